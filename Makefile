@@ -1,0 +1,38 @@
+# Every target sets itself up: a fresh machine needs only python3 (>= 3.10) and make.
+VENV ?= .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed
+
+.PHONY: demo test test-thorough lint bench pictures clean
+
+$(STAMP): pyproject.toml
+	python3 -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q -e '.[dev]'
+	touch $(STAMP)
+
+demo: $(STAMP)  ## the main job: train on real handwritten digits, write pictures to out/
+	$(PY) examples/main_job.py
+
+test: $(STAMP)  ## the whole test suite (fast Hypothesis profile), then the linter
+	$(PY) -m pytest -n 2 tests
+	$(PY) -m ruff check tapegrad tests examples benchmarks
+
+test-thorough: $(STAMP)  ## many more Hypothesis examples per property
+	HYPOTHESIS_PROFILE=thorough $(PY) -m pytest -n 2 tests
+
+lint: $(STAMP)
+	$(PY) -m ruff check tapegrad tests examples benchmarks
+
+bench: $(STAMP)  ## benchmarks against hand-written numpy (and PyTorch, if installed: make bench-torch)
+	$(PY) benchmarks/run.py
+
+bench-torch: $(STAMP)
+	$(PY) -m pip install -q torch==2.13.0 || $(PY) -m pip install -q torch
+	$(PY) benchmarks/run.py
+
+pictures: $(STAMP)  ## regenerate the images the README shows
+	$(PY) examples/main_job.py --pictures-to docs/images
+
+clean:
+	rm -rf $(VENV) out .pytest_cache .hypothesis

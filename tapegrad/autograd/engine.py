@@ -1,0 +1,277 @@
+"""The engine: walk the tape back from an output, calling each node's backward rule once.
+
+1. ``toposort`` orders the nodes reachable from the output (iteratively: no recursion limit).
+2. Each node, in that order, takes the sum of the gradients its consumers sent it, runs its hooks, and hands it
+   to its rule. The rule returns one gradient per parent.
+3. The engine, not the rule, reduces a gradient that was broadcast back to its parent's shape and casts it to
+   the parent's dtype, so no rule can forget to; then it accumulates it for the parent.
+4. Leaves accumulate into ``.grad``.
+
+First-order backward runs the rules on numpy arrays. With ``create_graph=True`` the same rules run on tensors
+with tapegrad's numpy-named namespace as ``xp``, so the backward pass is itself recorded.
+"""
+
+import numpy as np
+
+from .. import _tensor as _t
+from . import grad_mode
+from .xp import numpy_xp, tensor_xp
+
+
+
+def _wrap(array):
+    return _t._wrap(array)
+
+
+FREED = -1  # a node's _stamp after a backward without retain_graph
+
+
+def _freed_error(t):
+    return RuntimeError(f"backward: trying to backward through the graph a second time (through "
+                        f"{_t.op_name(t._backward)}); its buffers were freed by the first backward. Specify "
+                        "retain_graph=True on the first call if you need to backward through the graph twice.")
+
+
+def toposort(root):
+    """The nodes that require grad reachable from ``root``, each after every node that uses it."""
+    order = []
+    seen = {id(root)}
+    stack = [(root, iter(root._parents))]
+    while stack:
+        node, parents = stack[-1]
+        for p in parents:
+            if p.requires_grad and id(p) not in seen:
+                seen.add(id(p))
+                stack.append((p, iter(p._parents)))
+                break
+        else:
+            stack.pop()
+            order.append(node)
+    order.reverse()
+    return order
+
+
+def unbroadcast(xp, grad, shape):
+    """Sum ``grad`` over the axes that broadcasting added or stretched, so it has ``shape``."""
+    gshape = grad.shape
+    if gshape == shape:
+        return grad
+    lead = len(gshape) - len(shape)
+    if lead < 0:
+        return None
+    axes = tuple(range(lead)) + tuple(lead + i for i, s in enumerate(shape) if s == 1 and gshape[lead + i] != 1)
+    if any(s != 1 and gshape[lead + i] != s for i, s in enumerate(shape)):
+        return None
+    if axes:
+        grad = grad.sum(axis=axes)
+    return grad.reshape(shape) if tuple(grad.shape) != tuple(shape) else grad
+
+
+def run_backward(roots, root_grads, retain_graph=False, create_graph=False, inputs=None, allow_unused=False):
+    """Back-propagate ``root_grads`` from ``roots``.
+
+    Without ``inputs``: accumulate into the ``.grad`` of the leaves (and of tensors that ``retain_grad()``).
+    With ``inputs``: return their gradients instead (``tapegrad.autograd.grad``), leaving ``.grad`` untouched.
+    """
+    if len(roots) == 1:
+        order = toposort(roots[0])
+    else:
+        joint = _t._wrap(np.zeros(()))  # a virtual root whose parents are all the roots
+        joint._parents = tuple(roots)
+        order = toposort(joint)[1:]
+    xp = tensor_xp if create_graph else numpy_xp
+    want = None if inputs is None else {id(t): i for i, t in enumerate(inputs)}
+    found = [None] * (0 if inputs is None else len(inputs))
+
+    grads = {}
+    given = set()  # ids of arrays already handed to a leaf's .grad in this pass
+    for r, g in zip(roots, root_grads):
+        _accumulate(grads, id(r), g, create_graph)
+
+    with grad_mode.set_grad_enabled(create_graph):
+        for t in order:
+            g = grads.pop(id(t), None)
+            if g is None:
+                continue
+            if t._extra is not None:
+                g = _run_hooks(t, g, create_graph)
+            if want is not None and id(t) in want:
+                k = want[id(t)]
+                found[k] = g if create_graph else _wrap(g)
+            backward = t._backward
+            if backward is None:  # a leaf
+                if want is None:
+                    _accumulate_leaf(t, g, create_graph, given)
+                continue
+            if want is None and t._extra is not None and t._extra.get("retains_grad"):
+                t.grad = g if create_graph else _wrap(g.copy())
+            parents = t._parents
+            if t._stamp == FREED:
+                raise _freed_error(t)
+            for p in parents:
+                if p._version > t._stamp:
+                    raise RuntimeError(_stale_message(t, p))
+            if t._version > t._stamp:
+                raise RuntimeError(_stale_message(t, t))
+            if create_graph:
+                parent_grads = backward(xp, g, t, *parents)
+            else:
+                parent_grads = backward(xp, g, t._data, *[p._data for p in parents])
+            if not retain_graph:
+                t._stamp = FREED
+            for p, pg in zip(parents, parent_grads):
+                if pg is None or not p.requires_grad:
+                    continue
+                pg = _conform(xp, pg, p, t, create_graph)
+                _accumulate(grads, id(p), pg, create_graph)
+    if inputs is not None:
+        for k, f in enumerate(found):
+            if f is None and not allow_unused:
+                raise RuntimeError(f"grad: input {k} (shape {tuple(inputs[k].shape)}) was not used in the graph "
+                                   "of the outputs; pass allow_unused=True to get None for it")
+        return found
+    return None
+
+
+def _conform(xp, g, parent, node, create_graph):
+    """Check and fix one gradient from ``node`` for ``parent``: reduce broadcasting, match dtype."""
+    if create_graph:
+        if not isinstance(g, _t.Tensor):
+            g = _wrap(np.asarray(g))
+    elif not isinstance(g, np.ndarray):
+        g = np.asarray(g)
+    shape = parent._data.shape
+    if g.shape != shape:
+        reduced = unbroadcast(xp, g, shape)
+        if reduced is None:
+            raise RuntimeError(f"backward: {_t.op_name(node._backward)} returned a gradient of shape "
+                               f"{tuple(g.shape)} for an input of shape {tuple(shape)}")
+        g = reduced
+    dtype = parent._data.dtype
+    if g.dtype != dtype:
+        g = g.type(dtype) if create_graph else g.astype(dtype)
+    return g
+
+
+def _accumulate(grads, key, g, create_graph):
+    prev = grads.get(key)
+    grads[key] = g if prev is None else prev + g  # never in place: a gradient array may be shared
+
+
+def _accumulate_leaf(t, g, create_graph, given):
+    if create_graph:
+        t.grad = g if t.grad is None else t.grad + g
+        return
+    if t.grad is None:
+        # The leaf must own its gradient: optimizers and clip_grad_norm_ write into it in place, and a rule may
+        # have handed the same array (or a view of it) to another input.
+        if g.base is not None or not g.flags.writeable or id(g) in given:
+            g = g.copy()
+        given.add(id(g))
+        t.grad = _wrap(g)
+    else:
+        grad = t.grad
+        if grad.requires_grad or grad._data.shape != g.shape:
+            t.grad = grad + _wrap(g)
+        else:
+            grad._data += g
+            _t._bump(grad)
+
+
+def _run_hooks(t, g, create_graph):
+    for hook in t._extra.get("hooks", ()):
+        result = hook(g if create_graph else _wrap(g))
+        if result is not None:
+            if not isinstance(result, _t.Tensor):
+                raise TypeError(f"hook: a tensor hook must return a Tensor or None, got {type(result).__name__}")
+            if tuple(result.shape) != tuple(g.shape):
+                raise RuntimeError(f"hook: the hook returned a gradient of shape {tuple(result.shape)} for a "
+                                   f"tensor of shape {tuple(g.shape)}")
+            g = result if create_graph else result._data
+    return g
+
+
+def _stale_message(node, changed):
+    return (f"backward: one of the variables needed for gradient computation has been modified by an in-place "
+            f"operation: the tensor of shape {tuple(changed._data.shape)} used by {_t.op_name(node._backward)} "
+            f"was changed after it was used. Hint: do the in-place change on a clone(), or after backward.")
+
+
+def backward(tensor, gradient=None, retain_graph=None, create_graph=False, inputs=None):
+    """Tensor.backward(gradient=None, retain_graph=None, create_graph=False): accumulate d(tensor)/d(leaf).
+
+    >>> import tapegrad as tg
+    >>> w = tg.tensor([2.0, 3.0], requires_grad=True)
+    >>> (w * w).sum().backward()
+    >>> w.grad
+    tensor([4., 6.])
+    """
+    if not tensor.requires_grad:
+        raise RuntimeError("backward: element 0 of tensors does not require grad and does not have a grad_fn "
+                           "(no input of the computation had requires_grad=True, or it ran under no_grad)")
+    seed = _seed_gradient("backward", tensor, gradient, create_graph)
+    if retain_graph is None:
+        retain_graph = create_graph
+    if inputs is not None:
+        # Only accumulate into the given tensors.
+        inputs = [inputs] if isinstance(inputs, _t.Tensor) else list(inputs)
+        found = run_backward([tensor], [seed], retain_graph, create_graph, inputs, allow_unused=True)
+        given = set()
+        for t, g in zip(inputs, found):
+            if g is not None:
+                _accumulate_leaf(t, g if create_graph else g._data, create_graph, given)
+        return
+    run_backward([tensor], [seed], retain_graph, create_graph)
+
+
+def _seed_gradient(op, tensor, gradient, create_graph):
+    if gradient is None:
+        if tensor._data.size != 1:
+            raise RuntimeError(f"{op}: grad can be implicitly created only for scalar outputs; this output has "
+                               f"shape {tuple(tensor.shape)}, so pass gradient= (a tensor of that shape)")
+        seed = np.ones_like(tensor._data)
+    else:
+        seed = gradient._data if isinstance(gradient, _t.Tensor) else np.asarray(gradient)
+        if seed.shape != tensor._data.shape:
+            raise RuntimeError(f"{op}: gradient has shape {tuple(seed.shape)} but the output has shape "
+                               f"{tuple(tensor.shape)}")
+        seed = seed.astype(tensor._data.dtype, copy=True)
+        if create_graph and isinstance(gradient, _t.Tensor):
+            return gradient
+    return _wrap(seed) if create_graph else seed
+
+
+def grad(outputs, inputs, grad_outputs=None, retain_graph=None, create_graph=False, allow_unused=False,
+         materialize_grads=False):
+    """grad(outputs, inputs, grad_outputs=None, retain_graph=None, create_graph=False, allow_unused=False)
+
+    The gradients of ``outputs`` with respect to ``inputs``, returned as a tuple; ``.grad`` is not touched.
+
+    >>> import tapegrad as tg
+    >>> x = tg.tensor(3.0, requires_grad=True)
+    >>> (dx,) = tg.autograd.grad(x ** 3, x, create_graph=True)
+    >>> tg.autograd.grad(dx, x)[0]  # d2/dx2 x^3 = 6x
+    tensor(18.)
+    """
+    outputs = [outputs] if isinstance(outputs, _t.Tensor) else list(outputs)
+    single = isinstance(inputs, _t.Tensor)
+    inputs = [inputs] if single else list(inputs)
+    if grad_outputs is None:
+        grad_outputs = [None] * len(outputs)
+    elif isinstance(grad_outputs, _t.Tensor):
+        grad_outputs = [grad_outputs]
+    for i, t in enumerate(inputs):
+        if not t.requires_grad:
+            raise RuntimeError(f"grad: input {i} does not require grad")
+    roots, seeds = [], []
+    for k, (o, go) in enumerate(zip(outputs, grad_outputs)):
+        if not o.requires_grad:
+            raise RuntimeError(f"grad: output {k} does not require grad and has no grad_fn")
+        roots.append(o)
+        seeds.append(_seed_gradient("grad", o, go, create_graph))
+    if retain_graph is None:
+        retain_graph = create_graph
+    found = run_backward(roots, seeds, retain_graph, create_graph, inputs, allow_unused or materialize_grads)
+    if materialize_grads:
+        found = [f if f is not None else _wrap(np.zeros_like(t._data)) for f, t in zip(found, inputs)]
+    return tuple(found)

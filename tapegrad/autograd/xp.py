@@ -1,0 +1,140 @@
+"""The two namespaces a backward rule is evaluated with.
+
+A rule is written once, ``rule(xp, grad, out, *inputs)``, using Python operators (``+ - * / ** @``,
+comparisons), the methods ``.sum(axis=, keepdims=)``, ``.reshape()``, ``.mT`` and ``.shape``, which numpy arrays
+and tensors share, and functions ``xp.NAME`` with numpy's names and signatures:
+
+- ``numpy_xp`` is numpy itself plus a few functional helpers numpy lacks: first-order backward, on arrays.
+- ``tensor_xp`` maps the same names onto tapegrad's differentiable ops: with ``create_graph=True`` the
+  backward pass is recorded, so gradients of gradients come from the same rules.
+"""
+
+import types
+
+import numpy as np
+
+numpy_xp = types.SimpleNamespace(**{k: getattr(np, k) for k in dir(np) if not k.startswith("_")})
+
+
+def _np_add_at(shape, index, values):
+    """A zero array of ``shape`` with ``values`` added at ``index`` (repeats accumulate): scatter-add."""
+    out = np.zeros(shape, dtype=values.dtype)
+    if _is_basic(index):
+        out[index] = values  # ints, slices, None, Ellipsis: no element repeats, plain assignment is exact
+    else:
+        np.add.at(out, index, values)
+    return out
+
+
+def _is_basic(index):
+    parts = index if isinstance(index, tuple) else (index,)
+    return all(p is None or p is Ellipsis or isinstance(p, (int, slice, np.integer)) for p in parts)
+
+
+def _np_astype(a, dtype):
+    return a.astype(dtype, copy=False)
+
+
+numpy_xp.add_at = _np_add_at
+numpy_xp.astype = _np_astype
+
+
+class _TensorXP:
+    """numpy's names over tapegrad ops; names not adapted here resolve to ``tapegrad.NAME``."""
+
+    def __getattr__(self, name):
+        import tapegrad
+
+        fn = getattr(tapegrad, name, None)
+        if fn is None:
+            raise AttributeError(f"create_graph: no differentiable tapegrad op for numpy's {name!r} yet")
+        setattr(self, name, fn)
+        return fn
+
+    @staticmethod
+    def sum(a, axis=None, keepdims=False):
+        return a.sum(dim=axis, keepdim=keepdims)
+
+    @staticmethod
+    def mean(a, axis=None, keepdims=False):
+        return a.mean(dim=axis, keepdim=keepdims)
+
+    @staticmethod
+    def broadcast_to(a, shape):
+        return a.expand(*shape)
+
+    @staticmethod
+    def transpose(a, axes=None):
+        axes = tuple(reversed(range(a.ndim))) if axes is None else axes
+        return a.permute(*axes)
+
+    @staticmethod
+    def swapaxes(a, axis1, axis2):
+        return a.transpose(axis1, axis2)
+
+    @staticmethod
+    def moveaxis(a, source, destination):
+        return a.movedim(source, destination)
+
+    @staticmethod
+    def expand_dims(a, axis):
+        return a.unsqueeze(axis)
+
+    @staticmethod
+    def squeeze(a, axis=None):
+        return a.squeeze() if axis is None else a.squeeze(axis)
+
+    @staticmethod
+    def reshape(a, shape):
+        return a.reshape(shape)
+
+    @staticmethod
+    def concatenate(arrays, axis=0):
+        import tapegrad
+
+        return tapegrad.cat(list(arrays), dim=axis)
+
+    @staticmethod
+    def take_along_axis(a, indices, axis):
+        import tapegrad
+
+        return tapegrad.take_along_dim(a, _const(indices), dim=axis)
+
+    @staticmethod
+    def cumsum(a, axis):
+        return a.cumsum(dim=axis)
+
+    @staticmethod
+    def flip(a, axis):
+        return a.flip(axis if isinstance(axis, (tuple, list)) else (axis,))
+
+    @staticmethod
+    def zeros_like(a, dtype=None):
+        import tapegrad
+
+        return tapegrad.zeros_like(a, dtype=dtype)
+
+    @staticmethod
+    def ones_like(a, dtype=None):
+        import tapegrad
+
+        return tapegrad.ones_like(a, dtype=dtype)
+
+    @staticmethod
+    def astype(a, dtype):
+        return a.type(dtype)
+
+    @staticmethod
+    def add_at(shape, index, values):
+        from tapegrad.ops.index import add_at
+
+        return add_at(shape, index, values)
+
+
+def _const(a):
+    from tapegrad._tensor import Tensor, _wrap
+
+    return a if isinstance(a, Tensor) else _wrap(np.asarray(a))
+
+
+tensor_xp = _TensorXP()
