@@ -22,6 +22,10 @@ from .ops.reduce import *
 from .ops.linalg import *
 from .ops.shape import *
 from .ops.index import *
+from .ops.conv import *
+from .ops.sampling import *
+from . import nn, optim, utils, datasets
+from .serialization import load, save
 
 Tensor.backward = autograd.engine.backward
 

@@ -1,0 +1,1 @@
+"""Datasets: synthetic sets, handwritten digits, IDX files."""

@@ -1,0 +1,3 @@
+"""Neural-network building blocks: Module, layers, losses, init (``torch.nn``)."""
+
+from . import functional  # noqa: F401

@@ -1,0 +1,1 @@
+"""Functional neural-network ops (``torch.nn.functional``)."""

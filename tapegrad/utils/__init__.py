@@ -1,0 +1,3 @@
+"""Utilities (``torch.utils``)."""
+
+from . import data  # noqa: F401
