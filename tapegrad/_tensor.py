@@ -406,8 +406,8 @@ class GradFn:
 
 def op_name(backward):
     """The PyTorch-style node name of a backward rule: ``_mul_backward`` or ``mul.<locals>.backward`` -> MulBackward."""
-    q = getattr(backward, "__qualname__", "op")
-    name = q.split(".<locals>")[0] if ".<locals>" in q else q.replace("_backward", "")
+    parts = getattr(backward, "__qualname__", "op").split(".<locals>.")
+    name = parts[-2] if len(parts) > 1 else parts[0].replace("_backward", "")
     name = name.strip("_").rsplit(".", 1)[-1]
     return "".join(part.capitalize() for part in name.split("_")) + "Backward"
 

@@ -1,0 +1,443 @@
+"""The engine itself: ordering, accumulation, grad modes, memory, versions, higher order, hooks, Functions."""
+
+import gc
+import threading
+import weakref
+
+import numpy as np
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+import tapegrad as tg
+from tapegrad.autograd import Function, GradcheckError, gradcheck
+from tapegrad.autograd.engine import toposort
+from tapegrad.testing import assert_gradients
+
+
+# ---------------------------------------------------------------------- random DAGs with shared subexpressions
+@st.composite
+def programs(draw):
+    """A random straight-line program over 2 inputs: each step combines two earlier values (reuse allowed)."""
+    n = draw(st.integers(1, 8))
+    steps = []
+    for i in range(n):
+        op = draw(st.sampled_from(["add", "sub", "mul", "tanh", "exp_small", "square", "div_safe"]))
+        a = draw(st.integers(0, i + 1))
+        b = draw(st.integers(0, i + 1))
+        steps.append((op, a, b))
+    return steps
+
+
+def run_program(steps, x, y):
+    vals = [x, y]
+    for op, a, b in steps:
+        u, v = vals[a], vals[b]
+        if op == "add":
+            r = u + v
+        elif op == "sub":
+            r = u - v
+        elif op == "mul":
+            r = u * v
+        elif op == "tanh":
+            r = u.tanh()
+        elif op == "exp_small":
+            r = (u.tanh()).exp()
+        elif op == "square":
+            r = u * u
+        else:
+            r = u / (v * v + 1.0)
+        vals.append(r)
+    return sum(v.sum() for v in vals[2:])
+
+
+@given(programs(), st.sampled_from([((3,), (3,)), ((2, 3), (3,)), ((2, 1), (1, 3))]))
+def test_random_dags_match_finite_differences(steps, shapes):
+    rng = np.random.default_rng(len(steps))
+    x, y = rng.uniform(-1, 1, shapes[0]), rng.uniform(-1, 1, shapes[1])
+    assert_gradients(lambda a, b: run_program(steps, a, b), x, y)
+
+
+def test_shared_subexpression_gradient_is_summed():
+    x = tg.tensor(3.0, requires_grad=True)
+    y = x * x
+    z = y + y * y  # y used twice
+    z.backward()
+    # z = x^2 + x^4 -> 2x + 4x^3
+    assert x.grad.item() == pytest.approx(2 * 3 + 4 * 27)
+
+
+def test_two_backward_calls_accumulate_exactly_twice():
+    w = tg.tensor([1.0, -2.0, 0.5], requires_grad=True)
+    for _ in range(2):
+        (w * w * w).sum().backward()
+    np.testing.assert_array_equal(w.grad.numpy(), 2 * 3 * w.detach().numpy() ** 2)
+
+
+def test_leaf_grads_do_not_share_memory():
+    a = tg.ones(3, requires_grad=True)
+    b = tg.ones(3, requires_grad=True)
+    c = tg.ones(1, 3, requires_grad=True)
+    (a + b + c.reshape(3)).sum().backward()
+    a.grad.mul_(10)  # in place, as clip_grad_norm_ does
+    np.testing.assert_array_equal(b.grad.numpy(), np.ones(3))
+    np.testing.assert_array_equal(c.grad.numpy(), np.ones((1, 3)))
+
+
+def test_broadcast_gradients_are_reduced_by_the_engine():
+    a = tg.randn(4, 1, 3, requires_grad=True)
+    b = tg.randn(2, 1, requires_grad=True)
+    (a * b).sum().backward()
+    assert a.grad.shape == a.shape and b.grad.shape == b.shape
+    np.testing.assert_allclose(a.grad.numpy(), np.broadcast_to(b.detach().numpy().sum(), (4, 1, 3)), rtol=1e-5)
+
+
+def test_gradient_dtype_matches_input_dtype():
+    a = tg.randn(3, requires_grad=True)  # float32
+    b = tg.randn(3, dtype=tg.float64, requires_grad=True)
+    (a * b).sum().backward()
+    assert a.grad.dtype == tg.float32 and b.grad.dtype == tg.float64
+
+
+# ---------------------------------------------------------------------- grad modes
+def test_nothing_is_recorded_under_no_grad():
+    w = tg.ones(2, requires_grad=True)
+    with tg.no_grad():
+        y = w * 2 + 1
+    assert not y.requires_grad and y.is_leaf and y.grad_fn is None
+    assert y._parents == ()
+
+
+def test_grad_mode_decorators_and_nesting():
+    w = tg.ones(2, requires_grad=True)
+
+    @tg.no_grad()
+    def f():
+        with tg.enable_grad():
+            inner = (w * 2).requires_grad
+        return (w * 2).requires_grad, inner
+
+    assert f() == (False, True)
+
+    @tg.no_grad
+    def g():
+        return (w * 2).requires_grad
+
+    assert g() is False
+    with tg.set_grad_enabled(False):
+        assert not (w * 2).requires_grad
+    assert tg.is_grad_enabled()
+
+
+def test_grad_mode_is_thread_local():
+    seen = []
+    with tg.no_grad():
+        t = threading.Thread(target=lambda: seen.append(tg.is_grad_enabled()))
+        t.start()
+        t.join()
+    assert seen == [True]
+
+
+# ---------------------------------------------------------------------- memory
+def test_graph_is_freed_by_reference_counting_alone():
+    gc.collect()
+    gc.disable()
+    try:
+        w = tg.randn(8, 8, requires_grad=True)
+        x = tg.randn(4, 8)
+        h = (x @ w).tanh()
+        ref = weakref.ref(h)
+        loss = (h * h).mean()
+        del h
+        assert ref() is not None  # still used by loss's graph
+        loss.backward()
+        del loss
+        assert ref() is None  # freed without the cyclic collector
+    finally:
+        gc.enable()
+
+
+def test_training_loop_keeps_memory_flat_without_gc():
+    import tracemalloc
+
+    w = tg.randn(16, 16, requires_grad=True)
+    x = tg.randn(32, 16)
+
+    def step():
+        loss = ((x @ w).tanh() ** 2).mean()
+        loss.backward()
+        with tg.no_grad():
+            w.sub_(0.01 * w.grad)
+        w.grad = None
+
+    gc.collect()
+    gc.disable()
+    try:
+        for _ in range(20):
+            step()
+        tracemalloc.start()
+        base = tracemalloc.get_traced_memory()[0]
+        for _ in range(1000):
+            step()
+        grown = tracemalloc.get_traced_memory()[0] - base
+        tracemalloc.stop()
+    finally:
+        gc.enable()
+    assert grown < 64 * 1024, f"memory grew by {grown} bytes over 1,000 steps"
+
+
+# ---------------------------------------------------------------------- deep graphs
+def test_deep_chain_backward_has_no_recursion_limit():
+    x = tg.tensor(1.0, requires_grad=True)
+    y = x
+    for _ in range(200_000):
+        y = y * 1.0
+    y.backward()
+    assert x.grad.item() == 1.0
+
+
+def test_toposort_puts_every_node_before_its_parents():
+    x = tg.ones(2, requires_grad=True)
+    a = x * 2
+    b = a + x
+    c = a * b
+    order = toposort(c)
+    pos = {id(t): i for i, t in enumerate(order)}
+    for t in order:
+        for p in t._parents:
+            if p.requires_grad:
+                assert pos[id(t)] < pos[id(p)]
+
+
+# ---------------------------------------------------------------------- errors
+def test_backward_on_non_scalar_needs_gradient():
+    x = tg.ones(3, requires_grad=True)
+    with pytest.raises(RuntimeError, match="scalar outputs"):
+        (x * 2).backward()
+    (x * 2).backward(tg.ones(3))
+    np.testing.assert_array_equal(x.grad.numpy(), [2, 2, 2])
+
+
+def test_backward_on_tensor_not_requiring_grad():
+    with pytest.raises(RuntimeError, match="does not require grad"):
+        tg.ones(2).sum().backward()
+
+
+def test_second_backward_needs_retain_graph():
+    x = tg.tensor(2.0, requires_grad=True)
+    y = (x * x).exp()
+    y.backward()
+    with pytest.raises(RuntimeError, match="second time"):
+        y.backward()
+    z = (x * x).exp()
+    z.backward(retain_graph=True)
+    z.backward()
+    assert x.grad.item() == pytest.approx(np.exp(4) * 4 * 3)
+
+
+def test_inplace_change_of_saved_tensor_fails_backward():
+    w = tg.ones(3, requires_grad=True)
+    a = w * 2
+    b = a * a  # saves a
+    with tg.no_grad():
+        a.add_(1)
+    with pytest.raises(RuntimeError, match="modified by an in-place operation.*MulBackward"):
+        b.sum().backward()
+
+
+def test_inplace_on_non_leaf_rebases_history():
+    w = tg.tensor([1.0, 2.0], requires_grad=True)
+    y = w * 3
+    y.mul_(2)  # y = 6 w
+    y.add_(w)  # y = 7 w
+    y.sum().backward()
+    np.testing.assert_array_equal(w.grad.numpy(), [7, 7])
+
+
+def test_inplace_on_leaf_requiring_grad_only_under_no_grad():
+    w = tg.ones(2, requires_grad=True)
+    with pytest.raises(RuntimeError, match="leaf"):
+        w.add_(1)
+    with tg.no_grad():
+        w.add_(1)
+        w *= 2
+    np.testing.assert_array_equal(w.detach().numpy(), [4, 4])
+
+
+def test_inplace_ops_and_augmented_operators():
+    x = tg.tensor([1.0, -2.0, 3.0])
+    x += 1
+    x -= tg.tensor([1.0, 1.0, 1.0])
+    x *= 2
+    x /= 4
+    assert x.tolist() == [0.5, -1.0, 1.5]
+    x.clamp_(-0.5, 1.0)
+    assert x.tolist() == [0.5, -0.5, 1.0]
+    x.zero_()
+    assert x.tolist() == [0, 0, 0]
+    x.fill_(7)
+    x.copy_(tg.tensor([1.0, 2.0, 3.0]))
+    assert x.tolist() == [1, 2, 3]
+    i = tg.tensor([1, 2])
+    with pytest.raises(RuntimeError, match="can't be cast"):
+        i.add_(0.5)
+    with pytest.raises(RuntimeError, match="shape"):
+        x.add_(tg.ones(2, 3))
+
+
+def test_version_counter_moves_on_inplace_writes():
+    x = tg.zeros(3)
+    v0 = x._version
+    x.add_(1)
+    assert x._version > v0
+
+
+# ---------------------------------------------------------------------- retain_grad and hooks
+def test_retain_grad_keeps_non_leaf_gradient():
+    x = tg.tensor([1.0, 2.0], requires_grad=True)
+    h = x * 3
+    h.retain_grad()
+    (h * h).sum().backward()
+    np.testing.assert_allclose(h.grad.numpy(), 2 * h.detach().numpy())
+    h2 = x * 3
+    (h2 * h2).sum().backward()
+    assert h2.grad is None
+
+
+def test_hook_can_replace_gradient():
+    x = tg.tensor([1.0, 2.0], requires_grad=True)
+    y = x * 2
+    y.register_hook(lambda g: g * 10)
+    handle = x.register_hook(lambda g: g + 1)
+    y.sum().backward()
+    np.testing.assert_array_equal(x.grad.numpy(), [21, 21])
+    handle.remove()
+    x.grad = None
+    (x * 2).sum().backward()
+    np.testing.assert_array_equal(x.grad.numpy(), [2, 2])
+
+
+# ---------------------------------------------------------------------- higher order
+def test_second_derivative_of_cube():
+    x = tg.tensor(3.0, dtype=tg.float64, requires_grad=True)
+    (dx,) = tg.autograd.grad(x**3, x, create_graph=True)
+    (ddx,) = tg.autograd.grad(dx, x)
+    assert dx.item() == pytest.approx(27) and ddx.item() == pytest.approx(18)
+    assert x.grad is None  # grad() leaves .grad alone
+
+
+def test_hessian_vector_product_matches_analytic_hessian():
+    rng = np.random.default_rng(0)
+    A = rng.standard_normal((4, 4))
+    A = A + A.T
+    At = tg.tensor(A)
+    x = tg.tensor(rng.standard_normal(4), requires_grad=True)
+    v = tg.tensor(rng.standard_normal(4))
+
+    def f(x):  # 0.5 x^T A x + sum(x^3): Hessian A + diag(6x)
+        return 0.5 * (x @ (At @ x)) + (x**3).sum()
+
+    _, hv = tg.autograd.functional.hvp(f, x, v)
+    H = A + np.diag(6 * x.detach().numpy())
+    np.testing.assert_allclose(hv.numpy(), H @ v.numpy(), rtol=1e-10)
+
+
+def test_hessian_of_tanh_network_matches_finite_differences():
+    rng = np.random.default_rng(1)
+    W = tg.tensor(rng.standard_normal((3, 3)))
+
+    def f(x):
+        return ((W @ x).tanh() * x).sum()
+
+    x = tg.tensor(rng.standard_normal(3), requires_grad=True)
+    H = tg.autograd.functional.hessian(f, x).numpy()
+    eps = 1e-5
+    num = np.zeros((3, 3))
+    for i in range(3):
+        e = np.zeros(3)
+        e[i] = eps
+        xp = tg.tensor(x.detach().numpy() + e, requires_grad=True)
+        xm = tg.tensor(x.detach().numpy() - e, requires_grad=True)
+        (gp,) = tg.autograd.grad(f(xp), xp)
+        (gm,) = tg.autograd.grad(f(xm), xm)
+        num[:, i] = (gp.numpy() - gm.numpy()) / (2 * eps)
+    np.testing.assert_allclose(H, num, atol=1e-6)
+
+
+def test_backward_with_create_graph_records_the_backward_pass():
+    x = tg.tensor([1.0, 2.0], dtype=tg.float64, requires_grad=True)
+    y = (x**2).sum()
+    y.backward(create_graph=True)
+    g = x.grad
+    assert g.requires_grad
+    (gg,) = tg.autograd.grad(g.sum(), x)
+    np.testing.assert_allclose(gg.numpy(), [2, 2])
+
+
+def test_grad_allow_unused():
+    x = tg.ones(2, requires_grad=True)
+    z = tg.ones(2, requires_grad=True)
+    with pytest.raises(RuntimeError, match="not used"):
+        tg.autograd.grad((x * 2).sum(), [x, z])
+    gx, gz = tg.autograd.grad((x * 2).sum(), [x, z], allow_unused=True)
+    assert gz is None and gx.tolist() == [2, 2]
+
+
+def test_gradgradcheck_on_composite():
+    x = tg.tensor(np.random.default_rng(2).uniform(0.5, 1.5, (2, 3)), requires_grad=True)
+    assert tg.autograd.gradgradcheck(lambda x: (x.exp() * x.tanh() / (x + 1)).sum(dim=1), (x,))
+
+
+# ---------------------------------------------------------------------- custom Function
+class Cube(Function):
+    @staticmethod
+    def forward(ctx, x):
+        ctx.save_for_backward(x)
+        return x * x * x
+
+    @staticmethod
+    def backward(ctx, grad):
+        (x,) = ctx.saved_tensors
+        return grad * 3 * x * x
+
+
+def test_custom_function_forward_backward_and_gradcheck():
+    x = tg.tensor([1.0, 2.0], dtype=tg.float64, requires_grad=True)
+    y = Cube.apply(x)
+    assert y.grad_fn.name() == "CubeBackward"
+    y.sum().backward()
+    np.testing.assert_allclose(x.grad.numpy(), [3, 12])
+    assert gradcheck(lambda x: Cube.apply(x).sum(), (x,))
+
+
+def test_custom_function_saved_tensor_modified_in_place():
+    x = tg.tensor([1.0, 2.0], requires_grad=True)
+    h = x * 1
+    y = Cube.apply(h)
+    with tg.no_grad():
+        h.mul_(2)
+    with pytest.raises(RuntimeError, match="in-place"):
+        y.sum().backward()
+
+
+# ---------------------------------------------------------------------- gradcheck
+def test_gradcheck_names_the_first_wrong_op():
+    from tapegrad._tensor import _record
+
+    def bad_sin(x):
+        def backward(xp, g, out, x):
+            return (g * xp.sin(x),)  # should be cos
+
+        return _record(np.sin(x._data), (x,), backward)
+
+    x = tg.tensor([0.3, 0.7, 1.1], dtype=tg.float64, requires_grad=True)
+    with pytest.raises(GradcheckError) as err:
+        gradcheck(lambda x: bad_sin(x.exp() * 2).tanh().sum(), (x,))
+    msg = str(err.value)
+    assert "input 0" in msg and "BadSinBackward" in msg and "(3,)" in msg
+
+
+def test_gradcheck_requires_float64():
+    with pytest.raises(ValueError, match="float64"):
+        gradcheck(lambda x: x.sum(), (tg.ones(2, requires_grad=True),))
+    assert gradcheck(lambda x: x.sum(), (tg.ones(2, dtype=tg.float64, requires_grad=True),))
