@@ -1,0 +1,169 @@
+"""Tensor basics: construction, dtype defaults, metadata, conversion, printing, creation functions, RNG."""
+
+import numpy as np
+import pytest
+
+import tapegrad as tg
+
+
+def test_python_data_gets_pytorch_default_dtypes():
+    assert tg.tensor([1.0, 2.0]).dtype == tg.float32
+    assert tg.tensor(1.5).dtype == tg.float32
+    assert tg.tensor([1, 2]).dtype == tg.int64
+    assert tg.tensor([True, False]).dtype == tg.bool
+    assert tg.tensor(np.zeros(2)).dtype == tg.float64  # numpy arrays keep their dtype
+    assert tg.tensor([1, 2], dtype=tg.float64).dtype == tg.float64
+    assert tg.tensor([[1.0], [2.0]]).shape == (2, 1)
+    assert tg.tensor([tg.tensor(1.0), tg.tensor(2.0)]).tolist() == [1.0, 2.0]
+
+
+def test_tensor_copies_but_from_numpy_shares():
+    a = np.zeros(3)
+    t = tg.tensor(a)
+    s = tg.from_numpy(a)
+    a[0] = 5
+    assert t[0].item() == 0 and s[0].item() == 5
+
+
+def test_bad_data_is_a_type_error():
+    with pytest.raises(TypeError, match="tensor"):
+        tg.tensor(["a", "b"])
+    with pytest.raises(TypeError, match="size"):
+        tg.zeros(2.5)
+
+
+def test_metadata():
+    x = tg.zeros(2, 3, 4)
+    assert x.shape == (2, 3, 4) and x.size() == (2, 3, 4) and x.size(1) == 3 and x.size(-1) == 4
+    assert x.dim() == 3 and x.ndim == 3 and x.numel() == 24 and len(x) == 2
+    assert isinstance(x.shape, tg.Size) and x.shape.numel() == 24
+    assert x.is_leaf and not x.requires_grad and x.grad_fn is None
+    assert x.device == tg.device("cpu") and x.is_floating_point()
+    with pytest.raises(IndexError, match="size: dim 3 is out of range"):
+        x.size(3)
+
+
+def test_item_tolist_numpy_and_array_protocol():
+    x = tg.tensor([[1.0, 2.0]])
+    assert x.tolist() == [[1.0, 2.0]]
+    assert tg.tensor(3.5).item() == 3.5
+    with pytest.raises(RuntimeError, match="2 elements"):
+        x.item()
+    assert np.asarray(x).shape == (1, 2)
+    w = tg.ones(2, requires_grad=True)
+    with pytest.raises(RuntimeError, match="detach"):
+        w.numpy()
+    assert w.detach().numpy().tolist() == [1.0, 1.0]
+
+
+def test_bool_len_iter_format_index():
+    assert bool(tg.tensor([1.0])) and not bool(tg.tensor(0))
+    with pytest.raises(RuntimeError, match="ambiguous"):
+        bool(tg.ones(2))
+    assert [v.item() for v in tg.tensor([1, 2, 3])] == [1, 2, 3]
+    assert f"{tg.tensor(3.14159):.2f}" == "3.14"
+    assert [10, 20, 30][tg.tensor(1)] == 20
+    with pytest.raises(TypeError):
+        len(tg.tensor(1.0))
+
+
+def test_repr_like_pytorch():
+    assert repr(tg.tensor([1.0, 2.0])) == "tensor([1., 2.])"
+    assert repr(tg.tensor([1.5, 2.0])) == "tensor([1.5000, 2.0000])"
+    assert repr(tg.tensor([1, 2])) == "tensor([1, 2])"
+    assert repr(tg.tensor(0.5)) == "tensor(0.5000)"
+    assert repr(tg.tensor([1.0, 2.0], requires_grad=True)) == "tensor([1., 2.], requires_grad=True)"
+    assert repr(tg.tensor([1.0], dtype=tg.float64)) == "tensor([1.], dtype=tapegrad.float64)"
+    y = tg.tensor([1.0], requires_grad=True) * 2
+    assert repr(y) == "tensor([2.], grad_fn=<MulBackward>)"
+    assert "[[0., 0.]," in repr(tg.zeros(2, 2))
+
+
+def test_detach_clone_requires_grad():
+    w = tg.ones(3, requires_grad=True)
+    d = w.detach()
+    assert not d.requires_grad and np.shares_memory(d.numpy(), w.detach().numpy())
+    c = w.clone()
+    assert c.requires_grad and not c.is_leaf
+    c.sum().backward()
+    assert w.grad.tolist() == [1, 1, 1]
+    with pytest.raises(RuntimeError, match="floating-point"):
+        tg.tensor([1, 2]).requires_grad_()
+    with pytest.raises(RuntimeError, match="leaf"):
+        c.requires_grad_(False)
+
+
+def test_data_property_is_a_detached_tensor_sharing_memory():
+    w = tg.ones(2, requires_grad=True)
+    w.data.mul_(3)  # the old PyTorch idiom for an untracked update
+    assert w.tolist() == [3.0, 3.0]
+    w.data = tg.zeros(2)
+    assert w.tolist() == [0.0, 0.0] and w.requires_grad
+
+
+def test_to_and_device_are_cpu_noops():
+    x = tg.ones(2)
+    assert x.to("cpu") is x and x.cpu() is x and x.to(tg.device("cpu")) is x
+    assert x.to(tg.float64).dtype == tg.float64
+    assert x.to("cpu", tg.float64).dtype == tg.float64
+    with pytest.raises(RuntimeError, match="CPU only"):
+        x.to("cuda")
+
+
+def test_creation_functions():
+    assert tg.zeros(2, 3).tolist() == [[0, 0, 0]] * 2 and tg.zeros((2,)).dtype == tg.float32
+    assert tg.ones([2]).tolist() == [1, 1]
+    assert tg.full((2,), 7).dtype == tg.int64 and tg.full((2,), 7.0).dtype == tg.float32
+    assert tg.empty(3).shape == (3,)
+    x = tg.ones(2, 3, dtype=tg.float64)
+    assert tg.zeros_like(x).dtype == tg.float64 and tg.ones_like(x).shape == (2, 3)
+    assert tg.full_like(x, 2).tolist() == [[2, 2, 2]] * 2
+    assert tg.arange(5).tolist() == [0, 1, 2, 3, 4] and tg.arange(5).dtype == tg.int64
+    assert tg.arange(0, 1, 0.25).dtype == tg.float32 and tg.arange(1, 7, 2).tolist() == [1, 3, 5]
+    np.testing.assert_allclose(tg.linspace(0, 1, 5).numpy(), [0, 0.25, 0.5, 0.75, 1])
+    assert tg.eye(2).tolist() == [[1, 0], [0, 1]]
+    assert tg.zeros(2, requires_grad=True).requires_grad
+
+
+def test_random_functions_are_seeded_and_shaped():
+    tg.manual_seed(3)
+    a = tg.randn(4, 5)
+    tg.manual_seed(3)
+    b = tg.randn(4, 5)
+    assert np.array_equal(a.numpy(), b.numpy()) and a.dtype == tg.float32
+    g = tg.Generator().manual_seed(1)
+    u = tg.rand(1000, generator=g)
+    assert 0 <= u.min().item() and u.max().item() < 1
+    r = tg.randint(0, 10, (100,))
+    assert r.dtype == tg.int64 and 0 <= r.min().item() and r.max().item() < 10
+    assert tg.randint(5, (3,)).shape == (3,)
+    state = tg.get_rng_state()
+    x1 = tg.randn(3)
+    tg.set_rng_state(state)
+    assert np.array_equal(tg.randn(3).numpy(), x1.numpy())
+
+
+def test_generators_are_independent():
+    g1 = tg.Generator().manual_seed(0)
+    g2 = tg.Generator().manual_seed(0)
+    tg.randn(10)
+    assert np.array_equal(tg.randn(3, generator=g1).numpy(), tg.randn(3, generator=g2).numpy())
+
+
+def test_default_dtype_can_be_changed():
+    try:
+        tg.set_default_dtype(tg.float64)
+        assert tg.tensor([1.0]).dtype == tg.float64 and tg.zeros(1).dtype == tg.float64
+    finally:
+        tg.set_default_dtype(tg.float32)
+    with pytest.raises(TypeError):
+        tg.set_default_dtype(tg.int64)
+
+
+def test_operand_type_errors_name_the_op():
+    with pytest.raises(TypeError, match="mul"):
+        tg.ones(2) * "a"
+    with pytest.raises(ValueError, match=r"add: cannot broadcast shapes \(2, 3\) and \(4,\)"):
+        tg.ones(2, 3) + tg.ones(4)
+    with pytest.raises(ValueError, match=r"matmul: cannot multiply \(2, 3\) by \(4, 5\): inner sizes 3 and 4 differ"):
+        tg.ones(2, 3) @ tg.ones(4, 5)
