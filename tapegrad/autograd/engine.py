@@ -1,8 +1,9 @@
 """The engine: walk the tape back from an output, calling each node's backward rule once.
 
-1. ``toposort`` orders the nodes reachable from the output (iteratively: no recursion limit).
-2. Each node, in that order, takes the sum of the gradients its consumers sent it, runs its hooks, and hands it
-   to its rule. The rule returns one gradient per parent.
+1. ``count_consumers`` counts, for each node reachable from the output, how many recorded ops use it.
+2. A node is processed once all its consumers have sent it their gradients (Kahn's algorithm: iterative, so
+   no recursion limit): it sums them, runs its hooks, and hands the sum to its rule, which returns one
+   gradient per parent.
 3. The engine, not the rule, reduces a gradient that was broadcast back to its parent's shape and casts it to
    the parent's dtype, so no rule can forget to; then it accumulates it for the parent.
 4. Leaves accumulate into ``.grad``.
@@ -67,18 +68,35 @@ def unbroadcast(xp, grad, shape):
     return grad.reshape(shape) if tuple(grad.shape) != tuple(shape) else grad
 
 
+def count_consumers(roots):
+    """For every node requiring grad below ``roots``: how many recorded uses of it there are.
+
+    The engine processes a node once all its consumers have sent their gradients (Kahn's algorithm), so it needs
+    no recursion and no separate sorted list.
+    """
+    deps = {}
+    root_ids = {id(r) for r in roots}
+    stack = list(roots)
+    while stack:
+        for p in stack.pop()._parents:
+            if p.requires_grad:
+                k = id(p)
+                if k in deps:
+                    deps[k] += 1
+                else:
+                    deps[k] = 1
+                    if k not in root_ids:
+                        stack.append(p)
+    return deps
+
+
 def run_backward(roots, root_grads, retain_graph=False, create_graph=False, inputs=None, allow_unused=False):
     """Back-propagate ``root_grads`` from ``roots``.
 
     Without ``inputs``: accumulate into the ``.grad`` of the leaves (and of tensors that ``retain_grad()``).
     With ``inputs``: return their gradients instead (``tapegrad.autograd.grad``), leaving ``.grad`` untouched.
     """
-    if len(roots) == 1:
-        order = toposort(roots[0])
-    else:
-        joint = _t._wrap(np.zeros(()))  # a virtual root whose parents are all the roots
-        joint._parents = tuple(roots)
-        order = toposort(joint)[1:]
+    deps = count_consumers(roots)
     xp = tensor_xp if create_graph else numpy_xp
     want = None if inputs is None else {id(t): i for i, t in enumerate(inputs)}
     found = [None] * (0 if inputs is None else len(inputs))
@@ -87,43 +105,55 @@ def run_backward(roots, root_grads, retain_graph=False, create_graph=False, inpu
     given = set()  # ids of arrays already handed to a leaf's .grad in this pass
     for r, g in zip(roots, root_grads):
         _accumulate(grads, id(r), g, create_graph)
+    ready = [r for r in roots if id(r) not in deps]
 
     with grad_mode.set_grad_enabled(create_graph):
-        for t in order:
-            g = grads.pop(id(t), None)
-            if g is None:
-                continue
-            if t._extra is not None:
-                g = _run_hooks(t, g, create_graph)
-            if want is not None and id(t) in want:
-                k = want[id(t)]
-                found[k] = g if create_graph else _wrap(g)
-            backward = t._backward
-            if backward is None:  # a leaf
-                if want is None:
-                    _accumulate_leaf(t, g, create_graph, given)
-                continue
-            if want is None and t._extra is not None and t._extra.get("retains_grad"):
-                t.grad = g if create_graph else _wrap(g.copy())
+        while ready:
+            t = ready.pop()
             parents = t._parents
-            if t._stamp == FREED:
-                raise _freed_error(t)
-            for p in parents:
-                if p._version > t._stamp:
-                    raise RuntimeError(_stale_message(t, p))
-            if t._version > t._stamp:
-                raise RuntimeError(_stale_message(t, t))
-            if create_graph:
-                parent_grads = backward(xp, g, t, *parents)
-            else:
-                parent_grads = backward(xp, g, t._data, *[p._data for p in parents])
-            if not retain_graph:
-                t._stamp = FREED
-            for p, pg in zip(parents, parent_grads):
-                if pg is None or not p.requires_grad:
+            g = grads.pop(id(t), None)
+            if g is not None:
+                if t._extra is not None:
+                    g = _run_hooks(t, g, create_graph)
+                if want is not None and id(t) in want:
+                    found[want[id(t)]] = g if create_graph else _wrap(g)
+                backward = t._backward
+                if backward is None:  # a leaf
+                    if want is None:
+                        _accumulate_leaf(t, g, create_graph, given)
                     continue
-                pg = _conform(xp, pg, p, t, create_graph)
-                _accumulate(grads, id(p), pg, create_graph)
+                if want is None and t._extra is not None and t._extra.get("retains_grad"):
+                    t.grad = g if create_graph else _wrap(g.copy())
+                stamp = t._stamp
+                if stamp == FREED:
+                    raise _freed_error(t)
+                if t._version > stamp:
+                    raise RuntimeError(_stale_message(t, t))
+                for p in parents:
+                    if p._version > stamp:
+                        raise RuntimeError(_stale_message(t, p))
+                if create_graph:
+                    parent_grads = backward(xp, g, t, *parents)
+                else:
+                    parent_grads = backward(xp, g, t._data, *[p._data for p in parents])
+                if not retain_graph:
+                    t._stamp = FREED
+            else:
+                parent_grads = (None,) * len(parents)
+            for p, pg in zip(parents, parent_grads):
+                if not p.requires_grad:
+                    continue
+                k = id(p)
+                if pg is not None:
+                    data = p._data
+                    if create_graph or pg.shape != data.shape or pg.dtype != data.dtype:
+                        pg = _conform(xp, pg, p, t, create_graph)
+                    prev = grads.get(k)
+                    grads[k] = pg if prev is None else prev + pg  # never in place: arrays may be shared
+                left = deps[k] - 1
+                deps[k] = left
+                if left == 0:
+                    ready.append(p)
     if inputs is not None:
         for k, f in enumerate(found):
             if f is None and not allow_unused:
