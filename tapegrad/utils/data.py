@@ -194,7 +194,13 @@ class ConcatDataset(Dataset):
 
 
 def _can_gather(dataset):
-    """Whether ``dataset`` can hand out a whole collated batch with fancy indexing (the fast path)."""
+    """Whether ``dataset`` can hand out a whole collated batch with fancy indexing (the fast path).
+
+    Not for subclasses that override ``__getitem__`` (e.g. to add a transform): their samples come from it.
+    """
+    kind = type(dataset)
+    if kind.__getitem__ is not _OWN_GETITEM.get(_base(kind)):
+        return False
     if isinstance(dataset, TensorDataset):
         return True
     if isinstance(dataset, Subset):
@@ -204,6 +210,17 @@ def _can_gather(dataset):
         return (all(_can_gather(d) for d in parts) and len({_width(d) for d in parts}) == 1
                 and not any(_needs_grad(d) for d in parts))
     return False
+
+
+def _base(kind):
+    for base in (TensorDataset, Subset, ConcatDataset):
+        if issubclass(kind, base):
+            return base
+    return None
+
+
+_OWN_GETITEM = {TensorDataset: TensorDataset.__getitem__, Subset: Subset.__getitem__,
+                ConcatDataset: ConcatDataset.__getitem__}
 
 
 def _width(dataset):
