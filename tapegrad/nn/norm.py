@@ -1,0 +1,183 @@
+"""Normalization layers: BatchNorm1d, BatchNorm2d, LayerNorm (``torch.nn`` normalization)."""
+
+import numbers
+
+import numpy as np
+
+from .. import dtypes
+from .._tensor import _bump, _wrap
+from . import functional as F
+from . import init
+from .linear import _empty_parameter
+from .module import Module
+
+__all__ = ["BatchNorm1d", "BatchNorm2d", "LayerNorm"]
+
+
+class _BatchNorm(Module):
+    """Shared by BatchNorm1d/2d: affine weight and bias, running statistics buffers, train/eval behaviour."""
+
+    _expected = ""
+
+    def __init__(self, num_features, eps=1e-5, momentum=0.1, affine=True, track_running_stats=True,
+                 device=None, dtype=None, *, bias=True):
+        super().__init__()
+        if isinstance(num_features, bool) or not isinstance(num_features, (int, np.integer)) \
+                or num_features <= 0:
+            raise ValueError(f"{type(self).__name__}: num_features must be a positive int, got "
+                             f"{num_features!r}")
+        self.num_features = num_features
+        self.eps = eps
+        self.momentum = momentum
+        self.affine = affine
+        self.track_running_stats = track_running_stats
+        if affine:
+            self.weight = _empty_parameter((num_features,), dtype)
+            if bias:
+                self.bias = _empty_parameter((num_features,), dtype)
+            else:
+                self.register_parameter("bias", None)
+        else:
+            self.register_parameter("weight", None)
+            self.register_parameter("bias", None)
+        if track_running_stats:
+            dtype = dtypes.as_dtype(dtype) or dtypes.get_default_dtype()
+            self.register_buffer("running_mean", _wrap(np.zeros(num_features, dtype)))
+            self.register_buffer("running_var", _wrap(np.ones(num_features, dtype)))
+            self.register_buffer("num_batches_tracked", _wrap(np.array(0, dtype=np.int64)))
+        else:
+            self.register_buffer("running_mean", None)
+            self.register_buffer("running_var", None)
+            self.register_buffer("num_batches_tracked", None)
+        self.reset_parameters()
+
+    def reset_running_stats(self):
+        """reset_running_stats(): running_mean 0, running_var 1, num_batches_tracked 0."""
+        if self.track_running_stats:
+            for buf, value in ((self.running_mean, 0), (self.running_var, 1), (self.num_batches_tracked, 0)):
+                buf._data[...] = value
+                _bump(buf)
+
+    def reset_parameters(self):
+        """reset_parameters(): reset the running statistics; weight 1 and bias 0."""
+        self.reset_running_stats()
+        if self.affine:
+            init.ones_(self.weight)
+            if self.bias is not None:
+                init.zeros_(self.bias)
+
+    def _check_input_dim(self, input):
+        raise NotImplementedError
+
+    def forward(self, input):
+        self._check_input_dim(input)
+        factor = 0.0 if self.momentum is None else self.momentum
+        training = self.training
+        if training and self.track_running_stats and self.num_batches_tracked is not None:
+            count = self.num_batches_tracked
+            count._data += 1
+            _bump(count)
+            if self.momentum is None:  # cumulative moving average
+                factor = 1.0 / float(count._data)
+        use_batch_stats = training or (self.running_mean is None and self.running_var is None)
+        track = not training or self.track_running_stats
+        return F.batch_norm(input, self.running_mean if track else None, self.running_var if track else None,
+                            self.weight, self.bias, use_batch_stats, factor, self.eps)
+
+    def _load_from_state_dict(self, state_dict, prefix, local_metadata, strict, missing_keys, unexpected_keys,
+                              error_msgs):
+        # As PyTorch does for state dicts without version metadata: a missing count loads as 0.
+        key = prefix + "num_batches_tracked"
+        if self.track_running_stats and key not in state_dict:
+            state_dict[key] = _wrap(np.array(0, dtype=np.int64))
+        super()._load_from_state_dict(state_dict, prefix, local_metadata, strict, missing_keys,
+                                      unexpected_keys, error_msgs)
+
+    def extra_repr(self):
+        return (f"{self.num_features}, eps={self.eps}, momentum={self.momentum}, affine={self.affine}, "
+                f"bias={self.bias is not None}, track_running_stats={self.track_running_stats}")
+
+
+class BatchNorm1d(_BatchNorm):
+    """BatchNorm1d(num_features, eps=1e-05, momentum=0.1, affine=True, track_running_stats=True, *, bias=True)
+
+    Normalize each feature over the batch of an (N, C) or (N, C, L) input. In training mode the batch
+    statistics are used and the running ones updated (``running = (1 - momentum) * running + momentum *
+    batch``, the unbiased batch variance for ``running_var``; momentum=None averages cumulatively); in eval
+    mode the running statistics are used.
+
+    >>> import tapegrad as tg
+    >>> bn = tg.nn.BatchNorm1d(2)
+    >>> y = bn(tg.tensor([[1.0, 2.0], [3.0, 6.0]]))
+    >>> bn.running_mean
+    tensor([0.2000, 0.4000])
+    """
+
+    def _check_input_dim(self, input):
+        if input.dim() not in (2, 3):
+            raise ValueError(f"BatchNorm1d: expected 2D or 3D input (got {input.dim()}D input of shape "
+                             f"{tuple(input.shape)})")
+
+
+class BatchNorm2d(_BatchNorm):
+    """BatchNorm2d(num_features, eps=1e-05, momentum=0.1, affine=True, track_running_stats=True, *, bias=True)
+
+    Normalize each channel of an (N, C, H, W) input over the batch and the spatial dims (see BatchNorm1d).
+
+    >>> import tapegrad as tg
+    >>> tg.nn.BatchNorm2d(3)(tg.randn(4, 3, 2, 2)).shape
+    tapegrad.Size([4, 3, 2, 2])
+    """
+
+    def _check_input_dim(self, input):
+        if input.dim() != 4:
+            raise ValueError(f"BatchNorm2d: expected 4D input (got {input.dim()}D input of shape "
+                             f"{tuple(input.shape)})")
+
+
+class LayerNorm(Module):
+    """LayerNorm(normalized_shape, eps=1e-05, elementwise_affine=True, bias=True, device=None, dtype=None)
+
+    Normalize over the trailing dims ``normalized_shape`` of each sample (biased variance), then scale by
+    ``weight`` (ones) and shift by ``bias`` (zeros). Same in training and eval mode.
+
+    >>> import tapegrad as tg
+    >>> ln = tg.nn.LayerNorm(4)
+    >>> ln
+    LayerNorm((4,), eps=1e-05, elementwise_affine=True, bias=True)
+    >>> ln(tg.randn(2, 4)).shape
+    tapegrad.Size([2, 4])
+    """
+
+    def __init__(self, normalized_shape, eps=1e-5, elementwise_affine=True, bias=True, device=None,
+                 dtype=None):
+        super().__init__()
+        if isinstance(normalized_shape, numbers.Integral):
+            normalized_shape = (normalized_shape,)
+        self.normalized_shape = tuple(int(s) for s in normalized_shape)
+        self.eps = eps
+        self.elementwise_affine = elementwise_affine
+        if elementwise_affine:
+            self.weight = _empty_parameter(self.normalized_shape, dtype)
+            if bias:
+                self.bias = _empty_parameter(self.normalized_shape, dtype)
+            else:
+                self.register_parameter("bias", None)
+        else:
+            self.register_parameter("weight", None)
+            self.register_parameter("bias", None)
+        self.reset_parameters()
+
+    def reset_parameters(self):
+        """reset_parameters(): weight 1 and bias 0."""
+        if self.elementwise_affine:
+            init.ones_(self.weight)
+            if self.bias is not None:
+                init.zeros_(self.bias)
+
+    def forward(self, input):
+        return F.layer_norm(input, self.normalized_shape, self.weight, self.bias, self.eps)
+
+    def extra_repr(self):
+        return (f"{self.normalized_shape}, eps={self.eps}, elementwise_affine={self.elementwise_affine}, "
+                f"bias={self.bias is not None}")
