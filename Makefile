@@ -3,7 +3,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test test-thorough lint bench pictures clean
+.PHONY: demo graphviz test test-thorough lint bench pictures clean
 
 $(STAMP): pyproject.toml
 	python3 -m venv $(VENV)
@@ -11,8 +11,15 @@ $(STAMP): pyproject.toml
 	$(PY) -m pip install -q -e '.[dev]'
 	touch $(STAMP)
 
-demo: $(STAMP)  ## the main job: train on real handwritten digits, write pictures to out/
+demo: $(STAMP) graphviz  ## the main job: train on real handwritten digits, write pictures to out/
 	$(PY) examples/main_job.py
+
+graphviz:  # best effort: Graphviz's dot lays out the graph picture; without it matplotlib draws it
+	@command -v dot >/dev/null 2>&1 || { [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1 && \
+	  echo "installing Graphviz (apt-get install graphviz) for the graph picture" && \
+	  { apt-get install -y -qq graphviz >/dev/null 2>&1 || { apt-get update -qq >/dev/null 2>&1 && \
+	    apt-get install -y -qq graphviz >/dev/null 2>&1; }; }; } || \
+	  echo "Graphviz's dot is not installed: the graph picture will be drawn with matplotlib instead"
 
 test: $(STAMP)  ## the whole test suite (fast Hypothesis profile), then the linter
 	$(PY) -m pytest -n 2 tests

@@ -47,7 +47,7 @@ def as_dtype(d):
         raise TypeError(f"not a dtype: {d!r}") from None
 
 
-builtins_float, builtins_int, builtins_bool = type(1.0), type(1), type(True)
+builtins_float, builtins_int, builtins_bool = (1.0).__class__, (1).__class__, True.__class__
 
 
 def category(d):

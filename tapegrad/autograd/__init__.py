@@ -4,8 +4,8 @@ from . import grad_mode
 from .engine import backward, grad
 from .function import Function, FunctionCtx
 from .functional import hessian, hvp, jacobian, vjp
-from .gradcheck import GradcheckError, gradcheck, gradgradcheck
 from .grad_mode import enable_grad, inference_mode, is_grad_enabled, no_grad, set_grad_enabled
+from .gradcheck import GradcheckError, gradcheck, gradgradcheck
 
 __all__ = ["Function", "FunctionCtx", "GradcheckError", "backward", "enable_grad", "grad", "grad_mode",
            "gradcheck", "gradgradcheck", "hessian", "hvp", "inference_mode", "is_grad_enabled", "jacobian",

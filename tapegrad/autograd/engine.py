@@ -19,7 +19,6 @@ from . import grad_mode
 from .xp import numpy_xp, tensor_xp
 
 
-
 def _wrap(array):
     return _t._wrap(array)
 

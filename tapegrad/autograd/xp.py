@@ -61,7 +61,7 @@ class _TensorXP:
 
     @staticmethod
     def broadcast_to(a, shape):
-        return a.expand(*shape)
+        return a.expand(shape)  # a tuple or an int, as numpy
 
     @staticmethod
     def transpose(a, axes=None):
@@ -78,7 +78,12 @@ class _TensorXP:
 
     @staticmethod
     def expand_dims(a, axis):
-        return a.unsqueeze(axis)
+        if not isinstance(axis, (tuple, list)):
+            return a.unsqueeze(axis)
+        n = a.ndim + len(axis)
+        for d in sorted(d % n for d in axis):  # numpy's axes are positions in the result
+            a = a.unsqueeze(d)
+        return a
 
     @staticmethod
     def squeeze(a, axis=None):
@@ -105,7 +110,9 @@ class _TensorXP:
         return a.cumsum(dim=axis)
 
     @staticmethod
-    def flip(a, axis):
+    def flip(a, axis=None):
+        if axis is None:
+            axis = tuple(range(a.ndim))
         return a.flip(axis if isinstance(axis, (tuple, list)) else (axis,))
 
     @staticmethod
@@ -129,6 +136,57 @@ class _TensorXP:
         from tapegrad.ops.index import add_at
 
         return add_at(shape, index, values)
+
+    # numpy signatures (keywords, defaults) for shape ops whose PyTorch names differ in arguments or meaning
+    @staticmethod
+    def roll(a, shift, axis=None):
+        return a.roll(shift, axis)
+
+    @staticmethod
+    def tril(m, k=0):
+        return m.tril(k)
+
+    @staticmethod
+    def triu(m, k=0):
+        return m.triu(k)
+
+    @staticmethod
+    def diagonal(a, offset=0, axis1=0, axis2=1):
+        return a.diagonal(offset, axis1, axis2)
+
+    @staticmethod
+    def stack(arrays, axis=0):
+        import tapegrad
+
+        return tapegrad.stack(list(arrays), dim=axis)
+
+    @staticmethod
+    def repeat(a, repeats, axis=None):  # numpy's repeat repeats elements (PyTorch's repeat_interleave)
+        if not isinstance(repeats, int):
+            raise NotImplementedError("create_graph: xp.repeat supports an int number of repeats only")
+        if axis is None:
+            a, axis = a.reshape(-1), 0
+        axis %= a.ndim
+        shape = tuple(a.shape)
+        wide = shape[:axis + 1] + (repeats,) + shape[axis + 1:]
+        long = shape[:axis] + (shape[axis] * repeats,) + shape[axis + 1:]
+        return a.unsqueeze(axis + 1).expand(wide).reshape(long)
+
+    @staticmethod
+    def split(ary, indices_or_sections, axis=0):  # numpy's: a number of equal pieces, or split points
+        n = ary.shape[axis]
+        if isinstance(indices_or_sections, int):
+            if n % indices_or_sections:
+                raise ValueError("array split does not result in an equal division")
+            return list(ary.split(n // indices_or_sections, axis))
+        bounds = [0] + [min(max(i + n if i < 0 else i, 0), n) for i in indices_or_sections] + [n]
+        return [ary.narrow(axis, a, max(b - a, 0)) for a, b in zip(bounds[:-1], bounds[1:], strict=True)]
+
+    @staticmethod
+    def take(a, indices, axis=None):
+        if axis is None:
+            return a.reshape(-1)[_const(indices)]
+        return a[(slice(None),) * (axis % a.ndim) + (_const(indices),)]
 
 
 def _const(a):
