@@ -1,34 +1,95 @@
-"""Shape ops: views and rearrangements. Their gradients rearrange the gradient back."""
+"""Shape ops: views and rearrangements. Each gradient rearranges the gradient back.
+
+Views share memory with their input, as in numpy and PyTorch: reshape (when it can), view, flatten, unflatten,
+squeeze, unsqueeze, transpose, permute, movedim, expand, narrow, select, split, chunk, unbind, diagonal. The
+others (cat, stack, repeat, tile, flip, roll, tril, triu, diag) copy.
+
+Gradients of pieces (narrow, select, split, chunk, unbind) are scattered into zeros with ``_scatter`` from
+``index.py``, which is ``add_at`` on the tensor path, so they are differentiable again.
+"""
+
+import builtins
+import operator
 
 import numpy as np
 
-from .._tensor import Tensor, _check_dim, _record, tensor_method
+from .. import dtypes
+from .._tensor import Size, Tensor, _check_dim, _record, _wrap, tensor_method
+from .index import _scatter
 
-__all__ = ["reshape", "transpose", "swapaxes", "swapdims", "permute", "unsqueeze", "squeeze"]
+__all__ = ["reshape", "view", "view_as", "reshape_as", "flatten", "unflatten", "unsqueeze", "squeeze",
+           "transpose", "swapaxes", "swapdims", "permute", "t", "adjoint", "movedim", "moveaxis", "expand",
+           "expand_as",
+           "broadcast_to", "broadcast_tensors", "broadcast_shapes", "repeat", "tile", "cat", "concat",
+           "concatenate", "stack", "hstack", "vstack", "split", "chunk", "unbind", "select", "narrow", "flip",
+           "fliplr", "flipud", "roll", "tril", "triu", "diagonal", "diag", "contiguous"]
 
 
-def _shape_arg(shape):
-    """Accept ``f(2, 3)`` and ``f((2, 3))`` as PyTorch does."""
-    if len(shape) == 1 and isinstance(shape[0], (tuple, list, Tensor)):
-        shape = shape[0]
-    return tuple(int(s) for s in shape)
+# ---------------------------------------------------------------------- argument helpers
+def _sizes(op, sizes):
+    """``f(2, 3)``, ``f((2, 3))``, ``f([2, 3])`` and ``f(torch.Size(...))`` as a tuple of ints."""
+    if len(sizes) == 1 and isinstance(sizes[0], (tuple, list)):
+        sizes = sizes[0]
+    try:
+        return tuple(map(operator.index, sizes))
+    except TypeError:
+        bad = next(s for s in sizes if not _is_int(s))
+        raise TypeError(f"{op}: sizes must be ints, got {type(bad).__name__} {bad!r} in "
+                        f"{tuple(sizes)}") from None
 
 
+def _is_int(s):
+    try:
+        operator.index(s)
+        return True
+    except TypeError:
+        return False
+
+
+def _dims(op, dims, ndim):
+    """An int or a sequence of ints as a tuple of distinct non-negative dims."""
+    if isinstance(dims, (tuple, list)):
+        axes = tuple(_check_dim(op, d, ndim) for d in dims)
+        if len(set(axes)) != len(axes):
+            raise RuntimeError(f"{op}: dims {tuple(dims)} name a dimension more than once "
+                               f"(tensor of {ndim} dimension(s))")
+        return axes
+    return (_check_dim(op, dims, ndim),)
+
+
+def _check_shape(op, shape, x):
+    """Reject sizes below -1 (numpy would take any negative size as 'infer')."""
+    if shape and builtins.min(shape) < -1:
+        k = next(i for i, s in enumerate(shape) if s < -1)
+        raise RuntimeError(f"{op}: invalid size {shape[k]} at index {k} of shape {list(shape)} (sizes must "
+                           "be non-negative, or -1 once to infer one)")
+
+
+def _shape_error(op, shape, x):
+    if list(shape).count(-1) > 1:
+        return RuntimeError(f"{op}: only one dimension can be inferred (-1), got shape {list(shape)}")
+    return RuntimeError(f"{op}: shape {list(shape)} is invalid for input of size {x.size} "
+                        f"(shape {tuple(x.shape)})")
+
+
+# ---------------------------------------------------------------------- reshaping
 @tensor_method()
 def reshape(input, *shape):
-    """reshape(input, shape): the same elements in a new shape (one dimension may be -1).
+    """reshape(input, shape): the same elements in a new shape; one size may be -1 (inferred).
+
+    A view when the layout allows it, otherwise a copy (as PyTorch).
 
     >>> import tapegrad as tg
-    >>> tg.arange(6).reshape(2, 3).shape
+    >>> tg.arange(6).reshape(2, -1).shape
     tapegrad.Size([2, 3])
     """
-    shape = _shape_arg(shape)
+    shape = _sizes("reshape", shape)
     x = input._data
+    _check_shape("reshape", shape, x)
     try:
         out = x.reshape(shape)
     except ValueError:
-        raise RuntimeError(f"reshape: shape {list(shape)} is invalid for input of size {x.size} "
-                           f"(shape {tuple(x.shape)})") from None
+        raise _shape_error("reshape", shape, x) from None
     in_shape = x.shape
 
     def backward(xp, g, out, x):
@@ -37,23 +98,185 @@ def reshape(input, *shape):
     return _record(out, (input,), backward)
 
 
+@tensor_method()
+def view(input, *shape):
+    """view(*shape) or view(dtype): the same memory seen with a new shape (or reinterpreted as ``dtype``).
+
+    Unlike ``reshape`` it never copies: it raises if the tensor's strides cannot express the new shape (for
+    example ``x.t().view(-1)``); then use ``reshape`` or ``contiguous().view``.
+
+    >>> import tapegrad as tg
+    >>> tg.zeros(2, 3).view(3, 2).shape
+    tapegrad.Size([3, 2])
+    """
+    if len(shape) == 1 and not isinstance(shape[0], (tuple, list)) and not _is_int(shape[0]):
+        return _view_dtype(input, shape[0])
+    shape = _sizes("view", shape)
+    x = input._data
+    _check_shape("view", shape, x)
+    try:
+        out = np.reshape(x, shape, copy=False)
+    except ValueError:
+        try:
+            x.reshape(shape)  # is the size itself wrong?
+        except ValueError:
+            raise _shape_error("view", shape, x) from None
+        strides = tuple(s // x.itemsize for s in x.strides)
+        raise RuntimeError(f"view: cannot view a tensor of shape {tuple(x.shape)} with strides {strides} as "
+                           f"shape {tuple(shape)} without copying: at least one dimension spans across two "
+                           "contiguous subspaces (the tensor is not contiguous, e.g. after transpose, "
+                           "permute or expand). Use .reshape(...) or .contiguous().view(...) "
+                           "instead.") from None
+    in_shape = x.shape
+
+    def backward(xp, g, out, x):
+        return (g.reshape(in_shape),)
+
+    return _record(out, (input,), backward)
+
+
+def _view_dtype(input, dtype):
+    dtype = dtypes.as_dtype(dtype)
+    x = input._data
+    if dtype == x.dtype:
+        return view(input, x.shape)
+    try:
+        return _wrap(x.view(dtype))
+    except ValueError as e:
+        raise RuntimeError(f"view: cannot view a tensor of dtype {x.dtype} and shape {tuple(x.shape)} as "
+                           f"{dtype}: {e}") from None
+
+
+@tensor_method()
+def view_as(input, other):
+    """view_as(other): ``input.view(other.shape)``."""
+    return view(input, other._data.shape)
+
+
+@tensor_method()
+def reshape_as(input, other):
+    """reshape_as(other): ``input.reshape(other.shape)``."""
+    return reshape(input, other._data.shape)
+
+
+@tensor_method()
+def contiguous(input, memory_format=None):
+    """contiguous(): the tensor itself if its memory is in row-major order, else a row-major copy.
+
+    >>> import tapegrad as tg
+    >>> tg.zeros(2, 3).t().contiguous().is_contiguous()
+    True
+    """
+    x = input._data
+    if x.flags.c_contiguous:
+        return input
+
+    def backward(xp, g, out, x):
+        return (g,)
+
+    return _record(np.ascontiguousarray(x), (input,), backward)
+
+
+@tensor_method()
+def flatten(input, start_dim=0, end_dim=-1):
+    """flatten(input, start_dim=0, end_dim=-1): merge dims ``start_dim..end_dim`` into one (0-d becomes 1-d).
+
+    >>> import tapegrad as tg
+    >>> tg.zeros(2, 3, 4).flatten(1).shape
+    tapegrad.Size([2, 12])
+    """
+    shape = input._data.shape
+    n = len(shape)
+    s, e = _check_dim("flatten", start_dim, n), _check_dim("flatten", end_dim, n)
+    if s > e:
+        raise RuntimeError(f"flatten: start_dim {start_dim} cannot come after end_dim {end_dim} "
+                           f"(tensor of shape {tuple(shape)})")
+    if n == 0:
+        return reshape(input, (1,))
+    return reshape(input, shape[:s] + (int(np.prod(shape[s:e + 1])),) + shape[e + 1:])
+
+
+@tensor_method()
+def unflatten(input, dim, sizes):
+    """unflatten(input, dim, sizes): split dimension ``dim`` into ``sizes`` (one may be -1).
+
+    >>> import tapegrad as tg
+    >>> tg.zeros(2, 12).unflatten(1, (3, -1)).shape
+    tapegrad.Size([2, 3, 4])
+    """
+    shape = input._data.shape
+    d = _check_dim("unflatten", dim, len(shape))
+    sizes = _sizes("unflatten", (sizes,))
+    if not sizes:
+        raise RuntimeError("unflatten: sizes must be non-empty")
+    _check_shape("unflatten", sizes, input._data)
+    n = shape[d] if shape else 1
+    known = int(np.prod([s for s in sizes if s != -1]))
+    if sizes.count(-1) > 1 or (-1 in sizes and (known == 0 or n % known)) or (-1 not in sizes and known != n):
+        raise RuntimeError(f"unflatten: sizes {list(sizes)} don't multiply up to the size of dim {d} ({n}) "
+                           f"of the tensor of shape {tuple(shape)}")
+    sizes = tuple(n // known if s == -1 else s for s in sizes)
+    return reshape(input, shape[:d] + sizes + shape[d + 1:])
+
+
+@tensor_method()
+def unsqueeze(input, dim):
+    """unsqueeze(input, dim): insert a dimension of size 1 at ``dim`` (a view).
+
+    >>> import tapegrad as tg
+    >>> tg.zeros(3).unsqueeze(0).shape
+    tapegrad.Size([1, 3])
+    """
+    x = input._data
+    d = _check_dim("unsqueeze", dim, x.ndim + 1)
+    in_shape = x.shape
+
+    def backward(xp, g, out, x):
+        return (g.reshape(in_shape),)
+
+    return _record(np.expand_dims(x, d), (input,), backward)
+
+
+@tensor_method()
+def squeeze(input, dim=None):
+    """squeeze(input, dim=None): remove dimensions of size 1 (all of them, or those of ``dim``: int or tuple).
+
+    >>> import tapegrad as tg
+    >>> tg.zeros(1, 3, 1).squeeze().shape
+    tapegrad.Size([3])
+    """
+    x = input._data
+    shape = x.shape
+    if dim is None:
+        axes = tuple(i for i, s in enumerate(shape) if s == 1)
+    else:
+        axes = tuple(d for d in _dims("squeeze", dim, len(shape)) if shape and shape[d] == 1)
+    in_shape = shape
+
+    def backward(xp, g, out, x):
+        return (g.reshape(in_shape),)
+
+    return _record(np.squeeze(x, axes) if axes else x.view(), (input,), backward)
+
+
+# ---------------------------------------------------------------------- reordering dimensions
 @tensor_method("transpose", "swapaxes", "swapdims")
 def transpose(input, dim0, dim1):
-    """transpose(input, dim0, dim1): swap two dimensions.
+    """transpose(input, dim0, dim1): swap two dimensions (a view).
 
     >>> import tapegrad as tg
     >>> tg.zeros(2, 3).transpose(0, 1).shape
     tapegrad.Size([3, 2])
     """
-    n = input._data.ndim
+    x = input._data
+    n = x.ndim
     d0, d1 = _check_dim("transpose", dim0, n), _check_dim("transpose", dim1, n)
-    if n < 2:
-        return input
+    out = np.swapaxes(x, d0, d1) if n else x.view()
 
     def backward(xp, g, out, x):
-        return (xp.swapaxes(g, d0, d1),)
+        return (xp.swapaxes(g, d0, d1),) if n else (g,)
 
-    return _record(np.swapaxes(input._data, d0, d1), (input,), backward)
+    return _record(out, (input,), backward)
 
 
 swapaxes = swapdims = transpose
@@ -61,76 +284,121 @@ swapaxes = swapdims = transpose
 
 @tensor_method()
 def permute(input, *dims):
-    """permute(input, *dims): reorder the dimensions."""
-    dims = _shape_arg(dims)
-    n = input._data.ndim
+    """permute(input, dims): reorder the dimensions (a view).
+
+    >>> import tapegrad as tg
+    >>> tg.zeros(2, 3, 4).permute(2, 0, 1).shape
+    tapegrad.Size([4, 2, 3])
+    """
+    dims = _sizes("permute", dims)
+    x = input._data
+    n = x.ndim
     if len(dims) != n:
-        raise RuntimeError(f"permute: number of dims {len(dims)} doesn't match the tensor's {n} dimensions")
-    axes = tuple(_check_dim("permute", d, n) for d in dims)
-    if sorted(axes) != list(range(n)):
-        raise RuntimeError(f"permute: dims {dims} repeat a dimension")
-    inverse = tuple(np.argsort(axes))
+        raise RuntimeError(f"permute: the number of dims {len(dims)} ({list(dims)}) doesn't match the "
+                           f"tensor's {n} dimensions (shape {tuple(x.shape)})")
+    axes = _dims("permute", dims, n)
+    inverse = tuple(np.argsort(axes).tolist())
 
     def backward(xp, g, out, x):
         return (xp.transpose(g, inverse),)
 
-    return _record(np.transpose(input._data, axes), (input,), backward)
+    return _record(np.transpose(x, axes), (input,), backward)
 
 
-def _t(self):
+def _reverse_dims(self):
     n = self._data.ndim
-    return permute(self, *reversed(range(n))) if n >= 2 else self
+    return permute(self, tuple(range(n - 1, -1, -1)))
 
 
-def _mt(self):
+def _matrix_transpose(self):
     if self._data.ndim < 2:
-        raise RuntimeError(f"mT: tensor of {self._data.ndim} dimension(s) has no matrix transpose")
+        raise RuntimeError(f"mT: only supported on matrices or batches of matrices, got a tensor of "
+                           f"{self._data.ndim} dimension(s)")
     return transpose(self, -2, -1)
 
 
-Tensor.T = property(_t)
-Tensor.mT = property(_mt)
+def _conj_transpose(self):
+    if self._data.ndim != 2:
+        raise RuntimeError(f"H: only supported on matrices, got a tensor of {self._data.ndim} dimension(s)")
+    return transpose(self, 0, 1)
+
+
+Tensor.T = property(_reverse_dims, doc="T: the dimensions reversed (the transpose of a matrix).")
+Tensor.mT = property(_matrix_transpose, doc="mT: the last two dimensions swapped (batched matrix transpose).")
+Tensor.mH = Tensor.mT  # real dtypes only: the conjugate transpose is the transpose
+Tensor.H = property(_conj_transpose, doc="H: the (conjugate) transpose of a matrix.")
 
 
 @tensor_method()
 def t(input):
-    """t(input): transpose a tensor of at most 2 dimensions."""
-    if input._data.ndim > 2:
-        raise RuntimeError(f"t: expects a tensor with <= 2 dimensions, but self is {input._data.ndim}D")
-    return _t(input)
+    """t(input): transpose a tensor of at most 2 dimensions (0-d and 1-d tensors are returned as they are).
+
+    >>> import tapegrad as tg
+    >>> tg.zeros(2, 3).t().shape
+    tapegrad.Size([3, 2])
+    """
+    n = input._data.ndim
+    if n > 2:
+        raise RuntimeError(f"t: expects a tensor with <= 2 dimensions, got {n} (shape {tuple(input.shape)}); "
+                           "use transpose(dim0, dim1) or mT")
+    return transpose(input, 0, n - 1) if n else transpose(input, 0, 0)
 
 
 @tensor_method()
-def unsqueeze(input, dim):
-    """unsqueeze(input, dim): insert a dimension of size 1 at ``dim``."""
-    n = input._data.ndim + 1
-    d = _check_dim("unsqueeze", dim, n)
-    return reshape(input, input._data.shape[:d] + (1,) + input._data.shape[d:])
+def adjoint(input):
+    """adjoint(input): the last two dimensions swapped (``mT``; real dtypes need no conjugation)."""
+    return _matrix_transpose(input)
 
 
-@tensor_method()
-def squeeze(input, dim=None):
-    """squeeze(input, dim=None): remove dimensions of size 1 (all, or those in ``dim``)."""
-    shape = input._data.shape
-    if dim is None:
-        dims = {i for i, s in enumerate(shape) if s == 1}
-    else:
-        dims = dim if isinstance(dim, (tuple, list)) else (dim,)
-        dims = {_check_dim("squeeze", d, len(shape)) for d in dims} if shape else set()
-    return reshape(input, tuple(s for i, s in enumerate(shape) if not (i in dims and s == 1)))
+@tensor_method("movedim", "moveaxis")
+def movedim(input, source, destination):
+    """movedim(input, source, destination): move dims (an int or tuple) to new positions (a view).
+
+    >>> import tapegrad as tg
+    >>> tg.zeros(2, 3, 4).movedim(0, -1).shape
+    tapegrad.Size([3, 4, 2])
+    """
+    x = input._data
+    n = x.ndim
+    src, dst = _dims("movedim", source, n), _dims("movedim", destination, n)
+    if len(src) != len(dst):
+        raise RuntimeError(f"movedim: source {source} and destination {destination} must name the same "
+                           "number of dims")
+
+    def backward(xp, g, out, x):
+        return (xp.moveaxis(g, dst, src),) if n else (g,)
+
+    return _record(np.moveaxis(x, src, dst) if n else x.view(), (input,), backward)
 
 
+moveaxis = movedim
+
+
+# ---------------------------------------------------------------------- broadcasting
 @tensor_method()
 def expand(input, *sizes):
-    """expand(input, *sizes): a broadcast view of larger size (-1 keeps a dimension); no copy."""
-    sizes = _shape_arg(sizes)
+    """expand(input, *sizes): a broadcast view of larger size; -1 keeps a dimension. No copy (read-only).
+
+    >>> import tapegrad as tg
+    >>> tg.zeros(3, 1).expand(2, 3, 4).shape
+    tapegrad.Size([2, 3, 4])
+    """
+    sizes = _sizes("expand", sizes)
     shape = input._data.shape
     lead = len(sizes) - len(shape)
     if lead < 0:
-        raise RuntimeError(f"expand: the number of sizes provided ({len(sizes)}) must be greater or equal to the "
-                           f"number of dimensions in the tensor ({len(shape)})")
-    target = tuple(shape[i - lead] if s == -1 and i >= lead else s for i, s in enumerate(sizes))
+        raise RuntimeError(f"expand: the number of sizes provided ({len(sizes)}) must be greater or equal to "
+                           f"the number of dimensions in the tensor ({len(shape)}, shape {tuple(shape)})")
+    if sizes == shape:
+        target = sizes
+    else:
+        if -1 in sizes[:lead]:
+            raise RuntimeError(f"expand: size -1 is not allowed in a new leading dimension "
+                               f"(sizes {list(sizes)}, tensor shape {tuple(shape)})")
+        target = tuple(shape[i - lead] if s == -1 and i >= lead else s for i, s in enumerate(sizes))
     try:
+        if builtins.min(target, default=0) < 0:
+            raise ValueError
         out = np.broadcast_to(input._data, target)
     except ValueError:
         raise RuntimeError(f"expand: the expanded size {list(sizes)} must match the existing size "
@@ -142,5 +410,497 @@ def expand(input, *sizes):
     return _record(out, (input,), backward)
 
 
-broadcast_to = expand
-__all__ += ["t", "expand", "broadcast_to"]
+@tensor_method()
+def expand_as(input, other):
+    """expand_as(other): ``input.expand(other.shape)``."""
+    return expand(input, other._data.shape)
+
+
+@tensor_method()
+def broadcast_to(input, size):
+    """broadcast_to(input, size): ``input.expand(size)``.
+
+    >>> import tapegrad as tg
+    >>> tg.broadcast_to(tg.zeros(3), (2, 3)).shape
+    tapegrad.Size([2, 3])
+    """
+    return expand(input, size)
+
+
+def broadcast_shapes(*shapes):
+    """broadcast_shapes(*shapes) -> Size: the shape that tensors of the given shapes broadcast to.
+
+    >>> import tapegrad as tg
+    >>> tg.broadcast_shapes((3, 1), (4,))
+    tapegrad.Size([3, 4])
+    """
+    shapes = [(s,) if _is_int(s) else tuple(s) for s in shapes]
+    try:
+        return Size(np.broadcast_shapes(*shapes))
+    except ValueError:
+        raise RuntimeError(f"broadcast_shapes: shapes {', '.join(str(s) for s in shapes)} cannot be "
+                           "broadcast together (sizes must be equal or 1, aligned from the right)") from None
+
+
+def broadcast_tensors(*tensors):
+    """broadcast_tensors(*tensors): the tensors expanded to their common broadcast shape.
+
+    >>> import tapegrad as tg
+    >>> [tuple(t.shape) for t in tg.broadcast_tensors(tg.zeros(3, 1), tg.zeros(4))]
+    [(3, 4), (3, 4)]
+    """
+    shape = broadcast_shapes(*(t._data.shape for t in tensors))
+    return tuple(expand(t, shape) for t in tensors)
+
+
+@tensor_method()
+def repeat(input, *sizes):
+    """repeat(input, *sizes): tile the tensor ``sizes[i]`` times along each dim (sizes may add leading dims).
+
+    >>> import tapegrad as tg
+    >>> tg.tensor([1, 2]).repeat(2, 2)
+    tensor([[1, 2, 1, 2],
+            [1, 2, 1, 2]])
+    """
+    reps = _sizes("repeat", sizes)
+    if len(reps) < input._data.ndim:
+        raise RuntimeError(f"repeat: the number of repeat dims ({len(reps)}, {list(reps)}) can not be "
+                           f"smaller than the number of dimensions of the tensor ({input._data.ndim})")
+    return _tile("repeat", input, reps)
+
+
+@tensor_method()
+def tile(input, dims):
+    """tile(input, dims): like ``repeat``, but 1s are prepended to ``dims`` if it is shorter than the shape.
+
+    >>> import tapegrad as tg
+    >>> tg.zeros(2, 3).tile((2,)).shape
+    tapegrad.Size([2, 6])
+    """
+    reps = _sizes("tile", (dims,))
+    return _tile("tile", input, (1,) * (input._data.ndim - len(reps)) + reps)
+
+
+def _tile(op, input, reps):
+    if builtins.min(reps, default=0) < 0:
+        raise RuntimeError(f"{op}: repeats must be non-negative, got {list(reps)}")
+    x = input._data
+    in_shape = x.shape
+    shape = (1,) * (len(reps) - x.ndim) + in_shape
+    out = np.tile(x.reshape(shape), reps)
+    split = tuple(v for r, s in zip(reps, shape, strict=True) for v in (r, s))  # out as (r0, s0, r1, s1, ..)
+    axes = tuple(range(0, 2 * len(reps), 2))
+
+    def backward(xp, g, out, x):
+        return (g.reshape(split).sum(axis=axes).reshape(in_shape),)
+
+    return _record(out, (input,), backward)
+
+
+# ---------------------------------------------------------------------- joining
+def _tensor_list(op, tensors):
+    """``tensors`` as a non-empty list of Tensors, or a clear error."""
+    if isinstance(tensors, Tensor):
+        raise TypeError(f"{op}: expected a sequence of tensors, got a single Tensor of shape "
+                        f"{tuple(tensors.shape)}")
+    tensors = list(tensors)
+    if not tensors:
+        raise ValueError(f"{op}: expected a non-empty list of tensors")
+    for k, t in enumerate(tensors):
+        if not isinstance(t, Tensor):
+            raise TypeError(f"{op}: expected a sequence of tensors, but item {k} is {type(t).__name__}")
+    return tensors
+
+
+def _promoted(tensors):
+    """The tensors cast to their common dtype under PyTorch's promotion rules."""
+    first = tensors[0]._data.dtype
+    if all(t._data.dtype == first for t in tensors):
+        return tensors
+    ref = tensors[0]._data
+    for t in tensors[1:]:
+        ref = np.empty((1,), dtypes.promote(ref, t._data))
+    return [t if t._data.dtype == ref.dtype else t.type(ref.dtype) for t in tensors]
+
+
+def cat(tensors, dim=0, *, axis=None, out=None):
+    """cat(tensors, dim=0): join tensors along an existing dimension (dtypes are promoted).
+
+    >>> import tapegrad as tg
+    >>> tg.cat([tg.zeros(2, 3), tg.ones(1, 3)]).shape
+    tapegrad.Size([3, 3])
+    """
+    if out is not None:
+        raise TypeError("cat: out= is not supported; assign the result instead")
+    tensors = _tensor_list("cat", tensors)
+    if axis is not None:
+        dim = axis
+    if len(tensors) > 1 and any(t._data.shape == (0,) for t in tensors):
+        # PyTorch's legacy rule: empty 1-d tensors are skipped.
+        tensors = [t for t in tensors if t._data.shape != (0,)] or tensors[:1]
+    tensors = _promoted(tensors)
+    arrays = [t._data for t in tensors]
+    n = arrays[0].ndim
+    for k, a in enumerate(arrays):
+        if a.ndim == 0:
+            raise RuntimeError(f"cat: zero-dimensional tensor (at position {k}) cannot be concatenated")
+    d = _check_dim("cat", dim, n)
+    try:
+        result = np.concatenate(arrays, axis=d)
+    except ValueError:
+        raise _join_error("cat", arrays, d) from None
+    bounds = np.cumsum([0] + [a.shape[d] for a in arrays]).tolist()
+    lead = (slice(None),) * d
+    pieces = [lead + (slice(a, b),) for a, b in zip(bounds[:-1], bounds[1:], strict=True)]
+
+    def backward(xp, g, out, *xs):
+        return tuple(g[p] for p in pieces)
+
+    return _record(result, tuple(tensors), backward)
+
+
+concat = concatenate = cat
+
+
+def _join_error(op, arrays, d):
+    first = arrays[0]
+    for k, a in enumerate(arrays):
+        if a.ndim != first.ndim:
+            return RuntimeError(f"{op}: tensors must have the same number of dimensions: tensor 0 has shape "
+                                f"{tuple(first.shape)} but tensor {k} has shape {tuple(a.shape)}")
+    for k, a in enumerate(arrays):
+        for i, (s, t) in enumerate(zip(first.shape, a.shape, strict=True)):
+            if s != t and i != d:
+                return RuntimeError(f"{op}: sizes of tensors must match except in dimension {d}: tensor 0 "
+                                    f"has shape {tuple(first.shape)} but tensor {k} has shape "
+                                    f"{tuple(a.shape)} (sizes {s} and {t} differ in dimension {i})")
+    return RuntimeError(f"{op}: cannot join tensors of shapes {[tuple(a.shape) for a in arrays]} along "
+                        f"dim {d}")
+
+
+def stack(tensors, dim=0, *, out=None):
+    """stack(tensors, dim=0): join tensors of equal shape along a new dimension (dtypes are promoted).
+
+    >>> import tapegrad as tg
+    >>> tg.stack([tg.zeros(2, 3), tg.ones(2, 3)], dim=1).shape
+    tapegrad.Size([2, 2, 3])
+    """
+    if out is not None:
+        raise TypeError("stack: out= is not supported; assign the result instead")
+    tensors = _promoted(_tensor_list("stack", tensors))
+    arrays = [t._data for t in tensors]
+    shape = arrays[0].shape
+    for k, a in enumerate(arrays):
+        if a.shape != shape:
+            raise RuntimeError(f"stack: expects each tensor to be of equal size, but got {tuple(shape)} at "
+                               f"entry 0 and {tuple(a.shape)} at entry {k}")
+    d = _check_dim("stack", dim, len(shape) + 1)
+    lead = (slice(None),) * d
+
+    def backward(xp, g, out, *xs):
+        return tuple(g[lead + (k,)] for k in range(len(xs)))
+
+    return _record(np.stack(arrays, axis=d), tuple(tensors), backward)
+
+
+def hstack(tensors):
+    """hstack(tensors): join along dim 1 (dim 0 for 1-d tensors).
+
+    >>> import tapegrad as tg
+    >>> tg.hstack([tg.zeros(2), tg.zeros(3)]).shape
+    tapegrad.Size([5])
+    """
+    tensors = [t if t._data.ndim else reshape(t, (1,)) for t in _tensor_list("hstack", tensors)]
+    return cat(tensors, 0 if tensors[0]._data.ndim == 1 else 1)
+
+
+def vstack(tensors):
+    """vstack(tensors): join along dim 0, 0-d and 1-d tensors first becoming rows.
+
+    >>> import tapegrad as tg
+    >>> tg.vstack([tg.zeros(3), tg.zeros(3)]).shape
+    tapegrad.Size([2, 3])
+    """
+    tensors = [t if t._data.ndim >= 2 else reshape(t, (1, -1)) for t in _tensor_list("vstack", tensors)]
+    return cat(tensors, 0)
+
+
+# ---------------------------------------------------------------------- pieces
+def _piece(input, d, index):
+    """input[index], where ``index`` selects along dim ``d`` only (basic indexing: a view)."""
+    x = input._data
+    shape = x.shape
+
+    def backward(xp, g, out, x):
+        return (_scatter(xp, shape, index, g, unique=True),)
+
+    return _record(x[index], (input,), backward)
+
+
+@tensor_method()
+def narrow(input, dim, start, length):
+    """narrow(input, dim, start, length): the slice ``start:start + length`` of dimension ``dim`` (a view).
+
+    >>> import tapegrad as tg
+    >>> tg.arange(5).narrow(0, 1, 3)
+    tensor([1, 2, 3])
+    """
+    shape = input._data.shape
+    d = _check_dim("narrow", dim, len(shape))
+    n = shape[d] if shape else 1
+    start, length = operator.index(start), operator.index(length)
+    if not -n <= start <= n:
+        raise IndexError(f"narrow: start {start} is out of range for dimension {d} of size {n} "
+                         f"(expected {-n} to {n})")
+    if start < 0:
+        start += n
+    if length < 0 or start + length > n:
+        raise RuntimeError(f"narrow: start ({start}) + length ({length}) exceeds dimension {d} of size {n}")
+    return _piece(input, d, (slice(None),) * d + (slice(start, start + length),))
+
+
+@tensor_method()
+def select(input, dim, index):
+    """select(input, dim, index): the slice at ``index`` of dimension ``dim``, which is removed (a view).
+
+    >>> import tapegrad as tg
+    >>> tg.arange(6).reshape(2, 3).select(1, -1)
+    tensor([2, 5])
+    """
+    shape = input._data.shape
+    d = _check_dim("select", dim, len(shape))
+    if not shape:
+        raise IndexError("select: cannot select from a 0-d tensor")
+    n = shape[d]
+    i = operator.index(index)
+    if not -n <= i < n:
+        raise IndexError(f"select: index {i} is out of range for dimension {d} of size {n} "
+                         f"(tensor of shape {tuple(shape)})")
+    return _piece(input, d, (slice(None),) * d + (i % n,))
+
+
+@tensor_method()
+def split(tensor, split_size_or_sections, dim=0):
+    """split(tensor, split_size_or_sections, dim=0): views of pieces of the given size (the last may be
+    smaller) or of the listed sizes.
+
+    >>> import tapegrad as tg
+    >>> [tuple(p.shape) for p in tg.zeros(5, 2).split([2, 3])]
+    [(2, 2), (3, 2)]
+    """
+    shape = tensor._data.shape
+    d = _check_dim("split", dim, len(shape))
+    n = shape[d]
+    if isinstance(split_size_or_sections, (tuple, list)):
+        sizes = _sizes("split", (split_size_or_sections,))
+        if builtins.min(sizes, default=0) < 0 or builtins.sum(sizes) != n:
+            raise RuntimeError(f"split: split sizes {list(sizes)} must be non-negative and sum exactly to "
+                               f"{n}, the size of dimension {d} (tensor of shape {tuple(shape)})")
+    else:
+        size = operator.index(split_size_or_sections)
+        if size < 0 or (size == 0 and n):
+            raise RuntimeError(f"split: split_size must be positive (or 0 only for an empty dimension), got "
+                               f"{size} for dimension {d} of size {n}")
+        sizes = [size] * (n // size) + ([n % size] if n % size else []) if n else [0]
+    bounds = np.cumsum([0] + list(sizes)).tolist()
+    lead = (slice(None),) * d
+    return tuple(_piece(tensor, d, lead + (slice(a, b),))
+                 for a, b in zip(bounds[:-1], bounds[1:], strict=True))
+
+
+@tensor_method()
+def chunk(input, chunks, dim=0):
+    """chunk(input, chunks, dim=0): split into ``chunks`` views of ceil(size / chunks) (maybe fewer pieces).
+
+    >>> import tapegrad as tg
+    >>> [tuple(p.shape) for p in tg.zeros(5).chunk(3)]
+    [(2,), (2,), (1,)]
+    """
+    chunks = operator.index(chunks)
+    if chunks <= 0:
+        raise RuntimeError(f"chunk: expects `chunks` to be greater than 0, got {chunks}")
+    shape = input._data.shape
+    d = _check_dim("chunk", dim, len(shape))
+    n = shape[d]
+    return split(input, -(-n // chunks) if n else 0, d)
+
+
+@tensor_method()
+def unbind(input, dim=0):
+    """unbind(input, dim=0): the tuple of slices along ``dim``, with that dimension removed.
+
+    >>> import tapegrad as tg
+    >>> [t.tolist() for t in tg.tensor([[1, 2], [3, 4]]).unbind(1)]
+    [[1, 3], [2, 4]]
+    """
+    shape = input._data.shape
+    d = _check_dim("unbind", dim, len(shape))
+    if not shape:
+        raise RuntimeError("unbind: a 0-d tensor cannot be unbound")
+    lead = (slice(None),) * d
+    return tuple(_piece(input, d, lead + (i,)) for i in range(shape[d]))
+
+
+# ---------------------------------------------------------------------- rearranging values
+@tensor_method()
+def flip(input, *dims):
+    """flip(input, dims): reverse the order of elements along the given dims (a copy, as PyTorch).
+
+    >>> import tapegrad as tg
+    >>> tg.tensor([1, 2, 3]).flip(0)
+    tensor([3, 2, 1])
+    """
+    if len(dims) == 1 and isinstance(dims[0], (tuple, list)):
+        dims = dims[0]
+    x = input._data
+    axes = _dims("flip", list(dims), x.ndim) if x.ndim else ()
+
+    def backward(xp, g, out, x):
+        return (xp.flip(g, axes),)
+
+    return _record(np.flip(x, axes).copy(), (input,), backward)
+
+
+@tensor_method()
+def fliplr(input):
+    """fliplr(input): flip dimension 1 (left/right)."""
+    if input._data.ndim < 2:
+        raise RuntimeError(f"fliplr: input must be >= 2-d, got shape {tuple(input.shape)}")
+    return flip(input, 1)
+
+
+@tensor_method()
+def flipud(input):
+    """flipud(input): flip dimension 0 (up/down)."""
+    if input._data.ndim < 1:
+        raise RuntimeError("flipud: input must be >= 1-d, got a 0-d tensor")
+    return flip(input, 0)
+
+
+@tensor_method()
+def roll(input, shifts, dims=None):
+    """roll(input, shifts, dims=None): shift elements cyclically along ``dims`` (or the flattened tensor).
+
+    >>> import tapegrad as tg
+    >>> tg.tensor([1, 2, 3, 4]).roll(1)
+    tensor([4, 1, 2, 3])
+    """
+    x = input._data
+    shifts = _sizes("roll", (shifts,)) if isinstance(shifts, (tuple, list)) else (operator.index(shifts),)
+    if not shifts:
+        raise RuntimeError("roll: `shifts` required")
+    if dims is None:
+        if len(shifts) != 1:
+            raise RuntimeError(f"roll: shifts {list(shifts)} need dims of the same length (or one shift to "
+                               "roll the flattened tensor)")
+        shift, axes, back = shifts[0], None, -shifts[0]
+    else:
+        dims = dims if isinstance(dims, (tuple, list)) else (dims,)
+        axes = tuple(_check_dim("roll", d, x.ndim) for d in dims)
+        if len(axes) != len(shifts):
+            raise RuntimeError(f"roll: shifts and dims must align: got {len(shifts)} shift(s) {list(shifts)} "
+                               f"and {len(axes)} dim(s) {list(axes)}")
+        shift, back = shifts, tuple(-s for s in shifts)
+
+    def backward(xp, g, out, x):
+        return (xp.roll(g, back, axes),)
+
+    return _record(np.roll(x, shift, axes), (input,), backward)
+
+
+@tensor_method()
+def tril(input, diagonal=0):
+    """tril(input, diagonal=0): zero the elements above the ``diagonal``-th diagonal of the last two dims.
+
+    >>> import tapegrad as tg
+    >>> tg.ones(2, 2).tril()
+    tensor([[1., 0.],
+            [1., 1.]])
+    """
+    return _triangle("tril", np.tril, input, diagonal)
+
+
+@tensor_method()
+def triu(input, diagonal=0):
+    """triu(input, diagonal=0): zero the elements below the ``diagonal``-th diagonal of the last two dims.
+
+    >>> import tapegrad as tg
+    >>> tg.ones(2, 2).triu(1)
+    tensor([[0., 1.],
+            [0., 0.]])
+    """
+    return _triangle("triu", np.triu, input, diagonal)
+
+
+def _triangle(op, fn, input, diagonal):
+    x = input._data
+    if x.ndim < 2:
+        raise RuntimeError(f"{op}: input tensor must have at least 2 dimensions, got shape {tuple(x.shape)}")
+    k = operator.index(diagonal)
+    name = fn.__name__
+
+    def backward(xp, g, out, x):
+        return (getattr(xp, name)(g, k),)
+
+    backward.__qualname__ = f"{op}.<locals>.backward"
+    return _record(fn(x, k), (input,), backward)
+
+
+@tensor_method()
+def diagonal(input, offset=0, dim1=0, dim2=1):
+    """diagonal(input, offset=0, dim1=0, dim2=1): the diagonal of the (dim1, dim2) planes, as the last dim
+    (a read-only view).
+
+    >>> import tapegrad as tg
+    >>> tg.arange(9).reshape(3, 3).diagonal(1)
+    tensor([1, 5])
+    """
+    return _diagonal("diagonal", input, offset, dim1, dim2, copy=False)
+
+
+def _diagonal(op, input, offset, dim1, dim2, copy):
+    x = input._data
+    shape = x.shape
+    d1, d2 = _check_dim(op, dim1, x.ndim), _check_dim(op, dim2, x.ndim)
+    if d1 == d2:
+        raise RuntimeError(f"{op}: dim1 and dim2 cannot be identical, got {dim1} and {dim2}")
+    offset = operator.index(offset)
+    out = np.diagonal(x, offset, d1, d2)
+    n = out.shape[-1]
+    rows = np.arange(builtins.max(-offset, 0), builtins.max(-offset, 0) + n)
+    cols = np.arange(builtins.max(offset, 0), builtins.max(offset, 0) + n)
+    moved = tuple(s for i, s in enumerate(shape) if i not in (d1, d2)) + (shape[d1], shape[d2])
+    index = (Ellipsis, rows, cols)
+
+    def backward(xp, g, out, x):
+        # x with dims (d1, d2) moved last, zero but for its diagonal, moved back
+        return (xp.moveaxis(_scatter(xp, moved, index, g, unique=True), (-2, -1), (d1, d2)),)
+
+    return _record(out.copy() if copy else out, (input,), backward)
+
+
+@tensor_method()
+def diag(input, diagonal=0):
+    """diag(input, diagonal=0): a vector -> the square matrix with it on a diagonal; a matrix -> a diagonal.
+
+    >>> import tapegrad as tg
+    >>> tg.diag(tg.tensor([1, 2]))
+    tensor([[1, 0],
+            [0, 2]])
+    """
+    x = input._data
+    k = operator.index(diagonal)
+    if x.ndim == 2:
+        return _diagonal("diag", input, k, 0, 1, copy=True)
+    if x.ndim != 1:
+        raise RuntimeError(f"diag: supports 1-d or 2-d tensors, got shape {tuple(x.shape)}")
+    n = x.shape[0] + abs(k)
+    rows = np.arange(builtins.max(-k, 0), builtins.max(-k, 0) + x.shape[0])
+    cols = np.arange(builtins.max(k, 0), builtins.max(k, 0) + x.shape[0])
+    out = np.zeros((n, n), dtype=x.dtype)
+    out[rows, cols] = x
+
+    def backward(xp, g, out, x):
+        return (g[rows, cols],)
+
+    return _record(out, (input,), backward)

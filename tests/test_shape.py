@@ -1,0 +1,775 @@
+"""Shape ops: forward against numpy, gradients against finite differences, dtypes, views, errors, higher order."""
+
+import numpy as np
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+import tapegrad as tg
+from tapegrad.autograd.gradcheck import gradgradcheck
+from tapegrad.testing import arrays, assert_forward, assert_gradients, broadcastable_shapes, shapes
+
+small = shapes(min_dims=1, max_dims=3, max_side=4)
+
+
+def dim_of(draw, ndim, extra=0):
+    n = max(ndim + extra, 1)
+    return draw(st.integers(-n, n - 1))
+
+
+# ---------------------------------------------------------------------- reshape family
+@given(st.data())
+def test_reshape(data):
+    x = data.draw(arrays(shape=shapes(max_dims=3)))
+    target = data.draw(st.sampled_from([(-1,), x.shape[::-1], (1,) + x.shape, x.shape + (1,), (x.size, -1)]))
+    assert_forward(lambda t: t.reshape(target), lambda a: a.reshape(target), x)
+    assert_forward(lambda t: tg.reshape(t, target), lambda a: a.reshape(target), x, dtype=np.float32)
+    assert_gradients(lambda t: t.reshape(*target), x)
+
+
+@given(st.data())
+def test_view_and_view_as(data):
+    x = data.draw(arrays(shape=small))
+    target = (x.size,) if data.draw(st.booleans()) else (-1, x.shape[-1])
+    assert_forward(lambda t: t.view(target), lambda a: a.reshape(target), x)
+    assert_gradients(lambda t: t.view(*target), x)
+    other = np.zeros(x.shape[::-1])
+    assert_forward(lambda t: t.view_as(tg.tensor(other)), lambda a: a.reshape(other.shape), x)
+    assert_forward(lambda t: t.reshape_as(tg.tensor(other)), lambda a: a.reshape(other.shape), x)
+    assert_gradients(lambda t: t.reshape_as(tg.tensor(other)), x)
+
+
+def test_view_shares_memory_and_reshape_copies_only_when_it_must():
+    x = tg.arange(6.0).reshape(2, 3)
+    v = x.view(3, 2)
+    with tg.no_grad():
+        v[0, 0] = 100.0
+    assert x[0, 0].item() == 100.0
+    t = x.t()
+    assert not t.is_contiguous()
+    r = t.reshape(-1)  # must copy: a later write to x does not show
+    with tg.no_grad():
+        x[0, 1] = -5.0
+    assert r[2].item() == 1.0
+    assert t.reshape(3, 2)._data.base is not None  # no copy needed: a view
+
+
+def test_view_of_non_contiguous_tensor_raises_like_pytorch():
+    x = tg.arange(24.0).reshape(2, 3, 4)
+    with pytest.raises(RuntimeError, match=r"view: cannot view a tensor of shape \(3, 2, 4\) with strides "
+                                           r"\(4, 12, 1\) as shape \(-1,\).*Use \.reshape"):
+        x.transpose(0, 1).view(-1)
+    with pytest.raises(RuntimeError, match=r"view: .*shape \(2, 12\)"):
+        x.transpose(1, 2).view(2, 12)
+    with pytest.raises(RuntimeError, match="view: .*not contiguous"):
+        tg.zeros(3).expand(4, 3).view(12)
+    # views that only split or keep the strided dims are possible, as in PyTorch
+    assert x.transpose(0, 1).view(3, 2, 2, 2).shape == (3, 2, 2, 2)
+    assert x.transpose(1, 2).view(2, 2, 2, 3).shape == (2, 2, 2, 3)
+    assert x[:, :, ::2].view(6, 2).shape == (6, 2)
+    # contiguous() makes any view possible
+    y = x.transpose(0, 1).contiguous()
+    assert y.is_contiguous() and y.view(-1).shape == (24,)
+    np.testing.assert_array_equal(y.view(-1).numpy(), np.arange(24.0).reshape(2, 3, 4).transpose(1, 0, 2).ravel())
+
+
+def test_view_as_dtype_reinterprets_bits():
+    x = tg.tensor([1.0, -2.0])
+    np.testing.assert_array_equal(x.view(tg.int32).numpy(), np.array([1.0, -2.0], np.float32).view(np.int32))
+    assert x.view(tg.float32).shape == (2,)
+
+
+@given(st.data())
+def test_contiguous(data):
+    x = data.draw(arrays(shape=shapes(min_dims=2, max_dims=3)))
+    assert_forward(lambda t: t.mT.contiguous(), lambda a: np.swapaxes(a, -1, -2), x)
+    assert_gradients(lambda t: t.mT.contiguous(), x)
+    t = tg.tensor(x)
+    assert t.contiguous() is t
+    c = t.mT.contiguous()
+    assert c.is_contiguous() and c._data.flags.c_contiguous
+
+
+@given(st.data())
+def test_flatten(data):
+    x = data.draw(arrays(shape=shapes(max_dims=4)))
+    n = max(x.ndim, 1)
+    s, e = sorted((data.draw(st.integers(0, n - 1)), data.draw(st.integers(0, n - 1))))
+    want = (1,) if x.ndim == 0 else x.shape[:s] + (int(np.prod(x.shape[s:e + 1])),) + x.shape[e + 1:]
+    assert_forward(lambda t: t.flatten(s, e), lambda a: a.reshape(want), x)
+    assert_forward(lambda t: tg.flatten(t), lambda a: a.reshape(-1), x)
+    assert_gradients(lambda t: t.flatten(s - n, e), x)
+
+
+@given(st.data())
+def test_unflatten(data):
+    x = data.draw(arrays(shape=shapes(min_dims=1, max_dims=2, max_side=6)))
+    d = data.draw(st.integers(0, x.ndim - 1))
+    n = x.shape[d]
+    k = data.draw(st.sampled_from([k for k in range(1, n + 1) if n % k == 0]))
+    sizes = data.draw(st.sampled_from([(k, n // k), (-1, k), (n // k, 1, -1)]))
+    want = x.shape[:d] + (k, n // k) if sizes[0] == k else None
+    got = tg.tensor(x).unflatten(d, sizes)
+    assert int(np.prod(got.shape)) == x.size
+    if want is not None:
+        assert got.shape[:d + 2] == want
+    assert_forward(lambda t: t.unflatten(d, sizes), lambda a: a.reshape(got.shape), x)
+    assert_gradients(lambda t: tg.unflatten(t, d, sizes), x)
+
+
+@given(st.data())
+def test_squeeze_and_unsqueeze(data):
+    x = data.draw(arrays(shape=shapes(max_dims=4, max_side=2)))
+    ones = tuple(i for i, s in enumerate(x.shape) if s == 1)
+    assert_forward(lambda t: t.squeeze(), lambda a: np.squeeze(a), x)
+    assert_gradients(lambda t: t.squeeze(), x)
+    if x.ndim:
+        d = data.draw(st.integers(-x.ndim, x.ndim - 1))
+        ref = np.squeeze(x, d) if x.shape[d] == 1 else x
+        assert_forward(lambda t: t.squeeze(d), lambda a: ref, x)
+        dims = tuple(data.draw(st.lists(st.integers(0, x.ndim - 1), unique=True, max_size=x.ndim)))
+        drop = tuple(i for i in dims if i in ones)
+        assert_forward(lambda t: tg.squeeze(t, dims), lambda a: np.squeeze(a, drop), x)
+        assert_gradients(lambda t: t.squeeze(dims), x)
+    u = data.draw(st.integers(-x.ndim - 1, x.ndim))
+    assert_forward(lambda t: t.unsqueeze(u), lambda a: np.expand_dims(a, u), x)
+    assert_gradients(lambda t: tg.unsqueeze(t, u), x)
+
+
+# ---------------------------------------------------------------------- reordering dims
+@given(st.data())
+def test_transpose_swapaxes_swapdims(data):
+    x = data.draw(arrays(shape=shapes(max_dims=4)))
+    n = max(x.ndim, 1)
+    d0, d1 = data.draw(st.integers(-n, n - 1)), data.draw(st.integers(-n, n - 1))
+    ref = (lambda a: np.swapaxes(a, d0, d1)) if x.ndim else (lambda a: a)
+    for fn in (tg.transpose, tg.swapaxes, tg.swapdims, tg.Tensor.transpose, tg.Tensor.swapdims):
+        assert_forward(lambda t, fn=fn: fn(t, d0, d1), ref, x)
+    assert_gradients(lambda t: t.transpose(d0, d1), x)
+
+
+@given(st.data())
+def test_permute(data):
+    x = data.draw(arrays(shape=shapes(max_dims=4)))
+    perm = data.draw(st.permutations(range(x.ndim)))
+    neg = [p - x.ndim for p in perm]
+    assert_forward(lambda t: t.permute(*perm), lambda a: np.transpose(a, perm), x)
+    assert_forward(lambda t: tg.permute(t, neg), lambda a: np.transpose(a, perm), x)
+    assert_gradients(lambda t: t.permute(perm), x)
+
+
+@given(arrays(shape=shapes(max_dims=4)))
+def test_T_mT_t_adjoint(x):
+    assert_forward(lambda t: t.T, lambda a: np.transpose(a), x)
+    assert_gradients(lambda t: t.T, x)
+    if x.ndim >= 2:
+        assert_forward(lambda t: t.mT, lambda a: np.swapaxes(a, -1, -2), x)
+        assert_forward(lambda t: t.mH, lambda a: np.swapaxes(a, -1, -2), x)
+        assert_forward(lambda t: tg.adjoint(t), lambda a: np.swapaxes(a, -1, -2), x)
+        assert_gradients(lambda t: t.mT, x)
+    if x.ndim <= 2:
+        assert_forward(lambda t: t.t(), lambda a: a.T, x)
+        assert_forward(lambda t: tg.t(t), lambda a: a.T, x)
+        assert_gradients(lambda t: t.t(), x)
+    if x.ndim == 2:
+        assert_forward(lambda t: t.H, lambda a: a.T, x)
+
+
+@given(st.data())
+def test_movedim_moveaxis(data):
+    x = data.draw(arrays(shape=shapes(min_dims=1, max_dims=4)))
+    k = data.draw(st.integers(1, x.ndim))
+    src = data.draw(st.permutations(range(x.ndim)))[:k]
+    dst = data.draw(st.permutations(range(x.ndim)))[:k]
+    assert_forward(lambda t: t.movedim(src, dst), lambda a: np.moveaxis(a, src, dst), x)
+    assert_forward(lambda t: tg.moveaxis(t, src[0], dst[0] - x.ndim), lambda a: np.moveaxis(a, src[0], dst[0]), x)
+    assert_gradients(lambda t: tg.movedim(t, tuple(src), tuple(dst)), x)
+
+
+# ---------------------------------------------------------------------- broadcasting
+@given(broadcastable_shapes(2, max_dims=3))
+def test_expand_broadcast_to_expand_as(shapes2):
+    a_shape, b_shape = shapes2
+    target = np.broadcast_shapes(a_shape, b_shape)
+    x = np.random.default_rng(0).standard_normal(a_shape)
+    ref = lambda a: np.broadcast_to(a, target)  # noqa: E731
+    assert_forward(lambda t: t.expand(*target), ref, x)
+    assert_forward(lambda t: t.expand_as(tg.zeros(target)), ref, x)
+    assert_forward(lambda t: tg.broadcast_to(t, target), ref, x)
+    assert_forward(lambda t: t.broadcast_to(target), ref, x, dtype=np.float32)
+    assert_gradients(lambda t: t.expand(target), x)
+    lead = len(target) - len(a_shape)
+    keep = tuple(-1 if i >= lead and a_shape[i - lead] == s else s for i, s in enumerate(target))
+    assert_forward(lambda t: t.expand(keep), ref, x)
+
+
+@given(broadcastable_shapes(3, max_dims=3))
+def test_broadcast_tensors_and_shapes(shapes3):
+    target = np.broadcast_shapes(*shapes3)
+    assert tg.broadcast_shapes(*shapes3) == target
+    xs = [np.random.default_rng(i).standard_normal(s) for i, s in enumerate(shapes3)]
+    outs = tg.broadcast_tensors(*[tg.tensor(x) for x in xs])
+    for o, x in zip(outs, xs, strict=True):
+        np.testing.assert_array_equal(o.numpy(), np.broadcast_to(x, target))
+    assert_gradients(lambda a, b, c: tg.broadcast_tensors(a, b, c), *xs)
+
+
+@given(st.data())
+def test_repeat_and_tile(data):
+    x = data.draw(arrays(shape=shapes(max_dims=3, max_side=3)))
+    reps = tuple(data.draw(st.lists(st.integers(0, 3), min_size=x.ndim, max_size=x.ndim + 2)))
+    assert_forward(lambda t: t.repeat(*reps), lambda a: np.tile(a, reps), x)
+    assert_forward(lambda t: tg.Tensor.repeat(t, reps), lambda a: np.tile(a, reps), x, dtype=np.float32)
+    assert_gradients(lambda t: t.repeat(reps), x)
+    short = reps[: data.draw(st.integers(0, len(reps)))]
+    assert_forward(lambda t: t.tile(short), lambda a: np.tile(a, short), x)
+    assert_forward(lambda t: tg.tile(t, short), lambda a: np.tile(a, short), x)
+    assert_gradients(lambda t: t.tile(short), x)
+
+
+# ---------------------------------------------------------------------- joining
+@st.composite
+def joinable(draw, same=False):
+    """A list of 1..3 arrays equal in shape except (unless ``same``) along one dim, and that dim."""
+    base = draw(shapes(min_dims=1, max_dims=3, max_side=3))
+    d = draw(st.integers(0, len(base) - 1))
+    k = draw(st.integers(1, 3))
+    out = []
+    for i in range(k):
+        s = list(base)
+        if not same:
+            s[d] = draw(st.integers(0 if i else 1, 3))
+        out.append(draw(arrays(shape=tuple(s))))
+    return out, d
+
+
+@given(joinable())
+def test_cat_concat_concatenate(case):
+    xs, d = case
+    ref = lambda *a: np.concatenate(a, axis=d)  # noqa: E731
+    assert_forward(lambda *t: tg.cat(t, d), ref, *xs)
+    assert_forward(lambda *t: tg.cat(list(t), dim=d - xs[0].ndim), ref, *xs, dtype=np.float32)
+    assert_forward(lambda *t: tg.concat(t, dim=d), ref, *xs)
+    assert_forward(lambda *t: tg.concatenate(t, axis=d), ref, *xs)
+    assert_gradients(lambda *t: tg.cat(t, d), *xs)
+
+
+@given(joinable(same=True), st.data())
+def test_stack(case, data):
+    xs, _ = case
+    d = data.draw(st.integers(-xs[0].ndim - 1, xs[0].ndim))
+    assert_forward(lambda *t: tg.stack(t, d), lambda *a: np.stack(a, axis=d), *xs)
+    assert_forward(lambda *t: tg.stack(list(t), dim=d), lambda *a: np.stack(a, axis=d), *xs, dtype=np.float32)
+    assert_gradients(lambda *t: tg.stack(t, dim=d), *xs)
+
+
+@given(st.sampled_from([[(3,), (2,)], [(2, 3), (2, 1)], [(), (2,)], [(2, 2, 1), (2, 1, 1)]]))
+def test_hstack_vstack(shape_list):
+    rng = np.random.default_rng(0)
+    xs = [rng.standard_normal(s) for s in shape_list]
+    assert_forward(lambda *t: tg.hstack(t), lambda *a: np.hstack(a), *xs)
+    assert_gradients(lambda *t: tg.hstack(t), *xs)
+    vs = [rng.standard_normal(s) for s in [(3,), (2, 3)]]
+    assert_forward(lambda *t: tg.vstack(t), lambda *a: np.vstack(a), *vs)
+    assert_gradients(lambda *t: tg.vstack(t), *vs)
+
+
+def test_cat_and_stack_promote_dtypes_like_pytorch():
+    f32, f64 = tg.zeros(2, dtype=tg.float32), tg.zeros(2, dtype=tg.float64)
+    i64, b = tg.zeros(2, dtype=tg.int64), tg.zeros(2, dtype=tg.bool)
+    assert tg.cat([f32, f64]).dtype == tg.float64
+    assert tg.cat([i64, f32]).dtype == tg.float32
+    assert tg.cat([b, i64]).dtype == tg.int64
+    assert tg.stack([i64, f32, f64]).dtype == tg.float64
+    assert tg.cat([f32, f32]).dtype == tg.float32
+    x = tg.ones(2, dtype=tg.float32, requires_grad=True)
+    tg.cat([x, f64]).sum().backward()
+    assert x.grad.dtype == tg.float32
+    np.testing.assert_array_equal(x.grad.numpy(), [1.0, 1.0])
+
+
+def test_cat_skips_empty_1d_tensors_like_pytorch():
+    x = tg.ones(2, 3, requires_grad=True)
+    out = tg.cat([x, tg.zeros(0), x], 0)
+    assert out.shape == (4, 3)
+    out.sum().backward()
+    np.testing.assert_array_equal(x.grad.numpy(), np.full((2, 3), 2.0))
+
+
+# ---------------------------------------------------------------------- pieces
+@given(st.data())
+def test_split(data):
+    x = data.draw(arrays(shape=shapes(min_dims=1, max_dims=3, max_side=5)))
+    d = data.draw(st.integers(-x.ndim, x.ndim - 1))
+    n = x.shape[d]
+    size = data.draw(st.integers(1, n + 1))
+    cuts = list(range(size, n, size))
+    pieces = tg.tensor(x).split(size, d)
+    assert len(pieces) == len(np.split(x, cuts, axis=d))
+    for p, want in zip(pieces, np.split(x, cuts, axis=d), strict=True):
+        np.testing.assert_array_equal(p.numpy(), want)
+    assert_gradients(lambda t: t.split(size, d), x)
+    sizes = data.draw(st.lists(st.integers(0, n), min_size=1, max_size=3).filter(lambda s: sum(s) <= n))
+    sizes = sizes + [n - sum(sizes)]
+    pieces = tg.split(tg.tensor(x), sizes, dim=d)
+    for p, want in zip(pieces, np.split(x, np.cumsum(sizes)[:-1], axis=d), strict=True):
+        np.testing.assert_array_equal(p.numpy(), want)
+    assert_gradients(lambda t: tg.split(t, sizes, d), x)
+
+
+@given(st.data())
+def test_chunk(data):
+    x = data.draw(arrays(shape=shapes(min_dims=1, max_dims=3, max_side=5)))
+    d = data.draw(st.integers(0, x.ndim - 1))
+    chunks = data.draw(st.integers(1, 6))
+    n = x.shape[d]
+    size = -(-n // chunks)
+    pieces = x.swapaxes(0, d)
+    want = [pieces[i:i + size].swapaxes(0, d) for i in range(0, n, size)]
+    got = tg.tensor(x).chunk(chunks, d)
+    assert len(got) == len(want) <= chunks
+    for g, w in zip(got, want, strict=True):
+        np.testing.assert_array_equal(g.numpy(), w)
+    assert_gradients(lambda t: tg.chunk(t, chunks, dim=d), x)
+
+
+@given(st.data())
+def test_unbind_and_select(data):
+    x = data.draw(arrays(shape=shapes(min_dims=1, max_dims=3)))
+    d = data.draw(st.integers(-x.ndim, x.ndim - 1))
+    got = tg.tensor(x).unbind(d)
+    want = [np.take(x, i, axis=d) for i in range(x.shape[d])]
+    for g, w in zip(got, want, strict=True):
+        np.testing.assert_array_equal(g.numpy(), w)
+    assert_gradients(lambda t: tg.unbind(t, d), x)
+    i = data.draw(st.integers(-x.shape[d], x.shape[d] - 1))
+    assert_forward(lambda t: t.select(d, i), lambda a: np.take(a, i, axis=d), x)
+    assert_gradients(lambda t: tg.select(t, d, i), x)
+
+
+@given(st.data())
+def test_narrow(data):
+    x = data.draw(arrays(shape=shapes(min_dims=1, max_dims=3, max_side=5)))
+    d = data.draw(st.integers(-x.ndim, x.ndim - 1))
+    n = x.shape[d]
+    start = data.draw(st.integers(-n, n))
+    s = start + n if start < 0 else start
+    length = data.draw(st.integers(0, n - s))
+    ref = lambda a: np.take(a, range(s, s + length), axis=d)  # noqa: E731
+    assert_forward(lambda t: t.narrow(d, start, length), ref, x)
+    assert_forward(lambda t: tg.narrow(t, d, tg.tensor(start), length), ref, x, dtype=np.float32)
+    assert_gradients(lambda t: t.narrow(d, start, length), x)
+
+
+def test_pieces_are_views():
+    x = tg.arange(12.0).reshape(3, 4)
+    a, b = x.split([1, 3], dim=1)
+    row = x.unbind(0)[1]
+    with tg.no_grad():
+        x.fill_(0)
+    assert a.sum().item() == b.sum().item() == row.sum().item() == 0.0
+    assert x.narrow(1, 1, 2)._data.base is not None and x.chunk(2)[0]._data.base is not None
+
+
+# ---------------------------------------------------------------------- rearranging values
+@given(st.data())
+def test_flip_fliplr_flipud(data):
+    x = data.draw(arrays(shape=shapes(max_dims=3)))
+    dims = tuple(data.draw(st.lists(st.integers(0, max(x.ndim - 1, 0)), unique=True, max_size=x.ndim)))
+    assert_forward(lambda t: t.flip(*dims), lambda a: np.flip(a, dims), x)
+    assert_forward(lambda t: tg.flip(t, dims), lambda a: np.flip(a, dims), x, dtype=np.float32)
+    assert_gradients(lambda t: t.flip(dims), x)
+    if x.ndim >= 2:
+        assert_forward(lambda t: t.fliplr(), np.fliplr, x)
+        assert_gradients(lambda t: tg.fliplr(t), x)
+    if x.ndim >= 1:
+        assert_forward(lambda t: t.flipud(), np.flipud, x)
+        assert_gradients(lambda t: tg.flipud(t), x)
+
+
+def test_flip_copies_like_pytorch():
+    x = tg.arange(4.0)
+    f = x.flip(0)
+    assert f.is_contiguous() and f.view(2, 2).shape == (2, 2)
+    with tg.no_grad():
+        x[0] = 9.0
+    assert f[3].item() == 0.0
+
+
+@given(st.data())
+def test_roll(data):
+    x = data.draw(arrays(shape=shapes(min_dims=1, max_dims=3)))
+    k = data.draw(st.integers(1, x.ndim))
+    dims = tuple(data.draw(st.permutations(range(x.ndim)))[:k])
+    shifts = tuple(data.draw(st.lists(st.integers(-5, 5), min_size=k, max_size=k)))
+    assert_forward(lambda t: t.roll(shifts, dims), lambda a: np.roll(a, shifts, dims), x)
+    assert_gradients(lambda t: tg.roll(t, shifts, dims), x)
+    assert_forward(lambda t: tg.roll(t, shifts[0]), lambda a: np.roll(a, shifts[0]), x)
+    assert_gradients(lambda t: t.roll(shifts[0]), x)
+    assert_forward(lambda t: t.roll(shifts[0], dims[0]), lambda a: np.roll(a, shifts[0], dims[0]), x)
+
+
+@given(arrays(shape=shapes(min_dims=2, max_dims=3)), st.integers(-4, 4))
+def test_tril_triu(x, k):
+    assert_forward(lambda t: t.tril(k), lambda a: np.tril(a, k), x)
+    assert_forward(lambda t: tg.triu(t, diagonal=k), lambda a: np.triu(a, k), x, dtype=np.float32)
+    assert_gradients(lambda t: tg.tril(t, k), x)
+    assert_gradients(lambda t: t.triu(k), x)
+
+
+@given(st.data())
+def test_diagonal(data):
+    x = data.draw(arrays(shape=shapes(min_dims=2, max_dims=3)))
+    d1, d2 = data.draw(st.permutations(range(x.ndim)))[:2]
+    off = data.draw(st.integers(-4, 4))
+    ref = lambda a: np.diagonal(a, off, d1, d2)  # noqa: E731
+    assert_forward(lambda t: t.diagonal(off, d1, d2), ref, x)
+    assert_forward(lambda t: tg.diagonal(t, offset=off, dim1=d1 - x.ndim, dim2=d2), ref, x, dtype=np.float32)
+    assert_gradients(lambda t: t.diagonal(off, d1, d2), x)
+
+
+@given(st.data())
+def test_diag(data):
+    k = data.draw(st.integers(-3, 3))
+    v = data.draw(arrays(shape=shapes(min_dims=1, max_dims=1)))
+    assert_forward(lambda t: tg.diag(t, k), lambda a: np.diag(a, k), v)
+    assert_gradients(lambda t: t.diag(k), v)
+    m = data.draw(arrays(shape=shapes(min_dims=2, max_dims=2)))
+    assert_forward(lambda t: tg.diag(t, k), lambda a: np.diag(a, k), m)
+    assert_gradients(lambda t: t.diag(k), m)
+
+
+# ---------------------------------------------------------------------- dtypes
+SHAPE_OPS = {
+    "reshape": lambda t: t.reshape(-1),
+    "view": lambda t: t.view(4, 6),
+    "flatten": lambda t: t.flatten(1),
+    "unflatten": lambda t: t.unflatten(2, (2, 2)),
+    "squeeze": lambda t: t[:1].squeeze(0),
+    "unsqueeze": lambda t: t.unsqueeze(1),
+    "transpose": lambda t: t.transpose(0, 2),
+    "permute": lambda t: t.permute(1, 2, 0),
+    "T": lambda t: t.T,
+    "mT": lambda t: t.mT,
+    "movedim": lambda t: t.movedim(0, -1),
+    "expand": lambda t: t[:, :1].expand(2, 3, 4),
+    "repeat": lambda t: t.repeat(1, 2, 1),
+    "tile": lambda t: t.tile((2,)),
+    "cat": lambda t: tg.cat([t, t], 1),
+    "stack": lambda t: tg.stack([t, t], 1),
+    "split": lambda t: t.split(2, 2)[1],
+    "chunk": lambda t: t.chunk(2, 2)[0],
+    "unbind": lambda t: t.unbind(1)[2],
+    "select": lambda t: t.select(1, 0),
+    "narrow": lambda t: t.narrow(2, 1, 2),
+    "flip": lambda t: t.flip(0, 1),
+    "roll": lambda t: t.roll(1, 2),
+    "tril": lambda t: t.tril(),
+    "triu": lambda t: t.triu(),
+    "diagonal": lambda t: t.diagonal(0, 1, 2),
+    "diag": lambda t: t[0].diag(),
+    "contiguous": lambda t: t.mT.contiguous(),
+    "hstack": lambda t: tg.hstack([t, t]),
+    "vstack": lambda t: tg.vstack([t, t]),
+}
+
+
+@pytest.mark.parametrize("dtype", [tg.float32, tg.float64])
+@pytest.mark.parametrize("name", sorted(SHAPE_OPS))
+def test_dtypes_are_kept_forward_and_backward(name, dtype):
+    x = tg.randn(2, 3, 4, dtype=dtype, requires_grad=True)
+    out = SHAPE_OPS[name](x)
+    assert out.dtype == dtype
+    out.sum().backward()
+    assert x.grad.dtype == dtype and x.grad.shape == x.shape
+
+
+@pytest.mark.parametrize("name", sorted(SHAPE_OPS))
+def test_integer_and_bool_tensors_pass_through(name):
+    x = tg.arange(24).reshape(2, 3, 4)
+    assert SHAPE_OPS[name](x).dtype == tg.int64
+    assert SHAPE_OPS[name](x > 5).dtype == tg.bool
+
+
+# ---------------------------------------------------------------------- edge cases
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_extreme_values_pass_through_with_exact_gradients(dtype):
+    info = np.finfo(dtype)
+    vals = np.array([[info.max, -info.max, info.tiny], [np.inf, -np.inf, 0.0]], dtype=dtype)
+    x = tg.tensor(vals, requires_grad=True)
+    outs = [x.T.reshape(-1), tg.cat([x, x.flip(0)], 1), x.roll(1, 1), x.repeat(2, 1), x.expand(3, 2, 3),
+            x.tril(), tg.stack(x.unbind(1)), x.diagonal()]
+    np.testing.assert_array_equal(outs[0].detach().numpy(), vals.T.ravel())
+    np.testing.assert_array_equal(outs[1].detach().numpy(), np.concatenate([vals, vals[::-1]], 1))
+    for o in outs:
+        assert o.dtype == dtype
+        o.backward(tg.ones(o.shape, dtype=o.dtype))
+    g = x.grad.numpy()
+    assert np.isfinite(g).all() and g.dtype == dtype
+    # each element once in 5 outputs, twice in cat and repeat, 3 times in expand; plus tril and diagonal
+    np.testing.assert_array_equal(g, [[12, 10, 10], [11, 12, 10]])
+
+
+def test_zero_size_tensors():
+    x = tg.zeros(0, 3, requires_grad=True)
+    assert x.reshape(3, 0).shape == (3, 0) and x.view(-1, 3).shape == (0, 3)
+    out = tg.cat([x, tg.ones(2, 3)])
+    assert out.shape == (2, 3)
+    pieces = tg.ones(2, 0).split(1, 1)
+    assert len(pieces) == 1 and pieces[0].shape == (2, 0)
+    assert tg.stack([x, x]).shape == (2, 0, 3)
+    (tg.stack([x, x]).sum() + x.T.sum() + x.repeat(2, 2).sum()).backward()
+    assert x.grad.shape == (0, 3)
+
+
+def test_zero_dim_tensors():
+    s = tg.tensor(5.0, requires_grad=True)
+    assert s.reshape(1, 1).shape == (1, 1) and s.flatten().shape == (1,) and s.unsqueeze(0).shape == (1,)
+    assert s.squeeze().shape == () and s.squeeze(0).shape == () and s.T.shape == () and s.t().shape == ()
+    assert s.transpose(0, -1).shape == () and s.expand(2, 3).shape == (2, 3) and s.movedim(0, 0).shape == ()
+    assert tg.stack([s, s]).shape == (2,) and s.repeat(3).shape == (3,) and s.flip(0).shape == ()
+    (s.expand(2, 3).sum() + tg.stack([s, s]).sum() + s.repeat(3).sum() + s.flatten().sum()).backward()
+    assert s.grad.item() == 6 + 2 + 3 + 1
+
+
+# ---------------------------------------------------------------------- bad input
+BAD = [
+    (lambda: tg.zeros(2, 3).reshape(4, 2), RuntimeError, r"reshape: shape \[4, 2\] is invalid for input of size 6"),
+    (lambda: tg.zeros(2, 3).reshape(-1, -1), RuntimeError, r"reshape: only one dimension can be inferred"),
+    (lambda: tg.zeros(2, 3).reshape(2, -3), RuntimeError, r"reshape: invalid size -3 at index 1"),
+    (lambda: tg.zeros(2, 3).reshape(2.0, 3), TypeError, r"reshape: sizes must be ints, got float 2.0"),
+    (lambda: tg.zeros(2, 3).view(5, -1), RuntimeError, r"view: shape \[5, -1\] is invalid for input of size 6"),
+    (lambda: tg.zeros(2, 3).flatten(1, 0), RuntimeError, r"flatten: start_dim 1 cannot come after end_dim 0"),
+    (lambda: tg.zeros(2, 3).flatten(0, 2), IndexError, r"flatten: dim 2 is out of range .* 2 dimension"),
+    (lambda: tg.zeros(2, 6).unflatten(1, (4, -1)), RuntimeError, r"unflatten: sizes \[4, -1\] .* dim 1 \(6\)"),
+    (lambda: tg.zeros(2, 6).unflatten(1, (2, 2)), RuntimeError, r"unflatten: sizes \[2, 2\]"),
+    (lambda: tg.zeros(2, 6).unflatten(1, ()), RuntimeError, r"unflatten: sizes must be non-empty"),
+    (lambda: tg.zeros(2, 3).unsqueeze(3), IndexError, r"unsqueeze: dim 3 is out of range .*-3 to 2"),
+    (lambda: tg.zeros(1, 3).squeeze(2), IndexError, r"squeeze: dim 2 is out of range"),
+    (lambda: tg.zeros(1, 3).squeeze((0, 0)), RuntimeError, r"squeeze: dims \(0, 0\) name a dimension more"),
+    (lambda: tg.zeros(2, 3).transpose(0, 2), IndexError, r"transpose: dim 2 is out of range"),
+    (lambda: tg.zeros(2, 3).transpose(0.0, 1), TypeError, r"transpose: dim must be an int, got float"),
+    (lambda: tg.zeros(2, 3, 4).permute(0, 1), RuntimeError, r"permute: the number of dims 2 .* 3 dimensions"),
+    (lambda: tg.zeros(2, 3, 4).permute(0, 1, 1), RuntimeError, r"permute: dims \(0, 1, 1\) name a dimension"),
+    (lambda: tg.zeros(2, 3, 4).t(), RuntimeError, r"t: expects a tensor with <= 2 dimensions, got 3"),
+    (lambda: tg.zeros(3).mT, RuntimeError, r"mT: only supported on matrices .* 1 dimension"),
+    (lambda: tg.zeros(3).H, RuntimeError, r"H: only supported on matrices"),
+    (lambda: tg.zeros(2, 3).movedim((0, 1), (1,)), RuntimeError, r"movedim: source \(0, 1\) and destination"),
+    (lambda: tg.zeros(2, 3).movedim((0, 0), (1, 0)), RuntimeError, r"movedim: dims \(0, 0\) name a dimension"),
+    (lambda: tg.zeros(3, 4).expand(3, 5), RuntimeError, r"expand: the expanded size \[3, 5\] must match the "
+                                                         r"existing size \[3, 4\]"),
+    (lambda: tg.zeros(3, 4).expand(4), RuntimeError, r"expand: the number of sizes provided \(1\)"),
+    (lambda: tg.zeros(3, 4).expand(-1, 3, 4), RuntimeError, r"expand: size -1 is not allowed in a new leading"),
+    (lambda: tg.zeros(3, 4).expand(3, -2), RuntimeError, r"expand: the expanded size \[3, -2\]"),
+    (lambda: tg.broadcast_shapes((2, 3), (4,)), RuntimeError, r"broadcast_shapes: shapes \(2, 3\), \(4,\) cannot"),
+    (lambda: tg.zeros(3, 4).repeat(2), RuntimeError, r"repeat: the number of repeat dims \(1, \[2\]\) can not"),
+    (lambda: tg.zeros(3, 4).repeat(-1, 1), RuntimeError, r"repeat: repeats must be non-negative, got \[-1, 1\]"),
+    (lambda: tg.cat([tg.zeros(2, 3), tg.zeros(2)]), RuntimeError, r"cat: tensors must have the same number of "
+                                                                  r"dimensions: tensor 0 has shape \(2, 3\) but "
+                                                                  r"tensor 1 has shape \(2,\)"),
+    (lambda: tg.cat([tg.zeros(2, 3), tg.zeros(2, 4)]), RuntimeError, r"cat: sizes of tensors must match except in "
+                                                                     r"dimension 0: tensor 0 has shape \(2, 3\) but "
+                                                                     r"tensor 1 has shape \(2, 4\) \(sizes 3 and 4 "
+                                                                     r"differ in dimension 1\)"),
+    (lambda: tg.cat([tg.zeros(2, 3)], 2), IndexError, r"cat: dim 2 is out of range"),
+    (lambda: tg.cat([]), ValueError, r"cat: expected a non-empty list of tensors"),
+    (lambda: tg.cat(tg.zeros(2, 3)), TypeError, r"cat: expected a sequence of tensors, got a single Tensor"),
+    (lambda: tg.cat([tg.zeros(2), 1.0]), TypeError, r"cat: .* item 1 is float"),
+    (lambda: tg.cat([tg.zeros(2), tg.tensor(1.0)]), RuntimeError, r"cat: zero-dimensional tensor \(at position 1\)"),
+    (lambda: tg.stack([tg.zeros(2, 3), tg.zeros(3, 2)]), RuntimeError, r"stack: expects each tensor to be of equal "
+                                                                       r"size, but got \(2, 3\) at entry 0 and "
+                                                                       r"\(3, 2\) at entry 1"),
+    (lambda: tg.stack([tg.zeros(2)], 2), IndexError, r"stack: dim 2 is out of range"),
+    (lambda: tg.stack([]), ValueError, r"stack: expected a non-empty list"),
+    (lambda: tg.zeros(5).split([2, 2]), RuntimeError, r"split: split sizes \[2, 2\] must be non-negative and sum "
+                                                      r"exactly to 5"),
+    (lambda: tg.zeros(5).split(0), RuntimeError, r"split: split_size must be positive .* got 0 for dimension 0 of "
+                                                 r"size 5"),
+    (lambda: tg.zeros(5).chunk(0), RuntimeError, r"chunk: expects `chunks` to be greater than 0, got 0"),
+    (lambda: tg.tensor(1.0).unbind(), RuntimeError, r"unbind: a 0-d tensor cannot be unbound"),
+    (lambda: tg.zeros(2, 3).select(1, 3), IndexError, r"select: index 3 is out of range for dimension 1 of size 3"),
+    (lambda: tg.zeros(2, 3).select(1, -4), IndexError, r"select: index -4 is out of range"),
+    (lambda: tg.zeros(2, 3).narrow(1, 2, 2), RuntimeError, r"narrow: start \(2\) \+ length \(2\) exceeds "
+                                                           r"dimension 1 of size 3"),
+    (lambda: tg.zeros(2, 3).narrow(1, 5, 1), IndexError, r"narrow: start 5 is out of range for dimension 1 of size 3"),
+    (lambda: tg.zeros(2, 3).flip(0, 0), RuntimeError, r"flip: dims \(0, 0\) name a dimension more than once"),
+    (lambda: tg.zeros(2, 3).flip(2), IndexError, r"flip: dim 2 is out of range"),
+    (lambda: tg.zeros(3).fliplr(), RuntimeError, r"fliplr: input must be >= 2-d, got shape \(3,\)"),
+    (lambda: tg.zeros(2, 3).roll((1, 2), 0), RuntimeError, r"roll: shifts and dims must align: got 2 shift\(s\)"),
+    (lambda: tg.zeros(2, 3).roll((1, 2)), RuntimeError, r"roll: shifts \[1, 2\] need dims of the same length"),
+    (lambda: tg.zeros(2, 3).roll((), ()), RuntimeError, r"roll: `shifts` required"),
+    (lambda: tg.zeros(2, 3).roll(1, 2), IndexError, r"roll: dim 2 is out of range"),
+    (lambda: tg.zeros(3).tril(), RuntimeError, r"tril: input tensor must have at least 2 dimensions, got shape"),
+    (lambda: tg.zeros(3).triu(), RuntimeError, r"triu: input tensor must have at least 2 dimensions"),
+    (lambda: tg.zeros(3, 3).diagonal(0, 1, 1), RuntimeError, r"diagonal: dim1 and dim2 cannot be identical"),
+    (lambda: tg.zeros(3, 3).diagonal(0, 0, 2), IndexError, r"diagonal: dim 2 is out of range"),
+    (lambda: tg.zeros(2, 2, 2).diag(), RuntimeError, r"diag: supports 1-d or 2-d tensors, got shape \(2, 2, 2\)"),
+    (lambda: tg.cat([tg.zeros(2)], out=tg.zeros(2)), TypeError, r"cat: out= is not supported"),
+]
+
+
+@pytest.mark.parametrize("fn, exc, pattern", BAD, ids=[f"bad{i}" for i in range(len(BAD))])
+def test_bad_input_raises_a_clear_error(fn, exc, pattern):
+    with pytest.raises(exc, match=pattern):
+        fn()
+
+
+def test_expand_is_read_only_and_says_so():
+    e = tg.zeros(3).expand(2, 3)
+    with pytest.raises(RuntimeError, match=r"setitem: the tensor of shape \(2, 3\) is a read-only view"):
+        e[0, 0] = 1.0
+
+
+# ---------------------------------------------------------------------- higher order and jacobian
+SECOND_ORDER = {
+    "reshape": (lambda x: x.reshape(3, 2) ** 2, [(2, 3)]),
+    "view": (lambda x: x.view(-1) ** 2, [(2, 3)]),
+    "squeeze": (lambda x: x.squeeze(0) ** 2, [(1, 3)]),
+    "unsqueeze": (lambda x: x.unsqueeze(1) ** 2, [(2, 3)]),
+    "transpose": (lambda x: x.transpose(0, 1) ** 2, [(2, 3)]),
+    "permute": (lambda x: x.permute(2, 0, 1) ** 2, [(2, 3, 2)]),
+    "movedim": (lambda x: x.movedim(0, 2) ** 2, [(2, 3, 2)]),
+    "expand": (lambda x: x.expand(2, 3, 4) ** 2, [(3, 1)]),
+    "repeat": (lambda x: x.repeat(2, 3) ** 2, [(2, 2)]),
+    "cat": (lambda x, y: tg.cat([x, y], 1) ** 2, [(2, 3), (2, 2)]),
+    "stack": (lambda x, y: tg.stack([x, y], 1) ** 2, [(2, 3), (2, 3)]),
+    "split": (lambda x: x.split(2, 1)[1] ** 2, [(2, 5)]),
+    "unbind": (lambda x: x.unbind(1)[1] ** 2, [(2, 3)]),
+    "narrow": (lambda x: x.narrow(1, 1, 2) ** 2, [(2, 4)]),
+    "flip": (lambda x: x.flip(0) ** 2, [(2, 3)]),
+    "roll": (lambda x: x.roll(1, 1) ** 2, [(2, 3)]),
+    "roll_flat": (lambda x: x.roll(2) ** 2, [(2, 3)]),
+    "tril": (lambda x: x.tril() ** 2, [(3, 3)]),
+    "triu": (lambda x: x.triu(1) ** 2, [(3, 3)]),
+    "diagonal": (lambda x: x.diagonal(0, 1, 0) ** 2, [(3, 2)]),
+    "diag": (lambda x: tg.diag(x, 1) ** 2, [(3,)]),
+    "contiguous": (lambda x: x.t().contiguous() ** 2, [(2, 4)]),
+}
+
+
+@pytest.mark.parametrize("name", sorted(SECOND_ORDER))
+def test_second_order_gradients(name):
+    fn, in_shapes = SECOND_ORDER[name]
+    rng = np.random.default_rng(1)
+    xs = tuple(tg.tensor(rng.standard_normal(s), requires_grad=True) for s in in_shapes)
+    assert gradgradcheck(fn, xs)
+
+
+def test_tensor_xp_names_map_to_numpy_semantics():
+    from tapegrad.autograd.xp import tensor_xp as xp
+
+    a = np.arange(24.0).reshape(2, 3, 4)
+    t = tg.tensor(a)
+    checks = [
+        (xp.broadcast_to(t[0, 0], (2, 4)), np.broadcast_to(a[0, 0], (2, 4))),
+        (xp.broadcast_to(t[0, 0, :1], 3), np.broadcast_to(a[0, 0, :1], 3)),
+        (xp.transpose(t), np.transpose(a)),
+        (xp.transpose(t, (1, 2, 0)), np.transpose(a, (1, 2, 0))),
+        (xp.swapaxes(t, 0, 2), np.swapaxes(a, 0, 2)),
+        (xp.moveaxis(t, (0, 1), (2, 0)), np.moveaxis(a, (0, 1), (2, 0))),
+        (xp.expand_dims(t, 1), np.expand_dims(a, 1)),
+        (xp.expand_dims(t, (0, -1)), np.expand_dims(a, (0, -1))),
+        (xp.squeeze(t[:1, :, :1]), np.squeeze(a[:1, :, :1])),
+        (xp.squeeze(t[:1, :, :1], (0, 2)), np.squeeze(a[:1, :, :1], (0, 2))),
+        (xp.reshape(t, (4, -1)), np.reshape(a, (4, -1))),
+        (xp.concatenate([t, t], axis=1), np.concatenate([a, a], axis=1)),
+        (xp.stack([t, t], axis=-1), np.stack([a, a], axis=-1)),
+        (xp.take_along_axis(t, np.zeros((2, 1, 4), np.int64), 1), np.take_along_axis(a, np.zeros((2, 1, 4), int), 1)),
+        (xp.flip(t, 1), np.flip(a, 1)),
+        (xp.flip(t), np.flip(a)),
+        (xp.flip(t, (0, 2)), np.flip(a, (0, 2))),
+        (xp.roll(t, 2), np.roll(a, 2)),
+        (xp.roll(t, (1, -1), axis=(0, 2)), np.roll(a, (1, -1), axis=(0, 2))),
+        (xp.tril(t, k=-1), np.tril(a, k=-1)),
+        (xp.triu(t), np.triu(a)),
+        (xp.diagonal(t, offset=1, axis1=2, axis2=1), np.diagonal(a, offset=1, axis1=2, axis2=1)),
+        (xp.repeat(t, 2, axis=1), np.repeat(a, 2, axis=1)),
+        (xp.repeat(t, 3), np.repeat(a, 3)),
+        (xp.tile(t, (2, 1)), np.tile(a, (2, 1))),
+        (xp.take(t, [0, -1], axis=2), np.take(a, [0, -1], axis=2)),
+        (xp.take(t, [[5, 23]]), np.take(a, [[5, 23]])),
+        (xp.add_at((3, 4), (np.array([0, 0, 2]),), t[0]), _np_add_at((3, 4), (np.array([0, 0, 2]),), a[0])),
+    ]
+    for got, want in checks:
+        assert tuple(got.shape) == want.shape
+        np.testing.assert_array_equal(got.numpy(), want)
+    for got, want in zip(xp.split(t, 2, axis=2), np.split(a, 2, axis=2), strict=True):
+        np.testing.assert_array_equal(got.numpy(), want)
+    for got, want in zip(xp.split(t, [1, 3], axis=2), np.split(a, [1, 3], axis=2), strict=True):
+        np.testing.assert_array_equal(got.numpy(), want)
+
+
+def _np_add_at(shape, index, values):
+    out = np.zeros(shape)
+    np.add.at(out, index, values)
+    return out
+
+
+def test_jacobian_uses_stack():
+    from tapegrad.autograd.functional import hessian, jacobian
+
+    rng = np.random.default_rng(0)
+    a = rng.standard_normal((2, 3))
+    x = tg.tensor(rng.standard_normal(3), dtype=tg.float64)
+    J = jacobian(lambda v: tg.tensor(a) @ (v * v), x)
+    assert J.shape == (2, 3)
+    np.testing.assert_allclose(J.numpy(), a * 2 * x.numpy())
+    J2 = jacobian(lambda v, w: tg.stack([v * w, v + w]), (x, x * 2))
+    assert len(J2) == 2 and J2[0].shape == (2, 3, 3)
+    np.testing.assert_allclose(J2[0].numpy()[1], np.eye(3))
+    np.testing.assert_allclose(J2[0].numpy()[0], np.diag(2 * x.numpy()))
+    H = hessian(lambda v: (v ** 3).sum(), x)
+    np.testing.assert_allclose(H.numpy(), np.diag(6 * x.numpy()))
+
+
+def test_docstring_examples():
+    import doctest
+
+    import tapegrad.ops.shape as module
+
+    assert doctest.testmod(module).failed == 0
+
+
+# ---------------------------------------------------------------------- against PyTorch (optional)
+TORCH_CASES = {
+    "reshape": (lambda L, x: x.reshape(4, -1), [(2, 3, 2)]),
+    "flatten": (lambda L, x: x.flatten(1), [(2, 3, 2)]),
+    "unflatten": (lambda L, x: x.unflatten(1, (3, -1)), [(2, 6)]),
+    "movedim": (lambda L, x: x.movedim((0, 1), (2, 0)), [(2, 3, 4)]),
+    "repeat": (lambda L, x: x.repeat(2, 1, 3), [(3, 2)]),
+    "tile": (lambda L, x: x.tile((2,)), [(3, 2)]),
+    "cat": (lambda L, x, y: L.cat([x, y, x], 1), [(2, 3), (2, 1)]),
+    "hstack": (lambda L, x, y: L.hstack([x, y]), [(2, 3), (2, 1)]),
+    "vstack": (lambda L, x, y: L.vstack([x, y]), [(3,), (2, 3)]),
+    "split": (lambda L, x: x.split(2, 1), [(2, 5)]),
+    "chunk": (lambda L, x: x.chunk(3, 1), [(2, 5)]),
+    "chunk_fewer": (lambda L, x: x.chunk(4, 0), [(6,)]),
+    "roll": (lambda L, x: x.roll((1, -2), (0, 2)), [(2, 3, 4)]),
+    "roll_flat": (lambda L, x: x.roll(5), [(2, 3, 4)]),
+    "narrow": (lambda L, x: x.narrow(1, -2, 2), [(2, 3, 4)]),
+    "diagonal": (lambda L, x: x.diagonal(1, 2, 0), [(3, 2, 4)]),
+    "diag": (lambda L, x: L.diag(x, -1), [(3,)]),
+    "tril": (lambda L, x: x.tril(-1), [(2, 3, 4)]),
+    "T": (lambda L, x: x.permute(2, 1, 0), [(2, 3, 4)]),
+}
+
+
+@pytest.mark.parametrize("name", sorted(TORCH_CASES))
+def test_matches_pytorch(name):
+    torch = pytest.importorskip("torch")
+    fn, in_shapes = TORCH_CASES[name]
+    rng = np.random.default_rng(0)
+    arrays_ = [rng.standard_normal(s) for s in in_shapes]
+    results = []
+    for lib in (torch, tg):
+        xs = [lib.tensor(a, requires_grad=True) for a in arrays_]
+        out = fn(lib, *xs)
+        outs = out if isinstance(out, tuple) else (out,)
+        loss = sum((o * lib.tensor(np.arange(o.numel()).reshape(tuple(o.shape)) + 1.0)).sum() for o in outs)
+        loss.backward()
+        results.append(([o.detach().numpy() for o in outs], [x.grad.numpy() for x in xs]))
+    (t_out, t_grad), (g_out, g_grad) = results
+    assert len(t_out) == len(g_out)
+    for a, b in zip(t_out + t_grad, g_out + g_grad, strict=True):
+        assert a.shape == b.shape
+        np.testing.assert_allclose(b, a, rtol=1e-12)
