@@ -1,17 +1,40 @@
-"""Reductions over ``dim`` (an int, a tuple, or None for all) with ``keepdim``."""
+"""Reductions over ``dim`` (an int, a tuple, or None for all) with ``keepdim``, and scans along one ``dim``.
+
+A reduction's gradient rule first puts the reduced axes back as 1s (``g.reshape(kept)``) so that the gradient
+broadcasts against the input; value-selecting reductions (max, median) then send it to the chosen elements.
+Rules follow ``rule(xp, grad, out, *inputs)`` (see ``tapegrad/autograd/xp.py``).
+"""
+
+import builtins
+import math
+import types
+from collections import namedtuple
 
 import numpy as np
 
-from .._tensor import Tensor, _check_dim, _record, tensor_method
+from .. import dtypes
+from .._tensor import Tensor, _check_dim, _record, _wrap, tensor_method
 
-__all__ = ["sum", "mean"]
+__all__ = ["sum", "mean", "var", "std", "var_mean", "std_mean", "prod", "max", "min", "amax", "amin",
+           "argmax", "argmin", "logsumexp", "cumsum", "cumprod", "norm", "all", "any", "count_nonzero",
+           "median", "return_types"]
+
+return_types = types.SimpleNamespace(
+    max=namedtuple("max", ["values", "indices"]),
+    min=namedtuple("min", ["values", "indices"]),
+    median=namedtuple("median", ["values", "indices"]),
+)
+return_types.__doc__ = "The named tuples (values, indices) that max, min and median along a dim return."
 
 
+# ---------------------------------------------------------------------- dims
 def normalize_dims(op, dim, ndim):
-    """``dim`` as a sorted tuple of non-negative axes (None -> all axes)."""
+    """``dim`` as a sorted tuple of non-negative axes; None or an empty tuple means all axes (as PyTorch)."""
     if dim is None:
         return tuple(range(ndim))
     if isinstance(dim, (list, tuple)):
+        if not dim:
+            return tuple(range(ndim))
         axes = tuple(sorted(_check_dim(op, d, ndim) for d in dim))
         if len(set(axes)) != len(axes):
             raise RuntimeError(f"{op}: dim {tuple(dim)} names an axis more than once")
@@ -20,8 +43,10 @@ def normalize_dims(op, dim, ndim):
 
 
 def dim_args(op, dim, keepdim, axis, keepdims):
-    """Accept numpy's ``axis``/``keepdims`` spellings beside PyTorch's ``dim``/``keepdim`` (PyTorch does too)."""
+    """Accept numpy's ``axis``/``keepdims`` beside PyTorch's ``dim``/``keepdim`` (PyTorch does too)."""
     if axis is not None:
+        if dim is not None:
+            raise TypeError(f"{op}: got both dim={dim!r} and its alias axis={axis!r}")
         dim = axis
     if keepdims is not None:
         keepdim = keepdims
@@ -33,49 +58,711 @@ def kept_shape(shape, axes):
     return tuple(1 if i in axes else s for i, s in enumerate(shape))
 
 
+def _count(shape, axes):
+    n = 1
+    for a in axes:
+        n *= shape[a]
+    return n
+
+
+def _floating(op, t):
+    """``t`` itself if floating point; PyTorch's reductions that need a float dtype say so."""
+    if t._data.dtype.kind != "f":
+        raise RuntimeError(f"{op}: input dtype must be floating point, got {t._data.dtype}; cast with "
+                           ".float() first")
+    return t
+
+
+# ---------------------------------------------------------------------- sum, mean
 @tensor_method()
 def sum(input, dim=None, keepdim=False, *, dtype=None, axis=None, keepdims=None):
     """sum(input, dim=None, keepdim=False, *, dtype=None): the sum over ``dim`` (all elements by default).
+
+    Integer and bool inputs sum to int64, as in PyTorch.
 
     >>> import tapegrad as tg
     >>> tg.tensor([[1.0, 2.0], [3.0, 4.0]]).sum(dim=0)
     tensor([4., 6.])
     """
-    dim, keepdim = dim_args("sum", dim, keepdim, axis, keepdims)
-    x = input._data
-    axes = normalize_dims("sum", dim, x.ndim)
+    if axis is not None or keepdims is not None:
+        dim, keepdim = dim_args("sum", dim, keepdim, axis, keepdims)
     if dtype is not None:
         input = input.type(dtype)
-        x = input._data
-    out = x.sum(axis=axes, keepdims=keepdim)
+    x = input._data
+    if dim is None and not keepdim:  # the common loss.sum(): no axis bookkeeping
+        axes, shape = None, None
+    else:
+        axes = normalize_dims("sum", dim, x.ndim)
+        shape = None if keepdim else kept_shape(x.shape, axes)
     if x.dtype.kind in "biu":
-        return Tensor(np.asarray(out, dtype=np.int64))
-    out = np.asarray(out, dtype=x.dtype)
-    shape = kept_shape(x.shape, axes)
+        acc = np.int64 if dtype is None else x.dtype
+        return _wrap(np.asarray(x.sum(axis=axes, keepdims=keepdim, dtype=acc)))
+    out = x.sum(axis=axes, keepdims=keepdim)
+    if type(out) is not np.ndarray:
+        out = np.asarray(out)
 
     def backward(xp, g, out, x):
-        return (xp.broadcast_to(g.reshape(shape), x.shape),)
+        return (xp.broadcast_to(g if shape is None else g.reshape(shape), x.shape),)
 
     return _record(out, (input,), backward)
 
 
 @tensor_method()
 def mean(input, dim=None, keepdim=False, *, dtype=None, axis=None, keepdims=None):
-    """mean(input, dim=None, keepdim=False, *, dtype=None): the mean over ``dim`` (floating point only)."""
-    dim, keepdim = dim_args("mean", dim, keepdim, axis, keepdims)
+    """mean(input, dim=None, keepdim=False, *, dtype=None): the mean over ``dim`` (floating point only).
+
+    >>> import tapegrad as tg
+    >>> tg.tensor([[1.0, 2.0], [3.0, 4.0]]).mean(1)
+    tensor([1.5000, 3.5000])
+    """
+    if axis is not None or keepdims is not None:
+        dim, keepdim = dim_args("mean", dim, keepdim, axis, keepdims)
+    if dtype is not None:
+        input = input.type(dtype)
+    x = _floating("mean", input)._data
+    if dim is None and not keepdim:
+        axes, shape, n = None, None, x.size
+    else:
+        axes = normalize_dims("mean", dim, x.ndim)
+        shape = None if keepdim else kept_shape(x.shape, axes)
+        n = _count(x.shape, axes)
+    if n == 0:  # the mean of nothing is nan, as in PyTorch (and without numpy's warning)
+        out = np.full(np.sum(x, axis=axes, keepdims=keepdim).shape, np.nan, dtype=x.dtype)
+    else:
+        out = x.mean(axis=axes, keepdims=keepdim)
+        if type(out) is not np.ndarray:
+            out = np.asarray(out)
+    n = builtins.max(n, 1)  # an empty input has an empty gradient: avoid 0 / 0 on it
+
+    def backward(xp, g, out, x):
+        return (xp.broadcast_to((g if shape is None else g.reshape(shape)) / n, x.shape),)
+
+    return _record(out, (input,), backward)
+
+
+# ---------------------------------------------------------------------- var, std
+def _correction(op, unbiased, correction):
+    if correction is not None:
+        if unbiased is not None:
+            raise TypeError(f"{op}: give either unbiased={unbiased} or correction={correction}, not both")
+        return correction
+    return 0 if unbiased is False else 1
+
+
+def _centered(xp, x, axes):
+    """``x`` minus its mean over ``axes``.
+
+    NOTE: two passes, not E[x^2] - E[x]^2 (which cancels catastrophically when the mean is large); the second
+    mean removes the first mean's own rounding error (the corrected two-pass algorithm).
+    """
+    d = x - xp.mean(x, axis=axes, keepdims=True)
+    return d - xp.mean(d, axis=axes, keepdims=True)
+
+
+def _var_setup(op, input, dim, unbiased, keepdim, correction, axis, keepdims):
+    if isinstance(dim, builtins.bool):  # var(input, unbiased): PyTorch's older positional form
+        dim, unbiased = None, dim
+    dim, keepdim = dim_args(op, dim, keepdim, axis, keepdims)
+    c = _correction(op, unbiased, correction)
+    x = _floating(op, input)._data
+    axes = normalize_dims(op, dim, x.ndim)
+    dof = builtins.max(_count(x.shape, axes) - c, 0)
+    shape = None if keepdim else kept_shape(x.shape, axes)
+    return x, axes, keepdim, dof, shape
+
+
+def _sum_squares(x, axes, keepdim):
+    d = _centered(np, x, axes)
+    return np.asarray((d * d).sum(axis=axes, keepdims=keepdim))
+
+
+@tensor_method()
+def var(input, dim=None, unbiased=None, keepdim=False, *, correction=None, axis=None, keepdims=None):
+    """var(input, dim=None, *, correction=1, keepdim=False): the variance over ``dim``.
+
+    ``correction=1`` (the default; ``unbiased=True``) divides by N - 1, ``correction=0`` (``unbiased=False``)
+    by N. A non-positive N - correction gives inf or nan, as PyTorch.
+
+    >>> import tapegrad as tg
+    >>> tg.tensor([1.0, 2.0, 3.0, 4.0]).var()
+    tensor(1.6667)
+    """
+    x, axes, keepdim, dof, shape = _var_setup("var", input, dim, unbiased, keepdim, correction, axis,
+                                              keepdims)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        out = _sum_squares(x, axes, keepdim) / dof
+    scale = 2.0 / dof if dof else math.inf
+
+    def backward(xp, g, out, x):
+        return ((g if shape is None else g.reshape(shape)) * _centered(xp, x, axes) * scale,)
+
+    return _record(out.astype(x.dtype, copy=False), (input,), backward)
+
+
+@tensor_method()
+def std(input, dim=None, unbiased=None, keepdim=False, *, correction=None, axis=None, keepdims=None):
+    """std(input, dim=None, *, correction=1, keepdim=False): the standard deviation over ``dim``.
+
+    Its gradient is 0 where the standard deviation is 0 (all elements equal), as in PyTorch.
+
+    >>> import tapegrad as tg
+    >>> tg.tensor([1.0, 3.0]).std()
+    tensor(1.4142)
+    """
+    x, axes, keepdim, dof, shape = _var_setup("std", input, dim, unbiased, keepdim, correction, axis,
+                                              keepdims)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        out = np.sqrt(_sum_squares(x, axes, keepdim) / dof)
+    scale = 1.0 / dof if dof else math.inf
+
+    def backward(xp, g, out, x):
+        if shape is not None:
+            g, out = g.reshape(shape), out.reshape(shape)
+        spread = out != 0
+        # NOTE: d std = d var / (2 std) is 0/0 where std = 0; PyTorch takes 0 there, so divide by 1 and mask.
+        return (g * spread / (out + ~spread) * _centered(xp, x, axes) * scale,)
+
+    return _record(out.astype(x.dtype, copy=False), (input,), backward)
+
+
+def var_mean(input, dim=None, unbiased=None, keepdim=False, *, correction=None):
+    """var_mean(input, dim=None, *, correction=1, keepdim=False) -> (var, mean), both differentiable.
+
+    >>> import tapegrad as tg
+    >>> tg.var_mean(tg.tensor([1.0, 3.0]))
+    (tensor(2.), tensor(2.))
+    """
+    if isinstance(dim, builtins.bool):
+        dim, unbiased = None, dim
+    return (var(input, dim, unbiased, keepdim, correction=correction), mean(input, dim, keepdim))
+
+
+def std_mean(input, dim=None, unbiased=None, keepdim=False, *, correction=None):
+    """std_mean(input, dim=None, *, correction=1, keepdim=False) -> (std, mean), both differentiable.
+
+    >>> import tapegrad as tg
+    >>> tg.std_mean(tg.tensor([1.0, 3.0]))
+    (tensor(1.4142), tensor(2.))
+    """
+    if isinstance(dim, builtins.bool):
+        dim, unbiased = None, dim
+    return (std(input, dim, unbiased, keepdim, correction=correction), mean(input, dim, keepdim))
+
+
+# ---------------------------------------------------------------------- prod
+@tensor_method()
+def prod(input, dim=None, keepdim=False, *, dtype=None, axis=None, keepdims=None):
+    """prod(input, dim=None, keepdim=False, *, dtype=None): the product over ``dim`` (all by default).
+
+    The gradient is the product of the other elements, exact when the input holds zeros (no division by 0).
+
+    >>> import tapegrad as tg
+    >>> tg.tensor([[1.0, 2.0], [3.0, 4.0]]).prod(1)
+    tensor([ 2., 12.])
+    """
+    dim, keepdim = dim_args("prod", dim, keepdim, axis, keepdims)
     if dtype is not None:
         input = input.type(dtype)
     x = input._data
-    if x.dtype.kind != "f":
-        raise RuntimeError(f"mean: input dtype must be floating point, got {x.dtype}; cast with .float() first")
-    axes = normalize_dims("mean", dim, x.ndim)
-    n = 1
-    for a in axes:
-        n *= x.shape[a]
-    out = np.asarray(x.mean(axis=axes, keepdims=keepdim), dtype=x.dtype)
-    shape = kept_shape(x.shape, axes)
+    axes = normalize_dims("prod", dim, x.ndim)
+    if x.dtype.kind in "biu":
+        acc = np.int64 if dtype is None else x.dtype
+        return _wrap(np.asarray(x.prod(axis=axes, keepdims=keepdim, dtype=acc)))
+    out = np.asarray(x.prod(axis=axes, keepdims=keepdim))
+    shape = None if keepdim else kept_shape(x.shape, axes)
 
     def backward(xp, g, out, x):
-        return (xp.broadcast_to(g.reshape(shape) / n, x.shape),)
+        if shape is not None:
+            g, out = g.reshape(shape), out.reshape(shape)
+        zero = x == 0
+        if not zero.any():
+            return (g * (out / x),)  # the product of the others is the product over x_i when no x_i is 0
+        return (g * _prod_of_others(xp, x, zero, axes),)
 
     return _record(out, (input,), backward)
+
+
+def _prod_of_others(xp, x, zero, axes):
+    """For each element, the product of the other elements of its slice, for an ``x`` that has zeros.
+
+    With p the product of a slice's nonzero elements and s the sum of its zero elements (0, but its
+    derivative is what second-order gradients need): a nonzero x_i gets p / x_i if the slice has no zero and
+    p / x_i * s if it has one (else 0); a zero x_i gets p if it is the slice's only zero and p * (s - x_i)
+    (the other zero) if there are two (else 0). No division touches a zero.
+    """
+    nonzero = ~zero
+    zeros = zero.sum(axis=axes, keepdims=True)
+    safe = x * nonzero + zero  # the zeros replaced by 1, with no gradient through them
+    p = xp.prod(safe, axis=axes, keepdims=True)
+    s = (x * zero).sum(axis=axes, keepdims=True)
+    one, two = zeros == 1, zeros == 2
+    return p / safe * nonzero * ((zeros == 0) + one * s) + p * zero * (one + two * (s - x))
+
+
+# ---------------------------------------------------------------------- max, min, amax, amin, argmax, argmin
+def _ties(x, value, nan_ties):
+    """Where ``x`` equals the selected ``value``; with ``nan_ties`` a nan value matches the nans of x."""
+    mask = x == value
+    if nan_ties:
+        mask = mask | ((x != x) & (value != value))
+    return mask
+
+
+def _check_nonempty(op, x, axes):
+    if x.size == 0 or builtins.any(x.shape[a] == 0 for a in axes):
+        raise IndexError(f"{op}: cannot reduce over an empty dimension (input shape {tuple(x.shape)}, dims "
+                         f"{axes}): the operation has no identity")
+
+
+def _spread_over_ties(op, input, out, axes, keepdim, nan_ties):
+    """Record ``out`` (amax, amin, whole-tensor max/min/median): the gradient is split evenly among ties."""
+    shape = None if keepdim else kept_shape(input._data.shape, axes)
+
+    def backward(xp, g, out, x):
+        if shape is not None:
+            g, out = g.reshape(shape), out.reshape(shape)
+        ties = _ties(x, out, nan_ties)
+        return (g * ties / ties.sum(axis=axes, keepdims=True),)
+
+    backward.__qualname__ = f"{op}.<locals>.backward"
+    return _record(out, (input,), backward)
+
+
+def _select_along(op, input, dim, keepdim, pick, cls):
+    """max/min/median along ``dim``: (values, indices); the gradient goes to the selected element only."""
+    x = input._data
+    if x.ndim == 0:
+        _check_dim(op, dim, 0)
+        return cls(_record(x.copy(), (input,), _select_scalar_backward), _wrap(np.zeros((), dtype=np.int64)))
+    d = _check_dim(op, dim, x.ndim)
+    n = x.shape[d]
+    if n == 0:
+        raise IndexError(f"{op}: cannot reduce over dim {dim} of size 0 (input shape {tuple(x.shape)})")
+    index = pick(x, d)  # keeps dim d as size 1
+    values = np.take_along_axis(x, index, d)
+    if not keepdim:
+        values, index = values.squeeze(d), index.squeeze(d)
+    where = (n,) + (1,) * (x.ndim - 1 - d)
+    kept = index if keepdim else np.expand_dims(index, d)
+
+    def backward(xp, g, out, x):
+        chosen = np.arange(n).reshape(where) == kept  # one-hot along d: a constant
+        return ((g if keepdim else xp.expand_dims(g, d)) * chosen,)
+
+    backward.__qualname__ = f"{op}.<locals>.backward"
+    return cls(_record(values, (input,), backward), _wrap(index.astype(np.int64, copy=False)))
+
+
+def _select_scalar_backward(xp, g, out, x):
+    return (g,)
+
+
+def _extreme(op, input, dim, keepdim, axis, keepdims, reduce, arg, cls):
+    dim, keepdim = dim_args(op, dim, keepdim, axis, keepdims)
+    if dim is None:
+        if keepdim:
+            raise TypeError(f"{op}: keepdim=True needs a dim (the whole-tensor {op} returns a 0-d tensor)")
+        x = input._data
+        if x.size == 0:
+            raise RuntimeError(f"{op}: the input is empty (shape {tuple(x.shape)}); specify a reduction dim")
+        return _spread_over_ties(op, input, np.asarray(reduce(x)), tuple(range(x.ndim)), False, nan_ties=True)
+    return _select_along(op, input, dim, keepdim, lambda x, d: arg(x, axis=d, keepdims=True), cls)
+
+
+@tensor_method()
+def max(input, dim=None, keepdim=False, *, axis=None, keepdims=None):
+    """max(input) -> 0-d tensor; max(input, dim, keepdim=False) -> (values, indices); max(input, other).
+
+    Along ``dim`` the gradient goes to the element whose index is returned (the first maximum); for the whole
+    tensor it is split evenly among ties. ``max(input, other)`` is ``maximum(input, other)``.
+
+    >>> import tapegrad as tg
+    >>> tg.tensor([[1.0, 5.0], [7.0, 2.0]]).max(dim=1).indices
+    tensor([1, 0])
+    """
+    if isinstance(dim, Tensor):
+        from . import elementwise
+
+        return elementwise.maximum(input, dim)
+    return _extreme("max", input, dim, keepdim, axis, keepdims, np.max, np.argmax, return_types.max)
+
+
+@tensor_method()
+def min(input, dim=None, keepdim=False, *, axis=None, keepdims=None):
+    """min(input) -> 0-d tensor; min(input, dim, keepdim=False) -> (values, indices); min(input, other).
+
+    >>> import tapegrad as tg
+    >>> tg.tensor([[1.0, 5.0], [7.0, 2.0]]).min(dim=1).values
+    tensor([1., 2.])
+    """
+    if isinstance(dim, Tensor):
+        from . import elementwise
+
+        return elementwise.minimum(input, dim)
+    return _extreme("min", input, dim, keepdim, axis, keepdims, np.min, np.argmin, return_types.min)
+
+
+@tensor_method()
+def amax(input, dim=(), keepdim=False, *, axis=None, keepdims=None):
+    """amax(input, dim=(), keepdim=False): the maximum over ``dim`` (all dims by default; int or tuple).
+
+    The gradient is split evenly among the elements equal to the maximum, as in PyTorch.
+
+    >>> import tapegrad as tg
+    >>> tg.tensor([[1.0, 5.0], [7.0, 2.0]]).amax(0)
+    tensor([7., 5.])
+    """
+    dim, keepdim = dim_args("amax", dim, keepdim, axis, keepdims)
+    x = input._data
+    axes = normalize_dims("amax", dim, x.ndim)
+    _check_nonempty("amax", x, axes)
+    return _spread_over_ties("amax", input, np.asarray(x.max(axis=axes, keepdims=keepdim)), axes, keepdim,
+                             nan_ties=False)
+
+
+@tensor_method()
+def amin(input, dim=(), keepdim=False, *, axis=None, keepdims=None):
+    """amin(input, dim=(), keepdim=False): the minimum over ``dim``; the gradient is split evenly among ties.
+
+    >>> import tapegrad as tg
+    >>> tg.tensor([[1.0, 5.0], [7.0, 2.0]]).amin(1)
+    tensor([1., 2.])
+    """
+    dim, keepdim = dim_args("amin", dim, keepdim, axis, keepdims)
+    x = input._data
+    axes = normalize_dims("amin", dim, x.ndim)
+    _check_nonempty("amin", x, axes)
+    return _spread_over_ties("amin", input, np.asarray(x.min(axis=axes, keepdims=keepdim)), axes, keepdim,
+                             nan_ties=False)
+
+
+def _arg_extreme(op, input, dim, keepdim, arg):
+    x = input._data
+    if dim is None:
+        if x.size == 0:
+            raise RuntimeError(f"{op}: the input is empty (shape {tuple(x.shape)}); specify a reduction dim")
+        index = np.asarray(arg(x.reshape(-1)))
+        return _wrap(index.reshape((1,) * x.ndim) if keepdim else index)
+    d = _check_dim(op, dim, x.ndim)
+    if x.ndim == 0:
+        return _wrap(np.zeros((), dtype=np.int64))
+    if x.shape[d] == 0:
+        raise IndexError(f"{op}: cannot reduce over dim {dim} of size 0 (input shape {tuple(x.shape)})")
+    return _wrap(np.asarray(arg(x, axis=d, keepdims=keepdim)))
+
+
+@tensor_method()
+def argmax(input, dim=None, keepdim=False):
+    """argmax(input, dim=None, keepdim=False): the index of the (first) maximum; of the flattened input
+    when ``dim`` is None. Returns int64, no gradient.
+
+    >>> import tapegrad as tg
+    >>> tg.tensor([[1.0, 5.0], [7.0, 2.0]]).argmax()
+    tensor(2)
+    """
+    return _arg_extreme("argmax", input, dim, keepdim, np.argmax)
+
+
+@tensor_method()
+def argmin(input, dim=None, keepdim=False):
+    """argmin(input, dim=None, keepdim=False): the index of the (first) minimum. Returns int64, no gradient.
+
+    >>> import tapegrad as tg
+    >>> tg.tensor([[1.0, 5.0], [7.0, 2.0]]).argmin(dim=1)
+    tensor([0, 1])
+    """
+    return _arg_extreme("argmin", input, dim, keepdim, np.argmin)
+
+
+# ---------------------------------------------------------------------- median
+@tensor_method()
+def median(input, dim=None, keepdim=False):
+    """median(input) -> 0-d tensor; median(input, dim, keepdim=False) -> (values, indices).
+
+    The lower of the two middle values for an even count, as PyTorch; nan if the slice holds a nan. The whole
+    tensor's gradient is split evenly among ties; along ``dim`` it goes to the returned index (among equal
+    values the index may differ from PyTorch's, which leaves it unspecified).
+
+    >>> import tapegrad as tg
+    >>> tg.tensor([3.0, 1.0, 4.0, 2.0]).median()
+    tensor(2.)
+    """
+    if dim is None:
+        if keepdim:
+            raise TypeError("median: keepdim=True needs a dim (the whole-tensor median returns a 0-d tensor)")
+        x = input._data
+        if x.size == 0:
+            return _wrap(np.full((), np.nan, dtype=x.dtype))
+        flat = x.reshape(-1)
+        value = flat[_median_index(flat, 0)].reshape(())
+        return _spread_over_ties("median", input, value, tuple(range(x.ndim)), False, nan_ties=True)
+    return _select_along("median", input, dim, keepdim, _median_index, return_types.median)
+
+
+def _median_index(x, d):
+    """The index (keeping dim ``d``) of the lower median along ``d``; of the first nan where there is one."""
+    n = x.shape[d]
+    order = np.argsort(x, axis=d, kind="stable")  # nans sort last
+    index = np.take(order, [(n - 1) // 2], axis=d)
+    isnan = np.isnan(x) if x.dtype.kind == "f" else None
+    if isnan is not None and isnan.any():
+        index = np.where(isnan.any(axis=d, keepdims=True), np.argmax(isnan, axis=d, keepdims=True), index)
+    return index
+
+
+# ---------------------------------------------------------------------- logsumexp
+@tensor_method()
+def logsumexp(input, dim=None, keepdim=False, *, axis=None, keepdims=None):
+    """logsumexp(input, dim, keepdim=False): log(sum(exp(input))) over ``dim``, computed stably.
+
+    >>> import tapegrad as tg
+    >>> tg.logsumexp(tg.tensor([1e4, 1e4]), dim=0)
+    tensor(10000.6934)
+    """
+    dim, keepdim = dim_args("logsumexp", dim, keepdim, axis, keepdims)
+    if dim is None:
+        raise TypeError("logsumexp: missing the required argument 'dim' (an int or a tuple of ints)")
+    if input._data.dtype.kind != "f":
+        input = input.type(dtypes.get_default_dtype())
+    x = input._data
+    axes = normalize_dims("logsumexp", dim, x.ndim)
+    # NOTE: subtract the max so that exp cannot overflow; where the max is not finite (a row of -inf, or a
+    # +inf) use 0 instead, so that inf - inf never occurs and such rows give -inf and inf as they should.
+    m = x.max(axis=axes, keepdims=True, initial=-np.inf)
+    m = np.where(np.isfinite(m), m, np.zeros((), dtype=x.dtype))
+    with np.errstate(divide="ignore"):
+        out = np.log(np.exp(x - m).sum(axis=axes, keepdims=True)) + m
+    shape = None
+    if not keepdim:
+        shape = out.shape
+        out = out.reshape(tuple(s for i, s in enumerate(x.shape) if i not in axes))
+
+    def backward(xp, g, out, x):
+        if shape is not None:
+            g, out = g.reshape(shape), out.reshape(shape)
+        return (g * xp.exp(x - out),)  # softmax of x along the reduced dims
+
+    return _record(out, (input,), backward)
+
+
+# ---------------------------------------------------------------------- cumsum, cumprod
+def _scan_setup(op, input, dim, axis, dtype):
+    if axis is not None:
+        dim = axis
+    if dim is None:
+        raise TypeError(f"{op}: missing the required argument 'dim' (an int)")
+    if dtype is not None:
+        input = input.type(dtype)
+    x = input._data
+    d = _check_dim(op, dim, x.ndim)
+    return input, x, d
+
+
+def _reverse_cumsum(xp, a, d):
+    """a[..., i] -> sum over j >= i of a[..., j] along axis ``d``."""
+    return xp.flip(xp.cumsum(xp.flip(a, d), axis=d), d)
+
+
+@tensor_method()
+def cumsum(input, dim=None, *, dtype=None, axis=None):
+    """cumsum(input, dim, *, dtype=None): running sums along ``dim``; integers and bools sum to int64.
+
+    >>> import tapegrad as tg
+    >>> tg.tensor([1.0, 2.0, 3.0]).cumsum(0)
+    tensor([1., 3., 6.])
+    """
+    input, x, d = _scan_setup("cumsum", input, dim, axis, dtype)
+    if x.ndim == 0:
+        return _scalar_scan(input, x)
+    if x.dtype.kind in "biu":
+        return _wrap(np.cumsum(x, axis=d, dtype=np.int64 if dtype is None else x.dtype))
+
+    def backward(xp, g, out, x):
+        return (_reverse_cumsum(xp, g, d),)
+
+    return _record(np.cumsum(x, axis=d), (input,), backward)
+
+
+def _scalar_scan(input, x):
+    """A scan of a 0-d tensor is a copy of it (int64 for integers and bools)."""
+    if x.dtype.kind in "biu":
+        return _wrap(x.astype(np.int64))
+    return _record(x.copy(), (input,), _scalar_scan_backward)
+
+
+def _scalar_scan_backward(xp, g, out, x):
+    return (g,)
+
+
+@tensor_method()
+def cumprod(input, dim=None, *, dtype=None, axis=None):
+    """cumprod(input, dim, *, dtype=None): running products along ``dim``, with an exact gradient at zeros.
+
+    >>> import tapegrad as tg
+    >>> tg.tensor([1.0, 2.0, 3.0]).cumprod(0)
+    tensor([1., 2., 6.])
+    """
+    input, x, d = _scan_setup("cumprod", input, dim, axis, dtype)
+    if x.ndim == 0:
+        return _scalar_scan(input, x)
+    if x.dtype.kind in "biu":
+        return _wrap(np.cumprod(x, axis=d, dtype=np.int64 if dtype is None else x.dtype))
+
+    def backward(xp, g, out, x):
+        zero = x == 0
+        if not zero.any():
+            # d out_j / d x_i = out_j / x_i for j >= i
+            return (_reverse_cumsum(xp, g * out, d) / x,)
+        return (_cumprod_grad_with_zeros(xp, g, out, x, zero, d),)
+
+    return _record(np.cumprod(x, axis=d), (input,), backward)
+
+
+def _cumprod_grad_with_zeros(xp, g, out, x, zero, d):
+    """cumprod's gradient where slices hold zeros, without dividing by them.
+
+    Before a slice's first zero z the no-zero formula holds (every out_j after z is 0). At z the gradient is
+    prod(x before z) * sum_{j >= z} g_j prod(x_k for z < k <= j). After z it is 0.
+    """
+    seen = xp.cumsum(zero, axis=d)  # zeros up to and including each position
+    before = seen == 0
+    first = zero & (seen == 1)
+    after = ~(before | first)
+    safe = x * before + ~before  # x where it is divided by, 1 elsewhere
+    head = xp.cumprod(x * before + ~before, axis=d)  # at z: the product of the elements before z
+    tail = xp.cumprod(x * after + ~after, axis=d)  # for j >= z: the product of x_k, z < k <= j
+    return (before * _reverse_cumsum(xp, g * out, d) / safe
+            + first * head * _reverse_cumsum(xp, g * tail, d))
+
+
+# ---------------------------------------------------------------------- norm
+@tensor_method()
+def norm(input, p="fro", dim=None, keepdim=False, out=None, dtype=None):
+    """norm(input, p='fro', dim=None, keepdim=False, dtype=None): the vector p-norm over ``dim``.
+
+    ``p`` is any number (inf, -inf and 0 included) or 'fro' (the 2-norm; over at most 2 dims). The gradient at
+    a zero vector is 0, not nan, as in PyTorch.
+
+    >>> import tapegrad as tg
+    >>> tg.tensor([3.0, 4.0]).norm()
+    tensor(5.)
+    """
+    if out is not None:
+        raise TypeError("norm: out= is not supported; use the returned tensor")
+    if dtype is not None:
+        input = input.type(dtype)
+    if input._data.dtype.kind != "f":
+        raise RuntimeError(f"norm: expected a floating point tensor, got dtype {input._data.dtype}")
+    x = input._data
+    if isinstance(p, str):
+        if p == "nuc":
+            raise NotImplementedError("norm: the nuclear norm (p='nuc') is not implemented")
+        if p != "fro":
+            raise ValueError(f"norm: p must be a number, 'fro' or 'nuc', got {p!r}")
+        if isinstance(dim, (list, tuple)) and len(dim) > 2:
+            raise ValueError(f"norm: the Frobenius norm takes at most 2 dims, got dim={tuple(dim)}")
+        p = 2
+    axes = normalize_dims("norm", dim, x.ndim)
+    shape = None if keepdim else kept_shape(x.shape, axes)
+    if p == 2:
+        with np.errstate(over="ignore"):  # a norm beyond the dtype's range is inf, silently, as PyTorch
+            out = np.sqrt((x * x).sum(axis=axes, keepdims=keepdim))
+        return _record(np.asarray(out), (input,), _norm_backward(_norm2_grad, shape, axes, p))
+    ax = np.abs(x)
+    if p == 1:
+        out = ax.sum(axis=axes, keepdims=keepdim)
+        rule = _norm1_grad
+    elif math.isinf(p):
+        _check_nonempty("norm", x, axes)
+        out = (ax.max if p > 0 else ax.min)(axis=axes, keepdims=keepdim)
+        rule = _norm_inf_grad
+    elif p == 0:  # the count of nonzero elements: PyTorch records it but its gradient is None
+        return _record(np.asarray((x != 0).sum(axis=axes, keepdims=keepdim), dtype=x.dtype), (input,),
+                       _norm0_backward)
+    else:
+        with np.errstate(divide="ignore", over="ignore"):
+            out = (ax ** p).sum(axis=axes, keepdims=keepdim) ** (1.0 / p)
+        rule = _normp_grad
+    return _record(np.asarray(out, dtype=x.dtype), (input,), _norm_backward(rule, shape, axes, p))
+
+
+def _norm_backward(grad, shape, axes, p):
+    def backward(xp, g, out, x):
+        if shape is not None:
+            g, out = g.reshape(shape), out.reshape(shape)
+        return (g * grad(xp, x, out, axes, p),)
+
+    backward.__qualname__ = "norm.<locals>.backward"
+    return backward
+
+
+def _norm0_backward(xp, g, out, x):
+    return (None,)
+
+
+def _norm2_grad(xp, x, out, axes, p):
+    nonzero = out != 0
+    # NOTE: x / ||x|| is 0/0 at the zero vector; PyTorch takes 0 there, so divide by 1 and mask.
+    return x * nonzero / (out + ~nonzero)
+
+
+def _norm1_grad(xp, x, out, axes, p):
+    return xp.sign(x)
+
+
+def _norm_inf_grad(xp, x, out, axes, p):
+    ties = xp.abs(x) == out  # the gradient is split evenly among the elements of largest (smallest) |x|
+    return xp.sign(x) * ties / ties.sum(axis=axes, keepdims=True)
+
+
+def _normp_grad(xp, x, out, axes, p):
+    # d ||x||_p / d x_i = sign(x_i) |x_i|^(p-1) / ||x||_p^(p-1); 0 at x_i = 0 and for a zero norm (PyTorch's
+    # convention), so the powers are taken of 1 there and masked: no inf * 0.
+    sign = xp.sign(x)
+    nonzero_x = sign != 0
+    nonzero = out != 0
+    ratio = (xp.abs(x) + ~nonzero_x) / (out + ~nonzero)
+    return sign * nonzero * ratio ** (p - 1)
+
+
+# ---------------------------------------------------------------------- all, any, count_nonzero
+def _logical(op, input, dim, keepdim, reduce):
+    x = input._data
+    axes = None if dim is None else normalize_dims(op, dim, x.ndim)
+    out = np.asarray(reduce(x, axis=axes, keepdims=keepdim))
+    return _wrap(out.astype(np.uint8) if x.dtype == np.uint8 else out)
+
+
+@tensor_method()
+def all(input, dim=None, keepdim=False):
+    """all(input, dim=None, keepdim=False): True where every element (over ``dim``) is nonzero; bool result.
+
+    >>> import tapegrad as tg
+    >>> tg.tensor([[True, False], [True, True]]).all(dim=1)
+    tensor([False,  True])
+    """
+    return _logical("all", input, dim, keepdim, np.all)
+
+
+@tensor_method()
+def any(input, dim=None, keepdim=False):
+    """any(input, dim=None, keepdim=False): True where some element (over ``dim``) is nonzero; bool result.
+
+    >>> import tapegrad as tg
+    >>> tg.tensor([0.0, 2.0]).any()
+    tensor(True)
+    """
+    return _logical("any", input, dim, keepdim, np.any)
+
+
+@tensor_method()
+def count_nonzero(input, dim=None):
+    """count_nonzero(input, dim=None): the number of nonzero elements over ``dim`` (int64).
+
+    >>> import tapegrad as tg
+    >>> tg.count_nonzero(tg.tensor([[0, 1], [2, 3]]), dim=0)
+    tensor([1, 2])
+    """
+    x = input._data
+    axes = None if dim is None else normalize_dims("count_nonzero", dim, x.ndim)
+    return _wrap(np.asarray(np.count_nonzero(x, axis=axes), dtype=np.int64))

@@ -1,0 +1,673 @@
+"""Reductions and scans: forward against numpy, gradients against finite differences, dtypes, edge cases."""
+
+import math
+import warnings
+
+import numpy as np
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+from hypothesis.extra import numpy as hnp
+
+import tapegrad as tg
+from tapegrad.autograd import gradgradcheck
+from tapegrad.testing import arrays, assert_forward, assert_gradients, shapes, valid_dims
+
+
+# ---------------------------------------------------------------------- strategies
+@st.composite
+def shape_dim_keepdim(draw, min_dims=0, max_dims=3, min_side=1, allow_none=True):
+    """(shape, dim, keepdim) with ``dim`` None, an int (maybe negative) or a tuple valid for ``shape``."""
+    shape = draw(shapes(min_dims=min_dims, max_dims=max_dims, min_side=min_side))
+    return shape, draw(valid_dims(len(shape), allow_none=allow_none)), draw(st.booleans())
+
+
+def distinct(shape):
+    """Arrays whose elements are pairwise at least 0.1 apart (no ties: max/median are differentiable)."""
+    return hnp.arrays(np.int64, shape, elements=st.integers(-60, 60), unique=True).map(lambda a: a / 10.0)
+
+
+def away_from_zero(shape):
+    """Arrays with |x| >= 0.2 (|x| is differentiable there)."""
+    return hnp.arrays(np.float64, shape, elements=st.floats(0.2, 3.0)).flatmap(
+        lambda a: hnp.arrays(np.bool_, a.shape).map(lambda s: np.where(s, -a, a)))
+
+
+def moderate(shape):
+    """Arrays of 0 and of magnitudes in [0.05, 3]: their products do not underflow (where the gradient,
+    out / x as in PyTorch, loses precision)."""
+    return hnp.arrays(np.float64, shape, elements=st.one_of(st.just(0.0), st.floats(0.05, 3.0),
+                                                            st.floats(-3.0, -0.05)))
+
+
+def np_axes(dim, ndim):
+    """numpy's axis for a PyTorch ``dim`` (None and () mean all axes)."""
+    if dim is None or dim == ():
+        return None
+    if isinstance(dim, tuple):
+        return tuple(d % max(ndim, 1) for d in dim) if ndim else None
+    return dim % max(ndim, 1) if ndim else None
+
+
+def np_logsumexp(a, axis=None, keepdims=False):
+    m = np.max(a, axis=axis, keepdims=True)
+    return np.log(np.exp(a - m).sum(axis=axis, keepdims=True)).reshape(np.max(a, axis, keepdims=keepdims).shape) \
+        + np.max(a, axis, keepdims=keepdims)
+
+
+# op name -> (tapegrad call, numpy reference, strategy for the values, smallest side)
+REDUCTIONS = {
+    "sum": (lambda t, d, k: t.sum(d, k), lambda a, ax, k: np.sum(a, ax, keepdims=k), arrays, 1),
+    "mean": (lambda t, d, k: t.mean(d, k), lambda a, ax, k: np.mean(a, ax, keepdims=k), arrays, 1),
+    "var": (lambda t, d, k: t.var(d, keepdim=k), lambda a, ax, k: np.var(a, ax, ddof=1, keepdims=k), arrays, 2),
+    "std": (lambda t, d, k: t.std(d, keepdim=k), lambda a, ax, k: np.std(a, ax, ddof=1, keepdims=k), distinct, 2),
+    "prod": (lambda t, d, k: t.prod(d, k), lambda a, ax, k: np.prod(a, ax, keepdims=k), moderate, 1),
+    "amax": (lambda t, d, k: t.amax(() if d is None else d, k), lambda a, ax, k: np.max(a, ax, keepdims=k),
+             distinct, 1),
+    "amin": (lambda t, d, k: t.amin(() if d is None else d, k), lambda a, ax, k: np.min(a, ax, keepdims=k),
+             distinct, 1),
+    "logsumexp": (lambda t, d, k: t.logsumexp(tuple(range(t.ndim)) if d is None else d, k), np_logsumexp,
+                  arrays, 1),
+    "norm": (lambda t, d, k: t.norm(2, d, k), lambda a, ax, k: np.sqrt((a * a).sum(ax, keepdims=k)),
+             away_from_zero, 1),
+    "norm1": (lambda t, d, k: t.norm(1, d, k), lambda a, ax, k: np.abs(a).sum(ax, keepdims=k), away_from_zero, 1),
+    "norm3": (lambda t, d, k: t.norm(3, d, k), lambda a, ax, k: (np.abs(a) ** 3).sum(ax, keepdims=k) ** (1 / 3),
+              away_from_zero, 1),
+    "norm_inf": (lambda t, d, k: t.norm(math.inf, d, k), lambda a, ax, k: np.abs(a).max(ax, keepdims=k),
+                 lambda s: distinct(s).filter(lambda a: len(np.unique(np.abs(a))) == a.size), 1),
+}
+
+
+# ---------------------------------------------------------------------- forward, gradient, dtype for every reduction
+@pytest.mark.parametrize("op", sorted(REDUCTIONS))
+@given(data=st.data())
+def test_reduction_forward_matches_numpy(op, data):
+    fn, ref, values, side = REDUCTIONS[op]
+    shape, dim, keepdim = data.draw(shape_dim_keepdim(min_side=side, min_dims=side - 1))
+    x = data.draw(values(shape))
+    for dtype in (np.float32, np.float64):
+        assert_forward(lambda t: fn(t, dim, keepdim), lambda a: ref(a, np_axes(dim, a.ndim), keepdim), x,
+                       dtype=dtype, rtol=1e-4 if dtype == np.float32 else 1e-7)
+
+
+@pytest.mark.parametrize("op", sorted(REDUCTIONS))
+@given(data=st.data())
+def test_reduction_gradient_matches_finite_differences(op, data):
+    fn, _, values, side = REDUCTIONS[op]
+    shape, dim, keepdim = data.draw(shape_dim_keepdim(min_side=side, min_dims=side - 1))
+    x = data.draw(values(shape))
+    assert_gradients(lambda t: fn(t, dim, keepdim), x)
+
+
+@pytest.mark.parametrize("op", sorted(REDUCTIONS))
+@pytest.mark.parametrize("dtype", [tg.float32, tg.float64])
+def test_reduction_keeps_float_dtype(op, dtype):
+    fn = REDUCTIONS[op][0]
+    x = tg.tensor([[0.5, -1.0, 2.0], [1.5, 3.0, -0.25]], dtype=dtype, requires_grad=True)
+    y = fn(x, 1, False)
+    assert y.dtype == dtype
+    y.sum().backward()
+    assert x.grad.dtype == dtype and x.grad.shape == x.shape
+
+
+@pytest.mark.parametrize("op", sorted(REDUCTIONS))
+def test_reduction_wrong_dim_raises_index_error_naming_op_and_range(op):
+    fn = REDUCTIONS[op][0]
+    with pytest.raises(IndexError, match=r"dim 3 is out of range .* 2 dimension.*-2 to 1"):
+        fn(tg.ones(2, 3), 3, False)
+    with pytest.raises(IndexError, match=r"dim -3"):
+        fn(tg.ones(2, 3), (0, -3), False)
+
+
+def test_dim_errors_name_the_op():
+    for name in ["sum", "mean", "var", "std", "prod", "amax", "amin", "logsumexp", "norm", "all", "any",
+                 "count_nonzero"]:
+        with pytest.raises(IndexError, match=rf"^{name}: dim 5"):
+            getattr(tg, name)(tg.ones(2, 3), dim=5)
+    for name in ["max", "min", "median", "argmax", "argmin", "cumsum", "cumprod"]:
+        with pytest.raises(IndexError, match=rf"^{name}: dim -4 is out of range .* \(expected -2 to 1\)"):
+            getattr(tg, name)(tg.ones(2, 3), -4)
+    with pytest.raises(RuntimeError, match=r"sum: dim \(0, -2\) names an axis more than once"):
+        tg.ones(2, 3).sum((0, -2))
+    with pytest.raises(TypeError, match="sum: dim must be an int, got float"):
+        tg.ones(2, 3).sum(1.0)
+
+
+# ---------------------------------------------------------------------- sum and mean
+def test_sum_and_mean_function_and_method_forms_and_aliases():
+    a = np.arange(24.0, dtype=np.float32).reshape(2, 3, 4)
+    x = tg.tensor(a)
+    np.testing.assert_allclose(tg.sum(x, dim=(0, 2)).numpy(), a.sum((0, 2)))
+    np.testing.assert_allclose(x.sum(axis=1, keepdims=True).numpy(), a.sum(1, keepdims=True))
+    np.testing.assert_allclose(tg.mean(x, -1, True).numpy(), a.mean(-1, keepdims=True))
+    np.testing.assert_allclose(x.mean(axis=(0, 1)).numpy(), a.mean((0, 1)))
+    assert x.sum(dim=()).item() == a.sum()  # an empty dim list means every dim, as PyTorch
+    assert x.sum([]).shape == ()
+    assert tg.tensor(3.0).sum(0).shape == () and tg.tensor(3.0).mean(-1).item() == 3.0
+    with pytest.raises(TypeError, match="sum: got both dim=0 and its alias axis=1"):
+        x.sum(0, axis=1)
+
+
+def test_sum_dtypes_follow_pytorch():
+    assert tg.tensor([1, 2, 3], dtype=tg.int32).sum().dtype == tg.int64
+    assert tg.tensor([True, True]).sum().item() == 2 and tg.tensor([True]).sum().dtype == tg.int64
+    assert tg.ones(2, dtype=tg.float32).sum(dtype=tg.float64).dtype == tg.float64
+    assert tg.tensor([1, 2], dtype=tg.int32).sum(dtype=tg.int32).dtype == tg.int32
+    assert tg.tensor([1, 2]).mean(dtype=tg.float64).dtype == tg.float64
+    x = tg.ones(3, requires_grad=True)
+    x.sum(dtype=tg.float64).backward()
+    assert x.grad.dtype == tg.float32
+    assert not tg.tensor([1, 2]).sum().requires_grad
+
+
+def test_mean_of_integers_raises_and_of_nothing_is_nan():
+    with pytest.raises(RuntimeError, match="mean: input dtype must be floating point, got int64"):
+        tg.tensor([1, 2]).mean()
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert math.isnan(tg.zeros(0).mean().item())
+        assert tg.zeros(2, 0).mean(1).shape == (2,)
+    assert tg.zeros(0).sum().item() == 0
+
+
+@given(shape_dim_keepdim())
+def test_sum_and_mean_gradients_over_random_dims(sdk):
+    shape, dim, keepdim = sdk
+    x = np.random.default_rng(0).uniform(-1, 1, shape)
+    assert_gradients(lambda t: t.sum(dim=dim, keepdim=keepdim) * 2, x)
+    assert_gradients(lambda t: t.mean(axis=dim, keepdims=keepdim), x)
+
+
+def test_sum_mean_gradgradcheck():
+    x = tg.tensor(np.random.default_rng(1).standard_normal((2, 3)), requires_grad=True)
+    assert gradgradcheck(lambda t: (t.sum(1) ** 2).sum(), (x,))
+    assert gradgradcheck(lambda t: (t * t).mean(0, keepdim=True), (x,))
+
+
+# ---------------------------------------------------------------------- var and std
+def test_var_std_corrections_and_argument_forms():
+    a = np.array([[1.0, 2.0, 4.0], [3.0, 3.5, 9.0]])
+    x = tg.tensor(a)
+    np.testing.assert_allclose(x.var().item(), a.var(ddof=1))
+    np.testing.assert_allclose(x.var(unbiased=False).item(), a.var())
+    np.testing.assert_allclose(x.var(False).item(), a.var())  # var(input, unbiased)
+    np.testing.assert_allclose(tg.var(x, 1, True, True).numpy(), a.var(1, ddof=1, keepdims=True))
+    np.testing.assert_allclose(x.std(1, correction=0).numpy(), a.std(1))
+    np.testing.assert_allclose(x.std(axis=0, correction=0.5, keepdims=True).numpy(),
+                               np.sqrt(((a - a.mean(0)) ** 2).sum(0, keepdims=True) / 1.5))
+    v, m = tg.var_mean(x, 1)
+    np.testing.assert_allclose(v.numpy(), a.var(1, ddof=1))
+    np.testing.assert_allclose(m.numpy(), a.mean(1))
+    s, m = tg.std_mean(x, dim=0, correction=0, keepdim=True)
+    np.testing.assert_allclose(s.numpy(), a.std(0, keepdims=True))
+    assert m.shape == (1, 3)
+
+
+def test_var_degrees_of_freedom_at_most_zero_give_nan_or_inf():
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert math.isnan(tg.tensor([1.0]).var().item())
+        assert math.isinf(tg.tensor([1.0, 2.0]).var(correction=3).item())
+        assert math.isnan(tg.tensor([1.0, 1.0]).std(correction=2).item())
+
+
+def test_var_std_bad_arguments():
+    with pytest.raises(TypeError, match="var: give either unbiased=True or correction=0, not both"):
+        tg.ones(3).var(unbiased=True, correction=0)
+    with pytest.raises(RuntimeError, match="std: input dtype must be floating point, got int64"):
+        tg.tensor([1, 2]).std()
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("offset", [0.0, 1e3, 1e4])
+def test_var_is_stable_for_a_small_spread_around_a_large_mean(dtype, offset):
+    spread = np.array([0.0, 0.25, 0.5, 0.75, 1.0, 0.125])
+    a = (offset + spread).astype(dtype)
+    exact = np.var(a.astype(np.float64) - np.float64(offset), ddof=1)  # the data as stored, exactly
+    got = tg.tensor(a).var().item()
+    assert got == pytest.approx(exact, rel=1e-5 if dtype == np.float32 else 1e-12)
+    assert tg.tensor(a).std().item() == pytest.approx(math.sqrt(exact), rel=1e-5)
+
+
+def test_var_is_stable_far_from_zero_in_float64():
+    a = 1e9 + np.array([4.0, 7.0, 13.0, 16.0])  # the one-pass formula gives garbage here
+    assert tg.tensor(a).var().item() == pytest.approx(30.0, rel=1e-12)
+
+
+@pytest.mark.parametrize("dtype", [tg.float32, tg.float64])
+def test_std_gradient_is_zero_at_zero_variance_and_finite_for_tiny_variance(dtype):
+    x = tg.full((4,), 3.0, dtype=dtype, requires_grad=True)
+    x.std().backward()
+    assert x.grad.tolist() == [0.0, 0.0, 0.0, 0.0]
+    x = tg.full((2, 3), -1.5, dtype=dtype, requires_grad=True)
+    x.std(1, correction=0).sum().backward()
+    assert np.all(x.grad.numpy() == 0)
+    eps = 1e-3 if dtype == tg.float32 else 1e-12
+    a = np.array([1.0, 1.0 + eps, 1.0 - eps, 1.0], dtype=dtype)
+    x = tg.tensor(a, requires_grad=True)
+    s = x.std()
+    s.backward()
+    g = x.grad.numpy()
+    assert np.all(np.isfinite(g))
+    d = a.astype(np.float64) - a.astype(np.float64).mean()
+    np.testing.assert_allclose(g, d / (3 * np.sqrt((d * d).sum() / 3)), rtol=1e-3, atol=1e-3)
+    v = tg.tensor(a, requires_grad=True)
+    v.var().backward()
+    assert np.all(np.isfinite(v.grad.numpy()))
+
+
+def test_var_std_gradgradcheck():
+    rng = np.random.default_rng(2)
+    x = tg.tensor(rng.standard_normal((3, 4)), requires_grad=True)
+    assert gradgradcheck(lambda t: t.var(1), (x,))
+    assert gradgradcheck(lambda t: t.var(dim=(0, 1), correction=0, keepdim=True), (x,))
+    assert gradgradcheck(lambda t: t.std(0), (x,))
+
+
+# ---------------------------------------------------------------------- prod
+def _prod_of_others(a, axis):
+    """Brute force: for each element, the product of the other elements of its slice along ``axis``."""
+    moved = np.moveaxis(a, axis, -1)
+    n = moved.shape[-1]
+    out = np.stack([np.prod(np.delete(moved, i, axis=-1), axis=-1) for i in range(n)], axis=-1)
+    return np.moveaxis(out, -1, axis)
+
+
+@pytest.mark.parametrize("row", [[2.0, 0.0, 3.0, 4.0], [0.0, 2.0, 0.0, 5.0], [0.0, 0.0, 0.0, 1.5],
+                                 [1.5, 2.0, -3.0, 0.5], [0.0, 0.0, 0.0, 0.0]])
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_prod_gradient_with_zeros_is_the_product_of_the_others(row, dtype):
+    a = np.array([row, [1.0, 2.0, 3.0, 4.0]], dtype=dtype)
+    for dim in (1, None):
+        x = tg.tensor(a, requires_grad=True)
+        with warnings.catch_warnings():
+            warnings.simplefilter("error")  # no division by zero anywhere
+            x.prod(dim).sum().backward()
+        want = _prod_of_others(a, 1) if dim == 1 else _prod_of_others(a.reshape(-1), 0).reshape(a.shape)
+        assert x.grad.dtype == dtype
+        np.testing.assert_allclose(x.grad.numpy(), want, rtol=1e-6)
+
+
+@given(hnp.arrays(np.float64, shapes(min_dims=1, max_dims=3),
+                  elements=st.sampled_from([0.0, 0.0, 1.5, -2.0, 0.5, 3.0])), st.data())
+def test_prod_gradient_with_many_zeros_matches_finite_differences(a, data):
+    dim = data.draw(valid_dims(a.ndim))
+    assert_gradients(lambda t: t.prod(dim), a)
+
+
+@pytest.mark.parametrize("a", [[[1.5, 2.0, 0.5], [0.7, -1.2, 2.0]], [[0.0, 2.0, 0.5], [0.7, -1.2, 2.0]],
+                               [[0.0, 2.0, 0.0], [0.0, 0.0, 0.0]]])
+def test_prod_gradgradcheck_with_and_without_zeros(a):
+    x = tg.tensor(a, dtype=tg.float64, requires_grad=True)
+    assert gradgradcheck(lambda t: t.prod(1), (x,))
+    assert gradgradcheck(lambda t: t.prod(), (x,))
+
+
+def test_prod_integers_and_forms():
+    assert tg.tensor([1, 2, 3], dtype=tg.int32).prod().dtype == tg.int64
+    assert tg.tensor([[1, 2], [3, 4]]).prod(1).tolist() == [2, 12]
+    assert tg.prod(tg.tensor([[1.0, 2.0], [3.0, 4.0]]), dim=0, keepdim=True).tolist() == [[3.0, 8.0]]
+    assert tg.zeros(0).prod().item() == 1.0
+
+
+# ---------------------------------------------------------------------- max, min, amax, amin, argmax, argmin
+def test_max_min_forms():
+    a = np.array([[1.0, 5.0, 2.0], [7.0, 0.0, 7.0]], dtype=np.float32)
+    x = tg.tensor(a)
+    assert x.max().item() == 7.0 and x.max().shape == () and tg.min(x).item() == 0.0
+    r = tg.max(x, 1)
+    assert isinstance(r, tuple) and isinstance(r, tg.return_types.max)
+    values, indices = r
+    assert values.tolist() == [5.0, 7.0] and indices.tolist() == [1, 0] and indices.dtype == tg.int64
+    assert r.values is values and r[1] is indices
+    r = x.min(dim=0, keepdim=True)
+    assert r.values.shape == (1, 3) and r.indices.tolist() == [[0, 1, 0]]
+    assert x.max(axis=-1, keepdims=True).indices.shape == (2, 1)
+    assert "values=" in repr(r) and "indices=" in repr(r)
+    s = tg.max(tg.tensor(3.0), 0)
+    assert s.values.item() == 3.0 and s.indices.item() == 0
+
+
+def test_max_of_two_tensors_is_maximum():
+    a = tg.tensor([1.0, 4.0, 2.0])
+    b = tg.tensor([3.0, 0.0, 2.0])
+    assert tg.max(a, b).tolist() == [3.0, 4.0, 2.0]
+    assert a.min(b).tolist() == [1.0, 0.0, 2.0]
+
+
+def test_max_gradients_whole_tensor_split_ties_along_dim_picks_first():
+    x = tg.tensor([[1.0, 3.0, 3.0, 2.0]], requires_grad=True)
+    x.max().backward()
+    assert x.grad.tolist() == [[0.0, 0.5, 0.5, 0.0]]
+    x.grad = None
+    x.max(1).values.sum().backward()
+    assert x.grad.tolist() == [[0.0, 1.0, 0.0, 0.0]]
+    x.grad = None
+    x.amax(1).sum().backward()
+    assert x.grad.tolist() == [[0.0, 0.5, 0.5, 0.0]]
+    y = tg.tensor([[2.0, 2.0], [2.0, 1.0]], requires_grad=True)
+    y.amin((0, 1)).backward()
+    assert y.grad.tolist() == [[0.0, 0.0], [0.0, 1.0]]
+    y.grad = None
+    y.amax().backward()
+    np.testing.assert_allclose(y.grad.numpy(), [[1 / 3, 1 / 3], [1 / 3, 0.0]])
+
+
+def test_max_with_nan_propagates_as_pytorch():
+    nan = math.nan
+    x = tg.tensor([[1.0, nan, 3.0, nan]], requires_grad=True)
+    r = x.max(1)
+    assert math.isnan(r.values.item()) and r.indices.item() == 1
+    assert math.isnan(x.max().item()) and x.argmax().item() == 1
+    x.max().backward()
+    assert x.grad.tolist() == [[0.0, 0.5, 0.0, 0.5]]
+
+
+@pytest.mark.parametrize("op", ["max", "min"])
+@given(data=st.data())
+def test_max_min_along_dim_gradient_and_forward(op, data):
+    shape = data.draw(shapes(min_dims=1, max_dims=3))
+    dim = data.draw(st.integers(-len(shape), len(shape) - 1))
+    keepdim = data.draw(st.booleans())
+    a = data.draw(distinct(shape))
+    assert_gradients(lambda t: getattr(t, op)(dim, keepdim).values, a)
+    assert_gradients(lambda t: getattr(tg, op)(t), a)
+    r = getattr(tg.tensor(a), op)(dim, keepdim)
+    ref = np.argmax if op == "max" else np.argmin
+    np.testing.assert_array_equal(r.indices.numpy(), ref(a, axis=dim, keepdims=keepdim))
+    np.testing.assert_array_equal(r.values.numpy(), getattr(np, op)(a, axis=dim, keepdims=keepdim))
+
+
+@given(data=st.data())
+def test_argmax_argmin_match_numpy(data):
+    a = data.draw(arrays(shapes(min_dims=1, max_dims=3), min_value=-2, max_value=2).map(np.round))
+    dim = data.draw(st.none() | st.integers(-a.ndim, a.ndim - 1))
+    keepdim = data.draw(st.booleans())
+    for op in ("argmax", "argmin"):
+        got = getattr(tg.tensor(a), op)(dim, keepdim)
+        if dim is None:
+            want = getattr(np, op)(a)
+            want = np.reshape(want, (1,) * a.ndim) if keepdim else np.asarray(want)
+        else:
+            want = getattr(np, op)(a, axis=dim, keepdims=keepdim)
+        assert got.dtype == tg.int64 and not got.requires_grad
+        np.testing.assert_array_equal(got.numpy(), want)
+
+
+def test_max_family_bad_inputs():
+    with pytest.raises(TypeError, match="max: keepdim=True needs a dim"):
+        tg.ones(2).max(keepdim=True)
+    with pytest.raises(RuntimeError, match=r"max: the input is empty \(shape \(0,\)\)"):
+        tg.zeros(0).max()
+    with pytest.raises(IndexError, match=r"min: cannot reduce over dim 1 of size 0 \(input shape \(2, 0\)\)"):
+        tg.zeros(2, 0).min(1)
+    with pytest.raises(IndexError, match=r"amax: cannot reduce over an empty dimension \(input shape \(2, 0\)"):
+        tg.zeros(2, 0).amax(1)
+    with pytest.raises(RuntimeError, match="argmax: the input is empty"):
+        tg.zeros(0).argmax()
+    with pytest.raises(IndexError, match="argmin: cannot reduce over dim 0 of size 0"):
+        tg.zeros(0, 2).argmin(0)
+
+
+def test_max_dtypes_and_integers():
+    for dtype in (tg.float32, tg.float64):
+        x = tg.tensor([[1.0, 2.0]], dtype=dtype, requires_grad=True)
+        assert x.max().dtype == dtype and x.max(1).values.dtype == dtype and x.amin(0).dtype == dtype
+    i = tg.tensor([[1, 5], [7, 2]])
+    assert i.max().item() == 7 and i.max(1).values.tolist() == [5, 7] and i.amax(0).dtype == tg.int64
+
+
+def test_max_gradgradcheck():
+    x = tg.tensor([[0.3, -1.2, 2.5], [1.1, 0.4, -0.7]], dtype=tg.float64, requires_grad=True)
+    assert gradgradcheck(lambda t: t.max(1).values ** 2, (x,))
+    assert gradgradcheck(lambda t: t.amin(0) * t.amax(0), (x,))
+
+
+# ---------------------------------------------------------------------- median
+def test_median_forms_and_values():
+    a = np.array([[3.0, 1.0, 4.0, 2.0], [5.0, 9.0, 2.0, 6.0]])
+    x = tg.tensor(a)
+    assert x.median().item() == 3.0  # lower of the two middle values of 8
+    r = x.median(1)
+    assert isinstance(r, tg.return_types.median)
+    assert r.values.tolist() == [2.0, 5.0] and r.indices.tolist() == [3, 0]
+    assert tg.median(x, 0, keepdim=True).values.shape == (1, 4)
+    assert math.isnan(tg.tensor([1.0, math.nan, 2.0]).median().item())
+    r = tg.tensor([[1.0, math.nan, 2.0]]).median(1)
+    assert math.isnan(r.values.item()) and r.indices.item() == 1
+    assert math.isnan(tg.zeros(0).median().item())
+
+
+@given(data=st.data())
+def test_median_gradient_and_forward(data):
+    shape = data.draw(shapes(min_dims=1, max_dims=3))
+    a = data.draw(distinct(shape))
+    dim = data.draw(st.integers(-a.ndim, a.ndim - 1))
+    assert_gradients(lambda t: t.median(dim).values, a)
+    assert_gradients(lambda t: t.median(), a)
+    got = tg.tensor(a).median(dim)
+    want = np.sort(a, axis=dim).take((a.shape[dim] - 1) // 2, axis=dim)
+    np.testing.assert_array_equal(got.values.numpy(), want)
+    np.testing.assert_array_equal(np.take_along_axis(a, np.expand_dims(got.indices.numpy(), dim), dim),
+                                  np.expand_dims(want, dim))
+
+
+def test_median_whole_tensor_gradient_split_among_ties():
+    x = tg.tensor([2.0, 1.0, 2.0, 3.0], requires_grad=True)
+    x.median().backward()
+    assert x.grad.tolist() == [0.5, 0.0, 0.5, 0.0]
+
+
+# ---------------------------------------------------------------------- logsumexp
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_logsumexp_is_stable_for_large_inputs(dtype):
+    a = np.array([[1e4, 1e4, -1e4], [-1e4, -1e4 + 1, -1e4 - 1]], dtype=dtype)
+    x = tg.tensor(a, requires_grad=True)
+    y = tg.logsumexp(x, 1)
+    want = np.array([1e4 + math.log(2), -1e4 + 1 + math.log(1 + math.exp(-1) + math.exp(-2))])
+    np.testing.assert_allclose(y.detach().numpy(), want, rtol=1e-6)
+    y.sum().backward()
+    g = x.grad.numpy()
+    assert x.grad.dtype == dtype and np.all(np.isfinite(g))
+    # float32 rounds the result near 1e4 to ~1e-3, and the gradient exp(x - out) inherits it (as in PyTorch)
+    tol = 1e-3 if dtype == np.float32 else 1e-10
+    np.testing.assert_allclose(g.sum(1), [1.0, 1.0], rtol=tol)
+    np.testing.assert_allclose(g[0], [0.5, 0.5, 0.0], atol=tol)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_logsumexp_infinite_rows_as_pytorch(dtype):
+    inf = np.inf
+    a = np.array([[-inf, -inf, -inf], [-inf, 0.0, 1.0], [inf, 0.0, 1.0]], dtype=dtype)
+    x = tg.tensor(a, requires_grad=True)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        y = x.logsumexp(dim=1)
+    assert y[0].item() == -inf and y[2].item() == inf
+    assert y[1].item() == pytest.approx(math.log(1 + math.e), rel=1e-6)
+    with np.errstate(invalid="ignore"):
+        y.sum().backward()
+    g = x.grad.numpy()
+    assert np.all(np.isnan(g[0]))  # PyTorch: nan for a row of -inf
+    np.testing.assert_allclose(g[1], [0.0, 1 / (1 + math.e), math.e / (1 + math.e)], rtol=1e-6)
+    assert math.isnan(g[2, 0]) and g[2, 1] == 0 and g[2, 2] == 0
+
+
+def test_logsumexp_forms_and_errors():
+    x = tg.tensor([[1.0, 2.0], [3.0, 4.0]])
+    np.testing.assert_allclose(tg.logsumexp(x, (0, 1)).item(), np.log(np.exp(x.numpy()).sum()), rtol=1e-6)
+    assert x.logsumexp(-1, keepdim=True).shape == (2, 1)
+    assert x.logsumexp(axis=0, keepdims=True).shape == (1, 2)
+    assert tg.logsumexp(tg.tensor([1, 2, 3]), 0).dtype == tg.float32  # integers become floats
+    assert tg.logsumexp(tg.zeros(0), 0).item() == -math.inf
+    with pytest.raises(TypeError, match="logsumexp: missing the required argument 'dim'"):
+        tg.logsumexp(x)
+
+
+def test_logsumexp_gradgradcheck():
+    x = tg.tensor(np.random.default_rng(3).standard_normal((3, 4)), requires_grad=True)
+    assert gradgradcheck(lambda t: t.logsumexp(1), (x,))
+    assert gradgradcheck(lambda t: t.logsumexp((0, 1), keepdim=True), (x,))
+
+
+# ---------------------------------------------------------------------- cumsum and cumprod
+@pytest.mark.parametrize("op", ["cumsum", "cumprod"])
+@given(data=st.data())
+def test_scans_forward_gradient_and_dtype(op, data):
+    shape = data.draw(shapes(min_dims=1, max_dims=3))
+    dim = data.draw(st.integers(-len(shape), len(shape) - 1))
+    a = data.draw(arrays(shape))
+    assert_gradients(lambda t: getattr(t, op)(dim), a)
+    for dtype in (np.float32, np.float64):
+        assert_forward(lambda t: getattr(tg, op)(t, dim=dim), lambda x: getattr(np, op)(x, axis=dim), a,
+                       dtype=dtype, rtol=1e-4 if dtype == np.float32 else 1e-7)
+
+
+@pytest.mark.parametrize("row", [[2.0, 0.0, 3.0, 0.0, 4.0], [0.0, 1.5, 3.0, 2.0, 4.0], [2.0, 1.5, 3.0, 5.0, 0.0],
+                                 [0.0, 0.0, 0.0, 1.0, 2.0], [2.0, 0.0, 3.0, 5.0, 4.0]])
+def test_cumprod_gradient_with_zeros(row):
+    a = np.array([row, [1.0, 2.0, -1.0, 0.5, 2.0]])
+    g = np.arange(1.0, 11.0).reshape(2, 5)
+    x = tg.tensor(a, requires_grad=True)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        x.cumprod(1).backward(tg.tensor(g))
+    want = np.zeros_like(a)  # brute force: d out_j / d x_i = prod(x_k, k <= j, k != i)
+    for r in range(2):
+        for i in range(5):
+            for j in range(i, 5):
+                want[r, i] += g[r, j] * np.prod(np.delete(a[r, :j + 1], i))
+    np.testing.assert_allclose(x.grad.numpy(), want)
+
+
+def test_scans_integers_scalars_and_errors():
+    assert tg.tensor([1, 2, 3], dtype=tg.int32).cumsum(0).dtype == tg.int64
+    assert tg.tensor([True, True]).cumsum(0).tolist() == [1, 2]
+    assert tg.tensor([1, 2, 3]).cumprod(0).tolist() == [1, 2, 6]
+    assert tg.tensor([1.0, 2.0]).cumsum(0, dtype=tg.float64).dtype == tg.float64
+    assert tg.tensor(3.0).cumsum(0).item() == 3.0 and tg.tensor(2).cumprod(-1).dtype == tg.int64
+    x = tg.tensor(2.0, requires_grad=True)
+    x.cumprod(0).backward()
+    assert x.grad.item() == 1.0
+    assert tg.cumsum(tg.ones(2, 3), axis=1).tolist() == [[1, 2, 3], [1, 2, 3]]
+    with pytest.raises(TypeError, match="cumsum: missing the required argument 'dim'"):
+        tg.ones(3).cumsum()
+
+
+def test_cumsum_cumprod_gradgradcheck():
+    x = tg.tensor([[0.5, -1.0, 2.0], [1.5, 0.3, -0.8]], dtype=tg.float64, requires_grad=True)
+    assert gradgradcheck(lambda t: t.cumsum(1) ** 2, (x,))
+    assert gradgradcheck(lambda t: t.cumprod(0), (x,))
+
+
+# ---------------------------------------------------------------------- norm
+@pytest.mark.parametrize("p", [2, 1, 3, 0.5, math.inf, -math.inf, -1.0, 0])
+@pytest.mark.parametrize("dtype", [tg.float32, tg.float64])
+def test_norm_gradient_at_the_zero_vector_is_zero(p, dtype):
+    x = tg.zeros(2, 3, dtype=dtype, requires_grad=True)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        y = x.norm(p, dim=1)
+        assert np.all(y.detach().numpy() == 0) and y.dtype == dtype
+        y.sum().backward()
+    if p == 0:
+        assert x.grad is None  # PyTorch gives no gradient for the 0-"norm" (a count)
+    else:
+        assert x.grad.dtype == dtype and np.all(x.grad.numpy() == 0)
+
+
+@pytest.mark.parametrize("p", [2, 1, 3, 0.5, math.inf, -math.inf, -1.5])
+def test_norm_gradient_with_some_zero_elements_is_finite(p):
+    x = tg.tensor([0.0, 2.0, -2.0, 1.0], requires_grad=True)
+    x.norm(p).backward()
+    assert np.all(np.isfinite(x.grad.numpy())) and x.grad[0].item() == 0
+
+
+@pytest.mark.parametrize("p", [0.5, 1.5, 4, -1, -math.inf])
+@given(data=st.data())
+def test_norm_other_p_forward_and_gradient(p, data):
+    shape, dim, keepdim = data.draw(shape_dim_keepdim(min_dims=1))
+    a = data.draw(away_from_zero(shape).filter(lambda a: math.isfinite(p) or
+                                                len(np.unique(np.abs(a))) == a.size))
+    assert_gradients(lambda t: t.norm(p, dim, keepdim), a)
+    ax = np_axes(dim, a.ndim)
+    want = (np.abs(a).min(ax, keepdims=keepdim) if p == -math.inf
+            else (np.abs(a) ** p).sum(ax, keepdims=keepdim) ** (1 / p))
+    np.testing.assert_allclose(tg.norm(tg.tensor(a), p, dim, keepdim).numpy(), want, rtol=1e-10)
+
+
+def test_norm_forms_and_errors():
+    a = np.arange(6.0).reshape(2, 3) - 2
+    x = tg.tensor(a)
+    assert tg.norm(x).item() == pytest.approx(np.sqrt((a * a).sum()))
+    assert x.norm("fro", dim=(0, 1)).item() == pytest.approx(np.sqrt((a * a).sum()))
+    assert x.norm(1, (0, 1)).item() == 9.0  # a vector norm over both dims, as PyTorch
+    assert x.norm(0).item() == 5.0
+    assert x.norm(dim=1, keepdim=True).shape == (2, 1)
+    assert x.norm(float("inf")).item() == 3.0
+    assert tg.norm(tg.tensor([1e20, 1e20])).item() == math.inf  # float32 overflow, as PyTorch
+    with pytest.raises(RuntimeError, match="norm: expected a floating point tensor, got dtype int64"):
+        tg.tensor([1, 2]).norm()
+    with pytest.raises(NotImplementedError, match="norm: the nuclear norm"):
+        x.norm("nuc")
+    with pytest.raises(ValueError, match="norm: p must be a number, 'fro' or 'nuc', got 'l2'"):
+        x.norm("l2")
+    with pytest.raises(ValueError, match=r"norm: the Frobenius norm takes at most 2 dims, got dim=\(0, 1, 2\)"):
+        tg.ones(2, 2, 2).norm("fro", dim=(0, 1, 2))
+    with pytest.raises(IndexError, match=r"norm: cannot reduce over an empty dimension"):
+        tg.zeros(0).norm(math.inf)
+
+
+def test_norm_gradgradcheck():
+    x = tg.tensor([[0.5, -1.0, 2.0], [1.5, 0.3, -0.8]], dtype=tg.float64, requires_grad=True)
+    assert gradgradcheck(lambda t: t.norm(dim=1), (x,))
+    assert gradgradcheck(lambda t: t.norm(3), (x,))
+
+
+# ---------------------------------------------------------------------- all, any, count_nonzero
+@given(data=st.data())
+def test_all_any_count_nonzero_match_numpy(data):
+    a = data.draw(arrays(shapes(max_dims=3), dtype=np.int64, min_value=0, max_value=1))
+    dim = data.draw(valid_dims(a.ndim))
+    keepdim = data.draw(st.booleans())
+    ax = np_axes(dim, a.ndim)
+    for op in ("all", "any"):
+        got = getattr(tg.tensor(a), op)(dim, keepdim)
+        assert got.dtype == tg.bool
+        np.testing.assert_array_equal(got.numpy(), getattr(np, op)(a, axis=ax, keepdims=keepdim))
+    got = tg.count_nonzero(tg.tensor(a.astype(np.float32)), dim)
+    assert got.dtype == tg.int64
+    np.testing.assert_array_equal(got.numpy(), np.count_nonzero(a, axis=ax))
+
+
+def test_all_any_forms():
+    x = tg.tensor([[True, False], [True, True]])
+    assert tg.all(x).item() is False and x.any().item() is True
+    assert x.all(dim=(0, 1)).item() is False and x.all(1, keepdim=True).shape == (2, 1)
+    assert tg.tensor([1, 2], dtype=tg.uint8).all().dtype == tg.uint8
+    assert tg.zeros(0).all().item() is True and tg.zeros(0).any().item() is False
+
+
+# ---------------------------------------------------------------------- optional cross-check against PyTorch
+def test_matches_pytorch_numbers():
+    torch = pytest.importorskip("torch")
+    rng = np.random.default_rng(7)
+    a = rng.standard_normal((3, 4, 2))
+    a[0, 1, 0] = 0.0
+    a[2, 3, 1] = 0.0
+    cases = [
+        lambda m: m.sum((0, 2)), lambda m: m.mean(1, keepdim=True), lambda m: m.var(1),
+        lambda m: m.std((0, 1), correction=0), lambda m: m.prod(1), lambda m: m.prod(),
+        lambda m: m.amax((1, 2)), lambda m: m.logsumexp(0), lambda m: m.cumsum(2), lambda m: m.cumprod(1),
+        lambda m: m.norm(), lambda m: m.norm(3, 1), lambda m: m.norm(1, (0, 2)), lambda m: m.norm(float("inf"), 0),
+        lambda m: m.max(1).values, lambda m: m.min(), lambda m: m.median(2).values,
+    ]
+    for fn in cases:
+        t = torch.tensor(a, requires_grad=True)
+        x = tg.tensor(a, requires_grad=True)
+        yt, yx = fn(t), fn(x)
+        np.testing.assert_allclose(yx.detach().numpy(), yt.detach().numpy(), rtol=1e-10, atol=1e-12)
+        w = rng.standard_normal(tuple(yt.shape))
+        yt.backward(torch.tensor(w))
+        yx.backward(tg.tensor(w))
+        np.testing.assert_allclose(x.grad.numpy(), t.grad.numpy(), rtol=1e-9, atol=1e-12)
