@@ -5,7 +5,9 @@ import warnings
 from . import functional as F
 from .module import Module
 
-__all__ = ["ReLU", "LeakyReLU", "Sigmoid", "Tanh", "GELU", "SiLU", "ELU", "Softplus", "Softmax", "LogSoftmax"]
+__all__ = ["ReLU", "LeakyReLU", "Sigmoid", "Tanh", "GELU", "SiLU", "ELU", "Softplus", "Softmax", "LogSoftmax",
+           "Hardtanh", "ReLU6", "Mish", "Softsign", "Hardswish", "Hardsigmoid", "SELU", "CELU", "LogSigmoid",
+           "Softmin"]
 
 
 def _inplace_str(inplace, first=False):
@@ -199,6 +201,178 @@ class LogSoftmax(Module):
     def forward(self, input):
         dim = self.dim if self.dim is not None else _legacy_softmax_dim("log_softmax", input.dim())
         return F.log_softmax(input, dim)
+
+    def extra_repr(self):
+        return f"dim={self.dim}"
+
+
+class Hardtanh(Module):
+    """Hardtanh(min_val=-1.0, max_val=1.0, inplace=False): x clamped to [min_val, max_val].
+
+    >>> import tapegrad as tg
+    >>> tg.nn.Hardtanh()(tg.tensor([-3.0, 0.5, 3.0]))
+    tensor([-1.0000,  0.5000,  1.0000])
+    """
+
+    def __init__(self, min_val=-1.0, max_val=1.0, inplace=False):
+        super().__init__()
+        if max_val <= min_val:
+            raise ValueError(f"Hardtanh: max_val ({max_val}) must be greater than min_val ({min_val})")
+        self.min_val = min_val
+        self.max_val = max_val
+        self.inplace = inplace
+
+    def forward(self, input):
+        return F.hardtanh(input, self.min_val, self.max_val, self.inplace)
+
+    def extra_repr(self):
+        return f"min_val={self.min_val}, max_val={self.max_val}" + _inplace_str(self.inplace)
+
+
+class ReLU6(Hardtanh):
+    """ReLU6(inplace=False): min(max(0, x), 6).
+
+    >>> import tapegrad as tg
+    >>> tg.nn.ReLU6()(tg.tensor([-1.0, 7.0]))
+    tensor([0., 6.])
+    """
+
+    def __init__(self, inplace=False):
+        super().__init__(0.0, 6.0, inplace)
+
+    def extra_repr(self):
+        return _inplace_str(self.inplace, first=True)
+
+
+class Mish(Module):
+    """Mish(inplace=False): x * tanh(softplus(x)).
+
+    >>> import tapegrad as tg
+    >>> tg.nn.Mish()(tg.zeros(1))
+    tensor([0.])
+    """
+
+    def __init__(self, inplace=False):
+        super().__init__()
+        self.inplace = inplace
+
+    def forward(self, input):
+        return F.mish(input, inplace=self.inplace)
+
+    def extra_repr(self):
+        return _inplace_str(self.inplace, first=True)
+
+
+class Softsign(Module):
+    """Softsign(): x / (1 + |x|).
+
+    >>> import tapegrad as tg
+    >>> tg.nn.Softsign()(tg.tensor([1.0]))
+    tensor([0.5000])
+    """
+
+    def forward(self, input):
+        return F.softsign(input)
+
+
+class Hardswish(Module):
+    """Hardswish(inplace=False): x * relu6(x + 3) / 6.
+
+    >>> import tapegrad as tg
+    >>> tg.nn.Hardswish()(tg.tensor([3.0]))
+    tensor([3.])
+    """
+
+    def __init__(self, inplace=False):
+        super().__init__()
+        self.inplace = inplace
+
+    def forward(self, input):
+        return F.hardswish(input, self.inplace)
+
+
+class Hardsigmoid(Module):
+    """Hardsigmoid(inplace=False): relu6(x + 3) / 6.
+
+    >>> import tapegrad as tg
+    >>> tg.nn.Hardsigmoid()(tg.zeros(1))
+    tensor([0.5000])
+    """
+
+    def __init__(self, inplace=False):
+        super().__init__()
+        self.inplace = inplace
+
+    def forward(self, input):
+        return F.hardsigmoid(input, self.inplace)
+
+
+class SELU(Module):
+    """SELU(inplace=False): scale * elu(x, alpha) with PyTorch's self-normalizing constants.
+
+    >>> import tapegrad as tg
+    >>> tg.nn.SELU()(tg.zeros(1))
+    tensor([0.])
+    """
+
+    def __init__(self, inplace=False):
+        super().__init__()
+        self.inplace = inplace
+
+    def forward(self, input):
+        return F.selu(input, self.inplace)
+
+    def extra_repr(self):
+        return _inplace_str(self.inplace, first=True)
+
+
+class CELU(Module):
+    """CELU(alpha=1.0, inplace=False): max(0, x) + min(0, alpha * (exp(x / alpha) - 1)).
+
+    >>> import tapegrad as tg
+    >>> tg.nn.CELU()(tg.tensor([2.0]))
+    tensor([2.])
+    """
+
+    def __init__(self, alpha=1.0, inplace=False):
+        super().__init__()
+        self.alpha = alpha
+        self.inplace = inplace
+
+    def forward(self, input):
+        return F.celu(input, self.alpha, self.inplace)
+
+    def extra_repr(self):
+        return f"alpha={self.alpha}" + _inplace_str(self.inplace)
+
+
+class LogSigmoid(Module):
+    """LogSigmoid(): log(sigmoid(x)), computed stably as -softplus(-x).
+
+    >>> import tapegrad as tg
+    >>> tg.nn.LogSigmoid()(tg.zeros(1))
+    tensor([-0.6931])
+    """
+
+    def forward(self, input):
+        return F.logsigmoid(input)
+
+
+class Softmin(Module):
+    """Softmin(dim=None): softmax(-x) along ``dim``.
+
+    >>> import tapegrad as tg
+    >>> tg.nn.Softmin(dim=0)(tg.zeros(2))
+    tensor([0.5000, 0.5000])
+    """
+
+    def __init__(self, dim=None):
+        super().__init__()
+        self.dim = dim
+
+    def forward(self, input):
+        dim = self.dim if self.dim is not None else _legacy_softmax_dim("softmin", input.dim())
+        return F.softmin(input, dim)
 
     def extra_repr(self):
         return f"dim={self.dim}"
