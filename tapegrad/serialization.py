@@ -1,9 +1,356 @@
-"""save / load of nested containers of tensors, without pickle."""
+"""save / load of nested containers of tensors, without pickle (``torch.save`` / ``torch.load``).
+
+A checkpoint is one zip archive (stored, not compressed) holding
+
+- ``tapegrad/checkpoint.json``: a magic string, the format version, and the structure of the saved object,
+  with every tensor or array replaced by a reference to an array member;
+- ``tapegrad/arrays/<n>.npy``: the arrays, in numpy's ``.npy`` format, read back with ``allow_pickle=False``.
+
+Every member carries the zip format's CRC-32, checked when it is read, so a truncated or corrupted file is
+reported (naming the file and what is wrong) instead of being loaded. Loading never unpickles anything, so a
+checkpoint from an untrusted source cannot run code. Saving to a path is atomic: the archive is written to a
+temporary file in the same directory, flushed to disk, then renamed over the target, so a failed or
+interrupted save leaves any previous file intact.
+"""
+
+import io
+import json
+import os
+import secrets
+import stat
+import zipfile
+import zlib
+from collections import Counter, OrderedDict
+
+import numpy as np
+
+from ._tensor import Tensor, _wrap, device
+
+__all__ = ["save", "load"]
+
+MAGIC = "tapegrad-checkpoint"
+VERSION = 1
+_INDEX = "tapegrad/checkpoint.json"
+_ARRAY = "tapegrad/arrays/{}.npy"
+_DATE = (1980, 1, 1, 0, 0, 0)  # fixed member times: the same object always gives the same bytes
+_DICTS = {dict: "dict", OrderedDict: "OrderedDict", Counter: "Counter"}
+_DICT_TYPES = {name: cls for cls, name in _DICTS.items()}
 
 
+# ---------------------------------------------------------------------- save
 def save(obj, f):
-    raise NotImplementedError("save: not implemented yet")
+    """save(obj, f): write ``obj`` (nested dicts, lists, tuples of tensors, arrays, plain values) to ``f``.
+
+    ``f`` is a path (written atomically) or a binary file object. Supported leaves: Tensor (dtype, shape and
+    ``requires_grad`` kept), numpy arrays and scalars, int, float, str, bool, None; dict keys may be str, int,
+    float, bool, None or tuples of these. dict, OrderedDict and Counter keep their type; tensors that appear
+    several times come back as one tensor.
+
+    >>> import io, tapegrad as tg
+    >>> buf = io.BytesIO()
+    >>> tg.save({"w": tg.ones(2), "step": 3}, buf)
+    >>> _ = buf.seek(0)
+    >>> tg.load(buf)
+    {'w': tensor([1., 1.]), 'step': 3}
+    """
+    encoder = _Encoder()
+    root = encoder.encode(obj, "obj")
+    index = json.dumps({"magic": MAGIC, "version": VERSION, "arrays": encoder.specs, "root": root},
+                       separators=(",", ":")).encode()
+    if isinstance(f, (str, bytes, os.PathLike)):
+        _save_atomically(os.fsdecode(f), index, encoder.arrays)
+    elif hasattr(f, "write"):
+        _write_archive(f, index, encoder.arrays)
+    else:
+        raise TypeError(f"save: f must be a path or a binary file object, got {type(f).__name__}")
+
+
+class _Encoder:
+    """Turns an object into a JSON-able tree; tensors and arrays become references to a list of arrays."""
+
+    def __init__(self):
+        self.arrays = []  # also keeps every array alive, so the ids in array_ids are not reused
+        self.specs = []
+        self.array_ids = {}
+        self.tensor_ids = {}
+        self.open = set()  # containers on the current path, to refuse reference cycles
+
+    def add_array(self, arr, where):
+        key = id(arr)
+        if key in self.array_ids:
+            return self.array_ids[key]
+        if arr.dtype.hasobject:
+            raise TypeError(f"save: cannot save an array of dtype {arr.dtype} (Python objects) at {where}; "
+                            "only numeric, bool and string arrays can be saved without pickle")
+        n = len(self.arrays)
+        self.arrays.append(arr)
+        self.specs.append({"dtype": arr.dtype.str, "shape": list(arr.shape)})
+        self.array_ids[key] = n
+        return n
+
+    def encode(self, x, where):
+        if x is None or type(x) in (bool, int, float, str):
+            return x
+        if isinstance(x, Tensor):
+            key = id(x)
+            if key not in self.tensor_ids:
+                self.tensor_ids[key] = len(self.tensor_ids)
+            return {"$": "tensor", "array": self.add_array(x._data, where), "id": self.tensor_ids[key],
+                    "requires_grad": bool(x.requires_grad)}
+        if isinstance(x, np.ndarray):
+            return {"$": "ndarray", "array": self.add_array(x, where)}
+        if isinstance(x, np.generic):
+            return {"$": "numpy_scalar", "array": self.add_array(np.asarray(x), where)}
+        if isinstance(x, bool):
+            return bool(x)
+        if isinstance(x, int):
+            return int(x)
+        if isinstance(x, float):
+            return float(x)
+        if isinstance(x, str):
+            return str(x)
+        if isinstance(x, (dict, list, tuple)):
+            if id(x) in self.open:
+                raise ValueError(f"save: the object contains a reference cycle at {where}")
+            self.open.add(id(x))
+            try:
+                if isinstance(x, dict):
+                    kind = _DICTS.get(type(x), "dict")
+                    items = [[self.encode_key(k, where), self.encode(v, f"{where}[{k!r}]")]
+                             for k, v in x.items()]
+                    return {"$": kind, "items": items}
+                kind = "tuple" if isinstance(x, tuple) else "list"
+                return {"$": kind, "items": [self.encode(v, f"{where}[{i}]") for i, v in enumerate(x)]}
+            finally:
+                self.open.discard(id(x))
+        raise TypeError(f"save: cannot save an object of type {type(x).__name__} at {where}; supported are "
+                        "Tensor, numpy arrays and scalars, dict, OrderedDict, Counter, list, tuple, int, "
+                        "float, str, bool and None")
+
+    def encode_key(self, k, where):
+        if isinstance(k, (np.integer, np.floating, np.bool_)):
+            k = k.item()
+        if k is None or isinstance(k, (bool, int, float, str)):
+            return self.encode(k, where)
+        if isinstance(k, tuple):
+            return {"$": "tuple", "items": [self.encode_key(v, where) for v in k]}
+        raise TypeError(f"save: cannot save a dict key of type {type(k).__name__} ({k!r}) in {where}; keys "
+                        "may be str, int, float, bool, None or tuples of these")
+
+
+def _write_archive(fh, index, arrays):
+    with zipfile.ZipFile(fh, "w", compression=zipfile.ZIP_STORED, allowZip64=True) as zf:
+        zf.writestr(_member(_INDEX), index)
+        for n, arr in enumerate(arrays):
+            with zf.open(_member(_ARRAY.format(n)), "w", force_zip64=arr.nbytes > 2**30) as out:
+                np.lib.format.write_array(out, arr, allow_pickle=False)
+
+
+def _member(name):
+    info = zipfile.ZipInfo(name, date_time=_DATE)
+    info.compress_type = zipfile.ZIP_STORED
+    info.external_attr = 0o644 << 16
+    return info
+
+
+def _save_atomically(path, index, arrays):
+    path = os.path.realpath(path)  # through a symlink, as writing the file would
+    directory = os.path.dirname(path)
+    tmp = os.path.join(directory, f".{os.path.basename(path)}.{os.getpid()}.{secrets.token_hex(4)}.tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0), 0o666)
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            _write_archive(fh, index, arrays)
+            fh.flush()
+            os.fsync(fh.fileno())
+        try:
+            os.chmod(tmp, stat.S_IMODE(os.stat(path).st_mode))  # overwriting keeps the old file's mode
+        except FileNotFoundError:
+            pass
+        os.replace(tmp, path)
+    except BaseException:
+        try:
+            os.unlink(tmp)
+        except FileNotFoundError:
+            pass
+        raise
+    try:  # make the rename itself durable (POSIX); not possible everywhere, and not needed for correctness
+        dir_fd = os.open(directory, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(dir_fd)
+    except OSError:
+        pass
+    finally:
+        os.close(dir_fd)
+
+
+# ---------------------------------------------------------------------- load
+class _CorruptCheckpoint(Exception):
+    pass
 
 
 def load(f, map_location=None, weights_only=True):
-    raise NotImplementedError("load: not implemented yet")
+    """load(f, map_location=None, weights_only=True): read an object written by :func:`save`.
+
+    ``f`` is a path or a binary file object. Nothing is unpickled, whatever ``weights_only`` says.
+    ``map_location`` may be None, ``'cpu'``, a ``device``, a dict of locations, or a function
+    ``(tensor, 'cpu')`` returning the tensor to use; tapegrad runs on the CPU only. A truncated, corrupted or
+    foreign file raises ``RuntimeError`` naming the file and the problem.
+
+    >>> import io, tapegrad as tg
+    >>> buf = io.BytesIO()
+    >>> tg.save([tg.tensor([1, 2]), (1.5, None)], buf)
+    >>> _ = buf.seek(0)
+    >>> tg.load(buf)
+    [tensor([1, 2]), (1.5, None)]
+    """
+    relocate = _map_location(map_location)
+    if isinstance(f, (str, bytes, os.PathLike)):
+        name = os.fsdecode(f)
+        with open(name, "rb") as fh:
+            return _load_from(fh, name, relocate)
+    if not hasattr(f, "read"):
+        raise TypeError(f"load: f must be a path or a binary file object, got {type(f).__name__}")
+    name = str(getattr(f, "name", "<file object>"))
+    if not (getattr(f, "seekable", lambda: False)()):
+        f = io.BytesIO(f.read())
+    return _load_from(f, name, relocate)
+
+
+def _load_from(fh, name, relocate):
+    start = fh.tell()
+    head = fh.read(4)
+    fh.seek(start)
+    if not head:
+        raise RuntimeError(f"load: {name} is empty (0 bytes); it is not a tapegrad checkpoint")
+    try:
+        with zipfile.ZipFile(fh) as zf:
+            root, arrays = _read_archive(zf, name)
+    except zipfile.BadZipFile as e:
+        if head == b"PK\x03\x04":
+            raise RuntimeError(f"load: {name} is truncated or corrupted: {e}") from None
+        raise RuntimeError(f"load: {name} is not a tapegrad checkpoint: it is not a zip archive (it starts "
+                           f"with {head!r}); was it written by tapegrad.save?") from None
+    except (_CorruptCheckpoint, EOFError, zlib.error, ValueError, KeyError, OSError) as e:
+        raise RuntimeError(f"load: {name} is truncated or corrupted: {e}") from None
+    try:
+        return _Decoder(arrays, relocate).decode(root)
+    except _CorruptCheckpoint as e:
+        raise RuntimeError(f"load: {name} is corrupted: {e}") from None
+
+
+def _read_archive(zf, name):
+    names = set(zf.namelist())
+    if _INDEX not in names:
+        hint = (" (it looks like a PyTorch checkpoint, which cannot be read without unpickling)"
+                if any(n.endswith("data.pkl") for n in names) else "")
+        raise RuntimeError(f"load: {name} is a zip archive but not a tapegrad checkpoint: it has no {_INDEX}"
+                           f"{hint}")
+    try:
+        index = json.loads(zf.read(_INDEX).decode())
+    except (UnicodeDecodeError, json.JSONDecodeError) as e:
+        raise _CorruptCheckpoint(f"its index {_INDEX} is not valid JSON ({e})") from None
+    if not isinstance(index, dict) or index.get("magic") != MAGIC:
+        raise RuntimeError(f"load: {name} is not a tapegrad checkpoint: its index has no magic {MAGIC!r}")
+    version = index.get("version")
+    if not isinstance(version, int) or version > VERSION:
+        raise RuntimeError(f"load: {name} has checkpoint format version {version!r}; this tapegrad reads "
+                           f"versions up to {VERSION} (upgrade tapegrad)")
+    specs = index.get("arrays")
+    if not isinstance(specs, list):
+        raise _CorruptCheckpoint("its index has no list of arrays")
+    return index.get("root"), [_read_array(zf, n, spec) for n, spec in enumerate(specs)]
+
+
+def _read_array(zf, n, spec):
+    member = _ARRAY.format(n)
+    try:
+        fp = zf.open(member)
+    except KeyError:
+        raise _CorruptCheckpoint(f"array member {member} is missing") from None
+    with fp:
+        arr = np.lib.format.read_array(fp, allow_pickle=False)
+        if fp.read(1):  # also reaches the end of the member, where zipfile checks its CRC-32
+            raise _CorruptCheckpoint(f"array member {member} has trailing bytes")
+    if not isinstance(spec, dict) or arr.dtype.str != spec.get("dtype") or list(arr.shape) != spec.get(
+            "shape"):
+        raise _CorruptCheckpoint(f"array member {member} holds {arr.dtype.str} {list(arr.shape)} but the "
+                                 f"index says {spec!r}")
+    if not arr.flags.writeable:
+        arr = arr.copy()
+    return arr
+
+
+class _Decoder:
+    def __init__(self, arrays, relocate):
+        self.arrays = arrays
+        self.relocate = relocate
+        self.tensors = {}
+
+    def array(self, node):
+        k = node.get("array")
+        if not isinstance(k, int) or not 0 <= k < len(self.arrays):
+            raise _CorruptCheckpoint(f"reference to array {k!r}, but there are {len(self.arrays)} arrays")
+        return self.arrays[k]
+
+    def decode(self, node):
+        if node is None or type(node) in (bool, int, float, str):
+            return node
+        kind = node.get("$") if isinstance(node, dict) else None
+        if not isinstance(kind, str):
+            raise _CorruptCheckpoint(f"unexpected node {str(node)[:80]!r} in the index")
+        if kind == "tensor":
+            key = node.get("id")
+            if not isinstance(key, int):
+                raise _CorruptCheckpoint(f"a tensor node has id {key!r}, not an int")
+            t = self.tensors.get(key)
+            if t is None:
+                t = _wrap(self.array(node))
+                if node.get("requires_grad") and t._data.dtype.kind == "f":
+                    t.requires_grad = True
+                if self.relocate is not None:
+                    moved = self.relocate(t, "cpu")
+                    t = moved if isinstance(moved, Tensor) else t
+                self.tensors[key] = t
+            return t
+        if kind == "ndarray":
+            return self.array(node)
+        if kind == "numpy_scalar":
+            return self.array(node)[()]
+        if kind not in ("list", "tuple") and kind not in _DICT_TYPES:
+            raise _CorruptCheckpoint(f"unknown node type {kind!r} in the index")
+        items = node.get("items")
+        if not isinstance(items, list):
+            raise _CorruptCheckpoint(f"a {kind!r} node has no list of items")
+        if kind == "list":
+            return [self.decode(v) for v in items]
+        if kind == "tuple":
+            return tuple(self.decode(v) for v in items)
+        out = _DICT_TYPES[kind]()
+        for pair in items:
+            if not isinstance(pair, list) or len(pair) != 2:
+                raise _CorruptCheckpoint(f"a {kind} item is not a (key, value) pair")
+            key = self.decode(pair[0])
+            try:
+                hash(key)
+            except TypeError:
+                raise _CorruptCheckpoint(f"a {kind} key {str(key)[:80]} is not hashable") from None
+            out[key] = self.decode(pair[1])
+        return out
+
+
+def _map_location(map_location):
+    """A function applied to each loaded tensor, or None; any location must be the CPU."""
+    if map_location is None:
+        return None
+    if callable(map_location) and not isinstance(map_location, device):
+        return map_location
+    locations = map_location.values() if isinstance(map_location, dict) else [map_location]
+    for loc in locations:
+        where = loc.type if isinstance(loc, device) else str(loc)
+        if where.split(":")[0] != "cpu":
+            raise RuntimeError(f"load: map_location {where!r} is not available; tapegrad runs on the CPU "
+                               "only")
+    return None

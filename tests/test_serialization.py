@@ -1,0 +1,475 @@
+"""save / load: round trips of nested structures and every dtype, atomic writes, truncated, corrupted and
+foreign files (never unpickled), and resuming training from a checkpoint bit-identically."""
+
+import io
+import json
+import math
+import os
+import stat
+import zipfile
+from collections import Counter, OrderedDict
+
+import numpy as np
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+import tapegrad as tg
+from tapegrad.optim import SGD, Adadelta, Adagrad, Adam, AdamW, RMSprop
+from tapegrad.optim.lr_scheduler import CosineAnnealingLR, MultiStepLR, OneCycleLR, ReduceLROnPlateau
+from tapegrad.testing import arrays, shapes
+
+
+def assert_same(got, want, where="obj"):
+    """Deep equality that also checks types, dtypes, shapes and requires_grad; NaN equals NaN."""
+    assert type(got) is type(want) or (isinstance(want, tg.Tensor) and type(got) is tg.Tensor), \
+        f"{where}: {type(got).__name__} != {type(want).__name__}"
+    if isinstance(want, tg.Tensor):
+        assert got.dtype == want.dtype and tuple(got.shape) == tuple(want.shape), where
+        assert got.requires_grad == want.requires_grad and got.is_leaf, where
+        np.testing.assert_array_equal(got._data, want._data, err_msg=where)
+    elif isinstance(want, (np.ndarray, np.generic)):
+        assert got.dtype == want.dtype and got.shape == want.shape, where
+        np.testing.assert_array_equal(got, want, err_msg=where)
+    elif isinstance(want, dict):
+        assert list(got) == list(want), where
+        for k in want:
+            assert type(next(x for x in got if x == k)) is type(k), f"{where}: key {k!r}"
+            assert_same(got[k], want[k], f"{where}[{k!r}]")
+    elif isinstance(want, (list, tuple)):
+        assert len(got) == len(want), where
+        for i, (g, w) in enumerate(zip(got, want)):
+            assert_same(g, w, f"{where}[{i}]")
+    elif isinstance(want, float) and math.isnan(want):
+        assert math.isnan(got), where
+    else:
+        assert got == want, where
+        if isinstance(want, float):
+            assert math.copysign(1, got) == math.copysign(1, want), where
+
+
+def round_trip(obj, **load_kw):
+    buf = io.BytesIO()
+    tg.save(obj, buf)
+    buf.seek(0)
+    return tg.load(buf, **load_kw)
+
+
+# ---------------------------------------------------------------------- round trips
+def test_nested_structures_round_trip():
+    x = tg.tensor([1.0, 2.0], requires_grad=True)
+    obj = {
+        "tensor": x,
+        "list": [1, 2.5, -0.0, float("inf"), float("nan"), None, True, False, "text é ✓", 2 ** 100],
+        "tuple": (tg.zeros(2, 3, dtype=tg.float64), ("nested", (1,))),
+        "ordered": OrderedDict([("b", 1), ("a", tg.ones(1))]),
+        "counter": Counter([3, 3, 5]),
+        "array": np.arange(6).reshape(2, 3),
+        "numpy scalar": np.float32(1.5),
+        3: "an int key",
+        -1: {0: tg.tensor([7], dtype=tg.int32)},
+        (1, "k"): "a tuple key",
+        2.5: "a float key",
+        None: "a None key",
+        "empty": [[], (), {}],
+    }
+    assert_same(round_trip(obj), obj)
+
+
+@pytest.mark.parametrize("dtype", [tg.bool, tg.uint8, tg.int8, tg.int16, tg.int32, tg.int64, tg.float16,
+                                   tg.float32, tg.float64])
+@pytest.mark.parametrize("shape", [(), (0,), (3,), (2, 0, 4), (2, 3, 4)])
+def test_every_dtype_and_shape(dtype, shape):
+    values = (np.arange(int(np.prod(shape))).reshape(shape) % 3).astype(dtype)
+    t = tg.tensor(values)
+    got = round_trip({"t": t, "a": values})
+    assert_same(got, {"t": t, "a": values})
+
+
+def test_non_contiguous_arrays():
+    base = np.arange(24.0).reshape(4, 6)
+    views = [base.T, base[::2, 1::3], base[:, ::-1]]
+    got = round_trip([tg.tensor(v) for v in views] + views)
+    for g, v in zip(got, views + views):
+        np.testing.assert_array_equal(g._data if isinstance(g, tg.Tensor) else g, v)
+
+
+def test_requires_grad_and_leaves():
+    leaf = tg.tensor([1.0, 2.0], requires_grad=True)
+    nonleaf = leaf * 2
+    leaf.grad = tg.ones(2)
+    got = round_trip({"leaf": leaf, "nonleaf": nonleaf, "ints": tg.tensor([1, 2]), "plain": tg.ones(1)})
+    assert got["leaf"].requires_grad and got["leaf"].is_leaf and got["leaf"].grad is None
+    assert got["nonleaf"].requires_grad and got["nonleaf"].is_leaf  # as PyTorch: kept as a leaf
+    assert not got["ints"].requires_grad and not got["plain"].requires_grad
+    (got["leaf"] * got["leaf"]).sum().backward()  # usable in a graph
+    np.testing.assert_array_equal(got["leaf"].grad.numpy(), [2.0, 4.0])
+
+
+def test_parameters_come_back_as_tensors():
+    p = tg.nn.Parameter(tg.ones(2)) if hasattr(tg.nn, "Parameter") else tg.ones(2, requires_grad=True)
+    got = round_trip({"p": p})["p"]
+    assert isinstance(got, tg.Tensor) and got.requires_grad
+    np.testing.assert_array_equal(got.detach().numpy(), [1.0, 1.0])
+
+
+def test_shared_tensors_and_arrays_stay_shared():
+    x = tg.tensor([1.0, 2.0])
+    got = round_trip({"a": x, "b": [x, x.detach()]})
+    assert got["a"] is got["b"][0]
+    assert got["b"][1] is not got["a"]
+    got["b"][1]._data[0] = 5.0  # x.detach() shares x's array; so do the loaded ones
+    assert got["a"]._data[0] == 5.0
+
+
+def test_loaded_tensors_are_writable_and_own_their_memory():
+    got = round_trip([tg.ones(3)])[0]
+    got.add_(1)
+    np.testing.assert_array_equal(got.numpy(), [2.0, 2.0, 2.0])
+
+
+def test_deterministic_bytes():
+    obj = {"w": tg.ones(2, 2), "step": 3}
+    a, b = io.BytesIO(), io.BytesIO()
+    tg.save(obj, a)
+    tg.save(obj, b)
+    assert a.getvalue() == b.getvalue()
+
+
+leaves = st.one_of(
+    st.none(), st.booleans(), st.integers(-2 ** 70, 2 ** 70), st.floats(allow_nan=True), st.text(max_size=5),
+    st.sampled_from([np.float32, np.float64, np.int64, np.bool_, np.int8]).flatmap(
+        lambda dt: arrays(shape=shapes(max_dims=2, max_side=3), dtype=dt)).map(tg.tensor),
+    arrays(shape=shapes(max_dims=2, max_side=3)),
+)
+keys = st.one_of(st.text(max_size=4), st.integers(-5, 5), st.tuples(st.integers(0, 3), st.text(max_size=2)))
+trees = st.recursive(leaves, lambda kids: st.one_of(
+    st.lists(kids, max_size=3), st.lists(kids, max_size=3).map(tuple),
+    st.dictionaries(keys, kids, max_size=3), st.dictionaries(keys, kids, max_size=3).map(OrderedDict)),
+    max_leaves=8)
+
+
+@given(trees)
+def test_random_structures_round_trip(obj):
+    assert_same(round_trip(obj), obj)
+
+
+# ---------------------------------------------------------------------- paths and file objects
+def test_paths_and_file_objects(tmp_path):
+    obj = {"w": tg.arange(4.0), "n": 1}
+    path = tmp_path / "ck.pt"
+    tg.save(obj, path)  # pathlib
+    assert_same(tg.load(path), obj)
+    tg.save(obj, str(path))
+    assert_same(tg.load(str(path)), obj)
+    assert_same(tg.load(os.fsencode(path)), obj)
+    with open(path, "wb") as f:
+        f.write(b"header")  # saving into an open file at an offset
+        tg.save(obj, f)
+    with open(path, "rb") as f:
+        f.seek(6)
+        assert_same(tg.load(f), obj)
+
+    class Stream:  # read-only, not seekable
+        def __init__(self, data):
+            self.buf = io.BytesIO(data)
+
+        def read(self, n=-1):
+            return self.buf.read(n)
+
+    buf = io.BytesIO()
+    tg.save(obj, buf)
+    assert_same(tg.load(Stream(buf.getvalue())), obj)
+    assert not [p for p in os.listdir(tmp_path) if p.endswith(".tmp")]
+
+
+def test_overwriting_keeps_the_file_mode_and_writes_through_symlinks(tmp_path):
+    path = tmp_path / "ck.pt"
+    tg.save({"v": 1}, path)
+    os.chmod(path, 0o600)
+    tg.save({"v": 2}, path)
+    assert stat.S_IMODE(os.stat(path).st_mode) == 0o600
+    link = tmp_path / "latest.pt"
+    os.symlink(path, link)
+    tg.save({"v": 3}, link)
+    assert os.path.islink(link) and tg.load(path) == {"v": 3}
+
+
+# ---------------------------------------------------------------------- atomicity
+def test_a_failed_save_leaves_the_old_file_intact(tmp_path, monkeypatch):
+    path = tmp_path / "ck.pt"
+    tg.save({"w": tg.ones(3)}, path)
+    before = path.read_bytes()
+    with pytest.raises(TypeError, match="save: cannot save an object of type function at obj\\['f'\\]"):
+        tg.save({"w": tg.zeros(3), "f": lambda: 0}, path)
+    assert path.read_bytes() == before
+
+    real = np.lib.format.write_array
+    calls = []
+
+    def failing_write(fp, array, **kw):  # the disk fills up after the first array
+        calls.append(1)
+        if len(calls) > 1:
+            fp.write(b"partial")
+            raise OSError(28, "No space left on device")
+        return real(fp, array, **kw)
+
+    monkeypatch.setattr(np.lib.format, "write_array", failing_write)
+    with pytest.raises(OSError, match="No space left on device"):
+        tg.save({"a": tg.zeros(100), "b": tg.zeros(100)}, path)
+    monkeypatch.undo()
+    assert path.read_bytes() == before
+    assert sorted(os.listdir(tmp_path)) == ["ck.pt"]  # no temporary file left behind
+    assert_same(tg.load(path), {"w": tg.ones(3)})
+
+
+def test_an_interrupted_save_to_a_new_path_leaves_nothing(tmp_path, monkeypatch):
+    def interrupted(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(np.lib.format, "write_array", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        tg.save({"a": tg.zeros(2)}, tmp_path / "new.pt")
+    assert os.listdir(tmp_path) == []
+
+
+# ---------------------------------------------------------------------- truncated, corrupted and foreign files
+@pytest.fixture
+def saved(tmp_path):
+    path = tmp_path / "ck.pt"
+    tg.save({"w": tg.arange(50.0), "b": tg.ones(3), "step": 7}, path)
+    return path
+
+
+@pytest.mark.parametrize("keep", [0.5, 0.9, -1, 30])
+def test_truncated_files(saved, keep):
+    data = saved.read_bytes()
+    n = int(len(data) * keep) if isinstance(keep, float) else (len(data) + keep if keep < 0 else keep)
+    saved.write_bytes(data[:n])
+    with pytest.raises(RuntimeError, match=f"load: {saved} is truncated or corrupted"):
+        tg.load(saved)
+
+
+def test_a_corrupted_array_fails_its_checksum(saved):
+    data = bytearray(saved.read_bytes())
+    with zipfile.ZipFile(saved) as zf:
+        info = zf.getinfo("tapegrad/arrays/0.npy")
+    # the payload starts after the member's local header (30 bytes + name + extra) and the .npy header (128)
+    at = info.header_offset + 30 + len(info.filename) + len(info.extra) + 128 + 17
+    data[at] ^= 0x40
+    saved.write_bytes(bytes(data))
+    with pytest.raises(RuntimeError, match=f"load: {saved} is truncated or corrupted: Bad CRC-32"):
+        tg.load(saved)
+
+
+def test_a_corrupted_index_is_reported(tmp_path):
+    for text, match in [(b"{not json", "is not valid JSON"), (b'{"magic": "other"}', "has no magic"),
+                        (b'{"magic": "tapegrad-checkpoint", "version": 9, "arrays": []}', "format version 9"),
+                        (b'{"magic": "tapegrad-checkpoint", "version": 1, "arrays": [], "root": {"$": "tensor", '
+                         b'"array": 3, "id": 0}}', "reference to array 3, but there are 0 arrays"),
+                        (b'{"magic": "tapegrad-checkpoint", "version": 1, "arrays": [], "root": {"$": "set"}}',
+                         "unknown node type 'set'")]:
+        path = tmp_path / "bad.pt"
+        with zipfile.ZipFile(path, "w") as zf:
+            zf.writestr("tapegrad/checkpoint.json", text)
+        with pytest.raises(RuntimeError, match=f"load: {path} .*{match}"):
+            tg.load(path)
+
+
+def test_an_index_that_disagrees_with_its_array(saved):
+    with zipfile.ZipFile(saved) as zf:
+        members = {n: zf.read(n) for n in zf.namelist()}
+    index = json.loads(members["tapegrad/checkpoint.json"])
+    index["arrays"][0]["shape"] = [49]
+    members["tapegrad/checkpoint.json"] = json.dumps(index).encode()
+    with zipfile.ZipFile(saved, "w") as zf:
+        for n, data in members.items():
+            zf.writestr(n, data)
+    with pytest.raises(RuntimeError, match=r"array member tapegrad/arrays/0.npy holds <f4 \[50\] but the index"):
+        tg.load(saved)
+
+
+@pytest.mark.parametrize("content,match", [
+    (b"", "is empty \\(0 bytes\\)"),
+    (b"hello, this is a text file\n", "not a tapegrad checkpoint: it is not a zip archive \\(it starts with "
+                                      "b'hell'\\)"),
+    (bytes(range(256)) * 4, "not a tapegrad checkpoint: it is not a zip archive"),
+])
+def test_foreign_files(tmp_path, content, match):
+    path = tmp_path / "foreign.bin"
+    path.write_bytes(content)
+    with pytest.raises(RuntimeError, match=f"load: {path} (is|.*){match}"):
+        tg.load(path)
+
+
+def test_an_npz_file_is_not_a_checkpoint(tmp_path):
+    path = tmp_path / "arrays.npz"
+    np.savez(path, a=np.ones(3))
+    with pytest.raises(RuntimeError, match=f"load: {path} is a zip archive but not a tapegrad checkpoint: it has no "
+                                           "tapegrad/checkpoint.json"):
+        tg.load(path)
+
+
+def test_a_pytorch_checkpoint_is_recognised_but_not_unpickled(tmp_path):
+    torch = pytest.importorskip("torch")
+    path = tmp_path / "model.pt"
+    torch.save({"w": torch.ones(2)}, path)
+    with pytest.raises(RuntimeError, match="looks like a PyTorch checkpoint, which cannot be read without "
+                                           "unpickling"):
+        tg.load(path)
+
+
+class _Exploit:
+    ran = False
+
+    def __reduce__(self):
+        return (_Exploit._run, ())
+
+    @staticmethod
+    def _run():
+        _Exploit.ran = True
+        return 0
+
+
+def test_pickled_object_arrays_are_never_unpickled(tmp_path):
+    payload = io.BytesIO()
+    np.save(payload, np.array([_Exploit()], dtype=object), allow_pickle=True)
+    path = tmp_path / "evil.pt"
+    with zipfile.ZipFile(path, "w") as zf:
+        zf.writestr("tapegrad/checkpoint.json", json.dumps(
+            {"magic": "tapegrad-checkpoint", "version": 1, "arrays": [{"dtype": "|O", "shape": [1]}],
+             "root": {"$": "ndarray", "array": 0}}))
+        zf.writestr("tapegrad/arrays/0.npy", payload.getvalue())
+    with pytest.raises(RuntimeError, match="is truncated or corrupted: Object arrays cannot be loaded"):
+        tg.load(path, weights_only=False)
+    assert not _Exploit.ran
+
+
+def test_a_missing_file_raises_file_not_found(tmp_path):
+    with pytest.raises(FileNotFoundError):
+        tg.load(tmp_path / "nope.pt")
+
+
+# ---------------------------------------------------------------------- what cannot be saved
+def test_unsupported_objects():
+    with pytest.raises(TypeError, match=r"save: cannot save an object of type set at obj\['a'\]\[1\]"):
+        tg.save({"a": [1, {2}]}, io.BytesIO())
+    with pytest.raises(TypeError, match=r"save: cannot save an array of dtype object \(Python objects\) at obj"):
+        tg.save(np.array([None]), io.BytesIO())
+    with pytest.raises(TypeError, match=r"save: cannot save a dict key of type Tensor"):
+        tg.save({tg.ones(1): 1}, io.BytesIO())
+    loop = [1]
+    loop.append(loop)
+    with pytest.raises(ValueError, match=r"save: the object contains a reference cycle at obj\[1\]"):
+        tg.save(loop, io.BytesIO())
+    with pytest.raises(TypeError, match="save: f must be a path or a binary file object, got int"):
+        tg.save({}, 3)
+    with pytest.raises(TypeError, match="load: f must be a path or a binary file object, got float"):
+        tg.load(1.5)
+
+
+def test_numpy_scalar_keys_become_python_keys():
+    got = round_trip({np.int64(3): "a", np.float64(0.5): "b"})
+    assert got == {3: "a", 0.5: "b"} and type(next(iter(got))) is int
+
+
+# ---------------------------------------------------------------------- map_location
+def test_map_location():
+    obj = {"w": tg.ones(2)}
+    for loc in (None, "cpu", tg.device("cpu"), {"cuda:0": "cpu"}):
+        assert_same(round_trip(obj, map_location=loc), obj)
+    assert_same(round_trip(obj, map_location=lambda storage, location: storage), obj)
+    doubled = round_trip(obj, map_location=lambda t, location: t * 2)
+    np.testing.assert_array_equal(doubled["w"].numpy(), [2.0, 2.0])
+    with pytest.raises(RuntimeError, match="load: map_location 'cuda:0' is not available; tapegrad runs on the "
+                                           "CPU only"):
+        round_trip(obj, map_location="cuda:0")
+    with pytest.raises(RuntimeError, match="cuda: tapegrad runs on the CPU only"):
+        round_trip(obj, map_location=lambda storage, location: storage.cuda())
+
+
+# ---------------------------------------------------------------------- optimizer and scheduler state
+def test_optimizer_state_dict_round_trip_keeps_int_keys():
+    a = tg.tensor([1.0, 2.0], requires_grad=True)
+    b = tg.tensor([3.0], requires_grad=True)
+    opt = Adam([{"params": [a]}, {"params": [b], "lr": 0.5}], amsgrad=True)
+    a.grad, b.grad = tg.ones(2), tg.ones(1)
+    opt.step()
+    sd = opt.state_dict()
+    got = round_trip(sd)
+    assert sorted(got["state"]) == [0, 1]
+    assert got["param_groups"][1]["betas"] == (0.9, 0.999)
+    assert_same(got, sd)
+
+
+def test_scheduler_state_dicts_round_trip():
+    opt = SGD([tg.zeros(1, requires_grad=True)], lr=1.0, momentum=0.9)
+    for sched in (MultiStepLR(opt, [2, 2, 5]), ReduceLROnPlateau(opt), OneCycleLR(opt, 1.0, total_steps=9),
+                  CosineAnnealingLR(opt, 4)):
+        sd = sched.state_dict()
+        assert_same(round_trip(sd), sd)
+
+
+# ---------------------------------------------------------------------- resuming training from a checkpoint
+RUNS = [
+    (SGD, dict(lr=0.05, momentum=0.9, nesterov=True), lambda o: OneCycleLR(o, max_lr=0.1, total_steps=20)),
+    (Adam, dict(lr=0.05, amsgrad=True), lambda o: OneCycleLR(o, max_lr=0.1, total_steps=20,
+                                                             three_phase=True)),
+    (AdamW, dict(lr=0.05), lambda o: CosineAnnealingLR(o, T_max=6)),
+    (RMSprop, dict(lr=0.01, momentum=0.5, centered=True), lambda o: MultiStepLR(o, [3, 12], gamma=0.5)),
+    (Adagrad, dict(lr=0.1, lr_decay=0.01), None),
+    (Adadelta, dict(weight_decay=0.01), "plateau"),
+]
+
+
+@pytest.mark.parametrize("cls,kw,make_sched", RUNS, ids=[r[0].__name__ for r in RUNS])
+def test_resuming_from_a_checkpoint_is_bit_identical(tmp_path, cls, kw, make_sched):
+    rng = np.random.default_rng(0)
+    X = tg.tensor(rng.normal(size=(8, 3)))
+    Y = tg.tensor(rng.normal(size=(8, 2)))
+    W0, b0 = rng.normal(size=(3, 2)), np.zeros(2)
+
+    def fresh():
+        W = tg.tensor(W0.astype(np.float32), requires_grad=True)
+        b = tg.tensor(b0.astype(np.float32), requires_grad=True)
+        opt = cls([{"params": [W]}, {"params": [b], "lr": kw["lr"] * 2 if "lr" in kw else 0.5}], **kw)
+        if make_sched == "plateau":
+            sched = ReduceLROnPlateau(opt, patience=0, factor=0.9)
+        else:
+            sched = make_sched(opt) if make_sched else None
+        return {"W": W, "b": b}, opt, sched
+
+    def train(model, opt, sched, steps):
+        for _ in range(steps):
+            opt.zero_grad()
+            d = X @ model["W"] + model["b"] - Y
+            loss = (d * d).mean()
+            loss.backward()
+            opt.step()
+            if sched is not None:
+                sched.step(loss.item()) if isinstance(sched, ReduceLROnPlateau) else sched.step()
+
+    model, opt, sched = fresh()
+    train(model, opt, sched, 18)
+    uninterrupted = {k: v.detach().numpy().copy() for k, v in model.items()}
+
+    model, opt, sched = fresh()
+    train(model, opt, sched, 7)
+    path = tmp_path / "ck.pt"
+    tg.save({"model": model, "optimizer": opt.state_dict(),
+             "scheduler": sched.state_dict() if sched else None, "epoch": 7}, path)
+    del model, opt, sched
+
+    ck = tg.load(path)
+    model, opt, sched = fresh()
+    with tg.no_grad():
+        for k, v in model.items():
+            v.copy_(ck["model"][k])
+    opt.load_state_dict(ck["optimizer"])
+    if sched is not None:
+        sched.load_state_dict(ck["scheduler"])
+    assert ck["epoch"] == 7
+    train(model, opt, sched, 11)
+    for k, v in model.items():
+        assert v.dtype == tg.float32
+        np.testing.assert_array_equal(v.detach().numpy(), uninterrupted[k])
