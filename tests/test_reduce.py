@@ -51,16 +51,18 @@ def np_axes(dim, ndim):
 
 def np_logsumexp(a, axis=None, keepdims=False):
     m = np.max(a, axis=axis, keepdims=True)
-    return np.log(np.exp(a - m).sum(axis=axis, keepdims=True)).reshape(np.max(a, axis, keepdims=keepdims).shape) \
-        + np.max(a, axis, keepdims=keepdims)
+    out = np.log(np.exp(a - m).sum(axis=axis, keepdims=True)) + m
+    return out if keepdims else out.reshape(np.max(a, axis).shape)
 
 
 # op name -> (tapegrad call, numpy reference, strategy for the values, smallest side)
 REDUCTIONS = {
     "sum": (lambda t, d, k: t.sum(d, k), lambda a, ax, k: np.sum(a, ax, keepdims=k), arrays, 1),
     "mean": (lambda t, d, k: t.mean(d, k), lambda a, ax, k: np.mean(a, ax, keepdims=k), arrays, 1),
-    "var": (lambda t, d, k: t.var(d, keepdim=k), lambda a, ax, k: np.var(a, ax, ddof=1, keepdims=k), arrays, 2),
-    "std": (lambda t, d, k: t.std(d, keepdim=k), lambda a, ax, k: np.std(a, ax, ddof=1, keepdims=k), distinct, 2),
+    "var": (lambda t, d, k: t.var(d, keepdim=k), lambda a, ax, k: np.var(a, ax, ddof=1, keepdims=k),
+            arrays, 2),
+    "std": (lambda t, d, k: t.std(d, keepdim=k), lambda a, ax, k: np.std(a, ax, ddof=1, keepdims=k),
+            distinct, 2),
     "prod": (lambda t, d, k: t.prod(d, k), lambda a, ax, k: np.prod(a, ax, keepdims=k), moderate, 1),
     "amax": (lambda t, d, k: t.amax(() if d is None else d, k), lambda a, ax, k: np.max(a, ax, keepdims=k),
              distinct, 1),
@@ -70,15 +72,16 @@ REDUCTIONS = {
                   arrays, 1),
     "norm": (lambda t, d, k: t.norm(2, d, k), lambda a, ax, k: np.sqrt((a * a).sum(ax, keepdims=k)),
              away_from_zero, 1),
-    "norm1": (lambda t, d, k: t.norm(1, d, k), lambda a, ax, k: np.abs(a).sum(ax, keepdims=k), away_from_zero, 1),
-    "norm3": (lambda t, d, k: t.norm(3, d, k), lambda a, ax, k: (np.abs(a) ** 3).sum(ax, keepdims=k) ** (1 / 3),
+    "norm1": (lambda t, d, k: t.norm(1, d, k), lambda a, ax, k: np.abs(a).sum(ax, keepdims=k),
               away_from_zero, 1),
+    "norm3": (lambda t, d, k: t.norm(3, d, k),
+              lambda a, ax, k: (np.abs(a) ** 3).sum(ax, keepdims=k) ** (1 / 3), away_from_zero, 1),
     "norm_inf": (lambda t, d, k: t.norm(math.inf, d, k), lambda a, ax, k: np.abs(a).max(ax, keepdims=k),
                  lambda s: distinct(s).filter(lambda a: len(np.unique(np.abs(a))) == a.size), 1),
 }
 
 
-# ---------------------------------------------------------------------- forward, gradient, dtype for every reduction
+# ---------------------------------------------------------------------- every reduction
 @pytest.mark.parametrize("op", sorted(REDUCTIONS))
 @given(data=st.data())
 def test_reduction_forward_matches_numpy(op, data):
@@ -401,7 +404,7 @@ def test_max_family_bad_inputs():
         tg.zeros(0).max()
     with pytest.raises(IndexError, match=r"min: cannot reduce over dim 1 of size 0 \(input shape \(2, 0\)\)"):
         tg.zeros(2, 0).min(1)
-    with pytest.raises(IndexError, match=r"amax: cannot reduce over an empty dimension \(input shape \(2, 0\)"):
+    with pytest.raises(IndexError, match=r"amax: cannot reduce over an empty dimension \(input shape \(2, "):
         tg.zeros(2, 0).amax(1)
     with pytest.raises(RuntimeError, match="argmax: the input is empty"):
         tg.zeros(0).argmax()
@@ -523,8 +526,9 @@ def test_scans_forward_gradient_and_dtype(op, data):
                        dtype=dtype, rtol=1e-4 if dtype == np.float32 else 1e-7)
 
 
-@pytest.mark.parametrize("row", [[2.0, 0.0, 3.0, 0.0, 4.0], [0.0, 1.5, 3.0, 2.0, 4.0], [2.0, 1.5, 3.0, 5.0, 0.0],
-                                 [0.0, 0.0, 0.0, 1.0, 2.0], [2.0, 0.0, 3.0, 5.0, 4.0]])
+@pytest.mark.parametrize("row", [[2.0, 0.0, 3.0, 0.0, 4.0], [0.0, 1.5, 3.0, 2.0, 4.0],
+                                 [2.0, 1.5, 3.0, 5.0, 0.0], [0.0, 0.0, 0.0, 1.0, 2.0],
+                                 [2.0, 0.0, 3.0, 5.0, 4.0]])
 def test_cumprod_gradient_with_zeros(row):
     a = np.array([row, [1.0, 2.0, -1.0, 0.5, 2.0]])
     g = np.arange(1.0, 11.0).reshape(2, 5)
@@ -612,7 +616,7 @@ def test_norm_forms_and_errors():
         x.norm("nuc")
     with pytest.raises(ValueError, match="norm: p must be a number, 'fro' or 'nuc', got 'l2'"):
         x.norm("l2")
-    with pytest.raises(ValueError, match=r"norm: the Frobenius norm takes at most 2 dims, got dim=\(0, 1, 2\)"):
+    with pytest.raises(ValueError, match=r"norm: the Frobenius norm takes at most 2 dims, got dim=\(0, 1, "):
         tg.ones(2, 2, 2).norm("fro", dim=(0, 1, 2))
     with pytest.raises(IndexError, match=r"norm: cannot reduce over an empty dimension"):
         tg.zeros(0).norm(math.inf)
@@ -659,7 +663,8 @@ def test_matches_pytorch_numbers():
         lambda m: m.sum((0, 2)), lambda m: m.mean(1, keepdim=True), lambda m: m.var(1),
         lambda m: m.std((0, 1), correction=0), lambda m: m.prod(1), lambda m: m.prod(),
         lambda m: m.amax((1, 2)), lambda m: m.logsumexp(0), lambda m: m.cumsum(2), lambda m: m.cumprod(1),
-        lambda m: m.norm(), lambda m: m.norm(3, 1), lambda m: m.norm(1, (0, 2)), lambda m: m.norm(float("inf"), 0),
+        lambda m: m.norm(), lambda m: m.norm(3, 1), lambda m: m.norm(1, (0, 2)),
+        lambda m: m.norm(float("inf"), 0),
         lambda m: m.max(1).values, lambda m: m.min(), lambda m: m.median(2).values,
     ]
     for fn in cases:

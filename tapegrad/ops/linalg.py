@@ -1,16 +1,46 @@
-"""Linear algebra: matrix products."""
+"""Linear algebra: matrix products and einsum.
+
+These are the expensive ops of a training step, so their rules compute only the gradients that are needed:
+which inputs require grad is read at forward time and captured. Shape errors name the op and both shapes:
+``matmul: cannot multiply (2, 3) by (4, 5): inner sizes 3 and 4 differ``.
+"""
+
+import functools
+import math
+import string
+from collections import Counter
 
 import numpy as np
 
-from .._tensor import _record, tensor_method
+from .. import dtypes
+from .._tensor import Tensor, _record, _wrap, tensor_method
 from .elementwise import operands
 
-__all__ = ["matmul"]
+__all__ = ["matmul", "mm", "bmm", "mv", "dot", "inner", "outer", "ger", "einsum"]
 
 
+def _inner_error(op, a, b, ka, kb):
+    return ValueError(f"{op}: cannot multiply {tuple(a.shape)} by {tuple(b.shape)}: inner sizes {ka} and "
+                      f"{kb} differ")
+
+
+def _rank_error(op, want, a, b):
+    return ValueError(f"{op}: expected {want}, got shapes {tuple(a.shape)} and {tuple(b.shape)}")
+
+
+def _product_backward(need_a, need_b):
+    """The rule of out = a @ b for operands of equal rank >= 2 (batch dims broadcast by the engine)."""
+
+    def backward(xp, g, out, a, b):
+        return (g @ b.mT if need_a else None, a.mT @ g if need_b else None)
+
+    return backward
+
+
+# ---------------------------------------------------------------------- matmul
 @tensor_method("matmul", "__matmul__")
 def matmul(input, other):
-    """matmul(input, other): matrix product with numpy's rules: 1-D, 2-D, batched and broadcast-batched.
+    """matmul(input, other): the matrix product with numpy's rules: 1-D, 2-D, batched and broadcast-batched.
 
     >>> import tapegrad as tg
     >>> tg.matmul(tg.ones(2, 3), tg.ones(3)).shape
@@ -19,27 +49,40 @@ def matmul(input, other):
     a, b = operands("matmul", input, other)
     ad, bd = a._data, b._data
     if ad.ndim == 0 or bd.ndim == 0:
-        raise ValueError(f"matmul: both arguments need at least 1 dimension, got shapes {tuple(ad.shape)} and "
-                         f"{tuple(bd.shape)}")
+        raise ValueError(f"matmul: both arguments need at least 1 dimension, got shapes {tuple(ad.shape)} "
+                         f"and {tuple(bd.shape)}")
     ka = ad.shape[-1]
     kb = bd.shape[-2] if bd.ndim > 1 else bd.shape[0]
     if ka != kb:
-        raise ValueError(f"matmul: cannot multiply {tuple(ad.shape)} by {tuple(bd.shape)}: inner sizes {ka} and "
-                         f"{kb} differ")
+        raise _inner_error("matmul", ad, bd, ka, kb)
+    need_a, need_b = a.requires_grad, b.requires_grad
+    if bd.ndim == 2 and ad.ndim > 2:
+        # (..., m, k) @ (k, n) as one (N, k) @ (k, n) product: one BLAS call, and b's gradient is one product
+        # too (no per-batch (k, n) gradients for the engine to sum).
+        n = bd.shape[1]
+        out = (ad.reshape(-1, ka) @ bd).reshape(ad.shape[:-1] + (n,))
+
+        def backward(xp, g, out, a, b):
+            ga = g @ b.mT if need_a else None
+            gb = a.reshape((-1, ka)).mT @ g.reshape((-1, n)) if need_b else None
+            return ga, gb
+
+        return _record(out, (a, b), backward)
     try:
         out = np.matmul(ad, bd)
     except ValueError:
         raise ValueError(f"matmul: cannot broadcast the batch dimensions of {tuple(ad.shape)} and "
                          f"{tuple(bd.shape)}") from None
     a_vec, b_vec = ad.ndim == 1, bd.ndim == 1
-    need_a, need_b = a.requires_grad, b.requires_grad
+    if not (a_vec or b_vec):
+        return _record(out, (a, b), _product_backward(need_a, need_b))
+    if a_vec and b_vec:
+        return _record(np.asarray(out), (a, b), _dot_backward)
 
     def backward(xp, g, out, a, b):
-        if a_vec and b_vec:
-            return g * b, g * a
-        if a_vec:  # (k,) @ (..., k, n): treat a as (1, k)
+        if a_vec:  # (k,) @ (..., k, n): a acts as (1, k); the engine sums the batch dims of a's gradient
             a, g = a.reshape((1,) + tuple(a.shape)), xp.expand_dims(g, -2)
-        if b_vec:  # (..., m, k) @ (k,): treat b as (k, 1)
+        else:  # (..., m, k) @ (k,): b acts as (k, 1)
             b, g = b.reshape(tuple(b.shape) + (1,)), xp.expand_dims(g, -1)
         ga = g @ b.mT if need_a else None
         gb = a.mT @ g if need_b else None
@@ -50,4 +93,324 @@ def matmul(input, other):
     return _record(out, (a, b), backward)
 
 
-mm = matmul
+@tensor_method()
+def __rmatmul__(self, other):
+    return matmul(other, self)
+
+
+@tensor_method()
+def mm(input, mat2):
+    """mm(input, mat2): the product of two 2-D matrices, (n, m) @ (m, p) -> (n, p); no broadcasting.
+
+    >>> import tapegrad as tg
+    >>> tg.mm(tg.ones(2, 3), tg.ones(3, 4)).shape
+    tapegrad.Size([2, 4])
+    """
+    a, b = operands("mm", input, mat2)
+    ad, bd = a._data, b._data
+    if ad.ndim != 2 or bd.ndim != 2:
+        raise _rank_error("mm", "two 2-D matrices", ad, bd)
+    if ad.shape[1] != bd.shape[0]:
+        raise _inner_error("mm", ad, bd, ad.shape[1], bd.shape[0])
+    return _record(ad @ bd, (a, b), _product_backward(a.requires_grad, b.requires_grad))
+
+
+@tensor_method()
+def bmm(input, mat2):
+    """bmm(input, mat2): batched matrix product, (b, n, m) @ (b, m, p) -> (b, n, p); equal batch sizes.
+
+    >>> import tapegrad as tg
+    >>> tg.bmm(tg.ones(5, 2, 3), tg.ones(5, 3, 4)).shape
+    tapegrad.Size([5, 2, 4])
+    """
+    a, b = operands("bmm", input, mat2)
+    ad, bd = a._data, b._data
+    if ad.ndim != 3 or bd.ndim != 3:
+        raise _rank_error("bmm", "two 3-D batches of matrices", ad, bd)
+    if ad.shape[0] != bd.shape[0]:
+        raise ValueError(f"bmm: cannot multiply {tuple(ad.shape)} by {tuple(bd.shape)}: batch sizes "
+                         f"{ad.shape[0]} and {bd.shape[0]} differ")
+    if ad.shape[2] != bd.shape[1]:
+        raise _inner_error("bmm", ad, bd, ad.shape[2], bd.shape[1])
+    return _record(np.matmul(ad, bd), (a, b), _product_backward(a.requires_grad, b.requires_grad))
+
+
+@tensor_method()
+def mv(input, vec):
+    """mv(input, vec): matrix times vector, (n, m) @ (m,) -> (n,).
+
+    >>> import tapegrad as tg
+    >>> tg.mv(tg.ones(2, 3), tg.ones(3))
+    tensor([3., 3.])
+    """
+    if input.ndim != 2 or vec.ndim != 1:
+        raise _rank_error("mv", "a 2-D matrix and a 1-D vector", input, vec)
+    if input.shape[1] != vec.shape[0]:
+        raise _inner_error("mv", input, vec, input.shape[1], vec.shape[0])
+    return matmul(input, vec)
+
+
+# ---------------------------------------------------------------------- vector products
+@tensor_method()
+def dot(input, tensor):
+    """dot(input, tensor): the dot product of two 1-D tensors of equal length (a 0-d tensor).
+
+    >>> import tapegrad as tg
+    >>> tg.dot(tg.tensor([1.0, 2.0]), tg.tensor([3.0, 4.0]))
+    tensor(11.)
+    """
+    a, b = operands("dot", input, tensor)
+    ad, bd = a._data, b._data
+    if ad.ndim != 1 or bd.ndim != 1:
+        raise _rank_error("dot", "two 1-D tensors", ad, bd)
+    if ad.shape[0] != bd.shape[0]:
+        raise ValueError(f"dot: cannot multiply {tuple(ad.shape)} by {tuple(bd.shape)}: sizes {ad.shape[0]} "
+                         f"and {bd.shape[0]} differ")
+    return _record(np.asarray(np.dot(ad, bd)), (a, b), _dot_backward)
+
+
+def _dot_backward(xp, g, out, a, b):
+    return g * b, g * a
+
+
+@tensor_method("outer", "ger")
+def outer(input, vec2):
+    """outer(input, vec2): the outer product of two 1-D tensors, (n,) and (m,) -> (n, m). Alias: ger.
+
+    >>> import tapegrad as tg
+    >>> tg.outer(tg.tensor([1.0, 2.0]), tg.tensor([1.0, 10.0]))
+    tensor([[ 1., 10.],
+            [ 2., 20.]])
+    """
+    a, b = operands("outer", input, vec2)
+    ad, bd = a._data, b._data
+    if ad.ndim != 1 or bd.ndim != 1:
+        raise _rank_error("outer", "two 1-D tensors", ad, bd)
+    need_a, need_b = a.requires_grad, b.requires_grad
+
+    def backward(xp, g, out, a, b):
+        return (g @ b if need_a else None, a @ g if need_b else None)
+
+    return _record(np.multiply.outer(ad, bd), (a, b), backward)
+
+
+ger = outer
+
+
+@tensor_method()
+def inner(input, other):
+    """inner(input, other): sums of products over the last dimension of both; a scalar operand multiplies.
+
+    The result has shape ``input.shape[:-1] + other.shape[:-1]``.
+
+    >>> import tapegrad as tg
+    >>> tg.inner(tg.ones(2, 3), tg.ones(4, 3)).shape
+    tapegrad.Size([2, 4])
+    """
+    a, b = operands("inner", input, other)
+    if a.ndim == 0 or b.ndim == 0:
+        return a * b
+    k, kb = a.shape[-1], b.shape[-1]
+    if k != kb:
+        raise ValueError(f"inner: cannot multiply {tuple(a.shape)} by {tuple(b.shape)}: last sizes {k} and "
+                         f"{kb} differ")
+    # composed of differentiable ops, so its gradients (of any order) come from theirs
+    product = a.reshape(-1, k) @ b.reshape(-1, k).mT
+    return product.reshape(tuple(a.shape[:-1]) + tuple(b.shape[:-1]))
+
+
+# ---------------------------------------------------------------------- einsum
+_LABELS = string.ascii_letters  # a-z then A-Z, as numpy and PyTorch number them
+
+
+def einsum(*args, optimize=None):
+    """einsum(equation, *operands): Einstein summation, with gradients for every operand.
+
+    Any equation numpy accepts: repeated subscripts (diagonals, traces), ``...`` broadcasting, implicit output
+    (the ``...`` dims, then the subscripts seen once, in alphabetical order), size-1 dims broadcasting, and
+    numpy's sublist form ``einsum(a, [0, 1], b, [1, 2], [0, 2])``. As PyTorch, ``...`` dims missing from an
+    explicit output are summed. ``optimize`` (a tapegrad extra) is numpy's contraction-order option; by
+    default it is used for more than two operands or large ones.
+
+    >>> import tapegrad as tg
+    >>> tg.einsum("ij,jk->ik", tg.ones(2, 3), tg.ones(3, 4)).shape
+    tapegrad.Size([2, 4])
+    >>> tg.einsum("ii", tg.eye(3))
+    tensor(3.)
+    """
+    if not args:
+        raise TypeError("einsum: missing the equation and the operands")
+    if isinstance(args[0], str):
+        equation, ops = args[0], args[1:]
+        if len(ops) == 1 and isinstance(ops[0], (list, tuple)):
+            ops = tuple(ops[0])
+    else:
+        equation, ops = _sublist_equation(args)
+    tensors = _einsum_operands(ops)
+    arrays = [t._data for t in tensors]
+    terms, out_labels = _parse_einsum(equation, tuple(a.ndim for a in arrays))
+    spec = ",".join(terms) + "->" + out_labels
+    if optimize is None:
+        optimize = _worth_optimizing([a.shape for a in arrays])
+    try:
+        out = np.einsum(spec, *arrays, optimize=optimize)
+    except ValueError as e:
+        raise _einsum_size_error(equation, terms, arrays, e) from None
+    needs = [t.requires_grad for t in tensors]
+
+    def backward(xp, g, out, *ops):
+        return tuple(_einsum_grad(xp, k, terms, out_labels, g, ops) if need else None
+                     for k, need in enumerate(needs))
+
+    return _record(np.asarray(out), tuple(tensors), backward)
+
+
+def _einsum_operands(ops):
+    """The operands as tensors of one dtype (numpy arrays, the constants of gradient rules, are wrapped)."""
+    if not ops:
+        raise ValueError("einsum: at least one operand is needed")
+    tensors = []
+    for i, t in enumerate(ops):
+        if isinstance(t, np.ndarray):
+            t = _wrap(t)
+        elif not isinstance(t, Tensor):
+            raise TypeError(f"einsum: operand {i} must be a Tensor, got {type(t).__name__}")
+        tensors.append(t)
+    dt = tensors[0]._data
+    for t in tensors[1:]:
+        if t._data.dtype != dt.dtype:
+            dt = np.empty((0,), dtype=dtypes.promote(dt, t._data))
+    return [t if t._data.dtype == dt.dtype else t.type(dt.dtype) for t in tensors]
+
+
+def _worth_optimizing(shapes):
+    """numpy's optimized einsum (contraction order, BLAS) pays for its planning cost only on big problems."""
+    return len(shapes) > 2 or (len(shapes) == 2 and max(math.prod(s) for s in shapes) >= 1 << 16)
+
+
+def _sublist_equation(args):
+    """numpy's ``einsum(op0, sublist0, op1, sublist1, ..., [sublist_out])`` as an equation and operands."""
+    args = list(args)
+    out = args.pop() if len(args) % 2 else None
+
+    def letters(sublist):
+        for s in sublist:
+            if s is not Ellipsis and not (isinstance(s, int) and 0 <= s < len(_LABELS)):
+                raise ValueError(f"einsum: sublists hold integers 0 to 51 and Ellipsis, got {sublist!r}")
+        return "".join("..." if s is Ellipsis else _LABELS[s] for s in sublist)
+
+    equation = ",".join(letters(s) for s in args[1::2])
+    if out is not None:
+        equation += "->" + letters(out)
+    return equation, args[0::2]
+
+
+@functools.lru_cache(maxsize=1024)
+def _parse_einsum(equation, ndims):
+    """(the operands' subscripts, the output's), with ``...`` spelled out as fresh letters, for operands of
+    ``ndims`` dimensions. Raises ValueError for a malformed equation."""
+    eq = equation.replace(" ", "")
+    lhs, arrow, rhs = eq.partition("->")
+    if "->" in rhs:
+        raise ValueError(f"einsum: the equation {equation!r} has more than one '->'")
+    terms = lhs.split(",")
+    if len(terms) != len(ndims):
+        raise ValueError(f"einsum: the equation {equation!r} has {len(terms)} operand term(s) but "
+                         f"{len(ndims)} operand(s) were given")
+    for term in terms + ([rhs] if arrow else []):
+        bare = term.replace("...", "", 1)
+        for c in bare:
+            if c not in _LABELS:
+                raise ValueError(f"einsum: invalid subscript {c!r} in {equation!r}: subscripts are letters "
+                                 "a-z and A-Z, plus one '...' per operand")
+    spans = []
+    for i, (term, nd) in enumerate(zip(terms, ndims, strict=True)):
+        named = len(term.replace("...", ""))
+        if "..." in term:
+            if named > nd:
+                raise ValueError(f"einsum: operand {i} has {nd} dimension(s) but its subscripts {term!r} "
+                                 f"name {named}")
+            spans.append(nd - named)
+        else:
+            if named != nd:
+                raise ValueError(f"einsum: operand {i} has {nd} dimension(s) but its subscripts {term!r} "
+                                 f"name {named} (and there is no '...')")
+            spans.append(0)
+    used = set(eq)
+    fresh = [c for c in _LABELS if c not in used]
+    n_ell = max(spans)
+    if n_ell > len(fresh):
+        raise ValueError(f"einsum: too many dimensions for the 52 subscript letters in {equation!r}")
+    ell = "".join(fresh[:n_ell])  # '...' dims align from the right, as in broadcasting
+    explicit = tuple(term.replace("...", ell[n_ell - s:]) for term, s in zip(terms, spans, strict=True))
+    if arrow:
+        out = rhs.replace("...", ell)
+        seen = set("".join(explicit))
+        for c in out:
+            if out.count(c) > 1:
+                raise ValueError(f"einsum: output subscript {c!r} appears more than once in {equation!r}")
+            if c not in seen:
+                raise ValueError(f"einsum: output subscript {c!r} does not appear in any operand of "
+                                 f"{equation!r}")
+    else:
+        counts = Counter(lhs.replace("...", "").replace(",", ""))
+        out = ell + "".join(sorted(c for c, n in counts.items() if n == 1))
+    return explicit, out
+
+
+def _einsum_size_error(equation, terms, arrays, error):
+    seen = {}
+    for i, (term, a) in enumerate(zip(terms, arrays, strict=True)):
+        for c, n in zip(term, a.shape, strict=True):
+            if c in seen:
+                j, m = seen[c]
+                if n != m and (j == i or 1 not in (n, m)):
+                    where = "'...' dimension" if c not in equation else f"subscript {c!r}"
+                    return ValueError(f"einsum: {where} has size {m} in operand {j} (shape "
+                                      f"{tuple(arrays[j].shape)}) but size {n} in operand {i} (shape "
+                                      f"{tuple(a.shape)}) in {equation!r}")
+            if c not in seen or seen[c][1] == 1:
+                seen[c] = (i, n)
+    return ValueError(f"einsum: {equation!r} failed on shapes {[tuple(a.shape) for a in arrays]}: {error}")
+
+
+def _einsum_grad(xp, k, terms, out_labels, g, ops):
+    """The gradient for operand ``k``: another einsum, of ``g`` with the other operands, into k's subscripts.
+
+    A subscript repeated in operand k (a diagonal) is renamed and tied to the first by an identity matrix,
+    so the gradient lands on the diagonal. A subscript found only in operand k (summed there alone) is absent
+    from the other terms: the gradient is constant along it, so it is broadcast. Size-1 dims are fitted last.
+    """
+    term, shape = terms[k], tuple(ops[k].shape)
+    others = [j for j in range(len(ops)) if j != k]
+    used = set(out_labels).union(*terms)
+    fresh = (c for c in _LABELS if c not in used)
+    target, ties, eyes = [], [], []
+    for i, c in enumerate(term):
+        if c in term[:i]:
+            f = next(fresh)
+            ties.append(c + f)
+            eyes.append(np.eye(shape[i], dtype=g.dtype))
+            target.append(f)
+        else:
+            target.append(c)
+    available = set(out_labels).union(*(terms[j] for j in others), *ties)
+    kept = "".join(c for c in target if c in available)
+    spec = ",".join([out_labels] + [terms[j] for j in others] + ties) + "->" + kept
+    inputs = [g] + [ops[j] for j in others] + eyes
+    grad = xp.einsum(spec, *inputs, optimize=_worth_optimizing([tuple(t.shape) for t in inputs]))
+    if len(kept) < len(target):
+        sizes = iter(grad.shape)
+        grad = grad.reshape(tuple(next(sizes) if c in available else 1 for c in target))
+    return _fit(xp, grad, shape)
+
+
+def _fit(xp, grad, shape):
+    """``grad`` summed over dims where the operand has size 1, then broadcast where it has size 1 itself."""
+    gshape = tuple(grad.shape)
+    if gshape == shape:
+        return grad
+    axes = tuple(i for i, (n, s) in enumerate(zip(gshape, shape, strict=True)) if s == 1 and n != 1)
+    if axes:
+        grad = grad.sum(axis=axes, keepdims=True)
+    return grad if tuple(grad.shape) == shape else xp.broadcast_to(grad, shape)

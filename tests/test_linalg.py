@@ -1,0 +1,336 @@
+"""Linear algebra: matmul over every shape combination, mm/bmm/mv/dot/outer/inner, and einsum."""
+
+import numpy as np
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+import tapegrad as tg
+from tapegrad.autograd import gradgradcheck
+from tapegrad.testing import arrays, assert_forward, assert_gradients, broadcastable_shapes
+
+
+def value_error(pattern):
+    return pytest.raises(ValueError, match=pattern)
+
+
+# ---------------------------------------------------------------------- matmul
+@st.composite
+def matmul_shapes(draw):
+    """Shapes (a, b) for matmul: vectors, matrices, batches, and batches that broadcast (some missing)."""
+    batch_a, batch_b = draw(broadcastable_shapes(num_shapes=2, max_dims=2, max_side=3))
+    m, k, n = draw(st.integers(1, 4)), draw(st.integers(1, 4)), draw(st.integers(1, 4))
+    a = (k,) if draw(st.booleans()) else tuple(batch_a) + (m, k)
+    b = (k,) if draw(st.booleans()) else tuple(batch_b) + (k, n)
+    return a, b
+
+
+SHAPE_PAIRS = [((3,), (3,)), ((3,), (3, 4)), ((2, 3), (3,)), ((2, 3), (3, 4)), ((5, 2, 3), (5, 3, 4)),
+               ((2, 1, 2, 3), (5, 3, 4)), ((3,), (2, 3, 4)), ((2, 2, 3), (3,)), ((2, 2, 3), (3, 4)),
+               ((2, 3), (2, 3, 4)), ((1, 2, 3), (4, 3, 2)), ((2, 4, 2, 3), (3, 1))]
+
+
+@given(matmul_shapes(), st.data())
+def test_matmul_gradient_over_shape_combinations(shapes, data):
+    a = data.draw(arrays(shapes[0]))
+    b = data.draw(arrays(shapes[1]))
+    assert_gradients(tg.matmul, a, b)
+    assert_gradients(lambda x, y: x @ y, a, b, wrt=(0,))
+    assert_gradients(lambda x, y: x @ y, a, b, wrt=(1,))
+
+
+@given(matmul_shapes(), st.data())
+def test_matmul_forward_matches_numpy(shapes, data):
+    a = data.draw(arrays(shapes[0]))
+    b = data.draw(arrays(shapes[1]))
+    for dtype in (np.float32, np.float64):
+        assert_forward(tg.matmul, np.matmul, a, b, dtype=dtype, rtol=1e-5, atol=1e-5)
+
+
+@pytest.mark.parametrize("shapes", SHAPE_PAIRS, ids=str)
+def test_matmul_each_shape_combination_first_and_second_order(shapes):
+    rng = np.random.default_rng(0)
+    a, b = (tg.tensor(rng.standard_normal(s), requires_grad=True) for s in shapes)
+    out = a @ b
+    assert out.shape == np.matmul(a.detach().numpy(), b.detach().numpy()).shape
+    assert gradgradcheck(tg.matmul, (a, b))
+
+
+@pytest.mark.parametrize("dtype", [tg.float32, tg.float64])
+def test_matmul_dtypes(dtype):
+    a = tg.ones(2, 3, dtype=dtype, requires_grad=True)
+    b = tg.ones(3, 4, dtype=dtype, requires_grad=True)
+    out = a @ b
+    assert out.dtype == dtype
+    out.sum().backward()
+    assert a.grad.dtype == dtype and b.grad.dtype == dtype
+    assert (tg.ones(2, 3) @ tg.ones(3, dtype=tg.float64)).dtype == tg.float64
+    ints = tg.tensor([[1, 2]]) @ tg.tensor([[3], [4]])
+    assert ints.dtype == tg.int64 and ints.tolist() == [[11]]
+
+
+def test_matmul_computes_only_the_needed_gradients():
+    a = tg.ones(4, 2, 3, requires_grad=True)
+    w = tg.ones(3, 5)
+    (a @ w).sum().backward()
+    assert a.grad.tolist() == np.full((4, 2, 3), 5.0).tolist() and w.grad is None
+    b = tg.ones(3, 5, requires_grad=True)
+    (tg.ones(4, 2, 3) @ b).sum().backward()
+    np.testing.assert_array_equal(b.grad.numpy(), np.full((3, 5), 8.0))
+
+
+def test_matmul_operator_forms():
+    a = np.arange(6.0).reshape(2, 3)
+    x = tg.tensor(a)
+    np.testing.assert_allclose((x @ x.T).numpy(), a @ a.T)
+    np.testing.assert_allclose((a.T @ x).numpy(), a.T @ a)  # numpy array @ Tensor -> Tensor.__rmatmul__
+    np.testing.assert_allclose(x.matmul(tg.tensor(a.T)).numpy(), a @ a.T)
+    assert (tg.ones(3) @ tg.ones(3)).shape == ()
+
+
+def test_matmul_errors_name_op_and_shapes():
+    with value_error(r"^matmul: cannot multiply \(2, 3\) by \(4, 5\): inner sizes 3 and 4 "
+                                         r"differ$"):
+        tg.ones(2, 3) @ tg.ones(4, 5)
+    with value_error(r"matmul: cannot multiply \(3,\) by \(4,\): inner sizes 3 and 4"):
+        tg.matmul(tg.ones(3), tg.ones(4))
+    with value_error(r"matmul: cannot multiply \(2, 3\) by \(2,\): inner sizes 3 and 2"):
+        tg.matmul(tg.ones(2, 3), tg.ones(2))
+    with value_error(r"matmul: both arguments need at least 1 dimension, got shapes \(\) "
+                                         r"and \(3,\)"):
+        tg.matmul(tg.tensor(2.0), tg.ones(3))
+    with value_error(r"matmul: cannot broadcast the batch dimensions of \(2, 2, 3\) and "
+                                         r"\(3, 3, 4\)"):
+        tg.ones(2, 2, 3) @ tg.ones(3, 3, 4)
+
+
+# ---------------------------------------------------------------------- mm, bmm, mv
+@given(st.integers(1, 4), st.integers(1, 4), st.integers(1, 4), st.data())
+def test_mm_forward_and_gradient(n, m, p, data):
+    a = data.draw(arrays((n, m)))
+    b = data.draw(arrays((m, p)))
+    assert_gradients(tg.mm, a, b)
+    assert_forward(lambda x, y: x.mm(y), np.matmul, a, b, dtype=np.float32, rtol=1e-5, atol=1e-5)
+
+
+@given(st.integers(1, 3), st.integers(1, 4), st.integers(1, 4), st.integers(1, 4), st.data())
+def test_bmm_forward_and_gradient(batch, n, m, p, data):
+    a = data.draw(arrays((batch, n, m)))
+    b = data.draw(arrays((batch, m, p)))
+    assert_gradients(tg.bmm, a, b)
+    assert_forward(lambda x, y: x.bmm(y), np.matmul, a, b, dtype=np.float32, rtol=1e-5, atol=1e-5)
+
+
+@given(st.integers(1, 4), st.integers(1, 4), st.data())
+def test_mv_forward_and_gradient(n, m, data):
+    a = data.draw(arrays((n, m)))
+    v = data.draw(arrays((m,)))
+    assert_gradients(tg.mv, a, v)
+    assert_forward(lambda x, y: x.mv(y), np.matmul, a, v, dtype=np.float64)
+
+
+@pytest.mark.parametrize("dtype", [tg.float32, tg.float64])
+def test_mm_bmm_dtypes_and_second_order(dtype):
+    assert tg.mm(tg.ones(2, 3, dtype=dtype), tg.ones(3, 2, dtype=dtype)).dtype == dtype
+    assert tg.bmm(tg.ones(1, 2, 3, dtype=dtype), tg.ones(1, 3, 2, dtype=dtype)).dtype == dtype
+    rng = np.random.default_rng(1)
+    a = tg.tensor(rng.standard_normal((2, 2, 3)), requires_grad=True)
+    b = tg.tensor(rng.standard_normal((2, 3, 2)), requires_grad=True)
+    assert gradgradcheck(tg.bmm, (a, b))
+    assert gradgradcheck(lambda x, y: tg.mm(x[0], y[1]), (a, b))
+
+
+def test_mm_bmm_mv_errors():
+    with value_error(r"^mm: expected two 2-D matrices, got shapes \(3,\) and \(3, 4\)$"):
+        tg.mm(tg.ones(3), tg.ones(3, 4))
+    with value_error(r"mm: expected two 2-D matrices, got shapes \(2, 2, 3\) and \(3, 4\)"):
+        tg.mm(tg.ones(2, 2, 3), tg.ones(3, 4))
+    with value_error(r"^mm: cannot multiply \(2, 3\) by \(4, 5\): inner sizes 3 and 4 differ$"):
+        tg.mm(tg.ones(2, 3), tg.ones(4, 5))
+    with value_error(r"bmm: expected two 3-D batches of matrices, got shapes \(2, 3\) and "
+                                         r"\(2, 3, 4\)"):
+        tg.bmm(tg.ones(2, 3), tg.ones(2, 3, 4))
+    with value_error(r"bmm: cannot multiply \(2, 2, 3\) by \(3, 3, 4\): batch sizes 2 and 3 "
+                                         r"differ"):
+        tg.bmm(tg.ones(2, 2, 3), tg.ones(3, 3, 4))
+    with value_error(r"bmm: cannot multiply \(2, 2, 3\) by \(2, 4, 4\): inner sizes 3 and 4"):
+        tg.bmm(tg.ones(2, 2, 3), tg.ones(2, 4, 4))
+    with value_error(r"mv: expected a 2-D matrix and a 1-D vector, got shapes \(2, 3\) and "
+                                         r"\(3, 1\)"):
+        tg.mv(tg.ones(2, 3), tg.ones(3, 1))
+    with value_error(r"mv: cannot multiply \(2, 3\) by \(4,\): inner sizes 3 and 4 differ"):
+        tg.mv(tg.ones(2, 3), tg.ones(4))
+
+
+# ---------------------------------------------------------------------- dot, outer/ger, inner
+@given(st.integers(1, 5), st.integers(1, 5), st.data())
+def test_dot_outer_forward_and_gradient(n, m, data):
+    a = data.draw(arrays((n,)))
+    b = data.draw(arrays((n,)))
+    c = data.draw(arrays((m,)))
+    assert_gradients(tg.dot, a, b)
+    assert_gradients(tg.outer, a, c)
+    assert_gradients(lambda x, y: x.ger(y), a, c, wrt=(1,))
+    for dtype in (np.float32, np.float64):
+        assert_forward(tg.dot, np.dot, a, b, dtype=dtype, rtol=1e-5, atol=1e-5)
+        assert_forward(lambda x, y: x.outer(y), np.outer, a, c, dtype=dtype)
+        assert_forward(tg.ger, np.outer, a, c, dtype=dtype)
+
+
+@given(broadcastable_shapes(num_shapes=2, max_dims=2), st.integers(1, 4), st.data())
+def test_inner_forward_and_gradient(lead, k, data):
+    a = data.draw(arrays(tuple(lead[0]) + (k,)))
+    b = data.draw(arrays(tuple(lead[1]) + (k,)))
+    assert_gradients(tg.inner, a, b)
+    for dtype in (np.float32, np.float64):
+        assert_forward(lambda x, y: x.inner(y), np.inner, a, b, dtype=dtype, rtol=1e-5, atol=1e-5)
+
+
+def test_inner_with_a_scalar_multiplies():
+    assert tg.inner(tg.tensor(2.0), tg.ones(2, 3)).tolist() == [[2.0] * 3] * 2
+
+
+def test_vector_products_dtypes_and_second_order():
+    for dtype in (tg.float32, tg.float64):
+        assert tg.dot(tg.ones(3, dtype=dtype), tg.ones(3, dtype=dtype)).dtype == dtype
+        assert tg.outer(tg.ones(3, dtype=dtype), tg.ones(2, dtype=dtype)).dtype == dtype
+    assert tg.dot(tg.tensor([1, 2]), tg.tensor([3, 4])).item() == 11
+    rng = np.random.default_rng(2)
+    a = tg.tensor(rng.standard_normal(3), requires_grad=True)
+    b = tg.tensor(rng.standard_normal(3), requires_grad=True)
+    assert gradgradcheck(lambda x, y: tg.dot(x, y) ** 2, (a, b))
+    assert gradgradcheck(tg.outer, (a, b))
+
+
+def test_vector_product_errors():
+    with value_error(r"^dot: expected two 1-D tensors, got shapes \(2, 3\) and \(3,\)$"):
+        tg.dot(tg.ones(2, 3), tg.ones(3))
+    with value_error(r"^dot: cannot multiply \(3,\) by \(4,\): sizes 3 and 4 differ$"):
+        tg.dot(tg.ones(3), tg.ones(4))
+    with value_error(r"outer: expected two 1-D tensors, got shapes \(3,\) and \(2, 2\)"):
+        tg.outer(tg.ones(3), tg.ones(2, 2))
+    with value_error(r"inner: cannot multiply \(2, 3\) by \(4,\): last sizes 3 and 4 differ"):
+        tg.inner(tg.ones(2, 3), tg.ones(4))
+
+
+# ---------------------------------------------------------------------- einsum
+EQUATIONS = [
+    ("ij,jk->ik", [(2, 3), (3, 4)]), ("ij,jk", [(2, 3), (3, 4)]), ("ij->ji", [(2, 3)]), ("ij->", [(2, 3)]),
+    ("ij->i", [(2, 3)]), ("ij->j", [(2, 3)]), ("i,j->ij", [(2,), (3,)]), ("i,i->", [(3,), (3,)]),
+    ("i,i->i", [(3,), (3,)]), ("ii", [(3, 3)]), ("ii->i", [(3, 3)]), ("iij->j", [(2, 2, 3)]),
+    ("iii->i", [(2, 2, 2)]), ("ii,i->i", [(3, 3), (3,)]), ("ij,ij->ij", [(2, 1), (2, 3)]),
+    ("ij,jk->ik", [(2, 1), (3, 4)]), ("bij,bjk->bik", [(2, 2, 3), (2, 3, 4)]),
+    ("bij,bkj->bik", [(2, 2, 3), (2, 4, 3)]),
+    ("...ij,...jk", [(2, 2, 3), (3, 4)]), ("...ij,...jk->...ik", [(2, 1, 2, 3), (3, 3, 2)]),
+    ("...i->i", [(2, 3, 4)]), ("i...->...", [(2, 3, 4)]), ("a...,...b", [(2, 3), (3, 4)]),
+    ("ij,jk,kl->il", [(2, 3), (3, 4), (4, 2)]), ("i,i,i->", [(3,), (3,), (3,)]),
+    ("ijk,ikl->ijl", [(2, 3, 2), (2, 2, 4)]), ("bhqd,bhkd->bhqk", [(1, 2, 3, 2), (1, 2, 4, 2)]),
+    (" i j -> j i ", [(2, 3)]), ("Ab,bc", [(2, 3), (3, 4)]),
+    ("ij,j", [(2, 3), (3,)]), ("ijkl->lkji", [(1, 2, 3, 2)]), ("ij,kl->ijkl", [(2, 1), (1, 3)]),
+]
+
+
+@pytest.mark.parametrize("equation,shapes", EQUATIONS, ids=[e for e, _ in EQUATIONS])
+def test_einsum_forward_gradient_and_dtype(equation, shapes):
+    rng = np.random.default_rng(len(equation))
+    xs = [rng.standard_normal(s) for s in shapes]
+    assert_gradients(lambda *t: tg.einsum(equation, *t), *xs)
+    if "..." in equation and "->" in equation and "..." not in equation.split("->")[1]:
+        return  # PyTorch sums '...' dims left out of the output; numpy refuses this equation
+    for dtype in (np.float32, np.float64):
+        assert_forward(lambda *t: tg.einsum(equation, *t),
+                       lambda *a: np.einsum(equation.replace(" ", ""), *a), *xs, dtype=dtype, rtol=1e-5,
+                       atol=1e-5)
+
+
+@pytest.mark.parametrize("equation,shapes", [e for e in EQUATIONS if e[0] in (
+    "ij,jk->ik", "ii", "ii->i", "iij->j", "ij->i", "ij,ij->ij", "...ij,...jk", "ij,jk,kl->il", "i,i,i->")],
+    ids=str)
+def test_einsum_gradgradcheck(equation, shapes):
+    rng = np.random.default_rng(3)
+    xs = [tg.tensor(rng.standard_normal(s), requires_grad=True) for s in shapes]
+    assert gradgradcheck(lambda *t: tg.einsum(equation, *t), tuple(xs))
+
+
+@given(st.integers(1, 3), st.integers(1, 4), st.integers(1, 4), st.data())
+def test_einsum_batched_matmul_property(b, m, k, data):
+    x = data.draw(arrays((b, m, k)))
+    y = data.draw(arrays((b, k, 2)))
+    assert_gradients(lambda p, q: tg.einsum("bmk,bkn->bmn", p, q), x, y)
+    assert_gradients(lambda p: tg.einsum("bmk->kb", p), x)
+
+
+def test_einsum_argument_forms():
+    a, b = tg.ones(2, 3), tg.ones(3)
+    assert tg.einsum("ij,j->i", [a, b]).tolist() == [3.0, 3.0]  # operands as one list
+    assert tg.einsum(a, [0, 1], b, [1], [0]).tolist() == [3.0, 3.0]  # numpy's sublist form
+    assert tg.einsum(a, [Ellipsis, 1], b, [1]).tolist() == [3.0, 3.0]
+    assert tg.einsum("bB,Ba", tg.ones(2, 3), tg.ones(3, 4)).shape == (4, 2)  # implicit output: sorted
+    mixed = tg.einsum("i,i->", tg.ones(3), tg.ones(3, dtype=tg.float64))
+    assert mixed.dtype == tg.float64
+    assert tg.einsum("i,i->", tg.tensor([1, 2]), tg.tensor([3, 4])).item() == 11
+    assert tg.einsum("ij,jk->ik", tg.ones(64, 64), tg.ones(64, 1200)).shape == (64, 1200)  # optimized path
+
+
+def test_einsum_computes_only_needed_gradients():
+    a = tg.ones(2, 3, requires_grad=True)
+    b = tg.ones(3, 4)
+    tg.einsum("ij,jk->ik", a, b).sum().backward()
+    assert a.grad.tolist() == [[4.0] * 3] * 2 and b.grad is None
+
+
+def test_einsum_errors():
+    with value_error(r"einsum: the equation 'ij,jk' has 2 operand term\(s\) but 1 operand"):
+        tg.einsum("ij,jk", tg.ones(2, 3))
+    with value_error(r"einsum: subscript 'j' has size 3 in operand 0 \(shape \(2, 3\)\) but "
+                                         r"size 4 in operand 1 \(shape \(4, 5\)\)"):
+        tg.einsum("ij,jk->ik", tg.ones(2, 3), tg.ones(4, 5))
+    with value_error(r"einsum: subscript 'i' has size 2 in operand 0 .* but size 3 in "
+                                         r"operand 0"):
+        tg.einsum("ii->i", tg.ones(2, 3))
+    with value_error(r"einsum: operand 0 has 1 dimension\(s\) but its subscripts 'ij' name 2"):
+        tg.einsum("ij->i", tg.ones(3))
+    with value_error(r"einsum: operand 0 has 1 dimension\(s\) but its subscripts '...ij'"):
+        tg.einsum("...ij->i", tg.ones(3))
+    with value_error(r"einsum: invalid subscript '1' in 'i1->i'"):
+        tg.einsum("i1->i", tg.ones(3, 1))
+    with value_error(r"einsum: output subscript 'i' appears more than once"):
+        tg.einsum("i->ii", tg.ones(3))
+    with value_error(r"einsum: output subscript 'j' does not appear in any operand"):
+        tg.einsum("i->j", tg.ones(3))
+    with value_error(r"einsum: the equation 'i->i->i' has more than one '->'"):
+        tg.einsum("i->i->i", tg.ones(3))
+    with value_error(r"einsum: sublists hold integers 0 to 51 and Ellipsis, got \[60\]"):
+        tg.einsum(tg.ones(3), [60])
+    with pytest.raises(TypeError, match="einsum: operand 1 must be a Tensor, got list"):
+        tg.einsum("i,i", tg.ones(3), [1.0, 2.0, 3.0])
+    with value_error("einsum: at least one operand is needed"):
+        tg.einsum("i")
+
+
+# ---------------------------------------------------------------------- optional cross-check against PyTorch
+def test_matches_pytorch_numbers():
+    torch = pytest.importorskip("torch")
+    rng = np.random.default_rng(11)
+    cases = [("matmul", s) for s in SHAPE_PAIRS] + [("einsum", e) for e in EQUATIONS]
+    for kind, spec in cases:
+        if kind == "matmul":
+            values = [rng.standard_normal(s) for s in spec]
+
+            def fn(lib, *t):
+                return lib.matmul(*t)
+        else:
+            equation, shapes = spec
+            values = [rng.standard_normal(s) for s in shapes]
+
+            def fn(lib, *t, equation=equation):
+                return lib.einsum(equation, *t)
+        ts = [torch.tensor(a, requires_grad=True) for a in values]
+        xs = [tg.tensor(a, requires_grad=True) for a in values]
+        yt, yx = fn(torch, *ts), fn(tg, *xs)
+        np.testing.assert_allclose(yx.detach().numpy(), yt.detach().numpy(), rtol=1e-10, atol=1e-12)
+        w = rng.standard_normal(tuple(yt.shape))
+        yt.backward(torch.tensor(w))
+        yx.backward(tg.tensor(w))
+        for t, x in zip(ts, xs, strict=True):
+            np.testing.assert_allclose(x.grad.numpy(), t.grad.numpy(), rtol=1e-9, atol=1e-12)
