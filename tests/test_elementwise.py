@@ -1,0 +1,761 @@
+"""The elementwise family: arithmetic, unary math, rounding, selection, comparisons and logic.
+
+Every differentiable op has a Hypothesis property test of its gradient against float64 central differences
+(binary ops over mutually broadcastable shapes), a forward test against the numpy expression it should equal in
+float32 and float64, a dtype test, and bad-input tests. Ops with kinks or jumps are checked on inputs kept away
+from them (the ``away_*`` transforms); their conventions at the kinks are tested directly.
+"""
+
+import doctest
+import math
+import warnings
+
+import numpy as np
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+import tapegrad as tg
+from tapegrad.autograd import gradgradcheck
+from tapegrad.ops import elementwise
+from tapegrad.testing import arrays, assert_forward, assert_gradients, boolean_masks, broadcastable_shapes
+
+FLOATS = (np.float32, np.float64)
+
+
+# ---------------------------------------------------------------------- input transforms (keep off kinks)
+def away_from_zero(x, gap=0.25):
+    return np.where(x < 0, x - gap, x + gap)
+
+
+def positive(x):
+    return np.abs(x) + 0.1
+
+
+def away_from_integers(x):
+    """Values whose fractional part is in [0.1, 0.4]: away from the jumps of floor/ceil/round/trunc/frac."""
+    f = np.floor(x)
+    return f + 0.1 + 0.3 * (x - f)
+
+
+def on_grid(x, step=0.25, offset=0.0):
+    """Values on a grid: two grids either coincide exactly or are at least ``step`` apart."""
+    return np.round(x / step) * step + offset
+
+
+def _erf_ref(x):
+    return np.vectorize(math.erf, otypes=[np.float64])(x).astype(x.dtype)
+
+
+def _erfc_ref(x):
+    return np.vectorize(math.erfc, otypes=[np.float64])(x).astype(x.dtype)
+
+
+# name: (tapegrad function, numpy reference, input transform or None)
+UNARY = {
+    "neg": (tg.neg, np.negative, None),
+    "abs": (tg.abs, np.abs, away_from_zero),
+    "reciprocal": (tg.reciprocal, lambda x: 1 / x, away_from_zero),
+    "square": (tg.square, np.square, None),
+    "sqrt": (tg.sqrt, np.sqrt, positive),
+    "rsqrt": (tg.rsqrt, lambda x: 1 / np.sqrt(x), positive),
+    "exp": (tg.exp, np.exp, None),
+    "exp2": (tg.exp2, np.exp2, None),
+    "expm1": (tg.expm1, np.expm1, None),
+    "log": (tg.log, np.log, positive),
+    "log2": (tg.log2, np.log2, positive),
+    "log10": (tg.log10, np.log10, positive),
+    "log1p": (tg.log1p, np.log1p, lambda x: np.abs(x) * 0.3 - 0.9),
+    "sin": (tg.sin, np.sin, None),
+    "cos": (tg.cos, np.cos, None),
+    "tan": (tg.tan, np.tan, lambda x: x * 0.4),
+    "sinh": (tg.sinh, np.sinh, None),
+    "cosh": (tg.cosh, np.cosh, None),
+    "asin": (tg.asin, np.arcsin, lambda x: x * 0.3),
+    "acos": (tg.acos, np.arccos, lambda x: x * 0.3),
+    "atan": (tg.atan, np.arctan, None),
+    "tanh": (tg.tanh, np.tanh, None),
+    "sigmoid": (tg.sigmoid, lambda x: 1 / (1 + np.exp(-x)), None),
+    "relu": (tg.relu, lambda x: np.maximum(x, 0), away_from_zero),
+    "erf": (tg.erf, _erf_ref, None),
+    "erfc": (tg.erfc, _erfc_ref, None),
+    "floor": (tg.floor, np.floor, away_from_integers),
+    "ceil": (tg.ceil, np.ceil, away_from_integers),
+    "round": (tg.round, np.round, away_from_integers),
+    "trunc": (tg.trunc, np.trunc, away_from_integers),
+    "frac": (tg.frac, lambda x: x - np.trunc(x), away_from_integers),
+    "sign": (tg.sign, np.sign, away_from_zero),
+    "positive": (tg.positive, lambda x: x, None),
+    # scalar operands and the forms that take numbers
+    "add_scalar": (lambda x: x + 2.5, lambda x: x + 2.5, None),
+    "radd_scalar": (lambda x: 2.5 + x, lambda x: 2.5 + x, None),
+    "sub_scalar_alpha": (lambda x: tg.sub(x, 1.5, alpha=2), lambda x: x - 3.0, None),
+    "rsub_scalar": (lambda x: 2.5 - x, lambda x: 2.5 - x, None),
+    "rsub": (lambda x: tg.rsub(x, 2.5), lambda x: 2.5 - x, None),
+    "mul_scalar": (lambda x: x * -1.5, lambda x: x * -1.5, None),
+    "div_scalar": (lambda x: x / 4, lambda x: x / 4, None),
+    "rdiv_scalar": (lambda x: 3 / x, lambda x: 3 / x, away_from_zero),
+    "pow_2": (lambda x: x ** 2, lambda x: x ** 2, None),
+    "pow_3": (lambda x: x ** 3, lambda x: x ** 3, None),
+    "pow_0": (lambda x: x ** 0, lambda x: x ** 0, None),
+    "pow_1": (lambda x: tg.pow(x, 1), lambda x: x ** 1, None),
+    "pow_half": (lambda x: x ** 0.5, np.sqrt, positive),
+    "pow_minus_half": (lambda x: x ** -0.5, lambda x: 1 / np.sqrt(x), positive),
+    "pow_minus_1": (lambda x: x ** -1, lambda x: 1 / x, away_from_zero),
+    "pow_minus_2": (lambda x: x ** -2, lambda x: 1 / (x * x), away_from_zero),
+    "pow_2.7": (lambda x: x ** 2.7, lambda x: x ** 2.7, positive),
+    "rpow_scalar": (lambda x: 2.0 ** x, lambda x: 2.0 ** x, None),
+    "rmod_scalar": (lambda x: 2.5 % x, lambda x: np.remainder(2.5, x), lambda x: np.where(x < 0, -1.0, 1.0)),
+    "mod_scalar": (lambda x: x % 1.0, lambda x: np.remainder(x, 1.0), lambda x: away_from_integers(x) * 0.8),
+    "fmod_scalar": (lambda x: tg.fmod(x, 1.0), lambda x: np.fmod(x, 1.0), lambda x: away_from_integers(x) * 0.8),
+    "clamp": (lambda x: tg.clamp(x, -1.0, 1.5), lambda x: np.clip(x, -1.0, 1.5),
+              lambda x: on_grid(x, offset=0.125)),
+    "clamp_min": (lambda x: x.clamp_min(0.5), lambda x: np.maximum(x, 0.5), lambda x: on_grid(x, offset=0.125)),
+    "clamp_max": (lambda x: tg.clamp_max(x, 0.5), lambda x: np.minimum(x, 0.5), lambda x: on_grid(x, offset=0.125)),
+    "clip": (lambda x: x.clip(max=1.0), lambda x: np.minimum(x, 1.0), lambda x: on_grid(x, offset=0.125)),
+    "maximum_scalar": (lambda x: tg.maximum(x, 0.5), lambda x: np.maximum(x, 0.5), lambda x: on_grid(x, offset=0.1)),
+    "where_scalar": (lambda x: tg.where(x > 0, x, 0.5), lambda x: np.where(x > 0, x, 0.5), away_from_zero),
+    "lerp_scalar_weight": (lambda x: tg.lerp(x, x * x, 0.3), lambda x: x + 0.3 * (x * x - x), None),
+    "lerp_big_weight": (lambda x: tg.lerp(x, x * x, 0.8), lambda x: x * x - (x * x - x) * 0.2, None),
+}
+
+# name: (tapegrad function, numpy reference, transform of (a, b) or None)
+BINARY = {
+    "add": (tg.add, np.add, None),
+    "add_alpha": (lambda a, b: tg.add(a, b, alpha=-2.0), lambda a, b: a - 2 * b, None),
+    "sub": (tg.sub, np.subtract, None),
+    "rsub": (tg.rsub, lambda a, b: b - a, None),
+    "mul": (tg.mul, np.multiply, None),
+    "div": (tg.div, np.divide, lambda a, b: (a, away_from_zero(b))),
+    "pow": (tg.pow, np.power, lambda a, b: (positive(a), b)),
+    "maximum": (tg.maximum, np.maximum, lambda a, b: (on_grid(a), on_grid(b))),
+    "minimum": (tg.minimum, np.minimum, lambda a, b: (on_grid(a), on_grid(b))),
+    "remainder": (tg.remainder, np.remainder,
+                  lambda a, b: (away_from_integers(a) * 0.8 + 0.05, np.where(b < 0, -1.0, 1.0))),
+    "fmod": (tg.fmod, np.fmod, lambda a, b: (away_from_integers(a) * 0.8 + 0.05, np.where(b < 0, -2.0, 1.0))),
+    "atan2": (tg.atan2, np.arctan2, lambda a, b: (away_from_zero(a), b)),  # off the branch cut a = 0, b < 0
+    "lerp": (lambda a, b: tg.lerp(a, b, 0.25), lambda a, b: a + 0.25 * (b - a), None),
+}
+
+# the differentiable ops in the tables above whose rules get a second-order check
+SECOND_ORDER = {
+    "mul": (lambda a, b: a * b, (3, 1), (4,)),
+    "div": (lambda a, b: a / (b * b + 1), (3,), (2, 3)),
+    "pow": (lambda a, b: (a * a + 0.5) ** b, (3,), (3,)),
+    "pow_scalar": (lambda a: (a * a + 0.5) ** 3.5 + a ** -2, (3,), None),
+    "rpow": (lambda a: 3.0 ** a, (3,), None),
+    "exp_log": (lambda a: (a.exp() + 1).log(), (4,), None),
+    "sigmoid": (lambda a: tg.sigmoid(a), (4,), None),
+    "tanh": (lambda a: tg.tanh(a), (4,), None),
+    "erf": (lambda a: tg.erf(a), (4,), None),
+    "erfc": (lambda a: tg.erfc(a), (4,), None),
+    "sin_cos": (lambda a: a.sin() * a.cos(), (4,), None),
+    "sqrt_rsqrt": (lambda a: (a * a + 1).sqrt() + (a * a + 1).rsqrt(), (4,), None),
+    "maximum": (lambda a, b: tg.maximum(a, b) * a, (4,), (4,)),
+    "where": (lambda a, b: tg.where(a > 0, a * b, b * b), (4,), (4,)),
+    "clamp": (lambda a, b: tg.clamp(a * b, -0.5, 0.5) * a, (4,), (4,)),
+    "lerp": (lambda a, b: tg.lerp(a, b, a * b), (4,), (4,)),
+    "remainder": (lambda a, b: (a % (b * b + 1)) * b, (4,), (4,)),
+    "atan2": (lambda a, b: tg.atan2(a, b), (4,), (4,)),
+}
+
+
+# ---------------------------------------------------------------------- gradients (property tests)
+@pytest.mark.parametrize("name", sorted(UNARY))
+@given(x=arrays(max_side=3))
+def test_unary_gradient(name, x):
+    fn, _, transform = UNARY[name]
+    assert_gradients(fn, transform(x) if transform else x)
+
+
+@pytest.mark.parametrize("name", sorted(BINARY))
+@given(data=st.data())
+def test_binary_gradient_broadcasting(name, data):
+    shape_a, shape_b = data.draw(broadcastable_shapes())
+    a, b = data.draw(arrays(shape_a)), data.draw(arrays(shape_b))
+    fn, _, transform = BINARY[name]
+    assert_gradients(fn, *(transform(a, b) if transform else (a, b)))
+
+
+@given(data=st.data())
+def test_where_gradient_broadcasting(data):
+    shape_c, shape_a, shape_b = data.draw(broadcastable_shapes(3))
+    cond = data.draw(boolean_masks(shape_c))
+    a, b = data.draw(arrays(shape_a)), data.draw(arrays(shape_b))
+    assert_gradients(lambda c, a, b: tg.where(c, a, b), cond, a, b)
+    assert_gradients(lambda c, a, b: a.where(c, b), cond, a, b)
+
+
+@given(data=st.data())
+def test_lerp_tensor_weight_gradient_broadcasting(data):
+    shapes = data.draw(broadcastable_shapes(3))
+    a, b, w = (data.draw(arrays(s)) for s in shapes)
+    assert_gradients(tg.lerp, a, b, w)
+
+
+@given(data=st.data())
+def test_clamp_tensor_bounds_gradient_broadcasting(data):
+    shape_x, shape_lo, shape_hi = data.draw(broadcastable_shapes(3))
+    # grids 1/8 and 1/16 apart: x never sits on a bound and the bounds never coincide (all kinks)
+    x = on_grid(data.draw(arrays(shape_x)), offset=0.125)
+    lo = on_grid(data.draw(arrays(shape_lo)))
+    hi = on_grid(data.draw(arrays(shape_hi)), offset=0.0625)
+    assert_gradients(lambda x, lo, hi: tg.clamp(x, lo, hi), x, lo, hi)  # includes lo > hi
+    assert_gradients(lambda x, lo: tg.clamp(x, min=lo), x, lo)
+    assert_gradients(lambda x, hi: x.clamp(max=hi), x, hi)
+
+
+@pytest.mark.parametrize("name", sorted(SECOND_ORDER))
+def test_second_order(name):
+    fn, shape_a, shape_b = SECOND_ORDER[name]
+    rng = np.random.default_rng(0)
+    inputs = [tg.tensor(rng.uniform(0.3, 1.5, shape_a) * rng.choice([-1, 1], shape_a), dtype=tg.float64,
+                        requires_grad=True)]
+    if shape_b is not None:
+        inputs.append(tg.tensor(rng.uniform(0.3, 1.5, shape_b), dtype=tg.float64, requires_grad=True))
+    assert gradgradcheck(fn, tuple(inputs))
+
+
+# ---------------------------------------------------------------------- forward against numpy, dtypes
+@pytest.mark.parametrize("name", sorted(UNARY))
+@given(x=arrays())
+def test_unary_forward(name, x):
+    fn, ref, transform = UNARY[name]
+    x = transform(x) if transform else x
+    for dtype in FLOATS:
+        assert_forward(fn, ref, x, dtype=dtype, rtol=1e-5 if dtype == np.float32 else 1e-12)
+
+
+@pytest.mark.parametrize("name", sorted(BINARY))
+@given(data=st.data())
+def test_binary_forward_broadcasting(name, data):
+    shape_a, shape_b = data.draw(broadcastable_shapes())
+    a, b = data.draw(arrays(shape_a)), data.draw(arrays(shape_b))
+    fn, ref, transform = BINARY[name]
+    a, b = transform(a, b) if transform else (a, b)
+    for dtype in FLOATS:
+        assert_forward(fn, ref, a, b, dtype=dtype, rtol=1e-5 if dtype == np.float32 else 1e-12)
+
+
+@given(data=st.data())
+def test_where_lerp_clamp_forward_broadcasting(data):
+    shapes = data.draw(broadcastable_shapes(3))
+    cond = data.draw(boolean_masks(shapes[0]))
+    a, b = data.draw(arrays(shapes[1])), data.draw(arrays(shapes[2]))
+    for dtype in FLOATS:
+        assert_forward(lambda c, a, b: tg.where(c, a, b), np.where, cond, a, b, dtype=dtype)
+        assert_forward(tg.lerp, lambda a, b, w: a + w * (b - a), a, b, a, dtype=dtype)
+        assert_forward(tg.clamp, lambda x, lo, hi: np.minimum(np.maximum(x, lo), hi), a, b, a * 0.5, dtype=dtype)
+
+
+@pytest.mark.parametrize("name", sorted(UNARY))
+@pytest.mark.parametrize("dtype", [tg.float32, tg.float64])
+def test_unary_dtype_preserved_with_gradient(name, dtype):
+    fn, _, transform = UNARY[name]
+    x0 = np.array([[0.3, -1.2, 2.1], [0.7, 1.6, -0.4]])
+    x = tg.tensor(transform(x0) if transform else x0, dtype=dtype, requires_grad=True)
+    y = fn(x)
+    assert y.dtype == dtype
+    y.sum().backward()
+    assert x.grad.dtype == dtype and x.grad.shape == x.shape
+
+
+@pytest.mark.parametrize("name", sorted(BINARY))
+@pytest.mark.parametrize("dtype", [tg.float32, tg.float64])
+def test_binary_dtype_preserved_with_gradient(name, dtype):
+    fn, _, transform = BINARY[name]
+    a0, b0 = np.array([[0.3, -1.2, 2.1]]), np.array([[0.7], [1.6]])
+    a0, b0 = transform(a0, b0) if transform else (a0, b0)
+    a, b = (tg.tensor(v, dtype=dtype, requires_grad=True) for v in (a0, b0))
+    y = fn(a, b)
+    assert y.dtype == dtype and y.shape == (2, 3)
+    y.sum().backward()
+    assert a.grad.dtype == dtype and b.grad.dtype == dtype
+    assert a.grad.shape == (1, 3) and b.grad.shape == (2, 1)
+
+
+def test_function_and_method_forms_agree():
+    x = tg.tensor([[0.5, 1.5], [2.5, 0.25]])
+    y = tg.tensor([0.75, 2.0])
+    for name in ["abs", "reciprocal", "square", "sqrt", "rsqrt", "exp", "exp2", "expm1", "log", "log2", "log10",
+                 "log1p", "sin", "cos", "tan", "sinh", "cosh", "atan", "tanh", "sigmoid", "relu", "erf", "erfc",
+                 "floor", "ceil", "round", "trunc", "frac", "sign", "neg", "negative", "absolute", "fix", "sgn",
+                 "positive", "isnan", "isinf", "isfinite", "logical_not"]:
+        assert tg.equal(getattr(tg, name)(x), getattr(x, name)()), name
+    for name in ["add", "sub", "mul", "div", "pow", "remainder", "fmod", "floor_divide", "maximum", "minimum",
+                 "atan2", "eq", "ne", "lt", "le", "gt", "ge", "logical_and", "logical_or", "logical_xor",
+                 "subtract", "multiply", "divide", "true_divide", "greater", "less", "isclose"]:
+        assert tg.equal(getattr(tg, name)(x, y), getattr(x, name)(y)), name
+    assert tg.equal(tg.clamp(x, 0.5, 1.0), x.clip(0.5, 1.0))
+    assert tg.equal(tg.lerp(x, y, 0.5), x.lerp(y, 0.5))
+    assert tg.equal(tg.where(x > 1, x, y), x.where(x > 1, y))
+    assert tg.equal(tg.asin(x * 0.1), tg.arcsin(x * 0.1)) and tg.equal(tg.atan2(x, y), tg.arctan2(x, y))
+
+
+def test_operators_and_reflected_operators():
+    x = tg.tensor([1.0, 2.0, 4.0])
+    cases = [(x + 2, [3, 4, 6]), (2 + x, [3, 4, 6]), (x - 1, [0, 1, 3]), (1 - x, [0, -1, -3]),
+             (x * 3, [3, 6, 12]), (3 * x, [3, 6, 12]), (x / 2, [0.5, 1, 2]), (4 / x, [4, 2, 1]),
+             (x // 3, [0, 0, 1]), (7 // x, [7, 3, 1]), (x % 3, [1, 2, 1]), (7 % x, [0, 1, 3]),
+             (x ** 2, [1, 4, 16]), (2 ** x, [2, 4, 16]), (-x, [-1, -2, -4]), (+x, [1, 2, 4]),
+             (abs(-x), [1, 2, 4])]
+    for got, want in cases:
+        assert got.dtype == tg.float32
+        np.testing.assert_allclose(got.numpy(), want)
+    arr = np.array([1.0, 1.0, 1.0], dtype=np.float32)
+    assert isinstance(arr + x, tg.Tensor) and isinstance(arr < x, tg.Tensor)  # numpy defers to Tensor
+    np.testing.assert_allclose((arr - x).numpy(), [0, -1, -3])
+
+
+def test_in_place_forms():
+    x = tg.tensor([0.25, 1.0, 4.0])
+    x.sqrt_()
+    np.testing.assert_allclose(x.numpy(), [0.5, 1.0, 2.0])
+    x.exp_().log_().reciprocal_().abs_()
+    np.testing.assert_allclose(x.numpy(), [2.0, 1.0, 0.5], rtol=1e-6)
+    i = tg.tensor([7, -7])
+    i //= 2
+    assert i.tolist() == [3, -4] and i.dtype == tg.int64
+    i %= 3
+    assert i.tolist() == [0, 2]
+    with pytest.raises(RuntimeError, match="sqrt_"):
+        i.sqrt_()  # a float result cannot be written into an int tensor
+    # recorded in place on a non-leaf: the gradient flows through the in-place op
+    w = tg.tensor([0.5, -1.0], requires_grad=True)
+    y = w * 2
+    y.sigmoid_()
+    y.sum().backward()
+    s = 1 / (1 + np.exp(-2 * w.detach().numpy()))
+    np.testing.assert_allclose(w.grad.numpy(), 2 * s * (1 - s), rtol=1e-6)
+    assert y.grad_fn.name() == "SigmoidBackward"
+
+
+def test_node_names():
+    x = tg.tensor([1.0, 2.0], requires_grad=True)
+    assert (x * x).grad_fn.name() == "MulBackward"
+    assert (x * 2).grad_fn.name() == "MulBackward"
+    assert (2 ** x).grad_fn.name() == "PowBackward"
+    assert (x ** 2).grad_fn.name() == "PowBackward"
+    assert tg.floor(x).grad_fn.name() == "FloorBackward"
+    assert tg.clamp(x, 0, 1).grad_fn.name() == "ClampBackward"
+    assert tg.where(x > 1, x, 0.0).grad_fn.name() == "WhereBackward"
+
+
+# ---------------------------------------------------------------------- conventions at kinks and ties (PyTorch's)
+def _grads(fn, *values):
+    xs = [tg.tensor(v, dtype=tg.float64, requires_grad=True) for v in values]
+    fn(*xs).sum().backward()
+    return [x.grad.numpy() for x in xs]
+
+
+def test_kink_conventions():
+    np.testing.assert_array_equal(_grads(tg.abs, [-2.0, 0.0, 3.0])[0], [-1, 0, 1])
+    np.testing.assert_array_equal(_grads(tg.relu, [-2.0, 0.0, 3.0])[0], [0, 0, 1])
+    # clamp: gradient 1 inside, including at the bounds; 0 outside
+    np.testing.assert_array_equal(_grads(lambda x: x.clamp(0.0, 1.0), [-1.0, 0.0, 0.5, 1.0, 2.0])[0],
+                                  [0, 1, 1, 1, 0])
+    # tensor bounds: a bound gets the gradient where it is the result; with min > max the result is max
+    gx, glo, ghi = _grads(lambda x, lo, hi: x.clamp(lo, hi), [-1.0, 0.0, 0.5, 1.0, 2.0, 3.0],
+                          [0.0, 0.0, 0.0, 0.0, 0.0, 3.5], [1.0, 1.0, 1.0, 1.0, 1.0, 2.0])
+    np.testing.assert_array_equal(gx, [0, 1, 1, 1, 0, 0])
+    np.testing.assert_array_equal(glo, [1, 0, 0, 0, 0, 0])
+    np.testing.assert_array_equal(ghi, [0, 0, 0, 0, 1, 1])
+    # maximum/minimum: ties split the gradient in half
+    ga, gb = _grads(tg.maximum, [1.0, 2.0, 3.0], [2.0, 2.0, 2.0])
+    np.testing.assert_array_equal(ga, [0, 0.5, 1])
+    np.testing.assert_array_equal(gb, [1, 0.5, 0])
+    ga, gb = _grads(tg.minimum, [1.0, 2.0, 3.0], [2.0, 2.0, 2.0])
+    np.testing.assert_array_equal(ga, [1, 0.5, 0])
+    np.testing.assert_array_equal(gb, [0, 0.5, 1])
+    # piecewise-constant ops have zero (not missing) gradients
+    for fn in (tg.floor, tg.ceil, tg.round, tg.trunc, tg.sign, lambda x: x // 2,
+               lambda x: tg.div(x, 3, rounding_mode="trunc")):
+        np.testing.assert_array_equal(_grads(fn, [-1.5, 0.0, 2.5])[0], [0, 0, 0])
+    np.testing.assert_array_equal(_grads(tg.frac, [-1.5, 0.0, 2.5])[0], [1, 1, 1])
+    ga, gb = _grads(lambda a, b: a % b, [5.0, -5.0], [2.0, 2.0])
+    np.testing.assert_array_equal(ga, [1, 1])
+    np.testing.assert_array_equal(gb, [-2, 3])
+    ga, gb = _grads(tg.fmod, [5.0, -5.0], [2.0, 2.0])
+    np.testing.assert_array_equal(gb, [-2, 2])
+
+
+def test_pow_at_zero():
+    # scalar exponents: PyTorch's e * x ** (e - 1), with exponent 0 giving 0
+    for e, value, grad in [(2, 0.0, 0.0), (3, 0.0, 0.0), (0, 1.0, 0.0), (1, 0.0, 1.0), (0.5, 0.0, np.inf),
+                           (-1, np.inf, -np.inf), (2.5, 0.0, 0.0)]:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", RuntimeWarning)
+            x = tg.tensor([0.0], dtype=tg.float64, requires_grad=True)
+            y = x ** e
+            y.sum().backward()
+        assert y.item() == value and x.grad.item() == grad, e
+    # tensor exponents: d/da is 0 where b == 0; d/db is 0 where a == 0 and b >= 0
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        out = tg.pow(tg.tensor([0.0, 0.0, 0.0, 2.0]), tg.tensor([0.0, 2.0, -1.0, 3.0]))
+        ga, gb = _grads(tg.pow, [0.0, 0.0, 0.0, 2.0], [0.0, 2.0, -1.0, 3.0])
+    np.testing.assert_array_equal(out.numpy(), [1, 0, np.inf, 8])
+    np.testing.assert_array_equal(ga, [0, 0, -np.inf, 12])
+    np.testing.assert_allclose(gb, [0, 0, -np.inf, 8 * np.log(2)])
+    # number base: 0 ** b and 2 ** b
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        np.testing.assert_array_equal(_grads(lambda b: 0 ** b, [0.0, 2.0, -1.0])[0], [0, 0, -np.inf])
+    np.testing.assert_allclose(_grads(lambda b: 2 ** b, [0.0, 2.0])[0], [np.log(2), 4 * np.log(2)])
+
+
+# ---------------------------------------------------------------------- extreme inputs
+@pytest.mark.parametrize("dtype", [tg.float32, tg.float64])
+def test_sigmoid_extremes_finite_without_warnings(dtype):
+    big = 1e4 if dtype == tg.float32 else 1e300
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # no overflow warnings
+        x = tg.tensor([-big, -1e4, -100.0, -30.0, 0.0, 30.0, 100.0, 1e4, big], dtype=dtype, requires_grad=True)
+        y = tg.sigmoid(x)
+        y.sum().backward()
+    out, g = y.detach().numpy(), x.grad.numpy()
+    assert np.all(np.isfinite(out)) and np.all(np.isfinite(g))
+    assert out[0] == 0 and out[-1] == 1 and out[4] == 0.5
+    np.testing.assert_allclose(out[3], 1 / (1 + math.exp(30)), rtol=1e-6)  # relative accuracy in the tail
+    assert g[0] == 0 and g[-1] == 0 and g[4] == 0.25
+    np.testing.assert_allclose(g[3], math.exp(-30) / (1 + math.exp(-30)) ** 2, rtol=1e-5)
+
+
+@pytest.mark.parametrize("dtype", [tg.float32, tg.float64])
+def test_tanh_and_erf_saturate_with_zero_gradient(dtype):
+    x = tg.tensor([-1e4, -40.0, 40.0, 1e4], dtype=dtype, requires_grad=True)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        (tg.tanh(x) + tg.erf(x)).sum().backward()
+        np.testing.assert_array_equal(tg.erf(x).detach().numpy(), [-1, -1, 1, 1])
+        np.testing.assert_array_equal(tg.erfc(x).detach().numpy(), [2, 2, 0, 0])
+    np.testing.assert_array_equal(x.grad.numpy(), [0, 0, 0, 0])
+
+
+@pytest.mark.parametrize("dtype", [tg.float32, tg.float64])
+def test_exp_and_log_near_overflow_and_underflow(dtype):
+    info = np.finfo(dtype)
+    top = float(np.log(info.max)) * (1 - 1e-6)  # just below exp's overflow
+    x = tg.tensor([top, -top, -1000.0], dtype=dtype, requires_grad=True)
+    y = tg.exp(x)
+    y.sum().backward()
+    out = y.detach().numpy()
+    assert np.isfinite(out[0]) and out[0] > info.max / 2
+    assert 0 <= out[1] < 1e-30 and out[2] == 0
+    np.testing.assert_array_equal(x.grad.numpy(), out)  # d exp = exp, also where it underflows
+    tiny = tg.tensor([float(info.tiny), 1.0], dtype=dtype, requires_grad=True)
+    y = tg.log(tiny)
+    y.sum().backward()
+    np.testing.assert_allclose(y.detach().numpy(), [np.log(info.tiny), 0], rtol=1e-6)
+    assert np.all(np.isfinite(tiny.grad.numpy())) and tiny.grad.numpy()[0] == np.float64(1 / info.tiny)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        zero = tg.tensor([0.0, -1.0], dtype=dtype, requires_grad=True)
+        y = tg.log(zero)  # PyTorch's limits: -inf at 0, nan below
+        y.sum().backward()
+    assert y[0].item() == -np.inf and np.isnan(y[1].item()) and zero.grad[0].item() == np.inf
+    # log1p and expm1 keep relative accuracy near 0, and their gradients are finite at the edges
+    small = tg.tensor([1e-30, -1e-30], dtype=dtype)
+    np.testing.assert_allclose(tg.log1p(small).numpy(), [1e-30, -1e-30], rtol=1e-6)
+    np.testing.assert_allclose(tg.expm1(small).numpy(), [1e-30, -1e-30], rtol=1e-6)
+
+
+def test_erf_matches_math_erf_to_float64_accuracy():
+    rng = np.random.default_rng(0)
+    x = np.concatenate([rng.uniform(-6, 6, 3000), rng.normal(0, 0.3, 3000), rng.uniform(-30, 30, 500),
+                        np.logspace(-300, 1.5, 400), -np.logspace(-300, 1.5, 400),
+                        [0.0, -0.0, 0.46875, -0.46875, 4.0, -4.0, 26.5, 27.5]])
+    for fn, ref in ((tg.erf, math.erf), (tg.erfc, math.erfc)):
+        got = fn(tg.tensor(x, dtype=tg.float64)).numpy()
+        want = np.array([ref(v) for v in x])
+        scale = np.maximum(np.abs(want), 1e-300)
+        assert np.max(np.abs(got - want) / scale) < 2e-15, fn.__name__
+    special = tg.erf(tg.tensor([np.inf, -np.inf, np.nan], dtype=tg.float64)).numpy()
+    np.testing.assert_array_equal(special, [1, -1, np.nan])
+    np.testing.assert_array_equal(tg.erfc(tg.tensor([np.inf, -np.inf, 28.0], dtype=tg.float64)).numpy(), [0, 2, 0])
+    # float32 results are the float64 ones rounded
+    x32 = x.astype(np.float32)
+    want32 = np.array([math.erf(v) for v in x32.astype(np.float64)]).astype(np.float32)
+    np.testing.assert_allclose(tg.erf(tg.tensor(x32)).numpy(), want32, rtol=2e-7, atol=1e-45)
+
+
+def test_rsqrt_sqrt_reciprocal_at_zero():
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        for fn, value, grad in ((tg.sqrt, 0.0, np.inf), (tg.rsqrt, np.inf, -np.inf),
+                                (tg.reciprocal, np.inf, -np.inf)):
+            x = tg.tensor([0.0], dtype=tg.float64, requires_grad=True)
+            y = fn(x)
+            y.sum().backward()
+            assert y.item() == value and x.grad.item() == grad, fn.__name__
+
+
+# ---------------------------------------------------------------------- integer and bool semantics
+def test_integer_powers_stay_integer():
+    i = tg.tensor([1, 2, 3])
+    assert (i ** 2).dtype == tg.int64 and (i ** 2).tolist() == [1, 4, 9]
+    assert (i ** 2.0).dtype == tg.float32
+    assert (2 ** i).dtype == tg.int64 and (2 ** i).tolist() == [2, 4, 8]
+    assert (2.0 ** i).dtype == tg.float32
+    assert (i ** i).tolist() == [1, 4, 27] and (i ** i).dtype == tg.int64
+    assert tg.tensor([True, False]).square().tolist() == [1, 0]
+    assert tg.tensor([2, 3], dtype=tg.int32).pow(2).dtype == tg.int32
+    # integer ** negative tensor exponent truncates, as PyTorch: 1 for 1, +-1 for -1, else 0
+    base = tg.tensor([1, -1, -1, 2, 0, 5])
+    assert (base ** tg.tensor([-1, -1, -2, -1, -1, 1])).tolist() == [1, -1, 1, 0, 0, 5]
+    assert (2 ** tg.tensor([-1, 0])).tolist() == [0, 1]
+
+
+def test_integer_division_and_remainder():
+    a, b = tg.tensor([7, -7, 7, -7]), tg.tensor([2, 2, -2, -2])
+    assert (a // b).tolist() == [3, -4, -4, 3]
+    assert tg.div(a, b, rounding_mode="trunc").tolist() == [3, -3, -3, 3]
+    assert tg.div(a, b, rounding_mode="floor").tolist() == [3, -4, -4, 3]
+    assert (a % b).tolist() == [1, 1, -1, -1]
+    assert tg.fmod(a, b).tolist() == [1, -1, 1, -1]
+    assert (a / b).dtype == tg.float32 and (a / b).tolist() == [3.5, -3.5, -3.5, 3.5]
+    assert tg.div(a, 2.0, rounding_mode="floor").dtype == tg.float32
+    f = tg.tensor([7.5, -7.5])
+    np.testing.assert_array_equal(tg.div(f, 2, rounding_mode="trunc").numpy(), [3, -3])
+    np.testing.assert_array_equal((f // 2).numpy(), [3, -4])
+
+
+@pytest.mark.filterwarnings("ignore::RuntimeWarning")  # sqrt(-1), log(0): nan and -inf, as PyTorch
+def test_ops_on_integers_and_bools_follow_pytorch_dtypes():
+    i, b = tg.tensor([-1, 2, 3]), tg.tensor([True, False, True])
+    assert i.abs().dtype == tg.int64 and i.abs().tolist() == [1, 2, 3]
+    assert i.sign().tolist() == [-1, 1, 1] and b.sign().dtype == tg.bool
+    assert i.relu().tolist() == [0, 2, 3] and i.relu().dtype == tg.int64
+    for op in (tg.floor, tg.ceil, tg.round, tg.trunc):
+        assert op(i).dtype == tg.int64 and op(i).tolist() == [-1, 2, 3]
+    for op in (tg.exp, tg.sqrt, tg.sigmoid, tg.erf, tg.reciprocal, tg.log, tg.tanh, tg.sin):
+        assert op(i).dtype == tg.float32 and op(b).dtype == tg.float32
+    assert i.clamp(0.5).dtype == tg.float32 and i.clamp(0, 2).tolist() == [0, 2, 2]
+    assert b.clamp(0).dtype == tg.int64
+    assert tg.maximum(i, tg.tensor([0.5])).dtype == tg.float32
+    assert tg.where(b, 1.0, 0.0).dtype == tg.float32 and tg.where(b, 1, 0).dtype == tg.int64
+    assert tg.where(b, True, False).dtype == tg.bool
+    assert tg.where(b, i, 2.5).dtype == tg.float32 and tg.where(b, i, 2.5).tolist() == [-1, 2.5, 3]
+    assert (b + b).dtype == tg.bool and (b * b).dtype == tg.bool and (b + 1).dtype == tg.int64
+
+
+def test_where_one_argument_and_numpy_conditions():
+    c = tg.tensor([[True, False], [False, True]])
+    rows, cols = tg.where(c)
+    assert rows.tolist() == [0, 1] and cols.tolist() == [0, 1]
+    out = tg.where(np.array([True, False]), tg.tensor([1.0, 2.0]), 0.0)
+    assert out.tolist() == [1.0, 0.0]
+
+
+# ---------------------------------------------------------------------- comparisons and logic
+@given(data=st.data())
+def test_comparisons_broadcast_and_never_require_grad(data):
+    shape_a, shape_b = data.draw(broadcastable_shapes())
+    a = data.draw(arrays(shape_a, min_value=-2, max_value=2).map(np.round))
+    b = data.draw(arrays(shape_b, min_value=-2, max_value=2).map(np.round))
+    ta = tg.tensor(a, requires_grad=True)
+    tb = tg.tensor(b)
+    for fn, ref in ((tg.eq, np.equal), (tg.ne, np.not_equal), (tg.lt, np.less), (tg.le, np.less_equal),
+                    (tg.gt, np.greater), (tg.ge, np.greater_equal)):
+        got = fn(ta, tb)
+        assert got.dtype == tg.bool and not got.requires_grad
+        np.testing.assert_array_equal(got.numpy(), ref(a, b))
+    for got, want in ((ta == tb, a == b), (ta != tb, a != b), (ta < tb, a < b), (ta <= tb, a <= b),
+                      (ta > tb, a > b), (ta >= tb, a >= b), (ta > 0.5, a > 0.5), (0.5 < ta, a > 0.5)):
+        assert got.dtype == tg.bool and not got.requires_grad
+        np.testing.assert_array_equal(got.numpy(), want)
+
+
+def test_comparisons_with_other_types():
+    x = tg.tensor([1.0, 2.0])
+    assert (x == None) is False and (x != None) is True  # noqa: E711 - Python's fallback, as PyTorch
+    assert (x == "a") is False
+    with pytest.raises(TypeError):
+        x < "a"  # noqa: B015
+    assert (tg.tensor([1, 2]) > 1.5).tolist() == [False, True]  # int promoted to float, as PyTorch
+    assert (tg.tensor([1, 2]) == tg.tensor([1.0, 2.5])).tolist() == [True, False]
+
+
+def test_predicates():
+    x = tg.tensor([1.0, np.inf, -np.inf, np.nan, 0.0])
+    assert tg.isnan(x).tolist() == [False, False, False, True, False]
+    assert tg.isinf(x).tolist() == [False, True, True, False, False]
+    assert tg.isposinf(x).tolist() == [False, True, False, False, False]
+    assert tg.isneginf(x).tolist() == [False, False, True, False, False]
+    assert tg.isfinite(x).tolist() == [True, False, False, False, True]
+    i = tg.tensor([[1, 2]])
+    assert tg.isnan(i).tolist() == [[False, False]] and tg.isfinite(i).tolist() == [[True, True]]
+    assert tg.isinf(tg.tensor(True)).tolist() is False
+    assert tg.isnan(x).dtype == tg.bool
+
+
+def test_logical_and_bitwise():
+    a, b = tg.tensor([True, True, False, False]), tg.tensor([1.0, 0.0, 2.0, 0.0])
+    assert tg.logical_and(a, b).tolist() == [True, False, False, False]
+    assert tg.logical_or(a, b).tolist() == [True, True, True, False]
+    assert tg.logical_xor(a, b).tolist() == [False, True, True, False]
+    assert tg.logical_not(b).tolist() == [False, True, False, True]
+    assert tg.logical_and(a.reshape(4, 1), b).shape == (4, 4)
+    i = tg.tensor([12, 5])
+    assert (i & 10).tolist() == [8, 0] and (10 & i).tolist() == [8, 0]
+    assert (i | 3).tolist() == [15, 7] and (3 | i).tolist() == [15, 7]
+    assert (i ^ 1).tolist() == [13, 4] and (1 ^ i).tolist() == [13, 4]
+    assert (~i).tolist() == [-13, -6] and (~a).tolist() == [False, False, True, True]
+    assert (a & True).dtype == tg.bool and (a & tg.tensor([1, 0, 1, 0])).dtype == tg.int64
+    assert tg.bitwise_xor(a, a).tolist() == [False] * 4 and tg.bitwise_not(i).tolist() == [-13, -6]
+    m = tg.tensor([True, False])
+    m &= tg.tensor([True, True])
+    m |= tg.tensor([False, False])
+    m ^= tg.tensor([False, True])
+    assert m.tolist() == [True, True]
+
+
+def test_equal_isclose_allclose():
+    assert tg.equal(tg.tensor([1, 2]), tg.tensor([1.0, 2.0]))
+    assert not tg.equal(tg.tensor([1.0, 2.0]), tg.tensor([1.0]))
+    assert not tg.equal(tg.tensor([1.0, np.nan]), tg.tensor([1.0, np.nan]))
+    assert tg.tensor([1.0]).equal(tg.tensor([1.0]))
+    a = tg.tensor([1.0, np.inf, np.nan, 1.0])
+    b = tg.tensor([1.0 + 1e-7, np.inf, np.nan, 1.1])
+    assert tg.isclose(a, b).tolist() == [True, True, False, False]
+    assert tg.isclose(a, b, equal_nan=True).tolist() == [True, True, True, False]
+    assert tg.isclose(a, b, rtol=0.2, equal_nan=True).tolist() == [True, True, True, True]
+    assert tg.allclose(a[:2], b[:2]) and not tg.allclose(a, b) and tg.allclose(a, b, rtol=0.2, equal_nan=True)
+    assert tg.tensor([1.0]).allclose(tg.tensor([1.0 + 1e-9]))
+    assert tg.isclose(tg.tensor([[1.0], [2.0]]), tg.tensor([1.0, 2.0])).shape == (2, 2)
+
+
+# ---------------------------------------------------------------------- bad input
+def _binary_ops():
+    return [("add", tg.add), ("sub", tg.sub), ("mul", tg.mul), ("div", tg.div), ("pow", tg.pow),
+            ("remainder", tg.remainder), ("fmod", tg.fmod), ("floor_divide", tg.floor_divide),
+            ("maximum", tg.maximum), ("minimum", tg.minimum), ("atan2", tg.atan2), ("eq", tg.eq), ("lt", tg.lt),
+            ("ge", tg.ge), ("logical_and", tg.logical_and), ("isclose", tg.isclose), ("lerp", tg.lerp),
+            ("clamp", tg.clamp), ("bitwise_and", lambda a, b: tg.bitwise_and(a.long(), b.long()))]
+
+
+@pytest.mark.parametrize("name,fn", _binary_ops())
+def test_shapes_that_cannot_broadcast_raise_value_error(name, fn):
+    a, b = tg.ones(2, 3), tg.ones(4)
+    with pytest.raises(ValueError, match=rf"^{name}: cannot broadcast shapes \(2, 3\) and \(4,\)"):
+        fn(a, b) if name != "lerp" else fn(a, b, 0.5)
+
+
+def test_shape_errors_name_every_shape():
+    c, a, b = tg.ones(2, 3).bool(), tg.ones(2, 3), tg.ones(5)
+    with pytest.raises(ValueError, match=r"where: cannot broadcast shapes \(2, 3\) and \(2, 3\) and \(5,\)"):
+        tg.where(c, a, b)
+    with pytest.raises(ValueError, match=r"lerp: cannot broadcast shapes \(2, 3\) and \(2, 3\) and \(5,\)"):
+        tg.lerp(a, a, b)
+    with pytest.raises(ValueError, match=r"clamp: cannot broadcast shapes \(2, 3\) and \(2, 3\) and \(5,\)"):
+        tg.clamp(a, a, b)
+    with pytest.raises(ValueError, match=r"^add: cannot broadcast shapes \(2, 3\) and \(5,\)"):
+        a + b
+    with pytest.raises(ValueError, match=r"^mul: cannot broadcast shapes \(5,\) and \(2, 3\)"):
+        b * a
+
+
+@pytest.mark.parametrize("call,name", [
+    (lambda x: tg.add(x, "a"), "add"), (lambda x: x + "a", "add"), (lambda x: x * None, "mul"),
+    (lambda x: "a" - x, "sub"), (lambda x: x / object(), "div"), (lambda x: x ** "2", "pow"),
+    (lambda x: tg.maximum(x, "a"), "maximum"), (lambda x: x % "a", "remainder"), (lambda x: x > None, "gt"),
+    (lambda x: tg.add(1, 2), "add"), (lambda x: tg.exp("a"), "exp"), (lambda x: tg.abs([1.0]), "abs"),
+    (lambda x: tg.sigmoid(1.0), "sigmoid"), (lambda x: tg.where(x > 0, x, "a"), "where"),
+    (lambda x: tg.where("a", x, x), "where"), (lambda x: tg.where(x > 0, "a", 1.0), "where"),
+    (lambda x: tg.clamp(x, "a"), "clamp"), (lambda x: tg.lerp(x, 1.0, 0.5), "lerp"),
+    (lambda x: tg.logical_and(x, True), "logical_and"), (lambda x: tg.equal(x, [1.0]), "equal"),
+    (lambda x: tg.isclose(x, 1.0), "isclose"), (lambda x: ~x, "bitwise_not"), (lambda x: tg.relu("x"), "relu"),
+])
+def test_unsupported_operand_types_raise_type_error(call, name):
+    with pytest.raises(TypeError, match=rf"^{name}: "):
+        call(tg.tensor([1.0, 2.0]))
+
+
+@pytest.mark.parametrize("call,pattern", [
+    (lambda: -tg.tensor([True]), r"^neg: not supported for bool tensors"),
+    (lambda: tg.tensor([True]) - tg.tensor([False]), r"^sub: not supported for bool"),
+    (lambda: tg.tensor([True]) - 1, r"^sub: not supported for bool"),
+    (lambda: tg.abs(tg.tensor([True])), r"^abs: not supported for bool"),
+    (lambda: tg.relu(tg.tensor([True])), r"^relu: not supported for bool"),
+    (lambda: tg.floor(tg.tensor([True])), r"^floor: not supported for bool"),
+    (lambda: tg.frac(tg.tensor([1])), r"^frac: not supported for int64"),
+    (lambda: tg.tensor([True]) ** tg.tensor([True]), r"^pow: not supported for bool"),
+    (lambda: tg.tensor([True]) // tg.tensor([True]), r"^floor_divide.*bool"),
+    (lambda: tg.tensor([True]) % tg.tensor([True]), r"^remainder: not supported for bool"),
+    (lambda: tg.tensor([2, 3]) ** -1, r"^pow: integers to negative integer powers are not allowed.*-1"),
+    (lambda: tg.tensor([2, 3]) // tg.tensor([1, 0]), r"^floor_divide: integer division by zero"),
+    (lambda: tg.tensor([2, 3]) % 0, r"^remainder: integer division by zero"),
+    (lambda: tg.fmod(tg.tensor([2, 3]), 0), r"^fmod: integer division by zero"),
+    (lambda: tg.div(tg.tensor([2]), 0, rounding_mode="trunc"), r"^div: integer division by zero"),
+    (lambda: tg.clamp(tg.tensor([1.0])), r"^clamp: at least one of 'min' or 'max'"),
+    (lambda: tg.where(tg.tensor([1.0]), 1.0, 0.0), r"^where: expected condition to be a boolean.*float32"),
+    (lambda: tg.lerp(tg.tensor([1.0]), tg.tensor([1.0], dtype=tg.float64), 0.5),
+     r"^lerp: expected dtype float32 for `end` but got dtype float64"),
+    (lambda: tg.lerp(tg.tensor([1.0]), tg.tensor([1.0]), tg.tensor([1.0], dtype=tg.float64)),
+     r"^lerp: expected dtype float32 for `weight`"),
+    (lambda: tg.lerp(tg.tensor([1]), tg.tensor([1]), 0.5), r"^lerp: not supported for int64"),
+    (lambda: tg.isclose(tg.tensor([1.0]), tg.tensor([1.0], dtype=tg.float64)),
+     r"^isclose: the dtypes must match, got float32 and float64"),
+    (lambda: tg.round(tg.tensor([1]), decimals=1), r"^round: decimals is only supported for floating"),
+    (lambda: tg.tensor([1.0]) & tg.tensor([1.0]), r"^bitwise_and: only integer and bool tensors.*float32"),
+])
+def test_unsupported_dtypes_and_values_raise_runtime_error(call, pattern):
+    with pytest.raises(RuntimeError, match=pattern):
+        call()
+
+
+def test_bad_rounding_mode():
+    with pytest.raises(ValueError, match=r"div: rounding_mode must be None, 'trunc' or 'floor', got 'up'"):
+        tg.div(tg.tensor([1.0]), 2, rounding_mode="up")
+
+
+# ---------------------------------------------------------------------- documentation
+def test_every_public_function_has_a_docstring_with_an_example():
+    for name in elementwise.__all__:
+        doc = getattr(elementwise, name).__doc__
+        assert doc and ">>>" in doc, name
+
+
+def test_docstring_examples_run():
+    result = doctest.testmod(elementwise, optionflags=doctest.NORMALIZE_WHITESPACE)
+    assert result.failed == 0 and result.attempted > 50
+
+
+# ---------------------------------------------------------------------- PyTorch's numbers (optional)
+def test_matches_pytorch():
+    torch = pytest.importorskip("torch")
+    rng = np.random.default_rng(0)
+    a = rng.uniform(-2, 2, (3, 4))
+    b = away_from_zero(rng.uniform(-2, 2, (4,)))
+    p = positive(a)
+    r = np.round(a)
+    cases = {
+        "mul": (lambda m, a, b: a * b, a, b), "div": (lambda m, a, b: a / b, a, b),
+        "rsub": (lambda m, a, b: 2.5 - a * b, a, b), "pow": (lambda m, a, b: a ** b, p, b),
+        "rpow": (lambda m, a: 2.0 ** a, a), "pow_scalar": (lambda m, a: a ** 2.5 + a ** -1, p),
+        "remainder": (lambda m, a, b: a % b, a, b), "fmod": (lambda m, a, b: m.fmod(a, b), a, b),
+        "maximum": (lambda m, a, b: m.maximum(a, m.round(b)), r, b),
+        "minimum": (lambda m, a, b: m.minimum(a, m.round(b)), r, b),
+        "clamp": (lambda m, a: m.clamp(a, -0.5, 1.0), np.array([-1.0, -0.5, 0.0, 1.0, 2.0])),
+        "clamp_t": (lambda m, a, lo, hi: m.clamp(a, lo, hi), a, b, np.abs(b)),
+        "where": (lambda m, a, b: m.where(a > 0, a, b), a, b), "lerp": (lambda m, a, b: m.lerp(a, b, 0.7), a, b),
+        "lerp_t": (lambda m, a, b, w: m.lerp(a, b, w), a, b, a), "atan2": (lambda m, a, b: m.atan2(a, b), a, b),
+        "abs": (lambda m, a: m.abs(a), np.array([-1.0, 0.0, 2.0])), "relu": (lambda m, a: m.relu(a), a),
+        "sigmoid": (lambda m, a: m.sigmoid(a * 20), a), "erf": (lambda m, a: m.erf(a), a),
+        "erfc": (lambda m, a: m.erfc(a * 3), a), "tanh": (lambda m, a: m.tanh(a), a),
+        "log": (lambda m, a: m.log(a), p), "log1p": (lambda m, a: m.log1p(a), p),
+        "rsqrt": (lambda m, a: m.rsqrt(a), p), "sign": (lambda m, a: m.sign(a), np.array([-2.0, 0.0, np.nan])),
+        "frac": (lambda m, a: m.frac(a), a), "round": (lambda m, a: m.round(a * 10, decimals=1), a),
+    }
+    for name, (fn, *values) in cases.items():
+        for dtype in ("float32", "float64"):
+            tt = [torch.tensor(v, dtype=getattr(torch, dtype), requires_grad=True) for v in values]
+            gt = [tg.tensor(v, dtype=getattr(tg, dtype), requires_grad=True) for v in values]
+            want, got = fn(torch, *tt), fn(tg, *gt)
+            assert str(want.dtype).split(".")[-1] == str(got.dtype), name
+            tol = dict(rtol=1e-6, atol=1e-7) if dtype == "float32" else dict(rtol=1e-13, atol=1e-15)
+            np.testing.assert_allclose(got.detach().numpy(), want.detach().numpy(), **tol, err_msg=name)
+            want.sum().backward()
+            got.sum().backward()
+            for t, g in zip(tt, gt, strict=True):
+                np.testing.assert_allclose(g.grad.numpy(), t.grad.numpy(), **tol, err_msg=name)
