@@ -580,6 +580,10 @@ def test_softmax_extreme_logits_and_implicit_dim():
     with pytest.warns(UserWarning, match="Implicit dimension choice for softmax"):
         y = nn.Softmax()(tg.zeros(2, 4))
     np.testing.assert_allclose(_np(y), np.full((2, 4), 0.25))  # dim=1 for 2-D input, as PyTorch
+    with pytest.raises(IndexError, match=r"softmax: dim 3 is out of range for a tensor of 2 dimension\(s\)"):
+        nn.Softmax(dim=3)(tg.ones(2, 2))
+    with pytest.raises(IndexError, match="log_softmax: dim -3 is out of range"):
+        nn.LogSoftmax(dim=-3)(tg.ones(2, 2))
 
 
 # ---------------------------------------------------------------------- losses

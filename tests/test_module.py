@@ -579,3 +579,13 @@ def test_reprs_match_installed_pytorch():
     ]
     for ours, theirs in pairs:
         assert repr(ours) == repr(theirs)
+
+
+@pytest.mark.parametrize("name", ["parameter", "module", "container", "linear", "conv", "pooling", "norm",
+                                  "activation", "dropout", "embedding", "flatten", "loss", "init", "utils"])
+def test_docstring_examples_run(name):
+    import doctest
+    import importlib
+
+    module = importlib.import_module(f"tapegrad.nn.{name}")
+    assert doctest.testmod(module, optionflags=doctest.NORMALIZE_WHITESPACE).failed == 0

@@ -370,16 +370,40 @@ class Module:
         >>> sum(p.numel() for p in tg.nn.Linear(3, 2).parameters())
         8
         """
-        for _, p in self.named_parameters(recurse=recurse):
-            yield p
+        return iter(self._members("_parameters", recurse))
+
+    def _members(self, registry, recurse):
+        """The non-None values of a registry over this module (and those below it), each once, in the order
+        of named_parameters/named_buffers: the fast path that optimizers and zero_grad use every step."""
+        seen = set()
+        out = []
+        for module in self._preorder() if recurse else (self,):
+            for value in module.__dict__[registry].values():
+                if value is not None and id(value) not in seen:
+                    seen.add(id(value))
+                    out.append(value)
+        return out
+
+    def _preorder(self):
+        """This module and every module below it, each once, in named_modules order (iterative)."""
+        out, seen, stack = [], set(), [self]
+        while stack:
+            module = stack.pop()
+            if id(module) in seen:
+                continue
+            seen.add(id(module))
+            out.append(module)
+            children = [m for m in module._modules.values() if m is not None]
+            stack.extend(reversed(children))
+        return out
 
     def named_buffers(self, prefix="", recurse=True, remove_duplicate=True):
         """named_buffers(prefix='', recurse=True, remove_duplicate=True): (name, buffer) pairs."""
         yield from self._named_members("_buffers", prefix, recurse, remove_duplicate)
 
     def buffers(self, recurse=True):
-        for _, b in self.named_buffers(recurse=recurse):
-            yield b
+        """buffers(recurse=True): the buffers (running statistics and the like), each once."""
+        return iter(self._members("_buffers", recurse))
 
     def get_submodule(self, target):
         """get_submodule(target): the module at a dotted path such as ``'encoder.0'``."""
@@ -412,7 +436,7 @@ class Module:
         and below."""
         if not isinstance(mode, bool):
             raise ValueError("training mode is expected to be boolean")
-        for m in self.modules():
+        for m in self._preorder():
             m.__dict__["training"] = mode
         return self
 
@@ -429,7 +453,7 @@ class Module:
 
     def zero_grad(self, set_to_none=True):
         """zero_grad(set_to_none=True): reset the gradients of all parameters (to None, or to zeros)."""
-        for p in self.parameters():
+        for p in self._members("_parameters", True):
             if p.grad is None:
                 continue
             if set_to_none:
