@@ -1,0 +1,770 @@
+"""tapegrad.nn.functional (activations, linear, dropout, one_hot, pad, embedding, normalization): forward against
+numpy, gradients against float64 finite differences, dtypes, extreme inputs and bad inputs."""
+
+import math
+import warnings
+
+import numpy as np
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+import tapegrad as tg
+import tapegrad.nn.functional as F
+from tapegrad.autograd import gradgradcheck
+from tapegrad.testing import arrays, assert_forward, assert_gradients, shapes
+
+_erf = np.vectorize(math.erf)
+SELU_ALPHA, SELU_SCALE = 1.6732632423543772848170429916717, 1.0507009873554804934193349852946
+
+
+def away_from(kinks, **kw):
+    """Float64 arrays with no element within 1e-3 of a kink (finite differences straddling a kink are wrong)."""
+
+    def move(a):
+        for k in kinks:
+            a = np.where(np.abs(a - k) < 1e-3, k + 1e-2, a)
+        return a
+
+    return arrays(**kw).map(move)
+
+
+def T(a, requires_grad=False, dtype=None):
+    a = np.asarray(a, dtype=dtype)
+    return tg.tensor(a, requires_grad=requires_grad)
+
+
+# ---------------------------------------------------------------------- activations
+# name -> (tapegrad function, numpy reference in float64, kinks where the gradient jumps)
+ACTIVATIONS = {
+    "relu": (F.relu, lambda a: np.maximum(a, 0), [0]),
+    "relu6": (F.relu6, lambda a: np.clip(a, 0, 6), [0, 6]),
+    "hardtanh": (lambda t: F.hardtanh(t, -0.5, 2.0), lambda a: np.clip(a, -0.5, 2.0), [-0.5, 2.0]),
+    "leaky_relu": (lambda t: F.leaky_relu(t, 0.1), lambda a: np.where(a > 0, a, 0.1 * a), [0]),
+    "elu": (lambda t: F.elu(t, 0.7), lambda a: np.where(a > 0, a, 0.7 * (np.exp(a) - 1)), [0]),
+    "selu": (F.selu, lambda a: SELU_SCALE * np.where(a > 0, a, SELU_ALPHA * (np.exp(a) - 1)), [0]),
+    "celu": (lambda t: F.celu(t, 1.5), lambda a: np.maximum(a, 0) + np.minimum(0, 1.5 * (np.exp(a / 1.5) - 1)),
+             [0]),
+    "gelu": (F.gelu, lambda a: a * 0.5 * (1 + _erf(a / math.sqrt(2))), []),
+    "gelu_tanh": (lambda t: F.gelu(t, approximate="tanh"),
+                  lambda a: 0.5 * a * (1 + np.tanh(math.sqrt(2 / math.pi) * (a + 0.044715 * a ** 3))), []),
+    "silu": (F.silu, lambda a: a / (1 + np.exp(-a)), []),
+    "mish": (F.mish, lambda a: a * np.tanh(np.log1p(np.exp(a))), []),
+    "sigmoid": (F.sigmoid, lambda a: 1 / (1 + np.exp(-a)), []),
+    "tanh": (F.tanh, np.tanh, []),
+    "softplus": (F.softplus, lambda a: np.log1p(np.exp(a)), []),
+    "softplus_beta": (lambda t: F.softplus(t, beta=2.0, threshold=3.0),
+                      lambda a: np.where(2 * a > 3, a, np.log1p(np.exp(2 * a)) / 2), [1.5]),
+    "logsigmoid": (F.logsigmoid, lambda a: -np.log1p(np.exp(-a)), []),
+    "softsign": (F.softsign, lambda a: a / (1 + np.abs(a)), []),
+    "hardsigmoid": (F.hardsigmoid, lambda a: np.clip(a / 6 + 0.5, 0, 1), [-3, 3]),
+    "hardswish": (F.hardswish, lambda a: a * np.clip(a + 3, 0, 6) / 6, [-3, 3]),
+}
+
+
+def _in_dtype(ref):
+    return lambda a: np.asarray(ref(a.astype(np.float64))).astype(a.dtype)
+
+
+@pytest.mark.parametrize("name", sorted(ACTIVATIONS))
+@given(data=st.data())
+def test_activation_forward_matches_numpy(name, data):
+    fn, ref, kinks = ACTIVATIONS[name]
+    x = data.draw(arrays(min_value=-7.0, max_value=7.0))
+    assert_forward(fn, _in_dtype(ref), x)
+    assert_forward(fn, _in_dtype(ref), x, dtype=np.float32)
+
+
+@pytest.mark.parametrize("name", sorted(ACTIVATIONS))
+@given(data=st.data())
+def test_activation_gradient(name, data):
+    fn, _, kinks = ACTIVATIONS[name]
+    assert_gradients(fn, data.draw(away_from(kinks, min_value=-7.0, max_value=7.0)))
+
+
+@pytest.mark.parametrize("name", sorted(ACTIVATIONS))
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_activation_keeps_dtype(name, dtype):
+    fn = ACTIVATIONS[name][0]
+    x = T(np.linspace(-4, 4, 9).reshape(3, 3) + 0.05, requires_grad=True, dtype=dtype)
+    y = fn(x)
+    y.sum().backward()
+    assert y.dtype == dtype and x.grad.dtype == dtype
+
+
+# limits: name -> (value at +1e4, gradient at +1e4, value at -1e4, gradient at -1e4)
+LIMITS = {
+    "sigmoid": (1, 0, 0, 0), "softplus": (1e4, 1, 0, 0), "logsigmoid": (0, 0, -1e4, 1), "silu": (1e4, 1, 0, 0),
+    "gelu": (1e4, 1, 0, 0), "gelu_tanh": (1e4, 1, 0, 0), "elu": (1e4, 1, -0.7, 0), "selu": (SELU_SCALE * 1e4,
+    SELU_SCALE, -SELU_SCALE * SELU_ALPHA, 0), "mish": (1e4, 1, 0, 0), "tanh": (1, 0, -1, 0),
+    "softsign": (1e4 / (1 + 1e4), 1 / (1 + 1e4) ** 2, -1e4 / (1 + 1e4), 1 / (1 + 1e4) ** 2),
+}
+
+
+@pytest.mark.parametrize("name", sorted(LIMITS))
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_activation_extreme_inputs_are_finite_with_limiting_gradients(name, dtype):
+    fn = ACTIVATIONS[name][0]
+    x = T([1e4, -1e4], requires_grad=True, dtype=dtype)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # no overflow warnings either
+        y = fn(x)
+        y.sum().backward()
+    hi, ghi, lo, glo = LIMITS[name]
+    assert np.all(np.isfinite(y.detach().numpy())) and np.all(np.isfinite(x.grad.numpy()))
+    np.testing.assert_allclose(y.detach().numpy(), [hi, lo], rtol=1e-6, atol=1e-6)
+    np.testing.assert_allclose(x.grad.numpy(), [ghi, glo], rtol=1e-6, atol=1e-6)
+
+
+def test_kink_gradients_follow_pytorch():
+    x = T([-1.0, 0.0, 3.0, 6.0, 7.0], requires_grad=True)
+    expected = {
+        F.relu6: [0, 0, 1, 0, 0],  # 0 at both ends of the interval
+        F.hardtanh: [0, 1, 0, 0, 0],
+        lambda t: F.leaky_relu(t, 0.1): [0.1, 0.1, 1, 1, 1],  # negative slope at exactly 0
+        F.elu: [math.exp(-1), 1, 1, 1, 1],
+        F.selu: [SELU_SCALE * SELU_ALPHA * math.exp(-1), SELU_SCALE * SELU_ALPHA, SELU_SCALE, SELU_SCALE,
+                 SELU_SCALE],
+        lambda t: F.softplus(t, 2, 3): [1 / (1 + math.exp(2)), 0.5, 1, 1, 1],
+        F.relu: [0, 0, 1, 1, 1],
+    }
+    for fn, want in expected.items():
+        x.grad = None
+        fn(x).sum().backward()
+        np.testing.assert_allclose(x.grad.numpy(), want, rtol=1e-5)
+
+
+def test_activation_inplace():
+    x = T([-1.0, 2.0], requires_grad=True)
+    y = x * 1
+    for fn in (F.relu, F.relu6, F.leaky_relu, F.elu, F.selu, F.celu, F.silu, F.mish, F.hardsigmoid, F.hardswish,
+               F.hardtanh):
+        z = y * 1
+        out = fn(z, inplace=True)
+        assert out is z
+        np.testing.assert_allclose(z.detach().numpy(), fn(y).detach().numpy())
+    z = y * 1
+    F.relu_(z).sum().backward()
+    np.testing.assert_allclose(x.grad.numpy(), [0, 1])
+    with pytest.raises(RuntimeError, match="relu_"):
+        F.relu(x, inplace=True)  # a leaf that requires grad
+
+
+def test_activation_bad_arguments():
+    with pytest.raises(ValueError, match="gelu.*'exact'"):
+        F.gelu(T([1.0]), approximate="exact")
+    with pytest.raises(ValueError, match=r"hardtanh: min_val \(2\) .* max_val \(1\)"):
+        F.hardtanh(T([1.0]), 2, 1)
+    with pytest.raises(ValueError, match="celu: alpha"):
+        F.celu(T([1.0]), 0.0)
+
+
+def test_integer_inputs_become_float():
+    y = F.sigmoid(T([0, 1]))
+    assert y.dtype == tg.float32
+    assert F.gelu(T([0, 1])).dtype == tg.float32
+
+
+# ---------------------------------------------------------------------- softmax and log_softmax
+@st.composite
+def shape_and_dim(draw, min_dims=1):
+    shape = draw(shapes(min_dims=min_dims, max_dims=3))
+    return shape, draw(st.integers(-len(shape), len(shape) - 1))
+
+
+def np_softmax(a, axis):
+    e = np.exp(a - a.max(axis=axis, keepdims=True))
+    return e / e.sum(axis=axis, keepdims=True)
+
+
+@given(data=st.data())
+def test_softmax_and_log_softmax_forward(data):
+    shape, dim = data.draw(shape_and_dim())
+    x = data.draw(arrays(shape))
+    for dtype in (np.float64, np.float32):
+        assert_forward(lambda t: F.softmax(t, dim), lambda a: np_softmax(a, dim), x, dtype=dtype)
+        assert_forward(lambda t: F.log_softmax(t, dim), lambda a: np.log(np_softmax(a, dim)), x, dtype=dtype)
+        assert_forward(lambda t: F.softmin(t, dim), lambda a: np_softmax(-a, dim), x, dtype=dtype)
+        assert_forward(lambda t: t.softmax(dim), lambda a: np_softmax(a, dim), x, dtype=dtype)
+        assert_forward(lambda t: t.log_softmax(dim), lambda a: np.log(np_softmax(a, dim)), x, dtype=dtype)
+
+
+@given(data=st.data())
+def test_softmax_and_log_softmax_gradients(data):
+    shape, dim = data.draw(shape_and_dim())
+    x = data.draw(arrays(shape))
+    assert_gradients(lambda t: F.softmax(t, dim), x)
+    assert_gradients(lambda t: F.log_softmax(t, dim), x)
+    assert_gradients(lambda t: F.softmin(t, dim), x)
+
+
+@given(arrays(shape=st.integers(1, 5).map(lambda n: (n,))))
+def test_softmax_gradient_is_the_textbook_jacobian(x):
+    xt = T(x, requires_grad=True)
+    s = F.softmax(xt, 0)
+    rows = [tg.autograd.grad(s, xt, T(np.eye(x.size)[i]), retain_graph=True)[0].numpy() for i in range(x.size)]
+    sv = s.detach().numpy()
+    np.testing.assert_allclose(np.stack(rows), np.diag(sv) - np.outer(sv, sv), atol=1e-12)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_softmax_extreme_logits(dtype):
+    x = T([[1e4, -1e4, 0.0], [-1e4, -1e4, -1e4]], requires_grad=True, dtype=dtype)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        s = F.softmax(x, 1)
+        ls = F.log_softmax(x, 1)
+        (s[:, 0].sum() + ls[:, 1].sum()).backward()
+    np.testing.assert_allclose(s.detach().numpy(), [[1, 0, 0], [1 / 3, 1 / 3, 1 / 3]], rtol=1e-6)
+    np.testing.assert_allclose(ls.detach().numpy(), [[0, -2e4, -1e4], [-math.log(3)] * 3], rtol=1e-6)
+    assert s.dtype == dtype and x.grad.dtype == dtype
+    assert np.all(np.isfinite(x.grad.numpy()))
+    # d s0/dx = s0 (e0 - s) = 0 where s0 saturates at 1; d ls1/dx = e1 - s = (-1, 1, 0)
+    np.testing.assert_allclose(x.grad.numpy()[0], [-1, 1, 0], atol=1e-6)
+
+
+def test_softmax_without_dim_warns_and_uses_pytorchs_legacy_choice():
+    x = T(np.arange(6.0).reshape(2, 3))
+    with pytest.warns(UserWarning, match="Implicit dimension"):
+        y = F.softmax(x)
+    np.testing.assert_allclose(y.numpy(), np_softmax(x.numpy(), 1), rtol=1e-6)
+    with pytest.warns(UserWarning):
+        y = F.log_softmax(T(np.arange(24.0).reshape(2, 3, 4)))
+    np.testing.assert_allclose(y.numpy(), np.log(np_softmax(np.arange(24.0).reshape(2, 3, 4), 0)), rtol=1e-5)
+    assert F.softmax(T(3.0), 0).item() == 1.0
+
+
+def test_softmax_dtype_argument_and_bad_dim():
+    assert F.softmax(T([1.0, 2.0]), 0, dtype=tg.float64).dtype == tg.float64
+    with pytest.raises(IndexError, match=r"softmax: dim 2 .* 2 dimension"):
+        F.softmax(T(np.zeros((2, 3))), 2)
+    with pytest.raises(IndexError, match="log_softmax: dim -3"):
+        F.log_softmax(T(np.zeros((2, 3))), -3)
+
+
+# ---------------------------------------------------------------------- linear and bilinear
+@st.composite
+def linear_case(draw):
+    lead = draw(shapes(min_dims=0, max_dims=2))
+    k, n = draw(st.integers(1, 4)), draw(st.integers(1, 4))
+    x = draw(arrays(lead + (k,)))
+    w = draw(arrays((n, k)))
+    b = draw(st.none() | arrays((n,)))
+    return x, w, b
+
+
+@given(linear_case())
+def test_linear_forward_and_gradient(case):
+    x, w, b = case
+    ref = (lambda x, w: x @ w.T) if b is None else (lambda x, w, b: x @ w.T + b)
+    args = (x, w) if b is None else (x, w, b)
+    assert_forward(F.linear, ref, *args)
+    assert_forward(F.linear, ref, *args, dtype=np.float32, rtol=1e-5, atol=1e-5)
+    assert_gradients(F.linear, *args)
+
+
+def test_linear_computes_gradients_only_for_inputs_that_require_them():
+    x, w, b = T(np.ones((2, 3))), T(np.ones((4, 3)), requires_grad=True), T(np.zeros(4))
+    F.linear(x, w, b).sum().backward()
+    np.testing.assert_allclose(w.grad.numpy(), 2 * np.ones((4, 3)))
+    assert x.grad is None and b.grad is None
+    x = T(np.ones((2, 3)), requires_grad=True)
+    w = T(np.ones((4, 3)))
+    y = F.linear(x, w)
+    (gx,) = tg.autograd.grad(y.sum(), [x])
+    np.testing.assert_allclose(gx.numpy(), 4 * np.ones((2, 3)))
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_linear_keeps_dtype(dtype):
+    x = T(np.ones((2, 3)), True, dtype)
+    w, b = T(np.ones((4, 3)), True, dtype), T(np.ones(4), True, dtype)
+    y = F.linear(x, w, b)
+    y.sum().backward()
+    assert y.dtype == dtype and x.grad.dtype == w.grad.dtype == b.grad.dtype == dtype
+
+
+def test_linear_bad_inputs():
+    with pytest.raises(RuntimeError, match=r"linear: .*\(2, 3\).*\(4, 5\).*3 features .* expects 5"):
+        F.linear(T(np.ones((2, 3))), T(np.ones((4, 5))))
+    with pytest.raises(RuntimeError, match=r"linear: weight must be 2-D.*\(5,\)"):
+        F.linear(T(np.ones((2, 5))), T(np.ones(5)))
+    with pytest.raises(RuntimeError, match="linear: .*same dtype.*float32 and float64"):
+        F.linear(T(np.ones((2, 3)), dtype=np.float32), T(np.ones((4, 3))))
+    with pytest.raises(RuntimeError, match=r"linear: bias of shape \(3,\) .*\(2, 4\)"):
+        F.linear(T(np.ones((2, 3))), T(np.ones((4, 3))), T(np.ones(3)))
+
+
+@given(st.integers(0, 2), st.integers(1, 3), st.integers(1, 3), st.integers(1, 3), st.data())
+def test_bilinear_forward_and_gradient(nlead, i1, i2, o, data):
+    lead = (2,) * nlead
+    a, c = data.draw(arrays(lead + (i1,))), data.draw(arrays(lead + (i2,)))
+    w, b = data.draw(arrays((o, i1, i2))), data.draw(arrays((o,)))
+    assert_forward(F.bilinear, lambda a, c, w, b: np.einsum("...i,oij,...j->...o", a, w, c) + b, a, c, w, b)
+    assert_gradients(F.bilinear, a, c, w, b)
+    with pytest.raises(RuntimeError, match="bilinear: inputs of shape"):
+        F.bilinear(T(a), T(c), T(np.ones((o, i1 + 1, i2))))
+
+
+# ---------------------------------------------------------------------- dropout
+def test_dropout_identity_cases_return_the_input():
+    x = T(np.ones(5), requires_grad=True)
+    assert F.dropout(x, 0.5, training=False) is x
+    assert F.dropout(x, 0.0) is x
+
+
+def test_dropout_p_one_zeroes_everything():
+    x = T(np.ones(5), requires_grad=True)
+    y = F.dropout(x, 1.0)
+    y.sum().backward()
+    assert np.all(y.detach().numpy() == 0) and np.all(x.grad.numpy() == 0)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("p", [0.2, 0.5, 0.9])
+def test_dropout_mask_statistics_and_gradient(p, dtype):
+    x = T(np.full((100, 100), 2.0), requires_grad=True, dtype=dtype)
+    y = F.dropout(x, p)
+    y.sum().backward()
+    out = y.detach().numpy()
+    assert y.dtype == dtype and x.grad.dtype == dtype
+    kept = out != 0
+    np.testing.assert_allclose(out[kept], 2 / (1 - p), rtol=1e-6)  # inverted dropout scaling
+    assert abs((~kept).mean() - p) < 0.03
+    np.testing.assert_allclose(x.grad.numpy(), kept / (1 - p), rtol=1e-6)
+
+
+@given(arrays())
+def test_dropout_gradient(x):
+    assert_gradients(lambda t: F.dropout(t, 0.4, generator=tg.Generator().manual_seed(3)), x)
+
+
+def test_dropout_generator_and_seed_reproducibility():
+    x = T(np.ones(50))
+    a = F.dropout(x, 0.5, generator=tg.Generator().manual_seed(1)).numpy()
+    b = F.dropout(x, 0.5, generator=tg.Generator().manual_seed(1)).numpy()
+    np.testing.assert_array_equal(a, b)
+    tg.manual_seed(7)
+    c = F.dropout(x, 0.5).numpy()
+    tg.manual_seed(7)
+    np.testing.assert_array_equal(c, F.dropout(x, 0.5).numpy())
+
+
+def test_dropout_inplace_and_bad_p():
+    y = T(np.ones(1000))
+    assert F.dropout(y, 0.5, inplace=True) is y
+    assert set(np.unique(y.numpy())) <= {0.0, 2.0}
+    for p in (-0.1, 1.5):
+        with pytest.raises(ValueError, match=f"dropout: .*between 0 and 1, but got {p}"):
+            F.dropout(T(np.ones(3)), p)
+
+
+# ---------------------------------------------------------------------- one_hot
+@given(arrays(dtype=np.int64, min_value=0, max_value=4), st.integers(5, 7))
+def test_one_hot_matches_numpy(t, c):
+    out = F.one_hot(T(t), c)
+    assert out.dtype == tg.int64 and out.shape == t.shape + (c,)
+    np.testing.assert_array_equal(out.numpy(), np.eye(c, dtype=np.int64)[t])
+    if t.size:
+        assert F.one_hot(T(t)).shape == t.shape + (int(t.max()) + 1,)
+
+
+def test_one_hot_bad_inputs():
+    with pytest.raises(RuntimeError, match="one_hot: class values must be smaller than num_classes=3, got 5"):
+        F.one_hot(T([1, 5]), 3)
+    with pytest.raises(RuntimeError, match="one_hot: class values must be non-negative, got -1"):
+        F.one_hot(T([-1, 0]), 3)
+    with pytest.raises(RuntimeError, match="one_hot: expected an integer .*float64"):
+        F.one_hot(T([1.0]), 3)
+    with pytest.raises(RuntimeError, match=r"one_hot: cannot infer .* empty tensor of shape \(0,\)"):
+        F.one_hot(T(np.zeros(0, dtype=np.int64)))
+    assert F.one_hot(T(np.zeros(0, dtype=np.int64)), 3).shape == (0, 3)
+
+
+# ---------------------------------------------------------------------- pad
+@st.composite
+def pad_case(draw, negative=True):
+    shape = draw(shapes(min_dims=1, max_dims=3))
+    k = draw(st.integers(1, len(shape)))
+    pads = []
+    for i in range(k):
+        n = shape[len(shape) - 1 - i]
+        lo = draw(st.integers(-n if negative else 0, 3))
+        hi = draw(st.integers(-(n + lo) if negative and lo < 0 else (-n if negative else 0), 3))
+        hi = max(hi, -(n + lo)) if negative else hi
+        pads += [lo, hi]
+    return draw(arrays(shape)), tuple(pads)
+
+
+def np_pad_constant(a, pads, value):
+    """Reference: crop for negative pads, then np.pad for positive ones."""
+    nd = a.ndim
+    for i in range(len(pads) // 2):
+        d = nd - 1 - i
+        lo, hi = pads[2 * i], pads[2 * i + 1]
+        idx = [slice(None)] * nd
+        idx[d] = slice(max(-lo, 0), a.shape[d] - max(-hi, 0))
+        a = a[tuple(idx)]
+        width = [(0, 0)] * nd
+        width[d] = (max(lo, 0), max(hi, 0))
+        a = np.pad(a, width, constant_values=value)
+    return a
+
+
+@given(pad_case())
+def test_pad_constant_forward_and_gradient(case):
+    x, pads = case
+    assert_forward(lambda t: F.pad(t, pads, value=1.5), lambda a: np_pad_constant(a, pads, 1.5), x)
+    assert_forward(lambda t: F.pad(t, pads), lambda a: np_pad_constant(a, pads, 0), x, dtype=np.float32)
+    assert_gradients(lambda t: F.pad(t, pads), x)
+
+
+@pytest.mark.parametrize("mode, np_mode", [("reflect", "reflect"), ("replicate", "edge"), ("circular", "wrap")])
+@given(data=st.data())
+def test_pad_other_modes_forward_and_gradient(mode, np_mode, data):
+    shape = data.draw(shapes(min_dims=2, max_dims=3, min_side=2))
+    k = data.draw(st.integers(1, len(shape) - 1))
+    pads = []
+    for i in range(k):
+        n = shape[len(shape) - 1 - i]
+        top = n - 1 if mode == "reflect" else n
+        pads += [data.draw(st.integers(0, top)), data.draw(st.integers(0, top))]
+    x = data.draw(arrays(shape))
+    width = [(0, 0)] * (len(shape) - k) + [(pads[2 * i], pads[2 * i + 1]) for i in reversed(range(k))]
+    assert_forward(lambda t: F.pad(t, pads, mode=mode), lambda a: np.pad(a, width, mode=np_mode), x)
+    assert_gradients(lambda t: F.pad(t, pads, mode=mode), x)
+
+
+def test_pad_keeps_dtype_and_integer_tensors():
+    y = F.pad(T(np.ones((2, 2), dtype=np.float32), requires_grad=True), (1, 1))
+    y.sum().backward()
+    assert y.dtype == tg.float32
+    np.testing.assert_array_equal(F.pad(T([1, 2]), (1, 0), value=7).numpy(), [7, 1, 2])
+
+
+def test_pad_bad_inputs():
+    x = T(np.ones((1, 2, 5)))
+    with pytest.raises(RuntimeError, match=r"pad: padding length must be divisible by 2, got 3 values \(1, 1, 1\)"):
+        F.pad(x, (1, 1, 1))
+    with pytest.raises(RuntimeError, match=r"pad: padding length 8 .* 3 dimension\(s\) .*\(1, 2, 5\)"):
+        F.pad(x, (1,) * 8)
+    with pytest.raises(RuntimeError, match=r"pad: reflect padding \(5, 0\) at dimension 2 .* less than .* 5"):
+        F.pad(x, (5, 0), mode="reflect")
+    with pytest.raises(RuntimeError, match=r"pad: .*size 5 at dimension 2, plus negative padding -3 and -3"):
+        F.pad(x, (-3, -3))
+    with pytest.raises(NotImplementedError, match="pad: mode .*'symmetric'"):
+        F.pad(x, (1, 1), mode="symmetric")
+    with pytest.raises(RuntimeError, match="pad: negative padding"):
+        F.pad(x, (-1, 1), mode="replicate")
+
+
+# ---------------------------------------------------------------------- embedding
+@st.composite
+def embedding_case(draw):
+    V, D = draw(st.integers(1, 5)), draw(st.integers(1, 4))
+    idx_shape = draw(shapes(min_dims=0, max_dims=2))
+    idx = draw(arrays(idx_shape, dtype=np.int64, min_value=0, max_value=V - 1))
+    return idx, draw(arrays((V, D)))
+
+
+@given(embedding_case())
+def test_embedding_forward_and_gradient(case):
+    idx, w = case
+    assert_forward(lambda t: F.embedding(T(idx), t), lambda a: a[idx], w)
+    assert_forward(lambda t: F.embedding(T(idx), t), lambda a: a[idx], w, dtype=np.float32)
+    assert_gradients(lambda t: F.embedding(T(idx), t), w)
+    # padding_idx and scale_grad_by_freq change the gradient on purpose (tested below), so no finite differences
+
+
+def test_embedding_repeated_indices_accumulate_and_padding_row_gets_none():
+    w = T(np.arange(12.0).reshape(4, 3), requires_grad=True)
+    idx = T([[1, 1, 3], [1, 0, 0]])
+    F.embedding(idx, w, padding_idx=0).sum().backward()
+    np.testing.assert_array_equal(w.grad.numpy(), [[0, 0, 0], [3, 3, 3], [0, 0, 0], [1, 1, 1]])
+    w.grad = None
+    F.embedding(idx, w, padding_idx=-1).sum().backward()  # padding_idx counts from the end, as PyTorch
+    np.testing.assert_array_equal(w.grad.numpy()[:, 0], [2, 3, 0, 0])
+    w.grad = None
+    F.embedding(idx, w, scale_grad_by_freq=True).sum().backward()
+    np.testing.assert_array_equal(w.grad.numpy()[:, 0], [1, 1, 0, 1])
+
+
+@given(st.lists(st.integers(0, 6), max_size=40), st.integers(1, 3))
+def test_embedding_row_sums_equal_add_at(rows, d):
+    rows = np.array(rows, dtype=np.int64)
+    values = np.random.default_rng(len(rows)).standard_normal((rows.size, d))
+    want = np.zeros((7, d))
+    np.add.at(want, rows, values)
+    np.testing.assert_allclose(F._np_sum_rows(rows, values, 7), want, atol=1e-12)
+
+
+def test_embedding_max_norm_renormalizes_picked_rows_in_place():
+    w = T([[3.0, 4.0], [0.3, 0.4], [6.0, 8.0]])
+    out = F.embedding(T([0, 1]), w, max_norm=1.0)
+    np.testing.assert_allclose(np.linalg.norm(w.numpy(), axis=1), [1.0, 0.5, 10.0], rtol=1e-6)
+    np.testing.assert_allclose(out.numpy(), w.numpy()[[0, 1]])
+
+
+def test_embedding_keeps_dtype():
+    w = T(np.ones((3, 2)), requires_grad=True, dtype=np.float32)
+    y = F.embedding(T([0, 2, 2]), w)
+    y.sum().backward()
+    assert y.dtype == w.grad.dtype == tg.float32
+
+
+def test_embedding_bad_inputs():
+    w = T(np.ones((5, 2)))
+    with pytest.raises(IndexError, match=r"embedding: index 5 is out of range for a weight of shape \(5, 2\)"):
+        F.embedding(T([0, 5]), w)
+    with pytest.raises(IndexError, match="embedding: index -1 is out of range"):
+        F.embedding(T([-1]), w)
+    with pytest.raises(RuntimeError, match="embedding: indices must be an integer .*float64"):
+        F.embedding(T([1.0]), w)
+    with pytest.raises(ValueError, match="embedding: padding_idx 7 must be within num_embeddings 5"):
+        F.embedding(T([1]), w, padding_idx=7)
+    with pytest.raises(RuntimeError, match=r"embedding: weight must be 2-D .*\(5,\)"):
+        F.embedding(T([1]), T(np.ones(5)))
+
+
+# ---------------------------------------------------------------------- layer_norm, batch_norm, group_norm
+def np_norm(a, axes, eps):
+    mu = a.mean(axis=axes, keepdims=True)
+    var = a.var(axis=axes, keepdims=True)
+    return (a - mu) / np.sqrt(var + eps)
+
+
+@st.composite
+def layer_norm_case(draw):
+    shape = draw(shapes(min_dims=1, max_dims=3, min_side=1))
+    k = draw(st.integers(1, len(shape)))
+    norm_shape = shape[len(shape) - k:]
+    affine = draw(st.booleans())
+    x = draw(arrays(shape))
+    params = (draw(arrays(norm_shape)), draw(arrays(norm_shape))) if affine else ()
+    return x, norm_shape, params
+
+
+@given(layer_norm_case())
+def test_layer_norm_forward_and_gradient(case):
+    x, ns, params = case
+    axes = tuple(range(x.ndim - len(ns), x.ndim))
+
+    def ref(a, *p):
+        y = np_norm(a, axes, 1e-5)
+        return y * p[0] + p[1] if p else y
+
+    fn = lambda t, *p: F.layer_norm(t, ns, *p)  # noqa: E731
+    assert_forward(fn, ref, x, *params)
+    assert_forward(fn, ref, x, *params, dtype=np.float32, rtol=1e-4, atol=1e-4)
+    assert_gradients(fn, x, *params, atol=1e-4)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_layer_norm_constant_rows_and_large_offsets_are_stable(dtype):
+    x = T(np.full((2, 4), 7.0), requires_grad=True, dtype=dtype)
+    y = F.layer_norm(x, (4,))
+    (y * T(np.arange(8.0).reshape(2, 4), dtype=dtype)).sum().backward()
+    assert np.all(y.detach().numpy() == 0) and np.all(np.isfinite(x.grad.numpy()))
+    assert y.dtype == x.grad.dtype == dtype
+    # NOTE: a one-pass E[x^2] - E[x]^2 would lose everything at this offset in float32
+    x = T(1e4 + np.array([[-1.0, 0.0, 1.0]]), dtype=dtype)
+    np.testing.assert_allclose(F.layer_norm(x, 3, eps=0).numpy(), [[-1.2247449, 0, 1.2247449]], rtol=1e-4)
+
+
+def test_layer_norm_bad_inputs():
+    with pytest.raises(RuntimeError, match=r"layer_norm: normalized_shape=\[4\] .*\[\*, 4\].*\(2, 3\)"):
+        F.layer_norm(T(np.ones((2, 3))), (4,))
+    with pytest.raises(RuntimeError, match=r"layer_norm: weight of shape \(2,\) .*\(3,\)"):
+        F.layer_norm(T(np.ones((2, 3))), (3,), T(np.ones(2)))
+
+
+@st.composite
+def batch_norm_case(draw):
+    shape = draw(st.sampled_from([(3, 2), (2, 3, 2), (2, 2, 2, 3), (4, 1)]))
+    x = draw(arrays(shape))
+    C = shape[1]
+    return x, draw(arrays((C,))), draw(arrays((C,)))
+
+
+@given(batch_norm_case())
+def test_batch_norm_training_forward_gradient_and_running_stats(case):
+    x, w, b = case
+    axes = (0,) + tuple(range(2, x.ndim))
+    C = x.shape[1]
+    cshape = (1, C) + (1,) * (x.ndim - 2)
+
+    def ref(a, w, b):
+        return np_norm(a, axes, 1e-5) * w.reshape(cshape) + b.reshape(cshape)
+
+    assert_forward(lambda t, w, b: F.batch_norm(t, None, None, w, b, True), ref, x, w, b)
+    assert_forward(lambda t, w, b: F.batch_norm(t, None, None, w, b, True), ref, x, w, b, dtype=np.float32,
+                   rtol=1e-4, atol=1e-4)
+    assert_gradients(lambda t, w, b: F.batch_norm(t, None, None, w, b, True), x, w, b, atol=1e-4)
+    rm, rv = T(np.full(C, 0.5)), T(np.full(C, 2.0))
+    F.batch_norm(T(x), rm, rv, training=True, momentum=0.25)
+    n = x.size // C
+    np.testing.assert_allclose(rm.numpy(), 0.75 * 0.5 + 0.25 * x.mean(axis=axes), rtol=1e-12)
+    np.testing.assert_allclose(rv.numpy(), 0.75 * 2.0 + 0.25 * x.var(axis=axes) * n / (n - 1), rtol=1e-12)
+
+
+@given(batch_norm_case())
+def test_batch_norm_eval_uses_running_stats(case):
+    x, w, b = case
+    C = x.shape[1]
+    cshape = (1, C) + (1,) * (x.ndim - 2)
+    rm, rv = np.linspace(-1, 1, C), np.linspace(0.5, 2, C)
+
+    def ref(a, w, b):
+        return (a - rm.reshape(cshape)) / np.sqrt(rv.reshape(cshape) + 1e-5) * w.reshape(cshape) + b.reshape(cshape)
+
+    fn = lambda t, w, b: F.batch_norm(t, T(rm), T(rv), w, b, False)  # noqa: E731
+    assert_forward(fn, ref, x, w, b)
+    assert_gradients(fn, x, w, b)
+    running = T(rm.copy())
+    fn(T(x), T(w), T(b))
+    np.testing.assert_array_equal(running.numpy(), rm)  # eval does not touch the running stats
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_batch_norm_keeps_dtype(dtype):
+    x = T(np.arange(24.0).reshape(2, 3, 2, 2), True, dtype)
+    w, b = T(np.ones(3), True, dtype), T(np.zeros(3), True, dtype)
+    rm, rv = T(np.zeros(3), dtype=dtype), T(np.ones(3), dtype=dtype)
+    y = F.batch_norm(x, rm, rv, w, b, training=True)
+    y.sum().backward()
+    assert y.dtype == x.grad.dtype == w.grad.dtype == rm.dtype == rv.dtype == dtype
+
+
+def test_batch_norm_bad_inputs():
+    with pytest.raises(ValueError, match=r"batch_norm: expected more than 1 value per channel .*\(1, 3\)"):
+        F.batch_norm(T(np.ones((1, 3))), None, None, training=True)
+    with pytest.raises(RuntimeError, match="batch_norm: running_mean and running_var must be given"):
+        F.batch_norm(T(np.ones((2, 3))), None, None)
+    with pytest.raises(RuntimeError, match=r"batch_norm: running_mean of shape \(4,\) .*\(3,\) .*\(2, 3\)"):
+        F.batch_norm(T(np.ones((2, 3))), T(np.zeros(4)), T(np.ones(3)))
+    with pytest.raises(ValueError, match=r"batch_norm: .*at least 2 dimensions, got shape \(3,\)"):
+        F.batch_norm(T(np.ones(3)), T(np.zeros(3)), T(np.ones(3)))
+
+
+@given(st.sampled_from([((2, 4, 3), 2), ((3, 6), 3), ((2, 2, 2, 2), 1)]), st.data())
+def test_group_norm_forward_and_gradient(case, data):
+    shape, G = case
+    x, w, b = data.draw(arrays(shape)), data.draw(arrays((shape[1],))), data.draw(arrays((shape[1],)))
+    cshape = (1, shape[1]) + (1,) * (len(shape) - 2)
+
+    def ref(a, w, b):
+        g = a.reshape(shape[0], G, -1)
+        return np_norm(g, (2,), 1e-5).reshape(shape) * w.reshape(cshape) + b.reshape(cshape)
+
+    assert_forward(lambda t, w, b: F.group_norm(t, G, w, b), ref, x, w, b)
+    assert_gradients(lambda t, w, b: F.group_norm(t, G, w, b), x, w, b, atol=1e-4)
+    with pytest.raises(RuntimeError, match="group_norm: .*divisible by num_groups=5"):
+        F.group_norm(T(x), 5)
+
+
+# ---------------------------------------------------------------------- normalize and cosine_similarity
+def away_from_zero_rows(shape):
+    return arrays(shape, min_value=0.3, max_value=3.0).flatmap(
+        lambda a: arrays(a.shape, dtype=np.bool_).map(lambda s: np.where(s, -a, a)))
+
+
+@pytest.mark.parametrize("p", [2.0, 1.0, 3.0])
+@given(data=st.data())
+def test_normalize_forward_and_gradient(p, data):
+    shape = data.draw(shapes(min_dims=1, max_dims=3))
+    dim = data.draw(st.integers(-len(shape), len(shape) - 1))
+    x = data.draw(away_from_zero_rows(shape))
+
+    def ref(a):
+        n = (np.abs(a) ** p).sum(axis=dim, keepdims=True) ** (1 / p)
+        return a / np.maximum(n, 1e-12)
+
+    assert_forward(lambda t: F.normalize(t, p, dim), ref, x)
+    assert_forward(lambda t: F.normalize(t, p, dim), ref, x, dtype=np.float32)
+    assert_gradients(lambda t: F.normalize(t, p, dim), x)
+
+
+def test_normalize_zero_and_tiny_vectors_follow_pytorch():
+    x = T([[0.0, 0.0], [1e-13, 0.0]], requires_grad=True, dtype=np.float64)
+    y = F.normalize(x)
+    y.sum().backward()
+    np.testing.assert_allclose(y.detach().numpy(), [[0, 0], [0.1, 0]])
+    np.testing.assert_allclose(x.grad.numpy(), np.full((2, 2), 1e12))  # below eps the denominator is eps
+
+
+@given(data=st.data())
+def test_cosine_similarity_forward_and_gradient(data):
+    s1, s2 = data.draw(st.sampled_from([((3, 4), (3, 4)), ((2, 3), (3,)), ((2, 1, 3), (4, 3)), ((4,), (4,))]))
+    dim = -1
+    a, b = data.draw(away_from_zero_rows(s1)), data.draw(away_from_zero_rows(s2))
+
+    def ref(a, b):
+        a, b = np.broadcast_arrays(a, b)
+        return (a * b).sum(dim) / (np.linalg.norm(a, axis=dim) * np.linalg.norm(b, axis=dim))
+
+    assert_forward(lambda u, v: F.cosine_similarity(u, v, dim), ref, a, b)
+    assert_forward(lambda u, v: F.cosine_similarity(u, v, dim), ref, a, b, dtype=np.float32)
+    assert_gradients(lambda u, v: F.cosine_similarity(u, v, dim), a, b)
+
+
+def test_cosine_similarity_near_zero_vectors_follow_pytorch():
+    a = T([[3.0, 4.0]], True, np.float64)
+    b = T([[1e-9, 0.0]], True, np.float64)
+    y = F.cosine_similarity(a, b)
+    y.backward()
+    np.testing.assert_allclose(y.detach().numpy(), [0.06])  # 3e-9 / (5 * eps)
+    # the eps clamp does not stop the norm's gradient (PyTorch's formula)
+    np.testing.assert_allclose(b.grad.numpy(), [[5.4e7, 8e7]], rtol=1e-9)
+    z = T([[0.0, 0.0]], True, np.float64)
+    F.cosine_similarity(a, z).backward()
+    np.testing.assert_allclose(z.grad.numpy(), [[6e7, 8e7]], rtol=1e-9)
+    with pytest.raises(RuntimeError, match=r"cosine_similarity: shapes \(2, 3\) and \(4,\)"):
+        F.cosine_similarity(T(np.ones((2, 3))), T(np.ones(4)))
+
+
+# ---------------------------------------------------------------------- higher order
+SECOND_ORDER = {
+    "softmax": (lambda t: F.softmax(t, 1), 1), "log_softmax": (lambda t: F.log_softmax(t, 0), 1),
+    "gelu": (F.gelu, 1), "gelu_tanh": (lambda t: F.gelu(t, approximate="tanh"), 1), "silu": (F.silu, 1),
+    "mish": (F.mish, 1), "softplus": (lambda t: F.softplus(t, 2.0), 1), "logsigmoid": (F.logsigmoid, 1),
+    "elu": (F.elu, 1), "sigmoid": (F.sigmoid, 1), "linear": (F.linear, 3), "layer_norm": (
+        lambda t, w, b: F.layer_norm(t, (4,), w, b), 3),
+    "batch_norm": (lambda t, w, b: F.batch_norm(t, None, None, w, b, True), 3),
+    "normalize": (F.normalize, 1), "cosine_similarity": (F.cosine_similarity, 2),
+    "embedding": (lambda w: F.embedding(T([[0, 1, 1]]), w, padding_idx=0) ** 2, 1),
+    "pad_reflect": (lambda t: F.pad(t.reshape(1, 3, 4), (2, 1), mode="reflect") ** 2, 1),
+}
+
+
+@pytest.mark.parametrize("name", sorted(SECOND_ORDER))
+def test_second_order_gradients(name):
+    fn, nargs = SECOND_ORDER[name]
+    rng = np.random.default_rng(0)
+    shapes_ = {"linear": [(3, 4), (2, 4), (2,)], "layer_norm": [(3, 4), (4,), (4,)],
+               "batch_norm": [(3, 4), (4,), (4,)]}.get(name, [(3, 4)] * nargs)
+    args = tuple(T(rng.standard_normal(s) * 1.5, requires_grad=True) for s in shapes_)
+    assert gradgradcheck(fn, args)
+
+
+# ---------------------------------------------------------------------- optional cross-check with PyTorch
+TORCH_CASES = [
+    ("gelu", lambda F, x: F.gelu(x)), ("gelu_tanh", lambda F, x: F.gelu(x, approximate="tanh")),
+    ("selu", lambda F, x: F.selu(x)), ("mish", lambda F, x: F.mish(x)), ("softplus", lambda F, x: F.softplus(x, 2, 3)),
+    ("hardswish", lambda F, x: F.hardswish(x)), ("log_softmax", lambda F, x: F.log_softmax(x, 1)),
+    ("layer_norm", lambda F, x: F.layer_norm(x, (4,))), ("normalize", lambda F, x: F.normalize(x, 3)),
+    ("pad", lambda F, x: F.pad(x, (1, -2, 2, 0), value=0.5)),
+    ("pad_circular", lambda F, x: F.pad(x.reshape(1, 3, 4), (2, 3), mode="circular")),
+]
+
+
+@pytest.mark.parametrize("name, call", TORCH_CASES, ids=[c[0] for c in TORCH_CASES])
+def test_matches_torch(name, call):
+    torch = pytest.importorskip("torch")
+    x = np.random.default_rng(1).standard_normal((3, 4)) * 2
+    xt, xg = torch.tensor(x, requires_grad=True), T(x, requires_grad=True)
+    yt, yg = call(torch.nn.functional, xt), call(F, xg)
+    w = np.random.default_rng(2).standard_normal(tuple(yt.shape))
+    (yt * torch.tensor(w)).sum().backward()
+    (yg * T(w)).sum().backward()
+    np.testing.assert_allclose(yg.detach().numpy(), yt.detach().numpy(), rtol=1e-10, atol=1e-12)
+    np.testing.assert_allclose(xg.grad.numpy(), xt.grad.numpy(), rtol=1e-9, atol=1e-12)
