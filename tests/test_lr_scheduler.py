@@ -345,3 +345,14 @@ def test_one_cycle_needs_momentum_to_cycle():
     with pytest.raises(ValueError, match="OneCycleLR: cycle_momentum=True needs an optimizer with momentum or "
                                          "betas; Adagrad has neither"):
         OneCycleLR(Adagrad([tg.zeros(1, requires_grad=True)]), max_lr=1.0, total_steps=5)
+
+
+def test_docstring_examples():
+    import doctest
+
+    import tapegrad.optim.lr_scheduler as module
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        result = doctest.testmod(module)
+    assert result.attempted > 0 and result.failed == 0

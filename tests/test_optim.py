@@ -675,7 +675,27 @@ def test_bad_params():
         SGD([a]).add_param_group([a])
 
 
+@pytest.mark.parametrize("cls", [SGD, Adam, AdamW, RMSprop, Adagrad, Adadelta])
+def test_a_gradient_of_the_wrong_shape_is_refused(cls):
+    p = tg.zeros(2, 3, requires_grad=True)
+    opt = cls([p], lr=0.1)
+    p.grad = tg.ones(3)  # would broadcast silently
+    with pytest.raises(RuntimeError, match=rf"{cls.__name__}.step: a parameter of shape \(2, 3\) has a gradient "
+                                           r"of shape \(3,\); they must match"):
+        opt.step()
+    np.testing.assert_array_equal(p.detach().numpy(), np.zeros((2, 3)))
+
+
 def test_no_warnings_in_normal_use():
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         run_tapegrad(Adam, {}, start(), 3)
+
+
+@pytest.mark.parametrize("module", ["optimizer", "sgd", "adam", "rmsprop", "adagrad", "adadelta"])
+def test_docstring_examples(module):
+    import doctest
+    import importlib
+
+    result = doctest.testmod(importlib.import_module(f"tapegrad.optim.{module}"), optionflags=doctest.ELLIPSIS)
+    assert result.attempted > 0 and result.failed == 0

@@ -473,3 +473,12 @@ def test_resuming_from_a_checkpoint_is_bit_identical(tmp_path, cls, kw, make_sch
     for k, v in model.items():
         assert v.dtype == tg.float32
         np.testing.assert_array_equal(v.detach().numpy(), uninterrupted[k])
+
+
+def test_docstring_examples():
+    import doctest
+
+    import tapegrad.serialization as module
+
+    result = doctest.testmod(module)
+    assert result.attempted > 0 and result.failed == 0

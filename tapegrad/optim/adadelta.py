@@ -3,7 +3,7 @@
 import numpy as np
 
 from .._tensor import _bump, _wrap
-from .optimizer import Optimizer, _advance_step, _check_option, _check_unsupported
+from .optimizer import Optimizer, _advance_step, _check_option, _check_unsupported, _grad_shape_error
 
 
 class Adadelta(Optimizer):
@@ -45,6 +45,8 @@ class Adadelta(Optimizer):
             if grad is None:
                 continue
             g = grad._data
+            if g.shape != p._data.shape:
+                raise _grad_shape_error(self, p, g)
             x = p._data
             s = state[p]
             if not s:

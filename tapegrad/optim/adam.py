@@ -3,7 +3,7 @@
 import numpy as np
 
 from .._tensor import _bump, _wrap
-from .optimizer import Optimizer, _advance_step, _check_option, _check_unsupported
+from .optimizer import Optimizer, _advance_step, _check_option, _check_unsupported, _grad_shape_error
 
 
 class Adam(Optimizer):
@@ -59,6 +59,8 @@ class Adam(Optimizer):
             if grad is None:
                 continue
             g = grad._data
+            if g.shape != p._data.shape:
+                raise _grad_shape_error(self, p, g)
             x = p._data
             s = state[p]
             if not s:

@@ -3,7 +3,7 @@
 import numpy as np
 
 from .._tensor import _bump, _wrap
-from .optimizer import Optimizer, _check_option, _check_unsupported
+from .optimizer import Optimizer, _check_option, _check_unsupported, _grad_shape_error
 
 
 class SGD(Optimizer):
@@ -49,6 +49,8 @@ class SGD(Optimizer):
             if grad is None:
                 continue
             g = grad._data
+            if g.shape != p._data.shape:
+                raise _grad_shape_error(self, p, g)
             own = False  # whether g is a temporary this step may overwrite
             if maximize:
                 g, own = -g, True
