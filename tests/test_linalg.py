@@ -133,6 +133,10 @@ def test_mv_forward_and_gradient(n, m, data):
 def test_mm_bmm_dtypes_and_second_order(dtype):
     assert tg.mm(tg.ones(2, 3, dtype=dtype), tg.ones(3, 2, dtype=dtype)).dtype == dtype
     assert tg.bmm(tg.ones(1, 2, 3, dtype=dtype), tg.ones(1, 3, 2, dtype=dtype)).dtype == dtype
+    assert tg.mv(tg.ones(2, 3, dtype=dtype), tg.ones(3, dtype=dtype)).dtype == dtype
+    x = tg.ones(2, 3, dtype=dtype, requires_grad=True)
+    tg.bmm(x[None], x.mT[None]).sum().backward()
+    assert x.grad.dtype == dtype
     rng = np.random.default_rng(1)
     a = tg.tensor(rng.standard_normal((2, 2, 3)), requires_grad=True)
     b = tg.tensor(rng.standard_normal((2, 3, 2)), requires_grad=True)
@@ -334,3 +338,11 @@ def test_matches_pytorch_numbers():
         yx.backward(tg.tensor(w))
         for t, x in zip(ts, xs, strict=True):
             np.testing.assert_allclose(x.grad.numpy(), t.grad.numpy(), rtol=1e-9, atol=1e-12)
+
+
+def test_docstring_examples():
+    import doctest
+
+    import tapegrad.ops.linalg as module
+
+    assert doctest.testmod(module).failed == 0

@@ -113,6 +113,24 @@ def test_reduction_keeps_float_dtype(op, dtype):
     assert x.grad.dtype == dtype and x.grad.shape == x.shape
 
 
+OTHER_OPS = {
+    "max_dim": lambda t: t.max(1).values, "min_dim": lambda t: tg.min(t, 0, True).values, "max": tg.max,
+    "median": tg.median, "median_dim": lambda t: t.median(1).values, "cumsum": lambda t: t.cumsum(1),
+    "cumprod": lambda t: t.cumprod(0), "var_mean": lambda t: sum(tg.var_mean(t, 1)),
+    "std_mean": lambda t: sum(tg.std_mean(t)), "norm_fro": lambda t: t.norm("fro", (0, 1)),
+}
+
+
+@pytest.mark.parametrize("op", sorted(OTHER_OPS))
+@pytest.mark.parametrize("dtype", [tg.float32, tg.float64])
+def test_other_ops_keep_float_dtype(op, dtype):
+    x = tg.tensor([[0.5, -1.0, 2.0], [1.5, 3.0, -0.25]], dtype=dtype, requires_grad=True)
+    y = OTHER_OPS[op](x)
+    assert y.dtype == dtype
+    y.sum().backward()
+    assert x.grad.dtype == dtype and x.grad.shape == x.shape
+
+
 @pytest.mark.parametrize("op", sorted(REDUCTIONS))
 def test_reduction_wrong_dim_raises_index_error_naming_op_and_range(op):
     fn = REDUCTIONS[op][0]
@@ -204,6 +222,14 @@ def test_var_std_corrections_and_argument_forms():
     s, m = tg.std_mean(x, dim=0, correction=0, keepdim=True)
     np.testing.assert_allclose(s.numpy(), a.std(0, keepdims=True))
     assert m.shape == (1, 3)
+
+
+@given(shape_dim_keepdim(min_dims=1, min_side=2), st.data())
+def test_var_mean_std_mean_gradients(sdk, data):
+    shape, dim, keepdim = sdk
+    a = data.draw(distinct(shape))
+    assert_gradients(lambda t: tg.var_mean(t, dim, keepdim=keepdim), a)
+    assert_gradients(lambda t: tg.std_mean(t, dim, correction=0, keepdim=keepdim), a)
 
 
 def test_var_degrees_of_freedom_at_most_zero_give_nan_or_inf():
@@ -439,6 +465,10 @@ def test_median_forms_and_values():
     r = tg.tensor([[1.0, math.nan, 2.0]]).median(1)
     assert math.isnan(r.values.item()) and r.indices.item() == 1
     assert math.isnan(tg.zeros(0).median().item())
+    with pytest.raises(TypeError, match="median: keepdim=True needs a dim"):
+        x.median(keepdim=True)
+    with pytest.raises(IndexError, match=r"median: cannot reduce over dim 0 of size 0 \(input shape \(0, 2"):
+        tg.zeros(0, 2).median(0)
 
 
 @given(data=st.data())
@@ -676,3 +706,11 @@ def test_matches_pytorch_numbers():
         yt.backward(torch.tensor(w))
         yx.backward(tg.tensor(w))
         np.testing.assert_allclose(x.grad.numpy(), t.grad.numpy(), rtol=1e-9, atol=1e-12)
+
+
+def test_docstring_examples():
+    import doctest
+
+    import tapegrad.ops.reduce as module
+
+    assert doctest.testmod(module).failed == 0

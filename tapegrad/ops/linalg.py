@@ -251,7 +251,7 @@ def einsum(*args, optimize=None):
     terms, out_labels = _parse_einsum(equation, tuple(a.ndim for a in arrays))
     spec = ",".join(terms) + "->" + out_labels
     if optimize is None:
-        optimize = _worth_optimizing([a.shape for a in arrays])
+        optimize = _worth_optimizing(terms, [a.shape for a in arrays])
     try:
         out = np.einsum(spec, *arrays, optimize=optimize)
     except ValueError as e:
@@ -283,9 +283,16 @@ def _einsum_operands(ops):
     return [t if t._data.dtype == dt.dtype else t.type(dt.dtype) for t in tensors]
 
 
-def _worth_optimizing(shapes):
-    """numpy's optimized einsum (contraction order, BLAS) pays for its planning cost only on big problems."""
-    return len(shapes) > 2 or (len(shapes) == 2 and max(math.prod(s) for s in shapes) >= 1 << 16)
+def _worth_optimizing(terms, shapes):
+    """numpy's optimized einsum (contraction order, BLAS) pays for its planning cost (~30 us) only for more
+    than two operands or a contraction of more than ~32k multiply-adds."""
+    if len(terms) != 2:
+        return len(terms) > 2
+    sizes = {}
+    for term, shape in zip(terms, shapes, strict=True):
+        for c, n in zip(term, shape, strict=True):
+            sizes[c] = n if n != 1 else sizes.get(c, 1)
+    return math.prod(sizes.values()) >= 1 << 15
 
 
 def _sublist_equation(args):
@@ -396,9 +403,10 @@ def _einsum_grad(xp, k, terms, out_labels, g, ops):
             target.append(c)
     available = set(out_labels).union(*(terms[j] for j in others), *ties)
     kept = "".join(c for c in target if c in available)
-    spec = ",".join([out_labels] + [terms[j] for j in others] + ties) + "->" + kept
+    lhs = [out_labels] + [terms[j] for j in others] + ties
     inputs = [g] + [ops[j] for j in others] + eyes
-    grad = xp.einsum(spec, *inputs, optimize=_worth_optimizing([tuple(t.shape) for t in inputs]))
+    optimize = _worth_optimizing(lhs, [tuple(t.shape) for t in inputs])
+    grad = xp.einsum(",".join(lhs) + "->" + kept, *inputs, optimize=optimize)
     if len(kept) < len(target):
         sizes = iter(grad.shape)
         grad = grad.reshape(tuple(next(sizes) if c in available else 1 for c in target))
