@@ -468,6 +468,17 @@ def test_custom_optimizer_subclass():
     a.grad = tg.tensor([5.0, -0.1])
     opt.step()
     np.testing.assert_allclose(a.detach().numpy(), [0.9, -0.9])
+
+    class TensorOpsSGD(Optimizer):  # written with tensor operations, PyTorch style: step runs them under no_grad
+        def _update(self, group):
+            for p in group["params"]:
+                p.sub_(p.grad * group["lr"])
+
+    opt = TensorOpsSGD([a], dict(lr=0.5))
+    a.grad = tg.tensor([1.0, 1.0])
+    opt.step()
+    np.testing.assert_allclose(a.detach().numpy(), [0.4, -1.4])
+    assert a.is_leaf and tg.is_grad_enabled()
     with pytest.raises(NotImplementedError, match="must implement"):
         Optimizer([a], {}).step()
 

@@ -14,6 +14,7 @@ import numpy as np
 
 from .._tensor import Tensor, _bump, _wrap
 from ..autograd.grad_mode import enable_grad
+from ..autograd.grad_mode import state as _grad_state
 
 
 class _RequiredParameter:
@@ -131,8 +132,13 @@ class Optimizer:
         if closure is not None:
             with enable_grad():
                 loss = closure()
-        for group in self.param_groups:
-            self._update(group)
+        enabled = _grad_state.enabled
+        _grad_state.enabled = False  # as no_grad(), for subclasses whose _update uses tensor operations
+        try:
+            for group in self.param_groups:
+                self._update(group)
+        finally:
+            _grad_state.enabled = enabled
         return loss
 
     def _update(self, group):
