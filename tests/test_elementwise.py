@@ -82,6 +82,8 @@ UNARY = {
     "floor": (tg.floor, np.floor, away_from_integers),
     "ceil": (tg.ceil, np.ceil, away_from_integers),
     "round": (tg.round, np.round, away_from_integers),
+    "round_decimals": (lambda x: tg.round(x, decimals=1), lambda x: np.round(x, 1),
+                       lambda x: away_from_integers(x * 10) / 10),
     "trunc": (tg.trunc, np.trunc, away_from_integers),
     "frac": (tg.frac, lambda x: x - np.trunc(x), away_from_integers),
     "sign": (tg.sign, np.sign, away_from_zero),
@@ -246,6 +248,29 @@ def test_where_lerp_clamp_forward_broadcasting(data):
         assert_forward(lambda c, a, b: tg.where(c, a, b), np.where, cond, a, b, dtype=dtype)
         assert_forward(tg.lerp, lambda a, b, w: a + w * (b - a), a, b, a, dtype=dtype)
         assert_forward(tg.clamp, lambda x, lo, hi: np.minimum(np.maximum(x, lo), hi), a, b, a * 0.5, dtype=dtype)
+
+
+@pytest.mark.parametrize("rounding", ["floor_divide", "floor", "trunc"])
+@given(data=st.data())
+def test_rounded_division_forward_and_zero_gradient(rounding, data):
+    shape_a, shape_b = data.draw(broadcastable_shapes())
+    a, b = data.draw(arrays(shape_a)), away_from_zero(data.draw(arrays(shape_b)))
+    if rounding == "floor_divide":
+        fn, ref = tg.floor_divide, np.floor_divide
+    else:
+        fn = lambda a, b: tg.div(a, b, rounding_mode=rounding)  # noqa: E731
+        ref = np.floor_divide if rounding == "floor" else lambda a, b: np.trunc(a / b)
+    for dtype in FLOATS:
+        assert_forward(fn, ref, a, b, dtype=dtype, rtol=0, atol=0)
+    ia, ib = np.round(a * 3).astype(np.int64), np.round(b * 3).astype(np.int64)  # b stays away from 0
+    want = np.floor_divide(ia, ib) if rounding != "trunc" else np.sign(ia) * np.sign(ib) * (abs(ia) // abs(ib))
+    got = fn(tg.tensor(ia), tg.tensor(ib))
+    assert got.dtype == tg.int64
+    np.testing.assert_array_equal(got.numpy(), want)
+    ta, tb = tg.tensor(a, requires_grad=True), tg.tensor(b, requires_grad=True)
+    fn(ta, tb).sum().backward()
+    assert not ta.grad.numpy().any() and not tb.grad.numpy().any()
+    assert ta.grad.shape == ta.shape and tb.grad.shape == tb.shape
 
 
 @pytest.mark.parametrize("name", sorted(UNARY))
