@@ -592,6 +592,10 @@ def test_cumsum_cumprod_gradgradcheck():
     x = tg.tensor([[0.5, -1.0, 2.0], [1.5, 0.3, -0.8]], dtype=tg.float64, requires_grad=True)
     assert gradgradcheck(lambda t: t.cumsum(1) ** 2, (x,))
     assert gradgradcheck(lambda t: t.cumprod(0), (x,))
+    z = tg.tensor([[0.5, 0.0, 2.0, 1.5], [0.0, 0.3, 0.0, -0.8], [1.0, 2.0, 0.5, 0.0]], dtype=tg.float64,
+                  requires_grad=True)
+    assert gradgradcheck(lambda t: t.cumprod(1), (z,))  # zeros: one, two, last
+    assert gradgradcheck(lambda t: t.cumprod(0), (z,))
 
 
 # ---------------------------------------------------------------------- norm

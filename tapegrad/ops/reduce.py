@@ -340,17 +340,17 @@ def _select_along(op, input, dim, keepdim, pick, cls):
         raise IndexError(f"{op}: cannot reduce over dim {dim} of size 0 (input shape {tuple(x.shape)})")
     index = pick(x, d)  # keeps dim d as size 1
     values = np.take_along_axis(x, index, d)
+    indices = index.astype(np.int64, copy=False)
     if not keepdim:
-        values, index = values.squeeze(d), index.squeeze(d)
-    where = (n,) + (1,) * (x.ndim - 1 - d)
-    kept = index if keepdim else np.expand_dims(index, d)
+        values, indices = values.squeeze(d), indices.squeeze(d)
+    positions = np.arange(n).reshape((n,) + (1,) * (x.ndim - 1 - d))
 
     def backward(xp, g, out, x):
-        chosen = np.arange(n).reshape(where) == kept  # one-hot along d: a constant
+        chosen = positions == index  # one-hot along d: a constant
         return ((g if keepdim else xp.expand_dims(g, d)) * chosen,)
 
     backward.__qualname__ = f"{op}.<locals>.backward"
-    return cls(_record(values, (input,), backward), _wrap(index.astype(np.int64, copy=False)))
+    return cls(_record(values, (input,), backward), _wrap(indices))
 
 
 def _select_scalar_backward(xp, g, out, x):
@@ -613,26 +613,42 @@ def cumprod(input, dim=None, *, dtype=None, axis=None):
         if not zero.any():
             # d out_j / d x_i = out_j / x_i for j >= i
             return (_reverse_cumsum(xp, g * out, d) / x,)
-        return (_cumprod_grad_with_zeros(xp, g, out, x, zero, d),)
+        if isinstance(x, np.ndarray):
+            return (_cumprod_grad_with_zeros(g, out, x, zero, d),)
+        # NOTE: recorded for higher order (create_graph), the linear-time formula's masks would hide how the
+        # zeros' neighbours depend on them; the quadratic one below is made of ops whose gradients are exact.
+        return (_cumprod_grad_quadratic(xp, g, x, d),)
 
     return _record(np.cumprod(x, axis=d), (input,), backward)
 
 
-def _cumprod_grad_with_zeros(xp, g, out, x, zero, d):
-    """cumprod's gradient where slices hold zeros, without dividing by them.
+def _cumprod_grad_with_zeros(g, out, x, zero, d):
+    """cumprod's gradient (on arrays) where slices hold zeros, in linear time, without dividing by them.
 
     Before a slice's first zero z the no-zero formula holds (every out_j after z is 0). At z the gradient is
     prod(x before z) * sum_{j >= z} g_j prod(x_k for z < k <= j). After z it is 0.
     """
-    seen = xp.cumsum(zero, axis=d)  # zeros up to and including each position
+    seen = np.cumsum(zero, axis=d)  # zeros up to and including each position
     before = seen == 0
     first = zero & (seen == 1)
     after = ~(before | first)
-    safe = x * before + ~before  # x where it is divided by, 1 elsewhere
-    head = xp.cumprod(x * before + ~before, axis=d)  # at z: the product of the elements before z
-    tail = xp.cumprod(x * after + ~after, axis=d)  # for j >= z: the product of x_k, z < k <= j
-    return (before * _reverse_cumsum(xp, g * out, d) / safe
-            + first * head * _reverse_cumsum(xp, g * tail, d))
+    safe = np.where(before, x, 1)  # x where it is divided by, 1 elsewhere
+    head = np.cumprod(safe, axis=d)  # at z: the product of the elements before z
+    tail = np.cumprod(np.where(after, x, 1), axis=d)  # for j >= z: the product of x_k, z < k <= j
+    return (before * _reverse_cumsum(np, g * out, d) / safe
+            + first * head * _reverse_cumsum(np, g * tail, d))
+
+
+def _cumprod_grad_quadratic(xp, g, x, d):
+    """cumprod's gradient as sum_{j >= i} g_j prod(x_k for k <= j, k != i), in O(n^2) memory per slice."""
+    x, g = xp.moveaxis(x, d, -1), xp.moveaxis(g, d, -1)
+    n = x.shape[-1]
+    eye = np.eye(n, dtype=bool)
+    others = x.reshape(tuple(x.shape[:-1]) + (1, n)) * ~eye + eye  # row i: x with x_i replaced by 1
+    partial = xp.cumprod(others, axis=-1)  # [..., i, j]: the product of x_k for k <= j, k != i
+    later = np.triu(np.ones((n, n), dtype=bool))  # j >= i
+    grad = (partial * g.reshape(tuple(g.shape[:-1]) + (1, n)) * later).sum(axis=-1)
+    return xp.moveaxis(grad, -1, d)
 
 
 # ---------------------------------------------------------------------- norm
