@@ -169,9 +169,9 @@ def sub(input, other, *, alpha=1):
     """
     if alpha != 1:
         other = mul(other, alpha) if isinstance(other, Tensor) else other * alpha
-    for t in (input, other):
-        if isinstance(t, Tensor) and t._data.dtype.kind == "b":
-            raise _dtype_error("sub", t._data.dtype)
+    if (isinstance(input, Tensor) and input._data.dtype.kind == "b"
+            or isinstance(other, Tensor) and other._data.dtype.kind == "b"):
+        raise _dtype_error("sub", dtypes.bool)
     return _binary("sub", np.subtract, input, other, _SUB)
 
 
@@ -1138,8 +1138,6 @@ def clamp(input, min=None, max=None):
     data = x._data
     out = data if min is None else np.maximum(data, min)
     out = out if max is None else np.minimum(out, max)
-    if out is data:
-        out = data.copy()
 
     def backward(xp, g, out, x):
         if min is None:
@@ -1168,8 +1166,6 @@ def _clamp_tensors(input, min, max):
         out = out if hi is None else np.minimum(out, hi._data)
     except ValueError:
         raise broadcast_error("clamp", *(t for t in (x, lo, hi) if t is not None)) from None
-    if out is x._data:
-        out = out.copy()
     parents = (x,) + tuple(t for t in (lo, hi) if t is not None)
     need_lo = lo is not None and lo.requires_grad
     need_hi = hi is not None and hi.requires_grad
