@@ -453,7 +453,25 @@ def test_groupnorm_forward_and_gradient(n, groups_channels, spatial):
     _gradcheck_layer(gn, x)
 
 
+@pytest.mark.parametrize("dtype", [tg.float32, tg.float64])
+def test_norm_layers_on_constant_and_offset_inputs_stay_finite(dtype):
+    for layer, shape in ((nn.BatchNorm1d(3), (4, 3)), (nn.BatchNorm2d(2), (2, 2, 2, 2)), (nn.LayerNorm(3), (4, 3)),
+                         (nn.GroupNorm(1, 2), (2, 2, 3))):
+        layer.to(dtype)
+        const = tg.full(shape, 7.0, dtype=dtype, requires_grad=True)
+        y = layer(const)  # zero variance: (x - mean) = 0, eps keeps the division finite
+        assert y.dtype == dtype and np.isfinite(y._data).all() and not y._data.any()
+        (y * tg.tensor(np.arange(y.numel()).reshape(shape), dtype=dtype)).sum().backward()
+        assert np.isfinite(const.grad._data).all()
+        base = np.random.default_rng(0).standard_normal(shape)
+        shifted = layer(tg.tensor(base + 1e3, dtype=dtype))  # a large common offset must not wreck the variance
+        plain = layer(tg.tensor(base, dtype=dtype))
+        np.testing.assert_allclose(shifted._data, plain._data, rtol=0, atol=2e-3 if dtype == tg.float32 else 1e-9)
+
+
 def test_groupnorm_errors():
+    for dtype in (tg.float32, tg.float64):
+        assert nn.GroupNorm(2, 4, dtype=dtype)(tg.ones(2, 4, 3, dtype=dtype)).dtype == dtype
     with pytest.raises(ValueError, match=r"GroupNorm: num_channels \(3\) must be divisible by num_groups \(2\)"):
         nn.GroupNorm(2, 3)
     assert nn.GroupNorm(1, 2, affine=False).weight is None
@@ -703,6 +721,7 @@ def test_bce_extreme_inputs_are_finite_with_correct_limits():
         assert np.isfinite(p.grad._data).all()
 
 
+@pytest.mark.filterwarnings("ignore:.*divides the total loss by both the batch size:UserWarning")
 @pytest.mark.parametrize("reduction", ["mean", "sum", "none", "batchmean"])
 @pytest.mark.parametrize("log_target", [False, True])
 @given(shapes(min_dims=1, max_dims=2), st.data())
@@ -720,6 +739,7 @@ def test_kl_div_forward_and_gradient(reduction, log_target, shape, data):
     assert_gradients(lambda a, b: kl(a, b), x, tt)
 
 
+@pytest.mark.filterwarnings("ignore:.*divides the total loss by both the batch size:UserWarning")
 def test_loss_dtypes_buffers_and_errors():
     for dtype in (tg.float32, tg.float64):
         a, b = tg.ones(2, 3, dtype=dtype), tg.zeros(2, 3, dtype=dtype)
@@ -727,6 +747,8 @@ def test_loss_dtypes_buffers_and_errors():
                      nn.KLDivLoss(reduction="batchmean")):
             assert loss(a, b).dtype == dtype
         assert nn.CrossEntropyLoss()(a, tg.tensor([0, 1])).dtype == dtype
+        assert nn.NLLLoss()(a, tg.tensor([0, 1])).dtype == dtype
+        assert nn.BCELoss()(a * 0.5, b).dtype == dtype
     ce = nn.CrossEntropyLoss(weight=tg.ones(3))
     assert list(ce.state_dict()) == ["weight"] and list(nn.CrossEntropyLoss().state_dict()) == []
     assert list(nn.BCEWithLogitsLoss(pos_weight=tg.ones(2)).state_dict()) == ["pos_weight"]
@@ -880,6 +902,7 @@ def test_layers_give_the_same_numbers_as_pytorch():
                 np.testing.assert_allclose(buf._data, tbuf.numpy(), rtol=1e-12, err_msg=f"{what} {name}")
 
 
+@pytest.mark.filterwarnings("ignore:.*divides the total loss by both the batch size:UserWarning")
 def test_losses_give_the_same_numbers_as_pytorch():
     torch = pytest.importorskip("torch")
     tnn = torch.nn
