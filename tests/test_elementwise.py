@@ -162,21 +162,31 @@ SECOND_ORDER = {
 }
 
 
-# ---------------------------------------------------------------------- gradients (property tests)
+# ---------------------------------------------------------------------- forward against numpy and gradients
+def _tolerance(dtype):
+    return dict(rtol=1e-5 if dtype == np.float32 else 1e-12)
+
+
 @pytest.mark.parametrize("name", sorted(UNARY))
 @given(x=arrays(max_side=3))
-def test_unary_gradient(name, x):
-    fn, _, transform = UNARY[name]
-    assert_gradients(fn, transform(x) if transform else x)
+def test_unary_forward_and_gradient(name, x):
+    fn, ref, transform = UNARY[name]
+    x = transform(x) if transform else x
+    for dtype in FLOATS:
+        assert_forward(fn, ref, x, dtype=dtype, **_tolerance(dtype))
+    assert_gradients(fn, x)
 
 
 @pytest.mark.parametrize("name", sorted(BINARY))
 @given(data=st.data())
-def test_binary_gradient_broadcasting(name, data):
+def test_binary_forward_and_gradient_broadcasting(name, data):
     shape_a, shape_b = data.draw(broadcastable_shapes())
     a, b = data.draw(arrays(shape_a)), data.draw(arrays(shape_b))
-    fn, _, transform = BINARY[name]
-    assert_gradients(fn, *(transform(a, b) if transform else (a, b)))
+    fn, ref, transform = BINARY[name]
+    a, b = transform(a, b) if transform else (a, b)
+    for dtype in FLOATS:
+        assert_forward(fn, ref, a, b, dtype=dtype, **_tolerance(dtype))
+    assert_gradients(fn, a, b)
 
 
 @given(data=st.data())
@@ -218,27 +228,7 @@ def test_second_order(name):
     assert gradgradcheck(fn, tuple(inputs))
 
 
-# ---------------------------------------------------------------------- forward against numpy, dtypes
-@pytest.mark.parametrize("name", sorted(UNARY))
-@given(x=arrays())
-def test_unary_forward(name, x):
-    fn, ref, transform = UNARY[name]
-    x = transform(x) if transform else x
-    for dtype in FLOATS:
-        assert_forward(fn, ref, x, dtype=dtype, rtol=1e-5 if dtype == np.float32 else 1e-12)
-
-
-@pytest.mark.parametrize("name", sorted(BINARY))
-@given(data=st.data())
-def test_binary_forward_broadcasting(name, data):
-    shape_a, shape_b = data.draw(broadcastable_shapes())
-    a, b = data.draw(arrays(shape_a)), data.draw(arrays(shape_b))
-    fn, ref, transform = BINARY[name]
-    a, b = transform(a, b) if transform else (a, b)
-    for dtype in FLOATS:
-        assert_forward(fn, ref, a, b, dtype=dtype, rtol=1e-5 if dtype == np.float32 else 1e-12)
-
-
+# ---------------------------------------------------------------------- more forward checks, dtypes
 @given(data=st.data())
 def test_where_lerp_clamp_forward_broadcasting(data):
     shapes = data.draw(broadcastable_shapes(3))
