@@ -668,15 +668,18 @@ def away_from_zero_rows(shape):
         lambda a: arrays(a.shape, dtype=np.bool_).map(lambda s: np.where(s, -a, a)))
 
 
-@pytest.mark.parametrize("p", [2.0, 1.0, 3.0])
+@pytest.mark.parametrize("p", [2.0, 1.0, 3.0, math.inf])
 @given(data=st.data())
 def test_normalize_forward_and_gradient(p, data):
     shape = data.draw(shapes(min_dims=1, max_dims=3))
     dim = data.draw(st.integers(-len(shape), len(shape) - 1))
     x = data.draw(away_from_zero_rows(shape))
+    if p == math.inf:  # distinct magnitudes: the max is differentiable
+        x = x + np.sign(x) * np.arange(x.size).reshape(x.shape) * 0.01
 
     def ref(a):
-        n = (np.abs(a) ** p).sum(axis=dim, keepdims=True) ** (1 / p)
+        n = np.abs(a).max(axis=dim, keepdims=True) if p == math.inf else \
+            (np.abs(a) ** p).sum(axis=dim, keepdims=True) ** (1 / p)
         return a / np.maximum(n, 1e-12)
 
     assert_forward(lambda t: F.normalize(t, p, dim), ref, x)
@@ -720,6 +723,32 @@ def test_cosine_similarity_near_zero_vectors_follow_pytorch():
     np.testing.assert_allclose(z.grad.numpy(), [[6e7, 8e7]], rtol=1e-9)
     with pytest.raises(RuntimeError, match=r"cosine_similarity: shapes \(2, 3\) and \(4,\)"):
         F.cosine_similarity(T(np.ones((2, 3))), T(np.ones(4)))
+
+
+MISC_DTYPE = {
+    "softmax": lambda x: F.softmax(x, 1), "log_softmax": lambda x: F.log_softmax(x, 0),
+    "softmin": lambda x: F.softmin(x, 1), "normalize": lambda x: F.normalize(x, 3.0),
+    "cosine_similarity": lambda x: F.cosine_similarity(x, x * 2 + 1),
+    "group_norm": lambda x: F.group_norm(x, 2, x[0] * 0 + 1, x[0] * 0),
+    "bilinear": lambda x: F.bilinear(x, x, x.reshape(3, 4, 1) * x.reshape(3, 1, 4), x[:, 0]),
+    "layer_norm": lambda x: F.layer_norm(x, (4,), x[0], x[1]),
+}
+
+
+@pytest.mark.parametrize("name", sorted(MISC_DTYPE))
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_misc_ops_keep_dtype(name, dtype):
+    x = T(np.arange(12.0).reshape(3, 4) / 7 - 0.5, requires_grad=True, dtype=dtype)
+    y = MISC_DTYPE[name](x)
+    y.sum().backward()
+    assert y.dtype == x.grad.dtype == dtype
+
+
+def test_normalize_bad_dim():
+    with pytest.raises(IndexError, match="normalize: dim 2"):
+        F.normalize(T(np.ones((2, 3))), dim=2)
+    with pytest.raises(IndexError, match="cosine_similarity: dim 3"):
+        F.cosine_similarity(T(np.ones((2, 3))), T(np.ones((2, 3))), dim=3)
 
 
 # ---------------------------------------------------------------------- higher order
@@ -768,3 +797,10 @@ def test_matches_torch(name, call):
     (yg * T(w)).sum().backward()
     np.testing.assert_allclose(yg.detach().numpy(), yt.detach().numpy(), rtol=1e-10, atol=1e-12)
     np.testing.assert_allclose(xg.grad.numpy(), xt.grad.numpy(), rtol=1e-9, atol=1e-12)
+
+
+def test_docstring_examples():
+    import doctest
+
+    result = doctest.testmod(F, optionflags=doctest.NORMALIZE_WHITESPACE)
+    assert result.attempted > 40 and result.failed == 0

@@ -17,9 +17,10 @@ import numpy as np
 from .. import dtypes
 from .._tensor import Tensor, _bump, _check_dim, _inplace, _record, _wrap, tensor_method
 from ..autograd import grad_mode
+from ..ops.elementwise import erf, sigmoid, tanh
 from ..ops.elementwise import operands as _operands
 from ..ops.elementwise import relu as _relu
-from ..ops.elementwise import tanh
+from ..ops.linalg import matmul
 from ..random import rng as _rng
 
 __all__ = ["relu", "relu_", "relu6", "hardtanh", "leaky_relu", "elu", "selu", "celu", "gelu", "silu", "mish",
@@ -77,72 +78,18 @@ def _np_softmax(a, axis):
     return e
 
 
-try:  # the elementwise family's differentiable sigmoid, when it has landed
-    from ..ops.elementwise import sigmoid
-except ImportError:
-    @tensor_method()
-    def sigmoid(input):
-        """sigmoid(input) -> 1 / (1 + exp(-input)), elementwise (stable for large |input|).
-
-        >>> import tapegrad as tg
-        >>> tg.nn.functional.sigmoid(tg.tensor([0.0]))
-        tensor([0.5000])
-        """
-        x = _float(input)
-        return _record(_np_sigmoid(x._data), (x,), _sigmoid_backward)
-
-    def _sigmoid_backward(xp, g, out, x):
-        return (g * out * (1 - out),)
-
-
 def _sigmoid_of(x):
     """sigmoid of an array (stable numpy) or of a tensor (recorded, for create_graph)."""
     return sigmoid(x) if isinstance(x, Tensor) else _np_sigmoid(x)
 
 
-try:  # the elementwise family's erf, when it has landed
-    from ..ops.elementwise import erf as _erf_op
-except ImportError:
-    _erf_op = None
-
-
 def _np_erf(x):
-    """erf of a float array: the elementwise family's when present, else a series / continued fraction."""
-    if _erf_op is not None:
-        with grad_mode.no_grad():
-            return _erf_op(_wrap(x))._data
-    a = np.abs(x).astype(np.float64)
-    small = a < 2.5
-    # erf(a) = 2/sqrt(pi) e^(-a^2) sum_n (2a^2)^n a / (1*3*...*(2n+1)): positive terms, so no cancellation.
-    s = np.where(small, a, 0.0)
-    term = s.copy()
-    total = s.copy()
-    for n in range(1, 60):
-        term *= 2 * s * s / (2 * n + 1)
-        total += term
-    series = 2 / math.sqrt(math.pi) * np.exp(-s * s) * total
-    # erfc(a) = e^(-a^2)/sqrt(pi) / (a + (1/2)/(a + 1/(a + (3/2)/(a + ...)))), evaluated from the tail.
-    b = np.where(small, 2.5, a)
-    frac = b.copy()
-    for k in range(60, 0, -1):
-        frac = b + (k / 2) / frac
-    tail = 1 - np.exp(-b * b) / math.sqrt(math.pi) / frac
-    return (np.sign(x) * np.where(small, series, tail)).astype(x.dtype)
+    with grad_mode.no_grad():
+        return erf(_wrap(x))._data
 
 
 _SQRT_HALF = math.sqrt(0.5)
 _INV_SQRT_2PI = 1 / math.sqrt(2 * math.pi)
-
-
-def _normal_cdf(input):
-    """Phi(input) = (1 + erf(input / sqrt 2)) / 2 as a recorded op: the CDF gelu's create_graph path uses."""
-    a = input._data
-    out = 0.5 * (1 + _np_erf(a * _SQRT_HALF))
-
-    def backward(xp, g, out, x):
-        return (g * xp.exp(-0.5 * x * x) * _INV_SQRT_2PI,)
-
-    return _record(out, (input,), backward)
 
 
 # ---------------------------------------------------------------------- activations
@@ -300,7 +247,7 @@ def gelu(input, approximate="none"):
         cdf = 0.5 * (1 + _np_erf(a * _SQRT_HALF))
 
         def backward(xp, g, out, x):
-            c = _normal_cdf(x) if _recording(x) else cdf
+            c = 0.5 * (1 + erf(x * _SQRT_HALF)) if _recording(x) else cdf
             return (g * (c + x * xp.exp(-0.5 * x * x) * _INV_SQRT_2PI),)
 
         return _record(a * cdf, (x,), backward)
@@ -594,16 +541,13 @@ def bilinear(input1, input2, weight, bias=None):
     if w.ndim != 3 or a.shape[-1] != w.shape[1] or c.shape[-1] != w.shape[2] or a.shape[:-1] != c.shape[:-1]:
         raise RuntimeError(f"bilinear: inputs of shape {tuple(a.shape)} and {tuple(c.shape)} do not fit weight "
                            f"of shape {tuple(w.shape)}: expected (..., in1), (..., in2) and (out, in1, in2)")
-    from ..ops.elementwise import add
-    from ..ops.linalg import matmul
-
     # (..., 1, 1, in1) @ (out, in1, in2) @ (..., 1, in2, 1) -> (..., out, 1, 1): composed, so every input gets
     # its gradient from matmul's rule.
     lead = a.shape[:-1]
     left = input1.reshape(lead + (1, 1, a.shape[-1]))
     right = input2.reshape(lead + (1, c.shape[-1], 1))
     out = matmul(matmul(left, weight), right).reshape(lead + (w.shape[0],))
-    return out if bias is None else add(out, bias)
+    return out if bias is None else out + bias
 
 
 # ---------------------------------------------------------------------- dropout
@@ -1015,7 +959,7 @@ def normalize(input, p=2.0, dim=1, eps=1e-12, out=None):
             den = _where(big, n, eps)
         else:
             n, den = norm, denom
-        dn = _pnorm_grad(x, n, p, norm == 0)  # d||x||/dx, 0 where the norm is 0
+        dn = _pnorm_grad(x, n, p, norm == 0, axis)  # d||x||/dx, 0 where the norm is 0
         proj = (g * x).sum(axis=axis, keepdims=True) / (den * den)
         return (g / den - proj * dn * big,)
 
@@ -1031,23 +975,23 @@ def _np_pnorm(a, p, axis):
 
 
 def _pnorm(xp, x, p, axis, zero):
-    """||x||_p over ``axis`` as a recorded tensor (create_graph); ``zero`` marks where it is 0 ."""
+    """||x||_p over ``axis`` as a recorded tensor (create_graph); ``zero`` (where it is 0) keeps it finite."""
     if p == 2:
         return ((x * x).sum(axis=axis, keepdims=True) + zero) ** 0.5 - zero
     return ((xp.abs(x) ** p).sum(axis=axis, keepdims=True) + zero) ** (1 / p) - zero
 
 
-def _pnorm_grad(x, n, p, zero):
+def _pnorm_grad(x, n, p, zero, axis):
     """d||x||_p / dx = sign(x) |x|^(p-1) / ||x||^(p-1), taken as 0 where the norm is 0 (as PyTorch)."""
-    safe = _where(zero, 1, n)
     if p == 2:
-        return x / safe
-    if p == 1:
-        return np.sign(x._data if isinstance(x, Tensor) else x)  # a constant: its own derivative is 0
-    if p == math.inf:
-        raise NotImplementedError("normalize: the gradient for p=inf is not supported")
-    ax = abs(x)
-    return x * ax ** (p - 2) / safe ** (p - 1)
+        return x / _where(zero, 1, n)
+    if p in (1, math.inf):  # piecewise constant in x, so a constant array serves both backward modes
+        a = x._data if isinstance(x, Tensor) else x
+        if p == 1:
+            return np.sign(a)
+        top = np.abs(a) == np.abs(a).max(axis=axis, keepdims=True)
+        return np.sign(a) * top / top.sum(axis=axis, keepdims=True)  # ties share the gradient, as PyTorch
+    return x * abs(x) ** (p - 2) / _where(zero, 1, n) ** (p - 1)
 
 
 def cosine_similarity(x1, x2, dim=1, eps=1e-8):
@@ -1082,8 +1026,8 @@ def cosine_similarity(x1, x2, dim=1, eps=1e-8):
         else:
             m1, m2, e1, e2, yk = n1, n2, d1, d2, y
         gk = xp.expand_dims(g, d)
-        g1 = gk * (x2 / (e1 * e2) - yk / e1 * _pnorm_grad(x1, m1, 2, z1))
-        g2 = gk * (x1 / (e1 * e2) - yk / e2 * _pnorm_grad(x2, m2, 2, z2))
+        g1 = gk * (x2 / (e1 * e2) - yk / e1 * _pnorm_grad(x1, m1, 2, z1, d))
+        g2 = gk * (x1 / (e1 * e2) - yk / e2 * _pnorm_grad(x2, m2, 2, z2, d))
         return g1, g2
 
     return _record(y.squeeze(d).astype(a._data.dtype, copy=False), (a, b), backward)

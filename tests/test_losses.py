@@ -1,0 +1,556 @@
+"""Loss functions of tapegrad.nn.functional: values against numpy formulas and hand computations, gradients
+against float64 finite differences, dtypes, reductions, extreme inputs and bad inputs."""
+
+import math
+import warnings
+
+import numpy as np
+import pytest
+from hypothesis import assume, given
+from hypothesis import strategies as st
+
+import tapegrad as tg
+import tapegrad.nn.functional as F
+from tapegrad.autograd import gradgradcheck
+from tapegrad.testing import arrays, assert_forward, assert_gradients, shapes
+
+REDUCTIONS = ["mean", "sum", "none"]
+
+
+def T(a, requires_grad=False, dtype=None):
+    return tg.tensor(np.asarray(a, dtype=dtype), requires_grad=requires_grad)
+
+
+def reduce_np(loss, reduction):
+    return loss if reduction == "none" else loss.sum() if reduction == "sum" else loss.mean()
+
+
+def away_from(kinks):
+    """Differences with no element within 1e-3 of a kink of the loss (finite differences need smoothness)."""
+
+    def move(a):
+        for k in kinks:
+            a = np.where(np.abs(a - k) < 1e-3, k + 1e-2, a)
+        return a
+
+    return move
+
+
+# ---------------------------------------------------------------------- regression losses
+# name -> (call, elementwise numpy loss of d = input - target, kinks of d)
+REGRESSION = {
+    "mse_loss": (lambda x, t, r: F.mse_loss(x, t, reduction=r), lambda d: d * d, []),
+    "l1_loss": (lambda x, t, r: F.l1_loss(x, t, reduction=r), np.abs, [0]),
+    "smooth_l1_loss": (lambda x, t, r: F.smooth_l1_loss(x, t, reduction=r, beta=0.7),
+                       lambda d: np.where(np.abs(d) < 0.7, 0.5 * d * d / 0.7, np.abs(d) - 0.35), [0, -0.7, 0.7]),
+    "huber_loss": (lambda x, t, r: F.huber_loss(x, t, reduction=r, delta=0.7),
+                   lambda d: np.where(np.abs(d) < 0.7, 0.5 * d * d, 0.7 * (np.abs(d) - 0.35)), [0, -0.7, 0.7]),
+}
+
+
+@st.composite
+def regression_case(draw, kinks=()):
+    shape = draw(shapes())
+    x = draw(arrays(shape))
+    d = draw(arrays(shape).map(away_from(kinks)))
+    return x, x - d, draw(st.sampled_from(REDUCTIONS))
+
+
+@pytest.mark.parametrize("name", sorted(REGRESSION))
+@given(data=st.data())
+def test_regression_loss_forward_and_gradient(name, data):
+    call, elem, kinks = REGRESSION[name]
+    x, t, red = data.draw(regression_case(kinks))
+    ref = lambda a, b: reduce_np(elem(a - b), red)  # noqa: E731
+    assert_forward(lambda a, b: call(a, b, red), ref, x, t)
+    assert_forward(lambda a, b: call(a, b, red), ref, x, t, dtype=np.float32, rtol=1e-5, atol=1e-5)
+    assert_gradients(lambda a, b: call(a, b, red), x, t)
+
+
+@pytest.mark.parametrize("name", sorted(REGRESSION))
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_regression_loss_keeps_dtype(name, dtype):
+    x, t = T([[0.5, -2.0], [3.0, 0.1]], True, dtype), T([[0.0, 1.0], [0.0, 0.0]], True, dtype)
+    loss = REGRESSION[name][0](x, t, "mean")
+    loss.backward()
+    assert loss.dtype == x.grad.dtype == t.grad.dtype == dtype
+    assert loss.shape == ()
+
+
+def test_regression_losses_by_hand():
+    x, t = T([1.0, -2.0, 0.5]), T([0.0, 0.0, 0.0])
+    assert F.mse_loss(x, t).item() == pytest.approx((1 + 4 + 0.25) / 3)
+    assert F.l1_loss(x, t, reduction="sum").item() == pytest.approx(3.5)
+    assert F.smooth_l1_loss(x, t, reduction="sum").item() == pytest.approx(0.5 + 1.5 + 0.125)
+    assert F.huber_loss(x, t, reduction="sum", delta=2.0).item() == pytest.approx(0.5 + 2 * (2 - 1) + 0.125)
+    # beta = 0 is the l1 loss, as PyTorch
+    assert F.smooth_l1_loss(x, t, beta=0.0).item() == pytest.approx(3.5 / 3)
+    x = T([0.0, 1.0], requires_grad=True)
+    F.l1_loss(x, T([0.0, 0.0]), reduction="sum").backward()
+    np.testing.assert_array_equal(x.grad.numpy(), [0, 1])  # the subgradient at 0 is 0
+
+
+@pytest.mark.parametrize("name, by_weight", [("mse_loss", True), ("l1_loss", True), ("huber_loss", False)])
+@pytest.mark.parametrize("red", REDUCTIONS)
+@given(data=st.data())
+def test_weighted_regression_losses(name, by_weight, red, data):
+    shape = data.draw(shapes(min_dims=1))
+    x = data.draw(arrays(shape))
+    t = x - data.draw(arrays(shape).map(away_from([0, -1, 1])))
+    w = data.draw(arrays(shape, min_value=0.1, max_value=2.0))
+    elem = {"mse_loss": lambda d: d * d, "l1_loss": np.abs,
+            "huber_loss": lambda d: np.where(np.abs(d) < 1, 0.5 * d * d, np.abs(d) - 0.5)}[name]
+    call = lambda a, b, c: getattr(F, name)(a, b, reduction=red, weight=c)  # noqa: E731
+
+    def ref(a, b, c):
+        loss = elem(a - b) * c
+        if red == "mean":
+            return loss.sum() / c.sum() if by_weight else loss.mean()
+        return reduce_np(loss, red)
+
+    assert_forward(call, ref, x, t, w)
+    assert_gradients(call, x, t, w)
+    with pytest.raises(ValueError, match=f"{name}: weight of shape"):
+        call(T(x), T(t), T(np.ones(shape + (2,))))
+
+
+def test_regression_broadcasting_warns_as_pytorch_and_reduces_gradients():
+    x, t = T([[1.0], [2.0]], requires_grad=True), T([0.0, 1.0, 2.0], requires_grad=True)
+    with pytest.warns(UserWarning, match=r"mse_loss: using a target size \(3,\) .* input size \(2, 1\)"):
+        loss = F.mse_loss(x, t)
+    loss.backward()
+    d = x.numpy(force=True) - t.numpy(force=True)
+    assert loss.item() == pytest.approx((d * d).mean())
+    np.testing.assert_allclose(x.grad.numpy(), (2 * d / 6).sum(1, keepdims=True))
+    np.testing.assert_allclose(t.grad.numpy(), (-2 * d / 6).sum(0))
+
+
+def test_regression_bad_inputs_and_legacy_flags():
+    x = T([1.0, 2.0])
+    with pytest.raises(ValueError, match=r"mse_loss: target of shape \(3,\) and input of shape \(2,\)"):
+        F.mse_loss(x, T([1.0, 2.0, 3.0]))
+    with pytest.raises(ValueError, match="l1_loss: reduction must be one of 'mean', 'sum', 'none', got 'avg'"):
+        F.l1_loss(x, x, reduction="avg")
+    with pytest.raises(ValueError, match="smooth_l1_loss: beta must be non-negative, got -1"):
+        F.smooth_l1_loss(x, x, beta=-1)
+    with pytest.raises(ValueError, match="huber_loss: delta must be positive, got 0"):
+        F.huber_loss(x, x, delta=0)
+    with pytest.warns(UserWarning, match="size_average and reduce"):
+        assert F.mse_loss(x, T([0.0, 0.0]), size_average=False).item() == 5.0
+    with pytest.warns(UserWarning):
+        assert F.mse_loss(x, T([0.0, 0.0]), reduce=False).shape == (2,)
+
+
+# ---------------------------------------------------------------------- binary_cross_entropy
+@given(data=st.data())
+def test_bce_forward_and_gradients(data):
+    shape = data.draw(shapes())
+    p = data.draw(arrays(shape, min_value=0.05, max_value=0.95))
+    t = data.draw(arrays(shape, min_value=0.0, max_value=1.0))
+    w = data.draw(arrays(shape, min_value=0.1, max_value=2.0))
+    red = data.draw(st.sampled_from(REDUCTIONS))
+
+    def ref(p, t, w=None):
+        loss = -(t * np.log(p) + (1 - t) * np.log(1 - p))
+        return reduce_np(loss if w is None else loss * w, red)
+
+    assert_forward(lambda a, b: F.binary_cross_entropy(a, b, reduction=red), ref, p, t)
+    assert_forward(lambda a, b: F.binary_cross_entropy(a, b, reduction=red), ref, p, t, dtype=np.float32,
+                   rtol=1e-5, atol=1e-5)
+    weighted = lambda a, b: F.binary_cross_entropy(a, b, T(w), reduction=red)  # noqa: E731
+    assert_forward(weighted, lambda a, b: ref(a, b, w), p, t)
+    assert_gradients(weighted, p, t)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_bce_saturated_probabilities_give_clamped_finite_values(dtype):
+    p, t = T([0.0, 1.0, 0.0, 1.0], True, dtype), T([1.0, 0.0, 0.0, 1.0], True, dtype)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        loss = F.binary_cross_entropy(p, t, reduction="none")
+        loss.sum().backward()
+    np.testing.assert_allclose(loss.detach().numpy(), [100, 100, 0, 0])  # log clamped to >= -100
+    np.testing.assert_allclose(p.grad.numpy(), [-1e12, 1e12, 0, 0], rtol=1e-6)  # x (1 - x) clamped to 1e-12
+    np.testing.assert_allclose(t.grad.numpy(), [100, -100, 100, -100], rtol=1e-6)
+    assert loss.dtype == p.grad.dtype == dtype
+
+
+def test_bce_bad_inputs():
+    with pytest.raises(RuntimeError, match=r"binary_cross_entropy: .*between 0 and 1, got values in \[-0.5, 1.5\]"):
+        F.binary_cross_entropy(T([-0.5, 1.5]), T([0.0, 1.0]))
+    with pytest.raises(ValueError, match=r"binary_cross_entropy: target of shape \(2, 1\) .* input \(2,\)"):
+        F.binary_cross_entropy(T([0.5, 0.5]), T([[0.0], [1.0]]))
+
+
+# ---------------------------------------------------------------------- binary_cross_entropy_with_logits
+def np_softplus(a):
+    return np.maximum(a, 0) + np.log1p(np.exp(-np.abs(a)))
+
+
+@given(data=st.data())
+def test_bce_with_logits_forward_and_gradients(data):
+    shape = data.draw(shapes(min_dims=1))
+    x = data.draw(arrays(shape, min_value=-6.0, max_value=6.0))
+    t = data.draw(arrays(shape, min_value=0.0, max_value=1.0))
+    w = data.draw(arrays(shape[-1:], min_value=0.1, max_value=2.0))
+    pw = data.draw(st.none() | arrays(shape[-1:], min_value=0.1, max_value=4.0))
+    red = data.draw(st.sampled_from(REDUCTIONS))
+
+    def ref(x, t):
+        s = 1 / (1 + np.exp(-x))
+        k = 1 if pw is None else pw
+        return reduce_np(-w * (k * t * np.log(s) + (1 - t) * np.log(1 - s)), red)
+
+    def call(x, t):
+        return F.binary_cross_entropy_with_logits(x, t, T(w), reduction=red, pos_weight=None if pw is None else T(pw))
+
+    assert_forward(call, ref, x, t)
+    assert_forward(call, ref, x, t, dtype=np.float32, rtol=1e-4, atol=1e-5)
+    assert_gradients(call, x, t)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_bce_with_logits_extreme_logits(dtype):
+    x, t = T([1e4, -1e4, 1e4, -1e4], True, dtype), T([1.0, 1.0, 0.0, 0.0], dtype=dtype)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        loss = F.binary_cross_entropy_with_logits(x, t, reduction="none")
+        F.binary_cross_entropy_with_logits(x, t).backward()
+    np.testing.assert_allclose(loss.detach().numpy(), [0, 1e4, 1e4, 0])
+    np.testing.assert_allclose(x.grad.numpy(), np.array([0, -1, 1, 0]) / 4)  # (sigmoid(x) - t) / N
+    assert loss.dtype == x.grad.dtype == dtype
+
+
+def test_bce_with_logits_pos_weight_by_hand():
+    x, t = T([-3.0, 1.0, 0.5], requires_grad=True), T([1.0, 0.0, 0.3], requires_grad=True)
+    pw = np.array([2.0, 3.0, 4.0])
+    loss = F.binary_cross_entropy_with_logits(x, t, pos_weight=T(pw), reduction="sum")
+    loss.backward()
+    a, b = x.numpy(force=True), t.numpy(force=True)
+    want = ((1 - b) * a + (1 + (pw - 1) * b) * np_softplus(-a)).sum()
+    assert loss.item() == pytest.approx(want, rel=1e-6)
+    s = 1 / (1 + np.exp(-a))
+    np.testing.assert_allclose(x.grad.numpy(), (1 - b) - (1 + (pw - 1) * b) * (1 - s), rtol=1e-5)
+    np.testing.assert_allclose(t.grad.numpy(), -a + (pw - 1) * np_softplus(-a), rtol=1e-5)
+    with pytest.raises(ValueError, match=r"binary_cross_entropy_with_logits: target of shape \(2,\) .*\(3,\)"):
+        F.binary_cross_entropy_with_logits(x, T([1.0, 0.0]))
+
+
+# ---------------------------------------------------------------------- kl_div
+@pytest.mark.parametrize("red", ["mean", "sum", "none", "batchmean"])
+@pytest.mark.parametrize("log_target", [False, True])
+@given(data=st.data())
+def test_kl_div_forward_and_gradients(red, log_target, data):
+    shape = data.draw(shapes(min_dims=1))
+    x = data.draw(arrays(shape, min_value=-4.0, max_value=0.0))
+    t = data.draw(arrays(shape, min_value=0.05, max_value=1.0))
+    if log_target:
+        t = np.log(t)
+
+    def ref(x, t):
+        loss = np.exp(t) * (t - x) if log_target else t * (np.log(t) - x)
+        return loss.sum() / x.shape[0] if red == "batchmean" else reduce_np(loss, red)
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # 'mean' warns, as PyTorch
+        call = lambda a, b: F.kl_div(a, b, reduction=red, log_target=log_target)  # noqa: E731
+        assert_forward(call, ref, x, t)
+        assert_forward(call, ref, x, t, dtype=np.float32, rtol=1e-5, atol=1e-5)
+        assert_gradients(call, x, t)
+
+
+@pytest.mark.parametrize("log_target", [False, True])
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_kl_div_keeps_dtype(log_target, dtype):
+    x, t = T([[-1.0, -0.5]], True, dtype), T([[0.3, 0.7]], True, dtype)
+    loss = F.kl_div(x, t, reduction="sum", log_target=log_target)
+    loss.backward()
+    assert loss.dtype == x.grad.dtype == t.grad.dtype == dtype
+
+
+def test_kl_div_zero_targets_add_nothing_and_mean_warns():
+    x = T([[-1.0, -2.0, -0.5]], requires_grad=True)
+    t = T([[0.0, 0.5, 0.5]])
+    loss = F.kl_div(x, t, reduction="batchmean")
+    loss.backward()
+    assert loss.item() == pytest.approx(0.5 * (math.log(0.5) + 2) + 0.5 * (math.log(0.5) + 0.5))
+    np.testing.assert_allclose(x.grad.numpy(), [[0, -0.5, -0.5]])
+    with pytest.warns(UserWarning, match="kl_div: reduction 'mean'"):
+        F.kl_div(x, t)
+    with pytest.raises(ValueError, match="kl_div: reduction must be one of .*'batchmean'.* got 'avg'"):
+        F.kl_div(x, t, reduction="avg")
+    with pytest.raises(ValueError, match=r"kl_div: target of shape \(2,\) and input of shape \(1, 3\)"):
+        F.kl_div(x, T([0.5, 0.5]), reduction="sum")
+
+
+# ---------------------------------------------------------------------- cross_entropy and nll_loss
+def np_log_softmax(a, axis):
+    m = a.max(axis=axis, keepdims=True)
+    return a - m - np.log(np.exp(a - m).sum(axis=axis, keepdims=True))
+
+
+def ce_by_hand(logits, target, weight=None, ignore_index=-100, ls=0.0, reduction="mean"):
+    """Cross-entropy of (N, C) logits written sample by sample, straight from PyTorch's documentation."""
+    N, C = logits.shape
+    w = np.ones(C) if weight is None else weight
+    losses, total_weight = np.zeros(N), 0.0
+    for i in range(N):
+        if target[i] == ignore_index:
+            continue
+        logp = np_log_softmax(logits[i], 0)
+        y = target[i]
+        losses[i] = (1 - ls) * -w[y] * logp[y] + ls * -(w * logp).sum() / C
+        total_weight += w[y]
+    if reduction == "none":
+        return losses
+    return losses.sum() / total_weight if reduction == "mean" else losses.sum()
+
+
+@st.composite
+def class_case(draw, extra_dims=True):
+    N, C = draw(st.integers(1, 4)), draw(st.integers(1, 5))
+    extra = draw(shapes(min_dims=0, max_dims=1 if extra_dims else 0, max_side=3))
+    x = draw(arrays((N, C) + extra))
+    t = draw(arrays((N,) + extra, dtype=np.int64, min_value=0, max_value=C - 1))
+    return x, t
+
+
+@given(class_case(), st.sampled_from(REDUCTIONS))
+def test_cross_entropy_class_indices_forward_and_gradient(case, red):
+    x, t = case
+
+    def ref(a):
+        picked = -np.take_along_axis(np_log_softmax(a, 1), t[:, None], 1)[:, 0]
+        return reduce_np(picked, red)
+
+    call = lambda a: F.cross_entropy(a, T(t), reduction=red)  # noqa: E731
+    assert_forward(call, ref, x)
+    assert_forward(call, ref, x, dtype=np.float32, rtol=1e-5, atol=1e-5)
+    assert_gradients(call, x)
+
+
+@given(class_case(extra_dims=False), st.data())
+def test_cross_entropy_weight_ignore_index_and_smoothing_match_the_formula(case, data):
+    x, t = case
+    C = x.shape[1]
+    weight = data.draw(st.none() | arrays((C,), min_value=0.1, max_value=2.0))
+    ls = data.draw(st.sampled_from([0.0, 0.1, 0.5]))
+    ignore = data.draw(st.sampled_from([-100, 0]))
+    red = data.draw(st.sampled_from(REDUCTIONS))
+    t = t.copy()
+    if x.shape[0] > 1:
+        t[0] = ignore
+    assume(red != "mean" or np.any(t != ignore))  # all ignored: the mean is nan (tested below)
+
+    def call(a):
+        return F.cross_entropy(a, T(t), None if weight is None else T(weight), ignore_index=ignore, reduction=red,
+                               label_smoothing=ls)
+
+    assert_forward(call, lambda a: ce_by_hand(a, t, weight, ignore, ls, red), x)
+    assert_gradients(call, x)
+
+
+def test_cross_entropy_by_hand_numbers():
+    x = T([[1.0, 2.0, 3.0], [1.0, 1.0, 1.0]])
+    lse = math.log(math.exp(1) + math.exp(2) + math.exp(3))
+    assert F.cross_entropy(x, T([2, 0])).item() == pytest.approx(((lse - 3) + math.log(3)) / 2)
+    # weights: the mean divides by the total weight of the targets
+    w = T([1.0, 2.0, 4.0])
+    assert F.cross_entropy(x, T([2, 0]), w).item() == pytest.approx((4 * (lse - 3) + 1 * math.log(3)) / 5)
+    # ignore_index drops the sample from the sum and from the divisor
+    assert F.cross_entropy(x, T([2, -100])).item() == pytest.approx(lse - 3)
+    assert F.cross_entropy(x, T([1, 0]), ignore_index=1).item() == pytest.approx(math.log(3))
+    # label smoothing 0.3 mixes in the uniform distribution: (1 - 0.3) * nll + 0.3 * mean over classes of -logp
+    smooth = ((lse - 1) + (lse - 2) + (lse - 3)) / 3
+    assert F.cross_entropy(x[:1], T([2]), label_smoothing=0.3).item() == pytest.approx(0.7 * (lse - 3) + 0.3 * smooth)
+    # every target ignored: 0 / 0, as PyTorch
+    assert math.isnan(F.cross_entropy(x, T([-100, -100])).item())
+
+
+@given(class_case(extra_dims=False))
+def test_cross_entropy_gradient_is_softmax_minus_one_hot_over_n(case):
+    x, t = case
+    xt = T(x, requires_grad=True)
+    F.cross_entropy(xt, T(t)).backward()
+    N, C = x.shape
+    s = np.exp(np_log_softmax(x, 1))
+    np.testing.assert_allclose(xt.grad.numpy(), (s - np.eye(C)[t]) / N, rtol=1e-12, atol=1e-15)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_cross_entropy_extreme_logits(dtype):
+    x = T([[1e4, -1e4, 0.0], [-1e4, 1e4, 0.0]], True, dtype)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        loss = F.cross_entropy(x, T([0, 0]))
+        loss.backward()
+        per = F.cross_entropy(x, T([0, 0]), reduction="none")
+    np.testing.assert_allclose(per.detach().numpy(), [0, 2e4])
+    assert loss.item() == pytest.approx(1e4)
+    np.testing.assert_allclose(x.grad.numpy(), [[0, 0, 0], [-0.5, 0.5, 0]], atol=1e-7)
+    assert loss.dtype == x.grad.dtype == dtype
+    xs = T([[1e4, -1e4]], True, dtype)
+    F.cross_entropy(xs, T([[0.25, 0.75]]), label_smoothing=0.2).backward()
+    assert np.all(np.isfinite(xs.grad.numpy()))
+
+
+@given(data=st.data())
+def test_cross_entropy_probability_targets(data):
+    N, C = data.draw(st.integers(1, 4)), data.draw(st.integers(1, 4))
+    extra = data.draw(st.sampled_from([(), (2,)]))
+    shape = (N, C) + extra
+    x = data.draw(arrays(shape))
+    p = data.draw(arrays(shape, min_value=0.0, max_value=1.0))
+    weight = data.draw(st.none() | arrays((C,), min_value=0.1, max_value=2.0))
+    ls = data.draw(st.sampled_from([0.0, 0.2]))
+    red = data.draw(st.sampled_from(REDUCTIONS))
+    wc = 1 if weight is None else weight.reshape((C,) + (1,) * len(extra))
+
+    def ref(a, q):
+        q = q * (1 - ls) + ls / C
+        loss = -(np_log_softmax(a, 1) * q * wc).sum(1)
+        return reduce_np(loss, red)  # 'mean' divides by N * d1 ..., not by the weights
+
+    def call(a, q):
+        return F.cross_entropy(a, q, None if weight is None else T(weight), reduction=red, label_smoothing=ls)
+
+    assert_forward(call, ref, x, p)
+    assert_gradients(call, x, p)
+
+
+def test_cross_entropy_smoothing_equals_a_smoothed_probability_target():
+    x = T(np.random.default_rng(0).standard_normal((4, 5)), requires_grad=True)
+    t = np.array([0, 4, 2, 2])
+    a = F.cross_entropy(x, T(t), label_smoothing=0.25)
+    b = F.cross_entropy(x, T(np.eye(5)[t] * 0.75 + 0.05))
+    assert a.item() == pytest.approx(b.item(), rel=1e-12)
+    (ga,) = tg.autograd.grad(a, x)
+    (gb,) = tg.autograd.grad(b, x)
+    np.testing.assert_allclose(ga.numpy(), gb.numpy(), rtol=1e-12)
+
+
+def test_cross_entropy_unbatched_and_k_dimensional():
+    x = np.random.default_rng(0).standard_normal((2, 3, 4, 2))
+    t = np.random.default_rng(1).integers(0, 3, (2, 4, 2))
+    moved = np.moveaxis(x, 1, -1).reshape(-1, 3)
+    want = ce_by_hand(moved, t.reshape(-1), reduction="none").reshape(2, 4, 2)
+    np.testing.assert_allclose(F.cross_entropy(T(x), T(t), reduction="none").numpy(), want, rtol=1e-12)
+    got = F.cross_entropy(T(x[0, :, 0, 0]), T(t[0, 0, 0]))
+    assert got.shape == () and got.item() == pytest.approx(want[0, 0, 0])
+    assert_gradients(lambda a: F.cross_entropy(a, T(t[0, 0, 0]), label_smoothing=0.1), x[0, :, 0, 0])
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_cross_entropy_and_nll_keep_dtype(dtype):
+    x = T(np.zeros((2, 3)), True, dtype)
+    for loss in (F.cross_entropy(x, T([0, 2])), F.nll_loss(x, T([0, 2])),
+                 F.cross_entropy(x, T([0, 2]), T([1.0, 2.0, 3.0]), label_smoothing=0.1),
+                 F.cross_entropy(x, T(np.full((2, 3), 1 / 3)))):
+        x.grad = None
+        loss.backward()
+        assert loss.dtype == x.grad.dtype == dtype
+
+
+def test_cross_entropy_bad_inputs():
+    x = T(np.zeros((2, 5)))
+    with pytest.raises(ValueError, match=r"cross_entropy: target of shape \(3,\) .*input of shape \(2, 5\).*\(2,\)"):
+        F.cross_entropy(x, T([1, 2, 3]))
+    with pytest.raises(IndexError, match=r"cross_entropy: target class 5 is out of bounds .*\(2, 5\) with 5 classes"):
+        F.cross_entropy(x, T([1, 5]))
+    with pytest.raises(IndexError, match="cross_entropy: target class -1"):
+        F.cross_entropy(x, T([1, -1]))
+    with pytest.raises(ValueError, match=r"cross_entropy: class-probability target of shape \(2, 4\) .*\(2, 5\)"):
+        F.cross_entropy(x, T(np.zeros((2, 4))))
+    with pytest.raises(ValueError, match="cross_entropy: input must have at least 1 dimension"):
+        F.cross_entropy(T(1.0), T(0))
+    with pytest.raises(ValueError, match="cross_entropy: label_smoothing must be between 0.0 and 1.0, got 1.5"):
+        F.cross_entropy(x, T([0, 1]), label_smoothing=1.5)
+    with pytest.raises(RuntimeError, match=r"cross_entropy: weight of shape \(3,\) .*\(5,\)"):
+        F.cross_entropy(x, T([0, 1]), T([1.0, 1.0, 1.0]))
+    with pytest.raises(ValueError, match="cross_entropy: reduction must be one of"):
+        F.cross_entropy(x, T([0, 1]), reduction="mean_all")
+
+
+@given(class_case(), st.sampled_from(REDUCTIONS), st.data())
+def test_nll_loss_forward_and_gradient(case, red, data):
+    x, t = case
+    C = x.shape[1]
+    weight = data.draw(st.none() | arrays((C,), min_value=0.1, max_value=2.0))
+    t = t.copy()
+    t.reshape(-1)[0] = -100
+    w = np.ones(C) if weight is None else weight
+
+    def ref(a):
+        keep = t != -100
+        tc = np.where(keep, t, 0)
+        wi = w[tc] * keep
+        loss = -np.take_along_axis(a, tc[:, None], 1)[:, 0] * wi
+        return loss.sum() / wi.sum() if red == "mean" else reduce_np(loss, red)
+
+    call = lambda a: F.nll_loss(a, T(t), None if weight is None else T(weight), reduction=red)  # noqa: E731
+    with np.errstate(invalid="ignore"):
+        assert_forward(call, ref, x)
+    if red != "mean" or np.any(t != -100):
+        assert_gradients(call, x)
+
+
+def test_nll_loss_bad_inputs():
+    x = T(np.zeros((2, 3)))
+    with pytest.raises(RuntimeError, match="nll_loss: expected an integer .*class-index target, got dtype float"):
+        F.nll_loss(x, T([0.0, 1.0]))
+    with pytest.raises(IndexError, match="nll_loss: target class 3 is out of bounds"):
+        F.nll_loss(x, T([0, 3]))
+    with pytest.raises(ValueError, match=r"nll_loss: target of shape \(2, 1\) .*\(2, 3\)"):
+        F.nll_loss(x, T([[0], [1]]))
+
+
+# ---------------------------------------------------------------------- higher order
+SECOND_ORDER = {
+    "cross_entropy": lambda x, t: F.cross_entropy(x, T([0, 3, 1])),
+    "cross_entropy_smoothed": lambda x, t: F.cross_entropy(x, T([0, -100, 1]), T([1.0, 2, 3, 4]),
+                                                           label_smoothing=0.1),
+    "cross_entropy_probs": lambda x, t: F.cross_entropy(x, t.abs(), label_smoothing=0.1),
+    "nll_loss": lambda x, t: F.nll_loss(x, T([0, 3, 1])) ** 2,
+    "mse_loss": F.mse_loss, "huber_loss": lambda x, t: F.huber_loss(x, t, delta=2.0),
+    "binary_cross_entropy_with_logits": lambda x, t: F.binary_cross_entropy_with_logits(x, t.sigmoid()),
+    "binary_cross_entropy": lambda x, t: F.binary_cross_entropy(x.sigmoid(), t.sigmoid()),
+    "kl_div": lambda x, t: F.kl_div(x, t.exp(), reduction="batchmean"),
+}
+
+
+@pytest.mark.parametrize("name", sorted(SECOND_ORDER))
+def test_second_order_gradients(name):
+    rng = np.random.default_rng(0)
+    x, t = (T(rng.standard_normal((3, 4)), requires_grad=True) for _ in range(2))
+    assert gradgradcheck(SECOND_ORDER[name], (x, t))
+
+
+# ---------------------------------------------------------------------- optional cross-check with PyTorch
+TORCH_CASES = {
+    "ce_weight_ignore_smooth": lambda F, x, y, t: F.cross_entropy(x, t, y[0, :4].abs(), ignore_index=2,
+                                                                 label_smoothing=0.15),
+    "ce_probs_weight": lambda F, x, y, t: F.cross_entropy(x, y.softmax(1), y[1, :4].abs(), label_smoothing=0.1),
+    "nll_weight_sum": lambda F, x, y, t: F.nll_loss(x, t, y[0, :4].abs(), reduction="sum"),
+    "bce_logits_pos_weight": lambda F, x, y, t: F.binary_cross_entropy_with_logits(
+        x, y.sigmoid(), y[2].abs(), pos_weight=y[0].abs()),
+    "bce_weight": lambda F, x, y, t: F.binary_cross_entropy(x.sigmoid(), y.sigmoid(), y[1].abs(), reduction="sum"),
+    "kl_log_target": lambda F, x, y, t: F.kl_div(x, y, reduction="batchmean", log_target=True),
+    "smooth_l1": lambda F, x, y, t: F.smooth_l1_loss(x, y, beta=0.5),
+    "huber_weight": lambda F, x, y, t: F.huber_loss(x, y, delta=0.5, weight=y.abs()),
+    "mse_weight": lambda F, x, y, t: F.mse_loss(x, y, weight=y.abs()),
+}
+
+
+@pytest.mark.parametrize("name", sorted(TORCH_CASES))
+def test_matches_torch(name):
+    torch = pytest.importorskip("torch")
+    rng = np.random.default_rng(3)
+    x, y = rng.standard_normal((3, 4)), rng.standard_normal((3, 4))
+    t = np.array([0, 2, 3])
+    xt, xg = torch.tensor(x, requires_grad=True), T(x, requires_grad=True)
+    lt = TORCH_CASES[name](torch.nn.functional, xt, torch.tensor(y), torch.tensor(t))
+    lg = TORCH_CASES[name](F, xg, T(y), T(t))
+    lt.backward()
+    lg.backward()
+    np.testing.assert_allclose(lg.detach().numpy(), lt.detach().numpy(), rtol=1e-10)
+    np.testing.assert_allclose(xg.grad.numpy(), xt.grad.numpy(), rtol=1e-9, atol=1e-14)
