@@ -181,6 +181,7 @@ _SUB = _binary_rules("sub", lambda xp, g, out, a, b: g, lambda xp, g, out, a, b:
 
 @tensor_method()
 def __rsub__(self, other):
+    """other - self, for a number or array on the left."""
     return sub(other, self)
 
 
@@ -248,6 +249,7 @@ _DIV = _binary_rules("div", lambda xp, g, out, a, b: g / b, lambda xp, g, out, a
 
 @tensor_method()
 def __rtruediv__(self, other):
+    """other / self, for a number or array on the left."""
     return div(other, self)
 
 
@@ -299,6 +301,7 @@ def floor_divide(input, other):
 
 @tensor_method()
 def __rfloordiv__(self, other):
+    """other // self, for a number or array on the left."""
     return floor_divide(other, self)
 
 
@@ -320,6 +323,7 @@ _REMAINDER = _binary_rules("remainder", lambda xp, g, out, a, b: g,
 
 @tensor_method()
 def __rmod__(self, other):
+    """other % self, for a number or array on the left."""
     return remainder(other, self)
 
 
@@ -516,6 +520,7 @@ _POW = _binary_rules("pow", _pow_grad_base, _pow_grad_exponent)
 
 @tensor_method()
 def __rpow__(self, other):
+    """other ** self, for a number base: ``2 ** x``."""
     return pow(other, self)
 
 
@@ -1379,12 +1384,14 @@ _COMPARABLE = (Tensor, int, float, np.ndarray, np.generic, list, tuple)
 
 @tensor_method()
 def __eq__(self, other):
-    # Python's protocol: for other types, == falls back to identity (x == None is False), as in PyTorch
+    """self == other, elementwise; for other types Python falls back to identity (x == None is False), as in
+    PyTorch."""
     return eq(self, other) if isinstance(other, _COMPARABLE) else NotImplemented
 
 
 @tensor_method()
 def __ne__(self, other):
+    """self != other, elementwise; True for other types (x != None), as in PyTorch."""
     return ne(self, other) if isinstance(other, _COMPARABLE) else NotImplemented
 
 
@@ -1538,6 +1545,8 @@ def _bitwise(op, ufunc, symbol):
                        f"\n\n    >>> import tapegrad as tg\n    >>> tg.{op}(tg.tensor([12]), 10)\n"
                        f"    tensor([{ufunc(12, 10)}])\n    ")
     name = {"&": "and", "|": "or", "^": "xor"}[symbol]
+    reflected.__name__ = reflected.__qualname__ = f"__r{name}__"
+    reflected.__doc__ = f"other {symbol} self, for a number on the left."
     tensor_method(op, f"__{name}__")(bitwise)
     tensor_method(f"__r{name}__")(reflected)
     return bitwise
