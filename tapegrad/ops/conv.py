@@ -1,3 +1,572 @@
-"""placeholder"""
+"""Convolution and pooling over NCHW images: sliding windows and matrix products, no loops over pixels.
 
-__all__ = []
+A convolution unfolds its zero-padded input into a column matrix of shape (C*KH*KW, N*OH*W'), one row per
+(channel, kernel offset), filled with one strided copy per kernel offset ("im2col"). Then the output, the
+weight gradient and the input gradient are each one matrix product per group, and the input gradient folds
+its columns back with one strided add per kernel offset ("col2im"). Channels come first in the padded buffer,
+so every copy moves whole rows; with stride 1 each output row is computed over the full padded width
+(W' = padded width: a few wasted columns, cropped at the end) so that a kernel offset's window of a whole
+image is one contiguous run of memory.
+
+Higher-order gradients: conv2d's input gradient is a transposed convolution of the output gradient with the
+weight, and its weight gradient a correlation of the input with the output gradient. The three maps are one
+bilinear family, recorded as ops whose rules call each other, so ``create_graph=True`` works to any order.
+Pooling gradients are linear in the output gradient; they are recorded with their adjoints the same way.
+"""
+
+import numbers
+
+import numpy as np
+from numpy.lib.stride_tricks import as_strided
+
+from .._tensor import Tensor, _record
+from ..autograd.xp import numpy_xp
+
+__all__ = ["conv2d", "max_pool2d", "avg_pool2d", "adaptive_avg_pool2d"]
+
+
+# ---------------------------------------------------------------------- arguments
+def _pair(op, name, value, allow_zero=False):
+    """An int or a sequence of one or two ints, as a pair (PyTorch's ``_pair``)."""
+    if isinstance(value, Tensor):
+        value = value.tolist()
+    if isinstance(value, numbers.Integral) and not isinstance(value, bool):
+        return int(value), int(value)
+    if isinstance(value, (tuple, list)) and len(value) in (1, 2) and all(
+            isinstance(v, numbers.Integral) and not isinstance(v, bool) for v in value):
+        return (int(value[0]), int(value[-1]))
+    raise RuntimeError(f"{op}: expected {name} to be a single integer value or a list of 2 values to match the "
+                       f"convolution dimensions, but got {name}={value!r}")
+
+
+def _shape(a):
+    return tuple(a.shape)
+
+
+# ---------------------------------------------------------------------- convolution
+class _ConvGeometry:
+    """Everything a convolution of an input of shape (N, C, H, W) with weight (O, C/G, KH, KW) needs."""
+
+    __slots__ = ("N", "C", "H", "W", "O", "G", "KH", "KW", "sh", "sw", "dh", "dw", "pt", "pb", "pl", "pr",
+                 "Hp", "Wp", "OH", "OW", "Wv", "plane")
+
+    def __init__(self, xshape, wshape, stride, pads, dilation, groups):
+        self.N, self.C, self.H, self.W = xshape
+        self.O, _, self.KH, self.KW = wshape
+        self.G = groups
+        self.sh, self.sw = stride
+        self.dh, self.dw = dilation
+        self.pt, self.pb, self.pl, self.pr = pads
+        self.Hp, self.Wp = self.H + self.pt + self.pb, self.W + self.pl + self.pr
+        self.OH = (self.Hp - self.dh * (self.KH - 1) - 1) // self.sh + 1
+        self.OW = (self.Wp - self.dw * (self.KW - 1) - 1) // self.sw + 1
+        flat = self.sh == 1 and self.sw == 1
+        # With stride 1, output rows span the whole padded width (Wv = Wp) so that a kernel offset's window of
+        # an image plane is one contiguous run; the last Wp - OW columns of each row are cropped away. Each
+        # plane gets (KW-1)*dw zeros of slack, so the last row's run stays inside its own plane.
+        self.Wv = self.Wp if flat else self.OW
+        self.plane = self.Hp * self.Wp + (self.dw * (self.KW - 1) if flat else 0)
+
+    def window(self, buf, i, j):
+        """The (C, N, OH, Wv) view of the padded buffer that kernel offset (i, j) multiplies."""
+        s0, s1, item = buf.strides[0], buf.strides[1], buf.itemsize
+        return as_strided(buf[:, :, i * self.dh * self.Wp + j * self.dw:], (self.C, self.N, self.OH, self.Wv),
+                          (s0, s1, self.sh * self.Wp * item, self.sw * item))
+
+    def interior(self, buf):
+        """The (C, N, H, W) view of the padded buffer where the input itself lives."""
+        planes = buf[:, :, :self.Hp * self.Wp].reshape(self.C, self.N, self.Hp, self.Wp)
+        return planes[:, :, self.pt:self.pt + self.H, self.pl:self.pl + self.W]
+
+
+def _unfold(x, geo):
+    """im2col: x (N, C, H, W) -> columns (G, C/G*KH*KW, N*OH*Wv), rows ordered (channel, kh, kw)."""
+    buf = np.zeros((geo.C, geo.N, geo.plane), x.dtype)
+    geo.interior(buf)[...] = x.transpose(1, 0, 2, 3)
+    cols = np.empty((geo.C, geo.KH, geo.KW, geo.N, geo.OH, geo.Wv), x.dtype)
+    for i in range(geo.KH):
+        for j in range(geo.KW):
+            cols[:, i, j] = geo.window(buf, i, j)
+    return cols.reshape(geo.G, geo.C // geo.G * geo.KH * geo.KW, geo.N * geo.OH * geo.Wv)
+
+
+def _fold(cols, geo):
+    """col2im, the adjoint of _unfold: columns (G, C/G*KH*KW, N*OH*Wv) -> (N, C, H, W), overlaps summed."""
+    cols = cols.reshape(geo.C, geo.KH, geo.KW, geo.N, geo.OH, geo.Wv)
+    buf = np.zeros((geo.C, geo.N, geo.plane), cols.dtype)
+    for i in range(geo.KH):
+        for j in range(geo.KW):
+            view = geo.window(buf, i, j)
+            np.add(view, cols[:, i, j], out=view)
+    return np.ascontiguousarray(geo.interior(buf).transpose(1, 0, 2, 3))
+
+
+def _spread(g, geo):
+    """The output gradient (N, O, OH, OW) laid out like the products: (G, O/G, N*OH*Wv), zeros in cropped columns."""
+    if geo.Wv == geo.OW:
+        return np.ascontiguousarray(g.transpose(1, 0, 2, 3)).reshape(geo.G, geo.O // geo.G, geo.N * geo.OH * geo.Wv)
+    ge = np.zeros((geo.O, geo.N, geo.OH, geo.Wv), g.dtype)
+    ge[..., :geo.OW] = g.transpose(1, 0, 2, 3)
+    return ge.reshape(geo.G, geo.O // geo.G, geo.N * geo.OH * geo.Wv)
+
+
+def _gather_output(prod, geo, bias=None):
+    """Products (G, O/G, N*OH*Wv) -> the output (N, O, OH, OW), plus the bias, in one pass."""
+    view = prod.reshape(geo.O, geo.N, geo.OH, geo.Wv)[..., :geo.OW].transpose(1, 0, 2, 3)
+    if bias is None:
+        return np.ascontiguousarray(view)
+    out = np.empty(view.shape, np.result_type(prod, bias))
+    np.add(view, bias.reshape(-1, 1, 1), out=out)
+    return out
+
+
+def _grouped(w, geo):
+    return w.reshape(geo.G, geo.O // geo.G, geo.C // geo.G * geo.KH * geo.KW)
+
+
+def _conv_np(x, w, geo):
+    """The convolution of arrays: y = conv(x, w)."""
+    return _gather_output(np.matmul(_grouped(w, geo), _unfold(x, geo)), geo)
+
+
+def _conv_input_grad_np(g, w, geo):
+    """The input gradient of a convolution (a transposed convolution of g with w)."""
+    return _fold(np.matmul(_grouped(w, geo).transpose(0, 2, 1), _spread(g, geo)), geo)
+
+
+def _conv_weight_grad_np(x, g, geo):
+    """The weight gradient of a convolution (the correlation of x with g)."""
+    dw = np.matmul(_spread(g, geo), _unfold(x, geo).transpose(0, 2, 1))
+    return dw.reshape(geo.O, geo.C // geo.G, geo.KH, geo.KW)
+
+
+_CONV_FNS = {"conv": _conv_np, "dx": _conv_input_grad_np, "dw": _conv_weight_grad_np}
+
+
+def _conv_family(xp, kind, a, b, geo):
+    """One of the bilinear maps conv(x, w), dx(g, w), dw(x, g): on arrays, or recorded on tensors."""
+    if xp is numpy_xp:
+        return _CONV_FNS[kind](a, b, geo)
+    need_a, need_b = a.requires_grad, b.requires_grad
+
+    def backward(xp, h, out, a, b):
+        # The adjoints of a bilinear map: <conv(x, w), g> = <x, dx(g, w)> = <w, dw(x, g)>.
+        if kind == "conv":
+            return (_conv_family(xp, "dx", h, b, geo) if need_a else None,
+                    _conv_family(xp, "dw", a, h, geo) if need_b else None)
+        if kind == "dx":
+            return (_conv_family(xp, "conv", h, b, geo) if need_a else None,
+                    _conv_family(xp, "dw", h, a, geo) if need_b else None)
+        return (_conv_family(xp, "dx", b, h, geo) if need_a else None,
+                _conv_family(xp, "conv", a, h, geo) if need_b else None)
+
+    backward.__qualname__ = {"conv": "convolution", "dx": "convolution_input_grad",
+                             "dw": "convolution_weight_grad"}[kind] + ".<locals>.backward"
+    return _record(_CONV_FNS[kind](a._data, b._data, geo), (a, b), backward)
+
+
+def _conv_padding(op, padding, kernel, dilation, stride):
+    """(top, bottom, left, right) from an int, a pair, 'valid' or 'same' (extra padding at the end, as PyTorch)."""
+    if isinstance(padding, str):
+        if padding == "valid":
+            return 0, 0, 0, 0
+        if padding != "same":
+            raise RuntimeError(f"{op}: invalid padding string {padding!r} (expected 'same', 'valid', an int or "
+                               "a pair of ints)")
+        if stride != (1, 1):
+            raise RuntimeError(f"{op}: padding='same' is not supported for strided convolutions "
+                               f"(stride={stride})")
+        th, tw = dilation[0] * (kernel[0] - 1), dilation[1] * (kernel[1] - 1)
+        return th // 2, th - th // 2, tw // 2, tw - tw // 2
+    ph, pw = _pair(op, "padding", padding)
+    if ph < 0 or pw < 0:
+        raise RuntimeError(f"{op}: negative padding is not supported, got padding=({ph}, {pw})")
+    return ph, ph, pw, pw
+
+
+def _check_conv(op, x, w, b, stride, dilation, groups):
+    if x.ndim not in (3, 4):
+        raise RuntimeError(f"{op}: expected a 3-D (unbatched) or 4-D (batched) input, but got input of shape "
+                           f"{_shape(x)}")
+    if w.ndim != 4:
+        raise RuntimeError(f"{op}: expected a 4-D weight (out_channels, in_channels/groups, kH, kW), but got "
+                           f"weight of shape {_shape(w)}")
+    if x.dtype != w.dtype or (b is not None and b.dtype != x.dtype):
+        raise RuntimeError(f"{op}: input dtype {x.dtype}, weight dtype {w.dtype}"
+                           + (f" and bias dtype {b.dtype}" if b is not None else "")
+                           + " must be the same; cast with .float() or .double()")
+    if x.dtype.kind not in "iuf":
+        raise RuntimeError(f"{op}: expected a numeric input, got dtype {x.dtype}")
+    if not isinstance(groups, numbers.Integral) or groups <= 0:
+        raise RuntimeError(f"{op}: non-positive groups is not supported, got groups={groups}")
+    if min(stride) <= 0:
+        raise RuntimeError(f"{op}: non-positive stride is not supported, got stride={stride}")
+    if min(dilation) <= 0:
+        raise RuntimeError(f"{op}: dilation should be greater than zero, but got dilation={dilation}")
+    channels = x.shape[-3]
+    if w.shape[0] % groups:
+        raise RuntimeError(f"{op}: given groups={groups}, expected weight to be divisible by {groups} at dimension "
+                           f"0, but got weight of shape {_shape(w)}")
+    if channels != w.shape[1] * groups:
+        raise RuntimeError(f"{op}: given groups={groups} and weight of shape {_shape(w)}, expected input of shape "
+                           f"{_shape(x)} to have {w.shape[1] * groups} channels, but got {channels} channels")
+    if b is not None and b.shape != (w.shape[0],):
+        raise RuntimeError(f"{op}: given weight of shape {_shape(w)}, expected bias to be 1-D with {w.shape[0]} "
+                           f"elements, but got bias of shape {_shape(b)}")
+
+
+def conv2d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):
+    """conv2d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1) -> Tensor
+
+    2-D cross-correlation (PyTorch's convolution) of an input (N, C, H, W) or (C, H, W) with a weight
+    (O, C/groups, kH, kW). ``stride``, ``padding`` and ``dilation`` are ints or pairs; ``padding`` may also be
+    ``'valid'`` or ``'same'``. The output is (N, O, OH, OW) with OH = (H + 2*pad - dil*(kH-1) - 1) // stride + 1.
+
+    >>> import tapegrad as tg
+    >>> x, w = tg.ones(1, 1, 4, 4), tg.ones(2, 1, 3, 3)
+    >>> tg.conv2d(x, w, padding=1)[0, 0]
+    tensor([[4., 6., 6., 4.],
+            [6., 9., 9., 6.],
+            [6., 9., 9., 6.],
+            [4., 6., 6., 4.]])
+    """
+    op = "conv2d"
+    x, w = input._data, weight._data
+    b = bias._data if bias is not None else None
+    stride, dilation = _pair(op, "stride", stride), _pair(op, "dilation", dilation)
+    _check_conv(op, x, w, b, stride, dilation, groups)
+    pads = _conv_padding(op, padding, w.shape[2:], dilation, stride)
+    unbatched = x.ndim == 3
+    if unbatched:
+        x = x[None]
+    geo = _ConvGeometry(x.shape, w.shape, stride, pads, dilation, groups)
+    if geo.Hp < dilation[0] * (geo.KH - 1) + 1 or geo.Wp < dilation[1] * (geo.KW - 1) + 1:
+        raise RuntimeError(f"{op}: the padded input of size ({geo.Hp} x {geo.Wp}) per channel (input shape "
+                           f"{_shape(input)}, padding {pads}) is smaller than the dilated kernel of size "
+                           f"({dilation[0] * (geo.KH - 1) + 1} x {dilation[1] * (geo.KW - 1) + 1}) (weight shape "
+                           f"{_shape(w)}); the kernel can't be greater than the input")
+
+    cols = _unfold(x, geo)
+    out = _gather_output(np.matmul(_grouped(w, geo), cols), geo, b)
+    if unbatched:
+        out = out[0]
+    need_x, need_w = input.requires_grad, weight.requires_grad
+    need_b = bias is not None and bias.requires_grad
+    if not need_w:
+        cols = None  # only the weight gradient needs the columns: let them go now
+    xshape = input._data.shape
+
+    def backward(xp, g, out, x, w, *b):
+        if unbatched:
+            g = g.reshape((1,) + tuple(g.shape))
+        if xp is numpy_xp:
+            ge = _spread(g, geo)
+            gx = _fold(np.matmul(_grouped(w, geo).transpose(0, 2, 1), ge), geo) if need_x else None
+            gw = np.matmul(ge, cols.transpose(0, 2, 1)).reshape(w.shape) if need_w else None
+            gb = ge.reshape(geo.O, -1).sum(axis=1) if need_b else None
+        else:
+            xb = x.reshape((1,) + xshape) if unbatched else x
+            gx = _conv_family(xp, "dx", g, w, geo) if need_x else None
+            gw = _conv_family(xp, "dw", xb, g, geo) if need_w else None
+            gb = g.sum(axis=(0, 2, 3)) if need_b else None
+        if unbatched and gx is not None:
+            gx = gx.reshape(xshape)
+        return (gx, gw, gb) if b else (gx, gw)
+
+    return _record(out, (input, weight) if bias is None else (input, weight, bias), backward)
+
+
+# ---------------------------------------------------------------------- pooling
+def _linear_node(name, apply, adjoint, a):
+    """Record ``apply(a)`` for a linear map with adjoint ``adjoint`` (both on arrays), so that its gradient,
+    and the gradient of that, are recorded too under ``create_graph=True``."""
+
+    def backward(xp, g, out, a):
+        return (adjoint(g) if xp is numpy_xp else _linear_node(name + "_adjoint", adjoint, apply, g),)
+
+    backward.__qualname__ = name + ".<locals>.backward"
+    return _record(apply(a._data), (a,), backward)
+
+
+class _PoolGeometry:
+    """Windows of a 2-D pooling over the last two axes of an input (..., H, W)."""
+
+    __slots__ = ("H", "W", "KH", "KW", "sh", "sw", "ph", "pw", "dh", "dw", "OH", "OW", "Hq", "Wq", "lead")
+
+    def __init__(self, op, shape, kernel, stride, padding, dilation, ceil_mode):
+        self.lead = shape[:-2]
+        self.H, self.W = shape[-2:]
+        (self.KH, self.KW), (self.sh, self.sw) = kernel, stride
+        (self.ph, self.pw), (self.dh, self.dw) = padding, dilation
+        self.OH = _pool_out(self.H, self.KH, self.sh, self.ph, self.dh, ceil_mode)
+        self.OW = _pool_out(self.W, self.KW, self.sw, self.pw, self.dw, ceil_mode)
+        if self.OH < 1 or self.OW < 1:
+            raise RuntimeError(f"{op}: given input of shape {tuple(shape)}, the calculated output size "
+                               f"({self.OH} x {self.OW}) is too small (kernel {kernel}, stride {stride}, "
+                               f"padding {padding}, dilation {dilation})")
+        # The padded extent the windows reach (ceil_mode may reach past the right padding).
+        self.Hq = max(self.H + 2 * self.ph, (self.OH - 1) * self.sh + self.dh * (self.KH - 1) + 1)
+        self.Wq = max(self.W + 2 * self.pw, (self.OW - 1) * self.sw + self.dw * (self.KW - 1) + 1)
+
+    def padded(self, x, fill):
+        """x as (B, Hq, Wq) with ``fill`` around it (x itself, uncopied, when no padding is needed)."""
+        x = x.reshape((-1, self.H, self.W))
+        if (self.Hq, self.Wq) == (self.H, self.W):
+            return x
+        buf = np.full((x.shape[0], self.Hq, self.Wq), fill, x.dtype)
+        buf[:, self.ph:self.ph + self.H, self.pw:self.pw + self.W] = x
+        return buf
+
+    def crop(self, buf):
+        return buf[:, self.ph:self.ph + self.H, self.pw:self.pw + self.W].reshape(self.lead + (self.H, self.W))
+
+    def window(self, buf, i, j):
+        """The (B, OH, OW) view of the padded buffer at kernel offset (i, j)."""
+        r, c = i * self.dh, j * self.dw
+        return buf[:, r:r + (self.OH - 1) * self.sh + 1:self.sh, c:c + (self.OW - 1) * self.sw + 1:self.sw]
+
+    def offsets(self):
+        return [(i, j) for i in range(self.KH) for j in range(self.KW)]
+
+    def out_shape(self):
+        return self.lead + (self.OH, self.OW)
+
+
+def _pool_out(size, k, s, p, d, ceil_mode):
+    """PyTorch's pooling output size: floor (or ceil) division, with the last window starting inside."""
+    span = size + 2 * p - d * (k - 1) - 1
+    n = (span + (s - 1 if ceil_mode else 0)) // s + 1
+    if ceil_mode and (n - 1) * s >= size + p:
+        n -= 1
+    return n
+
+
+def _pool_args(op, input, kernel_size, stride, padding, dilation):
+    x = input._data
+    if x.ndim not in (3, 4) or x.size == 0 and 0 in x.shape[-3:]:
+        raise RuntimeError(f"{op}: expected a non-empty 3-D (C, H, W) or 4-D (N, C, H, W) input, but got input "
+                           f"of shape {_shape(x)}")
+    kernel = _pair(op, "kernel_size", kernel_size)
+    stride = kernel if stride is None or (isinstance(stride, (list, tuple)) and not stride) else \
+        _pair(op, "stride", stride)
+    padding, dilation = _pair(op, "padding", padding), _pair(op, "dilation", dilation)
+    if min(kernel) <= 0:
+        raise RuntimeError(f"{op}: kernel_size must be greater than zero, but got kernel_size={kernel}")
+    if min(stride) <= 0:
+        raise RuntimeError(f"{op}: stride must be greater than zero, but got stride={stride}")
+    if min(dilation) <= 0:
+        raise RuntimeError(f"{op}: dilation must be greater than zero, but got dilation={dilation}")
+    for p, k, d in zip(padding, kernel, dilation):
+        if p < 0 or 2 * p > d * (k - 1) + 1:
+            raise RuntimeError(f"{op}: pad should be non-negative and at most half of the effective kernel size, "
+                               f"but got pad={p}, kernel_size={k} and dilation={d}")
+    return kernel, stride, padding, dilation
+
+
+def max_pool2d(input, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=False, return_indices=False):
+    """max_pool2d(input, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=False, return_indices=False)
+
+    The maximum over each (dilated) kernel window of an input (N, C, H, W) or (C, H, W); ``stride`` defaults to
+    ``kernel_size`` and padding counts as -inf. The gradient goes to the first maximum of each window (the
+    element ``return_indices`` names, as a flat index into each H*W plane).
+
+    >>> import tapegrad as tg
+    >>> tg.nn.functional.max_pool2d(tg.arange(16.0).reshape(1, 1, 4, 4), 2)
+    tensor([[[[ 5.,  7.],
+              [13., 15.]]]])
+    """
+    op = "max_pool2d"
+    kernel, stride, padding, dilation = _pool_args(op, input, kernel_size, stride, padding, dilation)
+    x = input._data
+    if x.dtype.kind not in "iuf":
+        raise RuntimeError(f"{op}: expected a numeric input, got dtype {x.dtype}")
+    geo = _PoolGeometry(op, x.shape, kernel, stride, padding, dilation, ceil_mode)
+    fill = -np.inf if x.dtype.kind == "f" else np.iinfo(x.dtype).min
+    buf = geo.padded(x, fill)
+    views = [geo.window(buf, i, j) for i, j in geo.offsets()]
+    best = views[0].copy()
+    for v in views[1:]:
+        np.maximum(best, v, out=best)
+    # which offset holds each window's first maximum (PyTorch's tie-break: the first in row-major order)
+    which = np.zeros(best.shape, np.int8 if len(views) < 128 else np.int32)
+    for k in range(len(views) - 1, -1, -1):
+        np.copyto(which, k, where=views[k] == best)
+    if x.dtype.kind == "f" and np.isnan(best).any():
+        for k, v in enumerate(views):  # NOTE: NaN wins a window, as in PyTorch (the last NaN of the window)
+            np.copyto(which, k, where=np.isnan(v))
+    out = best.reshape(geo.out_shape())
+    indices = _max_pool_indices(which, geo) if return_indices else None
+
+    def scatter(g):
+        """Send each window's gradient to its maximum."""
+        g = g.reshape(which.shape)
+        dbuf = np.zeros((which.shape[0], geo.Hq, geo.Wq), g.dtype)
+        for k, (i, j) in enumerate(geo.offsets()):
+            view = geo.window(dbuf, i, j)
+            np.add(view, np.where(which == k, g, 0), out=view)
+        return np.ascontiguousarray(geo.crop(dbuf))
+
+    def gather(h):
+        """The adjoint of scatter: each window's maximum's entry of h."""
+        hbuf = geo.padded(h, 0)
+        picked = np.zeros(which.shape, h.dtype)
+        for k, (i, j) in enumerate(geo.offsets()):
+            np.copyto(picked, geo.window(hbuf, i, j), where=which == k)
+        return picked.reshape(geo.out_shape())
+
+    def backward(xp, g, out, x):
+        return (scatter(g) if xp is numpy_xp else _linear_node("max_pool2d_scatter", scatter, gather, g),)
+
+    backward.__qualname__ = "max_pool2d.<locals>.backward"
+    result = _record(out, (input,), backward)
+    if return_indices:
+        from .._tensor import _wrap
+
+        return result, _wrap(indices)
+    return result
+
+
+def _max_pool_indices(which, geo):
+    """Flat indices (row * W + col) into each input plane of the chosen maxima."""
+    i, j = np.divmod(which.astype(np.int64), geo.KW)
+    rows = np.arange(geo.OH).reshape(-1, 1) * geo.sh - geo.ph + i * geo.dh
+    cols = np.arange(geo.OW) * geo.sw - geo.pw + j * geo.dw
+    return (rows * geo.W + cols).reshape(geo.out_shape())
+
+
+def avg_pool2d(input, kernel_size, stride=None, padding=0, ceil_mode=False, count_include_pad=True,
+               divisor_override=None):
+    """avg_pool2d(input, kernel_size, stride=None, padding=0, ceil_mode=False, count_include_pad=True,
+    divisor_override=None)
+
+    The mean over each kernel window of an input (N, C, H, W) or (C, H, W); ``stride`` defaults to
+    ``kernel_size``. Zero padding counts in the divisor if ``count_include_pad`` (window parts beyond the padding,
+    from ``ceil_mode``, never do); ``divisor_override`` replaces the divisor.
+
+    >>> import tapegrad as tg
+    >>> tg.nn.functional.avg_pool2d(tg.arange(16.0).reshape(1, 1, 4, 4), 2)
+    tensor([[[[ 2.5000,  4.5000],
+              [10.5000, 12.5000]]]])
+    """
+    op = "avg_pool2d"
+    kernel, stride, padding, _ = _pool_args(op, input, kernel_size, stride, padding, 1)
+    x = input._data
+    geo = _PoolGeometry(op, x.shape, kernel, stride, padding, (1, 1), ceil_mode)
+    if divisor_override is not None:
+        if divisor_override == 0:
+            raise RuntimeError(f"{op}: divisor_override must not be zero")
+        divisor = divisor_override
+    else:
+        divisor = _avg_divisor(geo, count_include_pad)
+    integer = x.dtype.kind != "f"
+
+    def window_sum(buf):
+        total = geo.window(buf, 0, 0).copy()
+        for i, j in geo.offsets()[1:]:
+            np.add(total, geo.window(buf, i, j), out=total)
+        return total
+
+    def apply(a):
+        buf = geo.padded(a, 0)
+        with np.errstate(over="ignore"):
+            total = window_sum(buf)
+        if integer:  # integer inputs: the quotient truncated toward zero, as PyTorch
+            return (np.sign(total) * (np.abs(total) // divisor)).astype(a.dtype).reshape(geo.out_shape())
+        d = np.asarray(divisor, a.dtype)
+        mean = total / d
+        if not np.isfinite(total).all():
+            # NOTE: a sum of huge values can overflow where their mean does not: scale first, then add.
+            mean = window_sum(buf / np.max(d)) * (np.max(d) / d)
+        return mean.reshape(geo.out_shape())
+
+    def adjoint(g):
+        share = (g.reshape((-1, geo.OH, geo.OW)) / np.asarray(divisor, g.dtype))
+        dbuf = np.zeros((share.shape[0], geo.Hq, geo.Wq), g.dtype)
+        for i, j in geo.offsets():
+            view = geo.window(dbuf, i, j)
+            np.add(view, share, out=view)
+        return np.ascontiguousarray(geo.crop(dbuf))
+
+    if integer:
+        from .._tensor import _wrap
+
+        return _wrap(apply(x))
+    return _linear_node(op, apply, adjoint, input)
+
+
+def _avg_divisor(geo, count_include_pad):
+    """PyTorch's divisor per output position, shape (OH, OW) (or a number when all windows are full)."""
+    def extent(n_out, s, p, k, size):
+        start = np.arange(n_out) * s - p
+        end = np.minimum(start + k, size + p)
+        full = end - start
+        return full, np.minimum(end, size) - np.maximum(start, 0)
+
+    full_h, inside_h = extent(geo.OH, geo.sh, geo.ph, geo.KH, geo.H)
+    full_w, inside_w = extent(geo.OW, geo.sw, geo.pw, geo.KW, geo.W)
+    divisor = np.outer(full_h, full_w) if count_include_pad else np.outer(inside_h, inside_w)
+    return int(divisor.flat[0]) if (divisor == divisor.flat[0]).all() else divisor
+
+
+def adaptive_avg_pool2d(input, output_size):
+    """adaptive_avg_pool2d(input, output_size) -> Tensor
+
+    Average pooling to a fixed output size (an int, or a pair whose entries may be None for "keep"): output
+    (i, j) averages rows floor(i*H/OH) to ceil((i+1)*H/OH) and the columns likewise, as PyTorch.
+
+    >>> import tapegrad as tg
+    >>> tg.nn.functional.adaptive_avg_pool2d(tg.arange(9.0).reshape(1, 1, 3, 3), 2)
+    tensor([[[[2., 3.],
+              [5., 6.]]]])
+    """
+    op = "adaptive_avg_pool2d"
+    x = input._data
+    if x.ndim not in (3, 4):
+        raise RuntimeError(f"{op}: expected a 3-D (C, H, W) or 4-D (N, C, H, W) input, but got input of shape "
+                           f"{_shape(x)}")
+    if 0 in x.shape[-3:]:
+        raise RuntimeError(f"{op}: expected input to have non-zero size for non-batch dimensions, but got input "
+                           f"of shape {_shape(x)}")
+    if x.dtype.kind != "f":
+        raise NotImplementedError(f"{op}: not implemented for dtype {x.dtype}; use a floating-point input")
+    if isinstance(output_size, (tuple, list)):
+        if len(output_size) != 2:
+            raise RuntimeError(f"{op}: output_size must have 2 entries, got {output_size!r}")
+        size = tuple(x.shape[-2 + k] if s is None else s for k, s in enumerate(output_size))
+    else:
+        size = (output_size, output_size)
+    oh, ow = _pair(op, "output_size", size)
+    if oh < 0 or ow < 0:
+        raise RuntimeError(f"{op}: output_size must be non-negative, got ({oh}, {ow})")
+    H, W = x.shape[-2:]
+    if (oh, ow) == (1, 1):  # global average pooling: one mean
+        n = H * W
+
+        def backward(xp, g, out, x):
+            return (xp.broadcast_to(g / n, x.shape),)
+
+        backward.__qualname__ = "adaptive_avg_pool2d.<locals>.backward"
+        with np.errstate(over="ignore"):
+            out = x.mean(axis=(-2, -1), keepdims=True, dtype=x.dtype)
+        if not np.isfinite(out).all():  # NOTE: a sum of huge values can overflow where their mean does not
+            out = (x / n).sum(axis=(-2, -1), keepdims=True, dtype=x.dtype)
+        return _record(out, (input,), backward)
+    # out = Ph @ x @ Pw^T with averaging matrices: one product per axis, for any sizes.
+    ph, pw = _adaptive_matrix(H, oh, x.dtype), _adaptive_matrix(W, ow, x.dtype)
+    pht, pwt = np.ascontiguousarray(ph.T), np.ascontiguousarray(pw.T)
+
+    def backward(xp, g, out, x):
+        return (xp.matmul(pht, xp.matmul(g, pw)),)
+
+    backward.__qualname__ = "adaptive_avg_pool2d.<locals>.backward"
+    return _record(np.matmul(ph, np.matmul(x, pwt)), (input,), backward)
+
+
+def _adaptive_matrix(n_in, n_out, dtype):
+    """(n_out, n_in) averaging matrix: row i averages [floor(i*n_in/n_out), ceil((i+1)*n_in/n_out))."""
+    i = np.arange(n_out)
+    start = (i * n_in) // n_out
+    end = -((-(i + 1) * n_in) // n_out)
+    j = np.arange(n_in)
+    inside = (j >= start[:, None]) & (j < end[:, None])
+    return (inside / (end - start)[:, None]).astype(dtype)

@@ -1,0 +1,476 @@
+"""Convolution and pooling: forward against slow loop references, gradients against finite differences,
+second order, dtypes, PyTorch's argument rules and error messages, and numerically extreme inputs."""
+
+import doctest
+
+import numpy as np
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+import tapegrad as tg
+from tapegrad.autograd import gradgradcheck
+from tapegrad.ops import conv as conv_module
+from tapegrad.ops.conv import adaptive_avg_pool2d, avg_pool2d, conv2d, max_pool2d
+from tapegrad.testing import arrays, assert_forward, assert_gradients
+
+
+# ---------------------------------------------------------------------- slow references (loops are fine here)
+def conv_ref(x, w, b=None, stride=(1, 1), pads=(0, 0, 0, 0), dilation=(1, 1), groups=1):
+    """Direct cross-correlation: one output pixel at a time."""
+    unbatched = x.ndim == 3
+    x = x[None] if unbatched else x
+    n, c, h, wd = x.shape
+    o, cg, kh, kw = w.shape
+    xp = np.pad(x, ((0, 0), (0, 0), (pads[0], pads[1]), (pads[2], pads[3])))
+    oh = (xp.shape[2] - dilation[0] * (kh - 1) - 1) // stride[0] + 1
+    ow = (xp.shape[3] - dilation[1] * (kw - 1) - 1) // stride[1] + 1
+    out = np.zeros((n, o, oh, ow), x.dtype)
+    og = o // groups
+    for k in range(o):
+        ch = slice((k // og) * cg, (k // og + 1) * cg)
+        for i in range(oh):
+            for j in range(ow):
+                r, s = i * stride[0], j * stride[1]
+                patch = xp[:, ch, r:r + dilation[0] * (kh - 1) + 1:dilation[0], s:s + dilation[1] * (kw - 1) + 1:dilation[1]]
+                out[:, k, i, j] = (patch * w[k]).sum(axis=(1, 2, 3))
+    if b is not None:
+        out += b[:, None, None]
+    return out[0] if unbatched else out
+
+
+def pool_size(size, k, s, p, d, ceil_mode):
+    """PyTorch's pooling_output_shape, written out independently."""
+    num = size + 2 * p - d * (k - 1) - 1 + (s - 1 if ceil_mode else 0)
+    out = num // s + 1
+    if ceil_mode and (out - 1) * s >= size + p:
+        out -= 1
+    return out
+
+
+def max_pool_ref(x, k, s, p, d, ceil_mode):
+    """Values and flat indices of the first maximum of each window (taps outside the input are skipped)."""
+    h, w = x.shape[-2:]
+    oh, ow = pool_size(h, k[0], s[0], p[0], d[0], ceil_mode), pool_size(w, k[1], s[1], p[1], d[1], ceil_mode)
+    lead = x.shape[:-2]
+    vals = np.zeros(lead + (oh, ow), x.dtype)
+    idx = np.zeros(lead + (oh, ow), np.int64)
+    for i in range(oh):
+        for j in range(ow):
+            taps = [(r, c) for r in range(i * s[0] - p[0], i * s[0] - p[0] + d[0] * (k[0] - 1) + 1, d[0])
+                    for c in range(j * s[1] - p[1], j * s[1] - p[1] + d[1] * (k[1] - 1) + 1, d[1])
+                    if 0 <= r < h and 0 <= c < w]
+            window = np.stack([x[..., r, c] for r, c in taps], axis=-1)
+            first = np.argmax(window, axis=-1)
+            vals[..., i, j] = np.take_along_axis(window, first[..., None], -1)[..., 0]
+            flat = np.array([r * w + c for r, c in taps])
+            idx[..., i, j] = flat[first]
+    return vals, idx
+
+
+def avg_pool_ref(x, k, s, p, ceil_mode, count_include_pad, divisor_override=None):
+    h, w = x.shape[-2:]
+    oh, ow = pool_size(h, k[0], s[0], p[0], 1, ceil_mode), pool_size(w, k[1], s[1], p[1], 1, ceil_mode)
+    out = np.zeros(x.shape[:-2] + (oh, ow), x.dtype)
+    for i in range(oh):
+        for j in range(ow):
+            h0, w0 = i * s[0] - p[0], j * s[1] - p[1]
+            h1, w1 = min(h0 + k[0], h + p[0]), min(w0 + k[1], w + p[1])
+            size = (h1 - h0) * (w1 - w0)
+            h0, w0, h1, w1 = max(h0, 0), max(w0, 0), min(h1, h), min(w1, w)
+            total = x[..., h0:h1, w0:w1].sum(axis=(-2, -1))
+            div = divisor_override or (size if count_include_pad else (h1 - h0) * (w1 - w0))
+            out[..., i, j] = total / div
+    return out
+
+
+def adaptive_ref(x, oh, ow):
+    h, w = x.shape[-2:]
+    out = np.zeros(x.shape[:-2] + (oh, ow), x.dtype)
+    for i in range(oh):
+        for j in range(ow):
+            r0, r1 = (i * h) // oh, -(-((i + 1) * h) // oh)
+            c0, c1 = (j * w) // ow, -(-((j + 1) * w) // ow)
+            out[..., i, j] = x[..., r0:r1, c0:c1].mean(axis=(-2, -1))
+    return out
+
+
+def distinct_values(shape, seed):
+    """Values pairwise 0.1 apart (no ties, so max pooling is differentiable everywhere)."""
+    n = int(np.prod(shape))
+    return np.random.default_rng(seed).permutation(n).reshape(shape) / 10.0 - n / 20.0
+
+
+# ---------------------------------------------------------------------- strategies
+@st.composite
+def conv_cases(draw):
+    """(x, w, b, kwargs, pads) for conv2d: tiny shapes, random stride, padding, dilation and groups."""
+    groups = draw(st.sampled_from([1, 1, 2]))
+    cg, og = draw(st.integers(1, 2)), draw(st.integers(1, 2))
+    kh, kw = draw(st.integers(1, 3)), draw(st.integers(1, 3))
+    stride = (draw(st.integers(1, 2)), draw(st.integers(1, 2)))
+    dilation = (draw(st.integers(1, 2)), draw(st.integers(1, 2)))
+    options = [st.integers(0, 2), st.tuples(st.integers(0, 2), st.integers(0, 2)), st.just("valid")]
+    if stride == (1, 1):
+        options.append(st.just("same"))
+    padding = draw(st.one_of(*options))
+    if padding == "same":
+        th, tw = dilation[0] * (kh - 1), dilation[1] * (kw - 1)
+        pads = (th // 2, th - th // 2, tw // 2, tw - tw // 2)
+    elif padding == "valid":
+        pads = (0, 0, 0, 0)
+    else:
+        ph, pw = (padding, padding) if isinstance(padding, int) else padding
+        pads = (ph, ph, pw, pw)
+    min_h = max(1, dilation[0] * (kh - 1) + 1 - pads[0] - pads[1])
+    min_w = max(1, dilation[1] * (kw - 1) + 1 - pads[2] - pads[3])
+    h, w = draw(st.integers(min_h, min_h + 3)), draw(st.integers(min_w, min_w + 3))
+    batch = draw(st.sampled_from([(), (1,), (2,)]))
+    x = draw(arrays(shape=batch + (groups * cg, h, w)))
+    weight = draw(arrays(shape=(groups * og, cg, kh, kw)))
+    bias = draw(st.one_of(st.none(), arrays(shape=(groups * og,))))
+    kwargs = dict(stride=stride, padding=padding, dilation=dilation, groups=groups)
+    return x, weight, bias, kwargs, pads
+
+
+@st.composite
+def pool_cases(draw, dilate=True):
+    """(shape, kernel, stride, padding, dilation, ceil_mode) that PyTorch accepts."""
+    k = (draw(st.integers(1, 3)), draw(st.integers(1, 3)))
+    s = (draw(st.integers(1, 3)), draw(st.integers(1, 3)))
+    d = (draw(st.integers(1, 2)), draw(st.integers(1, 2))) if dilate else (1, 1)
+    p = tuple(draw(st.integers(0, (d[a] * (k[a] - 1) + 1) // 2)) for a in range(2))
+    ceil_mode = draw(st.booleans())
+    h = draw(st.integers(max(1, d[0] * (k[0] - 1) + 1 - 2 * p[0]), 6))
+    w = draw(st.integers(max(1, d[1] * (k[1] - 1) + 1 - 2 * p[1]), 6))
+    lead = draw(st.sampled_from([(2,), (1, 2), (2, 1)]))
+    return lead + (h, w), k, s, p, d, ceil_mode
+
+
+# ---------------------------------------------------------------------- conv2d
+@given(conv_cases())
+def test_conv2d_forward_matches_loop_reference(case):
+    x, w, b, kwargs, pads = case
+    ref_kw = dict(stride=kwargs["stride"], pads=pads, dilation=kwargs["dilation"], groups=kwargs["groups"])
+    if b is None:
+        assert_forward(lambda x, w: conv2d(x, w, **kwargs), lambda x, w: conv_ref(x, w, **ref_kw), x, w,
+                       rtol=1e-10, atol=1e-10)
+    else:
+        assert_forward(lambda x, w, b: conv2d(x, w, b, **kwargs), lambda x, w, b: conv_ref(x, w, b, **ref_kw),
+                       x, w, b, rtol=1e-10, atol=1e-10)
+
+
+@given(conv_cases())
+def test_conv2d_gradients_match_finite_differences(case):
+    x, w, b, kwargs, _ = case
+    if b is None:
+        assert_gradients(lambda x, w: conv2d(x, w, **kwargs), x, w)
+    else:
+        assert_gradients(lambda x, w, b: conv2d(x, w, b, **kwargs), x, w, b)
+
+
+@given(conv_cases(), st.integers(0, 2))
+def test_conv2d_gradient_only_for_inputs_that_require_grad(case, which):
+    x, w, b, kwargs, _ = case
+    b = np.zeros(w.shape[0]) if b is None else b
+    tensors = [tg.tensor(a, requires_grad=(k == which)) for k, a in enumerate((x, w, b))]
+    conv2d(*tensors, **kwargs).sum().backward()
+    assert [t.grad is not None for t in tensors] == [k == which for k in range(3)]
+    assert_gradients(lambda t: conv2d(*[t if k == which else tensors[k] for k in range(3)], **kwargs),
+                     (x, w, b)[which])
+
+
+@pytest.mark.parametrize("kwargs", [dict(), dict(stride=2, padding=1), dict(padding="same", dilation=2),
+                                    dict(groups=2, stride=(1, 2), padding=(2, 0))])
+def test_conv2d_second_order(kwargs):
+    rng = np.random.default_rng(0)
+    x = tg.tensor(rng.standard_normal((1, 2, 4, 4)), requires_grad=True)
+    w = tg.tensor(rng.standard_normal((2, 2 // kwargs.get("groups", 1), 2, 3)), requires_grad=True)
+    b = tg.tensor(rng.standard_normal(2), requires_grad=True)
+    assert gradgradcheck(lambda x, w, b: conv2d(x, w, b, **kwargs), (x, w, b))
+
+
+def test_conv2d_third_order_through_the_bilinear_family():
+    rng = np.random.default_rng(1)
+    x = tg.tensor(rng.standard_normal((1, 1, 4, 4)), requires_grad=True)
+    w = tg.tensor(rng.standard_normal((1, 1, 2, 2)), requires_grad=True)
+    (gx,) = tg.autograd.grad((conv2d(x, w) ** 2).sum(), x, create_graph=True)
+    (gw,) = tg.autograd.grad((gx ** 2).sum(), w, create_graph=True)
+    assert gradgradcheck(lambda x, w: conv2d(x, w, padding=1) * conv2d(x, w, padding=1), (x, w))
+    assert gw.requires_grad and gw.grad_fn is not None
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_conv2d_keeps_dtype_and_matches_reference(dtype):
+    rng = np.random.default_rng(2)
+    x, w, b = rng.standard_normal((2, 4, 6, 5)), rng.standard_normal((6, 2, 3, 3)), rng.standard_normal(6)
+    tol = dict(rtol=1e-4, atol=1e-5) if dtype == np.float32 else dict(rtol=1e-10, atol=1e-10)
+    kwargs = dict(stride=(2, 1), padding=1, dilation=(1, 2), groups=2)
+    assert_forward(lambda x, w, b: conv2d(x, w, b, **kwargs),
+                   lambda x, w, b: conv_ref(x, w, b, (2, 1), (1, 1, 1, 1), (1, 2), 2), x, w, b, dtype=dtype, **tol)
+    X, W, B = (tg.tensor(a.astype(dtype), requires_grad=True) for a in (x, w, b))
+    conv2d(X, W, B, **kwargs).sum().backward()
+    assert X.grad.dtype == W.grad.dtype == B.grad.dtype == dtype
+
+
+def test_conv2d_unbatched_input_and_top_level_name():
+    rng = np.random.default_rng(3)
+    x, w = rng.standard_normal((3, 5, 5)), rng.standard_normal((2, 3, 3, 3))
+    out = tg.conv2d(tg.tensor(x), tg.tensor(w), padding=1)
+    assert out.shape == (2, 5, 5)
+    np.testing.assert_allclose(out.numpy(), conv_ref(x, w, pads=(1, 1, 1, 1)), rtol=1e-10)
+    assert_gradients(lambda x, w: conv2d(x, w, stride=2), x, w)
+
+
+def test_conv2d_same_padding_with_even_kernel_pads_the_end_more():
+    x, w = np.arange(16.0).reshape(1, 1, 4, 4), np.ones((1, 1, 2, 2))
+    out = conv2d(tg.tensor(x), tg.tensor(w), padding="same")
+    assert out.shape == (1, 1, 4, 4)
+    np.testing.assert_allclose(out.numpy(), conv_ref(x, w, pads=(0, 1, 0, 1)))
+
+
+def test_conv2d_depthwise_and_channel_multiplier():
+    rng = np.random.default_rng(4)
+    x, w = rng.standard_normal((2, 3, 5, 5)), rng.standard_normal((6, 1, 3, 3))
+    assert_forward(lambda x, w: conv2d(x, w, padding=1, groups=3),
+                   lambda x, w: conv_ref(x, w, pads=(1, 1, 1, 1), groups=3), x, w, rtol=1e-10)
+    assert_gradients(lambda x, w: conv2d(x, w, padding=1, groups=3), x[:1, :, :4, :4], w)
+
+
+def test_conv2d_integer_input_and_empty_batch():
+    x, w = np.arange(32).reshape(1, 2, 4, 4), np.ones((1, 2, 2, 2), np.int64)
+    out = conv2d(tg.tensor(x), tg.tensor(w))
+    assert out.dtype == np.int64
+    np.testing.assert_array_equal(out.numpy(), conv_ref(x, w))
+    empty = conv2d(tg.zeros(0, 2, 4, 4), tg.zeros(3, 2, 3, 3))
+    assert empty.shape == (0, 3, 2, 2)
+
+
+def test_conv2d_large_finite_values_stay_finite():
+    x = tg.full((1, 1, 3, 3), 1e38)
+    w = tg.full((1, 1, 2, 2), 0.25, requires_grad=True)
+    out = conv2d(x, w)
+    assert np.isfinite(out.numpy(force=True)).all()
+    np.testing.assert_allclose(out.numpy(force=True), 1e38, rtol=1e-6)
+
+
+@pytest.mark.parametrize("x_shape, w_shape, kwargs, pattern", [
+    ((1, 4, 5, 5), (2, 3, 3, 3), {}, r"conv2d: .*\(2, 3, 3, 3\).*\(1, 4, 5, 5\).*3 channels.*4"),
+    ((1, 4, 5, 5), (3, 2, 3, 3), dict(groups=2), r"conv2d: given groups=2.*divisible by 2.*\(3, 2, 3, 3\)"),
+    ((1, 3, 5, 5), (4, 1, 3, 3), dict(groups=2), r"conv2d: given groups=2.*\(1, 3, 5, 5\).*2 channels.*3"),
+    ((1, 4, 2, 2), (2, 4, 3, 3), {}, r"conv2d: the padded input of size \(2 x 2\).*\(1, 4, 2, 2\).*\(3 x 3\)"),
+    ((1, 1, 4, 2, 2), (2, 4, 3, 3), {}, r"conv2d: expected a 3-D .*\(1, 1, 4, 2, 2\)"),
+    ((1, 4, 5, 5), (2, 4, 3), {}, r"conv2d: expected a 4-D weight.*\(2, 4, 3\)"),
+    ((1, 4, 5, 5), (2, 4, 3, 3), dict(stride=0), r"conv2d: non-positive stride.*\(0, 0\)"),
+    ((1, 4, 5, 5), (2, 4, 3, 3), dict(padding=-1), r"conv2d: negative padding.*\(-1, -1\)"),
+    ((1, 4, 5, 5), (2, 4, 3, 3), dict(dilation=(1, 0)), r"conv2d: dilation should be greater than zero.*\(1, 0\)"),
+    ((1, 4, 5, 5), (2, 4, 3, 3), dict(padding="same", stride=2), r"conv2d: padding='same' is not supported"),
+    ((1, 4, 5, 5), (2, 4, 3, 3), dict(padding="full"), r"conv2d: invalid padding string 'full'"),
+    ((1, 4, 5, 5), (2, 4, 3, 3), dict(groups=0), r"conv2d: non-positive groups.*groups=0"),
+    ((1, 4, 5, 5), (2, 4, 3, 3), dict(stride=(1, 2, 3)), r"conv2d: expected stride.*\(1, 2, 3\)"),
+])
+def test_conv2d_bad_arguments_name_the_op_and_shapes(x_shape, w_shape, kwargs, pattern):
+    with pytest.raises(RuntimeError, match=pattern):
+        conv2d(tg.zeros(*x_shape), tg.zeros(*w_shape), **kwargs)
+
+
+def test_conv2d_bad_bias_and_mixed_dtypes():
+    x, w = tg.zeros(1, 4, 5, 5), tg.zeros(2, 4, 3, 3)
+    with pytest.raises(RuntimeError, match=r"conv2d: given weight of shape \(2, 4, 3, 3\).*bias of shape \(3,\)"):
+        conv2d(x, w, tg.zeros(3))
+    with pytest.raises(RuntimeError, match=r"conv2d: input dtype float32, weight dtype float64"):
+        conv2d(x, w.double())
+
+
+def test_conv2d_in_place_change_of_the_input_is_caught():
+    x = tg.randn(1, 1, 4, 4)
+    w = tg.randn(1, 1, 3, 3, requires_grad=True)
+    y = conv2d(x, w)
+    x.add_(1)
+    with pytest.raises(RuntimeError, match="modified by an in-place operation"):
+        y.sum().backward()
+
+
+# ---------------------------------------------------------------------- max_pool2d
+@given(pool_cases(), st.integers(0, 10**6))
+def test_max_pool2d_forward_and_indices_match_loop_reference(case, seed):
+    shape, k, s, p, d, ceil_mode = case
+    x = distinct_values(shape, seed)
+    if seed % 3 == 0:
+        x = np.round(x / 2)  # ties: the first maximum wins
+    out, idx = max_pool2d(tg.tensor(x), k, s, p, d, ceil_mode, return_indices=True)
+    want, want_idx = max_pool_ref(x, k, s, p, d, ceil_mode)
+    np.testing.assert_array_equal(out.numpy(), want)
+    np.testing.assert_array_equal(idx.numpy(), want_idx)
+    assert idx.dtype == np.int64
+    assert_forward(lambda t: max_pool2d(t, k, s, p, d, ceil_mode), lambda a: max_pool_ref(a, k, s, p, d, ceil_mode)[0],
+                   x.astype(np.float32))
+
+
+@given(pool_cases(), st.integers(0, 10**6))
+def test_max_pool2d_gradients_match_finite_differences(case, seed):
+    shape, k, s, p, d, ceil_mode = case
+    assert_gradients(lambda t: max_pool2d(t, k, s, p, d, ceil_mode), distinct_values(shape, seed))
+
+
+def test_max_pool2d_gradient_goes_to_the_first_of_tied_maxima():
+    x = tg.tensor([[[[0.0, 1.0, 1.0], [0.0, 1.0, 1.0], [0.0, 0.0, 0.0]]]], requires_grad=True)
+    max_pool2d(x, 2, 1).sum().backward()  # overlapping windows: each picks its first 1, and they accumulate
+    np.testing.assert_array_equal(x.grad.numpy()[0, 0], [[0, 2, 0], [0, 2, 0], [0, 0, 0]])
+
+
+def test_max_pool2d_second_order():
+    x = tg.tensor(distinct_values((1, 2, 4, 5), 0), requires_grad=True)
+    assert gradgradcheck(lambda t: max_pool2d(t, (2, 3), (1, 2), 1) ** 2, (x,))
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_max_pool2d_extremes_keep_dtype_and_stay_finite(dtype):
+    big = np.finfo(dtype).max
+    x = tg.tensor(np.array([[[[-big, -big / 2], [-big, -big]]]], dtype), requires_grad=True)
+    out = max_pool2d(x, 2, 1, 1)  # padding (-inf) must never win
+    assert out.dtype == dtype and np.isfinite(out.numpy(force=True)).all()
+    out.backward(tg.ones_like(out))
+    assert x.grad.dtype == dtype
+    np.testing.assert_array_equal(x.grad.numpy(), [[[[2, 4], [2, 1]]]])
+
+
+def test_max_pool2d_propagates_nan_and_integers():
+    x = tg.tensor([[[[1.0, np.nan], [np.nan, 4.0]]]])
+    out, idx = max_pool2d(x, 2, return_indices=True)
+    assert np.isnan(out.item()) and idx.item() == 2  # the last NaN, as PyTorch
+    ints = max_pool2d(tg.tensor([[[[-3, -5], [-9, -4]]]]), 2, padding=1)
+    assert ints.dtype == np.int64
+    np.testing.assert_array_equal(ints.numpy(), [[[[-3, -5], [-9, -4]]]])
+
+
+# ---------------------------------------------------------------------- avg_pool2d
+@given(pool_cases(dilate=False), st.booleans(), st.sampled_from([None, 3]),
+       arrays(shape=(2, 2, 6, 6)))
+def test_avg_pool2d_forward_matches_loop_reference(case, count_include_pad, override, values):
+    shape, k, s, p, _, ceil_mode = case
+    x = values.reshape(-1)[:int(np.prod(shape))].reshape(shape)
+    assert_forward(lambda t: avg_pool2d(t, k, s, p, ceil_mode, count_include_pad, override),
+                   lambda a: avg_pool_ref(a, k, s, p, ceil_mode, count_include_pad, override), x, rtol=1e-10)
+
+
+@given(pool_cases(dilate=False), st.booleans(), arrays(shape=(2, 2, 6, 6)))
+def test_avg_pool2d_gradients_match_finite_differences(case, count_include_pad, values):
+    shape, k, s, p, _, ceil_mode = case
+    x = values.reshape(-1)[:int(np.prod(shape))].reshape(shape)
+    assert_gradients(lambda t: avg_pool2d(t, k, s, p, ceil_mode, count_include_pad), x)
+
+
+def test_avg_pool2d_second_order_and_default_stride():
+    x = tg.tensor(np.random.default_rng(5).standard_normal((1, 2, 5, 5)), requires_grad=True)
+    assert gradgradcheck(lambda t: avg_pool2d(t, 3, 2, 1, ceil_mode=True) ** 2, (x,))
+    np.testing.assert_allclose(avg_pool2d(x, 2).numpy(force=True), avg_pool_ref(x.numpy(force=True), (2, 2), (2, 2),
+                                                                                 (0, 0), False, True))
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_avg_pool2d_huge_values_average_without_overflow(dtype):
+    big = np.finfo(dtype).max / 2
+    x = tg.tensor(np.full((1, 1, 3, 3), big, dtype), requires_grad=True)
+    out = avg_pool2d(x, 2, 1, 1, count_include_pad=False)
+    assert out.dtype == dtype
+    np.testing.assert_allclose(out.numpy(force=True), big, rtol=1e-6)
+    out.backward(tg.ones_like(out))
+    assert x.grad.dtype == dtype and np.isfinite(x.grad.numpy()).all()
+
+
+def test_avg_pool2d_integers_truncate_toward_zero():
+    x = tg.tensor([[[[-3, 0], [0, 0]]], [[[25, 0], [0, 0]]]])
+    np.testing.assert_array_equal(avg_pool2d(x, 2).numpy().ravel(), [0, 6])
+
+
+# ---------------------------------------------------------------------- adaptive_avg_pool2d
+@given(st.integers(1, 7), st.integers(1, 7), st.integers(1, 5), st.integers(1, 5), st.sampled_from([(2,), (1, 2)]),
+       arrays(shape=(2, 2, 7, 7)))
+def test_adaptive_avg_pool2d_matches_reference_and_finite_differences(h, w, oh, ow, lead, values):
+    x = values[:1, :, :h, :w] if len(lead) == 2 else values[0, :, :h, :w]
+    assert_forward(lambda t: adaptive_avg_pool2d(t, (oh, ow)), lambda a: adaptive_ref(a, oh, ow), x, rtol=1e-10)
+    assert_gradients(lambda t: adaptive_avg_pool2d(t, (oh, ow)), x)
+
+
+def test_adaptive_avg_pool2d_global_none_sizes_dtypes_and_second_order():
+    rng = np.random.default_rng(6)
+    x = rng.standard_normal((2, 3, 4, 5))
+    for dtype in (np.float32, np.float64):
+        out = adaptive_avg_pool2d(tg.tensor(x.astype(dtype)), 1)
+        assert out.shape == (2, 3, 1, 1) and out.dtype == dtype
+        np.testing.assert_allclose(out.numpy(), x.mean(axis=(2, 3), keepdims=True), rtol=1e-5)
+    assert adaptive_avg_pool2d(tg.tensor(x), (None, 2)).shape == (2, 3, 4, 2)
+    assert_gradients(lambda t: adaptive_avg_pool2d(t, 1), x[:1])
+    t = tg.tensor(x[:1, :2], requires_grad=True)
+    assert gradgradcheck(lambda t: adaptive_avg_pool2d(t, (3, 2)) ** 2, (t,))
+    assert gradgradcheck(lambda t: adaptive_avg_pool2d(t, 1) ** 2, (t,))
+
+
+@pytest.mark.parametrize("size", [1, 2])
+def test_adaptive_avg_pool2d_huge_values_stay_finite(size):
+    x = tg.full((1, 1, 3, 3), 3e38)
+    np.testing.assert_allclose(adaptive_avg_pool2d(x, size).numpy(), 3e38, rtol=1e-6)
+
+
+# ---------------------------------------------------------------------- pooling errors
+@pytest.mark.parametrize("call, error, pattern", [
+    (lambda: max_pool2d(tg.zeros(1, 1, 5, 5), 3, padding=2), RuntimeError,
+     r"max_pool2d: pad should be .*at most half.*pad=2, kernel_size=3"),
+    (lambda: max_pool2d(tg.zeros(1, 1, 2, 2), 3), RuntimeError,
+     r"max_pool2d: given input of shape \(1, 1, 2, 2\).*output size \(0 x 0\) is too small"),
+    (lambda: max_pool2d(tg.zeros(2, 2), 2), RuntimeError, r"max_pool2d: expected .*3-D.*\(2, 2\)"),
+    (lambda: max_pool2d(tg.zeros(1, 1, 4, 4), 2, stride=0), RuntimeError, r"max_pool2d: stride must be.*\(0, 0\)"),
+    (lambda: max_pool2d(tg.zeros(1, 1, 4, 4), 0), RuntimeError, r"max_pool2d: kernel_size must be.*\(0, 0\)"),
+    (lambda: max_pool2d(tg.zeros(1, 1, 4, 4), 2, dilation=0), RuntimeError, r"max_pool2d: dilation must be"),
+    (lambda: avg_pool2d(tg.zeros(1, 1, 5, 5), 3, padding=2), RuntimeError, r"avg_pool2d: pad should be"),
+    (lambda: avg_pool2d(tg.zeros(1, 1, 2, 2), 3), RuntimeError, r"avg_pool2d: given input of shape \(1, 1, 2, 2\)"),
+    (lambda: avg_pool2d(tg.zeros(1, 1, 4, 4), 2, divisor_override=0), RuntimeError, r"avg_pool2d: divisor_override"),
+    (lambda: avg_pool2d(tg.zeros(1, 0, 4, 4), 2), RuntimeError, r"avg_pool2d: expected a non-empty.*\(1, 0, 4, 4\)"),
+    (lambda: adaptive_avg_pool2d(tg.zeros(4, 4), 2), RuntimeError, r"adaptive_avg_pool2d: expected.*\(4, 4\)"),
+    (lambda: adaptive_avg_pool2d(tg.zeros(1, 1, 4, 4), (2, 2, 2)), RuntimeError,
+     r"adaptive_avg_pool2d: output_size must have 2 entries.*\(2, 2, 2\)"),
+    (lambda: adaptive_avg_pool2d(tg.zeros(1, 1, 0, 4), 2), RuntimeError,
+     r"adaptive_avg_pool2d: .*non-zero size.*\(1, 1, 0, 4\)"),
+    (lambda: adaptive_avg_pool2d(tg.zeros(1, 1, 4, 4, dtype=tg.int64), 2), NotImplementedError,
+     r"adaptive_avg_pool2d: not implemented for dtype int64"),
+])
+def test_pooling_bad_arguments_name_the_op_and_shapes(call, error, pattern):
+    with pytest.raises(error, match=pattern):
+        call()
+
+
+def test_pooling_ceil_mode_window_past_the_input_matches_reference():
+    x = np.arange(5.0).reshape(1, 1, 1, 5)
+    out = max_pool2d(tg.tensor(x), (2, 2), (3, 1), 0, (2, 2), ceil_mode=True)  # rows 0 and 2: only row 0 exists
+    np.testing.assert_array_equal(out.numpy(), max_pool_ref(x, (2, 2), (3, 1), (0, 0), (2, 2), True)[0])
+
+
+# ---------------------------------------------------------------------- documentation and PyTorch cross-check
+def test_docstring_examples():
+    failures, _ = doctest.testmod(conv_module, verbose=False)
+    assert failures == 0
+
+
+def test_matches_pytorch_numbers():
+    torch = pytest.importorskip("torch")
+    F = torch.nn.functional
+    rng = np.random.default_rng(7)
+    x, w, b = rng.standard_normal((2, 4, 7, 6)), rng.standard_normal((6, 2, 3, 2)), rng.standard_normal(6)
+    cases = [
+        (lambda m, x, w, b: m.conv2d(x, w, b, (2, 1), (1, 2), (2, 1), 2), (x, w, b)),
+        (lambda m, x, w, b: m.conv2d(x, w, b, 1, "same", (1, 2), 2), (x, w, b)),
+        (lambda m, x: m.max_pool2d(x, 3, 2, 1, 2, True), (x,)),
+        (lambda m, x: m.avg_pool2d(x, (3, 2), (2, 3), 1, True, False), (x,)),
+        (lambda m, x: m.adaptive_avg_pool2d(x, (4, 5)), (x,)),
+    ]
+    for fn, arrays_ in cases:
+        ours = [tg.tensor(a, requires_grad=True) for a in arrays_]
+        theirs = [torch.tensor(a, requires_grad=True) for a in arrays_]
+        y, ty = fn(conv_module, *ours), fn(F, *theirs)
+        g = rng.standard_normal(ty.shape)
+        y.backward(tg.tensor(g))
+        ty.backward(torch.tensor(g))
+        np.testing.assert_allclose(y.numpy(force=True), ty.detach().numpy(), rtol=1e-10, atol=1e-12)
+        for a, t in zip(ours, theirs):
+            np.testing.assert_allclose(a.grad.numpy(), t.grad.numpy(), rtol=1e-10, atol=1e-12)
