@@ -97,6 +97,7 @@ def add_at(shape, index, values):
     shape = tuple(shape)
     index = _prepare("add_at", index)
     try:
+        np.broadcast_to(np.empty((), dtype=bool), shape)[index]  # numpy checks the index against the shape
         out = scatter_add_array(shape, index, values._data)
     except (IndexError, ValueError) as e:
         raise _index_error("add_at", shape, index, e) from None
@@ -247,14 +248,13 @@ def _index_put(input, index, value):
         out[index] = value._data
     except (IndexError, ValueError, TypeError) as e:
         raise _setitem_error(x, index, value._data, e) from None
-    keep = np.ones(x.shape, dtype=x.dtype)
-    keep[index] = 0
-    v_shape = value._data.shape
-    lead = len(v_shape) - out[index].ndim  # numpy lets a value carry extra leading 1s
+    written = np.zeros(x.shape, dtype=bool)
+    written[index] = True
+    lead = value._data.ndim - out[index].ndim  # numpy lets a value carry extra leading 1s
 
     def backward(xp, g, out, x, v):
         gv = g[index]
-        return g * keep, (gv.reshape((1,) * lead + tuple(gv.shape)) if lead > 0 else gv)
+        return xp.where(written, 0, g), (gv.reshape((1,) * lead + tuple(gv.shape)) if lead > 0 else gv)
 
     return _record(out, (input, value), backward)
 
@@ -283,13 +283,15 @@ def _grid(idx, d):
 
 
 def _check_like(op, x, idx, d, what="input"):
+    """``idx`` has x's rank and is no larger than x in any dim but ``d`` (None: in any dim)."""
     if idx.ndim != x.ndim:
         raise RuntimeError(f"{op}: index must have the same number of dimensions as {what}: {what} has shape "
                            f"{tuple(x.shape)}, index has shape {tuple(idx.shape)}")
     for i, (s, t) in enumerate(zip(x.shape, idx.shape, strict=True)):
         if t > s and i != d:
+            but = "" if d is None else f" (only dimension {d} may be larger)"
             raise RuntimeError(f"{op}: index of shape {tuple(idx.shape)} is larger than {what} of shape "
-                               f"{tuple(x.shape)} at dimension {i} (only dimension {d} may be larger)")
+                               f"{tuple(x.shape)} at dimension {i}{but}")
 
 
 @tensor_method()
@@ -324,7 +326,7 @@ def _scatter_args(op, input, dim, index, src):
     _check_like(op, x, idx, d, "self")
     if src is not None:
         s = src._data
-        _check_like(op, s, idx, -1, "src")
+        _check_like(op, s, idx, None, "src")
         if s.dtype != x.dtype:
             raise RuntimeError(f"{op}: expected self and src of the same dtype, got {x.dtype} and {s.dtype}")
     _check_range(op, idx, x.shape[d] if x.ndim else 1, d)
@@ -355,13 +357,13 @@ def scatter(input, dim, index, src=None, value=None, *, reduce=None):
         return _scatter_reduce(input, dim, index, src, value, reduce)
     x, idx, grid = _scatter_args("scatter", input, dim, index, src)
     out = x.copy()
-    keep = np.ones(x.shape, dtype=x.dtype)
-    keep[grid] = 0
+    written = np.zeros(x.shape, dtype=bool)
+    written[grid] = True
     if src is None:
         out[grid] = value
 
         def backward(xp, g, out, x):
-            return (g * keep,)
+            return (xp.where(written, 0, g),)
 
         return _record(out, (input,), backward)
     block = tuple(slice(0, s) for s in idx.shape)
@@ -370,7 +372,8 @@ def scatter(input, dim, index, src=None, value=None, *, reduce=None):
 
     def backward_src(xp, g, out, x, s):
         gs = g[grid]
-        return g * keep, (gs if gs.shape == src_shape else _scatter(xp, src_shape, block, gs, unique=True))
+        return xp.where(written, 0, g), (gs if gs.shape == src_shape else
+                                         _scatter(xp, src_shape, block, gs, unique=True))
 
     backward_src.__qualname__ = "scatter.<locals>.backward"
     return _record(out, (input, src), backward_src)
@@ -512,18 +515,17 @@ def masked_fill(input, mask, value):
                            f"input of shape {tuple(x.shape)}") from None
     if x.dtype.kind != "f":
         return _wrap(out)
-    keep = (~m).astype(x.dtype)
+    # NOTE: where, not g * ~mask, so an inf or nan gradient at a filled place gives 0, not nan (as PyTorch)
     if isinstance(value, Tensor) and value._data.dtype.kind == "f":
-        fill = m.astype(x.dtype)
 
         def backward_value(xp, g, out, x, v):
-            return g * keep, g * fill  # the engine sums the value's share down to its 0-d shape
+            return xp.where(m, 0, g), xp.where(m, g, 0)  # the engine sums the value's share to 0-d
 
         backward_value.__qualname__ = "masked_fill.<locals>.backward"
         return _record(out, (input, value), backward_value)
 
     def backward(xp, g, out, x):
-        return (g * keep,)
+        return (xp.where(m, 0, g),)
 
     return _record(out, (input,), backward)
 

@@ -1,0 +1,748 @@
+"""Indexing ops: x[...], x[...] = v, gather/scatter, index_select/index_add, masks, and the scatter-add
+paths."""
+
+import numpy as np
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+import tapegrad as tg
+from tapegrad.autograd.gradcheck import gradgradcheck
+from tapegrad.ops.index import add_into, scatter_add_array
+from tapegrad.testing import arrays, assert_forward, assert_gradients, boolean_masks, index_arrays, shapes
+
+
+def as_numpy_index(index):
+    parts = index if isinstance(index, tuple) else (index,)
+    out = tuple(p.numpy() if isinstance(p, tg.Tensor) else np.asarray(p) if isinstance(p, list) else p
+                for p in parts)
+    return out if isinstance(index, tuple) else out[0]
+
+
+# ---------------------------------------------------------------------- x[index]
+@st.composite
+def indexed(draw, advanced=True):
+    """(x, index): ints, slices with steps, full slices, None, Ellipsis and (if ``advanced``) integer arrays,
+    lists or tensors with repeats and negative entries, all of one length so that they broadcast."""
+    shape = draw(shapes(min_dims=1, max_dims=3, max_side=4))
+    x = draw(arrays(shape=shape))
+    k = draw(st.integers(1, len(shape)))
+    front = draw(st.booleans())  # index the last k dims after an Ellipsis, or the first k
+    dims = shape[len(shape) - k:] if front else shape[:k]
+    m = draw(st.integers(1, 4))
+    kinds = ["int", "slice", "full", "array", "list", "tensor"] if advanced else ["int", "slice", "full"]
+    parts = []
+    for n in dims:
+        kind = draw(st.sampled_from(kinds))
+        if kind == "int":
+            parts.append(draw(st.integers(-n, n - 1)))
+        elif kind == "slice":
+            bound = st.integers(-n - 1, n + 1) | st.none()
+            parts.append(slice(draw(bound), draw(bound), draw(st.integers(1, 3) | st.none())))
+        elif kind == "full":
+            parts.append(slice(None))
+        else:
+            a = draw(index_arrays(n, min_len=m, max_len=m))
+            parts.append(a if kind == "array" else a.tolist() if kind == "list" else tg.tensor(a))
+    if front:
+        parts.insert(0, Ellipsis)
+    elif draw(st.booleans()):
+        parts.append(Ellipsis)
+    if draw(st.booleans()):
+        parts.insert(draw(st.integers(0, len(parts))), None)
+    index = tuple(parts) if len(parts) > 1 or draw(st.booleans()) else parts[0]
+    return x, index
+
+
+@given(indexed(advanced=False))
+def test_getitem_basic(case):
+    x, index = case
+    ref = as_numpy_index(index)
+    assert_forward(lambda t: t[index], lambda a: a[ref], x)
+    assert_forward(lambda t: t[index], lambda a: a[ref], x, dtype=np.float32)
+    assert_gradients(lambda t: t[index], x)
+    assert tg.tensor(x)[index]._data.base is not None or np.ndim(x[ref]) == 0  # a view
+
+
+@given(indexed())
+def test_getitem_advanced_and_mixed(case):
+    x, index = case
+    ref = as_numpy_index(index)
+    assert_forward(lambda t: t[index], lambda a: a[ref], x)
+    assert_gradients(lambda t: t[index], x)
+
+
+@given(st.data())
+def test_getitem_boolean_masks(data):
+    x = data.draw(arrays(shape=shapes(min_dims=1, max_dims=3)))
+    j = data.draw(st.integers(1, x.ndim))
+    mask = data.draw(boolean_masks(x.shape[:j]))
+    assert_forward(lambda t: t[mask], lambda a: a[mask], x)
+    assert_forward(lambda t: t[tg.tensor(mask)], lambda a: a[mask], x, dtype=np.float32)
+    assert_gradients(lambda t: t[tg.tensor(mask)], x)
+    if x.ndim >= 2:
+        col = data.draw(boolean_masks(x.shape[1:2]))
+        assert_forward(lambda t: t[:, col], lambda a: a[:, col], x)
+        assert_gradients(lambda t: t[..., col, :] if x.ndim == 3 else t[:, col], x)
+        rows = data.draw(index_arrays(x.shape[0], min_len=1, max_len=1))
+        assert_forward(lambda t: t[rows, col], lambda a: a[rows, col], x)
+        assert_gradients(lambda t: t[rows, col], x)
+
+
+def test_getitem_gradient_accumulates_repeated_indices():
+    x = tg.zeros(3, 2, requires_grad=True)
+    x[[0, 0, 2, 0, -1]].sum().backward()
+    np.testing.assert_array_equal(x.grad.numpy(), [[3, 3], [0, 0], [2, 2]])
+    y = tg.zeros(3, 3, requires_grad=True)
+    (y[[0, 0, 1], [2, 2, -1]] * tg.tensor([1.0, 10.0, 100.0])).sum().backward()
+    np.testing.assert_array_equal(y.grad.numpy(), [[0, 0, 11], [0, 0, 100], [0, 0, 0]])
+
+
+def test_getitem_pytorch_specifics():
+    x = tg.arange(6.0).reshape(3, 2)
+    assert x[[]].shape == (0, 2)  # an empty list is an empty integer index
+    byte_mask = tg.tensor([1, 0, 1], dtype=tg.uint8)  # PyTorch reads it as a mask
+    np.testing.assert_array_equal(x[byte_mask].numpy(), [[0, 1], [4, 5]])
+    assert x[True].shape == (1, 3, 2) and x[False].shape == (0, 3, 2)
+    assert x[tg.tensor(1)].shape == (2,) and x[np.int64(2), 1].item() == 5.0
+    assert x[[True, False, True]].shape == (2, 2)
+    assert x[:tg.tensor(2)].shape == (2, 2)
+
+
+# ---------------------------------------------------------------------- the scatter-add paths
+@st.composite
+def scatter_cases(draw):
+    """(shape, index) over every path of add_into: basic, masks, one array (any dim, any rank), all arrays,
+    and general mixtures."""
+    shape = draw(shapes(min_dims=1, max_dims=3, max_side=4))
+    kind = draw(st.sampled_from(["basic", "mask", "single", "single_2d", "all", "mixed"]))
+    n = len(shape)
+    if kind == "basic":
+        return shape, tuple(draw(st.sampled_from([slice(None), slice(0, None, 2), 0, -1])) for _ in shape)
+    if kind == "mask":
+        return shape, (Ellipsis, draw(boolean_masks(shape[-1:])))
+    if kind in ("single", "single_2d"):
+        d = draw(st.integers(0, n - 1))
+        idx = draw(index_arrays(shape[d], max_len=8))
+        if kind == "single_2d":
+            idx = np.stack([idx, idx[::-1]])
+        index = (slice(None),) * d + (idx,)
+        return shape, (index + (Ellipsis,) if draw(st.booleans()) else index)
+    if kind == "all":
+        m = draw(st.integers(1, 6))
+        return shape, tuple(draw(index_arrays(s, min_len=m, max_len=m)) for s in shape)
+    parts = [draw(st.sampled_from([0, slice(None)])) for _ in shape]
+    parts[draw(st.integers(0, n - 1))] = draw(index_arrays(shape[0] if n == 1 else 1, max_len=4)) * 0
+    return shape, tuple(parts)
+
+
+@given(scatter_cases(), st.sampled_from([np.float32, np.float64]))
+def test_scatter_add_matches_np_add_at_on_every_path(case, dtype):
+    shape, index = case
+    rng = np.random.default_rng(0)
+    values = rng.standard_normal(np.zeros(shape)[index].shape).astype(dtype)
+    want = np.zeros(shape, dtype)
+    np.add.at(want, index, values)
+    got = scatter_add_array(shape, index, values)
+    assert got.dtype == dtype
+    np.testing.assert_allclose(got, want, rtol=1e-6, atol=1e-6)
+    base = rng.standard_normal(shape).astype(dtype)
+    want = base.copy()
+    np.add.at(want, index, values)
+    out = base.copy()
+    add_into(out, index, values)
+    np.testing.assert_allclose(out, want, rtol=1e-6, atol=1e-6)
+
+
+@given(st.data())
+def test_add_at(data):
+    shape = data.draw(shapes(min_dims=1, max_dims=2))
+    idx = data.draw(index_arrays(shape[0], max_len=6))
+    v = data.draw(arrays(shape=(len(idx),) + shape[1:]))
+
+    def ref(a):
+        out = np.zeros(shape, a.dtype)
+        np.add.at(out, idx, a)
+        return out
+
+    assert_forward(lambda t: tg.add_at(shape, idx, t), ref, v)
+    assert_forward(lambda t: tg.add_at(shape, tg.tensor(idx), t), ref, v, dtype=np.float32)
+    assert_gradients(lambda t: tg.add_at(shape, (idx,), t), v)
+    row = data.draw(arrays(shape=shape[1:]))  # values broadcast over the index
+    assert_gradients(lambda t: tg.add_at(shape, idx, t), row)
+
+
+# ---------------------------------------------------------------------- x[index] = value
+@given(indexed(), st.data())
+def test_setitem_matches_numpy_assignment(case, data):
+    x, index = case
+    ref = as_numpy_index(index)
+    target_shape = x[ref].shape
+    k = data.draw(st.integers(0, len(target_shape)))
+    value = data.draw(arrays(shape=tuple(1 if data.draw(st.booleans()) else s for s in target_shape[k:])))
+    want = x.copy()
+    want[ref] = value
+    t = tg.tensor(x)
+    t[index] = tg.tensor(value)
+    np.testing.assert_array_equal(t.numpy(), want)
+    t2 = tg.tensor(x.astype(np.float32))
+    t2[index] = value.astype(np.float64)  # cast to the tensor's dtype
+    assert t2.dtype == tg.float32
+    np.testing.assert_allclose(t2.numpy(), want.astype(np.float32))
+
+
+def test_setitem_scalars_masks_and_views():
+    y = tg.zeros(3, 4)
+    y[:, 1] = 7
+    y[y > 5] = -1.0
+    y[0] = tg.ones(4, dtype=tg.float64)
+    assert y.dtype == tg.float32
+    np.testing.assert_array_equal(y.numpy(), [[1, 1, 1, 1], [0, -1, 0, 0], [0, -1, 0, 0]])
+    row = y[2]
+    y[2, 0] = 5.0
+    assert row[0].item() == 5.0  # views see writes
+    row[3] = 9.0
+    assert y[2, 3].item() == 9.0
+    i = tg.zeros(2, dtype=tg.int64)
+    i[0] = 3.7
+    assert i.tolist() == [3, 0]
+
+
+def test_setitem_under_no_grad_on_a_leaf_and_version_tracking():
+    w = tg.ones(3, requires_grad=True)
+    with pytest.raises(RuntimeError, match="setitem: a leaf tensor that requires grad is being used in an "):
+        w[0] = 2.0
+    y = w * 2
+    z = (y * y).sum()  # uses y
+    with tg.no_grad():
+        w[1] = 5.0
+    assert w.tolist() == [1.0, 5.0, 1.0] and w.requires_grad and w.is_leaf
+    with pytest.raises(RuntimeError, match="modified by an in-place operation"):
+        z.backward()
+    y2 = w * 1
+    z = (y2 * y2).sum()
+    y2[0] = 3.0  # grad mode on, y2 requires grad: y2 becomes a new node, z's saved input is stale
+    with pytest.raises(RuntimeError, match="modified by an in-place operation"):
+        z.backward()
+
+
+def test_setitem_with_grad_is_differentiable_like_copyslices():
+    x = tg.tensor([[1.0, 2.0, 3.0], [4.0, 5.0, 6.0]], requires_grad=True)
+    v = tg.tensor([10.0, 20.0, 30.0], requires_grad=True)
+    s = tg.tensor(2.0, requires_grad=True)
+    out = tg.zeros(3, 3)
+    out[0] = x[1] * 2  # a tensor that does not require grad becomes part of the graph
+    out[1:, ::2] = v[:2, None] * s  # broadcast value
+    out.retain_grad()
+    assert out.requires_grad and not out.is_leaf
+    (out * tg.arange(9.0).reshape(3, 3)).sum().backward()
+    np.testing.assert_array_equal(x.grad.numpy(), [[0, 0, 0], [0, 2, 4]])
+    np.testing.assert_array_equal(v.grad.numpy(), [(3 + 5) * 2, (6 + 8) * 2, 0])
+    assert s.grad.item() == 10 * (3 + 5) + 20 * (6 + 8)
+    z = x * 1
+    z[:, 1] = 0.0  # overwritten places get no gradient
+    (z * z).sum().backward()
+    np.testing.assert_array_equal(x.grad.numpy(), [[2, 0, 6], [8, 2, 16]])
+
+
+@given(st.data())
+def test_setitem_gradients_match_finite_differences(data):
+    x, index = data.draw(indexed())
+    ref = as_numpy_index(index)
+    if isinstance(ref, tuple) and sum(isinstance(p, np.ndarray) for p in ref) or isinstance(ref, np.ndarray):
+        # repeated positions: one write wins and its place is ambiguous; keep them unique for the check
+        flat = np.arange(x.size).reshape(x.shape)[ref].ravel()
+        if len(set(flat.tolist())) != flat.size:
+            return
+    value = data.draw(arrays(shape=x[ref].shape))
+
+    def put(t, v):
+        z = t * 1
+        z[index] = v
+        return z
+
+    assert_gradients(put, x, value)
+
+
+# ---------------------------------------------------------------------- gather / scatter family
+@st.composite
+def gather_case(draw, unique=False):
+    """(x, dim, index): index of x's rank, no larger than x outside ``dim`` (unique along it if asked)."""
+    shape = draw(shapes(min_dims=1, max_dims=3))
+    d = draw(st.integers(0, len(shape) - 1))
+    ishape = tuple(draw(st.integers(1, s)) if i != d else draw(st.integers(1, s if unique else 5))
+                   for i, s in enumerate(shape))
+    rng = np.random.default_rng(draw(st.integers(0, 2 ** 16)))
+    if unique:
+        idx = np.argsort(rng.random(tuple(shape[d] if i == d else s for i, s in enumerate(ishape))), axis=d)
+        idx = np.take(idx, range(ishape[d]), axis=d)
+    else:
+        idx = rng.integers(0, shape[d], ishape)
+    return draw(arrays(shape=shape)), d, idx
+
+
+def loop_reference(op, x, d, idx, src=None, value=None, alpha=1):
+    """PyTorch's documented formulas, element by element."""
+    out = x.copy() if op != "gather" else np.zeros(idx.shape, x.dtype)
+    for pos in np.ndindex(*idx.shape):
+        target = list(pos)
+        target[d] = idx[pos]
+        target = tuple(target)
+        if op == "gather":
+            out[pos] = x[target]
+        elif op == "scatter":
+            out[target] = src[pos] if src is not None else value
+        else:
+            out[target] += alpha * src[pos]
+    return out
+
+
+@given(gather_case())
+def test_gather(case):
+    x, d, idx = case
+    assert_forward(lambda t: t.gather(d, tg.tensor(idx)), lambda a: loop_reference("gather", a, d, idx), x)
+    assert_forward(lambda t: tg.gather(t, d - x.ndim, idx.astype(np.int32)),
+                   lambda a: loop_reference("gather", a, d, idx), x, dtype=np.float32)
+    assert_gradients(lambda t: tg.gather(t, d, tg.tensor(idx)), x)
+
+
+@given(gather_case(unique=True), st.data())
+def test_scatter_src_and_value(case, data):
+    x, d, idx = case
+    src = data.draw(arrays(shape=tuple(s + data.draw(st.integers(0, 1)) for s in idx.shape)))
+    ref = lambda a, s: loop_reference("scatter", a, d, idx, src=s)  # noqa: E731
+    assert_forward(lambda t, s: t.scatter(d, tg.tensor(idx), s), ref, x, src)
+    assert_forward(lambda t, s: tg.scatter(t, d, idx, src=s), ref, x, src, dtype=np.float32)
+    assert_gradients(lambda t, s: t.scatter(d, tg.tensor(idx), s), x, src)
+    assert_forward(lambda t: t.scatter(d, tg.tensor(idx), 2.5), lambda a: loop_reference("scatter", a, d, idx,
+                                                                                         value=2.5), x)
+    assert_forward(lambda t: tg.scatter(t, d, idx, value=-1.0), lambda a: loop_reference("scatter", a, d, idx,
+                                                                                         value=-1.0), x)
+    assert_gradients(lambda t: t.scatter(d, tg.tensor(idx), 2.5), x)
+
+
+@given(gather_case(), st.data())
+def test_scatter_add(case, data):
+    x, d, idx = case
+    src = data.draw(arrays(shape=tuple(s + data.draw(st.integers(0, 1)) for s in idx.shape)))
+    ref = lambda a, s: loop_reference("scatter_add", a, d, idx, src=s)  # noqa: E731
+    assert_forward(lambda t, s: t.scatter_add(d, tg.tensor(idx), s), ref, x, src)
+    assert_forward(lambda t, s: tg.scatter_add(t, d, idx, s), ref, x, src, dtype=np.float32)
+    assert_gradients(lambda t, s: tg.scatter_add(t, d, tg.tensor(idx), s), x, src)
+    assert_forward(lambda t, s: t.scatter(d, tg.tensor(idx), s, reduce="add"), ref, x, src)
+
+
+def test_scatter_reduce_multiply_forward_only():
+    x = tg.ones(2, 3)
+    out = x.scatter(1, tg.tensor([[0, 0], [2, 1]]), tg.full((2, 2), 3.0), reduce="multiply")
+    np.testing.assert_array_equal(out.numpy(), [[9, 1, 1], [1, 3, 3]])
+    with pytest.raises(RuntimeError, match="scatter: the derivative for reduce='multiply' is not "):
+        x.requires_grad_().scatter(1, tg.tensor([[0]]), 2.0, reduce="multiply")
+
+
+@given(st.data())
+def test_index_select(data):
+    x = data.draw(arrays(shape=shapes(min_dims=1, max_dims=3)))
+    d = data.draw(st.integers(-x.ndim, x.ndim - 1))
+    idx = data.draw(index_arrays(x.shape[d], max_len=6, negative=False))
+    ref = lambda a: np.take(a, idx, axis=d)  # noqa: E731
+    assert_forward(lambda t: t.index_select(d, tg.tensor(idx)), ref, x)
+    assert_forward(lambda t: tg.index_select(t, d, idx.astype(np.int32)), ref, x, dtype=np.float32)
+    assert_gradients(lambda t: t.index_select(d, tg.tensor(idx)), x)
+    assert tg.tensor(x).index_select(d, tg.tensor(idx[0])).shape[d] == 1  # a 0-d index keeps the dim
+
+
+@given(st.data())
+def test_index_add(data):
+    x = data.draw(arrays(shape=shapes(min_dims=1, max_dims=3)))
+    d = data.draw(st.integers(0, x.ndim - 1))
+    idx = data.draw(index_arrays(x.shape[d], max_len=6, negative=False))
+    src = data.draw(arrays(shape=x.shape[:d] + (len(idx),) + x.shape[d + 1:]))
+    alpha = data.draw(st.sampled_from([1, 2.5, -1]))
+
+    def ref(a, s):
+        out = a.copy()
+        for k, i in enumerate(idx):
+            out[(slice(None),) * d + (i,)] += alpha * s[(slice(None),) * d + (k,)]
+        return out
+
+    assert_forward(lambda t, s: t.index_add(d, tg.tensor(idx), s, alpha=alpha), ref, x, src)
+    assert_forward(lambda t, s: tg.index_add(t, d, idx, s, alpha=alpha), ref, x, src, dtype=np.float32)
+    assert_gradients(lambda t, s: t.index_add(d, tg.tensor(idx), s, alpha=alpha), x, src)
+
+
+# ---------------------------------------------------------------------- masks
+@given(st.data())
+def test_masked_fill(data):
+    x = data.draw(arrays(shape=shapes(max_dims=3)))
+    k = data.draw(st.integers(0, x.ndim))
+    mask = data.draw(boolean_masks(tuple(1 if data.draw(st.booleans()) else s for s in x.shape[k:])))
+    assert_forward(lambda t: t.masked_fill(tg.tensor(mask), -2.5), lambda a: np.where(mask, -2.5, a), x)
+    assert_forward(lambda t: tg.masked_fill(t, mask, tg.tensor(7.0, dtype=tg.float64)),
+                   lambda a: np.where(mask, a.dtype.type(7.0), a), x, dtype=np.float32)
+    assert_gradients(lambda t: t.masked_fill(tg.tensor(mask), 0.5), x)
+    assert_gradients(lambda t, v: t.masked_fill(tg.tensor(mask), v), x, np.array(1.5))
+
+
+def test_masked_fill_broadcasts_the_mask_and_casts_the_value():
+    out = tg.zeros(3).masked_fill(tg.ones(2, 3, dtype=tg.bool), 1.0)
+    assert out.shape == (2, 3)
+    ints = tg.zeros(2, 2, dtype=tg.int64).masked_fill(tg.tensor([True, False]), 2.5)
+    assert ints.dtype == tg.int64 and ints.tolist() == [[2, 0], [2, 0]]
+
+
+@pytest.mark.filterwarnings("ignore:divide by zero:RuntimeWarning")
+@pytest.mark.parametrize("dtype", [tg.float32, tg.float64])
+def test_masked_fill_stops_infinite_and_nan_gradients(dtype):
+    x = tg.tensor([0.0, 4.0, -1.0], dtype=dtype, requires_grad=True)
+    mask = tg.tensor([True, False, True])
+    y = x.masked_fill(mask, 0.0).sqrt()  # sqrt'(0) = inf and sqrt(-1) = nan live only where filled
+    y.backward(tg.ones(3, dtype=dtype))
+    np.testing.assert_array_equal(x.grad.numpy(), [0.0, 0.25, 0.0])
+    x.grad = None
+    z = x.masked_fill(~(x > 0), -np.inf).exp()  # the masked-softmax pattern
+    assert np.isfinite(z.detach().numpy()).all()
+    z.sum().backward()
+    np.testing.assert_allclose(x.grad.numpy(), [0.0, np.exp(4.0), 0.0], rtol=1e-6)
+    assert x.grad.dtype == dtype
+
+
+@given(st.data())
+def test_masked_select(data):
+    x = data.draw(arrays(shape=shapes(min_dims=1, max_dims=3)))
+    mask = data.draw(boolean_masks(x.shape[data.draw(st.integers(0, x.ndim)):]))
+    big = data.draw(boolean_masks((2,) + x.shape))  # a mask that broadcasts x up
+    assert_forward(lambda t: t.masked_select(tg.tensor(mask)), lambda a: a[np.broadcast_to(mask, a.shape)], x)
+    assert_forward(lambda t: tg.masked_select(t, big), lambda a: np.broadcast_to(a, big.shape)[big], x)
+    assert_gradients(lambda t: tg.masked_select(t, tg.tensor(mask)), x)
+    assert_gradients(lambda t: t.masked_select(big), x)
+
+
+@given(st.data())
+def test_take_along_dim(data):
+    x = data.draw(arrays(shape=shapes(min_dims=1, max_dims=3)))
+    d = data.draw(st.integers(0, x.ndim - 1))
+    ishape = tuple(data.draw(st.integers(1, 4)) if i == d else data.draw(st.sampled_from([1, s]))
+                   for i, s in enumerate(x.shape))
+    idx = np.random.default_rng(0).integers(-x.shape[d], x.shape[d], ishape)
+    ref = lambda a: np.take_along_axis(a, idx, axis=d)  # noqa: E731
+    assert_forward(lambda t: tg.take_along_dim(t, tg.tensor(idx), d), ref, x)
+    assert_forward(lambda t: t.take_along_dim(idx, dim=d - x.ndim), ref, x, dtype=np.float32)
+    assert_gradients(lambda t: tg.take_along_dim(t, tg.tensor(idx), d), x)
+    flat = np.random.default_rng(1).integers(-x.size, x.size, 5)
+    assert_forward(lambda t: tg.take_along_dim(t, flat), lambda a: a.reshape(-1)[flat], x)
+    assert_gradients(lambda t: t.take_along_dim(tg.tensor(flat)), x)
+
+
+@given(st.data())
+def test_take(data):
+    x = data.draw(arrays(shape=shapes(max_dims=3)))
+    idx = data.draw(index_arrays(x.size, max_len=6)).reshape(-1, 1)
+    assert_forward(lambda t: t.take(tg.tensor(idx)), lambda a: np.take(a, idx), x)
+    assert_gradients(lambda t: tg.take(t, idx), x)
+
+
+def test_nonzero_and_argwhere():
+    a = np.array([[0.0, 1.5, 0.0], [2.0, 0.0, -1.0]])
+    x = tg.tensor(a)
+    for got in (x.nonzero(), tg.nonzero(x), tg.argwhere(x), x.argwhere()):
+        assert got.dtype == tg.int64
+        np.testing.assert_array_equal(got.numpy(), np.argwhere(a))
+    for got, want in zip(x.nonzero(as_tuple=True), np.nonzero(a), strict=True):
+        np.testing.assert_array_equal(got.numpy(), want)
+    assert tg.zeros(3).nonzero().shape == (0, 1)
+
+
+# ---------------------------------------------------------------------- in place
+def test_in_place_variants_match_out_of_place():
+    x = tg.arange(12.0).reshape(3, 4)
+    idx = tg.tensor([[0, 2], [1, 1]])
+    cases = [
+        ("masked_fill_", (tg.tensor([True, False, False, True]), -1.0), x.masked_fill),
+        ("scatter_", (1, idx, tg.full((2, 2), 5.0)), x.scatter),
+        ("scatter_add_", (1, idx, tg.full((2, 2), 5.0)), x.scatter_add),
+        ("index_add_", (0, tg.tensor([2, 2]), tg.ones(2, 4)), x.index_add),
+    ]
+    for name, args, out_of_place in cases:
+        y = x.clone()
+        assert getattr(y, name)(*args) is y
+        np.testing.assert_array_equal(y.numpy(), out_of_place(*args).numpy())
+    one_hot = tg.zeros(3, 4).scatter_(1, tg.tensor([[1], [3], [0]]), 1.0)
+    np.testing.assert_array_equal(one_hot.numpy(), np.eye(4)[[1, 3, 0]])
+
+
+def test_in_place_variants_record_gradients_on_non_leaves():
+    w = tg.ones(3, 4, requires_grad=True)
+    v = tg.tensor(2.0, requires_grad=True)
+    y = w * 3
+    y.masked_fill_(tg.tensor([True, False, False, False]), v)
+    y.index_add_(0, tg.tensor([0, 0]), tg.ones(2, 4))
+    y.sum().backward()
+    np.testing.assert_array_equal(w.grad.numpy(), np.tile([0.0, 3, 3, 3], (3, 1)))
+    assert v.grad.item() == 3.0
+    with pytest.raises(RuntimeError, match="masked_fill_: a leaf tensor that requires grad"):
+        w.masked_fill_(tg.tensor([True, False, False, False]), 0.0)
+    with tg.no_grad():
+        w.scatter_(1, tg.tensor([[0], [0], [0]]), 7.0)
+    assert w[:, 0].tolist() == [7.0, 7.0, 7.0]
+
+
+# ---------------------------------------------------------------------- dtypes
+INDEX_OPS = {
+    "getitem_basic": lambda t: t[1:, ::2],
+    "getitem_int": lambda t: t[[0, 0, 1], :, -1],
+    "getitem_mask": lambda t: t[t > 0],
+    "getitem_mixed": lambda t: t[None, [1, 0], ..., [2, 2]],
+    "add_at": lambda t: tg.add_at((4, 3, 4), [0, 0], t),
+    "gather": lambda t: t.gather(2, tg.tensor([[[0, 3], [1, 1], [2, 0]]] * 2)),
+    "scatter": lambda t: t.scatter(2, tg.tensor([[[0, 3]]]), t[:1, :1, :2] * 2),
+    "scatter_value": lambda t: t.scatter(2, tg.tensor([[[0, 3]]]), 1.0),
+    "scatter_add": lambda t: t.scatter_add(1, tg.tensor([[[0, 0, 2, 1]]]), t * 2),
+    "index_select": lambda t: t.index_select(1, tg.tensor([2, 0, 2])),
+    "index_add": lambda t: t.index_add(2, tg.tensor([3, 3]), t[..., :2] * 2, alpha=2),
+    "masked_fill": lambda t: t.masked_fill(tg.tensor([True, False, True, False]), 1.5),
+    "masked_select": lambda t: t.masked_select(tg.tensor([True, False, True, False])),
+    "take_along_dim": lambda t: tg.take_along_dim(t, tg.tensor([[[1], [0], [3]]]), 2),
+    "take": lambda t: t.take(tg.tensor([0, 5, 23])),
+}
+
+
+@pytest.mark.parametrize("dtype", [tg.float32, tg.float64])
+@pytest.mark.parametrize("name", sorted(INDEX_OPS))
+def test_dtypes_are_kept_forward_and_backward(name, dtype):
+    x = tg.randn(2, 3, 4, dtype=dtype, requires_grad=True)
+    out = INDEX_OPS[name](x)
+    assert out.dtype == dtype
+    out.sum().backward()
+    assert x.grad.dtype == dtype and x.grad.shape == x.shape
+
+
+@pytest.mark.parametrize("name", sorted(set(INDEX_OPS) - {"add_at"}))
+def test_integer_tensors_pass_through(name):
+    x = tg.arange(24).reshape(2, 3, 4) - 10
+    assert INDEX_OPS[name](x).dtype == tg.int64
+
+
+# ---------------------------------------------------------------------- bad input
+x234 = tg.zeros(2, 3, 4)
+BAD = [
+    (lambda: x234[1.5],
+     IndexError, r"getitem: only integers, slices, None, Ellipsis, and integer or boolean tensors are valid "
+                 r"indices, got float 1.5"),
+    (lambda: x234[0, "a"],
+     IndexError, r"getitem: .* got str"),
+    (lambda: x234[tg.tensor([1.0])],
+     IndexError, r"getitem: tensors used as indices must be long, int or bool, got dtype float32"),
+    (lambda: x234[[0.5, 1.0]],
+     IndexError, r"getitem: tensors used as indices must be .* float64"),
+    (lambda: x234[2],
+     IndexError, r"getitem: index 2 is out of range for dimension 0 of size 2 \(tensor of shape \(2, 3, "
+                 r"4\), index \[2\]\)"),
+    (lambda: x234[:, -4],
+     IndexError, r"getitem: index -4 is out of range for dimension 1 of size 3"),
+    (lambda: x234[:, [0, 3]],
+     IndexError, r"getitem: index 3 is out of range for dimension 1 of size 3 .*index \[:, tensor of shape "
+                 r"\(2,\)\]"),
+    (lambda: x234[0, 0, 0, 0],
+     IndexError, r"getitem: invalid index .* too many indices"),
+    (lambda: x234[tg.tensor([True, False, True])],
+     IndexError, r"getitem: invalid index \(tensor of shape \(2, 3, 4\), index \[mask of shape \(3,\)\]\)"),
+    (lambda: x234[..., ::-1],
+     ValueError, r"getitem: slice step must be greater than zero, got -1"),
+    (lambda: x234[::0],
+     ValueError, r"getitem: slice step must be greater than zero, got 0"),
+    (lambda: x234.__setitem__(5, 1.0),
+     IndexError, r"setitem: index 5 is out of range for dimension 0 of size 2"),
+    (lambda: x234.__setitem__(0, tg.ones(4, 3)),
+     RuntimeError, r"setitem: cannot assign a value of shape \(4, 3\) to x\[0\] of shape \(3, 4\)"),
+    (lambda: x234.__setitem__(1.0, 0.0),
+     IndexError, r"setitem: only integers, .* got float 1.0"),
+    (lambda: x234.gather(1, tg.tensor([[[0]]]).float()),
+     RuntimeError, r"gather: expected an integer \(int64 or int32\) index tensor, got dtype float32"),
+    (lambda: x234.gather(1, tg.tensor([[0]])),
+     RuntimeError, r"gather: index must have the same number of dimensions as input: input has shape \(2, "
+                   r"3, 4\), index has shape \(1, 1\)"),
+    (lambda: x234.gather(1, tg.zeros(3, 1, 1, dtype=tg.int64)),
+     RuntimeError, r"gather: index of shape \(3, 1, 1\) is larger than input of shape \(2, 3, 4\) at "
+                   r"dimension 0"),
+    (lambda: x234.gather(1, tg.tensor([[[3]]])),
+     IndexError, r"gather: index 3 is out of range for dimension 1 of size 3"),
+    (lambda: x234.gather(1, tg.tensor([[[-1]]])),
+     IndexError, r"gather: index -1 is out of range for dimension 1"),
+    (lambda: x234.gather(3, tg.tensor([[[0]]])),
+     IndexError, r"gather: dim 3 is out of range"),
+    (lambda: x234.scatter(2, tg.tensor([[[4]]]), 1.0),
+     IndexError, r"scatter: index 4 is out of range for dimension 2 of size 4"),
+    (lambda: x234.scatter(2, tg.tensor([[[0]]]), tg.ones(1, 1, 1, dtype=tg.float64)),
+     RuntimeError, r"scatter: expected self and src of the same dtype, got float32 and float64"),
+    (lambda: x234.scatter(2, tg.tensor([[[0, 1]]]), tg.ones(1, 1, 1)),
+     RuntimeError, r"scatter: index of shape \(1, 1, 2\) is larger than src"),
+    (lambda: x234.scatter(2, tg.tensor([[[0]]])),
+     TypeError, r"scatter: expected src \(a tensor\) or value"),
+    (lambda: x234.scatter(2, tg.tensor([[[0]]]), 1.0, reduce="max"),
+     RuntimeError, r"scatter: reduce must be 'add' or"),
+    (lambda: x234.scatter_add(0, tg.tensor([[[2]]]), tg.ones(1, 1, 1)),
+     IndexError, r"scatter_add: index 2 is out of range for dimension 0 of size 2"),
+    (lambda: x234.index_select(1, tg.tensor([[0]])),
+     IndexError, r"index_select: index must be a vector \(0-d or 1-d\), got shape \(1, 1\)"),
+    (lambda: x234.index_select(1, tg.tensor([3])),
+     IndexError, r"index_select: index 3 is out of range for dimension 1 of size 3"),
+    (lambda: x234.index_select(1, tg.tensor([-1])),
+     IndexError, r"index_select: index -1 is out of range"),
+    (lambda: x234.index_select(1, tg.tensor([1.0])),
+     RuntimeError, r"index_select: expected an integer"),
+    (lambda: x234.index_add(1, tg.tensor([0]), tg.ones(2, 2, 4)),
+     RuntimeError, r"index_add: source of shape \(2, 2, 4\) should have shape \(2, 1, 4\)"),
+    (lambda: x234.index_add(1, tg.tensor([0]), tg.ones(2, 1, 4, dtype=tg.float64)),
+     RuntimeError, r"index_add: input and source must have the same dtype, got float32 and float64"),
+    (lambda: x234.masked_fill(tg.tensor([1, 0, 1, 0]), 1.0),
+     RuntimeError, r"masked_fill: only boolean masks are supported, got a mask of dtype int64"),
+    (lambda: x234.masked_fill(tg.tensor([True]), tg.tensor([1.0])),
+     RuntimeError, r"masked_fill: only supports a 0-dimensional value tensor, got a tensor of shape \(1,\)"),
+    (lambda: x234.masked_fill(tg.ones(3, dtype=tg.bool), 1.0),
+     RuntimeError, r"masked_fill: the mask of shape \(3,\) does not broadcast with the input of shape \(2, "
+                   r"3, 4\)"),
+    (lambda: x234.masked_select(tg.ones(3, dtype=tg.bool)),
+     RuntimeError, r"masked_select: the mask of shape \(3,\)"),
+    (lambda: x234.masked_fill_(tg.ones(5, 2, 3, 4, dtype=tg.bool), 1.0),
+     RuntimeError, r"masked_fill_: the result of shape \(5, 2, 3, 4\)"),
+    (lambda: tg.take_along_dim(x234, tg.tensor([[[4]]]), 2),
+     IndexError, r"take_along_dim: index 4 is out of range for dimension 2 of size 4"),
+    (lambda: tg.take_along_dim(x234, tg.tensor([[0]]), 1),
+     RuntimeError, r"take_along_dim: input and indices should have the same number of dimensions"),
+    (lambda: tg.take_along_dim(x234, tg.zeros(3, 1, 1, dtype=tg.int64), 1),
+     RuntimeError, r"take_along_dim: input of shape \(2, 3, 4\) and indices of shape \(3, 1, 1\) do not "
+                   r"broadcast"),
+    (lambda: x234.take(tg.tensor([24])),
+     IndexError, r"take: index 24 is out of range for a tensor of 24 elements"),
+    (lambda: x234.take(tg.tensor([-25])),
+     IndexError, r"take: index -25 is out of range"),
+    (lambda: tg.add_at((2, 3), tg.tensor([2]), tg.ones(1, 3)),
+     IndexError, r"add_at: index 2 is out of range for dimension 0 of size 2"),
+]
+
+
+@pytest.mark.parametrize("fn, exc, pattern", BAD, ids=[f"bad{i}" for i in range(len(BAD))])
+def test_bad_input_raises_a_clear_error(fn, exc, pattern):
+    with pytest.raises(exc, match=pattern):
+        fn()
+
+
+# ---------------------------------------------------------------------- edge cases
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_extreme_values_and_empty_indices(dtype):
+    info = np.finfo(dtype)
+    vals = np.array([info.max, -info.max, np.inf, -np.inf, info.tiny, 0.0], dtype=dtype)
+    x = tg.tensor(vals, requires_grad=True)
+    fill = tg.tensor([1, 0, 0, 0, 0, 1], dtype=tg.bool)
+    parts = [x[[0, 0, 2]], x[x.detach() > 0], x.gather(0, tg.tensor([5, 2])),
+             x.index_select(0, tg.tensor([1, 1])), x[[]], x.take_along_dim(tg.tensor([3])),
+             x.masked_fill(fill, 0.0)]
+    np.testing.assert_array_equal(parts[0].detach().numpy(), vals[[0, 0, 2]])
+    for p in parts:
+        assert p.dtype == dtype
+        p.backward(tg.ones(p.shape, dtype=p.dtype))
+    # x[[0, 0, 2]], x[x > 0] (places 0, 2, 4), gather [5, 2], index_select [1, 1], take [3], fill: not 0, 5
+    want = np.array([2 + 1, 2 + 1, 1 + 1 + 1 + 1, 1 + 1, 1 + 1, 1], dtype=dtype)
+    np.testing.assert_array_equal(x.grad.numpy(), want)
+    assert tg.zeros(0, 3)[[]].shape == (0, 3)
+    e = tg.zeros(2, 3, requires_grad=True)
+    e[tg.zeros(2, dtype=tg.bool)].sum().backward()
+    np.testing.assert_array_equal(e.grad.numpy(), np.zeros((2, 3)))
+
+
+def test_large_scatter_add_is_exact_for_many_repeats():
+    rng = np.random.default_rng(0)
+    idx = rng.integers(0, 5, 2000)
+    w = tg.zeros(5, 3, requires_grad=True)
+    w[idx].sum().backward()
+    np.testing.assert_array_equal(w.grad.numpy(), np.bincount(idx, minlength=5)[:, None] * np.ones((1, 3)))
+
+
+# ---------------------------------------------------------------------- higher order
+ix = tg.tensor([[0, 0, 3], [1, 2, 1]])
+SECOND_ORDER = {
+    "getitem_array": (lambda x: x[:, [0, 0, 2]] ** 2, [(2, 3)]),
+    "getitem_mixed": (lambda x: x[[1, 0], None, 1:] ** 2, [(2, 3)]),
+    "getitem_mask": (lambda x: x[tg.tensor([True, False])] ** 2, [(2, 3)]),
+    "getitem_basic": (lambda x: x[1, ::2] ** 3, [(2, 3)]),
+    "add_at": (lambda x: tg.add_at((3, 3), [0, 0, 2], x) ** 2, [(3, 3)]),
+    "gather": (lambda x: x.gather(1, ix) ** 2, [(2, 4)]),
+    "take_along_dim": (lambda x: tg.take_along_dim(x, ix, 1) ** 2, [(2, 4)]),
+    "take": (lambda x: x.take(tg.tensor([0, 0, -1])) ** 2, [(2, 4)]),
+    "index_select": (lambda x: x.index_select(0, tg.tensor([1, 1])) ** 2, [(2, 4)]),
+    "scatter": (lambda x, s: x.scatter(1, tg.tensor([[0, 3], [2, 1]]), s) ** 2, [(2, 4), (2, 3)]),
+    "scatter_add": (lambda x, s: x.scatter_add(1, ix, s) ** 2, [(2, 4), (2, 3)]),
+    "index_add": (lambda x, s: x.index_add(1, tg.tensor([0, 0]), s) ** 2, [(2, 4), (2, 2)]),
+    "masked_fill": (lambda x, v: x.masked_fill(tg.tensor([True, False, True, False]), v) ** 2, [(2, 4), ()]),
+    "masked_select": (lambda x: x.masked_select(tg.tensor([True, False, True, False])) ** 2, [(2, 4)]),
+    "setitem": (lambda x, v: _put(x, v) ** 2, [(2, 4), (4,)]),
+}
+
+
+def _put(x, v):
+    z = x * 1
+    z[1] = v * v
+    return z
+
+
+@pytest.mark.parametrize("name", sorted(SECOND_ORDER))
+def test_second_order_gradients(name):
+    fn, in_shapes = SECOND_ORDER[name]
+    rng = np.random.default_rng(2)
+    xs = tuple(tg.tensor(rng.standard_normal(s), requires_grad=True) for s in in_shapes)
+    assert gradgradcheck(fn, xs)
+
+
+def test_docstring_examples():
+    import doctest
+
+    import tapegrad.ops.index as module
+
+    assert doctest.testmod(module).failed == 0
+
+
+# ---------------------------------------------------------------------- against PyTorch (optional)
+TORCH_CASES = {
+    "getitem": (lambda L, x, i: x[:, i, 1:], [(2, 4, 3)], [np.array([0, 3, 0, -1])]),
+    "getitem_two_arrays": (lambda L, x, i, j: x[i, :, j], [(3, 4, 3)],
+                           [np.array([0, 2, 0]), np.array([[1], [1]])]),
+    "getitem_none": (lambda L, x: x[None, ..., 1, None], [(3, 4)], []),
+    "getitem_mask": (lambda L, x, m: x[:, m], [(3, 4)], [np.array([True, False, True, True])]),
+    "gather": (lambda L, x, i: x.gather(1, i), [(3, 4)], [np.array([[0, 0, 3], [1, 2, 1]])]),
+    "scatter": (lambda L, x, s, i: x.scatter(1, i, s), [(3, 4), (2, 3)], [np.array([[0, 1, 3], [1, 2, 0]])]),
+    "scatter_add": (lambda L, x, s, i: x.scatter_add(0, i, s), [(3, 4), (3, 3)],
+                    [np.array([[0, 1, 2], [1, 1, 0], [0, 0, 0]])]),
+    "index_select": (lambda L, x, i: x.index_select(1, i), [(3, 4)], [np.array([0, 3, 3])]),
+    "index_add": (lambda L, x, s, i: x.index_add(1, i, s, alpha=2), [(3, 4), (3, 3)], [np.array([0, 3, 3])]),
+    "masked_fill": (lambda L, x, v, m: x.masked_fill(m, v), [(3, 4), ()],
+                    [np.array([True, False, True, False])]),
+    "masked_select": (lambda L, x, m: x.masked_select(m), [(3, 4)], [np.array([[True], [False], [True]])]),
+    "take_along_dim": (lambda L, x, i: L.take_along_dim(x, i, 1), [(3, 4)], [np.array([[0, 3]])]),
+    "take": (lambda L, x, i: L.take(x, i), [(3, 4)], [np.array([[0, -1], [5, 5]])]),
+    "setitem": (lambda L, x, v: _set_row(L, x, v), [(3, 4), (1, 4)], []),
+}
+
+
+def _set_row(lib, x, v):
+    z = lib.zeros(4, 4, dtype=lib.float64)
+    z[1:] = x * 2
+    z[0] = v
+    return z
+
+
+@pytest.mark.parametrize("name", sorted(TORCH_CASES))
+def test_matches_pytorch(name):
+    torch = pytest.importorskip("torch")
+    fn, in_shapes, ints = TORCH_CASES[name]
+    rng = np.random.default_rng(0)
+    arrays_ = [rng.standard_normal(s) for s in in_shapes]
+    results = []
+    for lib in (torch, tg):
+        xs = [lib.tensor(a, requires_grad=True) for a in arrays_]
+        out = fn(lib, *xs, *[lib.tensor(i) for i in ints])
+        (out * lib.tensor(np.arange(out.numel()).reshape(tuple(out.shape)) + 1.0)).sum().backward()
+        results.append([out.detach().numpy()] + [x.grad.numpy() for x in xs])
+    for a, b in zip(*results, strict=True):
+        assert a.shape == b.shape
+        np.testing.assert_allclose(b, a, rtol=1e-12)
