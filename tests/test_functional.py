@@ -77,7 +77,7 @@ def test_activation_forward_and_gradient(name, data):
 
 
 def test_activation_values_at_the_kinks():
-    for name, (fn, ref, kinks) in ACTIVATIONS.items():
+    for fn, ref, kinks in ACTIVATIONS.values():
         x = np.array(kinks + [0.0], dtype=np.float64)
         assert_forward(fn, _in_dtype(ref), x)
 
