@@ -1,6 +1,8 @@
 """Indexing ops: x[...], x[...] = v, gather/scatter, index_select/index_add, masks, and the scatter-add
 paths."""
 
+import math
+
 import numpy as np
 import pytest
 from hypothesis import given
@@ -152,6 +154,45 @@ def test_scatter_add_matches_np_add_at_on_every_path(case, dtype):
     out = base.copy()
     add_into(out, index, values)
     np.testing.assert_allclose(out, want, rtol=1e-6, atol=1e-6)
+
+
+@st.composite
+def large_scatter_cases(draw):
+    """Cases with >= 1024 values, which take the flat-position paths of add_into."""
+    kind = draw(st.sampled_from(["single", "single_2d", "single_ellipsis", "all"]))
+    shape = tuple(draw(st.lists(st.integers(1, 12), min_size=1, max_size=3)))
+    n = len(shape)
+    if kind == "all":
+        m = draw(st.integers(1024, 1500))
+        return shape, tuple(np.random.default_rng(m).integers(-s, s, m) for s in shape), None
+    d = draw(st.integers(0, n - 1))
+    others = math.prod(shape) // shape[d]
+    m = -(-1024 // others) + draw(st.integers(0, 8))
+    idx = np.random.default_rng(m).integers(-shape[d], shape[d], m)
+    if kind == "single_2d":
+        idx = idx.reshape(1, -1) if draw(st.booleans()) else np.stack([idx, idx])
+    if kind == "single_ellipsis" and d == n - 1:
+        return shape, (Ellipsis, idx), None
+    index = (slice(None),) * d + (idx,)
+    broadcast = draw(st.booleans()) and d + 1 < n  # values with a 1 in a trailing dim, broadcast by add_into
+    return shape, index, broadcast
+
+
+@given(large_scatter_cases(), st.sampled_from([np.float32, np.float64]))
+def test_scatter_add_fast_paths_match_np_add_at(case, dtype):
+    shape, index, broadcast = case
+    rng = np.random.default_rng(1)
+    full = np.zeros(shape)[index].shape
+    vshape = full[:-1] + (1,) if broadcast else full
+    values = rng.standard_normal(vshape).astype(dtype)
+    want = np.zeros(shape, dtype)
+    np.add.at(want, index, values)
+    np.testing.assert_allclose(scatter_add_array(shape, index, values), want, rtol=1e-5, atol=1e-4)
+    base = rng.standard_normal(shape).astype(dtype)
+    want = base.copy()
+    np.add.at(want, index, values)
+    add_into(base, index, values)
+    np.testing.assert_allclose(base, want, rtol=1e-5, atol=1e-4)
 
 
 @given(st.data())

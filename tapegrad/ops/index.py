@@ -5,6 +5,7 @@ Every gradient here is a scatter-add of the gradient into zeros of the input's s
 path, whose own gradient is indexing again, so indexing has gradients of every order.
 """
 
+import math
 import numbers
 import re
 
@@ -37,10 +38,11 @@ def add_into(out, index, values, unique=None, fresh=False):
 
     ``np.add.at`` is slow on rows (it goes element by element through the general ufunc machinery), so the
     common integer-array indexes become flat positions, accumulated by the 1-d ``np.add.at`` that numpy runs
-    on a fast path. Measured (numpy 2.4, float32, 2 cores): 2048 rows of 64 into a (1000, 64) table, 0.47 ms
-    against 2.8 ms for ``np.add.at(out, idx, rows)``; 10000 rows of 16 into 10 rows, 0.6 ms against 3.2 ms;
-    a pick ``x[arange(4096), y]`` from (4096, 1000), 1.3 ms against 1.8 ms. Sorting with ``np.add.reduceat``
-    and ``np.bincount`` on flat positions were slower in every case but one (see docs/coverage/index.md).
+    on a fast path; below 1024 values the bookkeeping costs more than it saves (crossover measured at 1-2k
+    values). Measured (numpy 2.4, float32, 2 cores), zeros included: 2048 rows of 64 into a (1000, 64) table,
+    0.31 ms against 1.6 ms for ``np.add.at(out, idx, rows)``; 10000 rows of 16 into 10 rows, 0.43 ms against
+    1.9 ms; 256 rows of 512, 0.30 ms against 1.6 ms. Sorting with ``np.add.reduceat`` and ``np.bincount`` on
+    flat positions were slower than this in nearly every case (see docs/coverage/index.md).
     """
     parts = index if type(index) is tuple else (index,)
     arrays = [k for k, p in enumerate(parts) if type(p) is np.ndarray and p.dtype.kind != "b"]
@@ -50,29 +52,34 @@ def add_into(out, index, values, unique=None, fresh=False):
         else:
             out[index] += values
         return
-    flat_out = out.reshape(-1)  # `out` is always a fresh contiguous array here: this is a view
+    if values.size < 1024 or not out.flags.c_contiguous:
+        np.add.at(out, index, values)  # small: the flat-position bookkeeping would cost more than it saves
+        return
+    flat_out = out.reshape(-1)  # a view, as out is contiguous
+    shape = out.shape
     if len(arrays) == 1 and all(p is Ellipsis or (type(p) is slice and p == _FULL)
                                 for i, p in enumerate(parts) if i != arrays[0]):
         # One integer array along dim d, full slices elsewhere: x[idx], x[:, idx], index_select, embeddings.
         k = arrays[0]
         d = sum(out.ndim - len(parts) + 1 if p is Ellipsis else 1 for p in parts[:k])
         idx = parts[k]
-        n = out.shape[d]
+        n = shape[d]
         if idx.size and idx.min() < 0:
             idx = np.where(idx < 0, idx + n, idx)
-        pre = int(np.prod(out.shape[:d]))
-        rest = int(np.prod(out.shape[d + 1:]))
-        vals = np.broadcast_to(values, out.shape[:d] + idx.shape + out.shape[d + 1:]).reshape(-1)
-        if pre == 1 and rest == 1:
-            flat = idx.reshape(-1)
-        else:
-            flat = ((np.arange(pre).reshape(-1, 1, 1) * n + idx.reshape(1, -1, 1)) * rest
-                    + np.arange(rest)).reshape(-1)
-        np.add.at(flat_out, flat, vals)
+        pre, rest = math.prod(shape[:d]), math.prod(shape[d + 1:])
+        want = shape[:d] + idx.shape + shape[d + 1:]
+        vals = (values if values.shape == want else np.broadcast_to(values, want)).reshape(-1)
+        if pre == 1:
+            flat = idx if rest == 1 else idx.reshape(-1, 1) * rest + np.arange(rest)
+        else:  # positions (p * n + idx[j]) * rest + r for p < pre, j < len(idx), r < rest
+            flat = (np.arange(0, pre * n, n).reshape(-1, 1, 1) + idx.reshape(1, -1, 1)) * rest
+            flat = flat + np.arange(rest) if rest > 1 else flat
+        np.add.at(flat_out, flat.reshape(-1), vals)
     elif len(arrays) == len(parts) == out.ndim:
         # An integer array for every dim (gather, x[rows, cols]): flat positions.
-        flat = np.ravel_multi_index(parts, out.shape, mode="wrap")
-        np.add.at(flat_out, flat.reshape(-1), np.broadcast_to(values, flat.shape).reshape(-1))
+        flat = np.ravel_multi_index(parts, shape, mode="wrap")
+        vals = values if values.shape == flat.shape else np.broadcast_to(values, flat.shape)
+        np.add.at(flat_out, flat.reshape(-1), vals.reshape(-1))
     else:
         np.add.at(out, index, values)
 

@@ -9,6 +9,8 @@ Gradients of pieces (narrow, select, split, chunk, unbind) are scattered into ze
 """
 
 import builtins
+import itertools
+import math
 import operator
 
 import numpy as np
@@ -46,15 +48,22 @@ def _is_int(s):
         return False
 
 
+def _dim(op, dim, ndim):
+    """``dim`` as a non-negative dim of a tensor of ``ndim`` dims (the fast path of ``_check_dim``)."""
+    if type(dim) is int and -ndim <= dim < ndim:
+        return dim + ndim if dim < 0 else dim
+    return _check_dim(op, dim, ndim)
+
+
 def _dims(op, dims, ndim):
     """An int or a sequence of ints as a tuple of distinct non-negative dims."""
     if isinstance(dims, (tuple, list)):
-        axes = tuple(_check_dim(op, d, ndim) for d in dims)
+        axes = tuple(_dim(op, d, ndim) for d in dims)
         if len(set(axes)) != len(axes):
             raise RuntimeError(f"{op}: dims {tuple(dims)} name a dimension more than once "
                                f"(tensor of {ndim} dimension(s))")
         return axes
-    return (_check_dim(op, dims, ndim),)
+    return (_dim(op, dims, ndim),)
 
 
 def _check_shape(op, shape, x):
@@ -115,7 +124,7 @@ def view(input, *shape):
     x = input._data
     _check_shape("view", shape, x)
     try:
-        out = np.reshape(x, shape, copy=False)
+        out = x.reshape(shape, copy=False)
     except ValueError:
         try:
             x.reshape(shape)  # is the size itself wrong?
@@ -187,13 +196,13 @@ def flatten(input, start_dim=0, end_dim=-1):
     """
     shape = input._data.shape
     n = len(shape)
-    s, e = _check_dim("flatten", start_dim, n), _check_dim("flatten", end_dim, n)
+    s, e = _dim("flatten", start_dim, n), _dim("flatten", end_dim, n)
     if s > e:
         raise RuntimeError(f"flatten: start_dim {start_dim} cannot come after end_dim {end_dim} "
                            f"(tensor of shape {tuple(shape)})")
     if n == 0:
         return reshape(input, (1,))
-    return reshape(input, shape[:s] + (int(np.prod(shape[s:e + 1])),) + shape[e + 1:])
+    return reshape(input, shape[:s] + (math.prod(shape[s:e + 1]),) + shape[e + 1:])
 
 
 @tensor_method()
@@ -205,13 +214,13 @@ def unflatten(input, dim, sizes):
     tapegrad.Size([2, 3, 4])
     """
     shape = input._data.shape
-    d = _check_dim("unflatten", dim, len(shape))
+    d = _dim("unflatten", dim, len(shape))
     sizes = _sizes("unflatten", (sizes,))
     if not sizes:
         raise RuntimeError("unflatten: sizes must be non-empty")
     _check_shape("unflatten", sizes, input._data)
     n = shape[d] if shape else 1
-    known = int(np.prod([s for s in sizes if s != -1]))
+    known = math.prod(s for s in sizes if s != -1)
     if sizes.count(-1) > 1 or (-1 in sizes and (known == 0 or n % known)) or (-1 not in sizes and known != n):
         raise RuntimeError(f"unflatten: sizes {list(sizes)} don't multiply up to the size of dim {d} ({n}) "
                            f"of the tensor of shape {tuple(shape)}")
@@ -228,13 +237,13 @@ def unsqueeze(input, dim):
     tapegrad.Size([1, 3])
     """
     x = input._data
-    d = _check_dim("unsqueeze", dim, x.ndim + 1)
+    d = _dim("unsqueeze", dim, x.ndim + 1)
     in_shape = x.shape
 
     def backward(xp, g, out, x):
         return (g.reshape(in_shape),)
 
-    return _record(np.expand_dims(x, d), (input,), backward)
+    return _record(x.reshape(in_shape[:d] + (1,) + in_shape[d:]), (input,), backward)
 
 
 @tensor_method()
@@ -256,7 +265,7 @@ def squeeze(input, dim=None):
     def backward(xp, g, out, x):
         return (g.reshape(in_shape),)
 
-    return _record(np.squeeze(x, axes) if axes else x.view(), (input,), backward)
+    return _record(x.squeeze(axes) if axes else x.view(), (input,), backward)
 
 
 # ---------------------------------------------------------------------- reordering dimensions
@@ -270,8 +279,8 @@ def transpose(input, dim0, dim1):
     """
     x = input._data
     n = x.ndim
-    d0, d1 = _check_dim("transpose", dim0, n), _check_dim("transpose", dim1, n)
-    out = np.swapaxes(x, d0, d1) if n else x.view()
+    d0, d1 = _dim("transpose", dim0, n), _dim("transpose", dim1, n)
+    out = x.swapaxes(d0, d1) if n else x.view()
 
     def backward(xp, g, out, x):
         return (xp.swapaxes(g, d0, d1),) if n else (g,)
@@ -297,17 +306,27 @@ def permute(input, *dims):
         raise RuntimeError(f"permute: the number of dims {len(dims)} ({list(dims)}) doesn't match the "
                            f"tensor's {n} dimensions (shape {tuple(x.shape)})")
     axes = _dims("permute", dims, n)
-    inverse = tuple(np.argsort(axes).tolist())
+    inverse = _inverse(axes)
 
     def backward(xp, g, out, x):
         return (xp.transpose(g, inverse),)
 
-    return _record(np.transpose(x, axes), (input,), backward)
+    return _record(x.transpose(axes), (input,), backward)
+
+
+def _inverse(perm):
+    inverse = [0] * len(perm)
+    for i, p in enumerate(perm):
+        inverse[p] = i
+    return tuple(inverse)
 
 
 def _reverse_dims(self):
-    n = self._data.ndim
-    return permute(self, tuple(range(n - 1, -1, -1)))
+    def backward(xp, g, out, x):
+        return (xp.transpose(g),)
+
+    backward.__qualname__ = "permute.<locals>.backward"
+    return _record(self._data.transpose(), (self,), backward)
 
 
 def _matrix_transpose(self):
@@ -365,10 +384,15 @@ def movedim(input, source, destination):
         raise RuntimeError(f"movedim: source {source} and destination {destination} must name the same "
                            "number of dims")
 
-    def backward(xp, g, out, x):
-        return (xp.moveaxis(g, dst, src),) if n else (g,)
+    rest = iter([i for i in range(n) if i not in src])
+    where = dict(zip(dst, src, strict=True))
+    perm = tuple(where[i] if i in where else next(rest) for i in range(n))  # as np.moveaxis
+    inverse = _inverse(perm)
 
-    return _record(np.moveaxis(x, src, dst) if n else x.view(), (input,), backward)
+    def backward(xp, g, out, x):
+        return (xp.transpose(g, inverse),)
+
+    return _record(x.transpose(perm), (input,), backward)
 
 
 moveaxis = movedim
@@ -384,25 +408,29 @@ def expand(input, *sizes):
     tapegrad.Size([2, 3, 4])
     """
     sizes = _sizes("expand", sizes)
-    shape = input._data.shape
+    x = input._data
+    shape, strides = x.shape, x.strides
     lead = len(sizes) - len(shape)
     if lead < 0:
         raise RuntimeError(f"expand: the number of sizes provided ({len(sizes)}) must be greater or equal to "
                            f"the number of dimensions in the tensor ({len(shape)}, shape {tuple(shape)})")
-    if sizes == shape:
-        target = sizes
+    if lead and builtins.min(sizes[:lead]) < 0:
+        raise RuntimeError(f"expand: sizes {list(sizes)} must be non-negative in the new leading dimensions "
+                           f"(-1 is not allowed there; tensor shape {tuple(shape)})")
+    target, new_strides = list(sizes), [0] * len(sizes)
+    for i, s in enumerate(shape):
+        t = sizes[lead + i]
+        if t == s or t == -1:
+            target[lead + i], new_strides[lead + i] = s, strides[i]
+        elif s != 1 or t < 0:
+            raise RuntimeError(f"expand: the expanded size {list(sizes)} must match the existing size "
+                               f"{list(shape)} at non-singleton dimensions")
+    if x.flags.c_contiguous and x.size:
+        # NOTE: np.broadcast_to costs ~6 us per call; a zero-stride ndarray over the same buffer ~1.5 us
+        out = np.ndarray(tuple(target), x.dtype, x, 0, tuple(new_strides))
+        out.flags.writeable = False
     else:
-        if -1 in sizes[:lead]:
-            raise RuntimeError(f"expand: size -1 is not allowed in a new leading dimension "
-                               f"(sizes {list(sizes)}, tensor shape {tuple(shape)})")
-        target = tuple(shape[i - lead] if s == -1 and i >= lead else s for i, s in enumerate(sizes))
-    try:
-        if builtins.min(target, default=0) < 0:
-            raise ValueError
-        out = np.broadcast_to(input._data, target)
-    except ValueError:
-        raise RuntimeError(f"expand: the expanded size {list(sizes)} must match the existing size "
-                           f"{list(shape)} at non-singleton dimensions") from None
+        out = np.broadcast_to(x, tuple(target))
 
     def backward(xp, g, out, x):
         return (g,)  # the engine sums the broadcast dimensions back
@@ -544,12 +572,12 @@ def cat(tensors, dim=0, *, axis=None, out=None):
     for k, a in enumerate(arrays):
         if a.ndim == 0:
             raise RuntimeError(f"cat: zero-dimensional tensor (at position {k}) cannot be concatenated")
-    d = _check_dim("cat", dim, n)
+    d = _dim("cat", dim, n)
     try:
         result = np.concatenate(arrays, axis=d)
     except ValueError:
         raise _join_error("cat", arrays, d) from None
-    bounds = np.cumsum([0] + [a.shape[d] for a in arrays]).tolist()
+    bounds = list(itertools.accumulate((a.shape[d] for a in arrays), initial=0))
     lead = (slice(None),) * d
     pieces = [lead + (slice(a, b),) for a, b in zip(bounds[:-1], bounds[1:], strict=True)]
 
@@ -594,7 +622,7 @@ def stack(tensors, dim=0, *, out=None):
         if a.shape != shape:
             raise RuntimeError(f"stack: expects each tensor to be of equal size, but got {tuple(shape)} at "
                                f"entry 0 and {tuple(a.shape)} at entry {k}")
-    d = _check_dim("stack", dim, len(shape) + 1)
+    d = _dim("stack", dim, len(shape) + 1)
     lead = (slice(None),) * d
 
     def backward(xp, g, out, *xs):
@@ -646,7 +674,7 @@ def narrow(input, dim, start, length):
     tensor([1, 2, 3])
     """
     shape = input._data.shape
-    d = _check_dim("narrow", dim, len(shape))
+    d = _dim("narrow", dim, len(shape))
     n = shape[d] if shape else 1
     start, length = operator.index(start), operator.index(length)
     if not -n <= start <= n:
@@ -668,7 +696,7 @@ def select(input, dim, index):
     tensor([2, 5])
     """
     shape = input._data.shape
-    d = _check_dim("select", dim, len(shape))
+    d = _dim("select", dim, len(shape))
     if not shape:
         raise IndexError("select: cannot select from a 0-d tensor")
     n = shape[d]
@@ -689,7 +717,7 @@ def split(tensor, split_size_or_sections, dim=0):
     [(2, 2), (3, 2)]
     """
     shape = tensor._data.shape
-    d = _check_dim("split", dim, len(shape))
+    d = _dim("split", dim, len(shape))
     n = shape[d]
     if isinstance(split_size_or_sections, (tuple, list)):
         sizes = _sizes("split", (split_size_or_sections,))
@@ -702,7 +730,7 @@ def split(tensor, split_size_or_sections, dim=0):
             raise RuntimeError(f"split: split_size must be positive (or 0 only for an empty dimension), got "
                                f"{size} for dimension {d} of size {n}")
         sizes = [size] * (n // size) + ([n % size] if n % size else []) if n else [0]
-    bounds = np.cumsum([0] + list(sizes)).tolist()
+    bounds = list(itertools.accumulate(sizes, initial=0))
     lead = (slice(None),) * d
     return tuple(_piece(tensor, d, lead + (slice(a, b),))
                  for a, b in zip(bounds[:-1], bounds[1:], strict=True))
@@ -720,7 +748,7 @@ def chunk(input, chunks, dim=0):
     if chunks <= 0:
         raise RuntimeError(f"chunk: expects `chunks` to be greater than 0, got {chunks}")
     shape = input._data.shape
-    d = _check_dim("chunk", dim, len(shape))
+    d = _dim("chunk", dim, len(shape))
     n = shape[d]
     return split(input, -(-n // chunks) if n else 0, d)
 
@@ -734,7 +762,7 @@ def unbind(input, dim=0):
     [[1, 3], [2, 4]]
     """
     shape = input._data.shape
-    d = _check_dim("unbind", dim, len(shape))
+    d = _dim("unbind", dim, len(shape))
     if not shape:
         raise RuntimeError("unbind: a 0-d tensor cannot be unbound")
     lead = (slice(None),) * d
@@ -758,7 +786,8 @@ def flip(input, *dims):
     def backward(xp, g, out, x):
         return (xp.flip(g, axes),)
 
-    return _record(np.flip(x, axes).copy(), (input,), backward)
+    reverse = tuple(slice(None, None, -1) if i in axes else slice(None) for i in range(x.ndim))
+    return _record(x[reverse].copy(), (input,), backward)
 
 
 @tensor_method()
@@ -796,7 +825,7 @@ def roll(input, shifts, dims=None):
         shift, axes, back = shifts[0], None, -shifts[0]
     else:
         dims = dims if isinstance(dims, (tuple, list)) else (dims,)
-        axes = tuple(_check_dim("roll", d, x.ndim) for d in dims)
+        axes = tuple(_dim("roll", d, x.ndim) for d in dims)
         if len(axes) != len(shifts):
             raise RuntimeError(f"roll: shifts and dims must align: got {len(shifts)} shift(s) {list(shifts)} "
                                f"and {len(axes)} dim(s) {list(axes)}")
@@ -861,7 +890,7 @@ def diagonal(input, offset=0, dim1=0, dim2=1):
 def _diagonal(op, input, offset, dim1, dim2, copy):
     x = input._data
     shape = x.shape
-    d1, d2 = _check_dim(op, dim1, x.ndim), _check_dim(op, dim2, x.ndim)
+    d1, d2 = _dim(op, dim1, x.ndim), _dim(op, dim2, x.ndim)
     if d1 == d2:
         raise RuntimeError(f"{op}: dim1 and dim2 cannot be identical, got {dim1} and {dim2}")
     offset = operator.index(offset)
