@@ -474,6 +474,22 @@ SHAPE_OPS = {
     "contiguous": lambda t: t.mT.contiguous(),
     "hstack": lambda t: tg.hstack([t, t]),
     "vstack": lambda t: tg.vstack([t, t]),
+    "view_as": lambda t: t.view_as(tg.zeros(6, 4)),
+    "reshape_as": lambda t: t.reshape_as(tg.zeros(4, 6)),
+    "swapaxes": lambda t: t.swapaxes(0, 1),
+    "swapdims": lambda t: tg.swapdims(t, 1, 2),
+    "t": lambda t: t[0].t(),
+    "adjoint": lambda t: t.adjoint(),
+    "mH": lambda t: t.mH,
+    "H": lambda t: t[0].H,
+    "moveaxis": lambda t: tg.moveaxis(t, (0, 1), (1, 2)),
+    "expand_as": lambda t: t[:, :1].expand_as(t),
+    "broadcast_to": lambda t: t.broadcast_to((2, 2, 3, 4)),
+    "broadcast_tensors": lambda t: tg.broadcast_tensors(t, tg.zeros(4))[0],
+    "concat": lambda t: tg.concat([t, t], dim=-1),
+    "concatenate": lambda t: tg.concatenate([t, t], axis=0),
+    "fliplr": lambda t: t.fliplr(),
+    "flipud": lambda t: tg.flipud(t),
 }
 
 
@@ -699,6 +715,15 @@ SECOND_ORDER = {
     "diagonal": (lambda x: x.diagonal(0, 1, 0) ** 2, [(3, 2)]),
     "diag": (lambda x: tg.diag(x, 1) ** 2, [(3,)]),
     "contiguous": (lambda x: x.t().contiguous() ** 2, [(2, 4)]),
+    "flatten": (lambda x: x.flatten(1) ** 2, [(2, 2, 2)]),
+    "unflatten": (lambda x: x.unflatten(1, (2, 2)) ** 2, [(2, 4)]),
+    "T": (lambda x: x.T ** 2, [(2, 3, 2)]),
+    "mT": (lambda x: x.mT ** 2, [(2, 3, 2)]),
+    "select": (lambda x: x.select(1, -1) ** 2, [(2, 3)]),
+    "chunk": (lambda x: x.chunk(2, 1)[0] ** 2, [(2, 3)]),
+    "tile": (lambda x: x.tile((2, 1, 2)) ** 2, [(2, 2)]),
+    "expand_as": (lambda x: x.expand_as(tg.zeros(2, 3, 3)) ** 2, [(3, 1)]),
+    "hstack": (lambda x, y: tg.hstack([x, y]) ** 2, [(2, 1), (2, 2)]),
 }
 
 
@@ -806,7 +831,11 @@ TORCH_CASES = {
     "diagonal": (lambda L, x: x.diagonal(1, 2, 0), [(3, 2, 4)]),
     "diag": (lambda L, x: L.diag(x, -1), [(3,)]),
     "tril": (lambda L, x: x.tril(-1), [(2, 3, 4)]),
-    "T": (lambda L, x: x.permute(2, 1, 0), [(2, 3, 4)]),
+    "permute": (lambda L, x: x.permute(2, 0, 1), [(2, 3, 4)]),
+    "expand": (lambda L, x: x.expand(2, 3, 4), [(3, 1)]),
+    "unbind": (lambda L, x: x.unbind(1), [(2, 3)]),
+    "stack": (lambda L, x, y: L.stack([x, y], 1), [(2, 3), (2, 3)]),
+    "flip": (lambda L, x: x.flip(0, 2), [(2, 3, 4)]),
 }
 
 

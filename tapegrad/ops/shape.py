@@ -24,7 +24,7 @@ __all__ = ["reshape", "view", "view_as", "reshape_as", "flatten", "unflatten", "
            "expand_as",
            "broadcast_to", "broadcast_tensors", "broadcast_shapes", "repeat", "tile", "cat", "concat",
            "concatenate", "stack", "hstack", "vstack", "split", "chunk", "unbind", "select", "narrow", "flip",
-           "fliplr", "flipud", "roll", "tril", "triu", "diagonal", "diag", "contiguous"]
+           "fliplr", "flipud", "roll", "tril", "triu", "diagonal", "diag"]
 
 
 # ---------------------------------------------------------------------- argument helpers
@@ -158,13 +158,23 @@ def _view_dtype(input, dtype):
 
 @tensor_method()
 def view_as(input, other):
-    """view_as(other): ``input.view(other.shape)``."""
+    """view_as(other): ``input.view(other.shape)``.
+
+    >>> import tapegrad as tg
+    >>> tg.arange(6).view_as(tg.zeros(3, 2)).shape
+    tapegrad.Size([3, 2])
+    """
     return view(input, other._data.shape)
 
 
 @tensor_method()
 def reshape_as(input, other):
-    """reshape_as(other): ``input.reshape(other.shape)``."""
+    """reshape_as(other): ``input.reshape(other.shape)``.
+
+    >>> import tapegrad as tg
+    >>> tg.arange(6).reshape_as(tg.zeros(2, 3)).shape
+    tapegrad.Size([2, 3])
+    """
     return reshape(input, other._data.shape)
 
 
@@ -365,7 +375,12 @@ def t(input):
 
 @tensor_method()
 def adjoint(input):
-    """adjoint(input): the last two dimensions swapped (``mT``; real dtypes need no conjugation)."""
+    """adjoint(input): the last two dimensions swapped (``mT``; real dtypes need no conjugation).
+
+    >>> import tapegrad as tg
+    >>> tg.zeros(5, 2, 3).adjoint().shape
+    tapegrad.Size([5, 3, 2])
+    """
     return _matrix_transpose(input)
 
 
@@ -440,7 +455,12 @@ def expand(input, *sizes):
 
 @tensor_method()
 def expand_as(input, other):
-    """expand_as(other): ``input.expand(other.shape)``."""
+    """expand_as(other): ``input.expand(other.shape)``.
+
+    >>> import tapegrad as tg
+    >>> tg.zeros(3, 1).expand_as(tg.zeros(3, 4)).shape
+    tapegrad.Size([3, 4])
+    """
     return expand(input, other._data.shape)
 
 
@@ -792,7 +812,12 @@ def flip(input, *dims):
 
 @tensor_method()
 def fliplr(input):
-    """fliplr(input): flip dimension 1 (left/right)."""
+    """fliplr(input): flip dimension 1 (left/right).
+
+    >>> import tapegrad as tg
+    >>> tg.tensor([[1, 2, 3]]).fliplr()
+    tensor([[3, 2, 1]])
+    """
     if input._data.ndim < 2:
         raise RuntimeError(f"fliplr: input must be >= 2-d, got shape {tuple(input.shape)}")
     return flip(input, 1)
@@ -800,7 +825,13 @@ def fliplr(input):
 
 @tensor_method()
 def flipud(input):
-    """flipud(input): flip dimension 0 (up/down)."""
+    """flipud(input): flip dimension 0 (up/down).
+
+    >>> import tapegrad as tg
+    >>> tg.tensor([[1], [2]]).flipud()
+    tensor([[2],
+            [1]])
+    """
     if input._data.ndim < 1:
         raise RuntimeError("flipud: input must be >= 1-d, got a 0-d tensor")
     return flip(input, 0)
