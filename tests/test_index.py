@@ -100,6 +100,19 @@ def test_getitem_gradient_accumulates_repeated_indices():
     np.testing.assert_array_equal(y.grad.numpy(), [[0, 0, 11], [0, 0, 100], [0, 0, 0]])
 
 
+def test_integer_indexing_gives_0d_views():
+    x = tg.arange(3.0)
+    s, u, v = x[1], x.select(0, 2), x.unbind()[0]
+    for t in (s, u, v):
+        assert type(t._data) is np.ndarray and t.shape == () and t._data.base is not None
+    with tg.no_grad():
+        x[1] = 5.0
+        u.fill_(7.0)
+    assert s.item() == 5.0 and x[2].item() == 7.0
+    assert tg.arange(6).reshape(2, 3)[1, 2].item() == 5
+    assert x[tg.tensor(1)]._data.base is not None and x[np.array(2)]._data.base is not None
+
+
 def test_getitem_pytorch_specifics():
     x = tg.arange(6.0).reshape(3, 2)
     assert x[[]].shape == (0, 2)  # an empty list is an empty integer index

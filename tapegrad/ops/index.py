@@ -159,6 +159,8 @@ def _component(op, p):
         return a.astype(bool)  # PyTorch reads byte tensors as masks
     if a.dtype.kind not in "biu":
         raise IndexError(f"{op}: tensors used as indices must be long, int or bool, got dtype {a.dtype}")
+    if a.ndim == 0 and a.dtype.kind != "b":
+        return int(a)  # as PyTorch: a 0-d integer tensor indexes like an int (a view, not a copy)
     return a
 
 
@@ -205,8 +207,8 @@ def getitem(input, index):
         out = x[index]
     except (IndexError, ValueError, TypeError) as e:
         raise _index_error("getitem", x.shape, index, e) from None
-    if type(out) is not np.ndarray:
-        out = np.asarray(out)
+    if type(out) is not np.ndarray:  # all ints: numpy gives a scalar; ask for the 0-d view PyTorch gives
+        out = x[(index if type(index) is tuple else (index,)) + (Ellipsis,)]
     shape = x.shape
 
     def backward(xp, g, out, x):

@@ -21,10 +21,9 @@ from .index import _scatter
 
 __all__ = ["reshape", "view", "view_as", "reshape_as", "flatten", "unflatten", "unsqueeze", "squeeze",
            "transpose", "swapaxes", "swapdims", "permute", "t", "adjoint", "movedim", "moveaxis", "expand",
-           "expand_as",
-           "broadcast_to", "broadcast_tensors", "broadcast_shapes", "repeat", "tile", "cat", "concat",
-           "concatenate", "stack", "hstack", "vstack", "split", "chunk", "unbind", "select", "narrow", "flip",
-           "fliplr", "flipud", "roll", "tril", "triu", "diagonal", "diag"]
+           "expand_as", "broadcast_to", "broadcast_tensors", "broadcast_shapes", "repeat", "tile", "cat",
+           "concat", "concatenate", "stack", "hstack", "vstack", "split", "chunk", "unbind", "select",
+           "narrow", "flip", "fliplr", "flipud", "roll", "tril", "triu", "diagonal", "diag"]
 
 
 # ---------------------------------------------------------------------- argument helpers
@@ -360,7 +359,7 @@ Tensor.H = property(_conj_transpose, doc="H: the (conjugate) transpose of a matr
 
 @tensor_method()
 def t(input):
-    """t(input): transpose a tensor of at most 2 dimensions (0-d and 1-d tensors are returned as they are).
+    """t(input): transpose a tensor of at most 2 dimensions (a 0-d or 1-d tensor comes back unchanged).
 
     >>> import tapegrad as tg
     >>> tg.zeros(2, 3).t().shape
@@ -398,7 +397,6 @@ def movedim(input, source, destination):
     if len(src) != len(dst):
         raise RuntimeError(f"movedim: source {source} and destination {destination} must name the same "
                            "number of dims")
-
     rest = iter([i for i in range(n) if i not in src])
     where = dict(zip(dst, src, strict=True))
     perm = tuple(where[i] if i in where else next(rest) for i in range(n))  # as np.moveaxis
@@ -682,7 +680,7 @@ def _piece(input, d, index):
     def backward(xp, g, out, x):
         return (_scatter(xp, shape, index, g, unique=True),)
 
-    return _record(x[index], (input,), backward)
+    return _record(x[index + (Ellipsis,)], (input,), backward)  # with ..., a 0-d result is a view, not a copy
 
 
 @tensor_method()
