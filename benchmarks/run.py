@@ -80,11 +80,14 @@ def report(header, settings_line, outcomes, failures, notes):
     lines = ["# tapegrad benchmarks", "", *header, f"- {settings_line}", ""]
     if failures:
         lines += ["## CORRECTNESS CHECKS FAILED", ""] + [f"- {f}" for f in failures] + [""]
-    lines += ["## Targets", "", "| workload | target | measured | met |", "|---|---|---|---|"]
+    lines += ["## Targets", "",
+              "tapegrad's target per workload; the last column compares the references on this machine with "
+              "the anchors the targets were set with (PyTorch 2.13 CPU, 2 threads).", "",
+              "| workload | target | measured | met | references here (anchor) |", "|---|---|---|---|---|"]
     for targets in (o.targets for o in outcomes.values()):
         for t in targets:
             met = "n/a" if t.met is None else ("yes" if t.met else "**no**")
-            lines.append(f"| {t.workload} | {t.target} | {t.measured} | {met} |")
+            lines.append(f"| {t.workload} | {t.target} | {t.measured} | {met} | {t.context} |")
     lines += ["", "## Measurements", "",
               "Median and interquartile range (min-max) of the rounds; ratios are the median (and IQR) of "
               "the per-round paired ratios.", "",

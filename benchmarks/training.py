@@ -124,8 +124,11 @@ def make_trainers(libs, model_fn, numpy_fb, problem):
 
 
 def run_training(workload, libs, settings, model_fn, numpy_fb, problem, ref, limit, ref_label,
-                 rtol=1e-4, param_rtol=1e-2):
-    """Check, then time, a training workload; the target is tapegrad <= ``limit`` x ``ref``."""
+                 rtol=1e-4, param_rtol=1e-2, context=None):
+    """Check, then time, a training workload; the target is tapegrad <= ``limit`` x ``ref``.
+
+    ``context(samples)`` may describe the references (e.g. PyTorch against numpy) for the summary.
+    """
     out = Outcome()
     trainers = make_trainers(libs, model_fn, numpy_fb, problem)
     out.failures = check(workload, trainers, rtol=rtol, param_rtol=param_rtol)
@@ -134,7 +137,10 @@ def run_training(workload, libs, settings, model_fn, numpy_fb, problem, ref, lim
         return out
     samples = interleave({name: t.step for name, t in trainers.items()}, settings)
     out.rows = timing_rows(workload, samples)
-    out.targets.append(ratio_target(workload, samples, "tapegrad", ref, limit, ref_label))
+    target = ratio_target(workload, samples, "tapegrad", ref, limit, ref_label)
+    if context is not None:
+        target.context = context(samples)
+    out.targets.append(target)
     return out
 
 

@@ -4,6 +4,7 @@
 """
 
 import numpy as np
+from harness import reference_note
 from training import Problem, run_training, softmax_cross_entropy, uniform_init
 
 NAME = "W3"
@@ -70,5 +71,8 @@ def numpy_forward_backward(params, x, y):
 
 
 def run(libs, settings):
+    # NOTE: 5 ReLU layers: pre-activations within rounding of 0 flip between BLAS libraries (measured 0.5% of
+    # an update's norm between PyTorch's MKL and numpy's OpenBLAS), hence param_rtol 3e-2.
     return run_training(NAME, libs, settings, model_for(SIZES), numpy_forward_backward, problem(), "numpy",
-                        1.1, "numpy", rtol=1e-3)
+                        1.1, "numpy", rtol=1e-3, param_rtol=3e-2,
+                        context=lambda s: reference_note(s, "pytorch", "numpy", "~1.0x"))

@@ -1,7 +1,7 @@
 """W6, inference: W3's deep MLP forward under ``no_grad``, batch 1,024."""
 
 import numpy as np
-from harness import Outcome, Target, interleave, ratio_target, timing_rows
+from harness import Outcome, Target, interleave, ratio_target, reference_note, timing_rows
 from training import build_model
 from w3_mlp import SIZES, init_params, model_for, numpy_forward
 
@@ -52,5 +52,7 @@ def run(libs, settings, sizes=SIZES, batch=1024):
         return out
     samples = interleave(fns, settings)
     out.rows = timing_rows(NAME, samples, unit="ms/batch")
-    out.targets.append(ratio_target(NAME, samples, "tapegrad", "numpy", 1.05, "numpy"))
+    target = ratio_target(NAME, samples, "tapegrad", "numpy", 1.05, "numpy")
+    target.context = reference_note(samples, "pytorch", "numpy", "none given")
+    out.targets.append(target)
     return out
