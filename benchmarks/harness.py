@@ -205,6 +205,40 @@ def compare_runs(workload, runs, ref="numpy", rtol=1e-4, param_rtol=1e-2):
 # ---------------------------------------------------------------------------------------------- machine
 
 
+class OtherLoad:
+    """How many cores other processes kept busy meanwhile: the machine's busy time (/proc/stat) minus ours.
+
+    ``with OtherLoad() as load: ...`` then ``load.cores`` (None where /proc/stat is unavailable).
+    """
+
+    def __enter__(self):
+        self.cores = None
+        self._start = (_busy_seconds(), _own_seconds(), time.perf_counter())
+        return self
+
+    def __exit__(self, *exc):
+        busy0, own0, t0 = self._start
+        busy1 = _busy_seconds()
+        if busy0 is not None and busy1 is not None:
+            wall = max(time.perf_counter() - t0, 1e-9)
+            self.cores = max(0.0, (busy1 - busy0) - (_own_seconds() - own0)) / wall
+
+
+def _busy_seconds():
+    try:
+        with open("/proc/stat") as f:
+            fields = [int(v) for v in f.readline().split()[1:]]
+    except (OSError, ValueError):
+        return None
+    idle = fields[3] + (fields[4] if len(fields) > 4 else 0)  # idle + iowait
+    return (sum(fields[:8]) - idle) / os.sysconf("SC_CLK_TCK")  # user .. steal; guest time is inside user
+
+
+def _own_seconds():
+    t = os.times()
+    return t.user + t.system
+
+
 def machine_lines(torch):
     """Markdown lines describing the machine and the libraries (for the results header)."""
     cpu = platform.processor() or platform.machine()

@@ -124,35 +124,35 @@ def main(argv=None):
     libs = {"tapegrad": tapegrad, "pytorch": torch}
     header = harness.machine_lines(torch)
     notes = []
-    try:
-        load, cores = os.getloadavg()[0], len(os.sched_getaffinity(0))
-    except (OSError, AttributeError):
-        load, cores = 0.0, os.cpu_count() or 1
-    if load > cores:
-        notes.append(f"the machine was busy (load average {load:.1f} on {cores} cores): multi-threaded "
-                     "BLAS and PyTorch suffer most from that; ratios are paired per round, but read them "
-                     "with care")
     settings_line = (f"{'quick' if settings.quick else 'full'} run: {settings.rounds} rounds per workload, "
                      f"blocks of ~{settings.block_seconds * 1e3:.0f} ms, {args.threads} threads for PyTorch "
                      "and BLAS")
     print("\n".join(header + [f"- {settings_line}"]), flush=True)
 
-    outcomes, failures = {}, []
+    outcomes, failures, busy = {}, [], []
     started = time.perf_counter()
     for module_name in chosen:
         module = __import__(module_name)
         t0 = time.perf_counter()
         print(f"{module.NAME} {module.TITLE} ...", end=" ", flush=True)
-        try:
-            outcome = module.run(libs, settings)
-        except Exception:
-            outcome = harness.Outcome(failures=[f"{module.NAME}: raised\n{traceback.format_exc()}"])
-            outcome.targets.append(harness.Target(module.NAME, "runs", "RAISED: see above", False))
+        with harness.OtherLoad() as other:
+            try:
+                outcome = module.run(libs, settings)
+            except Exception:
+                outcome = harness.Outcome(failures=[f"{module.NAME}: raised\n{traceback.format_exc()}"])
+                outcome.targets.append(harness.Target(module.NAME, "runs", "RAISED: see above", False))
+        if other.cores is not None:
+            busy.append(f"{module.NAME} {other.cores:.2f}")
         outcomes[module.NAME] = outcome
         failures += outcome.failures
         notes += outcome.notes
         print(f"{time.perf_counter() - t0:.1f} s", flush=True)
     notes.append(f"the whole run took {time.perf_counter() - started:.0f} s")
+    if busy:
+        notes.append("cores kept busy by OTHER processes during each workload (of "
+                     f"{os.cpu_count()}): {', '.join(busy)}. Multi-threaded BLAS and PyTorch stall when a "
+                     "core is taken: the rounds are interleaved and paired for that, but prefer a quiet "
+                     "machine (or --threads 1)")
 
     text = report(header, settings_line, outcomes, failures, notes)
     print()
