@@ -19,7 +19,8 @@ import numbers
 import numpy as np
 from numpy.lib.stride_tricks import as_strided
 
-from .._tensor import Tensor, _record
+from .._tensor import Tensor, _record, _wrap
+from ..autograd.grad_mode import state as _grad_state
 from ..autograd.xp import numpy_xp
 
 __all__ = ["conv2d", "max_pool2d", "avg_pool2d", "adaptive_avg_pool2d"]
@@ -45,10 +46,19 @@ def _shape(a):
 
 # ---------------------------------------------------------------------- convolution
 class _ConvGeometry:
-    """Everything a convolution of an input of shape (N, C, H, W) with weight (O, C/G, KH, KW) needs."""
+    """Everything a convolution of an input of shape (N, C, H, W) with weight (O, C/G, KH, KW) needs.
+
+    Two layouts for the columns, chosen by cost:
+
+    - channels first, (G, C/G*KH*KW, N*OH*Wv): one matrix product per group for the whole batch. With stride 1
+      the output rows span the padded width (Wv = Wp) so that a kernel offset's window of an image plane is
+      one contiguous run of memory; the last Wp - OW columns of each row are cropped away.
+    - per image, (N, C*KH*KW, OH*OW), when C*KH*KW is small (a first layer on 1 or 3 channels): the products
+      are memory-bound anyway, and this layout needs no transposes in or out (groups == 1 only).
+    """
 
     __slots__ = ("N", "C", "H", "W", "O", "G", "KH", "KW", "sh", "sw", "dh", "dw", "pt", "pb", "pl", "pr",
-                 "Hp", "Wp", "OH", "OW", "Wv", "plane")
+                 "Hp", "Wp", "OH", "OW", "Wv", "plane", "per_image")
 
     def __init__(self, xshape, wshape, stride, pads, dilation, groups):
         self.N, self.C, self.H, self.W = xshape
@@ -60,64 +70,98 @@ class _ConvGeometry:
         self.Hp, self.Wp = self.H + self.pt + self.pb, self.W + self.pl + self.pr
         self.OH = (self.Hp - self.dh * (self.KH - 1) - 1) // self.sh + 1
         self.OW = (self.Wp - self.dw * (self.KW - 1) - 1) // self.sw + 1
-        flat = self.sh == 1 and self.sw == 1
-        # With stride 1, output rows span the whole padded width (Wv = Wp) so that a kernel offset's window of
-        # an image plane is one contiguous run; the last Wp - OW columns of each row are cropped away. Each
-        # plane gets (KW-1)*dw zeros of slack, so the last row's run stays inside its own plane.
+        self.per_image = groups == 1 and self.C * self.KH * self.KW <= 32
+        flat = self.sh == 1 and self.sw == 1 and not self.per_image
         self.Wv = self.Wp if flat else self.OW
+        # each flat plane gets (KW-1)*dw zeros of slack, so the last row's run stays inside its own plane
         self.plane = self.Hp * self.Wp + (self.dw * (self.KW - 1) if flat else 0)
 
     def window(self, buf, i, j):
-        """The (C, N, OH, Wv) view of the padded buffer that kernel offset (i, j) multiplies."""
+        """The view of the padded buffer that kernel offset (i, j) multiplies: (C, N, OH, Wv) channels first
+        (a buffer (C, N, plane)), (N, C, OH, OW) per image (a buffer (N, C, Hp, Wp))."""
+        if self.per_image:
+            r, c = i * self.dh, j * self.dw
+            return buf[:, :, r:r + self.sh * (self.OH - 1) + 1:self.sh, c:c + self.sw * (self.OW - 1) + 1:self.sw]
         s0, s1, item = buf.strides[0], buf.strides[1], buf.itemsize
         return as_strided(buf[:, :, i * self.dh * self.Wp + j * self.dw:], (self.C, self.N, self.OH, self.Wv),
                           (s0, s1, self.sh * self.Wp * item, self.sw * item))
 
+    def padded_buffer(self, dtype):
+        shape = (self.N, self.C, self.Hp, self.Wp) if self.per_image else (self.C, self.N, self.plane)
+        return np.zeros(shape, dtype)
+
     def interior(self, buf):
-        """The (C, N, H, W) view of the padded buffer where the input itself lives."""
+        """The (N, C, H, W) view of the padded buffer where the input itself lives."""
+        if self.per_image:
+            return buf[:, :, self.pt:self.pt + self.H, self.pl:self.pl + self.W]
         planes = buf[:, :, :self.Hp * self.Wp].reshape(self.C, self.N, self.Hp, self.Wp)
-        return planes[:, :, self.pt:self.pt + self.H, self.pl:self.pl + self.W]
+        return planes[:, :, self.pt:self.pt + self.H, self.pl:self.pl + self.W].transpose(1, 0, 2, 3)
+
+    def columns_shape(self):
+        if self.per_image:
+            return (self.N, self.C, self.KH, self.KW, self.OH, self.OW)
+        return (self.C, self.KH, self.KW, self.N, self.OH, self.Wv)
+
+    def matrix_shape(self, rows):
+        """Columns, products and output gradients as stacks of matrices with ``rows`` rows (per group)."""
+        if self.per_image:
+            return (self.N, rows, self.OH * self.OW)
+        return (self.G, rows // self.G, self.N * self.OH * self.Wv)
 
 
 def _unfold(x, geo):
-    """im2col: x (N, C, H, W) -> columns (G, C/G*KH*KW, N*OH*Wv), rows ordered (channel, kh, kw)."""
-    buf = np.zeros((geo.C, geo.N, geo.plane), x.dtype)
-    geo.interior(buf)[...] = x.transpose(1, 0, 2, 3)
-    cols = np.empty((geo.C, geo.KH, geo.KW, geo.N, geo.OH, geo.Wv), x.dtype)
+    """im2col: x (N, C, H, W) -> columns (see _ConvGeometry), rows ordered (channel, kh, kw)."""
+    buf = geo.padded_buffer(x.dtype)
+    geo.interior(buf)[...] = x
+    cols = np.empty(geo.columns_shape(), x.dtype)
     for i in range(geo.KH):
         for j in range(geo.KW):
-            cols[:, i, j] = geo.window(buf, i, j)
-    return cols.reshape(geo.G, geo.C // geo.G * geo.KH * geo.KW, geo.N * geo.OH * geo.Wv)
+            if geo.per_image:
+                cols[:, :, i, j] = geo.window(buf, i, j)
+            else:
+                cols[:, i, j] = geo.window(buf, i, j)
+    return cols.reshape(geo.matrix_shape(geo.C * geo.KH * geo.KW))
 
 
 def _fold(cols, geo):
-    """col2im, the adjoint of _unfold: columns (G, C/G*KH*KW, N*OH*Wv) -> (N, C, H, W), overlaps summed."""
-    cols = cols.reshape(geo.C, geo.KH, geo.KW, geo.N, geo.OH, geo.Wv)
-    buf = np.zeros((geo.C, geo.N, geo.plane), cols.dtype)
+    """col2im, the adjoint of _unfold: columns -> (N, C, H, W), overlapping windows summed."""
+    cols = cols.reshape(geo.columns_shape())
+    buf = geo.padded_buffer(cols.dtype)
     for i in range(geo.KH):
         for j in range(geo.KW):
             view = geo.window(buf, i, j)
-            np.add(view, cols[:, i, j], out=view)
-    return np.ascontiguousarray(geo.interior(buf).transpose(1, 0, 2, 3))
+            np.add(view, cols[:, :, i, j] if geo.per_image else cols[:, i, j], out=view)
+    return np.ascontiguousarray(geo.interior(buf))
 
 
 def _spread(g, geo):
-    """The output gradient (N, O, OH, OW) laid out like the products: (G, O/G, N*OH*Wv), zeros in cropped columns."""
+    """The output gradient (N, O, OH, OW) laid out like the products, zeros in cropped columns."""
+    if geo.per_image:
+        return np.ascontiguousarray(g).reshape(geo.matrix_shape(geo.O))
     if geo.Wv == geo.OW:
-        return np.ascontiguousarray(g.transpose(1, 0, 2, 3)).reshape(geo.G, geo.O // geo.G, geo.N * geo.OH * geo.Wv)
+        return np.ascontiguousarray(g.transpose(1, 0, 2, 3)).reshape(geo.matrix_shape(geo.O))
     ge = np.zeros((geo.O, geo.N, geo.OH, geo.Wv), g.dtype)
     ge[..., :geo.OW] = g.transpose(1, 0, 2, 3)
-    return ge.reshape(geo.G, geo.O // geo.G, geo.N * geo.OH * geo.Wv)
+    return ge.reshape(geo.matrix_shape(geo.O))
 
 
 def _gather_output(prod, geo, bias=None):
-    """Products (G, O/G, N*OH*Wv) -> the output (N, O, OH, OW), plus the bias, in one pass."""
+    """Products -> the output (N, O, OH, OW), plus the bias, in one pass."""
+    if geo.per_image:
+        out = prod.reshape(geo.N, geo.O, geo.OH, geo.OW)
+        if bias is not None:
+            out += bias.reshape(-1, 1, 1)
+        return out
     view = prod.reshape(geo.O, geo.N, geo.OH, geo.Wv)[..., :geo.OW].transpose(1, 0, 2, 3)
     if bias is None:
         return np.ascontiguousarray(view)
     out = np.empty(view.shape, np.result_type(prod, bias))
     np.add(view, bias.reshape(-1, 1, 1), out=out)
     return out
+
+
+def _bias_grad(ge, geo):
+    return ge.sum(axis=(0, 2)) if geo.per_image else ge.reshape(geo.O, -1).sum(axis=1)
 
 
 def _grouped(w, geo):
@@ -136,8 +180,15 @@ def _conv_input_grad_np(g, w, geo):
 
 def _conv_weight_grad_np(x, g, geo):
     """The weight gradient of a convolution (the correlation of x with g)."""
-    dw = np.matmul(_spread(g, geo), _unfold(x, geo).transpose(0, 2, 1))
-    return dw.reshape(geo.O, geo.C // geo.G, geo.KH, geo.KW)
+    return _weight_grad(_unfold(x, geo), _spread(g, geo), geo)
+
+
+def _weight_grad(cols, ge, geo):
+    # NOTE: computed transposed, columns @ g^T: OpenBLAS splits this orientation better over threads
+    dw = np.matmul(cols, ge.transpose(0, 2, 1))
+    if geo.per_image:
+        dw = dw.sum(axis=0, keepdims=True)
+    return dw.transpose(0, 2, 1).reshape(geo.O, geo.C // geo.G, geo.KH, geo.KW)
 
 
 _CONV_FNS = {"conv": _conv_np, "dx": _conv_input_grad_np, "dw": _conv_weight_grad_np}
@@ -262,8 +313,8 @@ def conv2d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):
         if xp is numpy_xp:
             ge = _spread(g, geo)
             gx = _fold(np.matmul(_grouped(w, geo).transpose(0, 2, 1), ge), geo) if need_x else None
-            gw = np.matmul(ge, cols.transpose(0, 2, 1)).reshape(w.shape) if need_w else None
-            gb = ge.reshape(geo.O, -1).sum(axis=1) if need_b else None
+            gw = _weight_grad(cols, ge, geo) if need_w else None
+            gb = _bias_grad(ge, geo) if need_b else None
         else:
             xb = x.reshape((1,) + xshape) if unbatched else x
             gx = _conv_family(xp, "dx", g, w, geo) if need_x else None
@@ -289,7 +340,12 @@ def _linear_node(name, apply, adjoint, a):
 
 
 class _PoolGeometry:
-    """Windows of a 2-D pooling over the last two axes of an input (..., H, W)."""
+    """Windows of a 2-D pooling over the last two axes of an input (..., H, W).
+
+    A window is a rectangle, so pooling is separable: reduce along the width (the padded input (B, Hq, Wq)
+    becomes (B, Hq, OW)), then along the height (-> (B, OH, OW)). Each pass is a loop over the kernel's
+    length on that axis, one strided view per tap, and gradients flow back through the passes in reverse.
+    """
 
     __slots__ = ("H", "W", "KH", "KW", "sh", "sw", "ph", "pw", "dh", "dw", "OH", "OW", "Hq", "Wq", "lead")
 
@@ -320,16 +376,89 @@ class _PoolGeometry:
     def crop(self, buf):
         return buf[:, self.ph:self.ph + self.H, self.pw:self.pw + self.W].reshape(self.lead + (self.H, self.W))
 
-    def window(self, buf, i, j):
-        """The (B, OH, OW) view of the padded buffer at kernel offset (i, j)."""
-        r, c = i * self.dh, j * self.dw
-        return buf[:, r:r + (self.OH - 1) * self.sh + 1:self.sh, c:c + (self.OW - 1) * self.sw + 1:self.sw]
+    def axis(self, axis):
+        """(kernel, stride, dilation, output length, padded length) along axis 1 (height) or 2 (width)."""
+        if axis == 1:
+            return self.KH, self.sh, self.dh, self.OH, self.Hq
+        return self.KW, self.sw, self.dw, self.OW, self.Wq
 
-    def offsets(self):
-        return [(i, j) for i in range(self.KH) for j in range(self.KW)]
+    def tap(self, a, axis, j):
+        """The view of ``a`` that tap ``j`` of every window along ``axis`` reads."""
+        k, s, d, n, _ = self.axis(axis)
+        taps = slice(j * d, j * d + s * (n - 1) + 1, s)
+        return a[:, taps] if axis == 1 else a[:, :, taps]
+
+    def overlapping(self, axis):
+        k, s, d, _, _ = self.axis(axis)
+        return s < d * (k - 1) + 1
 
     def out_shape(self):
         return self.lead + (self.OH, self.OW)
+
+
+def _window_max(geo, a, axis, pick, nan_aware=False):
+    """Max over the windows along ``axis``; with ``pick``, also each window's tap of the first maximum (PyTorch's
+    tie-break) or, ``nan_aware``, of the last NaN (a NaN wins, as in PyTorch)."""
+    k = geo.axis(axis)[0]
+    first = geo.tap(a, axis, 0)
+    if k == 1:
+        return first, (np.zeros(first.shape, np.int8) if pick else None)
+    best = np.maximum(first, geo.tap(a, axis, 1))
+    which = None
+    if pick:
+        second = geo.tap(a, axis, 1)
+        hit = (second > first) | np.isnan(second) if nan_aware else second > first
+        which = hit.view(np.int8)  # taps 0 and 1: the bools are the tap numbers
+    for j in range(2, k):
+        v = geo.tap(a, axis, j)
+        if pick:
+            hit = (v > best) | np.isnan(v) if nan_aware else v > best
+            which += hit * (j - which)  # NOTE: arithmetic, not where=: masked writes are slow on random masks
+        np.maximum(best, v, out=best)
+    return best, which
+
+
+def _window_unpick(geo, g, which, axis):
+    """The adjoint of picking: each window's gradient goes to the tap ``which`` names, along ``axis``."""
+    shape = list(g.shape)
+    shape[axis] = geo.axis(axis)[4]
+    out = np.zeros(shape, g.dtype)
+    k = geo.axis(axis)[0]
+    overlapping = geo.overlapping(axis)
+    finite = k == 1 or np.isfinite(g).all()
+    for j in range(k):
+        view = geo.tap(out, axis, j)
+        if k == 1:
+            view[...] = g
+            continue
+        # NOTE: multiplying by the mask is much faster than masked writes, but would spread a non-finite
+        # gradient (inf * 0 = nan) to the taps that are not the maximum: those gradients take np.where.
+        if finite and not overlapping:
+            np.multiply(g, which == j, out=view)
+        elif finite:
+            np.add(view, g * (which == j), out=view)
+        else:
+            np.add(view, np.where(which == j, g, 0), out=view)
+    return out
+
+
+def _window_sum(geo, a, axis):
+    k = geo.axis(axis)[0]
+    total = geo.tap(a, axis, 0).copy()
+    for j in range(1, k):
+        np.add(total, geo.tap(a, axis, j), out=total)
+    return total
+
+
+def _window_spread(geo, g, axis):
+    """The adjoint of a window sum: each window's gradient goes to all its taps, along ``axis``."""
+    shape = list(g.shape)
+    shape[axis] = geo.axis(axis)[4]
+    out = np.zeros(shape, g.dtype)
+    for j in range(geo.axis(axis)[0]):
+        view = geo.tap(out, axis, j)
+        np.add(view, g, out=view)
+    return out
 
 
 def _pool_out(size, k, s, p, d, ceil_mode):
@@ -381,38 +510,39 @@ def max_pool2d(input, kernel_size, stride=None, padding=0, dilation=1, ceil_mode
     if x.dtype.kind not in "iuf":
         raise RuntimeError(f"{op}: expected a numeric input, got dtype {x.dtype}")
     geo = _PoolGeometry(op, x.shape, kernel, stride, padding, dilation, ceil_mode)
-    fill = -np.inf if x.dtype.kind == "f" else np.iinfo(x.dtype).min
-    buf = geo.padded(x, fill)
-    views = [geo.window(buf, i, j) for i, j in geo.offsets()]
-    best = views[0].copy()
-    for v in views[1:]:
-        np.maximum(best, v, out=best)
-    # which offset holds each window's first maximum (PyTorch's tie-break: the first in row-major order)
-    which = np.zeros(best.shape, np.int8 if len(views) < 128 else np.int32)
-    for k in range(len(views) - 1, -1, -1):
-        np.copyto(which, k, where=views[k] == best)
-    if x.dtype.kind == "f" and np.isnan(best).any():
-        for k, v in enumerate(views):  # NOTE: NaN wins a window, as in PyTorch (the last NaN of the window)
-            np.copyto(which, k, where=np.isnan(v))
+    buf = geo.padded(x, -np.inf if x.dtype.kind == "f" else np.iinfo(x.dtype).min)
+    pick = return_indices or (input.requires_grad and _grad_state.enabled)
+    # Along the width, then the height: the first maximum of the first row holding the window's maximum is the
+    # window's first maximum in row-major order.
+    rows, col_pick = _window_max(geo, buf, 2, pick)
+    best, row_pick = _window_max(geo, rows, 1, pick)
+    if pick and x.dtype.kind == "f" and np.isnan(best).any():
+        rows, col_pick = _window_max(geo, buf, 2, pick, nan_aware=True)
+        best, row_pick = _window_max(geo, rows, 1, pick, nan_aware=True)
+    if best.base is not None and np.shares_memory(best, x):  # a 1x1 kernel: the output must be a new array
+        best = best.copy()
     out = best.reshape(geo.out_shape())
-    indices = _max_pool_indices(which, geo) if return_indices else None
+    if not pick:
+        return _wrap(out)
 
     def scatter(g):
         """Send each window's gradient to its maximum."""
-        g = g.reshape(which.shape)
-        dbuf = np.zeros((which.shape[0], geo.Hq, geo.Wq), g.dtype)
-        for k, (i, j) in enumerate(geo.offsets()):
-            view = geo.window(dbuf, i, j)
-            np.add(view, np.where(which == k, g, 0), out=view)
-        return np.ascontiguousarray(geo.crop(dbuf))
+        per_row = _window_unpick(geo, g.reshape(row_pick.shape), row_pick, 1)
+        return np.ascontiguousarray(geo.crop(_window_unpick(geo, per_row, col_pick, 2)))
+
+    def positions():
+        """Each maximum's (row, column) in the padded input."""
+        k, s, d, n, _ = geo.axis(1)
+        r = np.arange(n).reshape(-1, 1) * s + row_pick * d
+        c = np.arange(geo.OW) * geo.sw + np.take_along_axis(col_pick, r, axis=1) * geo.dw
+        return r, c
 
     def gather(h):
         """The adjoint of scatter: each window's maximum's entry of h."""
+        r, c = positions()
+        flat = (r * geo.Wq + c).reshape(r.shape[0], -1)
         hbuf = geo.padded(h, 0)
-        picked = np.zeros(which.shape, h.dtype)
-        for k, (i, j) in enumerate(geo.offsets()):
-            np.copyto(picked, geo.window(hbuf, i, j), where=which == k)
-        return picked.reshape(geo.out_shape())
+        return np.take_along_axis(hbuf.reshape(hbuf.shape[0], -1), flat, axis=1).reshape(geo.out_shape())
 
     def backward(xp, g, out, x):
         return (scatter(g) if xp is numpy_xp else _linear_node("max_pool2d_scatter", scatter, gather, g),)
@@ -420,18 +550,9 @@ def max_pool2d(input, kernel_size, stride=None, padding=0, dilation=1, ceil_mode
     backward.__qualname__ = "max_pool2d.<locals>.backward"
     result = _record(out, (input,), backward)
     if return_indices:
-        from .._tensor import _wrap
-
-        return result, _wrap(indices)
+        r, c = positions()
+        return result, _wrap(((r - geo.ph) * geo.W + c - geo.pw).astype(np.int64).reshape(geo.out_shape()))
     return result
-
-
-def _max_pool_indices(which, geo):
-    """Flat indices (row * W + col) into each input plane of the chosen maxima."""
-    i, j = np.divmod(which.astype(np.int64), geo.KW)
-    rows = np.arange(geo.OH).reshape(-1, 1) * geo.sh - geo.ph + i * geo.dh
-    cols = np.arange(geo.OW) * geo.sw - geo.pw + j * geo.dw
-    return (rows * geo.W + cols).reshape(geo.out_shape())
 
 
 def avg_pool2d(input, kernel_size, stride=None, padding=0, ceil_mode=False, count_include_pad=True,
@@ -461,10 +582,7 @@ def avg_pool2d(input, kernel_size, stride=None, padding=0, ceil_mode=False, coun
     integer = x.dtype.kind != "f"
 
     def window_sum(buf):
-        total = geo.window(buf, 0, 0).copy()
-        for i, j in geo.offsets()[1:]:
-            np.add(total, geo.window(buf, i, j), out=total)
-        return total
+        return _window_sum(geo, _window_sum(geo, buf, 2), 1)
 
     def apply(a):
         buf = geo.padded(a, 0)
@@ -480,16 +598,10 @@ def avg_pool2d(input, kernel_size, stride=None, padding=0, ceil_mode=False, coun
         return mean.reshape(geo.out_shape())
 
     def adjoint(g):
-        share = (g.reshape((-1, geo.OH, geo.OW)) / np.asarray(divisor, g.dtype))
-        dbuf = np.zeros((share.shape[0], geo.Hq, geo.Wq), g.dtype)
-        for i, j in geo.offsets():
-            view = geo.window(dbuf, i, j)
-            np.add(view, share, out=view)
-        return np.ascontiguousarray(geo.crop(dbuf))
+        share = g.reshape((-1, geo.OH, geo.OW)) / np.asarray(divisor, g.dtype)
+        return np.ascontiguousarray(geo.crop(_window_spread(geo, _window_spread(geo, share, 1), 2)))
 
     if integer:
-        from .._tensor import _wrap
-
         return _wrap(apply(x))
     return _linear_node(op, apply, adjoint, input)
 
