@@ -87,8 +87,9 @@ def main():
     x = rng.standard_normal((64, 1, 28, 28)).astype(np.float32)
     y = rng.integers(0, 10, 64)
     onehot = np.eye(10, dtype=np.float32)[y]
-    arrays = [rng.standard_normal((16, 1, 3, 3)) * 0.3, np.zeros(16), rng.standard_normal((32, 16, 3, 3)) * 0.1,
-              np.zeros(32), rng.standard_normal((10, 1568)) * 0.02, np.zeros(10)]
+    arrays = [rng.standard_normal((16, 1, 3, 3)) * 0.3, np.zeros(16),
+              rng.standard_normal((32, 16, 3, 3)) * 0.1, np.zeros(32),
+              rng.standard_normal((10, 1568)) * 0.02, np.zeros(10)]
     arrays = [a.astype(np.float32) for a in arrays]
     params = [tg.tensor(a, requires_grad=True) for a in arrays]
     tg_step = tapegrad_step_fn(tg.tensor(x), onehot, params)
@@ -105,13 +106,15 @@ def main():
         tg_step(), pt_step()
     rounds_tg, rounds_pt = [], []
     for _ in range(ROUNDS):
-        # a pause between libraries lets the other one's spinning worker threads (OpenBLAS spins ~0.1 s) go to sleep
+        # a pause between libraries lets the other one's spinning worker threads go to sleep (OpenBLAS's
+        # spin for ~0.1 s after a call)
         time.sleep(0.25)
         rounds_tg.append(_time(tg_step, 5))
         time.sleep(0.25)
         rounds_pt.append(_time(pt_step, 5))
     t_tg, t_pt = min(rounds_tg), min(rounds_pt)
-    print(f"(median rounds: tapegrad {np.median(rounds_tg) * 1e3:.2f} ms, pytorch {np.median(rounds_pt) * 1e3:.2f} ms)")
+    med_tg, med_pt = np.median(rounds_tg) * 1e3, np.median(rounds_pt) * 1e3
+    print(f"(median rounds: tapegrad {med_tg:.2f} ms, pytorch {med_pt:.2f} ms)")
     print(f"tapegrad: {t_tg * 1e3:.2f} ms/step")
     print(f"pytorch:  {t_pt * 1e3:.2f} ms/step  ->  ratio {t_tg / t_pt:.2f}")
     if "--parts" in sys.argv:

@@ -261,11 +261,14 @@ def test_in_place_fills_refuse_leaves_that_require_grad_but_not_under_no_grad():
     assert w.requires_grad and w.numpy(force=True).min() >= 1.0
 
 
-def test_in_place_fill_of_a_graph_node_cuts_the_gradient_to_zero():
+@pytest.mark.parametrize("fill, name", [(lambda t: t.uniform_(generator=gen(19)), "UniformBackward"),
+                                        (lambda t: t.normal_(generator=gen(19)), "NormalBackward"),
+                                        (lambda t: t.bernoulli_(generator=gen(19)), "BernoulliBackward")])
+def test_in_place_fill_of_a_graph_node_cuts_the_gradient_to_zero(fill, name):
     a = tg.ones(3, dtype=tg.float64, requires_grad=True)
     b = a * 2
-    b.normal_(generator=gen(19))
-    assert b.grad_fn is not None
+    fill(b)
+    assert b.grad_fn.name() == name
     (b * 5).sum().backward()
     np.testing.assert_array_equal(a.grad.numpy(), 0)
 

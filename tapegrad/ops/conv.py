@@ -36,8 +36,8 @@ def _pair(op, name, value, allow_zero=False):
     if isinstance(value, (tuple, list)) and len(value) in (1, 2) and all(
             isinstance(v, numbers.Integral) and not isinstance(v, bool) for v in value):
         return (int(value[0]), int(value[-1]))
-    raise RuntimeError(f"{op}: expected {name} to be a single integer value or a list of 2 values to match the "
-                       f"convolution dimensions, but got {name}={value!r}")
+    raise RuntimeError(f"{op}: expected {name} to be a single integer value or a list of 2 values to match "
+                       f"the convolution dimensions, but got {name}={value!r}")
 
 
 def _shape(a):
@@ -81,7 +81,8 @@ class _ConvGeometry:
         (a buffer (C, N, plane)), (N, C, OH, OW) per image (a buffer (N, C, Hp, Wp))."""
         if self.per_image:
             r, c = i * self.dh, j * self.dw
-            return buf[:, :, r:r + self.sh * (self.OH - 1) + 1:self.sh, c:c + self.sw * (self.OW - 1) + 1:self.sw]
+            rows = slice(r, r + self.sh * (self.OH - 1) + 1, self.sh)
+            return buf[:, :, rows, c:c + self.sw * (self.OW - 1) + 1:self.sw]
         s0, s1, item = buf.strides[0], buf.strides[1], buf.itemsize
         return as_strided(buf[:, :, i * self.dh * self.Wp + j * self.dw:], (self.C, self.N, self.OH, self.Wv),
                           (s0, s1, self.sh * self.Wp * item, self.sw * item))
@@ -191,6 +192,8 @@ def _weight_grad(cols, ge, geo):
     return dw.transpose(0, 2, 1).reshape(geo.O, geo.C // geo.G, geo.KH, geo.KW)
 
 
+_KEEP_COLUMNS_BYTES = 64 << 20  # keep the forward's columns for the weight gradient up to this size
+
 _CONV_FNS = {"conv": _conv_np, "dx": _conv_input_grad_np, "dw": _conv_weight_grad_np}
 
 
@@ -217,13 +220,13 @@ def _conv_family(xp, kind, a, b, geo):
 
 
 def _conv_padding(op, padding, kernel, dilation, stride):
-    """(top, bottom, left, right) from an int, a pair, 'valid' or 'same' (extra padding at the end, as PyTorch)."""
+    """(top, bottom, left, right) from an int, a pair, 'valid' or 'same' (odd padding: more at the end)."""
     if isinstance(padding, str):
         if padding == "valid":
             return 0, 0, 0, 0
         if padding != "same":
-            raise RuntimeError(f"{op}: invalid padding string {padding!r} (expected 'same', 'valid', an int or "
-                               "a pair of ints)")
+            raise RuntimeError(f"{op}: invalid padding string {padding!r} (expected 'same', 'valid', an int "
+                               "or a pair of ints)")
         if stride != (1, 1):
             raise RuntimeError(f"{op}: padding='same' is not supported for strided convolutions "
                                f"(stride={stride})")
@@ -256,14 +259,15 @@ def _check_conv(op, x, w, b, stride, dilation, groups):
         raise RuntimeError(f"{op}: dilation should be greater than zero, but got dilation={dilation}")
     channels = x.shape[-3]
     if w.shape[0] % groups:
-        raise RuntimeError(f"{op}: given groups={groups}, expected weight to be divisible by {groups} at dimension "
-                           f"0, but got weight of shape {_shape(w)}")
+        raise RuntimeError(f"{op}: given groups={groups}, expected weight to be divisible by {groups} at "
+                           f"dimension 0, but got weight of shape {_shape(w)}")
     if channels != w.shape[1] * groups:
-        raise RuntimeError(f"{op}: given groups={groups} and weight of shape {_shape(w)}, expected input of shape "
-                           f"{_shape(x)} to have {w.shape[1] * groups} channels, but got {channels} channels")
+        raise RuntimeError(f"{op}: given groups={groups} and weight of shape {_shape(w)}, expected input of "
+                           f"shape {_shape(x)} to have {w.shape[1] * groups} channels, but got {channels} "
+                           "channels")
     if b is not None and b.shape != (w.shape[0],):
-        raise RuntimeError(f"{op}: given weight of shape {_shape(w)}, expected bias to be 1-D with {w.shape[0]} "
-                           f"elements, but got bias of shape {_shape(b)}")
+        raise RuntimeError(f"{op}: given weight of shape {_shape(w)}, expected bias to be 1-D with "
+                           f"{w.shape[0]} elements, but got bias of shape {_shape(b)}")
 
 
 def conv2d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):
@@ -271,7 +275,8 @@ def conv2d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):
 
     2-D cross-correlation (PyTorch's convolution) of an input (N, C, H, W) or (C, H, W) with a weight
     (O, C/groups, kH, kW). ``stride``, ``padding`` and ``dilation`` are ints or pairs; ``padding`` may also be
-    ``'valid'`` or ``'same'``. The output is (N, O, OH, OW) with OH = (H + 2*pad - dil*(kH-1) - 1) // stride + 1.
+    ``'valid'`` or ``'same'``. The output is (N, O, OH, OW) with
+    OH = (H + 2*pad - dil*(kH-1) - 1) // stride + 1, and OW likewise.
 
     >>> import tapegrad as tg
     >>> x, w = tg.ones(1, 1, 4, 4), tg.ones(2, 1, 3, 3)
@@ -292,10 +297,11 @@ def conv2d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):
         x = x[None]
     geo = _ConvGeometry(x.shape, w.shape, stride, pads, dilation, groups)
     if geo.Hp < dilation[0] * (geo.KH - 1) + 1 or geo.Wp < dilation[1] * (geo.KW - 1) + 1:
+        kh, kw = dilation[0] * (geo.KH - 1) + 1, dilation[1] * (geo.KW - 1) + 1
         raise RuntimeError(f"{op}: the padded input of size ({geo.Hp} x {geo.Wp}) per channel (input shape "
                            f"{_shape(input)}, padding {pads}) is smaller than the dilated kernel of size "
-                           f"({dilation[0] * (geo.KH - 1) + 1} x {dilation[1] * (geo.KW - 1) + 1}) (weight shape "
-                           f"{_shape(w)}); the kernel can't be greater than the input")
+                           f"({kh} x {kw}) (weight shape {_shape(w)}); the kernel can't be greater than the "
+                           "input")
 
     cols = _unfold(x, geo)
     out = _gather_output(np.matmul(_grouped(w, geo), cols), geo, b)
@@ -303,20 +309,20 @@ def conv2d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):
         out = out[0]
     need_x, need_w = input.requires_grad, weight.requires_grad
     need_b = bias is not None and bias.requires_grad
-    if not need_w:
-        cols = None  # only the weight gradient needs the columns: let them go now
+    if not need_w or cols.nbytes > _KEEP_COLUMNS_BYTES:
+        cols = None  # only the weight gradient needs the columns; big ones are unfolded again in backward
     xshape = input._data.shape
 
     def backward(xp, g, out, x, w, *b):
         if unbatched:
             g = g.reshape((1,) + tuple(g.shape))
+        xb = x.reshape((1,) + xshape) if unbatched else x
         if xp is numpy_xp:
             ge = _spread(g, geo)
             gx = _fold(np.matmul(_grouped(w, geo).transpose(0, 2, 1), ge), geo) if need_x else None
-            gw = _weight_grad(cols, ge, geo) if need_w else None
+            gw = _weight_grad(_unfold(xb, geo) if cols is None else cols, ge, geo) if need_w else None
             gb = _bias_grad(ge, geo) if need_b else None
         else:
-            xb = x.reshape((1,) + xshape) if unbatched else x
             gx = _conv_family(xp, "dx", g, w, geo) if need_x else None
             gw = _conv_family(xp, "dw", xb, g, geo) if need_w else None
             gb = g.sum(axis=(0, 2, 3)) if need_b else None
@@ -374,7 +380,8 @@ class _PoolGeometry:
         return buf
 
     def crop(self, buf):
-        return buf[:, self.ph:self.ph + self.H, self.pw:self.pw + self.W].reshape(self.lead + (self.H, self.W))
+        inside = buf[:, self.ph:self.ph + self.H, self.pw:self.pw + self.W]
+        return inside.reshape(self.lead + (self.H, self.W))
 
     def axis(self, axis):
         """(kernel, stride, dilation, output length, padded length) along axis 1 (height) or 2 (width)."""
@@ -397,8 +404,8 @@ class _PoolGeometry:
 
 
 def _window_max(geo, a, axis, pick, nan_aware=False):
-    """Max over the windows along ``axis``; with ``pick``, also each window's tap of the first maximum (PyTorch's
-    tie-break) or, ``nan_aware``, of the last NaN (a NaN wins, as in PyTorch)."""
+    """Max over the windows along ``axis``; with ``pick``, also each window's tap of the first maximum
+    (PyTorch's tie-break) or, ``nan_aware``, of the last NaN (a NaN wins, as in PyTorch)."""
     k = geo.axis(axis)[0]
     first = geo.tap(a, axis, 0)
     if k == 1:
@@ -473,8 +480,8 @@ def _pool_out(size, k, s, p, d, ceil_mode):
 def _pool_args(op, input, kernel_size, stride, padding, dilation):
     x = input._data
     if x.ndim not in (3, 4) or x.size == 0 and 0 in x.shape[-3:]:
-        raise RuntimeError(f"{op}: expected a non-empty 3-D (C, H, W) or 4-D (N, C, H, W) input, but got input "
-                           f"of shape {_shape(x)}")
+        raise RuntimeError(f"{op}: expected a non-empty 3-D (C, H, W) or 4-D (N, C, H, W) input, but got "
+                           f"input of shape {_shape(x)}")
     kernel = _pair(op, "kernel_size", kernel_size)
     stride = kernel if stride is None or (isinstance(stride, (list, tuple)) and not stride) else \
         _pair(op, "stride", stride)
@@ -487,16 +494,17 @@ def _pool_args(op, input, kernel_size, stride, padding, dilation):
         raise RuntimeError(f"{op}: dilation must be greater than zero, but got dilation={dilation}")
     for p, k, d in zip(padding, kernel, dilation):
         if p < 0 or 2 * p > d * (k - 1) + 1:
-            raise RuntimeError(f"{op}: pad should be non-negative and at most half of the effective kernel size, "
-                               f"but got pad={p}, kernel_size={k} and dilation={d}")
+            raise RuntimeError(f"{op}: pad should be non-negative and at most half of the effective kernel "
+                               f"size, but got pad={p}, kernel_size={k} and dilation={d}")
     return kernel, stride, padding, dilation
 
 
 def max_pool2d(input, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=False, return_indices=False):
-    """max_pool2d(input, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=False, return_indices=False)
+    """max_pool2d(input, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=False,
+    return_indices=False)
 
-    The maximum over each (dilated) kernel window of an input (N, C, H, W) or (C, H, W); ``stride`` defaults to
-    ``kernel_size`` and padding counts as -inf. The gradient goes to the first maximum of each window (the
+    The maximum over each (dilated) kernel window of an input (N, C, H, W) or (C, H, W); ``stride`` defaults
+    to ``kernel_size`` and padding counts as -inf. The gradient goes to the first maximum of each window (the
     element ``return_indices`` names, as a flat index into each H*W plane).
 
     >>> import tapegrad as tg
@@ -561,8 +569,8 @@ def avg_pool2d(input, kernel_size, stride=None, padding=0, ceil_mode=False, coun
     divisor_override=None)
 
     The mean over each kernel window of an input (N, C, H, W) or (C, H, W); ``stride`` defaults to
-    ``kernel_size``. Zero padding counts in the divisor if ``count_include_pad`` (window parts beyond the padding,
-    from ``ceil_mode``, never do); ``divisor_override`` replaces the divisor.
+    ``kernel_size``. Zero padding counts in the divisor if ``count_include_pad`` (window parts beyond the
+    padding, from ``ceil_mode``, never do); ``divisor_override`` replaces the divisor.
 
     >>> import tapegrad as tg
     >>> tg.nn.functional.avg_pool2d(tg.arange(16.0).reshape(1, 1, 4, 4), 2)
@@ -634,11 +642,11 @@ def adaptive_avg_pool2d(input, output_size):
     op = "adaptive_avg_pool2d"
     x = input._data
     if x.ndim not in (3, 4):
-        raise RuntimeError(f"{op}: expected a 3-D (C, H, W) or 4-D (N, C, H, W) input, but got input of shape "
-                           f"{_shape(x)}")
+        raise RuntimeError(f"{op}: expected a 3-D (C, H, W) or 4-D (N, C, H, W) input, but got input of "
+                           f"shape {_shape(x)}")
     if 0 in x.shape[-3:]:
-        raise RuntimeError(f"{op}: expected input to have non-zero size for non-batch dimensions, but got input "
-                           f"of shape {_shape(x)}")
+        raise RuntimeError(f"{op}: expected input to have non-zero size for non-batch dimensions, but got "
+                           f"input of shape {_shape(x)}")
     if x.dtype.kind != "f":
         raise NotImplementedError(f"{op}: not implemented for dtype {x.dtype}; use a floating-point input")
     if isinstance(output_size, (tuple, list)):
