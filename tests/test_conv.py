@@ -235,18 +235,20 @@ def test_conv2d_both_column_layouts(x_shape, w_shape, per_image, kwargs):
     assert_gradients(lambda x, w, b: conv2d(x, w, b, **kwargs), x, w, b)
 
 
-def test_conv2d_unfolds_again_when_the_columns_are_too_big_to_keep(monkeypatch):
+@pytest.mark.parametrize("kwargs", [dict(padding=1), dict(stride=(2, 1), padding=(0, 2), dilation=2)])
+def test_conv2d_column_layouts_agree_when_forced(monkeypatch, kwargs):
     rng = np.random.default_rng(9)
-    x, w = rng.standard_normal((2, 4, 5, 5)), rng.standard_normal((3, 4, 3, 3))
-    kept = []
-    for limit in (1 << 30, 0):
-        monkeypatch.setattr(conv_module, "_KEEP_COLUMNS_BYTES", limit)
-        W = tg.tensor(w, requires_grad=True)
-        conv2d(tg.tensor(x), W, padding=1).sum().backward()
-        kept.append(W.grad.numpy())
-    np.testing.assert_array_equal(kept[0], kept[1])
-    monkeypatch.setattr(conv_module, "_KEEP_COLUMNS_BYTES", 0)
-    assert_gradients(lambda x, w: conv2d(x, w, stride=2), x, w)
+    x, w, b = rng.standard_normal((2, 3, 6, 5)), rng.standard_normal((4, 3, 2, 3)), rng.standard_normal(4)
+    results = []
+    for limit in (0, 10**6):  # channels first, then per image
+        monkeypatch.setattr(conv_module, "_PER_IMAGE_MAX_ROWS", limit)
+        X, W, B = (tg.tensor(a, requires_grad=True) for a in (x, w, b))
+        y = conv2d(X, W, B, **kwargs)
+        y.backward(tg.tensor(np.cos(np.arange(y.numel())).reshape(y.shape)))
+        results.append([y.numpy(force=True), X.grad.numpy(), W.grad.numpy(), B.grad.numpy()])
+        assert_gradients(lambda x, w: conv2d(x, w, **kwargs), x[:1], w)
+    for per_image, channels_first in zip(*results):
+        np.testing.assert_allclose(per_image, channels_first, rtol=1e-10, atol=1e-12)
 
 
 def test_conv2d_unbatched_input_and_top_level_name():
