@@ -2,8 +2,11 @@
 
 conv(1->16, 3x3, pad 1)-ReLU-maxpool 2-conv(16->32, 3x3, pad 1)-ReLU-maxpool 2-linear(1568->10), batch 64 of
 28x28 float32, cross-entropy, forward + backward + SGD step. Usage: python benchmarks/conv_probe.py [--parts]
+PyTorch runs with 2 threads (TORCH_THREADS overrides; OPENBLAS_NUM_THREADS sets numpy's). On a shared
+machine, timings swing widely: compare the two libraries within one run, over several runs.
 """
 
+import os
 import sys
 import time
 
@@ -98,7 +101,7 @@ def main():
     except ImportError:
         print(f"tapegrad: {per_step(tg_step) * 1e3:.2f} ms/step")
         return
-    torch.set_num_threads(int(__import__("os").environ.get("TORCH_THREADS", "2")))
+    torch.set_num_threads(int(os.environ.get("TORCH_THREADS", "2")))
     tparams = [torch.tensor(a, requires_grad=True) for a in arrays]
     pt_step = torch_step_fn(torch, torch.tensor(x), torch.tensor(y), tparams)
     # Interleave the two in short rounds (the machine may be shared), and compare their best rounds.
