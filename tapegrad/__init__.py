@@ -25,6 +25,7 @@ from .ops.index import *
 from .ops.conv import *
 from .ops.sampling import *
 from . import nn, optim, utils, datasets
+from .nn.functional import celu, cosine_similarity, dropout, layer_norm, log_softmax, selu, softmax
 from .serialization import load, save
 
 Tensor.backward = autograd.engine.backward

@@ -188,9 +188,6 @@ class Tensor:
         """clone(): a copy of the values; the gradient flows back to this tensor."""
         return _record(self._data.copy(), (self,), _clone_backward)
 
-    def contiguous(self, memory_format=None):
-        return self
-
     def is_contiguous(self, memory_format=None):
         return self._data.flags.c_contiguous
 
@@ -205,7 +202,7 @@ class Tensor:
                 dtype = a
         if device is not None:
             _check_device(device)
-        if dtype is None:
+        if dtype is None or dtypes.as_dtype(dtype) == self._data.dtype:
             return self.clone() if copy else self
         return self.type(dtype)
 
@@ -407,8 +404,8 @@ class GradFn:
 def op_name(backward):
     """The PyTorch-style node name of a backward rule: ``_mul_backward`` or ``mul.<locals>.backward`` -> MulBackward."""
     parts = getattr(backward, "__qualname__", "op").split(".<locals>.")
-    name = parts[-2] if len(parts) > 1 else parts[0].replace("_backward", "")
-    name = name.strip("_").rsplit(".", 1)[-1]
+    name = parts[-2] if len(parts) > 1 else parts[0]
+    name = name.strip("_").rsplit(".", 1)[-1].removesuffix("_backward")
     return "".join(part.capitalize() for part in name.split("_")) + "Backward"
 
 
@@ -429,6 +426,8 @@ _TYPE_NAMES = {dtypes.float32: "FloatTensor", dtypes.float64: "DoubleTensor", dt
 # ---------------------------------------------------------------------- making tensors
 def _wrap(array):
     """A leaf tensor around ``array`` (no copy, no checks): the fast constructor ops use."""
+    if array.__class__ is not np.ndarray:  # numpy ufuncs on 0-d arrays return numpy scalars
+        array = np.asarray(array)
     t = _new_object(Tensor)
     t._data = array
     t.grad = None
@@ -502,7 +501,9 @@ def as_tensor_operand(x, like, op):
     """Turn the other operand of a binary op into a tensor whose dtype follows PyTorch's scalar rules."""
     if isinstance(x, Tensor):
         return x
-    if isinstance(x, numbers.Number) and not isinstance(x, np.generic):
+    if isinstance(x, np.generic) and x.ndim == 0 and not isinstance(x, (np.str_, np.bytes_, np.void)):
+        x = x.item()  # a numpy scalar behaves as a Python scalar: it does not promote a float32 tensor
+    if isinstance(x, numbers.Number):
         return _wrap(np.asarray(x, dtype=dtypes.scalar_dtype(x, like._data.dtype)))
     if isinstance(x, (np.ndarray, np.generic, list, tuple)):
         return _wrap(_to_array(x))

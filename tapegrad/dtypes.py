@@ -35,8 +35,8 @@ def as_dtype(d):
     """Turn a tapegrad/numpy dtype, a numpy type or a Python type into a numpy dtype."""
     if d is None:
         return None
-    if d is builtins_float:
-        return _default[0]
+    if d is builtins_float:  # as in PyTorch: dtype=float means float64, not the default dtype
+        return float64
     if d is builtins_int:
         return int64
     if d is builtins_bool:

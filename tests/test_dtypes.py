@@ -142,15 +142,11 @@ def test_to_and_type():
     assert y is not x and tg.equal(y, x)
 
 
-@pytest.mark.xfail(strict=True, reason="Tensor.to(dtype, copy=True) returns self when the dtype already matches; "
-                                       "PyTorch returns a copy (fix reported to the _tensor.py owner)")
 def test_to_same_dtype_with_copy_copies():
     x = tg.tensor([1.5, 2.5])
     assert x.to(tg.float32, copy=True) is not x
 
 
-@pytest.mark.xfail(strict=True, reason="dtypes.as_dtype maps Python float to the default dtype; PyTorch maps it "
-                                       "to float64 (fix reported to the dtypes owner)")
 def test_python_float_type_means_float64():
     assert tg.tensor([1]).to(float).dtype == tg.float64
     assert tg.zeros(2, dtype=float).dtype == tg.float64

@@ -18,17 +18,9 @@ numpy_xp = types.SimpleNamespace(**{k: getattr(np, k) for k in dir(np) if not k.
 
 def _np_add_at(shape, index, values):
     """A zero array of ``shape`` with ``values`` added at ``index`` (repeats accumulate): scatter-add."""
-    out = np.zeros(shape, dtype=values.dtype)
-    if _is_basic(index):
-        out[index] = values  # ints, slices, None, Ellipsis: no element repeats, plain assignment is exact
-    else:
-        np.add.at(out, index, values)
-    return out
+    from ..ops.index import scatter_add_array
 
-
-def _is_basic(index):
-    parts = index if isinstance(index, tuple) else (index,)
-    return all(p is None or p is Ellipsis or isinstance(p, (int, slice, np.integer)) for p in parts)
+    return scatter_add_array(shape, index, values)
 
 
 def _np_astype(a, dtype):

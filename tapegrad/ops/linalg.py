@@ -28,7 +28,7 @@ def _rank_error(op, want, a, b):
     return ValueError(f"{op}: expected {want}, got shapes {tuple(a.shape)} and {tuple(b.shape)}")
 
 
-def _product_backward(need_a, need_b):
+def _matmul_backward(need_a, need_b):
     """The rule of out = a @ b for operands of equal rank >= 2 (batch dims broadcast by the engine)."""
 
     def backward(xp, g, out, a, b):
@@ -75,7 +75,7 @@ def matmul(input, other):
                          f"{tuple(bd.shape)}") from None
     a_vec, b_vec = ad.ndim == 1, bd.ndim == 1
     if not (a_vec or b_vec):
-        return _record(out, (a, b), _product_backward(need_a, need_b))
+        return _record(out, (a, b), _matmul_backward(need_a, need_b))
     if a_vec and b_vec:
         return _record(np.asarray(out), (a, b), _dot_backward)
 
@@ -112,7 +112,7 @@ def mm(input, mat2):
         raise _rank_error("mm", "two 2-D matrices", ad, bd)
     if ad.shape[1] != bd.shape[0]:
         raise _inner_error("mm", ad, bd, ad.shape[1], bd.shape[0])
-    return _record(ad @ bd, (a, b), _product_backward(a.requires_grad, b.requires_grad))
+    return _record(ad @ bd, (a, b), _matmul_backward(a.requires_grad, b.requires_grad))
 
 
 @tensor_method()
@@ -132,7 +132,7 @@ def bmm(input, mat2):
                          f"{ad.shape[0]} and {bd.shape[0]} differ")
     if ad.shape[2] != bd.shape[1]:
         raise _inner_error("bmm", ad, bd, ad.shape[2], bd.shape[1])
-    return _record(np.matmul(ad, bd), (a, b), _product_backward(a.requires_grad, b.requires_grad))
+    return _record(np.matmul(ad, bd), (a, b), _matmul_backward(a.requires_grad, b.requires_grad))
 
 
 @tensor_method()

@@ -57,7 +57,8 @@ class Graph:
         dot = shutil.which("dot")
         if dot is None:
             return None
-        return subprocess.run([dot, "-Tsvg"], input=self.source.encode(), capture_output=True, check=True).stdout.decode()
+        out = subprocess.run([dot, "-Tsvg"], input=self.source.encode(), capture_output=True, check=True)
+        return out.stdout.decode()
 
     def save(self, path):
         """Write the DOT source to ``path`` (atomically)."""
