@@ -1,0 +1,96 @@
+"""Keras metrics: stateful averages over an epoch (``update_state``, ``result``, ``reset_state``)."""
+
+import numpy as np
+
+
+class Metric:
+    """Metric(name): a sample-weighted running mean of a per-sample value."""
+
+    def __init__(self, name=None):
+        self.name = name or _snake(type(self).__name__)
+        self.reset_state()
+
+    def reset_state(self):
+        self.total, self.count = 0.0, 0
+
+    def update_state(self, y_true, y_pred):
+        values = self.values(np.asarray(y_true), np.asarray(y_pred))
+        self.total += float(np.sum(values))
+        self.count += values.size
+
+    def result(self):
+        return self.total / self.count if self.count else 0.0
+
+
+def _snake(name):
+    return "".join("_" + c.lower() if c.isupper() else c for c in name).lstrip("_")
+
+
+def _column(y, n):
+    return y.reshape(n, -1)
+
+
+class SparseCategoricalAccuracy(Metric):
+    def values(self, y_true, y_pred):
+        return (y_pred.reshape(len(y_pred), -1).argmax(-1) == y_true.reshape(-1)).astype(np.float64)
+
+
+class CategoricalAccuracy(Metric):
+    def values(self, y_true, y_pred):
+        return (y_pred.argmax(-1) == y_true.argmax(-1)).astype(np.float64).reshape(-1)
+
+
+class BinaryAccuracy(Metric):
+    def __init__(self, name=None, threshold=0.5):
+        self.threshold = threshold
+        super().__init__(name)
+
+    def values(self, y_true, y_pred):
+        n = len(y_pred)
+        return ((_column(y_pred, n) > self.threshold) == (_column(y_true, n) > 0.5)).astype(np.float64).reshape(-1)
+
+
+class Accuracy(Metric):
+    def values(self, y_true, y_pred):
+        n = len(y_pred)
+        return (_column(y_pred, n) == _column(y_true, n)).astype(np.float64).reshape(-1)
+
+
+class MeanSquaredError(Metric):
+    def values(self, y_true, y_pred):
+        n = len(y_pred)
+        return ((_column(y_pred, n) - _column(y_true, n)) ** 2).mean(-1)
+
+
+class MeanAbsoluteError(Metric):
+    def values(self, y_true, y_pred):
+        n = len(y_pred)
+        return np.abs(_column(y_pred, n) - _column(y_true, n)).mean(-1)
+
+
+_BY_NAME = {"sparse_categorical_accuracy": SparseCategoricalAccuracy, "categorical_accuracy": CategoricalAccuracy,
+            "binary_accuracy": BinaryAccuracy, "mse": MeanSquaredError, "mean_squared_error": MeanSquaredError,
+            "mae": MeanAbsoluteError, "mean_absolute_error": MeanAbsoluteError}
+
+
+def get(identifier, loss):
+    """A Metric from a name, an instance or a callable; 'accuracy' picks the variant that fits the loss."""
+    if isinstance(identifier, Metric):
+        return identifier
+    if identifier in ("accuracy", "acc"):
+        cls = {"sparse": SparseCategoricalAccuracy, "categorical": CategoricalAccuracy,
+               "binary": BinaryAccuracy}.get(loss.kind, Accuracy)
+        return cls(name=identifier)
+    if isinstance(identifier, str):
+        if identifier not in _BY_NAME:
+            raise ValueError(f"compile: unknown metric {identifier!r}; use 'accuracy' or one of {sorted(_BY_NAME)}")
+        return _BY_NAME[identifier](name=identifier)
+    if callable(identifier):
+        fn = identifier
+
+        class _Fn(Metric):
+            def values(self, y_true, y_pred):
+                return np.asarray(fn(y_true, y_pred), dtype=np.float64).reshape(-1)
+
+        return _Fn(name=getattr(fn, "__name__", "metric"))
+    raise TypeError(f"compile: a metric must be a string, a Metric or a callable, got {type(identifier).__name__}")
