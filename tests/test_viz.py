@@ -76,3 +76,20 @@ def test_plot_decision_boundary_with_a_callable_model(tmp_path):
     assert open(path, "rb").read(8) == PNG
     with pytest.raises(ValueError, match=r"\(n, 2\)"):
         plot_decision_boundary(model, np.zeros((3, 3)), np.zeros(3), str(tmp_path / "c.png"))
+
+
+def test_a_five_layer_mlp_is_grouped_by_module_and_params_may_be_the_module(tmp_path):
+    nn = tg.nn
+    tg.manual_seed(0)
+    model = nn.Sequential(*[m for k in range(5) for m in (nn.Linear(8 if k else 2, 8 if k < 4 else 3), nn.ReLU())][:-1])
+    loss = nn.functional.cross_entropy(model(tg.randn(16, 2)), tg.tensor([0, 1, 2, 0] * 4))
+    loss.backward(retain_graph=True)
+    g = draw_graph(loss, params=model)
+    assert sorted(g.clusters) == ["0", "2", "4", "6", "8"]
+    for k in (0, 2, 4, 6, 8):
+        assert f"{k}.weight" in g.source and f"{k}.bias" in g.source
+        assert any(g.nodes[n]["kind"] == "op" for n in g.clusters[str(k)])  # the layer's ops sit in its box
+    assert g.source.count("|grad| = ") == 10
+    assert draw_graph(loss, params=model.named_parameters()).source.count("cluster_") == 5
+    out = g.render(str(tmp_path / "mlp.svg"))
+    assert open(out, "rb").read(8) == PNG or b"<svg" in open(out, "rb").read()

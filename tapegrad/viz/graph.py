@@ -154,9 +154,10 @@ class Graph:
 def draw_graph(tensor, params=None, show_grads=True, max_nodes=500):
     """draw_graph(tensor, params=None) -> Graph: the recorded graph that produced ``tensor``.
 
-    One node per op and per leaf, labelled with op name, shape and dtype; ``params`` (a dict name -> tensor,
-    e.g. ``dict(model.named_parameters())``) labels parameters with their names and groups each module's
-    parameters and the ops that consume them in a box. After ``backward``, leaves show their gradient norms.
+    One node per op and per leaf, labelled with op name, shape and dtype; ``params`` (a module, or a dict or
+    iterable of (name, tensor) pairs such as ``model.named_parameters()``) labels parameters with their names
+    and groups each module's parameters and the ops that consume them in a box. After ``backward``, leaves show
+    their gradient norms.
 
     >>> import tapegrad as tg
     >>> w = tg.ones(2, requires_grad=True)
@@ -165,7 +166,10 @@ def draw_graph(tensor, params=None, show_grads=True, max_nodes=500):
     """
     if not isinstance(tensor, Tensor):
         raise TypeError(f"draw_graph: expected a Tensor, got {type(tensor).__name__}")
-    names = {id(t): name for name, t in (params or {}).items()}
+    if hasattr(params, "named_parameters"):
+        params = params.named_parameters()
+    params = dict(params or {})
+    names = {id(t): name for name, t in params.items()}
     nodes, edges, clusters = {}, [], {}
     stack, seen = [tensor], {id(tensor)}
     while stack:
