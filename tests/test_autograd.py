@@ -250,6 +250,38 @@ def test_inplace_change_of_saved_tensor_fails_backward():
         b.sum().backward()
 
 
+def test_version_check_still_fires_when_later_nodes_were_recorded_after_the_write():
+    # The engine skips the version checks of a node when nothing was written since it was recorded; here the
+    # last node was recorded after the write (so it skips them), and the node that saved `a` must still refuse.
+    w = tg.ones(3, requires_grad=True)
+    a = w * 2
+    b = a * a  # saves a
+    with tg.no_grad():
+        a.add_(1)
+    c = b * 3
+    with pytest.raises(RuntimeError, match="modified by an in-place operation.*MulBackward"):
+        c.sum().backward()
+
+
+def test_version_check_of_a_node_written_after_it_was_recorded():
+    w = tg.ones(3, requires_grad=True)
+    b = w.exp()  # its backward uses its own output
+    with tg.no_grad():
+        b.add_(1)
+    with pytest.raises(RuntimeError, match="modified by an in-place operation.*ExpBackward"):
+        b.sum().backward()
+
+
+def test_writes_to_unrelated_tensors_do_not_fail_backward():
+    w = tg.tensor([1.0, 2.0, 3.0], requires_grad=True)
+    y = (w * w).exp() * w
+    other = tg.zeros(3)
+    other.add_(1)  # moves the write clock: the engine checks versions, and finds nothing stale
+    y.sum().backward()
+    expected = np.exp(w.detach().numpy() ** 2) * (2 * w.detach().numpy() ** 2 + 1)
+    np.testing.assert_allclose(w.grad.numpy(), expected, rtol=1e-6)
+
+
 def test_inplace_on_non_leaf_rebases_history():
     w = tg.tensor([1.0, 2.0], requires_grad=True)
     y = w * 3

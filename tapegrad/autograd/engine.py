@@ -105,13 +105,17 @@ def run_backward(roots, root_grads, retain_graph=False, create_graph=False, inpu
     for r, g in zip(roots, root_grads):
         _accumulate(grads, id(r), g, create_graph)
     ready = [r for r in roots if id(r) not in deps]
+    # This loop runs once per node: its lookups are bound to locals.
+    pop, get, push, clock = grads.pop, grads.get, ready.append, _t._clock
 
     with grad_mode.set_grad_enabled(create_graph):
         while ready:
             t = ready.pop()
             parents = t._parents
-            g = grads.pop(id(t), None)
-            if g is not None:
+            g = pop(id(t), None)
+            if g is None:
+                parent_grads = (None,) * len(parents)
+            else:
                 if t._extra is not None:
                     g = _run_hooks(t, g, create_graph)
                 if want is not None and id(t) in want:
@@ -126,33 +130,32 @@ def run_backward(roots, root_grads, retain_graph=False, create_graph=False, inpu
                 stamp = t._stamp
                 if stamp == FREED:
                     raise _freed_error(t)
-                if t._version > stamp:
-                    raise RuntimeError(_stale_message(t, t))
-                for p in parents:
-                    if p._version > stamp:
-                        raise RuntimeError(_stale_message(t, p))
+                if clock.now != stamp:  # something was written in place since t was recorded: was it used here?
+                    _check_versions(t, stamp)
                 if create_graph:
                     parent_grads = backward(xp, g, t, *parents)
+                elif len(parents) == 2:
+                    parent_grads = backward(xp, g, t._data, parents[0]._data, parents[1]._data)
+                elif len(parents) == 1:
+                    parent_grads = backward(xp, g, t._data, parents[0]._data)
                 else:
                     parent_grads = backward(xp, g, t._data, *[p._data for p in parents])
                 if not retain_graph:
                     t._stamp = FREED
-            else:
-                parent_grads = (None,) * len(parents)
             for p, pg in zip(parents, parent_grads):
                 if not p.requires_grad:
                     continue
                 k = id(p)
                 if pg is not None:
                     data = p._data
-                    if create_graph or pg.shape != data.shape or pg.dtype != data.dtype:
+                    if create_graph or pg.shape != data.shape or pg.dtype is not data.dtype:
                         pg = _conform(xp, pg, p, t, create_graph)
-                    prev = grads.get(k)
+                    prev = get(k)
                     grads[k] = pg if prev is None else prev + pg  # never in place: arrays may be shared
                 left = deps[k] - 1
                 deps[k] = left
                 if left == 0:
-                    ready.append(p)
+                    push(p)
     if inputs is not None:
         for k, f in enumerate(found):
             if f is None and not allow_unused:
@@ -160,6 +163,13 @@ def run_backward(roots, root_grads, retain_graph=False, create_graph=False, inpu
                                    "of the outputs; pass allow_unused=True to get None for it")
         return found
     return None
+
+
+def _check_versions(node, stamp):
+    """Refuse to backward through ``node`` if it or an input was written in place after it was recorded."""
+    for t in (node, *node._parents):
+        if t._version > stamp:
+            raise RuntimeError(_stale_message(node, t))
 
 
 def _conform(xp, g, parent, node, create_graph):
