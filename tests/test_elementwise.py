@@ -189,6 +189,23 @@ def test_binary_forward_and_gradient_broadcasting(name, data):
     assert_gradients(fn, a, b)
 
 
+@pytest.mark.parametrize("op", [tg.add, tg.sub, tg.mul, tg.div])
+def test_fused_rule_for_both_inputs_matches_the_rule_for_each(op):
+    # add, sub, mul and div give both gradients in one call when both inputs require grad
+    rng = np.random.default_rng(0)
+    a, b = rng.uniform(0.5, 2, (3, 4)), rng.uniform(0.5, 2, (4,))
+    grads = {}
+    for needs in ((True, True), (True, False), (False, True)):
+        x = tg.tensor(a, requires_grad=needs[0])
+        y = tg.tensor(b, requires_grad=needs[1])
+        op(x, y).sum().backward()
+        grads[needs] = (x.grad, y.grad)
+    np.testing.assert_array_equal(grads[True, True][0].numpy(), grads[True, False][0].numpy())
+    np.testing.assert_array_equal(grads[True, True][1].numpy(), grads[False, True][1].numpy())
+    assert op(tg.tensor(a, requires_grad=True), tg.tensor(b, requires_grad=True)).grad_fn.name() == \
+        op(tg.tensor(a, requires_grad=True), tg.tensor(b)).grad_fn.name()
+
+
 @given(data=st.data())
 def test_where_gradient_broadcasting(data):
     shape_c, shape_a, shape_b = data.draw(broadcastable_shapes(3))

@@ -92,14 +92,16 @@ def broadcast_error(op, *tensors):
                       f"from the right)")
 
 
-def _binary_rules(name, grad_a, grad_b):
+def _binary_rules(name, grad_a, grad_b, both=None):
     """The backward rules of a binary op, indexed by ``a.requires_grad + 2 * b.requires_grad``.
 
     ``grad_a(xp, g, out, a, b)`` and ``grad_b(...)`` give each input's gradient; only the needed ones run.
+    ``both``, given for the commonest ops, returns the two at once: one Python call per node instead of three.
     """
 
-    def backward(xp, g, out, a, b):
-        return grad_a(xp, g, out, a, b), grad_b(xp, g, out, a, b)
+    if both is None:
+        def both(xp, g, out, a, b):
+            return grad_a(xp, g, out, a, b), grad_b(xp, g, out, a, b)
 
     def backward_a(xp, g, out, a, b):
         return grad_a(xp, g, out, a, b), None
@@ -107,9 +109,9 @@ def _binary_rules(name, grad_a, grad_b):
     def backward_b(xp, g, out, a, b):
         return None, grad_b(xp, g, out, a, b)
 
-    for f in (backward, backward_a, backward_b):
+    for f in (both, backward_a, backward_b):
         f.__qualname__ = f"{name}.<locals>.backward"  # the node's name: MulBackward, ...
-    return (None, backward_a, backward_b, backward)
+    return (None, backward_a, backward_b, both)
 
 
 def _binary(op, ufunc, a, b, rules):
@@ -156,7 +158,8 @@ def add(input, other, *, alpha=1):
     return _binary("add", np.add, input, other, _ADD)
 
 
-_ADD = _binary_rules("add", lambda xp, g, out, a, b: g, lambda xp, g, out, a, b: g)
+_ADD = _binary_rules("add", lambda xp, g, out, a, b: g, lambda xp, g, out, a, b: g,
+                     both=lambda xp, g, out, a, b: (g, g))
 
 
 @tensor_method("sub", "subtract", "__sub__")
@@ -176,7 +179,8 @@ def sub(input, other, *, alpha=1):
 
 
 subtract = sub
-_SUB = _binary_rules("sub", lambda xp, g, out, a, b: g, lambda xp, g, out, a, b: -g)
+_SUB = _binary_rules("sub", lambda xp, g, out, a, b: g, lambda xp, g, out, a, b: -g,
+                     both=lambda xp, g, out, a, b: (g, -g))
 
 
 @tensor_method()
@@ -209,7 +213,8 @@ def mul(input, other):
 
 
 multiply = mul
-_MUL = _binary_rules("mul", lambda xp, g, out, a, b: g * b, lambda xp, g, out, a, b: g * a)
+_MUL = _binary_rules("mul", lambda xp, g, out, a, b: g * b, lambda xp, g, out, a, b: g * a,
+                     both=lambda xp, g, out, a, b: (g * b, g * a))
 
 
 @tensor_method("div", "divide", "true_divide", "__truediv__")
@@ -244,7 +249,8 @@ def div(input, other, *, rounding_mode=None):
 
 divide = true_divide = div
 # PyTorch's formulas: d/da = g / b, d/db = -g * ((a / b) / b)
-_DIV = _binary_rules("div", lambda xp, g, out, a, b: g / b, lambda xp, g, out, a, b: -g * (out / b))
+_DIV = _binary_rules("div", lambda xp, g, out, a, b: g / b, lambda xp, g, out, a, b: -g * (out / b),
+                     both=lambda xp, g, out, a, b: (g / b, -g * (out / b)))
 
 
 @tensor_method()
