@@ -1,10 +1,22 @@
-"""Activation functions by Keras name."""
+"""Activation functions by Keras name (``keras.activations.relu`` or ``activation='relu'``)."""
 
 from ..nn import functional as F
 
 
 def linear(x):
     return x
+
+
+def relu(x):
+    return x.relu()
+
+
+def sigmoid(x):
+    return x.sigmoid()
+
+
+def tanh(x):
+    return x.tanh()
 
 
 def softmax(x):
@@ -15,13 +27,39 @@ def log_softmax(x):
     return F.log_softmax(x, dim=-1)
 
 
-_ACTIVATIONS = {
-    None: linear, "linear": linear, "relu": lambda x: x.relu(), "sigmoid": lambda x: x.sigmoid(),
-    "tanh": lambda x: x.tanh(), "softmax": softmax, "log_softmax": log_softmax,
-    "gelu": lambda x: F.gelu(x), "elu": lambda x: F.elu(x), "selu": lambda x: F.selu(x),
-    "leaky_relu": lambda x: F.leaky_relu(x, 0.2), "silu": lambda x: F.silu(x), "swish": lambda x: F.silu(x),
-    "softplus": lambda x: F.softplus(x), "exponential": lambda x: x.exp(),
-}
+def gelu(x):
+    return F.gelu(x)
+
+
+def elu(x):
+    return F.elu(x)
+
+
+def selu(x):
+    return F.selu(x)
+
+
+def leaky_relu(x):
+    return F.leaky_relu(x, 0.2)  # Keras's default negative_slope
+
+
+def silu(x):
+    return F.silu(x)
+
+
+def softplus(x):
+    return F.softplus(x)
+
+
+def exponential(x):
+    return x.exp()
+
+
+swish = silu
+
+_ACTIVATIONS = {None: linear, "linear": linear, "swish": silu}
+_ACTIVATIONS.update((f.__name__, f) for f in (relu, sigmoid, tanh, softmax, log_softmax, gelu, elu, selu,
+                                               leaky_relu, silu, softplus, exponential))
 
 
 def get(identifier):

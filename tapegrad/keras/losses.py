@@ -7,6 +7,7 @@ Keras, without log(0) or float32 underflow.
 
 import numpy as np
 
+from .._tensor import Tensor
 from ..nn import functional as F
 
 _EPS = 1e-7  # Keras's backend epsilon: probabilities are clipped to [eps, 1 - eps]
@@ -23,6 +24,9 @@ class Loss:
         self.name = name or _snake(type(self).__name__)
 
     def __call__(self, y_true, y_pred, logits=None):
+        """loss(y_true, y_pred) -> scalar tensor; arrays and lists are accepted as well as tensors."""
+        y_true = y_true if isinstance(y_true, Tensor) else Tensor(np.asarray(y_true))
+        y_pred = y_pred if isinstance(y_pred, Tensor) else Tensor(np.asarray(y_pred, dtype=np.float32))
         return self.call(y_true, y_pred, logits)
 
     def check(self, y, units):
@@ -34,7 +38,11 @@ def _snake(name):
 
 
 class SparseCategoricalCrossentropy(Loss):
-    """SparseCategoricalCrossentropy(from_logits=False): integer class labels against class probabilities."""
+    """SparseCategoricalCrossentropy(from_logits=False): integer class labels against class probabilities.
+
+    >>> SparseCategoricalCrossentropy()([1, 2], [[0.05, 0.95, 0.0], [0.1, 0.8, 0.1]])
+    tensor(1.1769)
+    """
 
     kind, fuses = "sparse", "softmax"
 
@@ -42,7 +50,7 @@ class SparseCategoricalCrossentropy(Loss):
         target = y_true.reshape(-1).long()
         if logits is not None or self.from_logits:
             return F.cross_entropy(logits if logits is not None else y_pred, target)
-        p = y_pred.clamp(_EPS, 1 - _EPS)
+        p = (y_pred / y_pred.sum(dim=-1, keepdim=True)).clamp(_EPS, 1 - _EPS)  # Keras renormalizes, then clips
         return F.nll_loss(p.log(), target)
 
     def check(self, y, units):
@@ -117,7 +125,11 @@ class _Regression(Loss):
 
 
 class MeanSquaredError(_Regression):
-    """MeanSquaredError(): mean of (y_true - y_pred) ** 2."""
+    """MeanSquaredError(): mean of (y_true - y_pred) ** 2.
+
+    >>> MeanSquaredError()([[0.0, 1.0], [0.0, 0.0]], [[1.0, 1.0], [1.0, 0.0]])
+    tensor(0.5000)
+    """
 
     def call(self, y_true, y_pred, logits=None):
         return F.mse_loss(y_pred, y_true.type(y_pred.dtype).reshape(y_pred.shape))

@@ -68,19 +68,37 @@ class MeanAbsoluteError(Metric):
         return np.abs(_column(y_pred, n) - _column(y_true, n)).mean(-1)
 
 
+class _ShapeAccuracy(Metric):
+    """What ``metrics=['accuracy']`` means in Keras 3, chosen from the shapes at the first update: binary
+    accuracy for one output unit, sparse categorical accuracy when the targets are class labels (one axis fewer
+    than the output, or a last axis of 1), categorical accuracy otherwise."""
+
+    def __init__(self, name=None):
+        self.chosen = None
+        super().__init__(name)
+
+    def values(self, y_true, y_pred):
+        if self.chosen is None:
+            if y_pred.ndim > 1 and y_pred.shape[-1] == 1 or y_pred.ndim == 1:
+                self.chosen = BinaryAccuracy()
+            elif y_true.ndim < y_pred.ndim or y_true.shape[-1] == 1:
+                self.chosen = SparseCategoricalAccuracy()
+            else:
+                self.chosen = CategoricalAccuracy()
+        return self.chosen.values(y_true, y_pred)
+
+
 _BY_NAME = {"sparse_categorical_accuracy": SparseCategoricalAccuracy, "categorical_accuracy": CategoricalAccuracy,
             "binary_accuracy": BinaryAccuracy, "mse": MeanSquaredError, "mean_squared_error": MeanSquaredError,
             "mae": MeanAbsoluteError, "mean_absolute_error": MeanAbsoluteError}
 
 
-def get(identifier, loss):
-    """A Metric from a name, an instance or a callable; 'accuracy' picks the variant that fits the loss."""
+def get(identifier, loss=None):
+    """A Metric from a name, an instance or a callable; 'accuracy' picks the variant that fits the shapes."""
     if isinstance(identifier, Metric):
         return identifier
     if identifier in ("accuracy", "acc"):
-        cls = {"sparse": SparseCategoricalAccuracy, "categorical": CategoricalAccuracy,
-               "binary": BinaryAccuracy}.get(loss.kind, Accuracy)
-        return cls(name=identifier)
+        return _ShapeAccuracy(name=identifier)
     if isinstance(identifier, str):
         if identifier not in _BY_NAME:
             raise ValueError(f"compile: unknown metric {identifier!r}; use 'accuracy' or one of {sorted(_BY_NAME)}")

@@ -1,5 +1,8 @@
 """Weight penalties added to the training loss: ``l1`` (lasso), ``l2`` (ridge), ``l1_l2`` (Keras 3 semantics)."""
 
+import math
+import numbers
+
 
 class Regularizer:
     """Regularizer: called on a weight tensor, returns a scalar penalty tensor."""
@@ -12,11 +15,17 @@ class Regularizer:
 
 
 class L1L2(Regularizer):
-    """L1L2(l1=0.0, l2=0.0): penalty ``l1 * sum(|w|) + l2 * sum(w ** 2)`` (Keras has no 1/2 on the L2 term)."""
+    """L1L2(l1=0.0, l2=0.0): penalty ``l1 * sum(|w|) + l2 * sum(w ** 2)`` (Keras has no 1/2 on the L2 term).
+
+    >>> import tapegrad as tg
+    >>> L1L2(l1=0.1, l2=0.5)(tg.tensor([1.0, -2.0]))
+    tensor(2.8000)
+    """
 
     def __init__(self, l1=0.0, l2=0.0):
-        if l1 < 0 or l2 < 0:
-            raise ValueError(f"regularizers: factors must be >= 0, got l1={l1}, l2={l2}")
+        for name, v in (("l1", l1), ("l2", l2)):
+            if isinstance(v, bool) or not isinstance(v, numbers.Real) or not math.isfinite(v) or v < 0:
+                raise ValueError(f"regularizers: {name} must be a finite float >= 0, got {name}={v!r}")
         self.l1, self.l2 = float(l1), float(l2)
 
     def __call__(self, weight):
@@ -50,10 +59,7 @@ class L2(L1L2):
 
 l1 = L1
 l2 = L2
-
-
-def l1_l2(l1=0.01, l2=0.01):
-    return L1L2(l1=l1, l2=l2)
+l1_l2 = L1L2  # Keras 3: keras.regularizers.l1_l2 is L1L2, with l1=0.0, l2=0.0 by default ('l1_l2' means 0.01 each)
 
 
 def get(identifier):
