@@ -1,6 +1,7 @@
 """Keras callbacks: hooks into ``fit``, with Keras's hook names."""
 
 import csv
+import inspect
 import math
 import os
 import warnings
@@ -21,18 +22,31 @@ class Callback:
     def set_params(self, params):
         self.params = params
 
+    # The order ``fit`` calls them in, as Keras: on_train_begin; per epoch on_epoch_begin, then per batch
+    # on_train_batch_begin/end, then (with validation data) on_test_begin, on_test_batch_begin/end per batch,
+    # on_test_end, then on_epoch_end; finally on_train_end. ``evaluate`` calls the on_test_* hooks and ``predict``
+    # the on_predict_* ones.
     def on_train_begin(self, logs=None): ...
     def on_train_end(self, logs=None): ...
     def on_epoch_begin(self, epoch, logs=None): ...
     def on_epoch_end(self, epoch, logs=None): ...
-    def on_train_batch_begin(self, batch, logs=None): ...
-    def on_train_batch_end(self, batch, logs=None): ...
+    def on_batch_begin(self, batch, logs=None): ...  # Keras's old name for on_train_batch_begin
+    def on_batch_end(self, batch, logs=None): ...  # Keras's old name for on_train_batch_end
+
+    def on_train_batch_begin(self, batch, logs=None):
+        self.on_batch_begin(batch, logs=logs)
+
+    def on_train_batch_end(self, batch, logs=None):
+        self.on_batch_end(batch, logs=logs)
+
     def on_test_begin(self, logs=None): ...
     def on_test_end(self, logs=None): ...
     def on_test_batch_begin(self, batch, logs=None): ...
     def on_test_batch_end(self, batch, logs=None): ...
     def on_predict_begin(self, logs=None): ...
     def on_predict_end(self, logs=None): ...
+    def on_predict_batch_begin(self, batch, logs=None): ...
+    def on_predict_batch_end(self, batch, logs=None): ...
 
 
 class CallbackList:
@@ -105,20 +119,21 @@ class EarlyStopping(Callback):
         return value - self.min_delta > reference if self.mode == "max" else value - self.min_delta < reference
 
     def on_train_begin(self, logs=None):
-        self.wait, self.stopped_epoch, self.best_weights, self.best_epoch = 0, 0, None, 0
-        self.best = self.baseline
+        self.wait, self.stopped_epoch, self.best, self.best_weights, self.best_epoch = 0, 0, None, None, 0
 
     def on_epoch_end(self, epoch, logs=None):
         value = _monitored(logs, self.monitor, "EarlyStopping")
         if value is None or epoch < self.start_from_epoch:
             return
         if self.restore_best_weights and self.best_weights is None:
-            self.best_weights = self.model.get_weights()
+            self.best_weights, self.best_epoch = self.model.get_weights(), epoch  # nothing better seen yet
         self.wait += 1
         if self._better(value, self.best):
-            self.best, self.best_epoch, self.wait = value, epoch, 0
+            self.best, self.best_epoch = value, epoch
             if self.restore_best_weights:
                 self.best_weights = self.model.get_weights()
+            if self.baseline is None or self._better(value, self.baseline):  # Keras: the baseline must be beaten
+                self.wait = 0
             return
         if self.wait >= self.patience and epoch > 0:
             self.stopped_epoch = epoch
@@ -137,12 +152,15 @@ class ModelCheckpoint(Callback):
     """ModelCheckpoint(filepath, monitor='val_loss', save_best_only=False, mode='auto', save_weights_only=True):
     save the weights after each epoch (``filepath`` may contain ``{epoch:02d}`` and logged names).
 
-    Weights that are not finite are never written: a NaN in training cannot overwrite a good checkpoint.
+    Nothing is written after an epoch whose loss (or monitored value) is not finite, nor when the weights are not
+    finite: a NaN in training cannot overwrite a good checkpoint. Files are written atomically.
     """
 
     def __init__(self, filepath, monitor="val_loss", verbose=0, save_best_only=False, save_weights_only=True,
                  mode="auto", save_freq="epoch"):
         super().__init__()
+        if save_freq != "epoch":
+            raise NotImplementedError(f"ModelCheckpoint: only save_freq='epoch' is supported, got {save_freq!r}")
         self.filepath, self.monitor, self.verbose = os.fspath(filepath), monitor, verbose
         self.save_best_only = save_best_only
         self.mode = _mode(monitor, mode)
@@ -151,19 +169,26 @@ class ModelCheckpoint(Callback):
     def on_epoch_end(self, epoch, logs=None):
         logs = logs or {}
         path = self.filepath.format(epoch=epoch + 1, **logs)
+        value = None
         if self.save_best_only:
             value = _monitored(logs, self.monitor, "ModelCheckpoint")
             if value is None or not math.isfinite(value):
                 return
             if self.best is not None and not (value > self.best if self.mode == "max" else value < self.best):
                 return
-            if self.verbose:
-                print(f"Epoch {epoch + 1}: {self.monitor} improved to {value:.5f}, saving model to {path}")
-            self.best = value
-        if not all(np.isfinite(w).all() for w in self.model.get_weights()):
-            warnings.warn(f"ModelCheckpoint: epoch {epoch + 1}: the weights are not finite; not saving {path}",
-                          stacklevel=2)
+        bad = [k for k in ("loss", self.monitor) if isinstance(logs.get(k), float) and not math.isfinite(logs[k])]
+        if bad or not all(np.isfinite(w).all() for w in self.model.get_weights()):
+            what = f"{bad[0]} is {logs[bad[0]]}" if bad else "the weights are not finite"
+            warnings.warn(f"ModelCheckpoint: epoch {epoch + 1}: {what}; not saving {path}", stacklevel=2)
             return
+        if self.save_best_only:
+            if self.verbose:
+                before = "inf" if self.best is None else f"{self.best:.5f}"
+                print(f"Epoch {epoch + 1}: {self.monitor} improved from {before} to {value:.5f}, saving model to "
+                      f"{path}")
+            self.best = value
+        elif self.verbose:
+            print(f"Epoch {epoch + 1}: saving model to {path}")
         self.model.save_weights(path)
 
 
@@ -175,7 +200,15 @@ class LearningRateScheduler(Callback):
         self.schedule, self.verbose = schedule, verbose
 
     def on_epoch_begin(self, epoch, logs=None):
-        lr = float(self.schedule(epoch, self.model.optimizer.learning_rate))
+        try:
+            takes_lr = len(inspect.signature(self.schedule).parameters) >= 2
+        except (TypeError, ValueError):
+            takes_lr = True
+        lr = self.schedule(epoch, self.model.optimizer.learning_rate) if takes_lr else self.schedule(epoch)
+        if isinstance(lr, bool) or not isinstance(lr, (int, float, np.number)) or not math.isfinite(lr) or lr < 0:
+            raise ValueError(f"LearningRateScheduler: the schedule must return a finite, non-negative float; at "
+                             f"epoch {epoch} it returned {lr!r}")
+        lr = float(lr)
         self.model.optimizer.learning_rate = lr
         if self.verbose:
             print(f"Epoch {epoch + 1}: LearningRateScheduler setting learning rate to {lr}.")
@@ -256,8 +289,8 @@ class CSVLogger(Callback):
 class TerminateOnNaN(Callback):
     """TerminateOnNaN(): stop training at the first batch whose loss is NaN or infinite.
 
-    With this callback, ``fit`` also skips the optimizer step of that batch, so the weights stay those of the
-    last finite step.
+    With this callback, ``fit`` also skips the optimizer step of that batch, so the weights stay those from before
+    it. The message names the epoch and batch, counting from 1 as the progress bar does.
     """
 
     skips_nonfinite_updates = True
@@ -267,7 +300,7 @@ class TerminateOnNaN(Callback):
         if loss is not None and not math.isfinite(loss):
             epoch = self.model._current_epoch + 1
             print(f"Epoch {epoch}, batch {batch + 1}: invalid loss {loss}, terminating training "
-                  "(the weights are those of the last finite step)")
+                  "(the update of this batch was skipped)")
             self.model.stop_training = True
 
 

@@ -38,7 +38,7 @@ class Layer(nn.Module):
 
     _count = {}
 
-    def __init__(self, name=None, input_shape=None, input_dim=None, **kwargs):
+    def __init__(self, name=None, input_shape=None, input_dim=None, trainable=True, dtype=None, **kwargs):
         super().__init__()
         if kwargs:
             raise TypeError(f"{type(self).__name__}: unexpected arguments {sorted(kwargs)}")
@@ -47,6 +47,7 @@ class Layer(nn.Module):
         Layer._count[kind] = n + 1
         self.name = name or (kind if n == 0 else f"{kind}_{n}")
         self.built = False
+        self._trainable = bool(trainable)
         if input_dim is not None:
             input_shape = (input_dim,)
         self.declared_input_shape = tuple(input_shape) if input_shape is not None else None
@@ -54,37 +55,95 @@ class Layer(nn.Module):
     def build(self, input_shape):
         self.built = True
 
+    @property
+    def trainable(self):
+        """trainable: whether fit updates this layer's weights (False freezes them, and the layers inside it;
+        a frozen BatchNormalization also runs in inference mode, as in Keras 3)."""
+        return self._trainable
+
+    @trainable.setter
+    def trainable(self, value):
+        for m in self.modules():
+            if isinstance(m, Layer):
+                m._trainable = bool(value)
+        for p in self.parameters():
+            p.requires_grad_(bool(value))
+
     def compute_output_shape(self, input_shape):
         return input_shape
 
-    def __call__(self, x, *args, **kwargs):
+    def __call__(self, x, *args, training=None, **kwargs):
+        """layer(x, training=None): run the layer, building it first; ``training`` overrides its mode for this
+        call (dropout and batch statistics act only in training)."""
         if not self.built:
             self.build(tuple(x.shape))
             self.built = True
-        return super().__call__(x, *args, **kwargs)
+            if not self._trainable:
+                self.trainable = False  # weights made by build are frozen too
+        if training is None or bool(training) == self.training:
+            return super().__call__(x, *args, **kwargs)
+        was = self.training
+        self.train(bool(training))
+        try:
+            return super().__call__(x, *args, **kwargs)
+        finally:
+            self.train(was)
 
     def regularization_losses(self):
         return []
 
+    def _weight_tensors(self):
+        """Every weight, trainable (parameters) then non-trainable (buffers such as moving statistics)."""
+        return list(self.parameters()) + [b for b in self.buffers() if b is not None]
+
+    # A layer may store a weight in another layout than Keras's (a Dense kernel as PyTorch's (out, in));
+    # these map the stored array to Keras's layout and back.
+    _keras_axes = {}  # weight index -> transpose from the stored layout to Keras's
+
     def get_weights(self):
-        return [p.detach().numpy().copy() for p in self.parameters()]
+        """get_weights() -> list of numpy arrays (copies), in Keras's layouts and order."""
+        out = []
+        for i, w in enumerate(self._weight_tensors()):
+            a = w.detach().numpy()
+            out.append((a.transpose(self._keras_axes[i]) if i in self._keras_axes else a).copy())
+        return out
 
     def set_weights(self, weights):
-        params = list(self.parameters())
-        if len(weights) != len(params):
-            raise ValueError(f"set_weights: layer {self.name!r} has {len(params)} weights, got {len(weights)}")
-        for p, w in zip(params, weights):
+        """set_weights(weights): replace every weight, from arrays in the order and layouts of get_weights()."""
+        targets = self._weight_tensors()
+        weights = list(weights)
+        if len(weights) != len(targets):
+            raise ValueError(f"set_weights: layer {self.name!r} has {len(targets)} weights, got {len(weights)}")
+        arrays = []
+        for i, (t, w) in enumerate(zip(targets, weights)):
             w = np.asarray(w)
-            if w.shape != tuple(p.shape):
-                raise ValueError(f"set_weights: layer {self.name!r} expects shape {tuple(p.shape)}, got {w.shape}")
-            p.data = Tensor(w.astype(p.dtype))
+            axes = self._keras_axes.get(i)
+            expected = tuple(t.shape) if axes is None else tuple(t.shape[a] for a in axes)
+            if w.shape != expected:
+                raise ValueError(f"set_weights: layer {self.name!r} expects shape {expected} for weight {i}, got "
+                                 f"{w.shape}")
+            arrays.append(w if axes is None else w.transpose(np.argsort(axes)))
+        for t, w in zip(targets, arrays):  # every shape is checked before anything changes
+            t.data = Tensor(np.array(w, dtype=t.detach().numpy().dtype))
 
     @property
     def weights(self):
-        return list(self.parameters())
+        """The weight tensors themselves (trainable, then non-trainable), in tapegrad's layouts (a Dense kernel
+        is stored (out, in)); ``get_weights()`` gives copies in Keras's layouts."""
+        return self._weight_tensors()
+
+    @property
+    def trainable_weights(self):
+        return [p for p in self.parameters() if p.requires_grad]
+
+    @property
+    def non_trainable_weights(self):
+        trainable = {id(p) for p in self.trainable_weights}
+        return [w for w in self._weight_tensors() if id(w) not in trainable]
 
     def count_params(self):
-        return sum(p.numel() for p in self.parameters())
+        """count_params(): the number of scalars in every weight (trainable or not), as Keras's summary."""
+        return sum(w.numel() for w in self._weight_tensors())
 
     def extra_repr(self):
         return f"name={self.name!r}"
@@ -106,6 +165,8 @@ def _param(array, dtype=np.float32):
 class Dense(Layer):
     """Dense(units, activation=None, use_bias=True, kernel_initializer='glorot_uniform', bias_initializer='zeros',
     kernel_regularizer=None, bias_regularizer=None): ``activation(x @ kernel + bias)`` on the last axis."""
+
+    _keras_axes = {0: (1, 0)}  # stored (out, in), Keras's kernel is (in, out)
 
     def __init__(self, units, activation=None, use_bias=True, kernel_initializer="glorot_uniform",
                  bias_initializer="zeros", kernel_regularizer=None, bias_regularizer=None, **kwargs):
@@ -144,16 +205,6 @@ class Dense(Layer):
         if self.bias_regularizer is not None and self.bias is not None:
             out.append(self.bias_regularizer(self.bias))
         return out
-
-    def get_weights(self):
-        ws = [self.weight.detach().numpy().T.copy()]
-        return ws + ([self.bias.detach().numpy().copy()] if self.bias is not None else [])
-
-    def set_weights(self, weights):
-        weights = list(weights)
-        if weights:
-            weights[0] = np.asarray(weights[0]).T
-        super().set_weights(weights)
 
     def extra_repr(self):
         return f"name={self.name!r}, units={self.units}, activation={activations.name_of(self.activation)}"
@@ -194,28 +245,46 @@ class Flatten(Layer):
 
 
 class BatchNormalization(Layer):
-    """BatchNormalization(axis=-1, momentum=0.99, epsilon=0.001): normalize the channel (last) axis.
+    """BatchNormalization(axis=-1, momentum=0.99, epsilon=0.001, center=True, scale=True): normalize the last
+    (channel) axis with the batch's statistics in training and the moving ones in inference.
 
-    Keras's ``momentum`` weighs the old moving average, so it is PyTorch's ``1 - momentum``.
+    As Keras: ``moving = momentum * moving + (1 - momentum) * batch`` with the biased batch variance, and
+    ``get_weights()`` is ``[gamma, beta, moving_mean, moving_variance]`` (gamma without ``scale``, beta without
+    ``center``); the moving statistics are non-trainable weights.
     """
 
     def __init__(self, axis=-1, momentum=0.99, epsilon=1e-3, center=True, scale=True, **kwargs):
         super().__init__(**kwargs)
         if axis != -1:
             raise ValueError(f"BatchNormalization: only axis=-1 (channels last) is supported, got {axis}")
-        self.momentum, self.epsilon, self.center, self.scale = momentum, epsilon, center, scale
+        self.momentum, self.epsilon, self.center, self.scale = float(momentum), float(epsilon), center, scale
 
     def build(self, input_shape):
-        cls = nn.BatchNorm1d if len(input_shape) <= 3 else nn.BatchNorm2d
-        self.norm = cls(input_shape[-1], eps=self.epsilon, momentum=1 - self.momentum, affine=True)
+        c = input_shape[-1]
+        self.gamma = _param(np.ones(c)) if self.scale else None
+        self.beta = _param(np.zeros(c)) if self.center else None
+        self.register_buffer("moving_mean", Tensor(np.zeros(c, np.float32)))
+        self.register_buffer("moving_variance", Tensor(np.ones(c, np.float32)))
         self.built = True
 
     def forward(self, x):
-        if x.ndim == 4:  # NHWC -> NCHW and back
-            return self.norm(x.permute(0, 3, 1, 2)).permute(0, 2, 3, 1)
-        if x.ndim == 3:
-            return self.norm(x.transpose(1, 2)).transpose(1, 2)
-        return self.norm(x)
+        c = x.shape[-1]
+        flat = x.reshape(-1, c)  # channels last: every other axis is a batch axis
+        if not self.training or not self.trainable:
+            out = F.batch_norm(flat, self.moving_mean, self.moving_variance, self.gamma, self.beta, training=False,
+                               eps=self.epsilon)
+            return out.reshape(x.shape)
+        if flat.shape[0] > 1:
+            out = F.batch_norm(flat, None, None, self.gamma, self.beta, training=True, eps=self.epsilon)
+        else:  # one value per channel (a last batch of 1): it normalizes to 0, as in Keras, not an error
+            out = (flat - flat.mean(dim=0, keepdim=True)) * (1 / math.sqrt(self.epsilon))
+            out = out * self.gamma if self.gamma is not None else out
+            out = out + self.beta if self.beta is not None else out
+        a = flat.detach().numpy()
+        mean, var = a.mean(axis=0), a.var(axis=0)  # NOTE: Keras moves toward the biased batch variance
+        for buf, value in ((self.moving_mean, mean), (self.moving_variance, var)):
+            buf.data = (buf.numpy() * self.momentum + value * (1 - self.momentum)).astype(np.float32)
+        return out.reshape(x.shape)
 
 
 def _pair(v, name, what):
@@ -237,6 +306,8 @@ def _same_padding(size, kernel, stride, dilation=1):
 class Conv2D(Layer):
     """Conv2D(filters, kernel_size, strides=(1, 1), padding='valid', dilation_rate=(1, 1), activation=None,
     use_bias=True, kernel_initializer='glorot_uniform', ...): 2-D convolution on (N, H, W, C) inputs."""
+
+    _keras_axes = {0: (2, 3, 1, 0)}  # stored (out, in, kh, kw), Keras's kernel is (kh, kw, in, out)
 
     def __init__(self, filters, kernel_size, strides=(1, 1), padding="valid", dilation_rate=(1, 1), activation=None,
                  use_bias=True, kernel_initializer="glorot_uniform", bias_initializer="zeros",
@@ -298,16 +369,6 @@ class Conv2D(Layer):
         if self.bias_regularizer is not None and self.bias is not None:
             out.append(self.bias_regularizer(self.bias))
         return out
-
-    def get_weights(self):
-        ws = [self.weight.detach().numpy().transpose(2, 3, 1, 0).copy()]
-        return ws + ([self.bias.detach().numpy().copy()] if self.bias is not None else [])
-
-    def set_weights(self, weights):
-        weights = list(weights)
-        if weights:
-            weights[0] = np.asarray(weights[0]).transpose(3, 2, 0, 1)
-        super().set_weights(weights)
 
 
 class MaxPooling2D(Layer):

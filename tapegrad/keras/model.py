@@ -5,6 +5,8 @@ optimizer step. Batches are gathered with one fancy index per epoch order, never
 """
 
 import math
+import os
+import time
 
 import numpy as np
 
@@ -21,16 +23,32 @@ from .layers import KerasTensor, Layer
 from .progress import Progbar
 
 
-def _array(x, what):
+def _array(x, what, where):
+    if x is None:
+        raise ValueError(f"{where}: {what} is required")
     if isinstance(x, Tensor):
         x = x.detach().numpy()
     try:
         a = np.asarray(x)
     except Exception:
-        raise TypeError(f"fit: {what} must be array-like, got {type(x).__name__}") from None
+        raise TypeError(f"{where}: {what} must be array-like, got {type(x).__name__}") from None
     if a.dtype.kind not in "biuf":
-        raise TypeError(f"fit: {what} must be numeric, got dtype {a.dtype}")
+        raise TypeError(f"{where}: {what} must be numeric, got dtype {a.dtype}")
     return a
+
+
+def _positive_int(value, what, where):
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
+        raise ValueError(f"{where}: {what} must be a positive integer, got {value!r}")
+    return int(value)
+
+
+def _verbosity(verbose, where):
+    if verbose == "auto":
+        return 1
+    if verbose not in (0, 1, 2):
+        raise ValueError(f"{where}: verbose must be 'auto', 0, 1 or 2, got {verbose!r}")
+    return int(verbose)
 
 
 class Sequential(Layer):
@@ -46,7 +64,7 @@ class Sequential(Layer):
     """
 
     def __init__(self, layers=None, name=None, trainable=True):
-        super().__init__(name=name)
+        super().__init__(name=name, trainable=trainable)
         self.stack = nn.ModuleList()
         self.input_spec = None
         self.compiled = False
@@ -67,11 +85,14 @@ class Sequential(Layer):
                 raise ValueError("Sequential.add: keras.Input must come before any layer")
             self.input_spec = layer.shape[1:]
             return
-        if not isinstance(layer, nn.Module):
-            raise TypeError(f"Sequential.add: expected a layer, got {type(layer).__name__}")
+        if not isinstance(layer, Layer):
+            raise TypeError(f"Sequential.add: expected a Keras layer (keras.layers.Dense, ...) or keras.Input, got "
+                            f"{type(layer).__name__}")
         if not len(self.stack) and getattr(layer, "declared_input_shape", None) is not None:
             self.input_spec = layer.declared_input_shape
         self.stack.append(layer)
+        if not self._trainable:
+            layer.trainable = False
         self.built = False
         if self.input_spec is not None:
             self.build((None,) + tuple(self.input_spec))
@@ -97,14 +118,14 @@ class Sequential(Layer):
         """The output of the stack; with ``return_logits``, also the last layer's pre-activation output."""
         layers = self.layers
         for layer in layers[:-1]:
-            x = layer(x)
+            x = layer(x, training=self.training)  # a nested model runs in its outer model's mode
         last = layers[-1]
         if return_logits and hasattr(last, "logits") and self._fused_activation(last):
             z = last.logits(x)
             return last.activation(z), z
         if return_logits and self._fused_activation(last) and len(layers) > 1:
             return last(x), x  # an Activation layer after a linear layer: x holds the logits
-        out = last(x)
+        out = last(x, training=self.training)
         return (out, None) if return_logits else out
 
     def _fused_activation(self, layer):
@@ -114,108 +135,139 @@ class Sequential(Layer):
 
     # ------------------------------------------------------------------ compile
     def compile(self, optimizer="rmsprop", loss=None, metrics=None, loss_weights=None, run_eagerly=None,
-                jit_compile=None, **kwargs):
+                jit_compile=None, steps_per_execution=None, **kwargs):
         """compile(optimizer='rmsprop', loss=None, metrics=None): choose how ``fit`` trains and what it reports."""
+        if kwargs:
+            raise TypeError(f"compile: unexpected arguments {sorted(kwargs)}")
+        if loss_weights is not None:
+            raise NotImplementedError("compile: loss_weights is not supported (a Sequential model has one output)")
         if loss is None:
             raise ValueError("compile: a loss is required, e.g. loss='sparse_categorical_crossentropy'")
+        if isinstance(metrics, (str, metrics_module.Metric)) or callable(metrics):
+            raise TypeError(f"compile: metrics must be a list, e.g. metrics=[{metrics!r}]")
         self.optimizer = optimizers_module.get(optimizer)
         self.loss = losses_module.get(loss)
         self.metrics_list = [metrics_module.get(m, self.loss) for m in (metrics or [])]
         self.compiled = True
 
+    def _require_compiled(self, where):
+        if not getattr(self, "compiled", False):
+            raise RuntimeError(f"{where}: the model is not compiled; call model.compile(optimizer=..., loss=..., "
+                               f"metrics=[...]) before {where}()")
+
     # ------------------------------------------------------------------ fit
     def fit(self, x=None, y=None, batch_size=None, epochs=1, verbose="auto", callbacks=None, validation_split=0.0,
-            validation_data=None, shuffle=True, initial_epoch=0, steps_per_epoch=None, **kwargs):
+            validation_data=None, shuffle=True, initial_epoch=0, steps_per_epoch=None, validation_batch_size=None,
+            **kwargs):
         """fit(x, y, batch_size=32, epochs=1, verbose='auto', callbacks=None, validation_split=0.0,
         validation_data=None, shuffle=True, initial_epoch=0) -> History
 
-        Every input check happens before the first step: mismatched lengths, labels outside the output's
-        range, a loss that does not fit the output's shape, fit before compile.
+        Every input check happens before the first step (and before any callback runs): fit before compile,
+        mismatched lengths, non-finite inputs, labels outside the output's range, a loss that does not fit the
+        output's shape. ``validation_split`` takes the last fraction of the samples, before shuffling, as Keras.
         """
-        if not self.compiled:
-            raise RuntimeError("fit: you must call compile(optimizer, loss, metrics) before fit()")
+        self._require_compiled("fit")
         if kwargs:
             raise TypeError(f"fit: unexpected arguments {sorted(kwargs)}")
-        x, y = _array(x, "x"), _array(y, "y")
-        batch_size = 32 if batch_size is None else int(batch_size)
-        if batch_size < 1:
-            raise ValueError(f"fit: batch_size must be positive, got {batch_size}")
+        if steps_per_epoch is not None:
+            raise NotImplementedError("fit: steps_per_epoch is not supported; an epoch is one pass over x")
+        x, y = _array(x, "x", "fit"), _array(y, "y", "fit")
+        batch_size = _positive_int(32 if batch_size is None else batch_size, "batch_size", "fit")
+        epochs, initial_epoch = int(epochs), int(initial_epoch)
+        verbose = _verbosity(verbose, "fit")
         self._check_xy(x, y, "fit")
         if validation_data is not None:
-            if len(validation_data) != 2:
+            if not isinstance(validation_data, (tuple, list)) or len(validation_data) != 2:
                 raise ValueError("fit: validation_data must be a pair (x_val, y_val)")
-            x_val, y_val = _array(validation_data[0], "x_val"), _array(validation_data[1], "y_val")
+            x_val, y_val = _array(validation_data[0], "x_val", "fit"), _array(validation_data[1], "y_val", "fit")
             self._check_xy(x_val, y_val, "fit (validation_data)")
         elif validation_split:
             if not 0 < validation_split < 1:
                 raise ValueError(f"fit: validation_split must be in (0, 1), got {validation_split}")
-            split = int(len(x) * (1 - validation_split))  # Keras takes the last samples, before shuffling
+            split = int(math.floor(len(x) * (1 - validation_split)))  # Keras: the last samples, before shuffling
             if split < 1 or split == len(x):
                 raise ValueError(f"fit: validation_split={validation_split} leaves no training or validation "
                                  f"samples out of {len(x)}")
             x, x_val, y, y_val = x[:split], x[split:], y[:split], y[split:]
         else:
             x_val = y_val = None
+        opt = self._bound_optimizer()
 
-        if self.optimizer.torch_optimizer is None:
-            self.optimizer.bind(self.parameters())
-        opt = self.optimizer.torch_optimizer
-        verbose = 1 if verbose == "auto" else int(verbose)
         history = callbacks_module.History()
-        cbs = list(callbacks or [])
-        skip_nonfinite = any(getattr(c, "skips_nonfinite_updates", False) for c in cbs)
         steps = math.ceil(len(x) / batch_size)
-        cb = callbacks_module.CallbackList(cbs + [history], self,
-                                           {"epochs": epochs, "steps": steps, "verbose": verbose})
-        xt_all, yt_all = x.astype(np.float32, copy=False), y
+        cbs = callbacks_module.CallbackList(list(callbacks or []) + [history], self,
+                                            {"epochs": epochs, "steps": steps, "verbose": verbose})
+        skip_nonfinite = any(getattr(c, "skips_nonfinite_updates", False) for c in cbs.callbacks)
+        xs = x.astype(np.float32, copy=False)
+        self.history = history
         self.stop_training = False
-        cb.on_train_begin({})
+        epoch_logs = {}
+        cbs.on_train_begin({})
         for epoch in range(initial_epoch, epochs):
             self._current_epoch = epoch
             self.train()
-            cb.on_epoch_begin(epoch, {})
-            if verbose == 1 or verbose == 2:
+            for m in self.metrics_list:
+                m.reset_state()
+            cbs.on_epoch_begin(epoch, {})
+            if verbose:
                 print(f"Epoch {epoch + 1}/{epochs}")
             bar = Progbar(steps, verbose)
             order = _random.rng().permutation(len(x)) if shuffle else np.arange(len(x))
-            for m in self.metrics_list:
-                m.reset_state()
-            total, seen = 0.0, 0
-            logs = {}
+            total, seen, logs = 0.0, 0, {}
             for step in range(steps):
                 idx = order[step * batch_size:(step + 1) * batch_size]
-                xb, yb = xt_all[idx], yt_all[idx]
-                cb.on_train_batch_begin(step, {})
+                xb, yb = xs[idx], y[idx]
+                cbs.on_train_batch_begin(step, {})
                 out, loss = self._train_step(opt, xb, yb, skip_nonfinite)
                 total += loss * len(idx)
                 seen += len(idx)
                 for m in self.metrics_list:
                     m.update_state(yb, out)
-                logs = {m.name: m.result() for m in self.metrics_list}
-                logs["loss"] = total / seen
-                cb.on_train_batch_end(step, {**logs, "loss": loss if not math.isfinite(loss) else logs["loss"]})
-                bar.update(step + 1, logs, final=False)
+                logs = {"loss": total / seen, **{m.name: m.result() for m in self.metrics_list}}
+                cbs.on_train_batch_end(step, {**logs, "loss": loss if not math.isfinite(loss) else logs["loss"]})
+                bar.update(step + 1, logs)
                 if self.stop_training:
                     break
-            if x_val is not None and not self.stop_training:
-                val = self.evaluate(x_val, y_val, batch_size=max(batch_size, 256), verbose=0, return_dict=True)
-                logs.update({f"val_{k}": v for k, v in val.items()})
-            bar.update(step + 1, logs, final=True)
-            cb.on_epoch_end(epoch, logs)
+            epoch_logs = dict(logs)
+            if x_val is not None:
+                val = self._evaluate(x_val, y_val, validation_batch_size or batch_size, cbs)
+                epoch_logs.update({f"val_{k}": v for k, v in val.items()})
+                self.train()
+            cbs.on_epoch_end(epoch, epoch_logs)
+            bar.update(bar.last_step, epoch_logs, final=True)  # as Keras's progress bar, the last callback
             if self.stop_training:
                 break
-        cb.on_train_end({})
-        self.history = history
+        cbs.on_train_end(epoch_logs)
         return history
 
-    def _train_step(self, opt, xb, yb, skip_nonfinite):
-        xt, yt = Tensor(xb), Tensor(yb)
-        out, logits = self.forward(xt, return_logits=True)
-        loss = self.loss(yt, out, logits)
+    def _bound_optimizer(self):
+        """The tapegrad optimizer over exactly this model's weights (made, or made again if the model changed)."""
+        params = list(self.parameters())
+        opt = self.optimizer.torch_optimizer
+        bound = None if opt is None else {id(p) for g in opt.param_groups for p in g["params"]}
+        if bound != {id(p) for p in params}:
+            if isinstance(self.optimizer, optimizers_module._Wrapped):
+                raise ValueError("fit: the tapegrad optimizer given to compile() does not hold this model's weights; "
+                                 "make it from model.parameters() after the model is built, or pass a Keras "
+                                 "optimizer (e.g. 'adam')")
+            opt = self.optimizer.bind(params)
+        return opt
+
+    def _penalty(self):
+        """The sum of every layer's regularization penalties (a tensor), or None without regularizers."""
+        total = None
         for layer in self.modules():
             if layer is not self and isinstance(layer, Layer):
                 for penalty in layer.regularization_losses():
-                    loss = loss + penalty
+                    total = penalty if total is None else total + penalty
+        return total
+
+    def _train_step(self, opt, xb, yb, skip_nonfinite):
+        out, logits = self.forward(Tensor(xb), return_logits=True)
+        loss = self.loss(Tensor(yb), out, logits)
+        penalty = self._penalty()
+        if penalty is not None:
+            loss = loss + penalty
         value = loss.item()
         if skip_nonfinite and not math.isfinite(value):
             return out.detach().numpy(), value
@@ -225,92 +277,177 @@ class Sequential(Layer):
         return out.detach().numpy(), value
 
     def _check_xy(self, x, y, where):
+        if x.ndim == 0 or y.ndim == 0:
+            raise ValueError(f"{where}: x and y must have a batch axis, got shapes {x.shape} and {y.shape}")
         if len(x) != len(y):
             raise ValueError(f"{where}: x and y have different lengths: x has {len(x)} samples, y has {len(y)}")
         if len(x) == 0:
-            raise ValueError(f"{where}: no samples to train on")
-        if not self.built or (self.input_spec is not None and tuple(self.input_spec) != tuple(x.shape[1:])):
-            if self.built and self.input_spec is not None:
-                expected = ", ".join(map(str, self.input_spec))
-                raise ValueError(f"{where}: the model expects inputs of shape (n, {expected}), got {x.shape}")
-            self.build((None,) + x.shape[1:])
+            raise ValueError(f"{where}: x and y hold no samples")
+        self._check_x(x, where)
         units = int(np.prod(self._output_shapes[-1][1:]))
         self.loss.check(y, units)
-        if np.issubdtype(x.dtype, np.floating) and not np.isfinite(x).all():
+        if y.dtype.kind == "f" and not np.isfinite(y).all():
+            raise ValueError(f"{where}: y contains NaN or infinite values")
+
+    def _check_x(self, x, where):
+        """Build the model from ``x``'s shape, or check ``x`` against the shape it was built for."""
+        if x.ndim < 2 and not (self.built and self.input_spec == ()):
+            raise ValueError(f"{where}: x of shape {x.shape} has no feature axis; give one sample per row, e.g. "
+                             f"x.reshape(-1, 1)")
+        if not self.built:
+            self.build((None,) + x.shape[1:])
+        elif self.input_spec is not None and tuple(self.input_spec) != tuple(x.shape[1:]):
+            expected = ", ".join("?" if s is None else str(s) for s in self.input_spec)
+            if len(self.input_spec) != x.ndim - 1 or any(s is not None and s != t
+                                                         for s, t in zip(self.input_spec, x.shape[1:])):
+                raise ValueError(f"{where}: the model expects inputs of shape (n, {expected}), got x of shape "
+                                 f"{x.shape}")
+        if x.dtype.kind == "f" and not np.isfinite(x).all():
             raise ValueError(f"{where}: x contains NaN or infinite values")
 
     # ------------------------------------------------------------------ evaluate / predict
-    def evaluate(self, x=None, y=None, batch_size=None, verbose="auto", return_dict=False, **kwargs):
-        """evaluate(x, y, batch_size=32) -> loss, or [loss, *metrics] when metrics were compiled."""
-        if not self.compiled:
-            raise RuntimeError("evaluate: you must call compile() before evaluate()")
-        x, y = _array(x, "x"), _array(y, "y")
+    def evaluate(self, x=None, y=None, batch_size=None, verbose="auto", callbacks=None, return_dict=False,
+                 **kwargs):
+        """evaluate(x, y, batch_size=32, verbose='auto', callbacks=None, return_dict=False)
+        -> loss, or [loss, *metrics] when metrics were compiled (a dict with ``return_dict``).
+
+        The loss includes the regularization penalties, as in training (and in Keras).
+        """
+        self._require_compiled("evaluate")
+        if kwargs:
+            raise TypeError(f"evaluate: unexpected arguments {sorted(kwargs)}")
+        x, y = _array(x, "x", "evaluate"), _array(y, "y", "evaluate")
+        batch_size = _positive_int(32 if batch_size is None else batch_size, "batch_size", "evaluate")
+        verbose = _verbosity(verbose, "evaluate")
         self._check_xy(x, y, "evaluate")
-        batch_size = batch_size or 32
-        for m in self.metrics_list:
-            m.reset_state()
-        total = 0.0
-        self.eval()
-        with no_grad():
-            for start in range(0, len(x), batch_size):
-                xb, yb = x[start:start + batch_size].astype(np.float32, copy=False), y[start:start + batch_size]
-                out, logits = self.forward(Tensor(xb), return_logits=True)
-                total += self.loss(Tensor(yb), out, logits).item() * len(xb)
-                for m in self.metrics_list:
-                    m.update_state(yb, out.numpy())
-        self.train()
-        results = {"loss": total / len(x)}
-        results.update({m.name: m.result() for m in self.metrics_list})
-        if verbose != 0:
-            print(" - ".join(f"{k}: {v:.4f}" for k, v in results.items()))
+        cbs = callbacks_module.CallbackList(list(callbacks or []), self,
+                                            {"steps": math.ceil(len(x) / batch_size), "verbose": verbose})
+        was = self.training
+        start = time.perf_counter()
+        results = self._evaluate(x, y, batch_size, cbs)
+        self.train(was)
+        if verbose:
+            bar = Progbar(math.ceil(len(x) / batch_size), verbose, start=start)
+            bar.update(bar.total, results, final=True)
         if return_dict:
             return results
         return results["loss"] if not self.metrics_list else list(results.values())
 
-    def predict(self, x, batch_size=None, verbose="auto", **kwargs):
-        """predict(x, batch_size=32) -> numpy array of outputs (inference mode: no dropout, no graph)."""
-        x = _array(x, "x")
-        if not self.built:
-            self.build((None,) + x.shape[1:])
-        batch_size = batch_size or 32
-        outs = []
+    def _evaluate(self, x, y, batch_size, cbs):
+        """The loss and metrics over (x, y) in inference mode, calling the test hooks of ``cbs``."""
+        for m in self.metrics_list:
+            m.reset_state()
+        total = 0.0
         self.eval()
+        cbs.on_test_begin({})
         with no_grad():
-            for start in range(0, len(x), batch_size):
+            penalty = self._penalty()
+            penalty = float(penalty.item() if isinstance(penalty, Tensor) else penalty or 0.0)
+            for step, start in enumerate(range(0, len(x), batch_size)):
+                cbs.on_test_batch_begin(step, {})
+                xb, yb = x[start:start + batch_size].astype(np.float32, copy=False), y[start:start + batch_size]
+                out, logits = self.forward(Tensor(xb), return_logits=True)
+                total += (self.loss(Tensor(yb), out, logits).item() + penalty) * len(xb)
+                for m in self.metrics_list:
+                    m.update_state(yb, out.numpy())
+                seen = start + len(xb)
+                logs = {"loss": total / seen, **{m.name: m.result() for m in self.metrics_list}}
+                cbs.on_test_batch_end(step, logs)
+        cbs.on_test_end(logs)
+        return logs
+
+    def predict(self, x, batch_size=None, verbose="auto", callbacks=None, **kwargs):
+        """predict(x, batch_size=32, verbose='auto', callbacks=None) -> numpy array of outputs (inference mode: no
+        dropout, moving batch statistics, no graph)."""
+        if kwargs:
+            raise TypeError(f"predict: unexpected arguments {sorted(kwargs)}")
+        x = _array(x, "x", "predict")
+        if x.ndim == 0:
+            raise ValueError(f"predict: x must have a batch axis, got shape {x.shape}")
+        batch_size = _positive_int(32 if batch_size is None else batch_size, "batch_size", "predict")
+        verbose = _verbosity(verbose, "predict")
+        self._check_x(x, "predict")
+        steps = math.ceil(len(x) / batch_size)
+        cbs = callbacks_module.CallbackList(list(callbacks or []), self, {"steps": steps, "verbose": verbose})
+        bar = Progbar(steps, verbose)
+        outs = []
+        was = self.training
+        self.eval()
+        cbs.on_predict_begin({})
+        with no_grad():
+            for step, start in enumerate(range(0, len(x), batch_size)):
+                cbs.on_predict_batch_begin(step, {})
                 outs.append(self.forward(Tensor(x[start:start + batch_size].astype(np.float32, copy=False))).numpy())
-        self.train()
+                cbs.on_predict_batch_end(step, {"outputs": outs[-1]})
+                bar.update(step + 1, {}, final=step + 1 == steps)
+        cbs.on_predict_end({})
+        self.train(was)
         return np.concatenate(outs) if outs else np.zeros((0,) + tuple(self._output_shapes[-1][1:]), np.float32)
 
     def __call__(self, x, training=False):
+        """model(x, training=False) -> Tensor: the forward pass (dropout and batch statistics only in training).
+
+        As in Keras, a direct call is in inference mode unless ``training=True``; a model nested in another
+        model is called with its outer model's mode.
+        """
         if not isinstance(x, Tensor):
             x = Tensor(np.asarray(x, dtype=np.float32))
         if not self.built:
             self.build((None,) + tuple(x.shape[1:]))
-        return nn.Module.__call__(self, x)
+        return Layer.__call__(self, x, training=bool(training))
 
     # ------------------------------------------------------------------ weights
     def get_weights(self):
+        """get_weights() -> every layer's weights, in order, as numpy arrays in Keras's layouts."""
         return [w for layer in self.layers for w in layer.get_weights()]
 
     def set_weights(self, weights):
+        """set_weights(weights): the inverse of get_weights(); counts and shapes are checked before any change."""
         weights = list(weights)
-        for layer in self.layers:
-            n = len(layer.get_weights())
-            layer.set_weights(weights[:n])
-            weights = weights[n:]
-        if weights:
-            raise ValueError(f"set_weights: {len(weights)} more weights than the model has")
+        current = [layer.get_weights() for layer in self.layers]
+        counts = [len(ws) for ws in current]
+        if len(weights) != sum(counts):
+            raise ValueError(f"set_weights: the model has {sum(counts)} weights, got {len(weights)}")
+        chunks, i = [], 0
+        for layer, n, now in zip(self.layers, counts, current):
+            expected = [w.shape for w in now]
+            got = [np.shape(w) for w in weights[i:i + n]]
+            if expected != got:
+                raise ValueError(f"set_weights: layer {layer.name!r} expects shapes {expected}, got {got}")
+            chunks.append(weights[i:i + n])
+            i += n
+        for layer, chunk in zip(self.layers, chunks):
+            layer.set_weights(chunk)
 
     def save_weights(self, filepath, overwrite=True):
-        """save_weights(filepath): write every weight and buffer to one file, atomically (tapegrad.save)."""
+        """save_weights(filepath): write every weight (moving statistics too) to one file, atomically, without
+        pickle (``tapegrad.save``); an existing file is replaced only if ``overwrite``."""
+        if not self.built:
+            raise ValueError("save_weights: the model has no weights yet; build it (keras.Input, fit or predict) first")
+        if not overwrite and os.path.exists(filepath):
+            raise FileExistsError(f"save_weights: {os.fspath(filepath)!r} exists and overwrite=False")
         save(self.state_dict(), filepath)
 
     def load_weights(self, filepath, **kwargs):
-        """load_weights(filepath): load weights saved by ``save_weights`` (architectures must match)."""
-        self.load_state_dict(load(filepath))
+        """load_weights(filepath): load weights saved by ``save_weights``; the architecture must match (every name
+        and shape is checked before any weight changes)."""
+        state = load(filepath)
+        if not self.built:
+            raise ValueError("load_weights: build the model first (keras.Input(shape=...) or one call), so its "
+                             "weights exist to load into")
+        own = self.state_dict()
+        if not isinstance(state, dict):
+            raise ValueError(f"load_weights: {os.fspath(filepath)!r} does not hold model weights")
+        problems = [f"missing {k}" for k in own if k not in state]
+        problems += [f"unexpected {k}" for k in state if k not in own]
+        problems += [f"{k}: file has shape {tuple(state[k].shape)}, model has {tuple(own[k].shape)}"
+                     for k in own if k in state and tuple(state[k].shape) != tuple(own[k].shape)]
+        if problems:
+            raise ValueError(f"load_weights: {os.fspath(filepath)!r} does not fit this model: " + "; ".join(problems))
+        self.load_state_dict(state)
 
-    def count_params(self):
-        return sum(p.numel() for p in self.parameters())
+    def _weight_tensors(self):
+        return [w for layer in self.layers for w in layer._weight_tensors()]
 
     def summary(self, print_fn=print):
         """summary(): print each layer's type, output shape and parameter count, and the totals."""
@@ -326,7 +463,7 @@ class Sequential(Layer):
                "".join(h.ljust(w) for h, w in zip(("Layer (type)", "Output Shape", "Param #"), widths)), line]
         out += ["".join(c.ljust(w) for c, w in zip(r, widths)) for r in rows]
         total = self.count_params()
-        trainable = sum(p.numel() for p in self.parameters() if p.requires_grad)
+        trainable = sum(p.numel() for p in self.trainable_weights)
         out += [line, f" Total params: {total:,}", f" Trainable params: {trainable:,}",
                 f" Non-trainable params: {total - trainable:,}"]
         text = "\n".join(out)

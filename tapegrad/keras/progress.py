@@ -23,14 +23,17 @@ def _fmt_logs(logs):
 class Progbar:
     """Progbar(total, verbose=1): one epoch's bar, redrawn in place on a terminal (about 20 times a second)."""
 
-    def __init__(self, total, verbose=1, width=20, stream=None):
+    def __init__(self, total, verbose=1, width=20, stream=None, start=None):
         self.total, self.verbose, self.width = total, verbose, width
         self.stream = stream or sys.stdout
         self.interactive = hasattr(self.stream, "isatty") and self.stream.isatty()
-        self.start = time.perf_counter()
-        self.last_draw = 0.0
+        self.start = time.perf_counter() if start is None else start
+        self.last_draw = None
+        self.last_step = 0
 
     def update(self, step, logs, final=False):
+        """update(step, logs, final=False): ``step`` steps of ``total`` are done; ``final`` ends the line."""
+        self.last_step = step
         if self.verbose == 0:
             return
         now = time.perf_counter()
@@ -41,14 +44,15 @@ class Progbar:
                 self.stream.write(f"{step}/{self.total} - {_fmt_time(elapsed)} - {_fmt_step(per_step)}"
                                   f"{_fmt_logs(logs)}\n")
             return
-        if not final and (not self.interactive or now - self.last_draw < 0.05):
+        if not final and (not self.interactive or (self.last_draw is not None and now - self.last_draw < 0.05)):
             return
         self.last_draw = now
         filled = int(self.width * step / max(self.total, 1))
-        bar = "━" * filled + ("\x1b[2m" + "━" * (self.width - filled) + "\x1b[0m" if self.interactive
-                              else " " * (self.width - filled))
-        timing = (f"{_fmt_time(elapsed)} {_fmt_step(per_step)}" if final
-                  else f"{_fmt_time(per_step * (self.total - step))} eta")
+        rest = self.width - filled
+        bar = "━" * filled + (("\x1b[2m" + "━" * rest + "\x1b[0m" if rest else "") if self.interactive else " " * rest)
+        # As Keras: the time left while running, the time taken at the end, then the time per step.
+        shown = elapsed if final else per_step * (self.total - step)
+        timing = f"{_fmt_time(shown)} {_fmt_step(per_step)}"
         line = f"{step}/{self.total} {bar} {timing}{_fmt_logs(logs)}"
         if self.interactive:
             self.stream.write("\r" + line + "\x1b[K" + ("\n" if final else ""))
