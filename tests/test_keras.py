@@ -1005,6 +1005,16 @@ def test_save_and_load_weights_round_trip_through_a_file(tmp_path):
     assert [p.name for p in tmp_path.iterdir()] == ["model.weights.h5"]
 
 
+def test_save_and_load_weights_through_a_file_object():
+    model, x = _trained_model_with_bn()
+    buffer = io.BytesIO()
+    model.save_weights(buffer, overwrite=False)
+    buffer.seek(0)
+    fresh = dense_model(3, kl.Dense(4), kl.BatchNormalization(), kl.Dense(1))
+    fresh.load_weights(buffer)
+    assert_same_weights(fresh.get_weights(), model.get_weights())
+
+
 def test_load_weights_never_unpickles(tmp_path, monkeypatch):
     model, _ = _trained_model_with_bn()
     path = tmp_path / "w.weights.h5"
@@ -1081,6 +1091,9 @@ def test_callback_hooks_are_called_in_keras_order():
     epoch_logs = [c[2] for c in rec.calls if c[0] == "on_epoch_end"]
     assert all(set(logs) == {"loss", "mae", "val_loss", "val_mae"} for logs in epoch_logs)
     assert rec.calls[-1][2] == epoch_logs[-1]  # on_train_end gets the last epoch's logs
+    rec = Recorder()
+    model.fit(np.zeros((65, 3)), np.zeros(65), callbacks=[rec], verbose=0)
+    assert rec.params["steps"] == 3 and rec.names().count("on_train_batch_end") == 3  # batch_size defaults to 32
 
 
 def test_evaluate_and_predict_call_their_hooks():

@@ -37,6 +37,10 @@ def _array(x, what, where):
     return a
 
 
+def _file_name(f):
+    return repr(os.fsdecode(f)) if isinstance(f, (str, bytes, os.PathLike)) else repr(getattr(f, "name", f))
+
+
 def _positive_int(value, what, where):
     if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
         raise ValueError(f"{where}: {what} must be a positive integer, got {value!r}")
@@ -420,30 +424,32 @@ class Sequential(Layer):
             layer.set_weights(chunk)
 
     def save_weights(self, filepath, overwrite=True):
-        """save_weights(filepath): write every weight (moving statistics too) to one file, atomically, without
-        pickle (``tapegrad.save``); an existing file is replaced only if ``overwrite``."""
+        """save_weights(filepath, overwrite=True): write every weight (moving statistics too) to a path, atomically,
+        or to a binary file object, without pickle (``tapegrad.save``)."""
         if not self.built:
             raise ValueError("save_weights: the model has no weights yet; build it (keras.Input, fit or predict) first")
-        if not overwrite and os.path.exists(filepath):
-            raise FileExistsError(f"save_weights: {os.fspath(filepath)!r} exists and overwrite=False")
+        if not overwrite and isinstance(filepath, (str, bytes, os.PathLike)) and os.path.exists(filepath):
+            raise FileExistsError(f"save_weights: {_file_name(filepath)} exists and overwrite=False")
         save(self.state_dict(), filepath)
 
-    def load_weights(self, filepath, **kwargs):
-        """load_weights(filepath): load weights saved by ``save_weights``; the architecture must match (every name
-        and shape is checked before any weight changes)."""
-        state = load(filepath)
+    def load_weights(self, filepath, skip_mismatch=False):
+        """load_weights(filepath): load weights saved by ``save_weights`` (a path or a binary file object); the
+        architecture must match: every name and shape is checked before any weight changes."""
+        if skip_mismatch:
+            raise NotImplementedError("load_weights: skip_mismatch=True is not supported")
         if not self.built:
             raise ValueError("load_weights: build the model first (keras.Input(shape=...) or one call), so its "
                              "weights exist to load into")
+        state = load(filepath)
         own = self.state_dict()
         if not isinstance(state, dict):
-            raise ValueError(f"load_weights: {os.fspath(filepath)!r} does not hold model weights")
+            raise ValueError(f"load_weights: {_file_name(filepath)} does not hold model weights")
         problems = [f"missing {k}" for k in own if k not in state]
         problems += [f"unexpected {k}" for k in state if k not in own]
-        problems += [f"{k}: file has shape {tuple(state[k].shape)}, model has {tuple(own[k].shape)}"
-                     for k in own if k in state and tuple(state[k].shape) != tuple(own[k].shape)]
+        problems += [f"{k}: file has shape {np.shape(state[k])}, model has {tuple(own[k].shape)}"
+                     for k in own if k in state and np.shape(state[k]) != tuple(own[k].shape)]
         if problems:
-            raise ValueError(f"load_weights: {os.fspath(filepath)!r} does not fit this model: " + "; ".join(problems))
+            raise ValueError(f"load_weights: {_file_name(filepath)} does not fit this model: " + "; ".join(problems))
         self.load_state_dict(state)
 
     def _weight_tensors(self):
