@@ -514,6 +514,23 @@ def test_named_and_callable_metrics():
     assert sorted(model.evaluate(x, y, verbose=0, return_dict=True)) == ["loss", "mae", "max_error", "mse"]
 
 
+def test_metrics_reproduce_keras_documented_examples():
+    M = keras.metrics
+    cases = [
+        (M.BinaryAccuracy(), [[1], [1], [0], [0]], [[0.98], [1], [0], [0.6]], [1, 0, 0, 1], 0.75, 0.5),
+        (M.SparseCategoricalAccuracy(), [[2], [1]], [[0.1, 0.6, 0.3], [0.05, 0.95, 0]], [0.7, 0.3], 0.5, 0.3),
+        (M.CategoricalAccuracy(), [[0, 0, 1], [0, 1, 0]], [[0.1, 0.9, 0.8], [0.05, 0.95, 0]], [0.7, 0.3], 0.5, 0.3),
+        (M.Accuracy(), [[1], [2], [3], [4]], [[0], [2], [3], [4]], [1, 1, 0, 0], 0.75, 0.5),
+    ]
+    for metric, y_true, y_pred, weights, plain, weighted in cases:
+        metric.update_state(y_true, y_pred)
+        assert metric.result() == pytest.approx(plain)
+        metric.reset_state()
+        metric.update_state(y_true, y_pred, sample_weight=weights)
+        assert metric.result() == pytest.approx(weighted)
+    assert M.SparseCategoricalAccuracy().name == "sparse_categorical_accuracy"
+
+
 # ---------------------------------------------------------------------- losses against numpy and Keras's docs
 def _softmax(z):
     e = np.exp(z - z.max(-1, keepdims=True))
@@ -1509,7 +1526,7 @@ def test_more_bad_input():
         _classifier().fit(np.zeros((3, 2)), np.zeros(3, int), steps_per_epoch=2, verbose=0)
 
 
-@pytest.mark.parametrize("module", ["model", "losses", "optimizers", "regularizers", "utils"])
+@pytest.mark.parametrize("module", ["model", "losses", "metrics", "optimizers", "regularizers", "utils"])
 def test_docstring_examples(module):
     import doctest
     import importlib
@@ -1540,3 +1557,11 @@ def test_frozen_layers_keep_their_weights():
     assert first.trainable and bn.trainable and len(model.trainable_weights) == 6
     frozen = keras.Sequential([keras.Input(shape=(3,)), kl.Dense(2)], trainable=False)
     assert frozen.trainable_weights == [] and not frozen.layers[0].trainable
+    frozen.compile("sgd", "mse")
+    before = snapshot(frozen)
+    history = frozen.fit(x, np.zeros((16, 2)), verbose=0)  # nothing to train is not an error
+    assert_same_weights(frozen.get_weights(), before)
+    assert np.isfinite(history.history["loss"][0])
+    weightless = dense_model(3, kl.Activation("relu"))
+    weightless.compile("sgd", "mse")
+    assert np.isfinite(weightless.fit(x, np.zeros((16, 3)), verbose=0).history["loss"][0])

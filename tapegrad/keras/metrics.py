@@ -4,7 +4,13 @@ import numpy as np
 
 
 class Metric:
-    """Metric(name): a sample-weighted running mean of a per-sample value."""
+    """Metric(name): a sample-weighted running mean of a per-sample value.
+
+    >>> m = BinaryAccuracy()
+    >>> m.update_state([[1], [1], [0], [0]], [[0.98], [1], [0], [0.6]])
+    >>> m.result()
+    0.75
+    """
 
     def __init__(self, name=None):
         self.name = name or _snake(type(self).__name__)
@@ -13,10 +19,16 @@ class Metric:
     def reset_state(self):
         self.total, self.count = 0.0, 0
 
-    def update_state(self, y_true, y_pred):
+    def update_state(self, y_true, y_pred, sample_weight=None):
+        """update_state(y_true, y_pred, sample_weight=None): add a batch (one value per sample, weighted)."""
         values = self.values(np.asarray(y_true), np.asarray(y_pred))
-        self.total += float(np.sum(values))
-        self.count += values.size
+        if sample_weight is None:
+            self.total += float(np.sum(values))
+            self.count += values.size
+            return
+        w = np.broadcast_to(np.asarray(sample_weight, dtype=np.float64).reshape(-1), values.shape)
+        self.total += float(np.sum(values * w))
+        self.count += float(np.sum(w))
 
     def result(self):
         return self.total / self.count if self.count else 0.0

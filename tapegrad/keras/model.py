@@ -247,6 +247,8 @@ class Sequential(Layer):
     def _bound_optimizer(self):
         """The tapegrad optimizer over exactly this model's weights (made, or made again if the model changed)."""
         params = list(self.parameters())
+        if not params:
+            return None
         opt = self.optimizer.torch_optimizer
         bound = None if opt is None else {id(p) for g in opt.param_groups for p in g["params"]}
         if bound != {id(p) for p in params}:
@@ -273,8 +275,8 @@ class Sequential(Layer):
         if penalty is not None:
             loss = loss + penalty
         value = loss.item()
-        if skip_nonfinite and not math.isfinite(value):
-            return out.detach().numpy(), value
+        if (skip_nonfinite and not math.isfinite(value)) or opt is None or not loss.requires_grad:
+            return out.detach().numpy(), value  # nothing to update: a skipped step, or no trainable weight
         opt.zero_grad(set_to_none=True)
         loss.backward()
         opt.step()
