@@ -602,6 +602,24 @@ def test_probability_losses_clip_and_renormalize_as_keras():
     np.testing.assert_allclose(L.CategoricalCrossentropy()(np.eye(3)[[1, 2]], p).item(), expected, rtol=1e-5)
 
 
+@pytest.mark.parametrize("from_logits", [False, True])
+def test_label_smoothing(from_logits):
+    L = keras.losses
+    z = np.array([[2.0, -1.0, 0.5], [0.1, 0.2, -3.0]], np.float32)
+    onehot = np.eye(3, dtype=np.float32)[[0, 2]]
+    smooth = onehot * 0.8 + 0.2 / 3
+    pred = z if from_logits else _softmax(z)
+    logp = _log_softmax(z.astype(np.float64)) if from_logits else np.log(_clip(_softmax(z.astype(np.float64))))
+    np.testing.assert_allclose(L.CategoricalCrossentropy(from_logits, label_smoothing=0.2)(onehot, pred).item(),
+                               -np.mean(np.sum(smooth * logp, -1)), rtol=1e-5)
+    yb, zb = np.array([[1.0], [0.0]], np.float32), z[:, :1]
+    t = yb * 0.8 + 0.1
+    q = 1 / (1 + np.exp(-zb.astype(np.float64)))
+    expected = -np.mean(t * np.log(q) + (1 - t) * np.log(1 - q))
+    np.testing.assert_allclose(L.BinaryCrossentropy(from_logits, label_smoothing=0.2)(yb, zb if from_logits else q)
+                               .item(), expected, rtol=1e-5)
+
+
 def test_regression_losses_against_numpy():
     r = np.random.default_rng(12)
     y, p = r.normal(size=(6, 3)).astype(np.float32), r.normal(size=(6, 3)).astype(np.float32)

@@ -95,12 +95,19 @@ class CategoricalCrossentropy(Loss):
 
 
 class BinaryCrossentropy(Loss):
-    """BinaryCrossentropy(from_logits=False): 0/1 targets against probabilities (or logits)."""
+    """BinaryCrossentropy(from_logits=False, label_smoothing=0.0): 0/1 targets against probabilities (or logits);
+    label smoothing moves the targets toward 0.5 (``y * (1 - s) + s / 2``), as Keras."""
 
     kind, fuses = "binary", "sigmoid"
 
+    def __init__(self, from_logits=False, label_smoothing=0.0, name=None):
+        super().__init__(from_logits, name)
+        self.label_smoothing = label_smoothing
+
     def call(self, y_true, y_pred, logits=None):
         target = y_true.type(y_pred.dtype).reshape(y_pred.shape)
+        if self.label_smoothing:
+            target = target * (1 - self.label_smoothing) + 0.5 * self.label_smoothing
         if logits is not None or self.from_logits:
             return F.binary_cross_entropy_with_logits(logits if logits is not None else y_pred, target)
         p = y_pred.clamp(_EPS, 1 - _EPS)
