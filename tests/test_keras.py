@@ -116,6 +116,12 @@ def test_sequential_add_and_an_int_input_shape():
     assert [w.shape for w in model.get_weights()] == [(4, 3), (3,), (3, 1), (1,)]
 
 
+def test_input_shape_on_the_first_layer_builds_the_model():
+    model = keras.Sequential([kl.Dense(2, input_shape=(5,))])
+    assert model.built and model.get_weights()[0].shape == (5, 2)
+    assert keras.Sequential([kl.Dense(2, input_dim=4)]).get_weights()[0].shape == (4, 2)
+
+
 def test_a_model_without_input_is_built_by_its_first_fit():
     model = keras.Sequential([kl.Dense(4), kl.Dense(1)])
     assert not model.built
@@ -1540,6 +1546,8 @@ def test_more_bad_input():
         _classifier().fit(np.zeros((3, 2)), np.zeros(3, int), verbose=3)
     with pytest.raises(ValueError, match=r"no feature axis; .* x.reshape\(-1, 1\)"):
         keras.Sequential([kl.Dense(1)]).predict(np.zeros(5))
+    with pytest.raises(TypeError, match=r"callbacks must be a list, e.g. callbacks=\[EarlyStopping\(...\)\]"):
+        _classifier().fit(np.zeros((3, 2)), np.zeros(3, int), callbacks=kc.EarlyStopping(), verbose=0)
     with pytest.raises(NotImplementedError, match="steps_per_epoch"):
         _classifier().fit(np.zeros((3, 2)), np.zeros(3, int), steps_per_epoch=2, verbose=0)
 

@@ -37,6 +37,14 @@ def _array(x, what, where):
     return a
 
 
+def _callbacks(callbacks, where):
+    if callbacks is None:
+        return []
+    if not isinstance(callbacks, (list, tuple)):
+        raise TypeError(f"{where}: callbacks must be a list, e.g. callbacks=[{type(callbacks).__name__}(...)]")
+    return list(callbacks)
+
+
 def _file_name(f):
     return repr(os.fsdecode(f)) if isinstance(f, (str, bytes, os.PathLike)) else repr(getattr(f, "name", f))
 
@@ -175,6 +183,7 @@ class Sequential(Layer):
             raise TypeError(f"fit: unexpected arguments {sorted(kwargs)}")
         if steps_per_epoch is not None:
             raise NotImplementedError("fit: steps_per_epoch is not supported; an epoch is one pass over x")
+        callbacks = _callbacks(callbacks, "fit")
         x, y = _array(x, "x", "fit"), _array(y, "y", "fit")
         batch_size = _positive_int(32 if batch_size is None else batch_size, "batch_size", "fit")
         epochs, initial_epoch = int(epochs), int(initial_epoch)
@@ -199,7 +208,7 @@ class Sequential(Layer):
 
         history = callbacks_module.History()
         steps = math.ceil(len(x) / batch_size)
-        cbs = callbacks_module.CallbackList(list(callbacks or []) + [history], self,
+        cbs = callbacks_module.CallbackList(callbacks + [history], self,
                                             {"epochs": epochs, "steps": steps, "verbose": verbose})
         skip_nonfinite = any(getattr(c, "skips_nonfinite_updates", False) for c in cbs.callbacks)
         xs = x.astype(np.float32, copy=False)
@@ -326,7 +335,7 @@ class Sequential(Layer):
         batch_size = _positive_int(32 if batch_size is None else batch_size, "batch_size", "evaluate")
         verbose = _verbosity(verbose, "evaluate")
         self._check_xy(x, y, "evaluate")
-        cbs = callbacks_module.CallbackList(list(callbacks or []), self,
+        cbs = callbacks_module.CallbackList(_callbacks(callbacks, "evaluate"), self,
                                             {"steps": math.ceil(len(x) / batch_size), "verbose": verbose})
         was = self.training
         start = time.perf_counter()
@@ -374,7 +383,8 @@ class Sequential(Layer):
         verbose = _verbosity(verbose, "predict")
         self._check_x(x, "predict")
         steps = math.ceil(len(x) / batch_size)
-        cbs = callbacks_module.CallbackList(list(callbacks or []), self, {"steps": steps, "verbose": verbose})
+        cbs = callbacks_module.CallbackList(_callbacks(callbacks, "predict"), self,
+                                            {"steps": steps, "verbose": verbose})
         bar = Progbar(steps, verbose)
         outs = []
         was = self.training
