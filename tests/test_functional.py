@@ -498,6 +498,17 @@ def test_embedding_row_sums_equal_add_at(rows, d):
     np.testing.assert_allclose(F._np_sum_rows(rows, values, 7), want, atol=1e-12)
 
 
+@pytest.mark.parametrize("dtype", [np.int64, np.int32, np.uint8])
+def test_embedding_row_sums_of_any_index_dtype_keep_non_finite_values_in_their_row(dtype):
+    rows = np.array([2, 0, 2, 5], dtype=dtype)
+    values = np.array([[1.0, np.inf], [2.0, 3.0], [np.nan, 1.0], [4.0, -np.inf]], dtype=np.float32)
+    want = np.zeros((6, 2), dtype=np.float32)
+    np.add.at(want, rows, values)
+    got = F._np_sum_rows(rows, values, 6)
+    assert got.dtype == np.float32
+    np.testing.assert_array_equal(got, want)
+
+
 def test_embedding_max_norm_renormalizes_picked_rows_in_place():
     w = T([[3.0, 4.0], [0.3, 0.4], [6.0, 8.0]])
     out = F.embedding(T([0, 1]), w, max_norm=1.0)
