@@ -741,8 +741,9 @@ def _np_sum_rows(rows, values, n):
     d = values.shape[1]
     out = np.zeros(n * d, dtype=values.dtype)
     # NOTE: np.add.at on whole rows goes element by element through the general ufunc machinery; on flat
-    # positions it takes numpy's fast 1-d path, which beat sorting with np.add.reduceat at every size we tried
-    # but one (96 rows of 10 into 27: 5 us against 9; 4096 of 64 into 50,000: 0.48 ms against 1.1 ms).
+    # positions it takes numpy's fast 1-d path. Measured against sorting with np.add.reduceat: 96 rows of 10
+    # into 27, 5 us against 9; 4096 of 64 into 50,000, 0.48 ms against 1.1 ms; only many short rows into few
+    # are slower (20,000 of 8 into 100: 0.27 ms against 0.23).
     positions = rows.astype(np.intp, copy=False)[:, None] * d + np.arange(d)
     np.add.at(out, positions.reshape(-1), values.reshape(-1))
     return out.reshape(n, d)
