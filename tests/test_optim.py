@@ -342,6 +342,19 @@ def test_step_bumps_the_version_so_a_stale_backward_refuses():
         y.backward()
 
 
+def test_one_step_moves_the_version_of_every_updated_parameter_and_only_those():
+    a, b, c = (tg.tensor([1.0, 2.0], requires_grad=True) for _ in range(3))
+    opt = SGD([a, b, c], lr=0.1)
+    (a * b).sum().backward()  # c gets no gradient
+    saved_a, saved_b, saved_c = (a * a).sum(), (b * b).sum(), (c * c).sum()
+    opt.step()
+    for saved in (saved_a, saved_b):
+        with pytest.raises(RuntimeError, match="modified by an in-place operation"):
+            saved.backward()
+    saved_c.backward()  # c was not written
+    (a * b).sum().backward()  # recorded after the step
+
+
 def test_parameters_without_grad_are_skipped():
     a = tg.tensor([1.0, 2.0], requires_grad=True)
     b = tg.tensor([3.0], requires_grad=True)

@@ -2,7 +2,7 @@
 
 import numpy as np
 
-from .._tensor import _bump, _wrap
+from .._tensor import _clock, _wrap
 from .optimizer import Optimizer, _check_option, _check_unsupported, _grad_shape_error
 
 
@@ -44,6 +44,10 @@ class SGD(Optimizer):
         nesterov = group["nesterov"]
         maximize = group["maximize"]
         state = self.state
+        # One tick of the write clock for the whole update: every parameter written below takes it as its
+        # version, so a graph recorded before the step that saved a parameter still refuses to backward.
+        _clock.now += 1
+        version = _clock.now
         for p in group["params"]:
             grad = p.grad
             if grad is None:
@@ -79,4 +83,4 @@ class SGD(Optimizer):
                 p._data -= g
             else:
                 p._data -= lr * g
-            _bump(p)
+            p._version = version
