@@ -545,9 +545,23 @@ def _inplace(self, name, op, *args, _cast_ok=False, **kwargs):
         raise RuntimeError(f"{name}: a leaf tensor that requires grad is being used in an in-place operation; "
                            "wrap it in `with tapegrad.no_grad():` (as optimizers do) or use the out-of-place form")
     if recording:
+        view = self._extra.get("view_of") if self._extra is not None else None
+        if view is not None:
+            return _inplace_through_view(self, name, op, view, args, kwargs, _cast_ok)
+        if self.requires_grad and any(_shares_memory(self, p) for p in self._parents):
+            raise RuntimeError(f"{name}: an in-place operation on a view ({op_name(self._backward)}) of a tensor "
+                               "that requires grad is not supported under grad mode: the base tensor would not "
+                               "see the write. Use an out-of-place op (where, masked_fill, cat, index_put), "
+                               "clone() the view first, or write into the base itself (base[index] = value)")
+        # ``old`` is self as it was: the op's input, with the earlier values. Ops recorded before now that used
+        # self are redirected to it by the engine (``engine.parents_at``) through the "rebased" record.
         old = _wrap(self._data)
         old.requires_grad, old._parents, old._backward = self.requires_grad, self._parents, self._backward
-        old._stamp, old._version, old._extra = self._stamp, self._version, None
+        old._stamp, old._version = self._stamp, self._version
+        earlier = self._extra.get("rebased") if self._extra is not None else None
+        old._extra = None if earlier is None else {"rebased": earlier}
+        args = tuple(old if a is self else a for a in args)  # y += y uses the earlier y twice
+        kwargs = {k: (old if v is self else v) for k, v in kwargs.items()}
         new = op(old, *args, **kwargs)
         _check_inplace_result(name, self, new, _cast_ok)
         if new._data.dtype != self._data.dtype:
@@ -556,6 +570,7 @@ def _inplace(self, name, op, *args, _cast_ok=False, **kwargs):
         self.requires_grad, self._parents, self._backward = True, new._parents, new._backward
         _bump(self)
         self._stamp = _clock.now
+        self._extras()["rebased"] = (self._stamp, old)
         return self
     with grad_mode.no_grad():
         new = op(self, *args, **kwargs)
@@ -565,6 +580,35 @@ def _inplace(self, name, op, *args, _cast_ok=False, **kwargs):
     self._data[...] = new._data
     _bump(self)
     return self
+
+
+def _inplace_through_view(self, name, op, view, args, kwargs, cast_ok):
+    """An in-place op on ``base[index]`` under grad mode: ``base[index] = op(view)``, then self is the new view.
+
+    This is PyTorch's CopySlices: the base sees the write and its graph records it, so gradients reach whatever
+    the written values came from; ops recorded earlier keep the view as it was.
+    """
+    base, index = view
+    new = op(self, *args, **kwargs)
+    _check_inplace_result(name, self, new, cast_ok)
+    old = _wrap(self._data)
+    old.requires_grad, old._parents, old._backward = self.requires_grad, self._parents, self._backward
+    old._stamp, old._version = self._stamp, self._version
+    earlier = self._extra.get("rebased")
+    old._extra = None if earlier is None else {"rebased": earlier}
+    base[index] = new  # records base as a write of ``new`` into its earlier self
+    fresh = base[index]
+    self._data = fresh._data
+    self.requires_grad, self._parents, self._backward = fresh.requires_grad, fresh._parents, fresh._backward
+    _bump(self)
+    self._stamp = _clock.now
+    self._extra["rebased"] = (self._stamp, old)
+    self._extra["view_of"] = fresh._extra["view_of"]
+    return self
+
+
+def _shares_memory(t, other):
+    return other._data is t._data or np.may_share_memory(t._data, other._data)
 
 
 def _check_inplace_result(name, self, new, cast_ok):

@@ -478,3 +478,127 @@ def test_gradcheck_requires_float64():
     with pytest.raises(ValueError, match="float64"):
         gradcheck(lambda x: x.sum(), (tg.ones(2, requires_grad=True),))
     assert gradcheck(lambda x: x.sum(), (tg.ones(2, dtype=tg.float64, requires_grad=True),))
+
+
+# ---------------------------------------------------------------------- in place under grad mode
+# An in-place op under grad mode makes the tensor a new node and keeps its earlier self (with the earlier values)
+# as the op's input; ops recorded before the write keep using the earlier self. So backward is right whether or
+# not those ops saved the values (PyTorch raises when they did; tapegrad has them and computes the gradient).
+
+
+@pytest.mark.parametrize("write, expected", [
+    (lambda y: y.add_(y), 4.0),            # y += y
+    (lambda y: y.mul_(y), 8.0),            # d(4x^2)/dx at 1
+    (lambda y: y.add_(y * 3), 8.0),        # the argument was computed from y before the write
+    (lambda y: y.copy_(y * 3), 6.0),
+    (lambda y: y.sub_(y.exp()), 2.0 - 2.0 * np.exp(2.0)),
+])
+def test_in_place_op_whose_argument_uses_the_tensor_itself(write, expected):
+    x = tg.ones(2, dtype=tg.float64, requires_grad=True)
+    y = x * 2
+    write(y)
+    y.sum().backward()
+    np.testing.assert_allclose(x.grad.numpy(), expected)
+
+
+def test_ops_recorded_before_an_in_place_write_keep_the_earlier_values():
+    x = tg.tensor([1.0, 2.0], dtype=tg.float64, requires_grad=True)
+    y = x * 1
+    a = y * y        # saves y = x
+    y.mul_(3)
+    b = y * y        # y = 3x
+    y.add_(x)
+    c = y * y        # y = 4x
+    (a + b + c).sum().backward()
+    np.testing.assert_allclose(x.grad.numpy(), (2 + 18 + 32) * x.detach().numpy())
+    assert y.tolist() == [4.0, 8.0]
+
+
+def test_residual_in_place_add_trains_every_parameter():
+    tg.manual_seed(0)
+    lin = tg.nn.Linear(4, 4)
+    h = tg.randn(2, 4, requires_grad=True)
+    z = lin(h)
+    z += lin(z)
+    z.sum().backward()
+    w, b = lin.weight.detach().numpy(), lin.bias.detach().numpy()
+    hn = h.detach().numpy()
+    z1 = hn @ w.T + b
+    ones = np.ones((2, 4))
+    g_z1 = ones + ones @ w  # z = z1 + lin(z1)
+    np.testing.assert_allclose(h.grad.numpy(), g_z1 @ w, rtol=1e-5)
+    np.testing.assert_allclose(lin.weight.grad.numpy(), g_z1.T @ hn + ones.T @ z1, rtol=1e-5)
+
+
+def test_in_place_write_under_grad_mode_differentiates_twice():
+    x = tg.tensor([1.0, 2.0], dtype=tg.float64, requires_grad=True)
+    y = x * 1
+    a = y * y
+    y.mul_(3)
+    (g,) = tg.autograd.grad((a + y * y).sum(), x, create_graph=True)  # d(10 x^2) = 20 x
+    np.testing.assert_allclose(g.detach().numpy(), [20.0, 40.0])
+    (h,) = tg.autograd.grad(g.sum(), x)
+    np.testing.assert_allclose(h.numpy(), [20.0, 20.0])
+
+
+def test_gradcheck_through_in_place_writes():
+    def f(x):
+        y = x * 1
+        a = y.sin()
+        y.mul_(y)
+        y[0] = y[1] * a[0]
+        return (y * a).sum()
+
+    assert tg.autograd.gradcheck(f, (tg.randn(3, dtype=tg.float64, requires_grad=True),))
+
+
+def test_no_grad_write_after_a_grad_mode_write_still_makes_later_users_refuse():
+    x = tg.ones(2, dtype=tg.float64, requires_grad=True)
+    y = x * 2
+    a = y * y          # uses the first y: its values are kept
+    y.add_(1)
+    b = y * y          # uses the second y, whose values the next line overwrites
+    with tg.no_grad():
+        y.mul_(2)
+    with pytest.raises(RuntimeError, match="modified by an in-place operation.*MulBackward"):
+        b.sum().backward()
+    a.sum().backward()
+    np.testing.assert_allclose(x.grad.numpy(), 8.0)
+
+
+def test_in_place_on_an_indexed_view_writes_through_to_the_base():
+    x = tg.ones(3, dtype=tg.float64, requires_grad=True)
+    y = x * 1
+    y[:2].mul_(3)
+    assert y.tolist() == [3.0, 3.0, 1.0]
+    y.sum().backward()
+    np.testing.assert_allclose(x.grad.numpy(), [3.0, 3.0, 1.0])
+
+    x = tg.ones(3, dtype=tg.float64, requires_grad=True)
+    y = x * 2
+    y[:2] *= 3         # Python: t = y[:2]; t *= 3; y[:2] = t
+    y[1:] = y[1:] * x[1:]
+    y.sum().backward()
+    np.testing.assert_allclose(x.grad.numpy(), [6.0, 12.0, 4.0])
+
+
+def test_in_place_on_a_view_of_a_tensor_that_does_not_require_grad_joins_the_graph():
+    w = tg.ones(2, requires_grad=True)
+    buf = tg.zeros(3)
+    buf[:2].add_(w * 2)
+    assert buf.tolist() == [2.0, 2.0, 0.0] and buf.requires_grad
+    buf.sum().backward()
+    assert w.grad.tolist() == [2.0, 2.0]
+
+
+def test_in_place_on_other_views_under_grad_mode_is_refused_not_lost():
+    x = tg.ones(2, 2, requires_grad=True)
+    y = x * 1
+    with pytest.raises(RuntimeError, match="mul_: an in-place operation on a view .*TransposeBackward|mul_: an "
+                                           "in-place operation on a view"):
+        y.t().mul_(2)
+    with pytest.raises(RuntimeError, match="add_: an in-place operation on a view"):
+        x.view(4).add_(1)  # a view of a leaf that requires grad: PyTorch refuses too
+    with tg.no_grad():
+        y.t().mul_(2)  # outside grad mode the write goes to the shared memory
+    assert y.tolist() == [[2.0, 2.0], [2.0, 2.0]]

@@ -273,11 +273,21 @@ def test_in_place_fill_of_a_graph_node_cuts_the_gradient_to_zero(fill, name):
     np.testing.assert_array_equal(a.grad.numpy(), 0)
 
 
-def test_in_place_fill_invalidates_earlier_uses_of_the_tensor():
+def test_in_place_fill_under_grad_mode_leaves_earlier_uses_of_the_tensor_intact():
     a = tg.ones(3, dtype=tg.float64, requires_grad=True)
     b = a * 1
     c = b * b
-    b.uniform_()
+    b.uniform_()  # b becomes a new node; c keeps the b it used, with its values
+    c.sum().backward()
+    np.testing.assert_array_equal(a.grad.numpy(), 2.0)
+
+
+def test_in_place_fill_under_no_grad_invalidates_earlier_uses_of_the_tensor():
+    a = tg.ones(3, dtype=tg.float64, requires_grad=True)
+    b = a * 1
+    c = b * b
+    with tg.no_grad():
+        b.uniform_()  # overwrites the values c saved
     with pytest.raises(RuntimeError, match="modified by an in-place operation"):
         c.sum().backward()
 

@@ -36,13 +36,13 @@ def toposort(root):
     """The nodes that require grad reachable from ``root``, each after every node that uses it."""
     order = []
     seen = {id(root)}
-    stack = [(root, iter(root._parents))]
+    stack = [(root, iter(parents_of(root)))]
     while stack:
         node, parents = stack[-1]
         for p in parents:
             if p.requires_grad and id(p) not in seen:
                 seen.add(id(p))
-                stack.append((p, iter(p._parents)))
+                stack.append((p, iter(parents_of(p))))
                 break
         else:
             stack.pop()
@@ -76,8 +76,13 @@ def count_consumers(roots):
     deps = {}
     root_ids = {id(r) for r in roots}
     stack = list(roots)
+    clock = _t._clock
     while stack:
-        for p in stack.pop()._parents:
+        node = stack.pop()
+        parents = node._parents
+        if parents and node._stamp != clock.now:
+            parents = parents_at(node, node._stamp, check=False)
+        for p in parents:
             if p.requires_grad:
                 k = id(p)
                 if k in deps:
@@ -131,7 +136,7 @@ def run_backward(roots, root_grads, retain_graph=False, create_graph=False, inpu
                 if stamp == FREED:
                     raise _freed_error(t)
                 if clock.now != stamp:  # something was written in place since t was recorded: was it used here?
-                    _check_versions(t, stamp)
+                    parents = parents_at(t, stamp)
                 if create_graph:
                     parent_grads = backward(xp, g, t, *parents)
                 elif len(parents) == 2:
@@ -165,11 +170,35 @@ def run_backward(roots, root_grads, retain_graph=False, create_graph=False, inpu
     return None
 
 
-def _check_versions(node, stamp):
-    """Refuse to backward through ``node`` if it or an input was written in place after it was recorded."""
-    for t in (node, *node._parents):
-        if t._version > stamp:
-            raise RuntimeError(_stale_message(node, t))
+def parents_of(node):
+    """``node``'s inputs as they were when it was recorded (see ``parents_at``)."""
+    return parents_at(node, node._stamp, check=False) if node._parents else ()
+
+
+def parents_at(node, stamp, check=True):
+    """``node``'s inputs as they were at time ``stamp``, when ``node`` was recorded.
+
+    An input that an in-place op rebased afterwards (``y.add_(...)`` under grad mode makes ``y`` a new node and
+    keeps its earlier self, with the earlier values, as the op's input) is replaced by the incarnation that
+    ``node`` used. With ``check``, refuse to backward through ``node`` if it or an input it used was written in
+    place (under ``no_grad``) after it was recorded: its saved values are gone.
+    """
+    if check and node._version > stamp:
+        raise RuntimeError(_stale_message(node, node))
+    parents = node._parents
+    resolved = None
+    for i, p in enumerate(parents):
+        if p._version <= stamp:
+            continue
+        used = p
+        while used._extra is not None and "rebased" in used._extra and used._extra["rebased"][0] > stamp:
+            used = used._extra["rebased"][1]
+        if check and used._version > stamp:
+            raise RuntimeError(_stale_message(node, used))
+        if used is not p:
+            resolved = resolved or list(parents)
+            resolved[i] = used
+    return parents if resolved is None else tuple(resolved)
 
 
 def _conform(xp, g, parent, node, create_graph):

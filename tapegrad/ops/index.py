@@ -214,7 +214,11 @@ def getitem(input, index):
     def backward(xp, g, out, x):
         return (_scatter(xp, shape, index, g),)
 
-    return _record(out, (input,), backward)
+    result = _record(out, (input,), backward)
+    if out.base is not None and np.may_share_memory(out, x):
+        # a view: an in-place op on it under grad mode writes through to ``input`` (see _tensor._inplace)
+        result._extra = {"view_of": (input, index)}
+    return result
 
 
 @tensor_method("__setitem__")
