@@ -14,8 +14,8 @@ import tapegrad.keras as keras  # noqa: E402  (the only change from the tutorial
 from tapegrad.datasets import mnist_sample  # noqa: E402
 
 
-def run(epochs=20, verbose="auto"):
-    keras.utils.set_random_seed(0)
+def run(epochs=20, verbose="auto", seed=0):
+    keras.utils.set_random_seed(seed)
     x_train, y_train = mnist_sample(split="train")
     x_test, y_test = mnist_sample(split="test")
 
