@@ -602,3 +602,34 @@ def test_in_place_on_other_views_under_grad_mode_is_refused_not_lost():
     with tg.no_grad():
         y.t().mul_(2)  # outside grad mode the write goes to the shared memory
     assert y.tolist() == [[2.0, 2.0], [2.0, 2.0]]
+
+
+class _SinCos(tg.autograd.Function):
+    @staticmethod
+    def forward(ctx, x):
+        ctx.save_for_backward(x)
+        return x.sin(), x.cos(), (x > 0).long()
+
+    @staticmethod
+    def backward(ctx, g_sin, g_cos, g_sign):
+        (x,) = ctx.saved_tensors
+        assert g_sign is None  # integer outputs get no gradient
+        return g_sin * x.cos() - g_cos * x.sin()
+
+
+def test_custom_function_with_several_outputs():
+    x = tg.tensor([[0.5, -1.0], [2.0, 0.1]], dtype=tg.float64, requires_grad=True)
+    s, c, sign = _SinCos.apply(x)
+    np.testing.assert_allclose(s.detach().numpy(), np.sin(x.detach().numpy()))
+    assert sign.dtype == tg.int64 and not sign.requires_grad and s.shape == (2, 2)
+    (3 * s + c * c).sum().backward(retain_graph=True)
+    xn = x.detach().numpy()
+    np.testing.assert_allclose(x.grad.numpy(), 3 * np.cos(xn) - 2 * np.cos(xn) * np.sin(xn))
+    x.grad = None
+    s.sum().backward()  # an unused output's gradient is zeros, as PyTorch materializes it
+    np.testing.assert_allclose(x.grad.numpy(), np.cos(xn))
+    assert tg.autograd.gradcheck(lambda x: _SinCos.apply(x)[0] * _SinCos.apply(x)[1], (x,))
+    assert tg.autograd.gradgradcheck(lambda x: _SinCos.apply(x)[1], (x,))
+    with tg.no_grad():
+        s, c, _ = _SinCos.apply(x)
+    assert not s.requires_grad and s.is_leaf

@@ -64,14 +64,16 @@ class Function:
         ctx = FunctionCtx(tuple(isinstance(a, _t.Tensor) and a.requires_grad for a in args))
         with grad_mode.no_grad():
             out = cls.forward(ctx, *args, **kwargs)
-        if not isinstance(out, _t.Tensor):
-            raise TypeError(f"{cls.__name__}.forward must return a single Tensor, got {type(out).__name__}")
+        outs = out if isinstance(out, tuple) else (out,)
+        for k, o in enumerate(outs):
+            if not isinstance(o, _t.Tensor):
+                raise TypeError(f"{cls.__name__}.forward must return a Tensor or a tuple of Tensors, got "
+                                f"{type(o).__name__}" + (f" as output {k}" if isinstance(out, tuple) else ""))
         positions = [i for i, a in enumerate(args) if isinstance(a, _t.Tensor)]
         name = cls.__name__
 
-        def backward(xp, g, out, *parents):
-            as_tensor = not isinstance(g, _t.Tensor)
-            grads = cls.backward(ctx, _t._wrap(g) if as_tensor else g)
+        def call_backward(grads, as_tensor):
+            grads = cls.backward(ctx, *grads)
             if not isinstance(grads, tuple):
                 grads = (grads,)
             if len(grads) != len(args):
@@ -82,5 +84,57 @@ class Function:
                 return tuple(None if p is None else p._data for p in picked)
             return tuple(picked)
 
-        backward.__qualname__ = f"{name}.<locals>.backward"
-        return _t._record(out._data, tuple(tensors), backward)
+        if not isinstance(out, tuple):
+            def backward(xp, g, out, *parents):
+                as_tensor = not isinstance(g, _t.Tensor)
+                return call_backward((_t._wrap(g) if as_tensor else g,), as_tensor)
+
+            backward.__qualname__ = f"{name}.<locals>.backward"
+            return _t._record(out._data, tuple(tensors), backward)
+        return _apply_multi(name, outs, tensors, call_backward)
+
+
+def _apply_multi(name, outs, tensors, call_backward):
+    """Several outputs: one hidden node holds the float outputs packed flat; each output is a piece of it.
+
+    The engine then gathers every output's gradient into the hidden node (zeros for outputs that were not
+    used, as PyTorch materializes them), whose rule unpacks them and calls ``backward(ctx, *grads)`` once.
+    """
+    import numpy as np
+
+    if not (grad_mode.is_grad_enabled() and any(t.requires_grad for t in tensors)):
+        return tuple(_t._wrap(o._data) for o in outs)
+    floats = [k for k, o in enumerate(outs) if o._data.dtype.kind == "f"]
+    if not floats:
+        return tuple(_t._wrap(o._data) for o in outs)
+    dtype = np.result_type(*[outs[k]._data.dtype for k in floats])
+    pieces, start = {}, 0
+    for k in floats:
+        size = outs[k]._data.size
+        pieces[k] = (start, start + size, outs[k]._data.shape)
+        start += size
+    packed = np.concatenate([outs[k]._data.astype(dtype, copy=False).reshape(-1) for k in floats])
+
+    def backward(xp, g, out, *parents):
+        as_tensor = not isinstance(g, _t.Tensor)
+        grads = []
+        for k in range(len(outs)):
+            if k not in pieces:
+                grads.append(None)
+                continue
+            a, b, shape = pieces[k]
+            gk = g[a:b].reshape(shape)
+            grads.append(_t._wrap(gk) if as_tensor else gk)
+        return call_backward(grads, as_tensor)
+
+    backward.__qualname__ = f"{name}.<locals>.backward"
+    node = _t._record(packed, tuple(tensors), backward)
+    results = []
+    for k, o in enumerate(outs):
+        if k not in pieces:
+            results.append(_t._wrap(o._data))
+            continue
+        a, b, shape = pieces[k]
+        piece = node[a:b].reshape(shape)
+        results.append(piece if piece.dtype == o._data.dtype else piece.type(o._data.dtype))
+    return tuple(results)

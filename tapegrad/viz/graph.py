@@ -12,6 +12,7 @@ import subprocess
 import numpy as np
 
 from .._tensor import Tensor, op_name
+from ..autograd.engine import parents_of
 
 _DOT_MISSING = ("the Graphviz 'dot' program is not installed, so the graph was drawn with matplotlib instead; "
                 "for Graphviz's layout install it (Debian/Ubuntu: apt-get install graphviz; macOS: brew install "
@@ -177,7 +178,7 @@ def draw_graph(tensor, params=None, show_grads=True, max_nodes=500):
         nodes[id(t)] = _describe(t, names, show_grads, is_output=t is tensor)
         if len(nodes) > max_nodes:
             raise ValueError(f"draw_graph: the graph has more than {max_nodes} nodes; pass max_nodes= to draw it")
-        for p in t._parents:
+        for p in parents_of(t):
             edges.append((id(p), id(t)))
             if id(p) not in seen:
                 seen.add(id(p))
