@@ -27,7 +27,7 @@ _clock = _Clock
 
 
 class Tensor:
-    """Tensor(data, requires_grad=False): an n-dimensional array with automatic differentiation.
+    """Tensor: an n-dimensional array with automatic differentiation.
 
     Build tensors with :func:`tapegrad.tensor`, :func:`tapegrad.zeros` and friends.
 
@@ -42,8 +42,24 @@ class Tensor:
                  "__weakref__")
     __array_priority__ = 1000  # numpy defers `ndarray * Tensor` to Tensor.__rmul__
 
-    def __init__(self, data, requires_grad=False, dtype=None):
-        self._data = _to_array(data, dtype)
+    def __init__(self, *data, requires_grad=False, dtype=None, device=None):
+        """Tensor(data) / Tensor(*sizes): PyTorch's legacy constructor, always of the default float dtype.
+
+        ``tapegrad.tensor(data)`` is the constructor to use: it keeps integer and float64 data as they are.
+        """
+        if device is not None:
+            _check_device(device)
+        dtype = dtype if dtype is not None else dtypes.get_default_dtype()
+        if not data:
+            array = np.empty(0, dtype=dtypes.as_dtype(dtype))
+        elif all(isinstance(n, numbers.Integral) and not isinstance(n, (bool, np.bool_)) for n in data):
+            array = np.zeros(data, dtype=dtypes.as_dtype(dtype))  # Tensor(2, 3): a 2x3 tensor (zeros)
+        elif len(data) == 1:
+            array = _to_array(data[0], dtype)
+        else:
+            raise TypeError(f"Tensor: expected sizes (ints) or one sequence of data, got {len(data)} arguments "
+                            f"of types {', '.join(type(d).__name__ for d in data)}")
+        self._data = array
         self.grad = None
         self.requires_grad = False
         self._parents = ()
@@ -505,7 +521,7 @@ def as_tensor_operand(x, like, op):
         x = x.item()  # a numpy scalar behaves as a Python scalar: it does not promote a float32 tensor
     if isinstance(x, numbers.Number):
         return _wrap(np.asarray(x, dtype=dtypes.scalar_dtype(x, like._data.dtype)))
-    if isinstance(x, (np.ndarray, np.generic, list, tuple)):
+    if isinstance(x, (np.ndarray, np.generic)):
         return _wrap(_to_array(x))
     raise TypeError(f"{op}: unsupported operand type {type(x).__name__} (expected a Tensor or a number)")
 
@@ -659,7 +675,8 @@ def _format(t):
             extras.append(f"dtype=tapegrad.{a.dtype}")
     if a.size == 0:
         body = "[]" if a.ndim == 1 else body
-        extras.append(f"size={tuple(a.shape)}")
+        if a.ndim != 1:  # as PyTorch: tensor([]) but tensor([], size=(0, 3))
+            extras.append(f"size={tuple(a.shape)}")
     if t._backward is not None:
         extras.append(f"grad_fn=<{op_name(t._backward)}>")
     elif t.requires_grad:

@@ -31,11 +31,11 @@ class Generator:
         return self._seed
 
     def get_state(self):
-        from ._tensor import Tensor
+        from ._tensor import _wrap
 
         state = self.rng.bit_generator.state
         words = [state["state"]["state"], state["state"]["inc"], state["has_uint32"], state["uinteger"]]
-        return Tensor(np.array([int(w) for w in _split(words)], dtype=np.int64))
+        return _wrap(np.array([int(w) for w in _split(words)], dtype=np.int64))
 
     def set_state(self, state):
         values = [int(v) for v in np.asarray(state)]

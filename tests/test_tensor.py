@@ -167,3 +167,19 @@ def test_operand_type_errors_name_the_op():
         tg.ones(2, 3) + tg.ones(4)
     with pytest.raises(ValueError, match=r"matmul: cannot multiply \(2, 3\) by \(4, 5\): inner sizes 3 and 4 differ"):
         tg.ones(2, 3) @ tg.ones(4, 5)
+
+
+def test_legacy_tensor_constructor_is_float_like_pytorch():
+    assert tg.Tensor([1, 2]).dtype == tg.float32 and tg.Tensor([1, 2]).tolist() == [1.0, 2.0]
+    assert tg.Tensor(np.array([1, 2])).dtype == tg.float32
+    assert tg.Tensor(2, 3).shape == (2, 3) and tg.Tensor(2, 3).dtype == tg.float32
+    assert tg.Tensor().shape == (0,) and repr(tg.Tensor()) == "tensor([])"
+    assert repr(tg.zeros(0, 3)) == "tensor([], size=(0, 3))"
+    with pytest.raises(TypeError, match="Tensor: expected sizes"):
+        tg.Tensor([1], [2])
+
+
+def test_lists_are_not_tensor_operands_as_in_pytorch():
+    with pytest.raises(TypeError, match="unsupported operand type list"):
+        tg.ones(2) + [1, 2]
+    assert (tg.ones(2) + np.ones(2)).tolist() == [2.0, 2.0]  # numpy arrays are converted

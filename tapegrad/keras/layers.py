@@ -10,7 +10,7 @@ import math
 import numpy as np
 
 from .. import nn
-from .._tensor import Tensor
+from ..creation import as_tensor
 from ..nn import functional as F
 from . import activations, initializers, regularizers
 
@@ -124,7 +124,7 @@ class Layer(nn.Module):
                                  f"{w.shape}")
             arrays.append(w if axes is None else w.transpose(np.argsort(axes)))
         for t, w in zip(targets, arrays):  # every shape is checked before anything changes
-            t.data = Tensor(np.array(w, dtype=t.detach().numpy().dtype))
+            t.data = as_tensor(np.array(w, dtype=t.detach().numpy().dtype))
 
     @property
     def weights(self):
@@ -159,7 +159,7 @@ def _snake(name):
 
 
 def _param(array, dtype=np.float32):
-    return nn.Parameter(Tensor(np.ascontiguousarray(array, dtype=dtype)))
+    return nn.Parameter(as_tensor(np.ascontiguousarray(array, dtype=dtype)))
 
 
 class Dense(Layer):
@@ -263,8 +263,8 @@ class BatchNormalization(Layer):
         c = input_shape[-1]
         self.gamma = _param(np.ones(c)) if self.scale else None
         self.beta = _param(np.zeros(c)) if self.center else None
-        self.register_buffer("moving_mean", Tensor(np.zeros(c, np.float32)))
-        self.register_buffer("moving_variance", Tensor(np.ones(c, np.float32)))
+        self.register_buffer("moving_mean", as_tensor(np.zeros(c, np.float32)))
+        self.register_buffer("moving_variance", as_tensor(np.ones(c, np.float32)))
         self.built = True
 
     def forward(self, x):

@@ -8,6 +8,7 @@ Keras, without log(0) or float32 underflow.
 import numpy as np
 
 from .._tensor import Tensor
+from ..creation import as_tensor
 from ..nn import functional as F
 
 _EPS = 1e-7  # Keras's backend epsilon: probabilities are clipped to [eps, 1 - eps]
@@ -25,8 +26,8 @@ class Loss:
 
     def __call__(self, y_true, y_pred, logits=None):
         """loss(y_true, y_pred) -> scalar tensor; arrays and lists are accepted as well as tensors."""
-        y_true = y_true if isinstance(y_true, Tensor) else Tensor(np.asarray(y_true))
-        y_pred = y_pred if isinstance(y_pred, Tensor) else Tensor(np.asarray(y_pred, dtype=np.float32))
+        y_true = y_true if isinstance(y_true, Tensor) else as_tensor(np.asarray(y_true))
+        y_pred = y_pred if isinstance(y_pred, Tensor) else as_tensor(np.asarray(y_pred, dtype=np.float32))
         return self.call(y_true, y_pred, logits)
 
     def check(self, y, units):

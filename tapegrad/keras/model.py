@@ -13,6 +13,7 @@ import numpy as np
 from .. import nn, no_grad
 from .. import random as _random
 from .._tensor import Tensor
+from ..creation import as_tensor
 from ..serialization import load, save
 from . import callbacks as callbacks_module
 from . import losses as losses_module
@@ -116,7 +117,7 @@ class Sequential(Layer):
         shape = tuple(1 if s is None else s for s in input_shape)
         with no_grad():
             self._output_shapes = []
-            x = Tensor(np.zeros(shape, dtype=np.float32))
+            x = as_tensor(np.zeros(shape, dtype=np.float32))
             was = self.training
             self.eval()
             for layer in self.stack:
@@ -278,8 +279,8 @@ class Sequential(Layer):
         return total
 
     def _train_step(self, opt, xb, yb, skip_nonfinite):
-        out, logits = self.forward(Tensor(xb), return_logits=True)
-        loss = self.loss(Tensor(yb), out, logits)
+        out, logits = self.forward(as_tensor(xb), return_logits=True)
+        loss = self.loss(as_tensor(yb), out, logits)
         penalty = self._penalty()
         if penalty is not None:
             loss = loss + penalty
@@ -361,8 +362,8 @@ class Sequential(Layer):
             for step, start in enumerate(range(0, len(x), batch_size)):
                 cbs.on_test_batch_begin(step, {})
                 xb, yb = x[start:start + batch_size].astype(np.float32, copy=False), y[start:start + batch_size]
-                out, logits = self.forward(Tensor(xb), return_logits=True)
-                total += (self.loss(Tensor(yb), out, logits).item() + penalty) * len(xb)
+                out, logits = self.forward(as_tensor(xb), return_logits=True)
+                total += (self.loss(as_tensor(yb), out, logits).item() + penalty) * len(xb)
                 for m in self.metrics_list:
                     m.update_state(yb, out.numpy())
                 seen = start + len(xb)
@@ -393,7 +394,7 @@ class Sequential(Layer):
         with no_grad():
             for step, start in enumerate(range(0, len(x), batch_size)):
                 cbs.on_predict_batch_begin(step, {})
-                outs.append(self.forward(Tensor(x[start:start + batch_size].astype(np.float32, copy=False))).numpy())
+                outs.append(self.forward(as_tensor(x[start:start + batch_size].astype(np.float32, copy=False))).numpy())
                 cbs.on_predict_batch_end(step, {"outputs": outs[-1]})
                 bar.update(step + 1, {}, final=step + 1 == steps)
         cbs.on_predict_end({})
@@ -407,7 +408,7 @@ class Sequential(Layer):
         model is called with its outer model's mode.
         """
         if not isinstance(x, Tensor):
-            x = Tensor(np.asarray(x, dtype=np.float32))
+            x = as_tensor(np.asarray(x, dtype=np.float32))
         if not self.built:
             self.build((None,) + tuple(x.shape[1:]))
         return Layer.__call__(self, x, training=bool(training))

@@ -33,10 +33,10 @@ def arrays(shape=None, dtype=np.float64, min_value=-3.0, max_value=3.0, **shape_
 
 def tensors(shape=None, dtype=np.float32, min_value=-3.0, max_value=3.0, requires_grad=False, **shape_kwargs):
     """tapegrad tensors built from :func:`arrays`."""
-    from .._tensor import Tensor
+    from ..creation import tensor
 
     return arrays(shape, dtype, min_value, max_value, **shape_kwargs).map(
-        lambda a: Tensor(a, requires_grad=requires_grad and a.dtype.kind == "f"))
+        lambda a: tensor(a, requires_grad=requires_grad and a.dtype.kind == "f"))
 
 
 def valid_dims(ndim, allow_none=True, allow_tuple=True):

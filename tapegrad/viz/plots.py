@@ -88,6 +88,7 @@ def plot_decision_boundary(model, X, y, path="decision_boundary.png", resolution
 def _scores(model, grid):
     from .. import no_grad
     from .._tensor import Tensor
+    from ..creation import as_tensor
 
     if hasattr(model, "predict") and not hasattr(model, "parameters"):
         return np.asarray(model.predict(grid, verbose=0) if _takes_verbose(model.predict) else model.predict(grid))
@@ -96,7 +97,7 @@ def _scores(model, grid):
         model.eval()
     try:
         with no_grad():
-            out = model(Tensor(grid))
+            out = model(as_tensor(grid))
     finally:
         if training:
             model.train()
