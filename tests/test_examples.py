@@ -181,3 +181,27 @@ def test_keras_clone_relabels_a_class_subset():
     keras_clone = load_example("keras_clone")
     x, y = keras_clone.load([3, 8], "test")
     assert x.shape == (200, 784) and sorted(np.unique(y).tolist()) == [0, 1]
+
+
+# ---------------------------------------------------------------------- the main job (make demo)
+@needs_mlxtend
+def test_main_job_writes_every_picture(tmp_path, capsys):
+    main_job = load_example("main_job")
+    result = main_job.main(["--epochs", "2", "--train-size", "1000", "--out", str(tmp_path / "out"),
+                            "--pictures-to", str(tmp_path / "images")])
+    assert result["accuracy"] > 0.5  # two epochs on 900 images: far above chance (0.1), no more is claimed
+    names = {os.path.basename(p) for p in result["pictures"]}
+    assert {"learning_curve.png", "decision_boundary.png", "graph.dot"} <= names
+    for path in result["pictures"]:
+        copied = tmp_path / "images" / os.path.basename(path)
+        assert copied.exists()
+        data = open(path, "rb").read()
+        if path.endswith(".png"):
+            assert data.startswith(PNG_SIGNATURE)
+        elif path.endswith(".svg"):
+            assert b"<svg" in data and b"Linear" in data
+        else:
+            text = data.decode()
+            assert text.startswith("digraph") and "Linear" in text and "CrossEntropy" in text and "fc1.weight" in text
+    out = capsys.readouterr().out
+    assert "test accuracy" in out and "pictures written to" in out
