@@ -422,7 +422,7 @@ def op_name(backward):
     parts = getattr(backward, "__qualname__", "op").split(".<locals>.")
     name = parts[-2] if len(parts) > 1 else parts[0]
     name = name.strip("_").rsplit(".", 1)[-1].removesuffix("_backward")
-    return "".join(part.capitalize() for part in name.split("_")) + "Backward"
+    return "".join(part[:1].upper() + part[1:] for part in name.split("_")) + "Backward"
 
 
 class _HookHandle:
