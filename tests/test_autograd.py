@@ -138,6 +138,146 @@ def test_grad_mode_is_thread_local():
     assert seen == [True]
 
 
+GRAD_MODES = {  # (decorator, grad mode inside the decorated function)
+    "no_grad()": (lambda: tg.no_grad(), False),
+    "no_grad": (lambda: tg.no_grad, False),
+    "enable_grad()": (lambda: tg.enable_grad(), True),
+    "enable_grad": (lambda: tg.enable_grad, True),
+    "set_grad_enabled(False)": (lambda: tg.set_grad_enabled(False), False),
+    "set_grad_enabled(True)": (lambda: tg.set_grad_enabled(True), True),
+    "inference_mode()": (lambda: tg.inference_mode(), False),
+    "inference_mode(False)": (lambda: tg.inference_mode(False), True),
+}
+
+
+@pytest.mark.parametrize("name", sorted(GRAD_MODES))
+def test_grad_mode_decorators_hold_inside_a_generator_across_yields(name):
+    decorator, inside = GRAD_MODES[name]
+    w = tg.ones(2, requires_grad=True)
+
+    @decorator()
+    def steps(n):
+        for _ in range(n):
+            yield tg.is_grad_enabled(), (w * 2).requires_grad
+        return "done"
+
+    for outside in (True, False):
+        with tg.set_grad_enabled(outside):
+            gen = steps(3)
+            assert tg.is_grad_enabled() is outside  # making the generator runs nothing
+            seen = []
+            for step in gen:
+                seen.append(step)
+                assert tg.is_grad_enabled() is outside  # the caller's mode between the yields
+            assert seen == [(inside, inside)] * 3
+        assert tg.is_grad_enabled()
+
+    def caller():
+        return (yield from steps(1))
+
+    with pytest.raises(StopIteration) as stop:
+        g = caller()
+        next(g)
+        next(g)
+    assert stop.value.value == "done"  # the generator's return value comes through
+
+
+@pytest.mark.parametrize("name", ["no_grad()", "enable_grad()", "set_grad_enabled(False)"])
+def test_grad_mode_generator_send_throw_and_close_run_in_the_mode(name):
+    decorator, inside = GRAD_MODES[name]
+    log = []
+
+    @decorator()
+    def echo():
+        try:
+            received = yield tg.is_grad_enabled()
+            while True:
+                try:
+                    received = yield (received, tg.is_grad_enabled())
+                except ValueError as e:
+                    received = f"caught {e}"
+        finally:
+            log.append(tg.is_grad_enabled())
+
+    with tg.set_grad_enabled(not inside):
+        gen = echo()
+        assert next(gen) is inside
+        assert gen.send("a") == ("a", inside)
+        assert tg.is_grad_enabled() is not inside
+        assert gen.throw(ValueError("x")) == ("caught x", inside)
+        gen.close()
+        assert log == [inside] and tg.is_grad_enabled() is not inside
+    with pytest.raises(KeyError):
+        gen = echo()
+        next(gen)
+        gen.throw(KeyError("not caught"))  # an exception the generator does not handle reaches the caller
+    assert tg.is_grad_enabled()
+
+
+def test_grad_mode_decorators_keep_the_function_and_warn_on_classes():
+    @tg.no_grad()
+    def f(x):
+        """doc"""
+        return (x * 2).requires_grad
+
+    assert f.__name__ == "f" and f.__doc__ == "doc" and f(tg.ones(1, requires_grad=True)) is False
+
+    class Probe:
+        def __init__(self):
+            self.recording = tg.is_grad_enabled()
+
+    with pytest.warns(FutureWarning, match="no_grad: decorating classes is deprecated"):
+        make = tg.no_grad()(Probe)  # as PyTorch 2.13: a warning, and construction runs in the mode
+    assert make().recording is False and tg.is_grad_enabled()
+    decorator = tg.set_grad_enabled(False)
+    try:
+        assert not tg.is_grad_enabled()  # a function call: it sets the mode at once, as PyTorch's
+        decorator(lambda: None)
+        assert tg.is_grad_enabled()  # ... and puts it back when it turns out to be decorating
+    finally:
+        tg.set_grad_enabled(True)
+
+
+def test_inference_mode_false_records_as_pytorch():
+    w = tg.ones(2, requires_grad=True)
+    with tg.no_grad():
+        with tg.inference_mode(False):
+            assert (w * 2).requires_grad
+        assert not tg.is_grad_enabled()
+
+    @tg.inference_mode(False)
+    def f():
+        return (w * 2).requires_grad
+
+    with tg.no_grad():
+        assert f() is True
+
+
+def test_variable_is_the_tensor_detached_with_requires_grad():
+    from tapegrad.autograd import Variable
+
+    x = tg.tensor([1.0, 2.0])
+    v = Variable(x, requires_grad=True)
+    assert type(v) is tg.Tensor and v.requires_grad and v.is_leaf
+    assert isinstance(v, Variable) and isinstance(x, Variable) and not isinstance([1.0], Variable)
+    with tg.no_grad():
+        v[0] = 5.0
+    assert x[0].item() == 5.0  # shares memory, as detach() does
+    (v * v).sum().backward()
+    assert v.grad.tolist() == [10.0, 4.0]
+    y = x * tg.ones(2, requires_grad=True)
+    assert not Variable(y).requires_grad and Variable(y).is_leaf  # cut from the graph
+    assert Variable().shape == (0,) and Variable().dtype == tg.float32
+    with pytest.raises(TypeError, match="Variable: data has to be a tensor, but got list"):
+        Variable([1.0, 2.0])
+    with pytest.raises(RuntimeError, match="only floating-point tensors can require gradients"):
+        Variable(tg.tensor([1, 2]), requires_grad=True)
+    with pytest.warns(UserWarning, match="Variable: volatile was removed and now has no effect"):
+        assert not Variable(x, volatile=True).requires_grad
+    with pytest.raises(ValueError, match="Variable: can't be volatile and require grad"), pytest.warns(UserWarning):
+        Variable(x, requires_grad=True, volatile=True)
+
+
 # ---------------------------------------------------------------------- memory
 def test_graph_is_freed_by_reference_counting_alone():
     gc.collect()

@@ -6,7 +6,8 @@ from .function import Function, FunctionCtx
 from .functional import hessian, hvp, jacobian, vjp
 from .grad_mode import enable_grad, inference_mode, is_grad_enabled, no_grad, set_grad_enabled
 from .gradcheck import GradcheckError, gradcheck, gradgradcheck
+from .variable import Variable
 
 __all__ = ["Function", "FunctionCtx", "GradcheckError", "backward", "enable_grad", "grad", "grad_mode",
            "gradcheck", "gradgradcheck", "hessian", "hvp", "inference_mode", "is_grad_enabled", "jacobian",
-           "no_grad", "set_grad_enabled", "vjp"]
+           "no_grad", "set_grad_enabled", "Variable", "vjp"]

@@ -1,7 +1,10 @@
 """Grad mode: whether operations record themselves on the tape (thread-local, like PyTorch's)."""
 
 import functools
+import inspect
+import sys
 import threading
+import warnings
 
 
 class _GradState(threading.local):
@@ -16,7 +19,68 @@ def is_grad_enabled():
     return state.enabled
 
 
-class set_grad_enabled:
+class _DecoratorContextManager:
+    """A grad mode usable as ``with mode:`` and as a decorator ``@mode``, as PyTorch's.
+
+    Decorating a function runs each call in a fresh copy of the mode (``clone()``). Decorating a generator
+    function holds the mode inside the generator's body only, across its yields: each resume runs in the
+    mode, and the caller's own mode is back in force between them (PyTorch's ``_wrap_generator``).
+    """
+
+    prev = True
+
+    def clone(self):
+        raise NotImplementedError
+
+    def __exit__(self, *exc):
+        state.enabled = self.prev
+        return False
+
+    def __call__(self, fn):
+        if inspect.isclass(fn):  # as PyTorch 2.13: deprecated, and only the construction runs in the mode
+            warnings.warn(f"{type(self).__name__}: decorating classes is deprecated (as in PyTorch); decorate "
+                          "__init__ or the methods instead", FutureWarning, stacklevel=2)
+            fn = functools.partial(fn)  # a callable that is not a class, wrapped below like any function
+        if inspect.isgeneratorfunction(fn):
+            return _wrap_generator(self.clone, fn)
+
+        @functools.wraps(fn)
+        def wrapper(*args, **kwargs):
+            with self.clone():
+                return fn(*args, **kwargs)
+
+        return wrapper
+
+
+def _wrap_generator(mode, fn):
+    """``fn``'s generator, every step of which (send, throw, close) runs under a fresh ``mode()``."""
+
+    @functools.wraps(fn)
+    def generator(*args, **kwargs):
+        gen = fn(*args, **kwargs)
+        try:
+            with mode():
+                response = gen.send(None)
+            while True:
+                try:
+                    request = yield response
+                except GeneratorExit:
+                    with mode():
+                        gen.close()
+                    raise
+                except BaseException:
+                    with mode():
+                        response = gen.throw(*sys.exc_info())
+                else:
+                    with mode():
+                        response = gen.send(request)
+        except StopIteration as e:
+            return e.value
+
+    return generator
+
+
+class set_grad_enabled(_DecoratorContextManager):
     """set_grad_enabled(mode): turn recording on or off, as a function call, context manager or decorator.
 
     >>> import tapegrad as tg
@@ -34,24 +98,25 @@ class set_grad_enabled:
     def __enter__(self):
         return self
 
-    def __exit__(self, *exc):
-        state.enabled = self.prev
-        return False
-
     def __call__(self, fn):
-        mode = self.mode
-
-        @functools.wraps(fn)
-        def wrapper(*args, **kwargs):
-            with set_grad_enabled(mode):
-                return fn(*args, **kwargs)
-
         state.enabled = self.prev  # used as a decorator: construction must not leave the mode changed
-        return wrapper
+        return super().__call__(fn)
+
+    def clone(self):
+        return set_grad_enabled(self.mode)
 
 
-class no_grad(set_grad_enabled):
-    """no_grad(): nothing inside records a graph; usable as ``with no_grad():`` or ``@no_grad()``.
+class _NoParamDecoratorContextManager(_DecoratorContextManager):
+    """A grad mode that may also be used bare, as ``@no_grad`` without parentheses."""
+
+    def __new__(cls, *args, **kwargs):
+        if len(args) == 1 and not kwargs and callable(args[0]) and not isinstance(args[0], bool):
+            return cls()(args[0])
+        return super().__new__(cls)
+
+
+class no_grad(_NoParamDecoratorContextManager):
+    """no_grad(): nothing inside records a graph; usable as ``with no_grad():``, ``@no_grad()`` or ``@no_grad``.
 
     >>> import tapegrad as tg
     >>> with tg.no_grad():
@@ -59,58 +124,47 @@ class no_grad(set_grad_enabled):
     False
     """
 
-    def __new__(cls, fn=None):
-        if fn is not None and callable(fn):  # used bare, as ``@no_grad``
-            return cls()(fn)
-        return super().__new__(cls)
-
     def __init__(self, fn=None):
         self.prev = state.enabled
-        self.mode = False
 
     def __enter__(self):
         self.prev = state.enabled
         state.enabled = False
         return self
 
-    def __call__(self, fn=None):
-        @functools.wraps(fn)
-        def wrapper(*args, **kwargs):
-            with no_grad():
-                return fn(*args, **kwargs)
-
-        return wrapper
+    def clone(self):
+        return no_grad()
 
 
-class enable_grad(no_grad):
+class enable_grad(_NoParamDecoratorContextManager):
     """enable_grad(): record again inside a ``no_grad`` region; context manager or decorator."""
 
     def __init__(self, fn=None):
         self.prev = state.enabled
-        self.mode = True
 
     def __enter__(self):
         self.prev = state.enabled
         state.enabled = True
         return self
 
-    def __call__(self, fn=None):
-        @functools.wraps(fn)
-        def wrapper(*args, **kwargs):
-            with enable_grad():
-                return fn(*args, **kwargs)
-
-        return wrapper
+    def clone(self):
+        return enable_grad()
 
 
-class inference_mode(no_grad):
-    """inference_mode(mode=True): in tapegrad, the same as ``no_grad`` (nothing is recorded)."""
+class inference_mode(_NoParamDecoratorContextManager):
+    """inference_mode(mode=True): in tapegrad, the same as ``no_grad`` (nothing is recorded).
+
+    ``inference_mode(False)`` turns recording on, as PyTorch's does.
+    """
 
     def __init__(self, mode=True):
         self.prev = state.enabled
-        self.mode = not mode
+        self.mode = bool(mode)
 
     def __enter__(self):
         self.prev = state.enabled
-        state.enabled = self.mode
+        state.enabled = not self.mode
         return self
+
+    def clone(self):
+        return inference_mode(self.mode)
