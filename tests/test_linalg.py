@@ -64,9 +64,32 @@ def test_matmul_dtypes(dtype):
     assert out.dtype == dtype
     out.sum().backward()
     assert a.grad.dtype == dtype and b.grad.dtype == dtype
-    assert (tg.ones(2, 3) @ tg.ones(3, dtype=tg.float64)).dtype == tg.float64
     ints = tg.tensor([[1, 2]]) @ tg.tensor([[3], [4]])
     assert ints.dtype == tg.int64 and ints.tolist() == [[11]]
+
+
+MIXED_DTYPES = {
+    "matmul": lambda a, b: tg.matmul(a, b),
+    "@": lambda a, b: a @ b,
+    "Tensor.matmul": lambda a, b: a.matmul(b),
+    "mm": lambda a, b: tg.mm(a, b),
+    "bmm": lambda a, b: tg.bmm(a.unsqueeze(0), b.unsqueeze(0)),
+    "mv": lambda a, b: tg.mv(a, b[:, 0]),
+    "dot": lambda a, b: tg.dot(a[0], b[:, 0]),
+}
+
+
+@pytest.mark.parametrize("name", sorted(MIXED_DTYPES))
+@pytest.mark.parametrize("dtypes", [(tg.float32, tg.float64), (tg.float64, tg.float32), (tg.float32, tg.int64),
+                                    (tg.int32, tg.int64)], ids=lambda d: f"{d[0]}-{d[1]}")
+def test_matrix_products_refuse_mixed_dtypes_as_pytorch(name, dtypes):
+    # PyTorch: "expected m1 and m2 to have the same dtype, but got: float != double" (no promotion)
+    a, b = tg.ones(2, 2, dtype=dtypes[0]), tg.ones(2, 2, dtype=dtypes[1])
+    op = {"@": "matmul", "Tensor.matmul": "matmul"}.get(name, name)
+    with pytest.raises(RuntimeError, match=rf"^{op}: expected both operands to have the same dtype, got "
+                                           rf"{dtypes[0]} and {dtypes[1]}"):
+        MIXED_DTYPES[name](a, b)
+    assert MIXED_DTYPES[name](a, b.to(dtypes[0])).dtype == dtypes[0]  # after a cast it works
 
 
 def test_matmul_computes_only_the_needed_gradients():

@@ -24,6 +24,17 @@ def _inner_error(op, a, b, ka, kb):
                       f"{kb} differ")
 
 
+def _check_same_dtype(op, input, other):
+    """PyTorch's matrix products do not promote dtypes: two tensors of different dtypes are an error.
+
+    (Other operands, such as the numpy constants of gradient rules, are converted and promoted as before.)
+    """
+    if isinstance(input, Tensor) and isinstance(other, Tensor) and input._data.dtype != other._data.dtype:
+        raise RuntimeError(f"{op}: expected both operands to have the same dtype, got {input._data.dtype} and "
+                           f"{other._data.dtype} (matrix products do not promote, as in PyTorch); cast one with "
+                           f".to({input._data.dtype}) or .to({other._data.dtype})")
+
+
 def _rank_error(op, want, a, b):
     return ValueError(f"{op}: expected {want}, got shapes {tuple(a.shape)} and {tuple(b.shape)}")
 
@@ -46,6 +57,7 @@ def matmul(input, other):
     >>> tg.matmul(tg.ones(2, 3), tg.ones(3)).shape
     tapegrad.Size([2])
     """
+    _check_same_dtype("matmul", input, other)
     a, b = operands("matmul", input, other)
     ad, bd = a._data, b._data
     if ad.ndim == 0 or bd.ndim == 0:
@@ -106,6 +118,7 @@ def mm(input, mat2):
     >>> tg.mm(tg.ones(2, 3), tg.ones(3, 4)).shape
     tapegrad.Size([2, 4])
     """
+    _check_same_dtype("mm", input, mat2)
     a, b = operands("mm", input, mat2)
     ad, bd = a._data, b._data
     if ad.ndim != 2 or bd.ndim != 2:
@@ -123,6 +136,7 @@ def bmm(input, mat2):
     >>> tg.bmm(tg.ones(5, 2, 3), tg.ones(5, 3, 4)).shape
     tapegrad.Size([5, 2, 4])
     """
+    _check_same_dtype("bmm", input, mat2)
     a, b = operands("bmm", input, mat2)
     ad, bd = a._data, b._data
     if ad.ndim != 3 or bd.ndim != 3:
@@ -147,6 +161,7 @@ def mv(input, vec):
         raise _rank_error("mv", "a 2-D matrix and a 1-D vector", input, vec)
     if input.shape[1] != vec.shape[0]:
         raise _inner_error("mv", input, vec, input.shape[1], vec.shape[0])
+    _check_same_dtype("mv", input, vec)
     return matmul(input, vec)
 
 
@@ -159,6 +174,7 @@ def dot(input, tensor):
     >>> tg.dot(tg.tensor([1.0, 2.0]), tg.tensor([3.0, 4.0]))
     tensor(11.)
     """
+    _check_same_dtype("dot", input, tensor)
     a, b = operands("dot", input, tensor)
     ad, bd = a._data, b._data
     if ad.ndim != 1 or bd.ndim != 1:
