@@ -712,6 +712,45 @@ def test_matches_pytorch_numbers():
         np.testing.assert_allclose(x.grad.numpy(), t.grad.numpy(), rtol=1e-9, atol=1e-12)
 
 
+NUMPY_REDUCTIONS = {  # numpy function -> what it should equal (numpy calls the tensor's method of that name)
+    "sum": (np.sum, lambda t: t.sum()), "mean": (np.mean, lambda t: t.mean()), "prod": (np.prod, lambda t: t.prod()),
+    "max": (np.max, lambda t: t.max()), "amax": (np.amax, lambda t: t.amax()), "min": (np.min, lambda t: t.min()),
+    "amin": (np.amin, lambda t: t.amin()), "std": (np.std, lambda t: t.std(correction=0)),
+    "var": (np.var, lambda t: t.var(correction=0)), "all": (np.all, lambda t: t.all()),
+    "any": (np.any, lambda t: t.any()),
+}
+
+
+@pytest.mark.parametrize("name", sorted(NUMPY_REDUCTIONS))
+def test_numpy_reductions_on_tensors_give_tensors(name):
+    # np.sum(t) calls t.sum(axis=None, out=None) (np.std adds dtype= and ddof=0): they are accepted, so numpy's
+    # functions give the tensor methods' results, with numpy's ddof=0 for std and var.
+    fn, method = NUMPY_REDUCTIONS[name]
+    a = np.array([[1.0, 2.0, 4.0], [3.0, 5.0, 0.5]])
+    x = tg.tensor(a, requires_grad=True)
+    got = fn(x)
+    assert isinstance(got, tg.Tensor)
+    np.testing.assert_allclose(got.numpy(force=True), fn(a))
+    np.testing.assert_allclose(got.numpy(force=True), method(x).numpy(force=True))
+    assert got.requires_grad == (name not in ("all", "any"))
+    if name in ("max", "amax", "min", "amin"):  # numpy calls t.max(axis=1): PyTorch's (values, indices)
+        np.testing.assert_allclose(fn(x, axis=1).values.numpy(force=True), fn(a, axis=1))
+    elif name not in ("all", "any"):
+        np.testing.assert_allclose(fn(x, axis=1, keepdims=True).numpy(force=True), fn(a, axis=1, keepdims=True))
+    method_name = {"amax": "max", "amin": "min"}.get(name, name)  # np.amax calls t.max
+    with pytest.raises(TypeError, match=rf"^{method_name}: out= is not supported"):
+        fn(x, out=np.zeros(()))
+
+
+def test_std_var_take_numpy_ddof_and_dtype():
+    x = tg.tensor([1.0, 2.0, 4.0])
+    assert x.std(ddof=0).item() == pytest.approx(np.std([1.0, 2.0, 4.0]))
+    assert np.var(x, ddof=1).item() == pytest.approx(x.var().item())
+    assert x.var(dtype=tg.float64).dtype == tg.float64
+    with pytest.raises(TypeError, match="var: give either correction=1 or its numpy alias ddof=0"):
+        x.var(correction=1, ddof=0)
+
+
 def test_docstring_examples():
     import doctest
 

@@ -53,6 +53,14 @@ def dim_args(op, dim, keepdim, axis, keepdims):
     return dim, bool(keepdim)
 
 
+def no_out(op, out):
+    """Reductions take ``out=None`` so that numpy's functions work on tensors (``np.sum(t)`` calls
+    ``t.sum(axis=None, out=None)``, as it does for any array-like with a ``sum`` method); an ``out`` tensor is
+    not supported."""
+    if out is not None:
+        raise TypeError(f"{op}: out= is not supported; use the returned tensor")
+
+
 def kept_shape(shape, axes):
     """``shape`` with the reduced ``axes`` kept as 1s: the shape a reduced gradient broadcasts back from."""
     return tuple(1 if i in axes else s for i, s in enumerate(shape))
@@ -75,7 +83,7 @@ def _floating(op, t):
 
 # ---------------------------------------------------------------------- sum, mean
 @tensor_method()
-def sum(input, dim=None, keepdim=False, *, dtype=None, axis=None, keepdims=None):
+def sum(input, dim=None, keepdim=False, *, dtype=None, axis=None, keepdims=None, out=None):
     """sum(input, dim=None, keepdim=False, *, dtype=None): the sum over ``dim`` (all elements by default).
 
     Integer and bool inputs sum to int64, as in PyTorch.
@@ -84,7 +92,8 @@ def sum(input, dim=None, keepdim=False, *, dtype=None, axis=None, keepdims=None)
     >>> tg.tensor([[1.0, 2.0], [3.0, 4.0]]).sum(dim=0)
     tensor([4., 6.])
     """
-    if axis is not None or keepdims is not None:
+    if axis is not None or keepdims is not None or out is not None:
+        no_out("sum", out)
         dim, keepdim = dim_args("sum", dim, keepdim, axis, keepdims)
     if dtype is not None:
         input = input.type(dtype)
@@ -108,14 +117,15 @@ def sum(input, dim=None, keepdim=False, *, dtype=None, axis=None, keepdims=None)
 
 
 @tensor_method()
-def mean(input, dim=None, keepdim=False, *, dtype=None, axis=None, keepdims=None):
+def mean(input, dim=None, keepdim=False, *, dtype=None, axis=None, keepdims=None, out=None):
     """mean(input, dim=None, keepdim=False, *, dtype=None): the mean over ``dim`` (floating point only).
 
     >>> import tapegrad as tg
     >>> tg.tensor([[1.0, 2.0], [3.0, 4.0]]).mean(1)
     tensor([1.5000, 3.5000])
     """
-    if axis is not None or keepdims is not None:
+    if axis is not None or keepdims is not None or out is not None:
+        no_out("mean", out)
         dim, keepdim = dim_args("mean", dim, keepdim, axis, keepdims)
     if dtype is not None:
         input = input.type(dtype)
@@ -141,7 +151,11 @@ def mean(input, dim=None, keepdim=False, *, dtype=None, axis=None, keepdims=None
 
 
 # ---------------------------------------------------------------------- var, std
-def _correction(op, unbiased, correction):
+def _correction(op, unbiased, correction, ddof=None):
+    if ddof is not None:  # numpy's name (np.std(t) passes it): the same as correction
+        if correction is not None:
+            raise TypeError(f"{op}: give either correction={correction} or its numpy alias ddof={ddof}, not both")
+        correction = ddof
     if correction is not None:
         if unbiased is not None:
             raise TypeError(f"{op}: give either unbiased={unbiased} or correction={correction}, not both")
@@ -159,16 +173,19 @@ def _centered(xp, x, axes):
     return d - xp.mean(d, axis=axes, keepdims=True)
 
 
-def _var_setup(op, input, dim, unbiased, keepdim, correction, axis, keepdims):
+def _var_setup(op, input, dim, unbiased, keepdim, correction, axis, keepdims, dtype=None, out=None, ddof=None):
     if isinstance(dim, builtins.bool):  # var(input, unbiased): PyTorch's older positional form
         dim, unbiased = None, dim
+    no_out(op, out)
+    if dtype is not None:
+        input = input.type(dtype)
     dim, keepdim = dim_args(op, dim, keepdim, axis, keepdims)
-    c = _correction(op, unbiased, correction)
+    c = _correction(op, unbiased, correction, ddof)
     x = _floating(op, input)._data
     axes = normalize_dims(op, dim, x.ndim)
     dof = builtins.max(_count(x.shape, axes) - c, 0)
     shape = None if keepdim else kept_shape(x.shape, axes)
-    return x, axes, keepdim, dof, shape
+    return input, x, axes, keepdim, dof, shape
 
 
 def _sum_squares(x, axes, keepdim):
@@ -177,7 +194,8 @@ def _sum_squares(x, axes, keepdim):
 
 
 @tensor_method()
-def var(input, dim=None, unbiased=None, keepdim=False, *, correction=None, axis=None, keepdims=None):
+def var(input, dim=None, unbiased=None, keepdim=False, *, correction=None, axis=None, keepdims=None, dtype=None,
+        out=None, ddof=None):
     """var(input, dim=None, *, correction=1, keepdim=False): the variance over ``dim``.
 
     ``correction=1`` (the default; ``unbiased=True``) divides by N - 1, ``correction=0`` (``unbiased=False``)
@@ -187,8 +205,8 @@ def var(input, dim=None, unbiased=None, keepdim=False, *, correction=None, axis=
     >>> tg.tensor([1.0, 2.0, 3.0, 4.0]).var()
     tensor(1.6667)
     """
-    x, axes, keepdim, dof, shape = _var_setup("var", input, dim, unbiased, keepdim, correction, axis,
-                                              keepdims)
+    input, x, axes, keepdim, dof, shape = _var_setup("var", input, dim, unbiased, keepdim, correction, axis,
+                                                     keepdims, dtype, out, ddof)
     with np.errstate(divide="ignore", invalid="ignore"):
         out = _sum_squares(x, axes, keepdim) / dof
     scale = 2.0 / dof if dof else math.inf
@@ -200,7 +218,8 @@ def var(input, dim=None, unbiased=None, keepdim=False, *, correction=None, axis=
 
 
 @tensor_method()
-def std(input, dim=None, unbiased=None, keepdim=False, *, correction=None, axis=None, keepdims=None):
+def std(input, dim=None, unbiased=None, keepdim=False, *, correction=None, axis=None, keepdims=None, dtype=None,
+        out=None, ddof=None):
     """std(input, dim=None, *, correction=1, keepdim=False): the standard deviation over ``dim``.
 
     Its gradient is 0 where the standard deviation is 0 (all elements equal), as in PyTorch.
@@ -209,8 +228,8 @@ def std(input, dim=None, unbiased=None, keepdim=False, *, correction=None, axis=
     >>> tg.tensor([1.0, 3.0]).std()
     tensor(1.4142)
     """
-    x, axes, keepdim, dof, shape = _var_setup("std", input, dim, unbiased, keepdim, correction, axis,
-                                              keepdims)
+    input, x, axes, keepdim, dof, shape = _var_setup("std", input, dim, unbiased, keepdim, correction, axis,
+                                                     keepdims, dtype, out, ddof)
     with np.errstate(divide="ignore", invalid="ignore"):
         out = np.sqrt(_sum_squares(x, axes, keepdim) / dof)
     scale = 1.0 / dof if dof else math.inf
@@ -251,7 +270,7 @@ def std_mean(input, dim=None, unbiased=None, keepdim=False, *, correction=None):
 
 # ---------------------------------------------------------------------- prod
 @tensor_method()
-def prod(input, dim=None, keepdim=False, *, dtype=None, axis=None, keepdims=None):
+def prod(input, dim=None, keepdim=False, *, dtype=None, axis=None, keepdims=None, out=None):
     """prod(input, dim=None, keepdim=False, *, dtype=None): the product over ``dim`` (all by default).
 
     The gradient is the product of the other elements, exact when the input holds zeros (no division by 0).
@@ -260,6 +279,7 @@ def prod(input, dim=None, keepdim=False, *, dtype=None, axis=None, keepdims=None
     >>> tg.tensor([[1.0, 2.0], [3.0, 4.0]]).prod(1)
     tensor([ 2., 12.])
     """
+    no_out("prod", out)
     dim, keepdim = dim_args("prod", dim, keepdim, axis, keepdims)
     if dtype is not None:
         input = input.type(dtype)
@@ -370,7 +390,7 @@ def _extreme(op, input, dim, keepdim, axis, keepdims, reduce, arg, cls):
 
 
 @tensor_method()
-def max(input, dim=None, keepdim=False, *, axis=None, keepdims=None):
+def max(input, dim=None, keepdim=False, *, axis=None, keepdims=None, out=None):
     """max(input) -> 0-d tensor; max(input, dim, keepdim=False) -> (values, indices); max(input, other).
 
     Along ``dim`` the gradient goes to the element whose index is returned (the first maximum); for the whole
@@ -384,11 +404,12 @@ def max(input, dim=None, keepdim=False, *, axis=None, keepdims=None):
         from . import elementwise
 
         return elementwise.maximum(input, dim)
+    no_out("max", out)
     return _extreme("max", input, dim, keepdim, axis, keepdims, np.max, np.argmax, return_types.max)
 
 
 @tensor_method()
-def min(input, dim=None, keepdim=False, *, axis=None, keepdims=None):
+def min(input, dim=None, keepdim=False, *, axis=None, keepdims=None, out=None):
     """min(input) -> 0-d tensor; min(input, dim, keepdim=False) -> (values, indices); min(input, other).
 
     >>> import tapegrad as tg
@@ -399,11 +420,12 @@ def min(input, dim=None, keepdim=False, *, axis=None, keepdims=None):
         from . import elementwise
 
         return elementwise.minimum(input, dim)
+    no_out("min", out)
     return _extreme("min", input, dim, keepdim, axis, keepdims, np.min, np.argmin, return_types.min)
 
 
 @tensor_method()
-def amax(input, dim=(), keepdim=False, *, axis=None, keepdims=None):
+def amax(input, dim=(), keepdim=False, *, axis=None, keepdims=None, out=None):
     """amax(input, dim=(), keepdim=False): the maximum over ``dim`` (all dims by default; int or tuple).
 
     The gradient is split evenly among the elements equal to the maximum, as in PyTorch.
@@ -412,6 +434,7 @@ def amax(input, dim=(), keepdim=False, *, axis=None, keepdims=None):
     >>> tg.tensor([[1.0, 5.0], [7.0, 2.0]]).amax(0)
     tensor([7., 5.])
     """
+    no_out("amax", out)
     dim, keepdim = dim_args("amax", dim, keepdim, axis, keepdims)
     x = input._data
     axes = normalize_dims("amax", dim, x.ndim)
@@ -421,13 +444,14 @@ def amax(input, dim=(), keepdim=False, *, axis=None, keepdims=None):
 
 
 @tensor_method()
-def amin(input, dim=(), keepdim=False, *, axis=None, keepdims=None):
+def amin(input, dim=(), keepdim=False, *, axis=None, keepdims=None, out=None):
     """amin(input, dim=(), keepdim=False): the minimum over ``dim``; the gradient is split evenly among ties.
 
     >>> import tapegrad as tg
     >>> tg.tensor([[1.0, 5.0], [7.0, 2.0]]).amin(1)
     tensor([1., 2.])
     """
+    no_out("amin", out)
     dim, keepdim = dim_args("amin", dim, keepdim, axis, keepdims)
     x = input._data
     axes = normalize_dims("amin", dim, x.ndim)
@@ -750,25 +774,27 @@ def _logical(op, input, dim, keepdim, reduce):
 
 
 @tensor_method()
-def all(input, dim=None, keepdim=False):
+def all(input, dim=None, keepdim=False, *, axis=None, keepdims=None, out=None):
     """all(input, dim=None, keepdim=False): True where every element (over ``dim``) is nonzero; bool result.
 
     >>> import tapegrad as tg
     >>> tg.tensor([[True, False], [True, True]]).all(dim=1)
     tensor([False,  True])
     """
-    return _logical("all", input, dim, keepdim, np.all)
+    no_out("all", out)
+    return _logical("all", input, *dim_args("all", dim, keepdim, axis, keepdims), np.all)
 
 
 @tensor_method()
-def any(input, dim=None, keepdim=False):
+def any(input, dim=None, keepdim=False, *, axis=None, keepdims=None, out=None):
     """any(input, dim=None, keepdim=False): True where some element (over ``dim``) is nonzero; bool result.
 
     >>> import tapegrad as tg
     >>> tg.tensor([0.0, 2.0]).any()
     tensor(True)
     """
-    return _logical("any", input, dim, keepdim, np.any)
+    no_out("any", out)
+    return _logical("any", input, *dim_args("any", dim, keepdim, axis, keepdims), np.any)
 
 
 @tensor_method()
