@@ -24,6 +24,7 @@ from .ops.shape import *
 from .ops.index import *
 from .ops.conv import *
 from .ops.sampling import *
+from .ops.sort import *
 from . import nn, optim, utils, datasets
 from .nn.functional import celu, cosine_similarity, dropout, layer_norm, log_softmax, selu, softmax
 from .serialization import load, save

@@ -17,7 +17,7 @@ import tapegrad.optim.lr_scheduler as lr_scheduler
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent
 TABLES = sorted(p for p in (ROOT / "docs" / "coverage").glob("*.md") if p.name != "README.md")
-OP_MODULES = ["elementwise", "reduce", "linalg", "shape", "index", "conv", "sampling"]
+OP_MODULES = ["elementwise", "reduce", "linalg", "shape", "index", "conv", "sampling", "sort"]
 
 
 def _table_text():

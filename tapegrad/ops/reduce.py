@@ -23,8 +23,11 @@ return_types = types.SimpleNamespace(
     max=namedtuple("max", ["values", "indices"]),
     min=namedtuple("min", ["values", "indices"]),
     median=namedtuple("median", ["values", "indices"]),
+    sort=namedtuple("sort", ["values", "indices"]),
+    topk=namedtuple("topk", ["values", "indices"]),
 )
-return_types.__doc__ = "The named tuples (values, indices) that max, min and median along a dim return."
+return_types.__doc__ = ("The named tuples (values, indices) that max, min and median along a dim, sort and topk "
+                        "return.")
 
 
 # ---------------------------------------------------------------------- dims
