@@ -217,6 +217,53 @@ def test_broadcast_tensors_and_shapes(shapes3):
     assert_gradients(lambda a, b, c: tg.broadcast_tensors(a, b, c), *xs)
 
 
+@st.composite
+def grid_inputs(draw):
+    """1 to 3 arrays of 0 or 1 dims (sizes 1 to 4) for meshgrid."""
+    n = draw(st.integers(1, 3))
+    return [draw(arrays(shape=shapes(min_dims=0, max_dims=1))) for _ in range(n)]
+
+
+@given(grid_inputs(), st.sampled_from(["ij", "xy"]))
+def test_meshgrid(vectors, indexing):
+    assert_forward(lambda *ts: tg.stack(tg.meshgrid(*ts, indexing=indexing)),
+                   lambda *a: np.stack(np.meshgrid(*a, indexing=indexing)), *vectors)
+    assert_forward(lambda *ts: tg.stack(tg.meshgrid(list(ts), indexing=indexing)),
+                   lambda *a: np.stack(np.meshgrid(*a, indexing=indexing)), *vectors, dtype=np.float32)
+    assert_gradients(lambda *ts: tg.stack(tg.meshgrid(*ts, indexing=indexing)) ** 2, *vectors)
+
+
+def test_meshgrid_defaults_to_ij_and_gives_views():
+    a, b = tg.tensor([1.0, 2.0, 3.0], requires_grad=True), tg.tensor([4.0, 5.0], requires_grad=True)
+    xs, ys = tg.meshgrid(a, b)
+    assert xs.shape == ys.shape == (3, 2)
+    assert xs.tolist() == [[1.0, 1.0], [2.0, 2.0], [3.0, 3.0]] and ys.tolist() == [[4.0, 5.0]] * 3
+    assert np.shares_memory(xs.numpy(force=True), a.numpy(force=True))
+    (xs * ys).sum().backward()
+    assert a.grad.tolist() == [9.0, 9.0, 9.0] and b.grad.tolist() == [6.0, 6.0]
+    xs, ys = tg.meshgrid(a, b, indexing="xy")
+    assert xs.shape == (2, 3) and xs.tolist() == [[1.0, 2.0, 3.0]] * 2
+    (single,) = tg.meshgrid(tg.tensor(7))
+    assert single.tolist() == [7]
+
+
+def test_keyword_and_varargs_forms_of_permute_flip_repeat():
+    x = tg.arange(24).reshape(2, 3, 4)
+    want = np.transpose(x.numpy(), (2, 0, 1))
+    for got in (x.permute(2, 0, 1), x.permute((2, 0, 1)), x.permute([2, 0, 1]), x.permute(dims=(2, 0, 1)),
+                tg.permute(x, (2, 0, 1)), tg.permute(x, dims=[2, 0, 1])):
+        np.testing.assert_array_equal(got.numpy(), want)
+    want = np.flip(x.numpy(), (0, 2))
+    for got in (x.flip(0, 2), x.flip((0, 2)), x.flip(dims=[0, 2]), tg.flip(x, (0, 2)), tg.flip(x, dims=(0, 2))):
+        np.testing.assert_array_equal(got.numpy(), want)
+    want = np.tile(x.numpy(), (1, 2, 1))
+    for got in (x.repeat(1, 2, 1), x.repeat((1, 2, 1)), x.repeat(repeats=[1, 2, 1])):
+        np.testing.assert_array_equal(got.numpy(), want)
+    y = tg.randn(2, 3, requires_grad=True)
+    (y.permute(dims=(1, 0)) * tg.arange(6.0).reshape(3, 2)).sum().backward()
+    np.testing.assert_array_equal(y.grad.numpy(), np.arange(6.0).reshape(3, 2).T)
+
+
 @given(st.data())
 def test_repeat_and_tile(data):
     x = data.draw(arrays(shape=shapes(max_dims=3, max_side=3)))
@@ -490,6 +537,7 @@ SHAPE_OPS = {
     "concatenate": lambda t: tg.concatenate([t, t], axis=0),
     "fliplr": lambda t: t.fliplr(),
     "flipud": lambda t: tg.flipud(t),
+    "meshgrid": lambda t: tg.meshgrid(t[0, 0], t[1, 1], indexing="xy")[1],
 }
 
 
@@ -676,6 +724,23 @@ BAD = [
      RuntimeError, r"diag: supports 1-d or 2-d tensors, got shape \(2, 2, 2\)"),
     (lambda: tg.cat([tg.zeros(2)], out=tg.zeros(2)),
      TypeError, r"cat: out= is not supported"),
+    (lambda: tg.meshgrid(tg.zeros(2), tg.zeros(2, 2)),
+     RuntimeError, r"meshgrid: expected 0-d or 1-d tensors, got shape \(2, 2\) at position 1"),
+    (lambda: tg.meshgrid(tg.zeros(2), tg.zeros(2, dtype=tg.float64)),
+     RuntimeError, r"meshgrid: expected all tensors to have the same dtype, got float32 at position 0 and "
+                   r"float64 at position 1"),
+    (lambda: tg.meshgrid(tg.zeros(2), indexing="ji"),
+     ValueError, r"meshgrid: indexing must be 'ij' or 'xy', got 'ji'"),
+    (lambda: tg.meshgrid(),
+     RuntimeError, r"meshgrid: expected a non-empty list of tensors"),
+    (lambda: tg.meshgrid(tg.zeros(2), [1.0, 2.0]),
+     TypeError, r"meshgrid: expected tensors, got list at position 1"),
+    (lambda: tg.zeros(2, 3).permute(1, 0, dims=(1, 0)),
+     TypeError, r"permute: got dims both as positional arguments \(1, 0\) and as dims=\(1, 0\)"),
+    (lambda: tg.zeros(2, 3).flip(0, dims=[0]),
+     TypeError, r"flip: got dims both as positional arguments"),
+    (lambda: tg.zeros(2, 3).repeat(1, 2, repeats=(1, 2)),
+     TypeError, r"repeat: got repeats both as positional arguments"),
 ]
 
 
@@ -724,6 +789,7 @@ SECOND_ORDER = {
     "tile": (lambda x: x.tile((2, 1, 2)) ** 2, [(2, 2)]),
     "expand_as": (lambda x: x.expand_as(tg.zeros(2, 3, 3)) ** 2, [(3, 1)]),
     "hstack": (lambda x, y: tg.hstack([x, y]) ** 2, [(2, 1), (2, 2)]),
+    "meshgrid": (lambda x, y: tg.stack(tg.meshgrid(x, y, indexing="xy")) ** 2, [(2,), (3,)]),
 }
 
 
@@ -836,6 +902,9 @@ TORCH_CASES = {
     "unbind": (lambda L, x: x.unbind(1), [(2, 3)]),
     "stack": (lambda L, x, y: L.stack([x, y], 1), [(2, 3), (2, 3)]),
     "flip": (lambda L, x: x.flip(0, 2), [(2, 3, 4)]),
+    "flip_dims": (lambda L, x: L.flip(x, dims=[0, 2]), [(2, 3, 4)]),
+    "permute_dims": (lambda L, x: L.permute(x, dims=(2, 0, 1)), [(2, 3, 4)]),
+    "meshgrid": (lambda L, x, y: L.meshgrid(x, y, indexing="xy"), [(3,), (2,)]),
 }
 
 

@@ -21,7 +21,7 @@ from .index import _scatter
 
 __all__ = ["reshape", "view", "view_as", "reshape_as", "flatten", "unflatten", "unsqueeze", "squeeze",
            "transpose", "swapaxes", "swapdims", "permute", "t", "adjoint", "movedim", "moveaxis", "expand",
-           "expand_as", "broadcast_to", "broadcast_tensors", "broadcast_shapes", "repeat", "tile", "cat",
+           "expand_as", "broadcast_to", "broadcast_tensors", "broadcast_shapes", "meshgrid", "repeat", "tile", "cat",
            "concat", "concatenate", "stack", "hstack", "vstack", "split", "chunk", "unbind", "select",
            "narrow", "flip", "fliplr", "flipud", "roll", "tril", "triu", "diagonal", "diag"]
 
@@ -37,6 +37,15 @@ def _sizes(op, sizes):
         bad = next(s for s in sizes if not _is_int(s))
         raise TypeError(f"{op}: sizes must be ints, got {type(bad).__name__} {bad!r} in "
                         f"{tuple(sizes)}") from None
+
+
+def _keyword(op, args, name, value):
+    """The positional ``args`` of ``op``, or its list argument given by keyword (``permute(dims=(1, 0))``)."""
+    if value is None:
+        return args
+    if args:
+        raise TypeError(f"{op}: got {name} both as positional arguments {args} and as {name}={value!r}")
+    return (value,)
 
 
 def _is_int(s):
@@ -301,14 +310,15 @@ swapaxes = swapdims = transpose
 
 
 @tensor_method()
-def permute(input, *dims):
-    """permute(input, dims): reorder the dimensions (a view).
+def permute(input, *args, dims=None):
+    """permute(input, dims): reorder the dimensions (a view). ``x.permute(2, 0, 1)``, ``x.permute((2, 0, 1))``
+    and ``permute(x, dims=(2, 0, 1))`` are the same.
 
     >>> import tapegrad as tg
     >>> tg.zeros(2, 3, 4).permute(2, 0, 1).shape
     tapegrad.Size([4, 2, 3])
     """
-    dims = _sizes("permute", dims)
+    dims = _sizes("permute", _keyword("permute", args, "dims", dims))
     x = input._data
     n = x.ndim
     if len(dims) != n:
@@ -488,6 +498,48 @@ def broadcast_shapes(*shapes):
                            "broadcast together (sizes must be equal or 1, aligned from the right)") from None
 
 
+def meshgrid(*tensors, indexing=None):
+    """meshgrid(*tensors, indexing='ij'): coordinate grids from 0-d or 1-d tensors, as views (expand).
+
+    With N inputs of sizes S0..SN-1, output i has shape (S0, ..., SN-1) and holds input i along dim i. With
+    ``indexing='xy'`` the first two dims are swapped (numpy's default: output shape (S1, S0, ...)). The
+    default, as in PyTorch, is 'ij'. Differentiable: each input gets the sum of its grid's gradient.
+
+    >>> import tapegrad as tg
+    >>> xs, ys = tg.meshgrid(tg.tensor([1, 2, 3]), tg.tensor([4, 5]), indexing="ij")
+    >>> xs
+    tensor([[1, 1],
+            [2, 2],
+            [3, 3]])
+    """
+    if len(tensors) == 1 and isinstance(tensors[0], (list, tuple)):
+        tensors = tuple(tensors[0])
+    if not tensors:
+        raise RuntimeError("meshgrid: expected a non-empty list of tensors")
+    if indexing is None:
+        indexing = "ij"
+    if indexing not in ("ij", "xy"):
+        raise ValueError(f"meshgrid: indexing must be 'ij' or 'xy', got {indexing!r}")
+    for i, t in enumerate(tensors):
+        if not isinstance(t, Tensor):
+            raise TypeError(f"meshgrid: expected tensors, got {type(t).__name__} at position {i}")
+        if t._data.ndim > 1:
+            raise RuntimeError(f"meshgrid: expected 0-d or 1-d tensors, got shape {tuple(t._data.shape)} at "
+                               f"position {i}")
+        if t._data.dtype != tensors[0]._data.dtype:
+            raise RuntimeError(f"meshgrid: expected all tensors to have the same dtype, got "
+                               f"{tensors[0]._data.dtype} at position 0 and {t._data.dtype} at position {i}")
+    swap = indexing == "xy" and len(tensors) > 1
+    if swap:
+        tensors = (tensors[1], tensors[0]) + tuple(tensors[2:])
+    n = len(tensors)
+    shape = tuple(t._data.size for t in tensors)
+    grids = [expand(reshape(t, (1,) * i + (-1,) + (1,) * (n - 1 - i)), shape) for i, t in enumerate(tensors)]
+    if swap:
+        grids[0], grids[1] = grids[1], grids[0]
+    return tuple(grids)
+
+
 def broadcast_tensors(*tensors):
     """broadcast_tensors(*tensors): the tensors expanded to their common broadcast shape.
 
@@ -500,15 +552,16 @@ def broadcast_tensors(*tensors):
 
 
 @tensor_method()
-def repeat(input, *sizes):
-    """repeat(input, *sizes): tile the tensor ``sizes[i]`` times along each dim (sizes may add leading dims).
+def repeat(input, *sizes, repeats=None):
+    """repeat(input, *repeats): tile the tensor ``repeats[i]`` times along each dim (may add leading dims);
+    the repeats may also be given as one sequence or as ``repeats=``.
 
     >>> import tapegrad as tg
     >>> tg.tensor([1, 2]).repeat(2, 2)
     tensor([[1, 2, 1, 2],
             [1, 2, 1, 2]])
     """
-    reps = _sizes("repeat", sizes)
+    reps = _sizes("repeat", _keyword("repeat", sizes, "repeats", repeats))
     if len(reps) < input._data.ndim:
         raise RuntimeError(f"repeat: the number of repeat dims ({len(reps)}, {list(reps)}) can not be "
                            f"smaller than the number of dimensions of the tensor ({input._data.ndim})")
@@ -789,13 +842,15 @@ def unbind(input, dim=0):
 
 # ---------------------------------------------------------------------- rearranging values
 @tensor_method()
-def flip(input, *dims):
+def flip(input, *args, dims=None):
     """flip(input, dims): reverse the order of elements along the given dims (a copy, as PyTorch).
+    ``x.flip(0, 1)``, ``x.flip((0, 1))`` and ``flip(x, dims=[0, 1])`` are the same.
 
     >>> import tapegrad as tg
     >>> tg.tensor([1, 2, 3]).flip(0)
     tensor([3, 2, 1])
     """
+    dims = _keyword("flip", args, "dims", dims)
     if len(dims) == 1 and isinstance(dims[0], (tuple, list)):
         dims = dims[0]
     x = input._data
