@@ -7,9 +7,11 @@
     x.grad  # 2 * x
 """
 
+from math import e, inf, nan, pi
+
 from . import dtypes
-from .dtypes import (bool, double, float, float16, float32, float64, get_default_dtype, half, int, int8, int16,
-                     int32, int64, long, set_default_dtype, short, uint8)
+from .dtypes import (bool, double, finfo, float, float16, float32, float64, get_default_dtype, half, iinfo, int, int8,
+                     int16, int32, int64, long, set_default_dtype, short, uint8)
 from ._tensor import Size, Tensor, device
 from .autograd import enable_grad, inference_mode, is_grad_enabled, no_grad, set_grad_enabled
 from . import autograd
@@ -26,6 +28,8 @@ from .ops.conv import *
 from .ops.sampling import *
 from .ops.sort import *
 from . import nn, optim, utils, datasets
+from . import backends, cuda
+from ._printing import set_printoptions
 from .nn.functional import celu, cosine_similarity, dropout, layer_norm, log_softmax, selu, softmax
 from .serialization import load, save
 

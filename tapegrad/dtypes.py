@@ -41,13 +41,20 @@ def as_dtype(d):
         return int64
     if d is builtins_bool:
         return bool
+    given = d
+    if isinstance(d, str) and d.startswith(("torch.", "tapegrad.")):  # x.type("torch.FloatTensor")
+        name = d.split(".", 1)[1]
+        d = _LEGACY_NAMES.get(name, name)
     try:
         return np.dtype(d)
     except TypeError:
-        raise TypeError(f"not a dtype: {d!r}") from None
+        raise TypeError(f"not a dtype: {given!r}") from None
 
 
 builtins_float, builtins_int, builtins_bool = (1.0).__class__, (1).__class__, True.__class__
+_LEGACY_NAMES = {"FloatTensor": float32, "DoubleTensor": float64, "HalfTensor": float16, "LongTensor": int64,
+                 "IntTensor": int32, "ShortTensor": int16, "CharTensor": int8, "ByteTensor": uint8,
+                 "BoolTensor": bool}
 
 
 def category(d):
@@ -89,3 +96,52 @@ def scalar_dtype(value, tensor_dtype):
     if isinstance(value, builtins_float):
         return tensor_dtype if tensor_dtype.kind == "f" else _default[0]
     raise TypeError(f"unsupported scalar type {type(value).__name__}")
+
+
+class finfo:
+    """finfo(type=None): the numerical properties of a floating point dtype (the default dtype if omitted).
+
+    Attributes as PyTorch's (Python numbers): ``bits``, ``eps``, ``max``, ``min``, ``tiny`` (=
+    ``smallest_normal``), ``resolution`` and ``dtype`` (its name, a string).
+
+    >>> import tapegrad as tg
+    >>> tg.finfo(tg.float32).eps, tg.finfo(tg.float16).max
+    (1.1920928955078125e-07, 65504.0)
+    """
+
+    def __init__(self, type=None):
+        d = get_default_dtype() if type is None else as_dtype(type)
+        if d.kind != "f":
+            raise TypeError(f"finfo: expected a floating point dtype, got {d}; use iinfo for integer types")
+        info = np.finfo(d)
+        self.bits = builtins_int(info.bits)
+        self.eps = builtins_float(info.eps)
+        self.max = builtins_float(info.max)
+        self.min = builtins_float(info.min)
+        self.tiny = self.smallest_normal = builtins_float(info.smallest_normal)
+        self.resolution = 10.0 ** -builtins_int(info.precision)
+        self.dtype = str(d)
+
+    def __repr__(self):
+        return (f"finfo(resolution={self.resolution:g}, min={self.min:g}, max={self.max:g}, eps={self.eps:g}, "
+                f"smallest_normal={self.smallest_normal:g}, tiny={self.tiny:g}, dtype={self.dtype})")
+
+
+class iinfo:
+    """iinfo(type): the numerical properties of an integer dtype: ``bits``, ``max``, ``min`` (ints), ``dtype``.
+
+    >>> import tapegrad as tg
+    >>> tg.iinfo(tg.int8).min, tg.iinfo(tg.uint8).max
+    (-128, 255)
+    """
+
+    def __init__(self, type):
+        d = as_dtype(type)
+        if d.kind not in "iu":
+            raise TypeError(f"iinfo: expected an integer dtype, got {d}; use finfo for floating point types")
+        info = np.iinfo(d)
+        self.bits, self.max, self.min = builtins_int(info.bits), builtins_int(info.max), builtins_int(info.min)
+        self.dtype = str(d)
+
+    def __repr__(self):
+        return f"iinfo(min={self.min:g}, max={self.max:g}, dtype={self.dtype})"

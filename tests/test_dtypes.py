@@ -223,3 +223,57 @@ def test_promotion_matches_pytorch():
             assert str((make(tg, name, False) + scalar).dtype) == want
             want = str((scalar / make(torch, name, False)).dtype).split(".")[-1]
             assert str((scalar / make(tg, name, False)).dtype) == want
+
+
+# ---------------------------------------------------------------------- finfo, iinfo
+@pytest.mark.parametrize("name", ["float16", "float32", "float64"])
+def test_finfo_gives_pytorchs_attributes_as_python_numbers(name):
+    info, ref = tg.finfo(getattr(tg, name)), np.finfo(name)
+    assert (info.bits, info.eps, info.max, info.min) == (ref.bits, float(ref.eps), float(ref.max), float(ref.min))
+    assert info.tiny == info.smallest_normal == float(ref.smallest_normal)
+    assert info.resolution == 10.0 ** -ref.precision and info.dtype == name
+    assert all(type(v) is float for v in (info.eps, info.max, info.min, info.tiny, info.resolution))
+    assert 1.0 + info.eps != 1.0 and np.asarray(1.0 + info.eps / 2, dtype=name) == 1.0
+
+
+def test_finfo_defaults_to_the_default_dtype_and_prints_as_pytorch():
+    assert tg.finfo().dtype == "float32" and tg.finfo(float).dtype == "float64"
+    assert repr(tg.finfo(tg.float32)) == (
+        "finfo(resolution=1e-06, min=-3.40282e+38, max=3.40282e+38, eps=1.19209e-07, smallest_normal=1.17549e-38, "
+        "tiny=1.17549e-38, dtype=float32)")  # PyTorch 2.13's text
+    tg.set_default_dtype(tg.float64)
+    try:
+        assert tg.finfo().dtype == "float64"
+    finally:
+        tg.set_default_dtype(tg.float32)
+
+
+@pytest.mark.parametrize("name", ["uint8", "int8", "int16", "int32", "int64"])
+def test_iinfo_gives_bits_min_max_as_ints(name):
+    info, ref = tg.iinfo(getattr(tg, name)), np.iinfo(name)
+    assert (info.bits, info.min, info.max, info.dtype) == (ref.bits, int(ref.min), int(ref.max), name)
+    assert type(info.min) is int and type(info.max) is int
+    assert tg.iinfo(int).dtype == "int64"
+
+
+def test_iinfo_and_finfo_reprs_and_errors():
+    assert repr(tg.iinfo(tg.int8)) == "iinfo(min=-128, max=127, dtype=int8)"
+    assert repr(tg.iinfo(tg.int64)) == "iinfo(min=-9.22337e+18, max=9.22337e+18, dtype=int64)"
+    with pytest.raises(TypeError, match="finfo: expected a floating point dtype, got int32; use iinfo"):
+        tg.finfo(tg.int32)
+    with pytest.raises(TypeError, match="iinfo: expected an integer dtype, got float32; use finfo"):
+        tg.iinfo(tg.float32)
+    with pytest.raises(TypeError, match="iinfo: expected an integer dtype, got bool"):
+        tg.iinfo(tg.bool)
+
+
+def test_finfo_iinfo_match_pytorch():
+    torch = pytest.importorskip("torch")
+    for name in ("float16", "float32", "float64"):
+        a, b = tg.finfo(getattr(tg, name)), torch.finfo(getattr(torch, name))
+        for attr in ("bits", "eps", "max", "min", "tiny", "smallest_normal", "resolution", "dtype"):
+            assert getattr(a, attr) == getattr(b, attr), (name, attr)
+        assert repr(a) == repr(b)
+    for name in ("uint8", "int8", "int16", "int32", "int64"):
+        a, b = tg.iinfo(getattr(tg, name)), torch.iinfo(getattr(torch, name))
+        assert (a.bits, a.min, a.max, a.dtype, repr(a)) == (b.bits, b.min, b.max, b.dtype, repr(b))
