@@ -1,14 +1,17 @@
 """Creating tensors: from data, filled, ranges, and random."""
 
+import warnings
+
 import numpy as np
 
 from . import dtypes
 from . import random as _random
-from ._tensor import Tensor, _to_array, _wrap
+from ._tensor import Size, Tensor, _to_array, _wrap, tensor_method
 
 __all__ = ["tensor", "as_tensor", "from_numpy", "zeros", "ones", "full", "empty", "zeros_like", "ones_like",
            "full_like", "empty_like", "arange", "linspace", "eye", "randn", "rand", "randint", "randn_like",
-           "rand_like", "randint_like", "is_tensor", "numel"]
+           "rand_like", "randint_like", "is_tensor", "is_floating_point", "numel", "FloatTensor", "DoubleTensor",
+           "HalfTensor", "LongTensor", "IntTensor", "ShortTensor", "CharTensor", "ByteTensor", "BoolTensor"]
 
 
 def _finish(array, requires_grad):
@@ -18,15 +21,19 @@ def _finish(array, requires_grad):
     return t
 
 
-def _sizes(size):
-    """Accept ``zeros(2, 3)``, ``zeros((2, 3))`` and ``zeros([2, 3])``."""
+def _sizes(size, keyword=None, op="zeros"):
+    """Accept ``zeros(2, 3)``, ``zeros((2, 3))``, ``zeros([2, 3])`` and ``zeros(size=(2, 3))``."""
+    if keyword is not None:
+        if size:
+            raise TypeError(f"{op}: got the size both as positional arguments {size} and as size={keyword!r}")
+        size = (keyword,)
     if len(size) == 1 and isinstance(size[0], (tuple, list)):
         size = size[0]
     for s in size:
         if not isinstance(s, (int, np.integer)) or isinstance(s, bool):
-            raise TypeError(f"size must be a tuple of ints, got {type(s).__name__} {s!r}")
+            raise TypeError(f"{op}: size must be a tuple of ints, got {type(s).__name__} {s!r}")
         if s < 0:
-            raise RuntimeError(f"negative dimension {s} in size {tuple(size)}")
+            raise RuntimeError(f"{op}: negative dimension {s} in size {tuple(size)}")
     return tuple(int(s) for s in size)
 
 
@@ -64,33 +71,66 @@ def from_numpy(array):
 
 
 def is_tensor(obj):
+    """is_tensor(obj) -> bool: whether ``obj`` is a tapegrad Tensor (or a Parameter).
+
+    >>> import tapegrad as tg
+    >>> tg.is_tensor(tg.zeros(1)), tg.is_tensor([0.0])
+    (True, False)
+    """
     return isinstance(obj, Tensor)
 
 
+def is_floating_point(input):
+    """is_floating_point(input) -> bool: whether the tensor's dtype is a floating point type.
+
+    >>> import tapegrad as tg
+    >>> tg.is_floating_point(tg.zeros(1)), tg.is_floating_point(tg.arange(3))
+    (True, False)
+    """
+    if not isinstance(input, Tensor):
+        raise TypeError(f"is_floating_point: expected a Tensor, got {type(input).__name__}")
+    return input._data.dtype.kind == "f"
+
+
 def numel(input):
+    """numel(input) -> int: the number of elements of the tensor.
+
+    >>> import tapegrad as tg
+    >>> tg.numel(tg.zeros(2, 3))
+    6
+    """
+    if not isinstance(input, Tensor):
+        raise TypeError(f"numel: expected a Tensor, got {type(input).__name__}")
     return input.numel()
 
 
-def zeros(*size, dtype=None, device=None, requires_grad=False):
-    """zeros(*size, dtype=None, requires_grad=False): a tensor of zeros (float32 by default)."""
-    return _finish(np.zeros(_sizes(size), _float_dtype(dtype)), requires_grad)
+def zeros(*sizes, size=None, dtype=None, device=None, requires_grad=False):
+    """zeros(*size, dtype=None, requires_grad=False): a tensor of zeros (float32 by default).
+
+    The size is given as ints, one sequence, or the keyword ``size=``, as in PyTorch.
+
+    >>> import tapegrad as tg
+    >>> tg.zeros(2, 3).shape == tg.zeros((2, 3)).shape == tg.zeros(size=[2, 3]).shape
+    True
+    """
+    return _finish(np.zeros(_sizes(sizes, size, "zeros"), _float_dtype(dtype)), requires_grad)
 
 
-def ones(*size, dtype=None, device=None, requires_grad=False):
+def ones(*sizes, size=None, dtype=None, device=None, requires_grad=False):
     """ones(*size, dtype=None, requires_grad=False): a tensor of ones (float32 by default)."""
-    return _finish(np.ones(_sizes(size), _float_dtype(dtype)), requires_grad)
+    return _finish(np.ones(_sizes(sizes, size, "ones"), _float_dtype(dtype)), requires_grad)
 
 
-def empty(*size, dtype=None, device=None, requires_grad=False):
+def empty(*sizes, size=None, dtype=None, device=None, requires_grad=False, memory_format=None):
     """empty(*size, dtype=None): an uninitialized tensor (here: zeros, so nothing is ever garbage)."""
-    return zeros(*size, dtype=dtype, requires_grad=requires_grad)
+    return _finish(np.zeros(_sizes(sizes, size, "empty"), _float_dtype(dtype)), requires_grad)
 
 
 def full(size, fill_value, dtype=None, device=None, requires_grad=False):
     """full(size, fill_value, dtype=None): a tensor filled with ``fill_value`` (its dtype follows the value)."""
     if dtype is None:
         dtype = dtypes.scalar_dtype(fill_value, dtypes.bool)
-    return _finish(np.full(_sizes((size,)), fill_value, dtypes.as_dtype(dtype)), requires_grad)
+    return _finish(np.full(_sizes((size,), op="full"), fill_value, dtypes.as_dtype(dtype)), requires_grad)
 
 
 def _like(fill):
@@ -135,16 +175,18 @@ def eye(n, m=None, dtype=None, device=None, requires_grad=False):
     return _finish(np.eye(n, m, dtype=_float_dtype(dtype)), requires_grad)
 
 
-def randn(*size, generator=None, dtype=None, device=None, requires_grad=False):
-    """randn(*size, generator=None, dtype=None): standard normal samples."""
+def randn(*sizes, size=None, generator=None, dtype=None, device=None, requires_grad=False):
+    """randn(*size, generator=None, dtype=None): standard normal samples (``size=`` as a keyword too)."""
+    shape = _sizes(sizes, size, "randn")
     rng = _random.rng(generator)
-    return _finish(rng.standard_normal(_sizes(size)).astype(_float_dtype(dtype)), requires_grad)
+    return _finish(rng.standard_normal(shape).astype(_float_dtype(dtype)), requires_grad)
 
 
-def rand(*size, generator=None, dtype=None, device=None, requires_grad=False):
-    """rand(*size, generator=None, dtype=None): uniform samples from [0, 1)."""
+def rand(*sizes, size=None, generator=None, dtype=None, device=None, requires_grad=False):
+    """rand(*size, generator=None, dtype=None): uniform samples from [0, 1) (``size=`` as a keyword too)."""
+    shape = _sizes(sizes, size, "rand")
     rng = _random.rng(generator)
-    return _finish(rng.random(_sizes(size)).astype(_float_dtype(dtype)), requires_grad)
+    return _finish(rng.random(shape).astype(_float_dtype(dtype)), requires_grad)
 
 
 def randint(low=0, high=None, size=None, *, generator=None, dtype=None, device=None, requires_grad=False):
@@ -155,7 +197,7 @@ def randint(low=0, high=None, size=None, *, generator=None, dtype=None, device=N
         raise TypeError("randint: expected randint(high, size) or randint(low, high, size)")
     rng = _random.rng(generator)
     dt = dtypes.as_dtype(dtype) if dtype is not None else dtypes.int64
-    return _finish(rng.integers(low, high, _sizes((size,))).astype(dt), requires_grad)
+    return _finish(rng.integers(low, high, _sizes((size,), op="randint")).astype(dt), requires_grad)
 
 
 def randn_like(input, dtype=None, generator=None, requires_grad=False):
@@ -168,3 +210,132 @@ def rand_like(input, dtype=None, generator=None, requires_grad=False):
 
 def randint_like(input, low=0, high=None, dtype=None, generator=None):
     return randint(low, high, tuple(input.shape), generator=generator, dtype=dtype or input.dtype)
+
+
+# ---------------------------------------------------------------------- tensors like another: Tensor.new_*
+@tensor_method()
+def new_zeros(self, *sizes, size=None, dtype=None, device=None, requires_grad=False):
+    """new_zeros(size, *, dtype=None, requires_grad=False): zeros with this tensor's dtype (unless ``dtype``).
+
+    >>> import tapegrad as tg
+    >>> tg.zeros(2, dtype=tg.float64).new_zeros(3).dtype
+    dtype('float64')
+    """
+    dt = dtypes.as_dtype(dtype) if dtype is not None else self._data.dtype
+    return _finish(np.zeros(_sizes(sizes, size, "new_zeros"), dt), requires_grad)
+
+
+@tensor_method()
+def new_ones(self, *sizes, size=None, dtype=None, device=None, requires_grad=False):
+    """new_ones(size, *, dtype=None, requires_grad=False): ones with this tensor's dtype (unless ``dtype``).
+
+    >>> import tapegrad as tg
+    >>> tg.tensor([1, 2]).new_ones(2)
+    tensor([1, 1])
+    """
+    dt = dtypes.as_dtype(dtype) if dtype is not None else self._data.dtype
+    return _finish(np.ones(_sizes(sizes, size, "new_ones"), dt), requires_grad)
+
+
+@tensor_method()
+def new_empty(self, *sizes, size=None, dtype=None, device=None, requires_grad=False):
+    """new_empty(size, *, dtype=None): an uninitialized tensor with this tensor's dtype (here: zeros)."""
+    dt = dtypes.as_dtype(dtype) if dtype is not None else self._data.dtype
+    return _finish(np.zeros(_sizes(sizes, size, "new_empty"), dt), requires_grad)
+
+
+@tensor_method()
+def new_full(self, size, fill_value, *, dtype=None, device=None, requires_grad=False):
+    """new_full(size, fill_value, *, dtype=None): ``fill_value`` everywhere, in this tensor's dtype (not the
+    value's, unlike ``full``) unless ``dtype`` is given.
+
+    >>> import tapegrad as tg
+    >>> tg.zeros(1).new_full((2,), 7)
+    tensor([7., 7.])
+    """
+    dt = dtypes.as_dtype(dtype) if dtype is not None else self._data.dtype
+    if isinstance(fill_value, Tensor):
+        fill_value = fill_value.item()
+    return _finish(np.full(_sizes((size,), op="new_full"), fill_value, dt), requires_grad)
+
+
+@tensor_method()
+def new_tensor(self, data, *, dtype=None, device=None, requires_grad=False):
+    """new_tensor(data, *, dtype=None, requires_grad=False): a copy of ``data`` (a leaf, cut from any graph) in
+    this tensor's dtype unless ``dtype`` is given.
+
+    >>> import tapegrad as tg
+    >>> tg.zeros(1, dtype=tg.float64).new_tensor([1, 2])
+    tensor([1., 2.], dtype=tapegrad.float64)
+    """
+    if isinstance(data, Tensor):
+        warnings.warn("new_tensor: to copy a tensor, data.detach().clone() is recommended (as in PyTorch)",
+                      UserWarning, stacklevel=2)
+    dt = dtypes.as_dtype(dtype) if dtype is not None else self._data.dtype
+    arr = _to_array(data, dt)
+    if arr is data or isinstance(data, Tensor) and arr is data._data:
+        arr = arr.copy()
+    return _finish(arr, requires_grad)
+
+
+@tensor_method()
+def type_as(self, other):
+    """type_as(other): this tensor cast to ``other``'s dtype; the cast is differentiable between float types.
+
+    >>> import tapegrad as tg
+    >>> tg.tensor([1, 2]).type_as(tg.zeros(1))
+    tensor([1., 2.])
+    """
+    if not isinstance(other, Tensor):
+        raise TypeError(f"type_as: expected a Tensor to take the dtype of, got {type(other).__name__}")
+    return self.type(other._data.dtype)
+
+
+# ---------------------------------------------------------------------- legacy typed constructors
+class _LegacyTensorType(type):
+    """``FloatTensor`` and friends: ``FloatTensor(2, 3)`` makes a (2, 3) tensor (zeros here, uninitialized in
+    PyTorch), ``FloatTensor([1, 2])`` a tensor of that data; ``isinstance(t, FloatTensor)`` checks the dtype."""
+
+    def __call__(cls, *args, device=None):
+        name = cls.__name__
+        if not args:
+            return _wrap(np.zeros((0,), cls.dtype))
+        if len(args) == 1:
+            data = args[0]
+            if isinstance(data, Tensor):
+                if data._data.dtype != cls.dtype:
+                    raise TypeError(f"{name}: expected a tensor of dtype {cls.dtype}, got {data._data.dtype}; "
+                                    f"use .to({cls.dtype}) to convert it")
+                return data.view(data._data.shape)  # an alias, as in PyTorch
+            if isinstance(data, (tuple, list, np.ndarray)) and not isinstance(data, Size):
+                return _wrap(_to_array(data, cls.dtype))  # shares a numpy array's memory when the dtype fits
+        return _wrap(np.zeros(_sizes(args, op=name), cls.dtype))
+
+    def __instancecheck__(cls, obj):
+        return isinstance(obj, Tensor) and obj._data.dtype == cls.dtype
+
+    def __repr__(cls):
+        return f"<class 'tapegrad.{cls.__name__}'>"
+
+
+def _legacy(name, dtype, doc):
+    return _LegacyTensorType(name, (), {"dtype": dtype, "__doc__": doc, "__module__": __name__})
+
+
+FloatTensor = _legacy("FloatTensor", dtypes.float32, """FloatTensor(*sizes) or FloatTensor(data): a float32 tensor.
+
+    The legacy constructor: ints give a tensor of that shape (zeros; PyTorch leaves it uninitialized), a list
+    or array gives a tensor holding that data. Also usable as ``x.type(FloatTensor)`` and in ``isinstance``.
+
+    >>> import tapegrad as tg
+    >>> tg.FloatTensor(2, 3).shape, tg.FloatTensor([1, 2])
+    (tapegrad.Size([2, 3]), tensor([1., 2.]))
+    """)
+DoubleTensor = _legacy("DoubleTensor", dtypes.float64, "DoubleTensor(*sizes) or DoubleTensor(data): float64.")
+HalfTensor = _legacy("HalfTensor", dtypes.float16, "HalfTensor(*sizes) or HalfTensor(data): float16.")
+LongTensor = _legacy("LongTensor", dtypes.int64, "LongTensor(*sizes) or LongTensor(data): int64.")
+IntTensor = _legacy("IntTensor", dtypes.int32, "IntTensor(*sizes) or IntTensor(data): int32.")
+ShortTensor = _legacy("ShortTensor", dtypes.int16, "ShortTensor(*sizes) or ShortTensor(data): int16.")
+CharTensor = _legacy("CharTensor", dtypes.int8, "CharTensor(*sizes) or CharTensor(data): int8.")
+ByteTensor = _legacy("ByteTensor", dtypes.uint8, "ByteTensor(*sizes) or ByteTensor(data): uint8.")
+BoolTensor = _legacy("BoolTensor", dtypes.bool, "BoolTensor(*sizes) or BoolTensor(data): bool.")

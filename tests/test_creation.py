@@ -1,0 +1,223 @@
+"""Creating tensors (tapegrad/creation.py): size arguments as PyTorch takes them, the legacy typed constructors,
+``Tensor.new_*``, ``type_as`` and the small predicates (is_tensor, is_floating_point, numel)."""
+
+import numpy as np
+import pytest
+from hypothesis import given
+
+import tapegrad as tg
+from tapegrad.testing import arrays, assert_gradients, shapes
+
+FILLED = {  # name -> (call with sizes as varargs, call with size=, numpy reference)
+    "zeros": (lambda *s: tg.zeros(*s), lambda s: tg.zeros(size=s), np.zeros),
+    "ones": (lambda *s: tg.ones(*s), lambda s: tg.ones(size=s), np.ones),
+    "empty": (lambda *s: tg.empty(*s), lambda s: tg.empty(size=s), np.zeros),  # empty is zeros here
+    "full": (lambda *s: tg.full(s, 2.5), lambda s: tg.full(size=s, fill_value=2.5), lambda s: np.full(s, 2.5)),
+}
+
+
+# ---------------------------------------------------------------------- size arguments
+@pytest.mark.parametrize("name", sorted(FILLED))
+@given(shape=shapes(min_dims=0, max_dims=3, min_side=0))
+def test_filled_tensors_take_the_size_in_every_pytorch_form(name, shape):
+    varargs, keyword, reference = FILLED[name]
+    want = reference(shape).astype(np.float32)
+    forms = [keyword(shape), keyword(list(shape)), keyword(tg.Size(shape))]
+    if name != "full":
+        forms += [varargs(*shape), varargs(shape), varargs(list(shape))]
+    for got in forms:
+        assert got.dtype == tg.float32 and got.shape == shape
+        np.testing.assert_array_equal(got.numpy(), want)
+
+
+@pytest.mark.parametrize("name", ["rand", "randn"])
+def test_random_tensors_take_size_as_a_keyword_with_the_same_stream(name):
+    fn = getattr(tg, name)
+    tg.manual_seed(3)
+    a = fn(2, 3)
+    tg.manual_seed(3)
+    b = fn(size=(2, 3))
+    tg.manual_seed(3)
+    c = fn((2, 3), dtype=tg.float64)
+    assert b.shape == (2, 3) and b.dtype == tg.float32 and c.dtype == tg.float64
+    np.testing.assert_array_equal(a.numpy(), b.numpy())
+    assert fn(size=[4], requires_grad=True).requires_grad
+
+
+@pytest.mark.parametrize("fn, exc, pattern", [
+    (lambda: tg.zeros(2, size=(2,)), TypeError, r"zeros: got the size both as positional arguments \(2,\) and as "
+                                                r"size=\(2,\)"),
+    (lambda: tg.randn(3, size=[3]), TypeError, r"randn: got the size both"),
+    (lambda: tg.ones(size=(2, 2.0)), TypeError, r"ones: size must be a tuple of ints, got float 2.0"),
+    (lambda: tg.rand(size=(-1,)), RuntimeError, r"rand: negative dimension -1 in size \(-1,\)"),
+    (lambda: tg.empty(2, "3"), TypeError, r"empty: size must be a tuple of ints, got str '3'"),
+    (lambda: tg.full(size=(2, None), fill_value=1.0), TypeError, r"full: size must be a tuple of ints"),
+    (lambda: tg.zeros(1).new_zeros(2, size=(2,)), TypeError, r"new_zeros: got the size both"),
+], ids=["zeros_twice", "randn_twice", "ones_float", "rand_negative", "empty_str", "full_none", "new_zeros_twice"])
+def test_bad_sizes_raise_errors_naming_the_op(fn, exc, pattern):
+    with pytest.raises(exc, match=pattern):
+        fn()
+
+
+# ---------------------------------------------------------------------- legacy typed constructors
+LEGACY = {"FloatTensor": tg.float32, "DoubleTensor": tg.float64, "HalfTensor": tg.float16, "LongTensor": tg.int64,
+          "IntTensor": tg.int32, "ShortTensor": tg.int16, "CharTensor": tg.int8, "ByteTensor": tg.uint8,
+          "BoolTensor": tg.bool}
+
+
+@pytest.mark.parametrize("name", sorted(LEGACY))
+def test_legacy_constructors_take_sizes_or_data_as_pytorch(name):
+    cls, dtype = getattr(tg, name), LEGACY[name]
+    sized = cls(2, 3)  # ints: a shape (uninitialized in PyTorch, zeros here)
+    assert sized.shape == (2, 3) and sized.dtype == dtype and not sized.numpy().any()
+    assert cls(tg.Size([4])).shape == (4,) and cls(np.int64(2), 1).shape == (2, 1)
+    data = cls([1, 0, 1])  # a list (or tuple, or array): data
+    assert data.dtype == dtype and data.tolist() == np.array([1, 0, 1], dtype=dtype).tolist()
+    assert cls((1, 0)).tolist() == np.array([1, 0], dtype=dtype).tolist()
+    assert cls([[1, 2]]).shape == (1, 2)
+    empty = cls()
+    assert empty.shape == (0,) and empty.dtype == dtype
+    assert isinstance(data, cls) and isinstance(sized, cls)
+    other = next(c for c in LEGACY if c != name)
+    assert not isinstance(data, getattr(tg, other)) and not isinstance(data.tolist(), cls)
+    assert tg.ones(2).type(cls).dtype == dtype and tg.ones(2).to(cls).dtype == dtype
+    assert tg.ones(2).type(f"torch.{name}").dtype == dtype and tg.ones(2).type(f"tapegrad.{name}").dtype == dtype
+
+
+def test_legacy_constructor_shares_arrays_and_aliases_tensors_of_its_dtype():
+    a = np.zeros(3, dtype=np.float32)
+    t = tg.FloatTensor(a)
+    a[0] = 5.0
+    assert t[0].item() == 5.0  # the same memory, as PyTorch's legacy constructor
+    assert tg.FloatTensor(np.array([1.7, 2.2])).dtype == tg.float32  # other dtypes are converted
+    assert tg.LongTensor([1.7, -2.2]).tolist() == [1, -2]
+    x = tg.ones(2, requires_grad=True)
+    y = tg.FloatTensor(x)
+    assert y.shape == x.shape and y.requires_grad
+    y.sum().backward()
+    assert x.grad.tolist() == [1.0, 1.0]
+    assert repr(tg.FloatTensor) == "<class 'tapegrad.FloatTensor'>"
+
+
+@pytest.mark.parametrize("fn, exc, pattern", [
+    (lambda: tg.FloatTensor(2.5), TypeError, r"FloatTensor: size must be a tuple of ints, got float 2.5"),
+    (lambda: tg.LongTensor(2, -1), RuntimeError, r"LongTensor: negative dimension -1"),
+    (lambda: tg.FloatTensor(tg.ones(2, dtype=tg.float64)), TypeError,
+     r"FloatTensor: expected a tensor of dtype float32, got float64"),
+    (lambda: tg.FloatTensor(["a"]), TypeError, r"cannot make a tensor from data"),
+    (lambda: tg.ones(2).type("torch.NoSuchTensor"), TypeError, r"not a dtype: 'torch.NoSuchTensor'"),
+], ids=["float_size", "negative", "dtype_mismatch", "strings", "bad_type_name"])
+def test_legacy_constructor_errors(fn, exc, pattern):
+    with pytest.raises(exc, match=pattern):
+        fn()
+
+
+# ---------------------------------------------------------------------- Tensor.new_*
+NEW = {  # name -> (call, the value every element has)
+    "new_zeros": (lambda x, *a, **k: x.new_zeros(*a, **k), 0),
+    "new_ones": (lambda x, *a, **k: x.new_ones(*a, **k), 1),
+    "new_empty": (lambda x, *a, **k: x.new_empty(*a, **k), 0),
+    "new_full": (lambda x, *a, **k: x.new_full(a[0] if len(a) == 1 else a, 7, **k), 7),
+}
+
+
+@pytest.mark.parametrize("name", sorted(NEW))
+@pytest.mark.parametrize("dtype", [tg.float32, tg.float64, tg.int64, tg.int32, tg.bool])
+def test_new_methods_take_the_tensors_dtype_unless_given(name, dtype):
+    call, value = NEW[name]
+    x = tg.ones(5, dtype=dtype)
+    for out in (call(x, (2, 3)), call(x, [2, 3]), call(x, tg.Size([2, 3]))):
+        assert out.shape == (2, 3) and out.dtype == dtype
+        np.testing.assert_array_equal(out.numpy(), np.full((2, 3), value, dtype=dtype))
+    if name != "new_full":
+        assert call(x, 2, 3).shape == (2, 3) and call(x, size=(4,)).shape == (4,)
+    assert call(x, (2,), dtype=tg.float64).dtype == tg.float64
+    assert call(x, (2,), dtype=tg.float64, requires_grad=True).requires_grad
+    assert not call(tg.ones(2, requires_grad=True), (2,)).requires_grad  # a new leaf, not part of x's graph
+
+
+def test_new_full_uses_the_tensors_dtype_not_the_values():
+    assert tg.zeros(1).new_full((2,), 3).dtype == tg.float32  # full((2,), 3) would be int64
+    assert tg.tensor([1, 2]).new_full((2,), 2.7).tolist() == [2, 2]
+    assert tg.zeros(1).new_full((1,), tg.tensor(4.0)).tolist() == [4.0]
+
+
+def test_new_tensor_copies_into_the_tensors_dtype_as_a_leaf():
+    x = tg.zeros(1, dtype=tg.float64)
+    t = x.new_tensor([1, 2])
+    assert t.dtype == tg.float64 and t.tolist() == [1.0, 2.0] and t.is_leaf and not t.requires_grad
+    a = np.array([1.0, 2.0])
+    ta = x.new_tensor(a)
+    a[0] = 9.0
+    assert ta[0].item() == 1.0  # a copy, never shared
+    src = tg.tensor([3.0, 4.0], dtype=tg.float64, requires_grad=True)
+    with pytest.warns(UserWarning, match=r"new_tensor: to copy a tensor, data.detach\(\).clone\(\) is recommended"):
+        c = x.new_tensor(src)  # PyTorch warns too
+    assert c.tolist() == [3.0, 4.0] and not c.requires_grad and c.grad_fn is None
+    with tg.no_grad():
+        src[0] = 0.0
+    assert c[0].item() == 3.0
+    assert x.new_tensor([1.5], dtype=tg.int64).tolist() == [1]
+    assert x.new_tensor([1.5], requires_grad=True).requires_grad
+
+
+# ---------------------------------------------------------------------- type_as
+@given(arrays(shape=shapes(max_dims=3)))
+def test_type_as_forward_and_gradient(a):
+    f64 = tg.zeros(1, dtype=tg.float64)
+    assert_gradients(lambda t: t.type_as(f64) * t, a)
+    x = tg.tensor(a, requires_grad=True)  # float64
+    y = x.type_as(tg.zeros(1))
+    assert y.dtype == tg.float32 and y.requires_grad
+    np.testing.assert_array_equal(y.numpy(force=True), a.astype(np.float32))
+    (y * 2).sum().backward()
+    assert x.grad.dtype == tg.float64
+    np.testing.assert_array_equal(x.grad.numpy(), np.full(a.shape, 2.0))
+
+
+def test_type_as_integers_and_errors():
+    assert tg.tensor([1, 2]).type_as(tg.zeros(1)).tolist() == [1.0, 2.0]
+    down = tg.tensor([1.7, -2.5], requires_grad=True).type_as(tg.tensor([0]))
+    assert down.dtype == tg.int64 and down.tolist() == [1, -2] and not down.requires_grad
+    x = tg.ones(2)
+    assert x.type_as(tg.zeros(3)) is x  # the same dtype: the tensor itself, as PyTorch
+    with pytest.raises(TypeError, match="type_as: expected a Tensor to take the dtype of, got float"):
+        x.type_as(1.0)
+
+
+# ---------------------------------------------------------------------- predicates
+def test_is_tensor_is_floating_point_numel():
+    assert tg.is_tensor(tg.zeros(1)) and tg.is_tensor(tg.nn.Parameter(tg.zeros(1)))
+    assert not tg.is_tensor(np.zeros(1)) and not tg.is_tensor([1.0])
+    for dtype, floating in ((tg.float16, True), (tg.float32, True), (tg.float64, True), (tg.int64, False),
+                            (tg.uint8, False), (tg.bool, False)):
+        assert tg.is_floating_point(tg.zeros(2, dtype=dtype)) is floating
+    assert tg.numel(tg.zeros(2, 3, 4)) == 24 and tg.numel(tg.tensor(1.0)) == 1 and tg.numel(tg.zeros(0, 3)) == 0
+    with pytest.raises(TypeError, match="is_floating_point: expected a Tensor, got float"):
+        tg.is_floating_point(1.0)
+    with pytest.raises(TypeError, match="numel: expected a Tensor, got list"):
+        tg.numel([1, 2])
+
+
+def test_docstring_examples():
+    import doctest
+
+    import tapegrad.creation as module
+
+    assert doctest.testmod(module).failed == 0
+
+
+def test_matches_pytorch():
+    torch = pytest.importorskip("torch")
+    for name in LEGACY:
+        a, b = getattr(torch, name)([1, 0, 2]), getattr(tg, name)([1, 0, 2])
+        assert str(b.dtype) == str(a.dtype).split(".")[-1] and b.tolist() == a.tolist()
+        assert tuple(getattr(tg, name)(2, 3).shape) == tuple(getattr(torch, name)(2, 3).shape)
+    calls = {"new_zeros": lambda x: x.new_zeros(2, 3), "new_ones": lambda x: x.new_ones((2,)),
+             "new_full": lambda x: x.new_full((2,), 2.7), "new_empty": lambda x: x.new_empty(size=(1,)),
+             "new_tensor": lambda x: x.new_tensor([1.5, 2.5]), "type_as": lambda x: x.type_as(x.new_ones(1).double())}
+    for name, call in calls.items():
+        a, b = call(torch.ones(2, dtype=torch.int32)), call(tg.ones(2, dtype=tg.int32))
+        assert str(b.dtype) == str(a.dtype).split(".")[-1] and tuple(b.shape) == tuple(a.shape), name
+        if name != "new_empty":  # uninitialized in PyTorch
+            assert b.tolist() == a.tolist(), name
