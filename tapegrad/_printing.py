@@ -1,7 +1,6 @@
 """Print options, as ``torch.set_printoptions`` sets them.
 
-NOTE: the options are kept here for ``Tensor.__repr__`` (``_format`` in ``_tensor.py``) to read; until it does,
-tensors print with the defaults (precision 4, threshold 1000, edgeitems 3) whatever is set.
+``Tensor.__repr__`` (``_format`` in ``_tensor.py``) reads them on every call.
 """
 
 import dataclasses

@@ -7,10 +7,11 @@ higher-order gradients). See ``tapegrad/autograd/engine.py`` for how the tape is
 """
 
 import numbers
+import sys
 
 import numpy as np
 
-from . import dtypes
+from . import _printing, dtypes
 from .autograd import grad_mode
 
 _grad_state = grad_mode.state
@@ -651,26 +652,34 @@ def _cast_backward(xp, g, out, x):
 
 
 # ---------------------------------------------------------------------- printing
+def _float_style(a, opts):
+    """PyTorch's choice of float format: integers as ``1.``; scientific when the nonzero finite magnitudes span
+    more than 1000x, exceed 1e8 or (for non-integers) go below 1e-4; else fixed with ``precision`` digits."""
+    magnitudes = np.abs(a[np.isfinite(a) & (a != 0)]).astype(np.float64)
+    integral = bool(np.all(magnitudes == np.ceil(magnitudes)))
+    sci = magnitudes.size > 0 and (magnitudes.max() / magnitudes.min() > 1000 or magnitudes.max() > 1e8
+                                   or (not integral and magnitudes.min() < 1e-4))
+    if opts.sci_mode is not None:
+        sci = opts.sci_mode
+    if sci:
+        return dict(formatter={"float_kind": lambda v: f"{v:.{opts.precision}e}"})
+    if integral:
+        return dict(precision=0, floatmode="maxprec")
+    return dict(precision=opts.precision, floatmode="fixed", suppress_small=False)
+
+
 def _format(t):
     a = t._data
     extras = []
+    opts = _printing.PRINT_OPTS
+    layout = dict(separator=", ", prefix="tensor(", edgeitems=opts.edgeitems, max_line_width=opts.linewidth,
+                  threshold=sys.maxsize if opts.threshold == float("inf") else int(opts.threshold))
     if a.dtype.kind == "f":
-        finite = a[np.isfinite(a)]
-        integral = finite.size == 0 or bool(np.all(finite == np.round(finite)))
-        big = finite.size > 0 and (np.abs(finite).max() >= 1e8 or 0 < np.abs(finite[finite != 0]).min(initial=1) < 1e-4)
-        opts = dict(precision=4, floatmode="fixed", suppress_small=False)
-        if integral and not big:
-            opts = dict(precision=0, floatmode="maxprec")
-        elif big:
-            opts = dict(precision=4, floatmode="fixed", suppress_small=False)
-            body = np.array2string(a, separator=", ", prefix="tensor(", threshold=1000, edgeitems=3,
-                                   formatter={"float_kind": lambda v: f"{v:.4e}"})
-        if not big:
-            body = np.array2string(a, separator=", ", prefix="tensor(", threshold=1000, edgeitems=3, **opts)
+        body = np.array2string(a, **layout, **_float_style(a, opts))
         if a.dtype != dtypes.get_default_dtype():
             extras.append(f"dtype=tapegrad.{a.dtype}")
     else:
-        body = np.array2string(a, separator=", ", prefix="tensor(", threshold=1000, edgeitems=3)
+        body = np.array2string(a, **layout)
         if a.dtype not in (dtypes.int64, dtypes.bool):
             extras.append(f"dtype=tapegrad.{a.dtype}")
     if a.size == 0:

@@ -183,3 +183,21 @@ def test_lists_are_not_tensor_operands_as_in_pytorch():
     with pytest.raises(TypeError, match="unsupported operand type list"):
         tg.ones(2) + [1, 2]
     assert (tg.ones(2) + np.ones(2)).tolist() == [2.0, 2.0]  # numpy arrays are converted
+
+
+def test_repr_chooses_pytorch_float_formats_and_follows_set_printoptions():
+    assert repr(tg.tensor([1.0, 2.0])) == "tensor([1., 2.])"
+    assert repr(tg.tensor([1.5, 2.25])) == "tensor([1.5000, 2.2500])"
+    assert repr(tg.tensor([1e-5, 1.0])) == "tensor([1.0000e-05, 1.0000e+00])"
+    assert repr(tg.tensor([1.0, 3000.0])) == "tensor([1.0000e+00, 3.0000e+03])"  # a span over 1000x
+    assert "9.9700e+02" in repr(tg.arange(2000.0).reshape(2, 1000))  # summarized, still PyTorch's format
+    try:
+        tg.set_printoptions(precision=2)
+        assert repr(tg.tensor([1.2345])) == "tensor([1.23])"
+        tg.set_printoptions(sci_mode=True)
+        assert repr(tg.tensor([1.2345])) == "tensor([1.23e+00])"
+        tg.set_printoptions(profile="default", threshold=5, edgeitems=1)
+        assert repr(tg.arange(10)) == "tensor([0, ..., 9])"
+    finally:
+        tg.set_printoptions(profile="default", sci_mode=None)
+    assert repr(tg.tensor([1.2345])) == "tensor([1.2345])"
