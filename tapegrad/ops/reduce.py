@@ -708,8 +708,9 @@ def norm(input, p="fro", dim=None, keepdim=False, out=None, dtype=None):
     axes = normalize_dims("norm", dim, x.ndim)
     shape = None if keepdim else kept_shape(x.shape, axes)
     if p == 2:
-        with np.errstate(over="ignore"):  # a norm beyond the dtype's range is inf, silently, as PyTorch
+        with np.errstate(over="ignore", under="ignore"):
             out = np.sqrt((x * x).sum(axis=axes, keepdims=keepdim))
+        out = _rescaled_where_out_of_range(out, x, axes, keepdim, 2)
         return _record(np.asarray(out), (input,), _norm_backward(_norm2_grad, shape, axes, p))
     ax = np.abs(x)
     if p == 1:
@@ -723,10 +724,34 @@ def norm(input, p="fro", dim=None, keepdim=False, out=None, dtype=None):
         return _record(np.asarray((x != 0).sum(axis=axes, keepdims=keepdim), dtype=x.dtype), (input,),
                        _norm0_backward)
     else:
-        with np.errstate(divide="ignore", over="ignore"):
+        with np.errstate(divide="ignore", over="ignore", under="ignore"):
             out = (ax ** p).sum(axis=axes, keepdims=keepdim) ** (1.0 / p)
+        if p > 0:
+            out = _rescaled_where_out_of_range(out, x, axes, keepdim, p)
         rule = _normp_grad
     return _record(np.asarray(out, dtype=x.dtype), (input,), _norm_backward(rule, shape, axes, p))
+
+
+def _rescaled_where_out_of_range(out, x, axes, keepdim, p):
+    """Recompute the norms whose sum of p-th powers overflowed or underflowed, as m * ||x / m||_p, m = max|x|.
+
+    NOTE: sum(|x|^p) leaves the float range long before the norm does (|x| = 1e20 in float32); PyTorch then
+    gives inf (or 0). Only those entries take the extra passes, so in range the numbers are PyTorch's.
+    """
+    info = np.finfo(x.dtype)
+    with np.errstate(invalid="ignore"):
+        suspect = ~np.isfinite(out) | (out < float(info.tiny) ** (1.0 / p) * 1e3)
+    if not suspect.any():
+        return out
+    ax = np.abs(x)
+    m = ax.max(axis=axes, keepdims=True) if ax.size else np.zeros(kept_shape(x.shape, axes), x.dtype)
+    scale = np.where((m > 0) & np.isfinite(m), m, 1).astype(x.dtype)
+    with np.errstate(over="ignore", under="ignore", invalid="ignore"):
+        scaled = scale * ((ax / scale) ** p).sum(axis=axes, keepdims=True) ** (1.0 / p)
+    if not keepdim:
+        scaled = scaled.reshape(np.shape(out))
+    finite_input = np.isfinite(m) if keepdim else np.isfinite(m).reshape(np.shape(out))
+    return np.where(suspect & finite_input, scaled, out).astype(x.dtype)
 
 
 def _norm_backward(grad, shape, axes, p):
