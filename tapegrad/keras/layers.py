@@ -199,12 +199,7 @@ class Dense(Layer):
         return tuple(input_shape[:-1]) + (self.units,)
 
     def regularization_losses(self):
-        out = []
-        if self.kernel_regularizer is not None and self.built:
-            out.append(self.kernel_regularizer(self.weight))
-        if self.bias_regularizer is not None and self.bias is not None:
-            out.append(self.bias_regularizer(self.bias))
-        return out
+        return _kernel_and_bias_penalties(self)
 
     def extra_repr(self):
         return f"name={self.name!r}, units={self.units}, activation={activations.name_of(self.activation)}"
@@ -363,12 +358,17 @@ class Conv2D(Layer):
         return (n, oh, ow, self.filters)
 
     def regularization_losses(self):
-        out = []
-        if self.kernel_regularizer is not None and self.built:
-            out.append(self.kernel_regularizer(self.weight))
-        if self.bias_regularizer is not None and self.bias is not None:
-            out.append(self.bias_regularizer(self.bias))
-        return out
+        return _kernel_and_bias_penalties(self)
+
+
+def _kernel_and_bias_penalties(layer):
+    """The penalties of a Dense or Conv2D layer's ``kernel_regularizer`` and ``bias_regularizer``."""
+    out = []
+    if layer.kernel_regularizer is not None and layer.built:
+        out.append(layer.kernel_regularizer(layer.weight))
+    if layer.bias_regularizer is not None and layer.bias is not None:
+        out.append(layer.bias_regularizer(layer.bias))
+    return out
 
 
 class MaxPooling2D(Layer):
