@@ -739,14 +739,14 @@ def embedding(input, weight, padding_idx=None, max_norm=None, norm_type=2.0, sca
 def _np_sum_rows(rows, values, n):
     """A (n, D) array whose row r is the sum of values[i] over the i with rows[i] == r."""
     d = values.shape[1]
-    out = np.zeros(n * d, dtype=values.dtype)
+    out = np.zeros((n, d), dtype=values.dtype)
     # NOTE: np.add.at on whole rows goes element by element through the general ufunc machinery; on flat
     # positions it takes numpy's fast 1-d path. Measured against sorting with np.add.reduceat: 96 rows of 10
     # into 27, 5 us against 9; 4096 of 64 into 50,000, 0.48 ms against 1.1 ms; only many short rows into few
     # are slower (20,000 of 8 into 100: 0.27 ms against 0.23).
     positions = rows.astype(np.intp, copy=False)[:, None] * d + np.arange(d)
-    np.add.at(out, positions.reshape(-1), values.reshape(-1))
-    return out.reshape(n, d)
+    np.add.at(out.reshape(-1), positions.reshape(-1), values.reshape(-1))
+    return out
 
 
 def _embedding_renorm(weight, idx, max_norm, norm_type):
@@ -1050,8 +1050,12 @@ def _reduce(loss, reduction, den=None):
         return loss
     total = loss.sum()
     if reduction == "mean":
-        with np.errstate(invalid="ignore", divide="ignore"):
-            total = total / (loss.size if den is None else den)
+        n = loss.size if den is None else den
+        if n:
+            total = total / n
+        else:
+            with np.errstate(invalid="ignore", divide="ignore"):  # the mean of nothing is nan, silently
+                total = total / n
     return np.asarray(total, dtype=loss.dtype)
 
 
