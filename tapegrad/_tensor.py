@@ -552,9 +552,10 @@ def _check_dim(op, dim, ndim):
 def _inplace(self, name, op, *args, _cast_ok=False, **kwargs):
     """Apply the out-of-place ``op`` and make ``self`` hold the result.
 
-    With grad mode on and something requiring grad, ``self`` becomes the new node of the graph (its old self
-    becomes the op's input), and its version moves on so that any recorded op that used the old value refuses
-    to backward. Otherwise the values are written into ``self``'s array, as PyTorch does.
+    With grad mode on and something requiring grad, ``self`` becomes the new node of the graph and its earlier
+    self (with the earlier values) becomes the op's input; ops recorded before keep using the earlier self (see
+    docs/architecture.md, "Versions and in-place ops"). Otherwise the values are written into ``self``'s array
+    and its version moves on, so that a recorded op that saved the old values refuses to backward.
     """
     recording = _grad_state.enabled and (
         self.requires_grad or any(isinstance(a, Tensor) and a.requires_grad for a in args))
@@ -565,29 +566,19 @@ def _inplace(self, name, op, *args, _cast_ok=False, **kwargs):
         view = self._extra.get("view_of") if self._extra is not None else None
         if view is not None:
             return _inplace_through_view(self, name, op, view, args, kwargs, _cast_ok)
-        if self.requires_grad and any(_shares_memory(self, p) for p in self._parents):
+        if self.requires_grad and any(_shares_memory(self, p) for p in _engine().parents_of(self)):
             raise RuntimeError(f"{name}: an in-place operation on a view ({op_name(self._backward)}) of a tensor "
                                "that requires grad is not supported under grad mode: the base tensor would not "
                                "see the write. Use an out-of-place op (where, masked_fill, cat, index_put), "
                                "clone() the view first, or write into the base itself (base[index] = value)")
-        # ``old`` is self as it was: the op's input, with the earlier values. Ops recorded before now that used
-        # self are redirected to it by the engine (``engine.parents_at``) through the "rebased" record.
-        old = _wrap(self._data)
-        old.requires_grad, old._parents, old._backward = self.requires_grad, self._parents, self._backward
-        old._stamp, old._version = self._stamp, self._version
-        earlier = self._extra.get("rebased") if self._extra is not None else None
-        old._extra = None if earlier is None else {"rebased": earlier}
+        old = _earlier_self(self)
         args = tuple(old if a is self else a for a in args)  # y += y uses the earlier y twice
         kwargs = {k: (old if v is self else v) for k, v in kwargs.items()}
         new = op(old, *args, **kwargs)
         _check_inplace_result(name, self, new, _cast_ok)
         if new._data.dtype != self._data.dtype:
             new = new.type(self._data.dtype)
-        self._data = new._data
-        self.requires_grad, self._parents, self._backward = True, new._parents, new._backward
-        _bump(self)
-        self._stamp = _clock.now
-        self._extras()["rebased"] = (self._stamp, old)
+        _become(self, new, old, args, kwargs)
         return self
     with grad_mode.no_grad():
         new = op(self, *args, **kwargs)
@@ -605,23 +596,73 @@ def _inplace_through_view(self, name, op, view, args, kwargs, cast_ok):
     This is PyTorch's CopySlices: the base sees the write and its graph records it, so gradients reach whatever
     the written values came from; ops recorded earlier keep the view as it was.
     """
-    base, index = view
-    new = op(self, *args, **kwargs)
+    base, index = view[0](), view[1]
+    if base is None:  # nothing else holds the base: an ordinary in-place op on this tensor
+        del self._extra["view_of"]
+        return _inplace(self, name, op, *args, _cast_ok=cast_ok, **kwargs)
+    if base._version > _engine().recorded_at(self):
+        raise RuntimeError(f"{name}: the tensor this view was indexed from was written after the view was taken, "
+                           "so the view's values are stale; index the tensor again for the in-place write")
+    old = _earlier_self(self)
+    args = tuple(old if a is self else a for a in args)
+    kwargs = {k: (old if v is self else v) for k, v in kwargs.items()}
+    new = op(old, *args, **kwargs)
     _check_inplace_result(name, self, new, cast_ok)
+    base[index] = new  # records base as a write of ``new`` into its earlier self
+    fresh = base[index]
+    _become(self, fresh, old, args, kwargs)
+    self._extra["view_of"] = fresh._extra["view_of"]
+    return self
+
+
+def _engine():
+    from .autograd import engine
+
+    return engine
+
+
+def _earlier_self(self):
+    """A tensor that is ``self`` as it is now (same array, node, version): the input of an in-place op."""
     old = _wrap(self._data)
     old.requires_grad, old._parents, old._backward = self.requires_grad, self._parents, self._backward
     old._stamp, old._version = self._stamp, self._version
-    earlier = self._extra.get("rebased")
+    earlier = self._extra.get("rebased") if self._extra is not None else None
     old._extra = None if earlier is None else {"rebased": earlier}
-    base[index] = new  # records base as a write of ``new`` into its earlier self
-    fresh = base[index]
-    self._data = fresh._data
-    self.requires_grad, self._parents, self._backward = fresh.requires_grad, fresh._parents, fresh._backward
+    return old
+
+
+def _become(self, new, old, args, kwargs):
+    """Make ``self`` the node ``new`` after an in-place op on ``old`` (its earlier self) under grad mode."""
+    since = _engine().recorded_at(self)
+    self._data = new._data
+    self.requires_grad, self._parents, self._backward = new.requires_grad, new._parents, new._backward
     _bump(self)
     self._stamp = _clock.now
-    self._extra["rebased"] = (self._stamp, old)
-    self._extra["view_of"] = fresh._extra["view_of"]
-    return self
+    self._extras()["rebased"] = (self._stamp, old)
+    _reroute_recent_uses(self, old, since, [*args, *kwargs.values()])
+
+
+_REROUTE_BUDGET = 64
+
+
+def _reroute_recent_uses(self, old, since, roots):
+    """Point the ops recorded since ``since`` that used ``self`` and lead to the op's arguments at ``old``.
+
+    ``y.add_(y * 3)``: ``y * 3`` holds ``y`` as its input, and ``y`` is now the node that uses ``y * 3``; left
+    alone that is a reference cycle (freed only by the cyclic garbage collector) and a lookup for the engine.
+    The walk stops after a few dozen nodes; the engine's ``parents_of`` redirects whatever it did not reach.
+    """
+    stack = [r for r in roots if isinstance(r, Tensor) and r is not old and r._parents]
+    seen = set()
+    while stack and len(seen) < _REROUTE_BUDGET:
+        t = stack.pop()
+        if id(t) in seen or t._stamp < since:
+            continue
+        seen.add(id(t))
+        parents = t._parents
+        if any(p is self for p in parents):
+            t._parents = tuple(old if p is self else p for p in parents)
+        stack.extend(p for p in parents if p is not self and p._parents)
 
 
 def _shares_memory(t, other):

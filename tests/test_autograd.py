@@ -773,3 +773,94 @@ def test_custom_function_with_several_outputs():
     with tg.no_grad():
         s, c, _ = _SinCos.apply(x)
     assert not s.requires_grad and s.is_leaf
+
+
+def test_a_node_that_gets_no_gradient_still_releases_its_rebased_inputs():
+    x = tg.tensor([1.0, 2.0], dtype=tg.float64, requires_grad=True)
+    w = tg.tensor([5.0, 6.0], dtype=tg.float64, requires_grad=True)
+    y = x * 1
+    t = y * 3
+    y.mul_(2)
+    t.copy_(w)  # t no longer depends on y: the earlier t gets no gradient
+    (t.sum() + y.sum()).backward()
+    assert x.grad.tolist() == [2.0, 2.0] and w.grad.tolist() == [1.0, 1.0]
+
+
+def test_in_place_writes_leave_no_reference_cycles():
+    import gc
+    import weakref
+
+    gc.disable()
+    try:
+        x = tg.ones(4, requires_grad=True)
+        y = x * 2
+        y.add_(y * 3)      # the argument holds y
+        y[:3].add_(1)      # a write through a view
+        y[1:] = y[1:] * x[1:]
+        y.sum().backward()
+        ref = weakref.ref(y)
+        del y
+        assert ref() is None
+    finally:
+        gc.enable()
+
+
+def test_a_view_whose_base_was_written_since_refuses_an_in_place_write():
+    x = tg.tensor([1.0, 2.0, 3.0, 4.0], requires_grad=True)
+    y = x * 1
+    v = y[:2]
+    y.mul_(3)
+    with pytest.raises(RuntimeError, match="add_: the tensor this view was indexed from was written after"):
+        v.add_(1)
+    y[:2].add_(1)  # indexing again is fine
+    assert y.tolist() == [4.0, 7.0, 9.0, 12.0]
+
+
+def test_graph_and_toposort_are_the_same_after_backward_frees_them():
+    from tapegrad.autograd.engine import toposort
+    from tapegrad.viz import draw_graph
+
+    tg.manual_seed(0)
+    model = tg.nn.Sequential(tg.nn.Linear(3, 4), tg.nn.ReLU(inplace=True), tg.nn.Linear(4, 2))
+    loss = model(tg.randn(5, 3)).sum()
+    before = (len(draw_graph(loss).edges), len(toposort(loss)))
+    loss.backward()
+    assert (len(draw_graph(loss).edges), len(toposort(loss))) == before
+
+
+def test_many_in_place_updates_of_one_tensor_back_propagate_in_linear_time():
+    # h += h * a, 4,000 times: each update's argument is rerouted at once, so the engine never walks a long
+    # chain of earlier selves (the count of lookups is what matters; no clock is involved)
+    a = tg.tensor(1.0001, dtype=tg.float64, requires_grad=True)
+    h = a * 1
+    for _ in range(4000):
+        h += h * (a - 1)
+    h.backward()
+    n = 4000
+    np.testing.assert_allclose(a.grad.item(), (n + 1) * a.item() ** n, rtol=1e-9)  # h = a^(n+1)
+
+
+def test_writing_float_values_into_an_integer_buffer_does_not_make_it_require_grad():
+    w = tg.ones(2, requires_grad=True)
+    buf = tg.zeros(3, dtype=tg.int64)
+    buf[:2] = w * 1.5
+    assert buf.tolist() == [1, 1, 0] and not buf.requires_grad
+
+
+class _Halves(tg.autograd.Function):
+    @staticmethod
+    def forward(ctx, x):
+        return x.float() * 2, x * 3
+
+    @staticmethod
+    def backward(ctx, g32, g64):
+        assert g32.dtype == tg.float32 and g64.dtype == tg.float64  # each gradient in its output's dtype
+        return g32.double() * 2 + g64 * 3
+
+
+def test_custom_function_outputs_of_different_dtypes_get_gradients_in_their_own_dtype():
+    x = tg.tensor([1.0, 2.0], dtype=tg.float64, requires_grad=True)
+    a, b = _Halves.apply(x)
+    assert a.dtype == tg.float32 and b.dtype == tg.float64
+    (a.double() + b).sum().backward()
+    assert x.grad.tolist() == [5.0, 5.0]

@@ -23,7 +23,14 @@ def _wrap(array):
     return _t._wrap(array)
 
 
-FREED = -1  # a node's _stamp after a backward without retain_graph
+# A backward without retain_graph frees a node by negating its stamp: -1 - stamp < 0 still tells when it was
+# recorded (for parents_of), and any negative stamp means freed.
+
+
+def recorded_at(node):
+    """The time ``node`` was recorded on the write clock (also after backward freed it)."""
+    stamp = node._stamp
+    return stamp if stamp >= 0 else -1 - stamp
 
 
 def _freed_error(t):
@@ -81,7 +88,7 @@ def count_consumers(roots):
         node = stack.pop()
         parents = node._parents
         if parents and node._stamp != clock.now:
-            parents = parents_at(node, node._stamp, check=False)
+            parents = parents_of(node)
         for p in parents:
             if p.requires_grad:
                 k = id(p)
@@ -117,6 +124,9 @@ def run_backward(roots, root_grads, retain_graph=False, create_graph=False, inpu
         while ready:
             t = ready.pop()
             parents = t._parents
+            stamp = t._stamp
+            if parents and stamp != clock.now:  # written in place since t was recorded: which inputs did t use?
+                parents = parents_of(t)
             g = pop(id(t), None)
             if g is None:
                 parent_grads = (None,) * len(parents)
@@ -132,11 +142,10 @@ def run_backward(roots, root_grads, retain_graph=False, create_graph=False, inpu
                     continue
                 if want is None and t._extra is not None and t._extra.get("retains_grad"):
                     t.grad = g if create_graph else _wrap(g.copy())
-                stamp = t._stamp
-                if stamp == FREED:
+                if stamp < 0:
                     raise _freed_error(t)
-                if clock.now != stamp:  # something was written in place since t was recorded: was it used here?
-                    parents = parents_at(t, stamp)
+                if clock.now != stamp:
+                    _check_not_overwritten(t, parents, stamp)
                 if create_graph:
                     parent_grads = backward(xp, g, t, *parents)
                 elif len(parents) == 2:
@@ -146,7 +155,7 @@ def run_backward(roots, root_grads, retain_graph=False, create_graph=False, inpu
                 else:
                     parent_grads = backward(xp, g, t._data, *[p._data for p in parents])
                 if not retain_graph:
-                    t._stamp = FREED
+                    t._stamp = -1 - stamp
             for p, pg in zip(parents, parent_grads):
                 if not p.requires_grad:
                     continue
@@ -171,21 +180,14 @@ def run_backward(roots, root_grads, retain_graph=False, create_graph=False, inpu
 
 
 def parents_of(node):
-    """``node``'s inputs as they were when it was recorded (see ``parents_at``)."""
-    return parents_at(node, node._stamp, check=False) if node._parents else ()
-
-
-def parents_at(node, stamp, check=True):
-    """``node``'s inputs as they were at time ``stamp``, when ``node`` was recorded.
+    """``node``'s inputs as they were when it was recorded.
 
     An input that an in-place op rebased afterwards (``y.add_(...)`` under grad mode makes ``y`` a new node and
     keeps its earlier self, with the earlier values, as the op's input) is replaced by the incarnation that
-    ``node`` used. With ``check``, refuse to backward through ``node`` if it or an input it used was written in
-    place (under ``no_grad``) after it was recorded: its saved values are gone.
+    ``node`` used: the latest whose rebase is not later than ``node``.
     """
-    if check and node._version > stamp:
-        raise RuntimeError(_stale_message(node, node))
     parents = node._parents
+    stamp = recorded_at(node)
     resolved = None
     for i, p in enumerate(parents):
         if p._version <= stamp:
@@ -193,12 +195,18 @@ def parents_at(node, stamp, check=True):
         used = p
         while used._extra is not None and "rebased" in used._extra and used._extra["rebased"][0] > stamp:
             used = used._extra["rebased"][1]
-        if check and used._version > stamp:
-            raise RuntimeError(_stale_message(node, used))
         if used is not p:
             resolved = resolved or list(parents)
             resolved[i] = used
     return parents if resolved is None else tuple(resolved)
+
+
+def _check_not_overwritten(node, parents, stamp):
+    """Refuse to backward through ``node`` if it or an input it used was written in place (under ``no_grad``)
+    after it was recorded: the values its rule needs are gone."""
+    for t in (node, *parents):
+        if t._version > stamp:
+            raise RuntimeError(_stale_message(node, t))
 
 
 def _conform(xp, g, parent, node, create_graph):

@@ -123,8 +123,8 @@ def _apply_multi(name, outs, tensors, call_backward):
                 grads.append(None)
                 continue
             a, b, shape = pieces[k]
-            gk = g[a:b].reshape(shape)
-            grads.append(_t._wrap(gk) if as_tensor else gk)
+            gk, dtype = g[a:b].reshape(shape), outs[k]._data.dtype  # each gradient in its output's dtype
+            grads.append(_t._wrap(gk.astype(dtype, copy=False)) if as_tensor else gk.type(dtype))
         return call_backward(grads, as_tensor)
 
     backward.__qualname__ = f"{name}.<locals>.backward"

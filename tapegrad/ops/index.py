@@ -8,6 +8,7 @@ path, whose own gradient is indexing again, so indexing has gradients of every o
 import math
 import numbers
 import re
+import weakref
 
 import numpy as np
 
@@ -217,7 +218,7 @@ def getitem(input, index):
     result = _record(out, (input,), backward)
     if out.base is not None and np.may_share_memory(out, x):
         # a view: an in-place op on it under grad mode writes through to ``input`` (see _tensor._inplace)
-        result._extra = {"view_of": (input, index)}
+        result._extra = {"view_of": (weakref.ref(input), index)}  # weak: no cycle when input is written
     return result
 
 
@@ -269,6 +270,8 @@ def _index_put(input, index, value):
         out[index] = value._data
     except (IndexError, ValueError, TypeError) as e:
         raise _setitem_error(x, index, value._data, e) from None
+    if out.dtype.kind != "f":  # integer and bool tensors never require grad
+        return _wrap(out)
     written = np.zeros(x.shape, dtype=bool)
     written[index] = True
     lead = value._data.ndim - out[index].ndim  # numpy lets a value carry extra leading 1s
