@@ -698,15 +698,21 @@ def _float_style(a, opts):
     more than 1000x, exceed 1e8 or (for non-integers) go below 1e-4; else fixed with ``precision`` digits."""
     magnitudes = np.abs(a[np.isfinite(a) & (a != 0)]).astype(np.float64)
     integral = bool(np.all(magnitudes == np.ceil(magnitudes)))
-    sci = magnitudes.size > 0 and (magnitudes.max() / magnitudes.min() > 1000 or magnitudes.max() > 1e8
-                                   or (not integral and magnitudes.min() < 1e-4))
+    with np.errstate(over="ignore"):
+        sci = magnitudes.size > 0 and (magnitudes.max() / magnitudes.min() > 1000 or magnitudes.max() > 1e8
+                                       or (not integral and magnitudes.min() < 1e-4))
     if opts.sci_mode is not None:
         sci = opts.sci_mode
+    p = opts.precision
     if sci:
-        return dict(formatter={"float_kind": lambda v: f"{v:.{opts.precision}e}"})
-    if integral:
-        return dict(precision=0, floatmode="maxprec")
-    return dict(precision=opts.precision, floatmode="fixed", suppress_small=False)
+        return dict(formatter={"float_kind": _finite_or_name(lambda v: f"{v:.{p}e}")})
+    if integral:  # suppress: numpy must not switch to scientific notation on its own
+        return dict(precision=0, floatmode="maxprec", suppress_small=True)
+    return dict(precision=p, floatmode="fixed", suppress_small=True)
+
+
+def _finite_or_name(fmt):
+    return lambda v: fmt(v) if np.isfinite(v) else ("nan" if np.isnan(v) else ("inf" if v > 0 else "-inf"))
 
 
 def _format(t):

@@ -201,3 +201,16 @@ def test_repr_chooses_pytorch_float_formats_and_follows_set_printoptions():
     finally:
         tg.set_printoptions(profile="default", sci_mode=None)
     assert repr(tg.tensor([1.2345])) == "tensor([1.2345])"
+
+
+def test_repr_with_sci_mode_off_prints_fixed_and_huge_ratios_do_not_warn():
+    import warnings
+
+    try:
+        tg.set_printoptions(sci_mode=False)
+        assert repr(tg.tensor([1e-6, 1.0])) == "tensor([0.0000, 1.0000])"
+    finally:
+        tg.set_printoptions(sci_mode=None)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert "1.0000e+300" in repr(tg.tensor([1e300, 1e-300], dtype=tg.float64))
