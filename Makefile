@@ -34,12 +34,13 @@ lint: $(STAMP)
 bench: $(STAMP)  ## benchmarks against hand-written numpy (and PyTorch, if installed: make bench-torch)
 	$(PY) benchmarks/run.py
 
-bench-torch: $(STAMP)
-	$(PY) -m pip install -q torch==2.13.0 || $(PY) -m pip install -q torch
-	$(PY) benchmarks/run.py
+bench-torch:  ## the same beside PyTorch 2.13 CPU, installed in its own venv (.venv-torch), not in the test venv
+	[ -x .venv-torch/bin/python ] || python3 -m venv .venv-torch
+	.venv-torch/bin/python -m pip install -q -e '.[test]' torch==2.13.0 || .venv-torch/bin/python -m pip install -q -e '.[test]' torch
+	.venv-torch/bin/python benchmarks/run.py
 
 pictures: $(STAMP)  ## regenerate the images the README shows
 	$(PY) examples/main_job.py --pictures-to docs/images
 
 clean:
-	rm -rf $(VENV) out .pytest_cache .hypothesis
+	rm -rf $(VENV) .venv-torch out .pytest_cache .hypothesis
