@@ -636,7 +636,7 @@ def _become(self, new, old, args, kwargs):
     since = _engine().recorded_at(self)
     self._data = new._data
     self.requires_grad, self._parents, self._backward = new.requires_grad, new._parents, new._backward
-    _bump(self)
+    _bump(self, through_views=False)  # a view's write went to its base as a recorded op
     self._stamp = _clock.now
     self._extras()["rebased"] = (self._stamp, old)
     _reroute_recent_uses(self, old, since, [*args, *kwargs.values()])
@@ -678,10 +678,18 @@ def _check_inplace_result(name, self, new, cast_ok):
                            f"{self._data.dtype}")
 
 
-def _bump(t):
-    """Record an in-place write: the tensor's version becomes the time now on the write clock."""
+def _bump(t, through_views=True):
+    """Record an in-place write: the tensor's version becomes the time now on the write clock.
+
+    A write into an indexed view is a write into its base too: the base's version moves with it (unless the
+    base recorded the write itself, as under grad mode).
+    """
     _clock.now += 1
     t._version = _clock.now
+    if through_views and t._extra is not None and "view_of" in t._extra:
+        base = t._extra["view_of"][0]()
+        if base is not None:
+            _bump(base)
 
 
 def _clone_backward(xp, g, out, x):

@@ -864,3 +864,14 @@ def test_custom_function_outputs_of_different_dtypes_get_gradients_in_their_own_
     assert a.dtype == tg.float32 and b.dtype == tg.float64
     (a.double() + b).sum().backward()
     assert x.grad.tolist() == [5.0, 5.0]
+
+
+def test_a_no_grad_write_through_an_indexed_view_makes_users_of_the_base_refuse():
+    x = tg.ones(3, requires_grad=True)
+    y = x * 2
+    z = y * y  # saves y
+    with tg.no_grad():
+        y[:2].mul_(10)
+    assert y.tolist() == [20.0, 20.0, 2.0]
+    with pytest.raises(RuntimeError, match="modified by an in-place operation.*MulBackward"):
+        z.sum().backward()
