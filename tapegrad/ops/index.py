@@ -216,7 +216,8 @@ def getitem(input, index):
         return (_scatter(xp, shape, index, g),)
 
     result = _record(out, (input,), backward)
-    if out.base is not None and np.may_share_memory(out, x):
+    base = out.base
+    if base is not None and (base is x or base is x.base):  # numpy points a view at the array that owns the memory
         # a view: an in-place op on it under grad mode writes through to ``input`` (see _tensor._inplace)
         result._extra = {"view_of": (weakref.ref(input), index)}  # weak: no cycle when input is written
     return result
