@@ -616,9 +616,13 @@ def _inplace_through_view(self, name, op, view, args, kwargs, cast_ok):
 
 
 def _engine():
-    from .autograd import engine
+    global _engine_module
+    if _engine_module is None:  # imported late: the engine imports this module
+        from .autograd import engine as _engine_module
+    return _engine_module
 
-    return engine
+
+_engine_module = None
 
 
 def _earlier_self(self):
