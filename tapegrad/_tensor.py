@@ -566,7 +566,8 @@ def _inplace(self, name, op, *args, _cast_ok=False, **kwargs):
         view = self._extra.get("view_of") if self._extra is not None else None
         if view is not None:
             return _inplace_through_view(self, name, op, view, args, kwargs, _cast_ok)
-        if self.requires_grad and any(_shares_memory(self, p) for p in _engine().parents_of(self)):
+        if (self.requires_grad and self._data.base is not None  # owning its memory, it is nobody's view
+                and any(_shares_memory(self, p) for p in _engine().parents_of(self))):
             raise RuntimeError(f"{name}: an in-place operation on a view ({op_name(self._backward)}) of a tensor "
                                "that requires grad is not supported under grad mode: the base tensor would not "
                                "see the write. Use an out-of-place op (where, masked_fill, cat, index_put), "
