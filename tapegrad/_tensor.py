@@ -163,6 +163,22 @@ class Tensor:
         hooks.append(hook)
         return _HookHandle(hooks, hook)
 
+    def register_post_accumulate_grad_hook(self, hook):
+        """register_post_accumulate_grad_hook(hook): call ``hook(tensor)`` after a backward has accumulated
+        into this leaf's ``.grad`` (optimizers in backward, DistributedDataParallel's gradient buckets).
+
+        Returns a handle with ``remove()``.
+        """
+        if not self.requires_grad:
+            raise RuntimeError("register_post_accumulate_grad_hook: cannot register a hook on a tensor that "
+                               "does not require grad")
+        if self._backward is not None:
+            raise RuntimeError("register_post_accumulate_grad_hook: post accumulate grad hooks cannot be "
+                               "registered on non-leaf tensors")
+        hooks = self._extras().setdefault("post_accumulate_hooks", [])
+        hooks.append(hook)
+        return _HookHandle(hooks, hook)
+
     def _extras(self):
         if self._extra is None:
             self._extra = {}

@@ -875,3 +875,19 @@ def test_a_no_grad_write_through_an_indexed_view_makes_users_of_the_base_refuse(
     assert y.tolist() == [20.0, 20.0, 2.0]
     with pytest.raises(RuntimeError, match="modified by an in-place operation.*MulBackward"):
         z.sum().backward()
+
+
+def test_post_accumulate_grad_hook_sees_the_accumulated_grad_once_per_backward():
+    w = tg.tensor([1.0, 2.0], requires_grad=True)
+    seen = []
+    handle = w.register_post_accumulate_grad_hook(lambda t: seen.append(t.grad.tolist()))
+    (w * w).sum().backward()
+    (w * 3).sum().backward()
+    assert seen == [[2.0, 4.0], [5.0, 7.0]]
+    handle.remove()
+    (w * 3).sum().backward()
+    assert len(seen) == 2
+    with pytest.raises(RuntimeError, match="non-leaf"):
+        (w * 2).register_post_accumulate_grad_hook(lambda t: None)
+    with pytest.raises(RuntimeError, match="does not require grad"):
+        tg.zeros(2).register_post_accumulate_grad_hook(lambda t: None)

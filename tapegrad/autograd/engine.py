@@ -235,6 +235,13 @@ def _accumulate(grads, key, g, create_graph):
 
 
 def _accumulate_leaf(t, g, create_graph, given):
+    _add_to_grad(t, g, create_graph, given)
+    if t._extra is not None:
+        for hook in t._extra.get("post_accumulate_hooks", ()):
+            hook(t)
+
+
+def _add_to_grad(t, g, create_graph, given):
     if create_graph:
         t.grad = g if t.grad is None else t.grad + g
         return
