@@ -6,7 +6,11 @@ import numpy as np
 
 from . import dtypes
 from . import random as _random
-from ._tensor import Size, Tensor, _to_array, _wrap, tensor_method
+from ._tensor import Size
+from .autograd.declare import Tensor, tensor_method
+from .autograd.declare import to_array as _to_array
+from .autograd.declare import wrap as _wrap
+from .autograd.xp import register_tensor_xp
 
 __all__ = ["tensor", "as_tensor", "from_numpy", "zeros", "ones", "full", "empty", "zeros_like", "ones_like",
            "full_like", "empty_like", "arange", "linspace", "eye", "randn", "rand", "randint", "randn_like",
@@ -339,3 +343,7 @@ ShortTensor = _legacy("ShortTensor", dtypes.int16, "ShortTensor(*sizes) or Short
 CharTensor = _legacy("CharTensor", dtypes.int8, "CharTensor(*sizes) or CharTensor(data): int8.")
 ByteTensor = _legacy("ByteTensor", dtypes.uint8, "ByteTensor(*sizes) or ByteTensor(data): uint8.")
 BoolTensor = _legacy("BoolTensor", dtypes.bool, "BoolTensor(*sizes) or BoolTensor(data): bool.")
+
+
+for _name in __all__:  # creation functions are available to create_graph rules as ``xp.<name>``
+    register_tensor_xp(_name, globals()[_name])

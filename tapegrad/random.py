@@ -31,7 +31,7 @@ class Generator:
         return self._seed
 
     def get_state(self):
-        from ._tensor import _wrap
+        from ._tensor import wrap as _wrap
 
         state = self.rng.bit_generator.state
         words = [state["state"]["state"], state["state"]["inc"], state["has_uint32"], state["uinteger"]]

@@ -24,7 +24,9 @@ from collections import Counter, OrderedDict
 
 import numpy as np
 
-from ._tensor import Tensor, _wrap, device
+from ._tensor import device
+from .autograd.declare import Tensor
+from .autograd.declare import wrap as _wrap
 
 __all__ = ["save", "load"]
 

@@ -687,7 +687,7 @@ def test_bad_params():
     with pytest.raises(TypeError, match="SGD: can only optimize Tensors, but parameter 1 is a list"):
         SGD([a, [1.0]])
     with pytest.raises(ValueError, match=r"SGD: can't optimize a non-leaf Tensor \(parameter 0, shape \(2, 3\), "
-                                         r"made by MulBackward\)"):
+                                         r"made by MulBackward0\)"):
         SGD([a * 2])
     with pytest.raises(TypeError, match="Adam: parameters must be given in an ordered collection"):
         Adam([{"params": {a}}])

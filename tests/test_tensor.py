@@ -75,7 +75,7 @@ def test_repr_like_pytorch():
     assert repr(tg.tensor([1.0, 2.0], requires_grad=True)) == "tensor([1., 2.], requires_grad=True)"
     assert repr(tg.tensor([1.0], dtype=tg.float64)) == "tensor([1.], dtype=tapegrad.float64)"
     y = tg.tensor([1.0], requires_grad=True) * 2
-    assert repr(y) == "tensor([2.], grad_fn=<MulBackward>)"
+    assert repr(y) == "tensor([2.], grad_fn=<MulBackward0>)"
     assert "[[0., 0.]," in repr(tg.zeros(2, 2))
 
 
@@ -87,7 +87,7 @@ def test_detach_clone_requires_grad():
     assert c.requires_grad and not c.is_leaf
     c.sum().backward()
     assert w.grad.tolist() == [1, 1, 1]
-    with pytest.raises(RuntimeError, match="floating-point"):
+    with pytest.raises(RuntimeError, match="floating point"):
         tg.tensor([1, 2]).requires_grad_()
     with pytest.raises(RuntimeError, match="leaf"):
         c.requires_grad_(False)

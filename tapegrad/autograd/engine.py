@@ -2,8 +2,8 @@
 
 1. ``count_consumers`` counts, for each node reachable from the output, how many recorded ops use it.
 2. A node is processed once all its consumers have sent it their gradients (Kahn's algorithm: iterative, so
-   no recursion limit): it sums them, runs its hooks, and hands the sum to its rule, which returns one
-   gradient per parent.
+   no recursion limit): it sums them, runs its hooks, and hands the sum to its rule, which returns the
+   gradient of its input (one input) or one gradient per input, None where ``need`` said none was needed.
 3. The engine, not the rule, reduces a gradient that was broadcast back to its parent's shape and casts it to
    the parent's dtype, so no rule can forget to; then it accumulates it for the parent.
 4. Leaves accumulate into ``.grad``.
@@ -12,30 +12,25 @@ First-order backward runs the rules on numpy arrays. With ``create_graph=True`` 
 with tapegrad's numpy-named namespace as ``xp``, so the backward pass is itself recorded.
 """
 
+import dis
+
 import numpy as np
 
-from .. import _tensor as _t
-from . import grad_mode
+from .. import _state
+from .._tensor import Tensor, wrap
+from .inplace import bump, recorded_at
 from .xp import numpy_xp, tensor_xp
 
-
-def _wrap(array):
-    return _t._wrap(array)
-
+_wrap = wrap
+_grad = _state.grad
 
 # A backward without retain_graph frees a node by negating its stamp: -1 - stamp < 0 still tells when it was
 # recorded (for parents_of), and any negative stamp means freed.
 
 
-def recorded_at(node):
-    """The time ``node`` was recorded on the write clock (also after backward freed it)."""
-    stamp = node._stamp
-    return stamp if stamp >= 0 else -1 - stamp
-
-
 def _freed_error(t):
     return RuntimeError(f"backward: trying to backward through the graph a second time (through "
-                        f"{_t.op_name(t._backward)}); its buffers were freed by the first backward. Specify "
+                        f"{t._name}); its buffers were freed by the first backward. Specify "
                         "retain_graph=True on the first call if you need to backward through the graph twice.")
 
 
@@ -47,7 +42,7 @@ def toposort(root):
     while stack:
         node, parents = stack[-1]
         for p in parents:
-            if p.requires_grad and id(p) not in seen:
+            if p._requires_grad and id(p) not in seen:
                 seen.add(id(p))
                 stack.append((p, iter(parents_of(p))))
                 break
@@ -83,14 +78,14 @@ def count_consumers(roots):
     deps = {}
     root_ids = {id(r) for r in roots}
     stack = list(roots)
-    clock = _t._clock
+    clock = _state.clock
     while stack:
         node = stack.pop()
         parents = node._parents
         if parents and node._stamp != clock.now:
             parents = parents_of(node)
         for p in parents:
-            if p.requires_grad:
+            if p._requires_grad:
                 k = id(p)
                 if k in deps:
                     deps[k] += 1
@@ -118,9 +113,12 @@ def run_backward(roots, root_grads, retain_graph=False, create_graph=False, inpu
         _accumulate(grads, id(r), g, create_graph)
     ready = [r for r in roots if id(r) not in deps]
     # This loop runs once per node: its lookups are bound to locals.
-    pop, get, push, clock = grads.pop, grads.get, ready.append, _t._clock
+    pop, get, push, clock = grads.pop, grads.get, ready.append, _state.clock
+    check = _state.anomaly.enabled and _anomaly_check
 
-    with grad_mode.set_grad_enabled(create_graph):
+    prev = _grad.enabled
+    _grad.enabled = create_graph
+    try:
         while ready:
             t = ready.pop()
             parents = t._parents
@@ -135,8 +133,8 @@ def run_backward(roots, root_grads, retain_graph=False, create_graph=False, inpu
                     g = _run_hooks(t, g, create_graph)
                 if want is not None and id(t) in want:
                     found[want[id(t)]] = g if create_graph else _wrap(g)
-                backward = t._backward
-                if backward is None:  # a leaf
+                rule = t._backward
+                if rule is None:  # a leaf
                     if want is None:
                         _accumulate_leaf(t, g, create_graph, given)
                     continue
@@ -146,30 +144,38 @@ def run_backward(roots, root_grads, retain_graph=False, create_graph=False, inpu
                     raise _freed_error(t)
                 if clock.now != stamp:
                     _check_not_overwritten(t, parents, stamp)
+                n = len(parents)
                 if create_graph:
-                    parent_grads = backward(xp, g, t, *parents)
-                elif len(parents) == 2:
-                    parent_grads = backward(xp, g, t._data, parents[0]._data, parents[1]._data)
-                elif len(parents) == 1:
-                    parent_grads = backward(xp, g, t._data, parents[0]._data)
+                    parent_grads = ((rule(xp, g, t, parents[0]),) if n == 1 else
+                                    rule(xp, tuple([p._requires_grad for p in parents]), g, t, *parents))
+                elif n == 2:
+                    a, b = parents
+                    parent_grads = rule(xp, (a._requires_grad, b._requires_grad), g, t._data, a._data, b._data)
+                elif n == 1:
+                    parent_grads = (rule(xp, g, t._data, parents[0]._data),)
                 else:
-                    parent_grads = backward(xp, g, t._data, *[p._data for p in parents])
+                    parent_grads = rule(xp, tuple([p._requires_grad for p in parents]), g, t._data,
+                                        *[p._data for p in parents])
+                if check:
+                    check(t, parent_grads)
                 if not retain_graph:
                     t._stamp = -1 - stamp
             for p, pg in zip(parents, parent_grads):
-                if not p.requires_grad:
+                if not p._requires_grad:
                     continue
                 k = id(p)
                 if pg is not None:
                     data = p._data
                     if create_graph or pg.shape != data.shape or pg.dtype is not data.dtype:
                         pg = _conform(xp, pg, p, t, create_graph)
-                    prev = get(k)
-                    grads[k] = pg if prev is None else prev + pg  # never in place: arrays may be shared
+                    prev_g = get(k)
+                    grads[k] = pg if prev_g is None else prev_g + pg  # never in place: arrays may be shared
                 left = deps[k] - 1
                 deps[k] = left
                 if left == 0:
                     push(p)
+    finally:
+        _grad.enabled = prev
     if inputs is not None:
         for k, f in enumerate(found):
             if f is None and not allow_unused:
@@ -202,17 +208,53 @@ def parents_of(node):
 
 
 def _check_not_overwritten(node, parents, stamp):
-    """Refuse to backward through ``node`` if it or an input it used was written in place (under ``no_grad``)
-    after it was recorded: the values its rule needs are gone."""
-    for t in (node, *parents):
-        if t._version > stamp:
+    """Refuse to backward through ``node`` if a value its rule reads (its output or an input) was overwritten in
+    place (under ``no_grad``) after it was recorded. A value the rule never reads may change: PyTorch saves
+    only what a formula needs, and so does this check (``rule_reads``)."""
+    values = (node, *parents)
+    for k, t in enumerate(values):
+        if t._version > stamp and rule_reads(node._backward, len(parents))[k]:
             raise RuntimeError(_stale_message(node, t))
+
+
+_READS = {}
+
+
+def rule_reads(rule, n_inputs):
+    """Which of (out, input 0, input 1, ...) ``rule`` reads, from its code (as PyTorch's code generator derives
+    what a formula saves from the formula); everything, if the code cannot tell."""
+    legacy = hasattr(rule, "legacy")  # (xp, g, out, *inputs): the earlier form, during the transition
+    code = getattr(getattr(rule, "legacy", rule), "__code__", None)
+    key = (code, n_inputs)
+    if key not in _READS:
+        _READS[key] = _reads(code, n_inputs, 2 if legacy or n_inputs == 1 else 3)
+    return _READS[key]
+
+
+def _reads(code, n_inputs, first):
+    everything = (True,) * (n_inputs + 1)
+    if code is None:
+        return everything
+    names = code.co_varnames[:code.co_argcount + (1 if code.co_flags & 0x04 else 0)]
+    loaded = set(code.co_cellvars)  # a parameter captured by an inner function counts as read
+    for ins in dis.get_instructions(code):
+        if ins.opname.startswith("LOAD_FAST") or ins.opname in ("LOAD_DEREF", "LOAD_CLOSURE"):
+            loaded.update(ins.argval if isinstance(ins.argval, tuple) else (ins.argval,))
+    if len(names) < first + 1:
+        return everything
+    params = names[first:]
+    if code.co_flags & 0x04:  # *inputs: reading it reads them all
+        fixed, star = params[:-1], params[-1]
+        reads = [p in loaded for p in fixed] + [star in loaded] * (n_inputs + 1 - len(fixed))
+    else:
+        reads = [p in loaded for p in params] + [True] * (n_inputs + 1 - len(params))
+    return tuple(reads[:n_inputs + 1])
 
 
 def _conform(xp, g, parent, node, create_graph):
     """Check and fix one gradient from ``node`` for ``parent``: reduce broadcasting, match dtype."""
     if create_graph:
-        if not isinstance(g, _t.Tensor):
+        if not isinstance(g, Tensor):
             g = _wrap(np.asarray(g))
     elif not isinstance(g, np.ndarray):
         g = np.asarray(g)
@@ -220,7 +262,7 @@ def _conform(xp, g, parent, node, create_graph):
     if g.shape != shape:
         reduced = unbroadcast(xp, g, shape)
         if reduced is None:
-            raise RuntimeError(f"backward: {_t.op_name(node._backward)} returned a gradient of shape "
+            raise RuntimeError(f"backward: {node._name} returned a gradient of shape "
                                f"{tuple(g.shape)} for an input of shape {tuple(shape)}")
         g = reduced
     dtype = parent._data.dtype
@@ -254,18 +296,18 @@ def _add_to_grad(t, g, create_graph, given):
         t.grad = _wrap(g)
     else:
         grad = t.grad
-        if grad.requires_grad or grad._data.shape != g.shape:
+        if grad._requires_grad or grad._data.shape != g.shape:
             t.grad = grad + _wrap(g)
         else:
             grad._data += g
-            _t._bump(grad)
+            bump(grad)
 
 
 def _run_hooks(t, g, create_graph):
     for hook in t._extra.get("hooks", ()):
         result = hook(g if create_graph else _wrap(g))
         if result is not None:
-            if not isinstance(result, _t.Tensor):
+            if not isinstance(result, Tensor):
                 raise TypeError(f"hook: a tensor hook must return a Tensor or None, got {type(result).__name__}")
             if tuple(result.shape) != tuple(g.shape):
                 raise RuntimeError(f"hook: the hook returned a gradient of shape {tuple(result.shape)} for a "
@@ -276,7 +318,7 @@ def _run_hooks(t, g, create_graph):
 
 def _stale_message(node, changed):
     return (f"backward: one of the variables needed for gradient computation has been modified by an in-place "
-            f"operation: the tensor of shape {tuple(changed._data.shape)} used by {_t.op_name(node._backward)} "
+            f"operation: the tensor of shape {tuple(changed._data.shape)} used by {node._name} "
             f"was changed after it was used. Hint: do the in-place change on a clone(), or after backward.")
 
 
@@ -289,7 +331,7 @@ def backward(tensor, gradient=None, retain_graph=None, create_graph=False, input
     >>> w.grad
     tensor([4., 6.])
     """
-    if not tensor.requires_grad:
+    if not tensor._requires_grad:
         raise RuntimeError("backward: element 0 of tensors does not require grad and does not have a grad_fn "
                            "(no input of the computation had requires_grad=True, or it ran under no_grad)")
     seed = _seed_gradient("backward", tensor, gradient, create_graph)
@@ -297,7 +339,7 @@ def backward(tensor, gradient=None, retain_graph=None, create_graph=False, input
         retain_graph = create_graph
     if inputs is not None:
         # Only accumulate into the given tensors.
-        inputs = [inputs] if isinstance(inputs, _t.Tensor) else list(inputs)
+        inputs = [inputs] if isinstance(inputs, Tensor) else list(inputs)
         found = run_backward([tensor], [seed], retain_graph, create_graph, inputs, allow_unused=True)
         given = set()
         for t, g in zip(inputs, found):
@@ -314,12 +356,12 @@ def _seed_gradient(op, tensor, gradient, create_graph):
                                f"shape {tuple(tensor.shape)}, so pass gradient= (a tensor of that shape)")
         seed = np.ones_like(tensor._data)
     else:
-        seed = gradient._data if isinstance(gradient, _t.Tensor) else np.asarray(gradient)
+        seed = gradient._data if isinstance(gradient, Tensor) else np.asarray(gradient)
         if seed.shape != tensor._data.shape:
             raise RuntimeError(f"{op}: gradient has shape {tuple(seed.shape)} but the output has shape "
                                f"{tuple(tensor.shape)}")
         seed = seed.astype(tensor._data.dtype, copy=True)
-        if create_graph and isinstance(gradient, _t.Tensor):
+        if create_graph and isinstance(gradient, Tensor):
             return gradient
     return _wrap(seed) if create_graph else seed
 
@@ -336,19 +378,19 @@ def grad(outputs, inputs, grad_outputs=None, retain_graph=None, create_graph=Fal
     >>> tg.autograd.grad(dx, x)[0]  # d2/dx2 x^3 = 6x
     tensor(18.)
     """
-    outputs = [outputs] if isinstance(outputs, _t.Tensor) else list(outputs)
-    single = isinstance(inputs, _t.Tensor)
+    outputs = [outputs] if isinstance(outputs, Tensor) else list(outputs)
+    single = isinstance(inputs, Tensor)
     inputs = [inputs] if single else list(inputs)
     if grad_outputs is None:
         grad_outputs = [None] * len(outputs)
-    elif isinstance(grad_outputs, _t.Tensor):
+    elif isinstance(grad_outputs, Tensor):
         grad_outputs = [grad_outputs]
     for i, t in enumerate(inputs):
-        if not t.requires_grad:
+        if not t._requires_grad:
             raise RuntimeError(f"grad: input {i} does not require grad")
     roots, seeds = [], []
     for k, (o, go) in enumerate(zip(outputs, grad_outputs)):
-        if not o.requires_grad:
+        if not o._requires_grad:
             raise RuntimeError(f"grad: output {k} does not require grad and has no grad_fn")
         roots.append(o)
         seeds.append(_seed_gradient("grad", o, go, create_graph))
@@ -358,3 +400,9 @@ def grad(outputs, inputs, grad_outputs=None, retain_graph=None, create_graph=Fal
     if materialize_grads:
         found = [f if f is not None else _wrap(np.zeros_like(t._data)) for f, t in zip(found, inputs)]
     return tuple(found)
+
+
+def _anomaly_check(node, grads):
+    from .anomaly import check_backward  # anomaly mode only: off the hot path
+
+    check_backward(node, grads)

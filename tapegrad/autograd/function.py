@@ -13,8 +13,11 @@
             return grad * y
 """
 
+import numpy as np
+
 from .. import _tensor as _t
 from . import grad_mode
+from .tape import record
 
 
 class FunctionCtx:
@@ -61,7 +64,7 @@ class Function:
     @classmethod
     def apply(cls, *args, **kwargs):
         tensors = [a for a in args if isinstance(a, _t.Tensor)]
-        ctx = FunctionCtx(tuple(isinstance(a, _t.Tensor) and a.requires_grad for a in args))
+        ctx = FunctionCtx(tuple(isinstance(a, _t.Tensor) and a._requires_grad for a in args))
         with grad_mode.no_grad():
             out = cls.forward(ctx, *args, **kwargs)
         outs = out if isinstance(out, tuple) else (out,)
@@ -70,27 +73,37 @@ class Function:
                 raise TypeError(f"{cls.__name__}.forward must return a Tensor or a tuple of Tensors, got "
                                 f"{type(o).__name__}" + (f" as output {k}" if isinstance(out, tuple) else ""))
         positions = [i for i, a in enumerate(args) if isinstance(a, _t.Tensor)]
-        name = cls.__name__
+        name = cls.__name__ + "Backward"
 
-        def call_backward(grads, as_tensor):
+        def call_backward(grads, as_array):
             grads = cls.backward(ctx, *grads)
             if not isinstance(grads, tuple):
                 grads = (grads,)
             if len(grads) != len(args):
-                raise RuntimeError(f"{name}.backward returned {len(grads)} gradients, but forward took "
+                raise RuntimeError(f"{cls.__name__}.backward returned {len(grads)} gradients, but forward took "
                                    f"{len(args)} inputs")
-            picked = [grads[i] for i in positions]
-            if as_tensor:
-                return tuple(None if p is None else p._data for p in picked)
+            picked = []
+            for i in positions:
+                gi = grads[i]
+                if gi is not None and not isinstance(gi, _t.Tensor):
+                    if not isinstance(gi, (int, float, np.number)) or isinstance(gi, bool):
+                        raise TypeError(f"{cls.__name__}.backward: the gradient for input {i} must be a Tensor, "
+                                        f"None or a number, got {type(gi).__name__}")
+                    gi = _t.wrap(np.full(args[i]._data.shape, gi, dtype=args[i]._data.dtype))
+                picked.append(None if gi is None else gi._data if as_array else gi)
             return tuple(picked)
 
         if not isinstance(out, tuple):
-            def backward(xp, g, out, *parents):
-                as_tensor = not isinstance(g, _t.Tensor)
-                return call_backward((_t._wrap(g) if as_tensor else g,), as_tensor)
+            if len(tensors) == 1:
+                def rule(xp, g, out, x):
+                    as_array = not isinstance(g, _t.Tensor)
+                    return call_backward((_t.wrap(g) if as_array else g,), as_array)[0]
+            else:
+                def rule(xp, need, g, out, *inputs):
+                    as_array = not isinstance(g, _t.Tensor)
+                    return call_backward((_t.wrap(g) if as_array else g,), as_array)
 
-            backward.__qualname__ = f"{name}.<locals>.backward"
-            return _t._record(out._data, tuple(tensors), backward)
+            return record(out._data, tuple(tensors), rule, name)
         return _apply_multi(name, outs, tensors, call_backward)
 
 
@@ -100,13 +113,11 @@ def _apply_multi(name, outs, tensors, call_backward):
     The engine then gathers every output's gradient into the hidden node (zeros for outputs that were not
     used, as PyTorch materializes them), whose rule unpacks them and calls ``backward(ctx, *grads)`` once.
     """
-    import numpy as np
-
-    if not (grad_mode.is_grad_enabled() and any(t.requires_grad for t in tensors)):
-        return tuple(_t._wrap(o._data) for o in outs)
+    if not (grad_mode.is_grad_enabled() and any(t._requires_grad for t in tensors)):
+        return tuple(_t.wrap(o._data) for o in outs)
     floats = [k for k, o in enumerate(outs) if o._data.dtype.kind == "f"]
     if not floats:
-        return tuple(_t._wrap(o._data) for o in outs)
+        return tuple(_t.wrap(o._data) for o in outs)
     dtype = np.result_type(*[outs[k]._data.dtype for k in floats])
     pieces, start = {}, 0
     for k in floats:
@@ -115,8 +126,8 @@ def _apply_multi(name, outs, tensors, call_backward):
         start += size
     packed = np.concatenate([outs[k]._data.astype(dtype, copy=False).reshape(-1) for k in floats])
 
-    def backward(xp, g, out, *parents):
-        as_tensor = not isinstance(g, _t.Tensor)
+    def unpack(g):
+        as_array = not isinstance(g, _t.Tensor)
         grads = []
         for k in range(len(outs)):
             if k not in pieces:
@@ -124,15 +135,21 @@ def _apply_multi(name, outs, tensors, call_backward):
                 continue
             a, b, shape = pieces[k]
             gk, dtype = g[a:b].reshape(shape), outs[k]._data.dtype  # each gradient in its output's dtype
-            grads.append(_t._wrap(gk.astype(dtype, copy=False)) if as_tensor else gk.type(dtype))
-        return call_backward(grads, as_tensor)
+            grads.append(_t.wrap(gk.astype(dtype, copy=False)) if as_array else gk.type(dtype))
+        return call_backward(grads, as_array)
 
-    backward.__qualname__ = f"{name}.<locals>.backward"
-    node = _t._record(packed, tuple(tensors), backward)
+    if len(tensors) == 1:
+        def rule(xp, g, out, x):
+            return unpack(g)[0]
+    else:
+        def rule(xp, need, g, out, *inputs):
+            return unpack(g)
+
+    node = record(packed, tuple(tensors), rule, name)
     results = []
     for k, o in enumerate(outs):
         if k not in pieces:
-            results.append(_t._wrap(o._data))
+            results.append(_t.wrap(o._data))
             continue
         a, b, shape = pieces[k]
         piece = node[a:b].reshape(shape)

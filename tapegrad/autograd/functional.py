@@ -40,7 +40,7 @@ def jacobian(func, inputs, create_graph=False):
     for k in range(out.numel()):
         seed = np.zeros(out._data.size, dtype=out._data.dtype)
         seed[k] = 1
-        gs = grad(out, xs, _t._wrap(seed.reshape(out._data.shape)), retain_graph=True,
+        gs = grad(out, xs, _t.wrap(seed.reshape(out._data.shape)), retain_graph=True,
                   create_graph=create_graph, allow_unused=True, materialize_grads=True)
         for r, g in zip(rows, gs):
             r.append(g)

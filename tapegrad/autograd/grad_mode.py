@@ -3,15 +3,9 @@
 import functools
 import inspect
 import sys
-import threading
 import warnings
 
-
-class _GradState(threading.local):
-    enabled = True
-
-
-state = _GradState()
+from .._state import grad as state
 
 
 def is_grad_enabled():

@@ -140,7 +140,7 @@ def locate_culprit(fn, inputs, eps=1e-6, atol=1e-5, rtol=1e-3):
                 continue
             if not np.allclose(a, n[k], atol=atol, rtol=rtol, equal_nan=True):
                 shapes = ", ".join(str(tuple(p._data.shape)) for p in t._parents)
-                return (f"first op whose backward disagrees: {_t.op_name(t._backward)} with inputs of shape "
+                return (f"first op whose backward disagrees: {t._name} with inputs of shape "
                         f"{shapes} and output of shape {tuple(t._data.shape)} (op {k + 1} of {len(nodes)} in "
                         "forward order)")
     return ""
@@ -152,7 +152,7 @@ def gradgradcheck(fn, inputs, grad_outputs=None, eps=1e-6, atol=1e-5, rtol=1e-3,
     rng = np.random.default_rng(seed + 1)
     outs = _outputs(fn, inputs)
     if grad_outputs is None:
-        grad_outputs = [_t._wrap(rng.standard_normal(o._data.shape)) for o in outs]
+        grad_outputs = [_t.wrap(rng.standard_normal(o._data.shape)) for o in outs]
     grad_outputs = list(_as_tuple(grad_outputs)) if not isinstance(grad_outputs, list) else grad_outputs
 
     def first_grads(*args):

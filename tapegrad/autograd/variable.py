@@ -9,12 +9,12 @@ import warnings
 import numpy as np
 
 from .. import dtypes
+from .._tensor import Tensor
+from .._tensor import wrap as _wrap
 
 
 class _VariableMeta(type):
     def __instancecheck__(cls, obj):
-        from .._tensor import Tensor
-
         return isinstance(obj, Tensor)
 
 
@@ -29,8 +29,6 @@ class Variable(metaclass=_VariableMeta):
     """
 
     def __new__(cls, data=None, requires_grad=False, volatile=False):
-        from .._tensor import Tensor, _wrap  # not at the top: _tensor imports this package
-
         if volatile:
             warnings.warn("Variable: volatile was removed and now has no effect; use `with tapegrad.no_grad():` "
                           "instead", UserWarning, stacklevel=2)

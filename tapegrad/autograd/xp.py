@@ -7,19 +7,23 @@ and tensors share, and functions ``xp.NAME`` with numpy's names and signatures:
 - ``numpy_xp`` is numpy itself plus a few functional helpers numpy lacks: first-order backward, on arrays.
 - ``tensor_xp`` maps the same names onto tapegrad's differentiable ops: with ``create_graph=True`` the
   backward pass is recorded, so gradients of gradients come from the same rules.
+
+The ops are above this module: each declaration registers its op in ``tensor_xp`` (``register_tensor_xp``),
+under its own name unless an adapter below already gives numpy's signature for that name.
 """
 
 import types
 
 import numpy as np
 
+from .._tensor import Tensor, wrap
+from .scatter import scatter_add_array
+
 numpy_xp = types.SimpleNamespace(**{k: getattr(np, k) for k in dir(np) if not k.startswith("_")})
 
 
 def _np_add_at(shape, index, values):
     """A zero array of ``shape`` with ``values`` added at ``index`` (repeats accumulate): scatter-add."""
-    from ..ops.index import scatter_add_array
-
     return scatter_add_array(shape, index, values)
 
 
@@ -32,16 +36,10 @@ numpy_xp.astype = _np_astype
 
 
 class _TensorXP:
-    """numpy's names over tapegrad ops; names not adapted here resolve to ``tapegrad.NAME``."""
+    """numpy's names over tapegrad ops: the adapters below, and the ops registered by their declarations."""
 
     def __getattr__(self, name):
-        import tapegrad
-
-        fn = getattr(tapegrad, name, None)
-        if fn is None:
-            raise AttributeError(f"create_graph: no differentiable tapegrad op for numpy's {name!r} yet")
-        setattr(self, name, fn)
-        return fn
+        raise AttributeError(f"create_graph: no differentiable tapegrad op is registered for numpy's {name!r}")
 
     @staticmethod
     def sum(a, axis=None, keepdims=False):
@@ -87,15 +85,11 @@ class _TensorXP:
 
     @staticmethod
     def concatenate(arrays, axis=0):
-        import tapegrad
-
-        return tapegrad.cat(list(arrays), dim=axis)
+        return _OPS["cat"](list(arrays), dim=axis)
 
     @staticmethod
     def take_along_axis(a, indices, axis):
-        import tapegrad
-
-        return tapegrad.take_along_dim(a, _const(indices), dim=axis)
+        return _OPS["take_along_dim"](a, _const(indices), dim=axis)
 
     @staticmethod
     def cumsum(a, axis):
@@ -109,25 +103,16 @@ class _TensorXP:
 
     @staticmethod
     def zeros_like(a, dtype=None):
-        import tapegrad
-
-        return tapegrad.zeros_like(a, dtype=dtype)
+        return _const(np.zeros_like(a._data, dtype=dtype))
 
     @staticmethod
     def ones_like(a, dtype=None):
-        import tapegrad
-
-        return tapegrad.ones_like(a, dtype=dtype)
+        return _const(np.ones_like(a._data, dtype=dtype))
 
     @staticmethod
     def astype(a, dtype):
         return a.type(dtype)
 
-    @staticmethod
-    def add_at(shape, index, values):
-        from tapegrad.ops.index import add_at
-
-        return add_at(shape, index, values)
 
     # numpy signatures (keywords, defaults) for shape ops whose PyTorch names differ in arguments or meaning
     @staticmethod
@@ -148,9 +133,7 @@ class _TensorXP:
 
     @staticmethod
     def stack(arrays, axis=0):
-        import tapegrad
-
-        return tapegrad.stack(list(arrays), dim=axis)
+        return _OPS["stack"](list(arrays), dim=axis)
 
     @staticmethod
     def repeat(a, repeats, axis=None):  # numpy's repeat repeats elements (PyTorch's repeat_interleave)
@@ -182,9 +165,15 @@ class _TensorXP:
 
 
 def _const(a):
-    from tapegrad._tensor import Tensor, _wrap
-
-    return a if isinstance(a, Tensor) else _wrap(np.asarray(a))
+    return a if isinstance(a, Tensor) else wrap(np.asarray(a))
 
 
 tensor_xp = _TensorXP()
+_OPS = {}  # every registered op by its tapegrad name (the adapters above call some of them)
+
+
+def register_tensor_xp(name, fn):
+    """Make ``fn`` (a differentiable op) ``tensor_xp.<name>``, unless an adapter above already defines the name."""
+    _OPS[name] = fn
+    if not hasattr(_TensorXP, name):
+        setattr(tensor_xp, name, fn)

@@ -14,7 +14,7 @@ import math
 import numpy as np
 
 from .. import optim
-from .._tensor import _bump
+from ..autograd.declare import bump as _bump
 
 
 class _KerasRule(optim.Optimizer):

@@ -1,7 +1,8 @@
 """Embedding: a lookup table of vectors (``torch.nn.Embedding``)."""
 
 
-from .._tensor import Tensor, _bump
+from ..autograd.declare import Tensor
+from ..autograd.declare import bump as _bump
 from . import functional as F
 from . import init
 from .linear import _check_features, _empty_parameter

@@ -2,7 +2,7 @@
 
 import numpy as np
 
-from .._tensor import _check_dim
+from ..autograd.declare import check_dim as _check_dim
 from .module import Module
 
 __all__ = ["Flatten", "Unflatten"]

@@ -15,8 +15,13 @@ import warnings
 import numpy as np
 
 from .. import dtypes
-from .._tensor import Tensor, _bump, _check_dim, _inplace, _record, _wrap, tensor_method
 from ..autograd import grad_mode
+from ..autograd.declare import Tensor, tensor_method
+from ..autograd.declare import bump as _bump
+from ..autograd.declare import check_dim as _check_dim
+from ..autograd.declare import inplace as _inplace
+from ..autograd.declare import legacy_record as _record
+from ..autograd.declare import wrap as _wrap
 from ..ops.elementwise import erf, sigmoid, tanh
 from ..ops.elementwise import operands as _operands
 from ..ops.elementwise import relu as _relu

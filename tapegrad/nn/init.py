@@ -11,7 +11,8 @@ import warnings
 import numpy as np
 
 from .. import random as _random
-from .._tensor import Tensor, _bump
+from ..autograd.declare import Tensor
+from ..autograd.declare import bump as _bump
 
 __all__ = ["calculate_gain", "uniform_", "normal_", "trunc_normal_", "constant_", "ones_", "zeros_", "eye_",
            "dirac_", "xavier_uniform_", "xavier_normal_", "kaiming_uniform_", "kaiming_normal_",

@@ -13,8 +13,11 @@ from collections import OrderedDict, namedtuple
 import numpy as np
 
 from .. import dtypes
-from .._tensor import Size, Tensor, _bump, _check_device, device
+from .._tensor import Size, device
 from ..autograd import grad_mode
+from ..autograd.declare import Tensor
+from ..autograd.declare import bump as _bump
+from ..autograd.declare import check_device as _check_device
 from .parameter import Parameter
 
 __all__ = ["Module", "RemovableHandle"]

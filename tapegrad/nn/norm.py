@@ -5,7 +5,8 @@ import numbers
 import numpy as np
 
 from .. import dtypes
-from .._tensor import _bump, _wrap
+from ..autograd.declare import bump as _bump
+from ..autograd.declare import wrap as _wrap
 from . import functional as F
 from . import init
 from .linear import _empty_parameter

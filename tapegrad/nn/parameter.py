@@ -3,7 +3,9 @@
 import numpy as np
 
 from .. import dtypes
-from .._tensor import Tensor, _to_array
+from .._tensor import _init_leaf
+from ..autograd.declare import Tensor
+from ..autograd.declare import to_array as _to_array
 
 
 class Parameter(Tensor):
@@ -29,19 +31,12 @@ class Parameter(Tensor):
             array = data
         else:
             array = _to_array(data)
-        self._data = array
-        self.grad = None
-        self.requires_grad = False
-        self._parents = ()
-        self._backward = None
-        self._version = 0
-        self._stamp = 0
-        self._extra = None
+        _init_leaf(self, array)
         if requires_grad:
             if array.dtype.kind != "f":
-                raise RuntimeError(f"Parameter: only floating-point tensors can require gradients, got dtype "
-                                   f"{array.dtype} (pass requires_grad=False to hold integers)")
-            self.requires_grad = True
+                raise RuntimeError(f"Parameter: only Tensors of floating point dtype can require gradients, got "
+                                   f"dtype {array.dtype} (pass requires_grad=False to hold integers)")
+            self._requires_grad = True
 
     def __repr__(self):
         return "Parameter containing:\n" + super().__repr__()

@@ -9,7 +9,10 @@ import math
 
 import numpy as np
 
-from .._tensor import Tensor, _bump, _record, _wrap
+from ..autograd.declare import Tensor
+from ..autograd.declare import bump as _bump
+from ..autograd.declare import legacy_record as _record
+from ..autograd.declare import wrap as _wrap
 
 __all__ = ["clip_grad_norm_", "clip_grad_value_", "get_total_norm", "clip_grads_with_norm_",
            "parameters_to_vector", "vector_to_parameters", "l1_penalty"]
@@ -171,7 +174,7 @@ def l1_penalty(parameters, lam=1.0):
     >>> import tapegrad as tg
     >>> w = tg.nn.Parameter(tg.tensor([1.0, -2.0]))
     >>> tg.nn.utils.l1_penalty([w], lam=0.1)
-    tensor(0.3000, grad_fn=<L1PenaltyBackward>)
+    tensor(0.3000, grad_fn=<L1PenaltyBackward0>)
     """
     params = _tensors(parameters)
     if not params:

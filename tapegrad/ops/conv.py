@@ -20,7 +20,9 @@ import numbers
 import numpy as np
 from numpy.lib.stride_tricks import as_strided
 
-from .._tensor import Tensor, _record, _wrap
+from ..autograd.declare import Tensor
+from ..autograd.declare import legacy_record as _record
+from ..autograd.declare import wrap as _wrap
 from ..autograd.grad_mode import state as _grad_state
 from ..autograd.xp import numpy_xp
 

@@ -1,21 +1,38 @@
 """Elementwise ops: arithmetic with broadcasting, unary math, rounding, selection, comparisons and logic.
 
-Each forward sits beside its gradient rule. Rules follow ``rule(xp, grad, out, *inputs)`` (see
-``tapegrad/autograd/xp.py``); the engine reduces broadcast gradients and casts dtypes, so rules here never
-unbroadcast. Gradients follow PyTorch's conventions at kinks and ties (relu and clamp bounds, maximum ties,
-pow at 0), and dtypes follow PyTorch's promotion (``tapegrad/dtypes.py``): Python and numpy scalars are weak
-(``float32_tensor * 2.5`` stays float32), integer tensors give float results for true division and float math.
-
-A binary op chooses its rule at forward time from which inputs require grad, so ``x * 2`` never computes the
-gradient of the constant in backward: ``_binary_rules`` builds the (first only, second only, both) variants.
+Each op is declared with its gradient rule beside it (``autograd/declare.py``): an op of one tensor by
+``@unary``, an op of two operands by ``@binary``, and the rest by hand with ``@op`` and ``record``. The engine
+reduces broadcast gradients and casts dtypes, so no rule here unbroadcasts. Gradients follow PyTorch's
+conventions at kinks and ties (relu and clamp bounds, maximum ties, pow at 0), and dtypes follow PyTorch's
+promotion (``tapegrad/dtypes.py``): Python and numpy scalars are weak (``float32_tensor * 2.5`` stays
+float32), integer tensors give float results for true division and float math.
 """
+
+from __future__ import annotations
 
 import math
 
 import numpy as np
 
 from .. import dtypes
-from .._tensor import Tensor, _inplace, _record, _wrap, as_tensor_operand, tensor_method
+from ..autograd.declare import (
+    Tensor,
+    binary,
+    broadcast_error,
+    bump,
+    cast,
+    dtype_error,
+    expected_tensor,
+    inplace,
+    inplace_method,
+    no_record,
+    op,
+    operand,
+    operands,
+    record,
+    unary,
+    wrap,
+)
 
 __all__ = [
     # arithmetic
@@ -38,160 +55,136 @@ __all__ = [
 ]
 
 _default_dtype = dtypes.get_default_dtype
-_ndarray = np.ndarray
+_LN2 = math.log(2.0)
+_LN10 = math.log(10.0)
 
 
-# ---------------------------------------------------------------------- operands and the binary skeleton
-def _expected_tensor(op, x):
-    return TypeError(f"{op}: expected a Tensor as input, got {type(x).__name__}")
-
-
-def _operand(op, x, like):
-    """A non-tensor operand as a constant tensor. Python and numpy scalars are weak, as in PyTorch: they take
-    the tensor's dtype within its category (int tensor + 2.5 -> the default float dtype)."""
-    kind = type(x)
-    if kind is not float and kind is not int and kind is not bool:
-        if not (isinstance(x, np.generic) and x.dtype.kind in "biuf"):
-            return as_tensor_operand(x, like, op)  # arrays and lists; TypeError for anything else
-        x = x.item()
-        kind = type(x)
-    dt = like._data.dtype
-    if kind is float:
-        if dt.kind != "f":
-            dt = _default_dtype()
-    elif kind is int and dt.kind == "b":
-        dt = dtypes.int64
+def _data_of(op_name, input):
     try:
-        return _wrap(np.array(x, dtype=dt))
-    except OverflowError:  # e.g. -1 for a uint8 tensor: wrap around, as PyTorch does
-        return _wrap(np.array(x).astype(dt))
+        return input._data
+    except AttributeError:
+        raise expected_tensor(op_name, input) from None
 
 
-def operands(op, a, b):
-    """Both operands of a binary op as tensors of PyTorch's result dtype."""
-    if isinstance(a, Tensor):
-        if not isinstance(b, Tensor):
-            b = _operand(op, b, a)
-    elif isinstance(b, Tensor):
-        a = _operand(op, a, b)
-    else:
-        raise TypeError(f"{op}: expected at least one Tensor, got {type(a).__name__} and {type(b).__name__}")
-    da, db = a._data.dtype, b._data.dtype
-    if da != db:
-        dt = dtypes.promote(a._data, b._data)
-        if da != dt:
-            a = a.type(dt)
-        if db != dt:
-            b = b.type(dt)
-    return a, b
-
-
-def broadcast_error(op, *tensors):
-    shapes = " and ".join(str(tuple(t.shape)) for t in tensors)
-    return ValueError(f"{op}: cannot broadcast shapes {shapes} together (sizes must be equal or 1, aligned "
-                      f"from the right)")
-
-
-def _binary_rules(name, grad_a, grad_b, both=None):
-    """The backward rules of a binary op, indexed by ``a.requires_grad + 2 * b.requires_grad``.
-
-    ``grad_a(xp, g, out, a, b)`` and ``grad_b(...)`` give each input's gradient; only the needed ones run.
-    ``both``, given for the commonest ops, returns the two at once: one Python call per node instead of three.
-    """
-
-    if both is None:
-        def both(xp, g, out, a, b):
-            return grad_a(xp, g, out, a, b), grad_b(xp, g, out, a, b)
-
-    def backward_a(xp, g, out, a, b):
-        return grad_a(xp, g, out, a, b), None
-
-    def backward_b(xp, g, out, a, b):
-        return None, grad_b(xp, g, out, a, b)
-
-    for f in (both, backward_a, backward_b):
-        f.__qualname__ = f"{name}.<locals>.backward"  # the node's name: MulBackward, ...
-    return (None, backward_a, backward_b, both)
-
-
-def _binary(op, ufunc, a, b, rules):
-    if not (isinstance(a, Tensor) and isinstance(b, Tensor) and a._data.dtype is b._data.dtype):
-        a, b = operands(op, a, b)
-    try:
-        out = ufunc(a._data, b._data)
-    except ValueError:
-        raise broadcast_error(op, a, b) from None
-    except TypeError:  # numpy refuses the dtype (bool - bool, ...)
-        raise _dtype_error(op, a._data.dtype) from None
-    if out.__class__ is not _ndarray:  # NOTE: numpy returns scalars for 0-d inputs; tensors hold arrays
-        out = np.asarray(out)
-    return _record(out, (a, b), rules[a.requires_grad + 2 * b.requires_grad])
-
-
-def _dtype_error(op, dtype):
-    hint = {"sub": "; use the ^ or logical_xor() operator instead",
-            "neg": "; to invert a mask use the ~ or logical_not() operator instead"}.get(op, "")
-    return RuntimeError(f"{op}: not supported for {dtype} tensors{hint}")
-
-
-def _zero_rule(name):
-    """The backward rule of a piecewise-constant op: a zero gradient (PyTorch's; not None)."""
-
-    def backward(xp, g, out, x):
-        return (xp.zeros_like(g),)
-
-    backward.__qualname__ = f"{name}.<locals>.backward"
-    return backward
+def _fast_inplace(self, name, ufunc, other, op_fn, alpha=1, **kwargs):
+    """``self.<name>(other)`` for an arithmetic op: with nothing to record, numpy writes straight into self's
+    memory (an optimizer's ``p -= lr * p.grad``); otherwise, or when numpy refuses, the general door."""
+    if not kwargs and no_record(self, other):
+        kind = other.__class__
+        if kind is Tensor and other._data.dtype is self._data.dtype:
+            value = other._data
+        elif kind is float or kind is int:
+            value = other
+        else:
+            value = None  # numpy scalars, bools, arrays: the general path applies PyTorch's rules to them
+        if value is not None and (alpha == 1 or alpha.__class__ in (int, float)):
+            data = self._data
+            try:
+                ufunc(data, value if alpha == 1 else value * alpha, out=data, casting="same_kind")
+            except (TypeError, ValueError, OverflowError):
+                pass  # the general path says what is wrong (dtype, shape, read-only) in PyTorch's terms
+            else:
+                bump(self)
+                return self
+    if alpha != 1:
+        kwargs["alpha"] = alpha
+    return inplace(self, name, op_fn, other, **kwargs)
 
 
 # ---------------------------------------------------------------------- + - * /
-@tensor_method("add", "__add__", "__radd__")
-def add(input, other, *, alpha=1):
+def _alpha_operands(op_name, input, other, alpha):
+    """Operands of add/sub promoted as PyTorch does, with ``alpha`` checked against the result dtype (it
+    multiplies ``other`` after promotion, so ``add(f32, uint8, alpha=2)`` cannot overflow in uint8)."""
+    a, b = operands(op_name, input, other)
+    if alpha != 1:
+        kind = a._data.dtype.kind
+        if kind == "b" and not isinstance(alpha, (bool, np.bool_)):
+            raise RuntimeError(f"{op_name}: boolean alpha only supported for boolean results, got alpha={alpha!r}")
+        if kind in "iu" and isinstance(alpha, (float, np.floating)):
+            raise RuntimeError(f"{op_name}: for integral input tensors, argument alpha must not be a floating "
+                               f"point number, got alpha={alpha!r}")
+    return a, b
+
+
+@op(methods=("add", "__add__", "__radd__"))
+def add(input: Tensor | float, other: Tensor | float, *, alpha: float = 1) -> Tensor:
     """add(input, other, *, alpha=1) -> input + alpha * other, with broadcasting.
 
     >>> import tapegrad as tg
     >>> tg.add(tg.tensor([1.0, 2.0]), 10)
     tensor([11., 12.])
     """
-    if alpha != 1:
-        other = mul(other, alpha) if isinstance(other, Tensor) else other * alpha
-    return _binary("add", np.add, input, other, _ADD)
+    if alpha == 1 and input.__class__ is Tensor and other.__class__ is Tensor \
+            and input._data.dtype is other._data.dtype:
+        a, b = input, other
+        try:
+            out = np.add(a._data, b._data)
+        except ValueError:
+            raise broadcast_error("add", a, b) from None
+        return record(out, (a, b), _add_rule, "AddBackward0")
+    a, b = _alpha_operands("add", input, other, alpha)
+    x, y = a._data, b._data
+    try:
+        out = np.add(x, y) if alpha == 1 else (np.logical_or(x, y & bool(alpha)) if x.dtype.kind == "b"
+                                               else x + y * np.asarray(alpha).astype(x.dtype))
+    except ValueError:
+        raise broadcast_error("add", a, b) from None
+    return record(out, (a, b), _add_rule if alpha == 1 else _scaled_rule(alpha), "AddBackward0")
 
 
-_ADD = _binary_rules("add", lambda xp, g, out, a, b: g, lambda xp, g, out, a, b: g,
-                     both=lambda xp, g, out, a, b: (g, g))
+def _add_rule(xp, need, g, out, a, b):
+    return g if need[0] else None, g if need[1] else None
 
 
-@tensor_method("sub", "subtract", "__sub__")
-def sub(input, other, *, alpha=1):
+def _scaled_rule(alpha):
+    def rule(xp, need, g, out, a, b):
+        return g if need[0] else None, g * alpha if need[1] else None
+
+    return rule
+
+
+@op(methods=("sub", "subtract", "__sub__"))
+def sub(input: Tensor | float, other: Tensor | float, *, alpha: float = 1) -> Tensor:
     """sub(input, other, *, alpha=1) -> input - alpha * other, with broadcasting.
 
     >>> import tapegrad as tg
     >>> 1 - tg.tensor([1.0, 2.0])
     tensor([ 0., -1.])
     """
-    if alpha != 1:
-        other = mul(other, alpha) if isinstance(other, Tensor) else other * alpha
-    if (isinstance(input, Tensor) and input._data.dtype.kind == "b"
-            or isinstance(other, Tensor) and other._data.dtype.kind == "b"):
-        raise _dtype_error("sub", dtypes.bool)
-    return _binary("sub", np.subtract, input, other, _SUB)
+    if alpha == 1 and input.__class__ is Tensor and other.__class__ is Tensor \
+            and input._data.dtype is other._data.dtype and input._data.dtype.kind != "b":
+        a, b = input, other
+    else:
+        if (isinstance(input, Tensor) and input._data.dtype.kind == "b"
+                or isinstance(other, Tensor) and other._data.dtype.kind == "b"):
+            raise dtype_error("sub", dtypes.bool)
+        a, b = _alpha_operands("sub", input, other, alpha)
+    try:
+        out = np.subtract(a._data, b._data) if alpha == 1 else a._data - b._data * np.asarray(alpha).astype(
+            a._data.dtype)
+    except ValueError:
+        raise broadcast_error("sub", a, b) from None
+    name = "SubBackward0" if isinstance(input, Tensor) else "RsubBackward1"  # 1 - x is PyTorch's rsub
+    return record(out, (a, b), _sub_rule if alpha == 1 else _scaled_rule(-alpha), name)
+
+
+def _sub_rule(xp, need, g, out, a, b):
+    return g if need[0] else None, -g if need[1] else None
 
 
 subtract = sub
-_SUB = _binary_rules("sub", lambda xp, g, out, a, b: g, lambda xp, g, out, a, b: -g,
-                     both=lambda xp, g, out, a, b: (g, -g))
 
 
-@tensor_method()
 def __rsub__(self, other):
     """other - self, for a number or array on the left."""
     return sub(other, self)
 
 
-@tensor_method()
-def rsub(input, other, *, alpha=1):
-    """rsub(input, other, *, alpha=1) -> other - alpha * input.
+Tensor.__rsub__ = __rsub__
+
+
+def rsub(input: Tensor, other: Tensor | float, *, alpha: float = 1) -> Tensor:
+    """rsub(input, other, *, alpha=1) -> other - alpha * input (a function only, as in PyTorch).
 
     >>> import tapegrad as tg
     >>> tg.rsub(tg.tensor([1.0]), 5)
@@ -200,7 +193,8 @@ def rsub(input, other, *, alpha=1):
     return sub(other, input, alpha=alpha)
 
 
-@tensor_method("mul", "multiply", "__mul__", "__rmul__")
+@binary(grad=lambda xp, need, g, out, a, b: (g * b if need[0] else None, g * a if need[1] else None),
+        methods=("mul", "multiply", "__mul__", "__rmul__"))
 def mul(input, other):
     """mul(input, other) -> input * other, with broadcasting.
 
@@ -209,16 +203,14 @@ def mul(input, other):
     tensor([[1., 2.],
             [3., 6.]])
     """
-    return _binary("mul", np.multiply, input, other, _MUL)
+    return np.multiply(input, other)
 
 
 multiply = mul
-_MUL = _binary_rules("mul", lambda xp, g, out, a, b: g * b, lambda xp, g, out, a, b: g * a,
-                     both=lambda xp, g, out, a, b: (g * b, g * a))
 
 
-@tensor_method("div", "divide", "true_divide", "__truediv__")
-def div(input, other, *, rounding_mode=None):
+@op(methods=("div", "divide", "true_divide", "__truediv__"))
+def div(input: Tensor | float, other: Tensor | float, *, rounding_mode: str | None = None) -> Tensor:
     """div(input, other, *, rounding_mode=None) -> input / other.
 
     True division (integers give the default float dtype) unless ``rounding_mode`` is ``'trunc'`` (round
@@ -232,71 +224,79 @@ def div(input, other, *, rounding_mode=None):
     """
     if rounding_mode is not None:
         return _rounded_div("div", input, other, rounding_mode)
-    if isinstance(input, Tensor) and isinstance(other, Tensor) and input._data.dtype is other._data.dtype:
+    if input.__class__ is Tensor and other.__class__ is Tensor and input._data.dtype is other._data.dtype \
+            and input._data.dtype.kind == "f":
         a, b = input, other
     else:
-        a, b = operands("div", input, other)
-    if a._data.dtype.kind != "f":
-        a, b = a.type(_default_dtype()), b.type(_default_dtype())
+        a, b = _true_div_operands("div", input, other)
     try:
         out = np.divide(a._data, b._data)
     except ValueError:
         raise broadcast_error("div", a, b) from None
-    if out.__class__ is not _ndarray:
-        out = np.asarray(out)
-    return _record(out, (a, b), _DIV[a.requires_grad + 2 * b.requires_grad])
+    return record(out, (a, b), _div_rule, "DivBackward0")
+
+
+def _true_div_operands(op_name, input, other):
+    """Operands of a true division: integers go to the default float dtype from their own values (PyTorch does
+    not first cast ``tensor(-1)`` to a uint8 dividend's dtype)."""
+    if not isinstance(input, Tensor) and not isinstance(other, Tensor):
+        raise TypeError(f"{op_name}: expected at least one Tensor, got {type(input).__name__} and "
+                        f"{type(other).__name__}")
+    like = input if isinstance(input, Tensor) else other
+    a = input if isinstance(input, Tensor) else operand(op_name, input, like)
+    b = other if isinstance(other, Tensor) else operand(op_name, other, like)
+    dt = dtypes.promote(a._data, b._data)
+    if dt.kind != "f":
+        dt = _default_dtype()
+    return cast(a, dt), cast(b, dt)
+
+
+def _div_rule(xp, need, g, out, a, b):
+    # PyTorch's formulas: d/da = g / b, d/db = -g * ((a / b) / b)
+    return g / b if need[0] else None, -g * (out / b) if need[1] else None
 
 
 divide = true_divide = div
-# PyTorch's formulas: d/da = g / b, d/db = -g * ((a / b) / b)
-_DIV = _binary_rules("div", lambda xp, g, out, a, b: g / b, lambda xp, g, out, a, b: -g * (out / b),
-                     both=lambda xp, g, out, a, b: (g / b, -g * (out / b)))
 
 
-@tensor_method()
 def __rtruediv__(self, other):
     """other / self, for a number or array on the left."""
     return div(other, self)
 
 
-def _rounded_div(op, input, other, rounding_mode):
+Tensor.__rtruediv__ = __rtruediv__
+
+
+def _rounded_div(op_name, input, other, rounding_mode):
     """Division rounded toward zero ('trunc') or down ('floor'); integers stay integer; zero gradient."""
     if rounding_mode not in ("trunc", "floor"):
-        raise ValueError(f"{op}: rounding_mode must be None, 'trunc' or 'floor', got {rounding_mode!r}")
-    a, b = operands(op, input, other)
+        raise ValueError(f"{op_name}: rounding_mode must be None, 'trunc' or 'floor', got {rounding_mode!r}")
+    a, b = operands(op_name, input, other)
     x, y = a._data, b._data
     kind = x.dtype.kind
     if kind == "b":
-        raise _dtype_error(op + f" (rounding_mode={rounding_mode!r})", x.dtype)
-    _check_int_zero_division(op, kind, y)
+        raise dtype_error(op_name + f" (rounding_mode={rounding_mode!r})", x.dtype)
+    if kind in "iu" and x.size and y.size and not y.all():
+        raise RuntimeError(f"{op_name}: integer division by zero (ZeroDivisionError)")
     try:
         if kind == "f" and rounding_mode == "trunc":
             out = np.trunc(np.divide(x, y))
         else:
             out = np.floor_divide(x, y)
-            if rounding_mode == "trunc":  # integers: floor and trunc differ where the quotient is negative
+            if rounding_mode == "trunc" and kind != "f":  # integers: floor and trunc differ below zero
                 out = out + ((out < 0) & (out * y != x))
     except ValueError:
-        raise broadcast_error(op, a, b) from None
-    if out.__class__ is not _ndarray:
-        out = np.asarray(out)
-    return _record(out, (a, b), _div_rounded_backward)
+        raise broadcast_error(op_name, a, b) from None
+    return record(out, (a, b), _zero_rule2, "DivBackward2")
 
 
-def _div_rounded_backward(xp, g, out, a, b):
-    return xp.zeros_like(g), xp.zeros_like(g)
+def _zero_rule2(xp, need, g, out, a, b):
+    return xp.zeros_like(g) if need[0] else None, xp.zeros_like(g) if need[1] else None
 
 
-def _check_int_zero_division(op, kind, divisor):
-    if kind in "iu" and not divisor.all():
-        raise RuntimeError(f"{op}: integer division by zero (ZeroDivisionError)")
-
-
-@tensor_method("floor_divide", "__floordiv__")
-def floor_divide(input, other):
+@op(methods=("floor_divide", "__floordiv__"))
+def floor_divide(input: Tensor | float, other: Tensor | float) -> Tensor:
     """floor_divide(input, other) -> input // other, rounded down (Python's //); zero gradient.
-
-    PyTorch raises on backward through floor_divide; tapegrad gives zero gradients, as div(..., 'floor').
 
     >>> import tapegrad as tg
     >>> tg.tensor([7, -7]) // 2
@@ -305,58 +305,69 @@ def floor_divide(input, other):
     return _rounded_div("floor_divide", input, other, "floor")
 
 
-@tensor_method()
 def __rfloordiv__(self, other):
     """other // self, for a number or array on the left."""
     return floor_divide(other, self)
 
 
-@tensor_method("remainder", "__mod__")
-def remainder(input, other):
+Tensor.__rfloordiv__ = __rfloordiv__
+
+
+def _modulo(op_name, ufunc, input, other, rule, node):
+    a, b = operands(op_name, input, other)
+    x, y = a._data, b._data
+    kind = x.dtype.kind
+    if kind == "b":
+        raise dtype_error(op_name, x.dtype)
+    if kind in "iu" and x.size and y.size and not y.all():
+        raise RuntimeError(f"{op_name}: integer division by zero (ZeroDivisionError)")
+    try:
+        out = ufunc(x, y)
+    except ValueError:
+        raise broadcast_error(op_name, a, b) from None
+    return record(out, (a, b), rule, node)
+
+
+@op(methods=("remainder", "__mod__"))
+def remainder(input: Tensor | float, other: Tensor | float) -> Tensor:
     """remainder(input, other) -> input % other, with the sign of ``other`` (Python's %).
 
     >>> import tapegrad as tg
     >>> tg.tensor([5.0, -5.0]) % 3
     tensor([2., 1.])
     """
-    return _modulo("remainder", np.remainder, input, other, _REMAINDER)
+    return _modulo("remainder", np.remainder, input, other, _remainder_rule, "RemainderBackward0")
 
 
-# d/db (a - b * floor(a / b)) = -floor(a / b)
-_REMAINDER = _binary_rules("remainder", lambda xp, g, out, a, b: g,
-                           lambda xp, g, out, a, b: -g * xp.floor_divide(a, b))
+def _remainder_rule(xp, need, g, out, a, b):
+    # d/db (a - b * floor(a / b)) = -floor(a / b)
+    return g if need[0] else None, -g * xp.floor_divide(a, b) if need[1] else None
 
 
-@tensor_method()
 def __rmod__(self, other):
     """other % self, for a number or array on the left."""
     return remainder(other, self)
 
 
-@tensor_method()
-def fmod(input, other):
+Tensor.__rmod__ = __rmod__
+
+
+@op
+def fmod(input: Tensor, other: Tensor | float) -> Tensor:
     """fmod(input, other): the remainder of division rounded toward zero, with the sign of ``input`` (C fmod).
 
     >>> import tapegrad as tg
     >>> tg.fmod(tg.tensor([5.0, -5.0]), 3)
     tensor([ 2., -2.])
     """
-    return _modulo("fmod", np.fmod, input, other, _FMOD)
+    return _modulo("fmod", np.fmod, input, other, _fmod_rule, "FmodBackward0")
 
 
-_FMOD = _binary_rules("fmod", lambda xp, g, out, a, b: g, lambda xp, g, out, a, b: -g * xp.trunc(a / b))
+def _fmod_rule(xp, need, g, out, a, b):
+    return g if need[0] else None, -g * xp.trunc(a / b) if need[1] else None
 
 
-def _modulo(op, ufunc, input, other, rules):
-    a, b = operands(op, input, other)
-    kind = a._data.dtype.kind
-    if kind == "b":
-        raise _dtype_error(op, a._data.dtype)
-    _check_int_zero_division(op, kind, b._data)
-    return _binary(op, ufunc, a, b, rules)
-
-
-@tensor_method("neg", "negative", "__neg__")
+@unary(grad=lambda xp, g, out, x: -g, ints="keep", bools="error", methods=("neg", "negative", "__neg__"))
 def neg(input):
     """neg(input) -> -input.
 
@@ -364,21 +375,14 @@ def neg(input):
     >>> -tg.tensor([1.0, -2.0])
     tensor([-1.,  2.])
     """
-    x = _data_of("neg", input)
-    if x.dtype.kind == "b":
-        raise _dtype_error("neg", x.dtype)
-    return _record(_array(np.negative(x)), (input,), _neg_backward)
+    return np.negative(input)
 
 
 negative = neg
 
 
-def _neg_backward(xp, g, out, x):
-    return (-g,)
-
-
-@tensor_method("positive", "__pos__")
-def positive(input):
+@op(methods=("positive", "__pos__"))
+def positive(input: Tensor) -> Tensor:
     """positive(input) -> input (the same tensor, as PyTorch's unary +).
 
     >>> import tapegrad as tg
@@ -386,11 +390,12 @@ def positive(input):
     tensor([1.])
     """
     if _data_of("positive", input).dtype.kind == "b":
-        raise _dtype_error("positive", input._data.dtype)
+        raise dtype_error("positive", input._data.dtype)
     return input
 
 
-@tensor_method("abs", "absolute", "__abs__")
+@unary(grad=lambda xp, g, out, x: g * xp.sign(x), ints="keep", bools="error",
+       methods=("abs", "absolute", "__abs__"))
 def abs(input):
     """abs(input) -> |input|. The gradient is sign(input): 0 at 0, as in PyTorch.
 
@@ -398,36 +403,26 @@ def abs(input):
     >>> tg.abs(tg.tensor([-1.5, 0.0, 2.0]))
     tensor([1.5000, 0.0000, 2.0000])
     """
-    x = _data_of("abs", input)
-    if x.dtype.kind == "b":
-        raise _dtype_error("abs", x.dtype)
-    return _record(_array(np.abs(x)), (input,), _abs_backward)
+    return np.abs(input)
 
 
 absolute = abs
+Tensor.absolute_ = Tensor.abs_
 
 
-def _abs_backward(xp, g, out, x):
-    return (g * xp.sign(x),)
-
-
-@tensor_method()
+@unary(grad=lambda xp, g, out, x: -g * (out * out))
 def reciprocal(input):
-    """reciprocal(input) -> 1 / input (integers give the default float dtype).
+    """reciprocal(input) -> 1 / input (integers give the default float dtype; 1 / -0.0 is -inf).
 
     >>> import tapegrad as tg
     >>> tg.reciprocal(tg.tensor([2, 4]))
     tensor([0.5000, 0.2500])
     """
-    return _unary("reciprocal", np.reciprocal, input, _reciprocal_backward)
+    return np.reciprocal(input)
 
 
-def _reciprocal_backward(xp, g, out, x):
-    return (-g * (out * out),)
-
-
-@tensor_method()
-def square(input):
+@op(inplace=True)
+def square(input: Tensor) -> Tensor:
     """square(input) -> input * input (integers and bools give int64, like ``input ** 2``).
 
     >>> import tapegrad as tg
@@ -438,8 +433,8 @@ def square(input):
 
 
 # ---------------------------------------------------------------------- powers and roots
-@tensor_method("pow", "__pow__")
-def pow(input, exponent):
+@op(methods=("pow", "__pow__"), inplace=True)
+def pow(input: Tensor | float, exponent: Tensor | float) -> Tensor:
     """pow(input, exponent) -> input ** exponent, for a number or tensor exponent, or a number base.
 
     Integer tensors to integer powers stay integer (a negative number exponent raises, as in PyTorch; with a
@@ -459,8 +454,10 @@ def pow(input, exponent):
     e = exponent
     x = input
     kind = x._data.dtype.kind
+    if kind == "b" and isinstance(e, bool):  # PyTorch: bool ** True is the bool tensor, bool ** False all True
+        return wrap(x._data.copy() if e else np.ones_like(x._data))
     if kind != "f":
-        x = x.type(dtypes.scalar_dtype(e, x._data.dtype)) if kind == "b" or isinstance(e, float) else x
+        x = cast(x, dtypes.scalar_dtype(e, x._data.dtype)) if kind == "b" or isinstance(e, float) else x
         if x._data.dtype.kind != "f" and e < 0:
             raise RuntimeError(f"pow: integers to negative integer powers are not allowed (a {x._data.dtype} "
                                f"tensor to the power {e})")
@@ -481,56 +478,54 @@ def pow(input, exponent):
     else:
         out = np.power(data, e)
 
-    def backward(xp, g, out, x):
+    def pow_rule(xp, g, out, x):
         if e == 0:
-            return (xp.zeros_like(g),)
+            return xp.zeros_like(g)
         if e == 2:
-            return (g * (2 * x),)
-        return (g * (e * x ** (e - 1)),)
+            return g * (2 * x)
+        return g * (e * x ** (e - 1))
 
-    return _record(_array(out), (x,), backward)
+    return record(out, (x,), pow_rule, "PowBackward0")
 
 
 def _tensor_pow(input, exponent):
+    name = "PowBackward1" if isinstance(input, Tensor) else "PowBackward2"  # x ** y, or 2 ** x
     a, b = operands("pow", input, exponent)
     x, e = a._data, b._data
     kind = x.dtype.kind
     if kind == "b":
-        raise _dtype_error("pow", x.dtype)
-    if kind == "f":
-        return _binary("pow", np.power, a, b, _POW)
+        raise dtype_error("pow", x.dtype)
     try:
+        if kind == "f":
+            return record(np.power(x, e), (a, b), _pow_rule, name)
         negative_e = e < 0
         if not negative_e.any():
-            return _wrap(_array(np.power(x, e)))
+            return wrap(np.power(x, e))
         # NOTE: integer b ** -n truncates: 1 for b == 1, +-1 for b == -1, else 0 (PyTorch's integer pow)
         out = np.power(x, np.where(negative_e, 0, e))
         inverse = np.where(x == 1, 1, np.where(x == -1, 1 - 2 * (e & 1), 0))
-        return _wrap(_array(np.where(negative_e, inverse, out).astype(x.dtype)))
+        return wrap(np.where(negative_e, inverse, out).astype(x.dtype))
     except ValueError:
         raise broadcast_error("pow", a, b) from None
 
 
-def _pow_grad_base(xp, g, out, a, b):
-    # NOTE: exponent 0 gives gradient 0 even at a == 0, where b * a ** (b - 1) would be 0 * inf = nan
-    return xp.where(b == 0, 0, g * (b * a ** (b - 1)))
+def _pow_rule(xp, need, g, out, a, b):
+    # NOTE: exponent 0 gives gradient 0 even at a == 0, where b * a ** (b - 1) would be 0 * inf = nan; and
+    # a ** b * log(a) is taken as 0 at a == 0 with b >= 0 (PyTorch's convention), not 0 * -inf = nan.
+    return (xp.where(b == 0, 0, g * (b * a ** (b - 1))) if need[0] else None,
+            g * xp.where((a == 0) & (b >= 0), 0, out * xp.log(a)) if need[1] else None)
 
 
-def _pow_grad_exponent(xp, g, out, a, b):
-    # NOTE: a ** b * log(a) is taken as 0 at a == 0 with b >= 0 (PyTorch's convention), not 0 * -inf = nan
-    return g * xp.where((a == 0) & (b >= 0), 0, out * xp.log(a))
-
-
-_POW = _binary_rules("pow", _pow_grad_base, _pow_grad_exponent)
-
-
-@tensor_method()
 def __rpow__(self, other):
     """other ** self, for a number base: ``2 ** x``."""
     return pow(other, self)
 
 
-@tensor_method()
+Tensor.__rpow__ = __rpow__
+Tensor.__ipow__ = Tensor.pow_
+
+
+@unary(grad=lambda xp, g, out, x: g / (2 * out))
 def sqrt(input):
     """sqrt(input) -> the square root (nan below 0; the gradient at 0 is inf, as in PyTorch).
 
@@ -538,59 +533,22 @@ def sqrt(input):
     >>> tg.sqrt(tg.tensor([4.0, 9.0]))
     tensor([2., 3.])
     """
-    return _unary("sqrt", np.sqrt, input, _sqrt_backward)
+    return np.sqrt(input)
 
 
-def _sqrt_backward(xp, g, out, x):
-    return (g / (2 * out),)
-
-
-@tensor_method()
+@unary(grad=lambda xp, g, out, x: -0.5 * g * (out * out * out))
 def rsqrt(input):
-    """rsqrt(input) -> 1 / sqrt(input).
+    """rsqrt(input) -> 1 / sqrt(input) (inf at 0, -inf at -0.0, nan below 0, as PyTorch).
 
     >>> import tapegrad as tg
     >>> tg.rsqrt(tg.tensor([4.0, 0.25]))
     tensor([0.5000, 2.0000])
     """
-    return _unary("rsqrt", _np_rsqrt, input, _rsqrt_backward)
-
-
-def _np_rsqrt(x):
-    return 1 / np.sqrt(x)
-
-
-def _rsqrt_backward(xp, g, out, x):
-    return (-0.5 * g * (out * out * out),)
+    return 1 / np.sqrt(input)
 
 
 # ---------------------------------------------------------------------- unary math
-def _data_of(op, input):
-    try:
-        return input._data
-    except AttributeError:
-        raise _expected_tensor(op, input) from None
-
-
-def _array(out):
-    return out if out.__class__ is _ndarray else np.asarray(out)
-
-
-def _unary(op, fn, input, backward):
-    """A floating-point function of one tensor (integer and bool inputs give the default float dtype)."""
-    try:
-        x = input._data
-    except AttributeError:
-        raise _expected_tensor(op, input) from None
-    if x.dtype.kind != "f":
-        x = x.astype(_default_dtype())  # such inputs never require grad: nothing to record
-    out = fn(x)
-    if out.__class__ is not _ndarray:
-        out = np.asarray(out)
-    return _record(out, (input,), backward)
-
-
-@tensor_method()
+@unary(grad=lambda xp, g, out, x: g * out)
 def exp(input):
     """exp(input) -> e ** input (inf beyond the dtype's range, as PyTorch).
 
@@ -598,14 +556,10 @@ def exp(input):
     >>> tg.exp(tg.tensor([0.0, 1.0]))
     tensor([1.0000, 2.7183])
     """
-    return _unary("exp", np.exp, input, _exp_backward)
+    return np.exp(input)
 
 
-def _exp_backward(xp, g, out, x):
-    return (g * out,)
-
-
-@tensor_method()
+@unary(grad=lambda xp, g, out, x: g * out * _LN2)
 def exp2(input):
     """exp2(input) -> 2 ** input.
 
@@ -613,18 +567,10 @@ def exp2(input):
     >>> tg.exp2(tg.tensor([0.0, 3.0]))
     tensor([1., 8.])
     """
-    return _unary("exp2", np.exp2, input, _exp2_backward)
+    return np.exp2(input)
 
 
-_LN2 = math.log(2.0)
-_LN10 = math.log(10.0)
-
-
-def _exp2_backward(xp, g, out, x):
-    return (g * out * _LN2,)
-
-
-@tensor_method()
+@unary(grad=lambda xp, g, out, x: g * (out + 1))
 def expm1(input):
     """expm1(input) -> exp(input) - 1, accurate near 0.
 
@@ -632,14 +578,10 @@ def expm1(input):
     >>> tg.expm1(tg.tensor([0.0, 1e-10], dtype=tg.float64))
     tensor([0.0000e+00, 1.0000e-10], dtype=tapegrad.float64)
     """
-    return _unary("expm1", np.expm1, input, _expm1_backward)
+    return np.expm1(input)
 
 
-def _expm1_backward(xp, g, out, x):
-    return (g * (out + 1),)
-
-
-@tensor_method()
+@unary(grad=lambda xp, g, out, x: g / x)
 def log(input):
     """log(input) -> the natural logarithm (-inf at 0 and nan below, as PyTorch).
 
@@ -647,14 +589,10 @@ def log(input):
     >>> tg.log(tg.tensor([1.0, 100.0]))
     tensor([0.0000, 4.6052])
     """
-    return _unary("log", np.log, input, _log_backward)
+    return np.log(input)
 
 
-def _log_backward(xp, g, out, x):
-    return (g / x,)
-
-
-@tensor_method()
+@unary(grad=lambda xp, g, out, x: g / (x * _LN2))
 def log2(input):
     """log2(input) -> the base-2 logarithm.
 
@@ -662,14 +600,10 @@ def log2(input):
     >>> tg.log2(tg.tensor([1.0, 8.0]))
     tensor([0., 3.])
     """
-    return _unary("log2", np.log2, input, _log2_backward)
+    return np.log2(input)
 
 
-def _log2_backward(xp, g, out, x):
-    return (g / (x * _LN2),)
-
-
-@tensor_method()
+@unary(grad=lambda xp, g, out, x: g / (x * _LN10))
 def log10(input):
     """log10(input) -> the base-10 logarithm.
 
@@ -677,22 +611,14 @@ def log10(input):
     >>> tg.log10(tg.tensor([1.0, 100.0]))
     tensor([0., 2.])
     """
-    return _unary("log10", _log10, input, _log10_backward)
+    # NOTE: numpy's float32 log10 is off by an ulp at exact powers of ten on some CPUs (2.0000002 for 100);
+    # through float64 it rounds correctly, as PyTorch's does.
+    if input.dtype == np.float32:
+        return np.log10(input, dtype=np.float64).astype(np.float32)
+    return np.log10(input)
 
 
-def _log10(x):
-    # numpy's float32 log10 is off by an ulp at exact powers of ten on some CPUs (2.0000002 for 100); through
-    # float64 it rounds correctly, as PyTorch's does.
-    if x.dtype == np.float32:
-        return np.log10(x, dtype=np.float64).astype(np.float32)
-    return np.log10(x)
-
-
-def _log10_backward(xp, g, out, x):
-    return (g / (x * _LN10),)
-
-
-@tensor_method()
+@unary(grad=lambda xp, g, out, x: g / (x + 1))
 def log1p(input):
     """log1p(input) -> log(1 + input), accurate near 0.
 
@@ -700,14 +626,10 @@ def log1p(input):
     >>> tg.log1p(tg.tensor([0.0, 1e-10], dtype=tg.float64))
     tensor([0.0000e+00, 1.0000e-10], dtype=tapegrad.float64)
     """
-    return _unary("log1p", np.log1p, input, _log1p_backward)
+    return np.log1p(input)
 
 
-def _log1p_backward(xp, g, out, x):
-    return (g / (x + 1),)
-
-
-@tensor_method()
+@unary(grad=lambda xp, g, out, x: g * xp.cos(x))
 def sin(input):
     """sin(input), in radians.
 
@@ -715,14 +637,10 @@ def sin(input):
     >>> tg.sin(tg.tensor([0.0]))
     tensor([0.])
     """
-    return _unary("sin", np.sin, input, _sin_backward)
+    return np.sin(input)
 
 
-def _sin_backward(xp, g, out, x):
-    return (g * xp.cos(x),)
-
-
-@tensor_method()
+@unary(grad=lambda xp, g, out, x: g * -xp.sin(x))
 def cos(input):
     """cos(input), in radians.
 
@@ -730,14 +648,10 @@ def cos(input):
     >>> tg.cos(tg.tensor([0.0]))
     tensor([1.])
     """
-    return _unary("cos", np.cos, input, _cos_backward)
+    return np.cos(input)
 
 
-def _cos_backward(xp, g, out, x):
-    return (g * -xp.sin(x),)
-
-
-@tensor_method()
+@unary(grad=lambda xp, g, out, x: g * (1 + out * out))
 def tan(input):
     """tan(input), in radians.
 
@@ -745,14 +659,10 @@ def tan(input):
     >>> tg.tan(tg.tensor([0.0]))
     tensor([0.])
     """
-    return _unary("tan", np.tan, input, _tan_backward)
+    return np.tan(input)
 
 
-def _tan_backward(xp, g, out, x):
-    return (g * (1 + out * out),)
-
-
-@tensor_method()
+@unary(grad=lambda xp, g, out, x: g * xp.cosh(x))
 def sinh(input):
     """sinh(input): the hyperbolic sine.
 
@@ -760,14 +670,10 @@ def sinh(input):
     >>> tg.sinh(tg.tensor([0.0]))
     tensor([0.])
     """
-    return _unary("sinh", np.sinh, input, _sinh_backward)
+    return np.sinh(input)
 
 
-def _sinh_backward(xp, g, out, x):
-    return (g * xp.cosh(x),)
-
-
-@tensor_method()
+@unary(grad=lambda xp, g, out, x: g * xp.sinh(x))
 def cosh(input):
     """cosh(input): the hyperbolic cosine.
 
@@ -775,14 +681,10 @@ def cosh(input):
     >>> tg.cosh(tg.tensor([0.0]))
     tensor([1.])
     """
-    return _unary("cosh", np.cosh, input, _cosh_backward)
+    return np.cosh(input)
 
 
-def _cosh_backward(xp, g, out, x):
-    return (g * xp.sinh(x),)
-
-
-@tensor_method("asin", "arcsin")
+@unary(grad=lambda xp, g, out, x: g / xp.sqrt(1 - x * x), methods=("asin", "arcsin"))
 def asin(input):
     """asin(input): the inverse sine (nan outside [-1, 1]).
 
@@ -790,17 +692,10 @@ def asin(input):
     >>> tg.asin(tg.tensor([0.0, 1.0]))
     tensor([0.0000, 1.5708])
     """
-    return _unary("asin", np.arcsin, input, _asin_backward)
+    return np.arcsin(input)
 
 
-arcsin = asin
-
-
-def _asin_backward(xp, g, out, x):
-    return (g / xp.sqrt(1 - x * x),)
-
-
-@tensor_method("acos", "arccos")
+@unary(grad=lambda xp, g, out, x: -g / xp.sqrt(1 - x * x), methods=("acos", "arccos"))
 def acos(input):
     """acos(input): the inverse cosine (nan outside [-1, 1]).
 
@@ -808,17 +703,10 @@ def acos(input):
     >>> tg.acos(tg.tensor([1.0, 0.0]))
     tensor([0.0000, 1.5708])
     """
-    return _unary("acos", np.arccos, input, _acos_backward)
+    return np.arccos(input)
 
 
-arccos = acos
-
-
-def _acos_backward(xp, g, out, x):
-    return (-g / xp.sqrt(1 - x * x),)
-
-
-@tensor_method("atan", "arctan")
+@unary(grad=lambda xp, g, out, x: g / (x * x + 1), methods=("atan", "arctan"))
 def atan(input):
     """atan(input): the inverse tangent.
 
@@ -826,17 +714,21 @@ def atan(input):
     >>> tg.atan(tg.tensor([0.0, 1.0]))
     tensor([0.0000, 0.7854])
     """
-    return _unary("atan", np.arctan, input, _atan_backward)
+    return np.arctan(input)
 
 
-arctan = atan
+arcsin, arccos, arctan = asin, acos, atan
+Tensor.arcsin_, Tensor.arccos_, Tensor.arctan_ = Tensor.asin_, Tensor.acos_, Tensor.atan_
 
 
-def _atan_backward(xp, g, out, x):
-    return (g / (x * x + 1),)
+def _atan2_rule(xp, need, g, out, a, b):
+    # NOTE: at (0, 0) the gradient is 0, not 0 / 0 = nan, as PyTorch (its formula divides by a*a + b*b there)
+    r = a * a + b * b
+    r = xp.where(r == 0, 1, r)
+    return g * b / r if need[0] else None, g * -a / r if need[1] else None
 
 
-@tensor_method("atan2", "arctan2")
+@binary(grad=_atan2_rule, floats=True, methods=("atan2", "arctan2"))
 def atan2(input, other):
     """atan2(input, other): the angle of the point (other, input), in (-pi, pi].
 
@@ -844,18 +736,14 @@ def atan2(input, other):
     >>> tg.atan2(tg.tensor([1.0]), tg.tensor([-1.0]))
     tensor([2.3562])
     """
-    a, b = operands("atan2", input, other)
-    if a._data.dtype.kind != "f":
-        a, b = a.type(_default_dtype()), b.type(_default_dtype())
-    return _binary("atan2", np.arctan2, a, b, _ATAN2)
+    return np.arctan2(input, other)
 
 
 arctan2 = atan2
-_ATAN2 = _binary_rules("atan2", lambda xp, g, out, a, b: g * b / (a * a + b * b),
-                       lambda xp, g, out, a, b: g * -a / (a * a + b * b))
+Tensor.arctan2_ = Tensor.atan2_
 
 
-@tensor_method()
+@unary(grad=lambda xp, g, out, x: g * (1 - out * out))
 def tanh(input):
     """tanh(input): the hyperbolic tangent.
 
@@ -863,14 +751,10 @@ def tanh(input):
     >>> tg.tanh(tg.tensor([0.0, 100.0]))
     tensor([0., 1.])
     """
-    return _unary("tanh", np.tanh, input, _tanh_backward)
+    return np.tanh(input)
 
 
-def _tanh_backward(xp, g, out, x):
-    return (g * (1 - out * out),)
-
-
-@tensor_method()
+@unary(grad=lambda xp, g, out, x: g * (1 - out) * out)
 def sigmoid(input):
     """sigmoid(input) -> 1 / (1 + exp(-input)), without overflow for any input.
 
@@ -878,22 +762,14 @@ def sigmoid(input):
     >>> tg.sigmoid(tg.tensor([-1e4, 0.0, 1e4]))
     tensor([0.0000, 0.5000, 1.0000])
     """
-    return _unary("sigmoid", _np_sigmoid, input, _sigmoid_backward)
-
-
-def _np_sigmoid(x):
     # NOTE: exp(-|x|) never overflows: sigmoid(x) = 1 / (1 + e) for x >= 0 and e / (1 + e) for x < 0
-    e = np.exp(-np.abs(x))
-    out = np.where(x >= 0, 1, e)
+    e = np.exp(-np.abs(input))
+    out = np.where(input >= 0, 1, e).astype(input.dtype, copy=False)
     out /= 1 + e
     return out
 
 
-def _sigmoid_backward(xp, g, out, x):
-    return (g * (1 - out) * out,)
-
-
-@tensor_method()
+@unary(grad=lambda xp, g, out, x: g * (out > 0), ints="keep", bools="error")
 def relu(input):
     """relu(input) -> max(input, 0); integers stay integer. NOTE: the gradient at 0 is 0, as in PyTorch.
 
@@ -901,18 +777,9 @@ def relu(input):
     >>> tg.relu(tg.tensor([-1.0, 0.0, 2.0]))
     tensor([0., 0., 2.])
     """
-    x = _data_of("relu", input)
-    if x.dtype.kind == "b":
-        raise _dtype_error("relu", x.dtype)
-    return _record(_array(np.maximum(x, 0, dtype=x.dtype)), (input,), _relu_backward)
+    return np.maximum(input, 0, dtype=input.dtype)
 
 
-def _relu_backward(xp, g, out, x):
-    return (g * (out > 0),)
-
-
-# W. J. Cody, "Rational Chebyshev approximations for the error function", Math. Comp. 23 (1969): the
-# coefficients of his CALERF (netlib specfun), near-minimax to about 18 significant digits.
 _ERF_A = (3.16112374387056560e00, 1.13864154151050156e02, 3.77485237685302021e02, 3.20937758913846947e03,
           1.85777706184603153e-1)
 _ERF_B = (2.36012909523441209e01, 2.44024637934444173e02, 1.28261652607737228e03, 2.84423683343917062e03)
@@ -985,15 +852,65 @@ def _rational(t, num, den):
     return p
 
 
-def _np_erf(x):
-    return _cody_erf(x, False).astype(x.dtype, copy=False)
+def _cody_erf(x, complement):
+    """erf(x), or erfc(x) if ``complement``, in float64 by Cody's three rational approximations.
+
+    |x| <= 0.46875: erf = x R(x^2); up to 4: erfc = exp(-x^2) R(|x|); beyond: erfc = exp(-x^2)/|x| (1/sqrt(pi)
+    - R(1/x^2)/x^2). erf(-x) = -erf(x) and erfc(-x) = 2 - erfc(x) give negative arguments.
+    """
+    x = np.asarray(x, dtype=np.float64)
+    y = np.abs(x)
+    out = np.empty_like(y)
+    small = y <= 0.46875
+    xs = x[small]
+    r = _rational(xs * xs, _ERF_A, _ERF_B)
+    r *= xs
+    out[small] = 1 - r if complement else r
+
+    large = ~small  # includes nan, which the formulas below propagate
+    y = np.minimum(y[large], 28.0)  # erfc(28) underflows to 0: the same result, without inf - inf
+    ec = np.empty_like(y)
+    mid = y <= 4
+    ec[mid] = _rational(y[mid], _ERF_C, _ERF_D)
+    tail = ~mid
+    t = y[tail]
+    z = 1 / (t * t)
+    r = _rational(z, _ERF_P, _ERF_Q)
+    r *= z
+    np.subtract(_INV_SQRT_PI, r, out=r)
+    r /= t
+    ec[tail] = r
+    # NOTE: exp(-y^2) as exp(-h^2) exp(-(y - h)(y + h)) with h = y rounded down to 1/16: y^2 is inexact
+    h = np.trunc(y * 16) / 16
+    ec *= np.exp(-h * h)
+    ec *= np.exp(-(y - h) * (y + h))
+    negative = x[large] < 0
+    if complement:
+        out[large] = np.where(negative, 2 - ec, ec)
+    else:
+        out[large] = np.where(negative, ec - 1, 1 - ec)
+    return out
 
 
-def _np_erfc(x):
-    return _cody_erf(x, True).astype(x.dtype, copy=False)
+def _rational(t, num, den):
+    """Cody's rational form ((num[-1] t + num[0]) t + ... + num[-2]) / ((t + den[0]) t + ... + den[-1]), by
+    Horner's rule in place (``num`` has one more coefficient than ``den``)."""
+    p = num[-1] * t
+    q = t.copy()
+    for a, b in zip(num[:-2], den[:-1], strict=True):
+        p += a
+        p *= t
+        q += b
+        q *= t
+    p += num[-2]
+    q += den[-1]
+    p /= q
+    return p
 
 
-@tensor_method()
+
+
+@unary(grad=lambda xp, g, out, x: _TWO_OVER_SQRT_PI * xp.exp(-(x * x)) * g)
 def erf(input):
     """erf(input): the error function, 2/sqrt(pi) * integral of exp(-t^2) from 0 to input (float64-accurate).
 
@@ -1001,14 +918,10 @@ def erf(input):
     >>> tg.erf(tg.tensor([0.0, 1.0, -3.0]))
     tensor([ 0.0000,  0.8427, -1.0000])
     """
-    return _unary("erf", _np_erf, input, _erf_backward)
+    return _cody_erf(input, False).astype(input.dtype, copy=False)
 
 
-def _erf_backward(xp, g, out, x):
-    return (_TWO_OVER_SQRT_PI * xp.exp(-(x * x)) * g,)
-
-
-@tensor_method()
+@unary(grad=lambda xp, g, out, x: -_TWO_OVER_SQRT_PI * xp.exp(-(x * x)) * g)
 def erfc(input):
     """erfc(input) -> 1 - erf(input), accurate where erf is close to 1.
 
@@ -1016,29 +929,25 @@ def erfc(input):
     >>> tg.erfc(tg.tensor([0.0, 10.0], dtype=tg.float64))
     tensor([1.0000e+00, 2.0885e-45], dtype=tapegrad.float64)
     """
-    return _unary("erfc", _np_erfc, input, _erfc_backward)
-
-
-def _erfc_backward(xp, g, out, x):
-    return (-_TWO_OVER_SQRT_PI * xp.exp(-(x * x)) * g,)
+    return _cody_erf(input, True).astype(input.dtype, copy=False)
 
 
 # ---------------------------------------------------------------------- rounding and sign (zero gradient)
-def _rounding(op, fn, input):
-    """A piecewise-constant function: integers are returned as they are (a copy); the gradient is zero."""
-    x = _data_of(op, input)
-    kind = x.dtype.kind
-    if kind == "b":
-        raise _dtype_error(op, x.dtype)
-    if kind != "f":
-        return _wrap(x.copy())
-    return _record(_array(fn(x)), (input,), _ZERO_RULES[op])
+def _zero(xp, g, out, x):
+    return xp.zeros_like(g)  # a piecewise-constant function: gradient 0 (PyTorch's; not None)
 
 
-_ZERO_RULES = {op: _zero_rule(op) for op in ("floor", "ceil", "trunc", "round", "sign")}
+def _rounding(fn):
+    """Declare a rounding op: integers are returned as they are (a copy); bool is refused; gradient 0."""
+
+    def rounded(input):
+        return input.copy() if input.dtype.kind in "iu" else fn(input)
+
+    rounded.__name__, rounded.__doc__ = fn.__name__, fn.__doc__
+    return unary(rounded, grad=_zero, ints="keep", bools="error")
 
 
-@tensor_method()
+@_rounding
 def floor(input):
     """floor(input): round down to an integer value (gradient 0).
 
@@ -1046,10 +955,10 @@ def floor(input):
     >>> tg.floor(tg.tensor([-1.5, 1.5]))
     tensor([-2.,  1.])
     """
-    return _rounding("floor", np.floor, input)
+    return np.floor(input)
 
 
-@tensor_method()
+@_rounding
 def ceil(input):
     """ceil(input): round up to an integer value (gradient 0).
 
@@ -1057,10 +966,10 @@ def ceil(input):
     >>> tg.ceil(tg.tensor([-1.5, 1.5]))
     tensor([-1.,  2.])
     """
-    return _rounding("ceil", np.ceil, input)
+    return np.ceil(input)
 
 
-@tensor_method("trunc", "fix")
+@_rounding
 def trunc(input):
     """trunc(input): round toward zero (gradient 0).
 
@@ -1068,14 +977,15 @@ def trunc(input):
     >>> tg.trunc(tg.tensor([-1.5, 1.5]))
     tensor([-1.,  1.])
     """
-    return _rounding("trunc", np.trunc, input)
+    return np.trunc(input)
 
 
 fix = trunc
+Tensor.fix, Tensor.fix_ = trunc, Tensor.trunc_
 
 
-@tensor_method()
-def round(input, *, decimals=0):
+@op(inplace=True)
+def round(input: Tensor, *, decimals: int = 0) -> Tensor:
     """round(input, *, decimals=0): round half to even, to ``decimals`` decimal places (gradient 0).
 
     >>> import tapegrad as tg
@@ -1084,13 +994,18 @@ def round(input, *, decimals=0):
     >>> tg.round(tg.tensor([1.2345]), decimals=2)
     tensor([1.2300])
     """
-    if decimals != 0 and _data_of("round", input).dtype.kind != "f":
-        raise RuntimeError(f"round: decimals is only supported for floating-point tensors, got "
-                           f"{input._data.dtype}")
-    return _rounding("round", lambda x: np.round(x, decimals), input)
+    x = _data_of("round", input)
+    kind = x.dtype.kind
+    if kind == "b":
+        raise dtype_error("round", x.dtype)
+    if kind != "f":
+        if decimals != 0:
+            raise RuntimeError(f"round: decimals is only supported for floating-point tensors, got {x.dtype}")
+        return wrap(x.copy())
+    return record(np.round(x, decimals), (input,), _zero, "RoundBackward0" if decimals == 0 else "RoundBackward1")
 
 
-@tensor_method()
+@unary(grad=lambda xp, g, out, x: g, ints="error")
 def frac(input):
     """frac(input) -> input - trunc(input), the fractional part with the sign of input (gradient 1).
 
@@ -1098,17 +1013,10 @@ def frac(input):
     >>> tg.frac(tg.tensor([-1.5, 2.25]))
     tensor([-0.5000,  0.2500])
     """
-    x = _data_of("frac", input)
-    if x.dtype.kind != "f":
-        raise _dtype_error("frac", x.dtype)
-    return _record(_array(x - np.trunc(x)), (input,), _frac_backward)
+    return input - np.trunc(input)
 
 
-def _frac_backward(xp, g, out, x):
-    return (g,)
-
-
-@tensor_method("sign", "sgn")
+@unary(grad=_zero, ints="keep", methods=("sign", "sgn"))
 def sign(input):
     """sign(input): -1, 0 or 1 by the sign of input (0 for nan and -0.0, as PyTorch); gradient 0.
 
@@ -1116,21 +1024,18 @@ def sign(input):
     >>> tg.sign(tg.tensor([-2.0, 0.0, 3.0]))
     tensor([-1.,  0.,  1.])
     """
-    x = _data_of("sign", input)
-    kind = x.dtype.kind
-    if kind == "b":
-        return _wrap(x.copy())
-    if kind != "f":
-        return _wrap(_array(np.sign(x)))
-    return _record(_array(np.subtract(x > 0, x < 0, dtype=x.dtype)), (input,), _ZERO_RULES["sign"])
+    if input.dtype.kind == "b":
+        return input.copy()
+    return np.subtract(input > 0, input < 0, dtype=input.dtype)
 
 
 sgn = sign
+Tensor.sgn_ = Tensor.sign_
 
 
 # ---------------------------------------------------------------------- selection
-@tensor_method("clamp", "clip")
-def clamp(input, min=None, max=None):
+@op(methods=("clamp", "clip"), inplace=True)
+def clamp(input: Tensor, min: Tensor | float | None = None, max: Tensor | float | None = None) -> Tensor:
     """clamp(input, min=None, max=None): limit values to [min, max] (numbers or broadcastable tensors).
 
     The gradient is 1 where min <= input <= max (bounds included) and 0 where clipped; a tensor bound gets the
@@ -1140,6 +1045,10 @@ def clamp(input, min=None, max=None):
     >>> tg.clamp(tg.tensor([-2.0, 0.5, 3.0]), min=0.0, max=1.0)
     tensor([0.0000, 0.5000, 1.0000])
     """
+    return _clamp(input, min, max, "ClampBackward1")
+
+
+def _clamp(input, min, max, name):
     if min is None and max is None:
         raise RuntimeError("clamp: at least one of 'min' or 'max' must not be None")
     _data_of("clamp", input)
@@ -1153,23 +1062,29 @@ def clamp(input, min=None, max=None):
                 raise TypeError(f"clamp: min and max must be numbers or Tensors, got {type(bound).__name__}")
             dt = dtypes.scalar_dtype(bound, x._data.dtype)
             if dt != x._data.dtype:
-                x = x.type(dt)
+                x = cast(x, dt)
     data = x._data
-    out = data if min is None else np.maximum(data, min)
-    out = out if max is None else np.minimum(out, max)
+    if data.dtype.kind == "b":
+        raise RuntimeError("clamp: not implemented for bool tensors (with bool or no bounds)")
+    lo = None if min is None else np.asarray(min).astype(data.dtype) if data.dtype.kind == "f" else min
+    hi = None if max is None else np.asarray(max).astype(data.dtype) if data.dtype.kind == "f" else max
+    out = data if lo is None else np.maximum(data, lo, dtype=data.dtype, casting="unsafe")
+    out = out if hi is None else np.minimum(out, hi, dtype=data.dtype, casting="unsafe")
+    if out is data:
+        out = data.copy()
 
-    def backward(xp, g, out, x):
+    def clamp_rule(xp, g, out, x):
         if min is None:
-            return (g * (x <= max),)
+            return g * (x <= max)
         if max is None:
-            return (g * (x >= min),)
-        return (g * ((x >= min) & (x <= max)),)
+            return g * (x >= min)
+        return g * ((x >= min) & (x <= max))
 
-    backward.__qualname__ = "clamp.<locals>.backward"
-    return _record(_array(out), (x,), backward)
+    return record(out, (x,), clamp_rule, name)
 
 
 clip = clamp
+Tensor.clip_ = Tensor.clamp_
 
 
 def _clamp_tensors(input, min, max):
@@ -1179,61 +1094,60 @@ def _clamp_tensors(input, min, max):
     if hi is not None:
         x, hi = operands("clamp", x, hi)
         if lo is not None and lo._data.dtype != x._data.dtype:
-            lo = lo.type(x._data.dtype)
+            lo = cast(lo, x._data.dtype)
     try:
         out = x._data if lo is None else np.maximum(x._data, lo._data)
         out = out if hi is None else np.minimum(out, hi._data)
     except ValueError:
         raise broadcast_error("clamp", *(t for t in (x, lo, hi) if t is not None)) from None
-    parents = (x,) + tuple(t for t in (lo, hi) if t is not None)
-    need_lo = lo is not None and lo.requires_grad
-    need_hi = hi is not None and hi.requires_grad
+    inputs = (x,) + tuple(t for t in (lo, hi) if t is not None)
     has_lo, has_hi = lo is not None, hi is not None
 
-    def backward(xp, g, out, x, *bounds):
+    def clamp_rule(xp, need, g, out, x, *bounds):
         lo = bounds[0] if has_lo else None
         hi = bounds[-1] if has_hi else None
         if lo is None:
-            grads = [g * (x <= hi)]
+            grads = [g * (x <= hi) if need[0] else None]
         elif hi is None:
-            grads = [g * (x >= lo)]
+            grads = [g * (x >= lo) if need[0] else None]
         else:
-            grads = [g * ((x >= lo) & (x <= hi))]
+            grads = [g * ((x >= lo) & (x <= hi)) if need[0] else None]
         if has_lo:
             below = x < lo if hi is None else (x < lo) & (lo < hi)
-            grads.append(g * below if need_lo else None)
+            grads.append(g * below if need[1] else None)
         if has_hi:
             above = x > hi if lo is None else (x > hi) | (hi < lo)
-            grads.append(g * above if need_hi else None)
+            grads.append(g * above if need[-1] else None)
         return tuple(grads)
 
-    backward.__qualname__ = "clamp.<locals>.backward"
-    return _record(_array(out), parents, backward)
+    return record(out if out is not x._data else out.copy(), inputs, clamp_rule, "ClampBackward0")
 
 
-@tensor_method()
-def clamp_min(input, min):
+@op(inplace=True)
+def clamp_min(input: Tensor, min: Tensor | float) -> Tensor:
     """clamp_min(input, min) -> clamp(input, min=min).
 
     >>> import tapegrad as tg
     >>> tg.clamp_min(tg.tensor([-1.0, 2.0]), 0)
     tensor([0., 2.])
     """
-    return clamp(input, min=min)
+    return _clamp(input, min, None, "ClampMinBackward0")
 
 
-@tensor_method()
-def clamp_max(input, max):
+@op(inplace=True)
+def clamp_max(input: Tensor, max: Tensor | float) -> Tensor:
     """clamp_max(input, max) -> clamp(input, max=max).
 
     >>> import tapegrad as tg
     >>> tg.clamp_max(tg.tensor([-1.0, 2.0]), 0)
     tensor([-1.,  0.])
     """
-    return clamp(input, max=max)
+    return _clamp(input, None, max, "ClampMaxBackward0")
 
 
-@tensor_method()
+@binary(grad=lambda xp, need, g, out, a, b: (
+    xp.where(a == b, g * 0.5, xp.where(a < b, 0, g)) if need[0] else None,
+    xp.where(a == b, g * 0.5, xp.where(b < a, 0, g)) if need[1] else None), inplace=False)
 def maximum(input, other):
     """maximum(input, other): the elementwise maximum (nan if either is nan); at ties each input gets half the
     gradient, as in PyTorch.
@@ -1242,14 +1156,12 @@ def maximum(input, other):
     >>> tg.maximum(tg.tensor([1.0, 5.0]), tg.tensor([3.0, 2.0]))
     tensor([3., 5.])
     """
-    return _binary("maximum", np.maximum, input, other, _MAXIMUM)
+    return np.maximum(input, other)
 
 
-_MAXIMUM = _binary_rules("maximum", lambda xp, g, out, a, b: xp.where(a == b, g * 0.5, xp.where(a < b, 0, g)),
-                         lambda xp, g, out, a, b: xp.where(a == b, g * 0.5, xp.where(b < a, 0, g)))
-
-
-@tensor_method()
+@binary(grad=lambda xp, need, g, out, a, b: (
+    xp.where(a == b, g * 0.5, xp.where(a > b, 0, g)) if need[0] else None,
+    xp.where(a == b, g * 0.5, xp.where(b > a, 0, g)) if need[1] else None), inplace=False)
 def minimum(input, other):
     """minimum(input, other): the elementwise minimum (nan if either is nan); ties split the gradient in half.
 
@@ -1257,14 +1169,11 @@ def minimum(input, other):
     >>> tg.minimum(tg.tensor([1.0, 5.0]), tg.tensor([3.0, 2.0]))
     tensor([1., 2.])
     """
-    return _binary("minimum", np.minimum, input, other, _MINIMUM)
+    return np.minimum(input, other)
 
 
-_MINIMUM = _binary_rules("minimum", lambda xp, g, out, a, b: xp.where(a == b, g * 0.5, xp.where(a > b, 0, g)),
-                         lambda xp, g, out, a, b: xp.where(a == b, g * 0.5, xp.where(b > a, 0, g)))
-
-
-def where(condition, input=None, other=None):
+@op(methods=())
+def where(condition: Tensor, input: Tensor | float | None = None, other: Tensor | float | None = None):
     """where(condition, input, other): ``input`` where ``condition`` is True, else ``other`` (broadcast).
 
     ``input`` and ``other`` may be tensors or Python numbers. ``where(condition)`` alone is
@@ -1285,31 +1194,29 @@ def where(condition, input=None, other=None):
         raise RuntimeError(f"where: expected condition to be a boolean tensor, but got a tensor with dtype "
                            f"{cond.dtype}")
     if input is None and other is None:
-        return tuple(_wrap(i) for i in np.nonzero(cond))
+        return tuple(wrap(i) for i in np.nonzero(np.atleast_1d(cond)))
     if input is None or other is None:
         raise TypeError("where: give both input and other, or neither")
     if not isinstance(input, Tensor) and not isinstance(other, Tensor):
-        input = _wrap(np.array(input, dtype=_scalars_dtype("where", input, other)))
+        input = wrap(np.array(input, dtype=_scalars_dtype("where", input, other)))
     a, b = operands("where", input, other)
     try:
         out = np.where(cond, a._data, b._data)
     except ValueError:
-        raise broadcast_error("where", _wrap(cond), a, b) from None
-    need_a, need_b = a.requires_grad, b.requires_grad
+        raise broadcast_error("where", wrap(cond), a, b) from None
 
-    def backward(xp, g, out, a, b):
-        return (xp.where(cond, g, 0) if need_a else None, xp.where(cond, 0, g) if need_b else None)
+    def where_rule(xp, need, g, out, a, b):
+        return xp.where(cond, g, 0) if need[0] else None, xp.where(cond, 0, g) if need[1] else None
 
-    backward.__qualname__ = "where.<locals>.backward"
-    return _record(_array(out), (a, b), backward)
+    return record(out, (a, b), where_rule, "WhereBackward0")
 
 
-def _scalars_dtype(op, *values):
+def _scalars_dtype(op_name, *values):
     """The dtype of an op on Python numbers only: the default float if any is a float, int64 if any is an
     int, else bool."""
     for v in values:
         if not isinstance(v, (int, float, np.generic)):
-            raise TypeError(f"{op}: unsupported operand type {type(v).__name__} (expected a Tensor or a "
+            raise TypeError(f"{op_name}: unsupported operand type {type(v).__name__} (expected a Tensor or a "
                             "number)")
     if any(isinstance(v, (float, np.floating)) for v in values):
         return _default_dtype()
@@ -1318,14 +1225,16 @@ def _scalars_dtype(op, *values):
     return dtypes.int64
 
 
-@tensor_method("where")
 def _where_method(self, condition, other):
     """x.where(condition, other) -> where(condition, x, other)."""
     return where(condition, self, other)
 
 
-@tensor_method()
-def lerp(input, end, weight):
+Tensor.where = _where_method
+
+
+@op(inplace=True)
+def lerp(input: Tensor, end: Tensor, weight: Tensor | float) -> Tensor:
     """lerp(input, end, weight) -> input + weight * (end - input), with a number or tensor weight.
 
     Floating point only, and the tensors must share a dtype (as in PyTorch).
@@ -1339,7 +1248,7 @@ def lerp(input, end, weight):
         raise TypeError(f"lerp: expected end to be a Tensor, got {type(end).__name__}")
     dt = input._data.dtype
     if dt.kind != "f":
-        raise _dtype_error("lerp", dt)
+        raise dtype_error("lerp", dt)
     named = (("end", end),) + ((("weight", weight),) if isinstance(weight, Tensor) else ())
     for name, t in named:
         if t._data.dtype != dt:
@@ -1356,60 +1265,60 @@ def lerp(input, end, weight):
     except ValueError:
         raise broadcast_error("lerp", *(t for t in (input, end, weight) if isinstance(t, Tensor))) from None
     if not isinstance(weight, Tensor):
-        def backward(xp, g, out, a, b):
-            return g * (1 - w), g * w
+        def lerp_rule(xp, need, g, out, a, b):
+            return g * (1 - w) if need[0] else None, g * w if need[1] else None
 
-        backward.__qualname__ = "lerp.<locals>.backward"
-        return _record(_array(out), (input, end), backward)
+        return record(out, (input, end), lerp_rule, "LerpBackward0")
+    return record(out, (input, end, weight), _lerp_tensor_rule, "LerpBackward1")
 
-    def backward(xp, g, out, a, b, w):
-        return g * (1 - w), g * w, g * (b - a)
 
-    backward.__qualname__ = "lerp.<locals>.backward"
-    return _record(_array(out), (input, end, weight), backward)
+def _lerp_tensor_rule(xp, need, g, out, a, b, w):
+    return g * (1 - w) if need[0] else None, g * w if need[1] else None, g * (b - a) if need[2] else None
 
 
 # ---------------------------------------------------------------------- comparisons (bool results, no grad)
-def _compare(op, ufunc, symbol):
+def _compare(name, ufunc, symbol, methods):
     def compare(input, other):
-        a, b = operands(op, input, other)
+        a, b = operands(name, input, other)
         try:
-            return _wrap(_array(ufunc(a._data, b._data)))
+            return wrap(ufunc(a._data, b._data))
         except ValueError:
-            raise broadcast_error(op, a, b) from None
+            raise broadcast_error(name, a, b) from None
 
-    compare.__name__ = compare.__qualname__ = op
+    compare.__name__ = compare.__qualname__ = name
     example = np.array2string(ufunc(np.array([1, 2, 3]), 2), separator=", ")
-    compare.__doc__ = (f"{op}(input, other) -> bool tensor of input {symbol} other, elementwise, with "
+    compare.__doc__ = (f"{name}(input, other) -> bool tensor of input {symbol} other, elementwise, with "
                        f"broadcasting (no gradient).\n\n    >>> import tapegrad as tg\n"
-                       f"    >>> tg.{op}(tg.tensor([1, 2, 3]), 2)\n    tensor({example})\n    ")
-    return compare
+                       f"    >>> tg.{name}(tg.tensor([1, 2, 3]), 2)\n    tensor({example})\n    ")
+    return op(compare, methods=methods, inplace=True)
 
 
-eq = tensor_method("eq")(_compare("eq", np.equal, "=="))
-ne = not_equal = tensor_method("ne", "not_equal")(_compare("ne", np.not_equal, "!="))
-lt = less = tensor_method("lt", "less", "__lt__")(_compare("lt", np.less, "<"))
-le = less_equal = tensor_method("le", "less_equal", "__le__")(_compare("le", np.less_equal, "<="))
-gt = greater = tensor_method("gt", "greater", "__gt__")(_compare("gt", np.greater, ">"))
-ge = greater_equal = tensor_method("ge", "greater_equal", "__ge__")(_compare("ge", np.greater_equal, ">="))
+eq = _compare("eq", np.equal, "==", ("eq",))
+ne = not_equal = _compare("ne", np.not_equal, "!=", ("ne", "not_equal"))
+lt = less = _compare("lt", np.less, "<", ("lt", "less", "__lt__"))
+le = less_equal = _compare("le", np.less_equal, "<=", ("le", "less_equal", "__le__"))
+gt = greater = _compare("gt", np.greater, ">", ("gt", "greater", "__gt__"))
+ge = greater_equal = _compare("ge", np.greater_equal, ">=", ("ge", "greater_equal", "__ge__"))
 
 _COMPARABLE = (Tensor, int, float, np.ndarray, np.generic, list, tuple)
 
 
-@tensor_method()
 def __eq__(self, other):
     """self == other, elementwise; for other types Python falls back to identity (x == None is False), as in
     PyTorch."""
     return eq(self, other) if isinstance(other, _COMPARABLE) else NotImplemented
 
 
-@tensor_method()
 def __ne__(self, other):
     """self != other, elementwise; True for other types (x != None), as in PyTorch."""
     return ne(self, other) if isinstance(other, _COMPARABLE) else NotImplemented
 
 
-def equal(input, other):
+Tensor.__eq__, Tensor.__ne__ = __eq__, __ne__
+
+
+@op(xp_name=False)
+def equal(input: Tensor, other: Tensor) -> bool:
     """equal(input, other) -> bool: True if both have the same shape and the same values.
 
     >>> import tapegrad as tg
@@ -1421,11 +1330,8 @@ def equal(input, other):
     return input._data.shape == other._data.shape and bool(np.array_equal(input._data, other._data))
 
 
-Tensor.equal = equal
-
-
-@tensor_method()
-def isclose(input, other, rtol=1e-05, atol=1e-08, equal_nan=False):
+@op
+def isclose(input: Tensor, other: Tensor, rtol: float = 1e-05, atol: float = 1e-08, equal_nan: bool = False):
     """isclose(input, other, rtol=1e-05, atol=1e-08, equal_nan=False) -> bool tensor of
     |input - other| <= atol + rtol * |other| (equal infinities are close; the dtypes must match, as PyTorch).
 
@@ -1435,13 +1341,13 @@ def isclose(input, other, rtol=1e-05, atol=1e-08, equal_nan=False):
     """
     a, b = _same_dtype("isclose", input, other)
     try:
-        return _wrap(_array(np.isclose(a, b, rtol=rtol, atol=atol, equal_nan=equal_nan)))
+        return wrap(np.isclose(a, b, rtol=rtol, atol=atol, equal_nan=equal_nan))
     except ValueError:
         raise broadcast_error("isclose", input, other) from None
 
 
-@tensor_method()
-def allclose(input, other, rtol=1e-05, atol=1e-08, equal_nan=False):
+@op
+def allclose(input: Tensor, other: Tensor, rtol: float = 1e-05, atol: float = 1e-08, equal_nan: bool = False):
     """allclose(input, other, rtol=1e-05, atol=1e-08, equal_nan=False) -> bool: isclose everywhere.
 
     >>> import tapegrad as tg
@@ -1451,25 +1357,25 @@ def allclose(input, other, rtol=1e-05, atol=1e-08, equal_nan=False):
     return bool(isclose(input, other, rtol, atol, equal_nan)._data.all())
 
 
-def _same_dtype(op, input, other):
+def _same_dtype(op_name, input, other):
     if not (isinstance(input, Tensor) and isinstance(other, Tensor)):
-        raise TypeError(f"{op}: expected two Tensors, got {type(input).__name__} and {type(other).__name__}")
+        raise TypeError(f"{op_name}: expected two Tensors, got {type(input).__name__} and {type(other).__name__}")
     a, b = input._data, other._data
     if a.dtype != b.dtype:
-        raise RuntimeError(f"{op}: the dtypes must match, got {a.dtype} and {b.dtype}")
+        raise RuntimeError(f"{op_name}: the dtypes must match, got {a.dtype} and {b.dtype}")
     return a, b
 
 
-def _predicate(op, fn, constant, doc):
+def _predicate(name, fn, constant, doc):
     def predicate(input):
-        x = _data_of(op, input)
+        x = _data_of(name, input)
         if x.dtype.kind != "f":  # integers and bools are finite
-            return _wrap(np.full(x.shape, constant))
-        return _wrap(_array(fn(x)))
+            return wrap(np.full(x.shape, constant))
+        return wrap(fn(x))
 
-    predicate.__name__ = predicate.__qualname__ = op
+    predicate.__name__ = predicate.__qualname__ = name
     predicate.__doc__ = doc
-    return tensor_method(op)(predicate)
+    return op(predicate)
 
 
 isnan = _predicate("isnan", np.isnan, False, """isnan(input) -> bool tensor, True where input is nan.
@@ -1506,23 +1412,23 @@ isfinite = _predicate("isfinite", np.isfinite, True, """isfinite(input) -> bool 
 
 
 # ---------------------------------------------------------------------- logic and bits
-def _logical(op, ufunc):
+def _logical(name, ufunc):
     def logical(input, other):
         if not (isinstance(input, Tensor) and isinstance(other, Tensor)):
-            raise TypeError(f"{op}: expected two Tensors, got {type(input).__name__} and "
+            raise TypeError(f"{name}: expected two Tensors, got {type(input).__name__} and "
                             f"{type(other).__name__}")
         try:
-            return _wrap(_array(ufunc(input._data, other._data)))
+            return wrap(ufunc(input._data, other._data))
         except ValueError:
-            raise broadcast_error(op, input, other) from None
+            raise broadcast_error(name, input, other) from None
 
-    logical.__name__ = logical.__qualname__ = op
+    logical.__name__ = logical.__qualname__ = name
     example = np.array2string(ufunc([True, False], [1, 1]), separator=", ")
-    logical.__doc__ = (f"{op}(input, other) -> bool tensor: {op} of the truth values (nonzero is True).\n\n"
+    logical.__doc__ = (f"{name}(input, other) -> bool tensor: {name} of the truth values (nonzero is True).\n\n"
                        f"    >>> import tapegrad as tg\n"
-                       f"    >>> tg.{op}(tg.tensor([True, False]), tg.tensor([1, 1]))\n"
+                       f"    >>> tg.{name}(tg.tensor([True, False]), tg.tensor([1, 1]))\n"
                        f"    tensor({example})\n    ")
-    return tensor_method(op)(logical)
+    return op(logical, inplace=True)
 
 
 logical_and = _logical("logical_and", np.logical_and)
@@ -1530,39 +1436,41 @@ logical_or = _logical("logical_or", np.logical_or)
 logical_xor = _logical("logical_xor", np.logical_xor)
 
 
-@tensor_method()
-def logical_not(input):
+@op(inplace=True)
+def logical_not(input: Tensor) -> Tensor:
     """logical_not(input) -> bool tensor, True where input is zero (or False).
 
     >>> import tapegrad as tg
     >>> tg.logical_not(tg.tensor([0.0, 2.0]))
     tensor([ True, False])
     """
-    return _wrap(_array(np.logical_not(_data_of("logical_not", input))))
+    return wrap(np.logical_not(_data_of("logical_not", input)))
 
 
-def _bitwise(op, ufunc, symbol):
+def _bitwise(name, ufunc, symbol):
     def bitwise(input, other):
-        a, b = operands(op, input, other)
+        a, b = operands(name, input, other)
         if a._data.dtype.kind not in "biu":
-            raise RuntimeError(f"{op}: only integer and bool tensors are supported, got {a._data.dtype}")
+            raise RuntimeError(f"{name}: only integer and bool tensors are supported, got {a._data.dtype}")
         try:
-            return _wrap(_array(ufunc(a._data, b._data)))
+            return wrap(ufunc(a._data, b._data))
         except ValueError:
-            raise broadcast_error(op, a, b) from None
+            raise broadcast_error(name, a, b) from None
+
+    bitwise.__name__ = bitwise.__qualname__ = name
+    bitwise.__doc__ = (f"{name}(input, other) -> input {symbol} other: bitwise for integers, logical for bools."
+                       f"\n\n    >>> import tapegrad as tg\n    >>> tg.{name}(tg.tensor([12]), 10)\n"
+                       f"    tensor([{ufunc(12, 10)}])\n    ")
+    dunder = {"&": "and", "|": "or", "^": "xor"}[symbol]
 
     def reflected(self, other):
         return bitwise(other, self)
 
-    bitwise.__name__ = bitwise.__qualname__ = op
-    bitwise.__doc__ = (f"{op}(input, other) -> input {symbol} other: bitwise for integers, logical for bools."
-                       f"\n\n    >>> import tapegrad as tg\n    >>> tg.{op}(tg.tensor([12]), 10)\n"
-                       f"    tensor([{ufunc(12, 10)}])\n    ")
-    name = {"&": "and", "|": "or", "^": "xor"}[symbol]
-    reflected.__name__ = reflected.__qualname__ = f"__r{name}__"
+    reflected.__name__ = reflected.__qualname__ = f"__r{dunder}__"
     reflected.__doc__ = f"other {symbol} self, for a number on the left."
-    tensor_method(op, f"__{name}__")(bitwise)
-    tensor_method(f"__r{name}__")(reflected)
+    setattr(Tensor, f"__r{dunder}__", reflected)
+    op(bitwise, methods=(name, f"__{dunder}__"), inplace=True)
+    setattr(Tensor, f"__i{dunder}__", getattr(Tensor, name + "_"))
     return bitwise
 
 
@@ -1571,8 +1479,8 @@ bitwise_or = _bitwise("bitwise_or", np.bitwise_or, "|")
 bitwise_xor = _bitwise("bitwise_xor", np.bitwise_xor, "^")
 
 
-@tensor_method("bitwise_not", "__invert__")
-def bitwise_not(input):
+@op(methods=("bitwise_not", "__invert__"), inplace=True)
+def bitwise_not(input: Tensor) -> Tensor:
     """bitwise_not(input) -> ~input: logical not for bools, bitwise not for integers.
 
     >>> import tapegrad as tg
@@ -1582,46 +1490,25 @@ def bitwise_not(input):
     x = _data_of("bitwise_not", input)
     if x.dtype.kind not in "biu":
         raise TypeError(f"bitwise_not: ~ is only implemented on integer and bool tensors, got {x.dtype}")
-    return _wrap(_array(np.invert(x)))
+    return wrap(np.invert(x))
 
 
-# ---------------------------------------------------------------------- in place
-def _inplace_method(name, fn):
-    def method(self, *args, **kwargs):
-        return _inplace(self, name, fn, *args, **kwargs)
+# ---------------------------------------------------------------------- arithmetic in place
+def _arithmetic_inplace(name, ufunc, op_fn):
+    def method(self, other, **kwargs):
+        return _fast_inplace(self, name, ufunc, other, op_fn, **kwargs)
 
     method.__name__ = method.__qualname__ = name
-    method.__doc__ = f"{name}(...): {name[:-1]} in place."
+    method.__doc__ = f"{name}(other) -> self: ``{op_fn.__name__}`` in place."
     return method
 
 
-for _fn in (abs, reciprocal, square, sqrt, rsqrt, exp, exp2, expm1, log, log2, log10, log1p, sin, cos, tan,
-            sinh, cosh, asin, acos, atan, atan2, tanh, sigmoid, relu, erf, erfc, floor, ceil, round, trunc,
-            frac, sign, floor_divide, remainder, fmod, lerp, clamp_min, clamp_max, bitwise_and, bitwise_or,
-            bitwise_xor, bitwise_not, logical_and, logical_or, logical_xor, logical_not):
-    if not hasattr(Tensor, _fn.__name__ + "_"):
-        setattr(Tensor, _fn.__name__ + "_", _inplace_method(_fn.__name__ + "_", _fn))
-Tensor.absolute_ = Tensor.abs_
-Tensor.fix_ = Tensor.trunc_
-Tensor.__ifloordiv__ = Tensor.floor_divide_
-Tensor.__imod__ = Tensor.remainder_
-Tensor.__iand__ = Tensor.bitwise_and_
-Tensor.__ior__ = Tensor.bitwise_or_
-Tensor.__ixor__ = Tensor.bitwise_xor_
-
-
-def _copy_into(dst, src):
-    """The value ``copy_`` writes: ``src`` broadcast to ``dst``'s shape and cast to its dtype."""
-    try:
-        data = np.broadcast_to(src._data, dst._data.shape)
-    except ValueError:
-        raise RuntimeError(f"copy_: cannot broadcast a source of shape {tuple(src.shape)} to the destination "
-                           f"shape {tuple(dst.shape)}") from None
-    data = data.astype(dst._data.dtype)
-
-    def backward(xp, g, out, d, s):
-        return None, g
-
-    backward.__qualname__ = "copy.<locals>.backward"
-    return _record(data, (dst, src), backward)
-
+Tensor.add_ = Tensor.__iadd__ = _arithmetic_inplace("add_", np.add, add)
+Tensor.sub_ = Tensor.subtract_ = Tensor.__isub__ = _arithmetic_inplace("sub_", np.subtract, sub)
+Tensor.mul_ = Tensor.multiply_ = Tensor.__imul__ = _arithmetic_inplace("mul_", np.multiply, mul)
+Tensor.div_ = Tensor.divide_ = Tensor.true_divide_ = Tensor.__itruediv__ = _arithmetic_inplace("div_", np.divide,
+                                                                                              div)
+Tensor.floor_divide_ = Tensor.__ifloordiv__ = inplace_method("floor_divide_", floor_divide)
+Tensor.remainder_ = Tensor.__imod__ = inplace_method("remainder_", remainder)
+Tensor.fmod_ = inplace_method("fmod_", fmod)
+Tensor.negative_ = Tensor.neg_

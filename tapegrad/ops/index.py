@@ -5,14 +5,17 @@ Every gradient here is a scatter-add of the gradient into zeros of the input's s
 path, whose own gradient is indexing again, so indexing has gradients of every order.
 """
 
-import math
 import numbers
 import re
-import weakref
 
 import numpy as np
 
-from .._tensor import Tensor, _bump, _check_dim, _inplace, _record, _wrap, tensor_method
+from ..autograd.declare import Tensor, tensor_method
+from ..autograd.declare import bump as _bump
+from ..autograd.declare import check_dim as _check_dim
+from ..autograd.declare import inplace as _inplace
+from ..autograd.declare import legacy_record as _record
+from ..autograd.declare import wrap as _wrap
 from ..autograd.grad_mode import state as _grad_state
 from ..autograd.xp import numpy_xp
 
@@ -22,75 +25,7 @@ __all__ = ["add_at", "gather", "scatter", "scatter_add", "index_select", "index_
 _FULL = slice(None)
 
 
-# ---------------------------------------------------------------------- scatter-add on arrays
-def scatter_add_array(shape, index, values, unique=None):
-    """Zeros of ``shape`` with ``values`` added at ``index`` (repeated positions accumulate).
-
-    ``unique=True`` promises that no position repeats (plain assignment is then exact); by default it is
-    inferred: an index without integer arrays (ints, slices, None, Ellipsis, boolean masks) never repeats.
-
-    >>> scatter_add_array((3,), (np.array([0, 0, 2]),), np.array([1.0, 2.0, 3.0]))
-    array([3., 0., 3.])
-    """
-    out = np.zeros(shape, dtype=values.dtype)
-    add_into(out, index, values, unique, fresh=True)
-    return out
-
-
-def add_into(out, index, values, unique=None, fresh=False):
-    """``out[index] += values`` with repeated positions accumulating, in place (``fresh``: ``out`` is zeros).
-
-    ``np.add.at`` is slow on rows (it goes element by element through the general ufunc machinery), so the
-    common integer-array indexes become flat positions, accumulated by the 1-d ``np.add.at`` that numpy runs
-    on a fast path; below 1024 values the bookkeeping costs more than it saves (crossover measured at 1-2k
-    values). Measured (numpy 2.4, float32, 2 cores), zeros included: 2048 rows of 64 into a (1000, 64) table,
-    0.31 ms against 1.6 ms for ``np.add.at(out, idx, rows)``; 10000 rows of 16 into 10 rows, 0.43 ms against
-    1.9 ms; 256 rows of 512, 0.30 ms against 1.6 ms. Sorting with ``np.add.reduceat`` and ``np.bincount`` on
-    flat positions were slower than this in nearly every case (see docs/coverage/index.md).
-
-    >>> out = np.ones(3)
-    >>> add_into(out, np.array([2, 2]), np.array([1.0, 1.0]))
-    >>> out
-    array([1., 1., 3.])
-    """
-    parts = index if type(index) is tuple else (index,)
-    arrays = [k for k, p in enumerate(parts) if type(p) is np.ndarray and p.dtype.kind != "b"]
-    if unique or (unique is None and not arrays):
-        if fresh:
-            out[index] = values
-        else:
-            out[index] += values
-        return
-    if values.size < 1024 or not out.flags.c_contiguous:
-        np.add.at(out, index, values)  # small: the flat-position bookkeeping would cost more than it saves
-        return
-    flat_out = out.reshape(-1)  # a view, as out is contiguous
-    shape = out.shape
-    if len(arrays) == 1 and all(p is Ellipsis or (type(p) is slice and p == _FULL)
-                                for i, p in enumerate(parts) if i != arrays[0]):
-        # One integer array along dim d, full slices elsewhere: x[idx], x[:, idx], index_select, embeddings.
-        k = arrays[0]
-        d = sum(out.ndim - len(parts) + 1 if p is Ellipsis else 1 for p in parts[:k])
-        idx = parts[k]
-        n = shape[d]
-        if idx.size and idx.min() < 0:
-            idx = np.where(idx < 0, idx + n, idx)
-        pre, rest = math.prod(shape[:d]), math.prod(shape[d + 1:])
-        want = shape[:d] + idx.shape + shape[d + 1:]
-        vals = (values if values.shape == want else np.broadcast_to(values, want)).reshape(-1)
-        if pre == 1:
-            flat = idx if rest == 1 else idx.reshape(-1, 1) * rest + np.arange(rest)
-        else:  # positions (p * n + idx[j]) * rest + r for p < pre, j < len(idx), r < rest
-            flat = (np.arange(0, pre * n, n).reshape(-1, 1, 1) + idx.reshape(1, -1, 1)) * rest
-            flat = flat + np.arange(rest) if rest > 1 else flat
-        np.add.at(flat_out, flat.reshape(-1), vals)
-    elif len(arrays) == len(parts) == out.ndim:
-        # An integer array for every dim (gather, x[rows, cols]): flat positions.
-        flat = np.ravel_multi_index(parts, shape, mode="wrap")
-        vals = values if values.shape == flat.shape else np.broadcast_to(values, flat.shape)
-        np.add.at(flat_out, flat.reshape(-1), vals.reshape(-1))
-    else:
-        np.add.at(out, index, values)
+from ..autograd.scatter import add_into, scatter_add_array  # noqa: E402,F401
 
 
 def _scatter(xp, shape, index, values, unique=None):
@@ -100,6 +35,7 @@ def _scatter(xp, shape, index, values, unique=None):
     return xp.add_at(shape, index, values)
 
 
+@tensor_method()
 def add_at(shape, index, values):
     """add_at(shape, index, values): zeros of ``shape`` plus ``values`` at ``index`` (repeats accumulate).
 
@@ -215,12 +151,7 @@ def getitem(input, index):
     def backward(xp, g, out, x):
         return (_scatter(xp, shape, index, g),)
 
-    result = _record(out, (input,), backward)
-    base = out.base
-    if base is not None and (base is x or base is x.base):  # numpy points a view at the array that owns the memory
-        # a view: an in-place op on it under grad mode writes through to ``input`` (see _tensor._inplace)
-        result._extra = {"view_of": (weakref.ref(input), index)}  # weak: no cycle when input is written
-    return result
+    return _record(out, (input,), backward)
 
 
 @tensor_method("__setitem__")

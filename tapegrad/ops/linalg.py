@@ -13,7 +13,9 @@ from collections import Counter
 import numpy as np
 
 from .. import dtypes
-from .._tensor import Tensor, _record, _wrap, tensor_method
+from ..autograd.declare import Tensor, tensor_method
+from ..autograd.declare import legacy_record as _record
+from ..autograd.declare import wrap as _wrap
 from .elementwise import operands
 
 __all__ = ["matmul", "mm", "bmm", "mv", "dot", "inner", "outer", "ger", "einsum"]

@@ -13,7 +13,10 @@ from collections import namedtuple
 import numpy as np
 
 from .. import dtypes
-from .._tensor import Tensor, _check_dim, _record, _wrap, tensor_method
+from ..autograd.declare import Tensor, tensor_method
+from ..autograd.declare import check_dim as _check_dim
+from ..autograd.declare import legacy_record as _record
+from ..autograd.declare import wrap as _wrap
 
 __all__ = ["sum", "mean", "var", "std", "var_mean", "std_mean", "prod", "max", "min", "amax", "amin",
            "argmax", "argmin", "logsumexp", "cumsum", "cumprod", "norm", "all", "any", "count_nonzero",

@@ -11,7 +11,10 @@ import numpy as np
 
 from .. import dtypes
 from .. import random as _random
-from .._tensor import Tensor, _inplace, _record, _wrap, tensor_method
+from ..autograd.declare import Tensor, tensor_method
+from ..autograd.declare import inplace as _inplace
+from ..autograd.declare import legacy_record as _record
+from ..autograd.declare import wrap as _wrap
 
 __all__ = ["multinomial", "randperm", "bernoulli", "normal"]
 

@@ -16,7 +16,11 @@ import operator
 import numpy as np
 
 from .. import dtypes
-from .._tensor import Size, Tensor, _check_dim, _record, _wrap, tensor_method
+from .._tensor import Size
+from ..autograd.declare import Tensor, tensor_method
+from ..autograd.declare import check_dim as _check_dim
+from ..autograd.declare import legacy_record as _record
+from ..autograd.declare import wrap as _wrap
 from .index import _scatter
 
 __all__ = ["reshape", "view", "view_as", "reshape_as", "flatten", "unflatten", "unsqueeze", "squeeze",

@@ -9,7 +9,10 @@ NaN counts as larger than every number, as in PyTorch: last in an ascending sort
 
 import numpy as np
 
-from .._tensor import Tensor, _check_dim, _record, _wrap, tensor_method
+from ..autograd.declare import Tensor, tensor_method
+from ..autograd.declare import check_dim as _check_dim
+from ..autograd.declare import legacy_record as _record
+from ..autograd.declare import wrap as _wrap
 from .reduce import return_types
 
 __all__ = ["sort", "argsort", "topk"]

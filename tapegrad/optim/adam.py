@@ -2,7 +2,8 @@
 
 import numpy as np
 
-from .._tensor import _bump, _wrap
+from ..autograd.declare import bump as _bump
+from ..autograd.declare import wrap as _wrap
 from .optimizer import Optimizer, _advance_step, _check_option, _check_unsupported, _grad_shape_error
 
 

@@ -12,7 +12,9 @@ from collections import defaultdict
 
 import numpy as np
 
-from .._tensor import Tensor, _bump, _wrap
+from ..autograd.declare import Tensor
+from ..autograd.declare import bump as _bump
+from ..autograd.declare import wrap as _wrap
 from ..autograd.grad_mode import enable_grad
 from ..autograd.grad_mode import state as _grad_state
 

@@ -2,7 +2,8 @@
 
 import numpy as np
 
-from .._tensor import _clock, _wrap
+from ..autograd.declare import increment_version
+from ..autograd.declare import wrap as _wrap
 from .optimizer import Optimizer, _check_option, _check_unsupported, _grad_shape_error
 
 
@@ -44,10 +45,6 @@ class SGD(Optimizer):
         nesterov = group["nesterov"]
         maximize = group["maximize"]
         state = self.state
-        # One tick of the write clock for the whole update: every parameter written below takes it as its
-        # version, so a graph recorded before the step that saved a parameter still refuses to backward.
-        _clock.now += 1
-        version = _clock.now
         for p in group["params"]:
             grad = p.grad
             if grad is None:
@@ -83,4 +80,4 @@ class SGD(Optimizer):
                 p._data -= g
             else:
                 p._data -= lr * g
-            p._version = version
+            increment_version(p)  # a graph that saved p before the step refuses to backward after it

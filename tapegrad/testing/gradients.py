@@ -11,8 +11,8 @@ def _as_input(x, requires_grad):
         x = x._data
     x = np.asarray(x)
     if x.dtype.kind == "f":
-        return _t._wrap(x.astype(np.float64)).requires_grad_(requires_grad)
-    return _t._wrap(x.copy())
+        return _t.wrap(x.astype(np.float64)).requires_grad_(requires_grad)
+    return _t.wrap(x.copy())
 
 
 def assert_gradients(fn, *inputs, eps=1e-6, atol=1e-5, rtol=1e-4, wrt=None):
@@ -38,7 +38,7 @@ def assert_forward(fn, reference, *inputs, rtol=1e-5, atol=1e-6, dtype=None):
     arrays = [np.asarray(x._data if isinstance(x, _t.Tensor) else x) for x in inputs]
     if dtype is not None:
         arrays = [a.astype(dtype) if a.dtype.kind == "f" else a for a in arrays]
-    got = fn(*[_t._wrap(a.copy()) for a in arrays])
+    got = fn(*[_t.wrap(a.copy()) for a in arrays])
     want = reference(*arrays)
     got_arr = got._data if isinstance(got, _t.Tensor) else np.asarray(got)
     want = np.asarray(want)

@@ -23,7 +23,10 @@ import warnings
 import numpy as np
 
 from .. import random as _random
-from .._tensor import Tensor, _record, _to_array, _wrap
+from ..autograd.declare import Tensor
+from ..autograd.declare import legacy_record as _record
+from ..autograd.declare import to_array as _to_array
+from ..autograd.declare import wrap as _wrap
 
 __all__ = ["Dataset", "IterableDataset", "TensorDataset", "Subset", "ConcatDataset", "random_split",
            "Sampler", "SequentialSampler", "RandomSampler", "SubsetRandomSampler", "WeightedRandomSampler",

@@ -11,7 +11,7 @@ import subprocess
 
 import numpy as np
 
-from .._tensor import Tensor, op_name
+from .._tensor import Tensor
 from ..autograd.engine import parents_of
 
 _DOT_MISSING = ("the Graphviz 'dot' program is not installed, so the graph was drawn with matplotlib instead; "
@@ -201,7 +201,7 @@ def _describe(t, names, show_grads, is_output):
     shape = "×".join(str(s) for s in t._data.shape) or "scalar"
     meta = f"{shape} {t._data.dtype}"
     if t._backward is not None:
-        name = op_name(t._backward).removesuffix("Backward")
+        name = t._name.removesuffix("0").removesuffix("Backward")
         return {"label": f"{name}\n{meta}", "kind": "output" if is_output else "op"}
     label = names.get(id(t))
     kind = "param" if label is not None or t.requires_grad else "input"

@@ -1,0 +1,33 @@
+"""The state every layer of tapegrad reads: grad mode, the write clock and anomaly mode.
+
+This module imports nothing from tapegrad, so the tensor, the tape, the engine and the ops can all depend on it
+without an import cycle. Code above the tape changes this state only through its public doors:
+``tapegrad.no_grad`` & co. (``autograd/grad_mode.py``), the in-place ops and
+``tapegrad.autograd.graph.increment_version`` (``autograd/inplace.py``), ``tapegrad.autograd.detect_anomaly``.
+"""
+
+import threading
+
+
+class _GradMode(threading.local):
+    """Whether ops record themselves on the tape, per thread (as PyTorch's grad mode)."""
+
+    enabled = True
+
+
+grad = _GradMode()
+
+
+class clock:
+    """The global write clock. A tensor's ``_version`` is the time of its last in-place write and a node's
+    ``_stamp`` the time it was recorded, so one comparison tells whether an input changed after its use."""
+
+    now = 1
+
+
+class anomaly:
+    """Anomaly mode (``tapegrad.autograd.detect_anomaly``): off by default, and then free: the tape checks
+    ``anomaly.enabled`` once per op it records."""
+
+    enabled = False
+    check_nan = True

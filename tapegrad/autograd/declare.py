@@ -1,0 +1,268 @@
+"""How an op is declared: everything an op module needs from the autograd layer, in one place.
+
+    from ..autograd.declare import Tensor, binary, op, record, unary, wrap
+
+- ``unary`` and ``binary`` declare an elementwise op from its numpy function and its gradient rule: the op, its
+  PyTorch node name, its Tensor method and in-place method, and its name for create_graph rules, in one place.
+- ``op`` declares an op written by hand: its body computes the array and calls ``record`` with its rule and
+  node name (a result that shares its input's memory becomes its view there).
+- ``inplace`` is the door every in-place op goes through; ``no_record`` tells an op's fast in-place path when
+  it is a plain write, which ``bump`` then announces.
+- ``operands`` turns the operands of a binary op into tensors of PyTorch's result dtype.
+
+Rules are described in ``autograd/tape.py``; CONTRIBUTING.md shows how to add an op.
+"""
+
+from __future__ import annotations
+
+import functools
+import numbers
+from collections.abc import Callable, Sequence
+
+import numpy as np
+
+from .. import dtypes
+from .._tensor import Size, Tensor, check_device, check_dim, to_array, type_name, wrap
+from .inplace import apply as inplace
+from .inplace import bump, increment_version, no_record
+from .tape import node_name, record
+from .xp import register_tensor_xp
+
+__all__ = ["Tensor", "Size", "wrap", "record", "node_name", "unary", "binary", "op", "inplace",
+           "inplace_method", "no_record", "bump", "increment_version", "operands", "operand", "cast",
+           "broadcast_error", "dtype_error", "expected_tensor", "check_dim", "check_device", "to_array",
+           "type_name"]
+
+
+# ---------------------------------------------------------------------- operands
+def expected_tensor(op: str, x) -> TypeError:
+    return TypeError(f"{op}: expected a Tensor as input, got {type(x).__name__}")
+
+
+def broadcast_error(op: str, *tensors) -> ValueError:
+    shapes = " and ".join(str(tuple(t.shape)) for t in tensors)
+    return ValueError(f"{op}: cannot broadcast shapes {shapes} together (sizes must be equal or 1, aligned "
+                      f"from the right)")
+
+
+def dtype_error(op: str, dtype) -> RuntimeError:
+    hint = {"sub": "; use the ^ or logical_xor() operator instead",
+            "neg": "; to invert a mask use the ~ or logical_not() operator instead"}.get(op, "")
+    return RuntimeError(f"{op}: not supported for {dtype} tensors{hint}")
+
+
+def cast(t: Tensor, dtype) -> Tensor:
+    """``t`` in ``dtype``; the gradient flows back between floating-point dtypes (``ToCopyBackward0``)."""
+    dtype = dtypes.as_dtype(dtype)
+    if t._data.dtype == dtype:
+        return t
+    out = t._data.astype(dtype)
+    if dtype.kind != "f":
+        return wrap(out)
+    return record(out, (t,), _cast_rule, "ToCopyBackward0")
+
+
+def _cast_rule(xp, g, out, x):
+    return g  # the engine casts the gradient back to x's dtype
+
+
+def operand(op: str, x, like: Tensor) -> Tensor:
+    """A non-tensor operand as a constant tensor. Python and numpy scalars are weak, as in PyTorch: they take
+    the tensor's dtype within its category (int tensor + 2.5 -> the default float dtype)."""
+    kind = type(x)
+    if kind is not float and kind is not int and kind is not bool:
+        if isinstance(x, np.generic) and x.dtype.kind in "biuf":
+            x = x.item()  # a numpy scalar behaves as a Python scalar: it does not promote a float32 tensor
+            kind = type(x)
+        elif isinstance(x, (np.ndarray, np.generic)):
+            return wrap(to_array(x))
+        elif isinstance(x, numbers.Number):
+            return wrap(np.asarray(x, dtype=dtypes.scalar_dtype(x, like._data.dtype)))
+        else:
+            raise TypeError(f"{op}: unsupported operand type {type(x).__name__} (expected a Tensor or a number)")
+    dt = like._data.dtype
+    if kind is float:
+        if dt.kind != "f":
+            dt = dtypes.get_default_dtype()
+    elif kind is int and dt.kind == "b":
+        dt = dtypes.int64
+    try:
+        return wrap(np.array(x, dtype=dt))
+    except OverflowError:  # e.g. -1 for a uint8 tensor: wrap around, as PyTorch does
+        return wrap(np.array(x).astype(dt))
+
+
+def operands(op: str, a, b) -> tuple[Tensor, Tensor]:
+    """Both operands of a binary op as tensors of PyTorch's result dtype."""
+    if isinstance(a, Tensor):
+        if not isinstance(b, Tensor):
+            b = operand(op, b, a)
+    elif isinstance(b, Tensor):
+        a = operand(op, a, b)
+    else:
+        raise TypeError(f"{op}: expected at least one Tensor, got {type(a).__name__} and {type(b).__name__}")
+    da, db = a._data.dtype, b._data.dtype
+    if da != db:
+        dt = dtypes.promote(a._data, b._data)
+        if da != dt:
+            a = cast(a, dt)
+        if db != dt:
+            b = cast(b, dt)
+    return a, b
+
+
+# ---------------------------------------------------------------------- declarations
+def op(fn: Callable | None = None, *, methods: Sequence[str] | None = None, xp_name: str | None = None,
+       inplace: str | bool = False):
+    """Declare an op written by hand (it calls ``record`` itself): make it a Tensor method under ``methods``
+    (default: its own name; ``()`` for none), give create_graph rules ``xp.<xp_name>`` (default: its own name;
+    ``False`` for none), and with ``inplace`` also the in-place method (``True``: its name plus ``_``).
+
+    >>> @op(methods=("sum",))            # doctest: +SKIP
+    ... def sum(input, dim=None, keepdim=False): ...
+    """
+    if fn is None:
+        return functools.partial(op, methods=methods, xp_name=xp_name, inplace=inplace)
+    _register(fn, methods, xp_name, inplace)
+    return fn
+
+
+def unary(fn: Callable | None = None, *, grad: Callable, name: str | None = None, ints: str = "float",
+          bools: str | None = None, methods: Sequence[str] | None = None, xp_name: str | None = None,
+          inplace: str | bool = True):
+    """Declare an elementwise op of one tensor from its numpy function and its gradient rule.
+
+    The decorated function computes on the array; the declaration makes the op that takes a tensor, records
+    ``grad`` (``lambda xp, g, out, x: ...``) under ``name`` (default: PyTorch's, from the function's name),
+    and registers the Tensor method and its in-place form (``x.exp_()``). ``ints`` says what integer inputs
+    do: ``"float"`` (computed in the default float dtype, as PyTorch's float math) or ``"keep"`` (computed as
+    they are); ``bools`` the same for bool inputs (default: as ``ints``), or ``"error"``.
+
+    >>> @unary(grad=lambda xp, g, out, x: g * out)   # doctest: +SKIP
+    ... def exp(input):
+    ...     '''exp(input) -> e ** input'''
+    ...     return np.exp(input)
+    """
+    if fn is None:
+        return functools.partial(unary, grad=grad, name=name, ints=ints, bools=bools, methods=methods,
+                                 xp_name=xp_name, inplace=inplace)
+    op_name = fn.__name__
+    node = name or node_name(op_name)
+    bools = bools or ints
+    default_float = dtypes.get_default_dtype
+
+    @functools.wraps(fn)
+    def forward(input):
+        try:
+            x = input._data
+        except AttributeError:
+            raise expected_tensor(op_name, input) from None
+        kind = x.dtype.kind
+        if kind != "f":
+            policy = bools if kind == "b" else ints
+            if policy == "float":
+                x = x.astype(default_float())  # such inputs never require grad: nothing to record
+            elif policy == "error":
+                raise RuntimeError(f"{op_name}: not supported for {x.dtype} tensors")
+        return record(fn(x), (input,), grad, node)
+
+    forward.rule = grad
+    _register(forward, methods, xp_name, inplace)
+    return forward
+
+
+def binary(fn: Callable | None = None, *, grad: Callable, name: str | None = None, floats: bool = False,
+           methods: Sequence[str] | None = None, xp_name: str | None = None, inplace: str | bool = True,
+           reflected: str | None = None):
+    """Declare an elementwise op of two operands (tensors or numbers, broadcast, promoted as PyTorch does) from
+    its numpy function and its rule ``grad(xp, need, g, out, a, b) -> (ga, gb)``.
+
+    ``floats``: integer operands are computed in the default float dtype (atan2, hypot). ``reflected``: the name
+    of the reflected operator method (``__rmul__``), which takes the operands the other way round.
+    """
+    if fn is None:
+        return functools.partial(binary, grad=grad, name=name, floats=floats, methods=methods, xp_name=xp_name,
+                                 inplace=inplace, reflected=reflected)
+    op_name = fn.__name__
+    node = name or node_name(op_name)
+    default_float = dtypes.get_default_dtype
+
+    @functools.wraps(fn)
+    def forward(input, other):
+        if not (input.__class__ is Tensor and other.__class__ is Tensor and input._data.dtype is other._data.dtype):
+            input, other = operands(op_name, input, other)
+        a, b = input._data, other._data
+        if floats and a.dtype.kind != "f":
+            a, b = a.astype(default_float()), b.astype(default_float())
+        try:
+            out = fn(a, b)
+        except ValueError:
+            raise broadcast_error(op_name, input, other) from None
+        except TypeError:  # numpy refuses the dtype (bool - bool, ...)
+            raise dtype_error(op_name, a.dtype) from None
+        return record(out, (input, other), grad, node)
+
+    forward.rule = grad
+    _register(forward, methods, xp_name, inplace)
+    if reflected:
+        def reflect(self, other):
+            return forward(other, self)
+
+        reflect.__name__ = reflect.__qualname__ = reflected
+        reflect.__doc__ = f"{reflected}(self, other): {op_name}(other, self), for a number or array on the left."
+        setattr(Tensor, reflected, reflect)
+    return forward
+
+
+def _register(fn, methods, xp_name, inplace):
+    for method in (fn.__name__,) if methods is None else methods:
+        setattr(Tensor, method, fn)
+    if xp_name is not False:
+        register_tensor_xp(xp_name or fn.__name__, fn)
+    if inplace:
+        name = inplace if isinstance(inplace, str) else fn.__name__ + "_"
+        setattr(Tensor, name, inplace_method(name, fn))
+
+
+def inplace_method(name: str, fn: Callable) -> Callable:
+    """The in-place method ``name`` of the op ``fn``: ``x.exp_()`` is ``x`` taking the values of ``exp(x)``."""
+
+    def method(self, *args, **kwargs):
+        return inplace(self, name, fn, *args, **kwargs)
+
+    method.__name__ = method.__qualname__ = name
+    method.__doc__ = f"{name}(...) -> self: ``{fn.__name__}`` in place."
+    return method
+
+
+# ---------------------------------------------------------------------- transition (until every family is declared)
+def legacy_record(array, parents, backward):
+    """``record`` for rules of the earlier form ``backward(xp, g, out, *parents) -> tuple``, named by qualname."""
+    name = legacy_name(backward)
+    if len(parents) == 1:
+        def rule(xp, g, out, x):
+            return backward(xp, g, out, x)[0]
+    else:
+        def rule(xp, need, g, out, *inputs):
+            return backward(xp, g, out, *inputs)
+    rule.legacy = backward
+    return record(array, parents, rule, name)
+
+
+def legacy_name(backward):
+    parts = getattr(backward, "__qualname__", "op").split(".<locals>.")
+    name = parts[-2] if len(parts) > 1 else parts[0]
+    name = name.strip("_").rsplit(".", 1)[-1].removesuffix("_backward")
+    return "".join(part[:1].upper() + part[1:] for part in name.split("_")) + "Backward0"
+
+
+def tensor_method(*names):
+    """Decorator for op functions: also make them methods of Tensor, under the given names (or their own)."""
+
+    def register(fn):
+        for name in names or (fn.__name__,):
+            setattr(Tensor, name, fn)
+        register_tensor_xp(fn.__name__, fn)
+        return fn
+
+    return register

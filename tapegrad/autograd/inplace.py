@@ -1,0 +1,319 @@
+"""Writes: in-place ops, views, and the versions that keep gradients honest.
+
+Every in-place op goes through ``apply`` (the door), and every write into a tensor's memory made outside an op
+(an optimizer's update on the arrays) is announced with ``increment_version``. Both move versions on the global
+write clock (``_state.clock``), so the engine can tell whether a value a recorded op used has changed since.
+
+**Aliases.** Tensors can share memory: a view (``x[0]``, ``x.t()``, ``x.view(-1)``, ...) shares its base's, and
+``x.detach()`` shares ``x``'s. A view knows its base (``_base``) and a base keeps weak references to the tensors
+that share its memory (``_extra["aliases"]``; ``record`` registers every op result that numpy says is a view
+of the op's input), so that a write into any of them is a write into all of them: their versions move
+together, and under grad mode their places in the graph too.
+
+**Under no_grad** (or when nothing involved requires grad) a write overwrites the memory and moves the
+versions; a recorded op whose rule reads a value that was overwritten then refuses to backward (the engine
+names it), as in PyTorch.
+
+**Under grad mode** tapegrad does better than PyTorch's error: every tensor sharing the memory first gets an
+*earlier self* holding its values before the write (a copy) and its place in the graph, and the ops recorded
+before the write are pointed at those earlier selves; so every earlier use back-propagates through the values
+it really used. Then the write is recorded:
+
+- on a tensor that is nobody's view: it becomes the node of the op, whose input is its earlier self;
+- through a view: the base becomes a ``CopySlices`` node (its earlier self outside the view, the op's result
+  inside), as in PyTorch;
+- every view of the base becomes an ``AsStridedBackward0`` node over the new base (it sees the new values,
+  and gradients through it reach what was written), again as in PyTorch.
+
+When nothing else holds the memory (no alias, and no numpy array from ``numpy()``: its reference count tells),
+the written tensor simply takes the op's result array and its earlier self keeps the old one: no copy.
+"""
+
+from __future__ import annotations
+
+import sys
+import weakref
+
+import numpy as np
+
+from .. import _state
+from .._tensor import Tensor, wrap
+from .tape import members as _members
+from .tape import record
+
+__all__ = ["apply", "no_record", "bump", "increment_version", "alias", "group", "recorded_at"]
+
+_grad = _state.grad
+_clock = _state.clock
+
+
+# ---------------------------------------------------------------------- versions
+def bump(t: Tensor) -> None:
+    """A write into ``t``'s memory happened: ``t`` and everything sharing its memory get a new version."""
+    _clock.now += 1
+    now = _clock.now
+    if t._base is None and t._extra is None:
+        t._version = now
+        return
+    for m in group(t):
+        m._version = now
+
+
+def increment_version(*tensors: Tensor) -> None:
+    """increment_version(tensor): tell autograd that ``tensor`` was written in place by code it does not see
+    (``torch.autograd.graph.increment_version``): an optimizer updating ``p.numpy()``, say. A recorded op that
+    saved its old values will then refuse to backward instead of using the new ones.
+
+    >>> import tapegrad as tg
+    >>> w = tg.ones(2, requires_grad=True)
+    >>> y = (w * w).sum()
+    >>> w.detach().numpy()[:] = 5
+    >>> tg.autograd.graph.increment_version(w)
+    """
+    for t in tensors:
+        if not isinstance(t, Tensor):
+            raise TypeError(f"increment_version: expected Tensors, got {type(t).__name__}")
+        bump(t)
+
+
+def recorded_at(t: Tensor) -> int:
+    """The time ``t`` was recorded on the write clock (also after backward freed it: freed stamps are negative)."""
+    stamp = t._stamp
+    return stamp if stamp >= 0 else -1 - stamp
+
+
+# ---------------------------------------------------------------------- aliases
+def alias(t: Tensor) -> Tensor:
+    """``t.detach()``: a leaf sharing ``t``'s memory and versions (writes into either are seen by both)."""
+    d = wrap(t._data)
+    d._version = t._version
+    owner = _owner(t)
+    d._extra = {"shares": owner}
+    _members(owner).append(weakref.ref(d))
+    return d
+
+
+def _owner(t):
+    """The tensor whose alias list holds everything sharing ``t``'s memory."""
+    while True:
+        if t._base is not None:
+            t = t._base
+        elif t._extra is not None and "shares" in t._extra:
+            t = t._extra["shares"]
+        else:
+            return t
+
+
+def group(t: Tensor) -> list[Tensor]:
+    """Every live tensor sharing ``t``'s memory, the owner first."""
+    owner = _owner(t)
+    out = [owner]
+    stack = [owner]
+    while stack:
+        m = stack.pop()
+        for r in m._extra.get("aliases", ()) if m._extra is not None else ():
+            a = r()
+            if a is not None:
+                out.append(a)
+                if a._extra is not None and "aliases" in a._extra:
+                    stack.append(a)
+    return out
+
+
+# ---------------------------------------------------------------------- the door
+def no_record(self: Tensor, other=None) -> bool:
+    """True when an in-place op on ``self`` (with ``other``) is a plain write: nothing to record."""
+    return not (_grad.enabled and (self._requires_grad or (other.__class__ is Tensor and other._requires_grad)))
+
+
+def apply(self: Tensor, name: str, op, *args, _cast_ok: bool = False, **kwargs) -> Tensor:
+    """``self.<name>(*args)``: ``self`` takes the values of ``op(self, *args)``, in place; returns ``self``.
+
+    ``op`` is the out-of-place op. Its result must have ``self``'s shape, and a dtype that can be cast to
+    ``self``'s within its kind (``_cast_ok``: any cast, as ``copy_``).
+    """
+    if _grad.enabled and (self._requires_grad or _any_requires_grad(args, kwargs)):
+        return _write_recorded(self, name, op, args, kwargs, _cast_ok)
+    prev = _grad.enabled
+    _grad.enabled = False
+    try:
+        new = op(self, *args, **kwargs)
+    finally:
+        _grad.enabled = prev
+    _check_result(name, self, new, _cast_ok)
+    data = self._data
+    if not data.flags.writeable:
+        raise _read_only_error(name, self)
+    data[...] = new._data
+    bump(self)
+    return self
+
+
+def _any_requires_grad(args, kwargs):
+    for a in args:
+        if a.__class__ is Tensor and a._requires_grad or isinstance(a, Tensor) and a._requires_grad:
+            return True
+    return any(isinstance(v, Tensor) and v._requires_grad for v in kwargs.values()) if kwargs else False
+
+
+def _read_only_error(name, t):
+    return RuntimeError(f"{name}: the tensor of shape {tuple(t._data.shape)} is a read-only view (from expand or "
+                        "broadcast_to: several of its elements share one memory location); clone() it first")
+
+
+def _check_result(name, self, new, cast_ok):
+    if new._data.shape != self._data.shape:
+        raise RuntimeError(f"{name}: the result of shape {tuple(new._data.shape)} does not fit the in-place "
+                           f"output of shape {tuple(self._data.shape)}")
+    if not cast_ok and not np.can_cast(new._data.dtype, self._data.dtype, "same_kind"):
+        raise RuntimeError(f"{name}: result type {new._data.dtype} can't be cast to the output dtype "
+                           f"{self._data.dtype}")
+
+
+def _write_recorded(self, name, op, args, kwargs, cast_ok):
+    base = self if self._base is None else self._base
+    for t, what in ((self, "a leaf tensor"), (base, "a view of a leaf tensor")):
+        if t._requires_grad and t._backward is None:
+            raise RuntimeError(f"{name}: {what} that requires grad is being used in an in-place operation; wrap "
+                               "it in `with tapegrad.no_grad():` (as optimizers do) or use the out-of-place form")
+    if not self._data.flags.writeable:
+        raise _read_only_error(name, self)
+    members = group(self)
+    # Nothing else holds the memory (no alias, no numpy view or array handed out): the write may replace it.
+    functional = len(members) == 1 and self._data.base is None and sys.getrefcount(self._data) <= 2
+    earlier = {id(m): _earlier_self(m, copy=not functional) for m in members}
+    for e in earlier.values():  # a view's earlier self is a view of its base's earlier self
+        if any(id(p) in earlier for p in e._parents):
+            e._parents = tuple(earlier.get(id(p), p) for p in e._parents)
+    since = min(recorded_at(m) for m in members)
+
+    old = earlier[id(self)]
+    args = tuple(earlier.get(id(a), a) if isinstance(a, Tensor) else a for a in args)
+    kwargs = {k: (earlier.get(id(v), v) if isinstance(v, Tensor) else v) for k, v in kwargs.items()}
+    new = op(old, *args, **kwargs)
+    _check_result(name, self, new, cast_ok)
+    if new._data.dtype != self._data.dtype:
+        new = record(new._data.astype(self._data.dtype), (new,), _cast_rule, "ToCopyBackward0")
+
+    if functional:
+        self._data = new._data
+        written = new
+    elif self is base:
+        self._data[...] = new._data
+        written = new
+    else:  # through a view: the base records the write (PyTorch's CopySlices)
+        self._data[...] = new._data
+        written = _copy_slices(earlier[id(base)], new, base._data, self._data)
+    _clock.now += 1
+    now = _clock.now
+    _become(base, written, now)
+    for m in members:
+        if m is not base and m._base is base:  # views see the write, in values and in gradients
+            _become(m, _regenerated_view(base, m._data), now)
+        _rebase(m, earlier[id(m)], now)
+    _reroute_recent_uses(members, earlier, since, [*args, *kwargs.values()])
+    return self
+
+
+def _earlier_self(t, copy):
+    """A tensor that is ``t`` as it is now (its values, its node, its version): what ops recorded so far used."""
+    old = wrap(t._data.copy() if copy else t._data)
+    old._requires_grad, old._parents, old._backward, old._name = t._requires_grad, t._parents, t._backward, t._name
+    old._stamp, old._version = t._stamp, t._version
+    if t._extra is not None:
+        keep = {k: t._extra[k] for k in ("rebased", "hooks", "trace") if k in t._extra}
+        old._extra = keep or None
+        t._extra.pop("hooks", None)  # hooks belong to the value they were registered on (as in PyTorch)
+    return old
+
+
+def _become(t, node, now):
+    """Make ``t`` the node ``node`` (its inputs, rule and name) without changing ``t``'s array."""
+    t._requires_grad, t._parents, t._backward, t._name = node._requires_grad, node._parents, node._backward, node._name
+    t._stamp = now if node._backward is not None else 0
+    if node._extra is not None and "trace" in node._extra:
+        t._extras()["trace"] = node._extra["trace"]
+
+
+def _rebase(t, earlier, now):
+    t._version = now
+    t._extras()["rebased"] = (now, earlier)
+
+
+def _cast_rule(xp, g, out, x):
+    return g  # the engine casts the gradient to x's dtype
+
+
+# ---------------------------------------------------------------------- views over a base, by position
+def positions(base: np.ndarray, view: np.ndarray) -> np.ndarray:
+    """For each element of ``view`` (an array sharing ``base``'s memory), its flat (C-order) index in ``base``.
+
+    Found from the arrays' addresses, so it holds for any view numpy can make: this is PyTorch's as_strided
+    view of a base, without strides of our own.
+    """
+    item = base.itemsize
+
+    def addresses(a):
+        start = a.__array_interface__["data"][0]
+        grid = np.zeros((), dtype=np.int64)
+        for size, stride in zip(a.shape, a.strides, strict=True):
+            grid = grid[..., None] + np.arange(size, dtype=np.int64) * stride
+        return start + grid
+
+    where = addresses(base)
+    low = int(where.min()) if where.size else 0
+    slots = np.full((int(where.max()) - low) // item + 1 if where.size else 0, -1, dtype=np.int64)
+    slots[(where.reshape(-1) - low) // item] = np.arange(base.size, dtype=np.int64)
+    return slots[(addresses(view) - low) // item]
+
+
+def _copy_slices(old_base, value, base_array, view_array):
+    """The base after a write of ``value`` through one of its views: ``old_base`` outside the view, ``value``
+    inside. Its array is ``base_array`` itself (already written)."""
+    where = positions(base_array, view_array)
+    keep = np.ones(base_array.size, dtype=base_array.dtype)
+    keep[where.reshape(-1)] = 0
+    keep = keep.reshape(base_array.shape)
+
+    def copy_slices(xp, need, g, out, base, value):
+        return (g * keep if need[0] else None, g.reshape(-1)[where] if need[1] else None)
+
+    return record(base_array, (old_base, value), copy_slices, "CopySlices")
+
+
+def _regenerated_view(base, view_array):
+    """A view of ``base`` as a node over its current self (``AsStridedBackward0``)."""
+    where = positions(base._data, view_array)
+    size, shape = base._data.size, base._data.shape
+
+    def as_strided(xp, g, out, x):
+        return xp.add_at((size,), where, g).reshape(shape)
+
+    return record(view_array, (base,), as_strided, "AsStridedBackward0")
+
+
+# ---------------------------------------------------------------------- earlier uses, pointed at earlier selves
+_REROUTE_BUDGET = 64
+
+
+def _reroute_recent_uses(members, earlier, since, roots):
+    """Point the ops recorded since ``since`` that used a written tensor, and lead to the op's arguments, at its
+    earlier self.
+
+    ``y.add_(y * 3)``: ``y * 3`` holds ``y`` as its input, and ``y`` is now the node that uses ``y * 3``; left
+    alone that is a reference cycle (freed only by the cyclic garbage collector) and a lookup for the engine.
+    The walk stops after a few dozen nodes; the engine's ``parents_of`` redirects whatever it did not reach.
+    """
+    written = {id(m) for m in members}
+    stack = [r for r in roots if isinstance(r, Tensor) and r._parents and id(r) not in written]
+    seen = set()
+    while stack and len(seen) < _REROUTE_BUDGET:
+        t = stack.pop()
+        if id(t) in seen or recorded_at(t) < since:
+            continue
+        seen.add(id(t))
+        parents = t._parents
+        if any(id(p) in written for p in parents):
+            t._parents = tuple(earlier[id(p)] if id(p) in written else p for p in parents)
+            parents = t._parents
+        stack.extend(p for p in parents if p._parents)

@@ -1,0 +1,232 @@
+"""Copies and conversions: casts between dtypes, clone, detach, and the writes copy_, fill_ and zero_.
+
+A cast between floating-point dtypes is differentiable (the gradient is cast back by the engine); a cast to an
+integer or bool dtype gives a tensor that does not require grad, as in PyTorch. ``detach`` shares memory and
+versions with its source (``autograd/inplace.py``), ``clone`` copies.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from .. import dtypes
+from ..autograd import inplace as _inplace
+from ..autograd.declare import Tensor, bump, cast, check_device, inplace, no_record, op, record, type_name, wrap
+
+__all__ = ["clone"]
+
+
+@op(methods=("type",), xp_name=False)
+def type_(input: Tensor, dtype=None) -> Tensor | str:
+    """type(dtype=None): a copy cast to ``dtype`` (the same tensor if it has that dtype already); without an
+    argument, the legacy type name (``'tapegrad.FloatTensor'``).
+
+    >>> import tapegrad as tg
+    >>> tg.tensor([1.5, 2.5]).type(tg.int64)
+    tensor([1, 2])
+    """
+    if dtype is None:
+        return type_name(input.dtype)
+    return cast(input, dtypes.as_dtype(dtype))
+
+
+def _caster(name, dtype, doc):
+    def method(self: Tensor) -> Tensor:
+        return cast(self, dtype)
+
+    method.__name__ = method.__qualname__ = name
+    method.__doc__ = doc
+    setattr(Tensor, name, method)
+
+
+_caster("float", dtypes.float32, "float(): the values as float32.")
+_caster("double", dtypes.float64, "double(): the values as float64.")
+_caster("half", dtypes.float16, "half(): the values as float16.")
+_caster("long", dtypes.int64, "long(): the values as int64 (no gradient).")
+_caster("int", dtypes.int32, "int(): the values as int32 (no gradient).")
+_caster("short", dtypes.int16, "short(): the values as int16 (no gradient).")
+_caster("char", dtypes.int8, "char(): the values as int8 (no gradient).")
+_caster("byte", dtypes.uint8, "byte(): the values as uint8 (no gradient).")
+_caster("bool", dtypes.bool, "bool(): the values as bool (no gradient).")
+
+
+@op(xp_name=False)
+def to(input: Tensor, *args, dtype=None, device=None, copy: bool = False, non_blocking: bool = False,
+       memory_format=None) -> Tensor:
+    """to(dtype) / to(device) / to(other) / to(device, dtype): cast to a dtype; only the CPU exists.
+
+    >>> import tapegrad as tg
+    >>> tg.tensor([1, 2]).to(tg.float32)
+    tensor([1., 2.])
+    """
+    from .._tensor import device as device_type
+
+    for a in args:
+        if isinstance(a, Tensor):
+            dtype = a.dtype
+        elif isinstance(a, (str, device_type)):
+            check_device(a)
+        else:
+            dtype = a
+    if device is not None:
+        check_device(device)
+    if dtype is None or dtypes.as_dtype(dtype) == input._data.dtype:
+        return clone(input) if copy else input
+    return cast(input, dtype)
+
+
+@op(xp_name=False)
+def type_as(input: Tensor, other: Tensor) -> Tensor:
+    """type_as(other): this tensor cast to ``other``'s dtype; the cast is differentiable between float types.
+
+    >>> import tapegrad as tg
+    >>> tg.tensor([1, 2]).type_as(tg.zeros(1))
+    tensor([1., 2.])
+    """
+    if not isinstance(other, Tensor):
+        raise TypeError(f"type_as: expected a Tensor to take the dtype of, got {type(other).__name__}")
+    return cast(input, other._data.dtype)
+
+
+@op
+def clone(input: Tensor, *, memory_format=None) -> Tensor:
+    """clone(input): a copy of the values; the gradient flows back to ``input``.
+
+    >>> import tapegrad as tg
+    >>> x = tg.tensor([1.0, 2.0])
+    >>> y = x.clone()
+    >>> y.add_(1); x
+    tensor([2., 3.])
+    tensor([1., 2.])
+    """
+    return record(input._data.copy(), (input,), _clone_rule, "CloneBackward0")
+
+
+def _clone_rule(xp, g, out, x):
+    return g
+
+
+@op(xp_name=False)
+def detach(input: Tensor) -> Tensor:
+    """detach(): the same values, cut from the graph. It shares memory and versions with ``input``: a write
+    into either is seen by both (and a backward that needed the old values refuses, as in PyTorch).
+
+    >>> import tapegrad as tg
+    >>> x = tg.ones(2, requires_grad=True)
+    >>> x.detach().requires_grad
+    False
+    """
+    return _inplace.alias(input)
+
+
+@op(methods=("detach_",), xp_name=False)
+def detach_(input: Tensor) -> Tensor:
+    """detach_(): cut this tensor from the graph, in place (it becomes a leaf that does not require grad)."""
+    if input._base is not None:
+        raise RuntimeError("detach_: can't detach views in place; use detach() instead")
+    input._parents = ()
+    input._backward = None
+    input._name = None
+    input._requires_grad = False
+    return input
+
+
+# ---------------------------------------------------------------------- writes
+def _filled(input, value, name="FillBackward2"):
+    # NOTE: a node even though no gradient flows back (zeros): the result still requires grad, as in PyTorch.
+    return record(np.full_like(input._data, value), (input,), _zeros_rule, name)
+
+
+def _zeros_rule(xp, g, out, x):
+    return xp.zeros_like(g)
+
+
+@op(methods=("fill_",), xp_name=False)
+def fill_(input: Tensor, value) -> Tensor:
+    """fill_(value): set every element to ``value`` (a number or a one-element tensor), in place.
+
+    A ``value`` that requires grad makes the gradient flow to it (summed over the elements), as in PyTorch.
+
+    >>> import tapegrad as tg
+    >>> tg.zeros(3).fill_(2)
+    tensor([2., 2., 2.])
+    """
+    if isinstance(value, Tensor):
+        if value._data.ndim != 0:
+            raise RuntimeError(f"fill_: only supports a 0-dimension value tensor, but got a tensor with "
+                               f"{value._data.ndim} dimensions")
+        if value._requires_grad:
+            return inplace(input, "fill_", _fill_with_tensor, value)
+        value = value._data.item()
+    if no_record(input):
+        data = input._data
+        if data.flags.writeable:
+            data.fill(value)
+            bump(input)
+            return input
+    return inplace(input, "fill_", _filled, value)
+
+
+def _fill_with_tensor(input, value):
+    out = np.broadcast_to(value._data.astype(input._data.dtype), input._data.shape).copy()
+    return record(out, (input, value), _fill_rule, "FillBackward3")
+
+
+def _fill_rule(xp, need, g, out, input, value):
+    return (xp.zeros_like(g) if need[0] else None, g.sum() if need[1] else None)
+
+
+@op(methods=("zero_",), xp_name=False)
+def zero_(input: Tensor) -> Tensor:
+    """zero_(): set every element to zero, in place.
+
+    >>> import tapegrad as tg
+    >>> tg.ones(2).zero_()
+    tensor([0., 0.])
+    """
+    if no_record(input) and input._data.flags.writeable:
+        input._data.fill(0)
+        bump(input)
+        return input
+    return inplace(input, "zero_", _filled, 0, name="ZeroBackward0")
+
+
+@op(methods=("copy_",), xp_name=False)
+def copy_(input: Tensor, src, non_blocking: bool = False) -> Tensor:
+    """copy_(src): copy ``src`` (broadcast to this shape, cast to this dtype) into this tensor, in place.
+
+    >>> import tapegrad as tg
+    >>> tg.zeros(2, 2).copy_(tg.tensor([1, 2]))
+    tensor([[1., 2.],
+            [1., 2.]])
+    """
+    if not isinstance(src, Tensor):
+        src = wrap(np.asarray(src))
+    if no_record(input, src):
+        data = input._data
+        if data.flags.writeable:
+            try:
+                np.copyto(data, np.broadcast_to(src._data, data.shape), casting="unsafe")
+            except ValueError:
+                raise _copy_error(src, input) from None
+            bump(input)
+            return input
+    return inplace(input, "copy_", _copy_into, src, _cast_ok=True)
+
+
+def _copy_error(src, dst):
+    return RuntimeError(f"copy_: cannot broadcast a source of shape {tuple(src.shape)} to the destination "
+                        f"shape {tuple(dst.shape)}")
+
+
+def _copy_into(dst, src):
+    """The value ``copy_`` writes: ``src`` broadcast to ``dst``'s shape and cast to its dtype."""
+    try:
+        data = np.broadcast_to(src._data, dst._data.shape)
+    except ValueError:
+        raise _copy_error(src, dst) from None
+    return record(data.astype(dst._data.dtype), (dst, src), _copy_rule, "CopyBackwards")
+
+
+def _copy_rule(xp, need, g, out, dst, src):
+    return (xp.zeros_like(g) if need[0] else None, g if need[1] else None)
