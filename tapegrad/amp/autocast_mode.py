@@ -36,7 +36,8 @@ _DEFAULT_DTYPE = {"cpu": _REDUCED, "cuda": "float16", "mps": "float16", "xpu": "
 def _dtype_named(name):
     # NOTE: tapegrad has no bfloat16 yet; where PyTorch's default is bfloat16 we report float16, the other
     # 16-bit float that autocast accepts (both run in float32 here). Picks up tapegrad.bfloat16 once it exists.
-    return getattr(dtypes, name, None) or dtypes.float16
+    dtype = getattr(dtypes, name, None)
+    return dtypes.float16 if dtype is None else dtype
 
 
 def _supported_dtypes():
@@ -97,7 +98,9 @@ def get_autocast_dtype(device_type: str):
         if device_type not in _DEVICE_TYPES:
             _check_device_type(device_type)
         raise RuntimeError("unsupported scalarType")
-    return _state.dtype.get(device_type) or _dtype_named(_DEFAULT_DTYPE[device_type])
+    if device_type in _state.dtype:
+        return _state.dtype[device_type]
+    return _dtype_named(_DEFAULT_DTYPE[device_type])
 
 
 def set_autocast_dtype(device_type, dtype):
