@@ -260,6 +260,8 @@ def test_same_event_contents_as_pytorch(tmp_path):
             w.add_scalars("m", {"x": 1.0}, 2)
             w.add_histogram("h", lib.tensor([0.0, 1.0, 1.0, 3.0]), 3, bins=3)
             w.add_text("t", "hi", 4)
+            w.add_image("i", lib.tensor(np.linspace(0, 1, 3 * 4 * 5, dtype=np.float32).reshape(3, 4, 5)), 5)
+            w.add_scalar("n", 2.0, 6, new_style=True)
             w.add_hparams({"lr": 0.1, "o": "sgd"}, {"acc": 0.5}, run_name="r")
         return sorted(n if not n.startswith("events.out.tfevents.") else "events" for n in os.listdir(directory))
 
