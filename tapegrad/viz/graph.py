@@ -11,6 +11,7 @@ import subprocess
 
 import numpy as np
 
+from .._optional import require
 from .._tensor import Tensor
 from ..autograd.engine import parents_of
 
@@ -85,8 +86,7 @@ class Graph:
         return path
 
     def _draw_with_matplotlib(self, path):
-        import matplotlib
-
+        matplotlib = require("matplotlib", feature="Graph.render without Graphviz's dot", extra="viz")
         matplotlib.use("Agg")
         import matplotlib.pyplot as plt
 

@@ -2,12 +2,12 @@
 
 import numpy as np
 
+from .._optional import require
 from .graph import _save_figure
 
 
-def _pyplot():
-    import matplotlib
-
+def _pyplot(feature):
+    matplotlib = require("matplotlib", feature=feature, extra="viz")
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
@@ -24,7 +24,7 @@ def plot_history(history, path="history.png", title=None):
     if not isinstance(h, dict) or not h:
         raise ValueError("plot_history: expected a History or a non-empty dict of per-epoch lists")
     metrics = [k for k in h if not k.startswith("val_") and k != "lr" and k != "learning_rate"]
-    plt = _pyplot()
+    plt = _pyplot("plot_history")
     fig, axes = plt.subplots(1, len(metrics), figsize=(5 * len(metrics), 3.8), squeeze=False)
     for ax, name in zip(axes[0], metrics):
         epochs = np.arange(1, len(h[name]) + 1)
@@ -69,7 +69,7 @@ def plot_decision_boundary(model, X, y, path="decision_boundary.png", resolution
         pred = (s > threshold).astype(int)
     else:
         pred = scores.argmax(1)
-    plt = _pyplot()
+    plt = _pyplot("plot_decision_boundary")
     fig, ax = plt.subplots(figsize=(5.5, 5))
     classes = np.unique(np.concatenate([y, pred]))
     cmap = plt.get_cmap("tab10")
