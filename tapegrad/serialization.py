@@ -8,9 +8,13 @@ A checkpoint is one zip archive (stored, not compressed) holding
 
 Every member carries the zip format's CRC-32, checked when it is read, so a truncated or corrupted file is
 reported (naming the file and what is wrong) instead of being loaded. Loading never unpickles anything, so a
-checkpoint from an untrusted source cannot run code. Saving to a path is atomic: the archive is written to a
-temporary file in the same directory, flushed to disk, then renamed over the target, so a failed or
-interrupted save leaves any previous file intact.
+checkpoint from an untrusted source cannot run code, and it checks everything a hostile file could use before
+acting on it (docs/checkpoints.md): only tapegrad's dtypes, only stored (uncompressed) members with unique names,
+sizes declared in each ``.npy`` header checked against the bytes stored before anything is allocated, and the
+index's nesting bounded. Every refusal is a :class:`CheckpointError` (a ``RuntimeError``) naming the file.
+
+Saving to a path is atomic: the archive is written to a temporary file in the same directory, flushed to disk,
+then renamed over the target, so a failed or interrupted save leaves any previous file intact.
 """
 
 import io
@@ -24,9 +28,11 @@ from collections import Counter, OrderedDict
 
 import numpy as np
 
-from ._tensor import Tensor, _wrap, device
+from . import dtypes
+from ._tensor import Tensor, device
+from .creation import from_numpy
 
-__all__ = ["save", "load"]
+__all__ = ["save", "load", "CheckpointError"]
 
 MAGIC = "tapegrad-checkpoint"
 VERSION = 1
@@ -36,15 +42,52 @@ _DATE = (1980, 1, 1, 0, 0, 0)  # fixed member times: the same object always give
 _DICTS = {dict: "dict", OrderedDict: "OrderedDict", Counter: "Counter"}
 _DICT_TYPES = {name: cls for cls, name in _DICTS.items()}
 
+# The dtypes a checkpoint may hold: exactly tapegrad's. Adding one (bfloat16, once tapegrad has it) is one entry
+# here; save and load both read this list.
+ALLOWED_DTYPES = (dtypes.bool, dtypes.uint8, dtypes.int8, dtypes.int16, dtypes.int32, dtypes.int64, dtypes.float16,
+                  dtypes.float32, dtypes.float64)
+_ALLOWED = {d.newbyteorder("<").str: d for d in ALLOWED_DTYPES}  # by little-endian descr ('<f4', '|b1', ...)
+MAX_NESTING = 512  # JSON levels the index may nest; deeper files are refused before they are parsed
+_MAX_CONTAINERS = 160  # containers save accepts inside each other: each is at most 3 JSON levels
+
+
+class CheckpointError(RuntimeError):
+    """A file that :func:`load` refuses: truncated, corrupted, foreign, or holding something a checkpoint may not
+    (a dtype tapegrad lacks, a compressed or duplicated member, sizes that disagree, nesting too deep).
+
+    The message names the file and what is wrong. It is a ``RuntimeError``, as PyTorch's load errors are.
+    """
+
+
+def _allowed_dtype(dt):
+    """The tapegrad dtype for a numpy dtype a checkpoint may hold (either byte order), else None."""
+    if dt.names is not None or dt.subdtype is not None:
+        return None
+    allowed = _ALLOWED.get(dt.newbyteorder("<").str)
+    return allowed if allowed is not None and allowed.kind == dt.kind else None
+
+
+def _describe_dtype(dt):
+    kinds = {"U": "a string dtype", "S": "a bytes dtype", "V": "a void or structured dtype", "O": "Python objects",
+             "M": "a datetime dtype", "m": "a timedelta dtype", "c": "a complex dtype"}
+    if dt.names is not None or dt.subdtype is not None:
+        return f"{dt} (a structured dtype)"
+    if dt.kind == "f" and dt.itemsize > 8:
+        return f"{dt} (extended precision)"
+    return f"{dt}" + (f" ({kinds[dt.kind]})" if dt.kind in kinds else "")
+
+
+_ALLOWED_NAMES = ", ".join(str(d) for d in ALLOWED_DTYPES)
+
 
 # ---------------------------------------------------------------------- save
 def save(obj, f):
     """save(obj, f): write ``obj`` (nested dicts, lists, tuples of tensors, arrays, plain values) to ``f``.
 
     ``f`` is a path (written atomically) or a binary file object. Supported leaves: Tensor (dtype, shape and
-    ``requires_grad`` kept), numpy arrays and scalars, int, float, str, bool, None; dict keys may be str, int,
-    float, bool, None or tuples of these. dict, OrderedDict and Counter keep their type; tensors that appear
-    several times come back as one tensor.
+    ``requires_grad`` kept), numpy arrays and scalars of tapegrad's dtypes, int, float, str (numpy strings come
+    back as str), bool, None; dict keys may be str, int, float, bool, None or tuples of these. dict, OrderedDict
+    and Counter keep their type; tensors that appear several times come back as one tensor.
 
     >>> import io, tapegrad as tg
     >>> buf = io.BytesIO()
@@ -79,9 +122,9 @@ class _Encoder:
         key = id(arr)
         if key in self.array_ids:
             return self.array_ids[key]
-        if arr.dtype.hasobject:
-            raise TypeError(f"save: cannot save an array of dtype {arr.dtype} (Python objects) at {where}; "
-                            "only numeric, bool and string arrays can be saved without pickle")
+        if _allowed_dtype(arr.dtype) is None:
+            raise TypeError(f"save: cannot save an array of dtype {_describe_dtype(arr.dtype)} at {where}; a "
+                            f"checkpoint holds only tapegrad's dtypes ({_ALLOWED_NAMES})")
         n = len(self.arrays)
         self.arrays.append(arr)
         self.specs.append({"dtype": arr.dtype.str, "shape": list(arr.shape)})
@@ -99,6 +142,8 @@ class _Encoder:
                     "requires_grad": bool(x.requires_grad)}
         if isinstance(x, np.ndarray):
             return {"$": "ndarray", "array": self.add_array(x, where)}
+        if isinstance(x, np.str_):  # a str: a checkpoint holds no string arrays
+            return str(x)
         if isinstance(x, np.generic):
             return {"$": "numpy_scalar", "array": self.add_array(np.asarray(x), where)}
         if isinstance(x, bool):
@@ -188,7 +233,15 @@ def _save_atomically(path, index, arrays):
 
 # ---------------------------------------------------------------------- load
 class _CorruptCheckpoint(Exception):
-    pass
+    """Raised inside load; reported as "load: FILE is truncated or corrupted: ..." """
+
+    verdict = "is truncated or corrupted"
+
+
+class _RefusedCheckpoint(_CorruptCheckpoint):
+    """A well-formed member that a checkpoint may not hold (a dtype tapegrad lacks, a compressed member ...)."""
+
+    verdict = "is refused"
 
 
 def load(f, map_location=None, weights_only=True):
@@ -224,21 +277,23 @@ def _load_from(fh, name, relocate):
     head = fh.read(4)
     fh.seek(start)
     if not head:
-        raise RuntimeError(f"load: {name} is empty (0 bytes); it is not a tapegrad checkpoint")
+        raise CheckpointError(f"load: {name} is empty (0 bytes); it is not a tapegrad checkpoint")
     try:
         with zipfile.ZipFile(fh) as zf:
             root, arrays = _read_archive(zf, name)
     except zipfile.BadZipFile as e:
         if head == b"PK\x03\x04":
-            raise RuntimeError(f"load: {name} is truncated or corrupted: {e}") from None
-        raise RuntimeError(f"load: {name} is not a tapegrad checkpoint: it is not a zip archive (it starts "
+            raise CheckpointError(f"load: {name} is truncated or corrupted: {e}") from None
+        raise CheckpointError(f"load: {name} is not a tapegrad checkpoint: it is not a zip archive (it starts "
                            f"with {head!r}); was it written by tapegrad.save?") from None
-    except (_CorruptCheckpoint, EOFError, zlib.error, ValueError, KeyError, OSError) as e:
-        raise RuntimeError(f"load: {name} is truncated or corrupted: {e}") from None
+    except _CorruptCheckpoint as e:
+        raise CheckpointError(f"load: {name} {e.verdict}: {e}") from None
+    except (EOFError, zlib.error, ValueError, KeyError, OSError) as e:
+        raise CheckpointError(f"load: {name} is truncated or corrupted: {e}") from None
     try:
         return _Decoder(arrays, relocate).decode(root)
     except _CorruptCheckpoint as e:
-        raise RuntimeError(f"load: {name} is corrupted: {e}") from None
+        raise CheckpointError(f"load: {name} is corrupted: {e}") from None
 
 
 def _read_archive(zf, name):
@@ -246,17 +301,17 @@ def _read_archive(zf, name):
     if _INDEX not in names:
         hint = (" (it looks like a PyTorch checkpoint, which cannot be read without unpickling)"
                 if any(n.endswith("data.pkl") for n in names) else "")
-        raise RuntimeError(f"load: {name} is a zip archive but not a tapegrad checkpoint: it has no {_INDEX}"
+        raise CheckpointError(f"load: {name} is a zip archive but not a tapegrad checkpoint: it has no {_INDEX}"
                            f"{hint}")
     try:
         index = json.loads(zf.read(_INDEX).decode())
     except (UnicodeDecodeError, json.JSONDecodeError) as e:
         raise _CorruptCheckpoint(f"its index {_INDEX} is not valid JSON ({e})") from None
     if not isinstance(index, dict) or index.get("magic") != MAGIC:
-        raise RuntimeError(f"load: {name} is not a tapegrad checkpoint: its index has no magic {MAGIC!r}")
+        raise CheckpointError(f"load: {name} is not a tapegrad checkpoint: its index has no magic {MAGIC!r}")
     version = index.get("version")
     if not isinstance(version, int) or version > VERSION:
-        raise RuntimeError(f"load: {name} has checkpoint format version {version!r}; this tapegrad reads "
+        raise CheckpointError(f"load: {name} has checkpoint format version {version!r}; this tapegrad reads "
                            f"versions up to {VERSION} (upgrade tapegrad)")
     specs = index.get("arrays")
     if not isinstance(specs, list):
@@ -264,23 +319,70 @@ def _read_archive(zf, name):
     return index.get("root"), [_read_array(zf, n, spec) for n, spec in enumerate(specs)]
 
 
+_MAX_NPY_HEADER = 10000  # numpy's own bound on a .npy header (tapegrad writes 128 bytes)
+_CHUNK = 1 << 24  # array data is read in pieces of at most 16 MiB into the array itself: no second copy
+
+
 def _read_array(zf, n, spec):
+    """Read array member ``n``, checking its .npy header (dtype, shape, size) before allocating anything."""
     member = _ARRAY.format(n)
     try:
-        fp = zf.open(member)
+        info = zf.getinfo(member)
     except KeyError:
         raise _CorruptCheckpoint(f"array member {member} is missing") from None
-    with fp:
-        arr = np.lib.format.read_array(fp, allow_pickle=False)
+    with zf.open(info) as fp:
+        dtype, shape, fortran = _read_npy_header(fp, member)
+        data_size = info.file_size - fp.tell()
+        nbytes = dtype.itemsize * _product(shape)  # Python ints: no overflow
+        if nbytes != data_size:
+            raise _CorruptCheckpoint(f"array member {member} declares {dtype.str} {list(shape)} ({nbytes:,} bytes) "
+                                     f"but stores {data_size:,} bytes of data")
+        if not isinstance(spec, dict) or dtype.str != spec.get("dtype") or list(shape) != spec.get("shape"):
+            raise _CorruptCheckpoint(f"array member {member} holds {dtype.str} {list(shape)} but the index says "
+                                     f"{spec!r}")
+        arr = np.empty(shape, dtype, order="F" if fortran else "C")
+        flat = (arr.T if fortran else arr).reshape(-1).view(np.uint8)  # the array's own bytes, in file order
+        done = 0
+        while done < nbytes:
+            piece = fp.read(min(_CHUNK, nbytes - done))
+            if not piece:
+                raise _CorruptCheckpoint(f"array member {member} ends after {done:,} of {nbytes:,} bytes")
+            flat[done:done + len(piece)] = np.frombuffer(piece, np.uint8)
+            done += len(piece)
         if fp.read(1):  # also reaches the end of the member, where zipfile checks its CRC-32
             raise _CorruptCheckpoint(f"array member {member} has trailing bytes")
-    if not isinstance(spec, dict) or arr.dtype.str != spec.get("dtype") or list(arr.shape) != spec.get(
-            "shape"):
-        raise _CorruptCheckpoint(f"array member {member} holds {arr.dtype.str} {list(arr.shape)} but the "
-                                 f"index says {spec!r}")
-    if not arr.flags.writeable:
-        arr = arr.copy()
     return arr
+
+
+def _read_npy_header(fp, member):
+    """(dtype, shape, fortran_order) from a .npy header, refusing dtypes and shapes a checkpoint may not hold."""
+    try:
+        version = np.lib.format.read_magic(fp)
+        if version == (1, 0):
+            shape, fortran, dtype = np.lib.format.read_array_header_1_0(fp, max_header_size=_MAX_NPY_HEADER)
+        elif version == (2, 0):
+            shape, fortran, dtype = np.lib.format.read_array_header_2_0(fp, max_header_size=_MAX_NPY_HEADER)
+        else:
+            raise _CorruptCheckpoint(f"array member {member} has .npy format version {version}; tapegrad writes "
+                                     "1.0 (2.0 is also read)")
+    except (ValueError, RecursionError, MemoryError, SyntaxError, TypeError) as e:
+        # numpy parses the header with ast.literal_eval: a crafted header can be deep (RecursionError) or odd
+        raise _CorruptCheckpoint(f"array member {member} has an invalid .npy header "
+                                 f"({type(e).__name__}: {str(e)[:200]})") from None
+    if _allowed_dtype(dtype) is None:
+        raise _RefusedCheckpoint(f"array member {member} has dtype {_describe_dtype(dtype)}; a checkpoint holds "
+                                 f"only tapegrad's dtypes ({_ALLOWED_NAMES})")
+    if not all(type(d) is int and d >= 0 for d in shape):
+        raise _CorruptCheckpoint(f"array member {member} declares the shape {shape!r}; dimensions must be "
+                                 "non-negative integers")
+    return dtype, shape, fortran
+
+
+def _product(shape):
+    n = 1
+    for d in shape:
+        n *= d
+    return n
 
 
 class _Decoder:
@@ -307,7 +409,10 @@ class _Decoder:
                 raise _CorruptCheckpoint(f"a tensor node has id {key!r}, not an int")
             t = self.tensors.get(key)
             if t is None:
-                t = _wrap(self.array(node))
+                arr = self.array(node)
+                if not arr.dtype.isnative:  # written on a machine of the other byte order
+                    arr = arr.astype(arr.dtype.newbyteorder("="))
+                t = from_numpy(arr)
                 if node.get("requires_grad") and t._data.dtype.kind == "f":
                     t.requires_grad = True
                 if self.relocate is not None:
@@ -318,7 +423,10 @@ class _Decoder:
         if kind == "ndarray":
             return self.array(node)
         if kind == "numpy_scalar":
-            return self.array(node)[()]
+            arr = self.array(node)
+            if arr.ndim:
+                raise _CorruptCheckpoint(f"a numpy scalar refers to an array of shape {list(arr.shape)}")
+            return arr[()]
         if kind not in ("list", "tuple") and kind not in _DICT_TYPES:
             raise _CorruptCheckpoint(f"unknown node type {kind!r} in the index")
         items = node.get("items")

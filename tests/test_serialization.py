@@ -6,6 +6,7 @@ import json
 import math
 import os
 import stat
+import struct
 import zipfile
 from collections import Counter, OrderedDict
 
@@ -340,9 +341,155 @@ def test_pickled_object_arrays_are_never_unpickled(tmp_path):
             {"magic": "tapegrad-checkpoint", "version": 1, "arrays": [{"dtype": "|O", "shape": [1]}],
              "root": {"$": "ndarray", "array": 0}}))
         zf.writestr("tapegrad/arrays/0.npy", payload.getvalue())
-    with pytest.raises(RuntimeError, match="is truncated or corrupted: Object arrays cannot be loaded"):
+    with pytest.raises(tg.serialization.CheckpointError, match=r"evil.pt is refused: array member "
+                       r"tapegrad/arrays/0.npy has dtype object \(Python objects\); a checkpoint holds only "):
         tg.load(path, weights_only=False)
     assert not _Exploit.ran
+
+
+# ---------------------------------------------------------------------- hostile files: array members
+CheckpointError = tg.serialization.CheckpointError
+
+
+def npy_member(header, data=b""):
+    """A .npy member with a header dict written as text (1.0 format), followed by ``data``."""
+    text = header.encode("latin1")
+    text += b" " * (63 - (10 + len(text)) % 64) + b"\n"
+    return b"\x93NUMPY\x01\x00" + struct.pack("<H", len(text)) + text + data
+
+
+def write_checkpoint(path, arrays, root=None, specs=None):
+    """A checkpoint whose array members are the given bytes; the index describes them as ``specs``."""
+    if specs is None:
+        specs = [{"dtype": "<f4", "shape": [3]}] * len(arrays)
+    if root is None:
+        root = {"$": "list", "items": [{"$": "ndarray", "array": n} for n in range(len(arrays))]}
+    with zipfile.ZipFile(path, "w") as zf:
+        zf.writestr("tapegrad/checkpoint.json", json.dumps(
+            {"magic": "tapegrad-checkpoint", "version": 1, "arrays": specs, "root": root}))
+        for n, data in enumerate(arrays):
+            zf.writestr(f"tapegrad/arrays/{n}.npy", data)
+    return path
+
+
+REFUSED = [np.dtype("<U3"), np.dtype("S4"), np.dtype([("a", "<f4"), ("b", "<i8")]), np.dtype("datetime64[s]"),
+           np.dtype("timedelta64[ms]"), np.dtype("V8"), np.dtype(object), np.dtype(np.longdouble),
+           np.dtype(np.complex64), np.dtype(np.uint16), np.dtype(np.uint32), np.dtype(np.uint64),
+           np.dtype(("<f4", (2,)))]
+
+
+@pytest.mark.parametrize("dtype", REFUSED, ids=str)
+def test_members_of_other_dtypes_are_refused(tmp_path, dtype):
+    header = {"descr": np.lib.format.dtype_to_descr(dtype), "fortran_order": False, "shape": (2,)}
+    path = write_checkpoint(tmp_path / "ck.pt", [npy_member(repr(header), b"\0" * 2 * dtype.itemsize)],
+                            specs=[{"dtype": dtype.str, "shape": [2]}])
+    with pytest.raises(CheckpointError, match=f"load: {path} is refused: array member tapegrad/arrays/0.npy has "
+                                              f"dtype .*; a checkpoint holds only tapegrad's dtypes"):
+        tg.load(path)
+
+
+@pytest.mark.parametrize("dtype", REFUSED[:-1], ids=str)  # (a subarray dtype makes a float32 array)
+def test_arrays_of_other_dtypes_are_not_saved(dtype):
+    with pytest.raises(TypeError, match=r"save: cannot save an array of dtype .* at obj\['x'\]; a checkpoint holds "
+                                        r"only tapegrad's dtypes"):
+        tg.save({"x": np.zeros(2, dtype)}, io.BytesIO())
+
+
+def test_numpy_strings_are_saved_as_str():
+    got = round_trip({"name": np.str_("relu")})
+    assert got == {"name": "relu"} and type(got["name"]) is str
+
+
+def test_big_endian_arrays_round_trip_and_tensors_come_back_native():
+    big = np.arange(6, dtype=">f4").reshape(2, 3)
+    got = round_trip({"a": big})["a"]
+    assert got.dtype == big.dtype and got.dtype.byteorder == ">"
+    np.testing.assert_array_equal(got, big)
+    buf = io.BytesIO()
+    np.lib.format.write_array(buf, big)
+    path = io.BytesIO()
+    write_checkpoint(path, [buf.getvalue()], specs=[{"dtype": ">f4", "shape": [2, 3]}],
+                     root={"$": "tensor", "array": 0, "id": 0, "requires_grad": True})
+    path.seek(0)
+    t = tg.load(path)
+    assert t.dtype == tg.float32 and t.requires_grad
+    np.testing.assert_array_equal(t.detach().numpy(), big)
+
+
+def test_fortran_order_members_round_trip():
+    f = np.asfortranarray(np.arange(12.0).reshape(3, 4))
+    got = round_trip({"f": f, "t": tg.tensor(np.arange(6).reshape(2, 3)).t()})
+    np.testing.assert_array_equal(got["f"], f)
+    assert got["f"].flags.f_contiguous
+    np.testing.assert_array_equal(got["t"].numpy(), np.arange(6).reshape(2, 3).T)
+
+
+@pytest.mark.parametrize("shape,data_bytes", [
+    ((10 ** 12,), 12),  # a 300-byte file declaring a trillion elements
+    ((2 ** 62, 2 ** 62), 0),  # the product overflows 64 bits
+    ((3,), 8),  # one element short
+    ((3,), 16),  # trailing data
+    ((0,), 4),
+    ((), 0),
+])
+def test_declared_sizes_must_match_the_stored_data(tmp_path, shape, data_bytes):
+    import tracemalloc
+
+    header = {"descr": "<f4", "fortran_order": False, "shape": shape}
+    path = write_checkpoint(tmp_path / "ck.pt", [npy_member(repr(header), b"\0" * data_bytes)],
+                            specs=[{"dtype": "<f4", "shape": list(shape)}])
+    assert os.path.getsize(path) < 600
+    tracemalloc.start()
+    try:
+        with pytest.raises(CheckpointError, match=f"load: {path} is truncated or corrupted: array member "
+                                                  "tapegrad/arrays/0.npy declares <f4 .* bytes\\) but stores "
+                                                  f"{data_bytes} bytes of data"):
+            tg.load(path)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert peak < 1 << 20  # nothing near the declared size was ever allocated
+
+
+@pytest.mark.parametrize("shape", ["(-3,)", "(True, 2)", "(2, -1)"])
+def test_negative_and_non_integer_dimensions_are_refused(tmp_path, shape):
+    path = write_checkpoint(tmp_path / "ck.pt",
+                            [npy_member(f"{{'descr': '<f4', 'fortran_order': False, 'shape': {shape}, }}")])
+    with pytest.raises(CheckpointError, match=r"array member tapegrad/arrays/0.npy declares the shape .*; "
+                                              "dimensions must be non-negative integers"):
+        tg.load(path)
+
+
+@pytest.mark.parametrize("header,match", [
+    ("{'descr': '<f4', 'fortran_order': False, 'shape': (" + "-" * 3000 + "1,), }", "RecursionError"),
+    ("{'descr': '<f4', 'fortran_order': False, 'shape': (" + "1+" * 3000 + "1,), }", "RecursionError"),
+    ("{'descr': '<f4', 'fortran_order': 1, 'shape': (3,), }", "fortran_order is not a valid bool"),
+    ("{'descr': '<f4', 'shape': (3,), }", "ValueError"),
+    ("{'descr': 5, 'fortran_order': False, 'shape': (3,), }", "descr is not a valid dtype"),
+    ("not a dict at all", "Cannot parse header"),
+    ("{'descr': '<f4', 'fortran_order': False, 'shape': (3,), }" + " " * 20000, "Header info length"),
+])
+def test_invalid_npy_headers_are_reported(tmp_path, header, match):
+    path = write_checkpoint(tmp_path / "ck.pt", [npy_member(header, b"\0" * 12)])
+    with pytest.raises(CheckpointError, match=f"load: {path} is truncated or corrupted: array member "
+                                              f"tapegrad/arrays/0.npy has an invalid .npy header .*{match}"):
+        tg.load(path)
+
+
+def test_unknown_npy_versions_are_refused(tmp_path):
+    member = bytearray(npy_member("{'descr': '<f4', 'fortran_order': False, 'shape': (3,), }", b"\0" * 12))
+    member[6] = 9
+    path = write_checkpoint(tmp_path / "ck.pt", [bytes(member)])
+    with pytest.raises(CheckpointError, match=r"tapegrad/arrays/0.npy has .npy format version \(9, 0\)"):
+        tg.load(path)
+
+
+def test_a_numpy_scalar_must_refer_to_a_0d_array(tmp_path):
+    buf = io.BytesIO()
+    np.lib.format.write_array(buf, np.zeros(3, np.float32))
+    path = write_checkpoint(tmp_path / "ck.pt", [buf.getvalue()], root={"$": "numpy_scalar", "array": 0})
+    with pytest.raises(CheckpointError, match=r"a numpy scalar refers to an array of shape \[3\]"):
+        tg.load(path)
 
 
 def test_a_missing_file_raises_file_not_found(tmp_path):
@@ -354,7 +501,8 @@ def test_a_missing_file_raises_file_not_found(tmp_path):
 def test_unsupported_objects():
     with pytest.raises(TypeError, match=r"save: cannot save an object of type set at obj\['a'\]\[1\]"):
         tg.save({"a": [1, {2}]}, io.BytesIO())
-    with pytest.raises(TypeError, match=r"save: cannot save an array of dtype object \(Python objects\) at obj"):
+    with pytest.raises(TypeError, match=r"save: cannot save an array of dtype object \(Python objects\) at obj; a "
+                                        r"checkpoint holds only tapegrad's dtypes \(bool, uint8, "):
         tg.save(np.array([None]), io.BytesIO())
     with pytest.raises(TypeError, match=r"save: cannot save a dict key of type Tensor"):
         tg.save({tg.ones(1): 1}, io.BytesIO())
