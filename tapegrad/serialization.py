@@ -22,6 +22,7 @@ import json
 import os
 import secrets
 import stat
+import struct
 import zipfile
 import zlib
 from collections import Counter, OrderedDict
@@ -138,7 +139,7 @@ class _Encoder:
             key = id(x)
             if key not in self.tensor_ids:
                 self.tensor_ids[key] = len(self.tensor_ids)
-            return {"$": "tensor", "array": self.add_array(x._data, where), "id": self.tensor_ids[key],
+            return {"$": "tensor", "array": self.add_array(x.detach().numpy(), where), "id": self.tensor_ids[key],
                     "requires_grad": bool(x.requires_grad)}
         if isinstance(x, np.ndarray):
             return {"$": "ndarray", "array": self.add_array(x, where)}
@@ -157,6 +158,7 @@ class _Encoder:
         if isinstance(x, (dict, list, tuple)):
             if id(x) in self.open:
                 raise ValueError(f"save: the object contains a reference cycle at {where}")
+            self._check_depth(len(self.open) + 1, where)
             self.open.add(id(x))
             try:
                 if isinstance(x, dict):
@@ -172,15 +174,25 @@ class _Encoder:
                         "Tensor, numpy arrays and scalars, dict, OrderedDict, Counter, list, tuple, int, "
                         "float, str, bool and None")
 
-    def encode_key(self, k, where):
+    def encode_key(self, k, where, depth=0):
         if isinstance(k, (np.integer, np.floating, np.bool_)):
             k = k.item()
         if k is None or isinstance(k, (bool, int, float, str)):
             return self.encode(k, where)
         if isinstance(k, tuple):
-            return {"$": "tuple", "items": [self.encode_key(v, where) for v in k]}
+            self._check_depth(len(self.open) + depth + 1, where)
+            return {"$": "tuple", "items": [self.encode_key(v, where, depth + 1) for v in k]}
         raise TypeError(f"save: cannot save a dict key of type {type(k).__name__} ({k!r}) in {where}; keys "
                         "may be str, int, float, bool, None or tuples of these")
+
+
+    @staticmethod
+    def _check_depth(depth, where):
+        # load refuses an index nesting deeper than MAX_NESTING JSON levels; a container is at most 3 of them
+        if depth > _MAX_CONTAINERS:
+            raise ValueError(f"save: the object nests more than {_MAX_CONTAINERS} containers deep at "
+                             f"{where[:200]}...; a checkpoint's structure may nest at most {_MAX_CONTAINERS} "
+                             "dicts, lists or tuples")
 
 
 def _write_archive(fh, index, arrays):
@@ -280,43 +292,126 @@ def _load_from(fh, name, relocate):
         raise CheckpointError(f"load: {name} is empty (0 bytes); it is not a tapegrad checkpoint")
     try:
         with zipfile.ZipFile(fh) as zf:
-            root, arrays = _read_archive(zf, name)
+            root, arrays = _read_archive(zf, fh, name)
+        return _Decoder(arrays, relocate).decode(root)
     except zipfile.BadZipFile as e:
         if head == b"PK\x03\x04":
             raise CheckpointError(f"load: {name} is truncated or corrupted: {e}") from None
         raise CheckpointError(f"load: {name} is not a tapegrad checkpoint: it is not a zip archive (it starts "
-                           f"with {head!r}); was it written by tapegrad.save?") from None
+                              f"with {head!r}); was it written by tapegrad.save?") from None
     except _CorruptCheckpoint as e:
         raise CheckpointError(f"load: {name} {e.verdict}: {e}") from None
-    except (EOFError, zlib.error, ValueError, KeyError, OSError) as e:
-        raise CheckpointError(f"load: {name} is truncated or corrupted: {e}") from None
-    try:
-        return _Decoder(arrays, relocate).decode(root)
-    except _CorruptCheckpoint as e:
-        raise CheckpointError(f"load: {name} is corrupted: {e}") from None
+    except (EOFError, zlib.error, struct.error, ValueError, OverflowError, KeyError, IndexError, OSError,
+            NotImplementedError, zipfile.LargeZipFile) as e:
+        # what zipfile raises for a damaged archive: a bad header, an unknown compression method or zip version,
+        # a file name that is not UTF-8, a read past the end...
+        raise CheckpointError(f"load: {name} is truncated or corrupted: {type(e).__name__}: {e}") from None
 
 
-def _read_archive(zf, name):
+def _read_archive(zf, fh, name):
+    _check_members(zf, fh)
     names = set(zf.namelist())
     if _INDEX not in names:
         hint = (" (it looks like a PyTorch checkpoint, which cannot be read without unpickling)"
                 if any(n.endswith("data.pkl") for n in names) else "")
         raise CheckpointError(f"load: {name} is a zip archive but not a tapegrad checkpoint: it has no {_INDEX}"
-                           f"{hint}")
-    try:
-        index = json.loads(zf.read(_INDEX).decode())
-    except (UnicodeDecodeError, json.JSONDecodeError) as e:
-        raise _CorruptCheckpoint(f"its index {_INDEX} is not valid JSON ({e})") from None
+                              f"{hint}")
+    index = _parse_index(zf.read(_INDEX))
     if not isinstance(index, dict) or index.get("magic") != MAGIC:
         raise CheckpointError(f"load: {name} is not a tapegrad checkpoint: its index has no magic {MAGIC!r}")
     version = index.get("version")
     if not isinstance(version, int) or version > VERSION:
         raise CheckpointError(f"load: {name} has checkpoint format version {version!r}; this tapegrad reads "
-                           f"versions up to {VERSION} (upgrade tapegrad)")
+                              f"versions up to {VERSION} (upgrade tapegrad)")
     specs = index.get("arrays")
     if not isinstance(specs, list):
         raise _CorruptCheckpoint("its index has no list of arrays")
     return index.get("root"), [_read_array(zf, n, spec) for n, spec in enumerate(specs)]
+
+
+_LOCAL_HEADER = struct.Struct("<4s2B4HL2L2H")  # a zip member's local header (30 bytes)
+_UNSUPPORTED_FLAGS = 0x1 | 0x20 | 0x40  # encrypted, compressed patched data, strong encryption
+_METHODS = {zipfile.ZIP_DEFLATED: "deflate", zipfile.ZIP_BZIP2: "bzip2", zipfile.ZIP_LZMA: "lzma"}
+
+
+def _check_members(zf, fh):
+    """Refuse what tapegrad never writes before reading any member: duplicate names, compressed or encrypted
+    members, and members whose bytes are not wholly inside the archive or overlap another's.
+
+    After this every read is bounded by the file's own size, whatever the archive declares.
+    """
+    infos = zf.infolist()
+    seen = set()
+    for info in infos:
+        if info.filename in seen:
+            raise _RefusedCheckpoint(f"it has two members named {info.filename} (readers could disagree about "
+                                     "which one the file holds)")
+        seen.add(info.filename)
+        if info.compress_type != zipfile.ZIP_STORED:
+            method = _METHODS.get(info.compress_type, "unknown")
+            raise _RefusedCheckpoint(f"member {info.filename} is compressed (method {info.compress_type}, "
+                                     f"{method}); tapegrad writes only stored members")
+        if info.flag_bits & _UNSUPPORTED_FLAGS:
+            raise _RefusedCheckpoint(f"member {info.filename} is encrypted (flags {info.flag_bits:#06x}); tapegrad "
+                                     "writes only plain stored members")
+        if info.compress_size != info.file_size:
+            raise _CorruptCheckpoint(f"stored member {info.filename} has {info.compress_size} bytes but declares "
+                                     f"{info.file_size} once extracted")
+    spans = []
+    for info in infos:
+        fh.seek(info.header_offset)
+        header = fh.read(_LOCAL_HEADER.size)
+        if len(header) != _LOCAL_HEADER.size or header[:4] != b"PK\x03\x04":
+            raise _CorruptCheckpoint(f"member {info.filename} has no local header at offset {info.header_offset}")
+        fields = _LOCAL_HEADER.unpack(header)
+        end = info.header_offset + _LOCAL_HEADER.size + fields[-2] + fields[-1] + info.compress_size
+        if end > zf.start_dir:
+            raise _CorruptCheckpoint(f"member {info.filename} runs past the end of the archive's data ({end} > "
+                                     f"{zf.start_dir} bytes)")
+        spans.append((info.header_offset, end, info.filename))
+    spans.sort()
+    for (_, end, first), (begin, _, second) in zip(spans, spans[1:]):
+        if begin < end:
+            raise _CorruptCheckpoint(f"members {first} and {second} overlap")
+
+
+def _parse_index(raw):
+    """The index's JSON, refused before parsing when it nests deeper than MAX_NESTING (no RecursionError)."""
+    depth = _json_depth(raw)
+    if depth > MAX_NESTING:
+        raise _RefusedCheckpoint(f"its index {_INDEX} nests {depth} levels deep; checkpoints nest at most "
+                                 f"{MAX_NESTING}")
+    try:
+        return json.loads(raw.decode("utf-8"), object_pairs_hook=_unique_keys)
+    except (UnicodeDecodeError, ValueError) as e:  # JSONDecodeError, too many digits, duplicate keys
+        raise _CorruptCheckpoint(f"its index {_INDEX} is not valid JSON ({e})") from None
+
+
+def _json_depth(raw, chunk=1 << 20):
+    """The deepest nesting of [ and { outside strings: vectorized, linear time, no recursion, bounded memory."""
+    best = depth = 0
+    odd_backslashes = in_string = 0  # carried from one chunk to the next
+    for start in range(0, len(raw), chunk):
+        a = np.frombuffer(raw, np.uint8, count=min(chunk, len(raw) - start), offset=start)
+        positions = np.arange(a.size)
+        last_other = np.maximum.accumulate(np.where(a == 0x5C, -1, positions))
+        run = positions - last_other + odd_backslashes * (last_other < 0)  # backslashes ending here
+        escaped = np.empty(a.size, bool)  # a character is escaped when an odd run of backslashes precedes it
+        escaped[0] = odd_backslashes
+        escaped[1:] = run[:-1] % 2 == 1
+        quotes = np.cumsum((a == 0x22) & ~escaped) + in_string
+        step = ((a == 0x5B) | (a == 0x7B)).astype(np.int64) - ((a == 0x5D) | (a == 0x7D))
+        levels = np.cumsum(step * (quotes % 2 == 0)) + depth
+        best = max(best, int(levels.max()))
+        depth, in_string, odd_backslashes = int(levels[-1]), int(quotes[-1] % 2), int(run[-1] % 2)
+    return best
+
+
+def _unique_keys(pairs):
+    obj = dict(pairs)
+    if len(obj) != len(pairs):
+        raise ValueError(f"duplicate key in a JSON object ({sorted(k for k, _ in pairs)[:5]}...)")
+    return obj
 
 
 _MAX_NPY_HEADER = 10000  # numpy's own bound on a .npy header (tapegrad writes 128 bytes)

@@ -492,6 +492,154 @@ def test_a_numpy_scalar_must_refer_to_a_0d_array(tmp_path):
         tg.load(path)
 
 
+# ---------------------------------------------------------------------- hostile files: the archive and its index
+def zip_fields(data):
+    """{member name: (offset of its local header, offset of its central directory entry)} of a zip's bytes."""
+    with zipfile.ZipFile(io.BytesIO(data)) as zf:
+        infos, at = zf.infolist(), zf.start_dir
+    fields = {}
+    for info in infos:
+        fields[info.filename] = (info.header_offset, at)
+        n, m, k = struct.unpack("<3H", data[at + 28:at + 34])
+        at += 46 + n + m + k
+    return fields
+
+
+def patched(data, name, local=None, central=None):
+    """``data`` with fields of member ``name`` overwritten: {offset in the header: (struct format, value)}."""
+    data = bytearray(data)
+    where = zip_fields(bytes(data))[name]
+    for base, edits in zip(where, (local, central)):
+        for offset, (fmt, value) in (edits or {}).items():
+            struct.pack_into(fmt, data, base + offset, value)
+    return bytes(data)
+
+
+@pytest.fixture
+def good():
+    buf = io.BytesIO()
+    tg.save({"w": tg.arange(6.0).reshape(2, 3), "b": tg.ones(3), "step": 7}, buf)
+    return buf.getvalue()
+
+
+def load_bytes(data, name="ck.pt"):
+    buf = io.BytesIO(data)
+    buf.name = name
+    return tg.load(buf)
+
+
+@pytest.mark.parametrize("method,label", [(zipfile.ZIP_DEFLATED, "deflate"), (zipfile.ZIP_BZIP2, "bzip2"),
+                                          (zipfile.ZIP_LZMA, "lzma")])
+def test_compressed_members_are_refused(good, method, label):
+    buf = io.BytesIO()
+    with zipfile.ZipFile(io.BytesIO(good)) as src, zipfile.ZipFile(buf, "w", compression=method) as dst:
+        for info in src.infolist():
+            dst.writestr(info.filename, src.read(info))
+    with pytest.raises(CheckpointError, match=f"load: ck.pt is refused: member tapegrad/checkpoint.json is "
+                                              f"compressed \\(method {method}, {label}\\); tapegrad writes only "
+                                              "stored members"):
+        load_bytes(buf.getvalue())
+
+
+def test_unknown_compression_methods_and_encryption_are_refused(good):
+    member = "tapegrad/arrays/0.npy"
+    bad = patched(good, member, local={8: ("<H", 99)}, central={10: ("<H", 99)})
+    with pytest.raises(CheckpointError, match=f"is refused: member {member} is compressed \\(method 99, unknown\\)"):
+        load_bytes(bad)
+    bad = patched(good, member, local={6: ("<H", 1)}, central={8: ("<H", 1)})
+    with pytest.raises(CheckpointError, match=f"is refused: member {member} is encrypted"):
+        load_bytes(bad)
+
+
+def test_duplicate_members_are_refused(good):
+    buf = io.BytesIO(good)
+    with pytest.warns(UserWarning, match="Duplicate name"), zipfile.ZipFile(buf, "a") as zf:
+        zf.writestr("tapegrad/arrays/1.npy", b"another")
+    with pytest.raises(CheckpointError, match="load: ck.pt is refused: it has two members named "
+                                              "tapegrad/arrays/1.npy"):
+        load_bytes(buf.getvalue())
+
+
+def test_members_must_lie_inside_the_archive_and_not_overlap(good):
+    member = "tapegrad/arrays/0.npy"
+    for size in (2 ** 31, 2 ** 32 - 1):
+        bad = patched(good, member, central={20: ("<L", size), 24: ("<L", size)})
+        with pytest.raises(CheckpointError, match=f"is truncated or corrupted: member {member} runs past the end"):
+            load_bytes(bad)
+    offset = zip_fields(good)[member][0]
+    bad = patched(good, "tapegrad/arrays/1.npy", central={42: ("<L", offset)})
+    with pytest.raises(CheckpointError, match="is truncated or corrupted: members tapegrad/arrays/.* and "
+                                              "tapegrad/arrays/.* overlap"):
+        load_bytes(bad)
+
+
+@pytest.mark.parametrize("offset,fmt,value,match", [
+    (0, "<4s", b"PK\x09\x09", "Bad magic number for central directory"),
+    (6, "<H", 90, "NotImplementedError: zip file version 9.0"),
+    (42, "<L", 3, "has no local header at offset 3"),
+])
+def test_zip_level_damage_is_reported_as_corruption(good, offset, fmt, value, match):
+    bad = patched(good, "tapegrad/arrays/1.npy", central={offset: (fmt, value)})
+    with pytest.raises(CheckpointError, match=f"load: ck.pt is truncated or corrupted: .*{match}"):
+        load_bytes(bad)
+
+
+def test_a_file_name_that_is_not_utf8_is_corruption(good):
+    data = bytearray(patched(good, "tapegrad/arrays/1.npy", central={8: ("<H", 0x800)}))
+    at = zip_fields(good)["tapegrad/arrays/1.npy"][1] + 46
+    data[at] = 0xFF
+    with pytest.raises(CheckpointError, match="is truncated or corrupted: UnicodeDecodeError"):
+        load_bytes(bytes(data))
+
+
+def index_file(tmp_path, text):
+    path = tmp_path / "ck.pt"
+    with zipfile.ZipFile(path, "w") as zf:
+        zf.writestr("tapegrad/checkpoint.json", text)
+    return path
+
+
+@pytest.mark.parametrize("depth", [513, 5_000, 1_000_000])
+def test_deeply_nested_indexes_are_refused_before_parsing(tmp_path, depth):
+    body = "[" * depth + "]" * depth
+    path = index_file(tmp_path, '{"magic": "tapegrad-checkpoint", "version": 1, "arrays": [], "root": ' + body + "}")
+    with pytest.raises(CheckpointError, match=f"load: {path} is refused: its index tapegrad/checkpoint.json nests "
+                                              f"{depth + 1} levels deep; checkpoints nest at most 512"):
+        tg.load(path)
+
+
+def test_brackets_inside_strings_do_not_count_as_nesting(tmp_path):
+    text = json.dumps({"magic": "tapegrad-checkpoint", "version": 1, "arrays": [],
+                       "root": {"$": "list", "items": ["[" * 2000, '\\"[[[' * 300, "{"]}})
+    assert tg.load(index_file(tmp_path, text)) == ["[" * 2000, '\\"[[[' * 300, "{"]
+
+
+def test_duplicate_keys_in_the_index_are_corruption(tmp_path):
+    text = '{"magic": "tapegrad-checkpoint", "version": 1, "arrays": [], "root": {"$": "list", "$": "tuple", ' \
+           '"items": []}}'
+    with pytest.raises(CheckpointError, match="is not valid JSON \\(duplicate key in a JSON object"):
+        tg.load(index_file(tmp_path, text))
+
+
+def test_nesting_limits_of_save_and_load_agree():
+    deepest = leaf = [tg.ones(1)]
+    for _ in range(159):
+        deepest = {(("k",),): deepest} if len(str(_)) == 3 else [deepest]
+    assert_same(round_trip(deepest), deepest)
+    with pytest.raises(ValueError, match="save: the object nests more than 160 containers deep at obj"):
+        tg.save([deepest], io.BytesIO())
+    dicts = leaf
+    for _ in range(159):
+        dicts = {"k": dicts}
+    assert_same(round_trip(dicts), dicts)
+    keyed = {((1,),): 0}  # tuple keys nest too: here the key's innermost tuple is the 160th container
+    for _ in range(157):
+        keyed = [keyed]
+    assert_same(round_trip(keyed), keyed)
+    with pytest.raises(ValueError, match="nests more than 160 containers deep"):
+        tg.save([keyed], io.BytesIO())
+
+
 def test_a_missing_file_raises_file_not_found(tmp_path):
     with pytest.raises(FileNotFoundError):
         tg.load(tmp_path / "nope.pt")
