@@ -14,13 +14,17 @@ sizes declared in each ``.npy`` header checked against the bytes stored before a
 index's nesting bounded. Every refusal is a :class:`CheckpointError` (a ``RuntimeError``) naming the file.
 
 Saving to a path is atomic: the archive is written to a temporary file in the same directory, flushed to disk,
-then renamed over the target, so a failed or interrupted save leaves any previous file intact.
+then renamed over the target, so a failed or interrupted save leaves any previous file intact. The temporary's
+name says whose it is (``.<name>.tapegrad-<host>-<pid>-<random>.tmp``), so the next save to the same path removes
+the temporaries that killed writers left behind, and never a live writer's.
 """
 
 import io
 import json
 import os
+import re
 import secrets
+import socket
 import stat
 import struct
 import zipfile
@@ -102,7 +106,7 @@ def save(obj, f):
     index = json.dumps({"magic": MAGIC, "version": VERSION, "arrays": encoder.specs, "root": root},
                        separators=(",", ":")).encode()
     if isinstance(f, (str, bytes, os.PathLike)):
-        _save_atomically(os.fsdecode(f), index, encoder.arrays)
+        _save_atomically(os.fsdecode(f), lambda fh, _: _write_archive(fh, index, encoder.arrays))
     elif hasattr(f, "write"):
         _write_archive(f, index, encoder.arrays)
     else:
@@ -210,14 +214,22 @@ def _member(name):
     return info
 
 
-def _save_atomically(path, index, arrays):
+def _save_atomically(path, write):
+    """Call ``write(fh, tmp_path)`` on a new temporary file beside ``path``, flush it to disk, then rename it over
+    ``path``. First remove the temporaries that killed writers (no longer alive) left for this path.
+
+    The temporary is ``.<name>.tapegrad-<host>-<pid>-<8 hex digits>.tmp`` (docs/checkpoints.md), so a later save
+    can tell whose it is: ``<host>`` is this machine's name (and, on Linux, its pid namespace), ``<pid>`` the
+    writer's process id.
+    """
     path = os.path.realpath(path)  # through a symlink, as writing the file would
-    directory = os.path.dirname(path)
-    tmp = os.path.join(directory, f".{os.path.basename(path)}.{os.getpid()}.{secrets.token_hex(4)}.tmp")
+    directory, name = os.path.split(path)
+    _remove_dead_temporaries(directory, name)
+    tmp = os.path.join(directory, f"{_temp_prefix(name)}{_host_tag()}-{os.getpid()}-{secrets.token_hex(4)}.tmp")
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0), 0o666)
     try:
         with os.fdopen(fd, "wb") as fh:
-            _write_archive(fh, index, arrays)
+            write(fh, tmp)
             fh.flush()
             os.fsync(fh.fileno())
         try:
@@ -241,6 +253,58 @@ def _save_atomically(path, index, arrays):
         pass
     finally:
         os.close(dir_fd)
+
+
+_TEMP_REST = re.compile(r"(?P<host>[A-Za-z0-9._]+)-(?P<pid>[0-9]{1,10})-[0-9a-f]{8}\.tmp")
+
+
+def _temp_prefix(name):
+    return f".{name[:120]}.tapegrad-"  # names stay within the usual 255-byte limit
+
+
+def _host_tag():
+    """This machine's name, made safe for a file name, and on Linux the pid namespace, in which pids are unique."""
+    host = re.sub(r"[^A-Za-z0-9.]", "_", socket.gethostname())[:40] or "host"
+    try:
+        namespace = os.readlink("/proc/self/ns/pid")  # 'pid:[4026531836]'
+    except OSError:
+        return host
+    return f"{host}_{''.join(c for c in namespace if c.isdigit())}"
+
+
+def _remove_dead_temporaries(directory, name):
+    """Remove the temporaries of saves to ``name`` whose writer, on this host, is no longer alive.
+
+    Only on POSIX, where ``os.kill(pid, 0)`` asks whether a process exists without touching it. A temporary of
+    another host, or of a live process (a recycled pid included), is left alone.
+    """
+    if os.name != "posix":
+        return
+    prefix, me = _temp_prefix(name), _host_tag()
+    try:
+        names = os.listdir(directory or ".")
+    except OSError:
+        return
+    for entry in names:
+        match = _TEMP_REST.fullmatch(entry[len(prefix):]) if entry.startswith(prefix) else None
+        if match is None or match["host"] != me or _alive(int(match["pid"])):
+            continue
+        try:
+            os.unlink(os.path.join(directory, entry))
+        except OSError:  # removed by another writer meanwhile, or not ours to remove
+            pass
+
+
+def _alive(pid):
+    if pid <= 0:
+        return True  # never signal a process group
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except (PermissionError, OverflowError, OSError):
+        return True  # exists but belongs to someone else, or cannot be asked: keep its file
+    return True
 
 
 # ---------------------------------------------------------------------- load

@@ -5,6 +5,7 @@ import io
 import json
 import math
 import os
+import re
 import stat
 import struct
 import zipfile
@@ -232,6 +233,103 @@ def test_an_interrupted_save_to_a_new_path_leaves_nothing(tmp_path, monkeypatch)
     with pytest.raises(KeyboardInterrupt):
         tg.save({"a": tg.zeros(2)}, tmp_path / "new.pt")
     assert os.listdir(tmp_path) == []
+
+
+# ---------------------------------------------------------------------- temporaries of killed saves
+WRITER = r"""
+import os, sys
+import numpy as np
+import tapegrad as tg
+
+real = np.lib.format.write_array
+
+def write_then(fp, array, **kw):
+    print("writing", flush=True)
+    if sys.argv[2] == "die":
+        fp.write(b"partial data")
+        os._exit(9)  # killed in the middle of a save: no cleanup runs
+    sys.stdin.readline()  # a live writer, paused until the test lets it finish
+    return real(fp, array, **kw)
+
+np.lib.format.write_array = write_then
+tg.save({"by": "the writer", "w": tg.ones(2)}, sys.argv[1])
+"""
+
+
+def start_writer(path, mode):
+    import subprocess
+    import sys
+
+    root = os.path.dirname(os.path.dirname(os.path.abspath(tg.__file__)))
+    env = dict(os.environ, PYTHONPATH=root + os.pathsep + os.environ.get("PYTHONPATH", ""))
+    proc = subprocess.Popen([sys.executable, "-c", WRITER, str(path), mode], stdin=subprocess.PIPE,
+                            stdout=subprocess.PIPE, env=env, text=True)
+    assert proc.stdout.readline() == "writing\n"
+    return proc
+
+
+def temporaries(directory):
+    return sorted(p for p in os.listdir(directory) if p.endswith(".tmp"))
+
+
+@pytest.mark.skipif(os.name != "posix", reason="liveness is asked with os.kill(pid, 0)")
+def test_the_next_save_removes_the_temporaries_of_killed_saves(tmp_path):
+    path = tmp_path / "ck.pt"
+    tg.save({"v": 1}, path)
+    killed = start_writer(path, "die")
+    assert killed.wait() == 9
+    left = temporaries(tmp_path)
+    host = tg.serialization._host_tag()
+    assert len(left) == 1 and re.fullmatch(rf"\.ck\.pt\.tapegrad-{re.escape(host)}-{killed.pid}-[0-9a-f]{{8}}\.tmp",
+                                           left[0]), left
+    assert tg.load(path) == {"v": 1}  # the old file is intact
+    tg.save({"v": 2}, path)
+    assert temporaries(tmp_path) == [] and tg.load(path) == {"v": 2}
+
+
+@pytest.mark.skipif(os.name != "posix", reason="liveness is asked with os.kill(pid, 0)")
+def test_a_live_writers_temporary_is_left_alone(tmp_path):
+    path = tmp_path / "ck.pt"
+    live = start_writer(path, "wait")
+    try:
+        mine = temporaries(tmp_path)
+        assert len(mine) == 1 and f"-{live.pid}-" in mine[0]
+        tg.save({"v": 2}, path)
+        assert temporaries(tmp_path) == mine and tg.load(path) == {"v": 2}
+    finally:
+        live.stdin.write("go\n")
+        live.stdin.close()
+        assert live.wait() == 0
+    assert temporaries(tmp_path) == [] and tg.load(path)["by"] == "the writer"
+
+
+@pytest.mark.skipif(os.name != "posix", reason="liveness is asked with os.kill(pid, 0)")
+def test_only_this_hosts_temporaries_of_this_path_are_removed(tmp_path):
+    import subprocess
+    import sys
+
+    gone = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True)
+    dead = int(gone.stdout)
+    host = tg.serialization._host_tag()
+    names = {
+        f".ck.pt.tapegrad-{host}-{dead}-0123abcd.tmp": False,  # a dead writer's: removed
+        f".ck.pt.tapegrad-{host}-{os.getpid()}-0123abcd.tmp": True,  # a live one's (this process)
+        f".ck.pt.tapegrad-{host}-0-0123abcd.tmp": True,  # pid 0 is never asked about
+        f".ck.pt.tapegrad-otherhost-{dead}-0123abcd.tmp": True,  # another machine's: its pids mean nothing here
+        f".ck.pt.tapegrad-{host}-{dead}-0123abcd.tmp.bak": True,  # not a temporary name
+        f".other.pt.tapegrad-{host}-{dead}-0123abcd.tmp": True,  # another path's
+        f".ck.pt.{dead}.0123abcd.tmp": True,  # an older tapegrad's, which named no host
+    }
+    for name in names:
+        (tmp_path / name).write_bytes(b"partial")
+    tg.save({"v": 1}, tmp_path / "ck.pt")
+    assert sorted(os.listdir(tmp_path)) == sorted(["ck.pt"] + [n for n, keep in names.items() if keep])
+
+
+def test_long_file_names_keep_their_temporaries_within_the_limit(tmp_path):
+    path = tmp_path / ("n" * 200 + ".pt")
+    tg.save({"v": 1}, path)
+    assert tg.load(path) == {"v": 1} and os.listdir(tmp_path) == [path.name]
 
 
 # ---------------------------------------------------------------------- truncated, corrupted and foreign files
