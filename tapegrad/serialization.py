@@ -37,7 +37,8 @@ from . import dtypes
 from ._tensor import Tensor, device
 from .creation import from_numpy
 
-__all__ = ["save", "load", "CheckpointError"]
+__all__ = ["save", "load", "CheckpointError", "add_safe_globals", "get_safe_globals", "clear_safe_globals",
+           "safe_globals"]
 
 MAGIC = "tapegrad-checkpoint"
 VERSION = 1
@@ -86,13 +87,18 @@ _ALLOWED_NAMES = ", ".join(str(d) for d in ALLOWED_DTYPES)
 
 
 # ---------------------------------------------------------------------- save
-def save(obj, f):
+def save(obj, f, pickle_module=None, pickle_protocol=None, _use_new_zipfile_serialization=True,
+         _disable_byteorder_record=False):
     """save(obj, f): write ``obj`` (nested dicts, lists, tuples of tensors, arrays, plain values) to ``f``.
 
     ``f`` is a path (written atomically) or a binary file object. Supported leaves: Tensor (dtype, shape and
     ``requires_grad`` kept), numpy arrays and scalars of tapegrad's dtypes, int, float, str (numpy strings come
     back as str), bool, None; dict keys may be str, int, float, bool, None or tuples of these. dict, OrderedDict
     and Counter keep their type; tensors that appear several times come back as one tensor.
+
+    tapegrad never pickles: a whole ``nn.Module``, an optimizer or any other object is refused with a TypeError
+    that says to save its ``state_dict()``. PyTorch's other arguments (``pickle_module``, ``pickle_protocol``,
+    ``_use_new_zipfile_serialization``) are accepted and change nothing: the format is always the same.
 
     >>> import io, tapegrad as tg
     >>> buf = io.BytesIO()
@@ -174,9 +180,15 @@ class _Encoder:
                 return {"$": kind, "items": [self.encode(v, f"{where}[{i}]") for i, v in enumerate(x)]}
             finally:
                 self.open.discard(id(x))
+        if callable(getattr(x, "state_dict", None)):
+            what = ("model" if callable(getattr(x, "parameters", None)) else
+                    "optimizer" if hasattr(x, "param_groups") else "obj")
+            raise TypeError(f"save: cannot save a whole {type(x).__name__} at {where}: tapegrad never pickles "
+                            f"objects. Save its state instead: tapegrad.save({what}.state_dict(), f), and restore "
+                            f"it into a new {type(x).__name__} with {what}.load_state_dict(tapegrad.load(f))")
         raise TypeError(f"save: cannot save an object of type {type(x).__name__} at {where}; supported are "
                         "Tensor, numpy arrays and scalars, dict, OrderedDict, Counter, list, tuple, int, "
-                        "float, str, bool and None")
+                        "float, str, bool and None (tapegrad never pickles)")
 
     def encode_key(self, k, where, depth=0):
         if isinstance(k, (np.integer, np.floating, np.bool_)):
@@ -320,13 +332,19 @@ class _RefusedCheckpoint(_CorruptCheckpoint):
     verdict = "is refused"
 
 
-def load(f, map_location=None, weights_only=True):
-    """load(f, map_location=None, weights_only=True): read an object written by :func:`save`.
+def load(f, map_location=None, pickle_module=None, *, weights_only=None, mmap=None, **pickle_load_args):
+    """load(f, map_location=None, pickle_module=None, *, weights_only=None, mmap=None): read what :func:`save`
+    wrote.
 
-    ``f`` is a path or a binary file object. Nothing is unpickled, whatever ``weights_only`` says.
-    ``map_location`` may be None, ``'cpu'``, a ``device``, a dict of locations, or a function
-    ``(tensor, 'cpu')`` returning the tensor to use; tapegrad runs on the CPU only. A truncated, corrupted or
-    foreign file raises ``RuntimeError`` naming the file and the problem.
+    ``f`` is a path or a binary file object. Nothing is ever unpickled, whatever ``weights_only`` says, so
+    ``weights_only`` and ``**pickle_load_args`` change nothing (an explicit ``pickle_module`` with
+    ``weights_only=True`` is refused, as in PyTorch). ``map_location`` may be None, ``'cpu'``, a ``device``, a
+    dict of locations (``{'cuda:0': 'cpu'}``) or a function ``(tensor, 'cpu')`` returning the tensor to use (or
+    None); tapegrad runs on the CPU only, so another device is a RuntimeError. ``mmap=True`` (a path only) maps
+    the arrays from the file, copy on write, instead of reading them; their checksums are still verified.
+
+    A file that is truncated, corrupted, foreign or hostile raises :class:`CheckpointError` (a RuntimeError)
+    naming the file and the problem (docs/checkpoints.md).
 
     >>> import io, tapegrad as tg
     >>> buf = io.BytesIO()
@@ -335,20 +353,24 @@ def load(f, map_location=None, weights_only=True):
     >>> tg.load(buf)
     [tensor([1, 2]), (1.5, None)]
     """
+    if weights_only and pickle_module is not None:
+        raise RuntimeError("load: Can not safely load weights when explicit pickle_module is specified")
     relocate = _map_location(map_location)
     if isinstance(f, (str, bytes, os.PathLike)):
         name = os.fsdecode(f)
         with open(name, "rb") as fh:
-            return _load_from(fh, name, relocate)
+            return _load_from(fh, name, relocate, name if mmap else None)
     if not hasattr(f, "read"):
         raise TypeError(f"load: f must be a path or a binary file object, got {type(f).__name__}")
+    if mmap:
+        raise ValueError("load: f must be a file path in order to use the mmap argument")
     name = str(getattr(f, "name", "<file object>"))
     if not (getattr(f, "seekable", lambda: False)()):
         f = io.BytesIO(f.read())
     return _load_from(f, name, relocate)
 
 
-def _load_from(fh, name, relocate):
+def _load_from(fh, name, relocate, mmap_path=None):
     start = fh.tell()
     head = fh.read(4)
     fh.seek(start)
@@ -356,8 +378,7 @@ def _load_from(fh, name, relocate):
         raise CheckpointError(f"load: {name} is empty (0 bytes); it is not a tapegrad checkpoint")
     try:
         with zipfile.ZipFile(fh) as zf:
-            root, arrays = _read_archive(zf, fh, name)
-        return _Decoder(arrays, relocate).decode(root)
+            root, arrays = _read_archive(zf, fh, name, mmap_path)
     except zipfile.BadZipFile as e:
         if head == b"PK\x03\x04":
             raise CheckpointError(f"load: {name} is truncated or corrupted: {e}") from None
@@ -370,10 +391,14 @@ def _load_from(fh, name, relocate):
         # what zipfile raises for a damaged archive: a bad header, an unknown compression method or zip version,
         # a file name that is not UTF-8, a read past the end...
         raise CheckpointError(f"load: {name} is truncated or corrupted: {type(e).__name__}: {e}") from None
+    try:
+        return _Decoder(arrays, relocate).decode(root)
+    except _CorruptCheckpoint as e:
+        raise CheckpointError(f"load: {name} is corrupted: {e}") from None
 
 
-def _read_archive(zf, fh, name):
-    _check_members(zf, fh)
+def _read_archive(zf, fh, name, mmap_path):
+    data_starts = _check_members(zf, fh)
     names = set(zf.namelist())
     if _INDEX not in names:
         hint = (" (it looks like a PyTorch checkpoint, which cannot be read without unpickling)"
@@ -390,7 +415,8 @@ def _read_archive(zf, fh, name):
     specs = index.get("arrays")
     if not isinstance(specs, list):
         raise _CorruptCheckpoint("its index has no list of arrays")
-    return index.get("root"), [_read_array(zf, n, spec) for n, spec in enumerate(specs)]
+    mapped = None if mmap_path is None else (mmap_path, data_starts)
+    return index.get("root"), [_read_array(zf, n, spec, mapped) for n, spec in enumerate(specs)]
 
 
 _LOCAL_HEADER = struct.Struct("<4s2B4HL2L2H")  # a zip member's local header (30 bytes)
@@ -402,7 +428,8 @@ def _check_members(zf, fh):
     """Refuse what tapegrad never writes before reading any member: duplicate names, compressed or encrypted
     members, and members whose bytes are not wholly inside the archive or overlap another's.
 
-    After this every read is bounded by the file's own size, whatever the archive declares.
+    After this every read is bounded by the file's own size, whatever the archive declares. Returns each
+    member's data offset in the file.
     """
     infos = zf.infolist()
     seen = set()
@@ -421,14 +448,15 @@ def _check_members(zf, fh):
         if info.compress_size != info.file_size:
             raise _CorruptCheckpoint(f"stored member {info.filename} has {info.compress_size} bytes but declares "
                                      f"{info.file_size} once extracted")
-    spans = []
+    spans, starts = [], {}
     for info in infos:
         fh.seek(info.header_offset)
         header = fh.read(_LOCAL_HEADER.size)
         if len(header) != _LOCAL_HEADER.size or header[:4] != b"PK\x03\x04":
             raise _CorruptCheckpoint(f"member {info.filename} has no local header at offset {info.header_offset}")
         fields = _LOCAL_HEADER.unpack(header)
-        end = info.header_offset + _LOCAL_HEADER.size + fields[-2] + fields[-1] + info.compress_size
+        starts[info.filename] = info.header_offset + _LOCAL_HEADER.size + fields[-2] + fields[-1]
+        end = starts[info.filename] + info.compress_size
         if end > zf.start_dir:
             raise _CorruptCheckpoint(f"member {info.filename} runs past the end of the archive's data ({end} > "
                                      f"{zf.start_dir} bytes)")
@@ -437,6 +465,7 @@ def _check_members(zf, fh):
     for (_, end, first), (begin, _, second) in zip(spans, spans[1:]):
         if begin < end:
             raise _CorruptCheckpoint(f"members {first} and {second} overlap")
+    return starts
 
 
 def _parse_index(raw):
@@ -482,8 +511,12 @@ _MAX_NPY_HEADER = 10000  # numpy's own bound on a .npy header (tapegrad writes 1
 _CHUNK = 1 << 24  # array data is read in pieces of at most 16 MiB into the array itself: no second copy
 
 
-def _read_array(zf, n, spec):
-    """Read array member ``n``, checking its .npy header (dtype, shape, size) before allocating anything."""
+def _read_array(zf, n, spec, mapped=None):
+    """Read array member ``n``, checking its .npy header (dtype, shape, size) before allocating anything.
+
+    With ``mapped = (path, data_starts)`` the array is mapped from the file (copy on write) instead of read;
+    the member is still read through once, in pieces, so that zipfile verifies its CRC-32.
+    """
     member = _ARRAY.format(n)
     try:
         info = zf.getinfo(member)
@@ -499,14 +532,21 @@ def _read_array(zf, n, spec):
         if not isinstance(spec, dict) or dtype.str != spec.get("dtype") or list(shape) != spec.get("shape"):
             raise _CorruptCheckpoint(f"array member {member} holds {dtype.str} {list(shape)} but the index says "
                                      f"{spec!r}")
-        arr = np.empty(shape, dtype, order="F" if fortran else "C")
-        flat = (arr.T if fortran else arr).reshape(-1).view(np.uint8)  # the array's own bytes, in file order
+        order = "F" if fortran else "C"
+        if mapped and nbytes:
+            path, starts = mapped
+            arr = np.asarray(np.memmap(path, dtype, "c", starts[member] + fp.tell(), shape, order))
+            flat = None
+        else:
+            arr = np.empty(shape, dtype, order=order)
+            flat = (arr.T if fortran else arr).reshape(-1).view(np.uint8)  # the array's own bytes, in file order
         done = 0
         while done < nbytes:
             piece = fp.read(min(_CHUNK, nbytes - done))
             if not piece:
                 raise _CorruptCheckpoint(f"array member {member} ends after {done:,} of {nbytes:,} bytes")
-            flat[done:done + len(piece)] = np.frombuffer(piece, np.uint8)
+            if flat is not None:
+                flat[done:done + len(piece)] = np.frombuffer(piece, np.uint8)
             done += len(piece)
         if fp.read(1):  # also reaches the end of the member, where zipfile checks its CRC-32
             raise _CorruptCheckpoint(f"array member {member} has trailing bytes")
@@ -609,15 +649,88 @@ class _Decoder:
 
 
 def _map_location(map_location):
-    """A function applied to each loaded tensor, or None; any location must be the CPU."""
+    """A function applied to each loaded tensor, or None; any location must be the CPU.
+
+    As in PyTorch: a dict maps the location a tensor was saved at (always 'cpu' here) to the one to use; a
+    callable gets ``(tensor, 'cpu')`` and returns the tensor to use, or None for the default.
+    """
     if map_location is None:
         return None
-    if callable(map_location) and not isinstance(map_location, device):
-        return map_location
-    locations = map_location.values() if isinstance(map_location, dict) else [map_location]
-    for loc in locations:
-        where = loc.type if isinstance(loc, device) else str(loc)
-        if where.split(":")[0] != "cpu":
-            raise RuntimeError(f"load: map_location {where!r} is not available; tapegrad runs on the CPU "
-                               "only")
-    return None
+    if isinstance(map_location, dict):
+        _check_location(map_location.get("cpu", "cpu"))
+        return None
+    if isinstance(map_location, (str, bytes, device)) or isinstance(getattr(map_location, "type", None), str):
+        _check_location(map_location)  # a device, ours or another library's (torch.device('cpu'))
+        return None
+    if callable(map_location):
+        def relocate(t, location):  # noqa: E306
+            moved = map_location(t, location)
+            if moved is None:
+                return t
+            if not isinstance(moved, Tensor):
+                raise TypeError(f"load: map_location returned a {type(moved).__name__}; it must return a tensor "
+                                "or None")
+            return moved
+        return relocate
+    raise TypeError(f"load: map_location must be a str, device, dict or callable, got "
+                    f"{type(map_location).__name__}")
+
+
+def _check_location(loc):
+    where = loc.decode() if isinstance(loc, bytes) else loc if isinstance(loc, str) else str(loc.type)
+    if where.split(":")[0] != "cpu":
+        raise RuntimeError(f"load: map_location {where!r} is not available; tapegrad runs on the CPU only")
+
+
+# ---------------------------------------------------------------------- safe globals (PyTorch's API)
+_safe_globals = set()
+
+
+def add_safe_globals(safe_globals):
+    """add_safe_globals(safe_globals): accepted for PyTorch's API; not needed, because nothing is unpickled.
+
+    PyTorch's ``weights_only`` unpickler calls only the globals on this list; tapegrad's checkpoints hold no
+    pickles, so the list is kept (``get_safe_globals``) but never consulted.
+
+    >>> import tapegrad as tg
+    >>> tg.serialization.add_safe_globals([dict])
+    >>> tg.serialization.get_safe_globals()
+    [<class 'dict'>]
+    >>> tg.serialization.clear_safe_globals()
+    """
+    global _safe_globals
+    _safe_globals = _safe_globals.union(set(safe_globals))
+
+
+def get_safe_globals():
+    """get_safe_globals() -> list: the globals given to ``add_safe_globals`` (never used: nothing is unpickled)."""
+    return list(_safe_globals)
+
+
+def clear_safe_globals():
+    """clear_safe_globals(): empty the list of safe globals."""
+    global _safe_globals
+    _safe_globals = set()
+
+
+class safe_globals:
+    """safe_globals(safe_globals): context manager that adds globals for its duration, as PyTorch's does; not
+    needed, because nothing is unpickled.
+
+    >>> import tapegrad as tg
+    >>> with tg.serialization.safe_globals([dict]):
+    ...     tg.serialization.get_safe_globals()
+    [<class 'dict'>]
+    >>> tg.serialization.get_safe_globals()
+    []
+    """
+
+    def __init__(self, safe_globals):
+        self.safe_globals = safe_globals
+
+    def __enter__(self):
+        add_safe_globals(self.safe_globals)
+
+    def __exit__(self, exc_type, exc_value, traceback):
+        global _safe_globals
+        _safe_globals = _safe_globals - set(self.safe_globals)

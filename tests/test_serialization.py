@@ -782,6 +782,126 @@ def test_map_location():
         round_trip(obj, map_location=lambda storage, location: storage.cuda())
 
 
+def test_map_location_as_pytorch_reads_it():
+    obj = {"w": tg.ones(2)}
+    # a dict maps the location a tensor was saved at; tapegrad saves on the CPU, so only a 'cpu' key matters
+    for loc in ({"cuda:0": "cuda:1"}, {"cpu": "cpu"}, {"cpu": tg.device("cpu")}, b"cpu", "cpu:0"):
+        assert_same(round_trip(obj, map_location=loc), obj)
+    with pytest.raises(RuntimeError, match="load: map_location 'cuda:1' is not available; tapegrad runs on the CPU"):
+        round_trip(obj, map_location={"cpu": "cuda:1"})
+    with pytest.raises(RuntimeError, match="load: map_location 'mps' is not available"):
+        round_trip(obj, map_location="mps")
+    assert_same(round_trip(obj, map_location=lambda t, location: None), obj)  # None: the default
+    seen = []
+    round_trip(obj, map_location=lambda t, location: seen.append(location))
+    assert seen == ["cpu"]
+    with pytest.raises(TypeError, match="load: map_location returned a list; it must return a tensor or None"):
+        round_trip(obj, map_location=lambda t, location: [t])
+    with pytest.raises(TypeError, match="load: map_location must be a str, device, dict or callable, got int"):
+        round_trip(obj, map_location=3)
+
+
+def test_map_location_against_pytorch(tmp_path):
+    torch = pytest.importorskip("torch")
+    path = tmp_path / "t.pt"
+    torch.save({"w": torch.ones(2)}, path)
+    for loc in ("cpu", torch.device("cpu"), {"cuda:0": "cuda:1"}, lambda s, location: None):
+        assert torch.load(path, map_location=loc)["w"].tolist() == [1.0, 1.0]
+        assert round_trip({"w": tg.ones(2)}, map_location=loc)["w"].tolist() == [1.0, 1.0]
+
+
+# ---------------------------------------------------------------------- PyTorch's other arguments
+def test_load_accepts_pytorchs_arguments(tmp_path):
+    obj = {"w": tg.arange(4.0), "n": 1}
+    path = tmp_path / "ck.pt"
+    tg.save(obj, path, pickle_protocol=4, _use_new_zipfile_serialization=False)  # the format is always the same
+    for kw in ({}, {"weights_only": True}, {"weights_only": False}, {"weights_only": None},
+               {"weights_only": False, "pickle_module": __import__("pickle"), "encoding": "latin1"},
+               {"mmap": False}, {"mmap": None}):
+        assert_same(tg.load(path, **kw), obj)
+    assert_same(tg.load(path, None, None, weights_only=False), obj)
+    with pytest.raises(RuntimeError, match="Can not safely load weights when explicit pickle_module is specified"):
+        tg.load(path, pickle_module=__import__("pickle"), weights_only=True)
+
+
+def test_mmap_maps_the_arrays_copy_on_write(tmp_path):
+    obj = {"w": tg.arange(12.0).reshape(3, 4), "f": np.asfortranarray(np.arange(6).reshape(2, 3)),
+           "empty": tg.zeros(0, 3), "scalar": np.float64(2.5), "shared": [tg.ones(2)] * 2}
+    path = tmp_path / "ck.pt"
+    tg.save(obj, path)
+    got = tg.load(path, mmap=True)
+    assert_same(got, obj)
+    assert isinstance(got["w"].numpy().base, np.memmap) and got["w"].numpy().flags.writeable
+    got["w"].add_(1)  # copy on write: the file is unchanged
+    assert_same(tg.load(path), obj)
+    with pytest.raises(ValueError, match="load: f must be a file path in order to use the mmap argument"):
+        tg.load(io.BytesIO(path.read_bytes()), mmap=True)
+
+
+def test_mmap_still_verifies_checksums(saved):
+    data = bytearray(saved.read_bytes())
+    with zipfile.ZipFile(saved) as zf:
+        info = zf.getinfo("tapegrad/arrays/0.npy")
+    data[info.header_offset + 30 + len(info.filename) + len(info.extra) + 128 + 17] ^= 0x40
+    saved.write_bytes(bytes(data))
+    with pytest.raises(CheckpointError, match="is truncated or corrupted: Bad CRC-32"):
+        tg.load(saved, mmap=True)
+
+
+def test_whole_modules_and_optimizers_are_refused_with_the_state_dict_advice():
+    model = tg.nn.Linear(2, 3)
+    with pytest.raises(TypeError, match=r"save: cannot save a whole Linear at obj: tapegrad never pickles objects\. "
+                                        r"Save its state instead: tapegrad\.save\(model\.state_dict\(\), f\), and "
+                                        r"restore it into a new Linear with "
+                                        r"model\.load_state_dict\(tapegrad\.load\(f\)\)"):
+        tg.save(model, io.BytesIO())
+    with pytest.raises(TypeError, match=r"cannot save a whole Sequential at obj\['model'\]: .*model\.state_dict\(\)"):
+        tg.save({"model": tg.nn.Sequential(model), "epoch": 3}, io.BytesIO())
+    opt = tg.optim.SGD(model.parameters(), lr=0.1)
+    with pytest.raises(TypeError, match=r"cannot save a whole SGD at obj\[1\]: .*tapegrad\.save\(optimizer\."
+                                        r"state_dict\(\), f\)"):
+        tg.save([model.state_dict(), opt], io.BytesIO())
+    sched = tg.optim.lr_scheduler.StepLR(opt, 2)
+    with pytest.raises(TypeError, match=r"cannot save a whole StepLR at obj: .*tapegrad\.save\(obj\.state_dict"):
+        tg.save(sched, io.BytesIO())
+    with pytest.raises(TypeError, match="cannot save an object of type object at obj; .*tapegrad never pickles"):
+        tg.save(object(), io.BytesIO())
+    path_free = io.BytesIO()
+    tg.save({"model": model.state_dict(), "optimizer": opt.state_dict()}, path_free)  # what the advice says
+    path_free.seek(0)
+    fresh = tg.nn.Linear(2, 3)
+    fresh.load_state_dict(tg.load(path_free)["model"])
+    np.testing.assert_array_equal(fresh.weight.detach().numpy(), model.weight.detach().numpy())
+
+
+def test_safe_globals_are_accepted_and_not_needed():
+    from tapegrad import serialization
+
+    serialization.clear_safe_globals()
+    serialization.add_safe_globals([OrderedDict, (Counter, "collections.Counter")])
+    assert set(serialization.get_safe_globals()) == {OrderedDict, (Counter, "collections.Counter")}
+    with serialization.safe_globals([dict]):
+        assert dict in serialization.get_safe_globals()
+        assert_same(round_trip({"a": OrderedDict(b=tg.ones(1))}), {"a": OrderedDict(b=tg.ones(1))})
+    assert dict not in serialization.get_safe_globals()
+    serialization.clear_safe_globals()
+    assert serialization.get_safe_globals() == []
+
+
+def test_safe_globals_as_pytorch():
+    torch = pytest.importorskip("torch")
+    from tapegrad import serialization
+
+    for api in (torch.serialization, serialization):
+        api.clear_safe_globals()
+        api.add_safe_globals([OrderedDict])
+        with api.safe_globals([Counter]):
+            assert set(api.get_safe_globals()) == {OrderedDict, Counter}
+        assert api.get_safe_globals() == [OrderedDict]
+        api.clear_safe_globals()
+        assert api.get_safe_globals() == []
+
+
 # ---------------------------------------------------------------------- optimizer and scheduler state
 def test_optimizer_state_dict_round_trip_keeps_int_keys():
     a = tg.tensor([1.0, 2.0], requires_grad=True)
