@@ -362,3 +362,79 @@ def _depth(node):
         kids = node.values() if isinstance(node, dict) else node
         return 1 + max((_depth(k) for k in kids), default=0)
     return 0
+
+
+# ---------------------------------------------------------------------- keras load_weights over damaged files
+def _keras_model():
+    import tapegrad.keras as keras
+
+    tg.manual_seed(0)
+    return keras.Sequential([keras.Input(shape=(3,)), keras.layers.Dense(4), keras.layers.BatchNormalization(),
+                             keras.layers.Dense(1)])
+
+
+_KERAS = io.BytesIO()
+_keras_model().save_weights(_KERAS)
+KERAS_WEIGHTS = _KERAS.getvalue()
+
+
+def _load_weights_or_refuse(data):
+    """Loads into a model with other weights: either exactly the saved weights arrive, or CheckpointError is
+    raised and no weight changed."""
+    model = _keras_model()
+    model.set_weights([w + 1 for w in model.get_weights()])
+    before = [w.copy() for w in model.get_weights()]
+    buf = io.BytesIO(data)
+    buf.name = "w.weights.h5"
+    try:
+        model.load_weights(buf)
+    except CheckpointError as e:
+        assert str(e).startswith(("load: w.weights.h5 ", "load_weights: 'w.weights.h5' ")), str(e)
+        for u, v in zip(model.get_weights(), before):
+            np.testing.assert_array_equal(u, v)
+        return False
+    for u, v in zip(model.get_weights(), _keras_model().get_weights()):
+        np.testing.assert_array_equal(u, v)
+    return True
+
+
+@fuzz
+@given(st.lists(st.tuples(st.integers(0, len(KERAS_WEIGHTS) - 1), st.integers(0, 7)), min_size=1, max_size=3),
+       st.integers(0, len(KERAS_WEIGHTS)))
+def test_keras_load_weights_of_damaged_files(flips, keep):
+    data = bytearray(KERAS_WEIGHTS[:keep])
+    for at, bit in flips:
+        if at < len(data):
+            data[at] ^= 1 << bit
+    _load_weights_or_refuse(bytes(data))
+
+
+@fuzz
+@given(st.recursive(st.none() | st.integers() | st.text(max_size=3) | st.just(tg.ones(2)) | st.just(tg.ones(3, 4)),
+                    lambda kids: st.lists(kids, max_size=3) | st.dictionaries(
+                        st.sampled_from(["layers.0.weight", "layers.0.bias", "other", "layers.1.running_mean"]),
+                        kids, max_size=4), max_leaves=8))
+def test_keras_load_weights_of_other_checkpoints(obj):
+    buf = io.BytesIO()
+    tg.save(obj, buf)
+    assert not _load_weights_or_refuse(buf.getvalue())
+
+
+def test_keras_refusals_are_value_errors_too():
+    from tapegrad.keras.model import IncompatibleWeightsError
+
+    assert issubclass(IncompatibleWeightsError, CheckpointError) and issubclass(IncompatibleWeightsError, ValueError)
+    state = tg.load(io.BytesIO(KERAS_WEIGHTS))
+    name = next(iter(state))
+    for value, match in [([[1, 2], [3]], f"{name} is a list, not a tensor"), ("w", f"{name} is a str, not a tensor"),
+                         (tg.ones(7), f"{name}: file has shape \\(7,\\), model has")]:
+        buf = io.BytesIO()
+        tg.save(dict(state, **{name: value}), buf)
+        buf.seek(0)
+        with np.testing.assert_raises_regex(IncompatibleWeightsError, "does not fit this model: .*" + match):
+            _keras_model().load_weights(buf)
+    buf = io.BytesIO()
+    tg.save([1, 2], buf)
+    buf.seek(0)
+    with np.testing.assert_raises_regex(IncompatibleWeightsError, "does not hold model weights \\(it holds a list"):
+        _keras_model().load_weights(buf)
