@@ -341,7 +341,8 @@ def load(f, map_location=None, pickle_module=None, *, weights_only=None, mmap=No
     ``weights_only=True`` is refused, as in PyTorch). ``map_location`` may be None, ``'cpu'``, a ``device``, a
     dict of locations (``{'cuda:0': 'cpu'}``) or a function ``(tensor, 'cpu')`` returning the tensor to use (or
     None); tapegrad runs on the CPU only, so another device is a RuntimeError. ``mmap=True`` (a path only) maps
-    the arrays from the file, copy on write, instead of reading them; their checksums are still verified.
+    the arrays from the file, copy on write, instead of reading them; their checksums are still verified. A path
+    ending in ``.safetensors`` is read with :func:`tapegrad.safetensors.load_file`, as PyTorch does.
 
     A file that is truncated, corrupted, foreign or hostile raises :class:`CheckpointError` (a RuntimeError)
     naming the file and the problem (docs/checkpoints.md).
@@ -355,6 +356,8 @@ def load(f, map_location=None, pickle_module=None, *, weights_only=None, mmap=No
     """
     if weights_only and pickle_module is not None:
         raise RuntimeError("load: Can not safely load weights when explicit pickle_module is specified")
+    if isinstance(f, (str, bytes, os.PathLike)) and os.fsdecode(f).endswith(".safetensors"):
+        return _load_safetensors(os.fsdecode(f), map_location)
     relocate = _map_location(map_location)
     if isinstance(f, (str, bytes, os.PathLike)):
         name = os.fsdecode(f)
@@ -368,6 +371,18 @@ def load(f, map_location=None, pickle_module=None, *, weights_only=None, mmap=No
     if not (getattr(f, "seekable", lambda: False)()):
         f = io.BytesIO(f.read())
     return _load_from(f, name, relocate)
+
+
+def _load_safetensors(path, map_location):
+    """PyTorch's load of a .safetensors path: load_file, on the device a str or device map_location names."""
+    from . import safetensors
+
+    if isinstance(map_location, dict) or (callable(map_location) and not isinstance(map_location, (str, device))):
+        kind = "dict" if isinstance(map_location, dict) else "callable"
+        raise RuntimeError(f"Loading safetensors file with {kind} map_location is not supported. Use a device "
+                           "string or device instead.")
+    target = "cpu" if map_location is None else map_location
+    return safetensors.load_file(path, device=target.decode() if isinstance(target, bytes) else target)
 
 
 def _load_from(fh, name, relocate, mmap_path=None):
