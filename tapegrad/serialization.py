@@ -430,8 +430,7 @@ def _read_archive(zf, fh, name, mmap_path):
     specs = index.get("arrays")
     if not isinstance(specs, list):
         raise _CorruptCheckpoint("its index has no list of arrays")
-    mapped = None if mmap_path is None else (mmap_path, data_starts)
-    return index.get("root"), [_read_array(zf, n, spec, mapped) for n, spec in enumerate(specs)]
+    return index.get("root"), [_read_array(fh, zf, n, spec, data_starts, mmap_path) for n, spec in enumerate(specs)]
 
 
 _LOCAL_HEADER = struct.Struct("<4s2B4HL2L2H")  # a zip member's local header (30 bytes)
@@ -441,7 +440,8 @@ _METHODS = {zipfile.ZIP_DEFLATED: "deflate", zipfile.ZIP_BZIP2: "bzip2", zipfile
 
 def _check_members(zf, fh):
     """Refuse what tapegrad never writes before reading any member: duplicate names, compressed or encrypted
-    members, and members whose bytes are not wholly inside the archive or overlap another's.
+    members, members whose local header names another, and members whose bytes are not wholly inside the
+    archive or overlap another's.
 
     After this every read is bounded by the file's own size, whatever the archive declares. Returns each
     member's data offset in the file.
@@ -470,6 +470,13 @@ def _check_members(zf, fh):
         if len(header) != _LOCAL_HEADER.size or header[:4] != b"PK\x03\x04":
             raise _CorruptCheckpoint(f"member {info.filename} has no local header at offset {info.header_offset}")
         fields = _LOCAL_HEADER.unpack(header)
+        local_name = fh.read(fields[-2])
+        try:
+            local_name = local_name.decode("utf-8" if fields[3] & 0x800 else "cp437")
+        except UnicodeDecodeError:
+            pass
+        if local_name != info.orig_filename:
+            raise _CorruptCheckpoint(f"member {info.filename} is named {local_name!r} in its local header")
         starts[info.filename] = info.header_offset + _LOCAL_HEADER.size + fields[-2] + fields[-1]
         end = starts[info.filename] + info.compress_size
         if end > zf.start_dir:
@@ -523,49 +530,71 @@ def _unique_keys(pairs):
 
 
 _MAX_NPY_HEADER = 10000  # numpy's own bound on a .npy header (tapegrad writes 128 bytes)
-_CHUNK = 1 << 24  # array data is read in pieces of at most 16 MiB into the array itself: no second copy
+_NPY_PREFIX = (1 << 16) + 16  # a .npy header is parsed from at most this many first bytes of its member
+_CHUNK = 1 << 26  # reads and checksums go in pieces of at most 64 MiB
 
 
-def _read_array(zf, n, spec, mapped=None):
-    """Read array member ``n``, checking its .npy header (dtype, shape, size) before allocating anything.
+def _read_array(fh, zf, n, spec, starts, mmap_path=None):
+    """Read array member ``n`` straight from the file into a new array, after checking its .npy header (dtype,
+    shape, declared size equal to the stored size) and before allocating anything; then its CRC-32.
 
-    With ``mapped = (path, data_starts)`` the array is mapped from the file (copy on write) instead of read;
-    the member is still read through once, in pieces, so that zipfile verifies its CRC-32.
+    With ``mmap_path`` the array is mapped from the file (copy on write) instead of read; its CRC-32 is still
+    computed, over the mapped pages.
     """
     member = _ARRAY.format(n)
     try:
         info = zf.getinfo(member)
     except KeyError:
         raise _CorruptCheckpoint(f"array member {member} is missing") from None
-    with zf.open(info) as fp:
-        dtype, shape, fortran = _read_npy_header(fp, member)
-        data_size = info.file_size - fp.tell()
-        nbytes = dtype.itemsize * _product(shape)  # Python ints: no overflow
-        if nbytes != data_size:
-            raise _CorruptCheckpoint(f"array member {member} declares {dtype.str} {list(shape)} ({nbytes:,} bytes) "
-                                     f"but stores {data_size:,} bytes of data")
-        if not isinstance(spec, dict) or dtype.str != spec.get("dtype") or list(shape) != spec.get("shape"):
-            raise _CorruptCheckpoint(f"array member {member} holds {dtype.str} {list(shape)} but the index says "
-                                     f"{spec!r}")
-        order = "F" if fortran else "C"
-        if mapped and nbytes:
-            path, starts = mapped
-            arr = np.asarray(np.memmap(path, dtype, "c", starts[member] + fp.tell(), shape, order))
-            flat = None
-        else:
-            arr = np.empty(shape, dtype, order=order)
-            flat = (arr.T if fortran else arr).reshape(-1).view(np.uint8)  # the array's own bytes, in file order
-        done = 0
-        while done < nbytes:
-            piece = fp.read(min(_CHUNK, nbytes - done))
-            if not piece:
-                raise _CorruptCheckpoint(f"array member {member} ends after {done:,} of {nbytes:,} bytes")
-            if flat is not None:
-                flat[done:done + len(piece)] = np.frombuffer(piece, np.uint8)
-            done += len(piece)
-        if fp.read(1):  # also reaches the end of the member, where zipfile checks its CRC-32
-            raise _CorruptCheckpoint(f"array member {member} has trailing bytes")
+    start = starts[member]
+    fh.seek(start)
+    prefix = fh.read(min(info.file_size, _NPY_PREFIX))
+    head = io.BytesIO(prefix)
+    dtype, shape, fortran = _read_npy_header(head, member)
+    header_size = head.tell()
+    data_size = info.file_size - header_size
+    nbytes = dtype.itemsize * _product(shape)  # Python ints: no overflow
+    if nbytes != data_size:
+        raise _CorruptCheckpoint(f"array member {member} declares {dtype.str} {list(shape)} ({nbytes:,} bytes) "
+                                 f"but stores {data_size:,} bytes of data")
+    if not isinstance(spec, dict) or dtype.str != spec.get("dtype") or list(shape) != spec.get("shape"):
+        raise _CorruptCheckpoint(f"array member {member} holds {dtype.str} {list(shape)} but the index says "
+                                 f"{spec!r}")
+    order = "F" if fortran else "C"
+    if mmap_path is not None and nbytes:
+        arr = np.asarray(np.memmap(mmap_path, dtype, "c", start + header_size, shape, order))
+    else:
+        arr = np.empty(shape, dtype, order=order)
+        _read_into(fh, start + header_size, _bytes_of(arr), member)
+    crc = zlib.crc32(prefix[:header_size])
+    data = _bytes_of(arr)
+    for at in range(0, nbytes, _CHUNK):
+        crc = zlib.crc32(data[at:at + _CHUNK], crc)
+    if crc != info.CRC:
+        raise _CorruptCheckpoint(f"Bad CRC-32 for file {member!r}")
     return arr
+
+
+def _bytes_of(arr):
+    """The array's bytes in file order (C order, or Fortran order for a Fortran array), as a writable view."""
+    return memoryview((arr.T if arr.flags.f_contiguous and not arr.flags.c_contiguous else arr).reshape(-1)
+                      .view(np.uint8))
+
+
+def _read_into(fh, offset, buffer, member):
+    fh.seek(offset)
+    done, total = 0, len(buffer)
+    readinto = getattr(fh, "readinto", None)
+    while done < total:
+        if readinto is not None:
+            got = readinto(buffer[done:done + _CHUNK])
+        else:
+            piece = fh.read(min(_CHUNK, total - done))
+            buffer[done:done + len(piece)] = piece
+            got = len(piece)
+        if not got:
+            raise _CorruptCheckpoint(f"array member {member} ends after {done:,} of {total:,} bytes")
+        done += got
 
 
 def _read_npy_header(fp, member):
@@ -579,8 +608,11 @@ def _read_npy_header(fp, member):
         else:
             raise _CorruptCheckpoint(f"array member {member} has .npy format version {version}; tapegrad writes "
                                      "1.0 (2.0 is also read)")
-    except (ValueError, RecursionError, MemoryError, SyntaxError, TypeError) as e:
-        # numpy parses the header with ast.literal_eval: a crafted header can be deep (RecursionError) or odd
+    except _CorruptCheckpoint:
+        raise
+    except Exception as e:  # noqa: BLE001
+        # numpy parses the (at most 64 KiB) header text with ast.literal_eval, and old headers with tokenize: a
+        # crafted header can raise ValueError, SyntaxError, RecursionError, tokenize.TokenError, ...
         raise _CorruptCheckpoint(f"array member {member} has an invalid .npy header "
                                  f"({type(e).__name__}: {str(e)[:200]})") from None
     if _allowed_dtype(dtype) is None:

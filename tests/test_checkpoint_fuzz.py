@@ -53,6 +53,27 @@ tg.save(SAVED, _buf)
 GOOD = _buf.getvalue()
 with zipfile.ZipFile(io.BytesIO(GOOD)) as _zf:
     MEMBERS = {info.filename: _zf.read(info) for info in _zf.infolist()}
+    _INFOS, _START_DIR = _zf.infolist(), _zf.start_dir
+
+
+def _regions(data, infos, start_dir):
+    """The byte ranges of a zip's parts: local headers, .npy headers, array data, the index, the central
+    directory, its end record. Fuzzing picks a part first, so that small parts are hit as often as large ones."""
+    parts = []
+    for info in infos:
+        n, m = struct.unpack("<2H", data[info.header_offset + 26:info.header_offset + 30])
+        start = info.header_offset + 30 + n + m
+        parts.append(range(info.header_offset, start))
+        if info.filename.endswith(".npy"):
+            parts += [range(start, start + 128), range(start + 128, start + info.file_size)]
+        else:
+            parts.append(range(start, start + info.file_size))
+    parts += [range(start_dir, len(data) - 22), range(len(data) - 22, len(data))]
+    return [r for r in parts if len(r)]
+
+
+REGIONS = _regions(GOOD, _INFOS, _START_DIR)
+positions = st.sampled_from(REGIONS).flatmap(lambda r: st.integers(r.start, r.stop - 1))
 ARRAY_NAMES = sorted(n for n in MEMBERS if n != INDEX)
 SPECS = json.loads(MEMBERS[INDEX])["arrays"]
 
@@ -111,8 +132,9 @@ def test_the_checkpoint_loads():
 
 # ---------------------------------------------------------------------- damage to the bytes
 @fuzz
-@given(st.lists(st.tuples(st.integers(0, len(GOOD) - 1), st.integers(0, 7)), min_size=1, max_size=4))
+@given(st.lists(st.tuples(positions, st.integers(0, 7)), min_size=1, max_size=4))
 @example([(0, 0)])  # the first local header's signature
+@example([(REGIONS[2].start + 5, 2)])  # the first array's data
 @example([(len(GOOD) - 22, 0)])  # the end-of-central-directory signature
 @example([(len(GOOD) - 10, 0)])  # the number of members
 @example([(len(GOOD) - 6, 3)])  # the central directory's offset
@@ -140,7 +162,7 @@ def test_bytes_before_or_after(extra, before):
 
 
 @fuzz
-@given(st.integers(0, len(GOOD) - 1), st.binary(min_size=1, max_size=64))
+@given(positions, st.binary(min_size=1, max_size=64))
 def test_overwritten_ranges(at, junk):
     assert_saved_or_refused(GOOD[:at] + junk + GOOD[at + len(junk):])
 

@@ -664,11 +664,35 @@ def test_members_must_lie_inside_the_archive_and_not_overlap(good):
         bad = patched(good, member, central={20: ("<L", size), 24: ("<L", size)})
         with pytest.raises(CheckpointError, match=f"is truncated or corrupted: member {member} runs past the end"):
             load_bytes(bad)
-    offset = zip_fields(good)[member][0]
-    bad = patched(good, "tapegrad/arrays/1.npy", central={42: ("<L", offset)})
-    with pytest.raises(CheckpointError, match="is truncated or corrupted: members tapegrad/arrays/.* and "
-                                              "tapegrad/arrays/.* overlap"):
+    with zipfile.ZipFile(io.BytesIO(good)) as zf:
+        size = zf.getinfo(member).file_size + 40  # into the next member's local header
+    bad = patched(good, member, central={20: ("<L", size), 24: ("<L", size)})
+    with pytest.raises(CheckpointError, match="is truncated or corrupted: members tapegrad/arrays/0.npy and "
+                                              "tapegrad/.* overlap"):
         load_bytes(bad)
+    offset = zip_fields(good)[member][0]
+    bad = patched(good, "tapegrad/arrays/1.npy", central={42: ("<L", offset)})  # two entries, one local header
+    with pytest.raises(CheckpointError, match="is truncated or corrupted: member tapegrad/arrays/1.npy is named "
+                                              "'tapegrad/arrays/0.npy' in its local header"):
+        load_bytes(bad)
+
+
+def test_sizes_in_the_zip_directory_cannot_make_load_allocate(tmp_path):
+    import tracemalloc
+
+    size = 2 ** 32 - 2  # the largest a zip directory states without zip64
+    header = npy_member(f"{{'descr': '|u1', 'fortran_order': False, 'shape': ({size - 128},), }}")
+    assert len(header) == 128
+    path = write_checkpoint(tmp_path / "ck.pt", [header + b"\0" * 10], specs=[{"dtype": "|u1", "shape": [size - 128]}])
+    path.write_bytes(patched(path.read_bytes(), "tapegrad/arrays/0.npy", central={20: ("<L", size), 24: ("<L", size)}))
+    tracemalloc.start()
+    try:
+        with pytest.raises(CheckpointError, match="member tapegrad/arrays/0.npy runs past the end of the archive"):
+            tg.load(path)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert peak < 1 << 20
 
 
 @pytest.mark.parametrize("offset,fmt,value,match", [
