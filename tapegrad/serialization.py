@@ -621,6 +621,9 @@ def _read_npy_header(fp, member):
     if not all(type(d) is int and d >= 0 for d in shape):
         raise _CorruptCheckpoint(f"array member {member} declares the shape {shape!r}; dimensions must be "
                                  "non-negative integers")
+    if dtype.itemsize * _product(d for d in shape if d) > np.iinfo(np.intp).max:  # numpy's own limit
+        raise _CorruptCheckpoint(f"array member {member} declares the shape {shape!r}, larger than any array "
+                                 "can be")
     return dtype, shape, fortran
 
 

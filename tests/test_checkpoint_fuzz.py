@@ -305,6 +305,8 @@ def npy_bytes(header, version, data):
 @example(("{'descr': '|O', 'fortran_order': False, 'shape': (1, ), }", 1, b"\0" * 8, "|O", [1], "False"), True)
 @example(("{'descr': '<f4', 'fortran_order': False, 'shape': (True, 2, ), }", 1, b"\0" * 8, "<f4", ["True", 2],
           "False"), True)
+@example(("{'descr': '|b1', 'fortran_order': False, 'shape': (0, 9223372036854775808, ), }", 1, b"", "|b1",
+          [0, 2 ** 63], "False"), True)
 def test_crafted_npy_headers(crafted, index_agrees):
     header, version, data, descr, shape, fortran = crafted
     member = npy_bytes(header, version, data)
@@ -339,10 +341,11 @@ def _expected_array(header, version, descr, shape, fortran, data):
     if not all(isinstance(d, int) and d >= 0 for d in shape):
         return None
     dtype = np.dtype(descr)
-    count = 1
+    count = extent = 1
     for d in shape:
         count *= d
-    if count * dtype.itemsize != len(data):
+        extent *= d or 1
+    if count * dtype.itemsize != len(data) or extent * dtype.itemsize >= 2 ** 63:  # numpy's limit on any array
         return None
     order = "F" if fortran == "True" else "C"
     return np.frombuffer(data, dtype).reshape(shape, order=order)
