@@ -74,8 +74,13 @@ def save_file(tensors, filename, metadata=None):
         raise TypeError(f"save_file: filename must be a path, got {type(filename).__name__}")
     package = _package()
 
-    def write(fh, tmp):  # the library writes the temporary by its name; _save_atomically flushes and renames it
+    def write(fh, tmp):  # the library writes the temporary by its name; _save_atomically renames it
         package.numpy.save_file(arrays, tmp, metadata=metadata)
+        fd = os.open(tmp, os.O_RDONLY)  # the library may have replaced the file: flush the one now at tmp
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
 
     _save_atomically(os.fsdecode(filename), write)
 

@@ -181,6 +181,22 @@ def test_save_file_is_atomic(tmp_path, monkeypatch):
     assert path.read_bytes() == before and os.listdir(tmp_path) == ["w.safetensors"]
 
 
+def test_the_file_renamed_into_place_is_the_one_flushed_to_disk(tmp_path, monkeypatch):
+    synced = []
+    real = os.fsync
+
+    def fsync(fd):
+        synced.append(os.fstat(fd).st_ino)
+        return real(fd)
+
+    monkeypatch.setattr(os, "fsync", fsync)
+    path = tmp_path / "w.safetensors"
+    ts.save_file({"w": tg.ones(2)}, path)  # the safetensors library may write a new file at the temporary's name
+    assert os.stat(path).st_ino in synced
+    tg.save({"w": tg.ones(2)}, tmp_path / "w.pt")
+    assert os.stat(tmp_path / "w.pt").st_ino in synced
+
+
 # ---------------------------------------------------------------------- models and tied weights
 class Tied(tg.nn.Module):
     def __init__(self):
