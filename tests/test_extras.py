@@ -17,7 +17,8 @@ from tapegrad import _optional, datasets
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 # The import name of each package an extra may bring.
 IMPORT_NAMES = {"matplotlib": "matplotlib", "scikit-learn": "sklearn", "mlxtend": "mlxtend",
-                "tensorboardX": "tensorboardX", "protobuf": "google", "pillow": "PIL", "hypothesis": "hypothesis"}
+                "tensorboardX": "tensorboardX", "protobuf": "google", "pillow": "PIL", "hypothesis": "hypothesis",
+                "safetensors": "safetensors"}
 TOOLING_EXTRAS = {"test", "dev", "bench"}  # "test" also brings hypothesis, which tapegrad.testing uses
 
 
@@ -51,7 +52,7 @@ def test_extras_declare_exactly_the_packages_the_code_uses():
     declared = {pkg for name, pkgs in extras.items() if name not in TOOLING_EXTRAS for pkg in pkgs}
     assert "hypothesis" in extras["test"]
     declared.add("hypothesis")
-    assert set(extras) - TOOLING_EXTRAS == {"viz", "data", "tensorboard"}
+    assert set(extras) - TOOLING_EXTRAS == {"viz", "data", "tensorboard", "safetensors"}
     assert {IMPORT_NAMES[p] for p in declared} == _third_party_names_used()
     assert "tqdm" not in _third_party_names_used()  # the progress bar is Keras's own, drawn by tapegrad
     (dev,) = re.findall(r'^dev = .*"tapegrad\[([a-z,]+)\]"', (ROOT / "pyproject.toml").read_text(), re.M)

@@ -8,6 +8,9 @@ products in float32 and deterministically whatever they say; they are kept so sc
 >>> tg.backends.mps.is_available()
 False
 >>> tg.backends.cudnn.benchmark = True  # accepted (and has no effect)
+>>> tg.backends.cudnn.benchmark
+True
+>>> tg.backends.cudnn.benchmark = False
 """
 
 import warnings

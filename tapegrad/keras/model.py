@@ -14,7 +14,7 @@ from .. import nn, no_grad
 from .. import random as _random
 from .._tensor import Tensor
 from ..creation import as_tensor
-from ..serialization import load, save
+from ..serialization import CheckpointError, load, save
 from . import callbacks as callbacks_module
 from . import losses as losses_module
 from . import metrics as metrics_module
@@ -48,6 +48,12 @@ def _callbacks(callbacks, where):
 
 def _file_name(f):
     return repr(os.fsdecode(f)) if isinstance(f, (str, bytes, os.PathLike)) else repr(getattr(f, "name", f))
+
+
+class IncompatibleWeightsError(CheckpointError, ValueError):
+    """A weights file that is a valid checkpoint but does not fit the model (names, shapes or types differ).
+
+    Both a ``CheckpointError`` (so every refusal of a file is a RuntimeError) and a ``ValueError`` (as Keras)."""
 
 
 def _positive_int(value, what, where):
@@ -447,7 +453,11 @@ class Sequential(Layer):
 
     def load_weights(self, filepath, skip_mismatch=False):
         """load_weights(filepath): load weights saved by ``save_weights`` (a path or a binary file object); the
-        architecture must match: every name and shape is checked before any weight changes."""
+        architecture must match: every name and shape is checked before any weight changes.
+
+        A file that is damaged or hostile raises ``tapegrad.serialization.CheckpointError`` (a RuntimeError);
+        weights that do not fit this model raise :class:`IncompatibleWeightsError`, which is both a
+        CheckpointError and the ValueError Keras raises."""
         if skip_mismatch:
             raise NotImplementedError("load_weights: skip_mismatch=True is not supported")
         if not self.built:
@@ -456,13 +466,17 @@ class Sequential(Layer):
         state = load(filepath)
         own = self.state_dict()
         if not isinstance(state, dict):
-            raise ValueError(f"load_weights: {_file_name(filepath)} does not hold model weights")
+            raise IncompatibleWeightsError(f"load_weights: {_file_name(filepath)} does not hold model weights (it "
+                                           f"holds a {type(state).__name__}, not a dict of weights)")
         problems = [f"missing {k}" for k in own if k not in state]
-        problems += [f"unexpected {k}" for k in state if k not in own]
-        problems += [f"{k}: file has shape {np.shape(state[k])}, model has {tuple(own[k].shape)}"
-                     for k in own if k in state and np.shape(state[k]) != tuple(own[k].shape)]
+        problems += [f"unexpected {k!r}" for k in state if k not in own]
+        problems += [f"{k} is a {type(state[k]).__name__}, not a tensor" for k in own
+                     if k in state and not isinstance(state[k], (Tensor, np.ndarray))]
+        problems += [f"{k}: file has shape {tuple(np.shape(state[k]))}, model has {tuple(own[k].shape)}" for k in own
+                     if isinstance(state.get(k), (Tensor, np.ndarray)) and np.shape(state[k]) != tuple(own[k].shape)]
         if problems:
-            raise ValueError(f"load_weights: {_file_name(filepath)} does not fit this model: " + "; ".join(problems))
+            raise IncompatibleWeightsError(f"load_weights: {_file_name(filepath)} does not fit this model: "
+                                           + "; ".join(problems))
         self.load_state_dict(state)
 
     def _weight_tensors(self):
