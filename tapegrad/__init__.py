@@ -9,6 +9,8 @@
 
 from math import e, inf, nan, pi
 
+from ._version import __version__
+
 from . import dtypes
 from .dtypes import (bool, double, finfo, float, float16, float32, float64, get_default_dtype, half, iinfo, int, int8,
                      int16, int32, int64, long, set_default_dtype, short, uint8)
@@ -19,6 +21,7 @@ from .creation import *
 from .random import Generator, get_rng_state, initial_seed, manual_seed, seed, set_rng_state
 from .ops import elementwise as _elementwise, index as _index, linalg as _linalg, reduce as _reduce
 from .ops import shape as _shape
+from .ops.copy import *
 from .ops.elementwise import *
 from .ops.reduce import *
 from .ops.linalg import *
@@ -42,7 +45,7 @@ from ._compile import compile
 from ._printing import set_printoptions
 from .nn.functional import celu, cosine_similarity, dropout, layer_norm, log_softmax, selu, softmax
 from .serialization import load, save
+from . import safetensors  # registers the .safetensors reader of load
 
 Tensor.backward = autograd.engine.backward
 
-__version__ = "0.1.0"

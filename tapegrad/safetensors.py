@@ -22,9 +22,9 @@ import numpy as np
 
 from . import dtypes
 from ._optional import require
-from ._tensor import Tensor
+from ._tensor import Tensor, device
 from .creation import from_numpy
-from .serialization import CheckpointError, _save_atomically
+from .serialization import SUFFIX_LOADERS, CheckpointError, _save_atomically
 
 __all__ = ["save_file", "load_file", "save", "load", "save_model", "load_model"]
 
@@ -299,3 +299,16 @@ def _check_device(device, op):
     where = device if isinstance(device, str) else getattr(device, "type", device)
     if not isinstance(where, str) or where.split(":")[0] != "cpu":
         raise RuntimeError(f"{op}: device {device!r} is not available; tapegrad runs on the CPU only")
+
+
+def _load_path(path, map_location):
+    """``tapegrad.load`` of a .safetensors path (as PyTorch's): load_file, on the device map_location names."""
+    if isinstance(map_location, dict) or (callable(map_location) and not isinstance(map_location, (str, device))):
+        kind = "dict" if isinstance(map_location, dict) else "callable"
+        raise RuntimeError(f"Loading safetensors file with {kind} map_location is not supported. Use a device "
+                           "string or device instead.")
+    target = "cpu" if map_location is None else map_location
+    return load_file(path, device=target.decode() if isinstance(target, bytes) else target)
+
+
+SUFFIX_LOADERS[".safetensors"] = _load_path

@@ -357,7 +357,7 @@ def load(f, map_location=None, pickle_module=None, *, weights_only=None, mmap=No
     if weights_only and pickle_module is not None:
         raise RuntimeError("load: Can not safely load weights when explicit pickle_module is specified")
     if isinstance(f, (str, bytes, os.PathLike)) and os.fsdecode(f).endswith(".safetensors"):
-        return _load_safetensors(os.fsdecode(f), map_location)
+        return SUFFIX_LOADERS[".safetensors"](os.fsdecode(f), map_location)
     relocate = _map_location(map_location)
     if isinstance(f, (str, bytes, os.PathLike)):
         name = os.fsdecode(f)
@@ -373,16 +373,8 @@ def load(f, map_location=None, pickle_module=None, *, weights_only=None, mmap=No
     return _load_from(f, name, relocate)
 
 
-def _load_safetensors(path, map_location):
-    """PyTorch's load of a .safetensors path: load_file, on the device a str or device map_location names."""
-    from . import safetensors
-
-    if isinstance(map_location, dict) or (callable(map_location) and not isinstance(map_location, (str, device))):
-        kind = "dict" if isinstance(map_location, dict) else "callable"
-        raise RuntimeError(f"Loading safetensors file with {kind} map_location is not supported. Use a device "
-                           "string or device instead.")
-    target = "cpu" if map_location is None else map_location
-    return safetensors.load_file(path, device=target.decode() if isinstance(target, bytes) else target)
+# Readers of other formats by file suffix: tapegrad.safetensors registers ".safetensors" (it is above this module).
+SUFFIX_LOADERS = {}
 
 
 def _load_from(fh, name, relocate, mmap_path=None):

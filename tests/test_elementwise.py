@@ -62,6 +62,8 @@ UNARY = {
     "exp": (tg.exp, np.exp, None),
     "exp2": (tg.exp2, np.exp2, None),
     "expm1": (tg.expm1, np.expm1, None),
+    "deg2rad": (tg.deg2rad, np.deg2rad, None),
+    "rad2deg": (tg.rad2deg, np.rad2deg, None),
     "log": (tg.log, np.log, positive),
     "log2": (tg.log2, np.log2, positive),
     "log10": (tg.log10, np.log10, positive),

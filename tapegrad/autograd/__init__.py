@@ -1,6 +1,6 @@
 """Automatic differentiation: the engine, grad modes, custom Functions and gradient checking."""
 
-from . import grad_mode
+from . import grad_mode, graph
 from .engine import backward, grad
 from .function import Function, FunctionCtx
 from .functional import hessian, hvp, jacobian, vjp
@@ -9,5 +9,5 @@ from .gradcheck import GradcheckError, gradcheck, gradgradcheck
 from .variable import Variable
 
 __all__ = ["Function", "FunctionCtx", "GradcheckError", "backward", "enable_grad", "grad", "grad_mode",
-           "gradcheck", "gradgradcheck", "hessian", "hvp", "inference_mode", "is_grad_enabled", "jacobian",
+           "gradcheck", "gradgradcheck", "graph", "hessian", "hvp", "inference_mode", "is_grad_enabled", "jacobian",
            "no_grad", "set_grad_enabled", "Variable", "vjp"]

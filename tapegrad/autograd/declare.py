@@ -6,6 +6,8 @@
   PyTorch node name, its Tensor method and in-place method, and its name for create_graph rules, in one place.
 - ``op`` declares an op written by hand: its body computes the array and calls ``record`` with its rule and
   node name (a result that shares its input's memory becomes its view there).
+- ``backward_op`` declares the first-order backward of a fused op as an op of its own, and ``xp.linear``
+  records a linear map with its adjoint: with them a rule never asks whether it runs on arrays or tensors.
 - ``inplace`` is the door every in-place op goes through; ``no_record`` tells an op's fast in-place path when
   it is a plain write, which ``bump`` then announces.
 - ``operands`` turns the operands of a binary op into tensors of PyTorch's result dtype.
@@ -26,10 +28,10 @@ from .._tensor import Size, Tensor, check_device, check_dim, to_array, type_name
 from .inplace import apply as inplace
 from .inplace import bump, increment_version, no_record
 from .tape import node_name, record
-from .xp import register_tensor_xp
+from .xp import numpy_xp, register_tensor_xp
 
 __all__ = ["Tensor", "Size", "wrap", "record", "node_name", "unary", "binary", "op", "inplace",
-           "inplace_method", "no_record", "bump", "increment_version", "operands", "operand", "cast",
+           "inplace_method", "backward_op", "no_record", "bump", "increment_version", "operands", "operand", "cast",
            "broadcast_error", "dtype_error", "expected_tensor", "check_dim", "check_device", "to_array",
            "type_name"]
 
@@ -212,6 +214,30 @@ def binary(fn: Callable | None = None, *, grad: Callable, name: str | None = Non
         reflect.__doc__ = f"{reflected}(self, other): {op_name}(other, self), for a number or array on the left."
         setattr(Tensor, reflected, reflect)
     return forward
+
+
+def backward_op(fn: Callable | None = None, *, grad: Callable, name: str | None = None):
+    """Declare the first-order backward of a fused op as an op of its own, so the fused op's rule needs no
+    branch on how it is evaluated (PyTorch's ``gelu_backward`` & co.).
+
+    The decorated function computes on arrays, ``fn(*arrays, **constants) -> array``. Rules then call
+    ``xp.<its name>(g, x, ..., **constants)``: on arrays that is ``fn`` itself (first order, fast: it may use
+    values cached by the forward, passed as constants); on tensors (``create_graph``) it is recorded with the
+    rule ``grad(xp, need, gg, out, g, x, ..., **constants)``, which must not rely on cached values.
+    """
+    if fn is None:
+        return functools.partial(backward_op, grad=grad, name=name)
+    node = name or node_name(fn.__name__)
+
+    def recorded(*inputs, **constants):
+        rule = functools.partial(grad, **constants) if constants else grad
+        return record(fn(*[t._data for t in inputs], **constants), inputs, rule, node)
+
+    recorded.__name__ = recorded.__qualname__ = fn.__name__
+    recorded.__doc__ = fn.__doc__
+    setattr(numpy_xp, fn.__name__, fn)
+    register_tensor_xp(fn.__name__, recorded)
+    return fn
 
 
 def _register(fn, methods, xp_name, inplace):

@@ -4,6 +4,11 @@ import numpy as np
 
 from .. import _tensor as _t
 from .engine import grad
+from .xp import tensor_xp
+
+
+def _stack(rows):
+    return tensor_xp.stack(rows, axis=0)
 
 
 def _prepare(inputs, create_graph):
@@ -44,9 +49,8 @@ def jacobian(func, inputs, create_graph=False):
                   create_graph=create_graph, allow_unused=True, materialize_grads=True)
         for r, g in zip(rows, gs):
             r.append(g)
-    import tapegrad
 
-    jac = tuple(tapegrad.stack(r).reshape(tuple(out.shape) + tuple(x.shape)) for r, x in zip(rows, xs))
+    jac = tuple(_stack(r).reshape(tuple(out.shape) + tuple(x.shape)) for r, x in zip(rows, xs))
     return jac[0] if single else jac
 
 

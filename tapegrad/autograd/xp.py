@@ -18,6 +18,7 @@ import numpy as np
 
 from .._tensor import Tensor, wrap
 from .scatter import scatter_add_array
+from .tape import record
 
 numpy_xp = types.SimpleNamespace(**{k: getattr(np, k) for k in dir(np) if not k.startswith("_")})
 
@@ -31,8 +32,14 @@ def _np_astype(a, dtype):
     return a.astype(dtype, copy=False)
 
 
+def _np_linear(apply, adjoint, x, name=None):
+    """``apply(x)`` for a linear map of arrays (its adjoint is only needed when the map is recorded)."""
+    return apply(x)
+
+
 numpy_xp.add_at = _np_add_at
 numpy_xp.astype = _np_astype
+numpy_xp.linear = _np_linear
 
 
 class _TensorXP:
@@ -112,6 +119,16 @@ class _TensorXP:
     @staticmethod
     def astype(a, dtype):
         return a.type(dtype)
+
+    @staticmethod
+    def linear(apply, adjoint, x, name="LinearMapBackward0"):
+        """``apply(x)`` for a linear map ``apply`` of arrays whose adjoint is ``adjoint``, recorded: its gradient
+        is ``adjoint`` (recorded in turn, with ``apply`` as its adjoint), so a rule written with ``xp.linear``
+        has gradients of every order."""
+        def rule(xp, g, out, x):
+            return xp.linear(adjoint, apply, g, name)
+
+        return record(apply(x._data), (x,), rule, name)
 
 
     # numpy signatures (keywords, defaults) for shape ops whose PyTorch names differ in arguments or meaning

@@ -10,9 +10,10 @@ import time
 
 import numpy as np
 
-from .. import nn, no_grad
+from .. import nn
 from .. import random as _random
 from .._tensor import Tensor
+from ..autograd.grad_mode import no_grad
 from ..creation import as_tensor
 from ..serialization import CheckpointError, load, save
 from . import callbacks as callbacks_module

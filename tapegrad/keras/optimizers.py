@@ -14,7 +14,7 @@ import math
 import numpy as np
 
 from .. import optim
-from ..autograd.declare import bump as _bump
+from ..autograd.graph import increment_version
 
 
 class _KerasRule(optim.Optimizer):
@@ -44,7 +44,7 @@ class _KerasRule(optim.Optimizer):
             if wd:
                 x -= x * np.asarray(lr * wd, x.dtype)  # Keras's decoupled decay, applied before the update
             self.rule(x, g.astype(x.dtype, copy=False), self.state[p], lr, self.iterations)
-            _bump(p)
+            increment_version(p)
 
 
 class Optimizer:

@@ -35,7 +35,7 @@ def to_categorical(x, num_classes=None):
 
 def set_random_seed(seed):
     """set_random_seed(seed): seed tapegrad's generator, numpy's and Python's, so runs repeat exactly."""
-    from .. import manual_seed
+    from ..random import manual_seed
 
     random.seed(seed)
     manual_seed(seed)

@@ -2,7 +2,7 @@
 
 
 from ..autograd.declare import Tensor
-from ..autograd.declare import bump as _bump
+from ..autograd.graph import increment_version
 from . import functional as F
 from . import init
 from .linear import _check_features, _empty_parameter
@@ -61,7 +61,7 @@ class Embedding(Module):
     def _fill_padding_idx_with_zero(self):
         if self.padding_idx is not None:
             self.weight._data[self.padding_idx] = 0
-            _bump(self.weight)
+            increment_version(self.weight)
 
     def forward(self, input):
         return F.embedding(input, self.weight, self.padding_idx, self.max_norm, self.norm_type,

@@ -17,11 +17,11 @@ import numpy as np
 from .. import dtypes
 from ..autograd import grad_mode
 from ..autograd.declare import Tensor, tensor_method
-from ..autograd.declare import bump as _bump
 from ..autograd.declare import check_dim as _check_dim
 from ..autograd.declare import inplace as _inplace
 from ..autograd.declare import legacy_record as _record
 from ..autograd.declare import wrap as _wrap
+from ..autograd.graph import increment_version
 from ..ops.elementwise import erf, sigmoid, tanh
 from ..ops.elementwise import operands as _operands
 from ..ops.elementwise import relu as _relu
@@ -762,7 +762,7 @@ def _embedding_renorm(weight, idx, max_norm, norm_type):
     big = norms > max_norm
     if big.any():
         w[rows[big]] *= (max_norm / (norms[big] + 1e-7))[:, None].astype(w.dtype)
-        _bump(weight)
+        increment_version(weight)
 
 
 # ---------------------------------------------------------------------- normalization
@@ -910,7 +910,7 @@ def _running_update(stat, batch_value, momentum):
     s = stat._data
     s *= 1 - momentum
     s += momentum * batch_value
-    _bump(stat)
+    increment_version(stat)
 
 
 def group_norm(input, num_groups, weight=None, bias=None, eps=1e-5):

@@ -12,7 +12,7 @@ import numpy as np
 
 from .. import random as _random
 from ..autograd.declare import Tensor
-from ..autograd.declare import bump as _bump
+from ..autograd.graph import increment_version
 
 __all__ = ["calculate_gain", "uniform_", "normal_", "trunc_normal_", "constant_", "ones_", "zeros_", "eye_",
            "dirac_", "xavier_uniform_", "xavier_normal_", "kaiming_uniform_", "kaiming_normal_",
@@ -27,7 +27,7 @@ def _check(op, tensor):
 def _fill(tensor, values):
     """Write ``values`` into the tensor's array in place and record the write."""
     tensor._data[...] = values
-    _bump(tensor)
+    increment_version(tensor)
     return tensor
 
 

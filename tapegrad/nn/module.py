@@ -16,8 +16,8 @@ from .. import dtypes
 from .._tensor import Size, device
 from ..autograd import grad_mode
 from ..autograd.declare import Tensor
-from ..autograd.declare import bump as _bump
 from ..autograd.declare import check_device as _check_device
+from ..autograd.graph import increment_version
 from .parameter import Parameter
 
 __all__ = ["Module", "RemovableHandle"]
@@ -466,7 +466,7 @@ class Module:
                 if g._backward is not None or g.requires_grad:
                     g = p.grad = g.detach()
                 g._data[...] = 0
-                _bump(g)
+                increment_version(g)
 
     def apply(self, fn):
         """apply(fn): call ``fn(module)`` on every submodule (children first) and on this module.
@@ -524,7 +524,7 @@ class Module:
         for t in itertools.chain(self.parameters(), self.buffers()):
             if t._data.dtype.kind == "f" and t._data.dtype != dtype:
                 t._data = t._data.astype(dtype)
-                _bump(t)
+                increment_version(t)
                 if t.grad is not None and t.grad._data.dtype.kind == "f":
                     t.grad._data = t.grad._data.astype(dtype)
 
@@ -534,7 +534,7 @@ class Module:
         for t in itertools.chain(self.parameters(), self.buffers()):
             if t._data.dtype != dst_type:
                 t._data = t._data.astype(dst_type)
-                _bump(t)
+                increment_version(t)
         return self
 
     def float(self):
@@ -659,7 +659,7 @@ class Module:
                     setattr(self, name, new)
                 else:
                     np.copyto(param._data, value_arr, casting="unsafe")
-                    _bump(param)
+                    increment_version(param)
         for key in state_dict if strict else ():
             if key.startswith(prefix):
                 parts = key[len(prefix):].split(".", 1)

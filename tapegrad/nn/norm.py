@@ -5,8 +5,8 @@ import numbers
 import numpy as np
 
 from .. import dtypes
-from ..autograd.declare import bump as _bump
 from ..autograd.declare import wrap as _wrap
+from ..autograd.graph import increment_version
 from . import functional as F
 from . import init
 from .linear import _empty_parameter
@@ -57,7 +57,7 @@ class _BatchNorm(Module):
         if self.track_running_stats:
             for buf, value in ((self.running_mean, 0), (self.running_var, 1), (self.num_batches_tracked, 0)):
                 buf._data[...] = value
-                _bump(buf)
+                increment_version(buf)
 
     def reset_parameters(self):
         """reset_parameters(): reset the running statistics; weight 1 and bias 0."""
@@ -77,7 +77,7 @@ class _BatchNorm(Module):
         if training and self.track_running_stats and self.num_batches_tracked is not None:
             count = self.num_batches_tracked
             count._data += 1
-            _bump(count)
+            increment_version(count)
             if self.momentum is None:  # cumulative moving average
                 factor = 1.0 / float(count._data)
         use_batch_stats = training or (self.running_mean is None and self.running_var is None)

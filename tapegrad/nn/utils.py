@@ -10,9 +10,9 @@ import math
 import numpy as np
 
 from ..autograd.declare import Tensor
-from ..autograd.declare import bump as _bump
 from ..autograd.declare import legacy_record as _record
 from ..autograd.declare import wrap as _wrap
+from ..autograd.graph import increment_version
 
 __all__ = ["clip_grad_norm_", "clip_grad_value_", "get_total_norm", "clip_grads_with_norm_",
            "parameters_to_vector", "vector_to_parameters", "l1_penalty"]
@@ -81,7 +81,7 @@ def clip_grads_with_norm_(parameters, max_norm, total_norm, foreach=None):
     coef = min(float(max_norm) / (total + 1e-6), 1.0) if not math.isnan(total) else math.nan
     for g in grads:
         g._data *= np.asarray(coef, dtype=g._data.dtype)
-        _bump(g)
+        increment_version(g)
 
 
 def clip_grad_norm_(parameters, max_norm, norm_type=2.0, error_if_nonfinite=False, foreach=None):
@@ -119,7 +119,7 @@ def clip_grad_value_(parameters, clip_value, foreach=None):
     clip_value = float(clip_value)
     for g in _grads(parameters):
         np.clip(g._data, -clip_value, clip_value, out=g._data)
-        _bump(g)
+        increment_version(g)
 
 
 def parameters_to_vector(parameters):
@@ -159,7 +159,7 @@ def vector_to_parameters(vec, parameters):
     for p in params:
         n = p._data.size
         p._data = vec._data[pointer:pointer + n].reshape(p._data.shape).astype(p._data.dtype, copy=False)
-        _bump(p)
+        increment_version(p)
         pointer += n
 
 

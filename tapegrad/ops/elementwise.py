@@ -41,8 +41,8 @@ __all__ = [
     "sqrt", "rsqrt", "lerp",
     # unary math
     "exp", "exp2", "expm1", "log", "log2", "log10", "log1p", "sin", "cos", "tan", "sinh", "cosh", "asin",
-    "arcsin", "acos", "arccos", "atan", "arctan", "atan2", "arctan2", "tanh", "sigmoid", "relu", "erf",
-    "erfc",
+    "arcsin", "acos", "arccos", "atan", "arctan", "atan2", "arctan2", "deg2rad", "rad2deg", "tanh", "sigmoid",
+    "relu", "erf", "erfc",
     # rounding and sign
     "floor", "ceil", "round", "trunc", "fix", "frac", "sign", "sgn",
     # selection
@@ -741,6 +741,28 @@ def atan2(input, other):
 
 arctan2 = atan2
 Tensor.arctan2_ = Tensor.atan2_
+
+
+@unary(grad=lambda xp, g, out, x: g * (math.pi / 180))
+def deg2rad(input):
+    """deg2rad(input): angles in degrees converted to radians.
+
+    >>> import tapegrad as tg
+    >>> tg.deg2rad(tg.tensor([180.0, 90.0]))
+    tensor([3.1416, 1.5708])
+    """
+    return input * np.asarray(math.pi / 180, input.dtype)
+
+
+@unary(grad=lambda xp, g, out, x: g * (180 / math.pi))
+def rad2deg(input):
+    """rad2deg(input): angles in radians converted to degrees.
+
+    >>> import tapegrad as tg
+    >>> tg.rad2deg(tg.tensor([3.14159265]))
+    tensor([180.])
+    """
+    return input * np.asarray(180 / math.pi, input.dtype)
 
 
 @unary(grad=lambda xp, g, out, x: g * (1 - out * out))

@@ -4,8 +4,8 @@ Views share memory with their input, as in numpy and PyTorch: reshape (when it c
 squeeze, unsqueeze, transpose, permute, movedim, expand, narrow, select, split, chunk, unbind, diagonal. The
 others (cat, stack, repeat, tile, flip, roll, tril, triu, diag) copy.
 
-Gradients of pieces (narrow, select, split, chunk, unbind) are scattered into zeros with ``_scatter`` from
-``index.py``, which is ``add_at`` on the tensor path, so they are differentiable again.
+Gradients of pieces (narrow, select, split, chunk, unbind) are scattered into zeros with ``xp.add_at``, which
+is ``add_at`` on the tensor path, so they are differentiable again.
 """
 
 import builtins
@@ -21,7 +21,6 @@ from ..autograd.declare import Tensor, tensor_method
 from ..autograd.declare import check_dim as _check_dim
 from ..autograd.declare import legacy_record as _record
 from ..autograd.declare import wrap as _wrap
-from .index import _scatter
 
 __all__ = ["reshape", "view", "view_as", "reshape_as", "flatten", "unflatten", "unsqueeze", "squeeze",
            "transpose", "swapaxes", "swapdims", "permute", "t", "adjoint", "movedim", "moveaxis", "expand",
@@ -735,7 +734,7 @@ def _piece(input, d, index):
     shape = x.shape
 
     def backward(xp, g, out, x):
-        return (_scatter(xp, shape, index, g, unique=True),)
+        return (xp.add_at(shape, index, g),)
 
     return _record(x[index + (Ellipsis,)], (input,), backward)  # with ..., a 0-d result is a view, not a copy
 
@@ -991,7 +990,7 @@ def _diagonal(op, input, offset, dim1, dim2, copy):
 
     def backward(xp, g, out, x):
         # x with dims (d1, d2) moved last, zero but for its diagonal, moved back
-        return (xp.moveaxis(_scatter(xp, moved, index, g, unique=True), (-2, -1), (d1, d2)),)
+        return (xp.moveaxis(xp.add_at(moved, index, g), (-2, -1), (d1, d2)),)
 
     return _record(out.copy() if copy else out, (input,), backward)
 

@@ -2,8 +2,8 @@
 
 import numpy as np
 
-from ..autograd.declare import bump as _bump
 from ..autograd.declare import wrap as _wrap
+from ..autograd.graph import increment_version
 from .optimizer import Optimizer, _advance_step, _check_option, _check_unsupported, _grad_shape_error
 
 
@@ -75,4 +75,4 @@ class Adagrad(Optimizer):
             t += eps
             np.divide(g * -clr, t, out=t)
             p._data += t
-            _bump(p)
+            increment_version(p)

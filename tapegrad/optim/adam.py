@@ -2,8 +2,8 @@
 
 import numpy as np
 
-from ..autograd.declare import bump as _bump
 from ..autograd.declare import wrap as _wrap
+from ..autograd.graph import increment_version
 from .optimizer import Optimizer, _advance_step, _check_option, _check_unsupported, _grad_shape_error
 
 
@@ -104,7 +104,7 @@ class Adam(Optimizer):
             np.multiply(m, -(lr / bias_correction1), out=d)
             d /= denom
             x += d
-            _bump(p)
+            increment_version(p)
 
 
 class AdamW(Adam):

@@ -13,10 +13,10 @@ from collections import defaultdict
 import numpy as np
 
 from ..autograd.declare import Tensor
-from ..autograd.declare import bump as _bump
 from ..autograd.declare import wrap as _wrap
 from ..autograd.grad_mode import enable_grad
 from ..autograd.grad_mode import state as _grad_state
+from ..autograd.graph import increment_version
 
 
 class _RequiredParameter:
@@ -126,7 +126,7 @@ class Optimizer:
                     grad._data.fill(0)
                 else:
                     grad._data = np.zeros_like(grad._data)
-                _bump(grad)
+                increment_version(grad)
 
     def step(self, closure=None):
         """step(closure=None): update the parameters once; ``closure`` re-evaluates and returns the loss."""

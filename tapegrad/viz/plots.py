@@ -86,8 +86,8 @@ def plot_decision_boundary(model, X, y, path="decision_boundary.png", resolution
 
 
 def _scores(model, grid):
-    from .. import no_grad
     from .._tensor import Tensor
+    from ..autograd.grad_mode import no_grad
     from ..creation import as_tensor
 
     if hasattr(model, "predict") and not hasattr(model, "parameters"):
