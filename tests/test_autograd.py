@@ -6,7 +6,7 @@ import weakref
 
 import numpy as np
 import pytest
-from hypothesis import given
+from hypothesis import example, given
 from hypothesis import strategies as st
 
 import tapegrad as tg
@@ -894,3 +894,18 @@ def test_post_accumulate_grad_hook_sees_the_accumulated_grad_once_per_backward()
         (w * 2).register_post_accumulate_grad_hook(lambda t: None)
     with pytest.raises(RuntimeError, match="does not require grad"):
         tg.zeros(2).register_post_accumulate_grad_hook(lambda t: None)
+
+
+@example(shape=(3,))
+@given(shape=st.sampled_from([(3,), (2, 3), ()]))
+def test_leaves_get_grads_that_share_no_memory(shape):
+    # (a + b).backward(g): the incoming gradient is one owned array handed to both leaves; each .grad must own
+    # its memory, so that writing into one (as an optimizer does) leaves the other alone
+    a = tg.ones(shape, requires_grad=True)
+    b = tg.ones(shape, requires_grad=True)
+    (a + b).backward(tg.ones(shape))
+    a.grad.add_(5)
+    assert b.grad.tolist() == np.ones(shape).tolist()
+    c = tg.ones(shape, requires_grad=True)
+    (c * 1 + c).backward(tg.ones(shape))  # the same array twice for one leaf: summed, owned
+    assert c.grad.tolist() == np.full(shape, 2.0).tolist()

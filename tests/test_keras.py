@@ -527,6 +527,10 @@ def test_metrics_reproduce_keras_documented_examples():
         (M.SparseCategoricalAccuracy(), [[2], [1]], [[0.1, 0.6, 0.3], [0.05, 0.95, 0]], [0.7, 0.3], 0.5, 0.3),
         (M.CategoricalAccuracy(), [[0, 0, 1], [0, 1, 0]], [[0.1, 0.9, 0.8], [0.05, 0.95, 0]], [0.7, 0.3], 0.5, 0.3),
         (M.Accuracy(), [[1], [2], [3], [4]], [[0], [2], [3], [4]], [1, 1, 0, 0], 0.75, 0.5),
+        # several output columns: the mean is over the last axis, then over samples (Keras's documented values)
+        (M.MeanSquaredError(), [[0, 1], [0, 0]], [[1, 1], [0, 0]], [1, 0], 0.25, 0.5),
+        (M.MeanAbsoluteError(), [[0, 1], [0, 0]], [[1, 1], [0, 0]], [1, 0], 0.25, 0.5),
+        (M.MeanSquaredError(), [[0, 1, 0], [2, 0, 1]], [[1, 1, 0], [0, 0, 0]], [0, 1], 1.0, 5 / 3),
     ]
     for metric, y_true, y_pred, weights, plain, weighted in cases:
         metric.update_state(y_true, y_pred)

@@ -188,6 +188,11 @@ def test_step_with_epoch_uses_the_closed_form():
     with pytest.warns(UserWarning, match="epoch parameter in `scheduler.step\\(\\)` was not necessary"):
         sched.step(7)
     assert sched.last_epoch == 7 and sched.get_last_lr() == [0.25]
+    # on both sides of each boundary of step_size 3: the closed form gamma ** (epoch // 3)
+    for epoch, lr in [(2, 1.0), (3, 0.5), (5, 0.5), (6, 0.25), (4, 0.5), (0, 1.0), (9, 0.125)]:
+        with pytest.warns(UserWarning):
+            sched.step(epoch)
+        assert sched.get_last_lr() == [lr], epoch
     sched = CosineAnnealingLR(make_opt(1.0), T_max=4)
     with pytest.warns(UserWarning):
         sched.step(2)
