@@ -18,6 +18,7 @@ import numpy as np
 
 from .. import _state
 from .._tensor import Tensor, wrap
+from . import anomaly
 from .inplace import bump, recorded_at
 from .xp import numpy_xp, tensor_xp
 
@@ -114,7 +115,8 @@ def run_backward(roots, root_grads, retain_graph=False, create_graph=False, inpu
     ready = [r for r in roots if id(r) not in deps]
     # This loop runs once per node: its lookups are bound to locals.
     pop, get, push, clock = grads.pop, grads.get, ready.append, _state.clock
-    check = _state.anomaly.enabled and _anomaly_check
+    check = _state.anomaly.enabled and anomaly.check_backward
+    t = None
 
     prev = _grad.enabled
     _grad.enabled = create_graph
@@ -174,6 +176,10 @@ def run_backward(roots, root_grads, retain_graph=False, create_graph=False, inpu
                 deps[k] = left
                 if left == 0:
                     push(p)
+    except Exception as e:
+        if _state.anomaly.enabled and t is not None and t._backward is not None and hasattr(e, "add_note"):
+            e.add_note(anomaly.forward_trace_note(t))
+        raise
     finally:
         _grad.enabled = prev
     if inputs is not None:
@@ -400,9 +406,3 @@ def grad(outputs, inputs, grad_outputs=None, retain_graph=None, create_graph=Fal
     if materialize_grads:
         found = [f if f is not None else _wrap(np.zeros_like(t._data)) for f, t in zip(found, inputs)]
     return tuple(found)
-
-
-def _anomaly_check(node, grads):
-    from .anomaly import check_backward  # anomaly mode only: off the hot path
-
-    check_backward(node, grads)

@@ -27,6 +27,7 @@ import numpy as np
 
 from .. import _state
 from .._tensor import Tensor
+from .anomaly import check_forward
 
 __all__ = ["record", "node_name", "members"]
 
@@ -53,7 +54,7 @@ def record(array, inputs: tuple, rule: Callable, name: str) -> Tensor:
     t._base = None
     t._extra = None
     if _anomaly.enabled:
-        _anomaly_forward(t, inputs, name)
+        check_forward(t, inputs, name)
     if _grad.enabled:
         for p in inputs:
             if p._requires_grad:
@@ -99,12 +100,6 @@ def members(owner) -> list:
         refs[:] = [r for r in refs if r() is not None]  # drop dead views: amortized, the list at most doubles
         extra["aliases_kept"] = len(refs)
     return refs
-
-
-def _anomaly_forward(t, inputs, name):
-    from .anomaly import check_forward  # anomaly mode only: off the hot path
-
-    check_forward(t, inputs, name)
 
 
 def node_name(op: str) -> str:
