@@ -28,8 +28,9 @@ test: $(STAMP)  ## the whole test suite (fast Hypothesis profile), then the lint
 test-thorough: $(STAMP)  ## many more Hypothesis examples per property
 	HYPOTHESIS_PROFILE=thorough $(PY) -m pytest -n 2 tests
 
-lint: $(STAMP)
+lint: $(STAMP)  ## ruff, and mypy on tapegrad/ (with the generated stub of Tensor, tapegrad/_tensor.pyi)
 	$(PY) -m ruff check tapegrad tests examples benchmarks
+	$(PY) -m mypy
 
 bench: $(STAMP)  ## benchmarks against hand-written numpy (and PyTorch, if installed: make bench-torch)
 	$(PY) benchmarks/run.py

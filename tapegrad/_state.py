@@ -31,3 +31,4 @@ class anomaly:
 
     enabled = False
     check_nan = True
+    warned: set = set()  # op names already warned about in this anomaly-mode block

@@ -110,10 +110,8 @@ def check_forward(t: Tensor, inputs: tuple, name: str) -> None:
         return
     trace = traceback.extract_stack()[:-3]
     t._extras()["anomaly"] = (name, kind, trace)
-    warned = getattr(_state.anomaly, "warned", set())
-    if name not in warned:
-        warned.add(name)
-        _state.anomaly.warned = warned
+    if name not in _state.anomaly.warned:
+        _state.anomaly.warned.add(name)
         warnings.warn(f"anomaly mode: {name} produced {kind} values from finite inputs (shape "
                       f"{tuple(t._data.shape)}), at:\n{_format(trace)}", AnomalyWarning, stacklevel=4)
 

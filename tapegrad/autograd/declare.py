@@ -114,7 +114,8 @@ def operands(op: str, a, b) -> tuple[Tensor, Tensor]:
 
 
 # ---------------------------------------------------------------------- declarations
-def op(fn: Callable | None = None, *, methods: Sequence[str] | None = None, xp_name: str | None = None,
+_NAME_AND_DOC = ("__module__", "__name__", "__qualname__", "__doc__")  # the op keeps its own signature
+def op(fn: Callable | None = None, *, methods: Sequence[str] | None = None, xp_name: str | bool | None = None,
        inplace: str | bool = False):
     """Declare an op written by hand (it calls ``record`` itself): make it a Tensor method under ``methods``
     (default: its own name; ``()`` for none), give create_graph rules ``xp.<xp_name>`` (default: its own name;
@@ -130,7 +131,7 @@ def op(fn: Callable | None = None, *, methods: Sequence[str] | None = None, xp_n
 
 
 def unary(fn: Callable | None = None, *, grad: Callable, name: str | None = None, ints: str = "float",
-          bools: str | None = None, methods: Sequence[str] | None = None, xp_name: str | None = None,
+          bools: str | None = None, methods: Sequence[str] | None = None, xp_name: str | bool | None = None,
           inplace: str | bool = True):
     """Declare an elementwise op of one tensor from its numpy function and its gradient rule.
 
@@ -153,8 +154,8 @@ def unary(fn: Callable | None = None, *, grad: Callable, name: str | None = None
     bools = bools or ints
     default_float = dtypes.get_default_dtype
 
-    @functools.wraps(fn)
-    def forward(input):
+    @functools.wraps(fn, assigned=_NAME_AND_DOC, updated=())
+    def forward(input: Tensor) -> Tensor:
         try:
             x = input._data
         except AttributeError:
@@ -168,13 +169,14 @@ def unary(fn: Callable | None = None, *, grad: Callable, name: str | None = None
                 raise RuntimeError(f"{op_name}: not supported for {x.dtype} tensors")
         return record(fn(x), (input,), grad, node)
 
-    forward.rule = grad
+    forward.rule, forward.numpy = grad, fn  # type: ignore[attr-defined]  # its rule, and the function on arrays
+    del forward.__wrapped__  # the op's signature is its own (it takes tensors), not that of ``fn``
     _register(forward, methods, xp_name, inplace)
     return forward
 
 
 def binary(fn: Callable | None = None, *, grad: Callable, name: str | None = None, floats: bool = False,
-           methods: Sequence[str] | None = None, xp_name: str | None = None, inplace: str | bool = True,
+           methods: Sequence[str] | None = None, xp_name: str | bool | None = None, inplace: str | bool = True,
            reflected: str | None = None):
     """Declare an elementwise op of two operands (tensors or numbers, broadcast, promoted as PyTorch does) from
     its numpy function and its rule ``grad(xp, need, g, out, a, b) -> (ga, gb)``.
@@ -189,8 +191,8 @@ def binary(fn: Callable | None = None, *, grad: Callable, name: str | None = Non
     node = name or node_name(op_name)
     default_float = dtypes.get_default_dtype
 
-    @functools.wraps(fn)
-    def forward(input, other):
+    @functools.wraps(fn, assigned=_NAME_AND_DOC, updated=())
+    def forward(input: Tensor | float, other: Tensor | float) -> Tensor:
         if not (input.__class__ is Tensor and other.__class__ is Tensor and input._data.dtype is other._data.dtype):
             input, other = operands(op_name, input, other)
         a, b = input._data, other._data
@@ -204,7 +206,8 @@ def binary(fn: Callable | None = None, *, grad: Callable, name: str | None = Non
             raise dtype_error(op_name, a.dtype) from None
         return record(out, (input, other), grad, node)
 
-    forward.rule = grad
+    forward.rule, forward.numpy = grad, fn  # type: ignore[attr-defined]
+    del forward.__wrapped__
     _register(forward, methods, xp_name, inplace)
     if reflected:
         def reflect(self, other):
@@ -265,13 +268,15 @@ def inplace_method(name: str, fn: Callable) -> Callable:
 def legacy_record(array, parents, backward):
     """``record`` for rules of the earlier form ``backward(xp, g, out, *parents) -> tuple``, named by qualname."""
     name = legacy_name(backward)
-    if len(parents) == 1:
-        def rule(xp, g, out, x):
-            return backward(xp, g, out, x)[0]
-    else:
-        def rule(xp, need, g, out, *inputs):
-            return backward(xp, g, out, *inputs)
-    rule.legacy = backward
+
+    def one(xp, g, out, x):
+        return backward(xp, g, out, x)[0]
+
+    def several(xp, need, g, out, *inputs):
+        return backward(xp, g, out, *inputs)
+
+    rule: Callable = one if len(parents) == 1 else several
+    rule.legacy = backward  # type: ignore[attr-defined]
     return record(array, parents, rule, name)
 
 

@@ -223,7 +223,7 @@ def _check_not_overwritten(node, parents, stamp):
             raise RuntimeError(_stale_message(node, t))
 
 
-_READS = {}
+_READS: dict = {}
 
 
 def rule_reads(rule, n_inputs):

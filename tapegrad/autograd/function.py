@@ -94,16 +94,15 @@ class Function:
             return tuple(picked)
 
         if not isinstance(out, tuple):
-            if len(tensors) == 1:
-                def rule(xp, g, out, x):
-                    as_array = not isinstance(g, _t.Tensor)
-                    return call_backward((_t.wrap(g) if as_array else g,), as_array)[0]
-            else:
-                def rule(xp, need, g, out, *inputs):
-                    as_array = not isinstance(g, _t.Tensor)
-                    return call_backward((_t.wrap(g) if as_array else g,), as_array)
+            def one(xp, g, out, x):
+                as_array = not isinstance(g, _t.Tensor)
+                return call_backward((_t.wrap(g) if as_array else g,), as_array)[0]
 
-            return record(out._data, tuple(tensors), rule, name)
+            def several(xp, need, g, out, *inputs):
+                as_array = not isinstance(g, _t.Tensor)
+                return call_backward((_t.wrap(g) if as_array else g,), as_array)
+
+            return record(out._data, tuple(tensors), one if len(tensors) == 1 else several, name)
         return _apply_multi(name, outs, tensors, call_backward)
 
 
@@ -138,14 +137,13 @@ def _apply_multi(name, outs, tensors, call_backward):
             grads.append(_t.wrap(gk.astype(dtype, copy=False)) if as_array else gk.type(dtype))
         return call_backward(grads, as_array)
 
-    if len(tensors) == 1:
-        def rule(xp, g, out, x):
-            return unpack(g)[0]
-    else:
-        def rule(xp, need, g, out, *inputs):
-            return unpack(g)
+    def one(xp, g, out, x):
+        return unpack(g)[0]
 
-    node = record(packed, tuple(tensors), rule, name)
+    def several(xp, need, g, out, *inputs):
+        return unpack(g)
+
+    node = record(packed, tuple(tensors), one if len(tensors) == 1 else several, name)
     results = []
     for k, o in enumerate(outs):
         if k not in pieces:

@@ -186,7 +186,7 @@ def _const(a):
 
 
 tensor_xp = _TensorXP()
-_OPS = {}  # every registered op by its tapegrad name (the adapters above call some of them)
+_OPS: dict = {}  # every registered op by its tapegrad name (the adapters above call some of them)
 
 
 def register_tensor_xp(name, fn):

@@ -188,7 +188,11 @@ def zero_(input: Tensor) -> Tensor:
         input._data.fill(0)
         bump(input)
         return input
-    return inplace(input, "zero_", _filled, 0, name="ZeroBackward0")
+    return inplace(input, "zero_", _zeroed)
+
+
+def _zeroed(input):
+    return _filled(input, 0, "ZeroBackward0")
 
 
 @op(methods=("copy_",), xp_name=False)

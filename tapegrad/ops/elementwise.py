@@ -11,6 +11,7 @@ float32), integer tensors give float results for true division and float math.
 from __future__ import annotations
 
 import math
+from typing import Any
 
 import numpy as np
 
@@ -522,7 +523,6 @@ def __rpow__(self, other):
 
 
 Tensor.__rpow__ = __rpow__
-Tensor.__ipow__ = Tensor.pow_
 
 
 @unary(grad=lambda xp, g, out, x: g / (2 * out))
@@ -872,64 +872,6 @@ def _rational(t, num, den):
     q += den[-1]
     p /= q
     return p
-
-
-def _cody_erf(x, complement):
-    """erf(x), or erfc(x) if ``complement``, in float64 by Cody's three rational approximations.
-
-    |x| <= 0.46875: erf = x R(x^2); up to 4: erfc = exp(-x^2) R(|x|); beyond: erfc = exp(-x^2)/|x| (1/sqrt(pi)
-    - R(1/x^2)/x^2). erf(-x) = -erf(x) and erfc(-x) = 2 - erfc(x) give negative arguments.
-    """
-    x = np.asarray(x, dtype=np.float64)
-    y = np.abs(x)
-    out = np.empty_like(y)
-    small = y <= 0.46875
-    xs = x[small]
-    r = _rational(xs * xs, _ERF_A, _ERF_B)
-    r *= xs
-    out[small] = 1 - r if complement else r
-
-    large = ~small  # includes nan, which the formulas below propagate
-    y = np.minimum(y[large], 28.0)  # erfc(28) underflows to 0: the same result, without inf - inf
-    ec = np.empty_like(y)
-    mid = y <= 4
-    ec[mid] = _rational(y[mid], _ERF_C, _ERF_D)
-    tail = ~mid
-    t = y[tail]
-    z = 1 / (t * t)
-    r = _rational(z, _ERF_P, _ERF_Q)
-    r *= z
-    np.subtract(_INV_SQRT_PI, r, out=r)
-    r /= t
-    ec[tail] = r
-    # NOTE: exp(-y^2) as exp(-h^2) exp(-(y - h)(y + h)) with h = y rounded down to 1/16: y^2 is inexact
-    h = np.trunc(y * 16) / 16
-    ec *= np.exp(-h * h)
-    ec *= np.exp(-(y - h) * (y + h))
-    negative = x[large] < 0
-    if complement:
-        out[large] = np.where(negative, 2 - ec, ec)
-    else:
-        out[large] = np.where(negative, ec - 1, 1 - ec)
-    return out
-
-
-def _rational(t, num, den):
-    """Cody's rational form ((num[-1] t + num[0]) t + ... + num[-2]) / ((t + den[0]) t + ... + den[-1]), by
-    Horner's rule in place (``num`` has one more coefficient than ``den``)."""
-    p = num[-1] * t
-    q = t.copy()
-    for a, b in zip(num[:-2], den[:-1], strict=True):
-        p += a
-        p *= t
-        q += b
-        q *= t
-    p += num[-2]
-    q += den[-1]
-    p /= q
-    return p
-
-
 
 
 @unary(grad=lambda xp, g, out, x: _TWO_OVER_SQRT_PI * xp.exp(-(x * x)) * g)
@@ -1282,7 +1224,7 @@ def lerp(input: Tensor, end: Tensor, weight: Tensor | float) -> Tensor:
             # NOTE: PyTorch's two-sided form: exact at both ends (weight 0 gives input, weight 1 gives end)
             out = np.where(np.abs(w) < 0.5, x + w * (e - x), e - (e - x) * (1 - w))
         else:
-            w = float(weight)
+            w = float(weight)  # type: ignore[assignment]
             out = x + w * (e - x) if -0.5 < w < 0.5 else e - (e - x) * (1 - w)
     except ValueError:
         raise broadcast_error("lerp", *(t for t in (input, end, weight) if isinstance(t, Tensor))) from None
@@ -1517,7 +1459,7 @@ def bitwise_not(input: Tensor) -> Tensor:
 
 # ---------------------------------------------------------------------- arithmetic in place
 def _arithmetic_inplace(name, ufunc, op_fn):
-    def method(self, other, **kwargs):
+    def method(self: Tensor, other: Tensor | float, **kwargs: Any) -> Tensor:
         return _fast_inplace(self, name, ufunc, other, op_fn, **kwargs)
 
     method.__name__ = method.__qualname__ = name
@@ -1525,12 +1467,44 @@ def _arithmetic_inplace(name, ufunc, op_fn):
     return method
 
 
-Tensor.add_ = Tensor.__iadd__ = _arithmetic_inplace("add_", np.add, add)
-Tensor.sub_ = Tensor.subtract_ = Tensor.__isub__ = _arithmetic_inplace("sub_", np.subtract, sub)
-Tensor.mul_ = Tensor.multiply_ = Tensor.__imul__ = _arithmetic_inplace("mul_", np.multiply, mul)
-Tensor.div_ = Tensor.divide_ = Tensor.true_divide_ = Tensor.__itruediv__ = _arithmetic_inplace("div_", np.divide,
-                                                                                              div)
-Tensor.floor_divide_ = Tensor.__ifloordiv__ = inplace_method("floor_divide_", floor_divide)
-Tensor.remainder_ = Tensor.__imod__ = inplace_method("remainder_", remainder)
+Tensor.add_ = _arithmetic_inplace("add_", np.add, add)
+Tensor.sub_ = Tensor.subtract_ = _arithmetic_inplace("sub_", np.subtract, sub)
+Tensor.mul_ = Tensor.multiply_ = _arithmetic_inplace("mul_", np.multiply, mul)
+Tensor.div_ = Tensor.divide_ = Tensor.true_divide_ = _arithmetic_inplace("div_", np.divide, div)
+Tensor.floor_divide_ = inplace_method("floor_divide_", floor_divide)
+Tensor.remainder_ = inplace_method("remainder_", remainder)
 Tensor.fmod_ = inplace_method("fmod_", fmod)
 Tensor.negative_ = Tensor.neg_
+
+
+# The augmented assignments: ``x += y`` is ``x.add_(y)``, and so on.
+def __iadd__(self: Tensor, other: Tensor | float, *, alpha: float = 1) -> Tensor:
+    return self.add_(other, alpha=alpha)
+
+
+def __isub__(self: Tensor, other: Tensor | float, *, alpha: float = 1) -> Tensor:
+    return self.sub_(other, alpha=alpha)
+
+
+def __imul__(self: Tensor, other: Tensor | float) -> Tensor:
+    return self.mul_(other)
+
+
+def __itruediv__(self: Tensor, other: Tensor | float, *, rounding_mode: str | None = None) -> Tensor:
+    return self.div_(other, rounding_mode=rounding_mode)
+
+
+def __ifloordiv__(self: Tensor, other: Tensor | float) -> Tensor:
+    return self.floor_divide_(other)
+
+
+def __imod__(self: Tensor, other: Tensor | float) -> Tensor:
+    return self.remainder_(other)
+
+
+def __ipow__(self: Tensor, other: Tensor | float) -> Tensor:
+    return self.pow_(other)
+
+
+for _dunder in (__iadd__, __isub__, __imul__, __itruediv__, __ifloordiv__, __imod__, __ipow__):
+    setattr(Tensor, _dunder.__name__, _dunder)
