@@ -23,13 +23,13 @@ graphviz:  # best effort: Graphviz's dot lays out the graph picture; without it 
 
 test: $(STAMP)  ## the whole test suite (fast Hypothesis profile), then the linter
 	$(PY) -m pytest -n 2 tests
-	$(PY) -m ruff check tapegrad tests examples benchmarks
+	$(PY) -m ruff check tapegrad tests examples benchmarks tools
 
 test-thorough: $(STAMP)  ## many more Hypothesis examples per property
 	HYPOTHESIS_PROFILE=thorough $(PY) -m pytest -n 2 tests
 
 lint: $(STAMP)  ## ruff, and mypy on tapegrad/ (with the generated stub of Tensor, tapegrad/_tensor.pyi)
-	$(PY) -m ruff check tapegrad tests examples benchmarks
+	$(PY) -m ruff check tapegrad tests examples benchmarks tools
 	$(PY) -m mypy
 
 bench: $(STAMP)  ## benchmarks against hand-written numpy (and PyTorch, if installed: make bench-torch)

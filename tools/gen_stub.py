@@ -46,7 +46,8 @@ def _signature(fn, self_name="self"):
     if not self_name:
         pass
     elif params and params[0].kind in (params[0].POSITIONAL_ONLY, params[0].POSITIONAL_OR_KEYWORD):
-        params[0] = params[0].replace(name=self_name, annotation=inspect.Parameter.empty, default=inspect.Parameter.empty)
+        empty = inspect.Parameter.empty
+        params[0] = params[0].replace(name=self_name, annotation=empty, default=empty)
     else:
         params.insert(0, inspect.Parameter(self_name, inspect.Parameter.POSITIONAL_OR_KEYWORD))
     text = []
@@ -158,7 +159,7 @@ def generate() -> str:
     from tapegrad import _tensor
 
     out = [HEADER]
-    for name, obj in vars(_tensor).items():
+    for obj in vars(_tensor).values():
         if inspect.isclass(obj) and obj.__module__ == "tapegrad._tensor":
             out.append("\n".join(_class_lines(obj)) + "\n\n")
     for name, obj in vars(_tensor).items():
