@@ -18,7 +18,7 @@ import time
 import traceback
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-WORKLOADS = ("w1_overhead", "w2_char_mlp", "w3_mlp", "w4_cnn", "w5_memory", "w6_inference")
+WORKLOADS = ("w1_overhead", "w2_char_mlp", "w2m_makemore", "w3_mlp", "w4_cnn", "w5_memory", "w6_inference")
 
 
 def parse_args(argv=None):
@@ -61,7 +61,8 @@ def selected(only):
     chosen = [m for m in WORKLOADS if not names or m.split("_")[0].upper() in names]
     unknown = set(names) - {m.split("_")[0].upper() for m in WORKLOADS}
     if unknown:
-        raise SystemExit(f"run.py: unknown workload(s) {sorted(unknown)}; choose from W1-W6")
+        raise SystemExit(f"run.py: unknown workload(s) {sorted(unknown)}; choose from "
+                         f"{', '.join(m.split('_')[0].upper() for m in WORKLOADS)}")
     return chosen
 
 
