@@ -32,3 +32,8 @@ class anomaly:
     enabled = False
     check_nan = True
     warned: set = set()  # op names already warned about in this anomaly-mode block
+
+
+# Instruments watching backward passes (tapegrad.viz.BackwardTrace): each is called with every node a backward
+# processes, its gradient and the gradients its rule returned. Empty, the engine does nothing more.
+observers: list = []

@@ -116,9 +116,9 @@ def check_forward(t: Tensor, inputs: tuple, name: str) -> None:
                       f"{tuple(t._data.shape)}), at:\n{_format(trace)}", AnomalyWarning, stacklevel=4)
 
 
-def check_backward(node: Tensor, grads) -> None:
+def check_backward(node: Tensor, g, grads) -> None:
     """A node's gradients: raise if a rule returned NaN or an infinity, naming the node and where it was made."""
-    if not _state.anomaly.check_nan:
+    if not _state.anomaly.check_nan or node._backward is None:
         return
     for k, g in enumerate(grads):
         if g is None:

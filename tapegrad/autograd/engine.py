@@ -115,7 +115,7 @@ def run_backward(roots, root_grads, retain_graph=False, create_graph=False, inpu
     ready = [r for r in roots if id(r) not in deps]
     # This loop runs once per node: its lookups are bound to locals.
     pop, get, push, clock = grads.pop, grads.get, ready.append, _state.clock
-    check = _state.anomaly.enabled and anomaly.check_backward
+    check = _observer()  # None unless anomaly mode or an instrument (viz.BackwardTrace) watches this backward
     t = None
 
     prev = _grad.enabled
@@ -137,6 +137,8 @@ def run_backward(roots, root_grads, retain_graph=False, create_graph=False, inpu
                     found[want[id(t)]] = g if create_graph else _wrap(g)
                 rule = t._backward
                 if rule is None:  # a leaf
+                    if check:
+                        check(t, g, ())
                     if want is None:
                         _accumulate_leaf(t, g, create_graph, given)
                     continue
@@ -159,7 +161,7 @@ def run_backward(roots, root_grads, retain_graph=False, create_graph=False, inpu
                     parent_grads = rule(xp, tuple([p._requires_grad for p in parents]), g, t._data,
                                         *[p._data for p in parents])
                 if check:
-                    check(t, parent_grads)
+                    check(t, g, parent_grads)
                 if not retain_graph:
                     t._stamp = -1 - stamp
             for p, pg in zip(parents, parent_grads):
@@ -189,6 +191,23 @@ def run_backward(roots, root_grads, retain_graph=False, create_graph=False, inpu
                                    "of the outputs; pass allow_unused=True to get None for it")
         return found
     return None
+
+
+def _observer():
+    """What watches each node of a backward (called with the node, its gradient and its inputs' gradients)."""
+    watchers = list(_state.observers)
+    if _state.anomaly.enabled:
+        watchers.append(anomaly.check_backward)
+    if not watchers:
+        return None
+    if len(watchers) == 1:
+        return watchers[0]
+
+    def observe(node, g, grads):
+        for w in watchers:
+            w(node, g, grads)
+
+    return observe
 
 
 def parents_of(node):
