@@ -23,12 +23,14 @@ from collections.abc import Callable, Sequence
 
 import numpy as np
 
-from .. import dtypes
+from .. import _state, dtypes
 from .._tensor import Size, Tensor, check_device, check_dim, to_array, type_name, wrap
 from .inplace import apply as inplace
 from .inplace import bump, increment_version, no_record
 from .tape import node_name, record
 from .xp import numpy_xp, register_tensor_xp
+
+_grad = _state.grad
 
 __all__ = ["Tensor", "Size", "wrap", "record", "node_name", "unary", "binary", "op", "inplace",
            "inplace_method", "backward_op", "no_record", "bump", "increment_version", "operands", "operand", "cast",
@@ -193,6 +195,11 @@ def binary(fn: Callable | None = None, *, grad: Callable, name: str | None = Non
 
     @functools.wraps(fn, assigned=_NAME_AND_DOC, updated=())
     def forward(input: Tensor | float, other: Tensor | float) -> Tensor:
+        if input.__class__ is Tensor and (other.__class__ is float or other.__class__ is int) and not floats \
+                and input._data.dtype.kind == "f" and not (_grad.enabled and input._requires_grad):
+            # NOTE: a float tensor and a Python number, nothing to record (``lr * p.grad`` in an update): numpy's
+            # weak scalars give PyTorch's dtype, and no tensor needs to be made for the number.
+            return wrap(fn(input._data, other))
         if not (input.__class__ is Tensor and other.__class__ is Tensor and input._data.dtype is other._data.dtype):
             input, other = operands(op_name, input, other)
         a, b = input._data, other._data

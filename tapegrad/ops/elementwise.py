@@ -15,7 +15,7 @@ from typing import Any
 
 import numpy as np
 
-from .. import dtypes
+from .. import _state, dtypes
 from ..autograd.declare import (
     Tensor,
     binary,
@@ -26,7 +26,6 @@ from ..autograd.declare import (
     expected_tensor,
     inplace,
     inplace_method,
-    no_record,
     op,
     operand,
     operands,
@@ -56,6 +55,8 @@ __all__ = [
 ]
 
 _default_dtype = dtypes.get_default_dtype
+_grad = _state.grad
+_clock = _state.clock
 _LN2 = math.log(2.0)
 _LN10 = math.log(10.0)
 
@@ -70,8 +71,8 @@ def _data_of(op_name, input):
 def _fast_inplace(self, name, ufunc, other, op_fn, alpha=1, **kwargs):
     """``self.<name>(other)`` for an arithmetic op: with nothing to record, numpy writes straight into self's
     memory (an optimizer's ``p -= lr * p.grad``); otherwise, or when numpy refuses, the general door."""
-    if not kwargs and no_record(self, other):
-        kind = other.__class__
+    kind = other.__class__
+    if not kwargs and not (_grad.enabled and (self._requires_grad or kind is Tensor and other._requires_grad)):
         if kind is Tensor and other._data.dtype is self._data.dtype:
             value = other._data
         elif kind is float or kind is int:
@@ -85,7 +86,11 @@ def _fast_inplace(self, name, ufunc, other, op_fn, alpha=1, **kwargs):
             except (TypeError, ValueError, OverflowError):
                 pass  # the general path says what is wrong (dtype, shape, read-only) in PyTorch's terms
             else:
-                bump(self)
+                if self._base is None and self._extra is None:  # bump(self), inlined for the common case
+                    _clock.now += 1
+                    self._version = _clock.now
+                else:
+                    bump(self)
                 return self
     if alpha != 1:
         kwargs["alpha"] = alpha
@@ -1478,22 +1483,6 @@ Tensor.negative_ = Tensor.neg_
 
 
 # The augmented assignments: ``x += y`` is ``x.add_(y)``, and so on.
-def __iadd__(self: Tensor, other: Tensor | float, *, alpha: float = 1) -> Tensor:
-    return self.add_(other, alpha=alpha)
-
-
-def __isub__(self: Tensor, other: Tensor | float, *, alpha: float = 1) -> Tensor:
-    return self.sub_(other, alpha=alpha)
-
-
-def __imul__(self: Tensor, other: Tensor | float) -> Tensor:
-    return self.mul_(other)
-
-
-def __itruediv__(self: Tensor, other: Tensor | float, *, rounding_mode: str | None = None) -> Tensor:
-    return self.div_(other, rounding_mode=rounding_mode)
-
-
 def __ifloordiv__(self: Tensor, other: Tensor | float) -> Tensor:
     return self.floor_divide_(other)
 
@@ -1506,5 +1495,7 @@ def __ipow__(self: Tensor, other: Tensor | float) -> Tensor:
     return self.pow_(other)
 
 
-for _dunder in (__iadd__, __isub__, __imul__, __itruediv__, __ifloordiv__, __imod__, __ipow__):
+for _dunder in (__ifloordiv__, __imod__, __ipow__):
     setattr(Tensor, _dunder.__name__, _dunder)
+Tensor.__iadd__, Tensor.__isub__, Tensor.__imul__ = Tensor.add_, Tensor.sub_, Tensor.mul_  # the fast methods
+Tensor.__itruediv__ = Tensor.div_
