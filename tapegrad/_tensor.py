@@ -23,6 +23,10 @@ from . import _printing, dtypes
 _new_object = object.__new__
 
 
+def on_requires_grad(t) -> None:
+    """Called when a tensor with aliases starts requiring grad; the autograd layer replaces it at import."""
+
+
 class Tensor:
     """Tensor: an n-dimensional array with automatic differentiation.
 
@@ -144,6 +148,8 @@ class Tensor:
             raise RuntimeError(f"{op}: you can only change requires_grad flags of leaf tensors; use detach() "
                                "to get a tensor that does not require grad")
         self._requires_grad = bool(requires_grad)
+        if requires_grad and self._extra is not None:
+            on_requires_grad(self)  # views of it follow (autograd/inplace.py sets this)
         return self
 
     def retain_grad(self) -> None:

@@ -28,7 +28,7 @@ class Tensor:
     @property
     def T(self) -> Any: ...
     def __abs__(self) -> Tensor:
-        """abs(input) -> |input|. The gradient is sign(input): 0 at 0, as in PyTorch."""
+        """abs(input) -> |input|. The gradient is sign(input): 0 at 0 (and at NaN), as in PyTorch."""
     def __add__(self, other: Tensor | builtins.float) -> Tensor:
         """add(input, other, *, alpha=1) -> input + alpha * other, with broadcasting."""
     def __and__(self, other) -> Any:
@@ -121,11 +121,11 @@ class Tensor:
         """bitwise_xor(input, other) -> input ^ other: bitwise for integers, logical for bools."""
     def _extras(self) -> builtins.dict: ...
     def abs(self) -> Tensor:
-        """abs(input) -> |input|. The gradient is sign(input): 0 at 0, as in PyTorch."""
+        """abs(input) -> |input|. The gradient is sign(input): 0 at 0 (and at NaN), as in PyTorch."""
     def abs_(self, *args, **kwargs) -> Any:
         """abs_(...) -> self: ``abs`` in place."""
     def absolute(self) -> Tensor:
-        """abs(input) -> |input|. The gradient is sign(input): 0 at 0, as in PyTorch."""
+        """abs(input) -> |input|. The gradient is sign(input): 0 at 0 (and at NaN), as in PyTorch."""
     def absolute_(self, *args, **kwargs) -> Any:
         """abs_(...) -> self: ``abs`` in place."""
     def acos(self) -> Tensor:
@@ -591,7 +591,7 @@ class Tensor:
     def retains_grad(self) -> builtins.bool: ...
     def roll(self, shifts, dims=...) -> Any:
         """roll(input, shifts, dims=None): shift elements cyclically along ``dims`` (or the flattened tensor)."""
-    def round(self, *, decimals: builtins.int = ...) -> Tensor:
+    def round(self, *, decimals: builtins.int | None = ...) -> Tensor:
         """round(input, *, decimals=0): round half to even, to ``decimals`` decimal places (gradient 0)."""
     def round_(self, *args, **kwargs) -> Any:
         """round_(...) -> self: ``round`` in place."""

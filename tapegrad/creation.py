@@ -62,8 +62,8 @@ def tensor(data, dtype=None, device=None, requires_grad=False):
 
 def as_tensor(data, dtype=None, device=None):
     """as_tensor(data, dtype=None): like ``tensor`` but shares memory with a numpy array or tensor when it can."""
-    if isinstance(data, Tensor) and (dtype is None or dtypes.as_dtype(dtype) == data.dtype):
-        return data
+    if isinstance(data, Tensor):
+        return data if dtype is None else data.to(dtype)  # as PyTorch: a differentiable cast of the tensor
     return _wrap(_to_array(data, dtype) if not isinstance(data, np.ndarray) or dtype else data)
 
 
@@ -171,7 +171,13 @@ def arange(start, end=None, step=1, dtype=None, device=None, requires_grad=False
 
 def linspace(start, end, steps, dtype=None, device=None, requires_grad=False):
     """linspace(start, end, steps, dtype=None): ``steps`` evenly spaced values from start to end inclusive."""
-    return _finish(np.linspace(start, end, steps).astype(_float_dtype(dtype)), requires_grad)
+    if steps == 1:
+        values = np.array([start], dtype=np.float64)
+    elif not (np.isfinite(start) and np.isfinite(end)):
+        values = np.full(steps, np.nan)  # NOTE: PyTorch's step (end - start) / (steps - 1) is NaN, so every value is
+    else:
+        values = np.linspace(start, end, steps)
+    return _finish(values.astype(_float_dtype(dtype)), requires_grad)
 
 
 def eye(n, m=None, dtype=None, device=None, requires_grad=False):

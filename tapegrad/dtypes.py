@@ -87,6 +87,20 @@ def promote(a, b):
     return np.promote_types(da, db)
 
 
+def can_cast(src, dst):
+    """PyTorch's ``can_cast`` for in-place results: a value of dtype ``src`` may be written into a tensor of dtype
+    ``dst`` unless that would turn a float into an integer or bool, or a non-bool into bool (integers of other
+    widths and signs wrap, as ``x += tensor([-1])`` on uint8).
+
+    >>> can_cast(int64, uint8), can_cast(float32, int64), can_cast(int8, bool)
+    (True, False, False)
+    """
+    src, dst = np.dtype(src), np.dtype(dst)
+    if src.kind == "f" and dst.kind != "f":
+        return False
+    return not (dst.kind == "b" and src.kind != "b")
+
+
 def scalar_dtype(value, tensor_dtype):
     """The result dtype of a tensor of ``tensor_dtype`` combined with a Python scalar ``value``."""
     if isinstance(value, builtins_bool):

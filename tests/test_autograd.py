@@ -909,3 +909,51 @@ def test_leaves_get_grads_that_share_no_memory(shape):
     c = tg.ones(shape, requires_grad=True)
     (c * 1 + c).backward(tg.ones(shape))  # the same array twice for one leaf: summed, owned
     assert c.grad.tolist() == np.full(shape, 2.0).tolist()
+
+
+# ---------------------------------------------------------------------- writes: classes the differential tests found
+def test_an_op_without_a_gradient_may_write_into_a_leaf_that_requires_grad():
+    x = tg.tensor([1.0, 0.0], requires_grad=True)
+    x.logical_not_()  # PyTorch allows it: nothing to differentiate
+    assert x.tolist() == [0.0, 1.0] and x.requires_grad and x.is_leaf
+    with pytest.raises(RuntimeError, match="mul_: a leaf tensor that requires grad"):
+        x.mul_(2)
+
+
+def test_views_follow_their_base_when_it_starts_requiring_grad():
+    x = tg.zeros(2, 2)
+    v = x[0]
+    x.requires_grad_()
+    assert v.requires_grad and v.grad_fn.name() == "AsStridedBackward0"  # as PyTorch
+    (v * 3).sum().backward()
+    assert x.grad.tolist() == [[3.0, 3.0], [0.0, 0.0]]
+
+
+@pytest.mark.parametrize("dtype", [tg.bool, tg.int64, tg.uint8])
+def test_no_integer_tensor_requires_grad_after_a_write_of_a_value_that_does(dtype):
+    x = tg.zeros(2, dtype=dtype)
+    x.copy_(tg.tensor([2.0, 0.0], requires_grad=True))
+    assert not x.requires_grad
+    y = tg.zeros(2, dtype=dtype)
+    y[0] = tg.tensor(1.0, requires_grad=True)
+    assert not y.requires_grad
+
+
+def test_a_saved_array_sharing_a_written_tensors_memory_refuses_backward():
+    # w[0] * a[:, 0] keeps a view of a; a written under no_grad afterwards: PyTorch refuses, so does tapegrad
+    a = tg.tensor([[1.0], [2.0]])
+    w = tg.tensor([[3.0]], requires_grad=True)
+    y = w[0] * a[:, 0]
+    a.mul_(0.5)
+    with pytest.raises(RuntimeError, match="modified by an in-place operation"):
+        y.sum().backward()
+
+
+def test_an_input_whose_value_the_rule_never_reads_may_be_written_before_backward():
+    x = tg.tensor([1.0, 2.0], requires_grad=True)
+    y = x * 1
+    z = y + 1  # add's rule reads neither input
+    with tg.no_grad():
+        y.mul_(2)
+    z.sum().backward()
+    assert x.grad.tolist() == [1.0, 1.0]  # PyTorch's

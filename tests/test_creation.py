@@ -221,3 +221,12 @@ def test_matches_pytorch():
         assert str(b.dtype) == str(a.dtype).split(".")[-1] and tuple(b.shape) == tuple(a.shape), name
         if name != "new_empty":  # uninitialized in PyTorch
             assert b.tolist() == a.tolist(), name
+
+
+def test_linspace_with_a_non_finite_end_is_all_nan_and_as_tensor_keeps_the_graph():
+    assert np.isnan(tg.linspace(float("nan"), 0, 3).numpy()).all()
+    assert np.isnan(tg.linspace(0, float("inf"), 3).numpy()).all()
+    assert tg.linspace(0, float("inf"), 1).tolist() == [0.0]
+    x = tg.tensor([1.0], requires_grad=True)
+    y = tg.as_tensor(x, dtype=tg.float64)
+    assert y.requires_grad and y.dtype == tg.float64  # PyTorch's as_tensor of a tensor is tensor.to(dtype)

@@ -117,7 +117,8 @@ UNARY = {
     "clamp_min": (lambda x: x.clamp_min(0.5), lambda x: np.maximum(x, 0.5), lambda x: on_grid(x, offset=0.125)),
     "clamp_max": (lambda x: tg.clamp_max(x, 0.5), lambda x: np.minimum(x, 0.5), lambda x: on_grid(x, offset=0.125)),
     "clip": (lambda x: x.clip(max=1.0), lambda x: np.minimum(x, 1.0), lambda x: on_grid(x, offset=0.125)),
-    "maximum_scalar": (lambda x: tg.maximum(x, 0.5), lambda x: np.maximum(x, 0.5), lambda x: on_grid(x, offset=0.1)),
+    "maximum_scalar": (lambda x: tg.maximum(x, tg.tensor(0.5, dtype=x.dtype)), lambda x: np.maximum(x, 0.5),
+                       lambda x: on_grid(x, offset=0.1)),
     "where_scalar": (lambda x: tg.where(x > 0, x, 0.5), lambda x: np.where(x > 0, x, 0.5), away_from_zero),
     "lerp_scalar_weight": (lambda x: tg.lerp(x, x * x, 0.3), lambda x: x + 0.3 * (x * x - x), None),
     "lerp_big_weight": (lambda x: tg.lerp(x, x * x, 0.8), lambda x: x * x - (x * x - x) * 0.2, None),
@@ -730,7 +731,8 @@ def test_unsupported_operand_types_raise_type_error(call, name):
     (lambda: tg.lerp(tg.tensor([1]), tg.tensor([1]), 0.5), r"^lerp: not supported for int64"),
     (lambda: tg.isclose(tg.tensor([1.0]), tg.tensor([1.0], dtype=tg.float64)),
      r"^isclose: the dtypes must match, got float32 and float64"),
-    (lambda: tg.round(tg.tensor([1]), decimals=1), r"^round: decimals is only supported for floating"),
+    (lambda: tg.round(tg.tensor([1]), decimals=1), r"^round: decimals= is not implemented for int64"),
+    (lambda: tg.round(tg.tensor([1]), decimals=0), r"^round: decimals= is not implemented for int64"),
     (lambda: tg.tensor([1.0]) & tg.tensor([1.0]), r"^bitwise_and: only integer and bool tensors.*float32"),
 ])
 def test_unsupported_dtypes_and_values_raise_runtime_error(call, pattern):
@@ -793,3 +795,87 @@ def test_matches_pytorch():
             got.sum().backward()
             for t, g in zip(tt, gt, strict=True):
                 np.testing.assert_allclose(g.grad.numpy(), t.grad.numpy(), **tol, err_msg=name)
+
+
+# ---------------------------------------------------------------------- PyTorch's rules found by the differential tests
+@pytest.mark.parametrize("call, expected", [
+    (lambda: tg.add(tg.tensor([1.5]), tg.tensor([200], dtype=tg.uint8), alpha=2), [401.5]),  # alpha after promotion
+    (lambda: tg.add(tg.tensor([True]), tg.tensor([True]), alpha=2), [True]),
+    (lambda: tg.add(tg.tensor([1]), tg.tensor([2.5]), alpha=0.5), [2.25]),
+    (lambda: tg.tensor([3], dtype=tg.uint8) / tg.tensor(-1), [-3.0]),  # each operand to float from its own value
+    (lambda: tg.tensor([3], dtype=tg.int8) / tg.tensor(300), [0.01]),
+    (lambda: tg.tensor([True]) ** True, [True]),
+    (lambda: tg.remainder(tg.tensor([-1.0, 1.0]), 1.0), [-0.0, 0.0]),
+    (lambda: tg.maximum(tg.tensor([-0.0, 0.0]), tg.tensor([0.0, -0.0])), [-0.0, 0.0]),
+    (lambda: tg.minimum(tg.tensor([-0.0]), tg.tensor([0.0])), [-0.0]),
+    (lambda: tg.maximum(tg.tensor([1.0, float("nan")]), tg.tensor([float("nan"), 1.0])), [float("nan")] * 2),
+    (lambda: tg.tensor([-0.0]).clamp_min(False), [-0.0]),
+    (lambda: tg.tensor([200], dtype=tg.uint8).clamp_min_(-1), [255]),  # integers wrap into the dtype
+    (lambda: tg.tensor([0.5, 2.0]).clamp(min=float("nan")), [float("nan")] * 2),
+    (lambda: tg.where(tg.tensor([1, 0], dtype=tg.uint8), 1.0, 0.0), [1.0, 0.0]),
+    (lambda: tg.where(tg.tensor([1.0, 0.0]))[0], [0]),
+    (lambda: tg.where(tg.tensor(True))[0], [0]),
+    (lambda: tg.lerp(tg.zeros(2), tg.ones(2), tg.tensor(0.5, dtype=tg.float64)), [0.5, 0.5]),
+    (lambda: tg.tensor([5, 2]).round(), [5, 2]),
+    (lambda: tg.zeros(0, dtype=tg.int64) // 0, []),
+])
+def test_values_pytorch_computes(call, expected):
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)  # where's uint8 condition is deprecated, as in PyTorch
+        got = call()
+    np.testing.assert_allclose(np.asarray(got.tolist(), dtype=np.float64), expected, rtol=1e-6)
+    assert np.array_equal(np.signbit(np.asarray(got.tolist(), dtype=np.float64)),
+                          np.signbit(np.asarray(expected, dtype=np.float64)))
+
+
+@pytest.mark.parametrize("call, error, pattern", [
+    (lambda: tg.add(tg.tensor([1, 2]), 1, alpha=0.5), RuntimeError, "alpha must not be a floating point"),
+    (lambda: tg.add(tg.tensor([1.0]), tg.tensor([1.0]), alpha=True), RuntimeError, "boolean alpha only"),
+    (lambda: tg.tensor([0.5]) - False, RuntimeError, "^sub: not supported for bool"),
+    (lambda: tg.maximum(tg.tensor([1.0]), True), TypeError, "^maximum: argument 'other' .* must be a Tensor"),
+    (lambda: tg.atan2(tg.tensor([1.5]), 2.0), TypeError, "^atan2: argument 'other'"),
+    (lambda: tg.eq(2, tg.tensor([1.5])), TypeError, "^eq: argument 'input'"),
+    (lambda: tg.fmod(2, tg.tensor([1.5])), TypeError, "^fmod: argument 'input'"),
+    (lambda: tg.tensor([True, False]).clamp(max=True), RuntimeError, "^clamp: not implemented for bool"),
+    (lambda: tg.tensor([5, 2]).round(decimals=0), NotImplementedError, "^round: decimals="),
+    (lambda: tg.tensor([True]) ** tg.tensor([True]), RuntimeError, "^pow: not supported for bool"),
+])
+def test_errors_where_pytorch_raises(call, error, pattern):
+    with pytest.raises(error, match=pattern):
+        call()
+
+
+def test_pytorch_agrees_on_the_values_and_errors_above():
+    torch = pytest.importorskip("torch")
+    for call, expected in [(lambda m: m.remainder(m.tensor([-1.0]), 1.0), [-0.0]),
+                           (lambda m: m.maximum(m.tensor([-0.0]), m.tensor([0.0])), [-0.0]),
+                           (lambda m: m.tensor([200], dtype=m.uint8).clamp_min_(-1), [255]),
+                           (lambda m: m.tensor([3], dtype=m.uint8) / m.tensor(-1), [-3.0]),
+                           (lambda m: m.add(m.tensor([1.5]), m.tensor([200], dtype=m.uint8), alpha=2), [401.5])]:
+        for module in (tg, torch):
+            got = np.asarray(call(module).tolist(), dtype=np.float64)
+            assert np.array_equal(got, expected) and np.array_equal(np.signbit(got), np.signbit(expected))
+    for call in [lambda m: m.maximum(m.tensor([1.0]), True), lambda m: m.eq(2, m.tensor([1.5])),
+                 lambda m: m.tensor([0.5]) - False, lambda m: m.add(m.tensor([1, 2]), 1, alpha=0.5)]:
+        for module in (tg, torch):
+            with pytest.raises((TypeError, RuntimeError)):
+                call(module)
+
+
+@given(data=st.data())
+def test_gradients_are_selected_not_multiplied_by_masks(data):
+    # an infinite gradient where clamp/relu/maximum cut the input must give 0, not inf * 0 = nan (PyTorch's)
+    x = tg.tensor(data.draw(arrays((4,), elements=st.floats(-300, 300))), dtype=tg.float64, requires_grad=True)
+    with np.errstate(over="ignore"):
+        (tg.clamp(x, -1.0, 1.0).exp() * 0 + tg.relu(x - 400).cosh() + tg.clamp_min(x, 500.0).cosh()).sum().backward()
+    assert np.isfinite(x.grad.numpy()).all()
+
+
+def test_abs_and_atan2_gradients_at_nan_zero_and_infinity():
+    x = tg.tensor([0.0, float("nan"), -2.0], requires_grad=True)
+    x.abs().sum().backward()
+    assert x.grad.tolist() == [0.0, 0.0, -1.0]
+    a = tg.tensor([0.0, float("inf"), 1.0], requires_grad=True)
+    b = tg.tensor([0.0, 1.0, 1.0], requires_grad=True)
+    tg.atan2(a, b).sum().backward()
+    assert a.grad.tolist() == [0.0, 0.0, 0.5] and b.grad.tolist() == [0.0, 0.0, -0.5]

@@ -192,3 +192,11 @@ def test_embedding_and_norm_default_inits():
     assert bn.running_mean.tolist() == [0, 0, 0] and bn.running_var.tolist() == [1, 1, 1]
     ln = nn.LayerNorm((2, 3))
     assert ln.weight._data.tolist() == np.ones((2, 3)).tolist() and not ln.bias._data.any()
+
+
+@pytest.mark.parametrize("fill", ["uniform_", "normal_", "trunc_normal_", "xavier_uniform_", "kaiming_normal_",
+                                  "orthogonal_"])
+def test_random_fills_of_integer_tensors_are_refused(fill):
+    with pytest.raises(NotImplementedError, match=f"^{fill}: random values are not implemented for int64"):
+        getattr(tg.nn.init, fill)(tg.zeros(2, 2, dtype=tg.int64))
+    tg.nn.init.constant_(tg.zeros(2, dtype=tg.int64), 3)  # deterministic fills are fine, as in PyTorch

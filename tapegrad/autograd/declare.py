@@ -178,23 +178,28 @@ def unary(fn: Callable | None = None, *, grad: Callable, name: str | None = None
 
 
 def binary(fn: Callable | None = None, *, grad: Callable, name: str | None = None, floats: bool = False,
-           methods: Sequence[str] | None = None, xp_name: str | bool | None = None, inplace: str | bool = True,
-           reflected: str | None = None):
+           tensors: bool = False, methods: Sequence[str] | None = None, xp_name: str | bool | None = None,
+           inplace: str | bool = True, reflected: str | None = None):
     """Declare an elementwise op of two operands (tensors or numbers, broadcast, promoted as PyTorch does) from
     its numpy function and its rule ``grad(xp, need, g, out, a, b) -> (ga, gb)``.
 
-    ``floats``: integer operands are computed in the default float dtype (atan2, hypot). ``reflected``: the name
-    of the reflected operator method (``__rmul__``), which takes the operands the other way round.
+    ``floats``: integer operands are computed in the default float dtype (atan2, hypot). ``tensors``: both
+    operands must be tensors (PyTorch's signature of maximum, atan2). ``reflected``: the name of the reflected
+    operator method (``__rmul__``), which takes the operands the other way round.
     """
     if fn is None:
-        return functools.partial(binary, grad=grad, name=name, floats=floats, methods=methods, xp_name=xp_name,
-                                 inplace=inplace, reflected=reflected)
+        return functools.partial(binary, grad=grad, name=name, floats=floats, tensors=tensors, methods=methods,
+                                 xp_name=xp_name, inplace=inplace, reflected=reflected)
     op_name = fn.__name__
     node = name or node_name(op_name)
     default_float = dtypes.get_default_dtype
 
     @functools.wraps(fn, assigned=_NAME_AND_DOC, updated=())
     def forward(input: Tensor | float, other: Tensor | float) -> Tensor:
+        if tensors and not (isinstance(input, Tensor) and isinstance(other, Tensor)):
+            position, value = (1, input) if not isinstance(input, Tensor) else (2, other)
+            raise TypeError(f"{op_name}: argument '{('input', 'other')[position - 1]}' (position {position}) must "
+                            f"be a Tensor, not {type(value).__name__} (PyTorch's {op_name} takes two tensors)")
         if input.__class__ is Tensor and (other.__class__ is float or other.__class__ is int) and not floats \
                 and input._data.dtype.kind == "f" and not (_grad.enabled and input._requires_grad):
             # NOTE: a float tensor and a Python number, nothing to record (``lr * p.grad`` in an update): numpy's

@@ -238,8 +238,21 @@ def _check_not_overwritten(node, parents, stamp):
     only what a formula needs, and so does this check (``rule_reads``)."""
     values = (node, *parents)
     for k, t in enumerate(values):
-        if t._version > stamp and rule_reads(node._backward, len(parents))[k]:
+        if t._version > stamp and (rule_reads(node._backward, len(parents))[k] or _holds(node._backward, t)):
             raise RuntimeError(_stale_message(node, t))
+
+
+def _holds(rule, t):
+    """Whether ``rule`` captured an array that shares ``t``'s memory (a reshaped input saved by the forward)."""
+    rule = getattr(rule, "legacy", rule)
+    for cell in getattr(rule, "__closure__", None) or ():
+        try:
+            value = cell.cell_contents
+        except ValueError:  # an empty cell
+            continue
+        if isinstance(value, np.ndarray) and np.may_share_memory(value, t._data):
+            return True
+    return False
 
 
 _READS: dict = {}

@@ -36,7 +36,8 @@ import weakref
 
 import numpy as np
 
-from .. import _state
+from .. import _state, dtypes
+from .. import _tensor as _tensor_module
 from .._tensor import Tensor, wrap
 from .tape import members as _members
 from .tape import record
@@ -140,7 +141,12 @@ def apply(self: Tensor, name: str, op, *args, _cast_ok: bool = False, **kwargs) 
         new = op(self, *args, **kwargs)
     finally:
         _grad.enabled = prev
-    _check_result(name, self, new, _cast_ok)
+    return _write_plain(self, name, new, _cast_ok)
+
+
+def _write_plain(self, name, new, cast_ok):
+    """Write ``new``'s values into ``self``'s memory (seen by every alias) and move their versions."""
+    _check_result(name, self, new, cast_ok)
     data = self._data
     if not data.flags.writeable:
         raise _read_only_error(name, self)
@@ -165,7 +171,7 @@ def _check_result(name, self, new, cast_ok):
     if new._data.shape != self._data.shape:
         raise RuntimeError(f"{name}: the result of shape {tuple(new._data.shape)} does not fit the in-place "
                            f"output of shape {tuple(self._data.shape)}")
-    if not cast_ok and not np.can_cast(new._data.dtype, self._data.dtype, "same_kind"):
+    if not cast_ok and not dtypes.can_cast(new._data.dtype, self._data.dtype):
         raise RuntimeError(f"{name}: result type {new._data.dtype} can't be cast to the output dtype "
                            f"{self._data.dtype}")
 
@@ -174,6 +180,9 @@ def _write_recorded(self, name, op, args, kwargs, cast_ok):
     base = self if self._base is None else self._base
     for t, what in ((self, "a leaf tensor"), (base, "a view of a leaf tensor")):
         if t._requires_grad and t._backward is None:
+            new = op(self, *args, **kwargs)
+            if not new._requires_grad:  # an op without a gradient (logical_not_, eq_): a plain write, as PyTorch
+                return _write_plain(self, name, new, cast_ok)
             raise RuntimeError(f"{name}: {what} that requires grad is being used in an in-place operation; wrap "
                                "it in `with tapegrad.no_grad():` (as optimizers do) or use the out-of-place form")
     if not self._data.flags.writeable:
@@ -317,3 +326,19 @@ def _reroute_recent_uses(members, earlier, since, roots):
             t._parents = tuple(earlier[id(p)] if id(p) in written else p for p in parents)
             parents = t._parents
         stack.extend(p for p in parents if p._parents)
+
+
+# ---------------------------------------------------------------------- a base that starts requiring grad
+def base_requires_grad(t: Tensor) -> None:
+    """``t.requires_grad_()`` on a tensor with views: the views require grad too, as nodes over ``t`` (PyTorch's
+    views follow their base)."""
+    if t._extra is None or "aliases" not in t._extra:
+        return
+    now = _clock.now
+    for r in t._extra["aliases"]:
+        v = r()
+        if v is not None and v._base is t and not v._requires_grad:
+            _become(v, _regenerated_view(t, v._data), now)
+
+
+_tensor_module.on_requires_grad = base_requires_grad

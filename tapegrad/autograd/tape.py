@@ -55,7 +55,7 @@ def record(array, inputs: tuple, rule: Callable, name: str) -> Tensor:
     t._extra = None
     if _anomaly.enabled:
         check_forward(t, inputs, name)
-    if _grad.enabled:
+    if _grad.enabled and array.dtype.kind == "f":  # NOTE: an integer or bool result never requires grad
         for p in inputs:
             if p._requires_grad:
                 t._requires_grad = True

@@ -19,9 +19,12 @@ __all__ = ["calculate_gain", "uniform_", "normal_", "trunc_normal_", "constant_"
            "orthogonal_", "sparse_"]
 
 
-def _check(op, tensor):
+def _check(op, tensor, random=False):
     if not isinstance(tensor, Tensor):
         raise TypeError(f"{op}: expected a Tensor, got {type(tensor).__name__}")
+    if random and tensor.dtype.kind != "f":
+        raise NotImplementedError(f"{op}: random values are not implemented for {tensor.dtype} tensors (as in "
+                                  "PyTorch): use a floating point tensor")
 
 
 def _fill(tensor, values):
@@ -93,20 +96,20 @@ def uniform_(tensor, a=0.0, b=1.0, generator=None):
     >>> bool((w.abs() <= 1).all())
     True
     """
-    _check("uniform_", tensor)
+    _check("uniform_", tensor, random=True)
     return _fill(tensor, _random.rng(generator).uniform(a, b, tensor.shape))
 
 
 def normal_(tensor, mean=0.0, std=1.0, generator=None):
     """normal_(tensor, mean=0.0, std=1.0, generator=None): fill with values drawn from N(mean, std^2)."""
-    _check("normal_", tensor)
+    _check("normal_", tensor, random=True)
     return _fill(tensor, _random.rng(generator).normal(mean, std, tensor.shape))
 
 
 def trunc_normal_(tensor, mean=0.0, std=1.0, a=-2.0, b=2.0, generator=None):
     """trunc_normal_(tensor, mean=0.0, std=1.0, a=-2.0, b=2.0, generator=None): N(mean, std^2) restricted to
     [a, b] (``a`` and ``b`` are absolute bounds, as in PyTorch)."""
-    _check("trunc_normal_", tensor)
+    _check("trunc_normal_", tensor, random=True)
     if not a < b:
         raise ValueError(f"trunc_normal_: the lower bound a={a} must be below the upper bound b={b}")
     rng = _random.rng(generator)
@@ -174,7 +177,7 @@ def xavier_uniform_(tensor, gain=1.0, generator=None):
     >>> bool((w.abs() <= (6 / 8) ** 0.5).all())
     True
     """
-    _check("xavier_uniform_", tensor)
+    _check("xavier_uniform_", tensor, random=True)
     fan_in, fan_out = _calculate_fan_in_and_fan_out(tensor, "xavier_uniform_")
     std = gain * math.sqrt(2.0 / float(fan_in + fan_out))
     a = math.sqrt(3.0) * std
@@ -184,7 +187,7 @@ def xavier_uniform_(tensor, gain=1.0, generator=None):
 def xavier_normal_(tensor, gain=1.0, generator=None):
     """xavier_normal_(tensor, gain=1.0, generator=None): N(0, std^2) with std = gain * sqrt(2 / (fan_in
     + fan_out))."""
-    _check("xavier_normal_", tensor)
+    _check("xavier_normal_", tensor, random=True)
     fan_in, fan_out = _calculate_fan_in_and_fan_out(tensor, "xavier_normal_")
     std = gain * math.sqrt(2.0 / float(fan_in + fan_out))
     return normal_(tensor, 0.0, std, generator)
@@ -201,7 +204,7 @@ def kaiming_uniform_(tensor, a=0, mode="fan_in", nonlinearity="leaky_relu", gene
     >>> bool((w.abs() <= 1.0).all())
     True
     """
-    _check("kaiming_uniform_", tensor)
+    _check("kaiming_uniform_", tensor, random=True)
     if _empty("kaiming_uniform_", tensor):
         return tensor
     fan = _calculate_correct_fan(tensor, mode, "kaiming_uniform_")
@@ -215,7 +218,7 @@ def kaiming_normal_(tensor, a=0, mode="fan_in", nonlinearity="leaky_relu", gener
 
     N(0, std^2) with std = calculate_gain(nonlinearity, a) / sqrt(fan) (He et al.).
     """
-    _check("kaiming_normal_", tensor)
+    _check("kaiming_normal_", tensor, random=True)
     if _empty("kaiming_normal_", tensor):
         return tensor
     fan = _calculate_correct_fan(tensor, mode, "kaiming_normal_")
@@ -233,7 +236,7 @@ def orthogonal_(tensor, gain=1, generator=None):
     >>> bool(abs((w @ w.T).numpy() - tg.eye(3).numpy()).max() < 1e-12)
     True
     """
-    _check("orthogonal_", tensor)
+    _check("orthogonal_", tensor, random=True)
     if tensor.ndim < 2:
         raise ValueError(f"orthogonal_: only tensors with 2 or more dimensions are supported, got shape "
                          f"{tuple(tensor.shape)}")
@@ -255,7 +258,7 @@ def orthogonal_(tensor, gain=1, generator=None):
 def sparse_(tensor, sparsity, std=0.01, generator=None):
     """sparse_(tensor, sparsity, std=0.01, generator=None): a 2-D matrix with N(0, std^2) entries of which the
     fraction ``sparsity`` in each column is zeroed."""
-    _check("sparse_", tensor)
+    _check("sparse_", tensor, random=True)
     if tensor.ndim != 2:
         raise ValueError(f"sparse_: only tensors with 2 dimensions are supported, got shape "
                          f"{tuple(tensor.shape)}")

@@ -11,6 +11,7 @@ float32), integer tensors give float results for true division and float math.
 from __future__ import annotations
 
 import math
+import warnings
 from typing import Any
 
 import numpy as np
@@ -79,10 +80,11 @@ def _fast_inplace(self, name, ufunc, other, op_fn, alpha=1, **kwargs):
             value = other
         else:
             value = None  # numpy scalars, bools, arrays: the general path applies PyTorch's rules to them
-        if value is not None and (alpha == 1 or alpha.__class__ in (int, float)):
+        if value is not None and (alpha.__class__ is int or alpha.__class__ is float):  # not bool: checked
             data = self._data
             try:
-                ufunc(data, value if alpha == 1 else value * alpha, out=data, casting="same_kind")
+                ufunc(data, value if alpha.__class__ is int and alpha == 1 else value * alpha, out=data,
+                      casting="same_kind")
             except (TypeError, ValueError, OverflowError):
                 pass  # the general path says what is wrong (dtype, shape, read-only) in PyTorch's terms
             else:
@@ -92,7 +94,7 @@ def _fast_inplace(self, name, ufunc, other, op_fn, alpha=1, **kwargs):
                 else:
                     bump(self)
                 return self
-    if alpha != 1:
+    if not (alpha.__class__ is int and alpha == 1):
         kwargs["alpha"] = alpha
     return inplace(self, name, op_fn, other, **kwargs)
 
@@ -102,11 +104,12 @@ def _alpha_operands(op_name, input, other, alpha):
     """Operands of add/sub promoted as PyTorch does, with ``alpha`` checked against the result dtype (it
     multiplies ``other`` after promotion, so ``add(f32, uint8, alpha=2)`` cannot overflow in uint8)."""
     a, b = operands(op_name, input, other)
-    if alpha != 1:
+    if not (alpha.__class__ is int and alpha == 1):
         kind = a._data.dtype.kind
-        if kind == "b" and not isinstance(alpha, (bool, np.bool_)):
-            raise RuntimeError(f"{op_name}: boolean alpha only supported for boolean results, got alpha={alpha!r}")
-        if kind in "iu" and isinstance(alpha, (float, np.floating)):
+        if kind != "b" and isinstance(alpha, (bool, np.bool_)):
+            raise RuntimeError(f"{op_name}: boolean alpha only supported for boolean results, got alpha={alpha!r} "
+                               f"for a {a._data.dtype} result")
+        if kind in "iub" and isinstance(alpha, (float, np.floating)):
             raise RuntimeError(f"{op_name}: for integral input tensors, argument alpha must not be a floating "
                                f"point number, got alpha={alpha!r}")
     return a, b
@@ -120,8 +123,8 @@ def add(input: Tensor | float, other: Tensor | float, *, alpha: float = 1) -> Te
     >>> tg.add(tg.tensor([1.0, 2.0]), 10)
     tensor([11., 12.])
     """
-    if alpha == 1 and input.__class__ is Tensor and other.__class__ is Tensor \
-            and input._data.dtype is other._data.dtype:
+    plain = alpha.__class__ is int and alpha == 1  # not True: a bool alpha is checked
+    if plain and input.__class__ is Tensor and other.__class__ is Tensor and input._data.dtype is other._data.dtype:
         a, b = input, other
         try:
             out = np.add(a._data, b._data)
@@ -131,11 +134,11 @@ def add(input: Tensor | float, other: Tensor | float, *, alpha: float = 1) -> Te
     a, b = _alpha_operands("add", input, other, alpha)
     x, y = a._data, b._data
     try:
-        out = np.add(x, y) if alpha == 1 else (np.logical_or(x, y & bool(alpha)) if x.dtype.kind == "b"
-                                               else x + y * np.asarray(alpha).astype(x.dtype))
+        out = np.add(x, y) if plain else (np.logical_or(x, y & bool(alpha)) if x.dtype.kind == "b"
+                                          else x + y * np.asarray(alpha).astype(x.dtype))
     except ValueError:
         raise broadcast_error("add", a, b) from None
-    return record(out, (a, b), _add_rule if alpha == 1 else _scaled_rule(alpha), "AddBackward0")
+    return record(out, (a, b), _add_rule if plain else _scaled_rule(alpha), "AddBackward0")
 
 
 def _add_rule(xp, need, g, out, a, b):
@@ -157,21 +160,22 @@ def sub(input: Tensor | float, other: Tensor | float, *, alpha: float = 1) -> Te
     >>> 1 - tg.tensor([1.0, 2.0])
     tensor([ 0., -1.])
     """
-    if alpha == 1 and input.__class__ is Tensor and other.__class__ is Tensor \
+    plain = alpha.__class__ is int and alpha == 1
+    if plain and input.__class__ is Tensor and other.__class__ is Tensor \
             and input._data.dtype is other._data.dtype and input._data.dtype.kind != "b":
         a, b = input, other
     else:
-        if (isinstance(input, Tensor) and input._data.dtype.kind == "b"
-                or isinstance(other, Tensor) and other._data.dtype.kind == "b"):
+        if any(isinstance(v, (bool, np.bool_)) or isinstance(v, Tensor) and v._data.dtype.kind == "b"
+               for v in (input, other)):
             raise dtype_error("sub", dtypes.bool)
         a, b = _alpha_operands("sub", input, other, alpha)
     try:
-        out = np.subtract(a._data, b._data) if alpha == 1 else a._data - b._data * np.asarray(alpha).astype(
+        out = np.subtract(a._data, b._data) if plain else a._data - b._data * np.asarray(alpha).astype(
             a._data.dtype)
     except ValueError:
         raise broadcast_error("sub", a, b) from None
     name = "SubBackward0" if isinstance(input, Tensor) else "RsubBackward1"  # 1 - x is PyTorch's rsub
-    return record(out, (a, b), _sub_rule if alpha == 1 else _scaled_rule(-alpha), name)
+    return record(out, (a, b), _sub_rule if plain else _scaled_rule(-alpha), name)
 
 
 def _sub_rule(xp, need, g, out, a, b):
@@ -342,7 +346,15 @@ def remainder(input: Tensor | float, other: Tensor | float) -> Tensor:
     >>> tg.tensor([5.0, -5.0]) % 3
     tensor([2., 1.])
     """
-    return _modulo("remainder", np.remainder, input, other, _remainder_rule, "RemainderBackward0")
+    return _modulo("remainder", _np_remainder, input, other, _remainder_rule, "RemainderBackward0")
+
+
+def _np_remainder(a, b):
+    if a.dtype.kind != "f":
+        return np.remainder(a, b)
+    # NOTE: PyTorch's formula, fmod plus the divisor where the signs differ: -1 % 1 is -0.0 (numpy's is 0.0)
+    r = np.fmod(a, b)
+    return np.where((r != 0) & ((r < 0) != (b < 0)), r + b, r)
 
 
 def _remainder_rule(xp, need, g, out, a, b):
@@ -366,6 +378,8 @@ def fmod(input: Tensor, other: Tensor | float) -> Tensor:
     >>> tg.fmod(tg.tensor([5.0, -5.0]), 3)
     tensor([ 2., -2.])
     """
+    if not isinstance(input, Tensor):
+        raise TypeError(f"fmod: argument 'input' (position 1) must be a Tensor, not {type(input).__name__}")
     return _modulo("fmod", np.fmod, input, other, _fmod_rule, "FmodBackward0")
 
 
@@ -400,10 +414,10 @@ def positive(input: Tensor) -> Tensor:
     return input
 
 
-@unary(grad=lambda xp, g, out, x: g * xp.sign(x), ints="keep", bools="error",
+@unary(grad=lambda xp, g, out, x: xp.where(x > 0, g, 0) - xp.where(x < 0, g, 0), ints="keep", bools="error",
        methods=("abs", "absolute", "__abs__"))
 def abs(input):
-    """abs(input) -> |input|. The gradient is sign(input): 0 at 0, as in PyTorch.
+    """abs(input) -> |input|. The gradient is sign(input): 0 at 0 (and at NaN), as in PyTorch.
 
     >>> import tapegrad as tg
     >>> tg.abs(tg.tensor([-1.5, 0.0, 2.0]))
@@ -727,13 +741,15 @@ Tensor.arcsin_, Tensor.arccos_, Tensor.arctan_ = Tensor.asin_, Tensor.acos_, Ten
 
 
 def _atan2_rule(xp, need, g, out, a, b):
-    # NOTE: at (0, 0) the gradient is 0, not 0 / 0 = nan, as PyTorch (its formula divides by a*a + b*b there)
+    # NOTE: at (0, 0) and where a*a + b*b is infinite the gradient is 0 (PyTorch's), not 0/0 or inf/inf = nan
     r = a * a + b * b
-    r = xp.where(r == 0, 1, r)
-    return g * b / r if need[0] else None, g * -a / r if need[1] else None
+    edge = (r == 0) | xp.isinf(r)
+    r = xp.where(edge, 1, r)
+    return (xp.where(edge, 0, g * b / r) if need[0] else None,
+            xp.where(edge, 0, g * -a / r) if need[1] else None)
 
 
-@binary(grad=_atan2_rule, floats=True, methods=("atan2", "arctan2"))
+@binary(grad=_atan2_rule, floats=True, tensors=True, methods=("atan2", "arctan2"))
 def atan2(input, other):
     """atan2(input, other): the angle of the point (other, input), in (-pi, pi].
 
@@ -796,7 +812,7 @@ def sigmoid(input):
     return out
 
 
-@unary(grad=lambda xp, g, out, x: g * (out > 0), ints="keep", bools="error")
+@unary(grad=lambda xp, g, out, x: xp.where(out > 0, g, 0), ints="keep", bools="error")
 def relu(input):
     """relu(input) -> max(input, 0); integers stay integer. NOTE: the gradient at 0 is 0, as in PyTorch.
 
@@ -954,7 +970,7 @@ Tensor.fix, Tensor.fix_ = trunc, Tensor.trunc_
 
 
 @op(inplace=True)
-def round(input: Tensor, *, decimals: int = 0) -> Tensor:
+def round(input: Tensor, *, decimals: int | None = None) -> Tensor:
     """round(input, *, decimals=0): round half to even, to ``decimals`` decimal places (gradient 0).
 
     >>> import tapegrad as tg
@@ -968,10 +984,11 @@ def round(input: Tensor, *, decimals: int = 0) -> Tensor:
     if kind == "b":
         raise dtype_error("round", x.dtype)
     if kind != "f":
-        if decimals != 0:
-            raise RuntimeError(f"round: decimals is only supported for floating-point tensors, got {x.dtype}")
+        if decimals is not None:  # PyTorch's overload with decimals (even 0) has no integer kernel
+            raise NotImplementedError(f"round: decimals= is not implemented for {x.dtype} tensors (as PyTorch)")
         return wrap(x.copy())
-    return record(np.round(x, decimals), (input,), _zero, "RoundBackward0" if decimals == 0 else "RoundBackward1")
+    return record(np.round(x, decimals or 0), (input,), _zero, "RoundBackward0" if decimals is None else
+                  "RoundBackward1")
 
 
 @unary(grad=lambda xp, g, out, x: g, ints="error")
@@ -1035,19 +1052,23 @@ def _clamp(input, min, max, name):
     data = x._data
     if data.dtype.kind == "b":
         raise RuntimeError("clamp: not implemented for bool tensors (with bool or no bounds)")
-    lo = None if min is None else np.asarray(min).astype(data.dtype) if data.dtype.kind == "f" else min
-    hi = None if max is None else np.asarray(max).astype(data.dtype) if data.dtype.kind == "f" else max
-    out = data if lo is None else np.maximum(data, lo, dtype=data.dtype, casting="unsafe")
-    out = out if hi is None else np.minimum(out, hi, dtype=data.dtype, casting="unsafe")
+    # Bounds in the tensor's dtype: integers wrap into an integer tensor's range, as PyTorch's scalars do.
+    lo = None if min is None else operand("clamp", min, x)._data
+    hi = None if max is None else operand("clamp", max, x)._data
+    # NOTE: x < lo ? lo : x (not numpy's maximum) keeps -0.0 against a bound of 0.0, as PyTorch; a NaN bound
+    # makes every value NaN, as PyTorch's.
+    out = data if lo is None else np.where(data < lo, lo, data) if lo == lo else np.full_like(data, lo)
+    out = out if hi is None else np.where(out > hi, hi, out) if hi == hi else np.full_like(data, hi)
     if out is data:
         out = data.copy()
 
     def clamp_rule(xp, g, out, x):
+        # NOTE: select, not multiply by the mask: an infinite gradient where the value was clipped gives 0
         if min is None:
-            return g * (x <= max)
+            return xp.where(x <= max, g, 0)
         if max is None:
-            return g * (x >= min)
-        return g * ((x >= min) & (x <= max))
+            return xp.where(x >= min, g, 0)
+        return xp.where((x >= min) & (x <= max), g, 0)
 
     return record(out, (x,), clamp_rule, name)
 
@@ -1076,17 +1097,17 @@ def _clamp_tensors(input, min, max):
         lo = bounds[0] if has_lo else None
         hi = bounds[-1] if has_hi else None
         if lo is None:
-            grads = [g * (x <= hi) if need[0] else None]
+            grads = [xp.where(x <= hi, g, 0) if need[0] else None]
         elif hi is None:
-            grads = [g * (x >= lo) if need[0] else None]
+            grads = [xp.where(x >= lo, g, 0) if need[0] else None]
         else:
-            grads = [g * ((x >= lo) & (x <= hi)) if need[0] else None]
+            grads = [xp.where((x >= lo) & (x <= hi), g, 0) if need[0] else None]
         if has_lo:
             below = x < lo if hi is None else (x < lo) & (lo < hi)
-            grads.append(g * below if need[1] else None)
+            grads.append(xp.where(below, g, 0) if need[1] else None)
         if has_hi:
             above = x > hi if lo is None else (x > hi) | (hi < lo)
-            grads.append(g * above if need[-1] else None)
+            grads.append(xp.where(above, g, 0) if need[-1] else None)
         return tuple(grads)
 
     return record(out if out is not x._data else out.copy(), inputs, clamp_rule, "ClampBackward0")
@@ -1116,7 +1137,7 @@ def clamp_max(input: Tensor, max: Tensor | float) -> Tensor:
 
 @binary(grad=lambda xp, need, g, out, a, b: (
     xp.where(a == b, g * 0.5, xp.where(a < b, 0, g)) if need[0] else None,
-    xp.where(a == b, g * 0.5, xp.where(b < a, 0, g)) if need[1] else None), inplace=False)
+    xp.where(a == b, g * 0.5, xp.where(b < a, 0, g)) if need[1] else None), tensors=True, inplace=False)
 def maximum(input, other):
     """maximum(input, other): the elementwise maximum (nan if either is nan); at ties each input gets half the
     gradient, as in PyTorch.
@@ -1125,12 +1146,15 @@ def maximum(input, other):
     >>> tg.maximum(tg.tensor([1.0, 5.0]), tg.tensor([3.0, 2.0]))
     tensor([3., 5.])
     """
-    return np.maximum(input, other)
+    # NOTE: a < b ? b : a (PyTorch's): maximum(-0.0, 0.0) is -0.0; a NaN in either operand gives NaN
+    if input.dtype.kind != "f":
+        return np.maximum(input, other)
+    return np.where(np.isnan(other) | (input < other), other, input)
 
 
 @binary(grad=lambda xp, need, g, out, a, b: (
     xp.where(a == b, g * 0.5, xp.where(a > b, 0, g)) if need[0] else None,
-    xp.where(a == b, g * 0.5, xp.where(b > a, 0, g)) if need[1] else None), inplace=False)
+    xp.where(a == b, g * 0.5, xp.where(b > a, 0, g)) if need[1] else None), tensors=True, inplace=False)
 def minimum(input, other):
     """minimum(input, other): the elementwise minimum (nan if either is nan); ties split the gradient in half.
 
@@ -1138,7 +1162,9 @@ def minimum(input, other):
     >>> tg.minimum(tg.tensor([1.0, 5.0]), tg.tensor([3.0, 2.0]))
     tensor([1., 2.])
     """
-    return np.minimum(input, other)
+    if input.dtype.kind != "f":
+        return np.minimum(input, other)
+    return np.where(np.isnan(other) | (input > other), other, input)
 
 
 @op(methods=())
@@ -1159,11 +1185,15 @@ def where(condition: Tensor, input: Tensor | float | None = None, other: Tensor 
         cond = np.asarray(condition)
     else:
         raise TypeError(f"where: expected condition to be a bool Tensor, got {type(condition).__name__}")
+    if input is None and other is None:  # where(condition) is nonzero(as_tuple=True), of any dtype
+        return tuple(wrap(i) for i in np.nonzero(np.atleast_1d(cond)))
+    if cond.dtype == np.uint8:
+        warnings.warn("where received a uint8 condition tensor. This behavior is deprecated (as in PyTorch); use "
+                      "a boolean condition instead", UserWarning, stacklevel=2)
+        cond = cond.astype(bool)
     if cond.dtype.kind != "b":
         raise RuntimeError(f"where: expected condition to be a boolean tensor, but got a tensor with dtype "
                            f"{cond.dtype}")
-    if input is None and other is None:
-        return tuple(wrap(i) for i in np.nonzero(np.atleast_1d(cond)))
     if input is None or other is None:
         raise TypeError("where: give both input and other, or neither")
     if not isinstance(input, Tensor) and not isinstance(other, Tensor):
@@ -1218,6 +1248,8 @@ def lerp(input: Tensor, end: Tensor, weight: Tensor | float) -> Tensor:
     dt = input._data.dtype
     if dt.kind != "f":
         raise dtype_error("lerp", dt)
+    if isinstance(weight, Tensor) and weight._data.ndim == 0 and weight._data.dtype.kind == "f":
+        weight = cast(weight, dt)  # a 0-d weight of another float dtype is taken as a number, as PyTorch does
     named = (("end", end),) + ((("weight", weight),) if isinstance(weight, Tensor) else ())
     for name, t in named:
         if t._data.dtype != dt:
@@ -1248,6 +1280,8 @@ def _lerp_tensor_rule(xp, need, g, out, a, b, w):
 # ---------------------------------------------------------------------- comparisons (bool results, no grad)
 def _compare(name, ufunc, symbol, methods):
     def compare(input, other):
+        if not isinstance(input, Tensor):
+            raise TypeError(f"{name}: argument 'input' (position 1) must be a Tensor, not {type(input).__name__}")
         a, b = operands(name, input, other)
         try:
             return wrap(ufunc(a._data, b._data))
