@@ -29,6 +29,7 @@ from .ops.sampling import *
 from .ops.sort import *
 from . import nn, optim, utils, datasets
 from . import backends, cuda
+from . import distributed
 from ._printing import set_printoptions
 from .nn.functional import celu, cosine_similarity, dropout, layer_norm, log_softmax, selu, softmax
 from .serialization import load, save
