@@ -200,6 +200,18 @@ dist.all_gather_object(everyone, [a.tolist() for a in local])
 assert everyone[0] != everyone[1], "inside no_sync the gradients must stay local (they differ between ranks)"
 ok("no_sync")
 
+# An evaluation forward under no_grad between a forward and its backward leaves the synchronization pending.
+ddp = DDP(make_model(11 + rank))
+ref = copy.deepcopy(ddp.module)
+loss = loss_fn(ddp(X[0, rank * B:(rank + 1) * B]), Y[0, rank * B:(rank + 1) * B])
+with torch.no_grad():
+    ddp(X[1])
+loss.backward()
+loss_fn(ref(X[0]), Y[0]).backward()
+for p, q in zip(ddp.parameters(), ref.parameters()):
+    close(p.grad, q.grad, "a no_grad forward before backward")
+ok("no_grad forward before backward")
+
 
 class TwoHeads(nn.Module):
     def __init__(self):

@@ -92,7 +92,8 @@ def test_two_ranks_collectives_and_ddp_through_the_launcher():
     for check in ("all_reduce", "broadcast, reduce", "all_gather", "reduce_scatter", "gather, scatter",
                   "send, recv, isend, irecv", "object collectives", "new_group",
                   "DDP equals one process with the whole batch (SGD)",
-                  "DDP equals one process with the whole batch (Adam)", "no_sync", "find_unused_parameters",
+                  "DDP equals one process with the whole batch (Adam)", "no_sync", "no_grad forward before backward",
+                  "find_unused_parameters",
                   "broadcast_buffers, state_dict", "unused parameters reported"):
         assert f"ok {check}\n" in proc.stdout, _report(proc)
     assert "all checks passed" in proc.stdout
@@ -206,8 +207,8 @@ def test_ddp_on_one_rank_is_the_module(world1):
     model = nn.Sequential(nn.Linear(3, 4), nn.Tanh(), nn.Linear(4, 2))
     ref = nn.Sequential(nn.Linear(3, 4), nn.Tanh(), nn.Linear(4, 2))
     ref.load_state_dict(model.state_dict())
-    ddp = DDP(model)
-    assert ddp.module is model
+    ddp = DDP(model, bucket_cap_mb=0.00005)
+    assert ddp.module is model and len(ddp.reducer.buckets) > 1
     x = torch.randn(5, 3)
     for _ in range(2):  # gradients accumulate the same way
         ddp(x).pow(2).sum().backward()

@@ -220,7 +220,8 @@ class _Reducer:
         if self.next_bucket == len(self.buckets):
             self.finalize()
         else:
-            dist.distributed_c10d._mpi.progress([b.request for b in self.buckets[:self.next_bucket]])
+            dist.distributed_c10d._mpi.progress([b.request for b in self.buckets[:self.next_bucket]
+                                                 if b.request is not None])
 
     def _mark(self, index):
         self.ready[index] = True
@@ -369,10 +370,11 @@ class DistributedDataParallel(_module.Module):
                 and self.process_group.size() > 1:
             _coalesced_broadcast(self._buffers_to_sync, self.process_group)
         output = self.module(*inputs, **kwargs)
-        if grad_on and self.require_backward_grad_sync:
-            reducer.prepare(output)
-        else:
-            reducer.armed = False
+        if grad_on:  # a forward under no_grad (evaluation) leaves a pending synchronization as it is
+            if self.require_backward_grad_sync:
+                reducer.prepare(output)
+            else:
+                reducer.armed = False  # no_sync: this forward's backward accumulates locally
         return output
 
     @contextlib.contextmanager
