@@ -790,7 +790,7 @@ def broadcast_object_list(object_list, src=None, group=None, device=None, group_
         object_list[:] = values
 
 
-def _gathered_objects(pg, what, buf, sizes):
+def _gathered_objects(buf, sizes):
     offsets = np.concatenate([[0], np.cumsum(sizes)]).astype(np.int64)
     return [_loads(buf[offsets[i]:offsets[i + 1]]) for i in range(len(sizes))]
 
@@ -802,8 +802,9 @@ def all_gather_object(object_list, obj, group=None):
     if pg is None:
         return
     if not isinstance(object_list, list) or len(object_list) != pg.size():
+        got = f"a list of length {len(object_list)}" if isinstance(object_list, list) else type(object_list).__name__
         raise ValueError(f"all_gather_object: object_list must be a list with one entry per rank ({pg.size()}), "
-                         f"got {type(object_list).__name__} of length {len(object_list)}")
+                         f"got {got}")
     payload = _dumps(obj)
     sizes = np.empty(pg.size(), np.int64)
     _run(pg, "all_gather_object", [pg._comm.Iallgather(np.array([payload.size], np.int64), sizes)], None, False)
@@ -812,7 +813,7 @@ def all_gather_object(object_list, obj, group=None):
     displs = np.concatenate([[0], np.cumsum(sizes)[:-1]]).astype(np.int64).tolist()
     req = pg._comm.Iallgatherv(payload, [buf, sizes.tolist(), displs, MPI.BYTE])
     _run(pg, "all_gather_object", [req], None, False)
-    object_list[:] = _gathered_objects(pg, "all_gather_object", buf, sizes)
+    object_list[:] = _gathered_objects(buf, sizes)
 
 
 def gather_object(obj, object_gather_list=None, dst=None, group=None, group_dst=None):
@@ -839,4 +840,4 @@ def gather_object(obj, object_gather_list=None, dst=None, group=None, group_dst=
         req = pg._comm.Igatherv(payload, None, root=root)
     _run(pg, "gather_object", [req], None, False)
     if mine:
-        object_gather_list[:] = _gathered_objects(pg, "gather_object", buf, sizes)
+        object_gather_list[:] = _gathered_objects(buf, sizes)

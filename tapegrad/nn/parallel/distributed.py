@@ -16,6 +16,7 @@ How it works (PyTorch's Reducer, in Python):
 """
 
 import contextlib
+import time
 import weakref
 from collections import OrderedDict
 
@@ -164,6 +165,7 @@ class _Reducer:
         self.ready = np.zeros(len(params), bool)
         self.next_bucket = 0
         self.launched_at = []
+        self.last_wait = 0.0
         self.unused = ()
         self.used_map = None
         self.used_request = None
@@ -252,7 +254,9 @@ class _Reducer:
         requests = [b.request for b in self.buckets if b.request is not None]
         if self.used_request is not None:
             requests.append(self.used_request)
+        start = time.perf_counter()
         mpi.wait_all(requests, "DistributedDataParallel gradient all_reduce", self.pg._timeout, self.pg._where())
+        self.last_wait = time.perf_counter() - start  # communication that backward did not hide (for benchmarks)
         self.used_request = None
         used = self.used_map if self.find_unused else None
         with grad_mode.no_grad():
