@@ -223,6 +223,20 @@ def test_ddp_on_one_rank_is_the_module(world1):
     ddp.load_state_dict(ddp.state_dict())  # DDP's keys
     with pytest.raises(RuntimeError, match='Unexpected key.*"module.extra"'):
         ddp.load_state_dict({**ddp.state_dict(), "module.extra": torch.zeros(1)})
+    heads = nn.ModuleDict({"a": nn.Linear(3, 1), "b": nn.Linear(3, 1)})
+    wrapped = DDP(_Head(heads), find_unused_parameters=True)
+    for _ in range(2):  # no complaint at the next forward: b is known to be unused
+        wrapped(x).sum().backward()
+    assert heads["b"].weight.grad is None and heads["a"].weight.grad is not None
+
+
+class _Head(nn.Module):
+    def __init__(self, heads):
+        super().__init__()
+        self.heads = heads
+
+    def forward(self, x):
+        return self.heads["a"](x)
 
 
 @needs_mpi

@@ -210,11 +210,11 @@ class _Reducer:
             return
         if not self.started:
             self.started = True
-            if self.find_unused:
+            if self.find_unused and self.world > 1:
                 MPI = dist.distributed_c10d._mpi.load()
                 self.used_request = self.pg._comm.Iallreduce(MPI.IN_PLACE, self.used_map, op=MPI.MAX)
-                for i in self.unused:
-                    self._mark(i)
+            for i in self.unused:
+                self._mark(i)
         if self.ready[index]:
             raise RuntimeError(f"DistributedDataParallel: parameter {self.names[index]} received its gradient twice "
                                "in one iteration (backward called twice after one forward?)")
@@ -235,17 +235,15 @@ class _Reducer:
 
     def _launch(self, b):
         self.launched_at.append(int(self.ready.sum()))
+        if self.world == 1:
+            return  # the average over one rank is the gradient itself
         for k, p in enumerate(b.params):
             part = b.send[b.offsets[k]:b.offsets[k + 1]]
             if p.grad is None:
                 part.fill(0)
-            else:
-                part[:] = p.grad.detach().numpy().reshape(-1)
-        if self.world > 1:
-            b.send /= self.world  # PyTorch divides before summing: the average, without overflow
-            b.request = self.pg._comm.Iallreduce(b.send, b.recv, op=dist.distributed_c10d._mpi.load().SUM)
-        else:
-            b.recv[:] = b.send
+            else:  # PyTorch divides before summing: the average, without overflow
+                np.divide(p.grad.detach().numpy().reshape(-1), self.world, out=part)
+        b.request = self.pg._comm.Iallreduce(b.send, b.recv, op=dist.distributed_c10d._mpi.load().SUM)
 
     def finalize(self):
         """Wait for every bucket and write the averaged gradients into ``.grad``."""
@@ -258,6 +256,8 @@ class _Reducer:
         mpi.wait_all(requests, "DistributedDataParallel gradient all_reduce", self.pg._timeout, self.pg._where())
         self.last_wait = time.perf_counter() - start  # communication that backward did not hide (for benchmarks)
         self.used_request = None
+        if self.world == 1:
+            return
         used = self.used_map if self.find_unused else None
         with grad_mode.no_grad():
             for b in self.buckets:
