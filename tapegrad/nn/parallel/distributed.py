@@ -114,15 +114,15 @@ def _reachable_leaves(outputs):
 class _Bucket:
     __slots__ = ("indices", "params", "offsets", "dtype", "numel", "pending", "send", "recv", "request")
 
-    def __init__(self, indices, params):
+    def __init__(self, indices, params, buffers):
         self.indices = indices
         self.params = params
         sizes = [p.numel() for p in params]
         self.offsets = np.concatenate([[0], np.cumsum(sizes)]).astype(np.int64).tolist()
         self.dtype = params[0].dtype
         self.numel = self.offsets[-1]
-        self.send = np.zeros(self.numel, self.dtype)
-        self.recv = np.empty(self.numel, self.dtype)
+        self.send = np.zeros(self.numel, self.dtype) if buffers else None  # one rank needs no buffers
+        self.recv = np.empty(self.numel, self.dtype) if buffers else None
         self.pending = 0
         self.request = None
 
@@ -155,7 +155,8 @@ class _Reducer:
         self.pg = pg
         self.world = pg.size()
         self.find_unused = find_unused
-        self.buckets = [_Bucket(idx, [params[i] for i in idx]) for idx in _assign_buckets(params, bucket_bytes)]
+        self.buckets = [_Bucket(idx, [params[i] for i in idx], self.world > 1)
+                        for idx in _assign_buckets(params, bucket_bytes)]
         self.where = [None] * len(params)  # param index -> (bucket, position)
         for b in self.buckets:
             for k, i in enumerate(b.indices):
