@@ -199,6 +199,10 @@ def test_collectives_check_their_arguments(world1):
         dist.all_gather_into_tensor(torch.zeros(3), torch.zeros(2))
     with pytest.raises(ValueError, match=r"new_group: ranks \[0, 1\] are not all in the world of 1 rank"):
         dist.new_group([0, 1])
+    with pytest.raises(ValueError, match="send: Invalid destination rank: should not be the same as rank of the"):
+        dist.send(torch.zeros(1), dst=0)
+    with pytest.raises(ValueError, match="irecv: Invalid source rank"):
+        dist.irecv(torch.zeros(1), src=0)
 
 
 @needs_mpi

@@ -715,6 +715,9 @@ def isend(tensor, dst=None, group=None, tag=0, group_dst=None):
     if pg is None:
         return None
     peer = _peer("isend", pg, dst, group_dst, "dst")
+    if peer == pg.rank():
+        raise ValueError(f"isend: Invalid destination rank: should not be the same as rank of the current process "
+                         f"({pg._ranks[peer]})")
     buf = _array(tensor).copy()
     return Work(pg, "send", [pg._comm.Isend(_bytes(buf), dest=peer, tag=tag)], keep=buf)
 
@@ -728,6 +731,9 @@ def irecv(tensor, src=None, group=None, tag=0, group_src=None):
         return None
     MPI = _mpi.load()
     peer = MPI.ANY_SOURCE if src is None and group_src is None else _peer("irecv", pg, src, group_src, "src")
+    if peer == pg.rank():
+        raise ValueError(f"irecv: Invalid source rank: should not be the same as rank of the current process "
+                         f"({pg._ranks[peer]})")
     buf = np.empty(tuple(tensor.shape), tensor.dtype)
     req = pg._comm.Irecv(_bytes(buf), source=peer, tag=tag)
     return Work(pg, "recv", [req], lambda: _write(tensor, buf), [tensor], buf, [MPI.Status()])
