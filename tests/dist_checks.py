@@ -70,6 +70,19 @@ assert w.requires_grad and w.is_leaf
 work = dist.all_reduce(t := torch.ones(3) * (rank + 1), async_op=True)
 assert isinstance(work, dist.Work) and work.wait() is True and work.is_completed()
 same(t, [3.0, 3.0, 3.0], "all_reduce async_op")
+# Random shapes (0-d and empty too), dtypes and ops against numpy: every rank draws both ranks' inputs.
+rng = np.random.default_rng(1234)
+reduce_np = {R.SUM: np.add.reduce, R.MAX: np.maximum.reduce, R.MIN: np.minimum.reduce, R.PRODUCT: np.multiply.reduce}
+for case in range(30):
+    shape = tuple(rng.integers(0, 4, rng.integers(0, 4)))
+    dtype = rng.choice(["float32", "float64", "int32", "int64"])
+    op = list(reduce_np)[rng.integers(0, 4)]
+    inputs = [rng.integers(-5, 6, shape).astype(dtype) for _ in range(world)]
+    t = torch.from_numpy(inputs[rank].copy())
+    dist.all_reduce(t, op=op)
+    want = reduce_np[op](np.stack(inputs), axis=0).astype(dtype)
+    assert t.dtype == inputs[0].dtype and tuple(t.shape) == shape, (case, t.dtype, t.shape)
+    np.testing.assert_array_equal(t.numpy(), want, err_msg=f"rank {rank}: case {case}: {op} {dtype} {shape}")
 ok("all_reduce")
 
 t = torch.full((2, 2), float(rank + 10))
