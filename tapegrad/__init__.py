@@ -42,6 +42,7 @@ from .backends import (are_deterministic_algorithms_enabled, get_deterministic_d
                        get_float32_matmul_precision, is_deterministic_algorithms_warn_only_enabled,
                        set_deterministic_debug_mode, set_float32_matmul_precision, use_deterministic_algorithms)
 from ._compile import compile
+from . import distributed
 from ._printing import set_printoptions
 from .nn.functional import celu, cosine_similarity, dropout, layer_norm, log_softmax, selu, softmax
 from .serialization import load, save

@@ -210,6 +210,28 @@ class Tensor:
             return self._data.astype(dtype, copy=False)
         return self._data
 
+    def __dlpack__(self, *, stream=None, max_version=None, dl_device=None, copy=None):
+        """__dlpack__(*, stream=None, max_version=None, dl_device=None, copy=None): a DLPack capsule of this
+        tensor's memory (zero-copy: ``np.from_dlpack(t)`` and ``torch.from_dlpack(t)`` share it, so writes through
+        either side show in the other). Refused for a tensor that requires grad, as in PyTorch: export
+        ``t.detach()``."""
+        if self._requires_grad:
+            raise BufferError("__dlpack__: Can't export tensors that require gradient, use tensor.detach()")
+        if stream is not None and (not isinstance(stream, int) or isinstance(stream, bool)):
+            raise TypeError(f"__dlpack__: stream must be None or an int on the CPU, got {type(stream).__name__}")
+        if dl_device is not None and tuple(dl_device) != (1, 0):
+            raise BufferError(f"__dlpack__: tapegrad tensors live on the CPU (device (1, 0)); cannot export to "
+                              f"device {tuple(dl_device)}")
+        kwargs = {k: v for k, v in (("max_version", max_version), ("copy", copy)) if v is not None}
+        array = self._data
+        if not array.flags.writeable and copy is None and (max_version is None or max_version < (1, 0)):
+            array = array.copy()  # a read-only view (expand) cannot be flagged read-only in DLPack < 1.0
+        return array.__dlpack__(**kwargs)
+
+    def __dlpack_device__(self):
+        """__dlpack_device__() -> (1, 0): DLPack's code for the CPU, device 0."""
+        return (1, 0)
+
     def item(self) -> bool | int | float:
         """item(): the value of a one-element tensor as a Python number."""
         if self._data.size != 1:
@@ -322,8 +344,10 @@ class GradFn:
 
     @property
     def next_functions(self):
-        return tuple((p.grad_fn if p._backward is not None else ("AccumulateGrad" if p._requires_grad else None),
-                      0) for p in self.tensor._parents)
+        """((node, 0), ...) for the inputs: their GradFn, an AccumulateGrad for a leaf that requires grad, or
+        None (PyTorch's form)."""
+        return tuple((p.grad_fn if p._backward is not None else (AccumulateGrad(p) if p._requires_grad else None), 0)
+                     for p in self.tensor._parents)
 
     def __eq__(self, other):
         return isinstance(other, GradFn) and other.tensor is self.tensor
@@ -333,6 +357,32 @@ class GradFn:
 
     def __repr__(self):
         return f"<{self.name()} object at {id(self.tensor):#x}>"
+
+
+class AccumulateGrad:
+    """The node that accumulates into a leaf's ``.grad``, as ``grad_fn.next_functions`` shows it: ``.variable`` is
+    the leaf."""
+
+    __slots__ = ("variable",)
+
+    def __init__(self, variable):
+        self.variable = variable
+
+    def name(self) -> str:
+        return "torch::autograd::AccumulateGrad"
+
+    @property
+    def next_functions(self):
+        return ()
+
+    def __eq__(self, other):
+        return isinstance(other, AccumulateGrad) and other.variable is self.variable
+
+    def __hash__(self):
+        return id(self.variable)
+
+    def __repr__(self):
+        return f"<AccumulateGrad object at {id(self.variable):#x}>"
 
 
 class HookHandle:

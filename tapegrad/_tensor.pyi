@@ -36,6 +36,10 @@ class Tensor:
     def __array__(self, dtype=..., copy=...) -> np.ndarray: ...
     __array_priority__: int
     def __bool__(self) -> builtins.bool: ...
+    def __dlpack__(self, *, stream=..., max_version=..., dl_device=..., copy=...) -> Any:
+        """__dlpack__(*, stream=None, max_version=None, dl_device=None, copy=None): a DLPack capsule of this"""
+    def __dlpack_device__(self) -> Any:
+        """__dlpack_device__() -> (1, 0): DLPack's code for the CPU, device 0."""
     def __eq__(self, other) -> Any:
         """self == other, elementwise; for other types Python falls back to identity (x == None is False), as in"""
     def __float__(self) -> builtins.float: ...
@@ -751,6 +755,20 @@ class GradFn:
     def __hash__(self) -> Any:
         """Return hash(self)."""
     def __init__(self, tensor) -> None:
+        """Initialize self.  See help(type(self)) for accurate signature."""
+    def __repr__(self) -> Any:
+        """Return repr(self)."""
+    def name(self) -> builtins.str: ...
+    @property
+    def next_functions(self) -> Any: ...
+
+class AccumulateGrad:
+    """The node that accumulates into a leaf's ``.grad``, as ``grad_fn.next_functions`` shows it: ``.variable`` is"""
+    def __eq__(self, other) -> Any:
+        """Return self==value."""
+    def __hash__(self) -> Any:
+        """Return hash(self)."""
+    def __init__(self, variable) -> None:
         """Initialize self.  See help(type(self)) for accurate signature."""
     def __repr__(self) -> Any:
         """Return repr(self)."""

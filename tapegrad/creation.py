@@ -16,6 +16,7 @@ __all__ = ["tensor", "as_tensor", "from_numpy", "zeros", "ones", "full", "empty"
            "full_like", "empty_like", "arange", "linspace", "eye", "randn", "rand", "randint", "randn_like",
            "rand_like", "randint_like", "is_tensor", "is_floating_point", "numel", "FloatTensor", "DoubleTensor",
            "HalfTensor", "LongTensor", "IntTensor", "ShortTensor", "CharTensor", "ByteTensor", "BoolTensor"]
+__all__ += ["from_dlpack"]
 
 
 def _finish(array, requires_grad):
@@ -72,6 +73,43 @@ def from_numpy(array):
     if not isinstance(array, np.ndarray):
         raise TypeError(f"from_numpy: expected np.ndarray, got {type(array).__name__}")
     return _wrap(_to_array(array))
+
+
+class _Capsule:
+    """A bare DLPack capsule (``torch.utils.dlpack.to_dlpack``'s result) presented as a CPU producer."""
+
+    def __init__(self, capsule):
+        self.capsule = capsule
+
+    def __dlpack__(self, **kwargs):
+        return self.capsule
+
+    def __dlpack_device__(self):
+        return (1, 0)
+
+
+def from_dlpack(ext_tensor):
+    """from_dlpack(ext_tensor) -> Tensor: a tensor sharing memory with any object that has ``__dlpack__`` (a
+    numpy array, a PyTorch or JAX CPU tensor, a tapegrad tensor) or with a DLPack capsule; no copy is made, so
+    writes through either side show in the other.
+
+    >>> import numpy as np, tapegrad as tg
+    >>> a = np.arange(3, dtype=np.float32)
+    >>> t = tg.from_dlpack(a)
+    >>> a[0] = 7.0
+    >>> t
+    tensor([7., 1., 2.])
+    """
+    if type(ext_tensor).__name__ == "PyCapsule":
+        ext_tensor = _Capsule(ext_tensor)
+    elif not hasattr(ext_tensor, "__dlpack__"):
+        raise TypeError(f"from_dlpack: expected an object with __dlpack__ (an array or tensor) or a DLPack capsule, "
+                        f"got {type(ext_tensor).__name__}")
+    device = ext_tensor.__dlpack_device__() if hasattr(ext_tensor, "__dlpack_device__") else (1, 0)
+    if tuple(int(d) for d in device)[:1] != (1,):
+        raise BufferError(f"from_dlpack: the {type(ext_tensor).__name__} lives on DLPack device {tuple(device)}; "
+                          "tapegrad runs on the CPU (device type 1): move it to the CPU first")
+    return _wrap(np.from_dlpack(ext_tensor))
 
 
 def is_tensor(obj):

@@ -13,6 +13,7 @@ with tapegrad's numpy-named namespace as ``xp``, so the backward pass is itself 
 """
 
 import dis
+import threading
 
 import numpy as np
 
@@ -97,12 +98,43 @@ def count_consumers(roots):
     return deps
 
 
+class _Callbacks(threading.local):
+    stack: list
+
+
+_callbacks = _Callbacks()
+_callbacks.stack = []
+
+
+def queue_callback(fn) -> None:
+    """queue_callback(fn): run ``fn()`` once the backward pass now running has finished (PyTorch's
+    ``Variable._execution_engine.queue_callback``; DistributedDataParallel waits for its buckets this way)."""
+    stack = getattr(_callbacks, "stack", None)
+    if not stack:
+        raise RuntimeError("queue_callback: final callbacks can only be installed during a backward pass")
+    stack[-1].append(fn)
+
+
 def run_backward(roots, root_grads, retain_graph=False, create_graph=False, inputs=None, allow_unused=False):
     """Back-propagate ``root_grads`` from ``roots``.
 
     Without ``inputs``: accumulate into the ``.grad`` of the leaves (and of tensors that ``retain_grad()``).
     With ``inputs``: return their gradients instead (``tapegrad.autograd.grad``), leaving ``.grad`` untouched.
     """
+    if not hasattr(_callbacks, "stack"):
+        _callbacks.stack = []
+    _callbacks.stack.append([])
+    try:
+        found = _run_backward(roots, root_grads, retain_graph, create_graph, inputs, allow_unused)
+        callbacks = _callbacks.stack[-1]
+        while callbacks:  # a callback may queue more
+            callbacks.pop(0)()
+        return found
+    finally:
+        _callbacks.stack.pop()
+
+
+def _run_backward(roots, root_grads, retain_graph, create_graph, inputs, allow_unused):
     deps = count_consumers(roots)
     xp = tensor_xp if create_graph else numpy_xp
     want = None if inputs is None else {id(t): i for i, t in enumerate(inputs)}

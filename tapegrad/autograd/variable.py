@@ -11,11 +11,18 @@ import numpy as np
 from .. import dtypes
 from .._tensor import Tensor
 from .._tensor import wrap as _wrap
+from .engine import queue_callback
 
 
 class _VariableMeta(type):
     def __instancecheck__(cls, obj):
         return isinstance(obj, Tensor)
+
+
+class _ExecutionEngine:
+    """``Variable._execution_engine``: where PyTorch code reaches the engine (``queue_callback``)."""
+
+    queue_callback = staticmethod(queue_callback)
 
 
 class Variable(metaclass=_VariableMeta):
@@ -27,6 +34,8 @@ class Variable(metaclass=_VariableMeta):
     >>> type(x).__name__, x.requires_grad, isinstance(x, Variable)
     ('Tensor', True, True)
     """
+
+    _execution_engine = _ExecutionEngine()
 
     def __new__(cls, data=None, requires_grad=False, volatile=False):
         if volatile:
