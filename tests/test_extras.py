@@ -19,8 +19,8 @@ ROOT = pathlib.Path(__file__).resolve().parents[1]
 IMPORT_NAMES = {"matplotlib": "matplotlib", "scikit-learn": "sklearn", "mlxtend": "mlxtend",
                 "tensorboardX": "tensorboardX", "protobuf": "google", "pillow": "PIL", "hypothesis": "hypothesis",
                 "safetensors": "safetensors", "mpi4py": "mpi4py", "mpich": "mpich"}
-TOOLING_EXTRAS = {"test", "dev", "bench"}
-NOT_IMPORTED = {"mpich"}  # brings the MPI library and mpiexec that mpi4py uses; never imported itself  # "test" also brings hypothesis, which tapegrad.testing uses
+TOOLING_EXTRAS = {"test", "dev", "bench"}  # "test" also brings hypothesis, which tapegrad.testing uses
+NOT_IMPORTED = {"mpich"}  # brings the MPI library and mpiexec that mpi4py uses; never imported itself
 
 
 def _extras():
