@@ -1,8 +1,9 @@
 """Reductions over ``dim`` (an int, a tuple, or None for all) with ``keepdim``, and scans along one ``dim``.
 
-A reduction's gradient rule first puts the reduced axes back as 1s (``g.reshape(kept)``) so that the gradient
-broadcasts against the input; value-selecting reductions (max, median) then send it to the chosen elements.
-Rules follow ``rule(xp, grad, out, *inputs)`` (see ``tapegrad/autograd/xp.py``).
+Each op is declared with ``@op`` and records its result with its rule and PyTorch's node name
+(``autograd/declare.py``). A reduction's rule first puts the reduced axes back as 1s (``g.reshape(kept)``) so
+that the gradient broadcasts against the input; value-selecting reductions (max, median along a dim) scatter it
+back to the chosen elements as a linear map (``xp.linear``), so rules never ask how they are evaluated.
 """
 
 import builtins
@@ -13,9 +14,8 @@ from collections import namedtuple
 import numpy as np
 
 from .. import dtypes
-from ..autograd.declare import Tensor, tensor_method
+from ..autograd.declare import Tensor, backward_op, op, record
 from ..autograd.declare import check_dim as _check_dim
-from ..autograd.declare import legacy_record as _record
 from ..autograd.declare import wrap as _wrap
 
 __all__ = ["sum", "mean", "var", "std", "var_mean", "std_mean", "prod", "max", "min", "amax", "amin",
@@ -88,8 +88,9 @@ def _floating(op, t):
 
 
 # ---------------------------------------------------------------------- sum, mean
-@tensor_method()
-def sum(input, dim=None, keepdim=False, *, dtype=None, axis=None, keepdims=None, out=None):
+@op
+def sum(input: Tensor, dim=None, keepdim: bool = False, *, dtype=None, axis=None, keepdims=None,
+        out=None) -> Tensor:
     """sum(input, dim=None, keepdim=False, *, dtype=None): the sum over ``dim`` (all elements by default).
 
     Integer and bool inputs sum to int64, as in PyTorch.
@@ -105,25 +106,34 @@ def sum(input, dim=None, keepdim=False, *, dtype=None, axis=None, keepdims=None,
         input = input.type(dtype)
     x = input._data
     if dim is None and not keepdim:  # the common loss.sum(): no axis bookkeeping
-        axes, shape = None, None
+        axes, kept, name = None, None, "SumBackward0"
     else:
         axes = normalize_dims("sum", dim, x.ndim)
-        shape = None if keepdim else kept_shape(x.shape, axes)
+        kept, name = None if keepdim else kept_shape(x.shape, axes), "SumBackward1"
     if x.dtype.kind in "biu":
         acc = np.int64 if dtype is None else x.dtype
         return _wrap(np.asarray(x.sum(axis=axes, keepdims=keepdim, dtype=acc)))
     out = x.sum(axis=axes, keepdims=keepdim)
     if type(out) is not np.ndarray:
         out = np.asarray(out)
-
-    def backward(xp, g, out, x):
-        return (xp.broadcast_to(g if shape is None else g.reshape(shape), x.shape),)
-
-    return _record(out, (input,), backward)
+    return record(out, (input,), _expand_rule(x.shape, kept), name)
 
 
-@tensor_method()
-def mean(input, dim=None, keepdim=False, *, dtype=None, axis=None, keepdims=None, out=None):
+def _expand_rule(shape, kept, n=None):
+    """sum's (and, divided by ``n``, mean's) rule: the gradient expanded back to the input's ``shape`` (from
+    ``kept``, the shape with the reduced axes as 1s, when the reduction dropped them). It reads no input."""
+    if n is None:
+        def rule(xp, g, out, x):
+            return xp.broadcast_to(g if kept is None else g.reshape(kept), shape)
+    else:
+        def rule(xp, g, out, x):
+            return xp.broadcast_to((g if kept is None else g.reshape(kept)) / n, shape)
+    return rule
+
+
+@op
+def mean(input: Tensor, dim=None, keepdim: bool = False, *, dtype=None, axis=None, keepdims=None,
+         out=None) -> Tensor:
     """mean(input, dim=None, keepdim=False, *, dtype=None): the mean over ``dim`` (floating point only).
 
     >>> import tapegrad as tg
@@ -137,23 +147,18 @@ def mean(input, dim=None, keepdim=False, *, dtype=None, axis=None, keepdims=None
         input = input.type(dtype)
     x = _floating("mean", input)._data
     if dim is None and not keepdim:
-        axes, shape, n = None, None, x.size
+        axes, kept, n, name = None, None, x.size, "MeanBackward0"
     else:
         axes = normalize_dims("mean", dim, x.ndim)
-        shape = None if keepdim else kept_shape(x.shape, axes)
-        n = _count(x.shape, axes)
+        kept, n, name = None if keepdim else kept_shape(x.shape, axes), _count(x.shape, axes), "MeanBackward1"
     if n == 0:  # the mean of nothing is nan, as in PyTorch (and without numpy's warning)
         out = np.full(np.sum(x, axis=axes, keepdims=keepdim).shape, np.nan, dtype=x.dtype)
     else:
         out = x.mean(axis=axes, keepdims=keepdim)
         if type(out) is not np.ndarray:
             out = np.asarray(out)
-    n = builtins.max(n, 1)  # an empty input has an empty gradient: avoid 0 / 0 on it
-
-    def backward(xp, g, out, x):
-        return (xp.broadcast_to((g if shape is None else g.reshape(shape)) / n, x.shape),)
-
-    return _record(out, (input,), backward)
+    # NOTE: an empty input has an empty gradient: max(n, 1) avoids 0 / 0 on it
+    return record(out, (input,), _expand_rule(x.shape, kept, builtins.max(n, 1)), name)
 
 
 # ---------------------------------------------------------------------- var, std
@@ -199,9 +204,9 @@ def _sum_squares(x, axes, keepdim):
     return np.asarray((d * d).sum(axis=axes, keepdims=keepdim))
 
 
-@tensor_method()
-def var(input, dim=None, unbiased=None, keepdim=False, *, correction=None, axis=None, keepdims=None, dtype=None,
-        out=None, ddof=None):
+@op
+def var(input: Tensor, dim=None, unbiased=None, keepdim: bool = False, *, correction=None, axis=None,
+        keepdims=None, dtype=None, out=None, ddof=None) -> Tensor:
     """var(input, dim=None, *, correction=1, keepdim=False): the variance over ``dim``.
 
     ``correction=1`` (the default; ``unbiased=True``) divides by N - 1, ``correction=0`` (``unbiased=False``)
@@ -213,19 +218,23 @@ def var(input, dim=None, unbiased=None, keepdim=False, *, correction=None, axis=
     """
     input, x, axes, keepdim, dof, shape = _var_setup("var", input, dim, unbiased, keepdim, correction, axis,
                                                      keepdims, dtype, out, ddof)
+    return _variance(input, x, axes, keepdim, dof, shape, "VarBackward0")
+
+
+def _variance(input, x, axes, keepdim, dof, shape, name):
     with np.errstate(divide="ignore", invalid="ignore"):
         out = _sum_squares(x, axes, keepdim) / dof
     scale = 2.0 / dof if dof else math.inf
 
-    def backward(xp, g, out, x):
-        return ((g if shape is None else g.reshape(shape)) * _centered(xp, x, axes) * scale,)
+    def var_rule(xp, g, out, x):
+        return (g if shape is None else g.reshape(shape)) * _centered(xp, x, axes) * scale
 
-    return _record(out.astype(x.dtype, copy=False), (input,), backward)
+    return record(out.astype(x.dtype, copy=False), (input,), var_rule, name)
 
 
-@tensor_method()
-def std(input, dim=None, unbiased=None, keepdim=False, *, correction=None, axis=None, keepdims=None, dtype=None,
-        out=None, ddof=None):
+@op
+def std(input: Tensor, dim=None, unbiased=None, keepdim: bool = False, *, correction=None, axis=None,
+        keepdims=None, dtype=None, out=None, ddof=None) -> Tensor:
     """std(input, dim=None, *, correction=1, keepdim=False): the standard deviation over ``dim``.
 
     Its gradient is 0 where the standard deviation is 0 (all elements equal), as in PyTorch.
@@ -236,21 +245,26 @@ def std(input, dim=None, unbiased=None, keepdim=False, *, correction=None, axis=
     """
     input, x, axes, keepdim, dof, shape = _var_setup("std", input, dim, unbiased, keepdim, correction, axis,
                                                      keepdims, dtype, out, ddof)
+    return _deviation(input, x, axes, keepdim, dof, shape, "StdBackward0")
+
+
+def _deviation(input, x, axes, keepdim, dof, shape, name):
     with np.errstate(divide="ignore", invalid="ignore"):
         out = np.sqrt(_sum_squares(x, axes, keepdim) / dof)
     scale = 1.0 / dof if dof else math.inf
 
-    def backward(xp, g, out, x):
+    def std_rule(xp, g, out, x):
         if shape is not None:
             g, out = g.reshape(shape), out.reshape(shape)
         spread = out != 0
         # NOTE: d std = d var / (2 std) is 0/0 where std = 0; PyTorch takes 0 there, so divide by 1 and mask.
-        return (g * spread / (out + ~spread) * _centered(xp, x, axes) * scale,)
+        return g * spread / (out + ~spread) * _centered(xp, x, axes) * scale
 
-    return _record(out.astype(x.dtype, copy=False), (input,), backward)
+    return record(out.astype(x.dtype, copy=False), (input,), std_rule, name)
 
 
-def var_mean(input, dim=None, unbiased=None, keepdim=False, *, correction=None):
+def var_mean(input: Tensor, dim=None, unbiased=None, keepdim: bool = False, *,
+             correction=None) -> tuple[Tensor, Tensor]:
     """var_mean(input, dim=None, *, correction=1, keepdim=False) -> (var, mean), both differentiable.
 
     >>> import tapegrad as tg
@@ -259,10 +273,14 @@ def var_mean(input, dim=None, unbiased=None, keepdim=False, *, correction=None):
     """
     if isinstance(dim, builtins.bool):
         dim, unbiased = None, dim
-    return (var(input, dim, unbiased, keepdim, correction=correction), mean(input, dim, keepdim))
+    input, x, axes, keepdim_, dof, shape = _var_setup("var_mean", input, dim, unbiased, keepdim, correction,
+                                                      None, None)
+    return (_variance(input, x, axes, keepdim_, dof, shape, "VarMeanBackward0"),
+            _mean_of(input, x, axes, keepdim_, shape, "VarMeanBackward0"))
 
 
-def std_mean(input, dim=None, unbiased=None, keepdim=False, *, correction=None):
+def std_mean(input: Tensor, dim=None, unbiased=None, keepdim: bool = False, *,
+             correction=None) -> tuple[Tensor, Tensor]:
     """std_mean(input, dim=None, *, correction=1, keepdim=False) -> (std, mean), both differentiable.
 
     >>> import tapegrad as tg
@@ -271,12 +289,26 @@ def std_mean(input, dim=None, unbiased=None, keepdim=False, *, correction=None):
     """
     if isinstance(dim, builtins.bool):
         dim, unbiased = None, dim
-    return (std(input, dim, unbiased, keepdim, correction=correction), mean(input, dim, keepdim))
+    input, x, axes, keepdim_, dof, shape = _var_setup("std_mean", input, dim, unbiased, keepdim, correction,
+                                                      None, None)
+    return (_deviation(input, x, axes, keepdim_, dof, shape, "StdMeanBackward0"),
+            _mean_of(input, x, axes, keepdim_, shape, "StdMeanBackward0"))
+
+
+def _mean_of(input, x, axes, keepdim, shape, name):
+    """The mean that var_mean and std_mean return beside the spread, recorded under their node name."""
+    n = _count(x.shape, axes)
+    if n == 0:
+        out = np.full(np.sum(x, axis=axes, keepdims=keepdim).shape, np.nan, dtype=x.dtype)
+    else:
+        out = np.asarray(x.mean(axis=axes, keepdims=keepdim))
+    return record(out, (input,), _expand_rule(x.shape, shape, builtins.max(n, 1)), name)
 
 
 # ---------------------------------------------------------------------- prod
-@tensor_method()
-def prod(input, dim=None, keepdim=False, *, dtype=None, axis=None, keepdims=None, out=None):
+@op
+def prod(input: Tensor, dim=None, keepdim: bool = False, *, dtype=None, axis=None, keepdims=None,
+         out=None) -> Tensor:
     """prod(input, dim=None, keepdim=False, *, dtype=None): the product over ``dim`` (all by default).
 
     The gradient is the product of the other elements, exact when the input holds zeros (no division by 0).
@@ -297,15 +329,15 @@ def prod(input, dim=None, keepdim=False, *, dtype=None, axis=None, keepdims=None
     out = np.asarray(x.prod(axis=axes, keepdims=keepdim))
     shape = None if keepdim else kept_shape(x.shape, axes)
 
-    def backward(xp, g, out, x):
+    def prod_rule(xp, g, out, x):
         if shape is not None:
             g, out = g.reshape(shape), out.reshape(shape)
         zero = x == 0
         if not zero.any():
-            return (g * (out / x),)  # the product of the others is the product over x_i when no x_i is 0
-        return (g * _prod_of_others(xp, x, zero, axes),)
+            return g * (out / x)  # the product of the others is the product over x_i when no x_i is 0
+        return g * _prod_of_others(xp, x, zero, axes)
 
-    return _record(out, (input,), backward)
+    return record(out, (input,), prod_rule, "ProdBackward0" if dim is None else "ProdBackward1")
 
 
 def _prod_of_others(xp, x, zero, axes):
@@ -340,26 +372,26 @@ def _check_nonempty(op, x, axes):
                          f"{axes}): the operation has no identity")
 
 
-def _spread_over_ties(op, input, out, axes, keepdim, nan_ties):
-    """Record ``out`` (amax, amin, whole-tensor max/min/median): the gradient is split evenly among ties."""
+def _spread_over_ties(name, input, out, axes, keepdim, nan_ties):
+    """Record ``out`` (amax, amin, whole-tensor max/min/median) as the node ``name``: the gradient is split
+    evenly among ties."""
     shape = None if keepdim else kept_shape(input._data.shape, axes)
 
-    def backward(xp, g, out, x):
+    def ties_rule(xp, g, out, x):
         if shape is not None:
             g, out = g.reshape(shape), out.reshape(shape)
         ties = _ties(x, out, nan_ties)
-        return (g * ties / ties.sum(axis=axes, keepdims=True),)
+        return g * ties / ties.sum(axis=axes, keepdims=True)
 
-    backward.__qualname__ = f"{op}.<locals>.backward"
-    return _record(out, (input,), backward)
+    return record(out, (input,), ties_rule, name)
 
 
-def _select_along(op, input, dim, keepdim, pick, cls):
+def _select_along(op, input, dim, keepdim, pick, cls, name):
     """max/min/median along ``dim``: (values, indices); the gradient goes to the selected element only."""
     x = input._data
     if x.ndim == 0:
         _check_dim(op, dim, 0)
-        return cls(_record(x.copy(), (input,), _select_scalar_backward), _wrap(np.zeros((), dtype=np.int64)))
+        return cls(record(x.copy(), (input,), _identity_rule, name), _wrap(np.zeros((), dtype=np.int64)))
     d = _check_dim(op, dim, x.ndim)
     n = x.shape[d]
     if n == 0:
@@ -369,34 +401,50 @@ def _select_along(op, input, dim, keepdim, pick, cls):
     indices = index.astype(np.int64, copy=False)
     if not keepdim:
         values, indices = values.squeeze(d), indices.squeeze(d)
-    positions = np.arange(n).reshape((n,) + (1,) * (x.ndim - 1 - d))
-
-    def backward(xp, g, out, x):
-        chosen = positions == index  # one-hot along d: a constant
-        return ((g if keepdim else xp.expand_dims(g, d)) * chosen,)
-
-    backward.__qualname__ = f"{op}.<locals>.backward"
-    return cls(_record(values, (input,), backward), _wrap(indices))
+    return cls(record(values, (input,), scatter_back(index, d, x.shape, keepdim), name), _wrap(indices))
 
 
-def _select_scalar_backward(xp, g, out, x):
-    return (g,)
+def scatter_back(index, d, shape, keepdim=True):
+    """The rule of ``values = take_along_axis(x, index, d)`` (squeezed at ``d`` unless ``keepdim``), as
+    PyTorch's value_selecting_reduction_backward: the gradient scattered into zeros of ``shape`` at ``index``.
+    A linear map with take_along_axis as its adjoint, so it has gradients of every order. Reads no input."""
+
+    def scatter(g):
+        grad = np.zeros(shape, dtype=g.dtype)
+        np.put_along_axis(grad, index, g if keepdim else np.expand_dims(g, d), d)
+        return grad
+
+    def gather(h):
+        picked = np.take_along_axis(h, index, d)
+        return picked if keepdim else picked.squeeze(d)
+
+    def rule(xp, g, out, x):
+        return xp.linear(scatter, gather, g)
+
+    return rule
+
+
+def _identity_rule(xp, g, out, x):
+    return g
 
 
 def _extreme(op, input, dim, keepdim, axis, keepdims, reduce, arg, cls):
     dim, keepdim = dim_args(op, dim, keepdim, axis, keepdims)
+    node = op.capitalize()
     if dim is None:
         if keepdim:
             raise TypeError(f"{op}: keepdim=True needs a dim (the whole-tensor {op} returns a 0-d tensor)")
         x = input._data
         if x.size == 0:
             raise RuntimeError(f"{op}: the input is empty (shape {tuple(x.shape)}); specify a reduction dim")
-        return _spread_over_ties(op, input, np.asarray(reduce(x)), tuple(range(x.ndim)), False, nan_ties=True)
-    return _select_along(op, input, dim, keepdim, lambda x, d: arg(x, axis=d, keepdims=True), cls)
+        return _spread_over_ties(f"{node}Backward1", input, np.asarray(reduce(x)), tuple(range(x.ndim)), False,
+                                 nan_ties=True)
+    return _select_along(op, input, dim, keepdim, lambda x, d: arg(x, axis=d, keepdims=True), cls,
+                         f"{node}Backward0")
 
 
-@tensor_method()
-def max(input, dim=None, keepdim=False, *, axis=None, keepdims=None, out=None):
+@op
+def max(input: Tensor, dim=None, keepdim: bool = False, *, axis=None, keepdims=None, out=None):
     """max(input) -> 0-d tensor; max(input, dim, keepdim=False) -> (values, indices); max(input, other).
 
     Along ``dim`` the gradient goes to the element whose index is returned (the first maximum); for the whole
@@ -414,8 +462,8 @@ def max(input, dim=None, keepdim=False, *, axis=None, keepdims=None, out=None):
     return _extreme("max", input, dim, keepdim, axis, keepdims, np.max, np.argmax, return_types.max)
 
 
-@tensor_method()
-def min(input, dim=None, keepdim=False, *, axis=None, keepdims=None, out=None):
+@op
+def min(input: Tensor, dim=None, keepdim: bool = False, *, axis=None, keepdims=None, out=None):
     """min(input) -> 0-d tensor; min(input, dim, keepdim=False) -> (values, indices); min(input, other).
 
     >>> import tapegrad as tg
@@ -430,8 +478,8 @@ def min(input, dim=None, keepdim=False, *, axis=None, keepdims=None, out=None):
     return _extreme("min", input, dim, keepdim, axis, keepdims, np.min, np.argmin, return_types.min)
 
 
-@tensor_method()
-def amax(input, dim=(), keepdim=False, *, axis=None, keepdims=None, out=None):
+@op
+def amax(input: Tensor, dim=(), keepdim: bool = False, *, axis=None, keepdims=None, out=None) -> Tensor:
     """amax(input, dim=(), keepdim=False): the maximum over ``dim`` (all dims by default; int or tuple).
 
     The gradient is split evenly among the elements equal to the maximum, as in PyTorch.
@@ -445,12 +493,12 @@ def amax(input, dim=(), keepdim=False, *, axis=None, keepdims=None, out=None):
     x = input._data
     axes = normalize_dims("amax", dim, x.ndim)
     _check_nonempty("amax", x, axes)
-    return _spread_over_ties("amax", input, np.asarray(x.max(axis=axes, keepdims=keepdim)), axes, keepdim,
-                             nan_ties=False)
+    return _spread_over_ties("AmaxBackward0", input, np.asarray(x.max(axis=axes, keepdims=keepdim)), axes,
+                             keepdim, nan_ties=False)
 
 
-@tensor_method()
-def amin(input, dim=(), keepdim=False, *, axis=None, keepdims=None, out=None):
+@op
+def amin(input: Tensor, dim=(), keepdim: bool = False, *, axis=None, keepdims=None, out=None) -> Tensor:
     """amin(input, dim=(), keepdim=False): the minimum over ``dim``; the gradient is split evenly among ties.
 
     >>> import tapegrad as tg
@@ -462,8 +510,8 @@ def amin(input, dim=(), keepdim=False, *, axis=None, keepdims=None, out=None):
     x = input._data
     axes = normalize_dims("amin", dim, x.ndim)
     _check_nonempty("amin", x, axes)
-    return _spread_over_ties("amin", input, np.asarray(x.min(axis=axes, keepdims=keepdim)), axes, keepdim,
-                             nan_ties=False)
+    return _spread_over_ties("AminBackward0", input, np.asarray(x.min(axis=axes, keepdims=keepdim)), axes,
+                             keepdim, nan_ties=False)
 
 
 def _arg_extreme(op, input, dim, keepdim, arg):
@@ -481,8 +529,8 @@ def _arg_extreme(op, input, dim, keepdim, arg):
     return _wrap(np.asarray(arg(x, axis=d, keepdims=keepdim)))
 
 
-@tensor_method()
-def argmax(input, dim=None, keepdim=False):
+@op
+def argmax(input: Tensor, dim=None, keepdim: bool = False) -> Tensor:
     """argmax(input, dim=None, keepdim=False): the index of the (first) maximum; of the flattened input
     when ``dim`` is None. Returns int64, no gradient.
 
@@ -493,8 +541,8 @@ def argmax(input, dim=None, keepdim=False):
     return _arg_extreme("argmax", input, dim, keepdim, np.argmax)
 
 
-@tensor_method()
-def argmin(input, dim=None, keepdim=False):
+@op
+def argmin(input: Tensor, dim=None, keepdim: bool = False) -> Tensor:
     """argmin(input, dim=None, keepdim=False): the index of the (first) minimum. Returns int64, no gradient.
 
     >>> import tapegrad as tg
@@ -505,8 +553,8 @@ def argmin(input, dim=None, keepdim=False):
 
 
 # ---------------------------------------------------------------------- median
-@tensor_method()
-def median(input, dim=None, keepdim=False):
+@op
+def median(input: Tensor, dim=None, keepdim: bool = False):
     """median(input) -> 0-d tensor; median(input, dim, keepdim=False) -> (values, indices).
 
     The lower of the two middle values for an even count, as PyTorch; nan if the slice holds a nan. The whole
@@ -525,8 +573,8 @@ def median(input, dim=None, keepdim=False):
             return _wrap(np.full((), np.nan, dtype=x.dtype))
         flat = x.reshape(-1)
         value = flat[_median_index(flat, 0)].reshape(())
-        return _spread_over_ties("median", input, value, tuple(range(x.ndim)), False, nan_ties=True)
-    return _select_along("median", input, dim, keepdim, _median_index, return_types.median)
+        return _spread_over_ties("MedianBackward0", input, value, tuple(range(x.ndim)), False, nan_ties=True)
+    return _select_along("median", input, dim, keepdim, _median_index, return_types.median, "MedianBackward1")
 
 
 def _median_index(x, d):
@@ -541,8 +589,8 @@ def _median_index(x, d):
 
 
 # ---------------------------------------------------------------------- logsumexp
-@tensor_method()
-def logsumexp(input, dim=None, keepdim=False, *, axis=None, keepdims=None):
+@op
+def logsumexp(input: Tensor, dim=None, keepdim: bool = False, *, axis=None, keepdims=None) -> Tensor:
     """logsumexp(input, dim, keepdim=False): log(sum(exp(input))) over ``dim``, computed stably.
 
     >>> import tapegrad as tg
@@ -567,12 +615,12 @@ def logsumexp(input, dim=None, keepdim=False, *, axis=None, keepdims=None):
         shape = out.shape
         out = out.reshape(tuple(s for i, s in enumerate(x.shape) if i not in axes))
 
-    def backward(xp, g, out, x):
+    def logsumexp_rule(xp, g, out, x):
         if shape is not None:
             g, out = g.reshape(shape), out.reshape(shape)
-        return (g * xp.exp(x - out),)  # softmax of x along the reduced dims
+        return g * xp.exp(x - out)  # softmax of x along the reduced dims
 
-    return _record(out, (input,), backward)
+    return record(out, (input,), logsumexp_rule, "LogsumexpBackward0")
 
 
 # ---------------------------------------------------------------------- cumsum, cumprod
@@ -593,8 +641,8 @@ def _reverse_cumsum(xp, a, d):
     return xp.flip(xp.cumsum(xp.flip(a, d), axis=d), d)
 
 
-@tensor_method()
-def cumsum(input, dim=None, *, dtype=None, axis=None):
+@op
+def cumsum(input: Tensor, dim=None, *, dtype=None, axis=None) -> Tensor:
     """cumsum(input, dim, *, dtype=None): running sums along ``dim``; integers and bools sum to int64.
 
     >>> import tapegrad as tg
@@ -603,29 +651,25 @@ def cumsum(input, dim=None, *, dtype=None, axis=None):
     """
     input, x, d = _scan_setup("cumsum", input, dim, axis, dtype)
     if x.ndim == 0:
-        return _scalar_scan(input, x)
+        return _scalar_scan(input, x, "CumsumBackward0")
     if x.dtype.kind in "biu":
         return _wrap(np.cumsum(x, axis=d, dtype=np.int64 if dtype is None else x.dtype))
 
-    def backward(xp, g, out, x):
-        return (_reverse_cumsum(xp, g, d),)
+    def cumsum_rule(xp, g, out, x):
+        return _reverse_cumsum(xp, g, d)
 
-    return _record(np.cumsum(x, axis=d), (input,), backward)
+    return record(np.cumsum(x, axis=d), (input,), cumsum_rule, "CumsumBackward0")
 
 
-def _scalar_scan(input, x):
+def _scalar_scan(input, x, name):
     """A scan of a 0-d tensor is a copy of it (int64 for integers and bools)."""
     if x.dtype.kind in "biu":
         return _wrap(x.astype(np.int64))
-    return _record(x.copy(), (input,), _scalar_scan_backward)
+    return record(x.copy(), (input,), _identity_rule, name)
 
 
-def _scalar_scan_backward(xp, g, out, x):
-    return (g,)
-
-
-@tensor_method()
-def cumprod(input, dim=None, *, dtype=None, axis=None):
+@op
+def cumprod(input: Tensor, dim=None, *, dtype=None, axis=None) -> Tensor:
     """cumprod(input, dim, *, dtype=None): running products along ``dim``, with an exact gradient at zeros.
 
     >>> import tapegrad as tg
@@ -634,30 +678,53 @@ def cumprod(input, dim=None, *, dtype=None, axis=None):
     """
     input, x, d = _scan_setup("cumprod", input, dim, axis, dtype)
     if x.ndim == 0:
-        return _scalar_scan(input, x)
+        return _scalar_scan(input, x, "CumprodBackward0")
     if x.dtype.kind in "biu":
         return _wrap(np.cumprod(x, axis=d, dtype=np.int64 if dtype is None else x.dtype))
 
-    def backward(xp, g, out, x):
-        zero = x == 0
-        if not zero.any():
+    def cumprod_rule(xp, g, out, x):
+        if not (x == 0).any():
             # d out_j / d x_i = out_j / x_i for j >= i
-            return (_reverse_cumsum(xp, g * out, d) / x,)
-        if isinstance(x, np.ndarray):
-            return (_cumprod_grad_with_zeros(g, out, x, zero, d),)
-        # NOTE: recorded for higher order (create_graph), the linear-time formula's masks would hide how the
-        # zeros' neighbours depend on them; the quadratic one below is made of ops whose gradients are exact.
-        return (_cumprod_grad_quadratic(xp, g, x, d),)
+            return _reverse_cumsum(xp, g * out, d) / x
+        return xp.cumprod_backward(g, x, dim=d)
 
-    return _record(np.cumprod(x, axis=d), (input,), backward)
+    return record(np.cumprod(x, axis=d), (input,), cumprod_rule, "CumprodBackward0")
 
 
-def _cumprod_grad_with_zeros(g, out, x, zero, d):
-    """cumprod's gradient (on arrays) where slices hold zeros, in linear time, without dividing by them.
+def _cumprod_backward_grad(xp, need, gg, out, g, x, *, dim):
+    """The rule of ``cumprod_backward`` (cumprod's gradient with create_graph, i.e. its second order).
+
+    With Y_i = x with x_i replaced by 1 and L[i, j] = (j >= i), cumprod_backward(g, x)_i is
+    sum_j L[i, j] g_j cumprod(Y_i)_j; it is linear in g, and its derivative in x reaches x_m through Y_i
+    (m != i), which is cumprod's gradient again: cumprod_backward(g * L[i], Y_i)_m. O(n^2) per slice.
+    """
+    x, g, gg = xp.moveaxis(x, dim, -1), xp.moveaxis(g, dim, -1), xp.moveaxis(gg, dim, -1)
+    n = x.shape[-1]
+    batch = tuple(x.shape[:-1])
+    eye = np.eye(n, dtype=bool)
+    later = np.triu(np.ones((n, n), dtype=bool))  # [i, j]: j >= i
+    others = x.reshape(batch + (1, n)) * ~eye + eye  # row i: x with x_i replaced by 1
+    weight = gg.reshape(batch + (n, 1))  # gg_i for row i
+    dg = dx = None
+    if need[0]:
+        dg = xp.moveaxis((xp.cumprod(others, axis=-1) * later * weight).sum(axis=-2), -1, dim)
+    if need[1]:
+        inner = xp.cumprod_backward(g.reshape(batch + (1, n)) * later, others, dim=-1)
+        dx = xp.moveaxis((inner * ~eye * weight).sum(axis=-2), -1, dim)
+    return dg, dx
+
+
+@backward_op(grad=_cumprod_backward_grad)
+def cumprod_backward(g, x, *, dim):
+    """cumprod's gradient where slices hold zeros, in linear time, without dividing by them (PyTorch's
+    cumprod_backward).
 
     Before a slice's first zero z the no-zero formula holds (every out_j after z is 0). At z the gradient is
     prod(x before z) * sum_{j >= z} g_j prod(x_k for z < k <= j). After z it is 0.
     """
+    d = dim
+    out = np.cumprod(x, axis=d)
+    zero = x == 0
     seen = np.cumsum(zero, axis=d)  # zeros up to and including each position
     before = seen == 0
     first = zero & (seen == 1)
@@ -669,21 +736,9 @@ def _cumprod_grad_with_zeros(g, out, x, zero, d):
             + first * head * _reverse_cumsum(np, g * tail, d))
 
 
-def _cumprod_grad_quadratic(xp, g, x, d):
-    """cumprod's gradient as sum_{j >= i} g_j prod(x_k for k <= j, k != i), in O(n^2) memory per slice."""
-    x, g = xp.moveaxis(x, d, -1), xp.moveaxis(g, d, -1)
-    n = x.shape[-1]
-    eye = np.eye(n, dtype=bool)
-    others = x.reshape(tuple(x.shape[:-1]) + (1, n)) * ~eye + eye  # row i: x with x_i replaced by 1
-    partial = xp.cumprod(others, axis=-1)  # [..., i, j]: the product of x_k for k <= j, k != i
-    later = np.triu(np.ones((n, n), dtype=bool))  # j >= i
-    grad = (partial * g.reshape(tuple(g.shape[:-1]) + (1, n)) * later).sum(axis=-1)
-    return xp.moveaxis(grad, -1, d)
-
-
 # ---------------------------------------------------------------------- norm
-@tensor_method()
-def norm(input, p="fro", dim=None, keepdim=False, out=None, dtype=None):
+@op
+def norm(input: Tensor, p="fro", dim=None, keepdim: bool = False, out=None, dtype=None) -> Tensor:
     """norm(input, p='fro', dim=None, keepdim=False, dtype=None): the vector p-norm over ``dim``.
 
     ``p`` is any number (inf, -inf and 0 included) or 'fro' (the 2-norm; over at most 2 dims). The gradient at
@@ -714,7 +769,7 @@ def norm(input, p="fro", dim=None, keepdim=False, out=None, dtype=None):
         with np.errstate(over="ignore", under="ignore"):
             out = np.sqrt((x * x).sum(axis=axes, keepdims=keepdim))
         out = _rescaled_where_out_of_range(out, x, axes, keepdim, 2)
-        return _record(np.asarray(out), (input,), _norm_backward(_norm2_grad, shape, axes, p))
+        return record(np.asarray(out), (input,), _norm_rule(_norm2_grad, shape, axes, p), _NORM)
     ax = np.abs(x)
     if p == 1:
         out = ax.sum(axis=axes, keepdims=keepdim)
@@ -724,15 +779,18 @@ def norm(input, p="fro", dim=None, keepdim=False, out=None, dtype=None):
         out = (ax.max if p > 0 else ax.min)(axis=axes, keepdims=keepdim)
         rule = _norm_inf_grad
     elif p == 0:  # the count of nonzero elements: PyTorch records it but its gradient is None
-        return _record(np.asarray((x != 0).sum(axis=axes, keepdims=keepdim), dtype=x.dtype), (input,),
-                       _norm0_backward)
+        return record(np.asarray((x != 0).sum(axis=axes, keepdims=keepdim), dtype=x.dtype), (input,),
+                      _no_gradient, _NORM)
     else:
         with np.errstate(divide="ignore", over="ignore", under="ignore"):
             out = (ax ** p).sum(axis=axes, keepdims=keepdim) ** (1.0 / p)
         if p > 0:
             out = _rescaled_where_out_of_range(out, x, axes, keepdim, p)
         rule = _normp_grad
-    return _record(np.asarray(out, dtype=x.dtype), (input,), _norm_backward(rule, shape, axes, p))
+    return record(np.asarray(out, dtype=x.dtype), (input,), _norm_rule(rule, shape, axes, p), _NORM)
+
+
+_NORM = "LinalgVectorNormBackward0"  # PyTorch's Tensor.norm is linalg.vector_norm
 
 
 def _rescaled_where_out_of_range(out, x, axes, keepdim, p):
@@ -757,18 +815,17 @@ def _rescaled_where_out_of_range(out, x, axes, keepdim, p):
     return np.where(suspect & finite_input, scaled, out).astype(x.dtype)
 
 
-def _norm_backward(grad, shape, axes, p):
-    def backward(xp, g, out, x):
+def _norm_rule(grad, shape, axes, p):
+    def norm_rule(xp, g, out, x):
         if shape is not None:
             g, out = g.reshape(shape), out.reshape(shape)
-        return (g * grad(xp, x, out, axes, p),)
+        return g * grad(xp, x, out, axes, p)
 
-    backward.__qualname__ = "norm.<locals>.backward"
-    return backward
+    return norm_rule
 
 
-def _norm0_backward(xp, g, out, x):
-    return (None,)
+def _no_gradient(xp, g, out, x):
+    return None
 
 
 def _norm2_grad(xp, x, out, axes, p):
@@ -804,8 +861,8 @@ def _logical(op, input, dim, keepdim, reduce):
     return _wrap(out.astype(np.uint8) if x.dtype == np.uint8 else out)
 
 
-@tensor_method()
-def all(input, dim=None, keepdim=False, *, axis=None, keepdims=None, out=None):
+@op
+def all(input: Tensor, dim=None, keepdim: bool = False, *, axis=None, keepdims=None, out=None) -> Tensor:
     """all(input, dim=None, keepdim=False): True where every element (over ``dim``) is nonzero; bool result.
 
     >>> import tapegrad as tg
@@ -816,8 +873,8 @@ def all(input, dim=None, keepdim=False, *, axis=None, keepdims=None, out=None):
     return _logical("all", input, *dim_args("all", dim, keepdim, axis, keepdims), np.all)
 
 
-@tensor_method()
-def any(input, dim=None, keepdim=False, *, axis=None, keepdims=None, out=None):
+@op
+def any(input: Tensor, dim=None, keepdim: bool = False, *, axis=None, keepdims=None, out=None) -> Tensor:
     """any(input, dim=None, keepdim=False): True where some element (over ``dim``) is nonzero; bool result.
 
     >>> import tapegrad as tg
@@ -828,8 +885,8 @@ def any(input, dim=None, keepdim=False, *, axis=None, keepdims=None, out=None):
     return _logical("any", input, *dim_args("any", dim, keepdim, axis, keepdims), np.any)
 
 
-@tensor_method()
-def count_nonzero(input, dim=None):
+@op
+def count_nonzero(input: Tensor, dim=None) -> Tensor:
     """count_nonzero(input, dim=None): the number of nonzero elements over ``dim`` (int64).
 
     >>> import tapegrad as tg

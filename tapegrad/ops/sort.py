@@ -1,19 +1,21 @@
 """Sorting along a dim: sort, argsort, topk.
 
 The values are the input gathered at a permutation of each slice (the first ``k`` of it for topk), so the
-gradient is the incoming gradient sent back through the inverse permutation, with zeros for the elements topk
-did not select. On the tensor path that is ``take_along_dim``, so it is differentiable again.
+gradient is the incoming gradient scattered back to the elements' original places, with zeros for the elements
+topk did not select: a linear map whose adjoint is the gather (``reduce.scatter_back``), so it is
+differentiable again.
 
 NaN counts as larger than every number, as in PyTorch: last in an ascending sort, first in a descending one.
 """
 
+from __future__ import annotations
+
 import numpy as np
 
-from ..autograd.declare import Tensor, tensor_method
+from ..autograd.declare import Tensor, op, record
 from ..autograd.declare import check_dim as _check_dim
-from ..autograd.declare import legacy_record as _record
 from ..autograd.declare import wrap as _wrap
-from .reduce import return_types
+from .reduce import return_types, scatter_back
 
 __all__ = ["sort", "argsort", "topk"]
 
@@ -36,35 +38,27 @@ def _order(x, d, descending):
     return (n - 1) - np.flip(order, d)
 
 
-def _sorted_along(op, input, dim, k, descending):
-    """(values, indices): the first ``k`` elements of each slice along ``dim`` in sorted order."""
+def _sorted_along(op, input, dim, k, descending, name):
+    """(values, indices): the first ``k`` elements of each slice along ``dim`` in sorted order, recorded as the
+    node ``name``."""
     x = input._data
     if x.ndim == 0:
         _check_dim(op, dim, 0)
-        return _record(x.copy(), (input,), _scalar_backward), _wrap(np.zeros((), dtype=np.int64))
+        return record(x.copy(), (input,), _identity_rule, name), _wrap(np.zeros((), dtype=np.int64))
     d = _check_dim(op, dim, x.ndim)
     n = x.shape[d]
     order = _order(x, d, descending)
     index = order if k == n else np.take(order, np.arange(k), axis=d)
     values = np.take_along_axis(x, index, d)
-    pad_shape = x.shape[:d] + (n - k,) + x.shape[d + 1:]
-
-    def backward(xp, g, out, x):
-        if k < n:  # the elements topk left out get no gradient
-            g = xp.concatenate([g, xp.zeros(pad_shape, dtype=g.dtype)], axis=d)
-        inverse = np.argsort(order, axis=d)  # where each input element went in the sorted slice
-        return (xp.take_along_axis(g, inverse, d),)
-
-    backward.__qualname__ = f"{op}.<locals>.backward"
-    return _record(values, (input,), backward), _wrap(index.astype(np.int64, copy=False))
+    return record(values, (input,), scatter_back(index, d, x.shape), name), _wrap(index.astype(np.int64, copy=False))
 
 
-def _scalar_backward(xp, g, out, x):
-    return (g,)
+def _identity_rule(xp, g, out, x):
+    return g
 
 
-@tensor_method()
-def sort(input, dim=-1, descending=False, stable=False):
+@op
+def sort(input: Tensor, dim: int = -1, descending: bool = False, stable: bool = False):
     """sort(input, dim=-1, descending=False, stable=False) -> (values, indices): each slice along ``dim``
     sorted; ``indices`` say where each value came from.
 
@@ -77,11 +71,11 @@ def sort(input, dim=-1, descending=False, stable=False):
     """
     _check_tensor("sort", input)
     n = input._data.shape[_check_dim("sort", dim, input._data.ndim)] if input._data.ndim else 1
-    return return_types.sort(*_sorted_along("sort", input, dim, n, descending))
+    return return_types.sort(*_sorted_along("sort", input, dim, n, descending, "SortBackward0"))
 
 
-@tensor_method()
-def argsort(input, dim=-1, descending=False, stable=False):
+@op
+def argsort(input: Tensor, dim: int = -1, descending: bool = False, stable: bool = False) -> Tensor:
     """argsort(input, dim=-1, descending=False, stable=False): the int64 indices that sort each slice along
     ``dim`` (``sort(...).indices``); stable, with NaN as the largest value.
 
@@ -97,8 +91,8 @@ def argsort(input, dim=-1, descending=False, stable=False):
     return _wrap(_order(x, _check_dim("argsort", dim, x.ndim), descending).astype(np.int64, copy=False))
 
 
-@tensor_method()
-def topk(input, k, dim=-1, largest=True, sorted=True):
+@op
+def topk(input: Tensor, k: int, dim: int = -1, largest: bool = True, sorted: bool = True):
     """topk(input, k, dim=-1, largest=True, sorted=True) -> (values, indices): the ``k`` largest (or, with
     ``largest=False``, smallest) elements of each slice along ``dim``, in sorted order.
 
@@ -118,4 +112,4 @@ def topk(input, k, dim=-1, largest=True, sorted=True):
     if not 0 <= k <= n:
         raise RuntimeError(f"topk: k={k} is out of range for dim {dim} of size {n} (input shape "
                            f"{tuple(x.shape)}); expected 0 <= k <= {n}")
-    return return_types.topk(*_sorted_along("topk", input, dim, int(k), largest))
+    return return_types.topk(*_sorted_along("topk", input, dim, int(k), largest, "TopkBackward0"))
