@@ -5,7 +5,7 @@ import warnings
 
 import numpy as np
 import pytest
-from hypothesis import given
+from hypothesis import example, given
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
@@ -432,7 +432,7 @@ def test_max_family_bad_inputs():
         tg.zeros(2, 0).min(1)
     with pytest.raises(IndexError, match=r"amax: cannot reduce over an empty dimension \(input shape \(2, "):
         tg.zeros(2, 0).amax(1)
-    with pytest.raises(RuntimeError, match="argmax: the input is empty"):
+    with pytest.raises(IndexError, match="argmax: the input is empty"):  # PyTorch's IndexError
         tg.zeros(0).argmax()
     with pytest.raises(IndexError, match="argmin: cannot reduce over dim 0 of size 0"):
         tg.zeros(0, 2).argmin(0)
@@ -651,7 +651,7 @@ def test_norm_forms_and_errors():
         x.norm("l2")
     with pytest.raises(ValueError, match=r"norm: the Frobenius norm takes at most 2 dims, got dim=\(0, 1, "):
         tg.ones(2, 2, 2).norm("fro", dim=(0, 1, 2))
-    with pytest.raises(IndexError, match=r"norm: cannot reduce over an empty dimension"):
+    with pytest.raises(RuntimeError, match=r"norm: cannot reduce over an empty dimension"):  # as PyTorch
         tg.zeros(0).norm(math.inf)
 
 
@@ -765,6 +765,166 @@ def test_std_var_take_numpy_ddof_and_dtype():
     assert x.var(dtype=tg.float64).dtype == tg.float64
     with pytest.raises(TypeError, match="var: give either correction=1 or its numpy alias ddof=0"):
         x.var(correction=1, ddof=0)
+
+
+# ---------------------------------------------------------------------- issue 9: PyTorch's checks and edges
+def outcome(lib, fn, a, dtype, requires_grad=False):
+    """What ``fn`` does in ``lib`` (tapegrad or torch) to a tensor of ``a`` in ``dtype``: ("raises", type) or
+    ("ok", [(dtype name, shape, values, requires_grad) per tensor result])."""
+    x = lib.tensor(np.asarray(a), dtype=getattr(lib, dtype))
+    if requires_grad:
+        x.requires_grad_(True)
+    try:
+        r = fn(lib, x)
+    except Exception as e:  # noqa: BLE001 - the kind of failure is the outcome
+        return ("raises", type(e).__name__)
+    outs = list(r) if isinstance(r, tuple) else [r]
+    return ("ok", [(str(o.dtype).split(".")[-1], tuple(o.shape), o.detach().numpy().tolist(), o.requires_grad)
+                   for o in outs])
+
+
+def same_outcome(torch, fn, a, dtype, requires_grad=False):
+    want, got = outcome(torch, fn, a, dtype, requires_grad), outcome(tg, fn, a, dtype, requires_grad)
+    if want[0] == "raises" or got[0] == "raises":
+        assert want[0] == got[0], (want, got)
+        return want
+    assert len(want[1]) == len(got[1]), (want, got)
+    for (dt, shape, values, rg), (dt2, shape2, values2, rg2) in zip(want[1], got[1]):
+        assert (dt, shape, rg) == (dt2, shape2, rg2), (want, got)
+        np.testing.assert_allclose(np.asarray(values2, dtype=np.float64), np.asarray(values, dtype=np.float64),
+                                   rtol=1e-5, atol=1e-7, equal_nan=True)
+    return want
+
+
+# every op of this family that takes a dim, called with one dim argument
+DIM_OPS = {
+    "sum": lambda L, x, d: x.sum(d), "mean": lambda L, x, d: x.mean(d), "var": lambda L, x, d: x.var(d),
+    "std": lambda L, x, d: x.std(d), "var_mean": lambda L, x, d: L.var_mean(x, d),
+    "std_mean": lambda L, x, d: L.std_mean(x, d), "prod": lambda L, x, d: x.prod(d),
+    "max": lambda L, x, d: x.max(d), "min": lambda L, x, d: x.min(d), "amax": lambda L, x, d: x.amax(d),
+    "amin": lambda L, x, d: x.amin(d), "argmax": lambda L, x, d: x.argmax(d),
+    "argmin": lambda L, x, d: x.argmin(d), "median": lambda L, x, d: x.median(d),
+    "logsumexp": lambda L, x, d: x.logsumexp(d), "cumsum": lambda L, x, d: x.cumsum(d),
+    "cumprod": lambda L, x, d: x.cumprod(d), "norm": lambda L, x, d: x.norm(2, d),
+    "norm_inf": lambda L, x, d: x.norm(math.inf, d), "all": lambda L, x, d: x.all(d),
+    "any": lambda L, x, d: x.any(d), "count_nonzero": lambda L, x, d: L.count_nonzero(x, d),
+    "sort": lambda L, x, d: x.sort(d), "argsort": lambda L, x, d: x.argsort(d),
+    "topk": lambda L, x, d: x.topk(0, d),
+}
+FLOAT_ONLY = {"mean", "var", "std", "var_mean", "std_mean", "norm", "norm_inf"}
+NO_BOOL = {"argmax", "argmin", "median", "topk"}
+
+
+@pytest.mark.parametrize("op", sorted(DIM_OPS))
+@given(shape=shapes(min_dims=0, max_dims=3, min_side=0, max_side=3), dim=st.integers(-5, 5),
+       dtype=st.sampled_from(["float32", "int64", "bool"]))
+@example(shape=(), dim=5, dtype="float32")  # tensor(3.).sum(5): accepted before, PyTorch's IndexError
+@example(shape=(), dim=-2, dtype="int64")
+@example(shape=(), dim=1, dtype="bool")
+@example(shape=(0,), dim=1, dtype="float32")
+def test_dim_out_of_range_is_an_index_error_on_every_input(op, shape, dim, dtype):
+    x = tg.tensor(np.zeros(shape), dtype=getattr(tg, dtype))
+    n = max(len(shape), 1)  # a 0-d tensor takes -1 and 0, as PyTorch
+    if (op in FLOAT_ONLY and dtype != "float32") or (op in NO_BOOL and dtype == "bool"):
+        with pytest.raises(RuntimeError, match=rf"^{op.split('_')[0]}\w*: "):  # the dtype is refused first
+            DIM_OPS[op](tg, x, dim)
+    elif -n <= dim < n:
+        try:
+            DIM_OPS[op](tg, x, dim)
+        except Exception as e:  # noqa: BLE001 - other refusals (dtype, empty dim) are fine; not this one
+            assert "out of range" not in str(e)
+    else:
+        with pytest.raises(IndexError, match=rf"^{op.split('_')[0]}\w*: dim {dim} is out of range"):
+            DIM_OPS[op](tg, x, dim)
+
+
+@pytest.mark.parametrize("op", sorted(DIM_OPS))
+def test_dims_on_0d_empty_bool_and_int_inputs_match_pytorch(op):
+    torch = pytest.importorskip("torch")
+    fn = DIM_OPS[op]
+    inputs = [(2.5, "float32"), (3, "int64"), (True, "bool"), (np.zeros(0), "float32"), (np.zeros((2, 0)), "int64"),
+              (np.zeros((0, 3)), "bool"), ([[1, 0], [3, 3]], "int32"), ([[True, False]], "bool")]
+    for a, dtype in inputs:
+        for d in (-3, -2, -1, 0, 1, 2):
+            same_outcome(torch, lambda L, x, d=d: fn(L, x, d), a, dtype)
+    for dims in ((), (0,), (-1, 0), (0, 0)):
+        if op in ("sum", "mean", "amax", "amin", "count_nonzero", "norm", "var", "std", "logsumexp"):
+            for a, dtype in inputs:
+                if op == "logsumexp" and dims == ():
+                    continue  # PyTorch 2.13's logsumexp(dim=()) is broken (a shape error); tapegrad reduces all
+                same_outcome(torch, lambda L, x, dims=dims: fn(L, x, dims), a, dtype)
+
+
+@pytest.mark.parametrize("op", sorted(NO_BOOL))
+@given(shape=shapes(min_dims=0, max_dims=2, min_side=0, max_side=3), use_dim=st.booleans())
+@example(shape=(), use_dim=False)
+@example(shape=(3,), use_dim=False)
+@example(shape=(2, 0), use_dim=True)
+def test_ops_that_order_values_refuse_bool_inputs(op, shape, use_dim):
+    x = tg.tensor(np.ones(shape, dtype=bool))
+    call = {"argmax": lambda: x.argmax(0 if use_dim else None), "argmin": lambda: x.argmin(0 if use_dim else None),
+            "median": lambda: x.median(0) if use_dim else x.median(), "topk": lambda: x.topk(0, 0)}[op]
+    with pytest.raises(RuntimeError, match=rf"^{op}: does not support bool input"):
+        call()
+    assert getattr(tg.tensor(np.ones(shape, dtype=np.int64)), op) is not None  # other dtypes are fine
+
+
+NO_IDENTITY = {"amax": lambda t, d: t.amax(d), "amin": lambda t, d: t.amin(d),
+               "norm_inf": lambda t, d: t.norm(math.inf, d), "norm_-inf": lambda t, d: t.norm(-math.inf, d),
+               "norm_-1": lambda t, d: t.norm(-1, d), "max": lambda t, d: t.max(d).values,
+               "min": lambda t, d: t.min(d).values, "median": lambda t, d: t.median(d).values}
+
+
+@pytest.mark.parametrize("op", sorted(NO_IDENTITY))
+@given(shape=shapes(min_dims=1, max_dims=3, min_side=0, max_side=3).filter(lambda s: 0 in s), data=st.data())
+@example(shape=(2, 0), data=None)  # amax over dim 0 of a (2, 0) tensor: PyTorch gives tensor([])
+@example(shape=(0, 3), data=None)
+def test_reductions_without_identity_on_empty_tensors(op, shape, data):
+    d = data.draw(st.integers(-len(shape), len(shape) - 1)) if data is not None else 0
+    x = tg.zeros(shape, requires_grad=True)
+    if shape[d] == 0:  # no identity: PyTorch's IndexError for a dim (norms: RuntimeError)
+        with pytest.raises(RuntimeError if op.startswith("norm") else IndexError, match=rf"^{op.split('_')[0]}: "):
+            NO_IDENTITY[op](x, d)
+    else:  # an empty result, still part of the graph
+        y = NO_IDENTITY[op](x, d)
+        assert y.shape == shape[:d % len(shape)] + shape[d % len(shape) + 1:] and y.requires_grad
+        y.sum().backward()
+        assert x.grad.shape == shape and not np.any(x.grad.numpy())
+    if op in ("amax", "amin", "norm_inf", "norm_-1"):
+        whole = {"amax": lambda: x.amax(), "amin": lambda: x.amin(()), "norm_inf": lambda: x.norm(math.inf),
+                 "norm_-1": lambda: x.norm(-1)}[op]
+        if x.numel() == 0:  # every dim reduced: PyTorch's RuntimeError
+            with pytest.raises(RuntimeError, match="cannot reduce over an empty dimension"):
+                whole()
+
+
+@given(shape=shapes(min_dims=1, max_dims=3, min_side=0, max_side=2).filter(lambda s: 0 in s),
+       dtype=st.sampled_from([tg.float32, tg.float64]))
+@example(shape=(0,), dtype=tg.float32)
+def test_median_of_nothing_is_nan_and_keeps_requires_grad(shape, dtype):
+    x = tg.zeros(shape, dtype=dtype, requires_grad=True)
+    m = x.median()
+    assert math.isnan(m.item()) and m.dtype == dtype and m.requires_grad
+    assert m.grad_fn.name() == "MedianBackward0"
+    m.backward()
+    assert x.grad.shape == shape
+    assert not tg.zeros(shape, dtype=dtype).median().requires_grad
+    assert tg.zeros(shape, dtype=tg.int64).median().item() == np.iinfo(np.int64).min  # PyTorch's nan as int64
+
+
+def test_empty_reductions_match_pytorch():
+    torch = pytest.importorskip("torch")
+    for fn in NO_IDENTITY.values():
+        for shape in ((0,), (2, 0), (0, 3)):
+            for d in range(len(shape)):
+                same_outcome(torch, lambda L, x, fn=fn, d=d: fn(x, d), np.zeros(shape), "float32", True)
+    for shape in ((0,), (2, 0)):
+        for dtype in ("float32", "float64", "int64", "int32", "uint8"):
+            same_outcome(torch, lambda L, x: x.median(), np.zeros(shape), dtype, dtype.startswith("float"))
+        for fn in (lambda L, x: x.argmax(), lambda L, x: x.amax(), lambda L, x: x.max(), lambda L, x: x.norm(-2),
+                   lambda L, x: x.prod(), lambda L, x: x.logsumexp(0), lambda L, x: x.std(), lambda L, x: x.mean(),
+                   lambda L, x: x.sort(0), lambda L, x: x.topk(0, 0), lambda L, x: x.topk(1, 0)):
+            same_outcome(torch, fn, np.zeros(shape), "float32", True)
 
 
 def test_docstring_examples():

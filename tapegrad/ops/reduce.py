@@ -35,7 +35,11 @@ return_types.__doc__ = ("The named tuples (values, indices) that max, min and me
 
 # ---------------------------------------------------------------------- dims
 def normalize_dims(op, dim, ndim):
-    """``dim`` as a sorted tuple of non-negative axes; None or an empty tuple means all axes (as PyTorch)."""
+    """``dim`` as a sorted tuple of non-negative axes; None or an empty tuple means all axes (as PyTorch).
+
+    Every dim is checked, also for a 0-d tensor, which takes only -1 and 0 (as PyTorch: ``tensor(3.).sum(5)``
+    is an IndexError); the result for a 0-d tensor is ``()``.
+    """
     if dim is None:
         return tuple(range(ndim))
     if isinstance(dim, (list, tuple)):
@@ -45,7 +49,14 @@ def normalize_dims(op, dim, ndim):
         if len(set(axes)) != len(axes):
             raise RuntimeError(f"{op}: dim {tuple(dim)} names an axis more than once")
         return axes if ndim else ()
-    return (_check_dim(op, dim, ndim),) if ndim else ()
+    axis = _check_dim(op, dim, ndim)
+    return (axis,) if ndim else ()
+
+
+def _no_bool(op, t, error=RuntimeError):
+    """PyTorch's refusal of bool inputs for ops that order values (argmax, argmin, median, topk)."""
+    if t._data.dtype.kind == "b":
+        raise error(f"{op}: does not support bool input (cast it with .long() or .float() first)")
 
 
 def dim_args(op, dim, keepdim, axis, keepdims):
@@ -366,10 +377,14 @@ def _ties(x, value, nan_ties):
     return mask
 
 
-def _check_nonempty(op, x, axes):
-    if x.size == 0 or builtins.any(x.shape[a] == 0 for a in axes):
-        raise IndexError(f"{op}: cannot reduce over an empty dimension (input shape {tuple(x.shape)}, dims "
-                         f"{axes}): the operation has no identity")
+def _check_nonempty(op, x, axes, dim):
+    """Refuse a reduction without identity (amax, amin, norm(inf), negative norms) over a dim of size 0, as
+    PyTorch: a RuntimeError when every dim is reduced (``dim`` None or ()), else an IndexError. Reducing the
+    non-empty dims of an empty tensor is fine (an empty result)."""
+    if builtins.any(x.shape[a] == 0 for a in axes):
+        error = RuntimeError if dim is None or dim == () or dim == [] else IndexError
+        raise error(f"{op}: cannot reduce over an empty dimension (input shape {tuple(x.shape)}, dims "
+                    f"{axes}): the operation has no identity")
 
 
 def _spread_over_ties(name, input, out, axes, keepdim, nan_ties):
@@ -492,7 +507,7 @@ def amax(input: Tensor, dim=(), keepdim: bool = False, *, axis=None, keepdims=No
     dim, keepdim = dim_args("amax", dim, keepdim, axis, keepdims)
     x = input._data
     axes = normalize_dims("amax", dim, x.ndim)
-    _check_nonempty("amax", x, axes)
+    _check_nonempty("amax", x, axes, dim)
     return _spread_over_ties("AmaxBackward0", input, np.asarray(x.max(axis=axes, keepdims=keepdim)), axes,
                              keepdim, nan_ties=False)
 
@@ -509,16 +524,17 @@ def amin(input: Tensor, dim=(), keepdim: bool = False, *, axis=None, keepdims=No
     dim, keepdim = dim_args("amin", dim, keepdim, axis, keepdims)
     x = input._data
     axes = normalize_dims("amin", dim, x.ndim)
-    _check_nonempty("amin", x, axes)
+    _check_nonempty("amin", x, axes, dim)
     return _spread_over_ties("AminBackward0", input, np.asarray(x.min(axis=axes, keepdims=keepdim)), axes,
                              keepdim, nan_ties=False)
 
 
 def _arg_extreme(op, input, dim, keepdim, arg):
+    _no_bool(op, input)
     x = input._data
     if dim is None:
-        if x.size == 0:
-            raise RuntimeError(f"{op}: the input is empty (shape {tuple(x.shape)}); specify a reduction dim")
+        if x.size == 0:  # an IndexError, as PyTorch's
+            raise IndexError(f"{op}: the input is empty (shape {tuple(x.shape)}); specify a reduction dim")
         index = np.asarray(arg(x.reshape(-1)))
         return _wrap(index.reshape((1,) * x.ndim) if keepdim else index)
     d = _check_dim(op, dim, x.ndim)
@@ -565,16 +581,27 @@ def median(input: Tensor, dim=None, keepdim: bool = False):
     >>> tg.tensor([3.0, 1.0, 4.0, 2.0]).median()
     tensor(2.)
     """
+    _no_bool("median", input, NotImplementedError)  # a RuntimeError, as PyTorch's
     if dim is None:
         if keepdim:
             raise TypeError("median: keepdim=True needs a dim (the whole-tensor median returns a 0-d tensor)")
         x = input._data
-        if x.size == 0:
-            return _wrap(np.full((), np.nan, dtype=x.dtype))
+        if x.size == 0:  # nan, recorded: the result requires grad as the input does, as in PyTorch
+            return _spread_over_ties("MedianBackward0", input, _empty_median(x.dtype), tuple(range(x.ndim)),
+                                     False, nan_ties=True)
         flat = x.reshape(-1)
         value = flat[_median_index(flat, 0)].reshape(())
         return _spread_over_ties("MedianBackward0", input, value, tuple(range(x.ndim)), False, nan_ties=True)
     return _select_along("median", input, dim, keepdim, _median_index, return_types.median, "MedianBackward1")
+
+
+def _empty_median(dtype):
+    """PyTorch's median of nothing: nan, which its integer dtypes hold as the value a nan converts to on x86
+    (the smallest int64 or int32; 0 for the narrower types)."""
+    if dtype.kind == "f":
+        return np.full((), np.nan, dtype=dtype)
+    value = np.iinfo(dtype).min if dtype in (np.int64, np.int32) else 0
+    return np.full((), value, dtype=dtype)
 
 
 def _median_index(x, d):
@@ -775,13 +802,15 @@ def norm(input: Tensor, p="fro", dim=None, keepdim: bool = False, out=None, dtyp
         out = ax.sum(axis=axes, keepdims=keepdim)
         rule = _norm1_grad
     elif math.isinf(p):
-        _check_nonempty("norm", x, axes)
+        _check_nonempty("norm", x, axes, None)  # PyTorch: a RuntimeError for any dim
         out = (ax.max if p > 0 else ax.min)(axis=axes, keepdims=keepdim)
         rule = _norm_inf_grad
     elif p == 0:  # the count of nonzero elements: PyTorch records it but its gradient is None
         return record(np.asarray((x != 0).sum(axis=axes, keepdims=keepdim), dtype=x.dtype), (input,),
                       _no_gradient, _NORM)
     else:
+        if p < 0:
+            _check_nonempty("norm", x, axes, None)
         with np.errstate(divide="ignore", over="ignore", under="ignore"):
             out = (ax ** p).sum(axis=axes, keepdims=keepdim) ** (1.0 / p)
         if p > 0:

@@ -105,6 +105,8 @@ def topk(input: Tensor, k: int, dim: int = -1, largest: bool = True, sorted: boo
     """
     _check_tensor("topk", input)
     x = input._data
+    if x.dtype.kind == "b":
+        raise RuntimeError("topk: does not support bool input, as PyTorch (cast it with .long() or .float() first)")
     d = _check_dim("topk", dim, x.ndim)
     n = x.shape[d] if x.ndim else 1
     if isinstance(k, bool) or not isinstance(k, (int, np.integer)):
