@@ -927,6 +927,86 @@ def test_empty_reductions_match_pytorch():
             same_outcome(torch, fn, np.zeros(shape), "float32", True)
 
 
+ALL_DTYPES = ["float16", "float32", "float64", "int64", "int32", "int16", "uint8", "bool"]
+DTYPE_OPS = {"sum": lambda t, dt: t.sum(dtype=dt), "sum_dim": lambda t, dt: t.sum(0, dtype=dt),
+             "prod": lambda t, dt: t.prod(dtype=dt), "prod_dim": lambda t, dt: t.prod(0, dtype=dt),
+             "cumsum": lambda t, dt: t.cumsum(0, dtype=dt), "cumprod": lambda t, dt: t.cumprod(0, dtype=dt)}
+
+
+@pytest.mark.parametrize("op", sorted(DTYPE_OPS))
+@given(shape=st.sampled_from([(), (0,), (1,), (3,), (2, 2)]), src=st.sampled_from(ALL_DTYPES),
+       dst=st.sampled_from(ALL_DTYPES + [None]), requires_grad=st.booleans(), grad_mode=st.booleans())
+@example(shape=(), src="bool", dst="int32", requires_grad=False, grad_mode=True)  # cumsum(tensor(True), dtype=)
+@example(shape=(1,), src="float32", dst="int64", requires_grad=True, grad_mode=True)  # PyTorch refuses
+@example(shape=(3,), src="int32", dst=None, requires_grad=False, grad_mode=True)  # int32 sums to int64
+def test_sum_prod_and_scans_follow_pytorch_dtypes(op, shape, src, dst, requires_grad, grad_mode):
+    requires_grad = requires_grad and src.startswith("float")
+    x = tg.tensor(np.ones(shape), dtype=getattr(tg, src), requires_grad=requires_grad)
+    fn = DTYPE_OPS[op]
+    dt = None if dst is None else getattr(tg, dst)
+    scan = op.startswith("cum")
+    with tg.set_grad_enabled(grad_mode):
+        if dst is not None and not dst.startswith("float") and requires_grad and grad_mode:
+            with pytest.raises(RuntimeError, match=rf"^{op.split('_')[0]}: autograd does not support dtype="):
+                fn(x, dt)  # PyTorch: "Autograd not support dtype"
+            return
+        if scan and dst == "bool" and len(shape) and np.prod(shape):
+            with pytest.raises(NotImplementedError, match=rf"^{op}: not implemented for dtype=bool"):
+                fn(x, dt)
+            return
+        y = fn(x, dt)
+    if dst is not None:
+        want = dst
+    else:
+        want = "int64" if src in ("int64", "int32", "int16", "uint8", "bool") else src
+    assert y.dtype == getattr(tg, want)
+    assert y.requires_grad == (requires_grad and grad_mode)
+
+
+def test_dtype_arguments_match_pytorch():
+    torch = pytest.importorskip("torch")
+    for src in ALL_DTYPES:
+        for dst in ALL_DTYPES:
+            for a in (1, [1, 0, 1], np.zeros(0), [[2, 3]]):
+                rg = src.startswith("float") and dst.startswith("float")
+                for fn in DTYPE_OPS.values():
+                    same_outcome(torch, lambda L, x, fn=fn, dst=dst: fn(x, getattr(L, dst)), a, src, rg)
+        for a in (1, [1, 0, 1]):
+            for name in ("sum", "prod", "cumsum", "cumprod", "mean", "norm", "amax", "logsumexp"):
+                fn = {"sum": lambda L, x: x.sum(), "prod": lambda L, x: x.prod(), "cumsum": lambda L, x: x.cumsum(0),
+                      "cumprod": lambda L, x: x.cumprod(0), "mean": lambda L, x: x.mean(),
+                      "norm": lambda L, x: x.norm(), "amax": lambda L, x: x.amax(),
+                      "logsumexp": lambda L, x: x.logsumexp(0)}[name]
+                same_outcome(torch, fn, a, src, src.startswith("float"))
+    x = torch.tensor([1.0], requires_grad=True)
+    with pytest.raises(RuntimeError):
+        x.cumsum(0, dtype=torch.int64)  # the issue-9 example, as PyTorch
+
+
+@pytest.mark.parametrize("dtype", [tg.float32, tg.float64])
+def test_norm_dtype_must_not_narrow_and_the_input_must_be_floating(dtype):
+    x = tg.tensor([3.0, 4.0], dtype=dtype)
+    assert x.norm(dtype=tg.float64).dtype == tg.float64
+    if dtype == tg.float64:
+        with pytest.raises(RuntimeError, match="norm: the input's dtype float64 cannot be converted to "
+                                               "dtype=float32 without narrowing"):
+            x.norm(dtype=tg.float32)
+    with pytest.raises(RuntimeError, match="norm: expected a floating point tensor, got dtype int64"):
+        tg.tensor([3, 4]).norm(dtype=dtype)
+
+
+def test_float16_sums_accumulate_in_float32():
+    a = np.random.default_rng(5).standard_normal(3000).astype(np.float16)
+    x = tg.tensor(a)
+    assert x.cumsum(0)[-1].item() == np.cumsum(a, dtype=np.float32)[-1].astype(np.float16)
+    assert x.sum().item() == a.sum(dtype=np.float32).astype(np.float16)
+    assert x.mean().item() == a.mean(dtype=np.float32).astype(np.float16)
+    assert x.sum().dtype == x.cumsum(0).dtype == tg.float16
+    torch = pytest.importorskip("torch")
+    t = torch.tensor(a)
+    assert x.cumsum(0)[-1].item() == t.cumsum(0)[-1].item()
+
+
 def test_docstring_examples():
     import doctest
 

@@ -17,6 +17,7 @@ from .. import dtypes
 from ..autograd.declare import Tensor, backward_op, op, record
 from ..autograd.declare import check_dim as _check_dim
 from ..autograd.declare import wrap as _wrap
+from ..autograd.grad_mode import is_grad_enabled
 
 __all__ = ["sum", "mean", "var", "std", "var_mean", "std_mean", "prod", "max", "min", "amax", "amin",
            "argmax", "argmin", "logsumexp", "cumsum", "cumprod", "norm", "all", "any", "count_nonzero",
@@ -90,6 +91,21 @@ def _count(shape, axes):
     return n
 
 
+def _in_dtype(op, input, dtype):
+    """``input`` cast to the ``dtype=`` of sum, prod, cumsum or cumprod. As PyTorch, an integer or bool dtype
+    is refused for a tensor that requires grad under grad mode (there are no integer gradients)."""
+    dtype = dtypes.as_dtype(dtype)
+    if dtype.kind != "f" and input._requires_grad and is_grad_enabled():
+        raise RuntimeError(f"{op}: autograd does not support dtype={dtype} for an input that requires grad; "
+                           f"detach() it or compute in a floating point dtype")
+    return input.type(dtype)
+
+
+def _accumulator(dtype):
+    """The dtype sums and products accumulate in: float32 for float16 (PyTorch's opmath), else ``dtype``."""
+    return np.float32 if dtype == np.float16 else dtype
+
+
 def _floating(op, t):
     """``t`` itself if floating point; PyTorch's reductions that need a float dtype say so."""
     if t._data.dtype.kind != "f":
@@ -114,7 +130,7 @@ def sum(input: Tensor, dim=None, keepdim: bool = False, *, dtype=None, axis=None
         no_out("sum", out)
         dim, keepdim = dim_args("sum", dim, keepdim, axis, keepdims)
     if dtype is not None:
-        input = input.type(dtype)
+        input = _in_dtype("sum", input, dtype)
     x = input._data
     if dim is None and not keepdim:  # the common loss.sum(): no axis bookkeeping
         axes, kept, name = None, None, "SumBackward0"
@@ -124,7 +140,10 @@ def sum(input: Tensor, dim=None, keepdim: bool = False, *, dtype=None, axis=None
     if x.dtype.kind in "biu":
         acc = np.int64 if dtype is None else x.dtype
         return _wrap(np.asarray(x.sum(axis=axes, keepdims=keepdim, dtype=acc)))
-    out = x.sum(axis=axes, keepdims=keepdim)
+    if x.dtype == np.float16:
+        out = x.sum(axis=axes, keepdims=keepdim, dtype=np.float32).astype(np.float16)
+    else:
+        out = x.sum(axis=axes, keepdims=keepdim)
     if type(out) is not np.ndarray:
         out = np.asarray(out)
     return record(out, (input,), _expand_rule(x.shape, kept), name)
@@ -165,7 +184,7 @@ def mean(input: Tensor, dim=None, keepdim: bool = False, *, dtype=None, axis=Non
     if n == 0:  # the mean of nothing is nan, as in PyTorch (and without numpy's warning)
         out = np.full(np.sum(x, axis=axes, keepdims=keepdim).shape, np.nan, dtype=x.dtype)
     else:
-        out = x.mean(axis=axes, keepdims=keepdim)
+        out = x.mean(axis=axes, keepdims=keepdim, dtype=_accumulator(x.dtype)).astype(x.dtype, copy=False)
         if type(out) is not np.ndarray:
             out = np.asarray(out)
     # NOTE: an empty input has an empty gradient: max(n, 1) avoids 0 / 0 on it
@@ -331,13 +350,13 @@ def prod(input: Tensor, dim=None, keepdim: bool = False, *, dtype=None, axis=Non
     no_out("prod", out)
     dim, keepdim = dim_args("prod", dim, keepdim, axis, keepdims)
     if dtype is not None:
-        input = input.type(dtype)
+        input = _in_dtype("prod", input, dtype)
     x = input._data
     axes = normalize_dims("prod", dim, x.ndim)
     if x.dtype.kind in "biu":
         acc = np.int64 if dtype is None else x.dtype
         return _wrap(np.asarray(x.prod(axis=axes, keepdims=keepdim, dtype=acc)))
-    out = np.asarray(x.prod(axis=axes, keepdims=keepdim))
+    out = np.asarray(x.prod(axis=axes, keepdims=keepdim, dtype=_accumulator(x.dtype)).astype(x.dtype))
     shape = None if keepdim else kept_shape(x.shape, axes)
 
     def prod_rule(xp, g, out, x):
@@ -657,7 +676,10 @@ def _scan_setup(op, input, dim, axis, dtype):
     if dim is None:
         raise TypeError(f"{op}: missing the required argument 'dim' (an int)")
     if dtype is not None:
-        input = input.type(dtype)
+        input = _in_dtype(op, input, dtype)
+        if input._data.dtype.kind == "b" and input._data.ndim and input._data.size:
+            # as PyTorch: a NotImplementedError (a RuntimeError); a 0-d or empty scan is a copy and is fine
+            raise NotImplementedError(f"{op}: not implemented for dtype=bool")
     x = input._data
     d = _check_dim(op, dim, x.ndim)
     return input, x, d
@@ -678,20 +700,21 @@ def cumsum(input: Tensor, dim=None, *, dtype=None, axis=None) -> Tensor:
     """
     input, x, d = _scan_setup("cumsum", input, dim, axis, dtype)
     if x.ndim == 0:
-        return _scalar_scan(input, x, "CumsumBackward0")
+        return _scalar_scan(input, x, dtype, "CumsumBackward0")
     if x.dtype.kind in "biu":
         return _wrap(np.cumsum(x, axis=d, dtype=np.int64 if dtype is None else x.dtype))
 
     def cumsum_rule(xp, g, out, x):
         return _reverse_cumsum(xp, g, d)
 
-    return record(np.cumsum(x, axis=d), (input,), cumsum_rule, "CumsumBackward0")
+    out = np.cumsum(x, axis=d, dtype=_accumulator(x.dtype)).astype(x.dtype, copy=False)
+    return record(out, (input,), cumsum_rule, "CumsumBackward0")
 
 
-def _scalar_scan(input, x, name):
-    """A scan of a 0-d tensor is a copy of it (int64 for integers and bools)."""
+def _scalar_scan(input, x, dtype, name):
+    """A scan of a 0-d tensor is a copy of it (in ``dtype`` if given, else int64 for integers and bools)."""
     if x.dtype.kind in "biu":
-        return _wrap(x.astype(np.int64))
+        return _wrap(x.astype(np.int64 if dtype is None else x.dtype))
     return record(x.copy(), (input,), _identity_rule, name)
 
 
@@ -705,7 +728,7 @@ def cumprod(input: Tensor, dim=None, *, dtype=None, axis=None) -> Tensor:
     """
     input, x, d = _scan_setup("cumprod", input, dim, axis, dtype)
     if x.ndim == 0:
-        return _scalar_scan(input, x, "CumprodBackward0")
+        return _scalar_scan(input, x, dtype, "CumprodBackward0")
     if x.dtype.kind in "biu":
         return _wrap(np.cumprod(x, axis=d, dtype=np.int64 if dtype is None else x.dtype))
 
@@ -715,7 +738,8 @@ def cumprod(input: Tensor, dim=None, *, dtype=None, axis=None) -> Tensor:
             return _reverse_cumsum(xp, g * out, d) / x
         return xp.cumprod_backward(g, x, dim=d)
 
-    return record(np.cumprod(x, axis=d), (input,), cumprod_rule, "CumprodBackward0")
+    out = np.cumprod(x, axis=d, dtype=_accumulator(x.dtype)).astype(x.dtype, copy=False)
+    return record(out, (input,), cumprod_rule, "CumprodBackward0")
 
 
 def _cumprod_backward_grad(xp, need, gg, out, g, x, *, dim):
@@ -777,10 +801,14 @@ def norm(input: Tensor, p="fro", dim=None, keepdim: bool = False, out=None, dtyp
     """
     if out is not None:
         raise TypeError("norm: out= is not supported; use the returned tensor")
-    if dtype is not None:
-        input = input.type(dtype)
     if input._data.dtype.kind != "f":
         raise RuntimeError(f"norm: expected a floating point tensor, got dtype {input._data.dtype}")
+    if dtype is not None:
+        dtype = dtypes.as_dtype(dtype)
+        if not np.can_cast(input._data.dtype, dtype, "safe"):
+            raise RuntimeError(f"norm: the input's dtype {input._data.dtype} cannot be converted to dtype={dtype} "
+                               f"without narrowing")
+        input = input.type(dtype)
     x = input._data
     if isinstance(p, str):
         if p == "nuc":
