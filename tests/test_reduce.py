@@ -1007,6 +1007,149 @@ def test_float16_sums_accumulate_in_float32():
     assert x.cumsum(0)[-1].item() == t.cumsum(0)[-1].item()
 
 
+def welford_mean(values):
+    """The mean of PyTorch's one-pass var_mean: m += (x - m) / k, element by element."""
+    m = 0.0
+    with np.errstate(invalid="ignore"):
+        for k, v in enumerate(values, 1):
+            m = m + (v - m) / k
+    return m
+
+
+special = st.sampled_from([math.inf, -math.inf, math.nan, 0.0, 1.0, -2.5, 3.0])
+
+
+@pytest.mark.parametrize("op", ["var_mean", "std_mean"])
+@given(a=hnp.arrays(np.float64, st.integers(1, 5), elements=special), correction=st.sampled_from([0, 1]))
+@example(a=np.array([-math.inf, 1.0]), correction=1)  # issue 9: the mean was -inf, PyTorch's is nan
+@example(a=np.array([1.0, math.inf]), correction=1)  # an infinity last: its mean is inf in PyTorch too
+@example(a=np.array([math.inf]), correction=0)
+def test_var_mean_and_std_mean_with_infinities_give_pytorchs_mean(op, a, correction):
+    spread, m = getattr(tg, op)(tg.tensor(a), correction=correction)
+    np.testing.assert_allclose(m.item(), welford_mean(a), rtol=1e-12, equal_nan=True)
+    ref = getattr(tg, op.split("_")[0])(tg.tensor(a), correction=correction)
+    np.testing.assert_array_equal(spread.numpy(), ref.numpy())
+    rows = tg.tensor(np.stack([a, a[::-1]]))  # along a dim: each row its own slice
+    _, m = getattr(tg, op)(rows, 1, correction=correction)
+    np.testing.assert_allclose(m.numpy(), [welford_mean(a), welford_mean(a[::-1])], rtol=1e-12, equal_nan=True)
+
+
+def var_backward_reference(g, x, axes, correction, full):
+    """PyTorch's var_backward (FunctionsManual.cpp), in numpy: 2 / (N - c) * g * (x - mean); reducing every
+    dim by default with N - c <= 0, g * (nan where x equals its mean, else inf)."""
+    n = int(np.prod([x.shape[a] for a in axes]))
+    with np.errstate(invalid="ignore", divide="ignore", over="ignore"):
+        mean = x.mean(axis=axes, keepdims=True)
+        if full and n - correction <= 0:
+            return g * np.where(x == mean, np.nan, np.inf)
+        scale = 2.0 / (n - correction) if n != correction else np.inf
+        return scale * g * (x - mean)
+
+
+def std_backward_reference(g, x, std, axes, correction, full):
+    with np.errstate(invalid="ignore", divide="ignore"):
+        gv = np.where(std == 0, 0.0, g / (2 * std))
+    return var_backward_reference(gv, x, axes, correction, full)
+
+
+@pytest.mark.parametrize("op", ["var", "std"])
+@given(a=hnp.arrays(np.float64, st.tuples(st.integers(1, 3), st.integers(1, 4)), elements=special),
+       dim=st.sampled_from([None, 0, 1, (0, 1)]), correction=st.sampled_from([0, 1, 2, 5]))
+@example(a=np.array([[math.inf, 1.0, 2.0]]), dim=None, correction=1)  # PyTorch: [nan, -inf, -inf]
+@example(a=np.array([[1.0, 2.0, 4.0]]), dim=None, correction=5)  # N - c < 0: PyTorch: inf, inf, inf
+@example(a=np.array([[1.0, 2.0, 4.0]]), dim=1, correction=5)  # along a dim: 2 / (N - c) < 0
+@example(a=np.array([[3.0, 3.0], [3.0, 3.0]]), dim=0, correction=1)  # constant: std 0, gradient 0
+@example(a=np.array([[math.nan, 1.0]]), dim=1, correction=0)
+def test_var_std_gradients_are_pytorchs_at_nan_inf_constants_and_corrections(op, a, dim, correction):
+    x = tg.tensor(a, requires_grad=True)
+    with np.errstate(all="ignore"):
+        y = getattr(x, op)(dim, correction=correction, keepdim=True)
+        g = np.arange(1.0, y.numel() + 1).reshape(y.shape)
+        y.backward(tg.tensor(g))
+    axes = (0, 1) if dim is None else ((dim,) if isinstance(dim, int) else dim)
+    if op == "var":
+        want = var_backward_reference(g, a, axes, correction, dim is None)
+    else:
+        want = std_backward_reference(g, a, y.detach().numpy(), axes, correction, dim is None)
+    np.testing.assert_allclose(x.grad.numpy(), want, rtol=1e-12, equal_nan=True)
+
+
+def test_std_of_float32_values_whose_squares_overflow_is_finite():
+    x = tg.tensor([3e38, -3.0], requires_grad=True)  # PyTorch accumulates in float64: 2.1213e+38
+    s = x.std()
+    assert s.item() == pytest.approx(2.1213203e38, rel=1e-6) and s.dtype == tg.float32
+    assert math.isinf(x.var().item())  # the variance itself does not fit float32, as in PyTorch
+    s.backward()
+    assert x.grad.tolist() == [0.0, 0.0]  # g / (2 std): 2 std overflows float32 in PyTorch's formula too
+    x = tg.tensor([1e38, -1e38, 0.0], requires_grad=True)
+    s = x.std()
+    s.backward()
+    assert s.item() == pytest.approx(1e38, rel=1e-6)
+    np.testing.assert_allclose(x.grad.numpy(), [0.5, -0.5, 0.0], rtol=1e-6)
+
+
+@given(values=hnp.arrays(np.float64, 4, elements=st.integers(-20, 20).map(lambda i: i / 4)),
+       index=hnp.arrays(np.int64, st.integers(2, 12), elements=st.integers(0, 3)),
+       correction=st.sampled_from([0, 1]), dim=st.sampled_from([None, 0, (0,), ()]))
+@example(values=np.array([0.85, 0.05, -1.9, 0.05]), index=np.array([0, 1, 2, 3, 1, 1]), correction=0, dim=())
+@example(values=np.array([0.1, 0.7, 0.0, 0.0]), index=np.array([0, 0, 0, 0, 0, 0]), correction=1, dim=None)
+def test_std_gradient_over_repeated_gathered_values(values, index, correction, dim):
+    """Issue 9's 'one std gradient over repeated gathered values disagreed outright (-5.81 vs -3.40)'. Two
+    causes, both on PyTorch's side, so tapegrad keeps the exact gradient: (1) PyTorch 2.13's var/std backward
+    with dim=() (which reduces every dim, as here) divides by N - correction with N = 1 (its _safe_size of no
+    dims), so its gradient is N times too large or inf; (2) gathered repeats make constant slices, whose std
+    PyTorch's forward rounds to ~1e-17 instead of 0, and its gradient there is that rounding error amplified to
+    O(1) (tapegrad's corrected two-pass std is exactly 0 there, so the gradient takes PyTorch's documented 0)."""
+    x = tg.tensor(values, requires_grad=True)
+    g = x[tg.tensor(index)]
+    s = g.std(dim, correction=correction) if dim is not None else g.std(correction=correction)
+    s.backward()
+    picked = values[index]
+    n = picked.size
+    if np.all(picked == picked[0]):  # a constant slice: std 0 exactly, and PyTorch's convention: gradient 0
+        assert s.item() == 0 and np.all(x.grad.numpy() == 0)
+    elif n > correction:
+        d = picked - picked.mean()
+        want_picked = d / ((n - correction) * s.item())  # d std / d picked
+        want = np.zeros_like(values)
+        np.add.at(want, index, want_picked)
+        np.testing.assert_allclose(x.grad.numpy(), want, rtol=1e-9, atol=1e-12)
+        assert_gradients(lambda t: t[tg.tensor(index)].std(dim, correction=correction), values)
+
+
+def test_var_std_edges_match_pytorch():
+    torch = pytest.importorskip("torch")
+    inf, nan = math.inf, math.nan
+    arrays_ = [[[inf, 1.0, 2.0], [1.0, 2.0, -inf]], [[nan, 1.0, 2.0], [1.0, 2.0, 4.0]],
+               [[3.0, 3.0, 3.0], [1.0, 1.0, 1.0]], [[1.0, 2.0, 4.0], [0.5, -1.0, 3.0]], [[2.0]],
+               [[1.0, 2.0, inf], [inf, 2.0, 1.0]]]
+    for a in arrays_:
+        for d in (None, 0, -1, (0, 1)):
+            for c in (0, 1, 5):
+                for name in ("var", "std", "var_mean", "std_mean"):
+                    def fn(L, x, name=name, d=d, c=c):
+                        out = getattr(L, name)(x, d, correction=c, keepdim=True)
+                        return out if isinstance(out, tuple) else (out,)
+                    with warnings.catch_warnings():
+                        warnings.simplefilter("ignore")  # PyTorch warns when N - correction <= 0
+                        same_outcome(torch, fn, a, "float64", True)
+                        compare_gradients(torch, fn, a)
+    same_outcome(torch, lambda L, x: x.std(), [3e38, -3.0], "float32", True)
+    same_outcome(torch, lambda L, x: L.var_mean(x), [-inf, 1.0], "float32", True)
+
+
+def compare_gradients(torch, fn, a, dtype="float64"):
+    grads = []
+    for lib in (torch, tg):
+        x = lib.tensor(np.asarray(a), dtype=getattr(lib, dtype), requires_grad=True)
+        outs = fn(lib, x)
+        total = sum((o * lib.tensor(np.arange(1.0, o.numel() + 1).reshape(tuple(o.shape)), dtype=o.dtype)).sum()
+                    for o in outs if o.requires_grad)
+        total.backward()
+        grads.append(x.grad.numpy())
+    np.testing.assert_allclose(grads[1], grads[0], rtol=1e-9, atol=1e-12, equal_nan=True)
+
+
 def test_docstring_examples():
     import doctest
 

@@ -204,16 +204,6 @@ def _correction(op, unbiased, correction, ddof=None):
     return 0 if unbiased is False else 1
 
 
-def _centered(xp, x, axes):
-    """``x`` minus its mean over ``axes``.
-
-    NOTE: two passes, not E[x^2] - E[x]^2 (which cancels catastrophically when the mean is large); the second
-    mean removes the first mean's own rounding error (the corrected two-pass algorithm).
-    """
-    d = x - xp.mean(x, axis=axes, keepdims=True)
-    return d - xp.mean(d, axis=axes, keepdims=True)
-
-
 def _var_setup(op, input, dim, unbiased, keepdim, correction, axis, keepdims, dtype=None, out=None, ddof=None):
     if isinstance(dim, builtins.bool):  # var(input, unbiased): PyTorch's older positional form
         dim, unbiased = None, dim
@@ -224,14 +214,81 @@ def _var_setup(op, input, dim, unbiased, keepdim, correction, axis, keepdims, dt
     c = _correction(op, unbiased, correction, ddof)
     x = _floating(op, input)._data
     axes = normalize_dims(op, dim, x.ndim)
-    dof = builtins.max(_count(x.shape, axes) - c, 0)
-    shape = None if keepdim else kept_shape(x.shape, axes)
-    return input, x, axes, keepdim, dof, shape
+    spread = _Spread(x, axes, keepdim, c, full=dim is None or x.ndim == 0)
+    return input, x, spread
 
 
-def _sum_squares(x, axes, keepdim):
-    d = _centered(np, x, axes)
-    return np.asarray((d * d).sum(axis=axes, keepdims=keepdim))
+class _Spread:
+    """What var, std, var_mean and std_mean share: the reduced axes, the count, the correction, the shape the
+    gradient is reshaped to (the reduced axes as 1s) and whether every dim is reduced by default (PyTorch's
+    gradient formula differs there when N - correction <= 0)."""
+
+    def __init__(self, x, axes, keepdim, correction, full):
+        self.axes, self.keepdim, self.correction, self.full = axes, keepdim, correction, full
+        self.n = _count(x.shape, axes)
+        self.kept = None if keepdim else kept_shape(x.shape, axes)
+
+    def variance(self, x, root=False):
+        """The variance (its square root with ``root``: the standard deviation), in x's dtype.
+
+        NOTE: the corrected two-pass algorithm (the second mean removes the first mean's rounding error; one
+        pass, E[x^2] - E[x]^2, cancels catastrophically when the mean is large), in float64 for float16 and
+        float32 as PyTorch's CPU kernels accumulate (float32 squares overflow long before the variance does).
+        """
+        axes, n = self.axes, builtins.max(self.n, 1)
+        a = x if x.dtype == np.float64 else x.astype(np.float64)
+        with np.errstate(divide="ignore", invalid="ignore", over="ignore"):  # inf and nan inputs give nan
+            d = a - a.sum(axis=axes, keepdims=True) / n
+            d -= d.sum(axis=axes, keepdims=True) / n
+            out = np.asarray((d * d).sum(axis=axes, keepdims=self.keepdim) / builtins.max(self.n - self.correction, 0))
+        return (np.sqrt(out) if root else out).astype(x.dtype, copy=False)
+
+    def var_rule(self):
+        """PyTorch's var_backward: 2 / (N - correction) * g * (x - mean). Reducing every dim by default with
+        N - correction <= 0 it is g * (nan where x equals the mean, else inf); along dims the factor is kept as
+        it comes (negative, or inf for 0)."""
+        axes, kept, n, dof = self.axes, self.kept, builtins.max(self.n, 1), self.n - self.correction
+        if self.full and dof <= 0:
+            def var_rule(xp, g, out, x):
+                mean = xp.sum(x, axis=axes, keepdims=True) / n
+                return (g if kept is None else g.reshape(kept)) * xp.where(x == mean, math.nan, math.inf)
+        else:
+            scale = 2.0 / dof if dof else math.inf
+
+            def var_rule(xp, g, out, x):
+                mean = xp.sum(x, axis=axes, keepdims=True) / n
+                return (g if kept is None else g.reshape(kept)) * scale * (x - mean)
+        return var_rule
+
+    def std_rule(self):
+        """PyTorch's std_backward: var's rule of g / (2 std), taken as 0 where std is 0."""
+        kept, var_rule = self.kept, self.var_rule()
+
+        def std_rule(xp, g, out, x):
+            if kept is not None:
+                g, out = g.reshape(kept), out.reshape(kept)
+            zero = out == 0
+            # NOTE: g / (2 std) is g / 0 where std = 0; PyTorch fills 0 there: divide by 1 instead and select.
+            return var_rule(xp, xp.where(zero, 0.0, g / (2 * out + zero)), None, x)
+
+        return std_rule
+
+    def mean(self, x):
+        """The mean var_mean and std_mean return: PyTorch computes it in the same one-pass (Welford) update,
+        whose mean is nan once an infinity is followed by another element of the slice."""
+        axes, n = self.axes, self.n
+        if n == 0:
+            out = np.full(np.sum(x, axis=axes, keepdims=self.keepdim).shape, np.nan, dtype=x.dtype)
+        else:
+            with np.errstate(invalid="ignore", over="ignore"):
+                out = np.asarray(x.mean(axis=axes, keepdims=self.keepdim, dtype=_accumulator(x.dtype)))
+            out = out.astype(x.dtype, copy=False)
+        infinite = np.isinf(x)
+        if n > 1 and infinite.any():
+            moved = np.moveaxis(infinite, axes, tuple(range(x.ndim - len(axes), x.ndim)))
+            early = moved.reshape(moved.shape[:x.ndim - len(axes)] + (n,))[..., :-1].any(axis=-1)
+            out = np.where(early.reshape(out.shape), np.array(np.nan, dtype=x.dtype), out)
+        return out
 
 
 @op
@@ -246,20 +303,9 @@ def var(input: Tensor, dim=None, unbiased=None, keepdim: bool = False, *, correc
     >>> tg.tensor([1.0, 2.0, 3.0, 4.0]).var()
     tensor(1.6667)
     """
-    input, x, axes, keepdim, dof, shape = _var_setup("var", input, dim, unbiased, keepdim, correction, axis,
-                                                     keepdims, dtype, out, ddof)
-    return _variance(input, x, axes, keepdim, dof, shape, "VarBackward0")
-
-
-def _variance(input, x, axes, keepdim, dof, shape, name):
-    with np.errstate(divide="ignore", invalid="ignore"):
-        out = _sum_squares(x, axes, keepdim) / dof
-    scale = 2.0 / dof if dof else math.inf
-
-    def var_rule(xp, g, out, x):
-        return (g if shape is None else g.reshape(shape)) * _centered(xp, x, axes) * scale
-
-    return record(out.astype(x.dtype, copy=False), (input,), var_rule, name)
+    input, x, spread = _var_setup("var", input, dim, unbiased, keepdim, correction, axis, keepdims, dtype, out,
+                                  ddof)
+    return record(spread.variance(x), (input,), spread.var_rule(), "VarBackward0")
 
 
 @op
@@ -273,24 +319,9 @@ def std(input: Tensor, dim=None, unbiased=None, keepdim: bool = False, *, correc
     >>> tg.tensor([1.0, 3.0]).std()
     tensor(1.4142)
     """
-    input, x, axes, keepdim, dof, shape = _var_setup("std", input, dim, unbiased, keepdim, correction, axis,
-                                                     keepdims, dtype, out, ddof)
-    return _deviation(input, x, axes, keepdim, dof, shape, "StdBackward0")
-
-
-def _deviation(input, x, axes, keepdim, dof, shape, name):
-    with np.errstate(divide="ignore", invalid="ignore"):
-        out = np.sqrt(_sum_squares(x, axes, keepdim) / dof)
-    scale = 1.0 / dof if dof else math.inf
-
-    def std_rule(xp, g, out, x):
-        if shape is not None:
-            g, out = g.reshape(shape), out.reshape(shape)
-        spread = out != 0
-        # NOTE: d std = d var / (2 std) is 0/0 where std = 0; PyTorch takes 0 there, so divide by 1 and mask.
-        return g * spread / (out + ~spread) * _centered(xp, x, axes) * scale
-
-    return record(out.astype(x.dtype, copy=False), (input,), std_rule, name)
+    input, x, spread = _var_setup("std", input, dim, unbiased, keepdim, correction, axis, keepdims, dtype, out,
+                                  ddof)
+    return record(spread.variance(x, root=True), (input,), spread.std_rule(), "StdBackward0")
 
 
 def var_mean(input: Tensor, dim=None, unbiased=None, keepdim: bool = False, *,
@@ -301,12 +332,9 @@ def var_mean(input: Tensor, dim=None, unbiased=None, keepdim: bool = False, *,
     >>> tg.var_mean(tg.tensor([1.0, 3.0]))
     (tensor(2.), tensor(2.))
     """
-    if isinstance(dim, builtins.bool):
-        dim, unbiased = None, dim
-    input, x, axes, keepdim_, dof, shape = _var_setup("var_mean", input, dim, unbiased, keepdim, correction,
-                                                      None, None)
-    return (_variance(input, x, axes, keepdim_, dof, shape, "VarMeanBackward0"),
-            _mean_of(input, x, axes, keepdim_, shape, "VarMeanBackward0"))
+    input, x, spread = _var_setup("var_mean", input, dim, unbiased, keepdim, correction, None, None)
+    return (record(spread.variance(x), (input,), spread.var_rule(), "VarMeanBackward0"),
+            record(spread.mean(x), (input,), _mean_rule(x, spread), "VarMeanBackward0"))
 
 
 def std_mean(input: Tensor, dim=None, unbiased=None, keepdim: bool = False, *,
@@ -317,22 +345,13 @@ def std_mean(input: Tensor, dim=None, unbiased=None, keepdim: bool = False, *,
     >>> tg.std_mean(tg.tensor([1.0, 3.0]))
     (tensor(1.4142), tensor(2.))
     """
-    if isinstance(dim, builtins.bool):
-        dim, unbiased = None, dim
-    input, x, axes, keepdim_, dof, shape = _var_setup("std_mean", input, dim, unbiased, keepdim, correction,
-                                                      None, None)
-    return (_deviation(input, x, axes, keepdim_, dof, shape, "StdMeanBackward0"),
-            _mean_of(input, x, axes, keepdim_, shape, "StdMeanBackward0"))
+    input, x, spread = _var_setup("std_mean", input, dim, unbiased, keepdim, correction, None, None)
+    return (record(spread.variance(x, root=True), (input,), spread.std_rule(), "StdMeanBackward0"),
+            record(spread.mean(x), (input,), _mean_rule(x, spread), "StdMeanBackward0"))
 
 
-def _mean_of(input, x, axes, keepdim, shape, name):
-    """The mean that var_mean and std_mean return beside the spread, recorded under their node name."""
-    n = _count(x.shape, axes)
-    if n == 0:
-        out = np.full(np.sum(x, axis=axes, keepdims=keepdim).shape, np.nan, dtype=x.dtype)
-    else:
-        out = np.asarray(x.mean(axis=axes, keepdims=keepdim))
-    return record(out, (input,), _expand_rule(x.shape, shape, builtins.max(n, 1)), name)
+def _mean_rule(x, spread):
+    return _expand_rule(x.shape, spread.kept, builtins.max(spread.n, 1))
 
 
 # ---------------------------------------------------------------------- prod
