@@ -63,7 +63,8 @@ REDUCTIONS = {
             arrays, 2),
     "std": (lambda t, d, k: t.std(d, keepdim=k), lambda a, ax, k: np.std(a, ax, ddof=1, keepdims=k),
             distinct, 2),
-    "prod": (lambda t, d, k: t.prod(d, k), lambda a, ax, k: np.prod(a, ax, keepdims=k), moderate, 1),
+    # prod's dim is one int, as PyTorch's; numpy's axis= alias takes the tuples this table draws
+    "prod": (lambda t, d, k: t.prod(axis=d, keepdims=k), lambda a, ax, k: np.prod(a, ax, keepdims=k), moderate, 1),
     "amax": (lambda t, d, k: t.amax(() if d is None else d, k), lambda a, ax, k: np.max(a, ax, keepdims=k),
              distinct, 1),
     "amin": (lambda t, d, k: t.amin(() if d is None else d, k), lambda a, ax, k: np.min(a, ax, keepdims=k),
@@ -321,7 +322,7 @@ def test_prod_gradient_with_zeros_is_the_product_of_the_others(row, dtype):
                   elements=st.sampled_from([0.0, 0.0, 1.5, -2.0, 0.5, 3.0])), st.data())
 def test_prod_gradient_with_many_zeros_matches_finite_differences(a, data):
     dim = data.draw(valid_dims(a.ndim))
-    assert_gradients(lambda t: t.prod(dim), a)
+    assert_gradients(lambda t: t.prod(axis=dim), a)  # numpy's axis: None, an int or a tuple
 
 
 @pytest.mark.parametrize("a", [[[1.5, 2.0, 0.5], [0.7, -1.2, 2.0]], [[0.0, 2.0, 0.5], [0.7, -1.2, 2.0]],
@@ -1148,6 +1149,63 @@ def compare_gradients(torch, fn, a, dtype="float64"):
         total.backward()
         grads.append(x.grad.numpy())
     np.testing.assert_allclose(grads[1], grads[0], rtol=1e-9, atol=1e-12, equal_nan=True)
+
+
+def prod_backward_reference(g, x, dim):
+    """PyTorch's prod_backward (FunctionsManual.cpp) in numpy: g * out / x without zeros, else the exclusive
+    running products from both ends; prod() over all dims with two zeros or more: zeros."""
+    if dim is None:
+        if (x == 0).sum() > 1:
+            return np.zeros_like(x)
+        flat = prod_backward_reference(g * np.ones((1,)), x.reshape(-1), 0)
+        return flat.reshape(x.shape)
+    with np.errstate(all="ignore"):
+        out = np.prod(x, axis=dim, keepdims=True)
+        if not (x == 0).any():
+            return g * (out / x)
+        moved = np.moveaxis(x, dim, -1)
+        n = moved.shape[-1]
+        ones = np.ones(moved.shape[:-1] + (1,))
+        before = np.cumprod(np.concatenate([ones, moved[..., :n - 1]], -1), -1)
+        after = np.flip(np.cumprod(np.concatenate([ones, np.flip(moved[..., 1:], -1)], -1), -1), -1)
+        return g * np.moveaxis(before * after, -1, dim)
+
+
+@given(a=hnp.arrays(np.float64, st.tuples(st.integers(1, 3), st.integers(1, 4)),
+                    elements=st.sampled_from([0.0, 0.0, 1.5, -2.0, 0.5, math.inf, -math.inf, math.nan])),
+       dim=st.sampled_from([None, 0, 1, -1]))
+@example(a=np.array([[math.inf, 0.0, 3.0]]), dim=None)  # issue 9: nan everywhere here; PyTorch: [0, inf, nan]
+@example(a=np.array([[2.0, 0.0, 3.0, 4.0]]), dim=1)  # one zero: the product of the others
+@example(a=np.array([[0.0, 2.0, 0.0, 5.0]]), dim=1)  # two zeros: all 0
+@example(a=np.array([[0.0, 0.0, math.inf]]), dim=None)  # PyTorch's shortcut: zeros, not nan
+def test_prod_gradient_is_pytorchs_with_zeros_and_infinities(a, dim):
+    x = tg.tensor(a, requires_grad=True)
+    with np.errstate(all="ignore"):
+        y = x.prod() if dim is None else x.prod(dim, keepdim=True)
+        g = np.arange(1.0, y.numel() + 1).reshape(y.shape)
+        y.backward(tg.tensor(g))
+    want = prod_backward_reference(g, a, None if dim is None else dim % 2)
+    np.testing.assert_allclose(x.grad.numpy(), want, rtol=1e-12, equal_nan=True)
+
+
+def test_prod_takes_one_int_dim_as_pytorch():
+    x = tg.tensor([[1.0, 2.0], [3.0, 4.0]])
+    for dim in ((0, 1), [0], (0,)):
+        with pytest.raises(TypeError, match="prod: dim must be an int, got"):
+            x.prod(dim)
+        with pytest.raises(TypeError, match="prod: dim must be an int"):
+            tg.prod(x, dim=dim)
+    assert x.prod(axis=(0, 1)).item() == 24.0 == np.prod(x, axis=(0, 1)).item()  # numpy's alias still does
+    torch = pytest.importorskip("torch")
+    for fn in (lambda L, x: x.prod((0, 1)), lambda L, x: L.prod(x, (0,)), lambda L, x: x.prod([0]),
+               lambda L, x: x.prod(1), lambda L, x: x.prod(-1, True), lambda L, x: x.prod(dtype=L.float64)):
+        if same_outcome(torch, fn, [[1.0, 2.0], [3.0, 0.0]], "float32", True)[0] == "ok":
+            compare_gradients(torch, lambda L, x, fn=fn: (fn(L, x),), [[1.0, 2.0], [3.0, 0.0]])
+    inf = math.inf
+    for a in ([[inf, 0.0, 3.0]], [[0.0, 0.0, inf], [1.0, 0.0, 2.0]], [[0.0, 2.0, 0.0, 5.0]], [[1.5, -2.0, 0.5]]):
+        for fn in (lambda L, x: x.prod(), lambda L, x: x.prod(1), lambda L, x: x.prod(0)):
+            with np.errstate(all="ignore"):
+                compare_gradients(torch, lambda L, x, fn=fn: (fn(L, x),), a)
 
 
 def test_docstring_examples():

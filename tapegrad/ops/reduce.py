@@ -358,15 +358,20 @@ def _mean_rule(x, spread):
 @op
 def prod(input: Tensor, dim=None, keepdim: bool = False, *, dtype=None, axis=None, keepdims=None,
          out=None) -> Tensor:
-    """prod(input, dim=None, keepdim=False, *, dtype=None): the product over ``dim`` (all by default).
+    """prod(input, dim=None, keepdim=False, *, dtype=None): the product over one ``dim`` (an int; all
+    elements by default). numpy's ``axis=`` may also name several dims.
 
-    The gradient is the product of the other elements, exact when the input holds zeros (no division by 0).
+    The gradient is PyTorch's: out / x where the input has no zero, else the product of the other elements
+    (exclusive running products, so no division touches a zero).
 
     >>> import tapegrad as tg
     >>> tg.tensor([[1.0, 2.0], [3.0, 4.0]]).prod(1)
     tensor([ 2., 12.])
     """
     no_out("prod", out)
+    if isinstance(dim, (list, tuple)):
+        raise TypeError(f"prod: dim must be an int, got {type(dim).__name__} {dim!r} (PyTorch's prod reduces one "
+                        f"dim, or all of them without dim)")
     dim, keepdim = dim_args("prod", dim, keepdim, axis, keepdims)
     if dtype is not None:
         input = _in_dtype("prod", input, dtype)
@@ -384,26 +389,39 @@ def prod(input: Tensor, dim=None, keepdim: bool = False, *, dtype=None, axis=Non
         zero = x == 0
         if not zero.any():
             return g * (out / x)  # the product of the others is the product over x_i when no x_i is 0
-        return g * _prod_of_others(xp, x, zero, axes)
+        if dim is None and zero.sum() > 1 and not xp.isfinite(x).all():
+            return xp.zeros_like(x)  # PyTorch's shortcut for prod(): two zeros make every other product 0
+        return g * _products_of_the_others(xp, x, axes)
 
     return record(out, (input,), prod_rule, "ProdBackward0" if dim is None else "ProdBackward1")
 
 
-def _prod_of_others(xp, x, zero, axes):
-    """For each element, the product of the other elements of its slice, for an ``x`` that has zeros.
+def _products_of_the_others(xp, x, axes):
+    """For each element, the product of the other elements of its slice over ``axes`` (PyTorch's
+    prod_safe_zeros_backward), made of running products so that it is exact with zeros and has gradients of
+    every order."""
+    if len(axes) == 1:
+        return _products_of_the_others_along(xp, x, axes[0])
+    if not axes:  # a 0-d input: the product of no others
+        return xp.ones_like(x)
+    rest = [a for a in range(x.ndim) if a not in axes]
+    order = rest + list(axes)
+    moved = xp.transpose(x, order)
+    flat = moved.reshape(tuple(moved.shape[:len(rest)]) + (-1,))
+    others = _products_of_the_others_along(xp, flat, len(rest)).reshape(moved.shape)
+    return xp.transpose(others, tuple(int(i) for i in np.argsort(order)))
 
-    With p the product of a slice's nonzero elements and s the sum of its zero elements (0, but its
-    derivative is what second-order gradients need): a nonzero x_i gets p / x_i if the slice has no zero and
-    p / x_i * s if it has one (else 0); a zero x_i gets p if it is the slice's only zero and p * (s - x_i)
-    (the other zero) if there are two (else 0). No division touches a zero.
-    """
-    nonzero = ~zero
-    zeros = zero.sum(axis=axes, keepdims=True)
-    safe = x * nonzero + zero  # the zeros replaced by 1, with no gradient through them
-    p = xp.prod(safe, axis=axes, keepdims=True)
-    s = (x * zero).sum(axis=axes, keepdims=True)
-    one, two = zeros == 1, zeros == 2
-    return p / safe * nonzero * ((zeros == 0) + one * s) + p * zero * (one + two * (s - x))
+
+def _products_of_the_others_along(xp, x, d):
+    """The exclusive running products from both ends along ``d``, multiplied: [b*c, a*c, a*b] for [a, b, c]."""
+    n = x.shape[d]
+    if n <= 1:
+        return xp.ones_like(x)
+    lead = (slice(None),) * d
+    ones = xp.ones_like(x[lead + (slice(0, 1),)])
+    before = xp.cumprod(xp.concatenate([ones, x[lead + (slice(0, n - 1),)]], axis=d), axis=d)
+    after = xp.flip(xp.cumprod(xp.concatenate([ones, xp.flip(x[lead + (slice(1, n),)], d)], axis=d), axis=d), d)
+    return before * after
 
 
 # ---------------------------------------------------------------------- max, min, amax, amin, argmax, argmin
