@@ -10,6 +10,8 @@ NaN counts as larger than every number, as in PyTorch: last in an ascending sort
 
 from __future__ import annotations
 
+import operator
+
 import numpy as np
 
 from ..autograd.declare import Tensor, op, record
@@ -57,33 +59,64 @@ def _identity_rule(xp, g, out, x):
     return g
 
 
-@op
-def sort(input: Tensor, dim: int = -1, descending: bool = False, stable: bool = False):
-    """sort(input, dim=-1, descending=False, stable=False) -> (values, indices): each slice along ``dim``
-    sorted; ``indices`` say where each value came from.
+_UNSET = object()  # stable= not given: PyTorch's first overload, sort(input, dim=-1, descending=False)
 
-    The sort is always stable (equal elements keep their order), which ``stable=False`` allows. NaN sorts as
-    the largest value. The gradient flows back to the elements' original places.
+
+def _sort_args(op, args, dim, descending, stable, stable_may_be_none):
+    """(dim, descending, stable given) from PyTorch's two overloads: ``op(input, dim=-1, descending=False)`` and
+    ``op(input, *, stable, dim=-1, descending=False)``, where dim and descending are keywords only."""
+    if len(args) > 2:
+        raise TypeError(f"{op}: takes at most 3 positional arguments (input, dim, descending), got {len(args) + 1}")
+    given = stable is not _UNSET
+    if given:
+        if args:
+            raise TypeError(f"{op}: with stable=, dim and descending are keywords only: "
+                            f"{op}(input, *, stable, dim=-1, descending=False)")
+        if not (isinstance(stable, (bool, np.bool_)) or (stable is None and stable_may_be_none)):
+            raise TypeError(f"{op}: stable must be a bool, got {type(stable).__name__}")
+    for name, value in zip(("dim", "descending"), args, strict=False):
+        if (dim if name == "dim" else descending) is not None:
+            raise TypeError(f"{op}: got multiple values for argument {name!r}")
+        if name == "dim":
+            dim = value
+        else:
+            descending = value
+    return (-1 if dim is None else dim), bool(descending), given
+
+
+@op
+def sort(input: Tensor, *args, dim: int | None = None, descending: bool | None = None, stable=_UNSET):
+    """sort(input, dim=-1, descending=False) or sort(input, *, stable, dim=-1, descending=False) ->
+    (values, indices): each slice along ``dim`` sorted; ``indices`` say where each value came from.
+
+    The sort is always stable (equal elements keep their order), which ``stable=False`` or None allows. NaN
+    sorts as the largest value: last in an ascending sort, first in a descending one. The gradient flows back
+    to the elements' original places (node ``SortBackward0``; ``SortBackward1`` with ``stable=``, as PyTorch).
 
     >>> import tapegrad as tg
     >>> tg.sort(tg.tensor([3.0, 1.0, 2.0]))
     sort(values=tensor([1., 2., 3.]), indices=tensor([1, 2, 0]))
     """
     _check_tensor("sort", input)
+    dim, descending, stable_given = _sort_args("sort", args, dim, descending, stable, True)
     n = input._data.shape[_check_dim("sort", dim, input._data.ndim)] if input._data.ndim else 1
-    return return_types.sort(*_sorted_along("sort", input, dim, n, descending, "SortBackward0"))
+    name = "SortBackward1" if stable_given else "SortBackward0"
+    return return_types.sort(*_sorted_along("sort", input, dim, n, descending, name))
 
 
 @op
-def argsort(input: Tensor, dim: int = -1, descending: bool = False, stable: bool = False) -> Tensor:
-    """argsort(input, dim=-1, descending=False, stable=False): the int64 indices that sort each slice along
-    ``dim`` (``sort(...).indices``); stable, with NaN as the largest value.
+def argsort(input: Tensor, *args, dim: int | None = None, descending: bool | None = None,
+            stable=_UNSET) -> Tensor:
+    """argsort(input, dim=-1, descending=False) or argsort(input, *, stable, dim=-1, descending=False): the
+    int64 indices that sort each slice along ``dim`` (``sort(...).indices``); stable, with NaN as the largest
+    value.
 
     >>> import tapegrad as tg
     >>> tg.tensor([[3.0, 1.0, 2.0]]).argsort(dim=1, descending=True)
     tensor([[0, 2, 1]])
     """
     _check_tensor("argsort", input)
+    dim, descending, _ = _sort_args("argsort", args, dim, descending, stable, False)
     x = input._data
     if x.ndim == 0:
         _check_dim("argsort", dim, 0)
@@ -109,9 +142,19 @@ def topk(input: Tensor, k: int, dim: int = -1, largest: bool = True, sorted: boo
         raise RuntimeError("topk: does not support bool input, as PyTorch (cast it with .long() or .float() first)")
     d = _check_dim("topk", dim, x.ndim)
     n = x.shape[d] if x.ndim else 1
-    if isinstance(k, bool) or not isinstance(k, (int, np.integer)):
-        raise TypeError(f"topk: k must be an int, got {type(k).__name__} {k!r}")
+    k = _count_of("topk", k)
     if not 0 <= k <= n:
         raise RuntimeError(f"topk: k={k} is out of range for dim {dim} of size {n} (input shape "
                            f"{tuple(x.shape)}); expected 0 <= k <= {n}")
-    return return_types.topk(*_sorted_along("topk", input, dim, int(k), largest, "TopkBackward0"))
+    return return_types.topk(*_sorted_along("topk", input, dim, k, largest, "TopkBackward0"))
+
+
+def _count_of(op, k):
+    """``k`` as an int: a Python or numpy int, or an integer tensor of one element (PyTorch's SymInt); not a bool
+    or a float."""
+    if isinstance(k, (bool, np.bool_)) or (isinstance(k, Tensor) and k._data.dtype.kind not in "iu"):
+        raise TypeError(f"{op}: k must be an int, got {type(k).__name__} {k!r}")
+    try:
+        return operator.index(k)
+    except TypeError:
+        raise TypeError(f"{op}: k must be an int, got {type(k).__name__} {k!r}") from None
