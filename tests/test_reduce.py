@@ -1208,6 +1208,59 @@ def test_prod_takes_one_int_dim_as_pytorch():
                 compare_gradients(torch, lambda L, x, fn=fn: (fn(L, x),), a)
 
 
+@pytest.mark.parametrize("op", ["all", "any"])
+@given(a=arrays(shapes(min_dims=0, max_dims=3, min_side=0, max_side=3), dtype=np.int64, min_value=0, max_value=2),
+       dtype=st.sampled_from(["int64", "uint8", "float32", "bool"]), dims=st.sampled_from([(), []]))
+@example(a=np.array([[1, 0]]), dtype="bool", dims=())  # PyTorch: shape (1, 2), not a 0-d result
+def test_all_any_over_no_dims_reduce_nothing(op, a, dtype, dims):
+    x = tg.tensor(a, dtype=getattr(tg, dtype))
+    y = getattr(x, op)(dims)
+    assert y.shape == a.shape and y.dtype == (tg.uint8 if dtype == "uint8" else tg.bool)
+    np.testing.assert_array_equal(y.numpy(), (a != 0).astype(y.numpy().dtype))
+    assert getattr(x, op)().shape == ()  # no dim at all: every dim, as before
+
+
+@given(a=hnp.arrays(np.float64, st.integers(1, 5), elements=st.sampled_from([1.0, 2.0, 2.0, math.nan, -1.0])),
+       scale=st.sampled_from([1.0, math.inf, -math.inf, math.nan]))
+@example(a=np.array([1.0, 3.0, 3.0]), scale=math.inf)  # the non-maxima get 0, not inf * 0 = nan
+def test_whole_tensor_max_min_median_put_the_gradient_only_on_the_ties(a, scale):
+    for op in ("max", "min", "median"):
+        x = tg.tensor(a, requires_grad=True)
+        y = getattr(x, op)()
+        with np.errstate(all="ignore"):
+            y.backward(tg.tensor(scale, dtype=tg.float64))
+        v = y.item()
+        ties = np.isnan(a) if math.isnan(v) else a == v
+        with np.errstate(all="ignore"):
+            want = np.where(ties, scale / ties.sum(), 0.0)  # PyTorch's evenly_distribute_backward
+        np.testing.assert_array_equal(x.grad.numpy(), want)
+
+
+def test_value_selecting_gradients_with_infinite_incoming_gradients_match_pytorch():
+    torch = pytest.importorskip("torch")
+    a = [[1.0, 3.0, 3.0], [float("nan"), 0.5, 2.0]]
+    for fn in (lambda L, x: (x.max(),), lambda L, x: (x.min(),), lambda L, x: (x.median(),),
+               lambda L, x: (x.amax(1),), lambda L, x: (x.amin(),), lambda L, x: (x.max(1).values,),
+               lambda L, x: (x.median(0).values,), lambda L, x: (x.sort(1).values,), lambda L, x: (x.topk(2).values,),
+               lambda L, x: (x.norm(math.inf, 1),)):
+        grads = []
+        for lib in (torch, tg):
+            x = lib.tensor(a, dtype=lib.float64, requires_grad=True)
+            (y,) = fn(lib, x)
+            with np.errstate(all="ignore"):
+                y.backward(lib.full(tuple(y.shape), math.inf, dtype=lib.float64))
+            grads.append(x.grad.numpy())
+        np.testing.assert_array_equal(grads[1], grads[0])
+
+
+def test_dims_may_be_one_element_integer_tensors_as_in_pytorch():
+    x = tg.tensor([[1.0, 2.0], [3.0, 4.0]])
+    assert x.sum(tg.tensor(0)).tolist() == [4.0, 6.0] and x.mean((tg.tensor(1),)).tolist() == [1.5, 3.5]
+    with pytest.raises(TypeError, match="sum: dim must be an int or a one-element integer tensor"):
+        x.sum(tg.tensor(0.0))
+    assert x.norm(p=None).item() == pytest.approx(math.sqrt(30))  # PyTorch's default p
+
+
 def test_docstring_examples():
     import doctest
 

@@ -43,15 +43,24 @@ def normalize_dims(op, dim, ndim):
     """
     if dim is None:
         return tuple(range(ndim))
+    if isinstance(dim, Tensor):  # a one-element integer tensor is an int, as in PyTorch
+        dim = _index_of(op, dim)
     if isinstance(dim, (list, tuple)):
         if not dim:
             return tuple(range(ndim))
-        axes = tuple(sorted(_check_dim(op, d, ndim) for d in dim))
+        axes = tuple(sorted(_check_dim(op, _index_of(op, d) if isinstance(d, Tensor) else d, ndim) for d in dim))
         if len(set(axes)) != len(axes):
             raise RuntimeError(f"{op}: dim {tuple(dim)} names an axis more than once")
         return axes if ndim else ()
     axis = _check_dim(op, dim, ndim)
     return (axis,) if ndim else ()
+
+
+def _index_of(op, t):
+    if t._data.dtype.kind not in "iu" or t._data.size != 1:
+        raise TypeError(f"{op}: dim must be an int or a one-element integer tensor, got a {t._data.dtype} tensor "
+                        f"of shape {tuple(t._data.shape)}")
+    return int(t._data.reshape(()))
 
 
 def _no_bool(op, t, error=RuntimeError):
@@ -445,14 +454,20 @@ def _check_nonempty(op, x, axes, dim):
 
 def _spread_over_ties(name, input, out, axes, keepdim, nan_ties):
     """Record ``out`` (amax, amin, whole-tensor max/min/median) as the node ``name``: the gradient is split
-    evenly among ties."""
+    evenly among ties. As PyTorch: the whole-tensor ops (``nan_ties``: a nan result's ties are the nans) put
+    it at the ties and 0 elsewhere (evenly_distribute_backward); amax and amin multiply it by the tie mask
+    (scale_grad_by_count), so an infinite gradient gives nan off the ties there."""
     shape = None if keepdim else kept_shape(input._data.shape, axes)
-
-    def ties_rule(xp, g, out, x):
-        if shape is not None:
-            g, out = g.reshape(shape), out.reshape(shape)
-        ties = _ties(x, out, nan_ties)
-        return g * ties / ties.sum(axis=axes, keepdims=True)
+    if nan_ties:
+        def ties_rule(xp, g, out, x):
+            ties = _ties(x, out, True)
+            return xp.where(ties, g / ties.sum(), 0.0)
+    else:
+        def ties_rule(xp, g, out, x):
+            if shape is not None:
+                g, out = g.reshape(shape), out.reshape(shape)
+            ties = _ties(x, out, False)
+            return g * ties / ties.sum(axis=axes, keepdims=True)
 
     return record(out, (input,), ties_rule, name)
 
@@ -847,6 +862,8 @@ def norm(input: Tensor, p="fro", dim=None, keepdim: bool = False, out=None, dtyp
                                f"without narrowing")
         input = input.type(dtype)
     x = input._data
+    if p is None:  # PyTorch's default
+        p = "fro"
     if isinstance(p, str):
         if p == "nuc":
             raise NotImplementedError("norm: the nuclear norm (p='nuc') is not implemented")
@@ -950,8 +967,13 @@ def _normp_grad(xp, x, out, axes, p):
 # ---------------------------------------------------------------------- all, any, count_nonzero
 def _logical(op, input, dim, keepdim, reduce):
     x = input._data
-    axes = None if dim is None else normalize_dims(op, dim, x.ndim)
-    out = np.asarray(reduce(x, axis=axes, keepdims=keepdim))
+    if isinstance(dim, (list, tuple)) and not dim:
+        # NOTE: all/any(dim=()) reduce nothing in PyTorch (sum/mean(dim=()) reduce every dim): each element
+        # is its own slice; checked dims, the values as bool (uint8 stays uint8)
+        out = x != 0
+    else:
+        axes = None if dim is None else normalize_dims(op, dim, x.ndim)
+        out = np.asarray(reduce(x, axis=axes, keepdims=keepdim))
     return _wrap(out.astype(np.uint8) if x.dtype == np.uint8 else out)
 
 
