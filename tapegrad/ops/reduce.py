@@ -250,7 +250,7 @@ class _Spread:
             d = a - a.sum(axis=axes, keepdims=True) / n
             d -= d.sum(axis=axes, keepdims=True) / n
             out = np.asarray((d * d).sum(axis=axes, keepdims=self.keepdim) / builtins.max(self.n - self.correction, 0))
-        return (np.sqrt(out) if root else out).astype(x.dtype, copy=False)
+            return (np.sqrt(out) if root else out).astype(x.dtype, copy=False)  # inf where float32 overflows
 
     def var_rule(self):
         """PyTorch's var_backward: 2 / (N - correction) * g * (x - mean). Reducing every dim by default with
@@ -461,7 +461,8 @@ def _spread_over_ties(name, input, out, axes, keepdim, nan_ties):
     if nan_ties:
         def ties_rule(xp, g, out, x):
             ties = _ties(x, out, True)
-            return xp.where(ties, g / ties.sum(), 0.0)
+            count = ties.sum()
+            return xp.where(ties, g / (count + (count == 0)), 0.0)  # no ties only for an empty input
     else:
         def ties_rule(xp, g, out, x):
             if shape is not None:
