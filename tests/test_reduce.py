@@ -1261,6 +1261,18 @@ def test_dims_may_be_one_element_integer_tensors_as_in_pytorch():
     assert x.norm(p=None).item() == pytest.approx(math.sqrt(30))  # PyTorch's default p
 
 
+@pytest.mark.parametrize("op", ["cumsum", "cumprod"])
+@given(a=hnp.arrays(np.float32, st.integers(1, 6), elements=st.sampled_from([3e38, -3e38, 2.0, 0.0, 1e-30, 1e30])))
+@example(a=np.array([3e38, 3e38, 0.0], dtype=np.float32))  # cumprod: PyTorch [3e38, inf, 0], not nan
+@example(a=np.array([3e38, 3e38, -3e38], dtype=np.float32))  # cumsum: PyTorch [3e38, inf, 3e38]
+def test_float32_scans_accumulate_in_float64_as_pytorch(op, a):
+    with np.errstate(all="ignore"):
+        want = getattr(np, op)(a.astype(np.float64)).astype(np.float32)
+    got = getattr(tg.tensor(a), op)(0)
+    np.testing.assert_array_equal(got.numpy(), want)
+    assert got.dtype == tg.float32
+
+
 def test_docstring_examples():
     import doctest
 

@@ -115,6 +115,12 @@ def _accumulator(dtype):
     return np.float32 if dtype == np.float16 else dtype
 
 
+def _scan_accumulator(dtype):
+    """The dtype cumsum and cumprod accumulate in on PyTorch's CPU (its acc_type): float64 for float32, float32
+    for float16. So [3e38, 3e38, 0] has the running product [3e38, inf, 0], not nan at the end."""
+    return np.float64 if dtype == np.float32 else _accumulator(dtype)
+
+
 def _floating(op, t):
     """``t`` itself if floating point; PyTorch's reductions that need a float dtype say so."""
     if t._data.dtype.kind != "f":
@@ -760,7 +766,8 @@ def cumsum(input: Tensor, dim=None, *, dtype=None, axis=None) -> Tensor:
     def cumsum_rule(xp, g, out, x):
         return _reverse_cumsum(xp, g, d)
 
-    out = np.cumsum(x, axis=d, dtype=_accumulator(x.dtype)).astype(x.dtype, copy=False)
+    with np.errstate(over="ignore"):
+        out = np.cumsum(x, axis=d, dtype=_scan_accumulator(x.dtype)).astype(x.dtype, copy=False)
     return record(out, (input,), cumsum_rule, "CumsumBackward0")
 
 
@@ -791,7 +798,8 @@ def cumprod(input: Tensor, dim=None, *, dtype=None, axis=None) -> Tensor:
             return _reverse_cumsum(xp, g * out, d) / x
         return xp.cumprod_backward(g, x, dim=d)
 
-    out = np.cumprod(x, axis=d, dtype=_accumulator(x.dtype)).astype(x.dtype, copy=False)
+    with np.errstate(over="ignore", under="ignore"):
+        out = np.cumprod(x, axis=d, dtype=_scan_accumulator(x.dtype)).astype(x.dtype, copy=False)
     return record(out, (input,), cumprod_rule, "CumprodBackward0")
 
 
