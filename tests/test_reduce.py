@@ -312,7 +312,7 @@ def test_prod_gradient_with_zeros_is_the_product_of_the_others(row, dtype):
         x = tg.tensor(a, requires_grad=True)
         with warnings.catch_warnings():
             warnings.simplefilter("error")  # no division by zero anywhere
-            x.prod(dim).sum().backward()
+            (x.prod() if dim is None else x.prod(dim)).sum().backward()
         want = _prod_of_others(a, 1) if dim == 1 else _prod_of_others(a.reshape(-1), 0).reshape(a.shape)
         assert x.grad.dtype == dtype
         np.testing.assert_allclose(x.grad.numpy(), want, rtol=1e-6)
@@ -1190,7 +1190,7 @@ def test_prod_gradient_is_pytorchs_with_zeros_and_infinities(a, dim):
 
 def test_prod_takes_one_int_dim_as_pytorch():
     x = tg.tensor([[1.0, 2.0], [3.0, 4.0]])
-    for dim in ((0, 1), [0], (0,)):
+    for dim in ((0, 1), [0], (0,), None):
         with pytest.raises(TypeError, match="prod: dim must be an int, got"):
             x.prod(dim)
         with pytest.raises(TypeError, match="prod: dim must be an int"):
@@ -1198,6 +1198,7 @@ def test_prod_takes_one_int_dim_as_pytorch():
     assert x.prod(axis=(0, 1)).item() == 24.0 == np.prod(x, axis=(0, 1)).item()  # numpy's alias still does
     torch = pytest.importorskip("torch")
     for fn in (lambda L, x: x.prod((0, 1)), lambda L, x: L.prod(x, (0,)), lambda L, x: x.prod([0]),
+               lambda L, x: x.prod(None), lambda L, x: x.prod(dim=None), lambda L, x: x.prod(keepdim=True),
                lambda L, x: x.prod(1), lambda L, x: x.prod(-1, True), lambda L, x: x.prod(dtype=L.float64)):
         if same_outcome(torch, fn, [[1.0, 2.0], [3.0, 0.0]], "float32", True)[0] == "ok":
             compare_gradients(torch, lambda L, x, fn=fn: (fn(L, x),), [[1.0, 2.0], [3.0, 0.0]])
@@ -1271,6 +1272,48 @@ def test_float32_scans_accumulate_in_float64_as_pytorch(op, a):
     got = getattr(tg.tensor(a), op)(0)
     np.testing.assert_array_equal(got.numpy(), want)
     assert got.dtype == tg.float32
+
+
+# the grad_fn name of each form, as PyTorch 2.13 names it (printed from .venv-torch); test_node_names_match_pytorch
+# checks the table itself against PyTorch when it is installed
+NODE_NAMES = {
+    "sum()": (lambda L, x: x.sum(), "SumBackward0"), "sum(1)": (lambda L, x: x.sum(1), "SumBackward1"),
+    "sum(())": (lambda L, x: x.sum(()), "SumBackward1"), "mean()": (lambda L, x: x.mean(), "MeanBackward0"),
+    "mean(1)": (lambda L, x: x.mean(1), "MeanBackward1"), "var()": (lambda L, x: x.var(), "VarBackward0"),
+    "var(1)": (lambda L, x: x.var(1), "VarBackward0"), "std(0)": (lambda L, x: x.std(0), "StdBackward0"),
+    "var_mean": (lambda L, x: L.var_mean(x, 1)[1], "VarMeanBackward0"),
+    "std_mean": (lambda L, x: L.std_mean(x)[0], "StdMeanBackward0"),
+    "prod()": (lambda L, x: x.prod(), "ProdBackward0"), "prod(1)": (lambda L, x: x.prod(1), "ProdBackward1"),
+    "max()": (lambda L, x: x.max(), "MaxBackward1"), "max(1)": (lambda L, x: x.max(1).values, "MaxBackward0"),
+    "min()": (lambda L, x: x.min(), "MinBackward1"), "min(0)": (lambda L, x: x.min(0)[0], "MinBackward0"),
+    "amax": (lambda L, x: x.amax(1), "AmaxBackward0"), "amin": (lambda L, x: x.amin(), "AminBackward0"),
+    "median()": (lambda L, x: x.median(), "MedianBackward0"),
+    "median(1)": (lambda L, x: x.median(1).values, "MedianBackward1"),
+    "logsumexp": (lambda L, x: x.logsumexp(1), "LogsumexpBackward0"),
+    "cumsum": (lambda L, x: x.cumsum(1), "CumsumBackward0"), "cumprod": (lambda L, x: x.cumprod(0), "CumprodBackward0"),
+    "norm()": (lambda L, x: x.norm(), "LinalgVectorNormBackward0"),
+    "norm(1, 1)": (lambda L, x: x.norm(1, 1), "LinalgVectorNormBackward0"),
+    "norm(inf)": (lambda L, x: x.norm(math.inf), "LinalgVectorNormBackward0"),
+    "norm(0)": (lambda L, x: x.norm(0), "LinalgVectorNormBackward0"),
+    "norm('fro', (0, 1))": (lambda L, x: x.norm("fro", (0, 1)), "LinalgVectorNormBackward0"),
+    "max 0-d": (lambda L, x: x.sum().max(0).values, "MaxBackward0"),
+    "cumsum 0-d": (lambda L, x: x.sum().cumsum(0), "CumsumBackward0"),
+    "median 0-d": (lambda L, x: x.sum().median(0).values, "MedianBackward1"),
+}
+
+
+@pytest.mark.parametrize("form", sorted(NODE_NAMES))
+def test_node_names_are_pytorchs(form):
+    fn, name = NODE_NAMES[form]
+    x = tg.tensor([[0.5, -1.0, 2.0], [1.5, 3.0, -0.25]], requires_grad=True)
+    assert fn(tg, x).grad_fn.name() == name
+
+
+def test_node_names_match_pytorch():
+    torch = pytest.importorskip("torch")
+    for form, (fn, name) in NODE_NAMES.items():
+        x = torch.tensor([[0.5, -1.0, 2.0], [1.5, 3.0, -0.25]], requires_grad=True)
+        assert fn(torch, x).grad_fn.name() == name, form
 
 
 def test_docstring_examples():

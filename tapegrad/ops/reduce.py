@@ -370,11 +370,14 @@ def _mean_rule(x, spread):
 
 
 # ---------------------------------------------------------------------- prod
+_NO_DIM = object()  # prod without a dim (PyTorch's first overload); an explicit None is refused, as in PyTorch
+
 @op
-def prod(input: Tensor, dim=None, keepdim: bool = False, *, dtype=None, axis=None, keepdims=None,
+def prod(input: Tensor, dim: int = _NO_DIM, keepdim: bool = False, *, dtype=None, axis=None, keepdims=None,
          out=None) -> Tensor:
-    """prod(input, dim=None, keepdim=False, *, dtype=None): the product over one ``dim`` (an int; all
-    elements by default). numpy's ``axis=`` may also name several dims.
+    """prod(input, *, dtype=None) or prod(input, dim, keepdim=False, *, dtype=None): the product of all
+    elements, or over one ``dim`` (an int, as PyTorch's: a tuple, a list or None is a TypeError). numpy's
+    ``axis=`` may name several dims (``np.prod(t)`` calls ``t.prod(axis=None)``).
 
     The gradient is PyTorch's: out / x where the input has no zero, else the product of the other elements
     (exclusive running products, so no division touches a zero).
@@ -384,7 +387,11 @@ def prod(input: Tensor, dim=None, keepdim: bool = False, *, dtype=None, axis=Non
     tensor([ 2., 12.])
     """
     no_out("prod", out)
-    if isinstance(dim, (list, tuple)):
+    if dim is _NO_DIM:
+        if keepdim and axis is None and keepdims is None:
+            raise TypeError("prod: keepdim=True needs a dim (prod without a dim returns a 0-d tensor)")
+        dim = None
+    elif dim is None or isinstance(dim, (list, tuple)):
         raise TypeError(f"prod: dim must be an int, got {type(dim).__name__} {dim!r} (PyTorch's prod reduces one "
                         f"dim, or all of them without dim)")
     dim, keepdim = dim_args("prod", dim, keepdim, axis, keepdims)
