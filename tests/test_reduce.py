@@ -1316,6 +1316,44 @@ def test_node_names_match_pytorch():
         assert fn(torch, x).grad_fn.name() == name, form
 
 
+@pytest.mark.parametrize("p", [1, math.inf, -math.inf])
+@given(a=hnp.arrays(np.float64, st.tuples(st.integers(1, 2), st.integers(1, 4)),
+                    elements=st.sampled_from([math.nan, 0.0, 1.0, -2.0, 2.0, -0.5])), dim=st.sampled_from([None, 1]))
+@example(a=np.array([[math.nan, 1.0, 0.0]]), dim=None)  # PyTorch: sgn(nan) = 0, so 0 at the nan, not nan
+def test_norm_gradients_at_nan_are_pytorchs(p, a, dim):
+    """PyTorch's norm_backward: sgn(x) * g for p = 1; for p = +-inf sgn(x) * g / count over the elements with
+    |x| equal to the norm or nan. sgn(nan) is 0, so a nan input gets gradient 0 there."""
+    x = tg.tensor(a, requires_grad=True)
+    with np.errstate(all="ignore"):
+        x.norm(p, dim, keepdim=True).sum().backward()
+        sgn = np.sign(np.nan_to_num(a))
+        if p == 1:
+            want = sgn
+        else:
+            axes = (0, 1) if dim is None else 1
+            m = np.abs(a).max(axis=axes, keepdims=True) if p > 0 else np.abs(a).min(axis=axes, keepdims=True)
+            if np.isnan(a).any():
+                m = np.where(np.isnan(a).any(axis=axes, keepdims=True), np.nan, m)
+            mask = (np.abs(a) == m) | np.isnan(a)
+            want = sgn * mask / mask.sum(axis=axes, keepdims=True)
+    np.testing.assert_allclose(x.grad.numpy(), want, equal_nan=True)
+
+
+def test_norm_values_and_gradients_at_zeros_inf_and_nan_match_pytorch():
+    torch = pytest.importorskip("torch")
+    nan, inf = math.nan, math.inf
+    for a in ([[0.0, 0.0, 0.0], [1.0, -2.0, 0.0]], [[inf, 1.0, 0.0], [-inf, 2.0, 3.0]],
+              [[nan, 1.0, 0.0], [1.0, nan, -3.0]], [[2.0, -2.0, 1.0], [0.5, 0.5, -0.5]]):
+        for p in (2, 1, 3, 0.5, 1.5, inf, -inf, -1, 0, 2.5):
+            for dim in (None, 1):
+                def fn(L, x, p=p, dim=dim):
+                    return (x.norm(p, dim),)
+                with np.errstate(all="ignore"):
+                    same_outcome(torch, fn, a, "float64", True)
+                    if p != 0:  # the 0-"norm" has no gradient in PyTorch (None), nor here
+                        compare_gradients(torch, fn, a)
+
+
 def test_docstring_examples():
     import doctest
 

@@ -961,23 +961,30 @@ def _norm2_grad(xp, x, out, axes, p):
     return x * nonzero / (out + ~nonzero)
 
 
+def _sgn(x):
+    """PyTorch's sgn of a real tensor: -1, 0 or 1, and 0 for nan (numpy's sign gives nan there). No gradient
+    flows through it, and it computes the same on arrays and tensors."""
+    return (x > 0) * 1.0 - (x < 0) * 1.0
+
+
 def _norm1_grad(xp, x, out, axes, p):
-    return xp.sign(x)
+    return _sgn(x)
 
 
 def _norm_inf_grad(xp, x, out, axes, p):
-    ties = xp.abs(x) == out  # the gradient is split evenly among the elements of largest (smallest) |x|
-    return xp.sign(x) * ties / ties.sum(axis=axes, keepdims=True)
+    # the gradient is split evenly among the elements of largest (smallest) |x|, or among the nans (PyTorch's
+    # mask: |x| == norm or |x| is nan), whose sgn is 0
+    ties = (xp.abs(x) == out) | (x != x)
+    return _sgn(x) * ties / ties.sum(axis=axes, keepdims=True)
 
 
 def _normp_grad(xp, x, out, axes, p):
     # d ||x||_p / d x_i = sign(x_i) |x_i|^(p-1) / ||x||_p^(p-1); 0 at x_i = 0 and for a zero norm (PyTorch's
     # convention), so the powers are taken of 1 there and masked: no inf * 0.
-    sign = xp.sign(x)
-    nonzero_x = sign != 0
+    nonzero_x = x != 0
     nonzero = out != 0
     ratio = (xp.abs(x) + ~nonzero_x) / (out + ~nonzero)
-    return sign * nonzero * ratio ** (p - 1)
+    return _sgn(x) * nonzero * ratio ** (p - 1)
 
 
 # ---------------------------------------------------------------------- all, any, count_nonzero
