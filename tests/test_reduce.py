@@ -816,16 +816,11 @@ FLOAT_ONLY = {"mean", "var", "std", "var_mean", "std_mean", "norm", "norm_inf"}
 NO_BOOL = {"argmax", "argmin", "median", "topk"}
 
 
-@pytest.mark.parametrize("op", sorted(DIM_OPS))
-@given(shape=shapes(min_dims=0, max_dims=3, min_side=0, max_side=3), dim=st.integers(-5, 5),
-       dtype=st.sampled_from(["float32", "int64", "bool"]))
-@example(shape=(), dim=5, dtype="float32")  # tensor(3.).sum(5): accepted before, PyTorch's IndexError
-@example(shape=(), dim=-2, dtype="int64")
-@example(shape=(), dim=1, dtype="bool")
-@example(shape=(0,), dim=1, dtype="float32")
-def test_dim_out_of_range_is_an_index_error_on_every_input(op, shape, dim, dtype):
+def check_dim_argument(op, shape, dim, dtype):
+    """An out-of-range dim is an IndexError naming the op (a 0-d tensor takes -1 and 0, as PyTorch); an in-range
+    one is never called out of range (other refusals, of the dtype or of an empty dim, are fine)."""
     x = tg.tensor(np.zeros(shape), dtype=getattr(tg, dtype))
-    n = max(len(shape), 1)  # a 0-d tensor takes -1 and 0, as PyTorch
+    n = max(len(shape), 1)
     if (op in FLOAT_ONLY and dtype != "float32") or (op in NO_BOOL and dtype == "bool"):
         with pytest.raises(RuntimeError, match=rf"^{op.split('_')[0]}\w*: "):  # the dtype is refused first
             DIM_OPS[op](tg, x, dim)
@@ -837,6 +832,24 @@ def test_dim_out_of_range_is_an_index_error_on_every_input(op, shape, dim, dtype
     else:
         with pytest.raises(IndexError, match=rf"^{op.split('_')[0]}\w*: dim {dim} is out of range"):
             DIM_OPS[op](tg, x, dim)
+
+
+@given(op=st.sampled_from(sorted(DIM_OPS)), shape=shapes(min_dims=0, max_dims=3, min_side=0, max_side=3),
+       dim=st.integers(-5, 5), dtype=st.sampled_from(["float32", "int64", "bool"]))
+@example(op="sum", shape=(), dim=5, dtype="float32")  # tensor(3.).sum(5): accepted before, PyTorch's IndexError
+@example(op="amax", shape=(), dim=-2, dtype="int64")
+@example(op="cumsum", shape=(), dim=1, dtype="bool")
+@example(op="all", shape=(0,), dim=1, dtype="float32")
+def test_dim_out_of_range_is_an_index_error_on_every_input(op, shape, dim, dtype):
+    check_dim_argument(op, shape, dim, dtype)
+
+
+@pytest.mark.parametrize("op", sorted(DIM_OPS))
+def test_dims_of_every_op_on_0d_and_empty_inputs(op):
+    for shape in ((), (0,), (2, 0), (0, 3)):
+        for dtype in ("float32", "int64", "bool"):
+            for dim in range(-3, 3):
+                check_dim_argument(op, shape, dim, dtype)
 
 
 @pytest.mark.parametrize("op", sorted(DIM_OPS))
@@ -876,12 +889,23 @@ NO_IDENTITY = {"amax": lambda t, d: t.amax(d), "amin": lambda t, d: t.amin(d),
                "min": lambda t, d: t.min(d).values, "median": lambda t, d: t.median(d).values}
 
 
-@pytest.mark.parametrize("op", sorted(NO_IDENTITY))
-@given(shape=shapes(min_dims=1, max_dims=3, min_side=0, max_side=3).filter(lambda s: 0 in s), data=st.data())
-@example(shape=(2, 0), data=None)  # amax over dim 0 of a (2, 0) tensor: PyTorch gives tensor([])
-@example(shape=(0, 3), data=None)
+@given(op=st.sampled_from(sorted(NO_IDENTITY)),
+       shape=shapes(min_dims=1, max_dims=3, min_side=0, max_side=3).filter(lambda s: 0 in s), data=st.data())
+@example(op="amax", shape=(2, 0), data=None)  # amax over dim 0 of a (2, 0) tensor: PyTorch gives tensor([])
+@example(op="norm_inf", shape=(0, 3), data=None)
 def test_reductions_without_identity_on_empty_tensors(op, shape, data):
     d = data.draw(st.integers(-len(shape), len(shape) - 1)) if data is not None else 0
+    check_empty_reduction(op, shape, d)
+
+
+@pytest.mark.parametrize("op", sorted(NO_IDENTITY))
+def test_every_reduction_without_identity_on_empty_shapes(op):
+    for shape in ((0,), (2, 0), (0, 3), (2, 0, 1)):
+        for d in range(-len(shape), len(shape)):
+            check_empty_reduction(op, shape, d)
+
+
+def check_empty_reduction(op, shape, d):
     x = tg.zeros(shape, requires_grad=True)
     if shape[d] == 0:  # no identity: PyTorch's IndexError for a dim (norms: RuntimeError)
         with pytest.raises(RuntimeError if op.startswith("norm") else IndexError, match=rf"^{op.split('_')[0]}: "):
