@@ -1378,6 +1378,25 @@ def test_norm_values_and_gradients_at_zeros_inf_and_nan_match_pytorch():
                         compare_gradients(torch, fn, a)
 
 
+def test_scan_and_var_mean_edges_found_by_the_differential_driver():
+    # cumprod along a dim of size 1 passes the gradient through (PyTorch's cumprod_backward), even at inf
+    x = tg.tensor([[-2.5], [-math.inf]], requires_grad=True)
+    x.cumprod(1).sum().backward()
+    assert x.grad.tolist() == [[1.0], [1.0]]
+    # cumsum's running sum starts from +0.0, as PyTorch's: a -0.0 prefix sums to +0.0
+    y = tg.tensor([[-0.0, -0.0, 1.0]]).cumsum(1).numpy()
+    assert not np.signbit(y).any()
+    # var_mean's mean comes from PyTorch's float64 one-pass update: finite where a float32 sum overflows
+    v, m = tg.var_mean(tg.tensor([-3e38, -3e38]))
+    assert m.item() == pytest.approx(-3e38, rel=1e-6) and m.dtype == tg.float32 and v.item() == 0.0
+    torch = pytest.importorskip("torch")
+    for fn, a in ((lambda L, x: (x.cumprod(1),), [[-2.5], [-math.inf]]), (lambda L, x: (x.cumsum(1),), [[-0.0, -0.0]]),
+                  (lambda L, x: L.var_mean(x), [-3e38, -3e38])):
+        same_outcome(torch, fn, a, "float32", True)
+    compare_gradients(torch, lambda L, x: (x.cumprod(1),), [[-2.5], [-math.inf]])
+    assert not np.signbit(torch.tensor([[-0.0, -0.0, 1.0]]).cumsum(1).numpy()).any()
+
+
 def test_docstring_examples():
     import doctest
 

@@ -289,15 +289,15 @@ class _Spread:
         return std_rule
 
     def mean(self, x):
-        """The mean var_mean and std_mean return: PyTorch computes it in the same one-pass (Welford) update,
-        whose mean is nan once an infinity is followed by another element of the slice."""
+        """The mean var_mean and std_mean return: PyTorch computes it in the same one-pass (Welford) update, in
+        float64, whose mean is nan once an infinity is followed by another element of the slice (and finite
+        where a float32 sum would overflow: the mean of [-3e38, -3e38] is -3e38, where mean() gives -inf)."""
         axes, n = self.axes, self.n
         if n == 0:
             out = np.full(np.sum(x, axis=axes, keepdims=self.keepdim).shape, np.nan, dtype=x.dtype)
         else:
             with np.errstate(invalid="ignore", over="ignore"):
-                out = np.asarray(x.mean(axis=axes, keepdims=self.keepdim, dtype=_accumulator(x.dtype)))
-            out = out.astype(x.dtype, copy=False)
+                out = np.asarray(x.mean(axis=axes, keepdims=self.keepdim, dtype=np.float64)).astype(x.dtype)
         infinite = np.isinf(x)
         if n > 1 and infinite.any():
             moved = np.moveaxis(infinite, axes, tuple(range(x.ndim - len(axes), x.ndim)))
@@ -775,6 +775,7 @@ def cumsum(input: Tensor, dim=None, *, dtype=None, axis=None) -> Tensor:
 
     with np.errstate(over="ignore"):
         out = np.cumsum(x, axis=d, dtype=_scan_accumulator(x.dtype)).astype(x.dtype, copy=False)
+    out += 0.0  # NOTE: PyTorch's running sum starts from +0.0, so a -0.0 prefix sums to +0.0 (numpy keeps -0.0)
     return record(out, (input,), cumsum_rule, "CumsumBackward0")
 
 
@@ -800,6 +801,8 @@ def cumprod(input: Tensor, dim=None, *, dtype=None, axis=None) -> Tensor:
         return _wrap(np.cumprod(x, axis=d, dtype=np.int64 if dtype is None else x.dtype))
 
     def cumprod_rule(xp, g, out, x):
+        if x.shape[d] == 1:  # as PyTorch's cumprod_backward: a scan of one element passes g through (no g*x/x)
+            return g
         if not (x == 0).any():
             # d out_j / d x_i = out_j / x_i for j >= i
             return _reverse_cumsum(xp, g * out, d) / x
