@@ -1397,6 +1397,48 @@ def test_scan_and_var_mean_edges_found_by_the_differential_driver():
     assert not np.signbit(torch.tensor([[-0.0, -0.0, 1.0]]).cumsum(1).numpy()).any()
 
 
+SAVES_INPUT = {  # does PyTorch's formula read the input? (then a later in-place write to it refuses backward)
+    "sum": (lambda y: y.sum(), False), "sum(1)": (lambda y: y.sum(1), False), "mean(0)": (lambda y: y.mean(0), False),
+    "max(1)": (lambda y: y.max(1).values, False), "median(1)": (lambda y: y.median(1).values, False),
+    "sort": (lambda y: y.sort(1).values, False), "topk": (lambda y: y.topk(1).values, False),
+    "cumsum": (lambda y: y.cumsum(1), False), "var": (lambda y: y.var(), True), "prod": (lambda y: y.prod(), True),
+    "max()": (lambda y: y.max(), True), "amax": (lambda y: y.amax(1), True),
+    "logsumexp": (lambda y: y.logsumexp(1), True), "norm": (lambda y: y.norm(), True),
+}
+
+
+@pytest.mark.parametrize("op", sorted(SAVES_INPUT))
+def test_an_input_the_gradient_does_not_read_may_be_overwritten_before_backward(op):
+    fn, reads = SAVES_INPUT[op]
+    x = tg.tensor([[1.0, 2.0], [3.0, 4.0]], requires_grad=True)
+    y = x * 1
+    z = fn(y)
+    with tg.no_grad():
+        y.mul_(2)
+    if reads:
+        with pytest.raises(RuntimeError, match="modified by an in-place operation"):
+            z.sum().backward()
+    else:
+        z.sum().backward()  # as PyTorch, whose formula saves only sizes or indices here
+        assert x.grad is not None
+
+
+def test_saved_inputs_match_pytorch():
+    torch = pytest.importorskip("torch")
+    for fn, reads in SAVES_INPUT.values():
+        x = torch.tensor([[1.0, 2.0], [3.0, 4.0]], requires_grad=True)
+        y = x * 1
+        z = fn(y)
+        with torch.no_grad():
+            y.mul_(2)
+        try:
+            z.sum().backward()
+            refused = False
+        except RuntimeError:
+            refused = True
+        assert refused == reads
+
+
 def test_docstring_examples():
     import doctest
 
