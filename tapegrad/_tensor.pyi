@@ -555,7 +555,7 @@ class Tensor:
         """pow(input, exponent) -> input ** exponent, for a number or tensor exponent, or a number base."""
     def pow_(self, *args, **kwargs) -> Any:
         """pow_(...) -> self: ``pow`` in place."""
-    def prod(self, dim: builtins.int = ..., keepdim: builtins.bool = ..., *, dtype=..., axis=..., keepdims=..., out=...) -> Tensor:
+    def prod(self, dim=..., keepdim: builtins.bool = ..., *, dtype=..., axis=..., keepdims=..., out=...) -> Tensor:
         """prod(input, *, dtype=None) or prod(input, dim, keepdim=False, *, dtype=None): the product of all"""
     def rad2deg(self) -> Tensor:
         """rad2deg(input): angles in radians converted to degrees."""

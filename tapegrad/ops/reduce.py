@@ -14,7 +14,7 @@ from collections import namedtuple
 import numpy as np
 
 from .. import dtypes
-from ..autograd.declare import Tensor, backward_op, op, record
+from ..autograd.declare import Tensor, backward_op, cast, op, record
 from ..autograd.declare import check_dim as _check_dim
 from ..autograd.declare import wrap as _wrap
 from ..autograd.grad_mode import is_grad_enabled
@@ -107,7 +107,7 @@ def _in_dtype(op, input, dtype):
     if dtype.kind != "f" and input._requires_grad and is_grad_enabled():
         raise RuntimeError(f"{op}: autograd does not support dtype={dtype} for an input that requires grad; "
                            f"detach() it or compute in a floating point dtype")
-    return input.type(dtype)
+    return cast(input, dtype)
 
 
 def _accumulator(dtype):
@@ -189,7 +189,7 @@ def mean(input: Tensor, dim=None, keepdim: bool = False, *, dtype=None, axis=Non
         no_out("mean", out)
         dim, keepdim = dim_args("mean", dim, keepdim, axis, keepdims)
     if dtype is not None:
-        input = input.type(dtype)
+        input = cast(input, dtype)
     x = _floating("mean", input)._data
     if dim is None and not keepdim:
         axes, kept, n, name = None, None, x.size, "MeanBackward0"
@@ -224,7 +224,7 @@ def _var_setup(op, input, dim, unbiased, keepdim, correction, axis, keepdims, dt
         dim, unbiased = None, dim
     no_out(op, out)
     if dtype is not None:
-        input = input.type(dtype)
+        input = cast(input, dtype)
     dim, keepdim = dim_args(op, dim, keepdim, axis, keepdims)
     c = _correction(op, unbiased, correction, ddof)
     x = _floating(op, input)._data
@@ -373,7 +373,7 @@ def _mean_rule(x, spread):
 _NO_DIM = object()  # prod without a dim (PyTorch's first overload); an explicit None is refused, as in PyTorch
 
 @op
-def prod(input: Tensor, dim: int = _NO_DIM, keepdim: bool = False, *, dtype=None, axis=None, keepdims=None,
+def prod(input: Tensor, dim=_NO_DIM, keepdim: bool = False, *, dtype=None, axis=None, keepdims=None,
          out=None) -> Tensor:
     """prod(input, *, dtype=None) or prod(input, dim, keepdim=False, *, dtype=None): the product of all
     elements, or over one ``dim`` (an int, as PyTorch's: a tuple, a list or None is a TypeError). numpy's
@@ -713,7 +713,7 @@ def logsumexp(input: Tensor, dim=None, keepdim: bool = False, *, axis=None, keep
     if dim is None:
         raise TypeError("logsumexp: missing the required argument 'dim' (an int or a tuple of ints)")
     if input._data.dtype.kind != "f":
-        input = input.type(dtypes.get_default_dtype())
+        input = cast(input, dtypes.get_default_dtype())
     x = input._data
     axes = normalize_dims("logsumexp", dim, x.ndim)
     # NOTE: subtract the max so that exp cannot overflow; where the max is not finite (a row of -inf, or a
@@ -879,7 +879,7 @@ def norm(input: Tensor, p="fro", dim=None, keepdim: bool = False, out=None, dtyp
         if not np.can_cast(input._data.dtype, dtype, "safe"):
             raise RuntimeError(f"norm: the input's dtype {input._data.dtype} cannot be converted to dtype={dtype} "
                                f"without narrowing")
-        input = input.type(dtype)
+        input = cast(input, dtype)
     x = input._data
     if p is None:  # PyTorch's default
         p = "fro"
@@ -1012,7 +1012,8 @@ def all(input: Tensor, dim=None, keepdim: bool = False, *, axis=None, keepdims=N
     tensor([False,  True])
     """
     no_out("all", out)
-    return _logical("all", input, *dim_args("all", dim, keepdim, axis, keepdims), np.all)
+    dim, keepdim = dim_args("all", dim, keepdim, axis, keepdims)
+    return _logical("all", input, dim, keepdim, np.all)
 
 
 @op
@@ -1024,7 +1025,8 @@ def any(input: Tensor, dim=None, keepdim: bool = False, *, axis=None, keepdims=N
     tensor(True)
     """
     no_out("any", out)
-    return _logical("any", input, *dim_args("any", dim, keepdim, axis, keepdims), np.any)
+    dim, keepdim = dim_args("any", dim, keepdim, axis, keepdims)
+    return _logical("any", input, dim, keepdim, np.any)
 
 
 @op
