@@ -144,15 +144,15 @@ class Tensor:
         """add_at(shape, index, values): zeros of ``shape`` plus ``values`` at ``index`` (repeats accumulate)."""
     def adjoint(self) -> Any:
         """adjoint(input): the last two dimensions swapped (``mT``; real dtypes need no conjugation)."""
-    def all(self, dim=..., keepdim=..., *, axis=..., keepdims=..., out=...) -> Any:
+    def all(self, dim=..., keepdim: builtins.bool = ..., *, axis=..., keepdims=..., out=...) -> Tensor:
         """all(input, dim=None, keepdim=False): True where every element (over ``dim``) is nonzero; bool result."""
     def allclose(self, other: Tensor, rtol: builtins.float = ..., atol: builtins.float = ..., equal_nan: builtins.bool = ...) -> Any:
         """allclose(input, other, rtol=1e-05, atol=1e-08, equal_nan=False) -> bool: isclose everywhere."""
-    def amax(self, dim=..., keepdim=..., *, axis=..., keepdims=..., out=...) -> Any:
+    def amax(self, dim=..., keepdim: builtins.bool = ..., *, axis=..., keepdims=..., out=...) -> Tensor:
         """amax(input, dim=(), keepdim=False): the maximum over ``dim`` (all dims by default; int or tuple)."""
-    def amin(self, dim=..., keepdim=..., *, axis=..., keepdims=..., out=...) -> Any:
+    def amin(self, dim=..., keepdim: builtins.bool = ..., *, axis=..., keepdims=..., out=...) -> Tensor:
         """amin(input, dim=(), keepdim=False): the minimum over ``dim``; the gradient is split evenly among ties."""
-    def any(self, dim=..., keepdim=..., *, axis=..., keepdims=..., out=...) -> Any:
+    def any(self, dim=..., keepdim: builtins.bool = ..., *, axis=..., keepdims=..., out=...) -> Tensor:
         """any(input, dim=None, keepdim=False): True where some element (over ``dim``) is nonzero; bool result."""
     def arccos(self) -> Tensor:
         """acos(input): the inverse cosine (nan outside [-1, 1])."""
@@ -170,12 +170,12 @@ class Tensor:
         """atan2_(...) -> self: ``atan2`` in place."""
     def arctan_(self, *args, **kwargs) -> Any:
         """atan_(...) -> self: ``atan`` in place."""
-    def argmax(self, dim=..., keepdim=...) -> Any:
+    def argmax(self, dim=..., keepdim: builtins.bool = ...) -> Tensor:
         """argmax(input, dim=None, keepdim=False): the index of the (first) maximum; of the flattened input"""
-    def argmin(self, dim=..., keepdim=...) -> Any:
+    def argmin(self, dim=..., keepdim: builtins.bool = ...) -> Tensor:
         """argmin(input, dim=None, keepdim=False): the index of the (first) minimum. Returns int64, no gradient."""
-    def argsort(self, dim=..., descending=..., stable=...) -> Any:
-        """argsort(input, dim=-1, descending=False, stable=False): the int64 indices that sort each slice along"""
+    def argsort(self, *args, dim: builtins.int | None = ..., descending: builtins.bool | None = ..., stable=...) -> Tensor:
+        """argsort(input, dim=-1, descending=False) or argsort(input, *, stable, dim=-1, descending=False): the"""
     def argwhere(self) -> Any:
         """argwhere(input): ``nonzero(input)``."""
     def asin(self) -> Tensor:
@@ -258,13 +258,13 @@ class Tensor:
         """cosh(input): the hyperbolic cosine."""
     def cosh_(self, *args, **kwargs) -> Any:
         """cosh_(...) -> self: ``cosh`` in place."""
-    def count_nonzero(self, dim=...) -> Any:
+    def count_nonzero(self, dim=...) -> Tensor:
         """count_nonzero(input, dim=None): the number of nonzero elements over ``dim`` (int64)."""
     def cpu(self) -> Tensor: ...
     def cuda(self, *args, **kwargs) -> Any: ...
-    def cumprod(self, dim=..., *, dtype=..., axis=...) -> Any:
+    def cumprod(self, dim=..., *, dtype=..., axis=...) -> Tensor:
         """cumprod(input, dim, *, dtype=None): running products along ``dim``, with an exact gradient at zeros."""
-    def cumsum(self, dim=..., *, dtype=..., axis=...) -> Any:
+    def cumsum(self, dim=..., *, dtype=..., axis=...) -> Tensor:
         """cumsum(input, dim, *, dtype=None): running sums along ``dim``; integers and bools sum to int64."""
     @property
     def data(self) -> Tensor: ...
@@ -456,7 +456,7 @@ class Tensor:
         """logical_xor(input, other) -> bool tensor: logical_xor of the truth values (nonzero is True)."""
     def logical_xor_(self, *args, **kwargs) -> Any:
         """logical_xor_(...) -> self: ``logical_xor`` in place."""
-    def logsumexp(self, dim=..., keepdim=..., *, axis=..., keepdims=...) -> Any:
+    def logsumexp(self, dim=..., keepdim: builtins.bool = ..., *, axis=..., keepdims=...) -> Tensor:
         """logsumexp(input, dim, keepdim=False): log(sum(exp(input))) over ``dim``, computed stably."""
     def long(self) -> Tensor:
         """long(): the values as int64 (no gradient)."""
@@ -476,15 +476,15 @@ class Tensor:
         """masked_select(input, mask): the 1-d tensor of the elements where the boolean ``mask`` is True."""
     def matmul(self, other) -> Any:
         """matmul(input, other): the matrix product with numpy's rules: 1-D, 2-D, batched and broadcast-batched."""
-    def max(self, dim=..., keepdim=..., *, axis=..., keepdims=..., out=...) -> Any:
+    def max(self, dim=..., keepdim: builtins.bool = ..., *, axis=..., keepdims=..., out=...) -> Any:
         """max(input) -> 0-d tensor; max(input, dim, keepdim=False) -> (values, indices); max(input, other)."""
     def maximum(self, other: Tensor | builtins.float) -> Tensor:
         """maximum(input, other): the elementwise maximum (nan if either is nan); at ties each input gets half the"""
-    def mean(self, dim=..., keepdim=..., *, dtype=..., axis=..., keepdims=..., out=...) -> Any:
+    def mean(self, dim=..., keepdim: builtins.bool = ..., *, dtype=..., axis=..., keepdims=..., out=...) -> Tensor:
         """mean(input, dim=None, keepdim=False, *, dtype=None): the mean over ``dim`` (floating point only)."""
-    def median(self, dim=..., keepdim=...) -> Any:
+    def median(self, dim=..., keepdim: builtins.bool = ...) -> Any:
         """median(input) -> 0-d tensor; median(input, dim, keepdim=False) -> (values, indices)."""
-    def min(self, dim=..., keepdim=..., *, axis=..., keepdims=..., out=...) -> Any:
+    def min(self, dim=..., keepdim: builtins.bool = ..., *, axis=..., keepdims=..., out=...) -> Any:
         """min(input) -> 0-d tensor; min(input, dim, keepdim=False) -> (values, indices); min(input, other)."""
     def minimum(self, other: Tensor | builtins.float) -> Tensor:
         """minimum(input, other): the elementwise minimum (nan if either is nan); ties split the gradient in half."""
@@ -536,7 +536,7 @@ class Tensor:
         """new_zeros(size, *, dtype=None, requires_grad=False): zeros with this tensor's dtype (unless ``dtype``)."""
     def nonzero(self, *, as_tuple=...) -> Any:
         """nonzero(input, *, as_tuple=False): the int64 (n, ndim) indices of non-zero elements (or its columns)."""
-    def norm(self, p=..., dim=..., keepdim=..., out=..., dtype=...) -> Any:
+    def norm(self, p=..., dim=..., keepdim: builtins.bool = ..., out=..., dtype=...) -> Tensor:
         """norm(input, p='fro', dim=None, keepdim=False, dtype=None): the vector p-norm over ``dim``."""
     def normal_(self, mean=..., std=..., *, generator=...) -> Any:
         """normal_(mean=0, std=1, *, generator=None): fill with samples from N(mean, std^2), in place."""
@@ -555,8 +555,8 @@ class Tensor:
         """pow(input, exponent) -> input ** exponent, for a number or tensor exponent, or a number base."""
     def pow_(self, *args, **kwargs) -> Any:
         """pow_(...) -> self: ``pow`` in place."""
-    def prod(self, dim=..., keepdim=..., *, dtype=..., axis=..., keepdims=..., out=...) -> Any:
-        """prod(input, dim=None, keepdim=False, *, dtype=None): the product over ``dim`` (all by default)."""
+    def prod(self, dim=..., keepdim: builtins.bool = ..., *, dtype=..., axis=..., keepdims=..., out=...) -> Tensor:
+        """prod(input, *, dtype=None) or prod(input, dim, keepdim=False, *, dtype=None): the product of all"""
     def rad2deg(self) -> Tensor:
         """rad2deg(input): angles in radians converted to degrees."""
     def rad2deg_(self, *args, **kwargs) -> Any:
@@ -641,8 +641,8 @@ class Tensor:
         """size(dim=None): the shape, or the length of one dimension."""
     def softmax(self, dim=..., _stacklevel=..., dtype=...) -> Any:
         """softmax(input, dim, dtype=None) -> exp(input) / exp(input).sum(dim), computed stably."""
-    def sort(self, dim=..., descending=..., stable=...) -> Any:
-        """sort(input, dim=-1, descending=False, stable=False) -> (values, indices): each slice along ``dim``"""
+    def sort(self, *args, dim: builtins.int | None = ..., descending: builtins.bool | None = ..., stable=...) -> Any:
+        """sort(input, dim=-1, descending=False) or sort(input, *, stable, dim=-1, descending=False) ->"""
     def split(self, split_size_or_sections, dim=...) -> Any:
         """split(tensor, split_size_or_sections, dim=0): views of pieces of the given size (the last may be"""
     def sqrt(self) -> Tensor:
@@ -655,7 +655,7 @@ class Tensor:
         """square_(...) -> self: ``square`` in place."""
     def squeeze(self, dim=...) -> Any:
         """squeeze(input, dim=None): remove dimensions of size 1 (all of them, or those of ``dim``: int or tuple)."""
-    def std(self, dim=..., unbiased=..., keepdim=..., *, correction=..., axis=..., keepdims=..., dtype=..., out=..., ddof=...) -> Any:
+    def std(self, dim=..., unbiased=..., keepdim: builtins.bool = ..., *, correction=..., axis=..., keepdims=..., dtype=..., out=..., ddof=...) -> Tensor:
         """std(input, dim=None, *, correction=1, keepdim=False): the standard deviation over ``dim``."""
     def sub(self, other: Tensor | builtins.float, *, alpha: builtins.float = ...) -> Tensor:
         """sub(input, other, *, alpha=1) -> input - alpha * other, with broadcasting."""
@@ -665,7 +665,7 @@ class Tensor:
         """sub(input, other, *, alpha=1) -> input - alpha * other, with broadcasting."""
     def subtract_(self, other: Tensor | builtins.float, **kwargs: Any) -> Tensor:
         """sub_(other) -> self: ``sub`` in place."""
-    def sum(self, dim=..., keepdim=..., *, dtype=..., axis=..., keepdims=..., out=...) -> Any:
+    def sum(self, dim=..., keepdim: builtins.bool = ..., *, dtype=..., axis=..., keepdims=..., out=...) -> Tensor:
         """sum(input, dim=None, keepdim=False, *, dtype=None): the sum over ``dim`` (all elements by default)."""
     def swapaxes(self, dim0, dim1) -> Any:
         """transpose(input, dim0, dim1): swap two dimensions (a view)."""
@@ -690,7 +690,7 @@ class Tensor:
     def to(self, *args, dtype=..., device=..., copy: builtins.bool = ..., non_blocking: builtins.bool = ..., memory_format=...) -> Tensor:
         """to(dtype) / to(device) / to(other) / to(device, dtype): cast to a dtype; only the CPU exists."""
     def tolist(self) -> Any: ...
-    def topk(self, k, dim=..., largest=..., sorted=...) -> Any:
+    def topk(self, k: builtins.int, dim: builtins.int = ..., largest: builtins.bool = ..., sorted: builtins.bool = ...) -> Any:
         """topk(input, k, dim=-1, largest=True, sorted=True) -> (values, indices): the ``k`` largest (or, with"""
     def transpose(self, dim0, dim1) -> Any:
         """transpose(input, dim0, dim1): swap two dimensions (a view)."""
@@ -718,7 +718,7 @@ class Tensor:
         """uniform_(from=0, to=1, *, generator=None): fill with samples from U[from, to), in place."""
     def unsqueeze(self, dim) -> Any:
         """unsqueeze(input, dim): insert a dimension of size 1 at ``dim`` (a view)."""
-    def var(self, dim=..., unbiased=..., keepdim=..., *, correction=..., axis=..., keepdims=..., dtype=..., out=..., ddof=...) -> Any:
+    def var(self, dim=..., unbiased=..., keepdim: builtins.bool = ..., *, correction=..., axis=..., keepdims=..., dtype=..., out=..., ddof=...) -> Tensor:
         """var(input, dim=None, *, correction=1, keepdim=False): the variance over ``dim``."""
     def view(self, *shape) -> Any:
         """view(*shape) or view(dtype): the same memory seen with a new shape (or reinterpreted as ``dtype``)."""

@@ -5,7 +5,7 @@ import warnings
 
 import numpy as np
 import pytest
-from hypothesis import given
+from hypothesis import example, given
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
@@ -63,7 +63,8 @@ REDUCTIONS = {
             arrays, 2),
     "std": (lambda t, d, k: t.std(d, keepdim=k), lambda a, ax, k: np.std(a, ax, ddof=1, keepdims=k),
             distinct, 2),
-    "prod": (lambda t, d, k: t.prod(d, k), lambda a, ax, k: np.prod(a, ax, keepdims=k), moderate, 1),
+    # prod's dim is one int, as PyTorch's; numpy's axis= alias takes the tuples this table draws
+    "prod": (lambda t, d, k: t.prod(axis=d, keepdims=k), lambda a, ax, k: np.prod(a, ax, keepdims=k), moderate, 1),
     "amax": (lambda t, d, k: t.amax(() if d is None else d, k), lambda a, ax, k: np.max(a, ax, keepdims=k),
              distinct, 1),
     "amin": (lambda t, d, k: t.amin(() if d is None else d, k), lambda a, ax, k: np.min(a, ax, keepdims=k),
@@ -311,7 +312,7 @@ def test_prod_gradient_with_zeros_is_the_product_of_the_others(row, dtype):
         x = tg.tensor(a, requires_grad=True)
         with warnings.catch_warnings():
             warnings.simplefilter("error")  # no division by zero anywhere
-            x.prod(dim).sum().backward()
+            (x.prod() if dim is None else x.prod(dim)).sum().backward()
         want = _prod_of_others(a, 1) if dim == 1 else _prod_of_others(a.reshape(-1), 0).reshape(a.shape)
         assert x.grad.dtype == dtype
         np.testing.assert_allclose(x.grad.numpy(), want, rtol=1e-6)
@@ -321,7 +322,7 @@ def test_prod_gradient_with_zeros_is_the_product_of_the_others(row, dtype):
                   elements=st.sampled_from([0.0, 0.0, 1.5, -2.0, 0.5, 3.0])), st.data())
 def test_prod_gradient_with_many_zeros_matches_finite_differences(a, data):
     dim = data.draw(valid_dims(a.ndim))
-    assert_gradients(lambda t: t.prod(dim), a)
+    assert_gradients(lambda t: t.prod(axis=dim), a)  # numpy's axis: None, an int or a tuple
 
 
 @pytest.mark.parametrize("a", [[[1.5, 2.0, 0.5], [0.7, -1.2, 2.0]], [[0.0, 2.0, 0.5], [0.7, -1.2, 2.0]],
@@ -432,7 +433,7 @@ def test_max_family_bad_inputs():
         tg.zeros(2, 0).min(1)
     with pytest.raises(IndexError, match=r"amax: cannot reduce over an empty dimension \(input shape \(2, "):
         tg.zeros(2, 0).amax(1)
-    with pytest.raises(RuntimeError, match="argmax: the input is empty"):
+    with pytest.raises(IndexError, match="argmax: the input is empty"):  # PyTorch's IndexError
         tg.zeros(0).argmax()
     with pytest.raises(IndexError, match="argmin: cannot reduce over dim 0 of size 0"):
         tg.zeros(0, 2).argmin(0)
@@ -651,7 +652,7 @@ def test_norm_forms_and_errors():
         x.norm("l2")
     with pytest.raises(ValueError, match=r"norm: the Frobenius norm takes at most 2 dims, got dim=\(0, 1, "):
         tg.ones(2, 2, 2).norm("fro", dim=(0, 1, 2))
-    with pytest.raises(IndexError, match=r"norm: cannot reduce over an empty dimension"):
+    with pytest.raises(RuntimeError, match=r"norm: cannot reduce over an empty dimension"):  # as PyTorch
         tg.zeros(0).norm(math.inf)
 
 
@@ -765,6 +766,677 @@ def test_std_var_take_numpy_ddof_and_dtype():
     assert x.var(dtype=tg.float64).dtype == tg.float64
     with pytest.raises(TypeError, match="var: give either correction=1 or its numpy alias ddof=0"):
         x.var(correction=1, ddof=0)
+
+
+# ---------------------------------------------------------------------- issue 9: PyTorch's checks and edges
+def outcome(lib, fn, a, dtype, requires_grad=False):
+    """What ``fn`` does in ``lib`` (tapegrad or torch) to a tensor of ``a`` in ``dtype``: ("raises", type) or
+    ("ok", [(dtype name, shape, values, requires_grad) per tensor result])."""
+    x = lib.tensor(np.asarray(a), dtype=getattr(lib, dtype))
+    if requires_grad:
+        x.requires_grad_(True)
+    try:
+        r = fn(lib, x)
+    except Exception as e:  # noqa: BLE001 - the kind of failure is the outcome
+        return ("raises", type(e).__name__)
+    outs = list(r) if isinstance(r, tuple) else [r]
+    return ("ok", [(str(o.dtype).split(".")[-1], tuple(o.shape), o.detach().numpy().tolist(), o.requires_grad)
+                   for o in outs])
+
+
+def same_outcome(torch, fn, a, dtype, requires_grad=False):
+    want, got = outcome(torch, fn, a, dtype, requires_grad), outcome(tg, fn, a, dtype, requires_grad)
+    if want[0] == "raises" or got[0] == "raises":
+        assert want[0] == got[0], (want, got)
+        return want
+    assert len(want[1]) == len(got[1]), (want, got)
+    for (dt, shape, values, rg), (dt2, shape2, values2, rg2) in zip(want[1], got[1]):
+        assert (dt, shape, rg) == (dt2, shape2, rg2), (want, got)
+        np.testing.assert_allclose(np.asarray(values2, dtype=np.float64), np.asarray(values, dtype=np.float64),
+                                   rtol=1e-5, atol=1e-7, equal_nan=True)
+    return want
+
+
+# every op of this family that takes a dim, called with one dim argument
+DIM_OPS = {
+    "sum": lambda L, x, d: x.sum(d), "mean": lambda L, x, d: x.mean(d), "var": lambda L, x, d: x.var(d),
+    "std": lambda L, x, d: x.std(d), "var_mean": lambda L, x, d: L.var_mean(x, d),
+    "std_mean": lambda L, x, d: L.std_mean(x, d), "prod": lambda L, x, d: x.prod(d),
+    "max": lambda L, x, d: x.max(d), "min": lambda L, x, d: x.min(d), "amax": lambda L, x, d: x.amax(d),
+    "amin": lambda L, x, d: x.amin(d), "argmax": lambda L, x, d: x.argmax(d),
+    "argmin": lambda L, x, d: x.argmin(d), "median": lambda L, x, d: x.median(d),
+    "logsumexp": lambda L, x, d: x.logsumexp(d), "cumsum": lambda L, x, d: x.cumsum(d),
+    "cumprod": lambda L, x, d: x.cumprod(d), "norm": lambda L, x, d: x.norm(2, d),
+    "norm_inf": lambda L, x, d: x.norm(math.inf, d), "all": lambda L, x, d: x.all(d),
+    "any": lambda L, x, d: x.any(d), "count_nonzero": lambda L, x, d: L.count_nonzero(x, d),
+    "sort": lambda L, x, d: x.sort(d), "argsort": lambda L, x, d: x.argsort(d),
+    "topk": lambda L, x, d: x.topk(0, d),
+}
+FLOAT_ONLY = {"mean", "var", "std", "var_mean", "std_mean", "norm", "norm_inf"}
+NO_BOOL = {"argmax", "argmin", "median", "topk"}
+
+
+def check_dim_argument(op, shape, dim, dtype):
+    """An out-of-range dim is an IndexError naming the op (a 0-d tensor takes -1 and 0, as PyTorch); an in-range
+    one is never called out of range (other refusals, of the dtype or of an empty dim, are fine)."""
+    x = tg.tensor(np.zeros(shape), dtype=getattr(tg, dtype))
+    n = max(len(shape), 1)
+    if (op in FLOAT_ONLY and dtype != "float32") or (op in NO_BOOL and dtype == "bool"):
+        with pytest.raises(RuntimeError, match=rf"^{op.split('_')[0]}\w*: "):  # the dtype is refused first
+            DIM_OPS[op](tg, x, dim)
+    elif -n <= dim < n:
+        try:
+            DIM_OPS[op](tg, x, dim)
+        except Exception as e:  # noqa: BLE001 - other refusals (dtype, empty dim) are fine; not this one
+            assert "out of range" not in str(e)
+    else:
+        with pytest.raises(IndexError, match=rf"^{op.split('_')[0]}\w*: dim {dim} is out of range"):
+            DIM_OPS[op](tg, x, dim)
+
+
+@given(op=st.sampled_from(sorted(DIM_OPS)), shape=shapes(min_dims=0, max_dims=3, min_side=0, max_side=3),
+       dim=st.integers(-5, 5), dtype=st.sampled_from(["float32", "int64", "bool"]))
+@example(op="sum", shape=(), dim=5, dtype="float32")  # tensor(3.).sum(5): accepted before, PyTorch's IndexError
+@example(op="amax", shape=(), dim=-2, dtype="int64")
+@example(op="cumsum", shape=(), dim=1, dtype="bool")
+@example(op="all", shape=(0,), dim=1, dtype="float32")
+def test_dim_out_of_range_is_an_index_error_on_every_input(op, shape, dim, dtype):
+    check_dim_argument(op, shape, dim, dtype)
+
+
+@pytest.mark.parametrize("op", sorted(DIM_OPS))
+def test_dims_of_every_op_on_0d_and_empty_inputs(op):
+    for shape in ((), (0,), (2, 0), (0, 3)):
+        for dtype in ("float32", "int64", "bool"):
+            for dim in range(-3, 3):
+                check_dim_argument(op, shape, dim, dtype)
+
+
+@pytest.mark.parametrize("op", sorted(DIM_OPS))
+def test_dims_on_0d_empty_bool_and_int_inputs_match_pytorch(op):
+    torch = pytest.importorskip("torch")
+    fn = DIM_OPS[op]
+    inputs = [(2.5, "float32"), (3, "int64"), (True, "bool"), (np.zeros(0), "float32"), (np.zeros((2, 0)), "int64"),
+              (np.zeros((0, 3)), "bool"), ([[1, 0], [3, 3]], "int32"), ([[True, False]], "bool")]
+    for a, dtype in inputs:
+        for d in (-3, -2, -1, 0, 1, 2):
+            same_outcome(torch, lambda L, x, d=d: fn(L, x, d), a, dtype)
+    for dims in ((), (0,), (-1, 0), (0, 0)):
+        if op in ("sum", "mean", "amax", "amin", "count_nonzero", "norm", "var", "std", "logsumexp"):
+            for a, dtype in inputs:
+                if op == "logsumexp" and dims == ():
+                    continue  # PyTorch 2.13's logsumexp(dim=()) is broken (a shape error); tapegrad reduces all
+                same_outcome(torch, lambda L, x, dims=dims: fn(L, x, dims), a, dtype)
+
+
+@pytest.mark.parametrize("op", sorted(NO_BOOL))
+@given(shape=shapes(min_dims=0, max_dims=2, min_side=0, max_side=3), use_dim=st.booleans())
+@example(shape=(), use_dim=False)
+@example(shape=(3,), use_dim=False)
+@example(shape=(2, 0), use_dim=True)
+def test_ops_that_order_values_refuse_bool_inputs(op, shape, use_dim):
+    x = tg.tensor(np.ones(shape, dtype=bool))
+    call = {"argmax": lambda: x.argmax(0 if use_dim else None), "argmin": lambda: x.argmin(0 if use_dim else None),
+            "median": lambda: x.median(0) if use_dim else x.median(), "topk": lambda: x.topk(0, 0)}[op]
+    with pytest.raises(RuntimeError, match=rf"^{op}: does not support bool input"):
+        call()
+    assert getattr(tg.tensor(np.ones(shape, dtype=np.int64)), op) is not None  # other dtypes are fine
+
+
+NO_IDENTITY = {"amax": lambda t, d: t.amax(d), "amin": lambda t, d: t.amin(d),
+               "norm_inf": lambda t, d: t.norm(math.inf, d), "norm_-inf": lambda t, d: t.norm(-math.inf, d),
+               "norm_-1": lambda t, d: t.norm(-1, d), "max": lambda t, d: t.max(d).values,
+               "min": lambda t, d: t.min(d).values, "median": lambda t, d: t.median(d).values}
+
+
+@given(op=st.sampled_from(sorted(NO_IDENTITY)),
+       shape=shapes(min_dims=1, max_dims=3, min_side=0, max_side=3).filter(lambda s: 0 in s), data=st.data())
+@example(op="amax", shape=(2, 0), data=None)  # amax over dim 0 of a (2, 0) tensor: PyTorch gives tensor([])
+@example(op="norm_inf", shape=(0, 3), data=None)
+def test_reductions_without_identity_on_empty_tensors(op, shape, data):
+    d = data.draw(st.integers(-len(shape), len(shape) - 1)) if data is not None else 0
+    check_empty_reduction(op, shape, d)
+
+
+@pytest.mark.parametrize("op", sorted(NO_IDENTITY))
+def test_every_reduction_without_identity_on_empty_shapes(op):
+    for shape in ((0,), (2, 0), (0, 3), (2, 0, 1)):
+        for d in range(-len(shape), len(shape)):
+            check_empty_reduction(op, shape, d)
+
+
+def check_empty_reduction(op, shape, d):
+    x = tg.zeros(shape, requires_grad=True)
+    if shape[d] == 0:  # no identity: PyTorch's IndexError for a dim (norms: RuntimeError)
+        with pytest.raises(RuntimeError if op.startswith("norm") else IndexError, match=rf"^{op.split('_')[0]}: "):
+            NO_IDENTITY[op](x, d)
+    else:  # an empty result, still part of the graph
+        y = NO_IDENTITY[op](x, d)
+        assert y.shape == shape[:d % len(shape)] + shape[d % len(shape) + 1:] and y.requires_grad
+        y.sum().backward()
+        assert x.grad.shape == shape and not np.any(x.grad.numpy())
+    if op in ("amax", "amin", "norm_inf", "norm_-1"):
+        whole = {"amax": lambda: x.amax(), "amin": lambda: x.amin(()), "norm_inf": lambda: x.norm(math.inf),
+                 "norm_-1": lambda: x.norm(-1)}[op]
+        if x.numel() == 0:  # every dim reduced: PyTorch's RuntimeError
+            with pytest.raises(RuntimeError, match="cannot reduce over an empty dimension"):
+                whole()
+
+
+@given(shape=shapes(min_dims=1, max_dims=3, min_side=0, max_side=2).filter(lambda s: 0 in s),
+       dtype=st.sampled_from([tg.float32, tg.float64]))
+@example(shape=(0,), dtype=tg.float32)
+def test_median_of_nothing_is_nan_and_keeps_requires_grad(shape, dtype):
+    x = tg.zeros(shape, dtype=dtype, requires_grad=True)
+    m = x.median()
+    assert math.isnan(m.item()) and m.dtype == dtype and m.requires_grad
+    assert m.grad_fn.name() == "MedianBackward0"
+    m.backward()
+    assert x.grad.shape == shape
+    assert not tg.zeros(shape, dtype=dtype).median().requires_grad
+    assert tg.zeros(shape, dtype=tg.int64).median().item() == np.iinfo(np.int64).min  # PyTorch's nan as int64
+
+
+def test_empty_reductions_match_pytorch():
+    torch = pytest.importorskip("torch")
+    for fn in NO_IDENTITY.values():
+        for shape in ((0,), (2, 0), (0, 3)):
+            for d in range(len(shape)):
+                same_outcome(torch, lambda L, x, fn=fn, d=d: fn(x, d), np.zeros(shape), "float32", True)
+    for shape in ((0,), (2, 0)):
+        for dtype in ("float32", "float64", "int64", "int32", "uint8"):
+            same_outcome(torch, lambda L, x: x.median(), np.zeros(shape), dtype, dtype.startswith("float"))
+        for fn in (lambda L, x: x.argmax(), lambda L, x: x.amax(), lambda L, x: x.max(), lambda L, x: x.norm(-2),
+                   lambda L, x: x.prod(), lambda L, x: x.logsumexp(0), lambda L, x: x.std(), lambda L, x: x.mean(),
+                   lambda L, x: x.sort(0), lambda L, x: x.topk(0, 0), lambda L, x: x.topk(1, 0)):
+            same_outcome(torch, fn, np.zeros(shape), "float32", True)
+
+
+ALL_DTYPES = ["float16", "float32", "float64", "int64", "int32", "int16", "uint8", "bool"]
+DTYPE_OPS = {"sum": lambda t, dt: t.sum(dtype=dt), "sum_dim": lambda t, dt: t.sum(0, dtype=dt),
+             "prod": lambda t, dt: t.prod(dtype=dt), "prod_dim": lambda t, dt: t.prod(0, dtype=dt),
+             "cumsum": lambda t, dt: t.cumsum(0, dtype=dt), "cumprod": lambda t, dt: t.cumprod(0, dtype=dt)}
+
+
+@pytest.mark.parametrize("op", sorted(DTYPE_OPS))
+@given(shape=st.sampled_from([(), (0,), (1,), (3,), (2, 2)]), src=st.sampled_from(ALL_DTYPES),
+       dst=st.sampled_from(ALL_DTYPES + [None]), requires_grad=st.booleans(), grad_mode=st.booleans())
+@example(shape=(), src="bool", dst="int32", requires_grad=False, grad_mode=True)  # cumsum(tensor(True), dtype=)
+@example(shape=(1,), src="float32", dst="int64", requires_grad=True, grad_mode=True)  # PyTorch refuses
+@example(shape=(3,), src="int32", dst=None, requires_grad=False, grad_mode=True)  # int32 sums to int64
+def test_sum_prod_and_scans_follow_pytorch_dtypes(op, shape, src, dst, requires_grad, grad_mode):
+    requires_grad = requires_grad and src.startswith("float")
+    x = tg.tensor(np.ones(shape), dtype=getattr(tg, src), requires_grad=requires_grad)
+    fn = DTYPE_OPS[op]
+    dt = None if dst is None else getattr(tg, dst)
+    scan = op.startswith("cum")
+    with tg.set_grad_enabled(grad_mode):
+        if dst is not None and not dst.startswith("float") and requires_grad and grad_mode:
+            with pytest.raises(RuntimeError, match=rf"^{op.split('_')[0]}: autograd does not support dtype="):
+                fn(x, dt)  # PyTorch: "Autograd not support dtype"
+            return
+        if scan and dst == "bool" and len(shape) and np.prod(shape):
+            with pytest.raises(NotImplementedError, match=rf"^{op}: not implemented for dtype=bool"):
+                fn(x, dt)
+            return
+        y = fn(x, dt)
+    if dst is not None:
+        want = dst
+    else:
+        want = "int64" if src in ("int64", "int32", "int16", "uint8", "bool") else src
+    assert y.dtype == getattr(tg, want)
+    assert y.requires_grad == (requires_grad and grad_mode)
+
+
+def test_dtype_arguments_match_pytorch():
+    torch = pytest.importorskip("torch")
+    for src in ALL_DTYPES:
+        for dst in ALL_DTYPES:
+            for a in (1, [1, 0, 1], np.zeros(0), [[2, 3]]):
+                rg = src.startswith("float") and dst.startswith("float")
+                for fn in DTYPE_OPS.values():
+                    same_outcome(torch, lambda L, x, fn=fn, dst=dst: fn(x, getattr(L, dst)), a, src, rg)
+        for a in (1, [1, 0, 1]):
+            for name in ("sum", "prod", "cumsum", "cumprod", "mean", "norm", "amax", "logsumexp"):
+                fn = {"sum": lambda L, x: x.sum(), "prod": lambda L, x: x.prod(), "cumsum": lambda L, x: x.cumsum(0),
+                      "cumprod": lambda L, x: x.cumprod(0), "mean": lambda L, x: x.mean(),
+                      "norm": lambda L, x: x.norm(), "amax": lambda L, x: x.amax(),
+                      "logsumexp": lambda L, x: x.logsumexp(0)}[name]
+                same_outcome(torch, fn, a, src, src.startswith("float"))
+    x = torch.tensor([1.0], requires_grad=True)
+    with pytest.raises(RuntimeError):
+        x.cumsum(0, dtype=torch.int64)  # the issue-9 example, as PyTorch
+
+
+@pytest.mark.parametrize("dtype", [tg.float32, tg.float64])
+def test_norm_dtype_must_not_narrow_and_the_input_must_be_floating(dtype):
+    x = tg.tensor([3.0, 4.0], dtype=dtype)
+    assert x.norm(dtype=tg.float64).dtype == tg.float64
+    if dtype == tg.float64:
+        with pytest.raises(RuntimeError, match="norm: the input's dtype float64 cannot be converted to "
+                                               "dtype=float32 without narrowing"):
+            x.norm(dtype=tg.float32)
+    with pytest.raises(RuntimeError, match="norm: expected a floating point tensor, got dtype int64"):
+        tg.tensor([3, 4]).norm(dtype=dtype)
+
+
+def test_float16_sums_accumulate_in_float32():
+    a = np.random.default_rng(5).standard_normal(3000).astype(np.float16)
+    x = tg.tensor(a)
+    assert x.cumsum(0)[-1].item() == np.cumsum(a, dtype=np.float32)[-1].astype(np.float16)
+    assert x.sum().item() == a.sum(dtype=np.float32).astype(np.float16)
+    assert x.mean().item() == a.mean(dtype=np.float32).astype(np.float16)
+    assert x.sum().dtype == x.cumsum(0).dtype == tg.float16
+    torch = pytest.importorskip("torch")
+    t = torch.tensor(a)
+    assert x.cumsum(0)[-1].item() == t.cumsum(0)[-1].item()
+
+
+def welford_mean(values):
+    """The mean of PyTorch's one-pass var_mean: m += (x - m) / k, element by element."""
+    m = 0.0
+    with np.errstate(invalid="ignore"):
+        for k, v in enumerate(values, 1):
+            m = m + (v - m) / k
+    return m
+
+
+special = st.sampled_from([math.inf, -math.inf, math.nan, 0.0, 1.0, -2.5, 3.0])
+
+
+@pytest.mark.parametrize("op", ["var_mean", "std_mean"])
+@given(a=hnp.arrays(np.float64, st.integers(1, 5), elements=special), correction=st.sampled_from([0, 1]))
+@example(a=np.array([-math.inf, 1.0]), correction=1)  # issue 9: the mean was -inf, PyTorch's is nan
+@example(a=np.array([1.0, math.inf]), correction=1)  # an infinity last: its mean is inf in PyTorch too
+@example(a=np.array([math.inf]), correction=0)
+def test_var_mean_and_std_mean_with_infinities_give_pytorchs_mean(op, a, correction):
+    spread, m = getattr(tg, op)(tg.tensor(a), correction=correction)
+    np.testing.assert_allclose(m.item(), welford_mean(a), rtol=1e-12, equal_nan=True)
+    ref = getattr(tg, op.split("_")[0])(tg.tensor(a), correction=correction)
+    np.testing.assert_array_equal(spread.numpy(), ref.numpy())
+    rows = tg.tensor(np.stack([a, a[::-1]]))  # along a dim: each row its own slice
+    _, m = getattr(tg, op)(rows, 1, correction=correction)
+    np.testing.assert_allclose(m.numpy(), [welford_mean(a), welford_mean(a[::-1])], rtol=1e-12, equal_nan=True)
+
+
+def var_backward_reference(g, x, axes, correction, full):
+    """PyTorch's var_backward (FunctionsManual.cpp), in numpy: 2 / (N - c) * g * (x - mean); reducing every
+    dim by default with N - c <= 0, g * (nan where x equals its mean, else inf)."""
+    n = int(np.prod([x.shape[a] for a in axes]))
+    with np.errstate(invalid="ignore", divide="ignore", over="ignore"):
+        mean = x.mean(axis=axes, keepdims=True)
+        if full and n - correction <= 0:
+            return g * np.where(x == mean, np.nan, np.inf)
+        scale = 2.0 / (n - correction) if n != correction else np.inf
+        return scale * g * (x - mean)
+
+
+def std_backward_reference(g, x, std, axes, correction, full):
+    with np.errstate(invalid="ignore", divide="ignore"):
+        gv = np.where(std == 0, 0.0, g / (2 * std))
+    return var_backward_reference(gv, x, axes, correction, full)
+
+
+@pytest.mark.parametrize("op", ["var", "std"])
+@given(a=hnp.arrays(np.float64, st.tuples(st.integers(1, 3), st.integers(1, 4)), elements=special),
+       dim=st.sampled_from([None, 0, 1, (0, 1)]), correction=st.sampled_from([0, 1, 2, 5]))
+@example(a=np.array([[math.inf, 1.0, 2.0]]), dim=None, correction=1)  # PyTorch: [nan, -inf, -inf]
+@example(a=np.array([[1.0, 2.0, 4.0]]), dim=None, correction=5)  # N - c < 0: PyTorch: inf, inf, inf
+@example(a=np.array([[1.0, 2.0, 4.0]]), dim=1, correction=5)  # along a dim: 2 / (N - c) < 0
+@example(a=np.array([[3.0, 3.0], [3.0, 3.0]]), dim=0, correction=1)  # constant: std 0, gradient 0
+@example(a=np.array([[math.nan, 1.0]]), dim=1, correction=0)
+def test_var_std_gradients_are_pytorchs_at_nan_inf_constants_and_corrections(op, a, dim, correction):
+    x = tg.tensor(a, requires_grad=True)
+    with np.errstate(all="ignore"):
+        y = getattr(x, op)(dim, correction=correction, keepdim=True)
+        g = np.arange(1.0, y.numel() + 1).reshape(y.shape)
+        y.backward(tg.tensor(g))
+    axes = (0, 1) if dim is None else ((dim,) if isinstance(dim, int) else dim)
+    if op == "var":
+        want = var_backward_reference(g, a, axes, correction, dim is None)
+    else:
+        want = std_backward_reference(g, a, y.detach().numpy(), axes, correction, dim is None)
+    np.testing.assert_allclose(x.grad.numpy(), want, rtol=1e-12, equal_nan=True)
+
+
+def test_std_of_float32_values_whose_squares_overflow_is_finite():
+    x = tg.tensor([3e38, -3.0], requires_grad=True)  # PyTorch accumulates in float64: 2.1213e+38
+    s = x.std()
+    assert s.item() == pytest.approx(2.1213203e38, rel=1e-6) and s.dtype == tg.float32
+    assert math.isinf(x.var().item())  # the variance itself does not fit float32, as in PyTorch
+    s.backward()
+    assert x.grad.tolist() == [0.0, 0.0]  # g / (2 std): 2 std overflows float32 in PyTorch's formula too
+    x = tg.tensor([1e38, -1e38, 0.0], requires_grad=True)
+    s = x.std()
+    s.backward()
+    assert s.item() == pytest.approx(1e38, rel=1e-6)
+    np.testing.assert_allclose(x.grad.numpy(), [0.5, -0.5, 0.0], rtol=1e-6)
+
+
+@given(values=hnp.arrays(np.float64, 4, elements=st.integers(-20, 20).map(lambda i: i / 4)),
+       index=hnp.arrays(np.int64, st.integers(2, 12), elements=st.integers(0, 3)),
+       correction=st.sampled_from([0, 1]), dim=st.sampled_from([None, 0, (0,), ()]))
+@example(values=np.array([0.85, 0.05, -1.9, 0.05]), index=np.array([0, 1, 2, 3, 1, 1]), correction=0, dim=())
+@example(values=np.array([0.1, 0.7, 0.0, 0.0]), index=np.array([0, 0, 0, 0, 0, 0]), correction=1, dim=None)
+def test_std_gradient_over_repeated_gathered_values(values, index, correction, dim):
+    """Issue 9's 'one std gradient over repeated gathered values disagreed outright (-5.81 vs -3.40)'. Two
+    causes, both on PyTorch's side, so tapegrad keeps the exact gradient: (1) PyTorch 2.13's var/std backward
+    with dim=() (which reduces every dim, as here) divides by N - correction with N = 1 (its _safe_size of no
+    dims), so its gradient is N times too large or inf; (2) gathered repeats make constant slices, whose std
+    PyTorch's forward rounds to ~1e-17 instead of 0, and its gradient there is that rounding error amplified to
+    O(1) (tapegrad's corrected two-pass std is exactly 0 there, so the gradient takes PyTorch's documented 0)."""
+    x = tg.tensor(values, requires_grad=True)
+    g = x[tg.tensor(index)]
+    s = g.std(dim, correction=correction) if dim is not None else g.std(correction=correction)
+    s.backward()
+    picked = values[index]
+    n = picked.size
+    if np.all(picked == picked[0]):  # a constant slice: std 0 exactly, and PyTorch's convention: gradient 0
+        assert s.item() == 0 and np.all(x.grad.numpy() == 0)
+    elif n > correction:
+        d = picked - picked.mean()
+        want_picked = d / ((n - correction) * s.item())  # d std / d picked
+        want = np.zeros_like(values)
+        np.add.at(want, index, want_picked)
+        np.testing.assert_allclose(x.grad.numpy(), want, rtol=1e-9, atol=1e-12)
+        assert_gradients(lambda t: t[tg.tensor(index)].std(dim, correction=correction), values)
+
+
+def test_var_std_edges_match_pytorch():
+    torch = pytest.importorskip("torch")
+    inf, nan = math.inf, math.nan
+    arrays_ = [[[inf, 1.0, 2.0], [1.0, 2.0, -inf]], [[nan, 1.0, 2.0], [1.0, 2.0, 4.0]],
+               [[3.0, 3.0, 3.0], [1.0, 1.0, 1.0]], [[1.0, 2.0, 4.0], [0.5, -1.0, 3.0]], [[2.0]],
+               [[1.0, 2.0, inf], [inf, 2.0, 1.0]]]
+    for a in arrays_:
+        for d in (None, 0, -1, (0, 1)):
+            for c in (0, 1, 5):
+                for name in ("var", "std", "var_mean", "std_mean"):
+                    def fn(L, x, name=name, d=d, c=c):
+                        out = getattr(L, name)(x, d, correction=c, keepdim=True)
+                        return out if isinstance(out, tuple) else (out,)
+                    with warnings.catch_warnings():
+                        warnings.simplefilter("ignore")  # PyTorch warns when N - correction <= 0
+                        same_outcome(torch, fn, a, "float64", True)
+                        compare_gradients(torch, fn, a)
+    same_outcome(torch, lambda L, x: x.std(), [3e38, -3.0], "float32", True)
+    same_outcome(torch, lambda L, x: L.var_mean(x), [-inf, 1.0], "float32", True)
+
+
+def compare_gradients(torch, fn, a, dtype="float64"):
+    grads = []
+    for lib in (torch, tg):
+        x = lib.tensor(np.asarray(a), dtype=getattr(lib, dtype), requires_grad=True)
+        outs = fn(lib, x)
+        total = sum((o * lib.tensor(np.arange(1.0, o.numel() + 1).reshape(tuple(o.shape)), dtype=o.dtype)).sum()
+                    for o in outs if o.requires_grad)
+        total.backward()
+        grads.append(x.grad.numpy())
+    np.testing.assert_allclose(grads[1], grads[0], rtol=1e-9, atol=1e-12, equal_nan=True)
+
+
+def prod_backward_reference(g, x, dim):
+    """PyTorch's prod_backward (FunctionsManual.cpp) in numpy: g * out / x without zeros, else the exclusive
+    running products from both ends; prod() over all dims with two zeros or more: zeros."""
+    if dim is None:
+        if (x == 0).sum() > 1:
+            return np.zeros_like(x)
+        flat = prod_backward_reference(g * np.ones((1,)), x.reshape(-1), 0)
+        return flat.reshape(x.shape)
+    with np.errstate(all="ignore"):
+        out = np.prod(x, axis=dim, keepdims=True)
+        if not (x == 0).any():
+            return g * (out / x)
+        moved = np.moveaxis(x, dim, -1)
+        n = moved.shape[-1]
+        ones = np.ones(moved.shape[:-1] + (1,))
+        before = np.cumprod(np.concatenate([ones, moved[..., :n - 1]], -1), -1)
+        after = np.flip(np.cumprod(np.concatenate([ones, np.flip(moved[..., 1:], -1)], -1), -1), -1)
+        return g * np.moveaxis(before * after, -1, dim)
+
+
+@given(a=hnp.arrays(np.float64, st.tuples(st.integers(1, 3), st.integers(1, 4)),
+                    elements=st.sampled_from([0.0, 0.0, 1.5, -2.0, 0.5, math.inf, -math.inf, math.nan])),
+       dim=st.sampled_from([None, 0, 1, -1]))
+@example(a=np.array([[math.inf, 0.0, 3.0]]), dim=None)  # issue 9: nan everywhere here; PyTorch: [0, inf, nan]
+@example(a=np.array([[2.0, 0.0, 3.0, 4.0]]), dim=1)  # one zero: the product of the others
+@example(a=np.array([[0.0, 2.0, 0.0, 5.0]]), dim=1)  # two zeros: all 0
+@example(a=np.array([[0.0, 0.0, math.inf]]), dim=None)  # PyTorch's shortcut: zeros, not nan
+def test_prod_gradient_is_pytorchs_with_zeros_and_infinities(a, dim):
+    x = tg.tensor(a, requires_grad=True)
+    with np.errstate(all="ignore"):
+        y = x.prod() if dim is None else x.prod(dim, keepdim=True)
+        g = np.arange(1.0, y.numel() + 1).reshape(y.shape)
+        y.backward(tg.tensor(g))
+    want = prod_backward_reference(g, a, None if dim is None else dim % 2)
+    np.testing.assert_allclose(x.grad.numpy(), want, rtol=1e-12, equal_nan=True)
+
+
+def test_prod_takes_one_int_dim_as_pytorch():
+    x = tg.tensor([[1.0, 2.0], [3.0, 4.0]])
+    for dim in ((0, 1), [0], (0,), None):
+        with pytest.raises(TypeError, match="prod: dim must be an int, got"):
+            x.prod(dim)
+        with pytest.raises(TypeError, match="prod: dim must be an int"):
+            tg.prod(x, dim=dim)
+    assert x.prod(axis=(0, 1)).item() == 24.0 == np.prod(x, axis=(0, 1)).item()  # numpy's alias still does
+    torch = pytest.importorskip("torch")
+    for fn in (lambda L, x: x.prod((0, 1)), lambda L, x: L.prod(x, (0,)), lambda L, x: x.prod([0]),
+               lambda L, x: x.prod(None), lambda L, x: x.prod(dim=None), lambda L, x: x.prod(keepdim=True),
+               lambda L, x: x.prod(1), lambda L, x: x.prod(-1, True), lambda L, x: x.prod(dtype=L.float64)):
+        if same_outcome(torch, fn, [[1.0, 2.0], [3.0, 0.0]], "float32", True)[0] == "ok":
+            compare_gradients(torch, lambda L, x, fn=fn: (fn(L, x),), [[1.0, 2.0], [3.0, 0.0]])
+    inf = math.inf
+    for a in ([[inf, 0.0, 3.0]], [[0.0, 0.0, inf], [1.0, 0.0, 2.0]], [[0.0, 2.0, 0.0, 5.0]], [[1.5, -2.0, 0.5]]):
+        for fn in (lambda L, x: x.prod(), lambda L, x: x.prod(1), lambda L, x: x.prod(0)):
+            with np.errstate(all="ignore"):
+                compare_gradients(torch, lambda L, x, fn=fn: (fn(L, x),), a)
+
+
+@pytest.mark.parametrize("op", ["all", "any"])
+@given(a=arrays(shapes(min_dims=0, max_dims=3, min_side=0, max_side=3), dtype=np.int64, min_value=0, max_value=2),
+       dtype=st.sampled_from(["int64", "uint8", "float32", "bool"]), dims=st.sampled_from([(), []]))
+@example(a=np.array([[1, 0]]), dtype="bool", dims=())  # PyTorch: shape (1, 2), not a 0-d result
+def test_all_any_over_no_dims_reduce_nothing(op, a, dtype, dims):
+    x = tg.tensor(a, dtype=getattr(tg, dtype))
+    y = getattr(x, op)(dims)
+    assert y.shape == a.shape and y.dtype == (tg.uint8 if dtype == "uint8" else tg.bool)
+    np.testing.assert_array_equal(y.numpy(), (a != 0).astype(y.numpy().dtype))
+    assert getattr(x, op)().shape == ()  # no dim at all: every dim, as before
+
+
+@given(a=hnp.arrays(np.float64, st.integers(1, 5), elements=st.sampled_from([1.0, 2.0, 2.0, math.nan, -1.0])),
+       scale=st.sampled_from([1.0, math.inf, -math.inf, math.nan]))
+@example(a=np.array([1.0, 3.0, 3.0]), scale=math.inf)  # the non-maxima get 0, not inf * 0 = nan
+def test_whole_tensor_max_min_median_put_the_gradient_only_on_the_ties(a, scale):
+    for op in ("max", "min", "median"):
+        x = tg.tensor(a, requires_grad=True)
+        y = getattr(x, op)()
+        with np.errstate(all="ignore"):
+            y.backward(tg.tensor(scale, dtype=tg.float64))
+        v = y.item()
+        ties = np.isnan(a) if math.isnan(v) else a == v
+        with np.errstate(all="ignore"):
+            want = np.where(ties, scale / ties.sum(), 0.0)  # PyTorch's evenly_distribute_backward
+        np.testing.assert_array_equal(x.grad.numpy(), want)
+
+
+def test_value_selecting_gradients_with_infinite_incoming_gradients_match_pytorch():
+    torch = pytest.importorskip("torch")
+    a = [[1.0, 3.0, 3.0], [float("nan"), 0.5, 2.0]]
+    for fn in (lambda L, x: (x.max(),), lambda L, x: (x.min(),), lambda L, x: (x.median(),),
+               lambda L, x: (x.amax(1),), lambda L, x: (x.amin(),), lambda L, x: (x.max(1).values,),
+               lambda L, x: (x.median(0).values,), lambda L, x: (x.sort(1).values,), lambda L, x: (x.topk(2).values,),
+               lambda L, x: (x.norm(math.inf, 1),)):
+        grads = []
+        for lib in (torch, tg):
+            x = lib.tensor(a, dtype=lib.float64, requires_grad=True)
+            (y,) = fn(lib, x)
+            with np.errstate(all="ignore"):
+                y.backward(lib.full(tuple(y.shape), math.inf, dtype=lib.float64))
+            grads.append(x.grad.numpy())
+        np.testing.assert_array_equal(grads[1], grads[0])
+
+
+def test_dims_may_be_one_element_integer_tensors_as_in_pytorch():
+    x = tg.tensor([[1.0, 2.0], [3.0, 4.0]])
+    assert x.sum(tg.tensor(0)).tolist() == [4.0, 6.0] and x.mean((tg.tensor(1),)).tolist() == [1.5, 3.5]
+    with pytest.raises(TypeError, match="sum: dim must be an int or a one-element integer tensor"):
+        x.sum(tg.tensor(0.0))
+    assert x.norm(p=None).item() == pytest.approx(math.sqrt(30))  # PyTorch's default p
+
+
+@pytest.mark.parametrize("op", ["cumsum", "cumprod"])
+@given(a=hnp.arrays(np.float32, st.integers(1, 6), elements=st.sampled_from([3e38, -3e38, 2.0, 0.0, 1e-30, 1e30])))
+@example(a=np.array([3e38, 3e38, 0.0], dtype=np.float32))  # cumprod: PyTorch [3e38, inf, 0], not nan
+@example(a=np.array([3e38, 3e38, -3e38], dtype=np.float32))  # cumsum: PyTorch [3e38, inf, 3e38]
+def test_float32_scans_accumulate_in_float64_as_pytorch(op, a):
+    with np.errstate(all="ignore"):
+        want = getattr(np, op)(a.astype(np.float64)).astype(np.float32)
+    got = getattr(tg.tensor(a), op)(0)
+    np.testing.assert_array_equal(got.numpy(), want)
+    assert got.dtype == tg.float32
+
+
+# the grad_fn name of each form, as PyTorch 2.13 names it (printed from .venv-torch); test_node_names_match_pytorch
+# checks the table itself against PyTorch when it is installed
+NODE_NAMES = {
+    "sum()": (lambda L, x: x.sum(), "SumBackward0"), "sum(1)": (lambda L, x: x.sum(1), "SumBackward1"),
+    "sum(())": (lambda L, x: x.sum(()), "SumBackward1"), "mean()": (lambda L, x: x.mean(), "MeanBackward0"),
+    "mean(1)": (lambda L, x: x.mean(1), "MeanBackward1"), "var()": (lambda L, x: x.var(), "VarBackward0"),
+    "var(1)": (lambda L, x: x.var(1), "VarBackward0"), "std(0)": (lambda L, x: x.std(0), "StdBackward0"),
+    "var_mean": (lambda L, x: L.var_mean(x, 1)[1], "VarMeanBackward0"),
+    "std_mean": (lambda L, x: L.std_mean(x)[0], "StdMeanBackward0"),
+    "prod()": (lambda L, x: x.prod(), "ProdBackward0"), "prod(1)": (lambda L, x: x.prod(1), "ProdBackward1"),
+    "max()": (lambda L, x: x.max(), "MaxBackward1"), "max(1)": (lambda L, x: x.max(1).values, "MaxBackward0"),
+    "min()": (lambda L, x: x.min(), "MinBackward1"), "min(0)": (lambda L, x: x.min(0)[0], "MinBackward0"),
+    "amax": (lambda L, x: x.amax(1), "AmaxBackward0"), "amin": (lambda L, x: x.amin(), "AminBackward0"),
+    "median()": (lambda L, x: x.median(), "MedianBackward0"),
+    "median(1)": (lambda L, x: x.median(1).values, "MedianBackward1"),
+    "logsumexp": (lambda L, x: x.logsumexp(1), "LogsumexpBackward0"),
+    "cumsum": (lambda L, x: x.cumsum(1), "CumsumBackward0"), "cumprod": (lambda L, x: x.cumprod(0), "CumprodBackward0"),
+    "norm()": (lambda L, x: x.norm(), "LinalgVectorNormBackward0"),
+    "norm(1, 1)": (lambda L, x: x.norm(1, 1), "LinalgVectorNormBackward0"),
+    "norm(inf)": (lambda L, x: x.norm(math.inf), "LinalgVectorNormBackward0"),
+    "norm(0)": (lambda L, x: x.norm(0), "LinalgVectorNormBackward0"),
+    "norm('fro', (0, 1))": (lambda L, x: x.norm("fro", (0, 1)), "LinalgVectorNormBackward0"),
+    "max 0-d": (lambda L, x: x.sum().max(0).values, "MaxBackward0"),
+    "cumsum 0-d": (lambda L, x: x.sum().cumsum(0), "CumsumBackward0"),
+    "median 0-d": (lambda L, x: x.sum().median(0).values, "MedianBackward1"),
+}
+
+
+@pytest.mark.parametrize("form", sorted(NODE_NAMES))
+def test_node_names_are_pytorchs(form):
+    fn, name = NODE_NAMES[form]
+    x = tg.tensor([[0.5, -1.0, 2.0], [1.5, 3.0, -0.25]], requires_grad=True)
+    assert fn(tg, x).grad_fn.name() == name
+
+
+def test_node_names_match_pytorch():
+    torch = pytest.importorskip("torch")
+    for form, (fn, name) in NODE_NAMES.items():
+        x = torch.tensor([[0.5, -1.0, 2.0], [1.5, 3.0, -0.25]], requires_grad=True)
+        assert fn(torch, x).grad_fn.name() == name, form
+
+
+@pytest.mark.parametrize("p", [1, math.inf, -math.inf])
+@given(a=hnp.arrays(np.float64, st.tuples(st.integers(1, 2), st.integers(1, 4)),
+                    elements=st.sampled_from([math.nan, 0.0, 1.0, -2.0, 2.0, -0.5])), dim=st.sampled_from([None, 1]))
+@example(a=np.array([[math.nan, 1.0, 0.0]]), dim=None)  # PyTorch: sgn(nan) = 0, so 0 at the nan, not nan
+def test_norm_gradients_at_nan_are_pytorchs(p, a, dim):
+    """PyTorch's norm_backward: sgn(x) * g for p = 1; for p = +-inf sgn(x) * g / count over the elements with
+    |x| equal to the norm or nan. sgn(nan) is 0, so a nan input gets gradient 0 there."""
+    x = tg.tensor(a, requires_grad=True)
+    with np.errstate(all="ignore"):
+        x.norm(p, dim, keepdim=True).sum().backward()
+        sgn = np.sign(np.nan_to_num(a))
+        if p == 1:
+            want = sgn
+        else:
+            axes = (0, 1) if dim is None else 1
+            m = np.abs(a).max(axis=axes, keepdims=True) if p > 0 else np.abs(a).min(axis=axes, keepdims=True)
+            if np.isnan(a).any():
+                m = np.where(np.isnan(a).any(axis=axes, keepdims=True), np.nan, m)
+            mask = (np.abs(a) == m) | np.isnan(a)
+            want = sgn * mask / mask.sum(axis=axes, keepdims=True)
+    np.testing.assert_allclose(x.grad.numpy(), want, equal_nan=True)
+
+
+def test_norm_values_and_gradients_at_zeros_inf_and_nan_match_pytorch():
+    torch = pytest.importorskip("torch")
+    nan, inf = math.nan, math.inf
+    for a in ([[0.0, 0.0, 0.0], [1.0, -2.0, 0.0]], [[inf, 1.0, 0.0], [-inf, 2.0, 3.0]],
+              [[nan, 1.0, 0.0], [1.0, nan, -3.0]], [[2.0, -2.0, 1.0], [0.5, 0.5, -0.5]]):
+        for p in (2, 1, 3, 0.5, 1.5, inf, -inf, -1, 0, 2.5):
+            for dim in (None, 1):
+                def fn(L, x, p=p, dim=dim):
+                    return (x.norm(p, dim),)
+                with np.errstate(all="ignore"):
+                    same_outcome(torch, fn, a, "float64", True)
+                    if p != 0:  # the 0-"norm" has no gradient in PyTorch (None), nor here
+                        compare_gradients(torch, fn, a)
+
+
+def test_scan_and_var_mean_edges_found_by_the_differential_driver():
+    # cumprod along a dim of size 1 passes the gradient through (PyTorch's cumprod_backward), even at inf
+    x = tg.tensor([[-2.5], [-math.inf]], requires_grad=True)
+    x.cumprod(1).sum().backward()
+    assert x.grad.tolist() == [[1.0], [1.0]]
+    # cumsum's running sum starts from +0.0, as PyTorch's: a -0.0 prefix sums to +0.0
+    y = tg.tensor([[-0.0, -0.0, 1.0]]).cumsum(1).numpy()
+    assert not np.signbit(y).any()
+    # var_mean's mean comes from PyTorch's float64 one-pass update: finite where a float32 sum overflows
+    v, m = tg.var_mean(tg.tensor([-3e38, -3e38]))
+    assert m.item() == pytest.approx(-3e38, rel=1e-6) and m.dtype == tg.float32 and v.item() == 0.0
+    torch = pytest.importorskip("torch")
+    for fn, a in ((lambda L, x: (x.cumprod(1),), [[-2.5], [-math.inf]]), (lambda L, x: (x.cumsum(1),), [[-0.0, -0.0]]),
+                  (lambda L, x: L.var_mean(x), [-3e38, -3e38])):
+        same_outcome(torch, fn, a, "float32", True)
+    compare_gradients(torch, lambda L, x: (x.cumprod(1),), [[-2.5], [-math.inf]])
+    assert not np.signbit(torch.tensor([[-0.0, -0.0, 1.0]]).cumsum(1).numpy()).any()
+
+
+SAVES_INPUT = {  # does PyTorch's formula read the input? (then a later in-place write to it refuses backward)
+    "sum": (lambda y: y.sum(), False), "sum(1)": (lambda y: y.sum(1), False), "mean(0)": (lambda y: y.mean(0), False),
+    "max(1)": (lambda y: y.max(1).values, False), "median(1)": (lambda y: y.median(1).values, False),
+    "sort": (lambda y: y.sort(1).values, False), "topk": (lambda y: y.topk(1).values, False),
+    "cumsum": (lambda y: y.cumsum(1), False), "var": (lambda y: y.var(), True), "prod": (lambda y: y.prod(), True),
+    "max()": (lambda y: y.max(), True), "amax": (lambda y: y.amax(1), True),
+    "logsumexp": (lambda y: y.logsumexp(1), True), "norm": (lambda y: y.norm(), True),
+}
+
+
+@pytest.mark.parametrize("op", sorted(SAVES_INPUT))
+def test_an_input_the_gradient_does_not_read_may_be_overwritten_before_backward(op):
+    fn, reads = SAVES_INPUT[op]
+    x = tg.tensor([[1.0, 2.0], [3.0, 4.0]], requires_grad=True)
+    y = x * 1
+    z = fn(y)
+    with tg.no_grad():
+        y.mul_(2)
+    if reads:
+        with pytest.raises(RuntimeError, match="modified by an in-place operation"):
+            z.sum().backward()
+    else:
+        z.sum().backward()  # as PyTorch, whose formula saves only sizes or indices here
+        assert x.grad is not None
+
+
+def test_saved_inputs_match_pytorch():
+    torch = pytest.importorskip("torch")
+    for fn, reads in SAVES_INPUT.values():
+        x = torch.tensor([[1.0, 2.0], [3.0, 4.0]], requires_grad=True)
+        y = x * 1
+        z = fn(y)
+        with torch.no_grad():
+            y.mul_(2)
+        try:
+            z.sum().backward()
+            refused = False
+        except RuntimeError:
+            refused = True
+        assert refused == reads
 
 
 def test_docstring_examples():

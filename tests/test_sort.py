@@ -2,7 +2,7 @@
 
 import numpy as np
 import pytest
-from hypothesis import given
+from hypothesis import example, given
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
@@ -43,7 +43,7 @@ def test_sort_and_argsort_forward_match_numpy_stable_sorts(case, descending):
         np.testing.assert_array_equal(indices.numpy(), want)
         np.testing.assert_array_equal(values.numpy(), np.take_along_axis(x.numpy(), want, dim))
         np.testing.assert_array_equal(x.argsort(dim=dim, descending=descending).numpy(), want)
-        np.testing.assert_array_equal(tg.argsort(x, dim, descending, stable=True).numpy(), want)
+        np.testing.assert_array_equal(tg.argsort(x, stable=True, dim=dim, descending=descending).numpy(), want)
         r = x.sort(dim=dim, descending=descending, stable=True)
         np.testing.assert_array_equal(r.values.numpy(), values.numpy())
         np.testing.assert_array_equal(r.indices.numpy(), want)
@@ -149,7 +149,11 @@ def test_second_order(fn):
 def test_node_names():
     x = tg.ones(3, requires_grad=True)
     assert x.sort().values.grad_fn.name() == "SortBackward0"
+    assert x.sort(stable=True).values.grad_fn.name() == "SortBackward1"  # PyTorch's stable overload
+    assert x.sort(stable=None, dim=0).values.grad_fn.name() == "SortBackward1"
     assert x.topk(2).values.grad_fn.name() == "TopkBackward0"
+    s = tg.tensor(2.0, requires_grad=True)  # 0-d inputs too
+    assert s.sort().values.grad_fn.name() == "SortBackward0" and s.topk(1).values.grad_fn.name() == "TopkBackward0"
 
 
 # ---------------------------------------------------------------------- errors
@@ -168,6 +172,95 @@ def test_node_names():
 def test_bad_input_raises_a_clear_error_naming_the_op(fn, exc, pattern):
     with pytest.raises(exc, match=pattern):
         fn()
+
+
+# ---------------------------------------------------------------------- issue 9: NaN, stable, PyTorch's errors
+nan_heavy = hnp.arrays(np.float64, st.integers(1, 8),
+                       elements=st.sampled_from([np.nan, np.inf, -np.inf, 0.0, -0.0, 1.0, -1.5, 2.0]))
+
+
+@given(a=nan_heavy, descending=st.booleans())
+@example(a=np.array([2.0, np.nan, -1.0, np.nan, 0.5]), descending=False)
+@example(a=np.array([np.nan, np.inf, -np.inf, np.nan]), descending=True)
+def test_nan_is_the_largest_value_and_ties_keep_their_order(a, descending):
+    """PyTorch's order: NaN after +inf (last ascending, first descending), equal values (nans among them, and
+    0.0 with -0.0) in their original order."""
+    key = [(1, 0.0) if np.isnan(v) else (0, v) for v in a.tolist()]
+    want = sorted(range(a.size), key=lambda i: key[i], reverse=False)
+    if descending:  # the stable descending order: larger first, ties still in their original order
+        want = sorted(range(a.size), key=lambda i: (tuple(-k for k in key[i]), i))
+    x = tg.tensor(a)
+    got = x.sort(stable=True, descending=descending)
+    assert got.indices.tolist() == want
+    np.testing.assert_array_equal(got.values.numpy(), a[want])
+    assert x.argsort(stable=True, descending=descending).tolist() == want
+    for k in range(a.size + 1):  # topk picks the same values (its order among ties is unspecified in PyTorch)
+        top = x.topk(k, largest=descending)
+        np.testing.assert_array_equal(np.sort(top.values.numpy()), np.sort(a[want[:k]]))
+
+
+@pytest.mark.parametrize("call, error, pattern", [
+    (lambda x: x.sort(0, stable=True), TypeError, "sort: with stable=, dim and descending are keywords only"),
+    (lambda x: tg.sort(x, 0, descending=True, stable=False), TypeError, "keywords only"),
+    (lambda x: x.argsort(0, stable=True), TypeError, "argsort: with stable=, dim and descending are keywords"),
+    (lambda x: x.sort(0, True, True), TypeError, "sort: takes at most 3 positional arguments"),
+    (lambda x: x.argsort(0, False, True), TypeError, "argsort: takes at most 3 positional arguments"),
+    (lambda x: x.sort(0, dim=0), TypeError, "sort: got multiple values for argument 'dim'"),
+    (lambda x: x.sort(stable=1), TypeError, "sort: stable must be a bool, got int"),
+    (lambda x: x.argsort(stable=None), TypeError, "argsort: stable must be a bool, got NoneType"),
+    (lambda x: x.sort(True), TypeError, "sort: dim must be an int, got bool"),
+    (lambda x: x.topk(True), TypeError, "topk: k must be an int, got bool"),
+    (lambda x: x.topk(2.0), TypeError, "topk: k must be an int, got float"),
+    (lambda x: x.topk(tg.tensor(2.0)), TypeError, "topk: k must be an int, got Tensor"),
+    (lambda x: x.topk(4), RuntimeError, r"topk: k=4 is out of range for dim -1 of size 3"),
+    (lambda x: x.topk(-1), RuntimeError, r"topk: k=-1 is out of range"),
+    (lambda x: tg.tensor(1.0).topk(2), RuntimeError, r"topk: k=2 is out of range for dim -1 of size 1"),
+    (lambda x: tg.tensor(1.0).sort(1), IndexError, r"sort: dim 1 is out of range .* \(expected -1 to 0\)"),
+    (lambda x: tg.tensor(1.0).argsort(-2), IndexError, r"argsort: dim -2 is out of range"),
+    (lambda x: tg.tensor(1.0).topk(1, 1), IndexError, r"topk: dim 1 is out of range"),
+    (lambda x: x.bool().topk(1), RuntimeError, "topk: does not support bool input"),
+])
+def test_pytorchs_signatures_and_errors(call, error, pattern):
+    with pytest.raises(error, match=pattern):
+        call(tg.tensor([3.0, 1.0, 2.0]))
+
+
+def test_the_accepted_forms():
+    x = tg.tensor([3.0, 1.0, 2.0])
+    assert x.sort(0, True).values.tolist() == [3.0, 2.0, 1.0]
+    assert x.sort(dim=0, descending=True, stable=True).indices.tolist() == [0, 2, 1]
+    assert tg.sort(x, stable=None).values.tolist() == [1.0, 2.0, 3.0]
+    assert x.argsort(0, True).tolist() == [0, 2, 1] and tg.argsort(x, stable=False).tolist() == [1, 2, 0]
+    assert x.topk(tg.tensor(2)).values.tolist() == [3.0, 2.0]  # a one-element integer tensor is an int k
+    assert x.topk(np.int64(1), largest=False).values.tolist() == [1.0]
+    assert x.topk(k=1, dim=0).indices.tolist() == [0]
+
+
+def test_signatures_nan_and_errors_match_pytorch():
+    torch = pytest.importorskip("torch")
+    calls = [lambda L, x: x.sort(0, stable=True), lambda L, x: x.sort(stable=True, dim=0, descending=True),
+             lambda L, x: x.sort(0, True), lambda L, x: x.sort(stable=None), lambda L, x: x.sort(0, True, True),
+             lambda L, x: x.argsort(stable=True, descending=True), lambda L, x: x.argsort(0, stable=True),
+             lambda L, x: x.argsort(stable=None), lambda L, x: L.sort(x, 0, descending=True, stable=False),
+             lambda L, x: x.topk(L.tensor(2)), lambda L, x: x.topk(2.0), lambda L, x: x.topk(4),
+             lambda L, x: x.topk(-1), lambda L, x: x.topk(0), lambda L, x: x.sort(descending=True),
+             lambda L, x: x.topk(3, largest=False)]
+    inputs = [([2.0, float("nan"), -1.0, float("nan"), 0.5], "float32"), ([1.0, float("inf"), -float("inf")],
+              "float64"), ([3, 1, 2], "int64"), ([True, False, True], "bool"), (1.5, "float32"), ([], "float32")]
+    for fn in calls:
+        for a, dtype in inputs:
+            want, got = [], []
+            for lib, out in ((torch, want), (tg, got)):
+                x = lib.tensor(np.asarray(a), dtype=getattr(lib, dtype))
+                try:
+                    r = fn(lib, x)
+                    out.append(("ok", (r if isinstance(r, lib.Tensor) else r[0]).tolist()))
+                except Exception as e:  # noqa: BLE001
+                    out.append(("raises", type(e).__name__ if not isinstance(e, RuntimeError) else "RuntimeError"))
+            if want[0][0] == "ok" and got[0][0] == "ok":
+                np.testing.assert_array_equal(np.asarray(got[0][1], dtype=float), np.asarray(want[0][1], dtype=float))
+            else:
+                assert want[0][0] == got[0][0], (want, got)
 
 
 def test_docstring_examples():

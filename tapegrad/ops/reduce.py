@@ -1,8 +1,9 @@
 """Reductions over ``dim`` (an int, a tuple, or None for all) with ``keepdim``, and scans along one ``dim``.
 
-A reduction's gradient rule first puts the reduced axes back as 1s (``g.reshape(kept)``) so that the gradient
-broadcasts against the input; value-selecting reductions (max, median) then send it to the chosen elements.
-Rules follow ``rule(xp, grad, out, *inputs)`` (see ``tapegrad/autograd/xp.py``).
+Each op is declared with ``@op`` and records its result with its rule and PyTorch's node name
+(``autograd/declare.py``). A reduction's rule first puts the reduced axes back as 1s (``g.reshape(kept)``) so
+that the gradient broadcasts against the input; value-selecting reductions (max, median along a dim) scatter it
+back to the chosen elements as a linear map (``xp.linear``), so rules never ask how they are evaluated.
 """
 
 import builtins
@@ -13,10 +14,10 @@ from collections import namedtuple
 import numpy as np
 
 from .. import dtypes
-from ..autograd.declare import Tensor, tensor_method
+from ..autograd.declare import Tensor, backward_op, cast, op, record
 from ..autograd.declare import check_dim as _check_dim
-from ..autograd.declare import legacy_record as _record
 from ..autograd.declare import wrap as _wrap
+from ..autograd.grad_mode import is_grad_enabled
 
 __all__ = ["sum", "mean", "var", "std", "var_mean", "std_mean", "prod", "max", "min", "amax", "amin",
            "argmax", "argmin", "logsumexp", "cumsum", "cumprod", "norm", "all", "any", "count_nonzero",
@@ -35,17 +36,37 @@ return_types.__doc__ = ("The named tuples (values, indices) that max, min and me
 
 # ---------------------------------------------------------------------- dims
 def normalize_dims(op, dim, ndim):
-    """``dim`` as a sorted tuple of non-negative axes; None or an empty tuple means all axes (as PyTorch)."""
+    """``dim`` as a sorted tuple of non-negative axes; None or an empty tuple means all axes (as PyTorch).
+
+    Every dim is checked, also for a 0-d tensor, which takes only -1 and 0 (as PyTorch: ``tensor(3.).sum(5)``
+    is an IndexError); the result for a 0-d tensor is ``()``.
+    """
     if dim is None:
         return tuple(range(ndim))
+    if isinstance(dim, Tensor):  # a one-element integer tensor is an int, as in PyTorch
+        dim = _index_of(op, dim)
     if isinstance(dim, (list, tuple)):
         if not dim:
             return tuple(range(ndim))
-        axes = tuple(sorted(_check_dim(op, d, ndim) for d in dim))
+        axes = tuple(sorted(_check_dim(op, _index_of(op, d) if isinstance(d, Tensor) else d, ndim) for d in dim))
         if len(set(axes)) != len(axes):
             raise RuntimeError(f"{op}: dim {tuple(dim)} names an axis more than once")
         return axes if ndim else ()
-    return (_check_dim(op, dim, ndim),) if ndim else ()
+    axis = _check_dim(op, dim, ndim)
+    return (axis,) if ndim else ()
+
+
+def _index_of(op, t):
+    if t._data.dtype.kind not in "iu" or t._data.size != 1:
+        raise TypeError(f"{op}: dim must be an int or a one-element integer tensor, got a {t._data.dtype} tensor "
+                        f"of shape {tuple(t._data.shape)}")
+    return int(t._data.reshape(()))
+
+
+def _no_bool(op, t, error=RuntimeError):
+    """PyTorch's refusal of bool inputs for ops that order values (argmax, argmin, median, topk)."""
+    if t._data.dtype.kind == "b":
+        raise error(f"{op}: does not support bool input (cast it with .long() or .float() first)")
 
 
 def dim_args(op, dim, keepdim, axis, keepdims):
@@ -79,6 +100,27 @@ def _count(shape, axes):
     return n
 
 
+def _in_dtype(op, input, dtype):
+    """``input`` cast to the ``dtype=`` of sum, prod, cumsum or cumprod. As PyTorch, an integer or bool dtype
+    is refused for a tensor that requires grad under grad mode (there are no integer gradients)."""
+    dtype = dtypes.as_dtype(dtype)
+    if dtype.kind != "f" and input._requires_grad and is_grad_enabled():
+        raise RuntimeError(f"{op}: autograd does not support dtype={dtype} for an input that requires grad; "
+                           f"detach() it or compute in a floating point dtype")
+    return cast(input, dtype)
+
+
+def _accumulator(dtype):
+    """The dtype sums and products accumulate in: float32 for float16 (PyTorch's opmath), else ``dtype``."""
+    return np.float32 if dtype == np.float16 else dtype
+
+
+def _scan_accumulator(dtype):
+    """The dtype cumsum and cumprod accumulate in on PyTorch's CPU (its acc_type): float64 for float32, float32
+    for float16. So [3e38, 3e38, 0] has the running product [3e38, inf, 0], not nan at the end."""
+    return np.float64 if dtype == np.float32 else _accumulator(dtype)
+
+
 def _floating(op, t):
     """``t`` itself if floating point; PyTorch's reductions that need a float dtype say so."""
     if t._data.dtype.kind != "f":
@@ -88,8 +130,9 @@ def _floating(op, t):
 
 
 # ---------------------------------------------------------------------- sum, mean
-@tensor_method()
-def sum(input, dim=None, keepdim=False, *, dtype=None, axis=None, keepdims=None, out=None):
+@op
+def sum(input: Tensor, dim=None, keepdim: bool = False, *, dtype=None, axis=None, keepdims=None,
+        out=None) -> Tensor:
     """sum(input, dim=None, keepdim=False, *, dtype=None): the sum over ``dim`` (all elements by default).
 
     Integer and bool inputs sum to int64, as in PyTorch.
@@ -102,28 +145,40 @@ def sum(input, dim=None, keepdim=False, *, dtype=None, axis=None, keepdims=None,
         no_out("sum", out)
         dim, keepdim = dim_args("sum", dim, keepdim, axis, keepdims)
     if dtype is not None:
-        input = input.type(dtype)
+        input = _in_dtype("sum", input, dtype)
     x = input._data
     if dim is None and not keepdim:  # the common loss.sum(): no axis bookkeeping
-        axes, shape = None, None
+        axes, kept, name = None, None, "SumBackward0"
     else:
         axes = normalize_dims("sum", dim, x.ndim)
-        shape = None if keepdim else kept_shape(x.shape, axes)
+        kept, name = None if keepdim else kept_shape(x.shape, axes), "SumBackward1"
     if x.dtype.kind in "biu":
         acc = np.int64 if dtype is None else x.dtype
         return _wrap(np.asarray(x.sum(axis=axes, keepdims=keepdim, dtype=acc)))
-    out = x.sum(axis=axes, keepdims=keepdim)
+    if x.dtype == np.float16:
+        out = x.sum(axis=axes, keepdims=keepdim, dtype=np.float32).astype(np.float16)
+    else:
+        out = x.sum(axis=axes, keepdims=keepdim)
     if type(out) is not np.ndarray:
         out = np.asarray(out)
-
-    def backward(xp, g, out, x):
-        return (xp.broadcast_to(g if shape is None else g.reshape(shape), x.shape),)
-
-    return _record(out, (input,), backward)
+    return record(out, (input,), _expand_rule(x.shape, kept), name)
 
 
-@tensor_method()
-def mean(input, dim=None, keepdim=False, *, dtype=None, axis=None, keepdims=None, out=None):
+def _expand_rule(shape, kept, n=None):
+    """sum's (and, divided by ``n``, mean's) rule: the gradient expanded back to the input's ``shape`` (from
+    ``kept``, the shape with the reduced axes as 1s, when the reduction dropped them). It reads no input."""
+    if n is None:
+        def rule(xp, g, out, x):
+            return xp.broadcast_to(g if kept is None else g.reshape(kept), shape)
+    else:
+        def rule(xp, g, out, x):
+            return xp.broadcast_to((g if kept is None else g.reshape(kept)) / n, shape)
+    return rule
+
+
+@op
+def mean(input: Tensor, dim=None, keepdim: bool = False, *, dtype=None, axis=None, keepdims=None,
+         out=None) -> Tensor:
     """mean(input, dim=None, keepdim=False, *, dtype=None): the mean over ``dim`` (floating point only).
 
     >>> import tapegrad as tg
@@ -134,26 +189,21 @@ def mean(input, dim=None, keepdim=False, *, dtype=None, axis=None, keepdims=None
         no_out("mean", out)
         dim, keepdim = dim_args("mean", dim, keepdim, axis, keepdims)
     if dtype is not None:
-        input = input.type(dtype)
+        input = cast(input, dtype)
     x = _floating("mean", input)._data
     if dim is None and not keepdim:
-        axes, shape, n = None, None, x.size
+        axes, kept, n, name = None, None, x.size, "MeanBackward0"
     else:
         axes = normalize_dims("mean", dim, x.ndim)
-        shape = None if keepdim else kept_shape(x.shape, axes)
-        n = _count(x.shape, axes)
+        kept, n, name = None if keepdim else kept_shape(x.shape, axes), _count(x.shape, axes), "MeanBackward1"
     if n == 0:  # the mean of nothing is nan, as in PyTorch (and without numpy's warning)
         out = np.full(np.sum(x, axis=axes, keepdims=keepdim).shape, np.nan, dtype=x.dtype)
     else:
-        out = x.mean(axis=axes, keepdims=keepdim)
+        out = x.mean(axis=axes, keepdims=keepdim, dtype=_accumulator(x.dtype)).astype(x.dtype, copy=False)
         if type(out) is not np.ndarray:
             out = np.asarray(out)
-    n = builtins.max(n, 1)  # an empty input has an empty gradient: avoid 0 / 0 on it
-
-    def backward(xp, g, out, x):
-        return (xp.broadcast_to((g if shape is None else g.reshape(shape)) / n, x.shape),)
-
-    return _record(out, (input,), backward)
+    # NOTE: an empty input has an empty gradient: max(n, 1) avoids 0 / 0 on it
+    return record(out, (input,), _expand_rule(x.shape, kept, builtins.max(n, 1)), name)
 
 
 # ---------------------------------------------------------------------- var, std
@@ -169,39 +219,96 @@ def _correction(op, unbiased, correction, ddof=None):
     return 0 if unbiased is False else 1
 
 
-def _centered(xp, x, axes):
-    """``x`` minus its mean over ``axes``.
-
-    NOTE: two passes, not E[x^2] - E[x]^2 (which cancels catastrophically when the mean is large); the second
-    mean removes the first mean's own rounding error (the corrected two-pass algorithm).
-    """
-    d = x - xp.mean(x, axis=axes, keepdims=True)
-    return d - xp.mean(d, axis=axes, keepdims=True)
-
-
 def _var_setup(op, input, dim, unbiased, keepdim, correction, axis, keepdims, dtype=None, out=None, ddof=None):
     if isinstance(dim, builtins.bool):  # var(input, unbiased): PyTorch's older positional form
         dim, unbiased = None, dim
     no_out(op, out)
     if dtype is not None:
-        input = input.type(dtype)
+        input = cast(input, dtype)
     dim, keepdim = dim_args(op, dim, keepdim, axis, keepdims)
     c = _correction(op, unbiased, correction, ddof)
     x = _floating(op, input)._data
     axes = normalize_dims(op, dim, x.ndim)
-    dof = builtins.max(_count(x.shape, axes) - c, 0)
-    shape = None if keepdim else kept_shape(x.shape, axes)
-    return input, x, axes, keepdim, dof, shape
+    spread = _Spread(x, axes, keepdim, c, full=dim is None or x.ndim == 0)
+    return input, x, spread
 
 
-def _sum_squares(x, axes, keepdim):
-    d = _centered(np, x, axes)
-    return np.asarray((d * d).sum(axis=axes, keepdims=keepdim))
+class _Spread:
+    """What var, std, var_mean and std_mean share: the reduced axes, the count, the correction, the shape the
+    gradient is reshaped to (the reduced axes as 1s) and whether every dim is reduced by default (PyTorch's
+    gradient formula differs there when N - correction <= 0)."""
+
+    def __init__(self, x, axes, keepdim, correction, full):
+        self.axes, self.keepdim, self.correction, self.full = axes, keepdim, correction, full
+        self.n = _count(x.shape, axes)
+        self.kept = None if keepdim else kept_shape(x.shape, axes)
+
+    def variance(self, x, root=False):
+        """The variance (its square root with ``root``: the standard deviation), in x's dtype.
+
+        NOTE: the corrected two-pass algorithm (the second mean removes the first mean's rounding error; one
+        pass, E[x^2] - E[x]^2, cancels catastrophically when the mean is large), in float64 for float16 and
+        float32 as PyTorch's CPU kernels accumulate (float32 squares overflow long before the variance does).
+        """
+        axes, n = self.axes, builtins.max(self.n, 1)
+        a = x if x.dtype == np.float64 else x.astype(np.float64)
+        with np.errstate(divide="ignore", invalid="ignore", over="ignore"):  # inf and nan inputs give nan
+            d = a - a.sum(axis=axes, keepdims=True) / n
+            d -= d.sum(axis=axes, keepdims=True) / n
+            out = np.asarray((d * d).sum(axis=axes, keepdims=self.keepdim) / builtins.max(self.n - self.correction, 0))
+            return (np.sqrt(out) if root else out).astype(x.dtype, copy=False)  # inf where float32 overflows
+
+    def var_rule(self):
+        """PyTorch's var_backward: 2 / (N - correction) * g * (x - mean). Reducing every dim by default with
+        N - correction <= 0 it is g * (nan where x equals the mean, else inf); along dims the factor is kept as
+        it comes (negative, or inf for 0)."""
+        axes, kept, n, dof = self.axes, self.kept, builtins.max(self.n, 1), self.n - self.correction
+        if self.full and dof <= 0:
+            def var_rule(xp, g, out, x):
+                mean = xp.sum(x, axis=axes, keepdims=True) / n
+                return (g if kept is None else g.reshape(kept)) * xp.where(x == mean, math.nan, math.inf)
+        else:
+            scale = 2.0 / dof if dof else math.inf
+
+            def var_rule(xp, g, out, x):
+                mean = xp.sum(x, axis=axes, keepdims=True) / n
+                return (g if kept is None else g.reshape(kept)) * scale * (x - mean)
+        return var_rule
+
+    def std_rule(self):
+        """PyTorch's std_backward: var's rule of g / (2 std), taken as 0 where std is 0."""
+        kept, var_rule = self.kept, self.var_rule()
+
+        def std_rule(xp, g, out, x):
+            if kept is not None:
+                g, out = g.reshape(kept), out.reshape(kept)
+            zero = out == 0
+            # NOTE: g / (2 std) is g / 0 where std = 0; PyTorch fills 0 there: divide by 1 instead and select.
+            return var_rule(xp, xp.where(zero, 0.0, g / (2 * out + zero)), None, x)
+
+        return std_rule
+
+    def mean(self, x):
+        """The mean var_mean and std_mean return: PyTorch computes it in the same one-pass (Welford) update, in
+        float64, whose mean is nan once an infinity is followed by another element of the slice (and finite
+        where a float32 sum would overflow: the mean of [-3e38, -3e38] is -3e38, where mean() gives -inf)."""
+        axes, n = self.axes, self.n
+        if n == 0:
+            out = np.full(np.sum(x, axis=axes, keepdims=self.keepdim).shape, np.nan, dtype=x.dtype)
+        else:
+            with np.errstate(invalid="ignore", over="ignore"):
+                out = np.asarray(x.mean(axis=axes, keepdims=self.keepdim, dtype=np.float64)).astype(x.dtype)
+        infinite = np.isinf(x)
+        if n > 1 and infinite.any():
+            moved = np.moveaxis(infinite, axes, tuple(range(x.ndim - len(axes), x.ndim)))
+            early = moved.reshape(moved.shape[:x.ndim - len(axes)] + (n,))[..., :-1].any(axis=-1)
+            out = np.where(early.reshape(out.shape), np.array(np.nan, dtype=x.dtype), out)
+        return out
 
 
-@tensor_method()
-def var(input, dim=None, unbiased=None, keepdim=False, *, correction=None, axis=None, keepdims=None, dtype=None,
-        out=None, ddof=None):
+@op
+def var(input: Tensor, dim=None, unbiased=None, keepdim: bool = False, *, correction=None, axis=None,
+        keepdims=None, dtype=None, out=None, ddof=None) -> Tensor:
     """var(input, dim=None, *, correction=1, keepdim=False): the variance over ``dim``.
 
     ``correction=1`` (the default; ``unbiased=True``) divides by N - 1, ``correction=0`` (``unbiased=False``)
@@ -211,21 +318,14 @@ def var(input, dim=None, unbiased=None, keepdim=False, *, correction=None, axis=
     >>> tg.tensor([1.0, 2.0, 3.0, 4.0]).var()
     tensor(1.6667)
     """
-    input, x, axes, keepdim, dof, shape = _var_setup("var", input, dim, unbiased, keepdim, correction, axis,
-                                                     keepdims, dtype, out, ddof)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        out = _sum_squares(x, axes, keepdim) / dof
-    scale = 2.0 / dof if dof else math.inf
-
-    def backward(xp, g, out, x):
-        return ((g if shape is None else g.reshape(shape)) * _centered(xp, x, axes) * scale,)
-
-    return _record(out.astype(x.dtype, copy=False), (input,), backward)
+    input, x, spread = _var_setup("var", input, dim, unbiased, keepdim, correction, axis, keepdims, dtype, out,
+                                  ddof)
+    return record(spread.variance(x), (input,), spread.var_rule(), "VarBackward0")
 
 
-@tensor_method()
-def std(input, dim=None, unbiased=None, keepdim=False, *, correction=None, axis=None, keepdims=None, dtype=None,
-        out=None, ddof=None):
+@op
+def std(input: Tensor, dim=None, unbiased=None, keepdim: bool = False, *, correction=None, axis=None,
+        keepdims=None, dtype=None, out=None, ddof=None) -> Tensor:
     """std(input, dim=None, *, correction=1, keepdim=False): the standard deviation over ``dim``.
 
     Its gradient is 0 where the standard deviation is 0 (all elements equal), as in PyTorch.
@@ -234,95 +334,116 @@ def std(input, dim=None, unbiased=None, keepdim=False, *, correction=None, axis=
     >>> tg.tensor([1.0, 3.0]).std()
     tensor(1.4142)
     """
-    input, x, axes, keepdim, dof, shape = _var_setup("std", input, dim, unbiased, keepdim, correction, axis,
-                                                     keepdims, dtype, out, ddof)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        out = np.sqrt(_sum_squares(x, axes, keepdim) / dof)
-    scale = 1.0 / dof if dof else math.inf
-
-    def backward(xp, g, out, x):
-        if shape is not None:
-            g, out = g.reshape(shape), out.reshape(shape)
-        spread = out != 0
-        # NOTE: d std = d var / (2 std) is 0/0 where std = 0; PyTorch takes 0 there, so divide by 1 and mask.
-        return (g * spread / (out + ~spread) * _centered(xp, x, axes) * scale,)
-
-    return _record(out.astype(x.dtype, copy=False), (input,), backward)
+    input, x, spread = _var_setup("std", input, dim, unbiased, keepdim, correction, axis, keepdims, dtype, out,
+                                  ddof)
+    return record(spread.variance(x, root=True), (input,), spread.std_rule(), "StdBackward0")
 
 
-def var_mean(input, dim=None, unbiased=None, keepdim=False, *, correction=None):
+def var_mean(input: Tensor, dim=None, unbiased=None, keepdim: bool = False, *,
+             correction=None) -> tuple[Tensor, Tensor]:
     """var_mean(input, dim=None, *, correction=1, keepdim=False) -> (var, mean), both differentiable.
 
     >>> import tapegrad as tg
     >>> tg.var_mean(tg.tensor([1.0, 3.0]))
     (tensor(2.), tensor(2.))
     """
-    if isinstance(dim, builtins.bool):
-        dim, unbiased = None, dim
-    return (var(input, dim, unbiased, keepdim, correction=correction), mean(input, dim, keepdim))
+    input, x, spread = _var_setup("var_mean", input, dim, unbiased, keepdim, correction, None, None)
+    return (record(spread.variance(x), (input,), spread.var_rule(), "VarMeanBackward0"),
+            record(spread.mean(x), (input,), _mean_rule(x, spread), "VarMeanBackward0"))
 
 
-def std_mean(input, dim=None, unbiased=None, keepdim=False, *, correction=None):
+def std_mean(input: Tensor, dim=None, unbiased=None, keepdim: bool = False, *,
+             correction=None) -> tuple[Tensor, Tensor]:
     """std_mean(input, dim=None, *, correction=1, keepdim=False) -> (std, mean), both differentiable.
 
     >>> import tapegrad as tg
     >>> tg.std_mean(tg.tensor([1.0, 3.0]))
     (tensor(1.4142), tensor(2.))
     """
-    if isinstance(dim, builtins.bool):
-        dim, unbiased = None, dim
-    return (std(input, dim, unbiased, keepdim, correction=correction), mean(input, dim, keepdim))
+    input, x, spread = _var_setup("std_mean", input, dim, unbiased, keepdim, correction, None, None)
+    return (record(spread.variance(x, root=True), (input,), spread.std_rule(), "StdMeanBackward0"),
+            record(spread.mean(x), (input,), _mean_rule(x, spread), "StdMeanBackward0"))
+
+
+def _mean_rule(x, spread):
+    return _expand_rule(x.shape, spread.kept, builtins.max(spread.n, 1))
 
 
 # ---------------------------------------------------------------------- prod
-@tensor_method()
-def prod(input, dim=None, keepdim=False, *, dtype=None, axis=None, keepdims=None, out=None):
-    """prod(input, dim=None, keepdim=False, *, dtype=None): the product over ``dim`` (all by default).
+_NO_DIM = object()  # prod without a dim (PyTorch's first overload); an explicit None is refused, as in PyTorch
 
-    The gradient is the product of the other elements, exact when the input holds zeros (no division by 0).
+@op
+def prod(input: Tensor, dim=_NO_DIM, keepdim: bool = False, *, dtype=None, axis=None, keepdims=None,
+         out=None) -> Tensor:
+    """prod(input, *, dtype=None) or prod(input, dim, keepdim=False, *, dtype=None): the product of all
+    elements, or over one ``dim`` (an int, as PyTorch's: a tuple, a list or None is a TypeError). numpy's
+    ``axis=`` may name several dims (``np.prod(t)`` calls ``t.prod(axis=None)``).
+
+    The gradient is PyTorch's: out / x where the input has no zero, else the product of the other elements
+    (exclusive running products, so no division touches a zero).
 
     >>> import tapegrad as tg
     >>> tg.tensor([[1.0, 2.0], [3.0, 4.0]]).prod(1)
     tensor([ 2., 12.])
     """
     no_out("prod", out)
+    if dim is _NO_DIM:
+        if keepdim and axis is None and keepdims is None:
+            raise TypeError("prod: keepdim=True needs a dim (prod without a dim returns a 0-d tensor)")
+        dim = None
+    elif dim is None or isinstance(dim, (list, tuple)):
+        raise TypeError(f"prod: dim must be an int, got {type(dim).__name__} {dim!r} (PyTorch's prod reduces one "
+                        f"dim, or all of them without dim)")
     dim, keepdim = dim_args("prod", dim, keepdim, axis, keepdims)
     if dtype is not None:
-        input = input.type(dtype)
+        input = _in_dtype("prod", input, dtype)
     x = input._data
     axes = normalize_dims("prod", dim, x.ndim)
     if x.dtype.kind in "biu":
         acc = np.int64 if dtype is None else x.dtype
         return _wrap(np.asarray(x.prod(axis=axes, keepdims=keepdim, dtype=acc)))
-    out = np.asarray(x.prod(axis=axes, keepdims=keepdim))
+    out = np.asarray(x.prod(axis=axes, keepdims=keepdim, dtype=_accumulator(x.dtype)).astype(x.dtype))
     shape = None if keepdim else kept_shape(x.shape, axes)
 
-    def backward(xp, g, out, x):
+    def prod_rule(xp, g, out, x):
         if shape is not None:
             g, out = g.reshape(shape), out.reshape(shape)
         zero = x == 0
         if not zero.any():
-            return (g * (out / x),)  # the product of the others is the product over x_i when no x_i is 0
-        return (g * _prod_of_others(xp, x, zero, axes),)
+            return g * (out / x)  # the product of the others is the product over x_i when no x_i is 0
+        if dim is None and zero.sum() > 1 and not xp.isfinite(x).all():
+            return xp.zeros_like(x)  # PyTorch's shortcut for prod(): two zeros make every other product 0
+        return g * _products_of_the_others(xp, x, axes)
 
-    return _record(out, (input,), backward)
+    return record(out, (input,), prod_rule, "ProdBackward0" if dim is None else "ProdBackward1")
 
 
-def _prod_of_others(xp, x, zero, axes):
-    """For each element, the product of the other elements of its slice, for an ``x`` that has zeros.
+def _products_of_the_others(xp, x, axes):
+    """For each element, the product of the other elements of its slice over ``axes`` (PyTorch's
+    prod_safe_zeros_backward), made of running products so that it is exact with zeros and has gradients of
+    every order."""
+    if len(axes) == 1:
+        return _products_of_the_others_along(xp, x, axes[0])
+    if not axes:  # a 0-d input: the product of no others
+        return xp.ones_like(x)
+    rest = [a for a in range(x.ndim) if a not in axes]
+    order = rest + list(axes)
+    moved = xp.transpose(x, order)
+    flat = moved.reshape(tuple(moved.shape[:len(rest)]) + (-1,))
+    others = _products_of_the_others_along(xp, flat, len(rest)).reshape(moved.shape)
+    return xp.transpose(others, tuple(int(i) for i in np.argsort(order)))
 
-    With p the product of a slice's nonzero elements and s the sum of its zero elements (0, but its
-    derivative is what second-order gradients need): a nonzero x_i gets p / x_i if the slice has no zero and
-    p / x_i * s if it has one (else 0); a zero x_i gets p if it is the slice's only zero and p * (s - x_i)
-    (the other zero) if there are two (else 0). No division touches a zero.
-    """
-    nonzero = ~zero
-    zeros = zero.sum(axis=axes, keepdims=True)
-    safe = x * nonzero + zero  # the zeros replaced by 1, with no gradient through them
-    p = xp.prod(safe, axis=axes, keepdims=True)
-    s = (x * zero).sum(axis=axes, keepdims=True)
-    one, two = zeros == 1, zeros == 2
-    return p / safe * nonzero * ((zeros == 0) + one * s) + p * zero * (one + two * (s - x))
+
+def _products_of_the_others_along(xp, x, d):
+    """The exclusive running products from both ends along ``d``, multiplied: [b*c, a*c, a*b] for [a, b, c]."""
+    n = x.shape[d]
+    if n <= 1:
+        return xp.ones_like(x)
+    lead = (slice(None),) * d
+    ones = xp.ones_like(x[lead + (slice(0, 1),)])
+    before = xp.cumprod(xp.concatenate([ones, x[lead + (slice(0, n - 1),)]], axis=d), axis=d)
+    after = xp.flip(xp.cumprod(xp.concatenate([ones, xp.flip(x[lead + (slice(1, n),)], d)], axis=d), axis=d), d)
+    return before * after
 
 
 # ---------------------------------------------------------------------- max, min, amax, amin, argmax, argmin
@@ -334,32 +455,43 @@ def _ties(x, value, nan_ties):
     return mask
 
 
-def _check_nonempty(op, x, axes):
-    if x.size == 0 or builtins.any(x.shape[a] == 0 for a in axes):
-        raise IndexError(f"{op}: cannot reduce over an empty dimension (input shape {tuple(x.shape)}, dims "
-                         f"{axes}): the operation has no identity")
+def _check_nonempty(op, x, axes, dim):
+    """Refuse a reduction without identity (amax, amin, norm(inf), negative norms) over a dim of size 0, as
+    PyTorch: a RuntimeError when every dim is reduced (``dim`` None or ()), else an IndexError. Reducing the
+    non-empty dims of an empty tensor is fine (an empty result)."""
+    if builtins.any(x.shape[a] == 0 for a in axes):
+        error = RuntimeError if dim is None or dim == () or dim == [] else IndexError
+        raise error(f"{op}: cannot reduce over an empty dimension (input shape {tuple(x.shape)}, dims "
+                    f"{axes}): the operation has no identity")
 
 
-def _spread_over_ties(op, input, out, axes, keepdim, nan_ties):
-    """Record ``out`` (amax, amin, whole-tensor max/min/median): the gradient is split evenly among ties."""
+def _spread_over_ties(name, input, out, axes, keepdim, nan_ties):
+    """Record ``out`` (amax, amin, whole-tensor max/min/median) as the node ``name``: the gradient is split
+    evenly among ties. As PyTorch: the whole-tensor ops (``nan_ties``: a nan result's ties are the nans) put
+    it at the ties and 0 elsewhere (evenly_distribute_backward); amax and amin multiply it by the tie mask
+    (scale_grad_by_count), so an infinite gradient gives nan off the ties there."""
     shape = None if keepdim else kept_shape(input._data.shape, axes)
+    if nan_ties:
+        def ties_rule(xp, g, out, x):
+            ties = _ties(x, out, True)
+            count = ties.sum()
+            return xp.where(ties, g / (count + (count == 0)), 0.0)  # no ties only for an empty input
+    else:
+        def ties_rule(xp, g, out, x):
+            if shape is not None:
+                g, out = g.reshape(shape), out.reshape(shape)
+            ties = _ties(x, out, False)
+            return g * ties / ties.sum(axis=axes, keepdims=True)
 
-    def backward(xp, g, out, x):
-        if shape is not None:
-            g, out = g.reshape(shape), out.reshape(shape)
-        ties = _ties(x, out, nan_ties)
-        return (g * ties / ties.sum(axis=axes, keepdims=True),)
-
-    backward.__qualname__ = f"{op}.<locals>.backward"
-    return _record(out, (input,), backward)
+    return record(out, (input,), ties_rule, name)
 
 
-def _select_along(op, input, dim, keepdim, pick, cls):
+def _select_along(op, input, dim, keepdim, pick, cls, name):
     """max/min/median along ``dim``: (values, indices); the gradient goes to the selected element only."""
     x = input._data
     if x.ndim == 0:
         _check_dim(op, dim, 0)
-        return cls(_record(x.copy(), (input,), _select_scalar_backward), _wrap(np.zeros((), dtype=np.int64)))
+        return cls(record(x.copy(), (input,), _identity_rule, name), _wrap(np.zeros((), dtype=np.int64)))
     d = _check_dim(op, dim, x.ndim)
     n = x.shape[d]
     if n == 0:
@@ -369,34 +501,50 @@ def _select_along(op, input, dim, keepdim, pick, cls):
     indices = index.astype(np.int64, copy=False)
     if not keepdim:
         values, indices = values.squeeze(d), indices.squeeze(d)
-    positions = np.arange(n).reshape((n,) + (1,) * (x.ndim - 1 - d))
-
-    def backward(xp, g, out, x):
-        chosen = positions == index  # one-hot along d: a constant
-        return ((g if keepdim else xp.expand_dims(g, d)) * chosen,)
-
-    backward.__qualname__ = f"{op}.<locals>.backward"
-    return cls(_record(values, (input,), backward), _wrap(indices))
+    return cls(record(values, (input,), scatter_back(index, d, x.shape, keepdim), name), _wrap(indices))
 
 
-def _select_scalar_backward(xp, g, out, x):
-    return (g,)
+def scatter_back(index, d, shape, keepdim=True):
+    """The rule of ``values = take_along_axis(x, index, d)`` (squeezed at ``d`` unless ``keepdim``), as
+    PyTorch's value_selecting_reduction_backward: the gradient scattered into zeros of ``shape`` at ``index``.
+    A linear map with take_along_axis as its adjoint, so it has gradients of every order. Reads no input."""
+
+    def scatter(g):
+        grad = np.zeros(shape, dtype=g.dtype)
+        np.put_along_axis(grad, index, g if keepdim else np.expand_dims(g, d), d)
+        return grad
+
+    def gather(h):
+        picked = np.take_along_axis(h, index, d)
+        return picked if keepdim else picked.squeeze(d)
+
+    def rule(xp, g, out, x):
+        return xp.linear(scatter, gather, g)
+
+    return rule
+
+
+def _identity_rule(xp, g, out, x):
+    return g
 
 
 def _extreme(op, input, dim, keepdim, axis, keepdims, reduce, arg, cls):
     dim, keepdim = dim_args(op, dim, keepdim, axis, keepdims)
+    node = op.capitalize()
     if dim is None:
         if keepdim:
             raise TypeError(f"{op}: keepdim=True needs a dim (the whole-tensor {op} returns a 0-d tensor)")
         x = input._data
         if x.size == 0:
             raise RuntimeError(f"{op}: the input is empty (shape {tuple(x.shape)}); specify a reduction dim")
-        return _spread_over_ties(op, input, np.asarray(reduce(x)), tuple(range(x.ndim)), False, nan_ties=True)
-    return _select_along(op, input, dim, keepdim, lambda x, d: arg(x, axis=d, keepdims=True), cls)
+        return _spread_over_ties(f"{node}Backward1", input, np.asarray(reduce(x)), tuple(range(x.ndim)), False,
+                                 nan_ties=True)
+    return _select_along(op, input, dim, keepdim, lambda x, d: arg(x, axis=d, keepdims=True), cls,
+                         f"{node}Backward0")
 
 
-@tensor_method()
-def max(input, dim=None, keepdim=False, *, axis=None, keepdims=None, out=None):
+@op
+def max(input: Tensor, dim=None, keepdim: bool = False, *, axis=None, keepdims=None, out=None):
     """max(input) -> 0-d tensor; max(input, dim, keepdim=False) -> (values, indices); max(input, other).
 
     Along ``dim`` the gradient goes to the element whose index is returned (the first maximum); for the whole
@@ -414,8 +562,8 @@ def max(input, dim=None, keepdim=False, *, axis=None, keepdims=None, out=None):
     return _extreme("max", input, dim, keepdim, axis, keepdims, np.max, np.argmax, return_types.max)
 
 
-@tensor_method()
-def min(input, dim=None, keepdim=False, *, axis=None, keepdims=None, out=None):
+@op
+def min(input: Tensor, dim=None, keepdim: bool = False, *, axis=None, keepdims=None, out=None):
     """min(input) -> 0-d tensor; min(input, dim, keepdim=False) -> (values, indices); min(input, other).
 
     >>> import tapegrad as tg
@@ -430,8 +578,8 @@ def min(input, dim=None, keepdim=False, *, axis=None, keepdims=None, out=None):
     return _extreme("min", input, dim, keepdim, axis, keepdims, np.min, np.argmin, return_types.min)
 
 
-@tensor_method()
-def amax(input, dim=(), keepdim=False, *, axis=None, keepdims=None, out=None):
+@op
+def amax(input: Tensor, dim=(), keepdim: bool = False, *, axis=None, keepdims=None, out=None) -> Tensor:
     """amax(input, dim=(), keepdim=False): the maximum over ``dim`` (all dims by default; int or tuple).
 
     The gradient is split evenly among the elements equal to the maximum, as in PyTorch.
@@ -444,13 +592,13 @@ def amax(input, dim=(), keepdim=False, *, axis=None, keepdims=None, out=None):
     dim, keepdim = dim_args("amax", dim, keepdim, axis, keepdims)
     x = input._data
     axes = normalize_dims("amax", dim, x.ndim)
-    _check_nonempty("amax", x, axes)
-    return _spread_over_ties("amax", input, np.asarray(x.max(axis=axes, keepdims=keepdim)), axes, keepdim,
-                             nan_ties=False)
+    _check_nonempty("amax", x, axes, dim)
+    return _spread_over_ties("AmaxBackward0", input, np.asarray(x.max(axis=axes, keepdims=keepdim)), axes,
+                             keepdim, nan_ties=False)
 
 
-@tensor_method()
-def amin(input, dim=(), keepdim=False, *, axis=None, keepdims=None, out=None):
+@op
+def amin(input: Tensor, dim=(), keepdim: bool = False, *, axis=None, keepdims=None, out=None) -> Tensor:
     """amin(input, dim=(), keepdim=False): the minimum over ``dim``; the gradient is split evenly among ties.
 
     >>> import tapegrad as tg
@@ -461,16 +609,17 @@ def amin(input, dim=(), keepdim=False, *, axis=None, keepdims=None, out=None):
     dim, keepdim = dim_args("amin", dim, keepdim, axis, keepdims)
     x = input._data
     axes = normalize_dims("amin", dim, x.ndim)
-    _check_nonempty("amin", x, axes)
-    return _spread_over_ties("amin", input, np.asarray(x.min(axis=axes, keepdims=keepdim)), axes, keepdim,
-                             nan_ties=False)
+    _check_nonempty("amin", x, axes, dim)
+    return _spread_over_ties("AminBackward0", input, np.asarray(x.min(axis=axes, keepdims=keepdim)), axes,
+                             keepdim, nan_ties=False)
 
 
 def _arg_extreme(op, input, dim, keepdim, arg):
+    _no_bool(op, input)
     x = input._data
     if dim is None:
-        if x.size == 0:
-            raise RuntimeError(f"{op}: the input is empty (shape {tuple(x.shape)}); specify a reduction dim")
+        if x.size == 0:  # an IndexError, as PyTorch's
+            raise IndexError(f"{op}: the input is empty (shape {tuple(x.shape)}); specify a reduction dim")
         index = np.asarray(arg(x.reshape(-1)))
         return _wrap(index.reshape((1,) * x.ndim) if keepdim else index)
     d = _check_dim(op, dim, x.ndim)
@@ -481,8 +630,8 @@ def _arg_extreme(op, input, dim, keepdim, arg):
     return _wrap(np.asarray(arg(x, axis=d, keepdims=keepdim)))
 
 
-@tensor_method()
-def argmax(input, dim=None, keepdim=False):
+@op
+def argmax(input: Tensor, dim=None, keepdim: bool = False) -> Tensor:
     """argmax(input, dim=None, keepdim=False): the index of the (first) maximum; of the flattened input
     when ``dim`` is None. Returns int64, no gradient.
 
@@ -493,8 +642,8 @@ def argmax(input, dim=None, keepdim=False):
     return _arg_extreme("argmax", input, dim, keepdim, np.argmax)
 
 
-@tensor_method()
-def argmin(input, dim=None, keepdim=False):
+@op
+def argmin(input: Tensor, dim=None, keepdim: bool = False) -> Tensor:
     """argmin(input, dim=None, keepdim=False): the index of the (first) minimum. Returns int64, no gradient.
 
     >>> import tapegrad as tg
@@ -505,8 +654,8 @@ def argmin(input, dim=None, keepdim=False):
 
 
 # ---------------------------------------------------------------------- median
-@tensor_method()
-def median(input, dim=None, keepdim=False):
+@op
+def median(input: Tensor, dim=None, keepdim: bool = False):
     """median(input) -> 0-d tensor; median(input, dim, keepdim=False) -> (values, indices).
 
     The lower of the two middle values for an even count, as PyTorch; nan if the slice holds a nan. The whole
@@ -517,16 +666,27 @@ def median(input, dim=None, keepdim=False):
     >>> tg.tensor([3.0, 1.0, 4.0, 2.0]).median()
     tensor(2.)
     """
+    _no_bool("median", input, NotImplementedError)  # a RuntimeError, as PyTorch's
     if dim is None:
         if keepdim:
             raise TypeError("median: keepdim=True needs a dim (the whole-tensor median returns a 0-d tensor)")
         x = input._data
-        if x.size == 0:
-            return _wrap(np.full((), np.nan, dtype=x.dtype))
+        if x.size == 0:  # nan, recorded: the result requires grad as the input does, as in PyTorch
+            return _spread_over_ties("MedianBackward0", input, _empty_median(x.dtype), tuple(range(x.ndim)),
+                                     False, nan_ties=True)
         flat = x.reshape(-1)
         value = flat[_median_index(flat, 0)].reshape(())
-        return _spread_over_ties("median", input, value, tuple(range(x.ndim)), False, nan_ties=True)
-    return _select_along("median", input, dim, keepdim, _median_index, return_types.median)
+        return _spread_over_ties("MedianBackward0", input, value, tuple(range(x.ndim)), False, nan_ties=True)
+    return _select_along("median", input, dim, keepdim, _median_index, return_types.median, "MedianBackward1")
+
+
+def _empty_median(dtype):
+    """PyTorch's median of nothing: nan, which its integer dtypes hold as the value a nan converts to on x86
+    (the smallest int64 or int32; 0 for the narrower types)."""
+    if dtype.kind == "f":
+        return np.full((), np.nan, dtype=dtype)
+    value = np.iinfo(dtype).min if dtype in (np.int64, np.int32) else 0
+    return np.full((), value, dtype=dtype)
 
 
 def _median_index(x, d):
@@ -541,8 +701,8 @@ def _median_index(x, d):
 
 
 # ---------------------------------------------------------------------- logsumexp
-@tensor_method()
-def logsumexp(input, dim=None, keepdim=False, *, axis=None, keepdims=None):
+@op
+def logsumexp(input: Tensor, dim=None, keepdim: bool = False, *, axis=None, keepdims=None) -> Tensor:
     """logsumexp(input, dim, keepdim=False): log(sum(exp(input))) over ``dim``, computed stably.
 
     >>> import tapegrad as tg
@@ -553,7 +713,7 @@ def logsumexp(input, dim=None, keepdim=False, *, axis=None, keepdims=None):
     if dim is None:
         raise TypeError("logsumexp: missing the required argument 'dim' (an int or a tuple of ints)")
     if input._data.dtype.kind != "f":
-        input = input.type(dtypes.get_default_dtype())
+        input = cast(input, dtypes.get_default_dtype())
     x = input._data
     axes = normalize_dims("logsumexp", dim, x.ndim)
     # NOTE: subtract the max so that exp cannot overflow; where the max is not finite (a row of -inf, or a
@@ -567,12 +727,12 @@ def logsumexp(input, dim=None, keepdim=False, *, axis=None, keepdims=None):
         shape = out.shape
         out = out.reshape(tuple(s for i, s in enumerate(x.shape) if i not in axes))
 
-    def backward(xp, g, out, x):
+    def logsumexp_rule(xp, g, out, x):
         if shape is not None:
             g, out = g.reshape(shape), out.reshape(shape)
-        return (g * xp.exp(x - out),)  # softmax of x along the reduced dims
+        return g * xp.exp(x - out)  # softmax of x along the reduced dims
 
-    return _record(out, (input,), backward)
+    return record(out, (input,), logsumexp_rule, "LogsumexpBackward0")
 
 
 # ---------------------------------------------------------------------- cumsum, cumprod
@@ -582,7 +742,10 @@ def _scan_setup(op, input, dim, axis, dtype):
     if dim is None:
         raise TypeError(f"{op}: missing the required argument 'dim' (an int)")
     if dtype is not None:
-        input = input.type(dtype)
+        input = _in_dtype(op, input, dtype)
+        if input._data.dtype.kind == "b" and input._data.ndim and input._data.size:
+            # as PyTorch: a NotImplementedError (a RuntimeError); a 0-d or empty scan is a copy and is fine
+            raise NotImplementedError(f"{op}: not implemented for dtype=bool")
     x = input._data
     d = _check_dim(op, dim, x.ndim)
     return input, x, d
@@ -593,8 +756,8 @@ def _reverse_cumsum(xp, a, d):
     return xp.flip(xp.cumsum(xp.flip(a, d), axis=d), d)
 
 
-@tensor_method()
-def cumsum(input, dim=None, *, dtype=None, axis=None):
+@op
+def cumsum(input: Tensor, dim=None, *, dtype=None, axis=None) -> Tensor:
     """cumsum(input, dim, *, dtype=None): running sums along ``dim``; integers and bools sum to int64.
 
     >>> import tapegrad as tg
@@ -603,29 +766,28 @@ def cumsum(input, dim=None, *, dtype=None, axis=None):
     """
     input, x, d = _scan_setup("cumsum", input, dim, axis, dtype)
     if x.ndim == 0:
-        return _scalar_scan(input, x)
+        return _scalar_scan(input, x, dtype, "CumsumBackward0")
     if x.dtype.kind in "biu":
         return _wrap(np.cumsum(x, axis=d, dtype=np.int64 if dtype is None else x.dtype))
 
-    def backward(xp, g, out, x):
-        return (_reverse_cumsum(xp, g, d),)
+    def cumsum_rule(xp, g, out, x):
+        return _reverse_cumsum(xp, g, d)
 
-    return _record(np.cumsum(x, axis=d), (input,), backward)
+    with np.errstate(over="ignore"):
+        out = np.cumsum(x, axis=d, dtype=_scan_accumulator(x.dtype)).astype(x.dtype, copy=False)
+    out += 0.0  # NOTE: PyTorch's running sum starts from +0.0, so a -0.0 prefix sums to +0.0 (numpy keeps -0.0)
+    return record(out, (input,), cumsum_rule, "CumsumBackward0")
 
 
-def _scalar_scan(input, x):
-    """A scan of a 0-d tensor is a copy of it (int64 for integers and bools)."""
+def _scalar_scan(input, x, dtype, name):
+    """A scan of a 0-d tensor is a copy of it (in ``dtype`` if given, else int64 for integers and bools)."""
     if x.dtype.kind in "biu":
-        return _wrap(x.astype(np.int64))
-    return _record(x.copy(), (input,), _scalar_scan_backward)
+        return _wrap(x.astype(np.int64 if dtype is None else x.dtype))
+    return record(x.copy(), (input,), _identity_rule, name)
 
 
-def _scalar_scan_backward(xp, g, out, x):
-    return (g,)
-
-
-@tensor_method()
-def cumprod(input, dim=None, *, dtype=None, axis=None):
+@op
+def cumprod(input: Tensor, dim=None, *, dtype=None, axis=None) -> Tensor:
     """cumprod(input, dim, *, dtype=None): running products along ``dim``, with an exact gradient at zeros.
 
     >>> import tapegrad as tg
@@ -634,30 +796,57 @@ def cumprod(input, dim=None, *, dtype=None, axis=None):
     """
     input, x, d = _scan_setup("cumprod", input, dim, axis, dtype)
     if x.ndim == 0:
-        return _scalar_scan(input, x)
+        return _scalar_scan(input, x, dtype, "CumprodBackward0")
     if x.dtype.kind in "biu":
         return _wrap(np.cumprod(x, axis=d, dtype=np.int64 if dtype is None else x.dtype))
 
-    def backward(xp, g, out, x):
-        zero = x == 0
-        if not zero.any():
+    def cumprod_rule(xp, g, out, x):
+        if x.shape[d] == 1:  # as PyTorch's cumprod_backward: a scan of one element passes g through (no g*x/x)
+            return g
+        if not (x == 0).any():
             # d out_j / d x_i = out_j / x_i for j >= i
-            return (_reverse_cumsum(xp, g * out, d) / x,)
-        if isinstance(x, np.ndarray):
-            return (_cumprod_grad_with_zeros(g, out, x, zero, d),)
-        # NOTE: recorded for higher order (create_graph), the linear-time formula's masks would hide how the
-        # zeros' neighbours depend on them; the quadratic one below is made of ops whose gradients are exact.
-        return (_cumprod_grad_quadratic(xp, g, x, d),)
+            return _reverse_cumsum(xp, g * out, d) / x
+        return xp.cumprod_backward(g, x, dim=d)
 
-    return _record(np.cumprod(x, axis=d), (input,), backward)
+    with np.errstate(over="ignore", under="ignore"):
+        out = np.cumprod(x, axis=d, dtype=_scan_accumulator(x.dtype)).astype(x.dtype, copy=False)
+    return record(out, (input,), cumprod_rule, "CumprodBackward0")
 
 
-def _cumprod_grad_with_zeros(g, out, x, zero, d):
-    """cumprod's gradient (on arrays) where slices hold zeros, in linear time, without dividing by them.
+def _cumprod_backward_grad(xp, need, gg, out, g, x, *, dim):
+    """The rule of ``cumprod_backward`` (cumprod's gradient with create_graph, i.e. its second order).
+
+    With Y_i = x with x_i replaced by 1 and L[i, j] = (j >= i), cumprod_backward(g, x)_i is
+    sum_j L[i, j] g_j cumprod(Y_i)_j; it is linear in g, and its derivative in x reaches x_m through Y_i
+    (m != i), which is cumprod's gradient again: cumprod_backward(g * L[i], Y_i)_m. O(n^2) per slice.
+    """
+    x, g, gg = xp.moveaxis(x, dim, -1), xp.moveaxis(g, dim, -1), xp.moveaxis(gg, dim, -1)
+    n = x.shape[-1]
+    batch = tuple(x.shape[:-1])
+    eye = np.eye(n, dtype=bool)
+    later = np.triu(np.ones((n, n), dtype=bool))  # [i, j]: j >= i
+    others = x.reshape(batch + (1, n)) * ~eye + eye  # row i: x with x_i replaced by 1
+    weight = gg.reshape(batch + (n, 1))  # gg_i for row i
+    dg = dx = None
+    if need[0]:
+        dg = xp.moveaxis((xp.cumprod(others, axis=-1) * later * weight).sum(axis=-2), -1, dim)
+    if need[1]:
+        inner = xp.cumprod_backward(g.reshape(batch + (1, n)) * later, others, dim=-1)
+        dx = xp.moveaxis((inner * ~eye * weight).sum(axis=-2), -1, dim)
+    return dg, dx
+
+
+@backward_op(grad=_cumprod_backward_grad)
+def cumprod_backward(g, x, *, dim):
+    """cumprod's gradient where slices hold zeros, in linear time, without dividing by them (PyTorch's
+    cumprod_backward).
 
     Before a slice's first zero z the no-zero formula holds (every out_j after z is 0). At z the gradient is
     prod(x before z) * sum_{j >= z} g_j prod(x_k for z < k <= j). After z it is 0.
     """
+    d = dim
+    out = np.cumprod(x, axis=d)
+    zero = x == 0
     seen = np.cumsum(zero, axis=d)  # zeros up to and including each position
     before = seen == 0
     first = zero & (seen == 1)
@@ -669,21 +858,9 @@ def _cumprod_grad_with_zeros(g, out, x, zero, d):
             + first * head * _reverse_cumsum(np, g * tail, d))
 
 
-def _cumprod_grad_quadratic(xp, g, x, d):
-    """cumprod's gradient as sum_{j >= i} g_j prod(x_k for k <= j, k != i), in O(n^2) memory per slice."""
-    x, g = xp.moveaxis(x, d, -1), xp.moveaxis(g, d, -1)
-    n = x.shape[-1]
-    eye = np.eye(n, dtype=bool)
-    others = x.reshape(tuple(x.shape[:-1]) + (1, n)) * ~eye + eye  # row i: x with x_i replaced by 1
-    partial = xp.cumprod(others, axis=-1)  # [..., i, j]: the product of x_k for k <= j, k != i
-    later = np.triu(np.ones((n, n), dtype=bool))  # j >= i
-    grad = (partial * g.reshape(tuple(g.shape[:-1]) + (1, n)) * later).sum(axis=-1)
-    return xp.moveaxis(grad, -1, d)
-
-
 # ---------------------------------------------------------------------- norm
-@tensor_method()
-def norm(input, p="fro", dim=None, keepdim=False, out=None, dtype=None):
+@op
+def norm(input: Tensor, p="fro", dim=None, keepdim: bool = False, out=None, dtype=None) -> Tensor:
     """norm(input, p='fro', dim=None, keepdim=False, dtype=None): the vector p-norm over ``dim``.
 
     ``p`` is any number (inf, -inf and 0 included) or 'fro' (the 2-norm; over at most 2 dims). The gradient at
@@ -695,11 +872,17 @@ def norm(input, p="fro", dim=None, keepdim=False, out=None, dtype=None):
     """
     if out is not None:
         raise TypeError("norm: out= is not supported; use the returned tensor")
-    if dtype is not None:
-        input = input.type(dtype)
     if input._data.dtype.kind != "f":
         raise RuntimeError(f"norm: expected a floating point tensor, got dtype {input._data.dtype}")
+    if dtype is not None:
+        dtype = dtypes.as_dtype(dtype)
+        if not np.can_cast(input._data.dtype, dtype, "safe"):
+            raise RuntimeError(f"norm: the input's dtype {input._data.dtype} cannot be converted to dtype={dtype} "
+                               f"without narrowing")
+        input = cast(input, dtype)
     x = input._data
+    if p is None:  # PyTorch's default
+        p = "fro"
     if isinstance(p, str):
         if p == "nuc":
             raise NotImplementedError("norm: the nuclear norm (p='nuc') is not implemented")
@@ -714,25 +897,30 @@ def norm(input, p="fro", dim=None, keepdim=False, out=None, dtype=None):
         with np.errstate(over="ignore", under="ignore"):
             out = np.sqrt((x * x).sum(axis=axes, keepdims=keepdim))
         out = _rescaled_where_out_of_range(out, x, axes, keepdim, 2)
-        return _record(np.asarray(out), (input,), _norm_backward(_norm2_grad, shape, axes, p))
+        return record(np.asarray(out), (input,), _norm_rule(_norm2_grad, shape, axes, p), _NORM)
     ax = np.abs(x)
     if p == 1:
         out = ax.sum(axis=axes, keepdims=keepdim)
         rule = _norm1_grad
     elif math.isinf(p):
-        _check_nonempty("norm", x, axes)
+        _check_nonempty("norm", x, axes, None)  # PyTorch: a RuntimeError for any dim
         out = (ax.max if p > 0 else ax.min)(axis=axes, keepdims=keepdim)
         rule = _norm_inf_grad
     elif p == 0:  # the count of nonzero elements: PyTorch records it but its gradient is None
-        return _record(np.asarray((x != 0).sum(axis=axes, keepdims=keepdim), dtype=x.dtype), (input,),
-                       _norm0_backward)
+        return record(np.asarray((x != 0).sum(axis=axes, keepdims=keepdim), dtype=x.dtype), (input,),
+                      _no_gradient, _NORM)
     else:
+        if p < 0:
+            _check_nonempty("norm", x, axes, None)
         with np.errstate(divide="ignore", over="ignore", under="ignore"):
             out = (ax ** p).sum(axis=axes, keepdims=keepdim) ** (1.0 / p)
         if p > 0:
             out = _rescaled_where_out_of_range(out, x, axes, keepdim, p)
         rule = _normp_grad
-    return _record(np.asarray(out, dtype=x.dtype), (input,), _norm_backward(rule, shape, axes, p))
+    return record(np.asarray(out, dtype=x.dtype), (input,), _norm_rule(rule, shape, axes, p), _NORM)
+
+
+_NORM = "LinalgVectorNormBackward0"  # PyTorch's Tensor.norm is linalg.vector_norm
 
 
 def _rescaled_where_out_of_range(out, x, axes, keepdim, p):
@@ -757,18 +945,17 @@ def _rescaled_where_out_of_range(out, x, axes, keepdim, p):
     return np.where(suspect & finite_input, scaled, out).astype(x.dtype)
 
 
-def _norm_backward(grad, shape, axes, p):
-    def backward(xp, g, out, x):
+def _norm_rule(grad, shape, axes, p):
+    def norm_rule(xp, g, out, x):
         if shape is not None:
             g, out = g.reshape(shape), out.reshape(shape)
-        return (g * grad(xp, x, out, axes, p),)
+        return g * grad(xp, x, out, axes, p)
 
-    backward.__qualname__ = "norm.<locals>.backward"
-    return backward
+    return norm_rule
 
 
-def _norm0_backward(xp, g, out, x):
-    return (None,)
+def _no_gradient(xp, g, out, x):
+    return None
 
 
 def _norm2_grad(xp, x, out, axes, p):
@@ -777,35 +964,47 @@ def _norm2_grad(xp, x, out, axes, p):
     return x * nonzero / (out + ~nonzero)
 
 
+def _sgn(x):
+    """PyTorch's sgn of a real tensor: -1, 0 or 1, and 0 for nan (numpy's sign gives nan there). No gradient
+    flows through it, and it computes the same on arrays and tensors."""
+    return (x > 0) * 1.0 - (x < 0) * 1.0
+
+
 def _norm1_grad(xp, x, out, axes, p):
-    return xp.sign(x)
+    return _sgn(x)
 
 
 def _norm_inf_grad(xp, x, out, axes, p):
-    ties = xp.abs(x) == out  # the gradient is split evenly among the elements of largest (smallest) |x|
-    return xp.sign(x) * ties / ties.sum(axis=axes, keepdims=True)
+    # the gradient is split evenly among the elements of largest (smallest) |x|, or among the nans (PyTorch's
+    # mask: |x| == norm or |x| is nan), whose sgn is 0
+    ties = (xp.abs(x) == out) | (x != x)
+    return _sgn(x) * ties / ties.sum(axis=axes, keepdims=True)
 
 
 def _normp_grad(xp, x, out, axes, p):
     # d ||x||_p / d x_i = sign(x_i) |x_i|^(p-1) / ||x||_p^(p-1); 0 at x_i = 0 and for a zero norm (PyTorch's
     # convention), so the powers are taken of 1 there and masked: no inf * 0.
-    sign = xp.sign(x)
-    nonzero_x = sign != 0
+    nonzero_x = x != 0
     nonzero = out != 0
     ratio = (xp.abs(x) + ~nonzero_x) / (out + ~nonzero)
-    return sign * nonzero * ratio ** (p - 1)
+    return _sgn(x) * nonzero * ratio ** (p - 1)
 
 
 # ---------------------------------------------------------------------- all, any, count_nonzero
 def _logical(op, input, dim, keepdim, reduce):
     x = input._data
-    axes = None if dim is None else normalize_dims(op, dim, x.ndim)
-    out = np.asarray(reduce(x, axis=axes, keepdims=keepdim))
+    if isinstance(dim, (list, tuple)) and not dim:
+        # NOTE: all/any(dim=()) reduce nothing in PyTorch (sum/mean(dim=()) reduce every dim): each element
+        # is its own slice; checked dims, the values as bool (uint8 stays uint8)
+        out = x != 0
+    else:
+        axes = None if dim is None else normalize_dims(op, dim, x.ndim)
+        out = np.asarray(reduce(x, axis=axes, keepdims=keepdim))
     return _wrap(out.astype(np.uint8) if x.dtype == np.uint8 else out)
 
 
-@tensor_method()
-def all(input, dim=None, keepdim=False, *, axis=None, keepdims=None, out=None):
+@op
+def all(input: Tensor, dim=None, keepdim: bool = False, *, axis=None, keepdims=None, out=None) -> Tensor:
     """all(input, dim=None, keepdim=False): True where every element (over ``dim``) is nonzero; bool result.
 
     >>> import tapegrad as tg
@@ -813,11 +1012,12 @@ def all(input, dim=None, keepdim=False, *, axis=None, keepdims=None, out=None):
     tensor([False,  True])
     """
     no_out("all", out)
-    return _logical("all", input, *dim_args("all", dim, keepdim, axis, keepdims), np.all)
+    dim, keepdim = dim_args("all", dim, keepdim, axis, keepdims)
+    return _logical("all", input, dim, keepdim, np.all)
 
 
-@tensor_method()
-def any(input, dim=None, keepdim=False, *, axis=None, keepdims=None, out=None):
+@op
+def any(input: Tensor, dim=None, keepdim: bool = False, *, axis=None, keepdims=None, out=None) -> Tensor:
     """any(input, dim=None, keepdim=False): True where some element (over ``dim``) is nonzero; bool result.
 
     >>> import tapegrad as tg
@@ -825,11 +1025,12 @@ def any(input, dim=None, keepdim=False, *, axis=None, keepdims=None, out=None):
     tensor(True)
     """
     no_out("any", out)
-    return _logical("any", input, *dim_args("any", dim, keepdim, axis, keepdims), np.any)
+    dim, keepdim = dim_args("any", dim, keepdim, axis, keepdims)
+    return _logical("any", input, dim, keepdim, np.any)
 
 
-@tensor_method()
-def count_nonzero(input, dim=None):
+@op
+def count_nonzero(input: Tensor, dim=None) -> Tensor:
     """count_nonzero(input, dim=None): the number of nonzero elements over ``dim`` (int64).
 
     >>> import tapegrad as tg
