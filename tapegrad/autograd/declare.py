@@ -25,6 +25,7 @@ import numpy as np
 
 from .. import _state, dtypes
 from .._tensor import Size, Tensor, check_device, check_dim, to_array, type_name, wrap
+from .grad_mode import is_grad_enabled
 from .inplace import apply as inplace
 from .inplace import bump, increment_version, no_record
 from .tape import node_name, record
@@ -35,7 +36,7 @@ _grad = _state.grad
 __all__ = ["Tensor", "Size", "wrap", "record", "node_name", "unary", "binary", "op", "inplace",
            "inplace_method", "backward_op", "no_record", "bump", "increment_version", "operands", "operand", "cast",
            "broadcast_error", "dtype_error", "expected_tensor", "check_dim", "check_device", "to_array",
-           "type_name"]
+           "type_name", "is_grad_enabled"]
 
 
 # ---------------------------------------------------------------------- operands

@@ -37,6 +37,13 @@ def _np_linear(apply, adjoint, x, name=None):
     return apply(x)
 
 
+def _np_sign(a):
+    """sign with 0 at NaN, as tapegrad's (and PyTorch's) sign, so a rule gives the same answer in both namespaces."""
+    out = np.sign(a)
+    return np.where(np.isnan(out), 0, out).astype(out.dtype, copy=False) if out.dtype.kind == "f" else out
+
+
+numpy_xp.sign = _np_sign
 numpy_xp.add_at = _np_add_at
 numpy_xp.astype = _np_astype
 numpy_xp.linear = _np_linear
