@@ -1,42 +1,50 @@
 """Indexing: ``x[...]``, ``x[...] = v``, the gather/scatter family and masked ops.
 
-Every gradient here is a scatter-add of the gradient into zeros of the input's shape: ``_scatter`` runs
-``scatter_add_array`` (fast numpy) on the first-order path and the differentiable ``add_at`` on the tensor
-path, whose own gradient is indexing again, so indexing has gradients of every order.
+Every gradient here is a scatter-add of the gradient into zeros of the input's shape, ``xp.add_at``: on arrays
+(first order) numpy's fast ``scatter_add_array``, on tensors (``create_graph``) the differentiable ``add_at``
+below, whose own gradient is indexing again, so indexing has gradients of every order.
 """
+
+from __future__ import annotations
 
 import numbers
 import re
 
 import numpy as np
 
-from ..autograd.declare import Tensor, tensor_method
+from .. import _state
+from ..autograd.declare import Tensor, op, record
 from ..autograd.declare import bump as _bump
 from ..autograd.declare import check_dim as _check_dim
 from ..autograd.declare import inplace as _inplace
-from ..autograd.declare import legacy_record as _record
 from ..autograd.declare import wrap as _wrap
-from ..autograd.grad_mode import state as _grad_state
-from ..autograd.xp import numpy_xp
 
 __all__ = ["add_at", "gather", "scatter", "scatter_add", "index_select", "index_add", "masked_fill",
            "masked_select", "take_along_dim", "take", "nonzero", "argwhere"]
 
 _FULL = slice(None)
+_grad = _state.grad
+
+
+def _records(*tensors):
+    """Whether an op of these operands is recorded: grad mode is on and one of them requires grad."""
+    return _grad.enabled and any(isinstance(t, Tensor) and t._requires_grad for t in tensors)
 
 
 from ..autograd.scatter import add_into, scatter_add_array  # noqa: E402,F401
 
 
-def _scatter(xp, shape, index, values, unique=None):
-    """The gradient of ``x[index]``: fast scatter-add on arrays, the differentiable ``add_at`` on tensors."""
-    if xp is numpy_xp:
-        return scatter_add_array(shape, index, values, unique)
-    return xp.add_at(shape, index, values)
+def _add_at_rule(shape, index):
+    """The rule of ``x[index]`` and its kin: the gradient scattered (summed) into zeros of x's shape."""
+
+    def rule(xp, g, out, x):
+        return xp.add_at(shape, index, g)
+
+    return rule
 
 
-@tensor_method()
-def add_at(shape, index, values):
+@op
+def add_at(shape, index, values: Tensor) -> Tensor:
     """add_at(shape, index, values): zeros of ``shape`` plus ``values`` at ``index`` (repeats accumulate).
 
     The functional scatter-add that indexing's gradient uses; differentiable in ``values`` (its gradient is
@@ -54,10 +62,10 @@ def add_at(shape, index, values):
     except (IndexError, ValueError) as e:
         raise _index_error("add_at", shape, index, e) from None
 
-    def backward(xp, g, out, v):
-        return (g[index],)  # the engine sums it back to ``values``' shape if they were broadcast
+    def rule(xp, g, out, v):
+        return g[index]  # the engine sums it back to ``values``' shape if they were broadcast
 
-    return _record(out, (values,), backward)
+    return record(out, (values,), rule, "IndexPutBackward0")
 
 
 # ---------------------------------------------------------------------- x[index]
@@ -127,8 +135,8 @@ def _index_error(op, shape, index, e):
     return IndexError(f"{op}: invalid index {where}: {e}")
 
 
-@tensor_method("__getitem__")
-def getitem(input, index):
+@op(methods=("__getitem__",))
+def getitem(input: Tensor, index) -> Tensor:
     """x[index]: ints, slices (step > 0), None, Ellipsis, integer tensors or lists, boolean masks, combined as
     in numpy. Basic indexing gives a view. Gradients of repeated integer indices add up (scatter-add).
 
@@ -146,16 +154,26 @@ def getitem(input, index):
         raise _index_error("getitem", x.shape, index, e) from None
     if type(out) is not np.ndarray:  # all ints: numpy gives a scalar; ask for the 0-d view PyTorch gives
         out = x[(index if type(index) is tuple else (index,)) + (Ellipsis,)]
-    shape = x.shape
-
-    def backward(xp, g, out, x):
-        return (_scatter(xp, shape, index, g),)
-
-    return _record(out, (input,), backward)
+    return record(out, (input,), _add_at_rule(x.shape, index), _view_name(index, out.base is not None))
 
 
-@tensor_method("__setitem__")
-def setitem(self, index, value):
+def _view_name(index, view):
+    """PyTorch's node for ``x[index]``: IndexBackward0 (advanced indexing), else the last view op applied."""
+    if not view:
+        return "IndexBackward0"
+    parts = index if type(index) is tuple else (index,)
+    for p in reversed(parts):
+        if type(p) is int:
+            return "SelectBackward0"
+        if p is None:
+            return "UnsqueezeBackward0"
+        if type(p) is slice and (type(index) is not tuple or p != _FULL):
+            return "SliceBackward0"
+    return "AliasBackward0"
+
+
+@op(methods=("__setitem__",), xp_name=False)
+def setitem(self: Tensor, index, value) -> None:
     """x[index] = value: write ``value`` (broadcast, cast to x's dtype) in place.
 
     Under ``no_grad``, or when nothing requires grad, the values are written into x's memory (views see them).
@@ -170,7 +188,7 @@ def setitem(self, index, value):
             [0., 5., 0.]])
     """
     index = _prepare("setitem", index)
-    if _grad_state.enabled and (self.requires_grad or isinstance(value, Tensor) and value.requires_grad):
+    if _records(self, value):
         _inplace(self, "setitem", _index_put, index, value)
         return
     x = self._data
@@ -208,11 +226,13 @@ def _index_put(input, index, value):
     written[index] = True
     lead = value._data.ndim - out[index].ndim  # numpy lets a value carry extra leading 1s
 
-    def backward(xp, g, out, x, v):
-        gv = g[index]
-        return xp.where(written, 0, g), (gv.reshape((1,) * lead + tuple(gv.shape)) if lead > 0 else gv)
+    def rule(xp, need, g, out, x, v):
+        gv = g[index] if need[1] else None
+        if lead > 0 and gv is not None:
+            gv = gv.reshape((1,) * lead + tuple(gv.shape))
+        return xp.where(written, 0, g) if need[0] else None, gv
 
-    return _record(out, (input, value), backward)
+    return record(out, (input, value), rule, "IndexPutBackward0")
 
 
 # ---------------------------------------------------------------------- gather / scatter
@@ -250,8 +270,8 @@ def _check_like(op, x, idx, d, what="input"):
                                f"{tuple(x.shape)} at dimension {i}{but}")
 
 
-@tensor_method()
-def gather(input, dim, index, *, sparse_grad=False):
+@op
+def gather(input: Tensor, dim: int, index, *, sparse_grad: bool = False) -> Tensor:
     """gather(input, dim, index): ``out[i][j][k] = input[index[i][j][k]][j][k]`` (dim 0); shaped like index.
 
     >>> import tapegrad as tg
@@ -267,12 +287,7 @@ def gather(input, dim, index, *, sparse_grad=False):
     _check_like("gather", x, idx, d)
     _check_range("gather", idx, x.shape[d], d)
     grid = _grid(idx, d)
-    shape = x.shape
-
-    def backward(xp, g, out, x):
-        return (_scatter(xp, shape, grid, g),)
-
-    return _record(x[grid], (input,), backward)
+    return record(x[grid], (input,), _add_at_rule(x.shape, grid), "GatherBackward0")
 
 
 def _scatter_args(op, input, dim, index, src):
@@ -289,8 +304,8 @@ def _scatter_args(op, input, dim, index, src):
     return x, idx, _grid(idx, d)
 
 
-@tensor_method()
-def scatter(input, dim, index, src=None, value=None, *, reduce=None):
+@op
+def scatter(input: Tensor, dim: int, index, src=None, value=None, *, reduce: str | None = None) -> Tensor:
     """scatter(input, dim, index, src) or scatter(input, dim, index, value): a copy of input with
     ``out[index[i][j]][j] = src[i][j]`` (for dim 0), or the number ``value`` at those places.
 
@@ -318,21 +333,21 @@ def scatter(input, dim, index, src=None, value=None, *, reduce=None):
     if src is None:
         out[grid] = value
 
-        def backward(xp, g, out, x):
-            return (xp.where(written, 0, g),)
+        def rule(xp, g, out, x):
+            return xp.where(written, 0, g)
 
-        return _record(out, (input,), backward)
+        return record(out, (input,), rule, "ScatterBackward1")
     block = tuple(slice(0, s) for s in idx.shape)
     out[grid] = src._data[block]
     src_shape = src._data.shape
 
-    def backward_src(xp, g, out, x, s):
-        gs = g[grid]
-        return xp.where(written, 0, g), (gs if gs.shape == src_shape else
-                                         _scatter(xp, src_shape, block, gs, unique=True))
+    def rule_src(xp, need, g, out, x, s):
+        gs = g[grid] if need[1] else None
+        if gs is not None and gs.shape != src_shape:
+            gs = xp.add_at(src_shape, block, gs)
+        return xp.where(written, 0, g) if need[0] else None, gs
 
-    backward_src.__qualname__ = "scatter.<locals>.backward"
-    return _record(out, (input, src), backward_src)
+    return record(out, (input, src), rule_src, "ScatterBackward0")
 
 
 def _scatter_reduce(input, dim, index, src, value, reduce):
@@ -342,7 +357,7 @@ def _scatter_reduce(input, dim, index, src, value, reduce):
         return scatter_add(input, dim, index, src)
     if reduce != "multiply":
         raise RuntimeError(f"scatter: reduce must be 'add' or 'multiply', got {reduce!r}")
-    if _grad_state.enabled and (input.requires_grad or src.requires_grad):
+    if _records(input, src):
         raise RuntimeError("scatter: the derivative for reduce='multiply' is not implemented (as in PyTorch)")
     x, idx, grid = _scatter_args("scatter", input, dim, index, src)
     out = x.copy()
@@ -350,8 +365,8 @@ def _scatter_reduce(input, dim, index, src, value, reduce):
     return _wrap(out)
 
 
-@tensor_method()
-def scatter_add(input, dim, index, src):
+@op
+def scatter_add(input: Tensor, dim: int, index, src: Tensor) -> Tensor:
     """scatter_add(input, dim, index, src): a copy of input with ``out[index[i][j]][j] += src[i][j]``
     (for dim 0); repeated indices accumulate.
 
@@ -365,11 +380,13 @@ def scatter_add(input, dim, index, src):
     add_into(out, grid, src._data[block])
     src_shape = src._data.shape
 
-    def backward(xp, g, out, x, s):
-        gs = g[grid]
-        return g, (gs if gs.shape == src_shape else _scatter(xp, src_shape, block, gs, unique=True))
+    def rule(xp, need, g, out, x, s):
+        gs = g[grid] if need[1] else None
+        if gs is not None and gs.shape != src_shape:
+            gs = xp.add_at(src_shape, block, gs)
+        return g if need[0] else None, gs
 
-    return _record(out, (input, src), backward)
+    return record(out, (input, src), rule, "ScatterAddBackward0")
 
 
 def _vector_index(op, index, n, d):
@@ -381,8 +398,8 @@ def _vector_index(op, index, n, d):
     return idx
 
 
-@tensor_method()
-def index_select(input, dim, index):
+@op
+def index_select(input: Tensor, dim: int, index) -> Tensor:
     """index_select(input, dim, index): the slices ``index`` (a 1-d integer tensor) of dimension ``dim``.
 
     >>> import tapegrad as tg
@@ -395,17 +412,12 @@ def index_select(input, dim, index):
     if x.ndim == 0:
         return _reshape(index_select(_reshape(input, (1,)), 0, index), ())
     idx = _vector_index("index_select", index, x.shape[d], d)
-    index = (_FULL,) * d + (idx,)
-    shape = x.shape
-
-    def backward(xp, g, out, x):
-        return (_scatter(xp, shape, index, g),)
-
-    return _record(np.take(x, idx, axis=d), (input,), backward)
+    rule = _add_at_rule(x.shape, (_FULL,) * d + (idx,))
+    return record(np.take(x, idx, axis=d), (input,), rule, "IndexSelectBackward0")
 
 
-@tensor_method()
-def index_add(input, dim, index, source, *, alpha=1):
+@op
+def index_add(input: Tensor, dim: int, index, source: Tensor, *, alpha=1) -> Tensor:
     """index_add(input, dim, index, source, *, alpha=1): a copy of input with ``alpha * source`` added at
     positions ``index`` of dimension ``dim`` (repeated indices accumulate).
 
@@ -429,10 +441,11 @@ def index_add(input, dim, index, source, *, alpha=1):
     out = x.copy()
     add_into(out, index, s if alpha == 1 else s * alpha)
 
-    def backward(xp, g, out, x, s):
-        return g, (g[index] if alpha == 1 else g[index] * alpha)
+    def rule(xp, need, g, out, x, s):
+        gs = None if not need[1] else g[index] if alpha == 1 else g[index] * alpha
+        return g if need[0] else None, gs
 
-    return _record(out, (input, source), backward)
+    return record(out, (input, source), rule, "IndexAddBackward0")
 
 
 # ---------------------------------------------------------------------- masks
@@ -443,8 +456,8 @@ def _bool_mask(op, mask):
     return m
 
 
-@tensor_method()
-def masked_fill(input, mask, value):
+@op
+def masked_fill(input: Tensor, mask, value) -> Tensor:
     """masked_fill(input, mask, value): ``value`` (a number or 0-d tensor) where the boolean ``mask`` is True.
 
     The mask broadcasts with input. A 0-d value tensor that requires grad gets the sum of the gradient where
@@ -474,20 +487,19 @@ def masked_fill(input, mask, value):
     # NOTE: where, not g * ~mask, so an inf or nan gradient at a filled place gives 0, not nan (as PyTorch)
     if isinstance(value, Tensor) and value._data.dtype.kind == "f":
 
-        def backward_value(xp, g, out, x, v):
-            return xp.where(m, 0, g), xp.where(m, g, 0)  # the engine sums the value's share to 0-d
+        def rule_value(xp, need, g, out, x, v):  # the engine sums the value's share to 0-d
+            return xp.where(m, 0, g) if need[0] else None, xp.where(m, g, 0) if need[1] else None
 
-        backward_value.__qualname__ = "masked_fill.<locals>.backward"
-        return _record(out, (input, value), backward_value)
+        return record(out, (input, value), rule_value, "MaskedFillBackward1")
 
-    def backward(xp, g, out, x):
-        return (xp.where(m, 0, g),)
+    def rule(xp, g, out, x):
+        return xp.where(m, 0, g)
 
-    return _record(out, (input,), backward)
+    return record(out, (input,), rule, "MaskedFillBackward0")
 
 
-@tensor_method()
-def masked_select(input, mask):
+@op
+def masked_select(input: Tensor, mask) -> Tensor:
     """masked_select(input, mask): the 1-d tensor of the elements where the boolean ``mask`` is True.
 
     >>> import tapegrad as tg
@@ -508,8 +520,8 @@ def masked_select(input, mask):
     return getitem(input, np.broadcast_to(m, shape))
 
 
-@tensor_method()
-def take_along_dim(input, indices, dim=None):
+@op
+def take_along_dim(input: Tensor, indices, dim: int | None = None) -> Tensor:
     """take_along_dim(input, indices, dim=None): pick values along ``dim`` at ``indices`` (broadcast with
     input in the other dims), as ``np.take_along_axis``; without dim, from the flattened input.
 
@@ -538,14 +550,12 @@ def take_along_dim(input, indices, dim=None):
     x_shape = tuple(common[:d] + [x.shape[d]] + common[d + 1:])
     grid = _grid(np.broadcast_to(idx, tuple(common[:d] + [idx.shape[d]] + common[d + 1:])), d)
 
-    def backward(xp, g, out, x):
-        return (_scatter(xp, x_shape, grid, g),)  # the engine sums broadcast dims back to input's shape
-
-    return _record(np.broadcast_to(x, x_shape)[grid], (input,), backward)
+    # the engine sums the gradient over broadcast dims back to input's shape
+    return record(np.broadcast_to(x, x_shape)[grid], (input,), _add_at_rule(x_shape, grid), "GatherBackward0")
 
 
-@tensor_method()
-def take(input, index):
+@op
+def take(input: Tensor, index) -> Tensor:
     """take(input, index): elements of the flattened input at ``index`` (negative counts from the end).
 
     >>> import tapegrad as tg
@@ -560,8 +570,8 @@ def take(input, index):
     return getitem(_reshape(input, (-1,)), idx)
 
 
-@tensor_method()
-def nonzero(input, *, as_tuple=False):
+@op
+def nonzero(input: Tensor, *, as_tuple: bool = False) -> Tensor | tuple[Tensor, ...]:
     """nonzero(input, *, as_tuple=False): the int64 (n, ndim) indices of non-zero elements (or its columns).
 
     >>> import tapegrad as tg
@@ -575,8 +585,8 @@ def nonzero(input, *, as_tuple=False):
     return _wrap(np.argwhere(x).astype(np.int64))
 
 
-@tensor_method()
-def argwhere(input):
+@op
+def argwhere(input: Tensor) -> Tensor:
     """argwhere(input): ``nonzero(input)``.
 
     >>> import tapegrad as tg
@@ -594,8 +604,8 @@ def _reshape(input, shape):
 
 
 # ---------------------------------------------------------------------- in place
-@tensor_method()
-def masked_fill_(self, mask, value):
+@op(xp_name=False)
+def masked_fill_(self: Tensor, mask, value) -> Tensor:
     """masked_fill_(mask, value): in-place ``masked_fill`` (the mask must broadcast to this tensor).
 
     >>> import tapegrad as tg
@@ -605,8 +615,8 @@ def masked_fill_(self, mask, value):
     return _inplace(self, "masked_fill_", masked_fill, mask, value)
 
 
-@tensor_method()
-def scatter_(self, dim, index, src=None, value=None, *, reduce=None):
+@op(xp_name=False)
+def scatter_(self: Tensor, dim: int, index, src=None, value=None, *, reduce: str | None = None) -> Tensor:
     """scatter_(dim, index, src or value): in-place ``scatter``; e.g. one-hot rows.
 
     >>> import tapegrad as tg
@@ -617,8 +627,8 @@ def scatter_(self, dim, index, src=None, value=None, *, reduce=None):
     return _inplace(self, "scatter_", scatter, dim, index, src, value, reduce=reduce)
 
 
-@tensor_method()
-def scatter_add_(self, dim, index, src):
+@op(xp_name=False)
+def scatter_add_(self: Tensor, dim: int, index, src: Tensor) -> Tensor:
     """scatter_add_(dim, index, src): in-place ``scatter_add``.
 
     >>> import tapegrad as tg
@@ -628,8 +638,8 @@ def scatter_add_(self, dim, index, src):
     return _inplace(self, "scatter_add_", scatter_add, dim, index, src)
 
 
-@tensor_method()
-def index_add_(self, dim, index, source, *, alpha=1):
+@op(xp_name=False)
+def index_add_(self: Tensor, dim: int, index, source: Tensor, *, alpha=1) -> Tensor:
     """index_add_(dim, index, source, *, alpha=1): in-place ``index_add``.
 
     >>> import tapegrad as tg
