@@ -7,7 +7,9 @@ below, whose own gradient is indexing again, so indexing has gradients of every 
 
 from __future__ import annotations
 
+import math
 import numbers
+import operator
 import re
 
 import numpy as np
@@ -31,6 +33,36 @@ def _records(*tensors):
     return _grad.enabled and any(isinstance(t, Tensor) and t._requires_grad for t in tensors)
 
 
+def _scalar(op, value, dtype, half=True):
+    """A Python number as PyTorch converts it to a tensor's dtype (c10's checked conversion): bools take any
+    value; an integer type takes integers in its range (an unsigned one also -max..-1, wrapping) and floats
+    whose integer part fits; float32 (and float16, unless ``half`` is False, as setitem) refuses finite values
+    beyond its range. Anything else is an error naming the op, the value and the dtype."""
+    if isinstance(value, np.generic):
+        value = value.item()
+    if isinstance(value, bool):
+        value = int(value)
+    kind = dtype.kind
+    if kind == "b" and isinstance(value, numbers.Real):
+        return bool(value)
+    ok = isinstance(value, numbers.Real)
+    if ok and kind == "f":
+        big = isinstance(value, int) and not -2 ** 63 <= value < 2 ** 63
+        ok = not big and (dtype.itemsize == 8 or dtype.itemsize == 2 and not half or not math.isfinite(value)
+                          or abs(value) <= float(np.finfo(dtype).max))
+    elif ok:
+        info = np.iinfo(dtype)
+        if isinstance(value, float):
+            ok = math.isfinite(value) and info.min <= value <= info.max
+            value = int(value) if ok else value
+        else:
+            ok = (info.min <= value <= info.max if info.min else -info.max <= value <= info.max)
+            value = value % (info.max + 1) if ok and value < 0 and not info.min else value
+    if not ok:
+        raise RuntimeError(f"{op}: value {value!r} cannot be converted to {dtype} without overflow")
+    return value
+
+
 from ..autograd.scatter import add_into, scatter_add_array  # noqa: E402,F401
 
 
@@ -43,77 +75,241 @@ def _add_at_rule(shape, index):
     return rule
 
 
-@op
+@op(methods=())
 def add_at(shape, index, values: Tensor) -> Tensor:
     """add_at(shape, index, values): zeros of ``shape`` plus ``values`` at ``index`` (repeats accumulate).
 
-    The functional scatter-add that indexing's gradient uses; differentiable in ``values`` (its gradient is
-    ``grad[index]``), so gradients of indexing can be differentiated again.
+    ``index`` is read as ``x[index]`` reads it, and ``values`` broadcast to the shape of ``x[index]``: this is
+    the adjoint of indexing, the functional scatter-add its gradient uses (PyTorch's
+    ``zeros(shape).index_put_(index, values, accumulate=True)``, node ``IndexPutBackward0``). Differentiable
+    in ``values`` (its gradient is ``grad[index]``), so gradients of indexing can be differentiated again.
 
     >>> import tapegrad as tg
     >>> tg.add_at((3,), tg.tensor([0, 0, 2]), tg.tensor([1.0, 2.0, 3.0]))
     tensor([3., 0., 3.])
     """
     shape = tuple(shape)
-    index = _prepare("add_at", index)
+    basic, _, adv, axes = _parse("add_at", index, shape)
+    v = values._data
+    out = np.zeros(shape, dtype=v.dtype)
+    target = out if basic is None else out[basic]
     try:
-        np.broadcast_to(np.empty((), dtype=bool), shape)[index]  # numpy checks the index against the shape
-        out = scatter_add_array(shape, index, values._data)
+        if adv is None:
+            target[...] += v
+        else:
+            target[adv]  # numpy checks the index against the shape (add_into's fast paths do not)
+            add_into(target, adv, v)
     except (IndexError, ValueError) as e:
-        raise _index_error("add_at", shape, index, e) from None
+        raise _index_error("add_at", shape, index, e, axes) from None
 
-    def rule(xp, g, out, v):
-        return g[index]  # the engine sums it back to ``values``' shape if they were broadcast
+    if basic is None:
+        def rule(xp, g, out, v):
+            return g[adv]  # the engine sums it back to ``values``' shape if they were broadcast
+    elif adv is None:
+        def rule(xp, g, out, v):
+            return g[basic]
+    else:
+        def rule(xp, g, out, v):
+            return g[basic][adv]
 
     return record(out, (values,), rule, "IndexPutBackward0")
 
 
-# ---------------------------------------------------------------------- x[index]
-def _prepare(op, index):
-    """Tensors and lists inside an index become numpy arrays; floats, negative steps and bad dtypes raise."""
-    if type(index) is tuple:
-        return tuple(_component(op, p) for p in index)
-    return _component(op, index)
+# ---------------------------------------------------------------------- x[index]: PyTorch's reading of an index
+# PyTorch (torch/csrc/autograd/python_variable_indexing.cpp, aten/src/ATen/TensorIndexing.h) applies an index in
+# two steps: first every int (select), slice, None (unsqueeze) and Ellipsis, giving a view; then the index
+# tensors, masks and lists, all at once, to that view (``index``). So an int is never an "advanced index" the way
+# numpy counts them: ``x[0, :, [1, 2]]`` has shape (3, 2) in PyTorch and (2, 3) in numpy. ``_parse`` turns an
+# index into the numpy keys of those two steps.
+
+_FULL_SLICE = slice(None)
+_TRUE_INDEX = np.zeros(1, dtype=np.int64)   # a bool indexes a new dim of size 1 with [0] (True) or [] (False)
+_FALSE_INDEX = np.zeros(0, dtype=np.int64)
+_INDEX_DTYPES = (np.dtype(np.int64), np.dtype(np.int32))
+
+
+def _parse(op, index, shape):
+    """``(basic, name, adv, axes)``: ``x[index]`` is ``x[basic][adv]`` (``basic`` None: no first step, ``adv``
+    None: no second), ``name`` the node of the first step (PyTorch's, from the last view op it applies) and
+    ``axes`` the input dims of the first step's result, for error messages. When the index has no int or bool,
+    numpy places the advanced dims as PyTorch does, and ``adv`` is one numpy key for ``x`` itself."""
+    if index.__class__ is tuple:
+        parts = index
+    elif index.__class__ is list and _sequence_as_tuple(index):
+        parts = tuple(index)
+    else:
+        parts = (index,)
+    comps = [_component(op, p) for p in parts]
+    ndim = len(shape)
+    specified = 0
+    for c in comps:
+        if c.__class__ is np.ndarray:
+            specified += c.ndim if c.dtype.kind == "b" else 1
+        elif c is not None and c is not Ellipsis and c.__class__ is not bool:
+            specified += 1
+    if specified > ndim:
+        if ndim == 0 and specified == 1 and comps[0].__class__ is int:
+            raise IndexError(f"{op}: invalid index of a 0-dim tensor; use tensor.item() to convert a 0-dim tensor "
+                             "to a number")
+        raise _index_error(op, shape, comps, IndexError(f"too many indices for tensor of dimension {ndim}"))
+    basic, adv, merged, axes = [], [], [], []
+    pending = 0  # full slices owed to ``basic`` before its next entry (for Ellipsis and the dims of arrays)
+    src = dim = covered = 0  # input dims consumed, dims of the first step's result, dims ``adv`` covers
+    name = "AliasBackward0"
+    selects = False  # an int or a bool among index arrays: then two steps
+    single = index.__class__ is not tuple and len(parts) == 1  # PyTorch's 1-d path: x[:] is a slice
+    for c in comps:
+        kind = c.__class__
+        if kind is np.ndarray:
+            m = c.ndim if c.dtype.kind == "b" else 1
+            adv.extend([_FULL_SLICE] * (dim - covered))
+            adv.append(c)
+            merged.append(c)
+            axes.extend(range(src, src + m))
+            pending += m
+            src += m
+            dim += m
+            covered = dim
+            continue
+        if kind is bool:
+            adv.extend([_FULL_SLICE] * (dim - covered))
+            adv.append(_TRUE_INDEX if c else _FALSE_INDEX)
+            covered = dim + 1
+            selects = True
+        if c is Ellipsis:
+            n = ndim - specified
+            merged.extend([_FULL_SLICE] * n)
+            axes.extend(range(src, src + n))
+            pending += n
+            src += n
+            dim += n
+            continue
+        if pending:
+            basic.extend([_FULL_SLICE] * pending)
+            pending = 0
+        if kind is int:
+            if src >= ndim:
+                raise _index_error(op, shape, comps, IndexError(f"too many indices for tensor of dimension {ndim}"))
+            n = shape[src]
+            if not -n <= c < n:
+                raise IndexError(f"{op}: index {c} is out of range for dimension {src} of size {n} "
+                                 f"{_where(shape, comps)}")
+            basic.append(c)
+            merged.append(c)
+            src += 1
+            name = "SelectBackward0"
+            selects = True
+        elif kind is slice:
+            if src >= ndim:
+                raise _index_error(op, shape, comps, IndexError(f"too many indices for tensor of dimension {ndim}"))
+            basic.append(c)
+            merged.append(c)
+            axes.append(src)
+            if single or not _whole(c, shape[src]):
+                name = "SliceBackward0"
+            src += 1
+            dim += 1
+        else:  # None, or a bool: a new dim
+            basic.append(None)
+            merged.append(None)
+            axes.append(None)
+            name = "UnsqueezeBackward0"
+            dim += 1
+    if not adv:
+        return tuple(basic) + (Ellipsis,), name, None, None
+    if not selects:
+        return None, "IndexBackward0", tuple(merged), None
+    return tuple(basic) + (Ellipsis,), name, tuple(adv), axes
+
+
+def _whole(s, n):
+    """Whether the slice ``s`` takes all of a dim of size ``n`` (PyTorch then skips it: no node)."""
+    return s.start in (None, 0) and (s.stop is None or s.stop >= n) and s.step in (None, 1)
+
+
+def _sequence_as_tuple(index):
+    """PyTorch's (and old numpy's) rule for a list as the whole index: one holding a tensor, a sequence, a
+    slice, None or Ellipsis (and shorter than 32) is a tuple of indices, ``x[[[0, 1], [1, 0]]]`` is
+    ``x[[0, 1], [1, 0]]``; any other list is one index."""
+    if len(index) >= 32:
+        return False
+    for p in index:
+        if p is None or p is Ellipsis or isinstance(p, (Tensor, np.ndarray, list, tuple, range, slice)):
+            return True
+    return False
 
 
 def _component(op, p):
-    if p is None or p is Ellipsis or type(p) is int:
+    """One part of an index as PyTorch reads it: an int, a slice, None, Ellipsis, a bool, or an array (int64 or
+    int32 indices, or a bool mask)."""
+    kind = p.__class__
+    if kind is int or p is None or p is Ellipsis or kind is bool:
         return p
-    if type(p) is slice:
-        if p.step is not None and int(p.step) <= 0:
-            raise ValueError(f"{op}: slice step must be greater than zero, got {p.step} "
-                             "(use flip() to reverse)")
-        return p
-    if isinstance(p, Tensor):
+    if kind is slice:
+        return _slice(op, p)
+    if kind is Tensor or isinstance(p, Tensor):
         a = p._data
-    elif isinstance(p, np.ndarray):
+        if a.dtype not in _INDEX_DTYPES and a.dtype.kind != "b" and a.dtype != np.uint8:
+            raise IndexError(f"{op}: tensors used as indices must be long, int or bool, got dtype {a.dtype}")
+    elif kind is np.ndarray:
         a = p
-    elif isinstance(p, (bool, np.bool_)):
-        return p
+        if a.dtype.kind not in "biu":
+            raise IndexError(f"{op}: tensors used as indices must be long, int or bool, got dtype {a.dtype}")
+    elif kind is range:
+        return np.arange(p.start, p.stop, p.step, dtype=np.int64)
+    elif kind is list or kind is tuple:
+        return _sequence(op, p)
+    elif isinstance(p, np.bool_):
+        return bool(p)
     elif isinstance(p, numbers.Integral):
-        return int(p)
-    elif isinstance(p, (list, tuple)):
-        a = np.asarray(p)
-        if a.size == 0:
-            a = a.astype(np.int64)
+        return operator.index(p)
     else:
-        kind = "float " + repr(p) if isinstance(p, numbers.Real) else type(p).__name__
-        raise IndexError(f"{op}: only integers, slices, None, Ellipsis, and integer or boolean tensors are "
-                         f"valid indices, got {kind}")
-    if a.dtype == np.uint8:
-        return a.astype(bool)  # PyTorch reads byte tensors as masks
-    if a.dtype.kind not in "biu":
-        raise IndexError(f"{op}: tensors used as indices must be long, int or bool, got dtype {a.dtype}")
-    if a.ndim == 0 and a.dtype.kind != "b":
+        what = "float " + repr(p) if isinstance(p, numbers.Real) else type(p).__name__
+        raise IndexError(f"{op}: only integers, slices, None, Ellipsis, and integer or boolean tensors are valid "
+                         f"indices, got {what}")
+    if a.dtype.kind == "b" or a.dtype == np.uint8:  # PyTorch reads byte tensors as masks
+        if a.ndim == 0:
+            return bool(a)
+        return a if a.dtype.kind == "b" else a != 0
+    if a.ndim == 0:
         return int(a)  # as PyTorch: a 0-d integer tensor indexes like an int (a view, not a copy)
     return a
 
 
-def _describe(index):
-    parts = index if type(index) is tuple else (index,)
+def _slice(op, s):
+    start, stop, step = s.start, s.stop, s.step
+    if step is not None:
+        step = operator.index(step)
+        if step <= 0:
+            raise ValueError(f"{op}: slice step must be greater than zero, got {step} (use flip() to reverse)")
+    if start.__class__ is not int and start is not None:
+        start = operator.index(start)
+    if stop.__class__ is not int and stop is not None:
+        stop = operator.index(stop)
+    return slice(start, stop, step)
 
+
+def _sequence(op, p):
+    """A list inside an index: an index tensor (of bools: a mask), as PyTorch converts it."""
+    try:
+        a = np.asarray([q._data if isinstance(q, Tensor) else q for q in p])
+    except ValueError:
+        raise IndexError(f"{op}: a list used as an index must be rectangular, got {p!r}") from None
+    if a.size == 0:
+        return a.astype(np.int64).reshape(a.shape)
+    if a.dtype.kind not in "biu":
+        raise IndexError(f"{op}: tensors used as indices must be long, int or bool, got dtype {a.dtype} "
+                         f"(from the list {p!r})")
+    return a
+
+
+def _describe(parts):
     def one(p):
-        if isinstance(p, np.ndarray):
+        if isinstance(p, Tensor):
+            p = p._data
+        elif isinstance(p, (list, range)):
+            p = np.asarray(p if isinstance(p, range) else [q._data if isinstance(q, Tensor) else q for q in p])
+        if isinstance(p, np.ndarray) and p.ndim:
             return f"{'mask' if p.dtype.kind == 'b' else 'tensor'} of shape {tuple(p.shape)}"
         if type(p) is slice:
             return ":".join("" if v is None else str(v) for v in (p.start, p.stop, p.step)).rstrip(":") or ":"
@@ -122,14 +318,22 @@ def _describe(index):
     return "[" + ", ".join(one(p) for p in parts) + "]"
 
 
+def _where(shape, parts):
+    return f"(tensor of shape {tuple(shape)}, index {_describe(parts)})"
+
+
 _OUT_OF_BOUNDS = re.compile(r"index (-?\d+) is out of bounds for axis (\d+) with size (\d+)")
 
 
-def _index_error(op, shape, index, e):
-    where = f"(tensor of shape {tuple(shape)}, index {_describe(index)})"
+def _index_error(op, shape, index, e, axes=None):
+    """An error of numpy's indexing in PyTorch's terms; ``axes`` maps the dims of a first step's result (two-step
+    indexing) to the input's dims."""
+    parts = index if type(index) in (tuple, list) else (index,)
+    where = _where(shape, parts)
     m = _OUT_OF_BOUNDS.search(str(e))
     if m:
-        return IndexError(f"{op}: index {m[1]} is out of range for dimension {m[2]} of size {m[3]} {where}")
+        axis = int(m[2]) if axes is None or axes[int(m[2])] is None else axes[int(m[2])]
+        return IndexError(f"{op}: index {m[1]} is out of range for dimension {axis} of size {m[3]} {where}")
     if isinstance(e, TypeError):
         return TypeError(f"{op}: invalid index {where}: {e}")
     return IndexError(f"{op}: invalid index {where}: {e}")
@@ -137,48 +341,57 @@ def _index_error(op, shape, index, e):
 
 @op(methods=("__getitem__",))
 def getitem(input: Tensor, index) -> Tensor:
-    """x[index]: ints, slices (step > 0), None, Ellipsis, integer tensors or lists, boolean masks, combined as
-    in numpy. Basic indexing gives a view. Gradients of repeated integer indices add up (scatter-add).
+    """x[index]: ints, slices (step > 0), None, Ellipsis, integer tensors, lists or ranges, and boolean masks,
+    read as PyTorch reads them. Basic indexing gives a view; ints are applied first (as ``select``), so the
+    dims of index tensors go where PyTorch puts them (``x[0, :, [1, 2]]`` has shape (3, 2), not numpy's
+    (2, 3)). Gradients of repeated indices add up (scatter-add).
 
     >>> import tapegrad as tg
     >>> x = tg.arange(6.0).reshape(2, 3)
     >>> x[1, ::2], x[:, [0, 0]].shape
     (tensor([3., 5.]), tapegrad.Size([2, 2]))
+    >>> tg.zeros(2, 3, 4)[0, :, [1, 2]].shape
+    tapegrad.Size([3, 2])
     """
     x = input._data
-    if type(index) is not int:
-        index = _prepare("getitem", index)
+    kind = index.__class__
+    if kind is Tensor:  # x[idx]: the hot path (embeddings, batches)
+        a = index._data
+        if a.ndim and a.dtype in _INDEX_DTYPES:
+            try:
+                out = x[a]
+            except IndexError as e:
+                raise _index_error("getitem", x.shape, (a,), e) from None
+            return record(out, (input,), _add_at_rule(x.shape, a), "IndexBackward0")
+    elif kind is int and x.ndim:
+        n = x.shape[0]
+        if -n <= index < n:
+            return record(x[index, ...], (input,), _add_at_rule(x.shape, (index, Ellipsis)), "SelectBackward0")
+    basic, name, adv, axes = _parse("getitem", index, x.shape)
+    if basic is not None:
+        out = x[basic]
+        if adv is None:
+            return record(out, (input,), _add_at_rule(x.shape, basic), name)
+        input = record(out, (input,), _add_at_rule(x.shape, basic), name)
+        x = out
     try:
-        out = x[index]
-    except (IndexError, ValueError, TypeError) as e:
-        raise _index_error("getitem", x.shape, index, e) from None
-    if type(out) is not np.ndarray:  # all ints: numpy gives a scalar; ask for the 0-d view PyTorch gives
-        out = x[(index if type(index) is tuple else (index,)) + (Ellipsis,)]
-    return record(out, (input,), _add_at_rule(x.shape, index), _view_name(index, out.base is not None))
-
-
-def _view_name(index, view):
-    """PyTorch's node for ``x[index]``: IndexBackward0 (advanced indexing), else the last view op applied."""
-    if not view:
-        return "IndexBackward0"
-    parts = index if type(index) is tuple else (index,)
-    for p in reversed(parts):
-        if type(p) is int:
-            return "SelectBackward0"
-        if p is None:
-            return "UnsqueezeBackward0"
-        if type(p) is slice and (type(index) is not tuple or p != _FULL):
-            return "SliceBackward0"
-    return "AliasBackward0"
+        out = x[adv]
+    except (IndexError, ValueError) as e:
+        raise _index_error("getitem", input._data.shape if basic is None else x.shape, index, e, axes) from None
+    return record(out, (input,), _add_at_rule(x.shape, adv), "IndexBackward0")
 
 
 @op(methods=("__setitem__",), xp_name=False)
 def setitem(self: Tensor, index, value) -> None:
-    """x[index] = value: write ``value`` (broadcast, cast to x's dtype) in place.
+    """x[index] = value: write ``value`` (a tensor, or a number in x's dtype) into x's elements at ``index``,
+    in place, as PyTorch does: a basic index (ints, slices, None, Ellipsis) copies ``value`` into that view of x
+    (broadcast, cast to x's dtype); an index with index tensors, lists or masks puts ``value`` (broadcast to
+    the shape of ``x[index]``) there, and then a tensor value must have x's dtype (as PyTorch's index_put_,
+    except one element under one mask).
 
     Under ``no_grad``, or when nothing requires grad, the values are written into x's memory (views see them).
-    With grad mode on and a value that requires grad, x becomes a node of the graph (as PyTorch's CopySlices);
-    a leaf that requires grad can't be written to outside ``no_grad``.
+    With grad mode on and a value that requires grad, x becomes a node of the graph (``IndexPutBackward0``, or
+    through a view PyTorch's ``CopySlices``); a leaf that requires grad can't be written to outside ``no_grad``.
 
     >>> import tapegrad as tg
     >>> x = tg.zeros(2, 3)
@@ -187,52 +400,185 @@ def setitem(self: Tensor, index, value) -> None:
     tensor([[0., 5., 0.],
             [0., 5., 0.]])
     """
-    index = _prepare("setitem", index)
-    if _records(self, value):
-        _inplace(self, "setitem", _index_put, index, value)
-        return
     x = self._data
+    value = _setitem_value("setitem", value, x.dtype)
+    if index.__class__ is bool or index is None:  # a single bool or None: a new dim of size 1 (False: nothing)
+        if index is False:
+            return
+        basic, name, adv, axes = (None, Ellipsis), "UnsqueezeBackward0", None, None
+    else:
+        basic, name, adv, axes = _parse("setitem", index, x.shape)
+    v = value._data if isinstance(value, Tensor) else value
+    target = x if basic is None else x[basic]
+    if adv is None:
+        v = v.reshape(_strip_ones(v.shape))
+        if _overlap(target, v) == "partial":
+            raise _overlap_error("setitem")
+    else:
+        v = _put_value("setitem", x, adv, value)
+        if _overlap(target, v):
+            raise _overlap_error("setitem")
+    if _records(self, value) and x.dtype.kind == "f":  # integer and bool tensors never require grad
+        if self._requires_grad and self._backward is None:
+            raise RuntimeError("setitem: a leaf tensor that requires grad is being used in an in-place operation; "
+                               "wrap it in `with tapegrad.no_grad():` or write into a clone")
+        if basic is None or _whole_tensor(basic, x.shape):  # PyTorch skips whole slices: a write into x itself
+            dst = self
+        else:
+            dst = record(target, (self,), _add_at_rule(x.shape, basic), name)
+        if adv is None:
+            _inplace(dst, "setitem", _copy_to, value, _cast_ok=True)
+        else:
+            _inplace(dst, "setitem", _index_put, adv, value)
+        return
     if not x.flags.writeable:
         raise RuntimeError(f"setitem: the tensor of shape {tuple(x.shape)} is a read-only view (from expand "
                            "or diagonal, whose elements share memory); clone() it first")
     try:
-        x[index] = value._data if isinstance(value, Tensor) else value
+        if adv is None:
+            target[...] = v
+        else:
+            target[adv] = v
     except (IndexError, ValueError, TypeError) as e:
-        raise _setitem_error(x, index, value, e) from None
+        raise _setitem_error(x, index, target if adv is None else target[adv], v, e, axes) from None
     _bump(self)
 
 
-def _setitem_error(x, index, value, e):
-    if "could not broadcast" in str(e) or "shape mismatch" in str(e):
+def _whole_tensor(basic, shape):
+    """Whether the basic key ``basic`` (no Ellipsis but its last) takes all of a tensor of ``shape``."""
+    for s, n in zip(basic[:-1], shape):
+        if s.__class__ is not slice or not _whole(s, n):
+            return False
+    return len(basic) - 1 <= len(shape)
+
+
+def _strip_ones(shape):
+    """``shape`` without its leading 1s: PyTorch's setitem drops them from the value (``slicePrefix1sSize``)."""
+    k = 0
+    while k < len(shape) and shape[k] == 1:
+        k += 1
+    return shape[k:]
+
+
+def _setitem_value(op, value, dtype):
+    """The value of ``x[index] = value``: a tensor as it is, a number as a 0-d array of x's dtype (PyTorch's
+    checked conversion), a numpy array cast to x's dtype; anything else is refused."""
+    if isinstance(value, Tensor):
+        return value
+    if isinstance(value, np.ndarray):
+        return value.astype(dtype, copy=False)
+    if isinstance(value, (numbers.Number, np.generic)) and not isinstance(value, (str, bytes)):
+        with np.errstate(over="ignore"):  # float16 takes a value beyond its range as inf (PyTorch's setitem)
+            return np.array(_scalar(op, value, dtype, half=False), dtype=dtype)
+    raise TypeError(f"{op}: can't assign a {type(value).__name__} to a tensor of dtype {dtype} (expected a tensor "
+                    "or a number)")
+
+
+def _put_value(op, x, key, value):
+    """The array index_put writes: ``value`` without its leading 1s; a tensor must have x's dtype (PyTorch's
+    "Index put requires the source and destination dtypes match"), except one element under a single mask (then
+    PyTorch fills, casting)."""
+    v = value._data if isinstance(value, Tensor) else value
+    if v.dtype != x.dtype:
+        masks = [p for p in key if p.__class__ is np.ndarray]
+        if not (v.size == 1 and len(masks) == 1 and masks[0].dtype.kind == "b"):
+            raise RuntimeError(f"{op}: index put requires the source and destination dtypes to match, got "
+                               f"{x.dtype} for the destination and {v.dtype} for the source")
+        v = v.astype(x.dtype)
+    return v.reshape(_strip_ones(v.shape))
+
+
+def _setitem_error(x, index, target, value, e, axes):
+    if "could not broadcast" in str(e) or "shape mismatch" in str(e) or "setting an array element" in str(e):
+        parts = index if type(index) in (tuple, list) else (index,)
         return RuntimeError(f"setitem: cannot assign a value of shape {tuple(np.shape(value))} to "
-                            f"x{_describe(index)} of shape {tuple(np.shape(x[index]))} (tensor of shape "
+                            f"x{_describe(parts)} of shape {tuple(np.shape(target))} (tensor of shape "
                             f"{tuple(x.shape)}): {e}")
-    return _index_error("setitem", x.shape, index, e)
+    return _index_error("setitem", x.shape, index, e, axes)
 
 
-def _index_put(input, index, value):
-    """A copy of ``input`` with ``value`` written at ``index``: the recorded form of ``x[index] = value``."""
-    x = input._data
+def _copy_to(dst, value):
+    """What ``x[basic] = value`` writes into the view ``dst``: ``value`` broadcast to its shape, cast to its
+    dtype (PyTorch's ``copy_``, or ``fill_`` for a 0-d value)."""
+    x = dst._data
     if not isinstance(value, Tensor):
-        value = _wrap(np.asarray(value, dtype=x.dtype))
+        return record(np.full(x.shape, value, dtype=x.dtype), (dst,), _zeros_rule, "FillBackward3")
+    v = value._data
+    try:
+        out = np.broadcast_to(v.reshape(_strip_ones(v.shape)), x.shape).astype(x.dtype)
+    except ValueError:
+        raise RuntimeError(f"setitem: cannot assign a value of shape {tuple(v.shape)} to a view of shape "
+                           f"{tuple(x.shape)}") from None
+    name = "CopyBackwards" if v.shape == x.shape or v.ndim else "FillBackward3"
+    rank = v.ndim
+
+    def rule(xp, need, g, out, dst, value):
+        gv = None
+        if need[1]:  # the engine sums g to the value's shape; the value's dropped leading 1s come back here
+            gv = g if g.ndim >= rank else g.reshape((1,) * (rank - g.ndim) + tuple(g.shape))
+        return xp.zeros_like(g) if need[0] else None, gv
+
+    return record(out, (dst, value), rule, name)
+
+
+def _zeros_rule(xp, g, out, x):
+    return xp.zeros_like(g)
+
+
+def _index_put(input, key, value, accumulate=False):
+    """A copy of ``input`` with ``value`` put (or with ``accumulate``, added) at the advanced index ``key``: the
+    recorded form of ``x[key] = value`` and ``index_put``."""
+    x = input._data
+    v = value._data if isinstance(value, Tensor) else value
+    v = v.reshape(_strip_ones(v.shape)) if v.dtype == x.dtype else _put_value("index_put", x, key, value)
     out = x.copy()
     try:
-        out[index] = value._data
-    except (IndexError, ValueError, TypeError) as e:
-        raise _setitem_error(x, index, value._data, e) from None
-    if out.dtype.kind != "f":  # integer and bool tensors never require grad
+        if accumulate:
+            add_into(out, key, v)
+        else:
+            out[key] = v
+    except (IndexError, ValueError) as e:
+        raise _setitem_error(x, key, x[key], v, e, None) from None
+    if out.dtype.kind != "f":
         return _wrap(out)
-    written = np.zeros(x.shape, dtype=bool)
-    written[index] = True
-    lead = value._data.ndim - out[index].ndim  # numpy lets a value carry extra leading 1s
+    written = None
+    if not accumulate:
+        written = np.zeros(x.shape, dtype=bool)
+        written[key] = True
+    if not isinstance(value, Tensor):
+        def rule(xp, g, out, x):
+            return g if written is None else xp.where(written, 0, g)
 
-    def rule(xp, need, g, out, x, v):
-        gv = g[index] if need[1] else None
-        if lead > 0 and gv is not None:
-            gv = gv.reshape((1,) * lead + tuple(gv.shape))
-        return xp.where(written, 0, g) if need[0] else None, gv
+        return record(out, (input,), rule, "IndexPutBackward0")
+    rank = value._data.ndim
 
-    return record(out, (input, value), rule, "IndexPutBackward0")
+    def rule_value(xp, need, g, out, x, v):
+        gv = None
+        if need[1]:
+            gv = g[key]  # the engine sums it to the value's shape; PyTorch's dropped leading 1s come back here
+            if gv.ndim < rank:
+                gv = gv.reshape((1,) * (rank - gv.ndim) + tuple(gv.shape))
+        return (g if written is None else xp.where(written, 0, g)) if need[0] else None, gv
+
+    return record(out, (input, value), rule_value, "IndexPutBackward0")
+
+
+def _overlap(a, b):
+    """PyTorch's check of a write's source against its destination: "full" (the same elements), "partial", or
+    None (apart, or not both dense: PyTorch then does not tell either)."""
+    if b.__class__ is not np.ndarray or a.size == 0 or b.size == 0:
+        return None
+    if not ((a.flags.c_contiguous or a.flags.f_contiguous) and (b.flags.c_contiguous or b.flags.f_contiguous)):
+        return None
+    lo, hi = a.__array_interface__["data"][0], b.__array_interface__["data"][0]
+    if lo + a.nbytes <= hi or hi + b.nbytes <= lo:
+        return None
+    return "full" if lo == hi and a.shape == b.shape and a.strides == b.strides else "partial"
+
+
+def _overlap_error(op):
+    return RuntimeError(f"{op}: unsupported operation: some elements of the input tensor and the written-to tensor "
+                        "refer to a single memory location; clone() the tensor first")
 
 
 # ---------------------------------------------------------------------- gather / scatter
