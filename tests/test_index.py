@@ -653,8 +653,13 @@ def test_scatter_reduce_multiply_forward_only():
     x = tg.ones(2, 3)
     out = x.scatter(1, tg.tensor([[0, 0], [2, 1]]), tg.full((2, 2), 3.0), reduce="multiply")
     np.testing.assert_array_equal(out.numpy(), [[9, 1, 1], [1, 3, 3]])
+    y = x.requires_grad_().scatter(1, tg.tensor([[0]]), 2.0, reduce="multiply")  # recorded, as in PyTorch
+    assert y.requires_grad and y.grad_fn.name() == "NotImplemented"
     with pytest.raises(RuntimeError, match="scatter: the derivative for reduce='multiply' is not "):
-        x.requires_grad_().scatter(1, tg.tensor([[0]]), 2.0, reduce="multiply")
+        y.sum().backward()  # ... which raises at backward
+    with pytest.raises(RuntimeError, match="scatter: the derivative for reduce='add' is not "):
+        x.scatter(1, tg.tensor([[0, 0]]), tg.ones(1, 2), reduce="add").sum().backward()
+    np.testing.assert_array_equal(tg.zeros(3).scatter(0, tg.tensor([0, 0]), 2.0, reduce="add").numpy(), [4, 0, 0])
 
 
 @given(st.data())
@@ -746,9 +751,11 @@ def test_take_along_dim(data):
     assert_forward(lambda t: tg.take_along_dim(t, tg.tensor(idx), d), ref, x)
     assert_forward(lambda t: t.take_along_dim(idx, dim=d - x.ndim), ref, x, dtype=np.float32)
     assert_gradients(lambda t: tg.take_along_dim(t, tg.tensor(idx), d), x)
-    flat = np.random.default_rng(1).integers(-x.size, x.size, 5)
+    flat = np.random.default_rng(1).integers(0, x.size, 5)  # without dim: [0, numel), as PyTorch's gather
     assert_forward(lambda t: tg.take_along_dim(t, flat), lambda a: a.reshape(-1)[flat], x)
     assert_gradients(lambda t: t.take_along_dim(tg.tensor(flat)), x)
+    with pytest.raises(IndexError, match=f"take_along_dim: index -1 is out of range for dimension 0 of size {x.size}"):
+        tg.take_along_dim(tg.tensor(x), tg.tensor([-1]))
 
 
 @given(st.data())
@@ -1192,3 +1199,313 @@ def test_getitem_and_setitem_match_pytorch_on_mixed_keys(case):
         _run_both(torch, get, empty)
         _run_both(torch, put, empty)
         _run_both(torch, put_no_grad, empty)
+
+
+@st.composite
+def gather_family_calls(draw):
+    """(op, x shape, dim, index, extra): calls of the gather/scatter family with generated shapes (0-d and empty
+    ones included), index ranks and dtypes (in range or not), for a comparison with PyTorch."""
+    op = draw(st.sampled_from(["gather", "scatter", "scatter_value", "scatter_add", "index_select", "index_add",
+                               "take", "take_along_dim", "take_along_dim_flat"]))
+    shape = draw(shapes(min_dims=0, max_dims=3, min_side=0, max_side=3))
+    n = max(len(shape), 1)
+    dim = draw(st.integers(-n, n - 1))
+    vector = op in ("index_select", "index_add")
+    rank = draw(st.integers(0, 1)) if vector else draw(st.sampled_from([len(shape), len(shape), 0, 1, 2]))
+    ishape = tuple(draw(st.integers(0, 3)) for _ in range(rank))
+    size = shape[dim % len(shape)] if shape else 1
+    flat = math.prod(shape)
+    hi = flat if op in ("take", "take_along_dim_flat") else size
+    lo = -hi if op in ("take", "take_along_dim") else 0
+    idx = np.array(draw(st.lists(st.integers(lo - 1, hi), min_size=math.prod(ishape),
+                                 max_size=math.prod(ishape))), dtype=np.int64).reshape(ishape)
+    idx = idx.astype(draw(st.sampled_from([np.int64, np.int64, np.int32])))
+    src_shape = ishape if not vector else (shape[:dim % len(shape)] + ishape[:1] + shape[dim % len(shape) + 1:]
+                                           if shape else ishape[:1] or (1,))
+    if draw(st.booleans()) and not vector:
+        src_shape = tuple(s + draw(st.integers(0, 1)) for s in src_shape)
+    return op, shape, dim, idx, src_shape
+
+
+def _gather_call(lib, op, x, dim, idx, src):
+    i = lib.tensor(idx)
+    if op == "gather":
+        return x.gather(dim, i)
+    if op == "scatter":
+        return x.scatter(dim, i, src)
+    if op == "scatter_value":
+        return x.scatter(dim, i, 2.5)
+    if op == "scatter_add":
+        return x.scatter_add(dim, i, src)
+    if op == "index_select":
+        return x.index_select(dim, i)
+    if op == "index_add":
+        return x.index_add(dim, i, src, alpha=2)
+    if op == "take":
+        return x.take(i)
+    if op == "take_along_dim":
+        return lib.take_along_dim(x, i, dim)
+    return lib.take_along_dim(x, i)
+
+
+GATHER_EXAMPLES = [  # issue 9: an empty index of a lower rank (PyTorch computes); 0-d inputs and indices
+    ("gather", (2, 3), 1, np.zeros(0, dtype=np.int64), (0,)),
+    ("scatter", (2, 3), 1, np.zeros(0, dtype=np.int64), (2, 3)),
+    ("scatter_add", (2, 3), 0, np.zeros((0, 2, 1), dtype=np.int64), (1, 1, 1)),
+    ("gather", (), 0, np.array([0, 0]), ()),
+    ("scatter", (), 0, np.array(0), ()),
+    ("index_select", (), 0, np.array(0), ()),
+    ("index_add", (3,), 0, np.array(1), (1,)),
+]
+
+
+@given(gather_family_calls())
+@example(GATHER_EXAMPLES[0])
+@example(GATHER_EXAMPLES[1])
+@example(GATHER_EXAMPLES[2])
+@example(GATHER_EXAMPLES[3])
+@example(GATHER_EXAMPLES[4])
+@example(GATHER_EXAMPLES[5])
+@example(GATHER_EXAMPLES[6])
+def test_gather_family_matches_pytorch(case):
+    torch = pytest.importorskip("torch")
+    op, shape, dim, idx, src_shape = case
+    rng = np.random.default_rng(0)
+    data, src_data = rng.standard_normal(shape), rng.standard_normal(src_shape)
+
+    def call(lib):
+        x = lib.tensor(data, requires_grad=True)
+        src = lib.tensor(src_data, requires_grad=True)
+        try:
+            y = _gather_call(lib, op, x, dim, idx, src)
+        except (IndexError, RuntimeError, ValueError, TypeError):
+            return "refused"
+        w = lib.tensor(np.arange(1.0, 1.0 + y.numel()).reshape(tuple(y.shape)))
+        try:
+            (y * w).sum().backward()
+        except RuntimeError:
+            return "backward failed"
+        grads = [x.grad.numpy()]
+        if op in ("scatter", "scatter_add", "index_add") and idx.size:  # PyTorch leaves src.grad None when empty
+            grads.append(src.grad.numpy())
+        return [y.detach().numpy(), y.grad_fn.name()] + grads
+
+    a, b = call(torch), call(tg)
+    if a == "backward failed" and op in ("scatter", "scatter_add") and (idx.size == 0 or idx.shape != src_shape):
+        return  # PyTorch 2.13's backward to a src larger than the index (or with an empty one) fails; tapegrad's
+        # gives the gradient (zeros where src was not read)
+    if b == "refused" and (isinstance(a, str) or a[0].size == 0):
+        return  # both refuse; or PyTorch skips a check on an empty result, which tapegrad makes (README)
+    n = shape[dim % len(shape)] if shape else 1
+    if b == "refused" and op == "take_along_dim" and not (-n <= idx).all() & (idx < n).all():
+        return  # PyTorch reads out-of-range positions along dim unchecked; tapegrad refuses them (README)
+    assert not isinstance(a, str) and not isinstance(b, str), f"{op} of {shape} at dim {dim}, index {idx!r}: " \
+                                                              f"PyTorch {a if isinstance(a, str) else 'computes'}, " \
+                                                              f"tapegrad {b if isinstance(b, str) else 'computes'}"
+    for p, q in zip(a, b, strict=True):
+        if isinstance(p, str):
+            assert p == q
+        else:
+            assert p.shape == q.shape
+            np.testing.assert_allclose(q, p, rtol=1e-12, atol=1e-12)
+
+
+def _leaf(L, values, dtype="float64"):
+    return L.tensor(values, dtype=getattr(L, dtype), requires_grad=True)
+
+
+SWEEP = {  # issue 9's classes for this family: dtypes of values and indices, requires_grad of in-place results
+    # an in-place op on a plain tensor with an operand that requires grad makes the result require grad
+    "masked_fill_ plain": lambda L: (lambda v: (L.zeros(3, dtype=L.float64).masked_fill_(
+        L.tensor([True, False, True]), v), [v]))(_leaf(L, 1.5)),
+    "index_add_ plain": lambda L: (lambda s: (L.zeros(3, dtype=L.float64).index_add_(0, L.tensor([0, 0]), s), [s]))(
+        _leaf(L, [1.0, 2.0])),
+    "scatter_ plain": lambda L: (lambda s: (L.zeros(3, dtype=L.float64).scatter_(0, L.tensor([2]), s), [s]))(
+        _leaf(L, [4.0])),
+    "scatter_add_ plain": lambda L: (lambda s: (L.zeros(3, dtype=L.float64).scatter_add_(0, L.tensor([1, 1]), s),
+                                                [s]))(_leaf(L, [1.0, 3.0])),
+    "setitem plain": lambda L: (lambda v: (_put_into(L.zeros(3, dtype=L.float64), [1], v), [v]))(_leaf(L, [2.0])),
+    "scatter_ int target": lambda L: (L.zeros(3, dtype=L.int64).scatter_(0, L.tensor([0]), _leaf(L, [1.0])), []),
+    "masked_fill_ int target": lambda L: (L.zeros(2, dtype=L.int64).masked_fill_(L.tensor([True, False]),
+                                                                                  L.tensor(2.5)), []),
+    "masked_fill int rg value": lambda L: (L.zeros(2, dtype=L.int64).masked_fill(L.tensor([True, False]),
+                                                                                  _leaf(L, 2.5)), []),
+    # values of another dtype, and numbers out of a dtype's range
+    "masked_fill 0-d int value": lambda L: (L.zeros(2).masked_fill(L.tensor([True, False]), L.tensor(3)), []),
+    "masked_fill 0-d f64 rg": lambda L: (lambda v: (L.zeros(2).masked_fill(L.tensor([True, False]), v), [v]))(
+        _leaf(L, 2.0)),
+    "masked_fill 1-d value": lambda L: (L.zeros(2).masked_fill(L.tensor([True, False]), L.tensor([2.0])), []),
+    "masked_fill overflow": lambda L: (L.zeros(2, dtype=L.int8).masked_fill(L.tensor([True, False]), 200), []),
+    "masked_fill half overflow": lambda L: (L.zeros(2, dtype=L.float16).masked_fill(L.tensor([True, False]), 1e6),
+                                            []),
+    "masked_fill uint8 wrap": lambda L: (L.zeros(2, dtype=L.uint8).masked_fill(L.tensor([True, False]), -1), []),
+    "masked_fill byte mask": lambda L: (L.zeros(2).masked_fill(L.tensor([1, 0], dtype=L.uint8), 1.0), []),
+    "masked_select byte mask": lambda L: (L.zeros(2).masked_select(L.tensor([1, 0], dtype=L.uint8)), []),
+    "scatter value overflow": lambda L: (L.zeros(2, dtype=L.uint8).scatter(0, L.tensor([0]), 300), []),
+    "scatter value to int": lambda L: (L.zeros(2, dtype=L.int64).scatter(0, L.tensor([0]), 5.7), []),
+    "scatter value bool": lambda L: (L.zeros(2).scatter(0, L.tensor([0]), True), []),
+    "scatter src f64": lambda L: (L.zeros(2).scatter(0, L.tensor([0]), L.ones(1, dtype=L.float64)), []),
+    "scatter_add src int": lambda L: (L.zeros(2).scatter_add(0, L.tensor([0]), L.ones(1, dtype=L.int64)), []),
+    "index_add src f64": lambda L: (L.zeros(2).index_add(0, L.tensor([0]), L.ones(1, dtype=L.float64)), []),
+    "index_add int alpha 2.5": lambda L: (L.zeros(3, dtype=L.int64).index_add(0, L.tensor([0]), L.tensor([3]),
+                                                                                alpha=2.5), []),
+    "index_add bool alpha": lambda L: (L.tensor([True, False]).index_add(0, L.tensor([1]), L.tensor([True]),
+                                                                           alpha=False), []),
+    "index_add bool": lambda L: (L.tensor([True, False]).index_add(0, L.tensor([1, 1]), L.tensor([True, True])), []),
+    # index dtypes
+    "gather int32": lambda L: (L.arange(6.0).reshape(2, 3).gather(1, L.tensor([[2], [0]], dtype=L.int32)), []),
+    "gather int16": lambda L: (L.zeros(2, 3).gather(1, L.tensor([[0]], dtype=L.int16)), []),
+    "gather uint8": lambda L: (L.zeros(2, 3).gather(1, L.tensor([[0]], dtype=L.uint8)), []),
+    "scatter int32": lambda L: (L.zeros(2, 3).scatter(1, L.tensor([[2]], dtype=L.int32), 1.0), []),
+    "index_select int32": lambda L: (L.arange(3.0).index_select(0, L.tensor([2, 0], dtype=L.int32)), []),
+    "index_select int16": lambda L: (L.arange(3.0).index_select(0, L.tensor([2], dtype=L.int16)), []),
+    "take int32": lambda L: (L.arange(3.0).take(L.tensor([2], dtype=L.int32)), []),
+    "take empty input": lambda L: (L.zeros(0).take(L.tensor([0])), []),
+    "take empty index": lambda L: (L.zeros(0).take(L.zeros(0, 2, dtype=L.int64)), []),
+    "take 0-d input": lambda L: (L.tensor(3.0).take(L.tensor([0, 0])), []),
+    "take_along_dim int32 dim": lambda L: (L.take_along_dim(L.zeros(2, 3), L.zeros(2, 1, dtype=L.int32), 1), []),
+    "take_along_dim int32 flat": lambda L: (L.take_along_dim(L.arange(3.0), L.tensor([2], dtype=L.int32)), []),
+    "take_along_dim negative": lambda L: (L.take_along_dim(L.arange(6.0).reshape(2, 3), L.tensor([[-1], [-3]]), 1),
+                                          []),
+    "take_along_dim 0-d dim": lambda L: (L.take_along_dim(L.tensor(5.0), L.tensor(0), 0), []),
+    "index_select 0-d": lambda L: (L.tensor(1.0).index_select(0, L.tensor([0, 0])), []),
+    "index_add 0-d source 1-d": lambda L: (L.tensor(1.0).index_add(0, L.tensor(0), L.tensor([2.0])), []),
+    "nonzero 0-d": lambda L: (L.tensor(3.0).nonzero(), []),
+    "nonzero 0-d zero": lambda L: (L.tensor(0.0).nonzero(), []),
+    "scatter reduce bad": lambda L: (L.ones(2).scatter(0, L.tensor([0]), 2.0, reduce="max"), []),
+    # sources that overlap the tensor written
+    "index_add_ overlap": lambda L: ((lambda x: x.index_add_(0, L.tensor([0, 1, 2]), x))(L.ones(3)), []),
+    "scatter_ overlap": lambda L: ((lambda x: x.scatter_(0, L.tensor([0, 1]), x[1:]))(L.arange(3.0)), []),
+    "scatter_add_ apart": lambda L: ((lambda x: x[:2].scatter_add_(0, L.tensor([0]), x[2:]))(L.arange(4.0)), []),
+}
+
+
+def _put_into(x, index, value):
+    x[index] = value
+    return x
+
+
+@pytest.mark.parametrize("name", sorted(SWEEP))
+def test_values_dtypes_and_requires_grad_match_pytorch(name):
+    torch = pytest.importorskip("torch")
+    import warnings
+
+    def run(lib):
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # PyTorch's deprecation of byte masks
+            try:
+                out, leaves = SWEEP[name](lib)
+            except (IndexError, RuntimeError, ValueError, TypeError) as e:
+                return type(e).__name__
+        result = [out.detach().numpy().copy(), str(out.dtype).split(".")[-1], out.requires_grad]
+        if out.requires_grad:
+            (out * lib.tensor(np.arange(1.0, 1.0 + out.numel()).reshape(tuple(out.shape)), dtype=out.dtype)
+             ).sum().backward()
+            result += [leaf.grad.numpy() for leaf in leaves]
+        return result
+
+    want, got = run(torch), run(tg)
+    if isinstance(want, str) or isinstance(got, str):
+        assert isinstance(want, str) and isinstance(got, str), f"PyTorch: {want}; tapegrad: {got}"
+        return
+    for a, b in zip(want, got, strict=True):
+        if isinstance(a, np.ndarray):
+            assert a.shape == b.shape and a.dtype == b.dtype
+            np.testing.assert_array_equal(b, a)
+        else:
+            assert a == b
+
+
+SWEEP_PYTORCH = {  # what PyTorch 2.13 gives for each SWEEP call (values, dtype, requires_grad, leaves' gradients)
+    'gather int16': RuntimeError,
+    'gather int32': ([[2.0], [3.0]], 'float32', False),
+    'gather uint8': RuntimeError,
+    'index_add 0-d source 1-d': RuntimeError,
+    'index_add bool': ([True, True], 'bool', False),
+    'index_add bool alpha': ([True, False], 'bool', False),
+    'index_add int alpha 2.5': ([6, 0, 0], 'int64', False),
+    'index_add src f64': RuntimeError,
+    'index_add_ overlap': RuntimeError,
+    'index_add_ plain': ([3.0, 0.0, 0.0], 'float64', True, [1.0, 1.0]),
+    'index_select 0-d': RuntimeError,
+    'index_select int16': RuntimeError,
+    'index_select int32': ([2.0, 0.0], 'float32', False),
+    'masked_fill 0-d f64 rg': ([2.0, 0.0], 'float32', True, 1.0),
+    'masked_fill 0-d int value': ([3.0, 0.0], 'float32', False),
+    'masked_fill 1-d value': RuntimeError,
+    'masked_fill byte mask': RuntimeError,
+    'masked_fill half overflow': RuntimeError,
+    'masked_fill int rg value': RuntimeError,
+    'masked_fill overflow': RuntimeError,
+    'masked_fill uint8 wrap': ([255, 0], 'uint8', False),
+    'masked_fill_ int target': ([2, 0], 'int64', False),
+    'masked_fill_ plain': ([1.5, 0.0, 1.5], 'float64', True, 4.0),
+    'masked_select byte mask': RuntimeError,
+    'nonzero 0-d': ([[]], 'int64', False),
+    'nonzero 0-d zero': ([], 'int64', False),
+    'scatter int32': ([[0.0, 0.0, 1.0], [0.0, 0.0, 0.0]], 'float32', False),
+    'scatter reduce bad': RuntimeError,
+    'scatter src f64': RuntimeError,
+    'scatter value bool': ([1.0, 0.0], 'float32', False),
+    'scatter value overflow': RuntimeError,
+    'scatter value to int': ([5, 0], 'int64', False),
+    'scatter_ int target': RuntimeError,
+    'scatter_ overlap': RuntimeError,
+    'scatter_ plain': ([0.0, 0.0, 4.0], 'float64', True, [3.0]),
+    'scatter_add src int': RuntimeError,
+    'scatter_add_ apart': ([2.0, 1.0], 'float32', False),
+    'scatter_add_ plain': ([0.0, 4.0, 0.0], 'float64', True, [2.0, 2.0]),
+    'setitem plain': ([0.0, 2.0, 0.0], 'float64', True, [2.0]),
+    'take 0-d input': ([3.0, 3.0], 'float32', False),
+    'take empty index': ([], 'float32', False),
+    'take empty input': IndexError,
+    'take int32': RuntimeError,
+    'take_along_dim 0-d dim': IndexError,
+    'take_along_dim int32 dim': RuntimeError,
+    'take_along_dim int32 flat': ([2.0], 'float32', False),
+    'take_along_dim negative': ([[2.0], [3.0]], 'float32', False),
+}
+
+
+@pytest.mark.parametrize("name", sorted(SWEEP))
+def test_values_dtypes_and_requires_grad_as_recorded_from_pytorch(name):
+    want = SWEEP_PYTORCH[name]
+    if isinstance(want, type):
+        with pytest.raises(want, match=r"^\w+: "):  # the error names the op
+            SWEEP[name](tg)
+        return
+    out, leaves = SWEEP[name](tg)
+    values, dtype, requires_grad, *grads = want
+    assert out.tolist() == values and out.dtype == getattr(tg, dtype) and out.requires_grad == requires_grad
+    if requires_grad:
+        (out * tg.tensor(np.arange(1.0, 1.0 + out.numel()).reshape(tuple(out.shape)), dtype=out.dtype)).sum().backward()
+        assert [leaf.grad.tolist() for leaf in leaves] == grads
+
+
+OP_NAMES = [  # PyTorch 2.13's grad_fn names for the ops of this family
+    (lambda x: x.gather(1, tg.tensor([[0], [1]])), "GatherBackward0"),
+    (lambda x: x.scatter(1, tg.tensor([[0], [1]]), x[:, :1] * 2), "ScatterBackward0"),
+    (lambda x: x.scatter(1, tg.tensor([[0], [1]]), 1.0), "ScatterBackward1"),
+    (lambda x: x.scatter(1, tg.tensor([[0], [1]]), 1.0, reduce="add"), "NotImplemented"),
+    (lambda x: x.scatter_add(1, tg.tensor([[0], [1]]), x[:, :1] * 2), "ScatterAddBackward0"),
+    (lambda x: x.index_select(1, tg.tensor([0, 0])), "IndexSelectBackward0"),
+    (lambda x: x.index_add(0, tg.tensor([0]), x[:1] * 2), "IndexAddBackward0"),
+    (lambda x: x.masked_fill(tg.tensor([True, False, True]), 1.0), "MaskedFillBackward0"),
+    (lambda x: x.masked_fill(tg.tensor([True, False, True]), tg.tensor(1.0)), "MaskedFillBackward1"),
+    (lambda x: x.masked_select(tg.tensor([True, False, True])), "MaskedSelectBackward0"),
+    (lambda x: x.take(tg.tensor([0, 5])), "TakeBackward0"),
+    (lambda x: tg.take_along_dim(x, tg.tensor([[0], [2]]), 1), "GatherBackward0"),
+    (lambda x: tg.take_along_dim(x, tg.tensor([0, 5])), "GatherBackward0"),
+    (lambda x: tg.add_at((3, 3), [0, 0], x), "IndexPutBackward0"),
+    (lambda x: _put_into(x * 1, (slice(None), [0]), 2.0), "IndexPutBackward0"),
+    (lambda x: _put_into(x * 1, (0, [0]), 2.0), "CopySlices"),
+    (lambda x: _put_into(x * 1, 0, 2.0), "CopySlices"),
+    (lambda x: _put_into(x * 1, Ellipsis, 2.0), "FillBackward3"),
+    (lambda x: _put_into(x * 1, slice(None), x * 2), "CopyBackwards"),
+]
+
+
+@pytest.mark.parametrize("fn, name", OP_NAMES, ids=[n + str(i) for i, (_, n) in enumerate(OP_NAMES)])
+def test_op_node_names_are_pytorchs(fn, name):
+    x = tg.randn(2, 3, requires_grad=True)
+    assert fn(x).grad_fn.name() == name

@@ -582,10 +582,16 @@ def _overlap_error(op):
 
 
 # ---------------------------------------------------------------------- gather / scatter
-def _int_index(op, index):
+# PyTorch reads a 0-d input, index or src of these ops as 1-d (``ensure_nonempty_dim``), and an empty index
+# writes or reads nothing, so it is not checked (its rank may differ). ``work`` shapes are those 1-d readings.
+_NO_INDEX = np.zeros(0, dtype=np.intp)
+
+
+def _index_tensor(op, index, long_only=False):
     a = index._data if isinstance(index, Tensor) else np.asarray(index)
-    if a.dtype.kind not in "iu":
-        raise RuntimeError(f"{op}: expected an integer (int64 or int32) index tensor, got dtype {a.dtype}")
+    if a.dtype != np.int64 and (long_only or a.dtype != np.int32):
+        what = "an int64" if long_only else "an integer (int64 or int32)"
+        raise RuntimeError(f"{op}: expected {what} index tensor, got dtype {a.dtype}")
     return a
 
 
@@ -616,9 +622,16 @@ def _check_like(op, x, idx, d, what="input"):
                                f"{tuple(x.shape)} at dimension {i}{but}")
 
 
+def _work(a):
+    return a.reshape(1) if a.ndim == 0 else a
+
+
 @op
 def gather(input: Tensor, dim: int, index, *, sparse_grad: bool = False) -> Tensor:
     """gather(input, dim, index): ``out[i][j][k] = input[index[i][j][k]][j][k]`` (dim 0); shaped like index.
+
+    The index (int64 or int32) has input's number of dims, is no larger than input outside ``dim``, and its
+    entries lie in ``[0, input.size(dim))``; an empty index gives an empty result (of its shape) unchecked.
 
     >>> import tapegrad as tg
     >>> tg.tensor([[1, 2], [3, 4]]).gather(1, tg.tensor([[0, 0], [1, 0]]))
@@ -626,28 +639,57 @@ def gather(input: Tensor, dim: int, index, *, sparse_grad: bool = False) -> Tens
             [4, 3]])
     """
     x = input._data
-    idx = _int_index("gather", index)
-    if x.ndim == 0:
-        return _reshape(gather(_reshape(input, (1,)), 0, _wrap(idx.reshape(-1))), idx.shape)
+    idx = _index_tensor("gather", index)
     d = _check_dim("gather", dim, x.ndim)
-    _check_like("gather", x, idx, d)
-    _check_range("gather", idx, x.shape[d], d)
-    grid = _grid(idx, d)
-    return record(x[grid], (input,), _add_at_rule(x.shape, grid), "GatherBackward0")
+    xs, ix = _work(x), _work(idx)
+    if ix.size == 0:
+        grid = (_NO_INDEX.reshape(ix.shape),) * xs.ndim
+    else:
+        _check_like("gather", xs, ix, d)
+        _check_range("gather", ix, xs.shape[d], d)
+        grid = _grid(ix, d)
+    out = xs[grid]
+    if xs is x and ix is idx:
+        return record(out, (input,), _add_at_rule(x.shape, grid), "GatherBackward0")
+    return record(out.reshape(idx.shape), (input,), _reshaped_add_at_rule(x.shape, xs.shape, grid, ix.shape),
+                  "GatherBackward0")
 
 
-def _scatter_args(op, input, dim, index, src):
-    x = input._data
-    idx = _int_index(op, index)
+def _reshaped_add_at_rule(shape, work, grid, gshape):
+    """``_add_at_rule`` for an op that read ``x`` as shape ``work`` and gave its result as ``g``'s shape."""
+
+    def rule(xp, g, out, x):
+        return xp.add_at(work, grid, g.reshape(gshape)).reshape(shape)
+
+    return rule
+
+
+def _scatter_setup(op, x, dim, index, s):
+    """(dim, index) of scatter-like ops, checked; the index's grid into x (None for an empty index) and the block
+    of ``src`` it reads."""
+    idx = _index_tensor(op, index)
     d = _check_dim(op, dim, x.ndim)
-    _check_like(op, x, idx, d, "self")
-    if src is not None:
-        s = src._data
-        _check_like(op, s, idx, None, "src")
-        if s.dtype != x.dtype:
-            raise RuntimeError(f"{op}: expected self and src of the same dtype, got {x.dtype} and {s.dtype}")
-    _check_range(op, idx, x.shape[d] if x.ndim else 1, d)
-    return x, idx, _grid(idx, d)
+    xs, ix = _work(x), _work(idx)
+    if ix.size == 0:
+        return d, idx, None, None
+    _check_like(op, xs, ix, d, "self")
+    if s is not None:
+        _check_like(op, _work(s), ix, None, "src")
+    _check_range(op, ix, xs.shape[d], d)
+    return d, idx, _grid(ix, d), tuple(slice(0, n) for n in ix.shape)
+
+
+def _src_dtype(op, x, s):
+    if s.dtype != x.dtype:
+        raise RuntimeError(f"{op}: expected self and src of the same dtype, got {x.dtype} and {s.dtype}")
+
+
+def _not_implemented(reduce):
+    def rule(xp, need, g, out, *inputs):
+        raise RuntimeError(f"scatter: the derivative for reduce={reduce!r} is not implemented (as in PyTorch: "
+                           "derivative for aten::scatter is not implemented)")
+
+    return rule
 
 
 @op
@@ -655,7 +697,9 @@ def scatter(input: Tensor, dim: int, index, src=None, value=None, *, reduce: str
     """scatter(input, dim, index, src) or scatter(input, dim, index, value): a copy of input with
     ``out[index[i][j]][j] = src[i][j]`` (for dim 0), or the number ``value`` at those places.
 
-    Differentiable in input and src (not in index); where index repeats, one write wins.
+    Differentiable in input and src (not in index); where index repeats, one write wins. With
+    ``reduce="add"`` or ``"multiply"`` the values are added or multiplied in instead; as in PyTorch that form
+    has no derivative (backward through it raises).
 
     >>> import tapegrad as tg
     >>> tg.zeros(2, 3).scatter(1, tg.tensor([[2], [0]]), 1.0)
@@ -670,45 +714,59 @@ def scatter(input: Tensor, dim: int, index, src=None, value=None, *, reduce: str
             raise TypeError("scatter: expected src (a tensor) or value (a number)")
     elif value is not None:
         raise TypeError("scatter: pass either src (a tensor) or value (a number), not both")
-    if reduce is not None:
-        return _scatter_reduce(input, dim, index, src, value, reduce)
-    x, idx, grid = _scatter_args("scatter", input, dim, index, src)
+    if reduce is not None and reduce not in ("add", "multiply"):
+        raise RuntimeError(f"scatter: reduce must be 'add' or 'multiply', got {reduce!r}")
+    x = input._data
+    s = None if src is None else src._data
+    if s is not None:
+        _src_dtype("scatter", x, s)
+    else:
+        value = _scalar("scatter", value.item() if isinstance(value, Tensor) else value, x.dtype)
+    d, idx, grid, block = _scatter_setup("scatter", x, dim, index, s)
     out = x.copy()
+    work = _work(out)
+    vals = None if grid is None else np.full(idx.shape or (1,), value, x.dtype) if s is None else _work(s)[block]
+    if grid is not None:
+        if reduce is None:
+            work[grid] = vals
+        elif reduce == "add":
+            add_into(work, grid, vals)
+        else:
+            np.multiply.at(work, grid, vals)
+    inputs = (input,) if s is None else (input, src)
+    if reduce is not None:
+        return record(out, inputs, _not_implemented(reduce), "NotImplemented")
     written = np.zeros(x.shape, dtype=bool)
-    written[grid] = True
-    if src is None:
-        out[grid] = value
-
+    if grid is not None:
+        _work(written)[grid] = True
+    if s is None:
         def rule(xp, g, out, x):
             return xp.where(written, 0, g)
 
-        return record(out, (input,), rule, "ScatterBackward1")
-    block = tuple(slice(0, s) for s in idx.shape)
-    out[grid] = src._data[block]
-    src_shape = src._data.shape
-
-    def rule_src(xp, need, g, out, x, s):
-        gs = g[grid] if need[1] else None
-        if gs is not None and gs.shape != src_shape:
-            gs = xp.add_at(src_shape, block, gs)
-        return xp.where(written, 0, g) if need[0] else None, gs
-
-    return record(out, (input, src), rule_src, "ScatterBackward0")
+        return record(out, inputs, rule, "ScatterBackward1")
+    return record(out, inputs, _scatter_src_rule(written, grid, block, x.shape, s.shape, False), "ScatterBackward0")
 
 
-def _scatter_reduce(input, dim, index, src, value, reduce):
-    if src is None:
-        src = _wrap(np.full(_int_index("scatter", index).shape, value, dtype=input._data.dtype))
-    if reduce == "add":
-        return scatter_add(input, dim, index, src)
-    if reduce != "multiply":
-        raise RuntimeError(f"scatter: reduce must be 'add' or 'multiply', got {reduce!r}")
-    if _records(input, src):
-        raise RuntimeError("scatter: the derivative for reduce='multiply' is not implemented (as in PyTorch)")
-    x, idx, grid = _scatter_args("scatter", input, dim, index, src)
-    out = x.copy()
-    np.multiply.at(out, grid, src._data[tuple(slice(0, s) for s in idx.shape)])
-    return _wrap(out)
+def _scatter_src_rule(written, grid, block, shape, src_shape, add):
+    """The rule of scatter (``written``: the places src overwrote) or scatter_add (``add``) from src."""
+    work, src_work = shape or (1,), src_shape or (1,)
+
+    def rule(xp, need, g, out, x, s):
+        gx = (g if add else xp.where(written, 0, g)) if need[0] else None
+        gs = None
+        if need[1]:
+            gw = g if g.ndim else g.reshape(work)
+            if grid is None:  # an empty index: src reached nothing
+                gs = xp.add_at(src_work, (_NO_INDEX,) * len(src_work), gw.reshape(-1)[_NO_INDEX])
+            else:
+                gs = gw[grid]
+                if tuple(gs.shape) != src_work:
+                    gs = xp.add_at(src_work, block, gs)
+            if src_work != src_shape:
+                gs = gs.reshape(src_shape)
+        return gx, gs
+
+    return rule
 
 
 @op
@@ -720,23 +778,18 @@ def scatter_add(input: Tensor, dim: int, index, src: Tensor) -> Tensor:
     >>> tg.zeros(3).scatter_add(0, tg.tensor([0, 0, 2]), tg.tensor([1.0, 2.0, 3.0]))
     tensor([3., 0., 3.])
     """
-    x, idx, grid = _scatter_args("scatter_add", input, dim, index, src)
-    block = tuple(slice(0, s) for s in idx.shape)
+    x, s = input._data, src._data
+    _src_dtype("scatter_add", x, s)
+    d, idx, grid, block = _scatter_setup("scatter_add", x, dim, index, s)
     out = x.copy()
-    add_into(out, grid, src._data[block])
-    src_shape = src._data.shape
-
-    def rule(xp, need, g, out, x, s):
-        gs = g[grid] if need[1] else None
-        if gs is not None and gs.shape != src_shape:
-            gs = xp.add_at(src_shape, block, gs)
-        return g if need[0] else None, gs
-
+    if grid is not None:
+        add_into(_work(out), grid, _work(s)[block])
+    rule = _scatter_src_rule(None, grid, block, x.shape, s.shape, True)
     return record(out, (input, src), rule, "ScatterAddBackward0")
 
 
 def _vector_index(op, index, n, d):
-    idx = _int_index(op, index)
+    idx = _index_tensor(op, index)
     if idx.ndim > 1:
         raise IndexError(f"{op}: index must be a vector (0-d or 1-d), got shape {tuple(idx.shape)}")
     idx = idx.reshape(-1)
@@ -746,7 +799,8 @@ def _vector_index(op, index, n, d):
 
 @op
 def index_select(input: Tensor, dim: int, index) -> Tensor:
-    """index_select(input, dim, index): the slices ``index`` (a 1-d integer tensor) of dimension ``dim``.
+    """index_select(input, dim, index): the slices ``index`` (a 0-d or 1-d int64 or int32 tensor) of
+    dimension ``dim``.
 
     >>> import tapegrad as tg
     >>> tg.tensor([[1, 2, 3], [4, 5, 6]]).index_select(1, tg.tensor([2, 0]))
@@ -755,40 +809,58 @@ def index_select(input: Tensor, dim: int, index) -> Tensor:
     """
     x = input._data
     d = _check_dim("index_select", dim, x.ndim)
-    if x.ndim == 0:
-        return _reshape(index_select(_reshape(input, (1,)), 0, index), ())
-    idx = _vector_index("index_select", index, x.shape[d], d)
-    rule = _add_at_rule(x.shape, (_FULL,) * d + (idx,))
-    return record(np.take(x, idx, axis=d), (input,), rule, "IndexSelectBackward0")
+    xs = _work(x)
+    idx = _vector_index("index_select", index, xs.shape[d], d)
+    key = (_FULL,) * d + (idx,)
+    if xs is x:
+        return record(np.take(x, idx, axis=d), (input,), _add_at_rule(x.shape, key), "IndexSelectBackward0")
+    if idx.size != 1:
+        raise RuntimeError(f"index_select: the index into a 0-d tensor can have only 1 value, got {idx.size}")
+    return record(xs[idx].reshape(()), (input,), _reshaped_add_at_rule((), (1,), key, (1,)), "IndexSelectBackward0")
+
+
+def _alpha(op, alpha, dtype):
+    """``alpha`` in ``dtype``'s kind, as PyTorch converts it: truncated for integer tensors, a bool for bool ones."""
+    if alpha.__class__ is int and dtype.kind != "b" or alpha == 1 and dtype.kind == "f":
+        return alpha
+    if not isinstance(alpha, (numbers.Real, np.generic)):
+        raise TypeError(f"{op}: alpha must be a number, got {type(alpha).__name__}")
+    return bool(alpha) if dtype.kind == "b" else int(alpha) if dtype.kind in "iu" else float(alpha)
 
 
 @op
 def index_add(input: Tensor, dim: int, index, source: Tensor, *, alpha=1) -> Tensor:
     """index_add(input, dim, index, source, *, alpha=1): a copy of input with ``alpha * source`` added at
-    positions ``index`` of dimension ``dim`` (repeated indices accumulate).
+    positions ``index`` of dimension ``dim`` (repeated indices accumulate). For an integer input ``alpha`` is
+    truncated to an integer first, as in PyTorch.
 
     >>> import tapegrad as tg
     >>> tg.zeros(3).index_add(0, tg.tensor([0, 0]), tg.tensor([1.0, 2.0]))
     tensor([3., 0., 0.])
     """
     x, s = input._data, source._data
-    if x.ndim == 0:
-        return _reshape(index_add(_reshape(input, (1,)), 0, index, _reshape(source, (-1,)), alpha=alpha), ())
     d = _check_dim("index_add", dim, x.ndim)
-    idx = _vector_index("index_add", index, x.shape[d], d)
-    want = x.shape[:d] + idx.shape + x.shape[d + 1:]
-    if s.shape != want:
+    xs = _work(x)
+    ss = _work(s) if x.ndim == 0 else s  # a 0-d input takes a 0-d source
+    idx = _vector_index("index_add", index, xs.shape[d], d)
+    want = xs.shape[:d] + idx.shape + xs.shape[d + 1:]
+    if ss.shape != want or x.ndim == 0 and s.ndim:
         raise RuntimeError(f"index_add: source of shape {tuple(s.shape)} should have shape {want} (input "
                            f"shape {tuple(x.shape)} with dimension {d} the length of index)")
     if s.dtype != x.dtype:
         raise RuntimeError(f"index_add: input and source must have the same dtype, got {x.dtype} and "
                            f"{s.dtype}")
-    index = (_FULL,) * d + (idx,)
+    alpha = _alpha("index_add", alpha, x.dtype)
+    key = (_FULL,) * d + (idx,)
     out = x.copy()
-    add_into(out, index, s if alpha == 1 else s * alpha)
+    add_into(_work(out), key, ss if alpha == 1 and alpha is not True else ss * alpha)
+    s_shape = s.shape
 
     def rule(xp, need, g, out, x, s):
-        gs = None if not need[1] else g[index] if alpha == 1 else g[index] * alpha
+        gs = None
+        if need[1]:
+            gs = (g if g.ndim else g.reshape(1))[key]
+            gs = (gs if alpha == 1 else gs * alpha).reshape(s_shape)
         return g if need[0] else None, gs
 
     return record(out, (input, source), rule, "IndexAddBackward0")
@@ -807,7 +879,7 @@ def masked_fill(input: Tensor, mask, value) -> Tensor:
     """masked_fill(input, mask, value): ``value`` (a number or 0-d tensor) where the boolean ``mask`` is True.
 
     The mask broadcasts with input. A 0-d value tensor that requires grad gets the sum of the gradient where
-    the mask is True.
+    the mask is True. The value is converted to input's dtype as PyTorch converts it (out of range: an error).
 
     >>> import tapegrad as tg
     >>> tg.zeros(2, 2).masked_fill(tg.tensor([True, False]), -1.0)
@@ -816,23 +888,26 @@ def masked_fill(input: Tensor, mask, value) -> Tensor:
     """
     x = input._data
     m = _bool_mask("masked_fill", mask)
-    if isinstance(value, Tensor):
+    tensor_value = isinstance(value, Tensor)
+    if tensor_value:
         if value._data.ndim:
             raise RuntimeError(f"masked_fill: only supports a 0-dimensional value tensor, got a tensor of "
                                f"shape {tuple(value.shape)}")
-        v = value._data.astype(x.dtype)
+        if x.dtype.kind != "f" and _records(value):
+            raise RuntimeError(f"masked_fill: a value that requires grad can't fill a {x.dtype} tensor (integer "
+                               "and bool tensors have no gradient)")
+        v = _scalar("masked_fill", value._data.item(), x.dtype)
     else:
-        v = np.asarray(value).astype(x.dtype)
+        v = _scalar("masked_fill", value, x.dtype)
     try:
-        out = np.where(m, v, x)
+        out = np.where(m, np.asarray(v, dtype=x.dtype), x)
     except ValueError:
         raise RuntimeError(f"masked_fill: the mask of shape {tuple(m.shape)} does not broadcast with the "
                            f"input of shape {tuple(x.shape)}") from None
     if x.dtype.kind != "f":
         return _wrap(out)
     # NOTE: where, not g * ~mask, so an inf or nan gradient at a filled place gives 0, not nan (as PyTorch)
-    if isinstance(value, Tensor) and value._data.dtype.kind == "f":
-
+    if tensor_value:
         def rule_value(xp, need, g, out, x, v):  # the engine sums the value's share to 0-d
             return xp.where(m, 0, g) if need[0] else None, xp.where(m, g, 0) if need[1] else None
 
@@ -846,14 +921,13 @@ def masked_fill(input: Tensor, mask, value) -> Tensor:
 
 @op
 def masked_select(input: Tensor, mask) -> Tensor:
-    """masked_select(input, mask): the 1-d tensor of the elements where the boolean ``mask`` is True.
+    """masked_select(input, mask): the 1-d tensor of the elements where the boolean ``mask`` is True (input and
+    mask broadcast together).
 
     >>> import tapegrad as tg
     >>> tg.tensor([[1, 2], [3, 4]]).masked_select(tg.tensor([True, False]))
     tensor([1, 3])
     """
-    from . import shape as _shape
-
     x = input._data
     m = _bool_mask("masked_select", mask)
     try:
@@ -861,15 +935,16 @@ def masked_select(input: Tensor, mask) -> Tensor:
     except ValueError:
         raise RuntimeError(f"masked_select: the mask of shape {tuple(m.shape)} does not broadcast with the "
                            f"input of shape {tuple(x.shape)}") from None
-    if shape != x.shape:
-        input = _shape.expand(input, shape)
-    return getitem(input, np.broadcast_to(m, shape))
+    m = np.broadcast_to(m, shape)
+    # the engine sums the gradient over broadcast dims back to input's shape
+    return record(np.broadcast_to(x, shape)[m], (input,), _add_at_rule(shape, (m,)), "MaskedSelectBackward0")
 
 
 @op
 def take_along_dim(input: Tensor, indices, dim: int | None = None) -> Tensor:
-    """take_along_dim(input, indices, dim=None): pick values along ``dim`` at ``indices`` (broadcast with
-    input in the other dims), as ``np.take_along_axis``; without dim, from the flattened input.
+    """take_along_dim(input, indices, dim=None): pick values along ``dim`` at the int64 ``indices`` (broadcast
+    with input in the other dims; negative ones count from the end), as ``np.take_along_axis``; without dim,
+    from the flattened input (there indices, int64 or int32, must lie in ``[0, numel)``, as PyTorch's gather).
 
     >>> import tapegrad as tg
     >>> x = tg.tensor([[10, 30, 20], [60, 40, 50]])
@@ -878,10 +953,14 @@ def take_along_dim(input: Tensor, indices, dim: int | None = None) -> Tensor:
             [60]])
     """
     x = input._data
-    idx = _int_index("take_along_dim", indices)
+    idx = _index_tensor("take_along_dim", indices, long_only=dim is not None)
     if dim is None:
-        _check_range("take_along_dim", idx, x.size, 0, negative=True)
-        return getitem(_reshape(input, (-1,)), idx.reshape(-1))
+        flat = idx.reshape(-1)
+        _check_range("take_along_dim", flat, x.size, 0)
+        rule = _reshaped_add_at_rule(x.shape, (x.size,), flat, flat.shape)
+        return record(x.reshape(-1)[flat], (input,), rule, "GatherBackward0")
+    if x.ndim == 0:
+        raise IndexError(f"take_along_dim: dim {dim} given, but the input is 0-d (it has no dimensions)")
     d = _check_dim("take_along_dim", dim, x.ndim)
     if idx.ndim != x.ndim:
         raise RuntimeError(f"take_along_dim: input and indices should have the same number of dimensions, "
@@ -895,25 +974,29 @@ def take_along_dim(input: Tensor, indices, dim: int | None = None) -> Tensor:
                            f"{tuple(idx.shape)} do not broadcast outside dimension {d}") from None
     x_shape = tuple(common[:d] + [x.shape[d]] + common[d + 1:])
     grid = _grid(np.broadcast_to(idx, tuple(common[:d] + [idx.shape[d]] + common[d + 1:])), d)
-
     # the engine sums the gradient over broadcast dims back to input's shape
     return record(np.broadcast_to(x, x_shape)[grid], (input,), _add_at_rule(x_shape, grid), "GatherBackward0")
 
 
 @op
 def take(input: Tensor, index) -> Tensor:
-    """take(input, index): elements of the flattened input at ``index`` (negative counts from the end).
+    """take(input, index): elements of the flattened input at the int64 ``index`` (negative counts from the
+    end), shaped like index.
 
     >>> import tapegrad as tg
     >>> tg.tensor([[1, 2], [3, 4]]).take(tg.tensor([0, -1]))
     tensor([1, 4])
     """
-    idx = _int_index("take", index)
-    n = input._data.size
+    x = input._data
+    idx = _index_tensor("take", index, long_only=True)
+    n = x.size
+    if idx.size and n == 0:
+        raise IndexError("take: tried to take from an empty tensor")
     if idx.size and (int(idx.max()) >= n or int(idx.min()) < -n):
         bad = int(idx.max()) if int(idx.max()) >= n else int(idx.min())
         raise IndexError(f"take: index {bad} is out of range for a tensor of {n} elements")
-    return getitem(_reshape(input, (-1,)), idx)
+    rule = _reshaped_add_at_rule(x.shape, (n,), idx, idx.shape)
+    return record(x.reshape(-1)[idx], (input,), rule, "TakeBackward0")
 
 
 @op
@@ -943,13 +1026,12 @@ def argwhere(input: Tensor) -> Tensor:
     return _wrap(np.argwhere(input._data).astype(np.int64))
 
 
-def _reshape(input, shape):
-    from . import shape as _shape  # shape.py imports this module
-
-    return _shape.reshape(input, shape)
-
-
 # ---------------------------------------------------------------------- in place
+def _no_overlap(op, self, src):
+    if isinstance(src, Tensor) and _overlap(self._data, src._data):
+        raise _overlap_error(op)
+
+
 @op(xp_name=False)
 def masked_fill_(self: Tensor, mask, value) -> Tensor:
     """masked_fill_(mask, value): in-place ``masked_fill`` (the mask must broadcast to this tensor).
@@ -958,6 +1040,8 @@ def masked_fill_(self: Tensor, mask, value) -> Tensor:
     >>> tg.zeros(3).masked_fill_(tg.tensor([True, False, True]), 2.0)
     tensor([2., 0., 2.])
     """
+    if isinstance(value, Tensor) and value._requires_grad and self._data.dtype.kind != "f":
+        value = value.detach()  # an integer or bool tensor never requires grad
     return _inplace(self, "masked_fill_", masked_fill, mask, value)
 
 
@@ -970,6 +1054,7 @@ def scatter_(self: Tensor, dim: int, index, src=None, value=None, *, reduce: str
     tensor([[0., 0., 1.],
             [1., 0., 0.]])
     """
+    _no_overlap("scatter_", self, src)
     return _inplace(self, "scatter_", scatter, dim, index, src, value, reduce=reduce)
 
 
@@ -981,6 +1066,7 @@ def scatter_add_(self: Tensor, dim: int, index, src: Tensor) -> Tensor:
     >>> tg.zeros(2).scatter_add_(0, tg.tensor([1, 1]), tg.tensor([1.0, 2.0]))
     tensor([0., 3.])
     """
+    _no_overlap("scatter_add_", self, src)
     return _inplace(self, "scatter_add_", scatter_add, dim, index, src)
 
 
@@ -992,4 +1078,5 @@ def index_add_(self: Tensor, dim: int, index, source: Tensor, *, alpha=1) -> Ten
     >>> tg.zeros(2).index_add_(0, tg.tensor([0]), tg.tensor([5.0]), alpha=2)
     tensor([10.,  0.])
     """
+    _no_overlap("index_add_", self, source)
     return _inplace(self, "index_add_", index_add, dim, index, source, alpha=alpha)
