@@ -33,11 +33,18 @@ def _records(*tensors):
     return _grad.enabled and any(isinstance(t, Tensor) and t._requires_grad for t in tensors)
 
 
+_FLOAT_MAX = {2: float(np.finfo(np.float16).max), 4: float(np.finfo(np.float32).max)}
+
+
 def _scalar(op, value, dtype, half=True):
     """A Python number as PyTorch converts it to a tensor's dtype (c10's checked conversion): bools take any
     value; an integer type takes integers in its range (an unsigned one also -max..-1, wrapping) and floats
     whose integer part fits; float32 (and float16, unless ``half`` is False, as setitem) refuses finite values
     beyond its range. Anything else is an error naming the op, the value and the dtype."""
+    if value.__class__ is float and dtype.kind == "f":  # the common case, quickly
+        size = dtype.itemsize
+        if size == 8 or size == 2 and not half or -_FLOAT_MAX[size] <= value <= _FLOAT_MAX[size]:
+            return value
     if isinstance(value, np.generic):
         value = value.item()
     if isinstance(value, bool):
@@ -49,7 +56,7 @@ def _scalar(op, value, dtype, half=True):
     if ok and kind == "f":
         big = isinstance(value, int) and not -2 ** 63 <= value < 2 ** 63
         ok = not big and (dtype.itemsize == 8 or dtype.itemsize == 2 and not half or not math.isfinite(value)
-                          or abs(value) <= float(np.finfo(dtype).max))
+                          or abs(value) <= _FLOAT_MAX[dtype.itemsize])
     elif ok:
         info = np.iinfo(dtype)
         if isinstance(value, float):
@@ -278,6 +285,9 @@ def _component(op, p):
 
 def _slice(op, s):
     start, stop, step = s.start, s.stop, s.step
+    if (start is None or start.__class__ is int) and (stop is None or stop.__class__ is int) and (
+            step is None or step.__class__ is int and step > 0):
+        return s
     if step is not None:
         step = operator.index(step)
         if step <= 0:
@@ -367,7 +377,12 @@ def getitem(input: Tensor, index) -> Tensor:
         n = x.shape[0]
         if -n <= index < n:
             return record(x[index, ...], (input,), _add_at_rule(x.shape, (index, Ellipsis)), "SelectBackward0")
-    basic, name, adv, axes = _parse("getitem", index, x.shape)
+    elif kind is tuple:
+        basic = _basic_tuple(index, x.shape)
+        if basic is not None:
+            return record(x[basic[0]], (input,), _add_at_rule(x.shape, basic[0]), basic[1])
+    shape = x.shape
+    basic, name, adv, axes = _parse("getitem", index, shape)
     if basic is not None:
         out = x[basic]
         if adv is None:
@@ -377,8 +392,33 @@ def getitem(input: Tensor, index) -> Tensor:
     try:
         out = x[adv]
     except (IndexError, ValueError) as e:
-        raise _index_error("getitem", input._data.shape if basic is None else x.shape, index, e, axes) from None
+        raise _index_error("getitem", shape, index, e, axes) from None
     return record(out, (input,), _add_at_rule(x.shape, adv), "IndexBackward0")
+
+
+def _basic_tuple(index, shape):
+    """``(key, name)`` for a tuple of ints and slices (positive steps) that fits ``shape``, the common basic
+    index, which numpy and PyTorch read alike (``key`` ends with Ellipsis, so that ints give 0-d views); else
+    None (``_parse`` then reads it)."""
+    if len(index) > len(shape):
+        return None
+    name = "AliasBackward0"
+    for p, n in zip(index, shape):
+        kind = p.__class__
+        if kind is int:
+            if not -n <= p < n:
+                return None
+            name = "SelectBackward0"
+        elif kind is slice:
+            start, stop, step = p.start, p.stop, p.step
+            if (start is not None and start.__class__ is not int or stop is not None and stop.__class__ is not int
+                    or step is not None and (step.__class__ is not int or step <= 0)):
+                return None
+            if not ((start is None or start == 0) and (stop is None or stop >= n) and (step is None or step == 1)):
+                name = "SliceBackward0"  # PyTorch skips a slice that takes a whole dim
+        else:
+            return None
+    return index + (Ellipsis,), name
 
 
 @op(methods=("__setitem__",), xp_name=False)
@@ -401,22 +441,36 @@ def setitem(self: Tensor, index, value) -> None:
             [0., 5., 0.]])
     """
     x = self._data
-    value = _setitem_value("setitem", value, x.dtype)
-    if index.__class__ is bool or index is None:  # a single bool or None: a new dim of size 1 (False: nothing)
+    number = value.__class__ in (float, int, bool) and x.dtype.itemsize != 2
+    value = _scalar("setitem", value, x.dtype) if number else _setitem_value("setitem", value, x.dtype)
+    kind = index.__class__
+    if kind is Tensor and index._data.ndim and index._data.dtype in _INDEX_DTYPES:  # the common cases, quickly
+        basic, name, adv, axes = None, None, (index._data,), None
+    elif kind is int and x.ndim and -x.shape[0] <= index < x.shape[0]:
+        basic, name, adv, axes = (index, Ellipsis), "SelectBackward0", None, None
+    elif kind is tuple and (key := _basic_tuple(index, x.shape)) is not None:
+        basic, name, adv, axes = key[0], key[1], None, None
+    elif kind is bool or index is None:  # a single bool or None: a new dim of size 1 (False: nothing)
         if index is False:
             return
         basic, name, adv, axes = (None, Ellipsis), "UnsqueezeBackward0", None, None
     else:
         basic, name, adv, axes = _parse("setitem", index, x.shape)
-    v = value._data if isinstance(value, Tensor) else value
     target = x if basic is None else x[basic]
-    if adv is None:
-        v = v.reshape(_strip_ones(v.shape))
-        if _overlap(target, v) == "partial":
+    if number:  # a Python number, converted: nothing to check
+        v = value
+        if _records(self) and x.dtype.kind == "f":
+            value = np.array(value, dtype=x.dtype)
+    elif adv is None:
+        tensor = value.__class__ is not np.ndarray  # numpy arrays are cast, not checked
+        v = value._data if tensor else value
+        if v.ndim:
+            v = v.reshape(_strip_ones(v.shape))
+        if tensor and _overlap(target, v) == "partial":
             raise _overlap_error("setitem")
     else:
         v = _put_value("setitem", x, adv, value)
-        if _overlap(target, v):
+        if value.__class__ is not np.ndarray and _overlap(target, v):
             raise _overlap_error("setitem")
     if _records(self, value) and x.dtype.kind == "f":  # integer and bool tensors never require grad
         if self._requires_grad and self._backward is None:
@@ -463,12 +517,19 @@ def _strip_ones(shape):
 def _setitem_value(op, value, dtype):
     """The value of ``x[index] = value``: a tensor as it is, a number as a 0-d array of x's dtype (PyTorch's
     checked conversion), a numpy array cast to x's dtype; anything else is refused."""
+    kind = value.__class__
+    if kind is float or kind is int or kind is bool:
+        value = _scalar(op, value, dtype, half=False)
+        if dtype.itemsize != 2:
+            return np.array(value, dtype=dtype)
+        with np.errstate(over="ignore"):  # float16 takes a value beyond its range as inf (PyTorch's setitem)
+            return np.array(value, dtype=dtype)
     if isinstance(value, Tensor):
         return value
     if isinstance(value, np.ndarray):
         return value.astype(dtype, copy=False)
     if isinstance(value, (numbers.Number, np.generic)) and not isinstance(value, (str, bytes)):
-        with np.errstate(over="ignore"):  # float16 takes a value beyond its range as inf (PyTorch's setitem)
+        with np.errstate(over="ignore"):
             return np.array(_scalar(op, value, dtype, half=False), dtype=dtype)
     raise TypeError(f"{op}: can't assign a {type(value).__name__} to a tensor of dtype {dtype} (expected a tensor "
                     "or a number)")
@@ -478,14 +539,14 @@ def _put_value(op, x, key, value):
     """The array index_put writes: ``value`` without its leading 1s; a tensor must have x's dtype (PyTorch's
     "Index put requires the source and destination dtypes match"), except one element under a single mask (then
     PyTorch fills, casting)."""
-    v = value._data if isinstance(value, Tensor) else value
+    v = value if value.__class__ is np.ndarray else value._data
     if v.dtype != x.dtype:
         masks = [p for p in key if p.__class__ is np.ndarray]
         if not (v.size == 1 and len(masks) == 1 and masks[0].dtype.kind == "b"):
             raise RuntimeError(f"{op}: index put requires the source and destination dtypes to match, got "
                                f"{x.dtype} for the destination and {v.dtype} for the source")
         v = v.astype(x.dtype)
-    return v.reshape(_strip_ones(v.shape))
+    return v.reshape(_strip_ones(v.shape)) if v.ndim else v
 
 
 def _setitem_error(x, index, target, value, e, axes):
@@ -566,14 +627,12 @@ def _index_put(input, key, value, accumulate=False):
 def _overlap(a, b):
     """PyTorch's check of a write's source against its destination: "full" (the same elements), "partial", or
     None (apart, or not both dense: PyTorch then does not tell either)."""
-    if b.__class__ is not np.ndarray or a.size == 0 or b.size == 0:
+    if not (a.size and b.size and np.may_share_memory(a, b)):  # numpy compares the memory bounds
         return None
     if not ((a.flags.c_contiguous or a.flags.f_contiguous) and (b.flags.c_contiguous or b.flags.f_contiguous)):
         return None
-    lo, hi = a.__array_interface__["data"][0], b.__array_interface__["data"][0]
-    if lo + a.nbytes <= hi or hi + b.nbytes <= lo:
-        return None
-    return "full" if lo == hi and a.shape == b.shape and a.strides == b.strides else "partial"
+    same = a.__array_interface__["data"][0] == b.__array_interface__["data"][0]
+    return "full" if same and a.shape == b.shape and a.strides == b.strides else "partial"
 
 
 def _overlap_error(op):
