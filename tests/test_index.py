@@ -337,6 +337,14 @@ def test_setitem_refuses_overlapping_sources():
     x[:] = x  # the same elements: a copy onto itself is fine
     x[::2] = x[1::2].clone()
     assert x.tolist() == [1.0, 1.0, 3.0, 3.0]
+    y = tg.arange(3.0).reshape(1, 3)
+    y[None] = y  # the value expanded to the view's shape is the same elements
+    assert y.tolist() == [[0.0, 1.0, 2.0]]
+    e = tg.zeros(0)
+    e[:] = e
+    for write in (lambda: e.__setitem__([], e), lambda: e.index_add_(0, tg.zeros(0, dtype=tg.int64), e)):
+        with pytest.raises(RuntimeError, match="unsupported operation"):  # the tensor itself: PyTorch's "full"
+            write()
 
 
 def test_setitem_under_no_grad_bumps_every_alias():
@@ -693,6 +701,74 @@ def test_index_add(data):
     assert_gradients(lambda t, s: t.index_add(d, tg.tensor(idx), s, alpha=alpha), x, src)
 
 
+@given(st.data())
+def test_index_fill(data):
+    x = data.draw(arrays(shape=shapes(min_dims=1, max_dims=3)))
+    d = data.draw(st.integers(-x.ndim, x.ndim - 1))
+    idx = data.draw(index_arrays(x.shape[d], max_len=4))  # repeats and negative entries
+    if data.draw(st.booleans()):
+        idx = idx[:1].reshape(())
+    value = data.draw(st.floats(-3, 3))
+
+    def ref(a, v=value):
+        out = np.moveaxis(a.copy(), d, 0)
+        out[idx.reshape(-1)] = v
+        return np.moveaxis(out, 0, d)
+
+    assert_forward(lambda t: t.index_fill(d, tg.tensor(idx), value), ref, x)
+    assert_forward(lambda t: tg.index_fill(t, d, idx, tg.tensor(value, dtype=tg.float64)), ref, x, dtype=np.float32)
+    assert_gradients(lambda t: t.index_fill(d, tg.tensor(idx), value), x)
+    assert_gradients(lambda t, v: t.index_fill(d, tg.tensor(idx), v), x, np.array(value))
+
+
+@given(st.data())
+def test_index_copy(data):
+    x = data.draw(arrays(shape=shapes(min_dims=1, max_dims=3)))
+    d = data.draw(st.integers(0, x.ndim - 1))
+    idx = np.array(data.draw(st.permutations(range(x.shape[d]))), dtype=np.int64)[:data.draw(
+        st.integers(1, x.shape[d]))]  # unique: where index repeats, one copy wins (which one is not defined)
+    src = data.draw(arrays(shape=x.shape[:d] + idx.shape + x.shape[d + 1:]))
+
+    def ref(a, s):
+        out = np.moveaxis(a.copy(), d, 0)
+        out[idx] = np.moveaxis(s, d, 0)
+        return np.moveaxis(out, 0, d)
+
+    assert_forward(lambda t, s: t.index_copy(d, tg.tensor(idx), s), ref, x, src)
+    assert_forward(lambda t, s: tg.index_copy(t, d, idx, s), ref, x, src, dtype=np.float32)
+    assert_gradients(lambda t, s: t.index_copy(d, tg.tensor(idx), s), x, src)
+
+
+@given(st.data())
+def test_index_put(data):
+    x = data.draw(arrays(shape=shapes(min_dims=1, max_dims=3)))
+    k = data.draw(st.integers(1, x.ndim))
+    m = data.draw(st.integers(1, 4))
+    accumulate = data.draw(st.booleans())
+    if data.draw(st.booleans()):  # a mask over the leading dims
+        indices = (data.draw(boolean_masks(x.shape[:k])),)
+    else:
+        indices = tuple(data.draw(index_arrays(n, min_len=m, max_len=m)) for n in x.shape[:k])
+    target = x[indices].shape
+    if not accumulate:  # repeated positions: one write wins; keep them unique for the gradient check
+        flat = np.arange(x.size).reshape(x.shape)[indices].ravel()
+        if len(set(flat.tolist())) != flat.size:
+            return
+    values = data.draw(arrays(shape=target[data.draw(st.integers(0, len(target))):]))  # broadcast
+
+    def ref(a, v):
+        out = a.copy()
+        if accumulate:
+            np.add.at(out, indices, np.broadcast_to(v, target))
+        else:
+            out[indices] = v
+        return out
+
+    put = lambda t, v: t.index_put(tuple(tg.tensor(i) for i in indices), v, accumulate=accumulate)  # noqa: E731
+    assert_forward(put, ref, x, values)
+    assert_gradients(put, x, values)
+
+
 # ---------------------------------------------------------------------- masks
 @given(st.data())
 def test_masked_fill(data):
@@ -786,6 +862,10 @@ def test_in_place_variants_match_out_of_place():
         ("scatter_", (1, idx, tg.full((2, 2), 5.0)), x.scatter),
         ("scatter_add_", (1, idx, tg.full((2, 2), 5.0)), x.scatter_add),
         ("index_add_", (0, tg.tensor([2, 2]), tg.ones(2, 4)), x.index_add),
+        ("index_put_", ((tg.tensor([0, 2]), tg.tensor([1, 3])), tg.tensor([5.0, 6.0])), x.index_put),
+        ("index_put_", ((tg.tensor([0, 0]),), tg.ones(4), True), x.index_put),
+        ("index_fill_", (1, tg.tensor([0, -1]), 9.0), x.index_fill),
+        ("index_copy_", (1, tg.tensor([3, 0]), tg.ones(3, 2)), x.index_copy),
     ]
     for name, args, out_of_place in cases:
         y = x.clone()
@@ -828,6 +908,10 @@ INDEX_OPS = {
     "masked_select": lambda t: t.masked_select(tg.tensor([True, False, True, False])),
     "take_along_dim": lambda t: tg.take_along_dim(t, tg.tensor([[[1], [0], [3]]]), 2),
     "take": lambda t: t.take(tg.tensor([0, 5, 23])),
+    "index_put": lambda t: t.index_put((tg.tensor([1, 0]), tg.tensor([2, 2])), t[0, :2] * 2),
+    "index_put_accumulate": lambda t: t.index_put((tg.tensor([1, 1]),), t[0] * 2, accumulate=True),
+    "index_fill": lambda t: t.index_fill(2, tg.tensor([3, -4]), 1.5),
+    "index_copy": lambda t: t.index_copy(1, tg.tensor([2, 0]), t[:, :2] * 2),
 }
 
 
@@ -943,6 +1027,32 @@ BAD = [
      IndexError, r"take: index -25 is out of range"),
     (lambda: tg.add_at((2, 3), tg.tensor([2]), tg.ones(1, 3)),
      IndexError, r"add_at: index 2 is out of range for dimension 0 of size 2"),
+    (lambda: x234.index_put((tg.tensor([2]),), tg.tensor(1.0)),
+     IndexError, r"index_put: index 2 is out of range for dimension 0 of size 2"),
+    (lambda: x234.index_put((tg.tensor([0]),), tg.tensor(1.0, dtype=tg.float64)),
+     RuntimeError, r"index_put: index put requires the source and destination dtypes to match, got float32 for "
+                   r"the destination and float64 for the source"),
+    (lambda: x234.index_put((tg.tensor([0]),), tg.ones(2, 4)),
+     RuntimeError, r"index_put: cannot assign a value of shape \(2, 4\) to x\[tensor of shape \(1,\)\] of shape "
+                   r"\(1, 3, 4\)"),
+    (lambda: x234.index_put(tg.tensor([0]), tg.tensor(1.0)),
+     TypeError, r"index_put: indices must be a tuple of tensors, got Tensor"),
+    (lambda: x234.index_put((tg.tensor([0]),), 1.0),
+     TypeError, r"index_put: values must be a Tensor, got float"),
+    (lambda: x234.index_fill(1, tg.tensor([3]), 0.0),
+     IndexError, r"index_fill: index 3 is out of range for dimension 1 of size 3"),
+    (lambda: x234.index_fill(1, tg.tensor([0], dtype=tg.int32), 0.0),
+     IndexError, r"index_fill: expected an int64 index tensor, got dtype int32"),
+    (lambda: x234.index_fill(1, tg.tensor([[0]]), 0.0),
+     RuntimeError, r"index_fill: index has to be a vector or a scalar, got shape \(1, 1\)"),
+    (lambda: x234.index_fill(1, tg.tensor([0]), tg.tensor([1.0])),
+     RuntimeError, r"index_fill: only supports a 0-dimensional value tensor"),
+    (lambda: x234.index_copy(1, tg.tensor([-1]), tg.ones(2, 1, 4)),
+     IndexError, r"index_copy: index -1 is out of range for dimension 1 of size 3"),
+    (lambda: x234.index_copy(1, tg.tensor([0]), tg.ones(2, 2, 4)),
+     IndexError, r"index_copy: source of shape \(2, 2, 4\) should have shape \(2, 1, 4\)"),
+    (lambda: x234.index_copy(1, tg.tensor([0]), tg.ones(2, 1, 4, dtype=tg.float64)),
+     RuntimeError, r"index_copy: self and source must have the same dtype, got float32 and float64"),
 ]
 
 
@@ -994,6 +1104,11 @@ SECOND_ORDER = {
     "gather": (lambda x: x.gather(1, ix) ** 2, [(2, 4)]),
     "take_along_dim": (lambda x: tg.take_along_dim(x, ix, 1) ** 2, [(2, 4)]),
     "take": (lambda x: x.take(tg.tensor([0, 0, -1])) ** 2, [(2, 4)]),
+    "index_put": (lambda x, v: x.index_put((tg.tensor([1, 0]), tg.tensor([3, 3])), v) ** 2, [(2, 4), (2,)]),
+    "index_put_accumulate": (lambda x, v: x.index_put((tg.tensor([1, 1]),), v, accumulate=True) ** 2,
+                             [(2, 4), (4,)]),
+    "index_fill": (lambda x, v: x.index_fill(1, tg.tensor([0, 2]), v) ** 2, [(2, 4), ()]),
+    "index_copy": (lambda x, s: x.index_copy(1, tg.tensor([3, 0]), s) ** 2, [(2, 4), (2, 2)]),
     "index_select": (lambda x: x.index_select(0, tg.tensor([1, 1])) ** 2, [(2, 4)]),
     "scatter": (lambda x, s: x.scatter(1, tg.tensor([[0, 3], [2, 1]]), s) ** 2, [(2, 4), (2, 3)]),
     "scatter_add": (lambda x, s: x.scatter_add(1, ix, s) ** 2, [(2, 4), (2, 3)]),
@@ -1206,17 +1321,17 @@ def gather_family_calls(draw):
     """(op, x shape, dim, index, extra): calls of the gather/scatter family with generated shapes (0-d and empty
     ones included), index ranks and dtypes (in range or not), for a comparison with PyTorch."""
     op = draw(st.sampled_from(["gather", "scatter", "scatter_value", "scatter_add", "index_select", "index_add",
-                               "take", "take_along_dim", "take_along_dim_flat"]))
+                               "take", "take_along_dim", "take_along_dim_flat", "index_fill", "index_copy"]))
     shape = draw(shapes(min_dims=0, max_dims=3, min_side=0, max_side=3))
     n = max(len(shape), 1)
     dim = draw(st.integers(-n, n - 1))
-    vector = op in ("index_select", "index_add")
+    vector = op in ("index_select", "index_add", "index_fill", "index_copy")
     rank = draw(st.integers(0, 1)) if vector else draw(st.sampled_from([len(shape), len(shape), 0, 1, 2]))
     ishape = tuple(draw(st.integers(0, 3)) for _ in range(rank))
     size = shape[dim % len(shape)] if shape else 1
     flat = math.prod(shape)
     hi = flat if op in ("take", "take_along_dim_flat") else size
-    lo = -hi if op in ("take", "take_along_dim") else 0
+    lo = -hi if op in ("take", "take_along_dim", "index_fill") else 0
     idx = np.array(draw(st.lists(st.integers(lo - 1, hi), min_size=math.prod(ishape),
                                  max_size=math.prod(ishape))), dtype=np.int64).reshape(ishape)
     idx = idx.astype(draw(st.sampled_from([np.int64, np.int64, np.int32])))
@@ -1241,6 +1356,10 @@ def _gather_call(lib, op, x, dim, idx, src):
         return x.index_select(dim, i)
     if op == "index_add":
         return x.index_add(dim, i, src, alpha=2)
+    if op == "index_fill":
+        return x.index_fill(dim, i, src.sum())
+    if op == "index_copy":
+        return x.index_copy(dim, i, src)
     if op == "take":
         return x.take(i)
     if op == "take_along_dim":
@@ -1283,10 +1402,10 @@ def test_gather_family_matches_pytorch(case):
         w = lib.tensor(np.arange(1.0, 1.0 + y.numel()).reshape(tuple(y.shape)))
         try:
             (y * w).sum().backward()
-        except RuntimeError:
+        except (RuntimeError, IndexError):
             return "backward failed"
         grads = [x.grad.numpy()]
-        if op in ("scatter", "scatter_add", "index_add") and idx.size:  # PyTorch leaves src.grad None when empty
+        if op in ("scatter", "scatter_add", "index_add", "index_fill") and idx.size:  # PyTorch: None when empty
             grads.append(src.grad.numpy())
         return [y.detach().numpy(), y.grad_fn.name()] + grads
 
@@ -1294,6 +1413,8 @@ def test_gather_family_matches_pytorch(case):
     if a == "backward failed" and op in ("scatter", "scatter_add") and (idx.size == 0 or idx.shape != src_shape):
         return  # PyTorch 2.13's backward to a src larger than the index (or with an empty one) fails; tapegrad's
         # gives the gradient (zeros where src was not read)
+    if a == "backward failed" and op in ("index_fill", "index_copy") and ((idx < 0).any() or not shape or not idx.size):
+        return  # PyTorch 2.13's backward of these fails on negative indices, 0-d inputs and empty indices
     if b == "refused" and (isinstance(a, str) or a[0].size == 0):
         return  # both refuse; or PyTorch skips a check on an empty result, which tapegrad makes (README)
     n = shape[dim % len(shape)] if shape else 1
@@ -1373,6 +1494,27 @@ SWEEP = {  # issue 9's classes for this family: dtypes of values and indices, re
     "nonzero 0-d": lambda L: (L.tensor(3.0).nonzero(), []),
     "nonzero 0-d zero": lambda L: (L.tensor(0.0).nonzero(), []),
     "scatter reduce bad": lambda L: (L.ones(2).scatter(0, L.tensor([0]), 2.0, reduce="max"), []),
+    "index_put f64 value": lambda L: (L.zeros(2).index_put((L.tensor([0]),), L.tensor(1.0, dtype=L.float64)), []),
+    "index_put mask f64 value": lambda L: (L.zeros(2).index_put((L.tensor([True, False]),),
+                                                                L.tensor(1.0, dtype=L.float64)), []),
+    "index_put accumulate f64": lambda L: (L.zeros(2).index_put((L.tensor([True, False]),),
+                                                                L.tensor(1.0, dtype=L.float64), accumulate=True), []),
+    "index_put leading 1s": lambda L: (L.zeros(2, 3).index_put((L.tensor([0]),), L.ones(1, 1, 3)), []),
+    "index_put_ plain": lambda L: (lambda v: (L.zeros(3, dtype=L.float64).index_put_((L.tensor([2, 0]),), v),
+                                              [v]))(_leaf(L, [1.0, 2.0])),
+    "index_fill value f64": lambda L: (L.zeros(2).index_fill(0, L.tensor([1]), L.tensor(2.5, dtype=L.float64)), []),
+    "index_fill int32 index": lambda L: (L.zeros(2).index_fill(0, L.tensor([1], dtype=L.int32), 1.0), []),
+    "index_fill overflow": lambda L: (L.zeros(2, dtype=L.uint8).index_fill(0, L.tensor([1]), 256), []),
+    "index_fill int rg value": lambda L: (L.zeros(2, dtype=L.int64).index_fill(0, L.tensor([1]), _leaf(L, 2.0)), []),
+    "index_fill_ plain": lambda L: (lambda v: (L.zeros(3, dtype=L.float64).index_fill_(0, L.tensor([2, 0]), v),
+                                               [v]))(_leaf(L, 1.5)),
+    "index_fill 0-d": lambda L: (L.tensor(1.0).index_fill(0, L.tensor(0), 3.0), []),
+    "index_copy f64 source": lambda L: (L.zeros(2).index_copy(0, L.tensor([1]), L.ones(1, dtype=L.float64)), []),
+    "index_copy int32 index": lambda L: (L.zeros(2).index_copy(0, L.tensor([1], dtype=L.int32), L.ones(1)), []),
+    "index_copy_ plain": lambda L: (lambda s: (L.zeros(3, dtype=L.float64).index_copy_(0, L.tensor([2, 0]), s),
+                                               [s]))(_leaf(L, [1.0, 2.0])),
+    "index_copy_ overlap": lambda L: ((lambda x: x.index_copy_(0, L.tensor([0, 1]), x[1:]))(L.arange(3.0)), []),
+    "index_put_ overlap": lambda L: ((lambda x: x.index_put_((L.tensor([0, 1]),), x[1:]))(L.arange(3.0)), []),
     # sources that overlap the tensor written
     "index_add_ overlap": lambda L: ((lambda x: x.index_add_(0, L.tensor([0, 1, 2]), x))(L.ones(3)), []),
     "scatter_ overlap": lambda L: ((lambda x: x.scatter_(0, L.tensor([0, 1]), x[1:]))(L.arange(3.0)), []),
@@ -1427,6 +1569,22 @@ SWEEP_PYTORCH = {  # what PyTorch 2.13 gives for each SWEEP call (values, dtype,
     'index_add src f64': RuntimeError,
     'index_add_ overlap': RuntimeError,
     'index_add_ plain': ([3.0, 0.0, 0.0], 'float64', True, [1.0, 1.0]),
+    'index_copy f64 source': RuntimeError,
+    'index_copy int32 index': RuntimeError,
+    'index_copy_ overlap': RuntimeError,
+    'index_copy_ plain': ([2.0, 0.0, 1.0], 'float64', True, [3.0, 1.0]),
+    'index_fill 0-d': (3.0, 'float32', False),
+    'index_fill int rg value': RuntimeError,
+    'index_fill int32 index': IndexError,
+    'index_fill overflow': RuntimeError,
+    'index_fill value f64': ([0.0, 2.5], 'float32', False),
+    'index_fill_ plain': ([1.5, 0.0, 1.5], 'float64', True, 4.0),
+    'index_put accumulate f64': RuntimeError,
+    'index_put f64 value': RuntimeError,
+    'index_put leading 1s': RuntimeError,
+    'index_put mask f64 value': ([1.0, 0.0], 'float32', False),
+    'index_put_ overlap': RuntimeError,
+    'index_put_ plain': ([2.0, 0.0, 1.0], 'float64', True, [3.0, 1.0]),
     'index_select 0-d': RuntimeError,
     'index_select int16': RuntimeError,
     'index_select int32': ([2.0, 0.0], 'float32', False),
@@ -1502,6 +1660,12 @@ OP_NAMES = [  # PyTorch 2.13's grad_fn names for the ops of this family
     (lambda x: _put_into(x * 1, 0, 2.0), "CopySlices"),
     (lambda x: _put_into(x * 1, Ellipsis, 2.0), "FillBackward3"),
     (lambda x: _put_into(x * 1, slice(None), x * 2), "CopyBackwards"),
+    (lambda x: x.index_put((tg.tensor([0]),), x[1] * 2), "IndexPutBackward0"),
+    (lambda x: x.index_put((tg.tensor([0]),), x[1] * 2, accumulate=True), "IndexPutBackward0"),
+    (lambda x: x.index_fill(1, tg.tensor([0]), 2.0), "IndexFillBackward0"),
+    (lambda x: x.index_fill(1, tg.tensor([0]), tg.tensor(2.0)), "IndexFillBackward1"),
+    (lambda x: x.index_copy(1, tg.tensor([0]), x[:, 1:2] * 2), "IndexCopyBackward0"),
+    (lambda x: (x * 1).index_fill_(1, tg.tensor([0]), 2.0), "IndexFillBackward0"),
 ]
 
 

@@ -22,7 +22,7 @@ from ..autograd.declare import inplace as _inplace
 from ..autograd.declare import wrap as _wrap
 
 __all__ = ["add_at", "gather", "scatter", "scatter_add", "index_select", "index_add", "masked_fill",
-           "masked_select", "take_along_dim", "take", "nonzero", "argwhere"]
+           "masked_select", "take_along_dim", "take", "nonzero", "argwhere", "index_put", "index_fill", "index_copy"]
 
 _FULL = slice(None)
 _grad = _state.grad
@@ -466,11 +466,16 @@ def setitem(self: Tensor, index, value) -> None:
         v = value._data if tensor else value
         if v.ndim:
             v = v.reshape(_strip_ones(v.shape))
+        if tensor and v.shape != target.shape and v.size and target.size:
+            try:  # PyTorch compares the value expanded to the view's shape
+                v = np.broadcast_to(v, target.shape)
+            except ValueError as e:
+                raise _setitem_error(x, index, target, v, ValueError(f"could not broadcast: {e}"), axes) from None
         if tensor and _overlap(target, v) == "partial":
             raise _overlap_error("setitem")
     else:
         v = _put_value("setitem", x, adv, value)
-        if value.__class__ is not np.ndarray and _overlap(target, v):
+        if value.__class__ is not np.ndarray and (value is self and basic is None or _overlap(target, v)):
             raise _overlap_error("setitem")
     if _records(self, value) and x.dtype.kind == "f":  # integer and bool tensors never require grad
         if self._requires_grad and self._backward is None:
@@ -549,13 +554,13 @@ def _put_value(op, x, key, value):
     return v.reshape(_strip_ones(v.shape)) if v.ndim else v
 
 
-def _setitem_error(x, index, target, value, e, axes):
+def _setitem_error(x, index, target, value, e, axes, op="setitem"):
     if "could not broadcast" in str(e) or "shape mismatch" in str(e) or "setting an array element" in str(e):
         parts = index if type(index) in (tuple, list) else (index,)
-        return RuntimeError(f"setitem: cannot assign a value of shape {tuple(np.shape(value))} to "
-                            f"x{_describe(parts)} of shape {tuple(np.shape(target))} (tensor of shape "
-                            f"{tuple(x.shape)}): {e}")
-    return _index_error("setitem", x.shape, index, e, axes)
+        shape = np.shape(target() if callable(target) else target)
+        return RuntimeError(f"{op}: cannot assign a value of shape {tuple(np.shape(value))} to "
+                            f"x{_describe(parts)} of shape {tuple(shape)} (tensor of shape {tuple(x.shape)}): {e}")
+    return _index_error(op, x.shape, index, e, axes)
 
 
 def _copy_to(dst, value):
@@ -586,20 +591,27 @@ def _zeros_rule(xp, g, out, x):
     return xp.zeros_like(g)
 
 
-def _index_put(input, key, value, accumulate=False):
+def _index_put(input, key, value, accumulate=False, op="setitem"):
     """A copy of ``input`` with ``value`` put (or with ``accumulate``, added) at the advanced index ``key``: the
-    recorded form of ``x[key] = value`` and ``index_put``."""
+    recorded form of ``x[key] = value`` (which drops the value's leading 1s) and of ``index_put``."""
     x = input._data
     v = value._data if isinstance(value, Tensor) else value
-    v = v.reshape(_strip_ones(v.shape)) if v.dtype == x.dtype else _put_value("index_put", x, key, value)
+    if v.dtype != x.dtype:
+        v = _put_value(op, x, key, value)
+    elif op == "setitem" and v.ndim:
+        v = v.reshape(_strip_ones(v.shape))
     out = x.copy()
     try:
+        if accumulate or op != "setitem":
+            target = out[key]  # numpy checks the index (add_into's fast paths do not)
+            if np.broadcast_shapes(v.shape, target.shape) != target.shape:  # no leading 1s dropped here
+                raise ValueError(f"shape mismatch: value of shape {v.shape} cannot be broadcast to {target.shape}")
         if accumulate:
-            add_into(out, key, v)
+            add_into(out, key, np.broadcast_to(v, target.shape))
         else:
             out[key] = v
     except (IndexError, ValueError) as e:
-        raise _setitem_error(x, key, x[key], v, e, None) from None
+        raise _setitem_error(x, key, lambda: x[key], v, e, None, op) from None
     if out.dtype.kind != "f":
         return _wrap(out)
     written = None
@@ -631,8 +643,10 @@ def _overlap(a, b):
         return None
     if not ((a.flags.c_contiguous or a.flags.f_contiguous) and (b.flags.c_contiguous or b.flags.f_contiguous)):
         return None
-    same = a.__array_interface__["data"][0] == b.__array_interface__["data"][0]
-    return "full" if same and a.shape == b.shape and a.strides == b.strides else "partial"
+    same = a.__array_interface__["data"][0] == b.__array_interface__["data"][0] and a.shape == b.shape
+    if same and all(p == q for p, q, n in zip(a.strides, b.strides, a.shape, strict=True) if n > 1):
+        return "full"
+    return "partial"
 
 
 def _overlap_error(op):
@@ -646,11 +660,11 @@ def _overlap_error(op):
 _NO_INDEX = np.zeros(0, dtype=np.intp)
 
 
-def _index_tensor(op, index, long_only=False):
+def _index_tensor(op, index, long_only=False, error=RuntimeError):
     a = index._data if isinstance(index, Tensor) else np.asarray(index)
     if a.dtype != np.int64 and (long_only or a.dtype != np.int32):
         what = "an int64" if long_only else "an integer (int64 or int32)"
-        raise RuntimeError(f"{op}: expected {what} index tensor, got dtype {a.dtype}")
+        raise error(f"{op}: expected {what} index tensor, got dtype {a.dtype}")
     return a
 
 
@@ -779,9 +793,9 @@ def scatter(input: Tensor, dim: int, index, src=None, value=None, *, reduce: str
     s = None if src is None else src._data
     if s is not None:
         _src_dtype("scatter", x, s)
-    else:
-        value = _scalar("scatter", value.item() if isinstance(value, Tensor) else value, x.dtype)
     d, idx, grid, block = _scatter_setup("scatter", x, dim, index, s)
+    if s is None and grid is not None:  # PyTorch converts the value only to write it
+        value = _scalar("scatter", value.item() if isinstance(value, Tensor) else value, x.dtype)
     out = x.copy()
     work = _work(out)
     vals = None if grid is None else np.full(idx.shape or (1,), value, x.dtype) if s is None else _work(s)[block]
@@ -923,6 +937,152 @@ def index_add(input: Tensor, dim: int, index, source: Tensor, *, alpha=1) -> Ten
         return g if need[0] else None, gs
 
     return record(out, (input, source), rule, "IndexAddBackward0")
+
+
+def _put_indices(op, indices, ndim):
+    """The indices of ``index_put``: a tuple (or list) of index tensors (int64 or int32, or bool masks)."""
+    if not isinstance(indices, (tuple, list)):
+        raise TypeError(f"{op}: indices must be a tuple of tensors, got {type(indices).__name__}")
+    if not indices:
+        raise RuntimeError(f"{op}: expected at least one index tensor, got an empty tuple")
+    key = []
+    for i, t in enumerate(indices):
+        if not isinstance(t, Tensor):
+            raise TypeError(f"{op}: expected a tuple of tensors as indices, got {type(t).__name__} at position {i}")
+        a = t._data
+        if a.dtype not in _INDEX_DTYPES and a.dtype.kind != "b" and a.dtype != np.uint8:
+            raise IndexError(f"{op}: tensors used as indices must be long, int or bool, got dtype {a.dtype}")
+        key.append(a != 0 if a.dtype == np.uint8 else a)
+    if sum(a.ndim if a.dtype.kind == "b" else 1 for a in key) > ndim:
+        raise IndexError(f"{op}: too many indices for tensor of dimension {ndim} (got {len(key)})")
+    return tuple(key)
+
+
+@op(inplace=False)
+def index_put(input: Tensor, indices, values: Tensor, accumulate: bool = False) -> Tensor:
+    """index_put(input, indices, values, accumulate=False): a copy of input with ``values`` put at
+    ``input[indices]`` (``indices`` a tuple of index tensors, one per leading dim, or bool masks), or added there
+    (repeats accumulate) with ``accumulate``. ``values`` broadcasts to the shape of ``input[indices]`` and has
+    input's dtype (one element under a single mask may have another, as PyTorch's index_put_).
+
+    >>> import tapegrad as tg
+    >>> tg.zeros(2, 3).index_put((tg.tensor([0, 1]), tg.tensor([2, 0])), tg.tensor([1.0, 2.0]))
+    tensor([[0., 0., 1.],
+            [2., 0., 0.]])
+    >>> tg.zeros(3).index_put((tg.tensor([0, 0]),), tg.tensor(1.0), accumulate=True)
+    tensor([2., 0., 0.])
+    """
+    if not isinstance(values, Tensor):
+        raise TypeError(f"index_put: values must be a Tensor, got {type(values).__name__}")
+    x = input._data
+    key = _put_indices("index_put", indices, x.ndim)
+    if accumulate and values._data.dtype != x.dtype:
+        raise RuntimeError(f"index_put: index put requires the source and destination dtypes to match, got "
+                           f"{x.dtype} for the destination and {values._data.dtype} for the source")
+    return _index_put(input, key, values, accumulate, "index_put")
+
+
+def _fill_value(op, x, value):
+    """``value`` of index_fill/masked_fill (a number or a 0-d tensor) in x's dtype, checked as PyTorch does."""
+    if isinstance(value, Tensor):
+        if value._data.ndim:
+            raise RuntimeError(f"{op}: only supports a 0-dimensional value tensor, got a tensor of "
+                               f"shape {tuple(value.shape)}")
+        if x.dtype.kind != "f" and _records(value):
+            raise RuntimeError(f"{op}: a value that requires grad can't fill a {x.dtype} tensor (integer and bool "
+                               "tensors have no gradient)")
+        return _scalar(op, value._data.item(), x.dtype)
+    return _scalar(op, value, x.dtype)
+
+
+@op(inplace=False)
+def index_fill(input: Tensor, dim: int, index, value) -> Tensor:
+    """index_fill(input, dim, index, value): a copy of input with the slices ``index`` (a 0-d or 1-d int64
+    tensor; negative counts from the end) of dimension ``dim`` set to ``value`` (a number or a 0-d tensor, whose
+    gradient is the sum of the gradient over those slices).
+
+    >>> import tapegrad as tg
+    >>> tg.zeros(2, 3).index_fill(1, tg.tensor([0, 2]), 5.0)
+    tensor([[5., 0., 5.],
+            [5., 0., 5.]])
+    """
+    x = input._data
+    d = _check_dim("index_fill", dim, x.ndim)
+    idx = _index_tensor("index_fill", index, long_only=True, error=IndexError)
+    if idx.ndim > 1:
+        raise RuntimeError(f"index_fill: index has to be a vector or a scalar, got shape {tuple(idx.shape)}")
+    xs = _work(x)
+    idx = idx.reshape(-1)
+    _check_range("index_fill", idx, xs.shape[d], d, negative=True)
+    v = _fill_value("index_fill", x, value)
+    out = x.copy()
+    key = (_FULL,) * d + (idx,)
+    _work(out)[key] = v
+    if x.dtype.kind != "f":
+        return _wrap(out)
+    filled = np.zeros(xs.shape, dtype=bool)
+    filled[key] = True
+    filled = filled.reshape(x.shape)
+    if isinstance(value, Tensor):
+        def rule_value(xp, need, g, out, x, v):  # the engine sums the value's share to 0-d
+            return xp.where(filled, 0, g) if need[0] else None, xp.where(filled, g, 0) if need[1] else None
+
+        return record(out, (input, value), rule_value, "IndexFillBackward1")
+
+    def rule(xp, g, out, x):
+        return xp.where(filled, 0, g)
+
+    return record(out, (input,), rule, "IndexFillBackward0")
+
+
+@op(inplace=False)
+def index_copy(input: Tensor, dim: int, index, source: Tensor) -> Tensor:
+    """index_copy(input, dim, index, source): a copy of input whose slices ``index`` (a 0-d or 1-d int64 tensor)
+    of dimension ``dim`` are the slices of ``source`` in order (``source`` has input's shape but
+    ``len(index)`` in ``dim``, and input's dtype; where index repeats, one copy wins).
+
+    >>> import tapegrad as tg
+    >>> tg.zeros(2, 3).index_copy(1, tg.tensor([2, 0]), tg.tensor([[1.0, 2.0], [3.0, 4.0]]))
+    tensor([[2., 0., 1.],
+            [4., 0., 3.]])
+    """
+    x, s = input._data, source._data
+    d = _check_dim("index_copy", dim, x.ndim)
+    idx = _index_tensor("index_copy", index, long_only=True)
+    if idx.ndim > 1:
+        raise IndexError(f"index_copy: index should have dimension 1 or 0, got shape {tuple(idx.shape)}")
+    if s.dtype != x.dtype:
+        raise RuntimeError(f"index_copy: self and source must have the same dtype, got {x.dtype} and {s.dtype}")
+    idx = idx.reshape(-1)
+    xs = _work(x)
+    ss = s.reshape(-1) if x.ndim == 0 else _work(s)
+    if ss.ndim != xs.ndim:
+        raise IndexError(f"index_copy: source and destination must have the same number of dimensions when they "
+                         f"are not scalars, got source shape {tuple(s.shape)} and destination shape "
+                         f"{tuple(x.shape)}")
+    want = xs.shape[:d] + idx.shape + xs.shape[d + 1:]
+    if ss.shape != want:
+        raise (IndexError if ss.shape[d] != idx.size else RuntimeError)(
+            f"index_copy: source of shape {tuple(s.shape)} should have shape {want} (input shape {tuple(x.shape)}"
+            f" with dimension {d} the length of index)")
+    _check_range("index_copy", idx, xs.shape[d], d)
+    out = x.copy()
+    key = (_FULL,) * d + (idx,)
+    _work(out)[key] = ss
+    if x.dtype.kind != "f":
+        return _wrap(out)
+    copied = np.zeros(xs.shape, dtype=bool)
+    copied[key] = True
+    copied = copied.reshape(x.shape)
+    s_shape = s.shape
+
+    def rule(xp, need, g, out, x, s):
+        gs = None
+        if need[1]:
+            gs = (g if g.ndim else g.reshape(1))[key].reshape(s_shape)
+        return xp.where(copied, 0, g) if need[0] else None, gs
+
+    return record(out, (input, source), rule, "IndexCopyBackward0")
 
 
 # ---------------------------------------------------------------------- masks
@@ -1087,7 +1247,7 @@ def argwhere(input: Tensor) -> Tensor:
 
 # ---------------------------------------------------------------------- in place
 def _no_overlap(op, self, src):
-    if isinstance(src, Tensor) and _overlap(self._data, src._data):
+    if src is self or isinstance(src, Tensor) and _overlap(self._data, src._data):
         raise _overlap_error(op)
 
 
@@ -1139,3 +1299,40 @@ def index_add_(self: Tensor, dim: int, index, source: Tensor, *, alpha=1) -> Ten
     """
     _no_overlap("index_add_", self, source)
     return _inplace(self, "index_add_", index_add, dim, index, source, alpha=alpha)
+
+
+@op(xp_name=False)
+def index_put_(self: Tensor, indices, values: Tensor, accumulate: bool = False) -> Tensor:
+    """index_put_(indices, values, accumulate=False): in-place ``index_put``.
+
+    >>> import tapegrad as tg
+    >>> tg.zeros(3).index_put_((tg.tensor([2]),), tg.tensor(7.0))
+    tensor([0., 0., 7.])
+    """
+    _no_overlap("index_put_", self, values)
+    return _inplace(self, "index_put_", index_put, indices, values, accumulate)
+
+
+@op(xp_name=False)
+def index_fill_(self: Tensor, dim: int, index, value) -> Tensor:
+    """index_fill_(dim, index, value): in-place ``index_fill``.
+
+    >>> import tapegrad as tg
+    >>> tg.zeros(3).index_fill_(0, tg.tensor([1]), -1.0)
+    tensor([ 0., -1.,  0.])
+    """
+    if isinstance(value, Tensor) and value._requires_grad and self._data.dtype.kind != "f":
+        value = value.detach()  # an integer or bool tensor never requires grad
+    return _inplace(self, "index_fill_", index_fill, dim, index, value)
+
+
+@op(xp_name=False)
+def index_copy_(self: Tensor, dim: int, index, source: Tensor) -> Tensor:
+    """index_copy_(dim, index, source): in-place ``index_copy``.
+
+    >>> import tapegrad as tg
+    >>> tg.zeros(3).index_copy_(0, tg.tensor([2, 0]), tg.tensor([1.0, 2.0]))
+    tensor([2., 0., 1.])
+    """
+    _no_overlap("index_copy_", self, source)
+    return _inplace(self, "index_copy_", index_copy, dim, index, source)
