@@ -302,7 +302,9 @@ def _slice(op, s):
 def _sequence(op, p):
     """A list inside an index: an index tensor (of bools: a mask), as PyTorch converts it."""
     try:
-        a = np.asarray([q._data if isinstance(q, Tensor) else q for q in p])
+        a = np.asarray(p)
+        if a.dtype == object:  # tensors inside
+            a = np.asarray([q._data if isinstance(q, Tensor) else q for q in p])
     except ValueError:
         raise IndexError(f"{op}: a list used as an index must be rectangular, got {p!r}") from None
     if a.size == 0:
