@@ -1,111 +1,327 @@
 """Indexing: ``x[...]``, ``x[...] = v``, the gather/scatter family and masked ops.
 
-Every gradient here is a scatter-add of the gradient into zeros of the input's shape: ``_scatter`` runs
-``scatter_add_array`` (fast numpy) on the first-order path and the differentiable ``add_at`` on the tensor
-path, whose own gradient is indexing again, so indexing has gradients of every order.
+Every gradient here is a scatter-add of the gradient into zeros of the input's shape, ``xp.add_at``: on arrays
+(first order) numpy's fast ``scatter_add_array``, on tensors (``create_graph``) the differentiable ``add_at``
+below, whose own gradient is indexing again, so indexing has gradients of every order.
 """
 
+from __future__ import annotations
+
+import math
 import numbers
+import operator
 import re
 
 import numpy as np
 
-from ..autograd.declare import Tensor, tensor_method
+from .. import _state
+from ..autograd.declare import Tensor, op, record
 from ..autograd.declare import bump as _bump
 from ..autograd.declare import check_dim as _check_dim
 from ..autograd.declare import inplace as _inplace
-from ..autograd.declare import legacy_record as _record
 from ..autograd.declare import wrap as _wrap
-from ..autograd.grad_mode import state as _grad_state
-from ..autograd.xp import numpy_xp
 
 __all__ = ["add_at", "gather", "scatter", "scatter_add", "index_select", "index_add", "masked_fill",
-           "masked_select", "take_along_dim", "take", "nonzero", "argwhere"]
+           "masked_select", "take_along_dim", "take", "nonzero", "argwhere", "index_put", "index_fill", "index_copy"]
 
 _FULL = slice(None)
+_grad = _state.grad
+
+
+def _records(*tensors):
+    """Whether an op of these operands is recorded: grad mode is on and one of them requires grad."""
+    return _grad.enabled and any(isinstance(t, Tensor) and t._requires_grad for t in tensors)
+
+
+_FLOAT_MAX = {2: float(np.finfo(np.float16).max), 4: float(np.finfo(np.float32).max)}
+
+
+def _scalar(op, value, dtype, half=True):
+    """A Python number as PyTorch converts it to a tensor's dtype (c10's checked conversion): bools take any
+    value; an integer type takes integers in its range (an unsigned one also -max..-1, wrapping) and floats
+    whose integer part fits; float32 (and float16, unless ``half`` is False, as setitem) refuses finite values
+    beyond its range. Anything else is an error naming the op, the value and the dtype."""
+    if value.__class__ is float and dtype.kind == "f":  # the common case, quickly
+        size = dtype.itemsize
+        if size == 8 or size == 2 and not half or -_FLOAT_MAX[size] <= value <= _FLOAT_MAX[size]:
+            return value
+    if isinstance(value, np.generic):
+        value = value.item()
+    if isinstance(value, bool):
+        value = int(value)
+    kind = dtype.kind
+    if kind == "b" and isinstance(value, numbers.Real):
+        return bool(value)
+    ok = isinstance(value, numbers.Real)
+    if ok and kind == "f":
+        big = isinstance(value, int) and not -2 ** 63 <= value < 2 ** 63
+        ok = not big and (dtype.itemsize == 8 or dtype.itemsize == 2 and not half or not math.isfinite(value)
+                          or abs(value) <= _FLOAT_MAX[dtype.itemsize])
+    elif ok:
+        info = np.iinfo(dtype)
+        if isinstance(value, float):
+            ok = math.isfinite(value) and info.min <= value <= info.max
+            value = int(value) if ok else value
+        else:
+            ok = (info.min <= value <= info.max if info.min else -info.max <= value <= info.max)
+            value = value % (info.max + 1) if ok and value < 0 and not info.min else value
+    if not ok:
+        raise RuntimeError(f"{op}: value {value!r} cannot be converted to {dtype} without overflow")
+    return value
 
 
 from ..autograd.scatter import add_into, scatter_add_array  # noqa: E402,F401
 
 
-def _scatter(xp, shape, index, values, unique=None):
-    """The gradient of ``x[index]``: fast scatter-add on arrays, the differentiable ``add_at`` on tensors."""
-    if xp is numpy_xp:
-        return scatter_add_array(shape, index, values, unique)
-    return xp.add_at(shape, index, values)
+def _add_at_rule(shape, index):
+    """The rule of ``x[index]`` and its kin: the gradient scattered (summed) into zeros of x's shape."""
+
+    def rule(xp, g, out, x):
+        return xp.add_at(shape, index, g)
+
+    return rule
 
 
-@tensor_method()
-def add_at(shape, index, values):
+@op(methods=())
+def add_at(shape, index, values: Tensor) -> Tensor:
     """add_at(shape, index, values): zeros of ``shape`` plus ``values`` at ``index`` (repeats accumulate).
 
-    The functional scatter-add that indexing's gradient uses; differentiable in ``values`` (its gradient is
-    ``grad[index]``), so gradients of indexing can be differentiated again.
+    ``index`` is read as ``x[index]`` reads it, and ``values`` broadcast to the shape of ``x[index]``: this is
+    the adjoint of indexing, the functional scatter-add its gradient uses (PyTorch's
+    ``zeros(shape).index_put_(index, values, accumulate=True)``, node ``IndexPutBackward0``). Differentiable
+    in ``values`` (its gradient is ``grad[index]``), so gradients of indexing can be differentiated again.
 
     >>> import tapegrad as tg
     >>> tg.add_at((3,), tg.tensor([0, 0, 2]), tg.tensor([1.0, 2.0, 3.0]))
     tensor([3., 0., 3.])
     """
     shape = tuple(shape)
-    index = _prepare("add_at", index)
+    basic, _, adv, axes = _parse("add_at", index, shape)
+    v = values._data
+    out = np.zeros(shape, dtype=v.dtype)
+    target = out if basic is None else out[basic]
     try:
-        np.broadcast_to(np.empty((), dtype=bool), shape)[index]  # numpy checks the index against the shape
-        out = scatter_add_array(shape, index, values._data)
+        if adv is None:
+            target[...] += v
+        else:
+            target[adv]  # numpy checks the index against the shape (add_into's fast paths do not)
+            add_into(target, adv, v)
     except (IndexError, ValueError) as e:
-        raise _index_error("add_at", shape, index, e) from None
+        raise _index_error("add_at", shape, index, e, axes) from None
 
-    def backward(xp, g, out, v):
-        return (g[index],)  # the engine sums it back to ``values``' shape if they were broadcast
+    if basic is None:
+        def rule(xp, g, out, v):
+            return g[adv]  # the engine sums it back to ``values``' shape if they were broadcast
+    elif adv is None:
+        def rule(xp, g, out, v):
+            return g[basic]
+    else:
+        def rule(xp, g, out, v):
+            return g[basic][adv]
 
-    return _record(out, (values,), backward)
+    return record(out, (values,), rule, "IndexPutBackward0")
 
 
-# ---------------------------------------------------------------------- x[index]
-def _prepare(op, index):
-    """Tensors and lists inside an index become numpy arrays; floats, negative steps and bad dtypes raise."""
-    if type(index) is tuple:
-        return tuple(_component(op, p) for p in index)
-    return _component(op, index)
+# ---------------------------------------------------------------------- x[index]: PyTorch's reading of an index
+# PyTorch (torch/csrc/autograd/python_variable_indexing.cpp, aten/src/ATen/TensorIndexing.h) applies an index in
+# two steps: first every int (select), slice, None (unsqueeze) and Ellipsis, giving a view; then the index
+# tensors, masks and lists, all at once, to that view (``index``). So an int is never an "advanced index" the way
+# numpy counts them: ``x[0, :, [1, 2]]`` has shape (3, 2) in PyTorch and (2, 3) in numpy. ``_parse`` turns an
+# index into the numpy keys of those two steps.
+
+_FULL_SLICE = slice(None)
+_TRUE_INDEX = np.zeros(1, dtype=np.int64)   # a bool indexes a new dim of size 1 with [0] (True) or [] (False)
+_FALSE_INDEX = np.zeros(0, dtype=np.int64)
+_INDEX_DTYPES = (np.dtype(np.int64), np.dtype(np.int32))
+
+
+def _parse(op, index, shape):
+    """``(basic, name, adv, axes)``: ``x[index]`` is ``x[basic][adv]`` (``basic`` None: no first step, ``adv``
+    None: no second), ``name`` the node of the first step (PyTorch's, from the last view op it applies) and
+    ``axes`` the input dims of the first step's result, for error messages. When the index has no int or bool,
+    numpy places the advanced dims as PyTorch does, and ``adv`` is one numpy key for ``x`` itself."""
+    if index.__class__ is tuple:
+        parts = index
+    elif index.__class__ is list and _sequence_as_tuple(index):
+        parts = tuple(index)
+    else:
+        parts = (index,)
+    comps = [_component(op, p) for p in parts]
+    ndim = len(shape)
+    specified = 0
+    for c in comps:
+        if c.__class__ is np.ndarray:
+            specified += c.ndim if c.dtype.kind == "b" else 1
+        elif c is not None and c is not Ellipsis and c.__class__ is not bool:
+            specified += 1
+    if specified > ndim:
+        if ndim == 0 and specified == 1 and comps[0].__class__ is int:
+            raise IndexError(f"{op}: invalid index of a 0-dim tensor; use tensor.item() to convert a 0-dim tensor "
+                             "to a number")
+        raise _index_error(op, shape, comps, IndexError(f"too many indices for tensor of dimension {ndim}"))
+    basic, adv, merged, axes = [], [], [], []
+    pending = 0  # full slices owed to ``basic`` before its next entry (for Ellipsis and the dims of arrays)
+    src = dim = covered = 0  # input dims consumed, dims of the first step's result, dims ``adv`` covers
+    name = "AliasBackward0"
+    selects = False  # an int or a bool among index arrays: then two steps
+    single = index.__class__ is not tuple and len(parts) == 1  # PyTorch's 1-d path: x[:] is a slice
+    for c in comps:
+        kind = c.__class__
+        if kind is np.ndarray:
+            m = c.ndim if c.dtype.kind == "b" else 1
+            adv.extend([_FULL_SLICE] * (dim - covered))
+            adv.append(c)
+            merged.append(c)
+            axes.extend(range(src, src + m))
+            pending += m
+            src += m
+            dim += m
+            covered = dim
+            continue
+        if kind is bool:
+            adv.extend([_FULL_SLICE] * (dim - covered))
+            adv.append(_TRUE_INDEX if c else _FALSE_INDEX)
+            covered = dim + 1
+            selects = True
+        if c is Ellipsis:
+            n = ndim - specified
+            merged.extend([_FULL_SLICE] * n)
+            axes.extend(range(src, src + n))
+            pending += n
+            src += n
+            dim += n
+            continue
+        if pending:
+            basic.extend([_FULL_SLICE] * pending)
+            pending = 0
+        if kind is int:
+            if src >= ndim:
+                raise _index_error(op, shape, comps, IndexError(f"too many indices for tensor of dimension {ndim}"))
+            n = shape[src]
+            if not -n <= c < n:
+                raise IndexError(f"{op}: index {c} is out of range for dimension {src} of size {n} "
+                                 f"{_where(shape, comps)}")
+            basic.append(c)
+            merged.append(c)
+            src += 1
+            name = "SelectBackward0"
+            selects = True
+        elif kind is slice:
+            if src >= ndim:
+                raise _index_error(op, shape, comps, IndexError(f"too many indices for tensor of dimension {ndim}"))
+            basic.append(c)
+            merged.append(c)
+            axes.append(src)
+            if single or not _whole(c, shape[src]):
+                name = "SliceBackward0"
+            src += 1
+            dim += 1
+        else:  # None, or a bool: a new dim
+            basic.append(None)
+            merged.append(None)
+            axes.append(None)
+            name = "UnsqueezeBackward0"
+            dim += 1
+    if not adv:
+        return tuple(basic) + (Ellipsis,), name, None, None
+    if not selects:
+        return None, "IndexBackward0", tuple(merged), None
+    return tuple(basic) + (Ellipsis,), name, tuple(adv), axes
+
+
+def _whole(s, n):
+    """Whether the slice ``s`` takes all of a dim of size ``n`` (PyTorch then skips it: no node)."""
+    return s.start in (None, 0) and (s.stop is None or s.stop >= n) and s.step in (None, 1)
+
+
+def _sequence_as_tuple(index):
+    """PyTorch's (and old numpy's) rule for a list as the whole index: one holding a tensor, a sequence, a
+    slice, None or Ellipsis (and shorter than 32) is a tuple of indices, ``x[[[0, 1], [1, 0]]]`` is
+    ``x[[0, 1], [1, 0]]``; any other list is one index."""
+    if len(index) >= 32:
+        return False
+    for p in index:
+        if p is None or p is Ellipsis or isinstance(p, (Tensor, np.ndarray, list, tuple, range, slice)):
+            return True
+    return False
 
 
 def _component(op, p):
-    if p is None or p is Ellipsis or type(p) is int:
+    """One part of an index as PyTorch reads it: an int, a slice, None, Ellipsis, a bool, or an array (int64 or
+    int32 indices, or a bool mask)."""
+    kind = p.__class__
+    if kind is int or p is None or p is Ellipsis or kind is bool:
         return p
-    if type(p) is slice:
-        if p.step is not None and int(p.step) <= 0:
-            raise ValueError(f"{op}: slice step must be greater than zero, got {p.step} "
-                             "(use flip() to reverse)")
-        return p
-    if isinstance(p, Tensor):
+    if kind is slice:
+        return _slice(op, p)
+    if kind is Tensor or isinstance(p, Tensor):
         a = p._data
-    elif isinstance(p, np.ndarray):
+        if a.dtype not in _INDEX_DTYPES and a.dtype.kind != "b" and a.dtype != np.uint8:
+            raise IndexError(f"{op}: tensors used as indices must be long, int or bool, got dtype {a.dtype}")
+    elif kind is np.ndarray:
         a = p
-    elif isinstance(p, (bool, np.bool_)):
-        return p
+        if a.dtype.kind not in "biu":
+            raise IndexError(f"{op}: tensors used as indices must be long, int or bool, got dtype {a.dtype}")
+    elif kind is range:
+        return np.arange(p.start, p.stop, p.step, dtype=np.int64)
+    elif kind is list or kind is tuple:
+        return _sequence(op, p)
+    elif isinstance(p, np.bool_):
+        return bool(p)
     elif isinstance(p, numbers.Integral):
-        return int(p)
-    elif isinstance(p, (list, tuple)):
-        a = np.asarray(p)
-        if a.size == 0:
-            a = a.astype(np.int64)
+        return operator.index(p)
     else:
-        kind = "float " + repr(p) if isinstance(p, numbers.Real) else type(p).__name__
-        raise IndexError(f"{op}: only integers, slices, None, Ellipsis, and integer or boolean tensors are "
-                         f"valid indices, got {kind}")
-    if a.dtype == np.uint8:
-        return a.astype(bool)  # PyTorch reads byte tensors as masks
-    if a.dtype.kind not in "biu":
-        raise IndexError(f"{op}: tensors used as indices must be long, int or bool, got dtype {a.dtype}")
-    if a.ndim == 0 and a.dtype.kind != "b":
+        what = "float " + repr(p) if isinstance(p, numbers.Real) else type(p).__name__
+        raise IndexError(f"{op}: only integers, slices, None, Ellipsis, and integer or boolean tensors are valid "
+                         f"indices, got {what}")
+    if a.dtype.kind == "b" or a.dtype == np.uint8:  # PyTorch reads byte tensors as masks
+        if a.ndim == 0:
+            return bool(a)
+        return a if a.dtype.kind == "b" else a != 0
+    if a.ndim == 0:
         return int(a)  # as PyTorch: a 0-d integer tensor indexes like an int (a view, not a copy)
     return a
 
 
-def _describe(index):
-    parts = index if type(index) is tuple else (index,)
+def _slice(op, s):
+    start, stop, step = s.start, s.stop, s.step
+    if (start is None or start.__class__ is int) and (stop is None or stop.__class__ is int) and (
+            step is None or step.__class__ is int and step > 0):
+        return s
+    if step is not None:
+        step = operator.index(step)
+        if step <= 0:
+            raise ValueError(f"{op}: slice step must be greater than zero, got {step} (use flip() to reverse)")
+    if start.__class__ is not int and start is not None:
+        start = operator.index(start)
+    if stop.__class__ is not int and stop is not None:
+        stop = operator.index(stop)
+    return slice(start, stop, step)
 
+
+def _sequence(op, p):
+    """A list inside an index: an index tensor (of bools: a mask), as PyTorch converts it."""
+    try:
+        a = np.asarray(p)
+        if a.dtype == object:  # tensors inside
+            a = np.asarray([q._data if isinstance(q, Tensor) else q for q in p])
+    except ValueError:
+        raise IndexError(f"{op}: a list used as an index must be rectangular, got {p!r}") from None
+    if a.size == 0:
+        return a.astype(np.int64).reshape(a.shape)
+    if a.dtype.kind not in "biu":
+        raise IndexError(f"{op}: tensors used as indices must be long, int or bool, got dtype {a.dtype} "
+                         f"(from the list {p!r})")
+    return a
+
+
+def _describe(parts):
     def one(p):
-        if isinstance(p, np.ndarray):
+        if isinstance(p, Tensor):
+            p = p._data
+        elif isinstance(p, (list, range)):
+            p = np.asarray(p if isinstance(p, range) else [q._data if isinstance(q, Tensor) else q for q in p])
+        if isinstance(p, np.ndarray) and p.ndim:
             return f"{'mask' if p.dtype.kind == 'b' else 'tensor'} of shape {tuple(p.shape)}"
         if type(p) is slice:
             return ":".join("" if v is None else str(v) for v in (p.start, p.stop, p.step)).rstrip(":") or ":"
@@ -114,53 +330,110 @@ def _describe(index):
     return "[" + ", ".join(one(p) for p in parts) + "]"
 
 
+def _where(shape, parts):
+    return f"(tensor of shape {tuple(shape)}, index {_describe(parts)})"
+
+
 _OUT_OF_BOUNDS = re.compile(r"index (-?\d+) is out of bounds for axis (\d+) with size (\d+)")
 
 
-def _index_error(op, shape, index, e):
-    where = f"(tensor of shape {tuple(shape)}, index {_describe(index)})"
+def _index_error(op, shape, index, e, axes=None):
+    """An error of numpy's indexing in PyTorch's terms; ``axes`` maps the dims of a first step's result (two-step
+    indexing) to the input's dims."""
+    parts = index if type(index) in (tuple, list) else (index,)
+    where = _where(shape, parts)
     m = _OUT_OF_BOUNDS.search(str(e))
     if m:
-        return IndexError(f"{op}: index {m[1]} is out of range for dimension {m[2]} of size {m[3]} {where}")
+        axis = int(m[2]) if axes is None or axes[int(m[2])] is None else axes[int(m[2])]
+        return IndexError(f"{op}: index {m[1]} is out of range for dimension {axis} of size {m[3]} {where}")
     if isinstance(e, TypeError):
         return TypeError(f"{op}: invalid index {where}: {e}")
     return IndexError(f"{op}: invalid index {where}: {e}")
 
 
-@tensor_method("__getitem__")
-def getitem(input, index):
-    """x[index]: ints, slices (step > 0), None, Ellipsis, integer tensors or lists, boolean masks, combined as
-    in numpy. Basic indexing gives a view. Gradients of repeated integer indices add up (scatter-add).
+@op(methods=("__getitem__",))
+def getitem(input: Tensor, index) -> Tensor:
+    """x[index]: ints, slices (step > 0), None, Ellipsis, integer tensors, lists or ranges, and boolean masks,
+    read as PyTorch reads them. Basic indexing gives a view; ints are applied first (as ``select``), so the
+    dims of index tensors go where PyTorch puts them (``x[0, :, [1, 2]]`` has shape (3, 2), not numpy's
+    (2, 3)). Gradients of repeated indices add up (scatter-add).
 
     >>> import tapegrad as tg
     >>> x = tg.arange(6.0).reshape(2, 3)
     >>> x[1, ::2], x[:, [0, 0]].shape
     (tensor([3., 5.]), tapegrad.Size([2, 2]))
+    >>> tg.zeros(2, 3, 4)[0, :, [1, 2]].shape
+    tapegrad.Size([3, 2])
     """
     x = input._data
-    if type(index) is not int:
-        index = _prepare("getitem", index)
-    try:
-        out = x[index]
-    except (IndexError, ValueError, TypeError) as e:
-        raise _index_error("getitem", x.shape, index, e) from None
-    if type(out) is not np.ndarray:  # all ints: numpy gives a scalar; ask for the 0-d view PyTorch gives
-        out = x[(index if type(index) is tuple else (index,)) + (Ellipsis,)]
+    kind = index.__class__
+    if kind is Tensor:  # x[idx]: the hot path (embeddings, batches)
+        a = index._data
+        if a.ndim and a.dtype in _INDEX_DTYPES:
+            try:
+                out = x[a]
+            except IndexError as e:
+                raise _index_error("getitem", x.shape, (a,), e) from None
+            return record(out, (input,), _add_at_rule(x.shape, a), "IndexBackward0")
+    elif kind is int and x.ndim:
+        n = x.shape[0]
+        if -n <= index < n:
+            return record(x[index, ...], (input,), _add_at_rule(x.shape, (index, Ellipsis)), "SelectBackward0")
+    elif kind is tuple:
+        basic = _basic_tuple(index, x.shape)
+        if basic is not None:
+            return record(x[basic[0]], (input,), _add_at_rule(x.shape, basic[0]), basic[1])
     shape = x.shape
+    basic, name, adv, axes = _parse("getitem", index, shape)
+    if basic is not None:
+        out = x[basic]
+        if adv is None:
+            return record(out, (input,), _add_at_rule(x.shape, basic), name)
+        input = record(out, (input,), _add_at_rule(x.shape, basic), name)
+        x = out
+    try:
+        out = x[adv]
+    except (IndexError, ValueError) as e:
+        raise _index_error("getitem", shape, index, e, axes) from None
+    return record(out, (input,), _add_at_rule(x.shape, adv), "IndexBackward0")
 
-    def backward(xp, g, out, x):
-        return (_scatter(xp, shape, index, g),)
 
-    return _record(out, (input,), backward)
+def _basic_tuple(index, shape):
+    """``(key, name)`` for a tuple of ints and slices (positive steps) that fits ``shape``, the common basic
+    index, which numpy and PyTorch read alike (``key`` ends with Ellipsis, so that ints give 0-d views); else
+    None (``_parse`` then reads it)."""
+    if len(index) > len(shape):
+        return None
+    name = "AliasBackward0"
+    for p, n in zip(index, shape):
+        kind = p.__class__
+        if kind is int:
+            if not -n <= p < n:
+                return None
+            name = "SelectBackward0"
+        elif kind is slice:
+            start, stop, step = p.start, p.stop, p.step
+            if (start is not None and start.__class__ is not int or stop is not None and stop.__class__ is not int
+                    or step is not None and (step.__class__ is not int or step <= 0)):
+                return None
+            if not ((start is None or start == 0) and (stop is None or stop >= n) and (step is None or step == 1)):
+                name = "SliceBackward0"  # PyTorch skips a slice that takes a whole dim
+        else:
+            return None
+    return index + (Ellipsis,), name
 
 
-@tensor_method("__setitem__")
-def setitem(self, index, value):
-    """x[index] = value: write ``value`` (broadcast, cast to x's dtype) in place.
+@op(methods=("__setitem__",), xp_name=False)
+def setitem(self: Tensor, index, value) -> None:
+    """x[index] = value: write ``value`` (a tensor, or a number in x's dtype) into x's elements at ``index``,
+    in place, as PyTorch does: a basic index (ints, slices, None, Ellipsis) copies ``value`` into that view of x
+    (broadcast, cast to x's dtype); an index with index tensors, lists or masks puts ``value`` (broadcast to
+    the shape of ``x[index]``) there, and then a tensor value must have x's dtype (as PyTorch's index_put_,
+    except one element under one mask).
 
     Under ``no_grad``, or when nothing requires grad, the values are written into x's memory (views see them).
-    With grad mode on and a value that requires grad, x becomes a node of the graph (as PyTorch's CopySlices);
-    a leaf that requires grad can't be written to outside ``no_grad``.
+    With grad mode on and a value that requires grad, x becomes a node of the graph (``IndexPutBackward0``, or
+    through a view PyTorch's ``CopySlices``); a leaf that requires grad can't be written to outside ``no_grad``.
 
     >>> import tapegrad as tg
     >>> x = tg.zeros(2, 3)
@@ -169,57 +442,231 @@ def setitem(self, index, value):
     tensor([[0., 5., 0.],
             [0., 5., 0.]])
     """
-    index = _prepare("setitem", index)
-    if _grad_state.enabled and (self.requires_grad or isinstance(value, Tensor) and value.requires_grad):
-        _inplace(self, "setitem", _index_put, index, value)
-        return
     x = self._data
+    number = value.__class__ in (float, int, bool) and x.dtype.itemsize != 2
+    value = _scalar("setitem", value, x.dtype) if number else _setitem_value("setitem", value, x.dtype)
+    kind = index.__class__
+    if kind is Tensor and index._data.ndim and index._data.dtype in _INDEX_DTYPES:  # the common cases, quickly
+        basic, name, adv, axes = None, None, (index._data,), None
+    elif kind is int and x.ndim and -x.shape[0] <= index < x.shape[0]:
+        basic, name, adv, axes = (index, Ellipsis), "SelectBackward0", None, None
+    elif kind is tuple and (key := _basic_tuple(index, x.shape)) is not None:
+        basic, name, adv, axes = key[0], key[1], None, None
+    elif kind is bool or index is None:  # a single bool or None: a new dim of size 1 (False: nothing)
+        if index is False:
+            return
+        basic, name, adv, axes = (None, Ellipsis), "UnsqueezeBackward0", None, None
+    else:
+        basic, name, adv, axes = _parse("setitem", index, x.shape)
+    target = x if basic is None else x[basic]
+    if number:  # a Python number, converted: nothing to check
+        v = value
+        if _records(self) and x.dtype.kind == "f":
+            value = np.array(value, dtype=x.dtype)
+    elif adv is None:
+        tensor = value.__class__ is not np.ndarray  # numpy arrays are cast, not checked
+        v = value._data if tensor else value
+        if v.ndim:
+            v = v.reshape(_strip_ones(v.shape))
+        if tensor and v.shape != target.shape and v.size and target.size:
+            try:  # PyTorch compares the value expanded to the view's shape
+                v = np.broadcast_to(v, target.shape)
+            except ValueError as e:
+                raise _setitem_error(x, index, target, v, ValueError(f"could not broadcast: {e}"), axes) from None
+        if tensor and _overlap(target, v) == "partial":
+            raise _overlap_error("setitem")
+    else:
+        v = _put_value("setitem", x, adv, value)
+        if value.__class__ is not np.ndarray and (value is self and basic is None or _overlap(target, v)):
+            raise _overlap_error("setitem")
+    if _records(self, value) and x.dtype.kind == "f":  # integer and bool tensors never require grad
+        if self._requires_grad and self._backward is None:
+            raise RuntimeError("setitem: a leaf tensor that requires grad is being used in an in-place operation; "
+                               "wrap it in `with tapegrad.no_grad():` or write into a clone")
+        if basic is None or _whole_tensor(basic, x.shape):  # PyTorch skips whole slices: a write into x itself
+            dst = self
+        else:
+            dst = record(target, (self,), _add_at_rule(x.shape, basic), name)
+        if adv is None:
+            _inplace(dst, "setitem", _copy_to, value, _cast_ok=True)
+        else:
+            _inplace(dst, "setitem", _index_put, adv, value)
+        return
     if not x.flags.writeable:
         raise RuntimeError(f"setitem: the tensor of shape {tuple(x.shape)} is a read-only view (from expand "
                            "or diagonal, whose elements share memory); clone() it first")
     try:
-        x[index] = value._data if isinstance(value, Tensor) else value
+        if adv is None:
+            target[...] = v
+        else:
+            target[adv] = v
     except (IndexError, ValueError, TypeError) as e:
-        raise _setitem_error(x, index, value, e) from None
+        raise _setitem_error(x, index, target if adv is None else target[adv], v, e, axes) from None
     _bump(self)
 
 
-def _setitem_error(x, index, value, e):
-    if "could not broadcast" in str(e) or "shape mismatch" in str(e):
-        return RuntimeError(f"setitem: cannot assign a value of shape {tuple(np.shape(value))} to "
-                            f"x{_describe(index)} of shape {tuple(np.shape(x[index]))} (tensor of shape "
-                            f"{tuple(x.shape)}): {e}")
-    return _index_error("setitem", x.shape, index, e)
+def _whole_tensor(basic, shape):
+    """Whether the basic key ``basic`` (no Ellipsis but its last) takes all of a tensor of ``shape``."""
+    for s, n in zip(basic[:-1], shape):
+        if s.__class__ is not slice or not _whole(s, n):
+            return False
+    return len(basic) - 1 <= len(shape)
 
 
-def _index_put(input, index, value):
-    """A copy of ``input`` with ``value`` written at ``index``: the recorded form of ``x[index] = value``."""
-    x = input._data
+def _strip_ones(shape):
+    """``shape`` without its leading 1s: PyTorch's setitem drops them from the value (``slicePrefix1sSize``)."""
+    k = 0
+    while k < len(shape) and shape[k] == 1:
+        k += 1
+    return shape[k:]
+
+
+def _setitem_value(op, value, dtype):
+    """The value of ``x[index] = value``: a tensor as it is, a number as a 0-d array of x's dtype (PyTorch's
+    checked conversion), a numpy array cast to x's dtype; anything else is refused."""
+    kind = value.__class__
+    if kind is float or kind is int or kind is bool:
+        value = _scalar(op, value, dtype, half=False)
+        if dtype.itemsize != 2:
+            return np.array(value, dtype=dtype)
+        with np.errstate(over="ignore"):  # float16 takes a value beyond its range as inf (PyTorch's setitem)
+            return np.array(value, dtype=dtype)
+    if isinstance(value, Tensor):
+        return value
+    if isinstance(value, np.ndarray):
+        return value.astype(dtype, copy=False)
+    if isinstance(value, (numbers.Number, np.generic)) and not isinstance(value, (str, bytes)):
+        with np.errstate(over="ignore"):
+            return np.array(_scalar(op, value, dtype, half=False), dtype=dtype)
+    raise TypeError(f"{op}: can't assign a {type(value).__name__} to a tensor of dtype {dtype} (expected a tensor "
+                    "or a number)")
+
+
+def _put_value(op, x, key, value):
+    """The array index_put writes: ``value`` without its leading 1s; a tensor must have x's dtype (PyTorch's
+    "Index put requires the source and destination dtypes match"), except one element under a single mask (then
+    PyTorch fills, casting)."""
+    v = value if value.__class__ is np.ndarray else value._data
+    if v.dtype != x.dtype:
+        masks = [p for p in key if p.__class__ is np.ndarray]
+        if not (v.size == 1 and len(masks) == 1 and masks[0].dtype.kind == "b"):
+            raise RuntimeError(f"{op}: index put requires the source and destination dtypes to match, got "
+                               f"{x.dtype} for the destination and {v.dtype} for the source")
+        v = v.astype(x.dtype)
+    return v.reshape(_strip_ones(v.shape)) if v.ndim else v
+
+
+def _setitem_error(x, index, target, value, e, axes, op="setitem"):
+    if "could not broadcast" in str(e) or "shape mismatch" in str(e) or "setting an array element" in str(e):
+        parts = index if type(index) in (tuple, list) else (index,)
+        shape = np.shape(target() if callable(target) else target)
+        return RuntimeError(f"{op}: cannot assign a value of shape {tuple(np.shape(value))} to "
+                            f"x{_describe(parts)} of shape {tuple(shape)} (tensor of shape {tuple(x.shape)}): {e}")
+    return _index_error(op, x.shape, index, e, axes)
+
+
+def _copy_to(dst, value):
+    """What ``x[basic] = value`` writes into the view ``dst``: ``value`` broadcast to its shape, cast to its
+    dtype (PyTorch's ``copy_``, or ``fill_`` for a 0-d value)."""
+    x = dst._data
     if not isinstance(value, Tensor):
-        value = _wrap(np.asarray(value, dtype=x.dtype))
+        return record(np.full(x.shape, value, dtype=x.dtype), (dst,), _zeros_rule, "FillBackward3")
+    v = value._data
+    try:
+        out = np.broadcast_to(v.reshape(_strip_ones(v.shape)), x.shape).astype(x.dtype)
+    except ValueError:
+        raise RuntimeError(f"setitem: cannot assign a value of shape {tuple(v.shape)} to a view of shape "
+                           f"{tuple(x.shape)}") from None
+    name = "CopyBackwards" if v.shape == x.shape or v.ndim else "FillBackward3"
+    rank = v.ndim
+
+    def rule(xp, need, g, out, dst, value):
+        gv = None
+        if need[1]:  # the engine sums g to the value's shape; the value's dropped leading 1s come back here
+            gv = g if g.ndim >= rank else g.reshape((1,) * (rank - g.ndim) + tuple(g.shape))
+        return xp.zeros_like(g) if need[0] else None, gv
+
+    return record(out, (dst, value), rule, name)
+
+
+def _zeros_rule(xp, g, out, x):
+    return xp.zeros_like(g)
+
+
+def _index_put(input, key, value, accumulate=False, op="setitem"):
+    """A copy of ``input`` with ``value`` put (or with ``accumulate``, added) at the advanced index ``key``: the
+    recorded form of ``x[key] = value`` (which drops the value's leading 1s) and of ``index_put``."""
+    x = input._data
+    v = value._data if isinstance(value, Tensor) else value
+    if v.dtype != x.dtype:
+        v = _put_value(op, x, key, value)
+    elif op == "setitem" and v.ndim:
+        v = v.reshape(_strip_ones(v.shape))
     out = x.copy()
     try:
-        out[index] = value._data
-    except (IndexError, ValueError, TypeError) as e:
-        raise _setitem_error(x, index, value._data, e) from None
-    if out.dtype.kind != "f":  # integer and bool tensors never require grad
+        if accumulate or op != "setitem":
+            target = out[key]  # numpy checks the index (add_into's fast paths do not)
+            if np.broadcast_shapes(v.shape, target.shape) != target.shape:  # no leading 1s dropped here
+                raise ValueError(f"shape mismatch: value of shape {v.shape} cannot be broadcast to {target.shape}")
+        if accumulate:
+            add_into(out, key, np.broadcast_to(v, target.shape))
+        else:
+            out[key] = v
+    except (IndexError, ValueError) as e:
+        raise _setitem_error(x, key, lambda: x[key], v, e, None, op) from None
+    if out.dtype.kind != "f":
         return _wrap(out)
-    written = np.zeros(x.shape, dtype=bool)
-    written[index] = True
-    lead = value._data.ndim - out[index].ndim  # numpy lets a value carry extra leading 1s
+    written = None
+    if not accumulate:
+        written = np.zeros(x.shape, dtype=bool)
+        written[key] = True
+    if not isinstance(value, Tensor):
+        def rule(xp, g, out, x):
+            return g if written is None else xp.where(written, 0, g)
 
-    def backward(xp, g, out, x, v):
-        gv = g[index]
-        return xp.where(written, 0, g), (gv.reshape((1,) * lead + tuple(gv.shape)) if lead > 0 else gv)
+        return record(out, (input,), rule, "IndexPutBackward0")
+    rank = value._data.ndim
 
-    return _record(out, (input, value), backward)
+    def rule_value(xp, need, g, out, x, v):
+        gv = None
+        if need[1]:
+            gv = g[key]  # the engine sums it to the value's shape; PyTorch's dropped leading 1s come back here
+            if gv.ndim < rank:
+                gv = gv.reshape((1,) * (rank - gv.ndim) + tuple(gv.shape))
+        return (g if written is None else xp.where(written, 0, g)) if need[0] else None, gv
+
+    return record(out, (input, value), rule_value, "IndexPutBackward0")
+
+
+def _overlap(a, b):
+    """PyTorch's check of a write's source against its destination: "full" (the same elements), "partial", or
+    None (apart, or not both dense: PyTorch then does not tell either)."""
+    if not (a.size and b.size and np.may_share_memory(a, b)):  # numpy compares the memory bounds
+        return None
+    if not ((a.flags.c_contiguous or a.flags.f_contiguous) and (b.flags.c_contiguous or b.flags.f_contiguous)):
+        return None
+    same = a.__array_interface__["data"][0] == b.__array_interface__["data"][0] and a.shape == b.shape
+    if same and all(p == q for p, q, n in zip(a.strides, b.strides, a.shape, strict=True) if n > 1):
+        return "full"
+    return "partial"
+
+
+def _overlap_error(op):
+    return RuntimeError(f"{op}: unsupported operation: some elements of the input tensor and the written-to tensor "
+                        "refer to a single memory location; clone() the tensor first")
 
 
 # ---------------------------------------------------------------------- gather / scatter
-def _int_index(op, index):
+# PyTorch reads a 0-d input, index or src of these ops as 1-d (``ensure_nonempty_dim``), and an empty index
+# writes or reads nothing, so it is not checked (its rank may differ). ``work`` shapes are those 1-d readings.
+_NO_INDEX = np.zeros(0, dtype=np.intp)
+
+
+def _index_tensor(op, index, long_only=False, error=RuntimeError):
     a = index._data if isinstance(index, Tensor) else np.asarray(index)
-    if a.dtype.kind not in "iu":
-        raise RuntimeError(f"{op}: expected an integer (int64 or int32) index tensor, got dtype {a.dtype}")
+    if a.dtype != np.int64 and (long_only or a.dtype != np.int32):
+        what = "an int64" if long_only else "an integer (int64 or int32)"
+        raise error(f"{op}: expected {what} index tensor, got dtype {a.dtype}")
     return a
 
 
@@ -250,9 +697,16 @@ def _check_like(op, x, idx, d, what="input"):
                                f"{tuple(x.shape)} at dimension {i}{but}")
 
 
-@tensor_method()
-def gather(input, dim, index, *, sparse_grad=False):
+def _work(a):
+    return a.reshape(1) if a.ndim == 0 else a
+
+
+@op
+def gather(input: Tensor, dim: int, index, *, sparse_grad: bool = False) -> Tensor:
     """gather(input, dim, index): ``out[i][j][k] = input[index[i][j][k]][j][k]`` (dim 0); shaped like index.
+
+    The index (int64 or int32) has input's number of dims, is no larger than input outside ``dim``, and its
+    entries lie in ``[0, input.size(dim))``; an empty index gives an empty result (of its shape) unchecked.
 
     >>> import tapegrad as tg
     >>> tg.tensor([[1, 2], [3, 4]]).gather(1, tg.tensor([[0, 0], [1, 0]]))
@@ -260,41 +714,67 @@ def gather(input, dim, index, *, sparse_grad=False):
             [4, 3]])
     """
     x = input._data
-    idx = _int_index("gather", index)
-    if x.ndim == 0:
-        return _reshape(gather(_reshape(input, (1,)), 0, _wrap(idx.reshape(-1))), idx.shape)
+    idx = _index_tensor("gather", index)
     d = _check_dim("gather", dim, x.ndim)
-    _check_like("gather", x, idx, d)
-    _check_range("gather", idx, x.shape[d], d)
-    grid = _grid(idx, d)
-    shape = x.shape
+    xs, ix = _work(x), _work(idx)
+    if ix.size == 0:
+        grid = (_NO_INDEX.reshape(ix.shape),) * xs.ndim
+    else:
+        _check_like("gather", xs, ix, d)
+        _check_range("gather", ix, xs.shape[d], d)
+        grid = _grid(ix, d)
+    out = xs[grid]
+    if xs is x and ix is idx:
+        return record(out, (input,), _add_at_rule(x.shape, grid), "GatherBackward0")
+    return record(out.reshape(idx.shape), (input,), _reshaped_add_at_rule(x.shape, xs.shape, grid, ix.shape),
+                  "GatherBackward0")
 
-    def backward(xp, g, out, x):
-        return (_scatter(xp, shape, grid, g),)
 
-    return _record(x[grid], (input,), backward)
+def _reshaped_add_at_rule(shape, work, grid, gshape):
+    """``_add_at_rule`` for an op that read ``x`` as shape ``work`` and gave its result as ``g``'s shape."""
+
+    def rule(xp, g, out, x):
+        return xp.add_at(work, grid, g.reshape(gshape)).reshape(shape)
+
+    return rule
 
 
-def _scatter_args(op, input, dim, index, src):
-    x = input._data
-    idx = _int_index(op, index)
+def _scatter_setup(op, x, dim, index, s):
+    """(dim, index) of scatter-like ops, checked; the index's grid into x (None for an empty index) and the block
+    of ``src`` it reads."""
+    idx = _index_tensor(op, index)
     d = _check_dim(op, dim, x.ndim)
-    _check_like(op, x, idx, d, "self")
-    if src is not None:
-        s = src._data
-        _check_like(op, s, idx, None, "src")
-        if s.dtype != x.dtype:
-            raise RuntimeError(f"{op}: expected self and src of the same dtype, got {x.dtype} and {s.dtype}")
-    _check_range(op, idx, x.shape[d] if x.ndim else 1, d)
-    return x, idx, _grid(idx, d)
+    xs, ix = _work(x), _work(idx)
+    if ix.size == 0:
+        return d, idx, None, None
+    _check_like(op, xs, ix, d, "self")
+    if s is not None:
+        _check_like(op, _work(s), ix, None, "src")
+    _check_range(op, ix, xs.shape[d], d)
+    return d, idx, _grid(ix, d), tuple(slice(0, n) for n in ix.shape)
 
 
-@tensor_method()
-def scatter(input, dim, index, src=None, value=None, *, reduce=None):
+def _src_dtype(op, x, s):
+    if s.dtype != x.dtype:
+        raise RuntimeError(f"{op}: expected self and src of the same dtype, got {x.dtype} and {s.dtype}")
+
+
+def _not_implemented(reduce):
+    def rule(xp, need, g, out, *inputs):
+        raise RuntimeError(f"scatter: the derivative for reduce={reduce!r} is not implemented (as in PyTorch: "
+                           "derivative for aten::scatter is not implemented)")
+
+    return rule
+
+
+@op
+def scatter(input: Tensor, dim: int, index, src=None, value=None, *, reduce: str | None = None) -> Tensor:
     """scatter(input, dim, index, src) or scatter(input, dim, index, value): a copy of input with
     ``out[index[i][j]][j] = src[i][j]`` (for dim 0), or the number ``value`` at those places.
 
-    Differentiable in input and src (not in index); where index repeats, one write wins.
+    Differentiable in input and src (not in index); where index repeats, one write wins. With
+    ``reduce="add"`` or ``"multiply"`` the values are added or multiplied in instead; as in PyTorch that form
+    has no derivative (backward through it raises).
 
     >>> import tapegrad as tg
     >>> tg.zeros(2, 3).scatter(1, tg.tensor([[2], [0]]), 1.0)
@@ -309,49 +789,63 @@ def scatter(input, dim, index, src=None, value=None, *, reduce=None):
             raise TypeError("scatter: expected src (a tensor) or value (a number)")
     elif value is not None:
         raise TypeError("scatter: pass either src (a tensor) or value (a number), not both")
-    if reduce is not None:
-        return _scatter_reduce(input, dim, index, src, value, reduce)
-    x, idx, grid = _scatter_args("scatter", input, dim, index, src)
-    out = x.copy()
-    written = np.zeros(x.shape, dtype=bool)
-    written[grid] = True
-    if src is None:
-        out[grid] = value
-
-        def backward(xp, g, out, x):
-            return (xp.where(written, 0, g),)
-
-        return _record(out, (input,), backward)
-    block = tuple(slice(0, s) for s in idx.shape)
-    out[grid] = src._data[block]
-    src_shape = src._data.shape
-
-    def backward_src(xp, g, out, x, s):
-        gs = g[grid]
-        return xp.where(written, 0, g), (gs if gs.shape == src_shape else
-                                         _scatter(xp, src_shape, block, gs, unique=True))
-
-    backward_src.__qualname__ = "scatter.<locals>.backward"
-    return _record(out, (input, src), backward_src)
-
-
-def _scatter_reduce(input, dim, index, src, value, reduce):
-    if src is None:
-        src = _wrap(np.full(_int_index("scatter", index).shape, value, dtype=input._data.dtype))
-    if reduce == "add":
-        return scatter_add(input, dim, index, src)
-    if reduce != "multiply":
+    if reduce is not None and reduce not in ("add", "multiply"):
         raise RuntimeError(f"scatter: reduce must be 'add' or 'multiply', got {reduce!r}")
-    if _grad_state.enabled and (input.requires_grad or src.requires_grad):
-        raise RuntimeError("scatter: the derivative for reduce='multiply' is not implemented (as in PyTorch)")
-    x, idx, grid = _scatter_args("scatter", input, dim, index, src)
+    x = input._data
+    s = None if src is None else src._data
+    if s is not None:
+        _src_dtype("scatter", x, s)
+    d, idx, grid, block = _scatter_setup("scatter", x, dim, index, s)
+    if s is None and grid is not None:  # PyTorch converts the value only to write it
+        value = _scalar("scatter", value.item() if isinstance(value, Tensor) else value, x.dtype)
     out = x.copy()
-    np.multiply.at(out, grid, src._data[tuple(slice(0, s) for s in idx.shape)])
-    return _wrap(out)
+    work = _work(out)
+    vals = None if grid is None else np.full(idx.shape or (1,), value, x.dtype) if s is None else _work(s)[block]
+    if grid is not None:
+        if reduce is None:
+            work[grid] = vals
+        elif reduce == "add":
+            add_into(work, grid, vals)
+        else:
+            np.multiply.at(work, grid, vals)
+    inputs = (input,) if s is None else (input, src)
+    if reduce is not None:
+        return record(out, inputs, _not_implemented(reduce), "NotImplemented")
+    written = np.zeros(x.shape, dtype=bool)
+    if grid is not None:
+        _work(written)[grid] = True
+    if s is None:
+        def rule(xp, g, out, x):
+            return xp.where(written, 0, g)
+
+        return record(out, inputs, rule, "ScatterBackward1")
+    return record(out, inputs, _scatter_src_rule(written, grid, block, x.shape, s.shape, False), "ScatterBackward0")
 
 
-@tensor_method()
-def scatter_add(input, dim, index, src):
+def _scatter_src_rule(written, grid, block, shape, src_shape, add):
+    """The rule of scatter (``written``: the places src overwrote) or scatter_add (``add``) from src."""
+    work, src_work = shape or (1,), src_shape or (1,)
+
+    def rule(xp, need, g, out, x, s):
+        gx = (g if add else xp.where(written, 0, g)) if need[0] else None
+        gs = None
+        if need[1]:
+            gw = g if g.ndim else g.reshape(work)
+            if grid is None:  # an empty index: src reached nothing
+                gs = xp.add_at(src_work, (_NO_INDEX,) * len(src_work), gw.reshape(-1)[_NO_INDEX])
+            else:
+                gs = gw[grid]
+                if tuple(gs.shape) != src_work:
+                    gs = xp.add_at(src_work, block, gs)
+            if src_work != src_shape:
+                gs = gs.reshape(src_shape)
+        return gx, gs
+
+    return rule
+
+
+@op
+def scatter_add(input: Tensor, dim: int, index, src: Tensor) -> Tensor:
     """scatter_add(input, dim, index, src): a copy of input with ``out[index[i][j]][j] += src[i][j]``
     (for dim 0); repeated indices accumulate.
 
@@ -359,21 +853,18 @@ def scatter_add(input, dim, index, src):
     >>> tg.zeros(3).scatter_add(0, tg.tensor([0, 0, 2]), tg.tensor([1.0, 2.0, 3.0]))
     tensor([3., 0., 3.])
     """
-    x, idx, grid = _scatter_args("scatter_add", input, dim, index, src)
-    block = tuple(slice(0, s) for s in idx.shape)
+    x, s = input._data, src._data
+    _src_dtype("scatter_add", x, s)
+    d, idx, grid, block = _scatter_setup("scatter_add", x, dim, index, s)
     out = x.copy()
-    add_into(out, grid, src._data[block])
-    src_shape = src._data.shape
-
-    def backward(xp, g, out, x, s):
-        gs = g[grid]
-        return g, (gs if gs.shape == src_shape else _scatter(xp, src_shape, block, gs, unique=True))
-
-    return _record(out, (input, src), backward)
+    if grid is not None:
+        add_into(_work(out), grid, _work(s)[block])
+    rule = _scatter_src_rule(None, grid, block, x.shape, s.shape, True)
+    return record(out, (input, src), rule, "ScatterAddBackward0")
 
 
 def _vector_index(op, index, n, d):
-    idx = _int_index(op, index)
+    idx = _index_tensor(op, index)
     if idx.ndim > 1:
         raise IndexError(f"{op}: index must be a vector (0-d or 1-d), got shape {tuple(idx.shape)}")
     idx = idx.reshape(-1)
@@ -381,9 +872,10 @@ def _vector_index(op, index, n, d):
     return idx
 
 
-@tensor_method()
-def index_select(input, dim, index):
-    """index_select(input, dim, index): the slices ``index`` (a 1-d integer tensor) of dimension ``dim``.
+@op
+def index_select(input: Tensor, dim: int, index) -> Tensor:
+    """index_select(input, dim, index): the slices ``index`` (a 0-d or 1-d int64 or int32 tensor) of
+    dimension ``dim``.
 
     >>> import tapegrad as tg
     >>> tg.tensor([[1, 2, 3], [4, 5, 6]]).index_select(1, tg.tensor([2, 0]))
@@ -392,47 +884,207 @@ def index_select(input, dim, index):
     """
     x = input._data
     d = _check_dim("index_select", dim, x.ndim)
-    if x.ndim == 0:
-        return _reshape(index_select(_reshape(input, (1,)), 0, index), ())
-    idx = _vector_index("index_select", index, x.shape[d], d)
-    index = (_FULL,) * d + (idx,)
-    shape = x.shape
-
-    def backward(xp, g, out, x):
-        return (_scatter(xp, shape, index, g),)
-
-    return _record(np.take(x, idx, axis=d), (input,), backward)
+    xs = _work(x)
+    idx = _vector_index("index_select", index, xs.shape[d], d)
+    key = (_FULL,) * d + (idx,)
+    if xs is x:
+        return record(np.take(x, idx, axis=d), (input,), _add_at_rule(x.shape, key), "IndexSelectBackward0")
+    if idx.size != 1:
+        raise RuntimeError(f"index_select: the index into a 0-d tensor can have only 1 value, got {idx.size}")
+    return record(xs[idx].reshape(()), (input,), _reshaped_add_at_rule((), (1,), key, (1,)), "IndexSelectBackward0")
 
 
-@tensor_method()
-def index_add(input, dim, index, source, *, alpha=1):
+def _alpha(op, alpha, dtype):
+    """``alpha`` in ``dtype``'s kind, as PyTorch converts it: truncated for integer tensors, a bool for bool ones."""
+    if alpha.__class__ is int and dtype.kind != "b" or alpha == 1 and dtype.kind == "f":
+        return alpha
+    if not isinstance(alpha, (numbers.Real, np.generic)):
+        raise TypeError(f"{op}: alpha must be a number, got {type(alpha).__name__}")
+    return bool(alpha) if dtype.kind == "b" else int(alpha) if dtype.kind in "iu" else float(alpha)
+
+
+@op
+def index_add(input: Tensor, dim: int, index, source: Tensor, *, alpha=1) -> Tensor:
     """index_add(input, dim, index, source, *, alpha=1): a copy of input with ``alpha * source`` added at
-    positions ``index`` of dimension ``dim`` (repeated indices accumulate).
+    positions ``index`` of dimension ``dim`` (repeated indices accumulate). For an integer input ``alpha`` is
+    truncated to an integer first, as in PyTorch.
 
     >>> import tapegrad as tg
     >>> tg.zeros(3).index_add(0, tg.tensor([0, 0]), tg.tensor([1.0, 2.0]))
     tensor([3., 0., 0.])
     """
     x, s = input._data, source._data
-    if x.ndim == 0:
-        return _reshape(index_add(_reshape(input, (1,)), 0, index, _reshape(source, (-1,)), alpha=alpha), ())
     d = _check_dim("index_add", dim, x.ndim)
-    idx = _vector_index("index_add", index, x.shape[d], d)
-    want = x.shape[:d] + idx.shape + x.shape[d + 1:]
-    if s.shape != want:
+    xs = _work(x)
+    ss = _work(s) if x.ndim == 0 else s  # a 0-d input takes a 0-d source
+    idx = _vector_index("index_add", index, xs.shape[d], d)
+    want = xs.shape[:d] + idx.shape + xs.shape[d + 1:]
+    if ss.shape != want or x.ndim == 0 and s.ndim:
         raise RuntimeError(f"index_add: source of shape {tuple(s.shape)} should have shape {want} (input "
                            f"shape {tuple(x.shape)} with dimension {d} the length of index)")
     if s.dtype != x.dtype:
         raise RuntimeError(f"index_add: input and source must have the same dtype, got {x.dtype} and "
                            f"{s.dtype}")
-    index = (_FULL,) * d + (idx,)
+    alpha = _alpha("index_add", alpha, x.dtype)
+    key = (_FULL,) * d + (idx,)
     out = x.copy()
-    add_into(out, index, s if alpha == 1 else s * alpha)
+    add_into(_work(out), key, ss if alpha == 1 and alpha is not True else ss * alpha)
+    s_shape = s.shape
 
-    def backward(xp, g, out, x, s):
-        return g, (g[index] if alpha == 1 else g[index] * alpha)
+    def rule(xp, need, g, out, x, s):
+        gs = None
+        if need[1]:
+            gs = (g if g.ndim else g.reshape(1))[key]
+            gs = (gs if alpha == 1 else gs * alpha).reshape(s_shape)
+        return g if need[0] else None, gs
 
-    return _record(out, (input, source), backward)
+    return record(out, (input, source), rule, "IndexAddBackward0")
+
+
+def _put_indices(op, indices, ndim):
+    """The indices of ``index_put``: a tuple (or list) of index tensors (int64 or int32, or bool masks)."""
+    if not isinstance(indices, (tuple, list)):
+        raise TypeError(f"{op}: indices must be a tuple of tensors, got {type(indices).__name__}")
+    if not indices:
+        raise RuntimeError(f"{op}: expected at least one index tensor, got an empty tuple")
+    key = []
+    for i, t in enumerate(indices):
+        if not isinstance(t, Tensor):
+            raise TypeError(f"{op}: expected a tuple of tensors as indices, got {type(t).__name__} at position {i}")
+        a = t._data
+        if a.dtype not in _INDEX_DTYPES and a.dtype.kind != "b" and a.dtype != np.uint8:
+            raise IndexError(f"{op}: tensors used as indices must be long, int or bool, got dtype {a.dtype}")
+        key.append(a != 0 if a.dtype == np.uint8 else a)
+    if sum(a.ndim if a.dtype.kind == "b" else 1 for a in key) > ndim:
+        raise IndexError(f"{op}: too many indices for tensor of dimension {ndim} (got {len(key)})")
+    return tuple(key)
+
+
+@op(inplace=False)
+def index_put(input: Tensor, indices, values: Tensor, accumulate: bool = False) -> Tensor:
+    """index_put(input, indices, values, accumulate=False): a copy of input with ``values`` put at
+    ``input[indices]`` (``indices`` a tuple of index tensors, one per leading dim, or bool masks), or added there
+    (repeats accumulate) with ``accumulate``. ``values`` broadcasts to the shape of ``input[indices]`` and has
+    input's dtype (one element under a single mask may have another, as PyTorch's index_put_).
+
+    >>> import tapegrad as tg
+    >>> tg.zeros(2, 3).index_put((tg.tensor([0, 1]), tg.tensor([2, 0])), tg.tensor([1.0, 2.0]))
+    tensor([[0., 0., 1.],
+            [2., 0., 0.]])
+    >>> tg.zeros(3).index_put((tg.tensor([0, 0]),), tg.tensor(1.0), accumulate=True)
+    tensor([2., 0., 0.])
+    """
+    if not isinstance(values, Tensor):
+        raise TypeError(f"index_put: values must be a Tensor, got {type(values).__name__}")
+    x = input._data
+    key = _put_indices("index_put", indices, x.ndim)
+    if accumulate and values._data.dtype != x.dtype:
+        raise RuntimeError(f"index_put: index put requires the source and destination dtypes to match, got "
+                           f"{x.dtype} for the destination and {values._data.dtype} for the source")
+    return _index_put(input, key, values, accumulate, "index_put")
+
+
+def _fill_value(op, x, value):
+    """``value`` of index_fill/masked_fill (a number or a 0-d tensor) in x's dtype, checked as PyTorch does."""
+    if isinstance(value, Tensor):
+        if value._data.ndim:
+            raise RuntimeError(f"{op}: only supports a 0-dimensional value tensor, got a tensor of "
+                               f"shape {tuple(value.shape)}")
+        if x.dtype.kind != "f" and _records(value):
+            raise RuntimeError(f"{op}: a value that requires grad can't fill a {x.dtype} tensor (integer and bool "
+                               "tensors have no gradient)")
+        return _scalar(op, value._data.item(), x.dtype)
+    return _scalar(op, value, x.dtype)
+
+
+@op(inplace=False)
+def index_fill(input: Tensor, dim: int, index, value) -> Tensor:
+    """index_fill(input, dim, index, value): a copy of input with the slices ``index`` (a 0-d or 1-d int64
+    tensor; negative counts from the end) of dimension ``dim`` set to ``value`` (a number or a 0-d tensor, whose
+    gradient is the sum of the gradient over those slices).
+
+    >>> import tapegrad as tg
+    >>> tg.zeros(2, 3).index_fill(1, tg.tensor([0, 2]), 5.0)
+    tensor([[5., 0., 5.],
+            [5., 0., 5.]])
+    """
+    x = input._data
+    d = _check_dim("index_fill", dim, x.ndim)
+    idx = _index_tensor("index_fill", index, long_only=True, error=IndexError)
+    if idx.ndim > 1:
+        raise RuntimeError(f"index_fill: index has to be a vector or a scalar, got shape {tuple(idx.shape)}")
+    xs = _work(x)
+    idx = idx.reshape(-1)
+    _check_range("index_fill", idx, xs.shape[d], d, negative=True)
+    v = _fill_value("index_fill", x, value)
+    out = x.copy()
+    key = (_FULL,) * d + (idx,)
+    _work(out)[key] = v
+    if x.dtype.kind != "f":
+        return _wrap(out)
+    filled = np.zeros(xs.shape, dtype=bool)
+    filled[key] = True
+    filled = filled.reshape(x.shape)
+    if isinstance(value, Tensor):
+        def rule_value(xp, need, g, out, x, v):  # the engine sums the value's share to 0-d
+            return xp.where(filled, 0, g) if need[0] else None, xp.where(filled, g, 0) if need[1] else None
+
+        return record(out, (input, value), rule_value, "IndexFillBackward1")
+
+    def rule(xp, g, out, x):
+        return xp.where(filled, 0, g)
+
+    return record(out, (input,), rule, "IndexFillBackward0")
+
+
+@op(inplace=False)
+def index_copy(input: Tensor, dim: int, index, source: Tensor) -> Tensor:
+    """index_copy(input, dim, index, source): a copy of input whose slices ``index`` (a 0-d or 1-d int64 tensor)
+    of dimension ``dim`` are the slices of ``source`` in order (``source`` has input's shape but
+    ``len(index)`` in ``dim``, and input's dtype; where index repeats, one copy wins).
+
+    >>> import tapegrad as tg
+    >>> tg.zeros(2, 3).index_copy(1, tg.tensor([2, 0]), tg.tensor([[1.0, 2.0], [3.0, 4.0]]))
+    tensor([[2., 0., 1.],
+            [4., 0., 3.]])
+    """
+    x, s = input._data, source._data
+    d = _check_dim("index_copy", dim, x.ndim)
+    idx = _index_tensor("index_copy", index, long_only=True)
+    if idx.ndim > 1:
+        raise IndexError(f"index_copy: index should have dimension 1 or 0, got shape {tuple(idx.shape)}")
+    if s.dtype != x.dtype:
+        raise RuntimeError(f"index_copy: self and source must have the same dtype, got {x.dtype} and {s.dtype}")
+    idx = idx.reshape(-1)
+    xs = _work(x)
+    ss = s.reshape(-1) if x.ndim == 0 else _work(s)
+    if ss.ndim != xs.ndim:
+        raise IndexError(f"index_copy: source and destination must have the same number of dimensions when they "
+                         f"are not scalars, got source shape {tuple(s.shape)} and destination shape "
+                         f"{tuple(x.shape)}")
+    want = xs.shape[:d] + idx.shape + xs.shape[d + 1:]
+    if ss.shape != want:
+        raise (IndexError if ss.shape[d] != idx.size else RuntimeError)(
+            f"index_copy: source of shape {tuple(s.shape)} should have shape {want} (input shape {tuple(x.shape)}"
+            f" with dimension {d} the length of index)")
+    _check_range("index_copy", idx, xs.shape[d], d)
+    out = x.copy()
+    key = (_FULL,) * d + (idx,)
+    _work(out)[key] = ss
+    if x.dtype.kind != "f":
+        return _wrap(out)
+    copied = np.zeros(xs.shape, dtype=bool)
+    copied[key] = True
+    copied = copied.reshape(x.shape)
+    s_shape = s.shape
+
+    def rule(xp, need, g, out, x, s):
+        gs = None
+        if need[1]:
+            gs = (g if g.ndim else g.reshape(1))[key].reshape(s_shape)
+        return xp.where(copied, 0, g) if need[0] else None, gs
+
+    return record(out, (input, source), rule, "IndexCopyBackward0")
 
 
 # ---------------------------------------------------------------------- masks
@@ -443,12 +1095,12 @@ def _bool_mask(op, mask):
     return m
 
 
-@tensor_method()
-def masked_fill(input, mask, value):
+@op
+def masked_fill(input: Tensor, mask, value) -> Tensor:
     """masked_fill(input, mask, value): ``value`` (a number or 0-d tensor) where the boolean ``mask`` is True.
 
     The mask broadcasts with input. A 0-d value tensor that requires grad gets the sum of the gradient where
-    the mask is True.
+    the mask is True. The value is converted to input's dtype as PyTorch converts it (out of range: an error).
 
     >>> import tapegrad as tg
     >>> tg.zeros(2, 2).masked_fill(tg.tensor([True, False]), -1.0)
@@ -457,45 +1109,46 @@ def masked_fill(input, mask, value):
     """
     x = input._data
     m = _bool_mask("masked_fill", mask)
-    if isinstance(value, Tensor):
+    tensor_value = isinstance(value, Tensor)
+    if tensor_value:
         if value._data.ndim:
             raise RuntimeError(f"masked_fill: only supports a 0-dimensional value tensor, got a tensor of "
                                f"shape {tuple(value.shape)}")
-        v = value._data.astype(x.dtype)
+        if x.dtype.kind != "f" and _records(value):
+            raise RuntimeError(f"masked_fill: a value that requires grad can't fill a {x.dtype} tensor (integer "
+                               "and bool tensors have no gradient)")
+        v = _scalar("masked_fill", value._data.item(), x.dtype)
     else:
-        v = np.asarray(value).astype(x.dtype)
+        v = _scalar("masked_fill", value, x.dtype)
     try:
-        out = np.where(m, v, x)
+        out = np.where(m, np.asarray(v, dtype=x.dtype), x)
     except ValueError:
         raise RuntimeError(f"masked_fill: the mask of shape {tuple(m.shape)} does not broadcast with the "
                            f"input of shape {tuple(x.shape)}") from None
     if x.dtype.kind != "f":
         return _wrap(out)
     # NOTE: where, not g * ~mask, so an inf or nan gradient at a filled place gives 0, not nan (as PyTorch)
-    if isinstance(value, Tensor) and value._data.dtype.kind == "f":
+    if tensor_value:
+        def rule_value(xp, need, g, out, x, v):  # the engine sums the value's share to 0-d
+            return xp.where(m, 0, g) if need[0] else None, xp.where(m, g, 0) if need[1] else None
 
-        def backward_value(xp, g, out, x, v):
-            return xp.where(m, 0, g), xp.where(m, g, 0)  # the engine sums the value's share to 0-d
+        return record(out, (input, value), rule_value, "MaskedFillBackward1")
 
-        backward_value.__qualname__ = "masked_fill.<locals>.backward"
-        return _record(out, (input, value), backward_value)
+    def rule(xp, g, out, x):
+        return xp.where(m, 0, g)
 
-    def backward(xp, g, out, x):
-        return (xp.where(m, 0, g),)
-
-    return _record(out, (input,), backward)
+    return record(out, (input,), rule, "MaskedFillBackward0")
 
 
-@tensor_method()
-def masked_select(input, mask):
-    """masked_select(input, mask): the 1-d tensor of the elements where the boolean ``mask`` is True.
+@op
+def masked_select(input: Tensor, mask) -> Tensor:
+    """masked_select(input, mask): the 1-d tensor of the elements where the boolean ``mask`` is True (input and
+    mask broadcast together).
 
     >>> import tapegrad as tg
     >>> tg.tensor([[1, 2], [3, 4]]).masked_select(tg.tensor([True, False]))
     tensor([1, 3])
     """
-    from . import shape as _shape
-
     x = input._data
     m = _bool_mask("masked_select", mask)
     try:
@@ -503,15 +1156,16 @@ def masked_select(input, mask):
     except ValueError:
         raise RuntimeError(f"masked_select: the mask of shape {tuple(m.shape)} does not broadcast with the "
                            f"input of shape {tuple(x.shape)}") from None
-    if shape != x.shape:
-        input = _shape.expand(input, shape)
-    return getitem(input, np.broadcast_to(m, shape))
+    m = np.broadcast_to(m, shape)
+    # the engine sums the gradient over broadcast dims back to input's shape
+    return record(np.broadcast_to(x, shape)[m], (input,), _add_at_rule(shape, (m,)), "MaskedSelectBackward0")
 
 
-@tensor_method()
-def take_along_dim(input, indices, dim=None):
-    """take_along_dim(input, indices, dim=None): pick values along ``dim`` at ``indices`` (broadcast with
-    input in the other dims), as ``np.take_along_axis``; without dim, from the flattened input.
+@op
+def take_along_dim(input: Tensor, indices, dim: int | None = None) -> Tensor:
+    """take_along_dim(input, indices, dim=None): pick values along ``dim`` at the int64 ``indices`` (broadcast
+    with input in the other dims; negative ones count from the end), as ``np.take_along_axis``; without dim,
+    from the flattened input (there indices, int64 or int32, must lie in ``[0, numel)``, as PyTorch's gather).
 
     >>> import tapegrad as tg
     >>> x = tg.tensor([[10, 30, 20], [60, 40, 50]])
@@ -520,10 +1174,14 @@ def take_along_dim(input, indices, dim=None):
             [60]])
     """
     x = input._data
-    idx = _int_index("take_along_dim", indices)
+    idx = _index_tensor("take_along_dim", indices, long_only=dim is not None)
     if dim is None:
-        _check_range("take_along_dim", idx, x.size, 0, negative=True)
-        return getitem(_reshape(input, (-1,)), idx.reshape(-1))
+        flat = idx.reshape(-1)
+        _check_range("take_along_dim", flat, x.size, 0)
+        rule = _reshaped_add_at_rule(x.shape, (x.size,), flat, flat.shape)
+        return record(x.reshape(-1)[flat], (input,), rule, "GatherBackward0")
+    if x.ndim == 0:
+        raise IndexError(f"take_along_dim: dim {dim} given, but the input is 0-d (it has no dimensions)")
     d = _check_dim("take_along_dim", dim, x.ndim)
     if idx.ndim != x.ndim:
         raise RuntimeError(f"take_along_dim: input and indices should have the same number of dimensions, "
@@ -537,31 +1195,33 @@ def take_along_dim(input, indices, dim=None):
                            f"{tuple(idx.shape)} do not broadcast outside dimension {d}") from None
     x_shape = tuple(common[:d] + [x.shape[d]] + common[d + 1:])
     grid = _grid(np.broadcast_to(idx, tuple(common[:d] + [idx.shape[d]] + common[d + 1:])), d)
-
-    def backward(xp, g, out, x):
-        return (_scatter(xp, x_shape, grid, g),)  # the engine sums broadcast dims back to input's shape
-
-    return _record(np.broadcast_to(x, x_shape)[grid], (input,), backward)
+    # the engine sums the gradient over broadcast dims back to input's shape
+    return record(np.broadcast_to(x, x_shape)[grid], (input,), _add_at_rule(x_shape, grid), "GatherBackward0")
 
 
-@tensor_method()
-def take(input, index):
-    """take(input, index): elements of the flattened input at ``index`` (negative counts from the end).
+@op
+def take(input: Tensor, index) -> Tensor:
+    """take(input, index): elements of the flattened input at the int64 ``index`` (negative counts from the
+    end), shaped like index.
 
     >>> import tapegrad as tg
     >>> tg.tensor([[1, 2], [3, 4]]).take(tg.tensor([0, -1]))
     tensor([1, 4])
     """
-    idx = _int_index("take", index)
-    n = input._data.size
+    x = input._data
+    idx = _index_tensor("take", index, long_only=True)
+    n = x.size
+    if idx.size and n == 0:
+        raise IndexError("take: tried to take from an empty tensor")
     if idx.size and (int(idx.max()) >= n or int(idx.min()) < -n):
         bad = int(idx.max()) if int(idx.max()) >= n else int(idx.min())
         raise IndexError(f"take: index {bad} is out of range for a tensor of {n} elements")
-    return getitem(_reshape(input, (-1,)), idx)
+    rule = _reshaped_add_at_rule(x.shape, (n,), idx, idx.shape)
+    return record(x.reshape(-1)[idx], (input,), rule, "TakeBackward0")
 
 
-@tensor_method()
-def nonzero(input, *, as_tuple=False):
+@op
+def nonzero(input: Tensor, *, as_tuple: bool = False) -> Tensor | tuple[Tensor, ...]:
     """nonzero(input, *, as_tuple=False): the int64 (n, ndim) indices of non-zero elements (or its columns).
 
     >>> import tapegrad as tg
@@ -575,8 +1235,8 @@ def nonzero(input, *, as_tuple=False):
     return _wrap(np.argwhere(x).astype(np.int64))
 
 
-@tensor_method()
-def argwhere(input):
+@op
+def argwhere(input: Tensor) -> Tensor:
     """argwhere(input): ``nonzero(input)``.
 
     >>> import tapegrad as tg
@@ -587,26 +1247,27 @@ def argwhere(input):
     return _wrap(np.argwhere(input._data).astype(np.int64))
 
 
-def _reshape(input, shape):
-    from . import shape as _shape  # shape.py imports this module
-
-    return _shape.reshape(input, shape)
-
-
 # ---------------------------------------------------------------------- in place
-@tensor_method()
-def masked_fill_(self, mask, value):
+def _no_overlap(op, self, src):
+    if src is self or isinstance(src, Tensor) and _overlap(self._data, src._data):
+        raise _overlap_error(op)
+
+
+@op(xp_name=False)
+def masked_fill_(self: Tensor, mask, value) -> Tensor:
     """masked_fill_(mask, value): in-place ``masked_fill`` (the mask must broadcast to this tensor).
 
     >>> import tapegrad as tg
     >>> tg.zeros(3).masked_fill_(tg.tensor([True, False, True]), 2.0)
     tensor([2., 0., 2.])
     """
+    if isinstance(value, Tensor) and value._requires_grad and self._data.dtype.kind != "f":
+        value = value.detach()  # an integer or bool tensor never requires grad
     return _inplace(self, "masked_fill_", masked_fill, mask, value)
 
 
-@tensor_method()
-def scatter_(self, dim, index, src=None, value=None, *, reduce=None):
+@op(xp_name=False)
+def scatter_(self: Tensor, dim: int, index, src=None, value=None, *, reduce: str | None = None) -> Tensor:
     """scatter_(dim, index, src or value): in-place ``scatter``; e.g. one-hot rows.
 
     >>> import tapegrad as tg
@@ -614,26 +1275,66 @@ def scatter_(self, dim, index, src=None, value=None, *, reduce=None):
     tensor([[0., 0., 1.],
             [1., 0., 0.]])
     """
+    _no_overlap("scatter_", self, src)
     return _inplace(self, "scatter_", scatter, dim, index, src, value, reduce=reduce)
 
 
-@tensor_method()
-def scatter_add_(self, dim, index, src):
+@op(xp_name=False)
+def scatter_add_(self: Tensor, dim: int, index, src: Tensor) -> Tensor:
     """scatter_add_(dim, index, src): in-place ``scatter_add``.
 
     >>> import tapegrad as tg
     >>> tg.zeros(2).scatter_add_(0, tg.tensor([1, 1]), tg.tensor([1.0, 2.0]))
     tensor([0., 3.])
     """
+    _no_overlap("scatter_add_", self, src)
     return _inplace(self, "scatter_add_", scatter_add, dim, index, src)
 
 
-@tensor_method()
-def index_add_(self, dim, index, source, *, alpha=1):
+@op(xp_name=False)
+def index_add_(self: Tensor, dim: int, index, source: Tensor, *, alpha=1) -> Tensor:
     """index_add_(dim, index, source, *, alpha=1): in-place ``index_add``.
 
     >>> import tapegrad as tg
     >>> tg.zeros(2).index_add_(0, tg.tensor([0]), tg.tensor([5.0]), alpha=2)
     tensor([10.,  0.])
     """
+    _no_overlap("index_add_", self, source)
     return _inplace(self, "index_add_", index_add, dim, index, source, alpha=alpha)
+
+
+@op(xp_name=False)
+def index_put_(self: Tensor, indices, values: Tensor, accumulate: bool = False) -> Tensor:
+    """index_put_(indices, values, accumulate=False): in-place ``index_put``.
+
+    >>> import tapegrad as tg
+    >>> tg.zeros(3).index_put_((tg.tensor([2]),), tg.tensor(7.0))
+    tensor([0., 0., 7.])
+    """
+    _no_overlap("index_put_", self, values)
+    return _inplace(self, "index_put_", index_put, indices, values, accumulate)
+
+
+@op(xp_name=False)
+def index_fill_(self: Tensor, dim: int, index, value) -> Tensor:
+    """index_fill_(dim, index, value): in-place ``index_fill``.
+
+    >>> import tapegrad as tg
+    >>> tg.zeros(3).index_fill_(0, tg.tensor([1]), -1.0)
+    tensor([ 0., -1.,  0.])
+    """
+    if isinstance(value, Tensor) and value._requires_grad and self._data.dtype.kind != "f":
+        value = value.detach()  # an integer or bool tensor never requires grad
+    return _inplace(self, "index_fill_", index_fill, dim, index, value)
+
+
+@op(xp_name=False)
+def index_copy_(self: Tensor, dim: int, index, source: Tensor) -> Tensor:
+    """index_copy_(dim, index, source): in-place ``index_copy``.
+
+    >>> import tapegrad as tg
+    >>> tg.zeros(3).index_copy_(0, tg.tensor([2, 0]), tg.tensor([1.0, 2.0]))
+    tensor([2., 0., 1.])
+    """
+    _no_overlap("index_copy_", self, source)
+    return _inplace(self, "index_copy_", index_copy, dim, index, source)
