@@ -525,3 +525,24 @@ def test_matches_pytorch_numbers():
         np.testing.assert_allclose(y.numpy(force=True), ty.detach().numpy(), rtol=1e-10, atol=1e-12)
         for a, t in zip(ours, theirs):
             np.testing.assert_allclose(a.grad.numpy(), t.grad.numpy(), rtol=1e-10, atol=1e-12)
+
+
+def test_node_names_are_pytorchs():
+    torch = pytest.importorskip("torch")
+    F = torch.nn.functional
+    x, w, b = np.ones((1, 2, 5, 5)), np.ones((3, 2, 3, 3)), np.ones(3)
+    calls = [("conv2d", lambda m, x, w, b: m.conv2d(x, w, b, padding=1)),
+             ("conv2d no bias", lambda m, x, w, b: m.conv2d(x, w, stride=2)),
+             ("max_pool2d", lambda m, x, w, b: m.max_pool2d(x, 2)),
+             ("max_pool2d unbatched", lambda m, x, w, b: m.max_pool2d(x[0], 2, return_indices=True)[0]),
+             ("avg_pool2d", lambda m, x, w, b: m.avg_pool2d(x, 2, ceil_mode=True)),
+             ("adaptive_avg_pool2d", lambda m, x, w, b: m.adaptive_avg_pool2d(x, (2, 3))),
+             ("adaptive_avg_pool2d 1", lambda m, x, w, b: m.adaptive_avg_pool2d(x, 1))]
+    for label, fn in calls:
+        ours = fn(conv_module, *(tg.tensor(a, requires_grad=True) for a in (x, w, b)))
+        theirs = fn(F, *(torch.tensor(a, requires_grad=True) for a in (x, w, b)))
+        assert ours.grad_fn.name() == theirs.grad_fn.name(), label
+    # unbatched: PyTorch convolves the batch of one and squeezes it (the squeeze's name is the shape family's)
+    ours = conv2d(tg.tensor(x[0], requires_grad=True), tg.tensor(w))
+    assert [f.name() for f, _ in ours.grad_fn.next_functions] == ["ConvolutionBackward0"]
+    assert ours.grad_fn.name() == tg.ones(1, 2, requires_grad=True).squeeze(0).grad_fn.name()

@@ -2,7 +2,7 @@
 
 import numpy as np
 import pytest
-from hypothesis import given
+from hypothesis import example, given
 from hypothesis import strategies as st
 
 import tapegrad as tg
@@ -369,3 +369,43 @@ def test_docstring_examples():
     import tapegrad.ops.linalg as module
 
     assert doctest.testmod(module).failed == 0
+
+
+# ---------------------------------------------------------------------- node names
+@st.composite
+def product_operands(draw):
+    """(a shape, b shape, a requires grad, b requires grad) for matmul, batch sizes of one included."""
+    batch_a, batch_b = draw(broadcastable_shapes(num_shapes=2, max_dims=2, max_side=3))
+    m, k, n = draw(st.integers(1, 3)), draw(st.integers(1, 3)), draw(st.integers(1, 3))
+    a = (k,) if draw(st.booleans()) else tuple(batch_a) + (m, k)
+    b = (k,) if draw(st.booleans()) else tuple(batch_b) + (k, n)
+    return a, b, draw(st.booleans()), draw(st.booleans())
+
+
+@given(product_operands())
+@example(((1, 2, 3), (4, 3, 2), True, False))  # PyTorch squeezes a's batch of one, folds, and copies back
+@example(((1, 2, 3), (4, 3, 1), True, True))  # ... where the transpose is contiguous: no copy
+@example(((2, 3), (4, 3, 2), True, False))
+@example(((2, 3), (4, 3, 2), False, True))
+def test_matmul_node_names_are_pytorchs(case):
+    torch = pytest.importorskip("torch")
+    sa, sb, ga, gb = case
+    if not (ga or gb):
+        ga = True
+    ours = tg.matmul(tg.ones(*sa, requires_grad=ga), tg.ones(*sb, requires_grad=gb))
+    theirs = torch.matmul(torch.ones(*sa, requires_grad=ga), torch.ones(*sb, requires_grad=gb))
+    assert ours.grad_fn.name() == theirs.grad_fn.name()
+
+
+def test_product_node_names_are_pytorchs():
+    torch = pytest.importorskip("torch")
+    calls = [("mm", [(2, 3), (3, 4)]), ("bmm", [(2, 2, 3), (2, 3, 4)]), ("mv", [(2, 3), (3,)]),
+             ("dot", [(3,), (3,)]), ("outer", [(3,), (2,)]), ("ger", [(3,), (2,)])]
+    for name, shapes in calls:
+        ours = getattr(tg, name)(*[tg.ones(*s, requires_grad=True) for s in shapes])
+        theirs = getattr(torch, name)(*[torch.ones(*s, requires_grad=True) for s in shapes])
+        assert ours.grad_fn.name() == theirs.grad_fn.name(), name
+    for equation, shapes in EQUATIONS:
+        ours = tg.einsum(equation, *[tg.ones(*s, requires_grad=True) for s in shapes])
+        theirs = torch.einsum(equation, *[torch.ones(*s, requires_grad=True) for s in shapes])
+        assert ours.grad_fn.name() == theirs.grad_fn.name(), equation

@@ -20,11 +20,8 @@ import numbers
 import numpy as np
 from numpy.lib.stride_tricks import as_strided
 
-from ..autograd.declare import Tensor
-from ..autograd.declare import legacy_record as _record
-from ..autograd.declare import wrap as _wrap
+from ..autograd.declare import Tensor, backward_op, op, record, wrap
 from ..autograd.grad_mode import state as _grad_state
-from ..autograd.xp import numpy_xp
 
 __all__ = ["conv2d", "max_pool2d", "avg_pool2d", "adaptive_avg_pool2d"]
 
@@ -180,11 +177,6 @@ def _conv_np(x, w, geo):
     return _gather_output(np.matmul(_grouped(w, geo), _unfold(x, geo)), geo)
 
 
-def _conv_input_grad_np(g, w, geo):
-    """The input gradient of a convolution (a transposed convolution of g with w)."""
-    return _input_grad(w, _spread(g, geo), geo)
-
-
 def _input_grad(w, ge, geo):
     """col2im(W^T @ g). Channels first, one kernel offset at a time: each offset's (C, N*L) slab of columns
     is added into place while it is still in cache, so the whole column matrix never goes through memory."""
@@ -201,11 +193,6 @@ def _input_grad(w, ge, geo):
     return np.ascontiguousarray(geo.interior(buf))
 
 
-def _conv_weight_grad_np(x, g, geo):
-    """The weight gradient of a convolution (the correlation of x with g)."""
-    return _weight_grad(x, _spread(g, geo), geo)
-
-
 def _weight_grad(x, ge, geo):
     # NOTE: computed transposed, columns @ g^T: OpenBLAS splits this orientation better over threads
     dw = np.matmul(_unfold(x, geo), ge.transpose(0, 2, 1))
@@ -214,29 +201,60 @@ def _weight_grad(x, ge, geo):
     return dw.transpose(0, 2, 1).reshape(geo.O, geo.C // geo.G, geo.KH, geo.KW)
 
 
-_CONV_FNS = {"conv": _conv_np, "dx": _conv_input_grad_np, "dw": _conv_weight_grad_np}
+def _spread_once(g, geo, cache):
+    """``_spread(g)``, computed once per backward pass: the backward ops of one rule share it in ``cache``."""
+    if cache is None:
+        return _spread(g, geo)
+    ge = cache.get("spread")
+    if ge is None:
+        ge = cache["spread"] = _spread(g, geo)
+    return ge
 
 
-def _conv_family(xp, kind, a, b, geo):
-    """One of the bilinear maps conv(x, w), dx(g, w), dw(x, g): on arrays, or recorded on tensors."""
-    if xp is numpy_xp:
-        return _CONV_FNS[kind](a, b, geo)
-    need_a, need_b = a.requires_grad, b.requires_grad
+# The convolution and its two gradients are one bilinear family, <conv(x, w), g> = <x, dx(g, w)> =
+# <w, dw(x, g)>: each map is declared as an op whose rule is made of the other two, so create_graph
+# differentiates a convolution to any order. On arrays they are the fused first-order kernels above.
+def _convolution_rule(xp, need, h, out, x, w, *, geo):
+    return (xp.convolution_input_grad(h, w, geo=geo) if need[0] else None,
+            xp.convolution_weight_grad(x, h, geo=geo) if need[1] else None)
 
-    def backward(xp, h, out, a, b):
-        # The adjoints of a bilinear map: <conv(x, w), g> = <x, dx(g, w)> = <w, dw(x, g)>.
-        if kind == "conv":
-            return (_conv_family(xp, "dx", h, b, geo) if need_a else None,
-                    _conv_family(xp, "dw", a, h, geo) if need_b else None)
-        if kind == "dx":
-            return (_conv_family(xp, "conv", h, b, geo) if need_a else None,
-                    _conv_family(xp, "dw", h, a, geo) if need_b else None)
-        return (_conv_family(xp, "dx", b, h, geo) if need_a else None,
-                _conv_family(xp, "conv", a, h, geo) if need_b else None)
 
-    backward.__qualname__ = {"conv": "convolution", "dx": "convolution_input_grad",
-                             "dw": "convolution_weight_grad"}[kind] + ".<locals>.backward"
-    return _record(_CONV_FNS[kind](a._data, b._data, geo), (a, b), backward)
+@backward_op(grad=_convolution_rule, name="ConvolutionBackward0")
+def convolution(x, w, *, geo):
+    """conv(x, w) for an input (N, C, H, W) and a weight (O, C/G, KH, KW) of the geometry ``geo``, no bias."""
+    return _conv_np(x, w, geo)
+
+
+def _input_grad_rule(xp, need, h, out, g, w, *, geo, cache=None):
+    return (xp.convolution(h, w, geo=geo) if need[0] else None,
+            xp.convolution_weight_grad(h, g, geo=geo) if need[1] else None)
+
+
+@backward_op(grad=_input_grad_rule, name="ConvolutionBackwardBackward0")
+def convolution_input_grad(g, w, *, geo, cache=None):
+    """dx(g, w): the input gradient of a convolution (a transposed convolution of g with w)."""
+    return _input_grad(w, _spread_once(g, geo, cache), geo)
+
+
+def _weight_grad_rule(xp, need, h, out, x, g, *, geo, cache=None):
+    return (xp.convolution_input_grad(g, h, geo=geo) if need[0] else None,
+            xp.convolution(x, h, geo=geo) if need[1] else None)
+
+
+@backward_op(grad=_weight_grad_rule, name="ConvolutionBackwardBackward0")
+def convolution_weight_grad(x, g, *, geo, cache=None):
+    """dw(x, g): the weight gradient of a convolution (the correlation of x with g)."""
+    return _weight_grad(x, _spread_once(g, geo, cache), geo)
+
+
+def _bias_grad_rule(xp, h, out, g, *, geo, cache=None):
+    return xp.broadcast_to(h.reshape((1, geo.O, 1, 1)), tuple(g.shape))
+
+
+@backward_op(grad=_bias_grad_rule, name="ConvolutionBackwardBackward0")
+def convolution_bias_grad(g, *, geo, cache=None):
+    """The bias gradient of a convolution: g summed over everything but its channels."""
+    return _bias_grad(_spread_once(g, geo, cache), geo)
 
 
 def _conv_padding(op, padding, kernel, dilation, stride):
@@ -290,7 +308,9 @@ def _check_conv(op, x, w, b, stride, dilation, groups):
                            f"{w.shape[0]} elements, but got bias of shape {_shape(b)}")
 
 
-def conv2d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):
+@op(methods=())
+def conv2d(input: Tensor, weight: Tensor, bias: Tensor | None = None, stride=1, padding=0, dilation=1,
+           groups: int = 1) -> Tensor:
     """conv2d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1) -> Tensor
 
     2-D cross-correlation (PyTorch's convolution) of an input (N, C, H, W) or (C, H, W) with a weight
@@ -306,64 +326,38 @@ def conv2d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):
             [6., 9., 9., 6.],
             [4., 6., 6., 4.]])
     """
-    op = "conv2d"
+    op_name = "conv2d"
     x, w = input._data, weight._data
     b = bias._data if bias is not None else None
-    stride, dilation = _pair(op, "stride", stride), _pair(op, "dilation", dilation)
-    _check_conv(op, x, w, b, stride, dilation, groups)
-    pads = _conv_padding(op, padding, w.shape[2:], dilation, stride)
-    unbatched = x.ndim == 3
-    if unbatched:
-        x = x[None]
+    stride, dilation = _pair(op_name, "stride", stride), _pair(op_name, "dilation", dilation)
+    _check_conv(op_name, x, w, b, stride, dilation, groups)
+    pads = _conv_padding(op_name, padding, w.shape[2:], dilation, stride)
+    if x.ndim == 3:  # as PyTorch: the convolution of the batch of one, squeezed (SqueezeBackward1)
+        return conv2d(input.unsqueeze(0), weight, bias, stride, padding, dilation, groups).squeeze(0)
     geo = _ConvGeometry(x.shape, w.shape, stride, pads, dilation, groups)
     if geo.Hp < dilation[0] * (geo.KH - 1) + 1 or geo.Wp < dilation[1] * (geo.KW - 1) + 1:
         kh, kw = dilation[0] * (geo.KH - 1) + 1, dilation[1] * (geo.KW - 1) + 1
-        raise RuntimeError(f"{op}: the padded input of size ({geo.Hp} x {geo.Wp}) per channel (input shape "
+        raise RuntimeError(f"{op_name}: the padded input of size ({geo.Hp} x {geo.Wp}) per channel (input shape "
                            f"{_shape(input)}, padding {pads}) is smaller than the dilated kernel of size "
                            f"({kh} x {kw}) (weight shape {_shape(w)}); the kernel can't be greater than the "
                            "input")
-
     out = _gather_output(np.matmul(_grouped(w, geo), _unfold(x, geo)), geo, b)
-    if unbatched:
-        out = out[0]
-    need_x, need_w = input.requires_grad, weight.requires_grad
-    need_b = bias is not None and bias.requires_grad
+
     # NOTE: the weight gradient unfolds the input again rather than keeping the forward's columns (C*KH*KW
     # times the input's size): measured faster in a training step (they come back cache-warm) and lighter.
-    xshape = input._data.shape
-
-    def backward(xp, g, out, x, w, *b):
-        if unbatched:
-            g = g.reshape((1,) + tuple(g.shape))
-        xb = x.reshape((1,) + xshape) if unbatched else x
-        if xp is numpy_xp:
-            ge = _spread(g, geo)
-            gx = _input_grad(w, ge, geo) if need_x else None
-            gw = _weight_grad(xb, ge, geo) if need_w else None
-            gb = _bias_grad(ge, geo) if need_b else None
-        else:
-            gx = _conv_family(xp, "dx", g, w, geo) if need_x else None
-            gw = _conv_family(xp, "dw", xb, g, geo) if need_w else None
-            gb = g.sum(axis=(0, 2, 3)) if need_b else None
-        if unbatched and gx is not None:
-            gx = gx.reshape(xshape)
+    def convolution_rule(xp, need, g, out, x, w, *b):
+        cache = {}
+        gx = xp.convolution_input_grad(g, w, geo=geo, cache=cache) if need[0] else None
+        gw = xp.convolution_weight_grad(x, g, geo=geo, cache=cache) if need[1] else None
+        gb = xp.convolution_bias_grad(g, geo=geo, cache=cache) if b and need[2] else None
+        cache.clear()  # recorded backward ops keep their constants: not the spread gradient
         return (gx, gw, gb) if b else (gx, gw)
 
-    return _record(out, (input, weight) if bias is None else (input, weight, bias), backward)
+    return record(out, (input, weight) if bias is None else (input, weight, bias), convolution_rule,
+                  "ConvolutionBackward0")
 
 
 # ---------------------------------------------------------------------- pooling
-def _linear_node(name, apply, adjoint, a):
-    """Record ``apply(a)`` for a linear map with adjoint ``adjoint`` (both on arrays), so that its gradient,
-    and the gradient of that, are recorded too under ``create_graph=True``."""
-
-    def backward(xp, g, out, a):
-        return (adjoint(g) if xp is numpy_xp else _linear_node(name + "_adjoint", adjoint, apply, g),)
-
-    backward.__qualname__ = name + ".<locals>.backward"
-    return _record(apply(a._data), (a,), backward)
-
-
 class _PoolGeometry:
     """Windows of a 2-D pooling over the last two axes of an input (..., H, W).
 
@@ -518,7 +512,9 @@ def _pool_args(op, input, kernel_size, stride, padding, dilation):
     return kernel, stride, padding, dilation
 
 
-def max_pool2d(input, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=False, return_indices=False):
+@op(methods=())
+def max_pool2d(input: Tensor, kernel_size, stride=None, padding=0, dilation=1, ceil_mode: bool = False,
+               return_indices: bool = False) -> Tensor | tuple[Tensor, Tensor]:
     """max_pool2d(input, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=False,
     return_indices=False)
 
@@ -531,12 +527,12 @@ def max_pool2d(input, kernel_size, stride=None, padding=0, dilation=1, ceil_mode
     tensor([[[[ 5.,  7.],
               [13., 15.]]]])
     """
-    op = "max_pool2d"
-    kernel, stride, padding, dilation = _pool_args(op, input, kernel_size, stride, padding, dilation)
+    op_name = "max_pool2d"
+    kernel, stride, padding, dilation = _pool_args(op_name, input, kernel_size, stride, padding, dilation)
     x = input._data
     if x.dtype.kind not in "iuf":
-        raise RuntimeError(f"{op}: expected a numeric input, got dtype {x.dtype}")
-    geo = _PoolGeometry(op, x.shape, kernel, stride, padding, dilation, ceil_mode)
+        raise RuntimeError(f"{op_name}: expected a numeric input, got dtype {x.dtype}")
+    geo = _PoolGeometry(op_name, x.shape, kernel, stride, padding, dilation, ceil_mode)
     buf = geo.padded(x, -np.inf if x.dtype.kind == "f" else np.iinfo(x.dtype).min)
     pick = return_indices or (input.requires_grad and _grad_state.enabled)
     # Along the width, then the height: the first maximum of the first row holding the window's maximum is the
@@ -550,7 +546,7 @@ def max_pool2d(input, kernel_size, stride=None, padding=0, dilation=1, ceil_mode
         best = best.copy()
     out = best.reshape(geo.out_shape())
     if not pick:
-        return _wrap(out)
+        return wrap(out)
 
     def scatter(g):
         """Send each window's gradient to its maximum."""
@@ -571,19 +567,19 @@ def max_pool2d(input, kernel_size, stride=None, padding=0, dilation=1, ceil_mode
         hbuf = geo.padded(h, 0)
         return np.take_along_axis(hbuf.reshape(hbuf.shape[0], -1), flat, axis=1).reshape(geo.out_shape())
 
-    def backward(xp, g, out, x):
-        return (scatter(g) if xp is numpy_xp else _linear_node("max_pool2d_scatter", scatter, gather, g),)
+    def max_pool2d_rule(xp, g, out, x):
+        return xp.linear(scatter, gather, g, "MaxPool2DWithIndicesBackwardBackward0")
 
-    backward.__qualname__ = "max_pool2d.<locals>.backward"
-    result = _record(out, (input,), backward)
+    result = record(out, (input,), max_pool2d_rule, "MaxPool2DWithIndicesBackward0")
     if return_indices:
         r, c = positions()
-        return result, _wrap(((r - geo.ph) * geo.W + c - geo.pw).astype(np.int64).reshape(geo.out_shape()))
+        return result, wrap(((r - geo.ph) * geo.W + c - geo.pw).astype(np.int64).reshape(geo.out_shape()))
     return result
 
 
-def avg_pool2d(input, kernel_size, stride=None, padding=0, ceil_mode=False, count_include_pad=True,
-               divisor_override=None):
+@op(methods=())
+def avg_pool2d(input: Tensor, kernel_size, stride=None, padding=0, ceil_mode: bool = False,
+               count_include_pad: bool = True, divisor_override: int | None = None) -> Tensor:
     """avg_pool2d(input, kernel_size, stride=None, padding=0, ceil_mode=False, count_include_pad=True,
     divisor_override=None)
 
@@ -596,13 +592,13 @@ def avg_pool2d(input, kernel_size, stride=None, padding=0, ceil_mode=False, coun
     tensor([[[[ 2.5000,  4.5000],
               [10.5000, 12.5000]]]])
     """
-    op = "avg_pool2d"
-    kernel, stride, padding, _ = _pool_args(op, input, kernel_size, stride, padding, 1)
+    op_name = "avg_pool2d"
+    kernel, stride, padding, _ = _pool_args(op_name, input, kernel_size, stride, padding, 1)
     x = input._data
-    geo = _PoolGeometry(op, x.shape, kernel, stride, padding, (1, 1), ceil_mode)
+    geo = _PoolGeometry(op_name, x.shape, kernel, stride, padding, (1, 1), ceil_mode)
     if divisor_override is not None:
         if divisor_override == 0:
-            raise RuntimeError(f"{op}: divisor_override must not be zero")
+            raise RuntimeError(f"{op_name}: divisor_override must not be zero")
         divisor = divisor_override
     else:
         divisor = _avg_divisor(geo, count_include_pad)
@@ -629,8 +625,12 @@ def avg_pool2d(input, kernel_size, stride=None, padding=0, ceil_mode=False, coun
         return np.ascontiguousarray(geo.crop(_window_spread(geo, _window_spread(geo, share, 1), 2)))
 
     if integer:
-        return _wrap(apply(x))
-    return _linear_node(op, apply, adjoint, input)
+        return wrap(apply(x))
+
+    def avg_pool2d_rule(xp, g, out, x):
+        return xp.linear(adjoint, apply, g, "AvgPool2DBackwardBackward0")
+
+    return record(apply(x), (input,), avg_pool2d_rule, "AvgPool2DBackward0")
 
 
 def _avg_divisor(geo, count_include_pad):
@@ -647,7 +647,8 @@ def _avg_divisor(geo, count_include_pad):
     return int(divisor.flat[0]) if (divisor == divisor.flat[0]).all() else divisor
 
 
-def adaptive_avg_pool2d(input, output_size):
+@op(methods=())
+def adaptive_avg_pool2d(input: Tensor, output_size) -> Tensor:
     """adaptive_avg_pool2d(input, output_size) -> Tensor
 
     Average pooling to a fixed output size (an int, or a pair whose entries may be None for "keep"): output
@@ -658,47 +659,46 @@ def adaptive_avg_pool2d(input, output_size):
     tensor([[[[2., 3.],
               [5., 6.]]]])
     """
-    op = "adaptive_avg_pool2d"
+    op_name = "adaptive_avg_pool2d"
     x = input._data
     if x.ndim not in (3, 4):
-        raise RuntimeError(f"{op}: expected a 3-D (C, H, W) or 4-D (N, C, H, W) input, but got input of "
+        raise RuntimeError(f"{op_name}: expected a 3-D (C, H, W) or 4-D (N, C, H, W) input, but got input of "
                            f"shape {_shape(x)}")
     if 0 in x.shape[-3:]:
-        raise RuntimeError(f"{op}: expected input to have non-zero size for non-batch dimensions, but got "
+        raise RuntimeError(f"{op_name}: expected input to have non-zero size for non-batch dimensions, but got "
                            f"input of shape {_shape(x)}")
     if x.dtype.kind != "f":
-        raise NotImplementedError(f"{op}: not implemented for dtype {x.dtype}; use a floating-point input")
+        raise NotImplementedError(f"{op_name}: not implemented for dtype {x.dtype}; use a floating-point input")
     if isinstance(output_size, (tuple, list)):
         if len(output_size) != 2:
-            raise RuntimeError(f"{op}: output_size must have 2 entries, got {output_size!r}")
+            raise RuntimeError(f"{op_name}: output_size must have 2 entries, got {output_size!r}")
         size = tuple(x.shape[-2 + k] if s is None else s for k, s in enumerate(output_size))
     else:
         size = (output_size, output_size)
-    oh, ow = _pair(op, "output_size", size)
+    oh, ow = _pair(op_name, "output_size", size)
     if oh < 0 or ow < 0:
-        raise RuntimeError(f"{op}: output_size must be non-negative, got ({oh}, {ow})")
+        raise RuntimeError(f"{op_name}: output_size must be non-negative, got ({oh}, {ow})")
     H, W = x.shape[-2:]
     if (oh, ow) == (1, 1):  # global average pooling: one mean
         n = H * W
 
-        def backward(xp, g, out, x):
-            return (xp.broadcast_to(g / n, x.shape),)
+        def mean_rule(xp, g, out, x):
+            return xp.broadcast_to(g / n, tuple(x.shape))
 
-        backward.__qualname__ = "adaptive_avg_pool2d.<locals>.backward"
         with np.errstate(over="ignore"):
             out = x.mean(axis=(-2, -1), keepdims=True, dtype=x.dtype)
         if not np.isfinite(out).all():  # NOTE: a sum of huge values can overflow where their mean does not
             out = (x / n).sum(axis=(-2, -1), keepdims=True, dtype=x.dtype)
-        return _record(out, (input,), backward)
+        return record(out, (input,), mean_rule, "MeanBackward1")
     # out = Ph @ x @ Pw^T with averaging matrices: one product per axis, for any sizes.
     ph, pw = _adaptive_matrix(H, oh, x.dtype), _adaptive_matrix(W, ow, x.dtype)
     pht, pwt = np.ascontiguousarray(ph.T), np.ascontiguousarray(pw.T)
 
-    def backward(xp, g, out, x):
-        return (xp.matmul(pht, xp.matmul(g, pw)),)
+    def adaptive_avg_pool2d_rule(xp, g, out, x):
+        return xp.matmul(pht, xp.matmul(g, pw))
 
-    backward.__qualname__ = "adaptive_avg_pool2d.<locals>.backward"
-    return _record(np.matmul(ph, np.matmul(x, pwt)), (input,), backward)
+    return record(np.matmul(ph, np.matmul(x, pwt)), (input,), adaptive_avg_pool2d_rule,
+                  "AdaptiveAvgPool2DBackward0")
 
 
 def _adaptive_matrix(n_in, n_out, dtype):

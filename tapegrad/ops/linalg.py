@@ -1,9 +1,14 @@
 """Linear algebra: matrix products and einsum.
 
-These are the expensive ops of a training step, so their rules compute only the gradients that are needed:
-which inputs require grad is read at forward time and captured. Shape errors name the op and both shapes:
-``matmul: cannot multiply (2, 3) by (4, 5): inner sizes 3 and 4 differ``.
+Each op is declared beside its gradient rule. The rules compute only the gradients the engine asks for (its
+``need`` mask), and the engine sums broadcast batch dimensions back, so ``g @ b.mT`` is the whole rule of a
+batched product. Node names are PyTorch's: a product is named after the last op PyTorch's own implementation
+runs for those shapes (``matmul`` of two matrices is ``MmBackward0``, of batches ``UnsafeViewBackward0``).
+Shape errors name the op and both shapes: ``matmul: cannot multiply (2, 3) by (4, 5): inner sizes 3 and 4
+differ``.
 """
+
+from __future__ import annotations
 
 import functools
 import math
@@ -13,46 +18,76 @@ from collections import Counter
 import numpy as np
 
 from .. import dtypes
-from ..autograd.declare import Tensor, tensor_method
-from ..autograd.declare import legacy_record as _record
-from ..autograd.declare import wrap as _wrap
-from .elementwise import operands
+from ..autograd.declare import Tensor, op, operands, record, wrap
 
 __all__ = ["matmul", "mm", "bmm", "mv", "dot", "inner", "outer", "ger", "einsum"]
 
 
-def _inner_error(op, a, b, ka, kb):
-    return ValueError(f"{op}: cannot multiply {tuple(a.shape)} by {tuple(b.shape)}: inner sizes {ka} and "
+def _inner_error(op_name, a, b, ka, kb):
+    return ValueError(f"{op_name}: cannot multiply {tuple(a.shape)} by {tuple(b.shape)}: inner sizes {ka} and "
                       f"{kb} differ")
 
 
-def _check_same_dtype(op, input, other):
+def _check_same_dtype(op_name, input, other):
     """PyTorch's matrix products do not promote dtypes: two tensors of different dtypes are an error.
 
     (Other operands, such as the numpy constants of gradient rules, are converted and promoted as before.)
     """
     if isinstance(input, Tensor) and isinstance(other, Tensor) and input._data.dtype != other._data.dtype:
-        raise RuntimeError(f"{op}: expected both operands to have the same dtype, got {input._data.dtype} and "
-                           f"{other._data.dtype} (matrix products do not promote, as in PyTorch); cast one with "
-                           f".to({input._data.dtype}) or .to({other._data.dtype})")
+        raise RuntimeError(f"{op_name}: expected both operands to have the same dtype, got {input._data.dtype} "
+                           f"and {other._data.dtype} (matrix products do not promote, as in PyTorch); cast one "
+                           f"with .to({input._data.dtype}) or .to({other._data.dtype})")
 
 
-def _rank_error(op, want, a, b):
-    return ValueError(f"{op}: expected {want}, got shapes {tuple(a.shape)} and {tuple(b.shape)}")
+def _rank_error(op_name, want, a, b):
+    return ValueError(f"{op_name}: expected {want}, got shapes {tuple(a.shape)} and {tuple(b.shape)}")
 
 
-def _matmul_backward(need_a, need_b):
-    """The rule of out = a @ b for operands of equal rank >= 2 (batch dims broadcast by the engine)."""
+def _mm_rule(xp, need, g, out, a, b):
+    """out = a @ b for operands of at least 2 dims (broadcast batch dims are summed back by the engine)."""
+    return (g @ b.mT if need[0] else None, a.mT @ g if need[1] else None)
 
-    def backward(xp, g, out, a, b):
-        return (g @ b.mT if need_a else None, a.mT @ g if need_b else None)
 
-    return backward
+def _dot_rule(xp, need, g, out, a, b):
+    return (g * b if need[0] else None, g * a if need[1] else None)
+
+
+def _mv_rule(xp, need, g, out, a, b):
+    """out = a @ b for a matrix or a batch of matrices a (..., m, k) and a vector b (k,)."""
+    n = math.prod(g.shape)
+    return (xp.expand_dims(g, -1) * b if need[0] else None,
+            a.reshape((n, b.shape[0])).mT @ g.reshape((n,)) if need[1] else None)
+
+
+def _vm_rule(xp, need, g, out, a, b):
+    """out = a @ b for a vector a (k,) and a matrix or a batch of matrices b (..., k, n): a acts as (1, k)."""
+    k = a.shape[0]
+    return ((b @ xp.expand_dims(g, -1)).reshape(tuple(g.shape[:-1]) + (k,)) if need[0] else None,
+            a.reshape((k, 1)) * xp.expand_dims(g, -2) if need[1] else None)
+
+
+def _matmul_name(a, b):
+    """PyTorch's node name for matmul(a, b): the last op its implementation runs for these operands."""
+    da, db = a.ndim, b.ndim
+    if da <= 2 and db <= 2:
+        return _SMALL_PRODUCTS[da, db]
+    ashape = a.shape
+    if da == db == 3 and ashape[0] == 1 != b.shape[0] and a.requires_grad:
+        da, ashape = 2, ashape[1:]  # PyTorch squeezes a's batch of one, then folds as below
+    if da == 2 and a.requires_grad:
+        # folded as (b.mT @ a.mT).mT, then made contiguous: a copy unless that transpose is contiguous already
+        m, n = ashape[0], b.shape[-1]
+        return "TransposeBackward0" if m == 1 or n == 1 or 0 in b.shape[:-2] else "CloneBackward0"
+    return "UnsafeViewBackward0"
+
+
+_SMALL_PRODUCTS = {(1, 1): "DotBackward0", (2, 1): "MvBackward0", (1, 2): "SqueezeBackward4",
+                   (2, 2): "MmBackward0"}
 
 
 # ---------------------------------------------------------------------- matmul
-@tensor_method("matmul", "__matmul__")
-def matmul(input, other):
+@op(methods=("matmul", "__matmul__"))
+def matmul(input: Tensor, other: Tensor) -> Tensor:
     """matmul(input, other): the matrix product with numpy's rules: 1-D, 2-D, batched and broadcast-batched.
 
     >>> import tapegrad as tg
@@ -62,58 +97,47 @@ def matmul(input, other):
     _check_same_dtype("matmul", input, other)
     a, b = operands("matmul", input, other)
     ad, bd = a._data, b._data
-    if ad.ndim == 0 or bd.ndim == 0:
+    nda, ndb = ad.ndim, bd.ndim
+    if nda == 0 or ndb == 0:
         raise ValueError(f"matmul: both arguments need at least 1 dimension, got shapes {tuple(ad.shape)} "
                          f"and {tuple(bd.shape)}")
     ka = ad.shape[-1]
-    kb = bd.shape[-2] if bd.ndim > 1 else bd.shape[0]
+    kb = bd.shape[-2] if ndb > 1 else bd.shape[0]
     if ka != kb:
         raise _inner_error("matmul", ad, bd, ka, kb)
-    need_a, need_b = a.requires_grad, b.requires_grad
-    if bd.ndim == 2 and ad.ndim > 2:
+    if ndb == 2 and nda > 2:
         # (..., m, k) @ (k, n) as one (N, k) @ (k, n) product: one BLAS call, and b's gradient is one product
         # too (no per-batch (k, n) gradients for the engine to sum).
         n = bd.shape[1]
         out = (ad.reshape(-1, ka) @ bd).reshape(ad.shape[:-1] + (n,))
-
-        def backward(xp, g, out, a, b):
-            ga = g @ b.mT if need_a else None
-            gb = a.reshape((-1, ka)).mT @ g.reshape((-1, n)) if need_b else None
-            return ga, gb
-
-        return _record(out, (a, b), backward)
+        return record(out, (a, b), _folded_rule(ka, n), _matmul_name(a, b))
     try:
         out = np.matmul(ad, bd)
     except ValueError:
         raise ValueError(f"matmul: cannot broadcast the batch dimensions of {tuple(ad.shape)} and "
                          f"{tuple(bd.shape)}") from None
-    a_vec, b_vec = ad.ndim == 1, bd.ndim == 1
-    if not (a_vec or b_vec):
-        return _record(out, (a, b), _matmul_backward(need_a, need_b))
-    if a_vec and b_vec:
-        return _record(np.asarray(out), (a, b), _dot_backward)
+    if nda == 1:
+        return record(out, (a, b), _dot_rule if ndb == 1 else _vm_rule, _matmul_name(a, b))
+    return record(out, (a, b), _mv_rule if ndb == 1 else _mm_rule, _matmul_name(a, b))
 
-    def backward(xp, g, out, a, b):
-        if a_vec:  # (k,) @ (..., k, n): a acts as (1, k); the engine sums the batch dims of a's gradient
-            a, g = a.reshape((1,) + tuple(a.shape)), xp.expand_dims(g, -2)
-        else:  # (..., m, k) @ (k,): b acts as (k, 1)
-            b, g = b.reshape(tuple(b.shape) + (1,)), xp.expand_dims(g, -1)
-        ga = g @ b.mT if need_a else None
-        gb = a.mT @ g if need_b else None
-        if b_vec and gb is not None:
-            gb = gb.sum(axis=-1)
+
+def _folded_rule(k, n):
+    def folded_matmul_rule(xp, need, g, out, a, b):
+        ga = g @ b.mT if need[0] else None
+        gb = a.reshape((-1, k)).mT @ g.reshape((-1, n)) if need[1] else None
         return ga, gb
 
-    return _record(out, (a, b), backward)
+    return folded_matmul_rule
 
 
-@tensor_method()
-def __rmatmul__(self, other):
+@op(methods=("__rmatmul__",), xp_name=False)
+def __rmatmul__(self: Tensor, other) -> Tensor:
+    """__rmatmul__(self, other): ``other @ self`` for a numpy array on the left."""
     return matmul(other, self)
 
 
-@tensor_method()
-def mm(input, mat2):
+@op
+def mm(input: Tensor, mat2: Tensor) -> Tensor:
     """mm(input, mat2): the product of two 2-D matrices, (n, m) @ (m, p) -> (n, p); no broadcasting.
 
     >>> import tapegrad as tg
@@ -127,11 +151,11 @@ def mm(input, mat2):
         raise _rank_error("mm", "two 2-D matrices", ad, bd)
     if ad.shape[1] != bd.shape[0]:
         raise _inner_error("mm", ad, bd, ad.shape[1], bd.shape[0])
-    return _record(ad @ bd, (a, b), _matmul_backward(a.requires_grad, b.requires_grad))
+    return record(ad @ bd, (a, b), _mm_rule, "MmBackward0")
 
 
-@tensor_method()
-def bmm(input, mat2):
+@op
+def bmm(input: Tensor, mat2: Tensor) -> Tensor:
     """bmm(input, mat2): batched matrix product, (b, n, m) @ (b, m, p) -> (b, n, p); equal batch sizes.
 
     >>> import tapegrad as tg
@@ -148,11 +172,11 @@ def bmm(input, mat2):
                          f"{ad.shape[0]} and {bd.shape[0]} differ")
     if ad.shape[2] != bd.shape[1]:
         raise _inner_error("bmm", ad, bd, ad.shape[2], bd.shape[1])
-    return _record(np.matmul(ad, bd), (a, b), _matmul_backward(a.requires_grad, b.requires_grad))
+    return record(np.matmul(ad, bd), (a, b), _mm_rule, "BmmBackward0")
 
 
-@tensor_method()
-def mv(input, vec):
+@op
+def mv(input: Tensor, vec: Tensor) -> Tensor:
     """mv(input, vec): matrix times vector, (n, m) @ (m,) -> (n,).
 
     >>> import tapegrad as tg
@@ -164,12 +188,13 @@ def mv(input, vec):
     if input.shape[1] != vec.shape[0]:
         raise _inner_error("mv", input, vec, input.shape[1], vec.shape[0])
     _check_same_dtype("mv", input, vec)
-    return matmul(input, vec)
+    a, b = operands("mv", input, vec)
+    return record(a._data @ b._data, (a, b), _mv_rule, "MvBackward0")
 
 
 # ---------------------------------------------------------------------- vector products
-@tensor_method()
-def dot(input, tensor):
+@op
+def dot(input: Tensor, tensor: Tensor) -> Tensor:
     """dot(input, tensor): the dot product of two 1-D tensors of equal length (a 0-d tensor).
 
     >>> import tapegrad as tg
@@ -184,15 +209,11 @@ def dot(input, tensor):
     if ad.shape[0] != bd.shape[0]:
         raise ValueError(f"dot: cannot multiply {tuple(ad.shape)} by {tuple(bd.shape)}: sizes {ad.shape[0]} "
                          f"and {bd.shape[0]} differ")
-    return _record(np.asarray(np.dot(ad, bd)), (a, b), _dot_backward)
+    return record(np.asarray(np.dot(ad, bd)), (a, b), _dot_rule, "DotBackward0")
 
 
-def _dot_backward(xp, g, out, a, b):
-    return g * b, g * a
-
-
-@tensor_method("outer", "ger")
-def outer(input, vec2):
+@op(methods=("outer", "ger"))
+def outer(input: Tensor, vec2: Tensor) -> Tensor:
     """outer(input, vec2): the outer product of two 1-D tensors, (n,) and (m,) -> (n, m). Alias: ger.
 
     >>> import tapegrad as tg
@@ -204,19 +225,18 @@ def outer(input, vec2):
     ad, bd = a._data, b._data
     if ad.ndim != 1 or bd.ndim != 1:
         raise _rank_error("outer", "two 1-D tensors", ad, bd)
-    need_a, need_b = a.requires_grad, b.requires_grad
+    return record(np.multiply.outer(ad, bd), (a, b), _outer_rule, "MulBackward0")
 
-    def backward(xp, g, out, a, b):
-        return (g @ b if need_a else None, a @ g if need_b else None)
 
-    return _record(np.multiply.outer(ad, bd), (a, b), backward)
+def _outer_rule(xp, need, g, out, a, b):
+    return (g @ b if need[0] else None, a @ g if need[1] else None)
 
 
 ger = outer
 
 
-@tensor_method()
-def inner(input, other):
+@op
+def inner(input: Tensor, other: Tensor) -> Tensor:
     """inner(input, other): sums of products over the last dimension of both; a scalar operand multiplies.
 
     The result has shape ``input.shape[:-1] + other.shape[:-1]``.
@@ -241,7 +261,8 @@ def inner(input, other):
 _LABELS = string.ascii_letters  # a-z then A-Z, as numpy and PyTorch number them
 
 
-def einsum(*args, optimize=None):
+@op(methods=())
+def einsum(*args, optimize=None) -> Tensor:
     """einsum(equation, *operands): Einstein summation, with gradients for every operand.
 
     Any equation numpy accepts: repeated subscripts (diagonals, traces), ``...`` broadcasting, implicit output
@@ -274,13 +295,15 @@ def einsum(*args, optimize=None):
         out = np.einsum(spec, *arrays, optimize=optimize)
     except ValueError as e:
         raise _einsum_size_error(equation, terms, arrays, e) from None
-    needs = [t.requires_grad for t in tensors]
+    if len(tensors) == 1:
+        def einsum_rule(xp, g, out, x):
+            return _einsum_grad(xp, 0, terms, out_labels, g, (x,))
+    else:
+        def einsum_rule(xp, need, g, out, *ops):
+            return tuple(_einsum_grad(xp, k, terms, out_labels, g, ops) if needed else None
+                         for k, needed in enumerate(need))
 
-    def backward(xp, g, out, *ops):
-        return tuple(_einsum_grad(xp, k, terms, out_labels, g, ops) if need else None
-                     for k, need in enumerate(needs))
-
-    return _record(np.asarray(out), tuple(tensors), backward)
+    return record(np.asarray(out), tuple(tensors), einsum_rule, _einsum_name(terms, out_labels))
 
 
 def _einsum_operands(ops):
@@ -290,7 +313,7 @@ def _einsum_operands(ops):
     tensors = []
     for i, t in enumerate(ops):
         if isinstance(t, np.ndarray):
-            t = _wrap(t)
+            t = wrap(t)
         elif not isinstance(t, Tensor):
             raise TypeError(f"einsum: operand {i} must be a Tensor, got {type(t).__name__}")
         tensors.append(t)
@@ -299,6 +322,15 @@ def _einsum_operands(ops):
         if t._data.dtype != dt.dtype:
             dt = np.empty((0,), dtype=dtypes.promote(dt, t._data))
     return [t if t._data.dtype == dt.dtype else t.type(dt.dtype) for t in tensors]
+
+
+def _einsum_name(terms, out_labels):
+    """PyTorch's node name for einsum: a sum over the contracted subscripts of one operand, a view of the
+    last product when several are contracted, else a permutation of one operand or a product of several."""
+    contracted = bool(set("".join(terms)) - set(out_labels))
+    if len(terms) == 1:
+        return "SumBackward1" if contracted else "PermuteBackward0"
+    return "ViewBackward0" if contracted else "MulBackward0"
 
 
 def _worth_optimizing(terms, shapes):
