@@ -1,5 +1,7 @@
 """Linear algebra: matmul over every shape combination, mm/bmm/mv/dot/outer/inner, and einsum."""
 
+import re
+
 import numpy as np
 import pytest
 from hypothesis import example, given
@@ -238,6 +240,52 @@ def test_vector_product_errors():
         tg.outer(tg.ones(3), tg.ones(2, 2))
     with value_error(r"inner: cannot multiply \(2, 3\) by \(4,\): last sizes 3 and 4 differ"):
         tg.inner(tg.ones(2, 3), tg.ones(4))
+
+
+# ---------------------------------------------------------------------- dtypes PyTorch refuses
+PRODUCTS = {  # op: (call, shapes of its operands)
+    "matmul": (tg.matmul, [(2, 3), (3, 4)]),
+    "mm": (tg.mm, [(2, 3), (3, 4)]),
+    "bmm": (tg.bmm, [(2, 2, 3), (2, 3, 4)]),
+    "mv": (tg.mv, [(2, 3), (3,)]),
+    "dot": (tg.dot, [(3,), (3,)]),
+    "inner": (tg.inner, [(2, 3), (4, 3)]),
+}
+
+
+@given(matmul_shapes())
+@example(((3,), (3,)))
+@example(((2, 3), (3,)))
+@example(((1, 3), (2, 3, 4)))
+def test_bool_matmul_is_refused_for_every_shape_combination(shapes):
+    a, b = (tg.ones(*s, dtype=tg.bool) for s in shapes)
+    with pytest.raises(NotImplementedError, match=r"^matmul: not implemented for bool tensors \(got bool and "
+                                                    rf"bool, shapes {re.escape(str(tuple(shapes[0])))}"):
+        a @ b
+    assert (a.int() @ b.int()).dtype == tg.int32  # after a cast it works
+
+
+@pytest.mark.parametrize("name", sorted(PRODUCTS))
+def test_bool_products_are_refused_as_pytorch(name):
+    fn, shapes = PRODUCTS[name]
+    with pytest.raises(NotImplementedError, match=rf"^{name}: not implemented for bool tensors"):
+        fn(*[tg.ones(*s, dtype=tg.bool) for s in shapes])
+    assert tg.outer(tg.tensor([True, False]), tg.tensor([True])).tolist() == [[True], [False]]  # a product
+    torch = pytest.importorskip("torch")
+    with pytest.raises(NotImplementedError):
+        getattr(torch, name)(*[torch.ones(*s, dtype=torch.bool) for s in shapes])
+
+
+def test_inner_refuses_mixed_dtypes_but_a_scalar_operand_promotes_as_pytorch():
+    with pytest.raises(RuntimeError, match=r"^inner: expected both operands to have the same dtype, got float32 "
+                                           r"and float64"):
+        tg.inner(tg.zeros(2), tg.zeros(2, dtype=tg.float64))
+    assert tg.inner(tg.tensor(2.0), tg.ones(2, dtype=tg.float64)).dtype == tg.float64
+    assert tg.inner(tg.tensor(True), tg.tensor([True, False])).tolist() == [True, False]
+    torch = pytest.importorskip("torch")
+    with pytest.raises(RuntimeError):
+        torch.inner(torch.zeros(2), torch.zeros(2, dtype=torch.float64))
+    assert torch.inner(torch.tensor(2.0), torch.ones(2, dtype=torch.float64)).dtype == torch.float64
 
 
 # ---------------------------------------------------------------------- einsum

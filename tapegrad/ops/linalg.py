@@ -39,6 +39,14 @@ def _check_same_dtype(op_name, input, other):
                            f"with .to({input._data.dtype}) or .to({other._data.dtype})")
 
 
+def _check_not_bool(op_name, a, b):
+    """PyTorch's matrix products are not implemented for bool (numpy's would be a logical product)."""
+    if a.dtype.kind == "b" or b.dtype.kind == "b":
+        raise NotImplementedError(f"{op_name}: not implemented for bool tensors (got {a.dtype} and {b.dtype}, "
+                                  f"shapes {tuple(a.shape)} and {tuple(b.shape)}), as in PyTorch; cast them with "
+                                  ".long() or .float()")
+
+
 def _rank_error(op_name, want, a, b):
     return ValueError(f"{op_name}: expected {want}, got shapes {tuple(a.shape)} and {tuple(b.shape)}")
 
@@ -105,6 +113,7 @@ def matmul(input: Tensor, other: Tensor) -> Tensor:
     kb = bd.shape[-2] if ndb > 1 else bd.shape[0]
     if ka != kb:
         raise _inner_error("matmul", ad, bd, ka, kb)
+    _check_not_bool("matmul", ad, bd)
     if ndb == 2 and nda > 2:
         # (..., m, k) @ (k, n) as one (N, k) @ (k, n) product: one BLAS call, and b's gradient is one product
         # too (no per-batch (k, n) gradients for the engine to sum).
@@ -151,6 +160,7 @@ def mm(input: Tensor, mat2: Tensor) -> Tensor:
         raise _rank_error("mm", "two 2-D matrices", ad, bd)
     if ad.shape[1] != bd.shape[0]:
         raise _inner_error("mm", ad, bd, ad.shape[1], bd.shape[0])
+    _check_not_bool("mm", ad, bd)
     return record(ad @ bd, (a, b), _mm_rule, "MmBackward0")
 
 
@@ -172,6 +182,7 @@ def bmm(input: Tensor, mat2: Tensor) -> Tensor:
                          f"{ad.shape[0]} and {bd.shape[0]} differ")
     if ad.shape[2] != bd.shape[1]:
         raise _inner_error("bmm", ad, bd, ad.shape[2], bd.shape[1])
+    _check_not_bool("bmm", ad, bd)
     return record(np.matmul(ad, bd), (a, b), _mm_rule, "BmmBackward0")
 
 
@@ -189,6 +200,7 @@ def mv(input: Tensor, vec: Tensor) -> Tensor:
         raise _inner_error("mv", input, vec, input.shape[1], vec.shape[0])
     _check_same_dtype("mv", input, vec)
     a, b = operands("mv", input, vec)
+    _check_not_bool("mv", a._data, b._data)
     return record(a._data @ b._data, (a, b), _mv_rule, "MvBackward0")
 
 
@@ -209,6 +221,7 @@ def dot(input: Tensor, tensor: Tensor) -> Tensor:
     if ad.shape[0] != bd.shape[0]:
         raise ValueError(f"dot: cannot multiply {tuple(ad.shape)} by {tuple(bd.shape)}: sizes {ad.shape[0]} "
                          f"and {bd.shape[0]} differ")
+    _check_not_bool("dot", ad, bd)
     return record(np.asarray(np.dot(ad, bd)), (a, b), _dot_rule, "DotBackward0")
 
 
@@ -245,16 +258,31 @@ def inner(input: Tensor, other: Tensor) -> Tensor:
     >>> tg.inner(tg.ones(2, 3), tg.ones(4, 3)).shape
     tapegrad.Size([2, 4])
     """
+    if isinstance(input, Tensor) and isinstance(other, Tensor) and (input.ndim == 0 or other.ndim == 0):
+        return input * other  # as PyTorch: a product, promoted (MulBackward0)
+    _check_same_dtype("inner", input, other)
     a, b = operands("inner", input, other)
-    if a.ndim == 0 or b.ndim == 0:
+    ad, bd = a._data, b._data
+    if ad.ndim == 0 or bd.ndim == 0:
         return a * b
-    k, kb = a.shape[-1], b.shape[-1]
+    k, kb = ad.shape[-1], bd.shape[-1]
     if k != kb:
-        raise ValueError(f"inner: cannot multiply {tuple(a.shape)} by {tuple(b.shape)}: last sizes {k} and "
+        raise ValueError(f"inner: cannot multiply {tuple(ad.shape)} by {tuple(bd.shape)}: last sizes {k} and "
                          f"{kb} differ")
-    # composed of differentiable ops, so its gradients (of any order) come from theirs
-    product = a.reshape(-1, k) @ b.reshape(-1, k).mT
-    return product.reshape(tuple(a.shape[:-1]) + tuple(b.shape[:-1]))
+    _check_not_bool("inner", ad, bd)
+    m, n = math.prod(ad.shape[:-1]), math.prod(bd.shape[:-1])
+    out = (ad.reshape(m, k) @ bd.reshape(n, k).T).reshape(ad.shape[:-1] + bd.shape[:-1])
+    return record(out, (a, b), _inner_rule(m, n, k), "ViewBackward0")
+
+
+def _inner_rule(m, n, k):
+    """out = a (m, k) @ b (n, k)^T, with a's and b's leading dims flattened to m and n."""
+    def inner_rule(xp, need, g, out, a, b):
+        g = g.reshape((m, n))
+        return ((g @ b.reshape((n, k))).reshape(tuple(a.shape)) if need[0] else None,
+                (g.mT @ a.reshape((m, k))).reshape(tuple(b.shape)) if need[1] else None)
+
+    return inner_rule
 
 
 # ---------------------------------------------------------------------- einsum
