@@ -4,7 +4,7 @@ import re
 
 import numpy as np
 import pytest
-from hypothesis import example, given
+from hypothesis import assume, example, given
 from hypothesis import strategies as st
 
 import tapegrad as tg
@@ -240,6 +240,89 @@ def test_vector_product_errors():
         tg.outer(tg.ones(3), tg.ones(2, 2))
     with value_error(r"inner: cannot multiply \(2, 3\) by \(4,\): last sizes 3 and 4 differ"):
         tg.inner(tg.ones(2, 3), tg.ones(4))
+
+
+# ---------------------------------------------------------------------- empty operands
+@st.composite
+def empty_products(draw):
+    """(op name, operand shapes) of a product with at least one size-0 dimension."""
+    name = draw(st.sampled_from(["matmul", "mm", "bmm", "mv", "dot", "inner", "outer", "einsum"]))
+    side = st.integers(0, 2)
+    m, k, n = draw(side), draw(side), draw(side)
+    batch = draw(st.lists(side, max_size=2))
+    if name == "matmul":
+        a = (k,) if draw(st.booleans()) else tuple(batch) + (m, k)
+        b = (k,) if draw(st.booleans()) else tuple(draw(st.lists(side, max_size=2))[-len(batch):]) + (k, n)
+        shapes = [a, b]
+    else:
+        shapes = {"mm": [(m, k), (k, n)], "bmm": [(m, n, k), (m, k, n)], "mv": [(m, k), (k,)],
+                  "dot": [(k,), (k,)], "inner": [tuple(batch) + (k,), (m, k)], "outer": [(m,), (n,)],
+                  "einsum": [(m, k), (k, n)]}[name]
+    assume(0 in sum(shapes, ()))
+    return name, shapes
+
+
+def _call(lib, name, tensors):
+    if name == "einsum":
+        return lib.einsum("ij,jk->ik", *tensors)
+    return getattr(lib, name)(*tensors)
+
+
+EMPTY_EDGES = [("matmul", [(2, 2, 0), (0, 2)]),  # the folded (N, k) @ (k, n) path with k = 0
+               ("matmul", [(2, 0, 2), (2, 0)]),  # ... with N = 0: its backward crashed
+               ("matmul", [(0, 2, 2), (2, 3)]), ("inner", [(2, 2, 0), (2, 0)])]
+
+
+def _examples(cases):
+    def pin(test):
+        for case in cases:
+            test = example(case)(test)
+        return test
+
+    return pin
+
+
+@given(empty_products())
+@_examples(EMPTY_EDGES)
+def test_products_of_empty_operands_compute_zeros(case):
+    name, shapes = case
+    arrays = [np.ones(s) for s in shapes]
+    xs = [tg.tensor(a, requires_grad=True) for a in arrays]
+    try:
+        want = _call(np, "matmul" if name in ("mm", "bmm", "mv", "dot", "einsum") else name, arrays)
+    except ValueError:  # numpy refuses these shapes (broadcast batches): so must tapegrad
+        with pytest.raises(ValueError):
+            _call(tg, name, xs)
+        return
+    y = _call(tg, name, xs)
+    np.testing.assert_array_equal(y.detach().numpy(), want)
+    y.backward(tg.ones_like(y))
+    for x, a in zip(xs, arrays, strict=True):
+        assert x.grad.shape == a.shape
+        if y.numel() == 0 or name != "outer" and 0 in a.shape[-1:]:  # nothing flows back: zeros
+            np.testing.assert_array_equal(x.grad.numpy(), np.zeros_like(a))
+
+
+@given(empty_products())
+@_examples(EMPTY_EDGES)
+def test_products_of_empty_operands_as_pytorch(case):
+    torch = pytest.importorskip("torch")
+    name, shapes = case
+    arrays = [np.ones(s) for s in shapes]
+    xs = [tg.tensor(a, requires_grad=True) for a in arrays]
+    ts = [torch.tensor(a, requires_grad=True) for a in arrays]
+    try:
+        out = _call(torch, name, ts)
+    except RuntimeError:
+        with pytest.raises((ValueError, RuntimeError)):
+            _call(tg, name, xs)
+        return
+    y = _call(tg, name, xs)
+    out.backward(torch.ones_like(out))
+    y.backward(tg.ones_like(y))
+    np.testing.assert_array_equal(y.detach().numpy(), out.detach().numpy())
+    for x, t in zip(xs, ts, strict=True):
+        np.testing.assert_array_equal(x.grad.numpy(), t.grad.numpy())
 
 
 # ---------------------------------------------------------------------- dtypes PyTorch refuses

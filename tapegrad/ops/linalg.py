@@ -117,9 +117,10 @@ def matmul(input: Tensor, other: Tensor) -> Tensor:
     if ndb == 2 and nda > 2:
         # (..., m, k) @ (k, n) as one (N, k) @ (k, n) product: one BLAS call, and b's gradient is one product
         # too (no per-batch (k, n) gradients for the engine to sum).
-        n = bd.shape[1]
-        out = (ad.reshape(-1, ka) @ bd).reshape(ad.shape[:-1] + (n,))
-        return record(out, (a, b), _folded_rule(ka, n), _matmul_name(a, b))
+        # NOTE: sizes spelled out, not -1: numpy cannot infer a size next to a 0 (empty operands)
+        m, n = math.prod(ad.shape[:-1]), bd.shape[1]
+        out = (ad.reshape(m, ka) @ bd).reshape(ad.shape[:-1] + (n,))
+        return record(out, (a, b), _folded_rule(m, ka, n), _matmul_name(a, b))
     try:
         out = np.matmul(ad, bd)
     except ValueError:
@@ -130,10 +131,11 @@ def matmul(input: Tensor, other: Tensor) -> Tensor:
     return record(out, (a, b), _mv_rule if ndb == 1 else _mm_rule, _matmul_name(a, b))
 
 
-def _folded_rule(k, n):
+def _folded_rule(m, k, n):
+    """out = a @ b computed as (m, k) @ (k, n), a's leading dims flattened to m."""
     def folded_matmul_rule(xp, need, g, out, a, b):
-        ga = g @ b.mT if need[0] else None
-        gb = a.reshape((-1, k)).mT @ g.reshape((-1, n)) if need[1] else None
+        ga = (g.reshape((m, n)) @ b.mT).reshape(tuple(a.shape)) if need[0] else None
+        gb = a.reshape((m, k)).mT @ g.reshape((m, n)) if need[1] else None
         return ga, gb
 
     return folded_matmul_rule
