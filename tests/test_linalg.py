@@ -424,10 +424,73 @@ def test_einsum_argument_forms():
     assert tg.einsum(a, [0, 1], b, [1], [0]).tolist() == [3.0, 3.0]  # numpy's sublist form
     assert tg.einsum(a, [Ellipsis, 1], b, [1]).tolist() == [3.0, 3.0]
     assert tg.einsum("bB,Ba", tg.ones(2, 3), tg.ones(3, 4)).shape == (4, 2)  # implicit output: sorted
-    mixed = tg.einsum("i,i->", tg.ones(3), tg.ones(3, dtype=tg.float64))
+    mixed = tg.einsum("i,j->ij", tg.ones(3), tg.ones(2, dtype=tg.float64))  # a product: promoted
     assert mixed.dtype == tg.float64
+    with pytest.raises(RuntimeError, match="einsum: 'i,i->' contracts operands of dtypes float32 and float64"):
+        tg.einsum("i,i->", tg.ones(3), tg.ones(3, dtype=tg.float64))  # a contraction: PyTorch refuses
     assert tg.einsum("i,i->", tg.tensor([1, 2]), tg.tensor([3, 4])).item() == 11
     assert tg.einsum("ij,jk->ik", tg.ones(64, 64), tg.ones(64, 1200)).shape == (64, 1200)  # optimized path
+
+
+EINSUM_DTYPES = [tg.bool, tg.uint8, tg.int8, tg.int16, tg.int32, tg.int64, tg.float16, tg.float32, tg.float64]
+
+
+def _einsum_dtype_or_error(lib, equation, shapes, dts):
+    ops = [lib.tensor((np.arange(int(np.prod(s))) % 3).reshape(s)).to(getattr(lib, str(d).split(".")[-1]))
+           for s, d in zip(shapes, dts, strict=True)]
+    try:
+        return str(lib.einsum(equation, *ops).dtype).split(".")[-1]
+    except NotImplementedError:
+        return "NotImplementedError"
+    except RuntimeError:
+        return "RuntimeError"
+
+
+@st.composite
+def einsum_dtype_cases(draw):
+    equation, shapes = draw(st.sampled_from(EQUATIONS))
+    dts = draw(st.lists(st.sampled_from(EINSUM_DTYPES), min_size=len(shapes), max_size=len(shapes)))
+    if draw(st.booleans()):
+        dts = [dts[0]] * len(dts)
+    return equation, shapes, dts
+
+
+EINSUM_DTYPE_EDGES = [
+    ("i->", [(2,)], [tg.int32], "int64"),  # a sum of integers is int64 (was int32)
+    ("ii", [(2, 2)], [tg.bool], "int64"),
+    ("ij,j->", [(2, 3), (3,)], [tg.int32, tg.int32], "RuntimeError"),  # i summed first (int64), then int64 @ int32
+    ("ij,k->i", [(2, 3), (4,)], [tg.int32, tg.int32], "int64"),  # both summed first, then multiplied
+    ("i,i->", [(3,), (3,)], [tg.int32, tg.int32], "int32"),  # a contraction keeps the dtype
+    ("i,i->", [(3,), (3,)], [tg.bool, tg.bool], "NotImplementedError"),  # a contraction of bools
+    ("i,i->", [(3,), (3,)], [tg.int32, tg.bool], "RuntimeError"),  # ... of two dtypes
+    ("i,i->", [(3,), (3,)], [tg.bool, tg.int32], "NotImplementedError"),  # the first operand's dtype is checked first
+    ("i,i->i", [(3,), (3,)], [tg.bool, tg.bool], "bool"),  # a product of bools: bool
+    ("i,j->ij", [(2,), (3,)], [tg.int8, tg.uint8], "int16"),  # a product promotes
+    ("i,i,i->", [(3,), (3,), (3,)], [tg.uint8, tg.uint8, tg.int8], "RuntimeError"),
+]
+
+
+@pytest.mark.parametrize("equation, shapes, dts, want", EINSUM_DTYPE_EDGES, ids=lambda v: str(v))
+def test_einsum_dtypes_follow_pytorchs_contraction_steps(equation, shapes, dts, want):
+    assert _einsum_dtype_or_error(tg, equation, shapes, dts) == want
+
+
+@given(einsum_dtype_cases())
+def test_einsum_dtypes_are_pytorchs(case):
+    torch = pytest.importorskip("torch")
+    equation, shapes, dts = case
+    assert _einsum_dtype_or_error(tg, equation, shapes, dts) == _einsum_dtype_or_error(torch, equation, shapes, dts)
+
+
+def test_einsum_of_two_float_dtypes_promotes_a_product_and_sends_gradients_back_in_each_dtype():
+    a = tg.tensor([1.0, 2.0], requires_grad=True)
+    b = tg.tensor([3.0, 4.0, 5.0], dtype=tg.float64, requires_grad=True)
+    out = tg.einsum("i,j->ij", a, b)
+    assert out.dtype == tg.float64
+    out.sum().backward()
+    assert a.grad.dtype == tg.float32 and a.grad.tolist() == [12.0, 12.0]
+    assert b.grad.dtype == tg.float64 and b.grad.tolist() == [3.0, 3.0, 3.0]
+    assert tg.einsum("i->", tg.tensor([2**31 - 1, 1], dtype=tg.int32)).item() == 2**31  # summed in int64
 
 
 def test_einsum_computes_only_needed_gradients():

@@ -10,15 +10,15 @@ differ``.
 
 from __future__ import annotations
 
+import collections
 import functools
 import math
 import string
-from collections import Counter
 
 import numpy as np
 
 from .. import dtypes
-from ..autograd.declare import Tensor, op, operands, record, wrap
+from ..autograd.declare import Tensor, cast, op, operands, record, wrap
 
 __all__ = ["matmul", "mm", "bmm", "mv", "dot", "inner", "outer", "ger", "einsum"]
 
@@ -301,6 +301,11 @@ def einsum(*args, optimize=None) -> Tensor:
     explicit output are summed. ``optimize`` (a tapegrad extra) is numpy's contraction-order option; by
     default it is used for more than two operands or large ones.
 
+    Dtypes are PyTorch's, which follow its left-to-right contraction steps: a sum over a subscript of integer
+    or bool values gives int64 (``einsum('i->', int32)`` is int64), a contraction of two operands needs one
+    dtype and not bool, and an elementwise product of operands promotes (``einsum('i,j->ij', f32, f64)`` is
+    float64); where PyTorch refuses, so does einsum.
+
     >>> import tapegrad as tg
     >>> tg.einsum("ij,jk->ik", tg.ones(2, 3), tg.ones(3, 4)).shape
     tapegrad.Size([2, 4])
@@ -318,6 +323,15 @@ def einsum(*args, optimize=None) -> Tensor:
     tensors = _einsum_operands(ops)
     arrays = [t._data for t in tensors]
     terms, out_labels = _parse_einsum(equation, tuple(a.ndim for a in arrays))
+    try:
+        dtype = _einsum_dtype(terms, out_labels, tuple(tuple(n != 1 for n in a.shape) for a in arrays),
+                              tuple(a.dtype for a in arrays))
+    except (RuntimeError, NotImplementedError) as e:
+        size_error = _einsum_size_error(equation, terms, arrays, None)
+        raise (size_error or type(e)(f"einsum: {equation!r} {e}")) from None
+    if any(a.dtype != dtype for a in arrays):
+        tensors = [cast(t, dtype) for t in tensors]
+        arrays = [t._data for t in tensors]
     spec = ",".join(terms) + "->" + out_labels
     if optimize is None:
         optimize = _worth_optimizing(terms, [a.shape for a in arrays])
@@ -337,7 +351,7 @@ def einsum(*args, optimize=None) -> Tensor:
 
 
 def _einsum_operands(ops):
-    """The operands as tensors of one dtype (numpy arrays, the constants of gradient rules, are wrapped)."""
+    """The operands as tensors (numpy arrays, the constants of gradient rules, are wrapped)."""
     if not ops:
         raise ValueError("einsum: at least one operand is needed")
     tensors = []
@@ -347,11 +361,58 @@ def _einsum_operands(ops):
         elif not isinstance(t, Tensor):
             raise TypeError(f"einsum: operand {i} must be a Tensor, got {type(t).__name__}")
         tensors.append(t)
-    dt = tensors[0]._data
-    for t in tensors[1:]:
-        if t._data.dtype != dt.dtype:
-            dt = np.empty((0,), dtype=dtypes.promote(dt, t._data))
-    return [t if t._data.dtype == dt.dtype else t.type(dt.dtype) for t in tensors]
+    return tensors
+
+
+@functools.lru_cache(maxsize=1024)
+def _einsum_dtype(terms, out_labels, wide, dts):
+    """The dtype of PyTorch's einsum of operands of dtypes ``dts`` (``wide``: which of their dims are not 1).
+
+    PyTorch contracts the operands left to right, and its steps decide the dtype: a subscript to contract that
+    only one of the two operands has (with a size other than 1), and no later operand, is summed in it first
+    (a sum makes integers and bools int64); a pair that shares subscripts to contract is multiplied by a
+    batched matrix product (which wants one dtype, not bool), a pair that does not by an elementwise product
+    (which promotes); one operand's contraction is a sum. Raises PyTorch's refusals (the message goes on the
+    equation)."""
+    contracted = sorted(set("".join(terms)) - set(out_labels))
+    live = [frozenset(c for c, w in zip(term, dims, strict=True) if w) for term, dims in zip(terms, wide,
+                                                                                            strict=True)]
+    counts = {c: sum(c in labels for labels in live) for c in contracted}
+    ops = collections.deque(zip(live, dts, strict=True))
+    while len(ops) > 1:
+        (la, da), (lb, db) = ops.popleft(), ops.popleft()
+        summed, in_a, in_b = set(), set(), set()
+        for c in contracted:
+            if c in la and c in lb:
+                counts[c] -= 1
+                if counts[c] == 1:
+                    summed.add(c)
+                    counts[c] = 0
+            elif counts[c] == 1 and (c in la or c in lb):
+                (in_a if c in la else in_b).add(c)
+                counts[c] = 0
+        if in_a:
+            la, da = la - in_a, _sum_dtype(da)
+        if in_b:
+            lb, db = lb - in_b, _sum_dtype(db)
+        if not summed:
+            dt = dtypes.promote(np.empty((0,), da), np.empty((0,), db))
+        elif da.kind == "b":  # PyTorch dispatches on the first operand's dtype, then compares the second's
+            raise NotImplementedError("contracts bool operands, which PyTorch does not implement (a batched "
+                                      "matrix product of bools); cast them with .long() or .float()")
+        elif da != db:
+            raise RuntimeError(f"contracts operands of dtypes {da} and {db}, which PyTorch refuses: its batched "
+                               "matrix product does not promote (and summing a subscript found in one operand "
+                               "only makes integers int64 first); cast the operands to one dtype")
+        else:
+            dt = da
+        ops.appendleft(((la | lb) - summed, dt))
+    dt = ops[0][1]
+    return _sum_dtype(dt) if len(terms) == 1 and contracted else dt
+
+
+def _sum_dtype(dt):
+    return np.dtype(np.int64) if dt.kind in "biu" else dt
 
 
 def _einsum_name(terms, out_labels):
@@ -440,7 +501,7 @@ def _parse_einsum(equation, ndims):
                 raise ValueError(f"einsum: output subscript {c!r} does not appear in any operand of "
                                  f"{equation!r}")
     else:
-        counts = Counter(lhs.replace("...", "").replace(",", ""))
+        counts = collections.Counter(lhs.replace("...", "").replace(",", ""))
         out = ell + "".join(sorted(c for c, n in counts.items() if n == 1))
     return explicit, out
 
@@ -458,6 +519,8 @@ def _einsum_size_error(equation, terms, arrays, error):
                                       f"{tuple(a.shape)}) in {equation!r}")
             if c not in seen or seen[c][1] == 1:
                 seen[c] = (i, n)
+    if error is None:
+        return None
     return ValueError(f"einsum: {equation!r} failed on shapes {[tuple(a.shape) for a in arrays]}: {error}")
 
 
