@@ -423,6 +423,8 @@ def test_einsum_argument_forms():
     assert tg.einsum("ij,j->i", [a, b]).tolist() == [3.0, 3.0]  # operands as one list
     assert tg.einsum(a, [0, 1], b, [1], [0]).tolist() == [3.0, 3.0]  # numpy's sublist form
     assert tg.einsum(a, [Ellipsis, 1], b, [1]).tolist() == [3.0, 3.0]
+    # sublist integers 0-25 are A-Z and 26-51 a-z (numpy's and PyTorch's), so an implicit output orders them
+    assert tg.einsum(tg.ones(2, 3), [26, 0]).shape == (3, 2) and tg.einsum(tg.ones(2, 3), [0, 26]).shape == (2, 3)
     assert tg.einsum("bB,Ba", tg.ones(2, 3), tg.ones(3, 4)).shape == (4, 2)  # implicit output: sorted
     mixed = tg.einsum("i,j->ij", tg.ones(3), tg.ones(2, dtype=tg.float64))  # a product: promoted
     assert mixed.dtype == tg.float64

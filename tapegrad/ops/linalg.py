@@ -288,7 +288,7 @@ def _inner_rule(m, n, k):
 
 
 # ---------------------------------------------------------------------- einsum
-_LABELS = string.ascii_letters  # a-z then A-Z, as numpy and PyTorch number them
+_LABELS = string.ascii_uppercase + string.ascii_lowercase  # sublist integers 0-51, as numpy and PyTorch
 
 
 @op(methods=())
