@@ -15,6 +15,7 @@ bilinear family, recorded as ops whose rules call each other, so ``create_graph=
 Pooling gradients are linear in the output gradient; they are recorded with their adjoints the same way.
 """
 
+import functools
 import numbers
 
 import numpy as np
@@ -416,14 +417,35 @@ class _PoolGeometry:
         return self.lead + (self.OH, self.OW)
 
 
+@functools.cache
+def _first_of_equals(dtype):
+    """``maximum(earlier, later, out=None)``: np.maximum, keeping the earlier of two equal values (-0.0 before
+    0.0, as PyTorch's max pooling). numpy's loops break ties differently (float16's keeps its first argument,
+    the SIMD loops of float32 and float64 their second), so the order is measured once per dtype; if numpy is
+    not consistent, a slower exact form is used."""
+    earlier, later = np.full(64, -0.0, dtype), np.zeros(64, dtype)
+    kept = [np.signbit(np.maximum(e, v)) for e, v in ((earlier, later), (earlier[::2], later[1::2]))]
+    if all(k.all() for k in kept):
+        return lambda e, v, out=None: np.maximum(e, v, out=out)
+    if not any(k.any() for k in kept):
+        return lambda e, v, out=None: np.maximum(v, e, out=out)
+
+    def exact(e, v, out=None):
+        best = np.where((v > e) | np.isnan(v), v, e)
+        return best if out is None else np.copyto(out, best) or out
+
+    return exact
+
+
 def _window_max(geo, a, axis, pick, nan_aware=False):
-    """Max over the windows along ``axis``; with ``pick``, also each window's tap of the first maximum
-    (PyTorch's tie-break) or, ``nan_aware``, of the last NaN (a NaN wins, as in PyTorch)."""
+    """Max over the windows along ``axis`` (the first of equal maxima, as PyTorch: -0.0 before 0.0); with
+    ``pick``, also each window's tap of the first maximum or, ``nan_aware``, of the last NaN (a NaN wins)."""
     k = geo.axis(axis)[0]
     first = geo.tap(a, axis, 0)
     if k == 1:
         return first, (np.zeros(first.shape, np.int8) if pick else None)
-    best = np.maximum(first, geo.tap(a, axis, 1))
+    maximum = _first_of_equals(a.dtype)
+    best = maximum(first, geo.tap(a, axis, 1))
     which = None
     if pick:
         second = geo.tap(a, axis, 1)
@@ -434,7 +456,7 @@ def _window_max(geo, a, axis, pick, nan_aware=False):
         if pick:
             hit = (v > best) | np.isnan(v) if nan_aware else v > best
             which += hit * (j - which)  # NOTE: arithmetic, not where=: masked writes are slow on random masks
-        np.maximum(best, v, out=best)
+        maximum(best, v, out=best)
     return best, which
 
 
@@ -618,6 +640,7 @@ def avg_pool2d(input: Tensor, kernel_size, stride=None, padding=0, ceil_mode: bo
         if not np.isfinite(total).all():
             # NOTE: a sum of huge values can overflow where their mean does not: scale first, then add.
             mean = window_sum(buf / np.max(d)) * (np.max(d) / d)
+        np.add(mean, 0, out=mean)  # NOTE: a zero mean is +0 in PyTorch, whatever the signs (0 / -1 = +0 there)
         return mean.reshape(geo.out_shape())
 
     def adjoint(g):
@@ -686,7 +709,7 @@ def adaptive_avg_pool2d(input: Tensor, output_size) -> Tensor:
             return xp.broadcast_to(g / n, tuple(x.shape))
 
         with np.errstate(over="ignore"):
-            out = x.mean(axis=(-2, -1), keepdims=True, dtype=x.dtype)
+            out = x.mean(axis=(-2, -1), keepdims=True, dtype=x.dtype) + x.dtype.type(0)  # a sum from +0
         if not np.isfinite(out).all():  # NOTE: a sum of huge values can overflow where their mean does not
             out = (x / n).sum(axis=(-2, -1), keepdims=True, dtype=x.dtype)
         return record(out, (input,), mean_rule, "MeanBackward1")
