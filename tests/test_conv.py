@@ -449,8 +449,27 @@ def test_pooling_sums_start_from_positive_zero_as_pytorch():
 
 
 # ---------------------------------------------------------------------- avg_pool2d
+RAMP = np.arange(144.0).reshape(2, 2, 6, 6)  # its first 25 values are the 5x5 ramp of the pinned edges
+PAST_THE_PADDING = [  # ceil_mode windows that run past the right/bottom padding: their part beyond it never counts
+    ((1, 1, 5, 5), (2, 2), (2, 2), (0, 0), (1, 1), True),
+    ((1, 1, 6, 6), (3, 3), (2, 2), (1, 1), (1, 1), True),  # past the padding of 1 on both sides
+    ((1, 1, 6, 5), (3, 2), (2, 2), (1, 1), (1, 1), True),  # ... along the height only
+    ((1, 1, 6, 6), (3, 3), (2, 2), (0, 0), (1, 1), True),
+]
+
+
+def _pin(*cases):
+    def pin(test):
+        for case in cases:
+            test = example(*case)(test)
+        return test
+
+    return pin
+
+
 @given(pool_cases(dilate=False), st.booleans(), st.sampled_from([None, 3]),
        arrays(shape=(2, 2, 6, 6)))
+@_pin(*[(case, cip, None, RAMP) for case in PAST_THE_PADDING for cip in (True, False)])
 def test_avg_pool2d_forward_matches_loop_reference(case, count_include_pad, override, values):
     shape, k, s, p, _, ceil_mode = case
     x = values.reshape(-1)[:int(np.prod(shape))].reshape(shape)
@@ -463,6 +482,49 @@ def test_avg_pool2d_gradients_match_finite_differences(case, count_include_pad, 
     shape, k, s, p, _, ceil_mode = case
     x = values.reshape(-1)[:int(np.prod(shape))].reshape(shape)
     assert_gradients(lambda t: avg_pool2d(t, k, s, p, ceil_mode, count_include_pad), x)
+
+
+def test_avg_pool2d_window_past_the_padding_counts_only_up_to_it():
+    """PyTorch's numbers on a 5x5 ramp, kernel 2, stride 2, ceil_mode: the last row and column of windows
+    start inside the input and end past it (there is no padding): each divides by what it covers."""
+    ramp = tg.arange(25.0).reshape(1, 1, 5, 5)
+    want = [[3.0, 5.0, 6.5], [13.0, 15.0, 16.5], [20.5, 22.5, 24.0]]
+    for count_include_pad in (True, False):
+        out = avg_pool2d(ramp, 2, 2, 0, ceil_mode=True, count_include_pad=count_include_pad)
+        assert out[0, 0].tolist() == want
+    padded = avg_pool2d(ramp, 2, 2, 1, ceil_mode=True, count_include_pad=True)
+    assert padded[0, 0].tolist() == [[0.0, 0.75, 1.75], [3.75, 9.0, 11.0], [8.75, 19.0, 21.0]]
+
+
+@st.composite
+def avg_pool_cases(draw):
+    """Random sizes, kernels, strides, paddings, ceil_mode, count_include_pad and divisor_override."""
+    k = (draw(st.integers(1, 4)), draw(st.integers(1, 4)))
+    s = (draw(st.integers(1, 4)), draw(st.integers(1, 4)))
+    p = (draw(st.integers(0, k[0] // 2)), draw(st.integers(0, k[1] // 2)))
+    h = draw(st.integers(max(1, k[0] - 2 * p[0]), 9))
+    w = draw(st.integers(max(1, k[1] - 2 * p[1]), 9))
+    batch = draw(st.sampled_from([(1,), (2,), (1, 2)]))
+    override = draw(st.sampled_from([None, None, 2, -3]))
+    return batch + (h, w), k, s, p, draw(st.booleans()), draw(st.booleans()), override
+
+
+@given(avg_pool_cases(), st.integers(0, 2**32 - 1))
+@_pin(*[((case[0], case[1], case[2], case[3], True, cip, None), 0) for case in PAST_THE_PADDING
+        for cip in (True, False)])
+def test_avg_pool2d_matches_pytorch(case, seed):
+    torch = pytest.importorskip("torch")
+    shape, k, s, p, ceil_mode, count_include_pad, override = case
+    x = np.random.default_rng(seed).standard_normal(shape)
+    ours = tg.tensor(x, requires_grad=True)
+    theirs = torch.tensor(x, requires_grad=True)
+    y = avg_pool2d(ours, k, s, p, ceil_mode, count_include_pad, override)
+    ty = torch.nn.functional.avg_pool2d(theirs, k, s, p, ceil_mode, count_include_pad, override)
+    np.testing.assert_allclose(y.detach().numpy(), ty.detach().numpy(), rtol=1e-12, atol=1e-12)
+    g = np.random.default_rng(seed + 1).standard_normal(tuple(ty.shape))
+    y.backward(tg.tensor(g))
+    ty.backward(torch.tensor(g))
+    np.testing.assert_allclose(ours.grad.numpy(), theirs.grad.numpy(), rtol=1e-12, atol=1e-12)
 
 
 def test_avg_pool2d_second_order_and_default_stride():
