@@ -140,7 +140,7 @@ def pool_cases(draw, dilate=True):
     k = (draw(st.integers(1, 3)), draw(st.integers(1, 3)))
     s = (draw(st.integers(1, 3)), draw(st.integers(1, 3)))
     d = (draw(st.integers(1, 2)), draw(st.integers(1, 2))) if dilate else (1, 1)
-    p = tuple(draw(st.integers(0, (d[a] * (k[a] - 1) + 1) // 2)) for a in range(2))
+    p = tuple(draw(st.integers(0, k[a] // 2)) for a in range(2))  # PyTorch: at most half the kernel
     ceil_mode = draw(st.booleans())
     h = draw(st.integers(max(1, d[0] * (k[0] - 1) + 1 - 2 * p[0]), 6))
     w = draw(st.integers(max(1, d[1] * (k[1] - 1) + 1 - 2 * p[1]), 6))
@@ -316,10 +316,77 @@ def test_conv2d_large_finite_values_stay_finite():
     ((1, 4, 5, 5), (2, 4, 3, 3), dict(padding="full"), r"conv2d: invalid padding string 'full'"),
     ((1, 4, 5, 5), (2, 4, 3, 3), dict(groups=0), r"conv2d: non-positive groups.*groups=0"),
     ((1, 4, 5, 5), (2, 4, 3, 3), dict(stride=(1, 2, 3)), r"conv2d: expected stride.*\(1, 2, 3\)"),
+    ((1, 4, 5, 5), (2, 4, 3, 3), dict(padding=[]), r"conv2d: expected padding.*\[\]"),
+    ((1, 4, 5, 5), (0, 4, 3, 3), {}, r"conv2d: given groups=1, expected weight to be at least 1 at dimension 0"),
+    ((1, 4, 5, 5), (2, 2, 3, 3), dict(groups=4), r"conv2d: given groups=4, expected weight to be at least 4"),
+    ((1, 4, 5, 5), (2, 4, 0, 3), {}, r"conv2d: kernel size should be greater than zero.*\(2, 4, 0, 3\)"),
+    ((2, 4, 0, 5), (2, 4, 1, 1), dict(padding=1), r"conv2d: only zero batch or zero channel inputs.*\(2, 4, 0, 5\)"),
+    ((4, 5, 0), (2, 4, 1, 1), dict(padding=1), r"conv2d: only zero batch or zero channel inputs.*\(1, 4, 5, 0\)"),
 ])
 def test_conv2d_bad_arguments_name_the_op_and_shapes(x_shape, w_shape, kwargs, pattern):
     with pytest.raises(RuntimeError, match=pattern):
         conv2d(tg.zeros(*x_shape), tg.zeros(*w_shape), **kwargs)
+
+
+@pytest.mark.parametrize("kwargs, name", [(dict(stride=1.5), "stride"), (dict(padding=True), "padding"),
+                                          (dict(dilation=(1, 2.0)), "dilation"), (dict(groups=1.0), "groups"),
+                                          (dict(groups=True), "groups")])
+def test_conv2d_non_integer_arguments_are_type_errors_as_pytorch(kwargs, name):
+    with pytest.raises(TypeError, match=rf"^conv2d: {name} must be an int"):
+        conv2d(tg.zeros(1, 1, 4, 4), tg.zeros(1, 1, 2, 2), **kwargs)
+    with pytest.raises(TypeError, match="conv2d: expected a Tensor as input, got ndarray"):
+        conv2d(np.zeros((1, 1, 4, 4)), tg.zeros(1, 1, 2, 2))
+
+
+def test_conv2d_of_zero_batch_or_zero_channels_computes_as_pytorch():
+    x = tg.zeros(0, 2, 4, 4, requires_grad=True)
+    w, b = tg.ones(3, 2, 3, 3, requires_grad=True), tg.ones(3, requires_grad=True)
+    out = conv2d(x, w, b)
+    assert out.shape == (0, 3, 2, 2)
+    out.sum().backward()
+    assert x.grad.shape == x.shape and not w.grad.numpy().any() and not b.grad.numpy().any()
+    x = tg.zeros(2, 0, 4, 4, requires_grad=True)
+    w = tg.ones(3, 0, 3, 3, requires_grad=True)
+    out = conv2d(x, w, b, padding=1)  # PyTorch 2.13's result has no channels either
+    assert out.shape == (2, 0, 4, 4) and out.grad_fn.name() == "ConvolutionBackward0"
+    b.grad = None
+    out.sum().backward()
+    assert x.grad.shape == x.shape and w.grad.shape == w.shape and b.grad.tolist() == [0.0, 0.0, 0.0]
+    assert conv2d(tg.zeros(0, 4, 4), tg.ones(3, 0, 3, 3)).shape == (0, 2, 2)
+
+
+@st.composite
+def empty_conv_cases(draw):
+    """Shapes of conv2d's input, weight and bias with a size 0 somewhere, and its arguments."""
+    n, c, h, w = (draw(st.integers(0, 2)) for _ in range(4))
+    groups = draw(st.sampled_from([1, 1, 2]))
+    # (a kernel of size 0 is always refused here; PyTorch skips that check for empty inputs and returns
+    # outputs larger than the input, or fails in select())
+    o, kh, kw = draw(st.integers(0, 4)), draw(st.integers(1, 2)), draw(st.integers(1, 2))
+    x = (n, c * groups, h, w) if draw(st.booleans()) else (c * groups, h, w)
+    assume(0 in x + (o,))
+    return x, (o, c, kh, kw), draw(st.booleans()), dict(padding=draw(st.integers(0, 1)), groups=groups)
+
+
+@given(empty_conv_cases())
+def test_conv2d_of_empty_operands_as_pytorch(case):
+    torch = pytest.importorskip("torch")
+    xs, ws, with_bias, kwargs = case
+    arrays = [np.ones(xs), np.ones(ws)] + ([np.ones(ws[0])] if with_bias else [])
+    ours = [tg.tensor(a, requires_grad=True) for a in arrays]
+    theirs = [torch.tensor(a, requires_grad=True) for a in arrays]
+    try:
+        ty = torch.nn.functional.conv2d(*theirs, **kwargs)
+    except RuntimeError:
+        with pytest.raises(RuntimeError, match="^conv2d: "):
+            conv2d(*ours, **kwargs)
+        return
+    y = conv2d(*ours, **kwargs)
+    np.testing.assert_array_equal(y.detach().numpy(), ty.detach().numpy())
+    y.sum().backward()
+    ty.sum().backward()
+    for a, t in zip(ours, theirs, strict=True):
+        np.testing.assert_array_equal(a.grad.numpy(), t.grad.numpy())
 
 
 def test_conv2d_bad_bias_and_mixed_dtypes():
@@ -368,6 +435,22 @@ def test_max_pool2d_window_in_the_padding_is_minus_infinity_with_no_gradient():
     assert out.shape == (1, 1, 1, 2) and out.tolist() == [[[[-np.inf, -np.inf]]]]
     out.backward(tg.ones_like(out))
     assert x.grad.tolist() == [[[[0.0, 0.0, 0.0, 0.0]]]]
+
+
+@given(pool_cases(), st.integers(0, 2**32 - 1), st.booleans())
+def test_max_pool2d_matches_pytorch(case, seed, ties):
+    torch = pytest.importorskip("torch")
+    shape, k, s, p, d, ceil_mode = case
+    x = np.random.default_rng(seed).integers(-2, 3, shape).astype(float) if ties else distinct_values(shape, seed)
+    ours, theirs = tg.tensor(x, requires_grad=True), torch.tensor(x, requires_grad=True)
+    y, idx = max_pool2d(ours, k, s, p, d, ceil_mode, return_indices=True)
+    ty, tidx = torch.nn.functional.max_pool2d(theirs, k, s, p, d, ceil_mode, return_indices=True)
+    np.testing.assert_array_equal(y.detach().numpy(), ty.detach().numpy())
+    np.testing.assert_array_equal(idx.numpy(), tidx.numpy())
+    g = np.random.default_rng(seed + 1).standard_normal(tuple(ty.shape))
+    y.backward(tg.tensor(g))
+    ty.backward(torch.tensor(g))
+    np.testing.assert_allclose(ours.grad.numpy(), theirs.grad.numpy(), rtol=1e-12, atol=1e-12)
 
 
 def test_max_pool2d_gradient_goes_to_the_first_of_tied_maxima():
@@ -583,7 +666,9 @@ def test_adaptive_avg_pool2d_huge_values_stay_finite(size):
 # ---------------------------------------------------------------------- pooling errors
 @pytest.mark.parametrize("call, error, pattern", [
     (lambda: max_pool2d(tg.zeros(1, 1, 5, 5), 3, padding=2), RuntimeError,
-     r"max_pool2d: pad should be .*at most half.*pad=2, kernel_size=3"),
+     r"max_pool2d: pad should be .*at most half.*padding=\(2, 2\) and kernel_size=\(3, 3\)"),
+    (lambda: max_pool2d(tg.zeros(1, 1, 5, 5), 3, padding=2, dilation=2), RuntimeError,  # not the dilated kernel
+     r"max_pool2d: pad should be .*at most half of the kernel size"),
     (lambda: max_pool2d(tg.zeros(1, 1, 2, 2), 3), RuntimeError,
      r"max_pool2d: given input of shape \(1, 1, 2, 2\).*output size \(0 x 0\) is too small"),
     (lambda: max_pool2d(tg.zeros(2, 2), 2), RuntimeError, r"max_pool2d: expected .*3-D.*\(2, 2\)"),
@@ -605,10 +690,43 @@ def test_adaptive_avg_pool2d_huge_values_stay_finite(size):
      r"adaptive_avg_pool2d: .*non-zero size.*\(1, 1, 0, 4\)"),
     (lambda: adaptive_avg_pool2d(tg.zeros(1, 1, 4, 4, dtype=tg.int64), 2), NotImplementedError,
      r"adaptive_avg_pool2d: not implemented for dtype int64"),
+    (lambda: adaptive_avg_pool2d(tg.zeros(1, 1, 4, 4, dtype=tg.int64), 1), RuntimeError,
+     r"adaptive_avg_pool2d: mean of int64 values"),
+    (lambda: adaptive_avg_pool2d(tg.zeros(4), 1), IndexError, r"adaptive_avg_pool2d: .*at least 2 dim.*\(4,\)"),
+    (lambda: adaptive_avg_pool2d(tg.zeros(1, 1, 4, 4), 2.0), TypeError, r"adaptive_avg_pool2d: output_size must"),
+    (lambda: adaptive_avg_pool2d(tg.zeros(1, 1, 4, 4), (2.0, 2)), TypeError, r"adaptive_avg_pool2d: output_size"),
+    (lambda: adaptive_avg_pool2d(tg.zeros(1, 1, 4, 4), True), TypeError, r"adaptive_avg_pool2d: output_size"),
+    (lambda: max_pool2d(tg.zeros(1, 1, 4, 4), 2.0), TypeError, r"max_pool2d: kernel_size must be an int"),
+    (lambda: max_pool2d(tg.zeros(1, 1, 4, 4), True), TypeError, r"max_pool2d: kernel_size must be an int"),
+    (lambda: max_pool2d(tg.zeros(1, 1, 4, 4), 2, dilation=1.5), TypeError, r"max_pool2d: dilation must be an"),
+    (lambda: max_pool2d(tg.zeros(1, 1, 4, 4), (2, 2, 2)), RuntimeError, r"max_pool2d: expected kernel_size"),
+    (lambda: max_pool2d(tg.zeros(1, 1, 4, 4, dtype=tg.bool), 2), NotImplementedError,
+     r"max_pool2d: not implemented for bool tensors"),
+    (lambda: avg_pool2d(tg.zeros(4, 4), 2), IndexError, r"avg_pool2d: expected .*3-D.*\(4, 4\)"),
+    (lambda: avg_pool2d(tg.zeros(1, 1, 1, 4, 4), 2), RuntimeError, r"avg_pool2d: expected .*\(1, 1, 1, 4, 4\)"),
+    (lambda: avg_pool2d(tg.zeros(1, 1, 4, 4), 2, divisor_override=2.5), TypeError,
+     r"avg_pool2d: divisor_override must be an int"),
+    (lambda: avg_pool2d(tg.zeros(1, 1, 4, 4), 2, divisor_override=True), TypeError,
+     r"avg_pool2d: divisor_override must be an int"),
+    (lambda: avg_pool2d(tg.zeros(1, 1, 4, 4, dtype=tg.int32), 2), NotImplementedError,
+     r"avg_pool2d: not implemented for int32 tensors"),
+    (lambda: avg_pool2d(tg.zeros(1, 1, 4, 4, dtype=tg.bool), 2), NotImplementedError,
+     r"avg_pool2d: not implemented for bool tensors"),
+    (lambda: max_pool2d(np.zeros((1, 1, 4, 4)), 2), TypeError, r"max_pool2d: expected a Tensor as input"),
 ])
 def test_pooling_bad_arguments_name_the_op_and_shapes(call, error, pattern):
     with pytest.raises(error, match=pattern):
         call()
+
+
+def test_adaptive_avg_pool2d_to_one_is_a_mean_over_the_last_two_dims_of_any_input_as_pytorch():
+    x = tg.arange(24.0).reshape(1, 2, 3, 4)
+    assert adaptive_avg_pool2d(x[0, 0], 1).tolist() == [[5.5]]  # 2-D: PyTorch takes the mean here too
+    assert adaptive_avg_pool2d(x[None], (1, 1)).shape == (1, 1, 2, 1, 1)  # and 5-D
+    empty = adaptive_avg_pool2d(tg.zeros(0, 3, 4, requires_grad=True), 1)
+    assert empty.shape == (0, 1, 1)
+    assert np.isnan(adaptive_avg_pool2d(tg.zeros(2, 0, 4), 1).numpy()).all()  # the mean of nothing
+    assert adaptive_avg_pool2d(tg.zeros(0, 1, 4), 2).shape == (0, 2, 2)  # a 3-D input's channels may be 0
 
 
 def test_pooling_ceil_mode_window_past_the_input_matches_reference():

@@ -21,24 +21,32 @@ import numbers
 import numpy as np
 from numpy.lib.stride_tricks import as_strided
 
-from ..autograd.declare import Tensor, backward_op, op, record, wrap
+from ..autograd.declare import Tensor, backward_op, expected_tensor, op, record, wrap
 from ..autograd.grad_mode import state as _grad_state
 
 __all__ = ["conv2d", "max_pool2d", "avg_pool2d", "adaptive_avg_pool2d"]
 
 
 # ---------------------------------------------------------------------- arguments
-def _pair(op, name, value, allow_zero=False):
-    """An int or a sequence of one or two ints, as a pair (PyTorch's ``_pair``)."""
+def _pair(op, name, value):
+    """An int or a sequence of one or two ints, as a pair (PyTorch's ``_pair``). Floats and bools are a
+    TypeError, as in PyTorch's argument parser; other lengths a RuntimeError."""
     if isinstance(value, Tensor):
         value = value.tolist()
-    if isinstance(value, numbers.Integral) and not isinstance(value, bool):
-        return int(value), int(value)
-    if isinstance(value, (tuple, list)) and len(value) in (1, 2) and all(
-            isinstance(v, numbers.Integral) and not isinstance(v, bool) for v in value):
-        return (int(value[0]), int(value[-1]))
-    raise RuntimeError(f"{op}: expected {name} to be a single integer value or a list of 2 values to match "
-                       f"the convolution dimensions, but got {name}={value!r}")
+    items = value if isinstance(value, (tuple, list)) else (value,)
+    for v in items:
+        if not isinstance(v, numbers.Integral) or isinstance(v, bool):
+            raise TypeError(f"{op}: {name} must be an int or a tuple of ints, but got {name}={value!r}")
+    if not 1 <= len(items) <= 2:
+        raise RuntimeError(f"{op}: expected {name} to be a single integer value or a list of 2 values to match "
+                           f"the convolution dimensions, but got {name}={value!r}")
+    return int(items[0]), int(items[-1])
+
+
+def _tensor_input(op, input):
+    if not isinstance(input, Tensor):
+        raise expected_tensor(op, input)
+    return input._data
 
 
 def _shape(a):
@@ -289,13 +297,21 @@ def _check_conv(op, x, w, b, stride, dilation, groups):
                            + (f" and bias dtype {b.dtype}" if b is not None else "")
                            + " must be the same; cast with .float() or .double()")
     if x.dtype.kind not in "iuf":
-        raise RuntimeError(f"{op}: expected a numeric input, got dtype {x.dtype}")
-    if not isinstance(groups, numbers.Integral) or groups <= 0:
+        raise NotImplementedError(f"{op}: not implemented for {x.dtype} tensors, as in PyTorch; cast the input "
+                                  "and weight with .float()")
+    if not isinstance(groups, numbers.Integral) or isinstance(groups, bool):
+        raise TypeError(f"{op}: groups must be an int, but got groups={groups!r}")
+    if groups <= 0:
         raise RuntimeError(f"{op}: non-positive groups is not supported, got groups={groups}")
     if min(stride) <= 0:
         raise RuntimeError(f"{op}: non-positive stride is not supported, got stride={stride}")
     if min(dilation) <= 0:
         raise RuntimeError(f"{op}: dilation should be greater than zero, but got dilation={dilation}")
+    if w.shape[0] < groups:
+        raise RuntimeError(f"{op}: given groups={groups}, expected weight to be at least {groups} at dimension 0, "
+                           f"but got weight of shape {_shape(w)}")
+    if 0 in w.shape[2:]:
+        raise RuntimeError(f"{op}: kernel size should be greater than zero, but got weight of shape {_shape(w)}")
     channels = x.shape[-3]
     if w.shape[0] % groups:
         raise RuntimeError(f"{op}: given groups={groups}, expected weight to be divisible by {groups} at "
@@ -328,8 +344,8 @@ def conv2d(input: Tensor, weight: Tensor, bias: Tensor | None = None, stride=1, 
             [4., 6., 6., 4.]])
     """
     op_name = "conv2d"
-    x, w = input._data, weight._data
-    b = bias._data if bias is not None else None
+    x, w = _tensor_input(op_name, input), _tensor_input(op_name, weight)
+    b = _tensor_input(op_name, bias) if bias is not None else None
     stride, dilation = _pair(op_name, "stride", stride), _pair(op_name, "dilation", dilation)
     _check_conv(op_name, x, w, b, stride, dilation, groups)
     pads = _conv_padding(op_name, padding, w.shape[2:], dilation, stride)
@@ -342,6 +358,14 @@ def conv2d(input: Tensor, weight: Tensor, bias: Tensor | None = None, stride=1, 
                            f"{_shape(input)}, padding {pads}) is smaller than the dilated kernel of size "
                            f"({kh} x {kw}) (weight shape {_shape(w)}); the kernel can't be greater than the "
                            "input")
+    inputs = (input, weight) if bias is None else (input, weight, bias)
+    if x.size == 0:
+        if geo.N and geo.C:
+            raise RuntimeError(f"{op_name}: only zero batch or zero channel inputs are supported (as in PyTorch), "
+                               f"but got input of shape {_shape(x)}")
+        if not geo.C:  # NOTE: PyTorch 2.13's result has no channels either (not out_channels of bias values)
+            return record(np.zeros((geo.N, 0, geo.OH, geo.OW), x.dtype), inputs, _zeros_rule,
+                          "ConvolutionBackward0")
     out = _gather_output(np.matmul(_grouped(w, geo), _unfold(x, geo)), geo, b)
 
     # NOTE: the weight gradient unfolds the input again rather than keeping the forward's columns (C*KH*KW
@@ -354,8 +378,11 @@ def conv2d(input: Tensor, weight: Tensor, bias: Tensor | None = None, stride=1, 
         cache.clear()  # recorded backward ops keep their constants: not the spread gradient
         return (gx, gw, gb) if b else (gx, gw)
 
-    return record(out, (input, weight) if bias is None else (input, weight, bias), convolution_rule,
-                  "ConvolutionBackward0")
+    return record(out, inputs, convolution_rule, "ConvolutionBackward0")
+
+
+def _zeros_rule(xp, need, g, out, *inputs):
+    return tuple(xp.zeros_like(t) if needed else None for t, needed in zip(inputs, need, strict=True))
 
 
 # ---------------------------------------------------------------------- pooling
@@ -513,10 +540,11 @@ def _pool_out(size, k, s, p, d, ceil_mode):
 
 
 def _pool_args(op, input, kernel_size, stride, padding, dilation):
-    x = input._data
+    x = _tensor_input(op, input)
     if x.ndim not in (3, 4) or x.size == 0 and 0 in x.shape[-3:]:
-        raise RuntimeError(f"{op}: expected a non-empty 3-D (C, H, W) or 4-D (N, C, H, W) input, but got "
-                           f"input of shape {_shape(x)}")
+        error = IndexError if op == "avg_pool2d" and x.ndim < 3 else RuntimeError  # PyTorch's, for each op
+        raise error(f"{op}: expected a non-empty 3-D (C, H, W) or 4-D (N, C, H, W) input, but got input of "
+                    f"shape {_shape(x)}")
     kernel = _pair(op, "kernel_size", kernel_size)
     stride = kernel if stride is None or (isinstance(stride, (list, tuple)) and not stride) else \
         _pair(op, "stride", stride)
@@ -527,10 +555,10 @@ def _pool_args(op, input, kernel_size, stride, padding, dilation):
         raise RuntimeError(f"{op}: stride must be greater than zero, but got stride={stride}")
     if min(dilation) <= 0:
         raise RuntimeError(f"{op}: dilation must be greater than zero, but got dilation={dilation}")
-    for p, k, d in zip(padding, kernel, dilation):
-        if p < 0 or 2 * p > d * (k - 1) + 1:
-            raise RuntimeError(f"{op}: pad should be non-negative and at most half of the effective kernel "
-                               f"size, but got pad={p}, kernel_size={k} and dilation={d}")
+    for p, k in zip(padding, kernel, strict=True):
+        if p < 0 or p > k // 2:  # NOTE: half the kernel, not the dilated kernel: PyTorch's CPU pooling checks that
+            raise RuntimeError(f"{op}: pad should be non-negative and at most half of the kernel size, but got "
+                               f"padding={padding} and kernel_size={kernel}")
     return kernel, stride, padding, dilation
 
 
@@ -553,7 +581,7 @@ def max_pool2d(input: Tensor, kernel_size, stride=None, padding=0, dilation=1, c
     kernel, stride, padding, dilation = _pool_args(op_name, input, kernel_size, stride, padding, dilation)
     x = input._data
     if x.dtype.kind not in "iuf":
-        raise RuntimeError(f"{op_name}: expected a numeric input, got dtype {x.dtype}")
+        raise NotImplementedError(f"{op_name}: not implemented for {x.dtype} tensors, as in PyTorch")
     geo = _PoolGeometry(op_name, x.shape, kernel, stride, padding, dilation, ceil_mode)
     buf = geo.padded(x, -np.inf if x.dtype.kind == "f" else np.iinfo(x.dtype).min)
     pick = return_indices or (input.requires_grad and _grad_state.enabled)
@@ -617,11 +645,16 @@ def avg_pool2d(input: Tensor, kernel_size, stride=None, padding=0, ceil_mode: bo
     op_name = "avg_pool2d"
     kernel, stride, padding, _ = _pool_args(op_name, input, kernel_size, stride, padding, 1)
     x = input._data
+    if x.dtype.kind != "f" and x.dtype != np.int64:
+        raise NotImplementedError(f"{op_name}: not implemented for {x.dtype} tensors (PyTorch's takes floating "
+                                  "point and int64 inputs); cast with .float() or .long()")
     geo = _PoolGeometry(op_name, x.shape, kernel, stride, padding, (1, 1), ceil_mode)
     if divisor_override is not None:
+        if not isinstance(divisor_override, numbers.Integral) or isinstance(divisor_override, bool):
+            raise TypeError(f"{op_name}: divisor_override must be an int, but got {divisor_override!r}")
         if divisor_override == 0:
             raise RuntimeError(f"{op_name}: divisor_override must not be zero")
-        divisor = divisor_override
+        divisor = int(divisor_override)
     else:
         divisor = _avg_divisor(geo, count_include_pad)
     integer = x.dtype.kind != "f"
@@ -683,36 +716,45 @@ def adaptive_avg_pool2d(input: Tensor, output_size) -> Tensor:
               [5., 6.]]]])
     """
     op_name = "adaptive_avg_pool2d"
-    x = input._data
-    if x.ndim not in (3, 4):
-        raise RuntimeError(f"{op_name}: expected a 3-D (C, H, W) or 4-D (N, C, H, W) input, but got input of "
-                           f"shape {_shape(x)}")
-    if 0 in x.shape[-3:]:
-        raise RuntimeError(f"{op_name}: expected input to have non-zero size for non-batch dimensions, but got "
-                           f"input of shape {_shape(x)}")
-    if x.dtype.kind != "f":
-        raise NotImplementedError(f"{op_name}: not implemented for dtype {x.dtype}; use a floating-point input")
+    x = _tensor_input(op_name, input)
     if isinstance(output_size, (tuple, list)):
         if len(output_size) != 2:
             raise RuntimeError(f"{op_name}: output_size must have 2 entries, got {output_size!r}")
+        if x.ndim < 2 and None in output_size:
+            raise IndexError(f"{op_name}: expected an input of at least 2 dimensions, got shape {_shape(x)}")
         size = tuple(x.shape[-2 + k] if s is None else s for k, s in enumerate(output_size))
     else:
         size = (output_size, output_size)
     oh, ow = _pair(op_name, "output_size", size)
     if oh < 0 or ow < 0:
         raise RuntimeError(f"{op_name}: output_size must be non-negative, got ({oh}, {ow})")
-    H, W = x.shape[-2:]
-    if (oh, ow) == (1, 1):  # global average pooling: one mean
-        n = H * W
+    if (oh, ow) == (1, 1):  # global average pooling: one mean over the last two dims, of any input (PyTorch's)
+        if x.ndim < 2:
+            raise IndexError(f"{op_name}: expected an input of at least 2 dimensions, got shape {_shape(x)}")
+        if x.dtype.kind != "f":
+            raise RuntimeError(f"{op_name}: mean of {x.dtype} values: the output dtype cannot be inferred (as in "
+                               "PyTorch); use a floating-point input")
+        n = max(x.shape[-2] * x.shape[-1], 1)
 
         def mean_rule(xp, g, out, x):
             return xp.broadcast_to(g / n, tuple(x.shape))
 
-        with np.errstate(over="ignore"):
-            out = x.mean(axis=(-2, -1), keepdims=True, dtype=x.dtype) + x.dtype.type(0)  # a sum from +0
-        if not np.isfinite(out).all():  # NOTE: a sum of huge values can overflow where their mean does not
-            out = (x / n).sum(axis=(-2, -1), keepdims=True, dtype=x.dtype)
+        with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
+            out = x.sum(axis=(-2, -1), keepdims=True, dtype=x.dtype) / np.asarray(x.shape[-2] * x.shape[-1],
+                                                                                  x.dtype)
+        if not np.isfinite(out).all() and x.size:  # NOTE: a sum of huge values can overflow where their mean
+            out = (x / n).sum(axis=(-2, -1), keepdims=True, dtype=x.dtype)  # does not
+        np.add(out, 0, out=out)  # a zero mean is +0, as PyTorch's
         return record(out, (input,), mean_rule, "MeanBackward1")
+    if x.ndim not in (3, 4):
+        raise RuntimeError(f"{op_name}: expected a 3-D (C, H, W) or 4-D (N, C, H, W) input, but got input of "
+                           f"shape {_shape(x)}")
+    if 0 in x.shape[-2:]:
+        raise RuntimeError(f"{op_name}: expected input to have non-zero size for its height and width, but "
+                           f"got input of shape {_shape(x)}")
+    if x.dtype.kind != "f":
+        raise NotImplementedError(f"{op_name}: not implemented for dtype {x.dtype}; use a floating-point input")
+    H, W = x.shape[-2:]
     # out = Ph @ x @ Pw^T with averaging matrices: one product per axis, for any sizes.
     ph, pw = _adaptive_matrix(H, oh, x.dtype), _adaptive_matrix(W, ow, x.dtype)
     pht, pwt = np.ascontiguousarray(ph.T), np.ascontiguousarray(pw.T)
