@@ -657,6 +657,30 @@ def test_adaptive_avg_pool2d_global_none_sizes_dtypes_and_second_order():
     assert gradgradcheck(lambda t: adaptive_avg_pool2d(t, 1) ** 2, (t,))
 
 
+@given(st.integers(1, 6), st.integers(1, 6), st.integers(1, 4), st.integers(1, 4), st.integers(0, 2**32 - 1))
+@example(2, 2, 2, 1, 0)  # the differential fuzzer's case: an inf in one window made NaN in the other
+def test_adaptive_avg_pool2d_non_finite_values_stay_in_their_windows(h, w, oh, ow, seed):
+    rng = np.random.default_rng(seed)
+    x = rng.standard_normal((2, h, w))
+    x.flat[rng.integers(0, x.size, 2)] = [np.inf, np.nan] if seed % 2 else [np.inf, -np.inf]
+    if seed == 0:
+        x = np.array([[[1.0, np.inf], [3.0, 4.0]]]).repeat(2, axis=0)
+    ours = tg.tensor(x, requires_grad=True)
+    y = adaptive_avg_pool2d(ours, (oh, ow))
+    with np.errstate(invalid="ignore"):
+        want = adaptive_ref(x, oh, ow)
+    np.testing.assert_allclose(y.detach().numpy(), want, rtol=1e-10, atol=1e-12)
+    g = rng.standard_normal(tuple(y.shape))
+    g.flat[0] = np.inf
+    y.backward(tg.tensor(g))
+    torch = pytest.importorskip("torch")
+    theirs = torch.tensor(x, requires_grad=True)
+    ty = torch.nn.functional.adaptive_avg_pool2d(theirs, (oh, ow))
+    ty.backward(torch.tensor(g))
+    np.testing.assert_allclose(y.detach().numpy(), ty.detach().numpy(), rtol=1e-10, atol=1e-12)
+    np.testing.assert_allclose(ours.grad.numpy(), theirs.grad.numpy(), rtol=1e-10, atol=1e-12)
+
+
 @pytest.mark.parametrize("size", [1, 2])
 def test_adaptive_avg_pool2d_huge_values_stay_finite(size):
     x = tg.full((1, 1, 3, 3), 3e38)

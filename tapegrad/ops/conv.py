@@ -739,11 +739,11 @@ def adaptive_avg_pool2d(input: Tensor, output_size) -> Tensor:
         def mean_rule(xp, g, out, x):
             return xp.broadcast_to(g / n, tuple(x.shape))
 
-        with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
+        with np.errstate(over="ignore", invalid="ignore", divide="ignore"):  # inf - inf, 0 / 0: NaN
             out = x.sum(axis=(-2, -1), keepdims=True, dtype=x.dtype) / np.asarray(x.shape[-2] * x.shape[-1],
                                                                                   x.dtype)
-        if not np.isfinite(out).all() and x.size:  # NOTE: a sum of huge values can overflow where their mean
-            out = (x / n).sum(axis=(-2, -1), keepdims=True, dtype=x.dtype)  # does not
+            if not np.isfinite(out).all() and x.size:  # NOTE: a sum of huge values can overflow where their
+                out = (x / n).sum(axis=(-2, -1), keepdims=True, dtype=x.dtype)  # mean does not
         np.add(out, 0, out=out)  # a zero mean is +0, as PyTorch's
         return record(out, (input,), mean_rule, "MeanBackward1")
     if x.ndim not in (3, 4):
@@ -754,23 +754,62 @@ def adaptive_avg_pool2d(input: Tensor, output_size) -> Tensor:
                            f"got input of shape {_shape(x)}")
     if x.dtype.kind != "f":
         raise NotImplementedError(f"{op_name}: not implemented for dtype {x.dtype}; use a floating-point input")
-    H, W = x.shape[-2:]
-    # out = Ph @ x @ Pw^T with averaging matrices: one product per axis, for any sizes.
-    ph, pw = _adaptive_matrix(H, oh, x.dtype), _adaptive_matrix(W, ow, x.dtype)
-    pht, pwt = np.ascontiguousarray(ph.T), np.ascontiguousarray(pw.T)
+    rows, cols = _AdaptiveAxis(x.shape[-2], oh, -2), _AdaptiveAxis(x.shape[-1], ow, -1)
+    count = np.multiply.outer(rows.sizes, cols.sizes).astype(x.dtype)
+
+    def apply(a):
+        with np.errstate(over="ignore", invalid="ignore"):  # inf - inf is NaN, as in PyTorch
+            mean = cols.sum(rows.sum(a)) / count
+            if not np.isfinite(mean).all():
+                # NOTE: a sum of huge values can overflow where their mean does not: scale first, then add.
+                scale = np.max(count)
+                mean = cols.sum(rows.sum(a / scale)) * (scale / count)
+        np.add(mean, 0, out=mean)  # a zero mean is +0, as PyTorch's
+        return mean
+
+    def adjoint(g):
+        return rows.spread(cols.spread(g / count))
 
     def adaptive_avg_pool2d_rule(xp, g, out, x):
-        return xp.matmul(pht, xp.matmul(g, pw))
+        return xp.linear(adjoint, apply, g, "AdaptiveAvgPool2DBackwardBackward0")
 
-    return record(np.matmul(ph, np.matmul(x, pwt)), (input,), adaptive_avg_pool2d_rule,
-                  "AdaptiveAvgPool2DBackward0")
+    return record(apply(x), (input,), adaptive_avg_pool2d_rule, "AdaptiveAvgPool2DBackward0")
 
 
-def _adaptive_matrix(n_in, n_out, dtype):
-    """(n_out, n_in) averaging matrix: row i averages [floor(i*n_in/n_out), ceil((i+1)*n_in/n_out))."""
-    i = np.arange(n_out)
-    start = (i * n_in) // n_out
-    end = -((-(i + 1) * n_in) // n_out)
-    j = np.arange(n_in)
-    inside = (j >= start[:, None]) & (j < end[:, None])
-    return (inside / (end - start)[:, None]).astype(dtype)
+class _AdaptiveAxis:
+    """Adaptive pooling's windows along one axis: output i covers [floor(i*n/m), ceil((i+1)*n/m)), as PyTorch.
+    Sums go window by window (a window's sum never sees another's values, so one inf stays in its windows);
+    when the windows tile the axis (n divisible by m, or m = 1), one reduceat."""
+
+    def __init__(self, n_in, n_out, axis):
+        i = np.arange(n_out)
+        self.start = (i * n_in) // n_out
+        self.end = -((-(i + 1) * n_in) // n_out)
+        self.sizes = self.end - self.start
+        self.axis, self.n_in = axis, n_in
+        self.tiles = n_out > 0 and bool((self.start[1:] == self.end[:-1]).all()) and self.end[-1] == n_in
+
+    def sum(self, a):
+        if self.tiles:
+            return np.add.reduceat(a, self.start, axis=self.axis)
+        index = (slice(None),) * (a.ndim + self.axis)
+        parts = [a[index + (slice(s, e),)].sum(axis=self.axis, keepdims=True)
+                 for s, e in zip(self.start, self.end, strict=True)]
+        if parts:
+            return np.concatenate(parts, axis=self.axis)
+        shape = list(a.shape)
+        shape[self.axis] = 0
+        return np.zeros(shape, a.dtype)
+
+    def spread(self, g):
+        """The adjoint of ``sum``: each window's value added to every place it covers."""
+        if self.tiles:
+            return np.repeat(g, self.sizes, axis=self.axis)
+        shape = list(g.shape)
+        shape[self.axis] = self.n_in
+        out = np.zeros(shape, g.dtype)
+        index = (slice(None),) * (g.ndim + self.axis)
+        for i, (s, e) in enumerate(zip(self.start, self.end, strict=True)):
+            view = out[index + (slice(s, e),)]
+            np.add(view, g[index + (slice(i, i + 1),)], out=view)
+        return out
