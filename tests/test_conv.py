@@ -437,20 +437,57 @@ def test_max_pool2d_window_in_the_padding_is_minus_infinity_with_no_gradient():
     assert x.grad.tolist() == [[[[0.0, 0.0, 0.0, 0.0]]]]
 
 
-@given(pool_cases(), st.integers(0, 2**32 - 1), st.booleans())
-def test_max_pool2d_matches_pytorch(case, seed, ties):
+def pool_values(shape, seed, kind):
+    """Distinct values, small integers (ties), or -inf/NaN among them (ties with the padding's -inf)."""
+    rng = np.random.default_rng(seed)
+    if kind == "distinct":
+        return distinct_values(shape, seed)
+    if kind == "ties":
+        return rng.integers(-2, 3, shape).astype(float)
+    return rng.choice([-np.inf, -np.inf, np.nan, -1.0, 0.0], size=shape)
+
+
+@given(pool_cases(), st.integers(0, 2**32 - 1), st.sampled_from(["distinct", "ties", "non-finite"]))
+def test_max_pool2d_matches_pytorch(case, seed, kind):
     torch = pytest.importorskip("torch")
     shape, k, s, p, d, ceil_mode = case
-    x = np.random.default_rng(seed).integers(-2, 3, shape).astype(float) if ties else distinct_values(shape, seed)
+    x = pool_values(shape, seed, kind)
     ours, theirs = tg.tensor(x, requires_grad=True), torch.tensor(x, requires_grad=True)
     y, idx = max_pool2d(ours, k, s, p, d, ceil_mode, return_indices=True)
     ty, tidx = torch.nn.functional.max_pool2d(theirs, k, s, p, d, ceil_mode, return_indices=True)
     np.testing.assert_array_equal(y.detach().numpy(), ty.detach().numpy())
     np.testing.assert_array_equal(idx.numpy(), tidx.numpy())
-    g = np.random.default_rng(seed + 1).standard_normal(tuple(ty.shape))
+    g = np.random.default_rng(seed + 1).standard_normal(tuple(ty.shape))  # finite: NaN windows' grads too
     y.backward(tg.tensor(g))
     ty.backward(torch.tensor(g))
     np.testing.assert_allclose(ours.grad.numpy(), theirs.grad.numpy(), rtol=1e-12, atol=1e-12)
+
+
+def test_max_pool2d_minus_inf_next_to_the_padding_gets_its_gradient():
+    x = tg.tensor([[[-np.inf, 1.0]]], requires_grad=True)  # the differential fuzzer's case
+    out, idx = max_pool2d(x, (1, 2), padding=(0, 1), return_indices=True)
+    out.sum().backward()
+    assert idx.tolist() == [[[0, 1]]] and x.grad.tolist() == [[[1.0, 1.0]]]  # PyTorch's numbers
+
+
+@given(pool_cases(), st.integers(0, 2**32 - 1), st.sampled_from([np.float32, np.float64, np.int32, np.int8]))
+def test_max_pool2d_ties_with_the_padding_pick_the_first_tap_inside(case, seed, dtype):
+    """A window whose maximum is -inf (an integer dtype's least value) picks its first tap inside the input, as
+    PyTorch, never the padding: its gradient must not be lost."""
+    shape, k, s, p, d, ceil_mode = case
+    least = -np.inf if np.dtype(dtype).kind == "f" else np.iinfo(dtype).min
+    x = np.random.default_rng(seed).choice(np.array([least, least, 0, 1], dtype=dtype), size=shape)
+    out, idx = max_pool2d(tg.tensor(x), k, s, p, d, ceil_mode, return_indices=True)
+    want, want_idx = max_pool_ref(x, k, s, p, d, ceil_mode)
+    np.testing.assert_array_equal(out.numpy(), want)
+    np.testing.assert_array_equal(idx.numpy(), want_idx)
+    if np.dtype(dtype).kind == "f":
+        t = tg.tensor(x, requires_grad=True)
+        y = max_pool2d(t, k, s, p, d, ceil_mode)
+        y.backward(tg.ones_like(y))
+        flat = want_idx.reshape(-1, want_idx.shape[-2] * want_idx.shape[-1])
+        expect = np.stack([np.bincount(f, minlength=shape[-2] * shape[-1]) for f in flat])
+        np.testing.assert_array_equal(t.grad.numpy(), expect.reshape(shape))
 
 
 def test_max_pool2d_gradient_goes_to_the_first_of_tied_maxima():

@@ -436,6 +436,15 @@ class _PoolGeometry:
         taps = slice(j * d, j * d + s * (n - 1) + 1, s)
         return a[:, taps] if axis == 1 else a[:, :, taps]
 
+    def first_inside(self, axis):
+        """Each window's first tap inside the input along ``axis`` (0 for a window wholly in the padding), or
+        None when every tap of every window is inside."""
+        k, s, d, n, _ = self.axis(axis)
+        p, size = (self.ph, self.H) if axis == 1 else (self.pw, self.W)
+        taps = np.arange(n)[:, None] * s + np.arange(k) * d - p
+        inside = (taps >= 0) & (taps < size)
+        return None if inside.all() else inside.argmax(axis=1).astype(np.int8)
+
     def overlapping(self, axis):
         k, s, d, _, _ = self.axis(axis)
         return s < d * (k - 1) + 1
@@ -485,6 +494,22 @@ def _window_max(geo, a, axis, pick, nan_aware=False):
             which += hit * (j - which)  # NOTE: arithmetic, not where=: masked writes are slow on random masks
         maximum(best, v, out=best)
     return best, which
+
+
+def _first_inside_on_ties(geo, values, which, axis, fill):
+    """Where a window's maximum along ``axis`` is ``fill``, pick its first tap inside the input (in place)."""
+    first = geo.first_inside(axis)
+    if first is None:
+        return
+    if axis == 2:
+        inside = values[:, geo.ph:geo.ph + geo.H]  # the rows of padding are never picked by the height pass
+        mask = inside == fill
+        if mask.any():
+            np.copyto(which[:, geo.ph:geo.ph + geo.H], first, where=mask)
+    else:
+        mask = values == fill
+        if mask.any():
+            np.copyto(which, first[:, None], where=mask)
 
 
 def _window_unpick(geo, g, which, axis):
@@ -583,7 +608,8 @@ def max_pool2d(input: Tensor, kernel_size, stride=None, padding=0, dilation=1, c
     if x.dtype.kind not in "iuf":
         raise NotImplementedError(f"{op_name}: not implemented for {x.dtype} tensors, as in PyTorch")
     geo = _PoolGeometry(op_name, x.shape, kernel, stride, padding, dilation, ceil_mode)
-    buf = geo.padded(x, -np.inf if x.dtype.kind == "f" else np.iinfo(x.dtype).min)
+    fill = -np.inf if x.dtype.kind == "f" else np.iinfo(x.dtype).min
+    buf = geo.padded(x, fill)
     pick = return_indices or (input.requires_grad and _grad_state.enabled)
     # Along the width, then the height: the first maximum of the first row holding the window's maximum is the
     # window's first maximum in row-major order.
@@ -592,6 +618,11 @@ def max_pool2d(input: Tensor, kernel_size, stride=None, padding=0, dilation=1, c
     if pick and x.dtype.kind == "f" and np.isnan(best).any():
         rows, col_pick = _window_max(geo, buf, 2, pick, nan_aware=True)
         best, row_pick = _window_max(geo, rows, 1, pick, nan_aware=True)
+    if pick:
+        # A window whose maximum is the fill value (-inf, or an integer dtype's least value) ties with its taps
+        # in the padding: PyTorch never picks those, but the first tap inside the input.
+        _first_inside_on_ties(geo, rows, col_pick, 2, fill)
+        _first_inside_on_ties(geo, best, row_pick, 1, fill)
     if best.base is not None and np.shares_memory(best, x):  # a 1x1 kernel: the output must be a new array
         best = best.copy()
     out = best.reshape(geo.out_shape())
