@@ -134,7 +134,7 @@ def matmul(input: Tensor, other: Tensor) -> Tensor:
 def _folded_rule(m, k, n):
     """out = a @ b computed as (m, k) @ (k, n), a's leading dims flattened to m."""
     def folded_matmul_rule(xp, need, g, out, a, b):
-        ga = (g.reshape((m, n)) @ b.mT).reshape(tuple(a.shape)) if need[0] else None
+        ga = g @ b.mT if need[0] else None  # NOTE: measured faster than one (m, n) @ (n, k) product
         gb = a.reshape((m, k)).mT @ g.reshape((m, n)) if need[1] else None
         return ga, gb
 
