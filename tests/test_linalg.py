@@ -495,6 +495,23 @@ def test_einsum_of_two_float_dtypes_promotes_a_product_and_sends_gradients_back_
     assert tg.einsum("i->", tg.tensor([2**31 - 1, 1], dtype=tg.int32)).item() == 2**31  # summed in int64
 
 
+def test_einsum_of_one_operand_without_a_sum_is_a_view_as_pytorch():
+    x = tg.zeros(2, 3)
+    tg.einsum("ij->ji", x)[0, 1] = 5.0  # a permutation: writes reach the operand
+    d = tg.zeros(3, 3)
+    tg.einsum("ii->i", d).add_(1)  # a diagonal
+    assert x.tolist() == [[0.0, 0.0, 0.0], [5.0, 0.0, 0.0]] and d.tolist() == np.eye(3).tolist()
+    w = tg.ones(2, 3, requires_grad=True)
+    v = w * 1
+    e = tg.einsum("ij->ji", v)
+    e.mul_(2)
+    e.sum().backward()
+    assert v.grad_fn.name() == "CopySlices" and w.grad.tolist() == [[2.0] * 3] * 2  # PyTorch's numbers
+    s = tg.einsum("ij->i", x)  # a sum: a new tensor
+    s.add_(1)
+    assert x.tolist() == [[0.0, 0.0, 0.0], [5.0, 0.0, 0.0]]
+
+
 def test_einsum_computes_only_needed_gradients():
     a = tg.ones(2, 3, requires_grad=True)
     b = tg.ones(3, 4)
