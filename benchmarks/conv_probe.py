@@ -153,11 +153,13 @@ def parts(x, params):
     g = np.ones(p2.shape, np.float32)
     timed("pool2 bwd", lambda: p2._backward(numpy_xp, g, p2._data, r2._data))
     g = np.ones(c2.shape, np.float32)
-    timed("conv2 bwd", lambda: c2._backward(numpy_xp, g, c2._data, p1._data, w2._data, b2._data))
+    timed("conv2 bwd", lambda: c2._backward(numpy_xp, (True, True, True), g, c2._data, p1._data, w2._data,
+                                            b2._data))
     g = np.ones(p1.shape, np.float32)
     timed("pool1 bwd", lambda: p1._backward(numpy_xp, g, p1._data, r1._data))
     g = np.ones(c1.shape, np.float32)
-    timed("conv1 bwd", lambda: c1._backward(numpy_xp, g, c1._data, xt._data, w1._data, b1._data))
+    timed("conv1 bwd", lambda: c1._backward(numpy_xp, (False, True, True), g, c1._data, xt._data, w1._data,
+                                            b1._data))
 
 
 if __name__ == "__main__":

@@ -1,8 +1,10 @@
 """Linear algebra: matmul over every shape combination, mm/bmm/mv/dot/outer/inner, and einsum."""
 
+import re
+
 import numpy as np
 import pytest
-from hypothesis import given
+from hypothesis import assume, example, given
 from hypothesis import strategies as st
 
 import tapegrad as tg
@@ -240,6 +242,135 @@ def test_vector_product_errors():
         tg.inner(tg.ones(2, 3), tg.ones(4))
 
 
+# ---------------------------------------------------------------------- empty operands
+@st.composite
+def empty_products(draw):
+    """(op name, operand shapes) of a product with at least one size-0 dimension."""
+    name = draw(st.sampled_from(["matmul", "mm", "bmm", "mv", "dot", "inner", "outer", "einsum"]))
+    side = st.integers(0, 2)
+    m, k, n = draw(side), draw(side), draw(side)
+    batch = draw(st.lists(side, max_size=2))
+    if name == "matmul":
+        a = (k,) if draw(st.booleans()) else tuple(batch) + (m, k)
+        b = (k,) if draw(st.booleans()) else tuple(draw(st.lists(side, max_size=2))[-len(batch):]) + (k, n)
+        shapes = [a, b]
+    else:
+        shapes = {"mm": [(m, k), (k, n)], "bmm": [(m, n, k), (m, k, n)], "mv": [(m, k), (k,)],
+                  "dot": [(k,), (k,)], "inner": [tuple(batch) + (k,), (m, k)], "outer": [(m,), (n,)],
+                  "einsum": [(m, k), (k, n)]}[name]
+    assume(0 in sum(shapes, ()))
+    return name, shapes
+
+
+def _call(lib, name, tensors):
+    if name == "einsum":
+        return lib.einsum("ij,jk->ik", *tensors)
+    return getattr(lib, name)(*tensors)
+
+
+EMPTY_EDGES = [("matmul", [(2, 2, 0), (0, 2)]),  # the folded (N, k) @ (k, n) path with k = 0
+               ("matmul", [(2, 0, 2), (2, 0)]),  # ... with N = 0: its backward crashed
+               ("matmul", [(0, 2, 2), (2, 3)]), ("inner", [(2, 2, 0), (2, 0)])]
+
+
+def _examples(cases):
+    def pin(test):
+        for case in cases:
+            test = example(case)(test)
+        return test
+
+    return pin
+
+
+@given(empty_products())
+@_examples(EMPTY_EDGES)
+def test_products_of_empty_operands_compute_zeros(case):
+    name, shapes = case
+    arrays = [np.ones(s) for s in shapes]
+    xs = [tg.tensor(a, requires_grad=True) for a in arrays]
+    try:
+        want = _call(np, "matmul" if name in ("mm", "bmm", "mv", "dot", "einsum") else name, arrays)
+    except ValueError:  # numpy refuses these shapes (broadcast batches): so must tapegrad
+        with pytest.raises(ValueError):
+            _call(tg, name, xs)
+        return
+    y = _call(tg, name, xs)
+    np.testing.assert_array_equal(y.detach().numpy(), want)
+    y.backward(tg.ones_like(y))
+    for x, a in zip(xs, arrays, strict=True):
+        assert x.grad.shape == a.shape
+        if y.numel() == 0 or name != "outer" and 0 in a.shape[-1:]:  # nothing flows back: zeros
+            np.testing.assert_array_equal(x.grad.numpy(), np.zeros_like(a))
+
+
+@given(empty_products())
+@_examples(EMPTY_EDGES)
+def test_products_of_empty_operands_as_pytorch(case):
+    torch = pytest.importorskip("torch")
+    name, shapes = case
+    arrays = [np.ones(s) for s in shapes]
+    xs = [tg.tensor(a, requires_grad=True) for a in arrays]
+    ts = [torch.tensor(a, requires_grad=True) for a in arrays]
+    try:
+        out = _call(torch, name, ts)
+    except RuntimeError:
+        with pytest.raises((ValueError, RuntimeError)):
+            _call(tg, name, xs)
+        return
+    y = _call(tg, name, xs)
+    out.backward(torch.ones_like(out))
+    y.backward(tg.ones_like(y))
+    np.testing.assert_array_equal(y.detach().numpy(), out.detach().numpy())
+    for x, t in zip(xs, ts, strict=True):
+        np.testing.assert_array_equal(x.grad.numpy(), t.grad.numpy())
+
+
+# ---------------------------------------------------------------------- dtypes PyTorch refuses
+PRODUCTS = {  # op: (call, shapes of its operands)
+    "matmul": (tg.matmul, [(2, 3), (3, 4)]),
+    "mm": (tg.mm, [(2, 3), (3, 4)]),
+    "bmm": (tg.bmm, [(2, 2, 3), (2, 3, 4)]),
+    "mv": (tg.mv, [(2, 3), (3,)]),
+    "dot": (tg.dot, [(3,), (3,)]),
+    "inner": (tg.inner, [(2, 3), (4, 3)]),
+}
+
+
+@given(matmul_shapes())
+@example(((3,), (3,)))
+@example(((2, 3), (3,)))
+@example(((1, 3), (2, 3, 4)))
+def test_bool_matmul_is_refused_for_every_shape_combination(shapes):
+    a, b = (tg.ones(*s, dtype=tg.bool) for s in shapes)
+    with pytest.raises(NotImplementedError, match=r"^matmul: not implemented for bool tensors \(got bool and "
+                                                    rf"bool, shapes {re.escape(str(tuple(shapes[0])))}"):
+        a @ b
+    assert (a.int() @ b.int()).dtype == tg.int32  # after a cast it works
+
+
+@pytest.mark.parametrize("name", sorted(PRODUCTS))
+def test_bool_products_are_refused_as_pytorch(name):
+    fn, shapes = PRODUCTS[name]
+    with pytest.raises(NotImplementedError, match=rf"^{name}: not implemented for bool tensors"):
+        fn(*[tg.ones(*s, dtype=tg.bool) for s in shapes])
+    assert tg.outer(tg.tensor([True, False]), tg.tensor([True])).tolist() == [[True], [False]]  # a product
+    torch = pytest.importorskip("torch")
+    with pytest.raises(NotImplementedError):
+        getattr(torch, name)(*[torch.ones(*s, dtype=torch.bool) for s in shapes])
+
+
+def test_inner_refuses_mixed_dtypes_but_a_scalar_operand_promotes_as_pytorch():
+    with pytest.raises(RuntimeError, match=r"^inner: expected both operands to have the same dtype, got float32 "
+                                           r"and float64"):
+        tg.inner(tg.zeros(2), tg.zeros(2, dtype=tg.float64))
+    assert tg.inner(tg.tensor(2.0), tg.ones(2, dtype=tg.float64)).dtype == tg.float64
+    assert tg.inner(tg.tensor(True), tg.tensor([True, False])).tolist() == [True, False]
+    torch = pytest.importorskip("torch")
+    with pytest.raises(RuntimeError):
+        torch.inner(torch.zeros(2), torch.zeros(2, dtype=torch.float64))
+    assert torch.inner(torch.tensor(2.0), torch.ones(2, dtype=torch.float64)).dtype == torch.float64
+
+
 # ---------------------------------------------------------------------- einsum
 EQUATIONS = [
     ("ij,jk->ik", [(2, 3), (3, 4)]), ("ij,jk", [(2, 3), (3, 4)]), ("ij->ji", [(2, 3)]), ("ij->", [(2, 3)]),
@@ -292,11 +423,93 @@ def test_einsum_argument_forms():
     assert tg.einsum("ij,j->i", [a, b]).tolist() == [3.0, 3.0]  # operands as one list
     assert tg.einsum(a, [0, 1], b, [1], [0]).tolist() == [3.0, 3.0]  # numpy's sublist form
     assert tg.einsum(a, [Ellipsis, 1], b, [1]).tolist() == [3.0, 3.0]
+    # sublist integers 0-25 are A-Z and 26-51 a-z (numpy's and PyTorch's), so an implicit output orders them
+    assert tg.einsum(tg.ones(2, 3), [26, 0]).shape == (3, 2) and tg.einsum(tg.ones(2, 3), [0, 26]).shape == (2, 3)
     assert tg.einsum("bB,Ba", tg.ones(2, 3), tg.ones(3, 4)).shape == (4, 2)  # implicit output: sorted
-    mixed = tg.einsum("i,i->", tg.ones(3), tg.ones(3, dtype=tg.float64))
+    mixed = tg.einsum("i,j->ij", tg.ones(3), tg.ones(2, dtype=tg.float64))  # a product: promoted
     assert mixed.dtype == tg.float64
+    with pytest.raises(RuntimeError, match="einsum: 'i,i->' contracts operands of dtypes float32 and float64"):
+        tg.einsum("i,i->", tg.ones(3), tg.ones(3, dtype=tg.float64))  # a contraction: PyTorch refuses
     assert tg.einsum("i,i->", tg.tensor([1, 2]), tg.tensor([3, 4])).item() == 11
     assert tg.einsum("ij,jk->ik", tg.ones(64, 64), tg.ones(64, 1200)).shape == (64, 1200)  # optimized path
+
+
+EINSUM_DTYPES = [tg.bool, tg.uint8, tg.int8, tg.int16, tg.int32, tg.int64, tg.float16, tg.float32, tg.float64]
+
+
+def _einsum_dtype_or_error(lib, equation, shapes, dts):
+    ops = [lib.tensor((np.arange(int(np.prod(s))) % 3).reshape(s)).to(getattr(lib, str(d).split(".")[-1]))
+           for s, d in zip(shapes, dts, strict=True)]
+    try:
+        return str(lib.einsum(equation, *ops).dtype).split(".")[-1]
+    except NotImplementedError:
+        return "NotImplementedError"
+    except RuntimeError:
+        return "RuntimeError"
+
+
+@st.composite
+def einsum_dtype_cases(draw):
+    equation, shapes = draw(st.sampled_from(EQUATIONS))
+    dts = draw(st.lists(st.sampled_from(EINSUM_DTYPES), min_size=len(shapes), max_size=len(shapes)))
+    if draw(st.booleans()):
+        dts = [dts[0]] * len(dts)
+    return equation, shapes, dts
+
+
+EINSUM_DTYPE_EDGES = [
+    ("i->", [(2,)], [tg.int32], "int64"),  # a sum of integers is int64 (was int32)
+    ("ii", [(2, 2)], [tg.bool], "int64"),
+    ("ij,j->", [(2, 3), (3,)], [tg.int32, tg.int32], "RuntimeError"),  # i summed first (int64), then int64 @ int32
+    ("ij,k->i", [(2, 3), (4,)], [tg.int32, tg.int32], "int64"),  # both summed first, then multiplied
+    ("i,i->", [(3,), (3,)], [tg.int32, tg.int32], "int32"),  # a contraction keeps the dtype
+    ("i,i->", [(3,), (3,)], [tg.bool, tg.bool], "NotImplementedError"),  # a contraction of bools
+    ("i,i->", [(3,), (3,)], [tg.int32, tg.bool], "RuntimeError"),  # ... of two dtypes
+    ("i,i->", [(3,), (3,)], [tg.bool, tg.int32], "NotImplementedError"),  # the first operand's dtype is checked first
+    ("i,i->i", [(3,), (3,)], [tg.bool, tg.bool], "bool"),  # a product of bools: bool
+    ("i,j->ij", [(2,), (3,)], [tg.int8, tg.uint8], "int16"),  # a product promotes
+    ("i,i,i->", [(3,), (3,), (3,)], [tg.uint8, tg.uint8, tg.int8], "RuntimeError"),
+]
+
+
+@pytest.mark.parametrize("equation, shapes, dts, want", EINSUM_DTYPE_EDGES, ids=lambda v: str(v))
+def test_einsum_dtypes_follow_pytorchs_contraction_steps(equation, shapes, dts, want):
+    assert _einsum_dtype_or_error(tg, equation, shapes, dts) == want
+
+
+@given(einsum_dtype_cases())
+def test_einsum_dtypes_are_pytorchs(case):
+    torch = pytest.importorskip("torch")
+    equation, shapes, dts = case
+    assert _einsum_dtype_or_error(tg, equation, shapes, dts) == _einsum_dtype_or_error(torch, equation, shapes, dts)
+
+
+def test_einsum_of_two_float_dtypes_promotes_a_product_and_sends_gradients_back_in_each_dtype():
+    a = tg.tensor([1.0, 2.0], requires_grad=True)
+    b = tg.tensor([3.0, 4.0, 5.0], dtype=tg.float64, requires_grad=True)
+    out = tg.einsum("i,j->ij", a, b)
+    assert out.dtype == tg.float64
+    out.sum().backward()
+    assert a.grad.dtype == tg.float32 and a.grad.tolist() == [12.0, 12.0]
+    assert b.grad.dtype == tg.float64 and b.grad.tolist() == [3.0, 3.0, 3.0]
+    assert tg.einsum("i->", tg.tensor([2**31 - 1, 1], dtype=tg.int32)).item() == 2**31  # summed in int64
+
+
+def test_einsum_of_one_operand_without_a_sum_is_a_view_as_pytorch():
+    x = tg.zeros(2, 3)
+    tg.einsum("ij->ji", x)[0, 1] = 5.0  # a permutation: writes reach the operand
+    d = tg.zeros(3, 3)
+    tg.einsum("ii->i", d).add_(1)  # a diagonal
+    assert x.tolist() == [[0.0, 0.0, 0.0], [5.0, 0.0, 0.0]] and d.tolist() == np.eye(3).tolist()
+    w = tg.ones(2, 3, requires_grad=True)
+    v = w * 1
+    e = tg.einsum("ij->ji", v)
+    e.mul_(2)
+    e.sum().backward()
+    assert v.grad_fn.name() == "CopySlices" and w.grad.tolist() == [[2.0] * 3] * 2  # PyTorch's numbers
+    s = tg.einsum("ij->i", x)  # a sum: a new tensor
+    s.add_(1)
+    assert x.tolist() == [[0.0, 0.0, 0.0], [5.0, 0.0, 0.0]]
 
 
 def test_einsum_computes_only_needed_gradients():
@@ -369,3 +582,43 @@ def test_docstring_examples():
     import tapegrad.ops.linalg as module
 
     assert doctest.testmod(module).failed == 0
+
+
+# ---------------------------------------------------------------------- node names
+@st.composite
+def product_operands(draw):
+    """(a shape, b shape, a requires grad, b requires grad) for matmul, batch sizes of one included."""
+    batch_a, batch_b = draw(broadcastable_shapes(num_shapes=2, max_dims=2, max_side=3))
+    m, k, n = draw(st.integers(1, 3)), draw(st.integers(1, 3)), draw(st.integers(1, 3))
+    a = (k,) if draw(st.booleans()) else tuple(batch_a) + (m, k)
+    b = (k,) if draw(st.booleans()) else tuple(batch_b) + (k, n)
+    return a, b, draw(st.booleans()), draw(st.booleans())
+
+
+@given(product_operands())
+@example(((1, 2, 3), (4, 3, 2), True, False))  # PyTorch squeezes a's batch of one, folds, and copies back
+@example(((1, 2, 3), (4, 3, 1), True, True))  # ... where the transpose is contiguous: no copy
+@example(((2, 3), (4, 3, 2), True, False))
+@example(((2, 3), (4, 3, 2), False, True))
+def test_matmul_node_names_are_pytorchs(case):
+    torch = pytest.importorskip("torch")
+    sa, sb, ga, gb = case
+    if not (ga or gb):
+        ga = True
+    ours = tg.matmul(tg.ones(*sa, requires_grad=ga), tg.ones(*sb, requires_grad=gb))
+    theirs = torch.matmul(torch.ones(*sa, requires_grad=ga), torch.ones(*sb, requires_grad=gb))
+    assert ours.grad_fn.name() == theirs.grad_fn.name()
+
+
+def test_product_node_names_are_pytorchs():
+    torch = pytest.importorskip("torch")
+    calls = [("mm", [(2, 3), (3, 4)]), ("bmm", [(2, 2, 3), (2, 3, 4)]), ("mv", [(2, 3), (3,)]),
+             ("dot", [(3,), (3,)]), ("outer", [(3,), (2,)]), ("ger", [(3,), (2,)])]
+    for name, shapes in calls:
+        ours = getattr(tg, name)(*[tg.ones(*s, requires_grad=True) for s in shapes])
+        theirs = getattr(torch, name)(*[torch.ones(*s, requires_grad=True) for s in shapes])
+        assert ours.grad_fn.name() == theirs.grad_fn.name(), name
+    for equation, shapes in EQUATIONS:
+        ours = tg.einsum(equation, *[tg.ones(*s, requires_grad=True) for s in shapes])
+        theirs = torch.einsum(equation, *[torch.ones(*s, requires_grad=True) for s in shapes])
+        assert ours.grad_fn.name() == theirs.grad_fn.name(), equation

@@ -23,7 +23,7 @@ def test_dot_source_has_one_node_per_op_and_leaf_with_shapes_and_names():
     loss.backward(retain_graph=True)
     src = draw_graph(loss, params=params).source
     assert src.startswith("digraph tapegrad {") and src.rstrip().endswith("}")
-    for label in ("Matmul", "Add", "Relu", "Tanh", "Mean", "0.weight", "0.bias", "2.weight", "input"):
+    for label in ("Mm", "Add", "Relu", "Tanh", "Mean", "0.weight", "0.bias", "2.weight", "input"):
         assert label in src, label
     assert "5×4 float32" in src and "3×4 float32" in src
     assert src.count("->") == 9  # matmul(2) add(2) relu(1) matmul(2) tanh(1) mean(1)
@@ -51,7 +51,7 @@ def test_render_writes_svg_with_dot_or_png_without(tmp_path, monkeypatch):
     if shutil.which("dot"):
         out = g.render(str(tmp_path / "g.svg"))
         text = open(out).read()
-        assert out.endswith(".svg") and "<svg" in text and "Matmul" in text
+        assert out.endswith(".svg") and "<svg" in text and "Mm" in text
     monkeypatch.setattr(shutil, "which", lambda name: None)
     out = g.render(str(tmp_path / "fallback.svg"))
     assert out.endswith(".png") and open(out, "rb").read(8) == PNG

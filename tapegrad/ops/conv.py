@@ -15,32 +15,38 @@ bilinear family, recorded as ops whose rules call each other, so ``create_graph=
 Pooling gradients are linear in the output gradient; they are recorded with their adjoints the same way.
 """
 
+import functools
 import numbers
 
 import numpy as np
 from numpy.lib.stride_tricks import as_strided
 
-from ..autograd.declare import Tensor
-from ..autograd.declare import legacy_record as _record
-from ..autograd.declare import wrap as _wrap
+from ..autograd.declare import Tensor, backward_op, expected_tensor, op, record, wrap
 from ..autograd.grad_mode import state as _grad_state
-from ..autograd.xp import numpy_xp
 
 __all__ = ["conv2d", "max_pool2d", "avg_pool2d", "adaptive_avg_pool2d"]
 
 
 # ---------------------------------------------------------------------- arguments
-def _pair(op, name, value, allow_zero=False):
-    """An int or a sequence of one or two ints, as a pair (PyTorch's ``_pair``)."""
+def _pair(op, name, value):
+    """An int or a sequence of one or two ints, as a pair (PyTorch's ``_pair``). Floats and bools are a
+    TypeError, as in PyTorch's argument parser; other lengths a RuntimeError."""
     if isinstance(value, Tensor):
         value = value.tolist()
-    if isinstance(value, numbers.Integral) and not isinstance(value, bool):
-        return int(value), int(value)
-    if isinstance(value, (tuple, list)) and len(value) in (1, 2) and all(
-            isinstance(v, numbers.Integral) and not isinstance(v, bool) for v in value):
-        return (int(value[0]), int(value[-1]))
-    raise RuntimeError(f"{op}: expected {name} to be a single integer value or a list of 2 values to match "
-                       f"the convolution dimensions, but got {name}={value!r}")
+    items = value if isinstance(value, (tuple, list)) else (value,)
+    for v in items:
+        if not isinstance(v, numbers.Integral) or isinstance(v, bool):
+            raise TypeError(f"{op}: {name} must be an int or a tuple of ints, but got {name}={value!r}")
+    if not 1 <= len(items) <= 2:
+        raise RuntimeError(f"{op}: expected {name} to be a single integer value or a list of 2 values to match "
+                           f"the convolution dimensions, but got {name}={value!r}")
+    return int(items[0]), int(items[-1])
+
+
+def _tensor_input(op, input):
+    if not isinstance(input, Tensor):
+        raise expected_tensor(op, input)
+    return input._data
 
 
 def _shape(a):
@@ -180,11 +186,6 @@ def _conv_np(x, w, geo):
     return _gather_output(np.matmul(_grouped(w, geo), _unfold(x, geo)), geo)
 
 
-def _conv_input_grad_np(g, w, geo):
-    """The input gradient of a convolution (a transposed convolution of g with w)."""
-    return _input_grad(w, _spread(g, geo), geo)
-
-
 def _input_grad(w, ge, geo):
     """col2im(W^T @ g). Channels first, one kernel offset at a time: each offset's (C, N*L) slab of columns
     is added into place while it is still in cache, so the whole column matrix never goes through memory."""
@@ -201,11 +202,6 @@ def _input_grad(w, ge, geo):
     return np.ascontiguousarray(geo.interior(buf))
 
 
-def _conv_weight_grad_np(x, g, geo):
-    """The weight gradient of a convolution (the correlation of x with g)."""
-    return _weight_grad(x, _spread(g, geo), geo)
-
-
 def _weight_grad(x, ge, geo):
     # NOTE: computed transposed, columns @ g^T: OpenBLAS splits this orientation better over threads
     dw = np.matmul(_unfold(x, geo), ge.transpose(0, 2, 1))
@@ -214,29 +210,60 @@ def _weight_grad(x, ge, geo):
     return dw.transpose(0, 2, 1).reshape(geo.O, geo.C // geo.G, geo.KH, geo.KW)
 
 
-_CONV_FNS = {"conv": _conv_np, "dx": _conv_input_grad_np, "dw": _conv_weight_grad_np}
+def _spread_once(g, geo, cache):
+    """``_spread(g)``, computed once per backward pass: the backward ops of one rule share it in ``cache``."""
+    if cache is None:
+        return _spread(g, geo)
+    ge = cache.get("spread")
+    if ge is None:
+        ge = cache["spread"] = _spread(g, geo)
+    return ge
 
 
-def _conv_family(xp, kind, a, b, geo):
-    """One of the bilinear maps conv(x, w), dx(g, w), dw(x, g): on arrays, or recorded on tensors."""
-    if xp is numpy_xp:
-        return _CONV_FNS[kind](a, b, geo)
-    need_a, need_b = a.requires_grad, b.requires_grad
+# The convolution and its two gradients are one bilinear family, <conv(x, w), g> = <x, dx(g, w)> =
+# <w, dw(x, g)>: each map is declared as an op whose rule is made of the other two, so create_graph
+# differentiates a convolution to any order. On arrays they are the fused first-order kernels above.
+def _convolution_rule(xp, need, h, out, x, w, *, geo):
+    return (xp.convolution_input_grad(h, w, geo=geo) if need[0] else None,
+            xp.convolution_weight_grad(x, h, geo=geo) if need[1] else None)
 
-    def backward(xp, h, out, a, b):
-        # The adjoints of a bilinear map: <conv(x, w), g> = <x, dx(g, w)> = <w, dw(x, g)>.
-        if kind == "conv":
-            return (_conv_family(xp, "dx", h, b, geo) if need_a else None,
-                    _conv_family(xp, "dw", a, h, geo) if need_b else None)
-        if kind == "dx":
-            return (_conv_family(xp, "conv", h, b, geo) if need_a else None,
-                    _conv_family(xp, "dw", h, a, geo) if need_b else None)
-        return (_conv_family(xp, "dx", b, h, geo) if need_a else None,
-                _conv_family(xp, "conv", a, h, geo) if need_b else None)
 
-    backward.__qualname__ = {"conv": "convolution", "dx": "convolution_input_grad",
-                             "dw": "convolution_weight_grad"}[kind] + ".<locals>.backward"
-    return _record(_CONV_FNS[kind](a._data, b._data, geo), (a, b), backward)
+@backward_op(grad=_convolution_rule, name="ConvolutionBackward0")
+def convolution(x, w, *, geo):
+    """conv(x, w) for an input (N, C, H, W) and a weight (O, C/G, KH, KW) of the geometry ``geo``, no bias."""
+    return _conv_np(x, w, geo)
+
+
+def _input_grad_rule(xp, need, h, out, g, w, *, geo, cache=None):
+    return (xp.convolution(h, w, geo=geo) if need[0] else None,
+            xp.convolution_weight_grad(h, g, geo=geo) if need[1] else None)
+
+
+@backward_op(grad=_input_grad_rule, name="ConvolutionBackwardBackward0")
+def convolution_input_grad(g, w, *, geo, cache=None):
+    """dx(g, w): the input gradient of a convolution (a transposed convolution of g with w)."""
+    return _input_grad(w, _spread_once(g, geo, cache), geo)
+
+
+def _weight_grad_rule(xp, need, h, out, x, g, *, geo, cache=None):
+    return (xp.convolution_input_grad(g, h, geo=geo) if need[0] else None,
+            xp.convolution(x, h, geo=geo) if need[1] else None)
+
+
+@backward_op(grad=_weight_grad_rule, name="ConvolutionBackwardBackward0")
+def convolution_weight_grad(x, g, *, geo, cache=None):
+    """dw(x, g): the weight gradient of a convolution (the correlation of x with g)."""
+    return _weight_grad(x, _spread_once(g, geo, cache), geo)
+
+
+def _bias_grad_rule(xp, h, out, g, *, geo, cache=None):
+    return xp.broadcast_to(h.reshape((1, geo.O, 1, 1)), tuple(g.shape))
+
+
+@backward_op(grad=_bias_grad_rule, name="ConvolutionBackwardBackward0")
+def convolution_bias_grad(g, *, geo, cache=None):
+    """The bias gradient of a convolution: g summed over everything but its channels."""
+    return _bias_grad(_spread_once(g, geo, cache), geo)
 
 
 def _conv_padding(op, padding, kernel, dilation, stride):
@@ -270,13 +297,21 @@ def _check_conv(op, x, w, b, stride, dilation, groups):
                            + (f" and bias dtype {b.dtype}" if b is not None else "")
                            + " must be the same; cast with .float() or .double()")
     if x.dtype.kind not in "iuf":
-        raise RuntimeError(f"{op}: expected a numeric input, got dtype {x.dtype}")
-    if not isinstance(groups, numbers.Integral) or groups <= 0:
+        raise NotImplementedError(f"{op}: not implemented for {x.dtype} tensors, as in PyTorch; cast the input "
+                                  "and weight with .float()")
+    if not isinstance(groups, numbers.Integral) or isinstance(groups, bool):
+        raise TypeError(f"{op}: groups must be an int, but got groups={groups!r}")
+    if groups <= 0:
         raise RuntimeError(f"{op}: non-positive groups is not supported, got groups={groups}")
     if min(stride) <= 0:
         raise RuntimeError(f"{op}: non-positive stride is not supported, got stride={stride}")
     if min(dilation) <= 0:
         raise RuntimeError(f"{op}: dilation should be greater than zero, but got dilation={dilation}")
+    if w.shape[0] < groups:
+        raise RuntimeError(f"{op}: given groups={groups}, expected weight to be at least {groups} at dimension 0, "
+                           f"but got weight of shape {_shape(w)}")
+    if 0 in w.shape[2:]:
+        raise RuntimeError(f"{op}: kernel size should be greater than zero, but got weight of shape {_shape(w)}")
     channels = x.shape[-3]
     if w.shape[0] % groups:
         raise RuntimeError(f"{op}: given groups={groups}, expected weight to be divisible by {groups} at "
@@ -290,7 +325,9 @@ def _check_conv(op, x, w, b, stride, dilation, groups):
                            f"{w.shape[0]} elements, but got bias of shape {_shape(b)}")
 
 
-def conv2d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):
+@op(methods=())
+def conv2d(input: Tensor, weight: Tensor, bias: Tensor | None = None, stride=1, padding=0, dilation=1,
+           groups: int = 1) -> Tensor:
     """conv2d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1) -> Tensor
 
     2-D cross-correlation (PyTorch's convolution) of an input (N, C, H, W) or (C, H, W) with a weight
@@ -306,64 +343,49 @@ def conv2d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):
             [6., 9., 9., 6.],
             [4., 6., 6., 4.]])
     """
-    op = "conv2d"
-    x, w = input._data, weight._data
-    b = bias._data if bias is not None else None
-    stride, dilation = _pair(op, "stride", stride), _pair(op, "dilation", dilation)
-    _check_conv(op, x, w, b, stride, dilation, groups)
-    pads = _conv_padding(op, padding, w.shape[2:], dilation, stride)
-    unbatched = x.ndim == 3
-    if unbatched:
-        x = x[None]
+    op_name = "conv2d"
+    x, w = _tensor_input(op_name, input), _tensor_input(op_name, weight)
+    b = _tensor_input(op_name, bias) if bias is not None else None
+    stride, dilation = _pair(op_name, "stride", stride), _pair(op_name, "dilation", dilation)
+    _check_conv(op_name, x, w, b, stride, dilation, groups)
+    pads = _conv_padding(op_name, padding, w.shape[2:], dilation, stride)
+    if x.ndim == 3:  # as PyTorch: the convolution of the batch of one, squeezed (SqueezeBackward1)
+        return conv2d(input.unsqueeze(0), weight, bias, stride, padding, dilation, groups).squeeze(0)
     geo = _ConvGeometry(x.shape, w.shape, stride, pads, dilation, groups)
     if geo.Hp < dilation[0] * (geo.KH - 1) + 1 or geo.Wp < dilation[1] * (geo.KW - 1) + 1:
         kh, kw = dilation[0] * (geo.KH - 1) + 1, dilation[1] * (geo.KW - 1) + 1
-        raise RuntimeError(f"{op}: the padded input of size ({geo.Hp} x {geo.Wp}) per channel (input shape "
+        raise RuntimeError(f"{op_name}: the padded input of size ({geo.Hp} x {geo.Wp}) per channel (input shape "
                            f"{_shape(input)}, padding {pads}) is smaller than the dilated kernel of size "
                            f"({kh} x {kw}) (weight shape {_shape(w)}); the kernel can't be greater than the "
                            "input")
-
+    inputs = (input, weight) if bias is None else (input, weight, bias)
+    if x.size == 0:
+        if geo.N and geo.C:
+            raise RuntimeError(f"{op_name}: only zero batch or zero channel inputs are supported (as in PyTorch), "
+                               f"but got input of shape {_shape(x)}")
+        if not geo.C:  # NOTE: PyTorch 2.13's result has no channels either (not out_channels of bias values)
+            return record(np.zeros((geo.N, 0, geo.OH, geo.OW), x.dtype), inputs, _zeros_rule,
+                          "ConvolutionBackward0")
     out = _gather_output(np.matmul(_grouped(w, geo), _unfold(x, geo)), geo, b)
-    if unbatched:
-        out = out[0]
-    need_x, need_w = input.requires_grad, weight.requires_grad
-    need_b = bias is not None and bias.requires_grad
+
     # NOTE: the weight gradient unfolds the input again rather than keeping the forward's columns (C*KH*KW
     # times the input's size): measured faster in a training step (they come back cache-warm) and lighter.
-    xshape = input._data.shape
-
-    def backward(xp, g, out, x, w, *b):
-        if unbatched:
-            g = g.reshape((1,) + tuple(g.shape))
-        xb = x.reshape((1,) + xshape) if unbatched else x
-        if xp is numpy_xp:
-            ge = _spread(g, geo)
-            gx = _input_grad(w, ge, geo) if need_x else None
-            gw = _weight_grad(xb, ge, geo) if need_w else None
-            gb = _bias_grad(ge, geo) if need_b else None
-        else:
-            gx = _conv_family(xp, "dx", g, w, geo) if need_x else None
-            gw = _conv_family(xp, "dw", xb, g, geo) if need_w else None
-            gb = g.sum(axis=(0, 2, 3)) if need_b else None
-        if unbatched and gx is not None:
-            gx = gx.reshape(xshape)
+    def convolution_rule(xp, need, g, out, x, w, *b):
+        cache = {}
+        gx = xp.convolution_input_grad(g, w, geo=geo, cache=cache) if need[0] else None
+        gw = xp.convolution_weight_grad(x, g, geo=geo, cache=cache) if need[1] else None
+        gb = xp.convolution_bias_grad(g, geo=geo, cache=cache) if b and need[2] else None
+        cache.clear()  # recorded backward ops keep their constants: not the spread gradient
         return (gx, gw, gb) if b else (gx, gw)
 
-    return _record(out, (input, weight) if bias is None else (input, weight, bias), backward)
+    return record(out, inputs, convolution_rule, "ConvolutionBackward0")
+
+
+def _zeros_rule(xp, need, g, out, *inputs):
+    return tuple(xp.zeros_like(t) if needed else None for t, needed in zip(inputs, need, strict=True))
 
 
 # ---------------------------------------------------------------------- pooling
-def _linear_node(name, apply, adjoint, a):
-    """Record ``apply(a)`` for a linear map with adjoint ``adjoint`` (both on arrays), so that its gradient,
-    and the gradient of that, are recorded too under ``create_graph=True``."""
-
-    def backward(xp, g, out, a):
-        return (adjoint(g) if xp is numpy_xp else _linear_node(name + "_adjoint", adjoint, apply, g),)
-
-    backward.__qualname__ = name + ".<locals>.backward"
-    return _record(apply(a._data), (a,), backward)
-
-
 class _PoolGeometry:
     """Windows of a 2-D pooling over the last two axes of an input (..., H, W).
 
@@ -414,6 +436,15 @@ class _PoolGeometry:
         taps = slice(j * d, j * d + s * (n - 1) + 1, s)
         return a[:, taps] if axis == 1 else a[:, :, taps]
 
+    def first_inside(self, axis):
+        """Each window's first tap inside the input along ``axis`` (0 for a window wholly in the padding), or
+        None when every tap of every window is inside."""
+        k, s, d, n, _ = self.axis(axis)
+        p, size = (self.ph, self.H) if axis == 1 else (self.pw, self.W)
+        taps = np.arange(n)[:, None] * s + np.arange(k) * d - p
+        inside = (taps >= 0) & (taps < size)
+        return None if inside.all() else inside.argmax(axis=1).astype(np.int8)
+
     def overlapping(self, axis):
         k, s, d, _, _ = self.axis(axis)
         return s < d * (k - 1) + 1
@@ -422,14 +453,35 @@ class _PoolGeometry:
         return self.lead + (self.OH, self.OW)
 
 
+@functools.cache
+def _first_of_equals(dtype):
+    """``maximum(earlier, later, out=None)``: np.maximum, keeping the earlier of two equal values (-0.0 before
+    0.0, as PyTorch's max pooling). numpy's loops break ties differently (float16's keeps its first argument,
+    the SIMD loops of float32 and float64 their second), so the order is measured once per dtype; if numpy is
+    not consistent, a slower exact form is used."""
+    earlier, later = np.full(64, -0.0, dtype), np.zeros(64, dtype)
+    kept = [np.signbit(np.maximum(e, v)) for e, v in ((earlier, later), (earlier[::2], later[1::2]))]
+    if all(k.all() for k in kept):
+        return lambda e, v, out=None: np.maximum(e, v, out=out)
+    if not any(k.any() for k in kept):
+        return lambda e, v, out=None: np.maximum(v, e, out=out)
+
+    def exact(e, v, out=None):
+        best = np.where((v > e) | np.isnan(v), v, e)
+        return best if out is None else np.copyto(out, best) or out
+
+    return exact
+
+
 def _window_max(geo, a, axis, pick, nan_aware=False):
-    """Max over the windows along ``axis``; with ``pick``, also each window's tap of the first maximum
-    (PyTorch's tie-break) or, ``nan_aware``, of the last NaN (a NaN wins, as in PyTorch)."""
+    """Max over the windows along ``axis`` (the first of equal maxima, as PyTorch: -0.0 before 0.0); with
+    ``pick``, also each window's tap of the first maximum or, ``nan_aware``, of the last NaN (a NaN wins)."""
     k = geo.axis(axis)[0]
     first = geo.tap(a, axis, 0)
     if k == 1:
         return first, (np.zeros(first.shape, np.int8) if pick else None)
-    best = np.maximum(first, geo.tap(a, axis, 1))
+    maximum = _first_of_equals(a.dtype)
+    best = maximum(first, geo.tap(a, axis, 1))
     which = None
     if pick:
         second = geo.tap(a, axis, 1)
@@ -440,8 +492,24 @@ def _window_max(geo, a, axis, pick, nan_aware=False):
         if pick:
             hit = (v > best) | np.isnan(v) if nan_aware else v > best
             which += hit * (j - which)  # NOTE: arithmetic, not where=: masked writes are slow on random masks
-        np.maximum(best, v, out=best)
+        maximum(best, v, out=best)
     return best, which
+
+
+def _first_inside_on_ties(geo, values, which, axis, fill):
+    """Where a window's maximum along ``axis`` is ``fill``, pick its first tap inside the input (in place)."""
+    first = geo.first_inside(axis)
+    if first is None:
+        return
+    if axis == 2:
+        inside = values[:, geo.ph:geo.ph + geo.H]  # the rows of padding are never picked by the height pass
+        mask = inside == fill
+        if mask.any():
+            np.copyto(which[:, geo.ph:geo.ph + geo.H], first, where=mask)
+    else:
+        mask = values == fill
+        if mask.any():
+            np.copyto(which, first[:, None], where=mask)
 
 
 def _window_unpick(geo, g, which, axis):
@@ -497,10 +565,11 @@ def _pool_out(size, k, s, p, d, ceil_mode):
 
 
 def _pool_args(op, input, kernel_size, stride, padding, dilation):
-    x = input._data
+    x = _tensor_input(op, input)
     if x.ndim not in (3, 4) or x.size == 0 and 0 in x.shape[-3:]:
-        raise RuntimeError(f"{op}: expected a non-empty 3-D (C, H, W) or 4-D (N, C, H, W) input, but got "
-                           f"input of shape {_shape(x)}")
+        error = IndexError if op == "avg_pool2d" and x.ndim < 3 else RuntimeError  # PyTorch's, for each op
+        raise error(f"{op}: expected a non-empty 3-D (C, H, W) or 4-D (N, C, H, W) input, but got input of "
+                    f"shape {_shape(x)}")
     kernel = _pair(op, "kernel_size", kernel_size)
     stride = kernel if stride is None or (isinstance(stride, (list, tuple)) and not stride) else \
         _pair(op, "stride", stride)
@@ -511,14 +580,16 @@ def _pool_args(op, input, kernel_size, stride, padding, dilation):
         raise RuntimeError(f"{op}: stride must be greater than zero, but got stride={stride}")
     if min(dilation) <= 0:
         raise RuntimeError(f"{op}: dilation must be greater than zero, but got dilation={dilation}")
-    for p, k, d in zip(padding, kernel, dilation):
-        if p < 0 or 2 * p > d * (k - 1) + 1:
-            raise RuntimeError(f"{op}: pad should be non-negative and at most half of the effective kernel "
-                               f"size, but got pad={p}, kernel_size={k} and dilation={d}")
+    for p, k in zip(padding, kernel, strict=True):
+        if p < 0 or p > k // 2:  # NOTE: half the kernel, not the dilated kernel: PyTorch's CPU pooling checks that
+            raise RuntimeError(f"{op}: pad should be non-negative and at most half of the kernel size, but got "
+                               f"padding={padding} and kernel_size={kernel}")
     return kernel, stride, padding, dilation
 
 
-def max_pool2d(input, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=False, return_indices=False):
+@op(methods=())
+def max_pool2d(input: Tensor, kernel_size, stride=None, padding=0, dilation=1, ceil_mode: bool = False,
+               return_indices: bool = False) -> Tensor | tuple[Tensor, Tensor]:
     """max_pool2d(input, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=False,
     return_indices=False)
 
@@ -531,13 +602,14 @@ def max_pool2d(input, kernel_size, stride=None, padding=0, dilation=1, ceil_mode
     tensor([[[[ 5.,  7.],
               [13., 15.]]]])
     """
-    op = "max_pool2d"
-    kernel, stride, padding, dilation = _pool_args(op, input, kernel_size, stride, padding, dilation)
+    op_name = "max_pool2d"
+    kernel, stride, padding, dilation = _pool_args(op_name, input, kernel_size, stride, padding, dilation)
     x = input._data
     if x.dtype.kind not in "iuf":
-        raise RuntimeError(f"{op}: expected a numeric input, got dtype {x.dtype}")
-    geo = _PoolGeometry(op, x.shape, kernel, stride, padding, dilation, ceil_mode)
-    buf = geo.padded(x, -np.inf if x.dtype.kind == "f" else np.iinfo(x.dtype).min)
+        raise NotImplementedError(f"{op_name}: not implemented for {x.dtype} tensors, as in PyTorch")
+    geo = _PoolGeometry(op_name, x.shape, kernel, stride, padding, dilation, ceil_mode)
+    fill = -np.inf if x.dtype.kind == "f" else np.iinfo(x.dtype).min
+    buf = geo.padded(x, fill)
     pick = return_indices or (input.requires_grad and _grad_state.enabled)
     # Along the width, then the height: the first maximum of the first row holding the window's maximum is the
     # window's first maximum in row-major order.
@@ -546,11 +618,16 @@ def max_pool2d(input, kernel_size, stride=None, padding=0, dilation=1, ceil_mode
     if pick and x.dtype.kind == "f" and np.isnan(best).any():
         rows, col_pick = _window_max(geo, buf, 2, pick, nan_aware=True)
         best, row_pick = _window_max(geo, rows, 1, pick, nan_aware=True)
+    if pick:
+        # A window whose maximum is the fill value (-inf, or an integer dtype's least value) ties with its taps
+        # in the padding: PyTorch never picks those, but the first tap inside the input.
+        _first_inside_on_ties(geo, rows, col_pick, 2, fill)
+        _first_inside_on_ties(geo, best, row_pick, 1, fill)
     if best.base is not None and np.shares_memory(best, x):  # a 1x1 kernel: the output must be a new array
         best = best.copy()
     out = best.reshape(geo.out_shape())
     if not pick:
-        return _wrap(out)
+        return wrap(out)
 
     def scatter(g):
         """Send each window's gradient to its maximum."""
@@ -571,19 +648,19 @@ def max_pool2d(input, kernel_size, stride=None, padding=0, dilation=1, ceil_mode
         hbuf = geo.padded(h, 0)
         return np.take_along_axis(hbuf.reshape(hbuf.shape[0], -1), flat, axis=1).reshape(geo.out_shape())
 
-    def backward(xp, g, out, x):
-        return (scatter(g) if xp is numpy_xp else _linear_node("max_pool2d_scatter", scatter, gather, g),)
+    def max_pool2d_rule(xp, g, out, x):
+        return xp.linear(scatter, gather, g, "MaxPool2DWithIndicesBackwardBackward0")
 
-    backward.__qualname__ = "max_pool2d.<locals>.backward"
-    result = _record(out, (input,), backward)
+    result = record(out, (input,), max_pool2d_rule, "MaxPool2DWithIndicesBackward0")
     if return_indices:
         r, c = positions()
-        return result, _wrap(((r - geo.ph) * geo.W + c - geo.pw).astype(np.int64).reshape(geo.out_shape()))
+        return result, wrap(((r - geo.ph) * geo.W + c - geo.pw).astype(np.int64).reshape(geo.out_shape()))
     return result
 
 
-def avg_pool2d(input, kernel_size, stride=None, padding=0, ceil_mode=False, count_include_pad=True,
-               divisor_override=None):
+@op(methods=())
+def avg_pool2d(input: Tensor, kernel_size, stride=None, padding=0, ceil_mode: bool = False,
+               count_include_pad: bool = True, divisor_override: int | None = None) -> Tensor:
     """avg_pool2d(input, kernel_size, stride=None, padding=0, ceil_mode=False, count_include_pad=True,
     divisor_override=None)
 
@@ -596,14 +673,19 @@ def avg_pool2d(input, kernel_size, stride=None, padding=0, ceil_mode=False, coun
     tensor([[[[ 2.5000,  4.5000],
               [10.5000, 12.5000]]]])
     """
-    op = "avg_pool2d"
-    kernel, stride, padding, _ = _pool_args(op, input, kernel_size, stride, padding, 1)
+    op_name = "avg_pool2d"
+    kernel, stride, padding, _ = _pool_args(op_name, input, kernel_size, stride, padding, 1)
     x = input._data
-    geo = _PoolGeometry(op, x.shape, kernel, stride, padding, (1, 1), ceil_mode)
+    if x.dtype.kind != "f" and x.dtype != np.int64:
+        raise NotImplementedError(f"{op_name}: not implemented for {x.dtype} tensors (PyTorch's takes floating "
+                                  "point and int64 inputs); cast with .float() or .long()")
+    geo = _PoolGeometry(op_name, x.shape, kernel, stride, padding, (1, 1), ceil_mode)
     if divisor_override is not None:
+        if not isinstance(divisor_override, numbers.Integral) or isinstance(divisor_override, bool):
+            raise TypeError(f"{op_name}: divisor_override must be an int, but got {divisor_override!r}")
         if divisor_override == 0:
-            raise RuntimeError(f"{op}: divisor_override must not be zero")
-        divisor = divisor_override
+            raise RuntimeError(f"{op_name}: divisor_override must not be zero")
+        divisor = int(divisor_override)
     else:
         divisor = _avg_divisor(geo, count_include_pad)
     integer = x.dtype.kind != "f"
@@ -622,6 +704,7 @@ def avg_pool2d(input, kernel_size, stride=None, padding=0, ceil_mode=False, coun
         if not np.isfinite(total).all():
             # NOTE: a sum of huge values can overflow where their mean does not: scale first, then add.
             mean = window_sum(buf / np.max(d)) * (np.max(d) / d)
+        np.add(mean, 0, out=mean)  # NOTE: a zero mean is +0 in PyTorch, whatever the signs (0 / -1 = +0 there)
         return mean.reshape(geo.out_shape())
 
     def adjoint(g):
@@ -629,8 +712,12 @@ def avg_pool2d(input, kernel_size, stride=None, padding=0, ceil_mode=False, coun
         return np.ascontiguousarray(geo.crop(_window_spread(geo, _window_spread(geo, share, 1), 2)))
 
     if integer:
-        return _wrap(apply(x))
-    return _linear_node(op, apply, adjoint, input)
+        return wrap(apply(x))
+
+    def avg_pool2d_rule(xp, g, out, x):
+        return xp.linear(adjoint, apply, g, "AvgPool2DBackwardBackward0")
+
+    return record(apply(x), (input,), avg_pool2d_rule, "AvgPool2DBackward0")
 
 
 def _avg_divisor(geo, count_include_pad):
@@ -647,7 +734,8 @@ def _avg_divisor(geo, count_include_pad):
     return int(divisor.flat[0]) if (divisor == divisor.flat[0]).all() else divisor
 
 
-def adaptive_avg_pool2d(input, output_size):
+@op(methods=())
+def adaptive_avg_pool2d(input: Tensor, output_size) -> Tensor:
     """adaptive_avg_pool2d(input, output_size) -> Tensor
 
     Average pooling to a fixed output size (an int, or a pair whose entries may be None for "keep"): output
@@ -658,54 +746,101 @@ def adaptive_avg_pool2d(input, output_size):
     tensor([[[[2., 3.],
               [5., 6.]]]])
     """
-    op = "adaptive_avg_pool2d"
-    x = input._data
-    if x.ndim not in (3, 4):
-        raise RuntimeError(f"{op}: expected a 3-D (C, H, W) or 4-D (N, C, H, W) input, but got input of "
-                           f"shape {_shape(x)}")
-    if 0 in x.shape[-3:]:
-        raise RuntimeError(f"{op}: expected input to have non-zero size for non-batch dimensions, but got "
-                           f"input of shape {_shape(x)}")
-    if x.dtype.kind != "f":
-        raise NotImplementedError(f"{op}: not implemented for dtype {x.dtype}; use a floating-point input")
+    op_name = "adaptive_avg_pool2d"
+    x = _tensor_input(op_name, input)
     if isinstance(output_size, (tuple, list)):
         if len(output_size) != 2:
-            raise RuntimeError(f"{op}: output_size must have 2 entries, got {output_size!r}")
+            raise RuntimeError(f"{op_name}: output_size must have 2 entries, got {output_size!r}")
+        if x.ndim < 2 and None in output_size:
+            raise IndexError(f"{op_name}: expected an input of at least 2 dimensions, got shape {_shape(x)}")
         size = tuple(x.shape[-2 + k] if s is None else s for k, s in enumerate(output_size))
     else:
         size = (output_size, output_size)
-    oh, ow = _pair(op, "output_size", size)
+    oh, ow = _pair(op_name, "output_size", size)
     if oh < 0 or ow < 0:
-        raise RuntimeError(f"{op}: output_size must be non-negative, got ({oh}, {ow})")
-    H, W = x.shape[-2:]
-    if (oh, ow) == (1, 1):  # global average pooling: one mean
-        n = H * W
+        raise RuntimeError(f"{op_name}: output_size must be non-negative, got ({oh}, {ow})")
+    if (oh, ow) == (1, 1):  # global average pooling: one mean over the last two dims, of any input (PyTorch's)
+        if x.ndim < 2:
+            raise IndexError(f"{op_name}: expected an input of at least 2 dimensions, got shape {_shape(x)}")
+        if x.dtype.kind != "f":
+            raise RuntimeError(f"{op_name}: mean of {x.dtype} values: the output dtype cannot be inferred (as in "
+                               "PyTorch); use a floating-point input")
+        n = max(x.shape[-2] * x.shape[-1], 1)
 
-        def backward(xp, g, out, x):
-            return (xp.broadcast_to(g / n, x.shape),)
+        def mean_rule(xp, g, out, x):
+            return xp.broadcast_to(g / n, tuple(x.shape))
 
-        backward.__qualname__ = "adaptive_avg_pool2d.<locals>.backward"
-        with np.errstate(over="ignore"):
-            out = x.mean(axis=(-2, -1), keepdims=True, dtype=x.dtype)
-        if not np.isfinite(out).all():  # NOTE: a sum of huge values can overflow where their mean does not
-            out = (x / n).sum(axis=(-2, -1), keepdims=True, dtype=x.dtype)
-        return _record(out, (input,), backward)
-    # out = Ph @ x @ Pw^T with averaging matrices: one product per axis, for any sizes.
-    ph, pw = _adaptive_matrix(H, oh, x.dtype), _adaptive_matrix(W, ow, x.dtype)
-    pht, pwt = np.ascontiguousarray(ph.T), np.ascontiguousarray(pw.T)
+        with np.errstate(over="ignore", invalid="ignore", divide="ignore"):  # inf - inf, 0 / 0: NaN
+            out = x.sum(axis=(-2, -1), keepdims=True, dtype=x.dtype) / np.asarray(x.shape[-2] * x.shape[-1],
+                                                                                  x.dtype)
+            if not np.isfinite(out).all() and x.size:  # NOTE: a sum of huge values can overflow where their
+                out = (x / n).sum(axis=(-2, -1), keepdims=True, dtype=x.dtype)  # mean does not
+        np.add(out, 0, out=out)  # a zero mean is +0, as PyTorch's
+        return record(out, (input,), mean_rule, "MeanBackward1")
+    if x.ndim not in (3, 4):
+        raise RuntimeError(f"{op_name}: expected a 3-D (C, H, W) or 4-D (N, C, H, W) input, but got input of "
+                           f"shape {_shape(x)}")
+    if 0 in x.shape[-2:]:
+        raise RuntimeError(f"{op_name}: expected input to have non-zero size for its height and width, but "
+                           f"got input of shape {_shape(x)}")
+    if x.dtype.kind != "f":
+        raise NotImplementedError(f"{op_name}: not implemented for dtype {x.dtype}; use a floating-point input")
+    rows, cols = _AdaptiveAxis(x.shape[-2], oh, -2), _AdaptiveAxis(x.shape[-1], ow, -1)
+    count = np.multiply.outer(rows.sizes, cols.sizes).astype(x.dtype)
 
-    def backward(xp, g, out, x):
-        return (xp.matmul(pht, xp.matmul(g, pw)),)
+    def apply(a):
+        with np.errstate(over="ignore", invalid="ignore"):  # inf - inf is NaN, as in PyTorch
+            mean = cols.sum(rows.sum(a)) / count
+            if not np.isfinite(mean).all():
+                # NOTE: a sum of huge values can overflow where their mean does not: scale first, then add.
+                scale = np.max(count)
+                mean = cols.sum(rows.sum(a / scale)) * (scale / count)
+        np.add(mean, 0, out=mean)  # a zero mean is +0, as PyTorch's
+        return mean
 
-    backward.__qualname__ = "adaptive_avg_pool2d.<locals>.backward"
-    return _record(np.matmul(ph, np.matmul(x, pwt)), (input,), backward)
+    def adjoint(g):
+        return rows.spread(cols.spread(g / count))
+
+    def adaptive_avg_pool2d_rule(xp, g, out, x):
+        return xp.linear(adjoint, apply, g, "AdaptiveAvgPool2DBackwardBackward0")
+
+    return record(apply(x), (input,), adaptive_avg_pool2d_rule, "AdaptiveAvgPool2DBackward0")
 
 
-def _adaptive_matrix(n_in, n_out, dtype):
-    """(n_out, n_in) averaging matrix: row i averages [floor(i*n_in/n_out), ceil((i+1)*n_in/n_out))."""
-    i = np.arange(n_out)
-    start = (i * n_in) // n_out
-    end = -((-(i + 1) * n_in) // n_out)
-    j = np.arange(n_in)
-    inside = (j >= start[:, None]) & (j < end[:, None])
-    return (inside / (end - start)[:, None]).astype(dtype)
+class _AdaptiveAxis:
+    """Adaptive pooling's windows along one axis: output i covers [floor(i*n/m), ceil((i+1)*n/m)), as PyTorch.
+    Sums go window by window (a window's sum never sees another's values, so one inf stays in its windows);
+    when the windows tile the axis (n divisible by m, or m = 1), one reduceat."""
+
+    def __init__(self, n_in, n_out, axis):
+        i = np.arange(n_out)
+        self.start = (i * n_in) // n_out
+        self.end = -((-(i + 1) * n_in) // n_out)
+        self.sizes = self.end - self.start
+        self.axis, self.n_in = axis, n_in
+        self.tiles = n_out > 0 and bool((self.start[1:] == self.end[:-1]).all()) and self.end[-1] == n_in
+
+    def sum(self, a):
+        if self.tiles:
+            return np.add.reduceat(a, self.start, axis=self.axis)
+        index = (slice(None),) * (a.ndim + self.axis)
+        parts = [a[index + (slice(s, e),)].sum(axis=self.axis, keepdims=True)
+                 for s, e in zip(self.start, self.end, strict=True)]
+        if parts:
+            return np.concatenate(parts, axis=self.axis)
+        shape = list(a.shape)
+        shape[self.axis] = 0
+        return np.zeros(shape, a.dtype)
+
+    def spread(self, g):
+        """The adjoint of ``sum``: each window's value added to every place it covers."""
+        if self.tiles:
+            return np.repeat(g, self.sizes, axis=self.axis)
+        shape = list(g.shape)
+        shape[self.axis] = self.n_in
+        out = np.zeros(shape, g.dtype)
+        index = (slice(None),) * (g.ndim + self.axis)
+        for i, (s, e) in enumerate(zip(self.start, self.end, strict=True)):
+            view = out[index + (slice(s, e),)]
+            np.add(view, g[index + (slice(i, i + 1),)], out=view)
+        return out

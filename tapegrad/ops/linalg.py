@@ -1,58 +1,101 @@
 """Linear algebra: matrix products and einsum.
 
-These are the expensive ops of a training step, so their rules compute only the gradients that are needed:
-which inputs require grad is read at forward time and captured. Shape errors name the op and both shapes:
-``matmul: cannot multiply (2, 3) by (4, 5): inner sizes 3 and 4 differ``.
+Each op is declared beside its gradient rule. The rules compute only the gradients the engine asks for (its
+``need`` mask), and the engine sums broadcast batch dimensions back, so ``g @ b.mT`` is the whole rule of a
+batched product. Node names are PyTorch's: a product is named after the last op PyTorch's own implementation
+runs for those shapes (``matmul`` of two matrices is ``MmBackward0``, of batches ``UnsafeViewBackward0``).
+Shape errors name the op and both shapes: ``matmul: cannot multiply (2, 3) by (4, 5): inner sizes 3 and 4
+differ``.
 """
 
+from __future__ import annotations
+
+import collections
 import functools
 import math
 import string
-from collections import Counter
 
 import numpy as np
 
 from .. import dtypes
-from ..autograd.declare import Tensor, tensor_method
-from ..autograd.declare import legacy_record as _record
-from ..autograd.declare import wrap as _wrap
-from .elementwise import operands
+from ..autograd.declare import Tensor, cast, op, operands, record, wrap
 
 __all__ = ["matmul", "mm", "bmm", "mv", "dot", "inner", "outer", "ger", "einsum"]
 
 
-def _inner_error(op, a, b, ka, kb):
-    return ValueError(f"{op}: cannot multiply {tuple(a.shape)} by {tuple(b.shape)}: inner sizes {ka} and "
+def _inner_error(op_name, a, b, ka, kb):
+    return ValueError(f"{op_name}: cannot multiply {tuple(a.shape)} by {tuple(b.shape)}: inner sizes {ka} and "
                       f"{kb} differ")
 
 
-def _check_same_dtype(op, input, other):
+def _check_same_dtype(op_name, input, other):
     """PyTorch's matrix products do not promote dtypes: two tensors of different dtypes are an error.
 
     (Other operands, such as the numpy constants of gradient rules, are converted and promoted as before.)
     """
     if isinstance(input, Tensor) and isinstance(other, Tensor) and input._data.dtype != other._data.dtype:
-        raise RuntimeError(f"{op}: expected both operands to have the same dtype, got {input._data.dtype} and "
-                           f"{other._data.dtype} (matrix products do not promote, as in PyTorch); cast one with "
-                           f".to({input._data.dtype}) or .to({other._data.dtype})")
+        raise RuntimeError(f"{op_name}: expected both operands to have the same dtype, got {input._data.dtype} "
+                           f"and {other._data.dtype} (matrix products do not promote, as in PyTorch); cast one "
+                           f"with .to({input._data.dtype}) or .to({other._data.dtype})")
 
 
-def _rank_error(op, want, a, b):
-    return ValueError(f"{op}: expected {want}, got shapes {tuple(a.shape)} and {tuple(b.shape)}")
+def _check_not_bool(op_name, a, b):
+    """PyTorch's matrix products are not implemented for bool (numpy's would be a logical product)."""
+    if a.dtype.kind == "b" or b.dtype.kind == "b":
+        raise NotImplementedError(f"{op_name}: not implemented for bool tensors (got {a.dtype} and {b.dtype}, "
+                                  f"shapes {tuple(a.shape)} and {tuple(b.shape)}), as in PyTorch; cast them with "
+                                  ".long() or .float()")
 
 
-def _matmul_backward(need_a, need_b):
-    """The rule of out = a @ b for operands of equal rank >= 2 (batch dims broadcast by the engine)."""
+def _rank_error(op_name, want, a, b):
+    return ValueError(f"{op_name}: expected {want}, got shapes {tuple(a.shape)} and {tuple(b.shape)}")
 
-    def backward(xp, g, out, a, b):
-        return (g @ b.mT if need_a else None, a.mT @ g if need_b else None)
 
-    return backward
+def _mm_rule(xp, need, g, out, a, b):
+    """out = a @ b for operands of at least 2 dims (broadcast batch dims are summed back by the engine)."""
+    return (g @ b.mT if need[0] else None, a.mT @ g if need[1] else None)
+
+
+def _dot_rule(xp, need, g, out, a, b):
+    return (g * b if need[0] else None, g * a if need[1] else None)
+
+
+def _mv_rule(xp, need, g, out, a, b):
+    """out = a @ b for a matrix or a batch of matrices a (..., m, k) and a vector b (k,)."""
+    n = math.prod(g.shape)
+    return (xp.expand_dims(g, -1) * b if need[0] else None,
+            a.reshape((n, b.shape[0])).mT @ g.reshape((n,)) if need[1] else None)
+
+
+def _vm_rule(xp, need, g, out, a, b):
+    """out = a @ b for a vector a (k,) and a matrix or a batch of matrices b (..., k, n): a acts as (1, k)."""
+    k = a.shape[0]
+    return ((b @ xp.expand_dims(g, -1)).reshape(tuple(g.shape[:-1]) + (k,)) if need[0] else None,
+            a.reshape((k, 1)) * xp.expand_dims(g, -2) if need[1] else None)
+
+
+def _matmul_name(a, b):
+    """PyTorch's node name for matmul(a, b): the last op its implementation runs for these operands."""
+    da, db = a.ndim, b.ndim
+    if da <= 2 and db <= 2:
+        return _SMALL_PRODUCTS[da, db]
+    ashape = a.shape
+    if da == db == 3 and ashape[0] == 1 != b.shape[0] and a.requires_grad:
+        da, ashape = 2, ashape[1:]  # PyTorch squeezes a's batch of one, then folds as below
+    if da == 2 and a.requires_grad:
+        # folded as (b.mT @ a.mT).mT, then made contiguous: a copy unless that transpose is contiguous already
+        m, n = ashape[0], b.shape[-1]
+        return "TransposeBackward0" if m == 1 or n == 1 or 0 in b.shape[:-2] else "CloneBackward0"
+    return "UnsafeViewBackward0"
+
+
+_SMALL_PRODUCTS = {(1, 1): "DotBackward0", (2, 1): "MvBackward0", (1, 2): "SqueezeBackward4",
+                   (2, 2): "MmBackward0"}
 
 
 # ---------------------------------------------------------------------- matmul
-@tensor_method("matmul", "__matmul__")
-def matmul(input, other):
+@op(methods=("matmul", "__matmul__"))
+def matmul(input: Tensor, other: Tensor) -> Tensor:
     """matmul(input, other): the matrix product with numpy's rules: 1-D, 2-D, batched and broadcast-batched.
 
     >>> import tapegrad as tg
@@ -62,58 +105,50 @@ def matmul(input, other):
     _check_same_dtype("matmul", input, other)
     a, b = operands("matmul", input, other)
     ad, bd = a._data, b._data
-    if ad.ndim == 0 or bd.ndim == 0:
+    nda, ndb = ad.ndim, bd.ndim
+    if nda == 0 or ndb == 0:
         raise ValueError(f"matmul: both arguments need at least 1 dimension, got shapes {tuple(ad.shape)} "
                          f"and {tuple(bd.shape)}")
     ka = ad.shape[-1]
-    kb = bd.shape[-2] if bd.ndim > 1 else bd.shape[0]
+    kb = bd.shape[-2] if ndb > 1 else bd.shape[0]
     if ka != kb:
         raise _inner_error("matmul", ad, bd, ka, kb)
-    need_a, need_b = a.requires_grad, b.requires_grad
-    if bd.ndim == 2 and ad.ndim > 2:
+    _check_not_bool("matmul", ad, bd)
+    if ndb == 2 and nda > 2:
         # (..., m, k) @ (k, n) as one (N, k) @ (k, n) product: one BLAS call, and b's gradient is one product
         # too (no per-batch (k, n) gradients for the engine to sum).
-        n = bd.shape[1]
-        out = (ad.reshape(-1, ka) @ bd).reshape(ad.shape[:-1] + (n,))
-
-        def backward(xp, g, out, a, b):
-            ga = g @ b.mT if need_a else None
-            gb = a.reshape((-1, ka)).mT @ g.reshape((-1, n)) if need_b else None
-            return ga, gb
-
-        return _record(out, (a, b), backward)
+        # NOTE: sizes spelled out, not -1: numpy cannot infer a size next to a 0 (empty operands)
+        m, n = math.prod(ad.shape[:-1]), bd.shape[1]
+        out = (ad.reshape(m, ka) @ bd).reshape(ad.shape[:-1] + (n,))
+        return record(out, (a, b), _folded_rule(m, ka, n), _matmul_name(a, b))
     try:
         out = np.matmul(ad, bd)
     except ValueError:
         raise ValueError(f"matmul: cannot broadcast the batch dimensions of {tuple(ad.shape)} and "
                          f"{tuple(bd.shape)}") from None
-    a_vec, b_vec = ad.ndim == 1, bd.ndim == 1
-    if not (a_vec or b_vec):
-        return _record(out, (a, b), _matmul_backward(need_a, need_b))
-    if a_vec and b_vec:
-        return _record(np.asarray(out), (a, b), _dot_backward)
+    if nda == 1:
+        return record(out, (a, b), _dot_rule if ndb == 1 else _vm_rule, _matmul_name(a, b))
+    return record(out, (a, b), _mv_rule if ndb == 1 else _mm_rule, _matmul_name(a, b))
 
-    def backward(xp, g, out, a, b):
-        if a_vec:  # (k,) @ (..., k, n): a acts as (1, k); the engine sums the batch dims of a's gradient
-            a, g = a.reshape((1,) + tuple(a.shape)), xp.expand_dims(g, -2)
-        else:  # (..., m, k) @ (k,): b acts as (k, 1)
-            b, g = b.reshape(tuple(b.shape) + (1,)), xp.expand_dims(g, -1)
-        ga = g @ b.mT if need_a else None
-        gb = a.mT @ g if need_b else None
-        if b_vec and gb is not None:
-            gb = gb.sum(axis=-1)
+
+def _folded_rule(m, k, n):
+    """out = a @ b computed as (m, k) @ (k, n), a's leading dims flattened to m."""
+    def folded_matmul_rule(xp, need, g, out, a, b):
+        ga = g @ b.mT if need[0] else None  # NOTE: measured faster than one (m, n) @ (n, k) product
+        gb = a.reshape((m, k)).mT @ g.reshape((m, n)) if need[1] else None
         return ga, gb
 
-    return _record(out, (a, b), backward)
+    return folded_matmul_rule
 
 
-@tensor_method()
-def __rmatmul__(self, other):
+@op(methods=("__rmatmul__",), xp_name=False)
+def __rmatmul__(self: Tensor, other) -> Tensor:
+    """__rmatmul__(self, other): ``other @ self`` for a numpy array on the left."""
     return matmul(other, self)
 
 
-@tensor_method()
-def mm(input, mat2):
+@op
+def mm(input: Tensor, mat2: Tensor) -> Tensor:
     """mm(input, mat2): the product of two 2-D matrices, (n, m) @ (m, p) -> (n, p); no broadcasting.
 
     >>> import tapegrad as tg
@@ -127,11 +162,12 @@ def mm(input, mat2):
         raise _rank_error("mm", "two 2-D matrices", ad, bd)
     if ad.shape[1] != bd.shape[0]:
         raise _inner_error("mm", ad, bd, ad.shape[1], bd.shape[0])
-    return _record(ad @ bd, (a, b), _matmul_backward(a.requires_grad, b.requires_grad))
+    _check_not_bool("mm", ad, bd)
+    return record(ad @ bd, (a, b), _mm_rule, "MmBackward0")
 
 
-@tensor_method()
-def bmm(input, mat2):
+@op
+def bmm(input: Tensor, mat2: Tensor) -> Tensor:
     """bmm(input, mat2): batched matrix product, (b, n, m) @ (b, m, p) -> (b, n, p); equal batch sizes.
 
     >>> import tapegrad as tg
@@ -148,11 +184,12 @@ def bmm(input, mat2):
                          f"{ad.shape[0]} and {bd.shape[0]} differ")
     if ad.shape[2] != bd.shape[1]:
         raise _inner_error("bmm", ad, bd, ad.shape[2], bd.shape[1])
-    return _record(np.matmul(ad, bd), (a, b), _matmul_backward(a.requires_grad, b.requires_grad))
+    _check_not_bool("bmm", ad, bd)
+    return record(np.matmul(ad, bd), (a, b), _mm_rule, "BmmBackward0")
 
 
-@tensor_method()
-def mv(input, vec):
+@op
+def mv(input: Tensor, vec: Tensor) -> Tensor:
     """mv(input, vec): matrix times vector, (n, m) @ (m,) -> (n,).
 
     >>> import tapegrad as tg
@@ -164,12 +201,14 @@ def mv(input, vec):
     if input.shape[1] != vec.shape[0]:
         raise _inner_error("mv", input, vec, input.shape[1], vec.shape[0])
     _check_same_dtype("mv", input, vec)
-    return matmul(input, vec)
+    a, b = operands("mv", input, vec)
+    _check_not_bool("mv", a._data, b._data)
+    return record(a._data @ b._data, (a, b), _mv_rule, "MvBackward0")
 
 
 # ---------------------------------------------------------------------- vector products
-@tensor_method()
-def dot(input, tensor):
+@op
+def dot(input: Tensor, tensor: Tensor) -> Tensor:
     """dot(input, tensor): the dot product of two 1-D tensors of equal length (a 0-d tensor).
 
     >>> import tapegrad as tg
@@ -184,15 +223,12 @@ def dot(input, tensor):
     if ad.shape[0] != bd.shape[0]:
         raise ValueError(f"dot: cannot multiply {tuple(ad.shape)} by {tuple(bd.shape)}: sizes {ad.shape[0]} "
                          f"and {bd.shape[0]} differ")
-    return _record(np.asarray(np.dot(ad, bd)), (a, b), _dot_backward)
+    _check_not_bool("dot", ad, bd)
+    return record(np.asarray(np.dot(ad, bd)), (a, b), _dot_rule, "DotBackward0")
 
 
-def _dot_backward(xp, g, out, a, b):
-    return g * b, g * a
-
-
-@tensor_method("outer", "ger")
-def outer(input, vec2):
+@op(methods=("outer", "ger"))
+def outer(input: Tensor, vec2: Tensor) -> Tensor:
     """outer(input, vec2): the outer product of two 1-D tensors, (n,) and (m,) -> (n, m). Alias: ger.
 
     >>> import tapegrad as tg
@@ -204,19 +240,18 @@ def outer(input, vec2):
     ad, bd = a._data, b._data
     if ad.ndim != 1 or bd.ndim != 1:
         raise _rank_error("outer", "two 1-D tensors", ad, bd)
-    need_a, need_b = a.requires_grad, b.requires_grad
+    return record(np.multiply.outer(ad, bd), (a, b), _outer_rule, "MulBackward0")
 
-    def backward(xp, g, out, a, b):
-        return (g @ b if need_a else None, a @ g if need_b else None)
 
-    return _record(np.multiply.outer(ad, bd), (a, b), backward)
+def _outer_rule(xp, need, g, out, a, b):
+    return (g @ b if need[0] else None, a @ g if need[1] else None)
 
 
 ger = outer
 
 
-@tensor_method()
-def inner(input, other):
+@op
+def inner(input: Tensor, other: Tensor) -> Tensor:
     """inner(input, other): sums of products over the last dimension of both; a scalar operand multiplies.
 
     The result has shape ``input.shape[:-1] + other.shape[:-1]``.
@@ -225,23 +260,39 @@ def inner(input, other):
     >>> tg.inner(tg.ones(2, 3), tg.ones(4, 3)).shape
     tapegrad.Size([2, 4])
     """
+    if isinstance(input, Tensor) and isinstance(other, Tensor) and (input.ndim == 0 or other.ndim == 0):
+        return input * other  # as PyTorch: a product, promoted (MulBackward0)
+    _check_same_dtype("inner", input, other)
     a, b = operands("inner", input, other)
-    if a.ndim == 0 or b.ndim == 0:
+    ad, bd = a._data, b._data
+    if ad.ndim == 0 or bd.ndim == 0:
         return a * b
-    k, kb = a.shape[-1], b.shape[-1]
+    k, kb = ad.shape[-1], bd.shape[-1]
     if k != kb:
-        raise ValueError(f"inner: cannot multiply {tuple(a.shape)} by {tuple(b.shape)}: last sizes {k} and "
+        raise ValueError(f"inner: cannot multiply {tuple(ad.shape)} by {tuple(bd.shape)}: last sizes {k} and "
                          f"{kb} differ")
-    # composed of differentiable ops, so its gradients (of any order) come from theirs
-    product = a.reshape(-1, k) @ b.reshape(-1, k).mT
-    return product.reshape(tuple(a.shape[:-1]) + tuple(b.shape[:-1]))
+    _check_not_bool("inner", ad, bd)
+    m, n = math.prod(ad.shape[:-1]), math.prod(bd.shape[:-1])
+    out = (ad.reshape(m, k) @ bd.reshape(n, k).T).reshape(ad.shape[:-1] + bd.shape[:-1])
+    return record(out, (a, b), _inner_rule(m, n, k), "ViewBackward0")
+
+
+def _inner_rule(m, n, k):
+    """out = a (m, k) @ b (n, k)^T, with a's and b's leading dims flattened to m and n."""
+    def inner_rule(xp, need, g, out, a, b):
+        g = g.reshape((m, n))
+        return ((g @ b.reshape((n, k))).reshape(tuple(a.shape)) if need[0] else None,
+                (g.mT @ a.reshape((m, k))).reshape(tuple(b.shape)) if need[1] else None)
+
+    return inner_rule
 
 
 # ---------------------------------------------------------------------- einsum
-_LABELS = string.ascii_letters  # a-z then A-Z, as numpy and PyTorch number them
+_LABELS = string.ascii_uppercase + string.ascii_lowercase  # sublist integers 0-51, as numpy and PyTorch
 
 
-def einsum(*args, optimize=None):
+@op(methods=())
+def einsum(*args, optimize=None) -> Tensor:
     """einsum(equation, *operands): Einstein summation, with gradients for every operand.
 
     Any equation numpy accepts: repeated subscripts (diagonals, traces), ``...`` broadcasting, implicit output
@@ -249,6 +300,11 @@ def einsum(*args, optimize=None):
     numpy's sublist form ``einsum(a, [0, 1], b, [1, 2], [0, 2])``. As PyTorch, ``...`` dims missing from an
     explicit output are summed. ``optimize`` (a tapegrad extra) is numpy's contraction-order option; by
     default it is used for more than two operands or large ones.
+
+    Dtypes are PyTorch's, which follow its left-to-right contraction steps: a sum over a subscript of integer
+    or bool values gives int64 (``einsum('i->', int32)`` is int64), a contraction of two operands needs one
+    dtype and not bool, and an elementwise product of operands promotes (``einsum('i,j->ij', f32, f64)`` is
+    float64); where PyTorch refuses, so does einsum.
 
     >>> import tapegrad as tg
     >>> tg.einsum("ij,jk->ik", tg.ones(2, 3), tg.ones(3, 4)).shape
@@ -267,6 +323,15 @@ def einsum(*args, optimize=None):
     tensors = _einsum_operands(ops)
     arrays = [t._data for t in tensors]
     terms, out_labels = _parse_einsum(equation, tuple(a.ndim for a in arrays))
+    try:
+        dtype = _einsum_dtype(terms, out_labels, tuple(tuple(n != 1 for n in a.shape) for a in arrays),
+                              tuple(a.dtype for a in arrays))
+    except (RuntimeError, NotImplementedError) as e:
+        size_error = _einsum_size_error(equation, terms, arrays, None)
+        raise (size_error or type(e)(f"einsum: {equation!r} {e}")) from None
+    if any(a.dtype != dtype for a in arrays):
+        tensors = [cast(t, dtype) for t in tensors]
+        arrays = [t._data for t in tensors]
     spec = ",".join(terms) + "->" + out_labels
     if optimize is None:
         optimize = _worth_optimizing(terms, [a.shape for a in arrays])
@@ -274,31 +339,89 @@ def einsum(*args, optimize=None):
         out = np.einsum(spec, *arrays, optimize=optimize)
     except ValueError as e:
         raise _einsum_size_error(equation, terms, arrays, e) from None
-    needs = [t.requires_grad for t in tensors]
+    if len(tensors) == 1:
+        def einsum_rule(xp, g, out, x):
+            return _einsum_grad(xp, 0, terms, out_labels, g, (x,))
+    else:
+        def einsum_rule(xp, need, g, out, *ops):
+            return tuple(_einsum_grad(xp, k, terms, out_labels, g, ops) if needed else None
+                         for k, needed in enumerate(need))
 
-    def backward(xp, g, out, *ops):
-        return tuple(_einsum_grad(xp, k, terms, out_labels, g, ops) if need else None
-                     for k, need in enumerate(needs))
-
-    return _record(np.asarray(out), tuple(tensors), backward)
+    return record(np.asarray(out), tuple(tensors), einsum_rule, _einsum_name(terms, out_labels))
 
 
 def _einsum_operands(ops):
-    """The operands as tensors of one dtype (numpy arrays, the constants of gradient rules, are wrapped)."""
+    """The operands as tensors (numpy arrays, the constants of gradient rules, are wrapped)."""
     if not ops:
         raise ValueError("einsum: at least one operand is needed")
     tensors = []
     for i, t in enumerate(ops):
         if isinstance(t, np.ndarray):
-            t = _wrap(t)
+            t = wrap(t)
         elif not isinstance(t, Tensor):
             raise TypeError(f"einsum: operand {i} must be a Tensor, got {type(t).__name__}")
         tensors.append(t)
-    dt = tensors[0]._data
-    for t in tensors[1:]:
-        if t._data.dtype != dt.dtype:
-            dt = np.empty((0,), dtype=dtypes.promote(dt, t._data))
-    return [t if t._data.dtype == dt.dtype else t.type(dt.dtype) for t in tensors]
+    return tensors
+
+
+@functools.lru_cache(maxsize=1024)
+def _einsum_dtype(terms, out_labels, wide, dts):
+    """The dtype of PyTorch's einsum of operands of dtypes ``dts`` (``wide``: which of their dims are not 1).
+
+    PyTorch contracts the operands left to right, and its steps decide the dtype: a subscript to contract that
+    only one of the two operands has (with a size other than 1), and no later operand, is summed in it first
+    (a sum makes integers and bools int64); a pair that shares subscripts to contract is multiplied by a
+    batched matrix product (which wants one dtype, not bool), a pair that does not by an elementwise product
+    (which promotes); one operand's contraction is a sum. Raises PyTorch's refusals (the message goes on the
+    equation)."""
+    contracted = sorted(set("".join(terms)) - set(out_labels))
+    live = [frozenset(c for c, w in zip(term, dims, strict=True) if w) for term, dims in zip(terms, wide,
+                                                                                            strict=True)]
+    counts = {c: sum(c in labels for labels in live) for c in contracted}
+    ops = collections.deque(zip(live, dts, strict=True))
+    while len(ops) > 1:
+        (la, da), (lb, db) = ops.popleft(), ops.popleft()
+        summed, in_a, in_b = set(), set(), set()
+        for c in contracted:
+            if c in la and c in lb:
+                counts[c] -= 1
+                if counts[c] == 1:
+                    summed.add(c)
+                    counts[c] = 0
+            elif counts[c] == 1 and (c in la or c in lb):
+                (in_a if c in la else in_b).add(c)
+                counts[c] = 0
+        if in_a:
+            la, da = la - in_a, _sum_dtype(da)
+        if in_b:
+            lb, db = lb - in_b, _sum_dtype(db)
+        if not summed:
+            dt = dtypes.promote(np.empty((0,), da), np.empty((0,), db))
+        elif da.kind == "b":  # PyTorch dispatches on the first operand's dtype, then compares the second's
+            raise NotImplementedError("contracts bool operands, which PyTorch does not implement (a batched "
+                                      "matrix product of bools); cast them with .long() or .float()")
+        elif da != db:
+            raise RuntimeError(f"contracts operands of dtypes {da} and {db}, which PyTorch refuses: its batched "
+                               "matrix product does not promote (and summing a subscript found in one operand "
+                               "only makes integers int64 first); cast the operands to one dtype")
+        else:
+            dt = da
+        ops.appendleft(((la | lb) - summed, dt))
+    dt = ops[0][1]
+    return _sum_dtype(dt) if len(terms) == 1 and contracted else dt
+
+
+def _sum_dtype(dt):
+    return np.dtype(np.int64) if dt.kind in "biu" else dt
+
+
+def _einsum_name(terms, out_labels):
+    """PyTorch's node name for einsum: a sum over the contracted subscripts of one operand, a view of the
+    last product when several are contracted, else a permutation of one operand or a product of several."""
+    contracted = bool(set("".join(terms)) - set(out_labels))
+    if len(terms) == 1:
+        return "SumBackward1" if contracted else "PermuteBackward0"
+    return "ViewBackward0" if contracted else "MulBackward0"
 
 
 def _worth_optimizing(terms, shapes):
@@ -378,7 +501,7 @@ def _parse_einsum(equation, ndims):
                 raise ValueError(f"einsum: output subscript {c!r} does not appear in any operand of "
                                  f"{equation!r}")
     else:
-        counts = Counter(lhs.replace("...", "").replace(",", ""))
+        counts = collections.Counter(lhs.replace("...", "").replace(",", ""))
         out = ell + "".join(sorted(c for c, n in counts.items() if n == 1))
     return explicit, out
 
@@ -396,6 +519,8 @@ def _einsum_size_error(equation, terms, arrays, error):
                                       f"{tuple(a.shape)}) in {equation!r}")
             if c not in seen or seen[c][1] == 1:
                 seen[c] = (i, n)
+    if error is None:
+        return None
     return ValueError(f"einsum: {equation!r} failed on shapes {[tuple(a.shape) for a in arrays]}: {error}")
 
 
