@@ -364,6 +364,21 @@ def compare_arrays(a, b, dtype, rtol=None, atol=None):
 LOOSE = 1000.0  # tolerance factor for results computed from values that already differed by rounding
 
 
+def _snapshot(t):
+    """A copy of PyTorch tensor ``t`` as it is before a call (values and requires_grad; not its graph)."""
+    c = t.detach().clone()
+    if t.requires_grad and c.dtype.is_floating_point:
+        c.requires_grad_(True)
+    return c
+
+
+def _same_storage(a, b):
+    try:
+        return a.untyped_storage().data_ptr() == b.untyped_storage().data_ptr()
+    except Exception:  # noqa: BLE001
+        return False
+
+
 def _identical(a, b):
     """Bit-for-bit equal values (NaN equal to NaN, zeros of the same sign)?"""
     if not (is_tensor(a) and is_tensor(b)) or tuple(a.shape) != tuple(b.shape):
@@ -458,6 +473,9 @@ class Discrepancy:
     error_torch: str = ""
     known: str | None = None  # the KNOWN key that covers it
     origins: list = field(default_factory=list)  # the op that made each input (e.g. "Tensor.diagonal")
+    here_inputs: list = field(default_factory=list)  # tapegrad's input tensors (as they are after the call)
+    entry: str | None = None  # state-*: the name of the tensor of the program that differs
+    aliased: bool = False  # state-*: that tensor shares memory with the call's first input (in PyTorch)
     culprit: int | None = None  # for backward discrepancies: the call that introduced it
 
     def features(self):
@@ -508,6 +526,7 @@ class Runner:
         self.origin: list[str] = []  # the op that made each entry
         self.stopped = False
         self.no_grad_compare = False  # set when the program's gradients are not comparable (ties picked apart)
+        self.ties_diverged = False  # the last call's indices picked equal values apart
         self.lines: list[str] = []
 
     # -- what the generator reads
@@ -524,12 +543,13 @@ class Runner:
         step = len(self.program)
         self.program.append(call)
         refs = _refs(call.args) + _refs(call.kwargs)
-        inputs = [self.there[a.i].detach().clone() for a in refs]
+        inputs = [_snapshot(self.there[a.i]) for a in refs]
         origins = [self.origin[a.i] for a in refs]
         loose = any(a.i in self.approx for a in refs)
         here = list(self.here)
         there = list(self.there)
         res_here = res_there = err_here = err_there = None
+        self.ties_diverged = False
         with warnings.catch_warnings(), np.errstate(all="ignore"):
             warnings.simplefilter("ignore")
             try:
@@ -543,10 +563,14 @@ class Runner:
         self.here, self.there = here, there
         found = []
 
-        def report(kind, detail):
-            found.append(Discrepancy(kind, call.op, detail, step, call, inputs,
-                                     _err(err_here) if err_here else "", _err(err_there) if err_there else "",
-                                     origins=origins))
+        def report(kind, detail, entry=None):
+            d = Discrepancy(kind, call.op, detail, step, call, inputs,
+                            _err(err_here) if err_here else "", _err(err_there) if err_there else "",
+                            origins=origins, here_inputs=[self.here[a.i] for a in refs])
+            if entry is not None:
+                d.entry = self.names[entry]
+                d.aliased = bool(refs) and _same_storage(self.there[entry], self.there[refs[0].i])
+            found.append(d)
 
         if (err_here is None) != (err_there is None):
             report("tapegrad-raises" if err_here is not None else "pytorch-raises", _err(err_here or err_there))
@@ -567,7 +591,7 @@ class Runner:
                     continue
                 tol = LOOSE if i in self.approx or loose else 1
                 for kind, detail in compare_values(self.here[i], self.there[i], self.names[i], tol=tol):
-                    report(prefix + kind, detail)
+                    report(prefix + kind, detail, i)
                 if found:
                     break
                 if i not in self.approx and not _identical(self.here[i], self.there[i]):
@@ -593,6 +617,8 @@ class Runner:
                 for i in new:
                     if loose or not _identical(self.here[i], self.there[i]):
                         self.approx.add(i)
+                    if self.ties_diverged:
+                        self.dead.add(i)  # indices of ties: both right, but no longer comparable
                     if call.name == "view" and any(isinstance(a, DT) for a in call.args):
                         self.dead.add(i)  # the bits of a float reinterpreted: rounding differences show exactly
         if err_here is not None and err_there is not None:
@@ -642,6 +668,7 @@ class Runner:
                 same = False
             if same:
                 self.no_grad_compare = True
+                self.ties_diverged = True
             else:
                 found.append(Discrepancy("value", call.op, f"result[{k}]: indices pick different values\n"
                                          f"  here:    {_show(as_array(ta))}\n  PyTorch: {_show(as_array(tb))}",

@@ -261,7 +261,14 @@ def _no_grad(call):
 
 def inplace_target(g, pred=None):
     """A tensor to write into: preferably not a leaf that requires grad (that always raises)."""
-    return g.tensor(lambda x: (not g.rg(x) or not g.r.there[x.i].is_leaf) and (pred is None or pred(x)), new=15)
+    return g.tensor(lambda x: (not g.rg(x) or not _is_leaf(g.r.there[x.i])) and (pred is None or pred(x)), new=15)
+
+
+def _is_leaf(t):
+    try:
+        return t.is_leaf
+    except RuntimeError:  # PyTorch: a view of split() whose base was written refuses to say
+        return False
 
 
 # ---------------------------------------------------------------------- leaves and copies
@@ -272,7 +279,7 @@ def _leaf(g):
 
 @spec("nonleaf", ["Tensor.clone", "Tensor.detach", "Tensor.contiguous"], weight=6)
 def _nonleaf(g):
-    x = g.float_tensor(lambda y: g.rg(y) and g.r.there[y.i].is_leaf, rg=True)
+    x = g.float_tensor(lambda y: g.rg(y) and _is_leaf(g.r.there[y.i]), rg=True)
     how = g.choice(["*1", "clone", "+0", "detach", "contiguous"])
     if how == "*1":
         return Call("op", "*", (x, 1))
@@ -1490,7 +1497,7 @@ def _requires_grad(g):
     if how == "constructor":
         dt = g.dtype_()
         return Call("leaf", "", (Lit(g.values(g.shape_(), dt), dt),), {"requires_grad": True})
-    x = g.tensor(lambda y: g.r.there[y.i].is_leaf, new=30)
+    x = g.tensor(lambda y: _is_leaf(g.r.there[y.i]), new=30)
     if how == "setter":
         return Call("setattr", "requires_grad", (x, g.chance(85)))
     if how == "method":
