@@ -482,8 +482,8 @@ known_class(
     """
     torch.add(torch.tensor([1.5]), torch.tensor([200], dtype=torch.uint8), alpha=2)
     """, B["promotion"] + " (add/sub(..., alpha=) multiply alpha * other in other's dtype before promoting: "
-                          "overflow, rounding, and a float alpha promotes to the default dtype; index_add's float alpha on an "
-                          "int tensor is cast to int first in PyTorch)", E)
+                          "overflow, rounding, and a float alpha promotes to the default dtype; index_add's "
+                          "float alpha on an int tensor is cast to int first in PyTorch)", E)
 known_class(
     "alpha-checks", fam("add", "sub", "subtract", "rsub"), RAISES_THERE,
     lambda d: torch_says(d, "alpha"),
@@ -1059,7 +1059,8 @@ known_class(
     torch.nn.functional.group_norm(torch.tensor([[[1.0], [2.0]]]), 1, weight=torch.tensor([float("inf"), 1.0]))
     """, B["new"] + ": layer_norm/group_norm/batch_norm/cosine_similarity/normalize at non-finite or extreme "
                     "values: PyTorch's fused scale-and-shift (and one-pass variance) give NaN where tapegrad "
-                    "gives inf or a finite value; with large values PyTorch's one-pass float32 variance loses every digit", NF)
+                    "gives inf or a finite value; with large values PyTorch's one-pass float32 variance loses every "
+                    "digit", NF)
 known_class(
     "norm-checks-batch", F("group_norm", "batch_norm"), RAISES_THERE,
     lambda d: torch_says(d, "Expected more than 1 value per channel"),
