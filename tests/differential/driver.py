@@ -65,6 +65,8 @@ def main(argv=None):
     p.add_argument("--every", type=int, default=2000, help="rewrite the output every N programs")
     p.add_argument("--no-shrink", action="store_true", help="keep the first program of each signature as it is")
     p.add_argument("--timeout", type=int, default=20, help="seconds per program before it counts as a hang")
+    p.add_argument("--trace", help="write each seed to this file before running it (to find a seed that crashes "
+                                   "the interpreter)")
     args = p.parse_args(argv)
     start, stop = (int(x) for x in args.seeds.split(":"))
     known = _known()
@@ -73,7 +75,11 @@ def main(argv=None):
     signal.signal(signal.SIGALRM, _alarm)
     t0 = time.time()
     n = 0
+    trace = open(args.trace, "w") if args.trace else None  # noqa: SIM115 - kept open for the whole run
     for seed in range(start, stop):
+        if trace:
+            trace.write(f"{seed}\n")
+            trace.flush()
         signal.alarm(args.timeout)
         try:
             r, loss_seed = run_seed(seed, known)
@@ -97,9 +103,10 @@ def main(argv=None):
             entry["count"] += 1
             if len(entry["seeds"]) < 20:
                 entry["seeds"].append(seed)
-            if "repro" not in entry or (len(r.program) < entry["calls"] and not args.no_shrink):
+            shrink = not args.no_shrink and d.known is None  # known classes have their repro in KNOWN
+            if "repro" not in entry or (len(r.program) < entry["calls"] and shrink):
                 small = r
-                if not args.no_shrink:
+                if shrink:
                     signal.alarm(args.timeout * 3)
                     try:
                         small = core.shrink(r, loss_seed, sig)
