@@ -477,7 +477,7 @@ known_class(
 ARITH = fam("add", "sub", "subtract", "rsub", sym=None) | {"+", "r+", "+=", "-", "r-", "-="}
 known_class(
     "alpha-before-promotion", fam("add", "sub", "subtract", "rsub", "index_add"), {"value", "dtype", "inf", "nan",
-                                                                                   "signed-zero"},
+                                                                                   "signed-zero"} | GRADS,
     lambda d: kw(d, "alpha") is not None,
     """
     torch.add(torch.tensor([1.5]), torch.tensor([200], dtype=torch.uint8), alpha=2)
@@ -504,7 +504,8 @@ known_class(
     """, B["values"] + " (subtraction and negation of bool tensors and Python bools, which PyTorch refuses)", E)
 known_class(
     "scalar-cast-to-uint8", {"r/", "/", "div", "Tensor.div", "divide", "Tensor.divide", "true_divide",
-                             "Tensor.true_divide", "/="}, {"value", "signed-zero", "inf", "nan"},
+                             "Tensor.true_divide", "/="} | fam("atan2", "arctan2"), {"value", "signed-zero", "inf",
+                                                                                     "nan"},
     lambda d: any(isint(t) for t in d.inputs),
     """
     torch.tensor([3], dtype=torch.uint8) / torch.tensor(-1)
@@ -539,7 +540,7 @@ known_class(
     """, B["values"] + " (clamp of bool tensors; a mix of Python-number and tensor bounds in the method form)", E)
 known_class(
     "scalar-out-of-range", ALL_OPS, {RAISES_HERE, RAISES_THERE},
-    lambda d: here_says(d, "out of bounds for", "cannot convert float") or torch_says(
+    lambda d: here_says(d, "out of bounds for", "cannot convert float", "too large to convert") or torch_says(
         d, "cannot be converted to type", "without overflow"),
     """
     torch.tensor([200], dtype=torch.uint8).clamp_min_(-1)
@@ -652,6 +653,29 @@ known_class(
     torch.mm(torch.tensor([[3.0], [-0.0]], dtype=torch.float64), torch.tensor([[1.0, 1.0]], dtype=torch.float64))
     """, B["edges"] + " (the sign of zero of sums and products: PyTorch's matmul/einsum/cumsum/conv2d keep -0.0 "
                       "where every term is -0.0; numpy's BLAS and reductions start from +0.0)", L)
+
+known_class(
+    "pow-grad-edges", fam("pow", sym="**") | {"r**"}, GRADS,
+    lambda d: any_in(d, lambda t: nonfinite(t) or has_zero(t) or (isf(t) and bool((t < 0).any()))),
+    """
+    x = torch.tensor([-2.5, 1.5, 0.0, -1.0], requires_grad=True)
+    x.pow(x.cumprod(0)).sum().backward()
+    x.grad
+    """, B["edges"] + " (pow's gradients at zeros (0 ** 0), negative bases and NaN/inf: PyTorch masks the terms "
+                      "that are 0 * inf)", E)
+known_class(
+    "masked-grad-overflow", fam("cosh", "sinh", "exp", "exp2", "expm1", "pow", "square", "mul", "tan",
+                                sym="**") | {"*", "r*", "*="}, {"grad-nan", "grad-value"},
+    lambda d: any_in(d, lambda t: nonfinite(t) or big(t) or (isf(t) and t.numel() > 0 and float(
+        t.detach().abs()[torch.isfinite(t.detach())].max(initial=0)) > {torch.float16: 10.0, torch.float32: 80.0,
+                                                                         torch.float64: 700.0}[t.dtype])),
+    """
+    x = torch.tensor([100.0, 1.0], requires_grad=True)
+    torch.clamp_min(x, torch.tensor([200.0, 0.0])).cosh().sum().backward()
+    x.grad
+    """, B["edges"] + " (an overflowing gradient (cosh'(100) = inf) through clamp/relu/maximum/where: PyTorch's "
+                      "backward selects (where(mask, g, 0)) where tapegrad multiplies by the mask, and inf * 0 is "
+                      "NaN)", E)
 
 # ---- tapegrad/ops/reduce.py
 known_class(
@@ -793,6 +817,29 @@ known_class(
     x.grad
     """, B["edges"] + " (PyTorch's prod gradient with zeros and infinities)", R)
 
+known_class(
+    "reduce-grad-nan", fam("amax", "amin", "max", "min", "median", "norm", "logsumexp", inplace=False),
+    GRADS,
+    lambda d: nonfinite(x0(d)),
+    """
+    x = torch.tensor([[float("nan"), -2.5, 2.0]], dtype=torch.float64, requires_grad=True)
+    torch.clamp(x, 0.5, None).amax(-1).sum().backward()
+    x.grad
+    """, B["edges"] + " (gradients of amax/amin/max/min/norm(inf) at NaN and inf: PyTorch sends the gradient to "
+                      "the NaN, tapegrad's tie mask gives NaN everywhere)", R)
+known_class(
+    "cosine-empty", F("cosine_similarity") | {"cosine_similarity"}, {"nan", "value"},
+    lambda d: any(empty(t) for t in d.inputs),
+    """
+    torch.cosine_similarity(torch.zeros(0, 2, dtype=torch.float16), torch.zeros(0, 2, dtype=torch.float16), dim=0)
+    """, B["new"] + ": cosine_similarity of float16 over an empty dim is 0 in PyTorch, NaN here", NF)
+known_class(
+    "linspace-nonfinite", {"linspace"}, {"nan", "inf", "value"},
+    lambda d: any(isinstance(v, float) and not math.isfinite(v) for v in nums(d)),
+    """
+    torch.linspace(float("nan"), 0, 3)
+    """, B["new"] + ": linspace with a NaN or infinite end: PyTorch's values are all NaN", CR)
+
 # ---- tapegrad/ops/shape.py
 known_class(
     "chunk-empty", fam("chunk", inplace=False), "len",
@@ -846,7 +893,8 @@ known_class(
     "empty-skips-checks", ALL_OPS, RAISES_HERE,
     lambda d: any(empty(t) for t in d.inputs) and here_says(d, "out of range", "the same dtype",
                                                             "expected a floating-point tensor",
-                                                            "a leaf tensor that requires grad"),
+                                                            "a leaf tensor that requires grad",
+                                                            "expected a numeric input"),
     """
     torch.roll(torch.zeros(0), 1, 5)
     """, "PyTorch skips dim, index and dtype checks on empty tensors (roll, index_add, bmm, indexing with an empty "
@@ -863,11 +911,12 @@ known_class(
 known_class(
     "advanced-index-placement", {"[]", "[]="}, {"shape", "value", RAISES_HERE, "state-value", "grad-value"},
     lambda d: sum(1 for k in (arg(d, 1) if isinstance(arg(d, 1), tuple) else (arg(d, 1),))
-                  if isinstance(k, (core.Lit, list))) >= 1,
+                  if isinstance(k, (core.Lit, list, bool))) >= 1,
     """
     torch.zeros(2, 3, 4)[0, :, [1, 2]].shape
-    """, B["indexing"] + " (PyTorch: an int counts as an advanced index, so int + index tensors separated by a "
-                         "slice go first, not in place)", IX)
+    """, B["indexing"] + " (PyTorch applies ints as select() before advanced indexing, so an int "
+                         "never separates index tensors: x[0, :, idx] keeps idx's dims in place, where numpy moves "
+                         "them first)", IX)
 known_class(
     "range-index", {"[]", "[]="}, RAISES_HERE,
     lambda d: here_says(d, "got range"),
@@ -916,13 +965,15 @@ known_class(
     """, "PyTorch does not check indices when the result is empty", IX, status="by-design")
 
 known_class(
-    "setitem-value-extra-dims", {"[]="}, RAISES_HERE,
-    lambda d: here_says(d, "setting an array element with a sequence"),
+    "setitem-value-extra-dims", {"[]="}, {RAISES_HERE, RAISES_THERE},
+    lambda d: here_says(d, "setting an array element with a sequence") or torch_says(d, "expand("),
     """
     x = torch.tensor([0.0])
     x[torch.tensor(-1)] = torch.tensor([5.0])
     x
-    """, B["new"] + ": x[0-d index tensor] = value of shape (1,): PyTorch broadcasts the value down", IX)
+    """, B["new"] + ": the value of x[key] = value: PyTorch strips the value's leading unit dims, then expands "
+                    "it to the indexed shape (TensorIndexing.h, slicePrefix1sSize); numpy's broadcasting differs "
+                    "both ways", IX)
 known_class(
     "nested-list-key", {"[]", "[]="}, RAISES_THERE,
     lambda d: isinstance(arg(d, 1), list) and any(isinstance(k, list) for k in arg(d, 1)),
@@ -969,7 +1020,7 @@ known_class(
                     "windows", C)
 known_class(
     "adaptive-pool-empty-batch", F("adaptive_avg_pool2d"), RAISES_HERE,
-    lambda d: empty(x0(d)) and x0(d).shape[0] == 0,
+    lambda d: empty(x0(d)),
     """
     torch.nn.functional.adaptive_avg_pool2d(torch.zeros(0, 1, 4), 1)
     """, B["errors"] + " (adaptive_avg_pool2d of a 3-d input with 0 channels: PyTorch's batch dim is 0 here)", C)

@@ -248,6 +248,8 @@ def fmt_data(x):
 
 
 def fmt_lit(a: Lit, extra=""):
+    if a.array.size == 0 and a.array.ndim != 1:  # tolist() of a (0, 4) array is [], losing the shape
+        return f"torch.zeros({tuple(a.array.shape)}, dtype=torch.{a.dtype}{extra})"
     return f"torch.tensor({fmt_data(a.array.tolist())}, dtype=torch.{a.dtype}{extra})"
 
 
@@ -363,6 +365,49 @@ def compare_arrays(a, b, dtype, rtol=None, atol=None):
 
 LOOSE = 1000.0  # tolerance factor for results computed from values that already differed by rounding
 
+# ops whose result jumps where the input crosses a boundary: on inputs that already differ by rounding, their
+# results are not comparable (floor(5.9999999) is 5, floor(6.0000001) is 6)
+DISCONTINUOUS = {"floor", "ceil", "round", "trunc", "fix", "frac", "sign", "sgn", "floor_divide", "remainder",
+                 "fmod", "eq", "ne", "lt", "le", "gt", "ge", "greater", "less", "greater_equal", "less_equal",
+                 "not_equal", "isclose", "allclose", "equal", "argmax", "argmin", "argsort", "sort", "topk",
+                 "median", "max", "min", "nonzero", "argwhere", "masked_select", "long", "int", "short", "byte",
+                 "char", "bool", "to", "type", "type_as", "count_nonzero", "all", "any", "logical_not", "logical_and",
+                 "logical_or", "logical_xor", "isposinf", "isneginf", "isinf", "isfinite", "isnan", "where",
+                 "bernoulli", "one_hot", "unique", "heaviside", "bucketize", "item", "tolist", "tensor",
+                 # singular at 0 (or at the edge of their domain): x / 0 takes the sign of a rounded x
+                 "div", "divide", "true_divide", "reciprocal", "rsqrt", "atan2", "arctan2", "pow", "log", "log2",
+                 "log10", "log1p", "sqrt", "acos", "asin", "arccos", "arcsin", "float_power", "xlogy", "lerp"}
+DISCONTINUOUS_OPS = {"//", "%", "==", "!=", "<", "<=", ">", ">=", "//=", "%=", "r//", "r%", "r==", "r!=", "r<",
+                     "r<=", "r>", "r>=", "/", "r/", "/=", "**", "r**", "**="}
+# ops that sum many products: rounding errors scale with the magnitude of the terms, not of the result
+SUMS = {"sum", "mean", "cumsum", "nansum", "norm", "logsumexp", "l1_loss", "smooth_l1_loss", "huber_loss",
+        "cross_entropy", "nll_loss", "kl_div", "binary_cross_entropy", "binary_cross_entropy_with_logits",
+        "avg_pool2d", "adaptive_avg_pool2d"}
+PRODUCTS = {"matmul", "mm", "bmm", "mv", "dot", "inner", "outer", "ger", "einsum", "conv2d", "linear", "bilinear",
+            "@", "r@", "@=", "var", "std", "var_mean", "std_mean", "mse_loss", "cumprod", "prod"}
+
+
+def _base(call):
+    return call.name.rsplit(".", 1)[-1].rstrip("_") if call.kind in ("fn", "method", "attr") else call.op
+
+
+def _discontinuous(call):
+    return _base(call) in DISCONTINUOUS or call.op in DISCONTINUOUS_OPS
+
+
+def _scale(call, inputs):
+    """The magnitude the rounding error of a sum or product is relative to (0 for other ops)."""
+    base = _base(call)
+    if base not in SUMS and base not in PRODUCTS:
+        return 0.0
+    mags = [float(t.detach().abs()[torch.isfinite(t.detach())].max()) for t in inputs
+            if t.dtype.is_floating_point and t.numel() and bool(torch.isfinite(t.detach()).any())]
+    if not mags:
+        return 0.0
+    m = max(mags)
+    n = max(t.numel() for t in inputs)
+    return (m * m if base in PRODUCTS else m) * n
+
 
 def _snapshot(t):
     """A copy of PyTorch tensor ``t`` as it is before a call (values and requires_grad; not its graph)."""
@@ -393,7 +438,7 @@ def is_tensor(x):
     return isinstance(x, tg.Tensor) or (torch is not None and isinstance(x, torch.Tensor))
 
 
-def compare_tensors(a, b, what, random=False, tol=1.0):
+def compare_tensors(a, b, what, random=False, tol=1.0, scale=0.0):
     """Differences between tapegrad tensor ``a`` and PyTorch tensor ``b``, as (kind, detail) pairs."""
     out = []
     if tuple(a.shape) != tuple(b.shape):
@@ -406,8 +451,8 @@ def compare_tensors(a, b, what, random=False, tol=1.0):
         return out
     x, y = as_array(a), as_array(b)
     d = dtype_name(b)
-    kind = compare_arrays(x, y, d, min(RTOL[d] * tol, 0.05), min(ATOL[d] * tol, 0.05)) if d in RTOL \
-        else compare_arrays(x, y, d)
+    kind = compare_arrays(x, y, d, min(RTOL[d] * tol, 0.05), min(ATOL[d] * tol, 0.05) + RTOL[d] * tol * scale) \
+        if d in RTOL else compare_arrays(x, y, d)
     if kind:
         out.append((kind, f"{what}: values\n  here:    {_show(x)}\n  PyTorch: {_show(y)}"))
     return out
@@ -418,12 +463,12 @@ def _show(x):
         return np.array2string(np.asarray(x), separator=", ").replace("\n", "")
 
 
-def compare_values(a, b, what, random=False, tol=1.0):
+def compare_values(a, b, what, random=False, tol=1.0, scale=0.0):
     """Differences between a tapegrad result ``a`` and PyTorch's ``b`` (tensors, tuples, numbers, sizes)."""
     if is_tensor(b):
         if not is_tensor(a):
             return [("type", f"{what}: {type(a).__name__} here, a tensor in PyTorch")]
-        return compare_tensors(a, b, what, random, tol)
+        return compare_tensors(a, b, what, random, tol, scale)
     if isinstance(b, (tuple, list)) and not isinstance(b, torch.Size):
         if not isinstance(a, (tuple, list)) or type(a).__name__ == "Size":
             return [("type", f"{what}: {type(a).__name__} here, {type(b).__name__} in PyTorch")]
@@ -431,7 +476,7 @@ def compare_values(a, b, what, random=False, tol=1.0):
             return [("len", f"{what}: {len(a)} results here, {len(b)} in PyTorch")]
         out = []
         for i, (x, y) in enumerate(zip(a, b)):
-            out += compare_values(x, y, f"{what}[{i}]", random, tol)
+            out += compare_values(x, y, f"{what}[{i}]", random, tol, scale)
         return out
     if isinstance(b, torch.Size):
         if type(a).__name__ != "Size" or tuple(a) != tuple(b):
@@ -524,6 +569,7 @@ class Runner:
         self.dead: set[int] = set()  # pool entries filled with random values: no longer comparable
         self.approx: set[int] = set()  # entries whose values agree only within tolerance (not bit for bit)
         self.origin: list[str] = []  # the op that made each entry
+        self.scale: dict[int, float] = {}  # the magnitude an entry's rounding error is relative to (sums)
         self.stopped = False
         self.no_grad_compare = False  # set when the program's gradients are not comparable (ties picked apart)
         self.ties_diverged = False  # the last call's indices picked equal values apart
@@ -576,7 +622,9 @@ class Runner:
             report("tapegrad-raises" if err_here is not None else "pytorch-raises", _err(err_here or err_there))
         elif err_here is None:
             tol = call.tol * (LOOSE if loose else 1)
-            for kind, detail in compare_values(res_here, res_there, "result", call.random, tol):
+            blunt = loose and _discontinuous(call)  # floor(5.9999999) vs floor(6.0000001): not comparable
+            scale = _scale(call, inputs) + max([self.scale.get(a.i, 0.0) for a in refs] + [0.0])
+            for kind, detail in compare_values(res_here, res_there, "result", call.random or blunt, tol, scale):
                 report(kind, detail)
             if call.ties is not None and found and all(d.kind == "value" and "values" in d.detail for d in found):
                 found = self._compare_ties(call, res_here, res_there, inputs, step)
@@ -584,13 +632,16 @@ class Runner:
                     d.origins = origins
             if call.random and call.args and isinstance(call.args[0], Ref):
                 self.dead.add(call.args[0].i)  # a random in-place fill (always of a fresh leaf)
+            if scale and refs and (call.kind in ("iop", "setitem") or call.name.endswith("_")):
+                self.scale[refs[0].i] = max(self.scale.get(refs[0].i, 0.0), scale)  # written in place
         if not found:  # every tensor of the program: writes through views must reach their bases
             prefix = "state-" if err_here is None else "state-after-error-"
             for i in range(len(self.there)):
                 if i in self.dead:
                     continue
                 tol = LOOSE if i in self.approx or loose else 1
-                for kind, detail in compare_values(self.here[i], self.there[i], self.names[i], tol=tol):
+                for kind, detail in compare_values(self.here[i], self.there[i], self.names[i], tol=tol,
+                                                   scale=self.scale.get(i, 0.0)):
                     report(prefix + kind, detail, i)
                 if found:
                     break
@@ -615,10 +666,12 @@ class Runner:
                 if new and call.kind not in ("setitem", "setattr", "iop"):
                     line = f"{name} = {line}"
                 for i in new:
+                    if scale:
+                        self.scale[i] = scale
                     if loose or not _identical(self.here[i], self.there[i]):
                         self.approx.add(i)
-                    if self.ties_diverged:
-                        self.dead.add(i)  # indices of ties: both right, but no longer comparable
+                    if self.ties_diverged or blunt:
+                        self.dead.add(i)  # indices of ties, rounding of rounded values: no longer comparable
                     if call.name == "view" and any(isinstance(a, DT) for a in call.args):
                         self.dead.add(i)  # the bits of a float reinterpreted: rounding differences show exactly
         if err_here is not None and err_there is not None:
