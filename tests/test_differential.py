@@ -1042,15 +1042,21 @@ known_class(
 
 # ---- tapegrad/ops/sampling.py
 known_class(
+    "nn-init-int", {"nn.init." + n for n in ops.INIT}, RAISES_THERE,
+    lambda d: torch_says(d, "not implemented for"),
+    """
+    torch.nn.init.uniform_(torch.zeros(2, dtype=torch.int64)).tolist()
+    """, B["int-grad"] + " (nn.init's random fills of an int tensor: PyTorch refuses them)", NN + "init.py")
+known_class(
     "sampling-checks", {"normal", "randperm", "rand_like", "randn_like", "rand", "randn", "randint",
                         "randint_like", "Tensor.normal_", "Tensor.uniform_", "Tensor.bernoulli", "bernoulli",
-                        "Tensor.multinomial", "multinomial"} | {"nn.init." + n for n in ops.INIT}, RAISES_THERE,
+                        "Tensor.multinomial", "multinomial"}, RAISES_THERE,
     lambda d: torch_says(d, "not implemented for", "expects all elements of std", "expects 'from' to be less",
                          "random_ expects"),
     """
     torch.randperm(3, dtype=torch.bool)
     """, B["refuse"] + " (random fills of integer/bool dtypes, normal() with NaN or negative std, randint with "
-                       "low >= high, nn.init on an int tensor)", SA)
+                       "low >= high)", SA)
 known_class(
     "sampling-dtype", {"normal"}, "dtype",
     lambda d: True,
