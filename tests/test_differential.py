@@ -411,7 +411,9 @@ known_class(
                        "later)", T)
 known_class(
     "inplace-saved-values", ALL_OPS, "backward-pytorch-raises",
-    lambda d: torch_says(d, "modified by an inplace operation", "has been detached in-place"),
+    lambda d: torch_says(d, "modified by an inplace operation", "has been detached in-place") and (
+        d.call is None or d.op not in INPLACE | ELEMENTWISE_F or (d.inputs and x0(d).requires_grad
+                                                                  and not d.call.no_grad)),
     """
     x = torch.tensor([1.0, 2.0], requires_grad=True)
     y = x * 1
@@ -473,6 +475,20 @@ known_class(
     x.view(torch.float32).requires_grad
     """, B["new"] + ": view(dtype) keeps requires_grad (PyTorch: not differentiable, even to the same dtype)", T)
 
+known_class(
+    "stale-saved-views", INPLACE | ELEMENTWISE_F, GRADS | {"backward-pytorch-raises"},
+    lambda d: not x0(d).requires_grad or d.call.no_grad,
+    """
+    a = torch.tensor([[1.0], [2.0]])
+    w = torch.tensor([[3.0]], requires_grad=True)
+    y = w[0] * a[:, 0]
+    a.mul_(0.5)
+    y.sum().backward()
+    w.grad
+    """, B["views"] + " — **silent wrong gradients**: an in-place write to a tensor that does not require grad "
+                      "does not reach the version of its views (a[:, 0], a[None], ...) nor of the arrays inner/"
+                      "bilinear/conv2d/matmul keep, so their backward uses the new values (inner: 1.5 where "
+                      "PyTorch's is 3.0); PyTorch's views share their base's version counter and raise", T)
 # ---- tapegrad/ops/elementwise.py and tapegrad/dtypes.py
 ARITH = fam("add", "sub", "subtract", "rsub", sym=None) | {"+", "r+", "+=", "-", "r-", "-="}
 known_class(
@@ -605,7 +621,8 @@ known_class(
 known_class(
     "pytorch-backward-bugs", ALL_OPS, "backward-pytorch-raises",
     lambda d: torch_says(d, "INTERNAL ASSERT", "returned an invalid gradient", "Negation, the `-` operator",
-                         "Subtraction, the `-` operator", "In-place elu backward calculation"),
+                         "Subtraction, the `-` operator", "In-place elu backward calculation") or (
+        d.op in fam("pow", sym="**") and torch_says(d, "derivative for aten::floor_divide")),
     """
     x = torch.tensor(0.0, requires_grad=True)
     (False ** x).backward()
@@ -677,6 +694,18 @@ known_class(
                       "backward selects (where(mask, g, 0)) where tapegrad multiplies by the mask, and inf * 0 is "
                       "NaN)", E)
 
+known_class(
+    "half-opmath", fam("floor_divide", "div", "divide", "true_divide", "lerp", "remainder", "fmod", "mul", "add",
+                       "sub", "pow", "atan2", sym="//") | {"/", "r/", "/=", "%", "r%", "%=", "*", "r*", "*=", "**",
+                                                           "r**", "**="}, {"value", "nan", "inf", "signed-zero"}
+    | GRADS,
+    lambda d: any(dt(t) in ("float16",) for t in d.inputs) and (
+        any(zero_d(t) for t in d.inputs) or any(isinstance(v, float) for v in nums(d))),
+    """
+    (torch.tensor([-0.25, 1.5], dtype=torch.float16) // torch.tensor(0.05)).tolist()
+    """, B["promotion"] + " (float16 with a Python float or a 0-d float32/float64 operand: PyTorch computes in "
+                          "float32 (its 'opmath') with the scalar at full precision, tapegrad rounds the scalar "
+                          "to float16 first: -0.25 // 0.05 is -5 there, -6 here; lerp(x, x, 1e30) is NaN here)", E)
 # ---- tapegrad/ops/reduce.py
 known_class(
     "dim-out-of-range-0d", ALL_OPS, RAISES_THERE,
@@ -725,6 +754,12 @@ known_class(
     torch.tensor([3e38, -3.0]).std()
     """, B["new"] + ": var/std of float32 values whose squares overflow give inf (PyTorch's Welford update "
                     "does not square the values)", R)
+def correction(d):
+    """The correction a var/std call uses (PyTorch's default 1; 0 with unbiased=False)."""
+    c = kw(d, "correction")
+    return c if c is not None else (0 if kw(d, "unbiased") is False else 1)
+
+
 def reduced_count(d):
     """How many values a reduction over the call's dim argument combines."""
     x, dim = x0(d), kw(d, "dim") if kw(d, "dim") is not None else arg(d, 1)
@@ -737,7 +772,7 @@ def reduced_count(d):
 known_class(
     "var-correction-grad", fam("var", "std", "var_mean", "std_mean", inplace=False), {"grad-inf", "grad-nan",
                                                                                        "grad-value"},
-    lambda d: (kw(d, "correction") or 0) >= max(1, reduced_count(d)) or (kw(d, "correction") or 0) % 1 != 0,
+    lambda d: correction(d) >= max(1, reduced_count(d)) or correction(d) % 1 != 0,
     """
     x = torch.tensor([1.0, 2.0, 4.0], requires_grad=True)
     torch.var(x, correction=5).backward()
@@ -834,12 +869,20 @@ known_class(
     torch.cosine_similarity(torch.zeros(0, 2, dtype=torch.float16), torch.zeros(0, 2, dtype=torch.float16), dim=0)
     """, B["new"] + ": cosine_similarity of float16 over an empty dim is 0 in PyTorch, NaN here", NF)
 known_class(
-    "linspace-nonfinite", {"linspace"}, {"nan", "inf", "value"},
-    lambda d: any(isinstance(v, float) and not math.isfinite(v) for v in nums(d)),
+    "linspace-nonfinite", {"linspace"}, {"nan", "inf", "value", "signed-zero"},
+    lambda d: any(isinstance(v, float) and (not math.isfinite(v) or v == 0) for v in nums(d)),
     """
     torch.linspace(float("nan"), 0, 3)
     """, B["new"] + ": linspace with a NaN or infinite end: PyTorch's values are all NaN", CR)
 
+known_class(
+    "cum-accumulation", fam("cumprod", "cumsum", "prod", "sum", inplace=False), {"nan", "inf", "value"},
+    lambda d: any_in(d, big),
+    """
+    torch.cumprod(torch.tensor([3e38, 3e38, 0.0]), 0)
+    """, "PyTorch accumulates float32 sums and products in float64 on the CPU, so an intermediate that "
+         "overflows float32 (3e38 * 3e38 * 0) stays finite there; tapegrad accumulates in float32", R,
+    status="by-design")
 # ---- tapegrad/ops/shape.py
 known_class(
     "chunk-empty", fam("chunk", inplace=False), "len",
@@ -863,7 +906,8 @@ known_class(
     """, B["promotion"] + " (stack/hstack of 0-d tensors: 0-d operands are not 'wrapped numbers' here, they "
                           "promote as dimensioned tensors)", S)
 known_class(
-    "missing-sizes-accepted", fam("permute", "repeat", "flip", "expand", "view", "squeeze", inplace=False) | {
+    "missing-sizes-accepted", fam("permute", "repeat", "flip", "expand", "view", "squeeze", "reshape",
+                                  inplace=False) | {
         "zeros", "ones", "rand", "randn", "empty"}, RAISES_THERE,
     lambda d: torch_says(d, "missing 1 required positional", "invalid combination of arguments - got ()",
                          "got (Tensor, NoneType)", "got (NoneType)"),
@@ -1126,7 +1170,7 @@ known_class(
     """, B["refuse"] + " (group_norm/batch_norm in training with one value per group or channel)", NF)
 known_class(
     "cosine-0d", F("cosine_similarity") | {"cosine_similarity"}, {"nan", "value", "inf"},
-    lambda d: all(zero_d(t) for t in d.inputs),
+    lambda d: any(zero_d(t) for t in d.inputs),
     """
     torch.cosine_similarity(torch.tensor(1.1), torch.tensor(0.0, dtype=torch.float16), dim=0)
     """, B["new"] + ": cosine_similarity of 0-d tensors", NF)
@@ -1251,6 +1295,24 @@ known_class(
     torch.nn.functional.pad(torch.zeros(0), (2, -1))
     """, B["refuse"] + " (a negative pad larger than the padded size)", NF)
 
+known_class(
+    "nll-all-ignored", F("nll_loss", "cross_entropy"), GRADS | {"nan", "value"},
+    lambda d: True,
+    """
+    x = torch.tensor([1.3, 0.85], requires_grad=True)
+    torch.nn.functional.nll_loss(x, torch.tensor(-100)).backward()
+    x.grad
+    """, B["edges"] + " (nll_loss/cross_entropy whose targets are all ignored (or of total weight 0): the loss is "
+                      "0/0 = NaN in both, but PyTorch's gradient is 0, tapegrad's NaN)", NF)
+known_class(
+    "activation-grad-nonfinite", ELEMENTWISE_F | {"selu", "celu"}, GRADS,
+    lambda d: any_in(d, nonfinite),
+    """
+    x = torch.tensor([float("nan"), -float("inf"), float("inf"), 1.0], requires_grad=True)
+    torch.nn.functional.elu(x).sum().backward()
+    x.grad
+    """, B["edges"] + " (activation gradients at NaN and inf: elu/selu/celu'(NaN) is the positive side's slope in "
+                      "PyTorch (NaN here); softsign'(±inf) is NaN in PyTorch (0 here))", NF)
 # ---- tapegrad/creation.py
 known_class(
     "tensor-of-tensors", {"tensor", "Tensor.new_tensor"}, {RAISES_THERE, RAISES_HERE, "shape", "dtype"},
