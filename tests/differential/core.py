@@ -633,7 +633,8 @@ class Runner:
                 for d in found:
                     d.origins = origins
             if call.random and call.args and isinstance(call.args[0], Ref):
-                self.dead.add(call.args[0].i)  # a random in-place fill (always of a fresh leaf)
+                target = self.there[call.args[0].i]  # a random in-place fill: it and its views/base are random now
+                self.dead.update(i for i in range(len(self.there)) if _same_storage(self.there[i], target))
             if scale and refs and (call.kind in ("iop", "setitem") or call.name.endswith("_")):
                 self.scale[refs[0].i] = max(self.scale.get(refs[0].i, 0.0), scale)  # written in place
         if not found:  # every tensor of the program: writes through views must reach their bases
@@ -789,8 +790,10 @@ class Runner:
     def _blame(self, found, loss_seed):
         """File a backward discrepancy under the call that introduced it: the last call of the shortest prefix
         of the program whose backward already differs."""
-        for upto in range(1, len(self.program) + 1):
-            r = replay(self.program[:upto], loss_seed, blame=False)
+        for upto, seed in [(u, 255) for u in range(1, len(self.program) + 1)] + [
+                (u, loss_seed) for u in range(1, len(self.program) + 1)]:
+            # first with every output in the loss (the call whose output differs first), then with the program's
+            r = replay(self.program[:upto], seed, blame=False)
             if r.found and r.found[0].step == upto:
                 call = self.program[upto - 1]
                 inputs = [self.there[a.i] for a in _refs(call.args) + _refs(call.kwargs)]
