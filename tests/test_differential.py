@@ -478,7 +478,7 @@ known_class(
 
 known_class(
     "stale-saved-views", INPLACE | ELEMENTWISE_F, GRADS | {"backward-pytorch-raises"},
-    lambda d: not x0(d).requires_grad or d.call.no_grad,
+    lambda d: (d.op in INPLACE or kw(d, "inplace")) and (not x0(d).requires_grad or d.call.no_grad),
     """
     a = torch.tensor([[1.0], [2.0]])
     w = torch.tensor([[3.0]], requires_grad=True)

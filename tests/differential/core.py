@@ -568,6 +568,7 @@ class Runner:
         self.leaves: list[int] = []  # pool entries made by 'leaf' calls with requires_grad
         self.found: list[Discrepancy] = []
         self.produced: list[list[int]] = []  # pool indices each call added
+        self.snapshots: list = []  # each call's inputs (PyTorch's, before the call) and their origins
         self.dead: set[int] = set()  # pool entries filled with random values: no longer comparable
         self.approx: set[int] = set()  # entries whose values agree only within tolerance (not bit for bit)
         self.origin: list[str] = []  # the op that made each entry
@@ -592,6 +593,7 @@ class Runner:
         self.program.append(call)
         refs = _refs(call.args) + _refs(call.kwargs)
         inputs = [_snapshot(self.there[a.i]) for a in refs]
+        self.snapshots.append((inputs, [self.origin[a.i] for a in refs]))
         origins = [self.origin[a.i] for a in refs]
         loose = any(a.i in self.approx for a in refs)
         here = list(self.here)
@@ -796,9 +798,9 @@ class Runner:
             r = replay(self.program[:upto], seed, blame=False)
             if r.found and r.found[0].step == upto:
                 call = self.program[upto - 1]
-                inputs = [self.there[a.i] for a in _refs(call.args) + _refs(call.kwargs)]
+                inputs, origins = self.snapshots[upto - 1]
                 for d in found:
-                    d.op, d.call, d.inputs, d.culprit = call.op, call, [t.detach() for t in inputs], upto - 1
+                    d.op, d.call, d.inputs, d.origins, d.culprit = call.op, call, inputs, origins, upto - 1
                 return
 
     def render(self, upto=None):
