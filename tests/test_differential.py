@@ -1392,10 +1392,10 @@ known_class(
 
 # ---------------------------------------------------------------------- the tests
 def _examples():
-    return settings().max_examples * 10
+    return settings().max_examples * 10  # 200 programs in the fast profile, 3,000 under HYPOTHESIS_PROFILE=thorough
 
 
-@settings(max_examples=_examples())
+@settings(max_examples=_examples(), derandomize=True)  # the same programs every run: new ones come from the driver
 @given(st.data())
 def test_random_programs_agree_with_pytorch(data):
     r = core.Runner(known)
@@ -1443,7 +1443,6 @@ def test_known_keys_are_unique():
 NOT_GENERATED = {
     "add_at": "tapegrad only (the functional scatter-add its gradients use); PyTorch has no such function",
     "return_types": "a namespace, not an op",
-    "meshgrid": "tested by the shape suite; its indexing= warning differs by design",
 }
 
 

@@ -682,6 +682,13 @@ def _broadcast_tensors(g):
     return Call("fn", "broadcast_tensors", (x, y))
 
 
+@spec("meshgrid", covered(_shape_fs("meshgrid")), weight=1)
+def _meshgrid(g):
+    parts = [g.tensor(lambda y: g.ndim(y.i) <= 1, shape=(g.size_(),)) for _ in range(g.int(1, 3))]
+    kw = {"indexing": g.choice(["ij", "xy"])} if g.chance(80) else {}
+    return Call("fn", "meshgrid", tuple(parts) if g.chance(70) else (parts,), kw)
+
+
 @spec("repeat/tile", covered(_shape_fs("repeat") + _shape_fs("tile")), weight=1)
 def _repeat(g):
     x = g.tensor()
