@@ -779,7 +779,7 @@ class Runner:
                                                  f"{tuple(b.shape)} in PyTorch", step))
                         continue
                     x, y = as_array(a), as_array(b)
-                    d = dtype_name(b)
+                    d = self._coarsest(dtype_name(b))
                     gtol = (100 if self.approx else 1) * max([c.tol for c in self.program] + [1.0])
                     kind = compare_arrays(x, y, d, min(GRAD_RTOL[d] * gtol, 0.05), min(GRAD_ATOL[d] * gtol, 0.05))
                     if kind and kind != "signed-zero":  # the sign of a zero gradient is not specified
@@ -806,6 +806,12 @@ class Runner:
                 for d in found:
                     d.op, d.call, d.inputs, d.origins, d.culprit = call.op, call, inputs, origins, upto - 1
                 return
+
+    def _coarsest(self, d):
+        """The least precise float dtype a gradient may have passed through (a float16 cast rounds it)."""
+        order = ["float16", "float32", "float64"]
+        seen = {dtype_name(t) for t in self.there if t.dtype.is_floating_point} | {d}
+        return next(o for o in order if o in seen)
 
     def render(self, upto=None):
         """The program so far as a Python snippet (``import tapegrad as torch`` runs it in tapegrad)."""
