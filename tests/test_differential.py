@@ -721,9 +721,9 @@ known_class(
 
 known_class(
     "half-opmath", fam("floor_divide", "div", "divide", "true_divide", "lerp", "remainder", "fmod", "mul", "add",
-                       "sub", "pow", "atan2", "round", sym="//") | {"/", "r/", "/=", "%", "r%", "%=", "*", "r*", "*=", "**",
-                                                           "r**", "**="}, {"value", "nan", "inf", "signed-zero"}
-    | GRADS,
+                       "sub", "pow", "atan2", "round", sym="//")
+    | {"/", "r/", "/=", "%", "r%", "%=", "*", "r*", "*=", "**", "r**", "**="},
+    {"value", "nan", "inf", "signed-zero"} | GRADS,
     lambda d: any(dt(t) in ("float16",) for t in d.inputs) and (
         any(zero_d(t) for t in d.inputs) or any(isinstance(v, float) for v in nums(d))
         or kw(d, "decimals") is not None),
