@@ -410,7 +410,7 @@ def _scale(call, inputs):
         return 0.0
     m = max(mags)
     n = max(t.numel() for t in inputs)
-    return (m * m if base in PRODUCTS else m) * n
+    return min((m * m if base in PRODUCTS else m) * n, 1e300)
 
 
 def _snapshot(t):
