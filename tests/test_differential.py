@@ -609,10 +609,7 @@ known_class(
     torch.nn.functional.softsign(torch.tensor([255], dtype=torch.uint8))
     """, B["new"] + ": softsign of integer tensors (PyTorch computes 1 + |x| in the integer dtype)", NF)
 known_class(
-    "no-derivative-in-pytorch", {"//", "r//", "//=", "floor_divide", "Tensor.floor_divide", "Tensor.floor_divide_",
-                                 "r%", "remainder", "Tensor.remainder", "Tensor.clamp_min_", "Tensor.scatter",
-                                 "Tensor.scatter_", "scatter", "div", "Tensor.div", "Tensor.div_", "divide",
-                                 "Tensor.divide", "/", "/="}, "backward-pytorch-raises",
+    "no-derivative-in-pytorch", ALL_OPS, "backward-pytorch-raises",
     lambda d: torch_says(d, "derivative for aten::"),
     """
     x = torch.tensor([1.5, 2.5], requires_grad=True)
@@ -635,7 +632,7 @@ known_class(
 known_class(
     "nan-grads-elementwise", fam("abs", "absolute", "atan2", "arctan2", "sign", "sgn") | {"abs(x)"},
     {"grad-nan", "grad-value", "grad-inf"},
-    lambda d: any_in(d, lambda t: nonfinite(t) or has_zero(t)),
+    lambda d: any_in(d, lambda t: nonfinite(t) or has_zero(t) or big(t)),
     """
     x = torch.tensor([0.0], requires_grad=True)
     torch.atan2(x, x).sum().backward()
@@ -661,7 +658,8 @@ known_class(
                       "the signs differ, so -1 % 1 is -0.0; numpy's is +0.0)", E)
 known_class(
     "signed-zero-minmax", fam("clamp", "clip", "clamp_min", "clamp_max", "maximum", "minimum", "max", "min",
-                              "amax", "amin", "median", "fmax", "fmin", inplace=True), "signed-zero",
+                              "amax", "amin", "median", "fmax", "fmin", "topk", "sort", inplace=True),
+    "signed-zero",
     lambda d: True,
     """
     torch.tensor([-0.0]).clamp_min(False)
@@ -686,7 +684,8 @@ known_class(
 SINGULAR = {"acos": lambda t: t.abs() > 1, "asin": lambda t: t.abs() > 1, "arccos": lambda t: t.abs() > 1,
             "arcsin": lambda t: t.abs() > 1, "log": lambda t: t <= 0, "log2": lambda t: t <= 0,
             "log10": lambda t: t <= 0, "log1p": lambda t: t <= -1, "sqrt": lambda t: t <= 0, "rsqrt": lambda t: t <= 0,
-            "reciprocal": lambda t: t == 0}
+            "reciprocal": lambda t: t == 0, "r/": lambda t: t == 0, "/": lambda t: t == 0,
+            "div": lambda t: t == 0, "divide": lambda t: t == 0}
 
 
 def singular(d):
@@ -709,7 +708,8 @@ known_class(
     "masked-grad-overflow", fam("cosh", "sinh", "exp", "exp2", "expm1", "pow", "square", "mul", "tan", "sin",
                                 "cos", "acos",
                                 "asin", "arccos", "arcsin", "log", "log2", "log10", "log1p", "sqrt", "rsqrt",
-                                "reciprocal", sym="**") | {"*", "r*", "*="}, {"grad-nan", "grad-value"},
+                                "reciprocal", "div", "divide", sym="**") | {"*", "r*", "*=", "/", "r/", "/="},
+    {"grad-nan", "grad-value"},
     singular,
     """
     x = torch.tensor([100.0, 1.0], requires_grad=True)
@@ -1227,7 +1227,7 @@ known_class(
     torch.cosine_similarity(torch.tensor(1.1), torch.tensor(0.0, dtype=torch.float16), dim=0)
     """, B["new"] + ": cosine_similarity of 0-d tensors", NF)
 known_class(
-    "cosine-dtype", F("cosine_similarity") | {"cosine_similarity"}, {"dtype", "value"},
+    "cosine-dtype", F("cosine_similarity") | {"cosine_similarity"}, {"dtype", "value", "nan"},
     lambda d: True,
     """
     torch.cosine_similarity(torch.tensor([[0.5, 1.0]], dtype=torch.float16), torch.tensor([[1, 2]])).dtype
