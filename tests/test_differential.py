@@ -733,6 +733,21 @@ known_class(
                           "float32 (its 'opmath') with the scalar at full precision, tapegrad rounds the scalar "
                           "to float16 first: -0.25 // 0.05 is -5 there, -6 here; lerp(x, x, 1e30) is NaN here)", E)
 known_class(
+    "lerp-huge-weight", fam("lerp"), GRADS | {"value", "nan", "inf"},
+    lambda d: any(isinstance(v, float) and abs(v) > 1e6 for v in nums(d)),
+    """
+    v0 = torch.tensor([-1.0, 0.0], requires_grad=True)
+    v1 = v0.lerp(v0, 1e+30)
+    v2 = torch.permute(v0, [-1])
+    w0, w1, w2 = torch.tensor([-0.5, 2.0]), torch.tensor([1.0, -0.5]), torch.tensor([1.25, 1.0])
+    ((v0 * w0).sum().double() + (v1 * w1).sum().double() + (v2 * w2).sum().double()).backward()
+    v0.grad
+    """, "lerp with a huge weight: its two gradient terms, (1 - w) g and w g, are -1e30 and 1e30, and the other "
+         "gradients of the leaf are absorbed or not depending on the order of accumulation (both libraries are "
+         "'right')", E, status="by-design")
+
+# ---- tapegrad/ops/reduce.py
+known_class(
     "dim-out-of-range-0d", ALL_OPS, RAISES_THERE,
     lambda d: torch_says(d, "Dimension out of range (expected to be in range of [-1, 0]"),
     """
