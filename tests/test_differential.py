@@ -721,7 +721,7 @@ known_class(
 
 known_class(
     "half-opmath", fam("floor_divide", "div", "divide", "true_divide", "lerp", "remainder", "fmod", "mul", "add",
-                       "sub", "pow", "atan2", "round", sym="//")
+                       "sub", "pow", "atan2", "round", "multiply", "subtract", "rsub", "arctan2", sym="//")
     | {"/", "r/", "/=", "%", "r%", "%=", "*", "r*", "*=", "**", "r**", "**="},
     {"value", "nan", "inf", "signed-zero"} | GRADS,
     lambda d: any(dt(t) in ("float16",) for t in d.inputs) and (
