@@ -380,7 +380,7 @@ known_class(
     """, B["rg-lost"] + " (zero_()/fill_() on a non-leaf that requires grad)", T)
 known_class(
     "inplace-plain-target-grad-operand", INPLACE | ELEMENTWISE_F, {"requires_grad", "state-requires_grad"},
-    lambda d: not x0(d).requires_grad and any(t.requires_grad for t in d.inputs[1:]),
+    lambda d: isf(x0(d)) and not x0(d).requires_grad and any(t.requires_grad for t in d.inputs[1:]),
     """
     x = torch.tensor([2.0])
     x.clamp_(None, torch.tensor([-0.25], requires_grad=True))
