@@ -525,6 +525,7 @@ class Discrepancy:
     here_inputs: list = field(default_factory=list)  # tapegrad's input tensors (as they are after the call)
     entry: str | None = None  # state-*: the name of the tensor of the program that differs
     aliased: bool = False  # state-*: that tensor shares memory with the call's first input (in PyTorch)
+    shared: int = 0  # how many other tensors of the program shared the first input's memory before the call
     culprit: int | None = None  # for backward discrepancies: the call that introduced it
 
     def features(self):
@@ -595,7 +596,9 @@ class Runner:
         self.program.append(call)
         refs = _refs(call.args) + _refs(call.kwargs)
         inputs = [_snapshot(self.there[a.i]) for a in refs]
-        self.snapshots.append((inputs, [self.origin[a.i] for a in refs]))
+        shared = sum(1 for i in range(len(self.there)) if refs and i != refs[0].i
+                     and _same_storage(self.there[i], self.there[refs[0].i]))
+        self.snapshots.append((inputs, [self.origin[a.i] for a in refs], shared))
         origins = [self.origin[a.i] for a in refs]
         loose = any(a.i in self.approx for a in refs)
         here = list(self.here)
@@ -618,7 +621,7 @@ class Runner:
         def report(kind, detail, entry=None):
             d = Discrepancy(kind, call.op, detail, step, call, inputs,
                             _err(err_here) if err_here else "", _err(err_there) if err_there else "",
-                            origins=origins, here_inputs=[self.here[a.i] for a in refs])
+                            origins=origins, here_inputs=[self.here[a.i] for a in refs], shared=shared)
             if entry is not None:
                 d.entry = self.names[entry]
                 d.aliased = bool(refs) and _same_storage(self.there[entry], self.there[refs[0].i])
@@ -630,8 +633,9 @@ class Runner:
             tol = call.tol * (LOOSE if loose else 1)
             blunt = loose and _discontinuous(call)  # floor(5.9999999) vs floor(6.0000001): not comparable
             scale = _scale(call, inputs) + max([self.scale.get(a.i, 0.0) for a in refs] + [0.0])
-            for kind, detail in compare_values(res_here, res_there, "result", call.random or blunt, tol, scale):
-                report(kind, detail)
+            if not blunt:  # (nor the shape of nonzero(), which counts rounded values)
+                for kind, detail in compare_values(res_here, res_there, "result", call.random, tol, scale):
+                    report(kind, detail)
             if call.ties is not None and found and all(d.kind == "value" and "values" in d.detail for d in found):
                 found = self._compare_ties(call, res_here, res_there, inputs, step)
                 for d in found:
@@ -802,9 +806,10 @@ class Runner:
             r = replay(self.program[:upto], seed, blame=False)
             if r.found and r.found[0].step == upto and (not same or r.found[0].detail.startswith(leaf)):
                 call = self.program[upto - 1]
-                inputs, origins = self.snapshots[upto - 1]
+                inputs, origins, shared = self.snapshots[upto - 1]
                 for d in found:
                     d.op, d.call, d.inputs, d.origins, d.culprit = call.op, call, inputs, origins, upto - 1
+                    d.shared = shared
                 return
 
     def _coarsest(self, d):
