@@ -1147,6 +1147,16 @@ known_class(
     """, "tapegrad's average of float32 values whose sum overflows is finite; PyTorch's is -inf", C,
     status="by-design")
 
+known_class(
+    "maxpool-neginf-grad", F("max_pool2d") | {"max_pool2d"}, GRADS,
+    lambda d: any_in(d, nonfinite),
+    """
+    x = torch.tensor([[[-float("inf"), 1.0]]], requires_grad=True)
+    torch.nn.functional.max_pool2d(x, (1, 2), padding=(0, 1)).sum().backward()
+    x.grad
+    """, B["edges"] + " (max_pool2d's gradient where a window's maximum is -inf (or NaN) next to the padding: "
+                      "PyTorch sends it to that element, tapegrad to the padding)", C)
+
 # ---- tapegrad/ops/sort.py
 known_class(
     "sort-signature", fam("sort", "argsort", inplace=False), RAISES_THERE,
