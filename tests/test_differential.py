@@ -626,7 +626,7 @@ known_class(
     "pytorch-backward-bugs", ALL_OPS, "backward-pytorch-raises",
     lambda d: torch_says(d, "INTERNAL ASSERT", "returned an invalid gradient", "Negation, the `-` operator",
                          "Subtraction, the `-` operator", "In-place elu backward calculation",
-                         "doesn't match the broadcast shape") or (
+                         "doesn't match the broadcast shape", "ZeroTensors are immutable") or (
         d.op in fam("pow", sym="**") and torch_says(d, "derivative for aten::floor_divide")),
     """
     x = torch.tensor(0.0, requires_grad=True)
@@ -1229,7 +1229,8 @@ known_class(
 known_class(
     "pad-modes", F("pad"), {RAISES_HERE, RAISES_THERE},
     lambda d: (kw(d, "mode") or "constant") != "constant" and (
-        torch_says(d, "Padding size", "Only 2D, 3D, 4D, 5D", "padding", "Padding") or here_says(d, "padding")),
+        torch_says(d, "Padding size", "Only 2D, 3D, 4D, 5D", "padding", "Padding", "Expected 2D or 3D")
+        or here_says(d, "padding")),
     """
     torch.nn.functional.pad(torch.tensor([1.0, 2.0]), (1, 0), mode="circular")
     """, B["refuse"] + " (F.pad in reflect/replicate/circular mode: PyTorch wants a batch dim and pads at most "
