@@ -1290,13 +1290,15 @@ known_class(
 known_class(
     "relu-nan-grad", fam("relu") | F("relu", "relu_", "relu6", "hardtanh", "hardswish", "hardsigmoid") | {"relu_"},
     {"grad-value", "grad-nan"},
-    lambda d: any_in(d, nonfinite) or any_in(d, has_zero) or True,
+    lambda d: any_in(d, lambda t: nonfinite(t) or (isf(t) and t.numel() > 0 and bool(
+        torch.isin(t.detach(), torch.tensor([0.0, 1.0, -1.0, 3.0, -3.0, 6.0, 0.5, 2.0, -2.5], dtype=t.dtype)).any()))),
     """
     x = torch.tensor(float("nan"), requires_grad=True)
     x.relu().backward()
     x.grad
-    """, B["edges"] + " (gradients of relu/relu_/relu6/hardtanh/hardswish at NaN and at the kinks: PyTorch "
-                      "lets the gradient through at NaN and picks the other side of each kink)", NF)
+    """, B["edges"] + " (gradients of relu/relu_/relu6/hardtanh/hardswish at NaN and at the kinks (0, ±1, ±3, 6 "
+                      "and the bounds the generator draws): PyTorch lets the gradient through at NaN and picks the "
+                      "other side of each kink)", NF)
 known_class(
     "selu-celu-inplace-kw", {"selu", "celu", "max_pool2d", "avg_pool2d"}, RAISES_THERE,
     lambda d: torch_says(d, "unexpected keyword argument"),
@@ -1380,9 +1382,21 @@ known_class(
     torch.nn.functional.pad(torch.zeros(0), (2, -1))
     """, B["refuse"] + " (a negative pad larger than the padded size)", NF)
 
+def all_ignored(d):
+    """nll_loss/cross_entropy whose class targets are all ignore_index, or that have class weights (which may
+    sum to 0 over the targets)."""
+    t = arg(d, 1)
+    if kw(d, "weight") is not None:
+        return True
+    if not isinstance(t, core.Lit) or t.array.dtype.kind not in "iu":
+        return False
+    ii = kw(d, "ignore_index") if kw(d, "ignore_index") is not None else -100
+    return bool((t.array == ii).all())
+
+
 known_class(
     "nll-all-ignored", F("nll_loss", "cross_entropy"), GRADS | {"nan", "value"},
-    lambda d: True,
+    all_ignored,
     """
     x = torch.tensor([1.3, 0.85], requires_grad=True)
     torch.nn.functional.nll_loss(x, torch.tensor(-100)).backward()
