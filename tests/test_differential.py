@@ -751,6 +751,24 @@ known_class(
          "gradients of the leaf are absorbed or not depending on the order of accumulation (both libraries are "
          "'right')", E, status="by-design")
 
+known_class(
+    "pow-neg-inf", fam("pow", sym="**") | {"r**"}, {"nan", "inf", "value"},
+    lambda d: any_in(d, lambda t: isf(t) and t.numel() > 0 and bool(torch.isneginf(t.detach()).any())),
+    """
+    torch.pow(torch.tensor([-float("inf")]), torch.tensor(0.5))
+    """, B["edges"] + " (pow(-inf, 0.5) is +inf in PyTorch (C's pow), NaN in numpy)", E)
+known_class(
+    "same-operand-grad-cancel", fam("atan2", "arctan2", "div", "divide", "sub", sym="/"), GRADS,
+    lambda d: len(d.call.args) > 1 and isinstance(arg(d, 0), core.Ref) and arg(d, 0) == arg(d, 1),
+    """
+    v0 = torch.tensor([[[-3.0, 2.0]], [[1e-07, -3.0]]], requires_grad=True)
+    v1 = v0.atan2(v0)
+    ((v0 * torch.tensor([[[0.75, -2.0]], [[1.25, 1.0]]])).sum().double()
+     + (v1 * torch.tensor([[[-1.5, 0.75]], [[-2.0, 1.25]]])).sum().double()).backward()
+    v0.grad
+    """, "f(x, x) for atan2/div at small x: the two partial gradients are +-1/(2x) (5e6 here) and cancel to "
+         "a different rounding in each library (and absorb the leaf's other gradients)", E, status="by-design")
+
 # ---- tapegrad/ops/reduce.py
 known_class(
     "dim-out-of-range-0d", ALL_OPS, RAISES_THERE,
@@ -946,6 +964,22 @@ known_class(
     x.grad
     """, B["edges"] + " (gradients of p-norms with p < 1 at zeros: |x|^(p-1) is inf there; PyTorch masks the zero "
                       "entries)", R)
+known_class(
+    "pytorch-median-expanded", fam("median", "nanmedian", inplace=False), {"value", "inf", "nan", "signed-zero"},
+    lambda d: d.origins and d.origins[0] in {"Tensor.expand", "expand", "broadcast_to", "Tensor.broadcast_to",
+                                              "Tensor.expand_as", "broadcast_tensors"},
+    """
+    torch.tensor([[1.0, 2.0, 3.0]]).expand(2, 3).median(0).values
+    """, "**PyTorch 2.13 bug, silent:** median(dim) of an expanded (stride-0) tensor returns wrong values, even "
+         "values not in the input ([1, 2, 0] for rows [1, 2, 3]); tapegrad's is right", R, status="pytorch-bug")
+known_class(
+    "reduce-dtype-cast", fam("sum", "mean", "nansum", "prod", inplace=False), {"nan", "inf", "value"},
+    lambda d: kw(d, "dtype") is not None and isint(x0(d)),
+    """
+    torch.tensor([9223372036854775807, -100, 0, -9223372036854775808]).mean(0, dtype=torch.float16)
+    """, B["promotion"] + " (sum/mean(int tensor, dtype=float16) with values beyond float16's range: tapegrad "
+                          "casts first (inf - inf = NaN), PyTorch does not)", R)
+
 # ---- tapegrad/ops/shape.py
 known_class(
     "chunk-empty", fam("chunk", inplace=False), "len",
