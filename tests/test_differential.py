@@ -645,7 +645,7 @@ known_class(
     """, B["edges"] + " (gradients at NaN and zeros: abs'(NaN) is 0 in PyTorch (sign(NaN) = 0), atan2 at (0, 0) "
                       "and at infinities is 0)", E)
 known_class(
-    "pytorch-int-operand-grad", fam("atan2", "arctan2"), "grad-value",
+    "pytorch-int-operand-grad", fam("atan2", "arctan2"), GRADS,
     lambda d: any(not isf(t) for t in d.inputs),
     """
     x = torch.tensor(-3.0, dtype=torch.float64, requires_grad=True)
@@ -1191,6 +1191,16 @@ known_class(
     """, B["edges"] + " (max_pool2d's gradient where a window's maximum is -inf (or NaN) next to the padding: "
                       "PyTorch sends it to that element, tapegrad to the padding)", C)
 
+known_class(
+    "maxpool-padding-window-indices", F("max_pool2d") | {"max_pool2d"}, {"value", "inf", "nan"},
+    lambda d: kw(d, "return_indices") and (kw(d, "dilation") or 1) != 1,
+    """
+    x = torch.tensor([[[[1.0], [-2.5], [-0.0]], [[-3.0], [-float("inf")], [0.5]]]], dtype=torch.float64)
+    torch.nn.functional.max_pool2d(x, (2, 1), padding=(1, 0), dilation=2, return_indices=True)[1]
+    """, "The index max_pool2d(return_indices=True) gives for a window whose only values are -inf beside the "
+         "padding: -1 here, an arbitrary element in PyTorch (the neighbourhood of PyTorch's heap-corruption bug "
+         "below)", C, status="pytorch-bug")
+
 # ---- tapegrad/ops/sort.py
 known_class(
     "sort-signature", fam("sort", "argsort", inplace=False), RAISES_THERE,
@@ -1263,7 +1273,7 @@ known_class(
 known_class(
     "pad-modes", F("pad"), {RAISES_HERE, RAISES_THERE},
     lambda d: (kw(d, "mode") or "constant") != "constant" and (
-        torch_says(d, "Padding size", "Only 2D, 3D, 4D, 5D", "padding", "Padding", "Expected 2D or 3D")
+        torch_says(d, "Padding size", "Only 2D, 3D, 4D, 5D", "padding", "Padding", "(batch mode) tensor")
         or here_says(d, "padding")),
     """
     torch.nn.functional.pad(torch.tensor([1.0, 2.0]), (1, 0), mode="circular")

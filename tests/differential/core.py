@@ -376,7 +376,9 @@ DISCONTINUOUS = {"floor", "ceil", "round", "trunc", "fix", "frac", "sign", "sgn"
                  "bernoulli", "one_hot", "unique", "heaviside", "bucketize", "item", "tolist", "tensor",
                  # singular at 0 (or at the edge of their domain): x / 0 takes the sign of a rounded x
                  "div", "divide", "true_divide", "reciprocal", "rsqrt", "atan2", "arctan2", "pow", "log", "log2",
-                 "log10", "log1p", "sqrt", "acos", "asin", "arccos", "arcsin", "float_power", "xlogy", "lerp"}
+                 "log10", "log1p", "sqrt", "acos", "asin", "arccos", "arcsin", "float_power", "xlogy", "lerp",
+                 # periodic: at large arguments one ulp of the input is many periods
+                 "sin", "cos", "tan", "as_tensor", "new_tensor"}
 DISCONTINUOUS_OPS = {"//", "%", "==", "!=", "<", "<=", ">", ">=", "//=", "%=", "r//", "r%", "r==", "r!=", "r<",
                      "r<=", "r>", "r>=", "/", "r/", "/=", "**", "r**", "**="}
 # ops that sum many products: rounding errors scale with the magnitude of the terms, not of the result
