@@ -3,7 +3,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: demo graphviz test test-thorough lint bench pictures clean
+.PHONY: demo graphviz test test-thorough lint bench pictures clean differential
 
 $(STAMP): pyproject.toml
 	python3 -m venv $(VENV)
@@ -39,6 +39,11 @@ bench-torch:  ## the same beside PyTorch 2.13 CPU, installed in its own venv (.v
 	[ -x .venv-torch/bin/python ] || python3 -m venv .venv-torch
 	.venv-torch/bin/python -m pip install -q -e '.[test]' torch==2.13.0 || .venv-torch/bin/python -m pip install -q -e '.[test]' torch
 	.venv-torch/bin/python benchmarks/run.py
+
+differential:  ## 20,000 random programs against PyTorch (needs .venv-torch: make bench-torch); see docs/differential.md
+	@[ -x .venv-torch/bin/python ] || { echo "make differential needs PyTorch in .venv-torch: run make bench-torch first"; exit 1; }
+	mkdir -p out
+	PYTHONPATH=$$PWD .venv-torch/bin/python tests/differential/driver.py --seeds 0:20000 --out out/differential.json
 
 pictures: $(STAMP)  ## regenerate the images the README shows
 	$(PY) examples/main_job.py --pictures-to docs/images

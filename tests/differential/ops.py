@@ -1,0 +1,1613 @@
+"""The generator: random tensors, then random calls drawn from a table of the whole op library.
+
+Every entry of :data:`SPECS` is a small function ``gen(g)`` that picks its inputs from the pool (or makes fresh
+leaves), draws its arguments (dims in and out of range, keepdim, dtype=, alpha=, Python scalars of each kind) and
+returns a :class:`~differential.core.Call`. ``covers`` lists the op names (as ``Call.op`` spells them) that the
+entry can produce; ``tests/test_differential.py`` checks that together they cover every public op.
+"""
+
+from __future__ import annotations
+
+import math
+import warnings
+from dataclasses import dataclass
+
+import numpy as np
+
+import tapegrad as tg
+
+from .core import DT, DTYPES, FLOATS, INTS, Call, Lit, Ref, Shape, load_torch
+
+torch = load_torch()
+
+inf, nan = math.inf, math.nan
+FLOAT_NICE = [0.0, 1.0, -1.0, 2.0, 0.5, -2.5, 3.0, -0.25, 1.5, -3.0]
+FLOAT_GENERIC = [0.3, -0.7, 1.3, -1.9, 2.6, 0.05, -0.45, 0.85, -2.2, 1.1]
+FLOAT_SPECIAL = [-0.0, inf, -inf, nan, 0.0]
+FLOAT_EXTREME = [1e30, -1e30, 1e-30, 3e38, -3e38, 1e-40, 6e4, -6e4, 1e-7, 1e5, 5e-324, 1e300]
+INT_VALUES = [0, 1, -1, 2, 3, -2, 5, -7, 4, 100, -100]
+SCALARS = [0, 1, 2, -1, 3, 0.5, -1.5, 2.0, 0.0, True, False, -0.0, inf, -inf, nan, 1e30, 7, -3]
+
+
+def _both_have(name, owner="Tensor"):
+    a, b = (tg, torch) if owner != "Tensor" else (tg.Tensor, torch.Tensor)
+    if owner == "F":
+        a, b = tg.nn.functional, torch.nn.functional
+    return hasattr(a, name) and hasattr(b, name)
+
+
+# ---------------------------------------------------------------------- the generator's toolbox
+class Gen:
+    """Draws from ``src`` and reads (and grows) the runner's pool."""
+
+    def __init__(self, src, runner):
+        self.src, self.r = src, runner
+
+    # -- plain choices
+    def int(self, lo, hi):
+        return self.src.int(lo, hi)
+
+    def choice(self, seq):
+        return self.src.choice(seq)
+
+    def chance(self, pct):
+        return self.src.chance(pct)
+
+    def weighted(self, pairs):
+        return self.src.weighted(pairs)
+
+    # -- tensors of the pool
+    def ndim(self, i):
+        return len(self.r.shape(i))
+
+    def shape(self, x):
+        return self.r.shape(x.i)
+
+    def dtype(self, x):
+        return self.r.dtype(x.i)
+
+    def numel(self, x):
+        return math.prod(self.shape(x))
+
+    def rg(self, x):
+        return bool(self.r.there[x.i].requires_grad)
+
+    def pick(self, pred=None):
+        """A pool entry (recent ones likelier) satisfying ``pred(ref)``, or None."""
+        n = len(self.r.there)
+        ok = [i for i in range(n) if math.prod(self.r.shape(i)) <= self.r.max_numel and i not in self.r.dead
+              and (pred is None or pred(Ref(i)))]
+        if not ok:
+            return None
+        if self.chance(50):
+            return Ref(ok[-1 - self.int(0, min(2, len(ok) - 1))])
+        return Ref(self.choice(ok))
+
+    def tensor(self, pred=None, new=25, **leaf_kw):
+        """A tensor from the pool (satisfying ``pred``), or a fresh leaf (``new`` percent, or if none fits)."""
+        x = None if self.chance(new) else self.pick(pred)
+        return x if x is not None else self.leaf(**leaf_kw)
+
+    def float_tensor(self, pred=None, new=25, **kw):
+        def p(x):
+            return self.dtype(x) in FLOATS and (pred is None or pred(x))
+
+        kw.setdefault("dtypes", FLOATS)
+        return self.tensor(p, new, **kw)
+
+    def leaf(self, shape=None, dtype=None, rg=None, dtypes=None, ndims=(0, 3), values=None):
+        if dtype is None:
+            dtype = self.dtype_(dtypes)
+        if shape is None:
+            shape = self.shape_(*ndims)
+        arr = self.values(shape, dtype) if values is None else np.asarray(values).astype(dtype)
+        if rg is None:
+            rg = dtype in FLOATS and self.chance(55)
+        rg = bool(rg and dtype in FLOATS)
+        out = self.r.run(Call("leaf", "", (Lit(arr, dtype),), {"requires_grad": rg} if rg else {}))
+        if not out:
+            raise Stop
+        return Ref(out[0])
+
+    def dtype_(self, among=None):
+        among = among or DTYPES
+        weights = {"float32": 30, "float64": 12, "int64": 14, "bool": 10, "int32": 6, "float16": 7, "uint8": 6,
+                   "int8": 4, "int16": 3}
+        return self.weighted([(weights[d], d) for d in among])
+
+    def size_(self):
+        return self.weighted([(30, 2), (25, 3), (20, 1), (8, 0), (15, 4)])
+
+    def shape_(self, lo=0, hi=3):
+        nd = self.weighted([(w, d) for d, w in zip(range(5), (15, 30, 35, 20, 6)) if lo <= d <= hi])
+        shape = []
+        for _ in range(nd):
+            shape.append(self.size_())
+            while math.prod(shape) > 36:
+                shape[-1] -= 1
+        return tuple(shape)
+
+    def values(self, shape, dtype):
+        n = math.prod(shape)
+        if dtype == "bool":
+            vals = [self.chance(50) for _ in range(n)]
+        elif dtype in INTS:
+            info = np.iinfo(dtype)
+            extremes = [int(info.max), int(info.min)]
+            vals = [self.choice(INT_VALUES) if not self.chance(6) else self.choice(extremes) for _ in range(n)]
+            if dtype == "uint8":
+                vals = [v % 256 for v in vals]
+        else:
+            flavor = self.weighted([(35, "nice"), (35, "generic"), (20, "special"), (10, "extreme")])
+            base = FLOAT_GENERIC if flavor == "generic" else FLOAT_NICE
+            rare = FLOAT_SPECIAL if flavor == "special" else FLOAT_EXTREME
+            vals = [self.choice(base) if flavor in ("nice", "generic") or not self.chance(35) else self.choice(rare)
+                    for _ in range(n)]
+        with np.errstate(all="ignore"):
+            return np.array(vals, dtype=np.float64 if dtype in FLOATS else object).astype(dtype).reshape(shape)
+
+    def scalar(self, kinds="ifb"):
+        """A Python scalar: i(nt), f(loat), b(ool)."""
+        pool = [v for v in SCALARS if ("b" in kinds and isinstance(v, bool))
+                or ("i" in kinds and type(v) is int) or ("f" in kinds and isinstance(v, float))]
+        return self.choice(pool)
+
+    def dim(self, ndim, oob=4):
+        n = max(ndim, 1)
+        if self.chance(oob):
+            return self.choice([n, -n - 1, 5])
+        return self.int(-n, n - 1)
+
+    def dims(self, ndim, oob=4):
+        """A dim argument of a reduction: None, an int, a tuple or a list (maybe empty or repeated)."""
+        kind = self.weighted([(30, "int"), (20, "none"), (15, "tuple"), (3, "list"), (2, "empty"), (2, "repeat")])
+        if kind == "none":
+            return None
+        if kind == "int":
+            return self.dim(ndim, oob)
+        if kind == "empty":
+            return ()
+        k = self.int(1, max(1, ndim))
+        ds = [self.dim(ndim, oob) for _ in range(k)]
+        if kind == "repeat":
+            ds = ds + ds[:1]
+        return ds if kind == "list" else tuple(ds)
+
+    def broadcast_shape(self, shape):
+        """A shape broadcastable with ``shape`` (dims dropped, set to 1, rarely incompatible)."""
+        shape = list(shape)
+        if self.chance(3):
+            return self.shape_()
+        if shape and self.chance(35):
+            shape = shape[self.int(0, len(shape)):]
+        shape = [1 if self.chance(25) else s for s in shape]
+        if self.chance(10) and len(shape) < 4:
+            shape = [self.choice([1, 2])] + shape
+        return tuple(shape)
+
+    def operand(self, x, kinds="tsz"):
+        """The other operand of a binary op with ``x``: a broadcastable (t)ensor, a Python (s)calar or a 0-d
+        tensor (z)."""
+        kind = self.weighted([(w, k) for w, k in ((55, "t"), (30, "s"), (15, "z")) if k in kinds])
+        if kind == "s":
+            return self.scalar()
+        if kind == "z":
+            return self.tensor(lambda y: self.ndim(y.i) == 0, new=50, shape=())
+        shape = self.broadcast_shape(self.shape(x))
+        return self.tensor(lambda y: self.shape(y) == shape or self.shape(y) == self.shape(x), shape=shape)
+
+    def index_lit(self, size, shape, dtype="int64"):
+        vals = [self.int(-size, size - 1) if size and not self.chance(3) else self.choice([size, -size - 1, 0])
+                for _ in range(math.prod(shape))]
+        return Lit(np.array(vals, dtype=np.int64).astype(dtype).reshape(shape), dtype)
+
+    def mask_lit(self, shape):
+        return Lit(np.array([self.chance(50) for _ in range(math.prod(shape))], dtype=bool).reshape(shape), "bool")
+
+
+class Stop(Exception):
+    """The program stopped (a discrepancy while making a leaf): generation ends."""
+
+
+@dataclass
+class Spec:
+    name: str
+    gen: object
+    covers: tuple
+    weight: int = 1
+
+
+SPECS: list[Spec] = []
+
+
+def spec(name, covers, weight=1):
+    def register(fn):
+        SPECS.append(Spec(name, fn, tuple(covers), weight))
+        return fn
+
+    return register
+
+
+def forms(name, fn=True, method=True, inplace=True):
+    """The ways ``name`` can be called in both libraries: ('fn' | 'method' | 'inplace', name)."""
+    out = []
+    if fn and _both_have(name, "torch"):
+        out.append(("fn", name))
+    if method and _both_have(name):
+        out.append(("method", name))
+    if inplace and _both_have(name + "_"):
+        out.append(("method", name + "_"))
+    return out
+
+
+def covered(fs):
+    return tuple(n if k == "fn" else "Tensor." + n for k, n in fs)
+
+
+def call_form(g, fs, x, *args, **kwargs):
+    if not fs:
+        return None
+    kind, name = g.choice(fs)
+    grad_mode = name.endswith("_") and g.chance(20)
+    call = Call(kind, name, (x, *args), kwargs)
+    return _no_grad(call) if grad_mode else call
+
+
+def _no_grad(call):
+    call.kwargs = dict(call.kwargs)
+    call.no_grad = True
+    return call
+
+
+def inplace_target(g, pred=None):
+    """A tensor to write into: preferably not a leaf that requires grad (that always raises)."""
+    return g.tensor(lambda x: (not g.rg(x) or not _is_leaf(g.r.there[x.i])) and (pred is None or pred(x)), new=15)
+
+
+def _is_leaf(t):
+    try:
+        return t.is_leaf
+    except RuntimeError:  # PyTorch: a view of split() whose base was written refuses to say
+        return False
+
+
+# ---------------------------------------------------------------------- leaves and copies
+@spec("leaf", ["tensor"], weight=6)
+def _leaf(g):
+    return None if g.leaf() is None else None
+
+
+@spec("nonleaf", ["Tensor.clone", "Tensor.detach", "Tensor.contiguous"], weight=6)
+def _nonleaf(g):
+    x = g.float_tensor(lambda y: g.rg(y) and _is_leaf(g.r.there[y.i]), rg=True)
+    how = g.choice(["*1", "clone", "+0", "detach", "contiguous"])
+    if how == "*1":
+        return Call("op", "*", (x, 1))
+    if how == "+0":
+        return Call("op", "+", (x, 0.0))
+    return Call("method", how, (x,))
+
+
+# ---------------------------------------------------------------------- elementwise
+UNARY = ["abs", "absolute", "neg", "negative", "positive", "reciprocal", "square", "sqrt", "rsqrt", "exp", "exp2",
+         "expm1", "log", "log2", "log10", "log1p", "sin", "cos", "tan", "sinh", "cosh", "asin", "arcsin", "acos",
+         "arccos", "atan", "arctan", "tanh", "sigmoid", "relu", "erf", "erfc", "floor", "ceil", "round", "trunc",
+         "fix", "frac", "sign", "sgn", "logical_not", "bitwise_not", "isnan", "isinf", "isfinite", "isposinf",
+         "isneginf"]
+
+
+def _unary_spec(name):
+    fs = forms(name)
+
+    def gen(g):
+        inplace = g.chance(30) and any(n.endswith("_") for _, n in fs)
+        x = inplace_target(g) if inplace else g.tensor()
+        choices = [f for f in fs if f[1].endswith("_") == inplace] or fs
+        kw = {}
+        if name == "round" and g.chance(30):
+            kw["decimals"] = g.choice([1, 2, -1, 0])
+        return call_form(g, choices, x, **kw)
+
+    spec("unary:" + name, covered(fs), weight=1)(gen)
+
+
+for _n in UNARY:
+    _unary_spec(_n)
+
+
+@spec("unop", ["-x", "+x", "~x", "abs(x)"], weight=2)
+def _unop(g):
+    return Call("unop", g.choice(["-x", "+x", "~x", "abs(x)"]), (g.tensor(),))
+
+
+BINARY = {"add": "+", "sub": "-", "subtract": None, "mul": "*", "multiply": None, "div": "/", "divide": None,
+          "true_divide": None, "floor_divide": "//", "remainder": "%", "fmod": None, "pow": "**", "atan2": None,
+          "arctan2": None, "maximum": None, "minimum": None, "eq": "==", "ne": "!=", "lt": "<", "le": "<=",
+          "gt": ">", "ge": ">=", "greater": None, "less": None, "greater_equal": None, "less_equal": None,
+          "not_equal": None, "logical_and": None, "logical_or": None, "logical_xor": None, "bitwise_and": "&",
+          "bitwise_or": "|", "bitwise_xor": "^", "rsub": None}
+_NO_IOP = {"==", "!=", "<", "<=", ">", ">="}
+
+
+def _binary_spec(name, symbol):
+    fs = forms(name)
+    covers = list(covered(fs))
+    if symbol:
+        covers += [symbol, "r" + symbol] + ([symbol + "="] if symbol not in _NO_IOP else [])
+
+    def gen(g):
+        form = g.weighted([(40, "call"), (25, "op"), (12, "rop"), (23, "inplace")])
+        if form in ("op", "rop", "inplace") and not symbol:
+            form = "call"
+        if form == "inplace":
+            x = inplace_target(g)
+            y = g.operand(x)
+            if g.chance(50) and any(n.endswith("_") for _, n in fs):
+                return call_form(g, [f for f in fs if f[1].endswith("_")], x, y, **_binary_kwargs(g, name))
+            if symbol in _NO_IOP:
+                return Call("op", symbol, (x, y))
+            call = Call("iop", symbol + "=", (x, y))
+            return _no_grad(call) if g.chance(20) else call
+        x = g.tensor()
+        y = g.operand(x)
+        if form == "op":
+            return Call("op", symbol, (x, y))
+        if form == "rop":
+            return Call("op", symbol, (g.scalar(), x))
+        plain = [f for f in fs if not f[1].endswith("_")]
+        if not plain:
+            return None
+        if g.chance(5):  # a Python scalar first: some functions take it (pow(2, t)), some refuse
+            x, y = g.scalar(), x
+            plain = [f for f in plain if f[0] == "fn"] or plain
+        return call_form(g, plain, x, y, **_binary_kwargs(g, name))
+
+    spec("binary:" + name, covers, weight=3 if name in ("add", "mul", "div", "sub", "pow") else 1)(gen)
+
+
+def _binary_kwargs(g, name):
+    if name in ("add", "sub", "subtract", "rsub") and g.chance(30):
+        return {"alpha": g.scalar()}
+    if name in ("div", "divide", "true_divide") and g.chance(35):
+        return {"rounding_mode": g.choice(["trunc", "floor", None])}
+    return {}
+
+
+for _n, _s in BINARY.items():
+    _binary_spec(_n, _s)
+
+
+@spec("Tensor.rsub", ["Tensor.rsub"], weight=1)
+def _rsub_method(g):
+    x = g.tensor()
+    return Call("method", "rsub", (x, g.operand(x)))
+
+
+@spec("lerp", covered(forms("lerp")), weight=1)
+def _lerp(g):
+    x = g.float_tensor()
+    end = g.operand(x, "tz")
+    w = g.scalar("f") if g.chance(50) else g.operand(x, "tz")
+    fs = forms("lerp")
+    if g.chance(30):
+        x = inplace_target(g, lambda y: g.dtype(y) in FLOATS)
+        return call_form(g, [f for f in fs if f[1] == "lerp_"], x, end, w)
+    return call_form(g, [f for f in fs if f[1] != "lerp_"], x, end, w)
+
+
+@spec("clamp", covered(forms("clamp") + forms("clip") + forms("clamp_min") + forms("clamp_max")), weight=3)
+def _clamp(g):
+    name = g.choice(["clamp", "clip", "clamp_min", "clamp_max"])
+    inplace = g.chance(30)
+    x = inplace_target(g) if inplace else g.tensor()
+
+    def bound():
+        k = g.weighted([(50, "s"), (25, "t"), (25, "none")]) if name in ("clamp", "clip") else g.choice("st")
+        if k == "none":
+            return None
+        if k == "s":
+            return g.scalar()
+        return g.operand(x, "tz")
+
+    args = [bound()] if name in ("clamp_min", "clamp_max") else [bound(), bound()]
+    kw = {}
+    if name in ("clamp", "clip") and g.chance(30):
+        kw = {"min": args[0], "max": args[1]}
+        args = []
+    return call_form(g, [f for f in forms(name) if f[1].endswith("_") == inplace], x, *args, **kw)
+
+
+@spec("where", ["where", "Tensor.where"], weight=3)
+def _where(g):
+    x = g.tensor()
+    shape = g.broadcast_shape(g.shape(x))
+    cond = g.tensor(lambda c: g.dtype(c) == "bool" and g.shape(c) == shape, dtype="bool", shape=shape) \
+        if not g.chance(5) else g.tensor(shape=shape)
+    if g.chance(8):
+        return Call("fn", "where", (cond,))
+    y = g.operand(x)
+    if g.chance(15):
+        x = g.scalar()
+    if g.chance(20) and not isinstance(x, (int, float)):
+        return Call("method", "where", (x, cond, y))
+    return Call("fn", "where", (cond, x, y))
+
+
+@spec("isclose", ["isclose", "Tensor.isclose", "allclose", "Tensor.allclose", "equal", "Tensor.equal"], weight=1)
+def _isclose(g):
+    name = g.choice(["isclose", "allclose", "equal"])
+    x = g.tensor()
+    y = g.operand(x, "tz") if name != "equal" or g.chance(80) else g.tensor(lambda y: g.shape(y) == g.shape(x))
+    kw = {}
+    if name != "equal":
+        if g.chance(40):
+            kw["rtol"] = g.choice([0.0, 1e-3, 0.5])
+        if g.chance(40):
+            kw["atol"] = g.choice([0.0, 1e-3, 1.0])
+        if g.chance(40):
+            kw["equal_nan"] = g.chance(50)
+    return call_form(g, forms(name, inplace=False), x, y, **kw)
+
+
+# ---------------------------------------------------------------------- reductions
+def _red(name, dim=True, keepdim=True, dtype=False, correction=False, unbiased=False):
+    fs = forms(name, inplace=False)
+
+    def gen(g):
+        x = g.tensor()
+        nd = g.ndim(x.i)
+        args, kw = [], {}
+        if dim and g.chance(75):
+            d = g.dims(nd) if name not in ("argmax", "argmin", "median", "cumsum", "cumprod", "count_nonzero",
+                                           "logsumexp") else g.dim(nd)
+            if name in ("count_nonzero", "logsumexp") and g.chance(30):
+                d = g.dims(nd)
+            if name in ("cumsum", "cumprod") or g.chance(70):
+                args.append(d)
+            else:
+                kw["dim"] = d
+            if keepdim and g.chance(40):
+                kw["keepdim"] = g.chance(50)
+        elif name in ("cumsum", "cumprod"):
+            kw["dim"] = g.dim(nd)
+        if dtype and g.chance(30):
+            kw["dtype"] = DT(g.dtype_())
+        if correction and g.chance(40):
+            kw["correction"] = g.choice([0, 1, 2, 0.5, 5])
+        elif unbiased and g.chance(25) and args:
+            kw["unbiased"] = g.chance(50)
+        return call_form(g, fs, x, *args, **kw)
+
+    spec("reduce:" + name, covered(fs), weight=2)(gen)
+
+
+for _n in ["sum", "mean", "prod", "nansum"]:
+    if _both_have(_n, "torch") and hasattr(tg, _n):
+        _red(_n, dtype=True)
+for _n in ["var", "std", "var_mean", "std_mean"]:
+    _red(_n, correction=True, unbiased=True)
+for _n in ["amax", "amin", "logsumexp", "all", "any", "count_nonzero"]:
+    _red(_n)
+for _n in ["argmax", "argmin"]:
+    _red(_n)
+for _n in ["cumsum", "cumprod"]:
+    _red(_n, keepdim=False, dtype=True)
+
+
+@spec("max/min", covered(forms("max", inplace=False) + forms("min", inplace=False)), weight=3)
+def _maxmin(g):
+    name = g.choice(["max", "min"])
+    x = g.tensor()
+    how = g.weighted([(35, "all"), (45, "dim"), (20, "other")])
+    if how == "all":
+        return call_form(g, forms(name, inplace=False), x)
+    if how == "other":
+        return call_form(g, forms(name, inplace=False), x, g.operand(x, "tz"))
+    kw = {"keepdim": g.chance(50)} if g.chance(40) else {}
+    return call_form(g, forms(name, inplace=False), x, g.dim(g.ndim(x.i)), **kw)
+
+
+@spec("median", covered(forms("median", inplace=False)), weight=1)
+def _median(g):
+    x = g.tensor()
+    if g.chance(50):
+        return call_form(g, forms("median", inplace=False), x)
+    d = g.dim(g.ndim(x.i))
+    kw = {"keepdim": g.chance(50)} if g.chance(40) else {}
+    c = call_form(g, forms("median", inplace=False), x, d, **kw)
+    c.ties = d
+    return c
+
+
+@spec("norm", covered(forms("norm", inplace=False)), weight=1)
+def _norm(g):
+    x = g.tensor()
+    args, kw = [], {}
+    if g.chance(70):
+        args.append(g.choice([2, 1, inf, -inf, 0, "fro", 3, 0.5, -1]))
+    if g.chance(50):
+        kw["dim"] = g.dims(g.ndim(x.i))
+        if g.chance(40):
+            kw["keepdim"] = g.chance(50)
+    if g.chance(15):
+        kw["dtype"] = DT(g.choice(FLOATS))
+    return call_form(g, forms("norm", inplace=False), x, *args, **kw)
+
+
+# ---------------------------------------------------------------------- shape
+def _shape_fs(name):
+    return forms(name, inplace=False)
+
+
+@spec("reshape/view", covered(_shape_fs("reshape") + _shape_fs("view") + _shape_fs("flatten")
+                               + _shape_fs("unflatten")) + ("Tensor.view_as", "Tensor.reshape_as"), weight=4)
+def _reshape(g):
+    x = g.tensor()
+    shape = g.shape(x)
+    n = math.prod(shape)
+    name = g.weighted([(35, "reshape"), (35, "view"), (15, "flatten"), (8, "unflatten"), (7, "as")])
+    if name == "flatten":
+        nd = len(shape)
+        args = [g.dim(nd)] if g.chance(50) else []
+        if args and g.chance(50):
+            args.append(g.dim(nd))
+        return call_form(g, _shape_fs("flatten"), x, *args)
+    if name == "unflatten":
+        d = g.dim(len(shape))
+        size = shape[d] if shape and -len(shape) <= d < len(shape) else 1
+        sizes = g.choice([(size,), (1, size), (-1, 1), (size, 1), (2, -1), (-1,)])
+        return call_form(g, _shape_fs("unflatten"), x, d, sizes)
+    if name == "as":
+        other = g.tensor(lambda y: math.prod(g.shape(y)) == n)
+        return Call("method", g.choice(["view_as", "reshape_as"]), (x, other))
+    # a target shape with the same number of elements
+    if g.chance(8):
+        target = list(g.shape_())
+    else:
+        target = _factor(g, n)
+    if target and g.chance(25):
+        target[g.int(0, len(target) - 1)] = -1
+    style = g.weighted([(50, "star"), (35, "tuple"), (10, "size"), (5, "list")])
+    if style == "star":
+        args = tuple(target)
+    elif style == "tuple":
+        args = (tuple(target),)
+    elif style == "list":
+        args = (list(target),)
+    else:
+        args = (Shape(tuple(target)),)
+    if name == "view" and g.chance(10):
+        return Call("method", "view", (x, DT(g.dtype_())))
+    fs = [f for f in _shape_fs(name) if f[0] == "method" or style != "star"]
+    return call_form(g, fs, x, *args)
+
+
+def _factor(g, n):
+    """A random shape with ``n`` elements."""
+    if n == 0:
+        return g.choice([[0], [0, 2], [2, 0], [0, 0], [-1, 0], [3, 0, 1]])
+    out, rest = [], n
+    for _ in range(g.int(0, 3)):
+        divs = [d for d in range(1, rest + 1) if rest % d == 0]
+        d = g.choice(divs)
+        out.append(d)
+        rest //= d
+    return out + [rest] if rest != 1 or not out or g.chance(50) else out
+
+
+@spec("unsqueeze/squeeze", covered(_shape_fs("unsqueeze") + forms("unsqueeze", fn=False, method=False)
+                                   + _shape_fs("squeeze") + forms("squeeze", fn=False, method=False)), weight=3)
+def _squeeze(g):
+    name = g.choice(["unsqueeze", "squeeze"])
+    inplace = g.chance(15)
+    x = inplace_target(g) if inplace else g.tensor()
+    nd = g.ndim(x.i)
+    args = []
+    if name == "unsqueeze":
+        args.append(g.dim(nd + 1))
+    elif g.chance(60):
+        args.append(g.dims(nd) if g.chance(30) else g.dim(nd))
+    fs = [f for f in forms(name) if f[1].endswith("_") == inplace]
+    return call_form(g, fs, x, *args)
+
+
+@spec("transpose", covered(_shape_fs("transpose") + _shape_fs("swapaxes") + _shape_fs("swapdims")
+                           + forms("transpose", fn=False, method=False) + forms("t") + _shape_fs("adjoint")
+                           + _shape_fs("movedim") + _shape_fs("moveaxis"))
+      + ("Tensor.T", "Tensor.mT", "Tensor.H", "Tensor.mH"), weight=4)
+def _transpose(g):
+    name = g.choice(["transpose", "swapaxes", "swapdims", "t", "adjoint", "movedim", "moveaxis", "T", "mT", "H",
+                     "mH", "transpose_", "t_"])
+    inplace = name.endswith("_")
+    x = inplace_target(g) if inplace else g.tensor()
+    nd = g.ndim(x.i)
+    if name in ("T", "mT", "H", "mH"):
+        return Call("attr", name, (x,))
+    if name in ("t", "adjoint", "t_"):
+        return call_form(g, [f for f in forms(name.rstrip("_"), inplace=inplace)
+                             if f[1].endswith("_") == inplace], x)
+    if name.startswith("move"):
+        k = g.int(1, max(1, nd))
+        src = [g.dim(nd) for _ in range(k)]
+        dst = [g.dim(nd) for _ in range(k)]
+        if k == 1 and g.chance(50):
+            return call_form(g, _shape_fs(name), x, src[0], dst[0])
+        return call_form(g, _shape_fs(name), x, tuple(src), tuple(dst))
+    return call_form(g, [f for f in forms(name.rstrip("_"), fn=not inplace) if f[1].endswith("_") == inplace], x,
+                     g.dim(nd), g.dim(nd))
+
+
+@spec("permute", covered(_shape_fs("permute")), weight=2)
+def _permute(g):
+    x = g.tensor()
+    nd = g.ndim(x.i)
+    dims = list(range(nd))
+    for i in range(nd - 1, 0, -1):
+        j = g.int(0, i)
+        dims[i], dims[j] = dims[j], dims[i]
+    dims = [d - nd if g.chance(20) else d for d in dims]
+    if g.chance(8):
+        dims = dims[:-1] if dims else [0]
+    if g.chance(4):
+        dims = []
+    style = g.choice(["star", "tuple", "list"])
+    if style == "star":
+        return Call("method", "permute", (x, *dims))
+    return call_form(g, _shape_fs("permute"), x, tuple(dims) if style == "tuple" else dims)
+
+
+@spec("expand", covered(_shape_fs("expand") + _shape_fs("expand_as") + _shape_fs("broadcast_to")), weight=3)
+def _expand(g):
+    x = g.tensor()
+    shape = list(g.shape(x))
+    target = [s if s != 1 or g.chance(50) else g.choice([2, 3, 0]) for s in shape]
+    if g.chance(30):
+        target = [g.choice([2, 1])] + target
+    if target and g.chance(20):
+        target[g.int(0, len(target) - 1)] = -1
+    name = g.choice(["expand", "expand", "broadcast_to", "expand_as"])
+    if name == "expand_as":
+        return Call("method", "expand_as", (x, g.tensor(shape=tuple(abs(t) for t in target))))
+    if name == "broadcast_to":
+        return call_form(g, _shape_fs(name), x, tuple(target))
+    return Call("method", "expand", (x, *target) if g.chance(60) else (x, tuple(target)))
+
+
+@spec("broadcast_tensors", covered(_shape_fs("broadcast_tensors")) + ("broadcast_shapes",), weight=1)
+def _broadcast_tensors(g):
+    x = g.tensor()
+    y = g.operand(x, "tz")
+    if g.chance(25):
+        return Call("fn", "broadcast_shapes", (g.shape(x), g.shape(y)))
+    return Call("fn", "broadcast_tensors", (x, y))
+
+
+@spec("meshgrid", covered(_shape_fs("meshgrid")), weight=1)
+def _meshgrid(g):
+    parts = [g.tensor(lambda y: g.ndim(y.i) <= 1, shape=(g.size_(),)) for _ in range(g.int(1, 3))]
+    kw = {"indexing": g.choice(["ij", "xy"])} if g.chance(80) else {}
+    return Call("fn", "meshgrid", tuple(parts) if g.chance(70) else (parts,), kw)
+
+
+@spec("repeat/tile", covered(_shape_fs("repeat") + _shape_fs("tile")), weight=1)
+def _repeat(g):
+    x = g.tensor()
+    nd = g.ndim(x.i)
+    k = max(nd + g.int(-1, 1), 0) if g.chance(90) else 0
+    reps = [g.choice([1, 2, 0, 3]) for _ in range(k)]
+    if g.choice(["repeat", "tile"]) == "repeat":
+        return Call("method", "repeat", (x, *reps) if g.chance(60) else (x, tuple(reps)))
+    return call_form(g, _shape_fs("tile"), x, tuple(reps))
+
+
+@spec("cat/stack", covered(_shape_fs("cat") + _shape_fs("concat") + _shape_fs("concatenate") + _shape_fs("stack")
+                           + _shape_fs("hstack") + _shape_fs("vstack")), weight=4)
+def _cat(g):
+    name = g.choice(["cat", "concat", "concatenate", "stack", "hstack", "vstack", "cat", "stack"])
+    x = g.tensor()
+    shape = g.shape(x)
+    nd = len(shape)
+    d = g.dim(nd + (name == "stack"))
+    parts = [x]
+    for _ in range(g.int(0, 2)):
+        if g.chance(10):
+            parts.append(g.tensor(shape=(0,)))  # PyTorch's legacy: an empty 1-d tensor joins anything
+            continue
+        s = list(shape)
+        if name in ("cat", "concat", "concatenate") and s and -nd <= d < nd and g.chance(60):
+            s[d] = g.choice([0, 1, 2])
+        if g.chance(5):
+            s = list(g.shape_())
+        parts.append(g.tensor(lambda y, s=tuple(s): g.shape(y) == s, shape=tuple(s)))
+    if g.chance(10):
+        parts.append(g.tensor(lambda y: g.ndim(y.i) == 0, shape=()))
+    seq = parts if g.chance(70) else tuple(parts)
+    if name in ("hstack", "vstack"):
+        return Call("fn", name, (seq,))
+    if g.chance(30):
+        return Call("fn", name, (seq,))
+    return Call("fn", name, (seq,), {"dim": d}) if g.chance(30) else Call("fn", name, (seq, d))
+
+
+@spec("split/chunk/unbind", covered(_shape_fs("split") + _shape_fs("chunk") + _shape_fs("unbind")), weight=3)
+def _split(g):
+    name = g.choice(["split", "chunk", "unbind"])
+    x = g.tensor()
+    nd = g.ndim(x.i)
+    d = g.dim(nd)
+    if name == "unbind":
+        return call_form(g, _shape_fs(name), x, *([d] if g.chance(70) else []))
+    size = g.shape(x)[d] if -nd <= d < nd and nd else 0
+    if name == "chunk":
+        return call_form(g, _shape_fs(name), x, g.choice([1, 2, 3, 4, 0, -1]), d)
+    if g.chance(40):
+        sections = []
+        left = size
+        while left > 0 and len(sections) < 3:
+            k = g.int(0, left)
+            sections.append(k)
+            left -= k
+        sections.append(left)
+        if g.chance(10):
+            sections[-1] += 1
+        return call_form(g, _shape_fs(name), x, sections, d)
+    return call_form(g, _shape_fs(name), x, g.choice([1, 2, 3, 0, 5]), d)
+
+
+@spec("select/narrow", covered(_shape_fs("select") + _shape_fs("narrow")), weight=3)
+def _select(g):
+    x = g.tensor()
+    nd = g.ndim(x.i)
+    d = g.dim(nd)
+    size = g.shape(x)[d] if -nd <= d < nd and nd else 1
+    if g.chance(50):
+        return call_form(g, _shape_fs("select"), x, d, g.int(-size - 1, size) if size else g.choice([0, -1]))
+    start = g.int(-size, size) if size else 0
+    length = g.int(0, max(0, size - (start % size if size else 0))) if size else 0
+    if g.chance(5):
+        length = size + 1
+    return call_form(g, _shape_fs("narrow"), x, d, start, length)
+
+
+@spec("flip/roll", covered(_shape_fs("flip") + _shape_fs("fliplr") + _shape_fs("flipud") + _shape_fs("roll")),
+      weight=2)
+def _flip(g):
+    name = g.choice(["flip", "fliplr", "flipud", "roll"])
+    x = g.tensor()
+    nd = g.ndim(x.i)
+    if name in ("fliplr", "flipud"):
+        return call_form(g, _shape_fs(name), x)
+    if name == "flip":
+        dims = [g.dim(nd) for _ in range(g.int(0, max(nd, 1)))]
+        return Call("method", "flip", (x, *dims)) if g.chance(40) else call_form(g, _shape_fs(name), x, dims)
+    if g.chance(40):
+        return call_form(g, _shape_fs(name), x, g.int(-3, 3))
+    k = g.int(1, max(nd, 1))
+    shifts = [g.int(-3, 3) for _ in range(k)]
+    dims = [g.dim(nd) for _ in range(k)]
+    if k == 1 and g.chance(50):
+        return call_form(g, _shape_fs(name), x, shifts[0], dims[0])
+    return call_form(g, _shape_fs(name), x, tuple(shifts), tuple(dims))
+
+
+@spec("tril/triu/diag", covered(forms("tril") + forms("triu") + _shape_fs("diagonal") + _shape_fs("diag")), weight=3)
+def _tri(g):
+    name = g.choice(["tril", "triu", "diagonal", "diag", "diagonal"])
+    inplace = name in ("tril", "triu") and g.chance(30)
+    x = inplace_target(g) if inplace else g.tensor()
+    nd = g.ndim(x.i)
+    off = g.int(-2, 2)
+    if name == "diagonal":
+        kw = {}
+        if g.chance(40):
+            kw = {"dim1": g.dim(nd), "dim2": g.dim(nd)}
+        return call_form(g, _shape_fs(name), x, off, **kw) if g.chance(70) else call_form(g, _shape_fs(name), x)
+    fs = [f for f in forms(name) if f[1].endswith("_") == inplace]
+    return call_form(g, fs, x, off) if g.chance(70) else call_form(g, fs, x)
+
+
+# ---------------------------------------------------------------------- indexing
+def gen_key(g, shape):
+    """A random index for a tensor of ``shape``: ints, slices, None, Ellipsis, bool masks, index tensors, lists,
+    ranges, Python bools, 0-d tensors, mixed."""
+    nd = len(shape)
+    kinds = []
+    n_items = g.int(1, min(nd + 1, 4)) if nd else g.int(1, 2)
+    for _ in range(n_items):
+        k = g.weighted([(25, "int"), (25, "slice"), (7, "none"), (6, "ellipsis"), (15, "tensor"), (8, "list"),
+                        (7, "mask"), (2, "bool"), (2, "range"), (3, "zerod")])
+        if k == "ellipsis" and "ellipsis" in kinds:
+            k = "slice"
+        kinds.append(k)
+    consumes = [0 if k in ("none", "ellipsis", "bool") else (g.int(1, 2) if k == "mask" else 1) for k in kinds]
+    # the dims each item reads: items after an Ellipsis read the trailing dims
+    starts, pos = [], 0
+    if "ellipsis" in kinds:
+        e = kinds.index("ellipsis")
+        after = sum(consumes[e + 1:])
+        for i, c in enumerate(consumes):
+            if i == e:
+                pos = max(nd - after, pos)
+            starts.append(pos)
+            pos += c
+    else:
+        for c in consumes:
+            starts.append(pos)
+            pos += c
+
+    def size(d):
+        return shape[d] if 0 <= d < nd else 2
+
+    items = []
+    for k, c, s in zip(kinds, consumes, starts):
+        n = size(s)
+        if k == "int":
+            items.append(g.int(-n, n - 1) if n and not g.chance(4) else g.choice([n, -n - 1]))
+        elif k == "slice":
+            pts = [None, 0, 1, -1, 2, n, 5, -10]
+            step = g.weighted([(60, None), (20, 1), (12, 2), (5, 3), (3, -1)])
+            items.append(slice(g.choice(pts), g.choice(pts), step))
+        elif k == "none":
+            items.append(None)
+        elif k == "ellipsis":
+            items.append(Ellipsis)
+        elif k == "bool":
+            items.append(g.chance(70))
+        elif k == "range":
+            a = g.int(0, max(n - 1, 0))
+            items.append(range(a, g.int(a, n)))
+        elif k == "zerod":
+            items.append(Lit(np.array(g.int(-n, n - 1) if n else 0), "int64"))
+        elif k == "list":
+            form = g.weighted([(60, "ints"), (15, "nested"), (10, "empty"), (15, "bools")])
+            if form == "bools":
+                items.append([g.chance(50) for _ in range(n)])
+            elif form == "empty" or not n:
+                items.append([])
+            elif form == "nested":
+                items.append([[g.int(-n, n - 1) for _ in range(2)] for _ in range(g.int(1, 2))])
+            else:
+                items.append([g.int(-n, n - 1) for _ in range(g.int(1, 3))])
+        elif k == "tensor":
+            ishape = g.weighted([(50, (g.int(0, 3),)), (20, (g.int(1, 2), g.int(1, 2))), (10, ()), (5, (0, 2))])
+            dt = g.weighted([(85, "int64"), (8, "int32"), (3, "uint8"), (2, "int16"), (2, "float32")])
+            if dt == "uint8":
+                items.append(Lit(np.array([g.chance(50) for _ in range(n)], dtype=np.uint8), "uint8"))
+            elif dt == "float32":
+                items.append(Lit(np.zeros(ishape, dtype=np.float32), "float32"))
+            else:
+                items.append(g.index_lit(n, ishape, dt))
+        elif k == "mask":
+            mshape = tuple(size(s + j) for j in range(c))
+            if g.chance(5):
+                mshape = mshape[:-1] + (mshape[-1] + 1,)
+            items.append(g.mask_lit(mshape))
+    if len(items) == 1 and g.chance(70):
+        return items[0]
+    return tuple(items)
+
+
+def _probe_shape(g, x, key):
+    """The shape PyTorch gives ``x[key]`` (None if it raises): what a value written there must broadcast to."""
+    from .core import _resolve
+
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            return tuple(_resolve(Ref(x.i), torch, g.r.there).detach()[_resolve(key, torch, g.r.there)].shape)
+    except Exception:  # noqa: BLE001
+        return None
+
+
+@spec("getitem", ["[]"], weight=10)
+def _getitem(g):
+    x = g.tensor()
+    return Call("getitem", "", (x, gen_key(g, g.shape(x))))
+
+
+@spec("setitem", ["[]="], weight=8)
+def _setitem(g):
+    x = inplace_target(g)
+    key = gen_key(g, g.shape(x))
+    target = _probe_shape(g, x, key)
+    kind = g.weighted([(35, "scalar"), (55, "tensor"), (10, "zerod")])
+    if kind == "scalar" or target is None:
+        value = g.scalar()
+    elif kind == "zerod":
+        value = g.tensor(lambda y: g.ndim(y.i) == 0, shape=())
+    else:
+        shape = g.broadcast_shape(target)
+        same = g.dtype(x) if g.chance(75) else None
+        value = g.tensor(lambda y: g.shape(y) == shape and (same is None or g.dtype(y) == same), shape=shape,
+                         dtype=same)
+    call = Call("setitem", "", (x, key, value))
+    return _no_grad(call) if g.chance(20) else call
+
+
+@spec("gather/scatter", covered(forms("gather") + forms("scatter") + forms("scatter_add") + forms("take_along_dim")),
+      weight=4)
+def _gather(g):
+    name = g.choice(["gather", "scatter", "scatter_add", "take_along_dim", "gather", "scatter_"])
+    inplace = name.endswith("_") or (name != "gather" and name != "take_along_dim" and g.chance(30))
+    x = inplace_target(g) if inplace else g.tensor()
+    shape = g.shape(x)
+    nd = len(shape)
+    d = g.dim(nd)
+    dd = d % max(nd, 1)
+    # an index of the same rank, no larger than x except along d (or an empty lower-rank index)
+    if g.chance(8):
+        ishape = g.choice([(0,), (0, 2), ()])
+    else:
+        ishape = tuple(g.int(0, s) if i != dd else g.int(0, 3) for i, s in enumerate(shape))
+    n = shape[dd] if nd else 1
+    index = g.index_lit(n, ishape)
+    if index.array.size and n:
+        index = Lit(np.where(index.array < 0, index.array + n, index.array) % n if not g.chance(5) else index.array,
+                    "int64")
+    if name == "gather":
+        return call_form(g, forms("gather", inplace=False), x, d, index)
+    if name == "take_along_dim":
+        return call_form(g, forms("take_along_dim", inplace=False), x, index, d) if g.chance(80) \
+            else call_form(g, forms("take_along_dim", inplace=False), x, index)
+    base = name.rstrip("_")
+    fs = [f for f in forms(base) if f[1].endswith("_") == inplace]
+    if base == "scatter" and g.chance(35):
+        kw = {"reduce": g.choice(["add", "multiply"])} if g.chance(25) else {}
+        return call_form(g, fs, x, d, index, g.scalar(), **kw)
+    src_shape = tuple(s + g.int(0, 1) for s in ishape) if g.chance(30) else ishape
+    src = g.tensor(lambda y: g.shape(y) == src_shape and g.dtype(y) == g.dtype(x), shape=src_shape,
+                   dtype=g.dtype(x) if g.chance(85) else None)
+    return call_form(g, fs, x, d, index, src)
+
+
+@spec("index_select/index_add", covered(forms("index_select") + forms("index_add") + forms("index_fill")
+                                        + forms("index_copy")), weight=2)
+def _index_select(g):
+    name = g.choice(["index_select", "index_add", "index_add_", "index_fill", "index_copy"])
+    inplace = name.endswith("_") or (name != "index_select" and g.chance(30))
+    x = inplace_target(g) if inplace else g.tensor()
+    shape = g.shape(x)
+    nd = len(shape)
+    d = g.dim(nd)
+    n = shape[d % nd] if nd and -nd <= d < nd else 1
+    index = g.index_lit(n, g.choice([(g.int(0, 3),), (), (2, 1)]))
+    if index.array.size and n:
+        index = Lit(np.mod(index.array, n), "int64") if not g.chance(5) else index
+    base = name.rstrip("_")
+    fs = [f for f in forms(base) if f[1].endswith("_") == inplace]
+    if not fs:
+        return None
+    if base == "index_select":
+        return call_form(g, fs, x, d, index)
+    if base == "index_fill":
+        return call_form(g, fs, x, d, index, g.scalar())
+    src_shape = list(shape)
+    if nd and -nd <= d < nd:
+        src_shape[d] = index.array.size
+    src = g.tensor(lambda y: g.shape(y) == tuple(src_shape) and g.dtype(y) == g.dtype(x), shape=tuple(src_shape),
+                   dtype=g.dtype(x) if g.chance(85) else None)
+    kw = {"alpha": g.scalar()} if base == "index_add" and g.chance(30) else {}
+    return call_form(g, fs, x, d, index, src, **kw)
+
+
+@spec("masked", covered(forms("masked_fill") + forms("masked_select") + forms("masked_scatter")), weight=3)
+def _masked(g):
+    name = g.choice(["masked_fill", "masked_fill", "masked_select", "masked_scatter"])
+    inplace = name != "masked_select" and g.chance(40)
+    x = inplace_target(g) if inplace else g.tensor()
+    mshape = g.broadcast_shape(g.shape(x))
+    mask = g.mask_lit(mshape) if g.chance(60) else g.tensor(lambda y: g.dtype(y) == "bool" and g.shape(y) == mshape,
+                                                             dtype="bool", shape=mshape)
+    if g.chance(4):
+        mask = g.tensor(shape=mshape)
+    fs = [f for f in forms(name) if f[1].endswith("_") == inplace]
+    if not fs:
+        return None
+    if name == "masked_select":
+        return call_form(g, fs, x, mask)
+    if name == "masked_scatter":
+        return call_form(g, fs, x, mask, g.tensor(lambda y: g.dtype(y) == g.dtype(x), shape=g.shape(x),
+                                                  dtype=g.dtype(x)))
+    value = g.scalar() if g.chance(70) else g.tensor(lambda y: g.ndim(y.i) == 0, shape=())
+    return call_form(g, fs, x, mask, value)
+
+
+@spec("take/nonzero", covered(forms("take") + forms("nonzero") + forms("argwhere")), weight=2)
+def _take(g):
+    name = g.choice(["take", "nonzero", "argwhere"])
+    x = g.tensor()
+    if name == "take":
+        n = g.numel(x)
+        return call_form(g, forms("take", inplace=False), x, g.index_lit(n, g.choice([(g.int(0, 3),), (), (2, 2)])))
+    kw = {"as_tuple": g.chance(50)} if name == "nonzero" and g.chance(50) else {}
+    return call_form(g, forms(name, inplace=False), x, **kw)
+
+
+# ---------------------------------------------------------------------- linear algebra
+@spec("matmul", covered(forms("matmul", inplace=False) + forms("mm", inplace=False) + forms("bmm", inplace=False)
+                        + forms("mv", inplace=False) + forms("dot", inplace=False) + forms("inner", inplace=False)
+                        + forms("outer", inplace=False) + forms("ger", inplace=False)) + ("@", "r@", "@="), weight=5)
+def _matmul(g):
+    name = g.choice(["matmul", "@", "mm", "bmm", "mv", "dot", "inner", "outer", "ger", "matmul", "@"])
+    nd = {"mm": (2, 2), "bmm": (3, 3), "mv": (2, 1), "dot": (1, 1), "outer": (1, 1), "ger": (1, 1)}.get(
+        name, (g.int(1, 3), g.int(1, 3)))
+    dt = g.dtype_() if g.chance(30) else g.choice(["float32", "float64"])
+    k = g.size_()
+    a_shape = tuple(g.size_() for _ in range(nd[0] - 1)) + (k,)
+    b_shape = ((k,) + tuple(g.size_() for _ in range(nd[1] - 1))) if nd[1] > 1 else (k,)
+    if nd[1] >= 2:
+        b_shape = tuple(g.size_() for _ in range(nd[1] - 2)) + (k, g.size_())
+    if nd[0] == 3 and nd[1] == 3:
+        b_shape = (a_shape[0],) + b_shape[1:]
+    if name == "inner":
+        b_shape = b_shape[:-2] + (b_shape[-1], k) if len(b_shape) >= 2 else b_shape
+    if name in ("outer", "ger"):
+        b_shape = (g.size_(),)
+    if g.chance(5):
+        b_shape = g.shape_()
+    a = g.tensor(lambda y: g.shape(y) == a_shape and g.dtype(y) == dt, shape=a_shape, dtype=dt)
+    b = g.tensor(lambda y: g.shape(y) == b_shape and g.dtype(y) == dt, shape=b_shape,
+                 dtype=dt if g.chance(92) else None)
+    if name == "@":
+        return Call("op", "@", (a, b))
+    return call_form(g, forms(name, inplace=False), a, b)
+
+
+_EINSUM = [("ij,jk->ik", 2), ("i,i->", 2), ("i->", 1), ("ij->ji", 1), ("ij->", 1), ("bij,bjk->bik", 2),
+           ("ii->i", 1), ("ii", 1), ("i,j->ij", 2), ("...i,...i->...", 2), ("ij,j", 2), ("ijk->kji", 1),
+           ("ij,ij->ij", 2), ("i...->...", 1)]
+
+
+@spec("einsum", ["einsum"], weight=1)
+def _einsum(g):
+    eq, n = g.choice(_EINSUM)
+    sizes = {c: g.size_() for c in "ijkb"}
+    ops = []
+    lhs = eq.split("->")[0].split(",")
+    dt = g.choice(["float32", "float64"]) if g.chance(70) else g.dtype_()
+    for term in lhs[:n]:
+        if "..." in term:
+            shape = tuple(g.size_() for _ in range(g.int(0, 2))) if term.startswith("...") else ()
+            shape = (shape if term.startswith("...") else ()) + tuple(sizes[c] for c in term.replace("...", ""))
+            if not term.startswith("..."):
+                shape = tuple(sizes[c] for c in term.replace("...", "")) + tuple(g.size_() for _ in range(g.int(0, 1)))
+        else:
+            shape = tuple(sizes[c] for c in term)
+        ops.append(g.tensor(lambda y, s=shape: g.shape(y) == s and g.dtype(y) == dt, shape=shape, dtype=dt))
+    if g.chance(20):
+        return Call("fn", "einsum", (eq, ops))
+    return Call("fn", "einsum", (eq, *ops))
+
+
+# ---------------------------------------------------------------------- convolution and pooling
+@spec("conv2d", ["conv2d", "F.conv2d"], weight=2)
+def _conv(g):
+    groups = g.choice([1, 1, 2])
+    cin = groups * g.int(1, 2)
+    cout = groups * g.int(1, 2)
+    kh, kw = g.int(1, 3), g.int(1, 3)
+    batch = () if g.chance(20) else (g.int(0, 2),)
+    hw = (g.int(1, 4), g.int(1, 4))
+    dt = g.choice(["float32", "float64"]) if g.chance(90) else g.dtype_()
+    x = g.leaf(shape=batch + (cin,) + hw, dtype=dt)
+    w = g.leaf(shape=(cout, cin // groups, kh, kw), dtype=dt)
+    kwargs = {}
+    if g.chance(50):
+        kwargs["bias"] = g.leaf(shape=(cout,), dtype=dt)
+    for key, opts in (("stride", [1, 2, (1, 2)]), ("padding", [0, 1, (1, 0), "same", "valid"]),
+                      ("dilation", [1, 2])):
+        if g.chance(35):
+            kwargs[key] = g.choice(opts)
+    if groups != 1:
+        kwargs["groups"] = groups
+    return Call("fn", g.choice(["conv2d", "nn.functional.conv2d"]), (x, w), kwargs)
+
+
+@spec("pool2d", ["F.max_pool2d", "F.avg_pool2d", "F.adaptive_avg_pool2d", "max_pool2d", "avg_pool2d",
+                 "adaptive_avg_pool2d"], weight=2)
+def _pool(g):
+    name = g.choice(["max_pool2d", "avg_pool2d", "adaptive_avg_pool2d"])
+    shape = ((g.int(1, 2),) if g.chance(75) else ()) + (g.int(1, 2), g.int(1, 5), g.int(1, 5))
+    x = g.float_tensor(lambda y: g.ndim(y.i) in (3, 4), shape=shape)
+    where = "nn.functional." + name if g.chance(80) or not _both_have(name, "torch") else name
+    if name == "adaptive_avg_pool2d":
+        return Call("fn", where, (x, g.choice([1, 2, 3, (1, 2), (2, None), (3, 1)])))
+    kw = {}
+    k = g.choice([1, 2, 3, (2, 1)])
+    if g.chance(50):
+        kw["stride"] = g.choice([1, 2, (1, 2), None])
+    if g.chance(50):
+        kw["padding"] = g.choice([0, 1, (1, 0)])
+    if g.chance(40):
+        kw["ceil_mode"] = g.chance(50)
+    if name == "max_pool2d":
+        if g.chance(30):
+            kw["dilation"] = g.choice([1, 2])
+        if g.chance(20):
+            kw["return_indices"] = True
+    else:
+        if g.chance(40):
+            kw["count_include_pad"] = g.chance(50)
+        if g.chance(15):
+            kw["divisor_override"] = g.choice([1, 3])
+    if name == "max_pool2d" and _window_in_padding(g.shape(x)[-2:], k, kw):
+        # PyTorch 2.13's max_pool2d backward corrupts the heap (double free) when a window lies wholly in the
+        # padding (its output is -inf): not generated, so that a test run cannot crash; see the report
+        kw.pop("dilation", None)
+        if _window_in_padding(g.shape(x)[-2:], k, kw):
+            kw.pop("padding", None)
+    return Call("fn", where, (x, k), kw)
+
+
+def _pair(v, default):
+    v = default if v is None else v
+    return tuple(v) if isinstance(v, tuple) else (v, v)
+
+
+def _window_in_padding(size, kernel, kw):
+    """Does some pooling window (PyTorch's output size rule, ceil_mode included) cover padding only?"""
+    if len(size) < 2:
+        return False
+    kernel = _pair(kernel, 1)
+    stride = _pair(kw.get("stride"), kernel)
+    pad, dil = _pair(kw.get("padding"), 0), _pair(kw.get("dilation"), 1)
+    for n, k, st, p, dl in zip(size, kernel, stride, pad, dil):
+        span = dl * (k - 1) + 1
+        num = n + 2 * p - span
+        out = (-(-num // st) if kw.get("ceil_mode") else num // st) + 1
+        if kw.get("ceil_mode") and (out - 1) * st >= n + p:
+            out -= 1
+        for o in range(max(out, 0)):
+            if not any(0 <= o * st - p + j * dl < n for j in range(k)):
+                return True
+    return False
+
+
+# ---------------------------------------------------------------------- sorting
+@spec("sort", covered(forms("sort", inplace=False) + forms("argsort", inplace=False) + forms("topk", inplace=False)
+                      + forms("msort", inplace=False)), weight=2)
+def _sort(g):
+    name = g.choice(["sort", "argsort", "topk"])
+    x = g.tensor()
+    nd = g.ndim(x.i)
+    d = g.dim(nd)
+    kw = {}
+    if name == "topk":
+        size = g.shape(x)[d] if nd and -nd <= d < nd else 1
+        k = g.int(0, size) if not g.chance(5) else size + 1
+        if g.chance(40):
+            kw["largest"] = g.chance(50)
+        c = call_form(g, forms("topk", inplace=False), x, k, d, **kw)
+    else:
+        if g.chance(40):
+            kw["descending"] = g.chance(50)
+        if g.chance(30):
+            kw["stable"] = g.chance(50)
+        c = call_form(g, forms(name, inplace=False), x, *([d] if g.chance(70) else []), **kw)
+        if not c.args[1:]:
+            d = -1
+    c.ties = d
+    return c
+
+
+# ---------------------------------------------------------------------- sampling (values not compared)
+@spec("sampling", ["multinomial", "Tensor.multinomial", "bernoulli", "Tensor.bernoulli", "Tensor.bernoulli_",
+                   "normal", "randperm", "Tensor.normal_", "Tensor.uniform_", "rand", "randn", "randint",
+                   "rand_like", "randn_like", "randint_like", "F.dropout"], weight=2)
+def _sampling(g):
+    name = g.choice(["multinomial", "bernoulli", "normal", "randperm", "normal_", "uniform_", "rand", "randn",
+                     "randint", "like", "dropout", "bernoulli_"])
+    if name == "multinomial":
+        x = g.float_tensor(lambda y: g.ndim(y.i) in (1, 2), shape=(g.int(1, 2), g.int(0, 4))[g.int(0, 1):],
+                           values=None)
+        c = call_form(g, forms("multinomial", inplace=False), x, g.int(0, 3),
+                      **({"replacement": g.chance(50)} if g.chance(50) else {}))
+    elif name == "bernoulli":
+        x = g.float_tensor()
+        c = call_form(g, forms("bernoulli", inplace=False), x, *([g.choice([0.0, 0.5, 1.0])] if g.chance(30) else []))
+    elif name == "normal":
+        mean = g.float_tensor()
+        c = Call("fn", "normal", (mean, g.choice([1.0, 0.0, 2.0]) if g.chance(60) else g.operand(mean, "tz")))
+    elif name == "randperm":
+        c = Call("fn", "randperm", (g.int(0, 5),), {"dtype": DT(g.dtype_())} if g.chance(30) else {})
+    elif name in ("rand", "randn"):
+        c = Call("fn", name, tuple(g.shape_()), {"dtype": DT(g.dtype_())} if g.chance(30) else {})
+    elif name == "randint":
+        c = Call("fn", "randint", (g.int(-2, 5), g.int(0, 6), g.shape_()))
+    elif name == "like":
+        x = g.tensor()
+        which = g.choice(["rand_like", "randn_like", "randint_like"])
+        args = (x, g.int(1, 5)) if which == "randint_like" else (x,)
+        c = Call("fn", which, args, {"dtype": DT(g.dtype_())} if g.chance(30) else {})
+    elif name == "dropout":
+        x = g.float_tensor()
+        p = g.choice([0.5, 0.0, 1.0, 0.2, 1.5, -0.1])
+        kw = {"training": g.chance(70)} if g.chance(50) else {}
+        if g.chance(20):
+            kw["inplace"] = True
+        c = Call("fn", "nn.functional.dropout", (x, p), kw)
+        if p in (0.0, 1.0) or kw.get("training") is False:
+            return c  # deterministic: compared and pooled
+    else:
+        x = g.leaf()  # random in-place fills write only a fresh leaf
+        c = Call("method", name, (x,))
+    c.random = True
+    c.pool = False
+    return c
+
+
+# ---------------------------------------------------------------------- nn.functional
+ACTIVATIONS = ["relu", "relu6", "hardtanh", "leaky_relu", "elu", "selu", "celu", "gelu", "silu", "mish", "sigmoid",
+               "tanh", "softplus", "logsigmoid", "softsign", "hardsigmoid", "hardswish"]
+_INPLACE_ACT = {"relu", "relu6", "hardtanh", "leaky_relu", "elu", "selu", "celu", "silu", "mish", "hardsigmoid",
+                "hardswish"}
+
+
+@spec("F.activation", ["F." + n for n in ACTIVATIONS] + ["F.relu_", "relu_", "selu", "celu"], weight=4)
+def _activation(g):
+    name = g.choice(ACTIVATIONS + ["relu_"])
+    kw = {}
+    inplace = name == "relu_" or (name in _INPLACE_ACT and g.chance(30))
+    x = inplace_target(g) if inplace else g.tensor()
+    if name == "relu_":
+        return Call("fn", "relu_" if _both_have("relu_", "torch") and g.chance(50) else "nn.functional.relu_", (x,))
+    if inplace:
+        kw["inplace"] = True
+    params = {"hardtanh": {"min_val": [-1.0, 0.0, 2.0, -inf], "max_val": [1.0, 0.5, -1.0]},
+              "leaky_relu": {"negative_slope": [0.01, 0.0, -1.0, 2.0]}, "elu": {"alpha": [1.0, 0.0, -0.5]},
+              "celu": {"alpha": [1.0, 0.5, 0.0]}, "gelu": {"approximate": ["none", "tanh"]},
+              "softplus": {"beta": [1.0, 2.0, 0.5, -1.0], "threshold": [20.0, 1.0, 0.0]}}
+    for key, opts in params.get(name, {}).items():
+        if g.chance(40):
+            kw[key] = g.choice(opts)
+    where = "nn.functional." + name
+    if name in ("selu", "celu") and g.chance(30):
+        where = name
+    return Call("fn", where, (x,), kw)
+
+
+@spec("softmax", ["F.softmax", "F.log_softmax", "F.softmin", "softmax", "log_softmax", "Tensor.softmax",
+                  "Tensor.log_softmax"], weight=3)
+def _softmax(g):
+    name = g.choice(["softmax", "log_softmax", "softmin"])
+    x = g.tensor()
+    nd = g.ndim(x.i)
+    kw = {}
+    args = [g.dim(nd)] if g.chance(90) else []
+    if g.chance(25):
+        kw["dtype"] = DT(g.dtype_())
+    where = g.choice(["nn.functional." + name, name, "method"]) if name != "softmin" else "nn.functional.softmin"
+    if where == "method":
+        return Call("method", name, (x, *args), kw)
+    if where == name:
+        return Call("fn", name, (x, *(args or [0])), kw)
+    return Call("fn", where, (x, *args), kw)
+
+
+@spec("linear", ["F.linear", "F.bilinear"], weight=2)
+def _linear(g):
+    dt = g.choice(["float32", "float64"]) if g.chance(90) else g.dtype_()
+    fin, fout = g.size_(), g.size_()
+    batch = tuple(g.size_() for _ in range(g.int(0, 2)))
+    if g.chance(70):
+        x = g.tensor(lambda y: g.shape(y)[-1:] == (fin,) and g.dtype(y) == dt, shape=batch + (fin,), dtype=dt)
+        w = g.tensor(lambda y: g.shape(y) == (fout, fin) and g.dtype(y) == dt, shape=(fout, fin), dtype=dt)
+        b = [g.tensor(lambda y: g.shape(y) == (fout,) and g.dtype(y) == dt, shape=(fout,), dtype=dt)] \
+            if g.chance(60) else []
+        if g.chance(5):
+            w = g.leaf(shape=(fin,), dtype=dt)
+        return Call("fn", "nn.functional.linear", (x, w, *b))
+    f2 = g.size_()
+    x1 = g.leaf(shape=batch + (fin,), dtype=dt)
+    x2 = g.leaf(shape=batch + (f2,), dtype=dt)
+    w = g.leaf(shape=(fout, fin, f2), dtype=dt)
+    b = [g.leaf(shape=(fout,), dtype=dt)] if g.chance(50) else []
+    return Call("fn", "nn.functional.bilinear", (x1, x2, w, *b))
+
+
+@spec("one_hot/embedding", ["F.one_hot", "F.embedding"], weight=2)
+def _one_hot(g):
+    if g.chance(50):
+        n = g.choice([-1, 3, 5, 0])
+        x = g.tensor(lambda y: g.dtype(y) == "int64", dtype="int64",
+                     values=None) if g.chance(30) else g.leaf(shape=g.shape_(0, 2), dtype="int64",
+                                                              values=None)
+        if g.chance(80):
+            shape = g.shape(x)
+            x = g.leaf(shape=shape, dtype="int64", values=np.array([g.int(0, 3) for _ in range(math.prod(shape))])
+                       .reshape(shape))
+        return Call("fn", "nn.functional.one_hot", (x,) + ((n,) if n != -1 or g.chance(50) else ()))
+    num, dim = g.int(1, 4), g.int(1, 3)
+    w = g.float_tensor(lambda y: g.shape(y) == (num, dim), shape=(num, dim))
+    ishape = g.shape_(0, 2)
+    idx = Lit(np.array([g.int(0, num - 1) if not g.chance(3) else num for _ in range(math.prod(ishape))],
+                       dtype=np.int64).reshape(ishape), g.choice(["int64", "int64", "int32"]))
+    kw = {"padding_idx": g.choice([0, -1, num - 1])} if g.chance(30) else {}
+    return Call("fn", "nn.functional.embedding", (idx, w), kw)
+
+
+@spec("pad", ["F.pad"], weight=2)
+def _pad(g):
+    x = g.tensor()
+    nd = g.ndim(x.i)
+    k = g.int(0, min(nd, 3)) if nd else g.int(0, 1)
+    pads = tuple(g.choice([0, 1, 2, -1]) for _ in range(2 * k))
+    mode = g.weighted([(60, "constant"), (15, "reflect"), (15, "replicate"), (10, "circular")])
+    kw = {}
+    if mode != "constant":
+        kw["mode"] = mode
+    elif g.chance(40):
+        kw["value"] = g.scalar()
+    return Call("fn", "nn.functional.pad", (x, pads), kw)
+
+
+@spec("norms", ["F.layer_norm", "F.batch_norm", "F.group_norm", "F.normalize", "F.cosine_similarity", "layer_norm",
+                "cosine_similarity"], weight=3)
+def _norms(g):
+    c = _norms_call(g)
+    if c is not None:
+        c.tol = 100.0  # x / sqrt(var + eps) amplifies the rounding of x - mean by up to 1 / sqrt(eps)
+    return c
+
+
+def _norms_call(g):
+    name = g.choice(["layer_norm", "batch_norm", "group_norm", "normalize", "cosine_similarity"])
+    dt = g.choice(["float32", "float64"]) if g.chance(90) else g.dtype_()
+    if name == "layer_norm":
+        x = g.tensor(lambda y: g.dtype(y) == dt and g.ndim(y.i) >= 1, shape=g.shape_(1, 3), dtype=dt)
+        shape = g.shape(x)
+        ns = shape[len(shape) - g.int(1, len(shape)):]
+        kw = {}
+        if g.chance(50):
+            kw["weight"] = g.leaf(shape=ns, dtype=dt)
+        if g.chance(50):
+            kw["bias"] = g.leaf(shape=ns, dtype=dt)
+        if g.chance(20):
+            kw["eps"] = g.choice([0.0, 1e-3])
+        return Call("fn", g.choice(["nn.functional.layer_norm", "layer_norm"]), (x, list(ns)), kw)
+    if name == "batch_norm":
+        c = g.int(1, 3)
+        shape = (g.int(1, 3), c) + tuple(g.int(1, 3) for _ in range(g.int(0, 2)))
+        x = g.leaf(shape=shape, dtype=dt)
+        training = g.chance(60)
+        rm = g.leaf(shape=(c,), dtype=dt, rg=False, values=np.zeros(c)) if g.chance(80) or not training else None
+        rv = g.leaf(shape=(c,), dtype=dt, rg=False, values=np.ones(c)) if rm is not None else None
+        kw = {"training": training}
+        if g.chance(40):
+            kw["weight"] = g.leaf(shape=(c,), dtype=dt)
+        if g.chance(40):
+            kw["bias"] = g.leaf(shape=(c,), dtype=dt)
+        if g.chance(30):
+            kw["momentum"] = g.choice([0.0, 0.5, 1.0])
+        return Call("fn", "nn.functional.batch_norm", (x, rm, rv), kw)
+    if name == "group_norm":
+        groups = g.int(1, 2)
+        c = groups * g.int(1, 2)
+        x = g.leaf(shape=(g.int(1, 2), c) + tuple(g.int(1, 3) for _ in range(g.int(0, 2))), dtype=dt)
+        kw = {}
+        if g.chance(40):
+            kw["weight"] = g.leaf(shape=(c,), dtype=dt)
+            kw["bias"] = g.leaf(shape=(c,), dtype=dt)
+        return Call("fn", "nn.functional.group_norm", (x, groups), kw)
+    if name == "normalize":
+        x = g.tensor()
+        kw = {}
+        if g.chance(50):
+            kw["p"] = g.choice([2.0, 1.0, inf, 0.5])
+        if g.chance(60):
+            kw["dim"] = g.dim(g.ndim(x.i))
+        return Call("fn", "nn.functional.normalize", (x,), kw)
+    x = g.float_tensor()
+    y = g.operand(x, "tz")
+    kw = {"dim": g.dim(g.ndim(x.i))} if g.chance(60) else {}
+    return Call("fn", g.choice(["nn.functional.cosine_similarity", "cosine_similarity"]), (x, y), kw)
+
+
+LOSSES = ["mse_loss", "l1_loss", "smooth_l1_loss", "huber_loss", "binary_cross_entropy",
+          "binary_cross_entropy_with_logits", "kl_div", "cross_entropy", "nll_loss"]
+
+
+@spec("losses", ["F." + n for n in LOSSES], weight=3)
+def _losses(g):
+    name = g.choice(LOSSES)
+    kw = {}
+    if g.chance(40):
+        kw["reduction"] = g.choice(["none", "sum", "mean"])
+    dt = g.choice(["float32", "float64"]) if g.chance(90) else g.dtype_()
+    if name in ("cross_entropy", "nll_loss"):
+        c = g.int(1, 4)
+        batch = g.choice([(), (g.int(0, 3),), (g.int(1, 2), g.int(1, 2))])
+        shape = batch[:1] + (c,) + batch[1:] if batch else (c,)
+        x = g.tensor(lambda y: g.shape(y) == shape and g.dtype(y) == dt, shape=shape, dtype=dt)
+        tshape = batch[:1] + batch[1:]
+        if name == "cross_entropy" and g.chance(25):  # class probabilities
+            target = g.leaf(shape=shape, dtype=dt, rg=False)
+        else:
+            vals = [g.int(0, c - 1) if not g.chance(5) else g.choice([c, -100, -1]) for _ in range(math.prod(tshape))]
+            target = Lit(np.array(vals, dtype=np.int64).reshape(tshape), "int64" if g.chance(95) else "int32")
+        if g.chance(20):
+            kw["weight"] = g.leaf(shape=(c,), dtype=dt, rg=False)
+        if g.chance(20):
+            kw["ignore_index"] = g.choice([0, 1, -1])
+        if name == "cross_entropy" and g.chance(20):
+            kw["label_smoothing"] = g.choice([0.1, 0.5, 1.0])
+        return Call("fn", "nn.functional." + name, (x, target), kw)
+    x = g.tensor(lambda y: g.dtype(y) == dt, dtype=dt)
+    shape = g.shape(x)
+    tshape = shape if g.chance(90) else g.broadcast_shape(shape)
+    if name == "binary_cross_entropy":
+        vals = [g.choice([0.0, 0.25, 0.5, 1.0, 0.9]) for _ in range(math.prod(shape))]
+        x = g.leaf(shape=shape, dtype=dt, values=np.array(vals).reshape(shape))
+    target = g.tensor(lambda y: g.shape(y) == tshape and g.dtype(y) == dt, shape=tshape, dtype=dt)
+    if name in ("smooth_l1_loss",) and g.chance(30):
+        kw["beta"] = g.choice([1.0, 0.5, 0.0])
+    if name == "huber_loss" and g.chance(30):
+        kw["delta"] = g.choice([1.0, 0.5, 2.0])
+    if name == "kl_div" and g.chance(30):
+        kw["log_target"] = g.chance(50)
+    if name == "binary_cross_entropy_with_logits" and g.chance(25):
+        kw["pos_weight"] = g.leaf(shape=shape[-1:], dtype=dt, rg=False)
+    return Call("fn", "nn.functional." + name, (x, target), kw)
+
+
+# ---------------------------------------------------------------------- creation, conversion, flags
+@spec("tensor-of-tensors", ["tensor", "as_tensor", "Tensor.new_tensor"], weight=2)
+def _tensor_of(g):
+    x = g.tensor()
+    items = [x, x] if g.chance(60) else [x, g.scalar()]
+    if g.chance(30):
+        items = [x]
+    if g.chance(25):
+        return Call("fn", "as_tensor", (x,), {"dtype": DT(g.dtype_())} if g.chance(50) else {})
+    if g.chance(20):
+        return Call("method", "new_tensor", (x, items))
+    return Call("fn", "tensor", (items,), {"dtype": DT(g.dtype_())} if g.chance(30) else {})
+
+
+@spec("like", ["zeros_like", "ones_like", "full_like", "empty_like", "Tensor.new_zeros", "Tensor.new_ones",
+               "Tensor.new_full", "Tensor.new_empty", "zeros", "ones", "full", "empty", "arange", "linspace", "eye"],
+      weight=2)
+def _like(g):
+    name = g.choice(["zeros_like", "ones_like", "full_like", "empty_like", "new_zeros", "new_ones", "new_full",
+                     "new_empty", "zeros", "ones", "full", "arange", "linspace", "eye"])
+    kw = {}
+    if g.chance(35):
+        kw["dtype"] = DT(g.dtype_())
+    if g.chance(15):
+        kw["requires_grad"] = True
+    if name.endswith("_like"):
+        x = g.tensor()
+        args = (x, g.scalar()) if name == "full_like" else (x,)
+        c = Call("fn", name, args, kw)
+    elif name.startswith("new_"):
+        x = g.tensor()
+        shape = g.shape_()
+        args = (x, shape, g.scalar()) if name == "new_full" else (x, shape)
+        c = Call("method", name, args, kw)
+    elif name in ("zeros", "ones"):
+        c = Call("fn", name, tuple(g.shape_()), kw)
+    elif name == "full":
+        c = Call("fn", "full", (g.shape_(), g.scalar()), kw)
+    elif name == "arange":
+        args = g.choice([(g.int(-1, 5),), (g.int(-2, 2), g.int(-2, 5)), (0, g.choice([3, 2.5]), g.choice([1, 0.5, 2])),
+                         (g.scalar("f"),), (5, 0, -1)])
+        c = Call("fn", "arange", args, kw)
+    elif name == "linspace":
+        c = Call("fn", "linspace", (g.scalar("if"), g.scalar("if"), g.int(0, 4)), kw)
+    else:
+        c = Call("fn", "eye", (g.int(0, 3),) + ((g.int(0, 3),) if g.chance(50) else ()), kw)
+    if name in ("empty_like", "new_empty"):
+        c.random = True  # uninitialized memory
+        c.pool = False
+    return c
+
+
+@spec("convert", ["Tensor.to", "Tensor.type", "Tensor.float", "Tensor.double", "Tensor.half", "Tensor.long",
+                  "Tensor.int", "Tensor.bool", "Tensor.type_as", "Tensor.item", "Tensor.tolist", "Tensor.numel",
+                  "Tensor.dim", "Tensor.size", "Tensor.is_floating_point", "is_floating_point", "numel",
+                  "Tensor.shape", "Tensor.ndim", "Tensor.dtype", "Tensor.is_leaf", "is_tensor", "Tensor.short",
+                  "Tensor.byte", "Tensor.char"], weight=3)
+def _convert(g):
+    x = g.tensor()
+    name = g.choice(["to", "type", "float", "double", "half", "long", "int", "bool", "type_as", "item", "tolist",
+                     "numel", "dim", "size", "is_floating_point", "shape", "ndim", "dtype", "is_leaf", "short",
+                     "byte", "char"])
+    if name in ("to", "type"):
+        return Call("method", name, (x, DT(g.dtype_())))
+    if name == "type_as":
+        return Call("method", name, (x, g.tensor()))
+    if name == "size":
+        return Call("method", "size", (x,) + ((g.dim(g.ndim(x.i)),) if g.chance(60) else ()))
+    if name in ("shape", "ndim", "dtype", "is_leaf"):
+        return Call("attr", name, (x,))
+    if name in ("numel", "is_floating_point") and g.chance(50):
+        return Call("fn", name, (x,))
+    if not _both_have(name):
+        return None
+    return Call("method", name, (x,))
+
+
+@spec("requires_grad", ["Tensor.requires_grad=", "Tensor.requires_grad_", "Tensor.requires_grad", "nn.Parameter",
+                        "Tensor.detach_", "Tensor.retain_grad"], weight=3)
+def _requires_grad(g):
+    how = g.choice(["setter", "method", "constructor", "parameter", "read", "detach_", "param-false"])
+    if how == "constructor":
+        dt = g.dtype_()
+        return Call("leaf", "", (Lit(g.values(g.shape_(), dt), dt),), {"requires_grad": True})
+    x = g.tensor(lambda y: _is_leaf(g.r.there[y.i]), new=30)
+    if how == "setter":
+        return Call("setattr", "requires_grad", (x, g.chance(85)))
+    if how == "method":
+        return Call("method", "requires_grad_", (x,) + ((g.chance(80),) if g.chance(40) else ()))
+    if how == "read":
+        return Call("attr", "requires_grad", (x,))
+    if how == "detach_":
+        return Call("method", "detach_", (g.tensor(),))
+    if how == "param-false":
+        return Call("fn", "nn.Parameter", (x, False))
+    return Call("fn", "nn.Parameter", (x,))
+
+
+INIT = ["zeros_", "ones_", "constant_", "eye_", "dirac_", "uniform_", "normal_", "xavier_uniform_", "kaiming_normal_"]
+
+
+@spec("nn.init", ["nn.init." + n for n in INIT], weight=1)
+def _init(g):
+    name = g.choice(INIT)
+    x = g.tensor(lambda y: not g.rg(y), rg=False)
+    args = (x, g.scalar()) if name == "constant_" else (x,)
+    c = Call("fn", "nn.init." + name, args)
+    if name not in ("zeros_", "ones_", "constant_", "eye_", "dirac_"):
+        # a random fill of a pool tensor would make the two sides' values differ: fill a fresh leaf
+        c = Call("fn", "nn.init." + name, (g.leaf(shape=g.shape(x), dtype=g.dtype(x), rg=False),))
+        c.random = True
+        c.pool = False
+    return c
+
+
+@spec("inplace-misc", ["Tensor.zero_", "Tensor.fill_", "Tensor.copy_", "Tensor.relu_", "Tensor.clamp_"], weight=5)
+def _inplace_misc(g):
+    name = g.choice(["zero_", "fill_", "copy_", "copy_", "relu_", "fill_"])
+    x = inplace_target(g)
+    if name == "fill_":
+        args = (g.scalar(),) if g.chance(70) else (g.tensor(lambda y: g.ndim(y.i) == 0, shape=()),)
+    elif name == "copy_":
+        shape = g.broadcast_shape(g.shape(x))
+        args = (g.tensor(lambda y: g.shape(y) == shape, shape=shape),)
+    else:
+        args = ()
+    return call_form(g, [("method", name)], x, *args)
+
+
+def crashes_pytorch(call, runner):
+    """Calls that kill PyTorch 2.13's process (not an exception): never run them. See the report.
+
+    ``int_min.div(-1, rounding_mode='trunc')`` dies of SIGFPE (floor division and remainder are fine).
+    """
+    if call.kwargs.get("rounding_mode") == "trunc":
+        for a in call.args:
+            if isinstance(a, Ref):
+                t = runner.there[a.i]
+                if not t.dtype.is_floating_point and t.dtype != torch.bool and t.numel():
+                    if bool((t == torch.iinfo(t.dtype).min).any()):
+                        return True
+    return False
+
+
+# ---------------------------------------------------------------------- the program
+def generate(src, runner, n_calls=None):
+    """Draw and run a program of ``n_calls`` calls (random if None) on ``runner``; returns the loss seed."""
+    g = Gen(src, runner)
+    weights = [(s.weight, k) for k, s in enumerate(SPECS)]
+    n_calls = g.int(1, 8) if n_calls is None else n_calls
+    try:
+        for _ in range(n_calls):
+            if runner.stopped:
+                break
+            s = SPECS[g.weighted(weights)]
+            call = s.gen(g)
+            if call is not None and not runner.stopped and not crashes_pytorch(call, runner):
+                runner.run(call)
+    except Stop:
+        pass
+    return g.int(0, 255)
