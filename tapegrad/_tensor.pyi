@@ -47,8 +47,8 @@ class Tensor:
         """floor_divide(input, other) -> input // other, rounded down (Python's //); zero gradient."""
     def __format__(self, spec: builtins.str) -> builtins.str:
         """Default object formatter."""
-    def __getitem__(self, index) -> Any:
-        """x[index]: ints, slices (step > 0), None, Ellipsis, integer tensors or lists, boolean masks, combined as"""
+    def __getitem__(self, index) -> Tensor:
+        """x[index]: ints, slices (step > 0), None, Ellipsis, integer tensors, lists or ranges, and boolean masks,"""
     def __hash__(self) -> builtins.int:
         """Return hash(self)."""
     def __iadd__(self, other: Tensor | builtins.float, **kwargs: Any) -> Tensor:
@@ -76,7 +76,7 @@ class Tensor:
     def __ixor__(self, *args, **kwargs) -> Any:
         """bitwise_xor_(...) -> self: ``bitwise_xor`` in place."""
     def __len__(self) -> builtins.int: ...
-    def __matmul__(self, other) -> Any:
+    def __matmul__(self, other: Tensor) -> Tensor:
         """matmul(input, other): the matrix product with numpy's rules: 1-D, 2-D, batched and broadcast-batched."""
     def __mod__(self, other: Tensor | builtins.float) -> Tensor:
         """remainder(input, other) -> input % other, with the sign of ``other`` (Python's %)."""
@@ -100,7 +100,8 @@ class Tensor:
         """Return repr(self)."""
     def __rfloordiv__(self, other) -> Any:
         """other // self, for a number or array on the left."""
-    def __rmatmul__(self, other) -> Any: ...
+    def __rmatmul__(self, other) -> Tensor:
+        """__rmatmul__(self, other): ``other @ self`` for a numpy array on the left."""
     def __rmod__(self, other) -> Any:
         """other % self, for a number or array on the left."""
     def __rmul__(self, other: Tensor | builtins.float) -> Tensor:
@@ -115,8 +116,8 @@ class Tensor:
         """other / self, for a number or array on the left."""
     def __rxor__(self, other) -> Any:
         """other ^ self, for a number on the left."""
-    def __setitem__(self, index, value) -> Any:
-        """x[index] = value: write ``value`` (broadcast, cast to x's dtype) in place."""
+    def __setitem__(self, index, value) -> None:
+        """x[index] = value: write ``value`` (a tensor, or a number in x's dtype) into x's elements at ``index``,"""
     def __sub__(self, other: Tensor | builtins.float) -> Tensor:
         """sub(input, other, *, alpha=1) -> input - alpha * other, with broadcasting."""
     def __truediv__(self, other: Tensor | builtins.float) -> Tensor:
@@ -140,8 +141,6 @@ class Tensor:
         """add(input, other, *, alpha=1) -> input + alpha * other, with broadcasting."""
     def add_(self, other: Tensor | builtins.float, **kwargs: Any) -> Tensor:
         """add_(other) -> self: ``add`` in place."""
-    def add_at(self, index, values) -> Any:
-        """add_at(shape, index, values): zeros of ``shape`` plus ``values`` at ``index`` (repeats accumulate)."""
     def adjoint(self) -> Any:
         """adjoint(input): the last two dimensions swapped (``mT``; real dtypes need no conjugation)."""
     def all(self, dim=..., keepdim: builtins.bool = ..., *, axis=..., keepdims=..., out=...) -> Tensor:
@@ -176,7 +175,7 @@ class Tensor:
         """argmin(input, dim=None, keepdim=False): the index of the (first) minimum. Returns int64, no gradient."""
     def argsort(self, *args, dim: builtins.int | None = ..., descending: builtins.bool | None = ..., stable=...) -> Tensor:
         """argsort(input, dim=-1, descending=False) or argsort(input, *, stable, dim=-1, descending=False): the"""
-    def argwhere(self) -> Any:
+    def argwhere(self) -> Tensor:
         """argwhere(input): ``nonzero(input)``."""
     def asin(self) -> Tensor:
         """asin(input): the inverse sine (nan outside [-1, 1])."""
@@ -212,7 +211,7 @@ class Tensor:
         """bitwise_xor(input, other) -> input ^ other: bitwise for integers, logical for bools."""
     def bitwise_xor_(self, *args, **kwargs) -> Any:
         """bitwise_xor_(...) -> self: ``bitwise_xor`` in place."""
-    def bmm(self, mat2) -> Any:
+    def bmm(self, mat2: Tensor) -> Tensor:
         """bmm(input, mat2): batched matrix product, (b, n, m) @ (b, m, p) -> (b, n, p); equal batch sizes."""
     def bool(self) -> Tensor:
         """bool(): the values as bool (no gradient)."""
@@ -293,7 +292,7 @@ class Tensor:
         """div(input, other, *, rounding_mode=None) -> input / other."""
     def divide_(self, other: Tensor | builtins.float, **kwargs: Any) -> Tensor:
         """div_(other) -> self: ``div`` in place."""
-    def dot(self, tensor) -> Any:
+    def dot(self, tensor: Tensor) -> Tensor:
         """dot(input, tensor): the dot product of two 1-D tensors of equal length (a 0-d tensor)."""
     def double(self) -> Tensor:
         """double(): the values as float64."""
@@ -362,13 +361,13 @@ class Tensor:
         """frac(input) -> input - trunc(input), the fractional part with the sign of input (gradient 1)."""
     def frac_(self, *args, **kwargs) -> Any:
         """frac_(...) -> self: ``frac`` in place."""
-    def gather(self, dim, index, *, sparse_grad=...) -> Any:
+    def gather(self, dim: builtins.int, index, *, sparse_grad: builtins.bool = ...) -> Tensor:
         """gather(input, dim, index): ``out[i][j][k] = input[index[i][j][k]][j][k]`` (dim 0); shaped like index."""
     def ge(self, other) -> Any:
         """ge(input, other) -> bool tensor of input >= other, elementwise, with broadcasting (no gradient)."""
     def ge_(self, *args, **kwargs) -> Any:
         """ge_(...) -> self: ``ge`` in place."""
-    def ger(self, vec2) -> Any:
+    def ger(self, vec2: Tensor) -> Tensor:
         """outer(input, vec2): the outer product of two 1-D tensors, (n,) and (m,) -> (n, m). Alias: ger."""
     @property
     def grad_fn(self) -> GradFn | None: ...
@@ -382,13 +381,25 @@ class Tensor:
         """gt_(...) -> self: ``gt`` in place."""
     def half(self) -> Tensor:
         """half(): the values as float16."""
-    def index_add(self, dim, index, source, *, alpha=...) -> Any:
+    def index_add(self, dim: builtins.int, index, source: Tensor, *, alpha=...) -> Tensor:
         """index_add(input, dim, index, source, *, alpha=1): a copy of input with ``alpha * source`` added at"""
-    def index_add_(self, dim, index, source, *, alpha=...) -> Any:
+    def index_add_(self, dim: builtins.int, index, source: Tensor, *, alpha=...) -> Tensor:
         """index_add_(dim, index, source, *, alpha=1): in-place ``index_add``."""
-    def index_select(self, dim, index) -> Any:
-        """index_select(input, dim, index): the slices ``index`` (a 1-d integer tensor) of dimension ``dim``."""
-    def inner(self, other) -> Any:
+    def index_copy(self, dim: builtins.int, index, source: Tensor) -> Tensor:
+        """index_copy(input, dim, index, source): a copy of input whose slices ``index`` (a 0-d or 1-d int64 tensor)"""
+    def index_copy_(self, dim: builtins.int, index, source: Tensor) -> Tensor:
+        """index_copy_(dim, index, source): in-place ``index_copy``."""
+    def index_fill(self, dim: builtins.int, index, value) -> Tensor:
+        """index_fill(input, dim, index, value): a copy of input with the slices ``index`` (a 0-d or 1-d int64"""
+    def index_fill_(self, dim: builtins.int, index, value) -> Tensor:
+        """index_fill_(dim, index, value): in-place ``index_fill``."""
+    def index_put(self, indices, values: Tensor, accumulate: builtins.bool = ...) -> Tensor:
+        """index_put(input, indices, values, accumulate=False): a copy of input with ``values`` put at"""
+    def index_put_(self, indices, values: Tensor, accumulate: builtins.bool = ...) -> Tensor:
+        """index_put_(indices, values, accumulate=False): in-place ``index_put``."""
+    def index_select(self, dim: builtins.int, index) -> Tensor:
+        """index_select(input, dim, index): the slices ``index`` (a 0-d or 1-d int64 or int32 tensor) of"""
+    def inner(self, other: Tensor) -> Tensor:
         """inner(input, other): sums of products over the last dimension of both; a scalar operand multiplies."""
     def int(self) -> Tensor:
         """int(): the values as int32 (no gradient)."""
@@ -468,13 +479,13 @@ class Tensor:
     def mH(self) -> Any: ...
     @property
     def mT(self) -> Any: ...
-    def masked_fill(self, mask, value) -> Any:
+    def masked_fill(self, mask, value) -> Tensor:
         """masked_fill(input, mask, value): ``value`` (a number or 0-d tensor) where the boolean ``mask`` is True."""
-    def masked_fill_(self, mask, value) -> Any:
+    def masked_fill_(self, mask, value) -> Tensor:
         """masked_fill_(mask, value): in-place ``masked_fill`` (the mask must broadcast to this tensor)."""
-    def masked_select(self, mask) -> Any:
-        """masked_select(input, mask): the 1-d tensor of the elements where the boolean ``mask`` is True."""
-    def matmul(self, other) -> Any:
+    def masked_select(self, mask) -> Tensor:
+        """masked_select(input, mask): the 1-d tensor of the elements where the boolean ``mask`` is True (input and"""
+    def matmul(self, other: Tensor) -> Tensor:
         """matmul(input, other): the matrix product with numpy's rules: 1-D, 2-D, batched and broadcast-batched."""
     def max(self, dim=..., keepdim: builtins.bool = ..., *, axis=..., keepdims=..., out=...) -> Any:
         """max(input) -> 0-d tensor; max(input, dim, keepdim=False) -> (values, indices); max(input, other)."""
@@ -488,7 +499,7 @@ class Tensor:
         """min(input) -> 0-d tensor; min(input, dim, keepdim=False) -> (values, indices); min(input, other)."""
     def minimum(self, other: Tensor | builtins.float) -> Tensor:
         """minimum(input, other): the elementwise minimum (nan if either is nan); ties split the gradient in half."""
-    def mm(self, mat2) -> Any:
+    def mm(self, mat2: Tensor) -> Tensor:
         """mm(input, mat2): the product of two 2-D matrices, (n, m) @ (m, p) -> (n, p); no broadcasting."""
     def moveaxis(self, source, destination) -> Any:
         """movedim(input, source, destination): move dims (an int or tuple) to new positions (a view)."""
@@ -504,7 +515,7 @@ class Tensor:
         """mul(input, other) -> input * other, with broadcasting."""
     def multiply_(self, other: Tensor | builtins.float, **kwargs: Any) -> Tensor:
         """mul_(other) -> self: ``mul`` in place."""
-    def mv(self, vec) -> Any:
+    def mv(self, vec: Tensor) -> Tensor:
         """mv(input, vec): matrix times vector, (n, m) @ (m,) -> (n,)."""
     def narrow(self, dim, start, length) -> Any:
         """narrow(input, dim, start, length): the slice ``start:start + length`` of dimension ``dim`` (a view)."""
@@ -534,7 +545,7 @@ class Tensor:
         """new_tensor(data, *, dtype=None, requires_grad=False): a copy of ``data`` (a leaf, cut from any graph) in"""
     def new_zeros(self, *sizes, size=..., dtype=..., device=..., requires_grad=...) -> Any:
         """new_zeros(size, *, dtype=None, requires_grad=False): zeros with this tensor's dtype (unless ``dtype``)."""
-    def nonzero(self, *, as_tuple=...) -> Any:
+    def nonzero(self, *, as_tuple: builtins.bool = ...) -> Tensor | builtins.tuple[Tensor, ...]:
         """nonzero(input, *, as_tuple=False): the int64 (n, ndim) indices of non-zero elements (or its columns)."""
     def norm(self, p=..., dim=..., keepdim: builtins.bool = ..., out=..., dtype=...) -> Tensor:
         """norm(input, p='fro', dim=None, keepdim=False, dtype=None): the vector p-norm over ``dim``."""
@@ -545,7 +556,7 @@ class Tensor:
     def numel(self) -> builtins.int: ...
     def numpy(self, *, force: builtins.bool = ...) -> np.ndarray:
         """numpy(): the values as a numpy array (sharing memory, like PyTorch's)."""
-    def outer(self, vec2) -> Any:
+    def outer(self, vec2: Tensor) -> Tensor:
         """outer(input, vec2): the outer product of two 1-D tensors, (n,) and (m,) -> (n, m). Alias: ger."""
     def permute(self, *args, dims=...) -> Any:
         """permute(input, dims): reorder the dimensions (a view). ``x.permute(2, 0, 1)``, ``x.permute((2, 0, 1))``"""
@@ -603,13 +614,13 @@ class Tensor:
         """rsqrt(input) -> 1 / sqrt(input) (inf at 0, -inf at -0.0, nan below 0, as PyTorch)."""
     def rsqrt_(self, *args, **kwargs) -> Any:
         """rsqrt_(...) -> self: ``rsqrt`` in place."""
-    def scatter(self, dim, index, src=..., value=..., *, reduce=...) -> Any:
+    def scatter(self, dim: builtins.int, index, src=..., value=..., *, reduce: builtins.str | None = ...) -> Tensor:
         """scatter(input, dim, index, src) or scatter(input, dim, index, value): a copy of input with"""
-    def scatter_(self, dim, index, src=..., value=..., *, reduce=...) -> Any:
+    def scatter_(self, dim: builtins.int, index, src=..., value=..., *, reduce: builtins.str | None = ...) -> Tensor:
         """scatter_(dim, index, src or value): in-place ``scatter``; e.g. one-hot rows."""
-    def scatter_add(self, dim, index, src) -> Any:
+    def scatter_add(self, dim: builtins.int, index, src: Tensor) -> Tensor:
         """scatter_add(input, dim, index, src): a copy of input with ``out[index[i][j]][j] += src[i][j]``"""
-    def scatter_add_(self, dim, index, src) -> Any:
+    def scatter_add_(self, dim: builtins.int, index, src: Tensor) -> Tensor:
         """scatter_add_(dim, index, src): in-place ``scatter_add``."""
     def select(self, dim, index) -> Any:
         """select(input, dim, index): the slice at ``index`` of dimension ``dim``, which is removed (a view)."""
@@ -673,10 +684,10 @@ class Tensor:
         """transpose(input, dim0, dim1): swap two dimensions (a view)."""
     def t(self) -> Any:
         """t(input): transpose a tensor of at most 2 dimensions (a 0-d or 1-d tensor comes back unchanged)."""
-    def take(self, index) -> Any:
-        """take(input, index): elements of the flattened input at ``index`` (negative counts from the end)."""
-    def take_along_dim(self, indices, dim=...) -> Any:
-        """take_along_dim(input, indices, dim=None): pick values along ``dim`` at ``indices`` (broadcast with"""
+    def take(self, index) -> Tensor:
+        """take(input, index): elements of the flattened input at the int64 ``index`` (negative counts from the"""
+    def take_along_dim(self, indices, dim: builtins.int | None = ...) -> Tensor:
+        """take_along_dim(input, indices, dim=None): pick values along ``dim`` at the int64 ``indices`` (broadcast"""
     def tan(self) -> Tensor:
         """tan(input), in radians."""
     def tan_(self, *args, **kwargs) -> Any:
