@@ -124,7 +124,7 @@ def group(t: Tensor) -> list[Tensor]:
 # ---------------------------------------------------------------------- the door
 def no_record(self: Tensor, other=None) -> bool:
     """True when an in-place op on ``self`` (with ``other``) is a plain write: nothing to record."""
-    return not (_grad.enabled and (self._requires_grad or (other.__class__ is Tensor and other._requires_grad)))
+    return not (_grad.enabled and (self._requires_grad or (isinstance(other, Tensor) and other._requires_grad)))
 
 
 def apply(self: Tensor, name: str, op, *args, _cast_ok: bool = False, **kwargs) -> Tensor:
