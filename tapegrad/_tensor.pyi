@@ -47,8 +47,8 @@ class Tensor:
         """floor_divide(input, other) -> input // other, rounded down (Python's //); zero gradient."""
     def __format__(self, spec: builtins.str) -> builtins.str:
         """Default object formatter."""
-    def __getitem__(self, index) -> Any:
-        """x[index]: ints, slices (step > 0), None, Ellipsis, integer tensors or lists, boolean masks, combined as"""
+    def __getitem__(self, index) -> Tensor:
+        """x[index]: ints, slices (step > 0), None, Ellipsis, integer tensors, lists or ranges, and boolean masks,"""
     def __hash__(self) -> builtins.int:
         """Return hash(self)."""
     def __iadd__(self, other: Tensor | builtins.float, **kwargs: Any) -> Tensor:
@@ -76,7 +76,7 @@ class Tensor:
     def __ixor__(self, *args, **kwargs) -> Any:
         """bitwise_xor_(...) -> self: ``bitwise_xor`` in place."""
     def __len__(self) -> builtins.int: ...
-    def __matmul__(self, other) -> Any:
+    def __matmul__(self, other: Tensor) -> Tensor:
         """matmul(input, other): the matrix product with numpy's rules: 1-D, 2-D, batched and broadcast-batched."""
     def __mod__(self, other: Tensor | builtins.float) -> Tensor:
         """remainder(input, other) -> input % other, with the sign of ``other`` (Python's %)."""
@@ -100,7 +100,8 @@ class Tensor:
         """Return repr(self)."""
     def __rfloordiv__(self, other) -> Any:
         """other // self, for a number or array on the left."""
-    def __rmatmul__(self, other) -> Any: ...
+    def __rmatmul__(self, other) -> Tensor:
+        """__rmatmul__(self, other): ``other @ self`` for a numpy array on the left."""
     def __rmod__(self, other) -> Any:
         """other % self, for a number or array on the left."""
     def __rmul__(self, other: Tensor | builtins.float) -> Tensor:
@@ -115,8 +116,8 @@ class Tensor:
         """other / self, for a number or array on the left."""
     def __rxor__(self, other) -> Any:
         """other ^ self, for a number on the left."""
-    def __setitem__(self, index, value) -> Any:
-        """x[index] = value: write ``value`` (broadcast, cast to x's dtype) in place."""
+    def __setitem__(self, index, value) -> None:
+        """x[index] = value: write ``value`` (a tensor, or a number in x's dtype) into x's elements at ``index``,"""
     def __sub__(self, other: Tensor | builtins.float) -> Tensor:
         """sub(input, other, *, alpha=1) -> input - alpha * other, with broadcasting."""
     def __truediv__(self, other: Tensor | builtins.float) -> Tensor:
@@ -140,9 +141,7 @@ class Tensor:
         """add(input, other, *, alpha=1) -> input + alpha * other, with broadcasting."""
     def add_(self, other: Tensor | builtins.float, **kwargs: Any) -> Tensor:
         """add_(other) -> self: ``add`` in place."""
-    def add_at(self, index, values) -> Any:
-        """add_at(shape, index, values): zeros of ``shape`` plus ``values`` at ``index`` (repeats accumulate)."""
-    def adjoint(self) -> Any:
+    def adjoint(self) -> Tensor:
         """adjoint(input): the last two dimensions swapped (``mT``; real dtypes need no conjugation)."""
     def all(self, dim=..., keepdim: builtins.bool = ..., *, axis=..., keepdims=..., out=...) -> Tensor:
         """all(input, dim=None, keepdim=False): True where every element (over ``dim``) is nonzero; bool result."""
@@ -176,7 +175,7 @@ class Tensor:
         """argmin(input, dim=None, keepdim=False): the index of the (first) minimum. Returns int64, no gradient."""
     def argsort(self, *args, dim: builtins.int | None = ..., descending: builtins.bool | None = ..., stable=...) -> Tensor:
         """argsort(input, dim=-1, descending=False) or argsort(input, *, stable, dim=-1, descending=False): the"""
-    def argwhere(self) -> Any:
+    def argwhere(self) -> Tensor:
         """argwhere(input): ``nonzero(input)``."""
     def asin(self) -> Tensor:
         """asin(input): the inverse sine (nan outside [-1, 1])."""
@@ -212,11 +211,11 @@ class Tensor:
         """bitwise_xor(input, other) -> input ^ other: bitwise for integers, logical for bools."""
     def bitwise_xor_(self, *args, **kwargs) -> Any:
         """bitwise_xor_(...) -> self: ``bitwise_xor`` in place."""
-    def bmm(self, mat2) -> Any:
+    def bmm(self, mat2: Tensor) -> Tensor:
         """bmm(input, mat2): batched matrix product, (b, n, m) @ (b, m, p) -> (b, n, p); equal batch sizes."""
     def bool(self) -> Tensor:
         """bool(): the values as bool (no gradient)."""
-    def broadcast_to(self, size) -> Any:
+    def broadcast_to(self, size) -> Tensor:
         """broadcast_to(input, size): ``input.expand(size)``."""
     def byte(self) -> Tensor:
         """byte(): the values as uint8 (no gradient)."""
@@ -226,7 +225,7 @@ class Tensor:
         """ceil_(...) -> self: ``ceil`` in place."""
     def char(self) -> Tensor:
         """char(): the values as int8 (no gradient)."""
-    def chunk(self, chunks, dim=...) -> Any:
+    def chunk(self, chunks: builtins.int, dim: builtins.int = ...) -> builtins.tuple[Tensor, ...]:
         """chunk(input, chunks, dim=0): split into ``chunks`` views of ceil(size / chunks) (maybe fewer pieces)."""
     def clamp(self, min: Tensor | builtins.float | None = ..., max: Tensor | builtins.float | None = ...) -> Tensor:
         """clamp(input, min=None, max=None): limit values to [min, max] (numbers or broadcastable tensors)."""
@@ -246,7 +245,7 @@ class Tensor:
         """clamp_(...) -> self: ``clamp`` in place."""
     def clone(self, *, memory_format=...) -> Tensor:
         """clone(input): a copy of the values; the gradient flows back to ``input``."""
-    def contiguous(self, memory_format=...) -> Any:
+    def contiguous(self, memory_format=...) -> Tensor:
         """contiguous(): the tensor itself if its memory is in row-major order, else a row-major copy."""
     def copy_(self, src, non_blocking: builtins.bool = ...) -> Tensor:
         """copy_(src): copy ``src`` (broadcast to this shape, cast to this dtype) into this tensor, in place."""
@@ -280,9 +279,9 @@ class Tensor:
         """detach_(): cut this tensor from the graph, in place (it becomes a leaf that does not require grad)."""
     @property
     def device(self) -> device: ...
-    def diag(self, diagonal=...) -> Any:
+    def diag(self, diagonal: builtins.int = ...) -> Tensor:
         """diag(input, diagonal=0): a vector -> the square matrix with it on a diagonal; a matrix -> a diagonal."""
-    def diagonal(self, offset=..., dim1=..., dim2=...) -> Any:
+    def diagonal(self, offset: builtins.int = ..., dim1: builtins.int = ..., dim2: builtins.int = ...) -> Tensor:
         """diagonal(input, offset=0, dim1=0, dim2=1): the diagonal of the (dim1, dim2) planes, as the last dim"""
     def dim(self) -> builtins.int: ...
     def div(self, other: Tensor | builtins.float, *, rounding_mode: builtins.str | None = ...) -> Tensor:
@@ -293,7 +292,7 @@ class Tensor:
         """div(input, other, *, rounding_mode=None) -> input / other."""
     def divide_(self, other: Tensor | builtins.float, **kwargs: Any) -> Tensor:
         """div_(other) -> self: ``div`` in place."""
-    def dot(self, tensor) -> Any:
+    def dot(self, tensor: Tensor) -> Tensor:
         """dot(input, tensor): the dot product of two 1-D tensors of equal length (a 0-d tensor)."""
     def double(self) -> Tensor:
         """double(): the values as float64."""
@@ -322,9 +321,9 @@ class Tensor:
         """exp2_(...) -> self: ``exp2`` in place."""
     def exp_(self, *args, **kwargs) -> Any:
         """exp_(...) -> self: ``exp`` in place."""
-    def expand(self, *sizes) -> Any:
+    def expand(self, *sizes) -> Tensor:
         """expand(input, *sizes): a broadcast view of larger size; -1 keeps a dimension. No copy (read-only)."""
-    def expand_as(self, other) -> Any:
+    def expand_as(self, other: Tensor) -> Tensor:
         """expand_as(other): ``input.expand(other.shape)``."""
     def expm1(self) -> Tensor:
         """expm1(input) -> exp(input) - 1, accurate near 0."""
@@ -336,13 +335,13 @@ class Tensor:
         """trunc(input): round toward zero (gradient 0)."""
     def fix_(self, *args, **kwargs) -> Any:
         """trunc_(...) -> self: ``trunc`` in place."""
-    def flatten(self, start_dim=..., end_dim=...) -> Any:
+    def flatten(self, start_dim: builtins.int = ..., end_dim: builtins.int = ...) -> Tensor:
         """flatten(input, start_dim=0, end_dim=-1): merge dims ``start_dim..end_dim`` into one (0-d becomes 1-d)."""
-    def flip(self, *args, dims=...) -> Any:
+    def flip(self, *args, dims=...) -> Tensor:
         """flip(input, dims): reverse the order of elements along the given dims (a copy, as PyTorch)."""
-    def fliplr(self) -> Any:
+    def fliplr(self) -> Tensor:
         """fliplr(input): flip dimension 1 (left/right)."""
-    def flipud(self) -> Any:
+    def flipud(self) -> Tensor:
         """flipud(input): flip dimension 0 (up/down)."""
     def float(self) -> Tensor:
         """float(): the values as float32."""
@@ -362,13 +361,13 @@ class Tensor:
         """frac(input) -> input - trunc(input), the fractional part with the sign of input (gradient 1)."""
     def frac_(self, *args, **kwargs) -> Any:
         """frac_(...) -> self: ``frac`` in place."""
-    def gather(self, dim, index, *, sparse_grad=...) -> Any:
+    def gather(self, dim: builtins.int, index, *, sparse_grad: builtins.bool = ...) -> Tensor:
         """gather(input, dim, index): ``out[i][j][k] = input[index[i][j][k]][j][k]`` (dim 0); shaped like index."""
     def ge(self, other) -> Any:
         """ge(input, other) -> bool tensor of input >= other, elementwise, with broadcasting (no gradient)."""
     def ge_(self, *args, **kwargs) -> Any:
         """ge_(...) -> self: ``ge`` in place."""
-    def ger(self, vec2) -> Any:
+    def ger(self, vec2: Tensor) -> Tensor:
         """outer(input, vec2): the outer product of two 1-D tensors, (n,) and (m,) -> (n, m). Alias: ger."""
     @property
     def grad_fn(self) -> GradFn | None: ...
@@ -382,13 +381,25 @@ class Tensor:
         """gt_(...) -> self: ``gt`` in place."""
     def half(self) -> Tensor:
         """half(): the values as float16."""
-    def index_add(self, dim, index, source, *, alpha=...) -> Any:
+    def index_add(self, dim: builtins.int, index, source: Tensor, *, alpha=...) -> Tensor:
         """index_add(input, dim, index, source, *, alpha=1): a copy of input with ``alpha * source`` added at"""
-    def index_add_(self, dim, index, source, *, alpha=...) -> Any:
+    def index_add_(self, dim: builtins.int, index, source: Tensor, *, alpha=...) -> Tensor:
         """index_add_(dim, index, source, *, alpha=1): in-place ``index_add``."""
-    def index_select(self, dim, index) -> Any:
-        """index_select(input, dim, index): the slices ``index`` (a 1-d integer tensor) of dimension ``dim``."""
-    def inner(self, other) -> Any:
+    def index_copy(self, dim: builtins.int, index, source: Tensor) -> Tensor:
+        """index_copy(input, dim, index, source): a copy of input whose slices ``index`` (a 0-d or 1-d int64 tensor)"""
+    def index_copy_(self, dim: builtins.int, index, source: Tensor) -> Tensor:
+        """index_copy_(dim, index, source): in-place ``index_copy``."""
+    def index_fill(self, dim: builtins.int, index, value) -> Tensor:
+        """index_fill(input, dim, index, value): a copy of input with the slices ``index`` (a 0-d or 1-d int64"""
+    def index_fill_(self, dim: builtins.int, index, value) -> Tensor:
+        """index_fill_(dim, index, value): in-place ``index_fill``."""
+    def index_put(self, indices, values: Tensor, accumulate: builtins.bool = ...) -> Tensor:
+        """index_put(input, indices, values, accumulate=False): a copy of input with ``values`` put at"""
+    def index_put_(self, indices, values: Tensor, accumulate: builtins.bool = ...) -> Tensor:
+        """index_put_(indices, values, accumulate=False): in-place ``index_put``."""
+    def index_select(self, dim: builtins.int, index) -> Tensor:
+        """index_select(input, dim, index): the slices ``index`` (a 0-d or 1-d int64 or int32 tensor) of"""
+    def inner(self, other: Tensor) -> Tensor:
         """inner(input, other): sums of products over the last dimension of both; a scalar operand multiplies."""
     def int(self) -> Tensor:
         """int(): the values as int32 (no gradient)."""
@@ -468,13 +479,13 @@ class Tensor:
     def mH(self) -> Any: ...
     @property
     def mT(self) -> Any: ...
-    def masked_fill(self, mask, value) -> Any:
+    def masked_fill(self, mask, value) -> Tensor:
         """masked_fill(input, mask, value): ``value`` (a number or 0-d tensor) where the boolean ``mask`` is True."""
-    def masked_fill_(self, mask, value) -> Any:
+    def masked_fill_(self, mask, value) -> Tensor:
         """masked_fill_(mask, value): in-place ``masked_fill`` (the mask must broadcast to this tensor)."""
-    def masked_select(self, mask) -> Any:
-        """masked_select(input, mask): the 1-d tensor of the elements where the boolean ``mask`` is True."""
-    def matmul(self, other) -> Any:
+    def masked_select(self, mask) -> Tensor:
+        """masked_select(input, mask): the 1-d tensor of the elements where the boolean ``mask`` is True (input and"""
+    def matmul(self, other: Tensor) -> Tensor:
         """matmul(input, other): the matrix product with numpy's rules: 1-D, 2-D, batched and broadcast-batched."""
     def max(self, dim=..., keepdim: builtins.bool = ..., *, axis=..., keepdims=..., out=...) -> Any:
         """max(input) -> 0-d tensor; max(input, dim, keepdim=False) -> (values, indices); max(input, other)."""
@@ -488,11 +499,11 @@ class Tensor:
         """min(input) -> 0-d tensor; min(input, dim, keepdim=False) -> (values, indices); min(input, other)."""
     def minimum(self, other: Tensor | builtins.float) -> Tensor:
         """minimum(input, other): the elementwise minimum (nan if either is nan); ties split the gradient in half."""
-    def mm(self, mat2) -> Any:
+    def mm(self, mat2: Tensor) -> Tensor:
         """mm(input, mat2): the product of two 2-D matrices, (n, m) @ (m, p) -> (n, p); no broadcasting."""
-    def moveaxis(self, source, destination) -> Any:
+    def moveaxis(self, source, destination) -> Tensor:
         """movedim(input, source, destination): move dims (an int or tuple) to new positions (a view)."""
-    def movedim(self, source, destination) -> Any:
+    def movedim(self, source, destination) -> Tensor:
         """movedim(input, source, destination): move dims (an int or tuple) to new positions (a view)."""
     def mul(self, other: Tensor | builtins.float) -> Tensor:
         """mul(input, other) -> input * other, with broadcasting."""
@@ -504,9 +515,9 @@ class Tensor:
         """mul(input, other) -> input * other, with broadcasting."""
     def multiply_(self, other: Tensor | builtins.float, **kwargs: Any) -> Tensor:
         """mul_(other) -> self: ``mul`` in place."""
-    def mv(self, vec) -> Any:
+    def mv(self, vec: Tensor) -> Tensor:
         """mv(input, vec): matrix times vector, (n, m) @ (m,) -> (n,)."""
-    def narrow(self, dim, start, length) -> Any:
+    def narrow(self, dim: builtins.int, start, length) -> Tensor:
         """narrow(input, dim, start, length): the slice ``start:start + length`` of dimension ``dim`` (a view)."""
     @property
     def ndim(self) -> builtins.int: ...
@@ -534,7 +545,7 @@ class Tensor:
         """new_tensor(data, *, dtype=None, requires_grad=False): a copy of ``data`` (a leaf, cut from any graph) in"""
     def new_zeros(self, *sizes, size=..., dtype=..., device=..., requires_grad=...) -> Any:
         """new_zeros(size, *, dtype=None, requires_grad=False): zeros with this tensor's dtype (unless ``dtype``)."""
-    def nonzero(self, *, as_tuple=...) -> Any:
+    def nonzero(self, *, as_tuple: builtins.bool = ...) -> Tensor | builtins.tuple[Tensor, ...]:
         """nonzero(input, *, as_tuple=False): the int64 (n, ndim) indices of non-zero elements (or its columns)."""
     def norm(self, p=..., dim=..., keepdim: builtins.bool = ..., out=..., dtype=...) -> Tensor:
         """norm(input, p='fro', dim=None, keepdim=False, dtype=None): the vector p-norm over ``dim``."""
@@ -545,9 +556,9 @@ class Tensor:
     def numel(self) -> builtins.int: ...
     def numpy(self, *, force: builtins.bool = ...) -> np.ndarray:
         """numpy(): the values as a numpy array (sharing memory, like PyTorch's)."""
-    def outer(self, vec2) -> Any:
+    def outer(self, vec2: Tensor) -> Tensor:
         """outer(input, vec2): the outer product of two 1-D tensors, (n,) and (m,) -> (n, m). Alias: ger."""
-    def permute(self, *args, dims=...) -> Any:
+    def permute(self, *args, dims=...) -> Tensor:
         """permute(input, dims): reorder the dimensions (a view). ``x.permute(2, 0, 1)``, ``x.permute((2, 0, 1))``"""
     def positive(self) -> Tensor:
         """positive(input) -> input (the same tensor, as PyTorch's unary +)."""
@@ -577,7 +588,7 @@ class Tensor:
         """remainder(input, other) -> input % other, with the sign of ``other`` (Python's %)."""
     def remainder_(self, *args, **kwargs) -> Any:
         """remainder_(...) -> self: ``remainder`` in place."""
-    def repeat(self, *sizes, repeats=...) -> Any:
+    def repeat(self, *sizes, repeats=...) -> Tensor:
         """repeat(input, *repeats): tile the tensor ``repeats[i]`` times along each dim (may add leading dims);"""
     @property
     def requires_grad(self) -> builtins.bool: ...
@@ -585,15 +596,15 @@ class Tensor:
     def requires_grad(self, value: Any) -> None: ...
     def requires_grad_(self, requires_grad: builtins.bool = ..., *, op: builtins.str = ...) -> Tensor:
         """requires_grad_(requires_grad=True): start (or stop) recording operations on this leaf."""
-    def reshape(self, *shape) -> Any:
+    def reshape(self, *shape) -> Tensor:
         """reshape(input, shape): the same elements in a new shape; one size may be -1 (inferred)."""
-    def reshape_as(self, other) -> Any:
+    def reshape_as(self, other: Tensor) -> Tensor:
         """reshape_as(other): ``input.reshape(other.shape)``."""
     def retain_grad(self) -> None:
         """retain_grad(): keep this non-leaf tensor's gradient in ``.grad`` after backward."""
     @property
     def retains_grad(self) -> builtins.bool: ...
-    def roll(self, shifts, dims=...) -> Any:
+    def roll(self, shifts, dims=...) -> Tensor:
         """roll(input, shifts, dims=None): shift elements cyclically along ``dims`` (or the flattened tensor)."""
     def round(self, *, decimals: builtins.int | None = ...) -> Tensor:
         """round(input, *, decimals=0): round half to even, to ``decimals`` decimal places (gradient 0)."""
@@ -603,15 +614,15 @@ class Tensor:
         """rsqrt(input) -> 1 / sqrt(input) (inf at 0, -inf at -0.0, nan below 0, as PyTorch)."""
     def rsqrt_(self, *args, **kwargs) -> Any:
         """rsqrt_(...) -> self: ``rsqrt`` in place."""
-    def scatter(self, dim, index, src=..., value=..., *, reduce=...) -> Any:
+    def scatter(self, dim: builtins.int, index, src=..., value=..., *, reduce: builtins.str | None = ...) -> Tensor:
         """scatter(input, dim, index, src) or scatter(input, dim, index, value): a copy of input with"""
-    def scatter_(self, dim, index, src=..., value=..., *, reduce=...) -> Any:
+    def scatter_(self, dim: builtins.int, index, src=..., value=..., *, reduce: builtins.str | None = ...) -> Tensor:
         """scatter_(dim, index, src or value): in-place ``scatter``; e.g. one-hot rows."""
-    def scatter_add(self, dim, index, src) -> Any:
+    def scatter_add(self, dim: builtins.int, index, src: Tensor) -> Tensor:
         """scatter_add(input, dim, index, src): a copy of input with ``out[index[i][j]][j] += src[i][j]``"""
-    def scatter_add_(self, dim, index, src) -> Any:
+    def scatter_add_(self, dim: builtins.int, index, src: Tensor) -> Tensor:
         """scatter_add_(dim, index, src): in-place ``scatter_add``."""
-    def select(self, dim, index) -> Any:
+    def select(self, dim: builtins.int, index) -> Tensor:
         """select(input, dim, index): the slice at ``index`` of dimension ``dim``, which is removed (a view)."""
     def sgn(self) -> Tensor:
         """sign(input): -1, 0 or 1 by the sign of input (0 for nan and -0.0, as PyTorch); gradient 0."""
@@ -643,7 +654,7 @@ class Tensor:
         """softmax(input, dim, dtype=None) -> exp(input) / exp(input).sum(dim), computed stably."""
     def sort(self, *args, dim: builtins.int | None = ..., descending: builtins.bool | None = ..., stable=...) -> Any:
         """sort(input, dim=-1, descending=False) or sort(input, *, stable, dim=-1, descending=False) ->"""
-    def split(self, split_size_or_sections, dim=...) -> Any:
+    def split(self, split_size_or_sections, dim: builtins.int = ...) -> builtins.tuple[Tensor, ...]:
         """split(tensor, split_size_or_sections, dim=0): views of pieces of the given size (the last may be"""
     def sqrt(self) -> Tensor:
         """sqrt(input) -> the square root (nan below 0; the gradient at 0 is inf, as in PyTorch)."""
@@ -653,7 +664,7 @@ class Tensor:
         """square(input) -> input * input (integers and bools give int64, like ``input ** 2``)."""
     def square_(self, *args, **kwargs) -> Any:
         """square_(...) -> self: ``square`` in place."""
-    def squeeze(self, dim=...) -> Any:
+    def squeeze(self, dim=...) -> Tensor:
         """squeeze(input, dim=None): remove dimensions of size 1 (all of them, or those of ``dim``: int or tuple)."""
     def std(self, dim=..., unbiased=..., keepdim: builtins.bool = ..., *, correction=..., axis=..., keepdims=..., dtype=..., out=..., ddof=...) -> Tensor:
         """std(input, dim=None, *, correction=1, keepdim=False): the standard deviation over ``dim``."""
@@ -667,16 +678,16 @@ class Tensor:
         """sub_(other) -> self: ``sub`` in place."""
     def sum(self, dim=..., keepdim: builtins.bool = ..., *, dtype=..., axis=..., keepdims=..., out=...) -> Tensor:
         """sum(input, dim=None, keepdim=False, *, dtype=None): the sum over ``dim`` (all elements by default)."""
-    def swapaxes(self, dim0, dim1) -> Any:
+    def swapaxes(self, dim0: builtins.int, dim1: builtins.int) -> Tensor:
         """transpose(input, dim0, dim1): swap two dimensions (a view)."""
-    def swapdims(self, dim0, dim1) -> Any:
+    def swapdims(self, dim0: builtins.int, dim1: builtins.int) -> Tensor:
         """transpose(input, dim0, dim1): swap two dimensions (a view)."""
-    def t(self) -> Any:
+    def t(self) -> Tensor:
         """t(input): transpose a tensor of at most 2 dimensions (a 0-d or 1-d tensor comes back unchanged)."""
-    def take(self, index) -> Any:
-        """take(input, index): elements of the flattened input at ``index`` (negative counts from the end)."""
-    def take_along_dim(self, indices, dim=...) -> Any:
-        """take_along_dim(input, indices, dim=None): pick values along ``dim`` at ``indices`` (broadcast with"""
+    def take(self, index) -> Tensor:
+        """take(input, index): elements of the flattened input at the int64 ``index`` (negative counts from the"""
+    def take_along_dim(self, indices, dim: builtins.int | None = ...) -> Tensor:
+        """take_along_dim(input, indices, dim=None): pick values along ``dim`` at the int64 ``indices`` (broadcast"""
     def tan(self) -> Tensor:
         """tan(input), in radians."""
     def tan_(self, *args, **kwargs) -> Any:
@@ -685,18 +696,18 @@ class Tensor:
         """tanh(input): the hyperbolic tangent."""
     def tanh_(self, *args, **kwargs) -> Any:
         """tanh_(...) -> self: ``tanh`` in place."""
-    def tile(self, dims) -> Any:
+    def tile(self, dims) -> Tensor:
         """tile(input, dims): like ``repeat``, but 1s are prepended to ``dims`` if it is shorter than the shape."""
     def to(self, *args, dtype=..., device=..., copy: builtins.bool = ..., non_blocking: builtins.bool = ..., memory_format=...) -> Tensor:
         """to(dtype) / to(device) / to(other) / to(device, dtype): cast to a dtype; only the CPU exists."""
     def tolist(self) -> Any: ...
     def topk(self, k: builtins.int, dim: builtins.int = ..., largest: builtins.bool = ..., sorted: builtins.bool = ...) -> Any:
         """topk(input, k, dim=-1, largest=True, sorted=True) -> (values, indices): the ``k`` largest (or, with"""
-    def transpose(self, dim0, dim1) -> Any:
+    def transpose(self, dim0: builtins.int, dim1: builtins.int) -> Tensor:
         """transpose(input, dim0, dim1): swap two dimensions (a view)."""
-    def tril(self, diagonal=...) -> Any:
+    def tril(self, diagonal: builtins.int = ...) -> Tensor:
         """tril(input, diagonal=0): zero the elements above the ``diagonal``-th diagonal of the last two dims."""
-    def triu(self, diagonal=...) -> Any:
+    def triu(self, diagonal: builtins.int = ...) -> Tensor:
         """triu(input, diagonal=0): zero the elements below the ``diagonal``-th diagonal of the last two dims."""
     def true_divide(self, other: Tensor | builtins.float, *, rounding_mode: builtins.str | None = ...) -> Tensor:
         """div(input, other, *, rounding_mode=None) -> input / other."""
@@ -710,19 +721,19 @@ class Tensor:
         """type(dtype=None): a copy cast to ``dtype`` (the same tensor if it has that dtype already); without an"""
     def type_as(self, other: Tensor) -> Tensor:
         """type_as(other): this tensor cast to ``other``'s dtype; the cast is differentiable between float types."""
-    def unbind(self, dim=...) -> Any:
+    def unbind(self, dim: builtins.int = ...) -> builtins.tuple[Tensor, ...]:
         """unbind(input, dim=0): the tuple of slices along ``dim``, with that dimension removed."""
-    def unflatten(self, dim, sizes) -> Any:
+    def unflatten(self, dim: builtins.int, sizes) -> Tensor:
         """unflatten(input, dim, sizes): split dimension ``dim`` into ``sizes`` (one may be -1)."""
     def uniform_(self, from_=..., to=..., *, generator=..., **kwargs) -> Any:
         """uniform_(from=0, to=1, *, generator=None): fill with samples from U[from, to), in place."""
-    def unsqueeze(self, dim) -> Any:
+    def unsqueeze(self, dim: builtins.int) -> Tensor:
         """unsqueeze(input, dim): insert a dimension of size 1 at ``dim`` (a view)."""
     def var(self, dim=..., unbiased=..., keepdim: builtins.bool = ..., *, correction=..., axis=..., keepdims=..., dtype=..., out=..., ddof=...) -> Tensor:
         """var(input, dim=None, *, correction=1, keepdim=False): the variance over ``dim``."""
-    def view(self, *shape) -> Any:
+    def view(self, *shape) -> Tensor:
         """view(*shape) or view(dtype): the same memory seen with a new shape (or reinterpreted as ``dtype``)."""
-    def view_as(self, other) -> Any:
+    def view_as(self, other: Tensor) -> Tensor:
         """view_as(other): ``input.view(other.shape)``."""
     def where(self, condition, other) -> Any:
         """x.where(condition, other) -> where(condition, x, other)."""

@@ -784,6 +784,7 @@ SECOND_ORDER = {
     "unflatten": (lambda x: x.unflatten(1, (2, 2)) ** 2, [(2, 4)]),
     "T": (lambda x: x.T ** 2, [(2, 3, 2)]),
     "mT": (lambda x: x.mT ** 2, [(2, 3, 2)]),
+    "t": (lambda x: x.t() ** 2, [(2, 3)]),
     "select": (lambda x: x.select(1, -1) ** 2, [(2, 3)]),
     "chunk": (lambda x: x.chunk(2, 1)[0] ** 2, [(2, 3)]),
     "tile": (lambda x: x.tile((2, 1, 2)) ** 2, [(2, 2)]),
@@ -927,3 +928,82 @@ def test_matches_pytorch(name):
     for a, b in zip(t_out + t_grad, g_out + g_grad, strict=True):
         assert a.shape == b.shape
         np.testing.assert_allclose(b, a, rtol=1e-12)
+
+
+# ---------------------------------------------------------------------- node names
+NODE_NAMES = {  # op -> (call, PyTorch's node name); x is (2, 3, 4), m is (3, 3), v is (4,)
+    "reshape": (lambda L, x, m, v: x.reshape(6, 4), "ViewBackward0"),
+    "reshape_copy": (lambda L, x, m, v: x.transpose(0, 1).reshape(-1), "UnsafeViewBackward0"),
+    "view": (lambda L, x, m, v: x.view(6, 4), "ViewBackward0"),
+    "view_as": (lambda L, x, m, v: x.view_as(L.zeros(24)), "ViewBackward0"),
+    "reshape_as": (lambda L, x, m, v: x.reshape_as(L.zeros(24)), "ViewBackward0"),
+    "contiguous": (lambda L, x, m, v: x.transpose(0, 1).contiguous(), "CloneBackward0"),
+    "flatten": (lambda L, x, m, v: x.flatten(), "ViewBackward0"),
+    "flatten_copy": (lambda L, x, m, v: x.transpose(0, 1).flatten(), "UnsafeViewBackward0"),
+    "unflatten": (lambda L, x, m, v: x.unflatten(2, (2, 2)), "ViewBackward0"),
+    "unsqueeze": (lambda L, x, m, v: x.unsqueeze(0), "UnsqueezeBackward0"),
+    "squeeze": (lambda L, x, m, v: x.unsqueeze(0).squeeze(), "SqueezeBackward0"),
+    "squeeze_dim": (lambda L, x, m, v: x.unsqueeze(0).squeeze(0), "SqueezeBackward1"),
+    "squeeze_dims": (lambda L, x, m, v: x.unsqueeze(0).squeeze((0,)), "SqueezeBackward2"),
+    "transpose": (lambda L, x, m, v: x.transpose(0, 1), "TransposeBackward0"),
+    "swapaxes": (lambda L, x, m, v: x.swapaxes(0, 1), "TransposeBackward0"),
+    "swapdims": (lambda L, x, m, v: L.swapdims(x, 0, 1), "TransposeBackward0"),
+    "permute": (lambda L, x, m, v: x.permute(2, 0, 1), "PermuteBackward0"),
+    "T": (lambda L, x, m, v: m.T, "PermuteBackward0"),
+    "mT": (lambda L, x, m, v: x.mT, "TransposeBackward0"),
+    "mH": (lambda L, x, m, v: x.mH, "TransposeBackward0"),
+    "H": (lambda L, x, m, v: m.H, "TransposeBackward0"),
+    "adjoint": (lambda L, x, m, v: x.adjoint(), "TransposeBackward0"),
+    "t": (lambda L, x, m, v: m.t(), "TBackward0"),
+    "t_1d": (lambda L, x, m, v: v.t(), "TBackward0"),
+    "movedim": (lambda L, x, m, v: x.movedim(0, -1), "PermuteBackward0"),
+    "moveaxis": (lambda L, x, m, v: L.moveaxis(x, 0, -1), "PermuteBackward0"),
+    "expand": (lambda L, x, m, v: v.expand(3, 4), "ExpandBackward0"),
+    "expand_as": (lambda L, x, m, v: v.expand_as(x), "ExpandBackward0"),
+    "broadcast_to": (lambda L, x, m, v: L.broadcast_to(v, (3, 4)), "ExpandBackward0"),
+    "broadcast_tensors": (lambda L, x, m, v: L.broadcast_tensors(v, m[:, :1])[0], "ExpandBackward0"),
+    "meshgrid": (lambda L, x, m, v: L.meshgrid(v, v, indexing="ij")[0], "ExpandBackward0"),
+    "repeat": (lambda L, x, m, v: v.repeat(2, 2), "RepeatBackward0"),
+    "tile": (lambda L, x, m, v: v.tile(2), "RepeatBackward0"),
+    "cat": (lambda L, x, m, v: L.cat([v, v]), "CatBackward0"),
+    "cat_one": (lambda L, x, m, v: L.cat([v]), "CatBackward0"),
+    "concat": (lambda L, x, m, v: L.concat([m, m]), "CatBackward0"),
+    "concatenate": (lambda L, x, m, v: L.concatenate([m, m], 1), "CatBackward0"),
+    "stack": (lambda L, x, m, v: L.stack([v, v]), "StackBackward0"),
+    "stack_one": (lambda L, x, m, v: L.stack([v]), "StackBackward0"),
+    "hstack": (lambda L, x, m, v: L.hstack([v, v]), "CatBackward0"),
+    "vstack": (lambda L, x, m, v: L.vstack([v, v]), "CatBackward0"),
+    "split": (lambda L, x, m, v: v.split(2)[1], "SplitBackward0"),
+    "split_sizes": (lambda L, x, m, v: v.split([1, 3])[0], "SplitWithSizesBackward0"),
+    "chunk": (lambda L, x, m, v: v.chunk(2)[0], "SplitBackward0"),
+    "unbind": (lambda L, x, m, v: m.unbind(0)[2], "UnbindBackward0"),
+    "select": (lambda L, x, m, v: m.select(0, 1), "SelectBackward0"),
+    "narrow": (lambda L, x, m, v: m.narrow(0, 1, 2), "SliceBackward0"),
+    "flip": (lambda L, x, m, v: v.flip(0), "FlipBackward0"),
+    "fliplr": (lambda L, x, m, v: m.fliplr(), "FlipBackward0"),
+    "flipud": (lambda L, x, m, v: m.flipud(), "FlipBackward0"),
+    "roll": (lambda L, x, m, v: v.roll(1), "RollBackward0"),
+    "tril": (lambda L, x, m, v: m.tril(), "TrilBackward0"),
+    "triu": (lambda L, x, m, v: m.triu(), "TriuBackward0"),
+    "diagonal": (lambda L, x, m, v: m.diagonal(), "DiagonalBackward0"),
+    "diag_matrix": (lambda L, x, m, v: L.diag(m), "DiagonalBackward0_copy"),
+    "diag_vector": (lambda L, x, m, v: L.diag(v), "DiagEmbedBackward0"),
+}
+
+
+def _node_name_inputs(L):
+    rng = np.random.default_rng(0)
+    return [L.tensor(rng.standard_normal(s), requires_grad=True) for s in [(2, 3, 4), (3, 3), (4,)]]
+
+
+@pytest.mark.parametrize("name", sorted(NODE_NAMES))
+def test_node_names_are_pytorchs(name):
+    fn, want = NODE_NAMES[name]
+    assert fn(tg, *_node_name_inputs(tg)).grad_fn.name() == want
+
+
+@pytest.mark.parametrize("name", sorted(NODE_NAMES))
+def test_node_names_match_pytorch(name):
+    torch = pytest.importorskip("torch")
+    fn, want = NODE_NAMES[name]
+    assert fn(torch, *_node_name_inputs(torch)).grad_fn.name() == want

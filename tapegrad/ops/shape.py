@@ -8,6 +8,8 @@ Gradients of pieces (narrow, select, split, chunk, unbind) are scattered into ze
 is ``add_at`` on the tensor path, so they are differentiable again.
 """
 
+from __future__ import annotations
+
 import builtins
 import itertools
 import math
@@ -16,11 +18,8 @@ import operator
 import numpy as np
 
 from .. import dtypes
-from .._tensor import Size
-from ..autograd.declare import Tensor, tensor_method
+from ..autograd.declare import Size, Tensor, op, record, wrap
 from ..autograd.declare import check_dim as _check_dim
-from ..autograd.declare import legacy_record as _record
-from ..autograd.declare import wrap as _wrap
 
 __all__ = ["reshape", "view", "view_as", "reshape_as", "flatten", "unflatten", "unsqueeze", "squeeze",
            "transpose", "swapaxes", "swapdims", "permute", "t", "adjoint", "movedim", "moveaxis", "expand",
@@ -93,8 +92,8 @@ def _shape_error(op, shape, x):
 
 
 # ---------------------------------------------------------------------- reshaping
-@tensor_method()
-def reshape(input, *shape):
+@op
+def reshape(input: Tensor, *shape) -> Tensor:
     """reshape(input, shape): the same elements in a new shape; one size may be -1 (inferred).
 
     A view when the layout allows it, otherwise a copy (as PyTorch).
@@ -106,20 +105,25 @@ def reshape(input, *shape):
     shape = _sizes("reshape", shape)
     x = input._data
     _check_shape("reshape", shape, x)
+    name = "ViewBackward0"
     try:
-        out = x.reshape(shape)
+        out = x.reshape(shape, copy=False)
     except ValueError:
-        raise _shape_error("reshape", shape, x) from None
+        try:
+            out = x.reshape(shape)  # a copy (PyTorch's reshape copies and views the copy: UnsafeViewBackward0)
+        except ValueError:
+            raise _shape_error("reshape", shape, x) from None
+        name = "UnsafeViewBackward0"
     in_shape = x.shape
 
-    def backward(xp, g, out, x):
-        return (g.reshape(in_shape),)
+    def rule(xp, g, out, x):
+        return g.reshape(in_shape)
 
-    return _record(out, (input,), backward)
+    return record(out, (input,), rule, name)
 
 
-@tensor_method()
-def view(input, *shape):
+@op
+def view(input: Tensor, *shape) -> Tensor:
     """view(*shape) or view(dtype): the same memory seen with a new shape (or reinterpreted as ``dtype``).
 
     Unlike ``reshape`` it never copies: it raises if the tensor's strides cannot express the new shape (for
@@ -149,10 +153,10 @@ def view(input, *shape):
                            "instead.") from None
     in_shape = x.shape
 
-    def backward(xp, g, out, x):
-        return (g.reshape(in_shape),)
+    def rule(xp, g, out, x):
+        return g.reshape(in_shape)
 
-    return _record(out, (input,), backward)
+    return record(out, (input,), rule, "ViewBackward0")
 
 
 def _view_dtype(input, dtype):
@@ -161,14 +165,14 @@ def _view_dtype(input, dtype):
     if dtype == x.dtype:
         return view(input, x.shape)
     try:
-        return _wrap(x.view(dtype))
+        return wrap(x.view(dtype))
     except ValueError as e:
         raise RuntimeError(f"view: cannot view a tensor of dtype {x.dtype} and shape {tuple(x.shape)} as "
                            f"{dtype}: {e}") from None
 
 
-@tensor_method()
-def view_as(input, other):
+@op
+def view_as(input: Tensor, other: Tensor) -> Tensor:
     """view_as(other): ``input.view(other.shape)``.
 
     >>> import tapegrad as tg
@@ -178,8 +182,8 @@ def view_as(input, other):
     return view(input, other._data.shape)
 
 
-@tensor_method()
-def reshape_as(input, other):
+@op
+def reshape_as(input: Tensor, other: Tensor) -> Tensor:
     """reshape_as(other): ``input.reshape(other.shape)``.
 
     >>> import tapegrad as tg
@@ -189,8 +193,8 @@ def reshape_as(input, other):
     return reshape(input, other._data.shape)
 
 
-@tensor_method()
-def contiguous(input, memory_format=None):
+@op
+def contiguous(input: Tensor, memory_format=None) -> Tensor:
     """contiguous(): the tensor itself if its memory is in row-major order, else a row-major copy.
 
     >>> import tapegrad as tg
@@ -201,14 +205,15 @@ def contiguous(input, memory_format=None):
     if x.flags.c_contiguous:
         return input
 
-    def backward(xp, g, out, x):
-        return (g,)
-
-    return _record(np.ascontiguousarray(x), (input,), backward)
+    return record(np.ascontiguousarray(x), (input,), _identity_rule, "CloneBackward0")
 
 
-@tensor_method()
-def flatten(input, start_dim=0, end_dim=-1):
+def _identity_rule(xp, g, out, x):
+    return g
+
+
+@op
+def flatten(input: Tensor, start_dim: int = 0, end_dim: int = -1) -> Tensor:
     """flatten(input, start_dim=0, end_dim=-1): merge dims ``start_dim..end_dim`` into one (0-d becomes 1-d).
 
     >>> import tapegrad as tg
@@ -226,8 +231,8 @@ def flatten(input, start_dim=0, end_dim=-1):
     return reshape(input, shape[:s] + (math.prod(shape[s:e + 1]),) + shape[e + 1:])
 
 
-@tensor_method()
-def unflatten(input, dim, sizes):
+@op
+def unflatten(input: Tensor, dim: int, sizes) -> Tensor:
     """unflatten(input, dim, sizes): split dimension ``dim`` into ``sizes`` (one may be -1).
 
     >>> import tapegrad as tg
@@ -249,8 +254,8 @@ def unflatten(input, dim, sizes):
     return reshape(input, shape[:d] + sizes + shape[d + 1:])
 
 
-@tensor_method()
-def unsqueeze(input, dim):
+@op
+def unsqueeze(input: Tensor, dim: int) -> Tensor:
     """unsqueeze(input, dim): insert a dimension of size 1 at ``dim`` (a view).
 
     >>> import tapegrad as tg
@@ -261,14 +266,14 @@ def unsqueeze(input, dim):
     d = _dim("unsqueeze", dim, x.ndim + 1)
     in_shape = x.shape
 
-    def backward(xp, g, out, x):
-        return (g.reshape(in_shape),)
+    def rule(xp, g, out, x):
+        return g.reshape(in_shape)
 
-    return _record(x.reshape(in_shape[:d] + (1,) + in_shape[d:]), (input,), backward)
+    return record(x.reshape(in_shape[:d] + (1,) + in_shape[d:]), (input,), rule, "UnsqueezeBackward0")
 
 
-@tensor_method()
-def squeeze(input, dim=None):
+@op
+def squeeze(input: Tensor, dim=None) -> Tensor:
     """squeeze(input, dim=None): remove dimensions of size 1 (all of them, or those of ``dim``: int or tuple).
 
     >>> import tapegrad as tg
@@ -283,15 +288,17 @@ def squeeze(input, dim=None):
         axes = tuple(d for d in _dims("squeeze", dim, len(shape)) if shape and shape[d] == 1)
     in_shape = shape
 
-    def backward(xp, g, out, x):
-        return (g.reshape(in_shape),)
+    def rule(xp, g, out, x):
+        return g.reshape(in_shape)
 
-    return _record(x.squeeze(axes) if axes else x.view(), (input,), backward)
+    name = "SqueezeBackward0" if dim is None else "SqueezeBackward2" if isinstance(dim, (tuple, list)) \
+        else "SqueezeBackward1"
+    return record(x.squeeze(axes) if axes else x.view(), (input,), rule, name)
 
 
 # ---------------------------------------------------------------------- reordering dimensions
-@tensor_method("transpose", "swapaxes", "swapdims")
-def transpose(input, dim0, dim1):
+@op(methods=("transpose", "swapaxes", "swapdims"))
+def transpose(input: Tensor, dim0: int, dim1: int) -> Tensor:
     """transpose(input, dim0, dim1): swap two dimensions (a view).
 
     >>> import tapegrad as tg
@@ -301,19 +308,20 @@ def transpose(input, dim0, dim1):
     x = input._data
     n = x.ndim
     d0, d1 = _dim("transpose", dim0, n), _dim("transpose", dim1, n)
-    out = x.swapaxes(d0, d1) if n else x.view()
+    if not n:
+        return record(x.view(), (input,), _identity_rule, "TransposeBackward0")
 
-    def backward(xp, g, out, x):
-        return (xp.swapaxes(g, d0, d1),) if n else (g,)
+    def rule(xp, g, out, x):
+        return xp.swapaxes(g, d0, d1)
 
-    return _record(out, (input,), backward)
+    return record(x.swapaxes(d0, d1), (input,), rule, "TransposeBackward0")
 
 
 swapaxes = swapdims = transpose
 
 
-@tensor_method()
-def permute(input, *args, dims=None):
+@op
+def permute(input: Tensor, *args, dims=None) -> Tensor:
     """permute(input, dims): reorder the dimensions (a view). ``x.permute(2, 0, 1)``, ``x.permute((2, 0, 1))``
     and ``permute(x, dims=(2, 0, 1))`` are the same.
 
@@ -330,10 +338,10 @@ def permute(input, *args, dims=None):
     axes = _dims("permute", dims, n)
     inverse = _inverse(axes)
 
-    def backward(xp, g, out, x):
-        return (xp.transpose(g, inverse),)
+    def rule(xp, g, out, x):
+        return xp.transpose(g, inverse)
 
-    return _record(x.transpose(axes), (input,), backward)
+    return record(x.transpose(axes), (input,), rule, "PermuteBackward0")
 
 
 def _inverse(perm):
@@ -344,11 +352,11 @@ def _inverse(perm):
 
 
 def _reverse_dims(self):
-    def backward(xp, g, out, x):
-        return (xp.transpose(g),)
+    return record(self._data.transpose(), (self,), _reverse_rule, "PermuteBackward0")
 
-    backward.__qualname__ = "permute.<locals>.backward"
-    return _record(self._data.transpose(), (self,), backward)
+
+def _reverse_rule(xp, g, out, x):
+    return xp.transpose(g)
 
 
 def _matrix_transpose(self):
@@ -370,8 +378,8 @@ Tensor.mH = Tensor.mT  # real dtypes only: the conjugate transpose is the transp
 Tensor.H = property(_conj_transpose, doc="H: the (conjugate) transpose of a matrix.")
 
 
-@tensor_method()
-def t(input):
+@op
+def t(input: Tensor) -> Tensor:
     """t(input): transpose a tensor of at most 2 dimensions (a 0-d or 1-d tensor comes back unchanged).
 
     >>> import tapegrad as tg
@@ -382,11 +390,18 @@ def t(input):
     if n > 2:
         raise RuntimeError(f"t: expects a tensor with <= 2 dimensions, got {n} (shape {tuple(input.shape)}); "
                            "use transpose(dim0, dim1) or mT")
-    return transpose(input, 0, n - 1) if n else transpose(input, 0, 0)
+    x = input._data
+    if n < 2:
+        return record(x.view(), (input,), _identity_rule, "TBackward0")
+    return record(x.T, (input,), _t_rule, "TBackward0")
 
 
-@tensor_method()
-def adjoint(input):
+def _t_rule(xp, g, out, x):
+    return g.mT
+
+
+@op
+def adjoint(input: Tensor) -> Tensor:
     """adjoint(input): the last two dimensions swapped (``mT``; real dtypes need no conjugation).
 
     >>> import tapegrad as tg
@@ -396,8 +411,8 @@ def adjoint(input):
     return _matrix_transpose(input)
 
 
-@tensor_method("movedim", "moveaxis")
-def movedim(input, source, destination):
+@op(methods=("movedim", "moveaxis"))
+def movedim(input: Tensor, source, destination) -> Tensor:
     """movedim(input, source, destination): move dims (an int or tuple) to new positions (a view).
 
     >>> import tapegrad as tg
@@ -415,18 +430,18 @@ def movedim(input, source, destination):
     perm = tuple(where[i] if i in where else next(rest) for i in range(n))  # as np.moveaxis
     inverse = _inverse(perm)
 
-    def backward(xp, g, out, x):
-        return (xp.transpose(g, inverse),)
+    def rule(xp, g, out, x):
+        return xp.transpose(g, inverse)
 
-    return _record(x.transpose(perm), (input,), backward)
+    return record(x.transpose(perm), (input,), rule, "PermuteBackward0")
 
 
 moveaxis = movedim
 
 
 # ---------------------------------------------------------------------- broadcasting
-@tensor_method()
-def expand(input, *sizes):
+@op
+def expand(input: Tensor, *sizes) -> Tensor:
     """expand(input, *sizes): a broadcast view of larger size; -1 keeps a dimension. No copy (read-only).
 
     >>> import tapegrad as tg
@@ -458,14 +473,11 @@ def expand(input, *sizes):
     else:
         out = np.broadcast_to(x, tuple(target))
 
-    def backward(xp, g, out, x):
-        return (g,)  # the engine sums the broadcast dimensions back
-
-    return _record(out, (input,), backward)
+    return record(out, (input,), _identity_rule, "ExpandBackward0")  # the engine sums the broadcast dims back
 
 
-@tensor_method()
-def expand_as(input, other):
+@op
+def expand_as(input: Tensor, other: Tensor) -> Tensor:
     """expand_as(other): ``input.expand(other.shape)``.
 
     >>> import tapegrad as tg
@@ -475,8 +487,8 @@ def expand_as(input, other):
     return expand(input, other._data.shape)
 
 
-@tensor_method()
-def broadcast_to(input, size):
+@op
+def broadcast_to(input: Tensor, size) -> Tensor:
     """broadcast_to(input, size): ``input.expand(size)``.
 
     >>> import tapegrad as tg
@@ -486,7 +498,7 @@ def broadcast_to(input, size):
     return expand(input, size)
 
 
-def broadcast_shapes(*shapes):
+def broadcast_shapes(*shapes) -> Size:
     """broadcast_shapes(*shapes) -> Size: the shape that tensors of the given shapes broadcast to.
 
     >>> import tapegrad as tg
@@ -501,7 +513,7 @@ def broadcast_shapes(*shapes):
                            "broadcast together (sizes must be equal or 1, aligned from the right)") from None
 
 
-def meshgrid(*tensors, indexing=None):
+def meshgrid(*tensors, indexing: str | None = None) -> tuple[Tensor, ...]:
     """meshgrid(*tensors, indexing='ij'): coordinate grids from 0-d or 1-d tensors, as views (expand).
 
     With N inputs of sizes S0..SN-1, output i has shape (S0, ..., SN-1) and holds input i along dim i. With
@@ -543,7 +555,7 @@ def meshgrid(*tensors, indexing=None):
     return tuple(grids)
 
 
-def broadcast_tensors(*tensors):
+def broadcast_tensors(*tensors) -> tuple[Tensor, ...]:
     """broadcast_tensors(*tensors): the tensors expanded to their common broadcast shape.
 
     >>> import tapegrad as tg
@@ -554,8 +566,8 @@ def broadcast_tensors(*tensors):
     return tuple(expand(t, shape) for t in tensors)
 
 
-@tensor_method()
-def repeat(input, *sizes, repeats=None):
+@op
+def repeat(input: Tensor, *sizes, repeats=None) -> Tensor:
     """repeat(input, *repeats): tile the tensor ``repeats[i]`` times along each dim (may add leading dims);
     the repeats may also be given as one sequence or as ``repeats=``.
 
@@ -571,8 +583,8 @@ def repeat(input, *sizes, repeats=None):
     return _tile("repeat", input, reps)
 
 
-@tensor_method()
-def tile(input, dims):
+@op
+def tile(input: Tensor, dims) -> Tensor:
     """tile(input, dims): like ``repeat``, but 1s are prepended to ``dims`` if it is shorter than the shape.
 
     >>> import tapegrad as tg
@@ -593,10 +605,10 @@ def _tile(op, input, reps):
     split = tuple(v for r, s in zip(reps, shape, strict=True) for v in (r, s))  # out as (r0, s0, r1, s1, ..)
     axes = tuple(range(0, 2 * len(reps), 2))
 
-    def backward(xp, g, out, x):
-        return (g.reshape(split).sum(axis=axes).reshape(in_shape),)
+    def rule(xp, g, out, x):
+        return g.reshape(split).sum(axis=axes).reshape(in_shape)
 
-    return _record(out, (input,), backward)
+    return record(out, (input,), rule, "RepeatBackward0")
 
 
 # ---------------------------------------------------------------------- joining
@@ -625,7 +637,7 @@ def _promoted(tensors):
     return [t if t._data.dtype == ref.dtype else t.type(ref.dtype) for t in tensors]
 
 
-def cat(tensors, dim=0, *, axis=None, out=None):
+def cat(tensors, dim: int = 0, *, axis: int | None = None, out=None) -> Tensor:
     """cat(tensors, dim=0): join tensors along an existing dimension (dtypes are promoted).
 
     >>> import tapegrad as tg
@@ -655,10 +667,14 @@ def cat(tensors, dim=0, *, axis=None, out=None):
     lead = (slice(None),) * d
     pieces = [lead + (slice(a, b),) for a, b in zip(bounds[:-1], bounds[1:], strict=True)]
 
-    def backward(xp, g, out, *xs):
-        return tuple(g[p] for p in pieces)
+    if len(pieces) == 1:  # a rule of one input returns its gradient (not a tuple)
+        def rule(xp, g, out, x):
+            return g
+    else:
+        def rule(xp, need, g, out, *xs):
+            return tuple(g[p] if n else None for p, n in zip(pieces, need))
 
-    return _record(result, tuple(tensors), backward)
+    return record(result, tuple(tensors), rule, "CatBackward0")
 
 
 concat = concatenate = cat
@@ -680,7 +696,7 @@ def _join_error(op, arrays, d):
                         f"dim {d}")
 
 
-def stack(tensors, dim=0, *, out=None):
+def stack(tensors, dim: int = 0, *, out=None) -> Tensor:
     """stack(tensors, dim=0): join tensors of equal shape along a new dimension (dtypes are promoted).
 
     >>> import tapegrad as tg
@@ -699,13 +715,17 @@ def stack(tensors, dim=0, *, out=None):
     d = _dim("stack", dim, len(shape) + 1)
     lead = (slice(None),) * d
 
-    def backward(xp, g, out, *xs):
-        return tuple(g[lead + (k,)] for k in range(len(xs)))
+    if len(tensors) == 1:  # a rule of one input returns its gradient (not a tuple)
+        def rule(xp, g, out, x):
+            return g[lead + (0,)]
+    else:
+        def rule(xp, need, g, out, *xs):
+            return tuple(g[lead + (k,)] if n else None for k, n in enumerate(need))
 
-    return _record(np.stack(arrays, axis=d), tuple(tensors), backward)
+    return record(np.stack(arrays, axis=d), tuple(tensors), rule, "StackBackward0")
 
 
-def hstack(tensors):
+def hstack(tensors) -> Tensor:
     """hstack(tensors): join along dim 1 (dim 0 for 1-d tensors).
 
     >>> import tapegrad as tg
@@ -716,7 +736,7 @@ def hstack(tensors):
     return cat(tensors, 0 if tensors[0]._data.ndim == 1 else 1)
 
 
-def vstack(tensors):
+def vstack(tensors) -> Tensor:
     """vstack(tensors): join along dim 0, 0-d and 1-d tensors first becoming rows.
 
     >>> import tapegrad as tg
@@ -728,19 +748,19 @@ def vstack(tensors):
 
 
 # ---------------------------------------------------------------------- pieces
-def _piece(input, d, index):
-    """input[index], where ``index`` selects along dim ``d`` only (basic indexing: a view)."""
+def _piece(input, index, name):
+    """input[index], where ``index`` selects along one dim only (basic indexing: a view)."""
     x = input._data
     shape = x.shape
 
-    def backward(xp, g, out, x):
-        return (xp.add_at(shape, index, g),)
+    def rule(xp, g, out, x):
+        return xp.add_at(shape, index, g)
 
-    return _record(x[index + (Ellipsis,)], (input,), backward)  # with ..., a 0-d result is a view, not a copy
+    return record(x[index + (Ellipsis,)], (input,), rule, name)  # with ..., a 0-d result is a view, not a copy
 
 
-@tensor_method()
-def narrow(input, dim, start, length):
+@op
+def narrow(input: Tensor, dim: int, start, length) -> Tensor:
     """narrow(input, dim, start, length): the slice ``start:start + length`` of dimension ``dim`` (a view).
 
     >>> import tapegrad as tg
@@ -758,11 +778,11 @@ def narrow(input, dim, start, length):
         start += n
     if length < 0 or start + length > n:
         raise RuntimeError(f"narrow: start ({start}) + length ({length}) exceeds dimension {d} of size {n}")
-    return _piece(input, d, (slice(None),) * d + (slice(start, start + length),))
+    return _piece(input, (slice(None),) * d + (slice(start, start + length),), "SliceBackward0")
 
 
-@tensor_method()
-def select(input, dim, index):
+@op
+def select(input: Tensor, dim: int, index) -> Tensor:
     """select(input, dim, index): the slice at ``index`` of dimension ``dim``, which is removed (a view).
 
     >>> import tapegrad as tg
@@ -778,11 +798,11 @@ def select(input, dim, index):
     if not -n <= i < n:
         raise IndexError(f"select: index {i} is out of range for dimension {d} of size {n} "
                          f"(tensor of shape {tuple(shape)})")
-    return _piece(input, d, (slice(None),) * d + (i % n,))
+    return _piece(input, (slice(None),) * d + (i % n,), "SelectBackward0")
 
 
-@tensor_method()
-def split(tensor, split_size_or_sections, dim=0):
+@op
+def split(tensor: Tensor, split_size_or_sections, dim: int = 0) -> tuple[Tensor, ...]:
     """split(tensor, split_size_or_sections, dim=0): views of pieces of the given size (the last may be
     smaller) or of the listed sizes.
 
@@ -794,11 +814,13 @@ def split(tensor, split_size_or_sections, dim=0):
     d = _dim("split", dim, len(shape))
     n = shape[d]
     if isinstance(split_size_or_sections, (tuple, list)):
+        name = "SplitWithSizesBackward0"
         sizes = _sizes("split", (split_size_or_sections,))
         if builtins.min(sizes, default=0) < 0 or builtins.sum(sizes) != n:
             raise RuntimeError(f"split: split sizes {list(sizes)} must be non-negative and sum exactly to "
                                f"{n}, the size of dimension {d} (tensor of shape {tuple(shape)})")
     else:
+        name = "SplitBackward0"
         size = operator.index(split_size_or_sections)
         if size < 0 or (size == 0 and n):
             raise RuntimeError(f"split: split_size must be positive (or 0 only for an empty dimension), got "
@@ -806,12 +828,11 @@ def split(tensor, split_size_or_sections, dim=0):
         sizes = [size] * (n // size) + ([n % size] if n % size else []) if n else [0]
     bounds = list(itertools.accumulate(sizes, initial=0))
     lead = (slice(None),) * d
-    return tuple(_piece(tensor, d, lead + (slice(a, b),))
-                 for a, b in zip(bounds[:-1], bounds[1:], strict=True))
+    return tuple(_piece(tensor, lead + (slice(a, b),), name) for a, b in zip(bounds[:-1], bounds[1:], strict=True))
 
 
-@tensor_method()
-def chunk(input, chunks, dim=0):
+@op
+def chunk(input: Tensor, chunks: int, dim: int = 0) -> tuple[Tensor, ...]:
     """chunk(input, chunks, dim=0): split into ``chunks`` views of ceil(size / chunks) (maybe fewer pieces).
 
     >>> import tapegrad as tg
@@ -827,8 +848,8 @@ def chunk(input, chunks, dim=0):
     return split(input, -(-n // chunks) if n else 0, d)
 
 
-@tensor_method()
-def unbind(input, dim=0):
+@op
+def unbind(input: Tensor, dim: int = 0) -> tuple[Tensor, ...]:
     """unbind(input, dim=0): the tuple of slices along ``dim``, with that dimension removed.
 
     >>> import tapegrad as tg
@@ -840,12 +861,12 @@ def unbind(input, dim=0):
     if not shape:
         raise RuntimeError("unbind: a 0-d tensor cannot be unbound")
     lead = (slice(None),) * d
-    return tuple(_piece(input, d, lead + (i,)) for i in range(shape[d]))
+    return tuple(_piece(input, lead + (i,), "UnbindBackward0") for i in range(shape[d]))
 
 
 # ---------------------------------------------------------------------- rearranging values
-@tensor_method()
-def flip(input, *args, dims=None):
+@op
+def flip(input: Tensor, *args, dims=None) -> Tensor:
     """flip(input, dims): reverse the order of elements along the given dims (a copy, as PyTorch).
     ``x.flip(0, 1)``, ``x.flip((0, 1))`` and ``flip(x, dims=[0, 1])`` are the same.
 
@@ -859,15 +880,15 @@ def flip(input, *args, dims=None):
     x = input._data
     axes = _dims("flip", list(dims), x.ndim) if x.ndim else ()
 
-    def backward(xp, g, out, x):
-        return (xp.flip(g, axes),)
+    def rule(xp, g, out, x):
+        return xp.flip(g, axes)
 
     reverse = tuple(slice(None, None, -1) if i in axes else slice(None) for i in range(x.ndim))
-    return _record(x[reverse].copy(), (input,), backward)
+    return record(x[reverse].copy(), (input,), rule, "FlipBackward0")
 
 
-@tensor_method()
-def fliplr(input):
+@op
+def fliplr(input: Tensor) -> Tensor:
     """fliplr(input): flip dimension 1 (left/right).
 
     >>> import tapegrad as tg
@@ -879,8 +900,8 @@ def fliplr(input):
     return flip(input, 1)
 
 
-@tensor_method()
-def flipud(input):
+@op
+def flipud(input: Tensor) -> Tensor:
     """flipud(input): flip dimension 0 (up/down).
 
     >>> import tapegrad as tg
@@ -893,8 +914,8 @@ def flipud(input):
     return flip(input, 0)
 
 
-@tensor_method()
-def roll(input, shifts, dims=None):
+@op
+def roll(input: Tensor, shifts, dims=None) -> Tensor:
     """roll(input, shifts, dims=None): shift elements cyclically along ``dims`` (or the flattened tensor).
 
     >>> import tapegrad as tg
@@ -918,14 +939,14 @@ def roll(input, shifts, dims=None):
                                f"and {len(axes)} dim(s) {list(axes)}")
         shift, back = shifts, tuple(-s for s in shifts)
 
-    def backward(xp, g, out, x):
-        return (xp.roll(g, back, axes),)
+    def rule(xp, g, out, x):
+        return xp.roll(g, back, axes)
 
-    return _record(np.roll(x, shift, axes), (input,), backward)
+    return record(np.roll(x, shift, axes), (input,), rule, "RollBackward0")
 
 
-@tensor_method()
-def tril(input, diagonal=0):
+@op
+def tril(input: Tensor, diagonal: int = 0) -> Tensor:
     """tril(input, diagonal=0): zero the elements above the ``diagonal``-th diagonal of the last two dims.
 
     >>> import tapegrad as tg
@@ -936,8 +957,8 @@ def tril(input, diagonal=0):
     return _triangle("tril", np.tril, input, diagonal)
 
 
-@tensor_method()
-def triu(input, diagonal=0):
+@op
+def triu(input: Tensor, diagonal: int = 0) -> Tensor:
     """triu(input, diagonal=0): zero the elements below the ``diagonal``-th diagonal of the last two dims.
 
     >>> import tapegrad as tg
@@ -955,15 +976,14 @@ def _triangle(op, fn, input, diagonal):
     k = operator.index(diagonal)
     name = fn.__name__
 
-    def backward(xp, g, out, x):
-        return (getattr(xp, name)(g, k),)
+    def rule(xp, g, out, x):
+        return getattr(xp, name)(g, k)
 
-    backward.__qualname__ = f"{op}.<locals>.backward"
-    return _record(fn(x, k), (input,), backward)
+    return record(fn(x, k), (input,), rule, f"{name.capitalize()}Backward0")
 
 
-@tensor_method()
-def diagonal(input, offset=0, dim1=0, dim2=1):
+@op
+def diagonal(input: Tensor, offset: int = 0, dim1: int = 0, dim2: int = 1) -> Tensor:
     """diagonal(input, offset=0, dim1=0, dim2=1): the diagonal of the (dim1, dim2) planes, as the last dim
     (a read-only view).
 
@@ -988,15 +1008,17 @@ def _diagonal(op, input, offset, dim1, dim2, copy):
     moved = tuple(s for i, s in enumerate(shape) if i not in (d1, d2)) + (shape[d1], shape[d2])
     index = (Ellipsis, rows, cols)
 
-    def backward(xp, g, out, x):
+    def rule(xp, g, out, x):
         # x with dims (d1, d2) moved last, zero but for its diagonal, moved back
-        return (xp.moveaxis(xp.add_at(moved, index, g), (-2, -1), (d1, d2)),)
+        return xp.moveaxis(xp.add_at(moved, index, g), (-2, -1), (d1, d2))
 
-    return _record(out.copy() if copy else out, (input,), backward)
+    if copy:
+        return record(out.copy(), (input,), rule, "DiagonalBackward0_copy")
+    return record(out, (input,), rule, "DiagonalBackward0")
 
 
-@tensor_method()
-def diag(input, diagonal=0):
+@op
+def diag(input: Tensor, diagonal: int = 0) -> Tensor:
     """diag(input, diagonal=0): a vector -> the square matrix with it on a diagonal; a matrix -> a diagonal.
 
     >>> import tapegrad as tg
@@ -1016,7 +1038,7 @@ def diag(input, diagonal=0):
     out = np.zeros((n, n), dtype=x.dtype)
     out[rows, cols] = x
 
-    def backward(xp, g, out, x):
-        return (g[rows, cols],)
+    def rule(xp, g, out, x):
+        return g[rows, cols]
 
-    return _record(out, (input,), backward)
+    return record(out, (input,), rule, "DiagEmbedBackward0")
