@@ -696,6 +696,8 @@ class Tensor:
         """tanh(input): the hyperbolic tangent."""
     def tanh_(self, *args, **kwargs) -> Any:
         """tanh_(...) -> self: ``tanh`` in place."""
+    def tensor_split(self, indices_or_sections=..., dim: builtins.int = ..., *, sections: builtins.int | None = ..., indices=..., tensor_indices_or_sections: Tensor | None = ...) -> builtins.tuple[Tensor, ...]:
+        """tensor_split(input, indices_or_sections, dim=0): views of ``input`` cut along ``dim``: into"""
     def tile(self, dims) -> Tensor:
         """tile(input, dims): like ``repeat``, but 1s are prepended to ``dims`` if it is shorter than the shape."""
     def to(self, *args, dtype=..., device=..., copy: builtins.bool = ..., non_blocking: builtins.bool = ..., memory_format=...) -> Tensor:
@@ -725,6 +727,8 @@ class Tensor:
         """unbind(input, dim=0): the tuple of slices along ``dim``, with that dimension removed."""
     def unflatten(self, dim: builtins.int, sizes) -> Tensor:
         """unflatten(input, dim, sizes): split dimension ``dim`` into ``sizes`` (one may be -1)."""
+    def unfold(self, dimension: builtins.int, size: builtins.int, step: builtins.int) -> Tensor:
+        """Tensor.unfold(dimension, size, step): every slice of ``size`` elements along ``dimension``, ``step``"""
     def uniform_(self, from_=..., to=..., *, generator=..., **kwargs) -> Any:
         """uniform_(from=0, to=1, *, generator=None): fill with samples from U[from, to), in place."""
     def unsqueeze(self, dim: builtins.int) -> Tensor:

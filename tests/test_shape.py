@@ -411,6 +411,49 @@ def test_narrow(data):
     assert_gradients(lambda t: t.narrow(d, start, length), x)
 
 
+@given(st.data())
+def test_tensor_split(data):
+    x = data.draw(arrays(shape=shapes(min_dims=1, max_dims=3, max_side=5)))
+    d = data.draw(st.integers(-x.ndim, x.ndim - 1))
+    n = x.shape[d]
+    sections = data.draw(st.integers(1, 6))
+    got = tg.tensor(x).tensor_split(sections, d)
+    want = np.array_split(x, sections, axis=d)  # numpy's array_split is PyTorch's tensor_split(sections)
+    assert len(got) == sections
+    for g, w in zip(got, want, strict=True):
+        np.testing.assert_array_equal(g.numpy(), w)
+    assert_gradients(lambda t: t.tensor_split(sections, d), x)
+    cuts = data.draw(st.lists(st.integers(-n - 2, n + 2), max_size=3))
+    want = [x[(slice(None),) * (d % x.ndim) + (slice(a, b),)] for a, b in zip([0] + cuts, cuts + [None])]
+    for form in (lambda t: tg.tensor_split(t, cuts, dim=d), lambda t: t.tensor_split(tuple(cuts), d),
+                 lambda t: t.tensor_split(indices=cuts, dim=d),
+                 lambda t: t.tensor_split(tg.tensor(cuts, dtype=tg.int64), d)):
+        got = form(tg.tensor(x))
+        assert len(got) == len(cuts) + 1
+        for g, w in zip(got, want, strict=True):
+            np.testing.assert_array_equal(g.numpy(), w)
+    assert_gradients(lambda t: tg.tensor_split(t, cuts, d), x)
+
+
+@given(st.data())
+def test_unfold(data):
+    x = data.draw(arrays(shape=shapes(max_dims=3, max_side=5)))
+    d = data.draw(st.integers(-max(x.ndim, 1), max(x.ndim, 1) - 1))
+    n = x.shape[d] if x.ndim else 1
+    size = data.draw(st.integers(0, n))
+    step = data.draw(st.integers(1, 4))
+
+    def ref(a):
+        if a.ndim == 0:
+            return a.reshape(1)[:size]
+        windows = np.lib.stride_tricks.sliding_window_view(a, size, axis=d % a.ndim)
+        return windows[(slice(None),) * (d % a.ndim) + (slice(None, None, step),)]
+
+    assert_forward(lambda t: t.unfold(d, size, step), ref, x)
+    assert_forward(lambda t: t.unfold(dimension=d, size=size, step=step), ref, x, dtype=np.float32)
+    assert_gradients(lambda t: t.unfold(d, size, step), x)  # overlapping windows add up
+
+
 def test_pieces_are_views():
     x = tg.arange(12.0).reshape(3, 4)
     a, b = x.split([1, 3], dim=1)
@@ -419,6 +462,8 @@ def test_pieces_are_views():
         x.fill_(0)
     assert a.sum().item() == b.sum().item() == row.sum().item() == 0.0
     assert x.narrow(1, 1, 2)._data.base is not None and x.chunk(2)[0]._data.base is not None
+    assert np.shares_memory(x.tensor_split(2, 1)[1].numpy(), x.numpy())
+    assert np.shares_memory(x.unfold(1, 2, 1).numpy(), x.numpy())
 
 
 # ---------------------------------------------------------------------- rearranging values
@@ -512,6 +557,8 @@ SHAPE_OPS = {
     "unbind": lambda t: t.unbind(1)[2],
     "select": lambda t: t.select(1, 0),
     "narrow": lambda t: t.narrow(2, 1, 2),
+    "tensor_split": lambda t: t.tensor_split(2, 2)[1],
+    "unfold": lambda t: t.unfold(2, 2, 1),
     "flip": lambda t: t.flip(0, 1),
     "roll": lambda t: t.roll(1, 2),
     "tril": lambda t: t.tril(),
@@ -741,6 +788,28 @@ BAD = [
      TypeError, r"flip: got dims both as positional arguments"),
     (lambda: tg.zeros(2, 3).repeat(1, 2, repeats=(1, 2)),
      TypeError, r"repeat: got repeats both as positional arguments"),
+    (lambda: tg.arange(3.0).unfold(0, 4, 1),
+     RuntimeError, r"unfold: maximum size for tensor at dimension 0 is 3 but size is 4"),
+    (lambda: tg.tensor(1.0).unfold(0, 2, 1),
+     RuntimeError, r"unfold: maximum size for tensor at dimension 0 is 1 but size is 2"),
+    (lambda: tg.arange(3.0).unfold(0, 2, 0),
+     RuntimeError, r"unfold: step is 0 but must be > 0"),
+    (lambda: tg.arange(3.0).unfold(0, -1, 1),
+     RuntimeError, r"unfold: size is -1 but must be >= 0"),
+    (lambda: tg.arange(3.0).unfold(1, 1, 1),
+     IndexError, r"unfold: dim 1 is out of range"),
+    (lambda: tg.arange(3.0).unfold(0, 2.0, 1),
+     TypeError, r"unfold: size must be an int, got float"),
+    (lambda: tg.zeros(7).tensor_split(0),
+     RuntimeError, r"tensor_split: number of sections must be larger than 0, got 0"),
+    (lambda: tg.tensor(1.0).tensor_split(1),
+     RuntimeError, r"tensor_split: expected at least a 1-dimensional tensor"),
+    (lambda: tg.zeros(7).tensor_split(tg.tensor([[1]])),
+     RuntimeError, r"tensor_split: expected tensor_indices_or_sections to be a zero-dimensional or one-dimensional"),
+    (lambda: tg.zeros(7).tensor_split(tg.tensor([1.0])),
+     RuntimeError, r"tensor_split: expected tensor_indices_or_sections to have dtype of int64, but got float32"),
+    (lambda: tg.zeros(7).tensor_split(2, sections=2),
+     TypeError, r"tensor_split: expected exactly one of indices_or_sections, sections"),
 ]
 
 
@@ -772,6 +841,8 @@ SECOND_ORDER = {
     "split": (lambda x: x.split(2, 1)[1] ** 2, [(2, 5)]),
     "unbind": (lambda x: x.unbind(1)[1] ** 2, [(2, 3)]),
     "narrow": (lambda x: x.narrow(1, 1, 2) ** 2, [(2, 4)]),
+    "tensor_split": (lambda x: x.tensor_split([1, 3], 1)[1] ** 2, [(2, 4)]),
+    "unfold": (lambda x: x.unfold(1, 3, 1) ** 2, [(2, 5)]),
     "flip": (lambda x: x.flip(0) ** 2, [(2, 3)]),
     "roll": (lambda x: x.roll(1, 1) ** 2, [(2, 3)]),
     "roll_flat": (lambda x: x.roll(2) ** 2, [(2, 3)]),
@@ -895,6 +966,11 @@ TORCH_CASES = {
     "roll": (lambda L, x: x.roll((1, -2), (0, 2)), [(2, 3, 4)]),
     "roll_flat": (lambda L, x: x.roll(5), [(2, 3, 4)]),
     "narrow": (lambda L, x: x.narrow(1, -2, 2), [(2, 3, 4)]),
+    "tensor_split": (lambda L, x: x.tensor_split(3, 2), [(2, 3, 7)]),
+    "tensor_split_indices": (lambda L, x: L.tensor_split(x, [-2, 1, 9], dim=1), [(2, 5)]),
+    "unfold": (lambda L, x: x.unfold(1, 3, 2), [(2, 7, 3)]),
+    "unfold_overlapping": (lambda L, x: x.unfold(-1, 3, 1), [(2, 5)]),
+    "unfold_0d": (lambda L, x: x.unfold(0, 1, 4), [()]),
     "diagonal": (lambda L, x: x.diagonal(1, 2, 0), [(3, 2, 4)]),
     "diag": (lambda L, x: L.diag(x, -1), [(3,)]),
     "tril": (lambda L, x: x.tril(-1), [(2, 3, 4)]),
@@ -979,6 +1055,8 @@ NODE_NAMES = {  # op -> (call, PyTorch's node name); x is (2, 3, 4), m is (3, 3)
     "unbind": (lambda L, x, m, v: m.unbind(0)[2], "UnbindBackward0"),
     "select": (lambda L, x, m, v: m.select(0, 1), "SelectBackward0"),
     "narrow": (lambda L, x, m, v: m.narrow(0, 1, 2), "SliceBackward0"),
+    "tensor_split": (lambda L, x, m, v: v.tensor_split(3)[1], "SliceBackward0"),
+    "unfold": (lambda L, x, m, v: v.unfold(0, 2, 1), "UnfoldBackward0"),
     "flip": (lambda L, x, m, v: v.flip(0), "FlipBackward0"),
     "fliplr": (lambda L, x, m, v: m.fliplr(), "FlipBackward0"),
     "flipud": (lambda L, x, m, v: m.flipud(), "FlipBackward0"),

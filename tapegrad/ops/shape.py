@@ -1,11 +1,15 @@
 """Shape ops: views and rearrangements. Each gradient rearranges the gradient back.
 
-Views share memory with their input, as in numpy and PyTorch: reshape (when it can), view, flatten, unflatten,
-squeeze, unsqueeze, transpose, permute, movedim, expand, narrow, select, split, chunk, unbind, diagonal. The
-others (cat, stack, repeat, tile, flip, roll, tril, triu, diag) copy.
+Views share memory with their input, as in numpy and PyTorch: view, reshape/flatten (when they can), unflatten,
+squeeze, unsqueeze, transpose, t, T, mT, permute, movedim, expand, narrow, select, split, chunk, unbind,
+tensor_split, unfold, diagonal. ``record`` registers each as a view of its base, so an in-place write through a
+view reaches the base (and the other views), in both grad modes (``autograd/inplace.py``). A view whose
+elements share memory (expand, overlapping unfold windows) is read-only; the outputs of split, chunk and unbind
+may not be written under grad mode (as in PyTorch). The others (cat, stack, repeat, tile, flip, roll, tril,
+triu, diag) copy.
 
-Gradients of pieces (narrow, select, split, chunk, unbind) are scattered into zeros with ``xp.add_at``, which
-is ``add_at`` on the tensor path, so they are differentiable again.
+Gradients of pieces (narrow, select, split, chunk, unbind, unfold) are scattered into zeros with ``xp.add_at``,
+which is ``add_at`` on the tensor path, so they are differentiable again.
 """
 
 from __future__ import annotations
@@ -18,13 +22,14 @@ import operator
 import numpy as np
 
 from .. import dtypes
-from ..autograd.declare import Size, Tensor, op, record, wrap
+from ..autograd.declare import Size, Tensor, op, record
 from ..autograd.declare import check_dim as _check_dim
+from ..autograd.inplace import mark_multi_output
 
 __all__ = ["reshape", "view", "view_as", "reshape_as", "flatten", "unflatten", "unsqueeze", "squeeze",
            "transpose", "swapaxes", "swapdims", "permute", "t", "adjoint", "movedim", "moveaxis", "expand",
            "expand_as", "broadcast_to", "broadcast_tensors", "broadcast_shapes", "meshgrid", "repeat", "tile", "cat",
-           "concat", "concatenate", "stack", "hstack", "vstack", "split", "chunk", "unbind", "select",
+           "concat", "concatenate", "stack", "hstack", "vstack", "split", "chunk", "unbind", "tensor_split", "select",
            "narrow", "flip", "fliplr", "flipud", "roll", "tril", "triu", "diagonal", "diag"]
 
 
@@ -162,13 +167,18 @@ def view(input: Tensor, *shape) -> Tensor:
 def _view_dtype(input, dtype):
     dtype = dtypes.as_dtype(dtype)
     x = input._data
-    if dtype == x.dtype:
-        return view(input, x.shape)
     try:
-        return wrap(x.view(dtype))
+        out = x.view(dtype)
     except ValueError as e:
         raise RuntimeError(f"view: cannot view a tensor of dtype {x.dtype} and shape {tuple(x.shape)} as "
                            f"{dtype}: {e}") from None
+    # Not differentiable (as PyTorch, even to the same dtype), but it shares memory and versions with input:
+    # a view of its detached alias.
+    return record(out, (input.detach(),), _no_gradient_rule, "ViewBackward0")
+
+
+def _no_gradient_rule(xp, g, out, x):
+    raise RuntimeError("view(dtype) is not differentiable")
 
 
 @op
@@ -228,6 +238,8 @@ def flatten(input: Tensor, start_dim: int = 0, end_dim: int = -1) -> Tensor:
                            f"(tensor of shape {tuple(shape)})")
     if n == 0:
         return reshape(input, (1,))
+    if s == e:
+        return input  # nothing to merge: the tensor itself, as PyTorch
     return reshape(input, shape[:s] + (math.prod(shape[s:e + 1]),) + shape[e + 1:])
 
 
@@ -458,20 +470,26 @@ def expand(input: Tensor, *sizes) -> Tensor:
     if lead and builtins.min(sizes[:lead]) < 0:
         raise RuntimeError(f"expand: sizes {list(sizes)} must be non-negative in the new leading dimensions "
                            f"(-1 is not allowed there; tensor shape {tuple(shape)})")
-    target, new_strides = list(sizes), [0] * len(sizes)
+    wanted, new_strides = list(sizes), [0] * len(sizes)
     for i, s in enumerate(shape):
         t = sizes[lead + i]
         if t == s or t == -1:
-            target[lead + i], new_strides[lead + i] = s, strides[i]
+            wanted[lead + i], new_strides[lead + i] = s, strides[i]
         elif s != 1 or t < 0:
             raise RuntimeError(f"expand: the expanded size {list(sizes)} must match the existing size "
                                f"{list(shape)} at non-singleton dimensions")
-    if x.flags.c_contiguous and x.size:
+    target = tuple(wanted)
+    if not x.size or not any(t > 1 for t, st in zip(target, new_strides) if st == 0):
+        # no element shared (only unit dims are broadcast, or no element at all): a writable view, as PyTorch
+        out = x.reshape((1,) * lead + shape)
+        if out.shape != target:
+            out = out[tuple(slice(0, t) for t in target)]
+    elif x.flags.c_contiguous and x.size:
         # NOTE: np.broadcast_to costs ~6 us per call; a zero-stride ndarray over the same buffer ~1.5 us
-        out = np.ndarray(tuple(target), x.dtype, x, 0, tuple(new_strides))
-        out.flags.writeable = False
+        out = np.ndarray(target, x.dtype, x, 0, tuple(new_strides))
+        out.flags.writeable = False  # several elements share one location: PyTorch refuses writes into them
     else:
-        out = np.broadcast_to(x, tuple(target))
+        out = np.broadcast_to(x, target)
 
     return record(out, (input,), _identity_rule, "ExpandBackward0")  # the engine sums the broadcast dims back
 
@@ -505,11 +523,11 @@ def broadcast_shapes(*shapes) -> Size:
     >>> tg.broadcast_shapes((3, 1), (4,))
     tapegrad.Size([3, 4])
     """
-    shapes = [(s,) if _is_int(s) else tuple(s) for s in shapes]
+    given = [(s,) if _is_int(s) else tuple(s) for s in shapes]
     try:
-        return Size(np.broadcast_shapes(*shapes))
+        return Size(np.broadcast_shapes(*given))
     except ValueError:
-        raise RuntimeError(f"broadcast_shapes: shapes {', '.join(str(s) for s in shapes)} cannot be "
+        raise RuntimeError(f"broadcast_shapes: shapes {', '.join(str(s) for s in given)} cannot be "
                            "broadcast together (sizes must be equal or 1, aligned from the right)") from None
 
 
@@ -667,14 +685,11 @@ def cat(tensors, dim: int = 0, *, axis: int | None = None, out=None) -> Tensor:
     lead = (slice(None),) * d
     pieces = [lead + (slice(a, b),) for a, b in zip(bounds[:-1], bounds[1:], strict=True)]
 
-    if len(pieces) == 1:  # a rule of one input returns its gradient (not a tuple)
-        def rule(xp, g, out, x):
-            return g
-    else:
-        def rule(xp, need, g, out, *xs):
-            return tuple(g[p] if n else None for p, n in zip(pieces, need))
+    def rule(xp, need, g, out, *xs):
+        return tuple(g[p] if n else None for p, n in zip(pieces, need))
 
-    return record(result, tuple(tensors), rule, "CatBackward0")
+    # a rule of one input returns its gradient (not a tuple)
+    return record(result, tuple(tensors), rule if len(pieces) > 1 else _identity_rule, "CatBackward0")
 
 
 concat = concatenate = cat
@@ -715,14 +730,13 @@ def stack(tensors, dim: int = 0, *, out=None) -> Tensor:
     d = _dim("stack", dim, len(shape) + 1)
     lead = (slice(None),) * d
 
-    if len(tensors) == 1:  # a rule of one input returns its gradient (not a tuple)
-        def rule(xp, g, out, x):
-            return g[lead + (0,)]
-    else:
-        def rule(xp, need, g, out, *xs):
-            return tuple(g[lead + (k,)] if n else None for k, n in enumerate(need))
+    def rule(xp, need, g, out, *xs):
+        return tuple(g[lead + (k,)] if n else None for k, n in enumerate(need))
 
-    return record(np.stack(arrays, axis=d), tuple(tensors), rule, "StackBackward0")
+    def rule_one(xp, g, out, x):  # a rule of one input returns its gradient (not a tuple)
+        return g[lead + (0,)]
+
+    return record(np.stack(arrays, axis=d), tuple(tensors), rule if len(tensors) > 1 else rule_one, "StackBackward0")
 
 
 def hstack(tensors) -> Tensor:
@@ -812,6 +826,8 @@ def split(tensor: Tensor, split_size_or_sections, dim: int = 0) -> tuple[Tensor,
     """
     shape = tensor._data.shape
     d = _dim("split", dim, len(shape))
+    if not shape:
+        raise RuntimeError("split: expects at least a 1-dimensional tensor, got a 0-d tensor")
     n = shape[d]
     if isinstance(split_size_or_sections, (tuple, list)):
         name = "SplitWithSizesBackward0"
@@ -826,9 +842,16 @@ def split(tensor: Tensor, split_size_or_sections, dim: int = 0) -> tuple[Tensor,
             raise RuntimeError(f"split: split_size must be positive (or 0 only for an empty dimension), got "
                                f"{size} for dimension {d} of size {n}")
         sizes = [size] * (n // size) + ([n % size] if n % size else []) if n else [0]
+    return _split(tensor, d, sizes, name)
+
+
+def _split(input, d, sizes, name):
+    """The pieces of ``sizes`` along dim ``d``: views that PyTorch forbids writing into under grad mode."""
     bounds = list(itertools.accumulate(sizes, initial=0))
     lead = (slice(None),) * d
-    return tuple(_piece(tensor, lead + (slice(a, b),), name) for a, b in zip(bounds[:-1], bounds[1:], strict=True))
+    pieces = tuple(_piece(input, lead + (slice(a, b),), name) for a, b in zip(bounds[:-1], bounds[1:], strict=True))
+    mark_multi_output(pieces, name)
+    return pieces
 
 
 @op
@@ -844,8 +867,13 @@ def chunk(input: Tensor, chunks: int, dim: int = 0) -> tuple[Tensor, ...]:
         raise RuntimeError(f"chunk: expects `chunks` to be greater than 0, got {chunks}")
     shape = input._data.shape
     d = _dim("chunk", dim, len(shape))
+    if not shape:
+        raise RuntimeError("chunk: expects at least a 1-dimensional tensor, got a 0-d tensor")
     n = shape[d]
-    return split(input, -(-n // chunks) if n else 0, d)
+    if not n:
+        return _split(input, d, [0], "SplitBackward0")
+    size = -(-n // chunks)
+    return _split(input, d, [size] * (n // size) + ([n % size] if n % size else []), "SplitBackward0")
 
 
 @op
@@ -861,7 +889,117 @@ def unbind(input: Tensor, dim: int = 0) -> tuple[Tensor, ...]:
     if not shape:
         raise RuntimeError("unbind: a 0-d tensor cannot be unbound")
     lead = (slice(None),) * d
-    return tuple(_piece(input, lead + (i,), "UnbindBackward0") for i in range(shape[d]))
+    pieces = tuple(_piece(input, lead + (i,), "UnbindBackward0") for i in range(shape[d]))
+    mark_multi_output(pieces, "UnbindBackward0")
+    return pieces
+
+
+@op
+def tensor_split(input: Tensor, indices_or_sections=None, dim: int = 0, *, sections: int | None = None,
+                 indices=None, tensor_indices_or_sections: Tensor | None = None) -> tuple[Tensor, ...]:
+    """tensor_split(input, indices_or_sections, dim=0): views of ``input`` cut along ``dim``: into
+    ``sections`` pieces as equal as possible (the first ``size % sections`` one longer), or at the given
+    ``indices`` (``x[:i0], x[i0:i1], ..., x[ik:]``, Python's slicing rules). A 0-d or 1-d int64 tensor is a
+    number of sections or a list of indices.
+
+    >>> import tapegrad as tg
+    >>> [t.tolist() for t in tg.arange(7).tensor_split(3)]
+    [[0, 1, 2], [3, 4], [5, 6]]
+    >>> [t.tolist() for t in tg.arange(7).tensor_split([1, 5])]
+    [[0], [1, 2, 3, 4], [5, 6]]
+    """
+    given = [v for v in (indices_or_sections, sections, indices, tensor_indices_or_sections) if v is not None]
+    if len(given) != 1:
+        raise TypeError("tensor_split: expected exactly one of indices_or_sections, sections, indices or "
+                        f"tensor_indices_or_sections, got {len(given)}")
+    how = given[0]
+    shape = input._data.shape
+    if not shape:
+        raise RuntimeError("tensor_split: expected at least a 1-dimensional tensor, but got a tensor with 0 dims")
+    d = _dim("tensor_split", dim, len(shape))
+    if isinstance(how, Tensor):
+        t = how._data
+        if t.ndim > 1:
+            raise RuntimeError("tensor_split: expected tensor_indices_or_sections to be a zero-dimensional or "
+                               f"one-dimensional tensor, but got a tensor with {t.ndim} dims")
+        if t.dtype != np.int64:
+            raise RuntimeError(f"tensor_split: expected tensor_indices_or_sections to have dtype of int64, but "
+                               f"got {t.dtype}")
+        how = int(t) if t.ndim == 0 else t.tolist()
+    n = shape[d]
+    lead = (slice(None),) * d
+    if isinstance(how, (tuple, list)):
+        cuts = _sizes("tensor_split", (how,))
+        bounds = [slice(a, b) for a, b in zip((0,) + cuts, cuts + (None,), strict=True)]
+    else:
+        if isinstance(how, bool):
+            raise TypeError("tensor_split: sections must be an int, got bool")
+        k = operator.index(how)
+        if k <= 0:
+            raise RuntimeError(f"tensor_split: number of sections must be larger than 0, got {k}")
+        size, extra = divmod(n, k)
+        starts = list(itertools.accumulate((size + (i < extra) for i in range(k)), initial=0))
+        bounds = [slice(a, b) for a, b in zip(starts[:-1], starts[1:], strict=True)]
+    # Python's slicing (negative and out-of-range cuts) made explicit, so each piece is a basic-index view
+    return tuple(_piece(input, lead + (slice(*b.indices(n)[:2]),), "SliceBackward0") for b in bounds)
+
+
+@op(methods=("unfold",), xp_name=False)
+def unfold(input: Tensor, dimension: int, size: int, step: int) -> Tensor:
+    """Tensor.unfold(dimension, size, step): every slice of ``size`` elements along ``dimension``, ``step``
+    apart, as a new last dimension: a view (no copy). Windows that overlap share memory, so such a view is
+    read-only.
+
+    >>> import tapegrad as tg
+    >>> tg.arange(6).unfold(0, 3, 2)
+    tensor([[0, 1, 2],
+            [2, 3, 4]])
+    """
+    x = input._data
+    d = _dim("unfold", dimension, x.ndim)
+    for what, v in (("size", size), ("step", step)):
+        if not _is_int(v) or isinstance(v, bool):
+            raise TypeError(f"unfold: {what} must be an int, got {type(v).__name__}")
+    size, step = operator.index(size), operator.index(step)
+    n = x.shape[d] if x.ndim else 1
+    if size < 0:
+        raise RuntimeError(f"unfold: size is {size} but must be >= 0")
+    if size > n:
+        raise RuntimeError(f"unfold: maximum size for tensor at dimension {d} is {n} but size is {size}")
+    if step <= 0:
+        raise RuntimeError(f"unfold: step is {step} but must be > 0")
+    if not x.ndim:  # a 0-d tensor is one window of size 0 or 1
+        return record(x.reshape(1)[:size], (input,), _unfold_0d_rule, "UnfoldBackward0")
+    windows = (n - size) // step + 1
+    shape = x.shape[:d] + (windows,) + x.shape[d + 1:] + (size,)
+    strides = x.strides[:d] + (x.strides[d] * step,) + x.strides[d + 1:] + (x.strides[d],)
+    out = _strided_view(x, shape, strides, writeable=step >= size or windows <= 1 or not size)
+    index = (slice(None),) * d + (np.arange(windows)[:, None] * step + np.arange(size),)
+    in_shape = x.shape
+
+    def rule(xp, g, out, x):
+        # each window's gradient back to its elements (overlapping windows add up)
+        return xp.add_at(in_shape, index, xp.moveaxis(g, -1, d + 1))
+
+    return record(out, (input,), rule, "UnfoldBackward0")
+
+
+def _unfold_0d_rule(xp, g, out, x):
+    return g.sum()
+
+
+def _strided_view(x, shape, strides, writeable):
+    """A numpy view of ``x``'s memory with ``shape`` and byte ``strides``, whose base is ``x``'s (so ``record``
+    registers it as a view of ``x``'s tensor)."""
+    owner = x if x.base is None else x.base
+    if isinstance(owner, np.ndarray) and (owner.flags.c_contiguous or owner.flags.f_contiguous):
+        offset = x.__array_interface__["data"][0] - owner.__array_interface__["data"][0]
+        out = np.ndarray(shape, x.dtype, owner, offset, strides)
+        if not (writeable and x.flags.writeable):
+            out.flags.writeable = False
+        return out
+    # memory numpy cannot hand out again as a buffer: a read-only view (writes refused, never lost)
+    return np.lib.stride_tricks.as_strided(x, shape, strides, writeable=False)
 
 
 # ---------------------------------------------------------------------- rearranging values
@@ -985,7 +1123,7 @@ def _triangle(op, fn, input, diagonal):
 @op
 def diagonal(input: Tensor, offset: int = 0, dim1: int = 0, dim2: int = 1) -> Tensor:
     """diagonal(input, offset=0, dim1=0, dim2=1): the diagonal of the (dim1, dim2) planes, as the last dim
-    (a read-only view).
+    (a view: writes into it reach ``input``).
 
     >>> import tapegrad as tg
     >>> tg.arange(9).reshape(3, 3).diagonal(1)
@@ -1002,6 +1140,8 @@ def _diagonal(op, input, offset, dim1, dim2, copy):
         raise RuntimeError(f"{op}: dim1 and dim2 cannot be identical, got {dim1} and {dim2}")
     offset = operator.index(offset)
     out = np.diagonal(x, offset, d1, d2)
+    if not copy and x.flags.writeable:
+        out.flags.writeable = True  # NOTE: numpy hands out read-only diagonals; PyTorch's is a writable view
     n = out.shape[-1]
     rows = np.arange(builtins.max(-offset, 0), builtins.max(-offset, 0) + n)
     cols = np.arange(builtins.max(offset, 0), builtins.max(offset, 0) + n)
