@@ -3,7 +3,7 @@ order."""
 
 import numpy as np
 import pytest
-from hypothesis import given
+from hypothesis import example, given
 from hypothesis import strategies as st
 
 import tapegrad as tg
@@ -367,18 +367,23 @@ def test_split(data):
     assert_gradients(lambda t: tg.split(t, sizes, d), x)
 
 
-@given(st.data())
-def test_chunk(data):
-    x = data.draw(arrays(shape=shapes(min_dims=1, max_dims=3, max_side=5)))
-    d = data.draw(st.integers(0, x.ndim - 1))
-    chunks = data.draw(st.integers(1, 6))
+@given(arrays(shape=shapes(min_dims=1, max_dims=3, min_side=0, max_side=5)), st.integers(0, 2), st.integers(1, 6))
+@example(np.zeros(0), 0, 4)  # issue 9: PyTorch gives 4 empty chunks, not 1
+@example(np.zeros((2, 0)), 1, 3)
+@example(np.zeros((3, 2)), 0, 4)  # fewer chunks than asked
+def test_chunk(x, d, chunks):
+    d %= x.ndim
     n = x.shape[d]
-    size = -(-n // chunks)
-    pieces = x.swapaxes(0, d)
-    want = [pieces[i:i + size].swapaxes(0, d) for i in range(0, n, size)]
+    if n == 0:  # an empty dim: `chunks` empty pieces (PyTorch's split_with_sizes of zeros)
+        want = [x] * chunks
+    else:
+        size = -(-n // chunks)
+        pieces = x.swapaxes(0, d)
+        want = [pieces[i:i + size].swapaxes(0, d) for i in range(0, n, size)]
     got = tg.tensor(x).chunk(chunks, d)
     assert len(got) == len(want) <= chunks
     for g, w in zip(got, want, strict=True):
+        assert g.shape == w.shape
         np.testing.assert_array_equal(g.numpy(), w)
     assert_gradients(lambda t: tg.chunk(t, chunks, dim=d), x)
 
@@ -963,6 +968,7 @@ TORCH_CASES = {
     "split": (lambda L, x: x.split(2, 1), [(2, 5)]),
     "chunk": (lambda L, x: x.chunk(3, 1), [(2, 5)]),
     "chunk_fewer": (lambda L, x: x.chunk(4, 0), [(6,)]),
+    "chunk_empty": (lambda L, x: x.chunk(4, 1), [(2, 0)]),
     "roll": (lambda L, x: x.roll((1, -2), (0, 2)), [(2, 3, 4)]),
     "roll_flat": (lambda L, x: x.roll(5), [(2, 3, 4)]),
     "narrow": (lambda L, x: x.narrow(1, -2, 2), [(2, 3, 4)]),
@@ -1057,6 +1063,7 @@ NODE_NAMES = {  # op -> (call, PyTorch's node name); x is (2, 3, 4), m is (3, 3)
     "narrow": (lambda L, x, m, v: m.narrow(0, 1, 2), "SliceBackward0"),
     "tensor_split": (lambda L, x, m, v: v.tensor_split(3)[1], "SliceBackward0"),
     "unfold": (lambda L, x, m, v: v.unfold(0, 2, 1), "UnfoldBackward0"),
+    "chunk_empty": (lambda L, x, m, v: v[:0].chunk(3)[2], "SplitWithSizesBackward0"),
     "flip": (lambda L, x, m, v: v.flip(0), "FlipBackward0"),
     "fliplr": (lambda L, x, m, v: m.fliplr(), "FlipBackward0"),
     "flipud": (lambda L, x, m, v: m.flipud(), "FlipBackward0"),

@@ -858,6 +858,8 @@ def _split(input, d, sizes, name):
 def chunk(input: Tensor, chunks: int, dim: int = 0) -> tuple[Tensor, ...]:
     """chunk(input, chunks, dim=0): split into ``chunks`` views of ceil(size / chunks) (maybe fewer pieces).
 
+    An empty dim gives ``chunks`` empty pieces, as in PyTorch.
+
     >>> import tapegrad as tg
     >>> [tuple(p.shape) for p in tg.zeros(5).chunk(3)]
     [(2,), (2,), (1,)]
@@ -870,8 +872,8 @@ def chunk(input: Tensor, chunks: int, dim: int = 0) -> tuple[Tensor, ...]:
     if not shape:
         raise RuntimeError("chunk: expects at least a 1-dimensional tensor, got a 0-d tensor")
     n = shape[d]
-    if not n:
-        return _split(input, d, [0], "SplitBackward0")
+    if not n:  # an empty dim gives `chunks` empty pieces (PyTorch's split_with_sizes)
+        return _split(input, d, [0] * chunks, "SplitWithSizesBackward0")
     size = -(-n // chunks)
     return _split(input, d, [size] * (n // size) + ([n % size] if n % size else []), "SplitBackward0")
 
