@@ -346,6 +346,114 @@ def test_cat_skips_empty_1d_tensors_like_pytorch():
     np.testing.assert_array_equal(x.grad.numpy(), np.full((2, 3), 2.0))
 
 
+DTYPE_NAMES = ["bool", "uint8", "int8", "int16", "int32", "int64", "float16", "float32", "float64"]
+
+
+def _join_dtype(names):
+    """PyTorch's dtype of joining dimensioned tensors, written out: the highest category (bool < integer <
+    floating) wins, then numpy's promotion among the dtypes of that category (PyTorch's table agrees there)."""
+    dts = [np.dtype(n) for n in names]
+    category = lambda d: {"b": 0, "f": 2}.get(d.kind, 1)  # noqa: E731
+    top = max(category(d) for d in dts)
+    out = dts[0] if category(dts[0]) == top else None
+    for d in dts:
+        if category(d) == top:
+            out = d if out is None else np.promote_types(out, d)
+    return out
+
+
+@st.composite
+def cat_inputs(draw):
+    """Tensors to cat along dim ``d``: random dtypes, some legacy empty 1-d tensors (shape (0,)) among them."""
+    base = draw(shapes(min_dims=1, max_dims=3, max_side=3))
+    d = draw(st.integers(0, len(base) - 1))
+    items = []
+    for k in range(draw(st.integers(1, 4))):
+        name = draw(st.sampled_from(DTYPE_NAMES))
+        if draw(st.integers(0, 3)) == 0:
+            shape = (0,)
+        else:
+            shape = base[:d] + (draw(st.integers(0, 3)),) + base[d + 1:]
+        values = (np.arange(int(np.prod(shape))).reshape(shape) % 3 + k).astype(name)
+        items.append((values, name, name.startswith("float") and draw(st.booleans())))
+    return items, d
+
+
+@given(cat_inputs())
+@example(([(np.array([3]), "int64", False), (np.zeros(0, np.float32), "float32", False)], 0))  # issue 9
+@example(([(np.ones((2, 3)), "float32", True), (np.zeros(0), "float64", True)], 1))
+@example(([(np.zeros(0), "float16", True), (np.zeros(0, np.int64), "int64", False)], 0))
+@example(([(np.array([[1]]), "int64", False), (np.zeros(0), "float32", True)], 1))
+def test_cat_promotes_and_skips_legacy_empty_tensors_like_pytorch(case):
+    items, d = case
+    xs = [tg.tensor(v, dtype=getattr(tg, name), requires_grad=rg) for v, name, rg in items]
+    out = tg.cat(xs, d)
+    dtype = _join_dtype([name for _, name, _ in items])
+    kept = [v for v, _, _ in items if v.shape != (0,)]
+    want = np.concatenate(kept, axis=d).astype(dtype) if kept else np.zeros(0, dtype)
+    assert out.dtype == dtype and out.shape == want.shape
+    np.testing.assert_array_equal(out.numpy(force=True), want)
+    assert out.requires_grad == any(rg for _, _, rg in items)  # skipped tensors too, as PyTorch
+    if out.requires_grad:
+        weights = np.arange(out.numel(), dtype=np.float64).reshape(out.shape)
+        (out * tg.tensor(weights, dtype=out.dtype)).sum().backward()
+        start = 0
+        for x, (v, name, rg) in zip(xs, items):
+            if v.shape == (0,):
+                assert x.grad is None if not rg else (x.grad.shape == (0,) and x.grad.dtype == x.dtype)
+                continue
+            part = np.take(weights, range(start, start + v.shape[d]), axis=d)
+            start += v.shape[d]
+            if rg:
+                np.testing.assert_array_equal(x.grad.numpy(), part.astype(name))
+
+
+@given(cat_inputs())
+@example(([(np.array([3]), "int64", False), (np.zeros(0, np.float32), "float32", False)], 0))
+def test_cat_of_legacy_empty_tensors_matches_pytorch(case):
+    torch = pytest.importorskip("torch")
+    items, d = case
+    results = []
+    for L in (torch, tg):
+        xs = [L.tensor(v, dtype=getattr(L, name), requires_grad=rg) for v, name, rg in items]
+        out = L.cat(xs, d)
+        grads = []
+        if out.requires_grad:
+            out.double().sum().backward()
+            grads = [None if x.grad is None else x.grad.numpy() for x in xs]
+        results.append((str(out.dtype).split(".")[-1], out.detach().numpy(), out.requires_grad, grads))
+    (td, tv, tr, tgr), (gd, gv, gr, ggr) = results
+    assert (td, tr) == (gd, gr)
+    np.testing.assert_array_equal(gv, tv)
+    for a, b in zip(tgr, ggr, strict=True):
+        assert (a is None) == (b is None)
+        if a is not None:
+            assert a.shape == b.shape
+            np.testing.assert_array_equal(b, a)
+
+
+@given(st.lists(st.sampled_from(DTYPE_NAMES), min_size=1, max_size=4), st.sampled_from([(), (2,), (1, 2)]))
+@example(["float32", "int64", "float64"], ())  # issue 9: 0-d tensors are not weak in stack
+@example(["int8", "int64"], ())
+def test_stack_hstack_vstack_promote_every_input_like_pytorch(names, shape):
+    xs = [tg.ones(shape, dtype=getattr(tg, n)) for n in names]
+    dtype = _join_dtype(names)
+    for op in (tg.stack, tg.hstack, tg.vstack):
+        assert op(xs).dtype == dtype, op.__name__
+    assert tg.cat([x.reshape(-1) for x in xs]).dtype == dtype
+
+
+def test_stack_hstack_vstack_dtypes_match_pytorch():
+    torch = pytest.importorskip("torch")
+    for names in (["float32", "int64", "float64"], ["int8", "int64"], ["bool", "uint8", "int8"],
+                  ["float16", "int64", "bool"], ["uint8", "float16", "float32"]):
+        for shape in ((), (2,), (1, 2)):
+            for op in ("stack", "hstack", "vstack"):
+                got = getattr(tg, op)([tg.ones(shape, dtype=getattr(tg, n)) for n in names]).dtype
+                want = getattr(torch, op)([torch.ones(shape, dtype=getattr(torch, n)) for n in names]).dtype
+                assert str(got) == str(want).split(".")[-1], (op, names, shape)
+
+
 # ---------------------------------------------------------------------- pieces
 @given(st.data())
 def test_split(data):

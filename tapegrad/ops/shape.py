@@ -645,69 +645,88 @@ def _tensor_list(op, tensors):
 
 
 def _promoted(tensors):
-    """The tensors cast to their common dtype under PyTorch's promotion rules."""
-    first = tensors[0]._data.dtype
-    if all(t._data.dtype == first for t in tensors):
-        return tensors
-    ref = tensors[0]._data
-    for t in tensors[1:]:
-        ref = np.empty((1,), dtypes.promote(ref, t._data))
-    return [t if t._data.dtype == ref.dtype else t.type(ref.dtype) for t in tensors]
+    """The tensors cast to the dtype of joining them, as PyTorch: the highest category (bool, integer, floating)
+    wins, and within it the promoted type of all of them; every input counts as dimensioned (cat refuses 0-d
+    tensors, and stack, hstack and vstack join 1-d or larger views of them, so a 0-d float64 tensor does promote
+    float32 ones here)."""
+    dtype = tensors[0]._data.dtype
+    for t in tensors:
+        other = t._data.dtype
+        if other != dtype:
+            a, b = dtypes.category(dtype), dtypes.category(other)
+            dtype = dtype if a > b else other if b > a else np.promote_types(dtype, other)
+    return [t if t._data.dtype == dtype else t.type(dtype) for t in tensors]
 
 
 def cat(tensors, dim: int = 0, *, axis: int | None = None, out=None) -> Tensor:
     """cat(tensors, dim=0): join tensors along an existing dimension (dtypes are promoted).
 
+    As in PyTorch, 1-d empty tensors (shape ``(0,)``) are skipped whatever the other shapes (a legacy rule),
+    though they still take part in the result's dtype and get a gradient.
+
     >>> import tapegrad as tg
     >>> tg.cat([tg.zeros(2, 3), tg.ones(1, 3)]).shape
     tapegrad.Size([3, 3])
+    >>> tg.cat([tg.tensor([1, 2]), tg.tensor([])])  # the empty float tensor makes the result float
+    tensor([1., 2.])
     """
     if out is not None:
         raise TypeError("cat: out= is not supported; assign the result instead")
     tensors = _tensor_list("cat", tensors)
     if axis is not None:
         dim = axis
-    if len(tensors) > 1 and any(t._data.shape == (0,) for t in tensors):
-        # PyTorch's legacy rule: empty 1-d tensors are skipped.
-        tensors = [t for t in tensors if t._data.shape != (0,)] or tensors[:1]
-    tensors = _promoted(tensors)
-    arrays = [t._data for t in tensors]
-    n = arrays[0].ndim
-    for k, a in enumerate(arrays):
-        if a.ndim == 0:
+    for k, t in enumerate(tensors):
+        if t._data.ndim == 0:
             raise RuntimeError(f"cat: zero-dimensional tensor (at position {k}) cannot be concatenated")
-    d = _dim("cat", dim, n)
+    tensors = _promoted(tensors)
+    kept = [(k, t._data) for k, t in enumerate(tensors) if t._data.shape != (0,)]
+    if not kept:  # only legacy empty tensors: the dim is not checked (PyTorch's legacy_cat_wrap_dim)
+        return record(tensors[0]._data.copy(), tuple(tensors), _cat_rule([None] * len(tensors)), "CatBackward0")
+    d = _dim("cat", dim, kept[0][1].ndim)
     try:
-        result = np.concatenate(arrays, axis=d)
+        result = np.concatenate([a for _, a in kept], axis=d)
     except ValueError:
-        raise _join_error("cat", arrays, d) from None
-    bounds = list(itertools.accumulate((a.shape[d] for a in arrays), initial=0))
-    lead = (slice(None),) * d
-    pieces = [lead + (slice(a, b),) for a, b in zip(bounds[:-1], bounds[1:], strict=True)]
+        raise _join_error("cat", kept, d) from None
+    pieces = [None] * len(tensors)
+    start = 0
+    for k, a in kept:
+        pieces[k] = (slice(None),) * d + (slice(start, start + a.shape[d]),)
+        start += a.shape[d]
+    return record(result, tuple(tensors), _cat_rule(pieces), "CatBackward0")
+
+
+def _cat_rule(pieces):
+    """The gradient of each input of cat: its slice of ``g`` (an empty one for a skipped 1-d empty input)."""
+    if len(pieces) == 1:  # a rule of one input returns its gradient (not a tuple)
+        return _identity_rule if pieces[0] is not None else _empty_rule
 
     def rule(xp, need, g, out, *xs):
-        return tuple(g[p] if n else None for p, n in zip(pieces, need))
+        return tuple(None if not n else g[p] if p is not None else g.reshape(-1)[:0] for p, n in zip(pieces, need))
 
-    # a rule of one input returns its gradient (not a tuple)
-    return record(result, tuple(tensors), rule if len(pieces) > 1 else _identity_rule, "CatBackward0")
+    return rule
+
+
+def _empty_rule(xp, g, out, x):
+    return g.reshape(-1)[:0]
 
 
 concat = concatenate = cat
 
 
 def _join_error(op, arrays, d):
-    first = arrays[0]
-    for k, a in enumerate(arrays):
+    """The error for joining ``arrays`` (pairs of their position among the inputs and the array) along ``d``."""
+    j, first = arrays[0]
+    for k, a in arrays:
         if a.ndim != first.ndim:
-            return RuntimeError(f"{op}: tensors must have the same number of dimensions: tensor 0 has shape "
+            return RuntimeError(f"{op}: tensors must have the same number of dimensions: tensor {j} has shape "
                                 f"{tuple(first.shape)} but tensor {k} has shape {tuple(a.shape)}")
-    for k, a in enumerate(arrays):
+    for k, a in arrays:
         for i, (s, t) in enumerate(zip(first.shape, a.shape, strict=True)):
             if s != t and i != d:
-                return RuntimeError(f"{op}: sizes of tensors must match except in dimension {d}: tensor 0 "
+                return RuntimeError(f"{op}: sizes of tensors must match except in dimension {d}: tensor {j} "
                                     f"has shape {tuple(first.shape)} but tensor {k} has shape "
                                     f"{tuple(a.shape)} (sizes {s} and {t} differ in dimension {i})")
-    return RuntimeError(f"{op}: cannot join tensors of shapes {[tuple(a.shape) for a in arrays]} along "
+    return RuntimeError(f"{op}: cannot join tensors of shapes {[tuple(a.shape) for _, a in arrays]} along "
                         f"dim {d}")
 
 
