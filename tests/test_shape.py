@@ -1,6 +1,9 @@
 """Shape ops: forward against numpy, gradients against finite differences, dtypes, views, errors, higher
 order."""
 
+import sys
+import warnings
+
 import numpy as np
 import pytest
 from hypothesis import example, given
@@ -175,6 +178,50 @@ def test_T_mT_t_adjoint(x):
         assert_gradients(lambda t: t.t(), x)
     if x.ndim == 2:
         assert_forward(lambda t: t.H, lambda a: a.T, x)
+
+
+def _library(t):
+    """The library a tensor belongs to (tapegrad, or PyTorch in the comparison tests)."""
+    return tg if isinstance(t, tg.Tensor) else sys.modules["torch"]
+
+
+MATRIX_TRANSPOSES = {"mT": lambda t: t.mT, "mH": lambda t: t.mH, "H": lambda t: t.H, "adjoint": lambda t: t.adjoint(),
+                     "tg.adjoint": lambda t: _library(t).adjoint(t)}
+
+
+@pytest.mark.parametrize("name", sorted(MATRIX_TRANSPOSES))
+@pytest.mark.parametrize("shape", [(), (3,), (2, 3), (4, 2, 3)])
+def test_matrix_transposes_of_0d_tensors_are_the_tensor_itself(name, shape):
+    # issue 9: PyTorch returns a 0-d tensor itself (with a deprecation warning); 1-d is an error; H is 2-d only
+    x = tg.arange(float(np.prod(shape))).reshape(shape).requires_grad_()
+    fn = MATRIX_TRANSPOSES[name]
+    if len(shape) == 1 or (name == "H" and len(shape) == 3):
+        with pytest.raises(RuntimeError, match=f"{name.split('.')[-1]}: only supported on matrices"):
+            fn(x)
+        return
+    if not shape:
+        with pytest.warns(UserWarning, match="deprecated on 0-D tensors"):
+            assert fn(x) is x
+        return
+    np.testing.assert_array_equal(fn(x).detach().numpy(), np.swapaxes(x.detach().numpy(), -1, -2))
+    assert fn(x).grad_fn.name() == "TransposeBackward0"
+
+
+@pytest.mark.parametrize("name", sorted(MATRIX_TRANSPOSES))
+@pytest.mark.parametrize("shape", [(), (3,), (2, 3), (4, 2, 3)])
+def test_matrix_transposes_match_pytorch(name, shape):
+    torch = pytest.importorskip("torch")
+    outcomes = []
+    for L in (torch, tg):
+        x = L.arange(float(np.prod(shape))).reshape(shape)
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                y = MATRIX_TRANSPOSES[name](x)
+            outcomes.append((y is x, tuple(y.shape), y.tolist()))
+        except RuntimeError:
+            outcomes.append("raises")
+    assert outcomes[0] == outcomes[1]
 
 
 @given(st.data())
@@ -801,6 +848,13 @@ BAD = [
      RuntimeError, r"mT: only supported on matrices .* 1 dimension"),
     (lambda: tg.zeros(3).H,
      RuntimeError, r"H: only supported on matrices"),
+    (lambda: tg.zeros(3).mH,
+     RuntimeError, r"mH: only supported on matrices or batches of matrices, got a tensor of 1 dimension"),
+    (lambda: tg.zeros(3).adjoint(),
+     RuntimeError, r"adjoint: only supported on matrices or batches of matrices, got a tensor of 1 dimension"),
+    (lambda: tg.zeros(2, 2, 2).H,
+     RuntimeError, r"H: only supported on matrices \(2-D tensors\), got a tensor of 3 dimension\(s\); for batches of "
+                   r"matrices use mH"),
     (lambda: tg.zeros(2, 3).movedim((0, 1), (1,)),
      RuntimeError, r"movedim: source \(0, 1\) and destination"),
     (lambda: tg.zeros(2, 3).movedim((0, 0), (1, 0)),

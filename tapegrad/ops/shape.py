@@ -18,6 +18,7 @@ import builtins
 import itertools
 import math
 import operator
+import warnings
 
 import numpy as np
 
@@ -371,23 +372,49 @@ def _reverse_rule(xp, g, out, x):
     return xp.transpose(g)
 
 
-def _matrix_transpose(self):
-    if self._data.ndim < 2:
-        raise RuntimeError(f"mT: only supported on matrices or batches of matrices, got a tensor of "
-                           f"{self._data.ndim} dimension(s)")
+_DEPRECATED_0D = {"mT": "Tensor.mT is deprecated on 0-D tensors. This function is the identity in these cases.",
+                  "mH": "Tensor.mH is deprecated on 0-D tensors. Consider using x.conj().",
+                  "H": "Tensor.H is deprecated on 0-D tensors. Consider using x.conj().",
+                  "adjoint": "adjoint() is deprecated on 0-D tensors. Consider using x.conj()."}
+
+
+def _matrix_transpose(self, op):
+    """The last two dims swapped (mT, mH, adjoint); a 0-d tensor comes back itself, as in PyTorch."""
+    n = self._data.ndim
+    if n == 0:
+        warnings.warn(_DEPRECATED_0D[op], UserWarning, stacklevel=3)
+        return self
+    if n < 2:
+        raise RuntimeError(f"{op}: only supported on matrices or batches of matrices, got a tensor of {n} "
+                           f"dimension(s)")
     return transpose(self, -2, -1)
 
 
-def _conj_transpose(self):
-    if self._data.ndim != 2:
-        raise RuntimeError(f"H: only supported on matrices, got a tensor of {self._data.ndim} dimension(s)")
+def _mT(self):
+    return _matrix_transpose(self, "mT")
+
+
+def _mH(self):
+    return _matrix_transpose(self, "mH")  # real dtypes only: the conjugate transpose is the transpose
+
+
+def _H(self):
+    n = self._data.ndim
+    if n == 0:
+        warnings.warn(_DEPRECATED_0D["H"], UserWarning, stacklevel=2)
+        return self
+    if n != 2:
+        batches = "; for batches of matrices use mH" if n > 2 else ""
+        raise RuntimeError(f"H: only supported on matrices (2-D tensors), got a tensor of {n} dimension(s)"
+                           f"{batches}")
     return transpose(self, 0, 1)
 
 
-Tensor.T = property(_reverse_dims, doc="T: the dimensions reversed (the transpose of a matrix).")
-Tensor.mT = property(_matrix_transpose, doc="mT: the last two dimensions swapped (batched matrix transpose).")
-Tensor.mH = Tensor.mT  # real dtypes only: the conjugate transpose is the transpose
-Tensor.H = property(_conj_transpose, doc="H: the (conjugate) transpose of a matrix.")
+# (the stub, tapegrad/_tensor.pyi, shows them as properties)
+Tensor.T = property(_reverse_dims, doc="T: the dimensions reversed (the transpose of a matrix).")  # type: ignore
+Tensor.mT = property(_mT, doc="mT: the last two dimensions swapped (batched matrix transpose).")  # type: ignore
+Tensor.mH = property(_mH, doc="mH: the conjugate transpose of batched matrices (mT for real dtypes).")  # type: ignore
+Tensor.H = property(_H, doc="H: the (conjugate) transpose of a matrix.")  # type: ignore
 
 
 @op
@@ -420,7 +447,7 @@ def adjoint(input: Tensor) -> Tensor:
     >>> tg.zeros(5, 2, 3).adjoint().shape
     tapegrad.Size([5, 3, 2])
     """
-    return _matrix_transpose(input)
+    return _matrix_transpose(input, "adjoint")
 
 
 @op(methods=("movedim", "moveaxis"))
