@@ -321,7 +321,7 @@ class Tensor:
         """exp2_(...) -> self: ``exp2`` in place."""
     def exp_(self, *args, **kwargs) -> Any:
         """exp_(...) -> self: ``exp`` in place."""
-    def expand(self, *sizes) -> Tensor:
+    def expand(self, *sizes, size=...) -> Tensor:
         """expand(input, *sizes): a broadcast view of larger size; -1 keeps a dimension. No copy (read-only)."""
     def expand_as(self, other: Tensor) -> Tensor:
         """expand_as(other): ``input.expand(other.shape)``."""
@@ -596,7 +596,7 @@ class Tensor:
     def requires_grad(self, value: Any) -> None: ...
     def requires_grad_(self, requires_grad: builtins.bool = ..., *, op: builtins.str = ...) -> Tensor:
         """requires_grad_(requires_grad=True): start (or stop) recording operations on this leaf."""
-    def reshape(self, *shape) -> Tensor:
+    def reshape(self, *sizes, shape=...) -> Tensor:
         """reshape(input, shape): the same elements in a new shape; one size may be -1 (inferred)."""
     def reshape_as(self, other: Tensor) -> Tensor:
         """reshape_as(other): ``input.reshape(other.shape)``."""
@@ -735,7 +735,7 @@ class Tensor:
         """unsqueeze(input, dim): insert a dimension of size 1 at ``dim`` (a view)."""
     def var(self, dim=..., unbiased=..., keepdim: builtins.bool = ..., *, correction=..., axis=..., keepdims=..., dtype=..., out=..., ddof=...) -> Tensor:
         """var(input, dim=None, *, correction=1, keepdim=False): the variance over ``dim``."""
-    def view(self, *shape) -> Tensor:
+    def view(self, *sizes, size=..., dtype=...) -> Tensor:
         """view(*shape) or view(dtype): the same memory seen with a new shape (or reinterpreted as ``dtype``)."""
     def view_as(self, other: Tensor) -> Tensor:
         """view_as(other): ``input.view(other.shape)``."""

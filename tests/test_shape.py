@@ -28,7 +28,7 @@ def test_reshape(data):
     target = data.draw(st.sampled_from([(-1,), x.shape[::-1], (1,) + x.shape, x.shape + (1,), (x.size, -1)]))
     assert_forward(lambda t: t.reshape(target), lambda a: a.reshape(target), x)
     assert_forward(lambda t: tg.reshape(t, target), lambda a: a.reshape(target), x, dtype=np.float32)
-    assert_gradients(lambda t: t.reshape(*target), x)
+    assert_gradients(lambda t: t.reshape(*target) if target else t.reshape(shape=target), x)
 
 
 @given(st.data())
@@ -158,7 +158,7 @@ def test_permute(data):
     x = data.draw(arrays(shape=shapes(max_dims=4)))
     perm = data.draw(st.permutations(range(x.ndim)))
     neg = [p - x.ndim for p in perm]
-    assert_forward(lambda t: t.permute(*perm), lambda a: np.transpose(a, perm), x)
+    assert_forward(lambda t: t.permute(*perm) if perm else t.permute(()), lambda a: np.transpose(a, perm), x)
     assert_forward(lambda t: tg.permute(t, neg), lambda a: np.transpose(a, perm), x)
     assert_gradients(lambda t: t.permute(perm), x)
 
@@ -237,13 +237,15 @@ def test_movedim_moveaxis(data):
 
 
 # ---------------------------------------------------------------------- broadcasting
-@given(broadcastable_shapes(2, max_dims=3))
+@given(broadcastable_shapes(2, max_dims=3, min_side=0))
+@example([(0, 1), (2,)])  # an empty tensor broadcast along a unit dim
 def test_expand_broadcast_to_expand_as(shapes2):
     a_shape, b_shape = shapes2
     target = np.broadcast_shapes(a_shape, b_shape)
     x = np.random.default_rng(0).standard_normal(a_shape)
     ref = lambda a: np.broadcast_to(a, target)  # noqa: E731
-    assert_forward(lambda t: t.expand(*target), ref, x)
+    assert_forward(lambda t: t.expand(*target) if target else t.expand(()), ref, x)
+    assert_forward(lambda t: t.expand(size=target), ref, x)
     assert_forward(lambda t: t.expand_as(tg.zeros(target)), ref, x)
     assert_forward(lambda t: tg.broadcast_to(t, target), ref, x)
     assert_forward(lambda t: t.broadcast_to(target), ref, x, dtype=np.float32)
@@ -253,7 +255,7 @@ def test_expand_broadcast_to_expand_as(shapes2):
     assert_forward(lambda t: t.expand(keep), ref, x)
 
 
-@given(broadcastable_shapes(3, max_dims=3))
+@given(broadcastable_shapes(3, max_dims=3, min_side=0))
 def test_broadcast_tensors_and_shapes(shapes3):
     target = np.broadcast_shapes(*shapes3)
     assert tg.broadcast_shapes(*shapes3) == target
@@ -315,7 +317,7 @@ def test_keyword_and_varargs_forms_of_permute_flip_repeat():
 def test_repeat_and_tile(data):
     x = data.draw(arrays(shape=shapes(max_dims=3, max_side=3)))
     reps = tuple(data.draw(st.lists(st.integers(0, 3), min_size=x.ndim, max_size=x.ndim + 2)))
-    assert_forward(lambda t: t.repeat(*reps), lambda a: np.tile(a, reps), x)
+    assert_forward(lambda t: t.repeat(*reps) if reps else t.repeat(()), lambda a: np.tile(a, reps), x)
     assert_forward(lambda t: tg.Tensor.repeat(t, reps), lambda a: np.tile(a, reps), x, dtype=np.float32)
     assert_gradients(lambda t: t.repeat(reps), x)
     short = reps[: data.draw(st.integers(0, len(reps)))]
@@ -631,7 +633,7 @@ def test_pieces_are_views():
 def test_flip_fliplr_flipud(data):
     x = data.draw(arrays(shape=shapes(max_dims=3)))
     dims = tuple(data.draw(st.lists(st.integers(0, max(x.ndim - 1, 0)), unique=True, max_size=x.ndim)))
-    assert_forward(lambda t: t.flip(*dims), lambda a: np.flip(a, dims), x)
+    assert_forward(lambda t: t.flip(*dims) if dims else t.flip(()), lambda a: np.flip(a, dims), x)
     assert_forward(lambda t: tg.flip(t, dims), lambda a: np.flip(a, dims), x, dtype=np.float32)
     assert_gradients(lambda t: t.flip(dims), x)
     if x.ndim >= 2:
@@ -1254,3 +1256,161 @@ def test_node_names_match_pytorch(name):
     torch = pytest.importorskip("torch")
     fn, want = NODE_NAMES[name]
     assert fn(torch, *_node_name_inputs(torch)).grad_fn.name() == want
+
+
+# ---------------------------------------------------------------------- arguments PyTorch refuses (issue 9)
+ZERO_D_DIMS = {  # op on a 0-d tensor s with dim d: valid exactly for d in (-1, 0), as every PyTorch op
+    "transpose": lambda s, d: s.transpose(d, 0), "transpose_2": lambda s, d: s.transpose(0, d),
+    "swapaxes": lambda s, d: s.swapaxes(d, -1), "movedim": lambda s, d: s.movedim(d, 0),
+    "movedim_2": lambda s, d: s.movedim(0, d), "squeeze": lambda s, d: s.squeeze(d),
+    "squeeze_tuple": lambda s, d: s.squeeze((d,)), "unsqueeze": lambda s, d: s.unsqueeze(d),
+    "flatten": lambda s, d: s.flatten(d), "flatten_end": lambda s, d: s.flatten(0, d),
+    "flip": lambda s, d: s.flip(d), "flip_tuple": lambda s, d: s.flip((d,)), "roll": lambda s, d: s.roll(1, d),
+    "unfold": lambda s, d: s.unfold(d, 1, 1), "stack": lambda s, d: _library(s).stack([s, s], d),
+    "narrow": lambda s, d: s.narrow(d, 0, 1), "diagonal": lambda s, d: s.diagonal(0, d, 1 - d),
+}
+
+
+@pytest.mark.parametrize("name", sorted(ZERO_D_DIMS))
+@given(st.integers(-4, 4))
+@example(1)  # issue 9: flip(1) of a 0-d tensor was accepted
+@example(-2)
+def test_dims_of_0d_tensors_are_checked_as_in_pytorch(name, d):
+    s = tg.tensor(2.0)
+    fn = ZERO_D_DIMS[name]
+    if name in ("narrow", "diagonal", "roll"):  # PyTorch refuses these on 0-d tensors whatever the dims
+        with pytest.raises((RuntimeError, IndexError)):
+            fn(s, d)
+    elif d in (-1, 0):
+        fn(s, d)
+    else:
+        with pytest.raises(IndexError, match=r"dim .* is out of range for a tensor of \d dimension"):
+            fn(s, d)
+
+
+@pytest.mark.parametrize("name", sorted(ZERO_D_DIMS))
+def test_dims_of_0d_tensors_match_pytorch(name):
+    torch = pytest.importorskip("torch")
+    for d in range(-4, 5):
+        outcomes = []
+        for L in (torch, tg):
+            try:
+                out = ZERO_D_DIMS[name](L.tensor(2.0), d)
+                outcomes.append((tuple(out.shape), out.tolist()))
+            except (RuntimeError, IndexError):
+                outcomes.append("raises")
+        assert outcomes[0] == outcomes[1], (name, d, outcomes)
+
+
+REFUSED = [  # calls PyTorch refuses (its argument parser), with tapegrad's error
+    (lambda L: L.tensor(1.0).permute(), TypeError, r'permute\(\) missing 1 required positional arguments: "dims"'),
+    (lambda L: L.zeros(2, 3).permute(), TypeError, r'permute\(\) missing 1 required positional arguments'),
+    (lambda L: L.zeros(2).repeat(), TypeError, r'repeat\(\) missing 1 required positional arguments: "repeats"'),
+    (lambda L: L.zeros(2).flip(), TypeError, r'flip\(\) missing 1 required positional arguments: "dims"'),
+    (lambda L: L.tensor(1.0).expand(), TypeError, r'expand\(\) missing 1 required positional arguments: "size"'),
+    (lambda L: L.tensor(1.0).reshape(), TypeError, r'reshape\(\) missing 1 required positional arguments: "shape"'),
+    (lambda L: L.tensor(1.0).view(), TypeError, r"view\(\) received an invalid combination of arguments"),
+    (lambda L: L.zeros(1, 2).squeeze(None), TypeError, r"squeeze: dim must be an int or a tuple of ints"),
+    (lambda L: L.broadcast_to(L.zeros(3), 3), TypeError, r"broadcast_to: size must be a tuple of ints, got int"),
+    (lambda L: L.tensor(1.0).unflatten(0, (1,)), RuntimeError, r"unflatten: cannot unflatten a 0-d tensor"),
+    (lambda L: L.zeros(2, 3).narrow(0, True, 1), TypeError, r"narrow: start must be an int, got bool"),
+    (lambda L: L.zeros(2, 3).narrow(0, 1, True), TypeError, r"narrow: length must be an int, got bool"),
+    (lambda L: L.zeros(2, 3).narrow(0, L.tensor([1]), 1), RuntimeError,
+     r"narrow: start must be a 0-dim integral tensor, got a int64 tensor of shape \(1,\)"),
+    (lambda L: L.zeros(2, 3).narrow(0, L.tensor(True), 1), RuntimeError, r"narrow: start must be a 0-dim integral"),
+    (lambda L: L.zeros(2, 3).select(0, True), TypeError, r"select: index must be an int, got bool"),
+    (lambda L: L.zeros(2, 3).split(True), TypeError, r"split: split_size must be an int, got bool"),
+    (lambda L: L.zeros(2, 3).split([True, 1]), TypeError, r"split: sizes must be ints, got bool"),
+    (lambda L: L.zeros(2, 3).chunk(True), TypeError, r"chunk: chunks must be an int, got bool"),
+    (lambda L: L.zeros(2, 3).reshape(True, 6), TypeError, r"reshape: sizes must be ints, got bool"),
+    (lambda L: L.zeros(2, 3).repeat(True, 1), TypeError, r"repeat: sizes must be ints, got bool"),
+    (lambda L: L.zeros(2, 3).permute(True, 0), TypeError, r"permute: sizes must be ints, got bool"),
+    (lambda L: L.zeros(2, 3).roll(True, 0), TypeError, r"roll: shifts must be an int, got bool"),
+    (lambda L: L.zeros(2, 3).tril(True), TypeError, r"tril: diagonal must be an int, got bool"),
+    (lambda L: L.zeros(2, 3).diagonal(True), TypeError, r"diagonal: offset must be an int, got bool"),
+    (lambda L: L.zeros(2, 3).unflatten(1, (True, 3)), TypeError, r"unflatten: sizes must be ints, got bool"),
+    (lambda L: L.tensor(1.0).split(1), RuntimeError, r"split: expects at least a 1-dimensional tensor"),
+    (lambda L: L.tensor(1.0).chunk(1), RuntimeError, r"chunk: expects at least a 1-dimensional tensor"),
+]
+
+
+@pytest.mark.parametrize("k", range(len(REFUSED)))
+def test_calls_pytorch_refuses_are_refused(k):
+    fn, exc, pattern = REFUSED[k]
+    with pytest.raises(exc, match=pattern):
+        fn(tg)
+
+
+@pytest.mark.parametrize("k", range(len(REFUSED)))
+def test_calls_pytorch_refuses_match_pytorch(k):
+    torch = pytest.importorskip("torch")
+    with pytest.raises((TypeError, RuntimeError, IndexError)):
+        REFUSED[k][0](torch)
+
+
+ACCEPTED = [  # the forms next to them that PyTorch accepts
+    lambda L: L.tensor(1.0).permute(()), lambda L: L.tensor(1.0).repeat(()), lambda L: L.tensor(1.0).flip(()),
+    lambda L: L.tensor(1.0).expand(()), lambda L: L.tensor(1.0).view(()), lambda L: L.tensor(1.0).reshape(()),
+    lambda L: L.zeros(2, 3).reshape(shape=(3, 2)), lambda L: L.reshape(L.zeros(2, 3), shape=(3, 2)),
+    lambda L: L.zeros(2, 3).view(size=(3, 2)), lambda L: L.zeros(2, 3).view(dtype=L.int32),
+    lambda L: L.zeros(3).expand(size=(2, 3)), lambda L: L.zeros(2, 1).expand(2, True),
+    lambda L: L.zeros(2, 3).view(2, True, 3), lambda L: L.zeros(2, 3).narrow(0, L.tensor(1), 1),
+    lambda L: L.zeros(2, 3).narrow(0, 1, L.tensor(1)), lambda L: L.zeros(2, 3).select(0, L.tensor([1])),
+    lambda L: L.zeros(2, 3).transpose(L.tensor(0), 1), lambda L: L.zeros(2, 3).narrow(L.tensor(0), 0, 1),
+    lambda L: L.zeros(1, 3).squeeze(L.tensor(0)), lambda L: L.zeros(2, 3).transpose(np.int64(0), 1),
+    lambda L: L.zeros(2, 3).view(np.int64(3), 2), lambda L: L.tensor(1.0).flip(-1), lambda L: L.tensor(1.0).flip(0),
+]
+
+
+@pytest.mark.parametrize("k", range(len(ACCEPTED)))
+def test_forms_pytorch_accepts_are_accepted(k):
+    out = ACCEPTED[k](tg)
+    torch = sys.modules.get("torch")
+    if torch is not None:
+        want = ACCEPTED[k](torch)
+        assert tuple(out.shape) == tuple(want.shape) and str(out.dtype) == str(want.dtype).split(".")[-1]
+
+
+@given(st.integers(0, 6), st.lists(st.integers(-3, 6), min_size=1, max_size=4))
+@example(5, [2, 2])   # do not sum to the size
+@example(5, [6, -1])  # a negative size that makes the sum right
+@example(0, [0, 0, 0])
+def test_split_sizes_must_be_non_negative_and_sum_to_the_size(n, sizes):
+    x = tg.zeros(2, n)
+    if min(sizes) < 0 or sum(sizes) != n:
+        with pytest.raises(RuntimeError, match=r"split: split sizes .* must be non-negative and sum exactly to"):
+            x.split(sizes, 1)
+    else:
+        assert [p.shape[1] for p in x.split(sizes, 1)] == sizes
+
+
+@given(st.lists(st.integers(-3, 4), min_size=0, max_size=3), st.sampled_from(["reshape", "view", "expand", "repeat",
+                                                                               "unflatten"]))
+@example([2, -2], "reshape")
+@example([-1, -1], "view")
+@example([-2, 3], "expand")
+@example([-1], "repeat")
+@example([2, -2], "unflatten")
+def test_negative_sizes_are_refused_as_in_pytorch(sizes, op):
+    x = tg.zeros(2, 3) if op != "unflatten" else tg.zeros(6)
+    call = {"reshape": lambda: x.reshape(sizes), "view": lambda: x.view(sizes), "expand": lambda: x.expand(sizes),
+            "repeat": lambda: x.repeat(sizes), "unflatten": lambda: x.unflatten(0, sizes)}[op]
+    torch = sys.modules.get("torch")
+    try:
+        out = call()
+    except (RuntimeError, TypeError):
+        refused = True
+    else:
+        refused = False
+        assert min(sizes, default=0) >= -1 and (op not in ("repeat",) or min(sizes, default=0) >= 0)
+        assert out.numel() == (6 if op in ("reshape", "view", "unflatten") else out.numel())
+    if any(s < -1 for s in sizes) or (op == "repeat" and any(s < 0 for s in sizes)):
+        assert refused, f"{op}{tuple(sizes)} accepted a negative size"
+    if torch is not None:
+        tx = torch.zeros(tuple(x.shape))
+        try:
+            getattr(tx, op)(*((0, sizes) if op == "unflatten" else (sizes,)))
+        except (RuntimeError, TypeError):
+            assert refused, f"PyTorch refuses {op}{tuple(sizes)}, tapegrad accepts"
+        else:
+            assert not refused, f"PyTorch accepts {op}{tuple(sizes)}, tapegrad refuses"

@@ -35,25 +35,39 @@ __all__ = ["reshape", "view", "view_as", "reshape_as", "flatten", "unflatten", "
 
 
 # ---------------------------------------------------------------------- argument helpers
-def _sizes(op, sizes):
-    """``f(2, 3)``, ``f((2, 3))``, ``f([2, 3])`` and ``f(torch.Size(...))`` as a tuple of ints."""
+def _sizes(op, sizes, bools=False):
+    """``f(2, 3)``, ``f((2, 3))``, ``f([2, 3])`` and ``f(torch.Size(...))`` as a tuple of ints (bools refused
+    unless ``bools``, as PyTorch's argument parser does for most ops)."""
     if len(sizes) == 1 and isinstance(sizes[0], (tuple, list)):
         sizes = sizes[0]
     try:
-        return tuple(map(operator.index, sizes))
+        out = tuple(map(operator.index, sizes))
     except TypeError:
         bad = next(s for s in sizes if not _is_int(s))
         raise TypeError(f"{op}: sizes must be ints, got {type(bad).__name__} {bad!r} in "
                         f"{tuple(sizes)}") from None
+    if not bools and any(isinstance(s, (bool, np.bool_)) for s in sizes):
+        raise TypeError(f"{op}: sizes must be ints, got bool in {tuple(sizes)}")
+    return out
 
 
 def _keyword(op, args, name, value):
-    """The positional ``args`` of ``op``, or its list argument given by keyword (``permute(dims=(1, 0))``)."""
+    """The positional ``args`` of ``op``, or its list argument given by keyword (``permute(dims=(1, 0))``);
+    neither is PyTorch's TypeError."""
     if value is None:
+        if not args:
+            raise TypeError(f'{op}() missing 1 required positional arguments: "{name}"')
         return args
     if args:
         raise TypeError(f"{op}: got {name} both as positional arguments {args} and as {name}={value!r}")
     return (value,)
+
+
+def _int(op, what, v):
+    """``v`` as an int argument of ``op`` (PyTorch refuses bools and floats)."""
+    if isinstance(v, (bool, np.bool_)) or not _is_int(v) or isinstance(v, Tensor) and v._data.dtype.kind == "b":
+        raise TypeError(f"{op}: {what} must be an int, got {type(v).__name__}")
+    return operator.index(v)
 
 
 def _is_int(s):
@@ -65,9 +79,12 @@ def _is_int(s):
 
 
 def _dim(op, dim, ndim):
-    """``dim`` as a non-negative dim of a tensor of ``ndim`` dims (the fast path of ``_check_dim``)."""
+    """``dim`` as a non-negative dim of a tensor of ``ndim`` dims (the fast path of ``_check_dim``); a 0-d
+    integer tensor is a dim too, as in PyTorch."""
     if type(dim) is int and -ndim <= dim < ndim:
         return dim + ndim if dim < 0 else dim
+    if isinstance(dim, Tensor) and dim._data.ndim == 0 and dim._data.dtype.kind in "iu":
+        dim = int(dim._data)
     return _check_dim(op, dim, ndim)
 
 
@@ -99,7 +116,7 @@ def _shape_error(op, shape, x):
 
 # ---------------------------------------------------------------------- reshaping
 @op
-def reshape(input: Tensor, *shape) -> Tensor:
+def reshape(input: Tensor, *sizes, shape=None) -> Tensor:
     """reshape(input, shape): the same elements in a new shape; one size may be -1 (inferred).
 
     A view when the layout allows it, otherwise a copy (as PyTorch).
@@ -108,7 +125,7 @@ def reshape(input: Tensor, *shape) -> Tensor:
     >>> tg.arange(6).reshape(2, -1).shape
     tapegrad.Size([2, 3])
     """
-    shape = _sizes("reshape", shape)
+    shape = _sizes("reshape", _keyword("reshape", sizes, "shape", shape))
     x = input._data
     _check_shape("reshape", shape, x)
     name = "ViewBackward0"
@@ -129,7 +146,7 @@ def reshape(input: Tensor, *shape) -> Tensor:
 
 
 @op
-def view(input: Tensor, *shape) -> Tensor:
+def view(input: Tensor, *sizes, size=None, dtype=None) -> Tensor:
     """view(*shape) or view(dtype): the same memory seen with a new shape (or reinterpreted as ``dtype``).
 
     Unlike ``reshape`` it never copies: it raises if the tensor's strides cannot express the new shape (for
@@ -139,9 +156,15 @@ def view(input: Tensor, *shape) -> Tensor:
     >>> tg.zeros(2, 3).view(3, 2).shape
     tapegrad.Size([3, 2])
     """
-    if len(shape) == 1 and not isinstance(shape[0], (tuple, list)) and not _is_int(shape[0]):
-        return _view_dtype(input, shape[0])
-    shape = _sizes("view", shape)
+    if dtype is not None and not sizes and size is None:
+        return _view_dtype(input, dtype)
+    if size is not None:
+        sizes = _keyword("view", sizes, "size", size)
+    if len(sizes) == 1 and not isinstance(sizes[0], (tuple, list)) and not _is_int(sizes[0]):
+        return _view_dtype(input, sizes[0])
+    if not sizes or dtype is not None:
+        raise TypeError("view() received an invalid combination of arguments: expected (dtype) or (*size)")
+    shape = _sizes("view", sizes, bools=True)
     x = input._data
     _check_shape("view", shape, x)
     try:
@@ -253,12 +276,15 @@ def unflatten(input: Tensor, dim: int, sizes) -> Tensor:
     tapegrad.Size([2, 3, 4])
     """
     shape = input._data.shape
+    if not shape:
+        raise RuntimeError("unflatten: cannot unflatten a 0-d tensor (dimension specified as "
+                           f"{dim} but the tensor has no dimensions)")
     d = _dim("unflatten", dim, len(shape))
     sizes = _sizes("unflatten", (sizes,))
     if not sizes:
         raise RuntimeError("unflatten: sizes must be non-empty")
     _check_shape("unflatten", sizes, input._data)
-    n = shape[d] if shape else 1
+    n = shape[d]
     known = math.prod(s for s in sizes if s != -1)
     if sizes.count(-1) > 1 or (-1 in sizes and (known == 0 or n % known)) or (-1 not in sizes and known != n):
         raise RuntimeError(f"unflatten: sizes {list(sizes)} don't multiply up to the size of dim {d} ({n}) "
@@ -285,8 +311,11 @@ def unsqueeze(input: Tensor, dim: int) -> Tensor:
     return record(x.reshape(in_shape[:d] + (1,) + in_shape[d:]), (input,), rule, "UnsqueezeBackward0")
 
 
+_ALL = object()  # squeeze's default: every dim of size 1 (an explicit None is an error, as in PyTorch)
+
+
 @op
-def squeeze(input: Tensor, dim=None) -> Tensor:
+def squeeze(input: Tensor, dim=_ALL) -> Tensor:
     """squeeze(input, dim=None): remove dimensions of size 1 (all of them, or those of ``dim``: int or tuple).
 
     >>> import tapegrad as tg
@@ -295,8 +324,11 @@ def squeeze(input: Tensor, dim=None) -> Tensor:
     """
     x = input._data
     shape = x.shape
-    if dim is None:
+    if dim is _ALL:
         axes = tuple(i for i, s in enumerate(shape) if s == 1)
+    elif dim is None:
+        raise TypeError("squeeze: dim must be an int or a tuple of ints (or left out for every dim of size 1), got "
+                        "None")
     else:
         axes = tuple(d for d in _dims("squeeze", dim, len(shape)) if shape and shape[d] == 1)
     in_shape = shape
@@ -304,7 +336,7 @@ def squeeze(input: Tensor, dim=None) -> Tensor:
     def rule(xp, g, out, x):
         return g.reshape(in_shape)
 
-    name = "SqueezeBackward0" if dim is None else "SqueezeBackward2" if isinstance(dim, (tuple, list)) \
+    name = "SqueezeBackward0" if dim is _ALL else "SqueezeBackward2" if isinstance(dim, (tuple, list)) \
         else "SqueezeBackward1"
     return record(x.squeeze(axes) if axes else x.view(), (input,), rule, name)
 
@@ -480,14 +512,14 @@ moveaxis = movedim
 
 # ---------------------------------------------------------------------- broadcasting
 @op
-def expand(input: Tensor, *sizes) -> Tensor:
+def expand(input: Tensor, *sizes, size=None) -> Tensor:
     """expand(input, *sizes): a broadcast view of larger size; -1 keeps a dimension. No copy (read-only).
 
     >>> import tapegrad as tg
     >>> tg.zeros(3, 1).expand(2, 3, 4).shape
     tapegrad.Size([2, 3, 4])
     """
-    sizes = _sizes("expand", sizes)
+    sizes = _sizes("expand", _keyword("expand", sizes, "size", size), bools=True)
     x = input._data
     shape, strides = x.shape, x.strides
     lead = len(sizes) - len(shape)
@@ -506,8 +538,10 @@ def expand(input: Tensor, *sizes) -> Tensor:
             raise RuntimeError(f"expand: the expanded size {list(sizes)} must match the existing size "
                                f"{list(shape)} at non-singleton dimensions")
     target = tuple(wanted)
-    if not x.size or not any(t > 1 for t, st in zip(target, new_strides) if st == 0):
-        # no element shared (only unit dims are broadcast, or no element at all): a writable view, as PyTorch
+    if not x.size:  # no element at all: nothing shared, writable (as PyTorch)
+        out = _strided_view(x, target, tuple(new_strides), writeable=True)
+    elif not any(t > 1 for t, st in zip(target, new_strides) if st == 0):
+        # no element shared (only unit dims are broadcast): a writable view, as PyTorch
         out = x.reshape((1,) * lead + shape)
         if out.shape != target:
             out = out[tuple(slice(0, t) for t in target)]
@@ -540,6 +574,8 @@ def broadcast_to(input: Tensor, size) -> Tensor:
     >>> tg.broadcast_to(tg.zeros(3), (2, 3)).shape
     tapegrad.Size([2, 3])
     """
+    if not isinstance(size, (tuple, list)):
+        raise TypeError(f"broadcast_to: size must be a tuple of ints, got {type(size).__name__}")
     return expand(input, size)
 
 
@@ -830,7 +866,10 @@ def narrow(input: Tensor, dim: int, start, length) -> Tensor:
     shape = input._data.shape
     d = _dim("narrow", dim, len(shape))
     n = shape[d] if shape else 1
-    start, length = operator.index(start), operator.index(length)
+    if isinstance(start, Tensor) and (start._data.ndim or start._data.dtype.kind not in "iu"):
+        raise RuntimeError(f"narrow: start must be a 0-dim integral tensor, got a {start._data.dtype} tensor of "
+                           f"shape {tuple(start._data.shape)}")
+    start, length = _int("narrow", "start", start), _int("narrow", "length", length)
     if not -n <= start <= n:
         raise IndexError(f"narrow: start {start} is out of range for dimension {d} of size {n} "
                          f"(expected {-n} to {n})")
@@ -854,7 +893,7 @@ def select(input: Tensor, dim: int, index) -> Tensor:
     if not shape:
         raise IndexError("select: cannot select from a 0-d tensor")
     n = shape[d]
-    i = operator.index(index)
+    i = _int("select", "index", index)
     if not -n <= i < n:
         raise IndexError(f"select: index {i} is out of range for dimension {d} of size {n} "
                          f"(tensor of shape {tuple(shape)})")
@@ -877,13 +916,13 @@ def split(tensor: Tensor, split_size_or_sections, dim: int = 0) -> tuple[Tensor,
     n = shape[d]
     if isinstance(split_size_or_sections, (tuple, list)):
         name = "SplitWithSizesBackward0"
-        sizes = _sizes("split", (split_size_or_sections,))
+        sizes = _sizes("split", (split_size_or_sections,))  # bools refused, as PyTorch
         if builtins.min(sizes, default=0) < 0 or builtins.sum(sizes) != n:
             raise RuntimeError(f"split: split sizes {list(sizes)} must be non-negative and sum exactly to "
                                f"{n}, the size of dimension {d} (tensor of shape {tuple(shape)})")
     else:
         name = "SplitBackward0"
-        size = operator.index(split_size_or_sections)
+        size = _int("split", "split_size", split_size_or_sections)
         if size < 0 or (size == 0 and n):
             raise RuntimeError(f"split: split_size must be positive (or 0 only for an empty dimension), got "
                                f"{size} for dimension {d} of size {n}")
@@ -910,7 +949,7 @@ def chunk(input: Tensor, chunks: int, dim: int = 0) -> tuple[Tensor, ...]:
     >>> [tuple(p.shape) for p in tg.zeros(5).chunk(3)]
     [(2,), (2,), (1,)]
     """
-    chunks = operator.index(chunks)
+    chunks = _int("chunk", "chunks", chunks)
     if chunks <= 0:
         raise RuntimeError(f"chunk: expects `chunks` to be greater than 0, got {chunks}")
     shape = input._data.shape
@@ -1064,7 +1103,9 @@ def flip(input: Tensor, *args, dims=None) -> Tensor:
     if len(dims) == 1 and isinstance(dims[0], (tuple, list)):
         dims = dims[0]
     x = input._data
-    axes = _dims("flip", list(dims), x.ndim) if x.ndim else ()
+    axes = _dims("flip", list(dims), x.ndim)
+    if not x.ndim:
+        axes = ()  # a 0-d tensor has nothing to reverse (dims -1 and 0 are valid)
 
     def rule(xp, g, out, x):
         return xp.flip(g, axes)
@@ -1109,7 +1150,7 @@ def roll(input: Tensor, shifts, dims=None) -> Tensor:
     tensor([4, 1, 2, 3])
     """
     x = input._data
-    shifts = _sizes("roll", (shifts,)) if isinstance(shifts, (tuple, list)) else (operator.index(shifts),)
+    shifts = _sizes("roll", (shifts,)) if isinstance(shifts, (tuple, list)) else (_int("roll", "shifts", shifts),)
     if not shifts:
         raise RuntimeError("roll: `shifts` required")
     if dims is None:
@@ -1119,11 +1160,17 @@ def roll(input: Tensor, shifts, dims=None) -> Tensor:
         shift, axes, back = shifts[0], None, -shifts[0]
     else:
         dims = dims if isinstance(dims, (tuple, list)) else (dims,)
+        if not x.ndim and dims:
+            raise IndexError(f"roll: dimension specified as {dims[0]} but the tensor has no dimensions (PyTorch rolls "
+                             "a 0-d tensor only without dims)")
         axes = tuple(_dim("roll", d, x.ndim) for d in dims)
         if len(axes) != len(shifts):
             raise RuntimeError(f"roll: shifts and dims must align: got {len(shifts)} shift(s) {list(shifts)} "
                                f"and {len(axes)} dim(s) {list(axes)}")
         shift, back = shifts, tuple(-s for s in shifts)
+
+    if not x.ndim:  # a 0-d tensor: nothing to roll
+        return record(x.copy(), (input,), _identity_rule, "RollBackward0")
 
     def rule(xp, g, out, x):
         return xp.roll(g, back, axes)
@@ -1159,7 +1206,7 @@ def _triangle(op, fn, input, diagonal):
     x = input._data
     if x.ndim < 2:
         raise RuntimeError(f"{op}: input tensor must have at least 2 dimensions, got shape {tuple(x.shape)}")
-    k = operator.index(diagonal)
+    k = _int(op, "diagonal", diagonal)
     name = fn.__name__
 
     def rule(xp, g, out, x):
@@ -1186,7 +1233,7 @@ def _diagonal(op, input, offset, dim1, dim2, copy):
     d1, d2 = _dim(op, dim1, x.ndim), _dim(op, dim2, x.ndim)
     if d1 == d2:
         raise RuntimeError(f"{op}: dim1 and dim2 cannot be identical, got {dim1} and {dim2}")
-    offset = operator.index(offset)
+    offset = _int(op, "offset", offset)
     out = np.diagonal(x, offset, d1, d2)
     if not copy and x.flags.writeable:
         out.flags.writeable = True  # NOTE: numpy hands out read-only diagonals; PyTorch's is a writable view
@@ -1215,7 +1262,7 @@ def diag(input: Tensor, diagonal: int = 0) -> Tensor:
             [0, 2]])
     """
     x = input._data
-    k = operator.index(diagonal)
+    k = _int("diag", "diagonal", diagonal)
     if x.ndim == 2:
         return _diagonal("diag", input, k, 0, 1, copy=True)
     if x.ndim != 1:
