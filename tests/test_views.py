@@ -709,3 +709,39 @@ def test_diagonal_views_are_writable_as_in_pytorch():
     want[[0, 4, 8]] *= s
     want[[1, 5]] += (0 * 0 + 4 * 4 + 8 * 8)
     np.testing.assert_allclose(w.grad.numpy(), want)
+
+
+NO_GRAD_VIEWS = [lambda t: t[0], lambda t: t.t(), lambda t: t.view(-1), lambda t: t.diagonal(),
+                 lambda t: t.narrow(1, 1, 2), lambda t: t.unsqueeze(0), lambda t: t.expand(1, 2, 3),
+                 lambda t: t.unfold(1, 2, 2)]
+
+
+@pytest.mark.parametrize("k", range(len(NO_GRAD_VIEWS)))
+def test_a_view_taken_under_no_grad_is_not_written_under_grad_mode(k):
+    # Its graph does not lead to its base, so the gradient of the values it overwrites would be silently lost:
+    # PyTorch refuses ("A view was created in no_grad mode and is being modified inplace with grad mode
+    # enabled"), and so does tapegrad.
+    x = tg.ones(2, 3, requires_grad=True)
+    y = x * 1
+    with tg.no_grad():
+        v = NO_GRAD_VIEWS[k](y)
+    w = tg.ones(v.shape, requires_grad=True)
+    for write in (lambda: v.mul_(w), lambda: v.copy_(w), lambda: v.add_(w), lambda: v.fill_(w.sum())):
+        with pytest.raises(RuntimeError, match="a view was created in no_grad mode and is being modified in place"):
+            write()
+    v.add_(1)  # nothing requires grad in this write: a plain write, as PyTorch
+    with tg.no_grad():
+        v.mul_(w)  # both under no_grad: not tracked
+    y.sum().backward()
+    np.testing.assert_array_equal(x.grad.numpy(), np.ones((2, 3)))
+
+
+@pytest.mark.parametrize("k", range(len(NO_GRAD_VIEWS)))
+def test_a_view_taken_under_no_grad_written_under_grad_mode_matches_pytorch(k):
+    torch = pytest.importorskip("torch")
+    for L in (torch, tg):
+        y = L.ones(2, 3, requires_grad=True) * 1
+        with L.no_grad():
+            v = NO_GRAD_VIEWS[k](y)
+        with pytest.raises(RuntimeError, match="(?i)a view was created in no_grad mode and is being modified"):
+            v.mul_(L.ones(v.shape, requires_grad=True))
