@@ -1414,3 +1414,50 @@ def test_negative_sizes_are_refused_as_in_pytorch(sizes, op):
             assert refused, f"PyTorch refuses {op}{tuple(sizes)}, tapegrad accepts"
         else:
             assert not refused, f"PyTorch accepts {op}{tuple(sizes)}, tapegrad refuses"
+
+
+# ---------------------------------------------------------------------- memory layout of the copies
+LAYOUTS = {  # a (2, 3, 4) tensor laid out in several ways, from the same values
+    "contiguous": lambda L: L.arange(24.0).reshape(2, 3, 4),
+    "transposed": lambda L: L.arange(24.0).reshape(4, 3, 2).permute(2, 1, 0),
+    "permuted": lambda L: L.arange(24.0).reshape(3, 4, 2).permute(2, 0, 1),
+    "strided": lambda L: L.arange(48.0).reshape(2, 3, 8)[:, :, ::2],
+    "transposed_strided": lambda L: L.arange(48.0).reshape(8, 3, 2).permute(2, 1, 0)[:, :, ::2],
+}
+COPIES = {  # op -> (call, is the result contiguous whatever the input's layout, as PyTorch's)
+    "cat": (lambda L, x: L.cat([x, x], 1), True),
+    "cat_one": (lambda L, x: L.cat([x], 2), True),
+    "stack": (lambda L, x: L.stack([x, x], 1), True),
+    "hstack": (lambda L, x: L.hstack([x, x]), True),
+    "vstack": (lambda L, x: L.vstack([x, x]), True),
+    "repeat": (lambda L, x: x.repeat(1, 1, 1), True),
+    "tile": (lambda L, x: x.tile((1, 2)), True),
+    "roll": (lambda L, x: x.roll(1, 1), True),
+    "roll_flat": (lambda L, x: x.roll(1), True),
+    "tril": (lambda L, x: x.tril(), True),
+    "triu": (lambda L, x: x.triu(1), True),
+    "diag": (lambda L, x: L.diag(x[0]), True),
+    "contiguous": (lambda L, x: x.contiguous(), True),
+    "flip": (lambda L, x: x.flip(0), None),  # keeps the input's order of dims in memory, as PyTorch's
+    "fliplr": (lambda L, x: x.fliplr(), None),
+}
+
+
+@pytest.mark.parametrize("layout", sorted(LAYOUTS))
+@pytest.mark.parametrize("name", sorted(COPIES))
+def test_copies_are_laid_out_as_pytorchs(name, layout):
+    # a copy that keeps an F-ordered layout where PyTorch's is contiguous makes a later view() fail (issue 9,
+    # found by the differential fuzzer: cat of nonzero's output, then view)
+    fn, contiguous = COPIES[name]
+    x = LAYOUTS[layout](tg)
+    out = fn(tg, x)
+    if contiguous is None:
+        contiguous = layout in ("contiguous", "strided")
+    assert out.is_contiguous() == contiguous
+    if contiguous:
+        assert out.view(-1).shape == (out.numel(),)
+    torch = sys.modules.get("torch")
+    if torch is not None:
+        want = fn(torch, LAYOUTS[layout](torch))
+        assert want.is_contiguous() == out.is_contiguous()
+        np.testing.assert_array_equal(out.numpy(), want.numpy())

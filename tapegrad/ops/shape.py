@@ -53,7 +53,7 @@ def _sizes(op, sizes, bools=False):
 
 def _keyword(op, args, name, value):
     """The positional ``args`` of ``op``, or its list argument given by keyword (``permute(dims=(1, 0))``);
-    neither is PyTorch's TypeError."""
+    giving neither is a TypeError, as in PyTorch."""
     if value is None:
         if not args:
             raise TypeError(f'{op}() missing 1 required positional arguments: "{name}"')
@@ -239,7 +239,7 @@ def contiguous(input: Tensor, memory_format=None) -> Tensor:
     if x.flags.c_contiguous:
         return input
 
-    return record(np.ascontiguousarray(x), (input,), _identity_rule, "CloneBackward0")
+    return record(_c_order(x), (input,), _identity_rule, "CloneBackward0")
 
 
 def _identity_rule(xp, g, out, x):
@@ -682,7 +682,7 @@ def _tile(op, input, reps):
     x = input._data
     in_shape = x.shape
     shape = (1,) * (len(reps) - x.ndim) + in_shape
-    out = np.tile(x.reshape(shape), reps)
+    out = _c_order(np.tile(x.reshape(shape), reps))  # numpy keeps an F-ordered input's order
     split = tuple(v for r, s in zip(reps, shape, strict=True) for v in (r, s))  # out as (r0, s0, r1, s1, ..)
     axes = tuple(range(0, 2 * len(reps), 2))
 
@@ -747,7 +747,8 @@ def cat(tensors, dim: int = 0, *, axis: int | None = None, out=None) -> Tensor:
         return record(tensors[0]._data.copy(), tuple(tensors), _cat_rule([None] * len(tensors)), "CatBackward0")
     d = _dim("cat", dim, kept[0][1].ndim)
     try:
-        result = np.concatenate([a for _, a in kept], axis=d)
+        # PyTorch's cat is contiguous; numpy's follows its inputs' order (F-ordered inputs give an F result)
+        result = _c_order(np.concatenate([a for _, a in kept], axis=d))
     except ValueError:
         raise _join_error("cat", kept, d) from None
     pieces = [None] * len(tensors)
@@ -818,7 +819,8 @@ def stack(tensors, dim: int = 0, *, out=None) -> Tensor:
     def rule_one(xp, g, out, x):  # a rule of one input returns its gradient (not a tuple)
         return g[lead + (0,)]
 
-    return record(np.stack(arrays, axis=d), tuple(tensors), rule if len(tensors) > 1 else rule_one, "StackBackward0")
+    out = _c_order(np.stack(arrays, axis=d))  # contiguous, as PyTorch's (numpy follows the inputs)
+    return record(out, tuple(tensors), rule if len(tensors) > 1 else rule_one, "StackBackward0")
 
 
 def hstack(tensors) -> Tensor:
@@ -1075,6 +1077,11 @@ def _unfold_0d_rule(xp, g, out, x):
     return g.sum()
 
 
+def _c_order(a):
+    """``a`` in row-major order (a copy only if it is not; unlike np.ascontiguousarray, 0-d stays 0-d)."""
+    return a if a.flags.c_contiguous else a.copy(order="C")
+
+
 def _strided_view(x, shape, strides, writeable):
     """A numpy view of ``x``'s memory with ``shape`` and byte ``strides``, whose base is ``x``'s (so ``record``
     registers it as a view of ``x``'s tensor)."""
@@ -1111,7 +1118,8 @@ def flip(input: Tensor, *args, dims=None) -> Tensor:
         return xp.flip(g, axes)
 
     reverse = tuple(slice(None, None, -1) if i in axes else slice(None) for i in range(x.ndim))
-    return record(x[reverse].copy(), (input,), rule, "FlipBackward0")
+    # PyTorch's flip keeps the order of the input's dims in memory (a transposed matrix gives a transposed result)
+    return record(x[reverse].copy(order="K"), (input,), rule, "FlipBackward0")
 
 
 @op
@@ -1175,7 +1183,7 @@ def roll(input: Tensor, shifts, dims=None) -> Tensor:
     def rule(xp, g, out, x):
         return xp.roll(g, back, axes)
 
-    return record(np.roll(x, shift, axes), (input,), rule, "RollBackward0")
+    return record(_c_order(np.roll(x, shift, axes)), (input,), rule, "RollBackward0")  # as PyTorch's
 
 
 @op
@@ -1212,7 +1220,7 @@ def _triangle(op, fn, input, diagonal):
     def rule(xp, g, out, x):
         return getattr(xp, name)(g, k)
 
-    return record(fn(x, k), (input,), rule, f"{name.capitalize()}Backward0")
+    return record(_c_order(fn(x, k)), (input,), rule, f"{name.capitalize()}Backward0")
 
 
 @op
