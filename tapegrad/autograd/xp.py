@@ -70,7 +70,7 @@ class _TensorXP:
     @staticmethod
     def transpose(a, axes=None):
         axes = tuple(reversed(range(a.ndim))) if axes is None else axes
-        return a.permute(*axes)
+        return a.permute(tuple(axes))  # one sequence: permute() without dims is an error, as in PyTorch
 
     @staticmethod
     def swapaxes(a, axis1, axis2):
