@@ -14,6 +14,8 @@ import time
 
 import numpy as np
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 import tapegrad as tg
 from tapegrad.utils.data import (
@@ -393,3 +395,48 @@ def test_default_collate_is_the_same_function_in_workers():
     from tapegrad.utils.data._utils import collate
 
     assert collate.default_collate is default_collate
+
+
+@given(st.lists(st.tuples(st.sampled_from(["bool", "uint8", "int8", "int16", "int32", "int64", "float16",
+                                           "float32", "float64"]),
+                          st.lists(st.integers(0, 3), max_size=3), st.booleans()), max_size=5))
+def test_transport_round_trips_any_arrays(specs):
+    import multiprocessing
+
+    rng = np.random.default_rng(0)
+    values = []
+    for dtype, shape, as_tensor in specs:
+        a = np.asarray(rng.standard_normal(shape) * 10).astype(dtype)
+        values.append(tg.from_numpy(a) if as_tensor else a)
+    reader, writer = multiprocessing.Pipe(duplex=False)
+    try:
+        transport.send(writer, transport.encode(values))
+        got = transport.receive(reader)
+    finally:
+        reader.close()
+        writer.close()
+    assert len(got) == len(values)
+    for g, v in zip(got, values, strict=True):
+        assert type(g) is type(v)
+        a, b = (g.numpy(), v.numpy()) if isinstance(v, tg.Tensor) else (g, v)
+        assert a.dtype == b.dtype and a.shape == b.shape
+        np.testing.assert_array_equal(a, b)
+
+
+def test_numpy_seed_words_match_pytorchs():
+    pytest.importorskip("torch")
+    from torch.utils.data._utils.worker import _generate_state as theirs
+
+    for base_seed in (0, 1, 2**32 - 1, 2**32, 123456789012345, 2**63 - 1):
+        for worker_id in (0, 1, 7):
+            assert _generate_state(base_seed, worker_id) == theirs(base_seed, worker_id)
+
+
+def test_the_workers_benchmark_checks_its_batches():
+    sys.path.insert(0, os.path.join(ROOT, "benchmarks"))
+    try:
+        import data_workers
+    finally:
+        sys.path.remove(os.path.join(ROOT, "benchmarks"))
+    _, _, datasets = data_workers.make_datasets(100)
+    data_workers.check_same_batches(datasets)  # raises SystemExit if a worker count changes the batches
