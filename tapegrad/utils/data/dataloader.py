@@ -321,8 +321,8 @@ class _SingleProcessDataLoaderIter(_BaseDataLoaderIter):
                                                             self._collate_fn, self._drop_last)
 
     def _next_data(self):
-        index = self._next_index()  # may raise StopIteration
-        return self._dataset_fetcher.fetch(index)  # may raise StopIteration (an IterableDataset's end)
+        # next() may raise StopIteration (the sampler's end), and so may fetch() (an IterableDataset's end)
+        return self._dataset_fetcher.fetch(next(self._sampler_iter))
 
 
 # NOTE [ DataLoader worker shutdown ]

@@ -7,7 +7,6 @@ from collections.abc import Iterator
 
 import numpy as np
 
-from ... import random as _random
 from .dataset import Dataset
 from .sampler import Sampler, _ints
 
@@ -79,7 +78,7 @@ class DistributedSampler(Sampler):
     def _chunks(self, size):
         n = len(self.dataset)
         if self.shuffle:  # deterministic in seed and epoch, so every rank draws the same permutation
-            indices = _random.rng(_random.Generator().manual_seed(self.seed + self.epoch)).permutation(n)
+            indices = np.random.default_rng(int(self.seed + self.epoch)).permutation(n)  # = Generator().manual_seed
         else:
             indices = np.arange(n)
         if not self.drop_last:  # pad by repeating the start, as many times as needed

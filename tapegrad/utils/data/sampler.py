@@ -159,7 +159,7 @@ def _own_rng(generator):
     if generator is not None:
         return _random.rng(generator)
     seed = int(_random.rng(None).integers(0, 2**63 - 1, endpoint=True))
-    return _random.Generator().manual_seed(seed).rng
+    return np.random.default_rng(seed)  # what Generator().manual_seed(seed) holds, without drawing OS entropy first
 
 
 class SubsetRandomSampler(Sampler[int]):

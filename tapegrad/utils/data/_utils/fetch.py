@@ -45,13 +45,23 @@ class _BaseDatasetFetcher:
     def fetch(self, possibly_batched_index):
         raise NotImplementedError
 
-    def _collate(self, data, what):
+    def _collate(self, data, what, index):
         try:
             return self.collate_fn(data)
         except Exception as err:
             name = getattr(self.collate_fn, "__qualname__", type(self.collate_fn).__name__)
-            _add_note(err, f"{self.where}: raised by collate_fn ({name}) collating {what}")
+            _add_note(err, f"{self.where}: raised by collate_fn ({name}) collating {_what(what, index)}")
             raise
+
+
+def _what(what, index):
+    """What was being collated, for a note (only formatted when something failed)."""
+    if what == "batch":
+        return f"the samples at indices {_describe(index)}"
+    if what == "sample":
+        return f"dataset[{index!r}]"
+    first, last = index
+    return f"sample {first} of the stream" if what == "stream sample" else f"samples {first} to {last} of the stream"
 
 
 class _IterableDatasetFetcher(_BaseDatasetFetcher):
@@ -87,8 +97,8 @@ class _IterableDatasetFetcher(_BaseDatasetFetcher):
                     break
             if not data or (self.drop_last and len(data) < len(possibly_batched_index)):
                 raise StopIteration
-            return self._collate(data, f"samples {first} to {self.count - 1} of the stream")
-        return self._collate(self._next(), f"sample {first} of the stream")
+            return self._collate(data, "stream samples", (first, self.count - 1))
+        return self._collate(self._next(), "stream sample", (first, first))
 
 
 class _MapDatasetFetcher(_BaseDatasetFetcher):
@@ -98,31 +108,29 @@ class _MapDatasetFetcher(_BaseDatasetFetcher):
         self.gather = auto_collation and collate_fn is default_collate and _can_gather(dataset)
 
     def fetch(self, possibly_batched_index):
+        index = possibly_batched_index
         try:
-            return self._fetch(possibly_batched_index)
+            if self.gather:
+                if type(index) is not np.ndarray or index.dtype != np.intp or index.ndim != 1:  # a custom sampler
+                    index = np.asarray(index, dtype=np.intp).reshape(-1)
+                return self._gather(index)
+            if not self.auto_collation:
+                return self._collate(self._get(index, None), "sample", index)
+            if isinstance(index, np.ndarray):
+                index = index.tolist()
+            getitems = getattr(self.dataset, "__getitems__", None)
+            if getitems:
+                try:
+                    data = getitems(index)
+                except Exception as err:
+                    _add_note(err, f"{self.where}: raised by {type(self.dataset).__name__}.__getitems__ fetching "
+                                   f"the batch of indices {_describe(index)}")
+                    raise
+            else:
+                data = [self._get(i, index) for i in index]
+            return self._collate(data, "batch", index)
         except StopIteration as err:  # would end the loader's iteration silently (PEP 479's reasoning)
             raise RuntimeError(f"{self.where}: the dataset or collate_fn raised StopIteration") from err
-
-    def _fetch(self, possibly_batched_index):
-        dataset = self.dataset
-        if not self.auto_collation:
-            return self._collate(self._get(possibly_batched_index, None), f"dataset[{possibly_batched_index!r}]")
-        index = possibly_batched_index
-        if self.gather:
-            return self._gather(np.asarray(index, dtype=np.intp).reshape(-1))
-        if isinstance(index, np.ndarray):
-            index = index.tolist()
-        getitems = getattr(dataset, "__getitems__", None)
-        if getitems:
-            try:
-                data = getitems(index)
-            except Exception as err:
-                _add_note(err, f"{self.where}: raised by {type(dataset).__name__}.__getitems__ fetching the batch "
-                               f"of indices {_describe(index)}")
-                raise
-        else:
-            data = [self._get(i, index) for i in index]
-        return self._collate(data, f"the samples at indices {_describe(index)}")
 
     def _get(self, i, batch):
         try:
