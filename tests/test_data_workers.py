@@ -10,6 +10,7 @@ import signal
 import subprocess
 import sys
 import textwrap
+import threading
 import time
 
 import numpy as np
@@ -369,22 +370,28 @@ def test_spawn_start_method():
 
 
 # ---------------------------------------------------------------------- the transport, in one process
-def test_transport_round_trip_keeps_structure_dtypes_and_identity():
+@pytest.mark.parametrize("raw", [True, False], ids=["posix-pipe", "connection"])
+def test_transport_round_trip_keeps_structure_dtypes_and_identity(raw, monkeypatch):
     import multiprocessing
+
+    monkeypatch.setattr(transport, "_RAW", raw and sys.platform != "win32")  # False: what Windows uses
 
     reader, writer = multiprocessing.Pipe(duplex=False)
     t = tg.arange(6, dtype=tg.int16).reshape(2, 3)
     leaf = tg.ones(2, requires_grad=True)
-    batch = {"t": t, "again": t, "view": tg.arange(10.0)[::3], "scalar": tg.tensor(2.5, dtype=tg.float64),
+    big = tg.arange(100_000, dtype=tg.float64)  # more than a pipe holds: written and read in pieces
+    batch = {"t": t, "again": t, "big": big, "view": tg.arange(10.0)[::3], "scalar": tg.tensor(2.5, dtype=tg.float64),
              "empty": tg.zeros(0, 4), "bool": tg.tensor([True, False]), "leaf": leaf,
              "array": np.arange(4, dtype=np.uint8).reshape(2, 2).T, "objects": np.array([{"a": 1}], dtype=object),
              "text": ("a", b"b", 3, 4.5, None)}
-    transport.send(writer, transport.encode((7, batch)))
+    sender = threading.Thread(target=transport.send, args=(writer, transport.encode((7, batch))))
+    sender.start()  # the batch is bigger than the pipe: written while it is read
     idx, got = transport.receive(reader)
+    sender.join()
     assert idx == 7 and got["text"] == batch["text"] and got["objects"][0] == {"a": 1}
     assert got["t"] is got["again"] and got["t"].dtype == np.int16 and got["t"].tolist() == t.tolist()
     assert got["view"].tolist() == [0.0, 3.0, 6.0, 9.0] and got["scalar"].shape == () and got["scalar"].item() == 2.5
-    assert got["empty"].shape == (0, 4) and got["bool"].dtype == np.bool_
+    assert got["empty"].shape == (0, 4) and got["bool"].dtype == np.bool_ and got["big"].tolist() == big.tolist()
     assert got["leaf"].requires_grad and got["leaf"].is_leaf
     assert isinstance(got["array"], np.ndarray) and got["array"].tolist() == [[0, 2], [1, 3]]
     reader.close()

@@ -10,7 +10,10 @@ a file or a foreign process.
 from __future__ import annotations
 
 import io
+import os
 import pickle
+import struct
+import sys
 
 import numpy as np
 
@@ -74,19 +77,69 @@ def encode(obj):
     return [header, *(a.reshape(-1).view(np.uint8) for a in arrays if a.nbytes)]
 
 
+# NOTE: on POSIX the pipe is read and written directly, with a framing of our own (an 8-byte length, then the
+# bytes), so that an array's bytes go from the pipe straight into the array: Connection.recv_bytes_into first reads
+# into a buffer of its own and then copies (38 MB batch: 12 ms instead of 49 ms, 0.2 MB: 0.04 ms instead of 0.12).
+_RAW = sys.platform != "win32"
+_LENGTH = struct.Struct("<Q")
+_SMALL = 1 << 16  # parts up to this size are written together with their length, in one call
+
+
 def send(conn, parts):
+    """Write the parts of one message (from ``encode``) to ``conn``."""
+    if not _RAW:
+        for part in parts:
+            conn.send_bytes(part)
+        return
+    fd = conn.fileno()
     for part in parts:
-        conn.send_bytes(part)
+        view = memoryview(part).cast("B")
+        if view.nbytes <= _SMALL:
+            _write_all(fd, _LENGTH.pack(view.nbytes) + view)
+        else:
+            _write_all(fd, _LENGTH.pack(view.nbytes))
+            _write_all(fd, view)
+
+
+def _write_all(fd, data):
+    view = memoryview(data)
+    while view:
+        view = view[os.write(fd, view):]
+
+
+def _read_into(fd, view):
+    while view:
+        n = os.readv(fd, [view])
+        if n == 0:
+            raise EOFError("the worker's end of the pipe is closed")
+        view = view[n:]
+
+
+def _length(fd):
+    head = bytearray(_LENGTH.size)
+    _read_into(fd, memoryview(head))
+    return _LENGTH.unpack(head)[0]
 
 
 def receive(conn):
-    """The next message on ``conn`` (blocks until it is complete)."""
-    payload, specs = pickle.loads(conn.recv_bytes())
+    """The next message on ``conn`` (blocks until it is complete; EOFError if the worker has exited)."""
+    if _RAW:
+        fd = conn.fileno()
+        header = bytearray(_length(fd))
+        _read_into(fd, memoryview(header))
+    else:
+        header = conn.recv_bytes()
+    payload, specs = pickle.loads(header)
     arrays = []
     for dtype, shape in specs:
         array = np.empty(shape, dtype)
         if array.nbytes:
-            got = conn.recv_bytes_into(array.reshape(-1).view(np.uint8))
+            target = array.reshape(-1).view(np.uint8)
+            got = _length(fd) if _RAW else None
+            if got is None:
+                got = conn.recv_bytes_into(target)
+            elif got == array.nbytes:
+                _read_into(fd, memoryview(target))
             if got != array.nbytes:
                 raise RuntimeError(f"DataLoader: a worker sent {got} bytes for an array of {array.nbytes} bytes "
                                    f"({dtype}, shape {shape})")
