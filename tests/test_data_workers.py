@@ -276,9 +276,11 @@ def test_persistent_workers_keep_their_processes_and_dataset_copies():
     assert all(w.is_alive() for w in workers)
     made_first = sum(b[2].max().item() for b in first)
     assert sum(b[2].max().item() for b in second) > made_first  # the same copies went on counting
-    iterator = loader._iterator
-    del loader
-    iterator.__del__()  # the last reference's finalizer: its workers go
+    loader._iterator._shutdown_workers()  # (what a KeyboardInterrupt does): the next epoch starts new workers
+    assert not any(w.is_alive() for w in workers)
+    assert [b[0].tolist() for b in loader] == [[0, 1], [2, 3], [4, 5]]
+    workers = list(loader._iterator._workers)
+    del loader  # the loader holds its persistent iterator: both go, and the workers with them
     assert not any(w.is_alive() for w in workers)
 
 
@@ -295,6 +297,21 @@ def test_workers_end_with_the_epoch_and_with_the_iterator():
     del it  # dropped half-way: garbage collected (no reference cycle), workers shut down
     assert not any(w.is_alive() for w in workers)
     assert all(w.exitcode == 0 for w in workers)  # they exited, they were not killed
+
+
+def test_an_iterator_caught_in_a_reference_cycle_still_shuts_down_cleanly():
+    import gc
+
+    it = iter(DataLoader(range(10), batch_size=2, num_workers=1))
+    next(it)
+    workers = list(it._workers)
+    holder = {"iterator": it}
+    holder["itself"] = holder  # as a traceback kept in a local would do
+    del it, holder
+    start = time.monotonic()
+    gc.collect()
+    assert not any(w.is_alive() for w in workers) and all(w.exitcode == 0 for w in workers)
+    assert time.monotonic() - start < _utils.MP_STATUS_CHECK_INTERVAL  # told to stop, not timed out and killed
 
 
 SCRIPT = textwrap.dedent("""

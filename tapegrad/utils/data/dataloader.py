@@ -213,7 +213,7 @@ class DataLoader(Generic[_T_co]):
 
     def __iter__(self) -> _BaseDataLoaderIter:
         if self.persistent_workers and self.num_workers > 0:
-            if self._iterator is None:
+            if self._iterator is None or self._iterator._shutdown:  # (shut down by a KeyboardInterrupt, say)
                 self._iterator = self._get_iterator()
             else:
                 self._iterator._reset(self)
@@ -329,11 +329,11 @@ class _SingleProcessDataLoaderIter(_BaseDataLoaderIter):
 # Workers are daemonic processes, so multiprocessing's exit handler terminates them whatever happens to the main
 # program; they must not outlive it, nor hang it. An iterator shuts its workers down (done event, a final None on
 # each index queue, its ends of their pipes closed, join, then terminate what is left) when its batches run out
-# (unless persistent), when it is garbage collected (__del__; it keeps no reference cycle, so that happens as soon
-# as its last reference goes), and on KeyboardInterrupt while it waits. An exception from a worker's dataset does
-# not: the iterator stays usable, as in PyTorch. A worker exits by itself when its main process dies (it checks
-# its parent every MP_STATUS_CHECK_INTERVAL seconds while idle). A worker that dies is noticed at once: its
-# process sentinel is waited on together with the pipes.
+# (unless persistent), when it is garbage collected (__del__: as soon as its last reference goes, or when the
+# collector frees a reference cycle it is caught in; see _SHUTDOWN_NEEDS), and on KeyboardInterrupt while it
+# waits. An exception from a worker's dataset does not shut it down: the iterator stays usable, as in PyTorch. A
+# worker exits by itself when its main process dies (it checks its parent every MP_STATUS_CHECK_INTERVAL seconds
+# while idle). A worker that dies is noticed at once: its process sentinel is waited on together with the pipes.
 _SHUTDOWN_NEEDS = {}  # id of a live multiprocessing iterator -> its workers, queues, pipes and done event
 
 
