@@ -173,6 +173,7 @@ def main(argv=None):
         step(xb, yb)
     step_ms = (time.perf_counter() - t) / 20 * 1e3
 
+    load_before = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
     results = {}
     loaders = {(name, w): loader_for(ds, w) for name, ds in datasets.items() for w in (0, 1, 2)}
     for loader in loaders.values():  # start the persistent workers, warm everything up
@@ -184,17 +185,22 @@ def main(argv=None):
                 results.setdefault((name, mode, workers), []).append(seconds)
     starts = {w: startup_cost(tensor_ds, w, 3 if args.quick else 7) for w in (1, 2)}
 
+    load_after = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
     batches = -(-n // BATCH)
     lines = [f"__getitem__ of the python dataset: {getitem_ms:.3f} ms per sample ({rounds} augmentation rounds); "
              f"training step {step_ms:.2f} ms per batch of {BATCH}; {n} samples "
-             f"({batches} batches) per epoch; {os.cpu_count()} CPUs; medians of {repeats} epochs.",
+             f"({batches} batches) per epoch; {os.cpu_count()} CPUs; load average {load_before:.1f} before, "
+             f"{load_after:.1f} after; median (and fastest) of {repeats} epochs.",
              "", "| dataset | work per epoch | num_workers=0 | 1 | 2 | ratio 1 | ratio 2 |",
              "|---|---|---|---|---|---|---|"]
     for name in datasets:
         for mode in ("load only", "load + train"):
             med = [statistics.median(results[(name, mode, w)]) for w in (0, 1, 2)]
-            lines.append(f"| {name} | {mode} | {med[0] * 1e3:.0f} ms | {med[1] * 1e3:.0f} ms | "
-                         f"{med[2] * 1e3:.0f} ms | {med[1] / med[0]:.2f}x | {med[2] / med[0]:.2f}x |")
+            low = [min(results[(name, mode, w)]) for w in (0, 1, 2)]
+            lines.append(f"| {name} | {mode} | " + " | ".join(f"{m * 1e3:.0f} ({b * 1e3:.0f}) ms"
+                                                            for m, b in zip(med, low, strict=True))
+                         + f" | {med[1] / med[0]:.2f}x ({low[1] / low[0]:.2f}x) | "
+                           f"{med[2] / med[0]:.2f}x ({low[2] / low[0]:.2f}x) |")
     lines += ["", f"Starting workers (iter(loader) to the first batch, TensorDataset): 1 worker "
                   f"{starts[1] * 1e3:.0f} ms, 2 workers {starts[2] * 1e3:.0f} ms."]
     print("\n".join(lines))
