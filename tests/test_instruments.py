@@ -6,10 +6,13 @@ import math
 
 import numpy as np
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 import tapegrad as tg
 import tapegrad.nn.functional as F
 from tapegrad import _state, nn, viz
+from tapegrad.testing import arrays, broadcastable_shapes
 from tapegrad.viz import BackwardTrace, Summary, draw_graph, memory_ledger, precision_report
 from tapegrad.viz.memory import _captured
 
@@ -38,6 +41,19 @@ def test_summary_flags_nan_and_inf_and_keeps_the_finite_statistics():
     assert (s.nan, s.inf, s.finite) == (1, 2, False)
     assert s.max_abs == 2.0 and s.norm == math.sqrt(5)
     assert str(s) == "mean -0.5, max|x| 2 (1 NaN, 2 inf)" and "1 NaN, 2 inf" in s.short()
+
+
+@given(arrays(dtype=np.float32, min_value=-1e3, max_value=1e3), st.lists(st.sampled_from([np.nan, np.inf, -np.inf])))
+def test_summary_matches_numpy(a, specials):
+    a = a.reshape(-1).copy()
+    finite = a.astype(np.float64)
+    for k, v in enumerate(specials[:a.size]):
+        a[k] = v
+    finite = finite[len(specials[:a.size]):]
+    s = Summary.of(a)
+    assert s.nan == int(np.isnan(a).sum()) and s.inf == int(np.isinf(a).sum())
+    assert s.norm == pytest.approx(float(np.linalg.norm(finite)), rel=1e-9, abs=1e-12)
+    assert s.max_abs == (float(np.abs(finite).max()) if finite.size else 0.0)
 
 
 # ---------------------------------------------------------------------- BackwardTrace
@@ -101,6 +117,43 @@ def test_broadcast_gradient_is_recorded_before_the_engine_sums_it():
     np.testing.assert_allclose(sent.sum(axis=0), b.grad.numpy(), rtol=1e-6)
     np.testing.assert_allclose(trace.step_of(b).received_grad, b.grad.numpy())
     assert "(4×3, summed to 3)" in str(trace)
+
+
+@given(broadcastable_shapes(num_shapes=2), st.integers(0, 2 ** 16))
+def test_trace_of_a_broadcast_product_agrees_with_grad(shapes, seed):
+    rng = np.random.default_rng(seed)
+    a = tg.tensor(rng.standard_normal(shapes[0]), requires_grad=True)
+    b = tg.tensor(rng.standard_normal(shapes[1]), requires_grad=True)
+    out = a * b
+    with BackwardTrace(keep_grads=True) as trace:
+        (out * out).sum().backward()
+    step = trace.step_of(out)
+    assert [g.shape for g in step.sent_grads] == [out.shape, out.shape]  # before the engine sums them
+    for leaf in (a, b):
+        np.testing.assert_allclose(trace.step_of(leaf).received_grad, leaf.grad.numpy(), rtol=1e-12)
+    assert [s.rule for s in trace.steps].count("AccumulateGrad") == 2
+
+
+def test_trace_matches_pytorch():
+    torch = pytest.importorskip("torch")
+    rng = np.random.default_rng(0)
+    x, w1, b1, w2 = (rng.standard_normal(s) for s in ((5, 3), (3, 4), (4,), (4, 2)))
+    params = [tg.tensor(v, requires_grad=True) for v in (w1, b1, w2)]
+    h = tg.tensor(x) @ params[0] + params[1]
+    a = h.tanh()
+    with BackwardTrace(keep_grads=True) as trace:
+        ((a @ params[2]) ** 2).mean().backward()
+    tparams = [torch.tensor(v, requires_grad=True) for v in (w1, b1, w2)]
+    th = torch.tensor(x) @ tparams[0] + tparams[1]
+    ta = th.tanh()
+    th.retain_grad()
+    ta.retain_grad()
+    ((ta @ tparams[2]) ** 2).mean().backward()
+    for ours, theirs in ((h, th), (a, ta)):
+        assert trace.step_of(ours).rule == theirs.grad_fn.name()
+        np.testing.assert_allclose(trace.step_of(ours).received_grad, theirs.grad.numpy(), rtol=1e-10)
+    for ours, theirs in zip(params, tparams):
+        np.testing.assert_allclose(trace.step_of(ours).received_grad, theirs.grad.numpy(), rtol=1e-10)
 
 
 def test_kept_gradients_are_copies():
@@ -342,6 +395,19 @@ def test_ledger_per_module_and_against_the_parameters():
     assert list(ledger.by_module)[:2] == ["0", "2"] and "(outside modules)" in ledger.by_module
     text = str(ledger)
     assert "saved for backward" in text and "x the parameters" in text
+
+
+@given(st.lists(st.sampled_from(["exp", "tanh", "sigmoid", "relu", "mul", "add", "sin"]), min_size=1, max_size=6),
+       st.integers(1, 5))
+def test_ledger_saved_bytes_are_distinct_arrays_it_lists(ops, n):
+    x = tg.randn(n, 3, requires_grad=True)
+    t = x
+    for op in ops:
+        t = t * x if op == "mul" else t + x if op == "add" else getattr(t, op)()
+    ledger = memory_ledger(t)
+    charged = [b for row in ledger.rows for (_, _, _, b) in row.arrays if b]
+    assert ledger.saved == sum(charged) and all(b == n * 3 * 4 for b in charged)  # each a (n, 3) float32 buffer
+    assert ledger.saved <= ledger.held <= 4 * n * 3 * (len(ops) + 1)  # no more than every node's value
 
 
 def test_captured_arrays_are_found_in_closures():
