@@ -86,6 +86,7 @@ class BackwardTrace:
         self._labels, self._pairs, self._from_module = _tape.named(params, names)
         self._last = {}  # id(node) -> its last step
         self._observer = None
+        self._counts = (0, {})  # (number of steps, op name -> how many distinct nodes have it)
 
     # ------------------------------------------------------------------ recording
     def __enter__(self):
@@ -136,6 +137,8 @@ class BackwardTrace:
         return short
 
     def _op_counts(self):
+        if self._counts[0] == len(self.steps):
+            return self._counts[1]
         counts = {}
         seen = set()
         for s in self.steps:
@@ -143,6 +146,7 @@ class BackwardTrace:
                 seen.add(id(s.node))
                 short = _tape.short_name(s.node)
                 counts[short] = counts.get(short, 0) + 1
+        self._counts = (len(self.steps), counts)
         return counts
 
     def table(self):
