@@ -372,7 +372,7 @@ def test_ledger_bytes_of_a_hand_checked_graph():
     assert ledger.saved == x.numpy().nbytes + r.detach().numpy().nbytes == 140
     assert ledger.parameters == 48
     assert ledger.held == 60 + 80 + 80 + 4  # every node's value: x, x @ w, r, the sum
-    assert [row.rule for row in ledger.rows] == ["MatmulBackward0", "ReluBackward0", "SumBackward0"]
+    assert [row.rule for row in ledger.rows] == ["MmBackward0", "ReluBackward0", "SumBackward0"]
     assert sum(row.bytes for row in ledger.rows) == ledger.saved
 
 
