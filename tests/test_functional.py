@@ -159,10 +159,11 @@ def test_activation_bad_arguments():
         F.celu(T([1.0]), 0.0)
 
 
-def test_integer_inputs_become_float():
-    y = F.sigmoid(T([0, 1]))
+def test_integer_inputs_follow_pytorchs_kernels():
+    y = F.sigmoid(T([0, 1]))  # the elementwise op computes in the default float dtype
     assert y.dtype == tg.float32
-    assert F.gelu(T([0, 1])).dtype == tg.float32
+    with pytest.raises(NotImplementedError, match="gelu: not implemented for int64"):
+        F.gelu(T([0, 1]))  # PyTorch's gelu kernel is floating point only
 
 
 # ---------------------------------------------------------------------- softmax and log_softmax
@@ -287,8 +288,10 @@ def test_linear_keeps_dtype(dtype):
 def test_linear_bad_inputs():
     with pytest.raises(RuntimeError, match=r"linear: .*\(2, 3\).*\(4, 5\).*3 features .* expects 5"):
         F.linear(T(np.ones((2, 3))), T(np.ones((4, 5))))
-    with pytest.raises(RuntimeError, match=r"linear: weight must be 2-D.*\(5,\)"):
-        F.linear(T(np.ones((2, 5))), T(np.ones(5)))
+    with pytest.raises(RuntimeError, match=r"linear: weight must be 1-D or 2-D.*\(1, 4, 5\)"):
+        F.linear(T(np.ones((2, 5))), T(np.ones((1, 4, 5))))
+    with pytest.raises(RuntimeError, match=r"linear: a 1-D weight \(shape \(5,\)\) takes no bias"):
+        F.linear(T(np.ones((2, 5))), T(np.ones(5)), T(np.ones(1)))
     with pytest.raises(RuntimeError, match="linear: .*same dtype.*float32 and float64"):
         F.linear(T(np.ones((2, 3)), dtype=np.float32), T(np.ones((4, 3))))
     with pytest.raises(RuntimeError, match=r"linear: bias of shape \(3,\) .*\(2, 4\)"):
@@ -454,8 +457,14 @@ def test_pad_bad_inputs():
         F.pad(x, (-3, -3))
     with pytest.raises(NotImplementedError, match="pad: mode .*'symmetric'"):
         F.pad(x, (1, 1), mode="symmetric")
-    with pytest.raises(RuntimeError, match="pad: negative padding"):
-        F.pad(x, (-1, 1), mode="replicate")
+    # negative pads crop in every mode (as PyTorch), down to one element for reflect and replicate
+    np.testing.assert_array_equal(F.pad(x, (-1, 1), mode="replicate").shape, (1, 2, 5))
+    with pytest.raises(RuntimeError, match="pad: input of size 5 at dimension 2 is too small .* size would be 0"):
+        F.pad(x, (-5, 0), mode="replicate")
+    with pytest.raises(RuntimeError, match=r"pad: circular padding \(6, 0\) .* wraps around more than once"):
+        F.pad(x, (6, 0), mode="circular")
+    with pytest.raises(NotImplementedError, match="pad: padding size 2 is not supported for 1D input"):
+        F.pad(T([1.0, 2.0]), (1, 1), mode="reflect")  # non-constant modes want a batch or channel dimension
 
 
 # ---------------------------------------------------------------------- embedding
