@@ -188,7 +188,7 @@ def zero_(input: Tensor) -> Tensor:
         input._data.fill(0)
         bump(input)
         return input
-    return inplace(input, "zero_", _filled, 0, name="ZeroBackward0")
+    return inplace(input, "zero_", _filled, 0, "ZeroBackward0")
 
 
 @op(methods=("copy_",), xp_name=False)
