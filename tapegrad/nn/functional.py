@@ -128,8 +128,9 @@ def _hardtanh(input, lo, hi):
             if not info.min <= v <= info.max:
                 raise RuntimeError(f"hardtanh: the limit {v} cannot be converted to {x.dtype} without overflow")
         lo, hi = x.dtype.type(lo), x.dtype.type(hi)
-    # NOTE: max then min, as PyTorch's clamp: NaN stays NaN and -0.0 inside the interval stays -0.0.
-    out = np.minimum(np.maximum(x, lo, dtype=x.dtype), hi, dtype=x.dtype)
+    # NOTE: max then min, as PyTorch's clamp: NaN stays NaN, and x itself is kept on a tie (numpy returns its
+    # second argument then), so -0.0 stays -0.0.
+    out = np.minimum(hi, np.maximum(lo, x, dtype=x.dtype), dtype=x.dtype)
 
     def hardtanh_rule(xp, g, out, x):
         return g * ~((x <= lo) | (x >= hi))  # NOTE: NaN is neither: its gradient passes, as in PyTorch
@@ -174,21 +175,28 @@ def _leaky_relu(input, slope, name):
 
 
 @backward_op(grad=lambda xp, need, gg, out, g, x, **c: _elu_backward_grad(xp, need, gg, g, x, **c))
-def elu_backward(grad, x, *, negcoef, scale, input_scale):
+def elu_backward(grad, x, *, negcoef, scale, input_scale, is_result=False):
     """PyTorch's elu_backward: grad * scale where x > 0 (and at NaN), else grad * negcoef * input_scale *
-    exp(x * input_scale)."""
+    exp(x * input_scale), which is grad * input_scale * (result + negcoef) when ``x`` is the result
+    (``is_result``: the in-place forms, whose input is overwritten)."""
     neg = x <= 0
     # NOTE: fmin(x, 0) is 0 at NaN and for x > 0, so this factor is finite wherever it is not selected.
-    d = np.exp(np.fmin(x, 0) * input_scale) * (negcoef * input_scale)
+    if is_result:
+        d = (np.fmin(x, 0) + negcoef) * input_scale
+    else:
+        d = np.exp(np.fmin(x, 0) * input_scale) * (negcoef * input_scale)
     return grad * (d * neg + ~neg * np.asarray(scale, x.dtype))
 
 
-def _elu_backward_grad(xp, need, gg, g, x, *, negcoef, scale, input_scale):
-    c = dict(negcoef=negcoef, scale=scale, input_scale=input_scale)
+def _elu_backward_grad(xp, need, gg, g, x, *, negcoef, scale, input_scale, is_result=False):
+    c = dict(negcoef=negcoef, scale=scale, input_scale=input_scale, is_result=is_result)
     gg_g = xp.elu_backward(gg, x, **c) if need[0] else None
     gx = None
     if need[1]:
-        curve = xp.exp(xp.minimum(x, 0) * input_scale) * (negcoef * input_scale * input_scale)
+        if is_result:
+            curve = input_scale
+        else:
+            curve = xp.exp(xp.minimum(x, 0) * input_scale) * (negcoef * input_scale * input_scale)
         gx = xp.where(x <= 0, gg * g * curve, 0)
     return gg_g, gx
 
@@ -201,6 +209,11 @@ def _elu(input, alpha, scale, input_scale, op_name, name):
     out = np.maximum(0, x, dtype=x.dtype) * scale + np.expm1(np.minimum(0, x) * input_scale) * negcoef
     out = out.astype(x.dtype, copy=False)
     c = dict(negcoef=negcoef, scale=scale, input_scale=input_scale)
+    if name.endswith("1"):  # in place: PyTorch's EluBackward1/CeluBackward1 compute from the result
+        def elu_result_rule(xp, g, out, x):
+            return xp.elu_backward(g, out, is_result=True, **c)
+
+        return record(out, (input,), elu_result_rule, name)
 
     def elu_rule(xp, g, out, x):
         return xp.elu_backward(g, x, **c)
