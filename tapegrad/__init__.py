@@ -43,7 +43,9 @@ from .backends import (are_deterministic_algorithms_enabled, get_deterministic_d
                        set_deterministic_debug_mode, set_float32_matmul_precision, use_deterministic_algorithms)
 from ._compile import compile
 from ._printing import set_printoptions
-from .nn.functional import celu, cosine_similarity, dropout, layer_norm, log_softmax, selu, softmax
+from .nn.functional import cosine_similarity
+from .nn.functional import torch_celu as celu, torch_dropout as dropout, torch_layer_norm as layer_norm
+from .nn.functional import torch_log_softmax as log_softmax, torch_selu as selu, torch_softmax as softmax
 from .serialization import load, save
 from . import safetensors  # registers the .safetensors reader of load
 

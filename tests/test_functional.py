@@ -854,6 +854,37 @@ def test_tensor_softmax_methods_need_a_dim():
     assert x.softmax(0, dtype=tg.float64).dtype == tg.float64
 
 
+TORCH_LEVEL = {
+    "softmax_no_dim": lambda lib, x: lib.softmax(x), "softmax": lambda lib, x: lib.softmax(x, 1, dtype=lib.float64),
+    "log_softmax_no_dim": lambda lib, x: lib.log_softmax(x), "selu_inplace": lambda lib, x: lib.selu(x, inplace=True),
+    "celu_inplace": lambda lib, x: lib.celu(x, 2.0, inplace=True), "celu": lambda lib, x: lib.celu(x, 2.0),
+    "dropout_no_train": lambda lib, x: lib.dropout(x, 0.5), "dropout": lambda lib, x: lib.dropout(x, 0.5, False),
+    "layer_norm": lambda lib, x: lib.layer_norm(x, (3,), None, None, 1e-5, True),
+}
+
+
+def _torch_level_outcome(lib, name):
+    try:
+        y = TORCH_LEVEL[name](lib, lib.ones(2, 3))
+    except TypeError:
+        return "TypeError"
+    return tuple(y.shape), str(y.dtype).split(".")[-1]
+
+
+def test_torch_level_forms_take_pytorchs_signatures():
+    """torch.softmax & co. are not nn.functional's: dim and train are required, selu and celu take no inplace."""
+    want = {"softmax_no_dim": "TypeError", "log_softmax_no_dim": "TypeError", "selu_inplace": "TypeError",
+            "celu_inplace": "TypeError", "dropout_no_train": "TypeError", "softmax": ((2, 3), "float64"),
+            "celu": ((2, 3), "float32"), "dropout": ((2, 3), "float32"), "layer_norm": ((2, 3), "float32")}
+    assert {name: _torch_level_outcome(tg, name) for name in TORCH_LEVEL} == want
+
+
+def test_torch_level_forms_match_pytorch():
+    torch = pytest.importorskip("torch")
+    assert {n: _torch_level_outcome(tg, n) for n in TORCH_LEVEL} == {n: _torch_level_outcome(torch, n)
+                                                                     for n in TORCH_LEVEL}
+
+
 # ---------------------------------------------------------------------- NaN, infinities, kinks, signed zeros (issue 9)
 ACTIVATIONS_EDGE = {
     "relu": lambda F, t: F.relu(t), "relu_": lambda F, t: F.relu(t.clone(), inplace=True),

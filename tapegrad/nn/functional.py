@@ -2010,6 +2010,46 @@ def _cross_entropy_probs(input, target, weight, ignore_index, reduction, eps):
     return record(value, (input, target), cross_entropy_rule, name)
 
 
+# ---------------------------------------------------------------------- the torch.* forms
+# ``torch.softmax`` & co. are the same ops with the signatures of PyTorch's top-level functions (``dim`` and
+# ``train`` required, no ``inplace=``); ``tapegrad/__init__.py`` exports these under the torch names.
+def torch_softmax(input: Tensor, dim: int, dtype=None) -> Tensor:
+    """softmax(input, dim, dtype=None) -> Tensor: ``tapegrad.nn.functional.softmax`` with ``dim`` required."""
+    return softmax(input, dim, dtype=dtype)
+
+
+def torch_log_softmax(input: Tensor, dim: int, dtype=None) -> Tensor:
+    """log_softmax(input, dim, dtype=None) -> Tensor: ``nn.functional.log_softmax`` with ``dim`` required."""
+    return log_softmax(input, dim, dtype=dtype)
+
+
+def torch_selu(input: Tensor) -> Tensor:
+    """selu(input) -> Tensor: ``tapegrad.nn.functional.selu`` (no ``inplace=``, as ``torch.selu``)."""
+    return selu(input)
+
+
+def torch_celu(input: Tensor, alpha: float = 1.0) -> Tensor:
+    """celu(input, alpha=1.0) -> Tensor: ``tapegrad.nn.functional.celu`` (no ``inplace=``, as ``torch.celu``)."""
+    return celu(input, alpha)
+
+
+def torch_dropout(input: Tensor, p: float, train: bool) -> Tensor:
+    """dropout(input, p, train) -> Tensor: ``tapegrad.nn.functional.dropout`` with PyTorch's top-level signature."""
+    return dropout(input, p, train)
+
+
+def torch_layer_norm(input: Tensor, normalized_shape, weight: Tensor | None = None, bias: Tensor | None = None,
+                     eps: float = 1e-5, cudnn_enable: bool = True) -> Tensor:
+    """layer_norm(input, normalized_shape, weight=None, bias=None, eps=1e-05, cudnn_enable=True) -> Tensor."""
+    return layer_norm(input, normalized_shape, weight, bias, eps)
+
+
+for _f, _name in ((torch_softmax, "softmax"), (torch_log_softmax, "log_softmax"), (torch_selu, "selu"),
+                  (torch_celu, "celu"), (torch_dropout, "dropout"), (torch_layer_norm, "layer_norm")):
+    _f.__name__ = _f.__qualname__ = _name
+del _f, _name
+
+
 try:  # convolution and pooling live in the conv family's module
     from ..ops.conv import adaptive_avg_pool2d, avg_pool2d, conv2d, max_pool2d  # noqa: E402,F401
 except ImportError:  # not landed yet
