@@ -678,6 +678,39 @@ def test_class_losses_skip_non_finite_inputs_at_ignored_targets(loss, data):
             np.testing.assert_allclose(loss(T(x), T(t), ignore_index=0, reduction=red).numpy(), want, rtol=1e-12)
 
 
+@pytest.mark.parametrize("loss", ["nll_loss", "cross_entropy", "cross_entropy_smoothed"])
+@given(n=st.integers(1, 3), c=st.integers(1, 4), weighted=st.booleans(), red=st.sampled_from(REDUCTIONS))
+@example(n=1, c=2, weighted=False, red="mean")
+def test_all_ignored_targets_give_a_nan_mean_and_a_zero_gradient(loss, n, c, weighted, red):
+    """Every target ignored: the mean is 0/0 = nan, the sum 0, and the gradient 0 (PyTorch skips ignored samples
+    in the backward instead of multiplying by 1/0)."""
+    fn = {"nll_loss": F.nll_loss, "cross_entropy": F.cross_entropy,
+          "cross_entropy_smoothed": lambda *a, **k: F.cross_entropy(*a, label_smoothing=0.2, **k)}[loss]
+    x = T(np.linspace(-1, 1, n * c).reshape(n, c), requires_grad=True)
+    w = T(np.linspace(0.5, 2, c)) if weighted else None
+    out = fn(x, T(np.full(n, -100)), w, reduction=red)
+    if red == "mean":
+        assert math.isnan(out.item())
+    else:
+        np.testing.assert_array_equal(out.detach().numpy(), 0)
+    out.sum().backward()
+    np.testing.assert_array_equal(x.grad.numpy(), 0)
+    assert not np.signbit(x.grad.numpy()).any()
+
+
+def test_all_ignored_targets_match_pytorch():
+    torch = pytest.importorskip("torch")
+    results = []
+    for lib in (tg, torch):
+        x = lib.tensor([[1.3, 0.85], [0.2, -1.0]], dtype=lib.float64, requires_grad=True)
+        F_, ignored = lib.nn.functional, lib.tensor([-100, -100])
+        total = (F_.nll_loss(x, ignored) + F_.cross_entropy(x, ignored, label_smoothing=0.1)
+                 + F_.nll_loss(x[0], lib.tensor(-100)))
+        total.backward()
+        results.append((math.isnan(total.item()), x.grad.tolist()))
+    assert results[0] == results[1]
+
+
 # ---------------------------------------------------------------------- higher order
 W34 = T(np.random.default_rng(7).uniform(0.5, 2.0, (3, 4)))
 SECOND_ORDER = {

@@ -1772,14 +1772,20 @@ def _with_class_axis(a, cdim):
     return a.reshape(a.shape[:cdim] + (1,) + a.shape[cdim:])
 
 
-def _class_spread(g, reduction, den, cdim):
-    """The upstream gradient of a classification loss, broadcastable against the (N, C, ...) input."""
-    if reduction == "none":
-        return _with_class_axis(g, cdim)
-    if reduction == "sum":
-        return g
-    with np.errstate(divide="ignore", invalid="ignore"):  # a mean over nothing: its gradient is nan too
-        return g / den
+def _class_spread(g, reduction, cdim):
+    """The upstream gradient of a classification loss, broadcastable against the (N, C, ...) input (a mean's
+    1/den is in the per-sample weights: see ``_sample_weights``)."""
+    return _with_class_axis(g, cdim) if reduction == "none" else g
+
+
+def _sample_weights(wi, keep, reduction, den):
+    """Each sample's factor in the gradient: its weight, over ``den`` for a mean; exactly 0 for an ignored sample
+    even when ``den`` is 0 (all ignored: PyTorch's gradient is 0, while the mean itself is nan)."""
+    if reduction != "mean":
+        return wi
+    with np.errstate(divide="ignore", invalid="ignore"):
+        f = wi / np.asarray(den, dtype=wi.dtype)
+    return f if keep is None else np.where(keep, f, 0).astype(wi.dtype, copy=False)
 
 
 def _nll_name(ndim):
@@ -1819,14 +1825,15 @@ def nll_loss(input: Tensor, target: Tensor, weight: Tensor | None = None, size_a
         wi = wi * keep
     loss = -a[index] * wi
     if keep is not None:
-        loss[~keep] = 0  # NOTE: ignored entries add nothing, even where the input is not finite
+        loss = np.where(keep, loss, 0).astype(a.dtype)  # NOTE: ignored entries add nothing, even non-finite
     den = float(wi.sum())
     shape = a.shape
+    f = _sample_weights(wi, keep, reduction, den)
 
     def nll_loss_rule(xp, g, out, x):
-        coef = np.zeros(shape, dtype=wi.dtype)
-        coef[index] = -wi
-        return _class_spread(g.reshape(t.shape) if reduction == "none" else g, reduction, den, cdim) * coef
+        coef = np.zeros(shape, dtype=f.dtype)
+        coef[index] = 0 - f  # NOTE: +0.0 where f is 0 (an ignored sample), as PyTorch
+        return _class_spread(g.reshape(t.shape) if reduction == "none" else g, reduction, cdim) * coef
 
     out = record(_reduce(loss, reduction, den), (input,), nll_loss_rule, _nll_name(a.ndim))
     return _viewed_as_2d(out, reduction, t0.shape) if a.ndim > 2 else out
@@ -1912,18 +1919,20 @@ def cross_entropy(input: Tensor, target: Tensor, weight: Tensor | None = None, s
         wi = keep.astype(a.dtype) if wi is None else wi * keep
     picked = -logp[index]
     if keep is not None:
-        picked[~keep] = 0  # NOTE: ignored entries add nothing, even where the logits are not finite
+        picked = np.where(keep, picked, 0).astype(a.dtype)  # NOTE: ignored entries add nothing, even non-finite
     den = float(t.size) if wi is None else float(wi.sum())
     if label_smoothing == 0:
         # log_softmax then nll_loss (PyTorch's NllLossBackward0 node), fused. The gradient is softmax minus the
         # one-hot target, times the kept mask and weights.
         loss = picked if wi is None else picked * wi
         spread_shape = t.shape
-        c = dict(cdim=cdim, shift=shift, index=index, wi=wi, logp=logp)
+        scale = 1 / den if reduction == "mean" and wi is None and den else 1
+        f = None if wi is None else _sample_weights(wi, keep, reduction, den)
+        c = dict(cdim=cdim, shift=shift, index=index, wi=f, logp=logp)
 
         def cross_entropy_rule(xp, g, out, x):
-            g = g.reshape(spread_shape) if reduction == "none" else g
-            return xp.cross_entropy_backward(_class_spread(g, reduction, den, cdim), x, **c)
+            g = g.reshape(spread_shape) if reduction == "none" else g * scale
+            return xp.cross_entropy_backward(_class_spread(g, reduction, cdim), x, **c)
 
         out = record(_reduce(loss, reduction, den), (input,), cross_entropy_rule, _nll_name(a.ndim))
         return _viewed_as_2d(out, reduction, t0.shape) if a.ndim > 2 else out
@@ -1942,10 +1951,12 @@ def cross_entropy(input: Tensor, target: Tensor, weight: Tensor | None = None, s
     q = np.broadcast_to((eps / C) * wcb, a.shape)
     q = q * _with_class_axis(keep, cdim) if keep is not None else q.copy()
     q[index] += (1 - eps) * wt
+    if reduction == "mean":  # the mean's 1/den in q (0 where nothing is kept: PyTorch's gradient is 0 there)
+        q = q / den if den else np.zeros_like(q)
     c = dict(cdim=cdim, shift=shift, q=q, logp=logp)
 
     def label_smoothing_rule(xp, g, out, x):
-        return xp.cross_entropy_backward(_class_spread(g, reduction, den, cdim), x, **c)
+        return xp.cross_entropy_backward(_class_spread(g, reduction, cdim), x, **c)
 
     return record(_reduce(loss.astype(a.dtype, copy=False), reduction, den), (input,), label_smoothing_rule,
                   "AddBackward0")
@@ -1989,10 +2000,10 @@ def _cross_entropy_probs(input, target, weight, ignore_index, reduction, eps):
             if reduction == "mean":
                 value = value / n if a.size else value * np.nan  # PyTorch: the mean over no element is nan
         value = np.asarray(value, dtype=a.dtype)
-    den = n if reduction == "mean" else 1
+    den = n if reduction == "mean" and n else 1
 
     def cross_entropy_rule(xp, need, g, out, x, t):
-        c = _class_spread(g, reduction, den, cdim)
+        c = _class_spread(g, reduction, cdim) / den
         e = xp.exp(x - shift)  # NOTE: softmax and log_softmax with the forward's max as a constant shift
         total = e.sum(axis=cdim, keepdims=True)
         qq = t * (1 - eps) + eps / C if eps else t
