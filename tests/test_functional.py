@@ -923,12 +923,13 @@ def test_activations_match_pytorch_at_nan_infinities_kinks_and_signed_zeros(name
     values = [v for v in values if v not in skip and not (math.isnan(v) and math.nan in skip)] or [0.0]
     got_y, got_g = _edge_values(tg, F, name, values, tg.float32)
     want_y, want_g = _edge_values(torch, torch.nn.functional, name, values, torch.float32)
-    # NOTE: atol 1e-6 for float32 erf/tanh/exp ulps near cancellation (gelu(-3): PyTorch's float32 erf is the
-    # less accurate one); NaN and infinities must sit at the same places and signs of zero must agree
-    np.testing.assert_allclose(got_y, want_y, rtol=2e-6, atol=1e-6)
+    # NOTE: atol 5e-6 for float32 erf/tanh/exp ulps near cancellation (gelu(-3): PyTorch's float32 erf is the
+    # less accurate one; gelu_tanh'(-5.25): float32 tanh saturates to -1 or not); NaN and infinities must sit at
+    # the same places and signs of zero must agree
+    np.testing.assert_allclose(got_y, want_y, rtol=2e-6, atol=5e-6)
     zeros = (got_y == 0) & (want_y == 0)
     np.testing.assert_array_equal(np.signbit(got_y[zeros]), np.signbit(want_y[zeros]))  # -0.0 is kept
-    np.testing.assert_allclose(got_g, want_g, rtol=2e-6, atol=1e-6)
+    np.testing.assert_allclose(got_g, want_g, rtol=2e-6, atol=5e-6)
 
 
 def test_gradients_at_nan_are_pytorchs():
