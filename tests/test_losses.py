@@ -727,7 +727,7 @@ SECOND_ORDER = {
     "kl_div_none": lambda x, t: F.kl_div(x, t.exp(), reduction="none") ** 2,
     "l1_loss": lambda x, t: F.l1_loss(x, t) ** 2, "smooth_l1_loss": lambda x, t: F.smooth_l1_loss(x, t, beta=5.0),
     "huber_loss_weight": lambda x, t: F.huber_loss(x, t, delta=5.0, weight=t.abs()),
-    "mse_loss_none": lambda x, t: F.mse_loss(x, t[0], reduction="none") ** 2,
+    "mse_loss_none": lambda x, t: F.mse_loss(x, t, reduction="none") ** 2,
     "mse_loss_weight": lambda x, t: F.mse_loss(x, t, weight=t.abs()),
     # class weights and pos_weight are constants (PyTorch does not differentiate them)
     "binary_cross_entropy_weight": lambda x, t: F.binary_cross_entropy(x.sigmoid(), t.sigmoid(), W34,

@@ -1382,8 +1382,9 @@ def _reduce(loss, reduction, den=None):
 
 
 def _spread(g, reduction, den):
-    """The upstream gradient of a reduced loss, as a factor for each element's local derivative."""
-    return g / den if reduction == "mean" else g
+    """The upstream gradient of a reduced loss, as a factor for each element's local derivative (a mean over
+    nothing has no element to spread to)."""
+    return g / den if reduction == "mean" and den else g
 
 
 def _size_warning(op_name, xs, ts):
@@ -1823,7 +1824,8 @@ def nll_loss(input: Tensor, target: Tensor, weight: Tensor | None = None, size_a
     wi = np.ones(t.shape, dtype=a.dtype) if w is None else w[t]
     if keep is not None:
         wi = wi * keep
-    loss = -a[index] * wi
+    with np.errstate(invalid="ignore"):  # inf * 0 at an ignored entry, replaced just below
+        loss = -a[index] * wi
     if keep is not None:
         loss = np.where(keep, loss, 0).astype(a.dtype)  # NOTE: ignored entries add nothing, even non-finite
     den = float(wi.sum())

@@ -275,15 +275,15 @@ def uniform_(self: Tensor, from_: float = 0.0, to: float = 1.0, *, generator=Non
     if kwargs:
         raise TypeError(f"uniform_: unexpected keyword argument(s) {sorted(kwargs)}")
     dt = _float_tensor("uniform_", self)
-    info = np.finfo(dt)
+    lowest, highest = float(np.finfo(dt).min), float(np.finfo(dt).max)
     for name, v in (("from", from_), ("to", to)):
-        if not info.min <= v <= info.max:  # NOTE: also refuses nan and infinities
+        if not lowest <= v <= highest:  # NOTE: also refuses nan and infinities
             raise RuntimeError(f"uniform_: {name}={v} is out of bounds for {dt}")
     if from_ > to:
         raise RuntimeError(f"uniform_: expects to return a [from, to) range, but found from={from_} > "
                            f"to={to}")
-    if to - from_ > info.max:
-        raise RuntimeError(f"uniform_: expects to - from <= the largest {dt} ({info.max}), but found to={to} and "
+    if to - from_ > highest:
+        raise RuntimeError(f"uniform_: expects to - from <= the largest {dt} ({highest}), but found to={to} and "
                            f"from={from_}")
     u = _draw_uniform(_rng("uniform_", generator), self._data.shape, dt)
     return inplace(self, "uniform_", _sampled, (from_ + (to - from_) * u).astype(dt, copy=False),
