@@ -44,7 +44,9 @@ from .backends import (are_deterministic_algorithms_enabled, get_deterministic_d
 from ._compile import compile
 from . import distributed
 from ._printing import set_printoptions
-from .nn.functional import celu, cosine_similarity, dropout, layer_norm, log_softmax, selu, softmax
+from .nn.functional import cosine_similarity
+from .nn.functional import torch_celu as celu, torch_dropout as dropout, torch_layer_norm as layer_norm
+from .nn.functional import torch_log_softmax as log_softmax, torch_selu as selu, torch_softmax as softmax
 from .serialization import load, save
 from . import safetensors  # registers the .safetensors reader of load
 

@@ -191,9 +191,9 @@ class Tensor:
         """atan_(...) -> self: ``atan`` in place."""
     def backward(self, gradient=..., retain_graph=..., create_graph=..., inputs=...) -> Any:
         """Tensor.backward(gradient=None, retain_graph=None, create_graph=False): accumulate d(tensor)/d(leaf)."""
-    def bernoulli(self, p=..., *, generator=...) -> Any:
+    def bernoulli(self, p: builtins.float | None = ..., *, generator=...) -> Tensor:
         """bernoulli(input, p=None, *, generator=None) -> Tensor"""
-    def bernoulli_(self, p=..., *, generator=...) -> Any:
+    def bernoulli_(self, p: Tensor | builtins.float = ..., *, generator=...) -> Tensor:
         """bernoulli_(p=0.5, *, generator=None): fill with 0/1 samples, 1 with probability ``p`` (a number or a"""
     def bitwise_and(self, other) -> Any:
         """bitwise_and(input, other) -> input & other: bitwise for integers, logical for bools."""
@@ -449,8 +449,8 @@ class Tensor:
         """log2_(...) -> self: ``log2`` in place."""
     def log_(self, *args, **kwargs) -> Any:
         """log_(...) -> self: ``log`` in place."""
-    def log_softmax(self, dim=..., _stacklevel=..., dtype=...) -> Any:
-        """log_softmax(input, dim, dtype=None) -> input - logsumexp(input, dim), computed stably."""
+    def log_softmax(self, dim: builtins.int, dtype=...) -> Tensor:
+        """log_softmax(dim, dtype=None) -> Tensor: see ``tapegrad.nn.functional.log_softmax`` (``dim`` is required)."""
     def logical_and(self, other) -> Any:
         """logical_and(input, other) -> bool tensor: logical_and of the truth values (nonzero is True)."""
     def logical_and_(self, *args, **kwargs) -> Any:
@@ -509,7 +509,7 @@ class Tensor:
         """mul(input, other) -> input * other, with broadcasting."""
     def mul_(self, other: Tensor | builtins.float, **kwargs: Any) -> Tensor:
         """mul_(other) -> self: ``mul`` in place."""
-    def multinomial(self, num_samples, replacement=..., *, generator=...) -> Any:
+    def multinomial(self, num_samples: builtins.int, replacement: builtins.bool = ..., *, generator=...) -> Tensor:
         """multinomial(input, num_samples, replacement=False, *, generator=None) -> LongTensor"""
     def multiply(self, other: Tensor | builtins.float) -> Tensor:
         """mul(input, other) -> input * other, with broadcasting."""
@@ -549,7 +549,7 @@ class Tensor:
         """nonzero(input, *, as_tuple=False): the int64 (n, ndim) indices of non-zero elements (or its columns)."""
     def norm(self, p=..., dim=..., keepdim: builtins.bool = ..., out=..., dtype=...) -> Tensor:
         """norm(input, p='fro', dim=None, keepdim=False, dtype=None): the vector p-norm over ``dim``."""
-    def normal_(self, mean=..., std=..., *, generator=...) -> Any:
+    def normal_(self, mean: builtins.float = ..., std: builtins.float = ..., *, generator=...) -> Tensor:
         """normal_(mean=0, std=1, *, generator=None): fill with samples from N(mean, std^2), in place."""
     def not_equal(self, other) -> Any:
         """ne(input, other) -> bool tensor of input != other, elementwise, with broadcasting (no gradient)."""
@@ -581,7 +581,7 @@ class Tensor:
     def register_post_accumulate_grad_hook(self, hook) -> HookHandle:
         """register_post_accumulate_grad_hook(hook): call ``hook(tensor)`` after a backward has accumulated"""
     def relu(self) -> Tensor:
-        """relu(input) -> max(input, 0); integers stay integer. NOTE: the gradient at 0 is 0, as in PyTorch."""
+        """relu(input) -> max(input, 0); integers stay integer. NOTE: the gradient at 0 is 0 and at NaN 1, and -0.0"""
     def relu_(self, *args, **kwargs) -> Any:
         """relu_(...) -> self: ``relu`` in place."""
     def remainder(self, other: Tensor | builtins.float) -> Tensor:
@@ -650,8 +650,8 @@ class Tensor:
         """sinh_(...) -> self: ``sinh`` in place."""
     def size(self, dim: builtins.int | None = ...) -> Size | builtins.int:
         """size(dim=None): the shape, or the length of one dimension."""
-    def softmax(self, dim=..., _stacklevel=..., dtype=...) -> Any:
-        """softmax(input, dim, dtype=None) -> exp(input) / exp(input).sum(dim), computed stably."""
+    def softmax(self, dim: builtins.int, dtype=...) -> Tensor:
+        """softmax(dim, dtype=None) -> Tensor: see ``tapegrad.nn.functional.softmax`` (``dim`` is required)."""
     def sort(self, *args, dim: builtins.int | None = ..., descending: builtins.bool | None = ..., stable=...) -> Any:
         """sort(input, dim=-1, descending=False) or sort(input, *, stable, dim=-1, descending=False) ->"""
     def split(self, split_size_or_sections, dim: builtins.int = ...) -> builtins.tuple[Tensor, ...]:
@@ -729,7 +729,7 @@ class Tensor:
         """unflatten(input, dim, sizes): split dimension ``dim`` into ``sizes`` (one may be -1)."""
     def unfold(self, dimension: builtins.int, size: builtins.int, step: builtins.int) -> Tensor:
         """Tensor.unfold(dimension, size, step): every slice of ``size`` elements along ``dimension``, ``step``"""
-    def uniform_(self, from_=..., to=..., *, generator=..., **kwargs) -> Any:
+    def uniform_(self, from_: builtins.float = ..., to: builtins.float = ..., *, generator=..., **kwargs) -> Tensor:
         """uniform_(from=0, to=1, *, generator=None): fill with samples from U[from, to), in place."""
     def unsqueeze(self, dim: builtins.int) -> Tensor:
         """unsqueeze(input, dim): insert a dimension of size 1 at ``dim`` (a view)."""

@@ -182,6 +182,18 @@ class _TensorXP:
         return [ary.narrow(axis, a, max(b - a, 0)) for a, b in zip(bounds[:-1], bounds[1:], strict=True)]
 
     @staticmethod
+    def maximum(a, b):  # numpy's takes numbers too; PyTorch's maximum takes two tensors (with a number: clamp)
+        if not isinstance(b, Tensor):
+            return a.clamp(min=b)
+        return b.clamp(min=a) if not isinstance(a, Tensor) else _OPS["maximum"](a, b)
+
+    @staticmethod
+    def minimum(a, b):
+        if not isinstance(b, Tensor):
+            return a.clamp(max=b)
+        return b.clamp(max=a) if not isinstance(a, Tensor) else _OPS["minimum"](a, b)
+
+    @staticmethod
     def take(a, indices, axis=None):
         if axis is None:
             return a.reshape(-1)[_const(indices)]

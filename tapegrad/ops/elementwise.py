@@ -792,15 +792,16 @@ def sigmoid(input):
     return out
 
 
-@unary(grad=lambda xp, g, out, x: xp.where(out > 0, g, 0), ints="keep", bools="error")
+@unary(grad=lambda xp, g, out, x: g * ~(out <= 0), ints="keep", bools="error")
 def relu(input):
-    """relu(input) -> max(input, 0); integers stay integer. NOTE: the gradient at 0 is 0, as in PyTorch.
+    """relu(input) -> max(input, 0); integers stay integer. NOTE: the gradient at 0 is 0 and at NaN 1, and -0.0
+    stays -0.0, as in PyTorch.
 
     >>> import tapegrad as tg
     >>> tg.relu(tg.tensor([-1.0, 0.0, 2.0]))
     tensor([0., 0., 2.])
     """
-    return np.maximum(input, 0, dtype=input.dtype)
+    return np.maximum(0, input, dtype=input.dtype)  # NOTE: numpy keeps the second argument of a tie (-0.0)
 
 
 _ERF_A = (3.16112374387056560e00, 1.13864154151050156e02, 3.77485237685302021e02, 3.20937758913846947e03,
