@@ -149,14 +149,14 @@ def test_default_init_and_parameter_names_as_pytorch():
         "self_attn.in_proj_weight", "self_attn.out_proj.weight", "multihead_attn.in_proj_weight",
         "multihead_attn.out_proj.weight", "linear1.weight", "linear2.weight", "norm1.weight", "norm2.weight",
         "norm3.weight"]
-    model = tg.nn.Transformer(8, 2, 1, 1, 16)
+    model = tg.nn.Transformer(8, 2, 1, 1, 16, batch_first=True)
     # every matrix is xavier_uniform_ (the MultiheadAttention biases stay 0)
     for name, p in model.named_parameters():
         if p.dim() > 1:
             bound = np.sqrt(6 / sum(p.shape))
             assert p.abs().max().item() <= bound, name
     assert (model.encoder.layers[0].self_attn.in_proj_bias == 0).all()
-    assert model.d_model == 8 and model.nhead == 2 and not model.batch_first
+    assert model.d_model == 8 and model.nhead == 2 and model.batch_first
     # the stacks are deep copies
     enc = tg.nn.TransformerEncoder(tg.nn.TransformerEncoderLayer(8, 2, 16, batch_first=True), 3)
     assert len(enc.layers) == 3 and enc.layers[0].linear1.weight is not enc.layers[1].linear1.weight
