@@ -14,6 +14,7 @@ from ._version import __version__
 from . import dtypes
 from .dtypes import (bool, double, finfo, float, float16, float32, float64, get_default_dtype, half, iinfo, int, int8,
                      int16, int32, int64, long, set_default_dtype, short, uint8)
+from .dtypes import bfloat16
 from ._tensor import Size, Tensor, device
 from .autograd import enable_grad, inference_mode, is_grad_enabled, no_grad, set_grad_enabled
 from . import autograd
@@ -51,4 +52,5 @@ from .serialization import load, save
 from . import safetensors  # registers the .safetensors reader of load
 
 Tensor.backward = autograd.engine.backward
+Tensor.bfloat16 = dtypes.tensor_bfloat16
 

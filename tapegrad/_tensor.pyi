@@ -195,6 +195,8 @@ class Tensor:
         """bernoulli(input, p=None, *, generator=None) -> Tensor"""
     def bernoulli_(self, p: Tensor | builtins.float = ..., *, generator=...) -> Tensor:
         """bernoulli_(p=0.5, *, generator=None): fill with 0/1 samples, 1 with probability ``p`` (a number or a"""
+    def bfloat16(self, memory_format=...) -> Any:
+        """bfloat16(): the values as bfloat16 (``x.to(tapegrad.bfloat16)``; needs ``pip install 'tapegrad[bfloat16]'``)."""
     def bitwise_and(self, other) -> Any:
         """bitwise_and(input, other) -> input & other: bitwise for integers, logical for bools."""
     def bitwise_and_(self, *args, **kwargs) -> Any:
