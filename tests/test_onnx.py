@@ -1,0 +1,291 @@
+"""tapegrad.onnx.export: the exported file passes onnx.checker and, run in onnxruntime (or onnx's reference
+evaluator when onnxruntime is missing), gives tapegrad's outputs on new inputs, other sizes of the dynamic axes
+included."""
+
+import io
+import math
+import os
+import sys
+
+import numpy as np
+import pytest
+
+import tapegrad as torch
+from tapegrad import nn
+from tapegrad.nn import functional as F
+
+onnx = pytest.importorskip("onnx")
+
+
+def run(model_bytes, feeds):
+    """The outputs of an ONNX model (bytes) on ``feeds``, from onnxruntime or onnx's reference evaluator."""
+    try:
+        import onnxruntime as ort
+    except ImportError:
+        from onnx.reference import ReferenceEvaluator
+        return ReferenceEvaluator(onnx.load_from_string(model_bytes)).run(None, feeds)
+    return ort.InferenceSession(model_bytes, providers=["CPUExecutionProvider"]).run(None, feeds)
+
+
+def export_bytes(model, args, **kw):
+    buffer = io.BytesIO()
+    torch.onnx.export(model, args, buffer, **kw)
+    return buffer.getvalue()
+
+
+def close(a, b):
+    np.testing.assert_allclose(a, b, rtol=1e-5, atol=2e-6)
+
+
+def dims(value_info):
+    return [d.dim_param or d.dim_value for d in value_info.type.tensor_type.shape.dim]
+
+
+def mlp():
+    torch.manual_seed(0)
+    return nn.Sequential(nn.Linear(4, 8), nn.ReLU(), nn.Linear(8, 8), nn.Tanh(), nn.Linear(8, 3), nn.LogSoftmax(1))
+
+
+def test_mlp_file_passes_the_checker_and_runs_on_another_batch_size(tmp_path):
+    model = mlp()
+    path = tmp_path / "mlp.onnx"
+    torch.onnx.export(model, (torch.randn(5, 4),), str(path), input_names=["x"], output_names=["y"],
+                      dynamic_axes={"x": {0: "batch"}, "y": {0: "batch"}})
+    onnx.checker.check_model(str(path), full_check=True)
+    proto = onnx.load(str(path))
+    assert dims(proto.graph.input[0]) == ["batch", 4] and dims(proto.graph.output[0]) == ["batch", 3]
+    assert {i.name for i in proto.graph.initializer} >= {"0.weight", "0.bias", "4.weight"}
+    for n in (1, 7, 32):
+        x = torch.randn(n, 4)
+        (y,) = run(path.read_bytes(), {"x": x.numpy()})
+        close(y, model(x).detach().numpy())
+
+
+def test_mlp_matches_pytorch_with_the_same_weights():
+    torch_ = pytest.importorskip("torch")
+    if torch_ is torch:
+        pytest.skip("PyTorch is not installed (tapegrad stands in for it)")
+    model = mlp()
+    ref = torch_.nn.Sequential(torch_.nn.Linear(4, 8), torch_.nn.ReLU(), torch_.nn.Linear(8, 8), torch_.nn.Tanh(),
+                               torch_.nn.Linear(8, 3), torch_.nn.LogSoftmax(1))
+    ref.load_state_dict({k: torch_.tensor(v.numpy()) for k, v in model.state_dict().items()})
+    data = export_bytes(model, (torch.randn(2, 4),), input_names=["x"], dynamic_axes={"x": [0]})
+    x = np.random.default_rng(1).standard_normal((6, 4)).astype(np.float32)
+    (y,) = run(data, {"x": x})
+    close(y, ref(torch_.tensor(x)).detach().numpy())
+
+
+class CNN(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.c1 = nn.Conv2d(1, 4, 3, padding=1)
+        self.bn = nn.BatchNorm2d(4)
+        self.pool = nn.MaxPool2d(2)
+        self.c2 = nn.Conv2d(4, 6, 3, padding="same", bias=False)
+        self.avg = nn.AvgPool2d(2)
+        self.drop = nn.Dropout(0.3)
+        self.fc = nn.Linear(6 * 2 * 2, 5)
+
+    def forward(self, x):
+        x = self.pool(F.relu(self.bn(self.c1(x))))
+        x = self.avg(F.gelu(self.c2(x)))
+        x = self.drop(x.view(x.size(0), -1))
+        return F.softmax(self.fc(x), dim=-1)
+
+
+def test_cnn_with_batchnorm_pooling_and_dropout_in_eval_mode():
+    torch.manual_seed(0)
+    model = CNN()
+    model(torch.randn(8, 1, 8, 8))  # training mode: the running statistics move away from 0 and 1
+    model.train()
+    data = export_bytes(model, (torch.randn(3, 1, 8, 8),), input_names=["img"], dynamic_axes={"img": {0: "n"}})
+    assert model.training and model.bn.training  # the export ran in eval mode and put the modes back
+    model.eval()
+    onnx.checker.check_model(onnx.load_from_string(data), full_check=True)
+    for n in (1, 6):
+        x = torch.randn(n, 1, 8, 8)
+        (y,) = run(data, {"img": x.numpy()})
+        close(y, model(x).detach().numpy())
+
+
+class Block(nn.Module):
+    """A GPT: token and position embeddings, one causal self-attention block, LayerNorms, a GELU MLP."""
+
+    def __init__(self, vocab=11, d=16, heads=2, block=8, sdpa=False):
+        super().__init__()
+        self.heads, self.sdpa = heads, sdpa
+        self.tok, self.pos = nn.Embedding(vocab, d), nn.Embedding(block, d)
+        self.ln1, self.ln2, self.lnf = nn.LayerNorm(d), nn.LayerNorm(d), nn.LayerNorm(d)
+        self.qkv, self.proj = nn.Linear(d, 3 * d), nn.Linear(d, d)
+        self.fc, self.fc2 = nn.Linear(d, 4 * d), nn.Linear(4 * d, d)
+        self.head = nn.Linear(d, vocab, bias=False)
+        self.drop = nn.Dropout(0.1)
+        self.register_buffer("mask", torch.tril(torch.ones(block, block)).view(1, 1, block, block))
+
+    def forward(self, idx):
+        B, T = idx.shape
+        x = self.tok(idx) + self.pos(torch.arange(T))
+        h = self.ln1(x)
+        C = x.size(-1)
+        q, k, v = self.qkv(h).split(C, dim=2)
+        q, k, v = (t.view(B, T, self.heads, C // self.heads).transpose(1, 2) for t in (q, k, v))
+        if self.sdpa:
+            y = F.scaled_dot_product_attention(q, k, v, is_causal=True)
+        else:
+            att = (q @ k.transpose(-2, -1)) * (1.0 / math.sqrt(k.size(-1)))
+            att = att.masked_fill(self.mask[:, :, :T, :T] == 0, float("-inf"))
+            y = self.drop(F.softmax(att, dim=-1)) @ v
+        y = y.transpose(1, 2).contiguous().view(B, T, C)
+        x = x + self.proj(y)
+        x = x + self.fc2(F.gelu(self.fc(self.ln2(x)), approximate="tanh"))
+        return self.head(self.lnf(x))
+
+
+@pytest.mark.parametrize("sdpa", [False, True])
+def test_gpt_block_runs_on_other_batch_sizes_and_lengths(sdpa):
+    torch.manual_seed(1)
+    model = Block(sdpa=sdpa).eval()
+    data = export_bytes(model, (torch.randint(0, 11, (3, 6)),), input_names=["idx"], output_names=["logits"],
+                        dynamic_axes={"idx": {0: "batch", 1: "time"}, "logits": {0: "batch", 1: "time"}})
+    proto = onnx.load_from_string(data)
+    onnx.checker.check_model(proto, full_check=True)
+    assert dims(proto.graph.output[0]) == ["batch", "time", 11]
+    for shape in [(2, 8), (5, 3), (1, 1)]:
+        idx = torch.randint(0, 11, shape)
+        (y,) = run(data, {"idx": idx.numpy()})
+        close(y, model(idx).detach().numpy())
+
+
+class Many(nn.Module):
+    """Elementwise, shape, indexing and reduction ops, on two inputs."""
+
+    def __init__(self):
+        super().__init__()
+        self.w = nn.Parameter(torch.randn(6))
+
+    def forward(self, x, y):
+        a = (x - y) / (y.abs() + 1.5) * 2 - 1
+        b = torch.exp(-a) + torch.log(x * x + 1) + torch.sqrt(y.pow(2) + 1) ** 0.5 + 1 / (2 + x.sigmoid())
+        c = F.leaky_relu(b, 0.2) + torch.tanh(a) * self.w - F.silu(x)
+        d = c.permute(1, 0).unsqueeze(0).squeeze(0).t()                       # (n, 6)
+        e = torch.cat([d, x], dim=1)[:, 1:10:2]                               # (n, 5)
+        f = torch.stack([e[:, 0], e[:, -1]], dim=1)                           # (n, 2)
+        g = e[:, [0, 2, 2]] + e[..., None, 1].expand(-1, 3)                   # (n, 3)
+        h = g.max(dim=1, keepdim=True).values - g.mean(dim=1, keepdim=True) + g.sum(1, keepdim=True)
+        m = torch.where(g > 0, g, g * 0.5).amax(dim=1, keepdim=True)
+        return torch.cat([F.log_softmax(g, dim=1), f, h, m, x.flatten(1)[:, :2]], dim=1), d.sum() + d.mean()
+
+
+def test_elementwise_shape_index_and_reduction_ops():
+    torch.manual_seed(2)
+    model = Many()
+    x, y = torch.randn(4, 6), torch.randn(4, 6)
+    data = export_bytes(model, (x, y), input_names=["x", "y"], output_names=["out", "total"],
+                        dynamic_axes={"x": {0: "n"}, "y": {0: "n"}, "out": {0: "n"}})
+    onnx.checker.check_model(onnx.load_from_string(data), full_check=True)
+    for n in (4, 9):
+        x, y = torch.randn(n, 6), torch.randn(n, 6)
+        out, total = run(data, {"x": x.numpy(), "y": y.numpy()})
+        ref_out, ref_total = model(x, y)
+        close(out, ref_out.detach().numpy())
+        np.testing.assert_allclose(total, ref_total.detach().numpy(), rtol=1e-5)
+
+
+def test_a_file_object_a_path_and_no_f():
+    model = mlp()
+    x = torch.randn(2, 4)
+    proto = torch.onnx.export(model, x, None)
+    assert proto.graph.input[0].name == "input" and proto.graph.output[0].name == "output"  # Sequential's forward
+    assert torch.onnx.export(model, (x,), io.BytesIO()) is None
+
+
+def test_unsupported_op_raises_naming_it():
+    class Cum(nn.Module):
+        def forward(self, x):
+            return torch.cumsum(x * 2, dim=1)
+
+    with pytest.raises(torch.onnx.UnsupportedOperatorError, match="'cumsum' is not supported"):
+        torch.onnx.export(Cum(), (torch.randn(2, 3),), io.BytesIO())
+
+
+def test_an_op_the_tracer_cannot_see_is_named_by_its_node():
+    class Hidden(nn.Module):
+        def forward(self, x, _exp=torch.exp):  # bound before the export: the tracer does not see this call
+            return _exp(x) + 1
+
+    with pytest.raises(torch.onnx.UnsupportedOperatorError, match="ExpBackward0"):
+        torch.onnx.export(Hidden(), (torch.randn(2, 3),), io.BytesIO())
+
+
+def test_data_dependent_control_flow_raises():
+    class Branch(nn.Module):
+        def forward(self, x):
+            return x * 2 if x.sum() > 0 else x
+
+    with pytest.raises(torch.onnx.OnnxExporterError, match="__bool__ reads the values"):
+        torch.onnx.export(Branch(), (torch.ones(2),), io.BytesIO())
+
+
+def test_dropout_in_training_mode_and_size_dependent_constants_raise():
+    class Drop(nn.Module):
+        def forward(self, x):
+            return F.dropout(x, 0.5)  # training=True whatever the module's mode
+
+    with pytest.raises(torch.onnx.UnsupportedOperatorError, match="dropout in training mode"):
+        torch.onnx.export(Drop(), (torch.ones(2, 3),), io.BytesIO())
+
+    class Ones(nn.Module):
+        def forward(self, x):
+            return x + torch.ones(x.shape[0], 1)  # a constant made from a size: not traced
+
+    with pytest.raises(torch.onnx.OnnxExporterError, match="changes when a dynamic axis changes size"):
+        torch.onnx.export(Ones(), (torch.ones(3, 2),), io.BytesIO(), input_names=["x"], dynamic_axes={"x": [0]})
+    torch.onnx.export(Ones(), (torch.ones(3, 2),), io.BytesIO())  # without a dynamic axis it is a constant
+
+
+def test_file_is_written_atomically(tmp_path):
+    path = tmp_path / "model.onnx"
+    path.write_bytes(b"old")
+
+    class Cum(nn.Module):
+        def forward(self, x):
+            return x.cumsum(0)
+
+    with pytest.raises(torch.onnx.UnsupportedOperatorError):
+        torch.onnx.export(Cum(), (torch.randn(2),), path)
+    assert path.read_bytes() == b"old" and os.listdir(tmp_path) == ["model.onnx"]
+    torch.onnx.export(mlp(), (torch.randn(2, 4),), path)
+    assert onnx.load(str(path)).graph.node and os.listdir(tmp_path) == ["model.onnx"]
+
+
+def test_export_params_false_makes_parameters_inputs():
+    proto = torch.onnx.export(mlp(), (torch.randn(2, 4),), None, export_params=False, input_names=["x"])
+    assert not proto.graph.initializer
+    assert [i.name for i in proto.graph.input][:2] == ["x", "0.weight"]
+
+
+def test_the_ops_are_restored_and_is_in_onnx_export():
+    seen = []
+    add = torch.Tensor.__add__
+
+    class Probe(nn.Module):
+        def forward(self, x):
+            seen.append(torch.onnx.is_in_onnx_export())
+            return x + 1
+
+    torch.onnx.export(Probe(), (torch.randn(2),), io.BytesIO(), opset_version=18, dynamo=True, verify=True)
+    assert seen == [True] and not torch.onnx.is_in_onnx_export()
+    assert torch.Tensor.__add__ is add and F.relu.__name__ == "relu" and not hasattr(F.relu, "__wrapped_for_onnx__")
+
+
+def test_bad_arguments():
+    with pytest.raises(ValueError, match="opset_version must be between 17"):
+        torch.onnx.export(mlp(), (torch.randn(2, 4),), None, opset_version=11)
+    with pytest.raises(ValueError, match="2 input_names given for 1 tensor inputs"):
+        torch.onnx.export(mlp(), (torch.randn(2, 4),), None, input_names=["a", "b"])
+
+
+def test_missing_onnx_names_the_extra(monkeypatch):
+    monkeypatch.setitem(sys.modules, "onnx", None)
+    with pytest.raises(ImportError, match=r"tapegrad.onnx.export: needs onnx.*pip install tapegrad\[onnx\]"):
+        torch.onnx.export(mlp(), (torch.randn(2, 4),), io.BytesIO())
