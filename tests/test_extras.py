@@ -20,8 +20,8 @@ IMPORT_NAMES = {"matplotlib": "matplotlib", "scikit-learn": "sklearn", "mlxtend"
                 "tensorboardX": "tensorboardX", "protobuf": "google", "pillow": "PIL", "hypothesis": "hypothesis",
                 "safetensors": "safetensors", "mpi4py": "mpi4py", "mpich": "mpich",
                 "ml_dtypes": "ml_dtypes", "onnx": "onnx", "onnxruntime": "onnxruntime"}
-TOOLING_EXTRAS = {"test", "dev", "bench", "examples", "onnx-test"}  # "test" also brings hypothesis, which tapegrad.testing uses
-# "onnx-test" brings onnxruntime, which only the tests run exported files in
+TOOLING_EXTRAS = {"test", "dev", "bench", "examples",  # "test" also brings hypothesis, which tapegrad.testing uses
+                  "onnx-test"}  # "onnx-test" brings onnxruntime, which only the tests run exported files in
 # "examples" brings the examples' data (the names package's census name lists for examples/char_gpt.py)
 NOT_IMPORTED = {"mpich"}  # brings the MPI library and mpiexec that mpi4py uses; never imported itself
 
