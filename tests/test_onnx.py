@@ -289,3 +289,41 @@ def test_missing_onnx_names_the_extra(monkeypatch):
     monkeypatch.setitem(sys.modules, "onnx", None)
     with pytest.raises(ImportError, match=r"tapegrad.onnx.export: needs onnx.*pip install tapegrad\[onnx\]"):
         torch.onnx.export(mlp(), (torch.randn(2, 4),), io.BytesIO())
+
+
+def test_sizes_read_from_a_dynamic_axis_become_shape_ops():
+    class Last(nn.Module):
+        def forward(self, x, lo):
+            n, t = x.shape
+            last = x[:, -1]
+            head = x[:, :t].reshape(n * t).view(n, t)  # a slice to a dynamic size, a product inferred as -1
+            return torch.clamp(head, lo, 0.5) + last.unsqueeze(1), x.clamp(min=-0.25).flatten()[None]
+
+    model = Last()
+    lo = torch.full((1, 1), -0.5)
+    data = export_bytes(model, (torch.randn(3, 5), lo), input_names=["x", "lo"],
+                        dynamic_axes={"x": {0: "n", 1: "t"}})
+    for shape in [(2, 7), (4, 2)]:
+        x = torch.randn(*shape)
+        got = run(data, {"x": x.numpy(), "lo": lo.numpy()})
+        for g, r in zip(got, model(x, lo)):
+            close(g, r.detach().numpy())
+
+
+def test_arithmetic_on_dynamic_sizes_outside_reshape_raises():
+    class Index(nn.Module):
+        def forward(self, x):
+            return x[:, x.shape[1] - 1]  # t - 1: two traces cannot tell which size it was computed from
+
+    with pytest.raises(torch.onnx.OnnxExporterError, match="getitem: a size depends on the size of a dynamic axis"):
+        torch.onnx.export(Index(), (torch.randn(3, 5),), io.BytesIO(), input_names=["x"],
+                          dynamic_axes={"x": {0: "n", 1: "t"}})
+
+
+def test_random_ops_in_forward_raise():
+    class Noisy(nn.Module):
+        def forward(self, x):
+            return x + torch.randn(3)
+
+    with pytest.raises(torch.onnx.UnsupportedOperatorError, match="random op 'randn'"):
+        torch.onnx.export(Noisy(), (torch.randn(3),), io.BytesIO())

@@ -150,7 +150,12 @@ def _clip(g, a, out, name):
     else:
         lo, hi = (vals + [None, None])[1:3]
     dt = out_dtype(g, out)
-    inputs = [g.value(first(a), dt), "" if lo is None else g.value(lo, dt), "" if hi is None else g.value(hi, dt)]
+    y = g.value(first(a), dt)
+    if any(isinstance(b, (V, C)) and g.rank(b) > 0 for b in (lo, hi)):  # Clip takes 0-d bounds only
+        if lo is not None:
+            y = g.node("Max", [y, g.value(lo, dt)])
+        return g.node("Min", [y, g.value(hi, dt)]) if hi is not None else y
+    inputs = [y, "" if lo is None else g.value(lo, dt), "" if hi is None else g.value(hi, dt)]
     while inputs[-1] == "":
         inputs.pop()
     return g.node("Clip", inputs)
@@ -356,8 +361,9 @@ def _getitem(g, a, out, name):
     if axes:
         y = g.node("Slice", [y, g.ints(starts), g.ints(ends), g.ints(axes), g.ints(steps)])
     for dim, i in sorted(picks, key=lambda p: p[0], reverse=True):
-        y = g.node("Gather", [y, g.ints([i]) if isinstance(i, Sym) else g.const(np.asarray(i, dtype=np.int64))],
-                   axis=dim)
+        index_value = g.node("Squeeze", [g.ints([i])]) if isinstance(i, Sym) else \
+            g.const(np.asarray(i, dtype=np.int64))  # a 0-d index: Gather removes the dimension
+        y = g.node("Gather", [y, index_value], axis=dim)
     for dim, i in tensors:
         if isinstance(i, list):
             i = C(np.asarray(i, dtype=np.int64))

@@ -83,6 +83,9 @@ PASSTHROUGH = {"size", "dim", "ndimension", "numel", "nelement", "is_floating_po
 # Calls that read values: a traced model cannot depend on them.
 DATA_DEPENDENT = {"__bool__", "__float__", "__int__", "__index__", "__complex__", "item", "tolist", "numpy",
                   "__array__", "__iter__", "__dlpack__", "__setitem__", "backward"}
+# Random ops: refused during a trace (their values would become constants of the graph).
+RANDOM = {"rand", "randn", "randint", "randperm", "normal", "bernoulli", "multinomial", "rand_like", "randn_like",
+          "randint_like", "poisson", "normal_", "uniform_", "bernoulli_", "exponential_", "random_"}
 # Calls recorded even when they touch no traced value, because their integers may be symbolic.
 CREATION = {"arange"}
 _DUNDERS = {"__add__", "__radd__", "__sub__", "__rsub__", "__mul__", "__rmul__", "__truediv__", "__rtruediv__",
@@ -200,11 +203,15 @@ def _wrap(fn, name):
         touched = trace.touches(args) or trace.touches(kwargs)
         if not touched:
             trace.check_seen((args, kwargs), name)
+        if name in RANDOM:
+            raise UnsupportedOperatorError(f"tapegrad.onnx.export: the random op '{name}' is not supported (its "
+                                           f"values would be frozen into the graph as constants)")
         if not touched and name not in CREATION:
             return _untraced(trace, fn, args, kwargs)
         if touched and name in DATA_DEPENDENT:
-            raise OnnxExporterError(f"tapegrad.onnx.export: {name} reads the values of a traced tensor, so the "
-                                    f"model's behaviour depends on its data, which a static ONNX graph cannot "
+            what = "writes into a traced tensor in place" if name == "__setitem__" else \
+                "reads the values of a traced tensor, so the model's behaviour depends on its data"
+            raise OnnxExporterError(f"tapegrad.onnx.export: {name} {what}, which a static ONNX graph cannot "
                                     f"express")
         if name not in trace.handled:
             raise UnsupportedOperatorError(f"tapegrad.onnx.export: the op '{name}' is not supported by the ONNX "
