@@ -327,3 +327,50 @@ def test_random_ops_in_forward_raise():
 
     with pytest.raises(torch.onnx.UnsupportedOperatorError, match="random op 'randn'"):
         torch.onnx.export(Noisy(), (torch.randn(3),), io.BytesIO())
+
+
+class More(nn.Module):
+    """The rest of the translation table: activations, comparisons, pooling, padding, splits, reductions."""
+
+    def __init__(self):
+        super().__init__()
+        self.conv = nn.Conv2d(2, 4, 3, stride=2, padding=1, dilation=1, groups=2)
+        self.m = nn.Parameter(torch.randn(4, 4))
+
+    def forward(self, img, x):
+        h = F.pad(img, (1, 2, 0, 1), value=0.5)
+        h = F.pad(h, (1, 1, 1, 1), mode="reflect") + F.pad(h, (1, 1, 1, 1), mode="replicate")
+        h = F.adaptive_avg_pool2d(self.conv(h), 1).flatten(1) + F.adaptive_avg_pool2d(
+            F.avg_pool2d(img, 2, count_include_pad=False), 1).flatten(1).sum(1, keepdim=True)
+        a = F.elu(x, 0.7) + F.softplus(x, beta=2.0) + F.hardtanh(x, -0.5, 0.5) + torch.sin(x) * torch.cos(x)
+        a = a + (x > 0).float() - (x <= 0.1).float() + (x != 0).float() + torch.floor(x) + torch.ceil(x)
+        b = torch.mm(a, self.m) + torch.bmm(a[None], self.m.tril()[None])[0] + (x * x + 1).rsqrt()
+        p, q = b.tensor_split(2, dim=1)
+        u = torch.stack(q.unbind(1), dim=0).movedim(0, 1)
+        c = torch.cat([p * q, u, h], dim=1).prod(dim=1, keepdim=True)
+        return c, b.argmax(dim=1), b.argmax(), torch.erf(b).amin(dim=0)
+
+
+def test_activations_comparisons_pooling_padding_splits_and_reductions():
+    torch.manual_seed(3)
+    model = More()
+    data = export_bytes(model, (torch.randn(2, 2, 6, 6), torch.randn(2, 4)), input_names=["img", "x"],
+                        dynamic_axes={"img": {0: "n"}, "x": {0: "n"}})
+    onnx.checker.check_model(onnx.load_from_string(data), full_check=True)
+    for n in (2, 5):
+        img, x = torch.randn(n, 2, 6, 6), torch.randn(n, 4)
+        c, arg, arg_all, low = run(data, {"img": img.numpy(), "x": x.numpy()})
+        ref = model(img, x)
+        np.testing.assert_allclose(c, ref[0].detach().numpy(), rtol=1e-4)  # a product of 12 float32 numbers
+        assert (arg == ref[1].numpy()).all() and arg_all == ref[2].numpy() and arg.dtype == np.int64
+        close(low, ref[3].detach().numpy())
+
+
+def test_the_example_of_docs_onnx_md_runs(tmp_path, monkeypatch):
+    pytest.importorskip("onnxruntime")
+    text = (__import__("pathlib").Path(__file__).resolve().parents[1] / "docs" / "onnx.md").read_text()
+    block = text.split("```python\n", 1)[1].split("```", 1)[0]
+    monkeypatch.chdir(tmp_path)
+    namespace: dict = {}
+    exec(compile(block, "docs/onnx.md", "exec"), namespace)
+    assert namespace["y"].shape == (7, 3)
