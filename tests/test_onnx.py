@@ -374,3 +374,12 @@ def test_the_example_of_docs_onnx_md_runs(tmp_path, monkeypatch):
     namespace: dict = {}
     exec(compile(block, "docs/onnx.md", "exec"), namespace)
     assert namespace["y"].shape == (7, 3)
+
+
+def test_objects_in_sys_modules_that_are_not_modules(monkeypatch):
+    class NotAModule:  # some packages (mpi4py) put such objects in sys.modules
+        def __getattr__(self, name):
+            raise AttributeError(name)
+
+    monkeypatch.setitem(sys.modules, "not_a_module_for_onnx_test", NotAModule())
+    assert torch.onnx.export(nn.Linear(2, 2), (torch.randn(1, 2),), None).graph.node

@@ -83,6 +83,8 @@ PASSTHROUGH = {"size", "dim", "ndimension", "numel", "nelement", "is_floating_po
 # Calls that read values: a traced model cannot depend on them.
 DATA_DEPENDENT = {"__bool__", "__float__", "__int__", "__index__", "__complex__", "item", "tolist", "numpy",
                   "__array__", "__iter__", "__dlpack__", "__setitem__", "backward"}
+# Composite functions written with public ops only: traced through, op by op.
+TRANSPARENT = {"multi_head_attention_forward"}
 # Random ops: refused during a trace (their values would become constants of the graph).
 RANDOM = {"rand", "randn", "randint", "randperm", "normal", "bernoulli", "multinomial", "rand_like", "randn_like",
           "randint_like", "poisson", "normal_", "uniform_", "bernoulli_", "exponential_", "random_"}
@@ -200,6 +202,8 @@ def _wrap(fn, name):
             return fn(*args, **kwargs)
         if name in PASSTHROUGH:
             return _untraced(trace, fn, args, kwargs)
+        if name in TRANSPARENT:
+            return fn(*args, **kwargs)  # its body calls public ops: they are traced one by one
         touched = trace.touches(args) or trace.touches(kwargs)
         if not touched:
             trace.check_seen((args, kwargs), name)
@@ -283,10 +287,7 @@ class patched:
                                                                                  "_log_softmax_method"):
                     continue
                 if isinstance(value, types.FunctionType):
-                    key = value.__name__ if name not in _DUNDERS or value.__name__.startswith("__") else \
-                        value.__name__
-                    if name in DATA_DEPENDENT or name in PASSTHROUGH:
-                        key = name
+                    key = name if name in DATA_DEPENDENT or name in PASSTHROUGH else value.__name__
                     w = wrappers.get(value) or _wrap(value, key)
                     wrappers[value] = w
                     self.undo.append((klass, name, value))
@@ -296,10 +297,11 @@ class patched:
                     setattr(klass, name, property(_wrap(value.fget, name)))
         for fn, name in functions.items():
             wrappers.setdefault(fn, _wrap(fn, name))
-        for module in list(sys.modules.values()):
-            d = getattr(module, "__dict__", None)
-            if not isinstance(d, dict) or module.__name__.startswith("tapegrad.onnx"):
+        for module_name, module in list(sys.modules.items()):
+            # NOTE: sys.modules may hold objects that are not modules (some packages put their own there)
+            if not isinstance(module, types.ModuleType) or module_name.startswith("tapegrad.onnx"):
                 continue
+            d = module.__dict__
             for name, value in list(d.items()):
                 try:
                     w = wrappers.get(value)
