@@ -234,13 +234,21 @@ def test_dropout_in_training_mode_and_size_dependent_constants_raise():
     with pytest.raises(torch.onnx.UnsupportedOperatorError, match="dropout in training mode"):
         torch.onnx.export(Drop(), (torch.ones(2, 3),), io.BytesIO())
 
-    class Ones(nn.Module):
+    class Eye(nn.Module):
         def forward(self, x):
-            return x + torch.ones(x.shape[0], 1)  # a constant made from a size: not traced
+            return torch.eye(x.shape[0]) @ x  # a constant made from a size (eye is not translated)
 
     with pytest.raises(torch.onnx.OnnxExporterError, match="changes when a dynamic axis changes size"):
-        torch.onnx.export(Ones(), (torch.ones(3, 2),), io.BytesIO(), input_names=["x"], dynamic_axes={"x": [0]})
-    torch.onnx.export(Ones(), (torch.ones(3, 2),), io.BytesIO())  # without a dynamic axis it is a constant
+        torch.onnx.export(Eye(), (torch.ones(3, 2),), io.BytesIO(), input_names=["x"], dynamic_axes={"x": [0]})
+    torch.onnx.export(Eye(), (torch.ones(3, 2),), io.BytesIO())  # without a dynamic axis it is a constant
+
+    class Ones(nn.Module):
+        def forward(self, x):
+            return x + torch.ones(x.shape[0], 1) * 2 + torch.full((x.shape[0], 2), 0.5) + torch.zeros_like(x)
+
+    data = export_bytes(Ones(), (torch.ones(3, 2),), input_names=["x"], dynamic_axes={"x": [0]})
+    x = torch.randn(5, 2)
+    close(run(data, {"x": x.numpy()})[0], Ones()(x).numpy())
 
 
 def test_file_is_written_atomically(tmp_path):
@@ -383,3 +391,36 @@ def test_objects_in_sys_modules_that_are_not_modules(monkeypatch):
 
     monkeypatch.setitem(sys.modules, "not_a_module_for_onnx_test", NotAModule())
     assert torch.onnx.export(nn.Linear(2, 2), (torch.randn(1, 2),), None).graph.node
+
+
+def test_multihead_attention_and_a_transformer_encoder_layer():
+    torch.manual_seed(4)
+    layer = nn.TransformerEncoderLayer(16, 2, 32, batch_first=True).eval()
+    data = export_bytes(layer, (torch.randn(2, 5, 16),), input_names=["src"],
+                        dynamic_axes={"src": {0: "batch", 1: "time"}})
+    for shape in [(3, 7, 16), (1, 2, 16)]:
+        src = torch.randn(*shape)
+        (y,) = run(data, {"src": src.numpy()})
+        close(y, layer(src).detach().numpy())
+
+    mha = nn.MultiheadAttention(16, 4, batch_first=True).eval()
+
+    class Masked(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.mha = mha
+
+        def forward(self, x, pad):
+            out, weights = self.mha(x, x, x, key_padding_mask=pad)
+            return out, weights
+
+    model = Masked()
+    pad = torch.tensor([[False, False, True, True], [False, False, False, False]])
+    data = export_bytes(model, (torch.randn(2, 4, 16), pad), input_names=["x", "pad"],
+                        dynamic_axes={"x": {0: "batch"}, "pad": {0: "batch"}})
+    x = torch.randn(3, 4, 16)
+    pad = torch.tensor([[False, True, True, True], [False, False, False, True], [False] * 4])
+    out, weights = run(data, {"x": x.numpy(), "pad": pad.numpy()})
+    ref_out, ref_weights = model(x, pad)
+    close(out, ref_out.detach().numpy())
+    close(weights, ref_weights.detach().numpy())

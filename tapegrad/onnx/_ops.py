@@ -396,6 +396,19 @@ def _arange(g, a, out, name):
     return g.node("Range", scalars)
 
 
+@op("zeros", "ones", "full", "like", "full_like", "zeros_like", "ones_like")
+def _filled(g, a, out, name):
+    """A tensor of one value: a constant, or ConstantOfShape when its size depends on a dynamic axis."""
+    array = g.array(out)
+    shape = g.shape(out)
+    if not any(isinstance(d, Sym) for d in shape):
+        return g.const(array)
+    if array.size and not (array == array.flat[0]).all():
+        raise unsupported(name, "expected one value in every element")
+    value = array.reshape(-1)[:1] if array.size else np.zeros(1, dtype=array.dtype)
+    return g.node("ConstantOfShape", [g.ints(shape)], value=g.onnx.numpy_helper.from_array(value.copy()))
+
+
 # ---------------------------------------------------------------------- reductions
 def _dims(g, a, rank):
     dim = a.get("dim") if a.get("axis") is None else a.get("axis")

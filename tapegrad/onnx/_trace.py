@@ -89,7 +89,7 @@ TRANSPARENT = {"multi_head_attention_forward"}
 RANDOM = {"rand", "randn", "randint", "randperm", "normal", "bernoulli", "multinomial", "rand_like", "randn_like",
           "randint_like", "poisson", "normal_", "uniform_", "bernoulli_", "exponential_", "random_"}
 # Calls recorded even when they touch no traced value, because their integers may be symbolic.
-CREATION = {"arange"}
+CREATION = {"arange", "zeros", "ones", "full"}
 _DUNDERS = {"__add__", "__radd__", "__sub__", "__rsub__", "__mul__", "__rmul__", "__truediv__", "__rtruediv__",
             "__pow__", "__rpow__", "__matmul__", "__rmatmul__", "__neg__", "__pos__", "__abs__", "__getitem__",
             "__eq__", "__ne__", "__lt__", "__le__", "__gt__", "__ge__", "__iadd__", "__isub__", "__imul__",
