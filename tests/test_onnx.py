@@ -424,3 +424,25 @@ def test_multihead_attention_and_a_transformer_encoder_layer():
     ref_out, ref_weights = model(x, pad)
     close(out, ref_out.detach().numpy())
     close(weights, ref_weights.detach().numpy())
+
+
+def test_keyword_inputs_none_outputs_and_training_mode():
+    class Kw(nn.Module):
+        def forward(self, x, scale=None, bias=None):
+            return x * scale + (0 if bias is None else bias), None
+
+    x, scale = torch.randn(2, 3), torch.randn(3)
+    proto = torch.onnx.export(Kw(), (x, {"scale": scale}), None)
+    assert [i.name for i in proto.graph.input] == ["x", "scale"] and len(proto.graph.output) == 1
+    proto2 = torch.onnx.export(Kw(), (x,), None, kwargs={"scale": scale}, training=torch.onnx.TrainingMode.EVAL)
+    assert [i.name for i in proto2.graph.input] == ["x", "scale"]
+    (y,) = run(proto.SerializeToString(), {"x": x.numpy(), "scale": scale.numpy()})
+    close(y, (x * scale).numpy())
+    with pytest.raises(NotImplementedError, match="only eval-mode export"):
+        torch.onnx.export(Kw(), (x,), None, kwargs={"scale": scale}, training=torch.onnx.TrainingMode.TRAINING)
+
+
+def test_doctests():
+    import doctest
+
+    assert doctest.testmod(torch.onnx).failed == 0
