@@ -176,11 +176,12 @@ class Many(nn.Module):
         return torch.cat([F.log_softmax(g, dim=1), f, h, m, x.flatten(1)[:, :2]], dim=1), d.sum() + d.mean()
 
 
-def test_elementwise_shape_index_and_reduction_ops():
+@pytest.mark.parametrize("opset", [17, 18, 21])  # 18 moved the axes of ReduceMean & co. to an input
+def test_elementwise_shape_index_and_reduction_ops(opset):
     torch.manual_seed(2)
     model = Many()
     x, y = torch.randn(4, 6), torch.randn(4, 6)
-    data = export_bytes(model, (x, y), input_names=["x", "y"], output_names=["out", "total"],
+    data = export_bytes(model, (x, y), input_names=["x", "y"], output_names=["out", "total"], opset_version=opset,
                         dynamic_axes={"x": {0: "n"}, "y": {0: "n"}, "out": {0: "n"}})
     onnx.checker.check_model(onnx.load_from_string(data), full_check=True)
     for n in (4, 9):

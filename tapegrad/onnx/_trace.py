@@ -189,12 +189,25 @@ def _bind(sig, args, kwargs):
     return dict(bound.arguments)
 
 
-def _wrap(fn, name):
-    try:
-        sig = inspect.signature(fn)
-    except (TypeError, ValueError):
-        sig = None
+_WRAPPERS: dict = {}  # (function, name) -> its wrapper: wrappers hold no state, so exports reuse them
 
+
+def _wrap(fn, name):
+    wrapper = _WRAPPERS.get((fn, name))
+    if wrapper is None:
+        wrapper = _WRAPPERS[(fn, name)] = _make_wrapper(fn, name)
+    return wrapper
+
+
+@functools.cache
+def _signature(fn):
+    try:
+        return inspect.signature(fn)
+    except (TypeError, ValueError):
+        return None
+
+
+def _make_wrapper(fn, name):
     @functools.wraps(fn)
     def wrapper(*args, **kwargs):
         trace = getattr(_local, "trace", None)
@@ -222,7 +235,7 @@ def _wrap(fn, name):
                                            f"exporter (see docs/onnx.md for the supported ops)")
         trace.depth += 1
         try:
-            described = trace.describe(_bind(sig, args, kwargs), name)
+            described = trace.describe(_bind(_signature(fn), args, kwargs), name)
         finally:
             trace.depth -= 1
         out = _untraced(trace, fn, args, kwargs)
@@ -296,20 +309,19 @@ class patched:
                     self.undo.append((klass, name, value))
                     setattr(klass, name, property(_wrap(value.fget, name)))
         for fn, name in functions.items():
-            wrappers.setdefault(fn, _wrap(fn, name))
+            if fn not in wrappers:
+                wrappers[fn] = _wrap(fn, name)
+        by_id = {id(fn): (fn, w) for fn, w in wrappers.items()}  # NOTE: ids, so no value's __hash__ or __eq__ runs
         for module_name, module in list(sys.modules.items()):
             # NOTE: sys.modules may hold objects that are not modules (some packages put their own there)
             if not isinstance(module, types.ModuleType) or module_name.startswith("tapegrad.onnx"):
                 continue
             d = module.__dict__
             for name, value in list(d.items()):
-                try:
-                    w = wrappers.get(value)
-                except TypeError:  # unhashable
-                    continue
-                if w is not None and isinstance(value, types.FunctionType):
+                found = by_id.get(id(value))
+                if found is not None and found[0] is value:
                     self.undo.append((module, name, value))
-                    setattr(module, name, w)
+                    setattr(module, name, found[1])
 
     def _restore(self):
         for owner, name, value in reversed(self.undo):
