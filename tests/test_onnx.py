@@ -447,3 +447,13 @@ def test_doctests():
     import doctest
 
     assert doctest.testmod(torch.onnx).failed == 0
+
+
+def test_data_and_conjugate_transposes_are_traced():
+    class Alias(nn.Module):
+        def forward(self, x):
+            return x.data * 2 + x.H.mH.T.mT  # .data is the traced value itself, not a constant
+
+    data = export_bytes(Alias(), (torch.randn(2, 3),), input_names=["x"])
+    x = torch.randn(2, 3)
+    close(run(data, {"x": x.numpy()})[0], (x * 3).numpy())

@@ -180,7 +180,7 @@ def _dropout(g, a, out, name):
     return g.node("Identity", [g.value(first(a))])
 
 
-@op("contiguous", "clone", "detach", "__pos__", "positive")
+@op("contiguous", "clone", "detach", "__pos__", "positive", "data")
 def _identity(g, a, out, name):
     return g.node("Identity", [g.value(first(a))])
 
@@ -241,7 +241,8 @@ def _reshape(g, a, out, name):
     return g.reshape_to(first(a), out)
 
 
-@op("transpose", "swapaxes", "swapdims", "t", "T", "mT", "_reverse_dims", "_mT", "permute", "movedim", "moveaxis")
+@op("transpose", "swapaxes", "swapdims", "t", "T", "mT", "H", "mH", "_reverse_dims", "_mT", "permute", "movedim",
+    "moveaxis")
 def _transpose(g, a, out, name):
     x = first(a)
     r = g.rank(x)
@@ -250,9 +251,9 @@ def _transpose(g, a, out, name):
     if name in ("transpose", "swapaxes", "swapdims"):
         d0, d1 = g.axis(vals[1], r), g.axis(vals[2], r)
         perm[d0], perm[d1] = perm[d1], perm[d0]
-    elif name in ("T", "_reverse_dims") or (name == "t" and r == 2):
+    elif name in ("T", "H", "_reverse_dims") or (name == "t" and r == 2):
         perm = perm[::-1]
-    elif name in ("mT", "_mT"):
+    elif name in ("mT", "mH", "_mT"):
         perm[-1], perm[-2] = perm[-2], perm[-1]
     elif name == "permute":
         dims = a.get("dims") or vals[1]

@@ -305,9 +305,9 @@ class patched:
                     wrappers[value] = w
                     self.undo.append((klass, name, value))
                     setattr(klass, name, w)
-                elif isinstance(value, property) and name in ("T", "mT", "H", "mH"):
+                elif isinstance(value, property) and name in ("T", "mT", "H", "mH", "data"):
                     self.undo.append((klass, name, value))
-                    setattr(klass, name, property(_wrap(value.fget, name)))
+                    setattr(klass, name, property(_wrap(value.fget, name), value.fset, value.fdel, value.__doc__))
         for fn, name in functions.items():
             if fn not in wrappers:
                 wrappers[fn] = _wrap(fn, name)
