@@ -457,3 +457,14 @@ def test_data_and_conjugate_transposes_are_traced():
     data = export_bytes(Alias(), (torch.randn(2, 3),), input_names=["x"])
     x = torch.randn(2, 3)
     close(run(data, {"x": x.numpy()})[0], (x * 3).numpy())
+
+
+def test_comparisons_promote_as_pytorch():
+    class Cmp(nn.Module):
+        def forward(self, idx, mask):
+            return (idx > 1.5).long() + (mask == 0).long() + (idx.float() >= idx).long()
+
+    idx, mask = torch.tensor([[0, 1, 2, 3]]), torch.tensor([[True, False, True, False]])
+    data = export_bytes(Cmp(), (idx, mask), input_names=["idx", "mask"])
+    (y,) = run(data, {"idx": idx.numpy(), "mask": mask.numpy()})
+    assert (y == Cmp()(idx, mask).numpy()).all()

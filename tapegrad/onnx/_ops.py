@@ -71,8 +71,8 @@ _COMPARE = {"eq": ("Equal", False), "__eq__": ("Equal", False), "ne": ("Equal", 
 @op(*_COMPARE)
 def _compare(g, a, out, name):
     x, y = first(a), second(a)
-    dts = [g.dtype(t) for t in (x, y) if isinstance(t, (V, C))]
-    dt = np.result_type(*dts) if len(dts) == 2 else dts[0]
+    # NOTE: NumPy 2's promotion with weak Python scalars, as PyTorch's: int tensor > 0.5 compares as floats
+    dt = np.result_type(*[g.dtype(t) if isinstance(t, (V, C)) else t for t in (x, y)])
     onnx_op, negate = _COMPARE[name]
     r = g.node(onnx_op, [g.value(x, dt), g.value(y, dt)])
     return g.node("Not", [r]) if negate else r
