@@ -49,6 +49,7 @@ from .nn.functional import torch_celu as celu, torch_dropout as dropout, torch_l
 from .nn.functional import torch_log_softmax as log_softmax, torch_selu as selu, torch_softmax as softmax
 from .serialization import load, save
 from . import safetensors  # registers the .safetensors reader of load
+from . import onnx  # tapegrad.onnx.export (needs the onnx extra only when called)
 
 Tensor.backward = autograd.engine.backward
 Tensor.bfloat16 = dtypes.tensor_bfloat16
