@@ -50,3 +50,4 @@ from . import safetensors  # registers the .safetensors reader of load
 
 Tensor.backward = autograd.engine.backward
 
+from . import distributions
