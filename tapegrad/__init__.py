@@ -47,7 +47,7 @@ from ._printing import set_printoptions
 from .nn.functional import celu, cosine_similarity, dropout, layer_norm, log_softmax, selu, softmax
 from .serialization import load, save
 from . import safetensors  # registers the .safetensors reader of load
+from . import distributions
 
 Tensor.backward = autograd.engine.backward
 
-from . import distributions

@@ -18,7 +18,7 @@ ROOT = pathlib.Path(__file__).resolve().parents[1]
 # The import name of each package an extra may bring.
 IMPORT_NAMES = {"matplotlib": "matplotlib", "scikit-learn": "sklearn", "mlxtend": "mlxtend",
                 "tensorboardX": "tensorboardX", "protobuf": "google", "pillow": "PIL", "hypothesis": "hypothesis",
-                "safetensors": "safetensors", "mpi4py": "mpi4py", "mpich": "mpich"}
+                "safetensors": "safetensors", "mpi4py": "mpi4py", "mpich": "mpich", "scipy": "scipy"}
 TOOLING_EXTRAS = {"test", "dev", "bench"}  # "test" also brings hypothesis, which tapegrad.testing uses
 NOT_IMPORTED = {"mpich"}  # brings the MPI library and mpiexec that mpi4py uses; never imported itself
 
@@ -53,7 +53,7 @@ def test_extras_declare_exactly_the_packages_the_code_uses():
     declared = {pkg for name, pkgs in extras.items() if name not in TOOLING_EXTRAS for pkg in pkgs}
     assert "hypothesis" in extras["test"]
     declared.add("hypothesis")
-    assert set(extras) - TOOLING_EXTRAS == {"viz", "data", "tensorboard", "safetensors", "distributed"}
+    assert set(extras) - TOOLING_EXTRAS == {"viz", "data", "tensorboard", "safetensors", "distributed", "special"}
     assert {IMPORT_NAMES[p] for p in declared - NOT_IMPORTED} == _third_party_names_used()
     assert "tqdm" not in _third_party_names_used()  # the progress bar is Keras's own, drawn by tapegrad
     (dev,) = re.findall(r'^dev = .*"tapegrad\[([a-z,]+)\]"', (ROOT / "pyproject.toml").read_text(), re.M)
@@ -142,3 +142,11 @@ def test_importing_tapegrad_imports_no_optional_package():
 
 def test_doctests():
     assert doctest.testmod(_optional).failed == 0
+
+
+def test_distributions_without_scipy_name_the_special_extra(monkeypatch):
+    _hide(monkeypatch, "scipy")
+    with pytest.raises(ImportError, match=r"tapegrad.distributions \(special functions\): needs scipy.*"
+                                          r"pip install scipy, or pip install tapegrad\[special\]"):
+        tg.distributions.Gamma(tg.tensor(2.0), tg.tensor(1.0)).log_prob(tg.tensor(1.0))
+    assert tg.distributions.Normal(0.0, 1.0).log_prob(tg.tensor(0.0)).item() < 0  # Normal needs no scipy

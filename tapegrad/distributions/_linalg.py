@@ -95,6 +95,19 @@ def solve_triangular(A: Tensor, B: Tensor, *, upper: bool, left: bool = True, un
     return record(X.astype(A.dtype, copy=False), (A, B), rule, "LinalgSolveTriangularBackward0")
 
 
+def _failing_order(a):
+    """The order of the first leading minor whose Cholesky pivot is not positive (LAPACK's potrf info)."""
+    n = a.shape[-1]
+    L = np.zeros_like(a)
+    for k in range(n):
+        d = a[k, k] - L[k, :k] @ L[k, :k]
+        if not d > 0:
+            return k + 1
+        L[k, k] = np.sqrt(d)
+        L[k + 1:, k] = (a[k + 1:, k] - L[k + 1:, :k] @ L[k, :k]) / L[k, k]
+    return n
+
+
 @op(methods=(), xp_name="cholesky")
 def cholesky(A: Tensor, *, upper: bool = False) -> Tensor:
     """cholesky(A, *, upper=False) -> L with A = L L^H (``torch.linalg.cholesky``; reads A's lower triangle).
@@ -116,9 +129,11 @@ def cholesky(A: Tensor, *, upper: bool = False) -> Tensor:
     for i in range(flat.shape[0]):
         try:
             out[i] = np.linalg.cholesky(flat[i])
+            failed = not np.all(np.diagonal(out[i]) > 0)  # NaN passes numpy's check but not LAPACK's pivots
         except np.linalg.LinAlgError:
-            order = next(k for k in range(1, flat.shape[1] + 1)
-                         if not np.all(np.linalg.eigvalsh(flat[i][:k, :k]) > 0))
+            failed = True
+        if failed:
+            order = _failing_order(flat[i])
             where = f"(Batch element {i}): " if A.ndim > 2 else ""
             raise LinAlgError(f"linalg.cholesky: {where}The factorization could not be completed because the input "
                               f"is not positive-definite (the leading minor of order {order} is not "

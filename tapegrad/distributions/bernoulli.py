@@ -1,7 +1,10 @@
 
 import tapegrad as tg
-from tapegrad import nan, Tensor
+from tapegrad import Tensor, nan
+from tapegrad.nn.functional import binary_cross_entropy_with_logits
+
 from . import constraints
+from ._types import Number, _Number
 from .exp_family import ExponentialFamily
 from .utils import (
     _new,
@@ -10,9 +13,6 @@ from .utils import (
     logits_to_probs,
     probs_to_logits,
 )
-from tapegrad.nn.functional import binary_cross_entropy_with_logits
-from ._types import _Number, Number
-
 
 __all__ = ["Bernoulli"]
 

@@ -1,13 +1,13 @@
 
 import tapegrad as tg
 from tapegrad import Tensor
-from ._special import lgamma
+
 from . import constraints
+from ._special import lgamma
+from ._types import _Number, _size
 from .dirichlet import Dirichlet
 from .exp_family import ExponentialFamily
 from .utils import broadcast_all
-from ._types import _Number, _size
-
 
 __all__ = ["Beta"]
 

@@ -1,9 +1,9 @@
 
 import tapegrad as tg
 from tapegrad import Tensor
+
+from . import _random, constraints
 from ._special import lgamma
-from . import _random
-from . import constraints
 from .distribution import Distribution
 from .utils import (
     _new,
@@ -12,7 +12,6 @@ from .utils import (
     logits_to_probs,
     probs_to_logits,
 )
-
 
 __all__ = ["Binomial"]
 

@@ -1,10 +1,10 @@
 
 import tapegrad as tg
-from tapegrad import nan, Tensor
+from tapegrad import Tensor, nan
+
 from . import constraints
 from .distribution import Distribution
 from .utils import _new, lazy_property, logits_to_probs, probs_to_logits
-
 
 __all__ = ["Categorical"]
 

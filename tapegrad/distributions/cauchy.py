@@ -1,13 +1,12 @@
 import math
 
 import tapegrad as tg
-from tapegrad import inf, nan, Tensor
-from . import _random
-from . import constraints
+from tapegrad import Tensor, inf, nan
+
+from . import _random, constraints
+from ._types import _Number, _size
 from .distribution import Distribution
 from .utils import broadcast_all
-from ._types import _Number, _size
-
 
 __all__ = ["Cauchy"]
 

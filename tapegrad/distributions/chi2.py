@@ -1,8 +1,8 @@
 
 from tapegrad import Tensor
+
 from . import constraints
 from .gamma import Gamma
-
 
 __all__ = ["Chi2"]
 

@@ -68,7 +68,6 @@ object.
 from . import constraints, transforms
 from ._types import _Number
 
-
 __all__ = [
     "ConstraintRegistry",
     "biject_to",

@@ -1,8 +1,3 @@
-
-from collections.abc import Callable
-from typing import Any
-
-
 r"""
 The following constraints are implemented:
 
@@ -37,10 +32,12 @@ The following constraints are implemented:
 - ``constraints.unit_interval``
 """
 
+from collections.abc import Callable
+from typing import Any
+
 import numpy as np
 
 import tapegrad as tg
-
 
 __all__ = [
     "Constraint",

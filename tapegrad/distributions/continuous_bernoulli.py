@@ -2,7 +2,10 @@ import math
 
 import tapegrad as tg
 from tapegrad import Tensor
+from tapegrad.nn.functional import binary_cross_entropy_with_logits
+
 from . import constraints
+from ._types import Number, _Number, _size
 from .exp_family import ExponentialFamily
 from .utils import (
     _new,
@@ -12,9 +15,6 @@ from .utils import (
     logits_to_probs,
     probs_to_logits,
 )
-from tapegrad.nn.functional import binary_cross_entropy_with_logits
-from ._types import _Number, _size, Number
-
 
 __all__ = ["ContinuousBernoulli"]
 

@@ -1,11 +1,11 @@
 
 import tapegrad as tg
 from tapegrad import Tensor
-from ._special import lgamma, digamma, xlogy
-from . import _random, constraints
-from .exp_family import ExponentialFamily
-from ._types import _size
 
+from . import _random, constraints
+from ._special import digamma, lgamma, xlogy
+from ._types import _size
+from .exp_family import ExponentialFamily
 
 __all__ = ["Dirichlet"]
 

@@ -2,10 +2,10 @@ import warnings
 
 import tapegrad as tg
 from tapegrad import Tensor
-from . import constraints
-from .utils import _is_all_true, lazy_property
-from ._types import _size
 
+from . import constraints
+from ._types import _size
+from .utils import _is_all_true, lazy_property
 
 __all__ = ["Distribution"]
 

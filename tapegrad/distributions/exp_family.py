@@ -1,8 +1,8 @@
 
 import tapegrad as tg
 from tapegrad import Tensor
-from .distribution import Distribution
 
+from .distribution import Distribution
 
 __all__ = ["ExponentialFamily"]
 

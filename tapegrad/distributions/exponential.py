@@ -1,12 +1,11 @@
 
 import tapegrad as tg
 from tapegrad import Tensor
-from . import _random
-from . import constraints
+
+from . import _random, constraints
+from ._types import _Number, _size
 from .exp_family import ExponentialFamily
 from .utils import broadcast_all
-from ._types import _Number, _size
-
 
 __all__ = ["Exponential"]
 

@@ -1,13 +1,13 @@
 
 import tapegrad as tg
-from tapegrad import nan, Tensor
-from ._special import lgamma
+from tapegrad import Tensor, nan
+
 from . import constraints
+from ._special import lgamma
+from ._types import _Number, _size
 from .distribution import Distribution
 from .gamma import Gamma
 from .utils import broadcast_all
-from ._types import _Number, _size
-
 
 __all__ = ["FisherSnedecor"]
 
@@ -101,7 +101,7 @@ class FisherSnedecor(Distribution):
         ct1 = self.df1 * 0.5
         ct2 = self.df2 * 0.5
         ct3 = self.df1 / self.df2
-        t1 = lgamma((ct1 + ct2)) - lgamma(ct1) - lgamma(ct2)
+        t1 = lgamma(ct1 + ct2) - lgamma(ct1) - lgamma(ct2)
         t2 = ct1 * ct3.log() + (ct1 - 1) * tg.log(value)
         t3 = (ct1 + ct2) * tg.log1p(ct3 * value)
         return t1 + t2 - t3

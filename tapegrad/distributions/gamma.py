@@ -1,13 +1,12 @@
 
 import tapegrad as tg
 from tapegrad import Tensor
-from ._special import lgamma, digamma, xlogy, gammainc
-from . import _random
-from . import constraints
+
+from . import _random, constraints
+from ._special import digamma, gammainc, lgamma, xlogy
+from ._types import _Number, _size
 from .exp_family import ExponentialFamily
 from .utils import broadcast_all
-from ._types import _Number, _size
-
 
 __all__ = ["Gamma"]
 
@@ -82,10 +81,9 @@ class Gamma(ExponentialFamily):
         value = _standard_gamma(self.concentration.expand(shape)) / self.rate.expand(
             shape
         )
-        value.detach().clamp_(
-            min=tg.finfo(value.dtype).tiny
-        )  # do not record in autograd graph
-        return value
+        # NOTE: PyTorch clamps ``value.detach()`` in place (values, not the graph); here that write would stale
+        # the division's saved output, so the clamp is added as a constant: the same values and gradient
+        return value + (value.detach().clamp(min=tg.finfo(value.dtype).tiny) - value.detach())
 
     def log_prob(self, value):
         value = tg.as_tensor(value, dtype=self.rate.dtype, device=self.rate.device)

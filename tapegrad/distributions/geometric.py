@@ -1,7 +1,10 @@
 
 import tapegrad as tg
 from tapegrad import Tensor
+from tapegrad.nn.functional import binary_cross_entropy_with_logits
+
 from . import constraints
+from ._types import Number, _Number
 from .distribution import Distribution
 from .utils import (
     broadcast_all,
@@ -9,9 +12,6 @@ from .utils import (
     logits_to_probs,
     probs_to_logits,
 )
-from tapegrad.nn.functional import binary_cross_entropy_with_logits
-from ._types import _Number, Number
-
 
 __all__ = ["Geometric"]
 

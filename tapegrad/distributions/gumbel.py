@@ -2,13 +2,13 @@ import math
 
 import tapegrad as tg
 from tapegrad import Tensor
+
 from . import constraints
+from ._types import _Number
 from .transformed_distribution import TransformedDistribution
 from .transforms import AffineTransform, ExpTransform
 from .uniform import Uniform
 from .utils import broadcast_all, euler_constant
-from ._types import _Number
-
 
 __all__ = ["Gumbel"]
 

@@ -1,12 +1,12 @@
 import math
 
 import tapegrad as tg
-from tapegrad import inf, Tensor
+from tapegrad import Tensor, inf
+
 from . import constraints
 from .cauchy import Cauchy
 from .transformed_distribution import TransformedDistribution
 from .transforms import AbsTransform
-
 
 __all__ = ["HalfCauchy"]
 

@@ -2,11 +2,11 @@ from typing import Generic, TypeVar
 
 import tapegrad as tg
 from tapegrad import Size, Tensor
+
 from . import constraints
+from ._types import _size
 from .distribution import Distribution
 from .utils import _sum_rightmost
-from ._types import _size
-
 
 __all__ = ["Independent"]
 

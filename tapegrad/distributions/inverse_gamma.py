@@ -1,12 +1,12 @@
 
 import tapegrad as tg
 from tapegrad import Tensor
-from ._special import lgamma, digamma
+
 from . import constraints
+from ._special import digamma, lgamma
 from .gamma import Gamma
 from .transformed_distribution import TransformedDistribution
 from .transforms import PowerTransform
-
 
 __all__ = ["InverseGamma"]
 

@@ -4,10 +4,10 @@ from collections.abc import Callable
 from functools import total_ordering
 
 import tapegrad as tg
-from tapegrad import inf, Tensor
+from tapegrad import Tensor, inf
 
-from ._special import lgamma, digamma, xlogy
-from ._linalg import solve_triangular, diag_embed
+from ._linalg import diag_embed, solve_triangular
+from ._special import digamma, lgamma, xlogy
 from .bernoulli import Bernoulli
 from .beta import Beta
 from .binomial import Binomial
@@ -25,19 +25,19 @@ from .half_normal import HalfNormal
 from .independent import Independent
 from .laplace import Laplace
 from .lowrank_multivariate_normal import (
+    LowRankMultivariateNormal,
     _batch_lowrank_logdet,
     _batch_lowrank_mahalanobis,
-    LowRankMultivariateNormal,
 )
-from .multivariate_normal import _batch_mahalanobis, MultivariateNormal
+from .multivariate_normal import MultivariateNormal, _batch_mahalanobis
 from .normal import Normal
 from .one_hot_categorical import OneHotCategorical
 from .pareto import Pareto
 from .poisson import Poisson
 from .transformed_distribution import TransformedDistribution
 from .uniform import Uniform
-from .utils import _sum_rightmost, euler_constant as _euler_gamma
-
+from .utils import _sum_rightmost
+from .utils import euler_constant as _euler_gamma
 
 _KL_REGISTRY: dict[
     tuple[type, type], Callable
@@ -221,8 +221,8 @@ def _kl_bernoulli_bernoulli(p, q):
 def _kl_beta_beta(p, q):
     sum_params_p = p.concentration1 + p.concentration0
     sum_params_q = q.concentration1 + q.concentration0
-    t1 = lgamma(q.concentration1) + lgamma(q.concentration0) + lgamma((sum_params_p))
-    t2 = lgamma(p.concentration1) + lgamma(p.concentration0) + lgamma((sum_params_q))
+    t1 = lgamma(q.concentration1) + lgamma(q.concentration0) + lgamma(sum_params_p)
+    t2 = lgamma(p.concentration1) + lgamma(p.concentration0) + lgamma(sum_params_q)
     t3 = (p.concentration1 - q.concentration1) * digamma(p.concentration1)
     t4 = (p.concentration0 - q.concentration0) * digamma(p.concentration0)
     t5 = (sum_params_q - sum_params_p) * digamma(sum_params_p)
@@ -314,7 +314,7 @@ def _kl_gumbel_gumbel(p, q):
     ct3 = p.loc / q.scale
     t1 = -ct1.log() - ct2 + ct3
     t2 = ct1 * _euler_gamma
-    t3 = tg.exp(ct2 + lgamma((1 + ct1)) - ct3)
+    t3 = tg.exp(ct2 + lgamma(1 + ct1) - ct3)
     return t1 + t2 + t3 - (1 + _euler_gamma)
 
 
@@ -545,7 +545,7 @@ def _kl_beta_gamma(p, q):
     t1 = -p.entropy()
     t2 = lgamma(q.concentration) - q.concentration * q.rate.log()
     t3 = (q.concentration - 1) * (
-        digamma(p.concentration1) - digamma((p.concentration1 + p.concentration0))
+        digamma(p.concentration1) - digamma(p.concentration1 + p.concentration0)
     )
     t4 = q.rate * p.concentration1 / (p.concentration1 + p.concentration0)
     return t1 + t2 - t3 + t4
@@ -862,7 +862,7 @@ def _kl_uniform_beta(p, q):
     t4 = (
         lgamma(q.concentration1)
         + lgamma(q.concentration0)
-        - lgamma((q.concentration1 + q.concentration0))
+        - lgamma(q.concentration1 + q.concentration0)
     )
     result = t3 + t4 - t1 - t2
     result[(p.high > q.support.upper_bound) | (p.low < q.support.lower_bound)] = inf

@@ -1,13 +1,13 @@
 
 import tapegrad as tg
-from tapegrad import nan, Tensor
-from ._special import lgamma, digamma
+from tapegrad import Tensor, nan
+
 from . import constraints
+from ._special import digamma, lgamma
 from .transformed_distribution import TransformedDistribution
 from .transforms import AffineTransform, PowerTransform
 from .uniform import Uniform
 from .utils import broadcast_all, euler_constant
-
 
 __all__ = ["Kumaraswamy"]
 

@@ -1,11 +1,11 @@
 
 import tapegrad as tg
 from tapegrad import Tensor
+
 from . import constraints
+from ._types import _Number, _size
 from .distribution import Distribution
 from .utils import broadcast_all
-from ._types import _Number, _size
-
 
 __all__ = ["Laplace"]
 

@@ -1,10 +1,10 @@
 
 from tapegrad import Tensor
+
 from . import constraints
 from .normal import Normal
 from .transformed_distribution import TransformedDistribution
 from .transforms import ExpTransform
-
 
 __all__ = ["LogNormal"]
 

@@ -1,10 +1,10 @@
 
 from tapegrad import Tensor
-from . import constraints, Independent
+
+from . import Independent, constraints
 from .normal import Normal
 from .transformed_distribution import TransformedDistribution
 from .transforms import StickBreakingTransform
-
 
 __all__ = ["LogisticNormal"]
 

@@ -2,13 +2,13 @@ import math
 
 import tapegrad as tg
 from tapegrad import Tensor
-from ._linalg import solve_triangular, cholesky, diag_embed
+
 from . import constraints
+from ._linalg import cholesky, diag_embed, solve_triangular
+from ._types import _size
 from .distribution import Distribution
 from .multivariate_normal import _batch_mahalanobis, _batch_mv
 from .utils import _standard_normal, lazy_property
-from ._types import _size
-
 
 __all__ = ["LowRankMultivariateNormal"]
 

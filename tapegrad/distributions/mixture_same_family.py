@@ -1,10 +1,10 @@
 
 import tapegrad as tg
 from tapegrad import Tensor
+
 from . import Categorical, constraints
 from .constraints import MixtureSameFamilyConstraint
 from .distribution import Distribution
-
 
 __all__ = ["MixtureSameFamily"]
 

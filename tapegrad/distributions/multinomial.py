@@ -1,12 +1,12 @@
 
 import tapegrad as tg
-from tapegrad import inf, Tensor
-from ._special import lgamma
+from tapegrad import Tensor, inf
+
 from . import Categorical, constraints
+from ._special import lgamma
 from .binomial import Binomial
 from .distribution import Distribution
 from .utils import broadcast_all
-
 
 __all__ = ["Multinomial"]
 

@@ -2,12 +2,12 @@ import math
 
 import tapegrad as tg
 from tapegrad import Tensor
-from ._linalg import solve_triangular, cholesky, cholesky_inverse
+
 from . import constraints
+from ._linalg import cholesky, cholesky_inverse, solve_triangular
+from ._types import _size
 from .distribution import Distribution
 from .utils import _standard_normal, lazy_property
-from ._types import _size
-
 
 __all__ = ["MultivariateNormal"]
 

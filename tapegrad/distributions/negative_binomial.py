@@ -2,9 +2,9 @@
 import tapegrad as tg
 import tapegrad.nn.functional as F
 from tapegrad import Tensor
+
+from . import _random, constraints
 from ._special import lgamma
-from . import _random
-from . import constraints
 from .distribution import Distribution
 from .gamma import Gamma
 from .utils import (
@@ -14,7 +14,6 @@ from .utils import (
     logits_to_probs,
     probs_to_logits,
 )
-
 
 __all__ = ["NegativeBinomial"]
 

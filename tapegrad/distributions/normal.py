@@ -2,12 +2,12 @@ import math
 
 import tapegrad as tg
 from tapegrad import Tensor
-from ._special import erfinv
+
 from . import constraints
+from ._special import erfinv
+from ._types import _Number, _size
 from .exp_family import ExponentialFamily
 from .utils import _standard_normal, broadcast_all
-from ._types import _Number, _size
-
 
 __all__ = ["Normal"]
 

@@ -1,11 +1,11 @@
 
 import tapegrad as tg
 from tapegrad import Tensor
+
 from . import constraints
+from ._types import _size
 from .categorical import Categorical
 from .distribution import Distribution
-from ._types import _size
-
 
 __all__ = ["OneHotCategorical", "OneHotCategoricalStraightThrough"]
 

@@ -1,13 +1,13 @@
 from typing import Optional
 
 from tapegrad import Tensor
+
 from . import constraints
+from ._types import _size
 from .exponential import Exponential
 from .transformed_distribution import TransformedDistribution
 from .transforms import AffineTransform, ExpTransform
 from .utils import broadcast_all
-from ._types import _size
-
 
 __all__ = ["Pareto"]
 

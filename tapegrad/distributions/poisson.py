@@ -1,13 +1,12 @@
 
 import tapegrad as tg
 from tapegrad import Tensor
+
+from . import _random, constraints
 from ._special import lgamma, xlogy
-from . import _random
-from . import constraints
+from ._types import Number, _Number
 from .exp_family import ExponentialFamily
 from .utils import broadcast_all
-from ._types import _Number, Number
-
 
 __all__ = ["Poisson"]
 
@@ -77,7 +76,7 @@ class Poisson(ExponentialFamily):
         if self._validate_args:
             self._validate_sample(value)
         rate, value = broadcast_all(self.rate, value)
-        return xlogy(value, rate) - rate - lgamma((value + 1))
+        return xlogy(value, rate) - rate - lgamma(value + 1)
 
     @property
     def _natural_params(self) -> tuple[Tensor]:

@@ -1,7 +1,9 @@
 
 import tapegrad as tg
 from tapegrad import Tensor
+
 from . import constraints
+from ._types import Number, _Number, _size
 from .distribution import Distribution
 from .transformed_distribution import TransformedDistribution
 from .transforms import SigmoidTransform
@@ -13,8 +15,6 @@ from .utils import (
     logits_to_probs,
     probs_to_logits,
 )
-from ._types import _Number, _size, Number
-
 
 __all__ = ["LogitRelaxedBernoulli", "RelaxedBernoulli"]
 

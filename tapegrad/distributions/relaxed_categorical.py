@@ -1,15 +1,15 @@
 
 import tapegrad as tg
 from tapegrad import Tensor
-from ._special import lgamma
+
 from . import constraints
+from ._special import lgamma
+from ._types import _size
 from .categorical import Categorical
 from .distribution import Distribution
 from .transformed_distribution import TransformedDistribution
 from .transforms import ExpTransform
 from .utils import broadcast_all, clamp_probs
-from ._types import _size
-
 
 __all__ = ["ExpRelaxedCategorical", "RelaxedOneHotCategorical"]
 

@@ -1,13 +1,13 @@
 import math
 
 import tapegrad as tg
-from tapegrad import inf, nan, Tensor
-from ._special import lgamma, digamma
+from tapegrad import Tensor, inf, nan
+
 from . import Chi2, constraints
+from ._special import digamma, lgamma
+from ._types import _size
 from .distribution import Distribution
 from .utils import _standard_normal, broadcast_all
-from ._types import _size
-
 
 __all__ = ["StudentT"]
 

@@ -6,8 +6,11 @@ from collections.abc import Sequence
 import tapegrad as tg
 import tapegrad.nn.functional as F
 from tapegrad import Tensor
-from ._linalg import cholesky, diag_embed
+from tapegrad.nn.functional import pad, softplus
+
 from . import constraints
+from ._linalg import cholesky, diag_embed
+from ._types import _Number
 from .distribution import Distribution
 from .utils import (
     _sum_rightmost,
@@ -16,9 +19,6 @@ from .utils import (
     tril_matrix_to_vec,
     vec_to_tril_matrix,
 )
-from tapegrad.nn.functional import pad, softplus
-from ._types import _Number
-
 
 __all__ = [
     "AbsTransform",

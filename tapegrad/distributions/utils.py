@@ -1,13 +1,13 @@
 from collections.abc import Callable, Sequence
 from functools import update_wrapper
-from typing import Any, Final, Generic, overload, TypeVar
+from typing import Any, Final, Generic, TypeVar, overload
 
 import tapegrad as tg
 import tapegrad.nn.functional as F
 from tapegrad import Tensor
-from . import _random
-from ._types import _dtype, _Number, Device, Number
 
+from . import _random
+from ._types import Device, Number, _dtype, _Number
 
 euler_constant: Final[float] = 0.57721566490153286060  # Euler Mascheroni Constant
 

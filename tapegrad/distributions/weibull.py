@@ -1,14 +1,14 @@
 
 import tapegrad as tg
 from tapegrad import Tensor
-from ._special import lgamma
+
 from . import constraints
+from ._special import lgamma
 from .exponential import Exponential
 from .gumbel import euler_constant
 from .transformed_distribution import TransformedDistribution
 from .transforms import AffineTransform, PowerTransform
 from .utils import broadcast_all
-
 
 __all__ = ["Weibull"]
 
