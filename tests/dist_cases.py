@@ -97,7 +97,7 @@ def _v_category(u, p):
 
 
 def _v_onehot(u, p):
-    return np.eye(K)[np.floor(u * K).astype(np.int64)]
+    return np.eye(K)[np.minimum(np.floor(u * K), K - 1).astype(np.int64)]
 
 
 def _v_multinomial(u, p):

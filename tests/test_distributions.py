@@ -87,6 +87,20 @@ def _call(d, method, value, q):
     return fn  # a property
 
 
+def _constraint_key(c):
+    """A constraint as comparable data: its class name and attributes, tensors as arrays (tensor printing is
+    tested elsewhere; here it is which constraint with which bounds)."""
+    attrs = {}
+    for k, v in sorted(vars(c).items()):
+        if hasattr(v, "detach"):
+            attrs[k] = (v.detach().numpy().tolist(), str(v.dtype).split(".")[-1])
+        elif hasattr(v, "__dict__") and type(v).__module__.split(".")[-1] == "constraints":
+            attrs[k] = _constraint_key(v)
+        else:
+            attrs[k] = repr(v)
+    return type(c).__name__, attrs
+
+
 def _outcome(fn):
     try:
         return fn(), None
@@ -106,9 +120,9 @@ def test_values_match_pytorch(torch, case, data):
     assert tuple(ours.event_shape) == tuple(theirs.event_shape)
     assert ours.has_rsample == theirs.has_rsample
     assert ours.has_enumerate_support == theirs.has_enumerate_support
-    assert repr(ours.support) == repr(theirs.support)
-    assert {k: repr(c) for k, c in ours.arg_constraints.items()} == \
-        {k: repr(c) for k, c in theirs.arg_constraints.items()}
+    assert _constraint_key(ours.support) == _constraint_key(theirs.support)
+    assert {k: _constraint_key(c) for k, c in ours.arg_constraints.items()} == \
+        {k: _constraint_key(c) for k, c in theirs.arg_constraints.items()}
     for method in METHODS:
         expected, error = _outcome(lambda m=method: _call(theirs, m, _torch(torch, value), _torch(torch, q)))
         got, our_error = _outcome(lambda m=method: _call(ours, m, _tg(value), _tg(q)))
@@ -314,6 +328,8 @@ def test_standard_gamma_gradient_is_the_implicit_reparameterization_derivative(a
 @pytest.mark.parametrize("case", [c for c in CASES if not c.rsample_fixed_noise], ids=repr)
 def test_rsample_gradient_of_gamma_based_families_is_unbiased(case):
     # d E[x] / d theta = E[d x / d theta]: the mean of rsample's gradients matches the gradient of the mean
+    if not _HAVE_SCIPY:
+        pytest.skip("the gradient of a Gamma draw needs scipy (tapegrad[special])")
     rng = np.random.default_rng(4)
     params = case.random_params(rng, ())
     if case.name == "StudentT":
@@ -409,7 +425,7 @@ def test_samples_pass_a_kolmogorov_smirnov_test(name):
     try:
         d.cdf(tg.tensor(s[:1]))
         cdf = lambda x: _np(d.cdf(tg.tensor(x)))  # noqa: E731
-    except NotImplementedError:
+    except (NotImplementedError, ImportError):  # ImportError: our cdf needs scipy (tapegrad[special])
         sc = pytest.importorskip("scipy.special")
         cdf = {"Gamma": lambda x: sc.gammainc(params["concentration"], x * params["rate"]),
                "Chi2": lambda x: sc.gammainc(params["df"] / 2, x / 2),
@@ -704,6 +720,8 @@ def test_special_function_node_names_and_errors():
     assert _special.xlogy(x, x).grad_fn.name() == "XlogyBackward0"
     with pytest.raises(RuntimeError, match="polygamma"):
         _special.polygamma(-1, x)
+    if not _HAVE_SCIPY:
+        return  # gammainc needs scipy (tapegrad[special])
     with pytest.raises(NotImplementedError, match="igamma"):
         _special.gammainc(x, tg.tensor([1.0])).sum().backward()
 
@@ -763,6 +781,6 @@ def test_docstring_examples():
     import tapegrad.distributions._linalg as m1
     import tapegrad.distributions._random as m2
     import tapegrad.distributions._special as m3
-    for module in (m1, m2, m3):
+    for module in (m1, m2, m3) if _HAVE_SCIPY else (m1, m2):  # m3's gammainc example needs scipy
         failures, _ = doctest.testmod(module)
         assert failures == 0, module.__name__
