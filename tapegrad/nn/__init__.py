@@ -20,6 +20,7 @@ from .activation import (
     LogSigmoid,
     LogSoftmax,
     Mish,
+    MultiheadAttention,
     ReLU,
     ReLU6,
     Sigmoid,
@@ -52,6 +53,13 @@ from .norm import BatchNorm1d, BatchNorm2d, GroupNorm, LayerNorm
 from .parallel import DataParallel  # noqa: F401
 from .parameter import Parameter
 from .pooling import AdaptiveAvgPool2d, AvgPool2d, MaxPool2d
+from .transformer import (
+    Transformer,
+    TransformerDecoder,
+    TransformerDecoderLayer,
+    TransformerEncoder,
+    TransformerEncoderLayer,
+)
 
 __all__ = [
     "Module", "Parameter",
@@ -62,5 +70,15 @@ __all__ = [
     "Hardtanh", "ReLU6", "Mish", "Softsign", "Hardswish", "Hardsigmoid", "SELU", "CELU", "LogSigmoid", "Softmin",
     "CrossEntropyLoss", "NLLLoss", "MSELoss", "L1Loss", "SmoothL1Loss", "HuberLoss", "BCELoss", "BCEWithLogitsLoss",
     "KLDivLoss",
+    "MultiheadAttention", "Transformer", "TransformerEncoder", "TransformerDecoder", "TransformerEncoderLayer",
+    "TransformerDecoderLayer",
     "functional", "init", "utils",
 ]
+
+# nn.functional's attention functions live beside their op and layer (ops/attention.py, nn/activation.py); until
+# nn/functional.py imports them itself, they are attached here.
+from ..ops.attention import scaled_dot_product_attention as _sdpa  # noqa: E402
+from .activation import multi_head_attention_forward as _mha_forward  # noqa: E402
+
+functional.scaled_dot_product_attention = _sdpa
+functional.multi_head_attention_forward = _mha_forward
