@@ -380,6 +380,18 @@ def test_sample_rsample_and_expand_shapes(case):
     assert tuple(d.sample_n(3).shape) == (3,) + batch + event if hasattr(d, "sample_n") else True
 
 
+@pytest.mark.parametrize("case", CASES, ids=repr)
+def test_scalar_parameters_sample_and_rsample(case):
+    # a batch shape of (): numpy's generators return Python scalars for 0-d parameters
+    params = case.random_params(np.random.default_rng(6), ())
+    d = case.make(D, {k: _tg(v, True) for k, v in params.items()})
+    event = tuple(d.event_shape)
+    assert tuple(d.sample().shape) == event and tuple(d.sample((2,)).shape) == (2,) + event
+    if d.has_rsample:
+        x = d.rsample()
+        assert tuple(x.shape) == event and x.requires_grad
+
+
 def test_samples_follow_tapegrads_seed():
     d = D.Normal(tg.zeros(3), tg.ones(3))
     tg.manual_seed(7)

@@ -161,7 +161,7 @@ def cholesky_inverse(L: Tensor, upper: bool = False) -> Tensor:
     tensor([[0.2500, 0.0000],
             [0.0000, 1.0000]])
     """
-    from .. import eye
+    from ..creation import eye
     n = L.shape[-1]
     Linv = solve_triangular(L, eye(n, dtype=L.dtype), upper=upper)
     return Linv @ Linv.mT if upper else Linv.mT @ Linv
@@ -176,7 +176,7 @@ def diag_embed(input: Tensor) -> Tensor:
     tensor([[1., 0.],
             [0., 2.]])
     """
-    from .. import eye
+    from ..creation import eye
     n = input.shape[-1]
     return input.unsqueeze(-1) * eye(n, dtype=input.dtype)
 

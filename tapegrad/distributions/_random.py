@@ -52,7 +52,7 @@ def geometric(probs: Tensor) -> Tensor:
     """geometric(probs): the number of failures before the first success (PyTorch's Geometric.sample)."""
     p = probs.detach().numpy()
     with np.errstate(divide="ignore", invalid="ignore"):
-        return wrap((_rng().geometric(np.clip(p, np.finfo(np.float64).tiny, 1)) - 1).astype(p.dtype))
+        return wrap((np.asarray(_rng().geometric(np.clip(p, np.finfo(np.float64).tiny, 1))) - 1).astype(p.dtype))
 
 
 def poisson(rates: Tensor) -> Tensor:
@@ -60,13 +60,13 @@ def poisson(rates: Tensor) -> Tensor:
     r = rates.detach().numpy()
     if np.any(r < 0) or np.any(np.isnan(r)):
         raise RuntimeError("poisson: invalid Poisson rate, expected rate to be non-negative")
-    return wrap(_rng().poisson(r).astype(r.dtype))
+    return wrap(np.asarray(_rng().poisson(r)).astype(r.dtype))
 
 
 def binomial(count: Tensor, prob: Tensor) -> Tensor:
     """binomial(count, prob): Binomial draws (``torch.binomial``), in the dtype of ``count``."""
     n, p = np.broadcast_arrays(count.detach().numpy(), prob.detach().numpy())
-    out = _rng().binomial(n.astype(np.int64), np.clip(p, 0, 1))
+    out = np.asarray(_rng().binomial(n.astype(np.int64), np.clip(p, 0, 1)))
     return wrap(out.astype(np.result_type(n.dtype, p.dtype)))
 
 
@@ -106,7 +106,7 @@ def standard_gamma(alpha: Tensor) -> Tensor:
     True
     """
     a = alpha.detach().numpy()
-    x = _rng().standard_gamma(a).astype(a.dtype)
+    x = np.asarray(_rng().standard_gamma(a)).astype(a.dtype)
 
     def rule(xp, g, out, alpha):
         return g * xp.standard_gamma_grad(alpha, out)

@@ -1,9 +1,9 @@
 
-import tapegrad as tg
-from tapegrad import Tensor, nan
 from tapegrad.nn.functional import binary_cross_entropy_with_logits
 
+from . import _tg as tg
 from . import constraints
+from ._tg import Tensor, nan
 from ._types import Number, _Number
 from .exp_family import ExponentialFamily
 from .utils import (

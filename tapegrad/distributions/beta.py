@@ -1,9 +1,8 @@
 
-import tapegrad as tg
-from tapegrad import Tensor
-
+from . import _tg as tg
 from . import constraints
 from ._special import lgamma
+from ._tg import Tensor
 from ._types import _Number, _size
 from .dirichlet import Dirichlet
 from .exp_family import ExponentialFamily

@@ -1,9 +1,8 @@
 
-import tapegrad as tg
-from tapegrad import Tensor
-
 from . import _random, constraints
+from . import _tg as tg
 from ._special import lgamma
+from ._tg import Tensor
 from .distribution import Distribution
 from .utils import (
     _new,

@@ -1,8 +1,7 @@
 
-import tapegrad as tg
-from tapegrad import Tensor, nan
-
+from . import _tg as tg
 from . import constraints
+from ._tg import Tensor, nan
 from .distribution import Distribution
 from .utils import _new, lazy_property, logits_to_probs, probs_to_logits
 

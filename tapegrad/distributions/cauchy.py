@@ -1,9 +1,8 @@
 import math
 
-import tapegrad as tg
-from tapegrad import Tensor, inf, nan
-
 from . import _random, constraints
+from . import _tg as tg
+from ._tg import Tensor, inf, nan
 from ._types import _Number, _size
 from .distribution import Distribution
 from .utils import broadcast_all

@@ -1,7 +1,6 @@
 
-from tapegrad import Tensor
-
 from . import constraints
+from ._tg import Tensor
 from .gamma import Gamma
 
 __all__ = ["Chi2"]

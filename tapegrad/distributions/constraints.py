@@ -37,7 +37,7 @@ from typing import Any
 
 import numpy as np
 
-import tapegrad as tg
+from . import _tg as tg
 
 __all__ = [
     "Constraint",

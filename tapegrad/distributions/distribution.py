@@ -1,9 +1,8 @@
 import warnings
 
-import tapegrad as tg
-from tapegrad import Tensor
-
+from . import _tg as tg
 from . import constraints
+from ._tg import Tensor
 from ._types import _size
 from .utils import _is_all_true, lazy_property
 

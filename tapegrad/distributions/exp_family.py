@@ -1,7 +1,6 @@
 
-import tapegrad as tg
-from tapegrad import Tensor
-
+from . import _tg as tg
+from ._tg import Tensor
 from .distribution import Distribution
 
 __all__ = ["ExponentialFamily"]

@@ -1,8 +1,7 @@
 
-import tapegrad as tg
-from tapegrad import Tensor
-
 from . import _random, constraints
+from . import _tg as tg
+from ._tg import Tensor
 from ._types import _Number, _size
 from .exp_family import ExponentialFamily
 from .utils import broadcast_all

@@ -1,9 +1,8 @@
 
-import tapegrad as tg
-from tapegrad import Tensor, nan
-
+from . import _tg as tg
 from . import constraints
 from ._special import lgamma
+from ._tg import Tensor, nan
 from ._types import _Number, _size
 from .distribution import Distribution
 from .gamma import Gamma

@@ -1,9 +1,9 @@
 
-import tapegrad as tg
-from tapegrad import Tensor
 from tapegrad.nn.functional import binary_cross_entropy_with_logits
 
+from . import _tg as tg
 from . import constraints
+from ._tg import Tensor
 from ._types import Number, _Number
 from .distribution import Distribution
 from .utils import (

@@ -1,9 +1,8 @@
 import math
 
-import tapegrad as tg
-from tapegrad import Tensor
-
+from . import _tg as tg
 from . import constraints
+from ._tg import Tensor
 from ._types import _Number
 from .transformed_distribution import TransformedDistribution
 from .transforms import AffineTransform, ExpTransform

@@ -1,9 +1,8 @@
 import math
 
-import tapegrad as tg
-from tapegrad import Tensor, inf
-
+from . import _tg as tg
 from . import constraints
+from ._tg import Tensor, inf
 from .cauchy import Cauchy
 from .transformed_distribution import TransformedDistribution
 from .transforms import AbsTransform

@@ -1,9 +1,8 @@
 from typing import Generic, TypeVar
 
-import tapegrad as tg
-from tapegrad import Size, Tensor
-
+from . import _tg as tg
 from . import constraints
+from ._tg import Size, Tensor
 from ._types import _size
 from .distribution import Distribution
 from .utils import _sum_rightmost

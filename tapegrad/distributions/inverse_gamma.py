@@ -1,9 +1,8 @@
 
-import tapegrad as tg
-from tapegrad import Tensor
-
+from . import _tg as tg
 from . import constraints
 from ._special import digamma, lgamma
+from ._tg import Tensor
 from .gamma import Gamma
 from .transformed_distribution import TransformedDistribution
 from .transforms import PowerTransform

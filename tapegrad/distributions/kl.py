@@ -3,11 +3,10 @@ import warnings
 from collections.abc import Callable
 from functools import total_ordering
 
-import tapegrad as tg
-from tapegrad import Tensor, inf
-
+from . import _tg as tg
 from ._linalg import diag_embed, solve_triangular
 from ._special import digamma, lgamma, xlogy
+from ._tg import Tensor, inf
 from .bernoulli import Bernoulli
 from .beta import Beta
 from .binomial import Binomial

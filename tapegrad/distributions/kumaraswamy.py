@@ -1,9 +1,8 @@
 
-import tapegrad as tg
-from tapegrad import Tensor, nan
-
+from . import _tg as tg
 from . import constraints
 from ._special import digamma, lgamma
+from ._tg import Tensor, nan
 from .transformed_distribution import TransformedDistribution
 from .transforms import AffineTransform, PowerTransform
 from .uniform import Uniform

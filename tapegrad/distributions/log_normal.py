@@ -1,7 +1,6 @@
 
-from tapegrad import Tensor
-
 from . import constraints
+from ._tg import Tensor
 from .normal import Normal
 from .transformed_distribution import TransformedDistribution
 from .transforms import ExpTransform

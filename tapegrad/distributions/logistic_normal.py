@@ -1,7 +1,7 @@
 
-from tapegrad import Tensor
-
-from . import Independent, constraints
+from . import constraints
+from ._tg import Tensor
+from .independent import Independent
 from .normal import Normal
 from .transformed_distribution import TransformedDistribution
 from .transforms import StickBreakingTransform

@@ -1,10 +1,9 @@
 import math
 
-import tapegrad as tg
-from tapegrad import Tensor
-
+from . import _tg as tg
 from . import constraints
 from ._linalg import cholesky, diag_embed, solve_triangular
+from ._tg import Tensor
 from ._types import _size
 from .distribution import Distribution
 from .multivariate_normal import _batch_mahalanobis, _batch_mv

@@ -1,8 +1,8 @@
 
-import tapegrad as tg
-from tapegrad import Tensor
-
-from . import Categorical, constraints
+from . import _tg as tg
+from . import constraints
+from ._tg import Tensor
+from .categorical import Categorical
 from .constraints import MixtureSameFamilyConstraint
 from .distribution import Distribution
 

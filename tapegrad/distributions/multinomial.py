@@ -1,10 +1,10 @@
 
-import tapegrad as tg
-from tapegrad import Tensor, inf
-
-from . import Categorical, constraints
+from . import _tg as tg
+from . import constraints
 from ._special import lgamma
+from ._tg import Tensor, inf
 from .binomial import Binomial
+from .categorical import Categorical
 from .distribution import Distribution
 from .utils import broadcast_all
 

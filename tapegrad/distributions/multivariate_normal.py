@@ -1,10 +1,9 @@
 import math
 
-import tapegrad as tg
-from tapegrad import Tensor
-
+from . import _tg as tg
 from . import constraints
 from ._linalg import cholesky, cholesky_inverse, solve_triangular
+from ._tg import Tensor
 from ._types import _size
 from .distribution import Distribution
 from .utils import _standard_normal, lazy_property

@@ -1,10 +1,10 @@
 
-import tapegrad as tg
 import tapegrad.nn.functional as F
-from tapegrad import Tensor
 
 from . import _random, constraints
+from . import _tg as tg
 from ._special import lgamma
+from ._tg import Tensor
 from .distribution import Distribution
 from .gamma import Gamma
 from .utils import (

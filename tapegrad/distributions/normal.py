@@ -1,10 +1,9 @@
 import math
 
-import tapegrad as tg
-from tapegrad import Tensor
-
+from . import _tg as tg
 from . import constraints
 from ._special import erfinv
+from ._tg import Tensor
 from ._types import _Number, _size
 from .exp_family import ExponentialFamily
 from .utils import _standard_normal, broadcast_all

@@ -1,8 +1,7 @@
 from typing import Optional
 
-from tapegrad import Tensor
-
 from . import constraints
+from ._tg import Tensor
 from ._types import _size
 from .exponential import Exponential
 from .transformed_distribution import TransformedDistribution

@@ -1,9 +1,8 @@
 
-import tapegrad as tg
-from tapegrad import Tensor
-
 from . import _random, constraints
+from . import _tg as tg
 from ._special import lgamma, xlogy
+from ._tg import Tensor
 from ._types import Number, _Number
 from .exp_family import ExponentialFamily
 from .utils import broadcast_all

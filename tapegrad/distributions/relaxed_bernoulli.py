@@ -1,8 +1,7 @@
 
-import tapegrad as tg
-from tapegrad import Tensor
-
+from . import _tg as tg
 from . import constraints
+from ._tg import Tensor
 from ._types import Number, _Number, _size
 from .distribution import Distribution
 from .transformed_distribution import TransformedDistribution

@@ -1,11 +1,11 @@
 import math
 
-import tapegrad as tg
-from tapegrad import Tensor, inf, nan
-
-from . import Chi2, constraints
+from . import _tg as tg
+from . import constraints
 from ._special import digamma, lgamma
+from ._tg import Tensor, inf, nan
 from ._types import _size
+from .chi2 import Chi2
 from .distribution import Distribution
 from .utils import _standard_normal, broadcast_all
 

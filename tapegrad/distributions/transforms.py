@@ -3,13 +3,13 @@ import math
 import operator
 from collections.abc import Sequence
 
-import tapegrad as tg
 import tapegrad.nn.functional as F
-from tapegrad import Tensor
 from tapegrad.nn.functional import pad, softplus
 
+from . import _tg as tg
 from . import constraints
 from ._linalg import cholesky, diag_embed
+from ._tg import Tensor
 from ._types import _Number
 from .distribution import Distribution
 from .utils import (

@@ -2,11 +2,11 @@ from collections.abc import Callable, Sequence
 from functools import update_wrapper
 from typing import Any, Final, Generic, TypeVar, overload
 
-import tapegrad as tg
 import tapegrad.nn.functional as F
-from tapegrad import Tensor
 
 from . import _random
+from . import _tg as tg
+from ._tg import Tensor
 from ._types import Device, Number, _dtype, _Number
 
 euler_constant: Final[float] = 0.57721566490153286060  # Euler Mascheroni Constant

@@ -1,9 +1,8 @@
 
-import tapegrad as tg
-from tapegrad import Tensor
-
+from . import _tg as tg
 from . import constraints
 from ._special import lgamma
+from ._tg import Tensor
 from .exponential import Exponential
 from .gumbel import euler_constant
 from .transformed_distribution import TransformedDistribution
