@@ -14,7 +14,7 @@ import math
 import numpy as np
 
 from .. import dtypes
-from ..autograd.declare import Tensor, binary, expected_tensor, op, record, unary, wrap
+from ..autograd.declare import Tensor, binary, broadcast_error, expected_tensor, op, operands, record, unary, wrap
 from ..autograd.xp import numpy_xp
 from . import _numpy as N
 
@@ -22,7 +22,10 @@ __all__ = ["lgamma", "digamma", "polygamma", "erfinv", "xlogy", "xlog1py", "gamm
            "special_i0e", "special_i1", "special_i1e", "erfcx", "ndtri", "log_ndtr", "ndtr", "entr", "sinc",
            "logit", "zeta", "multigammaln", "airy_ai", "bessel_j0", "bessel_j1", "bessel_y0", "bessel_y1",
            "modified_bessel_i0", "modified_bessel_i1", "modified_bessel_k0", "modified_bessel_k1",
-           "scaled_modified_bessel_k0", "scaled_modified_bessel_k1", "spherical_bessel_j0"]
+           "scaled_modified_bessel_k0", "scaled_modified_bessel_k1", "spherical_bessel_j0", "chebyshev_polynomial_t",
+           "chebyshev_polynomial_u", "chebyshev_polynomial_v", "chebyshev_polynomial_w", "hermite_polynomial_h",
+           "hermite_polynomial_he", "laguerre_polynomial_l", "legendre_polynomial_p", "shifted_chebyshev_polynomial_t",
+           "shifted_chebyshev_polynomial_u", "shifted_chebyshev_polynomial_v", "shifted_chebyshev_polynomial_w"]
 
 _SQRT_PI = math.sqrt(math.pi)
 _SQRT_2PI = math.sqrt(2 * math.pi)
@@ -495,3 +498,141 @@ scaled_modified_bessel_k0 = _not_differentiable("scaled_modified_bessel_k0", "k0
     "scaled_modified_bessel_k0(input)", "exp(input) * K0(input)", "tensor([1.1445])"))
 scaled_modified_bessel_k1 = _not_differentiable("scaled_modified_bessel_k1", "k1e", _doc(
     "scaled_modified_bessel_k1(input)", "exp(input) * K1(input)", "tensor([1.6362])"))
+
+
+# ---------------------------------------------------------------------- orthogonal polynomials (not differentiable)
+def _poly_operands(name, input, n):
+    """``input`` and ``n`` as arrays of PyTorch's result dtype (integers: the default float dtype), broadcast, and
+    ``n`` truncated to an integer as PyTorch's kernels do (``static_cast<int64_t>(n)``)."""
+    a, b = operands(name, input, n)
+    x, m = a.detach().numpy(), b.detach().numpy()
+    if x.dtype.kind != "f":
+        x, m = x.astype(dtypes.get_default_dtype()), m.astype(dtypes.get_default_dtype())
+    try:
+        x, m = np.broadcast_arrays(x, m)
+    except ValueError:
+        raise broadcast_error(name, a, b) from None
+    if not np.all(np.isfinite(m)):
+        raise ValueError(f"{name}: the degree n must be finite, got {m[~np.isfinite(m)].ravel()[0]}")
+    return x, np.trunc(m).astype(x.dtype)
+
+
+def _iterate(x, n, q1, step):
+    """p = 1, q = q1, then ``r = step(j, p, q)`` for j = 1 .. n - 1 (each element stops at its own n)."""
+    p, q = np.ones_like(x), np.array(q1, dtype=x.dtype, copy=True)
+    with np.errstate(all="ignore"):
+        for j in range(1, int(n.max(initial=0))):
+            r = step(j, p, q)
+            active = j < n
+            p, q = np.where(active, q, p), np.where(active, r, q)
+    return q
+
+
+def _polynomial(name, kernel, doc):
+    def fn(input, n):
+        x, m = _poly_operands(name, input, n)
+        with np.errstate(all="ignore"):
+            out = kernel(x, m)
+        return wrap(np.asarray(out).astype(x.dtype, copy=False))
+
+    fn.__name__ = fn.__qualname__ = name
+    fn.__doc__ = doc
+    return fn
+
+
+def _sign_n(n, pos, neg):
+    return np.where(n % 2 == 0, pos, neg)
+
+
+def _cheb_t(x, n):
+    ax = np.abs(x)
+    return np.select(
+        [n < 0, ax == 1, (n > 6) & (ax < 1), n == 0, n == 1],
+        [0.0, np.where((x > 0) | (n % 2 == 0), 1.0, -1.0), np.cos(n * np.arccos(x)), 1.0, x],
+        _iterate(x, n, x, lambda j, p, q: (x + x) * q - p))
+
+
+def _cheb_u(x, n):
+    ax, t = np.abs(x), np.arccos(x)
+    trig = (n > 8) & (ax < 1)
+    return np.select(
+        [n < 0, ax == 1, trig & (np.sin(t) != 0), trig, n == 0, n == 1],
+        [0.0, np.where((x > 0) | (n % 2 == 0), n + 1, -(n + 1)), np.sin((n + 1) * t) / np.sin(t),
+         (n + 1) * np.cos((n + 1) * t) / x, 1.0, x + x],
+        _iterate(x, n, x + x, lambda j, p, q: (x + x) * q - p))
+
+
+def _cheb_v(x, n):
+    ax, t = np.abs(x), np.arccos(x)
+    trig = (n > 8) & (ax < 1)
+    odd_even = _sign_n(n, n + n + 1, -(n + n + 1))
+    return np.select(
+        [n < 0, ax == 1, trig & (np.sin(t / 2) != 1), trig, n == 0, n == 1],
+        [0.0, np.where(x > 0, 1.0, odd_even), np.cos((n + 0.5) * t) / np.cos(t / 2), odd_even, 1.0, x + x - 1],
+        _iterate(x, n, x + x - 1, lambda j, p, q: (x + x) * q - p))
+
+
+def _cheb_w(x, n):
+    ax, t = np.abs(x), np.arccos(x)
+    trig = (n > 8) & (ax < 1)
+    edge = np.where(x > 0, n + n + 1, _sign_n(n, 1.0, -1.0))
+    return np.select(
+        [n < 0, ax == 1, trig & (np.cos(t / 2) != 1), trig, n == 0, n == 1],
+        [0.0, edge, np.sin((n + 0.5) * t) / np.sin(t / 2), edge, 1.0, x + x + 1],
+        _iterate(x, n, x + x + 1, lambda j, p, q: (x + x) * q - p))
+
+
+def _hermite_h(x, n):
+    return np.select([n < 0, n == 0, n == 1], [0.0, 1.0, x + x],
+                     _iterate(x, n, x + x, lambda j, p, q: (x + x) * q - 2 * j * p))
+
+
+def _hermite_he(x, n):
+    return np.select([n < 0, n == 0, n == 1], [0.0, 1.0, x], _iterate(x, n, x, lambda j, p, q: x * q - j * p))
+
+
+def _laguerre_l(x, n):
+    return np.select([n < 0, np.abs(x) == 0, n == 0, n == 1], [0.0, 1.0, 1.0, 1 - x],
+                     _iterate(x, n, 1 - x, lambda j, p, q: ((j + j) + (1 - x)) * q / (j + 1) - j * p / (j + 1)))
+
+
+def _legendre_p(x, n):
+    return np.select([n < 0, np.abs(x) == 1, n == 0, n == 1],
+                     [0.0, np.where((x > 0) | (n % 2 == 0), 1.0, -1.0), 1.0, x],
+                     _iterate(x, n, x, lambda j, p, q: ((j + j + 1) * x * q - j * p) / (j + 1)))
+
+
+def _shifted(kernel):
+    return lambda x, n: kernel(x + x - 1, n)
+
+
+def _pdoc(name, what, value):
+    return (f"{name}(input, n) -> {what} of degree ``n`` (truncated to an integer; 0 for negative n) at ``input``, "
+            f"by PyTorch's recurrences and edge values. Not differentiable (as PyTorch's).\n\n"
+            f"    >>> import tapegrad as tg\n    >>> tg.special.{name}(tg.tensor([0.5]), 3)\n    {value}\n    ")
+
+
+chebyshev_polynomial_t = _polynomial("chebyshev_polynomial_t", _cheb_t, _pdoc(
+    "chebyshev_polynomial_t", "the Chebyshev polynomial of the first kind T_n", "tensor([-1.])"))
+chebyshev_polynomial_u = _polynomial("chebyshev_polynomial_u", _cheb_u, _pdoc(
+    "chebyshev_polynomial_u", "the Chebyshev polynomial of the second kind U_n", "tensor([-1.])"))
+chebyshev_polynomial_v = _polynomial("chebyshev_polynomial_v", _cheb_v, _pdoc(
+    "chebyshev_polynomial_v", "the Chebyshev polynomial of the third kind V_n", "tensor([-1.])"))
+chebyshev_polynomial_w = _polynomial("chebyshev_polynomial_w", _cheb_w, _pdoc(
+    "chebyshev_polynomial_w", "the Chebyshev polynomial of the fourth kind W_n", "tensor([-1.])"))
+shifted_chebyshev_polynomial_t = _polynomial("shifted_chebyshev_polynomial_t", _shifted(_cheb_t), _pdoc(
+    "shifted_chebyshev_polynomial_t", "T_n(2 x - 1)", "tensor([-0.])"))
+shifted_chebyshev_polynomial_u = _polynomial("shifted_chebyshev_polynomial_u", _shifted(_cheb_u), _pdoc(
+    "shifted_chebyshev_polynomial_u", "U_n(2 x - 1)", "tensor([-0.])"))
+shifted_chebyshev_polynomial_v = _polynomial("shifted_chebyshev_polynomial_v", _shifted(_cheb_v), _pdoc(
+    "shifted_chebyshev_polynomial_v", "V_n(2 x - 1)", "tensor([1.])"))
+shifted_chebyshev_polynomial_w = _polynomial("shifted_chebyshev_polynomial_w", _shifted(_cheb_w), _pdoc(
+    "shifted_chebyshev_polynomial_w", "W_n(2 x - 1)", "tensor([-1.])"))
+hermite_polynomial_h = _polynomial("hermite_polynomial_h", _hermite_h, _pdoc(
+    "hermite_polynomial_h", "the physicists' Hermite polynomial H_n", "tensor([-5.])"))
+hermite_polynomial_he = _polynomial("hermite_polynomial_he", _hermite_he, _pdoc(
+    "hermite_polynomial_he", "the probabilists' Hermite polynomial He_n", "tensor([-1.3750])"))
+laguerre_polynomial_l = _polynomial("laguerre_polynomial_l", _laguerre_l, _pdoc(
+    "laguerre_polynomial_l", "the Laguerre polynomial L_n", "tensor([-0.1458])"))
+legendre_polynomial_p = _polynomial("legendre_polynomial_p", _legendre_p, _pdoc(
+    "legendre_polynomial_p", "the Legendre polynomial P_n", "tensor([-0.4375])"))
