@@ -50,6 +50,10 @@ from .nn.functional import torch_log_softmax as log_softmax, torch_selu as selu,
 from .serialization import load, save
 from . import safetensors  # registers the .safetensors reader of load
 from . import onnx  # tapegrad.onnx.export (needs the onnx extra only when called)
+from . import distributions
+from . import special
+from .special._ops import digamma, erfinv, i0, lgamma, logit, polygamma, sinc, xlogy
+from .special._ops import gammainc as igamma, gammaincc as igammac, multigammaln as mvlgamma
 
 Tensor.backward = autograd.engine.backward
 Tensor.bfloat16 = dtypes.tensor_bfloat16

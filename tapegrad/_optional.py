@@ -9,6 +9,7 @@ through ``require``, and names the pip extra that brings it (the extras in pypro
     tensorboard  tensorboardX   utils.tensorboard.SummaryWriter
     safetensors  safetensors    tapegrad.safetensors, load of a .safetensors file
     onnx         onnx           tapegrad.onnx.export (onnx-test adds onnxruntime, which the tests run files in)
+    special      scipy          tapegrad.distributions' special functions (lgamma, digamma, erfinv, ...)
 
 >>> from tapegrad._optional import missing
 >>> print(missing("plot_history", "matplotlib", "viz"))

@@ -285,6 +285,10 @@ class Tensor:
         """diag(input, diagonal=0): a vector -> the square matrix with it on a diagonal; a matrix -> a diagonal."""
     def diagonal(self, offset: builtins.int = ..., dim1: builtins.int = ..., dim2: builtins.int = ...) -> Tensor:
         """diagonal(input, offset=0, dim1=0, dim2=1): the diagonal of the (dim1, dim2) planes, as the last dim"""
+    def digamma(self) -> Tensor:
+        """digamma(input) -> d/dx lgamma(x) (``torch.special.psi``; -inf at 0, nan at the negative integers)."""
+    def digamma_(self, *args, **kwargs) -> Any:
+        """digamma_(...) -> self: ``digamma`` in place."""
     def dim(self) -> builtins.int: ...
     def div(self, other: Tensor | builtins.float, *, rounding_mode: builtins.str | None = ...) -> Tensor:
         """div(input, other, *, rounding_mode=None) -> input / other."""
@@ -315,6 +319,10 @@ class Tensor:
         """erfc(input) -> 1 - erf(input), accurate where erf is close to 1."""
     def erfc_(self, *args, **kwargs) -> Any:
         """erfc_(...) -> self: ``erfc`` in place."""
+    def erfinv(self) -> Tensor:
+        """erfinv(input) -> the inverse of erf on (-1, 1) (+-inf at +-1, nan outside)."""
+    def erfinv_(self, *args, **kwargs) -> Any:
+        """erfinv_(...) -> self: ``erfinv`` in place."""
     def exp(self) -> Tensor:
         """exp(input) -> e ** input (inf beyond the dtype's range, as PyTorch)."""
     def exp2(self) -> Tensor:
@@ -383,6 +391,18 @@ class Tensor:
         """gt_(...) -> self: ``gt`` in place."""
     def half(self) -> Tensor:
         """half(): the values as float16."""
+    def i0(self) -> Tensor:
+        """i0(input) -> the modified Bessel function of the first kind of order 0. Needs scipy."""
+    def i0_(self, *args, **kwargs) -> Any:
+        """i0_(...) -> self: ``i0`` in place."""
+    def igamma(self, other: Tensor | builtins.float) -> Tensor:
+        """gammainc(input, other) -> the regularized lower incomplete gamma function P(input, other) (``igamma``)."""
+    def igamma_(self, *args, **kwargs) -> Any:
+        """igamma_(...) -> self: ``gammainc`` in place."""
+    def igammac(self, other: Tensor | builtins.float) -> Tensor:
+        """gammaincc(input, other) -> the regularized upper incomplete gamma function Q(input, other) (``igammac``)."""
+    def igammac_(self, *args, **kwargs) -> Any:
+        """igammac_(...) -> self: ``gammaincc`` in place."""
     def index_add(self, dim: builtins.int, index, source: Tensor, *, alpha=...) -> Tensor:
         """index_add(input, dim, index, source, *, alpha=1): a copy of input with ``alpha * source`` added at"""
     def index_add_(self, dim: builtins.int, index, source: Tensor, *, alpha=...) -> Tensor:
@@ -435,6 +455,10 @@ class Tensor:
         """lt(input, other) -> bool tensor of input < other, elementwise, with broadcasting (no gradient)."""
     def less_equal(self, other) -> Any:
         """le(input, other) -> bool tensor of input <= other, elementwise, with broadcasting (no gradient)."""
+    def lgamma(self) -> Tensor:
+        """lgamma(input) -> log |Gamma(input)| (``torch.special.gammaln``; inf at 0 and the negative integers)."""
+    def lgamma_(self, *args, **kwargs) -> Any:
+        """lgamma_(...) -> self: ``lgamma`` in place."""
     def log(self) -> Tensor:
         """log(input) -> the natural logarithm (-inf at 0 and nan below, as PyTorch)."""
     def log10(self) -> Tensor:
@@ -469,6 +493,10 @@ class Tensor:
         """logical_xor(input, other) -> bool tensor: logical_xor of the truth values (nonzero is True)."""
     def logical_xor_(self, *args, **kwargs) -> Any:
         """logical_xor_(...) -> self: ``logical_xor`` in place."""
+    def logit(self, eps: builtins.float | None = ...) -> Tensor:
+        """logit(input, eps=None) -> log(input / (1 - input)), with ``input`` first clamped to [eps, 1 - eps] when"""
+    def logit_(self, *args, **kwargs) -> Any:
+        """logit_(...) -> self: ``logit`` in place."""
     def logsumexp(self, dim=..., keepdim: builtins.bool = ..., *, axis=..., keepdims=...) -> Tensor:
         """logsumexp(input, dim, keepdim=False): log(sum(exp(input))) over ``dim``, computed stably."""
     def long(self) -> Tensor:
@@ -519,6 +547,10 @@ class Tensor:
         """mul_(other) -> self: ``mul`` in place."""
     def mv(self, vec: Tensor) -> Tensor:
         """mv(input, vec): matrix times vector, (n, m) @ (m,) -> (n,)."""
+    def mvlgamma(self, p: builtins.int) -> Tensor:
+        """multigammaln(input, p) -> the log of the multivariate gamma function of dimension ``p``"""
+    def mvlgamma_(self, *args, **kwargs) -> Any:
+        """mvlgamma_(...) -> self: ``multigammaln`` in place."""
     def narrow(self, dim: builtins.int, start, length) -> Tensor:
         """narrow(input, dim, start, length): the slice ``start:start + length`` of dimension ``dim`` (a view)."""
     @property
@@ -562,6 +594,10 @@ class Tensor:
         """outer(input, vec2): the outer product of two 1-D tensors, (n,) and (m,) -> (n, m). Alias: ger."""
     def permute(self, *args, dims=...) -> Tensor:
         """permute(input, dims): reorder the dimensions (a view). ``x.permute(2, 0, 1)``, ``x.permute((2, 0, 1))``"""
+    def polygamma(self, n) -> Any:
+        """Tensor.polygamma(n) -> polygamma(n, self)."""
+    def polygamma_(self, *args, **kwargs) -> Any:
+        """polygamma_(...) -> self: ``_polygamma_method`` in place."""
     def positive(self) -> Tensor:
         """positive(input) -> input (the same tensor, as PyTorch's unary +)."""
     def pow(self, exponent: Tensor | builtins.float) -> Tensor:
@@ -646,6 +682,10 @@ class Tensor:
         """sin(input), in radians."""
     def sin_(self, *args, **kwargs) -> Any:
         """sin_(...) -> self: ``sin`` in place."""
+    def sinc(self) -> Tensor:
+        """sinc(input) -> sin(pi * input) / (pi * input), 1 at 0."""
+    def sinc_(self, *args, **kwargs) -> Any:
+        """sinc_(...) -> self: ``sinc`` in place."""
     def sinh(self) -> Tensor:
         """sinh(input): the hyperbolic sine."""
     def sinh_(self, *args, **kwargs) -> Any:
@@ -743,6 +783,10 @@ class Tensor:
         """view_as(other): ``input.view(other.shape)``."""
     def where(self, condition, other) -> Any:
         """x.where(condition, other) -> where(condition, x, other)."""
+    def xlogy(self, other: Tensor | builtins.float) -> Tensor:
+        """xlogy(input, other) -> input * log(other), 0 where input == 0 (unless other is nan)."""
+    def xlogy_(self, *args, **kwargs) -> Any:
+        """xlogy_(...) -> self: ``xlogy`` in place."""
     def zero_(self) -> Tensor:
         """zero_(): set every element to zero, in place."""
 
