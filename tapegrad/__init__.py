@@ -54,3 +54,4 @@ from . import safetensors  # registers the .safetensors reader of load
 Tensor.backward = autograd.engine.backward
 Tensor.bfloat16 = dtypes.tensor_bfloat16
 
+from . import types, version  # noqa: E402,F401  (torch.types, torch.version)
