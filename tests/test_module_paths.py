@@ -43,7 +43,7 @@ CLAIMED = [
     "torch.optim.rmsprop", "torch.optim.rprop",
     "torch.random", "torch.serialization", "torch.testing", "torch.types", "torch.version",
     "torch.utils.data", "torch.utils.data.dataloader", "torch.utils.data.dataset", "torch.utils.data.distributed",
-    "torch.utils.data.sampler", "torch.utils.hooks",
+    "torch.utils.data.sampler", "torch.utils.hooks", "torch.utils.checkpoint",
 ]
 
 # Paths a script reaches after a bare ``import torch``, without importing the submodule itself; evaluated with
@@ -85,7 +85,8 @@ IMPORTS = [
     ("torch.amp", "GradScaler"), ("torch.amp", "autocast"), ("torch.cuda.amp", "GradScaler"),
     ("torch.cuda.amp", "autocast"), ("torch.autograd.function", "Function"),
     ("torch.autograd.grad_mode", "no_grad"), ("torch.utils.hooks", "RemovableHandle"),
-    ("torch.types", "Number"), ("torch.types", "Device"),
+    ("torch.types", "Number"), ("torch.types", "Device"), ("torch.utils.checkpoint", "checkpoint"),
+    ("torch.utils.checkpoint", "checkpoint_sequential"),
 ]
 
 
