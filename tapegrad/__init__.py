@@ -55,3 +55,4 @@ Tensor.backward = autograd.engine.backward
 Tensor.bfloat16 = dtypes.tensor_bfloat16
 
 from . import types, version  # noqa: E402,F401  (torch.types, torch.version)
+from . import accelerator  # noqa: E402,F401  (torch.accelerator: none available)

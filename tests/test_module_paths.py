@@ -43,7 +43,7 @@ CLAIMED = [
     "torch.optim.rmsprop", "torch.optim.rprop",
     "torch.random", "torch.serialization", "torch.testing", "torch.types", "torch.version",
     "torch.utils.data", "torch.utils.data.dataloader", "torch.utils.data.dataset", "torch.utils.data.distributed",
-    "torch.utils.data.sampler", "torch.utils.hooks", "torch.utils.checkpoint",
+    "torch.utils.data.sampler", "torch.utils.hooks", "torch.utils.checkpoint", "torch.accelerator",
 ]
 
 # Paths a script reaches after a bare ``import torch``, without importing the submodule itself; evaluated with
@@ -61,7 +61,7 @@ ATTRIBUTE_PATHS = [
     "torch.serialization.add_safe_globals", "torch.serialization.safe_globals", "torch.version.cuda",
     "torch.nn.init.normal_", "torch.nn.functional.cross_entropy", "torch.autograd.function.Function",
     "torch.autograd.grad_mode.no_grad", "torch.autograd.graph", "torch.distributed.is_available",
-    "torch.types.Number",
+    "torch.types.Number", "torch.accelerator.is_available", "torch.accelerator.current_accelerator",
 ]
 
 # ``from <path> import <name>`` lines of real programs (issue 13), checked without PyTorch

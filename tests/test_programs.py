@@ -60,26 +60,51 @@ def torch_is_tapegrad():
         sys.modules.update(saved)
 
 
+@contextlib.contextmanager
+def global_state_kept():
+    """Programs set process-wide state (TF32 flags, the seed): put it back for the tests that run after."""
+    cudnn, matmul = tapegrad.backends.cudnn, tapegrad.backends.cuda.matmul
+    flags = {k: getattr(cudnn, k) for k in ("enabled", "benchmark", "deterministic", "allow_tf32")}
+    reduced = {k: getattr(matmul, k) for k in ("allow_fp16_reduced_precision_reduction",
+                                               "allow_bf16_reduced_precision_reduction")}
+    precision, rng = tapegrad.get_float32_matmul_precision(), tapegrad.get_rng_state()
+    try:
+        yield
+    finally:
+        for k, v in flags.items():
+            setattr(cudnn, k, v)
+        for k, v in reduced.items():
+            setattr(matmul, k, v)
+        tapegrad.set_float32_matmul_precision(precision)
+        tapegrad.set_rng_state(rng)
+
+
 def run_program(name, monkeypatch, tmp_path, **env):
     """Run tests/programs/<name>.py as __main__ on tapegrad; its globals."""
     monkeypatch.delenv("RANK", raising=False)  # not under torchrun: the DDP branches stay off
     monkeypatch.setenv("PROGRAM_OUT_DIR", str(tmp_path / "out"))
     for key, value in env.items():
         monkeypatch.setenv(key, value)
-    with torch_is_tapegrad(), warnings.catch_warnings():
+    with torch_is_tapegrad(), global_state_kept(), warnings.catch_warnings():
         warnings.filterwarnings("ignore", message=".*pin_memory.*")  # PyTorch's CPU warning, as PyTorch
         return runpy.run_path(str(PROGRAMS / f"{name}.py"), run_name="__main__")
 
 
 def run_on_pytorch(name, monkeypatch, tmp_path, **env):
-    pytest.importorskip("torch")
+    torch = pytest.importorskip("torch")
     monkeypatch.delenv("RANK", raising=False)
     monkeypatch.setenv("PROGRAM_OUT_DIR", str(tmp_path / "torch_out"))
     for key, value in env.items():
         monkeypatch.setenv(key, value)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        return runpy.run_path(str(PROGRAMS / f"{name}.py"), run_name="__main__")
+    precision, tf32, rng = torch.get_float32_matmul_precision(), torch.backends.cudnn.allow_tf32, torch.get_rng_state()
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            return runpy.run_path(str(PROGRAMS / f"{name}.py"), run_name="__main__")
+    finally:
+        torch.set_float32_matmul_precision(precision)
+        torch.backends.cudnn.allow_tf32 = tf32
+        torch.set_rng_state(rng)
 
 
 def test_the_alias_gives_tapegrads_own_modules():
@@ -100,7 +125,7 @@ def test_gpt_training_script(monkeypatch, tmp_path):
     g = run_program("gpt_train", monkeypatch, tmp_path)
     assert g["ddp"] is False and g["master_process"] is True
     assert isinstance(g["model"], tapegrad._dynamo.eval_frame.OptimizedModule)
-    assert tapegrad.backends.cuda.matmul.allow_tf32 is True
+    assert tapegrad.backends.cuda.matmul.allow_tf32 is False  # the program's TF32 flags were put back
     # weight-decay groups by module type: Linear weights decay; biases, norms, embeddings (and the tied head) don't
     decay, no_decay = g["optimizer"].param_groups
     assert decay["weight_decay"] == 0.1 and no_decay["weight_decay"] == 0.0
@@ -142,6 +167,17 @@ def test_makemore_bigram(monkeypatch, tmp_path):
     losses = g["net_losses"]
     assert losses[-1] < losses[10] < losses[0]
     assert g["mle_nll"] - 1e-4 < losses[-1] < g["count_nll"], (g["mle_nll"], losses[-1], g["count_nll"])
+
+
+def test_mnist_example(monkeypatch, tmp_path):
+    """pytorch/examples' mnist/main.py: torch.accelerator picks the CPU, Adadelta with StepLR, a state_dict saved
+    and loaded back with weights_only=True."""
+    g = run_program("mnist_cnn", monkeypatch, tmp_path)
+    assert g["use_accel"] is False and g["device"] == tapegrad.device("cpu")
+    assert g["lrs"] == pytest.approx([1.0, 0.7, 0.49])
+    assert g["test_loss"] < g["test_loss_before"] / 4 and g["accuracy"] > 0.9, (g["test_loss"], g["accuracy"])
+    model, reloaded = g["model"].state_dict(), g["reloaded"].state_dict()
+    assert model.keys() == reloaded.keys() and all(tapegrad.equal(model[k], reloaded[k]) for k in model)
 
 
 def test_tensorboard_logging(monkeypatch, tmp_path):
@@ -193,3 +229,9 @@ def test_gpt_and_trainer_run_on_pytorch(monkeypatch, tmp_path):
     g = run_on_pytorch("infinite_sampler", monkeypatch, tmp_path)
     assert g["num_samples"] == 10 ** 10 and len(g["losses"]) == 150
     assert sum(g["losses"][-20:]) < sum(g["losses"][:20]) / 10
+
+
+def test_mnist_example_on_pytorch(monkeypatch, tmp_path):
+    g = run_on_pytorch("mnist_cnn", monkeypatch, tmp_path)
+    assert g["use_accel"] is False and g["lrs"] == pytest.approx([1.0, 0.7, 0.49])
+    assert g["test_loss"] < g["test_loss_before"] / 4 and g["accuracy"] > 0.9

@@ -25,7 +25,9 @@ def find(submodule, name):
         raise AttributeError(f"module {where!r} has no attribute {name!r}: tapegrad does not have PyTorch's "
                              f"torch.nn.modules.{submodule}.{name} yet")
     if name in PUBLIC[submodule]:
-        for home in ("tapegrad.nn", HOMES.get(submodule)):
+        # tapegrad.nn first, then tapegrad's file of the same family name (tapegrad.nn.rnn for RNNBase), then
+        # the home named in the table
+        for home in ("tapegrad.nn", f"tapegrad.nn.{submodule}", HOMES.get(submodule)):
             module = _import(home) if home else None
             if module is not None and name in vars(module):
                 return vars(module)[name]

@@ -1,7 +1,8 @@
 """Which names PyTorch 2.13 puts in each submodule of ``torch.nn.modules`` (each submodule's ``__all__``), and
 where tapegrad keeps the private bases that programs import by their PyTorch path.
 
-The public names are looked up in ``tapegrad.nn`` when they are asked for, so a layer added to ``tapegrad.nn``
+The public names are looked up in ``tapegrad.nn`` (then in ``tapegrad.nn.<submodule>``, then ``HOMES``) when they
+are asked for, so a layer added to ``tapegrad.nn``
 appears under its PyTorch path with no edit here; a name tapegrad does not have yet raises an AttributeError
 that says so.
 """
