@@ -58,6 +58,10 @@ from .special._ops import gammainc as igamma, gammaincc as igammac, multigammaln
 Tensor.backward = autograd.engine.backward
 Tensor.bfloat16 = dtypes.tensor_bfloat16
 
+from numpy import dtype  # noqa: E402,F401  (torch.dtype, for annotations and isinstance: every dtype is numpy's)
+
+from . import types, version  # noqa: E402,F401  (torch.types, torch.version)
+from . import accelerator  # noqa: E402,F401  (torch.accelerator: none available)
 
 
 def __getattr__(name):  # tapegrad.bfloat16 is made on first use: importing ml_dtypes is slow

@@ -20,6 +20,7 @@ from .._tensor import Tensor, wrap
 from .scatter import scatter_add_array
 from .tape import record
 
+
 class _NumpyXP(types.SimpleNamespace):
     def __getattr__(self, name):  # numpy's submodules (linalg, fft, ...): imported when a rule first asks
         return getattr(np, name)

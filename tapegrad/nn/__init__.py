@@ -82,3 +82,5 @@ from .activation import multi_head_attention_forward as _mha_forward  # noqa: E4
 
 functional.scaled_dot_product_attention = _sdpa
 functional.multi_head_attention_forward = _mha_forward
+
+from . import modules  # noqa: E402,F401  (PyTorch's paths: torch.nn.modules.linear.Linear, ...)
