@@ -52,6 +52,7 @@ from .norm import BatchNorm1d, BatchNorm2d, GroupNorm, LayerNorm
 from .parallel import DataParallel  # noqa: F401
 from .parameter import Parameter
 from .pooling import AdaptiveAvgPool2d, AvgPool2d, MaxPool2d
+from .rnn import GRU, LSTM, RNN, GRUCell, LSTMCell, RNNBase, RNNCell, RNNCellBase
 
 __all__ = [
     "Module", "Parameter",
@@ -64,3 +65,12 @@ __all__ = [
     "KLDivLoss",
     "functional", "init", "utils",
 ]
+__all__ += ["RNNBase", "RNN", "LSTM", "GRU", "RNNCellBase", "RNNCell", "LSTMCell", "GRUCell"]
+
+# torch.nn.utils.rnn: nn/rnn_utils.py until nn/utils becomes a package (then it is nn/utils/rnn.py)
+import sys as _sys  # noqa: E402
+
+from . import rnn_utils  # noqa: E402
+
+utils.rnn = rnn_utils  # type: ignore[attr-defined]
+_sys.modules[__name__ + ".utils.rnn"] = rnn_utils
