@@ -50,3 +50,7 @@ pictures: $(STAMP)  ## regenerate the images the README shows
 
 clean:
 	rm -rf $(VENV) .venv-torch out .pytest_cache .hypothesis
+
+.PHONY: docs
+docs: $(STAMP)  ## the walkthrough (docs/tutorial/): run every chapter's code, rewrite its outputs, redraw its figures
+	$(PY) docs/tutorial/build.py

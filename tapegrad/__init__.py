@@ -14,6 +14,7 @@ from ._version import __version__
 from . import dtypes
 from .dtypes import (bool, double, finfo, float, float16, float32, float64, get_default_dtype, half, iinfo, int, int8,
                      int16, int32, int64, long, set_default_dtype, short, uint8)
+from .dtypes import bfloat16
 from ._tensor import Size, Tensor, device
 from .autograd import enable_grad, inference_mode, is_grad_enabled, no_grad, set_grad_enabled
 from . import autograd
@@ -45,9 +46,12 @@ from .backends import (are_deterministic_algorithms_enabled, get_deterministic_d
 from ._compile import compile
 from . import distributed
 from ._printing import set_printoptions
-from .nn.functional import celu, cosine_similarity, dropout, layer_norm, log_softmax, selu, softmax
+from .nn.functional import cosine_similarity
+from .nn.functional import torch_celu as celu, torch_dropout as dropout, torch_layer_norm as layer_norm
+from .nn.functional import torch_log_softmax as log_softmax, torch_selu as selu, torch_softmax as softmax
 from .serialization import load, save
 from . import safetensors  # registers the .safetensors reader of load
 
 Tensor.backward = autograd.engine.backward
+Tensor.bfloat16 = dtypes.tensor_bfloat16
 

@@ -141,7 +141,7 @@ class Tensor:
         """add(input, other, *, alpha=1) -> input + alpha * other, with broadcasting."""
     def add_(self, other: Tensor | builtins.float, **kwargs: Any) -> Tensor:
         """add_(other) -> self: ``add`` in place."""
-    def adjoint(self) -> Any:
+    def adjoint(self) -> Tensor:
         """adjoint(input): the last two dimensions swapped (``mT``; real dtypes need no conjugation)."""
     def all(self, dim=..., keepdim: builtins.bool = ..., *, axis=..., keepdims=..., out=...) -> Tensor:
         """all(input, dim=None, keepdim=False): True where every element (over ``dim``) is nonzero; bool result."""
@@ -191,10 +191,12 @@ class Tensor:
         """atan_(...) -> self: ``atan`` in place."""
     def backward(self, gradient=..., retain_graph=..., create_graph=..., inputs=...) -> Any:
         """Tensor.backward(gradient=None, retain_graph=None, create_graph=False): accumulate d(tensor)/d(leaf)."""
-    def bernoulli(self, p=..., *, generator=...) -> Any:
+    def bernoulli(self, p: builtins.float | None = ..., *, generator=...) -> Tensor:
         """bernoulli(input, p=None, *, generator=None) -> Tensor"""
-    def bernoulli_(self, p=..., *, generator=...) -> Any:
+    def bernoulli_(self, p: Tensor | builtins.float = ..., *, generator=...) -> Tensor:
         """bernoulli_(p=0.5, *, generator=None): fill with 0/1 samples, 1 with probability ``p`` (a number or a"""
+    def bfloat16(self, memory_format=...) -> Any:
+        """bfloat16(): the values as bfloat16 (``x.to(tapegrad.bfloat16)``; needs ``pip install 'tapegrad[bfloat16]'``)."""
     def bitwise_and(self, other) -> Any:
         """bitwise_and(input, other) -> input & other: bitwise for integers, logical for bools."""
     def bitwise_and_(self, *args, **kwargs) -> Any:
@@ -215,7 +217,7 @@ class Tensor:
         """bmm(input, mat2): batched matrix product, (b, n, m) @ (b, m, p) -> (b, n, p); equal batch sizes."""
     def bool(self) -> Tensor:
         """bool(): the values as bool (no gradient)."""
-    def broadcast_to(self, size) -> Any:
+    def broadcast_to(self, size) -> Tensor:
         """broadcast_to(input, size): ``input.expand(size)``."""
     def byte(self) -> Tensor:
         """byte(): the values as uint8 (no gradient)."""
@@ -225,7 +227,7 @@ class Tensor:
         """ceil_(...) -> self: ``ceil`` in place."""
     def char(self) -> Tensor:
         """char(): the values as int8 (no gradient)."""
-    def chunk(self, chunks, dim=...) -> Any:
+    def chunk(self, chunks: builtins.int, dim: builtins.int = ...) -> builtins.tuple[Tensor, ...]:
         """chunk(input, chunks, dim=0): split into ``chunks`` views of ceil(size / chunks) (maybe fewer pieces)."""
     def clamp(self, min: Tensor | builtins.float | None = ..., max: Tensor | builtins.float | None = ...) -> Tensor:
         """clamp(input, min=None, max=None): limit values to [min, max] (numbers or broadcastable tensors)."""
@@ -245,7 +247,7 @@ class Tensor:
         """clamp_(...) -> self: ``clamp`` in place."""
     def clone(self, *, memory_format=...) -> Tensor:
         """clone(input): a copy of the values; the gradient flows back to ``input``."""
-    def contiguous(self, memory_format=...) -> Any:
+    def contiguous(self, memory_format=...) -> Tensor:
         """contiguous(): the tensor itself if its memory is in row-major order, else a row-major copy."""
     def copy_(self, src, non_blocking: builtins.bool = ...) -> Tensor:
         """copy_(src): copy ``src`` (broadcast to this shape, cast to this dtype) into this tensor, in place."""
@@ -279,9 +281,9 @@ class Tensor:
         """detach_(): cut this tensor from the graph, in place (it becomes a leaf that does not require grad)."""
     @property
     def device(self) -> device: ...
-    def diag(self, diagonal=...) -> Any:
+    def diag(self, diagonal: builtins.int = ...) -> Tensor:
         """diag(input, diagonal=0): a vector -> the square matrix with it on a diagonal; a matrix -> a diagonal."""
-    def diagonal(self, offset=..., dim1=..., dim2=...) -> Any:
+    def diagonal(self, offset: builtins.int = ..., dim1: builtins.int = ..., dim2: builtins.int = ...) -> Tensor:
         """diagonal(input, offset=0, dim1=0, dim2=1): the diagonal of the (dim1, dim2) planes, as the last dim"""
     def dim(self) -> builtins.int: ...
     def div(self, other: Tensor | builtins.float, *, rounding_mode: builtins.str | None = ...) -> Tensor:
@@ -321,9 +323,9 @@ class Tensor:
         """exp2_(...) -> self: ``exp2`` in place."""
     def exp_(self, *args, **kwargs) -> Any:
         """exp_(...) -> self: ``exp`` in place."""
-    def expand(self, *sizes) -> Any:
+    def expand(self, *sizes, size=...) -> Tensor:
         """expand(input, *sizes): a broadcast view of larger size; -1 keeps a dimension. No copy (read-only)."""
-    def expand_as(self, other) -> Any:
+    def expand_as(self, other: Tensor) -> Tensor:
         """expand_as(other): ``input.expand(other.shape)``."""
     def expm1(self) -> Tensor:
         """expm1(input) -> exp(input) - 1, accurate near 0."""
@@ -335,13 +337,13 @@ class Tensor:
         """trunc(input): round toward zero (gradient 0)."""
     def fix_(self, *args, **kwargs) -> Any:
         """trunc_(...) -> self: ``trunc`` in place."""
-    def flatten(self, start_dim=..., end_dim=...) -> Any:
+    def flatten(self, start_dim: builtins.int = ..., end_dim: builtins.int = ...) -> Tensor:
         """flatten(input, start_dim=0, end_dim=-1): merge dims ``start_dim..end_dim`` into one (0-d becomes 1-d)."""
-    def flip(self, *args, dims=...) -> Any:
+    def flip(self, *args, dims=...) -> Tensor:
         """flip(input, dims): reverse the order of elements along the given dims (a copy, as PyTorch)."""
-    def fliplr(self) -> Any:
+    def fliplr(self) -> Tensor:
         """fliplr(input): flip dimension 1 (left/right)."""
-    def flipud(self) -> Any:
+    def flipud(self) -> Tensor:
         """flipud(input): flip dimension 0 (up/down)."""
     def float(self) -> Tensor:
         """float(): the values as float32."""
@@ -449,8 +451,8 @@ class Tensor:
         """log2_(...) -> self: ``log2`` in place."""
     def log_(self, *args, **kwargs) -> Any:
         """log_(...) -> self: ``log`` in place."""
-    def log_softmax(self, dim=..., _stacklevel=..., dtype=...) -> Any:
-        """log_softmax(input, dim, dtype=None) -> input - logsumexp(input, dim), computed stably."""
+    def log_softmax(self, dim: builtins.int, dtype=...) -> Tensor:
+        """log_softmax(dim, dtype=None) -> Tensor: see ``tapegrad.nn.functional.log_softmax`` (``dim`` is required)."""
     def logical_and(self, other) -> Any:
         """logical_and(input, other) -> bool tensor: logical_and of the truth values (nonzero is True)."""
     def logical_and_(self, *args, **kwargs) -> Any:
@@ -501,15 +503,15 @@ class Tensor:
         """minimum(input, other): the elementwise minimum (nan if either is nan); ties split the gradient in half."""
     def mm(self, mat2: Tensor) -> Tensor:
         """mm(input, mat2): the product of two 2-D matrices, (n, m) @ (m, p) -> (n, p); no broadcasting."""
-    def moveaxis(self, source, destination) -> Any:
+    def moveaxis(self, source, destination) -> Tensor:
         """movedim(input, source, destination): move dims (an int or tuple) to new positions (a view)."""
-    def movedim(self, source, destination) -> Any:
+    def movedim(self, source, destination) -> Tensor:
         """movedim(input, source, destination): move dims (an int or tuple) to new positions (a view)."""
     def mul(self, other: Tensor | builtins.float) -> Tensor:
         """mul(input, other) -> input * other, with broadcasting."""
     def mul_(self, other: Tensor | builtins.float, **kwargs: Any) -> Tensor:
         """mul_(other) -> self: ``mul`` in place."""
-    def multinomial(self, num_samples, replacement=..., *, generator=...) -> Any:
+    def multinomial(self, num_samples: builtins.int, replacement: builtins.bool = ..., *, generator=...) -> Tensor:
         """multinomial(input, num_samples, replacement=False, *, generator=None) -> LongTensor"""
     def multiply(self, other: Tensor | builtins.float) -> Tensor:
         """mul(input, other) -> input * other, with broadcasting."""
@@ -517,7 +519,7 @@ class Tensor:
         """mul_(other) -> self: ``mul`` in place."""
     def mv(self, vec: Tensor) -> Tensor:
         """mv(input, vec): matrix times vector, (n, m) @ (m,) -> (n,)."""
-    def narrow(self, dim, start, length) -> Any:
+    def narrow(self, dim: builtins.int, start, length) -> Tensor:
         """narrow(input, dim, start, length): the slice ``start:start + length`` of dimension ``dim`` (a view)."""
     @property
     def ndim(self) -> builtins.int: ...
@@ -549,7 +551,7 @@ class Tensor:
         """nonzero(input, *, as_tuple=False): the int64 (n, ndim) indices of non-zero elements (or its columns)."""
     def norm(self, p=..., dim=..., keepdim: builtins.bool = ..., out=..., dtype=...) -> Tensor:
         """norm(input, p='fro', dim=None, keepdim=False, dtype=None): the vector p-norm over ``dim``."""
-    def normal_(self, mean=..., std=..., *, generator=...) -> Any:
+    def normal_(self, mean: builtins.float = ..., std: builtins.float = ..., *, generator=...) -> Tensor:
         """normal_(mean=0, std=1, *, generator=None): fill with samples from N(mean, std^2), in place."""
     def not_equal(self, other) -> Any:
         """ne(input, other) -> bool tensor of input != other, elementwise, with broadcasting (no gradient)."""
@@ -558,7 +560,7 @@ class Tensor:
         """numpy(): the values as a numpy array (sharing memory, like PyTorch's)."""
     def outer(self, vec2: Tensor) -> Tensor:
         """outer(input, vec2): the outer product of two 1-D tensors, (n,) and (m,) -> (n, m). Alias: ger."""
-    def permute(self, *args, dims=...) -> Any:
+    def permute(self, *args, dims=...) -> Tensor:
         """permute(input, dims): reorder the dimensions (a view). ``x.permute(2, 0, 1)``, ``x.permute((2, 0, 1))``"""
     def positive(self) -> Tensor:
         """positive(input) -> input (the same tensor, as PyTorch's unary +)."""
@@ -581,14 +583,14 @@ class Tensor:
     def register_post_accumulate_grad_hook(self, hook) -> HookHandle:
         """register_post_accumulate_grad_hook(hook): call ``hook(tensor)`` after a backward has accumulated"""
     def relu(self) -> Tensor:
-        """relu(input) -> max(input, 0); integers stay integer. NOTE: the gradient at 0 is 0, as in PyTorch."""
+        """relu(input) -> max(input, 0); integers stay integer. NOTE: the gradient at 0 is 0 and at NaN 1, and -0.0"""
     def relu_(self, *args, **kwargs) -> Any:
         """relu_(...) -> self: ``relu`` in place."""
     def remainder(self, other: Tensor | builtins.float) -> Tensor:
         """remainder(input, other) -> input % other, with the sign of ``other`` (Python's %)."""
     def remainder_(self, *args, **kwargs) -> Any:
         """remainder_(...) -> self: ``remainder`` in place."""
-    def repeat(self, *sizes, repeats=...) -> Any:
+    def repeat(self, *sizes, repeats=...) -> Tensor:
         """repeat(input, *repeats): tile the tensor ``repeats[i]`` times along each dim (may add leading dims);"""
     @property
     def requires_grad(self) -> builtins.bool: ...
@@ -596,15 +598,15 @@ class Tensor:
     def requires_grad(self, value: Any) -> None: ...
     def requires_grad_(self, requires_grad: builtins.bool = ..., *, op: builtins.str = ...) -> Tensor:
         """requires_grad_(requires_grad=True): start (or stop) recording operations on this leaf."""
-    def reshape(self, *shape) -> Any:
+    def reshape(self, *sizes, shape=...) -> Tensor:
         """reshape(input, shape): the same elements in a new shape; one size may be -1 (inferred)."""
-    def reshape_as(self, other) -> Any:
+    def reshape_as(self, other: Tensor) -> Tensor:
         """reshape_as(other): ``input.reshape(other.shape)``."""
     def retain_grad(self) -> None:
         """retain_grad(): keep this non-leaf tensor's gradient in ``.grad`` after backward."""
     @property
     def retains_grad(self) -> builtins.bool: ...
-    def roll(self, shifts, dims=...) -> Any:
+    def roll(self, shifts, dims=...) -> Tensor:
         """roll(input, shifts, dims=None): shift elements cyclically along ``dims`` (or the flattened tensor)."""
     def round(self, *, decimals: builtins.int | None = ...) -> Tensor:
         """round(input, *, decimals=0): round half to even, to ``decimals`` decimal places (gradient 0)."""
@@ -622,7 +624,7 @@ class Tensor:
         """scatter_add(input, dim, index, src): a copy of input with ``out[index[i][j]][j] += src[i][j]``"""
     def scatter_add_(self, dim: builtins.int, index, src: Tensor) -> Tensor:
         """scatter_add_(dim, index, src): in-place ``scatter_add``."""
-    def select(self, dim, index) -> Any:
+    def select(self, dim: builtins.int, index) -> Tensor:
         """select(input, dim, index): the slice at ``index`` of dimension ``dim``, which is removed (a view)."""
     def sgn(self) -> Tensor:
         """sign(input): -1, 0 or 1 by the sign of input (0 for nan and -0.0, as PyTorch); gradient 0."""
@@ -650,11 +652,11 @@ class Tensor:
         """sinh_(...) -> self: ``sinh`` in place."""
     def size(self, dim: builtins.int | None = ...) -> Size | builtins.int:
         """size(dim=None): the shape, or the length of one dimension."""
-    def softmax(self, dim=..., _stacklevel=..., dtype=...) -> Any:
-        """softmax(input, dim, dtype=None) -> exp(input) / exp(input).sum(dim), computed stably."""
+    def softmax(self, dim: builtins.int, dtype=...) -> Tensor:
+        """softmax(dim, dtype=None) -> Tensor: see ``tapegrad.nn.functional.softmax`` (``dim`` is required)."""
     def sort(self, *args, dim: builtins.int | None = ..., descending: builtins.bool | None = ..., stable=...) -> Any:
         """sort(input, dim=-1, descending=False) or sort(input, *, stable, dim=-1, descending=False) ->"""
-    def split(self, split_size_or_sections, dim=...) -> Any:
+    def split(self, split_size_or_sections, dim: builtins.int = ...) -> builtins.tuple[Tensor, ...]:
         """split(tensor, split_size_or_sections, dim=0): views of pieces of the given size (the last may be"""
     def sqrt(self) -> Tensor:
         """sqrt(input) -> the square root (nan below 0; the gradient at 0 is inf, as in PyTorch)."""
@@ -664,7 +666,7 @@ class Tensor:
         """square(input) -> input * input (integers and bools give int64, like ``input ** 2``)."""
     def square_(self, *args, **kwargs) -> Any:
         """square_(...) -> self: ``square`` in place."""
-    def squeeze(self, dim=...) -> Any:
+    def squeeze(self, dim=...) -> Tensor:
         """squeeze(input, dim=None): remove dimensions of size 1 (all of them, or those of ``dim``: int or tuple)."""
     def std(self, dim=..., unbiased=..., keepdim: builtins.bool = ..., *, correction=..., axis=..., keepdims=..., dtype=..., out=..., ddof=...) -> Tensor:
         """std(input, dim=None, *, correction=1, keepdim=False): the standard deviation over ``dim``."""
@@ -678,11 +680,11 @@ class Tensor:
         """sub_(other) -> self: ``sub`` in place."""
     def sum(self, dim=..., keepdim: builtins.bool = ..., *, dtype=..., axis=..., keepdims=..., out=...) -> Tensor:
         """sum(input, dim=None, keepdim=False, *, dtype=None): the sum over ``dim`` (all elements by default)."""
-    def swapaxes(self, dim0, dim1) -> Any:
+    def swapaxes(self, dim0: builtins.int, dim1: builtins.int) -> Tensor:
         """transpose(input, dim0, dim1): swap two dimensions (a view)."""
-    def swapdims(self, dim0, dim1) -> Any:
+    def swapdims(self, dim0: builtins.int, dim1: builtins.int) -> Tensor:
         """transpose(input, dim0, dim1): swap two dimensions (a view)."""
-    def t(self) -> Any:
+    def t(self) -> Tensor:
         """t(input): transpose a tensor of at most 2 dimensions (a 0-d or 1-d tensor comes back unchanged)."""
     def take(self, index) -> Tensor:
         """take(input, index): elements of the flattened input at the int64 ``index`` (negative counts from the"""
@@ -696,18 +698,20 @@ class Tensor:
         """tanh(input): the hyperbolic tangent."""
     def tanh_(self, *args, **kwargs) -> Any:
         """tanh_(...) -> self: ``tanh`` in place."""
-    def tile(self, dims) -> Any:
+    def tensor_split(self, indices_or_sections=..., dim: builtins.int = ..., *, sections: builtins.int | None = ..., indices=..., tensor_indices_or_sections: Tensor | None = ...) -> builtins.tuple[Tensor, ...]:
+        """tensor_split(input, indices_or_sections, dim=0): views of ``input`` cut along ``dim``: into"""
+    def tile(self, dims) -> Tensor:
         """tile(input, dims): like ``repeat``, but 1s are prepended to ``dims`` if it is shorter than the shape."""
     def to(self, *args, dtype=..., device=..., copy: builtins.bool = ..., non_blocking: builtins.bool = ..., memory_format=...) -> Tensor:
         """to(dtype) / to(device) / to(other) / to(device, dtype): cast to a dtype; only the CPU exists."""
     def tolist(self) -> Any: ...
     def topk(self, k: builtins.int, dim: builtins.int = ..., largest: builtins.bool = ..., sorted: builtins.bool = ...) -> Any:
         """topk(input, k, dim=-1, largest=True, sorted=True) -> (values, indices): the ``k`` largest (or, with"""
-    def transpose(self, dim0, dim1) -> Any:
+    def transpose(self, dim0: builtins.int, dim1: builtins.int) -> Tensor:
         """transpose(input, dim0, dim1): swap two dimensions (a view)."""
-    def tril(self, diagonal=...) -> Any:
+    def tril(self, diagonal: builtins.int = ...) -> Tensor:
         """tril(input, diagonal=0): zero the elements above the ``diagonal``-th diagonal of the last two dims."""
-    def triu(self, diagonal=...) -> Any:
+    def triu(self, diagonal: builtins.int = ...) -> Tensor:
         """triu(input, diagonal=0): zero the elements below the ``diagonal``-th diagonal of the last two dims."""
     def true_divide(self, other: Tensor | builtins.float, *, rounding_mode: builtins.str | None = ...) -> Tensor:
         """div(input, other, *, rounding_mode=None) -> input / other."""
@@ -721,19 +725,21 @@ class Tensor:
         """type(dtype=None): a copy cast to ``dtype`` (the same tensor if it has that dtype already); without an"""
     def type_as(self, other: Tensor) -> Tensor:
         """type_as(other): this tensor cast to ``other``'s dtype; the cast is differentiable between float types."""
-    def unbind(self, dim=...) -> Any:
+    def unbind(self, dim: builtins.int = ...) -> builtins.tuple[Tensor, ...]:
         """unbind(input, dim=0): the tuple of slices along ``dim``, with that dimension removed."""
-    def unflatten(self, dim, sizes) -> Any:
+    def unflatten(self, dim: builtins.int, sizes) -> Tensor:
         """unflatten(input, dim, sizes): split dimension ``dim`` into ``sizes`` (one may be -1)."""
-    def uniform_(self, from_=..., to=..., *, generator=..., **kwargs) -> Any:
+    def unfold(self, dimension: builtins.int, size: builtins.int, step: builtins.int) -> Tensor:
+        """Tensor.unfold(dimension, size, step): every slice of ``size`` elements along ``dimension``, ``step``"""
+    def uniform_(self, from_: builtins.float = ..., to: builtins.float = ..., *, generator=..., **kwargs) -> Tensor:
         """uniform_(from=0, to=1, *, generator=None): fill with samples from U[from, to), in place."""
-    def unsqueeze(self, dim) -> Any:
+    def unsqueeze(self, dim: builtins.int) -> Tensor:
         """unsqueeze(input, dim): insert a dimension of size 1 at ``dim`` (a view)."""
     def var(self, dim=..., unbiased=..., keepdim: builtins.bool = ..., *, correction=..., axis=..., keepdims=..., dtype=..., out=..., ddof=...) -> Tensor:
         """var(input, dim=None, *, correction=1, keepdim=False): the variance over ``dim``."""
-    def view(self, *shape) -> Any:
+    def view(self, *sizes, size=..., dtype=...) -> Tensor:
         """view(*shape) or view(dtype): the same memory seen with a new shape (or reinterpreted as ``dtype``)."""
-    def view_as(self, other) -> Any:
+    def view_as(self, other: Tensor) -> Tensor:
         """view_as(other): ``input.view(other.shape)``."""
     def where(self, condition, other) -> Any:
         """x.where(condition, other) -> where(condition, x, other)."""

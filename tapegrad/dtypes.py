@@ -1,9 +1,18 @@
 """dtypes as PyTorch names them, and PyTorch's type-promotion rules on top of numpy's.
 
 A tapegrad dtype *is* a numpy dtype, so ``x.dtype == tapegrad.float32`` and ``x.numpy().dtype`` agree.
+``bfloat16`` is ml_dtypes' numpy dtype (``pip install 'tapegrad[bfloat16]'``); numpy gives it the kind ``'V'``,
+so code asks ``is_floating(d)`` (True for it) rather than ``d.kind == 'f'``.
 """
 
 import numpy as np
+
+from ._optional import missing
+
+try:
+    import ml_dtypes as _ml_dtypes
+except ImportError:  # the name still exists; using it says which extra to install
+    _ml_dtypes = None
 
 float16 = half = np.dtype(np.float16)
 float32 = float = np.dtype(np.float32)
@@ -14,6 +23,30 @@ int16 = short = np.dtype(np.int16)
 int32 = int = np.dtype(np.int32)
 int64 = long = np.dtype(np.int64)
 bool = np.dtype(np.bool_)  # noqa: A001 - PyTorch's name
+
+_BFLOAT16_MISSING = str(missing("bfloat16", "ml_dtypes", "bfloat16"))
+
+
+class _MissingDtype:
+    """``tapegrad.bfloat16`` when ml_dtypes is not installed: a name a dtype table can hold; making a tensor of
+    it (or asking numpy for it) raises an ImportError naming the extra."""
+
+    def __init__(self, name, message):
+        self.name, self._message = name, message
+
+    def __repr__(self):
+        return f"tapegrad.{self.name}"
+
+    @property
+    def dtype(self):  # numpy asks for this when it converts the object to a dtype
+        raise ImportError(self._message)
+
+    @property
+    def itemsize(self):
+        raise ImportError(self._message)
+
+
+bfloat16 = np.dtype(_ml_dtypes.bfloat16) if _ml_dtypes is not None else _MissingDtype("bfloat16", _BFLOAT16_MISSING)
 
 _default = [float32]
 
@@ -42,9 +75,15 @@ def as_dtype(d):
     if d is builtins_bool:
         return bool
     given = d
+    if isinstance(d, _MissingDtype):
+        raise ImportError(d._message)
     if isinstance(d, str) and d.startswith(("torch.", "tapegrad.")):  # x.type("torch.FloatTensor")
         name = d.split(".", 1)[1]
         d = _LEGACY_NAMES.get(name, name)
+    if isinstance(d, str) and d == "bfloat16":
+        d = bfloat16
+        if isinstance(d, _MissingDtype):
+            raise ImportError(d._message)
     try:
         return np.dtype(d)
     except TypeError:
@@ -54,17 +93,18 @@ def as_dtype(d):
 builtins_float, builtins_int, builtins_bool = (1.0).__class__, (1).__class__, True.__class__
 _LEGACY_NAMES = {"FloatTensor": float32, "DoubleTensor": float64, "HalfTensor": float16, "LongTensor": int64,
                  "IntTensor": int32, "ShortTensor": int16, "CharTensor": int8, "ByteTensor": uint8,
-                 "BoolTensor": bool}
+                 "BoolTensor": bool, "BFloat16Tensor": "bfloat16"}
 
 
 def category(d):
     """0 for bool, 1 for integers, 2 for floating point: PyTorch promotes by category first."""
     k = d.kind
-    return 2 if k == "f" else (0 if k == "b" else 1)
+    return 2 if k == "f" or d is bfloat16 else (0 if k == "b" else 1)
 
 
 def is_floating(d):
-    return d.kind == "f"
+    """Whether ``d`` is a floating-point dtype (bfloat16 included, whose numpy kind is 'V')."""
+    return d.kind == "f" or d is bfloat16
 
 
 def promote(a, b):
@@ -95,8 +135,8 @@ def can_cast(src, dst):
     >>> can_cast(int64, uint8), can_cast(float32, int64), can_cast(int8, bool)
     (True, False, False)
     """
-    src, dst = np.dtype(src), np.dtype(dst)
-    if src.kind == "f" and dst.kind != "f":
+    src, dst = as_dtype(src), as_dtype(dst)
+    if is_floating(src) and not is_floating(dst):
         return False
     return not (dst.kind == "b" and src.kind != "b")
 
@@ -108,7 +148,7 @@ def scalar_dtype(value, tensor_dtype):
     if isinstance(value, builtins_int):
         return int64 if tensor_dtype.kind == "b" else tensor_dtype
     if isinstance(value, builtins_float):
-        return tensor_dtype if tensor_dtype.kind == "f" else _default[0]
+        return tensor_dtype if is_floating(tensor_dtype) else _default[0]
     raise TypeError(f"unsupported scalar type {type(value).__name__}")
 
 
@@ -125,9 +165,9 @@ class finfo:
 
     def __init__(self, type=None):
         d = get_default_dtype() if type is None else as_dtype(type)
-        if d.kind != "f":
+        if not is_floating(d):
             raise TypeError(f"finfo: expected a floating point dtype, got {d}; use iinfo for integer types")
-        info = np.finfo(d)
+        info = _ml_dtypes.finfo(d) if d is bfloat16 else np.finfo(d)
         self.bits = builtins_int(info.bits)
         self.eps = builtins_float(info.eps)
         self.max = builtins_float(info.max)
@@ -159,3 +199,13 @@ class iinfo:
 
     def __repr__(self):
         return f"iinfo(min={self.min:g}, max={self.max:g}, dtype={self.dtype})"
+
+
+def tensor_bfloat16(self, memory_format=None):
+    """bfloat16(): the values as bfloat16 (``x.to(tapegrad.bfloat16)``; needs ``pip install 'tapegrad[bfloat16]'``).
+
+    >>> import tapegrad as tg
+    >>> tg.tensor([1.0, 1 / 3]).bfloat16()
+    tensor([1, 0.333984], dtype=tapegrad.bfloat16)
+    """
+    return self.to(as_dtype(bfloat16))

@@ -957,3 +957,13 @@ def test_an_input_whose_value_the_rule_never_reads_may_be_written_before_backwar
         y.mul_(2)
     z.sum().backward()
     assert x.grad.tolist() == [1.0, 1.0]  # PyTorch's
+
+
+def test_a_parameter_written_into_a_plain_tensor_is_recorded():
+    # Parameter is a Tensor subclass: the in-place door must see that it requires grad
+    w = tg.nn.Parameter(tg.tensor([2.0, 3.0]))
+    buf = tg.zeros(2)
+    buf.copy_(w)
+    assert buf.requires_grad
+    (buf * 3).sum().backward()
+    assert w.grad.tolist() == [3.0, 3.0]

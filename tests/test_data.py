@@ -11,19 +11,21 @@ import tapegrad as tg
 from tapegrad.testing import arrays, assert_forward, assert_gradients, shapes
 from tapegrad.utils.data import (
     BatchSampler,
+    ChainDataset,
     ConcatDataset,
     DataLoader,
     Dataset,
     IterableDataset,
     RandomSampler,
+    Sampler,
     SequentialSampler,
+    StackDataset,
     Subset,
     SubsetRandomSampler,
     TensorDataset,
     WeightedRandomSampler,
     default_collate,
     default_convert,
-    get_worker_info,
     random_split,
 )
 
@@ -465,13 +467,6 @@ def test_loader_argument_errors():
         DataLoader(ds, batch_size=0)
 
 
-def test_num_workers_runs_in_process_with_same_batches():
-    started = []
-    loader = DataLoader(_ds(7), batch_size=3, num_workers=2, worker_init_fn=started.append)
-    assert _ids(loader) == _ids(DataLoader(_ds(7), batch_size=3))
-    assert started == [0] and get_worker_info() is None
-
-
 # ---------------------------------------------------------------------- IterableDataset
 class Stream(IterableDataset):
     def __init__(self, n):
@@ -534,14 +529,331 @@ def test_empty_datasets_and_oversized_batches():
     assert list(DataLoader(_ds(3), batch_size=100, drop_last=True)) == []
 
 
-def test_iterable_dataset_cannot_be_added():
-    with pytest.raises(TypeError, match=r"IterableDataset: \+ \(ConcatDataset\) needs map-style datasets"):
-        Stream(2) + Stream(3)
+def test_iterable_datasets_add_to_a_chain_like_pytorch():
+    chain = Stream(2) + Stream(3)
+    assert isinstance(chain, ChainDataset) and list(chain) == [0, 1, 0, 1, 2] and len(chain) == 5
+    assert [b.tolist() for b in DataLoader(chain, batch_size=4)] == [[0, 1, 0, 1], [2]]
+    with pytest.raises(TypeError, match="ChainDataset: only supports IterableDataset, got TensorDataset"):
+        list(ChainDataset([Stream(1), _ds(2)]))
 
 
-def test_docstring_examples():
+@pytest.mark.parametrize("name", ["dataset", "sampler", "distributed", "dataloader", "_utils.collate",
+                                  "_utils.worker"])
+def test_docstring_examples(name):
     import doctest
+    import importlib
 
-    import tapegrad.utils.data as module
+    module = importlib.import_module(f"tapegrad.utils.data.{name}")
+    result = doctest.testmod(module)
+    assert result.failed == 0 and result.attempted > 0
 
-    assert doctest.testmod(module).failed == 0
+
+# ---------------------------------------------------------------------- module layout (issue 13)
+PUBLIC = ["BatchSampler", "ChainDataset", "ConcatDataset", "DataLoader", "Dataset", "DistributedSampler",
+          "IterableDataset", "RandomSampler", "Sampler", "SequentialSampler", "StackDataset", "Subset",
+          "SubsetRandomSampler", "TensorDataset", "WeightedRandomSampler", "_DatasetKind", "default_collate",
+          "default_convert", "get_worker_info", "random_split"]
+
+
+def test_module_paths_import_as_in_pytorch():
+    import tapegrad.utils.data as data
+    from tapegrad.utils.data import _utils, dataloader, dataset, distributed, sampler
+    from tapegrad.utils.data._utils import collate, fetch, worker
+
+    assert sorted(data.__all__) == PUBLIC
+    where = {dataloader: ["DataLoader", "default_collate", "default_convert", "get_worker_info"],
+             dataset: ["Dataset", "IterableDataset", "TensorDataset", "StackDataset", "ConcatDataset",
+                       "ChainDataset", "Subset", "random_split"],
+             sampler: ["BatchSampler", "RandomSampler", "Sampler", "SequentialSampler", "SubsetRandomSampler",
+                       "WeightedRandomSampler"],
+             distributed: ["DistributedSampler"]}
+    for module, names in where.items():
+        assert set(names) <= set(module.__all__)
+        for name in names:
+            assert getattr(module, name) is getattr(data, name)
+    assert collate.default_collate is data.default_collate and worker.get_worker_info is data.get_worker_info
+    assert callable(collate.collate) and isinstance(collate.default_collate_fn_map, dict)
+    assert callable(fetch._MapDatasetFetcher) and _utils.MP_STATUS_CHECK_INTERVAL > 0
+
+
+def test_public_names_are_pytorchs_without_the_datapipes():
+    torch = pytest.importorskip("torch")
+    theirs = {n for n in torch.utils.data.__all__ if "DataPipe" not in n and n not in
+              ("DataChunk", "argument_validation", "functional_datapipe", "guaranteed_datapipes_determinism",
+               "non_deterministic", "runtime_validation", "runtime_validation_disabled")}
+    assert theirs == set(PUBLIC)
+
+
+def test_classes_are_generic_for_type_hints():
+    class Ints(Dataset[int]):
+        def __getitem__(self, i):
+            return i
+
+        def __len__(self):
+            return 3
+
+    class Odd(Sampler[int]):
+        def __iter__(self):
+            return iter([1])
+
+    loader: DataLoader[int] = DataLoader(Ints(), sampler=Odd(), batch_size=None)
+    assert list(loader) == [1]
+
+
+# ---------------------------------------------------------------------- StackDataset, Subset.__getitems__
+class Batched(Dataset):
+    """A dataset with __getitems__: one call per batch."""
+
+    def __init__(self, n):
+        self.n, self.calls = n, []
+
+    def __len__(self):
+        return self.n
+
+    def __getitem__(self, i):
+        return i * 10
+
+    def __getitems__(self, indices):
+        self.calls.append(list(indices))
+        return [i * 10 for i in indices]
+
+
+def test_stack_dataset():
+    b = Batched(4)
+    s = StackDataset(b, range(4))
+    assert s[2] == (20, 2) and len(s) == 4
+    assert [t.tolist() for t in next(iter(DataLoader(s, batch_size=3)))] == [[0, 10, 20], [0, 1, 2]]
+    assert b.calls == [[0, 1, 2]]  # the nested dataset's __getitems__, once
+    d = StackDataset(x=range(3), y="abc")
+    assert d.__getitems__([2, 0]) == [{"x": 2, "y": "c"}, {"x": 0, "y": "a"}]
+    with pytest.raises(ValueError, match=r"StackDataset: size mismatch between datasets: lengths \{'x': 3, 'y': 2"):
+        StackDataset(x=range(3), y="ab")
+    with pytest.raises(ValueError, match="StackDataset: supported either tuple-like"):
+        StackDataset(range(2), y=range(2))
+    with pytest.raises(ValueError, match="StackDataset: at least one dataset"):
+        StackDataset()
+
+
+def test_subset_delegates_getitems_like_pytorch():
+    b = Batched(10)
+    out = next(iter(DataLoader(Subset(b, [9, 8, 7]), batch_size=2)))
+    assert out.tolist() == [90, 80] and b.calls == [[9, 8]]
+
+
+# ---------------------------------------------------------------------- errors name what failed (issue 9)
+class Boom(Dataset):
+    """Raises at one index; keeps the exception it raised, to check that the same one reaches the user."""
+
+    def __init__(self, n, bad):
+        self.n, self.bad, self.raised = n, bad, None
+
+    def __len__(self):
+        return self.n
+
+    def __getitem__(self, i):
+        if i == self.bad:
+            self.raised = ValueError(f"bad sample {i}")
+            raise self.raised
+        return i
+
+
+def _notes(err):
+    return "\n".join(getattr(err, "__notes__", []))
+
+
+def test_dataset_error_names_the_index_and_batch_in_the_main_process():
+    ds = Boom(10, bad=5)
+    with pytest.raises(ValueError, match="bad sample 5") as info:
+        list(DataLoader(ds, batch_size=3))
+    assert info.value is ds.raised  # the original exception, type and message kept
+    assert _notes(info.value) == "DataLoader: raised by dataset[5] (Boom) fetching the batch of indices [3, 4, 5]"
+    with pytest.raises(ValueError) as info:
+        list(DataLoader(Boom(4, bad=2), batch_size=None))
+    assert _notes(info.value) == "DataLoader: raised by dataset[2] (Boom)"
+
+
+def test_collate_getitems_and_stream_errors_are_named():
+    def bad_collate(batch):
+        raise KeyError("no such field")
+
+    with pytest.raises(KeyError) as info:
+        next(iter(DataLoader(range(20), batch_size=16, collate_fn=bad_collate)))
+    assert _notes(info.value).startswith("DataLoader: raised by collate_fn (test_collate_getitems_and_stream_errors_"
+                                         "are_named.<locals>.bad_collate) collating the samples at indices "
+                                         "[0, 1, 2, 3, 4, 5, 6, 7, ...] (16 indices)")
+
+    class BadBatch(Batched):
+        def __getitems__(self, indices):
+            raise IndexError("nope")
+
+    with pytest.raises(IndexError) as info:
+        next(iter(DataLoader(BadBatch(5), batch_size=2)))
+    assert _notes(info.value) == "DataLoader: raised by BadBatch.__getitems__ fetching the batch of indices [0, 1]"
+
+    class BadStream(IterableDataset):
+        def __iter__(self):
+            yield 1
+            yield 2
+            raise OSError("disk gone")
+
+    with pytest.raises(OSError) as info:
+        list(DataLoader(BadStream(), batch_size=2))
+    assert _notes(info.value) == "DataLoader: raised by the iterator of BadStream drawing sample 2 of its stream"
+
+
+def test_stop_iteration_from_a_map_dataset_is_not_a_silent_end():
+    class Stops(Dataset):
+        def __len__(self):
+            return 4
+
+        def __getitem__(self, i):
+            if i == 3:
+                raise StopIteration
+            return i
+
+    with pytest.raises(RuntimeError, match="DataLoader: the dataset or collate_fn raised StopIteration") as info:
+        list(DataLoader(Stops(), batch_size=2))
+    assert isinstance(info.value.__cause__, StopIteration)
+
+
+def test_note_fallback_before_python_3_11_goes_into_the_message():
+    from tapegrad.utils.data._utils.fetch import _add_note
+
+    class OldStyle(Exception):  # an exception without add_note, as on Python 3.10
+        @property
+        def add_note(self):
+            raise AttributeError("add_note")
+
+    err = OldStyle("first line", 2)
+    _add_note(err, "DataLoader: raised by dataset[1]")
+    _add_note(err, "second note")
+    assert err.args == ("first line\nDataLoader: raised by dataset[1]\nsecond note", 2)
+    assert err.__notes__ == ["DataLoader: raised by dataset[1]", "second note"]
+
+
+# ---------------------------------------------------------------------- DataLoader arguments as PyTorch's
+BAD_ARGUMENTS = [
+    (dict(persistent_workers=True), ValueError, "persistent_workers option needs num_workers > 0"),
+    (dict(prefetch_factor=2), ValueError, "prefetch_factor option could only be specified in multiprocessing"),
+    (dict(num_workers=1, prefetch_factor=-1), ValueError, "prefetch_factor option should be non-negative"),
+    (dict(multiprocessing_context="fork"), ValueError, "multiprocessing_context can only be used with"),
+    (dict(num_workers=1, multiprocessing_context="bogus"), ValueError, "should specify a valid start method"),
+    (dict(num_workers=1, multiprocessing_context=3), TypeError, "should be a valid context object"),
+    (dict(timeout=-1), ValueError, "timeout option should be non-negative"),
+]
+
+
+@pytest.mark.parametrize("kwargs, error, message", BAD_ARGUMENTS)
+def test_loader_argument_errors_as_pytorch(kwargs, error, message):
+    with pytest.raises(error, match=message):
+        DataLoader(range(4), **kwargs)
+
+
+def test_loader_argument_errors_match_pytorchs_types():
+    torch = pytest.importorskip("torch")
+    for kwargs, error, _ in BAD_ARGUMENTS:
+        with pytest.raises(error):
+            torch.utils.data.DataLoader(range(4), **kwargs)
+
+
+def test_loader_defaults_and_accepted_arguments():
+    loader = DataLoader(range(4), num_workers=1, multiprocessing_context="spawn", pin_memory=True,
+                        persistent_workers=True, in_order=False, timeout=3)
+    assert loader.prefetch_factor == 2 and loader.multiprocessing_context.get_start_method() == "spawn"
+    assert DataLoader(range(4)).prefetch_factor is None
+    with pytest.raises(ValueError, match="batch_size attribute should not be set after DataLoader is initialized"):
+        loader.batch_size = 3
+    loader.num_workers = 1  # others may be set, as in PyTorch
+    with pytest.raises(AssertionError, match="timeout=2 applies to worker processes only"):
+        iter(DataLoader(range(4), timeout=2))
+
+
+def test_pin_memory_is_accepted_and_warns_as_pytorch_on_a_cpu():
+    with pytest.warns(UserWarning, match="'pin_memory' argument is set as true but no accelerator is found"):
+        assert [b.tolist() for b in DataLoader(range(3), batch_size=2, pin_memory=True)] == [[0, 1], [2]]
+
+
+def test_too_many_workers_warn_as_pytorch():
+    import os
+
+    n = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    with pytest.warns(UserWarning, match=f"This DataLoader will create {n + 1} worker processes in total"):
+        DataLoader(range(3), num_workers=n + 1)
+
+
+def test_iterable_dataset_longer_than_its_len_warns():
+    class Liar(Stream):
+        def __len__(self):
+            return 2
+
+    loader = DataLoader(Liar(3), batch_size=None)
+    assert len(loader) == 2
+    with pytest.warns(UserWarning, match="Length of IterableDataset .* was reported to be 2"):
+        assert list(loader) == [0, 1, 2]
+
+
+# ---------------------------------------------------------------------- collation, against PyTorch
+def _same_as_pytorch(ours, theirs, torch):
+    if isinstance(theirs, torch.Tensor):
+        assert isinstance(ours, tg.Tensor)
+        assert str(ours.dtype) == str(theirs.dtype).replace("torch.", "") and ours.tolist() == theirs.tolist()
+    elif isinstance(theirs, dict):
+        assert type(ours) is type(theirs) and list(ours) == list(theirs)
+        for k in theirs:
+            _same_as_pytorch(ours[k], theirs[k], torch)
+    elif isinstance(theirs, (list, tuple)):
+        assert type(ours) is type(theirs) and len(ours) == len(theirs)
+        for a, b in zip(ours, theirs, strict=True):
+            _same_as_pytorch(a, b, torch)
+    else:
+        assert ours == theirs
+
+
+def test_collate_and_convert_match_pytorch_on_nested_structures():
+    torch = pytest.importorskip("torch")
+    TD = torch.utils.data
+    batches = [
+        [collections.OrderedDict(a=1, b=[2.5, "x"]), collections.OrderedDict(a=3, b=[4.5, "y"])],
+        [{"a": [1, 2.0]}, {"a": [3, 4.0]}],
+        [Point(np.float32(1), True), Point(np.float32(2), False)],
+        [(np.array(1.5), np.int8(3), b"a"), (np.array(2.5), np.int8(4), b"b")],
+        [[np.float16(1), np.zeros((2, 2), np.int32)], [np.float16(2), np.ones((2, 2), np.int32)]],
+        [collections.defaultdict(int, k=np.arange(3)), collections.defaultdict(int, k=np.arange(3))],
+    ]
+    for batch in batches:
+        _same_as_pytorch(default_collate(batch), TD.default_collate(batch), torch)
+    for sample in [[np.int8(3), "x", (np.zeros(2, np.float32),)], {"a": (1, np.array([True]))}, (1, (2, 3)),
+                   Point(np.zeros(1), "s"), np.array(["a"]), "text", 5]:
+        _same_as_pytorch(default_convert(sample), TD.default_convert(sample), torch)
+    ours = default_collate([tg.tensor([1], dtype=tg.int32), tg.tensor([1.0])])
+    theirs = TD.default_collate([torch.tensor([1], dtype=torch.int32), torch.tensor([1.0])])
+    _same_as_pytorch(ours, theirs, torch)  # promoted as torch.stack does
+
+
+def test_collate_fn_map_extends_default_collate():
+    from tapegrad.utils.data._utils.collate import collate, default_collate_fn_map
+
+    class Box:
+        def __init__(self, v):
+            self.v = v
+
+    def collate_box(batch, *, collate_fn_map=None):
+        return Box([b.v for b in batch])
+
+    assert collate([Box(1), Box(2)], collate_fn_map={Box: collate_box}).v == [1, 2]
+    out = collate([{"b": Box(1), "n": 1}, {"b": Box(2), "n": 2}],
+                  collate_fn_map={**default_collate_fn_map, Box: collate_box})
+    assert out["b"].v == [1, 2] and out["n"].tolist() == [1, 2]
+    with pytest.raises(TypeError, match="default_collate: batch must contain .*Box"):
+        default_collate([Box(1)])
+    with pytest.raises(TypeError, match="default_collate: expected a batch of tensors .* element 1 is ndarray"):
+        default_collate([tg.zeros(2), np.zeros(2)])
+
+
+def test_collate_stack_keeps_memory_of_its_own_and_mixed_dtypes_promote():
+    a, b = tg.zeros(2), tg.ones(2)
+    out = default_collate([a, b])
+    out[0, 0] = 5.0
+    assert a.tolist() == [0.0, 0.0]  # a new array, as torch.stack gives
+    assert default_collate([tg.tensor([1], dtype=tg.int32), tg.tensor([True])]).dtype == np.int32
+    assert default_collate([tg.tensor([1], dtype=tg.int64), tg.tensor([1.0], dtype=tg.float16)]).dtype == np.float16

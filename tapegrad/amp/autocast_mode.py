@@ -28,20 +28,20 @@ __all__ = ["autocast", "autocast_decorator", "is_autocast_available", "custom_fw
 # Device types PyTorch parses, and the default autocast dtype of those that have autocast.
 _DEVICE_TYPES = ("cpu", "cuda", "ipu", "xpu", "mkldnn", "opengl", "opencl", "ideep", "hip", "ve", "fpga", "maia",
                  "xla", "lazy", "vulkan", "mps", "meta", "hpu", "mtia", "privateuseone")
-_REDUCED = "bfloat16"  # stands for torch.bfloat16 in the table below until tapegrad has that dtype
+_REDUCED = "bfloat16"
 _DEFAULT_DTYPE = {"cpu": _REDUCED, "cuda": "float16", "mps": "float16", "xpu": "float16", "ipu": "float16",
                   "mtia": "float16", "hpu": _REDUCED, "xla": _REDUCED, "maia": _REDUCED}
 
 
 def _dtype_named(name):
-    # NOTE: tapegrad has no bfloat16 yet; where PyTorch's default is bfloat16 we report float16, the other
-    # 16-bit float that autocast accepts (both run in float32 here). Picks up tapegrad.bfloat16 once it exists.
-    dtype = getattr(dtypes, name, None)
-    return dtypes.float16 if dtype is None else dtype
+    # NOTE: without ml_dtypes (the bfloat16 extra) tapegrad.bfloat16 cannot make tensors; where PyTorch's default
+    # is bfloat16 we then report float16, the other 16-bit float that autocast accepts (both run in float32 here).
+    dtype = getattr(dtypes, name)
+    return dtype if isinstance(dtype, np.dtype) else dtypes.float16
 
 
 def _supported_dtypes():
-    return [d for d in (getattr(dtypes, "bfloat16", None), dtypes.float16) if d is not None]
+    return [d for d in (dtypes.bfloat16, dtypes.float16) if isinstance(d, np.dtype)]
 
 
 def _check_device_type(device_type):
@@ -91,8 +91,8 @@ def set_autocast_enabled(device_type, enabled=None):
 def get_autocast_dtype(device_type: str):
     """get_autocast_dtype(device_type) -> dtype: the dtype autocast uses on ``device_type``.
 
-    The defaults are PyTorch's: float16 for CUDA; bfloat16 for the CPU, reported as float16 until tapegrad has
-    a bfloat16 dtype.
+    The defaults are PyTorch's: float16 for CUDA; bfloat16 for the CPU (float16 when ml_dtypes, the bfloat16
+    extra, is not installed).
     """
     if device_type not in _DEFAULT_DTYPE:
         if device_type not in _DEVICE_TYPES:

@@ -133,29 +133,32 @@ def op(fn: Callable | None = None, *, methods: Sequence[str] | None = None, xp_n
     return fn
 
 
-def unary(fn: Callable | None = None, *, grad: Callable, name: str | None = None, ints: str = "float",
+def unary(compute: Callable | None = None, *, grad: Callable, name: str | None = None, ints: str = "float",
           bools: str | None = None, methods: Sequence[str] | None = None, xp_name: str | bool | None = None,
           inplace: str | bool = True):
     """Declare an elementwise op of one tensor from its numpy function and its gradient rule.
 
-    The decorated function computes on the array; the declaration makes the op that takes a tensor, records
-    ``grad`` (``lambda xp, g, out, x: ...``) under ``name`` (default: PyTorch's, from the function's name),
-    and registers the Tensor method and its in-place form (``x.exp_()``). ``ints`` says what integer inputs
-    do: ``"float"`` (computed in the default float dtype, as PyTorch's float math) or ``"keep"`` (computed as
-    they are); ``bools`` the same for bool inputs (default: as ``ints``), or ``"error"``.
+    The declaration makes the op that takes a tensor, records ``grad`` (``lambda xp, g, out, x: ...``) under
+    ``name`` (default: PyTorch's, from the function's name), and registers the Tensor method and its in-place
+    form (``x.exp_()``). The array is computed by ``compute`` (a numpy function), or, without it, by the
+    decorated function's body, which then computes on the array. ``ints`` says what integer inputs do:
+    ``"float"`` (computed in the default float dtype, as PyTorch's float math) or ``"keep"`` (computed as they
+    are); ``bools`` the same for bool inputs (default: as ``ints``), or ``"error"``.
 
-    >>> @unary(grad=lambda xp, g, out, x: g * out)   # doctest: +SKIP
+    >>> @unary(np.exp, grad=lambda xp, g, out, x: g * out)   # doctest: +SKIP
     ... def exp(input):
     ...     '''exp(input) -> e ** input'''
-    ...     return np.exp(input)
     """
-    if fn is None:
-        return functools.partial(unary, grad=grad, name=name, ints=ints, bools=bools, methods=methods,
-                                 xp_name=xp_name, inplace=inplace)
+    return functools.partial(_declare_unary, compute=compute, grad=grad, name=name, ints=ints, bools=bools,
+                             methods=methods, xp_name=xp_name, inplace=inplace)
+
+
+def _declare_unary(fn, *, compute, grad, name, ints, bools, methods, xp_name, inplace):
     op_name = fn.__name__
     node = name or node_name(op_name)
     bools = bools or ints
     default_float = dtypes.get_default_dtype
+    array_fn = compute or fn
 
     @functools.wraps(fn, assigned=_NAME_AND_DOC, updated=())
     def forward(input: Tensor) -> Tensor:
@@ -170,30 +173,35 @@ def unary(fn: Callable | None = None, *, grad: Callable, name: str | None = None
                 x = x.astype(default_float())  # such inputs never require grad: nothing to record
             elif policy == "error":
                 raise RuntimeError(f"{op_name}: not supported for {x.dtype} tensors")
-        return record(fn(x), (input,), grad, node)
+        return record(array_fn(x), (input,), grad, node)
 
-    forward.rule, forward.numpy = grad, fn  # type: ignore[attr-defined]  # its rule, and the function on arrays
+    forward.rule, forward.numpy = grad, array_fn  # type: ignore[attr-defined]  # its rule, and its numpy function
     del forward.__wrapped__  # the op's signature is its own (it takes tensors), not that of ``fn``
     _register(forward, methods, xp_name, inplace)
     return forward
 
 
-def binary(fn: Callable | None = None, *, grad: Callable, name: str | None = None, floats: bool = False,
+def binary(compute: Callable | None = None, *, grad: Callable, name: str | None = None, floats: bool = False,
            tensors: bool = False, methods: Sequence[str] | None = None, xp_name: str | bool | None = None,
            inplace: str | bool = True, reflected: str | None = None):
     """Declare an elementwise op of two operands (tensors or numbers, broadcast, promoted as PyTorch does) from
-    its numpy function and its rule ``grad(xp, need, g, out, a, b) -> (ga, gb)``.
+    its numpy function ``compute`` (or the decorated function's body, on arrays) and its rule
+    ``grad(xp, need, g, out, a, b) -> (ga, gb)``.
 
     ``floats``: integer operands are computed in the default float dtype (atan2, hypot). ``tensors``: both
     operands must be tensors (PyTorch's signature of maximum, atan2). ``reflected``: the name of the reflected
     operator method (``__rmul__``), which takes the operands the other way round.
     """
-    if fn is None:
-        return functools.partial(binary, grad=grad, name=name, floats=floats, tensors=tensors, methods=methods,
-                                 xp_name=xp_name, inplace=inplace, reflected=reflected)
+    return functools.partial(_declare_binary, compute=compute, grad=grad, name=name, floats=floats,
+                             tensors=tensors, methods=methods, xp_name=xp_name, inplace=inplace,
+                             reflected=reflected)
+
+
+def _declare_binary(fn, *, compute, grad, name, floats, tensors, methods, xp_name, inplace, reflected):
     op_name = fn.__name__
     node = name or node_name(op_name)
     default_float = dtypes.get_default_dtype
+    array_fn = compute or fn
 
     @functools.wraps(fn, assigned=_NAME_AND_DOC, updated=())
     def forward(input: Tensor | float, other: Tensor | float) -> Tensor:
@@ -205,21 +213,21 @@ def binary(fn: Callable | None = None, *, grad: Callable, name: str | None = Non
                 and input._data.dtype.kind == "f" and not (_grad.enabled and input._requires_grad):
             # NOTE: a float tensor and a Python number, nothing to record (``lr * p.grad`` in an update): numpy's
             # weak scalars give PyTorch's dtype, and no tensor needs to be made for the number.
-            return wrap(fn(input._data, other))
+            return wrap(array_fn(input._data, other))
         if not (input.__class__ is Tensor and other.__class__ is Tensor and input._data.dtype is other._data.dtype):
             input, other = operands(op_name, input, other)
         a, b = input._data, other._data
         if floats and a.dtype.kind != "f":
             a, b = a.astype(default_float()), b.astype(default_float())
         try:
-            out = fn(a, b)
+            out = array_fn(a, b)
         except ValueError:
             raise broadcast_error(op_name, input, other) from None
         except TypeError:  # numpy refuses the dtype (bool - bool, ...)
             raise dtype_error(op_name, a.dtype) from None
         return record(out, (input, other), grad, node)
 
-    forward.rule, forward.numpy = grad, fn  # type: ignore[attr-defined]
+    forward.rule, forward.numpy = grad, array_fn  # type: ignore[attr-defined]
     del forward.__wrapped__
     _register(forward, methods, xp_name, inplace)
     if reflected:

@@ -42,7 +42,8 @@ from .._tensor import Tensor, wrap
 from .tape import members as _members
 from .tape import record
 
-__all__ = ["apply", "no_record", "bump", "increment_version", "alias", "group", "recorded_at"]
+__all__ = ["apply", "no_record", "bump", "increment_version", "alias", "group", "recorded_at",
+           "mark_multi_output"]
 
 _grad = _state.grad
 _clock = _state.clock
@@ -124,7 +125,7 @@ def group(t: Tensor) -> list[Tensor]:
 # ---------------------------------------------------------------------- the door
 def no_record(self: Tensor, other=None) -> bool:
     """True when an in-place op on ``self`` (with ``other``) is a plain write: nothing to record."""
-    return not (_grad.enabled and (self._requires_grad or (other.__class__ is Tensor and other._requires_grad)))
+    return not (_grad.enabled and (self._requires_grad or (isinstance(other, Tensor) and other._requires_grad)))
 
 
 def apply(self: Tensor, name: str, op, *args, _cast_ok: bool = False, **kwargs) -> Tensor:
@@ -162,9 +163,24 @@ def _any_requires_grad(args, kwargs):
     return any(isinstance(v, Tensor) and v._requires_grad for v in kwargs.values()) if kwargs else False
 
 
+def mark_multi_output(views, node: str) -> None:
+    """Mark the views that one op returned together (split, chunk, unbind; ``node`` is its node name): as in
+    PyTorch, writing into them (or into views of them) in place under grad mode is refused."""
+    for k, v in enumerate(views):
+        v._extras()["multi_output"] = f"output {k} of {node}"
+
+
+def _multi_output_error(name, what):
+    return RuntimeError(f"{name}: {what} is a view and is being modified in place. This view is the output of a "
+                        "function that returns multiple views (split, chunk, unbind). Such functions do not allow "
+                        "the output views to be modified in place under grad mode: use an out-of-place operation "
+                        "instead, or clone() the output first")
+
+
 def _read_only_error(name, t):
-    return RuntimeError(f"{name}: the tensor of shape {tuple(t._data.shape)} is a read-only view (from expand or "
-                        "broadcast_to: several of its elements share one memory location); clone() it first")
+    return RuntimeError(f"{name}: the tensor of shape {tuple(t._data.shape)} is a read-only view (several of its "
+                        "elements share one memory location: from expand, broadcast_to or unfold with overlapping "
+                        "windows); clone() it first")
 
 
 def _check_result(name, self, new, cast_ok):
@@ -177,6 +193,8 @@ def _check_result(name, self, new, cast_ok):
 
 
 def _write_recorded(self, name, op, args, kwargs, cast_ok):
+    if self._extra is not None and "multi_output" in self._extra:
+        raise _multi_output_error(name, self._extra["multi_output"])
     base = self if self._base is None else self._base
     for t, what in ((self, "a leaf tensor"), (base, "a view of a leaf tensor")):
         if t._requires_grad and t._backward is None:
@@ -185,6 +203,12 @@ def _write_recorded(self, name, op, args, kwargs, cast_ok):
                 return _write_plain(self, name, new, cast_ok)
             raise RuntimeError(f"{name}: {what} that requires grad is being used in an in-place operation; wrap "
                                "it in `with tapegrad.no_grad():` (as optimizers do) or use the out-of-place form")
+    if base._requires_grad and not self._requires_grad:
+        # a view taken under no_grad of a tensor that requires grad: its graph does not lead to the base, so the
+        # gradient of the values it overwrites would be lost (PyTorch refuses it too)
+        raise RuntimeError(f"{name}: a view was created in no_grad mode and is being modified in place with grad "
+                           "mode enabled; take the view and write into it both inside the no_grad block (not "
+                           "tracked) or both outside it (tracked)")
     if not self._data.flags.writeable:
         raise _read_only_error(name, self)
     members = group(self)

@@ -47,25 +47,25 @@ def record(array, inputs: tuple, rule: Callable, name: str) -> Tensor:
     """
     if array.__class__ is not _ndarray:  # NOTE: numpy gives (read-only) scalars for 0-d results
         array = np.array(array)
+    if _anomaly.enabled:
+        return _record_watched(array, inputs, rule, name)
     t = _new_object(Tensor)
     t._data = array
     t.grad = None
     t._version = 0
     t._base = None
     t._extra = None
-    if _anomaly.enabled:
-        check_forward(t, inputs, name)
-    if _grad.enabled and array.dtype.kind == "f":  # NOTE: an integer or bool result never requires grad
+    if _grad.enabled:
         for p in inputs:
             if p._requires_grad:
+                if array.dtype.kind != "f":  # NOTE: an integer or bool result never requires grad
+                    break
                 t._requires_grad = True
                 t._parents = inputs
                 t._backward = rule
                 t._name = name
                 t._stamp = _clock.now
-                if _anomaly.enabled:
-                    t._extras()["trace"] = traceback.extract_stack()[:-2]
-                if len(inputs) == 1 and (array.base is not None or array is inputs[0]._data):
+                if array.base is not None and len(inputs) == 1 or array is inputs[0]._data:
                     _maybe_view(t, inputs[0])
                 return t
     t._requires_grad = False
@@ -73,8 +73,21 @@ def record(array, inputs: tuple, rule: Callable, name: str) -> Tensor:
     t._backward = None
     t._name = None
     t._stamp = 0
-    if len(inputs) == 1 and (array.base is not None or array is inputs[0]._data):
+    if array.base is not None and len(inputs) == 1 or inputs and array is inputs[0]._data:
         _maybe_view(t, inputs[0])
+    return t
+
+
+def _record_watched(array, inputs, rule, name):
+    """``record`` under anomaly mode: the output is checked, and a node keeps the traceback of its forward."""
+    _anomaly.enabled = False
+    try:
+        t = record(array, inputs, rule, name)
+    finally:
+        _anomaly.enabled = True
+    check_forward(t, inputs, name)
+    if t._backward is not None:
+        t._extras()["trace"] = traceback.extract_stack()[:-3]
     return t
 
 
@@ -86,6 +99,8 @@ def _maybe_view(t, input):
         root = input if input._base is None else input._base
         t._base = root
         members(root).append(weakref.ref(t))
+        if input._extra is not None and "multi_output" in input._extra:  # a view of split's output is one too
+            t._extras()["multi_output"] = "a view of " + input._extra["multi_output"].removeprefix("a view of ")
 
 
 def members(owner) -> list:

@@ -70,7 +70,7 @@ class _TensorXP:
     @staticmethod
     def transpose(a, axes=None):
         axes = tuple(reversed(range(a.ndim))) if axes is None else axes
-        return a.permute(*axes)
+        return a.permute(tuple(axes))  # one sequence: permute() without dims is an error, as in PyTorch
 
     @staticmethod
     def swapaxes(a, axis1, axis2):
@@ -180,6 +180,18 @@ class _TensorXP:
             return list(ary.split(n // indices_or_sections, axis))
         bounds = [0] + [min(max(i + n if i < 0 else i, 0), n) for i in indices_or_sections] + [n]
         return [ary.narrow(axis, a, max(b - a, 0)) for a, b in zip(bounds[:-1], bounds[1:], strict=True)]
+
+    @staticmethod
+    def maximum(a, b):  # numpy's takes numbers too; PyTorch's maximum takes two tensors (with a number: clamp)
+        if not isinstance(b, Tensor):
+            return a.clamp(min=b)
+        return b.clamp(min=a) if not isinstance(a, Tensor) else _OPS["maximum"](a, b)
+
+    @staticmethod
+    def minimum(a, b):
+        if not isinstance(b, Tensor):
+            return a.clamp(max=b)
+        return b.clamp(max=a) if not isinstance(a, Tensor) else _OPS["minimum"](a, b)
 
     @staticmethod
     def take(a, indices, axis=None):

@@ -20,6 +20,7 @@ from .activation import (
     LogSigmoid,
     LogSoftmax,
     Mish,
+    MultiheadAttention,
     ReLU,
     ReLU6,
     Sigmoid,
@@ -53,6 +54,13 @@ from .parallel import DataParallel  # noqa: F401
 from .parameter import Parameter
 from .pooling import AdaptiveAvgPool2d, AvgPool2d, MaxPool2d
 from .rnn import GRU, LSTM, RNN, GRUCell, LSTMCell, RNNBase, RNNCell, RNNCellBase
+from .transformer import (
+    Transformer,
+    TransformerDecoder,
+    TransformerDecoderLayer,
+    TransformerEncoder,
+    TransformerEncoderLayer,
+)
 
 __all__ = [
     "Module", "Parameter",
@@ -63,8 +71,19 @@ __all__ = [
     "Hardtanh", "ReLU6", "Mish", "Softsign", "Hardswish", "Hardsigmoid", "SELU", "CELU", "LogSigmoid", "Softmin",
     "CrossEntropyLoss", "NLLLoss", "MSELoss", "L1Loss", "SmoothL1Loss", "HuberLoss", "BCELoss", "BCEWithLogitsLoss",
     "KLDivLoss",
+    "MultiheadAttention", "Transformer", "TransformerEncoder", "TransformerDecoder", "TransformerEncoderLayer",
+    "TransformerDecoderLayer",
     "functional", "init", "utils",
 ]
+
+# nn.functional's attention functions live beside their op and layer (ops/attention.py, nn/activation.py); until
+# nn/functional.py imports them itself, they are attached here.
+from ..ops.attention import scaled_dot_product_attention as _sdpa  # noqa: E402
+from .activation import multi_head_attention_forward as _mha_forward  # noqa: E402
+
+functional.scaled_dot_product_attention = _sdpa
+functional.multi_head_attention_forward = _mha_forward
+
 __all__ += ["RNNBase", "RNN", "LSTM", "GRU", "RNNCellBase", "RNNCell", "LSTMCell", "GRUCell"]
 
 # torch.nn.utils.rnn: nn/rnn_utils.py until nn/utils becomes a package (then it is nn/utils/rnn.py)

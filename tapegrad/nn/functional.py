@@ -1,12 +1,20 @@
-"""Functional neural-network ops (``torch.nn.functional``): activations, linear, dropout, embedding, padding,
-normalization and the loss functions. Each forward sits beside its gradient rule.
+"""Functional neural-network ops (``torch.nn.functional``): activations, softmax, linear, dropout, embedding,
+padding, normalization and the loss functions, each declared with its gradient rule and PyTorch's node name.
 
-Rules follow ``rule(xp, grad, out, *inputs)`` (see ``tapegrad/autograd/xp.py``). Most ops here are fused: the
-forward keeps the intermediate arrays its backward needs (a mask, a sigmoid, a normalized input), so the
-first-order backward on numpy arrays is a few passes. When the backward is itself recorded
-(``create_graph=True``: the rule gets tensors, not arrays), a rule recomputes those intermediates from its
-input tensors with differentiable ops instead, so gradients of gradients stay exact.
+Most ops here are fused: one node computes what PyTorch computes (``linear`` is PyTorch's ``addmm``,
+``cross_entropy`` its ``nll_loss(log_softmax)``), and its rule is one formula for both evaluations (arrays for
+a first-order backward, tensors under ``create_graph``). Where the first-order backward is faster with arrays the
+forward already made (a sigmoid, a normalized input), it is an op of its own declared with ``backward_op``
+(PyTorch's ``gelu_backward``, ``native_layer_norm_backward``, ...): its array form may use those cached values,
+and its own rule recomputes what it needs from its tensor inputs, so gradients of every order are exact. Ops
+that PyTorch composes from other ops (``softsign``, ``normalize``, ``cosine_similarity``, ``l1_loss``,
+``kl_div``) are compositions here too, so their nodes and gradients are PyTorch's by construction.
+
+Dtypes follow PyTorch's kernels: the activations, norms and losses that PyTorch implements for floating point
+only refuse integer and bool tensors (``NotImplementedError``, naming the op and the dtype).
 """
+
+from __future__ import annotations
 
 import math
 import numbers
@@ -15,15 +23,11 @@ import warnings
 import numpy as np
 
 from .. import dtypes
-from ..autograd import grad_mode
-from ..autograd.declare import Tensor, tensor_method
-from ..autograd.declare import check_dim as _check_dim
+from ..autograd.declare import Tensor, backward_op, cast, check_dim, expected_tensor, op, operands, record, wrap
 from ..autograd.declare import inplace as _inplace
-from ..autograd.declare import legacy_record as _record
-from ..autograd.declare import wrap as _wrap
+from ..autograd.grad_mode import no_grad
 from ..autograd.graph import increment_version
 from ..ops.elementwise import erf, sigmoid, tanh
-from ..ops.elementwise import operands as _operands
 from ..ops.elementwise import relu as _relu
 from ..ops.linalg import matmul
 from ..random import rng as _rng
@@ -37,36 +41,516 @@ __all__ = ["relu", "relu_", "relu6", "hardtanh", "leaky_relu", "elu", "selu", "c
 
 
 # ---------------------------------------------------------------------- helpers
-def _float(t):
-    """Integer and bool inputs become the default float dtype (as PyTorch's float-only activations do)."""
-    return t if t._data.dtype.kind == "f" else t.type(dtypes.get_default_dtype())
+def _data(op_name, input):
+    try:
+        return input._data
+    except AttributeError:
+        raise expected_tensor(op_name, input) from None
 
 
-def _recording(a):
-    """True when a rule runs on tensors (create_graph) rather than on numpy arrays."""
-    return not isinstance(a, np.ndarray)
+def _not_implemented(op_name, dtype):
+    return NotImplementedError(f"{op_name}: not implemented for {dtype} tensors (PyTorch implements it for "
+                               "floating-point tensors only)")
 
 
-def _where(mask, a, b):
-    """where(mask, a, b) for a constant boolean array ``mask``: numpy's on arrays; on tensors (create_graph) a
-    blend by the mask, differentiable in ``a`` and ``b`` (both branches must then be finite)."""
-    if isinstance(a, Tensor) or isinstance(b, Tensor):
-        like = a if isinstance(a, Tensor) else b
-        m = mask.astype(like._data.dtype)
-        return a * m + b * (1 - m)
-    return np.where(mask, a, b)
+def _float_data(op_name, input):
+    """The array of a floating-point ``input``; PyTorch's float-only kernels refuse other dtypes, even empty."""
+    x = _data(op_name, input)
+    if x.dtype.kind != "f":
+        raise _not_implemented(op_name, x.dtype)
+    return x
 
 
 def _np_sigmoid(x):
-    # NOTE: exp(-|x|) never overflows; 1/(1+e^-x) for x >= 0 and e^x/(1+e^x) for x < 0 are both exact forms.
-    e = np.exp(-np.abs(x))
-    r = 1 / (1 + e)
-    return np.where(x >= 0, r, e * r)
+    # NOTE: exp(min(x, 0)) / (1 + exp(-|x|)) is sigmoid in both of its overflow-free forms at once (1 / (1 + e^-x)
+    # for x >= 0, e^x / (1 + e^x) below), with no select (np.where is several times slower than two exps).
+    return np.exp(np.minimum(x, 0)) / (1 + np.exp(-np.abs(x)))
 
 
-def _np_softplus(x):
-    # NOTE: log(1 + e^x) = max(x, 0) + log1p(e^-|x|): no overflow for large x, full precision for x << 0.
-    return np.maximum(x, 0) + np.log1p(np.exp(-np.abs(x)))
+def _xp_sigmoid(xp, x):
+    """sigmoid in either namespace (for the rules of backward ops): 1/2 + tanh(x/2)/2 never overflows."""
+    return 0.5 + 0.5 * xp.tanh(0.5 * x)
+
+
+_SQRT_HALF = math.sqrt(0.5)
+_INV_SQRT_2PI = 1 / math.sqrt(2 * math.pi)
+_GELU_K = math.sqrt(2 / math.pi)
+_GELU_C = 0.044715
+
+
+# ---------------------------------------------------------------------- activations
+@op(methods=(), xp_name=False)
+def relu(input: Tensor, inplace: bool = False) -> Tensor:
+    """relu(input, inplace=False) -> max(input, 0), elementwise (``ReluBackward0``).
+
+    >>> import tapegrad as tg
+    >>> tg.nn.functional.relu(tg.tensor([-1.0, 2.0]))
+    tensor([0., 2.])
+    """
+    return _inplace(input, "relu_", _relu) if inplace else _relu(input)
+
+
+@op(methods=(), xp_name=False)
+def relu_(input: Tensor) -> Tensor:
+    """relu_(input) -> input: relu in place."""
+    return _inplace(input, "relu_", _relu)
+
+
+@op(methods=())
+def hardtanh(input: Tensor, min_val: float = -1.0, max_val: float = 1.0, inplace: bool = False) -> Tensor:
+    """hardtanh(input, min_val=-1.0, max_val=1.0, inplace=False) -> input clamped to [min_val, max_val].
+
+    The gradient is 1 strictly inside the interval (and at NaN) and 0 outside and at its ends, as PyTorch's.
+    Integer tensors are clamped as they are (their limits must fit the dtype); bool tensors are refused.
+
+    >>> import tapegrad as tg
+    >>> tg.nn.functional.hardtanh(tg.tensor([-2.0, 0.5, 2.0]))
+    tensor([-1.0000,  0.5000,  1.0000])
+    """
+    if min_val > max_val:
+        raise ValueError(f"hardtanh: min_val ({min_val}) cannot be greater than max_val ({max_val})")
+    if inplace:
+        return _inplace(input, "hardtanh_", _hardtanh, min_val, max_val)
+    return _hardtanh(input, min_val, max_val)
+
+
+def _hardtanh(input, lo, hi):
+    x = _data("hardtanh", input)
+    kind = x.dtype.kind
+    if kind != "f":
+        if kind == "b":
+            raise RuntimeError("hardtanh: bool tensors are not supported")
+        if kind == "u" and (lo < 0 or hi < 0):
+            raise RuntimeError(f"hardtanh: cannot do hardtanh on an unsigned type ({x.dtype}) with negative "
+                               f"limits ({lo}, {hi})")
+        info = np.iinfo(x.dtype)
+        for v in (lo, hi):
+            if not info.min <= v <= info.max:
+                raise RuntimeError(f"hardtanh: the limit {v} cannot be converted to {x.dtype} without overflow")
+        lo, hi = x.dtype.type(lo), x.dtype.type(hi)
+    # NOTE: max then min, as PyTorch's clamp: NaN stays NaN, and x itself is kept on a tie (numpy returns its
+    # second argument then), so -0.0 stays -0.0.
+    out = np.minimum(hi, np.maximum(lo, x, dtype=x.dtype), dtype=x.dtype)
+
+    def hardtanh_rule(xp, g, out, x):
+        return g * ~((x <= lo) | (x >= hi))  # NOTE: NaN is neither: its gradient passes, as in PyTorch
+
+    return record(out, (input,), hardtanh_rule, "HardtanhBackward0")
+
+
+@op(methods=())
+def relu6(input: Tensor, inplace: bool = False) -> Tensor:
+    """relu6(input, inplace=False) -> min(max(input, 0), 6) (hardtanh on [0, 6]).
+
+    >>> import tapegrad as tg
+    >>> tg.nn.functional.relu6(tg.tensor([-1.0, 3.0, 9.0]))
+    tensor([0., 3., 6.])
+    """
+    return hardtanh(input, 0.0, 6.0, inplace)
+
+
+@op(methods=())
+def leaky_relu(input: Tensor, negative_slope: float = 0.01, inplace: bool = False) -> Tensor:
+    """leaky_relu(input, negative_slope=0.01, inplace=False) -> input if input > 0 else slope * input.
+
+    >>> import tapegrad as tg
+    >>> tg.nn.functional.leaky_relu(tg.tensor([-2.0, 3.0]), 0.5)
+    tensor([-1.,  3.])
+    """
+    if inplace:
+        return _inplace(input, "leaky_relu_", _leaky_relu, negative_slope, "LeakyReluBackward1")
+    return _leaky_relu(input, negative_slope, "LeakyReluBackward0")
+
+
+def _leaky_relu(input, slope, name):
+    x = _float_data("leaky_relu", input)
+    # NOTE: max(x, slope x) for slope <= 1 (min above) is exactly PyTorch's select, NaN and -0.0 included.
+    out = (np.maximum if slope <= 1 else np.minimum)(x, x * slope)
+
+    def leaky_relu_rule(xp, g, out, x):
+        pos = x > 0  # NOTE: at 0 and at NaN the slope is negative_slope, as in PyTorch
+        return g * pos + (g * slope) * ~pos
+
+    return record(out, (input,), leaky_relu_rule, name)
+
+
+@backward_op(grad=lambda xp, need, gg, out, g, x, **c: _elu_backward_grad(xp, need, gg, g, x, **c))
+def elu_backward(grad, x, *, negcoef, scale, input_scale, is_result=False):
+    """PyTorch's elu_backward: grad * scale where x > 0 (and at NaN), else grad * negcoef * input_scale *
+    exp(x * input_scale), which is grad * input_scale * (result + negcoef) when ``x`` is the result
+    (``is_result``: the in-place forms, whose input is overwritten)."""
+    neg = x <= 0
+    # NOTE: fmin(x, 0) is 0 at NaN and for x > 0, so this factor is finite wherever it is not selected.
+    if is_result:
+        d = (np.fmin(x, 0) + negcoef) * input_scale
+    else:
+        d = np.exp(np.fmin(x, 0) * input_scale) * (negcoef * input_scale)
+    return grad * (d * neg + ~neg * np.asarray(scale, x.dtype))
+
+
+def _elu_backward_grad(xp, need, gg, g, x, *, negcoef, scale, input_scale, is_result=False):
+    c = dict(negcoef=negcoef, scale=scale, input_scale=input_scale, is_result=is_result)
+    gg_g = xp.elu_backward(gg, x, **c) if need[0] else None
+    gx = None
+    if need[1]:
+        if is_result:
+            curve = input_scale
+        else:
+            curve = xp.exp(xp.minimum(x, 0) * input_scale) * (negcoef * input_scale * input_scale)
+        gx = xp.where(x <= 0, gg * g * curve, 0)
+    return gg_g, gx
+
+
+def _elu(input, alpha, scale, input_scale, op_name, name):
+    x = _float_data(op_name, input)
+    negcoef = alpha * scale
+    # x * scale above 0 and negcoef * expm1(x * input_scale) below, as PyTorch computes each; the other term is
+    # an exact zero (-0.0 below 0, so elu(-0.0) is -0.0). NOTE: min(x, 0) keeps exp from overflowing.
+    out = np.maximum(0, x, dtype=x.dtype) * scale + np.expm1(np.minimum(0, x) * input_scale) * negcoef
+    out = out.astype(x.dtype, copy=False)
+    c = dict(negcoef=negcoef, scale=scale, input_scale=input_scale)
+    if name.endswith("1"):  # in place: PyTorch's EluBackward1/CeluBackward1 compute from the result
+        def elu_result_rule(xp, g, out, x):
+            return xp.elu_backward(g, out, is_result=True, **c)
+
+        return record(out, (input,), elu_result_rule, name)
+
+    def elu_rule(xp, g, out, x):
+        return xp.elu_backward(g, x, **c)
+
+    return record(out, (input,), elu_rule, name)
+
+
+@op(methods=())
+def elu(input: Tensor, alpha: float = 1.0, inplace: bool = False) -> Tensor:
+    """elu(input, alpha=1.0, inplace=False) -> input if input > 0 else alpha * (exp(input) - 1).
+
+    >>> import tapegrad as tg
+    >>> tg.nn.functional.elu(tg.tensor([1.0, 0.0]))
+    tensor([1., 0.])
+    """
+    if inplace:
+        return _inplace(input, "elu_", _elu, alpha, 1.0, 1.0, "elu", "EluBackward1")
+    return _elu(input, alpha, 1.0, 1.0, "elu", "EluBackward0")
+
+
+_SELU_ALPHA = 1.6732632423543772848170429916717
+_SELU_SCALE = 1.0507009873554804934193349852946
+
+
+@op(methods=())
+def selu(input: Tensor, inplace: bool = False) -> Tensor:
+    """selu(input, inplace=False) -> scale * elu(input, alpha) with the self-normalizing constants.
+
+    >>> import tapegrad as tg
+    >>> tg.nn.functional.selu(tg.tensor([0.0]))
+    tensor([0.])
+    """
+    if inplace:
+        return _inplace(input, "selu_", _elu, _SELU_ALPHA, _SELU_SCALE, 1.0, "selu", "EluBackward1")
+    return _elu(input, _SELU_ALPHA, _SELU_SCALE, 1.0, "selu", "EluBackward0")
+
+
+@op(methods=())
+def celu(input: Tensor, alpha: float = 1.0, inplace: bool = False) -> Tensor:
+    """celu(input, alpha=1.0, inplace=False) -> max(0, x) + min(0, alpha * (exp(x / alpha) - 1)).
+
+    >>> import tapegrad as tg
+    >>> tg.nn.functional.celu(tg.tensor([2.0]))
+    tensor([2.])
+    """
+    if alpha == 0:
+        raise ValueError("celu: alpha cannot be 0 (it divides the input)")
+    if inplace:
+        return _inplace(input, "celu_", _elu, alpha, 1.0, 1.0 / alpha, "celu", "CeluBackward1")
+    return _elu(input, alpha, 1.0, 1.0 / alpha, "celu", "CeluBackward0")
+
+
+def _np_erf(x):
+    return erf(wrap(x))._data  # a tensor that does not require grad: no node is recorded
+
+
+@backward_op(grad=lambda xp, need, gg, out, g, x, **c: _gelu_backward_grad(xp, need, gg, g, x, **c))
+def gelu_backward(grad, x, *, approximate, cached=None):
+    """PyTorch's gelu_backward: grad * d gelu / dx (``cached``: Phi(x), or the tanh of the approximation)."""
+    if approximate == "none":
+        cdf = 0.5 * (1 + _np_erf(x * _SQRT_HALF)) if cached is None else cached
+        return grad * (cdf + x * np.exp(-0.5 * x * x) * _INV_SQRT_2PI)
+    th = np.tanh(_GELU_K * (x + _GELU_C * x * x * x)) if cached is None else cached
+    return grad * (0.5 * (1 + th) + 0.5 * x * (1 - th * th) * (_GELU_K * (1 + 3 * _GELU_C * x * x)))
+
+
+def _gelu_backward_grad(xp, need, gg, g, x, *, approximate, cached=None):
+    gg_g = xp.gelu_backward(gg, x, approximate=approximate, cached=cached) if need[0] else None
+    gx = None
+    if need[1]:
+        if approximate == "none":  # gelu'' = phi(x) (2 - x^2)
+            curve = xp.exp(-0.5 * x * x) * _INV_SQRT_2PI * (2 - x * x)
+        else:  # with u = k (x + c x^3): (1 - th^2) (u' - x th u'^2 + 3 k c x^2)
+            th = xp.tanh(_GELU_K * (x + _GELU_C * x * x * x))
+            du = _GELU_K * (1 + 3 * _GELU_C * x * x)
+            curve = (1 - th * th) * (du - x * th * du * du + 3 * _GELU_K * _GELU_C * x * x)
+        gx = gg * g * curve
+    return gg_g, gx
+
+
+@op(methods=())
+def gelu(input: Tensor, approximate: str = "none") -> Tensor:
+    """gelu(input, approximate='none') -> input * Phi(input), Phi the standard normal CDF.
+
+    ``approximate='tanh'`` uses 0.5 x (1 + tanh(sqrt(2/pi) (x + 0.044715 x^3))).
+
+    >>> import tapegrad as tg
+    >>> tg.nn.functional.gelu(tg.tensor([0.0, 1.0]))
+    tensor([0.0000, 0.8413])
+    """
+    if approximate not in ("none", "tanh"):
+        raise ValueError(f"gelu: approximate must be 'none' or 'tanh', got {approximate!r}")
+    x = _float_data("gelu", input)
+    if approximate == "none":
+        cached = 0.5 * (1 + _np_erf(x * _SQRT_HALF))
+        out = x * cached
+    else:
+        cached = np.tanh(_GELU_K * (x + _GELU_C * x * x * x))
+        out = 0.5 * x * (1 + cached)
+
+    def gelu_rule(xp, g, out, x):
+        return xp.gelu_backward(g, x, approximate=approximate, cached=cached)
+
+    return record(out, (input,), gelu_rule, "GeluBackward0")
+
+
+@backward_op(grad=lambda xp, need, gg, out, g, x, **c: _silu_backward_grad(xp, need, gg, g, x))
+def silu_backward(grad, x, *, den=None):
+    """PyTorch's silu_backward: grad * s (1 + x (1 - s)), s = sigmoid(x) = 1 / ``den``."""
+    with np.errstate(over="ignore"):
+        s = 1 / (1 + np.exp(-x) if den is None else den)
+    return grad * s * (1 + x * (1 - s))
+
+
+def _silu_backward_grad(xp, need, gg, g, x):
+    gg_g = xp.silu_backward(gg, x) if need[0] else None
+    gx = None
+    if need[1]:  # silu'' = s (1 - s) (2 + x (1 - 2 s))
+        s = _xp_sigmoid(xp, x)
+        gx = gg * g * (s * (1 - s) * (2 + x * (1 - 2 * s)))
+    return gg_g, gx
+
+
+@op(methods=())
+def silu(input: Tensor, inplace: bool = False) -> Tensor:
+    """silu(input, inplace=False) -> input * sigmoid(input) (also called swish).
+
+    >>> import tapegrad as tg
+    >>> tg.nn.functional.silu(tg.tensor([0.0]))
+    tensor([0.])
+    """
+    return _inplace(input, "silu_", _silu) if inplace else _silu(input)
+
+
+def _silu(input):
+    x = _float_data("silu", input)
+    with np.errstate(over="ignore"):
+        den = 1 + np.exp(-x)  # PyTorch's x / (1 + e^-x): inf for x << 0 makes the result -0.0, as there
+    out = x / den
+
+    def silu_rule(xp, g, out, x):
+        return xp.silu_backward(g, x, den=den)
+
+    return record(out, (input,), silu_rule, "SiluBackward0")
+
+
+@backward_op(grad=lambda xp, need, gg, out, g, x, **c: _mish_backward_grad(xp, need, gg, g, x))
+def mish_backward(grad, x, *, th=None):
+    """PyTorch's mish_backward: grad * (t + x s (1 - t^2)), t = tanh(softplus(x)) (``th``), s = sigmoid(x)."""
+    with np.errstate(over="ignore"):
+        if th is None:
+            th = np.tanh(np.log1p(np.exp(x)))
+        s = 1 / (1 + np.exp(-x))
+    return grad * (th + x * s * (1 - th * th))
+
+
+def _mish_backward_grad(xp, need, gg, g, x):
+    gg_g = xp.mish_backward(gg, x) if need[0] else None
+    gx = None
+    if need[1]:  # mish'' = s (1 - t^2) (2 + x (1 - s) - 2 x t s)
+        s = _xp_sigmoid(xp, x)
+        softplus_ = xp.maximum(x, 0) + xp.log1p(xp.exp(-xp.abs(x)))
+        t = xp.tanh(softplus_)
+        gx = gg * g * (s * (1 - t * t) * (2 + x * (1 - s) - 2 * x * t * s))
+    return gg_g, gx
+
+
+@op(methods=())
+def mish(input: Tensor, inplace: bool = False) -> Tensor:
+    """mish(input, inplace=False) -> input * tanh(softplus(input)).
+
+    >>> import tapegrad as tg
+    >>> tg.nn.functional.mish(tg.tensor([0.0]))
+    tensor([0.])
+    """
+    return _inplace(input, "mish_", _mish) if inplace else _mish(input)
+
+
+def _mish(input):
+    x = _float_data("mish", input)
+    with np.errstate(over="ignore"):
+        th = np.tanh(np.log1p(np.exp(x)))  # PyTorch's formula: exp overflows to inf and tanh(inf) is 1
+
+    def mish_rule(xp, g, out, x):
+        return xp.mish_backward(g, x, th=th)
+
+    return record(x * th, (input,), mish_rule, "MishBackward0")
+
+
+@backward_op(grad=lambda xp, need, gg, out, g, x, **c: _softplus_backward_grad(xp, need, gg, g, x, **c))
+def softplus_backward(grad, x, *, beta, threshold):
+    """PyTorch's softplus_backward: grad * sigmoid(beta x), and grad itself where beta x > threshold."""
+    z = x * beta
+    return grad * np.maximum(_np_sigmoid(z), z > threshold)  # NOTE: max(s, 1) = 1 in the linear part
+
+
+def _softplus_backward_grad(xp, need, gg, g, x, *, beta, threshold):
+    gg_g = xp.softplus_backward(gg, x, beta=beta, threshold=threshold) if need[0] else None
+    gx = None
+    if need[1]:
+        s = _xp_sigmoid(xp, x * beta)
+        gx = xp.where(x * beta > threshold, 0, gg * g * (beta * s * (1 - s)))
+    return gg_g, gx
+
+
+@op(methods=())
+def softplus(input: Tensor, beta: float = 1.0, threshold: float = 20.0) -> Tensor:
+    """softplus(input, beta=1.0, threshold=20.0) -> log(1 + exp(beta * input)) / beta, linear above threshold.
+
+    Where ``beta * input > threshold`` the result is ``input`` itself (as PyTorch).
+
+    >>> import tapegrad as tg
+    >>> tg.nn.functional.softplus(tg.tensor([0.0, 30.0]))
+    tensor([ 0.6931, 30.0000])
+    """
+    x = _float_data("softplus", input)
+    z = x * beta
+    # NOTE: log(1 + e^z) = max(z, 0) + log1p(e^-|z|): no overflow for large z, full precision for z << 0.
+    out = np.where(z > threshold, x, (np.maximum(z, 0) + np.log1p(np.exp(-np.abs(z)))) / beta)
+
+    def softplus_rule(xp, g, out, x):
+        return xp.softplus_backward(g, x, beta=beta, threshold=threshold)
+
+    return record(out.astype(x.dtype, copy=False), (input,), softplus_rule, "SoftplusBackward0")
+
+
+@backward_op(grad=lambda xp, need, gg, out, g, x: _log_sigmoid_backward_grad(xp, need, gg, g, x))
+def log_sigmoid_backward(grad, x):
+    """PyTorch's log_sigmoid_backward: grad * sigmoid(-x)."""
+    z = np.exp(-np.abs(x))
+    return grad * np.abs((x < 0) - z / (1 + z))  # 1 - e/(1+e) below 0, e/(1+e) above: both exact
+
+
+def _log_sigmoid_backward_grad(xp, need, gg, g, x):
+    gg_g = xp.log_sigmoid_backward(gg, x) if need[0] else None
+    gx = None
+    if need[1]:
+        s = _xp_sigmoid(xp, x)
+        gx = -gg * g * (s * (1 - s))
+    return gg_g, gx
+
+
+@op(methods=())
+def logsigmoid(input: Tensor) -> Tensor:
+    """logsigmoid(input) -> log(sigmoid(input)), computed stably as min(x, 0) - log1p(exp(-|x|)).
+
+    >>> import tapegrad as tg
+    >>> tg.nn.functional.logsigmoid(tg.tensor([-1000.0]))
+    tensor([-1000.])
+    """
+    x = _float_data("logsigmoid", input)
+    out = np.minimum(x, 0) - np.log1p(np.exp(-np.abs(x)))
+    return record(out, (input,), _logsigmoid_rule, "LogSigmoidBackward0")
+
+
+def _logsigmoid_rule(xp, g, out, x):
+    return xp.log_sigmoid_backward(g, x)
+
+
+@op(methods=())
+def softsign(input: Tensor) -> Tensor:
+    """softsign(input) -> input / (1 + |input|) (composed of those ops, as in PyTorch: ``DivBackward0``).
+
+    >>> import tapegrad as tg
+    >>> tg.nn.functional.softsign(tg.tensor([1.0]))
+    tensor([0.5000])
+    """
+    if _data("softsign", input).dtype.kind == "b":
+        raise _not_implemented("softsign", input._data.dtype)  # abs of a bool tensor
+    return input / (1 + input.abs())  # an integer input: 1 + |x| in its own dtype, as PyTorch
+
+
+@op(methods=())
+def hardsigmoid(input: Tensor, inplace: bool = False) -> Tensor:
+    """hardsigmoid(input, inplace=False) -> clamp(input / 6 + 1/2, 0, 1); slope 1/6 strictly inside (-3, 3).
+
+    >>> import tapegrad as tg
+    >>> tg.nn.functional.hardsigmoid(tg.tensor([0.0, 4.0]))
+    tensor([0.5000, 1.0000])
+    """
+    return _inplace(input, "hardsigmoid_", _hardsigmoid) if inplace else _hardsigmoid(input)
+
+
+def _hardsigmoid(input):
+    x = _float_data("hardsigmoid", input)
+    out = np.minimum(np.maximum(x + 3, 0), 6) / 6
+    return record(out.astype(x.dtype, copy=False), (input,), _hardsigmoid_rule, "HardsigmoidBackward0")
+
+
+def _hardsigmoid_rule(xp, g, out, x):
+    return g * ((x > -3) & (x < 3)) * (1 / 6)  # NOTE: 0 at NaN and at +-3, as in PyTorch
+
+
+@backward_op(grad=lambda xp, need, gg, out, g, x: _hardswish_backward_grad(xp, need, gg, g, x))
+def hardswish_backward(grad, x):
+    """PyTorch's hardswish_backward: 0 for x <= -3, grad * (x / 3 + 1/2) below 3, grad from 3 on (and at NaN)."""
+    low = x <= -3
+    mid = ~low & (x < 3)
+    # NOTE: fmin/fmax clip NaN and infinities to finite values, so the terms that are not selected are zeros.
+    slope = np.fmax(np.fmin(x, 3), -3) / 3 + 0.5
+    return grad * (slope * mid + (~low & ~mid))
+
+
+def _hardswish_backward_grad(xp, need, gg, g, x):
+    gg_g = xp.hardswish_backward(gg, x) if need[0] else None
+    gx = gg * g * ((x > -3) & (x < 3)) * (1 / 3) if need[1] else None
+    return gg_g, gx
+
+
+@op(methods=())
+def hardswish(input: Tensor, inplace: bool = False) -> Tensor:
+    """hardswish(input, inplace=False) -> input * relu6(input + 3) / 6.
+
+    >>> import tapegrad as tg
+    >>> tg.nn.functional.hardswish(tg.tensor([-4.0, 4.0]))
+    tensor([-0.,  4.])
+    """
+    return _inplace(input, "hardswish_", _hardswish) if inplace else _hardswish(input)
+
+
+def _hardswish(input):
+    x = _float_data("hardswish", input)
+    out = x * np.minimum(np.maximum(x + 3, 0), 6) / 6
+    return record(out.astype(x.dtype, copy=False), (input,), _hardswish_rule, "HardswishBackward0")
+
+
+def _hardswish_rule(xp, g, out, x):
+    return xp.hardswish_backward(g, x)
+
+
+# ---------------------------------------------------------------------- softmax
+def _softmax_dim(name, dim, ndim, stacklevel=4):
+    if dim is None:
+        warnings.warn(f"Implicit dimension choice for {name} has been deprecated. Change the call to include "
+                      "dim=X as an argument.", UserWarning, stacklevel=stacklevel)
+        dim = 0 if ndim in (0, 1, 3) else 1
+    return check_dim(name, dim, ndim)
 
 
 def _np_log_softmax(a, axis):
@@ -83,457 +567,154 @@ def _np_softmax(a, axis):
     return e
 
 
-def _sigmoid_of(x):
-    """sigmoid of an array (stable numpy) or of a tensor (recorded, for create_graph)."""
-    return sigmoid(x) if isinstance(x, Tensor) else _np_sigmoid(x)
-
-
-def _np_erf(x):
-    with grad_mode.no_grad():
-        return erf(_wrap(x))._data
-
-
-_SQRT_HALF = math.sqrt(0.5)
-_INV_SQRT_2PI = 1 / math.sqrt(2 * math.pi)
-
-
-# ---------------------------------------------------------------------- activations
-def relu(input, inplace=False):
-    """relu(input, inplace=False) -> max(input, 0), elementwise.
-
-    >>> import tapegrad as tg
-    >>> tg.nn.functional.relu(tg.tensor([-1.0, 2.0]))
-    tensor([0., 2.])
-    """
-    return _inplace(input, "relu_", _relu) if inplace else _relu(input)
-
-
-def relu_(input):
-    """relu_(input): relu in place."""
-    return _inplace(input, "relu_", _relu)
-
-
-def hardtanh(input, min_val=-1.0, max_val=1.0, inplace=False):
-    """hardtanh(input, min_val=-1.0, max_val=1.0, inplace=False) -> input clamped to [min_val, max_val].
-
-    The gradient is 1 strictly inside the interval and 0 outside and at its ends (as PyTorch).
-
-    >>> import tapegrad as tg
-    >>> tg.nn.functional.hardtanh(tg.tensor([-2.0, 0.5, 2.0]))
-    tensor([-1.0000,  0.5000,  1.0000])
-    """
-    if min_val > max_val:
-        raise ValueError(f"hardtanh: min_val ({min_val}) cannot be greater than max_val ({max_val})")
-    if inplace:
-        return _inplace(input, "hardtanh_", hardtanh, min_val, max_val)
-    x = input._data
-    out = np.clip(x, min_val, max_val).astype(x.dtype, copy=False)
-    inside = (x > min_val) & (x < max_val)
-
-    def backward(xp, g, out, x):
-        return (g * inside,)
-
-    return _record(out, (input,), backward)
-
-
-def relu6(input, inplace=False):
-    """relu6(input, inplace=False) -> min(max(input, 0), 6) (hardtanh on [0, 6]).
-
-    >>> import tapegrad as tg
-    >>> tg.nn.functional.relu6(tg.tensor([-1.0, 3.0, 9.0]))
-    tensor([0., 3., 6.])
-    """
-    return hardtanh(input, 0.0, 6.0, inplace)
-
-
-def leaky_relu(input, negative_slope=0.01, inplace=False):
-    """leaky_relu(input, negative_slope=0.01, inplace=False) -> input if input > 0 else slope * input.
-
-    >>> import tapegrad as tg
-    >>> tg.nn.functional.leaky_relu(tg.tensor([-2.0, 3.0]), 0.5)
-    tensor([-1.,  3.])
-    """
-    if inplace:
-        return _inplace(input, "leaky_relu_", leaky_relu, negative_slope)
-    x = _float(input)
-    a = x._data
-    pos = a > 0
-    out = np.where(pos, a, a * negative_slope)
-
-    def backward(xp, g, out, x):
-        # NOTE: at exactly 0 the slope is negative_slope, as in PyTorch.
-        return (g * np.where(pos, 1, negative_slope).astype(out.dtype),)
-
-    return _record(out, (x,), backward)
-
-
-def _elu(name, input, alpha, scale, inplace):
-    if inplace:
-        return _inplace(input, name + "_", lambda t: _elu(name, t, alpha, scale, False))
-    x = _float(input)
-    a = x._data
-    pos = a > 0
-    # NOTE: expm1 keeps precision for small |x|; min(x, 0) keeps exp from overflowing in the unused branch.
-    out = np.where(pos, a, alpha * np.expm1(np.minimum(a, 0)))
-    if scale != 1:
-        out *= scale
-    c = scale * alpha
-
-    def backward(xp, g, out, x):
-        # d/dx = scale for x > 0, else scale * alpha * e^x = out + scale * alpha
-        return (g * _where(pos, scale, out + c),)
-
-    backward.__qualname__ = name + ".<locals>.backward"
-    return _record(out, (x,), backward)
-
-
-def elu(input, alpha=1.0, inplace=False):
-    """elu(input, alpha=1.0, inplace=False) -> input if input > 0 else alpha * (exp(input) - 1).
-
-    >>> import tapegrad as tg
-    >>> tg.nn.functional.elu(tg.tensor([1.0, 0.0]))
-    tensor([1., 0.])
-    """
-    return _elu("elu", input, alpha, 1.0, inplace)
-
-
-_SELU_ALPHA = 1.6732632423543772848170429916717
-_SELU_SCALE = 1.0507009873554804934193349852946
-
-
-def selu(input, inplace=False):
-    """selu(input, inplace=False) -> scale * elu(input, alpha) with the self-normalizing constants.
-
-    >>> import tapegrad as tg
-    >>> tg.nn.functional.selu(tg.tensor([0.0]))
-    tensor([0.])
-    """
-    return _elu("selu", input, _SELU_ALPHA, _SELU_SCALE, inplace)
-
-
-def celu(input, alpha=1.0, inplace=False):
-    """celu(input, alpha=1.0, inplace=False) -> max(0, x) + min(0, alpha * (exp(x / alpha) - 1)).
-
-    >>> import tapegrad as tg
-    >>> tg.nn.functional.celu(tg.tensor([2.0]))
-    tensor([2.])
-    """
-    if alpha == 0:
-        raise ValueError("celu: alpha cannot be 0")
-    if inplace:
-        return _inplace(input, "celu_", celu, alpha)
-    return _celu(_float(input), alpha)
-
-
-def _celu(x, alpha):
-    a = x._data
-    pos = a > 0
-    out = np.where(pos, a, alpha * np.expm1(np.minimum(a, 0) / alpha))
-
-    def backward(xp, g, out, x):
-        # d/dx = 1 for x > 0, else e^(x/alpha) = out / alpha + 1
-        return (g * _where(pos, 1, out / alpha + 1),)
-
-    return _record(out, (x,), backward)
-
-
-def gelu(input, approximate="none"):
-    """gelu(input, approximate='none') -> input * Phi(input), Phi the standard normal CDF.
-
-    ``approximate='tanh'`` uses 0.5 x (1 + tanh(sqrt(2/pi) (x + 0.044715 x^3))).
-
-    >>> import tapegrad as tg
-    >>> tg.nn.functional.gelu(tg.tensor([0.0, 1.0]))
-    tensor([0.0000, 0.8413])
-    """
-    x = _float(input)
-    a = x._data
-    if approximate == "none":
-        cdf = 0.5 * (1 + _np_erf(a * _SQRT_HALF))
-
-        def backward(xp, g, out, x):
-            c = 0.5 * (1 + erf(x * _SQRT_HALF)) if _recording(x) else cdf
-            return (g * (c + x * xp.exp(-0.5 * x * x) * _INV_SQRT_2PI),)
-
-        return _record(a * cdf, (x,), backward)
-    if approximate == "tanh":
-        k = math.sqrt(2 / math.pi)
-        t = np.tanh(k * (a + 0.044715 * a * a * a))
-
-        def backward(xp, g, out, x):
-            th = xp.tanh(k * (x + 0.044715 * x * x * x)) if _recording(x) else t
-            return (g * (0.5 * (1 + th) + 0.5 * x * (1 - th * th) * k * (1 + 3 * 0.044715 * x * x)),)
-
-        return _record(0.5 * a * (1 + t), (x,), backward)
-    raise ValueError(f"gelu: approximate must be 'none' or 'tanh', got {approximate!r}")
-
-
-def silu(input, inplace=False):
-    """silu(input, inplace=False) -> input * sigmoid(input) (also called swish).
-
-    >>> import tapegrad as tg
-    >>> tg.nn.functional.silu(tg.tensor([0.0]))
-    tensor([0.])
-    """
-    if inplace:
-        return _inplace(input, "silu_", silu)
-    x = _float(input)
-    a = x._data
-    s = _np_sigmoid(a)
-
-    def backward(xp, g, out, x):
-        sx = sigmoid(x) if _recording(x) else s
-        return (g * sx * (1 + x * (1 - sx)),)
-
-    return _record(a * s, (x,), backward)
-
-
-def mish(input, inplace=False):
-    """mish(input, inplace=False) -> input * tanh(softplus(input)).
-
-    >>> import tapegrad as tg
-    >>> tg.nn.functional.mish(tg.tensor([0.0]))
-    tensor([0.])
-    """
-    if inplace:
-        return _inplace(input, "mish_", mish)
-    x = _float(input)
-    a = x._data
-    t = np.tanh(_np_softplus(a))
-
-    def backward(xp, g, out, x):
-        if _recording(x):
-            th, s = tanh(softplus(x)), sigmoid(x)
-        else:
-            th, s = t, _np_sigmoid(x)
-        return (g * (th + x * (1 - th * th) * s),)
-
-    return _record(a * t, (x,), backward)
-
-
-def softplus(input, beta=1.0, threshold=20.0):
-    """softplus(input, beta=1.0, threshold=20.0) -> log(1 + exp(beta * input)) / beta, linear above threshold.
-
-    Where ``beta * input > threshold`` the result is ``input`` itself (as PyTorch).
-
-    >>> import tapegrad as tg
-    >>> tg.nn.functional.softplus(tg.tensor([0.0, 30.0]))
-    tensor([ 0.6931, 30.0000])
-    """
-    x = _float(input)
-    a = x._data
-    z = a * beta
-    linear = z > threshold
-    out = np.where(linear, a, _np_softplus(z) / beta)
-
-    def backward(xp, g, out, x):
-        return (g * _where(linear, 1, _sigmoid_of(x * beta)),)
-
-    return _record(out, (x,), backward)
-
-
-def logsigmoid(input):
-    """logsigmoid(input) -> log(sigmoid(input)), computed stably as -softplus(-input).
-
-    >>> import tapegrad as tg
-    >>> tg.nn.functional.logsigmoid(tg.tensor([-1000.0]))
-    tensor([-1000.])
-    """
-    x = _float(input)
-    return _record(-_np_softplus(-x._data), (x,), _logsigmoid_backward)
-
-
-def _logsigmoid_backward(xp, g, out, x):
-    return (g * _sigmoid_of(-x),)
-
-
-def softsign(input):
-    """softsign(input) -> input / (1 + |input|).
-
-    >>> import tapegrad as tg
-    >>> tg.nn.functional.softsign(tg.tensor([1.0]))
-    tensor([0.5000])
-    """
-    x = _float(input)
-    a = x._data
-    sign = np.sign(a)
-
-    def backward(xp, g, out, x):
-        d = 1 + x * sign
-        return (g / (d * d),)
-
-    return _record(a / (1 + np.abs(a)), (x,), backward)
-
-
-def hardsigmoid(input, inplace=False):
-    """hardsigmoid(input, inplace=False) -> clamp(input / 6 + 1/2, 0, 1); slope 1/6 strictly inside (-3, 3).
-
-    >>> import tapegrad as tg
-    >>> tg.nn.functional.hardsigmoid(tg.tensor([0.0, 4.0]))
-    tensor([0.5000, 1.0000])
-    """
-    if inplace:
-        return _inplace(input, "hardsigmoid_", hardsigmoid)
-    x = _float(input)
-    a = x._data
-    inside = (a > -3) & (a < 3)
-
-    def backward(xp, g, out, x):
-        return (g * inside / 6,)
-
-    return _record(np.clip(a / 6 + 0.5, 0, 1), (x,), backward)
-
-
-def hardswish(input, inplace=False):
-    """hardswish(input, inplace=False) -> input * relu6(input + 3) / 6.
-
-    >>> import tapegrad as tg
-    >>> tg.nn.functional.hardswish(tg.tensor([-4.0, 4.0]))
-    tensor([-0.,  4.])
-    """
-    if inplace:
-        return _inplace(input, "hardswish_", hardswish)
-    x = _float(input)
-    a = x._data
-    low, high = a < -3, a > 3  # NOTE: at exactly -3 and 3 PyTorch uses the middle branch, x / 3 + 1/2
-
-    def backward(xp, g, out, x):
-        mid = x / 3 + 0.5
-        return (g * _where(low, 0, _where(high, 1, mid)),)
-
-    return _record(a * np.clip(a + 3, 0, 6) / 6, (x,), backward)
-
-
-def _softmax_dim(name, dim, ndim):
-    if dim is None:
-        warnings.warn(f"Implicit dimension choice for {name} has been deprecated. Change the call to include "
-                      "dim=X as an argument.", UserWarning, stacklevel=3)
-        dim = 0 if ndim in (0, 1, 3) else 1
-    return _check_dim(name, dim, ndim)
-
-
-@tensor_method()
-def softmax(input, dim=None, _stacklevel=3, dtype=None):
+def _softmax_input(name, input, dim, dtype):
+    """The input of a softmax (cast to ``dtype`` first, as PyTorch), its array and the axis."""
+    x = _data(name, input)
+    if dtype is not None:
+        input = cast(input, dtypes.as_dtype(dtype))
+        x = input._data
+    d = _softmax_dim(name, dim, x.ndim)
+    axis = d if x.ndim else None
+    if x.dtype.kind != "f" and x.size:
+        raise _not_implemented(name, x.dtype)  # an empty tensor of any dtype is returned as it is, as PyTorch
+    return input, x, axis
+
+
+@op(methods=())
+def softmax(input: Tensor, dim: int | None = None, _stacklevel: int = 3, dtype=None) -> Tensor:
     """softmax(input, dim, dtype=None) -> exp(input) / exp(input).sum(dim), computed stably.
 
     ``dim`` should be given; without it PyTorch's legacy choice (0 for 0-, 1- and 3-d inputs, else 1) is made
-    with a warning.
+    with a warning. ``dtype`` casts the input first (the cast is differentiable).
 
     >>> import tapegrad as tg
     >>> tg.nn.functional.softmax(tg.tensor([0.0, 0.0]), dim=0)
     tensor([0.5000, 0.5000])
     """
-    if dtype is not None:
-        input = input.type(dtype)
-    x = _float(input)
-    a = x._data
-    d = _softmax_dim("softmax", dim, a.ndim)
-    axis = d if a.ndim else None
+    input, x, axis = _softmax_input("softmax", input, dim, dtype)
+    out = _np_softmax(x, axis) if x.size else x.copy()
 
-    def backward(xp, g, out, x):
+    def softmax_rule(xp, g, out, x):
         gs = g * out
-        return (gs - out * gs.sum(axis=axis, keepdims=True),)  # s * (g - sum(g * s))
+        return gs - out * gs.sum(axis=axis, keepdims=True)  # s * (g - sum(g * s))
 
-    return _record(_np_softmax(a, axis), (x,), backward)
+    return record(out, (input,), softmax_rule, "SoftmaxBackward0")
 
 
-@tensor_method()
-def log_softmax(input, dim=None, _stacklevel=3, dtype=None):
+@op(methods=())
+def log_softmax(input: Tensor, dim: int | None = None, _stacklevel: int = 3, dtype=None) -> Tensor:
     """log_softmax(input, dim, dtype=None) -> input - logsumexp(input, dim), computed stably.
 
     >>> import tapegrad as tg
     >>> tg.nn.functional.log_softmax(tg.tensor([0.0, 0.0]), dim=0).exp()
     tensor([0.5000, 0.5000])
     """
-    if dtype is not None:
-        input = input.type(dtype)
-    x = _float(input)
-    a = x._data
-    d = _softmax_dim("log_softmax", dim, a.ndim)
-    axis = d if a.ndim else None
+    input, x, axis = _softmax_input("log_softmax", input, dim, dtype)
+    out = _np_log_softmax(x, axis) if x.size else x.copy()
 
-    def backward(xp, g, out, x):
-        return (g - xp.exp(out) * g.sum(axis=axis, keepdims=True),)  # g - softmax * sum(g)
+    def log_softmax_rule(xp, g, out, x):
+        return g - xp.exp(out) * g.sum(axis=axis, keepdims=True)  # g - softmax * sum(g)
 
-    return _record(_np_log_softmax(a, axis), (x,), backward)
+    return record(out, (input,), log_softmax_rule, "LogSoftmaxBackward0")
 
 
-def softmin(input, dim=None, _stacklevel=3, dtype=None):
-    """softmin(input, dim, dtype=None) -> softmax(-input, dim).
+@op(methods=())
+def softmin(input: Tensor, dim: int | None = None, _stacklevel: int = 3, dtype=None) -> Tensor:
+    """softmin(input, dim, dtype=None) -> softmax(-input, dim, dtype) (negated in input's dtype, as PyTorch).
 
     >>> import tapegrad as tg
     >>> tg.nn.functional.softmin(tg.tensor([0.0, 0.0]), dim=0)
     tensor([0.5000, 0.5000])
     """
-    if dtype is not None:
-        input = input.type(dtype)
-    x = _float(input)
-    return softmax(-x, _softmax_dim("softmin", dim, x._data.ndim))
+    if dim is None:
+        dim = _softmax_dim("softmin", None, _data("softmin", input).ndim, stacklevel=3)
+    return softmax(-input, dim, dtype=dtype)
+
+
+def _softmax_method(self: Tensor, dim: int, dtype=None) -> Tensor:
+    """softmax(dim, dtype=None) -> Tensor: see ``tapegrad.nn.functional.softmax`` (``dim`` is required)."""
+    return softmax(self, dim, dtype=dtype)
+
+
+def _log_softmax_method(self: Tensor, dim: int, dtype=None) -> Tensor:
+    """log_softmax(dim, dtype=None) -> Tensor: see ``tapegrad.nn.functional.log_softmax`` (``dim`` is required)."""
+    return log_softmax(self, dim, dtype=dtype)
+
+
+op(_softmax_method, methods=("softmax",), xp_name=False)
+op(_log_softmax_method, methods=("log_softmax",), xp_name=False)
 
 
 # ---------------------------------------------------------------------- linear layers
-def linear(input, weight, bias=None):
+@op(methods=())
+def linear(input: Tensor, weight: Tensor, bias: Tensor | None = None) -> Tensor:
     """linear(input, weight, bias=None) -> input @ weight.T + bias, as one fused op.
 
-    ``input`` is (..., in_features), ``weight`` (out_features, in_features), ``bias`` (out_features,).
+    ``input`` is (..., in_features), ``weight`` (out_features, in_features), ``bias`` (out_features,). A 2-D
+    input is PyTorch's ``addmm`` (``AddmmBackward0``; ``MmBackward0`` without bias); other inputs are viewed as
+    2-D and back. A 1-D ``weight`` (without bias) gives a dot product per row, as PyTorch.
 
     >>> import tapegrad as tg
     >>> tg.nn.functional.linear(tg.ones(2, 3), tg.ones(4, 3), tg.zeros(4)).shape
     tapegrad.Size([2, 4])
     """
+    x, w = _data("linear", input), _data("linear", weight)
+    if x.ndim == 0 or w.ndim == 0:
+        raise RuntimeError(f"linear: both arguments need to be at least 1D, but they are {x.ndim}D and "
+                           f"{w.ndim}D")
+    if w.ndim == 1:
+        if bias is not None:
+            raise RuntimeError(f"linear: a 1-D weight (shape {tuple(w.shape)}) takes no bias (mat2 must be a "
+                               "matrix)")
+        return matmul(input, weight)
+    if w.ndim != 2:
+        raise RuntimeError(f"linear: weight must be 1-D or 2-D (out_features, in_features), got shape "
+                           f"{tuple(w.shape)}")
+    if x.shape[-1] != w.shape[1]:
+        raise RuntimeError(f"linear: cannot multiply input of shape {tuple(x.shape)} by weight of shape "
+                           f"{tuple(w.shape)}: input has {x.shape[-1]} features but weight expects {w.shape[1]}")
+    if x.ndim == 2:
+        return _addmm(input, weight, bias)
+    lead = x.shape[:-1]
+    flat = input.reshape(math.prod(lead), x.shape[-1])  # NOTE: sizes, not -1: a size-0 dim makes -1 ambiguous
+    return _addmm(flat, weight, bias).reshape(lead + (w.shape[0],))
+
+
+def _addmm(input, weight, bias):
     x, w = input._data, weight._data
-    if w.ndim != 2 or x.ndim == 0 or x.shape[-1] != w.shape[1]:
-        raise RuntimeError(_linear_error(x, w))
     if x.dtype != w.dtype:
         raise RuntimeError(f"linear: input and weight must have the same dtype, got {x.dtype} and {w.dtype}")
-    n, k = w.shape
-    if x.ndim == 2:
-        out = x @ w.T
-    elif x.ndim == 1:
-        out = w @ x
-    else:
-        out = (x.reshape(-1, k) @ w.T).reshape(x.shape[:-1] + (n,))
-    need_x, need_w = input.requires_grad, weight.requires_grad
+    if x.dtype.kind == "b":
+        raise _not_implemented("linear", x.dtype)
+    out = x @ w.T
     if bias is None:
-        parents = (input, weight)
-        need_b = False
-    else:
-        b = bias._data
-        if b.dtype != x.dtype:
-            raise RuntimeError(f"linear: bias must have the input's dtype {x.dtype}, got {b.dtype}")
-        try:
-            out += b
-        except ValueError:
-            raise RuntimeError(f"linear: bias of shape {tuple(b.shape)} does not broadcast to the output "
-                               f"shape {tuple(out.shape)} (expected ({n},))") from None
-        parents = (input, weight, bias)
-        need_b = bias.requires_grad
-    flat = x.ndim != 2
-
-    def backward(xp, g, out, x, w, b=None):
-        g2 = g.reshape(-1, n) if flat else g
-        gx = gw = gb = None
-        if need_x:
-            gx = (g2 @ w).reshape(x.shape) if flat else g @ w
-        if need_w:
-            gw = g2.mT @ (x.reshape(-1, k) if flat else x)
-        if need_b:
-            gb = g2.sum(axis=0)
-        return gx, gw, gb
-
-    return _record(out, parents, backward)
+        return record(out, (input, weight), _mm_rule, "MmBackward0")
+    b = _data("linear", bias)
+    if b.dtype != x.dtype:
+        raise RuntimeError(f"linear: bias must have the input's dtype {x.dtype}, got {b.dtype}")
+    try:
+        out += b
+    except ValueError:
+        raise RuntimeError(f"linear: bias of shape {tuple(b.shape)} does not broadcast to the output shape "
+                           f"{tuple(out.shape)} (expected ({w.shape[0]},))") from None
+    return record(out, (input, weight, bias), _addmm_rule if b.ndim == 1 else _addmm_broadcast_rule,
+                  "AddmmBackward0")
 
 
-def _linear_error(x, w):
-    if w.ndim != 2:
-        return f"linear: weight must be 2-D (out_features, in_features), got shape {tuple(w.shape)}"
-    if x.ndim == 0:
-        return "linear: input must have at least 1 dimension, got a 0-d tensor"
-    return (f"linear: cannot multiply input of shape {tuple(x.shape)} by weight of shape {tuple(w.shape)}: "
-            f"input has {x.shape[-1]} features but weight expects {w.shape[1]}")
+def _mm_rule(xp, need, g, out, x, w):
+    return g @ w if need[0] else None, g.mT @ x if need[1] else None
 
 
-def bilinear(input1, input2, weight, bias=None):
+def _addmm_rule(xp, need, g, out, x, w, b):
+    return g @ w if need[0] else None, g.mT @ x if need[1] else None, g.sum(axis=0) if need[2] else None
+
+
+def _addmm_broadcast_rule(xp, need, g, out, x, w, b):
+    return g @ w if need[0] else None, g.mT @ x if need[1] else None, g if need[2] else None  # engine reduces
+
+
+@op(methods=())
+def bilinear(input1: Tensor, input2: Tensor, weight: Tensor, bias: Tensor | None = None) -> Tensor:
     """bilinear(input1, input2, weight, bias=None) -> y_o = x1 @ weight[o] @ x2 + bias[o].
 
     ``input1`` (..., in1), ``input2`` (..., in2), ``weight`` (out, in1, in2), ``bias`` (out,).
@@ -542,8 +723,8 @@ def bilinear(input1, input2, weight, bias=None):
     >>> tg.nn.functional.bilinear(tg.ones(2, 3), tg.ones(2, 4), tg.ones(5, 3, 4)).shape
     tapegrad.Size([2, 5])
     """
-    a, c, w = input1._data, input2._data, weight._data
-    if w.ndim != 3 or a.shape[-1] != w.shape[1] or c.shape[-1] != w.shape[2] or a.shape[:-1] != c.shape[:-1]:
+    a, c, w = _data("bilinear", input1), _data("bilinear", input2), _data("bilinear", weight)
+    if w.ndim != 3 or a.shape[-1:] != w.shape[1:2] or c.shape[-1:] != w.shape[2:] or a.shape[:-1] != c.shape[:-1]:
         raise RuntimeError(f"bilinear: inputs of shape {tuple(a.shape)} and {tuple(c.shape)} do not fit weight "
                            f"of shape {tuple(w.shape)}: expected (..., in1), (..., in2) and (out, in1, in2)")
     # (..., 1, 1, in1) @ (out, in1, in2) @ (..., 1, in2, 1) -> (..., out, 1, 1): composed, so every input gets
@@ -556,10 +737,13 @@ def bilinear(input1, input2, weight, bias=None):
 
 
 # ---------------------------------------------------------------------- dropout
-def dropout(input, p=0.5, training=True, inplace=False, *, generator=None):
+@op(methods=())
+def dropout(input: Tensor, p: float = 0.5, training: bool = True, inplace: bool = False, *,
+            generator=None) -> Tensor:
     """dropout(input, p=0.5, training=True, inplace=False) -> zero each element with probability p.
 
-    Inverted dropout: survivors are scaled by 1 / (1 - p), so evaluation (``training=False``) is the identity.
+    Inverted dropout: survivors are scaled by 1 / (1 - p), so evaluation (``training=False``) is the identity
+    (the input itself is returned, as PyTorch does). The result is ``input * mask`` (``MulBackward0``).
     ``generator`` (a tapegrad extension) picks the random stream.
 
     >>> import tapegrad as tg
@@ -567,70 +751,81 @@ def dropout(input, p=0.5, training=True, inplace=False, *, generator=None):
     tensor([1., 1., 1.])
     """
     if not 0 <= p <= 1:
-        raise ValueError(f"dropout: probability has to be between 0 and 1, but got {p}")
-    if not training or p == 0:
+        raise (ValueError if p == p else RuntimeError)(f"dropout: probability has to be between 0 and 1, but "
+                                                       f"got {p}")
+    x = _data("dropout", input)
+    if not training or p == 0 or x.size == 0:
         return input
-    if inplace:
-        return _inplace(input, "dropout_", lambda t: dropout(t, p, True, generator=generator))
-    x = _float(input)
-    a = x._data
+    if x.dtype.kind != "f":
+        raise RuntimeError(f"dropout: result type float can't be cast to the input's dtype {x.dtype} (dropout "
+                           "scales the kept values)")
     if p == 1:
-        mask = np.zeros(a.shape, dtype=a.dtype)
+        mask = np.zeros(x.shape, dtype=x.dtype)
     else:
-        u = _rng(generator).random(a.shape, dtype=np.float32 if a.dtype != np.float64 else np.float64)
+        u = _rng(generator).random(x.shape, dtype=np.float64 if x.dtype == np.float64 else np.float32)
         # NOTE: inverted dropout: scale the survivors by 1/(1-p) now, so the expectation is unchanged.
-        mask = (u >= p) * a.dtype.type(1 / (1 - p))
+        mask = (u >= p) * x.dtype.type(1 / (1 - p))
+    if inplace:
+        return _inplace(input, "dropout_", _masked, mask)
+    return _masked(input, mask)
 
-    def backward(xp, g, out, x):
-        return (g * mask,)
 
-    return _record(a * mask, (x,), backward)
+def _masked(input, mask):
+    def dropout_rule(xp, g, out, x):
+        return g * mask
+
+    return record(input._data * mask, (input,), dropout_rule, "MulBackward0")
 
 
 # ---------------------------------------------------------------------- one_hot, pad, embedding
-def one_hot(tensor, num_classes=-1):
+@op(methods=())
+def one_hot(tensor: Tensor, num_classes: int = -1) -> Tensor:
     """one_hot(tensor, num_classes=-1) -> int64 tensor of shape tensor.shape + (num_classes,).
 
-    ``num_classes=-1`` takes the largest value + 1.
+    ``tensor`` holds int64 class indices; ``num_classes=-1`` takes the largest value + 1.
 
     >>> import tapegrad as tg
     >>> tg.nn.functional.one_hot(tg.tensor([0, 2]), 3)
     tensor([[1, 0, 0],
             [0, 0, 1]])
     """
-    t = tensor._data
-    if t.dtype.kind not in "iu":
-        raise RuntimeError(f"one_hot: expected an integer (int64) index tensor, got dtype {t.dtype}")
-    if num_classes == -1:
-        if t.size == 0:
+    t = _data("one_hot", tensor)
+    if t.dtype != np.int64:
+        raise RuntimeError(f"one_hot: expected an integer index tensor of dtype int64 (LongTensor), got dtype "
+                           f"{t.dtype}")
+    num_classes = int(num_classes)
+    if t.size == 0:
+        if num_classes <= 0:
             raise RuntimeError(f"one_hot: cannot infer the number of classes from an empty tensor of shape "
-                               f"{tuple(t.shape)}; pass num_classes")
-        num_classes = int(t.max()) + 1
-    if t.size:
-        lo, hi = t.min(), t.max()
-        if lo < 0:
-            raise RuntimeError(f"one_hot: class values must be non-negative, got {lo}")
-        if hi >= num_classes:
-            raise RuntimeError(f"one_hot: class values must be smaller than num_classes={num_classes}, "
-                               f"got {hi}")
-    return _wrap((t[..., None] == np.arange(num_classes)).astype(np.int64))
+                               f"{tuple(t.shape)}; pass num_classes > 0")
+        return wrap(np.zeros(t.shape + (num_classes,), dtype=np.int64))
+    lo, hi = int(t.min()), int(t.max())
+    if lo < 0:
+        raise RuntimeError(f"one_hot: class values must be non-negative, got {lo}")
+    if num_classes == -1:
+        num_classes = hi + 1
+    elif hi >= num_classes:
+        raise RuntimeError(f"one_hot: class values must be smaller than num_classes={num_classes}, got {hi}")
+    return wrap((t[..., None] == np.arange(num_classes)).astype(np.int64))
 
 
-_PAD_MODES = {"reflect": "reflect", "replicate": "edge", "circular": "wrap"}
+_PAD_MODES = {"reflect": "Reflection", "replicate": "Replication", "circular": "Circular"}
 
 
-def pad(input, pad, mode="constant", value=None):
+@op(methods=())
+def pad(input: Tensor, pad: tuple[int, ...], mode: str = "constant", value: float | None = None) -> Tensor:
     """pad(input, pad, mode='constant', value=None) -> input padded on its last len(pad) // 2 dimensions.
 
-    ``pad`` is (left, right) for the last dimension, then (top, bottom) for the one before, and so on.
-    ``mode`` is 'constant' (``value``, default 0; negative pads crop), 'reflect', 'replicate' or 'circular'.
+    ``pad`` is (left, right) for the last dimension, then (top, bottom) for the one before, and so on; negative
+    pads crop. ``mode`` is 'constant' (``value``, default 0), or 'reflect', 'replicate' and 'circular', which
+    pad the last 1, 2 or 3 dimensions of an input with one or two more (batch and channel), as PyTorch.
 
     >>> import tapegrad as tg
     >>> tg.nn.functional.pad(tg.tensor([1.0, 2.0]), (1, 2))
     tensor([0., 1., 2., 0., 0.])
     """
     pads = tuple(int(p) for p in pad)
-    x = input._data
+    x = _data("pad", input)
     nd = x.ndim
     if len(pads) % 2:
         raise RuntimeError(f"pad: padding length must be divisible by 2, got {len(pads)} values {pads}")
@@ -642,28 +837,55 @@ def pad(input, pad, mode="constant", value=None):
     if mode == "constant":
         return _pad_constant(input, pairs, 0 if value is None else value)
     if mode not in _PAD_MODES:
-        raise NotImplementedError(f"pad: mode must be 'constant', 'reflect', 'replicate' or 'circular', got "
-                                  f"{mode!r}")
-    if value not in (None, 0):
+        raise NotImplementedError(f"pad: mode must be 'constant', 'reflect', 'replicate' or 'circular' "
+                                  f"(unrecognised padding mode {mode!r})")
+    if value is not None and value != 0:
         raise RuntimeError(f"pad: padding mode {mode!r} doesn't take in value argument")
+    if k not in (1, 2, 3) or nd not in (k + 1, k + 2):
+        raise NotImplementedError(f"pad: padding size {len(pads)} is not supported for {nd}D input tensor in "
+                                  f"mode {mode!r}: (left, right) pads 2D or 3D input, 4 pads 3D or 4D, 6 pads 4D "
+                                  "or 5D")
     index = []
     for d, (lo, hi) in enumerate(pairs):
         n = x.shape[d]
-        if lo < 0 or hi < 0:
-            raise RuntimeError(f"pad: negative padding {(lo, hi)} is only supported in 'constant' mode")
-        if mode == "reflect" and (lo >= n or hi >= n) or mode == "circular" and (lo > n or hi > n):
-            rel = "less than" if mode == "reflect" else "at most"
-            raise RuntimeError(f"pad: {mode} padding {(lo, hi)} at dimension {d} must be {rel} the "
-                               f"dimension's size {n} (input shape {tuple(x.shape)})")
-        index.append(np.pad(np.arange(n), (lo, hi), mode=_PAD_MODES[mode]))
-    lead = nd - k
-    index = (slice(None),) * lead + np.ix_(*index[lead:])
+        size = n + lo + hi
+        if d < nd - k:
+            index.append(np.arange(n))
+            continue
+        if mode == "circular":
+            if lo > n or hi > n:
+                raise RuntimeError(f"pad: circular padding {(lo, hi)} at dimension {d} wraps around more than "
+                                   f"once (input shape {tuple(x.shape)})")
+            if size < 0:
+                raise RuntimeError(f"pad: negative circular padding {(lo, hi)} at dimension {d} leaves a "
+                                   f"negative size (input shape {tuple(x.shape)})")
+            # PyTorch crops first (negative pads), then wraps within what is left
+            a, m = max(-lo, 0), n - max(-lo, 0) - max(-hi, 0)
+            j = a + (np.arange(size) - max(lo, 0)) % max(m, 1)
+        else:
+            if mode == "reflect" and (lo >= n or hi >= n):
+                raise RuntimeError(f"pad: reflect padding {(lo, hi)} at dimension {d} must be less than the "
+                                   f"dimension's size {n} (input shape {tuple(x.shape)})")
+            if size < 1:
+                raise RuntimeError(f"pad: input of size {n} at dimension {d} is too small for padding {(lo, hi)}: "
+                                   f"the output size would be {size}")
+            j = np.arange(-lo, n + hi)
+            if mode == "reflect":
+                j = np.abs(j)
+                j = np.where(j >= n, 2 * (n - 1) - j, j)
+            else:
+                j = np.clip(j, 0, n - 1)
+        index.append(j)
+    if mode != "circular" and 0 in x.shape[1:]:
+        raise RuntimeError(f"pad: {mode} padding expects an input whose dimensions after the first are not "
+                           f"empty, got shape {tuple(x.shape)}")
+    index = np.ix_(*index)
 
-    def backward(xp, g, out, x):
-        return (xp.add_at(x.shape, index, g),)
+    def pad_rule(xp, g, out, x):
+        return xp.add_at(x.shape, index, g)
 
-    backward.__qualname__ = "pad.<locals>.backward"
-    return _record(x[index], (input,), backward)
+    name = "CopySlices" if mode == "circular" else f"{_PAD_MODES[mode]}Pad{k}DBackward0"
+    return record(x[index], (input,), pad_rule, name)
 
 
 def _pad_constant(input, pairs, value):
@@ -671,29 +893,30 @@ def _pad_constant(input, pairs, value):
     crop, keep, shape = [], [], []
     for d, (lo, hi) in enumerate(pairs):
         n = x.shape[d]
-        size = n + lo + hi
-        if size < 0:
-            raise RuntimeError(f"pad: the input size {n} at dimension {d}, plus negative padding {lo} and "
-                               f"{hi}, gives a negative output size {size} (input shape {tuple(x.shape)})")
         a, b = max(-lo, 0), n - max(-hi, 0)
-        crop.append(slice(a, max(a, b)))
-        keep.append(slice(max(lo, 0), max(lo, 0) + max(b - a, 0)))
-        shape.append(size)
+        if n - a < 0 or b - a < 0:  # PyTorch narrows the input first: its length must not become negative
+            raise RuntimeError(f"pad: the input size {n} at dimension {d}, plus negative padding {lo} and {hi}, "
+                               f"gives a negative size (input shape {tuple(x.shape)})")
+        crop.append(slice(a, b))
+        keep.append(slice(max(lo, 0), max(lo, 0) + b - a))
+        shape.append(n + lo + hi)  # >= 0 once the narrowing above is possible
     crop, keep = tuple(crop), tuple(keep)
+    if x.dtype.kind in "iu" and isinstance(value, float) and not (value == value and abs(value) < 2.0 ** 63):
+        raise RuntimeError(f"pad: value {value} cannot be converted to {x.dtype} without overflow")
     out = np.full(shape, value, dtype=x.dtype)
     out[keep] = x[crop]
     cropped = any(s.start or s.stop != n for s, n in zip(crop, x.shape, strict=True))
 
-    def backward(xp, g, out, x):
+    def constant_pad_rule(xp, g, out, x):
         gi = g[keep]
-        return (xp.add_at(x.shape, crop, gi) if cropped else gi,)
+        return xp.add_at(x.shape, crop, gi) if cropped else gi
 
-    backward.__qualname__ = "pad.<locals>.backward"
-    return _record(out, (input,), backward)
+    return record(out, (input,), constant_pad_rule, "ConstantPadNdBackward0")
 
 
-def embedding(input, weight, padding_idx=None, max_norm=None, norm_type=2.0, scale_grad_by_freq=False,
-              sparse=False):
+@op(methods=())
+def embedding(input: Tensor, weight: Tensor, padding_idx: int | None = None, max_norm: float | None = None,
+              norm_type: float = 2.0, scale_grad_by_freq: bool = False, sparse: bool = False) -> Tensor:
     """embedding(input, weight, padding_idx=None, max_norm=None, norm_type=2.0, scale_grad_by_freq=False,
     sparse=False) -> the rows of ``weight`` picked by the integer ``input``: shape input.shape + (dim,).
 
@@ -705,9 +928,9 @@ def embedding(input, weight, padding_idx=None, max_norm=None, norm_type=2.0, sca
     tapegrad.Size([1, 2, 3])
     """
     idx = input._data if isinstance(input, Tensor) else np.asarray(input)
-    w = weight._data
-    if idx.dtype.kind not in "iu":
-        raise RuntimeError(f"embedding: indices must be an integer (int64 or int32) tensor, got dtype "
+    w = _data("embedding", weight)
+    if idx.dtype != np.int64 and idx.dtype != np.int32:
+        raise RuntimeError(f"embedding: indices must be an integer tensor of dtype int64 or int32, got dtype "
                            f"{idx.dtype}")
     if w.ndim != 2:
         raise RuntimeError(f"embedding: weight must be 2-D (num_embeddings, embedding_dim), got shape "
@@ -725,20 +948,38 @@ def embedding(input, weight, padding_idx=None, max_norm=None, norm_type=2.0, sca
         _embedding_renorm(weight, idx, max_norm, norm_type)
         w = weight._data
     out = np.take(w, idx, axis=0)
-    flat = idx.reshape(-1)
+    rows = idx.reshape(-1)
+    scale = keep = None
+    if scale_grad_by_freq:
+        scale = (1 / np.bincount(rows, minlength=V)[rows])[:, None]
+    if padding_idx is not None:
+        keep = rows != padding_idx
+        rows = rows[keep]
+        scale = None if scale is None else scale[keep]
+    out_shape = out.shape
 
-    def backward(xp, g, out, w):
-        rows, g2 = flat, g.reshape(-1, D)
-        if scale_grad_by_freq:
-            g2 = g2 / np.bincount(rows, minlength=V)[rows][:, None].astype(out.dtype)
-        if padding_idx is not None:
-            keep = rows != padding_idx
-            rows, g2 = rows[keep], g2[keep]
-        if _recording(g2):
-            return (xp.add_at((V, D), rows, g2),)
-        return (_np_sum_rows(rows, g2, V),)
+    def dense_backward(g):
+        """The weight's gradient from the output's: each row of g added to the row of weight it picked."""
+        g2 = g.reshape(-1, D)
+        if keep is not None:
+            g2 = g2[keep]
+        if scale is not None:
+            g2 = g2 * scale.astype(g2.dtype, copy=False)
+        return _np_sum_rows(rows, g2, V)
 
-    return _record(out, (weight,), backward)
+    def dense_backward_adjoint(gw):
+        """The adjoint of ``dense_backward``: the picked rows of ``gw``, scaled and masked the same way."""
+        picked = np.zeros((len(keep), D), dtype=gw.dtype) if keep is not None else None
+        rows_of_gw = gw[rows] if scale is None else gw[rows] * scale.astype(gw.dtype, copy=False)
+        if picked is None:
+            return rows_of_gw.reshape(out_shape)
+        picked[keep] = rows_of_gw
+        return picked.reshape(out_shape)
+
+    def embedding_rule(xp, g, out, w):
+        return xp.linear(dense_backward, dense_backward_adjoint, g, "EmbeddingDenseBackward0")
+
+    return record(out, (weight,), embedding_rule, "EmbeddingBackward0")
 
 
 def _np_sum_rows(rows, values, n):
@@ -766,14 +1007,12 @@ def _embedding_renorm(weight, idx, max_norm, norm_type):
 
 
 # ---------------------------------------------------------------------- normalization
-def _normalized(x, axes, eps):
-    """(x - mean) / sqrt(var + eps) over ``axes`` and 1 / sqrt(var + eps), as recorded ops (create_graph)."""
-    d = x - x.mean(axis=axes, keepdims=True)
-    rstd = ((d * d).mean(axis=axes, keepdims=True) + eps) ** -0.5
-    return d * rstd, rstd
-
-
 def _np_normalized(x, axes, eps):
+    """(x - mean) / sqrt(var + eps) over ``axes`` (biased variance), 1 / sqrt(var + eps), the mean and the
+    variance, as arrays."""
+    if x.size == 0:  # nothing to normalize (numpy would warn about the mean of nothing)
+        stat = np.zeros([1 if i in axes else n for i, n in enumerate(x.shape)], dtype=x.dtype)
+        return x.copy(), stat + 1, stat, stat
     # NOTE: two-pass variance (the mean of squared deviations) avoids the cancellation of E[x^2] - E[x]^2.
     mu = x.mean(axis=axes, keepdims=True)
     d = x - mu
@@ -783,12 +1022,129 @@ def _np_normalized(x, axes, eps):
     return d, rstd, mu, var
 
 
-def _norm_input_grad(gxh, xh, rstd, axes):
-    """The input gradient of a normalization from the gradient ``gxh`` of its normalized output ``xh``."""
-    return rstd * (gxh - gxh.mean(axis=axes, keepdims=True) - xh * (gxh * xh).mean(axis=axes, keepdims=True))
+def _xp_normalized(xp, x, axes, eps):
+    """The normalized input and 1 / sqrt(var + eps), computed with ``xp`` (arrays, or recorded tensors)."""
+    d = x - xp.mean(x, axis=axes, keepdims=True)
+    rstd = (xp.mean(d * d, axis=axes, keepdims=True) + eps) ** -0.5
+    return d * rstd, rstd
 
 
-def layer_norm(input, normalized_shape, weight=None, bias=None, eps=1e-5):
+def _declare_norm_backward(kind):
+    """The backward ops of a normalization over ``axes`` (PyTorch's native_<kind>_norm_backward, its input part):
+    ``native_<kind>_norm_backward(gxh, x)``, the input's gradient from the gradient ``gxh`` of the normalized
+    input, and ``<kind>_norm_xhat(x)``, the normalized input itself. Their array forms take the forward's
+    ``xhat`` and ``rstd``; recorded (create_graph) they have exact rules of their own."""
+    backward_name = f"native_{kind}_norm_backward"
+
+    def native_backward(gxh, x, *, axes, eps, xhat=None, rstd=None):
+        if x.size == 0:
+            return np.zeros_like(x)
+        if xhat is None:
+            xhat, rstd = _np_normalized(x, axes, eps)[:2]
+        return rstd * (gxh - gxh.mean(axis=axes, keepdims=True)
+                       - xhat * (gxh * xhat).mean(axis=axes, keepdims=True))
+
+    def native_backward_grad(xp, need, gg, out, gxh, x, *, axes, eps, xhat=None, rstd=None):
+        # The map gxh -> gx is rstd times a symmetric projection: its adjoint is itself.
+        back = getattr(xp, backward_name)
+        d_gxh = back(gg, x, axes=axes, eps=eps, xhat=xhat, rstd=rstd) if need[0] else None
+        dx = None
+        if need[1]:
+            # L = <gg, gx>; with c1 = mean(gxh), c2 = mean(gxh xh) and sums over the normalized axes,
+            # dL/dx = -r^2 (K xh / N + v - mean(v) - xh mean(v xh)), K = <gg, gxh> - c1 sum(gg) - c2 <gg, xh>,
+            # v = <gg, xh> gxh / N + c2 gg (r = 1/sqrt(var + eps) depends on x through the variance).
+            xh, r = _xp_normalized(xp, x, axes, eps)
+            n = math.prod(x.shape[a] for a in axes)
+            c1 = xp.mean(gxh, axis=axes, keepdims=True)
+            c2 = xp.mean(gxh * xh, axis=axes, keepdims=True)
+            s_gx = xp.sum(gg * xh, axis=axes, keepdims=True)
+            k = xp.sum(gg * gxh, axis=axes, keepdims=True) - c1 * xp.sum(gg, axis=axes, keepdims=True) - c2 * s_gx
+            v = s_gx * gxh / n + c2 * gg
+            dx = -(r * r) * (k * xh / n + v - xp.mean(v, axis=axes, keepdims=True)
+                             - xh * xp.mean(v * xh, axis=axes, keepdims=True))
+        return d_gxh, dx
+
+    def xhat_op(x, *, axes, eps, xhat=None, rstd=None):
+        return _np_normalized(x, axes, eps)[0] if xhat is None else xhat
+
+    def xhat_grad(xp, gg, out, x, **c):
+        return getattr(xp, backward_name)(gg, x, **c)
+
+    native_backward.__name__ = native_backward.__qualname__ = backward_name
+    native_backward.__doc__ = (f"The input's gradient of {kind}_norm from the gradient of its normalized input "
+                               "(PyTorch's native_{kind}_norm_backward, input part).")
+    xhat_op.__name__ = xhat_op.__qualname__ = f"{kind}_norm_xhat"
+    xhat_op.__doc__ = f"The normalized input of {kind}_norm (cached by the forward)."
+    backward_op(native_backward, grad=native_backward_grad)
+    backward_op(xhat_op, grad=xhat_grad)
+    return backward_name, xhat_op.__name__
+
+
+_NORM_OPS = {kind: _declare_norm_backward(kind) for kind in ("layer", "batch", "group")}
+
+
+def _record_norm(kind, input, weight, bias, xhat, rstd, axes, eps, name, pshape=None, view=None):
+    """The output of a normalization with an affine part (``weight``, ``bias``, each may be None) as one node.
+
+    ``xhat``/``rstd`` are the forward's arrays over ``axes`` of the input seen with shape ``view`` (group norm);
+    ``pshape`` is the shape the parameters broadcast with (per channel: batch and group norm), their gradients
+    then summed over the other axes.
+    """
+    x = input._data
+    out = xhat if view is None else xhat.reshape(x.shape)
+    w = None if weight is None else weight._data
+    b = None if bias is None else bias._data
+    if w is not None:
+        out = out * (w if pshape is None else w.reshape(pshape))
+    if b is not None:
+        out = out + (b if pshape is None else b.reshape(pshape))
+    if w is None and b is None:
+        out = out.copy()  # NOTE: the output must not share memory with the cached xhat (it may be written)
+    backward, xhat_name = _NORM_OPS[kind]
+    c = dict(axes=axes, eps=eps, xhat=xhat, rstd=rstd)
+    sum_axes = None if pshape is None else tuple(i for i in range(x.ndim) if i != 1)
+    has_w, has_b = w is not None, b is not None
+
+    def norm_rule(xp, need, g, out, x, *params):
+        gxh = g
+        if has_w:
+            gxh = g * (params[0] if pshape is None else params[0].reshape(pshape))
+        gx = None
+        if need[0]:
+            if view is None:
+                gx = getattr(xp, backward)(gxh, x, **c)
+            else:
+                gx = getattr(xp, backward)(gxh.reshape(view), x.reshape(view), **c).reshape(x.shape)
+        grads = [gx]
+        if has_w:
+            gw = None
+            if need[1]:
+                xh = getattr(xp, xhat_name)(x if view is None else x.reshape(view), **c)
+                gw = g * (xh if view is None else xh.reshape(x.shape))
+                gw = gw if sum_axes is None else gw.sum(axis=sum_axes)  # layer norm: the engine sums the batch
+            grads.append(gw)
+        if has_b:
+            grads.append((g if sum_axes is None else g.sum(axis=sum_axes)) if need[-1] else None)
+        return tuple(grads)
+
+    params = tuple(p for p in (weight, bias) if p is not None)
+    if not params:
+        def norm_rule_1(xp, g, out, x):
+            return norm_rule(xp, (True,), g, out, x)[0]
+
+        return record(out, (input,), norm_rule_1, name)
+    return record(out, (input,) + params, norm_rule, name)
+
+
+def _check_param_dtype(op_name, p, dtype):
+    if p is not None and _data(op_name, p).dtype != dtype:
+        raise RuntimeError(f"{op_name}: mixed dtypes: expected the parameters to have the input's dtype {dtype}, "
+                           f"got {p._data.dtype}")
+
+
+@op(methods=())
+def layer_norm(input: Tensor, normalized_shape, weight: Tensor | None = None, bias: Tensor | None = None,
+               eps: float = 1e-5) -> Tensor:
     """layer_norm(input, normalized_shape, weight=None, bias=None, eps=1e-05)
 
     Normalize over the last ``len(normalized_shape)`` dimensions (biased variance), then scale and shift.
@@ -799,43 +1155,33 @@ def layer_norm(input, normalized_shape, weight=None, bias=None, eps=1e-5):
     """
     shape = (int(normalized_shape),) if isinstance(normalized_shape, numbers.Integral) else \
         tuple(int(s) for s in normalized_shape)
-    x = _float(input)
-    a = x._data
+    x = _float_data("layer_norm", input)
     k = len(shape)
-    if k == 0 or k > a.ndim or a.shape[a.ndim - k:] != shape:
+    if k == 0 or k > x.ndim or x.shape[x.ndim - k:] != shape:
         raise RuntimeError(f"layer_norm: normalized_shape={list(shape)} expects an input of shape [*, "
-                           f"{', '.join(map(str, shape))}], but got input of shape {tuple(a.shape)}")
+                           f"{', '.join(map(str, shape))}], but got input of shape {tuple(x.shape)}")
     for name, p in (("weight", weight), ("bias", bias)):
-        if p is not None and p._data.shape != shape:
+        if p is not None and _data("layer_norm", p).shape != shape:
             raise RuntimeError(f"layer_norm: {name} of shape {tuple(p._data.shape)} must have the normalized "
                                f"shape {shape}")
-    axes = tuple(range(a.ndim - k, a.ndim))
-    xhat, rstd, _, _ = _np_normalized(a, axes, eps)
-    out = xhat
-    if weight is not None:
-        out = out * weight._data
-    if bias is not None:
-        out = out + bias._data
-    has_w = weight is not None
-    parents = (x,) + tuple(p for p in (weight, bias) if p is not None)
-    need_x = x.requires_grad
-
-    def backward(xp, g, out, x, *params):
-        if _recording(x):
-            xh, r = _normalized(x, axes, eps)
-        else:
-            xh, r = xhat, rstd
-        gxh = g * params[0] if has_w else g
-        gx = _norm_input_grad(gxh, xh, r, axes) if need_x else None
-        gw = (g * xh,) if has_w else ()  # the engine sums the leading (batch) dimensions
-        gb = (g,) if len(params) > has_w else ()
-        return (gx,) + gw + gb
-
-    return _record(out, parents, backward)
+        _check_param_dtype("layer_norm", p, x.dtype)
+    axes = tuple(range(x.ndim - k, x.ndim))
+    xhat, rstd, _, _ = _np_normalized(x, axes, eps)
+    return _record_norm("layer", input, weight, bias, xhat, rstd, axes, eps, "NativeLayerNormBackward0")
 
 
-def batch_norm(input, running_mean, running_var, weight=None, bias=None, training=False, momentum=0.1,
-               eps=1e-5):
+def _verify_batch_size(op_name, size):
+    """PyTorch's check: training statistics need more than one value per channel (or group)."""
+    n = size[0] * math.prod(size[2:])
+    if n == 1:
+        raise ValueError(f"{op_name}: expected more than 1 value per channel when training, got input size "
+                         f"{tuple(size)}")
+
+
+@op(methods=())
+def batch_norm(input: Tensor, running_mean: Tensor | None, running_var: Tensor | None,
+               weight: Tensor | None = None, bias: Tensor | None = None, training: bool = False,
+               momentum: float = 0.1, eps: float = 1e-5) -> Tensor:
     """batch_norm(input, running_mean, running_var, weight=None, bias=None, training=False, momentum=0.1,
     eps=1e-05)
 
@@ -849,60 +1195,60 @@ def batch_norm(input, running_mean, running_var, weight=None, bias=None, trainin
     tensor([[-1.0000],
             [ 1.0000]])
     """
-    x = _float(input)
-    a = x._data
-    if a.ndim < 2:
+    x = _float_data("batch_norm", input)
+    if x.ndim < 2:
         raise ValueError(f"batch_norm: expected an input of shape (N, C, ...) with at least 2 dimensions, "
-                         f"got shape {tuple(a.shape)}")
-    C = a.shape[1]
+                         f"got shape {tuple(x.shape)}")
+    C = x.shape[1]
     for name, p in (("running_mean", running_mean), ("running_var", running_var), ("weight", weight),
                     ("bias", bias)):
-        if p is not None and p._data.shape != (C,):
+        if p is not None and _data("batch_norm", p).shape != (C,):
             raise RuntimeError(f"batch_norm: {name} of shape {tuple(p._data.shape)} must have one value per "
-                               f"channel: ({C},) for input of shape {tuple(a.shape)}")
-    axes = (0,) + tuple(range(2, a.ndim))
-    cshape = (1, C) + (1,) * (a.ndim - 2)
-    n = a.size // C if C else 0
+                               f"channel: ({C},) for input of shape {tuple(x.shape)}")
+    axes = (0,) + tuple(range(2, x.ndim))
+    cshape = (1, C) + (1,) * (x.ndim - 2)
     if training:
-        if n <= 1:
-            raise ValueError(f"batch_norm: expected more than 1 value per channel when training, got input "
-                             f"of shape {tuple(a.shape)}")
-        xhat, rstd, mu, var = _np_normalized(a, axes, eps)
-        if running_mean is not None:
-            _running_update(running_mean, mu.reshape(C), momentum)
-        if running_var is not None:
-            _running_update(running_var, var.reshape(C) * (n / (n - 1)), momentum)
-    else:
-        if running_mean is None or running_var is None:
-            raise RuntimeError("batch_norm: running_mean and running_var must be given in evaluation mode "
-                               "(training=False)")
-        mu = running_mean._data.reshape(cshape)
-        rstd = (1 / np.sqrt(running_var._data.reshape(cshape) + eps)).astype(a.dtype, copy=False)
-        xhat = (a - mu) * rstd
+        _verify_batch_size("batch_norm", x.shape)
+        n = math.prod(x.shape[i] for i in axes)
+        xhat, rstd, mu, var = _np_normalized(x, axes, eps)
+        if n:
+            if running_mean is not None:
+                _running_update(running_mean, mu.reshape(C), momentum)
+            if running_var is not None:
+                _running_update(running_var, var.reshape(C) * (n / (n - 1)), momentum)
+        return _record_norm("batch", input, weight, bias, xhat, rstd, axes, eps, "NativeBatchNormBackward0",
+                            pshape=cshape)
+    if running_mean is None or running_var is None:
+        raise RuntimeError("batch_norm: running_mean and running_var must be given in evaluation mode "
+                           "(training=False)")
+    mu = running_mean._data.reshape(cshape)
+    rstd = (1 / np.sqrt(running_var._data.reshape(cshape) + eps)).astype(x.dtype, copy=False)
+    xhat = (x - mu) * rstd
     w = None if weight is None else weight._data.reshape(cshape)
     out = xhat if w is None else xhat * w
     if bias is not None:
         out = out + bias._data.reshape(cshape)
-    has_w = weight is not None
-    parents = (x,) + tuple(p for p in (weight, bias) if p is not None)
-    need_x = x.requires_grad
+    has_w, has_b = weight is not None, bias is not None
 
-    def backward(xp, g, out, x, *params):
-        if training and _recording(x):
-            xh, r = _normalized(x, axes, eps)
-        elif _recording(x):
-            xh, r = (x - mu) * rstd, rstd
-        else:
-            xh, r = xhat, rstd
-        gxh = g * params[0].reshape(cshape) if has_w else g
-        gx = None
-        if need_x:
-            gx = _norm_input_grad(gxh, xh, r, axes) if training else gxh * r
-        gw = ((g * xh).sum(axis=axes),) if has_w else ()
-        gb = (g.sum(axis=axes),) if len(params) > has_w else ()
-        return (gx,) + gw + gb
+    def batch_norm_eval_rule(xp, need, g, out, x, *params):
+        grads = [(g * params[0].reshape(cshape) if has_w else g) * rstd if need[0] else None]
+        if has_w:
+            grads.append((g * ((x - mu) * rstd)).sum(axis=axes) if need[1] else None)
+        if has_b:
+            grads.append(g.sum(axis=axes) if need[-1] else None)
+        return tuple(grads)
 
-    return _record(out, parents, backward)
+    params = tuple(p for p in (weight, bias) if p is not None)
+    if not params:
+        return record(out, (input,), _scaled_by(rstd), "NativeBatchNormBackward0")
+    return record(out, (input,) + params, batch_norm_eval_rule, "NativeBatchNormBackward0")
+
+
+def _scaled_by(factor):
+    def batch_norm_eval_rule(xp, g, out, x):
+        return g * factor
+
+    return batch_norm_eval_rule
 
 
 def _running_update(stat, batch_value, momentum):
@@ -913,7 +1259,9 @@ def _running_update(stat, batch_value, momentum):
     increment_version(stat)
 
 
-def group_norm(input, num_groups, weight=None, bias=None, eps=1e-5):
+@op(methods=())
+def group_norm(input: Tensor, num_groups: int, weight: Tensor | None = None, bias: Tensor | None = None,
+               eps: float = 1e-5) -> Tensor:
     """group_norm(input, num_groups, weight=None, bias=None, eps=1e-05)
 
     Normalize the channels of an (N, C, ...) input in ``num_groups`` groups, then scale and shift per channel.
@@ -922,135 +1270,104 @@ def group_norm(input, num_groups, weight=None, bias=None, eps=1e-5):
     >>> tg.nn.functional.group_norm(tg.tensor([[1.0, 3.0]]), 1)
     tensor([[-1.0000,  1.0000]])
     """
-    x = _float(input)
-    a = x._data
-    if a.ndim < 2 or a.shape[1] % num_groups:
+    x = _data("group_norm", input)
+    if x.ndim < 2:
+        raise RuntimeError(f"group_norm: expected at least 2 dimensions for input tensor but received {x.ndim} "
+                           f"(shape {tuple(x.shape)})")
+    N, C = x.shape[:2]
+    if num_groups > 0:
+        _verify_batch_size("group_norm", [N * C // num_groups, num_groups] + list(x.shape[2:]))
+    if num_groups <= 0 or C % num_groups:
         raise RuntimeError(f"group_norm: expected an input of shape (N, C, ...) with C divisible by "
-                           f"num_groups={num_groups}, got shape {tuple(a.shape)}")
-    N, C = a.shape[:2]
-    cshape = (1, C) + (1,) * (a.ndim - 2)
-    grouped = x.reshape((N, num_groups, -1))
-    out = layer_norm(grouped, (grouped.shape[-1],), eps=eps).reshape(a.shape)
-    if weight is not None:
-        out = out * weight.reshape(cshape)
-    if bias is not None:
-        out = out + bias.reshape(cshape)
-    return out
+                           f"num_groups={num_groups}, got shape {tuple(x.shape)}")
+    x = _float_data("group_norm", input)
+    for name, p in (("weight", weight), ("bias", bias)):
+        if p is not None and _data("group_norm", p).shape != (C,):
+            raise RuntimeError(f"group_norm: expected {name} to be a vector of size equal to the number of "
+                               f"channels in input, but got {name} of shape {tuple(p._data.shape)} and input of "
+                               f"shape {tuple(x.shape)}")
+    view = (N, num_groups, x.size // (N * num_groups) if N * num_groups else 0)
+    xhat, rstd, _, _ = _np_normalized(x.reshape(view), (2,), eps)
+    return _record_norm("group", input, weight, bias, xhat, rstd, (2,), eps, "NativeGroupNormBackward0",
+                        pshape=(1, C) + (1,) * (x.ndim - 2), view=view)
 
 
-def normalize(input, p=2.0, dim=1, eps=1e-12, out=None):
+@op(methods=())
+def normalize(input: Tensor, p: float = 2.0, dim: int = 1, eps: float = 1e-12, out=None) -> Tensor:
     """normalize(input, p=2.0, dim=1, eps=1e-12) -> input / max(||input||_p over dim, eps).
+
+    Composed as PyTorch's: ``input / input.norm(p, dim, keepdim=True).clamp_min(eps).expand_as(input)``.
 
     >>> import tapegrad as tg
     >>> tg.nn.functional.normalize(tg.tensor([[3.0, 4.0]]))
     tensor([[0.6000, 0.8000]])
     """
     if out is not None:
-        raise NotImplementedError("normalize: the out= argument is not supported")
-    x = _float(input)
-    a = x._data
-    d = _check_dim("normalize", dim, a.ndim)
-    axis = d if a.ndim else None
-    norm = _np_pnorm(a, p, axis)
-    big = norm > eps
-    denom = np.maximum(norm, eps).astype(a.dtype, copy=False)
-
-    def backward(xp, g, out, x):
-        if _recording(x):
-            n = _pnorm(xp, x, p, axis, norm == 0)
-            den = _where(big, n, eps)
-        else:
-            n, den = norm, denom
-        dn = _pnorm_grad(x, n, p, norm == 0, axis)  # d||x||/dx, 0 where the norm is 0
-        proj = (g * x).sum(axis=axis, keepdims=True) / (den * den)
-        return (g / den - proj * dn * big,)
-
-    return _record(a / denom, (x,), backward)
+        raise NotImplementedError("normalize: the out= argument is not supported; use the returned tensor")
+    x = _data("normalize", input)
+    if x.dtype.kind != "f":
+        raise RuntimeError(f"normalize: the p-norm expects a floating-point input, got dtype {x.dtype}")
+    check_dim("normalize", dim, x.ndim)
+    denom = input.norm(p, dim, keepdim=True).clamp_min(eps).expand_as(input)
+    return input / denom
 
 
-def _np_pnorm(a, p, axis):
-    if p == 2:
-        return np.sqrt((a * a).sum(axis=axis, keepdims=True))
-    if p == math.inf:
-        return np.abs(a).max(axis=axis, keepdims=True)
-    return (np.abs(a) ** p).sum(axis=axis, keepdims=True) ** (1 / p)
+@op(methods=())
+def cosine_similarity(x1: Tensor, x2: Tensor, dim: int = 1, eps: float = 1e-8) -> Tensor:
+    """cosine_similarity(x1, x2, dim=1, eps=1e-8) -> sum((x1 / max(||x1||, eps)) * (x2 / max(||x2||, eps)), dim).
 
-
-def _pnorm(xp, x, p, axis, zero):
-    """||x||_p over ``axis`` as a recorded tensor (create_graph); ``zero`` (where it is 0) keeps it finite."""
-    if p == 2:
-        return ((x * x).sum(axis=axis, keepdims=True) + zero) ** 0.5 - zero
-    return ((xp.abs(x) ** p).sum(axis=axis, keepdims=True) + zero) ** (1 / p) - zero
-
-
-def _pnorm_grad(x, n, p, zero, axis):
-    """d||x||_p / dx = sign(x) |x|^(p-1) / ||x||^(p-1), taken as 0 where the norm is 0 (as PyTorch)."""
-    if p == 2:
-        return x / _where(zero, 1, n)
-    if p in (1, math.inf):  # piecewise constant in x, so a constant array serves both backward modes
-        a = x._data if isinstance(x, Tensor) else x
-        if p == 1:
-            return np.sign(a)
-        top = np.abs(a) == np.abs(a).max(axis=axis, keepdims=True)
-        return np.sign(a) * top / top.sum(axis=axis, keepdims=True)  # ties share the gradient, as PyTorch
-    return x * abs(x) ** (p - 2) / _where(zero, 1, n) ** (p - 1)
-
-
-def cosine_similarity(x1, x2, dim=1, eps=1e-8):
-    """cosine_similarity(x1, x2, dim=1, eps=1e-8) -> x1 . x2 / (max(||x1||, eps) * max(||x2||, eps)).
-
-    ``x1`` and ``x2`` broadcast together. As PyTorch, the eps clamp does not stop the norms' gradients.
+    ``x1`` and ``x2`` broadcast together. Composed as PyTorch's: each input is divided by its norm first, and the
+    eps clamp is applied to the norms' values only (it does not stop their gradients).
 
     >>> import tapegrad as tg
     >>> tg.nn.functional.cosine_similarity(tg.tensor([[1.0, 0.0]]), tg.tensor([[1.0, 1.0]]))
     tensor([0.7071])
     """
-    a, b = _operands("cosine_similarity", _float(x1), _float(x2))
+    a, b = _data("cosine_similarity", x1), _data("cosine_similarity", x2)
+    common = dtypes.promote(a, b)
+    if common.kind != "f":
+        raise RuntimeError(f"cosine_similarity: expected common dtype to be floating point, yet common dtype is "
+                           f"{common} (inputs {a.dtype} and {b.dtype})")
+    if a.dtype.kind != "f":
+        x1 = cast(x1, common)
+    if b.dtype.kind != "f":
+        x2 = cast(x2, common)
     try:
-        shape = np.broadcast_shapes(a._data.shape, b._data.shape)
+        shape = np.broadcast_shapes(a.shape, b.shape)
     except ValueError:
-        raise RuntimeError(f"cosine_similarity: shapes {tuple(a._data.shape)} and {tuple(b._data.shape)} do "
-                           "not broadcast together") from None
-    d = _check_dim("cosine_similarity", dim, len(shape))
-    u, v = np.broadcast_to(a._data, shape), np.broadcast_to(b._data, shape)
-    n1 = np.sqrt((u * u).sum(axis=d, keepdims=True))
-    n2 = np.sqrt((v * v).sum(axis=d, keepdims=True))
-    d1, d2 = np.maximum(n1, eps), np.maximum(n2, eps)
-    y = (u * v).sum(axis=d, keepdims=True) / (d1 * d2)
-    z1, z2 = n1 == 0, n2 == 0
-
-    def backward(xp, g, out, x1, x2):
-        if _recording(x1):
-            m1 = _pnorm(xp, x1, 2, d, z1)
-            m2 = _pnorm(xp, x2, 2, d, z2)
-            e1, e2 = _where(n1 > eps, m1, eps), _where(n2 > eps, m2, eps)
-            yk = (x1 * x2).sum(axis=d, keepdims=True) / (e1 * e2)
-        else:
-            m1, m2, e1, e2, yk = n1, n2, d1, d2, y
-        gk = xp.expand_dims(g, d)
-        g1 = gk * (x2 / (e1 * e2) - yk / e1 * _pnorm_grad(x1, m1, 2, z1, d))
-        g2 = gk * (x1 / (e1 * e2) - yk / e2 * _pnorm_grad(x2, m2, 2, z2, d))
-        return g1, g2
-
-    return _record(y.squeeze(d).astype(a._data.dtype, copy=False), (a, b), backward)
+        raise RuntimeError(f"cosine_similarity: shapes {tuple(a.shape)} and {tuple(b.shape)} do not broadcast "
+                           "together") from None
+    d = check_dim("cosine_similarity", dim, len(shape))
+    if a.shape != shape:
+        x1 = x1.expand(shape)
+    if b.shape != shape:
+        x2 = x2.expand(shape)
+    n1 = x1.norm(2, d, keepdim=True).clone()
+    n2 = x2.norm(2, d, keepdim=True).clone()
+    with no_grad():
+        n1.clamp_min_(eps)
+        n2.clamp_min_(eps)
+    return ((x1 / n1) * (x2 / n2)).sum(d)
 
 
 # ---------------------------------------------------------------------- losses: helpers
-def _reduction(op, reduction, size_average=None, reduce=None, allowed=("mean", "sum", "none")):
+def _reduction(op_name, reduction, size_average=None, reduce=None, allowed=("mean", "sum", "none")):
     """The reduction string, also from the deprecated ``size_average``/``reduce`` flags (as PyTorch)."""
     if size_average is not None or reduce is not None:
-        warnings.warn(f"{op}: size_average and reduce args will be deprecated, please use reduction='...' "
+        warnings.warn(f"{op_name}: size_average and reduce args will be deprecated, please use reduction='...' "
                       "instead.", UserWarning, stacklevel=3)
         if reduce is False:
             return "none"
         return "sum" if size_average is False else "mean"
     if reduction not in allowed:
-        raise ValueError(f"{op}: reduction must be one of {', '.join(map(repr, allowed))}, got {reduction!r}")
+        raise ValueError(f"{op_name}: reduction must be one of {', '.join(map(repr, allowed))}, got "
+                         f"{reduction!r}")
     return reduction
 
 
 def _reduce(loss, reduction, den=None):
-    """Reduce an elementwise loss array; ``den`` divides for 'mean' (default: the number of elements)."""
+    """Reduce an elementwise loss array; ``den`` divides for 'mean' (default: the number of elements). The mean
+    of nothing is nan and the sum of nothing 0, as in PyTorch."""
     if reduction == "none":
         return loss
     total = loss.sum()
@@ -1065,34 +1382,44 @@ def _reduce(loss, reduction, den=None):
 
 
 def _spread(g, reduction, den):
-    """The upstream gradient of a reduced loss, as a factor for each element's local derivative."""
-    return g / den if reduction == "mean" else g
+    """The upstream gradient of a reduced loss, as a factor for each element's local derivative (a mean over
+    nothing has no element to spread to)."""
+    return g / den if reduction == "mean" and den else g
 
 
-def _pair(op, input, target, broadcast=True):
-    """``input`` and ``target`` as float tensors of one dtype; warns (as PyTorch) when their shapes differ."""
-    x, t = _operands(op, _float(input), target)
-    xs, ts = x._data.shape, t._data.shape
+def _size_warning(op_name, xs, ts):
+    warnings.warn(f"{op_name}: using a target size {tuple(ts)} that is different to the input size {tuple(xs)}. "
+                  "This will likely lead to incorrect results due to broadcasting. Please ensure they have the "
+                  "same size.", UserWarning, stacklevel=4)
+
+
+def _pair(op_name, input, target, broadcast=True):
+    """``input`` and ``target`` as tensors of their floating result dtype (PyTorch's float-only loss kernels
+    refuse integer and bool operands), and the shape they broadcast to; warns (as PyTorch) when it differs."""
+    a, b = _data(op_name, input), _data(op_name, target)
+    dt = dtypes.promote(a, b)
+    if dt.kind != "f":
+        raise _not_implemented(op_name, dt)
+    x, t = operands(op_name, input, target)
+    xs, ts = a.shape, b.shape
     if xs != ts:
         if not broadcast:
-            raise ValueError(f"{op}: target of shape {tuple(ts)} must have the same shape as the input "
+            raise ValueError(f"{op_name}: target of shape {tuple(ts)} must have the same shape as the input "
                              f"{tuple(xs)}")
         try:
             shape = np.broadcast_shapes(xs, ts)
         except ValueError:
-            raise ValueError(f"{op}: target of shape {tuple(ts)} and input of shape {tuple(xs)} cannot be "
+            raise ValueError(f"{op_name}: target of shape {tuple(ts)} and input of shape {tuple(xs)} cannot be "
                              "broadcast together") from None
-        warnings.warn(f"{op}: using a target size {tuple(ts)} that is different to the input size "
-                      f"{tuple(xs)}. This will likely lead to incorrect results due to broadcasting. Please "
-                      "ensure they have the same size.", UserWarning, stacklevel=3)
+        _size_warning(op_name, xs, ts)
         return x, t, shape
     return x, t, xs
 
 
-def _weighted(op, loss, weight, reduction, by_weight):
+def _weighted(op_name, loss, weight, reduction, by_weight):
     """A 'none' loss times ``weight``, reduced; 'mean' divides by weight.sum() if ``by_weight``."""
     if tuple(weight.shape) != tuple(loss.shape):
-        raise ValueError(f"{op}: weight of shape {tuple(weight.shape)} must have the same shape as the loss "
+        raise ValueError(f"{op_name}: weight of shape {tuple(weight.shape)} must have the same shape as the loss "
                          f"{tuple(loss.shape)}")
     out = loss * weight
     if reduction == "none":
@@ -1102,8 +1429,21 @@ def _weighted(op, loss, weight, reduction, by_weight):
     return out.sum() / weight.sum() if by_weight else out.mean()
 
 
+def _record_loss(loss, reduction, x, t, local, name):
+    """A pointwise loss of ``x - t`` as one node; ``local(xp, x, t)`` is its derivative with respect to x."""
+    n = loss.size
+
+    def loss_rule(xp, need, g, out, x, t):
+        gx = _spread(g, reduction, n) * local(xp, x, t)
+        return gx if need[0] else None, -gx if need[1] else None
+
+    return record(_reduce(loss, reduction), (x, t), loss_rule, name)
+
+
 # ---------------------------------------------------------------------- regression losses
-def mse_loss(input, target, size_average=None, reduce=None, reduction="mean", weight=None):
+@op(methods=())
+def mse_loss(input: Tensor, target: Tensor, size_average=None, reduce=None, reduction: str = "mean",
+             weight: Tensor | None = None) -> Tensor:
     """mse_loss(input, target, reduction='mean', weight=None) -> mean((input - target) ** 2).
 
     With ``weight`` (the input's shape), 'mean' is sum(weight * err) / sum(weight), as PyTorch.
@@ -1117,48 +1457,38 @@ def mse_loss(input, target, size_average=None, reduce=None, reduction="mean", we
     if weight is not None:
         return _weighted("mse_loss", mse_loss(x, t, reduction="none"), weight, reduction, True)
     d = x._data - t._data
-    return _elementwise_loss("mse_loss", x, t, d * d, _Local(2 * d, lambda xp, x, t: 2 * (x - t)), reduction)
+    return _record_loss(d * d, reduction, x, t, _mse_local, "MseLossBackward0")
 
 
-class _Local:
-    """A loss's local derivative: an array for the numpy backward, and a recipe for the create_graph one."""
-
-    __slots__ = ("array", "recipe")
-
-    def __init__(self, array, recipe):
-        self.array, self.recipe = array, recipe
+def _mse_local(xp, x, t):
+    return 2 * (x - t)
 
 
-def _elementwise_loss(op, x, t, loss, local, reduction):
-    n = loss.size
-    need_x, need_t = x.requires_grad, t.requires_grad
-    arr, recipe = local.array, local.recipe
-
-    def backward(xp, g, out, x, t):
-        gx = _spread(g, reduction, n) * (recipe(xp, x, t) if _recording(x) else arr)
-        return (gx if need_x else None), (-gx if need_t else None)
-
-    backward.__qualname__ = op + ".<locals>.backward"
-    return _record(_reduce(loss, reduction), (x, t), backward)
-
-
-def l1_loss(input, target, size_average=None, reduce=None, reduction="mean", weight=None):
+@op(methods=())
+def l1_loss(input: Tensor, target: Tensor, size_average=None, reduce=None, reduction: str = "mean",
+            weight: Tensor | None = None) -> Tensor:
     """l1_loss(input, target, reduction='mean', weight=None) -> mean(|input - target|).
+
+    Composed as PyTorch's (``(input - target).abs()``, then ``mean`` or ``sum``): integer inputs give an integer
+    loss with 'none' and 'sum'; the gradient at input == target is 0.
 
     >>> import tapegrad as tg
     >>> tg.nn.functional.l1_loss(tg.tensor([1.0, -2.0]), tg.tensor([0.0, 0.0]))
     tensor(1.5000)
     """
     reduction = _reduction("l1_loss", reduction, size_average, reduce)
-    x, t, _ = _pair("l1_loss", input, target)
+    xs, ts = _data("l1_loss", input).shape, _data("l1_loss", target).shape
+    if xs != ts:
+        _size_warning("l1_loss", xs, ts)
+    loss = (input - target).abs()
     if weight is not None:
-        return _weighted("l1_loss", l1_loss(x, t, reduction="none"), weight, reduction, True)
-    d = x._data - t._data
-    sign = np.sign(d)  # NOTE: the subgradient at 0 is 0, as PyTorch
-    return _elementwise_loss("l1_loss", x, t, np.abs(d), _Local(sign, lambda xp, x, t: sign), reduction)
+        return _weighted("l1_loss", loss, weight, reduction, True)
+    return loss if reduction == "none" else loss.sum() if reduction == "sum" else loss.mean()
 
 
-def smooth_l1_loss(input, target, size_average=None, reduce=None, reduction="mean", beta=1.0):
+@op(methods=())
+def smooth_l1_loss(input: Tensor, target: Tensor, size_average=None, reduce=None, reduction: str = "mean",
+                   beta: float = 1.0) -> Tensor:
     """smooth_l1_loss(input, target, reduction='mean', beta=1.0)
 
     0.5 * d^2 / beta where |d| < beta, else |d| - 0.5 * beta (d = input - target); beta=0 is l1_loss.
@@ -1169,23 +1499,27 @@ def smooth_l1_loss(input, target, size_average=None, reduce=None, reduction="mea
     """
     reduction = _reduction("smooth_l1_loss", reduction, size_average, reduce)
     if beta < 0:
-        raise ValueError(f"smooth_l1_loss: beta must be non-negative, got {beta}")
+        raise RuntimeError(f"smooth_l1_loss: beta must be non-negative, got {beta}")
     if beta == 0:
         return l1_loss(input, target, reduction=reduction)
     x, t, _ = _pair("smooth_l1_loss", input, target)
     d = x._data - t._data
     ad = np.abs(d)
-    inner = ad < beta
-    sign = np.sign(d)
-    loss = np.where(inner, 0.5 * d * d / beta, ad - 0.5 * beta)
-    local = _Local(np.where(inner, d / beta, sign), lambda xp, x, t: _where(inner, (x - t) / beta, sign))
-    return _elementwise_loss("smooth_l1_loss", x, t, loss, local, reduction)
+    loss = np.where(ad < beta, 0.5 * d * d / beta, ad - 0.5 * beta).astype(d.dtype, copy=False)
+
+    def smooth_l1_local(xp, x, t):
+        return xp.clip((x - t) / beta, -1, 1)  # d / beta inside, sign(d) outside; NaN stays NaN
+
+    return _record_loss(loss, reduction, x, t, smooth_l1_local, "SmoothL1LossBackward0")
 
 
-def huber_loss(input, target, reduction="mean", delta=1.0, weight=None):
+@op(methods=())
+def huber_loss(input: Tensor, target: Tensor, reduction: str = "mean", delta: float = 1.0,
+               weight: Tensor | None = None) -> Tensor:
     """huber_loss(input, target, reduction='mean', delta=1.0, weight=None)
 
-    0.5 * d^2 where |d| < delta, else delta * (|d| - 0.5 * delta) (d = input - target).
+    0.5 * d^2 where |d| < delta, else delta * (|d| - 0.5 * delta) (d = input - target). The loss has the
+    input's dtype, as PyTorch's.
 
     >>> import tapegrad as tg
     >>> tg.nn.functional.huber_loss(tg.tensor([0.5, 3.0]), tg.tensor([0.0, 0.0]), reduction='sum')
@@ -1193,75 +1527,88 @@ def huber_loss(input, target, reduction="mean", delta=1.0, weight=None):
     """
     reduction = _reduction("huber_loss", reduction)
     if delta <= 0:
-        raise ValueError(f"huber_loss: delta must be positive, got {delta}")
+        raise RuntimeError(f"huber_loss: delta must be positive, got {delta}")
     x, t, _ = _pair("huber_loss", input, target)
+    in_dtype = _data("huber_loss", input).dtype
+    if in_dtype.kind != "f":
+        raise _not_implemented("huber_loss", in_dtype)
+    x, t = cast(x, in_dtype), cast(t, in_dtype)
     if weight is not None:
         loss = huber_loss(x, t, reduction="none", delta=delta)
         return _weighted("huber_loss", loss, weight, reduction, False)
     d = x._data - t._data
     ad = np.abs(d)
-    inner = ad < delta
-    sign = np.sign(d) * delta
-    loss = np.where(inner, 0.5 * d * d, delta * (ad - 0.5 * delta))
-    local = _Local(np.where(inner, d, sign), lambda xp, x, t: _where(inner, x - t, sign))
-    return _elementwise_loss("huber_loss", x, t, loss, local, reduction)
+    loss = np.where(ad < delta, 0.5 * d * d, delta * (ad - 0.5 * delta)).astype(d.dtype, copy=False)
+
+    def huber_local(xp, x, t):
+        return xp.clip(x - t, -delta, delta)
+
+    return _record_loss(loss, reduction, x, t, huber_local, "HuberLossBackward0")
 
 
 # ---------------------------------------------------------------------- binary classification losses
 _BCE_EPS = 1e-12
 
 
-def binary_cross_entropy(input, target, weight=None, size_average=None, reduce=None, reduction="mean"):
+@op(methods=())
+def binary_cross_entropy(input: Tensor, target: Tensor, weight: Tensor | None = None, size_average=None,
+                         reduce=None, reduction: str = "mean") -> Tensor:
     """binary_cross_entropy(input, target, weight=None, reduction='mean')
 
-    -weight * (target * log(input) + (1 - target) * log(1 - input)) for probabilities ``input`` in [0, 1];
-    each log is clamped to >= -100 (as PyTorch), so saturated predictions give a finite loss.
+    -weight * (target * log(input) + (1 - target) * log(1 - input)) for probabilities ``input`` and ``target``
+    in [0, 1] of one floating dtype; each log is clamped to >= -100 (as PyTorch), so saturated predictions give
+    a finite loss.
 
     >>> import tapegrad as tg
     >>> tg.nn.functional.binary_cross_entropy(tg.tensor([0.5]), tg.tensor([1.0]))
     tensor(0.6931)
     """
-    reduction = _reduction("binary_cross_entropy", reduction, size_average, reduce)
-    x, t, _ = _pair("binary_cross_entropy", input, target, broadcast=False)
-    a, b = x._data, t._data
+    op_name = "binary_cross_entropy"
+    reduction = _reduction(op_name, reduction, size_average, reduce)
+    a, b = _data(op_name, input), _data(op_name, target)
+    if a.dtype != b.dtype:
+        raise RuntimeError(f"{op_name}: found target dtype {b.dtype} but expected {a.dtype} (the input's)")
+    x, t, _ = _pair(op_name, input, target, broadcast=False)
     if a.size and not (a.min() >= 0 and a.max() <= 1):
-        raise RuntimeError(f"binary_cross_entropy: all elements of input should be between 0 and 1, got "
-                           f"values in [{a.min()}, {a.max()}]")
-    w = None if weight is None else weight._data
+        raise RuntimeError(f"{op_name}: all elements of input should be between 0 and 1, got values in "
+                           f"[{a.min()}, {a.max()}]")
+    if b.size and not (b.min() >= 0 and b.max() <= 1):
+        raise RuntimeError(f"{op_name}: all elements of target should be between 0 and 1, got values in "
+                           f"[{b.min()}, {b.max()}]")
+    w = None
+    if weight is not None:
+        try:
+            w = np.broadcast_to(_data(op_name, weight), a.shape)
+        except ValueError:
+            raise RuntimeError(f"{op_name}: weight of shape {tuple(weight.shape)} does not broadcast to the "
+                               f"input's shape {tuple(a.shape)}") from None
     # NOTE: clamping the logs at -100 (as PyTorch) keeps the loss finite when a probability is exactly 0 or 1.
     with np.errstate(divide="ignore"):
-        log_x = np.maximum(np.log(a), -100)
-        log_1mx = np.maximum(np.log1p(-a), -100)
-    loss = -(b * log_x + (1 - b) * log_1mx)
+        loss = -(b * np.maximum(np.log(a), -100) + (1 - b) * np.maximum(np.log1p(-a), -100))
     if w is not None:
         loss = loss * w
     n = loss.size
-    need_x, need_t = x.requires_grad, t.requires_grad
-    small = a * (1 - a) < _BCE_EPS
-    clamp_x, clamp_1mx = log_x == -100, log_1mx == -100
 
-    def backward(xp, g, out, x, t):
+    def binary_cross_entropy_rule(xp, need, g, out, x, t):
         c = _spread(g, reduction, n)
         if w is not None:
             c = c * w
         gx = gt = None
-        if need_x:
+        if need[0]:
             # NOTE: x (1 - x) is clamped to >= 1e-12 (as PyTorch), so the gradient stays finite at 0 and 1.
-            gx = c * (x - t) / _where(small, _BCE_EPS, x * (1 - x))
-        if need_t:
-            if _recording(x):
-                lx = _where(clamp_x, -100, xp.log(_where(clamp_x, 1, x)))
-                l1x = _where(clamp_1mx, -100, xp.log(_where(clamp_1mx, 1, 1 - x)))
-            else:
-                lx, l1x = log_x, log_1mx
-            gt = c * (l1x - lx)
+            gx = c * (x - t) / xp.maximum(x * (1 - x), _BCE_EPS)
+        if need[1]:
+            with np.errstate(divide="ignore"):
+                gt = c * -xp.log(x / (1 - x))  # -logit(x), not clamped: infinite at 0 and 1, as in PyTorch
         return gx, gt
 
-    return _record(_reduce(loss, reduction), (x, t), backward)
+    return record(_reduce(loss, reduction), (x, t), binary_cross_entropy_rule, "BinaryCrossEntropyBackward0")
 
 
-def binary_cross_entropy_with_logits(input, target, weight=None, size_average=None, reduce=None,
-                                     reduction="mean", pos_weight=None):
+@op(methods=())
+def binary_cross_entropy_with_logits(input: Tensor, target: Tensor, weight: Tensor | None = None,
+                                     size_average=None, reduce=None, reduction: str = "mean",
+                                     pos_weight: Tensor | None = None) -> Tensor:
     """binary_cross_entropy_with_logits(input, target, weight=None, reduction='mean', pos_weight=None)
 
     binary_cross_entropy(sigmoid(input), target) in one stable op:
@@ -1271,43 +1618,69 @@ def binary_cross_entropy_with_logits(input, target, weight=None, size_average=No
     >>> tg.nn.functional.binary_cross_entropy_with_logits(tg.tensor([0.0]), tg.tensor([1.0]))
     tensor(0.6931)
     """
-    reduction = _reduction("binary_cross_entropy_with_logits", reduction, size_average, reduce)
-    x, t, _ = _pair("binary_cross_entropy_with_logits", input, target, broadcast=False)
+    op_name = "binary_cross_entropy_with_logits"
+    reduction = _reduction(op_name, reduction, size_average, reduce)
+    if _data(op_name, target).dtype.kind != "f":
+        raise RuntimeError(f"{op_name}: the target must be a floating-point tensor (the loss can't be cast to its "
+                           f"dtype {target._data.dtype})")
+    x, t, _ = _pair(op_name, input, target, broadcast=False)
     a, b = x._data, t._data
-    w = None if weight is None else weight._data
-    pw = None if pos_weight is None else pos_weight._data
-    sp = _np_softplus(-a)  # NOTE: log(1 + e^-x) in its overflow-free form: finite for logits of any size
-    lw = 1 if pw is None else 1 + (pw - 1) * b
-    loss = (1 - b) * a + lw * sp
+    w = None if weight is None else _data(op_name, weight)
+    pw = None if pos_weight is None else _data(op_name, pos_weight)
+    sp = np.maximum(-a, 0) + np.log1p(np.exp(-np.abs(a)))  # NOTE: softplus(-x) = -logsigmoid(x), overflow-free
+    loss = (1 - b) * a + (sp if pw is None else (1 + (pw - 1) * b) * sp)
     if w is not None:
         loss = loss * w
     n = loss.size
-    need_x, need_t = x.requires_grad, t.requires_grad
 
-    def backward(xp, g, out, x, t):
+    def binary_cross_entropy_with_logits_rule(xp, need, g, out, x, t):
         c = _spread(g, reduction, n)
         if w is not None:
             c = c * w
         gx = gt = None
-        if need_x:
+        if need[0]:
             if pw is None:
-                gx = c * (_sigmoid_of(x) - t)
+                gx = c * (xp.log_sigmoid_backward(xp.ones_like(x), -x) - t)  # sigmoid(x) - t
             else:
-                gx = c * ((1 - t) - (1 + (pw - 1) * t) * _sigmoid_of(-x))
-        if need_t:
-            gt = -x if pw is None else -x + (pw - 1) * (softplus(-x) if _recording(x) else sp)
-            gt = c * gt
+                q = pw * t
+                gx = c * ((q + 1 - t) * xp.log_sigmoid_backward(xp.ones_like(x), -x) - q)
+        if need[1]:
+            if pw is None:
+                gt = c * -x
+            else:  # -x + (pw - 1) softplus(-x)
+                gt = c * (-x + (pw - 1) * (xp.maximum(-x, 0) + xp.log1p(xp.exp(-xp.abs(x)))))
         return gx, gt
 
-    return _record(_reduce(loss, reduction), (x, t), backward)
+    return record(_reduce(loss, reduction), (x, t), binary_cross_entropy_with_logits_rule,
+                  "BinaryCrossEntropyWithLogitsBackward0")
 
 
-def kl_div(input, target, size_average=None, reduce=None, reduction="mean", log_target=False):
+@op(methods=(), xp_name=False)
+def _xlogy(input: Tensor, other: Tensor) -> Tensor:
+    """xlogy(input, other) -> input * log(other), 0 where input is 0 (nan where other is nan), as PyTorch's."""
+    x, y = input._data, other._data
+    with np.errstate(divide="ignore", invalid="ignore"):
+        out = np.where(np.isnan(y), np.nan, np.where(x == 0, 0, x * np.log(y))).astype(
+            np.result_type(x, y), copy=False)
+    return record(out, (input, other), _xlogy_rule, "XlogyBackward0")
+
+
+def _xlogy_rule(xp, need, g, out, x, y):
+    with np.errstate(divide="ignore", invalid="ignore"):
+        gx = g * xp.where(x != 0, xp.log(y), 0) if need[0] else None  # xlogy(x != 0, y)
+        gy = g * x / y if need[1] else None
+    return gx, gy
+
+
+@op(methods=())
+def kl_div(input: Tensor, target: Tensor, size_average=None, reduce=None, reduction: str = "mean",
+           log_target: bool = False) -> Tensor:
     """kl_div(input, target, reduction='mean', log_target=False) -> target * (log(target) - input).
 
     ``input`` holds log-probabilities; ``target`` probabilities (log-probabilities if ``log_target``).
     'batchmean' divides the sum by the batch size (the true KL divergence); 'mean' divides by the number of
-    elements (PyTorch warns about it).
+    elements (PyTorch warns about it). Composed as PyTorch's: ``xlogy(target, target) - target * input`` (or
+    ``exp(target) * (target - input)``), then reduced.
 
     >>> import tapegrad as tg
     >>> tg.nn.functional.kl_div(tg.tensor([[0.0, 0.0]]), tg.tensor([[0.5, 0.5]]), reduction='batchmean')
@@ -1318,83 +1691,68 @@ def kl_div(input, target, size_average=None, reduce=None, reduction="mean", log_
                       "support size. 'batchmean' divides only by the batch size, and aligns with the KL div "
                       "math definition.", UserWarning, stacklevel=2)
     reduction = _reduction("kl_div", reduction, size_average, reduce, ("mean", "batchmean", "sum", "none"))
-    x, t = _operands("kl_div", _float(input), target)
-    a, b = x._data, t._data
+    a, b = _data("kl_div", input), _data("kl_div", target)
+    if a.dtype.kind != "f" or b.dtype.kind != "f":
+        raise RuntimeError(f"kl_div: integral inputs not supported (input {a.dtype}, target {b.dtype})")
     try:
-        shape = np.broadcast_shapes(a.shape, b.shape)
+        np.broadcast_shapes(a.shape, b.shape)
     except ValueError:
         raise ValueError(f"kl_div: target of shape {tuple(b.shape)} and input of shape {tuple(a.shape)} "
                          "cannot be broadcast together") from None
     if log_target:
-        loss = np.exp(b) * (b - a)
+        loss = target.exp() * (target - input)
     else:
-        # NOTE: target * log(target) is 0 where target == 0 (xlogy), so zero probabilities add nothing.
-        with np.errstate(divide="ignore", invalid="ignore"):
-            loss = np.where(b == 0, 0, b * np.log(b)) - b * a
-    den = loss.size
+        loss = _xlogy(target, target) - target * input
+    if reduction == "none":
+        return loss
     if reduction == "batchmean":
-        reduction, den = "mean", (a.shape[0] if a.ndim else 1)
-    need_x, need_t = x.requires_grad, t.requires_grad
-
-    def backward(xp, g, out, x, t):
-        c = _spread(g, reduction, den)
-        gx = gt = None
-        if log_target:
-            et = xp.exp(t)
-            if need_x:
-                gx = xp.broadcast_to(-c * et, shape)
-            if need_t:
-                gt = c * et * (t - x + 1)
-        else:
-            if need_x:
-                gx = xp.broadcast_to(-c * t, shape)
-            if need_t:
-                with np.errstate(divide="ignore"):
-                    gt = c * (xp.log(t) + 1 - x)
-        return gx, gt
-
-    return _record(_reduce(loss, reduction, den), (x, t), backward)
+        return loss.sum() / a.shape[0] if a.ndim else loss.sum()
+    return loss.sum() if reduction == "sum" else loss.mean()
 
 
 # ---------------------------------------------------------------------- classification losses
-def _class_layout(op, x, t, ignore_index):
+def _class_layout(op_name, x, t, ignore_index):
     """Check a class-index target against an (N, C, d1, ...) or (C,) input.
 
     Returns the class axis, the number of classes, the target with ignored entries replaced by 0, and the
     mask of kept entries (None when nothing is ignored).
     """
     if x.ndim == 0:
-        raise ValueError(f"{op}: input must have at least 1 dimension (C,) or (N, C, ...), got a 0-d tensor")
-    if t.dtype.kind not in "iu":
-        raise RuntimeError(f"{op}: expected an integer (int64) class-index target, got dtype {t.dtype} "
-                           "(class-probability targets must have the input's shape and a float dtype)")
+        raise ValueError(f"{op_name}: input must have at least 1 dimension (C,) or (N, C, ...), got a 0-d tensor")
+    if t.dtype != np.int64 and t.dtype != np.uint8:
+        raise RuntimeError(f"{op_name}: expected an integer class-index target, got dtype {t.dtype} (targets of "
+                           "dtype int64 (Long) or uint8 (Byte), as PyTorch" + ("; class-probability targets have "
+                                                                               "the input's shape)"
+                                                                               if t.dtype.kind == "f" else ")"))
     cdim = 0 if x.ndim == 1 else 1
     want = x.shape[:cdim] + x.shape[cdim + 1:]
     if t.shape != want:
-        raise ValueError(f"{op}: target of shape {tuple(t.shape)} doesn't match input of shape "
+        raise ValueError(f"{op_name}: target of shape {tuple(t.shape)} doesn't match input of shape "
                          f"{tuple(x.shape)}: expected a target of shape {tuple(want)}")
     C = x.shape[cdim]
     keep = None
     if t.size:
-        lo, hi = t.min(), t.max()
+        lo, hi = int(t.min()), int(t.max())
         if lo < 0 or hi >= C or 0 <= ignore_index < C:
             keep = t != ignore_index
             bad = keep & ((t < 0) | (t >= C))
             if bad.any():
-                raise IndexError(f"{op}: target class {t[bad][0]} is out of bounds for input of shape "
+                raise IndexError(f"{op_name}: target class {t[bad][0]} is out of bounds for input of shape "
                                  f"{tuple(x.shape)} with {C} classes (expected 0 <= target < {C}, or "
                                  f"ignore_index={ignore_index})")
             t = np.where(keep, t, 0)
     return cdim, C, t, keep
 
 
-def _check_class_weight(op, weight, C, dtype):
+def _class_weight(op_name, weight, C, dtype):
     if weight is None:
         return None
-    w = weight._data
+    w = _data(op_name, weight)
     if w.shape != (C,):
-        raise RuntimeError(f"{op}: weight of shape {tuple(w.shape)} must have one value per class: ({C},)")
-    return w.astype(dtype, copy=False)
+        raise RuntimeError(f"{op_name}: weight of shape {tuple(w.shape)} must have one value per class: ({C},)")
+    if w.dtype != dtype:
+        raise RuntimeError(f"{op_name}: expected the weight's dtype to be the input's {dtype}, but found {w.dtype}")
+    return w
 
 
 def _class_index(t):
@@ -1415,52 +1773,128 @@ def _with_class_axis(a, cdim):
     return a.reshape(a.shape[:cdim] + (1,) + a.shape[cdim:])
 
 
-def _class_spread(g, reduction, den, cdim):
-    """The upstream gradient of a classification loss, broadcastable against the (N, C, ...) input."""
-    if reduction == "none":
-        return _with_class_axis(g, cdim)
-    return g / den if reduction == "mean" else g
+def _class_spread(g, reduction, cdim):
+    """The upstream gradient of a classification loss, broadcastable against the (N, C, ...) input (a mean's
+    1/den is in the per-sample weights: see ``_sample_weights``)."""
+    return _with_class_axis(g, cdim) if reduction == "none" else g
 
 
-def nll_loss(input, target, weight=None, size_average=None, ignore_index=-100, reduce=None, reduction="mean"):
+def _sample_weights(wi, keep, reduction, den):
+    """Each sample's factor in the gradient: its weight, over ``den`` for a mean; exactly 0 for an ignored sample
+    even when ``den`` is 0 (all ignored: PyTorch's gradient is 0, while the mean itself is nan)."""
+    if reduction != "mean":
+        return wi
+    with np.errstate(divide="ignore", invalid="ignore"):
+        f = wi / np.asarray(den, dtype=wi.dtype)
+    return f if keep is None else np.where(keep, f, 0).astype(wi.dtype, copy=False)
+
+
+def _nll_name(ndim):
+    return "NllLossBackward0" if ndim <= 2 else "NllLoss2DBackward0"
+
+
+def _viewed_as_2d(loss, reduction, target_shape):
+    """PyTorch computes an (N, C, d1) or (N, C, d1, d2, d3, ...) nll loss as a 2-D one on (N, C, 1, d) and, with
+    reduction='none', views the result back (``ViewBackward0``)."""
+    if reduction != "none" or len(target_shape) in (0, 1, 3):
+        return loss
+    return loss.reshape(target_shape)
+
+
+@op(methods=())
+def nll_loss(input: Tensor, target: Tensor, weight: Tensor | None = None, size_average=None,
+             ignore_index: int = -100, reduce=None, reduction: str = "mean") -> Tensor:
     """nll_loss(input, target, weight=None, ignore_index=-100, reduction='mean') -> -weight[t] * input[t].
 
-    ``input`` holds log-probabilities, (N, C), (C,) or (N, C, d1, ...); ``target`` class indices, (N,), () or
-    (N, d1, ...). 'mean' divides by the total weight of the kept targets.
+    ``input`` holds log-probabilities, (N, C), (C,) or (N, C, d1, ...); ``target`` int64 (or uint8) class
+    indices, (N,), () or (N, d1, ...). 'mean' divides by the total weight of the kept targets.
 
     >>> import tapegrad as tg
     >>> tg.nn.functional.nll_loss(tg.tensor([[-1.0, -2.0]]), tg.tensor([1]))
     tensor(2.)
     """
     reduction = _reduction("nll_loss", reduction, size_average, reduce)
-    x = _float(input)
-    a = x._data
-    cdim, C, t, keep = _class_layout("nll_loss", a, np.asarray(target._data), ignore_index)
-    w = _check_class_weight("nll_loss", weight, C, a.dtype)
+    a = _data("nll_loss", input)
+    t0 = _data("nll_loss", target)
+    if a.dtype.kind != "f" and a.ndim:
+        raise _not_implemented("nll_loss", a.dtype)
+    cdim, C, t, keep = _class_layout("nll_loss", a, t0, ignore_index)
+    w = _class_weight("nll_loss", weight, C, a.dtype)
     index = _class_index(t)
     wi = np.ones(t.shape, dtype=a.dtype) if w is None else w[t]
     if keep is not None:
         wi = wi * keep
-    loss = -a[index] * wi
+    with np.errstate(invalid="ignore"):  # inf * 0 at an ignored entry, replaced just below
+        loss = -a[index] * wi
+    if keep is not None:
+        loss = np.where(keep, loss, 0).astype(a.dtype)  # NOTE: ignored entries add nothing, even non-finite
     den = float(wi.sum())
+    shape = a.shape
+    f = _sample_weights(wi, keep, reduction, den)
 
-    def backward(xp, g, out, x):
-        coef = np.zeros(a.shape, dtype=a.dtype)
-        coef[index] = -wi
-        return (_class_spread(g, reduction, den, cdim) * coef,)
+    def nll_loss_rule(xp, g, out, x):
+        coef = np.zeros(shape, dtype=f.dtype)
+        coef[index] = 0 - f  # NOTE: +0.0 where f is 0 (an ignored sample), as PyTorch
+        return _class_spread(g.reshape(t.shape) if reduction == "none" else g, reduction, cdim) * coef
 
-    return _record(_reduce(loss, reduction, den), (x,), backward)
+    out = record(_reduce(loss, reduction, den), (input,), nll_loss_rule, _nll_name(a.ndim))
+    return _viewed_as_2d(out, reduction, t0.shape) if a.ndim > 2 else out
 
 
-def cross_entropy(input, target, weight=None, size_average=None, ignore_index=-100, reduce=None,
-                  reduction="mean", label_smoothing=0.0):
+@backward_op(grad=lambda xp, need, gg, out, c, x, **k: _cross_entropy_backward_grad(xp, need, gg, c, x, **k))
+def cross_entropy_backward(c, x, *, cdim, shift, index=None, wi=None, q=None, logp=None):
+    """The input's gradient of the fused cross_entropy (PyTorch's nll_loss_backward and
+    _log_softmax_backward_data in one): c * (softmax(x) * sum(q) - q), for the target distribution q given by
+    the picked ``index`` (weights ``wi``) or dense (``q``); ``c`` is the upstream gradient spread over the
+    samples, ``logp`` the forward's log-softmax."""
+    p = np.exp(_np_log_softmax(x, cdim) if logp is None else logp)
+    if q is None:
+        if wi is not None:
+            p *= _with_class_axis(wi, cdim)
+        p[index] -= 1 if wi is None else wi
+    else:
+        p *= q.sum(axis=cdim, keepdims=True)
+        p -= q
+    p *= c
+    return p
+
+
+def _cross_entropy_backward_grad(xp, need, gg, c, x, *, cdim, shift, index=None, wi=None, q=None, logp=None):
+    if q is None:
+        q = np.zeros(x.shape, dtype=shift.dtype)
+        q[index] = 1 if wi is None else wi
+    qs = q.sum(axis=cdim, keepdims=True)
+    e = xp.exp(x - shift)  # NOTE: shift (the forward's max) keeps exp finite; softmax does not depend on it
+    s = e / e.sum(axis=cdim, keepdims=True)
+    gc = gg * (s * qs - q) if need[0] else None
+    gx = None
+    if need[1]:
+        v = gg * c * qs
+        gx = s * (v - (v * s).sum(axis=cdim, keepdims=True))
+    return gc, gx
+
+
+def _log_softmax_and_shift(a, cdim):
+    """The log-softmax over the class axis and the max it subtracted (zeros for an empty input)."""
+    if a.size == 0:
+        return a.copy(), np.zeros(a.shape[:cdim] + (1,) + a.shape[cdim + 1:], dtype=a.dtype)
+    shift = a.max(axis=cdim, keepdims=True)
+    logp = a - shift
+    logp -= np.log(np.exp(logp).sum(axis=cdim, keepdims=True))
+    return logp, shift
+
+
+@op(methods=())
+def cross_entropy(input: Tensor, target: Tensor, weight: Tensor | None = None, size_average=None,
+                  ignore_index: int = -100, reduce=None, reduction: str = "mean",
+                  label_smoothing: float = 0.0) -> Tensor:
     """cross_entropy(input, target, weight=None, ignore_index=-100, reduction='mean', label_smoothing=0.0)
 
     log_softmax and the negative log-likelihood as one fused, stable op: the input gradient is
     softmax(input) - target (scaled). ``input`` holds logits, (N, C), (C,) or (N, C, d1, ...); ``target`` is
-    class indices of shape (N,), () or (N, d1, ...), or class probabilities of the input's shape.
-    With class indices, 'mean' divides by the total weight of the kept targets (as PyTorch); with
-    probabilities, by the number of samples N * d1 * ...
+    int64 (or uint8) class indices of shape (N,), () or (N, d1, ...), or class probabilities of the input's
+    shape (a floating-point tensor). With class indices, 'mean' divides by the total weight of the kept targets
+    (as PyTorch); with probabilities, by the number of samples N * d1 * ...
 
     >>> import tapegrad as tg
     >>> tg.nn.functional.cross_entropy(tg.tensor([[0.0, 0.0]]), tg.tensor([1]))
@@ -1469,101 +1903,164 @@ def cross_entropy(input, target, weight=None, size_average=None, ignore_index=-1
     reduction = _reduction("cross_entropy", reduction, size_average, reduce)
     if not 0 <= label_smoothing <= 1:
         raise ValueError(f"cross_entropy: label_smoothing must be between 0.0 and 1.0, got {label_smoothing}")
-    x = _float(input)
-    a = x._data
+    a = _data("cross_entropy", input)
+    t0 = _data("cross_entropy", target)
+    if a.shape == t0.shape:  # PyTorch tells class probabilities from class indices by the shape
+        return _cross_entropy_probs(input, target, weight, ignore_index, reduction, label_smoothing)
+    if a.dtype.kind != "f":
+        raise _not_implemented("cross_entropy", a.dtype)
     if a.ndim == 0:
         raise ValueError("cross_entropy: input must have at least 1 dimension (C,) or (N, C, ...), got a 0-d "
                          "tensor")
-    t = target._data
-    if t.dtype.kind == "f":
-        return _cross_entropy_probs(x, target, weight, reduction, label_smoothing)
-    cdim, C, t, keep = _class_layout("cross_entropy", a, t, ignore_index)
-    w = _check_class_weight("cross_entropy", weight, C, a.dtype)
-    logp = _np_log_softmax(a, cdim)
+    cdim, C, t, keep = _class_layout("cross_entropy", a, t0, ignore_index)
+    w = _class_weight("cross_entropy", weight, C, a.dtype)
+    logp, shift = _log_softmax_and_shift(a, cdim)
     index = _class_index(t)
     wi = None if w is None else w[t]
     if keep is not None:
         wi = keep.astype(a.dtype) if wi is None else wi * keep
     picked = -logp[index]
+    if keep is not None:
+        picked = np.where(keep, picked, 0).astype(a.dtype)  # NOTE: ignored entries add nothing, even non-finite
     den = float(t.size) if wi is None else float(wi.sum())
-    if label_smoothing == 0 and w is None:
-        # The hot path: unweighted, unsmoothed. The gradient is softmax minus one-hot, times the kept mask.
+    if label_smoothing == 0:
+        # log_softmax then nll_loss (PyTorch's NllLossBackward0 node), fused. The gradient is softmax minus the
+        # one-hot target, times the kept mask and weights.
         loss = picked if wi is None else picked * wi
+        spread_shape = t.shape
+        scale = 1 / den if reduction == "mean" and wi is None and den else 1
+        f = None if wi is None else _sample_weights(wi, keep, reduction, den)
+        c = dict(cdim=cdim, shift=shift, index=index, wi=f, logp=logp)
 
-        def backward(xp, g, out, x):
-            c = _class_spread(g, reduction, den, cdim)
-            if _recording(x):
-                q = np.zeros(a.shape, dtype=a.dtype)
-                q[index] = 1 if wi is None else wi
-                return (c * (softmax(x, cdim) * q.sum(axis=cdim, keepdims=True) - q),)
-            gx = np.exp(logp)
-            gx[index] -= 1
-            if wi is not None:
-                gx *= _with_class_axis(wi, cdim)
-            gx *= c
-            return (gx,)
+        def cross_entropy_rule(xp, g, out, x):
+            g = g.reshape(spread_shape) if reduction == "none" else g * scale
+            return xp.cross_entropy_backward(_class_spread(g, reduction, cdim), x, **c)
 
-        return _record(_reduce(loss, reduction, den), (x,), backward)
-    # General path: the effective target distribution q: loss = -sum(q * logp), grad = softmax * sum(q) - q.
+        out = record(_reduce(loss, reduction, den), (input,), cross_entropy_rule, _nll_name(a.ndim))
+        return _viewed_as_2d(out, reduction, t0.shape) if a.ndim > 2 else out
+    # Label smoothing: (1 - eps) * nll + eps / C * smooth, smooth = -sum(weight * logp) over the classes (0 for
+    # ignored entries), reduced alike, as PyTorch (AddBackward0). With the effective target distribution q,
+    # the gradient is softmax * sum(q) - q.
     eps = label_smoothing
     wc = np.ones(C, dtype=a.dtype) if w is None else w
-    wi_full = wc[t] if keep is None else wc[t] * keep
-    q = np.zeros(a.shape, dtype=a.dtype)
-    q[index] = (1 - eps) * wi_full
-    if eps:
-        smooth = (eps / C) * wc.reshape((C,) + (1,) * (a.ndim - cdim - 1))
-        q += smooth if keep is None else smooth * _with_class_axis(keep, cdim)
-    return _record_soft_ce(x, None, logp, q, cdim, reduction, den, None)
+    wcb = wc.reshape((C,) + (1,) * (a.ndim - cdim - 1))
+    smooth = -(logp * wcb).sum(axis=cdim)
+    wt = wc[t]
+    if keep is not None:
+        smooth[~keep] = 0
+        wt = wt * keep
+    loss = (1 - eps) * (picked * wc[t]) + (eps / C) * smooth
+    q = np.broadcast_to((eps / C) * wcb, a.shape)
+    q = q * _with_class_axis(keep, cdim) if keep is not None else q.copy()
+    q[index] += (1 - eps) * wt
+    if reduction == "mean":  # the mean's 1/den in q (0 where nothing is kept: PyTorch's gradient is 0 there)
+        q = q / den if den else np.zeros_like(q)
+    c = dict(cdim=cdim, shift=shift, q=q, logp=logp)
+
+    def label_smoothing_rule(xp, g, out, x):
+        return xp.cross_entropy_backward(_class_spread(g, reduction, cdim), x, **c)
+
+    return record(_reduce(loss.astype(a.dtype, copy=False), reduction, den), (input,), label_smoothing_rule,
+                  "AddBackward0")
 
 
-def _cross_entropy_probs(x, target, weight, reduction, eps):
-    a = x._data
-    target = target if target._data.dtype == a.dtype else target.type(a.dtype)
-    t = target._data
-    if t.shape != a.shape:
-        raise ValueError(f"cross_entropy: class-probability target of shape {tuple(t.shape)} must have the "
-                         f"input's shape {tuple(a.shape)}")
+def _cross_entropy_probs(input, target, weight, ignore_index, reduction, eps):
+    """cross_entropy with class probabilities: -sum(q * log_softmax(input)) over the class axis,
+    q = target * (1 - eps) + eps / C (times the class weights)."""
+    a, b = input._data, target._data
+    if b.dtype.kind != "f":
+        raise RuntimeError(f"cross_entropy: expected a floating-point target for class probabilities, got dtype "
+                           f"{b.dtype} (class indices have the input's shape without its class dimension)")
+    if a.dtype.kind != "f":
+        raise _not_implemented("cross_entropy", a.dtype)
+    if ignore_index != -100:
+        raise RuntimeError("cross_entropy: ignore_index is not supported for floating point (class-probability) "
+                           "targets")
+    if a.ndim == 0:
+        raise ValueError("cross_entropy: input must have at least 1 dimension (C,) or (N, C, ...), got a 0-d "
+                         "tensor")
+    if b.dtype != a.dtype:
+        target = cast(target, a.dtype) if dtypes.promote(a, b) == a.dtype else target
+        if target._data.dtype != a.dtype:
+            input = cast(input, b.dtype)
+            a = input._data
     cdim = 0 if a.ndim == 1 else 1
     C = a.shape[cdim]
-    w = _check_class_weight("cross_entropy", weight, C, a.dtype)
+    w = _class_weight("cross_entropy", weight, C, a.dtype)
     wc = None if w is None else w.reshape((C,) + (1,) * (a.ndim - cdim - 1))
+    logp, shift = _log_softmax_and_shift(a, cdim)
+    t = target._data
     q = t * (1 - eps) + eps / C if eps else t
     if wc is not None:
         q = q * wc
-    den = float(a.size // C) if C else 0.0
-    return _record_soft_ce(x, target, _np_log_softmax(a, cdim), q, cdim, reduction, den, (eps, wc))
+    n = a.size // C if C else math.prod(a.shape[:cdim] + a.shape[cdim + 1:])
+    if reduction == "none":
+        value = -(q * logp).sum(axis=cdim)
+    else:
+        with np.errstate(invalid="ignore", divide="ignore"):
+            value = -(q * logp).sum()
+            if reduction == "mean":
+                value = value / n if a.size else value * np.nan  # PyTorch: the mean over no element is nan
+        value = np.asarray(value, dtype=a.dtype)
+    den = n if reduction == "mean" and n else 1
 
-
-def _record_soft_ce(x, target, logp, q, cdim, reduction, den, target_grad):
-    """loss = -sum(q * logp) over the class axis; grad = softmax * sum(q) - q; for a probability target also
-    d/dtarget = -logp * weight * (1 - label_smoothing)."""
-    loss = -(q * logp).sum(axis=cdim)
-    need_x = x.requires_grad
-    need_t = target is not None and target.requires_grad
-    parents = (x,) if target is None else (x, target)
-
-    def backward(xp, g, out, x, t=None):
-        c = _class_spread(g, reduction, den, cdim)
-        recording = _recording(x)
-        qq = q
-        if recording and t is not None:
-            eps, wc = target_grad
-            qq = t * (1 - eps) + eps / x.shape[cdim] if eps else t
-            qq = qq * wc if wc is not None else qq
-        gx = gt = None
-        if need_x:
-            s = softmax(x, cdim) if recording else np.exp(logp)
-            gx = c * (s * qq.sum(axis=cdim, keepdims=True) - qq)
-        if need_t:
-            eps, wc = target_grad
-            lp = log_softmax(x, cdim) if recording else logp
-            gt = -c * lp * (1 - eps)
+    def cross_entropy_rule(xp, need, g, out, x, t):
+        c = _class_spread(g, reduction, cdim) / den
+        e = xp.exp(x - shift)  # NOTE: softmax and log_softmax with the forward's max as a constant shift
+        total = e.sum(axis=cdim, keepdims=True)
+        qq = t * (1 - eps) + eps / C if eps else t
+        if wc is not None:
+            qq = qq * wc
+        gx = c * (e / total * qq.sum(axis=cdim, keepdims=True) - qq) if need[0] else None
+        gt = None
+        if need[1]:
+            gt = -c * (x - shift - xp.log(total)) * (1 - eps)
             if wc is not None:
                 gt = gt * wc
-        return (gx,) if t is None else (gx, gt)
+        return gx, gt
 
-    backward.__qualname__ = "cross_entropy.<locals>.backward"
-    return _record(_reduce(loss, reduction, den), parents, backward)
+    name = "DivBackward1" if reduction == "mean" and a.size else "NegBackward0"
+    return record(value, (input, target), cross_entropy_rule, name)
+
+
+# ---------------------------------------------------------------------- the torch.* forms
+# ``torch.softmax`` & co. are the same ops with the signatures of PyTorch's top-level functions (``dim`` and
+# ``train`` required, no ``inplace=``); ``tapegrad/__init__.py`` exports these under the torch names.
+def torch_softmax(input: Tensor, dim: int, dtype=None) -> Tensor:
+    """softmax(input, dim, dtype=None) -> Tensor: ``tapegrad.nn.functional.softmax`` with ``dim`` required."""
+    return softmax(input, dim, dtype=dtype)
+
+
+def torch_log_softmax(input: Tensor, dim: int, dtype=None) -> Tensor:
+    """log_softmax(input, dim, dtype=None) -> Tensor: ``nn.functional.log_softmax`` with ``dim`` required."""
+    return log_softmax(input, dim, dtype=dtype)
+
+
+def torch_selu(input: Tensor) -> Tensor:
+    """selu(input) -> Tensor: ``tapegrad.nn.functional.selu`` (no ``inplace=``, as ``torch.selu``)."""
+    return selu(input)
+
+
+def torch_celu(input: Tensor, alpha: float = 1.0) -> Tensor:
+    """celu(input, alpha=1.0) -> Tensor: ``tapegrad.nn.functional.celu`` (no ``inplace=``, as ``torch.celu``)."""
+    return celu(input, alpha)
+
+
+def torch_dropout(input: Tensor, p: float, train: bool) -> Tensor:
+    """dropout(input, p, train) -> Tensor: ``tapegrad.nn.functional.dropout`` with PyTorch's top-level signature."""
+    return dropout(input, p, train)
+
+
+def torch_layer_norm(input: Tensor, normalized_shape, weight: Tensor | None = None, bias: Tensor | None = None,
+                     eps: float = 1e-5, cudnn_enable: bool = True) -> Tensor:
+    """layer_norm(input, normalized_shape, weight=None, bias=None, eps=1e-05, cudnn_enable=True) -> Tensor."""
+    return layer_norm(input, normalized_shape, weight, bias, eps)
+
+
+for _f, _name in ((torch_softmax, "softmax"), (torch_log_softmax, "log_softmax"), (torch_selu, "selu"),
+                  (torch_celu, "celu"), (torch_dropout, "dropout"), (torch_layer_norm, "layer_norm")):
+    _f.__name__ = _f.__qualname__ = _name
+del _f, _name
 
 
 try:  # convolution and pooling live in the conv family's module

@@ -9,8 +9,7 @@ import math
 
 import numpy as np
 
-from ..autograd.declare import Tensor
-from ..autograd.declare import legacy_record as _record
+from ..autograd.declare import Tensor, op, record
 from ..autograd.declare import wrap as _wrap
 from ..autograd.graph import increment_version
 
@@ -122,8 +121,10 @@ def clip_grad_value_(parameters, clip_value, foreach=None):
         increment_version(g)
 
 
-def parameters_to_vector(parameters):
-    """parameters_to_vector(parameters) -> Tensor: all parameters flattened and concatenated (differentiable).
+@op(methods=(), xp_name=False)
+def parameters_to_vector(parameters) -> Tensor:
+    """parameters_to_vector(parameters) -> Tensor: all parameters flattened and concatenated (differentiable,
+    ``CatBackward0`` as PyTorch's ``torch.cat``).
 
     >>> import tapegrad as tg
     >>> tg.nn.utils.parameters_to_vector(tg.nn.Linear(2, 1).parameters()).shape
@@ -136,11 +137,14 @@ def parameters_to_vector(parameters):
     ends = np.cumsum([p._data.size for p in params]).tolist()
     starts = [0] + ends[:-1]
 
-    def parameters_to_vector_backward(xp, g, out, *ps):
-        return tuple(g[a:b].reshape(s) for a, b, s in zip(starts, ends, shapes, strict=True))
+    def cat_rule(xp, need, g, out, *ps):
+        return tuple(g[a:b].reshape(s) if n else None for a, b, s, n in zip(starts, ends, shapes, need, strict=True))
+
+    def cat_rule_1(xp, g, out, p):
+        return g.reshape(shapes[0])
 
     flat = np.concatenate([p._data.reshape(-1) for p in params])
-    return _record(flat, tuple(params), parameters_to_vector_backward)
+    return record(flat, tuple(params), cat_rule_1 if len(params) == 1 else cat_rule, "CatBackward0")
 
 
 def vector_to_parameters(vec, parameters):
@@ -158,12 +162,13 @@ def vector_to_parameters(vec, parameters):
     pointer = 0
     for p in params:
         n = p._data.size
-        p._data = vec._data[pointer:pointer + n].reshape(p._data.shape).astype(p._data.dtype, copy=False)
+        p.data = vec._data[pointer:pointer + n].reshape(p._data.shape).astype(p._data.dtype, copy=False)
         increment_version(p)
         pointer += n
 
 
-def l1_penalty(parameters, lam=1.0):
+@op(methods=(), xp_name=False)
+def l1_penalty(parameters, lam: float = 1.0) -> Tensor:
     """l1_penalty(parameters, lam=1.0) -> Tensor: ``lam * sum(|w|)`` over the parameters, to add to a loss.
 
     ``parameters`` is a Module (all its parameters), a tensor, or an iterable of tensors; to leave biases
@@ -183,7 +188,11 @@ def l1_penalty(parameters, lam=1.0):
     signs = [lam * np.sign(p._data) for p in params]
     total = sum(np.abs(p._data).sum(dtype=dtype) for p in params) * lam
 
-    def l1_penalty_backward(xp, g, out, *ps):
-        return tuple(g * s for s in signs)
+    def l1_penalty_rule(xp, need, g, out, *ps):
+        return tuple(g * s if n else None for s, n in zip(signs, need, strict=True))
 
-    return _record(np.asarray(total, dtype=dtype), tuple(params), l1_penalty_backward)
+    def l1_penalty_rule_1(xp, g, out, p):
+        return g * signs[0]
+
+    return record(np.asarray(total, dtype=dtype), tuple(params), l1_penalty_rule_1 if len(params) == 1 else
+                  l1_penalty_rule, "L1PenaltyBackward0")

@@ -203,7 +203,7 @@ def rsub(input: Tensor, other: Tensor | float, *, alpha: float = 1) -> Tensor:
     return sub(other, input, alpha=alpha)
 
 
-@binary(grad=lambda xp, need, g, out, a, b: (g * b if need[0] else None, g * a if need[1] else None),
+@binary(np.multiply, grad=lambda xp, need, g, out, a, b: (g * b if need[0] else None, g * a if need[1] else None),
         methods=("mul", "multiply", "__mul__", "__rmul__"))
 def mul(input, other):
     """mul(input, other) -> input * other, with broadcasting.
@@ -213,7 +213,6 @@ def mul(input, other):
     tensor([[1., 2.],
             [3., 6.]])
     """
-    return np.multiply(input, other)
 
 
 multiply = mul
@@ -387,7 +386,7 @@ def _fmod_rule(xp, need, g, out, a, b):
     return g if need[0] else None, -g * xp.trunc(a / b) if need[1] else None
 
 
-@unary(grad=lambda xp, g, out, x: -g, ints="keep", bools="error", methods=("neg", "negative", "__neg__"))
+@unary(np.negative, grad=lambda xp, g, out, x: -g, ints="keep", bools="error", methods=("neg", "negative", "__neg__"))
 def neg(input):
     """neg(input) -> -input.
 
@@ -395,7 +394,6 @@ def neg(input):
     >>> -tg.tensor([1.0, -2.0])
     tensor([-1.,  2.])
     """
-    return np.negative(input)
 
 
 negative = neg
@@ -414,7 +412,7 @@ def positive(input: Tensor) -> Tensor:
     return input
 
 
-@unary(grad=lambda xp, g, out, x: xp.where(x > 0, g, 0) - xp.where(x < 0, g, 0), ints="keep", bools="error",
+@unary(np.abs, grad=lambda xp, g, out, x: xp.where(x > 0, g, 0) - xp.where(x < 0, g, 0), ints="keep", bools="error",
        methods=("abs", "absolute", "__abs__"))
 def abs(input):
     """abs(input) -> |input|. The gradient is sign(input): 0 at 0 (and at NaN), as in PyTorch.
@@ -423,14 +421,13 @@ def abs(input):
     >>> tg.abs(tg.tensor([-1.5, 0.0, 2.0]))
     tensor([1.5000, 0.0000, 2.0000])
     """
-    return np.abs(input)
 
 
 absolute = abs
 Tensor.absolute_ = Tensor.abs_
 
 
-@unary(grad=lambda xp, g, out, x: -g * (out * out))
+@unary(np.reciprocal, grad=lambda xp, g, out, x: -g * (out * out))
 def reciprocal(input):
     """reciprocal(input) -> 1 / input (integers give the default float dtype; 1 / -0.0 is -inf).
 
@@ -438,7 +435,6 @@ def reciprocal(input):
     >>> tg.reciprocal(tg.tensor([2, 4]))
     tensor([0.5000, 0.2500])
     """
-    return np.reciprocal(input)
 
 
 @op(inplace=True)
@@ -544,7 +540,7 @@ def __rpow__(self, other):
 Tensor.__rpow__ = __rpow__
 
 
-@unary(grad=lambda xp, g, out, x: g / (2 * out))
+@unary(np.sqrt, grad=lambda xp, g, out, x: g / (2 * out))
 def sqrt(input):
     """sqrt(input) -> the square root (nan below 0; the gradient at 0 is inf, as in PyTorch).
 
@@ -552,7 +548,6 @@ def sqrt(input):
     >>> tg.sqrt(tg.tensor([4.0, 9.0]))
     tensor([2., 3.])
     """
-    return np.sqrt(input)
 
 
 @unary(grad=lambda xp, g, out, x: -0.5 * g * (out * out * out))
@@ -567,7 +562,7 @@ def rsqrt(input):
 
 
 # ---------------------------------------------------------------------- unary math
-@unary(grad=lambda xp, g, out, x: g * out)
+@unary(np.exp, grad=lambda xp, g, out, x: g * out)
 def exp(input):
     """exp(input) -> e ** input (inf beyond the dtype's range, as PyTorch).
 
@@ -575,10 +570,9 @@ def exp(input):
     >>> tg.exp(tg.tensor([0.0, 1.0]))
     tensor([1.0000, 2.7183])
     """
-    return np.exp(input)
 
 
-@unary(grad=lambda xp, g, out, x: g * out * _LN2)
+@unary(np.exp2, grad=lambda xp, g, out, x: g * out * _LN2)
 def exp2(input):
     """exp2(input) -> 2 ** input.
 
@@ -586,10 +580,9 @@ def exp2(input):
     >>> tg.exp2(tg.tensor([0.0, 3.0]))
     tensor([1., 8.])
     """
-    return np.exp2(input)
 
 
-@unary(grad=lambda xp, g, out, x: g * (out + 1))
+@unary(np.expm1, grad=lambda xp, g, out, x: g * (out + 1))
 def expm1(input):
     """expm1(input) -> exp(input) - 1, accurate near 0.
 
@@ -597,10 +590,9 @@ def expm1(input):
     >>> tg.expm1(tg.tensor([0.0, 1e-10], dtype=tg.float64))
     tensor([0.0000e+00, 1.0000e-10], dtype=tapegrad.float64)
     """
-    return np.expm1(input)
 
 
-@unary(grad=lambda xp, g, out, x: g / x)
+@unary(np.log, grad=lambda xp, g, out, x: g / x)
 def log(input):
     """log(input) -> the natural logarithm (-inf at 0 and nan below, as PyTorch).
 
@@ -608,10 +600,9 @@ def log(input):
     >>> tg.log(tg.tensor([1.0, 100.0]))
     tensor([0.0000, 4.6052])
     """
-    return np.log(input)
 
 
-@unary(grad=lambda xp, g, out, x: g / (x * _LN2))
+@unary(np.log2, grad=lambda xp, g, out, x: g / (x * _LN2))
 def log2(input):
     """log2(input) -> the base-2 logarithm.
 
@@ -619,7 +610,6 @@ def log2(input):
     >>> tg.log2(tg.tensor([1.0, 8.0]))
     tensor([0., 3.])
     """
-    return np.log2(input)
 
 
 @unary(grad=lambda xp, g, out, x: g / (x * _LN10))
@@ -637,7 +627,7 @@ def log10(input):
     return np.log10(input)
 
 
-@unary(grad=lambda xp, g, out, x: g / (x + 1))
+@unary(np.log1p, grad=lambda xp, g, out, x: g / (x + 1))
 def log1p(input):
     """log1p(input) -> log(1 + input), accurate near 0.
 
@@ -645,10 +635,9 @@ def log1p(input):
     >>> tg.log1p(tg.tensor([0.0, 1e-10], dtype=tg.float64))
     tensor([0.0000e+00, 1.0000e-10], dtype=tapegrad.float64)
     """
-    return np.log1p(input)
 
 
-@unary(grad=lambda xp, g, out, x: g * xp.cos(x))
+@unary(np.sin, grad=lambda xp, g, out, x: g * xp.cos(x))
 def sin(input):
     """sin(input), in radians.
 
@@ -656,10 +645,9 @@ def sin(input):
     >>> tg.sin(tg.tensor([0.0]))
     tensor([0.])
     """
-    return np.sin(input)
 
 
-@unary(grad=lambda xp, g, out, x: g * -xp.sin(x))
+@unary(np.cos, grad=lambda xp, g, out, x: g * -xp.sin(x))
 def cos(input):
     """cos(input), in radians.
 
@@ -667,10 +655,9 @@ def cos(input):
     >>> tg.cos(tg.tensor([0.0]))
     tensor([1.])
     """
-    return np.cos(input)
 
 
-@unary(grad=lambda xp, g, out, x: g * (1 + out * out))
+@unary(np.tan, grad=lambda xp, g, out, x: g * (1 + out * out))
 def tan(input):
     """tan(input), in radians.
 
@@ -678,10 +665,9 @@ def tan(input):
     >>> tg.tan(tg.tensor([0.0]))
     tensor([0.])
     """
-    return np.tan(input)
 
 
-@unary(grad=lambda xp, g, out, x: g * xp.cosh(x))
+@unary(np.sinh, grad=lambda xp, g, out, x: g * xp.cosh(x))
 def sinh(input):
     """sinh(input): the hyperbolic sine.
 
@@ -689,10 +675,9 @@ def sinh(input):
     >>> tg.sinh(tg.tensor([0.0]))
     tensor([0.])
     """
-    return np.sinh(input)
 
 
-@unary(grad=lambda xp, g, out, x: g * xp.sinh(x))
+@unary(np.cosh, grad=lambda xp, g, out, x: g * xp.sinh(x))
 def cosh(input):
     """cosh(input): the hyperbolic cosine.
 
@@ -700,10 +685,9 @@ def cosh(input):
     >>> tg.cosh(tg.tensor([0.0]))
     tensor([1.])
     """
-    return np.cosh(input)
 
 
-@unary(grad=lambda xp, g, out, x: g / xp.sqrt(1 - x * x), methods=("asin", "arcsin"))
+@unary(np.arcsin, grad=lambda xp, g, out, x: g / xp.sqrt(1 - x * x), methods=("asin", "arcsin"))
 def asin(input):
     """asin(input): the inverse sine (nan outside [-1, 1]).
 
@@ -711,10 +695,9 @@ def asin(input):
     >>> tg.asin(tg.tensor([0.0, 1.0]))
     tensor([0.0000, 1.5708])
     """
-    return np.arcsin(input)
 
 
-@unary(grad=lambda xp, g, out, x: -g / xp.sqrt(1 - x * x), methods=("acos", "arccos"))
+@unary(np.arccos, grad=lambda xp, g, out, x: -g / xp.sqrt(1 - x * x), methods=("acos", "arccos"))
 def acos(input):
     """acos(input): the inverse cosine (nan outside [-1, 1]).
 
@@ -722,7 +705,6 @@ def acos(input):
     >>> tg.acos(tg.tensor([1.0, 0.0]))
     tensor([0.0000, 1.5708])
     """
-    return np.arccos(input)
 
 
 @unary(grad=lambda xp, g, out, x: g / (x * x + 1), methods=("atan", "arctan"))
@@ -749,7 +731,7 @@ def _atan2_rule(xp, need, g, out, a, b):
             xp.where(edge, 0, g * -a / r) if need[1] else None)
 
 
-@binary(grad=_atan2_rule, floats=True, tensors=True, methods=("atan2", "arctan2"))
+@binary(np.arctan2, grad=_atan2_rule, floats=True, tensors=True, methods=("atan2", "arctan2"))
 def atan2(input, other):
     """atan2(input, other): the angle of the point (other, input), in (-pi, pi].
 
@@ -757,7 +739,6 @@ def atan2(input, other):
     >>> tg.atan2(tg.tensor([1.0]), tg.tensor([-1.0]))
     tensor([2.3562])
     """
-    return np.arctan2(input, other)
 
 
 arctan2 = atan2
@@ -786,7 +767,7 @@ def rad2deg(input):
     return input * np.asarray(180 / math.pi, input.dtype)
 
 
-@unary(grad=lambda xp, g, out, x: g * (1 - out * out))
+@unary(np.tanh, grad=lambda xp, g, out, x: g * (1 - out * out))
 def tanh(input):
     """tanh(input): the hyperbolic tangent.
 
@@ -794,7 +775,6 @@ def tanh(input):
     >>> tg.tanh(tg.tensor([0.0, 100.0]))
     tensor([0., 1.])
     """
-    return np.tanh(input)
 
 
 @unary(grad=lambda xp, g, out, x: g * (1 - out) * out)
@@ -812,15 +792,16 @@ def sigmoid(input):
     return out
 
 
-@unary(grad=lambda xp, g, out, x: xp.where(out > 0, g, 0), ints="keep", bools="error")
+@unary(grad=lambda xp, g, out, x: g * ~(out <= 0), ints="keep", bools="error")
 def relu(input):
-    """relu(input) -> max(input, 0); integers stay integer. NOTE: the gradient at 0 is 0, as in PyTorch.
+    """relu(input) -> max(input, 0); integers stay integer. NOTE: the gradient at 0 is 0 and at NaN 1, and -0.0
+    stays -0.0, as in PyTorch.
 
     >>> import tapegrad as tg
     >>> tg.relu(tg.tensor([-1.0, 0.0, 2.0]))
     tensor([0., 0., 2.])
     """
-    return np.maximum(input, 0, dtype=input.dtype)
+    return np.maximum(0, input, dtype=input.dtype)  # NOTE: numpy keeps the second argument of a tie (-0.0)
 
 
 _ERF_A = (3.16112374387056560e00, 1.13864154151050156e02, 3.77485237685302021e02, 3.20937758913846947e03,
@@ -929,7 +910,7 @@ def _rounding(fn):
         return input.copy() if input.dtype.kind in "iu" else fn(input)
 
     rounded.__name__, rounded.__doc__ = fn.__name__, fn.__doc__
-    return unary(rounded, grad=_zero, ints="keep", bools="error")
+    return unary(grad=_zero, ints="keep", bools="error")(rounded)
 
 
 @_rounding

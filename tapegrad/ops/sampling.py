@@ -2,8 +2,12 @@
 
 Every function takes ``generator=`` (a :class:`tapegrad.Generator`; the default generator otherwise), so a
 seeded generator reproduces its draws. Samples are not differentiable functions of their parameters: as in
-PyTorch, ``normal`` and ``bernoulli`` outputs require grad when a parameter does, with a zero gradient.
+PyTorch, ``normal`` and ``bernoulli`` outputs require grad when a parameter does, with a zero gradient, and an
+in-place fill of a tensor that requires grad keeps it requiring grad, its gradient cut to zero (the nodes
+``NormalBackward0``-``3``, ``UniformBackward0``, ``BernoulliBackward0``-``2``, as PyTorch names them).
 """
+
+from __future__ import annotations
 
 import numbers
 
@@ -11,10 +15,7 @@ import numpy as np
 
 from .. import dtypes
 from .. import random as _random
-from ..autograd.declare import Tensor, tensor_method
-from ..autograd.declare import inplace as _inplace
-from ..autograd.declare import legacy_record as _record
-from ..autograd.declare import wrap as _wrap
+from ..autograd.declare import Tensor, expected_tensor, inplace, op, record, wrap
 
 __all__ = ["multinomial", "randperm", "bernoulli", "normal"]
 
@@ -39,14 +40,16 @@ def _draw_uniform(rng, shape, dtype):
     return rng.random(shape).astype(dtype)
 
 
-def _zeros(xp, params):
-    # A sample's gradient with respect to its distribution's parameters is taken as zero (PyTorch's choice).
-    return tuple(xp.zeros_like(p) for p in params)
+def _data(op_name, input):
+    try:
+        return input._data
+    except AttributeError:
+        raise expected_tensor(op_name, input) from None
 
 
 # ---------------------------------------------------------------------- multinomial
-@tensor_method()
-def multinomial(input, num_samples, replacement=False, *, generator=None):
+@op(methods=("multinomial",))
+def multinomial(input: Tensor, num_samples: int, replacement: bool = False, *, generator=None) -> Tensor:
     """multinomial(input, num_samples, replacement=False, *, generator=None) -> LongTensor
 
     Draw ``num_samples`` category indices from each row of ``input`` (1-D or 2-D non-negative weights, not
@@ -58,7 +61,7 @@ def multinomial(input, num_samples, replacement=False, *, generator=None):
     tensor([1, 1])
     """
     op = "multinomial"
-    p = input._data
+    p = _data(op, input)
     if p.dtype.kind != "f":
         raise RuntimeError(f"{op}: only floating-point dtypes are supported for input, got {p.dtype}")
     if p.ndim not in (1, 2):
@@ -96,14 +99,15 @@ def multinomial(input, num_samples, replacement=False, *, generator=None):
         with np.errstate(divide="ignore"):
             keys = rng.standard_exponential(rows.shape) / rows
         idx = np.argsort(keys, axis=1, kind="stable")[:, :num_samples]
-    return _wrap(idx.astype(np.int64).reshape(p.shape[:-1] + (num_samples,)))
+    return wrap(idx.astype(np.int64).reshape(p.shape[:-1] + (num_samples,)))
 
 
 # ---------------------------------------------------------------------- randperm
-def randperm(n, *, generator=None, dtype=dtypes.int64, device=None, requires_grad=False):
+@op(methods=(), xp_name=False)
+def randperm(n: int, *, generator=None, dtype=dtypes.int64, device=None, requires_grad: bool = False) -> Tensor:
     """randperm(n, *, generator=None, dtype=tapegrad.int64, requires_grad=False) -> Tensor
 
-    A random permutation of 0, ..., n - 1.
+    A random permutation of 0, ..., n - 1 (``n`` must fit the dtype: at most 256 for uint8, 2049 for float16).
 
     >>> import tapegrad as tg
     >>> sorted(tg.randperm(4, generator=tg.Generator().manual_seed(1)).tolist())
@@ -113,56 +117,86 @@ def randperm(n, *, generator=None, dtype=dtypes.int64, device=None, requires_gra
         raise TypeError(f"randperm: n must be an int, got {type(n).__name__}")
     if n < 0:
         raise RuntimeError(f"randperm: n must be non-negative, got n={n}")
-    out = _wrap(_rng("randperm", generator).permutation(int(n)).astype(dtypes.as_dtype(dtype)))
+    dt = dtypes.as_dtype(dtype)
+    if dt.kind == "b":
+        raise NotImplementedError("randperm: not implemented for bool")
+    if dt.kind in "iu" and n > int(np.iinfo(dt).max) + 1:
+        raise RuntimeError(f"randperm: n={n} cannot be converted to {dt} without overflow (at most "
+                           f"{int(np.iinfo(dt).max) + 1})")
+    if dt == dtypes.float16 and n > 2049:
+        raise RuntimeError(f"randperm: n cannot be greater than 2049 for float16, got n={n}")
+    if requires_grad and dt.kind != "f":
+        raise RuntimeError(f"randperm: only tensors of floating point dtype can require gradients, got {dt}")
+    out = wrap(_rng("randperm", generator).permutation(int(n)).astype(dt))
     return out.requires_grad_(True) if requires_grad else out
 
 
 # ---------------------------------------------------------------------- bernoulli
-def _check_probability(op, p):
-    if not 0 <= p <= 1:
-        raise RuntimeError(f"{op}: expects p to be in [0, 1], but got p={p}")
+def _check_probability(op_name, p):
+    if not 0 <= p <= 1:  # NOTE: also refuses nan
+        raise RuntimeError(f"{op_name}: expects p to be in [0, 1], but got p={p}")
 
 
-@tensor_method()
-def bernoulli(input, p=None, *, generator=None):
+def _check_probabilities(op_name, name, p):
+    if p.size and not ((p >= 0) & (p <= 1)).all():
+        bad = p[~((p >= 0) & (p <= 1))].flat[0]
+        raise RuntimeError(f"{op_name}: expects all probabilities in {name} to be in [0, 1], but found {bad} "
+                           f"({name} of shape {tuple(p.shape)})")
+
+
+def _zeros_rule(xp, g, out, x):
+    # A sample's gradient with respect to its distribution's parameters is taken as zero (PyTorch's choice).
+    return xp.zeros_like(g)
+
+
+def _zeros_rule2(xp, need, g, out, a, b):
+    return xp.zeros_like(a) if need[0] else None, xp.zeros_like(b) if need[1] else None
+
+
+def _not_implemented_rule(xp, g, out, x):
+    raise RuntimeError("bernoulli: the derivative of bernoulli(input, p) with respect to input is not implemented "
+                       "(as in PyTorch)")
+
+
+@op(methods=("bernoulli",))
+def bernoulli(input: Tensor, p: float | None = None, *, generator=None) -> Tensor:
     """bernoulli(input, p=None, *, generator=None) -> Tensor
 
     Draw 0/1 values: with probabilities ``input`` (each in [0, 1]), or with probability ``p`` in the shape of
-    ``input``. The result has ``input``'s dtype.
+    ``input``. The result has ``input``'s dtype; it requires grad when ``input`` does, as in PyTorch (with a
+    zero gradient, ``BernoulliBackward0``; with ``p``, PyTorch's node that refuses backward).
 
     >>> import tapegrad as tg
     >>> tg.bernoulli(tg.tensor([0.0, 1.0, 1.0]))
     tensor([0., 1., 1.])
     """
-    op = "bernoulli"
-    x = input._data
-    rng = _rng(op, generator)
+    op_name = "bernoulli"
+    x = _data(op_name, input)
+    rng = _rng(op_name, generator)
     if p is not None:
         if isinstance(p, Tensor):
-            p = p._data
-        if np.ndim(p) == 0:
-            _check_probability(op, float(p))
-        return _wrap((rng.random(x.shape) < p).astype(x.dtype))
+            raise TypeError(f"{op_name}: p must be a number (a tensor of probabilities is the input itself)")
+        _check_probability(op_name, float(p))
+        return record((rng.random(x.shape) < p).astype(x.dtype), (input,), _not_implemented_rule,
+                      "NotImplemented")
     if x.dtype.kind != "f":
-        raise RuntimeError(f"{op}: expected a floating-point tensor of probabilities, got dtype {x.dtype}")
-    if x.size and not ((x >= 0) & (x <= 1)).all():
-        bad = x[~((x >= 0) & (x <= 1))].flat[0]
-        raise RuntimeError(f"{op}: expects all probabilities in input to be in [0, 1], but found {bad} "
-                           f"(input of shape {tuple(x.shape)})")
+        raise NotImplementedError(f"{op_name}: expected a floating-point tensor of probabilities, got dtype "
+                                  f"{x.dtype}")
+    _check_probabilities(op_name, "input", x)
     # NOTE: float64 uniforms even for float32 probabilities: float32's 2**-24 grid would bias tiny p
-    return _record((rng.random(x.shape) < x).astype(x.dtype), (input,), _bernoulli_backward)
-
-
-def _bernoulli_backward(xp, g, out, p):
-    return _zeros(xp, (p,))
+    return record((rng.random(x.shape) < x).astype(x.dtype), (input,), _zeros_rule, "BernoulliBackward0")
 
 
 # ---------------------------------------------------------------------- normal
-def normal(mean, std=1.0, size=None, *, generator=None, dtype=None, requires_grad=False):
+@op(methods=())
+def normal(mean: Tensor | float, std: Tensor | float = 1.0, size=None, *, generator=None, dtype=None,
+           requires_grad: bool = False) -> Tensor:
     """normal(mean, std=1.0, size=None, *, generator=None) -> Tensor
 
     Normal samples with the given ``mean`` and standard deviation ``std``: each a tensor (broadcast together)
     or a number; when both are numbers, ``size`` gives the shape (and ``dtype`` the type, float32 by default).
+    The result has ``mean``'s dtype (``std``'s if ``mean`` is a number), and requires grad (with a zero
+    gradient) when a parameter does.
 
     >>> import tapegrad as tg
     >>> tg.normal(tg.zeros(2, 3), 1.0).shape
@@ -170,65 +204,66 @@ def normal(mean, std=1.0, size=None, *, generator=None, dtype=None, requires_gra
     >>> tg.normal(0.0, 2.0, (4,)).dtype
     dtype('float32')
     """
-    op = "normal"
-    rng = _rng(op, generator)
+    op_name = "normal"
+    rng = _rng(op_name, generator)
     m_t, s_t = isinstance(mean, Tensor), isinstance(std, Tensor)
     if not m_t and not s_t:
         if size is None:
-            raise TypeError(f"{op}: with a number mean ({mean}) and std ({std}), pass size= (a tuple of "
+            raise TypeError(f"{op_name}: with a number mean ({mean}) and std ({std}), pass size= (a tuple of "
                             "ints)")
-        if std < 0:
-            raise RuntimeError(f"{op}: expects std >= 0.0, but found std {std}")
+        if not std >= 0:
+            raise RuntimeError(f"{op_name}: expects std >= 0.0, but found std {std}")
         dt = dtypes.as_dtype(dtype) if dtype is not None else dtypes.get_default_dtype()
+        if dt.kind != "f":
+            raise NotImplementedError(f"{op_name}: not implemented for {dt} (floating-point dtypes only)")
         size = tuple(size) if isinstance(size, (tuple, list)) else (size,)
-        out = _wrap(mean + std * _draw_normal(rng, size, dt))
-        if out._data.dtype != dt:
-            out._data = out._data.astype(dt)
+        out = wrap((mean + std * _draw_normal(rng, size, dt)).astype(dt, copy=False))
         return out.requires_grad_(True) if requires_grad else out
     if size is not None:
-        raise TypeError(f"{op}: size= is only accepted when mean and std are numbers")
+        raise TypeError(f"{op_name}: size= is only accepted when mean and std are numbers")
     m = mean._data if m_t else mean
     s = std._data if s_t else std
-    if np.any(np.asarray(s) < 0):
-        raise RuntimeError(f"{op}: expects std >= 0.0, but found std {np.min(s)}")
-    dt = np.result_type(*[a for a in (m, s) if isinstance(a, np.ndarray)])
-    if dt.kind != "f":
-        raise RuntimeError(f"{op}: expected floating-point mean and std, got dtype {dt}")
+    dt = m.dtype if m_t else s.dtype  # PyTorch: the result takes mean's options (std's if mean is a number)
+    for a in (m, s):
+        if isinstance(a, np.ndarray) and a.dtype.kind != "f":
+            raise NotImplementedError(f"{op_name}: expected floating-point mean and std, got dtype {a.dtype}")
+    if s_t:
+        if s.size and not (s >= 0).all():
+            raise RuntimeError(f"{op_name}: expects all elements of std >= 0.0, got std of shape "
+                               f"{tuple(s.shape)} with min {np.min(s)}")
+    elif not std >= 0:
+        raise RuntimeError(f"{op_name}: expects std >= 0.0, but found std {std}")
     try:
         shape = np.broadcast_shapes(np.shape(m), np.shape(s))
     except ValueError:
-        raise RuntimeError(f"{op}: the shapes of mean {tuple(np.shape(m))} and std {tuple(np.shape(s))} do "
+        raise RuntimeError(f"{op_name}: the shapes of mean {tuple(np.shape(m))} and std {tuple(np.shape(s))} do "
                            "not broadcast together") from None
     out = (m + s * _draw_normal(rng, shape, dt)).astype(dt, copy=False)
-    parents = tuple(t for t in (mean, std) if isinstance(t, Tensor))
-    return _record(out, parents, _normal_backward)
-
-
-def _normal_backward(xp, g, out, *params):
-    return _zeros(xp, params)
+    if m_t and s_t:
+        return record(out, (mean, std), _zeros_rule2, "NormalBackward3")
+    return record(out, (mean,) if m_t else (std,), _zeros_rule, "NormalBackward1" if m_t else "NormalBackward2")
 
 
 # ---------------------------------------------------------------------- in-place fills
-def _fill(self, op, values, rule):
-    """Write sampled ``values`` into ``self`` (recording the write; a graph node gets a zero gradient)."""
-    return _inplace(self, op, lambda old: _record(values, (old,), rule))
+def _sampled(old, values, name):
+    """The value an in-place fill writes: ``values``, recorded with a zero gradient for what was there."""
+    return record(values, (old,), _zeros_rule, name)
 
 
-def _uniform_backward(xp, g, out, x):
-    return _zeros(xp, (x,))
+def _sampled_with(old, p, values):
+    """bernoulli_(p) with a tensor ``p``: the values, with zero gradients for what was there and for ``p``."""
+    return record(values, (old, p), _zeros_rule2, "BernoulliBackward1")
 
 
-def _normal__backward(xp, g, out, x):
-    return _zeros(xp, (x,))
+def _float_tensor(op_name, self):
+    dt = _data(op_name, self).dtype
+    if dt.kind != "f":
+        raise NotImplementedError(f"{op_name}: expected a floating-point tensor, got dtype {dt}")
+    return dt
 
 
-def _float_tensor(op, self):
-    if self._data.dtype.kind != "f":
-        raise RuntimeError(f"{op}: expected a floating-point tensor, got dtype {self._data.dtype}")
-
-
-@tensor_method()
-def uniform_(self, from_=0.0, to=1.0, *, generator=None, **kwargs):
+@op(methods=("uniform_",), xp_name=False)
+def uniform_(self: Tensor, from_: float = 0.0, to: float = 1.0, *, generator=None, **kwargs) -> Tensor:
     """uniform_(from=0, to=1, *, generator=None): fill with samples from U[from, to), in place.
 
     >>> import tapegrad as tg
@@ -239,17 +274,24 @@ def uniform_(self, from_=0.0, to=1.0, *, generator=None, **kwargs):
     from_ = kwargs.pop("from", from_)
     if kwargs:
         raise TypeError(f"uniform_: unexpected keyword argument(s) {sorted(kwargs)}")
-    _float_tensor("uniform_", self)
+    dt = _float_tensor("uniform_", self)
+    lowest, highest = float(np.finfo(dt).min), float(np.finfo(dt).max)
+    for name, v in (("from", from_), ("to", to)):
+        if not lowest <= v <= highest:  # NOTE: also refuses nan and infinities
+            raise RuntimeError(f"uniform_: {name}={v} is out of bounds for {dt}")
     if from_ > to:
         raise RuntimeError(f"uniform_: expects to return a [from, to) range, but found from={from_} > "
                            f"to={to}")
-    dt = self._data.dtype
+    if to - from_ > highest:
+        raise RuntimeError(f"uniform_: expects to - from <= the largest {dt} ({highest}), but found to={to} and "
+                           f"from={from_}")
     u = _draw_uniform(_rng("uniform_", generator), self._data.shape, dt)
-    return _fill(self, "uniform_", (from_ + (to - from_) * u).astype(dt, copy=False), _uniform_backward)
+    return inplace(self, "uniform_", _sampled, (from_ + (to - from_) * u).astype(dt, copy=False),
+                   "UniformBackward0")
 
 
-@tensor_method()
-def normal_(self, mean=0.0, std=1.0, *, generator=None):
+@op(methods=("normal_",), xp_name=False)
+def normal_(self: Tensor, mean: float = 0.0, std: float = 1.0, *, generator=None) -> Tensor:
     """normal_(mean=0, std=1, *, generator=None): fill with samples from N(mean, std^2), in place.
 
     >>> import tapegrad as tg
@@ -257,35 +299,38 @@ def normal_(self, mean=0.0, std=1.0, *, generator=None):
     tensor([[5., 5.],
             [5., 5.]])
     """
-    _float_tensor("normal_", self)
-    if std < 0:
+    dt = _float_tensor("normal_", self)
+    if not std >= 0:  # NOTE: also refuses nan
         raise RuntimeError(f"normal_: expects std >= 0.0, but found std {std}")
-    dt = self._data.dtype
     z = _draw_normal(_rng("normal_", generator), self._data.shape, dt)
-    return _fill(self, "normal_", (mean + std * z).astype(dt, copy=False), _normal__backward)
+    return inplace(self, "normal_", _sampled, (mean + std * z).astype(dt, copy=False), "NormalBackward0")
 
 
-@tensor_method()
-def bernoulli_(self, p=0.5, *, generator=None):
+@op(methods=("bernoulli_",), xp_name=False)
+def bernoulli_(self: Tensor, p: Tensor | float = 0.5, *, generator=None) -> Tensor:
     """bernoulli_(p=0.5, *, generator=None): fill with 0/1 samples, 1 with probability ``p`` (a number or a
-    tensor of probabilities broadcast to this shape), in place.
+    floating-point tensor of probabilities broadcast to this shape), in place.
 
     >>> import tapegrad as tg
     >>> tg.empty(3).bernoulli_(1.0)
     tensor([1., 1., 1.])
     """
-    op = "bernoulli_"
+    op_name = "bernoulli_"
+    shape = _data(op_name, self).shape
+    rng = _rng(op_name, generator)
     if isinstance(p, Tensor):
-        p = p._data
-        if p.size and not ((p >= 0) & (p <= 1)).all():
-            raise RuntimeError(f"{op}: expects all probabilities in p to be in [0, 1] (p of shape "
-                               f"{tuple(p.shape)})")
+        pa = p._data
+        if pa.dtype.kind != "f":
+            raise NotImplementedError(f"{op_name}: expected a floating-point tensor of probabilities p, got dtype "
+                                      f"{pa.dtype}")
+        _check_probabilities(op_name, "p", pa)
         try:
-            np.broadcast_to(p, self._data.shape)
+            pa = np.broadcast_to(pa, shape)
         except ValueError:
-            raise RuntimeError(f"{op}: p of shape {tuple(p.shape)} does not broadcast to the tensor's shape "
-                               f"{tuple(self._data.shape)}") from None
-    else:
-        _check_probability(op, p)
-    values = (_rng(op, generator).random(self._data.shape) < p).astype(self._data.dtype)
-    return _fill(self, op, values, _bernoulli_backward)
+            raise RuntimeError(f"{op_name}: p of shape {tuple(p.shape)} does not broadcast to the tensor's shape "
+                               f"{tuple(shape)}") from None
+        values = (rng.random(shape) < pa).astype(self._data.dtype)
+        return inplace(self, op_name, _sampled_with, p, values)
+    _check_probability(op_name, p)
+    values = (rng.random(shape) < p).astype(self._data.dtype)
+    return inplace(self, op_name, _sampled, values, "BernoulliBackward2")

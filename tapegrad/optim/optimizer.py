@@ -44,6 +44,10 @@ class Optimizer:
     tensor([0., 0.], requires_grad=True)
     """
 
+    # State entries whose arrays do not have their parameter's shape (Adafactor's row and column factors,
+    # L-BFGS's flat vectors): load_state_dict refuses any other state array of the wrong shape.
+    _state_shapes_free = frozenset()
+
     def __init__(self, params, defaults):
         name = type(self).__name__
         self.defaults = defaults
@@ -195,7 +199,8 @@ class Optimizer:
             if param is None:
                 state[key] = _copy_value(value, None, key)
             else:
-                state[param] = {k: _copy_value(v, param, k, name, key) for k, v in value.items()}
+                state[param] = {k: _copy_value(v, param, k, name, key, k not in self._state_shapes_free)
+                                for k, v in value.items()}
         new_groups = []
         for g, s in zip(groups, saved_groups, strict=True):
             ng = {k: _copy_value(v, None, k) for k, v in s.items() if k != "params"}
@@ -225,23 +230,23 @@ def _describe(x):
     return f"a dict with keys {sorted(map(str, x))}" if isinstance(x, dict) else type(x).__name__
 
 
-def _copy_value(value, param, key, opt_name=None, index=None):
+def _copy_value(value, param, key, opt_name=None, index=None, check_shape=True):
     """A deep copy of one state value; floating tensors are cast to ``param``'s dtype (except ``step``)."""
     if isinstance(value, Tensor):
         arr = value._data
         if param is not None:
             if key != "step" and arr.dtype.kind == "f" and param._data.dtype.kind == "f":
                 arr = arr.astype(param._data.dtype, copy=False)
-            if arr.ndim and arr.shape != param._data.shape:
+            if check_shape and arr.ndim and arr.shape != param._data.shape:
                 raise ValueError(f"{opt_name}.load_state_dict: state {key!r} of parameter {index} has shape "
                                  f"{tuple(arr.shape)} but the parameter has shape {tuple(param._data.shape)}")
         return _wrap(np.array(arr, copy=True))
     if isinstance(value, np.ndarray):
         return value.copy()
     if isinstance(value, dict):
-        return type(value)((k, _copy_value(v, param, k, opt_name, index)) for k, v in value.items())
+        return type(value)((k, _copy_value(v, param, k, opt_name, index, check_shape)) for k, v in value.items())
     if isinstance(value, (list, tuple)):
-        return type(value)(_copy_value(v, param, key, opt_name, index) for v in value)
+        return type(value)(_copy_value(v, param, key, opt_name, index, check_shape) for v in value)
     return value
 
 

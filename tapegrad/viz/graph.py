@@ -13,7 +13,9 @@ import numpy as np
 
 from .._optional import require
 from .._tensor import Tensor
-from ..autograd.engine import parents_of
+from . import _tape
+from ._figures import _atomic_write, _save_figure
+from .trace import BackwardTrace
 
 _DOT_MISSING = ("the Graphviz 'dot' program is not installed, so the graph was drawn with matplotlib instead; "
                 "for Graphviz's layout install it (Debian/Ubuntu: apt-get install graphviz; macOS: brew install "
@@ -53,6 +55,8 @@ class Graph:
                  "input": 'shape=box, style=filled, fillcolor="#e8e8e8"',
                  "output": 'shape=box, style="rounded,filled", fillcolor="#c8f0c8"'}[node["kind"]]
         label = "<" + "<br/>".join(html.escape(part) for part in node["label"].split("\n")) + ">"
+        if node.get("alert"):
+            style += ", color=red, penwidth=2"
         return f"n{n} [label={label}, {style}];"
 
     def _repr_svg_(self):  # Jupyter
@@ -110,8 +114,10 @@ class Graph:
                         arrowprops=dict(arrowstyle="->", color="gray", lw=0.8))
         for n, (x, y) in pos.items():
             node = self.nodes[n]
+            alert = node.get("alert")
             ax.text(x, y, node["label"], ha="center", va="center", fontsize=7,
-                    bbox=dict(boxstyle="round", fc=colors[node["kind"]], ec="gray"))
+                    bbox=dict(boxstyle="round", fc=colors[node["kind"]], ec="red" if alert else "gray",
+                              lw=2 if alert else 1))
         ax.set_xlim(-0.2, width + 0.2)
         ax.set_ylim(-0.7, height - 0.3)
         ax.axis("off")
@@ -152,82 +158,95 @@ class Graph:
         return order
 
 
-def draw_graph(tensor, params=None, show_grads=True, max_nodes=500):
-    """draw_graph(tensor, params=None) -> Graph: the recorded graph that produced ``tensor``.
+def draw_graph(tensor, params=None, show_grads=True, max_nodes=500, *, names=None, values=False, grads=None):
+    """draw_graph(tensor, params=None, *, names=None, values=False, grads=None) -> Graph: the recorded graph that
+    produced ``tensor``.
 
     One node per op and per leaf, labelled with op name, shape and dtype; ``params`` (a module, or a dict or
     iterable of (name, tensor) pairs such as ``model.named_parameters()``) labels parameters with their names
-    and groups each module's parameters and the ops that consume them in a box. After ``backward``, leaves show
-    their gradient norms.
+    and groups each module's parameters and the ops that consume them in a box; ``names`` (a dict name ->
+    tensor) labels any node. After ``backward``, leaves show their gradient norms (``show_grads``).
+
+    ``values=True`` adds a summary of each node's value (the number itself, or mean and largest magnitude).
+    ``grads`` adds the same summary of the gradient each node received in one backward pass, so the picture
+    shows where gradients vanish or explode: pass the :class:`~tapegrad.viz.BackwardTrace` that recorded your
+    backward, or ``grads=True`` to let draw_graph run one itself (``autograd.grad`` of ``tensor``, or of
+    ``tensor.sum()`` when it is not a scalar, with ``retain_graph=True``: no ``.grad`` changes; call it before a
+    backward that frees the graph). A node with a NaN or an infinity in its value or gradient is outlined in red.
 
     >>> import tapegrad as tg
     >>> w = tg.ones(2, requires_grad=True)
     >>> 'Mul' in draw_graph((w * 3).sum()).source
     True
+    >>> x = tg.tensor(2.0, requires_grad=True)
+    >>> print(draw_graph(x * 3, names={"x": x}, values=True, grads=True).nodes[id(x)]["label"])
+    x
+    scalar float32
+    value 2
+    grad 3
     """
     if not isinstance(tensor, Tensor):
         raise TypeError(f"draw_graph: expected a Tensor, got {type(tensor).__name__}")
-    if hasattr(params, "named_parameters"):
-        params = params.named_parameters()
-    params = dict(params or {})
-    names = {id(t): name for name, t in params.items()}
-    nodes, edges, clusters = {}, [], {}
-    stack, seen = [tensor], {id(tensor)}
-    while stack:
-        t = stack.pop()
-        nodes[id(t)] = _describe(t, names, show_grads, is_output=t is tensor)
-        if len(nodes) > max_nodes:
-            raise ValueError(f"draw_graph: the graph has more than {max_nodes} nodes; pass max_nodes= to draw it")
-        for p in parents_of(t):
-            edges.append((id(p), id(t)))
-            if id(p) not in seen:
-                seen.add(id(p))
-                stack.append(p)
-    consumers = {}
-    for a, b in edges:
-        consumers.setdefault(a, []).append(b)
-    for tid, name in names.items():
-        if tid in nodes:
-            module = name.rsplit(".", 1)[0] if "." in name else "(model)"
-            group = clusters.setdefault(module, [])
-            group.append(tid)
-            for op in consumers.get(tid, ()):
-                if nodes[op]["kind"] == "op" and op not in group and not any(op in g for g in clusters.values()):
-                    group.append(op)
+    if not (grads is None or isinstance(grads, (bool, BackwardTrace))):
+        raise TypeError(f"draw_graph: grads must be None, True, False or a BackwardTrace, got {type(grads).__name__}")
+    labels, pairs, from_module = _tape.named(params, names)
+    param_ids = {id(t) for _, t in pairs}
+    found, edges = _tape.walk(tensor, max_nodes, op="draw_graph")
+    trace = grads if isinstance(grads, BackwardTrace) else _run_traced_backward(tensor, found) if grads else None
+    nodes = {}
+    for tid, t in found.items():
+        nodes[tid] = _describe(t, labels, param_ids, show_grads and grads is not False, t is tensor, values, trace)
+    group = _tape.module_groups(found, edges, pairs, from_module)
+    clusters = {}
+    for tid in found:  # parameters first, in the order they were named, then the ops that consume them
+        if tid in group and found[tid]._backward is None:
+            clusters.setdefault(group[tid], []).append(tid)
+    for tid in found:
+        if tid in group and found[tid]._backward is not None:
+            clusters.setdefault(group[tid], []).append(tid)
     return Graph(nodes, edges, clusters)
 
 
-def _describe(t, names, show_grads, is_output):
-    shape = "×".join(str(s) for s in t._data.shape) or "scalar"
-    meta = f"{shape} {t._data.dtype}"
+def _run_traced_backward(tensor, found):
+    """A BackwardTrace of one backward from ``tensor`` that leaves every ``.grad`` as it was."""
+    from ..autograd.engine import grad
+    from ..creation import ones_like
+
+    if not tensor.requires_grad:
+        raise ValueError("draw_graph: grads=True needs a tensor that requires grad (no input of its computation "
+                         "requires grad, so there is no gradient to show)")
+    leaves = [t for t in found.values() if t._backward is None and t._requires_grad]
+    seed = None if tensor.numel() == 1 else ones_like(tensor)
+    trace = BackwardTrace()
+    with trace:
+        grad(tensor, leaves, grad_outputs=seed, retain_graph=True, allow_unused=True)
+    return trace
+
+
+def _describe(t, labels, param_ids, show_grads, is_output, values=False, trace=None):
+    meta = f"{_tape.shape_text(t._data.shape)} {t._data.dtype}"
+    name = labels.get(id(t))
+    alert = False
     if t._backward is not None:
-        name = t._name.removesuffix("0").removesuffix("Backward")
-        return {"label": f"{name}\n{meta}", "kind": "output" if is_output else "op"}
-    label = names.get(id(t))
-    kind = "param" if label is not None or t.requires_grad else "input"
-    lines = [label or ("leaf" if t.requires_grad else "input"), meta]
-    if show_grads and t.grad is not None:
-        lines.append(f"|grad| = {float(np.linalg.norm(t.grad._data)):.3g}")
-    return {"label": "\n".join(lines), "kind": kind}
+        op = _tape.short_name(t)
+        lines = [op if name is None else f"{name} ({op})", meta]
+        kind = "output" if is_output else "op"
+    else:
+        lines = [name or ("leaf" if t.requires_grad else "input"), meta]
+        kind = "param" if t.requires_grad or id(t) in param_ids else "input"
+        if trace is None and show_grads and t.grad is not None:
+            lines.append(f"|grad| = {float(np.linalg.norm(t.grad._data)):.3g}")
+    if values:
+        summary = _tape.Summary.of(t._data)
+        lines.append(f"value {summary}" if summary.value is not None else f"value: {summary}")
+        alert = alert or not summary.finite
+    if trace is not None:
+        summary = trace.grad(t)
+        if summary is not None:
+            lines.append(f"grad {summary}" if summary.value is not None else f"grad: {summary}")
+            alert = alert or not summary.finite
+    return {"label": "\n".join(lines), "kind": kind, "alert": alert}
 
 
 def _esc(s):
     return s.replace('"', '\\"')
-
-
-def _atomic_write(path, data):
-    directory = os.path.dirname(os.path.abspath(path))
-    os.makedirs(directory, exist_ok=True)
-    tmp = os.path.join(directory, f".{os.path.basename(path)}.tmp{os.getpid()}")
-    with open(tmp, "wb") as f:
-        f.write(data)
-    os.replace(tmp, path)
-
-
-def _save_figure(fig, path):
-    directory = os.path.dirname(os.path.abspath(path))
-    os.makedirs(directory, exist_ok=True)
-    root, ext = os.path.splitext(path)
-    tmp = f"{root}.tmp{os.getpid()}{ext}"
-    fig.savefig(tmp, dpi=110)
-    os.replace(tmp, path)

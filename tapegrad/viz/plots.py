@@ -2,16 +2,7 @@
 
 import numpy as np
 
-from .._optional import require
-from .graph import _save_figure
-
-
-def _pyplot(feature):
-    matplotlib = require("matplotlib", feature=feature, extra="viz")
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    return plt
+from ._figures import _pyplot, _save_figure
 
 
 def plot_history(history, path="history.png", title=None):

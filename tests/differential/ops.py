@@ -754,6 +754,20 @@ def _split(g):
     return call_form(g, _shape_fs(name), x, g.choice([1, 2, 3, 0, 5]), d)
 
 
+@spec("tensor_split/unfold", covered(_shape_fs("tensor_split")) + ("Tensor.unfold",), weight=2)
+def _tensor_split(g):
+    x = g.tensor()
+    nd = g.ndim(x.i)
+    d = g.dim(nd)
+    size = g.shape(x)[d] if -nd <= d < nd and nd else 1
+    if g.chance(40):
+        return Call("method", "unfold", (x, d, g.int(0, size + 1), g.choice([1, 2, 3, 0])))
+    if g.chance(50):
+        return call_form(g, _shape_fs("tensor_split"), x, g.choice([1, 2, 3, 4, 0]), d)
+    cuts = [g.int(-size - 1, size + 1) for _ in range(g.int(0, 3))]
+    return call_form(g, _shape_fs("tensor_split"), x, cuts, d)
+
+
 @spec("select/narrow", covered(_shape_fs("select") + _shape_fs("narrow")), weight=3)
 def _select(g):
     x = g.tensor()

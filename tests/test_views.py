@@ -1,0 +1,747 @@
+"""Writes through views (issue 9): every op PyTorch documents as a view shares memory with its base, and an
+in-place write through the view or through the base is seen by all of them, in both grad modes, with
+PyTorch's gradients (CopySlices / AsStridedBackward0).
+
+The generated programs: a base (a plain tensor, or a tensor computed from a leaf that requires grad), a chain
+of view ops, then one in-place write (copy_, mul_, add_, setitem, fill_, zero_, clamp_) into one of them, with
+a value that requires grad or not, under grad mode or no_grad. Each program is checked
+
+- against an explicit reference that uses no view and no in-place op: the positions of each view's elements in
+  the base (the same chain of numpy ops on ``arange``), the write computed out of place on those positions
+  (numpy for values; tapegrad's gather and scatter for gradients);
+- against PyTorch running the same program (when PyTorch is installed).
+"""
+
+import contextlib
+import warnings
+from dataclasses import dataclass, field
+
+import numpy as np
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+import tapegrad as tg
+
+MULTI = ("split", "chunk", "unbind")  # the ops whose outputs PyTorch forbids writing into under grad mode
+
+
+# ---------------------------------------------------------------------- view ops, in both libraries and numpy
+def apply_step(t, name, p):
+    """The view op ``name`` with parameters ``p`` on a tensor (tapegrad's or PyTorch's: the same API)."""
+    if name == "view":
+        return t.view(*p["shape"])
+    if name == "reshape":
+        return t.reshape(p["shape"])
+    if name == "flatten":
+        return t.flatten(*p["dims"])
+    if name == "unflatten":
+        return t.unflatten(p["dim"], p["sizes"])
+    if name == "view_as":
+        return t.view_as(t.new_zeros(p["shape"]))
+    if name == "transpose":
+        return t.transpose(*p["dims"])
+    if name == "swapaxes":
+        return t.swapaxes(*p["dims"])
+    if name == "t":
+        return t.t()
+    if name == "T":
+        return t.T
+    if name == "mT":
+        return t.mT
+    if name == "adjoint":
+        return t.adjoint()
+    if name == "permute":
+        return t.permute(*p["perm"])
+    if name == "movedim":
+        return t.movedim(p["src"], p["dst"])
+    if name == "narrow":
+        return t.narrow(p["dim"], p["start"], p["length"])
+    if name == "select":
+        return t.select(p["dim"], p["index"])
+    if name == "squeeze":
+        return t.squeeze() if p["dim"] is None else t.squeeze(p["dim"])
+    if name == "unsqueeze":
+        return t.unsqueeze(p["dim"])
+    if name == "diagonal":
+        return t.diagonal(p["offset"], *p["dims"])
+    if name == "expand":
+        return t.expand(*p["shape"])
+    if name == "broadcast_to":
+        return t.broadcast_to(p["shape"])
+    if name == "unfold":
+        return t.unfold(p["dim"], p["size"], p["step"])
+    if name == "split":
+        return t.split(p["size"], p["dim"])[p["piece"]]
+    if name == "chunk":
+        return t.chunk(p["chunks"], p["dim"])[p["piece"]]
+    if name == "unbind":
+        return t.unbind(p["dim"])[p["piece"]]
+    if name == "tensor_split":
+        return t.tensor_split(p["sections"], p["dim"])[p["piece"]]
+    if name == "getitem":
+        return t[p["key"]]
+    raise AssertionError(name)
+
+
+def np_step(a, name, p):
+    """The same op on a numpy array (applied to ``arange``: each element's position in the base)."""
+    if name in ("view", "reshape", "view_as"):
+        return a.reshape(p["shape"])
+    if name == "flatten":
+        s, e = (d % max(a.ndim, 1) for d in p["dims"])
+        return a.reshape(1) if a.ndim == 0 else a.reshape(a.shape[:s] + (-1,) + a.shape[e + 1:])
+    if name == "unflatten":
+        d = p["dim"] % a.ndim
+        return a.reshape(a.shape[:d] + tuple(p["sizes"]) + a.shape[d + 1:])
+    if name in ("transpose", "swapaxes"):
+        return np.swapaxes(a, *p["dims"]) if a.ndim else a
+    if name in ("t", "T"):
+        return a.T
+    if name in ("mT", "adjoint"):
+        return np.swapaxes(a, -1, -2)
+    if name == "permute":
+        return np.transpose(a, p["perm"])
+    if name == "movedim":
+        return np.moveaxis(a, p["src"], p["dst"])
+    if name == "narrow":
+        return _along(a, p["dim"], slice(p["start"], p["start"] + p["length"]))
+    if name == "select":
+        return _along(a, p["dim"], p["index"])
+    if name == "squeeze":
+        if p["dim"] is None:
+            return np.squeeze(a)
+        return np.squeeze(a, p["dim"]) if a.ndim and a.shape[p["dim"]] == 1 else a
+    if name == "unsqueeze":
+        return np.expand_dims(a, p["dim"])
+    if name == "diagonal":
+        return np.diagonal(a, p["offset"], *p["dims"])
+    if name in ("expand", "broadcast_to"):
+        return np.broadcast_to(a, p["shape"])
+    if name == "unfold":
+        if a.ndim == 0:
+            return a.reshape(1)[:p["size"]]
+        d = p["dim"] % a.ndim
+        w = np.lib.stride_tricks.sliding_window_view(a, p["size"], axis=d)
+        return _along(w, d, slice(None, None, p["step"]))
+    if name in ("split", "chunk", "tensor_split"):
+        d, n = p["dim"], a.shape[p["dim"]]
+        if name == "tensor_split":
+            return np.array_split(a, p["sections"], axis=d)[p["piece"]]
+        size = p["size"] if name == "split" else -(-n // p["chunks"])
+        return _along(a, d, slice(p["piece"] * size, (p["piece"] + 1) * size))
+    if name == "unbind":
+        return _along(a, p["dim"], p["piece"])
+    if name == "getitem":
+        return a[p["key"]]
+    raise AssertionError(name)
+
+
+def _along(a, d, key):
+    """``a[key]`` along dim ``d`` (a numpy view, with the strides the tensor's view has)."""
+    return a[(slice(None),) * (d % a.ndim) + (key,)]
+
+
+def _viewable(a, shape):
+    try:
+        a.reshape(shape, copy=False)
+        return True
+    except ValueError:
+        return False
+
+
+@st.composite
+def view_steps(draw, a):
+    """One view op that applies to ``a`` (positions), with its parameters; never one whose elements overlap."""
+    n, shape = a.ndim, a.shape
+    options = ["unsqueeze", "expand", "broadcast_to", "unfold", "getitem"]
+    if _viewable(a, (-1,)):
+        options += ["view", "reshape", "flatten"]
+    if n >= 1:
+        options += ["transpose", "swapaxes", "permute", "movedim", "narrow", "select", "squeeze", "split", "chunk",
+                    "unbind", "tensor_split", "view_as", "unflatten"]
+    if n <= 2:
+        options.append("t")
+    if n == 2:
+        options.append("T")
+    if n >= 2:
+        options += ["mT", "adjoint", "diagonal"]
+    name = draw(st.sampled_from(options))
+    dim = lambda: draw(st.integers(-n, n - 1))  # noqa: E731
+    if name in ("view", "reshape"):
+        return name, {"shape": (-1,) if name == "view" else (a.size,)}
+    if name == "flatten":
+        return name, {"dims": (0, -1)}
+    if name == "view_as":
+        return name, {"shape": (a.size,)} if _viewable(a, (a.size,)) else {"shape": shape}
+    if name == "unflatten":
+        d = dim()
+        k = draw(st.sampled_from([k for k in range(1, shape[d] + 1) if shape[d] % k == 0] or [1]))
+        return name, {"dim": d, "sizes": (k, shape[d] // k) if shape[d] else (1, 0)}
+    if name in ("transpose", "swapaxes"):
+        return name, {"dims": (dim(), dim())}
+    if name == "permute":
+        return name, {"perm": tuple(draw(st.permutations(range(n))))}
+    if name == "movedim":
+        return name, {"src": dim(), "dst": dim()}
+    if name == "narrow":
+        d = dim()
+        start = draw(st.integers(0, shape[d]))
+        return name, {"dim": d, "start": start, "length": draw(st.integers(0, shape[d] - start))}
+    if name == "select":
+        d = dim()
+        if not shape[d]:
+            return "narrow", {"dim": d, "start": 0, "length": 0}
+        return name, {"dim": d, "index": draw(st.integers(-shape[d], shape[d] - 1))}
+    if name == "squeeze":
+        return name, {"dim": draw(st.none() | st.integers(-n, n - 1))}
+    if name == "unsqueeze":
+        return name, {"dim": draw(st.integers(-n - 1, n))}
+    if name == "diagonal":
+        d1, d2 = draw(st.permutations(range(n)))[:2]
+        return name, {"offset": draw(st.integers(-2, 2)), "dims": (d1, d2)}
+    if name in ("expand", "broadcast_to"):  # new leading dims of size 1 (or 0): nothing shared
+        return name, {"shape": (draw(st.sampled_from([1, 1, 0])),) + shape}
+    if name == "unfold":
+        d = dim() if n else 0
+        m = shape[d] if n else 1
+        size = draw(st.integers(0, m))
+        return name, {"dim": d, "size": size, "step": draw(st.integers(max(size, 1), max(size, 1) + 2))}
+    if name in ("split", "chunk", "unbind", "tensor_split"):
+        d = dim()
+        m = shape[d]
+        if name == "unbind":
+            if not m:
+                return "narrow", {"dim": d, "start": 0, "length": 0}
+            return name, {"dim": d, "piece": draw(st.integers(0, m - 1))}
+        if name == "split":
+            size = draw(st.integers(1, max(m, 1)))
+            return name, {"dim": d, "size": size, "piece": draw(st.integers(0, max(-(-m // size), 1) - 1))}
+        k = draw(st.integers(1, 4))
+        pieces = k if name == "tensor_split" or not m else len(range(0, m, -(-m // k)))
+        return name, {"dim": d, "piece": draw(st.integers(0, pieces - 1)),
+                      **({"sections": k} if name == "tensor_split" else {"chunks": k})}
+    if name == "getitem":
+        if not n:
+            return name, {"key": ...}
+        return name, {"key": draw(st.sampled_from([slice(1, None), (Ellipsis, slice(None, None, 2)), 0
+                                                   if shape[0] else slice(0)]))}
+    return name, {}
+
+
+WRITES = ("copy_", "mul_", "add_", "setitem", "setitem_row", "fill_", "fill_tensor", "zero_", "clamp_")
+
+
+@dataclass
+class Program:
+    base: np.ndarray
+    base_grad: bool                    # base = leaf * 1.0 with a leaf that requires grad (else a plain tensor)
+    steps: list                        # [(name, params)]: views[k + 1] = step k of views[k]
+    target: int                        # the write goes into views[target] (0: the base)
+    write: str
+    value: np.ndarray | float | None
+    value_grad: bool
+    no_grad: bool
+    weights: list = field(default_factory=list)  # the loss: sum of (weights[k] * views[k]).sum()
+    lo_hi: tuple = (-0.5, 0.5)
+
+    def positions(self):
+        a = np.arange(self.base.size).reshape(self.base.shape)
+        out = [a]
+        for name, p in self.steps:
+            out.append(np_step(out[-1], name, p))
+        return out
+
+    def multi_output_target(self):
+        return any(name in MULTI for name, _ in self.steps[:self.target])
+
+    def multi_output_anywhere(self):
+        return any(name in MULTI for name, _ in self.steps)
+
+
+@st.composite
+def programs(draw, write_to=None, mode=None):
+    shape = tuple(draw(st.lists(st.integers(0, 4) if draw(st.booleans()) else st.integers(1, 4), max_size=3)))
+    rng = np.random.default_rng(draw(st.integers(0, 2 ** 16)))
+    base = _normal(rng, shape)
+    a = np.arange(base.size).reshape(shape)
+    steps = []
+    for _ in range(draw(st.integers(0 if write_to != "view" else 1, 3))):
+        name, p = draw(view_steps(a))
+        a = np_step(a, name, p)
+        steps.append((name, p))
+    if write_to == "base":
+        target = 0
+    elif write_to == "view":
+        target = len(steps)
+    else:
+        target = draw(st.integers(0, len(steps)))
+    tshape = np_positions_shape(base, steps, target)
+    write = draw(st.sampled_from(WRITES))
+    if write == "setitem_row" and not (tshape and tshape[0]):
+        write = "setitem"
+    if write == "setitem_row":
+        value_shape = tshape[1:]
+    elif write == "fill_tensor":
+        value_shape = ()
+    else:  # the target's shape, or one that broadcasts to it
+        value_shape = draw(st.sampled_from([tshape, tshape[-1:], ()]))
+    value = None if write in ("zero_", "clamp_", "fill_") else _normal(rng, value_shape)
+    if write == "fill_":
+        value = float(_normal(rng, ()))
+    weights = [_normal(rng, np_positions_shape(base, steps, k)) for k in range(len(steps) + 1)]
+    return Program(base, draw(st.booleans()), steps, target, write, value,
+                   value is not None and not isinstance(value, float) and draw(st.booleans()),
+                   draw(st.booleans()) if mode is None else mode == "no_grad", weights)
+
+
+def _normal(rng, shape):
+    return np.asarray(np.round(np.asarray(rng.standard_normal(shape), dtype=np.float64), 2))
+
+
+def np_positions_shape(base, steps, k):
+    a = np.arange(base.size).reshape(base.shape)
+    for name, p in steps[:k]:
+        a = np_step(a, name, p)
+    return a.shape
+
+
+# ---------------------------------------------------------------------- running a program
+def _write(L, t, write, value, lo_hi):
+    if write == "copy_":
+        t.copy_(value)
+    elif write == "mul_":
+        t.mul_(value)
+    elif write == "add_":
+        t.add_(value)
+    elif write == "setitem":
+        t[...] = value
+    elif write == "setitem_row":
+        t[0] = value
+    elif write in ("fill_", "fill_tensor"):
+        t.fill_(value)
+    elif write == "zero_":
+        t.zero_()
+    elif write == "clamp_":
+        t.clamp_(*lo_hi)
+    else:
+        raise AssertionError(write)
+
+
+def run(L, prog):
+    """The program in library ``L``: (values of every view and the base, leaf grad, value grad), or the error."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # PyTorch's deprecation of .T on other than 2-d tensors
+        leaf = L.tensor(prog.base, dtype=L.float64, requires_grad=prog.base_grad)
+        base = leaf * 1.0 if prog.base_grad else leaf
+        views = [base]
+        for name, p in prog.steps:
+            views.append(apply_step(views[-1], name, p))
+        value = prog.value
+        if isinstance(value, np.ndarray):
+            value = L.tensor(value, dtype=L.float64, requires_grad=prog.value_grad)
+        try:
+            with L.no_grad() if prog.no_grad else contextlib.nullcontext():
+                _write(L, views[prog.target], prog.write, value, prog.lo_hi)
+        except RuntimeError as e:
+            return "write", e
+        values = [v.detach().numpy().copy() for v in views]
+        try:
+            terms = [(v * L.tensor(w, dtype=L.float64)).sum() for v, w in zip(views, prog.weights)]
+            loss = sum(terms[1:], terms[0])
+            if loss.requires_grad:
+                loss.backward()
+        except RuntimeError as e:
+            return "backward", e
+    grad = lambda t: None if not isinstance(t, L.Tensor) or t.grad is None else t.grad.numpy()  # noqa: E731
+    return values, (grad(leaf) if prog.base_grad else None), grad(value)
+
+
+def expected_error(prog):
+    """The error PyTorch's rules give for this program (None: it runs)."""
+    recorded = not prog.no_grad and (prog.base_grad or prog.value_grad)
+    if recorded and prog.multi_output_target():
+        return "multiple views"
+    return None
+
+
+def reference(prog):
+    """Values from numpy on the views' positions, gradients from out-of-place tapegrad ops (gather, scatter)."""
+    pos = prog.positions()
+    where = pos[prog.target]
+    old = prog.base.reshape(-1)[where]
+    value = prog.value
+    lo, hi = prog.lo_hi
+    new = {"copy_": lambda v: np.broadcast_to(value, v.shape), "mul_": lambda v: v * value,
+           "add_": lambda v: v + value, "setitem": lambda v: np.broadcast_to(value, v.shape),
+           "setitem_row": lambda v: np.concatenate([np.broadcast_to(value, v[:1].shape), v[1:]]),
+           "fill_": lambda v: np.full_like(v, value), "fill_tensor": lambda v: np.broadcast_to(value, v.shape),
+           "zero_": np.zeros_like, "clamp_": lambda v: np.clip(v, lo, hi)}[prog.write](old)
+    flat = prog.base.reshape(-1).copy()
+    flat[where] = new
+    values = [flat[p] for p in pos]
+
+    # gradients: the same loss, written without views or in-place ops
+    leaf = tg.tensor(prog.base.reshape(-1), dtype=tg.float64, requires_grad=prog.base_grad)
+    v = tg.tensor(value, dtype=tg.float64, requires_grad=prog.value_grad) if isinstance(value, np.ndarray) else value
+    flat_t = leaf * 1.0
+    if not prog.no_grad:
+        idx = tg.tensor(where.astype(np.int64))
+        old_t = flat_t[idx]
+        new_t = {"copy_": lambda o: v.expand(o.shape) * 1.0, "mul_": lambda o: o * v, "add_": lambda o: o + v,
+                 "setitem": lambda o: v.expand(o.shape) * 1.0, "fill_": lambda o: o * 0.0 + v,
+                 "setitem_row": lambda o: tg.cat([v.expand(o[:1].shape), o[1:]]),
+                 "fill_tensor": lambda o: v.expand(o.shape) * 1.0, "zero_": lambda o: o * 0.0,
+                 "clamp_": lambda o: o.clamp(lo, hi)}[prog.write](old_t)
+        flat_t = flat_t.scatter(0, idx.reshape(-1), new_t.reshape(-1))
+    terms = [(flat_t[tg.tensor(p.astype(np.int64))] * tg.tensor(w, dtype=tg.float64)).sum()
+             for p, w in zip(pos, prog.weights)]
+    loss = sum(terms[1:], terms[0])
+    if loss.requires_grad:
+        loss.backward()
+    grad = lambda t: None if not isinstance(t, tg.Tensor) or t.grad is None else t.grad.numpy()  # noqa: E731
+    leaf_grad = grad(leaf)
+    return values, (None if leaf_grad is None else leaf_grad.reshape(prog.base.shape)), grad(v)
+
+
+def _same(got, want, what):
+    if want is None or got is None:
+        assert got is None and want is None, f"{what}: {got} against {want}"
+        return
+    assert got.shape == want.shape, f"{what}: shape {got.shape} against {want.shape}"
+    np.testing.assert_allclose(got, want, rtol=1e-12, atol=1e-12, err_msg=what)
+
+
+def check_against_reference(prog):
+    got = run(tg, prog)
+    error = expected_error(prog)
+    if error is not None:
+        assert got[0] == "write" and error in str(got[1]), f"expected an error ({error}), got {got}"
+        return
+    assert got[0] not in ("write", "backward"), f"{got[0]} raised {got[1]!r}"
+    values, leaf_grad, value_grad = reference(prog)
+    for k, (g, w) in enumerate(zip(got[0], values)):
+        _same(g, w, f"values of view {k}")
+    _same(got[1], leaf_grad, "leaf gradient")
+    _same(got[2], value_grad, "value gradient")
+
+
+PINS = [  # (base, base_grad, steps, target, write, value, value_grad, no_grad)
+    # the issue's examples: buf does not require grad, the value does
+    (np.zeros((2, 3)), False, [("t", {})], 1, "copy_", np.arange(6.0).reshape(3, 2), True, False),
+    (np.zeros((2, 3)), False, [("view", {"shape": (-1,)}), ("getitem", {"key": slice(None, 3)})], 2, "setitem",
+     np.array([1.0, 2.0, 3.0]), True, False),
+    (np.ones((4, 2)), False, [("narrow", {"dim": 0, "start": 1, "length": 2})], 1, "mul_", np.array(3.0), True,
+     False),
+    # a write to the base seen through existing views
+    (np.arange(12.0).reshape(3, 4), True, [("getitem", {"key": slice(1, None)}), ("t", {})], 0, "mul_",
+     np.array([1.0, 2.0, 3.0, 4.0]), True, False),
+    (np.arange(12.0).reshape(3, 4), False, [("diagonal", {"offset": 1, "dims": (0, 1)})], 0, "add_",
+     np.array(1.0), True, True),
+    # diagonal views are writable
+    (np.arange(9.0).reshape(3, 3), False, [("diagonal", {"offset": 0, "dims": (0, 1)})], 1, "fill_", 1.0, False,
+     False),
+    (np.arange(9.0).reshape(3, 3), True, [("diagonal", {"offset": 0, "dims": (0, 1)})], 1, "add_", np.array(1.0),
+     False, False),
+    (np.arange(24.0).reshape(2, 3, 4), True, [("diagonal", {"offset": -1, "dims": (2, 1)})], 1, "mul_",
+     np.array([2.0, 3.0, 4.0]), True, False),
+    # writes into split/unbind outputs: refused under grad mode, allowed under no_grad
+    (np.ones((2, 3)), True, [("unbind", {"dim": 0, "piece": 0})], 1, "mul_", np.array(2.0), False, False),
+    (np.ones((2, 3)), False, [("split", {"dim": 1, "size": 2, "piece": 1})], 1, "copy_", np.ones(1), True, False),
+    (np.ones((4, 3)), True, [("chunk", {"dim": 0, "chunks": 2, "piece": 1}), ("t", {})], 2, "zero_", None, False,
+     False),
+    (np.ones((2, 3)), True, [("unbind", {"dim": 0, "piece": 0})], 1, "mul_", np.array(2.0), False, True),
+    # tensor_split's pieces are plain slices: writable
+    (np.ones((5, 2)), True, [("tensor_split", {"dim": 0, "sections": 2, "piece": 1})], 1, "mul_", np.array(2.0),
+     True, False),
+    # unfold with windows that do not overlap, 0-d views, empty views
+    (np.arange(6.0), True, [("unfold", {"dim": 0, "size": 2, "step": 3})], 1, "mul_", np.array([2.0, 3.0]), True,
+     False),
+    (np.arange(3.0), True, [("select", {"dim": 0, "index": -1})], 1, "copy_", np.array(5.0), True, False),
+    (np.zeros((0, 3)), True, [("t", {})], 1, "add_", np.ones(0), True, False),
+    (np.ones(3), False, [("expand", {"shape": (1, 3)})], 1, "add_", np.ones(3), True, False),
+]
+
+
+def _pinned(base, base_grad, steps, target, write, value, value_grad, no_grad):
+    shapes = [np_positions_shape(base, steps, k) for k in range(len(steps) + 1)]
+    rng = np.random.default_rng(len(steps) * 7 + target)
+    return Program(base, base_grad, steps, target, write, value, value_grad, no_grad,
+                   [_normal(rng, s) for s in shapes])
+
+
+# ---------------------------------------------------------------------- the properties
+@pytest.mark.parametrize("pin", range(len(PINS)))
+def test_pinned_writes_match_the_reference(pin):
+    check_against_reference(_pinned(*PINS[pin]))
+
+
+@given(programs(write_to="view"))
+def test_writes_through_a_chain_of_views_reach_the_base(prog):
+    check_against_reference(prog)
+
+
+@given(programs(write_to="base"))
+def test_writes_to_the_base_are_seen_through_existing_views(prog):
+    check_against_reference(prog)
+
+
+@given(programs())
+def test_writes_anywhere_in_a_chain_in_both_grad_modes(prog):
+    check_against_reference(prog)
+
+
+def check_against_pytorch(torch, prog):
+    got, want = run(tg, prog), run(torch, prog)
+    if want[0] in ("write", "backward"):
+        if got[0] == want[0]:
+            return
+        # PyTorch refuses to use a view of split/unbind after its base (or another view) was written; tapegrad
+        # computes it (the reference test checks the values and gradients)
+        assert want[0] == "backward" and "multiple views" in str(want[1]) and prog.multi_output_anywhere(), \
+            f"PyTorch raised {want[1]!r}, tapegrad gave {got}"
+        return
+    assert got[0] not in ("write", "backward"), f"tapegrad raised {got[1]!r} where PyTorch computes"
+    for k, (g, w) in enumerate(zip(got[0], want[0])):
+        _same(g, w, f"values of view {k}")
+    _same(got[1], want[1], "leaf gradient")
+    _same(got[2], want[2], "value gradient")
+
+
+@pytest.mark.parametrize("pin", range(len(PINS)))
+def test_pinned_writes_match_pytorch(pin):
+    torch = pytest.importorskip("torch")
+    check_against_pytorch(torch, _pinned(*PINS[pin]))
+
+
+@given(programs())
+def test_writes_through_views_match_pytorch(prog):
+    torch = pytest.importorskip("torch")
+    check_against_pytorch(torch, prog)
+
+
+# ---------------------------------------------------------------------- which ops are views, which copy
+VIEW_OPS = {  # PyTorch's documented views (docs/source/tensor_view.rst), on a (2, 3, 4) tensor x
+    "view": lambda x: x.view(6, 4),
+    "view_as": lambda x: x.view_as(tg.zeros(4, 6)),
+    "reshape": lambda x: x.reshape(4, 6),
+    "reshape_as": lambda x: x.reshape_as(tg.zeros(24)),
+    "flatten": lambda x: x.flatten(1),
+    "unflatten": lambda x: x.unflatten(2, (2, 2)),
+    "transpose": lambda x: x.transpose(0, 2),
+    "swapaxes": lambda x: x.swapaxes(0, 1),
+    "swapdims": lambda x: x.swapdims(1, 2),
+    "t": lambda x: x[0].t(),
+    "T": lambda x: x[0].T,
+    "mT": lambda x: x.mT,
+    "mH": lambda x: x.mH,
+    "H": lambda x: x[0].H,
+    "adjoint": lambda x: x.adjoint(),
+    "permute": lambda x: x.permute(2, 0, 1),
+    "movedim": lambda x: x.movedim(0, -1),
+    "moveaxis": lambda x: x.moveaxis(0, -1),
+    "narrow": lambda x: x.narrow(2, 1, 2),
+    "select": lambda x: x.select(1, 2),
+    "squeeze": lambda x: x[:1].squeeze(0),
+    "unsqueeze": lambda x: x.unsqueeze(1),
+    "diagonal": lambda x: x.diagonal(0, 1, 2),
+    "expand": lambda x: x[:, :1].expand(2, 3, 4),
+    "expand_as": lambda x: x[:, :1].expand_as(x),
+    "broadcast_to": lambda x: x.broadcast_to((2, 2, 3, 4)),
+    "broadcast_to_unit": lambda x: x.broadcast_to((1, 2, 3, 4)),
+    "unfold": lambda x: x.unfold(2, 2, 1),
+    "unfold_apart": lambda x: x.unfold(2, 2, 2),
+    "split": lambda x: x.split(2, 2)[1],
+    "chunk": lambda x: x.chunk(2, 1)[1],
+    "unbind": lambda x: x.unbind(2)[3],
+    "tensor_split": lambda x: x.tensor_split(3, 2)[2],
+    "contiguous": lambda x: x.contiguous(),  # itself when contiguous
+    "detach": lambda x: x.detach(),
+    "view_dtype": lambda x: x.view(tg.int64),
+}
+COPY_OPS = {  # ops PyTorch documents as returning new memory
+    "reshape_strided": lambda x: x.transpose(0, 1).reshape(-1),
+    "flatten_strided": lambda x: x.transpose(0, 1).flatten(),
+    "contiguous_strided": lambda x: x.transpose(0, 1).contiguous(),
+    "cat": lambda x: tg.cat([x, x]),
+    "cat_one": lambda x: tg.cat([x]),
+    "stack": lambda x: tg.stack([x]),
+    "hstack": lambda x: tg.hstack([x]),
+    "vstack": lambda x: tg.vstack([x]),
+    "repeat": lambda x: x.repeat(1, 1, 1),
+    "tile": lambda x: x.tile((1,)),
+    "flip": lambda x: x.flip(0),
+    "fliplr": lambda x: x.fliplr(),
+    "flipud": lambda x: x.flipud(),
+    "roll": lambda x: x.roll(0, 0),
+    "tril": lambda x: x.tril(5),
+    "triu": lambda x: x.triu(-5),
+    "diag": lambda x: tg.diag(x[0]),
+    "clone": lambda x: x.clone(),
+}
+
+
+@pytest.mark.parametrize("name", sorted(VIEW_OPS))
+def test_view_ops_share_memory_and_writes_reach_the_base(name):
+    x = tg.arange(1.0, 25.0, dtype=tg.float64).reshape(2, 3, 4)
+    v = VIEW_OPS[name](x)
+    assert np.shares_memory(v.numpy(), x.numpy()), f"{name} copied"
+    if name in ("expand", "expand_as", "broadcast_to", "unfold"):
+        return  # several elements in one memory location: read-only (test_views_whose_elements_share_memory...)
+    v.zero_()
+    assert (x.numpy() == 0).sum() == v.numel()  # each element of the view is one element of the base
+    # the base's version moved: a recorded op that saved the base refuses to backward
+    w = tg.arange(1.0, 25.0, dtype=tg.float64, requires_grad=True).reshape(2, 3, 4)
+    y = w * w
+    VIEW_OPS[name](w.detach()).zero_()
+    with pytest.raises(RuntimeError, match="modified by an in-place operation"):
+        y.sum().backward()
+
+
+@pytest.mark.parametrize("name", sorted(COPY_OPS))
+def test_copy_ops_do_not_share_memory(name):
+    x = tg.arange(24.0, dtype=tg.float64).reshape(2, 3, 4)
+    c = COPY_OPS[name](x)
+    assert not np.shares_memory(c.numpy(), x.numpy()), f"{name} returned a view"
+    with tg.no_grad():
+        c.fill_(-1.0)
+    np.testing.assert_array_equal(x.numpy(), np.arange(24.0).reshape(2, 3, 4))
+
+
+def test_flatten_and_contiguous_return_the_tensor_itself_when_nothing_changes():
+    x = tg.zeros(2, 3, requires_grad=True)
+    v = tg.zeros(3)
+    assert x.flatten(1) is x and x.flatten(0, 0) is x and x.flatten(-1, 1) is x  # as PyTorch's
+    assert v.flatten() is v and x.contiguous() is x
+    s = tg.tensor(2.0)
+    assert s.flatten() is not s and s.flatten().shape == (1,)
+
+
+@pytest.mark.parametrize("make, op", [
+    (lambda: tg.zeros(3).expand(2, 3), "expand"),
+    (lambda: tg.zeros(3, 1).expand_as(tg.zeros(3, 2)), "expand"),
+    (lambda: tg.broadcast_to(tg.zeros(3), (2, 3)), "broadcast_to"),
+    (lambda: tg.broadcast_tensors(tg.zeros(3), tg.zeros(2, 1))[0], "broadcast_to"),
+    (lambda: tg.arange(5.0).unfold(0, 3, 1), "unfold"),
+    (lambda: tg.zeros(3).expand(2, 3).t(), "expand"),
+])
+def test_views_whose_elements_share_memory_refuse_writes_naming_the_op(make, op):
+    for write in (lambda t: t.add_(1), lambda t: t.copy_(tg.ones(t.shape)), lambda t: t.mul_(2),
+                  lambda t: t.clamp_(0, 1)):
+        with pytest.raises(RuntimeError, match=f"read-only view .*{op}"):
+            write(make())
+        w = tg.ones(make().shape, requires_grad=True)
+        with pytest.raises(RuntimeError, match=f"read-only view .*{op}"):
+            make().copy_(w)
+
+
+def test_expand_without_shared_elements_is_writable_as_in_pytorch():
+    x = tg.zeros(3)
+    x.expand(1, 3).add_(1)
+    x.broadcast_to((1, 1, 3))[0, 0, 1:].add_(1)
+    tg.zeros(0, 3).expand(2, 0, 3).add_(1)  # no element at all
+    assert x.tolist() == [1.0, 2.0, 2.0]
+
+
+def test_writes_into_split_chunk_unbind_outputs_are_refused_under_grad_mode_as_in_pytorch():
+    x = tg.ones(4, 3, requires_grad=True) * 1
+    pieces = {"UnbindBackward0": x.unbind(0)[1], "SplitBackward0": x.split(2)[1], "SplitBackward0 ": x.chunk(2)[0],
+              "SplitWithSizesBackward0": x.split([1, 3])[1]}
+    for node, p in pieces.items():
+        k = 0 if node == "SplitBackward0 " else 1
+        for write in (lambda t: t.mul_(2), lambda t: t.zero_(), lambda t: t.fill_(1.0), lambda t: t.copy_(t * 2),
+                      lambda t: t.__setitem__(0, 5.0), lambda t: t.t().add_(1), lambda t: t[:1].clamp_(0, 1)):
+            with pytest.raises(RuntimeError, match=rf"output {k} of {node.strip()} is a view and is being modified "
+                                                   "in place.*returns multiple views"):
+                write(p)
+    # a plain tensor's pieces: refused when the value requires grad, allowed when nothing requires grad
+    buf = tg.zeros(2, 3)
+    with pytest.raises(RuntimeError, match="output 0 of UnbindBackward0.*multiple views"):
+        buf.unbind(0)[0].copy_(tg.ones(3, requires_grad=True))
+    buf.unbind(0)[0].add_(1)
+    buf.split(1, 1)[2].fill_(5)
+    with tg.no_grad():
+        x.unbind(0)[3].mul_(3)  # under no_grad PyTorch allows it too
+    assert buf.tolist() == [[1.0, 1.0, 5.0], [0.0, 0.0, 5.0]] and x[3].tolist() == [3.0, 3.0, 3.0]
+    # tensor_split's pieces are slices (SliceBackward0): writable, as in PyTorch
+    y = tg.ones(4, 3, requires_grad=True) * 1
+    y.tensor_split(2)[1].mul_(2)
+    y.sum().backward()
+
+
+def test_writes_through_views_of_a_leaf_that_requires_grad():
+    w = tg.ones(2, 3, requires_grad=True)
+    for view in (lambda t: t.t(), lambda t: t.diagonal(), lambda t: t.view(-1), lambda t: t.narrow(1, 0, 2),
+                 lambda t: t.unfold(1, 1, 1), lambda t: t.unsqueeze(0)):
+        with pytest.raises(RuntimeError, match="a view of a leaf tensor that requires grad"):
+            view(w).mul_(2)
+        with tg.no_grad():
+            view(w).mul_(2)  # an optimizer's update: allowed
+    assert w.tolist() == [[64.0, 32.0, 16.0], [32.0, 64.0, 16.0]]
+
+
+def test_view_as_a_dtype_shares_memory_and_versions_without_a_gradient():
+    x = tg.tensor([1.0, 2.0], requires_grad=True)
+    y = x * 1
+    bits = y.view(tg.int32)
+    assert not bits.requires_grad and bits.grad_fn is None and not y.view(tg.float32).requires_grad
+    z = y * y
+    with tg.no_grad():
+        bits.zero_()
+    assert y.tolist() == [0.0, 0.0]
+    with pytest.raises(RuntimeError, match="modified by an in-place operation"):
+        z.sum().backward()
+
+
+def test_diagonal_views_are_writable_as_in_pytorch():
+    x = tg.arange(9.0).reshape(3, 3)
+    x.diagonal().fill_(1)
+    x.diagonal(1).add_(10)
+    x.diagonal(-1)[0] = -1.0
+    assert x.tolist() == [[1.0, 11.0, 2.0], [-1.0, 1.0, 15.0], [6.0, 7.0, 1.0]]
+    w = tg.arange(9.0, requires_grad=True)
+    y = w.reshape(3, 3) * 1
+    y.diagonal().mul_(y.diagonal(1).sum())
+    (y * tg.arange(9.0).reshape(3, 3)).sum().backward()
+    # y[i][i] = w[4i] * (w[1] + w[5]); everything else is w itself
+    s = 1.0 + 5.0
+    want = np.arange(9.0)
+    want[[0, 4, 8]] *= s
+    want[[1, 5]] += (0 * 0 + 4 * 4 + 8 * 8)
+    np.testing.assert_allclose(w.grad.numpy(), want)
+
+
+NO_GRAD_VIEWS = [lambda t: t[0], lambda t: t.t(), lambda t: t.view(-1), lambda t: t.diagonal(),
+                 lambda t: t.narrow(1, 1, 2), lambda t: t.unsqueeze(0), lambda t: t.expand(1, 2, 3),
+                 lambda t: t.unfold(1, 2, 2)]
+
+
+@pytest.mark.parametrize("k", range(len(NO_GRAD_VIEWS)))
+def test_a_view_taken_under_no_grad_is_not_written_under_grad_mode(k):
+    # Its graph does not lead to its base, so the gradient of the values it overwrites would be silently lost:
+    # PyTorch refuses ("A view was created in no_grad mode and is being modified inplace with grad mode
+    # enabled"), and so does tapegrad.
+    x = tg.ones(2, 3, requires_grad=True)
+    y = x * 1
+    with tg.no_grad():
+        v = NO_GRAD_VIEWS[k](y)
+    w = tg.ones(v.shape, requires_grad=True)
+    for write in (lambda: v.mul_(w), lambda: v.copy_(w), lambda: v.add_(w), lambda: v.fill_(w.sum())):
+        with pytest.raises(RuntimeError, match="a view was created in no_grad mode and is being modified in place"):
+            write()
+    v.add_(1)  # nothing requires grad in this write: a plain write, as PyTorch
+    with tg.no_grad():
+        v.mul_(w)  # both under no_grad: not tracked
+    y.sum().backward()
+    np.testing.assert_array_equal(x.grad.numpy(), np.ones((2, 3)))
+
+
+@pytest.mark.parametrize("k", range(len(NO_GRAD_VIEWS)))
+def test_a_view_taken_under_no_grad_written_under_grad_mode_matches_pytorch(k):
+    torch = pytest.importorskip("torch")
+    for L in (torch, tg):
+        y = L.ones(2, 3, requires_grad=True) * 1
+        with L.no_grad():
+            v = NO_GRAD_VIEWS[k](y)
+        with pytest.raises(RuntimeError, match="(?i)a view was created in no_grad mode and is being modified"):
+            v.mul_(L.ones(v.shape, requires_grad=True))
