@@ -110,8 +110,9 @@ def test_stats_and_paired_ratio():
 def test_run_selects_workloads_by_name():
     assert run.selected("") == list(run.WORKLOADS)
     assert run.selected("w2, W4") == ["w2_char_mlp", "w4_cnn"]
-    with pytest.raises(SystemExit, match="W9"):
-        run.selected("W9")
+    assert run.selected("w8,W9") == ["w8_lstm_lm", "w9_gru"]
+    with pytest.raises(SystemExit, match="W99"):
+        run.selected("W99")
 
 
 @pytest.mark.parametrize("workload", sorted(PARTS))
