@@ -85,11 +85,3 @@ functional.scaled_dot_product_attention = _sdpa
 functional.multi_head_attention_forward = _mha_forward
 
 __all__ += ["RNNBase", "RNN", "LSTM", "GRU", "RNNCellBase", "RNNCell", "LSTMCell", "GRUCell"]
-
-# torch.nn.utils.rnn: nn/rnn_utils.py until nn/utils becomes a package (then it is nn/utils/rnn.py)
-import sys as _sys  # noqa: E402
-
-from . import rnn_utils  # noqa: E402
-
-utils.rnn = rnn_utils  # type: ignore[attr-defined]
-_sys.modules[__name__ + ".utils.rnn"] = rnn_utils

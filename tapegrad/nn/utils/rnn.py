@@ -19,9 +19,6 @@ Every function is differentiable with respect to the sequences' values: packing 
             [6, 0, 0]])
 """
 
-# NOTE: written for its place in the package, tapegrad/nn/utils/rnn.py (``torch.nn.utils.rnn``): it imports by
-# absolute names, so it runs unchanged there; until then tapegrad/nn/__init__.py makes it that module too.
-
 from __future__ import annotations
 
 from collections.abc import Iterable
