@@ -281,6 +281,36 @@ def test_cells_match_one_step_of_the_loop_and_finite_differences(name, bias):
     assert gradgradcheck(fn, (x, h, c) + params)
 
 
+@settings(max_examples=8)
+@given(name=st.sampled_from(["LSTMCell", "GRUCell", "RNNCell"]), input_size=st.integers(1, 3),
+       hidden=st.integers(1, 3), batch=st.sampled_from([None, 1, 2]), bias=st.booleans(), seed=st.integers(0, 99))
+def test_cells_over_sizes_match_the_loop_and_finite_differences_to_second_order(name, input_size, hidden, batch,
+                                                                                bias, seed):
+    make, mode = CELLS[name]
+    cell = make(input_size, hidden, bias=bias).double()
+    rng = np.random.default_rng(seed)
+    lead = () if batch is None else (batch,)
+    x = tg.tensor(rng.standard_normal(lead + (input_size,)), requires_grad=True)
+    h = tg.tensor(rng.standard_normal(lead + (hidden,)), requires_grad=True)
+    c = tg.tensor(rng.standard_normal(lead + (hidden,)), requires_grad=True)
+    out = cell(x, (h, c) if mode == "LSTM" else h)
+    got = out if mode == "LSTM" else (out,)
+    assert all(tuple(o.shape) == lead + (hidden,) for o in got)
+    rows = 1 if batch is None else batch
+    ref = loop_layer(mode, N(x).reshape(rows, -1), N(h).reshape(rows, -1),
+                     N(c).reshape(rows, -1) if mode == "LSTM" else None, *map(_array, cell.parameters()),
+                     *([] if bias else [None, None]), None, [rows], False)
+    for o, r in zip(got, ref):
+        np.testing.assert_allclose(N(o).reshape(rows, -1), r, rtol=1e-12, atol=1e-14)
+    params = tuple(cell.parameters())
+
+    def fn(x, h, c, *ps):
+        return cell(x, (h, c) if mode == "LSTM" else h)
+
+    assert gradcheck(fn, (x, h, c) + params)
+    assert gradgradcheck(fn, (x, h, c) + params)
+
+
 def test_cells_unbatched_default_state_and_errors():
     for make, mode in CELLS.values():
         cell = make(3, 4)
