@@ -14,8 +14,11 @@ improving.
 It prints the train and validation perplexity after every epoch with names sampled from the model, then the
 test perplexity, and writes the learning curve to ``out/lstm_lm_curve.png``.
 
-Measured (the defaults: 2 x 256 LSTM, 8 epochs, seed 0, on 2 cores): see ``MEASURED`` below; a character
-unigram model's validation perplexity is about 17.
+Measured (the defaults: 2 x 256 LSTM, Adam, 8 epochs, seed 0): validation perplexity 9.61 after one epoch,
+7.65 after three, 6.78 at its best (epoch 7) and 6.85 after eight; test perplexity 6.72 (a character unigram
+model: 16.5 on validation); 8 of the last 10 sampled names are not in the corpus (karcee, mamisha, romicita,
+odwanna, ...). About 0.09 s of CPU per training step (46 steps an epoch) with one BLAS thread; on a busy machine
+set ``OPENBLAS_NUM_THREADS=1`` (two spinning BLAS threads made a step take 1.5-3 s of CPU there).
 
     python examples/lstm_lm.py [--epochs 8] [--nhid 256] [--out out]
 """
@@ -34,8 +37,6 @@ sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."
 import tapegrad as torch  # noqa: E402
 import tapegrad.nn as nn  # noqa: E402
 import tapegrad.nn.functional as F  # noqa: E402
-
-MEASURED = None
 
 
 # ---------------------------------------------------------------------- data (as the example's data.py)
