@@ -303,6 +303,11 @@ def _gru_rule_for(steps, n, hidden, slots):
         gh, gg, ghn = _blocks(g, n, widths)
         dxs, dhgs, hps, dh0 = {}, {}, {}, {}
         dh_next = None
+        # A first-order backward on arrays where nothing reads the saved activations (their gradient is zero,
+        # the usual case): the same formulas without those terms, written into two arrays for all steps.
+        plain = isinstance(g, np.ndarray) and not g[n * H:].any()
+        if plain:
+            dx_all, dhg_all = np.empty((n, 3 * H), g.dtype), np.empty((n, 3 * H), g.dtype)
         for row, b, prev_row, prev_b in reversed(steps):
             end = row + b
             gates = gb[row:end]
@@ -310,6 +315,21 @@ def _gru_rule_for(steps, n, hidden, slots):
             hn = hnb[row:end]
             hp = _previous(hb, h0, row, b, prev_row, prev_b, xp)
             dh = _add_rows(xp, gh[row:end], dh_next)
+            if plain:
+                da, dhg = dx_all[row:end], dhg_all[row:end]
+                dar, daz, dan = da[:, :H], da[:, H:H2], da[:, H2:]
+                np.multiply(dh, 1 - z, out=dan)
+                dan *= 1 - n_gate * n_gate
+                np.multiply(dan, hn, out=dar)
+                dar *= r * (1 - r)
+                np.subtract(hp, n_gate, out=daz)
+                daz *= dh
+                daz *= z * (1 - z)
+                dhg[:, :H2] = da[:, :H2]
+                np.multiply(dan, r, out=dhg[:, H2:])
+                hps[row] = hp
+                dh_next = _route(dh * z + dhg @ w_hh, b, prev_b, dh0)
+                continue
             ggk = gg[row:end]
             dan = (dh * (1 - z) + ggk[:, H2:]) * (1 - n_gate * n_gate)
             dar = (dan * hn + ggk[:, :H]) * r * (1 - r)
@@ -318,8 +338,9 @@ def _gru_rule_for(steps, n, hidden, slots):
             dxs[row] = xp.concatenate([dar, daz, dan], axis=1)
             dhgs[row], hps[row] = dhg, hp
             dh_next = _route(dh * z + dhg @ w_hh, b, prev_b, dh0)
-        dhg = _join(xp, dhgs)
-        grads = _weights_grads(xp, need, slots, x, _join(xp, dxs), w_ih, _join(xp, hps), dhg, dhg)
+        dhg = dhg_all if plain else _join(xp, dhgs)
+        dx = dx_all if plain else _join(xp, dxs)
+        grads = _weights_grads(xp, need, slots, x, dx, w_ih, _join(xp, hps), dhg, dhg)
         if need[slots["h0"]]:
             grads["h0"] = _join(xp, dh0)
         return _result(slots, grads)
