@@ -14,7 +14,6 @@ from ._version import __version__
 from . import dtypes
 from .dtypes import (bool, double, finfo, float, float16, float32, float64, get_default_dtype, half, iinfo, int, int8,
                      int16, int32, int64, long, set_default_dtype, short, uint8)
-from .dtypes import bfloat16
 from ._tensor import Size, Tensor, device
 from .autograd import enable_grad, inference_mode, is_grad_enabled, no_grad, set_grad_enabled
 from . import autograd
@@ -51,7 +50,14 @@ from .nn.functional import torch_celu as celu, torch_dropout as dropout, torch_l
 from .nn.functional import torch_log_softmax as log_softmax, torch_selu as selu, torch_softmax as softmax
 from .serialization import load, save
 from . import safetensors  # registers the .safetensors reader of load
+from . import onnx  # tapegrad.onnx.export (needs the onnx extra only when called)
 
 Tensor.backward = autograd.engine.backward
 Tensor.bfloat16 = dtypes.tensor_bfloat16
 
+
+
+def __getattr__(name):  # tapegrad.bfloat16 is made on first use: importing ml_dtypes is slow
+    if name == "bfloat16":
+        return dtypes._load_bfloat16()
+    raise AttributeError(f"module 'tapegrad' has no attribute {name!r}")

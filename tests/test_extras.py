@@ -19,8 +19,9 @@ ROOT = pathlib.Path(__file__).resolve().parents[1]
 IMPORT_NAMES = {"matplotlib": "matplotlib", "scikit-learn": "sklearn", "mlxtend": "mlxtend",
                 "tensorboardX": "tensorboardX", "protobuf": "google", "pillow": "PIL", "hypothesis": "hypothesis",
                 "safetensors": "safetensors", "mpi4py": "mpi4py", "mpich": "mpich",
-                "ml_dtypes": "ml_dtypes"}
-TOOLING_EXTRAS = {"test", "dev", "bench", "examples"}  # "test" also brings hypothesis, which tapegrad.testing uses
+                "ml_dtypes": "ml_dtypes", "onnx": "onnx", "onnxruntime": "onnxruntime"}
+TOOLING_EXTRAS = {"test", "dev", "bench", "examples",  # "test" also brings hypothesis, which tapegrad.testing uses
+                  "onnx-test"}  # "onnx-test" brings onnxruntime, which only the tests run exported files in
 # "examples" brings the examples' data (the names package's census name lists for examples/char_gpt.py)
 NOT_IMPORTED = {"mpich"}  # brings the MPI library and mpiexec that mpi4py uses; never imported itself
 
@@ -55,10 +56,11 @@ def test_extras_declare_exactly_the_packages_the_code_uses():
     declared = {pkg for name, pkgs in extras.items() if name not in TOOLING_EXTRAS for pkg in pkgs}
     assert "hypothesis" in extras["test"]
     declared.add("hypothesis")
-    assert set(extras) - TOOLING_EXTRAS == {"viz", "data", "tensorboard", "safetensors", "distributed", "bfloat16"}
+    assert set(extras) - TOOLING_EXTRAS == {"viz", "data", "tensorboard", "safetensors", "distributed", "bfloat16",
+                                             "onnx"}
     assert {IMPORT_NAMES[p] for p in declared - NOT_IMPORTED} == _third_party_names_used()
     assert "tqdm" not in _third_party_names_used()  # the progress bar is Keras's own, drawn by tapegrad
-    (dev,) = re.findall(r'^dev = .*"tapegrad\[([a-z0-9,]+)\]"', (ROOT / "pyproject.toml").read_text(), re.M)
+    (dev,) = re.findall(r'^dev = .*"tapegrad\[([a-z0-9,-]+)\]"', (ROOT / "pyproject.toml").read_text(), re.M)
     assert set(extras) - {"dev", "bench"} <= set(dev.split(","))  # make test installs every extra
 
 
