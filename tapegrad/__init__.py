@@ -30,6 +30,7 @@ from .ops.index import *
 from .ops.conv import *
 from .ops.sampling import *
 from .ops.sort import *
+from .ops.rnn import *
 from . import nn, optim, utils, datasets
 from . import backends, cuda
 from . import amp, cpu, _dynamo, compiler

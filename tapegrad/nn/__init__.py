@@ -53,6 +53,7 @@ from .norm import BatchNorm1d, BatchNorm2d, GroupNorm, LayerNorm
 from .parallel import DataParallel  # noqa: F401
 from .parameter import Parameter
 from .pooling import AdaptiveAvgPool2d, AvgPool2d, MaxPool2d
+from .rnn import GRU, LSTM, RNN, GRUCell, LSTMCell, RNNBase, RNNCell, RNNCellBase
 from .transformer import (
     Transformer,
     TransformerDecoder,
@@ -83,4 +84,5 @@ from .activation import multi_head_attention_forward as _mha_forward  # noqa: E4
 functional.scaled_dot_product_attention = _sdpa
 functional.multi_head_attention_forward = _mha_forward
 
+__all__ += ["RNNBase", "RNN", "LSTM", "GRU", "RNNCellBase", "RNNCell", "LSTMCell", "GRUCell"]
 from . import modules  # noqa: E402,F401  (PyTorch's paths: torch.nn.modules.linear.Linear, ...)
