@@ -50,6 +50,20 @@ from .loss import (
     NLLLoss,
     SmoothL1Loss,
 )
+from .loss_extra import (
+    CosineEmbeddingLoss,
+    GaussianNLLLoss,
+    HingeEmbeddingLoss,
+    MarginRankingLoss,
+    MultiLabelMarginLoss,
+    MultiLabelSoftMarginLoss,
+    MultiMarginLoss,
+    NLLLoss2d,
+    PoissonNLLLoss,
+    SoftMarginLoss,
+    TripletMarginLoss,
+    TripletMarginWithDistanceLoss,
+)
 from .module import Module
 from .norm import BatchNorm1d, BatchNorm2d, GroupNorm, LayerNorm
 from .padding import (
@@ -96,6 +110,9 @@ __all__ = [
     "ConstantPad1d", "ConstantPad2d", "ConstantPad3d", "ZeroPad1d", "ZeroPad2d", "ZeroPad3d", "ReflectionPad1d",
     "ReflectionPad2d", "ReflectionPad3d", "ReplicationPad1d", "ReplicationPad2d", "ReplicationPad3d",
     "CircularPad1d", "CircularPad2d", "CircularPad3d", "PairwiseDistance", "CosineSimilarity",
+    "MarginRankingLoss", "HingeEmbeddingLoss", "CosineEmbeddingLoss", "SoftMarginLoss", "MultiLabelSoftMarginLoss",
+    "MultiMarginLoss", "MultiLabelMarginLoss", "PoissonNLLLoss", "GaussianNLLLoss", "TripletMarginLoss",
+    "TripletMarginWithDistanceLoss", "NLLLoss2d",
 ]
 
 # nn.functional's attention functions live beside their op and layer (ops/attention.py, nn/activation.py); until
@@ -105,4 +122,4 @@ from .activation import multi_head_attention_forward as _mha_forward  # noqa: E4
 
 functional.scaled_dot_product_attention = _sdpa
 functional.multi_head_attention_forward = _mha_forward
-from . import _functional_inplace  # noqa: E402,F401  (attaches elu_, celu_, ... to functional)
+from . import _functional_inplace, _functional_losses  # noqa: E402,F401  (they attach elu_, ..., losses to functional)
