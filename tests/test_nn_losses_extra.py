@@ -410,5 +410,83 @@ def test_module_reprs_match_torch():
         warnings.simplefilter("ignore")
         for name in ["MarginRankingLoss", "HingeEmbeddingLoss", "CosineEmbeddingLoss", "SoftMarginLoss",
                      "MultiLabelSoftMarginLoss", "MultiMarginLoss", "MultiLabelMarginLoss", "PoissonNLLLoss",
-                     "GaussianNLLLoss", "TripletMarginLoss", "TripletMarginWithDistanceLoss", "NLLLoss2d"]:
+                     "GaussianNLLLoss", "TripletMarginLoss", "TripletMarginWithDistanceLoss", "NLLLoss2d", "CTCLoss"]:
             assert repr(getattr(nn, name)()) == repr(getattr(torch.nn, name)())
+
+
+# ---------------------------------------------------------------------- CTC
+def ctc_brute_force(lp, labels, blank=0):
+    """-log of the sum over every alignment of length T that collapses to ``labels`` (all C ** T paths)."""
+    import itertools
+
+    T, C = lp.shape
+    total = -np.inf
+    for path in itertools.product(range(C), repeat=T):
+        collapsed = [c for i, c in enumerate(path) if c != blank and (i == 0 or c != path[i - 1])]
+        if collapsed == list(labels):
+            total = np.logaddexp(total, sum(lp[t, c] for t, c in enumerate(path)))
+    return -total
+
+
+@given(data=st.data())
+def test_ctc_loss_is_the_sum_over_alignments_and_its_gradient_is_the_logits(data):
+    T, C = data.draw(st.integers(1, 4)), data.draw(st.integers(2, 3))
+    logits = data.draw(arrays((T, 2, C)))
+    lens = [data.draw(st.integers(0, T)) for _ in range(2)]
+    labels = [data.draw(st.lists(st.integers(1, C - 1), max_size=3)) for _ in range(2)]
+    targets = np.array([lab + [1] * (3 - len(lab)) for lab in labels])
+    red = data.draw(st.sampled_from(REDUCTIONS))
+    tl = [len(lab) for lab in labels]
+
+    def call(z):
+        return F.ctc_loss(z.log_softmax(2), tg.tensor(targets), lens, tl, reduction=red, zero_infinity=True)
+
+    lp = logits - np.log(np.exp(logits).sum(2, keepdims=True))
+    nll = np.array([ctc_brute_force(lp[:lens[b], b], labels[b]) if lens[b] else (0.0 if not tl[b] else np.inf)
+                    for b in range(2)])
+    nll = np.where(np.isinf(nll), 0, nll)
+    want = {"none": nll, "sum": nll.sum(), "mean": (nll / np.maximum(tl, 1)).mean()}[red]
+    np.testing.assert_allclose(call(tg.tensor(logits)).numpy(), want, rtol=1e-9, atol=1e-12)
+    assert_gradients(call, logits)
+
+
+def test_ctc_loss_layouts_and_errors():
+    lp = tg.tensor(np.random.default_rng(0).standard_normal((5, 2, 4))).log_softmax(2)
+    padded = F.ctc_loss(lp, tg.tensor([[1, 2, 0], [3, 0, 0]]), [5, 4], [2, 1], reduction="none")
+    concatenated = F.ctc_loss(lp, tg.tensor([1, 2, 3]), tg.tensor([5, 4]), tg.tensor([2, 1]), reduction="none")
+    np.testing.assert_allclose(padded.numpy(), concatenated.numpy())
+    one = F.ctc_loss(lp[:, 0], tg.tensor([1, 2]), 5, 2, reduction="none")
+    assert one.shape == () and np.isclose(one.item(), padded.numpy()[0])
+    assert np.isinf(F.ctc_loss(lp, tg.tensor([1, 1, 1, 1]), [3, 5], [3, 1], reduction="none").numpy()[0])
+    np.testing.assert_allclose(nn.CTCLoss(reduction="sum")(lp, tg.tensor([1, 2, 3]), [5, 4], [2, 1]).numpy(),
+                               padded.numpy().sum())
+    with pytest.raises(RuntimeError, match="blank must be in label range"):
+        F.ctc_loss(lp, tg.tensor([1, 2, 3]), [5, 4], [2, 1], blank=4)
+    with pytest.raises(RuntimeError, match="input_lengths must be of size batch_size"):
+        F.ctc_loss(lp, tg.tensor([1, 2, 3]), [5], [2, 1])
+    with pytest.raises(RuntimeError, match="expected input_lengths to have value at most 5"):
+        F.ctc_loss(lp, tg.tensor([1, 2, 3]), [6, 4], [2, 1])
+    with pytest.raises(RuntimeError, match="size at least 3 at dimension 1"):
+        F.ctc_loss(lp, tg.tensor([[1, 2], [3, 0]]), [5, 4], [3, 1])
+    with pytest.raises(ValueError, match="bad is not a valid value for reduction"):
+        F.ctc_loss(lp, tg.tensor([1, 2, 3]), [5, 4], [2, 1], reduction="bad")
+
+
+@pytest.mark.parametrize("zero_infinity", [False, True])
+@pytest.mark.parametrize("reduction", REDUCTIONS)
+def test_ctc_loss_matches_torch(reduction, zero_infinity):
+    torch = pytest.importorskip("torch")
+    logits = np.random.default_rng(0).standard_normal((7, 3, 5))
+    targets, il, tl = np.array([[1, 2, 2], [3, 1, 0], [4, 4, 4]]), [7, 5, 2], [3, 2, 3]  # the last is impossible
+    lt, lg = torch.tensor(logits, requires_grad=True), tg.tensor(logits, requires_grad=True)
+    for log_probs_t, log_probs_g in [(lt.log_softmax(2), lg.log_softmax(2)), (lt * 1, lg * 1)]:
+        ot = torch.nn.functional.ctc_loss(log_probs_t, torch.tensor(targets), torch.tensor(il), torch.tensor(tl),
+                                          reduction=reduction, zero_infinity=zero_infinity)
+        og = F.ctc_loss(log_probs_g, tg.tensor(targets), tg.tensor(il), tg.tensor(tl), reduction=reduction,
+                        zero_infinity=zero_infinity)
+        assert og.grad_fn.name() == ot.grad_fn.name()
+        np.testing.assert_allclose(og.detach().numpy(), ot.detach().numpy(), rtol=1e-10)
+        ot.sum().backward()
+        og.sum().backward()
+        np.testing.assert_allclose(lg.grad.numpy(), lt.grad.numpy(), rtol=1e-8, atol=1e-12)
+        lt.grad, lg.grad = None, None

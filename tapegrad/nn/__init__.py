@@ -52,6 +52,7 @@ from .loss import (
 )
 from .loss_extra import (
     CosineEmbeddingLoss,
+    CTCLoss,
     GaussianNLLLoss,
     HingeEmbeddingLoss,
     MarginRankingLoss,
@@ -112,7 +113,7 @@ __all__ = [
     "CircularPad1d", "CircularPad2d", "CircularPad3d", "PairwiseDistance", "CosineSimilarity",
     "MarginRankingLoss", "HingeEmbeddingLoss", "CosineEmbeddingLoss", "SoftMarginLoss", "MultiLabelSoftMarginLoss",
     "MultiMarginLoss", "MultiLabelMarginLoss", "PoissonNLLLoss", "GaussianNLLLoss", "TripletMarginLoss",
-    "TripletMarginWithDistanceLoss", "NLLLoss2d",
+    "TripletMarginWithDistanceLoss", "NLLLoss2d", "CTCLoss",
 ]
 
 # nn.functional's attention functions live beside their op and layer (ops/attention.py, nn/activation.py); until

@@ -26,7 +26,7 @@ from . import functional as _F
 
 __all__ = ["margin_ranking_loss", "hinge_embedding_loss", "cosine_embedding_loss", "soft_margin_loss",
            "multilabel_soft_margin_loss", "multi_margin_loss", "multilabel_margin_loss", "poisson_nll_loss",
-           "gaussian_nll_loss", "triplet_margin_loss", "triplet_margin_with_distance_loss"]
+           "gaussian_nll_loss", "triplet_margin_loss", "triplet_margin_with_distance_loss", "ctc_loss"]
 
 _REDUCTIONS = ("none", "mean", "sum")
 
@@ -455,6 +455,156 @@ def multilabel_margin_loss(input: Tensor, target: Tensor, size_average=None, red
 
     return record(out.astype(x.dtype, copy=False), (input,), multilabel_margin_loss_rule,
                   "MultilabelMarginLossBackward0")
+
+
+# ---------------------------------------------------------------------- CTC
+def _lengths(op_name, name, lengths, n):
+    if isinstance(lengths, Tensor):
+        a = lengths._data
+        if a.dtype.kind not in "iu":
+            raise RuntimeError(f"{op_name}: {name} must be integral, got dtype {a.dtype}")
+    else:
+        a = np.asarray(lengths)
+        if a.dtype.kind not in "iu":
+            raise RuntimeError(f"{op_name}: {name} must be integers, got {lengths!r}")
+    a = a.reshape(-1).astype(np.int64)
+    if a.size != n:
+        raise RuntimeError(f"{op_name}: {name} must be of size batch_size ({n}), got {a.size} values")
+    return a
+
+
+def _ctc_one(lp, labels, T, blank):
+    """The negative log likelihood of ``labels`` under ``lp`` (T', C) and d nll / d lp for the first T steps
+    (PyTorch's formula, which assumes log_softmax outputs: exp(lp) - exp(log(alpha beta) + nll - lp))."""
+    L = len(labels)
+    S = 2 * L + 1
+    ext = np.full(S, blank, dtype=np.int64)
+    ext[1::2] = labels
+    skip = np.zeros(S, dtype=bool)  # s may come from s - 2: a label differing from the label two before
+    skip[3::2] = ext[3::2] != ext[1:-2:2]
+    neg_inf = -np.inf
+    alpha = np.full((T, S), neg_inf)
+    beta = np.full((T, S), neg_inf)
+    grad = np.zeros_like(lp)
+    if T == 0:
+        return (0.0 if len(labels) == 0 else np.inf), grad
+    e = lp[:T][:, ext]  # e[t, s] = lp[t, ext[s]]
+    alpha[0, 0] = e[0, 0]
+    if S > 1:
+        alpha[0, 1] = e[0, 1]
+    for t in range(1, T):
+        prev = alpha[t - 1]
+        a = prev.copy()
+        a[1:] = np.logaddexp(a[1:], prev[:-1])
+        a[2:] = np.where(skip[2:], np.logaddexp(a[2:], prev[:-2]), a[2:])
+        alpha[t] = a + e[t]
+    beta[T - 1, S - 1] = e[T - 1, S - 1]
+    if S > 1:
+        beta[T - 1, S - 2] = e[T - 1, S - 2]
+    for t in range(T - 2, -1, -1):
+        nxt = beta[t + 1]
+        b = nxt.copy()
+        b[:-1] = np.logaddexp(b[:-1], nxt[1:])
+        b[:-2] = np.where(skip[2:], np.logaddexp(b[:-2], nxt[2:]), b[:-2])
+        beta[t] = b + e[t]
+    last = alpha[T - 1, S - 1] if S == 1 else np.logaddexp(alpha[T - 1, S - 1], alpha[T - 1, S - 2])
+    nll = -last
+    ab = alpha + beta
+    lcab = np.full((T, lp.shape[1]), neg_inf)
+    for c in np.unique(ext):  # log sum over the positions s of each class
+        cols = ab[:, ext == c]
+        top = cols.max(1)
+        finite = np.isfinite(top)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            lcab[:, c] = np.where(finite, top + np.log(np.exp(cols - np.where(finite, top, 0)[:, None]).sum(1)),
+                                  neg_inf)
+    with np.errstate(invalid="ignore", over="ignore"):
+        grad[:T] = np.exp(lp[:T]) - np.exp(lcab + nll - lp[:T])
+    return nll, grad
+
+
+@op(methods=())
+def ctc_loss(log_probs: Tensor, targets: Tensor, input_lengths, target_lengths, blank: int = 0,
+             reduction: str = "mean", zero_infinity: bool = False) -> Tensor:
+    """ctc_loss(log_probs, targets, input_lengths, target_lengths, blank=0, reduction='mean', zero_infinity=False)
+
+    The Connectionist Temporal Classification loss: -log of the probability of each target sequence, summed over
+    its alignments. ``log_probs`` is (T, N, C) (or (T, C) unbatched) log_softmax output; ``targets`` is (N, S)
+    padded or 1-D concatenated class indices (never ``blank``); the lengths are int tensors or sequences. 'mean'
+    divides each loss by its target length, then averages. ``zero_infinity`` zeroes infinite losses (impossible
+    alignments) and their gradients. The node is PyTorch's ``CtcLossBackward0``, and so is the gradient: it is
+    exp(log_probs) - (the alignment posteriors), which is the gradient with respect to the logits of a
+    log_softmax in front (as in PyTorch, that is the intended use; it has no second order).
+
+    >>> import tapegrad as tg
+    >>> lp = tg.full((2, 1, 2), 0.5).log()
+    >>> tg.nn.functional.ctc_loss(lp, tg.tensor([[1]]), [2], [1], reduction='sum')
+    tensor(0.2877)
+    """
+    _tensors("ctc_loss", log_probs, targets)
+    if reduction not in _REDUCTIONS:
+        raise ValueError(f"{reduction} is not a valid value for reduction")
+    x = log_probs._data
+    if x.dtype.kind != "f":
+        raise RuntimeError(f"ctc_loss: log_probs must be floating point, got {x.dtype}")
+    batched = x.ndim == 3
+    if x.ndim not in (2, 3):
+        raise RuntimeError(f"ctc_loss: log_probs must be (T, N, C) or unbatched (T, C), got shape {tuple(x.shape)}")
+    lp_t = log_probs if batched else log_probs.unsqueeze(1)
+    lp = lp_t._data.astype(np.float64)
+    T_max, N, C = lp.shape
+    if not 0 <= blank < C:
+        raise RuntimeError(f"ctc_loss: blank must be in label range [0, {C}), got {blank}")
+    il = _lengths("ctc_loss", "input_lengths", input_lengths, N)
+    tl = _lengths("ctc_loss", "target_lengths", target_lengths, N)
+    t = targets._data
+    if t.dtype.kind not in "iu":
+        raise RuntimeError(f"ctc_loss: targets must be integral class indices, got dtype {t.dtype}")
+    if not batched or t.ndim == 1:
+        if t.ndim != 1:
+            raise RuntimeError(f"ctc_loss: unbatched targets must be 1-D, got shape {tuple(t.shape)}")
+        if batched and t.size < tl.sum():
+            raise RuntimeError(f"ctc_loss: concatenated targets hold {t.size} values, fewer than the sum of "
+                               f"target_lengths {int(tl.sum())}")
+        starts = np.concatenate([[0], np.cumsum(tl)[:-1]]) if batched else np.zeros(1, np.int64)
+        seqs = [t[s:s + n] for s, n in zip(starts, tl, strict=True)]
+    else:
+        if t.ndim != 2 or t.shape[0] != N:
+            raise RuntimeError(f"ctc_loss: padded targets must be (N={N}, S), got shape {tuple(t.shape)}")
+        seqs = [t[b, :n] for b, n in enumerate(tl)]
+        if len(tl) and tl.max() > t.shape[1]:
+            raise RuntimeError(f"ctc_loss: expected targets to have size at least {int(tl.max())} at dimension 1, "
+                               f"but got size {t.shape[1]}")
+    for b in range(N):
+        if not 0 <= il[b] <= T_max:
+            raise RuntimeError(f"ctc_loss: expected input_lengths to have value at most {T_max}, but got value "
+                               f"{il[b]} (while checking arguments for ctc_loss)")
+        if tl[b] < 0:
+            raise RuntimeError(f"ctc_loss: target_lengths must be non-negative, got {tl[b]}")
+        if len(seqs[b]) and (seqs[b].min() < 0 or seqs[b].max() >= C):
+            raise RuntimeError(f"ctc_loss: target values must be class indices in [0, {C}), got {seqs[b].min()} to "
+                               f"{seqs[b].max()} in sequence {b}")
+    nll = np.zeros(N)
+    grad = np.zeros_like(lp)
+    for b in range(N):
+        nll[b], grad[:, b] = _ctc_one(lp[:, b], seqs[b].astype(np.int64), int(il[b]), blank)
+    if zero_infinity:
+        inf = np.isinf(nll)
+        grad[:, inf] = 0
+    grad = grad.astype(x.dtype)
+
+    def ctc_loss_rule(xp, g, out, lp):
+        # NOTE: PyTorch's ctc_loss_backward has no gradient of its own: this is linear in g only
+        return g.reshape((1, N, 1)) * grad
+
+    res = record(nll.astype(x.dtype), (lp_t,), ctc_loss_rule, "CtcLossBackward0")
+    if zero_infinity:
+        res = where(res == np.inf, creation.zeros((), dtype=res.dtype), res)
+    if reduction == "mean":
+        return (res / creation.tensor(np.maximum(tl, 1).astype(x.dtype))).mean()
+    if reduction == "sum":
+        return res.sum()
+    return res if batched else res.squeeze(0)
 
 
 for _name in __all__:
