@@ -264,3 +264,47 @@ def test_module_reprs_and_softmax2d_match_torch():
     np.testing.assert_allclose(nn.Softmax2d()(tg.tensor(x)).numpy(),
                                torch.nn.Softmax2d()(torch.tensor(x)).numpy(), rtol=1e-12)
     np.testing.assert_array_equal(nn.PReLU(3).weight.detach().numpy(), torch.nn.PReLU(3).weight.detach().numpy())
+
+
+# ---------------------------------------------------------------------- gumbel_softmax
+def _seeded_gumbel(t, **kw):
+    tg.manual_seed(7)
+    return F.gumbel_softmax(t, **kw)
+
+
+@given(data=st.data())
+def test_gumbel_softmax_gradient_and_straight_through_estimator(data):
+    shape = data.draw(shapes(min_dims=1))
+    x = data.draw(arrays(shape))
+    dim = data.draw(st.integers(-len(shape), len(shape) - 1))
+    assert_gradients(lambda t: _seeded_gumbel(t, tau=0.7, dim=dim), x)
+    soft = _seeded_gumbel(tg.tensor(x), tau=0.7, dim=dim).numpy()
+    np.testing.assert_allclose(soft.sum(dim), 1.0)
+    xs, xh = tg.tensor(x, requires_grad=True), tg.tensor(x, requires_grad=True)
+    hard = _seeded_gumbel(xh, tau=0.7, hard=True, dim=dim)
+    onehot = (np.arange(shape[dim]).reshape((-1,) + (1,) * (len(shape) - 1 - dim % len(shape)))
+              == np.expand_dims(soft.argmax(dim), dim))
+    np.testing.assert_array_equal(hard.detach().numpy(), onehot)
+    w = tg.tensor(data.draw(arrays(shape)))
+    (hard * w).sum().backward()
+    (_seeded_gumbel(xs, tau=0.7, dim=dim) * w).sum().backward()
+    np.testing.assert_allclose(xh.grad.numpy(), xs.grad.numpy())
+
+
+def test_gumbel_max_samples_follow_the_softmax_probabilities():
+    logits = np.log(np.array([0.2, 0.3, 0.5]))
+    hard = F.gumbel_softmax(tg.tensor(np.tile(logits, (6000, 1))), hard=True).numpy()
+    np.testing.assert_allclose(hard.mean(0), [0.2, 0.3, 0.5], atol=0.03)
+    with pytest.warns(UserWarning, match="eps.*deprecated"):
+        F.gumbel_softmax(tg.zeros(2), eps=1e-3)
+    with pytest.raises(NotImplementedError, match="gumbel_softmax"):
+        F.gumbel_softmax(tg.tensor([1, 2]))
+
+
+def test_gumbel_softmax_nodes_match_torch():
+    torch = pytest.importorskip("torch")
+    xt, xg = torch.zeros(2, 3, requires_grad=True), tg.zeros(2, 3, requires_grad=True)
+    for hard in (False, True):
+        ot = torch.nn.functional.gumbel_softmax(xt, hard=hard)
+        og = F.gumbel_softmax(xg, hard=hard)
+        assert og.grad_fn.name() == ot.grad_fn.name()

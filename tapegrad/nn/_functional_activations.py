@@ -4,13 +4,16 @@ them). The in-place forms of the activations in ``functional.py`` (``elu_``, ...
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 
 from ..autograd.declare import Tensor, check_dim, expected_tensor, op, record
 from ..autograd.declare import inplace as _inplace
 from ..random import rng as _rng
 
-__all__ = ["threshold", "threshold_", "hardshrink", "softshrink", "tanhshrink", "glu", "prelu", "rrelu", "rrelu_"]
+__all__ = ["threshold", "threshold_", "hardshrink", "softshrink", "tanhshrink", "glu", "prelu", "rrelu", "rrelu_",
+           "gumbel_softmax"]
 
 
 def _data(op_name, input):
@@ -246,3 +249,36 @@ def _rrelu(input, lower, upper, training, generator, name):
         return g * noise  # NOTE: the noise is the slope of each element, fixed by the forward pass
 
     return record(out, (input,), rrelu_rule, name)
+
+
+# ---------------------------------------------------------------------- gumbel_softmax
+@op(methods=())
+def gumbel_softmax(logits: Tensor, tau: float = 1, hard: bool = False, eps: float = 1e-10, dim: int = -1, *,
+                   generator=None) -> Tensor:
+    """gumbel_softmax(logits, tau=1, hard=False, eps=1e-10, dim=-1) -> a sample of the Gumbel-Softmax
+    distribution: softmax((logits + g) / tau) along ``dim`` with Gumbel noise g = -log(Exponential(1)).
+
+    ``hard=True`` returns the one-hot of the sample's argmax whose gradient is the soft sample's (the
+    straight-through estimator: ``y_hard - y_soft.detach() + y_soft``, as PyTorch). ``eps`` is deprecated and
+    unused (a warning says so); ``generator`` (a tapegrad extension) picks the random stream.
+
+    >>> import tapegrad as tg
+    >>> y = tg.nn.functional.gumbel_softmax(tg.zeros(2, 3), hard=True)
+    >>> y.sum(-1)
+    tensor([1., 1.])
+    """
+    if not isinstance(logits, Tensor):
+        raise expected_tensor("gumbel_softmax", logits)
+    if eps != 1e-10:
+        warnings.warn("gumbel_softmax: the `eps` parameter is deprecated and has no effect.", stacklevel=2)
+    x = _float_data("gumbel_softmax", logits)
+    d = check_dim("gumbel_softmax", dim, max(x.ndim, 1))
+    e = _rng(generator).exponential(size=x.shape).astype(x.dtype)
+    with np.errstate(divide="ignore"):  # an exponential draw of exactly 0 gives +inf noise, as in PyTorch
+        gumbels = -np.log(e)
+    y_soft = ((logits + gumbels) / tau).softmax(d)
+    if not hard:
+        return y_soft
+    index = y_soft.max(d, keepdim=True)[1]
+    y_hard = (logits * 0).detach().scatter(d, index, 1.0)
+    return y_hard - y_soft.detach() + y_soft
