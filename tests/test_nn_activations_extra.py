@@ -170,6 +170,10 @@ def test_threshold_keeps_integer_tensors():
     out = F.threshold(tg.tensor([-1, 3, 5]), 3, 0)
     assert out.dtype == tg.int64
     np.testing.assert_array_equal(out.numpy(), [0, 0, 5])
+    np.testing.assert_array_equal(F.threshold(tg.tensor([0, 1, 2]), 0.5, 3).numpy(), [3, 1, 2])
+    np.testing.assert_array_equal(F.threshold(tg.tensor([0, 1, 2]), 1, 2.5).numpy(), [2, 2, 2])
+    with pytest.raises(NotImplementedError, match="threshold: not implemented for bool"):
+        F.threshold(tg.tensor([True, False]), 0, 1)
 
 
 def test_modules_call_their_functionals_and_keep_parameters():

@@ -56,13 +56,9 @@ def threshold_(input: Tensor, threshold: float, value: float) -> Tensor:
 def _threshold(input, th, value, name):
     x = _data("threshold", input)
     if x.dtype.kind == "b":
-        raise RuntimeError("threshold: not implemented for bool tensors")
-    if x.dtype.kind != "f":
-        for v in (th, value):
-            if isinstance(v, float) and v != int(v):
-                raise RuntimeError(f"threshold: the value {v} cannot be converted to {x.dtype} without loss")
-    drop = x <= th
-    out = np.where(drop, np.asarray(value).astype(x.dtype), x)
+        raise NotImplementedError("threshold: not implemented for bool tensors")
+    drop = x <= th  # NOTE: an integer tensor is compared with the threshold as given (0.5 stays 0.5), and
+    out = np.where(drop, np.asarray(value).astype(x.dtype), x)  # the value is truncated to its dtype, as PyTorch
     if name.endswith("1"):  # in place: PyTorch's ThresholdBackward1 reads the result (where it is <= threshold)
         def threshold_result_rule(xp, g, out, x):
             return g * ~(out <= th)
