@@ -191,7 +191,7 @@ def poisson_nll_loss(input: Tensor, target: Tensor, log_input: bool = True, full
     if full:
         with np.errstate(divide="ignore", invalid="ignore"):  # log(0) at targets <= 1, which are masked out
             stirling = target * target.log() - target + 0.5 * (2 * math.pi * target).log()
-        loss = loss + stirling.masked_fill(target <= 1, 0)
+        loss = loss + stirling.masked_fill(target.le(1), 0)
     return _apply(loss, reduction)
 
 
@@ -212,23 +212,25 @@ def gaussian_nll_loss(input: Tensor, target: Tensor, var: Tensor | float, full: 
     if isinstance(var, (int, float)) and not isinstance(var, bool):
         if var < 0:
             raise ValueError("gaussian_nll_loss: var has negative entry/entries")
-        var = var * creation.ones_like(input)
+        v = var * creation.ones_like(input)
     elif not isinstance(var, Tensor):
         raise expected_tensor("gaussian_nll_loss", var)
-    elif bool((var < 0).any()):
+    elif bool(var.lt(0).any()):
         raise ValueError("gaussian_nll_loss: var has negative entry/entries")
-    vs, xs = tuple(var.shape), tuple(input.shape)
+    else:
+        v = var
+    vs, xs = tuple(v.shape), tuple(input.shape)
     if vs != xs:
         if xs[:-1] == vs:
-            var = var.unsqueeze(-1)
-        elif not (len(xs) == len(vs) and sum(v for x, v in zip(xs, vs, strict=True) if x != v) == 1):
+            v = v.unsqueeze(-1)
+        elif not (len(xs) == len(vs) and sum(b for a, b in zip(xs, vs, strict=True) if a != b) == 1):
             raise ValueError(f"gaussian_nll_loss: var is of incorrect size {vs} for the input of size {xs}")
     if reduction not in _REDUCTIONS:
         raise ValueError(f"{reduction} is not valid")
-    var = var.clone()
+    v = v.clone()
     with no_grad():
-        var.clamp_(min=eps)
-    loss = 0.5 * (var.log() + (input - target) ** 2 / var)
+        v.clamp_(min=eps)
+    loss = 0.5 * (v.log() + (input - target) ** 2 / v)
     if full:
         loss = loss + 0.5 * math.log(2 * math.pi)
     return _apply(loss, reduction)
