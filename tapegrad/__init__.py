@@ -32,6 +32,7 @@ from .ops.conv import *
 from .ops.sampling import *
 from .ops.sort import *
 from . import nn, optim, utils, datasets
+from . import linalg
 from . import backends, cuda
 from . import amp, cpu, _dynamo, compiler
 from .amp import GradScaler, autocast
