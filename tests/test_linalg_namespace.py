@@ -239,8 +239,10 @@ def test_docstring_examples():
     import doctest
 
     import tapegrad.linalg as module
+    import tapegrad.linalg.aliases as aliases
 
     assert doctest.testmod(module, optionflags=doctest.ELLIPSIS).failed == 0
+    assert doctest.testmod(aliases).failed == 0
 
 
 # ---------------------------------------------------------------------- PyTorch
@@ -337,3 +339,105 @@ def test_node_names_are_pytorchs(case):
     _, fn = case
     s = spd(0, (), 3)
     assert fn(tg, leaf(s)).grad_fn.name() == fn(torch, torch.tensor(s, requires_grad=True)).grad_fn.name()
+
+
+# ---------------------------------------------------------------------- top-level functions and Tensor methods
+def _alias_cases():
+    rng = np.random.default_rng(9)
+    a = well_conditioned(9, (2,), 3)
+    neg = a.copy()
+    neg[..., 0, :] *= -np.sign(np.linalg.det(a))[..., None]  # one negative determinant, one positive
+    neg[1] = a[1]
+    r = well_conditioned(10, (2,), 4, 3)
+    s = spd(11, (2,), 3)
+    b = rng.standard_normal((2, 3, 2))
+    h, tau = rng.standard_normal((2, 4, 3)), rng.random((2, 2))
+    c, tau3 = rng.standard_normal((2, 4, 2)), rng.random((2, 3))
+    return [
+        ("det", (a,), lambda lib, x: lib.det(x)),
+        ("det_method", (a,), lambda lib, x: x.det()),
+        ("logdet", (neg,), lambda lib, x: lib.logdet(x)),
+        ("slogdet", (a,), lambda lib, x: lib.slogdet(x).logabsdet + x.slogdet()[0].sum()),
+        ("inverse", (a,), lambda lib, x: x.inverse()),
+        ("cholesky", (s,), lambda lib, x: lib.cholesky(x)),
+        ("cholesky_upper", (s,), lambda lib, x: x.cholesky(upper=True)),
+        ("cholesky_solve", (b, s), lambda lib, x, y: lib.cholesky_solve(x, lib.linalg.cholesky(y))),
+        ("cholesky_solve_upper", (b, s), lambda lib, x, y: x.cholesky_solve(lib.linalg.cholesky(y).mT, upper=True)),
+        ("cholesky_inverse", (s,), lambda lib, x: lib.cholesky_inverse(lib.linalg.cholesky(x))),
+        ("cholesky_inverse_upper", (s,), lambda lib, x: lib.linalg.cholesky(x).mT.cholesky_inverse(upper=True)),
+        ("pinverse", (r,), lambda lib, x: x.pinverse()),
+        ("matrix_power", (a,), lambda lib, x: x.matrix_power(2)),
+        ("matrix_exp", (a,), lambda lib, x: x.matrix_exp()),
+        ("qr", (r,), lambda lib, x: lib.qr(x).Q @ x.qr().R),
+        ("qr_complete", (r.swapaxes(-1, -2).copy(),), lambda lib, x: lib.qr(x, some=False).R),
+        ("svd", (r,), lambda lib, x: (lambda q: (q.U * q.S.unsqueeze(-2)) @ q.V.mT)(x.svd())),
+        ("svd_full_abs_u", (r,), lambda lib, x: lib.svd(x, some=False).U[..., :3].abs()),
+        ("svd_no_uv", (r,), lambda lib, x: lib.svd(x, compute_uv=False).S + lib.svd(x, compute_uv=False).U.sum()),
+        ("triangular_solve", (a, b), lambda lib, x, y: lib.triangular_solve(y, x + 3 * lib.eye(3, dtype=x.dtype))[0]),
+        ("triangular_solve_t", (a, b), lambda lib, x, y: y.triangular_solve(x + 3 * lib.eye(3, dtype=x.dtype),
+                                                                            upper=False, transpose=True).solution),
+        ("orgqr", (h, tau), lambda lib, x, t: x.orgqr(t)),
+        ("orgqr_full", (h, tau3), lambda lib, x, t: lib.orgqr(x, t)),
+        ("ormqr", (h, tau3, c),
+         lambda lib, x, t, c: lib.ormqr(x, t, c)),
+        ("ormqr_t", (h, tau3, c),
+         lambda lib, x, t, c: x.ormqr(t, c, transpose=True)),
+        ("ormqr_right", (h, tau3, c.swapaxes(-1, -2).copy()),
+         lambda lib, x, t, c: lib.ormqr(x, t, c, left=False)),
+        ("ormqr_right_t", (h, tau3, c.swapaxes(-1, -2).copy()),
+         lambda lib, x, t, c: lib.ormqr(x, t, c, left=False, transpose=True)),
+        ("chain_matmul", (a[0], r[0].T.copy()), lambda lib, x, y: lib.chain_matmul(x, y, y.mT)),
+    ]
+
+
+@pytest.mark.parametrize("case", _alias_cases(), ids=lambda c: c[0])
+def test_top_level_functions_and_methods_match_pytorch(case):
+    torch = pytest.importorskip("torch")
+    _compare(torch, case)
+
+
+def _compare(torch, case):
+    import warnings
+
+    name, arrays, fn = case
+    ours = [leaf(a) for a in arrays]
+    theirs = [torch.tensor(np.asarray(a, np.float64), requires_grad=True) for a in arrays]
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        out, ref = fn(tg, *ours), fn(torch, *theirs)
+    np.testing.assert_allclose(out.detach().numpy(), ref.detach().numpy(), rtol=1e-9, atol=1e-10)
+    w = np.random.default_rng(0).standard_normal(tuple(ref.shape))
+    (out * tg.tensor(w)).sum().backward()
+    (ref * torch.tensor(w)).sum().backward()
+    for x, y in zip(ours, theirs, strict=True):
+        expected = np.zeros(x.shape) if y.grad is None else y.grad.numpy()
+        np.testing.assert_allclose(x.grad.numpy(), expected, rtol=1e-7, atol=1e-9)
+
+
+@pytest.mark.parametrize("case", _alias_cases(), ids=lambda c: c[0])
+def test_gradients_of_top_level_functions(case):
+    name, arrays, fn = case
+    if name in ("svd_full_abs_u",):  # columns beyond min(m, n) of a full U are not determined by A
+        return
+    if name == "logdet":  # finite differences of nan where the determinant is negative
+        arrays = (spd(0, (2,), 3),)
+    if name.startswith("cholesky_solve"):  # a symmetric input, as cholesky's symmetric gradient assumes
+        check(lambda x, y: fn(tg, x, sym(y)), *arrays)
+        return
+    if name.startswith("cholesky"):
+        check(lambda x: fn(tg, sym(x)), *arrays)
+        return
+    check(lambda *xs: fn(tg, *xs), *arrays)
+
+
+def test_removed_functions_raise_pytorchs_error():
+    for name in ("eig", "symeig", "lstsq", "solve"):
+        with pytest.raises(RuntimeError, match="deprecated since version 1.9 and is now removed"):
+            getattr(tg, name)(tg.eye(2), tg.eye(2))
+        with pytest.raises(RuntimeError, match="deprecated since version 1.9 and is now removed"):
+            getattr(tg.eye(2), name)()
+
+
+def test_logdet_is_nan_for_a_negative_determinant_and_minus_inf_for_zero():
+    assert np.isnan(float(tg.logdet(-tg.eye(3))))
+    assert float(tg.logdet(tg.zeros(2, 2))) == -INF
