@@ -493,6 +493,10 @@ class Tensor:
         """lt(input, other) -> bool tensor of input < other, elementwise, with broadcasting (no gradient)."""
     def lt_(self, *args, **kwargs) -> Any:
         """lt_(...) -> self: ``lt`` in place."""
+    def lu(self, pivot: builtins.bool = ..., get_infos: builtins.bool = ...) -> Any:
+        """lu(A, pivot=True, get_infos=False) -> (LU, pivots) or (LU, pivots, infos): tapegrad.linalg.lu_factor_ex"""
+    def lu_solve(self, LU_data: Tensor, LU_pivots: Tensor) -> Tensor:
+        """lu_solve(b, LU_data, LU_pivots): tapegrad.linalg.lu_solve(LU_data, LU_pivots, b)."""
     @property
     def mH(self) -> Any: ...
     @property

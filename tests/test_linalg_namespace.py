@@ -441,3 +441,63 @@ def test_removed_functions_raise_pytorchs_error():
 def test_logdet_is_nan_for_a_negative_determinant_and_minus_inf_for_zero():
     assert np.isnan(float(tg.logdet(-tg.eye(3))))
     assert float(tg.logdet(tg.zeros(2, 2))) == -INF
+
+
+# ---------------------------------------------------------------------- LU
+def _lu_cases():
+    rng = np.random.default_rng(12)
+    a = well_conditioned(12, (2,), 3)
+    wide, tall = rng.standard_normal((2, 3, 5)), rng.standard_normal((2, 5, 3))
+    b = rng.standard_normal((2, 3, 2))
+    return [
+        ("lu_factor", (a,), lambda lib, x: lib.linalg.lu_factor(x).LU),
+        ("lu_factor_wide", (wide,), lambda lib, x: lib.linalg.lu_factor(x).LU),
+        ("lu_factor_tall", (tall,), lambda lib, x: lib.linalg.lu_factor_ex(x).LU),
+        ("lu", (a,), lambda lib, x: (lambda r: r.P @ r.L + r.U)(lib.linalg.lu(x))),
+        ("lu_wide", (wide,), lambda lib, x: (lambda r: (r.P @ r.L).sum() + r.U)(lib.linalg.lu(x))),
+        ("lu_tall", (tall,), lambda lib, x: (lambda r: r.P @ r.L + r.U.sum())(lib.linalg.lu(x))),
+        ("lu_solve", (a, b), lambda lib, x, y: lib.linalg.lu_solve(*lib.linalg.lu_factor(x), y)),
+        ("lu_solve_adjoint", (a, b), lambda lib, x, y: lib.linalg.lu_solve(*lib.linalg.lu_factor(x), y, adjoint=True)),
+        ("lu_solve_right", (a, b), lambda lib, x, y: lib.linalg.lu_solve(*lib.linalg.lu_factor(x), y.mT, left=False)),
+        ("lu_solve_right_adjoint", (a, b),
+         lambda lib, x, y: lib.linalg.lu_solve(*lib.linalg.lu_factor(x), y.mT, left=False, adjoint=True)),
+        ("torch_lu", (a,), lambda lib, x: lib.lu(x)[0] + x.lu(get_infos=True)[2].reshape(2, 1, 1)),
+        ("torch_lu_solve", (a, b), lambda lib, x, y: y.lu_solve(*lib.lu(x))),
+        ("lu_unpack", (tall,), lambda lib, x: (lambda r: r.P @ r.L @ r.U)(lib.lu_unpack(*lib.linalg.lu_factor(x)))),
+    ]
+
+
+@pytest.mark.parametrize("case", _lu_cases(), ids=lambda c: c[0])
+def test_lu_values_and_gradients_match_pytorch(case):
+    torch = pytest.importorskip("torch")
+    _compare(torch, case)
+
+
+@pytest.mark.parametrize("case", _lu_cases(), ids=lambda c: c[0])
+def test_lu_gradients(case):
+    _, arrays, fn = case
+    check(lambda *xs: fn(tg, *xs), *arrays)
+
+
+@given(problems(rectangular=True))
+@settings(max_examples=5)
+def test_lu_reconstructs_the_matrix_and_pivots_as_lapack(p):
+    seed, batch, m, n = p
+    a = np.random.default_rng(seed).standard_normal(batch + (m, n))
+    P, Lo, U = L.lu(tg.tensor(a))
+    np.testing.assert_allclose((P @ Lo @ U).numpy(), a, atol=1e-12)
+    LU, piv, info = L.lu_factor_ex(tg.tensor(a))
+    assert piv.dtype == tg.int32 and info.dtype == tg.int32 and not info.numpy().any()
+    # pivots are LAPACK's: the row of largest absolute value in the remaining column
+    assert np.all(np.abs(Lo.numpy()) <= 1 + 1e-12)
+
+
+def test_lu_errors_are_pytorchs():
+    singular = tg.tensor([[[1.0, 2.0], [3.0, 4.0]], [[1.0, 2.0], [2.0, 4.0]]])
+    with pytest.raises(RuntimeError, match=r"lu_factor: \(Batch element 1\): U\[2,2\] is zero"):
+        L.lu_factor(singular)
+    assert L.lu_factor_ex(singular).info.tolist() == [0, 2]
+    with pytest.raises(RuntimeError, match="LU without pivoting is not implemented on the CPU"):
+        L.lu(tg.eye(2), pivot=False)
+    with pytest.raises(RuntimeError, match="at least 2 dimensions"):
+        L.lu_factor(tg.ones(3))

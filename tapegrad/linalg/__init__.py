@@ -29,7 +29,8 @@ from ._core import LinAlgError, check_float, check_matrix, check_same_dtype, exp
 __all__ = ["LinAlgError", "vector_norm", "matrix_norm", "norm", "inv", "inv_ex", "det", "slogdet", "solve",
            "solve_ex", "cholesky", "cholesky_ex", "qr", "svd", "svdvals", "eigh", "eigvalsh", "eig", "eigvals",
            "lstsq", "pinv", "matrix_power", "matrix_rank", "cross", "multi_dot", "vecdot", "vander", "diagonal",
-           "matmul", "tensorinv", "tensorsolve", "householder_product", "solve_triangular", "matrix_exp", "cond"]
+           "matmul", "tensorinv", "tensorsolve", "householder_product", "solve_triangular", "matrix_exp", "cond",
+           "lu_factor", "lu_factor_ex", "lu", "lu_solve"]
 
 linalg_slogdet = namedtuple("linalg_slogdet", ["sign", "logabsdet"])
 linalg_inv_ex = namedtuple("linalg_inv_ex", ["inverse", "info"])
@@ -988,3 +989,120 @@ def matrix_exp(A: Tensor) -> Tensor:
 _PADE13 = (64764752532480000.0, 32382376266240000.0, 7771770303897600.0, 1187353796428800.0, 129060195264000.0,
            10559470521600.0, 670442572800.0, 33522128640.0, 1323241920.0, 40840800.0, 960960.0, 16380.0, 182.0,
            1.0)
+
+
+# ---------------------------------------------------------------------- LU
+linalg_lu_factor = namedtuple("linalg_lu_factor", ["LU", "pivots"])
+linalg_lu_factor_ex = namedtuple("linalg_lu_factor_ex", ["LU", "pivots", "info"])
+linalg_lu = namedtuple("linalg_lu", ["P", "L", "U"])
+
+
+def _lu_checks(op, A, pivot):
+    check_matrix(op, A)
+    if not pivot:
+        raise RuntimeError(f"{op}: LU without pivoting is not implemented on the CPU")
+
+
+def lu_factor_ex(A: Tensor, *, pivot: bool = True, check_errors: bool = False, out=None):
+    """lu_factor_ex(A, *, pivot=True, check_errors=False) -> (LU, pivots, info): the LU factorization with
+    partial pivoting of each (..., m, n) matrix, packed as LAPACK's getrf (L's strict lower part and U in one
+    matrix, 1-based row swaps ``pivots``, int32), and ``info`` (the 1-based index of the first zero pivot).
+    Differentiable (PyTorch's linalg_lu_backward).
+
+    >>> import tapegrad as tg
+    >>> tg.linalg.lu_factor_ex(tg.tensor([[1.0, 2.0], [2.0, 4.0]])).info
+    tensor(2, dtype=tapegrad.int32)
+    """
+    op = "linalg.lu_factor_ex"
+    _no_out(op, out)
+    _lu_checks("linalg.lu_factor", A, pivot)
+    lu, pivots, info = _core.lu_factor_array(A._data)
+    if check_errors and info.any():
+        raise _lu_error("torch.linalg.lu_factor_ex", info)
+    p = _core.permutation_array(pivots, A.shape[-2], A._data.dtype)
+    LU = record(lu, (A,), _core.lu_factor_rule(p), "LinalgLuFactorExBackward0")
+    return linalg_lu_factor_ex(LU, wrap(pivots), wrap(info))
+
+
+def _lu_error(op, info):
+    flat = info.reshape(-1)
+    index = np.flatnonzero(flat)[0]
+    return RuntimeError(f"{op}: {_core.batch_prefix(index, info.ndim > 0)}U[{flat[index]},{flat[index]}] is zero "
+                        "and using it on lu_solve would result in a division by zero. If you still want to perform "
+                        "the factorization, consider calling linalg.lu(A, pivot) or linalg.lu_factor_ex(A, pivot)")
+
+
+def lu_factor(A: Tensor, *, pivot: bool = True, out=None):
+    """lu_factor(A, *, pivot=True) -> (LU, pivots): lu_factor_ex, raising RuntimeError when U has a zero on its
+    diagonal (lu_solve would divide by it).
+
+    >>> import tapegrad as tg
+    >>> tg.linalg.lu_factor(tg.tensor([[1.0, 2.0], [3.0, 4.0]])).pivots
+    tensor([2, 2], dtype=tapegrad.int32)
+    """
+    op = "torch.linalg.lu_factor"
+    _no_out(op, out)
+    LU, pivots, info = lu_factor_ex(A, pivot=pivot)
+    if info._data.any():
+        raise _lu_error(op, info._data)
+    return linalg_lu_factor(LU, pivots)
+
+
+def lu(A: Tensor, *, pivot: bool = True, out=None):
+    """lu(A, *, pivot=True) -> (P, L, U): A = P L U with P a permutation, L (..., m, k) unit lower-triangular and
+    U (..., k, n) upper-triangular, k = min(m, n). PyTorch's linalg_lu_backward.
+
+    >>> import tapegrad as tg
+    >>> P, L, U = tg.linalg.lu(tg.tensor([[1.0, 2.0], [3.0, 4.0]]))
+    >>> U
+    tensor([[3.0000, 4.0000],
+            [0.0000, 0.6667]])
+    """
+    op = "linalg.lu"
+    _no_out(op, out)
+    _lu_checks(op, A, pivot)
+    a = A._data
+    m, n = a.shape[-2], a.shape[-1]
+    k = min(m, n)
+    lu_array, pivots, _ = _core.lu_factor_array(a)
+    p = _core.permutation_array(pivots, m, a.dtype)
+    lower = np.tril(lu_array, -1)[..., :, :k] + np.eye(m, k, dtype=a.dtype)
+    upper = np.triu(lu_array)[..., :k, :]
+    L, U = several((A,), [lower, upper], _core.lu_rule(p), "LinalgLuBackward0")
+    return linalg_lu(wrap(p), L, U)
+
+
+def lu_solve(LU: Tensor, pivots: Tensor, B: Tensor, *, left: bool = True, adjoint: bool = False, out=None):
+    """lu_solve(LU, pivots, B, *, left=True, adjoint=False): X with A X = B (A^T X = B with ``adjoint``;
+    X A = B with ``left=False``) from lu_factor's (LU, pivots) of A. Differentiable in LU and B.
+
+    >>> import tapegrad as tg
+    >>> A = tg.tensor([[1.0, 2.0], [3.0, 4.0]])
+    >>> tg.linalg.lu_solve(*tg.linalg.lu_factor(A), A)
+    tensor([[1., 0.],
+            [0., 1.]])
+    """
+    op = "linalg.lu_solve"
+    _no_out(op, out)
+    check_matrix(op, LU, square=True)
+    expect_tensor(op, B, "B")
+    expect_tensor(op, pivots, "pivots")
+    if B.ndim < 2:
+        raise RuntimeError(f"{op}: The input tensor B must have at least 2 dimensions.")
+    check_same_dtype(op, LU, B, ("LU", "B"))
+    n = LU.shape[-1]
+    if not left:
+        return lu_solve(LU, pivots, B.mT, left=True, adjoint=not adjoint).mT
+    if B.shape[-2] != n:
+        raise RuntimeError(f"{op}: Incompatible shapes of A and B for the equation {'A^H' if adjoint else 'A'}X = B "
+                           f"({n}x{n} and {B.shape[-2]}x{B.shape[-1]})")
+    if pivots._data.dtype != np.int32 or tuple(pivots.shape) != tuple(LU.shape[:-1]):
+        raise RuntimeError(f"{op}: Expected pivots to be int32 of shape {tuple(LU.shape[:-1])}, got "
+                           f"{pivots._data.dtype} of shape {tuple(pivots.shape)}")
+    p = wrap(_core.permutation_array(pivots._data, n, LU._data.dtype))
+    if adjoint:
+        z = solve_triangular(LU.mT, B, upper=False)  # U^T z = B (the upper triangle of LU, transposed)
+        z = solve_triangular(LU.mT, z, upper=True, unitriangular=True)
+        return p @ z
+    z = solve_triangular(LU, p.mT @ B, upper=False, unitriangular=True)
+    return solve_triangular(LU, z, upper=True)

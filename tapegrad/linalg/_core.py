@@ -469,3 +469,73 @@ def linalg_cross_m(a, b, axis=-1):
 
 def leaf(array) -> Tensor:
     return wrap(np.asarray(array))
+
+
+# ---------------------------------------------------------------------- LU
+def permutation_array(pivots: np.ndarray, m: int, dtype) -> np.ndarray:
+    """P (..., m, m) with A = P L U, from LAPACK's 1-based sequential row swaps ``pivots`` (..., k)."""
+    batch = pivots.shape[:-1]
+    flat = pivots.reshape((-1, pivots.shape[-1])) - 1
+    perm = np.broadcast_to(np.arange(m), (flat.shape[0], m)).copy()
+    rows = np.arange(flat.shape[0])
+    for j in range(flat.shape[1]):
+        p = flat[:, j]
+        top = perm[rows, j].copy()
+        perm[rows, j] = perm[rows, p]
+        perm[rows, p] = top
+    P = np.zeros((flat.shape[0], m, m), dtype)
+    P[rows[:, None], perm, np.arange(m)[None, :]] = 1  # P[perm[i], i] = 1: row i of L U is row perm[i] of A
+    return P.reshape(batch + (m, m))
+
+
+def unpack_lu(xp, lu, m, n):
+    k = min(m, n)
+    return xp.tril(lu, -1)[..., :, :k] + np.eye(m, k, dtype=lu.dtype), xp.triu(lu)[..., :k, :]
+
+
+def _right_triangular(xp, a, b, upper, unit=False):
+    """X with X A = B for triangular A."""
+    return xp.linalg_solve_triangular_m(a.mT, b.mT, upper=not upper, unit=unit).mT
+
+
+def lu_backward(xp, gl, gu, p, lower, upper):
+    """PyTorch's linalg_lu_backward for A = P L U, L (..., m, k) unit lower, U (..., k, n) upper."""
+    m, n = lower.shape[-2], upper.shape[-1]
+    k = min(m, n)
+    if m == n:
+        ga = xp.tril(lower.mT @ gl, -1) + xp.triu(gu @ upper.mT)
+        ga = _right_triangular(xp, upper.mT, ga, upper=False)
+        ga = xp.linalg_solve_triangular_m(lower.mT, ga, upper=True, unit=True)
+    elif m < n:
+        u1, gu1, gu2 = upper[..., :, :k], gu[..., :, :k], gu[..., :, k:]
+        ga = lower.mT @ gl - xp.triu(gu) @ upper.mT
+        ga = _right_triangular(xp, u1.mT, xp.tril(ga, -1), upper=False)
+        ga = xp.concatenate([ga + xp.triu(gu1), gu2], axis=-1)
+        ga = xp.linalg_solve_triangular_m(lower.mT, ga, upper=True, unit=True)
+    else:
+        # NOTE: L's top k rows hold constants on and above the diagonal: their gradient is dropped first
+        l1, l2, gl1, gl2 = lower[..., :k, :], lower[..., k:, :], xp.tril(gl[..., :k, :], -1), gl[..., k:, :]
+        ga = gu @ upper.mT - l1.mT @ gl1 - l2.mT @ gl2
+        ga = xp.linalg_solve_triangular_m(l1.mT, xp.triu(ga), upper=True, unit=True)
+        ga = xp.concatenate([ga + gl1, gl2], axis=-2)
+        ga = _right_triangular(xp, upper.mT, ga, upper=False)
+    return p @ ga
+
+
+def lu_factor_rule(p):
+    def rule(xp, g, out, a):
+        m, n = a.shape[-2], a.shape[-1]
+        k = min(m, n)
+        lower, upper = unpack_lu(xp, out, m, n)
+        return lu_backward(xp, xp.tril(g[..., :, :k], -1), xp.triu(g[..., :k, :]), p, lower, upper)
+
+    return rule
+
+
+def lu_rule(p):
+    def rule(xp, need, grads, outs, a):
+        gl, gu = grads
+        lower, upper = outs
+        return lu_backward(xp, gl, gu, p, lower, upper),
+
+    return rule

@@ -10,9 +10,10 @@ import numpy as np
 from ..autograd.declare import Tensor, op, wrap
 from ..ops import reduce as _reduce
 from ..ops.elementwise import where as _where
-from . import _core, householder_product, inv, multi_dot, pinv, solve_triangular
+from . import _core, householder_product, inv, lu_factor_ex, multi_dot, pinv, solve_triangular
 from . import cholesky as _cholesky
 from . import det as _det
+from . import lu_solve as _lu_solve
 from . import matrix_exp as _matrix_exp
 from . import matrix_power as _matrix_power
 from . import qr as _qr
@@ -21,13 +22,14 @@ from . import svd as _svd
 
 __all__ = ["det", "logdet", "slogdet", "inverse", "cholesky", "cholesky_solve", "cholesky_inverse", "pinverse",
            "matrix_power", "matrix_exp", "qr", "svd", "triangular_solve", "orgqr", "ormqr", "chain_matmul", "eig",
-           "symeig", "lstsq", "solve"]
+           "symeig", "lstsq", "solve", "lu", "lu_solve", "lu_unpack"]
 
 _return_types = {
     "slogdet": namedtuple("slogdet", ["sign", "logabsdet"]),
     "qr": namedtuple("qr", ["Q", "R"]),
     "svd": namedtuple("svd", ["U", "S", "V"]),
     "triangular_solve": namedtuple("triangular_solve", ["solution", "cloned_coefficient"]),
+    "lu_unpack": namedtuple("lu_unpack", ["P", "L", "U"]),
 }
 for _name, _type in _return_types.items():
     if not hasattr(_reduce.return_types, _name):
@@ -292,3 +294,63 @@ lstsq = _removed("lstsq", "`torch.lstsq` is deprecated in favor of `torch.linalg
 solve = _removed("solve", "`torch.solve` is deprecated in favor of `torch.linalg.solve`. `torch.linalg.solve` has "
                           "its arguments reversed: X = torch.solve(B, A).solution should be replaced with: "
                           "X = torch.linalg.solve(A, B)")
+
+
+@op(xp_name=False)
+def lu(input: Tensor, pivot: bool = True, get_infos: bool = False):
+    """lu(A, pivot=True, get_infos=False) -> (LU, pivots) or (LU, pivots, infos): tapegrad.linalg.lu_factor_ex
+    (deprecated in PyTorch); without ``get_infos`` a zero pivot is an error.
+
+    >>> import tapegrad as tg
+    >>> tg.lu(tg.tensor([[1.0, 2.0], [3.0, 4.0]]))[1]
+    tensor([2, 2], dtype=tapegrad.int32)
+    """
+    LU, pivots, info = lu_factor_ex(input, pivot=pivot)
+    if get_infos:
+        return LU, pivots, info
+    if info._data.any():
+        from . import _lu_error
+
+        raise _lu_error("torch.lu", info._data)
+    return LU, pivots
+
+
+@op(xp_name=False)
+def lu_solve(input: Tensor, LU_data: Tensor, LU_pivots: Tensor) -> Tensor:
+    """lu_solve(b, LU_data, LU_pivots): tapegrad.linalg.lu_solve(LU_data, LU_pivots, b).
+
+    >>> import tapegrad as tg
+    >>> A = tg.tensor([[1.0, 2.0], [3.0, 4.0]])
+    >>> tg.lu_solve(A, *tg.linalg.lu_factor(A))
+    tensor([[1., 0.],
+            [0., 1.]])
+    """
+    return _lu_solve(LU_data, LU_pivots, input)
+
+
+def lu_unpack(LU_data: Tensor, LU_pivots: Tensor, unpack_data: bool = True, unpack_pivots: bool = True):
+    """lu_unpack(LU_data, LU_pivots, unpack_data=True, unpack_pivots=True) -> (P, L, U): the factors of a packed
+    LU factorization (empty tensors for those not unpacked); L and U are differentiable in LU_data.
+
+    >>> import tapegrad as tg
+    >>> P, L, U = tg.lu_unpack(*tg.linalg.lu_factor(tg.tensor([[1.0, 2.0], [3.0, 4.0]])))
+    >>> L
+    tensor([[1.0000, 0.0000],
+            [0.3333, 1.0000]])
+    """
+    op_name = "torch.lu_unpack"
+    _core.check_matrix(op_name, LU_data, low_precision=True)
+    m, n = LU_data.shape[-2], LU_data.shape[-1]
+    k = min(m, n)
+    dt = LU_data._data.dtype
+    empty = wrap(np.zeros((0,), dt))
+    L = U = P = empty
+    if unpack_data:
+        L = LU_data[..., :, :k].tril(-1) + wrap(np.eye(m, k, dtype=dt))
+        U = LU_data[..., :k, :].triu()
+    if unpack_pivots:
+        if tuple(LU_pivots.shape) != tuple(LU_data.shape[:-2]) + (k,):
+            raise RuntimeError(f"{op_name}: Expected LU_pivots of shape {tuple(LU_data.shape[:-2]) + (k,)}, got "
+                               f"{tuple(LU_pivots.shape)}")
+        P = wrap(_core.permutation_array(LU_pivots._data, m, dt))
+    return _reduce.return_types.lu_unpack(P, L, U)
