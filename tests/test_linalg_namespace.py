@@ -501,3 +501,59 @@ def test_lu_errors_are_pytorchs():
         L.lu(tg.eye(2), pivot=False)
     with pytest.raises(RuntimeError, match="at least 2 dimensions"):
         L.lu_factor(tg.ones(3))
+
+
+# ---------------------------------------------------------------------- LDL
+def _symmetric_indefinite(seed, batch, n):
+    rng = np.random.default_rng(seed)
+    a = rng.standard_normal(batch + (n, n))
+    a = a + np.swapaxes(a, -1, -2)
+    a[..., np.arange(0, n, 2), np.arange(0, n, 2)] *= 0.01  # small diagonal entries: 2x2 pivots
+    return a
+
+
+@given(problems())
+@settings(max_examples=10)
+def test_ldl_solves_symmetric_indefinite_systems(p):
+    seed, batch, n, _ = p
+    a = _symmetric_indefinite(seed, batch, n)
+    b = np.random.default_rng(seed + 1).standard_normal(batch + (n, 2))
+    LD, pivots = L.ldl_factor(tg.tensor(a))
+    assert pivots.dtype == tg.int32 and tuple(pivots.shape) == batch + (n,)
+    x = L.ldl_solve(LD, pivots, tg.tensor(b)).numpy()
+    np.testing.assert_allclose(a @ x, b, atol=1e-8 * max(1.0, np.abs(x).max()))
+
+
+def test_ldl_uses_2x2_pivots_as_lapack():
+    r = L.ldl_factor_ex(tg.tensor([[0.0, 1.0, 0.0], [1.0, 0.0, 2.0], [0.0, 2.0, 0.1]]))
+    assert r.pivots.tolist() == [-2, -2, 3] and int(r.info) == 0
+    np.testing.assert_allclose(r.LD.numpy(), [[0, 0, 0], [1, 0, 0], [2, 0, 0.1]], atol=1e-15)
+    r = L.ldl_factor_ex(tg.tensor([[1.0, 2, 3], [2, 0.5, 1], [3, 1, -2]]))
+    assert r.pivots.tolist() == [3, 3, 3]
+    np.testing.assert_allclose(r.LD.numpy(), [[-2, 0, 0], [-0.5, 5.5, 0], [-1.5, 3.5 / 5.5, 1 - 3.5**2 / 5.5]])
+
+
+def test_ldl_is_not_differentiable_and_reports_singular_d():
+    x = tg.tensor([[2.0, 1.0], [1.0, 3.0]], requires_grad=True)
+    with pytest.raises(RuntimeError, match="derivative for aten::linalg_ldl_factor_ex is not implemented"):
+        L.ldl_factor(x).LD.sum().backward()
+    assert L.ldl_factor_ex(tg.zeros(2, 2)).info.tolist() == 1
+    with pytest.raises(L.LinAlgError, match="singular"):
+        L.ldl_factor(tg.zeros(2, 2))
+    with pytest.raises(RuntimeError, match="Incompatible matrix sizes for torch.linalg.ldl_solve"):
+        L.ldl_solve(*L.ldl_factor(tg.eye(2)), tg.ones(3, 1))
+
+
+@given(problems())
+@settings(max_examples=10)
+def test_ldl_matches_pytorch(p):
+    torch = pytest.importorskip("torch")
+    seed, batch, n, _ = p
+    a = _symmetric_indefinite(seed, batch, n)
+    b = np.random.default_rng(seed + 1).standard_normal(batch + (n, 2))
+    ours, ref = L.ldl_factor_ex(tg.tensor(a)), torch.linalg.ldl_factor_ex(torch.tensor(a))
+    assert ours.pivots.tolist() == ref.pivots.tolist() and ours.info.tolist() == ref.info.tolist()
+    np.testing.assert_allclose(ours.LD.numpy(), ref.LD.numpy(), rtol=1e-9, atol=1e-12)
+    np.testing.assert_allclose(L.ldl_solve(ours.LD, ours.pivots, tg.tensor(b)).numpy(),
+                               torch.linalg.ldl_solve(ref.LD, ref.pivots, torch.tensor(b)).numpy(), rtol=1e-8,
+                               atol=1e-10)

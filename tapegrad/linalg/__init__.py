@@ -30,7 +30,7 @@ __all__ = ["LinAlgError", "vector_norm", "matrix_norm", "norm", "inv", "inv_ex",
            "solve_ex", "cholesky", "cholesky_ex", "qr", "svd", "svdvals", "eigh", "eigvalsh", "eig", "eigvals",
            "lstsq", "pinv", "matrix_power", "matrix_rank", "cross", "multi_dot", "vecdot", "vander", "diagonal",
            "matmul", "tensorinv", "tensorsolve", "householder_product", "solve_triangular", "matrix_exp", "cond",
-           "lu_factor", "lu_factor_ex", "lu", "lu_solve"]
+           "lu_factor", "lu_factor_ex", "lu", "lu_solve", "ldl_factor", "ldl_factor_ex", "ldl_solve"]
 
 linalg_slogdet = namedtuple("linalg_slogdet", ["sign", "logabsdet"])
 linalg_inv_ex = namedtuple("linalg_inv_ex", ["inverse", "info"])
@@ -1106,3 +1106,95 @@ def lu_solve(LU: Tensor, pivots: Tensor, B: Tensor, *, left: bool = True, adjoin
         return p @ z
     z = solve_triangular(LU, p.mT @ B, upper=False, unitriangular=True)
     return solve_triangular(LU, z, upper=True)
+
+
+# ---------------------------------------------------------------------- LDL
+linalg_ldl_factor = namedtuple("linalg_ldl_factor", ["LD", "pivots"])
+linalg_ldl_factor_ex = namedtuple("linalg_ldl_factor_ex", ["LD", "pivots", "info"])
+
+
+def ldl_factor_ex(A: Tensor, *, hermitian: bool = False, check_errors: bool = False, out=None):
+    """ldl_factor_ex(A, *, hermitian=False, check_errors=False) -> (LD, pivots, info): the LDL^T factorization
+    of symmetric matrices (their lower triangle) with Bunch-Kaufman pivoting, packed as LAPACK's sytrf: L's
+    strict lower part and the 1x1/2x2 blocks of D in LD; ``pivots`` (int32) 1-based, negative for 2x2 blocks;
+    ``info`` > 0 where D is exactly singular. Not differentiable, as in PyTorch.
+
+    >>> import tapegrad as tg
+    >>> tg.linalg.ldl_factor_ex(tg.tensor([[0.0, 1.0], [1.0, 0.0]])).pivots
+    tensor([-2, -2], dtype=tapegrad.int32)
+    """
+    op = "torch.linalg.ldl_factor_ex"
+    _no_out(op, out)
+    check_matrix(op, A, square=True)
+    a = A._data
+    n = a.shape[-1]
+    flat = a.reshape((-1, n, n))
+    ld = np.zeros_like(flat)
+    pivots = np.zeros(flat.shape[:-1], np.int32)
+    info = np.zeros(flat.shape[0], np.int32)
+    for i, m in enumerate(flat):
+        ld[i], pivots[i], info[i] = _core.ldl_factor_matrix(m)
+    info = info.reshape(a.shape[:-2])
+    if check_errors and info.any():
+        raise _ldl_error(op, info)
+    LD = record(ld.reshape(a.shape), (A,), _core.not_implemented_rule("linalg_ldl_factor_ex"),
+                "torch::autograd::NotImplemented")
+    return linalg_ldl_factor_ex(LD, wrap(pivots.reshape(a.shape[:-1])), wrap(info))
+
+
+def _ldl_error(op, info):
+    flat = info.reshape(-1)
+    index = np.flatnonzero(flat)[0]
+    return LinAlgError(f"{op}: {_core.batch_prefix(index, info.ndim > 0)}D[{flat[index]},{flat[index]}] is exactly "
+                       "zero: the block diagonal factor D is singular")
+
+
+def ldl_factor(A: Tensor, *, hermitian: bool = False, out=None):
+    """ldl_factor(A, *, hermitian=False) -> (LD, pivots): ldl_factor_ex, raising LinAlgError where D is singular
+    (PyTorch 2.13 fails there with an internal assertion).
+
+    >>> import tapegrad as tg
+    >>> tg.linalg.ldl_factor(tg.tensor([[4.0, 2.0], [2.0, 3.0]])).LD
+    tensor([[4.0000, 0.0000],
+            [0.5000, 2.0000]])
+    """
+    op = "torch.linalg.ldl_factor"
+    _no_out(op, out)
+    LD, pivots, info = ldl_factor_ex(A, hermitian=hermitian)
+    if info._data.any():
+        raise _ldl_error(op, info._data)
+    return linalg_ldl_factor(LD, pivots)
+
+
+def ldl_solve(LD: Tensor, pivots: Tensor, B: Tensor, *, hermitian: bool = False, out=None) -> Tensor:
+    """ldl_solve(LD, pivots, B, *, hermitian=False): X with A X = B from ldl_factor's (LD, pivots) of A
+    (LAPACK's sytrs); B is (..., n, k), batch dims broadcast. Not differentiable, as in PyTorch.
+
+    >>> import tapegrad as tg
+    >>> A = tg.tensor([[0.0, 1.0], [1.0, 0.0]])
+    >>> tg.linalg.ldl_solve(*tg.linalg.ldl_factor(A), tg.tensor([[1.0], [2.0]]))
+    tensor([[2.],
+            [1.]])
+    """
+    op = "torch.linalg.ldl_solve"
+    _no_out(op, out)
+    check_matrix(op, LD, square=True)
+    expect_tensor(op, B, "B")
+    if B.ndim < 2:
+        raise IndexError(f"{op}: Dimension out of range (expected to be in range of [-1, 0], but got -2): B must "
+                         "have at least 2 dimensions")
+    n = LD.shape[-1]
+    if B.shape[-2] != n:
+        raise RuntimeError(f"Incompatible matrix sizes for {op}: each A matrix is {n} by {n} but each b matrix is "
+                           f"{B.shape[-2]} by {B.shape[-1]}")
+    check_same_dtype(op, LD, B, ("LD", "B"))
+    if pivots._data.dtype != np.int32 or tuple(pivots.shape) != tuple(LD.shape[:-1]):
+        raise RuntimeError(f"{op}: Expected pivots to be int32 of shape {tuple(LD.shape[:-1])}, got "
+                           f"{pivots._data.dtype} of shape {tuple(pivots.shape)}")
+    batch = np.broadcast_shapes(tuple(LD.shape[:-2]), tuple(B.shape[:-2]))
+    ld = np.broadcast_to(LD._data, batch + (n, n)).reshape((-1, n, n))
+    piv = np.broadcast_to(pivots._data, batch + (n,)).reshape((-1, n))
+    b = np.broadcast_to(B._data, batch + tuple(B.shape[-2:])).reshape((-1,) + tuple(B.shape[-2:]))
+    x = np.stack([_core.ldl_solve_matrix(ld[i], piv[i], b[i]) for i in range(b.shape[0])]) if b.shape[0] else b
+    return record(x.reshape(batch + tuple(B.shape[-2:])), (LD, B), _core.not_implemented_rule("linalg_ldl_solve"),
+                  "torch::autograd::NotImplemented")
