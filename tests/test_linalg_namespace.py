@@ -557,3 +557,28 @@ def test_ldl_matches_pytorch(p):
     np.testing.assert_allclose(L.ldl_solve(ours.LD, ours.pivots, tg.tensor(b)).numpy(),
                                torch.linalg.ldl_solve(ref.LD, ref.pivots, torch.tensor(b)).numpy(), rtol=1e-8,
                                atol=1e-10)
+
+
+# ---------------------------------------------------------------------- empty matrices and batches
+EMPTY_CASES = {
+    "inv": lambda m, x: m.linalg.inv(x), "det": lambda m, x: m.linalg.det(x),
+    "slogdet": lambda m, x: m.linalg.slogdet(x)[1], "solve": lambda m, x: m.linalg.solve(x, x),
+    "cholesky": lambda m, x: m.linalg.cholesky(x), "svdvals": lambda m, x: m.linalg.svdvals(x),
+    "eigvalsh": lambda m, x: m.linalg.eigvalsh(x), "qr": lambda m, x: m.linalg.qr(x)[1],
+    "pinv": lambda m, x: m.linalg.pinv(x), "matrix_norm": lambda m, x: m.linalg.matrix_norm(x),
+    "matrix_exp": lambda m, x: m.linalg.matrix_exp(x), "lu_factor": lambda m, x: m.linalg.lu_factor(x)[0],
+    "lu": lambda m, x: m.linalg.lu(x)[0], "lu_solve": lambda m, x: m.linalg.lu_solve(*m.linalg.lu_factor(x), x),
+    "ldl_factor": lambda m, x: m.linalg.ldl_factor(x)[0], "cond": lambda m, x: m.linalg.cond(x),
+    "matrix_rank": lambda m, x: m.linalg.matrix_rank(x), "solve_triangular":
+        lambda m, x: m.linalg.solve_triangular(x, x, upper=False),
+}
+
+
+@pytest.mark.parametrize("name", sorted(EMPTY_CASES))
+@pytest.mark.parametrize("shape", [(0, 0), (2, 0, 0), (0, 2, 2)])
+def test_empty_matrices_and_batches(name, shape):
+    out = EMPTY_CASES[name](tg, tg.zeros(shape, dtype=tg.float64))
+    torch = pytest.importorskip("torch")
+    ref = EMPTY_CASES[name](torch, torch.zeros(shape, dtype=torch.float64))
+    assert tuple(out.shape) == tuple(ref.shape)
+    np.testing.assert_array_equal(out.numpy(), ref.numpy())

@@ -656,6 +656,8 @@ def cond(A: Tensor, p=None, *, out=None) -> Tensor:
     op = "linalg.cond"
     _no_out(op, out)
     check_matrix(op, A, square=p not in (None, 2, -2))
+    if A.shape[-1] == 0 or A.shape[-2] == 0:  # as PyTorch: the condition number of an empty matrix is 0
+        return wrap(np.zeros(tuple(A.shape[:-2]), A._data.dtype))
     if p in (None, 2, -2):
         s = svdvals(A)
         if p == -2:
@@ -1082,7 +1084,7 @@ def lu_solve(LU: Tensor, pivots: Tensor, B: Tensor, *, left: bool = True, adjoin
     tensor([[1., 0.],
             [0., 1.]])
     """
-    op = "linalg.lu_solve"
+    op = "torch.linalg.lu_solve"
     _no_out(op, out)
     check_matrix(op, LU, square=True)
     expect_tensor(op, B, "B")
@@ -1127,8 +1129,7 @@ def ldl_factor_ex(A: Tensor, *, hermitian: bool = False, check_errors: bool = Fa
     _no_out(op, out)
     check_matrix(op, A, square=True)
     a = A._data
-    n = a.shape[-1]
-    flat = a.reshape((-1, n, n))
+    flat = _core.flat_batch(a, 2)
     ld = np.zeros_like(flat)
     pivots = np.zeros(flat.shape[:-1], np.int32)
     info = np.zeros(flat.shape[0], np.int32)
@@ -1192,9 +1193,9 @@ def ldl_solve(LD: Tensor, pivots: Tensor, B: Tensor, *, hermitian: bool = False,
         raise RuntimeError(f"{op}: Expected pivots to be int32 of shape {tuple(LD.shape[:-1])}, got "
                            f"{pivots._data.dtype} of shape {tuple(pivots.shape)}")
     batch = np.broadcast_shapes(tuple(LD.shape[:-2]), tuple(B.shape[:-2]))
-    ld = np.broadcast_to(LD._data, batch + (n, n)).reshape((-1, n, n))
-    piv = np.broadcast_to(pivots._data, batch + (n,)).reshape((-1, n))
-    b = np.broadcast_to(B._data, batch + tuple(B.shape[-2:])).reshape((-1,) + tuple(B.shape[-2:]))
+    ld = _core.flat_batch(np.broadcast_to(LD._data, batch + (n, n)), 2)
+    piv = _core.flat_batch(np.broadcast_to(pivots._data, batch + (n,)), 1)
+    b = _core.flat_batch(np.broadcast_to(B._data, batch + tuple(B.shape[-2:])), 2)
     x = np.stack([_core.ldl_solve_matrix(ld[i], piv[i], b[i]) for i in range(b.shape[0])]) if b.shape[0] else b
     return record(x.reshape(batch + tuple(B.shape[-2:])), (LD, B), _core.not_implemented_rule("linalg_ldl_solve"),
                   "torch::autograd::NotImplemented")

@@ -74,13 +74,19 @@ def batch_prefix(index, batched: bool) -> str:
     return f"(Batch element {index}): " if batched else ""
 
 
+def flat_batch(a, core: int):
+    """``a`` with its batch dims (all but the last ``core``) flattened into one, also when some are 0."""
+    batch = a.shape[:a.ndim - core]
+    return a.reshape((int(np.prod(batch, dtype=np.int64)),) + a.shape[a.ndim - core:])
+
+
 # ---------------------------------------------------------------------- LU with partial pivoting (LAPACK getf2)
 def lu_factor_array(a: np.ndarray):
     """(LU, pivots (1-based, int32), info) of ``a`` (..., m, n) as LAPACK's getrf: ``info`` is the 1-based index
     of the first zero pivot (0 when there is none). Vectorized over the batch; a loop over the columns."""
     *batch, m, n = a.shape
     k = min(m, n)
-    lu = np.array(a, dtype=a.dtype, copy=True).reshape((-1, m, n))
+    lu = flat_batch(np.array(a, dtype=a.dtype, copy=True), 2)
     count = lu.shape[0]
     pivots = np.zeros((count, k), np.int32)
     info = np.zeros(count, np.int32)
@@ -117,7 +123,7 @@ def singular_error(op: str, a: np.ndarray) -> LinAlgError:
 def cholesky_info(a: np.ndarray) -> np.ndarray:
     """The 1-based order of the first leading minor of each matrix that is not positive-definite (0 if none)."""
     *batch, n, _ = a.shape
-    flat = a.reshape((-1, n, n))
+    flat = flat_batch(a, 2)
     info = np.zeros(flat.shape[0], np.int32)
     for i, m in enumerate(flat):
         try:
@@ -475,7 +481,7 @@ def leaf(array) -> Tensor:
 def permutation_array(pivots: np.ndarray, m: int, dtype) -> np.ndarray:
     """P (..., m, m) with A = P L U, from LAPACK's 1-based sequential row swaps ``pivots`` (..., k)."""
     batch = pivots.shape[:-1]
-    flat = pivots.reshape((-1, pivots.shape[-1])) - 1
+    flat = flat_batch(pivots, 1) - 1
     perm = np.broadcast_to(np.arange(m), (flat.shape[0], m)).copy()
     rows = np.arange(flat.shape[0])
     for j in range(flat.shape[1]):
