@@ -128,6 +128,10 @@ def test_det_gradient_at_singular_matrices_is_the_cofactor_matrix():
     cof = np.array([[[4.0, -2.0], [-2.0, 1.0]], [[0.0, 0.0], [0.0, 0.0]]])
     np.testing.assert_allclose(A.grad.numpy(), cof, atol=1e-12)
     check(L.det, np.array([[1.0, 2.0, 3.0], [2.0, 4.0, 6.0], [1.0, 0.0, 1.0]]))  # rank 2
+    x = leaf(np.array([[1.0, 2.0], [2.0, 4.0]]))
+    (g,) = tg.autograd.grad(L.det(x), x, create_graph=True)
+    with pytest.raises(L.LinAlgError, match="second derivative of det at a singular matrix is not implemented"):
+        g.sum().backward()
 
 
 @given(problems(rectangular=True))

@@ -224,9 +224,19 @@ def cofactor_array(a):
     return (sign[..., None, None] * (u * (before * after)[..., None, :]) @ vh).astype(a.dtype, copy=False)
 
 
+@backward_op(grad=_inv_rule, name="LinalgInvExBackward0")
+def linalg_cofactor_inv_m(a):
+    """The inverse that the gradient of det's gradient needs (defined for nonsingular matrices only)."""
+    try:
+        return np.linalg.inv(a)
+    except np.linalg.LinAlgError:
+        raise LinAlgError("linalg.det: the second derivative of det at a singular matrix is not implemented "
+                          "(the first derivative, the cofactor matrix, is)") from None
+
+
 def _cofactor_rule(xp, g, out, a):
     # d(det A^-T) = det (tr(A^-1 dA) A^-T - A^-T dA^T A^-T); its adjoint (for a nonsingular A):
-    inv_t = xp.linalg_inv_m(a).mT
+    inv_t = xp.linalg_cofactor_inv_m(a).mT
     return (g * out).sum(axis=(-2, -1), keepdims=True) * inv_t - out @ g.mT @ inv_t
 
 
