@@ -586,3 +586,15 @@ def test_empty_matrices_and_batches(name, shape):
     ref = EMPTY_CASES[name](torch, torch.zeros(shape, dtype=torch.float64))
     assert tuple(out.shape) == tuple(ref.shape)
     np.testing.assert_array_equal(out.numpy(), ref.numpy())
+
+
+def test_second_order_of_decompositions_and_norms():
+    r, w = well_conditioned(2, (), 4, 3), well_conditioned(3, (), 3, 4)
+    a, s = well_conditioned(1, (2,), 3), spd(4, (2,), 3)
+    for fn, x in [(lambda x: (lambda q: (q.U * q.S.unsqueeze(-2)) @ q.Vh)(L.svd(x, full_matrices=False)), r),
+                  (lambda x: L.svd(x, full_matrices=False).U.abs(), w), (lambda x: L.qr(x).Q, r),
+                  (lambda x: L.qr(x).R, w), (lambda x: L.eigh(sym(x)).eigenvectors.abs(), s),
+                  (lambda x: L.lu(x).L, a), (lambda x: L.lu_factor(x).LU, r), (L.matrix_exp, a),
+                  (lambda x: L.vector_norm(x, 3), a), (lambda x: L.vector_norm(x, INF, dim=-1), a),
+                  (lambda x: L.cholesky(sym(x), upper=True), s), (lambda x: L.lstsq(x, x[..., :2]).solution, r)]:
+        assert gradgradcheck(fn, (leaf(x),), atol=1e-5, rtol=1e-3)
