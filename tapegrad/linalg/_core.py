@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..autograd.declare import Tensor, backward_op, record, wrap
+from ..autograd.declare import Tensor, backward_op, record
 
 __all__ = ["LinAlgError"]
 
@@ -433,7 +433,6 @@ def pinv_rule(xp, g, out, a):
 
 def pinv_array(a, atol, rtol, hermitian):
     """The pseudo-inverse with PyTorch's cut-off: singular values <= max(atol, rtol * largest) are dropped."""
-    m, n = a.shape[-2], a.shape[-1]
     if hermitian:
         lam, v = np.linalg.eigh(a)
         s = np.abs(lam)
@@ -447,7 +446,6 @@ def pinv_array(a, atol, rtol, hermitian):
             inv = np.where(keep, 1 / np.where(keep, lam, 1), 0)
             return ((v * inv[..., None, :]) @ np.swapaxes(v, -1, -2)).astype(a.dtype, copy=False)
         inv = np.where(keep, 1 / np.where(keep, s, 1), 0)
-    del m, n
     return (np.swapaxes(vh, -1, -2) * inv[..., None, :] @ np.swapaxes(u, -1, -2)).astype(a.dtype, copy=False)
 
 
@@ -481,10 +479,6 @@ def _cross_rule(xp, need, g, out, a, b, axis=-1):
 def linalg_cross_m(a, b, axis=-1):
     """The cross product of 3-vectors along ``axis``, operands broadcast."""
     return np.cross(a, b, axis=axis)
-
-
-def leaf(array) -> Tensor:
-    return wrap(np.asarray(array))
 
 
 # ---------------------------------------------------------------------- LU
