@@ -32,6 +32,8 @@ from .ops.sampling import *
 from .ops.sort import *
 from .ops.rnn import *
 from . import nn, optim, utils, datasets
+from . import linalg
+from .linalg.aliases import *
 from . import backends, cuda
 from . import amp, cpu, _dynamo, compiler
 from .amp import GradScaler, autocast

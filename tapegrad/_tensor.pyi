@@ -227,6 +227,12 @@ class Tensor:
         """ceil_(...) -> self: ``ceil`` in place."""
     def char(self) -> Tensor:
         """char(): the values as int8 (no gradient)."""
+    def cholesky(self, upper: builtins.bool = ...) -> Tensor:
+        """cholesky(input, upper=False): tapegrad.linalg.cholesky (deprecated in PyTorch, which warns once)."""
+    def cholesky_inverse(self, upper: builtins.bool = ...) -> Tensor:
+        """cholesky_inverse(L, upper=False): the inverse of A = L L^T (``upper``: A = U^T U) from its factor."""
+    def cholesky_solve(self, input2: Tensor, upper: builtins.bool = ...) -> Tensor:
+        """cholesky_solve(B, L, upper=False): X with A X = B for A = L L^T (``upper``: A = U^T U, U = ``L``)."""
     def chunk(self, chunks: builtins.int, dim: builtins.int = ...) -> builtins.tuple[Tensor, ...]:
         """chunk(input, chunks, dim=0): split into ``chunks`` views of ceil(size / chunks) (maybe fewer pieces)."""
     def clamp(self, min: Tensor | builtins.float | None = ..., max: Tensor | builtins.float | None = ...) -> Tensor:
@@ -275,6 +281,8 @@ class Tensor:
         """deg2rad(input): angles in degrees converted to radians."""
     def deg2rad_(self, *args, **kwargs) -> Any:
         """deg2rad_(...) -> self: ``deg2rad`` in place."""
+    def det(self) -> Tensor:
+        """det(input): alias of tapegrad.linalg.det."""
     def detach(self) -> Tensor:
         """detach(): the same values, cut from the graph. It shares memory and versions with ``input``: a write"""
     def detach_(self) -> Tensor:
@@ -304,6 +312,8 @@ class Tensor:
         """double(): the values as float64."""
     @property
     def dtype(self) -> np.dtype: ...
+    def eig(self, *args, **kwargs) -> Any:
+        """eig: removed from PyTorch in 1.9; raises RuntimeError naming the replacement."""
     def element_size(self) -> builtins.int: ...
     def eq(self, other) -> Any:
         """eq(input, other) -> bool tensor of input == other, elementwise, with broadcasting (no gradient)."""
@@ -425,6 +435,8 @@ class Tensor:
         """inner(input, other): sums of products over the last dimension of both; a scalar operand multiplies."""
     def int(self) -> Tensor:
         """int(): the values as int32 (no gradient)."""
+    def inverse(self) -> Tensor:
+        """inverse(input): alias of tapegrad.linalg.inv."""
     def is_contiguous(self, memory_format=...) -> builtins.bool: ...
     def is_floating_point(self) -> builtins.bool: ...
     @property
@@ -477,6 +489,8 @@ class Tensor:
         """log_(...) -> self: ``log`` in place."""
     def log_softmax(self, dim: builtins.int, dtype=...) -> Tensor:
         """log_softmax(dim, dtype=None) -> Tensor: see ``tapegrad.nn.functional.log_softmax`` (``dim`` is required)."""
+    def logdet(self) -> Tensor:
+        """logdet(input): log(det(input)): nan where the determinant is negative, -inf where it is 0."""
     def logical_and(self, other) -> Any:
         """logical_and(input, other) -> bool tensor: logical_and of the truth values (nonzero is True)."""
     def logical_and_(self, *args, **kwargs) -> Any:
@@ -501,10 +515,16 @@ class Tensor:
         """logsumexp(input, dim, keepdim=False): log(sum(exp(input))) over ``dim``, computed stably."""
     def long(self) -> Tensor:
         """long(): the values as int64 (no gradient)."""
+    def lstsq(self, *args, **kwargs) -> Any:
+        """lstsq: removed from PyTorch in 1.9; raises RuntimeError naming the replacement."""
     def lt(self, other) -> Any:
         """lt(input, other) -> bool tensor of input < other, elementwise, with broadcasting (no gradient)."""
     def lt_(self, *args, **kwargs) -> Any:
         """lt_(...) -> self: ``lt`` in place."""
+    def lu(self, pivot: builtins.bool = ..., get_infos: builtins.bool = ...) -> Any:
+        """lu(A, pivot=True, get_infos=False) -> (LU, pivots) or (LU, pivots, infos): tapegrad.linalg.lu_factor_ex"""
+    def lu_solve(self, LU_data: Tensor, LU_pivots: Tensor) -> Tensor:
+        """lu_solve(b, LU_data, LU_pivots): tapegrad.linalg.lu_solve(LU_data, LU_pivots, b)."""
     @property
     def mH(self) -> Any: ...
     @property
@@ -517,6 +537,10 @@ class Tensor:
         """masked_select(input, mask): the 1-d tensor of the elements where the boolean ``mask`` is True (input and"""
     def matmul(self, other: Tensor) -> Tensor:
         """matmul(input, other): the matrix product with numpy's rules: 1-D, 2-D, batched and broadcast-batched."""
+    def matrix_exp(self) -> Tensor:
+        """matrix_exp(input): alias of tapegrad.linalg.matrix_exp."""
+    def matrix_power(self, n: builtins.int) -> Tensor:
+        """matrix_power(input, n): alias of tapegrad.linalg.matrix_power."""
     def max(self, dim=..., keepdim: builtins.bool = ..., *, axis=..., keepdims=..., out=...) -> Any:
         """max(input) -> 0-d tensor; max(input, dim, keepdim=False) -> (values, indices); max(input, other)."""
     def maximum(self, other: Tensor | builtins.float) -> Tensor:
@@ -590,10 +614,16 @@ class Tensor:
     def numel(self) -> builtins.int: ...
     def numpy(self, *, force: builtins.bool = ...) -> np.ndarray:
         """numpy(): the values as a numpy array (sharing memory, like PyTorch's)."""
+    def orgqr(self, input2: Tensor) -> Tensor:
+        """orgqr(input, tau): alias of tapegrad.linalg.householder_product."""
+    def ormqr(self, input2: Tensor, input3: Tensor, left: builtins.bool = ..., transpose: builtins.bool = ...) -> Tensor:
+        """ormqr(input, tau, other, left=True, transpose=False): ``other`` multiplied by the full Q of"""
     def outer(self, vec2: Tensor) -> Tensor:
         """outer(input, vec2): the outer product of two 1-D tensors, (n,) and (m,) -> (n, m). Alias: ger."""
     def permute(self, *args, dims=...) -> Tensor:
         """permute(input, dims): reorder the dimensions (a view). ``x.permute(2, 0, 1)``, ``x.permute((2, 0, 1))``"""
+    def pinverse(self, rcond: builtins.float = ...) -> Tensor:
+        """pinverse(input, rcond=1e-15): tapegrad.linalg.pinv with rtol=rcond."""
     def polygamma(self, n) -> Any:
         """Tensor.polygamma(n) -> polygamma(n, self)."""
     def polygamma_(self, *args, **kwargs) -> Any:
@@ -606,6 +636,8 @@ class Tensor:
         """pow_(...) -> self: ``pow`` in place."""
     def prod(self, dim=..., keepdim: builtins.bool = ..., *, dtype=..., axis=..., keepdims=..., out=...) -> Tensor:
         """prod(input, *, dtype=None) or prod(input, dim, keepdim=False, *, dtype=None): the product of all"""
+    def qr(self, some: builtins.bool = ...) -> Any:
+        """qr(input, some=True) -> (Q, R): tapegrad.linalg.qr with mode 'reduced' (``some``) or 'complete'."""
     def rad2deg(self) -> Tensor:
         """rad2deg(input): angles in radians converted to degrees."""
     def rad2deg_(self, *args, **kwargs) -> Any:
@@ -692,8 +724,12 @@ class Tensor:
         """sinh_(...) -> self: ``sinh`` in place."""
     def size(self, dim: builtins.int | None = ...) -> Size | builtins.int:
         """size(dim=None): the shape, or the length of one dimension."""
+    def slogdet(self) -> Any:
+        """slogdet(input) -> (sign, logabsdet): alias of tapegrad.linalg.slogdet."""
     def softmax(self, dim: builtins.int, dtype=...) -> Tensor:
         """softmax(dim, dtype=None) -> Tensor: see ``tapegrad.nn.functional.softmax`` (``dim`` is required)."""
+    def solve(self, *args, **kwargs) -> Any:
+        """solve: removed from PyTorch in 1.9; raises RuntimeError naming the replacement."""
     def sort(self, *args, dim: builtins.int | None = ..., descending: builtins.bool | None = ..., stable=...) -> Any:
         """sort(input, dim=-1, descending=False) or sort(input, *, stable, dim=-1, descending=False) ->"""
     def split(self, split_size_or_sections, dim: builtins.int = ...) -> builtins.tuple[Tensor, ...]:
@@ -720,10 +756,14 @@ class Tensor:
         """sub_(other) -> self: ``sub`` in place."""
     def sum(self, dim=..., keepdim: builtins.bool = ..., *, dtype=..., axis=..., keepdims=..., out=...) -> Tensor:
         """sum(input, dim=None, keepdim=False, *, dtype=None): the sum over ``dim`` (all elements by default)."""
+    def svd(self, some: builtins.bool = ..., compute_uv: builtins.bool = ...) -> Any:
+        """svd(input, some=True, compute_uv=True) -> (U, S, V): A = U diag(S) V^T (V, not Vh as linalg.svd);"""
     def swapaxes(self, dim0: builtins.int, dim1: builtins.int) -> Tensor:
         """transpose(input, dim0, dim1): swap two dimensions (a view)."""
     def swapdims(self, dim0: builtins.int, dim1: builtins.int) -> Tensor:
         """transpose(input, dim0, dim1): swap two dimensions (a view)."""
+    def symeig(self, *args, **kwargs) -> Any:
+        """symeig: removed from PyTorch in 1.9; raises RuntimeError naming the replacement."""
     def t(self) -> Tensor:
         """t(input): transpose a tensor of at most 2 dimensions (a 0-d or 1-d tensor comes back unchanged)."""
     def take(self, index) -> Tensor:
@@ -749,6 +789,8 @@ class Tensor:
         """topk(input, k, dim=-1, largest=True, sorted=True) -> (values, indices): the ``k`` largest (or, with"""
     def transpose(self, dim0: builtins.int, dim1: builtins.int) -> Tensor:
         """transpose(input, dim0, dim1): swap two dimensions (a view)."""
+    def triangular_solve(self, A: Tensor, upper: builtins.bool = ..., transpose: builtins.bool = ..., unitriangular: builtins.bool = ...) -> Any:
+        """triangular_solve(b, A, upper=True, transpose=False, unitriangular=False) -> (solution,"""
     def tril(self, diagonal: builtins.int = ...) -> Tensor:
         """tril(input, diagonal=0): zero the elements above the ``diagonal``-th diagonal of the last two dims."""
     def triu(self, diagonal: builtins.int = ...) -> Tensor:
