@@ -126,5 +126,7 @@ functional.scaled_dot_product_attention = _sdpa
 functional.multi_head_attention_forward = _mha_forward
 
 __all__ += ["RNNBase", "RNN", "LSTM", "GRU", "RNNCellBase", "RNNCell", "LSTMCell", "GRUCell"]
-from . import _functional_inplace, _functional_losses  # noqa: E402,F401  (they attach elu_, ..., losses to functional)
-from . import modules  # noqa: E402,F401  (PyTorch's paths: torch.nn.modules.linear.Linear, ...)
+
+# _functional_inplace and _functional_losses attach elu_, ..., and the losses to functional; modules gives
+# PyTorch's paths (torch.nn.modules.linear.Linear, ...)
+from . import _functional_inplace, _functional_losses, modules  # noqa: E402,F401
