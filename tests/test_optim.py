@@ -657,7 +657,8 @@ def test_adam_steps_are_invariant_to_the_gradient_scale(dtype):
     (lambda p: SGD(p, weight_decay=-1), ValueError, r"SGD: invalid weight_decay -1"),
     (lambda p: SGD(p, nesterov=True), ValueError, r"SGD: Nesterov momentum requires a momentum > 0 and zero "
                                                   r"dampening; got momentum=0, dampening=0"),
-    (lambda p: SGD(p, fused=True), ValueError, r"SGD: fused=True is not supported"),
+    (lambda p: SGD(p, fused=True, foreach=True), RuntimeError, r"SGD: `fused` and `foreach` cannot be `True` together"),
+    (lambda p: SGD(p, differentiable=True), ValueError, r"SGD: differentiable=True is not supported"),
     (lambda p: Adam(p, betas=(1.0, 0.9)), ValueError, r"Adam: invalid beta parameter at index 0 1.0 "
                                                       r"\(expected 0 <= beta1 < 1\)"),
     (lambda p: Adam(p, betas=(0.9, -0.1)), ValueError, r"Adam: invalid beta parameter at index 1 -0.1"),
@@ -723,3 +724,19 @@ def test_docstring_examples(module):
 
     result = doctest.testmod(importlib.import_module(f"tapegrad.optim.{module}"), optionflags=doctest.ELLIPSIS)
     assert result.attempted > 0 and result.failed == 0
+
+
+@pytest.mark.parametrize("cls", [tg.optim.SGD, tg.optim.Adam, tg.optim.AdamW, tg.optim.Adagrad])
+def test_fused_is_accepted_and_changes_nothing(cls):
+    # PyTorch has fused CPU kernels for these four; tapegrad's one implementation is the same arithmetic
+    finals = []
+    for fused in (None, True):
+        w = tg.nn.Parameter(tg.tensor([1.0, -2.0, 3.0]))
+        opt = cls([w], lr=0.1, fused=fused)
+        for _ in range(3):
+            opt.zero_grad()
+            (w ** 2).sum().backward()
+            opt.step()
+        assert opt.param_groups[0]["fused"] is fused
+        finals.append(w.detach().clone())
+    assert tg.equal(*finals)

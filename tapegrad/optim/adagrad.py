@@ -4,7 +4,7 @@ import numpy as np
 
 from ..autograd.declare import wrap as _wrap
 from ..autograd.graph import increment_version
-from .optimizer import Optimizer, _advance_step, _check_option, _check_unsupported, _grad_shape_error
+from .optimizer import Optimizer, _advance_step, _check_fused, _check_option, _check_unsupported, _grad_shape_error
 
 
 class Adagrad(Optimizer):
@@ -31,7 +31,8 @@ class Adagrad(Optimizer):
         _check_option("Adagrad", "initial_accumulator_value", initial_accumulator_value,
                       initial_accumulator_value >= 0, "initial_accumulator_value >= 0")
         _check_option("Adagrad", "epsilon value", eps, eps >= 0, "eps >= 0")
-        _check_unsupported("Adagrad", differentiable=differentiable, fused=fused)
+        _check_unsupported("Adagrad", differentiable=differentiable)
+        _check_fused("Adagrad", fused, foreach)
         defaults = dict(lr=lr, lr_decay=lr_decay, eps=eps, weight_decay=weight_decay,
                         initial_accumulator_value=initial_accumulator_value, foreach=foreach,
                         maximize=maximize, differentiable=differentiable, fused=fused)

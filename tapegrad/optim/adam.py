@@ -4,7 +4,7 @@ import numpy as np
 
 from ..autograd.declare import wrap as _wrap
 from ..autograd.graph import increment_version
-from .optimizer import Optimizer, _advance_step, _check_option, _check_unsupported, _grad_shape_error
+from .optimizer import Optimizer, _advance_step, _check_fused, _check_option, _check_unsupported, _grad_shape_error
 
 
 class Adam(Optimizer):
@@ -38,7 +38,8 @@ class Adam(Optimizer):
         _check_option(name, "beta parameter at index 0", betas[0], 0 <= betas[0] < 1, "0 <= beta1 < 1")
         _check_option(name, "beta parameter at index 1", betas[1], 0 <= betas[1] < 1, "0 <= beta2 < 1")
         _check_option(name, "weight_decay value", weight_decay, weight_decay >= 0, "weight_decay >= 0")
-        _check_unsupported(name, capturable=capturable, differentiable=differentiable, fused=fused)
+        _check_unsupported(name, capturable=capturable, differentiable=differentiable)
+        _check_fused(name, fused, foreach)
         defaults = dict(lr=lr, betas=(float(betas[0]), float(betas[1])), eps=eps, weight_decay=weight_decay,
                         amsgrad=amsgrad, maximize=maximize, foreach=foreach, capturable=capturable,
                         differentiable=differentiable, fused=fused,

@@ -264,6 +264,12 @@ def _check_unsupported(opt, **flags):
                              f"got {flag}={value!r}")
 
 
+def _check_fused(opt, fused, foreach):
+    """``fused=True`` is accepted, as PyTorch's fused CPU kernels: the same arithmetic, the one implementation."""
+    if fused and foreach:
+        raise RuntimeError(f"{opt}: `fused` and `foreach` cannot be `True` together.")
+
+
 def _advance_step(state):
     """Count one more step in ``state['step']`` (a 0-d float32 tensor, as in PyTorch); return the count."""
     st = state["step"]

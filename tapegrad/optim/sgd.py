@@ -4,7 +4,7 @@ import numpy as np
 
 from ..autograd.declare import increment_version
 from ..autograd.declare import wrap as _wrap
-from .optimizer import Optimizer, _check_option, _check_unsupported, _grad_shape_error
+from .optimizer import Optimizer, _check_fused, _check_option, _check_unsupported, _grad_shape_error
 
 
 class SGD(Optimizer):
@@ -31,7 +31,8 @@ class SGD(Optimizer):
         if nesterov and (momentum <= 0 or dampening != 0):
             raise ValueError(f"SGD: Nesterov momentum requires a momentum > 0 and zero dampening; got "
                              f"momentum={momentum!r}, dampening={dampening!r}")
-        _check_unsupported("SGD", differentiable=differentiable, fused=fused)
+        _check_unsupported("SGD", differentiable=differentiable)
+        _check_fused("SGD", fused, foreach)
         defaults = dict(lr=lr, momentum=momentum, dampening=dampening, weight_decay=weight_decay,
                         nesterov=nesterov, maximize=maximize, foreach=foreach, differentiable=differentiable,
                         fused=fused)
