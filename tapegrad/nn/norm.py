@@ -228,3 +228,120 @@ class GroupNorm(Module):
     def extra_repr(self):
         return (f"{self.num_groups}, {self.num_channels}, eps={self.eps}, affine={self.affine}, "
                 f"bias={self.bias is not None}")
+
+
+# ---------------------------------------------------------------------- BatchNorm3d, SyncBatchNorm, RMSNorm, LRN
+class BatchNorm3d(_BatchNorm):
+    """BatchNorm3d(num_features, eps=1e-05, momentum=0.1, affine=True, track_running_stats=True, *, bias=True)
+
+    Normalize each channel of an (N, C, D, H, W) input over the batch and the spatial dims (see BatchNorm1d).
+
+    >>> import tapegrad as tg
+    >>> tg.nn.BatchNorm3d(2)(tg.randn(3, 2, 2, 2, 2)).shape
+    tapegrad.Size([3, 2, 2, 2, 2])
+    """
+
+    def _check_input_dim(self, input):
+        if input.dim() != 5:
+            raise ValueError(f"BatchNorm3d: expected 5D input (got {input.dim()}D input of shape "
+                             f"{tuple(input.shape)})")
+
+
+class SyncBatchNorm(_BatchNorm):
+    """SyncBatchNorm(num_features, eps=1e-05, momentum=0.1, affine=True, track_running_stats=True,
+    process_group=None, device=None, dtype=None)
+
+    Batch normalization over (N, C, *) inputs whose statistics would be synchronised across processes; tapegrad
+    runs in one process, where it is BatchNorm over all the dims but C.
+
+    >>> import tapegrad as tg
+    >>> tg.nn.SyncBatchNorm(2)(tg.randn(4, 2, 3)).shape
+    tapegrad.Size([4, 2, 3])
+    """
+
+    def __init__(self, num_features, eps=1e-5, momentum=0.1, affine=True, track_running_stats=True,
+                 process_group=None, device=None, dtype=None):
+        super().__init__(num_features, eps, momentum, affine, track_running_stats, device, dtype)
+        self.process_group = process_group
+
+    def _check_input_dim(self, input):
+        if input.dim() < 2:
+            raise ValueError(f"SyncBatchNorm: expected at least 2D input (got {input.dim()}D input)")
+
+    @classmethod
+    def convert_sync_batchnorm(cls, module, process_group=None):
+        """convert_sync_batchnorm(module, process_group=None): every BatchNorm*D in ``module`` replaced by a
+        SyncBatchNorm with the same parameters and buffers."""
+        output = module
+        if isinstance(module, _BatchNorm) and not isinstance(module, SyncBatchNorm):
+            output = SyncBatchNorm(module.num_features, module.eps, module.momentum, module.affine,
+                                   module.track_running_stats, process_group)
+            if module.affine:
+                output.weight, output.bias = module.weight, module.bias
+            output.running_mean, output.running_var = module.running_mean, module.running_var
+            output.num_batches_tracked = module.num_batches_tracked
+            output.training = module.training
+        for name, child in module.named_children():
+            output.add_module(name, cls.convert_sync_batchnorm(child, process_group))
+        return output
+
+
+class RMSNorm(Module):
+    """RMSNorm(normalized_shape, eps=None, elementwise_affine=True, device=None, dtype=None)
+
+    y = x / sqrt(mean(x**2 over ``normalized_shape``) + eps) * weight (weight starts at ones; eps None is the
+    input dtype's machine epsilon).
+
+    >>> import tapegrad as tg
+    >>> norm = tg.nn.RMSNorm(2)
+    >>> norm
+    RMSNorm((2,), eps=None, elementwise_affine=True)
+    >>> norm(tg.tensor([[3.0, 4.0]]))
+    tensor([[0.8485, 1.1314]], grad_fn=<MulBackward0>)
+    """
+
+    def __init__(self, normalized_shape, eps=None, elementwise_affine=True, device=None, dtype=None):
+        super().__init__()
+        if isinstance(normalized_shape, numbers.Integral):
+            normalized_shape = (normalized_shape,)
+        self.normalized_shape = tuple(int(s) for s in normalized_shape)
+        self.eps = eps
+        self.elementwise_affine = elementwise_affine
+        if elementwise_affine:
+            self.weight = _empty_parameter(self.normalized_shape, dtype)
+        else:
+            self.register_parameter("weight", None)
+        self.reset_parameters()
+
+    def reset_parameters(self):
+        """reset_parameters(): weight 1."""
+        if self.elementwise_affine:
+            init.ones_(self.weight)
+
+    def forward(self, x):
+        return F.rms_norm(x, self.normalized_shape, self.weight, self.eps)
+
+    def extra_repr(self):
+        return f"{self.normalized_shape}, eps={self.eps}, elementwise_affine={self.elementwise_affine}"
+
+
+class LocalResponseNorm(Module):
+    """LocalResponseNorm(size, alpha=0.0001, beta=0.75, k=1.0): ``F.local_response_norm`` as a layer.
+
+    >>> import tapegrad as tg
+    >>> tg.nn.LocalResponseNorm(2)
+    LocalResponseNorm(2, alpha=0.0001, beta=0.75, k=1.0)
+    """
+
+    def __init__(self, size, alpha=1e-4, beta=0.75, k=1.0):
+        super().__init__()
+        self.size, self.alpha, self.beta, self.k = size, alpha, beta, k
+
+    def forward(self, input):
+        return F.local_response_norm(input, self.size, self.alpha, self.beta, self.k)
+
+    def extra_repr(self):
+        return f"{self.size}, alpha={self.alpha}, beta={self.beta}, k={self.k}"
+
+
+__all__ += ["BatchNorm3d", "SyncBatchNorm", "RMSNorm", "LocalResponseNorm"]
