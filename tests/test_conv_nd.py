@@ -180,3 +180,13 @@ def test_matches_pytorch(label, fn, shapes):
             np.testing.assert_allclose(a.grad.numpy(), t.grad.numpy(), rtol=1e-10, atol=1e-12)
     if label != "conv_tbc":
         assert y.grad_fn.name() == ty.grad_fn.name()
+
+
+@pytest.mark.parametrize("output_padding,dilation", [(1, 1), (0, 2), (1, 3)])
+def test_conv_transpose2d_gradients_first_and_second_order(output_padding, dilation):
+    # output_padding < stride takes conv2d's tuned kernels, the other case the N-d path: both to every order
+    rng = np.random.default_rng(output_padding + dilation)
+    x, w, b = rng.standard_normal((2, 4, 3, 2)), rng.standard_normal((4, 1, 2, 3)), rng.standard_normal(2)
+    fn = lambda x, w, b: F.conv_transpose2d(x, w, b, 2, (1, 0), output_padding, 2, dilation)  # noqa: E731
+    assert_gradients(fn, x, w, b)
+    assert gradgradcheck(fn, tuple(tg.tensor(a, requires_grad=True) for a in (x, w, b)))

@@ -176,3 +176,18 @@ def test_embedding_bag_and_lazy_layers_match_pytorch():
         assert type(a).__name__ == type(b).__name__ and repr(a) == repr(b)
         assert [(k, tuple(v.shape)) for k, v in a.state_dict().items()] == \
             [(k, tuple(v.shape)) for k, v in b.state_dict().items()]
+
+
+def test_cross_map_lrn2d_values_are_pytorchs_and_its_gradient_the_true_one():
+    from tapegrad.testing import assert_gradients
+
+    x = np.random.default_rng(5).standard_normal((2, 7, 3, 2))
+    assert_gradients(lambda x: nn.CrossMapLRN2d(3, 0.5, 0.6, 2.0)(x), x)
+    with pytest.raises(ValueError, match="CrossMapLRN2d: Expected input to be 4D, got 3D"):
+        nn.CrossMapLRN2d(3)(tg.ones(2, 3, 4))
+    torch = pytest.importorskip("torch")
+    for size in (1, 2, 3, 5, 8):
+        ours = nn.CrossMapLRN2d(size, 0.5, 0.6, 2.0)
+        theirs = torch.nn.CrossMapLRN2d(size, 0.5, 0.6, 2.0)
+        assert repr(ours) == repr(theirs)
+        np.testing.assert_allclose(ours(tg.tensor(x)).numpy(), theirs(torch.tensor(x)).numpy(), rtol=1e-12)

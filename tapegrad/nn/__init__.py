@@ -82,7 +82,8 @@ __all__ += ["Conv1d", "Conv3d", "ConvTranspose1d", "ConvTranspose2d", "ConvTrans
             "InstanceNorm3d", "ChannelShuffle", "PixelShuffle", "PixelUnshuffle", "Upsample", "UpsamplingBilinear2d",
             "UpsamplingNearest2d", "Fold", "Unfold", "Bilinear", "EmbeddingBag", "LazyBatchNorm1d", "LazyBatchNorm2d",
             "LazyBatchNorm3d", "LazyConv1d", "LazyConv2d", "LazyConv3d", "LazyConvTranspose1d", "LazyConvTranspose2d",
-            "LazyConvTranspose3d", "LazyInstanceNorm1d", "LazyInstanceNorm2d", "LazyInstanceNorm3d", "LazyLinear"]
+            "LazyConvTranspose3d", "LazyInstanceNorm1d", "LazyInstanceNorm2d", "LazyInstanceNorm3d", "LazyLinear",
+            "CrossMapLRN2d"]
 
 # nn.functional's attention functions live beside their op and layer (ops/attention.py, nn/activation.py); until
 # nn/functional.py imports them itself, they are attached here.
@@ -116,7 +117,7 @@ from .lazy import (  # noqa: E402
     LazyInstanceNorm3d,
     LazyLinear,
 )
-from .norm import BatchNorm3d, LocalResponseNorm, RMSNorm, SyncBatchNorm  # noqa: E402
+from .norm import BatchNorm3d, CrossMapLRN2d, LocalResponseNorm, RMSNorm, SyncBatchNorm  # noqa: E402
 from .pooling import (  # noqa: E402
     AdaptiveAvgPool1d,
     AdaptiveAvgPool3d,

@@ -345,3 +345,48 @@ class LocalResponseNorm(Module):
 
 
 __all__ += ["BatchNorm3d", "SyncBatchNorm", "RMSNorm", "LocalResponseNorm"]
+
+
+class CrossMapLRN2d(Module):
+    """CrossMapLRN2d(size, alpha=0.0001, beta=0.75, k=1)
+
+    Lua-Torch's cross-channel local response normalization of (N, C, H, W) inputs:
+    x * (k + alpha / size * sum of x**2 over a window of channels) ** -beta, with PyTorch's windows (its running
+    update, which keeps channel 0 in every window past the first ``size // 2 + 1``). The values are PyTorch's; the
+    gradient is the true derivative of those values (PyTorch's hand-written backward for this legacy layer does
+    not pass its own gradcheck).
+
+    >>> import tapegrad as tg
+    >>> tg.nn.CrossMapLRN2d(3, alpha=1.0, beta=1.0)(tg.ones(1, 2, 1, 1)).flatten()
+    tensor([0.6000, 0.6000])
+    """
+
+    def __init__(self, size, alpha=1e-4, beta=0.75, k=1):
+        super().__init__()
+        self.size, self.alpha, self.beta, self.k = size, alpha, beta, k
+
+    def _window(self, channels, dtype):
+        pre = int((self.size - 1) / 2 + 1)
+        m = np.zeros((channels, channels), dtype)
+        m[0, :min(pre, channels)] = 1
+        for c in range(1, channels):
+            m[c] = m[c - 1]
+            if c < channels - pre + 1:
+                m[c, c + pre - 1] += 1
+            if c > pre:
+                m[c, c - pre] -= 1
+        return _wrap(m)
+
+    def forward(self, input):
+        if input.dim() != 4:
+            raise ValueError(f"CrossMapLRN2d: Expected input to be 4D, got {input.dim()}D instead.")
+        n, c, h, w = input.shape
+        window = self._window(c, input.detach().numpy().dtype)
+        total = (window @ (input * input).reshape(n, c, h * w)).reshape(n, c, h, w)
+        return input * (total * (self.alpha / self.size) + self.k).pow(-self.beta)
+
+    def extra_repr(self):
+        return f"{self.size}, alpha={self.alpha}, beta={self.beta}, k={self.k}"
+
+
+__all__ += ["CrossMapLRN2d"]

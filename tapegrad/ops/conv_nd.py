@@ -316,6 +316,9 @@ def _conv_transposend(op_name, d, input, weight, bias, stride, padding, output_p
         raise RuntimeError(f"{op_name}: given input of shape {tuple(x.shape)} and weight of shape "
                            f"{tuple(w.shape)}, the calculated output size {size} is too small")
     out_channels = w.shape[1] * groups
+    if d == 2 and all(o < st for o, st in zip(opad, stride, strict=True)):
+        return _conv_transpose2d_tuned(input, weight, bias, x, w, b, (x.shape[0], out_channels) + size, stride, pads,
+                                       dilation, groups)
     # the convolution whose input gradient this is: input (N, out_channels, *size), weight w, output x
     geo = _Geometry((x.shape[0], out_channels) + size, w.shape, stride, tuple((p, p) for p in pads), dilation,
                     groups, out=x.shape[2:])
@@ -330,6 +333,27 @@ def _conv_transposend(op_name, d, input, weight, bias, stride, padding, output_p
         if not b:
             return gx, gw
         return gx, gw, (h.sum(axis=axes) if need[2] else None)
+
+    inputs = (input, weight) if bias is None else (input, weight, bias)
+    return record(out, inputs, convolution_rule, "ConvolutionBackward0")
+
+
+def _conv_transpose2d_tuned(input, weight, bias, x, w, b, shape, stride, pads, dilation, groups):
+    """conv_transpose2d through conv2d's tuned kernels (ops/conv.py): the input gradient of the convolution of an
+    image of ``shape`` whose output has x's size (output_padding < stride, so the sizes agree)."""
+    from . import conv as tuned
+
+    geo = tuned._ConvGeometry(shape, w.shape, stride, (pads[0], pads[0], pads[1], pads[1]), dilation, groups)
+    out = tuned.convolution_input_grad(x, w, geo=geo)
+    if b is not None:
+        out += b.reshape(-1, 1, 1)
+
+    def convolution_rule(xp, need, h, out, x, w, *b):
+        gx = xp.convolution(h, w, geo=geo) if need[0] else None
+        gw = xp.convolution_weight_grad(h, x, geo=geo) if need[1] else None
+        if not b:
+            return gx, gw
+        return gx, gw, (h.sum(axis=(0, 2, 3)) if need[2] else None)
 
     inputs = (input, weight) if bias is None else (input, weight, bias)
     return record(out, inputs, convolution_rule, "ConvolutionBackward0")
