@@ -28,6 +28,8 @@ from .ops.linalg import *
 from .ops.shape import *
 from .ops.index import *
 from .ops.conv import *
+from .ops.conv_nd import *  # conv1d, conv3d, conv_transpose1d/2d/3d, conv_tbc
+from .ops.pooling import avg_pool1d, adaptive_avg_pool1d, max_pool1d, max_pool1d_with_indices, max_pool3d
 from .ops.sampling import *
 from .ops.sort import *
 from .ops.rnn import *
