@@ -1,4 +1,4 @@
-"""nn/_parametrize.py (register_parametrization, weight_norm): values, gradients through the parametrization,
+"""nn/utils/parametrize.py (register_parametrization, weight_norm): values, gradients through the parametrization,
 state_dict keys and values as PyTorch's (loaded both ways) when PyTorch is installed, removal, errors."""
 
 import doctest
@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 import tapegrad as tg
-from tapegrad.nn import _parametrize as P
+from tapegrad.nn.utils import parametrize as P
 from tapegrad.testing import assert_gradients
 
 
@@ -76,3 +76,11 @@ def test_weight_norm_matches_pytorch_state_dict_both_ways(dim):
     for (k, p), (_, tp) in zip(ours.named_parameters(), theirs.named_parameters()):
         np.testing.assert_allclose(p.grad.numpy(), tp.grad.numpy(), rtol=1e-10, err_msg=k)
     theirs.load_state_dict({k: torch.tensor(v.detach().numpy()) for k, v in ours.state_dict().items()})
+
+
+def test_pytorch_module_paths():
+    import tapegrad.nn.utils.parametrizations as parametrizations
+    import tapegrad.nn.utils.parametrize as parametrize
+
+    assert tg.nn.utils.parametrize is parametrize and parametrizations.weight_norm is parametrize.weight_norm
+    assert callable(parametrize.register_parametrization)

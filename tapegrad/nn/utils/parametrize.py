@@ -15,11 +15,11 @@ from __future__ import annotations
 
 import contextlib
 
-from ..autograd.declare import Tensor
-from ..autograd.grad_mode import no_grad
-from .container import ModuleDict, ModuleList
-from .module import Module
-from .parameter import Parameter
+from ...autograd.declare import Tensor
+from ...autograd.grad_mode import no_grad
+from ..container import ModuleDict, ModuleList
+from ..module import Module
+from ..parameter import Parameter
 
 __all__ = ["register_parametrization", "is_parametrized", "remove_parametrizations", "cached",
            "ParametrizationList", "weight_norm"]
