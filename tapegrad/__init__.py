@@ -31,6 +31,8 @@ from .ops.index import *
 from .ops.conv import *
 from .ops.sampling import *
 from .ops.sort import *
+from .ops.extra_math import *
+from .ops.forms import *
 from . import nn, optim, utils, datasets
 from . import backends, cuda
 from . import amp, cpu, _dynamo, compiler

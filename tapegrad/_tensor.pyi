@@ -56,6 +56,8 @@ class Tensor:
     def __iand__(self, *args, **kwargs) -> Any:
         """bitwise_and_(...) -> self: ``bitwise_and`` in place."""
     def __ifloordiv__(self, other: Tensor | builtins.float) -> Tensor: ...
+    def __ilshift__(self, *args, **kwargs) -> Any:
+        """bitwise_left_shift_(...) -> self: ``bitwise_left_shift`` in place."""
     def __imod__(self, other: Tensor | builtins.float) -> Tensor: ...
     def __imul__(self, other: Tensor | builtins.float, **kwargs: Any) -> Tensor:
         """mul_(other) -> self: ``mul`` in place."""
@@ -68,6 +70,8 @@ class Tensor:
     def __ior__(self, *args, **kwargs) -> Any:
         """bitwise_or_(...) -> self: ``bitwise_or`` in place."""
     def __ipow__(self, other: Tensor | builtins.float) -> Tensor: ...
+    def __irshift__(self, *args, **kwargs) -> Any:
+        """bitwise_right_shift_(...) -> self: ``bitwise_right_shift`` in place."""
     def __isub__(self, other: Tensor | builtins.float, **kwargs: Any) -> Tensor:
         """sub_(other) -> self: ``sub`` in place."""
     def __iter__(self) -> Any: ...
@@ -76,6 +80,8 @@ class Tensor:
     def __ixor__(self, *args, **kwargs) -> Any:
         """bitwise_xor_(...) -> self: ``bitwise_xor`` in place."""
     def __len__(self) -> builtins.int: ...
+    def __lshift__(self, other: Tensor | builtins.float) -> Tensor:
+        """bitwise_left_shift(input, other) (``<<``): integers shifted left; by the bit width or more (or by a"""
     def __matmul__(self, other: Tensor) -> Tensor:
         """matmul(input, other): the matrix product with numpy's rules: 1-D, 2-D, batched and broadcast-batched."""
     def __mod__(self, other: Tensor | builtins.float) -> Tensor:
@@ -100,6 +106,7 @@ class Tensor:
         """Return repr(self)."""
     def __rfloordiv__(self, other) -> Any:
         """other // self, for a number or array on the left."""
+    def __rlshift__(self, other) -> Any: ...
     def __rmatmul__(self, other) -> Tensor:
         """__rmatmul__(self, other): ``other @ self`` for a numpy array on the left."""
     def __rmod__(self, other) -> Any:
@@ -110,6 +117,9 @@ class Tensor:
         """other | self, for a number on the left."""
     def __rpow__(self, other) -> Any:
         """other ** self, for a number base: ``2 ** x``."""
+    def __rrshift__(self, other) -> Any: ...
+    def __rshift__(self, other: Tensor | builtins.float) -> Tensor:
+        """bitwise_right_shift(input, other) (``>>``): integers shifted right arithmetically (sign-filling)."""
     def __rsub__(self, other) -> Any:
         """other - self, for a number or array on the left."""
     def __rtruediv__(self, other) -> Any:
@@ -137,6 +147,10 @@ class Tensor:
         """acos(input): the inverse cosine (nan outside [-1, 1])."""
     def acos_(self, *args, **kwargs) -> Any:
         """acos_(...) -> self: ``acos`` in place."""
+    def acosh(self) -> Tensor:
+        """acosh(input): the inverse hyperbolic cosine (nan below 1)."""
+    def acosh_(self, *args, **kwargs) -> Any:
+        """acosh_(...) -> self: ``acosh`` in place."""
     def add(self, other: Tensor | builtins.float, *, alpha: builtins.float = ...) -> Tensor:
         """add(input, other, *, alpha=1) -> input + alpha * other, with broadcasting."""
     def add_(self, other: Tensor | builtins.float, **kwargs: Any) -> Tensor:
@@ -151,16 +165,28 @@ class Tensor:
         """amax(input, dim=(), keepdim=False): the maximum over ``dim`` (all dims by default; int or tuple)."""
     def amin(self, dim=..., keepdim: builtins.bool = ..., *, axis=..., keepdims=..., out=...) -> Tensor:
         """amin(input, dim=(), keepdim=False): the minimum over ``dim``; the gradient is split evenly among ties."""
+    def angle(self) -> Tensor:
+        """angle(input): the argument of each element: pi for negative numbers, 0 otherwise, NaN at NaN; integer"""
     def any(self, dim=..., keepdim: builtins.bool = ..., *, axis=..., keepdims=..., out=...) -> Tensor:
         """any(input, dim=None, keepdim=False): True where some element (over ``dim``) is nonzero; bool result."""
+    def apply_(self, callable) -> Any:
+        """apply_(callable) -> self: ``callable`` applied to each element (a Python number), in place. Slow; not"""
     def arccos(self) -> Tensor:
         """acos(input): the inverse cosine (nan outside [-1, 1])."""
     def arccos_(self, *args, **kwargs) -> Any:
         """acos_(...) -> self: ``acos`` in place."""
+    def arccosh(self) -> Tensor:
+        """acosh(input): the inverse hyperbolic cosine (nan below 1)."""
+    def arccosh_(self, *args, **kwargs) -> Any:
+        """acosh_(...) -> self: ``acosh`` in place."""
     def arcsin(self) -> Tensor:
         """asin(input): the inverse sine (nan outside [-1, 1])."""
     def arcsin_(self, *args, **kwargs) -> Any:
         """asin_(...) -> self: ``asin`` in place."""
+    def arcsinh(self) -> Tensor:
+        """asinh(input): the inverse hyperbolic sine."""
+    def arcsinh_(self, *args, **kwargs) -> Any:
+        """asinh_(...) -> self: ``asinh`` in place."""
     def arctan(self) -> Tensor:
         """atan(input): the inverse tangent."""
     def arctan2(self, other: Tensor | builtins.float) -> Tensor:
@@ -169,6 +195,10 @@ class Tensor:
         """atan2_(...) -> self: ``atan2`` in place."""
     def arctan_(self, *args, **kwargs) -> Any:
         """atan_(...) -> self: ``atan`` in place."""
+    def arctanh(self) -> Tensor:
+        """atanh(input): the inverse hyperbolic tangent (nan outside [-1, 1], infinite at -1 and 1)."""
+    def arctanh_(self, *args, **kwargs) -> Any:
+        """atanh_(...) -> self: ``atanh`` in place."""
     def argmax(self, dim=..., keepdim: builtins.bool = ...) -> Tensor:
         """argmax(input, dim=None, keepdim=False): the index of the (first) maximum; of the flattened input"""
     def argmin(self, dim=..., keepdim: builtins.bool = ...) -> Tensor:
@@ -181,6 +211,10 @@ class Tensor:
         """asin(input): the inverse sine (nan outside [-1, 1])."""
     def asin_(self, *args, **kwargs) -> Any:
         """asin_(...) -> self: ``asin`` in place."""
+    def asinh(self) -> Tensor:
+        """asinh(input): the inverse hyperbolic sine."""
+    def asinh_(self, *args, **kwargs) -> Any:
+        """asinh_(...) -> self: ``asinh`` in place."""
     def atan(self) -> Tensor:
         """atan(input): the inverse tangent."""
     def atan2(self, other: Tensor | builtins.float) -> Tensor:
@@ -189,6 +223,10 @@ class Tensor:
         """atan2_(...) -> self: ``atan2`` in place."""
     def atan_(self, *args, **kwargs) -> Any:
         """atan_(...) -> self: ``atan`` in place."""
+    def atanh(self) -> Tensor:
+        """atanh(input): the inverse hyperbolic tangent (nan outside [-1, 1], infinite at -1 and 1)."""
+    def atanh_(self, *args, **kwargs) -> Any:
+        """atanh_(...) -> self: ``atanh`` in place."""
     def backward(self, gradient=..., retain_graph=..., create_graph=..., inputs=...) -> Any:
         """Tensor.backward(gradient=None, retain_graph=None, create_graph=False): accumulate d(tensor)/d(leaf)."""
     def bernoulli(self, p: builtins.float | None = ..., *, generator=...) -> Tensor:
@@ -201,6 +239,10 @@ class Tensor:
         """bitwise_and(input, other) -> input & other: bitwise for integers, logical for bools."""
     def bitwise_and_(self, *args, **kwargs) -> Any:
         """bitwise_and_(...) -> self: ``bitwise_and`` in place."""
+    def bitwise_left_shift(self, other: Tensor | builtins.float) -> Tensor:
+        """bitwise_left_shift(input, other) (``<<``): integers shifted left; by the bit width or more (or by a"""
+    def bitwise_left_shift_(self, *args, **kwargs) -> Any:
+        """bitwise_left_shift_(...) -> self: ``bitwise_left_shift`` in place."""
     def bitwise_not(self) -> Tensor:
         """bitwise_not(input) -> ~input: logical not for bools, bitwise not for integers."""
     def bitwise_not_(self, *args, **kwargs) -> Any:
@@ -209,6 +251,10 @@ class Tensor:
         """bitwise_or(input, other) -> input | other: bitwise for integers, logical for bools."""
     def bitwise_or_(self, *args, **kwargs) -> Any:
         """bitwise_or_(...) -> self: ``bitwise_or`` in place."""
+    def bitwise_right_shift(self, other: Tensor | builtins.float) -> Tensor:
+        """bitwise_right_shift(input, other) (``>>``): integers shifted right arithmetically (sign-filling)."""
+    def bitwise_right_shift_(self, *args, **kwargs) -> Any:
+        """bitwise_right_shift_(...) -> self: ``bitwise_right_shift`` in place."""
     def bitwise_xor(self, other) -> Any:
         """bitwise_xor(input, other) -> input ^ other: bitwise for integers, logical for bools."""
     def bitwise_xor_(self, *args, **kwargs) -> Any:
@@ -247,10 +293,22 @@ class Tensor:
         """clamp_(...) -> self: ``clamp`` in place."""
     def clone(self, *, memory_format=...) -> Tensor:
         """clone(input): a copy of the values; the gradient flows back to ``input``."""
+    def conj(self) -> Tensor:
+        """conj(input): the complex conjugate; ``input`` itself for a real tensor."""
+    def conj_physical(self) -> Tensor:
+        """conj_physical(input): the complex conjugate, computed; ``input`` itself for a real tensor."""
+    def conj_physical_(self, *args, **kwargs) -> Any:
+        """conj_physical_(...) -> self: ``conj_physical`` in place."""
+    def const_data_ptr(self) -> Any:
+        """const_data_ptr(): ``data_ptr()``."""
     def contiguous(self, memory_format=...) -> Tensor:
         """contiguous(): the tensor itself if its memory is in row-major order, else a row-major copy."""
     def copy_(self, src, non_blocking: builtins.bool = ...) -> Tensor:
         """copy_(src): copy ``src`` (broadcast to this shape, cast to this dtype) into this tensor, in place."""
+    def copysign(self, other) -> Tensor:
+        """copysign(input, other): the magnitude of ``input`` with the sign (bit) of ``other``; integers give the"""
+    def copysign_(self, *args, **kwargs) -> Any:
+        """copysign_(...) -> self: ``copysign`` in place."""
     def cos(self) -> Tensor:
         """cos(input), in radians."""
     def cos_(self, *args, **kwargs) -> Any:
@@ -265,12 +323,18 @@ class Tensor:
     def cuda(self, *args, **kwargs) -> Any: ...
     def cumprod(self, dim=..., *, dtype=..., axis=...) -> Tensor:
         """cumprod(input, dim, *, dtype=None): running products along ``dim``, with an exact gradient at zeros."""
+    def cumprod_(self, *args, **kwargs) -> Any:
+        """cumprod_(...) -> self: ``cumprod`` in place."""
     def cumsum(self, dim=..., *, dtype=..., axis=...) -> Tensor:
         """cumsum(input, dim, *, dtype=None): running sums along ``dim``; integers and bools sum to int64."""
+    def cumsum_(self, *args, **kwargs) -> Any:
+        """cumsum_(...) -> self: ``cumsum`` in place."""
     @property
     def data(self) -> Tensor: ...
     @data.setter
     def data(self, value: Any) -> None: ...
+    def data_ptr(self) -> builtins.int:
+        """data_ptr(): the address of the first element (an int)."""
     def deg2rad(self) -> Tensor:
         """deg2rad(input): angles in degrees converted to radians."""
     def deg2rad_(self, *args, **kwargs) -> Any:
@@ -286,6 +350,8 @@ class Tensor:
     def diagonal(self, offset: builtins.int = ..., dim1: builtins.int = ..., dim2: builtins.int = ...) -> Tensor:
         """diagonal(input, offset=0, dim1=0, dim2=1): the diagonal of the (dim1, dim2) planes, as the last dim"""
     def dim(self) -> builtins.int: ...
+    def dim_order(self, *, ambiguity_check=...) -> Any:
+        """dim_order(): the dims from the outermost to the innermost in memory (largest stride first)."""
     def div(self, other: Tensor | builtins.float, *, rounding_mode: builtins.str | None = ...) -> Tensor:
         """div(input, other, *, rounding_mode=None) -> input / other."""
     def div_(self, other: Tensor | builtins.float, **kwargs: Any) -> Tensor:
@@ -347,6 +413,10 @@ class Tensor:
         """flipud(input): flip dimension 0 (up/down)."""
     def float(self) -> Tensor:
         """float(): the values as float32."""
+    def float_power(self, exponent) -> Tensor:
+        """float_power(input, exponent): ``input ** exponent`` computed in float64 (either may be a number)."""
+    def float_power_(self, exponent) -> Any:
+        """float_power_(exponent) -> self: ``float_power`` in place (self must be float64)."""
     def floor(self) -> Tensor:
         """floor(input): round down to an integer value (gradient 0)."""
     def floor_(self, *args, **kwargs) -> Any:
@@ -355,6 +425,10 @@ class Tensor:
         """floor_divide(input, other) -> input // other, rounded down (Python's //); zero gradient."""
     def floor_divide_(self, *args, **kwargs) -> Any:
         """floor_divide_(...) -> self: ``floor_divide`` in place."""
+    def fmax(self, other: Tensor | builtins.float) -> Tensor:
+        """fmax(input, other): the elementwise maximum, ignoring a NaN when the other value is a number. The gradient"""
+    def fmin(self, other: Tensor | builtins.float) -> Tensor:
+        """fmin(input, other): the elementwise minimum, ignoring a NaN when the other value is a number."""
     def fmod(self, other: Tensor | builtins.float) -> Tensor:
         """fmod(input, other): the remainder of division rounded toward zero, with the sign of ``input`` (C fmod)."""
     def fmod_(self, *args, **kwargs) -> Any:
@@ -363,26 +437,48 @@ class Tensor:
         """frac(input) -> input - trunc(input), the fractional part with the sign of input (gradient 1)."""
     def frac_(self, *args, **kwargs) -> Any:
         """frac_(...) -> self: ``frac`` in place."""
+    def frexp(self) -> Any:
+        """frexp(input) -> (mantissa, exponent): ``input = mantissa * 2 ** exponent`` with ``|mantissa|`` in"""
     def gather(self, dim: builtins.int, index, *, sparse_grad: builtins.bool = ...) -> Tensor:
         """gather(input, dim, index): ``out[i][j][k] = input[index[i][j][k]][j][k]`` (dim 0); shaped like index."""
+    def gcd(self, other: Tensor | builtins.float) -> Tensor:
+        """gcd(input, other): the greatest common divisor (non-negative; gcd(0, 0) = 0) of integer tensors."""
+    def gcd_(self, *args, **kwargs) -> Any:
+        """gcd_(...) -> self: ``gcd`` in place."""
     def ge(self, other) -> Any:
         """ge(input, other) -> bool tensor of input >= other, elementwise, with broadcasting (no gradient)."""
     def ge_(self, *args, **kwargs) -> Any:
         """ge_(...) -> self: ``ge`` in place."""
     def ger(self, vec2: Tensor) -> Tensor:
         """outer(input, vec2): the outer product of two 1-D tensors, (n,) and (m,) -> (n, m). Alias: ger."""
+    def get_device(self) -> builtins.int:
+        """get_device(input): the device index: -1, the CPU's, as PyTorch's."""
     @property
     def grad_fn(self) -> GradFn | None: ...
     def greater(self, other) -> Any:
         """gt(input, other) -> bool tensor of input > other, elementwise, with broadcasting (no gradient)."""
+    def greater_(self, *args, **kwargs) -> Any:
+        """gt_(...) -> self: ``gt`` in place."""
     def greater_equal(self, other) -> Any:
         """ge(input, other) -> bool tensor of input >= other, elementwise, with broadcasting (no gradient)."""
+    def greater_equal_(self, *args, **kwargs) -> Any:
+        """ge_(...) -> self: ``ge`` in place."""
     def gt(self, other) -> Any:
         """gt(input, other) -> bool tensor of input > other, elementwise, with broadcasting (no gradient)."""
     def gt_(self, *args, **kwargs) -> Any:
         """gt_(...) -> self: ``gt`` in place."""
     def half(self) -> Tensor:
         """half(): the values as float16."""
+    def heaviside(self, other: Tensor | builtins.float) -> Tensor:
+        """heaviside(input, values): 0 where ``input`` < 0 (and at NaN), ``values`` where it is 0, 1 where > 0."""
+    def heaviside_(self, *args, **kwargs) -> Any:
+        """heaviside_(...) -> self: ``heaviside`` in place."""
+    def hypot(self, other: Tensor | builtins.float) -> Tensor:
+        """hypot(input, other): ``sqrt(input ** 2 + other ** 2)`` without overflow (floating-point tensors)."""
+    def hypot_(self, *args, **kwargs) -> Any:
+        """hypot_(...) -> self: ``hypot`` in place."""
+    def imag(self) -> Tensor:
+        """imag(input): the imaginary part; an error for real tensors (tapegrad has no complex dtypes), as PyTorch's."""
     def index_add(self, dim: builtins.int, index, source: Tensor, *, alpha=...) -> Tensor:
         """index_add(input, dim, index, source, *, alpha=1): a copy of input with ``alpha * source`` added at"""
     def index_add_(self, dim: builtins.int, index, source: Tensor, *, alpha=...) -> Tensor:
@@ -405,10 +501,62 @@ class Tensor:
         """inner(input, other): sums of products over the last dimension of both; a scalar operand multiplies."""
     def int(self) -> Tensor:
         """int(): the values as int32 (no gradient)."""
+    def is_complex(self) -> builtins.bool:
+        """is_complex(input): whether the dtype is complex: always False (tapegrad has no complex dtypes)."""
+    def is_conj(self) -> builtins.bool:
+        """is_conj(input): whether the conjugate bit is set: always False (no complex dtypes)."""
     def is_contiguous(self, memory_format=...) -> builtins.bool: ...
+    @property
+    def is_cpu(self) -> Any: ...
+    @property
+    def is_cuda(self) -> Any: ...
+    def is_distributed(self) -> builtins.bool:
+        """is_distributed(input): always False (no distributed tensors)."""
     def is_floating_point(self) -> builtins.bool: ...
+    def is_inference(self) -> builtins.bool:
+        """is_inference(input): whether ``input`` is an inference tensor: always False (tapegrad's inference_mode"""
+    @property
+    def is_ipu(self) -> Any: ...
     @property
     def is_leaf(self) -> builtins.bool: ...
+    @property
+    def is_maia(self) -> Any: ...
+    @property
+    def is_meta(self) -> Any: ...
+    @property
+    def is_mkldnn(self) -> Any: ...
+    @property
+    def is_mps(self) -> Any: ...
+    @property
+    def is_mtia(self) -> Any: ...
+    def is_neg(self) -> builtins.bool:
+        """is_neg(input): whether the negative bit is set: always False (negation is never lazy here)."""
+    @property
+    def is_nested(self) -> Any: ...
+    def is_nonzero(self) -> builtins.bool:
+        """is_nonzero(input): whether the single element of ``input`` is not zero (an error for other sizes)."""
+    def is_pinned(self, device=...) -> Any:
+        """is_pinned(): False (no pinned memory without a GPU)."""
+    @property
+    def is_quantized(self) -> Any: ...
+    def is_same_size(self, other: Tensor) -> builtins.bool:
+        """is_same_size(input, other): whether both tensors have the same shape."""
+    def is_set_to(self, tensor) -> builtins.bool:
+        """is_set_to(tensor): whether both tensors look at the same memory with the same shape and strides."""
+    def is_shared(self) -> Any:
+        """is_shared(): False (no memory shared between processes)."""
+    def is_signed(self) -> builtins.bool:
+        """is_signed(input): whether the dtype holds negative numbers (floats and signed integers; not bool, uint8)."""
+    @property
+    def is_sparse(self) -> Any: ...
+    @property
+    def is_sparse_csr(self) -> Any: ...
+    @property
+    def is_vulkan(self) -> Any: ...
+    @property
+    def is_xla(self) -> Any: ...
+    @property
+    def is_xpu(self) -> Any: ...
     def isclose(self, other: Tensor, rtol: builtins.float = ..., atol: builtins.float = ..., equal_nan: builtins.bool = ...) -> Any:
         """isclose(input, other, rtol=1e-05, atol=1e-08, equal_nan=False) -> bool tensor of"""
     def isfinite(self) -> Any:
@@ -421,8 +569,22 @@ class Tensor:
         """isneginf(input) -> bool tensor, True where -inf."""
     def isposinf(self) -> Any:
         """isposinf(input) -> bool tensor, True where +inf."""
+    def isreal(self) -> Tensor:
+        """isreal(input): True where the element is real: everywhere, for real tensors (NaN included)."""
     def item(self) -> builtins.bool | builtins.int | builtins.float:
         """item(): the value of a one-element tensor as a Python number."""
+    @property
+    def itemsize(self) -> builtins.int: ...
+    @property
+    def layout(self) -> Any: ...
+    def lcm(self, other: Tensor | builtins.float) -> Tensor:
+        """lcm(input, other): the least common multiple (non-negative) of integer tensors."""
+    def lcm_(self, *args, **kwargs) -> Any:
+        """lcm_(...) -> self: ``lcm`` in place."""
+    def ldexp(self, other: Tensor) -> Tensor:
+        """ldexp(input, other): ``input * 2 ** other``; integer inputs give the default float dtype. The gradient"""
+    def ldexp_(self, *args, **kwargs) -> Any:
+        """ldexp_(...) -> self: ``ldexp`` in place."""
     def le(self, other) -> Any:
         """le(input, other) -> bool tensor of input <= other, elementwise, with broadcasting (no gradient)."""
     def le_(self, *args, **kwargs) -> Any:
@@ -433,8 +595,12 @@ class Tensor:
         """lerp_(...) -> self: ``lerp`` in place."""
     def less(self, other) -> Any:
         """lt(input, other) -> bool tensor of input < other, elementwise, with broadcasting (no gradient)."""
+    def less_(self, *args, **kwargs) -> Any:
+        """lt_(...) -> self: ``lt`` in place."""
     def less_equal(self, other) -> Any:
         """le(input, other) -> bool tensor of input <= other, elementwise, with broadcasting (no gradient)."""
+    def less_equal_(self, *args, **kwargs) -> Any:
+        """le_(...) -> self: ``le`` in place."""
     def log(self) -> Tensor:
         """log(input) -> the natural logarithm (-inf at 0 and nan below, as PyTorch)."""
     def log10(self) -> Tensor:
@@ -453,6 +619,10 @@ class Tensor:
         """log_(...) -> self: ``log`` in place."""
     def log_softmax(self, dim: builtins.int, dtype=...) -> Tensor:
         """log_softmax(dim, dtype=None) -> Tensor: see ``tapegrad.nn.functional.log_softmax`` (``dim`` is required)."""
+    def logaddexp(self, other: Tensor | builtins.float) -> Tensor:
+        """logaddexp(input, other): ``log(exp(input) + exp(other))`` without overflow (floating-point tensors)."""
+    def logaddexp2(self, other: Tensor | builtins.float) -> Tensor:
+        """logaddexp2(input, other): ``log2(2 ** input + 2 ** other)`` without overflow."""
     def logical_and(self, other) -> Any:
         """logical_and(input, other) -> bool tensor: logical_and of the truth values (nonzero is True)."""
     def logical_and_(self, *args, **kwargs) -> Any:
@@ -481,6 +651,10 @@ class Tensor:
     def mH(self) -> Any: ...
     @property
     def mT(self) -> Any: ...
+    def map2_(self, x, y, callable) -> Any:
+        """map2_(x, y, callable) -> self: ``callable(self_element, x_element, y_element)`` for each element."""
+    def map_(self, tensor, callable) -> Any:
+        """map_(tensor, callable) -> self: ``callable(self_element, tensor_element)`` for each element, in place"""
     def masked_fill(self, mask, value) -> Tensor:
         """masked_fill(input, mask, value): ``value`` (a number or 0-d tensor) where the boolean ``mask`` is True."""
     def masked_fill_(self, mask, value) -> Tensor:
@@ -519,8 +693,14 @@ class Tensor:
         """mul_(other) -> self: ``mul`` in place."""
     def mv(self, vec: Tensor) -> Tensor:
         """mv(input, vec): matrix times vector, (n, m) @ (m,) -> (n,)."""
+    def nan_to_num(self, nan: builtins.float = ..., posinf: builtins.float | None = ..., neginf: builtins.float | None = ...) -> Tensor:
+        """nan_to_num(input, nan=0.0, posinf=None, neginf=None): NaN, +inf and -inf replaced by ``nan``, ``posinf``"""
+    def nan_to_num_(self, *args, **kwargs) -> Any:
+        """nan_to_num_(...) -> self: ``nan_to_num`` in place."""
     def narrow(self, dim: builtins.int, start, length) -> Tensor:
         """narrow(input, dim, start, length): the slice ``start:start + length`` of dimension ``dim`` (a view)."""
+    @property
+    def nbytes(self) -> builtins.int: ...
     @property
     def ndim(self) -> builtins.int: ...
     def ndimension(self) -> builtins.int: ...
@@ -539,6 +719,8 @@ class Tensor:
     def nelement(self) -> builtins.int: ...
     def new_empty(self, *sizes, size=..., dtype=..., device=..., requires_grad=...) -> Any:
         """new_empty(size, *, dtype=None): an uninitialized tensor with this tensor's dtype (here: zeros)."""
+    def new_empty_strided(self, size, stride, *, dtype=..., device=..., requires_grad=..., **kwargs) -> Any:
+        """new_empty_strided(size, stride, *, dtype=None, ...): an uninitialised tensor of ``size``, like"""
     def new_full(self, size, fill_value, *, dtype=..., device=..., requires_grad=...) -> Any:
         """new_full(size, fill_value, *, dtype=None): ``fill_value`` everywhere, in this tensor's dtype (not the"""
     def new_ones(self, *sizes, size=..., dtype=..., device=..., requires_grad=...) -> Any:
@@ -547,6 +729,10 @@ class Tensor:
         """new_tensor(data, *, dtype=None, requires_grad=False): a copy of ``data`` (a leaf, cut from any graph) in"""
     def new_zeros(self, *sizes, size=..., dtype=..., device=..., requires_grad=...) -> Any:
         """new_zeros(size, *, dtype=None, requires_grad=False): zeros with this tensor's dtype (unless ``dtype``)."""
+    def nextafter(self, other: Tensor | builtins.float) -> Tensor:
+        """nextafter(input, other): the next floating-point value after ``input`` towards ``other``."""
+    def nextafter_(self, *args, **kwargs) -> Any:
+        """nextafter_(...) -> self: ``nextafter`` in place."""
     def nonzero(self, *, as_tuple: builtins.bool = ...) -> Tensor | builtins.tuple[Tensor, ...]:
         """nonzero(input, *, as_tuple=False): the int64 (n, ndim) indices of non-zero elements (or its columns)."""
     def norm(self, p=..., dim=..., keepdim: builtins.bool = ..., out=..., dtype=...) -> Tensor:
@@ -555,6 +741,8 @@ class Tensor:
         """normal_(mean=0, std=1, *, generator=None): fill with samples from N(mean, std^2), in place."""
     def not_equal(self, other) -> Any:
         """ne(input, other) -> bool tensor of input != other, elementwise, with broadcasting (no gradient)."""
+    def not_equal_(self, *args, **kwargs) -> Any:
+        """ne_(...) -> self: ``ne`` in place."""
     def numel(self) -> builtins.int: ...
     def numpy(self, *, force: builtins.bool = ...) -> np.ndarray:
         """numpy(): the values as a numpy array (sharing memory, like PyTorch's)."""
@@ -574,6 +762,8 @@ class Tensor:
         """rad2deg(input): angles in radians converted to degrees."""
     def rad2deg_(self, *args, **kwargs) -> Any:
         """rad2deg_(...) -> self: ``rad2deg`` in place."""
+    def real(self) -> Tensor:
+        """real(input): the real part; tapegrad's tensors are real, so this is ``input`` itself, as PyTorch's for"""
     def reciprocal(self) -> Tensor:
         """reciprocal(input) -> 1 / input (integers give the default float dtype; 1 / -0.0 is -inf)."""
     def reciprocal_(self, *args, **kwargs) -> Any:
@@ -602,6 +792,10 @@ class Tensor:
         """reshape(input, shape): the same elements in a new shape; one size may be -1 (inferred)."""
     def reshape_as(self, other: Tensor) -> Tensor:
         """reshape_as(other): ``input.reshape(other.shape)``."""
+    def resolve_conj(self) -> Tensor:
+        """resolve_conj(input): ``input`` with a lazy conjugation applied; ``input`` itself (nothing is lazy here)."""
+    def resolve_neg(self) -> Tensor:
+        """resolve_neg(input): ``input`` with a lazy negation applied; ``input`` itself (nothing is lazy here)."""
     def retain_grad(self) -> None:
         """retain_grad(): keep this non-leaf tensor's gradient in ``.grad`` after backward."""
     @property
@@ -642,6 +836,8 @@ class Tensor:
         """sign(input): -1, 0 or 1 by the sign of input (0 for nan and -0.0, as PyTorch); gradient 0."""
     def sign_(self, *args, **kwargs) -> Any:
         """sign_(...) -> self: ``sign`` in place."""
+    def signbit(self) -> Tensor:
+        """signbit(input): True where the sign bit is set (negative numbers and -0.0)."""
     def sin(self) -> Tensor:
         """sin(input), in radians."""
     def sin_(self, *args, **kwargs) -> Any:
@@ -670,6 +866,10 @@ class Tensor:
         """squeeze(input, dim=None): remove dimensions of size 1 (all of them, or those of ``dim``: int or tuple)."""
     def std(self, dim=..., unbiased=..., keepdim: builtins.bool = ..., *, correction=..., axis=..., keepdims=..., dtype=..., out=..., ddof=...) -> Tensor:
         """std(input, dim=None, *, correction=1, keepdim=False): the standard deviation over ``dim``."""
+    def storage_offset(self) -> builtins.int:
+        """storage_offset(): where this tensor starts in its memory, in elements from the start of the block."""
+    def stride(self, dim=...) -> Any:
+        """stride(dim=None): the step in elements between neighbours along each dim (a tuple), or along ``dim``."""
     def sub(self, other: Tensor | builtins.float, *, alpha: builtins.float = ...) -> Tensor:
         """sub(input, other, *, alpha=1) -> input - alpha * other, with broadcasting."""
     def sub_(self, other: Tensor | builtins.float, **kwargs: Any) -> Tensor:
@@ -680,6 +880,8 @@ class Tensor:
         """sub_(other) -> self: ``sub`` in place."""
     def sum(self, dim=..., keepdim: builtins.bool = ..., *, dtype=..., axis=..., keepdims=..., out=...) -> Tensor:
         """sum(input, dim=None, keepdim=False, *, dtype=None): the sum over ``dim`` (all elements by default)."""
+    def sum_to_size(self, *size) -> Any:
+        """sum_to_size(*size): ``self`` summed down to ``size`` (which ``self`` must broadcast from), as a gradient is"""
     def swapaxes(self, dim0: builtins.int, dim1: builtins.int) -> Tensor:
         """transpose(input, dim0, dim1): swap two dimensions (a view)."""
     def swapdims(self, dim0: builtins.int, dim1: builtins.int) -> Tensor:
@@ -711,8 +913,12 @@ class Tensor:
         """transpose(input, dim0, dim1): swap two dimensions (a view)."""
     def tril(self, diagonal: builtins.int = ...) -> Tensor:
         """tril(input, diagonal=0): zero the elements above the ``diagonal``-th diagonal of the last two dims."""
+    def tril_(self, *args, **kwargs) -> Any:
+        """tril_(...) -> self: ``tril`` in place."""
     def triu(self, diagonal: builtins.int = ...) -> Tensor:
         """triu(input, diagonal=0): zero the elements below the ``diagonal``-th diagonal of the last two dims."""
+    def triu_(self, *args, **kwargs) -> Any:
+        """triu_(...) -> self: ``triu`` in place."""
     def true_divide(self, other: Tensor | builtins.float, *, rounding_mode: builtins.str | None = ...) -> Tensor:
         """div(input, other, *, rounding_mode=None) -> input / other."""
     def true_divide_(self, other: Tensor | builtins.float, **kwargs: Any) -> Tensor:
