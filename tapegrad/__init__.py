@@ -33,6 +33,7 @@ from .ops.sampling import *
 from .ops.sort import *
 from .ops.extra_math import *
 from .ops.forms import *
+from .ops.combine import *
 from . import nn, optim, utils, datasets
 from . import backends, cuda
 from . import amp, cpu, _dynamo, compiler

@@ -155,6 +155,30 @@ class Tensor:
         """add(input, other, *, alpha=1) -> input + alpha * other, with broadcasting."""
     def add_(self, other: Tensor | builtins.float, **kwargs: Any) -> Tensor:
         """add_(other) -> self: ``add`` in place."""
+    def addbmm(self, batch1: Tensor, batch2: Tensor, *, beta=..., alpha=...) -> Tensor:
+        """addbmm(input, batch1, batch2, *, beta=1, alpha=1): ``beta * input + alpha * sum_b batch1[b] @ batch2[b]``."""
+    def addbmm_(self, *args, **kwargs) -> Any:
+        """addbmm_(...) -> self: ``addbmm`` in place."""
+    def addcdiv(self, tensor1: Tensor, tensor2: Tensor, *, value=...) -> Tensor:
+        """addcdiv(input, tensor1, tensor2, *, value=1): ``input + value * tensor1 / tensor2`` (broadcast; integer"""
+    def addcdiv_(self, *args, **kwargs) -> Any:
+        """addcdiv_(...) -> self: ``addcdiv`` in place."""
+    def addcmul(self, tensor1: Tensor, tensor2: Tensor, *, value=...) -> Tensor:
+        """addcmul(input, tensor1, tensor2, *, value=1): ``input + value * tensor1 * tensor2`` (broadcast)."""
+    def addcmul_(self, *args, **kwargs) -> Any:
+        """addcmul_(...) -> self: ``addcmul`` in place."""
+    def addmm(self, mat1: Tensor, mat2: Tensor, *, beta=..., alpha=...) -> Tensor:
+        """addmm(input, mat1, mat2, *, beta=1, alpha=1): ``beta * input + alpha * (mat1 @ mat2)`` (2-D matrices;"""
+    def addmm_(self, *args, **kwargs) -> Any:
+        """addmm_(...) -> self: ``addmm`` in place."""
+    def addmv(self, mat: Tensor, vec: Tensor, *, beta=..., alpha=...) -> Tensor:
+        """addmv(input, mat, vec, *, beta=1, alpha=1): ``beta * input + alpha * (mat @ vec)``."""
+    def addmv_(self, *args, **kwargs) -> Any:
+        """addmv_(...) -> self: ``addmv`` in place."""
+    def addr(self, vec1: Tensor, vec2: Tensor, *, beta=..., alpha=...) -> Tensor:
+        """addr(input, vec1, vec2, *, beta=1, alpha=1): ``beta * input + alpha * outer(vec1, vec2)``."""
+    def addr_(self, *args, **kwargs) -> Any:
+        """addr_(...) -> self: ``addr`` in place."""
     def adjoint(self) -> Tensor:
         """adjoint(input): the last two dimensions swapped (``mT``; real dtypes need no conjugation)."""
     def all(self, dim=..., keepdim: builtins.bool = ..., *, axis=..., keepdims=..., out=...) -> Tensor:
@@ -165,6 +189,8 @@ class Tensor:
         """amax(input, dim=(), keepdim=False): the maximum over ``dim`` (all dims by default; int or tuple)."""
     def amin(self, dim=..., keepdim: builtins.bool = ..., *, axis=..., keepdims=..., out=...) -> Tensor:
         """amin(input, dim=(), keepdim=False): the minimum over ``dim``; the gradient is split evenly among ties."""
+    def aminmax(self, *, dim=..., keepdim: builtins.bool = ...) -> Any:
+        """aminmax(input, *, dim=None, keepdim=False) -> (min, max): ``amin`` and ``amax`` together."""
     def angle(self) -> Tensor:
         """angle(input): the argument of each element: pi for negative numbers, 0 otherwise, NaN at NaN; integer"""
     def any(self, dim=..., keepdim: builtins.bool = ..., *, axis=..., keepdims=..., out=...) -> Tensor:
@@ -229,6 +255,10 @@ class Tensor:
         """atanh_(...) -> self: ``atanh`` in place."""
     def backward(self, gradient=..., retain_graph=..., create_graph=..., inputs=...) -> Any:
         """Tensor.backward(gradient=None, retain_graph=None, create_graph=False): accumulate d(tensor)/d(leaf)."""
+    def baddbmm(self, batch1: Tensor, batch2: Tensor, *, beta=..., alpha=...) -> Tensor:
+        """baddbmm(input, batch1, batch2, *, beta=1, alpha=1): ``beta * input + alpha * bmm(batch1, batch2)``."""
+    def baddbmm_(self, *args, **kwargs) -> Any:
+        """baddbmm_(...) -> self: ``baddbmm`` in place."""
     def bernoulli(self, p: builtins.float | None = ..., *, generator=...) -> Tensor:
         """bernoulli(input, p=None, *, generator=None) -> Tensor"""
     def bernoulli_(self, p: Tensor | builtins.float = ..., *, generator=...) -> Tensor:
@@ -320,7 +350,13 @@ class Tensor:
     def count_nonzero(self, dim=...) -> Tensor:
         """count_nonzero(input, dim=None): the number of nonzero elements over ``dim`` (int64)."""
     def cpu(self) -> Tensor: ...
+    def cross(self, other: Tensor, dim=...) -> Tensor:
+        """cross(input, other, dim=None): the cross product of 3-vectors along ``dim`` (default: the first dim of"""
     def cuda(self, *args, **kwargs) -> Any: ...
+    def cummax(self, dim: builtins.int) -> Any:
+        """cummax(input, dim) -> (values, indices): the running maximum along ``dim`` and where it was found (the"""
+    def cummin(self, dim: builtins.int) -> Any:
+        """cummin(input, dim) -> (values, indices): the running minimum along ``dim`` and where it was found."""
     def cumprod(self, dim=..., *, dtype=..., axis=...) -> Tensor:
         """cumprod(input, dim, *, dtype=None): running products along ``dim``, with an exact gradient at zeros."""
     def cumprod_(self, *args, **kwargs) -> Any:
@@ -347,11 +383,19 @@ class Tensor:
     def device(self) -> device: ...
     def diag(self, diagonal: builtins.int = ...) -> Tensor:
         """diag(input, diagonal=0): a vector -> the square matrix with it on a diagonal; a matrix -> a diagonal."""
+    def diag_embed(self, offset: builtins.int = ..., dim1: builtins.int = ..., dim2: builtins.int = ...) -> Tensor:
+        """diag_embed(input, offset=0, dim1=-2, dim2=-1): matrices (in dims ``dim1``, ``dim2`` of the result) whose"""
+    def diagflat(self, offset: builtins.int = ...) -> Tensor:
+        """diagflat(input, offset=0): a matrix whose ``offset`` diagonal is ``input`` flattened."""
     def diagonal(self, offset: builtins.int = ..., dim1: builtins.int = ..., dim2: builtins.int = ...) -> Tensor:
         """diagonal(input, offset=0, dim1=0, dim2=1): the diagonal of the (dim1, dim2) planes, as the last dim"""
+    def diff(self, n: builtins.int = ..., dim: builtins.int = ..., prepend=..., append=...) -> Tensor:
+        """diff(input, n=1, dim=-1, prepend=None, append=None): the n-th forward difference along ``dim``"""
     def dim(self) -> builtins.int: ...
     def dim_order(self, *, ambiguity_check=...) -> Any:
         """dim_order(): the dims from the outermost to the innermost in memory (largest stride first)."""
+    def dist(self, other: Tensor, p=...) -> Tensor:
+        """dist(input, other, p=2): the p-norm of ``input - other`` (broadcast)."""
     def div(self, other: Tensor | builtins.float, *, rounding_mode: builtins.str | None = ...) -> Tensor:
         """div(input, other, *, rounding_mode=None) -> input / other."""
     def div_(self, other: Tensor | builtins.float, **kwargs: Any) -> Tensor:
@@ -364,6 +408,8 @@ class Tensor:
         """dot(input, tensor): the dot product of two 1-D tensors of equal length (a 0-d tensor)."""
     def double(self) -> Tensor:
         """double(): the values as float64."""
+    def dsplit(self, indices_or_sections) -> Any:
+        """dsplit(input, indices_or_sections): ``tensor_split`` along dim 2 of a tensor of 3 or more dims."""
     @property
     def dtype(self) -> np.dtype: ...
     def element_size(self) -> builtins.int: ...
@@ -473,6 +519,8 @@ class Tensor:
         """heaviside(input, values): 0 where ``input`` < 0 (and at NaN), ``values`` where it is 0, 1 where > 0."""
     def heaviside_(self, *args, **kwargs) -> Any:
         """heaviside_(...) -> self: ``heaviside`` in place."""
+    def hsplit(self, indices_or_sections) -> Any:
+        """hsplit(input, indices_or_sections): ``tensor_split`` along dim 1 (dim 0 for a 1-D tensor); an int"""
     def hypot(self, other: Tensor | builtins.float) -> Tensor:
         """hypot(input, other): ``sqrt(input ** 2 + other ** 2)`` without overflow (floating-point tensors)."""
     def hypot_(self, *args, **kwargs) -> Any:
@@ -575,6 +623,10 @@ class Tensor:
         """item(): the value of a one-element tensor as a Python number."""
     @property
     def itemsize(self) -> builtins.int: ...
+    def kron(self, other: Tensor) -> Tensor:
+        """kron(input, other): the Kronecker product (the fewer dims are padded with leading 1s)."""
+    def kthvalue(self, k: builtins.int, dim: builtins.int = ..., keepdim: builtins.bool = ...) -> Any:
+        """kthvalue(input, k, dim=-1, keepdim=False) -> (values, indices): the k-th smallest element (1-based)"""
     @property
     def layout(self) -> Any: ...
     def lcm(self, other: Tensor | builtins.float) -> Tensor:
@@ -623,6 +675,8 @@ class Tensor:
         """logaddexp(input, other): ``log(exp(input) + exp(other))`` without overflow (floating-point tensors)."""
     def logaddexp2(self, other: Tensor | builtins.float) -> Tensor:
         """logaddexp2(input, other): ``log2(2 ** input + 2 ** other)`` without overflow."""
+    def logcumsumexp(self, dim: builtins.int) -> Tensor:
+        """logcumsumexp(input, dim): ``log(cumsum(exp(input), dim))`` computed stably (with an n-by-n intermediate"""
     def logical_and(self, other) -> Any:
         """logical_and(input, other) -> bool tensor: logical_and of the truth values (nonzero is True)."""
     def logical_and_(self, *args, **kwargs) -> Any:
@@ -677,10 +731,14 @@ class Tensor:
         """minimum(input, other): the elementwise minimum (nan if either is nan); ties split the gradient in half."""
     def mm(self, mat2: Tensor) -> Tensor:
         """mm(input, mat2): the product of two 2-D matrices, (n, m) @ (m, p) -> (n, p); no broadcasting."""
+    def mode(self, dim: builtins.int = ..., keepdim: builtins.bool = ...) -> Any:
+        """mode(input, dim=-1, keepdim=False) -> (values, indices): the most frequent value along ``dim`` (the"""
     def moveaxis(self, source, destination) -> Tensor:
         """movedim(input, source, destination): move dims (an int or tuple) to new positions (a view)."""
     def movedim(self, source, destination) -> Tensor:
         """movedim(input, source, destination): move dims (an int or tuple) to new positions (a view)."""
+    def msort(self) -> Tensor:
+        """msort(input): ``input`` sorted along dim 0 (the values of ``sort(input, dim=0)``)."""
     def mul(self, other: Tensor | builtins.float) -> Tensor:
         """mul(input, other) -> input * other, with broadcasting."""
     def mul_(self, other: Tensor | builtins.float, **kwargs: Any) -> Tensor:
@@ -697,6 +755,14 @@ class Tensor:
         """nan_to_num(input, nan=0.0, posinf=None, neginf=None): NaN, +inf and -inf replaced by ``nan``, ``posinf``"""
     def nan_to_num_(self, *args, **kwargs) -> Any:
         """nan_to_num_(...) -> self: ``nan_to_num`` in place."""
+    def nanmean(self, dim=..., keepdim: builtins.bool = ..., *, dtype=...) -> Tensor:
+        """nanmean(input, dim=None, keepdim=False, *, dtype=None): the mean of the non-NaN elements (NaN if there"""
+    def nanmedian(self, dim=..., keepdim: builtins.bool = ...) -> Any:
+        """nanmedian(input) -> 0-d tensor; nanmedian(input, dim, keepdim=False) -> (values, indices): the lower"""
+    def nanquantile(self, q, dim=..., keepdim: builtins.bool = ..., *, interpolation: builtins.str = ...) -> Tensor:
+        """nanquantile(input, q, dim=None, keepdim=False, *, interpolation='linear'): ``quantile`` ignoring NaNs"""
+    def nansum(self, dim=..., keepdim: builtins.bool = ..., *, dtype=...) -> Tensor:
+        """nansum(input, dim=None, keepdim=False, *, dtype=None): ``sum`` treating NaN as 0 (gradient 0 there)."""
     def narrow(self, dim: builtins.int, start, length) -> Tensor:
         """narrow(input, dim, start, length): the slice ``start:start + length`` of dimension ``dim`` (a view)."""
     @property
@@ -758,10 +824,14 @@ class Tensor:
         """pow_(...) -> self: ``pow`` in place."""
     def prod(self, dim=..., keepdim: builtins.bool = ..., *, dtype=..., axis=..., keepdims=..., out=...) -> Tensor:
         """prod(input, *, dtype=None) or prod(input, dim, keepdim=False, *, dtype=None): the product of all"""
+    def quantile(self, q, dim=..., keepdim: builtins.bool = ..., *, interpolation: builtins.str = ...) -> Tensor:
+        """quantile(input, q, dim=None, keepdim=False, *, interpolation='linear'): the q-th quantiles (q a number"""
     def rad2deg(self) -> Tensor:
         """rad2deg(input): angles in radians converted to degrees."""
     def rad2deg_(self, *args, **kwargs) -> Any:
         """rad2deg_(...) -> self: ``rad2deg`` in place."""
+    def ravel(self) -> Tensor:
+        """ravel(input): the elements as a 1-D tensor (a view when possible)."""
     def real(self) -> Tensor:
         """real(input): the real part; tapegrad's tensors are real, so this is ``input`` itself, as PyTorch's for"""
     def reciprocal(self) -> Tensor:
@@ -780,8 +850,14 @@ class Tensor:
         """remainder(input, other) -> input % other, with the sign of ``other`` (Python's %)."""
     def remainder_(self, *args, **kwargs) -> Any:
         """remainder_(...) -> self: ``remainder`` in place."""
+    def renorm(self, p, dim: builtins.int, maxnorm) -> Tensor:
+        """renorm(input, p, dim, maxnorm): each sub-tensor along ``dim`` whose p-norm exceeds ``maxnorm`` scaled"""
+    def renorm_(self, *args, **kwargs) -> Any:
+        """renorm_(...) -> self: ``renorm`` in place."""
     def repeat(self, *sizes, repeats=...) -> Tensor:
         """repeat(input, *repeats): tile the tensor ``repeats[i]`` times along each dim (may add leading dims);"""
+    def repeat_interleave(self, repeats=..., dim=..., *, output_size=...) -> Tensor:
+        """repeat_interleave(input, repeats, dim=None, *, output_size=None): each element (or slice along ``dim``)"""
     @property
     def requires_grad(self) -> builtins.bool: ...
     @requires_grad.setter
@@ -802,6 +878,8 @@ class Tensor:
     def retains_grad(self) -> builtins.bool: ...
     def roll(self, shifts, dims=...) -> Tensor:
         """roll(input, shifts, dims=None): shift elements cyclically along ``dims`` (or the flattened tensor)."""
+    def rot90(self, k: builtins.int = ..., dims=...) -> Tensor:
+        """rot90(input, k=1, dims=(0, 1)): rotated by 90 degrees ``k`` times, from the first dim towards the second."""
     def round(self, *, decimals: builtins.int | None = ...) -> Tensor:
         """round(input, *, decimals=0): round half to even, to ``decimals`` decimal places (gradient 0)."""
     def round_(self, *args, **kwargs) -> Any:
@@ -854,6 +932,8 @@ class Tensor:
         """sort(input, dim=-1, descending=False) or sort(input, *, stable, dim=-1, descending=False) ->"""
     def split(self, split_size_or_sections, dim: builtins.int = ...) -> builtins.tuple[Tensor, ...]:
         """split(tensor, split_size_or_sections, dim=0): views of pieces of the given size (the last may be"""
+    def split_with_sizes(self, split_sizes, dim: builtins.int = ...) -> Any:
+        """split_with_sizes(input, split_sizes, dim=0): ``split`` with a list of sizes that must add up to the"""
     def sqrt(self) -> Tensor:
         """sqrt(input) -> the square root (nan below 0; the gradient at 0 is inf, as in PyTorch)."""
     def sqrt_(self, *args, **kwargs) -> Any:
@@ -909,6 +989,8 @@ class Tensor:
     def tolist(self) -> Any: ...
     def topk(self, k: builtins.int, dim: builtins.int = ..., largest: builtins.bool = ..., sorted: builtins.bool = ...) -> Any:
         """topk(input, k, dim=-1, largest=True, sorted=True) -> (values, indices): the ``k`` largest (or, with"""
+    def trace(self) -> Tensor:
+        """trace(input): the sum of the main diagonal of a 2-D tensor (integers sum to int64, as PyTorch)."""
     def transpose(self, dim0: builtins.int, dim1: builtins.int) -> Tensor:
         """transpose(input, dim0, dim1): swap two dimensions (a view)."""
     def tril(self, diagonal: builtins.int = ...) -> Tensor:
@@ -943,10 +1025,14 @@ class Tensor:
         """unsqueeze(input, dim): insert a dimension of size 1 at ``dim`` (a view)."""
     def var(self, dim=..., unbiased=..., keepdim: builtins.bool = ..., *, correction=..., axis=..., keepdims=..., dtype=..., out=..., ddof=...) -> Tensor:
         """var(input, dim=None, *, correction=1, keepdim=False): the variance over ``dim``."""
+    def vdot(self, other: Tensor) -> Tensor:
+        """vdot(input, other): the dot product of two 1-D tensors (no conjugation is needed: tensors are real)."""
     def view(self, *sizes, size=..., dtype=...) -> Tensor:
         """view(*shape) or view(dtype): the same memory seen with a new shape (or reinterpreted as ``dtype``)."""
     def view_as(self, other: Tensor) -> Tensor:
         """view_as(other): ``input.view(other.shape)``."""
+    def vsplit(self, indices_or_sections) -> Any:
+        """vsplit(input, indices_or_sections): ``tensor_split`` along dim 0 of a tensor of 2 or more dims."""
     def where(self, condition, other) -> Any:
         """x.where(condition, other) -> where(condition, x, other)."""
     def zero_(self) -> Tensor:
