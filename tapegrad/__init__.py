@@ -34,6 +34,8 @@ from .ops.sort import *
 from .ops.extra_math import *
 from .ops.forms import *
 from .ops.combine import *
+from .ops.counting import *
+from .ops.scatter_extra import *
 from . import nn, optim, utils, datasets
 from . import backends, cuda
 from . import amp, cpu, _dynamo, compiler

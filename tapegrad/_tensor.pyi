@@ -265,6 +265,8 @@ class Tensor:
         """bernoulli_(p=0.5, *, generator=None): fill with 0/1 samples, 1 with probability ``p`` (a number or a"""
     def bfloat16(self, memory_format=...) -> Any:
         """bfloat16(): the values as bfloat16 (``x.to(tapegrad.bfloat16)``; needs ``pip install 'tapegrad[bfloat16]'``)."""
+    def bincount(self, weights: Tensor | None = ..., minlength: builtins.int = ...) -> Tensor:
+        """bincount(input, weights=None, minlength=0): how often each value 0, 1, ... occurs in the 1-D"""
     def bitwise_and(self, other) -> Any:
         """bitwise_and(input, other) -> input & other: bitwise for integers, logical for bools."""
     def bitwise_and_(self, *args, **kwargs) -> Any:
@@ -295,8 +297,12 @@ class Tensor:
         """bool(): the values as bool (no gradient)."""
     def broadcast_to(self, size) -> Tensor:
         """broadcast_to(input, size): ``input.expand(size)``."""
+    def bucketize(self, boundaries: Tensor, *, out_int32: builtins.bool = ..., right: builtins.bool = ...) -> Tensor:
+        """bucketize(input, boundaries, *, out_int32=False, right=False): the index of the bucket of each value"""
     def byte(self) -> Tensor:
         """byte(): the values as uint8 (no gradient)."""
+    def cauchy_(self, median=..., sigma=..., *, generator=...) -> Any:
+        """cauchy_(median=0, sigma=1, *, generator=None) -> self: samples of the Cauchy distribution, in place."""
     def ceil(self) -> Tensor:
         """ceil(input): round up to an integer value (gradient 0)."""
     def ceil_(self, *args, **kwargs) -> Any:
@@ -339,6 +345,8 @@ class Tensor:
         """copysign(input, other): the magnitude of ``input`` with the sign (bit) of ``other``; integers give the"""
     def copysign_(self, *args, **kwargs) -> Any:
         """copysign_(...) -> self: ``copysign`` in place."""
+    def corrcoef(self) -> Tensor:
+        """corrcoef(input): the Pearson correlation coefficients of the variables in the rows of ``input``"""
     def cos(self) -> Tensor:
         """cos(input), in radians."""
     def cos_(self, *args, **kwargs) -> Any:
@@ -349,6 +357,8 @@ class Tensor:
         """cosh_(...) -> self: ``cosh`` in place."""
     def count_nonzero(self, dim=...) -> Tensor:
         """count_nonzero(input, dim=None): the number of nonzero elements over ``dim`` (int64)."""
+    def cov(self, *, correction: builtins.int = ..., fweights: Tensor | None = ..., aweights: Tensor | None = ...) -> Tensor:
+        """cov(input, *, correction=1, fweights=None, aweights=None): the covariance matrix of the variables in the"""
     def cpu(self) -> Tensor: ...
     def cross(self, other: Tensor, dim=...) -> Tensor:
         """cross(input, other, dim=None): the cross product of 3-vectors along ``dim`` (default: the first dim of"""
@@ -375,6 +385,8 @@ class Tensor:
         """deg2rad(input): angles in degrees converted to radians."""
     def deg2rad_(self, *args, **kwargs) -> Any:
         """deg2rad_(...) -> self: ``deg2rad`` in place."""
+    def dequantize(self) -> Tensor:
+        """dequantize(input): a quantized tensor's float values; ``input`` itself for an unquantized tensor (all of"""
     def detach(self) -> Tensor:
         """detach(): the same values, cut from the graph. It shares memory and versions with ``input``: a write"""
     def detach_(self) -> Tensor:
@@ -389,6 +401,8 @@ class Tensor:
         """diagflat(input, offset=0): a matrix whose ``offset`` diagonal is ``input`` flattened."""
     def diagonal(self, offset: builtins.int = ..., dim1: builtins.int = ..., dim2: builtins.int = ...) -> Tensor:
         """diagonal(input, offset=0, dim1=0, dim2=1): the diagonal of the (dim1, dim2) planes, as the last dim"""
+    def diagonal_scatter(self, src: Tensor, offset: builtins.int = ..., dim1: builtins.int = ..., dim2: builtins.int = ...) -> Tensor:
+        """diagonal_scatter(input, src, offset=0, dim1=0, dim2=1): a copy of ``input`` whose"""
     def diff(self, n: builtins.int = ..., dim: builtins.int = ..., prepend=..., append=...) -> Tensor:
         """diff(input, n=1, dim=-1, prepend=None, append=None): the n-th forward difference along ``dim``"""
     def dim(self) -> builtins.int: ...
@@ -443,8 +457,12 @@ class Tensor:
         """expm1(input) -> exp(input) - 1, accurate near 0."""
     def expm1_(self, *args, **kwargs) -> Any:
         """expm1_(...) -> self: ``expm1`` in place."""
+    def exponential_(self, lambd=..., *, generator=...) -> Any:
+        """exponential_(lambd=1, *, generator=None) -> self: samples of the exponential distribution with rate"""
     def fill_(self, value) -> Tensor:
         """fill_(value): set every element to ``value`` (a number or a one-element tensor), in place."""
+    def fill_diagonal_(self, fill_value, wrap=...) -> Any:
+        """fill_diagonal_(fill_value, wrap=False) -> self: the main diagonal set to ``fill_value`` in place (for"""
     def fix(self) -> Tensor:
         """trunc(input): round toward zero (gradient 0)."""
     def fix_(self, *args, **kwargs) -> Any:
@@ -495,6 +513,8 @@ class Tensor:
         """ge(input, other) -> bool tensor of input >= other, elementwise, with broadcasting (no gradient)."""
     def ge_(self, *args, **kwargs) -> Any:
         """ge_(...) -> self: ``ge`` in place."""
+    def geometric_(self, p, *, generator=...) -> Any:
+        """geometric_(p, *, generator=None) -> self: the number of Bernoulli(p) trials up to the first success"""
     def ger(self, vec2: Tensor) -> Tensor:
         """outer(input, vec2): the outer product of two 1-D tensors, (n,) and (m,) -> (n, m). Alias: ger."""
     def get_device(self) -> builtins.int:
@@ -519,6 +539,10 @@ class Tensor:
         """heaviside(input, values): 0 where ``input`` < 0 (and at NaN), ``values`` where it is 0, 1 where > 0."""
     def heaviside_(self, *args, **kwargs) -> Any:
         """heaviside_(...) -> self: ``heaviside`` in place."""
+    def histc(self, bins: builtins.int = ..., min: builtins.float = ..., max: builtins.float = ...) -> Tensor:
+        """histc(input, bins=100, min=0, max=0): counts of the elements in ``bins`` equal-width bins over"""
+    def histogram(self, bins=..., *, range=..., weight: Tensor | None = ..., density: builtins.bool = ...) -> Any:
+        """histogram(input, bins, *, range=None, weight=None, density=False) -> (hist, bin_edges): a histogram"""
     def hsplit(self, indices_or_sections) -> Any:
         """hsplit(input, indices_or_sections): ``tensor_split`` along dim 1 (dim 0 for a 1-D tensor); an int"""
     def hypot(self, other: Tensor | builtins.float) -> Tensor:
@@ -543,12 +567,18 @@ class Tensor:
         """index_put(input, indices, values, accumulate=False): a copy of input with ``values`` put at"""
     def index_put_(self, indices, values: Tensor, accumulate: builtins.bool = ...) -> Tensor:
         """index_put_(indices, values, accumulate=False): in-place ``index_put``."""
+    def index_reduce(self, dim: builtins.int, index: Tensor, source: Tensor, reduce: builtins.str, *, include_self: builtins.bool = ...) -> Tensor:
+        """index_reduce(input, dim, index, source, reduce, *, include_self=True): the slices of ``source`` reduced"""
+    def index_reduce_(self, *args, **kwargs) -> Any:
+        """index_reduce_(...) -> self: ``index_reduce`` in place."""
     def index_select(self, dim: builtins.int, index) -> Tensor:
         """index_select(input, dim, index): the slices ``index`` (a 0-d or 1-d int64 or int32 tensor) of"""
     def inner(self, other: Tensor) -> Tensor:
         """inner(input, other): sums of products over the last dimension of both; a scalar operand multiplies."""
     def int(self) -> Tensor:
         """int(): the values as int32 (no gradient)."""
+    def int_repr(self, *args, **kwargs) -> Any:
+        """int_repr(input): a quantization parameter of a quantized tensor; NotImplementedError for tapegrad's (unquantized) tensors, as PyTorch's."""
     def is_complex(self) -> builtins.bool:
         """is_complex(input): whether the dtype is complex: always False (tapegrad has no complex dtypes)."""
     def is_conj(self) -> builtins.bool:
@@ -609,6 +639,8 @@ class Tensor:
         """isclose(input, other, rtol=1e-05, atol=1e-08, equal_nan=False) -> bool tensor of"""
     def isfinite(self) -> Any:
         """isfinite(input) -> bool tensor, True where input is"""
+    def isin(self, test_elements, *, assume_unique: builtins.bool = ..., invert: builtins.bool = ...) -> Tensor:
+        """isin(elements, test_elements, *, assume_unique=False, invert=False): whether each of ``elements`` is"""
     def isinf(self) -> Any:
         """isinf(input) -> bool tensor, True where input is +inf or -inf."""
     def isnan(self) -> Any:
@@ -669,6 +701,8 @@ class Tensor:
         """log2_(...) -> self: ``log2`` in place."""
     def log_(self, *args, **kwargs) -> Any:
         """log_(...) -> self: ``log`` in place."""
+    def log_normal_(self, mean=..., std=..., *, generator=...) -> Any:
+        """log_normal_(mean=1, std=2, *, generator=None) -> self: samples of exp(N(mean, std^2)), in place."""
     def log_softmax(self, dim: builtins.int, dtype=...) -> Tensor:
         """log_softmax(dim, dtype=None) -> Tensor: see ``tapegrad.nn.functional.log_softmax`` (``dim`` is required)."""
     def logaddexp(self, other: Tensor | builtins.float) -> Tensor:
@@ -713,6 +747,10 @@ class Tensor:
         """masked_fill(input, mask, value): ``value`` (a number or 0-d tensor) where the boolean ``mask`` is True."""
     def masked_fill_(self, mask, value) -> Tensor:
         """masked_fill_(mask, value): in-place ``masked_fill`` (the mask must broadcast to this tensor)."""
+    def masked_scatter(self, mask: Tensor, source: Tensor) -> Tensor:
+        """masked_scatter(input, mask, source): a copy of ``input`` with the elements where the boolean ``mask``"""
+    def masked_scatter_(self, *args, **kwargs) -> Any:
+        """masked_scatter_(...) -> self: ``masked_scatter`` in place."""
     def masked_select(self, mask) -> Tensor:
         """masked_select(input, mask): the 1-d tensor of the elements where the boolean ``mask`` is True (input and"""
     def matmul(self, other: Tensor) -> Tensor:
@@ -733,6 +771,8 @@ class Tensor:
         """mm(input, mat2): the product of two 2-D matrices, (n, m) @ (m, p) -> (n, p); no broadcasting."""
     def mode(self, dim: builtins.int = ..., keepdim: builtins.bool = ...) -> Any:
         """mode(input, dim=-1, keepdim=False) -> (values, indices): the most frequent value along ``dim`` (the"""
+    def module_load(self, other, assign=...) -> Any:
+        """module_load(other, assign=False): how ``other`` (a state_dict value) is turned into the tensor that takes"""
     def moveaxis(self, source, destination) -> Tensor:
         """movedim(input, source, destination): move dims (an int or tuple) to new positions (a view)."""
     def movedim(self, source, destination) -> Tensor:
@@ -765,6 +805,8 @@ class Tensor:
         """nansum(input, dim=None, keepdim=False, *, dtype=None): ``sum`` treating NaN as 0 (gradient 0 there)."""
     def narrow(self, dim: builtins.int, start, length) -> Tensor:
         """narrow(input, dim, start, length): the slice ``start:start + length`` of dimension ``dim`` (a view)."""
+    def narrow_copy(self, dim: builtins.int, start: builtins.int, length: builtins.int) -> Tensor:
+        """narrow_copy(input, dim, start, length): ``narrow`` as a new tensor (not a view)."""
     @property
     def nbytes(self) -> builtins.int: ...
     @property
@@ -801,6 +843,8 @@ class Tensor:
         """nextafter_(...) -> self: ``nextafter`` in place."""
     def nonzero(self, *, as_tuple: builtins.bool = ...) -> Tensor | builtins.tuple[Tensor, ...]:
         """nonzero(input, *, as_tuple=False): the int64 (n, ndim) indices of non-zero elements (or its columns)."""
+    def nonzero_static(self, *, size: builtins.int, fill_value: builtins.int = ...) -> Tensor:
+        """nonzero_static(input, *, size, fill_value=-1): ``nonzero(input)`` with exactly ``size`` rows: truncated,"""
     def norm(self, p=..., dim=..., keepdim: builtins.bool = ..., out=..., dtype=...) -> Tensor:
         """norm(input, p='fro', dim=None, keepdim=False, dtype=None): the vector p-norm over ``dim``."""
     def normal_(self, mean: builtins.float = ..., std: builtins.float = ..., *, generator=...) -> Tensor:
@@ -824,12 +868,30 @@ class Tensor:
         """pow_(...) -> self: ``pow`` in place."""
     def prod(self, dim=..., keepdim: builtins.bool = ..., *, dtype=..., axis=..., keepdims=..., out=...) -> Tensor:
         """prod(input, *, dtype=None) or prod(input, dim, keepdim=False, *, dtype=None): the product of all"""
+    def put(self, index: Tensor, source: Tensor, accumulate: builtins.bool = ...) -> Tensor:
+        """put(input, index, source, accumulate=False): a copy of ``input`` (seen flattened) with the elements at"""
+    def put_(self, *args, **kwargs) -> Any:
+        """put_(...) -> self: ``put`` in place."""
+    def q_per_channel_axis(self, *args, **kwargs) -> Any:
+        """q_per_channel_axis(input): a quantization parameter of a quantized tensor; NotImplementedError for tapegrad's (unquantized) tensors, as PyTorch's."""
+    def q_per_channel_scales(self, *args, **kwargs) -> Any:
+        """q_per_channel_scales(input): a quantization parameter of a quantized tensor; NotImplementedError for tapegrad's (unquantized) tensors, as PyTorch's."""
+    def q_per_channel_zero_points(self, *args, **kwargs) -> Any:
+        """q_per_channel_zero_points(input): a quantization parameter of a quantized tensor; NotImplementedError for tapegrad's (unquantized) tensors, as PyTorch's."""
+    def q_scale(self, *args, **kwargs) -> Any:
+        """q_scale(input): a quantization parameter of a quantized tensor; NotImplementedError for tapegrad's (unquantized) tensors, as PyTorch's."""
+    def q_zero_point(self, *args, **kwargs) -> Any:
+        """q_zero_point(input): a quantization parameter of a quantized tensor; NotImplementedError for tapegrad's (unquantized) tensors, as PyTorch's."""
+    def qscheme(self, *args, **kwargs) -> Any:
+        """qscheme(input): a quantization parameter of a quantized tensor; NotImplementedError for tapegrad's (unquantized) tensors, as PyTorch's."""
     def quantile(self, q, dim=..., keepdim: builtins.bool = ..., *, interpolation: builtins.str = ...) -> Tensor:
         """quantile(input, q, dim=None, keepdim=False, *, interpolation='linear'): the q-th quantiles (q a number"""
     def rad2deg(self) -> Tensor:
         """rad2deg(input): angles in radians converted to degrees."""
     def rad2deg_(self, *args, **kwargs) -> Any:
         """rad2deg_(...) -> self: ``rad2deg`` in place."""
+    def random_(self, *args, **kwargs) -> Any:
+        """random_(from=0, to=None, *, generator=None) -> self: integers uniform in [from, to - 1], in place;"""
     def ravel(self) -> Tensor:
         """ravel(input): the elements as a 1-D tensor (a view when possible)."""
     def real(self) -> Tensor:
@@ -896,8 +958,16 @@ class Tensor:
         """scatter_add(input, dim, index, src): a copy of input with ``out[index[i][j]][j] += src[i][j]``"""
     def scatter_add_(self, dim: builtins.int, index, src: Tensor) -> Tensor:
         """scatter_add_(dim, index, src): in-place ``scatter_add``."""
+    def scatter_reduce(self, dim: builtins.int, index: Tensor, src: Tensor, reduce: builtins.str, *, include_self: builtins.bool = ...) -> Tensor:
+        """scatter_reduce(input, dim, index, src, reduce, *, include_self=True): ``src`` reduced into a copy of"""
+    def scatter_reduce_(self, *args, **kwargs) -> Any:
+        """scatter_reduce_(...) -> self: ``scatter_reduce`` in place."""
+    def searchsorted(self, input, *, out_int32: builtins.bool = ..., right: builtins.bool = ..., side=..., sorter: Tensor | None = ...) -> Tensor:
+        """searchsorted(sorted_sequence, input, *, out_int32=False, right=False, side=None, sorter=None): where"""
     def select(self, dim: builtins.int, index) -> Tensor:
         """select(input, dim, index): the slice at ``index`` of dimension ``dim``, which is removed (a view)."""
+    def select_scatter(self, src: Tensor, dim: builtins.int, index: builtins.int) -> Tensor:
+        """select_scatter(input, src, dim, index): a copy of ``input`` whose ``select(dim, index)`` is ``src``."""
     def sgn(self) -> Tensor:
         """sign(input): -1, 0 or 1 by the sign of input (0 for nan and -0.0, as PyTorch); gradient 0."""
     def sgn_(self, *args, **kwargs) -> Any:
@@ -926,6 +996,8 @@ class Tensor:
         """sinh_(...) -> self: ``sinh`` in place."""
     def size(self, dim: builtins.int | None = ...) -> Size | builtins.int:
         """size(dim=None): the shape, or the length of one dimension."""
+    def slice_scatter(self, src: Tensor, dim: builtins.int = ..., start=..., end=..., step: builtins.int = ...) -> Tensor:
+        """slice_scatter(input, src, dim=0, start=None, end=None, step=1): a copy of ``input`` whose slice"""
     def softmax(self, dim: builtins.int, dtype=...) -> Tensor:
         """softmax(dim, dtype=None) -> Tensor: see ``tapegrad.nn.functional.softmax`` (``dim`` is required)."""
     def sort(self, *args, dim: builtins.int | None = ..., descending: builtins.bool | None = ..., stable=...) -> Any:
@@ -1021,6 +1093,16 @@ class Tensor:
         """Tensor.unfold(dimension, size, step): every slice of ``size`` elements along ``dimension``, ``step``"""
     def uniform_(self, from_: builtins.float = ..., to: builtins.float = ..., *, generator=..., **kwargs) -> Tensor:
         """uniform_(from=0, to=1, *, generator=None): fill with samples from U[from, to), in place."""
+    def unique(self, sorted: builtins.bool = ..., return_inverse: builtins.bool = ..., return_counts: builtins.bool = ..., dim=...) -> Any:
+        """unique(input, sorted=True, return_inverse=False, return_counts=False, dim=None): the distinct elements"""
+    def unique_consecutive(self, return_inverse: builtins.bool = ..., return_counts: builtins.bool = ..., dim=...) -> Any:
+        """unique_consecutive(input, return_inverse=False, return_counts=False, dim=None): each run of equal"""
+    def unsafe_chunk(self, chunks: builtins.int, dim: builtins.int = ...) -> Any:
+        """unsafe_chunk(input, chunks, dim=0): ``chunk`` (PyTorch's form without view checks; the same here)."""
+    def unsafe_split(self, split_size, dim: builtins.int = ...) -> Any:
+        """unsafe_split(input, split_size, dim=0): ``split`` (without view checks in PyTorch; the same here)."""
+    def unsafe_split_with_sizes(self, split_sizes, dim: builtins.int = ...) -> Any:
+        """unsafe_split_with_sizes(input, split_sizes, dim=0): ``split_with_sizes``."""
     def unsqueeze(self, dim: builtins.int) -> Tensor:
         """unsqueeze(input, dim): insert a dimension of size 1 at ``dim`` (a view)."""
     def var(self, dim=..., unbiased=..., keepdim: builtins.bool = ..., *, correction=..., axis=..., keepdims=..., dtype=..., out=..., ddof=...) -> Tensor:

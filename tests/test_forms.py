@@ -96,3 +96,50 @@ def test_sum_to_size():
 def test_docstring_examples_run():
     result = doctest.testmod(forms, optionflags=doctest.NORMALIZE_WHITESPACE)
     assert result.failed == 0 and result.attempted > 100
+
+
+def test_quantized_api_and_module_load_match_pytorch():
+    torch = pytest.importorskip("torch")
+    for make in (lambda m: m.tensor([1.0, 2.0]), lambda m: m.tensor([1, 2])):
+        t, g = make(torch), make(tg)
+        assert tg.dequantize(g) is g and g.dequantize().tolist() == t.dequantize().tolist()
+        for name in ("int_repr", "q_scale", "q_zero_point", "q_per_channel_axis", "q_per_channel_scales",
+                     "q_per_channel_zero_points", "qscheme"):
+            with pytest.raises(NotImplementedError):
+                getattr(t, name)()
+            with pytest.raises(NotImplementedError, match=name):
+                getattr(g, name)()
+    p, q = tg.zeros(2), tg.ones(2)
+    out = p.module_load(q)
+    assert out is not p and out is not q and p.tolist() == [1.0, 1.0]
+    assert tg.zeros(1).module_load(q, assign=True).tolist() == [1.0, 1.0]
+    m = tg.zeros(2)
+    assert tg.addmv_(m, tg.eye(2), tg.tensor([1.0, 2.0])) is m and m.tolist() == [1.0, 2.0]
+
+
+def test_sampling_in_place():
+    tg.manual_seed(0)
+    n = 4000
+    e = tg.empty(n, dtype=tg.float64).exponential_(2.0).numpy()
+    assert e.min() >= 0 and abs(e.mean() - 0.5) < 0.05
+    g = tg.empty(n).geometric_(0.25).numpy()
+    assert g.min() >= 1 and np.all(g == np.round(g)) and abs(g.mean() - 4.0) < 0.3
+    ln = tg.empty(n, dtype=tg.float64).log_normal_(0.0, 0.5).numpy()
+    assert ln.min() > 0 and abs(np.median(np.log(ln))) < 0.05
+    c = tg.empty(n, dtype=tg.float64).cauchy_(1.0, 0.1).numpy()
+    assert abs(np.median(c) - 1.0) < 0.02
+    r = tg.empty(n).random_(3, 6).numpy()
+    assert set(np.unique(r)) == {3.0, 4.0, 5.0}
+    assert set(np.unique(tg.zeros(n, dtype=tg.int64).random_(2).numpy())) == {0, 1}
+    assert tg.zeros(n, dtype=tg.int8).random_().numpy().min() >= 0
+    tg.manual_seed(1)
+    a = tg.empty(5).exponential_()
+    tg.manual_seed(1)
+    assert tg.empty(5).exponential_().tolist() == a.tolist()
+    for call, match in [(lambda: tg.empty(2).exponential_(0.0), "exponential_"),
+                        (lambda: tg.empty(2).geometric_(1.5), "geometric_"),
+                        (lambda: tg.empty(2).random_(5, 5), "random_"),
+                        (lambda: tg.empty(2, dtype=tg.int64).cauchy_(), "cauchy_"),
+                        (lambda: tg.ones(2, requires_grad=True).log_normal_(), "log_normal_")]:
+        with pytest.raises(RuntimeError, match=match):
+            call()

@@ -26,7 +26,8 @@ __all__ = ["abs_", "acos_", "arccos_", "arcsin_", "arctan_", "asin_", "atan_", "
            "sinh_", "sqrt_", "square_", "tan_", "tanh_", "trunc_", "zero_", "acosh_", "arccosh_", "asinh_",
            "arcsinh_", "atanh_", "arctanh_", "nan_to_num_", "gcd_", "lcm_", "ldexp_", "conj_physical_",
            "is_complex", "is_signed", "is_nonzero", "is_same_size", "is_inference", "is_distributed",
-           "get_device", "dtype", "layout", "strided"]
+           "get_device", "dtype", "layout", "strided", "addmv_", "dequantize", "int_repr", "q_scale", "q_zero_point",
+           "q_per_channel_axis", "q_per_channel_scales", "q_per_channel_zero_points", "qscheme"]
 
 
 # ---------------------------------------------------------------------- torch.NAME_(input, ...) = input.NAME_(...)
@@ -461,3 +462,186 @@ def _sum_to_size(self, *size):
 
 
 _method("sum_to_size", _sum_to_size)
+
+
+addmv_ = _with_arguments("addmv_")
+
+
+def _module_load(self, other, assign=False):
+    """module_load(other, assign=False): how ``other`` (a state_dict value) is turned into the tensor that takes
+    ``self``'s place: ``other.detach()`` with ``assign``, else ``self.copy_(other).detach()``.
+
+    >>> import tapegrad as tg
+    >>> tg.zeros(2).module_load(tg.ones(2))
+    tensor([1., 1.])
+    """
+    if assign:
+        return other.detach()
+    from ..autograd.grad_mode import no_grad
+
+    with no_grad():
+        return self.copy_(other).detach()
+
+
+_method("module_load", _module_load)
+
+
+# ---------------------------------------------------------------------- the quantized API on unquantized tensors
+def dequantize(input: Tensor) -> Tensor:
+    """dequantize(input): a quantized tensor's float values; ``input`` itself for an unquantized tensor (all of
+    tapegrad's), as PyTorch's.
+
+    >>> import tapegrad as tg
+    >>> x = tg.tensor([1.0])
+    >>> tg.dequantize(x) is x
+    True
+    """
+    if not isinstance(input, Tensor):
+        raise expected_tensor("dequantize", input)
+    return input
+
+
+def _quantized_only(name):
+    def method(self, *args, **kwargs):
+        if not isinstance(self, Tensor):
+            raise expected_tensor(name, self)
+        raise NotImplementedError(f"{name}: only defined for quantized tensors, and tapegrad has none (got a "
+                                  f"{self._data.dtype} tensor), as PyTorch raises for unquantized ones")
+
+    method.__name__ = method.__qualname__ = name
+    method.__module__ = __name__
+    method.__doc__ = (f"{name}(input): a quantization parameter of a quantized tensor; NotImplementedError for "
+                      f"tapegrad's (unquantized) tensors, as PyTorch's.\n\n    >>> import tapegrad as tg\n"
+                      f"    >>> tg.{name}(tg.ones(1))\n    Traceback (most recent call last):\n    ...\n"
+                      f"    NotImplementedError: {name}: only defined for quantized tensors, and tapegrad has none "
+                      f"(got a float32 tensor), as PyTorch raises for unquantized ones\n")
+    return method
+
+
+int_repr = _quantized_only("int_repr")
+q_scale = _quantized_only("q_scale")
+q_zero_point = _quantized_only("q_zero_point")
+q_per_channel_axis = _quantized_only("q_per_channel_axis")
+q_per_channel_scales = _quantized_only("q_per_channel_scales")
+q_per_channel_zero_points = _quantized_only("q_per_channel_zero_points")
+qscheme = _quantized_only("qscheme")
+for _name in ("dequantize", "int_repr", "q_scale", "q_zero_point", "q_per_channel_axis", "q_per_channel_scales",
+              "q_per_channel_zero_points", "qscheme"):
+    setattr(Tensor, _name, globals()[_name])
+del _name
+
+
+# ---------------------------------------------------------------------- sampling in place
+def _fill_with(name, self, draw):
+    """Write ``draw(rng, shape)`` into ``self`` (a tensor that does not require grad under grad mode)."""
+    from ..autograd.grad_mode import no_grad
+
+    if self.requires_grad and is_grad_enabled():
+        raise RuntimeError(f"{name}: a tensor that requires grad cannot be filled with random values in place "
+                           f"under grad mode (use torch.no_grad())")
+    values = draw(self._data.shape)
+    with no_grad():
+        self.copy_(wrap(np.asarray(values).astype(self._data.dtype)))
+    return self
+
+
+def _float_dtype(name, self):
+    if self._data.dtype.kind != "f":
+        raise RuntimeError(f"{name}: expected a floating-point tensor, got {self._data.dtype}")
+
+
+def _rng(generator):
+    from ..random import rng
+
+    return rng(generator)
+
+
+def _exponential_(self, lambd=1.0, *, generator=None):
+    """exponential_(lambd=1, *, generator=None) -> self: samples of the exponential distribution with rate
+    ``lambd``, in place.
+
+    >>> import tapegrad as tg
+    >>> bool((tg.empty(5).exponential_(2.0) >= 0).all())
+    True
+    """
+    _float_dtype("exponential_", self)
+    if not lambd > 0:
+        raise RuntimeError(f"exponential_ expects lambda > 0.0, but found lambda={lambd}")
+    return _fill_with("exponential_", self, lambda s: _rng(generator).exponential(1.0 / lambd, s))
+
+
+def _cauchy_(self, median=0.0, sigma=1.0, *, generator=None):
+    """cauchy_(median=0, sigma=1, *, generator=None) -> self: samples of the Cauchy distribution, in place.
+
+    >>> import tapegrad as tg
+    >>> tg.empty(3).cauchy_().shape
+    tapegrad.Size([3])
+    """
+    _float_dtype("cauchy_", self)
+    if not sigma > 0:
+        raise RuntimeError(f"cauchy_ expects sigma > 0.0, but found sigma={sigma}")
+    return _fill_with("cauchy_", self, lambda s: median + sigma * _rng(generator).standard_cauchy(s))
+
+
+def _log_normal_(self, mean=1.0, std=2.0, *, generator=None):
+    """log_normal_(mean=1, std=2, *, generator=None) -> self: samples of exp(N(mean, std^2)), in place.
+
+    >>> import tapegrad as tg
+    >>> bool((tg.empty(5).log_normal_() > 0).all())
+    True
+    """
+    _float_dtype("log_normal_", self)
+    if not std > 0:
+        raise RuntimeError(f"log_normal_ expects std > 0.0, but found std={std}")
+    return _fill_with("log_normal_", self, lambda s: _rng(generator).lognormal(mean, std, s))
+
+
+def _geometric_(self, p, *, generator=None):
+    """geometric_(p, *, generator=None) -> self: the number of Bernoulli(p) trials up to the first success
+    (1, 2, ...), in place.
+
+    >>> import tapegrad as tg
+    >>> bool((tg.empty(5).geometric_(0.5) >= 1).all())
+    True
+    """
+    if not 0 < p < 1:
+        raise RuntimeError(f"geometric_ expects p to be in (0, 1), but got p={p}")
+    return _fill_with("geometric_", self, lambda s: _rng(generator).geometric(p, s))
+
+
+def _random_(self, from_=0, to=None, *, generator=None, **kwargs):
+    """random_(from=0, to=None, *, generator=None) -> self: integers uniform in [from, to - 1], in place;
+    ``random_(to)`` draws from [0, to); without ``to`` up to the dtype's largest exactly representable integer
+    (2**24 for float32, 2**53 for float64, the maximum for integer dtypes).
+
+    >>> import tapegrad as tg
+    >>> bool(((tg.empty(5).random_(3) >= 0) & (tg.empty(5).random_(3) < 3)).all())
+    True
+    """
+    from_ = kwargs.pop("from", from_)
+    if kwargs:
+        raise TypeError(f"random_: unexpected keyword argument(s) {sorted(kwargs)}")
+    dt = self._data.dtype
+    if to is None:
+        if dt.kind == "f":
+            to = 2 ** (np.finfo(dt).nmant + 1) + 1
+        elif dt.kind == "b":
+            to = 2
+        else:
+            to = int(np.iinfo(dt).max) + 1
+    if from_ >= to:
+        raise RuntimeError(f"random_ expects 'from' to be less than 'to', but got from={from_} >= to={to}")
+    return _fill_with("random_", self, lambda s: _rng(generator).integers(from_, to, s))
+
+
+def _random_entry(self, *args, **kwargs):
+    if len(args) == 1 and "to" not in kwargs:  # random_(to)
+        return _random_(self, 0, args[0], **kwargs)
+    return _random_(self, *args, **kwargs)
+
+
+_random_entry.__doc__ = _random_.__doc__
+for _name, _fn in (("exponential_", _exponential_), ("cauchy_", _cauchy_), ("log_normal_", _log_normal_),
+                   ("geometric_", _geometric_), ("random_", _random_entry)):
+    _method(_name, _fn)
+del _name, _fn
