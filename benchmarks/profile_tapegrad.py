@@ -1,6 +1,6 @@
 """Where tapegrad's time goes on each workload: cProfile of its side only, top functions by own time.
 
-    python benchmarks/profile_tapegrad.py            # W1-W4 and W6
+    python benchmarks/profile_tapegrad.py            # W1-W4, W6, W8 and W9
     python benchmarks/profile_tapegrad.py --only W2 --top 30 --sort cumulative
     python benchmarks/profile_tapegrad.py --only W2 --rules   # each backward rule against the engine
 
@@ -37,6 +37,8 @@ def steps():
     import w3_mlp
     import w4_cnn
     import w6_inference
+    import w8_lstm_lm
+    import w9_gru
 
     import tapegrad
 
@@ -49,7 +51,9 @@ def steps():
             "W2": (_training_step(w2_char_mlp, w2_char_mlp.model), 300),
             "W3": (_training_step(w3_mlp, w3_mlp.model_for(w3_mlp.SIZES)), 5),
             "W4": (_training_step(w4_cnn, w4_cnn.model_for()), 10),
-            "W6": (w6_inference.forwards({"tapegrad": tapegrad})["tapegrad"], 5)}
+            "W6": (w6_inference.forwards({"tapegrad": tapegrad})["tapegrad"], 5),
+            "W8": (_training_step(w8_lstm_lm, w8_lstm_lm.model_for()), 5),
+            "W9": (_training_step(w9_gru, w9_gru.model_for()), 100)}
 
 
 def profile(fn, calls, top, sort):
@@ -124,7 +128,7 @@ def print_rule_times(name, calls, spent):
 
 def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    p.add_argument("--only", default="", help="comma-separated workloads (W1, W2, W3, W4, W6)")
+    p.add_argument("--only", default="", help="comma-separated workloads (W1, W2, W3, W4, W6, W8, W9)")
     p.add_argument("--top", type=int, default=20, help="functions to show")
     p.add_argument("--sort", default="tottime", help="pstats sort key: tottime, cumulative, ...")
     p.add_argument("--rules", action="store_true", help="time each backward rule and the engine instead")

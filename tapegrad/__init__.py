@@ -14,7 +14,6 @@ from ._version import __version__
 from . import dtypes
 from .dtypes import (bool, double, finfo, float, float16, float32, float64, get_default_dtype, half, iinfo, int, int8,
                      int16, int32, int64, long, set_default_dtype, short, uint8)
-from .dtypes import bfloat16
 from ._tensor import Size, Tensor, device
 from .autograd import enable_grad, inference_mode, is_grad_enabled, no_grad, set_grad_enabled
 from . import autograd
@@ -31,12 +30,15 @@ from .ops.index import *
 from .ops.conv import *
 from .ops.sampling import *
 from .ops.sort import *
+from .ops.rnn import *
 from .ops.extra_math import *
 from .ops.forms import *
 from .ops.combine import *
 from .ops.counting import *
 from .ops.scatter_extra import *
 from . import nn, optim, utils, datasets
+from . import linalg
+from .linalg.aliases import *
 from . import backends, cuda
 from . import amp, cpu, _dynamo, compiler
 from .amp import GradScaler, autocast
@@ -55,7 +57,22 @@ from .nn.functional import torch_celu as celu, torch_dropout as dropout, torch_l
 from .nn.functional import torch_log_softmax as log_softmax, torch_selu as selu, torch_softmax as softmax
 from .serialization import load, save
 from . import safetensors  # registers the .safetensors reader of load
+from . import onnx  # tapegrad.onnx.export (needs the onnx extra only when called)
+from . import distributions
+from . import special
+from .special._ops import digamma, erfinv, i0, lgamma, logit, polygamma, sinc, xlogy
+from .special._ops import gammainc as igamma, gammaincc as igammac, multigammaln as mvlgamma
 
 Tensor.backward = autograd.engine.backward
 Tensor.bfloat16 = dtypes.tensor_bfloat16
 
+from numpy import dtype  # noqa: E402,F401  (torch.dtype, for annotations and isinstance: every dtype is numpy's)
+
+from . import types, version  # noqa: E402,F401  (torch.types, torch.version)
+from . import accelerator  # noqa: E402,F401  (torch.accelerator: none available)
+
+
+def __getattr__(name):  # tapegrad.bfloat16 is made on first use: importing ml_dtypes is slow
+    if name == "bfloat16":
+        return dtypes._load_bfloat16()
+    raise AttributeError(f"module 'tapegrad' has no attribute {name!r}")

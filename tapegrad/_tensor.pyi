@@ -309,6 +309,12 @@ class Tensor:
         """ceil_(...) -> self: ``ceil`` in place."""
     def char(self) -> Tensor:
         """char(): the values as int8 (no gradient)."""
+    def cholesky(self, upper: builtins.bool = ...) -> Tensor:
+        """cholesky(input, upper=False): tapegrad.linalg.cholesky (deprecated in PyTorch, which warns once)."""
+    def cholesky_inverse(self, upper: builtins.bool = ...) -> Tensor:
+        """cholesky_inverse(L, upper=False): the inverse of A = L L^T (``upper``: A = U^T U) from its factor."""
+    def cholesky_solve(self, input2: Tensor, upper: builtins.bool = ...) -> Tensor:
+        """cholesky_solve(B, L, upper=False): X with A X = B for A = L L^T (``upper``: A = U^T U, U = ``L``)."""
     def chunk(self, chunks: builtins.int, dim: builtins.int = ...) -> builtins.tuple[Tensor, ...]:
         """chunk(input, chunks, dim=0): split into ``chunks`` views of ceil(size / chunks) (maybe fewer pieces)."""
     def clamp(self, min: Tensor | builtins.float | None = ..., max: Tensor | builtins.float | None = ...) -> Tensor:
@@ -387,6 +393,8 @@ class Tensor:
         """deg2rad_(...) -> self: ``deg2rad`` in place."""
     def dequantize(self) -> Tensor:
         """dequantize(input): a quantized tensor's float values; ``input`` itself for an unquantized tensor (all of"""
+    def det(self) -> Tensor:
+        """det(input): alias of tapegrad.linalg.det."""
     def detach(self) -> Tensor:
         """detach(): the same values, cut from the graph. It shares memory and versions with ``input``: a write"""
     def detach_(self) -> Tensor:
@@ -405,6 +413,10 @@ class Tensor:
         """diagonal_scatter(input, src, offset=0, dim1=0, dim2=1): a copy of ``input`` whose"""
     def diff(self, n: builtins.int = ..., dim: builtins.int = ..., prepend=..., append=...) -> Tensor:
         """diff(input, n=1, dim=-1, prepend=None, append=None): the n-th forward difference along ``dim``"""
+    def digamma(self) -> Tensor:
+        """digamma(input) -> d/dx lgamma(x) (``torch.special.psi``; -inf at 0, nan at the negative integers)."""
+    def digamma_(self, *args, **kwargs) -> Any:
+        """digamma_(...) -> self: ``digamma`` in place."""
     def dim(self) -> builtins.int: ...
     def dim_order(self, *, ambiguity_check=...) -> Any:
         """dim_order(): the dims from the outermost to the innermost in memory (largest stride first)."""
@@ -426,6 +438,8 @@ class Tensor:
         """dsplit(input, indices_or_sections): ``tensor_split`` along dim 2 of a tensor of 3 or more dims."""
     @property
     def dtype(self) -> np.dtype: ...
+    def eig(self, *args, **kwargs) -> Any:
+        """eig: removed from PyTorch in 1.9; raises RuntimeError naming the replacement."""
     def element_size(self) -> builtins.int: ...
     def eq(self, other) -> Any:
         """eq(input, other) -> bool tensor of input == other, elementwise, with broadcasting (no gradient)."""
@@ -441,6 +455,10 @@ class Tensor:
         """erfc(input) -> 1 - erf(input), accurate where erf is close to 1."""
     def erfc_(self, *args, **kwargs) -> Any:
         """erfc_(...) -> self: ``erfc`` in place."""
+    def erfinv(self) -> Tensor:
+        """erfinv(input) -> the inverse of erf on (-1, 1) (+-inf at +-1, nan outside)."""
+    def erfinv_(self, *args, **kwargs) -> Any:
+        """erfinv_(...) -> self: ``erfinv`` in place."""
     def exp(self) -> Tensor:
         """exp(input) -> e ** input (inf beyond the dtype's range, as PyTorch)."""
     def exp2(self) -> Tensor:
@@ -549,6 +567,18 @@ class Tensor:
         """hypot(input, other): ``sqrt(input ** 2 + other ** 2)`` without overflow (floating-point tensors)."""
     def hypot_(self, *args, **kwargs) -> Any:
         """hypot_(...) -> self: ``hypot`` in place."""
+    def i0(self) -> Tensor:
+        """i0(input) -> the modified Bessel function of the first kind of order 0. Needs scipy."""
+    def i0_(self, *args, **kwargs) -> Any:
+        """i0_(...) -> self: ``i0`` in place."""
+    def igamma(self, other: Tensor | builtins.float) -> Tensor:
+        """gammainc(input, other) -> the regularized lower incomplete gamma function P(input, other) (``igamma``)."""
+    def igamma_(self, *args, **kwargs) -> Any:
+        """igamma_(...) -> self: ``gammainc`` in place."""
+    def igammac(self, other: Tensor | builtins.float) -> Tensor:
+        """gammaincc(input, other) -> the regularized upper incomplete gamma function Q(input, other) (``igammac``)."""
+    def igammac_(self, *args, **kwargs) -> Any:
+        """igammac_(...) -> self: ``gammaincc`` in place."""
     def imag(self) -> Tensor:
         """imag(input): the imaginary part; an error for real tensors (tapegrad has no complex dtypes), as PyTorch's."""
     def index_add(self, dim: builtins.int, index, source: Tensor, *, alpha=...) -> Tensor:
@@ -579,6 +609,8 @@ class Tensor:
         """int(): the values as int32 (no gradient)."""
     def int_repr(self, *args, **kwargs) -> Any:
         """int_repr(input): a quantization parameter of a quantized tensor; NotImplementedError for tapegrad's (unquantized) tensors, as PyTorch's."""
+    def inverse(self) -> Tensor:
+        """inverse(input): alias of tapegrad.linalg.inv."""
     def is_complex(self) -> builtins.bool:
         """is_complex(input): whether the dtype is complex: always False (tapegrad has no complex dtypes)."""
     def is_conj(self) -> builtins.bool:
@@ -685,6 +717,10 @@ class Tensor:
         """le(input, other) -> bool tensor of input <= other, elementwise, with broadcasting (no gradient)."""
     def less_equal_(self, *args, **kwargs) -> Any:
         """le_(...) -> self: ``le`` in place."""
+    def lgamma(self) -> Tensor:
+        """lgamma(input) -> log |Gamma(input)| (``torch.special.gammaln``; inf at 0 and the negative integers)."""
+    def lgamma_(self, *args, **kwargs) -> Any:
+        """lgamma_(...) -> self: ``lgamma`` in place."""
     def log(self) -> Tensor:
         """log(input) -> the natural logarithm (-inf at 0 and nan below, as PyTorch)."""
     def log10(self) -> Tensor:
@@ -711,6 +747,8 @@ class Tensor:
         """logaddexp2(input, other): ``log2(2 ** input + 2 ** other)`` without overflow."""
     def logcumsumexp(self, dim: builtins.int) -> Tensor:
         """logcumsumexp(input, dim): ``log(cumsum(exp(input), dim))`` computed stably (with an n-by-n intermediate"""
+    def logdet(self) -> Tensor:
+        """logdet(input): log(det(input)): nan where the determinant is negative, -inf where it is 0."""
     def logical_and(self, other) -> Any:
         """logical_and(input, other) -> bool tensor: logical_and of the truth values (nonzero is True)."""
     def logical_and_(self, *args, **kwargs) -> Any:
@@ -727,14 +765,24 @@ class Tensor:
         """logical_xor(input, other) -> bool tensor: logical_xor of the truth values (nonzero is True)."""
     def logical_xor_(self, *args, **kwargs) -> Any:
         """logical_xor_(...) -> self: ``logical_xor`` in place."""
+    def logit(self, eps: builtins.float | None = ...) -> Tensor:
+        """logit(input, eps=None) -> log(input / (1 - input)), with ``input`` first clamped to [eps, 1 - eps] when"""
+    def logit_(self, *args, **kwargs) -> Any:
+        """logit_(...) -> self: ``logit`` in place."""
     def logsumexp(self, dim=..., keepdim: builtins.bool = ..., *, axis=..., keepdims=...) -> Tensor:
         """logsumexp(input, dim, keepdim=False): log(sum(exp(input))) over ``dim``, computed stably."""
     def long(self) -> Tensor:
         """long(): the values as int64 (no gradient)."""
+    def lstsq(self, *args, **kwargs) -> Any:
+        """lstsq: removed from PyTorch in 1.9; raises RuntimeError naming the replacement."""
     def lt(self, other) -> Any:
         """lt(input, other) -> bool tensor of input < other, elementwise, with broadcasting (no gradient)."""
     def lt_(self, *args, **kwargs) -> Any:
         """lt_(...) -> self: ``lt`` in place."""
+    def lu(self, pivot: builtins.bool = ..., get_infos: builtins.bool = ...) -> Any:
+        """lu(A, pivot=True, get_infos=False) -> (LU, pivots) or (LU, pivots, infos): tapegrad.linalg.lu_factor_ex"""
+    def lu_solve(self, LU_data: Tensor, LU_pivots: Tensor) -> Tensor:
+        """lu_solve(b, LU_data, LU_pivots): tapegrad.linalg.lu_solve(LU_data, LU_pivots, b)."""
     @property
     def mH(self) -> Any: ...
     @property
@@ -755,6 +803,10 @@ class Tensor:
         """masked_select(input, mask): the 1-d tensor of the elements where the boolean ``mask`` is True (input and"""
     def matmul(self, other: Tensor) -> Tensor:
         """matmul(input, other): the matrix product with numpy's rules: 1-D, 2-D, batched and broadcast-batched."""
+    def matrix_exp(self) -> Tensor:
+        """matrix_exp(input): alias of tapegrad.linalg.matrix_exp."""
+    def matrix_power(self, n: builtins.int) -> Tensor:
+        """matrix_power(input, n): alias of tapegrad.linalg.matrix_power."""
     def max(self, dim=..., keepdim: builtins.bool = ..., *, axis=..., keepdims=..., out=...) -> Any:
         """max(input) -> 0-d tensor; max(input, dim, keepdim=False) -> (values, indices); max(input, other)."""
     def maximum(self, other: Tensor | builtins.float) -> Tensor:
@@ -791,6 +843,10 @@ class Tensor:
         """mul_(other) -> self: ``mul`` in place."""
     def mv(self, vec: Tensor) -> Tensor:
         """mv(input, vec): matrix times vector, (n, m) @ (m,) -> (n,)."""
+    def mvlgamma(self, p: builtins.int) -> Tensor:
+        """multigammaln(input, p) -> the log of the multivariate gamma function of dimension ``p``"""
+    def mvlgamma_(self, *args, **kwargs) -> Any:
+        """mvlgamma_(...) -> self: ``multigammaln`` in place."""
     def nan_to_num(self, nan: builtins.float = ..., posinf: builtins.float | None = ..., neginf: builtins.float | None = ...) -> Tensor:
         """nan_to_num(input, nan=0.0, posinf=None, neginf=None): NaN, +inf and -inf replaced by ``nan``, ``posinf``"""
     def nan_to_num_(self, *args, **kwargs) -> Any:
@@ -856,10 +912,20 @@ class Tensor:
     def numel(self) -> builtins.int: ...
     def numpy(self, *, force: builtins.bool = ...) -> np.ndarray:
         """numpy(): the values as a numpy array (sharing memory, like PyTorch's)."""
+    def orgqr(self, input2: Tensor) -> Tensor:
+        """orgqr(input, tau): alias of tapegrad.linalg.householder_product."""
+    def ormqr(self, input2: Tensor, input3: Tensor, left: builtins.bool = ..., transpose: builtins.bool = ...) -> Tensor:
+        """ormqr(input, tau, other, left=True, transpose=False): ``other`` multiplied by the full Q of"""
     def outer(self, vec2: Tensor) -> Tensor:
         """outer(input, vec2): the outer product of two 1-D tensors, (n,) and (m,) -> (n, m). Alias: ger."""
     def permute(self, *args, dims=...) -> Tensor:
         """permute(input, dims): reorder the dimensions (a view). ``x.permute(2, 0, 1)``, ``x.permute((2, 0, 1))``"""
+    def pinverse(self, rcond: builtins.float = ...) -> Tensor:
+        """pinverse(input, rcond=1e-15): tapegrad.linalg.pinv with rtol=rcond."""
+    def polygamma(self, n) -> Any:
+        """Tensor.polygamma(n) -> polygamma(n, self)."""
+    def polygamma_(self, *args, **kwargs) -> Any:
+        """polygamma_(...) -> self: ``_polygamma_method`` in place."""
     def positive(self) -> Tensor:
         """positive(input) -> input (the same tensor, as PyTorch's unary +)."""
     def pow(self, exponent: Tensor | builtins.float) -> Tensor:
@@ -882,6 +948,8 @@ class Tensor:
         """q_scale(input): a quantization parameter of a quantized tensor; NotImplementedError for tapegrad's (unquantized) tensors, as PyTorch's."""
     def q_zero_point(self, *args, **kwargs) -> Any:
         """q_zero_point(input): a quantization parameter of a quantized tensor; NotImplementedError for tapegrad's (unquantized) tensors, as PyTorch's."""
+    def qr(self, some: builtins.bool = ...) -> Any:
+        """qr(input, some=True) -> (Q, R): tapegrad.linalg.qr with mode 'reduced' (``some``) or 'complete'."""
     def qscheme(self, *args, **kwargs) -> Any:
         """qscheme(input): a quantization parameter of a quantized tensor; NotImplementedError for tapegrad's (unquantized) tensors, as PyTorch's."""
     def quantile(self, q, dim=..., keepdim: builtins.bool = ..., *, interpolation: builtins.str = ...) -> Tensor:
@@ -990,6 +1058,10 @@ class Tensor:
         """sin(input), in radians."""
     def sin_(self, *args, **kwargs) -> Any:
         """sin_(...) -> self: ``sin`` in place."""
+    def sinc(self) -> Tensor:
+        """sinc(input) -> sin(pi * input) / (pi * input), 1 at 0."""
+    def sinc_(self, *args, **kwargs) -> Any:
+        """sinc_(...) -> self: ``sinc`` in place."""
     def sinh(self) -> Tensor:
         """sinh(input): the hyperbolic sine."""
     def sinh_(self, *args, **kwargs) -> Any:
@@ -998,8 +1070,12 @@ class Tensor:
         """size(dim=None): the shape, or the length of one dimension."""
     def slice_scatter(self, src: Tensor, dim: builtins.int = ..., start=..., end=..., step: builtins.int = ...) -> Tensor:
         """slice_scatter(input, src, dim=0, start=None, end=None, step=1): a copy of ``input`` whose slice"""
+    def slogdet(self) -> Any:
+        """slogdet(input) -> (sign, logabsdet): alias of tapegrad.linalg.slogdet."""
     def softmax(self, dim: builtins.int, dtype=...) -> Tensor:
         """softmax(dim, dtype=None) -> Tensor: see ``tapegrad.nn.functional.softmax`` (``dim`` is required)."""
+    def solve(self, *args, **kwargs) -> Any:
+        """solve: removed from PyTorch in 1.9; raises RuntimeError naming the replacement."""
     def sort(self, *args, dim: builtins.int | None = ..., descending: builtins.bool | None = ..., stable=...) -> Any:
         """sort(input, dim=-1, descending=False) or sort(input, *, stable, dim=-1, descending=False) ->"""
     def split(self, split_size_or_sections, dim: builtins.int = ...) -> builtins.tuple[Tensor, ...]:
@@ -1034,10 +1110,14 @@ class Tensor:
         """sum(input, dim=None, keepdim=False, *, dtype=None): the sum over ``dim`` (all elements by default)."""
     def sum_to_size(self, *size) -> Any:
         """sum_to_size(*size): ``self`` summed down to ``size`` (which ``self`` must broadcast from), as a gradient is"""
+    def svd(self, some: builtins.bool = ..., compute_uv: builtins.bool = ...) -> Any:
+        """svd(input, some=True, compute_uv=True) -> (U, S, V): A = U diag(S) V^T (V, not Vh as linalg.svd);"""
     def swapaxes(self, dim0: builtins.int, dim1: builtins.int) -> Tensor:
         """transpose(input, dim0, dim1): swap two dimensions (a view)."""
     def swapdims(self, dim0: builtins.int, dim1: builtins.int) -> Tensor:
         """transpose(input, dim0, dim1): swap two dimensions (a view)."""
+    def symeig(self, *args, **kwargs) -> Any:
+        """symeig: removed from PyTorch in 1.9; raises RuntimeError naming the replacement."""
     def t(self) -> Tensor:
         """t(input): transpose a tensor of at most 2 dimensions (a 0-d or 1-d tensor comes back unchanged)."""
     def take(self, index) -> Tensor:
@@ -1065,6 +1145,8 @@ class Tensor:
         """trace(input): the sum of the main diagonal of a 2-D tensor (integers sum to int64, as PyTorch)."""
     def transpose(self, dim0: builtins.int, dim1: builtins.int) -> Tensor:
         """transpose(input, dim0, dim1): swap two dimensions (a view)."""
+    def triangular_solve(self, A: Tensor, upper: builtins.bool = ..., transpose: builtins.bool = ..., unitriangular: builtins.bool = ...) -> Any:
+        """triangular_solve(b, A, upper=True, transpose=False, unitriangular=False) -> (solution,"""
     def tril(self, diagonal: builtins.int = ...) -> Tensor:
         """tril(input, diagonal=0): zero the elements above the ``diagonal``-th diagonal of the last two dims."""
     def tril_(self, *args, **kwargs) -> Any:
@@ -1117,6 +1199,10 @@ class Tensor:
         """vsplit(input, indices_or_sections): ``tensor_split`` along dim 0 of a tensor of 2 or more dims."""
     def where(self, condition, other) -> Any:
         """x.where(condition, other) -> where(condition, x, other)."""
+    def xlogy(self, other: Tensor | builtins.float) -> Tensor:
+        """xlogy(input, other) -> input * log(other), 0 where input == 0 (unless other is nan)."""
+    def xlogy_(self, *args, **kwargs) -> Any:
+        """xlogy_(...) -> self: ``xlogy`` in place."""
     def zero_(self) -> Tensor:
         """zero_(): set every element to zero, in place."""
 

@@ -7,7 +7,7 @@ import numpy as np
 from . import dtypes
 from . import random as _random
 from ._tensor import Size
-from .autograd.declare import Tensor, tensor_method
+from .autograd.declare import Tensor, op
 from .autograd.declare import to_array as _to_array
 from .autograd.declare import wrap as _wrap
 from .autograd.xp import register_tensor_xp
@@ -261,7 +261,7 @@ def randint_like(input, low=0, high=None, dtype=None, generator=None):
 
 
 # ---------------------------------------------------------------------- tensors like another: Tensor.new_*
-@tensor_method()
+@op
 def new_zeros(self, *sizes, size=None, dtype=None, device=None, requires_grad=False):
     """new_zeros(size, *, dtype=None, requires_grad=False): zeros with this tensor's dtype (unless ``dtype``).
 
@@ -273,7 +273,7 @@ def new_zeros(self, *sizes, size=None, dtype=None, device=None, requires_grad=Fa
     return _finish(np.zeros(_sizes(sizes, size, "new_zeros"), dt), requires_grad)
 
 
-@tensor_method()
+@op
 def new_ones(self, *sizes, size=None, dtype=None, device=None, requires_grad=False):
     """new_ones(size, *, dtype=None, requires_grad=False): ones with this tensor's dtype (unless ``dtype``).
 
@@ -285,14 +285,14 @@ def new_ones(self, *sizes, size=None, dtype=None, device=None, requires_grad=Fal
     return _finish(np.ones(_sizes(sizes, size, "new_ones"), dt), requires_grad)
 
 
-@tensor_method()
+@op
 def new_empty(self, *sizes, size=None, dtype=None, device=None, requires_grad=False):
     """new_empty(size, *, dtype=None): an uninitialized tensor with this tensor's dtype (here: zeros)."""
     dt = dtypes.as_dtype(dtype) if dtype is not None else self._data.dtype
     return _finish(np.zeros(_sizes(sizes, size, "new_empty"), dt), requires_grad)
 
 
-@tensor_method()
+@op
 def new_full(self, size, fill_value, *, dtype=None, device=None, requires_grad=False):
     """new_full(size, fill_value, *, dtype=None): ``fill_value`` everywhere, in this tensor's dtype (not the
     value's, unlike ``full``) unless ``dtype`` is given.
@@ -307,7 +307,7 @@ def new_full(self, size, fill_value, *, dtype=None, device=None, requires_grad=F
     return _finish(np.full(_sizes((size,), op="new_full"), fill_value, dt), requires_grad)
 
 
-@tensor_method()
+@op
 def new_tensor(self, data, *, dtype=None, device=None, requires_grad=False):
     """new_tensor(data, *, dtype=None, requires_grad=False): a copy of ``data`` (a leaf, cut from any graph) in
     this tensor's dtype unless ``dtype`` is given.
@@ -326,7 +326,7 @@ def new_tensor(self, data, *, dtype=None, device=None, requires_grad=False):
     return _finish(arr, requires_grad)
 
 
-@tensor_method()
+@op
 def type_as(self, other):
     """type_as(other): this tensor cast to ``other``'s dtype; the cast is differentiable between float types.
 

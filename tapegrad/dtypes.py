@@ -2,17 +2,13 @@
 
 A tapegrad dtype *is* a numpy dtype, so ``x.dtype == tapegrad.float32`` and ``x.numpy().dtype`` agree.
 ``bfloat16`` is ml_dtypes' numpy dtype (``pip install 'tapegrad[bfloat16]'``); numpy gives it the kind ``'V'``,
-so code asks ``is_floating(d)`` (True for it) rather than ``d.kind == 'f'``.
+so code asks ``is_floating(d)`` (True for it) rather than ``d.kind == 'f'``. It is made on first use
+(``tapegrad.bfloat16``): importing ml_dtypes costs many times what importing numpy does.
 """
 
 import numpy as np
 
 from ._optional import missing
-
-try:
-    import ml_dtypes as _ml_dtypes
-except ImportError:  # the name still exists; using it says which extra to install
-    _ml_dtypes = None
 
 float16 = half = np.dtype(np.float16)
 float32 = float = np.dtype(np.float32)
@@ -46,7 +42,29 @@ class _MissingDtype:
         raise ImportError(self._message)
 
 
-bfloat16 = np.dtype(_ml_dtypes.bfloat16) if _ml_dtypes is not None else _MissingDtype("bfloat16", _BFLOAT16_MISSING)
+_bfloat16: list = []
+
+
+def _load_bfloat16():
+    """ml_dtypes' bfloat16, or without ml_dtypes a name that says which extra to install."""
+    if not _bfloat16:
+        try:
+            import ml_dtypes
+        except ImportError:
+            _bfloat16.append(_MissingDtype("bfloat16", _BFLOAT16_MISSING))
+        else:
+            _bfloat16.append(np.dtype(ml_dtypes.bfloat16))
+    return _bfloat16[0]
+
+
+def __getattr__(name):  # bfloat16 on first use
+    if name == "bfloat16":
+        return _load_bfloat16()
+    raise AttributeError(f"module 'tapegrad.dtypes' has no attribute {name!r}")
+
+
+def _is_bfloat16(d):
+    return d.kind == "V" and d.name == "bfloat16"
 
 _default = [float32]
 
@@ -81,7 +99,7 @@ def as_dtype(d):
         name = d.split(".", 1)[1]
         d = _LEGACY_NAMES.get(name, name)
     if isinstance(d, str) and d == "bfloat16":
-        d = bfloat16
+        d = _load_bfloat16()
         if isinstance(d, _MissingDtype):
             raise ImportError(d._message)
     try:
@@ -99,12 +117,12 @@ _LEGACY_NAMES = {"FloatTensor": float32, "DoubleTensor": float64, "HalfTensor": 
 def category(d):
     """0 for bool, 1 for integers, 2 for floating point: PyTorch promotes by category first."""
     k = d.kind
-    return 2 if k == "f" or d is bfloat16 else (0 if k == "b" else 1)
+    return 2 if k == "f" or _is_bfloat16(d) else (0 if k == "b" else 1)
 
 
 def is_floating(d):
     """Whether ``d`` is a floating-point dtype (bfloat16 included, whose numpy kind is 'V')."""
-    return d.kind == "f" or d is bfloat16
+    return d.kind == "f" or _is_bfloat16(d)
 
 
 def promote(a, b):
@@ -167,7 +185,7 @@ class finfo:
         d = get_default_dtype() if type is None else as_dtype(type)
         if not is_floating(d):
             raise TypeError(f"finfo: expected a floating point dtype, got {d}; use iinfo for integer types")
-        info = _ml_dtypes.finfo(d) if d is bfloat16 else np.finfo(d)
+        info = np.finfo(d) if d.kind == "f" else __import__("ml_dtypes").finfo(d)
         self.bits = builtins_int(info.bits)
         self.eps = builtins_float(info.eps)
         self.max = builtins_float(info.max)
@@ -208,4 +226,4 @@ def tensor_bfloat16(self, memory_format=None):
     >>> tg.tensor([1.0, 1 / 3]).bfloat16()
     tensor([1, 0.333984], dtype=tapegrad.bfloat16)
     """
-    return self.to(as_dtype(bfloat16))
+    return self.to(as_dtype("bfloat16"))

@@ -110,8 +110,9 @@ def test_stats_and_paired_ratio():
 def test_run_selects_workloads_by_name():
     assert run.selected("") == list(run.WORKLOADS)
     assert run.selected("w2, W4") == ["w2_char_mlp", "w4_cnn"]
-    with pytest.raises(SystemExit, match="W9"):
-        run.selected("W9")
+    assert run.selected("w8,W9") == ["w8_lstm_lm", "w9_gru"]
+    with pytest.raises(SystemExit, match="W99"):
+        run.selected("W99")
 
 
 @pytest.mark.parametrize("workload", sorted(PARTS))
@@ -120,3 +121,21 @@ def test_pytorch_agrees_with_the_numpy_reference(workload):
     model, numpy_fb, problem = PARTS[workload]()
     trainers = training.make_trainers({"tapegrad": tapegrad, "pytorch": torch}, model, numpy_fb, problem)
     assert training.check(workload, trainers, steps=2) == []
+
+
+@pytest.mark.parametrize("workload", ["W8", "W9"])
+def test_recurrent_training_steps_match_numpy(workload):
+    import w8_lstm_lm
+    import w9_gru
+
+    if workload == "W8":
+        sizes = dict(vocab=50, emsize=8, hidden=6)
+        parts = (w8_lstm_lm.model_for(**sizes), w8_lstm_lm.numpy_forward_backward,
+                 w8_lstm_lm.problem(**sizes, steps=5, batch=3, n_batches=2))
+    else:
+        sizes = dict(features=5, hidden=4, classes=3)
+        parts = (w9_gru.model_for(**sizes), w9_gru.numpy_forward_backward,
+                 w9_gru.problem(**sizes, steps=4, batch=3, n_batches=2))
+    trainers = training.make_trainers(LIBS, *parts)
+    assert training.check(workload, trainers, steps=2) == []
+    assert set(run.WORKLOADS) >= {"w8_lstm_lm", "w9_gru"}

@@ -205,3 +205,41 @@ def test_main_job_writes_every_picture(tmp_path, capsys):
             assert text.startswith("digraph") and "Addmm" in text and "NllLoss" in text and "fc1.weight" in text
     out = capsys.readouterr().out
     assert "test accuracy" in out and "pictures written to" in out
+
+
+# ---------------------------------------------------------------------- LSTM language model over names
+def test_lstm_lm_perplexity_falls_below_the_unigram_models_and_it_samples_new_names(tmp_path, capsys):
+    pytest.importorskip("names", reason="lstm_lm reads the census names of the 'names' package")
+    lstm_lm = load_example("lstm_lm")
+    # the example's code path at small sizes: 2-layer LSTM of 32 units on the first 8,000 training characters
+    result = lstm_lm.main(["--epochs", "3", "--emsize", "16", "--nhid", "32", "--batch-size", "10", "--bptt", "20",
+                           "--max-tokens", "8000", "--dropout", "0", "--lr", "0.01", "--samples", "8",
+                           "--out", str(tmp_path)])
+    valid = result["valid_ppl"]
+    assert len(valid) == len(result["train_ppl"]) == 3
+    assert valid[-1] < valid[0] and result["train_ppl"][-1] < result["train_ppl"][0]
+    assert valid[-1] < 0.8 * result["unigram_ppl"], (valid, result["unigram_ppl"])
+    assert result["test_ppl"] < 0.8 * result["unigram_ppl"]
+    assert len(result["samples"]) == 8 and all(set(s) <= set("abcdefghijklmnopqrstuvwxyz") for s in result["samples"])
+    assert 0 <= result["novel"] <= 1
+    assert is_png(result["curve"])
+    out = capsys.readouterr().out
+    assert "| end of epoch   3 |" in out and "valid ppl" in out and "samples:" in out and "test ppl" in out
+
+
+def test_lstm_lm_corpus_and_batches():
+    pytest.importorskip("names", reason="lstm_lm reads the census names of the 'names' package")
+    lstm_lm = load_example("lstm_lm")
+    words = lstm_lm.read_names()
+    assert len(words) > 5000 and len(set(words)) == len(words) and all(w.isalpha() and w.islower() for w in words)
+    assert words == lstm_lm.read_names()  # the shuffle is seeded
+    corpus = lstm_lm.Corpus(words)
+    assert corpus.idx2word[0] == "\n" and len(corpus.idx2word) == 27
+    text = corpus.decode(corpus.train.tolist() + corpus.valid.tolist() + corpus.test.tolist())
+    assert text == "".join(w + "\n" for w in words)
+    data = lstm_lm.batchify(corpus.train[:100], 4)
+    assert tuple(data.shape) == (25, 4) and corpus.train[25].item() == data[0, 1].item()
+    x, y = lstm_lm.get_batch(data, 20, 10)
+    assert tuple(x.shape) == (4, 4) and tuple(y.shape) == (16,) and y[0].item() == data[21, 0].item()
+    with pytest.raises(ValueError, match="optimizer must be 'adam' or 'sgd'"):
+        lstm_lm.run(epochs=1, optimizer="rmsprop", out=None, verbose=False)

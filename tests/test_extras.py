@@ -19,8 +19,9 @@ ROOT = pathlib.Path(__file__).resolve().parents[1]
 IMPORT_NAMES = {"matplotlib": "matplotlib", "scikit-learn": "sklearn", "mlxtend": "mlxtend",
                 "tensorboardX": "tensorboardX", "protobuf": "google", "pillow": "PIL", "hypothesis": "hypothesis",
                 "safetensors": "safetensors", "mpi4py": "mpi4py", "mpich": "mpich",
-                "ml_dtypes": "ml_dtypes"}
-TOOLING_EXTRAS = {"test", "dev", "bench", "examples"}  # "test" also brings hypothesis, which tapegrad.testing uses
+                "ml_dtypes": "ml_dtypes", "onnx": "onnx", "onnxruntime": "onnxruntime", "scipy": "scipy"}
+TOOLING_EXTRAS = {"test", "dev", "bench", "examples",  # "test" also brings hypothesis, which tapegrad.testing uses
+                  "onnx-test"}  # "onnx-test" brings onnxruntime, which only the tests run exported files in
 # "examples" brings the examples' data (the names package's census name lists for examples/char_gpt.py)
 NOT_IMPORTED = {"mpich"}  # brings the MPI library and mpiexec that mpi4py uses; never imported itself
 
@@ -55,10 +56,11 @@ def test_extras_declare_exactly_the_packages_the_code_uses():
     declared = {pkg for name, pkgs in extras.items() if name not in TOOLING_EXTRAS for pkg in pkgs}
     assert "hypothesis" in extras["test"]
     declared.add("hypothesis")
-    assert set(extras) - TOOLING_EXTRAS == {"viz", "data", "tensorboard", "safetensors", "distributed", "bfloat16"}
+    assert set(extras) - TOOLING_EXTRAS == {"viz", "data", "tensorboard", "safetensors", "distributed", "bfloat16",
+                                             "onnx", "special"}
     assert {IMPORT_NAMES[p] for p in declared - NOT_IMPORTED} == _third_party_names_used()
     assert "tqdm" not in _third_party_names_used()  # the progress bar is Keras's own, drawn by tapegrad
-    (dev,) = re.findall(r'^dev = .*"tapegrad\[([a-z0-9,]+)\]"', (ROOT / "pyproject.toml").read_text(), re.M)
+    (dev,) = re.findall(r'^dev = .*"tapegrad\[([a-z0-9,-]+)\]"', (ROOT / "pyproject.toml").read_text(), re.M)
     assert set(extras) - {"dev", "bench"} <= set(dev.split(","))  # make test installs every extra
 
 
@@ -136,7 +138,7 @@ def test_importing_tapegrad_imports_no_optional_package():
     import subprocess
 
     code = ("import sys, tapegrad, tapegrad.viz, tapegrad.datasets, tapegrad.keras; "
-            "print(sorted(m for m in ('matplotlib', 'sklearn', 'mlxtend', 'tensorboardX', 'tqdm', 'PIL') "
+            "print(sorted(m for m in ('matplotlib', 'sklearn', 'mlxtend', 'tensorboardX', 'tqdm', 'PIL', 'scipy') "
             "if m in sys.modules))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"
@@ -144,3 +146,30 @@ def test_importing_tapegrad_imports_no_optional_package():
 
 def test_doctests():
     assert doctest.testmod(_optional).failed == 0
+
+
+def test_distributions_without_scipy_name_the_special_extra(monkeypatch):
+    _hide(monkeypatch, "scipy")
+    with pytest.raises(ImportError, match=r"tapegrad.special: needs scipy.*"
+                                          r"pip install scipy, or pip install tapegrad\[special\]"):
+        tg.distributions.Gamma(tg.tensor(2.0), tg.tensor(1.0)).cdf(tg.tensor(1.0))  # gammainc
+    concentration = tg.tensor(2.0, requires_grad=True)
+    with pytest.raises(ImportError, match=r"tapegrad.distributions \(special functions\): needs scipy.*"
+                                          r"pip install tapegrad\[special\]"):
+        tg.distributions.Gamma(concentration, tg.tensor(1.0)).rsample().backward()  # the draw's gradient
+    assert tg.distributions.Normal(0.0, 1.0).log_prob(tg.tensor(0.0)).item() < 0  # Normal needs no scipy
+
+
+def test_special_without_scipy_names_the_special_extra(monkeypatch):
+    _hide(monkeypatch, "scipy")
+    for fn, args in [(tg.special.gammainc, (tg.ones(1), tg.ones(1))), (tg.special.zeta, (tg.ones(1) * 2, 1.0)),
+                     (tg.special.i0e, (tg.ones(1),)), (tg.special.bessel_j0, (tg.ones(1),)),
+                     (tg.special.airy_ai, (tg.ones(1),)), (tg.i0, (tg.ones(1),)), (tg.special.ndtri, (tg.ones(1),))]:
+        with pytest.raises(ImportError, match=r"tapegrad.special: needs scipy.*pip install tapegrad\[special\]"):
+            fn(*args)
+    # the numpy ones need no scipy
+    x = tg.tensor([0.5, 2.0])
+    for fn in (tg.special.gammaln, tg.special.digamma, tg.special.erfinv, tg.special.entr, tg.special.sinc,
+               tg.special.logit, tg.special.ndtr, tg.special.spherical_bessel_j0):
+        assert fn(x * 0.4).shape == (2,)
+    assert tg.special.polygamma(2, x).shape == tg.special.xlogy(x, x).shape == (2,)

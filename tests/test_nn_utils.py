@@ -203,3 +203,20 @@ def test_l1_penalty_edge_values():
         assert pen.dtype == dtype and np.isfinite(pen._data)
         pen.backward()
         np.testing.assert_allclose(w.grad._data, [1e-3, -1e-3, 0.0])
+
+
+def test_pytorchs_module_paths():
+    import importlib
+
+    import tapegrad.nn.utils.clip_grad as clip_grad
+    import tapegrad.nn.utils.convert_parameters as convert_parameters
+    import tapegrad.nn.utils.rnn as rnn
+
+    assert utils.rnn is rnn and utils.clip_grad is clip_grad and utils.convert_parameters is convert_parameters
+    for name in ("clip_grad_norm_", "clip_grad_value_", "get_total_norm", "clip_grads_with_norm_"):
+        assert getattr(clip_grad, name) is getattr(utils, name)
+    for name in ("parameters_to_vector", "vector_to_parameters"):
+        assert getattr(convert_parameters, name) is getattr(utils, name)
+    for name in ("pad_sequence", "pack_padded_sequence", "pad_packed_sequence", "pack_sequence",
+                 "unpack_sequence", "unpad_sequence", "PackedSequence", "invert_permutation"):
+        assert getattr(importlib.import_module("tapegrad.nn.utils.rnn"), name) is getattr(rnn, name)

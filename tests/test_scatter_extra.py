@@ -1,5 +1,5 @@
 """tapegrad/ops/scatter_extra.py: select/slice/diagonal/masked scatters, put, scatter_reduce, index_reduce,
-narrow_copy, unsafe splits, nonzero_static, fill_diagonal_, tensordot, chain_matmul.
+narrow_copy, unsafe splits, nonzero_static, fill_diagonal_, tensordot.
 
 Values, dtypes and gradients against PyTorch; gradients against float64 finite differences (Hypothesis)."""
 
@@ -34,7 +34,6 @@ CASES = {  # name: fn(module, x, y) with x (3, 4) and y (4,) float tensors that 
     "narrow_copy": lambda m, x, y: m.narrow_copy(x, 1, 1, 2),
     "tensordot": lambda m, x, y: m.tensordot(x, x, dims=([0], [0])),
     "tensordot_int": lambda m, x, y: m.tensordot(x, y, 1),
-    "chain_matmul": lambda m, x, y: m.chain_matmul(x, x.t(), x),
     "fill_diagonal_": lambda m, x, y: (x * 1).fill_diagonal_(2.5),
 }
 
@@ -133,7 +132,6 @@ def test_errors_name_the_op():
              (lambda: tg.scatter_reduce(x, 0, tg.tensor([[0]]), x, "max"), RuntimeError, "scatter_reduce"),
              (lambda: tg.index_reduce(x, 0, tg.tensor([0]), x[:1], "sum"), RuntimeError, "index_reduce"),
              (lambda: tg.tensordot(x, x, 3), RuntimeError, "tensordot"),
-             (lambda: tg.chain_matmul(tg.ones(2)), RuntimeError, "chain_matmul"),
              (lambda: tg.ones(2).fill_diagonal_(1.0), RuntimeError, "fill_diagonal_"),
              (lambda: tg.scatter_reduce(tg.ones(2, requires_grad=True), 0, tg.tensor([0]), tg.ones(1), "amax"),
               NotImplementedError, "scatter_reduce")]

@@ -283,38 +283,3 @@ def inplace_method(name: str, fn: Callable) -> Callable:
     method.__name__ = method.__qualname__ = name
     method.__doc__ = f"{name}(...) -> self: ``{fn.__name__}`` in place."
     return method
-
-
-# ---------------------------------------------------------------------- transition (until every family is declared)
-def legacy_record(array, parents, backward):
-    """``record`` for rules of the earlier form ``backward(xp, g, out, *parents) -> tuple``, named by qualname."""
-    name = legacy_name(backward)
-
-    def one(xp, g, out, x):
-        return backward(xp, g, out, x)[0]
-
-    def several(xp, need, g, out, *inputs):
-        return backward(xp, g, out, *inputs)
-
-    rule: Callable = one if len(parents) == 1 else several
-    rule.legacy = backward  # type: ignore[attr-defined]
-    return record(array, parents, rule, name)
-
-
-def legacy_name(backward):
-    parts = getattr(backward, "__qualname__", "op").split(".<locals>.")
-    name = parts[-2] if len(parts) > 1 else parts[0]
-    name = name.strip("_").rsplit(".", 1)[-1].removesuffix("_backward")
-    return "".join(part[:1].upper() + part[1:] for part in name.split("_")) + "Backward0"
-
-
-def tensor_method(*names):
-    """Decorator for op functions: also make them methods of Tensor, under the given names (or their own)."""
-
-    def register(fn):
-        for name in names or (fn.__name__,):
-            setattr(Tensor, name, fn)
-        register_tensor_xp(fn.__name__, fn)
-        return fn
-
-    return register

@@ -276,7 +276,6 @@ def _check_not_overwritten(node, parents, stamp):
 
 def _holds(rule, t):
     """Whether ``rule`` captured an array that shares ``t``'s memory (a reshaped input saved by the forward)."""
-    rule = getattr(rule, "legacy", rule)
     for cell in getattr(rule, "__closure__", None) or ():
         try:
             value = cell.cell_contents
@@ -293,11 +292,10 @@ _READS: dict = {}
 def rule_reads(rule, n_inputs):
     """Which of (out, input 0, input 1, ...) ``rule`` reads, from its code (as PyTorch's code generator derives
     what a formula saves from the formula); everything, if the code cannot tell."""
-    legacy = hasattr(rule, "legacy")  # (xp, g, out, *inputs): the earlier form, during the transition
-    code = getattr(getattr(rule, "legacy", rule), "__code__", None)
+    code = getattr(rule, "__code__", None)
     key = (code, n_inputs)
     if key not in _READS:
-        _READS[key] = _reads(code, n_inputs, 2 if legacy or n_inputs == 1 else 3)
+        _READS[key] = _reads(code, n_inputs, 2 if n_inputs == 1 else 3)
     return _READS[key]
 
 

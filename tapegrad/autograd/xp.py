@@ -20,7 +20,14 @@ from .._tensor import Tensor, wrap
 from .scatter import scatter_add_array
 from .tape import record
 
-numpy_xp = types.SimpleNamespace(**{k: getattr(np, k) for k in dir(np) if not k.startswith("_")})
+
+class _NumpyXP(types.SimpleNamespace):
+    def __getattr__(self, name):  # numpy's submodules (linalg, fft, ...): imported when a rule first asks
+        return getattr(np, name)
+
+
+_SUBMODULES = getattr(np, "__numpy_submodules__", {"linalg", "fft", "random", "polynomial", "f2py", "testing"})
+numpy_xp = _NumpyXP(**{k: getattr(np, k) for k in dir(np) if not k.startswith("_") and k not in _SUBMODULES})
 
 
 def _np_add_at(shape, index, values):

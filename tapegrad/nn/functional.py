@@ -2069,3 +2069,13 @@ except ImportError:  # not landed yet
     pass
 else:
     __all__ += ["conv2d", "max_pool2d", "avg_pool2d", "adaptive_avg_pool2d"]
+
+from ._functional_activations import *  # noqa: E402,F401,F403  (threshold, shrinks, glu, prelu, rrelu, x_ forms)
+from ._functional_activations import __all__ as _activations_all  # noqa: E402
+
+__all__ += _activations_all
+
+from ._functional_distance import *  # noqa: E402,F401,F403  (pairwise_distance, pdist)
+from ._functional_distance import __all__ as _distance_all  # noqa: E402
+
+__all__ += _distance_all

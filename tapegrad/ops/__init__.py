@@ -7,3 +7,4 @@ from . import attention, copy, elementwise, index, linalg, reduce, shape, sort  
 for _module in (attention, copy, elementwise, index, linalg, reduce, shape, sort):
     for _name in _module.__all__:
         register_tensor_xp(_name, getattr(_module, _name))
+from . import rnn  # noqa: E402,F401  (the recurrent layers' fused ops)

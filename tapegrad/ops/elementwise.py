@@ -82,9 +82,11 @@ def _fast_inplace(self, name, ufunc, other, op_fn, alpha=1, **kwargs):
             value = None  # numpy scalars, bools, arrays: the general path applies PyTorch's rules to them
         if value is not None and (alpha.__class__ is int or alpha.__class__ is float):  # not bool: checked
             data = self._data
+            if not (alpha.__class__ is int and alpha == 1):
+                # as PyTorch: sub is add with -alpha (an int alpha of 0 stays +0, so -0.0 - 0 * -0.0 is -0.0)
+                value, ufunc = (value * -alpha, np.add) if ufunc is np.subtract else (value * alpha, ufunc)
             try:
-                ufunc(data, value if alpha.__class__ is int and alpha == 1 else value * alpha, out=data,
-                      casting="same_kind")
+                ufunc(data, value, out=data, casting="same_kind")
             except (TypeError, ValueError, OverflowError):
                 pass  # the general path says what is wrong (dtype, shape, read-only) in PyTorch's terms
             else:
@@ -170,7 +172,8 @@ def sub(input: Tensor | float, other: Tensor | float, *, alpha: float = 1) -> Te
             raise dtype_error("sub", dtypes.bool)
         a, b = _alpha_operands("sub", input, other, alpha)
     try:
-        out = np.subtract(a._data, b._data) if plain else a._data - b._data * np.asarray(alpha).astype(
+        # NOTE: as PyTorch, sub is add with -alpha (an int alpha of 0 stays +0: -0.0 - 0 * -0.0 is -0.0)
+        out = np.subtract(a._data, b._data) if plain else a._data + b._data * np.asarray(-alpha).astype(
             a._data.dtype)
     except ValueError:
         raise broadcast_error("sub", a, b) from None

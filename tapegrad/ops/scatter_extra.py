@@ -1,6 +1,5 @@
 """Writes into copies: select_scatter, slice_scatter, diagonal_scatter, masked_scatter, put, scatter_reduce,
-index_reduce; and narrow_copy, the unsafe split forms, nonzero_static, fill_diagonal_, tensordot,
-chain_matmul.
+index_reduce; and narrow_copy, the unsafe split forms, nonzero_static, fill_diagonal_, tensordot.
 
 The scatters that copy values are written as ``index_copy``/``index_add`` on the flattened input at the
 positions the view would cover, so their gradients (of every order) are those ops'.
@@ -19,7 +18,7 @@ from . import linalg as L
 
 __all__ = ["select_scatter", "slice_scatter", "diagonal_scatter", "masked_scatter", "put", "scatter_reduce",
            "index_reduce", "narrow_copy", "unsafe_chunk", "unsafe_split", "unsafe_split_with_sizes",
-           "nonzero_static", "tensordot", "chain_matmul"]
+           "nonzero_static", "tensordot"]
 
 
 def _tensor(op_name, x, what="input"):
@@ -424,25 +423,3 @@ def tensordot(a: Tensor, b: Tensor, dims=2, out=None) -> Tensor:
     am = a.permute(fa + da).reshape(-1, k)
     bm = b.permute(db + fb).reshape(k, -1)
     return L.matmul(am, bm).reshape([a.shape[d] for d in fa] + [b.shape[d] for d in fb])
-
-
-def chain_matmul(*matrices: Tensor, out=None) -> Tensor:
-    """chain_matmul(*matrices): the product of the 2-D matrices, left to right (deprecated in PyTorch in favour
-    of linalg.multi_dot).
-
-    >>> import tapegrad as tg
-    >>> tg.chain_matmul(tg.eye(2), tg.ones(2, 3), tg.ones(3, 1))
-    tensor([[3.],
-            [3.]])
-    """
-    if not matrices:
-        raise RuntimeError("chain_matmul(): Expected one or more matrices")
-    for m in matrices:
-        if _tensor("chain_matmul", m, "matrices").ndim != 2:
-            raise RuntimeError(f"chain_matmul(): Expected all tensors to be 2-D, got {m.ndim}-D")
-    result = matrices[0]
-    if len(matrices) == 1:
-        return result.clone()
-    for m in matrices[1:]:
-        result = L.mm(result, m)
-    return result

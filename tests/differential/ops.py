@@ -293,7 +293,7 @@ UNARY = ["abs", "absolute", "neg", "negative", "positive", "reciprocal", "square
          "expm1", "log", "log2", "log10", "log1p", "sin", "cos", "tan", "sinh", "cosh", "asin", "arcsin", "acos",
          "arccos", "atan", "arctan", "tanh", "sigmoid", "relu", "erf", "erfc", "floor", "ceil", "round", "trunc",
          "fix", "frac", "sign", "sgn", "logical_not", "bitwise_not", "isnan", "isinf", "isfinite", "isposinf",
-         "isneginf"]
+         "isneginf", "deg2rad", "rad2deg"]
 
 
 def _unary_spec(name):
@@ -936,6 +936,30 @@ def _setitem(g):
                          dtype=same)
     call = Call("setitem", "", (x, key, value))
     return _no_grad(call) if g.chance(20) else call
+
+
+@spec("index_put", covered(forms("index_put")), weight=2)
+def _index_put(g):
+    inplace = g.chance(40)
+    x = inplace_target(g) if inplace else g.tensor()
+    shape = g.shape(x)
+    if not shape:
+        return None
+    ishape = g.choice([(g.int(0, 3),), (), (2, 1)])
+    if g.chance(15):
+        indices = (g.mask_lit(shape[:1]),)  # one bool mask over the first dim
+    else:
+        indices = tuple(g.index_lit(n, ishape) for n in shape[:g.int(1, len(shape))])
+    target = _probe_shape(g, x, indices)
+    if target is None or g.chance(20):
+        value = g.tensor(lambda y: g.ndim(y.i) == 0, shape=())
+    else:
+        vshape = g.broadcast_shape(target)
+        same = g.dtype(x)
+        value = g.tensor(lambda y: g.shape(y) == vshape and g.dtype(y) == same, shape=vshape, dtype=same)
+    fs = [f for f in forms("index_put") if f[1].endswith("_") == inplace] or forms("index_put")
+    kw = {"accumulate": True} if g.chance(30) else {}
+    return call_form(g, fs, x, indices, value, **kw)
 
 
 @spec("gather/scatter", covered(forms("gather") + forms("scatter") + forms("scatter_add") + forms("take_along_dim")),

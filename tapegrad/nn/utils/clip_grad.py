@@ -1,20 +1,21 @@
-"""Gradient clipping, flat parameter vectors and an L1 penalty (``torch.nn.utils``).
+"""Gradient clipping (``torch.nn.utils.clip_grad``): ``clip_grad_norm_``, ``clip_grad_value_``,
+``get_total_norm``, ``clip_grads_with_norm_``; also ``tapegrad.nn.utils.NAME``.
 
-Regularization: an L2 ("ridge") penalty is the optimizer's ``weight_decay`` argument (e.g.
-``tapegrad.optim.SGD(params, lr=0.1, weight_decay=1e-4)``), as in PyTorch; an L1 ("lasso") penalty is a term
-added to the loss, :func:`l1_penalty`.
+    >>> from tapegrad.nn.utils.clip_grad import clip_grad_norm_
+    >>> import tapegrad as tg
+    >>> clip_grad_norm_(tg.nn.Linear(2, 1).parameters(), 1.0)  # no gradients yet
+    tensor(0.)
 """
 
 import math
 
 import numpy as np
 
-from ..autograd.declare import Tensor, op, record
-from ..autograd.declare import wrap as _wrap
-from ..autograd.graph import increment_version
+from ...autograd.declare import Tensor
+from ...autograd.declare import wrap as _wrap
+from ...autograd.graph import increment_version
 
-__all__ = ["clip_grad_norm_", "clip_grad_value_", "get_total_norm", "clip_grads_with_norm_",
-           "parameters_to_vector", "vector_to_parameters", "l1_penalty"]
+__all__ = ["clip_grad_norm_", "clip_grad_value_", "get_total_norm", "clip_grads_with_norm_"]
 
 
 def _tensors(parameters):
@@ -119,80 +120,3 @@ def clip_grad_value_(parameters, clip_value, foreach=None):
     for g in _grads(parameters):
         np.clip(g._data, -clip_value, clip_value, out=g._data)
         increment_version(g)
-
-
-@op(methods=(), xp_name=False)
-def parameters_to_vector(parameters) -> Tensor:
-    """parameters_to_vector(parameters) -> Tensor: all parameters flattened and concatenated (differentiable,
-    ``CatBackward0`` as PyTorch's ``torch.cat``).
-
-    >>> import tapegrad as tg
-    >>> tg.nn.utils.parameters_to_vector(tg.nn.Linear(2, 1).parameters()).shape
-    tapegrad.Size([3])
-    """
-    params = _tensors(parameters)
-    if not params:
-        raise RuntimeError("parameters_to_vector: expected at least one parameter, got none")
-    shapes = [p._data.shape for p in params]
-    ends = np.cumsum([p._data.size for p in params]).tolist()
-    starts = [0] + ends[:-1]
-
-    def cat_rule(xp, need, g, out, *ps):
-        return tuple(g[a:b].reshape(s) if n else None for a, b, s, n in zip(starts, ends, shapes, need, strict=True))
-
-    def cat_rule_1(xp, g, out, p):
-        return g.reshape(shapes[0])
-
-    flat = np.concatenate([p._data.reshape(-1) for p in params])
-    return record(flat, tuple(params), cat_rule_1 if len(params) == 1 else cat_rule, "CatBackward0")
-
-
-def vector_to_parameters(vec, parameters):
-    """vector_to_parameters(vec, parameters): set the parameters' values from slices of one flat vector.
-
-    As in PyTorch, each parameter's ``.data`` becomes a view of ``vec`` (no gradient flows through this).
-    """
-    if not isinstance(vec, Tensor):
-        raise TypeError(f"vector_to_parameters: expected vec to be a Tensor, but got {type(vec).__name__}")
-    params = _tensors(parameters)
-    total = sum(p._data.size for p in params)
-    if vec._data.ndim != 1 or vec._data.size != total:
-        raise RuntimeError(f"vector_to_parameters: vec has shape {tuple(vec.shape)} but the parameters hold "
-                           f"{total} elements (expected shape ({total},))")
-    pointer = 0
-    for p in params:
-        n = p._data.size
-        p.data = vec._data[pointer:pointer + n].reshape(p._data.shape).astype(p._data.dtype, copy=False)
-        increment_version(p)
-        pointer += n
-
-
-@op(methods=(), xp_name=False)
-def l1_penalty(parameters, lam: float = 1.0) -> Tensor:
-    """l1_penalty(parameters, lam=1.0) -> Tensor: ``lam * sum(|w|)`` over the parameters, to add to a loss.
-
-    ``parameters`` is a Module (all its parameters), a tensor, or an iterable of tensors; to leave biases
-    out, pass ``(p for n, p in model.named_parameters() if n.endswith("weight"))``. The gradient is
-    ``lam * sign(w)`` (0 at w = 0, the subgradient PyTorch's ``abs`` uses). For an L2 ("ridge") penalty use
-    the optimizer's ``weight_decay``.
-
-    >>> import tapegrad as tg
-    >>> w = tg.nn.Parameter(tg.tensor([1.0, -2.0]))
-    >>> tg.nn.utils.l1_penalty([w], lam=0.1)
-    tensor(0.3000, grad_fn=<L1PenaltyBackward0>)
-    """
-    params = _tensors(parameters)
-    if not params:
-        raise RuntimeError("l1_penalty: expected at least one parameter, got none")
-    dtype = np.result_type(*[p._data for p in params])
-    signs = [lam * np.sign(p._data) for p in params]
-    total = sum(np.abs(p._data).sum(dtype=dtype) for p in params) * lam
-
-    def l1_penalty_rule(xp, need, g, out, *ps):
-        return tuple(g * s if n else None for s, n in zip(signs, need, strict=True))
-
-    def l1_penalty_rule_1(xp, g, out, p):
-        return g * signs[0]
-
-    return record(np.asarray(total, dtype=dtype), tuple(params), l1_penalty_rule_1 if len(params) == 1 else
-                  l1_penalty_rule, "L1PenaltyBackward0")

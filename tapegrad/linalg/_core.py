@@ -1,0 +1,666 @@
+"""The differentiable primitives of ``tapegrad.linalg``: each computes on numpy arrays and records PyTorch's
+gradient formula (``tools/autograd/derivatives.yaml``, ``FunctionsManual.cpp``) under PyTorch's node name.
+
+Every rule is written with ``xp`` ops and with the primitives below under their ``xp`` names
+(``xp.linalg_inv_m``, ``xp.linalg_solve_m``, ...), so one rule gives first-order gradients on arrays and, with
+``create_graph=True``, gradients of every order on tensors. Ops with several differentiable outputs (svd, eigh,
+qr) record one node holding all outputs (``several``), from which each output is taken by a linear map: a rule
+then sees every output and every incoming gradient at once, as PyTorch's do.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ..autograd.declare import Tensor, backward_op, record
+
+__all__ = ["LinAlgError"]
+
+
+class LinAlgError(RuntimeError):
+    """torch.linalg.LinAlgError: a linear algebra function met a singular or non positive-definite input.
+
+    A subclass of RuntimeError, as PyTorch's.
+
+    >>> import tapegrad as tg
+    >>> issubclass(tg.linalg.LinAlgError, RuntimeError)
+    True
+    """
+
+
+# ---------------------------------------------------------------------- checks
+_TORCH_NAMES = {"int64": "Long", "int32": "Int", "int16": "Short", "int8": "Char", "uint8": "Byte", "bool": "Bool",
+                "float16": "Half", "bfloat16": "BFloat16", "float32": "Float", "float64": "Double"}
+
+
+def torch_dtype_name(dtype) -> str:
+    return _TORCH_NAMES.get(np.dtype(dtype).name, str(dtype))
+
+
+def expect_tensor(op: str, x, name: str = "A") -> Tensor:
+    if not isinstance(x, Tensor):
+        raise TypeError(f"{op}: argument '{name}' must be a Tensor, not {type(x).__name__}")
+    return x
+
+
+def check_float(op: str, x: Tensor, low_precision: bool = False) -> None:
+    """PyTorch's dtype checks of linalg functions: floating point only; float16/bfloat16 refused by most."""
+    dt = x._data.dtype
+    if dt.kind != "f" and dt.name != "bfloat16":
+        raise RuntimeError(f"{op}: Expected a floating point or complex tensor as input. Got "
+                           f"{torch_dtype_name(dt)}")
+    if not low_precision and dt.itemsize < 4:
+        raise RuntimeError(f"{op}: Low precision dtypes not supported. Got {torch_dtype_name(dt)}")
+
+
+def check_matrix(op: str, x: Tensor, square: bool = False, low_precision: bool = False) -> None:
+    expect_tensor(op, x)
+    if x.ndim < 2:
+        raise RuntimeError(f"{op}: The input tensor A must have at least 2 dimensions.")
+    check_float(op, x, low_precision)
+    if square and x.shape[-1] != x.shape[-2]:
+        raise RuntimeError(f"{op}: A must be batches of square matrices, but they are {x.shape[-2]} by "
+                           f"{x.shape[-1]} matrices")
+
+
+def check_same_dtype(op: str, a: Tensor, b: Tensor, names=("A", "B")) -> None:
+    if a._data.dtype != b._data.dtype:
+        raise RuntimeError(f"{op}: Expected {names[0]} and {names[1]} to have the same dtype, but got "
+                           f"{names[0]}.dtype {torch_dtype_name(a._data.dtype)} and {names[1]}.dtype "
+                           f"{torch_dtype_name(b._data.dtype)}")
+
+
+def batch_prefix(index, batched: bool) -> str:
+    return f"(Batch element {index}): " if batched else ""
+
+
+def flat_batch(a, core: int):
+    """``a`` with its batch dims (all but the last ``core``) flattened into one, also when some are 0."""
+    batch = a.shape[:a.ndim - core]
+    return a.reshape((int(np.prod(batch, dtype=np.int64)),) + a.shape[a.ndim - core:])
+
+
+# ---------------------------------------------------------------------- LU with partial pivoting (LAPACK getf2)
+def lu_factor_array(a: np.ndarray):
+    """(LU, pivots (1-based, int32), info) of ``a`` (..., m, n) as LAPACK's getrf: ``info`` is the 1-based index
+    of the first zero pivot (0 when there is none). Vectorized over the batch; a loop over the columns."""
+    *batch, m, n = a.shape
+    k = min(m, n)
+    lu = flat_batch(np.array(a, dtype=a.dtype, copy=True), 2)
+    count = lu.shape[0]
+    pivots = np.zeros((count, k), np.int32)
+    info = np.zeros(count, np.int32)
+    rows = np.arange(count)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        for j in range(k):
+            p = j + np.argmax(np.abs(lu[:, j:, j]), axis=1)
+            pivots[:, j] = p + 1
+            top = lu[rows, j].copy()
+            lu[rows, j] = lu[rows, p]
+            lu[rows, p] = top
+            d = lu[:, j, j]
+            zero = d == 0
+            info[(info == 0) & zero] = j + 1
+            if j + 1 < m:
+                col = np.where(zero[:, None], lu[:, j + 1:, j], lu[:, j + 1:, j] / np.where(zero, 1, d)[:, None])
+                lu[:, j + 1:, j] = col
+                lu[:, j + 1:, j + 1:] -= col[:, :, None] * lu[:, j, None, j + 1:]
+    return (lu.reshape(a.shape), pivots.reshape(tuple(batch) + (k,)), info.reshape(tuple(batch)))
+
+
+def singular_error(op: str, a: np.ndarray) -> LinAlgError:
+    """PyTorch's error for an inversion of a singular matrix, naming the batch element and the zero pivot."""
+    _, _, info = lu_factor_array(a)
+    flat = info.reshape(-1)
+    bad = np.flatnonzero(flat)
+    if bad.size == 0:  # LAPACK found a zero pivot that this LU did not (rounding): say it without the index
+        return LinAlgError(f"{op}: The inversion could not be completed because the input matrix is singular.")
+    index = bad[0]
+    return LinAlgError(f"{op}: {batch_prefix(index, info.ndim > 0)}The diagonal element {flat[index]} is zero, the "
+                       "inversion could not be completed because the input matrix is singular.")
+
+
+def cholesky_info(a: np.ndarray) -> np.ndarray:
+    """The 1-based order of the first leading minor of each matrix that is not positive-definite (0 if none)."""
+    *batch, n, _ = a.shape
+    flat = flat_batch(a, 2)
+    info = np.zeros(flat.shape[0], np.int32)
+    for i, m in enumerate(flat):
+        try:
+            np.linalg.cholesky(m)
+            continue
+        except np.linalg.LinAlgError:
+            pass
+        for order in range(1, n + 1):
+            try:
+                np.linalg.cholesky(m[:order, :order])
+            except np.linalg.LinAlgError:
+                info[i] = order
+                break
+    return info.reshape(tuple(batch))
+
+
+def not_positive_definite(op: str, info: np.ndarray) -> LinAlgError:
+    flat = info.reshape(-1)
+    index = np.flatnonzero(flat)[0]
+    return LinAlgError(f"{op}: {batch_prefix(index, info.ndim > 0)}The factorization could not be completed "
+                       f"because the input is not positive-definite (the leading minor of order {flat[index]} is "
+                       "not positive-definite).")
+
+
+# ---------------------------------------------------------------------- inverse, solve, triangular solve
+def _inv_rule(xp, g, out, a):
+    return -(out.mT @ g @ out.mT)
+
+
+@backward_op(grad=_inv_rule, name="LinalgInvExBackward0")
+def linalg_inv_m(a):
+    """The inverse of each (nonsingular) matrix of ``a``."""
+    return np.linalg.inv(a)
+
+
+def _solve_rule(xp, need, g, out, a, b):
+    gb = xp.linalg_solve_m(a.mT, g)
+    return (-(gb @ out.mT) if need[0] else None, gb if need[1] else None)
+
+
+@backward_op(grad=_solve_rule, name="LinalgSolveExBackward0")
+def linalg_solve_m(a, b):
+    """X with A X = B for batches of matrices A (..., n, n) and B (..., n, k), batch dims broadcast."""
+    return np.linalg.solve(a, b)
+
+
+def solve_vector_rule(xp, need, g, out, a, b):
+    """solve's rule for a batch of vectors B (..., n)."""
+    ga, gb = _solve_rule(xp, need, xp.expand_dims(g, -1), xp.expand_dims(out, -1), a, xp.expand_dims(b, -1))
+    return ga, xp.squeeze(gb, -1) if gb is not None else None
+
+
+def triangular_solve_array(a, b, upper, unit=False):
+    """X with A X = B for triangular A (only its triangle is read), by substitution as LAPACK's trsm: a zero on
+    the diagonal gives inf/nan, not an error. Batch dims broadcast."""
+    a, b = np.asarray(a), np.asarray(b)
+    batch = np.broadcast_shapes(a.shape[:-2], b.shape[:-2])
+    n, k = b.shape[-2], b.shape[-1]
+    a = np.broadcast_to(a, batch + a.shape[-2:])
+    x = np.array(np.broadcast_to(b, batch + (n, k)), dtype=np.result_type(a, b), copy=True)
+    order = range(n - 1, -1, -1) if upper else range(n)
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+        for i in order:
+            done = slice(i + 1, n) if upper else slice(0, i)
+            row = x[..., i, :] - (a[..., i, None, done] @ x[..., done, :])[..., 0, :]
+            x[..., i, :] = row if unit else row / a[..., i, i, None]
+    return x
+
+
+def _triangular_rule(xp, need, g, out, a, b, upper=False, unit=False):
+    gb = xp.linalg_solve_triangular_m(a.mT, g, upper=not upper, unit=unit)
+    ga = None
+    if need[0]:
+        ga = -(gb @ out.mT)
+        ga = xp.triu(ga, 1 if unit else 0) if upper else xp.tril(ga, -1 if unit else 0)
+    return ga, gb if need[1] else None
+
+
+@backward_op(grad=_triangular_rule, name="LinalgSolveTriangularBackward0")
+def linalg_solve_triangular_m(a, b, upper=False, unit=False):
+    """X with A X = B for batches of triangular matrices A."""
+    return triangular_solve_array(a, b, upper, unit)
+
+
+# ---------------------------------------------------------------------- determinants
+def cofactor_array(a):
+    """det(A) A^-T, the matrix of cofactors, also for singular A: from the SVD A = U S Vh it is
+    det(U) det(Vh) U diag(prod_{j != i} s_j) Vh (PyTorch's singular case of linalg_det_backward)."""
+    n = a.shape[-1]
+    if n == 0:
+        return np.zeros_like(a)
+    u, s, vh = np.linalg.svd(a)
+    sign = np.linalg.det(u) * np.linalg.det(vh)
+    one = np.ones(s.shape[:-1] + (1,), s.dtype)
+    # NOTE: products of the others by prefix and suffix products, not det / s_i, which is 0/0 when singular
+    before = np.cumprod(np.concatenate([one, s[..., :-1]], -1), -1)
+    after = np.flip(np.cumprod(np.flip(np.concatenate([s[..., 1:], one], -1), -1), -1), -1)
+    return (sign[..., None, None] * (u * (before * after)[..., None, :]) @ vh).astype(a.dtype, copy=False)
+
+
+@backward_op(grad=_inv_rule, name="LinalgInvExBackward0")
+def linalg_cofactor_inv_m(a):
+    """The inverse that the gradient of det's gradient needs (defined for nonsingular matrices only)."""
+    try:
+        return np.linalg.inv(a)
+    except np.linalg.LinAlgError:
+        raise LinAlgError("linalg.det: the second derivative of det at a singular matrix is not implemented "
+                          "(the first derivative, the cofactor matrix, is)") from None
+
+
+def _cofactor_rule(xp, g, out, a):
+    # d(det A^-T) = det (tr(A^-1 dA) A^-T - A^-T dA^T A^-T); its adjoint (for a nonsingular A):
+    inv_t = xp.linalg_cofactor_inv_m(a).mT
+    return (g * out).sum(axis=(-2, -1), keepdims=True) * inv_t - out @ g.mT @ inv_t
+
+
+@backward_op(grad=_cofactor_rule, name="LinalgCofactorBackward0")
+def linalg_cofactor_m(a):
+    """det(A) A^-T for each matrix of ``a`` (the gradient of det)."""
+    return cofactor_array(a)
+
+
+def unsqueeze2(xp, g):
+    return g.reshape(tuple(g.shape) + (1, 1))
+
+
+def det_rule(xp, g, out, a):
+    return unsqueeze2(xp, g) * xp.linalg_cofactor_m(a)
+
+
+def logabsdet_rule(xp, g, out, a):
+    return unsqueeze2(xp, g) * xp.linalg_inv_m(a).mT
+
+
+# ---------------------------------------------------------------------- several differentiable outputs
+def several(inputs: tuple, arrays: list, rule, name: str) -> list:
+    """Record an op with several differentiable outputs: one node holds them all (flattened and concatenated),
+    each output is taken from it by a linear map named ``name`` too. ``rule(xp, need, grads, outs, *inputs)``
+    receives the list of incoming gradients (zeros for unused outputs) and the list of outputs."""
+    shapes = [tuple(a.shape) for a in arrays]
+    bounds = np.cumsum([0] + [int(np.prod(s)) for s in shapes]).tolist()
+    total = bounds[-1]
+
+    def unpack(v):
+        return [v[lo:hi].reshape(s) for lo, hi, s in zip(bounds[:-1], bounds[1:], shapes, strict=True)]
+
+    if len(inputs) == 1:
+        def packed_rule(xp, g, out, x):
+            return rule(xp, (True,), unpack(g), unpack(out), x)[0]
+    else:
+        def packed_rule(xp, need, g, out, *xs):
+            return rule(xp, need, unpack(g), unpack(out), *xs)
+
+    dtype = np.result_type(*arrays) if arrays else np.float64
+    node = record(np.concatenate([np.asarray(a, dtype).reshape(-1) for a in arrays]), tuple(inputs), packed_rule,
+                  name)
+    outputs = []
+    for lo, hi, shape in zip(bounds[:-1], bounds[1:], shapes, strict=True):
+        outputs.append(record(node._data[lo:hi].reshape(shape).copy(), (node,), _piece_rule(lo, hi, shape, total),
+                              name))
+    return outputs
+
+
+def _piece_rule(lo, hi, shape, total):
+    def embed(g):
+        full = np.zeros(g.shape[:0] + (total,), g.dtype)
+        full[lo:hi] = g.reshape(-1)
+        return full
+
+    def extract(full):
+        return full[lo:hi].reshape(shape)
+
+    def piece_rule(xp, g, out, x):
+        return xp.linear(embed, extract, g)
+
+    return piece_rule
+
+
+def safe_div(xp, num, den):
+    """num / den, with 0 where num is 0 (a zero cotangent contributes nothing, as PyTorch's undefined gradients
+    do). NOTE: the denominator is replaced where unused, so no inf reaches a gradient of this gradient."""
+    zero = num == 0
+    return xp.where(zero, 0.0, num) / xp.where(zero, 1.0, den)
+
+
+def eye_like(x, n):
+    return np.eye(n, dtype=x.dtype)
+
+
+# ---------------------------------------------------------------------- svd
+def svd_rule(full_matrices: bool):
+    """PyTorch's svd_backward (real case) for A = U diag(S) Vh. svdvals uses it too: its U and Vh are outputs
+    of the same node, so that gradients of its gradient (which read U and Vh) reach A through them."""
+
+    def rule(xp, need, grads, outs, a):
+        gu, gs, gvh = grads
+        u, s, vh = outs
+        m, n = a.shape[-2], a.shape[-1]
+        k = min(m, n)
+        if full_matrices:
+            u, gu = u[..., :, :k], gu[..., :, :k]
+            vh, gvh = vh[..., :k, :], gvh[..., :k, :]
+        v, gv = vh.mT, gvh.mT
+        uhgu = u.mT @ gu
+        uhgu = uhgu - uhgu.mT
+        vhgv = vh @ gv
+        vhgv = vhgv - vhgv.mT
+        s2 = s * s
+        e = xp.expand_dims(s2, -2) - xp.expand_dims(s2, -1) + eye_like(s, k)
+        ga = safe_div(xp, uhgu * xp.expand_dims(s, -2) + xp.expand_dims(s, -1) * vhgv, e)
+        ga = ga + xp.expand_dims(gs, -1) * eye_like(s, k)
+        if m > n:
+            ga = u @ ga
+            gusinv = safe_div(xp, gu, xp.expand_dims(s, -2))
+            ga = ga + gusinv - u @ (u.mT @ gusinv)
+            ga = ga @ vh
+        elif m < n:
+            ga = ga @ vh
+            gvsinv = safe_div(xp, gv, xp.expand_dims(s, -2))
+            ga = ga + gvsinv.mT - (gvsinv.mT @ v) @ vh
+            ga = u @ ga
+        else:
+            ga = u @ ga @ vh
+        return ga,
+
+    return rule
+
+
+def svd_arrays(a, full_matrices):
+    u, s, vh = np.linalg.svd(a, full_matrices=full_matrices)
+    return [u.astype(a.dtype, copy=False), s.astype(a.dtype, copy=False), vh.astype(a.dtype, copy=False)]
+
+
+# ---------------------------------------------------------------------- eigh
+def eigh_rule():
+    """PyTorch's linalg_eig_backward for a symmetric A = V diag(L) V^T."""
+
+    def rule(xp, need, grads, outs, a):
+        gl, gv = grads
+        lam, v = outs
+        n = a.shape[-1]
+        vhgv = v.mT @ gv
+        vhgv = 0.5 * (vhgv - vhgv.mT)
+        e = xp.expand_dims(lam, -2) - xp.expand_dims(lam, -1) + eye_like(lam, n)
+        ga = safe_div(xp, vhgv, e) + xp.expand_dims(gl, -1) * eye_like(lam, n)
+        return v @ ga @ v.mT,
+
+    return rule
+
+
+# ---------------------------------------------------------------------- qr
+def qr_rule(mode: str):
+    """PyTorch's linalg_qr_backward for A = Q R (mode 'reduced', or 'complete' with m <= n)."""
+
+    def rule(xp, need, grads, outs, a):
+        gq, gr = grads
+        q, r = outs
+        m, n = a.shape[-2], a.shape[-1]
+        if mode == "r":
+            raise RuntimeError("The derivative of linalg.qr depends on Q, which is not computed when mode='r'. "
+                               "Please use linalg.qr(A, mode='reduced') if you are going to differentiate "
+                               "through linalg.qr.")
+        if mode == "complete" and m > n:
+            raise RuntimeError("The QR decomposition is not differentiable when mode='complete' and nrows > ncols.")
+        if m >= n:
+            return _qr_square_or_tall(xp, gq, gr, q, r),
+        x, y = r[..., :, :m], r[..., :, m:]
+        gx, gy = gr[..., :, :m], gr[..., :, m:]
+        gq = gq + (q @ y) @ gy.mT
+        return xp.concatenate([_qr_square_or_tall(xp, gq, gx, q, x), q @ gy], axis=-1),
+
+    return rule
+
+
+def _qr_square_or_tall(xp, gq, gr, q, r):
+    """gA = (gQ + Q copyltu(M)) R^-T with M = R gR^T - gQ^T Q, for m >= n."""
+    mm = r @ gr.mT - gq.mT @ q
+    sym = xp.tril(mm) + xp.tril(mm, -1).mT
+    b = gq + q @ sym
+    return xp.linalg_solve_triangular_m(r, b.mT, upper=True).mT
+
+
+# ---------------------------------------------------------------------- cholesky
+def cholesky_rule(xp, g, out, a):
+    """PyTorch's cholesky_backward for A = L L^T (lower)."""
+    n = a.shape[-1]
+    phi = out.mT @ g
+    phi = xp.tril(phi) - 0.5 * phi * eye_like(out, n)
+    x = xp.linalg_solve_triangular_m(out.mT, phi, upper=True)  # L^-T phi
+    ga = xp.linalg_solve_triangular_m(out.mT, x.mT, upper=True).mT  # L^-T phi L^-1
+    return 0.5 * (ga + ga.mT)
+
+
+# ---------------------------------------------------------------------- pinv
+def pinv_rule(xp, g, out, a):
+    """PyTorch's pinv_backward."""
+    m, n = a.shape[-2], a.shape[-1]
+    pinv_h, grad_h = out.mT, g.mT
+    if m <= n:
+        k = grad_h @ out
+        k_pinv_h = k @ pinv_h
+        return -(out @ k).mT + k_pinv_h - (a @ out) @ k_pinv_h + (pinv_h @ out) @ (grad_h - k @ a)
+    k = out @ grad_h
+    pinv_h_k = pinv_h @ k
+    return -(k @ out).mT + (grad_h - a @ k) @ out @ pinv_h + pinv_h_k - pinv_h_k @ out @ a
+
+
+def pinv_array(a, atol, rtol, hermitian):
+    """The pseudo-inverse with PyTorch's cut-off: singular values <= max(atol, rtol * largest) are dropped."""
+    if hermitian:
+        lam, v = np.linalg.eigh(a)
+        s = np.abs(lam)
+    else:
+        u, s, vh = np.linalg.svd(a, full_matrices=False)
+    smax = s.max(axis=-1, keepdims=True) if s.shape[-1] else np.zeros(s.shape[:-1] + (1,), s.dtype)
+    cut = np.maximum(atol, rtol * smax)
+    keep = (s > cut) & (s > 0)
+    with np.errstate(divide="ignore"):
+        if hermitian:
+            inv = np.where(keep, 1 / np.where(keep, lam, 1), 0)
+            return ((v * inv[..., None, :]) @ np.swapaxes(v, -1, -2)).astype(a.dtype, copy=False)
+        inv = np.where(keep, 1 / np.where(keep, s, 1), 0)
+    return (np.swapaxes(vh, -1, -2) * inv[..., None, :] @ np.swapaxes(u, -1, -2)).astype(a.dtype, copy=False)
+
+
+def tolerances(op, a, atol, rtol):
+    """PyTorch's (atol, rtol) defaults: rtol = eps * max(m, n) when neither is given, 0 when only atol is."""
+    eps = np.finfo(a.dtype).eps
+    m, n = a.shape[-2], a.shape[-1]
+
+    def value(t):
+        if isinstance(t, Tensor):
+            return t._data[..., None]
+        return 0.0 if t is None else float(t)
+
+    if rtol is None:
+        rtol = eps * max(m, n) if atol is None or (not isinstance(atol, Tensor) and atol <= 0) else 0.0
+    return value(atol), value(rtol)
+
+
+def pinv_record(a: Tensor, atol, rtol, hermitian):
+    at, rt = tolerances("linalg.pinv", a._data, atol, rtol)
+    return record(pinv_array(a._data, at, rt, hermitian), (a,), pinv_rule, "LinalgPinvBackward0")
+
+
+# ---------------------------------------------------------------------- cross
+def _cross_rule(xp, need, g, out, a, b, axis=-1):
+    return (xp.linalg_cross_m(b, g, axis=axis) if need[0] else None,
+            xp.linalg_cross_m(g, a, axis=axis) if need[1] else None)
+
+
+@backward_op(grad=_cross_rule, name="LinalgCrossBackward0")
+def linalg_cross_m(a, b, axis=-1):
+    """The cross product of 3-vectors along ``axis``, operands broadcast."""
+    return np.cross(a, b, axis=axis)
+
+
+# ---------------------------------------------------------------------- LU
+def permutation_array(pivots: np.ndarray, m: int, dtype) -> np.ndarray:
+    """P (..., m, m) with A = P L U, from LAPACK's 1-based sequential row swaps ``pivots`` (..., k)."""
+    batch = pivots.shape[:-1]
+    flat = flat_batch(pivots, 1) - 1
+    perm = np.broadcast_to(np.arange(m), (flat.shape[0], m)).copy()
+    rows = np.arange(flat.shape[0])
+    for j in range(flat.shape[1]):
+        p = flat[:, j]
+        top = perm[rows, j].copy()
+        perm[rows, j] = perm[rows, p]
+        perm[rows, p] = top
+    P = np.zeros((flat.shape[0], m, m), dtype)
+    P[rows[:, None], perm, np.arange(m)[None, :]] = 1  # P[perm[i], i] = 1: row i of L U is row perm[i] of A
+    return P.reshape(batch + (m, m))
+
+
+def unpack_lu(xp, lu, m, n):
+    k = min(m, n)
+    return xp.tril(lu, -1)[..., :, :k] + np.eye(m, k, dtype=lu.dtype), xp.triu(lu)[..., :k, :]
+
+
+def _right_triangular(xp, a, b, upper, unit=False):
+    """X with X A = B for triangular A."""
+    return xp.linalg_solve_triangular_m(a.mT, b.mT, upper=not upper, unit=unit).mT
+
+
+def lu_backward(xp, gl, gu, p, lower, upper):
+    """PyTorch's linalg_lu_backward for A = P L U, L (..., m, k) unit lower, U (..., k, n) upper."""
+    m, n = lower.shape[-2], upper.shape[-1]
+    k = min(m, n)
+    if m == n:
+        ga = xp.tril(lower.mT @ gl, -1) + xp.triu(gu @ upper.mT)
+        ga = _right_triangular(xp, upper.mT, ga, upper=False)
+        ga = xp.linalg_solve_triangular_m(lower.mT, ga, upper=True, unit=True)
+    elif m < n:
+        u1, gu1, gu2 = upper[..., :, :k], gu[..., :, :k], gu[..., :, k:]
+        ga = lower.mT @ gl - xp.triu(gu) @ upper.mT
+        ga = _right_triangular(xp, u1.mT, xp.tril(ga, -1), upper=False)
+        ga = xp.concatenate([ga + xp.triu(gu1), gu2], axis=-1)
+        ga = xp.linalg_solve_triangular_m(lower.mT, ga, upper=True, unit=True)
+    else:
+        # NOTE: L's top k rows hold constants on and above the diagonal: their gradient is dropped first
+        l1, l2, gl1, gl2 = lower[..., :k, :], lower[..., k:, :], xp.tril(gl[..., :k, :], -1), gl[..., k:, :]
+        ga = gu @ upper.mT - l1.mT @ gl1 - l2.mT @ gl2
+        ga = xp.linalg_solve_triangular_m(l1.mT, xp.triu(ga), upper=True, unit=True)
+        ga = xp.concatenate([ga + gl1, gl2], axis=-2)
+        ga = _right_triangular(xp, upper.mT, ga, upper=False)
+    return p @ ga
+
+
+def lu_factor_rule(p):
+    def rule(xp, g, out, a):
+        m, n = a.shape[-2], a.shape[-1]
+        k = min(m, n)
+        lower, upper = unpack_lu(xp, out, m, n)
+        return lu_backward(xp, xp.tril(g[..., :, :k], -1), xp.triu(g[..., :k, :]), p, lower, upper)
+
+    return rule
+
+
+def lu_rule(p):
+    def rule(xp, need, grads, outs, a):
+        gl, gu = grads
+        lower, upper = outs
+        return lu_backward(xp, gl, gu, p, lower, upper),
+
+    return rule
+
+
+# ---------------------------------------------------------------------- LDL (LAPACK's dsytf2 and dsytrs, lower)
+_BUNCH_KAUFMAN = (1 + np.sqrt(17.0)) / 8
+
+
+def ldl_factor_matrix(a: np.ndarray):
+    """(LD, pivots, info) of one symmetric matrix (its lower triangle), as LAPACK's dsytf2 with uplo='L'."""
+    a = np.tril(np.array(a, dtype=a.dtype, copy=True))
+    n = a.shape[0]
+    pivots = np.zeros(n, np.int32)
+    info = 0
+    k = 0
+    while k < n:
+        step = 1
+        absakk = abs(a[k, k])
+        if k + 1 < n:
+            imax = k + 1 + int(np.argmax(np.abs(a[k + 1:, k])))
+            colmax = abs(a[imax, k])
+        else:
+            imax, colmax = k, 0.0
+        if max(absakk, colmax) == 0 or np.isnan(absakk):
+            if info == 0:
+                info = k + 1
+            kp = k
+        else:
+            if absakk >= _BUNCH_KAUFMAN * colmax:
+                kp = k
+            else:
+                rowmax = np.max(np.abs(a[imax, k:imax]))
+                if imax + 1 < n:
+                    rowmax = max(rowmax, np.max(np.abs(a[imax + 1:, imax])))
+                if absakk >= _BUNCH_KAUFMAN * colmax * (colmax / rowmax):
+                    kp = k
+                elif abs(a[imax, imax]) >= _BUNCH_KAUFMAN * rowmax:
+                    kp = imax
+                else:
+                    kp, step = imax, 2
+            kk = k + step - 1
+            if kp != kk:  # interchange rows and columns kk and kp of the trailing submatrix
+                a[kp + 1:, [kk, kp]] = a[kp + 1:, [kp, kk]]
+                segment = a[kk + 1:kp, kk].copy()
+                a[kk + 1:kp, kk] = a[kp, kk + 1:kp]
+                a[kp, kk + 1:kp] = segment
+                a[kk, kk], a[kp, kp] = a[kp, kp], a[kk, kk]
+                if step == 2:
+                    a[k + 1, k], a[kp, k] = a[kp, k], a[k + 1, k]
+            if step == 1:
+                if k + 1 < n:
+                    d11 = 1 / a[k, k]
+                    x = a[k + 1:, k].copy()
+                    a[k + 1:, k + 1:] += np.tril(np.outer(x, -d11 * x))  # NOTE: dsyr's rounding: x_i (-d11 x_j)
+                    a[k + 1:, k] = x * d11
+            elif k + 2 < n:
+                d21 = a[k + 1, k]
+                d11 = a[k + 1, k + 1] / d21
+                d22 = a[k, k] / d21
+                t = 1 / (d11 * d22 - 1)
+                d21 = t / d21
+                for j in range(k + 2, n):
+                    wk = d21 * (d11 * a[j, k] - a[j, k + 1])
+                    wkp1 = d21 * (d22 * a[j, k + 1] - a[j, k])
+                    a[j:, j] -= a[j:, k] * wk + a[j:, k + 1] * wkp1
+                    a[j, k], a[j, k + 1] = wk, wkp1
+        if step == 1:
+            pivots[k] = kp + 1
+        else:
+            pivots[k] = pivots[k + 1] = -(kp + 1)
+        k += step
+    return a, pivots, info
+
+
+def ldl_solve_matrix(ld: np.ndarray, pivots: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """X with A X = B from dsytf2's (LD, pivots) of A, as LAPACK's dsytrs with uplo='L'."""
+    b = np.array(b, dtype=np.result_type(ld, b), copy=True)
+    n = ld.shape[0]
+    k = 0
+    while k < n:  # L D X = B
+        if pivots[k] > 0:
+            kp = pivots[k] - 1
+            b[[k, kp]] = b[[kp, k]]
+            b[k + 1:] -= np.outer(ld[k + 1:, k], b[k])
+            b[k] /= ld[k, k]
+            k += 1
+        else:
+            kp = -pivots[k] - 1
+            b[[k + 1, kp]] = b[[kp, k + 1]]
+            b[k + 2:] -= np.outer(ld[k + 2:, k], b[k]) + np.outer(ld[k + 2:, k + 1], b[k + 1])
+            akm1k = ld[k + 1, k]
+            akm1, ak = ld[k, k] / akm1k, ld[k + 1, k + 1] / akm1k
+            denom = akm1 * ak - 1
+            bkm1, bk = b[k] / akm1k, b[k + 1] / akm1k
+            b[k], b[k + 1] = (ak * bkm1 - bk) / denom, (akm1 * bk - bkm1) / denom
+            k += 2
+    k = n - 1
+    while k >= 0:  # L^T X = B
+        if pivots[k] > 0:
+            b[k] -= ld[k + 1:, k] @ b[k + 1:]
+            kp = pivots[k] - 1
+            b[[k, kp]] = b[[kp, k]]
+            k -= 1
+        else:
+            b[k] -= ld[k + 1:, k] @ b[k + 1:]
+            b[k - 1] -= ld[k + 1:, k - 1] @ b[k + 1:]
+            kp = -pivots[k] - 1
+            b[[k, kp]] = b[[kp, k]]
+            k -= 2
+    return b
+
+
+def not_implemented_rule(name):
+    def rule(xp, *args):
+        raise RuntimeError(f"derivative for aten::{name} is not implemented")
+
+    return rule

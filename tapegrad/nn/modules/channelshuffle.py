@@ -1,0 +1,6 @@
+"""``torch.nn.modules.channelshuffle``: PyTorch's path to the layers it defines there, resolved in ``tapegrad.nn``.
+"""
+
+from ._lazy import attach
+
+__getattr__, __dir__ = attach("channelshuffle")
