@@ -33,6 +33,11 @@ from .ops.pooling import avg_pool1d, adaptive_avg_pool1d, max_pool1d, max_pool1d
 from .ops.sampling import *
 from .ops.sort import *
 from .ops.rnn import *
+from .ops.extra_math import *
+from .ops.forms import *
+from .ops.combine import *
+from .ops.counting import *
+from .ops.scatter_extra import *
 from . import nn, optim, utils, datasets
 from . import linalg
 from .linalg.aliases import *
