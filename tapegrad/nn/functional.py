@@ -2084,3 +2084,7 @@ from ._functional_dropout import *  # noqa: E402,F401,F403  (dropout1d/2d/3d, al
 from ._functional_dropout import __all__ as _dropout_all  # noqa: E402
 
 __all__ += _dropout_all
+
+from ._functional_grid import affine_grid  # noqa: E402,F401
+
+__all__ += ["affine_grid"]
