@@ -209,14 +209,19 @@ def _declare_binary(fn, *, compute, grad, name, floats, tensors, methods, xp_nam
             position, value = (1, input) if not isinstance(input, Tensor) else (2, other)
             raise TypeError(f"{op_name}: argument '{('input', 'other')[position - 1]}' (position {position}) must "
                             f"be a Tensor, not {type(value).__name__} (PyTorch's {op_name} takes two tensors)")
-        if input.__class__ is Tensor and (other.__class__ is float or other.__class__ is int) and not floats \
+        if input.__class__ is Tensor and other.__class__ is Tensor:  # the common case first: one check each
+            a, b = input._data, other._data
+            if a.dtype is not b.dtype:
+                input, other = operands(op_name, input, other)
+                a, b = input._data, other._data
+        elif input.__class__ is Tensor and (other.__class__ is float or other.__class__ is int) and not floats \
                 and input._data.dtype.kind == "f" and not (_grad.enabled and input._requires_grad):
             # NOTE: a float tensor and a Python number, nothing to record (``lr * p.grad`` in an update): numpy's
             # weak scalars give PyTorch's dtype, and no tensor needs to be made for the number.
             return wrap(array_fn(input._data, other))
-        if not (input.__class__ is Tensor and other.__class__ is Tensor and input._data.dtype is other._data.dtype):
+        else:
             input, other = operands(op_name, input, other)
-        a, b = input._data, other._data
+            a, b = input._data, other._data
         if floats and a.dtype.kind != "f":
             a, b = a.astype(default_float()), b.astype(default_float())
         try:
