@@ -243,3 +243,65 @@ def test_lstm_lm_corpus_and_batches():
     assert tuple(x.shape) == (4, 4) and tuple(y.shape) == (16,) and y[0].item() == data[21, 0].item()
     with pytest.raises(ValueError, match="optimizer must be 'adam' or 'sgd'"):
         lstm_lm.run(epochs=1, optimizer="rmsprop", out=None, verbose=False)
+
+
+# ---------------------------------------------------------------------- character GPT over names
+def test_char_gpt_loss_falls_below_the_unigram_model_samples_and_pictures(tmp_path, capsys):
+    pytest.importorskip("names", reason="char_gpt reads the census names of the 'names' package")
+    pytest.importorskip("matplotlib", reason="char_gpt draws its pictures with matplotlib")
+    char_gpt = load_example("char_gpt")
+    # the example's code path at small sizes: 2 blocks of 2 heads x 32 dims, block 16, 120 steps (seeds 0-2 end
+    # 0.37-0.41 nats below the unigram model)
+    result = char_gpt.main(["--steps", "120", "--n-layer", "2", "--n-head", "2", "--n-embd", "32",
+                            "--block-size", "16", "--batch-size", "32", "--eval-interval", "40", "--warmup", "10",
+                            "--samples", "6", "--attn-layer", "1", "--attn-head", "1", "--out", str(tmp_path)])
+    val = result["val_loss"]
+    assert result["steps"] == [40, 80, 120] and len(result["train_loss"]) == 3
+    assert val[-1] < val[0] and result["train_loss"][-1] < result["train_loss"][0]
+    assert val[-1] < result["unigram_loss"] - 0.25, (val, result["unigram_loss"])
+    assert result["test_loss"] < result["unigram_loss"] - 0.25
+    assert len(result["samples"]) == 6 and all(s and set(s) <= set("abcdefghijklmnopqrstuvwxyz")
+                                               for s in result["samples"])
+    assert 0 <= result["novel"] <= 1
+    assert result["curve"].endswith("char_gpt_curve.png") and is_png(result["curve"])
+    assert result["attention"].endswith("char_gpt_attention.png") and is_png(result["attention"])
+    out = capsys.readouterr().out
+    assert "unigram baseline: validation loss" in out and "step   120: train loss" in out and "samples:" in out
+    assert "decayed: " in out and "pictures written to" in out
+
+
+def test_char_gpt_model_attention_and_optimizer_groups():
+    import tapegrad as torch
+
+    char_gpt = load_example("char_gpt")
+    torch.manual_seed(0)
+    model = char_gpt.GPT(vocab_size=27, block_size=8, n_layer=2, n_head=2, n_embd=16)
+    assert model.lm_head.weight is model.transformer.wte.weight  # tied
+    names = {n for n, _ in model.named_parameters()}
+    assert "transformer.h.1.attn.c_attn.weight" in names and "lm_head.weight" not in names  # shared: listed once
+    opt = model.configure_optimizers(0.1, 1e-3, (0.9, 0.99))
+    decay, nodecay = opt.param_groups
+    assert decay["weight_decay"] == 0.1 and nodecay["weight_decay"] == 0.0
+    assert all(p.dim() >= 2 for p in decay["params"]) and all(p.dim() < 2 for p in nodecay["params"])
+    assert len(decay["params"]) + len(nodecay["params"]) == len(list(model.parameters()))
+    idx = torch.randint(27, (3, 8))
+    model.eval()
+    logits, loss = model(idx, idx)
+    assert tuple(logits.shape) == (3, 8, 27) and loss.item() > 0
+    att = model.attention(idx, 1).numpy()
+    assert att.shape == (3, 2, 8, 8)
+    np.testing.assert_allclose(att.sum(-1), 1.0, rtol=1e-5)
+    assert np.all(np.triu(att, k=1) == 0)  # causal: nothing attends to a later position
+    # the weights are the ones the block applies: attention @ values reproduces scaled_dot_product_attention
+    block = model.transformer.h[0]
+    with torch.no_grad():
+        x = block.ln_1(model.embed(idx))
+        q, k, v = block.attn.heads(x)
+        expected = torch.nn.functional.scaled_dot_product_attention(q, k, v, is_causal=True).numpy()
+        att0 = model.attention(idx, 0).numpy()
+    np.testing.assert_allclose(att0 @ v.numpy(), expected, rtol=1e-4, atol=1e-6)
+    assert tuple(model.generate(idx[:, :2], 10, generator=torch.Generator().manual_seed(0)).shape) == (3, 12)
+    with pytest.raises(ValueError, match="block size is only 8"):
+        model(torch.randint(27, (1, 9)))
+    with pytest.raises(ValueError, match="outside the model's"):
+        char_gpt.run(steps=1, n_layer=2, attn_head=5, out=None, verbose=False)
