@@ -17,8 +17,12 @@ character predicted once) against the character unigram model's; at the end it p
 causal attention weights of one head on one validation sample (``char_gpt_attention.png``, softmax(q k^T / sqrt(d))
 recomputed from that block's query and key projections).
 
-Measured (the defaults: 4 layers x 4 heads x 64 dims, block 32, batch 32, 800 steps, seed 0, one BLAS thread):
-see the README's examples table for the figures printed by this program.
+Measured (the defaults: 4 layers x 4 heads x 64 dims, 202K parameters, block 32, batch 32, 800 steps, seed 0,
+``OPENBLAS_NUM_THREADS=1``): validation loss 2.29 after 100 steps, 2.12 after 400 and 2.02 after 800 (perplexity
+7.5), test loss 2.04 (perplexity 7.7), against the unigram model's 2.81 (perplexity 16.5); the two-layer LSTM of
+``lstm_lm.py`` reaches test perplexity 6.7 in 8 epochs. All 10 samples are new names (corgara, flenie, jomice,
+thodwa, clenerly, ...). 46 s of CPU in all (about 0.055 s per step); on a busy machine set
+``OPENBLAS_NUM_THREADS=1``.
 
     python examples/char_gpt.py [--steps 800] [--n-layer 4] [--n-embd 64] [--seed 0] [--out out]
 """
