@@ -305,3 +305,50 @@ def test_char_gpt_model_attention_and_optimizer_groups():
         model(torch.randint(27, (1, 9)))
     with pytest.raises(ValueError, match="outside the model's"):
         char_gpt.run(steps=1, n_layer=2, attn_head=5, out=None, verbose=False)
+
+
+def test_char_gpt_same_code_on_pytorch_gives_the_same_losses_attention_and_weights():
+    torch = pytest.importorskip("torch")
+    import tapegrad
+
+    # the example's own source with the three imports of tapegrad made imports of torch, nothing else changed
+    path = os.path.join(EXAMPLES, "char_gpt.py")
+    with open(path, encoding="utf-8") as f:
+        source = f.read()
+    imports = {"import tapegrad as torch ": "import torch ", "import tapegrad.nn as nn ": "import torch.nn as nn ",
+               "import tapegrad.nn.functional as F ": "import torch.nn.functional as F "}
+    for ours, theirs in imports.items():
+        assert source.count(ours) == 1
+        source = source.replace(ours, theirs)
+    on_torch = {"__name__": "tapegrad_example_char_gpt_on_torch", "__file__": path}
+    exec(compile(source, path, "exec"), on_torch)
+    assert on_torch["torch"] is torch
+    char_gpt = load_example("char_gpt")
+    tapegrad.manual_seed(0)
+    ours = char_gpt.GPT(vocab_size=27, block_size=16, n_layer=2, n_head=2, n_embd=32)
+    theirs = on_torch["GPT"](vocab_size=27, block_size=16, n_layer=2, n_head=2, n_embd=32)
+    theirs.load_state_dict({k: torch.from_numpy(v.numpy().copy()) for k, v in ours.state_dict().items()})
+    assert list(ours.state_dict()) == list(theirs.state_dict())
+    start = {name: p.detach().numpy().copy() for name, p in ours.named_parameters()}
+    rng = np.random.default_rng(0)
+    batches = [rng.integers(0, 27, (4, 17)) for _ in range(3)]
+    opts = [m.configure_optimizers(0.1, 3e-3, (0.9, 0.99)) for m in (ours, theirs)]
+    for batch in batches:
+        losses = []
+        for lib, model, opt in ((tapegrad, ours, opts[0]), (torch, theirs, opts[1])):
+            x, y = lib.from_numpy(batch[:, :-1].copy()), lib.from_numpy(batch[:, 1:].copy())
+            _, loss = model(x, y)
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            lib.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+            opt.step()
+            losses.append(loss.item())
+        assert losses[0] == pytest.approx(losses[1], rel=1e-5)
+    # each parameter's change agrees to 1% in norm (Adam's first steps divide tiny gradients by their own size,
+    # so a single element may differ more: the benchmarks' criterion)
+    for (name, p), q in zip(ours.named_parameters(), theirs.parameters()):
+        change = np.linalg.norm(q.detach().numpy() - start[name])
+        assert change > 0 and np.linalg.norm(p.detach().numpy() - q.detach().numpy()) <= 1e-2 * change, name
+    idx = rng.integers(0, 27, (2, 16))
+    np.testing.assert_allclose(ours.attention(tapegrad.from_numpy(idx), 1).numpy(),
+                               theirs.attention(torch.from_numpy(idx), 1).numpy(), rtol=1e-4, atol=1e-6)
