@@ -15,7 +15,8 @@ Every ``--eval-interval`` steps it prints the train and validation loss (all of 
 character predicted once) against the character unigram model's; at the end it prints names sampled with
 ``GPT.generate`` and writes two pictures to ``--out``: the learning curve (``char_gpt_curve.png``) and the
 causal attention weights of one head on one validation sample (``char_gpt_attention.png``, softmax(q k^T / sqrt(d))
-recomputed from that block's query and key projections).
+recomputed from that block's query and key projections; by default layer 2's head 3, which at the default sizes
+and seed attends from every character to the newline that began its name).
 
 Measured (the defaults: 4 layers x 4 heads x 64 dims, 202K parameters, block 32, batch 32, 800 steps, seed 0,
 ``OPENBLAS_NUM_THREADS=1``): validation loss 2.29 after 100 steps, 2.12 after 400 and 2.02 after 800 (perplexity
@@ -316,9 +317,13 @@ def plot_attention(weights, chars, path, title):
 
 def run(steps=800, n_layer=4, n_head=4, n_embd=64, block_size=32, batch_size=32, dropout=0.0,
         learning_rate=3e-3, min_lr=3e-4, warmup=50, weight_decay=0.1, grad_clip=1.0, eval_interval=100,
-        tie_weights=True, seed=0, samples=10, attn_layer=-1, attn_head=0, out="out", verbose=True):
+        tie_weights=True, seed=0, samples=10, attn_layer=None, attn_head=None, out="out", verbose=True):
     """Train and evaluate; returns ``{"steps", "train_loss", "val_loss", "unigram_loss", "test_loss", "samples",
-    "novel", "curve", "attention", "seconds"}`` (losses per evaluation, in nats per character)."""
+    "novel", "curve", "attention", "seconds", "model"}`` (losses per evaluation, in nats per character)."""
+    # the picture's default: layer 2, head 3 (at the default sizes and seed, the head that finds where the current
+    # name began), or the last layer / head of a smaller model
+    attn_layer = min(2, n_layer - 1) if attn_layer is None else attn_layer
+    attn_head = min(3, n_head - 1) if attn_head is None else attn_head
     if not -n_layer <= attn_layer < n_layer or not 0 <= attn_head < n_head:
         raise ValueError(f"attention picture: layer {attn_layer} / head {attn_head} outside the model's "
                          f"{n_layer} layers x {n_head} heads")
@@ -390,7 +395,7 @@ def run(steps=800, n_layer=4, n_head=4, n_embd=64, block_size=32, batch_size=32,
             print(f"pictures written to {curve} and {attention}")
     return {"steps": history["step"], "train_loss": history["train"], "val_loss": history["val"],
             "unigram_loss": baseline, "test_loss": test, "samples": sample, "novel": novel, "curve": curve,
-            "attention": attention, "seconds": seconds}
+            "attention": attention, "seconds": seconds, "model": model}
 
 
 def main(argv=None):
@@ -411,8 +416,9 @@ def main(argv=None):
     p.add_argument("--no-tie", action="store_true", help="a separate output matrix (not tied to the embedding)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--samples", type=int, default=10, help="names sampled at the end")
-    p.add_argument("--attn-layer", type=int, default=-1, help="the block whose attention is drawn (default last)")
-    p.add_argument("--attn-head", type=int, default=0)
+    p.add_argument("--attn-layer", type=int, default=None,
+                   help="the block whose attention is drawn (default 2, or the last of fewer)")
+    p.add_argument("--attn-head", type=int, default=None, help="its head drawn (default 3, or the last of fewer)")
     p.add_argument("--out", default="out", help="folder for char_gpt_curve.png and char_gpt_attention.png")
     args = p.parse_args(argv)
     return run(args.steps, args.n_layer, args.n_head, args.n_embd, args.block_size, args.batch_size, args.dropout,
