@@ -22,8 +22,8 @@ Measured (the defaults: 4 layers x 4 heads x 64 dims, 202K parameters, block 32,
 ``OPENBLAS_NUM_THREADS=1``): validation loss 2.29 after 100 steps, 2.12 after 400 and 2.02 after 800 (perplexity
 7.5), test loss 2.04 (perplexity 7.7), against the unigram model's 2.81 (perplexity 16.5); the two-layer LSTM of
 ``lstm_lm.py`` reaches test perplexity 6.7 in 8 epochs. All 10 samples are new names (corgara, flenie, jomice,
-thodwa, clenerly, ...). 46 s of CPU in all (about 0.055 s per step); on a busy machine set
-``OPENBLAS_NUM_THREADS=1``.
+thodwa, clenerly, ...). 34 s in all on a quiet machine (about 0.04 s per step; 46 s of CPU on a busy one); on
+a busy machine set ``OPENBLAS_NUM_THREADS=1``.
 
     python examples/char_gpt.py [--steps 800] [--n-layer 4] [--n-embd 64] [--seed 0] [--out out]
 """
