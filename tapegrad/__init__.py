@@ -28,9 +28,16 @@ from .ops.linalg import *
 from .ops.shape import *
 from .ops.index import *
 from .ops.conv import *
+from .ops.conv_nd import *  # conv1d, conv3d, conv_transpose1d/2d/3d, conv_tbc
+from .ops.pooling import avg_pool1d, adaptive_avg_pool1d, max_pool1d, max_pool1d_with_indices, max_pool3d
 from .ops.sampling import *
 from .ops.sort import *
 from .ops.rnn import *
+from .ops.extra_math import *
+from .ops.forms import *
+from .ops.combine import *
+from .ops.counting import *
+from .ops.scatter_extra import *
 from . import nn, optim, utils, datasets
 from . import linalg
 from .linalg.aliases import *

@@ -56,6 +56,8 @@ class Tensor:
     def __iand__(self, *args, **kwargs) -> Any:
         """bitwise_and_(...) -> self: ``bitwise_and`` in place."""
     def __ifloordiv__(self, other: Tensor | builtins.float) -> Tensor: ...
+    def __ilshift__(self, *args, **kwargs) -> Any:
+        """bitwise_left_shift_(...) -> self: ``bitwise_left_shift`` in place."""
     def __imod__(self, other: Tensor | builtins.float) -> Tensor: ...
     def __imul__(self, other: Tensor | builtins.float, **kwargs: Any) -> Tensor:
         """mul_(other) -> self: ``mul`` in place."""
@@ -68,6 +70,8 @@ class Tensor:
     def __ior__(self, *args, **kwargs) -> Any:
         """bitwise_or_(...) -> self: ``bitwise_or`` in place."""
     def __ipow__(self, other: Tensor | builtins.float) -> Tensor: ...
+    def __irshift__(self, *args, **kwargs) -> Any:
+        """bitwise_right_shift_(...) -> self: ``bitwise_right_shift`` in place."""
     def __isub__(self, other: Tensor | builtins.float, **kwargs: Any) -> Tensor:
         """sub_(other) -> self: ``sub`` in place."""
     def __iter__(self) -> Any: ...
@@ -76,6 +80,8 @@ class Tensor:
     def __ixor__(self, *args, **kwargs) -> Any:
         """bitwise_xor_(...) -> self: ``bitwise_xor`` in place."""
     def __len__(self) -> builtins.int: ...
+    def __lshift__(self, other: Tensor | builtins.float) -> Tensor:
+        """bitwise_left_shift(input, other) (``<<``): integers shifted left; by the bit width or more (or by a"""
     def __matmul__(self, other: Tensor) -> Tensor:
         """matmul(input, other): the matrix product with numpy's rules: 1-D, 2-D, batched and broadcast-batched."""
     def __mod__(self, other: Tensor | builtins.float) -> Tensor:
@@ -100,6 +106,7 @@ class Tensor:
         """Return repr(self)."""
     def __rfloordiv__(self, other) -> Any:
         """other // self, for a number or array on the left."""
+    def __rlshift__(self, other) -> Any: ...
     def __rmatmul__(self, other) -> Tensor:
         """__rmatmul__(self, other): ``other @ self`` for a numpy array on the left."""
     def __rmod__(self, other) -> Any:
@@ -110,6 +117,9 @@ class Tensor:
         """other | self, for a number on the left."""
     def __rpow__(self, other) -> Any:
         """other ** self, for a number base: ``2 ** x``."""
+    def __rrshift__(self, other) -> Any: ...
+    def __rshift__(self, other: Tensor | builtins.float) -> Tensor:
+        """bitwise_right_shift(input, other) (``>>``): integers shifted right arithmetically (sign-filling)."""
     def __rsub__(self, other) -> Any:
         """other - self, for a number or array on the left."""
     def __rtruediv__(self, other) -> Any:
@@ -137,10 +147,38 @@ class Tensor:
         """acos(input): the inverse cosine (nan outside [-1, 1])."""
     def acos_(self, *args, **kwargs) -> Any:
         """acos_(...) -> self: ``acos`` in place."""
+    def acosh(self) -> Tensor:
+        """acosh(input): the inverse hyperbolic cosine (nan below 1)."""
+    def acosh_(self, *args, **kwargs) -> Any:
+        """acosh_(...) -> self: ``acosh`` in place."""
     def add(self, other: Tensor | builtins.float, *, alpha: builtins.float = ...) -> Tensor:
         """add(input, other, *, alpha=1) -> input + alpha * other, with broadcasting."""
     def add_(self, other: Tensor | builtins.float, **kwargs: Any) -> Tensor:
         """add_(other) -> self: ``add`` in place."""
+    def addbmm(self, batch1: Tensor, batch2: Tensor, *, beta=..., alpha=...) -> Tensor:
+        """addbmm(input, batch1, batch2, *, beta=1, alpha=1): ``beta * input + alpha * sum_b batch1[b] @ batch2[b]``."""
+    def addbmm_(self, *args, **kwargs) -> Any:
+        """addbmm_(...) -> self: ``addbmm`` in place."""
+    def addcdiv(self, tensor1: Tensor, tensor2: Tensor, *, value=...) -> Tensor:
+        """addcdiv(input, tensor1, tensor2, *, value=1): ``input + value * tensor1 / tensor2`` (broadcast; integer"""
+    def addcdiv_(self, *args, **kwargs) -> Any:
+        """addcdiv_(...) -> self: ``addcdiv`` in place."""
+    def addcmul(self, tensor1: Tensor, tensor2: Tensor, *, value=...) -> Tensor:
+        """addcmul(input, tensor1, tensor2, *, value=1): ``input + value * tensor1 * tensor2`` (broadcast)."""
+    def addcmul_(self, *args, **kwargs) -> Any:
+        """addcmul_(...) -> self: ``addcmul`` in place."""
+    def addmm(self, mat1: Tensor, mat2: Tensor, *, beta=..., alpha=...) -> Tensor:
+        """addmm(input, mat1, mat2, *, beta=1, alpha=1): ``beta * input + alpha * (mat1 @ mat2)`` (2-D matrices;"""
+    def addmm_(self, *args, **kwargs) -> Any:
+        """addmm_(...) -> self: ``addmm`` in place."""
+    def addmv(self, mat: Tensor, vec: Tensor, *, beta=..., alpha=...) -> Tensor:
+        """addmv(input, mat, vec, *, beta=1, alpha=1): ``beta * input + alpha * (mat @ vec)``."""
+    def addmv_(self, *args, **kwargs) -> Any:
+        """addmv_(...) -> self: ``addmv`` in place."""
+    def addr(self, vec1: Tensor, vec2: Tensor, *, beta=..., alpha=...) -> Tensor:
+        """addr(input, vec1, vec2, *, beta=1, alpha=1): ``beta * input + alpha * outer(vec1, vec2)``."""
+    def addr_(self, *args, **kwargs) -> Any:
+        """addr_(...) -> self: ``addr`` in place."""
     def adjoint(self) -> Tensor:
         """adjoint(input): the last two dimensions swapped (``mT``; real dtypes need no conjugation)."""
     def all(self, dim=..., keepdim: builtins.bool = ..., *, axis=..., keepdims=..., out=...) -> Tensor:
@@ -151,16 +189,30 @@ class Tensor:
         """amax(input, dim=(), keepdim=False): the maximum over ``dim`` (all dims by default; int or tuple)."""
     def amin(self, dim=..., keepdim: builtins.bool = ..., *, axis=..., keepdims=..., out=...) -> Tensor:
         """amin(input, dim=(), keepdim=False): the minimum over ``dim``; the gradient is split evenly among ties."""
+    def aminmax(self, *, dim=..., keepdim: builtins.bool = ...) -> Any:
+        """aminmax(input, *, dim=None, keepdim=False) -> (min, max): ``amin`` and ``amax`` together."""
+    def angle(self) -> Tensor:
+        """angle(input): the argument of each element: pi for negative numbers, 0 otherwise, NaN at NaN; integer"""
     def any(self, dim=..., keepdim: builtins.bool = ..., *, axis=..., keepdims=..., out=...) -> Tensor:
         """any(input, dim=None, keepdim=False): True where some element (over ``dim``) is nonzero; bool result."""
+    def apply_(self, callable) -> Any:
+        """apply_(callable) -> self: ``callable`` applied to each element (a Python number), in place. Slow; not"""
     def arccos(self) -> Tensor:
         """acos(input): the inverse cosine (nan outside [-1, 1])."""
     def arccos_(self, *args, **kwargs) -> Any:
         """acos_(...) -> self: ``acos`` in place."""
+    def arccosh(self) -> Tensor:
+        """acosh(input): the inverse hyperbolic cosine (nan below 1)."""
+    def arccosh_(self, *args, **kwargs) -> Any:
+        """acosh_(...) -> self: ``acosh`` in place."""
     def arcsin(self) -> Tensor:
         """asin(input): the inverse sine (nan outside [-1, 1])."""
     def arcsin_(self, *args, **kwargs) -> Any:
         """asin_(...) -> self: ``asin`` in place."""
+    def arcsinh(self) -> Tensor:
+        """asinh(input): the inverse hyperbolic sine."""
+    def arcsinh_(self, *args, **kwargs) -> Any:
+        """asinh_(...) -> self: ``asinh`` in place."""
     def arctan(self) -> Tensor:
         """atan(input): the inverse tangent."""
     def arctan2(self, other: Tensor | builtins.float) -> Tensor:
@@ -169,6 +221,10 @@ class Tensor:
         """atan2_(...) -> self: ``atan2`` in place."""
     def arctan_(self, *args, **kwargs) -> Any:
         """atan_(...) -> self: ``atan`` in place."""
+    def arctanh(self) -> Tensor:
+        """atanh(input): the inverse hyperbolic tangent (nan outside [-1, 1], infinite at -1 and 1)."""
+    def arctanh_(self, *args, **kwargs) -> Any:
+        """atanh_(...) -> self: ``atanh`` in place."""
     def argmax(self, dim=..., keepdim: builtins.bool = ...) -> Tensor:
         """argmax(input, dim=None, keepdim=False): the index of the (first) maximum; of the flattened input"""
     def argmin(self, dim=..., keepdim: builtins.bool = ...) -> Tensor:
@@ -181,6 +237,10 @@ class Tensor:
         """asin(input): the inverse sine (nan outside [-1, 1])."""
     def asin_(self, *args, **kwargs) -> Any:
         """asin_(...) -> self: ``asin`` in place."""
+    def asinh(self) -> Tensor:
+        """asinh(input): the inverse hyperbolic sine."""
+    def asinh_(self, *args, **kwargs) -> Any:
+        """asinh_(...) -> self: ``asinh`` in place."""
     def atan(self) -> Tensor:
         """atan(input): the inverse tangent."""
     def atan2(self, other: Tensor | builtins.float) -> Tensor:
@@ -189,18 +249,32 @@ class Tensor:
         """atan2_(...) -> self: ``atan2`` in place."""
     def atan_(self, *args, **kwargs) -> Any:
         """atan_(...) -> self: ``atan`` in place."""
+    def atanh(self) -> Tensor:
+        """atanh(input): the inverse hyperbolic tangent (nan outside [-1, 1], infinite at -1 and 1)."""
+    def atanh_(self, *args, **kwargs) -> Any:
+        """atanh_(...) -> self: ``atanh`` in place."""
     def backward(self, gradient=..., retain_graph=..., create_graph=..., inputs=...) -> Any:
         """Tensor.backward(gradient=None, retain_graph=None, create_graph=False): accumulate d(tensor)/d(leaf)."""
+    def baddbmm(self, batch1: Tensor, batch2: Tensor, *, beta=..., alpha=...) -> Tensor:
+        """baddbmm(input, batch1, batch2, *, beta=1, alpha=1): ``beta * input + alpha * bmm(batch1, batch2)``."""
+    def baddbmm_(self, *args, **kwargs) -> Any:
+        """baddbmm_(...) -> self: ``baddbmm`` in place."""
     def bernoulli(self, p: builtins.float | None = ..., *, generator=...) -> Tensor:
         """bernoulli(input, p=None, *, generator=None) -> Tensor"""
     def bernoulli_(self, p: Tensor | builtins.float = ..., *, generator=...) -> Tensor:
         """bernoulli_(p=0.5, *, generator=None): fill with 0/1 samples, 1 with probability ``p`` (a number or a"""
     def bfloat16(self, memory_format=...) -> Any:
         """bfloat16(): the values as bfloat16 (``x.to(tapegrad.bfloat16)``; needs ``pip install 'tapegrad[bfloat16]'``)."""
+    def bincount(self, weights: Tensor | None = ..., minlength: builtins.int = ...) -> Tensor:
+        """bincount(input, weights=None, minlength=0): how often each value 0, 1, ... occurs in the 1-D"""
     def bitwise_and(self, other) -> Any:
         """bitwise_and(input, other) -> input & other: bitwise for integers, logical for bools."""
     def bitwise_and_(self, *args, **kwargs) -> Any:
         """bitwise_and_(...) -> self: ``bitwise_and`` in place."""
+    def bitwise_left_shift(self, other: Tensor | builtins.float) -> Tensor:
+        """bitwise_left_shift(input, other) (``<<``): integers shifted left; by the bit width or more (or by a"""
+    def bitwise_left_shift_(self, *args, **kwargs) -> Any:
+        """bitwise_left_shift_(...) -> self: ``bitwise_left_shift`` in place."""
     def bitwise_not(self) -> Tensor:
         """bitwise_not(input) -> ~input: logical not for bools, bitwise not for integers."""
     def bitwise_not_(self, *args, **kwargs) -> Any:
@@ -209,6 +283,10 @@ class Tensor:
         """bitwise_or(input, other) -> input | other: bitwise for integers, logical for bools."""
     def bitwise_or_(self, *args, **kwargs) -> Any:
         """bitwise_or_(...) -> self: ``bitwise_or`` in place."""
+    def bitwise_right_shift(self, other: Tensor | builtins.float) -> Tensor:
+        """bitwise_right_shift(input, other) (``>>``): integers shifted right arithmetically (sign-filling)."""
+    def bitwise_right_shift_(self, *args, **kwargs) -> Any:
+        """bitwise_right_shift_(...) -> self: ``bitwise_right_shift`` in place."""
     def bitwise_xor(self, other) -> Any:
         """bitwise_xor(input, other) -> input ^ other: bitwise for integers, logical for bools."""
     def bitwise_xor_(self, *args, **kwargs) -> Any:
@@ -219,8 +297,12 @@ class Tensor:
         """bool(): the values as bool (no gradient)."""
     def broadcast_to(self, size) -> Tensor:
         """broadcast_to(input, size): ``input.expand(size)``."""
+    def bucketize(self, boundaries: Tensor, *, out_int32: builtins.bool = ..., right: builtins.bool = ...) -> Tensor:
+        """bucketize(input, boundaries, *, out_int32=False, right=False): the index of the bucket of each value"""
     def byte(self) -> Tensor:
         """byte(): the values as uint8 (no gradient)."""
+    def cauchy_(self, median=..., sigma=..., *, generator=...) -> Any:
+        """cauchy_(median=0, sigma=1, *, generator=None) -> self: samples of the Cauchy distribution, in place."""
     def ceil(self) -> Tensor:
         """ceil(input): round up to an integer value (gradient 0)."""
     def ceil_(self, *args, **kwargs) -> Any:
@@ -253,10 +335,24 @@ class Tensor:
         """clamp_(...) -> self: ``clamp`` in place."""
     def clone(self, *, memory_format=...) -> Tensor:
         """clone(input): a copy of the values; the gradient flows back to ``input``."""
+    def conj(self) -> Tensor:
+        """conj(input): the complex conjugate; ``input`` itself for a real tensor."""
+    def conj_physical(self) -> Tensor:
+        """conj_physical(input): the complex conjugate, computed; ``input`` itself for a real tensor."""
+    def conj_physical_(self, *args, **kwargs) -> Any:
+        """conj_physical_(...) -> self: ``conj_physical`` in place."""
+    def const_data_ptr(self) -> Any:
+        """const_data_ptr(): ``data_ptr()``."""
     def contiguous(self, memory_format=...) -> Tensor:
         """contiguous(): the tensor itself if its memory is in row-major order, else a row-major copy."""
     def copy_(self, src, non_blocking: builtins.bool = ...) -> Tensor:
         """copy_(src): copy ``src`` (broadcast to this shape, cast to this dtype) into this tensor, in place."""
+    def copysign(self, other) -> Tensor:
+        """copysign(input, other): the magnitude of ``input`` with the sign (bit) of ``other``; integers give the"""
+    def copysign_(self, *args, **kwargs) -> Any:
+        """copysign_(...) -> self: ``copysign`` in place."""
+    def corrcoef(self) -> Tensor:
+        """corrcoef(input): the Pearson correlation coefficients of the variables in the rows of ``input``"""
     def cos(self) -> Tensor:
         """cos(input), in radians."""
     def cos_(self, *args, **kwargs) -> Any:
@@ -267,20 +363,36 @@ class Tensor:
         """cosh_(...) -> self: ``cosh`` in place."""
     def count_nonzero(self, dim=...) -> Tensor:
         """count_nonzero(input, dim=None): the number of nonzero elements over ``dim`` (int64)."""
+    def cov(self, *, correction: builtins.int = ..., fweights: Tensor | None = ..., aweights: Tensor | None = ...) -> Tensor:
+        """cov(input, *, correction=1, fweights=None, aweights=None): the covariance matrix of the variables in the"""
     def cpu(self) -> Tensor: ...
+    def cross(self, other: Tensor, dim=...) -> Tensor:
+        """cross(input, other, dim=None): the cross product of 3-vectors along ``dim`` (default: the first dim of"""
     def cuda(self, *args, **kwargs) -> Any: ...
+    def cummax(self, dim: builtins.int) -> Any:
+        """cummax(input, dim) -> (values, indices): the running maximum along ``dim`` and where it was found (the"""
+    def cummin(self, dim: builtins.int) -> Any:
+        """cummin(input, dim) -> (values, indices): the running minimum along ``dim`` and where it was found."""
     def cumprod(self, dim=..., *, dtype=..., axis=...) -> Tensor:
         """cumprod(input, dim, *, dtype=None): running products along ``dim``, with an exact gradient at zeros."""
+    def cumprod_(self, *args, **kwargs) -> Any:
+        """cumprod_(...) -> self: ``cumprod`` in place."""
     def cumsum(self, dim=..., *, dtype=..., axis=...) -> Tensor:
         """cumsum(input, dim, *, dtype=None): running sums along ``dim``; integers and bools sum to int64."""
+    def cumsum_(self, *args, **kwargs) -> Any:
+        """cumsum_(...) -> self: ``cumsum`` in place."""
     @property
     def data(self) -> Tensor: ...
     @data.setter
     def data(self, value: Any) -> None: ...
+    def data_ptr(self) -> builtins.int:
+        """data_ptr(): the address of the first element (an int)."""
     def deg2rad(self) -> Tensor:
         """deg2rad(input): angles in degrees converted to radians."""
     def deg2rad_(self, *args, **kwargs) -> Any:
         """deg2rad_(...) -> self: ``deg2rad`` in place."""
+    def dequantize(self) -> Tensor:
+        """dequantize(input): a quantized tensor's float values; ``input`` itself for an unquantized tensor (all of"""
     def det(self) -> Tensor:
         """det(input): alias of tapegrad.linalg.det."""
     def detach(self) -> Tensor:
@@ -291,13 +403,25 @@ class Tensor:
     def device(self) -> device: ...
     def diag(self, diagonal: builtins.int = ...) -> Tensor:
         """diag(input, diagonal=0): a vector -> the square matrix with it on a diagonal; a matrix -> a diagonal."""
+    def diag_embed(self, offset: builtins.int = ..., dim1: builtins.int = ..., dim2: builtins.int = ...) -> Tensor:
+        """diag_embed(input, offset=0, dim1=-2, dim2=-1): matrices (in dims ``dim1``, ``dim2`` of the result) whose"""
+    def diagflat(self, offset: builtins.int = ...) -> Tensor:
+        """diagflat(input, offset=0): a matrix whose ``offset`` diagonal is ``input`` flattened."""
     def diagonal(self, offset: builtins.int = ..., dim1: builtins.int = ..., dim2: builtins.int = ...) -> Tensor:
         """diagonal(input, offset=0, dim1=0, dim2=1): the diagonal of the (dim1, dim2) planes, as the last dim"""
+    def diagonal_scatter(self, src: Tensor, offset: builtins.int = ..., dim1: builtins.int = ..., dim2: builtins.int = ...) -> Tensor:
+        """diagonal_scatter(input, src, offset=0, dim1=0, dim2=1): a copy of ``input`` whose"""
+    def diff(self, n: builtins.int = ..., dim: builtins.int = ..., prepend=..., append=...) -> Tensor:
+        """diff(input, n=1, dim=-1, prepend=None, append=None): the n-th forward difference along ``dim``"""
     def digamma(self) -> Tensor:
         """digamma(input) -> d/dx lgamma(x) (``torch.special.psi``; -inf at 0, nan at the negative integers)."""
     def digamma_(self, *args, **kwargs) -> Any:
         """digamma_(...) -> self: ``digamma`` in place."""
     def dim(self) -> builtins.int: ...
+    def dim_order(self, *, ambiguity_check=...) -> Any:
+        """dim_order(): the dims from the outermost to the innermost in memory (largest stride first)."""
+    def dist(self, other: Tensor, p=...) -> Tensor:
+        """dist(input, other, p=2): the p-norm of ``input - other`` (broadcast)."""
     def div(self, other: Tensor | builtins.float, *, rounding_mode: builtins.str | None = ...) -> Tensor:
         """div(input, other, *, rounding_mode=None) -> input / other."""
     def div_(self, other: Tensor | builtins.float, **kwargs: Any) -> Tensor:
@@ -310,6 +434,8 @@ class Tensor:
         """dot(input, tensor): the dot product of two 1-D tensors of equal length (a 0-d tensor)."""
     def double(self) -> Tensor:
         """double(): the values as float64."""
+    def dsplit(self, indices_or_sections) -> Any:
+        """dsplit(input, indices_or_sections): ``tensor_split`` along dim 2 of a tensor of 3 or more dims."""
     @property
     def dtype(self) -> np.dtype: ...
     def eig(self, *args, **kwargs) -> Any:
@@ -349,8 +475,12 @@ class Tensor:
         """expm1(input) -> exp(input) - 1, accurate near 0."""
     def expm1_(self, *args, **kwargs) -> Any:
         """expm1_(...) -> self: ``expm1`` in place."""
+    def exponential_(self, lambd=..., *, generator=...) -> Any:
+        """exponential_(lambd=1, *, generator=None) -> self: samples of the exponential distribution with rate"""
     def fill_(self, value) -> Tensor:
         """fill_(value): set every element to ``value`` (a number or a one-element tensor), in place."""
+    def fill_diagonal_(self, fill_value, wrap=...) -> Any:
+        """fill_diagonal_(fill_value, wrap=False) -> self: the main diagonal set to ``fill_value`` in place (for"""
     def fix(self) -> Tensor:
         """trunc(input): round toward zero (gradient 0)."""
     def fix_(self, *args, **kwargs) -> Any:
@@ -365,6 +495,10 @@ class Tensor:
         """flipud(input): flip dimension 0 (up/down)."""
     def float(self) -> Tensor:
         """float(): the values as float32."""
+    def float_power(self, exponent) -> Tensor:
+        """float_power(input, exponent): ``input ** exponent`` computed in float64 (either may be a number)."""
+    def float_power_(self, exponent) -> Any:
+        """float_power_(exponent) -> self: ``float_power`` in place (self must be float64)."""
     def floor(self) -> Tensor:
         """floor(input): round down to an integer value (gradient 0)."""
     def floor_(self, *args, **kwargs) -> Any:
@@ -373,6 +507,10 @@ class Tensor:
         """floor_divide(input, other) -> input // other, rounded down (Python's //); zero gradient."""
     def floor_divide_(self, *args, **kwargs) -> Any:
         """floor_divide_(...) -> self: ``floor_divide`` in place."""
+    def fmax(self, other: Tensor | builtins.float) -> Tensor:
+        """fmax(input, other): the elementwise maximum, ignoring a NaN when the other value is a number. The gradient"""
+    def fmin(self, other: Tensor | builtins.float) -> Tensor:
+        """fmin(input, other): the elementwise minimum, ignoring a NaN when the other value is a number."""
     def fmod(self, other: Tensor | builtins.float) -> Tensor:
         """fmod(input, other): the remainder of division rounded toward zero, with the sign of ``input`` (C fmod)."""
     def fmod_(self, *args, **kwargs) -> Any:
@@ -381,26 +519,54 @@ class Tensor:
         """frac(input) -> input - trunc(input), the fractional part with the sign of input (gradient 1)."""
     def frac_(self, *args, **kwargs) -> Any:
         """frac_(...) -> self: ``frac`` in place."""
+    def frexp(self) -> Any:
+        """frexp(input) -> (mantissa, exponent): ``input = mantissa * 2 ** exponent`` with ``|mantissa|`` in"""
     def gather(self, dim: builtins.int, index, *, sparse_grad: builtins.bool = ...) -> Tensor:
         """gather(input, dim, index): ``out[i][j][k] = input[index[i][j][k]][j][k]`` (dim 0); shaped like index."""
+    def gcd(self, other: Tensor | builtins.float) -> Tensor:
+        """gcd(input, other): the greatest common divisor (non-negative; gcd(0, 0) = 0) of integer tensors."""
+    def gcd_(self, *args, **kwargs) -> Any:
+        """gcd_(...) -> self: ``gcd`` in place."""
     def ge(self, other) -> Any:
         """ge(input, other) -> bool tensor of input >= other, elementwise, with broadcasting (no gradient)."""
     def ge_(self, *args, **kwargs) -> Any:
         """ge_(...) -> self: ``ge`` in place."""
+    def geometric_(self, p, *, generator=...) -> Any:
+        """geometric_(p, *, generator=None) -> self: the number of Bernoulli(p) trials up to the first success"""
     def ger(self, vec2: Tensor) -> Tensor:
         """outer(input, vec2): the outer product of two 1-D tensors, (n,) and (m,) -> (n, m). Alias: ger."""
+    def get_device(self) -> builtins.int:
+        """get_device(input): the device index: -1, the CPU's, as PyTorch's."""
     @property
     def grad_fn(self) -> GradFn | None: ...
     def greater(self, other) -> Any:
         """gt(input, other) -> bool tensor of input > other, elementwise, with broadcasting (no gradient)."""
+    def greater_(self, *args, **kwargs) -> Any:
+        """gt_(...) -> self: ``gt`` in place."""
     def greater_equal(self, other) -> Any:
         """ge(input, other) -> bool tensor of input >= other, elementwise, with broadcasting (no gradient)."""
+    def greater_equal_(self, *args, **kwargs) -> Any:
+        """ge_(...) -> self: ``ge`` in place."""
     def gt(self, other) -> Any:
         """gt(input, other) -> bool tensor of input > other, elementwise, with broadcasting (no gradient)."""
     def gt_(self, *args, **kwargs) -> Any:
         """gt_(...) -> self: ``gt`` in place."""
     def half(self) -> Tensor:
         """half(): the values as float16."""
+    def heaviside(self, other: Tensor | builtins.float) -> Tensor:
+        """heaviside(input, values): 0 where ``input`` < 0 (and at NaN), ``values`` where it is 0, 1 where > 0."""
+    def heaviside_(self, *args, **kwargs) -> Any:
+        """heaviside_(...) -> self: ``heaviside`` in place."""
+    def histc(self, bins: builtins.int = ..., min: builtins.float = ..., max: builtins.float = ...) -> Tensor:
+        """histc(input, bins=100, min=0, max=0): counts of the elements in ``bins`` equal-width bins over"""
+    def histogram(self, bins=..., *, range=..., weight: Tensor | None = ..., density: builtins.bool = ...) -> Any:
+        """histogram(input, bins, *, range=None, weight=None, density=False) -> (hist, bin_edges): a histogram"""
+    def hsplit(self, indices_or_sections) -> Any:
+        """hsplit(input, indices_or_sections): ``tensor_split`` along dim 1 (dim 0 for a 1-D tensor); an int"""
+    def hypot(self, other: Tensor | builtins.float) -> Tensor:
+        """hypot(input, other): ``sqrt(input ** 2 + other ** 2)`` without overflow (floating-point tensors)."""
+    def hypot_(self, *args, **kwargs) -> Any:
+        """hypot_(...) -> self: ``hypot`` in place."""
     def i0(self) -> Tensor:
         """i0(input) -> the modified Bessel function of the first kind of order 0. Needs scipy."""
     def i0_(self, *args, **kwargs) -> Any:
@@ -413,6 +579,8 @@ class Tensor:
         """gammaincc(input, other) -> the regularized upper incomplete gamma function Q(input, other) (``igammac``)."""
     def igammac_(self, *args, **kwargs) -> Any:
         """igammac_(...) -> self: ``gammaincc`` in place."""
+    def imag(self) -> Tensor:
+        """imag(input): the imaginary part; an error for real tensors (tapegrad has no complex dtypes), as PyTorch's."""
     def index_add(self, dim: builtins.int, index, source: Tensor, *, alpha=...) -> Tensor:
         """index_add(input, dim, index, source, *, alpha=1): a copy of input with ``alpha * source`` added at"""
     def index_add_(self, dim: builtins.int, index, source: Tensor, *, alpha=...) -> Tensor:
@@ -429,22 +597,82 @@ class Tensor:
         """index_put(input, indices, values, accumulate=False): a copy of input with ``values`` put at"""
     def index_put_(self, indices, values: Tensor, accumulate: builtins.bool = ...) -> Tensor:
         """index_put_(indices, values, accumulate=False): in-place ``index_put``."""
+    def index_reduce(self, dim: builtins.int, index: Tensor, source: Tensor, reduce: builtins.str, *, include_self: builtins.bool = ...) -> Tensor:
+        """index_reduce(input, dim, index, source, reduce, *, include_self=True): the slices of ``source`` reduced"""
+    def index_reduce_(self, *args, **kwargs) -> Any:
+        """index_reduce_(...) -> self: ``index_reduce`` in place."""
     def index_select(self, dim: builtins.int, index) -> Tensor:
         """index_select(input, dim, index): the slices ``index`` (a 0-d or 1-d int64 or int32 tensor) of"""
     def inner(self, other: Tensor) -> Tensor:
         """inner(input, other): sums of products over the last dimension of both; a scalar operand multiplies."""
     def int(self) -> Tensor:
         """int(): the values as int32 (no gradient)."""
+    def int_repr(self, *args, **kwargs) -> Any:
+        """int_repr(input): a quantization parameter of a quantized tensor; NotImplementedError for tapegrad's (unquantized) tensors, as PyTorch's."""
     def inverse(self) -> Tensor:
         """inverse(input): alias of tapegrad.linalg.inv."""
+    def is_complex(self) -> builtins.bool:
+        """is_complex(input): whether the dtype is complex: always False (tapegrad has no complex dtypes)."""
+    def is_conj(self) -> builtins.bool:
+        """is_conj(input): whether the conjugate bit is set: always False (no complex dtypes)."""
     def is_contiguous(self, memory_format=...) -> builtins.bool: ...
+    @property
+    def is_cpu(self) -> Any: ...
+    @property
+    def is_cuda(self) -> Any: ...
+    def is_distributed(self) -> builtins.bool:
+        """is_distributed(input): always False (no distributed tensors)."""
     def is_floating_point(self) -> builtins.bool: ...
+    def is_inference(self) -> builtins.bool:
+        """is_inference(input): whether ``input`` is an inference tensor: always False (tapegrad's inference_mode"""
+    @property
+    def is_ipu(self) -> Any: ...
     @property
     def is_leaf(self) -> builtins.bool: ...
+    @property
+    def is_maia(self) -> Any: ...
+    @property
+    def is_meta(self) -> Any: ...
+    @property
+    def is_mkldnn(self) -> Any: ...
+    @property
+    def is_mps(self) -> Any: ...
+    @property
+    def is_mtia(self) -> Any: ...
+    def is_neg(self) -> builtins.bool:
+        """is_neg(input): whether the negative bit is set: always False (negation is never lazy here)."""
+    @property
+    def is_nested(self) -> Any: ...
+    def is_nonzero(self) -> builtins.bool:
+        """is_nonzero(input): whether the single element of ``input`` is not zero (an error for other sizes)."""
+    def is_pinned(self, device=...) -> Any:
+        """is_pinned(): False (no pinned memory without a GPU)."""
+    @property
+    def is_quantized(self) -> Any: ...
+    def is_same_size(self, other: Tensor) -> builtins.bool:
+        """is_same_size(input, other): whether both tensors have the same shape."""
+    def is_set_to(self, tensor) -> builtins.bool:
+        """is_set_to(tensor): whether both tensors look at the same memory with the same shape and strides."""
+    def is_shared(self) -> Any:
+        """is_shared(): False (no memory shared between processes)."""
+    def is_signed(self) -> builtins.bool:
+        """is_signed(input): whether the dtype holds negative numbers (floats and signed integers; not bool, uint8)."""
+    @property
+    def is_sparse(self) -> Any: ...
+    @property
+    def is_sparse_csr(self) -> Any: ...
+    @property
+    def is_vulkan(self) -> Any: ...
+    @property
+    def is_xla(self) -> Any: ...
+    @property
+    def is_xpu(self) -> Any: ...
     def isclose(self, other: Tensor, rtol: builtins.float = ..., atol: builtins.float = ..., equal_nan: builtins.bool = ...) -> Any:
         """isclose(input, other, rtol=1e-05, atol=1e-08, equal_nan=False) -> bool tensor of"""
     def isfinite(self) -> Any:
         """isfinite(input) -> bool tensor, True where input is"""
+    def isin(self, test_elements, *, assume_unique: builtins.bool = ..., invert: builtins.bool = ...) -> Tensor:
+        """isin(elements, test_elements, *, assume_unique=False, invert=False): whether each of ``elements`` is"""
     def isinf(self) -> Any:
         """isinf(input) -> bool tensor, True where input is +inf or -inf."""
     def isnan(self) -> Any:
@@ -453,8 +681,26 @@ class Tensor:
         """isneginf(input) -> bool tensor, True where -inf."""
     def isposinf(self) -> Any:
         """isposinf(input) -> bool tensor, True where +inf."""
+    def isreal(self) -> Tensor:
+        """isreal(input): True where the element is real: everywhere, for real tensors (NaN included)."""
     def item(self) -> builtins.bool | builtins.int | builtins.float:
         """item(): the value of a one-element tensor as a Python number."""
+    @property
+    def itemsize(self) -> builtins.int: ...
+    def kron(self, other: Tensor) -> Tensor:
+        """kron(input, other): the Kronecker product (the fewer dims are padded with leading 1s)."""
+    def kthvalue(self, k: builtins.int, dim: builtins.int = ..., keepdim: builtins.bool = ...) -> Any:
+        """kthvalue(input, k, dim=-1, keepdim=False) -> (values, indices): the k-th smallest element (1-based)"""
+    @property
+    def layout(self) -> Any: ...
+    def lcm(self, other: Tensor | builtins.float) -> Tensor:
+        """lcm(input, other): the least common multiple (non-negative) of integer tensors."""
+    def lcm_(self, *args, **kwargs) -> Any:
+        """lcm_(...) -> self: ``lcm`` in place."""
+    def ldexp(self, other: Tensor) -> Tensor:
+        """ldexp(input, other): ``input * 2 ** other``; integer inputs give the default float dtype. The gradient"""
+    def ldexp_(self, *args, **kwargs) -> Any:
+        """ldexp_(...) -> self: ``ldexp`` in place."""
     def le(self, other) -> Any:
         """le(input, other) -> bool tensor of input <= other, elementwise, with broadcasting (no gradient)."""
     def le_(self, *args, **kwargs) -> Any:
@@ -465,8 +711,12 @@ class Tensor:
         """lerp_(...) -> self: ``lerp`` in place."""
     def less(self, other) -> Any:
         """lt(input, other) -> bool tensor of input < other, elementwise, with broadcasting (no gradient)."""
+    def less_(self, *args, **kwargs) -> Any:
+        """lt_(...) -> self: ``lt`` in place."""
     def less_equal(self, other) -> Any:
         """le(input, other) -> bool tensor of input <= other, elementwise, with broadcasting (no gradient)."""
+    def less_equal_(self, *args, **kwargs) -> Any:
+        """le_(...) -> self: ``le`` in place."""
     def lgamma(self) -> Tensor:
         """lgamma(input) -> log |Gamma(input)| (``torch.special.gammaln``; inf at 0 and the negative integers)."""
     def lgamma_(self, *args, **kwargs) -> Any:
@@ -487,8 +737,16 @@ class Tensor:
         """log2_(...) -> self: ``log2`` in place."""
     def log_(self, *args, **kwargs) -> Any:
         """log_(...) -> self: ``log`` in place."""
+    def log_normal_(self, mean=..., std=..., *, generator=...) -> Any:
+        """log_normal_(mean=1, std=2, *, generator=None) -> self: samples of exp(N(mean, std^2)), in place."""
     def log_softmax(self, dim: builtins.int, dtype=...) -> Tensor:
         """log_softmax(dim, dtype=None) -> Tensor: see ``tapegrad.nn.functional.log_softmax`` (``dim`` is required)."""
+    def logaddexp(self, other: Tensor | builtins.float) -> Tensor:
+        """logaddexp(input, other): ``log(exp(input) + exp(other))`` without overflow (floating-point tensors)."""
+    def logaddexp2(self, other: Tensor | builtins.float) -> Tensor:
+        """logaddexp2(input, other): ``log2(2 ** input + 2 ** other)`` without overflow."""
+    def logcumsumexp(self, dim: builtins.int) -> Tensor:
+        """logcumsumexp(input, dim): ``log(cumsum(exp(input), dim))`` computed stably (with an n-by-n intermediate"""
     def logdet(self) -> Tensor:
         """logdet(input): log(det(input)): nan where the determinant is negative, -inf where it is 0."""
     def logical_and(self, other) -> Any:
@@ -529,10 +787,18 @@ class Tensor:
     def mH(self) -> Any: ...
     @property
     def mT(self) -> Any: ...
+    def map2_(self, x, y, callable) -> Any:
+        """map2_(x, y, callable) -> self: ``callable(self_element, x_element, y_element)`` for each element."""
+    def map_(self, tensor, callable) -> Any:
+        """map_(tensor, callable) -> self: ``callable(self_element, tensor_element)`` for each element, in place"""
     def masked_fill(self, mask, value) -> Tensor:
         """masked_fill(input, mask, value): ``value`` (a number or 0-d tensor) where the boolean ``mask`` is True."""
     def masked_fill_(self, mask, value) -> Tensor:
         """masked_fill_(mask, value): in-place ``masked_fill`` (the mask must broadcast to this tensor)."""
+    def masked_scatter(self, mask: Tensor, source: Tensor) -> Tensor:
+        """masked_scatter(input, mask, source): a copy of ``input`` with the elements where the boolean ``mask``"""
+    def masked_scatter_(self, *args, **kwargs) -> Any:
+        """masked_scatter_(...) -> self: ``masked_scatter`` in place."""
     def masked_select(self, mask) -> Tensor:
         """masked_select(input, mask): the 1-d tensor of the elements where the boolean ``mask`` is True (input and"""
     def matmul(self, other: Tensor) -> Tensor:
@@ -555,10 +821,16 @@ class Tensor:
         """minimum(input, other): the elementwise minimum (nan if either is nan); ties split the gradient in half."""
     def mm(self, mat2: Tensor) -> Tensor:
         """mm(input, mat2): the product of two 2-D matrices, (n, m) @ (m, p) -> (n, p); no broadcasting."""
+    def mode(self, dim: builtins.int = ..., keepdim: builtins.bool = ...) -> Any:
+        """mode(input, dim=-1, keepdim=False) -> (values, indices): the most frequent value along ``dim`` (the"""
+    def module_load(self, other, assign=...) -> Any:
+        """module_load(other, assign=False): how ``other`` (a state_dict value) is turned into the tensor that takes"""
     def moveaxis(self, source, destination) -> Tensor:
         """movedim(input, source, destination): move dims (an int or tuple) to new positions (a view)."""
     def movedim(self, source, destination) -> Tensor:
         """movedim(input, source, destination): move dims (an int or tuple) to new positions (a view)."""
+    def msort(self) -> Tensor:
+        """msort(input): ``input`` sorted along dim 0 (the values of ``sort(input, dim=0)``)."""
     def mul(self, other: Tensor | builtins.float) -> Tensor:
         """mul(input, other) -> input * other, with broadcasting."""
     def mul_(self, other: Tensor | builtins.float, **kwargs: Any) -> Tensor:
@@ -575,8 +847,24 @@ class Tensor:
         """multigammaln(input, p) -> the log of the multivariate gamma function of dimension ``p``"""
     def mvlgamma_(self, *args, **kwargs) -> Any:
         """mvlgamma_(...) -> self: ``multigammaln`` in place."""
+    def nan_to_num(self, nan: builtins.float = ..., posinf: builtins.float | None = ..., neginf: builtins.float | None = ...) -> Tensor:
+        """nan_to_num(input, nan=0.0, posinf=None, neginf=None): NaN, +inf and -inf replaced by ``nan``, ``posinf``"""
+    def nan_to_num_(self, *args, **kwargs) -> Any:
+        """nan_to_num_(...) -> self: ``nan_to_num`` in place."""
+    def nanmean(self, dim=..., keepdim: builtins.bool = ..., *, dtype=...) -> Tensor:
+        """nanmean(input, dim=None, keepdim=False, *, dtype=None): the mean of the non-NaN elements (NaN if there"""
+    def nanmedian(self, dim=..., keepdim: builtins.bool = ...) -> Any:
+        """nanmedian(input) -> 0-d tensor; nanmedian(input, dim, keepdim=False) -> (values, indices): the lower"""
+    def nanquantile(self, q, dim=..., keepdim: builtins.bool = ..., *, interpolation: builtins.str = ...) -> Tensor:
+        """nanquantile(input, q, dim=None, keepdim=False, *, interpolation='linear'): ``quantile`` ignoring NaNs"""
+    def nansum(self, dim=..., keepdim: builtins.bool = ..., *, dtype=...) -> Tensor:
+        """nansum(input, dim=None, keepdim=False, *, dtype=None): ``sum`` treating NaN as 0 (gradient 0 there)."""
     def narrow(self, dim: builtins.int, start, length) -> Tensor:
         """narrow(input, dim, start, length): the slice ``start:start + length`` of dimension ``dim`` (a view)."""
+    def narrow_copy(self, dim: builtins.int, start: builtins.int, length: builtins.int) -> Tensor:
+        """narrow_copy(input, dim, start, length): ``narrow`` as a new tensor (not a view)."""
+    @property
+    def nbytes(self) -> builtins.int: ...
     @property
     def ndim(self) -> builtins.int: ...
     def ndimension(self) -> builtins.int: ...
@@ -595,6 +883,8 @@ class Tensor:
     def nelement(self) -> builtins.int: ...
     def new_empty(self, *sizes, size=..., dtype=..., device=..., requires_grad=...) -> Any:
         """new_empty(size, *, dtype=None): an uninitialized tensor with this tensor's dtype (here: zeros)."""
+    def new_empty_strided(self, size, stride, *, dtype=..., device=..., requires_grad=..., **kwargs) -> Any:
+        """new_empty_strided(size, stride, *, dtype=None, ...): an uninitialised tensor of ``size``, like"""
     def new_full(self, size, fill_value, *, dtype=..., device=..., requires_grad=...) -> Any:
         """new_full(size, fill_value, *, dtype=None): ``fill_value`` everywhere, in this tensor's dtype (not the"""
     def new_ones(self, *sizes, size=..., dtype=..., device=..., requires_grad=...) -> Any:
@@ -603,14 +893,22 @@ class Tensor:
         """new_tensor(data, *, dtype=None, requires_grad=False): a copy of ``data`` (a leaf, cut from any graph) in"""
     def new_zeros(self, *sizes, size=..., dtype=..., device=..., requires_grad=...) -> Any:
         """new_zeros(size, *, dtype=None, requires_grad=False): zeros with this tensor's dtype (unless ``dtype``)."""
+    def nextafter(self, other: Tensor | builtins.float) -> Tensor:
+        """nextafter(input, other): the next floating-point value after ``input`` towards ``other``."""
+    def nextafter_(self, *args, **kwargs) -> Any:
+        """nextafter_(...) -> self: ``nextafter`` in place."""
     def nonzero(self, *, as_tuple: builtins.bool = ...) -> Tensor | builtins.tuple[Tensor, ...]:
         """nonzero(input, *, as_tuple=False): the int64 (n, ndim) indices of non-zero elements (or its columns)."""
+    def nonzero_static(self, *, size: builtins.int, fill_value: builtins.int = ...) -> Tensor:
+        """nonzero_static(input, *, size, fill_value=-1): ``nonzero(input)`` with exactly ``size`` rows: truncated,"""
     def norm(self, p=..., dim=..., keepdim: builtins.bool = ..., out=..., dtype=...) -> Tensor:
         """norm(input, p='fro', dim=None, keepdim=False, dtype=None): the vector p-norm over ``dim``."""
     def normal_(self, mean: builtins.float = ..., std: builtins.float = ..., *, generator=...) -> Tensor:
         """normal_(mean=0, std=1, *, generator=None): fill with samples from N(mean, std^2), in place."""
     def not_equal(self, other) -> Any:
         """ne(input, other) -> bool tensor of input != other, elementwise, with broadcasting (no gradient)."""
+    def not_equal_(self, *args, **kwargs) -> Any:
+        """ne_(...) -> self: ``ne`` in place."""
     def numel(self) -> builtins.int: ...
     def numpy(self, *, force: builtins.bool = ...) -> np.ndarray:
         """numpy(): the values as a numpy array (sharing memory, like PyTorch's)."""
@@ -636,12 +934,36 @@ class Tensor:
         """pow_(...) -> self: ``pow`` in place."""
     def prod(self, dim=..., keepdim: builtins.bool = ..., *, dtype=..., axis=..., keepdims=..., out=...) -> Tensor:
         """prod(input, *, dtype=None) or prod(input, dim, keepdim=False, *, dtype=None): the product of all"""
+    def put(self, index: Tensor, source: Tensor, accumulate: builtins.bool = ...) -> Tensor:
+        """put(input, index, source, accumulate=False): a copy of ``input`` (seen flattened) with the elements at"""
+    def put_(self, *args, **kwargs) -> Any:
+        """put_(...) -> self: ``put`` in place."""
+    def q_per_channel_axis(self, *args, **kwargs) -> Any:
+        """q_per_channel_axis(input): a quantization parameter of a quantized tensor; NotImplementedError for tapegrad's (unquantized) tensors, as PyTorch's."""
+    def q_per_channel_scales(self, *args, **kwargs) -> Any:
+        """q_per_channel_scales(input): a quantization parameter of a quantized tensor; NotImplementedError for tapegrad's (unquantized) tensors, as PyTorch's."""
+    def q_per_channel_zero_points(self, *args, **kwargs) -> Any:
+        """q_per_channel_zero_points(input): a quantization parameter of a quantized tensor; NotImplementedError for tapegrad's (unquantized) tensors, as PyTorch's."""
+    def q_scale(self, *args, **kwargs) -> Any:
+        """q_scale(input): a quantization parameter of a quantized tensor; NotImplementedError for tapegrad's (unquantized) tensors, as PyTorch's."""
+    def q_zero_point(self, *args, **kwargs) -> Any:
+        """q_zero_point(input): a quantization parameter of a quantized tensor; NotImplementedError for tapegrad's (unquantized) tensors, as PyTorch's."""
     def qr(self, some: builtins.bool = ...) -> Any:
         """qr(input, some=True) -> (Q, R): tapegrad.linalg.qr with mode 'reduced' (``some``) or 'complete'."""
+    def qscheme(self, *args, **kwargs) -> Any:
+        """qscheme(input): a quantization parameter of a quantized tensor; NotImplementedError for tapegrad's (unquantized) tensors, as PyTorch's."""
+    def quantile(self, q, dim=..., keepdim: builtins.bool = ..., *, interpolation: builtins.str = ...) -> Tensor:
+        """quantile(input, q, dim=None, keepdim=False, *, interpolation='linear'): the q-th quantiles (q a number"""
     def rad2deg(self) -> Tensor:
         """rad2deg(input): angles in radians converted to degrees."""
     def rad2deg_(self, *args, **kwargs) -> Any:
         """rad2deg_(...) -> self: ``rad2deg`` in place."""
+    def random_(self, *args, **kwargs) -> Any:
+        """random_(from=0, to=None, *, generator=None) -> self: integers uniform in [from, to - 1], in place;"""
+    def ravel(self) -> Tensor:
+        """ravel(input): the elements as a 1-D tensor (a view when possible)."""
+    def real(self) -> Tensor:
+        """real(input): the real part; tapegrad's tensors are real, so this is ``input`` itself, as PyTorch's for"""
     def reciprocal(self) -> Tensor:
         """reciprocal(input) -> 1 / input (integers give the default float dtype; 1 / -0.0 is -inf)."""
     def reciprocal_(self, *args, **kwargs) -> Any:
@@ -658,8 +980,14 @@ class Tensor:
         """remainder(input, other) -> input % other, with the sign of ``other`` (Python's %)."""
     def remainder_(self, *args, **kwargs) -> Any:
         """remainder_(...) -> self: ``remainder`` in place."""
+    def renorm(self, p, dim: builtins.int, maxnorm) -> Tensor:
+        """renorm(input, p, dim, maxnorm): each sub-tensor along ``dim`` whose p-norm exceeds ``maxnorm`` scaled"""
+    def renorm_(self, *args, **kwargs) -> Any:
+        """renorm_(...) -> self: ``renorm`` in place."""
     def repeat(self, *sizes, repeats=...) -> Tensor:
         """repeat(input, *repeats): tile the tensor ``repeats[i]`` times along each dim (may add leading dims);"""
+    def repeat_interleave(self, repeats=..., dim=..., *, output_size=...) -> Tensor:
+        """repeat_interleave(input, repeats, dim=None, *, output_size=None): each element (or slice along ``dim``)"""
     @property
     def requires_grad(self) -> builtins.bool: ...
     @requires_grad.setter
@@ -670,12 +998,18 @@ class Tensor:
         """reshape(input, shape): the same elements in a new shape; one size may be -1 (inferred)."""
     def reshape_as(self, other: Tensor) -> Tensor:
         """reshape_as(other): ``input.reshape(other.shape)``."""
+    def resolve_conj(self) -> Tensor:
+        """resolve_conj(input): ``input`` with a lazy conjugation applied; ``input`` itself (nothing is lazy here)."""
+    def resolve_neg(self) -> Tensor:
+        """resolve_neg(input): ``input`` with a lazy negation applied; ``input`` itself (nothing is lazy here)."""
     def retain_grad(self) -> None:
         """retain_grad(): keep this non-leaf tensor's gradient in ``.grad`` after backward."""
     @property
     def retains_grad(self) -> builtins.bool: ...
     def roll(self, shifts, dims=...) -> Tensor:
         """roll(input, shifts, dims=None): shift elements cyclically along ``dims`` (or the flattened tensor)."""
+    def rot90(self, k: builtins.int = ..., dims=...) -> Tensor:
+        """rot90(input, k=1, dims=(0, 1)): rotated by 90 degrees ``k`` times, from the first dim towards the second."""
     def round(self, *, decimals: builtins.int | None = ...) -> Tensor:
         """round(input, *, decimals=0): round half to even, to ``decimals`` decimal places (gradient 0)."""
     def round_(self, *args, **kwargs) -> Any:
@@ -692,8 +1026,16 @@ class Tensor:
         """scatter_add(input, dim, index, src): a copy of input with ``out[index[i][j]][j] += src[i][j]``"""
     def scatter_add_(self, dim: builtins.int, index, src: Tensor) -> Tensor:
         """scatter_add_(dim, index, src): in-place ``scatter_add``."""
+    def scatter_reduce(self, dim: builtins.int, index: Tensor, src: Tensor, reduce: builtins.str, *, include_self: builtins.bool = ...) -> Tensor:
+        """scatter_reduce(input, dim, index, src, reduce, *, include_self=True): ``src`` reduced into a copy of"""
+    def scatter_reduce_(self, *args, **kwargs) -> Any:
+        """scatter_reduce_(...) -> self: ``scatter_reduce`` in place."""
+    def searchsorted(self, input, *, out_int32: builtins.bool = ..., right: builtins.bool = ..., side=..., sorter: Tensor | None = ...) -> Tensor:
+        """searchsorted(sorted_sequence, input, *, out_int32=False, right=False, side=None, sorter=None): where"""
     def select(self, dim: builtins.int, index) -> Tensor:
         """select(input, dim, index): the slice at ``index`` of dimension ``dim``, which is removed (a view)."""
+    def select_scatter(self, src: Tensor, dim: builtins.int, index: builtins.int) -> Tensor:
+        """select_scatter(input, src, dim, index): a copy of ``input`` whose ``select(dim, index)`` is ``src``."""
     def sgn(self) -> Tensor:
         """sign(input): -1, 0 or 1 by the sign of input (0 for nan and -0.0, as PyTorch); gradient 0."""
     def sgn_(self, *args, **kwargs) -> Any:
@@ -710,6 +1052,8 @@ class Tensor:
         """sign(input): -1, 0 or 1 by the sign of input (0 for nan and -0.0, as PyTorch); gradient 0."""
     def sign_(self, *args, **kwargs) -> Any:
         """sign_(...) -> self: ``sign`` in place."""
+    def signbit(self) -> Tensor:
+        """signbit(input): True where the sign bit is set (negative numbers and -0.0)."""
     def sin(self) -> Tensor:
         """sin(input), in radians."""
     def sin_(self, *args, **kwargs) -> Any:
@@ -724,6 +1068,8 @@ class Tensor:
         """sinh_(...) -> self: ``sinh`` in place."""
     def size(self, dim: builtins.int | None = ...) -> Size | builtins.int:
         """size(dim=None): the shape, or the length of one dimension."""
+    def slice_scatter(self, src: Tensor, dim: builtins.int = ..., start=..., end=..., step: builtins.int = ...) -> Tensor:
+        """slice_scatter(input, src, dim=0, start=None, end=None, step=1): a copy of ``input`` whose slice"""
     def slogdet(self) -> Any:
         """slogdet(input) -> (sign, logabsdet): alias of tapegrad.linalg.slogdet."""
     def softmax(self, dim: builtins.int, dtype=...) -> Tensor:
@@ -734,6 +1080,8 @@ class Tensor:
         """sort(input, dim=-1, descending=False) or sort(input, *, stable, dim=-1, descending=False) ->"""
     def split(self, split_size_or_sections, dim: builtins.int = ...) -> builtins.tuple[Tensor, ...]:
         """split(tensor, split_size_or_sections, dim=0): views of pieces of the given size (the last may be"""
+    def split_with_sizes(self, split_sizes, dim: builtins.int = ...) -> Any:
+        """split_with_sizes(input, split_sizes, dim=0): ``split`` with a list of sizes that must add up to the"""
     def sqrt(self) -> Tensor:
         """sqrt(input) -> the square root (nan below 0; the gradient at 0 is inf, as in PyTorch)."""
     def sqrt_(self, *args, **kwargs) -> Any:
@@ -746,6 +1094,10 @@ class Tensor:
         """squeeze(input, dim=None): remove dimensions of size 1 (all of them, or those of ``dim``: int or tuple)."""
     def std(self, dim=..., unbiased=..., keepdim: builtins.bool = ..., *, correction=..., axis=..., keepdims=..., dtype=..., out=..., ddof=...) -> Tensor:
         """std(input, dim=None, *, correction=1, keepdim=False): the standard deviation over ``dim``."""
+    def storage_offset(self) -> builtins.int:
+        """storage_offset(): where this tensor starts in its memory, in elements from the start of the block."""
+    def stride(self, dim=...) -> Any:
+        """stride(dim=None): the step in elements between neighbours along each dim (a tuple), or along ``dim``."""
     def sub(self, other: Tensor | builtins.float, *, alpha: builtins.float = ...) -> Tensor:
         """sub(input, other, *, alpha=1) -> input - alpha * other, with broadcasting."""
     def sub_(self, other: Tensor | builtins.float, **kwargs: Any) -> Tensor:
@@ -756,6 +1108,8 @@ class Tensor:
         """sub_(other) -> self: ``sub`` in place."""
     def sum(self, dim=..., keepdim: builtins.bool = ..., *, dtype=..., axis=..., keepdims=..., out=...) -> Tensor:
         """sum(input, dim=None, keepdim=False, *, dtype=None): the sum over ``dim`` (all elements by default)."""
+    def sum_to_size(self, *size) -> Any:
+        """sum_to_size(*size): ``self`` summed down to ``size`` (which ``self`` must broadcast from), as a gradient is"""
     def svd(self, some: builtins.bool = ..., compute_uv: builtins.bool = ...) -> Any:
         """svd(input, some=True, compute_uv=True) -> (U, S, V): A = U diag(S) V^T (V, not Vh as linalg.svd);"""
     def swapaxes(self, dim0: builtins.int, dim1: builtins.int) -> Tensor:
@@ -787,14 +1141,20 @@ class Tensor:
     def tolist(self) -> Any: ...
     def topk(self, k: builtins.int, dim: builtins.int = ..., largest: builtins.bool = ..., sorted: builtins.bool = ...) -> Any:
         """topk(input, k, dim=-1, largest=True, sorted=True) -> (values, indices): the ``k`` largest (or, with"""
+    def trace(self) -> Tensor:
+        """trace(input): the sum of the main diagonal of a 2-D tensor (integers sum to int64, as PyTorch)."""
     def transpose(self, dim0: builtins.int, dim1: builtins.int) -> Tensor:
         """transpose(input, dim0, dim1): swap two dimensions (a view)."""
     def triangular_solve(self, A: Tensor, upper: builtins.bool = ..., transpose: builtins.bool = ..., unitriangular: builtins.bool = ...) -> Any:
         """triangular_solve(b, A, upper=True, transpose=False, unitriangular=False) -> (solution,"""
     def tril(self, diagonal: builtins.int = ...) -> Tensor:
         """tril(input, diagonal=0): zero the elements above the ``diagonal``-th diagonal of the last two dims."""
+    def tril_(self, *args, **kwargs) -> Any:
+        """tril_(...) -> self: ``tril`` in place."""
     def triu(self, diagonal: builtins.int = ...) -> Tensor:
         """triu(input, diagonal=0): zero the elements below the ``diagonal``-th diagonal of the last two dims."""
+    def triu_(self, *args, **kwargs) -> Any:
+        """triu_(...) -> self: ``triu`` in place."""
     def true_divide(self, other: Tensor | builtins.float, *, rounding_mode: builtins.str | None = ...) -> Tensor:
         """div(input, other, *, rounding_mode=None) -> input / other."""
     def true_divide_(self, other: Tensor | builtins.float, **kwargs: Any) -> Tensor:
@@ -815,14 +1175,28 @@ class Tensor:
         """Tensor.unfold(dimension, size, step): every slice of ``size`` elements along ``dimension``, ``step``"""
     def uniform_(self, from_: builtins.float = ..., to: builtins.float = ..., *, generator=..., **kwargs) -> Tensor:
         """uniform_(from=0, to=1, *, generator=None): fill with samples from U[from, to), in place."""
+    def unique(self, sorted: builtins.bool = ..., return_inverse: builtins.bool = ..., return_counts: builtins.bool = ..., dim=...) -> Any:
+        """unique(input, sorted=True, return_inverse=False, return_counts=False, dim=None): the distinct elements"""
+    def unique_consecutive(self, return_inverse: builtins.bool = ..., return_counts: builtins.bool = ..., dim=...) -> Any:
+        """unique_consecutive(input, return_inverse=False, return_counts=False, dim=None): each run of equal"""
+    def unsafe_chunk(self, chunks: builtins.int, dim: builtins.int = ...) -> Any:
+        """unsafe_chunk(input, chunks, dim=0): ``chunk`` (PyTorch's form without view checks; the same here)."""
+    def unsafe_split(self, split_size, dim: builtins.int = ...) -> Any:
+        """unsafe_split(input, split_size, dim=0): ``split`` (without view checks in PyTorch; the same here)."""
+    def unsafe_split_with_sizes(self, split_sizes, dim: builtins.int = ...) -> Any:
+        """unsafe_split_with_sizes(input, split_sizes, dim=0): ``split_with_sizes``."""
     def unsqueeze(self, dim: builtins.int) -> Tensor:
         """unsqueeze(input, dim): insert a dimension of size 1 at ``dim`` (a view)."""
     def var(self, dim=..., unbiased=..., keepdim: builtins.bool = ..., *, correction=..., axis=..., keepdims=..., dtype=..., out=..., ddof=...) -> Tensor:
         """var(input, dim=None, *, correction=1, keepdim=False): the variance over ``dim``."""
+    def vdot(self, other: Tensor) -> Tensor:
+        """vdot(input, other): the dot product of two 1-D tensors (no conjugation is needed: tensors are real)."""
     def view(self, *sizes, size=..., dtype=...) -> Tensor:
         """view(*shape) or view(dtype): the same memory seen with a new shape (or reinterpreted as ``dtype``)."""
     def view_as(self, other: Tensor) -> Tensor:
         """view_as(other): ``input.view(other.shape)``."""
+    def vsplit(self, indices_or_sections) -> Any:
+        """vsplit(input, indices_or_sections): ``tensor_split`` along dim 0 of a tensor of 2 or more dims."""
     def where(self, condition, other) -> Any:
         """x.where(condition, other) -> where(condition, x, other)."""
     def xlogy(self, other: Tensor | builtins.float) -> Tensor:

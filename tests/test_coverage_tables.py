@@ -17,7 +17,8 @@ import tapegrad.optim.lr_scheduler as lr_scheduler
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent
 TABLES = sorted(p for p in (ROOT / "docs" / "coverage").glob("*.md") if p.name != "README.md")
-OP_MODULES = ["elementwise", "reduce", "linalg", "shape", "index", "conv", "sampling", "sort"]
+OP_MODULES = ["elementwise", "reduce", "linalg", "shape", "index", "conv", "sampling", "sort",
+              "extra_math", "forms", "combine", "counting", "scatter_extra"]
 
 
 def _table_text():

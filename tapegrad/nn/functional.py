@@ -2079,3 +2079,12 @@ from ._functional_distance import *  # noqa: E402,F401,F403  (pairwise_distance,
 from ._functional_distance import __all__ as _distance_all  # noqa: E402
 
 __all__ += _distance_all
+
+from ._functional_dropout import *  # noqa: E402,F401,F403  (dropout1d/2d/3d, alpha_dropout, feature_alpha_dropout)
+from ._functional_dropout import __all__ as _dropout_all  # noqa: E402
+
+__all__ += _dropout_all
+
+from ._functional_grid import affine_grid  # noqa: E402,F401
+
+__all__ += ["affine_grid"]

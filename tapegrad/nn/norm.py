@@ -228,3 +228,165 @@ class GroupNorm(Module):
     def extra_repr(self):
         return (f"{self.num_groups}, {self.num_channels}, eps={self.eps}, affine={self.affine}, "
                 f"bias={self.bias is not None}")
+
+
+# ---------------------------------------------------------------------- BatchNorm3d, SyncBatchNorm, RMSNorm, LRN
+class BatchNorm3d(_BatchNorm):
+    """BatchNorm3d(num_features, eps=1e-05, momentum=0.1, affine=True, track_running_stats=True, *, bias=True)
+
+    Normalize each channel of an (N, C, D, H, W) input over the batch and the spatial dims (see BatchNorm1d).
+
+    >>> import tapegrad as tg
+    >>> tg.nn.BatchNorm3d(2)(tg.randn(3, 2, 2, 2, 2)).shape
+    tapegrad.Size([3, 2, 2, 2, 2])
+    """
+
+    def _check_input_dim(self, input):
+        if input.dim() != 5:
+            raise ValueError(f"BatchNorm3d: expected 5D input (got {input.dim()}D input of shape "
+                             f"{tuple(input.shape)})")
+
+
+class SyncBatchNorm(_BatchNorm):
+    """SyncBatchNorm(num_features, eps=1e-05, momentum=0.1, affine=True, track_running_stats=True,
+    process_group=None, device=None, dtype=None)
+
+    Batch normalization over (N, C, *) inputs whose statistics would be synchronised across processes; tapegrad
+    runs in one process, where it is BatchNorm over all the dims but C.
+
+    >>> import tapegrad as tg
+    >>> tg.nn.SyncBatchNorm(2)(tg.randn(4, 2, 3)).shape
+    tapegrad.Size([4, 2, 3])
+    """
+
+    def __init__(self, num_features, eps=1e-5, momentum=0.1, affine=True, track_running_stats=True,
+                 process_group=None, device=None, dtype=None):
+        super().__init__(num_features, eps, momentum, affine, track_running_stats, device, dtype)
+        self.process_group = process_group
+
+    def _check_input_dim(self, input):
+        if input.dim() < 2:
+            raise ValueError(f"SyncBatchNorm: expected at least 2D input (got {input.dim()}D input)")
+
+    @classmethod
+    def convert_sync_batchnorm(cls, module, process_group=None):
+        """convert_sync_batchnorm(module, process_group=None): every BatchNorm*D in ``module`` replaced by a
+        SyncBatchNorm with the same parameters and buffers."""
+        output = module
+        if isinstance(module, _BatchNorm) and not isinstance(module, SyncBatchNorm):
+            output = SyncBatchNorm(module.num_features, module.eps, module.momentum, module.affine,
+                                   module.track_running_stats, process_group)
+            if module.affine:
+                output.weight, output.bias = module.weight, module.bias
+            output.running_mean, output.running_var = module.running_mean, module.running_var
+            output.num_batches_tracked = module.num_batches_tracked
+            output.training = module.training
+        for name, child in module.named_children():
+            output.add_module(name, cls.convert_sync_batchnorm(child, process_group))
+        return output
+
+
+class RMSNorm(Module):
+    """RMSNorm(normalized_shape, eps=None, elementwise_affine=True, device=None, dtype=None)
+
+    y = x / sqrt(mean(x**2 over ``normalized_shape``) + eps) * weight (weight starts at ones; eps None is the
+    input dtype's machine epsilon).
+
+    >>> import tapegrad as tg
+    >>> norm = tg.nn.RMSNorm(2)
+    >>> norm
+    RMSNorm((2,), eps=None, elementwise_affine=True)
+    >>> norm(tg.tensor([[3.0, 4.0]]))
+    tensor([[0.8485, 1.1314]], grad_fn=<MulBackward0>)
+    """
+
+    def __init__(self, normalized_shape, eps=None, elementwise_affine=True, device=None, dtype=None):
+        super().__init__()
+        if isinstance(normalized_shape, numbers.Integral):
+            normalized_shape = (normalized_shape,)
+        self.normalized_shape = tuple(int(s) for s in normalized_shape)
+        self.eps = eps
+        self.elementwise_affine = elementwise_affine
+        if elementwise_affine:
+            self.weight = _empty_parameter(self.normalized_shape, dtype)
+        else:
+            self.register_parameter("weight", None)
+        self.reset_parameters()
+
+    def reset_parameters(self):
+        """reset_parameters(): weight 1."""
+        if self.elementwise_affine:
+            init.ones_(self.weight)
+
+    def forward(self, x):
+        return F.rms_norm(x, self.normalized_shape, self.weight, self.eps)
+
+    def extra_repr(self):
+        return f"{self.normalized_shape}, eps={self.eps}, elementwise_affine={self.elementwise_affine}"
+
+
+class LocalResponseNorm(Module):
+    """LocalResponseNorm(size, alpha=0.0001, beta=0.75, k=1.0): ``F.local_response_norm`` as a layer.
+
+    >>> import tapegrad as tg
+    >>> tg.nn.LocalResponseNorm(2)
+    LocalResponseNorm(2, alpha=0.0001, beta=0.75, k=1.0)
+    """
+
+    def __init__(self, size, alpha=1e-4, beta=0.75, k=1.0):
+        super().__init__()
+        self.size, self.alpha, self.beta, self.k = size, alpha, beta, k
+
+    def forward(self, input):
+        return F.local_response_norm(input, self.size, self.alpha, self.beta, self.k)
+
+    def extra_repr(self):
+        return f"{self.size}, alpha={self.alpha}, beta={self.beta}, k={self.k}"
+
+
+__all__ += ["BatchNorm3d", "SyncBatchNorm", "RMSNorm", "LocalResponseNorm"]
+
+
+class CrossMapLRN2d(Module):
+    """CrossMapLRN2d(size, alpha=0.0001, beta=0.75, k=1)
+
+    Lua-Torch's cross-channel local response normalization of (N, C, H, W) inputs:
+    x * (k + alpha / size * sum of x**2 over a window of channels) ** -beta, with PyTorch's windows (its running
+    update, which keeps channel 0 in every window past the first ``size // 2 + 1``). The values are PyTorch's; the
+    gradient is the true derivative of those values (PyTorch's hand-written backward for this legacy layer does
+    not pass its own gradcheck).
+
+    >>> import tapegrad as tg
+    >>> tg.nn.CrossMapLRN2d(3, alpha=1.0, beta=1.0)(tg.ones(1, 2, 1, 1)).flatten()
+    tensor([0.6000, 0.6000])
+    """
+
+    def __init__(self, size, alpha=1e-4, beta=0.75, k=1):
+        super().__init__()
+        self.size, self.alpha, self.beta, self.k = size, alpha, beta, k
+
+    def _window(self, channels, dtype):
+        pre = int((self.size - 1) / 2 + 1)
+        m = np.zeros((channels, channels), dtype)
+        m[0, :min(pre, channels)] = 1
+        for c in range(1, channels):
+            m[c] = m[c - 1]
+            if c < channels - pre + 1:
+                m[c, c + pre - 1] += 1
+            if c > pre:
+                m[c, c - pre] -= 1
+        return _wrap(m)
+
+    def forward(self, input):
+        if input.dim() != 4:
+            raise ValueError(f"CrossMapLRN2d: Expected input to be 4D, got {input.dim()}D instead.")
+        n, c, h, w = input.shape
+        window = self._window(c, input.detach().numpy().dtype)
+        total = (window @ (input * input).reshape(n, c, h * w)).reshape(n, c, h, w)
+        return input * (total * (self.alpha / self.size) + self.k).pow(-self.beta)
+
+    def extra_repr(self):
+        return f"{self.size}, alpha={self.alpha}, beta={self.beta}, k={self.k}"
+
+
+__all__ += ["CrossMapLRN2d"]

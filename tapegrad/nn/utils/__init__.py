@@ -12,12 +12,13 @@ added to the loss, :func:`l1_penalty`.
 import numpy as np
 
 from ...autograd.declare import Tensor, op, record
-from . import clip_grad, convert_parameters, rnn
+from . import clip_grad, convert_parameters, parametrizations, parametrize, rnn
 from .clip_grad import _tensors, clip_grad_norm_, clip_grad_value_, clip_grads_with_norm_, get_total_norm
 from .convert_parameters import parameters_to_vector, vector_to_parameters
 
 __all__ = ["clip_grad_norm_", "clip_grad_value_", "get_total_norm", "clip_grads_with_norm_",
-           "parameters_to_vector", "vector_to_parameters", "l1_penalty", "clip_grad", "convert_parameters", "rnn"]
+           "parameters_to_vector", "vector_to_parameters", "l1_penalty", "clip_grad", "convert_parameters", "rnn",
+           "parametrize", "parametrizations"]
 
 
 @op(methods=(), xp_name=False)

@@ -1,0 +1,646 @@
+"""nn.functional's spatial family beyond 2-D convolution and pooling: N-d convolutions and poolings (from
+``ops/conv_nd.py`` and ``ops/pooling.py``), resampling, pixel and channel shuffles, instance/RMS/local response
+normalization, LP pooling and bags of embeddings. Re-exported by ``nn/functional.py``."""
+
+from __future__ import annotations
+
+import math
+import numbers
+import warnings
+
+import numpy as np
+
+from .. import dtypes
+from ..autograd.declare import Tensor, expected_tensor, op, record, wrap
+from ..autograd.grad_mode import no_grad
+from ..ops.conv_nd import conv1d, conv3d, conv_tbc, conv_transpose1d, conv_transpose2d, conv_transpose3d, fold, unfold
+from ..ops.pooling import (
+    adaptive_avg_pool1d,
+    adaptive_avg_pool3d,
+    adaptive_max_pool1d,
+    adaptive_max_pool1d_with_indices,
+    adaptive_max_pool2d,
+    adaptive_max_pool2d_with_indices,
+    adaptive_max_pool3d,
+    adaptive_max_pool3d_with_indices,
+    avg_pool1d,
+    avg_pool3d,
+    max_pool1d,
+    max_pool1d_with_indices,
+    max_pool2d_with_indices,
+    max_pool3d,
+    max_pool3d_with_indices,
+    max_unpool1d,
+    max_unpool2d,
+    max_unpool3d,
+)
+
+__all__ = ["conv1d", "conv3d", "conv_tbc", "conv_transpose1d", "conv_transpose2d", "conv_transpose3d", "fold",
+           "unfold", "adaptive_avg_pool1d", "adaptive_avg_pool3d", "adaptive_max_pool1d",
+           "adaptive_max_pool1d_with_indices", "adaptive_max_pool2d", "adaptive_max_pool2d_with_indices",
+           "adaptive_max_pool3d", "adaptive_max_pool3d_with_indices", "avg_pool1d", "avg_pool3d", "max_pool1d",
+           "max_pool1d_with_indices", "max_pool2d_with_indices", "max_pool3d", "max_pool3d_with_indices",
+           "max_unpool1d", "max_unpool2d", "max_unpool3d", "lp_pool1d", "lp_pool2d", "lp_pool3d", "pixel_shuffle",
+           "pixel_unshuffle", "channel_shuffle", "native_channel_shuffle", "interpolate", "upsample",
+           "upsample_nearest", "upsample_bilinear", "instance_norm", "rms_norm", "local_response_norm",
+           "embedding_bag"]
+
+
+
+def _tensor(op_name, t):
+    if not isinstance(t, Tensor):
+        raise expected_tensor(op_name, t)
+    return t._data
+
+
+# ---------------------------------------------------------------------- LP pooling (PyTorch's composition)
+def _lp_pool(avg, input, norm_type, kernel_size, stride, ceil_mode, d):
+    from . import functional as F
+
+    kernel = tuple(kernel_size) if isinstance(kernel_size, (tuple, list)) else (kernel_size,) * d
+    powered = input.pow(norm_type)
+    if stride is not None:
+        out = avg(powered, kernel_size, stride, 0, ceil_mode)
+    else:
+        out = avg(powered, kernel_size, padding=0, ceil_mode=ceil_mode)
+    return (out.sign() * F.relu(out.abs())).mul(math.prod(kernel)).pow(1.0 / norm_type)
+
+
+@op(methods=())
+def lp_pool1d(input: Tensor, norm_type: float, kernel_size, stride=None, ceil_mode: bool = False) -> Tensor:
+    """lp_pool1d(input, norm_type, kernel_size, stride=None, ceil_mode=False) -> Tensor
+
+    The p-norm (p = ``norm_type``) of each window of an (N, C, L) input: (sum x**p) ** (1/p).
+
+    >>> import tapegrad as tg
+    >>> tg.nn.functional.lp_pool1d(tg.tensor([[3.0, 4.0]]), 2, 2)
+    tensor([[5.]])
+    """
+    return _lp_pool(avg_pool1d, input, norm_type, kernel_size, stride, ceil_mode, 1)
+
+
+@op(methods=())
+def lp_pool2d(input: Tensor, norm_type: float, kernel_size, stride=None, ceil_mode: bool = False) -> Tensor:
+    """lp_pool2d(input, norm_type, kernel_size, stride=None, ceil_mode=False) -> Tensor
+
+    The p-norm of each window of an (N, C, H, W) input.
+
+    >>> import tapegrad as tg
+    >>> tg.nn.functional.lp_pool2d(tg.ones(1, 1, 2, 2), 1, 2)
+    tensor([[[[4.]]]])
+    """
+    from ..ops.conv import avg_pool2d
+
+    return _lp_pool(avg_pool2d, input, norm_type, kernel_size, stride, ceil_mode, 2)
+
+
+@op(methods=())
+def lp_pool3d(input: Tensor, norm_type: float, kernel_size, stride=None, ceil_mode: bool = False) -> Tensor:
+    """lp_pool3d(input, norm_type, kernel_size, stride=None, ceil_mode=False) -> Tensor
+
+    The p-norm of each window of an (N, C, D, H, W) input.
+
+    >>> import tapegrad as tg
+    >>> tg.nn.functional.lp_pool3d(tg.ones(1, 1, 2, 2, 2), 1, 2).flatten()
+    tensor([8.])
+    """
+    return _lp_pool(avg_pool3d, input, norm_type, kernel_size, stride, ceil_mode, 3)
+
+
+# ---------------------------------------------------------------------- pixel and channel shuffles
+def _positive_int(op_name, name, value):
+    if not isinstance(value, numbers.Integral) or isinstance(value, bool):
+        raise TypeError(f"{op_name}: {name} must be an int, but got {name}={value!r}")
+    if value <= 0:
+        raise RuntimeError(f"{op_name}: {name} must be greater than 0, but got {name}={value}")
+    return int(value)
+
+
+def _record_permutation(input, apply, adjoint, name, adjoint_name):
+    def rule(xp, g, out, x):
+        return xp.linear(adjoint, apply, g, adjoint_name)
+
+    return record(apply(input._data), (input,), rule, name)
+
+
+@op(methods=())
+def pixel_shuffle(input: Tensor, upscale_factor: int) -> Tensor:
+    """pixel_shuffle(input, upscale_factor) -> Tensor
+
+    Rearrange (*, C*r*r, H, W) into (*, C, H*r, W*r) (sub-pixel convolution's upsampling).
+
+    >>> import tapegrad as tg
+    >>> tg.nn.functional.pixel_shuffle(tg.arange(4.0).reshape(1, 4, 1, 1), 2)
+    tensor([[[[0., 1.],
+              [2., 3.]]]])
+    """
+    op_name = "pixel_shuffle"
+    x = _tensor(op_name, input)
+    r = _positive_int(op_name, "upscale_factor", upscale_factor)
+    if x.ndim < 3:
+        raise RuntimeError(f"{op_name}: expected an input of at least 3 dimensions, but got input of shape "
+                           f"{tuple(x.shape)}")
+    *lead, c, h, w = x.shape
+    if c % (r * r):
+        raise RuntimeError(f"{op_name}: expected the channel dimension of the input to be divisible by the square of "
+                           f"upscale_factor, but got input of shape {tuple(x.shape)} and upscale_factor={r}")
+    lead, oc = tuple(lead), c // (r * r)
+    k = len(lead)
+
+    def apply(a):
+        a = a.reshape(lead + (oc, r, r, h, w))
+        a = a.transpose(tuple(range(k)) + (k, k + 3, k + 1, k + 4, k + 2))
+        return a.reshape(lead + (oc, h * r, w * r))
+
+    def adjoint(g):
+        g = g.reshape(lead + (oc, h, r, w, r))
+        g = g.transpose(tuple(range(k)) + (k, k + 2, k + 4, k + 1, k + 3))
+        return g.reshape(lead + (c, h, w))
+
+    return _record_permutation(input, apply, adjoint, "PixelShuffleBackward0", "PixelUnshuffleBackward0")
+
+
+@op(methods=())
+def pixel_unshuffle(input: Tensor, downscale_factor: int) -> Tensor:
+    """pixel_unshuffle(input, downscale_factor) -> Tensor
+
+    The inverse of pixel_shuffle: (*, C, H*r, W*r) into (*, C*r*r, H, W).
+
+    >>> import tapegrad as tg
+    >>> tg.nn.functional.pixel_unshuffle(tg.arange(4.0).reshape(1, 1, 2, 2), 2).flatten()
+    tensor([0., 1., 2., 3.])
+    """
+    op_name = "pixel_unshuffle"
+    x = _tensor(op_name, input)
+    r = _positive_int(op_name, "downscale_factor", downscale_factor)
+    if x.ndim < 3:
+        raise RuntimeError(f"{op_name}: expected an input of at least 3 dimensions, but got input of shape "
+                           f"{tuple(x.shape)}")
+    *lead, c, hr, wr = x.shape
+    if hr % r or wr % r:
+        raise RuntimeError(f"{op_name}: expected the height and width of the input to be divisible by "
+                           f"downscale_factor, but got input of shape {tuple(x.shape)} and downscale_factor={r}")
+    lead, h, w = tuple(lead), hr // r, wr // r
+    k = len(lead)
+
+    def apply(a):
+        a = a.reshape(lead + (c, h, r, w, r))
+        a = a.transpose(tuple(range(k)) + (k, k + 2, k + 4, k + 1, k + 3))
+        return a.reshape(lead + (c * r * r, h, w))
+
+    def adjoint(g):
+        g = g.reshape(lead + (c, r, r, h, w))
+        g = g.transpose(tuple(range(k)) + (k, k + 3, k + 1, k + 4, k + 2))
+        return g.reshape(lead + (c, hr, wr))
+
+    return _record_permutation(input, apply, adjoint, "PixelUnshuffleBackward0", "PixelShuffleBackward0")
+
+
+@op(methods=())
+def channel_shuffle(input: Tensor, groups: int) -> Tensor:
+    """channel_shuffle(input, groups) -> Tensor
+
+    Interleave the channels of (N, C, *) from ``groups`` groups (ShuffleNet): channel g*(C/groups)+i goes to
+    i*groups+g.
+
+    >>> import tapegrad as tg
+    >>> tg.nn.functional.channel_shuffle(tg.arange(4.0).reshape(1, 4, 1), 2).flatten()
+    tensor([0., 2., 1., 3.])
+    """
+    op_name = "channel_shuffle"
+    x = _tensor(op_name, input)
+    g = _positive_int(op_name, "groups", groups)
+    if x.ndim < 3:
+        raise RuntimeError(f"{op_name}: expected an input of at least 3 dimensions, but got input of shape "
+                           f"{tuple(x.shape)}")
+    n, c, rest = x.shape[0], x.shape[1], tuple(x.shape[2:])
+    if c % g:
+        raise RuntimeError(f"{op_name}: number of channels must be divisible by groups, but got {c} channels and "
+                           f"groups={g}")
+
+    def shuffle(a, groups):
+        return a.reshape((n, groups, c // groups) + rest).swapaxes(1, 2).reshape(a.shape)
+
+    return _record_permutation(input, lambda a: shuffle(a, g), lambda h: shuffle(h, c // g),
+                               "ChannelShuffleBackward0", "ChannelShuffleBackward0")
+
+
+native_channel_shuffle = channel_shuffle
+
+
+# ---------------------------------------------------------------------- interpolation
+_INTERP_DIMS = {"linear": 1, "bilinear": 2, "bicubic": 2, "trilinear": 3}
+_INTERP_NAMES = {"nearest": "Nearest", "nearest-exact": "NearestExact", "linear": "Linear", "bilinear": "Bilinear",
+                 "bicubic": "Bicubic", "trilinear": "Trilinear"}
+
+
+def _cubic_weights(t, a=-0.75):
+    def near(x):
+        return ((a + 2) * x - (a + 3)) * x * x + 1
+
+    def far(x):
+        return ((a * x - 5 * a) * x + 8 * a) * x - 4 * a
+
+    return np.stack([far(t + 1), near(t), near(1 - t), far(2 - t)], axis=-1)
+
+
+def _axis_taps(mode, n_in, n_out, scale, align_corners, dtype):
+    """(indices (n_out, T), weights (n_out, T)) of one axis, with PyTorch's source coordinates."""
+    dst = np.arange(n_out)
+    if mode in ("nearest", "nearest-exact"):
+        s = np.float32(1.0 / scale) if scale is not None and scale > 0 else np.float32(n_in) / np.float32(n_out)
+        if n_out == n_in:
+            src = dst
+        elif mode == "nearest" and n_out == 2 * n_in:
+            src = dst >> 1
+        else:
+            shift = np.float32(0.5) if mode == "nearest-exact" else np.float32(0)
+            src = np.floor((dst.astype(np.float32) + shift) * s).astype(np.int64)
+        return np.minimum(src, n_in - 1)[:, None], np.ones((n_out, 1), dtype)
+    acc = np.float64 if dtype == np.float64 else np.float32
+    if align_corners:
+        s = acc((n_in - 1) / (n_out - 1)) if n_out > 1 else acc(0)
+        src = acc(s) * dst.astype(acc)
+    else:
+        s = acc(1.0 / scale) if scale is not None and scale > 0 else acc(n_in) / acc(n_out)
+        src = s * (dst.astype(acc) + acc(0.5)) - acc(0.5)
+    if mode == "bicubic":
+        i = np.floor(src).astype(np.int64)
+        t = (src - i).astype(acc)
+        idx = np.clip(i[:, None] + np.arange(-1, 3)[None, :], 0, n_in - 1)
+        return idx, _cubic_weights(t).astype(dtype)
+    src = np.maximum(src, acc(0))
+    i0 = src.astype(np.int64)
+    i1 = np.where(i0 < n_in - 1, i0 + 1, i0)
+    lam = (src - i0).astype(acc)
+    return np.stack([i0, i1], axis=1), np.stack([1 - lam, lam], axis=1).astype(dtype)
+
+
+def _resample(a, taps):
+    """Apply the per-axis tap matrices to the trailing axes of a."""
+    d = len(taps)
+    for k, (idx, w) in enumerate(taps):
+        ax = a.ndim - d + k
+        shape = (1,) * (a.ndim - ax - 1)
+        out = None
+        for t in range(idx.shape[1]):
+            term = np.take(a, idx[:, t], axis=ax) * w[:, t].reshape((-1,) + shape)
+            out = term if out is None else out + term
+        a = out
+    return a
+
+
+def _resample_adjoint(g, taps, sizes):
+    d = len(taps)
+    for k in reversed(range(d)):
+        idx, w = taps[k]
+        ax = g.ndim - d + k
+        moved = np.moveaxis(g, ax, 0)
+        acc = np.zeros((sizes[k],) + moved.shape[1:], g.dtype)
+        extra = (1,) * (moved.ndim - 1)
+        for t in range(idx.shape[1]):
+            np.add.at(acc, idx[:, t], moved * w[:, t].reshape((-1,) + extra))
+        g = np.moveaxis(acc, 0, ax)
+    return g
+
+
+@op(methods=())
+def interpolate(input: Tensor, size=None, scale_factor=None, mode: str = "nearest", align_corners: bool | None = None,
+                recompute_scale_factor: bool | None = None, antialias: bool = False) -> Tensor:
+    """interpolate(input, size=None, scale_factor=None, mode='nearest', align_corners=None,
+    recompute_scale_factor=None, antialias=False) -> Tensor
+
+    Resample the spatial dims of an (N, C, L), (N, C, H, W) or (N, C, D, H, W) input to ``size`` or by
+    ``scale_factor``. Modes: 'nearest', 'nearest-exact', 'linear' (3-D), 'bilinear' and 'bicubic' (4-D),
+    'trilinear' (5-D) and 'area' (adaptive average pooling), with PyTorch's source coordinates.
+
+    >>> import tapegrad as tg
+    >>> tg.nn.functional.interpolate(tg.tensor([[[1.0, 3.0]]]), scale_factor=2, mode="linear")
+    tensor([[[1.0000, 1.5000, 2.5000, 3.0000]]])
+    """
+    op_name = "interpolate"
+    x = _tensor(op_name, input)
+    d = x.ndim - 2
+    if d not in (1, 2, 3):
+        raise NotImplementedError(f"{op_name}: input of shape {tuple(x.shape)}: only 3D, 4D and 5D input tensors "
+                                  "are supported (N, C and one to three spatial dims)")
+    modes = ("nearest", "nearest-exact", "linear", "bilinear", "bicubic", "trilinear", "area")
+    if mode not in modes:
+        raise NotImplementedError(f"{op_name}: mode must be one of {', '.join(modes)}, but got {mode!r}")
+    if mode in ("nearest", "nearest-exact", "area"):
+        if align_corners is not None:
+            raise ValueError("align_corners option can only be set with the interpolating modes: linear | "
+                             "bilinear | bicubic | trilinear")
+    elif align_corners is None:
+        align_corners = False
+    if antialias and mode not in ("bilinear", "bicubic"):
+        raise ValueError(f"{op_name}: anti-alias option is restricted to bilinear and bicubic modes and requires a "
+                         "4-D tensor as input")
+    if antialias:
+        raise NotImplementedError(f"{op_name}: antialias=True is not supported by tapegrad yet")
+    if size is not None and scale_factor is not None:
+        raise ValueError("only one of size or scale_factor should be defined")
+    if size is None and scale_factor is None:
+        raise ValueError("either size or scale_factor should be defined")
+    scales = [None] * d
+    if size is not None:
+        sizes = list(size) if isinstance(size, (tuple, list)) else [size] * d
+        if len(sizes) != d:
+            raise ValueError(f"Input and output must have the same number of spatial dimensions, but got input with "
+                             f"spatial dimensions of {list(x.shape[2:])} and output size of {list(sizes)}. Please "
+                             "provide input tensor in (N, C, d1, d2, ...,dK) format and output size in (o1, o2, "
+                             "...,oK) format.")
+        out = [int(s) for s in sizes]
+        if recompute_scale_factor:
+            raise ValueError("recompute_scale_factor is not meaningful with an explicit size.")
+    else:
+        factors = list(scale_factor) if isinstance(scale_factor, (tuple, list)) else [scale_factor] * d
+        if len(factors) != d:
+            raise ValueError(f"Input and scale_factor must have the same number of spatial dimensions, but got input "
+                             f"with spatial dimensions of {list(x.shape[2:])} and scale_factor of shape "
+                             f"{list(factors)}.")
+        factors = [float(f) for f in factors]
+        out = [math.floor(float(n) * f) for n, f in zip(x.shape[2:], factors, strict=True)]
+        scales = [None] * d if recompute_scale_factor else factors
+    if min(out) <= 0:
+        raise RuntimeError(f"{op_name}: input and output sizes should be greater than 0, but got input "
+                           f"{tuple(x.shape[2:])} and output {tuple(out)}")
+    if mode == "area":
+        from ..ops.conv import adaptive_avg_pool2d
+
+        pool = (adaptive_avg_pool1d, adaptive_avg_pool2d, adaptive_avg_pool3d)[d - 1]
+        return pool(input, tuple(out))
+    need = _INTERP_DIMS.get(mode)
+    if need is not None and need != d:
+        raise NotImplementedError(f"Got {x.ndim}D input, but {mode} mode needs {need + 2}D input")
+    if x.dtype.kind != "f":
+        raise NotImplementedError(f"{op_name}: mode {mode!r} is not implemented for {x.dtype} tensors; use a "
+                                  "floating-point input")
+    sizes = tuple(x.shape[2:])
+    taps = [_axis_taps(mode, n, o, s, align_corners, x.dtype) for n, o, s in zip(sizes, out, scales, strict=True)]
+    name = f"Upsample{_INTERP_NAMES[mode]}{d}D"
+
+    def apply(a):
+        return _resample(a, taps)
+
+    def adjoint(g):
+        return _resample_adjoint(g, taps, sizes)
+
+    def upsample_rule(xp, g, out, x):
+        return xp.linear(adjoint, apply, g, name + "BackwardBackward0")
+
+    return record(apply(x), (input,), upsample_rule, name + "Backward0")
+
+
+def upsample(input, size=None, scale_factor=None, mode="nearest", align_corners=None):
+    """upsample(input, size=None, scale_factor=None, mode='nearest', align_corners=None): deprecated, as in
+    PyTorch; use ``interpolate``.
+
+    >>> import tapegrad as tg
+    >>> tg.nn.functional.upsample(tg.ones(1, 1, 2), scale_factor=2).shape  # doctest: +SKIP
+    tapegrad.Size([1, 1, 4])
+    """
+    warnings.warn("nn.functional.upsample is deprecated. Use nn.functional.interpolate instead.", stacklevel=2)
+    return interpolate(input, size, scale_factor, mode, align_corners)
+
+
+def upsample_nearest(input, size=None, scale_factor=None):
+    """upsample_nearest(input, size=None, scale_factor=None): deprecated; ``interpolate(..., mode='nearest')``.
+
+    >>> import tapegrad as tg
+    >>> tg.nn.functional.upsample_nearest(tg.ones(1, 1, 2), scale_factor=2).shape  # doctest: +SKIP
+    tapegrad.Size([1, 1, 4])
+    """
+    warnings.warn("nn.functional.upsample_nearest is deprecated. Use nn.functional.interpolate instead.",
+                  stacklevel=2)
+    return interpolate(input, size, scale_factor, mode="nearest")
+
+
+def upsample_bilinear(input, size=None, scale_factor=None):
+    """upsample_bilinear(input, size=None, scale_factor=None): deprecated; ``interpolate(..., mode='bilinear',
+    align_corners=True)``.
+
+    >>> import tapegrad as tg
+    >>> tg.nn.functional.upsample_bilinear(tg.ones(1, 1, 2, 2), scale_factor=2).shape  # doctest: +SKIP
+    tapegrad.Size([1, 1, 4, 4])
+    """
+    warnings.warn("nn.functional.upsample_bilinear is deprecated. Use nn.functional.interpolate instead.",
+                  stacklevel=2)
+    return interpolate(input, size, scale_factor, mode="bilinear", align_corners=True)
+
+
+# ---------------------------------------------------------------------- normalization
+@op(methods=())
+def instance_norm(input: Tensor, running_mean: Tensor | None = None, running_var: Tensor | None = None,
+                  weight: Tensor | None = None, bias: Tensor | None = None, use_input_stats: bool = True,
+                  momentum: float = 0.1, eps: float = 1e-5) -> Tensor:
+    """instance_norm(input, running_mean=None, running_var=None, weight=None, bias=None, use_input_stats=True,
+    momentum=0.1, eps=1e-05) -> Tensor
+
+    Normalize each channel of each sample of an (N, C, *) input over its spatial dims (biased variance), then scale
+    and shift per channel. With running statistics and ``use_input_stats``, they are updated with the mean over
+    the batch of the per-sample statistics; without ``use_input_stats`` they are used instead.
+
+    >>> import tapegrad as tg
+    >>> tg.nn.functional.instance_norm(tg.tensor([[[1.0, 3.0]]]))
+    tensor([[[-1.0000,  1.0000]]])
+    """
+    from . import functional as F
+
+    op_name = "instance_norm"
+    x = _tensor(op_name, input)
+    if x.ndim < 3:
+        raise ValueError(f"{op_name}: expected an input of at least 3 dimensions (N, C, *), but got input of shape "
+                         f"{tuple(x.shape)}")
+    if not use_input_stats:
+        return F.batch_norm(input, running_mean, running_var, weight, bias, False, momentum, eps)
+    n, c = x.shape[:2]
+    if math.prod(x.shape[2:]) <= 1:
+        raise ValueError(f"Expected more than 1 spatial element when training, got input size {list(x.shape)}")
+    folded = input.reshape((1, n * c) + tuple(x.shape[2:]))
+    rm = running_mean.repeat(n) if running_mean is not None else None
+    rv = running_var.repeat(n) if running_var is not None else None
+    w = weight.repeat(n) if weight is not None else None
+    b = bias.repeat(n) if bias is not None else None
+    out = F.batch_norm(folded, rm, rv, w, b, True, momentum, eps)
+    with no_grad():
+        if running_mean is not None:
+            running_mean.copy_(rm.reshape(n, c).mean(0))
+        if running_var is not None:
+            running_var.copy_(rv.reshape(n, c).mean(0))
+    return out.reshape(tuple(x.shape))
+
+
+@op(methods=())
+def rms_norm(input: Tensor, normalized_shape, weight: Tensor | None = None, eps: float | None = None) -> Tensor:
+    """rms_norm(input, normalized_shape, weight=None, eps=None) -> Tensor
+
+    x / sqrt(mean(x**2 over the trailing ``normalized_shape`` dims) + eps) * weight; ``eps`` defaults to the
+    machine epsilon of the input's dtype (``torch.finfo(input.dtype).eps``).
+
+    >>> import tapegrad as tg
+    >>> tg.nn.functional.rms_norm(tg.tensor([[3.0, 4.0]]), (2,))
+    tensor([[0.8485, 1.1314]])
+    """
+    op_name = "rms_norm"
+    x = _tensor(op_name, input)
+    shape = (normalized_shape,) if isinstance(normalized_shape, numbers.Integral) else tuple(normalized_shape)
+    k = len(shape)
+    if k == 0 or tuple(x.shape[x.ndim - k:]) != shape or x.ndim < k:
+        raise RuntimeError(f"{op_name}: given normalized_shape={list(shape)}, expected input with shape "
+                           f"[*, {', '.join(map(str, shape))}], but got input of size {list(x.shape)}")
+    if weight is not None and tuple(weight.shape) != shape:
+        raise RuntimeError(f"{op_name}: expected weight to be of shape {list(shape)}, but got weight of shape "
+                           f"{list(weight.shape)}")
+    if x.dtype.kind != "f":
+        raise RuntimeError(f"{op_name}: expected a floating-point input, but got {x.dtype}")
+    if eps is None:
+        eps = float(dtypes.finfo(x.dtype).eps)
+    dims = tuple(range(x.ndim - k, x.ndim))
+    out = input * (input.pow(2).mean(dims, keepdim=True) + eps).rsqrt()
+    return out * weight if weight is not None else out
+
+
+@op(methods=())
+def local_response_norm(input: Tensor, size: int, alpha: float = 1e-4, beta: float = 0.75, k: float = 1.0) -> Tensor:
+    """local_response_norm(input, size, alpha=0.0001, beta=0.75, k=1.0) -> Tensor
+
+    Normalize each element by its neighbours across channels: x / (k + alpha * mean of x**2 over ``size``
+    channels around it) ** beta (AlexNet's LRN), for an (N, C, *) input.
+
+    >>> import tapegrad as tg
+    >>> tg.nn.functional.local_response_norm(tg.ones(1, 2, 1), 2, alpha=1.0, beta=1.0)
+    tensor([[[0.6667],
+             [0.5000]]])
+    """
+    from ..ops.conv import avg_pool2d
+    from . import functional as F
+
+    x = _tensor("local_response_norm", input)
+    dim = x.ndim
+    if dim < 3:
+        raise ValueError(f"Expected 3D or higher dimensionality input (got {dim} dimensions)")
+    if x.size == 0:
+        return input
+    div = input.mul(input)
+    if dim == 3:
+        div = div.unsqueeze(1)
+        div = F.pad(div, (0, 0, size // 2, (size - 1) // 2))
+        div = avg_pool2d(div, (size, 1), stride=1).squeeze(1)
+    else:
+        sizes = tuple(x.shape)
+        div = div.reshape(sizes[0], 1, sizes[1], sizes[2], -1)
+        div = F.pad(div, (0, 0, 0, 0, size // 2, (size - 1) // 2))
+        div = avg_pool3d(div, (size, 1, 1), stride=1).squeeze(1)
+        div = div.reshape(sizes)
+    div = div.mul(alpha).add(k).pow(beta)
+    return input / div
+
+
+# ---------------------------------------------------------------------- bags of embeddings
+@op(methods=())
+def embedding_bag(input: Tensor, weight: Tensor, offsets: Tensor | None = None, max_norm: float | None = None,
+                  norm_type: float = 2, scale_grad_by_freq: bool = False, mode: str = "mean", sparse: bool = False,
+                  per_sample_weights: Tensor | None = None, include_last_offset: bool = False,
+                  padding_idx: int | None = None) -> Tensor:
+    """embedding_bag(input, weight, offsets=None, max_norm=None, norm_type=2, scale_grad_by_freq=False,
+    mode='mean', sparse=False, per_sample_weights=None, include_last_offset=False, padding_idx=None) -> Tensor
+
+    The sum, mean or max of bags of embeddings without materialising the (bag, position, dim) array: ``input`` is
+    (B, L) (B bags of L indices) or 1-D with ``offsets`` giving where each bag starts. ``per_sample_weights``
+    (mode 'sum' only) scales each row; entries equal to ``padding_idx`` are left out. Empty bags give zeros.
+
+    >>> import tapegrad as tg
+    >>> w = tg.arange(6.0).reshape(3, 2)
+    >>> tg.nn.functional.embedding_bag(tg.tensor([0, 2, 1]), w, tg.tensor([0, 2]), mode="sum")
+    tensor([[4., 6.],
+            [2., 3.]])
+    """
+    from . import functional as F
+
+    op_name = "embedding_bag"
+    ids, wt = _tensor(op_name, input), _tensor(op_name, weight)
+    if ids.dtype.kind not in "iu":
+        raise TypeError(f"{op_name}: expected input of an integer dtype (Long or Int), but got {ids.dtype}")
+    if wt.ndim != 2:
+        raise ValueError(f"{op_name}: weight has to be a 2D Tensor, but got Tensor of dimension {wt.ndim}")
+    if mode not in ("sum", "mean", "max"):
+        raise ValueError(f"{op_name}: mode has to be one of sum, mean or max, but got {mode!r}")
+    if sparse:
+        raise NotImplementedError(f"{op_name}: sparse gradients are not supported by tapegrad (sparse=True)")
+    if per_sample_weights is not None:
+        if mode != "sum":
+            raise NotImplementedError(f"embedding_bag: per_sample_weights was not None. per_sample_weights is only "
+                                      f"supported for mode='sum' (got mode='{mode}'). Please open a feature request "
+                                      "on GitHub.")
+        if tuple(per_sample_weights.shape) != tuple(ids.shape):
+            raise ValueError(f"{op_name}: embedding_bag: If per_sample_weights ({tuple(per_sample_weights.shape)}) is "
+                             f"not None, then it must have the same shape as the input ({tuple(ids.shape)})")
+    if ids.ndim == 2:
+        if offsets is not None:
+            raise ValueError(f"{op_name}: if input is 2D, then offsets has to be None, as input is treated is a "
+                             "mini-batch of fixed length sequences. However, found offsets of type Tensor")
+        b, length = ids.shape
+        starts = np.arange(b) * length
+        flat = ids.reshape(-1)
+        psw = per_sample_weights.reshape(-1) if per_sample_weights is not None else None
+    elif ids.ndim == 1:
+        if offsets is None:
+            raise ValueError(f"{op_name}: offsets has to be a 1D Tensor but got None")
+        off = _tensor(op_name, offsets)
+        if off.ndim != 1:
+            raise ValueError(f"{op_name}: offsets has to be a 1D Tensor, but got Tensor of dimension {off.ndim}")
+        starts = off.astype(np.int64)
+        if include_last_offset:
+            if starts.size < 1:
+                raise RuntimeError(f"{op_name}: include_last_offset: number of offsets should be at least 1")
+            starts = starts[:-1]
+        if starts.size and starts[0] != 0:
+            raise RuntimeError(f"{op_name}: offsets[0] has to be 0, i.e., the first sequence in the mini-batch has to "
+                               f"start from position 0. However, got {int(starts[0])}")
+        if starts.size and (np.any(np.diff(starts) < 0) or starts[-1] > ids.size):
+            raise RuntimeError(f"{op_name}: offsets must be non-decreasing and at most the input's length "
+                               f"{ids.size}, but got {off.tolist()}")
+        flat, psw, b = ids, per_sample_weights, starts.size
+    else:
+        raise ValueError(f"{op_name}: input has to be 1D or 2D Tensor, but got Tensor of dimension {ids.ndim}")
+    n = flat.size
+    num = wt.shape[0]
+    if n and (flat.min() < 0 or flat.max() >= num):
+        raise IndexError(f"{op_name}: index out of range in self (indices must be in [0, {num}), got "
+                         f"{int(flat.min()) if flat.min() < 0 else int(flat.max())})")
+    if padding_idx is not None:
+        if not -num <= padding_idx < num:
+            raise AssertionError(f"{op_name}: padding_idx must be within the number of embeddings ({num}), got "
+                                 f"{padding_idx}")
+        padding_idx %= num
+    bag = np.zeros(n, np.int64)
+    if n and b:
+        bag = np.searchsorted(starts, np.arange(n), side="right") - 1
+    keep = np.ones(n, bool) if padding_idx is None else flat != padding_idx
+    keep &= bag >= 0
+    rows = F.embedding(input.reshape(-1), weight, None, max_norm, norm_type, scale_grad_by_freq)
+    if psw is not None:
+        rows = rows * psw.reshape(-1, 1)
+    dt = wt.dtype
+    if mode in ("sum", "mean"):
+        counts = np.bincount(bag[keep], minlength=b) if b else np.zeros(0, np.int64)
+        m = np.zeros((b, n), dt)
+        m[bag[keep], np.nonzero(keep)[0]] = 1
+        if mode == "mean":
+            m /= np.maximum(counts, 1)[:, None].astype(dt)
+        return wrap(m) @ rows
+    # max: the first largest value of each bag and dim
+    values = rows.detach().numpy()
+    d = wt.shape[1]
+    pick = np.zeros((b, d), np.int64)
+    filled = np.zeros(b, bool)
+    for i in range(b):
+        members = np.nonzero(keep & (bag == i))[0]
+        if members.size:
+            filled[i] = True
+            pick[i] = members[np.argmax(values[members], axis=0)]
+    out = rows.gather(0, wrap(pick))
+    if not filled.all():
+        out = out * wrap(filled[:, None].astype(dt))
+    return out

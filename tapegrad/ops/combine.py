@@ -1,0 +1,806 @@
+"""Ops that PyTorch composes from others: fused multiply-adds (addcmul, addmm, baddbmm, ...), kron, cross,
+trace, diff, rot90, diag_embed, diagflat, repeat_interleave, renorm, dist, vdot, the split family's remaining
+names, and the NaN-aware and selecting reductions (nansum, nanmean, kthvalue, mode, nanmedian, quantile,
+aminmax, cummax/cummin, logcumsumexp, msort).
+
+Each op is written with tapegrad's differentiable ops, so its gradient (of every order) is theirs; the nodes
+recorded are those of the ops it is made of (PyTorch records one node for some of them, e.g.
+``AddcmulBackward0``: the values of the gradients are the same).
+"""
+
+from __future__ import annotations
+
+import builtins
+from collections import namedtuple
+
+import numpy as np
+
+from .. import dtypes
+from ..autograd.declare import Tensor, check_dim, op, wrap
+from . import elementwise as E
+from . import index as I
+from . import linalg as L
+from . import reduce as R
+from . import shape as S
+from . import sort as So
+
+__all__ = ["addcmul", "addcdiv", "addmm", "addmv", "addr", "baddbmm", "addbmm", "vdot", "dist", "kron", "cross",
+           "trace", "diff", "rot90", "diag_embed", "diagflat", "repeat_interleave", "renorm", "split_with_sizes",
+           "hsplit", "vsplit", "dsplit", "ravel", "nansum", "nanmean", "kthvalue", "mode", "nanmedian", "quantile",
+           "nanquantile", "aminmax", "cummax", "cummin", "logcumsumexp", "msort"]
+
+kthvalue_result = namedtuple("kthvalue", ["values", "indices"])
+mode_result = namedtuple("mode", ["values", "indices"])
+nanmedian_result = namedtuple("nanmedian", ["values", "indices"])
+aminmax_result = namedtuple("aminmax", ["min", "max"])
+cummax_result = namedtuple("cummax", ["values", "indices"])
+cummin_result = namedtuple("cummin", ["values", "indices"])
+
+
+def _tensor(op_name, x, what="input"):
+    if not isinstance(x, Tensor):
+        raise TypeError(f"{op_name}: argument '{what}' must be a Tensor, not {type(x).__name__}")
+    return x
+
+
+def _scaled(t, factor):
+    return t if factor == 1 else t * factor
+
+
+# ---------------------------------------------------------------------- fused multiply-adds
+@op(inplace=True)
+def addcmul(input: Tensor, tensor1: Tensor, tensor2: Tensor, *, value=1) -> Tensor:
+    """addcmul(input, tensor1, tensor2, *, value=1): ``input + value * tensor1 * tensor2`` (broadcast).
+
+    >>> import tapegrad as tg
+    >>> tg.addcmul(tg.ones(2), tg.tensor([1.0, 2.0]), tg.tensor([3.0, 4.0]), value=0.5)
+    tensor([2.5000, 5.0000])
+    """
+    for name, t in (("input", input), ("tensor1", tensor1), ("tensor2", tensor2)):
+        _tensor("addcmul", t, name)
+    return input + _scaled(tensor1 * tensor2, value)
+
+
+@op(inplace=True)
+def addcdiv(input: Tensor, tensor1: Tensor, tensor2: Tensor, *, value=1) -> Tensor:
+    """addcdiv(input, tensor1, tensor2, *, value=1): ``input + value * tensor1 / tensor2`` (broadcast; integer
+    tensor1 and tensor2 are refused, as PyTorch does).
+
+    >>> import tapegrad as tg
+    >>> tg.addcdiv(tg.ones(2), tg.tensor([1.0, 2.0]), tg.tensor([4.0, 4.0]), value=2)
+    tensor([1.5000, 2.0000])
+    """
+    for name, t in (("input", input), ("tensor1", tensor1), ("tensor2", tensor2)):
+        _tensor("addcdiv", t, name)
+    if tensor1._data.dtype.kind in "biu" and tensor2._data.dtype.kind in "biu":
+        raise RuntimeError("addcdiv: integer division with addcdiv is no longer supported; divide tensor1 by "
+                           "tensor2 with true_divide first")
+    return input + _scaled(tensor1 / tensor2, value)
+
+
+def _beta_alpha(op_name, input, product, beta, alpha):
+    out = _scaled(product, alpha)
+    if beta == 0:  # NOTE: beta=0 ignores input's values, nan and inf included; its gradient is 0, as PyTorch
+        shape = tuple(np.broadcast_shapes(tuple(input.shape), tuple(out.shape)))
+        return E.where(wrap(np.ones(shape, dtype=bool)), out, input)
+    return _scaled(input, beta) + out
+
+
+@op(inplace=True)
+def addmm(input: Tensor, mat1: Tensor, mat2: Tensor, *, beta=1, alpha=1) -> Tensor:
+    """addmm(input, mat1, mat2, *, beta=1, alpha=1): ``beta * input + alpha * (mat1 @ mat2)`` (2-D matrices;
+    input broadcast; with beta=0 input is ignored, nan included).
+
+    >>> import tapegrad as tg
+    >>> tg.addmm(tg.ones(2, 2), tg.eye(2), tg.full((2, 2), 3.0), beta=0.5)
+    tensor([[3.5000, 3.5000],
+            [3.5000, 3.5000]])
+    """
+    return _beta_alpha("addmm", _tensor("addmm", input), L.mm(mat1, mat2), beta, alpha)
+
+
+@op(inplace=True)
+def addmv(input: Tensor, mat: Tensor, vec: Tensor, *, beta=1, alpha=1) -> Tensor:
+    """addmv(input, mat, vec, *, beta=1, alpha=1): ``beta * input + alpha * (mat @ vec)``.
+
+    >>> import tapegrad as tg
+    >>> tg.addmv(tg.ones(2), tg.eye(2), tg.tensor([1.0, 2.0]))
+    tensor([2., 3.])
+    """
+    return _beta_alpha("addmv", _tensor("addmv", input), L.mv(mat, vec), beta, alpha)
+
+
+@op(inplace=True)
+def addr(input: Tensor, vec1: Tensor, vec2: Tensor, *, beta=1, alpha=1) -> Tensor:
+    """addr(input, vec1, vec2, *, beta=1, alpha=1): ``beta * input + alpha * outer(vec1, vec2)``.
+
+    >>> import tapegrad as tg
+    >>> tg.addr(tg.zeros(2, 2), tg.tensor([1.0, 2.0]), tg.tensor([3.0, 4.0]))
+    tensor([[3., 4.],
+            [6., 8.]])
+    """
+    for name, t in (("vec1", vec1), ("vec2", vec2)):
+        if _tensor("addr", t, name).ndim != 1:
+            raise RuntimeError(f"addr: {name} must be a vector, got shape {tuple(t.shape)}")
+    return _beta_alpha("addr", _tensor("addr", input), L.outer(vec1, vec2), beta, alpha)
+
+
+@op(inplace=True)
+def baddbmm(input: Tensor, batch1: Tensor, batch2: Tensor, *, beta=1, alpha=1) -> Tensor:
+    """baddbmm(input, batch1, batch2, *, beta=1, alpha=1): ``beta * input + alpha * bmm(batch1, batch2)``.
+
+    >>> import tapegrad as tg
+    >>> tg.baddbmm(tg.ones(1, 2, 2), tg.ones(1, 2, 3), tg.ones(1, 3, 2), alpha=2).shape
+    tapegrad.Size([1, 2, 2])
+    """
+    return _beta_alpha("baddbmm", _tensor("baddbmm", input), L.bmm(batch1, batch2), beta, alpha)
+
+
+@op(inplace=True)
+def addbmm(input: Tensor, batch1: Tensor, batch2: Tensor, *, beta=1, alpha=1) -> Tensor:
+    """addbmm(input, batch1, batch2, *, beta=1, alpha=1): ``beta * input + alpha * sum_b batch1[b] @ batch2[b]``.
+
+    >>> import tapegrad as tg
+    >>> tg.addbmm(tg.zeros(2, 2), tg.ones(3, 2, 1), tg.ones(3, 1, 2))
+    tensor([[3., 3.],
+            [3., 3.]])
+    """
+    return _beta_alpha("addbmm", _tensor("addbmm", input), L.bmm(batch1, batch2).sum(0), beta, alpha)
+
+
+@op
+def vdot(input: Tensor, other: Tensor) -> Tensor:
+    """vdot(input, other): the dot product of two 1-D tensors (no conjugation is needed: tensors are real).
+
+    >>> import tapegrad as tg
+    >>> tg.vdot(tg.tensor([1.0, 2.0]), tg.tensor([3.0, 4.0]))
+    tensor(11.)
+    """
+    for name, t in (("input", input), ("other", other)):
+        if _tensor("vdot", t, name).ndim != 1:
+            raise RuntimeError(f"vdot: 1D tensors expected, but got {t.ndim}D and "
+                               f"{other.ndim if isinstance(other, Tensor) else '?'}D tensors")
+    return L.dot(input, other)
+
+
+@op
+def dist(input: Tensor, other: Tensor, p=2) -> Tensor:
+    """dist(input, other, p=2): the p-norm of ``input - other`` (broadcast).
+
+    >>> import tapegrad as tg
+    >>> tg.dist(tg.tensor([0.0, 0.0]), tg.tensor([3.0, 4.0]))
+    tensor(5.)
+    """
+    return R.norm(_tensor("dist", input) - _tensor("dist", other, "other"), p)
+
+
+@op
+def kron(input: Tensor, other: Tensor) -> Tensor:
+    """kron(input, other): the Kronecker product (the fewer dims are padded with leading 1s).
+
+    >>> import tapegrad as tg
+    >>> tg.kron(tg.eye(2), tg.tensor([[1.0, 2.0]]))
+    tensor([[1., 2., 0., 0.],
+            [0., 0., 1., 2.]])
+    """
+    _tensor("kron", input), _tensor("kron", other, "other")
+    n = builtins.max(input.ndim, other.ndim)
+    a = input.reshape((1,) * (n - input.ndim) + tuple(input.shape))
+    b = other.reshape((1,) * (n - other.ndim) + tuple(other.shape))
+    # a[i0, 1, i1, 1, ...] * b[1, j0, 1, j1, ...] -> (i0 * B0 + j0, ...)
+    a_shape, b_shape = [], []
+    for sa, sb in zip(a.shape, b.shape, strict=True):
+        a_shape += [sa, 1]
+        b_shape += [1, sb]
+    out = a.reshape(a_shape) * b.reshape(b_shape)
+    return out.reshape([sa * sb for sa, sb in zip(a.shape, b.shape, strict=True)])
+
+
+@op
+def cross(input: Tensor, other: Tensor, dim=None) -> Tensor:
+    """cross(input, other, dim=None): the cross product of 3-vectors along ``dim`` (default: the first dim of
+    size 3, as PyTorch's deprecated default; broadcast).
+
+    >>> import tapegrad as tg
+    >>> tg.cross(tg.tensor([1.0, 0.0, 0.0]), tg.tensor([0.0, 1.0, 0.0]))
+    tensor([0., 0., 1.])
+    """
+    _tensor("cross", input), _tensor("cross", other, "other")
+    if input.ndim != other.ndim:
+        raise RuntimeError(f"cross: inputs must have the same number of dimensions, got {input.ndim} and "
+                           f"{other.ndim}")
+    shape = tuple(np.broadcast_shapes(tuple(input.shape), tuple(other.shape)))
+    if dim is None:
+        dims = [d for d, s in enumerate(shape) if s == 3]
+        if not dims:
+            raise RuntimeError(f"cross: no dimension of size 3 in input (shape {shape})")
+        dim = dims[0]
+    d = check_dim("cross", dim, len(shape))
+    if input.shape[d] != 3 or other.shape[d] != 3:
+        raise RuntimeError(f"cross: inputs dimension {dim} must have length 3, got {input.shape[d]} and "
+                           f"{other.shape[d]}")
+    a, b = input.expand(shape), other.expand(shape)
+    a0, a1, a2 = a.unbind(d)
+    b0, b1, b2 = b.unbind(d)
+    return S.stack([a1 * b2 - a2 * b1, a2 * b0 - a0 * b2, a0 * b1 - a1 * b0], d)
+
+
+@op
+def trace(input: Tensor) -> Tensor:
+    """trace(input): the sum of the main diagonal of a 2-D tensor (integers sum to int64, as PyTorch).
+
+    >>> import tapegrad as tg
+    >>> tg.trace(tg.tensor([[1.0, 2.0], [3.0, 4.0]]))
+    tensor(5.)
+    """
+    if _tensor("trace", input).ndim != 2:
+        raise RuntimeError(f"trace: expected a matrix, but got tensor with size {list(input.shape)}")
+    return input.diagonal().sum()
+
+
+@op
+def diff(input: Tensor, n: int = 1, dim: int = -1, prepend=None, append=None) -> Tensor:
+    """diff(input, n=1, dim=-1, prepend=None, append=None): the n-th forward difference along ``dim``
+    (bool tensors: ``!=``), after concatenating ``prepend`` and ``append``.
+
+    >>> import tapegrad as tg
+    >>> tg.diff(tg.tensor([1.0, 4.0, 9.0, 16.0]))
+    tensor([3., 5., 7.])
+    """
+    _tensor("diff", input)
+    if input.ndim == 0:
+        raise RuntimeError("diff: expects input to be at least one-dimensional")
+    if n < 0:
+        raise RuntimeError(f"diff: order must be non-negative but got {n}")
+    d = check_dim("diff", dim, input.ndim)
+    parts = [t if t.ndim else t.expand(tuple(input.shape[:d]) + (1,) + tuple(input.shape[d + 1:]))
+             for t in (prepend, input, append) if t is not None]
+    x = S.cat(parts, d) if len(parts) > 1 else input
+    for _ in range(n):
+        m = x.shape[d]
+        if m == 0:
+            break
+        hi, lo = x.narrow(d, 1, m - 1), x.narrow(d, 0, m - 1)
+        x = E.ne(hi, lo) if x.dtype == dtypes.bool else hi - lo
+    return x
+
+
+@op
+def rot90(input: Tensor, k: int = 1, dims=(0, 1)) -> Tensor:
+    """rot90(input, k=1, dims=(0, 1)): rotated by 90 degrees ``k`` times, from the first dim towards the second.
+
+    >>> import tapegrad as tg
+    >>> tg.rot90(tg.tensor([[1, 2], [3, 4]]))
+    tensor([[2, 4],
+            [1, 3]])
+    """
+    _tensor("rot90", input)
+    dims = tuple(dims)
+    if len(dims) != 2:
+        raise RuntimeError(f"rot90: expected total rotation dims == 2, but got dims = {len(dims)}")
+    if input.ndim < 2:
+        raise RuntimeError(f"rot90: expected total dims >= 2, but got total dims = {input.ndim}")
+    d0, d1 = check_dim("rot90", dims[0], input.ndim), check_dim("rot90", dims[1], input.ndim)
+    if d0 == d1:
+        raise RuntimeError(f"rot90: expected rotation dims to be different, but got dim0 = {d0} and dim1 = {d1}")
+    k %= 4
+    if k == 1:
+        return input.flip(d1).transpose(d0, d1)
+    if k == 2:
+        return input.flip((d0, d1))
+    if k == 3:
+        return input.flip(d0).transpose(d0, d1)
+    return input.clone()
+
+
+@op
+def diag_embed(input: Tensor, offset: int = 0, dim1: int = -2, dim2: int = -1) -> Tensor:
+    """diag_embed(input, offset=0, dim1=-2, dim2=-1): matrices (in dims ``dim1``, ``dim2`` of the result) whose
+    ``offset`` diagonal holds the last dim of ``input``.
+
+    >>> import tapegrad as tg
+    >>> tg.diag_embed(tg.tensor([[1.0, 2.0]]))
+    tensor([[[1., 0.],
+             [0., 2.]]])
+    """
+    _tensor("diag_embed", input)
+    nd = input.ndim + 1
+    d1, d2 = check_dim("diag_embed", dim1, nd), check_dim("diag_embed", dim2, nd)
+    if d1 == d2:
+        raise RuntimeError(f"diag_embed: diagonal dimensions cannot be identical {dim1}, {dim2}")
+    n = input.shape[-1] + builtins.abs(offset) if input.ndim else 1 + builtins.abs(offset)
+    x = input if input.ndim else input.reshape(1)
+    rows = np.arange(x.shape[-1]) + builtins.max(-offset, 0)
+    cols = np.arange(x.shape[-1]) + builtins.max(offset, 0)
+    flat = np.zeros((x.shape[-1], n * n), dtype=x._data.dtype if x._data.dtype.kind == "f" else np.float64)
+    flat[np.arange(x.shape[-1]), rows * n + cols] = 1
+    if x._data.dtype.kind == "f":
+        mats = L.matmul(x, wrap(flat.astype(x._data.dtype))).reshape(tuple(x.shape[:-1]) + (n, n))
+    else:  # integers and bools: place the values exactly
+        out = np.zeros(tuple(x.shape[:-1]) + (n, n), dtype=x._data.dtype)
+        out[..., rows, cols] = x._data
+        mats = wrap(out)
+    # the two new dims are last; move them to dim1, dim2
+    rest = [d for d in range(nd) if d not in (d1, d2)]
+    order = [0] * nd
+    for src, dst in enumerate(rest + [d1, d2]):
+        order[dst] = src
+    return mats.permute(order)
+
+
+@op
+def diagflat(input: Tensor, offset: int = 0) -> Tensor:
+    """diagflat(input, offset=0): a matrix whose ``offset`` diagonal is ``input`` flattened.
+
+    >>> import tapegrad as tg
+    >>> tg.diagflat(tg.tensor([[1.0, 2.0]]))
+    tensor([[1., 0.],
+            [0., 2.]])
+    """
+    return diag_embed(_tensor("diagflat", input).reshape(-1), offset)
+
+
+@op
+def repeat_interleave(input, repeats=None, dim=None, *, output_size=None) -> Tensor:
+    """repeat_interleave(input, repeats, dim=None, *, output_size=None): each element (or slice along ``dim``)
+    repeated ``repeats`` times (an int, or a tensor of one count per element); without ``dim`` the input is
+    flattened. ``repeat_interleave(repeats)`` alone repeats ``0, 1, ...`` by the counts.
+
+    >>> import tapegrad as tg
+    >>> tg.repeat_interleave(tg.tensor([1.0, 2.0]), 2)
+    tensor([1., 1., 2., 2.])
+    >>> tg.repeat_interleave(tg.tensor([[1, 2], [3, 4]]), tg.tensor([1, 2]), dim=0)
+    tensor([[1, 2],
+            [3, 4],
+            [3, 4]])
+    """
+    if repeats is None:  # repeat_interleave(repeats)
+        counts = _tensor("repeat_interleave", input, "repeats")._data
+        if counts.ndim != 1 or counts.dtype.kind not in "iu":
+            raise RuntimeError("repeat_interleave: repeats must be a 1-D integer tensor")
+        return wrap(np.repeat(np.arange(counts.shape[0], dtype=counts.dtype), counts))
+    _tensor("repeat_interleave", input)
+    x = input.reshape(-1) if dim is None else input
+    d = 0 if dim is None else check_dim("repeat_interleave", dim, input.ndim)
+    n = x.shape[d] if x.ndim else 1
+    if isinstance(repeats, Tensor):
+        r = repeats._data
+        if r.ndim > 1 or r.dtype.kind not in "iu":
+            raise RuntimeError(f"repeat_interleave: repeats must be a 0-d or 1-d integer tensor, got shape "
+                               f"{tuple(r.shape)} of {r.dtype}")
+        r = np.broadcast_to(r.reshape(-1), (n,)) if r.size == 1 else r.reshape(-1)
+    else:
+        r = np.full((n,), int(repeats))
+    if r.shape[0] != n:
+        raise RuntimeError(f"repeat_interleave: repeats must have the same size as input along dim, but got "
+                           f"repeats.size(0) = {r.shape[0]} and input.size({d}) = {n}")
+    if (r < 0).any():
+        raise RuntimeError("repeat_interleave: repeats can not be negative")
+    index = np.repeat(np.arange(n), r)
+    if output_size is not None and output_size != index.shape[0]:
+        raise RuntimeError(f"repeat_interleave: output_size {output_size} does not match the total of repeats "
+                           f"{index.shape[0]}")
+    if x.ndim == 0:
+        x = x.reshape(1)
+    return I.index_select(x, d, wrap(index.astype(np.int64)))
+
+
+@op(inplace=True)
+def renorm(input: Tensor, p, dim: int, maxnorm) -> Tensor:
+    """renorm(input, p, dim, maxnorm): each sub-tensor along ``dim`` whose p-norm exceeds ``maxnorm`` scaled
+    down to norm ``maxnorm`` (the scale, ``maxnorm / (norm + 1e-7)``, is treated as differentiable).
+
+    >>> import tapegrad as tg
+    >>> tg.renorm(tg.tensor([[3.0, 4.0], [0.3, 0.4]]), 2, 0, 1.0)
+    tensor([[0.6000, 0.8000],
+            [0.3000, 0.4000]])
+    """
+    _tensor("renorm", input)
+    if input._data.dtype.kind != "f":
+        raise RuntimeError(f"renorm: expected a floating-point tensor, got {input._data.dtype}")
+    if p <= 0:
+        raise RuntimeError(f"renorm: non-positive norm not supported, got p = {p}")
+    if maxnorm < 0:
+        raise RuntimeError(f"renorm: expected maxnorm to be >= 0 but got {maxnorm}")
+    d = check_dim("renorm", dim, input.ndim)
+    others = tuple(a for a in range(input.ndim) if a != d)
+    norms = R.norm(input, p, others, keepdim=True) if others else E.abs(input) if p != 0 else input
+    factor = E.where(norms > maxnorm, maxnorm / (norms + 1e-7), 1.0)
+    return input * factor
+
+
+# ---------------------------------------------------------------------- splits
+@op
+def split_with_sizes(input: Tensor, split_sizes, dim: int = 0):
+    """split_with_sizes(input, split_sizes, dim=0): ``split`` with a list of sizes that must add up to the
+    dim's size.
+
+    >>> import tapegrad as tg
+    >>> [t.tolist() for t in tg.split_with_sizes(tg.arange(5), [2, 3])]
+    [[0, 1], [2, 3, 4]]
+    """
+    d = check_dim("split_with_sizes", dim, _tensor("split_with_sizes", input).ndim)
+    sizes = [int(s) for s in split_sizes]
+    if builtins.sum(sizes) != input.shape[d] or builtins.any(s < 0 for s in sizes):
+        raise RuntimeError(f"split_with_sizes expects split_sizes to sum exactly to {input.shape[d]} (input "
+                           f"tensor's size at dimension {dim}), but got split_sizes={sizes}")
+    return input.split(sizes, d)
+
+
+def _directional_split(op_name, input, indices_or_sections, dim, min_dims):
+    _tensor(op_name, input)
+    if input.ndim < min_dims:
+        raise RuntimeError(f"{op_name} requires a tensor with at least {min_dims} dimension, but got a tensor "
+                           f"with {input.ndim} dimensions!")
+    d = dim if input.ndim > 1 or op_name != "hsplit" else 0
+    if isinstance(indices_or_sections, int) and input.shape[d] % indices_or_sections:
+        raise RuntimeError(f"{op_name} attempted to split along dimension {d}, but the size of the dimension "
+                           f"{input.shape[d]} is not divisible by the split_size {indices_or_sections}!")
+    return input.tensor_split(indices_or_sections, d)
+
+
+@op
+def hsplit(input: Tensor, indices_or_sections):
+    """hsplit(input, indices_or_sections): ``tensor_split`` along dim 1 (dim 0 for a 1-D tensor); an int
+    must divide the dim.
+
+    >>> import tapegrad as tg
+    >>> [t.tolist() for t in tg.hsplit(tg.arange(4), 2)]
+    [[0, 1], [2, 3]]
+    """
+    return _directional_split("hsplit", input, indices_or_sections, 1, 1)
+
+
+@op
+def vsplit(input: Tensor, indices_or_sections):
+    """vsplit(input, indices_or_sections): ``tensor_split`` along dim 0 of a tensor of 2 or more dims.
+
+    >>> import tapegrad as tg
+    >>> [t.shape for t in tg.vsplit(tg.zeros(4, 2), [1])]
+    [tapegrad.Size([1, 2]), tapegrad.Size([3, 2])]
+    """
+    return _directional_split("vsplit", input, indices_or_sections, 0, 2)
+
+
+@op
+def dsplit(input: Tensor, indices_or_sections):
+    """dsplit(input, indices_or_sections): ``tensor_split`` along dim 2 of a tensor of 3 or more dims.
+
+    >>> import tapegrad as tg
+    >>> len(tg.dsplit(tg.zeros(1, 1, 4), 2))
+    2
+    """
+    return _directional_split("dsplit", input, indices_or_sections, 2, 3)
+
+
+@op
+def ravel(input: Tensor) -> Tensor:
+    """ravel(input): the elements as a 1-D tensor (a view when possible).
+
+    >>> import tapegrad as tg
+    >>> tg.ravel(tg.tensor([[1, 2], [3, 4]]))
+    tensor([1, 2, 3, 4])
+    """
+    return _tensor("ravel", input).reshape(-1)
+
+
+# ---------------------------------------------------------------------- NaN-aware reductions
+def _float_input(op_name, input):
+    if _tensor(op_name, input)._data.dtype.kind != "f":
+        raise RuntimeError(f"{op_name}(): expected input to have floating point dtype but got "
+                           f"{input._data.dtype}")
+
+
+@op
+def nansum(input: Tensor, dim=None, keepdim: bool = False, *, dtype=None) -> Tensor:
+    """nansum(input, dim=None, keepdim=False, *, dtype=None): ``sum`` treating NaN as 0 (gradient 0 there).
+
+    >>> import tapegrad as tg
+    >>> tg.nansum(tg.tensor([1.0, float("nan"), 2.0]))
+    tensor(3.)
+    """
+    _tensor("nansum", input)
+    x = E.where(E.isnan(input), 0, input) if input._data.dtype.kind == "f" else input
+    return R.sum(x, dim, keepdim, dtype=dtype)
+
+
+@op
+def nanmean(input: Tensor, dim=None, keepdim: bool = False, *, dtype=None) -> Tensor:
+    """nanmean(input, dim=None, keepdim=False, *, dtype=None): the mean of the non-NaN elements (NaN if there
+    are none).
+
+    >>> import tapegrad as tg
+    >>> tg.nanmean(tg.tensor([1.0, float("nan"), 2.0]))
+    tensor(1.5000)
+    """
+    _float_input("nanmean", input)
+    count = R.sum(E.logical_not(E.isnan(input)), dim, keepdim)
+    return nansum(input, dim, keepdim, dtype=dtype) / count
+
+
+def _selected(op_name, input, dim, keepdim, index, cls):
+    """``(values, indices)`` of the elements at ``index`` (an int64 array keeping dim ``dim``) along ``dim``;
+    the gradient goes to the selected elements (gather's)."""
+    idx = wrap(index.astype(np.int64))
+    values = I.gather(input, dim, idx)
+    if not keepdim:
+        values, idx = values.squeeze(dim), idx.squeeze(dim)
+    return cls(values, idx)
+
+
+def _along(op_name, input, dim):
+    _tensor(op_name, input)
+    if input.ndim == 0:
+        check_dim(op_name, dim, 0)
+        return None
+    d = check_dim(op_name, dim, input.ndim)
+    return d
+
+
+@op
+def kthvalue(input: Tensor, k: int, dim: int = -1, keepdim: bool = False):
+    """kthvalue(input, k, dim=-1, keepdim=False) -> (values, indices): the k-th smallest element (1-based)
+    along ``dim``; NaN counts as the largest.
+
+    >>> import tapegrad as tg
+    >>> tg.kthvalue(tg.tensor([3.0, 1.0, 2.0]), 2)
+    kthvalue(values=tensor(2.), indices=tensor(2))
+    """
+    d = _along("kthvalue", input, dim)
+    if d is None:
+        if k != 1:
+            raise IndexError(f"kthvalue(): selected number k out of range for dimension {dim}")
+        return kthvalue_result(input * 1, wrap(np.zeros((), np.int64)))
+    n = input.shape[d]
+    if not 1 <= k <= n:
+        raise IndexError(f"kthvalue(): selected number k out of range for dimension {dim} (k = {k}, size {n})")
+    order = np.argsort(input._data, axis=d, kind="stable")
+    return _selected("kthvalue", input, d, keepdim, np.take(order, [k - 1], axis=d), kthvalue_result)
+
+
+@op
+def mode(input: Tensor, dim: int = -1, keepdim: bool = False):
+    """mode(input, dim=-1, keepdim=False) -> (values, indices): the most frequent value along ``dim`` (the
+    smallest among equally frequent ones) and the index of its last occurrence, as PyTorch's CPU kernel.
+
+    >>> import tapegrad as tg
+    >>> tg.mode(tg.tensor([2, 1, 2, 1, 3]))
+    mode(values=tensor(1), indices=tensor(3))
+    """
+    d = _along("mode", input, dim)
+    if d is None:
+        return mode_result(input * 1, wrap(np.zeros((), np.int64)))
+    x = np.moveaxis(input._data, d, -1)
+    n = x.shape[-1]
+    if n == 0:
+        raise IndexError(f"mode(): expected reduction dim {dim} to have non-zero size")
+    flat = x.reshape(-1, n)
+    best = np.empty(flat.shape[0], np.int64)
+    for row in range(flat.shape[0]):
+        v = flat[row]
+        order = np.argsort(v, kind="stable")
+        s = v[order]
+        same = np.concatenate([[True], s[1:] != s[:-1]])  # each NaN is a value of its own, as PyTorch's
+        starts = np.flatnonzero(same)
+        counts = np.diff(np.append(starts, n))
+        g = int(np.argmax(counts))  # the first (smallest) value among the most frequent
+        best[row] = order[starts[g] + counts[g] - 1]  # its last occurrence (stable sort keeps order)
+    index = np.moveaxis(best.reshape(x.shape[:-1] + (1,)), -1, d)
+    return _selected("mode", input, d, keepdim, index, mode_result)
+
+
+@op
+def nanmedian(input: Tensor, dim=None, keepdim: bool = False):
+    """nanmedian(input) -> 0-d tensor; nanmedian(input, dim, keepdim=False) -> (values, indices): the lower
+    median of the non-NaN elements (NaN where all are NaN).
+
+    >>> import tapegrad as tg
+    >>> tg.nanmedian(tg.tensor([3.0, float("nan"), 1.0, 2.0]))
+    tensor(2.)
+    """
+    _tensor("nanmedian", input)
+    if input._data.dtype.kind != "f":
+        return R.median(input, dim, keepdim) if dim is not None else R.median(input)
+    if dim is None:
+        if keepdim:
+            raise TypeError("nanmedian: keepdim=True needs a dim")
+        flat = input.reshape(-1)
+        if flat.shape[0] == 0:
+            return R.median(input)
+        return _nanmedian_along(flat, 0, False).values
+    d = _along("nanmedian", input, dim)
+    if d is None:
+        return nanmedian_result(input * 1, wrap(np.zeros((), np.int64)))
+    if input.shape[d] == 0:
+        raise IndexError(f"nanmedian(): expected reduction dim {dim} to have non-zero size")
+    return _nanmedian_along(input, d, keepdim)
+
+
+def _nanmedian_along(input, d, keepdim):
+    x = input._data
+    order = np.argsort(x, axis=d, kind="stable")  # NaNs last
+    valid = (~np.isnan(x)).sum(axis=d, keepdims=True)
+    pos = np.maximum(valid - 1, 0) // 2
+    index = np.take_along_axis(order, pos, axis=d)
+    return _selected("nanmedian", input, d, keepdim, index, nanmedian_result)
+
+
+def _quantile(op_name, input, q, dim, keepdim, interpolation, ignore_nan):
+    _tensor(op_name, input)
+    if input._data.dtype.kind != "f":
+        raise RuntimeError(f"{op_name}() input tensor must be either float or double dtype")
+    if interpolation not in ("linear", "lower", "higher", "midpoint", "nearest"):
+        raise RuntimeError(f"{op_name}() interpolation must be one of linear, lower, higher, midpoint or nearest. "
+                           f"Got {interpolation}")
+    scalar_q = not isinstance(q, Tensor)
+    qs = np.asarray(q._data if isinstance(q, Tensor) else q, dtype=np.float64)
+    if qs.ndim > 1:
+        raise RuntimeError(f"{op_name}() q must be a scalar or 1D tensor")
+    if isinstance(q, Tensor) and q._data.dtype != input._data.dtype:
+        raise RuntimeError(f"{op_name}() q tensor must be same dtype as the input tensor")
+    if ((qs < 0) | (qs > 1)).any():
+        raise RuntimeError(f"{op_name}() q values must be in the range [0, 1]")
+    if input.numel() == 0:
+        raise RuntimeError(f"{op_name}() input tensor must be non-empty")
+    if dim is None:
+        x, d = input.reshape(-1), 0
+    else:
+        d = check_dim(op_name, dim, input.ndim)
+        x = input if input.ndim else input.reshape(1)
+    data = x._data
+    order = np.argsort(data, axis=d, kind="stable")  # NaNs last
+    sorted_x = I.gather(x, d, wrap(order.astype(np.int64)))
+    n = data.shape[d]
+    nan_any = np.isnan(data).any(axis=d, keepdims=True)
+    count = (~np.isnan(data)).sum(axis=d, keepdims=True) if ignore_nan else np.full(nan_any.shape, n)
+    results = []
+    for qv in qs.reshape(-1):
+        rank = qv * (count - 1)
+        lo = np.floor(rank).astype(np.int64)
+        hi = np.ceil(rank).astype(np.int64)
+        if interpolation == "lower":
+            hi = lo
+        elif interpolation == "higher":
+            lo = hi
+        elif interpolation == "nearest":
+            lo = hi = np.round(rank).astype(np.int64)  # round half to even, as PyTorch's
+        lo_c, hi_c = np.clip(lo, 0, n - 1), np.clip(hi, 0, n - 1)
+        a = I.gather(sorted_x, d, wrap(lo_c))
+        b = I.gather(sorted_x, d, wrap(hi_c))
+        if interpolation == "midpoint":
+            w = np.where(lo == hi, 0.0, 0.5)
+        elif interpolation == "linear":
+            w = rank - lo
+        else:
+            w = np.zeros(rank.shape)
+        out = a + (b - a) * wrap(w.astype(data.dtype)) if (w != 0).any() else a * 1
+        bad = (count == 0) if ignore_nan else nan_any
+        if bad.any():
+            out = E.where(wrap(bad), float("nan"), out)
+        results.append(out if keepdim or dim is None else out.squeeze(d))
+    if dim is None:
+        results = [r.reshape((1,) * input.ndim) if keepdim else r.reshape(()) for r in results]
+    return results[0] if scalar_q or qs.ndim == 0 else S.stack(results, 0)
+
+
+@op
+def quantile(input: Tensor, q, dim=None, keepdim: bool = False, *, interpolation: str = "linear") -> Tensor:
+    """quantile(input, q, dim=None, keepdim=False, *, interpolation='linear'): the q-th quantiles (q a number
+    or a 1-D tensor in [0, 1], stacked first) along ``dim`` or of all elements; NaN where a NaN is involved.
+
+    >>> import tapegrad as tg
+    >>> tg.quantile(tg.tensor([1.0, 2.0, 3.0, 4.0]), 0.5)
+    tensor(2.5000)
+    """
+    return _quantile("quantile", input, q, dim, keepdim, interpolation, False)
+
+
+@op
+def nanquantile(input: Tensor, q, dim=None, keepdim: bool = False, *, interpolation: str = "linear") -> Tensor:
+    """nanquantile(input, q, dim=None, keepdim=False, *, interpolation='linear'): ``quantile`` ignoring NaNs
+    (NaN where all are NaN).
+
+    >>> import tapegrad as tg
+    >>> tg.nanquantile(tg.tensor([1.0, float("nan"), 3.0]), 0.5)
+    tensor(2.)
+    """
+    return _quantile("nanquantile", input, q, dim, keepdim, interpolation, True)
+
+
+@op
+def aminmax(input: Tensor, *, dim=None, keepdim: bool = False):
+    """aminmax(input, *, dim=None, keepdim=False) -> (min, max): ``amin`` and ``amax`` together.
+
+    >>> import tapegrad as tg
+    >>> tg.aminmax(tg.tensor([3, 1, 2]))
+    aminmax(min=tensor(1), max=tensor(3))
+    """
+    _tensor("aminmax", input)
+    if dim is None:
+        if input.numel() == 0:
+            raise RuntimeError("aminmax(): cannot compute aminmax over an empty dimension as the operation has no "
+                               "identity.")
+        if keepdim:
+            return aminmax_result(R.amin(input).reshape((1,) * input.ndim), R.amax(input).reshape((1,) * input.ndim))
+        return aminmax_result(R.amin(input), R.amax(input))
+    return aminmax_result(R.amin(input, dim, keepdim), R.amax(input, dim, keepdim))
+
+
+def _cumulative_extreme(op_name, input, dim, better, cls):
+    _tensor(op_name, input)
+    if input.ndim == 0:
+        check_dim(op_name, dim, 0)
+        return cls(input * 1, wrap(np.zeros((), np.int64)))
+    d = check_dim(op_name, dim, input.ndim)
+    x = np.moveaxis(input._data, d, 0)
+    index = np.zeros(x.shape, np.int64)
+    if x.shape[0]:
+        best, at = x[0].copy(), np.zeros(x.shape[1:], np.int64)
+        for i in range(x.shape[0]):
+            v = x[i]
+            # NOTE: ties and NaNs move the index forward (PyTorch's >= / <=); a NaN sticks once seen
+            if x.dtype.kind == "f":
+                take = np.isnan(v) | (~np.isnan(best) & better(v, best))
+            else:
+                take = better(v, best)
+            best, at = np.where(take, v, best), np.where(take, i, at)
+            index[i] = at
+    index = np.moveaxis(index, 0, d)
+    return cls(I.gather(input, d, wrap(index)), wrap(index))
+
+
+@op
+def cummax(input: Tensor, dim: int):
+    """cummax(input, dim) -> (values, indices): the running maximum along ``dim`` and where it was found (the
+    last of equal values; NaN propagates).
+
+    >>> import tapegrad as tg
+    >>> tg.cummax(tg.tensor([1.0, 3.0, 2.0, 3.0]), 0)
+    cummax(values=tensor([1., 3., 3., 3.]), indices=tensor([0, 1, 1, 3]))
+    """
+    return _cumulative_extreme("cummax", input, dim, np.greater_equal, cummax_result)
+
+
+@op
+def cummin(input: Tensor, dim: int):
+    """cummin(input, dim) -> (values, indices): the running minimum along ``dim`` and where it was found.
+
+    >>> import tapegrad as tg
+    >>> tg.cummin(tg.tensor([3.0, 1.0, 2.0, 1.0]), 0)
+    cummin(values=tensor([3., 1., 1., 1.]), indices=tensor([0, 1, 1, 3]))
+    """
+    return _cumulative_extreme("cummin", input, dim, np.less_equal, cummin_result)
+
+
+@op
+def logcumsumexp(input: Tensor, dim: int) -> Tensor:
+    """logcumsumexp(input, dim): ``log(cumsum(exp(input), dim))`` computed stably (with an n-by-n intermediate
+    per slice of length n along ``dim``).
+
+    >>> import tapegrad as tg
+    >>> tg.logcumsumexp(tg.tensor([0.0, 0.0, 0.0]), 0)
+    tensor([0.0000, 0.6931, 1.0986])
+    """
+    _float_input("logcumsumexp", input)
+    if input.ndim == 0:
+        check_dim("logcumsumexp", dim, 0)
+        return input * 1
+    d = check_dim("logcumsumexp", dim, input.ndim)
+    n = input.shape[d]
+    # NOTE: out[i] = logsumexp_j(x[j] + mask[i, j]), mask 0 for j <= i and -inf after: stable for any range of
+    # values (a shifted cumsum underflows), at the cost of an n-by-n intermediate per slice
+    mask = np.triu(np.full((n, n), -np.inf, dtype=input._data.dtype), 1)
+    x = input.movedim(d, -1).unsqueeze(-2) + wrap(mask)
+    return R.logsumexp(x, -1).movedim(-1, d)
+
+
+@op
+def msort(input: Tensor) -> Tensor:
+    """msort(input): ``input`` sorted along dim 0 (the values of ``sort(input, dim=0)``).
+
+    >>> import tapegrad as tg
+    >>> tg.msort(tg.tensor([[3, 1], [1, 2]]))
+    tensor([[1, 1],
+            [3, 2]])
+    """
+    return So.sort(_tensor("msort", input), 0).values

@@ -1,0 +1,519 @@
+"""Counting and searching: unique, unique_consecutive, bincount, histc, histogram, searchsorted, bucketize,
+isin; and the index-constructing helpers tril_indices, triu_indices, cartesian_prod, combinations, block_diag,
+vander, cov, corrcoef, cdist.
+
+The counting ops return integers or counts and have no gradient, as in PyTorch; the constructions are written
+with tapegrad's differentiable ops (their gradients, of every order, are those ops').
+"""
+
+from __future__ import annotations
+
+import builtins
+import itertools
+from collections import namedtuple
+
+import numpy as np
+
+from .. import dtypes
+from ..autograd.declare import Tensor, check_dim, op, wrap
+from . import elementwise as E
+from . import index as I
+from . import linalg as L
+from . import reduce as R
+from . import shape as S
+
+__all__ = ["unique", "unique_consecutive", "bincount", "histc", "histogram", "searchsorted", "bucketize", "isin",
+           "tril_indices", "triu_indices", "cartesian_prod", "combinations", "block_diag", "vander", "cov",
+           "corrcoef", "cdist"]
+
+histogram_result = namedtuple("histogram", ["hist", "bin_edges"])
+
+
+def _tensor(op_name, x, what="input"):
+    if not isinstance(x, Tensor):
+        raise TypeError(f"{op_name}: argument '{what}' must be a Tensor, not {type(x).__name__}")
+    return x
+
+
+# ---------------------------------------------------------------------- unique
+def _unique_along(x, dim, consecutive):
+    """(values, inverse, counts) of the slices of ``x`` along ``dim`` (None: the elements, flattened)."""
+    if dim is None:
+        flat = x.reshape(-1)
+        if consecutive:
+            start = np.ones(flat.shape[0], dtype=bool)
+            start[1:] = flat[1:] != flat[:-1]  # NaN != NaN: each NaN is a value of its own, as PyTorch
+            values = flat[start]
+            inverse = np.cumsum(start) - 1
+        else:
+            values, inverse = np.unique(flat, return_inverse=True, equal_nan=False)
+        counts = np.bincount(inverse.reshape(-1), minlength=values.shape[0]) if flat.size else np.zeros(0, np.int64)
+        return values, inverse.reshape(x.shape), counts
+    moved = np.moveaxis(x, dim, 0)
+    n = moved.shape[0]
+    rows = moved.reshape(n, -1)
+    if consecutive:
+        start = np.ones(n, dtype=bool)
+        start[1:] = (rows[1:] != rows[:-1]).any(axis=1)
+        picked = rows[start]
+        inverse = np.cumsum(start) - 1
+    else:
+        picked, inverse = np.unique(rows, axis=0, return_inverse=True)
+        inverse = inverse.reshape(-1)
+    counts = np.bincount(inverse, minlength=picked.shape[0]) if n else np.zeros(0, np.int64)
+    values = np.moveaxis(picked.reshape((picked.shape[0],) + moved.shape[1:]), 0, dim)
+    return values, inverse, counts
+
+
+def _unique_result(op_name, input, dim, return_inverse, return_counts, consecutive):
+    x = _tensor(op_name, input)._data
+    if dim is not None:
+        dim = check_dim(op_name, dim, x.ndim)
+    values, inverse, counts = _unique_along(x, dim, consecutive)
+    out = [wrap(np.ascontiguousarray(values))]
+    if return_inverse:
+        out.append(wrap(inverse.astype(np.int64)))
+    if return_counts:
+        out.append(wrap(counts.astype(np.int64)))
+    return out[0] if len(out) == 1 else tuple(out)
+
+
+@op
+def unique(input: Tensor, sorted: bool = True, return_inverse: bool = False, return_counts: bool = False,
+           dim=None):
+    """unique(input, sorted=True, return_inverse=False, return_counts=False, dim=None): the distinct elements
+    (or slices along ``dim``), sorted; with ``return_inverse`` where each element went, with ``return_counts``
+    how often each occurs. NaNs are distinct from each other, as in PyTorch.
+
+    >>> import tapegrad as tg
+    >>> tg.unique(tg.tensor([3, 1, 3]), return_inverse=True, return_counts=True)
+    (tensor([1, 3]), tensor([1, 0, 1]), tensor([1, 2]))
+    """
+    return _unique_result("unique", input, dim, return_inverse, return_counts, False)
+
+
+@op
+def unique_consecutive(input: Tensor, return_inverse: bool = False, return_counts: bool = False, dim=None):
+    """unique_consecutive(input, return_inverse=False, return_counts=False, dim=None): each run of equal
+    consecutive elements (or slices along ``dim``) reduced to one.
+
+    >>> import tapegrad as tg
+    >>> tg.unique_consecutive(tg.tensor([1, 1, 2, 2, 1]), return_counts=True)
+    (tensor([1, 2, 1]), tensor([2, 2, 1]))
+    """
+    return _unique_result("unique_consecutive", input, dim, return_inverse, return_counts, True)
+
+
+# ---------------------------------------------------------------------- counts and histograms
+@op
+def bincount(input: Tensor, weights: Tensor | None = None, minlength: int = 0) -> Tensor:
+    """bincount(input, weights=None, minlength=0): how often each value 0, 1, ... occurs in the 1-D
+    non-negative integer ``input`` (int64), or the sums of ``weights`` there (float weights keep their dtype,
+    integer ones give float64).
+
+    >>> import tapegrad as tg
+    >>> tg.bincount(tg.tensor([0, 2, 2]))
+    tensor([1, 0, 2])
+    """
+    x = _tensor("bincount", input)._data
+    if x.ndim != 1 or x.dtype.kind not in "iub":
+        raise RuntimeError(f"bincount only supports 1-d non-negative integral inputs, got shape {tuple(x.shape)} "
+                           f"of {x.dtype}")
+    if x.size and x.min() < 0:
+        raise RuntimeError("bincount only supports 1-d non-negative integral inputs (got a negative value)")
+    if minlength < 0:
+        raise RuntimeError(f"bincount: minlength should be >= 0, got {minlength}")
+    if weights is None:
+        return wrap(np.bincount(x, minlength=minlength).astype(np.int64))
+    w = _tensor("bincount", weights, "weights")._data
+    if w.shape != x.shape:
+        raise RuntimeError(f"bincount: weights should be 1-d and have the same length as input, got "
+                           f"{tuple(w.shape)} and {tuple(x.shape)}")
+    dtype = w.dtype if w.dtype.kind == "f" else np.float64
+    return wrap(np.bincount(x, weights=w.astype(np.float64), minlength=minlength).astype(dtype))
+
+
+def _range_of(op_name, x, lo, hi):
+    lo, hi = float(lo), float(hi)
+    if lo == hi and x.size:
+        lo, hi = float(x.min()), float(x.max())
+    if lo == hi:
+        lo, hi = lo - 1, hi + 1
+    if lo > hi:
+        raise RuntimeError(f"{op_name}: max must be larger than min, got min {lo} and max {hi}")
+    if not (np.isfinite(lo) and np.isfinite(hi)):
+        raise RuntimeError(f"{op_name}: range of [{lo}, {hi}] is not finite")
+    return lo, hi
+
+
+@op
+def histc(input: Tensor, bins: int = 100, min: float = 0, max: float = 0) -> Tensor:
+    """histc(input, bins=100, min=0, max=0): counts of the elements in ``bins`` equal-width bins over
+    [min, max] (min = max: the data's range); elements outside are ignored. Same float dtype as input.
+
+    >>> import tapegrad as tg
+    >>> tg.histc(tg.tensor([1.0, 2.0, 1.0, 5.0]), bins=4, min=0, max=4)
+    tensor([0., 2., 1., 0.])
+    """
+    x = _tensor("histc", input)._data
+    if x.dtype.kind != "f":
+        raise RuntimeError(f"histc: not implemented for {x.dtype} tensors (floating point only)")
+    if bins <= 0:
+        raise RuntimeError(f"histc: bins must be > 0, got {bins}")
+    finite = x[~np.isnan(x)] if x.size else x.reshape(-1)
+    lo, hi = _range_of("histc", finite, min, max)
+    counts, _ = np.histogram(finite, bins=bins, range=(lo, hi))
+    return wrap(counts.astype(x.dtype))
+
+
+@op
+def histogram(input: Tensor, bins=100, *, range=None, weight: Tensor | None = None, density: bool = False):
+    """histogram(input, bins, *, range=None, weight=None, density=False) -> (hist, bin_edges): a histogram
+    with ``bins`` equal-width bins (an int) or the given edges (a 1-D tensor).
+
+    >>> import tapegrad as tg
+    >>> tg.histogram(tg.tensor([1.0, 2.0, 1.0, 5.0, 7.0]), bins=3).hist
+    tensor([3., 0., 2.])
+    """
+    x = _tensor("histogram", input)._data
+    if x.dtype.kind != "f":
+        raise RuntimeError(f"histogram: not implemented for {x.dtype} tensors (floating point only)")
+    w = None if weight is None else _tensor("histogram", weight, "weight")._data
+    if w is not None and w.shape != x.shape:
+        raise RuntimeError(f"histogram: weight should have the same shape as input, got {tuple(w.shape)} and "
+                           f"{tuple(x.shape)}")
+    flat = x.reshape(-1)
+    if isinstance(bins, Tensor):
+        if bins._data.dtype != x.dtype:
+            raise RuntimeError(f"histogram: input tensor and bins tensors should have the same dtype, but got "
+                               f"input with dtype {x.dtype} and bins with dtype {bins._data.dtype}")
+        edges = bins._data
+        if edges.ndim != 1 or edges.shape[0] < 2:
+            raise RuntimeError("histogram: bins tensor should have one dimension and at least 2 elements")
+    else:
+        if int(bins) <= 0:
+            raise RuntimeError(f"histogram: bins must be > 0, got {bins}")
+        lo, hi = (float(flat.min()), float(flat.max())) if range is None and flat.size else \
+            (0.0, 0.0) if range is None else (float(range[0]), float(range[1]))
+        if lo > hi:
+            raise RuntimeError(f"histogram: min should not exceed max, got min {lo} max {hi}")
+        if lo == hi:
+            lo, hi = lo - 0.5, hi + 0.5  # numpy's and PyTorch's widening of an empty range
+        edges = np.linspace(lo, hi, int(bins) + 1).astype(x.dtype)
+    hist, _ = np.histogram(flat, bins=edges.astype(np.float64), weights=None if w is None else w.reshape(-1),
+                           density=density)
+    return histogram_result(wrap(hist.astype(x.dtype)), wrap(edges))
+
+
+# ---------------------------------------------------------------------- searching
+@op
+def searchsorted(sorted_sequence: Tensor, input, *, out_int32: bool = False, right: bool = False, side=None,
+                 sorter: Tensor | None = None) -> Tensor:
+    """searchsorted(sorted_sequence, input, *, out_int32=False, right=False, side=None, sorter=None): where
+    each value of ``input`` would be inserted into the innermost dim of ``sorted_sequence`` to keep it sorted
+    (``right``/``side='right'``: after equal values). The leading dims of both must match, or the sequence is
+    1-D. ``input`` may be a number.
+
+    >>> import tapegrad as tg
+    >>> tg.searchsorted(tg.tensor([1, 3, 5, 7]), tg.tensor([3, 6]))
+    tensor([1, 3])
+    """
+    seq = _tensor("searchsorted", sorted_sequence, "sorted_sequence")._data
+    scalar = not isinstance(input, Tensor)
+    vals = np.asarray(input, dtype=np.result_type(seq.dtype, type(input))) if scalar else input._data
+    if side is not None:
+        if side not in ("left", "right"):
+            raise RuntimeError(f"searchsorted: side can only be 'left' or 'right' but got {side!r}")
+        if right and side == "left":
+            raise RuntimeError("searchsorted: side and right can't be set to opposites, got side of left while "
+                               "right was True")
+        right = side == "right"
+    if sorter is not None:
+        order = _tensor("searchsorted", sorter, "sorter")._data
+        if order.shape != seq.shape:
+            raise RuntimeError(f"searchsorted: sorter and sorted_sequence must have the same shape, got "
+                               f"{tuple(order.shape)} and {tuple(seq.shape)}")
+        seq = np.take_along_axis(seq, order.astype(np.int64), -1)
+    if seq.ndim == 0:
+        raise RuntimeError("searchsorted: sorted_sequence should have at least one dimension")
+    how = "right" if right else "left"
+    if seq.ndim == 1:
+        out = np.searchsorted(seq, vals, side=how)
+    else:
+        if scalar or vals.shape[:-1] != seq.shape[:-1]:
+            raise RuntimeError(f"searchsorted: boundaries tensor should be 1 dimension or the first N-1 dimensions "
+                               f"of boundaries tensor and input value tensor must match, but we got boundaries "
+                               f"tensor {list(seq.shape)} and input value tensor {list(vals.shape)}")
+        rows, vrows = seq.reshape(-1, seq.shape[-1]), vals.reshape(-1, vals.shape[-1])
+        out = np.stack([np.searchsorted(r, v, side=how) for r, v in zip(rows, vrows, strict=True)]) \
+            .reshape(vals.shape) if rows.shape[0] else np.zeros(vals.shape, np.int64)
+    return wrap(np.asarray(out).astype(np.int32 if out_int32 else np.int64))
+
+
+@op
+def bucketize(input, boundaries: Tensor, *, out_int32: bool = False, right: bool = False) -> Tensor:
+    """bucketize(input, boundaries, *, out_int32=False, right=False): the index of the bucket of each value
+    among the 1-D sorted ``boundaries``: ``boundaries[i-1] < x <= boundaries[i]`` (``right``: ``<= x <``).
+
+    >>> import tapegrad as tg
+    >>> tg.bucketize(tg.tensor([1, 3, 6]), tg.tensor([1, 3, 5]), right=True)
+    tensor([1, 2, 3])
+    """
+    if _tensor("bucketize", boundaries, "boundaries").ndim != 1:
+        raise RuntimeError(f"bucketize: boundaries tensor must be 1 dimension, but got dim({boundaries.ndim})")
+    return searchsorted(boundaries, input, out_int32=out_int32, right=right)
+
+
+@op
+def isin(elements, test_elements, *, assume_unique: bool = False, invert: bool = False) -> Tensor:
+    """isin(elements, test_elements, *, assume_unique=False, invert=False): whether each of ``elements`` is
+    in ``test_elements`` (either may be a number).
+
+    >>> import tapegrad as tg
+    >>> tg.isin(tg.tensor([1, 2, 3]), tg.tensor([2, 5]))
+    tensor([False,  True, False])
+    """
+    if not isinstance(elements, Tensor) and not isinstance(test_elements, Tensor):
+        raise TypeError("isin: expected at least one Tensor among elements and test_elements")
+    a = elements._data if isinstance(elements, Tensor) else np.asarray(elements)
+    b = test_elements._data if isinstance(test_elements, Tensor) else np.asarray(test_elements)
+    return wrap(np.isin(a, b, assume_unique=assume_unique, invert=invert).reshape(a.shape))
+
+
+# ---------------------------------------------------------------------- index constructions
+def _triangle_indices(op_name, row, col, offset, upper, dtype):
+    if row < 0 or col < 0:
+        raise RuntimeError(f"{op_name}: row and col must be non-negative, got {row} and {col}")
+    r, c = (np.triu_indices if upper else np.tril_indices)(row, offset, col)
+    dtype = dtypes.int64 if dtype is None else dtypes.as_dtype(dtype)
+    return wrap(np.stack([r, c]).astype(dtype).reshape(2, -1))
+
+
+def tril_indices(row: int, col: int, offset: int = 0, *, dtype=None, device=None, layout=None) -> Tensor:
+    """tril_indices(row, col, offset=0, *, dtype=int64): the (2, N) coordinates of the lower triangle of a
+    row-by-col matrix (with its ``offset`` diagonal), row by row.
+
+    >>> import tapegrad as tg
+    >>> tg.tril_indices(3, 3)
+    tensor([[0, 1, 1, 2, 2, 2],
+            [0, 0, 1, 0, 1, 2]])
+    """
+    return _triangle_indices("tril_indices", row, col, offset, False, dtype)
+
+
+def triu_indices(row: int, col: int, offset: int = 0, *, dtype=None, device=None, layout=None) -> Tensor:
+    """triu_indices(row, col, offset=0, *, dtype=int64): the (2, N) coordinates of the upper triangle.
+
+    >>> import tapegrad as tg
+    >>> tg.triu_indices(2, 3, 1)
+    tensor([[0, 0, 1],
+            [1, 2, 2]])
+    """
+    return _triangle_indices("triu_indices", row, col, offset, True, dtype)
+
+
+def cartesian_prod(*tensors: Tensor) -> Tensor:
+    """cartesian_prod(*tensors): the cartesian product of 1-D tensors, one combination per row (a single
+    tensor is returned as it is).
+
+    >>> import tapegrad as tg
+    >>> tg.cartesian_prod(tg.tensor([1, 2]), tg.tensor([3, 4]))
+    tensor([[1, 3],
+            [1, 4],
+            [2, 3],
+            [2, 4]])
+    """
+    for t in tensors:
+        if _tensor("cartesian_prod", t, "tensors").ndim != 1:
+            raise RuntimeError(f"cartesian_prod: expects one-dimensional tensors, got shape {tuple(t.shape)}")
+    if not tensors:
+        raise RuntimeError("cartesian_prod: expects a non-empty list of tensors")
+    if len(tensors) == 1:
+        return tensors[0]
+    grids = S.meshgrid(*tensors, indexing="ij")
+    return S.stack([g.reshape(-1) for g in grids], 1)
+
+
+def combinations(input: Tensor, r: int = 2, with_replacement: bool = False) -> Tensor:
+    """combinations(input, r=2, with_replacement=False): the length-``r`` combinations of the 1-D ``input``'s
+    elements (as itertools.combinations), one per row.
+
+    >>> import tapegrad as tg
+    >>> tg.combinations(tg.tensor([1, 2, 3]))
+    tensor([[1, 2],
+            [1, 3],
+            [2, 3]])
+    """
+    if _tensor("combinations", input).ndim != 1:
+        raise RuntimeError(f"combinations: expect a 1D vector, but got shape {tuple(input.shape)}")
+    if r < 0:
+        raise RuntimeError(f"combinations: expect a non-negative number, but got {r}")
+    if r == 0:
+        return wrap(np.zeros(0, dtype=input._data.dtype))
+    pick = itertools.combinations_with_replacement if with_replacement else itertools.combinations
+    index = np.array(list(pick(range(input.shape[0]), r)), dtype=np.int64).reshape(-1, r)
+    return I.index_select(input, 0, wrap(index.reshape(-1))).reshape(-1, r)
+
+
+def block_diag(*tensors: Tensor) -> Tensor:
+    """block_diag(*tensors): a block-diagonal matrix of the given tensors (0-d, 1-d as a row, or 2-d).
+
+    >>> import tapegrad as tg
+    >>> tg.block_diag(tg.tensor([[1, 2]]), tg.tensor([[3], [4]]))
+    tensor([[1, 2, 0],
+            [0, 0, 3],
+            [0, 0, 4]])
+    """
+    mats = []
+    for t in tensors:
+        _tensor("block_diag", t, "tensors")
+        if t.ndim > 2:
+            raise RuntimeError(f"block_diag: Input tensors must have 2 or fewer dimensions. Input has {t.ndim} "
+                               f"dimensions")
+        mats.append(t.reshape(1, -1) if t.ndim < 2 else t)
+    if not mats:
+        return wrap(np.zeros((1, 0), dtype=dtypes.get_default_dtype()))
+    # PyTorch's promotion: the highest category present (bool < integer < float), widest dtype within it
+    category = builtins.max("biuf".index(m._data.dtype.kind) // 1 for m in mats)
+    kinds = {0: "b", 1: "iu", 2: "iu", 3: "f"}[category]
+    dtype = None
+    for m in mats:
+        if m._data.dtype.kind in kinds:
+            dtype = m._data.dtype if dtype is None else np.promote_types(dtype, m._data.dtype)
+    rows = builtins.sum(m.shape[0] for m in mats)
+    cols = builtins.sum(m.shape[1] for m in mats)
+    pieces, c = [], 0
+    for m in mats:
+        m = m.to(dtype) if m._data.dtype != dtype else m
+        pieces.append(S.cat([wrap(np.zeros((m.shape[0], c), dtype)), m,
+                             wrap(np.zeros((m.shape[0], cols - c - m.shape[1]), dtype))], 1))
+        c += m.shape[1]
+    return S.cat(pieces, 0).reshape(rows, cols)
+
+
+def vander(x: Tensor, N: int | None = None, increasing: bool = False) -> Tensor:
+    """vander(x, N=None, increasing=False): the Vandermonde matrix of the 1-D ``x``: columns ``x ** (N-1)``, ...,
+    ``x ** 0`` (or increasing powers).
+
+    >>> import tapegrad as tg
+    >>> tg.vander(tg.tensor([1, 2, 3]), N=3)
+    tensor([[1, 1, 1],
+            [4, 2, 1],
+            [9, 3, 1]])
+    """
+    if _tensor("vander", x, "x").ndim != 1:
+        raise RuntimeError(f"vander: x must be a one-dimensional tensor, got shape {tuple(x.shape)}")
+    n = x.shape[0] if N is None else N
+    if n < 0:
+        raise RuntimeError(f"vander: N must be non-negative, got {N}")
+    work = x.to(dtypes.int64) if x._data.dtype.kind in "biu" else x
+    if n == 0:
+        return wrap(np.zeros((x.shape[0], 0), dtype=work._data.dtype))
+    cols = [wrap(np.ones(work._data.shape, dtype=work._data.dtype))]
+    for _ in range(1, n):
+        cols.append(cols[-1] * work)
+    out = S.stack(cols, 1)
+    return out if increasing else out.flip(1)
+
+
+@op
+def cov(input: Tensor, *, correction: int = 1, fweights: Tensor | None = None, aweights: Tensor | None = None
+        ) -> Tensor:
+    """cov(input, *, correction=1, fweights=None, aweights=None): the covariance matrix of the variables in the
+    rows of ``input`` (observations in columns), as numpy.cov.
+
+    >>> import tapegrad as tg
+    >>> tg.cov(tg.tensor([[0.0, 1.0, 2.0], [2.0, 1.0, 0.0]]))
+    tensor([[ 1., -1.],
+            [-1.,  1.]])
+    """
+    _tensor("cov", input)
+    if input.ndim > 2:
+        raise RuntimeError(f"cov(): expected input to have two or fewer dimensions but got an input with "
+                           f"{input.ndim} dimensions")
+    x = input.reshape(1, -1) if input.ndim < 2 else input
+    if x._data.dtype.kind != "f":
+        x = x.to(dtypes.get_default_dtype())
+    n = x.shape[1]
+    w = None
+    if fweights is not None:
+        f = _tensor("cov", fweights, "fweights")
+        if f._data.dtype.kind not in "iu" or f.ndim > 1 or f.numel() != n:
+            raise RuntimeError(f"cov(): expected fweights to be a 1-D integer tensor with {n} elements")
+        if (f._data < 0).any():
+            raise RuntimeError("cov(): fweights cannot be negative")
+        w = f.to(x.dtype)
+    if aweights is not None:
+        a = _tensor("cov", aweights, "aweights")
+        if a._data.dtype.kind != "f" or a.ndim > 1 or a.numel() != n:
+            raise RuntimeError(f"cov(): expected aweights to be a 1-D floating point tensor with {n} elements")
+        if (a._data < 0).any():
+            raise RuntimeError("cov(): aweights cannot be negative")
+        w = a.to(x.dtype) if w is None else w * a.to(x.dtype)
+    if w is None:
+        total = float(n)
+        mean = x.mean(1, keepdim=True)
+        norm = total - correction
+    else:
+        total = w.sum()
+        mean = (x * w).sum(1, keepdim=True) / total
+        if correction == 0:
+            norm = total
+        elif aweights is None:
+            norm = total - correction
+        else:
+            norm = total - correction * (w * aweights.to(x.dtype)).sum() / total
+    xm = x - mean
+    xw = xm if w is None else xm * w
+    c = L.matmul(xw, xm.t())
+    norm_t = norm if isinstance(norm, Tensor) else wrap(np.asarray(norm, dtype=x._data.dtype))
+    norm_t = E.clamp_min(norm_t, 0)
+    out = c / norm_t
+    return out.squeeze() if input.ndim < 2 else out
+
+
+@op
+def corrcoef(input: Tensor) -> Tensor:
+    """corrcoef(input): the Pearson correlation coefficients of the variables in the rows of ``input``
+    (clipped to [-1, 1]), as numpy.corrcoef.
+
+    >>> import tapegrad as tg
+    >>> tg.corrcoef(tg.tensor([[0.0, 1.0, 2.0], [2.0, 1.0, 0.0]]))
+    tensor([[ 1., -1.],
+            [-1.,  1.]])
+    """
+    c = cov(input)
+    if c.ndim == 0:
+        return c / c
+    d = c.diagonal()
+    std = E.sqrt(d)
+    c = c / std.unsqueeze(1) / std.unsqueeze(0)
+    return E.clamp(c, -1, 1)
+
+
+def cdist(x1: Tensor, x2: Tensor, p: float = 2.0, compute_mode: str = "use_mm_for_euclid_dist_if_necessary"
+          ) -> Tensor:
+    """cdist(x1, x2, p=2.0, compute_mode=...): the p-norm distances between each row of ``x1`` (..., P, M) and
+    each row of ``x2`` (..., R, M): (..., P, R); batch dims broadcast.
+
+    >>> import tapegrad as tg
+    >>> tg.cdist(tg.tensor([[0.0, 0.0]]), tg.tensor([[3.0, 4.0], [1.0, 0.0]]))
+    tensor([[5., 1.]])
+    """
+    _tensor("cdist", x1, "x1"), _tensor("cdist", x2, "x2")
+    if x1.ndim < 2 or x2.ndim < 2:
+        raise RuntimeError(f"cdist only supports at least 2D tensors, X1 got: {x1.ndim}D, X2 got: {x2.ndim}D")
+    if x1.shape[-1] != x2.shape[-1]:
+        raise RuntimeError(f"X1 and X2 must have the same number of columns. X1: {x1.shape[-1]} X2: "
+                           f"{x2.shape[-1]}")
+    if x1._data.dtype.kind != "f" or x2._data.dtype.kind != "f":
+        raise RuntimeError("cdist only supports floating-point dtypes")
+    if p < 0:
+        raise RuntimeError(f"cdist only supports non-negative p values, got {p}")
+    diff = x1.unsqueeze(-2) - x2.unsqueeze(-3)
+    if p == 2:
+        # NOTE: sqrt(sum of squares) with gradient 0 where the distance is 0 (PyTorch's cdist backward)
+        sq = (diff * diff).sum(-1)
+        zero = sq == 0
+        return E.where(zero, 0.0, E.sqrt(E.where(zero, 1.0, sq)))
+    return R.norm(diff, p, -1) if p != 0 else (diff != 0).sum(-1).to(x1.dtype)

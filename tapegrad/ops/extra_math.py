@@ -1,0 +1,545 @@
+"""More elementwise math: inverse hyperbolic functions, logaddexp, hypot, copysign, fmax/fmin, float_power,
+nan_to_num, integer ops (gcd, lcm, shifts), floating-point introspection (frexp, ldexp, nextafter, signbit) and
+the complex-number API on real tensors (real, imag, conj, angle, ...).
+
+Declared as the elementwise family is (``@unary``, ``@binary``, ``@op``; ``autograd/declare.py``): each op has
+PyTorch's node name, its Tensor method and its in-place form where PyTorch has one. tapegrad has no complex
+dtypes: the complex API behaves as PyTorch's does on real tensors.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import namedtuple
+
+import numpy as np
+
+from .. import dtypes
+from ..autograd.declare import Tensor, binary, expected_tensor, op, record, unary, wrap
+from . import elementwise as _ew
+
+__all__ = ["asinh", "arcsinh", "acosh", "arccosh", "atanh", "arctanh", "logaddexp", "logaddexp2", "hypot",
+           "copysign", "fmax", "fmin", "float_power", "nan_to_num", "heaviside", "nextafter", "ldexp", "frexp",
+           "signbit", "gcd", "lcm", "bitwise_left_shift", "bitwise_right_shift", "real", "imag", "conj",
+           "conj_physical", "resolve_conj", "resolve_neg", "is_conj", "is_neg", "isreal", "angle"]
+
+frexp_result = namedtuple("frexp", ["mantissa", "exponent"])
+
+
+def _floats_only(op_name):
+    def check(*arrays):
+        for a in arrays:
+            if a.dtype.kind != "f":
+                raise RuntimeError(f"{op_name}: not implemented for {a.dtype} tensors (PyTorch's {op_name} takes "
+                                   f"floating-point tensors)")
+    return check
+
+
+# ---------------------------------------------------------------------- inverse hyperbolic functions
+@unary(np.arcsinh, grad=lambda xp, g, out, x: g / xp.sqrt(x * x + 1), methods=("asinh", "arcsinh"))
+def asinh(input):
+    """asinh(input): the inverse hyperbolic sine.
+
+    >>> import tapegrad as tg
+    >>> tg.asinh(tg.tensor([0.0, 1.0]))
+    tensor([0.0000, 0.8814])
+    """
+
+
+@unary(np.arccosh, grad=lambda xp, g, out, x: g / xp.sqrt(x * x - 1), methods=("acosh", "arccosh"))
+def acosh(input):
+    """acosh(input): the inverse hyperbolic cosine (nan below 1).
+
+    >>> import tapegrad as tg
+    >>> tg.acosh(tg.tensor([1.0, 2.0]))
+    tensor([0.0000, 1.3170])
+    """
+
+
+@unary(np.arctanh, grad=lambda xp, g, out, x: g / (1 - x * x), methods=("atanh", "arctanh"))
+def atanh(input):
+    """atanh(input): the inverse hyperbolic tangent (nan outside [-1, 1], infinite at -1 and 1).
+
+    >>> import tapegrad as tg
+    >>> tg.atanh(tg.tensor([0.0, 0.5]))
+    tensor([0.0000, 0.5493])
+    """
+
+
+arcsinh, arccosh, arctanh = asinh, acosh, atanh
+Tensor.arcsinh_, Tensor.arccosh_, Tensor.arctanh_ = Tensor.asinh_, Tensor.acosh_, Tensor.atanh_
+
+
+# ---------------------------------------------------------------------- logaddexp, hypot
+def _logaddexp(a, b):
+    _floats_only("logaddexp")(a, b)
+    return np.logaddexp(a, b)
+
+
+def _logaddexp2(a, b):
+    _floats_only("logaddexp2")(a, b)
+    return np.logaddexp2(a, b)
+
+
+@binary(_logaddexp, grad=lambda xp, need, g, out, a, b: (
+    g / (1 + xp.exp(b - a)) if need[0] else None,
+    g / (1 + xp.exp(a - b)) if need[1] else None), tensors=True, inplace=False)
+def logaddexp(input, other):
+    """logaddexp(input, other): ``log(exp(input) + exp(other))`` without overflow (floating-point tensors).
+
+    >>> import tapegrad as tg
+    >>> tg.logaddexp(tg.tensor([0.0, 1000.0]), tg.tensor([0.0, 1000.0]))
+    tensor([6.9315e-01, 1.0007e+03])
+    """
+
+
+@binary(_logaddexp2, grad=lambda xp, need, g, out, a, b: (
+    g / (1 + 2 ** (b - a)) if need[0] else None,
+    g / (1 + 2 ** (a - b)) if need[1] else None), tensors=True, inplace=False)
+def logaddexp2(input, other):
+    """logaddexp2(input, other): ``log2(2 ** input + 2 ** other)`` without overflow.
+
+    >>> import tapegrad as tg
+    >>> tg.logaddexp2(tg.tensor([1.0]), tg.tensor([1.0]))
+    tensor([2.])
+    """
+
+
+def _hypot(a, b):
+    _floats_only("hypot")(a, b)
+    return np.hypot(a, b)
+
+
+@binary(_hypot, grad=lambda xp, need, g, out, a, b: (
+    g * a / out if need[0] else None,
+    g * b / out if need[1] else None), tensors=True)
+def hypot(input, other):
+    """hypot(input, other): ``sqrt(input ** 2 + other ** 2)`` without overflow (floating-point tensors).
+
+    >>> import tapegrad as tg
+    >>> tg.hypot(tg.tensor([3.0]), tg.tensor([4.0]))
+    tensor([5.])
+    """
+
+
+# ---------------------------------------------------------------------- copysign, fmax, fmin
+def _copysign_rule(xp, need, g, out, a, b):
+    # NOTE: PyTorch's copysign_tensor_self_backward: g * out / a, with 0 where a is 0
+    if not need[0]:
+        return None, (xp.zeros_like(g) if need[1] else None)
+    zero = a == 0
+    return xp.where(zero, 0, g * out / xp.where(zero, 1, a)), (xp.zeros_like(g) if need[1] else None)
+
+
+@binary(np.copysign, grad=_copysign_rule, floats=True, name="CopysignBackward0", methods=(), xp_name=False,
+        inplace=False)
+def _copysign_tensor(input, other):
+    """copysign of two tensors (PyTorch's node CopysignBackward0)."""
+
+
+@binary(np.copysign, grad=_copysign_rule, floats=True, name="CopysignBackward1", methods=(), xp_name=False,
+        inplace=False)
+def _copysign_scalar(input, other):
+    """copysign of a tensor and a number (PyTorch's node CopysignBackward1)."""
+
+
+@op(inplace=True)
+def copysign(input, other) -> Tensor:
+    """copysign(input, other): the magnitude of ``input`` with the sign (bit) of ``other``; integers give the
+    default float dtype. Differentiable in ``input`` only (0 where input is 0).
+
+    >>> import tapegrad as tg
+    >>> tg.copysign(tg.tensor([1.0, -2.0]), -0.0)
+    tensor([-1., -2.])
+    """
+    return (_copysign_tensor if isinstance(other, Tensor) else _copysign_scalar)(input, other)
+
+
+@binary(grad=lambda xp, need, g, out, a, b: (
+    xp.where((a >= b) | (b != b), g, 0) if need[0] else None,
+    xp.where((a >= b) | (b != b), 0, g) if need[1] else None), tensors=True, inplace=False)
+def fmax(input, other):
+    """fmax(input, other): the elementwise maximum, ignoring a NaN when the other value is a number. The gradient
+    goes to ``input`` at ties, as in PyTorch.
+
+    >>> import tapegrad as tg
+    >>> tg.fmax(tg.tensor([1.0, float("nan")]), tg.tensor([float("nan"), 2.0]))
+    tensor([1., 2.])
+    """
+    return np.fmax(input, other)
+
+
+@binary(grad=lambda xp, need, g, out, a, b: (
+    xp.where((a <= b) | (b != b), g, 0) if need[0] else None,
+    xp.where((a <= b) | (b != b), 0, g) if need[1] else None), tensors=True, inplace=False)
+def fmin(input, other):
+    """fmin(input, other): the elementwise minimum, ignoring a NaN when the other value is a number.
+
+    >>> import tapegrad as tg
+    >>> tg.fmin(tg.tensor([1.0, float("nan")]), tg.tensor([float("nan"), 2.0]))
+    tensor([1., 2.])
+    """
+    return np.fmin(input, other)
+
+
+# ---------------------------------------------------------------------- float_power
+@op(inplace=False)
+def float_power(input, exponent) -> Tensor:
+    """float_power(input, exponent): ``input ** exponent`` computed in float64 (either may be a number).
+
+    >>> import tapegrad as tg
+    >>> tg.float_power(tg.tensor([2, 3]), 2)
+    tensor([4., 9.], dtype=tapegrad.float64)
+    """
+    if not isinstance(input, Tensor) and not isinstance(exponent, Tensor):
+        raise TypeError(f"float_power: expected a Tensor as input or exponent, got {type(input).__name__} and "
+                        f"{type(exponent).__name__}")
+    a = input.to(dtypes.float64) if isinstance(input, Tensor) else float(input)
+    b = exponent.to(dtypes.float64) if isinstance(exponent, Tensor) else float(exponent)
+    return _ew.pow(a, b)
+
+
+def _float_power_(self, exponent):
+    if self._data.dtype != np.float64:
+        raise RuntimeError(f"float_power_: the result type float64 cannot be written into a {self._data.dtype} "
+                           f"tensor in place")
+    return self.pow_(exponent.to(dtypes.float64) if isinstance(exponent, Tensor) else float(exponent))
+
+
+_float_power_.__name__ = _float_power_.__qualname__ = "float_power_"
+_float_power_.__doc__ = "float_power_(exponent) -> self: ``float_power`` in place (self must be float64)."
+Tensor.float_power_ = _float_power_
+
+
+# ---------------------------------------------------------------------- nan_to_num
+@op(inplace=True)
+def nan_to_num(input: Tensor, nan: float = 0.0, posinf: float | None = None, neginf: float | None = None
+               ) -> Tensor:
+    """nan_to_num(input, nan=0.0, posinf=None, neginf=None): NaN, +inf and -inf replaced by ``nan``, ``posinf``
+    (default: the dtype's largest value) and ``neginf`` (default: its lowest). The gradient is 0 at replaced
+    elements.
+
+    >>> import tapegrad as tg
+    >>> tg.nan_to_num(tg.tensor([float("nan"), 1.0, float("inf")]), posinf=9.0)
+    tensor([0., 1., 9.])
+    """
+    if not isinstance(input, Tensor):
+        raise expected_tensor("nan_to_num", input)
+    x = input._data
+    if x.dtype.kind != "f":
+        return wrap(x.copy())
+    info = np.finfo(x.dtype)
+    out = np.nan_to_num(x, nan=nan, posinf=info.max if posinf is None else posinf,
+                        neginf=info.min if neginf is None else neginf)
+    return record(out, (input,), _nan_to_num_rule, "NanToNumBackward0")
+
+
+def _nan_to_num_rule(xp, g, out, x):
+    return xp.where(xp.isfinite(x), g, 0)
+
+
+# ---------------------------------------------------------------------- not differentiable
+def _heaviside(a, b):
+    if a.dtype.kind == "b" or b.dtype.kind == "b":
+        raise RuntimeError("heaviside: not implemented for bool tensors")
+    one, zero = np.ones((), a.dtype), np.zeros((), a.dtype)
+    return np.where(a == 0, b, np.where(a > 0, one, zero))
+
+
+def _no_derivative(op_name):
+    def rule(xp, need, g, out, a, b):
+        raise RuntimeError(f"the derivative for '{op_name}' is not implemented")
+    return rule
+
+
+@binary(_heaviside, grad=_no_derivative("heaviside"), tensors=True)
+def heaviside(input, values):
+    """heaviside(input, values): 0 where ``input`` < 0 (and at NaN), ``values`` where it is 0, 1 where > 0.
+    Not differentiable, as in PyTorch.
+
+    >>> import tapegrad as tg
+    >>> tg.heaviside(tg.tensor([-1.0, 0.0, 2.0]), tg.tensor([0.5]))
+    tensor([0.0000, 0.5000, 1.0000])
+    """
+
+
+def _nextafter(a, b):
+    _floats_only("nextafter")(a, b)
+    return np.nextafter(a, b)
+
+
+@binary(_nextafter, grad=_no_derivative("nextafter"), tensors=True)
+def nextafter(input, other):
+    """nextafter(input, other): the next floating-point value after ``input`` towards ``other``.
+
+    >>> import tapegrad as tg
+    >>> tg.nextafter(tg.tensor([1.0]), tg.tensor([2.0])) > 1
+    tensor([ True])
+    """
+
+
+@op(inplace=True)
+def ldexp(input: Tensor, other: Tensor) -> Tensor:
+    """ldexp(input, other): ``input * 2 ** other``; integer inputs give the default float dtype. The gradient
+    is ``2 ** other`` (PyTorch 2.13 gives 0 for negative integer ``other``, computing ``2 ** other`` in integers).
+
+    >>> import tapegrad as tg
+    >>> tg.ldexp(tg.tensor([1.0, 3.0]), tg.tensor([2, -1]))
+    tensor([4.0000, 1.5000])
+    """
+    if not isinstance(input, Tensor):
+        raise expected_tensor("ldexp", input)
+    if not isinstance(other, Tensor):
+        raise TypeError(f"ldexp: argument 'other' must be a Tensor, not {type(other).__name__}")
+    if input._data.dtype.kind != "f":
+        input = input.to(dtypes.get_default_dtype())
+    return _ew.mul(input, _ew.pow(2.0, other))
+
+
+@op(inplace=False)
+def frexp(input: Tensor):
+    """frexp(input) -> (mantissa, exponent): ``input = mantissa * 2 ** exponent`` with ``|mantissa|`` in
+    [0.5, 1) (the exponent is int32). The mantissa's gradient is ``grad / 2 ** exponent``.
+
+    >>> import tapegrad as tg
+    >>> tg.frexp(tg.tensor([8.0, -3.5]))
+    frexp(mantissa=tensor([ 0.5000, -0.8750]), exponent=tensor([4, 2], dtype=tapegrad.int32))
+    """
+    if not isinstance(input, Tensor):
+        raise expected_tensor("frexp", input)
+    x = input._data
+    if x.dtype.kind != "f":
+        raise RuntimeError(f"frexp: only supports floating-point dtypes, got {x.dtype}")
+    m, e = np.frexp(x)
+    e = e.astype(np.int32)
+    scale = np.ldexp(np.ones((), x.dtype), -e).astype(x.dtype)
+
+    def rule(xp, g, out, x):
+        return g * scale
+
+    return frexp_result(record(m, (input,), rule, "FrexpBackward0"), wrap(e))
+
+
+@op(inplace=False)
+def signbit(input: Tensor) -> Tensor:
+    """signbit(input): True where the sign bit is set (negative numbers and -0.0).
+
+    >>> import tapegrad as tg
+    >>> tg.signbit(tg.tensor([-1.0, -0.0, 2.0]))
+    tensor([ True,  True, False])
+    """
+    if not isinstance(input, Tensor):
+        raise expected_tensor("signbit", input)
+    x = input._data
+    return wrap(np.signbit(x) if x.dtype.kind == "f" else (x < 0) if x.dtype.kind == "i" else np.zeros(x.shape, bool))
+
+
+# ---------------------------------------------------------------------- integers
+def _integers(op_name, fn):
+    def compute(a, b):
+        for x in (a, b):
+            if x.dtype.kind not in "iu":
+                raise RuntimeError(f"{op_name}: not implemented for {x.dtype} tensors (integers only)")
+        return fn(a, b)
+    return compute
+
+
+@binary(_integers("gcd", np.gcd), grad=_no_derivative("gcd"), tensors=True)
+def gcd(input, other):
+    """gcd(input, other): the greatest common divisor (non-negative; gcd(0, 0) = 0) of integer tensors.
+
+    >>> import tapegrad as tg
+    >>> tg.gcd(tg.tensor([4, 6, 0]), tg.tensor([6, -9, 0]))
+    tensor([2, 3, 0])
+    """
+
+
+@binary(_integers("lcm", np.lcm), grad=_no_derivative("lcm"), tensors=True)
+def lcm(input, other):
+    """lcm(input, other): the least common multiple (non-negative) of integer tensors.
+
+    >>> import tapegrad as tg
+    >>> tg.lcm(tg.tensor([4, 6, 0]), tg.tensor([6, -9, 5]))
+    tensor([12, 18,  0])
+    """
+
+
+def _shift_compute(op_name, left):
+    def compute(a, b):
+        for x in (a, b):
+            if x.dtype.kind not in "biu":
+                raise RuntimeError(f"{op_name}: not implemented for {x.dtype} tensors (integers only)")
+        bits = a.dtype.itemsize * 8
+        out_of_range = (b < 0) | (b >= bits)
+        safe = np.where(out_of_range, 0, b).astype(a.dtype)
+        if left:
+            out = np.left_shift(a, safe)
+            return np.where(out_of_range, np.zeros((), a.dtype), out).astype(a.dtype)
+        out = np.right_shift(a, safe)
+        # NOTE: shifting by the width or more (or by a negative amount) fills with the sign, as PyTorch's kernel
+        return np.where(out_of_range, np.right_shift(a, np.asarray(bits - 1, a.dtype)) if a.dtype.kind == "i"
+                        else np.zeros((), a.dtype), out).astype(a.dtype)
+    return compute
+
+
+@binary(_shift_compute("bitwise_left_shift", True), grad=_no_derivative("bitwise_left_shift"))
+def bitwise_left_shift(input, other):
+    """bitwise_left_shift(input, other) (``<<``): integers shifted left; by the bit width or more (or by a
+    negative amount) the result is 0, as PyTorch's.
+
+    >>> import tapegrad as tg
+    >>> tg.bitwise_left_shift(tg.tensor([1, 3]), 2)
+    tensor([ 4, 12])
+    """
+
+
+@binary(_shift_compute("bitwise_right_shift", False), grad=_no_derivative("bitwise_right_shift"))
+def bitwise_right_shift(input, other):
+    """bitwise_right_shift(input, other) (``>>``): integers shifted right arithmetically (sign-filling).
+
+    >>> import tapegrad as tg
+    >>> tg.bitwise_right_shift(tg.tensor([8, -8]), 2)
+    tensor([ 2, -2])
+    """
+
+
+Tensor.__lshift__ = bitwise_left_shift
+Tensor.__rshift__ = bitwise_right_shift
+Tensor.__rlshift__ = lambda self, other: bitwise_left_shift(other, self)
+Tensor.__rrshift__ = lambda self, other: bitwise_right_shift(other, self)
+Tensor.__ilshift__ = Tensor.bitwise_left_shift_
+Tensor.__irshift__ = Tensor.bitwise_right_shift_
+
+
+# ---------------------------------------------------------------------- the complex API on real tensors
+def _real_tensor(op_name, input):
+    if not isinstance(input, Tensor):
+        raise expected_tensor(op_name, input)
+    return input
+
+
+@op
+def real(input: Tensor) -> Tensor:
+    """real(input): the real part; tapegrad's tensors are real, so this is ``input`` itself, as PyTorch's for
+    real tensors.
+
+    >>> import tapegrad as tg
+    >>> tg.real(tg.tensor([1.0, 2.0]))
+    tensor([1., 2.])
+    """
+    return _real_tensor("real", input)
+
+
+@op
+def imag(input: Tensor) -> Tensor:
+    """imag(input): the imaginary part; an error for real tensors (tapegrad has no complex dtypes), as PyTorch's.
+
+    >>> import tapegrad as tg
+    >>> tg.imag(tg.tensor([1.0]))
+    Traceback (most recent call last):
+    ...
+    RuntimeError: imag is not implemented for tensors with non-complex dtypes.
+    """
+    _real_tensor("imag", input)
+    raise RuntimeError("imag is not implemented for tensors with non-complex dtypes.")
+
+
+@op
+def conj(input: Tensor) -> Tensor:
+    """conj(input): the complex conjugate; ``input`` itself for a real tensor.
+
+    >>> import tapegrad as tg
+    >>> x = tg.tensor([1.0])
+    >>> tg.conj(x) is x
+    True
+    """
+    return _real_tensor("conj", input)
+
+
+@op(inplace=True)
+def conj_physical(input: Tensor) -> Tensor:
+    """conj_physical(input): the complex conjugate, computed; ``input`` itself for a real tensor.
+
+    >>> import tapegrad as tg
+    >>> tg.conj_physical(tg.tensor([1.0]))
+    tensor([1.])
+    """
+    return _real_tensor("conj_physical", input)
+
+
+@op
+def resolve_conj(input: Tensor) -> Tensor:
+    """resolve_conj(input): ``input`` with a lazy conjugation applied; ``input`` itself (nothing is lazy here).
+
+    >>> import tapegrad as tg
+    >>> tg.resolve_conj(tg.tensor([1.0]))
+    tensor([1.])
+    """
+    return _real_tensor("resolve_conj", input)
+
+
+@op
+def resolve_neg(input: Tensor) -> Tensor:
+    """resolve_neg(input): ``input`` with a lazy negation applied; ``input`` itself (nothing is lazy here).
+
+    >>> import tapegrad as tg
+    >>> tg.resolve_neg(tg.tensor([1.0]))
+    tensor([1.])
+    """
+    return _real_tensor("resolve_neg", input)
+
+
+@op
+def is_conj(input: Tensor) -> bool:
+    """is_conj(input): whether the conjugate bit is set: always False (no complex dtypes).
+
+    >>> import tapegrad as tg
+    >>> tg.is_conj(tg.tensor([1.0]))
+    False
+    """
+    _real_tensor("is_conj", input)
+    return False
+
+
+@op
+def is_neg(input: Tensor) -> bool:
+    """is_neg(input): whether the negative bit is set: always False (negation is never lazy here).
+
+    >>> import tapegrad as tg
+    >>> tg.is_neg(tg.tensor([1.0]))
+    False
+    """
+    _real_tensor("is_neg", input)
+    return False
+
+
+@op
+def isreal(input: Tensor) -> Tensor:
+    """isreal(input): True where the element is real: everywhere, for real tensors (NaN included).
+
+    >>> import tapegrad as tg
+    >>> tg.isreal(tg.tensor([1.0, float("nan")]))
+    tensor([ True,  True])
+    """
+    return wrap(np.ones(_real_tensor("isreal", input)._data.shape, dtype=bool))
+
+
+@op
+def angle(input: Tensor) -> Tensor:
+    """angle(input): the argument of each element: pi for negative numbers, 0 otherwise, NaN at NaN; integer
+    inputs give the default float dtype. Its gradient is 0 for real inputs, as in PyTorch.
+
+    >>> import tapegrad as tg
+    >>> tg.angle(tg.tensor([-2.0, 3.0]))
+    tensor([3.1416, 0.0000])
+    """
+    x = _real_tensor("angle", input)._data
+    if x.dtype.kind != "f":
+        x = x.astype(dtypes.get_default_dtype())
+    out = np.where(x < 0, np.asarray(math.pi, x.dtype), np.zeros((), x.dtype))
+    out = np.where(np.isnan(x), x, out).astype(x.dtype)
+    return record(out, (input,), _angle_rule, "AngleBackward0")
+
+
+def _angle_rule(xp, g, out, x):
+    return xp.zeros_like(g)

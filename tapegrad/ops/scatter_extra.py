@@ -1,0 +1,425 @@
+"""Writes into copies: select_scatter, slice_scatter, diagonal_scatter, masked_scatter, put, scatter_reduce,
+index_reduce; and narrow_copy, the unsafe split forms, nonzero_static, fill_diagonal_, tensordot.
+
+The scatters that copy values are written as ``index_copy``/``index_add`` on the flattened input at the
+positions the view would cover, so their gradients (of every order) are those ops'.
+"""
+
+from __future__ import annotations
+
+import builtins
+
+import numpy as np
+
+from ..autograd.declare import Tensor, check_dim, inplace, is_grad_enabled, op, wrap
+from . import elementwise as E
+from . import index as I
+from . import linalg as L
+
+__all__ = ["select_scatter", "slice_scatter", "diagonal_scatter", "masked_scatter", "put", "scatter_reduce",
+           "index_reduce", "narrow_copy", "unsafe_chunk", "unsafe_split", "unsafe_split_with_sizes",
+           "nonzero_static", "tensordot"]
+
+
+def _tensor(op_name, x, what="input"):
+    if not isinstance(x, Tensor):
+        raise TypeError(f"{op_name}: argument '{what}' must be a Tensor, not {type(x).__name__}")
+    return x
+
+
+def _write_at(op_name, input, positions, src):
+    """``input`` with the elements at flat ``positions`` (an array shaped as the view) replaced by ``src``."""
+    _tensor(op_name, src, "src")
+    if tuple(src.shape) != positions.shape:
+        raise RuntimeError(f"{op_name}: expected src to have a size equal to the slice of self. src size = "
+                           f"{list(src.shape)}, slice size = {list(positions.shape)}")
+    if src._data.dtype != input._data.dtype:
+        raise RuntimeError(f"{op_name}: expected src to have the dtype of input ({input._data.dtype}), got "
+                           f"{src._data.dtype}")
+    flat = input.reshape(-1)
+    out = I.index_copy(flat, 0, wrap(positions.reshape(-1).astype(np.int64)), src.reshape(-1))
+    return out.reshape(tuple(input.shape))
+
+
+def _positions(input):
+    return np.arange(input.numel(), dtype=np.int64).reshape(tuple(input.shape))
+
+
+@op
+def select_scatter(input: Tensor, src: Tensor, dim: int, index: int) -> Tensor:
+    """select_scatter(input, src, dim, index): a copy of ``input`` whose ``select(dim, index)`` is ``src``.
+
+    >>> import tapegrad as tg
+    >>> tg.select_scatter(tg.zeros(2, 2), tg.ones(2), 0, 0)
+    tensor([[1., 1.],
+            [0., 0.]])
+    """
+    d = check_dim("select_scatter", dim, _tensor("select_scatter", input).ndim)
+    n = input.shape[d]
+    if not -n <= index < n:
+        raise IndexError(f"select_scatter: index {index} is out of bounds for dimension {dim} with size {n}")
+    return _write_at("select_scatter", input, np.take(_positions(input), index, axis=d), src)
+
+
+@op
+def slice_scatter(input: Tensor, src: Tensor, dim: int = 0, start=None, end=None, step: int = 1) -> Tensor:
+    """slice_scatter(input, src, dim=0, start=None, end=None, step=1): a copy of ``input`` whose slice
+    ``start:end:step`` along ``dim`` is ``src``.
+
+    >>> import tapegrad as tg
+    >>> tg.slice_scatter(tg.zeros(4), tg.ones(2), start=1, step=2)
+    tensor([0., 1., 0., 1.])
+    """
+    d = check_dim("slice_scatter", dim, _tensor("slice_scatter", input).ndim)
+    if step <= 0:
+        raise RuntimeError(f"slice_scatter: slice step must be positive, got {step}")
+    where = (slice(None),) * d + (slice(start, end, step),)
+    return _write_at("slice_scatter", input, _positions(input)[where], src)
+
+
+@op
+def diagonal_scatter(input: Tensor, src: Tensor, offset: int = 0, dim1: int = 0, dim2: int = 1) -> Tensor:
+    """diagonal_scatter(input, src, offset=0, dim1=0, dim2=1): a copy of ``input`` whose
+    ``diagonal(offset, dim1, dim2)`` is ``src``.
+
+    >>> import tapegrad as tg
+    >>> tg.diagonal_scatter(tg.zeros(2, 3), tg.ones(2), 1)
+    tensor([[0., 1., 0.],
+            [0., 0., 1.]])
+    """
+    nd = _tensor("diagonal_scatter", input).ndim
+    d1, d2 = check_dim("diagonal_scatter", dim1, nd), check_dim("diagonal_scatter", dim2, nd)
+    if d1 == d2:
+        raise RuntimeError(f"diagonal_scatter: diagonal dimensions cannot be identical {dim1}, {dim2}")
+    return _write_at("diagonal_scatter", input, np.diagonal(_positions(input), offset, d1, d2), src)
+
+
+@op(inplace=True)
+def masked_scatter(input: Tensor, mask: Tensor, source: Tensor) -> Tensor:
+    """masked_scatter(input, mask, source): a copy of ``input`` with the elements where the boolean ``mask``
+    (broadcast) is True taken from ``source`` in order (row-major).
+
+    >>> import tapegrad as tg
+    >>> tg.masked_scatter(tg.zeros(4), tg.tensor([True, False, True, False]), tg.tensor([1.0, 2.0, 3.0]))
+    tensor([1., 0., 2., 0.])
+    """
+    _tensor("masked_scatter", input), _tensor("masked_scatter", mask, "mask"), _tensor("masked_scatter", source,
+                                                                                        "source")
+    if mask._data.dtype != np.bool_:
+        raise RuntimeError(f"masked_scatter_ only supports boolean masks, but got mask with dtype "
+                           f"{mask._data.dtype}")
+    if source._data.dtype != input._data.dtype:
+        raise RuntimeError(f"masked_scatter: expected self and source to have same dtypes but got "
+                           f"{input._data.dtype} and {source._data.dtype}")
+    try:
+        shape = tuple(np.broadcast_shapes(tuple(input.shape), tuple(mask.shape)))
+    except ValueError:
+        raise RuntimeError(f"masked_scatter: mask of shape {tuple(mask.shape)} cannot broadcast with input of "
+                           f"shape {tuple(input.shape)}") from None
+    x = input.expand(shape) if tuple(input.shape) != shape else input
+    positions = np.flatnonzero(np.broadcast_to(mask._data, shape))
+    k = positions.shape[0]
+    if k > source.numel():
+        raise RuntimeError(f"masked_scatter: expected source to have at least {k} elements (the number of True "
+                           f"values in mask), got {source.numel()}")
+    picked = source.reshape(-1)[:k]
+    return I.index_copy(x.reshape(-1), 0, wrap(positions.astype(np.int64)), picked).reshape(shape)
+
+
+@op(inplace=True)
+def put(input: Tensor, index: Tensor, source: Tensor, accumulate: bool = False) -> Tensor:
+    """put(input, index, source, accumulate=False): a copy of ``input`` (seen flattened) with the elements at
+    ``index`` set to ``source``'s (or, with ``accumulate``, increased by them).
+
+    >>> import tapegrad as tg
+    >>> tg.put(tg.zeros(2, 2), tg.tensor([0, 3]), tg.tensor([1.0, 2.0]))
+    tensor([[1., 0.],
+            [0., 2.]])
+    """
+    _tensor("put", input), _tensor("put", index, "index"), _tensor("put", source, "source")
+    if index._data.dtype != np.int64:
+        raise RuntimeError(f"put: expected index to be an int64 tensor, got {index._data.dtype}")
+    if index.numel() != source.numel():
+        raise RuntimeError(f"put: expected source and index to have the same number of elements, but got "
+                           f"{source.numel()} and {index.numel()}")
+    n = input.numel()
+    idx = index._data.reshape(-1)
+    if idx.size and (idx.min() < -n or idx.max() >= n):
+        raise IndexError(f"put: index out of range for a tensor of {n} elements")
+    idx = wrap(np.where(idx < 0, idx + n, idx).astype(np.int64))
+    flat = input.reshape(-1)
+    out = I.index_add(flat, 0, idx, source.reshape(-1)) if accumulate else I.index_copy(flat, 0, idx,
+                                                                                         source.reshape(-1))
+    return out.reshape(tuple(input.shape))
+
+
+# ---------------------------------------------------------------------- reductions into copies
+_REDUCTIONS = {"prod": np.multiply, "amax": np.maximum, "amin": np.minimum}
+
+
+def _reduce_into(op_name, input, d, targets, values, reduce, include_self):
+    """``input`` (array) with ``values`` reduced into ``targets`` (index arrays) by ``reduce``."""
+    out = input.copy()
+    touched = np.zeros(out.shape, dtype=bool)
+    touched[targets] = True
+    ufunc = _REDUCTIONS[reduce]
+    if not include_self:
+        identity = {"prod": 1}.get(reduce)
+        if identity is None:
+            # the first value written into a place starts it (PyTorch: self is not included)
+            flat_t = np.ravel_multi_index(tuple(np.broadcast_arrays(*targets)), out.shape).reshape(-1)
+            order = np.unique(flat_t, return_index=True)[1]
+            out.reshape(-1)[flat_t[order]] = values.reshape(-1)[order]
+        else:
+            out[touched] = identity
+    ufunc.at(out, targets, values)
+    return out
+
+
+def _grad_check(op_name, reduce, *tensors):
+    if reduce not in ("sum", "mean") and is_grad_enabled() and builtins.any(
+            isinstance(t, Tensor) and t.requires_grad for t in tensors):
+        raise NotImplementedError(f"{op_name}: the gradient of reduce={reduce!r} is not implemented in tapegrad "
+                                  f"(reduce='sum' and 'mean' are differentiable); compute it under no_grad()")
+
+
+@op(inplace=True)
+def scatter_reduce(input: Tensor, dim: int, index: Tensor, src: Tensor, reduce: str, *,
+                   include_self: bool = True) -> Tensor:
+    """scatter_reduce(input, dim, index, src, reduce, *, include_self=True): ``src`` reduced into a copy of
+    ``input`` at ``index`` along ``dim`` (as scatter_add) with reduce ``'sum'``, ``'prod'``, ``'mean'``,
+    ``'amax'`` or ``'amin'``; with ``include_self=False`` the input's values at the written places are left
+    out. Differentiable for 'sum' and 'mean'.
+
+    >>> import tapegrad as tg
+    >>> tg.scatter_reduce(tg.zeros(3), 0, tg.tensor([0, 0, 2]), tg.tensor([1.0, 5.0, 3.0]), "amax")
+    tensor([5., 0., 3.])
+    """
+    _tensor("scatter_reduce", input), _tensor("scatter_reduce", index, "index"), _tensor("scatter_reduce", src,
+                                                                                          "src")
+    if reduce not in ("sum", "prod", "mean", "amax", "amin"):
+        raise RuntimeError(f"scatter_reduce: reduce argument must be either sum, prod, mean, amax or amin, got "
+                           f"{reduce}")
+    if index._data.dtype != np.int64:
+        raise RuntimeError(f"scatter_reduce(): Expected dtype int64 for index, got {index._data.dtype}")
+    if src._data.dtype != input._data.dtype:
+        raise RuntimeError(f"scatter_reduce(): Expected self.dtype to be equal to src.dtype, got "
+                           f"{input._data.dtype} and {src._data.dtype}")
+    x, idx, s = input._data, index._data, src._data
+    d = check_dim("scatter_reduce", dim, x.ndim)
+    if idx.ndim != x.ndim or (idx.ndim and builtins.any(idx.shape[k] > s.shape[k] or (k != d and idx.shape[k] >
+                                                                                        x.shape[k])
+                                                         for k in range(idx.ndim))):
+        raise RuntimeError(f"scatter_reduce: index {tuple(idx.shape)} must have as many dims as input "
+                           f"{tuple(x.shape)} and src {tuple(s.shape)}, and be no larger than src in every dim "
+                           f"and than input outside dim {d}")
+    n = x.shape[d] if x.ndim else 1
+    if idx.size and (idx.min() < -n or idx.max() >= n):
+        raise RuntimeError(f"scatter_reduce: index out of bounds for dimension {d} with size {n}")
+    if reduce in ("sum", "mean"):
+        src_part = src[tuple(slice(0, k) for k in idx.shape)] if idx.ndim else src
+        if not include_self:
+            mask = np.zeros(x.shape, dtype=bool)
+            if x.ndim:
+                np.put_along_axis(mask, np.where(idx < 0, idx + n, idx), True, d)
+            base = E.where(wrap(mask), 0, input) if x.ndim else input * 0
+        else:
+            base = input
+        total = I.scatter_add(base, d, index, src_part) if x.ndim else base + src_part
+        if reduce == "sum":
+            return total
+        counts = np.zeros(x.shape, dtype=np.int64)
+        grid = list(np.indices(idx.shape, sparse=True))
+        grid[d] = np.where(idx < 0, idx + n, idx)
+        np.add.at(counts, tuple(grid), 1)
+        counts = counts + (1 if include_self else 0)
+        if x.dtype.kind != "f":
+            return wrap(np.floor_divide(total._data, np.maximum(counts, 1)).astype(x.dtype))
+        return total / wrap(np.maximum(counts, 1).astype(x.dtype))
+    _grad_check("scatter_reduce", reduce, input, src)
+    grid = list(np.indices(idx.shape, sparse=True))
+    grid[d] = np.where(idx < 0, idx + n, idx)
+    values = s[tuple(slice(0, k) for k in idx.shape)]
+    return wrap(_reduce_into("scatter_reduce", x, d, tuple(grid), values, reduce, include_self))
+
+
+@op(inplace=True)
+def index_reduce(input: Tensor, dim: int, index: Tensor, source: Tensor, reduce: str, *,
+                 include_self: bool = True) -> Tensor:
+    """index_reduce(input, dim, index, source, reduce, *, include_self=True): the slices of ``source`` reduced
+    into a copy of ``input`` at positions ``index`` of ``dim`` with reduce ``'prod'``, ``'mean'``, ``'amax'``
+    or ``'amin'``. Differentiable for 'mean'.
+
+    >>> import tapegrad as tg
+    >>> tg.index_reduce(tg.ones(3), 0, tg.tensor([0, 0]), tg.tensor([2.0, 3.0]), "prod")
+    tensor([6., 1., 1.])
+    """
+    _tensor("index_reduce", input), _tensor("index_reduce", index, "index"), _tensor("index_reduce", source,
+                                                                                      "source")
+    if reduce not in ("prod", "mean", "amax", "amin"):
+        raise RuntimeError(f"index_reduce(): Expected reduce to be one of prod, mean, amax or amin but got "
+                           f"{reduce}.")
+    x, idx = input._data, index._data
+    d = check_dim("index_reduce", dim, x.ndim)
+    if idx.ndim > 1 or idx.dtype.kind not in "iu":
+        raise IndexError(f"index_reduce(): Index should have dimension 1 or 0 and an integer dtype, got "
+                         f"{tuple(idx.shape)} of {idx.dtype}")
+    idx = idx.reshape(-1)
+    n = x.shape[d] if x.ndim else 1
+    want = x.shape[:d] + idx.shape + x.shape[d + 1:]
+    if source._data.shape != want:
+        raise RuntimeError(f"index_reduce(): source must have the shape {want} (input's, with len(index) in dim "
+                           f"{d}), got {tuple(source.shape)}")
+    if source._data.dtype != x.dtype:
+        raise RuntimeError(f"index_reduce(): self ({x.dtype}) and source ({source._data.dtype}) must have the "
+                           f"same scalar type")
+    if idx.size and (idx.min() < -n or idx.max() >= n):
+        raise IndexError(f"index_reduce(): index out of range for dimension {d} with size {n}")
+    idx = np.where(idx < 0, idx + n, idx)
+    full = np.broadcast_to(np.expand_dims(idx, tuple(k for k in range(x.ndim) if k != d)), want).astype(np.int64)
+    return scatter_reduce(input, d, wrap(full), source, reduce, include_self=include_self)
+
+
+# ---------------------------------------------------------------------- copies and unsafe forms
+@op
+def narrow_copy(input: Tensor, dim: int, start: int, length: int) -> Tensor:
+    """narrow_copy(input, dim, start, length): ``narrow`` as a new tensor (not a view).
+
+    >>> import tapegrad as tg
+    >>> tg.narrow_copy(tg.arange(5), 0, 1, 2)
+    tensor([1, 2])
+    """
+    return _tensor("narrow_copy", input).narrow(dim, start, length).clone()
+
+
+@op
+def unsafe_chunk(input: Tensor, chunks: int, dim: int = 0):
+    """unsafe_chunk(input, chunks, dim=0): ``chunk`` (PyTorch's form without view checks; the same here).
+
+    >>> import tapegrad as tg
+    >>> len(tg.unsafe_chunk(tg.arange(4), 2))
+    2
+    """
+    return _tensor("unsafe_chunk", input).chunk(chunks, dim)
+
+
+@op
+def unsafe_split(input: Tensor, split_size, dim: int = 0):
+    """unsafe_split(input, split_size, dim=0): ``split`` (without view checks in PyTorch; the same here).
+
+    >>> import tapegrad as tg
+    >>> [t.tolist() for t in tg.unsafe_split(tg.arange(3), 2)]
+    [[0, 1], [2]]
+    """
+    return _tensor("unsafe_split", input).split(split_size, dim)
+
+
+@op
+def unsafe_split_with_sizes(input: Tensor, split_sizes, dim: int = 0):
+    """unsafe_split_with_sizes(input, split_sizes, dim=0): ``split_with_sizes``.
+
+    >>> import tapegrad as tg
+    >>> [t.tolist() for t in tg.unsafe_split_with_sizes(tg.arange(3), [1, 2])]
+    [[0], [1, 2]]
+    """
+    from .combine import split_with_sizes
+
+    return split_with_sizes(input, split_sizes, dim)
+
+
+@op
+def nonzero_static(input: Tensor, *, size: int, fill_value: int = -1) -> Tensor:
+    """nonzero_static(input, *, size, fill_value=-1): ``nonzero(input)`` with exactly ``size`` rows: truncated,
+    or padded with ``fill_value``.
+
+    >>> import tapegrad as tg
+    >>> tg.nonzero_static(tg.tensor([0, 3, 4]), size=3)
+    tensor([[ 1],
+            [ 2],
+            [-1]])
+    """
+    if size < 0:
+        raise RuntimeError(f"nonzero_static: 'size' must be a non-negative integer, got {size}")
+    found = np.argwhere(_tensor("nonzero_static", input)._data).astype(np.int64)[:size]
+    out = np.full((size, input.ndim), fill_value, dtype=np.int64)
+    out[:found.shape[0]] = found
+    return wrap(out)
+
+
+# ---------------------------------------------------------------------- fill_diagonal_
+def _filled_diagonal(self, fill_value, wrap_=False):
+    x = self._data
+    if x.ndim < 2:
+        raise RuntimeError(f"fill_diagonal_: dimensions must larger than 1, got {x.ndim}")
+    if x.ndim > 2 and len(set(x.shape)) != 1:
+        raise RuntimeError(f"fill_diagonal_: all dimensions of input must be of equal length, got {tuple(x.shape)}")
+    mask = np.zeros(x.shape, dtype=bool)
+    if x.ndim == 2:
+        rows, cols = x.shape
+        n = builtins.min(rows, cols)
+        r = np.arange(n)
+        mask[r, r] = True
+        if wrap_ and rows > cols + 1:
+            step = cols + 1  # numpy's fill_diagonal(wrap=True): the diagonal restarts after a blank row
+            flat = np.arange(0, rows * cols, step)
+            mask.reshape(-1)[flat] = True
+    else:
+        r = np.arange(x.shape[0])
+        mask[(r,) * x.ndim] = True
+    return E.where(wrap(mask), fill_value, self)
+
+
+def _fill_diagonal_(self, fill_value, wrap=False):
+    """fill_diagonal_(fill_value, wrap=False) -> self: the main diagonal set to ``fill_value`` in place (for
+    a tall matrix, ``wrap`` restarts it every ``cols + 1`` rows, as numpy's fill_diagonal).
+
+    >>> import tapegrad as tg
+    >>> tg.zeros(2, 3).fill_diagonal_(5.0)
+    tensor([[5., 0., 0.],
+            [0., 5., 0.]])
+    """
+    return inplace(self, "fill_diagonal_", _filled_diagonal, fill_value, wrap)
+
+
+_fill_diagonal_.__name__ = _fill_diagonal_.__qualname__ = "fill_diagonal_"
+Tensor.fill_diagonal_ = _fill_diagonal_
+
+
+# ---------------------------------------------------------------------- products
+def tensordot(a: Tensor, b: Tensor, dims=2, out=None) -> Tensor:
+    """tensordot(a, b, dims=2): the sum of products over the last ``dims`` dims of ``a`` and the first of
+    ``b`` (an int), or over the dims listed in ``dims = (dims_a, dims_b)``.
+
+    >>> import tapegrad as tg
+    >>> tg.tensordot(tg.ones(2, 3), tg.ones(3, 4), dims=1).shape
+    tapegrad.Size([2, 4])
+    """
+    _tensor("tensordot", a, "a"), _tensor("tensordot", b, "b")
+    if out is not None:
+        raise TypeError("tensordot: out= is not supported in tapegrad")
+    if isinstance(dims, Tensor):
+        dims = dims.tolist()
+    if isinstance(dims, int):
+        if dims < 0:
+            raise RuntimeError(f"tensordot expects dims >= 0, but got dims={dims}")
+        if dims > builtins.min(a.ndim, b.ndim):
+            raise RuntimeError(f"tensordot expects dims < ndim_a or ndim_b, but got dims={dims}")
+        da, db = list(range(a.ndim - dims, a.ndim)), list(range(dims))
+    else:
+        da, db = dims
+        da = [da] if isinstance(da, int) else list(da)
+        db = [db] if isinstance(db, int) else list(db)
+    if len(da) != len(db):
+        raise RuntimeError(f"both dimension lists should have same length, got {da} and {db}")
+    da = [check_dim("tensordot", d, a.ndim) for d in da]
+    db = [check_dim("tensordot", d, b.ndim) for d in db]
+    for i, j in zip(da, db, strict=True):
+        if a.shape[i] != b.shape[j]:
+            raise RuntimeError(f"contracted dimensions need to match, but first has size {a.shape[i]} in dim {i} "
+                               f"and second has size {b.shape[j]} in dim {j}")
+    fa = [d for d in range(a.ndim) if d not in da]
+    fb = [d for d in range(b.ndim) if d not in db]
+    k = int(np.prod([a.shape[d] for d in da])) if da else 1
+    am = a.permute(fa + da).reshape(-1, k)
+    bm = b.permute(db + fb).reshape(k, -1)
+    return L.matmul(am, bm).reshape([a.shape[d] for d in fa] + [b.shape[d] for d in fb])

@@ -1,0 +1,78 @@
+"""F.affine_grid (nn/_functional_grid.py): PyTorch's grids for 2-d and 3-d transforms, both align_corners, one
+node with gradients of every order, PyTorch's checks and warnings."""
+
+import contextlib
+
+import numpy as np
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+import tapegrad as tg
+import tapegrad.nn.functional as F
+from tapegrad.testing import assert_gradients
+
+SIZES = st.one_of(st.tuples(st.integers(1, 2), st.just(1), st.integers(1, 4), st.integers(1, 4)),
+                  st.tuples(st.integers(1, 2), st.just(1), st.integers(1, 3), st.integers(1, 3), st.integers(1, 3)))
+
+
+def _reference(theta, size, align_corners):
+    """The grid by its definition: each output pixel's normalized coordinates, mapped by theta."""
+    spatial = size[2:]
+    axes = [np.zeros(1) if n <= 1 else np.linspace(-1, 1, n) * (1 if align_corners else (n - 1) / n)
+            for n in spatial]
+    mesh = np.meshgrid(*axes, indexing="ij")  # (D,) H, W
+    coords = np.stack([m for m in reversed(mesh)] + [np.ones_like(mesh[0])], -1)  # x, y, (z), 1
+    return np.einsum("...j,nij->n...i", coords, theta)
+
+
+@given(size=SIZES, align=st.booleans(), seed=st.integers(0, 1000))
+def test_values_and_gradients(size, align, seed):
+    k = len(size) - 2
+    theta = np.random.default_rng(seed).standard_normal((size[0], k, k + 1))
+    out = F.affine_grid(tg.tensor(theta), size, align_corners=align)
+    np.testing.assert_allclose(out.numpy(), _reference(theta, size, align), atol=1e-12)
+    assert_gradients(lambda t: F.affine_grid(t, size, align_corners=align), theta)
+
+
+def test_second_order_and_node_name():
+    theta = tg.tensor(np.random.default_rng(0).standard_normal((2, 2, 3)), requires_grad=True)
+    out = F.affine_grid(theta, (2, 1, 3, 2), align_corners=False)
+    assert out.grad_fn.name() == "AffineGridGeneratorBackward0"
+    assert tg.autograd.gradgradcheck(lambda t: F.affine_grid(t, (2, 1, 3, 2), align_corners=False) ** 2, (theta,))
+
+
+def test_errors_and_warnings():
+    theta = tg.zeros(1, 2, 3)
+    with pytest.warns(UserWarning, match="changed to align_corners=False"):
+        F.affine_grid(theta, (1, 1, 2, 2))
+    with pytest.raises(ValueError, match="Nx2x3"):
+        F.affine_grid(tg.zeros(1, 3, 4), (1, 1, 2, 2), align_corners=False)
+    with pytest.raises(ValueError, match="Nx3x4"):
+        F.affine_grid(theta, (1, 1, 2, 2, 2), align_corners=False)
+    with pytest.raises(NotImplementedError, match="4D and 5D sizes"):
+        F.affine_grid(theta, (1, 1, 2), align_corners=False)
+    with pytest.raises(ValueError, match="floating point type"):
+        F.affine_grid(tg.zeros(1, 2, 3, dtype=tg.int64), (1, 1, 2, 2), align_corners=False)
+    with pytest.raises(ValueError, match="non-zero, positive output size"):
+        F.affine_grid(theta, (1, 1, 0, 2), align_corners=False)
+    with pytest.warns(UserWarning, match="unit-size grids"):
+        F.affine_grid(theta, (1, 1, 1, 2), align_corners=True)
+
+
+@pytest.mark.parametrize("size", [(2, 3, 4, 5), (1, 1, 1, 3), (2, 1, 2, 3, 4)])
+@pytest.mark.parametrize("align", [False, True])
+def test_matches_pytorch(size, align):
+    torch = pytest.importorskip("torch")
+    k = len(size) - 2
+    theta = np.random.default_rng(1).standard_normal((size[0], k, k + 1)).astype(np.float32)
+    g = np.random.default_rng(2).standard_normal((size[0], *size[2:], k)).astype(np.float32)
+    ours_t, theirs_t = tg.tensor(theta, requires_grad=True), torch.tensor(theta, requires_grad=True)
+    with pytest.warns(UserWarning) if align and min(size[2:]) == 1 else contextlib.nullcontext():
+        ours = F.affine_grid(ours_t, size, align_corners=align)
+    theirs = torch.nn.functional.affine_grid(theirs_t, size, align_corners=align)
+    np.testing.assert_allclose(ours.detach().numpy(), theirs.detach().numpy(), rtol=1e-5, atol=1e-6)
+    assert ours.grad_fn.name() == theirs.grad_fn.name()
+    ours.backward(tg.tensor(g))
+    theirs.backward(torch.tensor(g))
+    np.testing.assert_allclose(ours_t.grad.numpy(), theirs_t.grad.numpy(), rtol=1e-4, atol=1e-5)

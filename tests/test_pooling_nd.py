@@ -1,0 +1,195 @@
+"""1-D/3-D pooling, adaptive max pooling, LP pooling and max-unpooling (tapegrad/ops/pooling.py): forward against
+loop references, PyTorch's tie and NaN rules, gradients (first and second order) against float64 finite
+differences, PyTorch's values, indices, gradients and node names when PyTorch is installed, errors."""
+
+import doctest
+import itertools
+
+import numpy as np
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+import tapegrad as tg
+import tapegrad.nn.functional as F
+from tapegrad.autograd import gradgradcheck
+from tapegrad.ops import pooling
+from tapegrad.testing import assert_gradients
+
+
+def test_docstring_examples():
+    assert doctest.testmod(pooling, raise_on_error=False).failed == 0
+
+
+def max_pool3d_ref(x, k, s, p, dl):
+    """Values and flat indices of PyTorch's pick (first strict maximum, taps inside the input only)."""
+    n, c, *size = x.shape
+    out = [(size[i] + 2 * p[i] - dl[i] * (k[i] - 1) - 1) // s[i] + 1 for i in range(3)]
+    vals, idx = np.zeros((n, c, *out)), np.zeros((n, c, *out), np.int64)
+    for b, ch, *o in itertools.product(range(n), range(c), *map(range, out)):
+        best, where = -np.inf, None
+        for t in itertools.product(*map(range, k)):
+            pos = [o[i] * s[i] - p[i] + t[i] * dl[i] for i in range(3)]
+            if all(0 <= pos[i] < size[i] for i in range(3)):
+                v = x[b, ch, pos[0], pos[1], pos[2]]
+                if where is None or v > best:
+                    best, where = v, pos
+        vals[b, ch, o[0], o[1], o[2]] = best
+        idx[b, ch, o[0], o[1], o[2]] = (where[0] * size[1] + where[1]) * size[2] + where[2]
+    return vals, idx
+
+
+@st.composite
+def pool3d_case(draw):
+    k = tuple(draw(st.integers(1, 3)) for _ in range(3))
+    s = tuple(draw(st.integers(1, 2)) for _ in range(3))
+    p = tuple(draw(st.integers(0, ki // 2)) for ki in k)
+    dl = tuple(draw(st.integers(1, 2)) for _ in range(3))
+    size = tuple(draw(st.integers(dl[i] * (k[i] - 1) + 1, 5)) for i in range(3))
+    rng = np.random.default_rng(draw(st.integers(0, 2 ** 16)))
+    x = rng.integers(-3, 4, (1, 2) + size).astype(np.float64)  # small integers: many ties
+    return x, k, s, p, dl
+
+
+@given(pool3d_case())
+def test_max_pool3d_matches_loop_reference_ties_included(case):
+    x, k, s, p, dl = case
+    v, i = F.max_pool3d(tg.tensor(x), k, s, p, dl, return_indices=True)
+    rv, ri = max_pool3d_ref(x, k, s, p, dl)
+    np.testing.assert_array_equal(v.numpy(), rv)
+    np.testing.assert_array_equal(i.numpy(), ri)
+
+
+@given(pool3d_case())
+def test_max_pool3d_and_avg_pool3d_gradients(case):
+    x, k, s, p, dl = case
+    x = x + np.random.default_rng(0).standard_normal(x.shape) * 0.1  # no ties: the max is differentiable
+    assert_gradients(lambda x: F.max_pool3d(x, k, s, p, dl), x)
+    assert_gradients(lambda x: F.avg_pool3d(x, k, s, p, count_include_pad=False), x)
+
+
+def test_second_order_gradients():
+    rng = np.random.default_rng(0)
+    x3, x2, x1 = rng.standard_normal((1, 2, 4, 3, 4)), rng.standard_normal((2, 5, 6)), rng.standard_normal((2, 3, 7))
+    for fn, x in [(lambda x: F.max_pool3d(x, 2, 1, 1) ** 2, x3), (lambda x: F.avg_pool3d(x, 2, 1, 1) ** 2, x3),
+                  (lambda x: F.adaptive_avg_pool3d(x, (3, 2, 3)) ** 2, x3),
+                  (lambda x: F.adaptive_max_pool2d(x, (4, 4)) ** 2, x2),
+                  (lambda x: F.max_pool1d(x, 3, 2, 1) ** 2, x1),
+                  (lambda x: F.lp_pool1d(x.abs() + 0.5, 3, 2) ** 2, x1)]:
+        t = tg.tensor(x, requires_grad=True)
+        assert_gradients(fn, x)
+        assert gradgradcheck(fn, (t,))
+
+
+def test_adaptive_max_pool_ties_pick_the_first_and_nan_the_last_as_pytorch():
+    x = tg.tensor([[[1.0, 5.0, 5.0], [5.0, 0.0, 1.0]]])
+    v, i = F.adaptive_max_pool2d(x, 1, return_indices=True)
+    assert v.item() == 5.0 and i.item() == 1
+    y = tg.tensor([[[1.0, float("nan"), 2.0, float("nan")]]])
+    v, i = F.adaptive_max_pool1d(y, 1, return_indices=True)
+    assert np.isnan(v.item()) and i.item() == 3
+    z = tg.tensor([[[-float("inf")] * 4]])
+    v, i = F.max_pool1d(z, 2, 2, 1, return_indices=True)  # windows touching the padding pick a tap inside
+    assert i.flatten().tolist() == [0, 1, 3]
+
+
+def test_max_unpool_inverts_max_pool_where_the_maxima_are():
+    rng = np.random.default_rng(1)
+    x = tg.tensor(rng.standard_normal((2, 3, 4, 4, 4)))
+    v, i = F.max_pool3d(x, 2, return_indices=True)
+    u = F.max_unpool3d(v, i, 2)
+    assert u.shape == x.shape
+    np.testing.assert_array_equal(F.max_pool3d(u, 2).numpy(), v.numpy())
+    assert_gradients(lambda v: F.max_unpool3d(v, i, 2), v.numpy())
+    with pytest.raises(RuntimeError, match="max_unpool2d: found an invalid max index 100"):
+        F.max_unpool2d(tg.ones(1, 1, 1, 1), tg.tensor([[[[100]]]]), 2)
+    with pytest.raises(ValueError, match="max_unpool1d: invalid output_size"):
+        F.max_unpool1d(tg.ones(1, 1, 2), tg.tensor([[[0, 2]]]), 2, output_size=(9,))
+
+
+def test_bad_arguments_name_the_op():
+    with pytest.raises(RuntimeError, match="max_pool3d: pad should be non-negative and at most half"):
+        F.max_pool3d(tg.ones(1, 1, 4, 4, 4), 2, padding=2)
+    with pytest.raises(RuntimeError, match="avg_pool3d: expected a non-empty 4-D .* or 5-D"):
+        F.avg_pool3d(tg.ones(4, 4), 2)
+    with pytest.raises(RuntimeError, match="max_pool3d: given input of shape .* too small"):
+        F.max_pool3d(tg.ones(1, 1, 1, 4, 4), 2)
+    with pytest.raises(TypeError, match="max_pool1d: kernel_size must be an int"):
+        F.max_pool1d(tg.ones(1, 1, 4), 2.0)
+    with pytest.raises(RuntimeError, match="adaptive_max_pool3d: output_size must be an int or a tuple of 3"):
+        F.adaptive_max_pool3d(tg.ones(1, 2, 2, 2), (1, 1))
+
+
+# ---------------------------------------------------------------------- PyTorch
+CASES = [
+    ("max_pool1d", lambda m, x: m.max_pool1d(x, 3, 2, 1, 2, True, True), (2, 3, 9)),
+    ("max_pool1d unbatched", lambda m, x: m.max_pool1d(x, 2), (3, 8)),
+    ("max_pool3d", lambda m, x: m.max_pool3d(x, (2, 3, 2), (1, 2, 2), (1, 1, 0), (1, 1, 2), True, True),
+     (2, 2, 5, 6, 7)),
+    ("max_pool3d unbatched", lambda m, x: m.max_pool3d(x, 2), (2, 4, 4, 4)),
+    ("max_pool2d_with_indices", lambda m, x: m.max_pool2d_with_indices(x, 2, 1, 1), (1, 2, 5, 5)),
+    ("avg_pool1d", lambda m, x: m.avg_pool1d(x, 3, 2, 1, True, False), (2, 3, 8)),
+    ("avg_pool3d", lambda m, x: m.avg_pool3d(x, (2, 3, 2), (2, 1, 2), (1, 1, 0), True, False), (2, 2, 5, 6, 5)),
+    ("avg_pool3d include pad", lambda m, x: m.avg_pool3d(x, 3, 2, 1, True, True), (1, 2, 5, 6, 4)),
+    ("avg_pool3d divisor", lambda m, x: m.avg_pool3d(x, 2, divisor_override=3), (1, 2, 4, 4, 4)),
+    ("adaptive_avg_pool1d", lambda m, x: m.adaptive_avg_pool1d(x, 4), (2, 3, 7)),
+    ("adaptive_avg_pool3d", lambda m, x: m.adaptive_avg_pool3d(x, (3, None, 2)), (2, 2, 5, 4, 7)),
+    ("adaptive_max_pool1d", lambda m, x: m.adaptive_max_pool1d(x, 3, True), (2, 3, 7)),
+    ("adaptive_max_pool2d", lambda m, x: m.adaptive_max_pool2d(x, (3, 4), True), (2, 2, 7, 5)),
+    ("adaptive_max_pool3d", lambda m, x: m.adaptive_max_pool3d(x, (2, 3, 2), True), (1, 2, 5, 4, 3)),
+    ("adaptive_max_pool3d larger", lambda m, x: m.adaptive_max_pool3d(x, 5, True), (1, 1, 3, 4, 2)),
+    ("lp_pool1d", lambda m, x: m.lp_pool1d(x, 2, 3, 2), (2, 3, 8)),
+    ("lp_pool2d", lambda m, x: m.lp_pool2d(x, 3, (2, 3), ceil_mode=True), (2, 2, 5, 7)),
+    ("lp_pool3d", lambda m, x: m.lp_pool3d(x, 1.5, 2), (1, 2, 4, 4, 4)),
+]
+
+
+def _compare(torch, fn, x, tmod=None):
+    tF = tmod or torch.nn.functional
+    ours = tg.tensor(x, requires_grad=True)
+    theirs = torch.tensor(x, requires_grad=True)
+    y, ty = fn(F, ours), fn(tF, theirs)
+    if isinstance(ty, tuple):
+        np.testing.assert_array_equal(y[1].numpy(), ty[1].numpy())
+        y, ty = y[0], ty[0]
+    np.testing.assert_allclose(y.detach().numpy(), ty.detach().numpy(), rtol=1e-10, atol=1e-12)
+    g = np.random.default_rng(3).standard_normal(ty.shape)
+    y.backward(tg.tensor(g))
+    ty.backward(torch.tensor(g))
+    np.testing.assert_allclose(ours.grad.numpy(), theirs.grad.numpy(), rtol=1e-10, atol=1e-12)
+    return y, ty
+
+
+@pytest.mark.parametrize("label,fn,shape", CASES, ids=[c[0] for c in CASES])
+def test_matches_pytorch(label, fn, shape):
+    torch = pytest.importorskip("torch")
+    x = np.random.default_rng(7).standard_normal(shape)
+    if label.startswith("lp_pool"):
+        x = np.abs(x) + 0.1
+    y, ty = _compare(torch, fn, x)
+    assert y.grad_fn.name() == ty.grad_fn.name()
+
+
+@pytest.mark.parametrize("d", [1, 2, 3])
+def test_max_unpool_matches_pytorch(d):
+    torch = pytest.importorskip("torch")
+    x = np.random.default_rng(d).standard_normal((2, 2) + (6,) * d)
+    pool, unpool = f"max_pool{d}d", f"max_unpool{d}d"
+    _, idx = getattr(F, pool)(tg.tensor(x), 2, return_indices=True)
+    v = getattr(torch.nn.functional, pool)(torch.tensor(x), 2, return_indices=True)[0].numpy()
+    fn = lambda m, v: getattr(m, unpool)(v, idx if m is F else torch.tensor(idx.numpy()), 2,  # noqa: E731
+                                          output_size=(7,) * d)
+    y, ty = _compare(torch, fn, v)
+    assert y.grad_fn.name() == ty.grad_fn.name() or d == 1
+
+
+def test_nan_and_minus_inf_picks_match_pytorch():
+    torch = pytest.importorskip("torch")
+    x = np.random.default_rng(0).integers(-2, 3, (1, 2, 4, 5, 4)).astype(np.float64)
+    x[0, 0, 1, 1, 1] = x[0, 0, 1, 2, 1] = np.nan
+    x[0, 1, :2] = -np.inf
+    for fn in (lambda m, x: m.max_pool3d(x, 2, 2, 1, return_indices=True),
+               lambda m, x: m.adaptive_max_pool3d(x, (2, 3, 2), True)):
+        ours, theirs = fn(F, tg.tensor(x)), fn(torch.nn.functional, torch.tensor(x))
+        np.testing.assert_array_equal(ours[0].numpy(), theirs[0].numpy())
+        np.testing.assert_array_equal(ours[1].numpy(), theirs[1].numpy())

@@ -1,0 +1,145 @@
+"""tapegrad/ops/scatter_extra.py: select/slice/diagonal/masked scatters, put, scatter_reduce, index_reduce,
+narrow_copy, unsafe splits, nonzero_static, fill_diagonal_, tensordot.
+
+Values, dtypes and gradients against PyTorch; gradients against float64 finite differences (Hypothesis)."""
+
+import doctest
+
+import numpy as np
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+import tapegrad as tg
+from tapegrad.ops import scatter_extra
+from tapegrad.testing import arrays, assert_gradients
+
+CASES = {  # name: fn(module, x, y) with x (3, 4) and y (4,) float tensors that require grad
+    "select_scatter": lambda m, x, y: m.select_scatter(x, y, 0, -1),
+    "slice_scatter": lambda m, x, y: m.slice_scatter(x, y[:2].expand(3, 2), 1, 1, None, 2),
+    "diagonal_scatter": lambda m, x, y: m.diagonal_scatter(x, y[:3], -0, 0, 1),
+    "diagonal_scatter_offset": lambda m, x, y: m.diagonal_scatter(x, y[:1], 2, 1, 0),
+    "masked_scatter": lambda m, x, y: m.masked_scatter(x, x.detach() > 0, m.cat([y, y, y, y])),
+    "masked_scatter_broadcast": lambda m, x, y: m.masked_scatter(y, m.tensor([[True], [False]]), x),
+    "put": lambda m, x, y: m.put(x, m.tensor([0, 5, -1, 2]), y),
+    "put_accumulate": lambda m, x, y: x.put(m.tensor([0, 5, 0, 2]), y, accumulate=True),
+    "scatter_reduce_sum": lambda m, x, y: m.scatter_reduce(x, 1, m.tensor([[0, 0, 3], [1, 1, 1], [2, 0, 2]]),
+                                                           x[:, :3], "sum"),
+    "scatter_reduce_mean": lambda m, x, y: x.scatter_reduce(0, m.tensor([[0, 2, 2, 0], [0, 0, 1, 1]]), x[:2] * 2,
+                                                            "mean", include_self=False),
+    "scatter_reduce_mean_self": lambda m, x, y: x.scatter_reduce(0, m.tensor([[0, 2, 2, 0]]), y[None], "mean"),
+    "scatter_reduce_sum_noself": lambda m, x, y: m.scatter_reduce(y, 0, m.tensor([0, 0, 2]), y[1:], "sum",
+                                                                  include_self=False),
+    "index_reduce_mean": lambda m, x, y: m.index_reduce(x, 1, m.tensor([0, 3, 0]), x[:, :3] * 3, "mean"),
+    "narrow_copy": lambda m, x, y: m.narrow_copy(x, 1, 1, 2),
+    "tensordot": lambda m, x, y: m.tensordot(x, x, dims=([0], [0])),
+    "tensordot_int": lambda m, x, y: m.tensordot(x, y, 1),
+    "fill_diagonal_": lambda m, x, y: (x * 1).fill_diagonal_(2.5),
+}
+
+
+@pytest.mark.parametrize("name", sorted(CASES))
+def test_matches_pytorch(name):
+    torch = pytest.importorskip("torch")
+    rng = np.random.default_rng(0)
+    values = [rng.uniform(-2, 2, (3, 4)), rng.uniform(-2, 2, (4,))]
+    for dtype in ("float32", "float64"):
+        tt = [torch.tensor(v, dtype=getattr(torch, dtype), requires_grad=True) for v in values]
+        gt = [tg.tensor(v, dtype=getattr(tg, dtype), requires_grad=True) for v in values]
+        want, got = CASES[name](torch, *tt), CASES[name](tg, *gt)
+        assert str(want.dtype).split(".")[-1] == str(got.dtype).split(".")[-1]
+        assert tuple(want.shape) == tuple(got.shape)
+        tol = dict(rtol=2e-6, atol=2e-6) if dtype == "float32" else dict(rtol=1e-12, atol=1e-12)
+        np.testing.assert_allclose(got.detach().numpy(), want.detach().numpy(), **tol)
+        w = np.random.default_rng(1).uniform(-1, 1, tuple(want.shape))
+        (want * torch.tensor(w, dtype=want.dtype)).sum().backward()
+        (got * tg.tensor(w, dtype=got.dtype)).sum().backward()
+        for t, g in zip(tt, gt, strict=True):
+            want_grad = np.zeros(t.shape) if t.grad is None else t.grad.numpy()
+            np.testing.assert_allclose(np.zeros(g.shape) if g.grad is None else g.grad.numpy(), want_grad, **tol)
+
+
+def test_non_differentiable_reductions_and_integers_match_pytorch():
+    torch = pytest.importorskip("torch")
+    rng = np.random.default_rng(2)
+    x = rng.integers(-5, 5, (3, 4))
+    f = np.array([[1.0, np.nan, 3.0, 0.5], [2.0, -1.0, 0.0, 4.0]])
+    index = np.array([[0, 0, 3], [1, 1, 1], [2, 0, 2]])
+    cases = []
+    for reduce in ("sum", "prod", "mean", "amax", "amin"):
+        for include_self in (True, False):
+            cases.append(lambda m, r=reduce, s=include_self: m.scatter_reduce(m.tensor(x), 1, m.tensor(index),
+                                                                               m.tensor(x), r, include_self=s))
+            cases.append(lambda m, r=reduce, s=include_self: m.scatter_reduce(m.tensor(f), 1, m.tensor(index[:2]),
+                                                                               m.tensor(f), r, include_self=s))
+    for reduce in ("prod", "mean", "amax", "amin"):
+        for include_self in (True, False):
+            cases.append(lambda m, r=reduce, s=include_self: m.index_reduce(m.tensor(x), 0, m.tensor([0, 2, 0]),
+                                                                             m.tensor(x), r, include_self=s))
+            cases.append(lambda m, r=reduce, s=include_self: m.tensor(f).index_reduce(1, m.tensor([3, 3]),
+                                                                                       m.tensor(f[:, :2]), r,
+                                                                                       include_self=s))
+    cases += [lambda m: m.nonzero_static(m.tensor(x), size=4), lambda m: m.nonzero_static(m.tensor(x), size=20),
+              lambda m: m.unsafe_chunk(m.tensor(x), 2, 1)[1], lambda m: m.unsafe_split(m.tensor(x), 2)[1],
+              lambda m: m.unsafe_split_with_sizes(m.tensor(x), [1, 3], 1)[1],
+              lambda m: m.zeros(5, 2).fill_diagonal_(3, wrap=True), lambda m: m.zeros(7, 2).fill_diagonal_(3),
+              lambda m: m.zeros(7, 2).fill_diagonal_(3, wrap=True), lambda m: m.zeros(3, 3, 3).fill_diagonal_(1),
+              lambda m: m.tensordot(m.tensor(x), m.tensor(x), dims=2),
+              lambda m: m.masked_scatter(m.tensor(x), m.tensor(x) > 0, m.tensor(x) * 10)]
+    for k, call in enumerate(cases):
+        want, got = call(torch), call(tg)
+        assert str(want.dtype).split(".")[-1] == str(got.dtype).split(".")[-1], k
+        np.testing.assert_allclose(got.numpy(), want.numpy(), rtol=1e-12, equal_nan=True, err_msg=str(k))
+
+
+@given(data=st.data())
+def test_scatter_gradients(data):
+    x = data.draw(arrays((3, 4)))
+    y = data.draw(arrays((4,)))
+    assert_gradients(lambda a, b: tg.select_scatter(a, b, 0, 1), x, y)
+    assert_gradients(lambda a, b: tg.slice_scatter(a, b[:2].expand(3, 2), 1, 0, 4, 2), x, y)
+    assert_gradients(lambda a, b: tg.diagonal_scatter(a, b[:3], 1), x, y)
+    assert_gradients(lambda a, b: tg.masked_scatter(a, tg.tensor(x > 0), b.repeat(3)), x, y)
+    assert_gradients(lambda a, b: tg.put(a, tg.tensor([1, 1, 4, 7]), b, accumulate=True), x, y)
+    assert_gradients(lambda a, b: tg.scatter_reduce(a, 0, tg.tensor([[2, 0, 0, 1]]), b[None], "mean"), x, y)
+    assert_gradients(lambda a, b: tg.tensordot(a, b, 1), x, y)
+
+
+def test_in_place_forms():
+    x = tg.zeros(4)
+    assert x.masked_scatter_(tg.tensor([True, False, True, False]), tg.tensor([1.0, 2.0])) is x
+    assert x.tolist() == [1.0, 0.0, 2.0, 0.0]
+    x.put_(tg.tensor([1]), tg.tensor([5.0]))
+    x.scatter_reduce_(0, tg.tensor([3, 3]), tg.tensor([4.0, 6.0]), "amax", include_self=False)
+    x.index_reduce_(0, tg.tensor([0]), tg.tensor([3.0]), "prod")
+    assert x.tolist() == [3.0, 5.0, 2.0, 6.0]
+    p = tg.ones(3, requires_grad=True)
+    y = p * 1
+    y.fill_diagonal_(0.0) if y.ndim > 1 else y.put_(tg.tensor([0]), tg.tensor([0.0]))
+    y.sum().backward()
+    assert p.grad.tolist() == [0.0, 1.0, 1.0]
+
+
+def test_errors_name_the_op():
+    x = tg.zeros(3, 4)
+    cases = [(lambda: tg.select_scatter(x, tg.ones(3), 0, 0), RuntimeError, "select_scatter"),
+             (lambda: tg.select_scatter(x, tg.ones(4), 0, 3), IndexError, "select_scatter"),
+             (lambda: tg.slice_scatter(x, tg.ones(3, 2), 1, step=0), RuntimeError, "slice_scatter"),
+             (lambda: tg.diagonal_scatter(x, tg.ones(3), 0, 1, 1), RuntimeError, "diagonal_scatter"),
+             (lambda: tg.masked_scatter(x, tg.ones(3, 4), x), RuntimeError, "masked_scatter"),
+             (lambda: tg.masked_scatter(x, x == 0, tg.ones(2)), RuntimeError, "masked_scatter"),
+             (lambda: tg.put(x, tg.tensor([12]), tg.ones(1)), IndexError, "put"),
+             (lambda: tg.scatter_reduce(x, 0, tg.tensor([[0]]), x, "max"), RuntimeError, "scatter_reduce"),
+             (lambda: tg.index_reduce(x, 0, tg.tensor([0]), x[:1], "sum"), RuntimeError, "index_reduce"),
+             (lambda: tg.tensordot(x, x, 3), RuntimeError, "tensordot"),
+             (lambda: tg.ones(2).fill_diagonal_(1.0), RuntimeError, "fill_diagonal_"),
+             (lambda: tg.scatter_reduce(tg.ones(2, requires_grad=True), 0, tg.tensor([0]), tg.ones(1), "amax"),
+              NotImplementedError, "scatter_reduce")]
+    for call, error, match in cases:
+        with pytest.raises(error, match=match):
+            call()
+
+
+def test_docstring_examples_run():
+    result = doctest.testmod(scatter_extra, optionflags=doctest.NORMALIZE_WHITESPACE)
+    assert result.failed == 0 and result.attempted > 25
