@@ -243,3 +243,112 @@ def test_lstm_lm_corpus_and_batches():
     assert tuple(x.shape) == (4, 4) and tuple(y.shape) == (16,) and y[0].item() == data[21, 0].item()
     with pytest.raises(ValueError, match="optimizer must be 'adam' or 'sgd'"):
         lstm_lm.run(epochs=1, optimizer="rmsprop", out=None, verbose=False)
+
+
+# ---------------------------------------------------------------------- character GPT over names
+def test_char_gpt_loss_falls_below_the_unigram_model_samples_and_pictures(tmp_path, capsys):
+    pytest.importorskip("names", reason="char_gpt reads the census names of the 'names' package")
+    pytest.importorskip("matplotlib", reason="char_gpt draws its pictures with matplotlib")
+    char_gpt = load_example("char_gpt")
+    # the example's code path at small sizes: 2 blocks of 2 heads x 32 dims, block 16, 120 steps (seeds 0-2 end
+    # 0.37-0.41 nats below the unigram model)
+    result = char_gpt.main(["--steps", "120", "--n-layer", "2", "--n-head", "2", "--n-embd", "32",
+                            "--block-size", "16", "--batch-size", "32", "--eval-interval", "40", "--warmup", "10",
+                            "--samples", "6", "--attn-layer", "1", "--attn-head", "1", "--out", str(tmp_path)])
+    val = result["val_loss"]
+    assert result["steps"] == [40, 80, 120] and len(result["train_loss"]) == 3
+    assert val[-1] < val[0] and result["train_loss"][-1] < result["train_loss"][0]
+    assert val[-1] < result["unigram_loss"] - 0.25, (val, result["unigram_loss"])
+    assert result["test_loss"] < result["unigram_loss"] - 0.25
+    assert len(result["samples"]) == 6 and all(s and set(s) <= set("abcdefghijklmnopqrstuvwxyz")
+                                               for s in result["samples"])
+    assert 0 <= result["novel"] <= 1
+    assert result["curve"].endswith("char_gpt_curve.png") and is_png(result["curve"])
+    assert result["attention"].endswith("char_gpt_attention.png") and is_png(result["attention"])
+    out = capsys.readouterr().out
+    assert "unigram baseline: validation loss" in out and "step   120: train loss" in out and "samples:" in out
+    assert "decayed: " in out and "pictures written to" in out
+
+
+def test_char_gpt_model_attention_and_optimizer_groups():
+    import tapegrad as torch
+
+    char_gpt = load_example("char_gpt")
+    torch.manual_seed(0)
+    model = char_gpt.GPT(vocab_size=27, block_size=8, n_layer=2, n_head=2, n_embd=16)
+    assert model.lm_head.weight is model.transformer.wte.weight  # tied
+    names = {n for n, _ in model.named_parameters()}
+    assert "transformer.h.1.attn.c_attn.weight" in names and "lm_head.weight" not in names  # shared: listed once
+    opt = model.configure_optimizers(0.1, 1e-3, (0.9, 0.99))
+    decay, nodecay = opt.param_groups
+    assert decay["weight_decay"] == 0.1 and nodecay["weight_decay"] == 0.0
+    assert all(p.dim() >= 2 for p in decay["params"]) and all(p.dim() < 2 for p in nodecay["params"])
+    assert len(decay["params"]) + len(nodecay["params"]) == len(list(model.parameters()))
+    idx = torch.randint(27, (3, 8))
+    model.eval()
+    logits, loss = model(idx, idx)
+    assert tuple(logits.shape) == (3, 8, 27) and loss.item() > 0
+    att = model.attention(idx, 1).numpy()
+    assert att.shape == (3, 2, 8, 8)
+    np.testing.assert_allclose(att.sum(-1), 1.0, rtol=1e-5)
+    assert np.all(np.triu(att, k=1) == 0)  # causal: nothing attends to a later position
+    # the weights are the ones the block applies: attention @ values reproduces scaled_dot_product_attention
+    block = model.transformer.h[0]
+    with torch.no_grad():
+        x = block.ln_1(model.embed(idx))
+        q, k, v = block.attn.heads(x)
+        expected = torch.nn.functional.scaled_dot_product_attention(q, k, v, is_causal=True).numpy()
+        att0 = model.attention(idx, 0).numpy()
+    np.testing.assert_allclose(att0 @ v.numpy(), expected, rtol=1e-4, atol=1e-6)
+    assert tuple(model.generate(idx[:, :2], 10, generator=torch.Generator().manual_seed(0)).shape) == (3, 12)
+    with pytest.raises(ValueError, match="block size is only 8"):
+        model(torch.randint(27, (1, 9)))
+    with pytest.raises(ValueError, match="outside the model's"):
+        char_gpt.run(steps=1, n_layer=2, attn_head=5, out=None, verbose=False)
+
+
+def test_char_gpt_same_code_on_pytorch_gives_the_same_losses_attention_and_weights():
+    torch = pytest.importorskip("torch")
+    import tapegrad
+
+    # the example's own source with the three imports of tapegrad made imports of torch, nothing else changed
+    path = os.path.join(EXAMPLES, "char_gpt.py")
+    with open(path, encoding="utf-8") as f:
+        source = f.read()
+    imports = {"import tapegrad as torch ": "import torch ", "import tapegrad.nn as nn ": "import torch.nn as nn ",
+               "import tapegrad.nn.functional as F ": "import torch.nn.functional as F "}
+    for ours, theirs in imports.items():
+        assert source.count(ours) == 1
+        source = source.replace(ours, theirs)
+    on_torch = {"__name__": "tapegrad_example_char_gpt_on_torch", "__file__": path}
+    exec(compile(source, path, "exec"), on_torch)
+    assert on_torch["torch"] is torch
+    char_gpt = load_example("char_gpt")
+    tapegrad.manual_seed(0)
+    ours = char_gpt.GPT(vocab_size=27, block_size=16, n_layer=2, n_head=2, n_embd=32)
+    theirs = on_torch["GPT"](vocab_size=27, block_size=16, n_layer=2, n_head=2, n_embd=32)
+    theirs.load_state_dict({k: torch.from_numpy(v.numpy().copy()) for k, v in ours.state_dict().items()})
+    assert list(ours.state_dict()) == list(theirs.state_dict())
+    start = {name: p.detach().numpy().copy() for name, p in ours.named_parameters()}
+    rng = np.random.default_rng(0)
+    batches = [rng.integers(0, 27, (4, 17)) for _ in range(3)]
+    opts = [m.configure_optimizers(0.1, 3e-3, (0.9, 0.99)) for m in (ours, theirs)]
+    for batch in batches:
+        losses = []
+        for lib, model, opt in ((tapegrad, ours, opts[0]), (torch, theirs, opts[1])):
+            x, y = lib.from_numpy(batch[:, :-1].copy()), lib.from_numpy(batch[:, 1:].copy())
+            _, loss = model(x, y)
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            lib.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+            opt.step()
+            losses.append(loss.item())
+        assert losses[0] == pytest.approx(losses[1], rel=1e-5)
+    # each parameter's change agrees to 1% in norm (Adam's first steps divide tiny gradients by their own size,
+    # so a single element may differ more: the benchmarks' criterion)
+    for (name, p), q in zip(ours.named_parameters(), theirs.parameters()):
+        change = np.linalg.norm(q.detach().numpy() - start[name])
+        assert change > 0 and np.linalg.norm(p.detach().numpy() - q.detach().numpy()) <= 1e-2 * change, name
+    idx = rng.integers(0, 27, (2, 16))
+    np.testing.assert_allclose(ours.attention(tapegrad.from_numpy(idx), 1).numpy(),
+                               theirs.attention(torch.from_numpy(idx), 1).numpy(), rtol=1e-4, atol=1e-6)
