@@ -119,7 +119,7 @@ __all__ = [
 ]
 __all__ += ["Conv1d", "Conv3d", "ConvTranspose1d", "ConvTranspose2d", "ConvTranspose3d", "AdaptiveAvgPool1d",
             "AdaptiveAvgPool3d", "AdaptiveMaxPool1d", "AdaptiveMaxPool2d", "AdaptiveMaxPool3d", "AvgPool1d",
-            "AvgPool3d",
+            "AvgPool3d", "FractionalMaxPool2d",
             "LPPool1d", "LPPool2d", "LPPool3d", "MaxPool1d", "MaxPool3d", "MaxUnpool1d", "MaxUnpool2d", "MaxUnpool3d",
             "BatchNorm3d", "LocalResponseNorm", "RMSNorm", "SyncBatchNorm", "InstanceNorm1d", "InstanceNorm2d",
             "InstanceNorm3d", "ChannelShuffle", "PixelShuffle", "PixelUnshuffle", "Upsample", "UpsamplingBilinear2d",
@@ -171,6 +171,7 @@ from .pooling import (  # noqa: E402
     AdaptiveMaxPool3d,
     AvgPool1d,
     AvgPool3d,
+    FractionalMaxPool2d,
     LPPool1d,
     LPPool2d,
     LPPool3d,

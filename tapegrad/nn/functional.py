@@ -2114,3 +2114,7 @@ __all__ += _dropout_all
 from ._functional_grid import affine_grid  # noqa: E402,F401
 
 __all__ += ["affine_grid"]
+
+from ._functional_fractional import fractional_max_pool2d, fractional_max_pool2d_with_indices  # noqa: E402,F401
+
+__all__ += ["fractional_max_pool2d", "fractional_max_pool2d_with_indices"]

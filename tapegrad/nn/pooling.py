@@ -389,3 +389,38 @@ class MaxUnpool3d(_MaxUnpool):
 __all__ += ["MaxPool1d", "MaxPool3d", "AvgPool1d", "AvgPool3d", "AdaptiveAvgPool1d", "AdaptiveAvgPool3d",
             "AdaptiveMaxPool1d", "AdaptiveMaxPool2d", "AdaptiveMaxPool3d", "LPPool1d", "LPPool2d", "LPPool3d",
             "MaxUnpool1d", "MaxUnpool2d", "MaxUnpool3d"]
+
+
+class FractionalMaxPool2d(Module):
+    """FractionalMaxPool2d(kernel_size, output_size=None, output_ratio=None, return_indices=False,
+    _random_samples=None): max pooling over pseudo-random overlapping windows (``F.fractional_max_pool2d``); new
+    windows are drawn on every call unless ``_random_samples`` fixes them.
+
+    >>> import tapegrad as tg
+    >>> tg.nn.FractionalMaxPool2d(2, output_ratio=0.5)(tg.randn(1, 3, 8, 8)).shape
+    tapegrad.Size([1, 3, 4, 4])
+    """
+
+    def __init__(self, kernel_size, output_size=None, output_ratio=None, return_indices=False,
+                 _random_samples=None):
+        super().__init__()
+        self.kernel_size = kernel_size
+        self.output_size = output_size
+        self.output_ratio = output_ratio
+        self.return_indices = return_indices
+        self.register_buffer("_random_samples", _random_samples)
+        if output_size is None and output_ratio is None:
+            raise ValueError("FractionalMaxPool2d requires specifying either an output size, or a pooling ratio")
+        if output_size is not None and output_ratio is not None:
+            raise ValueError("only one of output_size and output_ratio may be specified")
+        if output_ratio is not None:
+            ratios = (output_ratio, output_ratio) if isinstance(output_ratio, (int, float)) else output_ratio
+            if not all(0 < r < 1 for r in ratios):
+                raise ValueError(f"output_ratio must be between 0 and 1 (got {output_ratio})")
+
+    def forward(self, input):
+        return F.fractional_max_pool2d(input, self.kernel_size, self.output_size, self.output_ratio,
+                                       self.return_indices, _random_samples=self._random_samples)
+
+
+__all__ += ["FractionalMaxPool2d"]
