@@ -219,6 +219,9 @@ def _declare_binary(fn, *, compute, grad, name, floats, tensors, methods, xp_nam
             # NOTE: a float tensor and a Python number, nothing to record (``lr * p.grad`` in an update): numpy's
             # weak scalars give PyTorch's dtype, and no tensor needs to be made for the number.
             return wrap(array_fn(input._data, other))
+        elif other.__class__ is Tensor and (input.__class__ is float or input.__class__ is int) and not floats \
+                and other._data.dtype.kind == "f" and not (_grad.enabled and other._requires_grad):
+            return wrap(array_fn(input, other._data))  # the same, the number on the left (``lr * p.grad``)
         else:
             input, other = operands(op_name, input, other)
             a, b = input._data, other._data

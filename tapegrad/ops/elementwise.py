@@ -86,7 +86,7 @@ def _fast_inplace(self, name, ufunc, other, op_fn, alpha=1, **kwargs):
                 # as PyTorch: sub is add with -alpha (an int alpha of 0 stays +0, so -0.0 - 0 * -0.0 is -0.0)
                 value, ufunc = (value * -alpha, np.add) if ufunc is np.subtract else (value * alpha, ufunc)
             try:
-                ufunc(data, value, out=data, casting="same_kind")
+                ufunc(data, value, data)  # out=data; numpy casts "same_kind" by default
             except (TypeError, ValueError, OverflowError):
                 pass  # the general path says what is wrong (dtype, shape, read-only) in PyTorch's terms
             else:
