@@ -256,8 +256,18 @@ def rand_like(input, dtype=None, generator=None, requires_grad=False):
     return rand(*input.shape, generator=generator, dtype=dtype or input.dtype, requires_grad=requires_grad)
 
 
-def randint_like(input, low=0, high=None, dtype=None, generator=None):
-    return randint(low, high, tuple(input.shape), generator=generator, dtype=dtype or input.dtype)
+def randint_like(input, low=0, high=None, *, dtype=None, generator=None, device=None, requires_grad=False):
+    """randint_like(input, high) or randint_like(input, low, high): integers in [low, high) of input's shape and
+    dtype (unless ``dtype``), as PyTorch.
+
+    >>> import tapegrad as tg
+    >>> tg.randint_like(tg.zeros(3), 1).tolist()
+    [0.0, 0.0, 0.0]
+    """
+    if high is None:  # randint_like(input, high)
+        low, high = 0, low
+    return randint(low, high, tuple(input.shape), generator=generator, dtype=dtype or input.dtype,
+                   requires_grad=requires_grad)
 
 
 # ---------------------------------------------------------------------- tensors like another: Tensor.new_*

@@ -230,3 +230,11 @@ def test_linspace_with_a_non_finite_end_is_all_nan_and_as_tensor_keeps_the_graph
     x = tg.tensor([1.0], requires_grad=True)
     y = tg.as_tensor(x, dtype=tg.float64)
     assert y.requires_grad and y.dtype == tg.float64  # PyTorch's as_tensor of a tensor is tensor.to(dtype)
+
+
+def test_randint_like_takes_high_alone_or_low_and_high():
+    x = tg.zeros(200)
+    one = tg.randint_like(x, 5)
+    assert one.dtype == tg.float32 and one.shape == (200,) and set(one.tolist()) <= {0.0, 1.0, 2.0, 3.0, 4.0}
+    two = tg.randint_like(x, 3, 5, dtype=tg.int64)
+    assert two.dtype == tg.int64 and set(two.tolist()) <= {3, 4}

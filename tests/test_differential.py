@@ -535,12 +535,6 @@ known_class(
 
 
 # ---- tapegrad/ops/sampling.py
-known_class(
-    "randint-like-high", {"randint_like"}, RAISES_HERE,
-    lambda d: here_says(d, "randint"),
-    """
-    torch.randint_like(torch.zeros(2), 5).shape
-    """, B["new"] + ": randint_like(t, high) refused", SA)
 
 # ---- tapegrad/nn/functional.py
 known_class(
