@@ -74,7 +74,12 @@ from . import types, version  # noqa: E402,F401  (torch.types, torch.version)
 from . import accelerator  # noqa: E402,F401  (torch.accelerator: none available)
 
 
-def __getattr__(name):  # tapegrad.bfloat16 is made on first use: importing ml_dtypes is slow
+def __getattr__(name):  # tapegrad.bfloat16 is made on first use (importing ml_dtypes is slow), then kept
     if name == "bfloat16":
-        return dtypes._load_bfloat16()
+        globals()["bfloat16"] = value = dtypes._load_bfloat16()
+        return value
     raise AttributeError(f"module 'tapegrad' has no attribute {name!r}")
+
+
+def __dir__():
+    return sorted(set(globals()) | {"bfloat16"})

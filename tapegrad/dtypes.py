@@ -57,9 +57,10 @@ def _load_bfloat16():
     return _bfloat16[0]
 
 
-def __getattr__(name):  # bfloat16 on first use
+def __getattr__(name):  # bfloat16 on first use; then a plain module attribute
     if name == "bfloat16":
-        return _load_bfloat16()
+        globals()["bfloat16"] = value = _load_bfloat16()
+        return value
     raise AttributeError(f"module 'tapegrad.dtypes' has no attribute {name!r}")
 
 
@@ -185,7 +186,12 @@ class finfo:
         d = get_default_dtype() if type is None else as_dtype(type)
         if not is_floating(d):
             raise TypeError(f"finfo: expected a floating point dtype, got {d}; use iinfo for integer types")
-        info = np.finfo(d) if d.kind == "f" else __import__("ml_dtypes").finfo(d)
+        if d.kind == "f":
+            info = np.finfo(d)
+        else:
+            import ml_dtypes  # bfloat16 exists, so ml_dtypes is installed
+
+            info = ml_dtypes.finfo(d)
         self.bits = builtins_int(info.bits)
         self.eps = builtins_float(info.eps)
         self.max = builtins_float(info.max)

@@ -99,3 +99,23 @@ def test_matches_pytorch(shape, k, o):
     b.backward(tg.tensor(g))
     # float32 sums of the gradients of overlapping windows: rounded in another order than PyTorch's
     np.testing.assert_allclose(xo.grad.numpy(), xt.grad.numpy(), rtol=1e-5, atol=1e-7)
+
+
+def test_ties_nans_and_empty_outputs_match_pytorch():
+    torch = pytest.importorskip("torch")
+    rng = np.random.default_rng(3)
+    for dtype in (np.float32, np.float64):
+        x = rng.integers(0, 3, (2, 3, 7, 7)).astype(dtype)  # many ties: the first strict maximum is picked
+        x[0, 0, 1, 1] = x[0, 0, 2, 2] = np.nan  # two NaNs in one window: the last is picked
+        x[1, 2] = -np.inf  # a plane of -inf: the first element of each window
+        s = rng.random((2, 3, 2)).astype(dtype)
+        a, ia = torch.nn.functional.fractional_max_pool2d(torch.tensor(x), 3, output_size=4, return_indices=True,
+                                                          _random_samples=torch.tensor(s))
+        b, ib = F.fractional_max_pool2d(tg.tensor(x), 3, output_size=4, return_indices=True,
+                                        _random_samples=tg.tensor(s))
+        np.testing.assert_array_equal(a.numpy(), b.numpy())
+        np.testing.assert_array_equal(ia.numpy(), ib.numpy())
+    empty = torch.nn.functional.fractional_max_pool2d(torch.ones(1, 1, 4, 4), 2, output_ratio=(0.1, 0.1))
+    assert F.fractional_max_pool2d(tg.ones(1, 1, 4, 4), 2, output_ratio=(0.1, 0.1)).shape == tuple(empty.shape)
+    with pytest.raises(RuntimeError, match="kernel_size must be positive"):
+        F.fractional_max_pool2d(tg.ones(1, 1, 4, 4), 0, output_size=2)

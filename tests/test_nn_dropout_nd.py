@@ -128,3 +128,30 @@ def test_matches_pytorch_where_it_is_deterministic():
         assert repr(getattr(tg.nn, cls)(0.25)) == repr(getattr(torch.nn, cls)(0.25))
     with pytest.raises(RuntimeError, match="Expected 2D or 3D input"):
         torch.nn.functional.dropout1d(torch.ones(1, 2, 3, 4))
+
+
+def test_ranks_pytorch_takes_as_unbatched_and_p_one_before_any_check():
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        y = F.dropout3d(tg.ones(8, 3, 4), 0.5, generator=tg.Generator().manual_seed(0))  # 3-d: dim 0 is a channel
+    assert all(len(set(y[i].flatten().tolist())) == 1 for i in range(8))
+    rows = F.dropout1d(tg.ones(16, 5), 0.5, generator=tg.Generator().manual_seed(1))  # (C, L): whole rows
+    assert all(len(set(r.tolist())) == 1 for r in rows)
+    assert tg.equal(F.feature_alpha_dropout(tg.ones(3), 1.0, training=True), tg.zeros(3))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        zeros = F.dropout2d(tg.ones(2, 3, 4, dtype=tg.int64), 1.0)
+    assert zeros.dtype == tg.int64 and not zeros.numpy().any()
+
+
+def test_fallback_ranks_match_pytorch():
+    torch = pytest.importorskip("torch")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        for shape in [(8, 3, 4), (6,), (2, 3)]:
+            theirs = torch.nn.functional.dropout3d(torch.ones(shape), 0.5)
+            ours = F.dropout3d(tg.ones(shape), 0.5)
+            assert tuple(ours.shape) == tuple(theirs.shape)
+            if len(shape) > 1:  # the dropped units are whole slices along dim 0 in both
+                assert all(len(set(ours[i].flatten().tolist())) == 1 for i in range(shape[0]))
+                assert all(len(set(theirs[i].flatten().tolist())) == 1 for i in range(shape[0]))

@@ -23,7 +23,9 @@ from .tape import record
 
 class _NumpyXP(types.SimpleNamespace):
     def __getattr__(self, name):  # numpy's submodules (linalg, fft, ...): imported when a rule first asks
-        return getattr(np, name)
+        value = getattr(np, name)
+        setattr(self, name, value)
+        return value
 
 
 _SUBMODULES = getattr(np, "__numpy_submodules__", {"linalg", "fft", "random", "polynomial", "f2py", "testing"})

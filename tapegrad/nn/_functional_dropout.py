@@ -28,14 +28,14 @@ def _dropout(name, input, p, training, inplace, generator, feature, alpha):
     x = input._data
     if p == 0 or not training or x.size == 0:
         return input
+    if p == 1:  # before any check of the dtype or the rank, as PyTorch
+        zero = wrap(np.zeros((), x.dtype))
+        return input.mul_(zero) if inplace else input * zero
     if x.dtype.kind != "f":
         raise RuntimeError(f"{name}: result type float can't be cast to the input's dtype {x.dtype}")
     if feature and x.ndim < 2:
         raise RuntimeError(f"{name}: Feature dropout requires at least 2 dimensions in the input, got shape "
                            f"{tuple(x.shape)}")
-    if p == 1:
-        zero = wrap(np.zeros((), x.dtype))
-        return input.mul_(zero) if inplace else input * zero
     shape = x.shape[:2] + (1,) * (x.ndim - 2) if feature else x.shape
     u = _rng(generator).random(shape, dtype=np.float64 if x.dtype == np.float64 else np.float32)
     noise = (u >= p).astype(x.dtype)  # 1 where the unit is kept (probability 1 - p)
@@ -124,7 +124,7 @@ def dropout3d(input: Tensor, p: float = 0.5, training: bool = True, inplace: boo
                       "dropout instead. Note that dropout3d exists to provide channel-wise dropout on inputs with 3 "
                       "spatial dimensions, a channel dimension, and an optional batch dimension (i.e. 4D or 5D "
                       "inputs).", stacklevel=2)
-    if input.ndim == 4:  # no batch dimension
+    if input.ndim != 5:  # PyTorch takes every other rank as unbatched
         if inplace:
             _dropout("dropout3d", input.unsqueeze(0), p, training, True, generator, True, False)
             return input

@@ -25,9 +25,10 @@ def _intervals(sample, input_size, output_size, pool_size):
         dt = sample.dtype.type
         alpha = dt(input_size - pool_size) / dt(output_size - 1)
         i = np.arange(output_size - 1, dtype=sample.dtype)
-        seq[..., :-1] = ((i + sample[..., None]) * alpha).astype(np.int64) - (sample * alpha).astype(np.int64)[
-            ..., None]
-    seq[..., -1] = input_size - pool_size
+        first = (sample * alpha).astype(np.int64)
+        seq[..., :-1] = ((i + sample[..., None]) * alpha).astype(np.int64) - first[..., None]
+    if output_size > 0:
+        seq[..., -1] = input_size - pool_size
     return seq
 
 
@@ -35,7 +36,8 @@ def _intervals(sample, input_size, output_size, pool_size):
 def fractional_max_pool2d_with_indices(input: Tensor, kernel_size, output_size=None, output_ratio=None,
                                        return_indices: bool = False, _random_samples: Tensor | None = None):
     """fractional_max_pool2d_with_indices(input, kernel_size, output_size=None, output_ratio=None,
-    return_indices=False, _random_samples=None) -> (output, indices): see ``fractional_max_pool2d``."""
+    return_indices=False, _random_samples=None) -> (output, indices): see ``fractional_max_pool2d``
+    (``return_indices`` is accepted for PyTorch's signature; both are always returned)."""
     if not isinstance(input, Tensor):
         raise expected_tensor("fractional_max_pool2d", "input", input)
     if output_size is None and output_ratio is None:
@@ -51,6 +53,9 @@ def fractional_max_pool2d_with_indices(input: Tensor, kernel_size, output_size=N
         output_size = (int(x.shape[-2] * ratio[0]), int(x.shape[-1] * ratio[1]))
     kh, kw = _pair(kernel_size)
     oh, ow = _pair(output_size)
+    if kh < 1 or kw < 1 or oh < 0 or ow < 0:
+        raise RuntimeError(f"fractional_max_pool2d(): kernel_size must be positive and output_size non-negative, "
+                           f"got kernel_size={(kh, kw)}, output_size={(oh, ow)}")
     x4 = x[None] if x.ndim == 3 else x
     n, c, h, w = x4.shape
     if oh + kh - 1 > h:

@@ -391,6 +391,10 @@ __all__ += ["MaxPool1d", "MaxPool3d", "AvgPool1d", "AvgPool3d", "AdaptiveAvgPool
             "MaxUnpool1d", "MaxUnpool2d", "MaxUnpool3d"]
 
 
+def _pair(v):
+    return (v, v) if isinstance(v, (int, float)) else tuple(v)
+
+
 class FractionalMaxPool2d(Module):
     """FractionalMaxPool2d(kernel_size, output_size=None, output_ratio=None, return_indices=False,
     _random_samples=None): max pooling over pseudo-random overlapping windows (``F.fractional_max_pool2d``); new
@@ -404,19 +408,17 @@ class FractionalMaxPool2d(Module):
     def __init__(self, kernel_size, output_size=None, output_ratio=None, return_indices=False,
                  _random_samples=None):
         super().__init__()
-        self.kernel_size = kernel_size
-        self.output_size = output_size
-        self.output_ratio = output_ratio
+        self.kernel_size = _pair(kernel_size)
+        self.output_size = _pair(output_size) if output_size is not None else None
+        self.output_ratio = _pair(output_ratio) if output_ratio is not None else None
         self.return_indices = return_indices
         self.register_buffer("_random_samples", _random_samples)
         if output_size is None and output_ratio is None:
             raise ValueError("FractionalMaxPool2d requires specifying either an output size, or a pooling ratio")
         if output_size is not None and output_ratio is not None:
             raise ValueError("only one of output_size and output_ratio may be specified")
-        if output_ratio is not None:
-            ratios = (output_ratio, output_ratio) if isinstance(output_ratio, (int, float)) else output_ratio
-            if not all(0 < r < 1 for r in ratios):
-                raise ValueError(f"output_ratio must be between 0 and 1 (got {output_ratio})")
+        if self.output_ratio is not None and not all(0 < r < 1 for r in self.output_ratio):
+            raise ValueError(f"output_ratio must be between 0 and 1 (got {output_ratio})")
 
     def forward(self, input):
         return F.fractional_max_pool2d(input, self.kernel_size, self.output_size, self.output_ratio,

@@ -83,6 +83,8 @@ def _fast_inplace(self, name, ufunc, other, op_fn, alpha=1, **kwargs):
         if value is not None and (alpha.__class__ is int or alpha.__class__ is float):  # not bool: checked
             data = self._data
             if not (alpha.__class__ is int and alpha == 1):
+                if kind is not Tensor and data.dtype.kind == "f":  # multiplied in the tensor's dtype, as sub()
+                    value = data.dtype.type(value)
                 # as PyTorch: sub is add with -alpha (an int alpha of 0 stays +0, so -0.0 - 0 * -0.0 is -0.0)
                 value, ufunc = (value * -alpha, np.add) if ufunc is np.subtract else (value * alpha, ufunc)
             try:
