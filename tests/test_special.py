@@ -307,3 +307,9 @@ def test_docstring_examples():
     import tapegrad.special._ops as ops
     for module in (S, ops):
         assert doctest.testmod(module).failed == 0, module.__name__
+
+
+def test_erfinv_keeps_the_sign_of_zero():
+    # found by the differential test: erfinv(-0.0) is -0.0 in PyTorch
+    out = tg.erfinv(tg.tensor([-0.0, 0.0, math.nan])).numpy()
+    assert np.signbit(out[0]) and not np.signbit(out[1]) and np.isnan(out[2])
