@@ -624,6 +624,142 @@ known_class(
                     "dtype first in PyTorch) or values out of the dtype's range", CR)
 
 
+# ---- the ops generated since the differential test was written: activations, losses, distances, special, linalg
+NEW_LOSS_F = F("cosine_embedding_loss", "hinge_embedding_loss", "margin_ranking_loss", "soft_margin_loss",
+               "multi_margin_loss", "multilabel_margin_loss", "multilabel_soft_margin_loss", "poisson_nll_loss",
+               "gaussian_nll_loss", "triplet_margin_loss", "triplet_margin_with_distance_loss", "ctc_loss",
+               "pairwise_distance", "pdist")
+LINALG_M = fam("det", "logdet", "slogdet", "inverse", "pinverse", "matrix_exp", "matrix_power", "cholesky",
+               "cholesky_inverse", "cholesky_solve", "lu", "lu_solve", "qr", "svd", "triangular_solve", "orgqr",
+               "ormqr", "lstsq", "solve", "eig", "symeig", inplace=False)
+SPECIAL_M = fam("lgamma", "digamma", "polygamma", "mvlgamma", "logit", "erfinv", "i0", "sinc", "xlogy", "igamma",
+                "igammac")
+AF, SP, LI = "tapegrad/nn/_functional_activations.py", "tapegrad/special/", "tapegrad/linalg/"
+LO = "tapegrad/nn/_functional_losses.py"
+
+
+def at_pole(t):
+    """Values at a pole of lgamma/digamma/polygamma (0, -1, -2, ...) or so close to 0 that 1/x overflows."""
+    if t.numel() == 0 or isb(t):
+        return False
+    a = t.detach().double()
+    a = a[torch.isfinite(a)]
+    return bool(a.numel()) and bool(((a <= 0) & (a == a.round())).any() or ((a != 0) & (a.abs() < 1e-30)).any())
+
+
+known_class(
+    "pytorch-leaky-relu-inplace-backward", ALL_OPS, "backward-pytorch-raises",
+    lambda d: torch_says(d, "In-place leakyReLu backward calculation"),
+    """
+    x = torch.tensor([-1.0, 2.0], requires_grad=True)
+    torch.nn.functional.leaky_relu_(x * 1, -1.0).sum().backward()
+    x.grad
+    """, "PyTorch 2.13 refuses the backward of leaky_relu_ with a negative slope (its in-place formula reads the "
+         "result); tapegrad computes it", AF, status="pytorch-bug")
+known_class(
+    "pytorch-multilabel-margin-empty", F("multilabel_margin_loss"), {"nan", "value", "inf"},
+    lambda d: any(empty(t) for t in d.inputs),
+    """
+    torch.nn.functional.multilabel_margin_loss(torch.zeros(0, 2), torch.zeros(0, 2, dtype=torch.int64)).isnan()
+    """, "PyTorch 2.13's multilabel_margin_loss of an empty batch with reduction='mean' returns uninitialized "
+         "memory (4.6e-310 one run, 0 the next); tapegrad gives nan (0 / 0, as mean over nothing)", LO,
+    status="pytorch-bug")
+known_class(
+    "half-not-implemented", NEW_LOSS_F | LINALG_M | SPECIAL_M, RAISES_THERE,
+    lambda d: torch_says(d, "not implemented for 'Half'"),
+    """
+    torch.nn.functional.pdist(torch.tensor([[1.0, 0.0], [3.0, -0.25]], dtype=torch.float16))
+    """, B["values"] + " (pdist, ormqr and other ops PyTorch's CPU kernels do not implement for float16: tapegrad "
+                       "computes in float16)", "tapegrad/nn/_functional_distance.py, tapegrad/linalg/")
+known_class(
+    "loss-int-inputs", NEW_LOSS_F, RAISES_THERE,
+    lambda d: any(not isf(t) for t in d.inputs) or torch_says(d, "Int", "Long", "Byte", "Bool", "Char", "Short"),
+    """
+    x = torch.tensor([1, 2], dtype=torch.uint8)
+    torch.nn.functional.hinge_embedding_loss(x, torch.tensor([1, 255], dtype=torch.uint8))
+    """, B["values"] + " (the new losses and distances with integer or bool inputs: PyTorch refuses (mean of a "
+                       "Byte tensor, kernels not implemented for Long), tapegrad computes in float)", LO)
+known_class(
+    "prelu-empty-weight", F("prelu"), RAISES_HERE,
+    lambda d: any(empty(t) for t in d.inputs),
+    """
+    torch.nn.functional.prelu(torch.zeros((1, 0, 4)), torch.tensor([])).shape
+    """, B["errors"] + " (prelu with 0 channels and an empty weight: tapegrad's reshape of the weight fails, "
+                       "PyTorch returns the empty input)", AF)
+known_class(
+    "soft-margin-overflow", F("soft_margin_loss", "multilabel_soft_margin_loss"), {"inf", "value", "nan"}
+    | GRADS,
+    lambda d: any_in(d, lambda t: isf(t) and t.numel() > 0 and bool((t.detach().double().abs() > 80).any())),
+    """
+    x = torch.tensor([1e30], dtype=torch.float64)
+    torch.nn.functional.soft_margin_loss(x, torch.tensor([-1.0], dtype=torch.float64))
+    """, "soft_margin_loss at large margins: tapegrad's log(1 + exp(-y x)) is the stable softplus (1e30), "
+         "PyTorch's overflows exp to inf", LO, status="by-design")
+known_class(
+    "pytorch-softshrink-vectorized-zero", F("softshrink"), "signed-zero",
+    lambda d: True,
+    """
+    torch.nn.functional.softshrink(torch.tensor([-0.5] * 16), 1.0)
+    """, "PyTorch 2.13's vectorized softshrink (16 or more values) gives +0.0 for negative inputs inside the band, "
+         "its scalar path (and tapegrad) -0.0 (x * 0)", AF, status="pytorch-bug")
+known_class(
+    "threshold-value-range", F("threshold", "threshold_"), RAISES_THERE,
+    lambda d: torch_says(d, "cannot be converted to type"),
+    """
+    torch.nn.functional.threshold(torch.tensor([0, -1]), 0.5, nan)
+    """, B["values"] + " (threshold of an integer tensor with a value (nan, inf, out of range) the dtype cannot "
+                       "hold: PyTorch refuses, tapegrad casts)", AF)
+known_class(
+    "linalg-signed-zero", LINALG_M, "signed-zero",
+    lambda d: True,
+    """
+    torch.tensor([[4.0, 0.0], [-3.0, -1.0]]).cholesky_inverse(True)
+    """, "the sign of zero of the linear-algebra methods (cholesky_inverse, lu_solve, orgqr, ...): LAPACK's order "
+         "of products in PyTorch gives -0.0 where tapegrad's formulas give +0.0", LI)
+known_class(
+    "cholesky-factor-grad", fam("cholesky_solve", "cholesky_inverse", inplace=False), GRADS,
+    lambda d: True,
+    """
+    L = torch.tensor([[3.0, 0.0], [-1.0, -1.0]], dtype=torch.float64, requires_grad=True)
+    (torch.cholesky_inverse(L) * torch.tensor([[-0.5, 2.0], [0.25, -1.5]], dtype=torch.float64)).sum().backward()
+    L.grad
+    """, B["new"] + ": the gradient of cholesky_solve/cholesky_inverse w.r.t. the factor: PyTorch's formula is the "
+                    "full matrix's (nonzero in the triangle the forward never reads), tapegrad's is triangular", LI)
+known_class(
+    "linalg-requires-grad", LINALG_M, {"requires_grad", "grad-None"},
+    lambda d: d.kind == "requires_grad" or d.op in fam("triangular_solve", "slogdet", "matrix_power", "orgqr",
+                                                         inplace=False),
+    """
+    torch.tensor([[-2.2]], dtype=torch.float64, requires_grad=True).slogdet()[0].requires_grad
+    """, B["rg-lost"] + " (slogdet's sign, triangular_solve's copy of A, matrix_power(A, 0) and orgqr of an empty "
+                        "input do not require grad here; PyTorch's do (zero gradients))", LI)
+known_class(
+    "special-poles", SPECIAL_M, {"value", "inf", "nan", "signed-zero"} | GRADS,
+    lambda d: any_in(d, at_pole),
+    """
+    torch.tensor([-1.0]).polygamma(1)
+    """, "lgamma/digamma/polygamma/mvlgamma at their poles (0, -1, -2, ...) and at subnormal inputs: both give a "
+         "huge finite value (6.6e32 here, 1.3e15 in PyTorch's float32 series) or a different last digits "
+         "(lgamma(5e-324)); and an infinite gradient there becomes nan through relu/hardtanh's masked backward here "
+         "(0 * inf), 0 in PyTorch", SP)
+known_class(
+    "xlogy-unsigned-negative-scalar", SPECIAL_M, {"value", "nan", "inf"},
+    lambda d: any(dt(t) == "uint8" for t in d.inputs) and any(isinstance(v, (int, float)) and v < 0 for v in nums(d)),
+    """
+    torch.tensor([254], dtype=torch.uint8).xlogy(-1)
+    """, B["promotion"] + " (xlogy/igamma of a uint8 tensor and a negative Python int: the float ops' operand "
+                          "cast turns -1 into 255 before promoting to float; PyTorch computes log(-1) = nan)",
+    "tapegrad/autograd/declare.py (binary(floats=True))")
+known_class(
+    "ctc-int-lengths", F("ctc_loss"), RAISES_THERE,
+    lambda d: torch_says(d, "invalid combination of arguments"),
+    """
+    torch.nn.functional.ctc_loss(torch.zeros(5, 4), torch.tensor([1, 2]), 4, 2)
+    """, B["values"] + " (ctc_loss of an unbatched input with bare int lengths: PyTorch takes only tuples/lists "
+                       "or tensors; tests/test_nn_losses_extra.py asserts tapegrad's acceptance, so the fix "
+                       "needs that test changed)", LO)
+
+
 # ---------------------------------------------------------------------- the tests
 def _examples():
     return settings().max_examples * 10  # 200 programs in the fast profile, 3,000 under HYPOTHESIS_PROFILE=thorough
