@@ -665,7 +665,7 @@ known_class(
          "memory (4.6e-310 one run, 0 the next); tapegrad gives nan (0 / 0, as mean over nothing)", LO,
     status="pytorch-bug")
 known_class(
-    "half-not-implemented", NEW_LOSS_F | LINALG_M | SPECIAL_M, RAISES_THERE,
+    "half-not-implemented", NEW_LOSS_F | LINALG_M | SPECIAL_M, {RAISES_THERE, "backward-pytorch-raises"},
     lambda d: torch_says(d, "not implemented for 'Half'"),
     """
     torch.nn.functional.pdist(torch.tensor([[1.0, 0.0], [3.0, -0.25]], dtype=torch.float16))
@@ -759,6 +759,99 @@ known_class(
                        "or tensors; tests/test_nn_losses_extra.py asserts tapegrad's acceptance, so the fix "
                        "needs that test changed)", LO)
 
+known_class(
+    "true-divide-rounding-mode", fam("true_divide"), RAISES_THERE,
+    lambda d: kw(d, "rounding_mode") is not None or torch_says(d, "rounding_mode"),
+    """
+    torch.true_divide(torch.tensor(1.0), torch.tensor(2.0), rounding_mode="trunc")
+    """, B["values"] + " (true_divide(..., rounding_mode=): PyTorch's true_divide has no rounding_mode, tapegrad's "
+                       "takes div's; the program generator's division specs reach it)", E)
+known_class(
+    "hardtanh-inplace-min-above-max", F("hardtanh_"), RAISES_HERE,
+    lambda d: here_says(d, "cannot be greater than max_val"),
+    """
+    torch.nn.functional.hardtanh_(torch.tensor([1.0, 3.0, -1.0]), 2.0, 1.0)
+    """, B["errors"] + " (F.hardtanh_ with min_val > max_val: PyTorch's in-place form has no such check and "
+                       "gives max_val everywhere; tapegrad's goes through F.hardtanh's check)", NF)
+known_class(
+    "elu-zero-alpha-sign", F("elu", "elu_", "celu", "celu_") | {"celu"}, "signed-zero",
+    lambda d: kw(d, "alpha") == 0.0,
+    """
+    torch.nn.functional.elu(torch.tensor([-3.0, 1.5]), alpha=0.0)
+    """, B["edges"] + " (elu with alpha=0 at negative inputs: PyTorch's 0 * expm1(x) is -0.0, tapegrad's +0.0)",
+    NF)
+known_class(
+    "hardshrink-nan-grad", F("hardshrink"), GRADS,
+    lambda d: any_in(d, nonfinite),
+    """
+    x = torch.tensor([nan] * 16, requires_grad=True)
+    torch.nn.functional.hardshrink(x).sum().backward()
+    x.grad
+    """, "PyTorch 2.13's vectorized hardshrink backward (16 values at a time) gives 0 at NaN, its scalar tail "
+         "(and tapegrad) 1", AF, status="pytorch-bug")
+known_class(
+    "new-loss-nonfinite", NEW_LOSS_F, {"value", "nan", "inf", "signed-zero"} | GRADS
+    | {"backward-pytorch-raises", "backward-tapegrad-raises"},
+    lambda d: any_in(d, lambda t: nonfinite(t) or big(t)),
+    """
+    x = torch.tensor([[-1.0, 3.0, -inf, -3.0]])
+    torch.nn.functional.multilabel_margin_loss(x, torch.tensor([[3, 2, 2, 3]]))
+    """, B["edges"] + " (the margin/embedding losses and distances at inf/nan or values whose sums overflow: "
+                      "a masked term 0 * inf is nan here where PyTorch selects (multilabel_margin_loss), pdist's "
+                      "gradient at inf is nan in PyTorch, sums of 3e38 overflow in a different order)", LO)
+known_class(
+    "pytorch-margin-loss-empty-mean", F("multi_margin_loss"), {"nan", "value", "inf"},
+    lambda d: any(empty(t) for t in d.inputs),
+    """
+    torch.nn.functional.multi_margin_loss(torch.zeros((0, 3)), torch.tensor([], dtype=torch.int64)).isnan()
+    """, "PyTorch 2.13's multi_margin_loss of an empty batch with reduction='mean' returns uninitialized memory; "
+         "tapegrad gives nan (0 / 0)", LO, status="pytorch-bug")
+known_class(
+    "linalg-nonfinite", LINALG_M, {"value", "nan", "inf", "signed-zero", RAISES_HERE, RAISES_THERE,
+                                   "backward-tapegrad-raises", "backward-pytorch-raises"} | GRADS,
+    lambda d: any_in(d, lambda t: nonfinite(t) or big(t)),
+    """
+    torch.tensor([[nan, 0.0, 0.0], [inf, 2.5, 0.0], [0.5, 0.0, -inf]]).cholesky_inverse(True)
+    """, B["edges"] + " (the linear-algebra methods at inf/nan: LAPACK spreads NaN to fewer entries than "
+                      "tapegrad's formulas; det's backward raises 'SVD did not converge'; torch.lu refuses a zero "
+                      "pivot that is NaN in PyTorch)", LI)
+known_class(
+    "linalg-singular-backward", LINALG_M, "backward-tapegrad-raises",
+    lambda d: here_says(d, "Singular matrix", "did not converge"),
+    """
+    x = torch.tensor([[-0.0]], requires_grad=True)
+    x.logdet().backward()
+    x.grad
+    """, B["errors"] + " (logdet/det backward of a singular matrix: numpy's inverse raises LinAlgError where "
+                       "PyTorch's gradient is inf/nan)", LI)
+known_class(
+    "linalg-empty-half", LINALG_M, RAISES_HERE,
+    lambda d: any(empty(t) for t in d.inputs) and here_says(d, "Low precision", "not supported"),
+    """
+    torch.zeros((0, 0), dtype=torch.float16).det()
+    """, "PyTorch skips the dtype check of det/logdet... on an empty float16 matrix; tapegrad checks", LI,
+    status="by-design")
+known_class(
+    "linalg-saved-output-version", ALL_OPS, "backward-pytorch-raises",
+    lambda d: torch_says(d, "modified by an inplace operation") and torch_says(d, "of Linalg", "of Det",
+                                                                                "of Logdet", "of Slogdet"),
+    """
+    x = torch.zeros((1, 2, 2), dtype=torch.float64, requires_grad=True)
+    y = torch.det(x)
+    with torch.no_grad():
+        y.add_(1)
+    y.sum().backward()
+    x.grad
+    """, "PyTorch's det saves its result and refuses the backward after a write to it (even under no_grad); "
+         "tapegrad keeps the values it needs", LI, status="by-design")
+known_class(
+    "index-empty-result-skips-check", {"[]", "[]="}, RAISES_HERE,
+    lambda d: here_says(d, "out of range") and isinstance(arg(d, 1), tuple)
+    and any(isinstance(k, slice) for k in arg(d, 1)),
+    """
+    torch.tensor([[0.85, 0.05, 1.1]])[torch.tensor([[-2, -1], [-1, 0]]), 5:-10:2]
+    """, "PyTorch skips the range check of index tensors when a slice of the same index empties the result; "
+         "tapegrad checks", IX, status="by-design")
 
 # ---------------------------------------------------------------------- the tests
 def _examples():
