@@ -672,13 +672,30 @@ known_class(
     """, B["values"] + " (pdist, ormqr and other ops PyTorch's CPU kernels do not implement for float16: tapegrad "
                        "computes in float16)", "tapegrad/nn/_functional_distance.py, tapegrad/linalg/")
 known_class(
-    "loss-int-inputs", NEW_LOSS_F, RAISES_THERE,
+    "loss-int-inputs", NEW_LOSS_F, {RAISES_THERE, RAISES_HERE},
     lambda d: any(not isf(t) for t in d.inputs) or torch_says(d, "Int", "Long", "Byte", "Bool", "Char", "Short"),
     """
     x = torch.tensor([1, 2], dtype=torch.uint8)
     torch.nn.functional.hinge_embedding_loss(x, torch.tensor([1, 255], dtype=torch.uint8))
     """, B["values"] + " (the new losses and distances with integer or bool inputs: PyTorch refuses (mean of a "
-                       "Byte tensor, kernels not implemented for Long), tapegrad computes in float)", LO)
+                       "Byte tensor, kernels not implemented for Long), tapegrad computes in float; on empty "
+                       "integer inputs PyTorch computes and tapegrad's mean refuses)", LO)
+known_class(
+    "same-operand-distance-cancel", F("pairwise_distance", "cosine_embedding_loss", "margin_ranking_loss",
+                                      "triplet_margin_loss", "triplet_margin_with_distance_loss"), GRADS,
+    lambda d: len([a for a in d.call.args if isinstance(a, core.Ref)]) > len({a for a in d.call.args
+                                                                              if isinstance(a, core.Ref)}),
+    """
+    v0 = torch.tensor([[[-0.45]], [[1.1]]], requires_grad=True)
+    v1 = v0.i0()
+    v3 = torch.logit(torch.nn.functional.pairwise_distance(v0, v0, keepdim=True))
+    v5 = torch.nn.functional.pairwise_distance(v1, torch.tensor(0.3))
+    loss = (v0 * torch.tensor([[[1.25]], [[1.0]]])).sum() + (v3 * torch.tensor([[[-1.5]], [[0.75]]])).sum()
+    (loss + (v5 * torch.tensor([[2.0], [0.25]])).sum()).backward()
+    v0.grad
+    """, "distances between a tensor and itself: the two partial gradients (+-1e6 after logit here) cancel, and "
+         "the leaf's other gradients are absorbed or not depending on the order of accumulation (both are "
+         "'right')", LO, status="by-design")
 known_class(
     "prelu-empty-weight", F("prelu"), RAISES_HERE,
     lambda d: any(empty(t) for t in d.inputs),
