@@ -772,7 +772,8 @@ known_class(
          "digits)", SP)
 known_class(
     "xlogy-unsigned-negative-scalar", SPECIAL_M, {"value", "nan", "inf"},
-    lambda d: any(dt(t) == "uint8" for t in d.inputs) and any(isinstance(v, (int, float)) and v < 0 for v in nums(d)),
+    lambda d: any(dt(t) == "uint8" for t in d.inputs) and (
+        any(isinstance(v, (int, float)) and v < 0 for v in nums(d)) or any(dt(t) == "int8" for t in d.inputs)),
     """
     torch.tensor([254], dtype=torch.uint8).xlogy(-1)
     """, B["promotion"] + " (xlogy/igamma of a uint8 tensor and a negative Python int: the float ops' operand "
@@ -819,7 +820,7 @@ known_class(
                        "to the result makes tapegrad's backward refuse)", SP)
 known_class(
     "special-nonfinite-grad-through-mask", SPECIAL_M, GRADS,
-    lambda d: any_in(d, nonfinite),
+    lambda d: any_in(d, nonfinite) or d.kind == "grad-nan",
     """
     x = torch.tensor([-1.0, 0.0], requires_grad=True)
     torch.i0(torch.nn.functional.threshold(x, 0.5, nan)).sum().backward()
@@ -872,6 +873,47 @@ known_class(
     torch.tensor([[1.0, 2.0]])[[0], torch.tensor(-1, dtype=torch.int16)]
     """, B["indexing"] + " (a 0-d int16/uint8 index tensor next to other indices: PyTorch treats it as an int, "
                          "tapegrad refuses its dtype)", IX)
+SPECIAL_ORIGINS = {"lgamma", "digamma", "polygamma", "mvlgamma", "erfinv", "logit", "xlogy", "igamma", "igammac",
+                   "i0", "sinc"}
+
+
+def after_special(d):
+    """An input a special function computed at its poles, out of its domain or rounded (sinc, i0)."""
+    bases = {o.split(".")[-1].rstrip("_") for o in d.origins}
+    return bool(bases & SPECIAL_ORIGINS) and (bool(bases & {"sinc", "i0"}) or any_in(d, lambda t: nonfinite(t)
+                                                                                   or at_pole(t)))
+
+
+known_class(
+    "after-special-poles", ALL_OPS - SPECIAL_M, {"value", "nan", "inf", "signed-zero"} | GRADS | STATE,
+    after_special,
+    """
+    x = torch.tensor([[inf, -inf, 3.0, -inf], [-3.0, -0.25, nan, -0.0]], dtype=torch.float64, requires_grad=True)
+    y = x.digamma()
+    torch.nn.functional.hardtanh_(y)
+    w0 = torch.tensor([[0.75, -2.0, 1.25, 1.0], [-0.5, 2.0, 0.25, -1.5]], dtype=torch.float64)
+    w1 = torch.tensor([[-1.5, 0.75, -2.0, 1.25], [1.0, -0.5, 2.0, 0.25]], dtype=torch.float64)
+    ((x * w0).sum() + (y * w1).sum()).backward()
+    x.grad
+    """, "ops applied to what a special function gave at its poles (the gradient at digamma(-3) through hardtanh_: "
+         "huge here, 0 in PyTorch) or "
+         "rounded differently (sinc of large values, PyTorch's i0(0) = 0.99999994): the differences of the "
+         "special-poles class, passed on", SP)
+known_class(
+    "leaky-relu-inf-zero-slope", F("leaky_relu", "leaky_relu_"), {"nan", "value", "inf"},
+    lambda d: kw(d, "negative_slope") == 0.0 or arg(d, 1) == 0.0,
+    """
+    torch.nn.functional.leaky_relu(torch.tensor([inf, -1.0]), 0.0)
+    """, B["edges"] + " (leaky_relu with negative_slope=0 at inf: nan here (inf * 0), inf in PyTorch)", NF)
+known_class(
+    "linalg-empty-result-leaf", ALL_OPS, RAISES_HERE,
+    lambda d: here_says(d, "a leaf tensor that requires grad") and any(
+        o.split(".")[-1] in ("ormqr", "orgqr") for o in d.origins),
+    """
+    v3 = torch.ormqr(torch.zeros((1, 0)), torch.tensor([]), torch.tensor([[0.5, 1.5]], requires_grad=True))
+    v3.is_leaf
+    """, B["rg-lost"] + " (ormqr/orgqr with an empty reflector returns its input's copy as a new leaf that "
+                        "requires grad here; PyTorch's result has a grad_fn, so in-place ops on it are allowed)", LI)
 known_class(
     "true-divide-rounding-mode", fam("true_divide"), RAISES_THERE,
     lambda d: kw(d, "rounding_mode") is not None or torch_says(d, "rounding_mode"),
@@ -888,10 +930,12 @@ known_class(
                        "gives max_val everywhere; tapegrad's goes through F.hardtanh's check)", NF)
 known_class(
     "elu-zero-alpha-sign", F("elu", "elu_", "celu", "celu_") | {"celu"}, "signed-zero",
-    lambda d: kw(d, "alpha") == 0.0,
+    lambda d: kw(d, "alpha") == 0.0 or (d.op in F("elu_", "celu_") and any_in(
+        d, lambda t: isf(t) and t.numel() > 0 and bool(((t == 0) & t.signbit()).any()))),
     """
     torch.nn.functional.elu(torch.tensor([-3.0, 1.5]), alpha=0.0)
-    """, B["edges"] + " (elu with alpha=0 at negative inputs: PyTorch's 0 * expm1(x) is -0.0, tapegrad's +0.0)",
+    """, B["edges"] + " (elu with alpha=0 at negative inputs: PyTorch's 0 * expm1(x) is -0.0, tapegrad's +0.0; "
+                      "elu_ of -0.0 likewise)",
     NF)
 known_class(
     "hardshrink-nan-grad", F("hardshrink"), GRADS,
