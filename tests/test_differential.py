@@ -639,12 +639,14 @@ LO = "tapegrad/nn/_functional_losses.py"
 
 
 def at_pole(t):
-    """Values at a pole of lgamma/digamma/polygamma (0, -1, -2, ...) or so close to 0 that 1/x overflows."""
+    """Values at a pole of lgamma/digamma/polygamma (0, -1, -2, ...), so close to 0 that 1/x is huge, or at the
+    edge of erfinv's/logit's domain (+-1: PyTorch's i0(0) is 0.99999994, 1 here)."""
     if t.numel() == 0 or isb(t):
         return False
     a = t.detach().double()
     a = a[torch.isfinite(a)]
-    return bool(a.numel()) and bool(((a <= 0) & (a == a.round())).any() or ((a != 0) & (a.abs() < 1e-6)).any())
+    return bool(a.numel()) and bool(((a <= 0) & (a == a.round())).any() or ((a != 0) & (a.abs() < 1e-5)).any()
+                                    or (a.abs() == 1).any())
 
 
 def from_periodic(d):
@@ -914,6 +916,17 @@ known_class(
     v3.is_leaf
     """, B["rg-lost"] + " (ormqr/orgqr with an empty reflector returns its input's copy as a new leaf that "
                         "requires grad here; PyTorch's result has a grad_fn, so in-place ops on it are allowed)", LI)
+known_class(
+    "linalg-conditioning", LINALG_M, {"value"} | GRADS,
+    lambda d: any_in(d, large),
+    """
+    a = torch.tensor([[[-1.9, 2.6, -1.9], [-1.9, -0.7, -0.45], [-1.9, 0.3, 0.3]]], requires_grad=True)
+    q = a.orgqr(torch.tensor([[3.0, -60000.0, -2.5]]))
+    (q * torch.tensor([[[-1.5, 0.75, -2.0], [1.25, 1.0, -0.5], [2.0, 0.25, -1.5]]])).sum().backward()
+    a.grad
+    """, "the linear-algebra methods' float32 gradients at large values (orgqr with tau = -6e4): the rounding "
+         "of LAPACK's and tapegrad's different formulas differs beyond the float32 tolerance", LI,
+    status="by-design")
 known_class(
     "true-divide-rounding-mode", fam("true_divide"), RAISES_THERE,
     lambda d: kw(d, "rounding_mode") is not None or torch_says(d, "rounding_mode"),
