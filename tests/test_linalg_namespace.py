@@ -604,6 +604,7 @@ def test_matrix_exp_of_a_nonfinite_matrix_is_nan_and_the_others_are_unchanged():
     # found by the differential test: an inf made the scaling exponent int(inf) (OverflowError); PyTorch gives nan
     good = np.array([[1.0, 2.0], [3.0, 4.0]])
     for bad in ([[3.0, 1.5], [-math.inf, 0.0]], [[3.0, math.nan], [1.0, 0.0]]):
-        out = tg.linalg.matrix_exp(tg.tensor(np.stack([good, np.array(bad)]))).numpy()
+        with np.errstate(invalid="ignore"):  # inf * 0 in the Pade products
+            out = tg.linalg.matrix_exp(tg.tensor(np.stack([good, np.array(bad)]))).numpy()
         assert np.isnan(out[1]).all()
         np.testing.assert_allclose(out[0], tg.linalg.matrix_exp(tg.tensor(good)).numpy(), rtol=1e-12)
