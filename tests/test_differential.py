@@ -947,6 +947,13 @@ known_class(
     """, "PyTorch skips the bool check of matmul on empty operands (as the other checks of empty-skips-checks); "
          "tapegrad checks", L, status="by-design")
 known_class(
+    "clamp-mixed-bounds", fam("clamp", "clip"), RAISES_THERE,
+    lambda d: torch_says(d, "invalid combination of arguments"),
+    """
+    torch.clamp(torch.tensor([0.0, 1.0]), 0, torch.tensor([0.5, 0.5]))
+    """, B["values"] + " (clamp with one Python-number bound and one tensor bound: PyTorch's signatures take "
+                       "both numbers or both tensors; tapegrad accepts the mix)", E)
+known_class(
     "true-divide-rounding-mode", fam("true_divide"), RAISES_THERE,
     lambda d: kw(d, "rounding_mode") is not None or torch_says(d, "rounding_mode"),
     """
