@@ -618,6 +618,433 @@ known_class(
                     "dtype first in PyTorch) or values out of the dtype's range", CR)
 
 
+# ---- the ops generated since the differential test was written: activations, losses, distances, special, linalg
+NEW_LOSS_F = F("cosine_embedding_loss", "hinge_embedding_loss", "margin_ranking_loss", "soft_margin_loss",
+               "multi_margin_loss", "multilabel_margin_loss", "multilabel_soft_margin_loss", "poisson_nll_loss",
+               "gaussian_nll_loss", "triplet_margin_loss", "triplet_margin_with_distance_loss", "ctc_loss",
+               "pairwise_distance", "pdist")
+LINALG_M = fam("det", "logdet", "slogdet", "inverse", "pinverse", "matrix_exp", "matrix_power", "cholesky",
+               "cholesky_inverse", "cholesky_solve", "lu", "lu_solve", "qr", "svd", "triangular_solve", "orgqr",
+               "ormqr", "lstsq", "solve", "eig", "symeig", inplace=False)
+SPECIAL_M = fam("lgamma", "digamma", "polygamma", "mvlgamma", "logit", "erfinv", "i0", "sinc", "xlogy", "igamma",
+                "igammac")
+AF, SP, LI = "tapegrad/nn/_functional_activations.py", "tapegrad/special/", "tapegrad/linalg/"
+LO = "tapegrad/nn/_functional_losses.py"
+
+
+def at_pole(t):
+    """Values at a pole of lgamma/digamma/polygamma (0, -1, -2, ...), so close to 0 that 1/x is huge, or at the
+    edge of erfinv's/logit's domain (+-1: PyTorch's i0(0) is 0.99999994, 1 here)."""
+    if t.numel() == 0 or isb(t):
+        return False
+    a = t.detach().double()
+    a = a[torch.isfinite(a)]
+    return bool(a.numel()) and bool(((a <= 0) & (a == a.round())).any() or ((a != 0) & (a.abs() < 1e-5)).any()
+                                    or (a.abs() == 1).any())
+
+
+def from_periodic(d):
+    """An input computed by sinc (periodic: at large arguments its last digits differ between the libraries) or
+    i0 (PyTorch's float32 i0(0) is 0.99999994, 1 here): singular functions of them are not comparable."""
+    return any(o.split(".")[-1].rstrip("_") in ("sinc", "i0") for o in d.origins)
+
+
+known_class(
+    "pytorch-leaky-relu-inplace-backward", ALL_OPS, "backward-pytorch-raises",
+    lambda d: torch_says(d, "In-place leakyReLu backward calculation"),
+    """
+    x = torch.tensor([-1.0, 2.0], requires_grad=True)
+    torch.nn.functional.leaky_relu_(x * 1, -1.0).sum().backward()
+    x.grad
+    """, "PyTorch 2.13 refuses the backward of leaky_relu_ with a negative slope (its in-place formula reads the "
+         "result); tapegrad computes it", AF, status="pytorch-bug")
+known_class(
+    "pytorch-multilabel-margin-empty", F("multilabel_margin_loss"), {"nan", "value", "inf"},
+    lambda d: any(empty(t) for t in d.inputs),
+    """
+    torch.nn.functional.multilabel_margin_loss(torch.zeros(0, 2), torch.zeros(0, 2, dtype=torch.int64)).isnan()
+    """, "PyTorch 2.13's multilabel_margin_loss of an empty batch with reduction='mean' returns uninitialized "
+         "memory (4.6e-310 one run, 0 the next); tapegrad gives nan (0 / 0, as mean over nothing)", LO,
+    status="pytorch-bug")
+known_class(
+    "half-not-implemented", NEW_LOSS_F | LINALG_M | SPECIAL_M | F("rrelu", "rrelu_"),
+    {RAISES_THERE, "backward-pytorch-raises"},
+    lambda d: torch_says(d, "not implemented for '"),
+    """
+    torch.nn.functional.pdist(torch.tensor([[1.0, 0.0], [3.0, -0.25]], dtype=torch.float16))
+    """, B["values"] + " (pdist, ormqr and other ops PyTorch's CPU kernels do not implement for float16: tapegrad "
+                       "computes in float16; ormqr of int16 likewise)",
+    "tapegrad/nn/_functional_distance.py, tapegrad/linalg/")
+known_class(
+    "loss-int-inputs", NEW_LOSS_F, {RAISES_THERE, RAISES_HERE, "dtype", "value", "nan", "inf"},
+    lambda d: any(not isf(t) for t in d.inputs) or torch_says(d, "Int", "Long", "Byte", "Bool", "Char", "Short"),
+    """
+    x = torch.tensor([1, 2], dtype=torch.uint8)
+    torch.nn.functional.hinge_embedding_loss(x, torch.tensor([1, 255], dtype=torch.uint8))
+    """, B["values"] + " (the new losses and distances with integer or bool inputs: PyTorch refuses (mean of a "
+                       "Byte tensor, kernels not implemented for Long), tapegrad computes in float; on empty "
+                       "integer inputs PyTorch computes and tapegrad's mean refuses; reduction='none' keeps uint8 "
+                       "in PyTorch)", LO)
+known_class(
+    "same-operand-distance-cancel", F("pairwise_distance", "cosine_embedding_loss", "margin_ranking_loss",
+                                      "triplet_margin_loss", "triplet_margin_with_distance_loss"), GRADS,
+    lambda d: len([a for a in d.call.args if isinstance(a, core.Ref)]) > len({a for a in d.call.args
+                                                                              if isinstance(a, core.Ref)}),
+    """
+    v0 = torch.tensor([[[-0.45]], [[1.1]]], requires_grad=True)
+    v1 = v0.i0()
+    v3 = torch.logit(torch.nn.functional.pairwise_distance(v0, v0, keepdim=True))
+    v5 = torch.nn.functional.pairwise_distance(v1, torch.tensor(0.3))
+    loss = (v0 * torch.tensor([[[1.25]], [[1.0]]])).sum() + (v3 * torch.tensor([[[-1.5]], [[0.75]]])).sum()
+    (loss + (v5 * torch.tensor([[2.0], [0.25]])).sum()).backward()
+    v0.grad
+    """, "distances between a tensor and itself: the two partial gradients (+-1e6 after logit here) cancel, and "
+         "the leaf's other gradients are absorbed or not depending on the order of accumulation (both are "
+         "'right')", LO, status="by-design")
+known_class(
+    "prelu-empty-weight", F("prelu"), RAISES_HERE,
+    lambda d: any(empty(t) for t in d.inputs),
+    """
+    torch.nn.functional.prelu(torch.zeros((1, 0, 4)), torch.tensor([])).shape
+    """, B["errors"] + " (prelu with 0 channels and an empty weight: tapegrad's reshape of the weight fails, "
+                       "PyTorch returns the empty input)", AF)
+known_class(
+    "soft-margin-overflow", F("soft_margin_loss", "multilabel_soft_margin_loss"), {"inf", "value", "nan"}
+    | GRADS,
+    lambda d: any_in(d, lambda t: isf(t) and t.numel() > 0 and bool((t.detach().double().abs() > 80).any())),
+    """
+    x = torch.tensor([1e30], dtype=torch.float64)
+    torch.nn.functional.soft_margin_loss(x, torch.tensor([-1.0], dtype=torch.float64))
+    """, "soft_margin_loss at large margins: tapegrad's log(1 + exp(-y x)) is the stable softplus (1e30), "
+         "PyTorch's overflows exp to inf", LO, status="by-design")
+known_class(
+    "pytorch-softshrink-vectorized-zero", F("softshrink"), "signed-zero",
+    lambda d: True,
+    """
+    torch.nn.functional.softshrink(torch.tensor([-0.5] * 16), 1.0)
+    """, "PyTorch 2.13's vectorized softshrink (16 or more values) gives +0.0 for negative inputs inside the band, "
+         "its scalar path (and tapegrad) -0.0 (x * 0)", AF, status="pytorch-bug")
+known_class(
+    "threshold-value-range", F("threshold", "threshold_"), RAISES_THERE,
+    lambda d: torch_says(d, "cannot be converted to type"),
+    """
+    torch.nn.functional.threshold(torch.tensor([0, -1]), 0.5, nan)
+    """, B["values"] + " (threshold of an integer tensor with a value (nan, inf, out of range) the dtype cannot "
+                       "hold: PyTorch refuses, tapegrad casts)", AF)
+known_class(
+    "linalg-signed-zero", LINALG_M, "signed-zero",
+    lambda d: True,
+    """
+    torch.tensor([[4.0, 0.0], [-3.0, -1.0]]).cholesky_inverse(True)
+    """, "the sign of zero of the linear-algebra methods (cholesky_inverse, lu_solve, orgqr, ...): LAPACK's order "
+         "of products in PyTorch gives -0.0 where tapegrad's formulas give +0.0", LI)
+known_class(
+    "cholesky-factor-grad", fam("cholesky_solve", "cholesky_inverse", inplace=False), GRADS,
+    lambda d: True,
+    """
+    L = torch.tensor([[3.0, 0.0], [-1.0, -1.0]], dtype=torch.float64, requires_grad=True)
+    (torch.cholesky_inverse(L) * torch.tensor([[-0.5, 2.0], [0.25, -1.5]], dtype=torch.float64)).sum().backward()
+    L.grad
+    """, B["new"] + ": the gradient of cholesky_solve/cholesky_inverse w.r.t. the factor: PyTorch's formula is the "
+                    "full matrix's (nonzero in the triangle the forward never reads), tapegrad's is triangular", LI)
+known_class(
+    "linalg-requires-grad", LINALG_M, {"requires_grad", "grad-None"},
+    lambda d: d.kind == "requires_grad" or d.op in fam("triangular_solve", "slogdet", "matrix_power", "orgqr",
+                                                         "ormqr", inplace=False),
+    """
+    torch.tensor([[-2.2]], dtype=torch.float64, requires_grad=True).slogdet()[0].requires_grad
+    """, B["rg-lost"] + " (slogdet's sign, triangular_solve's copy of A, matrix_power(A, 0) and orgqr of an empty "
+                        "input do not require grad here; PyTorch's do (zero gradients); an empty ormqr's inputs "
+                        "get empty gradients here, None in PyTorch)", LI)
+known_class(
+    "special-poles", SPECIAL_M, {"value", "inf", "nan", "signed-zero"} | GRADS | STATE,
+    lambda d: any_in(d, at_pole) or from_periodic(d),
+    """
+    torch.tensor([-1.0]).polygamma(1)
+    """, "lgamma/digamma/polygamma/mvlgamma at their poles (0, -1, -2, ...) and at subnormal inputs: both give a "
+         "huge finite value (6.6e32 here, 1.3e15 in PyTorch's float32 series) or a different last digits "
+         "(lgamma(5e-324)); and an infinite gradient there becomes nan through relu/hardtanh's masked backward here "
+         "(0 * inf), 0 in PyTorch; the same near 0 for values sinc computed (sinc(9e18) differs in its last "
+         "digits)", SP)
+known_class(
+    "xlogy-unsigned-negative-scalar", SPECIAL_M, {"value", "nan", "inf"},
+    lambda d: any(dt(t) == "uint8" for t in d.inputs) and (
+        any(isinstance(v, (int, float)) and v < 0 for v in nums(d)) or any(dt(t) == "int8" for t in d.inputs)),
+    """
+    torch.tensor([254], dtype=torch.uint8).xlogy(-1)
+    """, B["promotion"] + " (xlogy/igamma of a uint8 tensor and a negative Python int: the float ops' operand "
+                          "cast turns -1 into 255 before promoting to float; PyTorch computes log(-1) = nan)",
+    "tapegrad/autograd/declare.py (binary(floats=True))")
+known_class(
+    "ctc-int-lengths", F("ctc_loss"), RAISES_THERE,
+    lambda d: torch_says(d, "invalid combination of arguments"),
+    """
+    torch.nn.functional.ctc_loss(torch.zeros(5, 4), torch.tensor([1, 2]), 4, 2)
+    """, B["values"] + " (ctc_loss of an unbatched input with bare int lengths: PyTorch takes only tuples/lists "
+                       "or tensors; tests/test_nn_losses_extra.py asserts tapegrad's acceptance, so the fix "
+                       "needs that test changed)", LO)
+
+known_class(
+    "lu-singular-refused", fam("lu", inplace=False), RAISES_HERE,
+    lambda d: here_says(d, "is zero and using it on lu_solve"),
+    """
+    torch.tensor([[0.0]], dtype=torch.float64).lu()
+    """, B["errors"] + " (torch.lu of a singular matrix: tapegrad refuses the zero pivot, PyTorch 2.13 returns "
+                       "the factorization)", LI)
+known_class(
+    "elu-inplace-nonfinite-grad", F("elu_", "celu_", "selu_"), GRADS,
+    lambda d: any_in(d, nonfinite),
+    """
+    v0 = torch.tensor(2.0, requires_grad=True)
+    v1 = v0.xlogy(False)
+    v2 = torch.nn.functional.elu_(v1)
+    (v1 * 2.0 + v2).backward()
+    v0.grad
+    """, B["edges"] + " (elu_/celu_ at -inf: the in-place gradient, computed from the result, is 0 in PyTorch "
+                      "and nan here)", "tapegrad/nn/_functional_inplace.py")
+known_class(
+    "erfinv-saves-result", ALL_OPS, "backward-tapegrad-raises",
+    lambda d: here_says(d, "used by ErfinvBackward0"),
+    """
+    x = torch.tensor([0.5], requires_grad=True)
+    y = torch.erfinv(x)
+    with torch.no_grad():
+        y.mul_(2)
+    y.sum().backward()
+    x.grad
+    """, B["errors"] + " (erfinv's backward saves its result here, its input in PyTorch: a later in-place write "
+                       "to the result makes tapegrad's backward refuse)", SP)
+known_class(
+    "special-nonfinite-grad-through-mask", SPECIAL_M, GRADS,
+    lambda d: any_in(d, nonfinite) or d.kind == "grad-nan",
+    """
+    x = torch.tensor([-1.0, 0.0], requires_grad=True)
+    torch.i0(torch.nn.functional.threshold(x, 0.5, nan)).sum().backward()
+    x.grad
+    """, B["edges"] + " (a special function's nan/inf gradient passed back through threshold/relu/hardtanh: "
+                      "their masks multiply here (0 * nan = nan) and select in PyTorch (0))",
+    "tapegrad/nn/_functional_activations.py, tapegrad/ops/elementwise.py")
+known_class(
+    "pytorch-ormqr-zero-tau-grad", fam("ormqr", inplace=False), GRADS,
+    lambda d: len(d.inputs) > 1 and has_zero(d.inputs[1]),
+    """
+    a = torch.tensor([[-3.0, 2.0, 1.5], [-2.5, -1.0, 1.5], [1.5, -2.5, -2.5]], dtype=torch.float64)
+    tau = torch.tensor([-0.25, 0.0, 1.5], dtype=torch.float64, requires_grad=True)
+    torch.ormqr(a, tau, torch.eye(3, dtype=torch.float64), left=False, transpose=True).sum().backward()
+    tau.grad
+    """, "PyTorch 2.13's ormqr gradient w.r.t. a zero tau is nan (its formula divides by tau); tapegrad's is "
+         "finite", LI, status="pytorch-bug")
+known_class(
+    "inplace-saved-values-special", {"Tensor." + n + "_" for n in ("lgamma", "digamma", "polygamma", "mvlgamma",
+                                                                  "logit", "erfinv", "i0", "sinc", "xlogy",
+                                                                  "igamma", "igammac")},
+    "backward-pytorch-raises",
+    lambda d: torch_says(d, "modified by an inplace operation"),
+    """
+    x = torch.tensor([1.0, 2.0], requires_grad=True)
+    t = torch.ones(2)
+    z = torch.nn.functional.soft_margin_loss(x, t, reduction="none")
+    t.i0_()
+    z.sum().backward()
+    x.grad
+    """, "README: tapegrad keeps the values an earlier op needs, where PyTorch raises (the special functions' "
+         "in-place forms on a tensor another op saved, such as a loss's target or a detached input)", SP,
+    status="by-design")
+known_class(
+    "matrix-exp-1x1-saves-result", ALL_OPS, "backward-tapegrad-raises",
+    lambda d: here_says(d, "used by ExpBackward0"),
+    """
+    x = torch.tensor([[2.6]], dtype=torch.float64, requires_grad=True)
+    y = x.matrix_exp()
+    with torch.no_grad():
+        y.mul_(2)
+    y.sum().backward()
+    x.grad
+    """, B["errors"] + " (matrix_exp of a 1x1 matrix is exp here, whose backward saves the result: a later "
+                       "in-place write to it makes tapegrad's backward refuse; PyTorch's saves the input)", LI)
+known_class(
+    "index-0d-small-int", {"[]", "[]="}, RAISES_HERE,
+    lambda d: here_says(d, "must be long, int or bool"),
+    """
+    torch.tensor([[1.0, 2.0]])[[0], torch.tensor(-1, dtype=torch.int16)]
+    """, B["indexing"] + " (a 0-d int16/uint8 index tensor next to other indices: PyTorch treats it as an int, "
+                         "tapegrad refuses its dtype)", IX)
+SPECIAL_ORIGINS = {"lgamma", "digamma", "polygamma", "mvlgamma", "erfinv", "logit", "xlogy", "igamma", "igammac",
+                   "i0", "sinc"}
+
+
+def after_special(d):
+    """An input a special function computed at its poles, out of its domain or rounded (sinc, i0)."""
+    bases = {o.split(".")[-1].rstrip("_") for o in d.origins}
+    return bool(bases & SPECIAL_ORIGINS) and (bool(bases & {"sinc", "i0"}) or any_in(d, lambda t: nonfinite(t)
+                                                                                   or at_pole(t)))
+
+
+known_class(
+    "after-special-poles", ALL_OPS - SPECIAL_M, {"value", "nan", "inf", "signed-zero"} | GRADS | STATE,
+    after_special,
+    """
+    x = torch.tensor([[inf, -inf, 3.0, -inf], [-3.0, -0.25, nan, -0.0]], dtype=torch.float64, requires_grad=True)
+    y = x.digamma()
+    torch.nn.functional.hardtanh_(y)
+    w0 = torch.tensor([[0.75, -2.0, 1.25, 1.0], [-0.5, 2.0, 0.25, -1.5]], dtype=torch.float64)
+    w1 = torch.tensor([[-1.5, 0.75, -2.0, 1.25], [1.0, -0.5, 2.0, 0.25]], dtype=torch.float64)
+    ((x * w0).sum() + (y * w1).sum()).backward()
+    x.grad
+    """, "ops applied to what a special function gave at its poles (the gradient at digamma(-3) through hardtanh_: "
+         "huge here, 0 in PyTorch) or "
+         "rounded differently (sinc of large values, PyTorch's i0(0) = 0.99999994): the differences of the "
+         "special-poles class, passed on", SP)
+known_class(
+    "leaky-relu-inf-zero-slope", F("leaky_relu", "leaky_relu_"), {"nan", "value", "inf"},
+    lambda d: kw(d, "negative_slope") == 0.0 or arg(d, 1) == 0.0,
+    """
+    torch.nn.functional.leaky_relu(torch.tensor([inf, -1.0]), 0.0)
+    """, B["edges"] + " (leaky_relu with negative_slope=0 at inf: nan here (inf * 0), inf in PyTorch)", NF)
+known_class(
+    "linalg-empty-result-leaf", ALL_OPS, RAISES_HERE,
+    lambda d: here_says(d, "a leaf tensor that requires grad") and any(
+        o.split(".")[-1] in ("ormqr", "orgqr") for o in d.origins),
+    """
+    v3 = torch.ormqr(torch.zeros((1, 0)), torch.tensor([]), torch.tensor([[0.5, 1.5]], requires_grad=True))
+    v3.is_leaf
+    """, B["rg-lost"] + " (ormqr/orgqr with an empty reflector returns its input's copy as a new leaf that "
+                        "requires grad here; PyTorch's result has a grad_fn, so in-place ops on it are allowed)", LI)
+known_class(
+    "linalg-conditioning", LINALG_M, {"value"} | GRADS,
+    lambda d: any_in(d, large),
+    """
+    a = torch.tensor([[[-1.9, 2.6, -1.9], [-1.9, -0.7, -0.45], [-1.9, 0.3, 0.3]]], requires_grad=True)
+    q = a.orgqr(torch.tensor([[3.0, -60000.0, -2.5]]))
+    (q * torch.tensor([[[-1.5, 0.75, -2.0], [1.25, 1.0, -0.5], [2.0, 0.25, -1.5]]])).sum().backward()
+    a.grad
+    """, "the linear-algebra methods' float32 gradients at large values (orgqr with tau = -6e4): the rounding "
+         "of LAPACK's and tapegrad's different formulas differs beyond the float32 tolerance", LI,
+    status="by-design")
+known_class(
+    "compare-inplace-requires-grad", {"Tensor." + n + "_" for n in ("eq", "ne", "lt", "le", "gt", "ge", "greater",
+                                                                   "less", "greater_equal", "less_equal",
+                                                                   "not_equal")},
+    {"requires_grad", "state-requires_grad"} | GRADS,
+    lambda d: x0(d).requires_grad,
+    """
+    v = torch.tensor([1.0, 2.0], requires_grad=True).sum()
+    v.eq_(v)
+    v.requires_grad
+    """, B["rg-lost"] + " (an in-place comparison (eq_, lt_, ...) of a float tensor that requires grad: PyTorch "
+                        "keeps requires_grad (EqBackward1, zero gradient), tapegrad drops it)", E)
+known_class(
+    "empty-bool-matmul", MATMUL, RAISES_HERE,
+    lambda d: any(empty(t) for t in d.inputs) and here_says(d, "not implemented for bool"),
+    """
+    torch.tensor([], dtype=torch.bool) @ torch.zeros((0, 2), dtype=torch.bool)
+    """, "PyTorch skips the bool check of matmul on empty operands (as the other checks of empty-skips-checks); "
+         "tapegrad checks", L, status="by-design")
+known_class(
+    "clamp-mixed-bounds", fam("clamp", "clip"), RAISES_THERE,
+    lambda d: torch_says(d, "invalid combination of arguments"),
+    """
+    torch.clamp(torch.tensor([0.0, 1.0]), 0, torch.tensor([0.5, 0.5]))
+    """, B["values"] + " (clamp with one Python-number bound and one tensor bound: PyTorch's signatures take "
+                       "both numbers or both tensors; tapegrad accepts the mix)", E)
+known_class(
+    "true-divide-rounding-mode", fam("true_divide"), RAISES_THERE,
+    lambda d: kw(d, "rounding_mode") is not None or torch_says(d, "rounding_mode"),
+    """
+    torch.true_divide(torch.tensor(1.0), torch.tensor(2.0), rounding_mode="trunc")
+    """, B["values"] + " (true_divide(..., rounding_mode=): PyTorch's true_divide has no rounding_mode, tapegrad's "
+                       "takes div's; the program generator's division specs reach it)", E)
+known_class(
+    "hardtanh-inplace-min-above-max", F("hardtanh_"), RAISES_HERE,
+    lambda d: here_says(d, "cannot be greater than max_val"),
+    """
+    torch.nn.functional.hardtanh_(torch.tensor([1.0, 3.0, -1.0]), 2.0, 1.0)
+    """, B["errors"] + " (F.hardtanh_ with min_val > max_val: PyTorch's in-place form has no such check and "
+                       "gives max_val everywhere; tapegrad's goes through F.hardtanh's check)", NF)
+known_class(
+    "elu-zero-alpha-sign", F("elu", "elu_", "celu", "celu_") | {"celu"}, "signed-zero",
+    lambda d: kw(d, "alpha") == 0.0 or (d.op in F("elu_", "celu_") and any_in(
+        d, lambda t: isf(t) and t.numel() > 0 and bool(((t == 0) & t.signbit()).any()))),
+    """
+    torch.nn.functional.elu(torch.tensor([-3.0, 1.5]), alpha=0.0)
+    """, B["edges"] + " (elu with alpha=0 at negative inputs: PyTorch's 0 * expm1(x) is -0.0, tapegrad's +0.0; "
+                      "elu_ of -0.0 likewise)",
+    NF)
+known_class(
+    "hardshrink-nan-grad", F("hardshrink"), GRADS,
+    lambda d: any_in(d, nonfinite),
+    """
+    x = torch.tensor([nan] * 16, requires_grad=True)
+    torch.nn.functional.hardshrink(x).sum().backward()
+    x.grad
+    """, "PyTorch 2.13's vectorized hardshrink backward (16 values at a time) gives 0 at NaN, its scalar tail "
+         "(and tapegrad) 1", AF, status="pytorch-bug")
+known_class(
+    "new-loss-nonfinite", NEW_LOSS_F, {"value", "nan", "inf", "signed-zero"} | GRADS
+    | {"backward-pytorch-raises", "backward-tapegrad-raises"},
+    lambda d: any_in(d, lambda t: nonfinite(t) or big(t) or (isf(t) and t.numel() > 0
+                                                              and bool((t.detach().double().abs() > 1e18).any()))),
+    """
+    x = torch.tensor([[-1.0, 3.0, -inf, -3.0]])
+    torch.nn.functional.multilabel_margin_loss(x, torch.tensor([[3, 2, 2, 3]]))
+    """, B["edges"] + " (the margin/embedding losses and distances at inf/nan or values whose sums overflow: "
+                      "a masked term 0 * inf is nan here where PyTorch selects (multilabel_margin_loss), pdist's "
+                      "gradient at inf is nan in PyTorch, sums of 3e38 overflow in a different order)", LO)
+known_class(
+    "pytorch-margin-loss-empty-mean", F("multi_margin_loss"), {"nan", "value", "inf"},
+    lambda d: any(empty(t) for t in d.inputs),
+    """
+    torch.nn.functional.multi_margin_loss(torch.zeros((0, 3)), torch.tensor([], dtype=torch.int64)).isnan()
+    """, "PyTorch 2.13's multi_margin_loss of an empty batch with reduction='mean' returns uninitialized memory; "
+         "tapegrad gives nan (0 / 0)", LO, status="pytorch-bug")
+known_class(
+    "linalg-nonfinite", LINALG_M, {"value", "nan", "inf", "signed-zero", RAISES_HERE, RAISES_THERE,
+                                   "backward-tapegrad-raises", "backward-pytorch-raises"} | GRADS,
+    lambda d: any_in(d, lambda t: nonfinite(t) or big(t)),
+    """
+    torch.tensor([[nan, 0.0, 0.0], [inf, 2.5, 0.0], [0.5, 0.0, -inf]]).cholesky_inverse(True)
+    """, B["edges"] + " (the linear-algebra methods at inf/nan: LAPACK spreads NaN to fewer entries than "
+                      "tapegrad's formulas; det's backward raises 'SVD did not converge'; torch.lu refuses a zero "
+                      "pivot that is NaN in PyTorch)", LI)
+known_class(
+    "linalg-singular-backward", LINALG_M, "backward-tapegrad-raises",
+    lambda d: here_says(d, "Singular matrix", "did not converge"),
+    """
+    x = torch.tensor([[-0.0]], requires_grad=True)
+    x.logdet().backward()
+    x.grad
+    """, B["errors"] + " (logdet/det backward of a singular matrix: numpy's inverse raises LinAlgError where "
+                       "PyTorch's gradient is inf/nan)", LI)
+known_class(
+    "linalg-empty-half", LINALG_M, RAISES_HERE,
+    lambda d: any(empty(t) for t in d.inputs) and here_says(d, "Low precision", "not supported",
+                                                            "Expected a floating point"),
+    """
+    torch.zeros((0, 0), dtype=torch.float16).det()
+    """, "PyTorch skips the dtype check of det/logdet... on an empty float16 matrix; tapegrad checks", LI,
+    status="by-design")
+known_class(
+    "linalg-saved-output-version", ALL_OPS, "backward-pytorch-raises",
+    lambda d: torch_says(d, "modified by an inplace operation") and torch_says(d, "of Linalg", "of Det",
+                                                                                "of Logdet", "of Slogdet"),
+    """
+    x = torch.zeros((1, 2, 2), dtype=torch.float64, requires_grad=True)
+    y = torch.det(x)
+    with torch.no_grad():
+        y.add_(1)
+    y.sum().backward()
+    x.grad
+    """, "PyTorch's det saves its result and refuses the backward after a write to it (even under no_grad); "
+         "tapegrad keeps the values it needs", LI, status="by-design")
+known_class(
+    "index-empty-result-skips-check", {"[]", "[]="}, RAISES_HERE,
+    lambda d: here_says(d, "out of range") and isinstance(arg(d, 1), tuple)
+    and any(isinstance(k, slice) for k in arg(d, 1)),
+    """
+    torch.tensor([[0.85, 0.05, 1.1]])[torch.tensor([[-2, -1], [-1, 0]]), 5:-10:2]
+    """, "PyTorch skips the range check of index tensors when a slice of the same index empties the result; "
+         "tapegrad checks", IX, status="by-design")
+
 # ---------------------------------------------------------------------- the tests
 def _examples():
     return settings().max_examples * 10  # 200 programs in the fast profile, 3,000 under HYPOTHESIS_PROFILE=thorough

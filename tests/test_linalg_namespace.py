@@ -598,3 +598,13 @@ def test_second_order_of_decompositions_and_norms():
                   (lambda x: L.vector_norm(x, 3), a), (lambda x: L.vector_norm(x, INF, dim=-1), a),
                   (lambda x: L.cholesky(sym(x), upper=True), s), (lambda x: L.lstsq(x, x[..., :2]).solution, r)]:
         assert gradgradcheck(fn, (leaf(x),), atol=1e-5, rtol=1e-3)
+
+
+def test_matrix_exp_of_a_nonfinite_matrix_is_nan_and_the_others_are_unchanged():
+    # found by the differential test: an inf made the scaling exponent int(inf) (OverflowError); PyTorch gives nan
+    good = np.array([[1.0, 2.0], [3.0, 4.0]])
+    for bad in ([[3.0, 1.5], [-math.inf, 0.0]], [[3.0, math.nan], [1.0, 0.0]]):
+        with np.errstate(invalid="ignore"):  # inf * 0 in the Pade products
+            out = tg.linalg.matrix_exp(tg.tensor(np.stack([good, np.array(bad)]))).numpy()
+        assert np.isnan(out[1]).all()
+        np.testing.assert_allclose(out[0], tg.linalg.matrix_exp(tg.tensor(good)).numpy(), rtol=1e-12)

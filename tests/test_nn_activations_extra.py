@@ -312,3 +312,12 @@ def test_gumbel_softmax_nodes_match_torch():
         ot = torch.nn.functional.gumbel_softmax(xt, hard=hard)
         og = F.gumbel_softmax(xg, hard=hard)
         assert og.grad_fn.name() == ot.grad_fn.name()
+
+
+def test_threshold_inplace_gradient_masks_the_input_before_the_write():
+    # PyTorch's ThresholdBackward1: where the input was <= threshold the gradient is 0, even if the value written
+    # there is above the threshold (-3 -> 5.0 with threshold 1.0; -3 -> 0.0 with threshold -1.0)
+    for th, value, want in [(1.0, 5.0, [0, 0, 1]), (-1.0, 0.0, [0, 1, 1])]:
+        leaf = tg.tensor([-3.0, -0.0, 2.0], requires_grad=True)
+        F.threshold_(leaf * 1, th, value).sum().backward()
+        np.testing.assert_array_equal(leaf.grad.numpy(), want)

@@ -490,3 +490,11 @@ def test_ctc_loss_matches_torch(reduction, zero_infinity):
         og.sum().backward()
         np.testing.assert_allclose(lg.grad.numpy(), lt.grad.numpy(), rtol=1e-8, atol=1e-12)
         lt.grad, lg.grad = None, None
+
+
+def test_triplet_margin_loss_refuses_a_margin_not_above_zero():
+    # PyTorch's F.triplet_margin_loss raises ValueError for margin <= 0 (found by the differential test)
+    a, p, n = tg.ones(2, 3), tg.ones(2, 3), tg.zeros(2, 3)
+    for margin in (0.0, -1.0):
+        with pytest.raises(ValueError, match="margin must be greater than 0"):
+            F.triplet_margin_loss(a, p, n, margin=margin)

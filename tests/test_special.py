@@ -307,3 +307,18 @@ def test_docstring_examples():
     import tapegrad.special._ops as ops
     for module in (S, ops):
         assert doctest.testmod(module).failed == 0, module.__name__
+
+
+def test_erfinv_keeps_the_sign_of_zero():
+    # found by the differential test: erfinv(-0.0) is -0.0 in PyTorch
+    out = tg.erfinv(tg.tensor([-0.0, 0.0, math.nan])).numpy()
+    assert np.signbit(out[0]) and not np.signbit(out[1]) and np.isnan(out[2])
+
+
+def test_mvlgamma_refuses_bool_tensors():
+    # PyTorch: "The input tensor may not be a boolean tensor." (found by the differential test)
+    with pytest.raises(RuntimeError, match="may not be a boolean tensor"):
+        tg.mvlgamma(tg.tensor([True, False]), 1)
+    with pytest.raises(RuntimeError, match="may not be a boolean tensor"):
+        tg.tensor([True]).mvlgamma(2)
+    assert tg.mvlgamma(tg.tensor([2, 3]), 1).dtype == tg.float32

@@ -972,7 +972,10 @@ def matrix_exp(A: Tensor) -> Tensor:
         return A.clone()
     if n == 1:
         return A.exp()
-    norm1 = float(np.max(np.sum(np.abs(a), axis=-2))) if a.size else 0.0
+    with np.errstate(invalid="ignore"):  # a matrix with inf or nan gives nan (as PyTorch's); the others' scaling
+        norms = np.max(np.sum(np.abs(a), axis=-2), axis=-1)  # comes from the finite norms
+    norms = norms[np.isfinite(norms)]
+    norm1 = float(np.max(norms)) if norms.size else 0.0
     s = max(0, math.ceil(math.log2(norm1 / 5.371920351148152))) if norm1 > 5.371920351148152 else 0
     X = A * (0.5 ** s) if s else A
     b = _PADE13

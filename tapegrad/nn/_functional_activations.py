@@ -59,11 +59,8 @@ def _threshold(input, th, value, name):
         raise NotImplementedError("threshold: not implemented for bool tensors")
     drop = x <= th  # NOTE: an integer tensor is compared with the threshold as given (0.5 stays 0.5), and
     out = np.where(drop, np.asarray(value).astype(x.dtype), x)  # the value is truncated to its dtype, as PyTorch
-    if name.endswith("1"):  # in place: PyTorch's ThresholdBackward1 reads the result (where it is <= threshold)
-        def threshold_result_rule(xp, g, out, x):
-            return g * ~(out <= th)
-
-        return record(out, (input,), threshold_result_rule, name)
+    # in place too (ThresholdBackward1), the mask is the input's before the write (x <= threshold), as PyTorch's:
+    # threshold_(x, -1.0, 0.0) at x = -3 writes 0.0, which is above the threshold, and the gradient there is 0
 
     def threshold_rule(xp, g, out, x):
         return g * ~(x <= th)

@@ -252,6 +252,8 @@ def triplet_margin_loss(anchor: Tensor, positive: Tensor, negative: Tensor, marg
     """
     _tensors("triplet_margin_loss", anchor, positive, negative)
     reduction = _reduction("triplet_margin_loss", reduction, size_average, reduce)
+    if margin <= 0:  # PyTorch's check (ValueError), as triplet_margin_with_distance_loss's
+        raise ValueError(f"margin must be greater than 0, got {margin}")
     _check_triplet_dims(anchor, positive, negative)
     dist_pos = _F.pairwise_distance(anchor, positive, p, eps)
     dist_neg = _F.pairwise_distance(anchor, negative, p, eps)

@@ -150,7 +150,7 @@ def _np_erfinv(y):
             step_tail = (np.log(c) - np.log(1 - a)) * c / slope
             step_central = (erf(t).numpy() - a) / slope
             x = x + np.where(tail, step_tail, -step_central)
-        out = np.sign(y64) * x
+        out = np.where(y64 == 0, y64, np.sign(y64) * x)  # erfinv(-0.0) is -0.0
         out = np.where(a == 1, np.sign(y64) * np.inf, out)
         out = np.where(a > 1, np.nan, out)
     return _back(out, y)

@@ -133,6 +133,8 @@ def multigammaln(input: Tensor, p: int) -> Tensor:
     if p < 1:
         raise RuntimeError("p has to be greater than or equal to 1")
     p = int(p)
+    if isinstance(input, Tensor) and input.dtype == dtypes.bool:
+        raise RuntimeError("mvlgamma: The input tensor may not be a boolean tensor.")
     x = _float_array("multigammaln", input)
     out = np.full_like(x, p * (p - 1) / 4 * math.log(math.pi))
     for j in range(p):

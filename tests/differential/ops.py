@@ -1488,6 +1488,346 @@ def _losses(g):
     return Call("fn", "nn.functional." + name, (x, target), kw)
 
 
+# ---------------------------------------------------------------------- more activations (nn.functional)
+_ACT2 = ["hardshrink", "softshrink", "tanhshrink", "threshold", "threshold_", "glu", "prelu", "rrelu", "rrelu_",
+         "elu_", "celu_", "selu_", "leaky_relu_", "hardtanh_"]
+
+
+@spec("F.activation2", ["F." + n for n in _ACT2], weight=2)
+def _activation2(g):
+    name = g.choice(_ACT2)
+    inplace = name.endswith("_") or (name in ("threshold", "rrelu") and g.chance(25))
+    x = inplace_target(g) if inplace else g.tensor()
+    where = "nn.functional." + name
+    kw = {}
+    if name in ("threshold", "threshold_"):
+        args = (x, g.choice([0.0, 0.5, -1.0, 1.5, inf]), g.choice([0.0, -2.0, 7.0, nan]))
+        if name == "threshold" and inplace:
+            kw["inplace"] = True
+        return Call("fn", where, args, kw)
+    if name in ("hardshrink", "softshrink"):
+        return Call("fn", where, (x,) + ((g.choice([0.5, 0.0, 1.0, 2.5, -1.0]),) if g.chance(50) else ()))
+    if name == "glu":
+        return Call("fn", where, (x,) + ((g.dim(g.ndim(x.i)),) if g.chance(60) else ()))
+    if name == "prelu":
+        shape = g.shape(x)
+        c = shape[1] if len(shape) >= 2 else 1
+        n = g.choice([1, c, c]) if not g.chance(5) else c + 1
+        w = g.float_tensor(lambda y: g.shape(y) == (n,), shape=(n,))
+        return Call("fn", where, (x, w))
+    params = {"rrelu": {"lower": [0.125, 0.0, 0.5], "upper": [1 / 3, 0.5, 1.0]}, "rrelu_": {},
+              "elu_": {"alpha": [1.0, 0.0, -0.5]}, "celu_": {"alpha": [1.0, 0.5, 0.0]},
+              "leaky_relu_": {"negative_slope": [0.01, 0.0, -1.0, 2.0]},
+              "hardtanh_": {"min_val": [-1.0, 0.0, 2.0, -inf], "max_val": [1.0, 0.5, -1.0]}}
+    params["rrelu_"] = params["rrelu"]
+    for key, opts in params.get(name, {}).items():
+        if g.chance(40):
+            kw[key] = g.choice(opts)
+    if name.startswith("rrelu"):
+        if inplace and name == "rrelu":
+            kw["inplace"] = True
+        if g.chance(40):
+            kw["training"] = g.chance(50)
+        if kw.get("training"):  # random slopes: compared by shape and dtype, on a fresh leaf when in place
+            if inplace:
+                x = g.leaf(rg=False)
+            c = Call("fn", where, (x,), kw)
+            c.random = True
+            c.pool = False
+            return c
+    return Call("fn", where, (x,), kw)
+
+
+@spec("F.gumbel_softmax", ["F.gumbel_softmax"], weight=1)
+def _gumbel_softmax(g):
+    x = g.float_tensor()
+    kw = {}
+    if g.chance(40):
+        kw["tau"] = g.choice([1.0, 0.5, 2.0])
+    if g.chance(40):
+        kw["hard"] = g.chance(50)
+    if g.chance(50):
+        kw["dim"] = g.dim(g.ndim(x.i))
+    c = Call("fn", "nn.functional.gumbel_softmax", (x,), kw)
+    c.random = True  # Gumbel noise: compared by shape, dtype and requires_grad
+    c.pool = False
+    return c
+
+
+# ---------------------------------------------------------------------- more losses and distances
+def _reduction(g, kw):
+    if g.chance(40):
+        kw["reduction"] = g.choice(["none", "sum", "mean"])
+    return kw
+
+
+def _signs(g, shape, dt="float32"):
+    """A fresh target of +1/-1 (rarely 0 or 2)."""
+    vals = [g.choice([1.0, -1.0]) if not g.chance(3) else g.choice([0.0, 2.0]) for _ in range(math.prod(shape))]
+    return g.leaf(shape=shape, dtype=dt, rg=False, values=np.array(vals).reshape(shape))
+
+
+def _same_shape(g, shape, dt, rg=None):
+    return g.tensor(lambda y: g.shape(y) == shape and g.dtype(y) == dt, shape=shape, dtype=dt, rg=rg)
+
+
+LOSSES2 = ["cosine_embedding_loss", "hinge_embedding_loss", "margin_ranking_loss", "soft_margin_loss",
+           "multi_margin_loss", "multilabel_margin_loss", "multilabel_soft_margin_loss", "poisson_nll_loss",
+           "gaussian_nll_loss", "triplet_margin_loss", "triplet_margin_with_distance_loss", "ctc_loss"]
+
+
+@spec("losses2", ["F." + n for n in LOSSES2], weight=3)
+def _losses2(g):
+    name = g.choice(LOSSES2)
+    kw = _reduction(g, {})
+    dt = g.choice(["float32", "float64"]) if g.chance(90) else g.dtype_()
+    where = "nn.functional." + name
+    if name == "cosine_embedding_loss":
+        shape = g.choice([(g.int(0, 3), g.int(1, 3)), (g.int(1, 3),)])
+        x1, x2 = _same_shape(g, shape, dt), _same_shape(g, shape, dt)
+        if g.chance(30):
+            kw["margin"] = g.choice([0.0, 0.5, -0.5])
+        return Call("fn", where, (x1, x2, _signs(g, shape[:-1], dt)), kw)
+    if name in ("hinge_embedding_loss", "soft_margin_loss"):
+        x = g.tensor(lambda y: g.dtype(y) == dt, dtype=dt)
+        if name == "hinge_embedding_loss" and g.chance(30):
+            kw["margin"] = g.choice([1.0, 0.0, 2.5])
+        return Call("fn", where, (x, _signs(g, g.shape(x), dt)), kw)
+    if name == "margin_ranking_loss":
+        x1 = g.tensor(lambda y: g.dtype(y) == dt, dtype=dt)
+        shape = g.shape(x1)
+        if g.chance(30):
+            kw["margin"] = g.choice([0.0, 0.5, -1.0])
+        return Call("fn", where, (x1, _same_shape(g, shape, dt), _signs(g, shape, dt)), kw)
+    if name in ("multi_margin_loss", "multilabel_margin_loss", "multilabel_soft_margin_loss"):
+        c = g.int(1, 4)
+        batch = g.choice([(), (g.int(0, 3),)])
+        x = _same_shape(g, batch + (c,), dt)
+        if name == "multi_margin_loss":
+            vals = [g.int(0, c - 1) if not g.chance(4) else g.choice([c, -1]) for _ in range(math.prod(batch))]
+            target = Lit(np.array(vals, dtype=np.int64).reshape(batch), "int64")
+            if g.chance(30):
+                kw["p"] = g.choice([1, 2])
+            if g.chance(30):
+                kw["margin"] = g.choice([1.0, 0.0, 2.0])
+            if g.chance(20):
+                kw["weight"] = g.leaf(shape=(c,), dtype=dt, rg=False)
+        elif name == "multilabel_margin_loss":
+            vals = [g.choice(list(range(-1, c))) if not g.chance(3) else c for _ in range(math.prod(batch) * c)]
+            target = Lit(np.array(vals, dtype=np.int64).reshape(batch + (c,)), "int64")
+        else:
+            vals = [g.choice([0.0, 1.0, 1.0, 0.5]) for _ in range(math.prod(batch) * c)]
+            target = g.leaf(shape=batch + (c,), dtype=dt, rg=False, values=np.array(vals).reshape(batch + (c,)))
+            if g.chance(20):
+                kw["weight"] = g.leaf(shape=(c,), dtype=dt, rg=False)
+        return Call("fn", where, (x, target), kw)
+    if name == "poisson_nll_loss":
+        x = g.tensor(lambda y: g.dtype(y) == dt, dtype=dt)
+        shape = g.shape(x)
+        vals = [g.choice([0.0, 1.0, 2.0, 3.0, 0.5]) for _ in range(math.prod(shape))]
+        target = g.leaf(shape=shape, dtype=dt, rg=False, values=np.array(vals).reshape(shape)) if g.chance(80) \
+            else _same_shape(g, shape, dt)
+        if g.chance(40):
+            kw["log_input"] = g.chance(50)
+        if g.chance(40):
+            kw["full"] = g.chance(50)
+        return Call("fn", where, (x, target), kw)
+    if name == "gaussian_nll_loss":
+        x = g.tensor(lambda y: g.dtype(y) == dt and g.ndim(y.i) >= 1, dtype=dt, ndims=(1, 3))
+        shape = g.shape(x)
+        target = _same_shape(g, shape, dt)
+        vshape = g.choice([shape, shape[:-1], shape[:-1] + (1,)])
+        vals = [g.choice([1.0, 0.5, 2.0, 0.0, 1e-8]) if not g.chance(3) else -1.0 for _ in range(math.prod(vshape))]
+        var = g.leaf(shape=vshape, dtype=dt, values=np.array(vals).reshape(vshape)) if g.chance(85) \
+            else g.choice([1.0, 0.5])
+        if g.chance(30):
+            kw["full"] = g.chance(50)
+        if g.chance(20):
+            kw["eps"] = g.choice([1e-6, 0.1])
+        return Call("fn", where, (x, target, var), kw)
+    if name in ("triplet_margin_loss", "triplet_margin_with_distance_loss"):
+        shape = g.choice([(g.int(1, 3), g.int(1, 3)), (g.int(1, 3),)])
+        a, p, n = (_same_shape(g, shape, dt) for _ in range(3))
+        if g.chance(30):
+            kw["margin"] = g.choice([1.0, 0.0, 2.0])
+        if g.chance(30):
+            kw["swap"] = g.chance(50)
+        if name == "triplet_margin_loss" and g.chance(30):
+            kw["p"] = g.choice([2, 1, 3.0])
+        return Call("fn", where, (a, p, n), kw)
+    # ctc_loss: log-probabilities (T, N, C) or (T, C), targets padded (N, S) or concatenated, lengths
+    t, c, s = g.int(1, 5), g.int(2, 4), g.int(1, 3)
+    batch = g.choice([(), (g.int(1, 2),)])
+    n = batch[0] if batch else 1
+    dt = g.choice(["float32", "float64"])
+    x = g.leaf(shape=(t,) + batch + (c,), dtype=dt)
+    lp = Call("fn", "nn.functional.log_softmax", (x, -1))
+    out = g.r.run(lp) if g.chance(70) else None
+    if out:
+        x = Ref(out[0])
+    tl = [g.int(0, s) for _ in range(n)]
+    blank = g.choice([0, 0, c - 1])
+    labels = [v for v in range(c) if v != blank]
+    if batch and g.chance(70):
+        targets = Lit(np.array([g.choice(labels) for _ in range(n * s)], dtype=np.int64).reshape(n, s), "int64")
+    else:
+        targets = Lit(np.array([g.choice(labels) for _ in range(sum(tl))], dtype=np.int64), "int64")
+    il = [g.int(max(1, s // 2), t) for _ in range(n)]
+    if not batch:
+        il, tl = il[0], tl[0]
+        if targets.array.ndim == 1 and g.chance(50):
+            targets = Lit(targets.array.reshape(1, -1)[:, :tl] if tl else targets.array.reshape(1, 0), "int64")
+    if batch and g.chance(50):
+        il, tl = Lit(np.array(il, dtype=np.int64), "int64"), Lit(np.array(tl, dtype=np.int64), "int64")
+    if blank:
+        kw["blank"] = blank
+    if g.chance(30):
+        kw["zero_infinity"] = g.chance(50)
+    return Call("fn", where, (x, targets, il, tl), kw)
+
+
+@spec("distances", ["F.pairwise_distance", "F.pdist"], weight=1)
+def _distances(g):
+    dt = g.choice(["float32", "float64"]) if g.chance(90) else g.dtype_()
+    if g.chance(50):
+        # PyTorch 2.13's pdist backward of a (0, M > 0) input segfaults: never generated (docs/differential.md)
+        rows = g.int(0, 4)
+        x = g.tensor(lambda y: g.dtype(y) == dt and g.ndim(y.i) == 2 and not (g.shape(y)[0] == 0 < g.shape(y)[1]),
+                     shape=(rows, g.int(0, 3) if rows else 0), dtype=dt)
+        p = (g.choice([2.0, 1.0, 0.0, inf, 3.0]),) if g.chance(40) else ()
+        return Call("fn", "nn.functional.pdist", (x, *p))
+    x = g.tensor(lambda y: g.dtype(y) == dt, dtype=dt)
+    y = g.operand(x, "tz")
+    kw = {}
+    if g.chance(40):
+        kw["p"] = g.choice([2.0, 1.0, 0.0, inf, 3.0])
+    if g.chance(20):
+        kw["eps"] = g.choice([1e-6, 0.0])
+    if g.chance(30):
+        kw["keepdim"] = g.chance(50)
+    return Call("fn", "nn.functional.pairwise_distance", (x, y), kw)
+
+
+# ---------------------------------------------------------------------- special functions (Tensor methods)
+for _n in ["lgamma", "digamma", "erfinv", "i0", "sinc"]:
+    _unary_spec(_n)
+for _n in ["xlogy", "igamma", "igammac"]:
+    _binary_spec(_n, None)
+
+
+@spec("logit/polygamma/mvlgamma", covered(forms("logit") + forms("polygamma") + forms("mvlgamma")), weight=1)
+def _special_args(g):
+    name = g.choice(["logit", "polygamma", "mvlgamma"])
+    fs = forms(name)
+    inplace = g.chance(30)
+    x = inplace_target(g) if inplace else g.tensor()
+    choices = [f for f in fs if f[1].endswith("_") == inplace] or fs
+    if name == "logit":
+        return call_form(g, choices, x, *([g.choice([None, 0.0, 0.1, 0.5, 1e-6])] if g.chance(50) else []))
+    if name == "mvlgamma":
+        return call_form(g, choices, x, g.choice([1, 2, 3, 0]))
+    n = g.choice([0, 1, 2, 3, -1])
+    kind, fname = g.choice(choices)
+    if kind == "fn":
+        return Call("fn", fname, (n, x))
+    call = Call("method", fname, (x, n))
+    return _no_grad(call) if fname.endswith("_") and g.chance(20) else call
+
+
+# ---------------------------------------------------------------------- linear algebra (Tensor methods)
+def _matrix(g, rows, cols, dt, batch=(), spd=False, new=50):
+    shape = batch + (rows, cols)
+    if spd:
+        m = g.values(shape, "float64")
+        m = np.nan_to_num(m, nan=1.0, posinf=2.0, neginf=-2.0).clip(-10, 10)
+        vals = m @ np.swapaxes(m, -1, -2) + rows * np.eye(rows)
+        return g.leaf(shape=shape, dtype=dt, values=vals)
+    return g.tensor(lambda y: g.shape(y) == shape and g.dtype(y) == dt, new=new, shape=shape, dtype=dt)
+
+
+def _factor_leaf(g, n, dt, batch):
+    """A fresh lower-triangular Cholesky-like factor (a dominant positive diagonal)."""
+    return g.leaf(shape=batch + (n, n), dtype=dt, values=np.tril(g.values(batch + (n, n), "float64")) + 2 * np.eye(n))
+
+
+LINALG_METHODS = ["det", "logdet", "slogdet", "inverse", "pinverse", "matrix_exp", "matrix_power", "cholesky",
+                  "cholesky_inverse", "cholesky_solve", "lu", "lu_solve", "qr", "svd", "triangular_solve", "orgqr",
+                  "ormqr", "lstsq", "solve", "eig", "symeig"]
+
+
+@spec("linalg-methods", covered([f for n in LINALG_METHODS for f in forms(n, inplace=False)]), weight=3)
+def _linalg_methods(g):
+    name = g.choice(LINALG_METHODS)
+    dt = g.choice(["float32", "float64"]) if g.chance(92) else g.dtype_()
+    n = g.int(0, 3) if g.chance(90) else 1
+    batch = () if g.chance(60) else (g.int(0, 2),)
+    fs = forms(name, inplace=False)
+    if name in ("det", "logdet", "slogdet", "inverse", "matrix_exp"):
+        return call_form(g, fs, _matrix(g, n, n, dt, batch))
+    if name == "pinverse":
+        return call_form(g, fs, _matrix(g, n, g.int(0, 3), dt, batch))
+    if name == "matrix_power":
+        return call_form(g, fs, _matrix(g, n, n, dt, batch), g.choice([0, 1, 2, 3, -1]))
+    if name in ("cholesky", "cholesky_inverse"):
+        a = _matrix(g, n, n, dt, batch, spd=name == "cholesky" and g.chance(80))
+        if name == "cholesky_inverse":
+            a = _factor_leaf(g, n, dt, batch)
+        return call_form(g, fs, a, *([g.chance(50)] if g.chance(40) else []))
+    if name == "cholesky_solve":
+        low = _factor_leaf(g, n, dt, batch)
+        b = _matrix(g, n, g.int(1, 2), dt, batch)
+        return call_form(g, fs, b, low, *([g.chance(50)] if g.chance(40) else []))
+    if name == "triangular_solve":
+        a = g.leaf(shape=batch + (n, n), dtype=dt, values=g.values(batch + (n, n), "float64") + 3 * np.eye(n))
+        b = _matrix(g, n, g.int(1, 2), dt, batch)
+        kw = {k: g.chance(50) for k in ("upper", "transpose", "unitriangular") if g.chance(30)}
+        return call_form(g, fs, b, a, **kw)
+    if name in ("qr", "svd", "lu"):
+        a = _matrix(g, n, g.int(0, 3), dt, batch, new=80)
+        kw = {}
+        if name == "qr" and g.chance(40):
+            kw["some"] = g.chance(50)
+        if name == "svd" and g.chance(40):
+            kw["some" if g.chance(50) else "compute_uv"] = g.chance(50)
+        if name == "lu" and g.chance(30):
+            kw["get_infos"] = g.chance(50)
+        c = call_form(g, fs, a, **kw)
+        if name == "svd":
+            c.random = True  # singular vectors are unique up to sign (and not at all for repeated values)
+            c.pool = False
+        return c
+    if name == "lu_solve":
+        vals = g.values(batch + (n, n), "float64")
+        vals = np.nan_to_num(vals, nan=1.0, posinf=2.0, neginf=-2.0).clip(-10, 10) + 4 * np.eye(n)
+        lu, piv = torch.linalg.lu_factor(torch.tensor(vals, dtype=getattr(torch, dt)
+                                                      if dt in ("float32", "float64") else torch.float64))
+        lu_leaf = g.leaf(shape=batch + (n, n), dtype=dt, values=lu.numpy())
+        b = _matrix(g, n, g.int(1, 2), dt, batch)
+        return call_form(g, fs, b, lu_leaf, Lit(piv.numpy(), "int32"))
+    if name in ("orgqr", "ormqr"):
+        m = max(n, 1)
+        k = g.int(0, m)
+        a = _matrix(g, m, k, dt, batch)
+        tau = g.tensor(lambda y: g.shape(y) == batch + (k,) and g.dtype(y) == dt, shape=batch + (k,), dtype=dt)
+        if name == "orgqr":
+            return call_form(g, fs, a, tau)
+        kw = {}
+        left = g.chance(60)
+        if g.chance(40):
+            kw["left"] = left
+        else:
+            left = True
+        if g.chance(40):
+            kw["transpose"] = g.chance(50)
+        other = _matrix(g, m, g.int(1, 2), dt, batch) if left else _matrix(g, g.int(1, 2), m, dt, batch)
+        return call_form(g, fs, a, tau, other, **kw)
+    # removed in PyTorch: lstsq, solve, eig, symeig refuse (tapegrad must refuse too)
+    a = _matrix(g, n, n, dt)
+    if name in ("lstsq", "solve"):
+        return call_form(g, fs, _matrix(g, n, 1, dt), a)
+    return call_form(g, fs, a, *([g.chance(50)] if g.chance(40) else []))
+
+
 # ---------------------------------------------------------------------- creation, conversion, flags
 @spec("tensor-of-tensors", ["tensor", "as_tensor", "Tensor.new_tensor"], weight=2)
 def _tensor_of(g):
