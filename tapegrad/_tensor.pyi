@@ -444,7 +444,7 @@ class Tensor:
     def eq(self, other) -> Any:
         """eq(input, other) -> bool tensor of input == other, elementwise, with broadcasting (no gradient)."""
     def eq_(self, *args, **kwargs) -> Any:
-        """eq_(...) -> self: ``eq`` in place."""
+        """eq_(...) -> self: ``compared`` in place."""
     def equal(self, other: Tensor) -> builtins.bool:
         """equal(input, other) -> bool: True if both have the same shape and the same values."""
     def erf(self) -> Tensor:
@@ -530,7 +530,7 @@ class Tensor:
     def ge(self, other) -> Any:
         """ge(input, other) -> bool tensor of input >= other, elementwise, with broadcasting (no gradient)."""
     def ge_(self, *args, **kwargs) -> Any:
-        """ge_(...) -> self: ``ge`` in place."""
+        """ge_(...) -> self: ``compared`` in place."""
     def geometric_(self, p, *, generator=...) -> Any:
         """geometric_(p, *, generator=None) -> self: the number of Bernoulli(p) trials up to the first success"""
     def ger(self, vec2: Tensor) -> Tensor:
@@ -542,15 +542,15 @@ class Tensor:
     def greater(self, other) -> Any:
         """gt(input, other) -> bool tensor of input > other, elementwise, with broadcasting (no gradient)."""
     def greater_(self, *args, **kwargs) -> Any:
-        """gt_(...) -> self: ``gt`` in place."""
+        """gt_(...) -> self: ``compared`` in place."""
     def greater_equal(self, other) -> Any:
         """ge(input, other) -> bool tensor of input >= other, elementwise, with broadcasting (no gradient)."""
     def greater_equal_(self, *args, **kwargs) -> Any:
-        """ge_(...) -> self: ``ge`` in place."""
+        """ge_(...) -> self: ``compared`` in place."""
     def gt(self, other) -> Any:
         """gt(input, other) -> bool tensor of input > other, elementwise, with broadcasting (no gradient)."""
     def gt_(self, *args, **kwargs) -> Any:
-        """gt_(...) -> self: ``gt`` in place."""
+        """gt_(...) -> self: ``compared`` in place."""
     def half(self) -> Tensor:
         """half(): the values as float16."""
     def heaviside(self, other: Tensor | builtins.float) -> Tensor:
@@ -704,7 +704,7 @@ class Tensor:
     def le(self, other) -> Any:
         """le(input, other) -> bool tensor of input <= other, elementwise, with broadcasting (no gradient)."""
     def le_(self, *args, **kwargs) -> Any:
-        """le_(...) -> self: ``le`` in place."""
+        """le_(...) -> self: ``compared`` in place."""
     def lerp(self, end: Tensor, weight: Tensor | builtins.float) -> Tensor:
         """lerp(input, end, weight) -> input + weight * (end - input), with a number or tensor weight."""
     def lerp_(self, *args, **kwargs) -> Any:
@@ -712,11 +712,11 @@ class Tensor:
     def less(self, other) -> Any:
         """lt(input, other) -> bool tensor of input < other, elementwise, with broadcasting (no gradient)."""
     def less_(self, *args, **kwargs) -> Any:
-        """lt_(...) -> self: ``lt`` in place."""
+        """lt_(...) -> self: ``compared`` in place."""
     def less_equal(self, other) -> Any:
         """le(input, other) -> bool tensor of input <= other, elementwise, with broadcasting (no gradient)."""
     def less_equal_(self, *args, **kwargs) -> Any:
-        """le_(...) -> self: ``le`` in place."""
+        """le_(...) -> self: ``compared`` in place."""
     def lgamma(self) -> Tensor:
         """lgamma(input) -> log |Gamma(input)| (``torch.special.gammaln``; inf at 0 and the negative integers)."""
     def lgamma_(self, *args, **kwargs) -> Any:
@@ -778,7 +778,7 @@ class Tensor:
     def lt(self, other) -> Any:
         """lt(input, other) -> bool tensor of input < other, elementwise, with broadcasting (no gradient)."""
     def lt_(self, *args, **kwargs) -> Any:
-        """lt_(...) -> self: ``lt`` in place."""
+        """lt_(...) -> self: ``compared`` in place."""
     def lu(self, pivot: builtins.bool = ..., get_infos: builtins.bool = ...) -> Any:
         """lu(A, pivot=True, get_infos=False) -> (LU, pivots) or (LU, pivots, infos): tapegrad.linalg.lu_factor_ex"""
     def lu_solve(self, LU_data: Tensor, LU_pivots: Tensor) -> Tensor:
@@ -871,7 +871,7 @@ class Tensor:
     def ne(self, other) -> Any:
         """ne(input, other) -> bool tensor of input != other, elementwise, with broadcasting (no gradient)."""
     def ne_(self, *args, **kwargs) -> Any:
-        """ne_(...) -> self: ``ne`` in place."""
+        """ne_(...) -> self: ``compared`` in place."""
     def neg(self) -> Tensor:
         """neg(input) -> -input."""
     def neg_(self, *args, **kwargs) -> Any:
@@ -908,7 +908,7 @@ class Tensor:
     def not_equal(self, other) -> Any:
         """ne(input, other) -> bool tensor of input != other, elementwise, with broadcasting (no gradient)."""
     def not_equal_(self, *args, **kwargs) -> Any:
-        """ne_(...) -> self: ``ne`` in place."""
+        """ne_(...) -> self: ``compared`` in place."""
     def numel(self) -> builtins.int: ...
     def numpy(self, *, force: builtins.bool = ...) -> np.ndarray:
         """numpy(): the values as a numpy array (sharing memory, like PyTorch's)."""

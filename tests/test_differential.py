@@ -922,18 +922,6 @@ known_class(
          "of LAPACK's and tapegrad's different formulas differs beyond the float32 tolerance", LI,
     status="by-design")
 known_class(
-    "compare-inplace-requires-grad", {"Tensor." + n + "_" for n in ("eq", "ne", "lt", "le", "gt", "ge", "greater",
-                                                                   "less", "greater_equal", "less_equal",
-                                                                   "not_equal")},
-    {"requires_grad", "state-requires_grad"} | GRADS,
-    lambda d: x0(d).requires_grad,
-    """
-    v = torch.tensor([1.0, 2.0], requires_grad=True).sum()
-    v.eq_(v)
-    v.requires_grad
-    """, B["rg-lost"] + " (an in-place comparison (eq_, lt_, ...) of a float tensor that requires grad: PyTorch "
-                        "keeps requires_grad (EqBackward1, zero gradient), tapegrad drops it)", E)
-known_class(
     "empty-bool-matmul", MATMUL, RAISES_HERE,
     lambda d: any(empty(t) for t in d.inputs) and here_says(d, "not implemented for bool"),
     """

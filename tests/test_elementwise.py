@@ -879,3 +879,36 @@ def test_abs_and_atan2_gradients_at_nan_zero_and_infinity():
     b = tg.tensor([0.0, 1.0, 1.0], requires_grad=True)
     tg.atan2(a, b).sum().backward()
     assert a.grad.tolist() == [0.0, 0.0, 0.5] and b.grad.tolist() == [0.0, 0.0, -0.5]
+
+
+@pytest.mark.parametrize("name", ["eq_", "ne_", "lt_", "le_", "gt_", "ge_", "greater_", "less_equal_"])
+def test_in_place_comparison_keeps_the_graph_with_a_zero_gradient(name):
+    # issue 9's "requires_grad lost" class: PyTorch keeps requires_grad (LtBackward1, ...) and gives zero gradients
+    x = tg.tensor([1.0, 2.0, 3.0], requires_grad=True)
+    v = x * 1
+    getattr(v, name)(tg.tensor([2.0, 2.0, 2.0]))
+    assert v.requires_grad and v.grad_fn.name().endswith("Backward1") and v.dtype == tg.float32
+    v.sum().backward()
+    assert x.grad.tolist() == [0.0, 0.0, 0.0]
+    w = x * 1
+    getattr(w, name)(2.0)
+    assert w.grad_fn.name().endswith("Backward0")
+    with pytest.raises(RuntimeError, match="leaf tensor that requires grad"):
+        getattr(x, name)(2.0)
+    u = tg.tensor([1.0, 2.0])
+    assert not getattr(u, name)(1.0).requires_grad  # nothing to record
+
+
+def test_in_place_comparison_matches_pytorch():
+    torch = pytest.importorskip("torch")
+    for lib in (tg, torch):
+        x = lib.tensor([1.0, 2.0, 3.0], requires_grad=True)
+        v = x * 1
+        v.le_(lib.tensor([2.0, 2.0, 2.0]))
+        v.sum().backward()
+        assert v.tolist() == [1.0, 1.0, 0.0] and v.grad_fn.name() == "LeBackward1" and x.grad.tolist() == [0.0] * 3
+
+
+def test_rsub_takes_a_tensor_first():
+    with pytest.raises(TypeError, match="rsub"):
+        tg.rsub(0, tg.tensor(1.0))

@@ -205,6 +205,8 @@ def rsub(input: Tensor, other: Tensor | float, *, alpha: float = 1) -> Tensor:
     >>> tg.rsub(tg.tensor([1.0]), 5)
     tensor([4.])
     """
+    if not isinstance(input, Tensor):
+        raise TypeError(f"rsub(): argument 'input' (position 1) must be Tensor, not {type(input).__name__}")
     return sub(other, input, alpha=alpha)
 
 
@@ -1274,12 +1276,32 @@ def _compare(name, ufunc, symbol, methods):
         except ValueError:
             raise broadcast_error(name, a, b) from None
 
+    def compared(input, other):
+        """The value ``input.<name>_(other)`` writes: as PyTorch, an input that requires grad keeps its graph, with
+        a zero gradient (``EqBackward1`` for a tensor ``other``, ``EqBackward0`` for a number)."""
+        out = compare(input, other)
+        if not (_grad.enabled and input._requires_grad):
+            return out
+        node = f"{name.capitalize()}Backward{1 if isinstance(other, Tensor) else 0}"
+        if isinstance(other, Tensor) and other._requires_grad:
+            return record(out._data.astype(input._data.dtype), (input, other), _zero_rules, node)
+        return record(out._data.astype(input._data.dtype), (input,), _zero_rule, node)
+
     compare.__name__ = compare.__qualname__ = name
     example = np.array2string(ufunc(np.array([1, 2, 3]), 2), separator=", ")
     compare.__doc__ = (f"{name}(input, other) -> bool tensor of input {symbol} other, elementwise, with "
                        f"broadcasting (no gradient).\n\n    >>> import tapegrad as tg\n"
                        f"    >>> tg.{name}(tg.tensor([1, 2, 3]), 2)\n    tensor({example})\n    ")
-    return op(compare, methods=methods, inplace=True)
+    setattr(Tensor, name + "_", inplace_method(name + "_", compared))
+    return op(compare, methods=methods, inplace=False)
+
+
+def _zero_rule(xp, g, out, x):
+    return xp.zeros_like(x)
+
+
+def _zero_rules(xp, need, g, out, a, b):
+    return xp.zeros_like(a) if need[0] else None, xp.zeros_like(b) if need[1] else None
 
 
 eq = _compare("eq", np.equal, "==", ("eq",))
