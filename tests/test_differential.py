@@ -767,15 +767,6 @@ known_class(
          "(0 * inf), 0 in PyTorch; the same near 0 for values sinc computed (sinc(9e18) differs in its last "
          "digits)", SP)
 known_class(
-    "xlogy-unsigned-negative-scalar", SPECIAL_M, {"value", "nan", "inf"},
-    lambda d: any(dt(t) == "uint8" for t in d.inputs) and (
-        any(isinstance(v, (int, float)) and v < 0 for v in nums(d)) or any(dt(t) == "int8" for t in d.inputs)),
-    """
-    torch.tensor([254], dtype=torch.uint8).xlogy(-1)
-    """, B["promotion"] + " (xlogy/igamma of a uint8 tensor and a negative Python int: the float ops' operand "
-                          "cast turns -1 into 255 before promoting to float; PyTorch computes log(-1) = nan)",
-    "tapegrad/autograd/declare.py (binary(floats=True))")
-known_class(
     "ctc-int-lengths", F("ctc_loss"), RAISES_THERE,
     lambda d: torch_says(d, "invalid combination of arguments"),
     """

@@ -912,3 +912,13 @@ def test_in_place_comparison_matches_pytorch():
 def test_rsub_takes_a_tensor_first():
     with pytest.raises(TypeError, match="rsub"):
         tg.rsub(0, tg.tensor(1.0))
+
+
+def test_float_ops_convert_each_integer_operand_from_its_own_values():
+    # PyTorch's float ops (xlogy, atan2, ...) of integer operands: each goes to float from its own values, not
+    # through the operands' common integer dtype (-1 next to uint8 is not 255; a 0-d uint8 200 next to int8 is 200)
+    assert np.isnan(tg.tensor([254], dtype=tg.uint8).xlogy(-1).item())
+    np.testing.assert_allclose(tg.xlogy(tg.tensor([3], dtype=tg.int8), tg.tensor(200, dtype=tg.uint8)).numpy(),
+                               [3 * np.log(200)], rtol=1e-6)
+    np.testing.assert_allclose(tg.atan2(tg.tensor([200], dtype=tg.uint8), tg.tensor(-1, dtype=tg.int8)).numpy(),
+                               [np.arctan2(200, -1)], rtol=1e-6)

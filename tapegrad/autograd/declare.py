@@ -209,6 +209,8 @@ def _declare_binary(fn, *, compute, grad, name, floats, tensors, methods, xp_nam
             position, value = (1, input) if not isinstance(input, Tensor) else (2, other)
             raise TypeError(f"{op_name}: argument '{('input', 'other')[position - 1]}' (position {position}) must "
                             f"be a Tensor, not {type(value).__name__} (PyTorch's {op_name} takes two tensors)")
+        if floats:
+            given = input, other
         if input.__class__ is Tensor and other.__class__ is Tensor:  # the common case first: one check each
             a, b = input._data, other._data
             if a.dtype is not b.dtype:
@@ -226,7 +228,9 @@ def _declare_binary(fn, *, compute, grad, name, floats, tensors, methods, xp_nam
             input, other = operands(op_name, input, other)
             a, b = input._data, other._data
         if floats and a.dtype.kind != "f":
-            a, b = a.astype(default_float()), b.astype(default_float())
+            # NOTE: each integer operand goes to the float dtype from its own values, as PyTorch (a uint8 tensor and
+            # -1: log(-1), not log(255)), not through the operands' common integer dtype
+            a, b = (np.asarray(v._data if isinstance(v, Tensor) else v).astype(default_float()) for v in given)
         try:
             out = array_fn(a, b)
         except ValueError:
