@@ -941,15 +941,6 @@ known_class(
     """, B["errors"] + " (F.hardtanh_ with min_val > max_val: PyTorch's in-place form has no such check and "
                        "gives max_val everywhere; tapegrad's goes through F.hardtanh's check)", NF)
 known_class(
-    "elu-zero-alpha-sign", F("elu", "elu_", "celu", "celu_") | {"celu"}, "signed-zero",
-    lambda d: kw(d, "alpha") == 0.0 or (d.op in F("elu_", "celu_") and any_in(
-        d, lambda t: isf(t) and t.numel() > 0 and bool(((t == 0) & t.signbit()).any()))),
-    """
-    torch.nn.functional.elu(torch.tensor([-3.0, 1.5]), alpha=0.0)
-    """, B["edges"] + " (elu with alpha=0 at negative inputs: PyTorch's 0 * expm1(x) is -0.0, tapegrad's +0.0; "
-                      "elu_ of -0.0 likewise)",
-    NF)
-known_class(
     "hardshrink-nan-grad", F("hardshrink"), GRADS,
     lambda d: any_in(d, nonfinite),
     """

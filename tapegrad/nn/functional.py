@@ -204,10 +204,9 @@ def _elu_backward_grad(xp, need, gg, g, x, *, negcoef, scale, input_scale, is_re
 def _elu(input, alpha, scale, input_scale, op_name, name):
     x = _float_data(op_name, input)
     negcoef = alpha * scale
-    # x * scale above 0 and negcoef * expm1(x * input_scale) below, as PyTorch computes each; the other term is
-    # an exact zero (-0.0 below 0, so elu(-0.0) is -0.0). NOTE: min(x, 0) keeps exp from overflowing.
-    out = np.maximum(0, x, dtype=x.dtype) * scale + np.expm1(np.minimum(0, x) * input_scale) * negcoef
-    out = out.astype(x.dtype, copy=False)
+    # x * scale above 0 and negcoef * expm1(x * input_scale) elsewhere, selected as PyTorch does (so the signs of
+    # zero are PyTorch's: elu(-0.0) and elu(x < 0, alpha=0) are -0.0). NOTE: min(x, 0) keeps exp from overflowing.
+    out = np.where(x > 0, x * scale, np.expm1(np.minimum(0, x) * input_scale) * negcoef).astype(x.dtype, copy=False)
     c = dict(negcoef=negcoef, scale=scale, input_scale=input_scale)
     if name.endswith("1"):  # in place: PyTorch's EluBackward1/CeluBackward1 compute from the result
         def elu_result_rule(xp, g, out, x):
