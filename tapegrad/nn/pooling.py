@@ -36,17 +36,9 @@ class MaxPool2d(Module):
                 f"dilation={self.dilation}, ceil_mode={self.ceil_mode}")
 
 
-class AvgPool2d(Module):
-    """AvgPool2d(kernel_size, stride=None, padding=0, ceil_mode=False, count_include_pad=True,
-    divisor_override=None)
-
-    The mean over each window of a (N, C, H, W) or (C, H, W) input; ``stride`` defaults to ``kernel_size``.
-
-    >>> import tapegrad as tg
-    >>> tg.nn.AvgPool2d(2)(tg.arange(16.0).reshape(1, 1, 4, 4))
-    tensor([[[[ 2.5000,  4.5000],
-              [10.5000, 12.5000]]]])
-    """
+class _AvgPoolNd(Module):
+    """The average-pooling modules with a divisor_override (PyTorch's ``_AvgPoolNd``): they differ only in the
+    function their forward calls."""
 
     def __init__(self, kernel_size, stride=None, padding=0, ceil_mode=False, count_include_pad=True,
                  divisor_override=None):
@@ -64,6 +56,20 @@ class AvgPool2d(Module):
 
     def extra_repr(self):
         return f"kernel_size={self.kernel_size}, stride={self.stride}, padding={self.padding}"
+
+
+class AvgPool2d(_AvgPoolNd):
+    """AvgPool2d(kernel_size, stride=None, padding=0, ceil_mode=False, count_include_pad=True,
+    divisor_override=None)
+
+    The mean over each window of a (N, C, H, W) or (C, H, W) input; ``stride`` defaults to ``kernel_size``.
+
+    >>> import tapegrad as tg
+    >>> tg.nn.AvgPool2d(2)(tg.arange(16.0).reshape(1, 1, 4, 4))
+    tensor([[[[ 2.5000,  4.5000],
+              [10.5000, 12.5000]]]])
+    """
+
 
 
 class AdaptiveAvgPool2d(Module):
@@ -165,7 +171,7 @@ class AvgPool1d(Module):
         return f"kernel_size={self.kernel_size}, stride={self.stride}, padding={self.padding}"
 
 
-class AvgPool3d(Module):
+class AvgPool3d(_AvgPoolNd):
     """AvgPool3d(kernel_size, stride=None, padding=0, ceil_mode=False, count_include_pad=True, divisor_override=None)
 
     The mean over each window of an (N, C, D, H, W) or (C, D, H, W) input.
@@ -175,22 +181,9 @@ class AvgPool3d(Module):
     tapegrad.Size([1, 1, 2, 2, 2])
     """
 
-    def __init__(self, kernel_size, stride=None, padding=0, ceil_mode=False, count_include_pad=True,
-                 divisor_override=None):
-        super().__init__()
-        self.kernel_size = kernel_size
-        self.stride = stride if stride is not None else kernel_size
-        self.padding = padding
-        self.ceil_mode = ceil_mode
-        self.count_include_pad = count_include_pad
-        self.divisor_override = divisor_override
-
-    def forward(self, input):
+    def forward(self, input):  # F.avg_pool3d is attached to functional after this module is imported
         return F.avg_pool3d(input, self.kernel_size, self.stride, self.padding, self.ceil_mode,
                             self.count_include_pad, self.divisor_override)
-
-    def extra_repr(self):
-        return f"kernel_size={self.kernel_size}, stride={self.stride}, padding={self.padding}"
 
 
 class _AdaptivePool(Module):
@@ -391,7 +384,7 @@ __all__ += ["MaxPool1d", "MaxPool3d", "AvgPool1d", "AvgPool3d", "AdaptiveAvgPool
             "MaxUnpool1d", "MaxUnpool2d", "MaxUnpool3d"]
 
 
-def _pair(v):
+def _pair(v):  # the module keeps pairs as PyTorch's (an int or float given once, for both sides)
     return (v, v) if isinstance(v, (int, float)) else tuple(v)
 
 

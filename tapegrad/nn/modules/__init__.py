@@ -45,9 +45,10 @@ from ._table import PUBLIC as _PUBLIC
 _SUBMODULES = (activation, adaptive, batchnorm, channelshuffle, container, conv, distance, dropout, flatten, fold,
                instancenorm, lazy, linear, loss, module, normalization, padding, pixelshuffle, pooling, rnn, sparse,
                transformer, upsampling, utils)
-# PyTorch's torch.nn.modules re-exports every layer but the module-level hook registrations and utils' helper
+# PyTorch's torch.nn.modules re-exports every layer but the module-level hook registrations, utils' helpers and
+# LazyModuleMixin (only at torch.nn.modules.lazy)
 _OWNER = {name: sub for sub, names in _PUBLIC.items() if sub != "utils" for name in names
-          if not name.startswith("register_module_")}
+          if not name.startswith("register_module_") and name != "LazyModuleMixin"}
 
 
 def __getattr__(name):
