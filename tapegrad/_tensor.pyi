@@ -51,16 +51,16 @@ class Tensor:
         """x[index]: ints, slices (step > 0), None, Ellipsis, integer tensors, lists or ranges, and boolean masks,"""
     def __hash__(self) -> builtins.int:
         """Return hash(self)."""
-    def __iadd__(self, other: Tensor | builtins.float, **kwargs: Any) -> Tensor:
-        """add_(other) -> self: ``add`` in place."""
+    def __iadd__(self, other: Tensor | builtins.float) -> Tensor:
+        """__iadd__(other) -> self: ``self.add_(other)``."""
     def __iand__(self, *args, **kwargs) -> Any:
         """bitwise_and_(...) -> self: ``bitwise_and`` in place."""
     def __ifloordiv__(self, other: Tensor | builtins.float) -> Tensor: ...
     def __ilshift__(self, *args, **kwargs) -> Any:
         """bitwise_left_shift_(...) -> self: ``bitwise_left_shift`` in place."""
     def __imod__(self, other: Tensor | builtins.float) -> Tensor: ...
-    def __imul__(self, other: Tensor | builtins.float, **kwargs: Any) -> Tensor:
-        """mul_(other) -> self: ``mul`` in place."""
+    def __imul__(self, other: Tensor | builtins.float) -> Tensor:
+        """__imul__(other) -> self: ``self.mul_(other)``."""
     def __index__(self) -> builtins.int: ...
     def __init__(self, *data, requires_grad=..., dtype=..., device=...) -> None:
         """Tensor(data) / Tensor(*sizes): PyTorch's legacy constructor, always of the default float dtype."""
@@ -72,11 +72,11 @@ class Tensor:
     def __ipow__(self, other: Tensor | builtins.float) -> Tensor: ...
     def __irshift__(self, *args, **kwargs) -> Any:
         """bitwise_right_shift_(...) -> self: ``bitwise_right_shift`` in place."""
-    def __isub__(self, other: Tensor | builtins.float, **kwargs: Any) -> Tensor:
-        """sub_(other) -> self: ``sub`` in place."""
+    def __isub__(self, other: Tensor | builtins.float) -> Tensor:
+        """__isub__(other) -> self: ``self.sub_(other)``."""
     def __iter__(self) -> Any: ...
-    def __itruediv__(self, other: Tensor | builtins.float, **kwargs: Any) -> Tensor:
-        """div_(other) -> self: ``div`` in place."""
+    def __itruediv__(self, other: Tensor | builtins.float) -> Tensor:
+        """__idiv__(other) -> self: ``self.div_(other)``."""
     def __ixor__(self, *args, **kwargs) -> Any:
         """bitwise_xor_(...) -> self: ``bitwise_xor`` in place."""
     def __len__(self) -> builtins.int: ...

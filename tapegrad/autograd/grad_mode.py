@@ -103,10 +103,12 @@ class set_grad_enabled(_DecoratorContextManager):
 class _NoParamDecoratorContextManager(_DecoratorContextManager):
     """A grad mode that may also be used bare, as ``@no_grad`` without parentheses."""
 
-    def __new__(cls, *args, **kwargs):
-        if len(args) == 1 and not kwargs and callable(args[0]) and not isinstance(args[0], bool):
-            return cls()(args[0])
-        return super().__new__(cls)
+    # NOTE: ``with no_grad():`` opens every hand-written update loop, so making one costs a single Python call:
+    # no ``*args`` to pack, no ``super()``, and no ``__init__`` (the mode is read on entering, not on making).
+    def __new__(cls, fn=None, *args, **kwargs):
+        if fn is None or args or kwargs or fn.__class__ is bool or not callable(fn):
+            return object.__new__(cls)
+        return cls()(fn)  # bare ``@no_grad``
 
 
 class no_grad(_NoParamDecoratorContextManager):
@@ -117,9 +119,6 @@ class no_grad(_NoParamDecoratorContextManager):
     ...     (tg.ones(2, requires_grad=True) * 2).requires_grad
     False
     """
-
-    def __init__(self, fn=None):
-        self.prev = state.enabled
 
     def __enter__(self):
         self.prev = state.enabled
@@ -132,9 +131,6 @@ class no_grad(_NoParamDecoratorContextManager):
 
 class enable_grad(_NoParamDecoratorContextManager):
     """enable_grad(): record again inside a ``no_grad`` region; context manager or decorator."""
-
-    def __init__(self, fn=None):
-        self.prev = state.enabled
 
     def __enter__(self):
         self.prev = state.enabled

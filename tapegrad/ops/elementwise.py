@@ -1539,5 +1539,37 @@ def __ipow__(self: Tensor, other: Tensor | float) -> Tensor:
 
 for _dunder in (__ifloordiv__, __imod__, __ipow__):
     setattr(Tensor, _dunder.__name__, _dunder)
-Tensor.__iadd__, Tensor.__isub__, Tensor.__imul__ = Tensor.add_, Tensor.sub_, Tensor.mul_  # the fast methods
-Tensor.__itruediv__ = Tensor.div_
+
+
+def _augmented(name, ufunc, op_fn):
+    """``x op= y`` (``__isub__`` & co.): ``x.<name>(y)``, with the hand-written update's case first.
+
+    ``p -= lr * p.grad`` under ``no_grad`` is every hand-written training loop's inner statement: a tensor of
+    the same dtype, nothing to record, and a parameter that is no view. That case is one numpy call into ``p``'s
+    memory and a new version; everything else goes through :func:`_fast_inplace`, which handles the rest.
+    """
+
+    def method(self: Tensor, other: Tensor | float) -> Tensor:
+        if other.__class__ is Tensor and self._base is None and self._extra is None \
+                and not (_grad.enabled and (self._requires_grad or other._requires_grad)):
+            data, value = self._data, other._data
+            if value.dtype is data.dtype:
+                try:
+                    ufunc(data, value, data)
+                except (TypeError, ValueError):
+                    pass  # shapes that do not broadcast, read-only memory, int / int: the general path says so
+                else:
+                    _clock.now += 1
+                    self._version = _clock.now
+                    return self
+        return _fast_inplace(self, name, ufunc, other, op_fn)
+
+    method.__name__ = method.__qualname__ = f"__i{name.rstrip('_')}__"
+    method.__doc__ = f"{method.__name__}(other) -> self: ``self.{name}(other)``."
+    return method
+
+
+Tensor.__iadd__ = _augmented("add_", np.add, add)
+Tensor.__isub__ = _augmented("sub_", np.subtract, sub)
+Tensor.__imul__ = _augmented("mul_", np.multiply, mul)
+Tensor.__itruediv__ = _augmented("div_", np.divide, div)
