@@ -123,7 +123,7 @@ class Tensor:
     def __rsub__(self, other) -> Any:
         """other - self, for a number or array on the left."""
     def __rtruediv__(self, other) -> Any:
-        """other / self, for a number or array on the left."""
+        """other / self, for a number or array on the left: as PyTorch, ``self.reciprocal() * other`` for a"""
     def __rxor__(self, other) -> Any:
         """other ^ self, for a number on the left."""
     def __setitem__(self, index, value) -> None:
@@ -1155,10 +1155,10 @@ class Tensor:
         """triu(input, diagonal=0): zero the elements below the ``diagonal``-th diagonal of the last two dims."""
     def triu_(self, *args, **kwargs) -> Any:
         """triu_(...) -> self: ``triu`` in place."""
-    def true_divide(self, other: Tensor | builtins.float, *, rounding_mode: builtins.str | None = ...) -> Tensor:
-        """div(input, other, *, rounding_mode=None) -> input / other."""
-    def true_divide_(self, other: Tensor | builtins.float, **kwargs: Any) -> Tensor:
-        """div_(other) -> self: ``div`` in place."""
+    def true_divide(self, other: Tensor | builtins.float) -> Tensor:
+        """true_divide(input, other) -> input / other: ``div`` without ``rounding_mode`` (PyTorch's alias takes none)."""
+    def true_divide_(self, other: Tensor | builtins.float) -> Tensor:
+        """true_divide_(other) -> self: ``div_`` without ``rounding_mode`` (as PyTorch's)."""
     def trunc(self) -> Tensor:
         """trunc(input): round toward zero (gradient 0)."""
     def trunc_(self, *args, **kwargs) -> Any:
