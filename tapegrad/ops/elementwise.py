@@ -1190,6 +1190,8 @@ def _overflows(value, dtype):
     """Whether PyTorch refuses to convert the number ``value`` to ``dtype`` (c10's ``overflows``): a finite
     float beyond the dtype's largest value; an integer out of the dtype's range (unsigned dtypes let negative
     numbers down to minus their maximum wrap around, as ``uint8`` -1 is 255)."""
+    if -128 <= value <= 127:  # fits every dtype: the common bounds cost two comparisons
+        return False
     kind = dtype.kind
     if kind == "f":
         return math.isfinite(value) and math.fabs(value) > float(np.finfo(dtype).max)
