@@ -28,7 +28,7 @@ class Tensor:
     @property
     def T(self) -> Any: ...
     def __abs__(self) -> Tensor:
-        """abs(input) -> |input|. The gradient is sign(input): 0 at 0 (and at NaN), as in PyTorch."""
+        """abs(input) -> |input|. The gradient is PyTorch's g * sign(input): 0 at 0 and at NaN (NaN at 0 for an"""
     def __add__(self, other: Tensor | builtins.float) -> Tensor:
         """add(input, other, *, alpha=1) -> input + alpha * other, with broadcasting."""
     def __and__(self, other) -> Any:
@@ -136,11 +136,11 @@ class Tensor:
         """bitwise_xor(input, other) -> input ^ other: bitwise for integers, logical for bools."""
     def _extras(self) -> builtins.dict: ...
     def abs(self) -> Tensor:
-        """abs(input) -> |input|. The gradient is sign(input): 0 at 0 (and at NaN), as in PyTorch."""
+        """abs(input) -> |input|. The gradient is PyTorch's g * sign(input): 0 at 0 and at NaN (NaN at 0 for an"""
     def abs_(self, *args, **kwargs) -> Any:
         """abs_(...) -> self: ``abs`` in place."""
     def absolute(self) -> Tensor:
-        """abs(input) -> |input|. The gradient is sign(input): 0 at 0 (and at NaN), as in PyTorch."""
+        """abs(input) -> |input|. The gradient is PyTorch's g * sign(input): 0 at 0 and at NaN (NaN at 0 for an"""
     def absolute_(self, *args, **kwargs) -> Any:
         """abs_(...) -> self: ``abs`` in place."""
     def acos(self) -> Tensor:

@@ -359,8 +359,8 @@ known_class(
     """, B["edges"] + " (pow's own gradients at zeros, negative bases and NaN/inf agree with PyTorch now "
                       "(tests/test_elementwise.py); what is left is its NaN/inf gradients going through another "
                       "op's backward that PyTorch computes differently: cumprod after a zero (PyTorch leaves out "
-                      "the terms whose derivative is 0, tapegrad multiplies NaN by 0), einsum('ii'), abs at 0 "
-                      "(PyTorch's inf * sign(0) is NaN, tapegrad selects 0)", R)
+                      "the terms whose derivative is 0, tapegrad multiplies NaN by 0), einsum('ii') (an inf gradient "
+                      "times the identity's zeros)", R)
 SINGULAR = {"acos": lambda t: t.abs() >= 1, "asin": lambda t: t.abs() >= 1, "arccos": lambda t: t.abs() >= 1,
             "arcsin": lambda t: t.abs() >= 1, "log": lambda t: t <= 0, "log2": lambda t: t <= 0,
             "log10": lambda t: t <= 0, "log1p": lambda t: t <= -1, "sqrt": lambda t: t <= 0, "rsqrt": lambda t: t <= 0,

@@ -1155,3 +1155,13 @@ def test_pow_half_gradient_is_one_over_twice_the_square_root():
         (x ** 0.5).sum().backward()
     assert x.grad[0].item() == -math.inf and math.isnan(x.grad[1].item()) and x.grad[2].item() == 0.25
 
+
+
+def test_abs_gradient_is_g_times_sign_as_pytorch():
+    # PyTorch's abs backward multiplies by sign(x): an infinite gradient at 0 (or at NaN) gives NaN, a finite one 0
+    x = tg.tensor([0.0, -0.0, 2.0, -2.0, math.nan, math.inf, -math.inf, 0.0], requires_grad=True)
+    with np.errstate(invalid="ignore"):
+        x.abs().backward(tg.tensor([math.inf, -math.inf, math.inf, math.inf, math.inf, 1.0, -1.0, 3.0]))
+    got = x.grad.numpy()
+    assert np.isnan(got[[0, 1, 4]]).all() and got[[2, 3, 5, 6, 7]].tolist() == [math.inf, -math.inf, 1.0, 1.0, 0.0]
+    assert got.dtype == np.float32

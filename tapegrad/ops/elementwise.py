@@ -512,10 +512,11 @@ def positive(input: Tensor) -> Tensor:
     return input
 
 
-@unary(np.abs, grad=lambda xp, g, out, x: xp.where(x > 0, g, 0) - xp.where(x < 0, g, 0), ints="keep", bools="error",
-       methods=("abs", "absolute", "__abs__"))
+@unary(np.abs, grad=lambda xp, g, out, x: xp.where(x > 0, g, xp.where(x < 0, -g, g * 0)), ints="keep",
+       bools="error", methods=("abs", "absolute", "__abs__"))
 def abs(input):
-    """abs(input) -> |input|. The gradient is sign(input): 0 at 0 (and at NaN), as in PyTorch.
+    """abs(input) -> |input|. The gradient is PyTorch's g * sign(input): 0 at 0 and at NaN (NaN at 0 for an
+    infinite g, 0 * inf).
 
     >>> import tapegrad as tg
     >>> tg.abs(tg.tensor([-1.5, 0.0, 2.0]))
