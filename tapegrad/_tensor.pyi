@@ -28,7 +28,7 @@ class Tensor:
     @property
     def T(self) -> Any: ...
     def __abs__(self) -> Tensor:
-        """abs(input) -> |input|. The gradient is sign(input): 0 at 0 (and at NaN), as in PyTorch."""
+        """abs(input) -> |input|. The gradient is PyTorch's g * sign(input): 0 at 0 and at NaN (NaN at 0 for an"""
     def __add__(self, other: Tensor | builtins.float) -> Tensor:
         """add(input, other, *, alpha=1) -> input + alpha * other, with broadcasting."""
     def __and__(self, other) -> Any:
@@ -123,7 +123,7 @@ class Tensor:
     def __rsub__(self, other) -> Any:
         """other - self, for a number or array on the left."""
     def __rtruediv__(self, other) -> Any:
-        """other / self, for a number or array on the left."""
+        """other / self, for a number or array on the left: as PyTorch, ``self.reciprocal() * other`` for a"""
     def __rxor__(self, other) -> Any:
         """other ^ self, for a number on the left."""
     def __setitem__(self, index, value) -> None:
@@ -136,11 +136,11 @@ class Tensor:
         """bitwise_xor(input, other) -> input ^ other: bitwise for integers, logical for bools."""
     def _extras(self) -> builtins.dict: ...
     def abs(self) -> Tensor:
-        """abs(input) -> |input|. The gradient is sign(input): 0 at 0 (and at NaN), as in PyTorch."""
+        """abs(input) -> |input|. The gradient is PyTorch's g * sign(input): 0 at 0 and at NaN (NaN at 0 for an"""
     def abs_(self, *args, **kwargs) -> Any:
         """abs_(...) -> self: ``abs`` in place."""
     def absolute(self) -> Tensor:
-        """abs(input) -> |input|. The gradient is sign(input): 0 at 0 (and at NaN), as in PyTorch."""
+        """abs(input) -> |input|. The gradient is PyTorch's g * sign(input): 0 at 0 and at NaN (NaN at 0 for an"""
     def absolute_(self, *args, **kwargs) -> Any:
         """abs_(...) -> self: ``abs`` in place."""
     def acos(self) -> Tensor:
@@ -1155,10 +1155,10 @@ class Tensor:
         """triu(input, diagonal=0): zero the elements below the ``diagonal``-th diagonal of the last two dims."""
     def triu_(self, *args, **kwargs) -> Any:
         """triu_(...) -> self: ``triu`` in place."""
-    def true_divide(self, other: Tensor | builtins.float, *, rounding_mode: builtins.str | None = ...) -> Tensor:
-        """div(input, other, *, rounding_mode=None) -> input / other."""
-    def true_divide_(self, other: Tensor | builtins.float, **kwargs: Any) -> Tensor:
-        """div_(other) -> self: ``div`` in place."""
+    def true_divide(self, other: Tensor | builtins.float) -> Tensor:
+        """true_divide(input, other) -> input / other: ``div`` without ``rounding_mode`` (PyTorch's alias takes none)."""
+    def true_divide_(self, other: Tensor | builtins.float) -> Tensor:
+        """true_divide_(other) -> self: ``div_`` without ``rounding_mode`` (as PyTorch's)."""
     def trunc(self) -> Tensor:
         """trunc(input): round toward zero (gradient 0)."""
     def trunc_(self, *args, **kwargs) -> Any:

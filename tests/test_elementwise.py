@@ -12,7 +12,7 @@ import warnings
 
 import numpy as np
 import pytest
-from hypothesis import given
+from hypothesis import example, given
 from hypothesis import strategies as st
 
 import tapegrad as tg
@@ -922,3 +922,246 @@ def test_float_ops_convert_each_integer_operand_from_its_own_values():
                                [3 * np.log(200)], rtol=1e-6)
     np.testing.assert_allclose(tg.atan2(tg.tensor([200], dtype=tg.uint8), tg.tensor(-1, dtype=tg.int8)).numpy(),
                                [np.arctan2(200, -1)], rtol=1e-6)
+
+
+# ---------------------------------------------------------------------- float16 with a scalar: PyTorch's opmath
+_F16_FORMS = {
+    "mul": lambda lib, x, s: x * s,
+    "rmul": lambda lib, x, s: s * x,
+    "div": lambda lib, x, s: x / s,
+    "rdiv": lambda lib, x, s: s / x,
+    "floor_divide": lambda lib, x, s: x // s,
+    "trunc": lambda lib, x, s: lib.div(x, s, rounding_mode="trunc"),
+    "floor": lambda lib, x, s: lib.div(x, s, rounding_mode="floor"),
+    "imul": lambda lib, x, s: x.clone().mul_(s),
+    "idiv": lambda lib, x, s: x.clone().div_(s),
+    "ifloordiv": lambda lib, x, s: x.clone().floor_divide_(s),
+    "add_alpha": lambda lib, x, s: lib.add(x, x.flip(0), alpha=s),
+    "sub_alpha": lambda lib, x, s: lib.sub(x, x.flip(0), alpha=s),
+    "lerp": lambda lib, x, s: lib.lerp(x, x.flip(0), s),
+}
+_F16_OPMATH = {  # the reference: computed in float32 with the scalar at float32 precision, rounded once
+    "mul": np.multiply, "rmul": np.multiply, "div": np.divide, "imul": np.multiply, "idiv": np.divide,
+    "floor_divide": np.floor_divide, "ifloordiv": np.floor_divide, "floor": np.floor_divide,
+    "trunc": lambda a, b: np.trunc(a / b),
+}
+
+
+@pytest.mark.parametrize("form", sorted(_F16_OPMATH))
+@given(x=arrays((4,), dtype=np.float16, elements=st.floats(-1e4, 1e4, width=16)),
+       s=st.floats(-1e6, 1e6, allow_subnormal=False).filter(lambda v: abs(v) > 1e-6))
+@example(x=np.array([-0.25, 1.5, 0.0, -0.0], np.float16), s=0.05)  # -0.25 // 0.05 is -5 (-6 with 0.05 in float16)
+@example(x=np.array([0.001, -2.0, 1.0, 3.0], np.float16), s=1e5)  # 1e5 is inf in float16
+@example(x=np.array([1.0, -2.0, 1e4, 3.0], np.float16), s=1e-5)
+def test_float16_with_a_scalar_is_computed_in_float32(form, x, s):
+    with np.errstate(all="ignore"):
+        expected = _F16_OPMATH[form](x.astype(np.float32), np.float32(s)).astype(np.float16)
+        # a 0-d tensor counts as the scalar second only (``tensor(s) * x`` is rounded to float16, as PyTorch)
+        for scalar in (s,) if form == "rmul" else (s, tg.tensor(s), tg.tensor(s, dtype=tg.float64)):
+            got = _F16_FORMS[form](tg, tg.tensor(x), scalar)
+            assert got.dtype == tg.float16
+            np.testing.assert_array_equal(got.numpy(), expected)
+
+
+def test_float16_opmath_matches_pytorch():
+    torch = pytest.importorskip("torch")
+    x16 = np.array([-0.25, 1.5, 0.0, -0.0, 3.1, -1e4, 6e4, 1e-3, float("inf"), float("nan"), -7.0, 0.3],
+                   np.float16)
+    scalars = [0.05, -1.2345678, 3.3, 1e5, -1e-5, 7, 100000, 1e30, 0.7, -2.5]
+    for form, fn in _F16_FORMS.items():
+        for s in scalars:
+            for make in (lambda lib, s: s, lambda lib, s: lib.tensor(s),
+                         lambda lib, s: lib.tensor(s, dtype=lib.float64)):
+                if form in ("add_alpha", "sub_alpha") and not isinstance(make(torch, s), (int, float)):
+                    continue
+                try:
+                    theirs = fn(torch, torch.tensor(x16), make(torch, s))
+                except RuntimeError:  # alpha=1e5 overflows float16: both refuse
+                    with pytest.raises(RuntimeError, match="overflow"):
+                        fn(tg, tg.tensor(x16), make(tg, s))
+                    continue
+                with np.errstate(all="ignore"):
+                    ours = fn(tg, tg.tensor(x16), make(tg, s))
+                assert ours.dtype == tg.float16
+                np.testing.assert_array_equal(ours.numpy(), theirs.numpy(), err_msg=f"{form} {s!r}")
+
+
+def test_float16_opmath_gradients_match_pytorch():
+    torch = pytest.importorskip("torch")
+    x16 = np.array([-0.25, 1.5, 3.1, -100.0, 6e4, 1e-3], np.float16)
+    g16 = np.array([1.0, -2.0, 0.5, 3.0, 1e-3, 7.0], np.float16)
+    for form in ("mul", "rmul", "div", "rdiv", "lerp"):
+        for s in (0.05, 1e5, 1e-5, -2.5, 0.7):
+            grads = []
+            for lib in (tg, torch):
+                x = lib.tensor(x16, requires_grad=True)
+                with np.errstate(all="ignore"):
+                    _F16_FORMS[form](lib, x, s).backward(lib.tensor(g16))
+                grads.append(x.grad.numpy())
+            np.testing.assert_array_equal(*grads, err_msg=f"{form} {s!r}")
+    # a 0-d float64 factor that requires grad gets its gradient; the float16 one is computed in float32
+    for lib in (tg, torch):
+        x = lib.tensor(x16, requires_grad=True)
+        s = lib.tensor(1e5, dtype=lib.float64, requires_grad=True)
+        (x * s).backward(lib.tensor(g16))
+        grads.append((x.grad.numpy(), s.grad.item()))
+    np.testing.assert_array_equal(grads[-2][0], grads[-1][0])
+    assert grads[-2][1] == pytest.approx(grads[-1][1], rel=1e-3)
+
+
+def test_float16_round_decimals_and_lerp_huge_weight():
+    x = tg.tensor([1.2345, 6e4, 3.14159, -0.0], dtype=tg.float16)
+    assert tg.round(x, decimals=3).tolist() == [1.234375, 60000.0, 3.140625, -0.0]  # 6e4 * 1000 is not inf
+    assert tg.round(x, decimals=-2).tolist() == [0.0, 60000.0, 0.0, -0.0]
+    assert tg.lerp(x, x, 1e30).tolist() == x.tolist()  # 1e30 is a float32 weight, not inf
+
+
+# ---------------------------------------------------------------------- clamp's bounds (PyTorch's two signatures)
+_CLAMP_CASES = [
+    "T(3).clamp(-1, T(2.0, dtype=lib.float16))",  # a 0-d tensor next to a number is a number: float32 result
+    "lib.clamp(T([3]), -1, T(2.5, dtype=lib.float64))",
+    "T([3.]).clamp(T(2.5, dtype=lib.float64), 1)",
+    "T([3], dtype=lib.int32).clamp(T(-1.0, dtype=lib.float64))",
+    "T([3], dtype=lib.int32).clamp(T(-1))",
+    "T([3], dtype=lib.int32).clamp(T([-1]))",
+    "T(3, dtype=lib.int64).clamp(T(-1, dtype=lib.int16), T([2], dtype=lib.uint8))",
+    "T([3]).clamp(T(-1), T(2.0, dtype=lib.float16))",
+    "T([3], dtype=lib.uint8).clamp(-1)",
+    "T([True]).clamp(T(False))",
+    "T([True]).clamp(0)",
+    "T([3], dtype=lib.int32).clamp_min(2.5)",
+    "T([3.]).clamp_min(T(2.5, dtype=lib.float64))",
+    "T([-0.0, 0.0, nan]).clamp(T([0.0, -0.0, 1.0]))",  # ties keep the input (-0.0 stays), NaN stays
+    "T([-0.0, 0.0, 1.0]).clamp(max=T([0.0, -0.0, nan]))",  # a NaN bound gives NaN
+    "T([-0.0, 0.0]).clamp(0.0, -0.0)",
+]
+
+
+@pytest.mark.parametrize("case", _CLAMP_CASES)
+def test_clamp_bound_dtypes_and_ties_match_pytorch(case):
+    torch = pytest.importorskip("torch")
+    results = []
+    for lib in (tg, torch):
+        out = eval(case, {"lib": lib, "T": lib.tensor, "nan": math.nan})
+        results.append((str(out.dtype).split(".")[-1], [math.copysign(1, v) if v == 0 else v for v in
+                                                        np.atleast_1d(out.numpy()).astype(float).tolist()]))
+    assert repr(results[0]) == repr(results[1]), case
+
+
+def test_clamp_bound_dtypes():
+    # the number signature: a 0-d tensor bound next to a number counts as a number (no gradient reaches it)
+    assert tg.tensor(3).clamp(-1, tg.tensor(2.0, dtype=tg.float16)).dtype == tg.float32
+    out = tg.tensor([3.0, 1.0]).clamp(tg.tensor(2.5, dtype=tg.float64), 2)
+    assert out.dtype == tg.float32 and out.tolist() == [2.0, 2.0] and not out.requires_grad
+    with pytest.raises(TypeError, match="0-d tensor that requires grad"):  # PyTorch refuses it as a number
+        tg.tensor([3.0, 1.0]).clamp(tg.tensor(2.5, requires_grad=True), 2)
+    # the tensor signature: PyTorch's promotion of all three, 0-d tensors of a higher category included
+    assert tg.tensor([3], dtype=tg.int32).clamp(tg.tensor(-1.0, dtype=tg.float64)).dtype == tg.float64
+    assert tg.tensor([3], dtype=tg.int32).clamp(tg.tensor(-1)).dtype == tg.int32
+    assert tg.tensor(3).clamp(tg.tensor(-1, dtype=tg.int16), tg.tensor([2], dtype=tg.uint8)).dtype == tg.uint8
+    out = tg.tensor([-0.0, 0.0]).clamp(tg.tensor([0.0, -0.0]))
+    assert [math.copysign(1, v) for v in out.tolist()] == [-1, 1]
+
+
+def test_clamp_refuses_a_number_and_a_tensor_with_dims():
+    x = tg.tensor([0.0, 1.0])
+    for call in (lambda: tg.clamp(x, 0, tg.tensor([0.5, 0.5])), lambda: x.clip(tg.tensor([0.5]), 1.0),
+                 lambda: x.clamp(min=tg.tensor([[0.0]]), max=2)):
+        with pytest.raises(TypeError, match="clamp.*number and a .*tensor"):
+            call()
+
+
+def test_clamp_and_alpha_numbers_that_overflow_the_dtype_are_refused():
+    for call in (lambda: tg.tensor([3.0]).clamp(max=1e300), lambda: tg.tensor([3.0], dtype=tg.float16).clamp(max=7e4),
+                 lambda: tg.tensor([3], dtype=tg.int8).clamp(max=1000),
+                 lambda: tg.add(tg.tensor([1.0], dtype=tg.float16), tg.tensor([1.0], dtype=tg.float16), alpha=1e5)):
+        with pytest.raises(RuntimeError, match="overflow"):
+            call()
+    assert tg.tensor([3], dtype=tg.uint8).clamp(-1).tolist() == [255]  # -1 wraps around for uint8, as PyTorch
+    assert tg.tensor([3.0]).clamp(max=math.inf).tolist() == [3.0]
+
+
+def test_true_divide_takes_no_rounding_mode():
+    x = tg.tensor([7.0, -7.0])
+    for call in (lambda: tg.true_divide(x, 2, rounding_mode="trunc"), lambda: x.true_divide(2, rounding_mode=None),
+                 lambda: x.clone().true_divide_(2, rounding_mode="floor")):
+        with pytest.raises(TypeError, match="true_divide_?\\(\\) got an unexpected keyword argument 'rounding_mode'"):
+            call()
+    assert tg.true_divide(tg.tensor([7, -7]), 2).tolist() == [3.5, -3.5]
+    assert x.clone().true_divide_(2).tolist() == [3.5, -3.5] and x.true_divide(x).tolist() == [1.0, 1.0]
+
+
+def test_lerp_zero_d_weight_of_another_dtype():
+    # PyTorch skips lerp's dtype check for a 0-d weight: it takes part in the promotion and gets its gradient
+    x = tg.tensor([1.0, 2.0], requires_grad=True)
+    w = tg.tensor(0.3, dtype=tg.float64, requires_grad=True)
+    y = tg.lerp(x, tg.tensor([3.0, 5.0]), w)
+    y.sum().backward()
+    assert y.dtype == tg.float32 and y.grad_fn.name() == "LerpBackward1"
+    assert w.grad.dtype == tg.float64 and w.grad.item() == pytest.approx(5.0)
+    assert tg.lerp(x, tg.tensor([3.0, 5.0]), tg.tensor(2)).tolist() == [5.0, 8.0]
+    assert tg.lerp(tg.tensor(1.0), tg.tensor(3.0), tg.tensor(0.5, dtype=tg.float64)).dtype == tg.float64
+    with pytest.raises(RuntimeError, match="expected dtype float32 for `weight`"):
+        tg.lerp(tg.tensor(1.0), tg.tensor([3.0]), tg.tensor([0.3], dtype=tg.float64))
+
+
+# ---------------------------------------------------------------------- pow at -0.0 and -inf (C's pow)
+_EDGES = [-math.inf, -2.5, -1.0, -0.0, 0.0, 0.5, 1.0, 2.0, math.inf, math.nan]
+
+
+@given(x=arrays((5,), dtype=np.float64, elements=st.sampled_from(_EDGES) | st.floats(-10, 10)),
+       e=st.sampled_from([0.5, -0.5, 2.0, -1.0, 3.0, 1.5, 0.0]) | st.floats(-4, 4))
+@example(x=np.array([-math.inf, -0.0, 0.0, math.inf, -4.0]), e=0.5)
+def test_pow_of_a_broadcast_exponent_is_c_pow(x, e):
+    # a 0-d or one-element exponent tensor gives the values of the same exponent at every element (C's pow, as
+    # PyTorch: pow(-inf, 0.5) is inf and pow(-0.0, 0.5) is 0.0, not numpy's sqrt of them)
+    with np.errstate(all="ignore"):
+        full = tg.tensor(x) ** tg.tensor(np.full(5, e))
+        for exponent in (tg.tensor(e, dtype=tg.float64), tg.tensor([e], dtype=tg.float64)):
+            got = tg.tensor(x) ** exponent
+            np.testing.assert_array_equal(got.numpy(), full.numpy())
+            np.testing.assert_array_equal(np.signbit(got.numpy()), np.signbit(full.numpy()))
+
+
+def test_pow_gradients_at_the_edges_match_pytorch():
+    torch = pytest.importorskip("torch")
+    import itertools
+
+    a_vals, b_vals = zip(*itertools.product(_EDGES, _EDGES + [3.0, -0.5]))
+    for dtype in ("float32", "float64"):
+        grads = []
+        for lib in (tg, torch):
+            dt = getattr(lib, dtype)
+            with np.errstate(all="ignore"):
+                a = lib.tensor(a_vals, dtype=dt, requires_grad=True)
+                b = lib.tensor(b_vals, dtype=dt, requires_grad=True)
+                (a ** b).sum().backward()
+                out = [a.grad.numpy(), b.grad.numpy()]
+                for e in (0.5, -0.5, 2, 3, -1, -2, 0, 1, 1.5, 2.5, -3, math.inf, -math.inf, 0.0, True):
+                    x = lib.tensor(_EDGES, dtype=dt, requires_grad=True)
+                    (x ** e).sum().backward()
+                    y = lib.tensor(_EDGES, dtype=dt, requires_grad=True)
+                    (e ** y).sum().backward() if not isinstance(e, bool) else (2 ** y).sum().backward()
+                    out += [x.grad.numpy(), y.grad.numpy()]
+            grads.append(out)
+        for ours, theirs in zip(*grads):
+            np.testing.assert_allclose(ours, theirs, rtol=1e-5)
+
+
+def test_pow_half_gradient_is_one_over_twice_the_square_root():
+    # PyTorch's x.pow(-0.5) is 1 / sqrt(x): the gradient of x ** 0.5 is -inf at -0.0 and nan at -inf
+    x = tg.tensor([-0.0, -math.inf, 4.0], dtype=tg.float64, requires_grad=True)
+    with np.errstate(all="ignore"):
+        (x ** 0.5).sum().backward()
+    assert x.grad[0].item() == -math.inf and math.isnan(x.grad[1].item()) and x.grad[2].item() == 0.25
+
+
+
+def test_abs_gradient_is_g_times_sign_as_pytorch():
+    # PyTorch's abs backward multiplies by sign(x): an infinite gradient at 0 (or at NaN) gives NaN, a finite one 0
+    x = tg.tensor([0.0, -0.0, 2.0, -2.0, math.nan, math.inf, -math.inf, 0.0], requires_grad=True)
+    with np.errstate(invalid="ignore"):
+        x.abs().backward(tg.tensor([math.inf, -math.inf, math.inf, math.inf, math.inf, 1.0, -1.0, 3.0]))
+    got = x.grad.numpy()
+    assert np.isnan(got[[0, 1, 4]]).all() and got[[2, 3, 5, 6, 7]].tolist() == [math.inf, -math.inf, 1.0, 1.0, 0.0]
+    assert got.dtype == np.float32

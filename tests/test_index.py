@@ -1673,3 +1673,39 @@ OP_NAMES = [  # PyTorch 2.13's grad_fn names for the ops of this family
 def test_op_node_names_are_pytorchs(fn, name):
     x = tg.randn(2, 3, requires_grad=True)
     assert fn(x).grad_fn.name() == name
+
+
+@pytest.mark.parametrize("dtype", [tg.int8, tg.int16, tg.int32, tg.int64])
+def test_zero_d_integer_index_tensor_of_any_dtype_is_an_int(dtype):
+    # PyTorch reads a 0-d integer tensor (not uint8 or bool: masks) of any integer dtype as an int, also next to
+    # other indices; a 1-d int16 index tensor is still refused
+    x = tg.arange(24.0).reshape(2, 3, 4)
+    i = tg.tensor(1, dtype=dtype)
+    assert x[i].tolist() == x[1].tolist()
+    assert x[i, :, [1, 2]].shape == (3, 2) and x[i, :, [1, 2]].tolist() == x[1, :, [1, 2]].tolist()
+    assert x[[0, 1], :, i].tolist() == x[[0, 1], :, 1].tolist()
+    assert x[[0], tg.tensor(-1, dtype=dtype)].tolist() == [[8.0, 9.0, 10.0, 11.0]]
+    with pytest.raises(IndexError, match="out of range"):
+        x[tg.tensor(5, dtype=dtype)]
+    y = tg.zeros(2, 3, requires_grad=True)
+    z = y * 1
+    z[[0], tg.tensor(-1, dtype=dtype)] = 9.0
+    z[i].sum().backward()
+    assert z.tolist() == [[0.0, 0.0, 9.0], [0.0, 0.0, 0.0]] and y.grad.tolist() == [[0, 0, 0], [1, 1, 1]]
+    if dtype in (tg.int8, tg.int16):
+        with pytest.raises(IndexError, match="must be long, int or bool"):
+            x[tg.tensor([0], dtype=dtype)]
+
+
+def test_zero_d_integer_index_tensor_matches_pytorch():
+    torch = pytest.importorskip("torch")
+    keys = ["T(-1, dtype=L.int16)", "0, T(1, dtype=L.int8)", "[0], T(-1, dtype=L.int16)",
+            "T(1, dtype=L.int16), :, [1, 2]", "[0, 1], :, T(2, dtype=L.int16)", "..., T(-1, dtype=L.int8)",
+            "None, T(1, dtype=L.int16)", "0, T(1, dtype=L.uint8)"]
+    for key in keys:
+        results = []
+        for lib in (tg, torch):
+            x = lib.arange(24.0).reshape(2, 3, 4)
+            out = eval(f"x[{key}]", {"x": x, "T": lib.tensor, "L": lib})
+            results.append((tuple(out.shape), out.flatten().tolist()))
+        assert results[0] == results[1], key

@@ -306,7 +306,8 @@ def test_sizes_read_from_a_dynamic_axis_become_shape_ops():
             n, t = x.shape
             last = x[:, -1]
             head = x[:, :t].reshape(n * t).view(n, t)  # a slice to a dynamic size, a product inferred as -1
-            return torch.clamp(head, lo, 0.5) + last.unsqueeze(1), x.clamp(min=-0.25).flatten()[None]
+            hi = torch.full((1, 1), 0.5)  # PyTorch's clamp takes two tensor bounds or two numbers
+            return torch.clamp(head, lo, hi) + last.unsqueeze(1), x.clamp(min=-0.25).flatten()[None]
 
     model = Last()
     lo = torch.full((1, 1), -0.5)

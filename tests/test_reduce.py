@@ -1445,3 +1445,41 @@ def test_docstring_examples():
     import tapegrad.ops.reduce as module
 
     assert doctest.testmod(module).failed == 0
+
+
+@given(x=hnp.arrays(np.int64, (4,), elements=st.integers(-(2**63), 2**63 - 1)))
+@example(x=np.array([2**63 - 1, -100, 0, -(2**63)]))
+@example(x=np.array([70000, -69999, 3, 1]))
+def test_mean_with_dtype_float16_averages_in_float32(x):
+    # PyTorch's CPU mean(dtype=float16): the input goes to float32 (not through float16, where these overflow),
+    # is averaged there, and the mean is rounded to float16
+    with np.errstate(over="ignore"):
+        expected = np.float16(np.mean(x.astype(np.float32), dtype=np.float32))
+        got = tg.tensor(x).mean(dtype=tg.float16)
+        rows = tg.tensor(x).reshape(2, 2).mean(0, dtype=tg.float16).numpy()
+        expected_rows = np.mean(x.reshape(2, 2).astype(np.float32), 0).astype(np.float16)
+    assert got.dtype == tg.float16
+    np.testing.assert_array_equal(got.numpy(), expected)
+    np.testing.assert_array_equal(rows, expected_rows)
+
+
+def test_reductions_with_a_dtype_match_pytorch():
+    torch = pytest.importorskip("torch")
+    cases = [[2**63 - 1, -100, 0, -(2**63)], [70000, -69999, 3], [16777217, 1, -16777216], [True, False, True]]
+    for values in cases:
+        for name in ("sum", "mean", "nansum", "prod"):
+            for dtype in ("float16", "float32", "float64"):
+                for kw in ({}, {"dim": 0}):
+                    with np.errstate(all="ignore"):
+                        ours = getattr(tg, name)(tg.tensor(values), dtype=getattr(tg, dtype), **kw)
+                    theirs = getattr(torch, name)(torch.tensor(values), dtype=getattr(torch, dtype), **kw)
+                    np.testing.assert_array_equal(ours.numpy(), theirs.numpy(), err_msg=f"{name} {dtype} {values}")
+    # a float32 input that requires grad: averaged in float32, the gradient flows back in float32
+    grads = []
+    for lib in (tg, torch):
+        x = lib.tensor([1e5, -1e5, 3.0, 1.0], requires_grad=True)
+        m = x.mean(dtype=lib.float16)
+        m.backward()
+        grads.append((m.item(), x.grad.numpy(), str(x.grad.dtype).split(".")[-1]))
+    assert grads[0][0] == grads[1][0] and grads[0][2] == grads[1][2] == "float32"
+    np.testing.assert_array_equal(grads[0][1], grads[1][1])

@@ -77,7 +77,7 @@ def _fast_inplace(self, name, ufunc, other, op_fn, alpha=1, **kwargs):
         if kind is Tensor and other._data.dtype is self._data.dtype:
             value = other._data
         elif kind is float or kind is int:
-            value = other
+            value = other if self._data.dtype is not _HALF else None  # float16: PyTorch's opmath, in the op
         else:
             value = None  # numpy scalars, bools, arrays: the general path applies PyTorch's rules to them
         if value is not None and (alpha.__class__ is int or alpha.__class__ is float):  # not bool: checked
@@ -116,6 +116,8 @@ def _alpha_operands(op_name, input, other, alpha):
         if kind in "iub" and isinstance(alpha, (float, np.floating)):
             raise RuntimeError(f"{op_name}: for integral input tensors, argument alpha must not be a floating "
                                f"point number, got alpha={alpha!r}")
+        if isinstance(alpha, (int, float)) and _overflows(alpha, a._data.dtype):
+            raise RuntimeError(f"{op_name}: alpha={alpha!r} cannot be converted to {a._data.dtype} without overflow")
     return a, b
 
 
@@ -210,22 +212,88 @@ def rsub(input: Tensor, other: Tensor | float, *, alpha: float = 1) -> Tensor:
     return sub(other, input, alpha=alpha)
 
 
-@binary(np.multiply, grad=lambda xp, need, g, out, a, b: (g * b if need[0] else None, g * a if need[1] else None),
-        methods=("mul", "multiply", "__mul__", "__rmul__"))
-def mul(input, other):
+@op(methods=("mul", "multiply", "__mul__", "__rmul__"))
+def mul(input: Tensor | float, other: Tensor | float) -> Tensor:
     """mul(input, other) -> input * other, with broadcasting.
+
+    A float16 tensor times a number or a 0-d tensor of another dtype is computed in float32 with the number at
+    float32 precision, as PyTorch's "opmath" (``x * 1e5`` is not inf for small ``x``).
 
     >>> import tapegrad as tg
     >>> tg.tensor([1.0, 2.0]) * tg.tensor([[1.0], [3.0]])
     tensor([[1., 2.],
             [3., 6.]])
     """
+    if input.__class__ is Tensor and other.__class__ is Tensor:  # the common case first: one check each
+        if input._data.dtype is not other._data.dtype:
+            if input._data.dtype is _HALF and _half_scalar(input, other):
+                return _half_opmath("mul", np.multiply, input, other, _mul_rule, "MulBackward0")
+            input, other = operands("mul", input, other)
+    elif input.__class__ is Tensor and (other.__class__ is float or other.__class__ is int) \
+            and input._data.dtype.char in "fd" and not (_grad.enabled and input._requires_grad):
+        # NOTE: a float tensor and a Python number, nothing to record (``lr * p.grad`` in an update): numpy's
+        # weak scalars give PyTorch's dtype, and no tensor needs to be made for the number (float16: opmath below)
+        return wrap(np.multiply(input._data, other))
+    elif other.__class__ is Tensor and (input.__class__ is float or input.__class__ is int) \
+            and other._data.dtype.kind == "f" and not (_grad.enabled and other._requires_grad):
+        return wrap(np.multiply(input, other._data))  # the number on the left: PyTorch rounds it to float16 too
+    else:
+        if _half_scalar(input, other):
+            return _half_opmath("mul", np.multiply, input, other, _mul_rule, "MulBackward0")
+        input, other = operands("mul", input, other)
+    try:
+        out = np.multiply(input._data, other._data)
+    except ValueError:
+        raise broadcast_error("mul", input, other) from None
+    except TypeError:
+        raise dtype_error("mul", input._data.dtype) from None
+    return record(out, (input, other), _mul_rule, "MulBackward0")
+
+
+def _mul_rule(xp, need, g, out, a, b):
+    return g * b if need[0] else None, g * a if need[1] else None
+
+
+_HALF = np.dtype(np.float16)
+_FLOAT = np.dtype(np.float32)
+
+
+def _half_scalar(input, other):
+    """Whether ``input <op> other`` is PyTorch's float16 "opmath" case: a float16 tensor and, second, a number
+    or a 0-d tensor of another dtype (the result is float16, the kernel computes in float32 with the second
+    operand's own value)."""
+    if input.__class__ is not Tensor or input._data.dtype is not _HALF:
+        return False
+    if isinstance(other, Tensor):
+        return other._data.ndim == 0 and other._data.dtype is not _HALF and input._data.ndim > 0
+    return isinstance(other, (int, float, np.integer, np.floating, np.bool_))
+
+
+def _opmath_operand(other):
+    """The second operand of a float16 opmath op as a float32 0-d tensor (a float tensor's gradient flows
+    back through the cast)."""
+    if isinstance(other, Tensor):
+        if other._data.dtype.kind == "f":
+            return cast(other, _FLOAT)
+        return wrap(other._data.astype(_FLOAT))
+    with np.errstate(over="ignore"):
+        return wrap(np.array(float(other), dtype=_FLOAT))
+
+
+def _half_opmath(op_name, fn, input, other, rule, node):
+    """``fn(input, other)`` computed in float32 for a float16 ``input`` and a scalar ``other`` (PyTorch's
+    opmath), rounded to float16 once. ``rule`` sees the float32 scalar, so the gradient is computed the same way
+    (the engine rounds it to the input's dtype)."""
+    b = _opmath_operand(other)
+    with np.errstate(all="ignore"):
+        out = fn(input._data.astype(_FLOAT), b._data).astype(_HALF)
+    return record(out, (input, b), rule, node)
 
 
 multiply = mul
 
 
-@op(methods=("div", "divide", "true_divide", "__truediv__"))
+@op(methods=("div", "divide", "__truediv__"))
 def div(input: Tensor | float, other: Tensor | float, *, rounding_mode: str | None = None) -> Tensor:
     """div(input, other, *, rounding_mode=None) -> input / other.
 
@@ -244,6 +312,8 @@ def div(input: Tensor | float, other: Tensor | float, *, rounding_mode: str | No
             and input._data.dtype.kind == "f":
         a, b = input, other
     else:
+        if _half_scalar(input, other):
+            return _half_opmath("div", np.divide, input, other, _div_rule, "DivBackward0")
         a, b = _true_div_operands("div", input, other)
     try:
         out = np.divide(a._data, b._data)
@@ -259,6 +329,8 @@ def _true_div_operands(op_name, input, other):
         raise TypeError(f"{op_name}: expected at least one Tensor, got {type(input).__name__} and "
                         f"{type(other).__name__}")
     like = input if isinstance(input, Tensor) else other
+    if like._data.dtype.kind in "biu":  # a number next to an integer tensor goes to float as it is (-3, not 253)
+        input, other = (float(v) if isinstance(v, (int, np.integer)) else v for v in (input, other))
     a = input if isinstance(input, Tensor) else operand(op_name, input, like)
     b = other if isinstance(other, Tensor) else operand(op_name, other, like)
     dt = dtypes.promote(a._data, b._data)
@@ -272,11 +344,25 @@ def _div_rule(xp, need, g, out, a, b):
     return g / b if need[0] else None, -g * (out / b) if need[1] else None
 
 
-divide = true_divide = div
+divide = div
+
+
+@op
+def true_divide(input: Tensor | float, other: Tensor | float) -> Tensor:
+    """true_divide(input, other) -> input / other: ``div`` without ``rounding_mode`` (PyTorch's alias takes none).
+
+    >>> import tapegrad as tg
+    >>> tg.true_divide(tg.tensor([7, -7]), 2)
+    tensor([ 3.5000, -3.5000])
+    """
+    return div(input, other)
 
 
 def __rtruediv__(self, other):
-    """other / self, for a number or array on the left."""
+    """other / self, for a number or array on the left: as PyTorch, ``self.reciprocal() * other`` for a
+    number (so a float16 tensor's reciprocal is rounded, then multiplied in float32)."""
+    if isinstance(other, (int, float, np.number, np.bool_)):
+        return mul(reciprocal(self), other)
     return div(other, self)
 
 
@@ -287,6 +373,9 @@ def _rounded_div(op_name, input, other, rounding_mode):
     """Division rounded toward zero ('trunc') or down ('floor'); integers stay integer; zero gradient."""
     if rounding_mode not in ("trunc", "floor"):
         raise ValueError(f"{op_name}: rounding_mode must be None, 'trunc' or 'floor', got {rounding_mode!r}")
+    if _half_scalar(input, other):
+        fn = _trunc_divide if rounding_mode == "trunc" else np.floor_divide
+        return _half_opmath(op_name, fn, input, other, _zero_rule2, "DivBackward2")
     a, b = operands(op_name, input, other)
     x, y = a._data, b._data
     kind = x.dtype.kind
@@ -304,6 +393,10 @@ def _rounded_div(op_name, input, other, rounding_mode):
     except ValueError:
         raise broadcast_error(op_name, a, b) from None
     return record(out, (a, b), _zero_rule2, "DivBackward2")
+
+
+def _trunc_divide(x, y):
+    return np.trunc(np.divide(x, y))
 
 
 def _zero_rule2(xp, need, g, out, a, b):
@@ -419,10 +512,11 @@ def positive(input: Tensor) -> Tensor:
     return input
 
 
-@unary(np.abs, grad=lambda xp, g, out, x: xp.where(x > 0, g, 0) - xp.where(x < 0, g, 0), ints="keep", bools="error",
-       methods=("abs", "absolute", "__abs__"))
+@unary(np.abs, grad=lambda xp, g, out, x: xp.where(x > 0, g, xp.where(x < 0, -g, g * 0)), ints="keep",
+       bools="error", methods=("abs", "absolute", "__abs__"))
 def abs(input):
-    """abs(input) -> |input|. The gradient is sign(input): 0 at 0 (and at NaN), as in PyTorch.
+    """abs(input) -> |input|. The gradient is PyTorch's g * sign(input): 0 at 0 and at NaN (NaN at 0 for an
+    infinite g, 0 * inf).
 
     >>> import tapegrad as tg
     >>> tg.abs(tg.tensor([-1.5, 0.0, 2.0]))
@@ -506,6 +600,8 @@ def pow(input: Tensor | float, exponent: Tensor | float) -> Tensor:
             return xp.zeros_like(g)
         if e == 2:
             return g * (2 * x)
+        if e == 0.5:  # PyTorch's x.pow(-0.5) is 1 / sqrt(x): -inf at -0.0 and nan at -inf (C's pow: inf and 0)
+            return g * (0.5 / xp.sqrt(x))
         return g * (e * x ** (e - 1))
 
     return record(out, (x,), pow_rule, "PowBackward0")
@@ -520,7 +616,14 @@ def _tensor_pow(input, exponent):
         raise dtype_error("pow", x.dtype)
     try:
         if kind == "f":
-            return record(np.power(x, e), (a, b), _pow_rule, name)
+            out = np.power(x, e)
+            if (e == 0.5).any():
+                # NOTE: numpy's loop takes sqrt for an exponent of 0.5 it broadcasts (stride 0): -0.0 and nan at
+                # -0.0 and -inf, where PyTorch's C pow gives +0.0 and +inf
+                edge = (e == 0.5) & ((x == 0) | (x == -np.inf))
+                if edge.any():
+                    out = np.where(edge, np.where(x == 0, 0, np.inf).astype(out.dtype), out)
+            return record(out, (a, b), _pow_rule, name)
         negative_e = e < 0
         if not negative_e.any():
             return wrap(np.power(x, e))
@@ -975,8 +1078,11 @@ def round(input: Tensor, *, decimals: int | None = None) -> Tensor:
         if decimals is not None:  # PyTorch's overload with decimals (even 0) has no integer kernel
             raise NotImplementedError(f"round: decimals= is not implemented for {x.dtype} tensors (as PyTorch)")
         return wrap(x.copy())
-    return record(np.round(x, decimals or 0), (input,), _zero, "RoundBackward0" if decimals is None else
-                  "RoundBackward1")
+    if x.dtype is _HALF and decimals:  # PyTorch scales in float32 (its opmath): 60000 * 1000 is not inf there
+        out = np.round(x.astype(_FLOAT), decimals).astype(_HALF)
+    else:
+        out = np.round(x, decimals or 0)
+    return record(out, (input,), _zero, "RoundBackward0" if decimals is None else "RoundBackward1")
 
 
 @unary(grad=lambda xp, g, out, x: g, ints="error")
@@ -1027,7 +1133,17 @@ def _clamp(input, min, max, name):
         raise RuntimeError("clamp: at least one of 'min' or 'max' must not be None")
     _data_of("clamp", input)
     if isinstance(min, Tensor) or isinstance(max, Tensor):
-        return _clamp_tensors(input, min, max)
+        if (min is None or isinstance(min, Tensor)) and (max is None or isinstance(max, Tensor)):
+            return _clamp_tensors(input, min, max)
+        # NOTE: a number and a tensor: PyTorch takes a 0-d tensor as a number there (its value only: the
+        # number overload's promotion and no gradient to it) and refuses a tensor with dims
+        for bound_name, bound in (("min", min), ("max", max)):
+            if isinstance(bound, Tensor) and (bound._data.ndim or bound._requires_grad):
+                what = (f"a {bound._data.ndim}-d tensor ({bound_name} of shape {tuple(bound.shape)})"
+                        if bound._data.ndim else f"a 0-d tensor that requires grad ({bound_name})")
+                raise TypeError(f"clamp: got a number and {what} as bounds; PyTorch's clamp/clip take both bounds "
+                                f"as numbers (0-d tensors that do not require grad allowed) or both as tensors")
+        min, max = (v._data.item() if isinstance(v, Tensor) else v for v in (min, max))
     min, max = (v.item() if isinstance(v, np.generic) else v for v in (min, max))
     x = input
     for bound in (min, max):
@@ -1037,12 +1153,18 @@ def _clamp(input, min, max, name):
             dt = dtypes.scalar_dtype(bound, x._data.dtype)
             if dt != x._data.dtype:
                 x = cast(x, dt)
+    nan_bound = min is not None and max is not None and (min != min or max != max)  # PyTorch fills NaN at once
+    for bound in (min, max):
+        if bound is not None and not nan_bound and _overflows(bound, x._data.dtype):
+            raise RuntimeError(f"clamp: the bound {bound!r} cannot be converted to {x._data.dtype} without "
+                               f"overflow")
     data = x._data
     if data.dtype.kind == "b":
         raise RuntimeError("clamp: not implemented for bool tensors (with bool or no bounds)")
     # Bounds in the tensor's dtype: integers wrap into an integer tensor's range, as PyTorch's scalars do.
-    lo = None if min is None else operand("clamp", min, x)._data
-    hi = None if max is None else operand("clamp", max, x)._data
+    with np.errstate(over="ignore"):  # only next to a NaN bound, whose result is NaN anyway
+        lo = None if min is None else operand("clamp", min, x)._data
+        hi = None if max is None else operand("clamp", max, x)._data
     # NOTE: x < lo ? lo : x (not numpy's maximum) keeps -0.0 against a bound of 0.0, as PyTorch; a NaN bound
     # makes every value NaN, as PyTorch's.
     out = data if lo is None else np.where(data < lo, lo, data) if lo == lo else np.full_like(data, lo)
@@ -1065,19 +1187,46 @@ clip = clamp
 Tensor.clip_ = Tensor.clamp_
 
 
+def _overflows(value, dtype):
+    """Whether PyTorch refuses to convert the number ``value`` to ``dtype`` (c10's ``overflows``): a finite
+    float beyond the dtype's largest value; an integer out of the dtype's range (unsigned dtypes let negative
+    numbers down to minus their maximum wrap around, as ``uint8`` -1 is 255)."""
+    if -128 <= value <= 127:  # fits every dtype: the common bounds cost two comparisons
+        return False
+    kind = dtype.kind
+    if kind == "f":
+        return math.isfinite(value) and math.fabs(value) > float(np.finfo(dtype).max)
+    if kind in "iu" and isinstance(value, int) and not isinstance(value, bool):
+        info = np.iinfo(dtype)
+        low = -int(info.max) if kind == "u" else int(info.min)
+        return not low <= value <= int(info.max)
+    return False
+
+
 def _clamp_tensors(input, min, max):
-    x, lo, hi = input, min, max
-    if lo is not None:
-        x, lo = operands("clamp", x, lo)
-    if hi is not None:
-        x, hi = operands("clamp", x, hi)
-        if lo is not None and lo._data.dtype != x._data.dtype:
-            lo = cast(lo, x._data.dtype)
+    tensors = [t for t in (input, min, max) if t is not None]
+    dt = _result_type(*(t._data for t in tensors))
+    if dt.kind == "b" and min is not None and max is not None:  # PyTorch's kernel of both bounds has no bool
+        raise RuntimeError("clamp: not implemented for bool tensors with both a min and a max tensor")
+    x, lo, hi = (None if t is None else cast(t, dt) for t in (input, min, max))
     try:
-        out = x._data if lo is None else np.maximum(x._data, lo._data)
-        out = out if hi is None else np.minimum(out, hi._data)
+        shape = np.broadcast_shapes(*(t._data.shape for t in tensors))
     except ValueError:
-        raise broadcast_error("clamp", *(t for t in (x, lo, hi) if t is not None)) from None
+        raise broadcast_error("clamp", *tensors) from None
+    # NOTE: PyTorch's kernels, min(max(x, lo), hi) with C++'s std::max/std::min: x where it ties with a bound
+    # (-0.0 clamped to 0.0 stays -0.0), NaN where x or a bound is NaN
+    data = x._data
+    out = data
+    if lo is not None:
+        out = np.where(out < lo._data, lo._data, out)
+        if dt.kind == "f":
+            out = np.where(np.isnan(lo._data), lo._data, out)
+    if hi is not None:
+        out = np.where(hi._data < out, hi._data, out)
+        if dt.kind == "f":
+            out = np.where(np.isnan(hi._data), hi._data, out)
+    if out is data or out.shape != shape:
+        out = np.array(np.broadcast_to(out, shape))
     inputs = (x,) + tuple(t for t in (lo, hi) if t is not None)
     has_lo, has_hi = lo is not None, hi is not None
 
@@ -1098,7 +1247,30 @@ def _clamp_tensors(input, min, max):
             grads.append(xp.where(above, g, 0) if need[-1] else None)
         return tuple(grads)
 
-    return record(out if out is not x._data else out.copy(), inputs, clamp_rule, "ClampBackward0")
+    return record(out, inputs, clamp_rule, "ClampBackward0")
+
+
+def _result_type(*arrays):
+    """PyTorch's result dtype of several tensors: the dimensioned ones promote each other, the 0-d ones each
+    other, and the 0-d result counts only if its category (bool < int < float) is higher."""
+    dims = [a.dtype for a in arrays if a.ndim]
+    zero = [a.dtype for a in arrays if not a.ndim]
+    one = np.empty((1,), np.int8)
+
+    def fold(dts):
+        out = dts[0]
+        for d in dts[1:]:
+            out = dtypes.promote(one.astype(out), one.astype(d))
+        return out
+
+    if not dims:
+        return fold(zero)
+    d = fold(dims)
+    if zero:
+        z = fold(zero)
+        if dtypes.category(z) > dtypes.category(d):
+            return z
+    return d
 
 
 @op(inplace=True)
@@ -1236,13 +1408,20 @@ def lerp(input: Tensor, end: Tensor, weight: Tensor | float) -> Tensor:
     dt = input._data.dtype
     if dt.kind != "f":
         raise dtype_error("lerp", dt)
-    if isinstance(weight, Tensor) and weight._data.ndim == 0 and weight._data.dtype.kind == "f":
-        weight = cast(weight, dt)  # a 0-d weight of another float dtype is taken as a number, as PyTorch does
-    named = (("end", end),) + ((("weight", weight),) if isinstance(weight, Tensor) else ())
-    for name, t in named:
-        if t._data.dtype != dt:
-            raise RuntimeError(f"lerp: expected dtype {dt} for `{name}` but got dtype {t._data.dtype}")
-    x, e = input._data, end._data
+    if isinstance(weight, Tensor) and weight._data.ndim == 0 and weight._data.dtype != dt \
+            and isinstance(end, Tensor) and end._data.dtype == dt:
+        # NOTE: PyTorch skips the dtype check for a 0-d weight: it takes part in the promotion (all 0-d: a float64
+        # weight makes a float64 result; an integer weight is a number), its gradient flows back in its dtype
+        # (input and end are recorded as they are, as PyTorch saves them: an in-place write to them is seen)
+        dt = _result_type(input._data, end._data, weight._data)
+        weight = cast(weight, dt)
+    named = (("end", end, input._data.dtype),) + ((("weight", weight, dt),) if isinstance(weight, Tensor) else ())
+    for name, t, want in named:
+        if t._data.dtype != want:
+            raise RuntimeError(f"lerp: expected dtype {want} for `{name}` but got dtype {t._data.dtype}")
+    x, e = input._data.astype(dt, copy=False), end._data.astype(dt, copy=False)
+    if dt is _HALF:
+        return _half_lerp(input, end, weight)
     try:
         if isinstance(weight, Tensor):
             w = weight._data
@@ -1253,6 +1432,27 @@ def lerp(input: Tensor, end: Tensor, weight: Tensor | float) -> Tensor:
             out = x + w * (e - x) if -0.5 < w < 0.5 else e - (e - x) * (1 - w)
     except ValueError:
         raise broadcast_error("lerp", *(t for t in (input, end, weight) if isinstance(t, Tensor))) from None
+    if not isinstance(weight, Tensor):
+        def lerp_rule(xp, need, g, out, a, b):
+            return g * (1 - w) if need[0] else None, g * w if need[1] else None
+
+        return record(out, (input, end), lerp_rule, "LerpBackward0")
+    return record(out, (input, end, weight), _lerp_tensor_rule, "LerpBackward1")
+
+
+def _half_lerp(input, end, weight):
+    """lerp of float16 tensors as PyTorch's kernel: in float32 (a number weight at float32 precision), each side
+    of the two-sided form one fused multiply-add (emulated in float64), rounded to float16 at the end."""
+    x, e = input._data.astype(_FLOAT), end._data.astype(_FLOAT)
+    w = weight._data.astype(_FLOAT) if isinstance(weight, Tensor) else np.float32(weight)
+    with np.errstate(all="ignore"):
+        try:
+            d = (e - x).astype(np.float64)
+            small = x + w.astype(np.float64) * d
+            large = e - d * (1 - w).astype(np.float64)
+        except ValueError:
+            raise broadcast_error("lerp", *(t for t in (input, end, weight) if isinstance(t, Tensor))) from None
+        out = np.where(np.abs(w) < 0.5, small, large).astype(_FLOAT).astype(_HALF)
     if not isinstance(weight, Tensor):
         def lerp_rule(xp, need, g, out, a, b):
             return g * (1 - w) if need[0] else None, g * w if need[1] else None
@@ -1517,7 +1717,15 @@ def _arithmetic_inplace(name, ufunc, op_fn):
 Tensor.add_ = _arithmetic_inplace("add_", np.add, add)
 Tensor.sub_ = Tensor.subtract_ = _arithmetic_inplace("sub_", np.subtract, sub)
 Tensor.mul_ = Tensor.multiply_ = _arithmetic_inplace("mul_", np.multiply, mul)
-Tensor.div_ = Tensor.divide_ = Tensor.true_divide_ = _arithmetic_inplace("div_", np.divide, div)
+Tensor.div_ = Tensor.divide_ = _arithmetic_inplace("div_", np.divide, div)
+
+
+def true_divide_(self: Tensor, other: Tensor | float) -> Tensor:
+    """true_divide_(other) -> self: ``div_`` without ``rounding_mode`` (as PyTorch's)."""
+    return self.div_(other)
+
+
+Tensor.true_divide_ = true_divide_
 Tensor.floor_divide_ = inplace_method("floor_divide_", floor_divide)
 Tensor.remainder_ = inplace_method("remainder_", remainder)
 Tensor.fmod_ = inplace_method("fmod_", fmod)

@@ -257,7 +257,10 @@ def _component(op, p):
     if kind is Tensor or isinstance(p, Tensor):
         a = p._data
         if a.dtype not in _INDEX_DTYPES and a.dtype.kind != "b" and a.dtype != np.uint8:
-            raise IndexError(f"{op}: tensors used as indices must be long, int or bool, got dtype {a.dtype}")
+            if a.ndim == 0 and a.dtype.kind in "iu":  # PyTorch reads a 0-d integer tensor of any dtype as an int
+                a = a.astype(np.int64)
+            else:
+                raise IndexError(f"{op}: tensors used as indices must be long, int or bool, got dtype {a.dtype}")
     elif kind is np.ndarray:
         a = p
         if a.dtype.kind not in "biu":

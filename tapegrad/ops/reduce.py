@@ -188,8 +188,13 @@ def mean(input: Tensor, dim=None, keepdim: bool = False, *, dtype=None, axis=Non
     if axis is not None or keepdims is not None or out is not None:
         no_out("mean", out)
         dim, keepdim = dim_args("mean", dim, keepdim, axis, keepdims)
+    half = False
     if dtype is not None:
-        input = cast(input, dtype)
+        dtype = dtypes.as_dtype(dtype)
+        # NOTE: as PyTorch's CPU mean with dtype=float16: the input goes to float32 (not through float16, where
+        # an int64 or float32 value may overflow), is averaged there, and the mean is rounded to float16
+        half = dtype == np.float16
+        input = cast(input, np.float32 if half else dtype)
     x = _floating("mean", input)._data
     if dim is None and not keepdim:
         axes, kept, n, name = None, None, x.size, "MeanBackward0"
@@ -202,6 +207,8 @@ def mean(input: Tensor, dim=None, keepdim: bool = False, *, dtype=None, axis=Non
         out = x.mean(axis=axes, keepdims=keepdim, dtype=_accumulator(x.dtype)).astype(x.dtype, copy=False)
         if type(out) is not np.ndarray:
             out = np.asarray(out)
+    if half:
+        out = out.astype(np.float16)
     # NOTE: an empty input has an empty gradient: max(n, 1) avoids 0 / 0 on it
     return record(out, (input,), _expand_rule(x.shape, kept, builtins.max(n, 1)), name)
 
