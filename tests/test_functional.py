@@ -1158,3 +1158,128 @@ def test_docstring_examples():
 
     result = doctest.testmod(F, optionflags=doctest.NORMALIZE_WHITESPACE)
     assert result.attempted > 40 and result.failed == 0
+
+
+# ---------------------------------------------------------------------- float16 softmax: float32 inside, one rounding
+def _half_softmax_reference(name, a, w, dim):
+    """softmax/log_softmax/softmin of float16 ``a`` (and its gradient for the float16 upstream gradient ``w``)
+    computed in float64 from the float16 values, as PyTorch's float16 kernels compute in float32 and round once."""
+    b = (-a if name == "softmin" else a).astype(np.float64)
+    s = np_softmax(b, dim)
+    out = (np.log(s) if name == "log_softmax" else s).astype(np.float16)
+    o, g = out.astype(np.float64), w.astype(np.float16).astype(np.float64)  # backward reads the rounded result
+    if name == "log_softmax":
+        grad = g - np.exp(o) * g.sum(axis=dim, keepdims=True)
+    else:
+        grad = o * (g - (g * o).sum(axis=dim, keepdims=True))
+    return out, (-grad if name == "softmin" else grad)
+
+
+@pytest.mark.parametrize("name", sorted(SOFTMAXES))
+@given(data=st.data(), via_dtype=st.booleans())
+@example(data=None, via_dtype=True)
+def test_float16_softmax_is_computed_in_float32_both_ways(name, data, via_dtype):
+    if data is None:  # the differential test's softmin(x, 0, dtype=float16) of float64 [-1.9, 0.85]
+        a, w, dim = np.array([-1.9, 0.85]), np.array([-2.0, 1.25]), 0
+    else:
+        shape, dim = data.draw(shape_and_dim())
+        a, w = data.draw(arrays(shape, min_value=-8, max_value=8)), data.draw(arrays(shape))
+    x = tg.tensor(a if via_dtype else a.astype(np.float16), requires_grad=True)
+    fn = SOFTMAXES[name][0]
+    y = fn(x, dim, dtype=tg.float16) if via_dtype else fn(x, dim)
+    assert y.dtype == tg.float16
+    (y * tg.tensor(w.astype(np.float16))).sum().backward()
+    out, grad = _half_softmax_reference(name, a.astype(np.float16), w, dim)
+    np.testing.assert_allclose(y.detach().numpy().astype(np.float64), out, rtol=1e-3, atol=1e-3)
+    # one float16 rounding of a float32 result: within a float16 ulp (2 ** -10 relative) of the exact gradient
+    scale = np.abs(w.astype(np.float16)).max() + 1e-3
+    np.testing.assert_allclose(x.grad.numpy().astype(np.float64), grad, rtol=2 ** -10, atol=1e-5 * scale)
+
+
+@pytest.mark.parametrize("name", sorted(SOFTMAXES))
+def test_float16_softmax_matches_pytorch(name):
+    torch = pytest.importorskip("torch")
+    rng = np.random.default_rng(3)
+    for shape, dim in [((2,), 0), ((3, 5), 1), ((4, 3, 2), 0), ((2, 33), -1)]:
+        a, w = rng.standard_normal(shape) * 3, rng.standard_normal(shape)
+        for to in (None, "float16"):
+            res = []
+            for lib in (tg, torch):
+                x = lib.tensor(a if to else a.astype(np.float16), requires_grad=True)
+                y = getattr(lib.nn.functional, name)(x, dim, dtype=getattr(lib, to) if to else None)
+                (y.double() * lib.tensor(w)).sum().backward()
+                res.append((y.detach().double().numpy(), x.grad.double().numpy()))
+            for mine, theirs in zip(res[0], res[1], strict=True):
+                # (PyTorch rounds its max + log(sum) to float16 before subtracting it: atol 2 ** -10)
+                np.testing.assert_allclose(mine, theirs, rtol=2 ** -10, atol=2 ** -10)
+
+
+# ---------------------------------------------------------------------- masked gradients select, as PyTorch's
+# name -> (op, where its gradient passes (PyTorch's select), the gradient elsewhere: 0, or grad * slope)
+MASKED = {
+    "hardtanh": (lambda t: F.hardtanh(t, -1.0, 2.0), lambda a: ~((a <= -1) | (a >= 2)), None),
+    "hardtanh_": (lambda t: F.hardtanh_(t * 1, -1.0, 2.0), lambda a: ~((a <= -1) | (a >= 2)), None),
+    "relu6": (F.relu6, lambda a: ~((a <= 0) | (a >= 6)), None),
+    "leaky_relu_0": (lambda t: F.leaky_relu(t, 0.0), lambda a: a > 0, 0.0),  # grad * 0: NaN at inf, as PyTorch
+    "leaky_relu": (lambda t: F.leaky_relu(t, 0.25), lambda a: a > 0, 0.25),
+    "threshold": (lambda t: F.threshold(t, 0.5, 9.0), lambda a: ~(a <= 0.5), None),
+    "threshold_": (lambda t: F.threshold_(t * 1, 0.5, 9.0), lambda a: ~(a <= 0.5), None),
+    "hardshrink": (F.hardshrink, lambda a: ~((a >= -0.5) & (a <= 0.5)), None),
+    "softshrink": (F.softshrink, lambda a: ~((a >= -0.5) & (a <= 0.5)), None),
+}
+_EDGES = st.sampled_from([math.inf, -math.inf, math.nan, 0.0, -0.0, 1.0, -2.0, 1e30])
+
+
+@pytest.mark.parametrize("name", sorted(MASKED))
+@given(x=arrays(shapes(min_dims=1), min_value=-8, max_value=8), g=st.lists(_EDGES, min_size=1, max_size=8))
+@example(x=np.array([-1.0, 0.0, 0.25, 3.0, 7.0]), g=[math.inf, math.nan, -math.inf, math.nan, math.inf])
+def test_masked_gradients_select_so_inf_and_nan_do_not_leak(name, x, g):
+    """Where an activation's gradient is 0, an inf/NaN upstream gradient gives +0.0, not 0 * inf = NaN (PyTorch
+    selects: ``mask ? grad : 0``, ``x > 0 ? grad : grad * slope``)."""
+    fn, passes, slope = MASKED[name]
+    up = np.resize(np.array(g), x.shape)
+    t = tg.tensor(x, requires_grad=True)
+    with np.errstate(all="ignore"):
+        fn(t).backward(tg.tensor(up))
+        want = np.where(passes(x), up, 0.0 if slope is None else up * slope)
+    got = t.grad.numpy()
+    np.testing.assert_array_equal(got, want)
+    np.testing.assert_array_equal(np.signbit(got), np.signbit(want))  # the select's +0.0, not -1 * 0 = -0.0
+
+
+def test_leaky_relu_with_slope_0_keeps_inf():
+    """leaky_relu(inf, 0) is inf (PyTorch selects x > 0 ? x : x * slope), not max(inf, inf * 0) = NaN."""
+    x = tg.tensor([math.inf, -math.inf, -1.0, math.nan, -0.0, 2.0])
+    with np.errstate(invalid="ignore"):
+        y = F.leaky_relu(x, 0.0).numpy()
+        z = F.leaky_relu_(x.clone(), 0.0).numpy()
+    for out in (y, z):
+        np.testing.assert_array_equal(out, [math.inf, math.nan, -0.0, math.nan, -0.0, 2.0])
+        assert np.signbit(out[2]) and np.signbit(out[4])
+
+
+@pytest.mark.parametrize("name", sorted(MASKED))
+def test_masked_gradients_match_pytorch(name):
+    torch = pytest.importorskip("torch")
+    x = np.array([-1.0, -0.5, 0.0, 0.25, 0.5, 3.0, 6.0, 7.0, math.inf, -math.inf])
+    up = np.array([math.inf, math.nan, -math.inf, math.nan, math.inf, -1.0, math.nan, math.inf, 2.0, math.nan])
+    forms = {"hardtanh": lambda lib, t: lib.nn.functional.hardtanh(t, -1.0, 2.0),
+             "hardtanh_": lambda lib, t: lib.nn.functional.hardtanh_(t * 1, -1.0, 2.0),
+             "relu6": lambda lib, t: lib.nn.functional.relu6(t),
+             "leaky_relu_0": lambda lib, t: lib.nn.functional.leaky_relu(t, 0.0),
+             "leaky_relu": lambda lib, t: lib.nn.functional.leaky_relu(t, 0.25),
+             "threshold": lambda lib, t: lib.nn.functional.threshold(t, 0.5, 9.0),
+             "threshold_": lambda lib, t: lib.nn.functional.threshold_(t * 1, 0.5, 9.0),
+             "hardshrink": lambda lib, t: lib.nn.functional.hardshrink(t),
+             "softshrink": lambda lib, t: lib.nn.functional.softshrink(t)}
+    res = []
+    for lib in (tg, torch):
+        t = lib.tensor(x, requires_grad=True)
+        with np.errstate(all="ignore"):
+            y = forms[name](lib, t)
+            y.backward(lib.tensor(up))
+        res.append((y.detach().numpy(), t.grad.numpy()))
+    for mine, theirs in zip(res[0], res[1], strict=True):
+        np.testing.assert_array_equal(mine, theirs)
+    # the signs of the gradient's zeros (PyTorch's vectorized softshrink forward has its own: a KNOWN entry)
+    np.testing.assert_array_equal(np.signbit(res[0][1]), np.signbit(res[1][1]))

@@ -455,8 +455,16 @@ def test_ctc_loss_layouts_and_errors():
     padded = F.ctc_loss(lp, tg.tensor([[1, 2, 0], [3, 0, 0]]), [5, 4], [2, 1], reduction="none")
     concatenated = F.ctc_loss(lp, tg.tensor([1, 2, 3]), tg.tensor([5, 4]), tg.tensor([2, 1]), reduction="none")
     np.testing.assert_allclose(padded.numpy(), concatenated.numpy())
-    one = F.ctc_loss(lp[:, 0], tg.tensor([1, 2]), 5, 2, reduction="none")
+    one = F.ctc_loss(lp[:, 0], tg.tensor([1, 2]), [5], (2,), reduction="none")
     assert one.shape == () and np.isclose(one.item(), padded.numpy()[0])
+    # PyTorch's signatures take the lengths as two int sequences or two tensors: bare ints (even for an unbatched
+    # input), a mix, floats or numpy arrays are refused
+    for il, tl in ((5, 2), ([5], 2), (tg.tensor([5]), [2]), ([5.0], [2.0]), (np.array([5]), np.array([2])),
+                   ([True], [2])):
+        with pytest.raises(TypeError, match="ctc_loss\\(\\): input_lengths and target_lengths must be"):
+            F.ctc_loss(lp[:, 0], tg.tensor([1, 2]), il, tl)
+    np.testing.assert_allclose(F.ctc_loss(lp[:, 0], tg.tensor([1, 2]), [tg.tensor(5)], [np.int64(2)],
+                                          reduction="none").numpy(), one.numpy())
     assert np.isinf(F.ctc_loss(lp, tg.tensor([1, 1, 1, 1]), [3, 5], [3, 1], reduction="none").numpy()[0])
     np.testing.assert_allclose(nn.CTCLoss(reduction="sum")(lp, tg.tensor([1, 2, 3]), [5, 4], [2, 1]).numpy(),
                                padded.numpy().sum())

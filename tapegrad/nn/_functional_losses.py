@@ -462,6 +462,17 @@ def multilabel_margin_loss(input: Tensor, target: Tensor, size_average=None, red
 
 
 # ---------------------------------------------------------------------- CTC
+def _lengths_kind(lengths):
+    """"tensor", "ints" (a tuple or list of ints, numpy ints or 0-d integer tensors) or None (anything else)."""
+    if isinstance(lengths, Tensor):
+        return "tensor"
+    if isinstance(lengths, (list, tuple)) and all(
+            (isinstance(v, (int, np.integer)) and not isinstance(v, (bool, np.bool_)))
+            or (isinstance(v, Tensor) and v.ndim == 0 and v._data.dtype.kind in "iu") for v in lengths):
+        return "ints"
+    return None
+
+
 def _lengths(op_name, name, lengths, n):
     if isinstance(lengths, Tensor):
         a = lengths._data
@@ -546,6 +557,10 @@ def ctc_loss(log_probs: Tensor, targets: Tensor, input_lengths, target_lengths, 
     tensor(0.2877)
     """
     _tensors("ctc_loss", log_probs, targets)
+    kinds = (_lengths_kind(input_lengths), _lengths_kind(target_lengths))
+    if None in kinds or kinds[0] != kinds[1]:  # PyTorch's two signatures: (int[], int[]) or (Tensor, Tensor)
+        raise TypeError(f"ctc_loss(): input_lengths and target_lengths must be both tuples or lists of ints, or "
+                        f"both Tensors, got {type(input_lengths).__name__} and {type(target_lengths).__name__}")
     if reduction not in _REDUCTIONS:
         raise ValueError(f"{reduction} is not a valid value for reduction")
     x = log_probs._data

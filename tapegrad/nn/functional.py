@@ -133,7 +133,9 @@ def _hardtanh(input, lo, hi):
     out = np.minimum(hi, np.maximum(lo, x, dtype=x.dtype), dtype=x.dtype)
 
     def hardtanh_rule(xp, g, out, x):
-        return g * ~((x <= lo) | (x >= hi))  # NOTE: NaN is neither: its gradient passes, as in PyTorch
+        # NOTE: selected, not multiplied by the mask, as PyTorch: an inf/NaN gradient outside gives 0, not NaN.
+        # NaN is neither <= lo nor >= hi: its gradient passes, as in PyTorch.
+        return xp.where((x <= lo) | (x >= hi), 0, g)
 
     return record(out, (input,), hardtanh_rule, "HardtanhBackward0")
 
@@ -164,12 +166,15 @@ def leaky_relu(input: Tensor, negative_slope: float = 0.01, inplace: bool = Fals
 
 def _leaky_relu(input, slope, name):
     x = _float_data("leaky_relu", input)
-    # NOTE: max(x, slope x) for slope <= 1 (min above) is exactly PyTorch's select, NaN and -0.0 included.
-    out = (np.maximum if slope <= 1 else np.minimum)(x, x * slope)
+    if slope == 0:  # NOTE: inf * 0 is NaN: select, as PyTorch (leaky_relu(inf, 0) is inf, of -inf NaN as there)
+        out = np.where(x > 0, x, x * slope)
+    else:  # NOTE: max(x, slope x) for slope <= 1 (min above) is exactly PyTorch's select, NaN and -0.0 included.
+        out = (np.maximum if slope <= 1 else np.minimum)(x, x * slope)
 
     def leaky_relu_rule(xp, g, out, x):
-        pos = x > 0  # NOTE: at 0 and at NaN the slope is negative_slope, as in PyTorch
-        return g * pos + (g * slope) * ~pos
+        # NOTE: at 0 and at NaN the slope is negative_slope, as in PyTorch; selected, so an inf gradient with a
+        # slope of 0 gives 0 where x > 0 is false, not NaN
+        return xp.where(x > 0, g, g * slope)
 
     return record(out, (input,), leaky_relu_rule, name)
 
@@ -617,6 +622,9 @@ def softmax(input: Tensor, dim: int | None = None, _stacklevel: int = 3, dtype=N
     tensor([0.5000, 0.5000])
     """
     input, x, axis = _softmax_input("softmax", input, dim, dtype)
+    if x.dtype == np.float16:  # NOTE: PyTorch's float16 kernels compute in float32 and round once, both ways
+        out = _np_softmax(x.astype(np.float32), axis).astype(np.float16) if x.size else x.copy()
+        return record(out, (input,), _softmax_half_rule(axis), "SoftmaxBackward0")
     out = _np_softmax(x, axis) if x.size else x.copy()
 
     def softmax_rule(xp, g, out, x):
@@ -635,12 +643,32 @@ def log_softmax(input: Tensor, dim: int | None = None, _stacklevel: int = 3, dty
     tensor([0.5000, 0.5000])
     """
     input, x, axis = _softmax_input("log_softmax", input, dim, dtype)
+    if x.dtype == np.float16:  # NOTE: PyTorch's float16 kernels compute in float32 and round once, both ways
+        out = _np_log_softmax(x.astype(np.float32), axis).astype(np.float16) if x.size else x.copy()
+        return record(out, (input,), _log_softmax_half_rule(axis), "LogSoftmaxBackward0")
     out = _np_log_softmax(x, axis) if x.size else x.copy()
 
     def log_softmax_rule(xp, g, out, x):
         return g - xp.exp(out) * g.sum(axis=axis, keepdims=True)  # g - softmax * sum(g)
 
     return record(out, (input,), log_softmax_rule, "LogSoftmaxBackward0")
+
+
+def _softmax_half_rule(axis):
+    def softmax_rule(xp, g, out, x):
+        g, out = xp.astype(g, np.float32), xp.astype(out, np.float32)
+        gs = g * out
+        return gs - out * gs.sum(axis=axis, keepdims=True)  # the engine rounds the gradient to float16 once
+
+    return softmax_rule
+
+
+def _log_softmax_half_rule(axis):
+    def log_softmax_rule(xp, g, out, x):
+        g, out = xp.astype(g, np.float32), xp.astype(out, np.float32)
+        return g - xp.exp(out) * g.sum(axis=axis, keepdims=True)
+
+    return log_softmax_rule
 
 
 @op(methods=())
