@@ -538,16 +538,26 @@ known_class(
 
 # ---- tapegrad/nn/functional.py
 known_class(
-    "norm-layers-numerics", NORM_F, {"nan", "inf", "value", "signed-zero", "grad-nan", "grad-value", "grad-inf"}
-    | STATE,
+    "pytorch-norm-fused-affine", F("layer_norm", "batch_norm", "group_norm") | {"layer_norm"},
+    {"nan", "inf", "value", "signed-zero", "grad-nan", "grad-value", "grad-inf"} | STATE,
     lambda d: any_in(d, lambda t: nonfinite(t) or big(t) or large(t)),
     """
     torch.nn.functional.group_norm(torch.tensor([[[1.0], [2.0]]]), 1, weight=torch.tensor([float("inf"), 1.0]))
-    """, B["new"] + ": layer_norm/group_norm/batch_norm/cosine_similarity/normalize at non-finite or extreme "
-                    "values: PyTorch's fused scale-and-shift (and one-pass variance) give NaN where tapegrad "
-                    "gives inf or a finite value; with large values PyTorch's one-pass float32 variance loses every "
-                    "digit", NF)
-
+    """, "PyTorch's batch_norm/group_norm kernels fuse the affine part into x * (rstd w) + (b - mean rstd w): an "
+         "infinite weight gives inf - inf = NaN where (x - mean) rstd w is +-inf (tapegrad's), and large values "
+         "(float32 weights or inputs above 1e3 with a small spread) lose the digits of x - mean there (a weight of "
+         "6e4 on a constant channel gives -2, not 0); layer_norm's and the gradients' likewise", NF,
+    status="pytorch-bug")
+known_class(
+    "norm-layers-numerics", F("normalize", "cosine_similarity") | {"cosine_similarity"},
+    {"nan", "inf", "value", "signed-zero", "grad-nan", "grad-value", "grad-inf"} | STATE,
+    lambda d: any_in(d, lambda t: nonfinite(t) or big(t) or large(t)),
+    """
+    torch.nn.functional.cosine_similarity(torch.tensor([[1e30, 0.5]]), torch.tensor([[-2.5, -2.5]]))
+    """, B["new"] + ": cosine_similarity/normalize divide by tapegrad's 2-norm, which rescales (finite where "
+                    "PyTorch's overflows to inf and the quotient is 0: the norm-rescaled class) and whose float16 "
+                    "value is computed in float16 (PyTorch's accumulates in float32: 1 ulp apart, 20% of random "
+                    "vectors)", R)
 known_class(
     "gelu-inf-vectorized", F("gelu"), "nan",
     lambda d: nonfinite(x0(d)),

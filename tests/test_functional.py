@@ -1283,3 +1283,63 @@ def test_masked_gradients_match_pytorch(name):
         np.testing.assert_array_equal(mine, theirs)
     # the signs of the gradient's zeros (PyTorch's vectorized softshrink forward has its own: a KNOWN entry)
     np.testing.assert_array_equal(np.signbit(res[0][1]), np.signbit(res[1][1]))
+
+
+# ---------------------------------------------------------------------- the norms' signs of zero are PyTorch's
+_ZEROISH = st.sampled_from([0.0, -0.0, 1.0, -1.0, 2.5, -0.25])
+
+
+def _norm_call(kind, x, w, b):
+    if kind == "layer":
+        return F.layer_norm(x, (x.shape[-1],), w, b)
+    if kind == "batch":
+        return F.batch_norm(x, None, None, w, b, training=True)
+    if kind == "batch_eval":
+        c = x.shape[1]
+        return F.batch_norm(x, tg.zeros(c, dtype=x.dtype), tg.ones(c, dtype=x.dtype), w, b, training=False)
+    return F.group_norm(x, 1, w, b)
+
+
+@pytest.mark.parametrize("kind", ["layer", "batch", "batch_eval", "group"])
+@given(x=st.lists(_ZEROISH, min_size=8, max_size=8), w=st.none() | st.lists(_ZEROISH, min_size=2, max_size=2),
+       with_bias=st.booleans())
+@example(x=[-0.0, 1.5, 0.0, -1.0, -0.0, 0.5, 2.5, -1.0], w=[0.0, -0.0], with_bias=False)
+def test_norms_without_bias_give_no_negative_zero(kind, x, w, with_bias):
+    """PyTorch's normalization kernels add a bias of +0.0 when none is given (group norm: when a weight is), so no
+    result is -0.0 there: layer_norm(x, weight=0) is +0.0 everywhere, as is batch_norm of -0.0 with mean 0."""
+    xs = np.array(x).reshape(2, 2, 2)
+    n = 2
+    wt = None if w is None else tg.tensor(np.array(w if kind != "layer" else w[:1] * n))
+    bt = tg.tensor(np.array([0.5, -0.0])) if with_bias else None
+    out = _norm_call(kind, tg.tensor(xs), wt, bt).numpy()
+    if not with_bias and (kind != "group" or w is not None):
+        assert not np.signbit(out[out == 0]).any()
+
+
+@pytest.mark.parametrize("kind", ["layer", "batch", "batch_eval", "group"])
+def test_norm_signs_of_zero_match_pytorch(kind):
+    torch = pytest.importorskip("torch")
+    rng = np.random.default_rng(7)
+    vals = np.array([0.0, -0.0, 1.5, -1.0, 3.0, -0.25])
+    for _ in range(60):
+        x = rng.choice(vals, size=(2, 4, 3))
+        w = rng.choice(vals, size=3 if kind == "layer" else 4) if rng.random() < 0.7 else None
+        b = rng.choice(vals, size=3 if kind == "layer" else 4) if rng.random() < 0.5 else None
+        res = []
+        for lib in (tg, torch):
+            f = lib.nn.functional
+            xt = lib.tensor(x)
+            wt, bt = (None if a is None else lib.tensor(a) for a in (w, b))
+            if kind == "layer":
+                y = f.layer_norm(xt, (3,), wt, bt)
+            elif kind == "batch":
+                y = f.batch_norm(xt, None, None, wt, bt, training=True)
+            elif kind == "batch_eval":
+                y = f.batch_norm(xt, lib.zeros(4, dtype=xt.dtype), lib.ones(4, dtype=xt.dtype), wt, bt)
+            else:
+                y = f.group_norm(xt, 2, wt, bt)
+            res.append(y.numpy())
+        np.testing.assert_allclose(res[0], res[1], rtol=1e-9, atol=1e-12)
+        both_zero = (res[0] == 0) & (res[1] == 0)
+        np.testing.assert_array_equal(np.signbit(res[0][both_zero]), np.signbit(res[1][both_zero]),
+                                      err_msg=f"{kind} x={x.tolist()} w={w} b={b}")

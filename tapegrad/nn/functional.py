@@ -1136,7 +1136,30 @@ def _declare_norm_backward(kind):
 _NORM_OPS = {kind: _declare_norm_backward(kind) for kind in ("layer", "batch", "group")}
 
 
-def _record_norm(kind, input, weight, bias, xhat, rstd, axes, eps, name, pshape=None, view=None):
+def _fused_zero_signs(kind, out, x, mu, rstd, w, b, pshape=None, view=None):
+    """``out`` with PyTorch's signs of zero: where it is 0 and PyTorch's fused scale-and-shift gives 0 too, that
+    zero's sign (its kernels compute x * alpha + (b - mean * alpha) (batch norm), (x * rstd - rstd * mean) * w + b
+    (layer norm), x * (rstd w) + (b - rstd w mean) (group norm)). Nothing is computed when ``out`` has no zero."""
+    if out.all():
+        return out
+    with np.errstate(all="ignore"):
+        one, zero = out.dtype.type(1), out.dtype.type(0)
+        if kind == "layer":
+            y = (x * rstd + (-rstd * mu)) * (one if w is None else w) + (zero if b is None else b)
+        elif kind == "batch":
+            alpha = rstd * (one if w is None else w.reshape(pshape))
+            y = x * alpha + ((zero if b is None else b.reshape(pshape)) - mu * alpha)
+        else:  # group: view is (N, G, D * HW), the parameters are per channel (G * D of them)
+            n, g = view[:2]
+            xs = x.reshape(n, g, -1, x[0, 0].size if x.ndim > 2 else 1)
+            per = (1, g, -1, 1)
+            scale = rstd[..., None] * (one if w is None else w.reshape(per))
+            shift = -scale * mu[..., None] + (zero if b is None else b.reshape(per))
+            y = (scale * xs + shift).reshape(x.shape)
+    return np.where((out == 0) & (y == 0), y, out)
+
+
+def _record_norm(kind, input, weight, bias, xhat, rstd, axes, eps, name, pshape=None, view=None, mu=None):
     """The output of a normalization with an affine part (``weight``, ``bias``, each may be None) as one node.
 
     ``xhat``/``rstd`` are the forward's arrays over ``axes`` of the input seen with shape ``view`` (group norm);
@@ -1151,8 +1174,14 @@ def _record_norm(kind, input, weight, bias, xhat, rstd, axes, eps, name, pshape=
         out = out * (w if pshape is None else w.reshape(pshape))
     if b is not None:
         out = out + (b if pshape is None else b.reshape(pshape))
-    if w is None and b is None:
+    elif kind != "group" or w is not None:
+        # NOTE: PyTorch's kernels add a bias of +0.0 when none is given (group norm: when a weight is), so a zero
+        # result is +0.0 there; this is also the copy that keeps the output apart from the cached xhat
+        out = out + out.dtype.type(0)
+    elif w is None:
         out = out.copy()  # NOTE: the output must not share memory with the cached xhat (it may be written)
+    if mu is not None and out.size:
+        out = _fused_zero_signs(kind, out, x, mu, rstd, w, b, pshape, view)
     backward, xhat_name = _NORM_OPS[kind]
     c = dict(axes=axes, eps=eps, xhat=xhat, rstd=rstd)
     sum_axes = None if pshape is None else tuple(i for i in range(x.ndim) if i != 1)
@@ -1219,8 +1248,8 @@ def layer_norm(input: Tensor, normalized_shape, weight: Tensor | None = None, bi
                                f"shape {shape}")
         _check_param_dtype("layer_norm", p, x.dtype)
     axes = tuple(range(x.ndim - k, x.ndim))
-    xhat, rstd, _, _ = _np_normalized(x, axes, eps)
-    return _record_norm("layer", input, weight, bias, xhat, rstd, axes, eps, "NativeLayerNormBackward0")
+    xhat, rstd, mu, _ = _np_normalized(x, axes, eps)
+    return _record_norm("layer", input, weight, bias, xhat, rstd, axes, eps, "NativeLayerNormBackward0", mu=mu)
 
 
 def _verify_batch_size(op_name, size):
@@ -1270,7 +1299,7 @@ def batch_norm(input: Tensor, running_mean: Tensor | None, running_var: Tensor |
             if running_var is not None:
                 _running_update(running_var, var.reshape(C) * (n / (n - 1)), momentum)
         return _record_norm("batch", input, weight, bias, xhat, rstd, axes, eps, "NativeBatchNormBackward0",
-                            pshape=cshape)
+                            pshape=cshape, mu=mu)
     if running_mean is None or running_var is None:
         raise RuntimeError("batch_norm: running_mean and running_var must be given in evaluation mode "
                            "(training=False)")
@@ -1279,8 +1308,11 @@ def batch_norm(input: Tensor, running_mean: Tensor | None, running_var: Tensor |
     xhat = (x - mu) * rstd
     w = None if weight is None else weight._data.reshape(cshape)
     out = xhat if w is None else xhat * w
-    if bias is not None:
-        out = out + bias._data.reshape(cshape)
+    # NOTE: PyTorch computes x * alpha + (bias - mean * alpha) with a bias of 0 when none is given: +0.0, not -0.0
+    out = out + (bias._data.reshape(cshape) if bias is not None else out.dtype.type(0))
+    if out.size:
+        out = _fused_zero_signs("batch", out, x, mu, rstd, None if weight is None else weight._data,
+                                None if bias is None else bias._data, cshape)
     has_w, has_b = weight is not None, bias is not None
 
     def batch_norm_eval_rule(xp, need, g, out, x, *params):
@@ -1340,9 +1372,9 @@ def group_norm(input: Tensor, num_groups: int, weight: Tensor | None = None, bia
                                f"channels in input, but got {name} of shape {tuple(p._data.shape)} and input of "
                                f"shape {tuple(x.shape)}")
     view = (N, num_groups, x.size // (N * num_groups) if N * num_groups else 0)
-    xhat, rstd, _, _ = _np_normalized(x.reshape(view), (2,), eps)
+    xhat, rstd, mu, _ = _np_normalized(x.reshape(view), (2,), eps)
     return _record_norm("group", input, weight, bias, xhat, rstd, (2,), eps, "NativeGroupNormBackward0",
-                        pshape=(1, C) + (1,) * (x.ndim - 2), view=view)
+                        pshape=(1, C) + (1,) * (x.ndim - 2), view=view, mu=mu)
 
 
 @op(methods=())
