@@ -548,6 +548,33 @@ known_class(
          "(float32 weights or inputs above 1e3 with a small spread) lose the digits of x - mean there (a weight of "
          "6e4 on a constant channel gives -2, not 0); layer_norm's and the gradients' likewise", NF,
     status="pytorch-bug")
+def constant_norm_set(d):
+    """A set the call normalizes (layer_norm's trailing dims, a training batch_norm channel, a group_norm group)
+    whose values are all equal: its variance is 0, so rstd is 1 / sqrt(eps) (316 for eps = 1e-5)."""
+    x = x0(d)
+    if not isf(x) or x.numel() == 0:
+        return False
+    a = x.detach().double()
+    if d.op in ("F.layer_norm", "layer_norm"):
+        a = a.reshape(-1, math.prod(a.shape[a.dim() - len(arg(d, 1)):]))
+    elif d.op == "F.group_norm":
+        a = a.reshape(a.shape[0] * arg(d, 1), -1)
+    elif kw(d, "training"):
+        a = a.transpose(0, 1).reshape(a.shape[1], -1)
+    else:
+        return False
+    return bool((a.amax(-1) == a.amin(-1)).any())
+
+
+known_class(
+    "pytorch-norm-constant-set", F("layer_norm", "batch_norm", "group_norm") | {"layer_norm"},
+    {"value", "signed-zero", "grad-value"}, constant_norm_set,
+    """
+    x = torch.tensor([[[0.05], [-0.45]], [[-2.2], [0.05]]])
+    torch.nn.functional.group_norm(x, 2, weight=torch.tensor([3.0, -2.5]), bias=torch.tensor([0.0, 3.0]))
+    """, "a normalized set whose values are all equal (a group of one element here): PyTorch's fused "
+         "x * (rstd w) + (b - mean rstd w) with rstd = 1 / sqrt(eps) leaves the rounding of two products of ~1e3 "
+         "(-1.2e-4 here) where tapegrad's (x - mean) rstd w + b is exactly b", NF, status="pytorch-bug")
 known_class(
     "norm-layers-numerics", F("normalize", "cosine_similarity") | {"cosine_similarity"},
     {"nan", "inf", "value", "signed-zero", "grad-nan", "grad-value", "grad-inf"} | STATE,
@@ -667,25 +694,6 @@ known_class(
     """, "PyTorch 2.13's multilabel_margin_loss of an empty batch with reduction='mean' returns uninitialized "
          "memory (4.6e-310 one run, 0 the next); tapegrad gives nan (0 / 0, as mean over nothing)", LO,
     status="pytorch-bug")
-known_class(
-    "half-not-implemented", NEW_LOSS_F | LINALG_M | SPECIAL_M | F("rrelu", "rrelu_"),
-    {RAISES_THERE, "backward-pytorch-raises"},
-    lambda d: torch_says(d, "not implemented for '"),
-    """
-    torch.nn.functional.pdist(torch.tensor([[1.0, 0.0], [3.0, -0.25]], dtype=torch.float16))
-    """, B["values"] + " (pdist, ormqr and other ops PyTorch's CPU kernels do not implement for float16: tapegrad "
-                       "computes in float16; ormqr of int16 likewise)",
-    "tapegrad/nn/_functional_distance.py, tapegrad/linalg/")
-known_class(
-    "loss-int-inputs", NEW_LOSS_F, {RAISES_THERE, RAISES_HERE, "dtype", "value", "nan", "inf"},
-    lambda d: any(not isf(t) for t in d.inputs) or torch_says(d, "Int", "Long", "Byte", "Bool", "Char", "Short"),
-    """
-    x = torch.tensor([1, 2], dtype=torch.uint8)
-    torch.nn.functional.hinge_embedding_loss(x, torch.tensor([1, 255], dtype=torch.uint8))
-    """, B["values"] + " (the new losses and distances with integer or bool inputs: PyTorch refuses (mean of a "
-                       "Byte tensor, kernels not implemented for Long), tapegrad computes in float; on empty "
-                       "integer inputs PyTorch computes and tapegrad's mean refuses; reduction='none' keeps uint8 "
-                       "in PyTorch)", LO)
 known_class(
     "same-operand-distance-cancel", F("pairwise_distance", "cosine_embedding_loss", "margin_ranking_loss",
                                       "triplet_margin_loss", "triplet_margin_with_distance_loss"), GRADS,
@@ -899,11 +907,21 @@ known_class(
     lambda d: any_in(d, lambda t: nonfinite(t) or big(t) or (isf(t) and t.numel() > 0
                                                               and bool((t.detach().double().abs() > 1e18).any()))),
     """
-    x = torch.tensor([[-1.0, 3.0, -inf, -3.0]])
-    torch.nn.functional.multilabel_margin_loss(x, torch.tensor([[3, 2, 2, 3]]))
-    """, B["edges"] + " (the margin/embedding losses and distances at inf/nan or values whose sums overflow: "
-                      "a masked term 0 * inf is nan here where PyTorch selects (multilabel_margin_loss), pdist's "
-                      "gradient at inf is nan in PyTorch, sums of 3e38 overflow in a different order)", LO)
+    a = torch.tensor([-6e4, -1e30, -0.25])
+    torch.nn.functional.triplet_margin_loss(a, torch.tensor([-3.0, 0.5, 3.0]), a)
+    """, "the distances and losses built on the 2-norm (pairwise_distance, the triplet losses) at values whose "
+         "squares overflow: tapegrad's 2-norm rescales (1e30 here; README), PyTorch's is inf (and inf - inf = NaN "
+         "after it); sums of such values overflow in a different order (the masked terms of the margin losses "
+         "select now, as PyTorch's kernels)", LO, status="by-design")
+known_class(
+    "pytorch-hardtanh-nan-grad", F("hardtanh", "hardtanh_", "relu6"), GRADS,
+    lambda d: any_in(d, nonfinite),
+    """
+    x = torch.tensor([nan] * 8, dtype=torch.float64, requires_grad=True)
+    torch.nn.functional.hardtanh(x).sum().backward()
+    x.grad
+    """, "PyTorch 2.13's vectorized hardtanh backward (8 float64 / 16 float32 values at a time) gives 0 at NaN, its "
+         "scalar tail (and tapegrad) the gradient", NF, status="pytorch-bug")
 known_class(
     "pytorch-margin-loss-empty-mean", F("multi_margin_loss"), {"nan", "value", "inf"},
     lambda d: any(empty(t) for t in d.inputs),

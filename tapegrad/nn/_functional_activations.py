@@ -264,6 +264,9 @@ def _rrelu(input, lower, upper, training, generator, name):
         raise RuntimeError(f"rrelu: lower bound ({lower}) should be less than or equal to the upper bound "
                            f"({upper})")
     if training:
+        if x.dtype == np.float16:  # PyTorch's rrelu_with_noise kernel: float32 and float64 only
+            raise NotImplementedError(f"rrelu: not implemented for 'Half' in training (float16 input of shape "
+                                      f"{tuple(x.shape)}; PyTorch's CPU kernel takes float32 and float64)")
         u = _rng(generator).random(x.shape, dtype=np.float64 if x.dtype == np.float64 else np.float32)
         noise = np.where(x <= 0, lower + (upper - lower) * u, 1).astype(x.dtype, copy=False)
     else:
