@@ -2,9 +2,11 @@
 modules: values against numpy, gradients against float64 central differences, second order, errors, and
 PyTorch's values, gradients, node names and reprs when PyTorch is installed."""
 
+import math
+
 import numpy as np
 import pytest
-from hypothesis import given
+from hypothesis import example, given
 from hypothesis import strategies as st
 
 import tapegrad as tg
@@ -330,9 +332,11 @@ _INT_INFO = {np.int64: (-2 ** 63, 2 ** 63 - 1), np.int32: (-2 ** 31, 2 ** 31 - 1
 
 def _fits(v, dtype):
     """Whether PyTorch's checked conversion (c10's Scalar::to) takes the Python number ``v`` into ``dtype``."""
+    if isinstance(v, int) and not -2 ** 63 <= v < 2 ** 63:
+        v = float(v)  # PyTorch holds a Python int beyond int64 as a double
     if np.dtype(dtype).kind == "f":
         hi = float(np.finfo(dtype).max)
-        return not np.isfinite(v) or -hi <= v <= hi
+        return not math.isfinite(v) or -hi <= v <= hi
     lo, hi = _INT_INFO[dtype]
     if isinstance(v, int) and -2 ** 63 <= v < 2 ** 63:
         return -hi <= v <= hi if dtype == np.uint8 else lo <= v <= hi  # an unsigned dtype wraps -1 to 255
@@ -345,6 +349,10 @@ _NUMBERS = st.one_of(st.integers(-2 ** 64, 2 ** 64), st.floats(allow_nan=True, a
 
 @given(dtype=st.sampled_from([np.int64, np.int32, np.int16, np.int8, np.uint8, np.float16, np.float32,
                               np.float64]), th=_NUMBERS, value=_NUMBERS)
+@example(dtype=np.uint8, th=0, value=256)  # above uint8's max (only negatives down to -255 wrap)
+@example(dtype=np.int64, th=0, value=-2 ** 63 - 1)  # beyond int64: a double, -2 ** 63, which fits
+@example(dtype=np.int64, th=0.5, value=float("nan"))
+@example(dtype=np.float16, th=1e300, value=1.0)  # float16's threshold is converted to float32
 def test_threshold_refuses_numbers_the_dtype_cannot_hold_and_truncates_the_others(dtype, th, value):
     """The value is converted to the tensor's dtype and the threshold too (float32 for float16), as PyTorch's
     kernel: NaN, inf or out-of-range numbers are refused for an integer tensor (nan for int64, 3e9 for int32, 1e6
@@ -358,14 +366,17 @@ def test_threshold_refuses_numbers_the_dtype_cannot_hold_and_truncates_the_other
     if np.dtype(dtype).kind == "f":
         t, v = (np.float32(th) if dtype == np.float16 else np.asarray(th).astype(dtype)), np.asarray(value, dtype)
     else:
-        t = np.array(int(th) if isinstance(th, int) else np.trunc(th)).astype(np.int64).astype(dtype)
-        v = np.array(int(value) if isinstance(value, int) else np.trunc(value)).astype(np.int64).astype(dtype)
+        def trunc(n):
+            return np.array(n if isinstance(n, int) and -2 ** 63 <= n < 2 ** 63 else np.trunc(float(n)))
+
+        t = trunc(th).astype(np.int64).astype(dtype)
+        v = trunc(value).astype(np.int64).astype(dtype)
     np.testing.assert_array_equal(out, np.where(a <= t, v, a).astype(dtype))
 
 
 def test_threshold_numbers_match_pytorch():
     torch = pytest.importorskip("torch")
-    nums = [0.5, -0.5, 1.9, -1.5, -1, 255, -255, -256, 254.5, 255.5, 127.5, -128.5, 128, -129, 3e9, 1e30, 1e300,
+    nums = [0.5, -0.5, 1.9, -1.5, -1, 255, 256, -255, -256, 254.5, 255.5, 127.5, -128.5, 128, -129, 3e9, 1e30, 1e300,
             1e38, 7e4, float("nan"), float("inf"), -float("inf"), True, 2 ** 63, -2 ** 63, 0]
     for dtype in ("int64", "int32", "int8", "uint8", "float16", "float32"):
         a = np.array([0, -1, 5, 1, 100, 3]).astype(dtype)

@@ -68,7 +68,7 @@ def _scalar_to(op_name, what, v, dtype):
                 raise RuntimeError(f"{op_name}: {what} {v} cannot be converted to type {dt} without overflow")
             return dt.type(v)
         info = np.iinfo(dt)
-        if (v < 0 and -v > info.max) if dt.kind == "u" else not info.min <= v <= info.max:
+        if (v > info.max or (v < 0 and -v > info.max)) if dt.kind == "u" else not info.min <= v <= info.max:
             raise RuntimeError(f"{op_name}: {what} {v} cannot be converted to type {dt} without overflow")
         return np.array(v).astype(dt)
     f = float(v)
