@@ -529,16 +529,53 @@ known_class(
 
 # ---- tapegrad/nn/functional.py
 known_class(
-    "norm-layers-numerics", NORM_F, {"nan", "inf", "value", "signed-zero", "grad-nan", "grad-value", "grad-inf"}
-    | STATE,
+    "pytorch-norm-fused-affine", F("layer_norm", "batch_norm", "group_norm") | {"layer_norm"},
+    {"nan", "inf", "value", "signed-zero", "grad-nan", "grad-value", "grad-inf"} | STATE,
     lambda d: any_in(d, lambda t: nonfinite(t) or big(t) or large(t)),
     """
     torch.nn.functional.group_norm(torch.tensor([[[1.0], [2.0]]]), 1, weight=torch.tensor([float("inf"), 1.0]))
-    """, B["new"] + ": layer_norm/group_norm/batch_norm/cosine_similarity/normalize at non-finite or extreme "
-                    "values: PyTorch's fused scale-and-shift (and one-pass variance) give NaN where tapegrad "
-                    "gives inf or a finite value; with large values PyTorch's one-pass float32 variance loses every "
-                    "digit", NF)
+    """, "PyTorch's batch_norm/group_norm kernels fuse the affine part into x * (rstd w) + (b - mean rstd w): an "
+         "infinite weight gives inf - inf = NaN where (x - mean) rstd w is +-inf (tapegrad's), and large values "
+         "(float32 weights or inputs above 1e3 with a small spread) lose the digits of x - mean there (a weight of "
+         "6e4 on a constant channel gives -2, not 0); layer_norm's and the gradients' likewise", NF,
+    status="pytorch-bug")
+def constant_norm_set(d):
+    """A set the call normalizes (layer_norm's trailing dims, a training batch_norm channel, a group_norm group)
+    whose values are all equal: its variance is 0, so rstd is 1 / sqrt(eps) (316 for eps = 1e-5)."""
+    x = x0(d)
+    if not isf(x) or x.numel() == 0:
+        return False
+    a = x.detach().double()
+    if d.op in ("F.layer_norm", "layer_norm"):
+        a = a.reshape(-1, math.prod(a.shape[a.dim() - len(arg(d, 1)):]))
+    elif d.op == "F.group_norm":
+        a = a.reshape(a.shape[0] * arg(d, 1), -1)
+    elif kw(d, "training"):
+        a = a.transpose(0, 1).reshape(a.shape[1], -1)
+    else:
+        return False
+    return bool((a.amax(-1) == a.amin(-1)).any())
 
+
+known_class(
+    "pytorch-norm-constant-set", F("layer_norm", "batch_norm", "group_norm") | {"layer_norm"},
+    {"value", "signed-zero", "grad-value"}, constant_norm_set,
+    """
+    x = torch.tensor([[[0.05], [-0.45]], [[-2.2], [0.05]]])
+    torch.nn.functional.group_norm(x, 2, weight=torch.tensor([3.0, -2.5]), bias=torch.tensor([0.0, 3.0]))
+    """, "a normalized set whose values are all equal (a group of one element here): PyTorch's fused "
+         "x * (rstd w) + (b - mean rstd w) with rstd = 1 / sqrt(eps) leaves the rounding of two products of ~1e3 "
+         "(-1.2e-4 here) where tapegrad's (x - mean) rstd w + b is exactly b", NF, status="pytorch-bug")
+known_class(
+    "norm-layers-numerics", F("normalize", "cosine_similarity") | {"cosine_similarity"},
+    {"nan", "inf", "value", "signed-zero", "grad-nan", "grad-value", "grad-inf"} | STATE,
+    lambda d: any_in(d, lambda t: nonfinite(t) or big(t) or large(t)),
+    """
+    torch.nn.functional.cosine_similarity(torch.tensor([[1e30, 0.5]]), torch.tensor([[-2.5, -2.5]]))
+    """, B["new"] + ": cosine_similarity/normalize divide by tapegrad's 2-norm, which rescales (finite where "
+                    "PyTorch's overflows to inf and the quotient is 0: the norm-rescaled class) and whose float16 "
+                    "value is computed in float16 (PyTorch's accumulates in float32: 1 ulp apart, 20% of random "
+                    "vectors)", R)
 known_class(
     "gelu-inf-vectorized", F("gelu"), "nan",
     lambda d: nonfinite(x0(d)),
@@ -580,15 +617,6 @@ def all_ignored(d):
     return bool((t.array == ii).all())
 
 
-known_class(
-    "softmax-dtype-grad", SOFTMAX, GRADS,
-    lambda d: kw(d, "dtype") is not None,
-    """
-    x = torch.tensor([-1.9, 0.85], dtype=torch.float64, requires_grad=True)
-    (torch.nn.functional.softmin(x, 0, dtype=torch.float16) * torch.tensor([-2.0, 1.25])).sum().backward()
-    x.grad
-    """, B["new"] + ": the gradient of softmax/softmin(x, dtype=lower) is computed from the rounded result in the "
-                    "lower dtype here (PyTorch's differs by 2e-3 relative for float16)", NF)
 
 known_class(
     "activation-overflow", ELEMENTWISE_F | {"selu", "celu"}, {"inf", "value", "nan"},
@@ -658,25 +686,6 @@ known_class(
          "memory (4.6e-310 one run, 0 the next); tapegrad gives nan (0 / 0, as mean over nothing)", LO,
     status="pytorch-bug")
 known_class(
-    "half-not-implemented", NEW_LOSS_F | LINALG_M | SPECIAL_M | F("rrelu", "rrelu_"),
-    {RAISES_THERE, "backward-pytorch-raises"},
-    lambda d: torch_says(d, "not implemented for '"),
-    """
-    torch.nn.functional.pdist(torch.tensor([[1.0, 0.0], [3.0, -0.25]], dtype=torch.float16))
-    """, B["values"] + " (pdist, ormqr and other ops PyTorch's CPU kernels do not implement for float16: tapegrad "
-                       "computes in float16; ormqr of int16 likewise)",
-    "tapegrad/nn/_functional_distance.py, tapegrad/linalg/")
-known_class(
-    "loss-int-inputs", NEW_LOSS_F, {RAISES_THERE, RAISES_HERE, "dtype", "value", "nan", "inf"},
-    lambda d: any(not isf(t) for t in d.inputs) or torch_says(d, "Int", "Long", "Byte", "Bool", "Char", "Short"),
-    """
-    x = torch.tensor([1, 2], dtype=torch.uint8)
-    torch.nn.functional.hinge_embedding_loss(x, torch.tensor([1, 255], dtype=torch.uint8))
-    """, B["values"] + " (the new losses and distances with integer or bool inputs: PyTorch refuses (mean of a "
-                       "Byte tensor, kernels not implemented for Long), tapegrad computes in float; on empty "
-                       "integer inputs PyTorch computes and tapegrad's mean refuses; reduction='none' keeps uint8 "
-                       "in PyTorch)", LO)
-known_class(
     "same-operand-distance-cancel", F("pairwise_distance", "cosine_embedding_loss", "margin_ranking_loss",
                                       "triplet_margin_loss", "triplet_margin_with_distance_loss"), GRADS,
     lambda d: len([a for a in d.call.args if isinstance(a, core.Ref)]) > len({a for a in d.call.args
@@ -693,13 +702,6 @@ known_class(
          "the leaf's other gradients are absorbed or not depending on the order of accumulation (both are "
          "'right')", LO, status="by-design")
 known_class(
-    "prelu-empty-weight", F("prelu"), RAISES_HERE,
-    lambda d: any(empty(t) for t in d.inputs),
-    """
-    torch.nn.functional.prelu(torch.zeros((1, 0, 4)), torch.tensor([])).shape
-    """, B["errors"] + " (prelu with 0 channels and an empty weight: tapegrad's reshape of the weight fails, "
-                       "PyTorch returns the empty input)", AF)
-known_class(
     "soft-margin-overflow", F("soft_margin_loss", "multilabel_soft_margin_loss"), {"inf", "value", "nan"}
     | GRADS,
     lambda d: any_in(d, lambda t: isf(t) and t.numel() > 0 and bool((t.detach().double().abs() > 80).any())),
@@ -715,13 +717,6 @@ known_class(
     torch.nn.functional.softshrink(torch.tensor([-0.5] * 16), 1.0)
     """, "PyTorch 2.13's vectorized softshrink (16 or more values) gives +0.0 for negative inputs inside the band, "
          "its scalar path (and tapegrad) -0.0 (x * 0)", AF, status="pytorch-bug")
-known_class(
-    "threshold-value-range", F("threshold", "threshold_"), RAISES_THERE,
-    lambda d: torch_says(d, "cannot be converted to type"),
-    """
-    torch.nn.functional.threshold(torch.tensor([0, -1]), 0.5, nan)
-    """, B["values"] + " (threshold of an integer tensor with a value (nan, inf, out of range) the dtype cannot "
-                       "hold: PyTorch refuses, tapegrad casts)", AF)
 known_class(
     "linalg-signed-zero", LINALG_M, "signed-zero",
     lambda d: True,
@@ -752,19 +747,11 @@ known_class(
     lambda d: any_in(d, at_pole) or from_periodic(d),
     """
     torch.tensor([-1.0]).polygamma(1)
-    """, "lgamma/digamma/polygamma/mvlgamma at their poles (0, -1, -2, ...) and at subnormal inputs: both give a "
-         "huge finite value (6.6e32 here, 1.3e15 in PyTorch's float32 series) or a different last digits "
-         "(lgamma(5e-324)); and an infinite gradient there becomes nan through relu/hardtanh's masked backward here "
-         "(0 * inf), 0 in PyTorch; the same near 0 for values sinc computed (sinc(9e18) differs in its last "
-         "digits)", SP)
-known_class(
-    "ctc-int-lengths", F("ctc_loss"), RAISES_THERE,
-    lambda d: torch_says(d, "invalid combination of arguments"),
-    """
-    torch.nn.functional.ctc_loss(torch.zeros(5, 4), torch.tensor([1, 2]), 4, 2)
-    """, B["values"] + " (ctc_loss of an unbatched input with bare int lengths: PyTorch takes only tuples/lists "
-                       "or tensors; tests/test_nn_losses_extra.py asserts tapegrad's acceptance, so the fix "
-                       "needs that test changed)", LO)
+    """, "PyTorch's trigamma (polygamma(1, x), digamma's gradient) at the poles x = 0, -1, -2, ... is a huge "
+         "finite value from its series (1.3e15 for float32 -1, 7.3e31 for float64 -3, 16.1 for float32 -1e30), "
+         "where the mathematical value (scipy.special's) is +inf, tapegrad's; PyTorch's vectorized logit(eps) "
+         "gradient at NaN is 0 (its scalar path's and tapegrad's NaN); PyTorch's float32 i0(0) is 0.99999994 "
+         "(tapegrad's 1)", SP, status="pytorch-bug")
 
 known_class(
     "lu-singular-refused", fam("lu", inplace=False), RAISES_HERE,
@@ -774,38 +761,15 @@ known_class(
     """, B["errors"] + " (torch.lu of a singular matrix: tapegrad refuses the zero pivot, PyTorch 2.13 returns "
                        "the factorization)", LI)
 known_class(
-    "elu-inplace-nonfinite-grad", F("elu_", "celu_", "selu_"), GRADS,
-    lambda d: any_in(d, nonfinite),
-    """
-    v0 = torch.tensor(2.0, requires_grad=True)
-    v1 = v0.xlogy(False)
-    v2 = torch.nn.functional.elu_(v1)
-    (v1 * 2.0 + v2).backward()
-    v0.grad
-    """, B["edges"] + " (elu_/celu_ at -inf: the in-place gradient, computed from the result, is 0 in PyTorch "
-                      "and nan here)", "tapegrad/nn/_functional_inplace.py")
-known_class(
-    "erfinv-saves-result", ALL_OPS, "backward-tapegrad-raises",
-    lambda d: here_says(d, "used by ErfinvBackward0"),
-    """
-    x = torch.tensor([0.5], requires_grad=True)
-    y = torch.erfinv(x)
-    with torch.no_grad():
-        y.mul_(2)
-    y.sum().backward()
-    x.grad
-    """, B["errors"] + " (erfinv's backward saves its result here, its input in PyTorch: a later in-place write "
-                       "to the result makes tapegrad's backward refuse)", SP)
-known_class(
     "special-nonfinite-grad-through-mask", SPECIAL_M, GRADS,
     lambda d: any_in(d, nonfinite) or d.kind == "grad-nan",
     """
     x = torch.tensor([-1.0, 0.0], requires_grad=True)
-    torch.i0(torch.nn.functional.threshold(x, 0.5, nan)).sum().backward()
+    torch.digamma(torch.relu(x)).sum().backward()
     x.grad
-    """, B["edges"] + " (a special function's nan/inf gradient passed back through threshold/relu/hardtanh: "
-                      "their masks multiply here (0 * nan = nan) and select in PyTorch (0))",
-    "tapegrad/nn/_functional_activations.py, tapegrad/ops/elementwise.py")
+    """, B["edges"] + " (a special function's nan/inf gradient passed back through relu: its mask multiplies "
+                      "here (0 * inf = nan) and selects in PyTorch (0); threshold/hardtanh/leaky_relu/the shrinks "
+                      "select now)", E)
 known_class(
     "pytorch-ormqr-zero-tau-grad", fam("ormqr", inplace=False), GRADS,
     lambda d: len(d.inputs) > 1 and has_zero(d.inputs[1]),
@@ -866,16 +830,11 @@ known_class(
     w1 = torch.tensor([[-1.5, 0.75, -2.0, 1.25], [1.0, -0.5, 2.0, 0.25]], dtype=torch.float64)
     ((x * w0).sum() + (y * w1).sum()).backward()
     x.grad
-    """, "ops applied to what a special function gave at its poles (the gradient at digamma(-3) through hardtanh_: "
-         "huge here, 0 in PyTorch) or "
-         "rounded differently (sinc of large values, PyTorch's i0(0) = 0.99999994): the differences of the "
-         "special-poles class, passed on", SP)
-known_class(
-    "leaky-relu-inf-zero-slope", F("leaky_relu", "leaky_relu_"), {"nan", "value", "inf"},
-    lambda d: kw(d, "negative_slope") == 0.0 or arg(d, 1) == 0.0,
-    """
-    torch.nn.functional.leaky_relu(torch.tensor([inf, -1.0]), 0.0)
-    """, B["edges"] + " (leaky_relu with negative_slope=0 at inf: nan here (inf * 0), inf in PyTorch)", NF)
+    """, "ops applied to what a special function gave at its poles or to PyTorch's float32 i0(0) = 0.99999994: the "
+         "PyTorch bugs of the special-poles class, passed on; and PyTorch's vectorized hardtanh backward gives 0 at "
+         "NaN (8 or more float64, 16 float32 values; its scalar path and tapegrad pass the gradient): here the "
+         "gradient at digamma(-3) through hardtanh_ is digamma's +inf derivative there, 0 in PyTorch", SP,
+    status="pytorch-bug")
 known_class(
     "linalg-empty-result-leaf", ALL_OPS, RAISES_HERE,
     lambda d: here_says(d, "a leaf tensor that requires grad") and any(
@@ -904,13 +863,6 @@ known_class(
     """, "PyTorch skips the bool check of matmul on empty operands (as the other checks of empty-skips-checks); "
          "tapegrad checks", L, status="by-design")
 known_class(
-    "hardtanh-inplace-min-above-max", F("hardtanh_"), RAISES_HERE,
-    lambda d: here_says(d, "cannot be greater than max_val"),
-    """
-    torch.nn.functional.hardtanh_(torch.tensor([1.0, 3.0, -1.0]), 2.0, 1.0)
-    """, B["errors"] + " (F.hardtanh_ with min_val > max_val: PyTorch's in-place form has no such check and "
-                       "gives max_val everywhere; tapegrad's goes through F.hardtanh's check)", NF)
-known_class(
     "hardshrink-nan-grad", F("hardshrink"), GRADS,
     lambda d: any_in(d, nonfinite),
     """
@@ -925,11 +877,21 @@ known_class(
     lambda d: any_in(d, lambda t: nonfinite(t) or big(t) or (isf(t) and t.numel() > 0
                                                               and bool((t.detach().double().abs() > 1e18).any()))),
     """
-    x = torch.tensor([[-1.0, 3.0, -inf, -3.0]])
-    torch.nn.functional.multilabel_margin_loss(x, torch.tensor([[3, 2, 2, 3]]))
-    """, B["edges"] + " (the margin/embedding losses and distances at inf/nan or values whose sums overflow: "
-                      "a masked term 0 * inf is nan here where PyTorch selects (multilabel_margin_loss), pdist's "
-                      "gradient at inf is nan in PyTorch, sums of 3e38 overflow in a different order)", LO)
+    a = torch.tensor([-6e4, -1e30, -0.25])
+    torch.nn.functional.triplet_margin_loss(a, torch.tensor([-3.0, 0.5, 3.0]), a)
+    """, "the distances and losses built on the 2-norm (pairwise_distance, the triplet losses) at values whose "
+         "squares overflow: tapegrad's 2-norm rescales (1e30 here; README), PyTorch's is inf (and inf - inf = NaN "
+         "after it); sums of such values overflow in a different order (the masked terms of the margin losses "
+         "select now, as PyTorch's kernels)", LO, status="by-design")
+known_class(
+    "pytorch-hardtanh-nan-grad", F("hardtanh", "hardtanh_", "relu6"), GRADS,
+    lambda d: any_in(d, nonfinite),
+    """
+    x = torch.tensor([nan] * 8, dtype=torch.float64, requires_grad=True)
+    torch.nn.functional.hardtanh(x).sum().backward()
+    x.grad
+    """, "PyTorch 2.13's vectorized hardtanh backward (8 float64 / 16 float32 values at a time) gives 0 at NaN, its "
+         "scalar tail (and tapegrad) the gradient", NF, status="pytorch-bug")
 known_class(
     "pytorch-margin-loss-empty-mean", F("multi_margin_loss"), {"nan", "value", "inf"},
     lambda d: any(empty(t) for t in d.inputs),

@@ -1158,3 +1158,198 @@ def test_docstring_examples():
 
     result = doctest.testmod(F, optionflags=doctest.NORMALIZE_WHITESPACE)
     assert result.attempted > 40 and result.failed == 0
+
+
+# ---------------------------------------------------------------------- float16 softmax: float32 inside, one rounding
+def _half_softmax_reference(name, a, w, dim):
+    """softmax/log_softmax/softmin of float16 ``a`` (and its gradient for the float16 upstream gradient ``w``)
+    computed in float64 from the float16 values, as PyTorch's float16 kernels compute in float32 and round once."""
+    b = (-a if name == "softmin" else a).astype(np.float64)
+    s = np_softmax(b, dim)
+    out = (np.log(s) if name == "log_softmax" else s).astype(np.float16)
+    o, g = out.astype(np.float64), w.astype(np.float16).astype(np.float64)  # backward reads the rounded result
+    if name == "log_softmax":
+        grad = g - np.exp(o) * g.sum(axis=dim, keepdims=True)
+    else:
+        grad = o * (g - (g * o).sum(axis=dim, keepdims=True))
+    return out, (-grad if name == "softmin" else grad)
+
+
+@pytest.mark.parametrize("name", sorted(SOFTMAXES))
+@given(data=st.data(), via_dtype=st.booleans())
+@example(data=None, via_dtype=True)
+def test_float16_softmax_is_computed_in_float32_both_ways(name, data, via_dtype):
+    if data is None:  # the differential test's softmin(x, 0, dtype=float16) of float64 [-1.9, 0.85]
+        a, w, dim = np.array([-1.9, 0.85]), np.array([-2.0, 1.25]), 0
+    else:
+        shape, dim = data.draw(shape_and_dim())
+        a, w = data.draw(arrays(shape, min_value=-8, max_value=8)), data.draw(arrays(shape))
+    x = tg.tensor(a if via_dtype else a.astype(np.float16), requires_grad=True)
+    fn = SOFTMAXES[name][0]
+    y = fn(x, dim, dtype=tg.float16) if via_dtype else fn(x, dim)
+    assert y.dtype == tg.float16
+    (y * tg.tensor(w.astype(np.float16))).sum().backward()
+    out, grad = _half_softmax_reference(name, a.astype(np.float16), w, dim)
+    np.testing.assert_allclose(y.detach().numpy().astype(np.float64), out, rtol=1e-3, atol=1e-3)
+    # one float16 rounding of a float32 result: within a float16 ulp (2 ** -10 relative) of the exact gradient
+    scale = np.abs(w.astype(np.float16)).max() + 1e-3
+    np.testing.assert_allclose(x.grad.numpy().astype(np.float64), grad, rtol=2 ** -10,
+                               atol=max(1e-5 * scale, 2 ** -24))  # float16 subnormals are 2 ** -24 apart
+
+
+@pytest.mark.parametrize("name", sorted(SOFTMAXES))
+def test_float16_softmax_matches_pytorch(name):
+    torch = pytest.importorskip("torch")
+    rng = np.random.default_rng(3)
+    for shape, dim in [((2,), 0), ((3, 5), 1), ((4, 3, 2), 0), ((2, 33), -1)]:
+        a, w = rng.standard_normal(shape) * 3, rng.standard_normal(shape)
+        for to in (None, "float16"):
+            res = []
+            for lib in (tg, torch):
+                x = lib.tensor(a if to else a.astype(np.float16), requires_grad=True)
+                y = getattr(lib.nn.functional, name)(x, dim, dtype=getattr(lib, to) if to else None)
+                (y.double() * lib.tensor(w)).sum().backward()
+                res.append((y.detach().double().numpy(), x.grad.double().numpy()))
+            for mine, theirs in zip(res[0], res[1], strict=True):
+                # (PyTorch rounds its max + log(sum) to float16 before subtracting it: atol 2 ** -10)
+                np.testing.assert_allclose(mine, theirs, rtol=2 ** -10, atol=2 ** -10)
+
+
+# ---------------------------------------------------------------------- masked gradients select, as PyTorch's
+# name -> (op, where its gradient passes (PyTorch's select), the gradient elsewhere: 0, or grad * slope)
+MASKED = {
+    "hardtanh": (lambda t: F.hardtanh(t, -1.0, 2.0), lambda a: ~((a <= -1) | (a >= 2)), None),
+    "hardtanh_": (lambda t: F.hardtanh_(t * 1, -1.0, 2.0), lambda a: ~((a <= -1) | (a >= 2)), None),
+    "relu6": (F.relu6, lambda a: ~((a <= 0) | (a >= 6)), None),
+    "leaky_relu_0": (lambda t: F.leaky_relu(t, 0.0), lambda a: a > 0, 0.0),  # grad * 0: NaN at inf, as PyTorch
+    "leaky_relu": (lambda t: F.leaky_relu(t, 0.25), lambda a: a > 0, 0.25),
+    "threshold": (lambda t: F.threshold(t, 0.5, 9.0), lambda a: ~(a <= 0.5), None),
+    "threshold_": (lambda t: F.threshold_(t * 1, 0.5, 9.0), lambda a: ~(a <= 0.5), None),
+    "hardshrink": (F.hardshrink, lambda a: ~((a >= -0.5) & (a <= 0.5)), None),
+    "softshrink": (F.softshrink, lambda a: ~((a >= -0.5) & (a <= 0.5)), None),
+}
+_EDGES = st.sampled_from([math.inf, -math.inf, math.nan, 0.0, -0.0, 1.0, -2.0, 1e30])
+
+
+@pytest.mark.parametrize("name", sorted(MASKED))
+@given(x=arrays(shapes(min_dims=1), min_value=-8, max_value=8), g=st.lists(_EDGES, min_size=1, max_size=8))
+@example(x=np.array([-1.0, 0.0, 0.25, 3.0, 7.0]), g=[math.inf, math.nan, -math.inf, math.nan, math.inf])
+def test_masked_gradients_select_so_inf_and_nan_do_not_leak(name, x, g):
+    """Where an activation's gradient is 0, an inf/NaN upstream gradient gives +0.0, not 0 * inf = NaN (PyTorch
+    selects: ``mask ? grad : 0``, ``x > 0 ? grad : grad * slope``)."""
+    fn, passes, slope = MASKED[name]
+    up = np.resize(np.array(g), x.shape)
+    t = tg.tensor(x, requires_grad=True)
+    with np.errstate(all="ignore"):
+        fn(t).backward(tg.tensor(up))
+        want = np.where(passes(x), up, 0.0 if slope is None else up * slope)
+    np.testing.assert_array_equal(t.grad.numpy(), want)  # (a zero may be -0.0 here where g is finite: a product)
+
+
+def test_leaky_relu_with_slope_0_keeps_inf():
+    """leaky_relu(inf, 0) is inf (PyTorch selects x > 0 ? x : x * slope), not max(inf, inf * 0) = NaN."""
+    x = tg.tensor([math.inf, -math.inf, -1.0, math.nan, -0.0, 2.0])
+    with np.errstate(invalid="ignore"):
+        y = F.leaky_relu(x, 0.0).numpy()
+        z = F.leaky_relu_(x.clone(), 0.0).numpy()
+    for out in (y, z):
+        np.testing.assert_array_equal(out, [math.inf, math.nan, -0.0, math.nan, -0.0, 2.0])
+        assert np.signbit(out[2]) and np.signbit(out[4])
+
+
+@pytest.mark.parametrize("name", sorted(MASKED))
+def test_masked_gradients_match_pytorch(name):
+    torch = pytest.importorskip("torch")
+    x = np.array([-1.0, -0.5, 0.0, 0.25, 0.5, 3.0, 6.0, 7.0, math.inf, -math.inf])
+    up = np.array([math.inf, math.nan, -math.inf, math.nan, math.inf, -1.0, math.nan, math.inf, 2.0, math.nan])
+    forms = {"hardtanh": lambda lib, t: lib.nn.functional.hardtanh(t, -1.0, 2.0),
+             "hardtanh_": lambda lib, t: lib.nn.functional.hardtanh_(t * 1, -1.0, 2.0),
+             "relu6": lambda lib, t: lib.nn.functional.relu6(t),
+             "leaky_relu_0": lambda lib, t: lib.nn.functional.leaky_relu(t, 0.0),
+             "leaky_relu": lambda lib, t: lib.nn.functional.leaky_relu(t, 0.25),
+             "threshold": lambda lib, t: lib.nn.functional.threshold(t, 0.5, 9.0),
+             "threshold_": lambda lib, t: lib.nn.functional.threshold_(t * 1, 0.5, 9.0),
+             "hardshrink": lambda lib, t: lib.nn.functional.hardshrink(t),
+             "softshrink": lambda lib, t: lib.nn.functional.softshrink(t)}
+    res = []
+    for lib in (tg, torch):
+        t = lib.tensor(x, requires_grad=True)
+        with np.errstate(all="ignore"):
+            y = forms[name](lib, t)
+            y.backward(lib.tensor(up))
+        res.append((y.detach().numpy(), t.grad.numpy()))
+    for mine, theirs in zip(res[0], res[1], strict=True):
+        np.testing.assert_array_equal(mine, theirs)
+    # the signs of the gradient's zeros (PyTorch's vectorized softshrink forward has its own: a KNOWN entry)
+    np.testing.assert_array_equal(np.signbit(res[0][1]), np.signbit(res[1][1]))
+
+
+# ---------------------------------------------------------------------- the norms' signs of zero are PyTorch's
+_ZEROISH = st.sampled_from([0.0, -0.0, 1.0, -1.0, 2.5, -0.25])
+
+
+def _norm_call(kind, x, w, b):
+    if kind == "layer":
+        return F.layer_norm(x, (x.shape[-1],), w, b)
+    if kind == "batch":
+        return F.batch_norm(x, None, None, w, b, training=True)
+    if kind == "batch_eval":
+        c = x.shape[1]
+        return F.batch_norm(x, tg.zeros(c, dtype=x.dtype), tg.ones(c, dtype=x.dtype), w, b, training=False)
+    return F.group_norm(x, 1, w, b)
+
+
+@pytest.mark.parametrize("kind", ["layer", "batch", "batch_eval", "group"])
+@given(x=st.lists(_ZEROISH, min_size=8, max_size=8), w=st.none() | st.lists(_ZEROISH, min_size=2, max_size=2),
+       with_bias=st.booleans())
+@example(x=[-0.0, 1.5, 0.0, -1.0, -0.0, 0.5, 2.5, -1.0], w=[0.0, -0.0], with_bias=False)
+def test_norms_without_bias_give_no_negative_zero(kind, x, w, with_bias):
+    """PyTorch's normalization kernels add a bias of +0.0 when none is given (group norm: when a weight is), so no
+    result is -0.0 there: layer_norm(x, weight=0) is +0.0 everywhere, as is batch_norm of -0.0 with mean 0."""
+    xs = np.array(x).reshape(2, 2, 2)
+    n = 2
+    wt = None if w is None else tg.tensor(np.array(w if kind != "layer" else w[:1] * n))
+    bt = tg.tensor(np.array([0.5, -0.0])) if with_bias else None
+    out = _norm_call(kind, tg.tensor(xs), wt, bt).numpy()
+    if not with_bias and (kind != "group" or w is not None):
+        assert not np.signbit(out[out == 0]).any()
+
+
+@pytest.mark.parametrize("kind", ["layer", "batch", "batch_eval", "group"])
+def test_norm_signs_of_zero_match_pytorch(kind):
+    torch = pytest.importorskip("torch")
+    rng = np.random.default_rng(7)
+    vals = np.array([0.0, -0.0, 1.5, -1.0, 3.0, -0.25])
+    for _ in range(60):
+        x = rng.choice(vals, size=(2, 4, 3))
+        w = rng.choice(vals, size=3 if kind == "layer" else 4) if rng.random() < 0.7 else None
+        b = rng.choice(vals, size=3 if kind == "layer" else 4) if rng.random() < 0.5 else None
+        res = []
+        for lib in (tg, torch):
+            f = lib.nn.functional
+            xt = lib.tensor(x)
+            wt, bt = (None if a is None else lib.tensor(a) for a in (w, b))
+            if kind == "layer":
+                y = f.layer_norm(xt, (3,), wt, bt)
+            elif kind == "batch":
+                y = f.batch_norm(xt, None, None, wt, bt, training=True)
+            elif kind == "batch_eval":
+                y = f.batch_norm(xt, lib.zeros(4, dtype=xt.dtype), lib.ones(4, dtype=xt.dtype), wt, bt)
+            else:
+                y = f.group_norm(xt, 2, wt, bt)
+            res.append(y.numpy())
+        np.testing.assert_allclose(res[0], res[1], rtol=1e-9, atol=1e-12)
+        both_zero = (res[0] == 0) & (res[1] == 0)
+        np.testing.assert_array_equal(np.signbit(res[0][both_zero]), np.signbit(res[1][both_zero]),
+                                      err_msg=f"{kind} x={x.tolist()} w={w} b={b}")
+
+
+@pytest.mark.parametrize("alpha", [1.0, -0.5, 0.0, 2.0, -2.0])
+def test_elu_takes_its_linear_branch_from_zero_up(alpha):
+    """PyTorch's elu kernel selects x * scale where x >= 0: elu(+-0.0) is +-0.0 for every alpha (the exponential
+    branch would give -0.0 at +0.0 for a negative alpha)."""
+    x = tg.tensor([0.0, -0.0, 0.0, -0.0, -1.0, 2.0])
+    for out in (F.elu(x, alpha=alpha), F.elu(x.clone(), alpha=alpha, inplace=True)):
+        y = out.numpy()
+        np.testing.assert_array_equal(np.signbit(y[:4]), [False, True, False, True])
+        np.testing.assert_allclose(y[4:], [alpha * math.expm1(-1.0), 2.0], rtol=1e-6)

@@ -2,9 +2,11 @@
 modules: values against numpy, gradients against float64 central differences, second order, errors, and
 PyTorch's values, gradients, node names and reprs when PyTorch is installed."""
 
+import math
+
 import numpy as np
 import pytest
-from hypothesis import given
+from hypothesis import example, given
 from hypothesis import strategies as st
 
 import tapegrad as tg
@@ -321,3 +323,98 @@ def test_threshold_inplace_gradient_masks_the_input_before_the_write():
         leaf = tg.tensor([-3.0, -0.0, 2.0], requires_grad=True)
         F.threshold_(leaf * 1, th, value).sum().backward()
         np.testing.assert_array_equal(leaf.grad.numpy(), want)
+
+
+# ---------------------------------------------------------------------- threshold's numbers are converted as PyTorch's
+_INT_INFO = {np.int64: (-2 ** 63, 2 ** 63 - 1), np.int32: (-2 ** 31, 2 ** 31 - 1), np.int16: (-2 ** 15, 2 ** 15 - 1),
+             np.int8: (-128, 127), np.uint8: (0, 255)}
+
+
+def _fits(v, dtype):
+    """Whether PyTorch's checked conversion (c10's Scalar::to) takes the Python number ``v`` into ``dtype``."""
+    if isinstance(v, int) and not -2 ** 63 <= v < 2 ** 63:
+        v = float(v)  # PyTorch holds a Python int beyond int64 as a double
+    if np.dtype(dtype).kind == "f":
+        hi = float(np.finfo(dtype).max)
+        return not math.isfinite(v) or -hi <= v <= hi
+    lo, hi = _INT_INFO[dtype]
+    if isinstance(v, int) and -2 ** 63 <= v < 2 ** 63:
+        return -hi <= v <= hi if dtype == np.uint8 else lo <= v <= hi  # an unsigned dtype wraps -1 to 255
+    return v == v and lo <= v <= hi  # a float: NaN never fits an integer dtype, inf neither
+
+
+_NUMBERS = st.one_of(st.integers(-2 ** 64, 2 ** 64), st.floats(allow_nan=True, allow_infinity=True),
+                     st.sampled_from([0.5, -0.5, 1.9, -1.5, 255, -255, -256, 255.5, 127.5, -128.5, 3e9, 7e4]))
+
+
+@given(dtype=st.sampled_from([np.int64, np.int32, np.int16, np.int8, np.uint8, np.float16, np.float32,
+                              np.float64]), th=_NUMBERS, value=_NUMBERS)
+@example(dtype=np.uint8, th=0, value=256)  # above uint8's max (only negatives down to -255 wrap)
+@example(dtype=np.int64, th=0, value=-2 ** 63 - 1)  # beyond int64: a double, -2 ** 63, which fits
+@example(dtype=np.int64, th=0.5, value=float("nan"))
+@example(dtype=np.float16, th=1e300, value=1.0)  # float16's threshold is converted to float32
+def test_threshold_refuses_numbers_the_dtype_cannot_hold_and_truncates_the_others(dtype, th, value):
+    """The value is converted to the tensor's dtype and the threshold too (float32 for float16), as PyTorch's
+    kernel: NaN, inf or out-of-range numbers are refused for an integer tensor (nan for int64, 3e9 for int32, 1e6
+    for float16), others truncated toward zero (a threshold of -0.5 is 0 for integers)."""
+    a = np.array([0, 3, 5, 1, 100, 2]).astype(dtype)
+    if not (_fits(value, dtype) and _fits(th, np.float32 if dtype == np.float16 else dtype)):
+        with pytest.raises(RuntimeError, match="threshold: .* cannot be converted to type"):
+            F.threshold(tg.tensor(a), th, value)
+        return
+    out = F.threshold(tg.tensor(a), th, value).numpy()
+    if np.dtype(dtype).kind == "f":
+        t, v = (np.float32(th) if dtype == np.float16 else np.asarray(th).astype(dtype)), np.asarray(value, dtype)
+    else:
+        def trunc(n):
+            return np.array(n if isinstance(n, int) and -2 ** 63 <= n < 2 ** 63 else np.trunc(float(n)))
+
+        t = trunc(th).astype(np.int64).astype(dtype)
+        v = trunc(value).astype(np.int64).astype(dtype)
+    np.testing.assert_array_equal(out, np.where(a <= t, v, a).astype(dtype))
+
+
+def test_threshold_numbers_match_pytorch():
+    torch = pytest.importorskip("torch")
+    nums = [0.5, -0.5, 1.9, -1.5, -1, 255, 256, -255, -256, 254.5, 255.5, 127.5, -128.5, 128, -129, 3e9, 1e30, 1e300,
+            1e38, 7e4, float("nan"), float("inf"), -float("inf"), True, 2 ** 63, -2 ** 63, 0]
+    for dtype in ("int64", "int32", "int8", "uint8", "float16", "float32"):
+        a = np.array([0, -1, 5, 1, 100, 3]).astype(dtype)
+        for th in nums:
+            for value in nums:
+                res = []
+                for lib in (tg, torch):
+                    try:
+                        with np.errstate(all="ignore"):
+                            res.append(lib.nn.functional.threshold(lib.tensor(a), th, value).numpy())
+                    except RuntimeError:
+                        res.append(None)
+                assert (res[0] is None) == (res[1] is None), (dtype, th, value, res)
+                if res[0] is not None:
+                    np.testing.assert_array_equal(res[0], res[1], err_msg=f"{dtype} {th} {value}")
+
+
+def test_prelu_of_zero_channels_takes_an_empty_weight():
+    """prelu of an input with 0 channels and an empty weight returns the empty input (as PyTorch), with empty
+    gradients."""
+    for shape in ((1, 0, 4), (2, 0)):
+        x, w = tg.zeros(shape, requires_grad=True), tg.zeros(0, requires_grad=True)
+        y = F.prelu(x, w)
+        y.sum().backward()
+        assert y.shape == shape and x.grad.shape == shape and w.grad.shape == (0,)
+    with pytest.raises(RuntimeError, match="prelu: mismatch of parameter numbers"):
+        F.prelu(tg.zeros(0), tg.zeros(0))  # a 1-d input has one channel
+
+
+def test_hardtanh_inplace_does_not_check_its_limits():
+    """F.hardtanh_ with min_val > max_val gives max_val everywhere (PyTorch's in-place form has no check);
+    F.hardtanh (in place or not) refuses it."""
+    for a in ([1.0, 3.0, -1.0], [1, 3, -1]):
+        x = tg.tensor(a)
+        assert F.hardtanh_(x, 2, 1) is x
+        np.testing.assert_array_equal(x.numpy(), [1, 1, 1])
+    with pytest.raises(ValueError, match="hardtanh: min_val"):
+        F.hardtanh(tg.tensor([1.0]), 2.0, 1.0, inplace=True)
+    x = tg.tensor([1.0, 3.0, -1.0], requires_grad=True)
+    F.hardtanh_(x * 1, 2.0, 1.0).sum().backward()
+    np.testing.assert_array_equal(x.grad.numpy(), [0, 0, 0])

@@ -126,3 +126,18 @@ def test_matches_torch(p):
     og.sum().backward()
     np.testing.assert_allclose(og.detach().numpy(), ot.detach().numpy(), rtol=1e-12)
     np.testing.assert_allclose(xg.grad.numpy(), xt.grad.numpy(), rtol=1e-10, atol=1e-14)
+
+
+def test_pdist_refuses_float16_where_pytorchs_kernel_runs():
+    """PyTorch's pdist kernel takes float32 and float64: float16 is refused, except where the kernel does not run
+    (fewer than 2 rows, or rows of 0 columns)."""
+    with pytest.raises(NotImplementedError, match="\"pdist\" not implemented for 'Half'"):
+        F.pdist(tg.zeros(3, 2, dtype=tg.float16))
+    assert F.pdist(tg.zeros(1, 3, dtype=tg.float16)).shape == (0,)
+    np.testing.assert_array_equal(F.pdist(tg.zeros(3, 0, dtype=tg.float16)).numpy(), [0, 0, 0])
+
+
+def test_rrelu_in_training_refuses_float16():
+    with pytest.raises(NotImplementedError, match="rrelu: not implemented for 'Half' in training"):
+        F.rrelu(tg.zeros(2, dtype=tg.float16), training=True)
+    assert F.rrelu(tg.zeros(2, dtype=tg.float16)).dtype == tg.float16  # evaluation: leaky_relu, any float dtype

@@ -455,8 +455,16 @@ def test_ctc_loss_layouts_and_errors():
     padded = F.ctc_loss(lp, tg.tensor([[1, 2, 0], [3, 0, 0]]), [5, 4], [2, 1], reduction="none")
     concatenated = F.ctc_loss(lp, tg.tensor([1, 2, 3]), tg.tensor([5, 4]), tg.tensor([2, 1]), reduction="none")
     np.testing.assert_allclose(padded.numpy(), concatenated.numpy())
-    one = F.ctc_loss(lp[:, 0], tg.tensor([1, 2]), 5, 2, reduction="none")
+    one = F.ctc_loss(lp[:, 0], tg.tensor([1, 2]), [5], (2,), reduction="none")
     assert one.shape == () and np.isclose(one.item(), padded.numpy()[0])
+    # PyTorch's signatures take the lengths as two int sequences or two tensors: bare ints (even for an unbatched
+    # input), a mix, floats or numpy arrays are refused
+    for il, tl in ((5, 2), ([5], 2), (tg.tensor([5]), [2]), ([5.0], [2.0]), (np.array([5]), np.array([2])),
+                   ([True], [2])):
+        with pytest.raises(TypeError, match="ctc_loss\\(\\): input_lengths and target_lengths must be"):
+            F.ctc_loss(lp[:, 0], tg.tensor([1, 2]), il, tl)
+    np.testing.assert_allclose(F.ctc_loss(lp[:, 0], tg.tensor([1, 2]), [tg.tensor(5)], [np.int64(2)],
+                                          reduction="none").numpy(), one.numpy())
     assert np.isinf(F.ctc_loss(lp, tg.tensor([1, 1, 1, 1]), [3, 5], [3, 1], reduction="none").numpy()[0])
     np.testing.assert_allclose(nn.CTCLoss(reduction="sum")(lp, tg.tensor([1, 2, 3]), [5, 4], [2, 1]).numpy(),
                                padded.numpy().sum())
@@ -498,3 +506,132 @@ def test_triplet_margin_loss_refuses_a_margin_not_above_zero():
     for margin in (0.0, -1.0):
         with pytest.raises(ValueError, match="margin must be greater than 0"):
             F.triplet_margin_loss(a, p, n, margin=margin)
+
+
+# ---------------------------------------------------------------------- the margin losses at inf/NaN, dtypes
+_EDGE = st.sampled_from([0.0, -0.0, 1.0, -2.5, 0.5, math.inf, -math.inf, math.nan, 1e30])
+
+
+def _multilabel_margin_reference(x, y):
+    """PyTorch's kernel: for each listed class j (until -1) and each unlisted class i, z = 1 - x[j] + x[i] is added
+    when z > 0 (NaN and inactive pairs are skipped), divided by the number of classes."""
+    n, c = x.shape
+    out = np.zeros(n)
+    for b in range(n):
+        listed = []
+        for v in y[b]:
+            if v == -1:
+                break
+            listed.append(v)
+        for j in listed:
+            for i in range(c):
+                if i not in listed:
+                    with np.errstate(all="ignore"):
+                        z = 1 - x[b, j] + x[b, i]
+                    if z > 0:
+                        out[b] += z
+    return out / c
+
+
+@given(x=st.lists(_EDGE, min_size=6, max_size=6), perm=st.permutations(range(3)), k=st.integers(0, 3))
+def test_multilabel_margin_loss_skips_inactive_pairs_at_inf_and_nan(x, perm, k):
+    """An inactive pair contributes nothing (PyTorch's kernel skips it), not 0 * inf = NaN."""
+    xs = np.array(x).reshape(2, 3)
+    y = np.full((2, 3), -1)
+    y[:, :k] = np.array(perm)[:k]
+    out = F.multilabel_margin_loss(tg.tensor(xs), tg.tensor(y), reduction="none").numpy()
+    np.testing.assert_allclose(out, _multilabel_margin_reference(xs, y), rtol=1e-12)  # NaN and inf in place
+
+
+@given(x=st.lists(_EDGE, min_size=3, max_size=3), cls=st.integers(0, 2), p=st.sampled_from([1, 2]))
+def test_multi_margin_loss_gradient_skips_inactive_terms(x, cls, p):
+    """The gradient of multi_margin_loss has terms only where margin - x[y] + x[j] > 0 (PyTorch's kernel): an
+    infinite input elsewhere gives no NaN."""
+    xt = tg.tensor(np.array([x]), requires_grad=True)
+    F.multi_margin_loss(xt, tg.tensor([cls]), p=p, reduction="sum").backward()
+    a = np.array(x)
+    with np.errstate(all="ignore"):
+        m = 1 - a[cls] + a
+    active = (m > 0) & (np.arange(3) != cls)
+    with np.errstate(all="ignore"):
+        c = np.where(active, (1.0 if p == 1 else 2 * m) / 3, 0.0)
+    want = c.copy()
+    want[cls] = -c.sum()
+    np.testing.assert_allclose(xt.grad.numpy()[0], want, rtol=1e-12)  # NaN and inf in place
+
+
+def test_margin_losses_at_inf_and_nan_match_pytorch():
+    torch = pytest.importorskip("torch")
+    inf, nan = math.inf, math.nan
+    x = np.array([[-1.0, 3.0, -inf, -3.0], [inf, nan, 0.5, -0.0], [1e30, -1e30, 2.0, inf]])
+    for lib_args in (("multilabel_margin_loss", np.array([[3, 2, 2, 3], [0, -1, 1, 2], [1, 3, -1, 0]])),
+                     ("multi_margin_loss", np.array([3, 0, 1])), ("multi_margin_loss_p2", np.array([2, 3, 0]))):
+        name, target = lib_args
+        res = []
+        for lib in (tg, torch):
+            xt = lib.tensor(x, requires_grad=True)
+            fn = getattr(lib.nn.functional, name.replace("_p2", ""))
+            kw = {"p": 2} if name.endswith("_p2") else {}
+            with np.errstate(all="ignore"):
+                out = fn(xt, lib.tensor(target), reduction="none", **kw)
+                out.sum().backward()
+            res.append((out.detach().numpy(), xt.grad.numpy()))
+        for mine, theirs in zip(res[0], res[1], strict=True):
+            np.testing.assert_allclose(mine, theirs, rtol=1e-12, equal_nan=True, err_msg=name)
+
+
+@pytest.mark.parametrize("dtype", [np.int64, np.int32, np.uint8, np.int8])
+def test_hinge_and_margin_ranking_losses_of_integer_tensors_follow_pytorchs_dtypes(dtype):
+    """hinge_embedding_loss computes PyTorch's C++ margin - input as full_like(input, margin) - input, in the
+    input's dtype (its mean then refuses an integer loss, its sum is int64); margin_ranking_loss's margin is a
+    double, so integer inputs give a float loss."""
+    x, t = tg.tensor(np.array([[1, 2, 0], [3, 0, 1]], dtype=dtype)), tg.tensor(np.array([[1, 0, 2], [0, 2, 3]],
+                                                                                       dtype=dtype))
+    none = F.hinge_embedding_loss(x, t, reduction="none")
+    assert none.dtype == dtype
+    margin = np.ones((2, 3), dtype=dtype) - x.numpy()  # wraps for uint8, as PyTorch
+    want = np.where(t.numpy() != 1, np.maximum(margin, 0), 0) + np.where(t.numpy().astype(np.int64) != -1,
+                                                                          x.numpy(), 0)
+    np.testing.assert_array_equal(none.numpy(), want.astype(dtype))
+    assert F.hinge_embedding_loss(x, t, reduction="sum").dtype == tg.int64
+    with pytest.raises(RuntimeError, match="mean"):
+        F.hinge_embedding_loss(x, t)
+    ranking = F.margin_ranking_loss(x[:, 0], t[:, 0], t[:, 1], reduction="none")
+    assert ranking.dtype == tg.float32
+    assert F.margin_ranking_loss(x[:, 0], t[:, 0], t[:, 1]).dtype == tg.float32
+
+
+def test_margin_losses_of_an_empty_integer_batch_are_computed():
+    """PyTorch skips its (float-only) kernel for an empty batch: the loss keeps the input's dtype (0 here; PyTorch
+    returns uninitialized memory for 'mean'/'sum'); a non-empty integer batch is refused."""
+    for dtype in (tg.int64, tg.uint8, tg.bool):
+        for red, shape in (("none", (0,)), ("sum", ()), ("mean", ())):
+            a = F.multi_margin_loss(tg.zeros(0, 3, dtype=dtype), tg.zeros(0, dtype=tg.int64), reduction=red)
+            b = F.multilabel_margin_loss(tg.zeros(0, 3, dtype=dtype), tg.zeros(0, 3, dtype=tg.int64), reduction=red)
+            for out in (a, b):
+                assert out.dtype == dtype and out.shape == shape and not out.numpy().any()
+    with pytest.raises(NotImplementedError, match="multi_margin_loss: not implemented for int64"):
+        F.multi_margin_loss(tg.zeros(2, 3, dtype=tg.int64), tg.zeros(2, dtype=tg.int64))
+
+
+def test_soft_margin_loss_does_not_negate_an_integer_target():
+    """PyTorch computes -input * target: a uint8 or bool target is not negated (uint8 -1 would be 255)."""
+    x = tg.tensor([[0.5, -1.0, 2.0]])
+    for t in (tg.tensor([[1, 0, 1]], dtype=tg.uint8), tg.tensor([[True, False, True]])):
+        np.testing.assert_allclose(F.soft_margin_loss(x, t, reduction="none").numpy(),
+                                   np.log1p(np.exp(-x.numpy() * t.numpy())), rtol=1e-6)
+
+
+@pytest.mark.parametrize("name", ["multi_margin_loss", "multilabel_margin_loss", "ctc_loss"])
+def test_kernel_losses_refuse_float16_as_pytorchs_cpu_kernels(name):
+    x = tg.zeros(2, 3, dtype=tg.float16)
+    with pytest.raises(NotImplementedError, match=f"{name}: not implemented for 'Half'"):
+        if name == "ctc_loss":
+            F.ctc_loss(tg.zeros(4, 1, 3, dtype=tg.float16), tg.tensor([[1, 2]]), [4], [2])
+        elif name == "multi_margin_loss":
+            F.multi_margin_loss(x, tg.tensor([0, 2]))
+        else:
+            F.multilabel_margin_loss(x, tg.tensor([[0, -1, 1], [2, 1, -1]]))
+    if name != "ctc_loss":  # an empty batch skips the kernel
+        getattr(F, name)(tg.zeros(0, 3, dtype=tg.float16),
+                         tg.zeros((0,) if name == "multi_margin_loss" else (0, 3), dtype=tg.int64))

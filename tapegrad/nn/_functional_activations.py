@@ -4,6 +4,7 @@ them). The in-place forms of the activations in ``functional.py`` (``elu_``, ...
 
 from __future__ import annotations
 
+import math
 import warnings
 
 import numpy as np
@@ -11,6 +12,7 @@ import numpy as np
 from ..autograd.declare import Tensor, check_dim, expected_tensor, op, record
 from ..autograd.declare import inplace as _inplace
 from ..random import rng as _rng
+from ._masked import masked_grad as _masked_grad
 
 __all__ = ["threshold", "threshold_", "hardshrink", "softshrink", "tanhshrink", "glu", "prelu", "rrelu", "rrelu_",
            "gumbel_softmax"]
@@ -53,17 +55,49 @@ def threshold_(input: Tensor, threshold: float, value: float) -> Tensor:
     return _inplace(input, "threshold_", _threshold, threshold, value, "ThresholdBackward1")
 
 
+def _scalar_to(op_name, what, v, dtype):
+    """The Python number ``v`` in ``dtype`` as PyTorch's ``Scalar::to<T>()`` converts it (c10's checked
+    conversion): a float is truncated toward zero for an integer dtype and refused if it is NaN or outside the
+    dtype's range (inf for a float dtype is kept); an int may be negative for an unsigned dtype down to -max
+    (it wraps: -1 is 255 in uint8)."""
+    dt = np.dtype(dtype)
+    if isinstance(v, (bool, np.bool_, int, np.integer)) and -2 ** 63 <= v < 2 ** 63:  # else a double Scalar
+        v = int(v)
+        if dt.kind == "f":
+            if not -float(np.finfo(dt).max) <= v <= float(np.finfo(dt).max):
+                raise RuntimeError(f"{op_name}: {what} {v} cannot be converted to type {dt} without overflow")
+            return dt.type(v)
+        info = np.iinfo(dt)
+        if (v > info.max or (v < 0 and -v > info.max)) if dt.kind == "u" else not info.min <= v <= info.max:
+            raise RuntimeError(f"{op_name}: {what} {v} cannot be converted to type {dt} without overflow")
+        return np.array(v).astype(dt)
+    f = float(v)
+    if dt.kind == "f":
+        hi = float(np.finfo(dt).max)
+        if math.isfinite(f) and not -hi <= f <= hi:
+            raise RuntimeError(f"{op_name}: {what} {f} cannot be converted to type {dt} without overflow")
+        return dt.type(f)
+    info = np.iinfo(dt)
+    if math.isnan(f) or not info.min <= f <= info.max:
+        raise RuntimeError(f"{op_name}: {what} {f} cannot be converted to type {dt} without overflow")
+    return dt.type(math.trunc(f))
+
+
 def _threshold(input, th, value, name):
     x = _data("threshold", input)
     if x.dtype.kind == "b":
         raise NotImplementedError("threshold: not implemented for bool tensors")
-    drop = x <= th  # NOTE: an integer tensor is compared with the threshold as given (0.5 stays 0.5), and
-    out = np.where(drop, np.asarray(value).astype(x.dtype), x)  # the value is truncated to its dtype, as PyTorch
+    # NOTE: both numbers are converted as PyTorch's kernel does: the value to the tensor's dtype, the threshold too
+    # (float32 for float16: its opmath), each refused when it does not fit (nan or 3e9 for int32, 1e6 for float16)
+    th = _scalar_to("threshold", "threshold", th, np.float32 if x.dtype == np.float16 else x.dtype)
+    value = _scalar_to("threshold", "value", value, x.dtype)
+    drop = x <= th
+    out = np.where(drop, value, x)
     # in place too (ThresholdBackward1), the mask is the input's before the write (x <= threshold), as PyTorch's:
     # threshold_(x, -1.0, 0.0) at x = -3 writes 0.0, which is above the threshold, and the gradient there is 0
 
     def threshold_rule(xp, g, out, x):
-        return g * ~(x <= th)
+        return _masked_grad(xp, g, x <= th)  # NOTE: selected, as PyTorch: an inf/NaN gradient below gives 0
 
     return record(out, (input,), threshold_rule, name)
 
@@ -89,7 +123,7 @@ def hardshrink(input: Tensor, lambd: float = 0.5) -> Tensor:
     out = np.where(inside, x.dtype.type(0), x)
 
     def hardshrink_rule(xp, g, out, x):
-        return g * ~((x >= -lambd) & (x <= lambd))
+        return _masked_grad(xp, g, (x >= -lambd) & (x <= lambd))  # NOTE: selected: 0, not 0 * inf, inside
 
     return record(out, (input,), hardshrink_rule, "HardshrinkBackward0")
 
@@ -111,7 +145,7 @@ def softshrink(input: Tensor, lambd: float = 0.5) -> Tensor:
     out = np.where(x > lam, x - lam, np.where(x < -lam, x + lam, x * 0))
 
     def softshrink_rule(xp, g, out, x):
-        return g * ~((x >= -lambd) & (x <= lambd))
+        return _masked_grad(xp, g, (x >= -lambd) & (x <= lambd))  # NOTE: selected: 0, not 0 * inf, inside
 
     return record(out, (input,), softshrink_rule, "SoftshrinkBackward0")
 
@@ -183,7 +217,7 @@ def prelu(input: Tensor, weight: Tensor) -> Tensor:
                                f"{tuple(x.shape)})")
     if w.dtype != x.dtype:
         raise RuntimeError(f"prelu: expected the weight to have the input's dtype {x.dtype}, got {w.dtype}")
-    if x.ndim >= 2 and w.size > 1:
+    if x.ndim >= 2 and w.size != 1:  # one weight per channel (none for an input of 0 channels, as PyTorch)
         wv = weight.reshape((w.size,) + (1,) * (x.ndim - 2))
     else:
         wv = weight.reshape(())
@@ -231,6 +265,9 @@ def _rrelu(input, lower, upper, training, generator, name):
         raise RuntimeError(f"rrelu: lower bound ({lower}) should be less than or equal to the upper bound "
                            f"({upper})")
     if training:
+        if x.dtype == np.float16:  # PyTorch's rrelu_with_noise kernel: float32 and float64 only
+            raise NotImplementedError(f"rrelu: not implemented for 'Half' in training (float16 input of shape "
+                                      f"{tuple(x.shape)}; PyTorch's CPU kernel takes float32 and float64)")
         u = _rng(generator).random(x.shape, dtype=np.float64 if x.dtype == np.float64 else np.float32)
         noise = np.where(x <= 0, lower + (upper - lower) * u, 1).astype(x.dtype, copy=False)
     else:

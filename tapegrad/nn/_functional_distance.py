@@ -47,6 +47,9 @@ def pdist(input: Tensor, p: float = 2) -> Tensor:
         raise RuntimeError(f"pdist only supports floating-point dtypes, got {x.dtype}")
     if not p >= 0:
         raise RuntimeError(f"pdist only supports non-negative p values, got {p}")
+    if x.dtype == np.float16 and x.shape[0] > 1 and x.shape[1] > 0:  # PyTorch's kernel: float32/float64 only
+        raise NotImplementedError("\"pdist\" not implemented for 'Half' (float16 input of shape "
+                                  f"{tuple(x.shape)}; PyTorch's CPU kernel takes float32 and float64)")
     rows, cols = np.triu_indices(x.shape[0], 1)
     d = x[rows] - x[cols]
     dist = _norm(np, d, p).astype(x.dtype, copy=False)

@@ -61,11 +61,16 @@ def leaky_relu_(input: Tensor, negative_slope: float = 0.01) -> Tensor:
 def hardtanh_(input: Tensor, min_val: float = -1.0, max_val: float = 1.0) -> Tensor:
     """hardtanh_(input, min_val=-1., max_val=1.) -> input: hardtanh in place.
 
+    Unlike ``hardtanh`` (and ``hardtanh(..., inplace=True)``), it does not check ``min_val <= max_val``, as
+    PyTorch's: with ``min_val > max_val`` every element becomes ``max_val`` (``min(max_val, max(min_val, x))``).
+
     >>> import tapegrad as tg
     >>> tg.nn.functional.hardtanh_(tg.tensor([-2.0, 0.5]))
     tensor([-1.0000,  0.5000])
+    >>> tg.nn.functional.hardtanh_(tg.tensor([1.0, 3.0, -1.0]), 2.0, 1.0)
+    tensor([1., 1., 1.])
     """
-    return _F.hardtanh(input, min_val, max_val, inplace=True)
+    return _F._inplace(input, "hardtanh_", _F._hardtanh, min_val, max_val)
 
 
 for _name in __all__:

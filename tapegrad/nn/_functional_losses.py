@@ -89,7 +89,8 @@ def margin_ranking_loss(input1: Tensor, input2: Tensor, target: Tensor, margin: 
         raise RuntimeError(f"margin_ranking_loss : All input tensors should have same dimension but got sizes: "
                            f"input1: {tuple(input1.shape)}, input2: {tuple(input2.shape)}, target: "
                            f"{tuple(target.shape)} ")
-    return _apply((-target * (input1 - input2) + margin).clamp_min(0), reduction)
+    # NOTE: PyTorch's margin is a C++ double: integer inputs give a float loss
+    return _apply((-target * (input1 - input2) + float(margin)).clamp_min(0), reduction)
 
 
 @op(methods=())
@@ -105,7 +106,10 @@ def hinge_embedding_loss(input: Tensor, target: Tensor, margin: float = 1.0, siz
     _tensors("hinge_embedding_loss", input, target)
     reduction = _reduction("hinge_embedding_loss", reduction, size_average, reduce)
     zeros = creation.zeros_like(input)
-    margin_clamp = (margin - input).clamp_min(0)
+    if input.is_floating_point():
+        margin_clamp = (margin - input).clamp_min(0)
+    else:  # NOTE: PyTorch's C++ margin - self is empty_like(self).fill_(margin).sub_(self): in self's dtype
+        margin_clamp = (creation.full_like(input, margin) - input).clamp_min(0)
     output_margin = where(target != 1, margin_clamp, zeros)
     output_self = where(target != -1, input, zeros)
     return _apply(output_margin + output_self, reduction)
@@ -314,7 +318,7 @@ def soft_margin_loss(input: Tensor, target: Tensor, size_average=None, reduce=No
     if x.dtype.kind != "f":
         raise NotImplementedError(f"soft_margin_loss: not implemented for {x.dtype} tensors")
     try:
-        z = -t * x
+        z = -x * t  # NOTE: PyTorch's -input * target: an integer or bool target is not negated (255 for uint8 1)
     except ValueError:
         raise ValueError(f"soft_margin_loss: target of shape {tuple(t.shape)} and input of shape {tuple(x.shape)} "
                          "cannot be broadcast together") from None
@@ -326,10 +330,18 @@ def soft_margin_loss(input: Tensor, target: Tensor, size_average=None, reduce=No
                                                        x.dtype)
 
     def soft_margin_loss_rule(xp, g, out, x):
+        # PyTorch's soft_margin_loss_backward: -target * z / (1 + z) with z = exp(-target * input)
         zz = -t * x
-        return _spread(g, reduction, n) * (-t) * (0.5 + 0.5 * xp.tanh(0.5 * zz))
+        return _spread(g, reduction, n) * -(t * (0.5 + 0.5 * xp.tanh(0.5 * zz)))
 
     return record(out, (input,), soft_margin_loss_rule, "SoftMarginLossBackward0")
+
+
+def _no_half(op_name, x, n):
+    """PyTorch's CPU kernels of the margin and CTC losses take float32 and float64 only (an empty batch skips them)."""
+    if x.dtype == np.float16 and n:
+        raise NotImplementedError(f"{op_name}: not implemented for 'Half' (float16 input of shape {tuple(x.shape)}; "
+                                  "PyTorch's CPU kernel takes float32 and float64)")
 
 
 def _class_target(op_name, target, n):
@@ -356,7 +368,7 @@ def multi_margin_loss(input: Tensor, target: Tensor, p: int = 1, margin: float =
     if p not in (1, 2):
         raise ValueError("multi_margin_loss: only p == 1 and p == 2 supported")
     x = input._data
-    if x.dtype.kind != "f":
+    if x.dtype.kind != "f" and x.size:  # an empty batch skips PyTorch's kernel, whatever its dtype
         raise NotImplementedError(f"multi_margin_loss: not implemented for {x.dtype} tensors")
     nd = x.ndim
     if not ((nd == 2 and x.shape[1] != 0) or (nd == 1 and x.shape[0] != 0) or nd == 0):
@@ -364,6 +376,7 @@ def multi_margin_loss(input: Tensor, target: Tensor, p: int = 1, margin: float =
                            f"but got: {tuple(x.shape)}")
     N = 1 if nd <= 1 else x.shape[0]
     C = 1 if nd == 0 else x.shape[-1]
+    _no_half("multi_margin_loss", x, N)
     t = _class_target("multi_margin_loss", target, N)
     if t.ndim > 1 or t.size != N:
         raise RuntimeError(f"multi_margin_loss: target tensor should be 1-D with size equal to the number of input "
@@ -388,6 +401,8 @@ def multi_margin_loss(input: Tensor, target: Tensor, p: int = 1, margin: float =
     loss = z.sum(1) / C
     if reduction == "none":
         out = loss.reshape(t.shape)
+    elif x.dtype.kind != "f":  # an empty integer batch: 0 (PyTorch returns uninitialized memory there)
+        out = np.zeros((), x.dtype)
     else:
         out = np.asarray(loss.mean() if reduction == "mean" else loss.sum(), x.dtype)
     active = (~onehot & (mt > 0)).astype(x.dtype)
@@ -399,9 +414,11 @@ def multi_margin_loss(input: Tensor, target: Tensor, p: int = 1, margin: float =
             c = scale * (gs / C)
         else:
             xx = x.reshape((N, C))
-            m = margin - (xx * onehot).sum(axis=1, keepdims=True) + xx
-            c = scale * m * (gs * (2 / C))
-        return (c - onehot * c.sum(axis=1, keepdims=True)).reshape(x.shape)
+            m = margin - xp.take_along_axis(xx, y[:, None], axis=1) + xx
+            # NOTE: only the active terms (PyTorch's kernel skips the others: 0 * inf would be NaN)
+            c = xp.where(scale != 0, scale * m * (gs * (2 / C)), 0)
+        # NOTE: the target's gradient is selected into its place (onehot * sum would be 0 * inf = NaN elsewhere)
+        return (c - xp.where(onehot, c.sum(axis=1, keepdims=True), 0)).reshape(x.shape)
 
     return record(out.astype(x.dtype, copy=False), (input,), multi_margin_loss_rule, "MultiMarginLossBackward0")
 
@@ -422,7 +439,7 @@ def multilabel_margin_loss(input: Tensor, target: Tensor, size_average=None, red
     _tensors("multilabel_margin_loss", input, target)
     reduction = _reduction("multilabel_margin_loss", reduction, size_average, reduce)
     x = input._data
-    if x.dtype.kind != "f":
+    if x.dtype.kind != "f" and x.size:  # an empty batch skips PyTorch's kernel, whatever its dtype
         raise NotImplementedError(f"multilabel_margin_loss: not implemented for {x.dtype} tensors")
     t = _class_target("multilabel_margin_loss", target, None)
     nd = x.ndim
@@ -431,6 +448,7 @@ def multilabel_margin_loss(input: Tensor, target: Tensor, size_average=None, red
                            f"size, but got: {tuple(x.shape)}")
     N = 1 if nd <= 1 else x.shape[0]
     C = 1 if nd == 0 else x.shape[-1]
+    _no_half("multilabel_margin_loss", x, N)
     if t.shape != x.shape and not (nd <= 1 and t.size == C and t.ndim <= 1):
         raise RuntimeError(f"multilabel_margin_loss: inconsistent target size: {list(t.shape)} for input of size: "
                            f"{list(x.shape)}")
@@ -446,9 +464,12 @@ def multilabel_margin_loss(input: Tensor, target: Tensor, size_average=None, red
     x2 = x.reshape(N, C)
     m = 1 - x2[:, :, None] + x2[:, None, :]  # m[n, j, i] = 1 - (x[j] - x[i])
     pair = count[:, :, None] * others[:, None, :] * (m > 0)
-    loss = (pair * m).sum((1, 2)) / C
+    # NOTE: the inactive pairs are skipped, as in PyTorch's kernel (not 0 * m, which is NaN where m is inf or NaN)
+    loss = np.where(pair != 0, pair * m, 0).sum((1, 2)) / C
     if reduction == "none":
         out = loss.reshape(x.shape[:-1]) if nd else loss.reshape(())
+    elif x.dtype.kind != "f":  # an empty integer batch: 0 (PyTorch returns uninitialized memory there)
+        out = np.zeros((), x.dtype)
     else:
         out = np.asarray(loss.mean() if reduction == "mean" else loss.sum(), x.dtype)
 
@@ -462,6 +483,17 @@ def multilabel_margin_loss(input: Tensor, target: Tensor, size_average=None, red
 
 
 # ---------------------------------------------------------------------- CTC
+def _lengths_kind(lengths):
+    """"tensor", "ints" (a tuple or list of ints, numpy ints or 0-d integer tensors) or None (anything else)."""
+    if isinstance(lengths, Tensor):
+        return "tensor"
+    if isinstance(lengths, (list, tuple)) and all(
+            (isinstance(v, (int, np.integer)) and not isinstance(v, (bool, np.bool_)))
+            or (isinstance(v, Tensor) and v.ndim == 0 and v._data.dtype.kind in "iu") for v in lengths):
+        return "ints"
+    return None
+
+
 def _lengths(op_name, name, lengths, n):
     if isinstance(lengths, Tensor):
         a = lengths._data
@@ -546,11 +578,16 @@ def ctc_loss(log_probs: Tensor, targets: Tensor, input_lengths, target_lengths, 
     tensor(0.2877)
     """
     _tensors("ctc_loss", log_probs, targets)
+    kinds = (_lengths_kind(input_lengths), _lengths_kind(target_lengths))
+    if None in kinds or kinds[0] != kinds[1]:  # PyTorch's two signatures: (int[], int[]) or (Tensor, Tensor)
+        raise TypeError(f"ctc_loss(): input_lengths and target_lengths must be both tuples or lists of ints, or "
+                        f"both Tensors, got {type(input_lengths).__name__} and {type(target_lengths).__name__}")
     if reduction not in _REDUCTIONS:
         raise ValueError(f"{reduction} is not a valid value for reduction")
     x = log_probs._data
     if x.dtype.kind != "f":
         raise RuntimeError(f"ctc_loss: log_probs must be floating point, got {x.dtype}")
+    _no_half("ctc_loss", x, True)
     batched = x.ndim == 3
     if x.ndim not in (2, 3):
         raise RuntimeError(f"ctc_loss: log_probs must be (T, N, C) or unbatched (T, C), got shape {tuple(x.shape)}")

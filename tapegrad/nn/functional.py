@@ -31,6 +31,7 @@ from ..ops.elementwise import erf, sigmoid, tanh
 from ..ops.elementwise import relu as _relu
 from ..ops.linalg import matmul
 from ..random import rng as _rng
+from ._masked import masked_grad as _masked_grad
 
 __all__ = ["relu", "relu_", "relu6", "hardtanh", "leaky_relu", "elu", "selu", "celu", "gelu", "silu", "mish",
            "sigmoid", "tanh", "softplus", "logsigmoid", "softsign", "hardsigmoid", "hardswish", "softmax",
@@ -133,7 +134,9 @@ def _hardtanh(input, lo, hi):
     out = np.minimum(hi, np.maximum(lo, x, dtype=x.dtype), dtype=x.dtype)
 
     def hardtanh_rule(xp, g, out, x):
-        return g * ~((x <= lo) | (x >= hi))  # NOTE: NaN is neither: its gradient passes, as in PyTorch
+        # NOTE: selected as PyTorch: an inf/NaN gradient outside gives 0, not NaN. NaN is neither <= lo nor >= hi:
+        # its gradient passes, as in PyTorch's scalar path
+        return _masked_grad(xp, g, (x <= lo) | (x >= hi))
 
     return record(out, (input,), hardtanh_rule, "HardtanhBackward0")
 
@@ -164,12 +167,16 @@ def leaky_relu(input: Tensor, negative_slope: float = 0.01, inplace: bool = Fals
 
 def _leaky_relu(input, slope, name):
     x = _float_data("leaky_relu", input)
-    # NOTE: max(x, slope x) for slope <= 1 (min above) is exactly PyTorch's select, NaN and -0.0 included.
-    out = (np.maximum if slope <= 1 else np.minimum)(x, x * slope)
+    if slope == 0:  # NOTE: inf * 0 is NaN: select, as PyTorch (leaky_relu(inf, 0) is inf, of -inf NaN as there)
+        out = np.where(x > 0, x, x * slope)
+    else:  # NOTE: max(x, slope x) for slope <= 1 (min above) is exactly PyTorch's select, NaN and -0.0 included.
+        out = (np.maximum if slope <= 1 else np.minimum)(x, x * slope)
 
     def leaky_relu_rule(xp, g, out, x):
         pos = x > 0  # NOTE: at 0 and at NaN the slope is negative_slope, as in PyTorch
-        return g * pos + (g * slope) * ~pos
+        if bool(xp.isfinite(g).all()):  # NOTE: products, faster than np.where; equal to it for finite g
+            return g * pos + (g * slope) * ~pos
+        return xp.where(pos, g, g * slope)  # PyTorch's select: no 0 * inf = NaN
 
     return record(out, (input,), leaky_relu_rule, name)
 
@@ -204,9 +211,10 @@ def _elu_backward_grad(xp, need, gg, g, x, *, negcoef, scale, input_scale, is_re
 def _elu(input, alpha, scale, input_scale, op_name, name):
     x = _float_data(op_name, input)
     negcoef = alpha * scale
-    # x * scale above 0 and negcoef * expm1(x * input_scale) elsewhere, selected as PyTorch does (so the signs of
-    # zero are PyTorch's: elu(-0.0) and elu(x < 0, alpha=0) are -0.0). NOTE: min(x, 0) keeps exp from overflowing.
-    out = np.where(x > 0, x * scale, np.expm1(np.minimum(0, x) * input_scale) * negcoef).astype(x.dtype, copy=False)
+    # x * scale from 0 up (x >= 0, as PyTorch's kernel) and negcoef * expm1(x * input_scale) elsewhere, selected as
+    # PyTorch does (so the signs of zero are PyTorch's: elu(-0.0) is -0.0, elu(0.0, alpha=-0.5) is +0.0, elu(x < 0,
+    # alpha=0) is -0.0). NOTE: min(x, 0) keeps exp from overflowing.
+    out = np.where(x >= 0, x * scale, np.expm1(np.minimum(0, x) * input_scale) * negcoef).astype(x.dtype, copy=False)
     c = dict(negcoef=negcoef, scale=scale, input_scale=input_scale)
     if name.endswith("1"):  # in place: PyTorch's EluBackward1/CeluBackward1 compute from the result
         def elu_result_rule(xp, g, out, x):
@@ -617,6 +625,9 @@ def softmax(input: Tensor, dim: int | None = None, _stacklevel: int = 3, dtype=N
     tensor([0.5000, 0.5000])
     """
     input, x, axis = _softmax_input("softmax", input, dim, dtype)
+    if x.dtype == np.float16:  # NOTE: PyTorch's float16 kernels compute in float32 and round once, both ways
+        out = _np_softmax(x.astype(np.float32), axis).astype(np.float16) if x.size else x.copy()
+        return record(out, (input,), _softmax_half_rule(axis), "SoftmaxBackward0")
     out = _np_softmax(x, axis) if x.size else x.copy()
 
     def softmax_rule(xp, g, out, x):
@@ -635,12 +646,32 @@ def log_softmax(input: Tensor, dim: int | None = None, _stacklevel: int = 3, dty
     tensor([0.5000, 0.5000])
     """
     input, x, axis = _softmax_input("log_softmax", input, dim, dtype)
+    if x.dtype == np.float16:  # NOTE: PyTorch's float16 kernels compute in float32 and round once, both ways
+        out = _np_log_softmax(x.astype(np.float32), axis).astype(np.float16) if x.size else x.copy()
+        return record(out, (input,), _log_softmax_half_rule(axis), "LogSoftmaxBackward0")
     out = _np_log_softmax(x, axis) if x.size else x.copy()
 
     def log_softmax_rule(xp, g, out, x):
         return g - xp.exp(out) * g.sum(axis=axis, keepdims=True)  # g - softmax * sum(g)
 
     return record(out, (input,), log_softmax_rule, "LogSoftmaxBackward0")
+
+
+def _softmax_half_rule(axis):
+    def softmax_rule(xp, g, out, x):
+        g, out = xp.astype(g, np.float32), xp.astype(out, np.float32)
+        gs = g * out
+        return gs - out * gs.sum(axis=axis, keepdims=True)  # the engine rounds the gradient to float16 once
+
+    return softmax_rule
+
+
+def _log_softmax_half_rule(axis):
+    def log_softmax_rule(xp, g, out, x):
+        g, out = xp.astype(g, np.float32), xp.astype(out, np.float32)
+        return g - xp.exp(out) * g.sum(axis=axis, keepdims=True)
+
+    return log_softmax_rule
 
 
 @op(methods=())
@@ -1108,7 +1139,30 @@ def _declare_norm_backward(kind):
 _NORM_OPS = {kind: _declare_norm_backward(kind) for kind in ("layer", "batch", "group")}
 
 
-def _record_norm(kind, input, weight, bias, xhat, rstd, axes, eps, name, pshape=None, view=None):
+def _fused_zero_signs(kind, out, x, mu, rstd, w, b, pshape=None, view=None):
+    """``out`` with PyTorch's signs of zero: where it is 0 and PyTorch's fused scale-and-shift gives 0 too, that
+    zero's sign (its kernels compute x * alpha + (b - mean * alpha) (batch norm), (x * rstd - rstd * mean) * w + b
+    (layer norm), x * (rstd w) + (b - rstd w mean) (group norm)). Nothing is computed when ``out`` has no zero."""
+    if out.all():
+        return out
+    with np.errstate(all="ignore"):
+        one, zero = out.dtype.type(1), out.dtype.type(0)
+        if kind == "layer":
+            y = (x * rstd + (-rstd * mu)) * (one if w is None else w) + (zero if b is None else b)
+        elif kind == "batch":
+            alpha = rstd * (one if w is None else w.reshape(pshape))
+            y = x * alpha + ((zero if b is None else b.reshape(pshape)) - mu * alpha)
+        else:  # group: view is (N, G, D * HW), the parameters are per channel (G * D of them)
+            n, g = view[:2]
+            xs = x.reshape(n, g, -1, x[0, 0].size if x.ndim > 2 else 1)
+            per = (1, g, -1, 1)
+            scale = rstd[..., None] * (one if w is None else w.reshape(per))
+            shift = -scale * mu[..., None] + (zero if b is None else b.reshape(per))
+            y = (scale * xs + shift).reshape(x.shape)
+    return np.where((out == 0) & (y == 0), y, out)
+
+
+def _record_norm(kind, input, weight, bias, xhat, rstd, axes, eps, name, pshape=None, view=None, mu=None):
     """The output of a normalization with an affine part (``weight``, ``bias``, each may be None) as one node.
 
     ``xhat``/``rstd`` are the forward's arrays over ``axes`` of the input seen with shape ``view`` (group norm);
@@ -1123,8 +1177,14 @@ def _record_norm(kind, input, weight, bias, xhat, rstd, axes, eps, name, pshape=
         out = out * (w if pshape is None else w.reshape(pshape))
     if b is not None:
         out = out + (b if pshape is None else b.reshape(pshape))
-    if w is None and b is None:
+    elif kind != "group" or w is not None:
+        # NOTE: PyTorch's kernels add a bias of +0.0 when none is given (group norm: when a weight is), so a zero
+        # result is +0.0 there; this is also the copy that keeps the output apart from the cached xhat
+        out = out + out.dtype.type(0)
+    elif w is None:
         out = out.copy()  # NOTE: the output must not share memory with the cached xhat (it may be written)
+    if mu is not None and out.size:
+        out = _fused_zero_signs(kind, out, x, mu, rstd, w, b, pshape, view)
     backward, xhat_name = _NORM_OPS[kind]
     c = dict(axes=axes, eps=eps, xhat=xhat, rstd=rstd)
     sum_axes = None if pshape is None else tuple(i for i in range(x.ndim) if i != 1)
@@ -1191,8 +1251,8 @@ def layer_norm(input: Tensor, normalized_shape, weight: Tensor | None = None, bi
                                f"shape {shape}")
         _check_param_dtype("layer_norm", p, x.dtype)
     axes = tuple(range(x.ndim - k, x.ndim))
-    xhat, rstd, _, _ = _np_normalized(x, axes, eps)
-    return _record_norm("layer", input, weight, bias, xhat, rstd, axes, eps, "NativeLayerNormBackward0")
+    xhat, rstd, mu, _ = _np_normalized(x, axes, eps)
+    return _record_norm("layer", input, weight, bias, xhat, rstd, axes, eps, "NativeLayerNormBackward0", mu=mu)
 
 
 def _verify_batch_size(op_name, size):
@@ -1242,7 +1302,7 @@ def batch_norm(input: Tensor, running_mean: Tensor | None, running_var: Tensor |
             if running_var is not None:
                 _running_update(running_var, var.reshape(C) * (n / (n - 1)), momentum)
         return _record_norm("batch", input, weight, bias, xhat, rstd, axes, eps, "NativeBatchNormBackward0",
-                            pshape=cshape)
+                            pshape=cshape, mu=mu)
     if running_mean is None or running_var is None:
         raise RuntimeError("batch_norm: running_mean and running_var must be given in evaluation mode "
                            "(training=False)")
@@ -1251,8 +1311,11 @@ def batch_norm(input: Tensor, running_mean: Tensor | None, running_var: Tensor |
     xhat = (x - mu) * rstd
     w = None if weight is None else weight._data.reshape(cshape)
     out = xhat if w is None else xhat * w
-    if bias is not None:
-        out = out + bias._data.reshape(cshape)
+    # NOTE: PyTorch computes x * alpha + (bias - mean * alpha) with a bias of 0 when none is given: +0.0, not -0.0
+    out = out + (bias._data.reshape(cshape) if bias is not None else out.dtype.type(0))
+    if out.size:
+        out = _fused_zero_signs("batch", out, x, mu, rstd, None if weight is None else weight._data,
+                                None if bias is None else bias._data, cshape)
     has_w, has_b = weight is not None, bias is not None
 
     def batch_norm_eval_rule(xp, need, g, out, x, *params):
@@ -1312,9 +1375,9 @@ def group_norm(input: Tensor, num_groups: int, weight: Tensor | None = None, bia
                                f"channels in input, but got {name} of shape {tuple(p._data.shape)} and input of "
                                f"shape {tuple(x.shape)}")
     view = (N, num_groups, x.size // (N * num_groups) if N * num_groups else 0)
-    xhat, rstd, _, _ = _np_normalized(x.reshape(view), (2,), eps)
+    xhat, rstd, mu, _ = _np_normalized(x.reshape(view), (2,), eps)
     return _record_norm("group", input, weight, bias, xhat, rstd, (2,), eps, "NativeGroupNormBackward0",
-                        pshape=(1, C) + (1,) * (x.ndim - 2), view=view)
+                        pshape=(1, C) + (1,) * (x.ndim - 2), view=view, mu=mu)
 
 
 @op(methods=())

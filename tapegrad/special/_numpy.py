@@ -24,6 +24,7 @@ _LANCZOS = (0.99999999999980993, 676.5203681218851, -1259.1392167224028, 771.323
             -176.61502916214059, 12.507343278686905, -0.13857109526572012, 9.9843695780195716e-6,
             1.5056327351493116e-7)
 _HALF_LOG_2PI = 0.5 * math.log(2 * math.pi)
+_EULER = 0.57721566490153286
 
 
 def _float64(x):
@@ -57,9 +58,12 @@ def _np_lgamma(x):
     with np.errstate(all="ignore"):
         reflect = x64 < 0.5
         pos = _lgamma_positive(np.where(reflect, 1 - x64, x64))
-        # NOTE: Gamma(x) Gamma(1 - x) = pi / sin(pi x) gives x < 0.5 from 1 - x > 0.5
-        sin = np.abs(np.sin(math.pi * (x64 - np.floor(x64))))
+        # NOTE: Gamma(x) Gamma(1 - x) = pi / sin(pi x) gives x < 0.5 from 1 - x > 0.5; |sin(pi x)| is computed
+        # from x's distance to the nearest integer (exact), so it keeps its digits next to the poles (-1e-30)
+        sin = np.abs(np.sin(math.pi * (x64 - np.round(x64))))
         out = np.where(reflect, math.log(math.pi) - np.log(sin) - pos, pos)
+        tiny = np.abs(x64) < 1e-8  # NOTE: -log|x| - gamma x (error x^2): pi x would lose digits as a subnormal
+        out = np.where(tiny, -np.log(np.abs(x64)) - _EULER * x64, out)
         out = np.where(reflect & (x64 == np.floor(x64)), np.inf, out)
         out = np.where(np.isinf(x64), np.inf, out)
         out = np.where((x64 == 1) | (x64 == 2), 0.0, out)  # exact zeros, as PyTorch's
@@ -80,8 +84,9 @@ def _np_digamma(x):
         inv2 = 1 / (y * y)
         out = acc + np.log(y) - 0.5 / y - inv2 * (1 / 12 - inv2 * (1 / 120 - inv2 * (1 / 252 - inv2 * (
             1 / 240 - inv2 / 132))))
-        # NOTE: psi(1 - x) - psi(x) = pi cot(pi x): reflect x < 0.5, with tan of the fractional part for accuracy
-        out = np.where(reflect, out - math.pi / np.tan(math.pi * (x64 - np.floor(x64))), out)
+        # NOTE: psi(1 - x) - psi(x) = pi cot(pi x): reflect x < 0.5, with tan of the distance to the nearest
+        # integer (exact; tan has period pi), so the digits are kept next to the poles (-1e-30)
+        out = np.where(reflect, out - math.pi / np.tan(math.pi * (x64 - np.round(x64))), out)
         out = np.where(reflect & (x64 == np.floor(x64)), np.nan, out)
         out = np.where(x64 == 0, np.copysign(np.inf, -x64), out)  # PyTorch: -inf at +0, +inf at -0
         out = np.where(x64 == np.inf, np.inf, out)
@@ -175,9 +180,14 @@ def _np_entr(x):
 
 
 def _np_sinc(x):
+    """sin(pi x) / (pi x), 1 at 0, computed as PyTorch's kernel: the product pi x rounded in the opmath dtype
+    (float32 for float16 and float32). NOTE: the sine of that rounded product is taken in float64 and rounded once
+    (numpy's float32 sin loses digits at huge arguments, where PyTorch's SLEEF sin is accurate to an ulp)."""
     with np.errstate(divide="ignore", invalid="ignore"):
-        px = math.pi * x
-        out = np.where(x == 0, 1, np.sin(px) / np.where(x == 0, 1, px))
+        op = np.float64 if x.dtype == np.float64 else np.float32
+        px = x.astype(op, copy=False) * op(math.pi)
+        sin = np.sin(px.astype(np.float64)).astype(op, copy=False)
+        out = np.where(x == 0, op(1), sin / np.where(x == 0, op(1), px))
         return out.astype(x.dtype, copy=False)
 
 
@@ -226,11 +236,12 @@ def _np_zeta(x, q):
 
 
 def _pt_trigamma(x):
-    """polygamma(1, x) by PyTorch's own series (calc_trigamma): reflection below 0.5, six recurrence steps and the
-    asymptotic series; so its values at the poles (huge but finite) are PyTorch's too."""
+    """polygamma(1, x) by PyTorch's series (calc_trigamma): reflection below 0.5, six recurrence steps and the
+    asymptotic series; but sin(pi x) of the reflection is computed from x's distance to the nearest integer, so the
+    poles (0, -1, -2, ...) give +inf (scipy's value; PyTorch's sin(pi x) is not 0 there: 1.3e15 for float32 -1)."""
     with np.errstate(all="ignore"):
         reflect = x < 0.5
-        s = np.sin(math.pi * x)
+        s = np.sin(math.pi * (x - np.round(x)))
         result = np.where(reflect, -(math.pi * math.pi) / (s * s), 0.0)
         y = np.where(reflect, 1 - x, x)
         for _ in range(6):

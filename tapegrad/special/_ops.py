@@ -111,7 +111,9 @@ def _polygamma_method(self, n):
 
 def _mvlgamma_rule(p):
     def rule(xp, g, out, x):
-        total = xp.digamma(x)
+        # NOTE: PyTorch's mvlgamma_backward adds x to arange(-(p - 1) / 2, 0.5, 0.5): its last term is
+        # digamma(0.0 + x), so at x = -0.0 it is digamma(+0.0) = -inf
+        total = xp.digamma(x + 0.0)
         for j in range(1, p):
             total = total + xp.digamma(x - j / 2)
         return g * total
@@ -145,9 +147,9 @@ def multigammaln(input: Tensor, p: int) -> Tensor:
 def _xlogy_rule(xp, need, g, out, x, y):
     gx = gy = None
     if need[0]:
-        # PyTorch: xlogy(grad, other), 0 where self == 0 and other <= 0
+        # PyTorch: xlogy(grad, other) (0 where grad == 0, unless other is NaN), 0 where self == 0 and other <= 0
         zero = (x == 0) & (y <= 0)
-        gx = xp.where(zero, 0.0, g * xp.log(xp.where(zero, 1.0, y)))
+        gx = xp.where(zero | ((g == 0) & (y == y)), 0.0, g * xp.log(xp.where(zero, 1.0, y)))
     if need[1]:
         gy = g * x / y
     return gx, gy
@@ -251,7 +253,9 @@ def zeta(input, other):
 
 
 # ---------------------------------------------------------------------- error function family
-@unary(grad=lambda xp, g, out, x: g * (_SQRT_PI / 2) * xp.exp(out * out), xp_name="erfinv")
+# NOTE: the rule recomputes erfinv(x) from the input, as PyTorch's (it saves the input, not the result): an in-place
+# write to the result before backward is then allowed, as in PyTorch
+@unary(grad=lambda xp, g, out, x: g * (_SQRT_PI / 2) * xp.exp(xp.erfinv(x) ** 2), xp_name="erfinv")
 def erfinv(input):
     """erfinv(input) -> the inverse of erf on (-1, 1) (+-inf at +-1, nan outside).
 
@@ -389,13 +393,20 @@ def entr(input):
     return N._np_entr(input)
 
 
+def _times_pi(xp, a):
+    if a.dtype == np.float16:  # NOTE: PyTorch multiplies a float16 tensor by pi in float32 and rounds once
+        return xp.astype(a * np.float32(math.pi), np.float16)
+    return a * math.pi
+
+
 def _sinc_rule(xp, g, out, x):
     # PyTorch's sinc_backward: 0 where pi * x * x underflows to 0
     with np.errstate(all="ignore"):
-        sq = x * x * math.pi
+        sq = _times_pi(xp, x * x)
         zero = sq == 0
-        px = x * math.pi
-        return g * xp.where(zero, 0.0, (px * xp.cos(px) - xp.sin(px)) / xp.where(zero, 1.0, sq))
+        px = _times_pi(xp, x)
+        # (grad * numerator) / denominator, in PyTorch's order (each op rounds to float16 there too)
+        return xp.where(zero, 0.0, g * (px * xp.cos(px) - xp.sin(px)) / xp.where(zero, 1.0, sq))
 
 
 @unary(grad=_sinc_rule, xp_name="sinc")
