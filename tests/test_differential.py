@@ -308,8 +308,9 @@ known_class(
     """, B["new"] + ": floor_divide and number % tensor (remainder.Scalar_Tensor) have no derivative in PyTorch "
                     "(their backward raises); here floor_divide's gradient is zeros and number % tensor's is "
                     "-floor(a / b), which tests/test_elementwise.py asserts (test_kink_conventions, "
-                    "test_rounded_division_forward_and_zero_gradient, the rmod_scalar row of UNARY): left for the "
-                    "lead to decide (scatter(reduce=) raises here too)", E)
+                    "test_rounded_division_forward_and_zero_gradient, the rmod_scalar row of UNARY): both are the "
+                    "derivatives almost everywhere (checked against finite differences), so tapegrad computes "
+                    "where PyTorch refuses; README says so", E, status="by-design")
 known_class(
     "pytorch-backward-bugs", ALL_OPS, "backward-pytorch-raises",
     lambda d: torch_says(d, "INTERNAL ASSERT", "returned an invalid gradient", "Negation, the `-` operator",
@@ -760,16 +761,6 @@ known_class(
     torch.tensor([[0.0]], dtype=torch.float64).lu()
     """, B["errors"] + " (torch.lu of a singular matrix: tapegrad refuses the zero pivot, PyTorch 2.13 returns "
                        "the factorization)", LI)
-known_class(
-    "special-nonfinite-grad-through-mask", SPECIAL_M, GRADS,
-    lambda d: any_in(d, nonfinite) or d.kind == "grad-nan",
-    """
-    x = torch.tensor([-1.0, 0.0], requires_grad=True)
-    torch.digamma(torch.relu(x)).sum().backward()
-    x.grad
-    """, B["edges"] + " (a special function's nan/inf gradient passed back through relu: its mask multiplies "
-                      "here (0 * inf = nan) and selects in PyTorch (0); threshold/hardtanh/leaky_relu/the shrinks "
-                      "select now)", E)
 known_class(
     "pytorch-ormqr-zero-tau-grad", fam("ormqr", inplace=False), GRADS,
     lambda d: len(d.inputs) > 1 and has_zero(d.inputs[1]),

@@ -11,8 +11,8 @@ import numpy as np
 
 from ..autograd.declare import Tensor, check_dim, expected_tensor, op, record
 from ..autograd.declare import inplace as _inplace
+from ..ops.elementwise import masked_grad as _masked_grad
 from ..random import rng as _rng
-from ._masked import masked_grad as _masked_grad
 
 __all__ = ["threshold", "threshold_", "hardshrink", "softshrink", "tanhshrink", "glu", "prelu", "rrelu", "rrelu_",
            "gumbel_softmax"]

@@ -28,10 +28,10 @@ from ..autograd.declare import inplace as _inplace
 from ..autograd.grad_mode import no_grad
 from ..autograd.graph import increment_version
 from ..ops.elementwise import erf, sigmoid, tanh
+from ..ops.elementwise import masked_grad as _masked_grad
 from ..ops.elementwise import relu as _relu
 from ..ops.linalg import matmul
 from ..random import rng as _rng
-from ._masked import masked_grad as _masked_grad
 
 __all__ = ["relu", "relu_", "relu6", "hardtanh", "leaky_relu", "elu", "selu", "celu", "gelu", "silu", "mish",
            "sigmoid", "tanh", "softplus", "logsigmoid", "softsign", "hardsigmoid", "hardswish", "softmax",

@@ -902,7 +902,20 @@ def sigmoid(input):
     return out
 
 
-@unary(grad=lambda xp, g, out, x: g * ~(out <= 0), ints="keep", bools="error")
+def masked_grad(xp, g, block):
+    """``g`` where ``block`` is False, 0 where it is True: PyTorch's select (``block ? 0 : grad``) for the ops that
+    block some elements (relu, hardtanh, threshold, the shrinks), so an inf or NaN gradient in a blocked place
+    gives 0, not 0 * inf = NaN.
+
+    NOTE: a product unless ``g`` has an inf or NaN (a check that costs a quarter of the product), since ``where``
+    costs ten times the product. The product's blocked zeros may be -0.0 where PyTorch's are +0.0.
+    """
+    if bool(xp.isfinite(g).all()):
+        return g * ~block
+    return xp.where(block, 0, g)
+
+
+@unary(grad=lambda xp, g, out, x: masked_grad(xp, g, out <= 0), ints="keep", bools="error")
 def relu(input):
     """relu(input) -> max(input, 0); integers stay integer. NOTE: the gradient at 0 is 0 and at NaN 1, and -0.0
     stays -0.0, as in PyTorch.
