@@ -748,15 +748,6 @@ known_class(
     """, B["new"] + ": the gradient of cholesky_solve/cholesky_inverse w.r.t. the factor: PyTorch's formula is the "
                     "full matrix's (nonzero in the triangle the forward never reads), tapegrad's is triangular", LI)
 known_class(
-    "linalg-requires-grad", LINALG_M, {"requires_grad", "grad-None"},
-    lambda d: d.kind == "requires_grad" or d.op in fam("triangular_solve", "slogdet", "matrix_power", "orgqr",
-                                                         "ormqr", inplace=False),
-    """
-    torch.tensor([[-2.2]], dtype=torch.float64, requires_grad=True).slogdet()[0].requires_grad
-    """, B["rg-lost"] + " (slogdet's sign, triangular_solve's copy of A, matrix_power(A, 0) and orgqr of an empty "
-                        "input do not require grad here; PyTorch's do (zero gradients); an empty ormqr's inputs "
-                        "get empty gradients here, None in PyTorch)", LI)
-known_class(
     "special-poles", SPECIAL_M, {"value", "inf", "nan", "signed-zero"} | GRADS | STATE,
     lambda d: any_in(d, at_pole) or from_periodic(d),
     """
@@ -892,15 +883,6 @@ known_class(
     """
     torch.nn.functional.leaky_relu(torch.tensor([inf, -1.0]), 0.0)
     """, B["edges"] + " (leaky_relu with negative_slope=0 at inf: nan here (inf * 0), inf in PyTorch)", NF)
-known_class(
-    "linalg-empty-result-leaf", ALL_OPS, RAISES_HERE,
-    lambda d: here_says(d, "a leaf tensor that requires grad") and any(
-        o.split(".")[-1] in ("ormqr", "orgqr") for o in d.origins),
-    """
-    v3 = torch.ormqr(torch.zeros((1, 0)), torch.tensor([]), torch.tensor([[0.5, 1.5]], requires_grad=True))
-    v3.is_leaf
-    """, B["rg-lost"] + " (ormqr/orgqr with an empty reflector returns its input's copy as a new leaf that "
-                        "requires grad here; PyTorch's result has a grad_fn, so in-place ops on it are allowed)", LI)
 known_class(
     "linalg-conditioning", LINALG_M, {"value"} | GRADS,
     lambda d: any_in(d, large),

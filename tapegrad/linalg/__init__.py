@@ -382,7 +382,8 @@ def slogdet(A: Tensor, *, out=None):
     check_matrix(op, A, square=True)
     sign, logabs = np.linalg.slogdet(A._data)
     dt = A._data.dtype
-    return linalg_slogdet(wrap(np.asarray(sign, dt)),
+    # the sign is an output of the same node in PyTorch: it requires grad, and its gradient is none (None)
+    return linalg_slogdet(record(np.asarray(sign, dt), (A,), _core.no_grad_rule, "LinalgSlogdetBackward0"),
                           record(np.asarray(logabs, dt), (A,), _core.logabsdet_rule, "LinalgSlogdetBackward0"))
 
 
@@ -688,9 +689,9 @@ def matrix_power(A: Tensor, n: int, *, out=None) -> Tensor:
                            f"{A.shape[-1]} matrices")
     if isinstance(n, bool) or not isinstance(n, (int, np.integer)):
         raise TypeError(f"{op}: n must be an int, got {type(n).__name__}")
-    if n == 0:
+    if n == 0:  # PyTorch copies the identity into a clone of A: a zero gradient flows back to A
         eye = np.broadcast_to(np.eye(A.shape[-1], dtype=A._data.dtype), A.shape).copy()
-        return wrap(eye)
+        return record(eye, (A,), _core.zero_grad_rule, "CopyBackwards")
     if n < 0:
         A, n = inv(A), -n
     if n == 1:
@@ -947,8 +948,10 @@ def householder_product(A: Tensor, tau: Tensor, *, out=None) -> Tensor:
     check_float(op, A, low_precision=True)
     check_same_dtype(op, A, tau, ("input", "tau"))
     dt = A._data.dtype
-    V = A.tril(-1) + wrap(np.eye(m, n, dtype=dt))
     Q = wrap(np.broadcast_to(np.eye(m, n, dtype=dt), tuple(A.shape)).copy())
+    if A._data.size == 0 or tau._data.size == 0:  # as PyTorch: a node whose inputs get no gradient (None)
+        return record(Q._data, (A, tau), _core.no_grads_rule, "LinalgHouseholderProductBackward0")
+    V = A.tril(-1) + wrap(np.eye(m, n, dtype=dt))
     for i in range(k - 1, -1, -1):
         v = V[..., :, i:i + 1]
         Q = Q - tau[..., i:i + 1].unsqueeze(-1) * (v @ (v.mT @ Q))

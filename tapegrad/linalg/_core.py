@@ -246,6 +246,20 @@ def linalg_cofactor_m(a):
     return cofactor_array(a)
 
 
+def no_grad_rule(xp, g, out, a):
+    """The rule of an output whose gradient PyTorch does not propagate (slogdet's sign): None."""
+    return None
+
+
+def no_grads_rule(xp, need, g, out, *inputs):
+    return (None,) * len(inputs)
+
+
+def zero_grad_rule(xp, g, out, a):
+    """The rule of an output that does not depend on its input (matrix_power(A, 0)): a zero gradient."""
+    return xp.zeros_like(a)
+
+
 def unsqueeze2(xp, g):
     return g.reshape(tuple(g.shape) + (1, 1))
 

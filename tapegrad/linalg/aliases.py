@@ -7,7 +7,7 @@ from collections import namedtuple
 
 import numpy as np
 
-from ..autograd.declare import Tensor, op, wrap
+from ..autograd.declare import Tensor, op, record, wrap
 from ..ops import reduce as _reduce
 from ..ops.elementwise import where as _where
 from . import _core, householder_product, inv, lu_factor_ex, multi_dot, pinv, solve_triangular
@@ -214,7 +214,13 @@ def triangular_solve(input: Tensor, A: Tensor, upper: bool = True, transpose: bo
     """
     coefficient = A.mT if transpose else A
     solution = solve_triangular(coefficient, input, upper=upper != transpose, unitriangular=unitriangular)
-    return _reduce.return_types.triangular_solve(solution, A.clone())
+    # the copy of A is an output of the same node in PyTorch: it requires grad if b does (b's gradient is zero)
+    cloned = record(A._data.copy(), (A, input), _cloned_coefficient_rule, "TriangularSolveBackward0")
+    return _reduce.return_types.triangular_solve(solution, cloned)
+
+
+def _cloned_coefficient_rule(xp, need, g, out, a, b):
+    return g if need[0] else None, xp.zeros_like(b) if need[1] else None
 
 
 @op(xp_name=False)
@@ -253,6 +259,8 @@ def ormqr(input: Tensor, input2: Tensor, input3: Tensor, left: bool = True, tran
         raise RuntimeError(f"{op_name}: tau.shape[-1] must be equal to min(other.shape[{-2 if left else -1}], "
                            "input.shape[-1])")
     dt = input._data.dtype
+    if input._data.size == 0 or input2._data.size == 0:  # Q = I (or nothing to multiply): as PyTorch, a new node
+        return record(input3._data.copy(), (input, input2, input3), _ormqr_empty_rule, "OrmqrBackward0")
     V = input[..., :, :k].tril(-1) + wrap(np.eye(m, k, dtype=dt))
     C = input3
     # Q = H_1 ... H_k, each H_i = I - tau_i v_i v_i^T symmetric: Q C applies H_k first, Q^T C applies H_1 first
@@ -262,6 +270,10 @@ def ormqr(input: Tensor, input2: Tensor, input3: Tensor, left: bool = True, tran
         t = input2[..., i:i + 1].unsqueeze(-1)
         C = C - t * (v @ (v.mT @ C)) if left else C - t * ((C @ v) @ v.mT)
     return C
+
+
+def _ormqr_empty_rule(xp, need, g, out, a, tau, c):
+    return None, None, g if need[2] else None
 
 
 def chain_matmul(*matrices) -> Tensor:
