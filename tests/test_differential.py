@@ -336,12 +336,13 @@ known_class(
     E, status="pytorch-bug")
 
 known_class(
-    "signed-zero-sums", MATMUL | REDUCTIONS | {"conv2d", "Tensor.inner", "inner"} | F("conv2d"), "signed-zero",
-    lambda d: True,
+    "signed-zero-sums", {"Tensor.inner", "inner", "conv2d"} | F("conv2d"), "signed-zero",
+    lambda d: d.op in ("inner", "Tensor.inner") or ((kw(d, "groups") or 1) > 1 and dt(x0(d)) == "float32"),
     """
-    torch.mm(torch.tensor([[3.0], [-0.0]], dtype=torch.float64), torch.tensor([[1.0, 1.0]], dtype=torch.float64))
-    """, B["edges"] + " (the sign of zero of sums and products: PyTorch's matmul/einsum/cumsum/conv2d keep -0.0 "
-                      "where every term is -0.0; numpy's BLAS and reductions start from +0.0)", L)
+    torch.inner(torch.tensor([[1.0], [1.0]], dtype=torch.float64), torch.tensor([[-0.0], [2.0]], dtype=torch.float64))
+    """, B["edges"] + " (the sign of zero of sums of one product: PyTorch's inner of a last size 1 (-0.0 here, "
+                      "not mm's rule) and its float32 oneDNN grouped conv2d with a bias; matmul, mm, einsum, "
+                      "dot and the other conv2d kernels follow PyTorch's rule)", L)
 
 known_class(
     "pow-grad-edges", fam("pow", sym="**") | {"r**"}, GRADS,
