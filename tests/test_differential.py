@@ -668,14 +668,14 @@ known_class(
          "memory (4.6e-310 one run, 0 the next); tapegrad gives nan (0 / 0, as mean over nothing)", LO,
     status="pytorch-bug")
 known_class(
-    "half-not-implemented", NEW_LOSS_F | LINALG_M | SPECIAL_M | F("rrelu", "rrelu_"),
+    "half-not-implemented", NEW_LOSS_F | SPECIAL_M | F("rrelu", "rrelu_"),
     {RAISES_THERE, "backward-pytorch-raises"},
     lambda d: torch_says(d, "not implemented for '"),
     """
     torch.nn.functional.pdist(torch.tensor([[1.0, 0.0], [3.0, -0.25]], dtype=torch.float16))
-    """, B["values"] + " (pdist, ormqr and other ops PyTorch's CPU kernels do not implement for float16: tapegrad "
-                       "computes in float16; ormqr of int16 likewise)",
-    "tapegrad/nn/_functional_distance.py, tapegrad/linalg/")
+    """, B["values"] + " (pdist and other ops PyTorch's CPU kernels do not implement for float16: tapegrad "
+                       "computes in float16)",
+    "tapegrad/nn/_functional_distance.py")
 known_class(
     "loss-int-inputs", NEW_LOSS_F, {RAISES_THERE, RAISES_HERE, "dtype", "value", "nan", "inf"},
     lambda d: any(not isf(t) for t in d.inputs) or torch_says(d, "Int", "Long", "Byte", "Bool", "Char", "Short"),
@@ -740,15 +740,6 @@ known_class(
     """, "the sign of zero of the linear-algebra methods (cholesky_inverse, lu_solve, orgqr, ...): LAPACK's order "
          "of products in PyTorch gives -0.0 where tapegrad's formulas give +0.0", LI)
 known_class(
-    "cholesky-factor-grad", fam("cholesky_solve", "cholesky_inverse", inplace=False), GRADS,
-    lambda d: True,
-    """
-    L = torch.tensor([[3.0, 0.0], [-1.0, -1.0]], dtype=torch.float64, requires_grad=True)
-    (torch.cholesky_inverse(L) * torch.tensor([[-0.5, 2.0], [0.25, -1.5]], dtype=torch.float64)).sum().backward()
-    L.grad
-    """, B["new"] + ": the gradient of cholesky_solve/cholesky_inverse w.r.t. the factor: PyTorch's formula is the "
-                    "full matrix's (nonzero in the triangle the forward never reads), tapegrad's is triangular", LI)
-known_class(
     "special-poles", SPECIAL_M, {"value", "inf", "nan", "signed-zero"} | GRADS | STATE,
     lambda d: any_in(d, at_pole) or from_periodic(d),
     """
@@ -767,13 +758,6 @@ known_class(
                        "or tensors; tests/test_nn_losses_extra.py asserts tapegrad's acceptance, so the fix "
                        "needs that test changed)", LO)
 
-known_class(
-    "lu-singular-refused", fam("lu", inplace=False), RAISES_HERE,
-    lambda d: here_says(d, "is zero and using it on lu_solve"),
-    """
-    torch.tensor([[0.0]], dtype=torch.float64).lu()
-    """, B["errors"] + " (torch.lu of a singular matrix: tapegrad refuses the zero pivot, PyTorch 2.13 returns "
-                       "the factorization)", LI)
 known_class(
     "elu-inplace-nonfinite-grad", F("elu_", "celu_", "selu_"), GRADS,
     lambda d: any_in(d, nonfinite),
@@ -833,18 +817,6 @@ known_class(
     """, "README: tapegrad keeps the values an earlier op needs, where PyTorch raises (the special functions' "
          "in-place forms on a tensor another op saved, such as a loss's target or a detached input)", SP,
     status="by-design")
-known_class(
-    "matrix-exp-1x1-saves-result", ALL_OPS, "backward-tapegrad-raises",
-    lambda d: here_says(d, "used by ExpBackward0"),
-    """
-    x = torch.tensor([[2.6]], dtype=torch.float64, requires_grad=True)
-    y = x.matrix_exp()
-    with torch.no_grad():
-        y.mul_(2)
-    y.sum().backward()
-    x.grad
-    """, B["errors"] + " (matrix_exp of a 1x1 matrix is exp here, whose backward saves the result: a later "
-                       "in-place write to it makes tapegrad's backward refuse; PyTorch's saves the input)", LI)
 known_class(
     "index-0d-small-int", {"[]", "[]="}, RAISES_HERE,
     lambda d: here_says(d, "must be long, int or bool"),
@@ -959,15 +931,6 @@ known_class(
     """, B["edges"] + " (the linear-algebra methods at inf/nan: LAPACK spreads NaN to fewer entries than "
                       "tapegrad's formulas; det's backward raises 'SVD did not converge'; torch.lu refuses a zero "
                       "pivot that is NaN in PyTorch)", LI)
-known_class(
-    "linalg-singular-backward", LINALG_M, "backward-tapegrad-raises",
-    lambda d: here_says(d, "Singular matrix", "did not converge"),
-    """
-    x = torch.tensor([[-0.0]], requires_grad=True)
-    x.logdet().backward()
-    x.grad
-    """, B["errors"] + " (logdet/det backward of a singular matrix: numpy's inverse raises LinAlgError where "
-                       "PyTorch's gradient is inf/nan)", LI)
 known_class(
     "linalg-empty-half", LINALG_M, RAISES_HERE,
     lambda d: any(empty(t) for t in d.inputs) and here_says(d, "Low precision", "not supported",

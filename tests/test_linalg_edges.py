@@ -2,6 +2,9 @@
 vs zeros), empty factors, signs of zero, singular and non-finite matrices. Each case runs the same program with
 ``torch`` bound to tapegrad and, when it is installed, to PyTorch, and compares everything."""
 
+import math
+import warnings
+
 import numpy as np
 import pytest
 
@@ -105,3 +108,166 @@ def test_requires_grad_cases_match_pytorch(case):
         assert (g is None) == (h is None)
         if g is not None:
             same(g, h)
+
+
+# ---------------------------------------------------------------------- cholesky_inverse, cholesky_solve
+def _factor(seed, n, batch=()):
+    rng = np.random.default_rng(seed)
+    return rng.standard_normal(batch + (n, n)) + 3 * np.eye(n)
+
+
+@pytest.mark.parametrize("upper", [False, True])
+@pytest.mark.parametrize("seed", [0, 1])
+def test_cholesky_inverse_gradient_is_the_full_matrix_formula(upper, seed):
+    # PyTorch's gradient w.r.t. a triangular factor M is that of (M M^T)^-1 (upper: (M^T M)^-1) in the whole
+    # matrix, also in the (zero) triangle the forward does not read
+    m = np.triu(_factor(seed, 3)) if upper else np.tril(_factor(seed, 3))
+    w = tg.tensor(np.random.default_rng(seed + 9).standard_normal((3, 3)))
+    x = tg.tensor(m, requires_grad=True)
+    (tg.cholesky_inverse(x, upper) * w).sum().backward()
+    y = tg.tensor(m, requires_grad=True)
+    (tg.linalg.inv(y.mT @ y if upper else y @ y.mT) * w).sum().backward()
+    np.testing.assert_allclose(x.grad.numpy(), y.grad.numpy(), rtol=1e-9, atol=1e-12)
+    assert x.grad.numpy()[np.triu_indices(3, 1) if not upper else np.tril_indices(3, -1)].any()
+
+
+@pytest.mark.parametrize("upper", [False, True])
+def test_cholesky_solve_gradients_are_the_full_matrix_formula(upper):
+    m, b = _factor(2, 3, (2,)), np.random.default_rng(3).standard_normal((2, 3, 2))
+    m = np.triu(m) if upper else np.tril(m)
+    w = tg.tensor(np.random.default_rng(4).standard_normal((2, 3, 2)))
+    x, bx = tg.tensor(m, requires_grad=True), tg.tensor(b, requires_grad=True)
+    out = tg.cholesky_solve(bx, x, upper)
+    assert out.grad_fn.name() == "CholeskySolveBackward0"
+    (out * w).sum().backward()
+    y, by = tg.tensor(m, requires_grad=True), tg.tensor(b, requires_grad=True)
+    (tg.linalg.solve(y.mT @ y if upper else y @ y.mT, by) * w).sum().backward()
+    np.testing.assert_allclose(x.grad.numpy(), y.grad.numpy(), rtol=1e-9, atol=1e-12)
+    np.testing.assert_allclose(bx.grad.numpy(), by.grad.numpy(), rtol=1e-9, atol=1e-12)
+
+
+@pytest.mark.parametrize("upper", [False, True])
+def test_cholesky_inverse_and_solve_gradients_in_the_triangle_match_finite_differences(upper):
+    from tapegrad.autograd import gradcheck, gradgradcheck
+
+    m = tg.tensor(_factor(5, 3), requires_grad=True)
+    b = tg.tensor(np.random.default_rng(6).standard_normal((3, 2)), requires_grad=True)
+    tri = (lambda t: t.triu()) if upper else (lambda t: t.tril())
+    assert gradcheck(lambda t: tg.cholesky_inverse(tri(t), upper), (m,))
+    assert gradcheck(lambda s, t: tg.cholesky_solve(s, tri(t), upper), (b, m))
+    assert gradgradcheck(lambda t: tg.cholesky_inverse(tri(t), upper), (m,))
+    assert gradgradcheck(lambda s, t: tg.cholesky_solve(s, tri(t), upper), (b, m))
+
+
+@pytest.mark.parametrize("upper", [False, True])
+def test_cholesky_inverse_and_solve_gradients_match_pytorch(upper):
+    torch = pytest.importorskip("torch")
+    m, b = _factor(7, 3, (2,)), np.random.default_rng(8).standard_normal((2, 3, 2))
+    w1, w2 = np.random.default_rng(9).standard_normal((2, 3, 3)), np.random.default_rng(10).standard_normal(b.shape)
+    grads = []
+    for lib in (tg, torch):
+        x, bx = lib.tensor(m, requires_grad=True), lib.tensor(b, requires_grad=True)
+        ((lib.cholesky_inverse(x, upper) * lib.tensor(w1)).sum()
+         + (lib.cholesky_solve(bx, x, upper) * lib.tensor(w2)).sum()).backward()
+        grads.append((x.grad.numpy(), bx.grad.numpy()))
+    for ours, theirs in zip(*grads, strict=True):
+        np.testing.assert_allclose(ours, theirs, rtol=1e-9, atol=1e-12)
+
+
+# ---------------------------------------------------------------------- singular matrices
+SINGULAR = [[[0.0]], [[-0.0]], [[1.0, 2.0], [2.0, 4.0]], [[0.0, 0.0], [0.0, 0.0]], [[0.0, 1.0], [0.0, 2.0]],
+            [[1.0, 0.0], [0.0, 0.0]], [[2.0, 0.0, 1.0], [0.0, 0.0, 0.0], [1.0, 3.0, 0.5]], [[0.0, 0.0], [1.0, 0.0]]]
+
+
+def _logdet_grads(lib, m):
+    out = []
+    for program in (lambda x: x.logdet(), lambda x: lib.linalg.slogdet(x)[1],
+                    lambda x: lib.slogdet(x)[1] * 2 + lib.slogdet(x)[0]):
+        x = lib.tensor(m, dtype=lib.float64, requires_grad=True)
+        (program(x) * 1.5).backward()
+        out.append(x.grad.numpy())
+    return out
+
+
+@pytest.mark.parametrize("m", SINGULAR, ids=range(len(SINGULAR)))
+def test_logdet_backward_of_a_singular_matrix_is_inf_nan_not_an_error(m):
+    grads = _logdet_grads(tg, m)
+    for g in grads:
+        assert not np.isfinite(g).all()
+
+
+def test_logdet_gradient_of_a_zero_1x1_matrix_is_its_reciprocal():
+    for v, want in ((0.0, math.inf), (-0.0, -math.inf)):
+        x = tg.tensor([[v]], requires_grad=True)
+        x.logdet().backward()
+        assert x.grad.item() == want
+
+
+@pytest.mark.parametrize("m", SINGULAR, ids=range(len(SINGULAR)))
+def test_logdet_backward_of_a_singular_matrix_matches_pytorch(m):
+    torch = pytest.importorskip("torch")
+    for ours, theirs in zip(_logdet_grads(tg, m), _logdet_grads(torch, m), strict=True):
+        same(ours, theirs)
+
+
+def test_slogdet_gradient_of_a_regular_batch_is_a_inverse_transpose_and_twice_differentiable():
+    from tapegrad.autograd import gradcheck, gradgradcheck
+
+    a = np.random.default_rng(0).standard_normal((2, 3, 3)) + 3 * np.eye(3)
+    x = tg.tensor(a, requires_grad=True)
+    tg.linalg.slogdet(x)[1].sum().backward()
+    np.testing.assert_allclose(x.grad.numpy(), np.swapaxes(np.linalg.inv(a), -1, -2), rtol=1e-10)
+    assert gradcheck(lambda t: tg.linalg.slogdet(t)[1], (tg.tensor(a, requires_grad=True),))
+    assert gradgradcheck(lambda t: tg.logdet(t), (tg.tensor(a, requires_grad=True),))
+
+
+@pytest.mark.parametrize("m", [[[0.0]], [[1.0, 2.0], [2.0, 4.0]], [[0.0, 0.0], [1.0, 0.0]], [[math.nan]]])
+def test_torch_lu_factorizes_a_singular_matrix_without_an_error(m):
+    LU, pivots = tg.lu(tg.tensor(m, dtype=tg.float64))
+    ref = tg.linalg.lu_factor_ex(tg.tensor(m, dtype=tg.float64))
+    same(LU.numpy(), ref.LU.numpy())
+    np.testing.assert_array_equal(pivots.numpy(), ref.pivots.numpy())
+    torch = pytest.importorskip("torch")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # PyTorch's deprecation of torch.lu
+        theirs = torch.lu(torch.tensor(m, dtype=torch.float64))
+    same(LU.numpy(), theirs[0].numpy())
+    np.testing.assert_array_equal(pivots.numpy(), theirs[1].numpy())
+
+
+# ---------------------------------------------------------------------- matrix_exp of 1x1 matrices
+def test_matrix_exp_of_1x1_matrices_saves_its_input_not_its_result():
+    from tapegrad.autograd import gradcheck, gradgradcheck
+
+    x = tg.tensor([[[2.6]], [[-1.0]]], dtype=tg.float64, requires_grad=True)
+    y = x.matrix_exp()
+    assert y.grad_fn.name() == "LinalgMatrixExpBackward0"
+    with tg.no_grad():
+        y.mul_(2)  # as PyTorch: the backward does not need the result
+    y.sum().backward()
+    np.testing.assert_allclose(x.grad.numpy(), np.exp([[[2.6]], [[-1.0]]]), rtol=1e-12)
+    assert gradcheck(tg.linalg.matrix_exp, (tg.tensor([[0.3]], dtype=tg.float64, requires_grad=True),))
+    assert gradgradcheck(tg.linalg.matrix_exp, (tg.tensor([[0.3]], dtype=tg.float64, requires_grad=True),))
+
+
+# ---------------------------------------------------------------------- dtypes PyTorch has no kernel for
+@pytest.mark.parametrize("dtype", ["float16", "bfloat16", "int32", "int64", "uint8", "bool"])
+def test_orgqr_and_ormqr_refuse_the_dtypes_pytorch_has_no_kernel_for(dtype):
+    dt = getattr(tg, dtype)
+    a, tau = tg.eye(2).to(dt), tg.zeros(2).to(dt)
+    with pytest.raises((NotImplementedError, RuntimeError), match="orgqr|floating point"):
+        tg.orgqr(a, tau)
+    with pytest.raises(NotImplementedError, match=r'"ormqr_cpu" not implemented for'):
+        tg.ormqr(a, tau, tg.eye(2).to(dt))
+    with pytest.raises(NotImplementedError, match=r'"ormqr_cpu" not implemented for'):
+        tg.ormqr(tg.zeros(2, 0).to(dt), tg.zeros(0).to(dt), tg.eye(2).to(dt))  # also when empty
+    if dtype == "float16":
+        with pytest.raises(NotImplementedError, match=r"\"orgqr_cpu\" not implemented for 'Half'"):
+            tg.linalg.householder_product(a, tau)
+
+
+def test_ormqr_operands_of_different_dtypes_are_refused():
+    with pytest.raises(RuntimeError, match="Expected input and other to have the same dtype"):
+        tg.ormqr(tg.eye(2), tg.zeros(2), tg.eye(2, dtype=tg.float64))
+    with pytest.raises(RuntimeError, match="Expected input and tau to have the same dtype"):
+        tg.ormqr(tg.eye(2), tg.zeros(2, dtype=tg.float64), tg.eye(2))

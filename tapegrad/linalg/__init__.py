@@ -947,6 +947,7 @@ def householder_product(A: Tensor, tau: Tensor, *, out=None) -> Tensor:
                            f"{tuple(tau.shape[:-1])}")
     check_float(op, A, low_precision=True)
     check_same_dtype(op, A, tau, ("input", "tau"))
+    _core.check_lapack_dtype("orgqr_cpu", A)  # as PyTorch: no float16/bfloat16 kernel
     dt = A._data.dtype
     Q = wrap(np.broadcast_to(np.eye(m, n, dtype=dt), tuple(A.shape)).copy())
     if A._data.size == 0 or tau._data.size == 0:  # as PyTorch: a node whose inputs get no gradient (None)
@@ -973,8 +974,9 @@ def matrix_exp(A: Tensor) -> Tensor:
     a = A._data
     if n == 0 or a.size == 0:
         return A.clone()
-    if n == 1:
-        return A.exp()
+    if n == 1:  # exp; as PyTorch's, the gradient is computed from the input (a later write to the result is fine)
+        with np.errstate(over="ignore"):
+            return record(np.exp(a), (A,), _matrix_exp_1x1_rule, "LinalgMatrixExpBackward0")
     with np.errstate(invalid="ignore"):  # a matrix with inf or nan gives nan (as PyTorch's); the others' scaling
         norms = np.max(np.sum(np.abs(a), axis=-2), axis=-1)  # comes from the finite norms
     norms = norms[np.isfinite(norms)]
@@ -992,6 +994,10 @@ def matrix_exp(A: Tensor) -> Tensor:
     for _ in range(s):
         R = R @ R
     return R
+
+
+def _matrix_exp_1x1_rule(xp, g, out, a):
+    return g * xp.exp(a)
 
 
 _PADE13 = (64764752532480000.0, 32382376266240000.0, 7771770303897600.0, 1187353796428800.0, 129060195264000.0,

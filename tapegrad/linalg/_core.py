@@ -53,6 +53,14 @@ def check_float(op: str, x: Tensor, low_precision: bool = False) -> None:
         raise RuntimeError(f"{op}: Low precision dtypes not supported. Got {torch_dtype_name(dt)}")
 
 
+def check_lapack_dtype(kernel: str, x: Tensor) -> None:
+    """PyTorch's refusal of a LAPACK kernel (``"orgqr_cpu"``) for a dtype it has no kernel for: only float32 and
+    float64 (and complex) are implemented; float16, bfloat16, integers and bool raise NotImplementedError."""
+    dt = x._data.dtype
+    if dt.kind != "f" or dt.itemsize < 4:
+        raise NotImplementedError(f'"{kernel}" not implemented for \'{torch_dtype_name(dt)}\'')
+
+
 def check_matrix(op: str, x: Tensor, square: bool = False, low_precision: bool = False) -> None:
     expect_tensor(op, x)
     if x.ndim < 2:
@@ -269,7 +277,45 @@ def det_rule(xp, g, out, a):
 
 
 def logabsdet_rule(xp, g, out, a):
-    return unsqueeze2(xp, g) * xp.linalg_inv_m(a).mT
+    """PyTorch's slogdet_backward: A^-T diag(g), solved with the LU factors of A (transposed), so a singular A
+    gives inf/nan where LAPACK's substitution meets the zero pivot, not an error."""
+    n = a.shape[-1]
+    return xp.linalg_solve_adjoint_m(a, unsqueeze2(xp, g) * np.eye(n, dtype=g.dtype))
+
+
+def lu_solve_adjoint_array(a, b):
+    """X with A^T X = B, as PyTorch's linalg.solve(A^T, B): LAPACK's getrf on A^T, then its getrs (row swaps,
+    L Y = P^T B, U X = Y); a zero pivot (a singular A) gives inf/nan, not an error."""
+    at, b = np.swapaxes(np.asarray(a), -1, -2), np.asarray(b)
+    try:
+        return np.linalg.solve(at, b)
+    except np.linalg.LinAlgError:
+        pass
+    n = at.shape[-1]
+    lu, pivots, _ = lu_factor_array(at)
+    batch = np.broadcast_shapes(at.shape[:-2], b.shape[:-2])
+    y = flat_batch(np.array(np.broadcast_to(b, batch + b.shape[-2:]), dtype=np.result_type(lu, b)), 2)
+    swaps = flat_batch(np.broadcast_to(pivots, batch + pivots.shape[-1:]), 1) - 1
+    rows = np.arange(y.shape[0])
+    for j in range(n):  # LAPACK's laswp: P^T B
+        p = swaps[:, j]
+        top = y[rows, j].copy()
+        y[rows, j] = y[rows, p]
+        y[rows, p] = top
+    lu = np.broadcast_to(lu, batch + lu.shape[-2:])
+    y = triangular_solve_array(lu, y.reshape(batch + y.shape[-2:]), False, unit=True)
+    return triangular_solve_array(lu, y, True)
+
+
+def _solve_adjoint_rule(xp, need, g, out, a, b):
+    gb = xp.linalg_solve_m(a, g)
+    return (-(out @ gb.mT) if need[0] else None, gb if need[1] else None)
+
+
+@backward_op(grad=_solve_adjoint_rule, name="LinalgLuSolveBackward0")
+def linalg_solve_adjoint_m(a, b):
+    """X with A^T X = B for batches of square matrices A (singular ones give inf/nan, as LAPACK's getrs)."""
+    return lu_solve_adjoint_array(a, b)
 
 
 # ---------------------------------------------------------------------- several differentiable outputs
