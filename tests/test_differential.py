@@ -736,9 +736,10 @@ known_class(
     "linalg-signed-zero", LINALG_M, "signed-zero",
     lambda d: True,
     """
-    torch.tensor([[4.0, 0.0], [-3.0, -1.0]]).cholesky_inverse(True)
-    """, "the sign of zero of the linear-algebra methods (cholesky_inverse, lu_solve, orgqr, ...): LAPACK's order "
-         "of products in PyTorch gives -0.0 where tapegrad's formulas give +0.0", LI)
+    torch.ormqr(torch.tensor([[-0.0]]), torch.tensor([-0.25]), torch.tensor([[-0.0]]))
+    """, "the sign of zero of the linear-algebra methods (ormqr, lu_solve, orgqr, qr, ...): LAPACK's order "
+         "of products in PyTorch (and its skipping of zero columns) gives -0.0 where tapegrad's formulas give "
+         "+0.0; cholesky_inverse follows LAPACK's potri (float32 with upper=False: MKL's sgemv order differs)", LI)
 known_class(
     "special-poles", SPECIAL_M, {"value", "inf", "nan", "signed-zero"} | GRADS | STATE,
     lambda d: any_in(d, at_pole) or from_periodic(d),
@@ -927,10 +928,11 @@ known_class(
                                    "backward-tapegrad-raises", "backward-pytorch-raises"} | GRADS,
     lambda d: any_in(d, lambda t: nonfinite(t) or big(t)),
     """
-    torch.tensor([[nan, 0.0, 0.0], [inf, 2.5, 0.0], [0.5, 0.0, -inf]]).cholesky_inverse(True)
+    a, tau = torch.tensor([[3.0, 0.5], [1.5, -3.0]]), torch.tensor([-2.2, 2.6])
+    torch.ormqr(a, tau, torch.tensor([[inf, 0.5], [nan, 0.0]]), left=False, transpose=True)
     """, B["edges"] + " (the linear-algebra methods at inf/nan: LAPACK spreads NaN to fewer entries than "
-                      "tapegrad's formulas; det's backward raises 'SVD did not converge'; torch.lu refuses a zero "
-                      "pivot that is NaN in PyTorch)", LI)
+                      "tapegrad's formulas (ormqr, orgqr, lu_solve, ...; cholesky_inverse follows LAPACK's potri); "
+                      "det's backward raises 'SVD did not converge')", LI)
 known_class(
     "linalg-empty-half", LINALG_M, RAISES_HERE,
     lambda d: any(empty(t) for t in d.inputs) and here_says(d, "Low precision", "not supported",

@@ -271,3 +271,55 @@ def test_ormqr_operands_of_different_dtypes_are_refused():
         tg.ormqr(tg.eye(2), tg.zeros(2), tg.eye(2, dtype=tg.float64))
     with pytest.raises(RuntimeError, match="Expected input and tau to have the same dtype"):
         tg.ormqr(tg.eye(2), tg.zeros(2, dtype=tg.float64), tg.eye(2))
+
+
+# ---------------------------------------------------------------------- cholesky_inverse as LAPACK's potri
+SPECIAL = [-0.0, 0.0, 1.5, -2.0, 0.5, 3.0, -1.0, math.nan, math.inf, -math.inf]
+
+
+def test_cholesky_inverse_keeps_lapacks_signs_of_zero_and_nans():
+    out = tg.cholesky_inverse(tg.tensor([[4.0, 0.0], [-3.0, -1.0]]), True)  # potri: 0 * -1 = -0.0 off the diagonal
+    assert np.signbit(out.numpy()).tolist() == [[False, True], [True, False]]
+    out = tg.cholesky_inverse(tg.tensor([[math.nan, 0.0, 0.0], [math.inf, 2.5, 0.0], [0.5, 0.0, -math.inf]]), True)
+    assert np.isnan(out.numpy()).tolist() == [[True] * 3, [True, False, False], [True, False, False]]
+
+
+def test_cholesky_inverse_of_a_zero_diagonal_is_pytorchs_error():
+    with pytest.raises(tg.linalg.LinAlgError, match=r"\(Batch element 1\): The diagonal element 2 is zero"):
+        tg.cholesky_inverse(tg.tensor([[[1.0, 0.0], [0.0, 1.0]], [[1.0, 0.0], [2.0, 0.0]]]))
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_cholesky_inverse_matches_pytorch_with_special_values(seed):
+    torch = pytest.importorskip("torch")
+    rng = np.random.default_rng(seed)
+    for _ in range(60):
+        n, upper = int(rng.integers(1, 5)), bool(rng.integers(0, 2))
+        m = rng.choice(SPECIAL, size=(int(rng.integers(1, 3)), n, n))
+        for dtype in ("float64", "float32"):
+            try:
+                theirs = torch.cholesky_inverse(torch.tensor(m, dtype=getattr(torch, dtype)), upper).numpy()
+            except RuntimeError:
+                with pytest.raises(RuntimeError, match="is zero"):
+                    tg.cholesky_inverse(tg.tensor(m, dtype=getattr(tg, dtype)), upper)
+                continue
+            ours = tg.cholesky_inverse(tg.tensor(m, dtype=getattr(tg, dtype)), upper).numpy()
+            np.testing.assert_array_equal(np.isnan(ours), np.isnan(theirs))
+            np.testing.assert_allclose(np.nan_to_num(ours), np.nan_to_num(theirs), rtol=1e-5, atol=1e-6)
+            if dtype == "float64" or upper:  # float32 lower: MKL's sgemv sums in its own order (signs of zero)
+                finite = ~np.isnan(theirs)
+                np.testing.assert_array_equal(np.signbit(ours[finite]), np.signbit(theirs[finite]))
+
+
+# ---------------------------------------------------------------------- qr at a -0.0 pivot
+@pytest.mark.parametrize("a, k", [([[-0.0, 1.5], [-1.0, 3.0], [-2.5, -0.0]], 0),
+                                  ([[1.0, -0.0], [0.0, -0.0], [0.0, 2.0]], 1)])
+def test_qr_reflects_a_minus_zero_pivot_as_pytorchs_lapack(a, k):
+    # PyTorch's LAPACK takes sign(-0.0) = +: the pivot k (-0.0) is reflected to -norm
+    Q, R = tg.linalg.qr(tg.tensor(a, dtype=tg.float64))
+    assert R.numpy()[k, k] < 0
+    np.testing.assert_allclose((Q @ R).numpy(), np.asarray(a), atol=1e-12)
+    torch = pytest.importorskip("torch")
+    Qt, Rt = torch.linalg.qr(torch.tensor(a, dtype=torch.float64))
+    np.testing.assert_allclose(Q.numpy(), Qt.numpy(), atol=1e-12)
+    np.testing.assert_allclose(R.numpy(), Rt.numpy(), atol=1e-12)

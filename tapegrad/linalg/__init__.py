@@ -542,7 +542,9 @@ def qr(A: Tensor, mode: str = "reduced", *, out=None):
         raise RuntimeError(f"{op}: qr received unrecognized mode '{mode}' but expected one of 'reduced' "
                            "(default), 'r', or 'complete'")
     a = A._data
-    q, r = np.linalg.qr(a, mode="complete" if mode == "complete" else "reduced")
+    # NOTE: + 0.0 makes -0.0 entries +0.0: a Householder step at a -0.0 pivot then reflects to -norm, as
+    # PyTorch's LAPACK (whose sign(-0.0) is +); numpy's LAPACK reflects it to +norm (Q's column and R's row negated)
+    q, r = np.linalg.qr(a + np.zeros((), a.dtype), mode="complete" if mode == "complete" else "reduced")
     dt = a.dtype
     q, r = q.astype(dt, copy=False), r.astype(dt, copy=False)
     Q, R = several((A,), [q, r], _core.qr_rule(mode), "LinalgQrBackward0")

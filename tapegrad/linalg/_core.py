@@ -724,3 +724,75 @@ def not_implemented_rule(name):
         raise RuntimeError(f"derivative for aten::{name} is not implemented")
 
     return rule
+
+
+# ---------------------------------------------------------------------- cholesky_inverse as LAPACK's potri
+def potri_array(a, upper):
+    """(U^T U)^-1 (``upper``) or (L L^T)^-1 from the triangle of each factor in ``a`` (..., n, n), by LAPACK's
+    unblocked potri: trti2 inverts the triangle, lauu2 multiplies it by its transpose, and the other triangle
+    is the mirror (as PyTorch's). Its order of operations gives LAPACK's signs of zero and spread of inf/nan.
+    Python loops over n: for small matrices, or where the fast formula's result has zeros or inf/nan."""
+    a = flat_batch(np.array(a, copy=True), 2)
+    n = a.shape[-1]
+    with np.errstate(all="ignore"):
+        _trti2(a, upper)
+        _lauu2(a, upper)
+    iu = np.triu_indices(n, 1)
+    if upper:
+        a[:, iu[1], iu[0]] = a[:, iu[0], iu[1]]
+    else:
+        a[:, iu[0], iu[1]] = a[:, iu[1], iu[0]]
+    return a
+
+
+def _trti2(a, upper):
+    """LAPACK's dtrti2 (non-unit) in place: column j of the inverse is -inv(a_jj) T x, T the part inverted so
+    far, by dtrmv (x_i += x_k t_ik, then x_k *= t_kk)."""
+    n = a.shape[-1]
+    cols = range(n) if upper else range(n - 1, -1, -1)
+    for j in cols:
+        a[:, j, j] = 1 / a[:, j, j]
+        ajj = -a[:, j, j]
+        part = range(j) if upper else range(n - 1, j, -1)
+        for k in part:  # dtrmv: column k of T, in dtrmv's order
+            temp = a[:, k, j].copy()
+            for i in (range(k) if upper else range(n - 1, k, -1)):
+                a[:, i, j] += temp * a[:, i, k]
+            a[:, k, j] *= a[:, k, k]
+        below = slice(0, j) if upper else slice(j + 1, n)
+        a[:, below, j] *= ajj[:, None]
+
+
+def _lauu2(a, upper):
+    """LAPACK's dlauu2 in place: U U^T (``upper``) or L^T L of the inverted triangle, row i (column i) at a time:
+    the diagonal by ddot, the rest by dgemv into the scaled old values."""
+    n = a.shape[-1]
+    for i in range(n):
+        aii = a[:, i, i].copy()
+        if i == n - 1:
+            if upper:
+                a[:, :i + 1, i] *= aii[:, None]
+            else:
+                a[:, i, :i + 1] *= aii[:, None]
+            continue
+        line = a[:, i, i:] if upper else a[:, i:, i]
+        d = np.zeros_like(aii)
+        for k in range(line.shape[1]):
+            d = d + line[:, k] * line[:, k]
+        a[:, i, i] = d
+        if upper:  # dgemv 'N': y = aii y, then y += x_k A[:, k] column by column
+            a[:, :i, i] *= aii[:, None]
+            for k in range(i + 1, n):
+                a[:, :i, i] += a[:, i, k][:, None] * a[:, :i, k]
+        else:  # dgemv 'T': y_j = aii y_j + sum_k A[k, j] x_k (float32: summed into aii y_j, as MKL's sgemv)
+            for j in range(i):
+                if a.dtype == np.float32:
+                    t = aii * a[:, i, j]
+                    for k in range(i + 1, n):
+                        t = t + a[:, k, j] * a[:, k, i]
+                    a[:, i, j] = t
+                else:
+                    t = np.zeros_like(aii)
+                    for k in range(i + 1, n):
+                        t = t + a[:, k, j] * a[:, k, i]
+                    a[:, i, j] = aii * a[:, i, j] + t

@@ -155,17 +155,29 @@ def cholesky_inverse(input: Tensor, upper: bool = False) -> Tensor:
     """cholesky_inverse(L, upper=False): the inverse of A = L L^T (``upper``: A = U^T U) from its factor.
 
     >>> import tapegrad as tg
-    >>> tg.cholesky_inverse(tg.tensor([[2.0, 0.0], [0.0, 1.0]]))
-    tensor([[0.2500, 0.0000],
-            [0.0000, 1.0000]])
+    >>> tg.cholesky_inverse(tg.tensor([[2.0, 0.0], [1.0, 1.0]]))
+    tensor([[ 0.5000, -0.5000],
+            [-0.5000,  1.0000]])
     """
     _core.check_matrix("cholesky_inverse", input, square=True)
     a = input._data
-    factor = np.swapaxes(a, -1, -2) if upper else a  # lower triangular
-    eye = np.broadcast_to(np.eye(a.shape[-1], dtype=a.dtype), a.shape)
-    inv_factor = _core.triangular_solve_array(factor, eye, False)
-    value = np.swapaxes(inv_factor, -1, -2) @ inv_factor
+    zero = (np.diagonal(a, axis1=-2, axis2=-1) == 0).reshape(-1, a.shape[-1])
+    if zero.any():  # as PyTorch (LAPACK's potri reports it): a zero on the factor's diagonal is an error
+        index = int(np.flatnonzero(zero.any(axis=1))[0])
+        raise _core.LinAlgError(f"cholesky_inverse: {_core.batch_prefix(index, a.ndim > 2)}The diagonal element "
+                                f"{int(np.argmax(zero[index])) + 1} is zero, the inversion could not be completed "
+                                "because the input matrix is singular.")
+    if a.shape[-1] <= _POTRI_MAX:  # LAPACK's own order: its signs of zero and its spread of inf/nan
+        value = _core.potri_array(a, bool(upper)).reshape(a.shape)
+    else:
+        factor = np.swapaxes(a, -1, -2) if upper else a  # lower triangular
+        eye = np.broadcast_to(np.eye(a.shape[-1], dtype=a.dtype), a.shape)
+        inv_factor = _core.triangular_solve_array(factor, eye, False)
+        value = np.swapaxes(inv_factor, -1, -2) @ inv_factor
     return record(value, (input,), _cholesky_inverse_rule(bool(upper)), "CholeskyInverseBackward0")
+
+
+_POTRI_MAX = 16  # cholesky_inverse follows LAPACK's potri step by step up to this size (Python loops over n)
 
 
 def _cholesky_inverse_rule(upper):
