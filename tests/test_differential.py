@@ -931,8 +931,8 @@ known_class(
     a, tau = torch.tensor([[3.0, 0.5], [1.5, -3.0]]), torch.tensor([-2.2, 2.6])
     torch.ormqr(a, tau, torch.tensor([[inf, 0.5], [nan, 0.0]]), left=False, transpose=True)
     """, B["edges"] + " (the linear-algebra methods at inf/nan: LAPACK spreads NaN to fewer entries than "
-                      "tapegrad's formulas (ormqr, orgqr, lu_solve, ...; cholesky_inverse follows LAPACK's potri); "
-                      "det's backward raises 'SVD did not converge')", LI)
+                      "tapegrad's formulas (ormqr, orgqr, lu_solve, ...; cholesky_inverse follows LAPACK's potri, "
+                      "det's backward PyTorch's LU branch))", LI)
 known_class(
     "linalg-empty-half", LINALG_M, RAISES_HERE,
     lambda d: any(empty(t) for t in d.inputs) and here_says(d, "Low precision", "not supported",

@@ -323,3 +323,19 @@ def test_qr_reflects_a_minus_zero_pivot_as_pytorchs_lapack(a, k):
     Qt, Rt = torch.linalg.qr(torch.tensor(a, dtype=torch.float64))
     np.testing.assert_allclose(Q.numpy(), Qt.numpy(), atol=1e-12)
     np.testing.assert_allclose(R.numpy(), Rt.numpy(), atol=1e-12)
+
+
+# ---------------------------------------------------------------------- det backward at inf/nan
+@pytest.mark.parametrize("m", [[[math.nan, 1.0], [2.0, 3.0]], [[math.inf, 1.0], [2.0, 3.0]], [[math.nan]], [[math.inf]],
+                               [[1.0, 2.0, 0.5], [3.0, math.nan, 1.0], [0.0, 1.0, 2.0]],
+                               [[[1.0, 2.0], [3.0, 4.0]], [[math.inf, 0.0], [0.0, 3.0]]]])
+def test_det_backward_at_inf_nan_is_pytorchs_not_an_svd_error(m):
+    x = tg.tensor(m, dtype=tg.float64, requires_grad=True)
+    tg.det(x).sum().backward()
+    g = x.grad.numpy()
+    if np.asarray(m).shape[-1] == 1:
+        np.testing.assert_array_equal(g, np.ones_like(g))  # the cofactor of a 1x1 matrix
+    torch = pytest.importorskip("torch")
+    y = torch.tensor(m, dtype=torch.float64, requires_grad=True)
+    torch.det(y).sum().backward()
+    same(g, y.grad.numpy())

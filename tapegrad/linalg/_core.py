@@ -223,6 +223,17 @@ def cofactor_array(a):
     n = a.shape[-1]
     if n == 0:
         return np.zeros_like(a)
+    if n == 1:  # the cofactor of a 1x1 matrix is 1, also at inf/nan (as PyTorch's)
+        return np.ones_like(a)
+    finite = np.isfinite(a).all(axis=(-2, -1))
+    if not finite.all():  # PyTorch's nonsingular branch (|det| is not small): det(A) A^-T by LU, inf/nan spread as
+        out = np.empty_like(a)  # LAPACK's; numpy's SVD would not converge
+        out[finite] = cofactor_array(a[finite])
+        bad = a[~finite]
+        with np.errstate(all="ignore"):
+            det = np.linalg.det(bad)
+            out[~finite] = det[..., None, None] * lu_solve_adjoint_array(bad, np.eye(n, dtype=a.dtype))
+        return out
     u, s, vh = np.linalg.svd(a)
     sign = np.linalg.det(u) * np.linalg.det(vh)
     one = np.ones(s.shape[:-1] + (1,), s.dtype)
