@@ -339,3 +339,15 @@ def test_det_backward_at_inf_nan_is_pytorchs_not_an_svd_error(m):
     y = torch.tensor(m, dtype=torch.float64, requires_grad=True)
     torch.det(y).sum().backward()
     same(g, y.grad.numpy())
+
+
+@pytest.mark.parametrize("shape", [(0, 0), (2, 0, 0), (0, 2, 2), (0, 1, 1)])
+@pytest.mark.parametrize("upper", [False, True])
+def test_cholesky_inverse_and_solve_of_empty_matrices(shape, upper):
+    x = tg.zeros(shape, dtype=tg.float64, requires_grad=True)
+    out = tg.cholesky_inverse(x, upper)
+    assert tuple(out.shape) == shape and out.grad_fn.name() == "CholeskyInverseBackward0"
+    out.sum().backward()
+    assert tuple(x.grad.shape) == shape
+    b = tg.zeros(shape[:-1] + (2,), dtype=tg.float64)
+    assert tuple(tg.cholesky_solve(b, x.detach(), upper).shape) == tuple(b.shape)

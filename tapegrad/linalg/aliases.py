@@ -161,7 +161,7 @@ def cholesky_inverse(input: Tensor, upper: bool = False) -> Tensor:
     """
     _core.check_matrix("cholesky_inverse", input, square=True)
     a = input._data
-    zero = (np.diagonal(a, axis1=-2, axis2=-1) == 0).reshape(-1, a.shape[-1])
+    zero = (np.diagonal(a, axis1=-2, axis2=-1) == 0).reshape(-1, a.shape[-1]) if a.size else np.zeros((0, 0), bool)
     if zero.any():  # as PyTorch (LAPACK's potri reports it): a zero on the factor's diagonal is an error
         index = int(np.flatnonzero(zero.any(axis=1))[0])
         raise _core.LinAlgError(f"cholesky_inverse: {_core.batch_prefix(index, a.ndim > 2)}The diagonal element "
