@@ -100,21 +100,26 @@ def test_einsum_signs_of_zero_match_pytorch(eq, sizes, seed, dtype):
 @given(n=st.sampled_from([0, 1, 2]), groups=st.sampled_from([1, 2]), per_group=st.sampled_from([1, 2, 3]),
        hw=st.tuples(st.integers(1, 3), st.integers(1, 3)), bias=st.booleans(), stride=st.sampled_from([1, 2]),
        padding=st.sampled_from([0, 1]), kernel=st.sampled_from([1, 1, 2]), seed=st.integers(0, 2**16),
-       dtype=st.sampled_from(["float32", "float64"]))
+       dtype=st.sampled_from(["float32", "float64"]), dilation=st.sampled_from([1, 1, 2]))
 @example(n=1, groups=1, per_group=2, hw=(3, 3), bias=False, stride=1, padding=0, kernel=1, seed=0,
-         dtype="float64")
+         dtype="float64", dilation=1)
 @example(n=1, groups=1, per_group=3, hw=(1, 1), bias=True, stride=1, padding=0, kernel=1, seed=3,
-         dtype="float32")
+         dtype="float32", dilation=1)
+@example(n=2, groups=2, per_group=2, hw=(2, 3), bias=False, stride=1, padding=0, kernel=1, seed=5,
+         dtype="float64", dilation=2)
 @settings(max_examples=40)
-def test_conv2d_signs_of_zero_match_pytorch(n, groups, per_group, hw, bias, stride, padding, kernel, seed, dtype):
+def test_conv2d_signs_of_zero_match_pytorch(n, groups, per_group, hw, bias, stride, padding, kernel, seed, dtype,
+                                            dilation):
     torch = pytest.importorskip("torch")
     shapes = [(n, groups) + hw, (groups * per_group, 1, kernel, kernel)] + ([(groups * per_group,)] if bias else [])
-    if hw[0] + 2 * padding < kernel or hw[1] + 2 * padding < kernel:
+    span = dilation * (kernel - 1) + 1
+    if hw[0] + 2 * padding < span or hw[1] + 2 * padding < span:
         return
     if dtype == "float32" and groups > 1 and per_group == 1 and bias:
         return  # PyTorch's oneDNN depthwise kernel: still differs (the KNOWN class signed-zero-sums)
 
     def program(lib, x, w, *b):
-        return lib.nn.functional.conv2d(x, w, b[0] if b else None, stride=stride, padding=padding, groups=groups)
+        return lib.nn.functional.conv2d(x, w, b[0] if b else None, stride=stride, padding=padding, groups=groups,
+                                        dilation=dilation)
 
     compare(torch, program, shapes, seed, dtype)

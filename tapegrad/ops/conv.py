@@ -392,7 +392,10 @@ def _one_term_signs(out, x, w, b, geo):
     kernels sum from +0.0, as numpy's products here."""
     size = out.dtype.itemsize if out.dtype.kind == "f" else 0
     one_pixel = geo.OH * geo.OW < 2
-    summed = (one_pixel or geo.O // geo.G < 2) if b is None else (one_pixel and size == 8)
+    if geo.dh > 1 or geo.dw > 1:  # the dilated kernel: sums from +0.0 without a bias
+        summed = b is None or (one_pixel and size == 8)
+    else:
+        summed = (one_pixel or geo.O // geo.G < 2) if b is None else (one_pixel and size == 8)
     if (size < 4 or summed or size == 4 and (geo.N > 1 or geo.G > 1 or x.size > 20480)
             or np.count_nonzero(out) == out.size):
         return out
