@@ -334,12 +334,13 @@ known_class(
     E, status="pytorch-bug")
 
 known_class(
-    "signed-zero-sums", MATMUL | REDUCTIONS | {"conv2d", "Tensor.inner", "inner"} | F("conv2d"), "signed-zero",
-    lambda d: True,
+    "signed-zero-sums", {"Tensor.inner", "inner", "conv2d"} | F("conv2d"), "signed-zero",
+    lambda d: d.op in ("inner", "Tensor.inner") or ((kw(d, "groups") or 1) > 1 and dt(x0(d)) == "float32"),
     """
-    torch.mm(torch.tensor([[3.0], [-0.0]], dtype=torch.float64), torch.tensor([[1.0, 1.0]], dtype=torch.float64))
-    """, B["edges"] + " (the sign of zero of sums and products: PyTorch's matmul/einsum/cumsum/conv2d keep -0.0 "
-                      "where every term is -0.0; numpy's BLAS and reductions start from +0.0)", L)
+    torch.inner(torch.tensor([[1.0], [1.0]], dtype=torch.float64), torch.tensor([[-0.0], [2.0]], dtype=torch.float64))
+    """, B["edges"] + " (the sign of zero of sums of one product: PyTorch's inner of a last size 1 (-0.0 here, "
+                      "not mm's rule) and its float32 oneDNN grouped conv2d with a bias; matmul, mm, einsum, "
+                      "dot and the other conv2d kernels follow PyTorch's rule)", L)
 
 known_class(
     "pytorch-pow-false-grad", fam("pow", sym="**"), GRADS,
@@ -722,27 +723,10 @@ known_class(
     "linalg-signed-zero", LINALG_M, "signed-zero",
     lambda d: True,
     """
-    torch.tensor([[4.0, 0.0], [-3.0, -1.0]]).cholesky_inverse(True)
-    """, "the sign of zero of the linear-algebra methods (cholesky_inverse, lu_solve, orgqr, ...): LAPACK's order "
-         "of products in PyTorch gives -0.0 where tapegrad's formulas give +0.0", LI)
-known_class(
-    "cholesky-factor-grad", fam("cholesky_solve", "cholesky_inverse", inplace=False), GRADS,
-    lambda d: True,
-    """
-    L = torch.tensor([[3.0, 0.0], [-1.0, -1.0]], dtype=torch.float64, requires_grad=True)
-    (torch.cholesky_inverse(L) * torch.tensor([[-0.5, 2.0], [0.25, -1.5]], dtype=torch.float64)).sum().backward()
-    L.grad
-    """, B["new"] + ": the gradient of cholesky_solve/cholesky_inverse w.r.t. the factor: PyTorch's formula is the "
-                    "full matrix's (nonzero in the triangle the forward never reads), tapegrad's is triangular", LI)
-known_class(
-    "linalg-requires-grad", LINALG_M, {"requires_grad", "grad-None"},
-    lambda d: d.kind == "requires_grad" or d.op in fam("triangular_solve", "slogdet", "matrix_power", "orgqr",
-                                                         "ormqr", inplace=False),
-    """
-    torch.tensor([[-2.2]], dtype=torch.float64, requires_grad=True).slogdet()[0].requires_grad
-    """, B["rg-lost"] + " (slogdet's sign, triangular_solve's copy of A, matrix_power(A, 0) and orgqr of an empty "
-                        "input do not require grad here; PyTorch's do (zero gradients); an empty ormqr's inputs "
-                        "get empty gradients here, None in PyTorch)", LI)
+    torch.ormqr(torch.tensor([[-0.0]]), torch.tensor([-0.25]), torch.tensor([[-0.0]]))
+    """, "the sign of zero of the linear-algebra methods (ormqr, lu_solve, orgqr, qr, ...): LAPACK's order "
+         "of products in PyTorch (and its skipping of zero columns) gives -0.0 where tapegrad's formulas give "
+         "+0.0; cholesky_inverse follows LAPACK's potri (float32 with upper=False: MKL's sgemv order differs)", LI)
 known_class(
     "special-poles", SPECIAL_M, {"value", "inf", "nan", "signed-zero"} | GRADS | STATE,
     lambda d: any_in(d, at_pole) or from_periodic(d),
@@ -754,13 +738,6 @@ known_class(
          "gradient at NaN is 0 (its scalar path's and tapegrad's NaN); PyTorch's float32 i0(0) is 0.99999994 "
          "(tapegrad's 1)", SP, status="pytorch-bug")
 
-known_class(
-    "lu-singular-refused", fam("lu", inplace=False), RAISES_HERE,
-    lambda d: here_says(d, "is zero and using it on lu_solve"),
-    """
-    torch.tensor([[0.0]], dtype=torch.float64).lu()
-    """, B["errors"] + " (torch.lu of a singular matrix: tapegrad refuses the zero pivot, PyTorch 2.13 returns "
-                       "the factorization)", LI)
 known_class(
     "pytorch-ormqr-zero-tau-grad", fam("ormqr", inplace=False), GRADS,
     lambda d: len(d.inputs) > 1 and has_zero(d.inputs[1]),
@@ -787,18 +764,6 @@ known_class(
     """, "README: tapegrad keeps the values an earlier op needs, where PyTorch raises (the special functions' "
          "in-place forms on a tensor another op saved, such as a loss's target or a detached input)", SP,
     status="by-design")
-known_class(
-    "matrix-exp-1x1-saves-result", ALL_OPS, "backward-tapegrad-raises",
-    lambda d: here_says(d, "used by ExpBackward0"),
-    """
-    x = torch.tensor([[2.6]], dtype=torch.float64, requires_grad=True)
-    y = x.matrix_exp()
-    with torch.no_grad():
-        y.mul_(2)
-    y.sum().backward()
-    x.grad
-    """, B["errors"] + " (matrix_exp of a 1x1 matrix is exp here, whose backward saves the result: a later "
-                       "in-place write to it makes tapegrad's backward refuse; PyTorch's saves the input)", LI)
 SPECIAL_ORIGINS = {"lgamma", "digamma", "polygamma", "mvlgamma", "erfinv", "logit", "xlogy", "igamma", "igammac",
                    "i0", "sinc"}
 
@@ -826,15 +791,6 @@ known_class(
          "NaN (8 or more float64, 16 float32 values; its scalar path and tapegrad pass the gradient): here the "
          "gradient at digamma(-3) through hardtanh_ is digamma's +inf derivative there, 0 in PyTorch", SP,
     status="pytorch-bug")
-known_class(
-    "linalg-empty-result-leaf", ALL_OPS, RAISES_HERE,
-    lambda d: here_says(d, "a leaf tensor that requires grad") and any(
-        o.split(".")[-1] in ("ormqr", "orgqr") for o in d.origins),
-    """
-    v3 = torch.ormqr(torch.zeros((1, 0)), torch.tensor([]), torch.tensor([[0.5, 1.5]], requires_grad=True))
-    v3.is_leaf
-    """, B["rg-lost"] + " (ormqr/orgqr with an empty reflector returns its input's copy as a new leaf that "
-                        "requires grad here; PyTorch's result has a grad_fn, so in-place ops on it are allowed)", LI)
 known_class(
     "linalg-conditioning", LINALG_M, {"value"} | GRADS,
     lambda d: any_in(d, large),
@@ -895,19 +851,11 @@ known_class(
                                    "backward-tapegrad-raises", "backward-pytorch-raises"} | GRADS,
     lambda d: any_in(d, lambda t: nonfinite(t) or big(t)),
     """
-    torch.tensor([[nan, 0.0, 0.0], [inf, 2.5, 0.0], [0.5, 0.0, -inf]]).cholesky_inverse(True)
+    a, tau = torch.tensor([[3.0, 0.5], [1.5, -3.0]]), torch.tensor([-2.2, 2.6])
+    torch.ormqr(a, tau, torch.tensor([[inf, 0.5], [nan, 0.0]]), left=False, transpose=True)
     """, B["edges"] + " (the linear-algebra methods at inf/nan: LAPACK spreads NaN to fewer entries than "
-                      "tapegrad's formulas; det's backward raises 'SVD did not converge'; torch.lu refuses a zero "
-                      "pivot that is NaN in PyTorch)", LI)
-known_class(
-    "linalg-singular-backward", LINALG_M, "backward-tapegrad-raises",
-    lambda d: here_says(d, "Singular matrix", "did not converge"),
-    """
-    x = torch.tensor([[-0.0]], requires_grad=True)
-    x.logdet().backward()
-    x.grad
-    """, B["errors"] + " (logdet/det backward of a singular matrix: numpy's inverse raises LinAlgError where "
-                       "PyTorch's gradient is inf/nan)", LI)
+                      "tapegrad's formulas (ormqr, orgqr, lu_solve, ...; cholesky_inverse follows LAPACK's potri, "
+                      "det's backward PyTorch's LU branch))", LI)
 known_class(
     "linalg-empty-half", LINALG_M, RAISES_HERE,
     lambda d: any(empty(t) for t in d.inputs) and here_says(d, "Low precision", "not supported",

@@ -382,7 +382,8 @@ def slogdet(A: Tensor, *, out=None):
     check_matrix(op, A, square=True)
     sign, logabs = np.linalg.slogdet(A._data)
     dt = A._data.dtype
-    return linalg_slogdet(wrap(np.asarray(sign, dt)),
+    # the sign is an output of the same node in PyTorch: it requires grad, and its gradient is none (None)
+    return linalg_slogdet(record(np.asarray(sign, dt), (A,), _core.no_grad_rule, "LinalgSlogdetBackward0"),
                           record(np.asarray(logabs, dt), (A,), _core.logabsdet_rule, "LinalgSlogdetBackward0"))
 
 
@@ -541,7 +542,9 @@ def qr(A: Tensor, mode: str = "reduced", *, out=None):
         raise RuntimeError(f"{op}: qr received unrecognized mode '{mode}' but expected one of 'reduced' "
                            "(default), 'r', or 'complete'")
     a = A._data
-    q, r = np.linalg.qr(a, mode="complete" if mode == "complete" else "reduced")
+    # NOTE: + 0.0 makes -0.0 entries +0.0: a Householder step at a -0.0 pivot then reflects to -norm, as
+    # PyTorch's LAPACK (whose sign(-0.0) is +); numpy's LAPACK reflects it to +norm (Q's column and R's row negated)
+    q, r = np.linalg.qr(a + np.zeros((), a.dtype), mode="complete" if mode == "complete" else "reduced")
     dt = a.dtype
     q, r = q.astype(dt, copy=False), r.astype(dt, copy=False)
     Q, R = several((A,), [q, r], _core.qr_rule(mode), "LinalgQrBackward0")
@@ -688,9 +691,9 @@ def matrix_power(A: Tensor, n: int, *, out=None) -> Tensor:
                            f"{A.shape[-1]} matrices")
     if isinstance(n, bool) or not isinstance(n, (int, np.integer)):
         raise TypeError(f"{op}: n must be an int, got {type(n).__name__}")
-    if n == 0:
+    if n == 0:  # PyTorch copies the identity into a clone of A: a zero gradient flows back to A
         eye = np.broadcast_to(np.eye(A.shape[-1], dtype=A._data.dtype), A.shape).copy()
-        return wrap(eye)
+        return record(eye, (A,), _core.zero_grad_rule, "CopyBackwards")
     if n < 0:
         A, n = inv(A), -n
     if n == 1:
@@ -946,9 +949,12 @@ def householder_product(A: Tensor, tau: Tensor, *, out=None) -> Tensor:
                            f"{tuple(tau.shape[:-1])}")
     check_float(op, A, low_precision=True)
     check_same_dtype(op, A, tau, ("input", "tau"))
+    _core.check_lapack_dtype("orgqr_cpu", A)  # as PyTorch: no float16/bfloat16 kernel
     dt = A._data.dtype
-    V = A.tril(-1) + wrap(np.eye(m, n, dtype=dt))
     Q = wrap(np.broadcast_to(np.eye(m, n, dtype=dt), tuple(A.shape)).copy())
+    if A._data.size == 0 or tau._data.size == 0:  # as PyTorch: a node whose inputs get no gradient (None)
+        return record(Q._data, (A, tau), _core.no_grads_rule, "LinalgHouseholderProductBackward0")
+    V = A.tril(-1) + wrap(np.eye(m, n, dtype=dt))
     for i in range(k - 1, -1, -1):
         v = V[..., :, i:i + 1]
         Q = Q - tau[..., i:i + 1].unsqueeze(-1) * (v @ (v.mT @ Q))
@@ -970,8 +976,9 @@ def matrix_exp(A: Tensor) -> Tensor:
     a = A._data
     if n == 0 or a.size == 0:
         return A.clone()
-    if n == 1:
-        return A.exp()
+    if n == 1:  # exp; as PyTorch's, the gradient is computed from the input (a later write to the result is fine)
+        with np.errstate(over="ignore"):
+            return record(np.exp(a), (A,), _matrix_exp_1x1_rule, "LinalgMatrixExpBackward0")
     with np.errstate(invalid="ignore"):  # a matrix with inf or nan gives nan (as PyTorch's); the others' scaling
         norms = np.max(np.sum(np.abs(a), axis=-2), axis=-1)  # comes from the finite norms
     norms = norms[np.isfinite(norms)]
@@ -989,6 +996,10 @@ def matrix_exp(A: Tensor) -> Tensor:
     for _ in range(s):
         R = R @ R
     return R
+
+
+def _matrix_exp_1x1_rule(xp, g, out, a):
+    return g * xp.exp(a)
 
 
 _PADE13 = (64764752532480000.0, 32382376266240000.0, 7771770303897600.0, 1187353796428800.0, 129060195264000.0,

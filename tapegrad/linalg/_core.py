@@ -53,6 +53,14 @@ def check_float(op: str, x: Tensor, low_precision: bool = False) -> None:
         raise RuntimeError(f"{op}: Low precision dtypes not supported. Got {torch_dtype_name(dt)}")
 
 
+def check_lapack_dtype(kernel: str, x: Tensor) -> None:
+    """PyTorch's refusal of a LAPACK kernel (``"orgqr_cpu"``) for a dtype it has no kernel for: only float32 and
+    float64 (and complex) are implemented; float16, bfloat16, integers and bool raise NotImplementedError."""
+    dt = x._data.dtype
+    if dt.kind != "f" or dt.itemsize < 4:
+        raise NotImplementedError(f'"{kernel}" not implemented for \'{torch_dtype_name(dt)}\'')
+
+
 def check_matrix(op: str, x: Tensor, square: bool = False, low_precision: bool = False) -> None:
     expect_tensor(op, x)
     if x.ndim < 2:
@@ -215,6 +223,17 @@ def cofactor_array(a):
     n = a.shape[-1]
     if n == 0:
         return np.zeros_like(a)
+    if n == 1:  # the cofactor of a 1x1 matrix is 1, also at inf/nan (as PyTorch's)
+        return np.ones_like(a)
+    finite = np.isfinite(a).all(axis=(-2, -1))
+    if not finite.all():  # PyTorch's nonsingular branch (|det| is not small): det(A) A^-T by LU, inf/nan spread as
+        out = np.empty_like(a)  # LAPACK's; numpy's SVD would not converge
+        out[finite] = cofactor_array(a[finite])
+        bad = a[~finite]
+        with np.errstate(all="ignore"):
+            det = np.linalg.det(bad)
+            out[~finite] = det[..., None, None] * lu_solve_adjoint_array(bad, np.eye(n, dtype=a.dtype))
+        return out
     u, s, vh = np.linalg.svd(a)
     sign = np.linalg.det(u) * np.linalg.det(vh)
     one = np.ones(s.shape[:-1] + (1,), s.dtype)
@@ -246,6 +265,20 @@ def linalg_cofactor_m(a):
     return cofactor_array(a)
 
 
+def no_grad_rule(xp, g, out, a):
+    """The rule of an output whose gradient PyTorch does not propagate (slogdet's sign): None."""
+    return None
+
+
+def no_grads_rule(xp, need, g, out, *inputs):
+    return (None,) * len(inputs)
+
+
+def zero_grad_rule(xp, g, out, a):
+    """The rule of an output that does not depend on its input (matrix_power(A, 0)): a zero gradient."""
+    return xp.zeros_like(a)
+
+
 def unsqueeze2(xp, g):
     return g.reshape(tuple(g.shape) + (1, 1))
 
@@ -255,7 +288,45 @@ def det_rule(xp, g, out, a):
 
 
 def logabsdet_rule(xp, g, out, a):
-    return unsqueeze2(xp, g) * xp.linalg_inv_m(a).mT
+    """PyTorch's slogdet_backward: A^-T diag(g), solved with the LU factors of A (transposed), so a singular A
+    gives inf/nan where LAPACK's substitution meets the zero pivot, not an error."""
+    n = a.shape[-1]
+    return xp.linalg_solve_adjoint_m(a, unsqueeze2(xp, g) * np.eye(n, dtype=g.dtype))
+
+
+def lu_solve_adjoint_array(a, b):
+    """X with A^T X = B, as PyTorch's linalg.solve(A^T, B): LAPACK's getrf on A^T, then its getrs (row swaps,
+    L Y = P^T B, U X = Y); a zero pivot (a singular A) gives inf/nan, not an error."""
+    at, b = np.swapaxes(np.asarray(a), -1, -2), np.asarray(b)
+    try:
+        return np.linalg.solve(at, b)
+    except np.linalg.LinAlgError:
+        pass
+    n = at.shape[-1]
+    lu, pivots, _ = lu_factor_array(at)
+    batch = np.broadcast_shapes(at.shape[:-2], b.shape[:-2])
+    y = flat_batch(np.array(np.broadcast_to(b, batch + b.shape[-2:]), dtype=np.result_type(lu, b)), 2)
+    swaps = flat_batch(np.broadcast_to(pivots, batch + pivots.shape[-1:]), 1) - 1
+    rows = np.arange(y.shape[0])
+    for j in range(n):  # LAPACK's laswp: P^T B
+        p = swaps[:, j]
+        top = y[rows, j].copy()
+        y[rows, j] = y[rows, p]
+        y[rows, p] = top
+    lu = np.broadcast_to(lu, batch + lu.shape[-2:])
+    y = triangular_solve_array(lu, y.reshape(batch + y.shape[-2:]), False, unit=True)
+    return triangular_solve_array(lu, y, True)
+
+
+def _solve_adjoint_rule(xp, need, g, out, a, b):
+    gb = xp.linalg_solve_m(a, g)
+    return (-(out @ gb.mT) if need[0] else None, gb if need[1] else None)
+
+
+@backward_op(grad=_solve_adjoint_rule, name="LinalgLuSolveBackward0")
+def linalg_solve_adjoint_m(a, b):
+    """X with A^T X = B for batches of square matrices A (singular ones give inf/nan, as LAPACK's getrs)."""
+    return lu_solve_adjoint_array(a, b)
 
 
 # ---------------------------------------------------------------------- several differentiable outputs
@@ -664,3 +735,75 @@ def not_implemented_rule(name):
         raise RuntimeError(f"derivative for aten::{name} is not implemented")
 
     return rule
+
+
+# ---------------------------------------------------------------------- cholesky_inverse as LAPACK's potri
+def potri_array(a, upper):
+    """(U^T U)^-1 (``upper``) or (L L^T)^-1 from the triangle of each factor in ``a`` (..., n, n), by LAPACK's
+    unblocked potri: trti2 inverts the triangle, lauu2 multiplies it by its transpose, and the other triangle
+    is the mirror (as PyTorch's). Its order of operations gives LAPACK's signs of zero and spread of inf/nan.
+    Python loops over n: for small matrices, or where the fast formula's result has zeros or inf/nan."""
+    a = flat_batch(np.array(a, copy=True), 2)
+    n = a.shape[-1]
+    with np.errstate(all="ignore"):
+        _trti2(a, upper)
+        _lauu2(a, upper)
+    iu = np.triu_indices(n, 1)
+    if upper:
+        a[:, iu[1], iu[0]] = a[:, iu[0], iu[1]]
+    else:
+        a[:, iu[0], iu[1]] = a[:, iu[1], iu[0]]
+    return a
+
+
+def _trti2(a, upper):
+    """LAPACK's dtrti2 (non-unit) in place: column j of the inverse is -inv(a_jj) T x, T the part inverted so
+    far, by dtrmv (x_i += x_k t_ik, then x_k *= t_kk)."""
+    n = a.shape[-1]
+    cols = range(n) if upper else range(n - 1, -1, -1)
+    for j in cols:
+        a[:, j, j] = 1 / a[:, j, j]
+        ajj = -a[:, j, j]
+        part = range(j) if upper else range(n - 1, j, -1)
+        for k in part:  # dtrmv: column k of T, in dtrmv's order
+            temp = a[:, k, j].copy()
+            for i in (range(k) if upper else range(n - 1, k, -1)):
+                a[:, i, j] += temp * a[:, i, k]
+            a[:, k, j] *= a[:, k, k]
+        below = slice(0, j) if upper else slice(j + 1, n)
+        a[:, below, j] *= ajj[:, None]
+
+
+def _lauu2(a, upper):
+    """LAPACK's dlauu2 in place: U U^T (``upper``) or L^T L of the inverted triangle, row i (column i) at a time:
+    the diagonal by ddot, the rest by dgemv into the scaled old values."""
+    n = a.shape[-1]
+    for i in range(n):
+        aii = a[:, i, i].copy()
+        if i == n - 1:
+            if upper:
+                a[:, :i + 1, i] *= aii[:, None]
+            else:
+                a[:, i, :i + 1] *= aii[:, None]
+            continue
+        line = a[:, i, i:] if upper else a[:, i:, i]
+        d = np.zeros_like(aii)
+        for k in range(line.shape[1]):
+            d = d + line[:, k] * line[:, k]
+        a[:, i, i] = d
+        if upper:  # dgemv 'N': y = aii y, then y += x_k A[:, k] column by column
+            a[:, :i, i] *= aii[:, None]
+            for k in range(i + 1, n):
+                a[:, :i, i] += a[:, i, k][:, None] * a[:, :i, k]
+        else:  # dgemv 'T': y_j = aii y_j + sum_k A[k, j] x_k (float32: summed into aii y_j, as MKL's sgemv)
+            for j in range(i):
+                if a.dtype == np.float32:
+                    t = aii * a[:, i, j]
+                    for k in range(i + 1, n):
+                        t = t + a[:, k, j] * a[:, k, i]
+                    a[:, i, j] = t
+                else:
+                    t = np.zeros_like(aii)
+                    for k in range(i + 1, n):
+                        t = t + a[:, k, j] * a[:, k, i]
+                    a[:, i, j] = aii * a[:, i, j] + t

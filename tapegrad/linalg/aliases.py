@@ -7,7 +7,7 @@ from collections import namedtuple
 
 import numpy as np
 
-from ..autograd.declare import Tensor, op, wrap
+from ..autograd.declare import Tensor, op, record, wrap
 from ..ops import reduce as _reduce
 from ..ops.elementwise import where as _where
 from . import _core, householder_product, inv, lu_factor_ex, multi_dot, pinv, solve_triangular
@@ -112,9 +112,42 @@ def cholesky_solve(input: Tensor, input2: Tensor, upper: bool = False) -> Tensor
                            f"{op_name}: u should have at least 2 dimensions, but has {input2.ndim} dimensions "
                            "instead")
     _core.check_same_dtype(op_name, input, input2, ("b", "u"))
-    factor = input2.mT if upper else input2  # lower triangular
-    y = solve_triangular(factor, input, upper=False)
-    return solve_triangular(factor.mT, y, upper=True)
+    _core.check_float(op_name, input)
+    try:
+        np.broadcast_shapes(input.shape[:-2], input2.shape[:-2])
+    except ValueError:
+        raise RuntimeError(f"{op_name}: cannot broadcast the batch dimensions of b {tuple(input.shape)} and u "
+                           f"{tuple(input2.shape)}") from None
+    _core.check_matrix(op_name, input2, square=True)
+    if input.shape[-2] != input2.shape[-1]:
+        raise RuntimeError(f"{op_name}: Incompatible matrix sizes for cholesky_solve: each A matrix is "
+                           f"{input2.shape[-2]} by {input2.shape[-1]} but each b matrix is {input.shape[-2]} by "
+                           f"{input.shape[-1]}")
+    value = _cholesky_solve_array(input._data, input2._data, upper)
+    return record(value, (input, input2), _cholesky_solve_rule(bool(upper)), "CholeskySolveBackward0")
+
+
+def _cholesky_solve_array(b, u, upper):
+    factor = np.swapaxes(u, -1, -2) if upper else u  # lower triangular
+    y = _core.triangular_solve_array(factor, b, False)
+    return _core.triangular_solve_array(np.swapaxes(factor, -1, -2), y, True)
+
+
+def _cholesky_solve_rule(upper):
+    """PyTorch's cholesky_solve_backward: the gradient of the factor is the full matrix's, -(C + C^T) L (upper:
+    -U (C + C^T)) with C = gB X^T, also in the triangle the forward does not read."""
+    def rule(xp, need, g, out, b, u):
+        factor = u.mT if upper else u
+        gb = xp.linalg_solve_triangular_m(factor.mT, xp.linalg_solve_triangular_m(factor, g, upper=False),
+                                          upper=True)
+        gu = None
+        if need[1]:
+            common = gb @ out.mT
+            common = common + common.mT
+            gu = -(u @ common) if upper else -(common @ u)
+        return gb if need[0] else None, gu
+
+    return rule
 
 
 @op(xp_name=False)
@@ -122,15 +155,39 @@ def cholesky_inverse(input: Tensor, upper: bool = False) -> Tensor:
     """cholesky_inverse(L, upper=False): the inverse of A = L L^T (``upper``: A = U^T U) from its factor.
 
     >>> import tapegrad as tg
-    >>> tg.cholesky_inverse(tg.tensor([[2.0, 0.0], [0.0, 1.0]]))
-    tensor([[0.2500, 0.0000],
-            [0.0000, 1.0000]])
+    >>> tg.cholesky_inverse(tg.tensor([[2.0, 0.0], [1.0, 1.0]]))
+    tensor([[ 0.5000, -0.5000],
+            [-0.5000,  1.0000]])
     """
     _core.check_matrix("cholesky_inverse", input, square=True)
-    factor = input.mT if upper else input
-    eye = wrap(np.broadcast_to(np.eye(input.shape[-1], dtype=input._data.dtype), tuple(input.shape)).copy())
-    inv_factor = solve_triangular(factor, eye, upper=False)
-    return inv_factor.mT @ inv_factor
+    a = input._data
+    zero = (np.diagonal(a, axis1=-2, axis2=-1) == 0).reshape(-1, a.shape[-1]) if a.size else np.zeros((0, 0), bool)
+    if zero.any():  # as PyTorch (LAPACK's potri reports it): a zero on the factor's diagonal is an error
+        index = int(np.flatnonzero(zero.any(axis=1))[0])
+        raise _core.LinAlgError(f"cholesky_inverse: {_core.batch_prefix(index, a.ndim > 2)}The diagonal element "
+                                f"{int(np.argmax(zero[index])) + 1} is zero, the inversion could not be completed "
+                                "because the input matrix is singular.")
+    if a.shape[-1] <= _POTRI_MAX:  # LAPACK's own order: its signs of zero and its spread of inf/nan
+        value = _core.potri_array(a, bool(upper)).reshape(a.shape)
+    else:
+        factor = np.swapaxes(a, -1, -2) if upper else a  # lower triangular
+        eye = np.broadcast_to(np.eye(a.shape[-1], dtype=a.dtype), a.shape)
+        inv_factor = _core.triangular_solve_array(factor, eye, False)
+        value = np.swapaxes(inv_factor, -1, -2) @ inv_factor
+    return record(value, (input,), _cholesky_inverse_rule(bool(upper)), "CholeskyInverseBackward0")
+
+
+_POTRI_MAX = 16  # cholesky_inverse follows LAPACK's potri step by step up to this size (Python loops over n)
+
+
+def _cholesky_inverse_rule(upper):
+    """PyTorch's cholesky_inverse_backward: -(X (G + G^T) X) L (upper: -U X (G + G^T) X), X the inverse: the
+    full matrix's gradient, also in the triangle the forward does not read."""
+    def rule(xp, g, out, u):
+        common = out @ ((g + g.mT) @ out)
+        return -(u @ common) if upper else -(common @ u)
+
+    return rule
 
 
 @op(xp_name=False)
@@ -214,7 +271,13 @@ def triangular_solve(input: Tensor, A: Tensor, upper: bool = True, transpose: bo
     """
     coefficient = A.mT if transpose else A
     solution = solve_triangular(coefficient, input, upper=upper != transpose, unitriangular=unitriangular)
-    return _reduce.return_types.triangular_solve(solution, A.clone())
+    # the copy of A is an output of the same node in PyTorch: it requires grad if b does (b's gradient is zero)
+    cloned = record(A._data.copy(), (A, input), _cloned_coefficient_rule, "TriangularSolveBackward0")
+    return _reduce.return_types.triangular_solve(solution, cloned)
+
+
+def _cloned_coefficient_rule(xp, need, g, out, a, b):
+    return g if need[0] else None, xp.zeros_like(b) if need[1] else None
 
 
 @op(xp_name=False)
@@ -252,7 +315,15 @@ def ormqr(input: Tensor, input2: Tensor, input3: Tensor, left: bool = True, tran
     if k != min(rows, input.shape[-1]):
         raise RuntimeError(f"{op_name}: tau.shape[-1] must be equal to min(other.shape[{-2 if left else -1}], "
                            "input.shape[-1])")
+    for name, t in (("tau", input2), ("other", input3)):
+        if t._data.dtype != input._data.dtype:
+            raise RuntimeError(f"{op_name}: Expected input and {name} to have the same dtype, but input has dtype "
+                               f"{_core.torch_dtype_name(input._data.dtype)} and {name} has dtype "
+                               f"{_core.torch_dtype_name(t._data.dtype)}")
+    _core.check_lapack_dtype("ormqr_cpu", input)  # as PyTorch: no float16/bfloat16/integer kernel
     dt = input._data.dtype
+    if input._data.size == 0 or input2._data.size == 0:  # Q = I (or nothing to multiply): as PyTorch, a new node
+        return record(input3._data.copy(), (input, input2, input3), _ormqr_empty_rule, "OrmqrBackward0")
     V = input[..., :, :k].tril(-1) + wrap(np.eye(m, k, dtype=dt))
     C = input3
     # Q = H_1 ... H_k, each H_i = I - tau_i v_i v_i^T symmetric: Q C applies H_k first, Q^T C applies H_1 first
@@ -262,6 +333,10 @@ def ormqr(input: Tensor, input2: Tensor, input3: Tensor, left: bool = True, tran
         t = input2[..., i:i + 1].unsqueeze(-1)
         C = C - t * (v @ (v.mT @ C)) if left else C - t * ((C @ v) @ v.mT)
     return C
+
+
+def _ormqr_empty_rule(xp, need, g, out, a, tau, c):
+    return None, None, g if need[2] else None
 
 
 def chain_matmul(*matrices) -> Tensor:
@@ -299,20 +374,14 @@ solve = _removed("solve", "`torch.solve` is deprecated in favor of `torch.linalg
 @op(xp_name=False)
 def lu(input: Tensor, pivot: bool = True, get_infos: bool = False):
     """lu(A, pivot=True, get_infos=False) -> (LU, pivots) or (LU, pivots, infos): tapegrad.linalg.lu_factor_ex
-    (deprecated in PyTorch); without ``get_infos`` a zero pivot is an error.
+    (deprecated in PyTorch); as PyTorch 2.13's, a singular matrix is factorized without an error.
 
     >>> import tapegrad as tg
     >>> tg.lu(tg.tensor([[1.0, 2.0], [3.0, 4.0]]))[1]
     tensor([2, 2], dtype=tapegrad.int32)
     """
     LU, pivots, info = lu_factor_ex(input, pivot=pivot)
-    if get_infos:
-        return LU, pivots, info
-    if info._data.any():
-        from . import _lu_error
-
-        raise _lu_error("torch.lu", info._data)
-    return LU, pivots
+    return (LU, pivots, info) if get_infos else (LU, pivots)
 
 
 @op(xp_name=False)

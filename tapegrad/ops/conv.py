@@ -367,6 +367,8 @@ def conv2d(input: Tensor, weight: Tensor, bias: Tensor | None = None, stride=1, 
             return record(np.zeros((geo.N, 0, geo.OH, geo.OW), x.dtype), inputs, _zeros_rule,
                           "ConvolutionBackward0")
     out = _gather_output(np.matmul(_grouped(w, geo), _unfold(x, geo)), geo, b)
+    if geo.C == geo.G and geo.KH == geo.KW == 1:  # one product per output: its sign of zero may be PyTorch's
+        out = _one_term_signs(out, x, w, b, geo)
 
     # NOTE: the weight gradient unfolds the input again rather than keeping the forward's columns (C*KH*KW
     # times the input's size): measured faster in a training step (they come back cache-warm) and lighter.
@@ -379,6 +381,32 @@ def conv2d(input: Tensor, weight: Tensor, bias: Tensor | None = None, stride=1, 
         return (gx, gw, gb) if b else (gx, gw)
 
     return record(out, inputs, convolution_rule, "ConvolutionBackward0")
+
+
+def _one_term_signs(out, x, w, b, geo):
+    """The zero entries of a convolution of one input channel per group by a 1x1 kernel (sums of one product)
+    as PyTorch gives them: its native kernel (float64, and float32 of one image and one group, where it does
+    not use oneDNN) multiplies the columns by the weight with BLAS, into the bias: the result is the bias plus
+    the product with its sign of zero where BLAS does not sum it from +0.0 (measured: 2 or more output pixels
+    and, with no bias, 2 or more output channels per group too; with a bias in float32, always). Its other
+    kernels sum from +0.0, as numpy's products here."""
+    size = out.dtype.itemsize if out.dtype.kind == "f" else 0
+    one_pixel = geo.OH * geo.OW < 2
+    if geo.dh > 1 or geo.dw > 1:  # the dilated kernel: sums from +0.0 without a bias
+        summed = b is None or (one_pixel and size == 8)
+    else:
+        summed = (one_pixel or geo.O // geo.G < 2) if b is None else (one_pixel and size == 8)
+    if (size < 4 or summed or size == 4 and (geo.N > 1 or geo.G > 1 or x.size > 20480)
+            or np.count_nonzero(out) == out.size):
+        return out
+    xp = np.pad(x, ((0, 0), (0, 0), (geo.pt, geo.pb), (geo.pl, geo.pr)))
+    xs = xp[:, :, :geo.sh * (geo.OH - 1) + 1:geo.sh, :geo.sw * (geo.OW - 1) + 1:geo.sw]
+    products = np.repeat(xs, geo.O // geo.G, axis=1) * w.reshape(1, geo.O, 1, 1)
+    if b is not None:
+        products = products + b.reshape(1, geo.O, 1, 1)
+    zero = out == 0
+    out[zero] = products[zero]
+    return out
 
 
 def _zeros_rule(xp, need, g, out, *inputs):

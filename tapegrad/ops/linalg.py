@@ -74,6 +74,22 @@ def _vm_rule(xp, need, g, out, a, b):
             a.reshape((k, 1)) * xp.expand_dims(g, -2) if need[1] else None)
 
 
+# ---------------------------------------------------------------------- signs of zero
+# A sum of products starts from +0.0 in PyTorch's kernels and in numpy's, so a zero entry is +0.0, except where
+# PyTorch's kernel does not sum: a matrix product with one term (inner size 1) is computed by BLAS's gemm as the
+# product itself, keeping its sign, when both outer sizes are at least 2 (gemv, for a row or a column, sums
+# from +0.0), in float32 and float64 (float16 has its own summing kernel); numpy's BLAS gives +0.0 there. The
+# repair runs only for an inner size of 1, and rewrites the zero entries only.
+def _gemm_one_term(out, ad, bd, rows, cols):
+    """``out`` = ``ad @ bd`` with inner size 1, as PyTorch's gemm of ``rows`` x ``cols`` gives it: the exact
+    products (their signs of zero) where both sizes are at least 2."""
+    if (rows > 1 and cols > 1 and out.dtype.itemsize >= 4 and out.dtype.kind == "f"
+            and np.count_nonzero(out) != out.size):
+        zero = out == 0
+        out[zero] = np.broadcast_to(ad * bd, out.shape)[zero]
+    return out
+
+
 def _matmul_name(a, b):
     """PyTorch's node name for matmul(a, b): the last op its implementation runs for these operands."""
     da, db = a.ndim, b.ndim
@@ -120,6 +136,8 @@ def matmul(input: Tensor, other: Tensor) -> Tensor:
         # NOTE: sizes spelled out, not -1: numpy cannot infer a size next to a 0 (empty operands)
         m, n = math.prod(ad.shape[:-1]), bd.shape[1]
         out = (ad.reshape(m, ka) @ bd).reshape(ad.shape[:-1] + (n,))
+        if ka == 1:
+            out = _gemm_one_term(out, ad, bd, m, n)
         return record(out, (a, b), _folded_rule(m, ka, n), _matmul_name(a, b))
     try:
         out = np.matmul(ad, bd)
@@ -128,7 +146,19 @@ def matmul(input: Tensor, other: Tensor) -> Tensor:
                          f"{tuple(bd.shape)}") from None
     if nda == 1:
         return record(out, (a, b), _dot_rule if ndb == 1 else _vm_rule, _matmul_name(a, b))
+    if ka == 1 and ndb > 1:
+        out = _matmul_one_term(out, a, ad, bd)
     return record(out, (a, b), _mv_rule if ndb == 1 else _mm_rule, _matmul_name(a, b))
+
+
+def _matmul_one_term(out, a, ad, bd):
+    """The signs of zero of matmul with inner size 1 where PyTorch computes it by one gemm: two matrices, or a
+    matrix (or a batch of one) that requires grad times a batch (folded as (b^T a^T)^T, see _matmul_name)."""
+    if ad.ndim == 2 and bd.ndim == 2:
+        return _gemm_one_term(out, ad, bd, ad.shape[0], bd.shape[1])
+    if a.requires_grad and (ad.ndim == 2 or ad.ndim == bd.ndim == 3 and ad.shape[0] == 1 != bd.shape[0]):
+        return _gemm_one_term(out, ad, bd, math.prod(bd.shape[:-2]) * bd.shape[-1], ad.shape[-2])
+    return out
 
 
 def _folded_rule(m, k, n):
@@ -163,7 +193,10 @@ def mm(input: Tensor, mat2: Tensor) -> Tensor:
     if ad.shape[1] != bd.shape[0]:
         raise _inner_error("mm", ad, bd, ad.shape[1], bd.shape[0])
     _check_not_bool("mm", ad, bd)
-    return record(ad @ bd, (a, b), _mm_rule, "MmBackward0")
+    out = ad @ bd
+    if ad.shape[1] == 1:
+        out = _gemm_one_term(out, ad, bd, ad.shape[0], bd.shape[1])
+    return record(out, (a, b), _mm_rule, "MmBackward0")
 
 
 @op
@@ -224,7 +257,10 @@ def dot(input: Tensor, tensor: Tensor) -> Tensor:
         raise ValueError(f"dot: cannot multiply {tuple(ad.shape)} by {tuple(bd.shape)}: sizes {ad.shape[0]} "
                          f"and {bd.shape[0]} differ")
     _check_not_bool("dot", ad, bd)
-    return record(np.asarray(np.dot(ad, bd)), (a, b), _dot_rule, "DotBackward0")
+    out = np.asarray(np.dot(ad, bd))
+    if ad.shape[0] == 1 and out == 0:
+        out = out + 0.0 if out.dtype.kind == "f" else out  # numpy's one-term dot keeps -0.0; PyTorch sums from +0
+    return record(out, (a, b), _dot_rule, "DotBackward0")
 
 
 @op(methods=("outer", "ger"))
@@ -339,6 +375,8 @@ def einsum(*args, optimize=None) -> Tensor:
         out = np.einsum(spec, *arrays, optimize=optimize)
     except ValueError as e:
         raise _einsum_size_error(equation, terms, arrays, e) from None
+    if out.dtype.kind == "f" and np.count_nonzero(out) != out.size:
+        out = _einsum_signed_zeros(out, terms, out_labels, arrays)
     if len(tensors) == 1:
         def einsum_rule(xp, g, out, x):
             return _einsum_grad(xp, 0, terms, out_labels, g, (x,))
@@ -348,6 +386,44 @@ def einsum(*args, optimize=None) -> Tensor:
                          for k, needed in enumerate(need))
 
     return record(np.asarray(out), tuple(tensors), einsum_rule, _einsum_name(terms, out_labels))
+
+
+def _einsum_signed_zeros(out, terms, out_labels, arrays):
+    """The signs of the zero entries of ``out`` as PyTorch's einsum gives them (only its zero entries change).
+
+    PyTorch drops the subscripts of size 1 to contract (they broadcast), sums a subscript that one operand
+    alone has in that operand, and contracts the subscripts two operands share by a batched matrix product;
+    sums start from +0.0. So a zero is +0.0 after a sum, and otherwise the product of the (summed) operands,
+    with its sign. Equations of one or two operands without a repeated subscript in one operand (a diagonal)
+    are repaired; the others keep numpy's zeros."""
+    contracted = set("".join(terms)) - set(out_labels)
+    if len(terms) == 1 and not contracted or len(terms) > 2 or any(len(set(t)) != len(t) for t in terms[1:]):
+        return out  # a permutation or a diagonal (maybe a view of the operand) keeps its signs
+    out = np.array(out)  # a new array (numpy's einsum gives a scalar for a 0-d result)
+    zero = out == 0
+    if len(terms) == 1:
+        out[zero] = 0.0
+        return out
+    if len(set(terms[0])) != len(terms[0]):
+        return out
+    sizes = [dict(zip(t, a.shape, strict=True)) for t, a in zip(terms, arrays, strict=True)]
+    if any(sizes[0].get(c, 1) != 1 and sizes[1].get(c, 1) != 1 for c in contracted):
+        out[zero] = 0.0  # a matrix product sums
+        return out
+    signs, kept = [], []
+    for term, size, a in zip(terms, sizes, arrays, strict=True):
+        drop = tuple(i for i, c in enumerate(term) if c in contracted and size[c] == 1)
+        a = a[tuple(0 if i in drop else slice(None) for i in range(a.ndim))]
+        term = "".join(c for i, c in enumerate(term) if i not in drop)
+        summed = tuple(i for i, c in enumerate(term) if c in contracted)
+        if summed:  # a sum from +0.0: its zeros are +0.0
+            a = a.sum(axis=summed) + 0.0
+            term = "".join(c for i, c in enumerate(term) if i not in summed)
+        signs.append(np.copysign(np.ones((), out.dtype), a))
+        kept.append(term)
+    sign = np.broadcast_to(np.einsum(",".join(kept) + "->" + out_labels, *signs), out.shape)
+    out[zero] = np.copysign(np.zeros((), out.dtype), sign[zero])
+    return out
 
 
 def _einsum_operands(ops):

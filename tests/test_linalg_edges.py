@@ -1,0 +1,353 @@
+"""The linear-algebra functions at their edges: which outputs require grad and which inputs get a gradient (None
+vs zeros), empty factors, signs of zero, singular and non-finite matrices. Each case runs the same program with
+``torch`` bound to tapegrad and, when it is installed, to PyTorch, and compares everything."""
+
+import math
+import warnings
+
+import numpy as np
+import pytest
+
+import tapegrad as tg
+
+F64 = "float64"
+
+
+def _lib_dtype(lib, name):
+    return getattr(lib, name)
+
+
+def run(lib, program, arrays, dtype=F64):
+    """Run ``program(lib, *leaves)`` on leaves requiring grad made from ``arrays``; return (outputs, grads):
+    each output's values, requires_grad and is_leaf, then each leaf's gradient after a weighted backward."""
+    dt = _lib_dtype(lib, dtype)
+    leaves = [lib.tensor(np.asarray(a, np.float64), dtype=dt, requires_grad=True) for a in arrays]
+    outs = program(lib, *leaves)
+    outs = outs if isinstance(outs, tuple) else (outs,)
+    summary = [(o.detach().numpy().copy(), o.requires_grad, o.is_leaf) for o in outs]
+    total = None
+    for k, o in enumerate(outs):
+        if o.requires_grad:
+            term = (o * (k + 1.5)).sum()
+            total = term if total is None else total + term
+    if total is not None:
+        total.backward()
+    return summary, [None if x.grad is None else x.grad.numpy().copy() for x in leaves]
+
+
+def same(a, b):
+    """Equal values, NaN places and signs of zero."""
+    a, b = np.asarray(a), np.asarray(b)
+    assert a.shape == b.shape, (a.shape, b.shape)
+    np.testing.assert_array_equal(np.isnan(a), np.isnan(b))
+    np.testing.assert_allclose(np.nan_to_num(a), np.nan_to_num(b), rtol=1e-9, atol=1e-12)
+    np.testing.assert_array_equal(np.signbit(a[a == 0]), np.signbit(b[b == 0]))
+
+
+# (name, program, arrays, expected: list of (requires_grad, is_leaf) per output, expected grads: None or "zeros"
+# or "nonzero" per leaf)
+RG_CASES = [
+    ("slogdet_sign_only", lambda lib, a: lib.slogdet(a)[0], [[[-2.2]]], [(True, False)], [None]),
+    ("slogdet_both", lambda lib, a: tuple(lib.linalg.slogdet(a)), [[[-2.2, 1.0], [0.5, 3.0]]],
+     [(True, False), (True, False)], ["nonzero"]),
+    ("triangular_solve_copy_b_only", lambda lib, b, a: lib.triangular_solve(b, a.detach())[1],
+     [[[1.0], [2.0]], [[2.0, 1.0], [0.0, 3.0]]], [(True, False)], ["zeros", None]),
+    ("triangular_solve_copy_a", lambda lib, b, a: lib.triangular_solve(b, a)[1],
+     [[[1.0], [2.0]], [[2.0, 1.0], [0.0, 3.0]]], [(True, False)], ["zeros", "nonzero"]),
+    ("matrix_power_0", lambda lib, a: lib.matrix_power(a, 0), [[[2.0, 1.0], [0.5, 3.0]]], [(True, False)],
+     ["zeros"]),
+    ("linalg_matrix_power_0", lambda lib, a: lib.linalg.matrix_power(a, 0), [np.ones((2, 3, 3))],
+     [(True, False)], ["zeros"]),
+    ("orgqr_empty_k", lambda lib, a, t: lib.orgqr(a, t), [np.ones((3, 2)), np.zeros(0)], [(True, False)],
+     [None, None]),
+    ("orgqr_empty_matrix", lambda lib, a, t: lib.orgqr(a, t), [np.zeros((2, 0)), np.zeros(0)], [(True, False)],
+     [None, None]),
+    ("householder_empty_batch", lambda lib, a, t: lib.linalg.householder_product(a, t),
+     [np.zeros((0, 2, 2)), np.zeros((0, 2))], [(True, False)], [None, None]),
+    ("ormqr_empty_k", lambda lib, a, t, c: lib.ormqr(a, t, c), [np.zeros((1, 0)), np.zeros(0), [[0.5, 1.5]]],
+     [(True, False)], [None, None, "nonzero"]),
+    ("ormqr_empty_batch", lambda lib, a, t, c: lib.ormqr(a, t, c),
+     [np.zeros((0, 2, 2)), np.zeros((0, 2)), np.zeros((0, 2, 2))], [(True, False)], [None, None, "zeros"]),
+    ("ormqr_empty_right", lambda lib, a, t, c: lib.ormqr(a, t, c, left=False),
+     [np.zeros((2, 0)), np.zeros(0), np.ones((3, 2))], [(True, False)], [None, None, "nonzero"]),
+]
+
+
+@pytest.mark.parametrize("case", RG_CASES, ids=lambda c: c[0])
+def test_outputs_require_grad_and_gradients_are_pytorchs(case):
+    _, program, arrays, flags, grads = case
+    summary, got = run(tg, program, arrays)
+    assert [(rg, lf) for _, rg, lf in summary] == flags
+    for g, want in zip(got, grads, strict=True):
+        if want is None:
+            assert g is None
+        else:
+            assert g is not None and (not g.any()) == (want == "zeros")
+
+
+def test_an_empty_ormqr_result_is_not_a_leaf_and_takes_in_place_ops():
+    c = tg.tensor([[0.5, 1.5]], requires_grad=True)
+    out = tg.ormqr(tg.zeros((1, 0)), tg.tensor([]), c)
+    assert not out.is_leaf and out is not c
+    out.mul_(2)  # allowed on a non-leaf
+    out.sum().backward()
+    np.testing.assert_array_equal(c.grad.numpy(), [[2.0, 2.0]])
+
+
+@pytest.mark.parametrize("case", RG_CASES, ids=lambda c: c[0])
+def test_requires_grad_cases_match_pytorch(case):
+    torch = pytest.importorskip("torch")
+    _, program, arrays, _, _ = case
+    ours, our_grads = run(tg, program, arrays)
+    theirs, their_grads = run(torch, program, arrays)
+    assert len(ours) == len(theirs)
+    for (v, rg, lf), (w, trg, tlf) in zip(ours, theirs, strict=True):
+        same(v, w)
+        assert (rg, lf) == (trg, tlf)
+    for g, h in zip(our_grads, their_grads, strict=True):
+        assert (g is None) == (h is None)
+        if g is not None:
+            same(g, h)
+
+
+# ---------------------------------------------------------------------- cholesky_inverse, cholesky_solve
+def _factor(seed, n, batch=()):
+    rng = np.random.default_rng(seed)
+    return rng.standard_normal(batch + (n, n)) + 3 * np.eye(n)
+
+
+@pytest.mark.parametrize("upper", [False, True])
+@pytest.mark.parametrize("seed", [0, 1])
+def test_cholesky_inverse_gradient_is_the_full_matrix_formula(upper, seed):
+    # PyTorch's gradient w.r.t. a triangular factor M is that of (M M^T)^-1 (upper: (M^T M)^-1) in the whole
+    # matrix, also in the (zero) triangle the forward does not read
+    m = np.triu(_factor(seed, 3)) if upper else np.tril(_factor(seed, 3))
+    w = tg.tensor(np.random.default_rng(seed + 9).standard_normal((3, 3)))
+    x = tg.tensor(m, requires_grad=True)
+    (tg.cholesky_inverse(x, upper) * w).sum().backward()
+    y = tg.tensor(m, requires_grad=True)
+    (tg.linalg.inv(y.mT @ y if upper else y @ y.mT) * w).sum().backward()
+    np.testing.assert_allclose(x.grad.numpy(), y.grad.numpy(), rtol=1e-9, atol=1e-12)
+    assert x.grad.numpy()[np.triu_indices(3, 1) if not upper else np.tril_indices(3, -1)].any()
+
+
+@pytest.mark.parametrize("upper", [False, True])
+def test_cholesky_solve_gradients_are_the_full_matrix_formula(upper):
+    m, b = _factor(2, 3, (2,)), np.random.default_rng(3).standard_normal((2, 3, 2))
+    m = np.triu(m) if upper else np.tril(m)
+    w = tg.tensor(np.random.default_rng(4).standard_normal((2, 3, 2)))
+    x, bx = tg.tensor(m, requires_grad=True), tg.tensor(b, requires_grad=True)
+    out = tg.cholesky_solve(bx, x, upper)
+    assert out.grad_fn.name() == "CholeskySolveBackward0"
+    (out * w).sum().backward()
+    y, by = tg.tensor(m, requires_grad=True), tg.tensor(b, requires_grad=True)
+    (tg.linalg.solve(y.mT @ y if upper else y @ y.mT, by) * w).sum().backward()
+    np.testing.assert_allclose(x.grad.numpy(), y.grad.numpy(), rtol=1e-9, atol=1e-12)
+    np.testing.assert_allclose(bx.grad.numpy(), by.grad.numpy(), rtol=1e-9, atol=1e-12)
+
+
+@pytest.mark.parametrize("upper", [False, True])
+def test_cholesky_inverse_and_solve_gradients_in_the_triangle_match_finite_differences(upper):
+    from tapegrad.autograd import gradcheck, gradgradcheck
+
+    m = tg.tensor(_factor(5, 3), requires_grad=True)
+    b = tg.tensor(np.random.default_rng(6).standard_normal((3, 2)), requires_grad=True)
+    tri = (lambda t: t.triu()) if upper else (lambda t: t.tril())
+    assert gradcheck(lambda t: tg.cholesky_inverse(tri(t), upper), (m,))
+    assert gradcheck(lambda s, t: tg.cholesky_solve(s, tri(t), upper), (b, m))
+    assert gradgradcheck(lambda t: tg.cholesky_inverse(tri(t), upper), (m,))
+    assert gradgradcheck(lambda s, t: tg.cholesky_solve(s, tri(t), upper), (b, m))
+
+
+@pytest.mark.parametrize("upper", [False, True])
+def test_cholesky_inverse_and_solve_gradients_match_pytorch(upper):
+    torch = pytest.importorskip("torch")
+    m, b = _factor(7, 3, (2,)), np.random.default_rng(8).standard_normal((2, 3, 2))
+    w1, w2 = np.random.default_rng(9).standard_normal((2, 3, 3)), np.random.default_rng(10).standard_normal(b.shape)
+    grads = []
+    for lib in (tg, torch):
+        x, bx = lib.tensor(m, requires_grad=True), lib.tensor(b, requires_grad=True)
+        ((lib.cholesky_inverse(x, upper) * lib.tensor(w1)).sum()
+         + (lib.cholesky_solve(bx, x, upper) * lib.tensor(w2)).sum()).backward()
+        grads.append((x.grad.numpy(), bx.grad.numpy()))
+    for ours, theirs in zip(*grads, strict=True):
+        np.testing.assert_allclose(ours, theirs, rtol=1e-9, atol=1e-12)
+
+
+# ---------------------------------------------------------------------- singular matrices
+SINGULAR = [[[0.0]], [[-0.0]], [[1.0, 2.0], [2.0, 4.0]], [[0.0, 0.0], [0.0, 0.0]], [[0.0, 1.0], [0.0, 2.0]],
+            [[1.0, 0.0], [0.0, 0.0]], [[2.0, 0.0, 1.0], [0.0, 0.0, 0.0], [1.0, 3.0, 0.5]], [[0.0, 0.0], [1.0, 0.0]]]
+
+
+def _logdet_grads(lib, m):
+    out = []
+    for program in (lambda x: x.logdet(), lambda x: lib.linalg.slogdet(x)[1],
+                    lambda x: lib.slogdet(x)[1] * 2 + lib.slogdet(x)[0]):
+        x = lib.tensor(m, dtype=lib.float64, requires_grad=True)
+        (program(x) * 1.5).backward()
+        out.append(x.grad.numpy())
+    return out
+
+
+@pytest.mark.parametrize("m", SINGULAR, ids=range(len(SINGULAR)))
+def test_logdet_backward_of_a_singular_matrix_is_inf_nan_not_an_error(m):
+    grads = _logdet_grads(tg, m)
+    for g in grads:
+        assert not np.isfinite(g).all()
+
+
+def test_logdet_gradient_of_a_zero_1x1_matrix_is_its_reciprocal():
+    for v, want in ((0.0, math.inf), (-0.0, -math.inf)):
+        x = tg.tensor([[v]], requires_grad=True)
+        x.logdet().backward()
+        assert x.grad.item() == want
+
+
+@pytest.mark.parametrize("m", SINGULAR, ids=range(len(SINGULAR)))
+def test_logdet_backward_of_a_singular_matrix_matches_pytorch(m):
+    torch = pytest.importorskip("torch")
+    for ours, theirs in zip(_logdet_grads(tg, m), _logdet_grads(torch, m), strict=True):
+        same(ours, theirs)
+
+
+def test_slogdet_gradient_of_a_regular_batch_is_a_inverse_transpose_and_twice_differentiable():
+    from tapegrad.autograd import gradcheck, gradgradcheck
+
+    a = np.random.default_rng(0).standard_normal((2, 3, 3)) + 3 * np.eye(3)
+    x = tg.tensor(a, requires_grad=True)
+    tg.linalg.slogdet(x)[1].sum().backward()
+    np.testing.assert_allclose(x.grad.numpy(), np.swapaxes(np.linalg.inv(a), -1, -2), rtol=1e-10)
+    assert gradcheck(lambda t: tg.linalg.slogdet(t)[1], (tg.tensor(a, requires_grad=True),))
+    assert gradgradcheck(lambda t: tg.logdet(t), (tg.tensor(a, requires_grad=True),))
+
+
+@pytest.mark.parametrize("m", [[[0.0]], [[1.0, 2.0], [2.0, 4.0]], [[0.0, 0.0], [1.0, 0.0]], [[math.nan]]])
+def test_torch_lu_factorizes_a_singular_matrix_without_an_error(m):
+    LU, pivots = tg.lu(tg.tensor(m, dtype=tg.float64))
+    ref = tg.linalg.lu_factor_ex(tg.tensor(m, dtype=tg.float64))
+    same(LU.numpy(), ref.LU.numpy())
+    np.testing.assert_array_equal(pivots.numpy(), ref.pivots.numpy())
+    torch = pytest.importorskip("torch")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # PyTorch's deprecation of torch.lu
+        theirs = torch.lu(torch.tensor(m, dtype=torch.float64))
+    same(LU.numpy(), theirs[0].numpy())
+    np.testing.assert_array_equal(pivots.numpy(), theirs[1].numpy())
+
+
+# ---------------------------------------------------------------------- matrix_exp of 1x1 matrices
+def test_matrix_exp_of_1x1_matrices_saves_its_input_not_its_result():
+    from tapegrad.autograd import gradcheck, gradgradcheck
+
+    x = tg.tensor([[[2.6]], [[-1.0]]], dtype=tg.float64, requires_grad=True)
+    y = x.matrix_exp()
+    assert y.grad_fn.name() == "LinalgMatrixExpBackward0"
+    with tg.no_grad():
+        y.mul_(2)  # as PyTorch: the backward does not need the result
+    y.sum().backward()
+    np.testing.assert_allclose(x.grad.numpy(), np.exp([[[2.6]], [[-1.0]]]), rtol=1e-12)
+    assert gradcheck(tg.linalg.matrix_exp, (tg.tensor([[0.3]], dtype=tg.float64, requires_grad=True),))
+    assert gradgradcheck(tg.linalg.matrix_exp, (tg.tensor([[0.3]], dtype=tg.float64, requires_grad=True),))
+
+
+# ---------------------------------------------------------------------- dtypes PyTorch has no kernel for
+@pytest.mark.parametrize("dtype", ["float16", "bfloat16", "int32", "int64", "uint8", "bool"])
+def test_orgqr_and_ormqr_refuse_the_dtypes_pytorch_has_no_kernel_for(dtype):
+    dt = getattr(tg, dtype)
+    a, tau = tg.eye(2).to(dt), tg.zeros(2).to(dt)
+    with pytest.raises((NotImplementedError, RuntimeError), match="orgqr|floating point"):
+        tg.orgqr(a, tau)
+    with pytest.raises(NotImplementedError, match=r'"ormqr_cpu" not implemented for'):
+        tg.ormqr(a, tau, tg.eye(2).to(dt))
+    with pytest.raises(NotImplementedError, match=r'"ormqr_cpu" not implemented for'):
+        tg.ormqr(tg.zeros(2, 0).to(dt), tg.zeros(0).to(dt), tg.eye(2).to(dt))  # also when empty
+    if dtype == "float16":
+        with pytest.raises(NotImplementedError, match=r"\"orgqr_cpu\" not implemented for 'Half'"):
+            tg.linalg.householder_product(a, tau)
+
+
+def test_ormqr_operands_of_different_dtypes_are_refused():
+    with pytest.raises(RuntimeError, match="Expected input and other to have the same dtype"):
+        tg.ormqr(tg.eye(2), tg.zeros(2), tg.eye(2, dtype=tg.float64))
+    with pytest.raises(RuntimeError, match="Expected input and tau to have the same dtype"):
+        tg.ormqr(tg.eye(2), tg.zeros(2, dtype=tg.float64), tg.eye(2))
+
+
+# ---------------------------------------------------------------------- cholesky_inverse as LAPACK's potri
+SPECIAL = [-0.0, 0.0, 1.5, -2.0, 0.5, 3.0, -1.0, math.nan, math.inf, -math.inf]
+
+
+def test_cholesky_inverse_keeps_lapacks_signs_of_zero_and_nans():
+    out = tg.cholesky_inverse(tg.tensor([[4.0, 0.0], [-3.0, -1.0]]), True)  # potri: 0 * -1 = -0.0 off the diagonal
+    assert np.signbit(out.numpy()).tolist() == [[False, True], [True, False]]
+    out = tg.cholesky_inverse(tg.tensor([[math.nan, 0.0, 0.0], [math.inf, 2.5, 0.0], [0.5, 0.0, -math.inf]]), True)
+    assert np.isnan(out.numpy()).tolist() == [[True] * 3, [True, False, False], [True, False, False]]
+
+
+def test_cholesky_inverse_of_a_zero_diagonal_is_pytorchs_error():
+    with pytest.raises(tg.linalg.LinAlgError, match=r"\(Batch element 1\): The diagonal element 2 is zero"):
+        tg.cholesky_inverse(tg.tensor([[[1.0, 0.0], [0.0, 1.0]], [[1.0, 0.0], [2.0, 0.0]]]))
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_cholesky_inverse_matches_pytorch_with_special_values(seed):
+    torch = pytest.importorskip("torch")
+    rng = np.random.default_rng(seed)
+    for _ in range(60):
+        n, upper = int(rng.integers(1, 5)), bool(rng.integers(0, 2))
+        m = rng.choice(SPECIAL, size=(int(rng.integers(1, 3)), n, n))
+        for dtype in ("float64", "float32"):
+            try:
+                theirs = torch.cholesky_inverse(torch.tensor(m, dtype=getattr(torch, dtype)), upper).numpy()
+            except RuntimeError:
+                with pytest.raises(RuntimeError, match="is zero"):
+                    tg.cholesky_inverse(tg.tensor(m, dtype=getattr(tg, dtype)), upper)
+                continue
+            ours = tg.cholesky_inverse(tg.tensor(m, dtype=getattr(tg, dtype)), upper).numpy()
+            np.testing.assert_array_equal(np.isnan(ours), np.isnan(theirs))
+            np.testing.assert_allclose(np.nan_to_num(ours), np.nan_to_num(theirs), rtol=1e-5, atol=1e-6)
+            if dtype == "float64" or upper:  # float32 lower: MKL's sgemv sums in its own order (signs of zero)
+                finite = ~np.isnan(theirs)
+                np.testing.assert_array_equal(np.signbit(ours[finite]), np.signbit(theirs[finite]))
+
+
+# ---------------------------------------------------------------------- qr at a -0.0 pivot
+@pytest.mark.parametrize("a, k", [([[-0.0, 1.5], [-1.0, 3.0], [-2.5, -0.0]], 0),
+                                  ([[1.0, -0.0], [0.0, -0.0], [0.0, 2.0]], 1)])
+def test_qr_reflects_a_minus_zero_pivot_as_pytorchs_lapack(a, k):
+    # PyTorch's LAPACK takes sign(-0.0) = +: the pivot k (-0.0) is reflected to -norm
+    Q, R = tg.linalg.qr(tg.tensor(a, dtype=tg.float64))
+    assert R.numpy()[k, k] < 0
+    np.testing.assert_allclose((Q @ R).numpy(), np.asarray(a), atol=1e-12)
+    torch = pytest.importorskip("torch")
+    Qt, Rt = torch.linalg.qr(torch.tensor(a, dtype=torch.float64))
+    np.testing.assert_allclose(Q.numpy(), Qt.numpy(), atol=1e-12)
+    np.testing.assert_allclose(R.numpy(), Rt.numpy(), atol=1e-12)
+
+
+# ---------------------------------------------------------------------- det backward at inf/nan
+@pytest.mark.parametrize("m", [[[math.nan, 1.0], [2.0, 3.0]], [[math.inf, 1.0], [2.0, 3.0]], [[math.nan]], [[math.inf]],
+                               [[1.0, 2.0, 0.5], [3.0, math.nan, 1.0], [0.0, 1.0, 2.0]],
+                               [[[1.0, 2.0], [3.0, 4.0]], [[math.inf, 0.0], [0.0, 3.0]]]])
+def test_det_backward_at_inf_nan_is_pytorchs_not_an_svd_error(m):
+    x = tg.tensor(m, dtype=tg.float64, requires_grad=True)
+    tg.det(x).sum().backward()
+    g = x.grad.numpy()
+    if np.asarray(m).shape[-1] == 1:
+        np.testing.assert_array_equal(g, np.ones_like(g))  # the cofactor of a 1x1 matrix
+    torch = pytest.importorskip("torch")
+    y = torch.tensor(m, dtype=torch.float64, requires_grad=True)
+    torch.det(y).sum().backward()
+    same(g, y.grad.numpy())
+
+
+@pytest.mark.parametrize("shape", [(0, 0), (2, 0, 0), (0, 2, 2), (0, 1, 1)])
+@pytest.mark.parametrize("upper", [False, True])
+def test_cholesky_inverse_and_solve_of_empty_matrices(shape, upper):
+    x = tg.zeros(shape, dtype=tg.float64, requires_grad=True)
+    out = tg.cholesky_inverse(x, upper)
+    assert tuple(out.shape) == shape and out.grad_fn.name() == "CholeskyInverseBackward0"
+    out.sum().backward()
+    assert tuple(x.grad.shape) == shape
+    b = tg.zeros(shape[:-1] + (2,), dtype=tg.float64)
+    assert tuple(tg.cholesky_solve(b, x.detach(), upper).shape) == tuple(b.shape)

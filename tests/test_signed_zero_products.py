@@ -1,0 +1,125 @@
+"""The signs of zero of the products (matmul, mm, bmm, dot, einsum, conv2d): PyTorch's sums start from +0.0, but
+a product of one term computed by BLAS's gemm (inner size 1, both outer sizes 2 or more) keeps the product's
+sign, and einsum multiplies without summing where every subscript to contract has size 1. Compared with PyTorch
+on operands made of -0.0, +0.0 and signed values; the values themselves are checked by the op's own tests."""
+
+import numpy as np
+import pytest
+from hypothesis import example, given, settings
+from hypothesis import strategies as st
+
+import tapegrad as tg
+
+VALUES = [-0.0, 0.0, 1.5, -2.0]
+
+
+def signs(t):
+    a = t.detach().numpy()
+    return np.signbit(a), a == 0
+
+
+def arrays(shape, seed):
+    return np.random.default_rng(seed).choice(VALUES, size=shape)
+
+
+def compare(torch, program, shapes, seed, dtype="float64", grads=(False,)):
+    """``program(lib, *tensors)`` in both libraries: equal values and signs of zero."""
+    data = [arrays(s, seed + i) for i, s in enumerate(shapes)]
+    for rg in grads:
+        ours = program(tg, *[tg.tensor(a, dtype=getattr(tg, dtype), requires_grad=rg) for a in data])
+        theirs = program(torch, *[torch.tensor(a, dtype=getattr(torch, dtype), requires_grad=rg) for a in data])
+        a, b = ours.detach().numpy(), theirs.detach().numpy()
+        np.testing.assert_array_equal(a, b)
+        np.testing.assert_array_equal(np.signbit(a), np.signbit(b), err_msg=f"requires_grad={rg}")
+
+
+# ---------------------------------------------------------------------- without PyTorch: the rules themselves
+def test_a_one_term_gemm_keeps_the_products_signs():
+    a = tg.tensor([[3.0], [-0.0]], dtype=tg.float64)
+    b = tg.tensor([[1.0, 1.0]], dtype=tg.float64)
+    for out in (tg.mm(a, b), a @ b, tg.einsum("ij,jk->ik", a, b)):
+        assert np.signbit(out.numpy()).tolist() == [[False, False], [True, True]]
+
+
+def test_a_row_or_a_column_and_sums_of_several_terms_start_from_plus_zero():
+    z = tg.full((1, 1), -0.0)
+    assert not np.signbit((z @ tg.ones(1, 3)).numpy()).any()  # gemv: one row
+    assert not np.signbit(tg.mm(tg.full((3, 2), -0.0), tg.ones(2, 2)).numpy()).any()
+    assert not np.signbit(tg.dot(tg.tensor([-0.0]), tg.tensor([1.0])).numpy())
+    assert not np.signbit(tg.bmm(tg.full((2, 3, 1), -0.0), tg.ones(2, 1, 2)).numpy()).any()
+    assert not np.signbit(tg.einsum("ij->i", tg.full((2, 1), -0.0)).numpy()).any()
+
+
+def test_conv2d_of_one_channel_by_a_1x1_kernel_keeps_the_products_signs():
+    x = tg.full((1, 1, 3, 3), -0.0, dtype=tg.float64)
+    assert np.signbit(tg.nn.functional.conv2d(x, tg.ones(2, 1, 1, 1, dtype=tg.float64)).numpy()).all()
+    assert not np.signbit(tg.nn.functional.conv2d(x, tg.ones(2, 1, 2, 2, dtype=tg.float64)).numpy()).any()
+
+
+# ---------------------------------------------------------------------- against PyTorch
+SHAPES = st.sampled_from([1, 2, 3])
+
+
+@given(m=SHAPES, n=SHAPES, batch=st.sampled_from([(), (1,), (2,), (2, 1)]), seed=st.integers(0, 2**16),
+       dtype=st.sampled_from(["float32", "float64"]))
+@example(m=3, n=2, batch=(), seed=0, dtype="float64")
+@example(m=1, n=1, batch=(2,), seed=0, dtype="float32")
+@settings(max_examples=25)
+def test_matmul_forms_of_inner_size_one_match_pytorch(m, n, batch, seed, dtype):
+    torch = pytest.importorskip("torch")
+    grads = (False, True)
+    compare(torch, lambda lib, a, b: lib.matmul(a, b), [batch + (m, 1), (1, n)], seed, dtype, grads)
+    compare(torch, lambda lib, a, b: lib.matmul(a, b), [(m, 1), batch + (1, n)], seed, dtype, grads)
+    compare(torch, lambda lib, a, b: lib.matmul(a, b), [batch + (m, 1), batch + (1, n)], seed, dtype, grads)
+    compare(torch, lambda lib, a, b: lib.mm(a, b), [(m, 1), (1, n)], seed, dtype)
+    compare(torch, lambda lib, a, b: lib.bmm(a, b), [(2, m, 1), (2, 1, n)], seed, dtype)
+    compare(torch, lambda lib, a, b: lib.mv(a, b), [(m, 1), (1,)], seed, dtype)
+    compare(torch, lambda lib, a, b: lib.matmul(a, b), [(1,), (1, n)], seed, dtype)
+    compare(torch, lambda lib, a, b: lib.dot(a, b), [(1,), (1,)], seed, dtype)
+
+
+EQUATIONS = [("ij,jk->ik", "ijk"), ("i,i->", "i"), ("i->", "i"), ("ij->", "ij"), ("bij,bjk->bik", "bijk"),
+             ("i,j->ij", "ij"), ("...i,...i->...", "bi"), ("ij,j", "ij"), ("ij,ij->ij", "ij"), ("ij->ji", "ij"),
+             ("ii->i", "i"), ("ij,kj->ik", "ijk")]
+
+
+@given(eq=st.sampled_from(EQUATIONS), sizes=st.lists(st.sampled_from([1, 1, 2, 3]), min_size=4, max_size=4),
+       seed=st.integers(0, 2**16), dtype=st.sampled_from(["float16", "float32", "float64"]))
+@example(eq=("ij,jk->ik", "ijk"), sizes=[3, 1, 2, 1], seed=0, dtype="float64")
+@example(eq=("i,i->", "i"), sizes=[1, 1, 1, 1], seed=1, dtype="float32")
+@settings(max_examples=40)
+def test_einsum_signs_of_zero_match_pytorch(eq, sizes, seed, dtype):
+    torch = pytest.importorskip("torch")
+    equation, letters = eq
+    size = dict(zip("bijk", sizes, strict=True))
+    terms = equation.split("->")[0].split(",")
+    shapes = [tuple(size[c] for c in t.replace("...", "b")) for t in terms]
+    compare(torch, lambda lib, *ops: lib.einsum(equation, *ops), shapes, seed, dtype)
+
+
+@given(n=st.sampled_from([0, 1, 2]), groups=st.sampled_from([1, 2]), per_group=st.sampled_from([1, 2, 3]),
+       hw=st.tuples(st.integers(1, 3), st.integers(1, 3)), bias=st.booleans(), stride=st.sampled_from([1, 2]),
+       padding=st.sampled_from([0, 1]), kernel=st.sampled_from([1, 1, 2]), seed=st.integers(0, 2**16),
+       dtype=st.sampled_from(["float32", "float64"]), dilation=st.sampled_from([1, 1, 2]))
+@example(n=1, groups=1, per_group=2, hw=(3, 3), bias=False, stride=1, padding=0, kernel=1, seed=0,
+         dtype="float64", dilation=1)
+@example(n=1, groups=1, per_group=3, hw=(1, 1), bias=True, stride=1, padding=0, kernel=1, seed=3,
+         dtype="float32", dilation=1)
+@example(n=2, groups=2, per_group=2, hw=(2, 3), bias=False, stride=1, padding=0, kernel=1, seed=5,
+         dtype="float64", dilation=2)
+@settings(max_examples=40)
+def test_conv2d_signs_of_zero_match_pytorch(n, groups, per_group, hw, bias, stride, padding, kernel, seed, dtype,
+                                            dilation):
+    torch = pytest.importorskip("torch")
+    shapes = [(n, groups) + hw, (groups * per_group, 1, kernel, kernel)] + ([(groups * per_group,)] if bias else [])
+    span = dilation * (kernel - 1) + 1
+    if hw[0] + 2 * padding < span or hw[1] + 2 * padding < span:
+        return
+    if dtype == "float32" and groups > 1 and per_group == 1 and bias:
+        return  # PyTorch's oneDNN depthwise kernel: still differs (the KNOWN class signed-zero-sums)
+
+    def program(lib, x, w, *b):
+        return lib.nn.functional.conv2d(x, w, b[0] if b else None, stride=stride, padding=padding, groups=groups,
+                                        dilation=dilation)
+
+    compare(torch, program, shapes, seed, dtype)
