@@ -1015,6 +1015,334 @@ known_class(
     """, "PyTorch skips the range check of index tensors when a slice of the same index empties the result; "
          "tapegrad checks", IX, status="by-design")
 
+# ---- the spatial nn.functional family and the Tensor methods generated since (tests/differential/ops.py)
+SPATIAL, POOLING, CONVND = ("tapegrad/nn/_functional_spatial.py", "tapegrad/ops/pooling.py",
+                            "tapegrad/ops/conv_nd.py")
+EXTRA, COMBINE, COUNTING, SCATTER = ("tapegrad/ops/extra_math.py", "tapegrad/ops/combine.py",
+                                     "tapegrad/ops/counting.py", "tapegrad/ops/scatter_extra.py")
+CONV_ND_F = F("conv1d", "conv3d", "conv_transpose1d", "conv_transpose2d", "conv_transpose3d", "conv_tbc")
+ADAPTIVE_F = F(*[f"adaptive_{k}_pool{d}d" for k in ("avg", "max") for d in (1, 2, 3)],
+               *[f"adaptive_max_pool{d}d_with_indices" for d in (1, 2, 3)])
+ADDMM = fam("addmm", "addbmm", "baddbmm", "addmv", "addr")
+QUANTILE = fam("quantile", "nanquantile", inplace=False)
+SCATTER_REDUCE = fam("scatter_reduce", "index_reduce")
+known_class(
+    "conv-nd-int-dtypes", CONV_ND_F, RAISES_HERE,
+    lambda d: here_says(d, "not implemented for") and any(not isf(t) for t in d.inputs),
+    """
+    torch.nn.functional.conv1d(torch.tensor([[[1, 2, 3]]]), torch.tensor([[[1, -1]]]))
+    """, B["errors"] + " (conv1d/conv3d/conv_transpose*/conv_tbc of integer or bool tensors: PyTorch's CPU "
+                       "kernels compute, tapegrad refuses)", CONVND)
+known_class(
+    "conv-transpose-empty-skips-checks", F("conv_transpose1d", "conv_transpose2d", "conv_transpose3d"),
+    RAISES_HERE,
+    lambda d: any(empty(t) for t in d.inputs) and here_says(d, "output padding must be smaller"),
+    """
+    torch.nn.functional.conv_transpose1d(torch.zeros(0, 1, 2), torch.ones(1, 1, 3), output_padding=1).shape
+    """, "PyTorch skips conv_transpose's output_padding check on an empty batch (as the other checks of "
+         "empty-skips-checks); tapegrad checks", CONVND, status="by-design")
+known_class(
+    "adaptive-pool-output-size", ADAPTIVE_F, {RAISES_HERE, RAISES_THERE},
+    lambda d: here_says(d, "output_size must be positive", "expected a non-empty") or torch_says(
+        d, "must be tuple of ints, but found element of type NoneType"),
+    """
+    torch.nn.functional.adaptive_max_pool2d(torch.ones(1, 2, 2), 0).shape
+    """, B["errors"] + " (adaptive pools with output_size 0 or of an input with an empty spatial dim: PyTorch "
+                       "returns an empty result, tapegrad refuses; a 1-d output_size (None,): PyTorch refuses)",
+    POOLING)
+known_class(
+    "max-unpool-empty-backward", F("max_unpool1d", "max_unpool2d", "max_unpool3d"), "backward-tapegrad-raises",
+    lambda d: here_says(d, "cannot reshape array of size 0"),
+    """
+    x = torch.zeros((0, 2, 2, 2), requires_grad=True)
+    y, i = torch.nn.functional.max_pool2d(x, 2, return_indices=True)
+    torch.nn.functional.max_unpool2d(y, i, 2).sum().backward()
+    x.grad.shape
+    """, B["errors"] + " (the backward of max_unpool of an empty batch: tapegrad's reshape fails)", POOLING)
+known_class(
+    "spatial-half-and-int-values", F("max_unpool1d", "max_unpool2d", "max_unpool3d", "lp_pool3d",
+                                     "local_response_norm"), RAISES_THERE,
+    lambda d: torch_says(d, "not implemented for 'Half'", "not implemented for 'Long'", "not implemented for 'Int'"),
+    """
+    torch.nn.functional.lp_pool3d(torch.ones(1, 1, 2, 2, 2, dtype=torch.float16), 2.0, 2)
+    """, B["values"] + " (lp_pool3d and local_response_norm of float16 (PyTorch's avg_pool3d has no Half "
+                       "kernel), max_unpool of integer values: PyTorch refuses, tapegrad computes)", SPATIAL)
+known_class(
+    "pytorch-pixel-unshuffle-empty", F("pixel_unshuffle"), "shape",
+    lambda d: any(empty(t) for t in d.inputs),
+    """
+    torch.nn.functional.pixel_unshuffle(torch.zeros(0, 1, 2, 2), 2).shape
+    """, "PyTorch 2.13's pixel_unshuffle of an empty batch returns the input's shape (0, 1, 2, 2), not "
+         "(0, 4, 1, 1) as for any other batch size; tapegrad's shape is right", SPATIAL, status="pytorch-bug")
+known_class(
+    "embedding-bag-nonfinite", F("embedding_bag"), {"nan", "signed-zero", "value", "inf"},
+    lambda d: kw(d, "mode") == "max" or any_in(d, nonfinite),
+    """
+    w = torch.tensor([[1.0, nan], [2.0, inf], [-1.0, 0.0]])
+    torch.nn.functional.embedding_bag(torch.tensor([[2, 1, 0]]), w, mode='max')
+    """, B["edges"] + " (embedding_bag(mode='max') with NaN (PyTorch's running max skips a NaN after the first "
+                      "value) and the sign of zero of an empty bag (+0.0 in PyTorch); an empty bag next to inf "
+                      "weights in mode='sum' is nan here (0 * inf), 0 in PyTorch)", SPATIAL)
+known_class(
+    "embedding-bag-empty", F("embedding_bag"), {RAISES_HERE, RAISES_THERE},
+    lambda d: torch_says(d, "step must be nonzero") or here_says(d, "out of range for dimension 0 of size 0"),
+    """
+    w = torch.ones(3, 2)
+    torch.nn.functional.embedding_bag(torch.tensor([], dtype=torch.int64), w, torch.tensor([0, 0]), mode='max').shape
+    """, B["errors"] + " (embedding_bag of an empty input: with offsets in mode='max' tapegrad's gather fails "
+                       "where PyTorch returns zeros; a (0, 0) input makes PyTorch fail with 'step must be nonzero' "
+                       "where tapegrad returns an empty result)", SPATIAL)
+known_class(
+    "pytorch-fractional-ratio-number", F("fractional_max_pool2d", "fractional_max_pool2d_with_indices"),
+    RAISES_THERE,
+    lambda d: torch_says(d, "has no len()"),
+    """
+    samples = torch.zeros(1, 1, 2)
+    torch.nn.functional.fractional_max_pool2d(torch.ones(1, 4, 4), 2, output_ratio=0.5, _random_samples=samples).shape
+    """, "PyTorch 2.13's F.fractional_max_pool2d fails on a number output_ratio (len(0.5)), which its documentation "
+         "and nn.FractionalMaxPool2d accept; tapegrad takes it", "tapegrad/nn/_functional_fractional.py",
+    status="pytorch-bug")
+known_class(
+    "fractional-empty-batch", F("fractional_max_pool2d", "fractional_max_pool2d_with_indices"), RAISES_HERE,
+    lambda d: any(empty(t) for t in d.inputs) and here_says(d, "Expected 3D or 4D tensor"),
+    """
+    samples = torch.zeros(1, 0, 2)
+    torch.nn.functional.fractional_max_pool2d(torch.zeros(0, 2, 3), 1, output_size=1, _random_samples=samples).shape
+    """, B["errors"] + " (fractional_max_pool2d of an empty batch: PyTorch returns an empty result, tapegrad "
+                       "refuses)", "tapegrad/nn/_functional_fractional.py")
+known_class(
+    "instance-norm-2d-running-stats", F("instance_norm"), RAISES_HERE,
+    lambda d: here_says(d, "at least 3 dimensions"),
+    """
+    torch.nn.functional.instance_norm(torch.ones(2, 2), torch.zeros(2), torch.ones(2), use_input_stats=False)
+    """, B["errors"] + " (instance_norm of a 2-d input with use_input_stats=False: PyTorch normalizes with the "
+                       "running statistics, tapegrad refuses)", SPATIAL)
+known_class(
+    "interpolate-antialias", F("interpolate"), RAISES_HERE,
+    lambda d: here_says(d, "antialias=True is not supported"),
+    """
+    torch.nn.functional.interpolate(torch.ones(1, 1, 2, 2), scale_factor=2, mode='bilinear', antialias=True).shape
+    """, B["errors"] + " (interpolate(antialias=True) is not implemented in tapegrad)", SPATIAL)
+known_class(
+    "conv-tbc-negative-pad", F("conv_tbc"), RAISES_HERE,
+    lambda d: here_says(d, "negative padding"),
+    """
+    torch.nn.functional.conv_tbc(torch.ones(4, 1, 1), torch.ones(1, 1, 1), torch.zeros(1), -1).shape
+    """, B["errors"] + " (conv_tbc with a negative pad: PyTorch crops the input, tapegrad refuses)", CONVND)
+known_class(
+    "interpolate-empty-output", F("interpolate"), RAISES_HERE,
+    lambda d: here_says(d, "sizes should be greater than 0"),
+    """
+    torch.nn.functional.interpolate(torch.ones(1, 1, 3), scale_factor=0.25, mode='area').shape
+    """, B["errors"] + " (interpolate(mode='area') to an empty output: PyTorch's adaptive pool returns it, "
+                       "tapegrad refuses)", SPATIAL)
+known_class(
+    "lp-pool-kernel-larger-than-input", F("lp_pool1d", "lp_pool2d", "lp_pool3d"), RAISES_THERE,
+    lambda d: torch_says(d, "smaller than kernel size"),
+    """
+    torch.nn.functional.lp_pool3d(torch.ones(1, 1, 3, 2, 1), 3.0, 2, ceil_mode=True).shape
+    """, B["values"] + " (lp_pool3d(ceil_mode=True) with a kernel larger than the input: PyTorch's avg_pool3d "
+                       "refuses, tapegrad's ceil mode gives a window)", SPATIAL)
+# -- tapegrad/ops/extra_math.py
+known_class(
+    "inverse-hyperbolic-inplace-grad", {"Tensor." + n + "_" for n in ("asinh", "arcsinh", "acosh", "arccosh",
+                                                                      "atanh", "arctanh")},
+    "backward-pytorch-raises",
+    lambda d: torch_says(d, "the derivative for 'inplace version of"),
+    """
+    x = torch.tensor([0.5], requires_grad=True)
+    (x * 1).asinh_().sum().backward()
+    x.grad
+    """, "PyTorch 2.13 has no derivative for asinh_/acosh_/atanh_ (in place) and raises in backward; tapegrad "
+         "gives the out-of-place ops' gradient", EXTRA, status="by-design")
+known_class(
+    "copysign-scalar-first", fam("copysign", inplace=False), RAISES_THERE,
+    lambda d: torch_says(d, "invalid combination of arguments"),
+    """
+    torch.copysign(-1.5, torch.tensor([1.0]))
+    """, B["values"] + " (copysign(number, tensor): PyTorch's signatures take a tensor first, tapegrad's binary "
+                       "op takes either)", EXTRA)
+known_class(
+    "float-power-neg-inf-zero", fam("float_power"), {"nan", "signed-zero", "inf", "value"},
+    lambda d: any_in(d, lambda t: isf(t) and t.numel() > 0 and bool(
+        (torch.isneginf(t.detach()) | ((t.detach() == 0) & torch.signbit(t.detach()))).any())),
+    """
+    torch.float_power(torch.tensor([-inf, -0.0]), torch.tensor([0.5]))
+    """, B["edges"] + " (float_power at -inf and -0.0 bases with a tensor exponent: C's pow (PyTorch) gives inf "
+                      "and +0.0, numpy's nan and -0.0, as the pow-neg-inf class)", EXTRA)
+# -- tapegrad/ops/combine.py
+known_class(
+    "pytorch-resizes-before-failing", {"Tensor." + n + "_" for n in ("addmm", "addbmm", "baddbmm", "addmv",
+                                                                     "addr")}, "state-after-error-shape",
+    lambda d: True,
+    """
+    x = torch.tensor([[4]], dtype=torch.uint8)
+    try:
+        x.addbmm_(torch.zeros(0, 2, 2), torch.zeros(0, 2, 1))
+    except Exception:
+        pass
+    x.shape
+    """, "PyTorch resizes the in-place output of addbmm_ (to the product's shape) before it fails on the storage "
+         "that cannot grow; tapegrad's failed in-place op leaves the tensor as it was", COMBINE, status="by-design")
+known_class(
+    "inplace-saved-values-int-target", {"Tensor.nan_to_num_", "Tensor.scatter_reduce_", "Tensor.index_reduce_",
+                                        "Tensor.addcmul_", "Tensor.addcdiv_"},
+    "backward-pytorch-raises",
+    lambda d: torch_says(d, "modified by an inplace operation"),
+    """
+    e = torch.tensor([2])
+    x = torch.tensor([1.5], requires_grad=True)
+    y = torch.pow(x, e)
+    e.nan_to_num_()
+    y.sum().backward()
+    x.grad
+    """, "README: tapegrad keeps the values an earlier op needs, where PyTorch raises (in-place ops on a tensor "
+         "another op saved: an integer exponent, a target of addcmul_)", COMBINE, status="by-design")
+known_class(
+    "cumulative-inplace-bool", {"Tensor.cumprod_", "Tensor.cumsum_"}, RAISES_HERE,
+    lambda d: any(empty(t) for t in d.inputs) and here_says(d, "can't be cast to the output dtype"),
+    """
+    torch.zeros((2, 0), dtype=torch.bool).cumprod_(0).shape
+    """, "PyTorch skips cumprod_'s bool check on an empty tensor (as empty-skips-checks); tapegrad checks",
+    "tapegrad/ops/forms.py", status="by-design")
+known_class(
+    "logcumsumexp-inf", fam("logcumsumexp", inplace=False), {"nan", "value", "inf"},
+    lambda d: any_in(d, nonfinite),
+    """
+    torch.tensor([-0.0, inf, 1.0]).logcumsumexp(0)
+    """, B["edges"] + " (logcumsumexp before an inf: tapegrad's stabilized n-by-n form subtracts the running "
+                      "maximum (inf - inf = nan) where PyTorch gives the finite value)", COMBINE)
+known_class(
+    "quantile-edges", QUANTILE, {"nan", "inf", "signed-zero", "value", RAISES_HERE, RAISES_THERE} | GRADS,
+    lambda d: any_in(d, lambda t: nonfinite(t) or empty(t) or dt(t) == "float16" or has_zero(t)) or here_says(
+        d, "expected a non-empty list") or torch_says(d, "must be either float or double"),
+    """
+    torch.quantile(torch.tensor([1.0, 2.0]), torch.tensor([]))
+    """, B["edges"] + " (quantile/nanquantile with an empty q tensor (tapegrad's stack fails), of float16 "
+                      "(PyTorch refuses), at inf/NaN (inf - inf interpolation) and the sign of a zero result)",
+    COMBINE)
+known_class(
+    "repeat-interleave-0d-dim", fam("repeat_interleave", inplace=False), RAISES_THERE,
+    lambda d: torch_says(d, "Dimension out of range", "but tensor has no dimensions"),
+    """
+    torch.repeat_interleave(torch.tensor(1.0), 2, dim=-1)
+    """, B["values"] + " (repeat_interleave of a 0-d tensor with dim=-1/0: PyTorch refuses the dim, tapegrad "
+                       "repeats)", COMBINE)
+known_class(
+    "cov-int-large-values", fam("cov", "corrcoef", inplace=False), {"value", "nan", "inf"},
+    lambda d: any_in(d, lambda t: isint(t) and t.numel() > 0 and bool((t.double().abs() > 2 ** 24).any())),
+    """
+    torch.corrcoef(torch.tensor([[0, -7, -9223372036854775808], [3, 5, -100], [1, -1, 100]]))
+    """, B["promotion"] + " (cov/corrcoef of integers beyond float32's exact range: PyTorch subtracts the mean "
+                          "from the int64 values, tapegrad converts them to float32 first)", COUNTING)
+known_class(
+    "pytorch-cov-writes-input", fam("cov", "corrcoef", inplace=False), {"state-value", "state-nan", "state-inf",
+                                                                       "state-signed-zero", RAISES_THERE},
+    lambda d: d.kind != RAISES_THERE or torch_says(d, "leaf Variable that requires grad"),
+    """
+    x = torch.tensor([-1.9])
+    torch.cov(x, fweights=torch.tensor([1]))
+    x
+    """, "PyTorch 2.13's cov writes 0 into its input when the degrees of freedom are <= 0 (its norm_factor.zero_() "
+         "reaches the input's view; on a leaf that requires grad it raises); tapegrad leaves the input alone",
+    COUNTING, status="pytorch-bug")
+known_class(
+    "logaddexp2-signed-zero", fam("logaddexp2"), "signed-zero",
+    lambda d: True,
+    """
+    torch.tensor([-1.0], dtype=torch.float16).logaddexp2(torch.tensor([-1.0], dtype=torch.float16))
+    """, B["edges"] + " (the sign of a zero of logaddexp2(x, x) in float16: PyTorch's float32 opmath rounds "
+                      "-1 + 1 to -1e-8, -0.0 in float16; tapegrad's gives +0.0)", EXTRA)
+known_class(
+    "addmm-family-int-scalars", ADDMM, {"dtype", "value", "nan", "signed-zero"},
+    lambda d: any(isint(t) or isb(t) for t in d.inputs) or d.op in fam("addr"),
+    """
+    torch.tensor([[1, 2]]).addmm(torch.tensor([[1]]), torch.tensor([[3, 4]]), beta=-1.0).dtype
+    """, B["promotion"] + " (addmm/addbmm of integer tensors with a float beta or alpha: PyTorch casts them to the "
+                          "integers' dtype; addbmm of int8 sums in int8; addr with alpha=0 multiplies (0 * inf = "
+                          "nan, -0.0) where tapegrad skips the product as addmm's BLAS call does)", COMBINE)
+known_class(
+    "cov-mixed-float-weights", fam("cov", "corrcoef", inplace=False), RAISES_THERE,
+    lambda d: torch_says(d, "expected m1 and m2 to have the same dtype"),
+    """
+    torch.cov(torch.tensor([5], dtype=torch.uint8), aweights=torch.tensor([1.0], dtype=torch.float64))
+    """, B["values"] + " (cov of one integer observation with float64 aweights: PyTorch's mm refuses the mixed "
+                       "float32/float64 dtypes of its zero-degrees-of-freedom path, tapegrad promotes)", COUNTING)
+known_class(
+    "inplace-scan-dtype", {"Tensor.cumsum_", "Tensor.cumprod_"}, RAISES_THERE,
+    lambda d: torch_says(d, "Bad in-place call"),
+    """
+    torch.ones(2, dtype=torch.float16).cumsum_(0, dtype=torch.float32)
+    """, B["values"] + " (cumsum_/cumprod_ with dtype= another dtype: PyTorch refuses, tapegrad casts back)",
+    "tapegrad/ops/forms.py")
+known_class(
+    "nanmedian-keepdim-without-dim", fam("nanmedian", "median", inplace=False), RAISES_THERE,
+    lambda d: torch_says(d, "missing 1 required positional arguments: \"dim\""),
+    """
+    torch.nanmedian(torch.tensor([1, 2]), keepdim=True)
+    """, B["values"] + " (nanmedian(x, keepdim=True) without dim of an integer tensor: PyTorch's signatures refuse "
+                       "it, tapegrad refuses it only for floats)", COMBINE)
+known_class(
+    "pytorch-narrow-copy-negative-start-grad", fam("narrow_copy", inplace=False), "backward-pytorch-raises",
+    lambda d: torch_says(d, "must match the size of tensor"),
+    """
+    x = torch.ones(2, 3, requires_grad=True)
+    torch.narrow_copy(x, 1, -2, 2).sum().backward()
+    x.grad
+    """, "PyTorch 2.13's narrow_copy backward fails for a negative start (a size mismatch in its formula); "
+         "tapegrad's gradient is narrow's", SCATTER, status="pytorch-bug")
+known_class(
+    "random-fills-bool", {"Tensor.geometric_", "Tensor.random_", "Tensor.exponential_", "Tensor.cauchy_",
+                          "Tensor.log_normal_"}, RAISES_THERE,
+    lambda d: any(isb(t) or isint(t) for t in d.inputs),
+    """
+    torch.tensor([True]).geometric_(0.5).dtype
+    """, B["values"] + " (geometric_ of a bool tensor, random_(0, 300) of bool: PyTorch refuses the dtype or the "
+                       "range, tapegrad fills)", "tapegrad/ops/sampling.py")
+known_class(
+    "reduce-scatter-0d-and-bool", SCATTER_REDUCE, {RAISES_HERE, RAISES_THERE},
+    lambda d: here_says(d, "list assignment index out of range", "source must have the shape") or torch_says(
+        d, "not implemented for 'Bool'"),
+    """
+    torch.scatter_reduce(torch.tensor(1.0), -1, torch.tensor(0), torch.tensor(2.0), 'mean')
+    """, B["errors"] + " (scatter_reduce/index_reduce with a 0-d index or source: PyTorch computes, tapegrad "
+                       "fails; index_reduce of bool with 'mean' or include_self=False: PyTorch refuses)", SCATTER)
+# -- tapegrad/ops/scatter_extra.py
+known_class(
+    "scatter-reduce-grad", SCATTER_REDUCE, RAISES_HERE,
+    lambda d: here_says(d, "the gradient of reduce="),
+    """
+    x = torch.tensor([1.0, 2.0], requires_grad=True)
+    torch.scatter_reduce(x, 0, torch.tensor([0]), torch.tensor([3.0]), 'amax').requires_grad
+    """, B["errors"] + " (scatter_reduce/index_reduce with reduce='prod'/'amax'/'amin' on tensors that require "
+                       "grad: tapegrad has no gradient for them and refuses)", SCATTER)
+known_class(
+    "scatter-overlap", SCATTER_REDUCE | fam("put"), RAISES_THERE,
+    lambda d: torch_says(d, "refer to a single memory location"),
+    """
+    x = torch.tensor([1.0, 2.0])
+    x.put_(torch.tensor([0]), x[:1])
+    x
+    """, B["values"] + " (in-place scatter_reduce_/index_reduce_/put_ whose source overlaps the target: PyTorch "
+                       "refuses, tapegrad reads the source first)", SCATTER)
+known_class(
+    "pytorch-scatter-int-src-grad", fam("select_scatter", "slice_scatter", "diagonal_scatter", inplace=False),
+    RAISES_THERE,
+    lambda d: torch_says(d, "Autograd not support dtype"),
+    """
+    src = torch.tensor(-0.7, dtype=torch.float64, requires_grad=True)
+    torch.select_scatter(torch.tensor([5, -2]), src, 0, 1).tolist()
+    """, "PyTorch 2.13's select_scatter of a src that requires grad into an integer tensor fails ('Autograd not "
+         "support dtype: Long'); tapegrad casts src to the integers as it does without grad", SCATTER,
+    status="pytorch-bug")
+known_class(
+    "sum-to-size-no-size", {"Tensor.sum_to_size"}, RAISES_THERE,
+    lambda d: torch_says(d, "missing 1 required positional"),
+    """
+    torch.ones(2).sum_to_size()
+    """, B["values"] + " (sum_to_size() with no size: PyTorch's signature requires one, tapegrad takes it as ())",
+    "tapegrad/ops/forms.py")
+
 # ---------------------------------------------------------------------- the tests
 def _examples():
     return settings().max_examples * 10  # 200 programs in the fast profile, 3,000 under HYPOTHESIS_PROFILE=thorough
@@ -1090,7 +1418,10 @@ def test_op_table_covers_the_public_api():
     methods = {n for n in dir(tg.Tensor) if not n.startswith("_") and hasattr(torch.Tensor, n)}
     plain = {"backward", "register_hook", "register_post_accumulate_grad_hook", "grad", "grad_fn", "data", "device",
              "cpu", "cuda", "numpy", "element_size", "is_contiguous", "nelement", "ndimension", "retains_grad",
-             "bfloat16"}  # the programs hold no bfloat16 values; tests/test_bfloat16.py compares its casts with PyTorch
+             "bfloat16",  # the programs hold no bfloat16 values; tests/test_bfloat16.py compares its casts with PyTorch
+             "data_ptr", "const_data_ptr",  # memory addresses: no two processes' agree
+             "apply_", "map_", "map2_",  # run a Python callable per element (CPU-only helpers, not ops)
+             "module_load"}  # a hook for nn.Module.load_state_dict, tested with the modules
     missing = sorted(n for n in methods - plain if "Tensor." + n not in generated)
     assert not missing, f"Tensor methods not generated by tests/differential/ops.py: {missing}"
 

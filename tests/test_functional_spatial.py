@@ -195,3 +195,25 @@ def test_embedding_bag_matches_pytorch(mode, layout):
     np.testing.assert_allclose(ow.grad.numpy(), tw.grad.numpy(), rtol=1e-12, atol=1e-12)
     if psw is not None:
         np.testing.assert_allclose(op.grad.numpy(), tp.grad.numpy(), rtol=1e-12, atol=1e-12)
+
+
+@pytest.mark.parametrize("d", [1, 2, 3])
+def test_lp_pool_with_an_infinite_norm_is_the_max_of_magnitudes_as_pytorch(d):
+    rng = np.random.default_rng(d)
+    x = rng.uniform(-3, 3, (1, 2) + (4,) * d)
+    x.flat[0] = -np.inf
+    fn = getattr(F, f"lp_pool{d}d")
+    got = fn(tg.tensor(x), float("inf"), 2).numpy()
+    pool = getattr(F, f"max_pool{d}d")
+    np.testing.assert_array_equal(got, pool(tg.tensor(np.abs(x)), 2).numpy())
+    np.testing.assert_array_equal(fn(tg.tensor(x), -float("inf"), 2).numpy(), -pool(-tg.tensor(np.abs(x)), 2).numpy())
+    torch = pytest.importorskip("torch")
+    tfn = getattr(torch.nn.functional, f"lp_pool{d}d")
+    np.testing.assert_array_equal(got, tfn(torch.tensor(x), float("inf"), 2).numpy())
+
+
+def test_shuffles_return_new_tensors_not_views():
+    x = tg.ones(1, 2, 2)
+    for out in (F.channel_shuffle(x, 1), F.pixel_shuffle(tg.ones(1, 1, 2, 2), 1)):
+        out.add_(1)
+    assert x.tolist() == tg.ones(1, 2, 2).tolist() and not F.channel_shuffle(x, 1).is_set_to(x)

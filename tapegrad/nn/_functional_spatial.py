@@ -58,6 +58,11 @@ def _lp_pool(avg, input, norm_type, kernel_size, stride, ceil_mode, d):
     from . import functional as F
 
     kernel = tuple(kernel_size) if isinstance(kernel_size, (tuple, list)) else (kernel_size,) * d
+    if isinstance(norm_type, (int, float)) and math.isinf(norm_type):  # as PyTorch: the max (min) of |input|
+        pool = {1: F.max_pool1d, 2: F.max_pool2d, 3: F.max_pool3d}[d]
+        if norm_type > 0:
+            return pool(input.abs(), kernel_size, stride, 0, 1, ceil_mode)
+        return -pool(-input.abs(), kernel_size, stride, 0, 1, ceil_mode)
     powered = input.pow(norm_type)
     if stride is not None:
         out = avg(powered, kernel_size, stride, 0, ceil_mode)
@@ -120,7 +125,8 @@ def _record_permutation(input, apply, adjoint, name, adjoint_name):
     def rule(xp, g, out, x):
         return xp.linear(adjoint, apply, g, adjoint_name)
 
-    return record(apply(input._data), (input,), rule, name)
+    # a new array, as PyTorch's result (groups=1 or a factor of 1 would otherwise give a numpy view of the input)
+    return record(np.array(apply(input._data), copy=True), (input,), rule, name)
 
 
 @op(methods=())

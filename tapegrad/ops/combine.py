@@ -58,7 +58,10 @@ def addcmul(input: Tensor, tensor1: Tensor, tensor2: Tensor, *, value=1) -> Tens
     """
     for name, t in (("input", input), ("tensor1", tensor1), ("tensor2", tensor2)):
         _tensor("addcmul", t, name)
-    return input + _scaled(tensor1 * tensor2, value)
+    product = tensor1 * tensor2
+    if isinstance(value, float) and dtypes.promote(input._data, product._data).kind in "iub":
+        value = int(value)  # as PyTorch: the value is cast to the integer result's dtype (0.5 -> 0)
+    return input + _scaled(product, value)
 
 
 @op(inplace=True)
@@ -79,6 +82,17 @@ def addcdiv(input: Tensor, tensor1: Tensor, tensor2: Tensor, *, value=1) -> Tens
 
 
 def _beta_alpha(op_name, input, product, beta, alpha):
+    if tuple(np.broadcast_shapes(tuple(input.shape), tuple(product.shape))) != tuple(product.shape):
+        raise RuntimeError(f"{op_name}: input of shape {tuple(input.shape)} cannot be broadcast to the product's "
+                           f"shape {tuple(product.shape)} (as PyTorch, input is expanded to the product, not the "
+                           f"reverse)")
+    if alpha == 0:  # NOTE: as PyTorch's BLAS call, alpha=0 skips the product (nan and -0.0 included): the result
+        # is beta * input (+0.0 zeros for beta=0), product and input stay in the graph with zero gradients
+        shape = tuple(product.shape)
+        none = wrap(np.zeros(shape, dtype=bool))
+        zero = wrap(np.zeros((), product._data.dtype))
+        base = E.where(none, input, zero) if beta == 0 else _scaled(input, beta)
+        return E.where(none, product, base)
     out = _scaled(product, alpha)
     if beta == 0:  # NOTE: beta=0 ignores input's values, nan and inf included; its gradient is 0, as PyTorch
         shape = tuple(np.broadcast_shapes(tuple(input.shape), tuple(out.shape)))
@@ -235,6 +249,9 @@ def trace(input: Tensor) -> Tensor:
     """
     if _tensor("trace", input).ndim != 2:
         raise RuntimeError(f"trace: expected a matrix, but got tensor with size {list(input.shape)}")
+    if input._data.dtype == np.bool_:
+        raise NotImplementedError("trace: not implemented for bool tensors, as in PyTorch (\"trace\" not implemented "
+                                  "for 'Bool')")
     return input.diagonal().sum()
 
 
@@ -253,8 +270,13 @@ def diff(input: Tensor, n: int = 1, dim: int = -1, prepend=None, append=None) ->
     if n < 0:
         raise RuntimeError(f"diff: order must be non-negative but got {n}")
     d = check_dim("diff", dim, input.ndim)
-    parts = [t if t.ndim else t.expand(tuple(input.shape[:d]) + (1,) + tuple(input.shape[d + 1:]))
-             for t in (prepend, input, append) if t is not None]
+    if n == 0:  # as PyTorch: prepend and append are not used (nor joined) for the 0-th difference
+        return input.clone()
+    for t in (prepend, append):
+        if t is not None and _tensor("diff", t).ndim != input.ndim:
+            raise RuntimeError(f"diff expects prepend or append to be the same dimension as input (got "
+                               f"{t.ndim} and {input.ndim} dims)")
+    parts = [t for t in (prepend, input, append) if t is not None]
     x = S.cat(parts, d) if len(parts) > 1 else input
     for _ in range(n):
         m = x.shape[d]
@@ -312,10 +334,18 @@ def diag_embed(input: Tensor, offset: int = 0, dim1: int = -2, dim2: int = -1) -
     x = input if input.ndim else input.reshape(1)
     rows = np.arange(x.shape[-1]) + builtins.max(-offset, 0)
     cols = np.arange(x.shape[-1]) + builtins.max(offset, 0)
-    flat = np.zeros((x.shape[-1], n * n), dtype=x._data.dtype if x._data.dtype.kind == "f" else np.float64)
-    flat[np.arange(x.shape[-1]), rows * n + cols] = 1
     if x._data.dtype.kind == "f":
-        mats = L.matmul(x, wrap(flat.astype(x._data.dtype))).reshape(tuple(x.shape[:-1]) + (n, n))
+        # NOTE: the values are selected into place (not multiplied by a 0/1 matrix: a NaN or inf of the input must
+        # not spread to the zeros around it)
+        k = x.shape[-1]
+        source, mask = np.zeros(n * n, np.int64), np.zeros(n * n, bool)
+        source[rows * n + cols], mask[rows * n + cols] = np.arange(k), True
+        if k:
+            spread = I.index_select(x, -1, wrap(source))
+        else:  # nothing to place: zeros that keep the graph
+            spread = (x.sum(-1, keepdim=True) * 0).expand(tuple(x.shape[:-1]) + (n * n,))
+        zero = wrap(np.zeros((), x._data.dtype))
+        mats = E.where(wrap(mask), spread, zero).reshape(tuple(x.shape[:-1]) + (n, n))
     else:  # integers and bools: place the values exactly
         out = np.zeros(tuple(x.shape[:-1]) + (n, n), dtype=x._data.dtype)
         out[..., rows, cols] = x._data
@@ -402,6 +432,8 @@ def renorm(input: Tensor, p, dim: int, maxnorm) -> Tensor:
         raise RuntimeError(f"renorm: non-positive norm not supported, got p = {p}")
     if maxnorm < 0:
         raise RuntimeError(f"renorm: expected maxnorm to be >= 0 but got {maxnorm}")
+    if input.ndim < 2:
+        raise RuntimeError(f"renorm: input needs at least 2 dimensions, got {input.ndim} dimensions")
     d = check_dim("renorm", dim, input.ndim)
     others = tuple(a for a in range(input.ndim) if a != d)
     norms = R.norm(input, p, others, keepdim=True) if others else E.abs(input) if p != 0 else input
@@ -514,6 +546,9 @@ def nanmean(input: Tensor, dim=None, keepdim: bool = False, *, dtype=None) -> Te
     tensor(1.5000)
     """
     _float_input("nanmean", input)
+    if dtype is not None and not dtypes.as_dtype(dtype).kind == "f":
+        raise RuntimeError(f"nanmean(): could not infer output dtype. Optional dtype must be either a floating point "
+                           f"or complex dtype. Got: {dtype}")
     count = R.sum(E.logical_not(E.isnan(input)), dim, keepdim)
     return nansum(input, dim, keepdim, dtype=dtype) / count
 
@@ -550,10 +585,13 @@ def kthvalue(input: Tensor, k: int, dim: int = -1, keepdim: bool = False):
     if d is None:
         if k != 1:
             raise IndexError(f"kthvalue(): selected number k out of range for dimension {dim}")
-        return kthvalue_result(input * 1, wrap(np.zeros((), np.int64)))
+        return kthvalue_result(input.clone(), wrap(np.zeros((), np.int64)))  # its dtype kept (bool too)
     n = input.shape[d]
     if not 1 <= k <= n:
         raise IndexError(f"kthvalue(): selected number k out of range for dimension {dim} (k = {k}, size {n})")
+    if input._data.dtype == np.bool_:
+        raise NotImplementedError("kthvalue: not implemented for bool tensors, as in PyTorch (\"kthvalue_cpu\" not "
+                                  "implemented for 'Bool')")
     order = np.argsort(input._data, axis=d, kind="stable")
     return _selected("kthvalue", input, d, keepdim, np.take(order, [k - 1], axis=d), kthvalue_result)
 
@@ -569,7 +607,7 @@ def mode(input: Tensor, dim: int = -1, keepdim: bool = False):
     """
     d = _along("mode", input, dim)
     if d is None:
-        return mode_result(input * 1, wrap(np.zeros((), np.int64)))
+        return mode_result(input.clone(), wrap(np.zeros((), np.int64)))  # its dtype kept (bool too)
     x = np.moveaxis(input._data, d, -1)
     n = x.shape[-1]
     if n == 0:
@@ -730,7 +768,7 @@ def _cumulative_extreme(op_name, input, dim, better, cls):
     _tensor(op_name, input)
     if input.ndim == 0:
         check_dim(op_name, dim, 0)
-        return cls(input * 1, wrap(np.zeros((), np.int64)))
+        return cls(input.clone(), wrap(np.zeros((), np.int64)))  # its dtype kept (bool too), as PyTorch
     d = check_dim(op_name, dim, input.ndim)
     x = np.moveaxis(input._data, d, 0)
     index = np.zeros(x.shape, np.int64)
