@@ -288,6 +288,10 @@ def test_more_edges_as_pytorch():
     with pytest.raises(IndexError, match="k out of range"):
         tg.kthvalue(tg.tensor([], dtype=tg.bool), 1, 0)  # the size check comes first
     assert tg.diff(tg.zeros(1, 2), n=0, dim=0, append=tg.ones(1, 2)).shape == (1, 2)  # n=0 ignores append
+    with pytest.raises(RuntimeError, match="same dimension"):
+        tg.diff(tg.zeros(1), n=0, prepend=tg.tensor(1.0))  # but checks it
+    with pytest.raises(TypeError):
+        tg.diff(tg.zeros(1), n=0, append=2.0)
     with pytest.raises(RuntimeError, match="addmv: input of shape \\(2, 2\\) cannot be broadcast"):
         tg.addmv(tg.zeros(2, 2), tg.ones(2, 1), tg.ones(1))
     with pytest.raises(RuntimeError, match="addr: input of shape \\(1, 4\\) cannot be broadcast"):

@@ -243,3 +243,8 @@ def test_histogram_refuses_a_range_that_is_not_finite():
                   (tg.tensor([1.0]), {"range": (0.0, float("inf"))})):
         with pytest.raises(RuntimeError, match="histogram: the range .* is not finite"):
             tg.histogram(x, 1, **kw)
+
+
+def test_histogram_refuses_a_range_with_tensor_bins_as_pytorch():
+    with pytest.raises(TypeError, match="histogram"):
+        tg.histogram(tg.tensor([1.0]), tg.tensor([0.0, 2.0]), range=(0.0, 1.0))

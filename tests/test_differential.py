@@ -489,14 +489,6 @@ known_class(
 
 # ---- tapegrad/ops/shape.py
 known_class(
-    "missing-sizes-accepted", {"zeros", "ones", "rand", "randn", "empty"}, RAISES_THERE,
-    lambda d: torch_says(d, "missing 1 required positional", "invalid combination of arguments - got ()",
-                         "got (Tensor, NoneType)", "got (NoneType)"),
-    """
-    torch.rand()
-    """, B["values"] + " (zeros()/rand() without a size: PyTorch's signatures refuse them; the shape ops' "
-                       "permute()/repeat()/flip()/expand()/view()/squeeze(None) are refused now)", CR)
-known_class(
     "empty-skips-checks", ALL_OPS, RAISES_HERE,
     lambda d: any(empty(t) for t in d.inputs) and here_says(d, "out of range", "the same dtype",
                                                             "expected a floating-point tensor",
@@ -608,14 +600,6 @@ known_class(
          "to inf, tapegrad's is finite", NF, status="by-design")
 
 # ---- tapegrad/creation.py
-known_class(
-    "creation-checks", {"full", "full_like", "Tensor.new_full", "linspace", "arange", "tensor", "zeros", "ones",
-                        "empty"}, {RAISES_THERE, "value", "shape"},
-    lambda d: d.kind != "value" or kw(d, "dtype") is not None,
-    """
-    torch.arange(0, 2.5, 0.5, dtype=torch.int16)
-    """, B["new"] + ": creation with an integer dtype and float arguments (arange casts start/end/step to the "
-                    "dtype first in PyTorch) or values out of the dtype's range", CR)
 
 
 # ---- the ops generated since the differential test was written: activations, losses, distances, special, linalg
@@ -1131,11 +1115,11 @@ known_class(
     """, B["errors"] + " (conv_tbc with a negative pad: PyTorch crops the input, tapegrad refuses)", CONVND)
 known_class(
     "interpolate-empty-output", F("interpolate"), RAISES_HERE,
-    lambda d: here_says(d, "sizes should be greater than 0"),
+    lambda d: here_says(d, "sizes should be greater than 0", "expected a non-empty"),
     """
     torch.nn.functional.interpolate(torch.ones(1, 1, 3), scale_factor=0.25, mode='area').shape
-    """, B["errors"] + " (interpolate(mode='area') to an empty output: PyTorch's adaptive pool returns it, "
-                       "tapegrad refuses)", SPATIAL)
+    """, B["errors"] + " (interpolate(mode='area') to an empty output or of an empty channel dim: PyTorch's "
+                       "adaptive pool returns it, tapegrad refuses)", SPATIAL)
 known_class(
     "lp-pool-kernel-larger-than-input", F("lp_pool1d", "lp_pool2d", "lp_pool3d"), RAISES_THERE,
     lambda d: torch_says(d, "smaller than kernel size"),
@@ -1143,6 +1127,24 @@ known_class(
     torch.nn.functional.lp_pool3d(torch.ones(1, 1, 3, 2, 1), 3.0, 2, ceil_mode=True).shape
     """, B["values"] + " (lp_pool3d(ceil_mode=True) with a kernel larger than the input: PyTorch's avg_pool3d "
                        "refuses, tapegrad's ceil mode gives a window)", SPATIAL)
+known_class(
+    "interpolate-nonfinite", F("interpolate", "upsample", "upsample_bilinear"), {"nan", "inf", "value"} | GRADS,
+    lambda d: any_in(d, nonfinite),
+    """
+    x = torch.tensor([[[[nan, nan], [-inf, -0.25], [-3.0, -0.0], [-1.0, -0.0]]]], dtype=torch.float64)
+    torch.nn.functional.interpolate(x, size=(4, 4), mode='bilinear')
+    """, B["edges"] + " (linear/bilinear/bicubic interpolation at NaN/inf: tapegrad's tap matrices multiply "
+                      "every input by its weight (0 * inf = nan spreads along the axis), PyTorch reads only the "
+                      "two (four) neighbours)", SPATIAL)
+known_class(
+    "lp-pool-nonfinite-grad", F("lp_pool1d", "lp_pool2d", "lp_pool3d"), GRADS,
+    lambda d: any_in(d, nonfinite),
+    """
+    x = torch.tensor([[[-inf, 2.0]]], dtype=torch.float64, requires_grad=True)
+    torch.nn.functional.lp_pool1d(x, 0.5, 3, stride=2, ceil_mode=True).sum().backward()
+    x.grad
+    """, B["edges"] + " (lp_pool's gradient at -inf with a fractional norm: nan in PyTorch (relu and sign of "
+                      "nan), 0 here)", SPATIAL)
 # -- tapegrad/ops/extra_math.py
 known_class(
     "inverse-hyperbolic-inplace-grad", {"Tensor." + n + "_" for n in ("asinh", "arcsinh", "acosh", "arccosh",
@@ -1200,10 +1202,11 @@ known_class(
          "another op saved: an integer exponent, a target of addcmul_)", COMBINE, status="by-design")
 known_class(
     "cumulative-inplace-bool", {"Tensor.cumprod_", "Tensor.cumsum_"}, RAISES_HERE,
-    lambda d: any(empty(t) for t in d.inputs) and here_says(d, "can't be cast to the output dtype"),
+    lambda d: any(empty(t) or zero_d(t) for t in d.inputs) and here_says(d, "can't be cast to the output dtype"),
     """
     torch.zeros((2, 0), dtype=torch.bool).cumprod_(0).shape
-    """, "PyTorch skips cumprod_'s bool check on an empty tensor (as empty-skips-checks); tapegrad checks",
+    """, "PyTorch skips cumprod_'s bool check on an empty or 0-d tensor (nothing to scan, as empty-skips-checks); "
+         "tapegrad checks",
     "tapegrad/ops/forms.py", status="by-design")
 known_class(
     "logcumsumexp-inf", fam("logcumsumexp", inplace=False), {"nan", "value", "inf"},
@@ -1262,6 +1265,39 @@ known_class(
                           "integers' dtype; addbmm of int8 sums in int8; addr with alpha=0 multiplies (0 * inf = "
                           "nan, -0.0) where tapegrad skips the product as addmm's BLAS call does)", COMBINE)
 known_class(
+    "addmm-family-empty-product-signed-zero", ADDMM, "signed-zero",
+    lambda d: any(empty(t) for t in d.inputs),
+    """
+    x = torch.tensor([[3.0], [-0.0]], dtype=torch.float64)
+    x.addbmm(torch.zeros(0, 2, 2, dtype=torch.float64), torch.zeros(0, 2, 1, dtype=torch.float64))
+    """, B["edges"] + " (addbmm/addmm with an empty inner dim: PyTorch's BLAS leaves beta * input (-0.0 kept), "
+                      "tapegrad adds the product's +0.0)", COMBINE)
+known_class(
+    "addcmul-0d-promotion", fam("addcmul", "addcdiv"), {"dtype", "value", "nan", "inf", "signed-zero"},
+    lambda d: any(zero_d(t) for t in d.inputs) and len({dt(t) for t in d.inputs}) > 1,
+    """
+    torch.ones(2).addcmul(torch.tensor(2.6, dtype=torch.float64), torch.tensor([1, 2]), value=0.5).dtype
+    """, B["promotion"] + " (addcmul/addcdiv with 0-d operands of another dtype: PyTorch promotes the three "
+                          "operands together (a 0-d float64 beside float32 gives float32), tapegrad promotes "
+                          "tensor1 * tensor2 first)", COMBINE)
+known_class(
+    "pytorch-addcdiv-int-input-grad", fam("addcdiv", "addr", "addmv", "addmm"), "backward-pytorch-raises",
+    lambda d: torch_says(d, "can't be cast to the desired output type", "input tensors must have the same dtype"),
+    """
+    x = torch.tensor(-3.0, requires_grad=True)
+    torch.tensor([4]).addcdiv(x, torch.tensor([2])).sum().backward()
+    x.grad
+    """, "PyTorch 2.13's backward of addcdiv/addr with an integer input and float tensors that require grad fails "
+         "(its gradient is computed in the integer dtype); tapegrad's is right", COMBINE, status="pytorch-bug")
+known_class(
+    "dist-rescaled", fam("dist", inplace=False), {"inf", "value", "nan"},
+    lambda d: any_in(d, lambda t: big_sum(t) or (isint(t) and t.numel() > 0
+                                                 and bool((t.double().abs() > 1e18).any()))),
+    """
+    torch.tensor([1e30, 1.0]).dist(torch.tensor([-1e30, 0.0]))
+    """, "tapegrad's dist (a 2-norm) rescales to avoid overflow (2e30, not PyTorch's inf in float32), as norm",
+    COMBINE, status="by-design")
+known_class(
     "cov-mixed-float-weights", fam("cov", "corrcoef", inplace=False), RAISES_THERE,
     lambda d: torch_says(d, "expected m1 and m2 to have the same dtype"),
     """
@@ -1283,8 +1319,9 @@ known_class(
     """, B["values"] + " (nanmedian(x, keepdim=True) without dim of an integer tensor: PyTorch's signatures refuse "
                        "it, tapegrad refuses it only for floats)", COMBINE)
 known_class(
-    "pytorch-narrow-copy-negative-start-grad", fam("narrow_copy", inplace=False), "backward-pytorch-raises",
-    lambda d: torch_says(d, "must match the size of tensor"),
+    "pytorch-narrow-copy-negative-start-grad", fam("narrow_copy", inplace=False), {"backward-pytorch-raises"}
+    | GRADS,
+    lambda d: d.kind != "backward-pytorch-raises" or torch_says(d, "must match the size of tensor"),
     """
     x = torch.ones(2, 3, requires_grad=True)
     torch.narrow_copy(x, 1, -2, 2).sum().backward()

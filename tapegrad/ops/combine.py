@@ -270,12 +270,12 @@ def diff(input: Tensor, n: int = 1, dim: int = -1, prepend=None, append=None) ->
     if n < 0:
         raise RuntimeError(f"diff: order must be non-negative but got {n}")
     d = check_dim("diff", dim, input.ndim)
-    if n == 0:  # as PyTorch: prepend and append are not used (nor joined) for the 0-th difference
-        return input.clone()
     for t in (prepend, append):
         if t is not None and _tensor("diff", t).ndim != input.ndim:
             raise RuntimeError(f"diff expects prepend or append to be the same dimension as input (got "
                                f"{t.ndim} and {input.ndim} dims)")
+    if n == 0:  # as PyTorch: prepend and append are checked but not joined for the 0-th difference
+        return input.clone()
     parts = [t for t in (prepend, input, append) if t is not None]
     x = S.cat(parts, d) if len(parts) > 1 else input
     for _ in range(n):

@@ -209,6 +209,9 @@ def histogram(input: Tensor, bins=100, *, range=None, weight: Tensor | None = No
                            f"{tuple(x.shape)}")
     flat = x.reshape(-1)
     if isinstance(bins, Tensor):
+        if range is not None:
+            raise TypeError("histogram(): range= is not accepted with a tensor of bin edges (PyTorch's signatures "
+                            "take it with an int bins only)")
         if bins._data.dtype != x.dtype:
             raise RuntimeError(f"histogram: input tensor and bins tensors should have the same dtype, but got "
                                f"input with dtype {x.dtype} and bins with dtype {bins._data.dtype}")
