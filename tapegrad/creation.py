@@ -77,6 +77,8 @@ def tensor(data, dtype=None, device=None, requires_grad=False):
     >>> tg.tensor([1, 2]).dtype, tg.tensor([1.5]).dtype
     (dtype('int64'), dtype('float32'))
     """
+    if isinstance(data, (list, tuple)):
+        dtype = _dtype_of_tensors_in(data, dtype)
     if dtype is not None and np.dtype(dtypes.as_dtype(dtype)).kind in "iu" and isinstance(data, (int, float, list,
                                                                                               tuple)):
         _check_numbers(data, dtype)  # as PyTorch: Python numbers out of an integer dtype's range are refused
@@ -84,6 +86,43 @@ def tensor(data, dtype=None, device=None, requires_grad=False):
     if isinstance(data, np.ndarray) and arr is data:
         arr = arr.copy()
     return _finish(arr, requires_grad)
+
+
+def _leaves(data):
+    for item in data:
+        if isinstance(item, (list, tuple)):
+            yield from _leaves(item)
+        else:
+            yield item
+
+
+def _dtype_of_tensors_in(data, dtype):
+    """The dtype of ``tensor(data)`` when the sequence holds tensors: as PyTorch, their dtypes and the Python
+    numbers' (int64, the default float, bool) promoted together (``tensor([t_f64, t_f64])`` is float64); a float
+    tensor converted to an integer or bool dtype is refused, as PyTorch refuses it."""
+    leaves = list(_leaves(data))
+    tensors = [x for x in leaves if isinstance(x, Tensor)]
+    if not tensors:
+        return dtype
+    if dtype is not None:
+        if np.dtype(dtypes.as_dtype(dtype)).kind in "iub" and any(t._data.dtype.kind == "f" for t in tensors):
+            raise TypeError("tensor: only integer tensors of a single element can be converted to an index (a "
+                            "floating-point tensor in the data of an integer or bool tensor, as PyTorch)")
+        return dtype
+    out = None
+    for x in leaves:
+        if isinstance(x, Tensor):
+            d = x._data.dtype
+        elif isinstance(x, (bool, np.bool_)):
+            d = np.dtype(bool)
+        elif isinstance(x, (int, np.integer)):
+            d = np.dtype(np.int64)
+        elif isinstance(x, (float, np.floating)):
+            d = np.dtype(dtypes.as_dtype(dtypes.get_default_dtype()))
+        else:
+            return None  # anything else: the usual conversion decides
+        out = d if out is None else dtypes.promote(np.zeros(1, out), np.zeros(1, d))
+    return out
 
 
 def _check_numbers(data, dtype):
@@ -282,8 +321,17 @@ def eye(n, m=None, dtype=None, device=None, requires_grad=False):
     return _finish(np.eye(n, m, dtype=_float_dtype(dtype)), requires_grad)
 
 
+def _random_float_dtype(dtype, op):
+    dt = _float_dtype(dtype)
+    if np.dtype(dt).kind != "f":
+        raise NotImplementedError(f"{op}: random values of dtype {dt} are not implemented (floating point only), as "
+                                  f"in PyTorch")
+    return dt
+
+
 def randn(*sizes, size=None, generator=None, dtype=None, device=None, requires_grad=False):
     """randn(*size, generator=None, dtype=None): standard normal samples (``size=`` as a keyword too)."""
+    dtype = _random_float_dtype(dtype, "randn")
     shape = _sizes(sizes, size, "randn")
     rng = _random.rng(generator)
     return _finish(rng.standard_normal(shape).astype(_float_dtype(dtype)), requires_grad)
@@ -291,6 +339,7 @@ def randn(*sizes, size=None, generator=None, dtype=None, device=None, requires_g
 
 def rand(*sizes, size=None, generator=None, dtype=None, device=None, requires_grad=False):
     """rand(*size, generator=None, dtype=None): uniform samples from [0, 1) (``size=`` as a keyword too)."""
+    dtype = _random_float_dtype(dtype, "rand")
     shape = _sizes(sizes, size, "rand")
     rng = _random.rng(generator)
     return _finish(rng.random(shape).astype(_float_dtype(dtype)), requires_grad)
@@ -302,6 +351,8 @@ def randint(low=0, high=None, size=None, *, generator=None, dtype=None, device=N
         low, high, size = 0, low, high
     if high is None or size is None:
         raise TypeError("randint: expected randint(high, size) or randint(low, high, size)")
+    if low >= high:  # refused even for an empty size, as PyTorch
+        raise RuntimeError(f"randint: random_ expects 'from' to be less than 'to', but got from={low} >= to={high}")
     rng = _random.rng(generator)
     dt = dtypes.as_dtype(dtype) if dtype is not None else dtypes.int64
     return _finish(rng.integers(low, high, _sizes((size,), op="randint")).astype(dt), requires_grad)

@@ -297,3 +297,48 @@ def test_more_edges_as_pytorch():
     with pytest.raises(RuntimeError, match="addr: input of shape \\(1, 4\\) cannot be broadcast"):
         tg.addr(tg.zeros(1, 4), tg.ones(1), tg.ones(1))
     assert tg.addmm(tg.zeros(2), tg.ones(3, 1), tg.ones(1, 2)).shape == (3, 2)  # input expands to the product
+
+
+@given(st.lists(st.sampled_from([np.inf, -np.inf, np.nan, -0.0, 0.0, 1.0, -3.0]), min_size=1, max_size=5))
+def test_logcumsumexp_before_an_inf_stays_finite(vals):
+    x = np.array(vals)
+    got = tg.logcumsumexp(tg.tensor(x), 0).numpy()
+    with np.errstate(all="ignore"):
+        want = np.array([np.logaddexp.reduce(x[:i + 1]) for i in range(len(x))])
+    np.testing.assert_allclose(got, want, rtol=1e-12, atol=0)  # inf - inf never appears before the inf itself
+    assert np.array_equal(np.isnan(got), np.isnan(want))
+
+
+def test_logcumsumexp_matches_pytorch_at_inf():
+    torch = pytest.importorskip("torch")
+    x = [[0.0, -3.0], [-0.0, np.inf], [1.0, 3.0], [np.nan, -np.inf]]
+    np.testing.assert_allclose(tg.tensor(x).logcumsumexp(0).numpy(), torch.tensor(x).logcumsumexp(0).numpy())
+    assert_gradients(lambda t: tg.logcumsumexp(t, 0), np.array([[0.5, -1.0], [2.0, 0.25], [-3.0, 1.5]]))
+
+
+def test_addcmul_addcdiv_promote_three_operands_as_pytorch():
+    # a 0-d float64 beside float32 tensors: float32; a 0-d float beside integers: its float dtype
+    assert tg.ones(2).addcmul(tg.tensor(2.6, dtype=tg.float64), tg.tensor([1, 2]), value=0.5).dtype == tg.float32
+    assert tg.addcmul(tg.tensor(1, dtype=tg.uint8), tg.tensor(3.0, dtype=tg.float64), tg.tensor([3, 2],
+                      dtype=tg.int16), value=2).dtype == tg.float64
+    x = tg.tensor([[3.0, 0.0, 0.5]])
+    x.addcdiv_(tg.tensor(5, dtype=tg.int8), tg.tensor(-3.0, dtype=tg.float16))  # 5 / -3 in float32, not float16
+    np.testing.assert_allclose(x.numpy(), np.float32([[3.0, 0.0, 0.5]]) + np.float32(5) / np.float32(-3))
+    torch = pytest.importorskip("torch")
+    for case in (lambda m: m.ones(2).addcmul(m.tensor(2.6, dtype=m.float64), m.tensor([1, 2]), value=0.5),
+                 lambda m: m.tensor([4]).addcdiv(m.tensor(-3.0), m.tensor([2])),
+                 lambda m: m.tensor([[1, 2]]).addmm(m.tensor([[1]]), m.tensor([[3, 4]]), alpha=2.7, beta=1.9),
+                 lambda m: m.ones(2, 2, dtype=m.int8).addbmm(m.ones(3, 2, 2, dtype=m.int8) * 50,
+                                                             m.ones(3, 2, 2, dtype=m.int8)),
+                 lambda m: m.zeros(2, 3).addr(m.tensor([1.0, -1.0]), m.tensor([1.0, float("inf"), 2.0]), beta=0,
+                                              alpha=0)):
+        got, want = case(tg), case(torch)
+        assert str(got.dtype).split(".")[-1] == str(want.dtype).split(".")[-1]
+        np.testing.assert_array_equal(got.numpy(), want.numpy())
+        assert np.array_equal(np.signbit(got.numpy()), np.signbit(want.numpy()))
+
+
+def test_repeat_interleave_refuses_negative_repeats_even_for_an_empty_input():
+    for x in (tg.zeros(0), tg.ones(2)):
+        with pytest.raises(RuntimeError, match="Repeats must be non-negative"):
+            tg.repeat_interleave(x, -1)

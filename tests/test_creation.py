@@ -325,3 +325,28 @@ def test_creation_matches_pytorch():
         for m in (tg, torch):
             with pytest.raises((TypeError, RuntimeError, ValueError)):
                 case(m)
+
+
+def test_tensor_of_tensors_takes_their_dtypes_as_pytorch():
+    assert tg.tensor([tg.tensor(1.9, dtype=tg.float64)] * 2).dtype == tg.float64
+    assert tg.tensor([tg.tensor(1, dtype=tg.int8), tg.tensor(2, dtype=tg.int16)]).dtype == tg.int16
+    assert tg.tensor([tg.tensor(1.5, dtype=tg.float16), 2]).dtype == tg.float16  # an int beside a float16
+    assert tg.tensor([tg.tensor(1, dtype=tg.int8), 2.5]).dtype == tg.float32
+    assert tg.tensor([tg.tensor(True), 2]).dtype == tg.int64
+    assert tg.tensor([tg.tensor(1), tg.tensor(2)], dtype=tg.float16).dtype == tg.float16
+    with pytest.raises(TypeError, match="only integer tensors of a single element"):
+        tg.tensor([tg.tensor(1.5), tg.tensor(2.5)], dtype=tg.bool)
+    torch = pytest.importorskip("torch")
+    for make in (lambda m: [m.tensor(1.9, dtype=m.float64)] * 2, lambda m: [m.tensor(1.5, dtype=m.float16), 2],
+                 lambda m: [m.tensor(1, dtype=m.int8), m.tensor(2, dtype=m.int16)], lambda m: [[m.tensor(True)]]):
+        assert str(tg.tensor(make(tg)).dtype).split(".")[-1] == str(torch.tensor(make(torch)).dtype).split(".")[-1]
+
+
+def test_random_creation_refuses_non_float_dtypes_and_empty_ranges_as_pytorch():
+    for call in (lambda: tg.rand(2, dtype=tg.int64), lambda: tg.randn(2, dtype=tg.bool),
+                 lambda: tg.rand_like(tg.tensor([True])), lambda: tg.randn_like(tg.tensor([1], dtype=tg.int16))):
+        with pytest.raises(NotImplementedError, match="random values of dtype"):
+            call()
+    with pytest.raises(RuntimeError, match="'from' to be less than 'to'"):
+        tg.randint(1, 1, (0, 0))
+    assert tg.randint(0, 1, (2,)).tolist() == [0, 0]

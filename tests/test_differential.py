@@ -1059,15 +1059,6 @@ known_class(
     """, "PyTorch 2.13's pixel_unshuffle of an empty batch returns the input's shape (0, 1, 2, 2), not "
          "(0, 4, 1, 1) as for any other batch size; tapegrad's shape is right", SPATIAL, status="pytorch-bug")
 known_class(
-    "embedding-bag-nonfinite", F("embedding_bag"), {"nan", "signed-zero", "value", "inf"},
-    lambda d: kw(d, "mode") == "max" or any_in(d, nonfinite),
-    """
-    w = torch.tensor([[1.0, nan], [2.0, inf], [-1.0, 0.0]])
-    torch.nn.functional.embedding_bag(torch.tensor([[2, 1, 0]]), w, mode='max')
-    """, B["edges"] + " (embedding_bag(mode='max') with NaN (PyTorch's running max skips a NaN after the first "
-                      "value) and the sign of zero of an empty bag (+0.0 in PyTorch); an empty bag next to inf "
-                      "weights in mode='sum' is nan here (0 * inf), 0 in PyTorch)", SPATIAL)
-known_class(
     "embedding-bag-empty", F("embedding_bag"), {RAISES_HERE, RAISES_THERE},
     lambda d: torch_says(d, "step must be nonzero") or here_says(d, "out of range for dimension 0 of size 0"),
     """
@@ -1209,13 +1200,6 @@ known_class(
          "tapegrad checks",
     "tapegrad/ops/forms.py", status="by-design")
 known_class(
-    "logcumsumexp-inf", fam("logcumsumexp", inplace=False), {"nan", "value", "inf"},
-    lambda d: any_in(d, nonfinite),
-    """
-    torch.tensor([-0.0, inf, 1.0]).logcumsumexp(0)
-    """, B["edges"] + " (logcumsumexp before an inf: tapegrad's stabilized n-by-n form subtracts the running "
-                      "maximum (inf - inf = nan) where PyTorch gives the finite value)", COMBINE)
-known_class(
     "quantile-edges", QUANTILE, {"nan", "inf", "signed-zero", "value", RAISES_HERE, RAISES_THERE} | GRADS,
     lambda d: any_in(d, lambda t: nonfinite(t) or empty(t) or dt(t) == "float16" or has_zero(t)) or here_says(
         d, "expected a non-empty list") or torch_says(d, "must be either float or double"),
@@ -1257,14 +1241,6 @@ known_class(
     """, B["edges"] + " (the sign of a zero of logaddexp2(x, x) in float16: PyTorch's float32 opmath rounds "
                       "-1 + 1 to -1e-8, -0.0 in float16; tapegrad's gives +0.0)", EXTRA)
 known_class(
-    "addmm-family-int-scalars", ADDMM, {"dtype", "value", "nan", "signed-zero"},
-    lambda d: any(isint(t) or isb(t) for t in d.inputs) or d.op in fam("addr"),
-    """
-    torch.tensor([[1, 2]]).addmm(torch.tensor([[1]]), torch.tensor([[3, 4]]), beta=-1.0).dtype
-    """, B["promotion"] + " (addmm/addbmm of integer tensors with a float beta or alpha: PyTorch casts them to the "
-                          "integers' dtype; addbmm of int8 sums in int8; addr with alpha=0 multiplies (0 * inf = "
-                          "nan, -0.0) where tapegrad skips the product as addmm's BLAS call does)", COMBINE)
-known_class(
     "addmm-family-empty-product-signed-zero", ADDMM, "signed-zero",
     lambda d: any(empty(t) for t in d.inputs),
     """
@@ -1272,14 +1248,6 @@ known_class(
     x.addbmm(torch.zeros(0, 2, 2, dtype=torch.float64), torch.zeros(0, 2, 1, dtype=torch.float64))
     """, B["edges"] + " (addbmm/addmm with an empty inner dim: PyTorch's BLAS leaves beta * input (-0.0 kept), "
                       "tapegrad adds the product's +0.0)", COMBINE)
-known_class(
-    "addcmul-0d-promotion", fam("addcmul", "addcdiv"), {"dtype", "value", "nan", "inf", "signed-zero"},
-    lambda d: any(zero_d(t) for t in d.inputs) and len({dt(t) for t in d.inputs}) > 1,
-    """
-    torch.ones(2).addcmul(torch.tensor(2.6, dtype=torch.float64), torch.tensor([1, 2]), value=0.5).dtype
-    """, B["promotion"] + " (addcmul/addcdiv with 0-d operands of another dtype: PyTorch promotes the three "
-                          "operands together (a 0-d float64 beside float32 gives float32), tapegrad promotes "
-                          "tensor1 * tensor2 first)", COMBINE)
 known_class(
     "pytorch-addcdiv-int-input-grad", fam("addcdiv", "addr", "addmv", "addmm"), "backward-pytorch-raises",
     lambda d: torch_says(d, "can't be cast to the desired output type", "input tensors must have the same dtype"),
@@ -1297,6 +1265,28 @@ known_class(
     torch.tensor([1e30, 1.0]).dist(torch.tensor([-1e30, 0.0]))
     """, "tapegrad's dist (a 2-norm) rescales to avoid overflow (2e30, not PyTorch's inf in float32), as norm",
     COMBINE, status="by-design")
+known_class(
+    "ldexp-saves-result", ALL_OPS, "backward-pytorch-raises",
+    lambda d: torch_says(d, "which is output 0 of Ldexp"),
+    """
+    x = torch.tensor([1.5], dtype=torch.float64, requires_grad=True)
+    y = x.ldexp(x)
+    with torch.no_grad():
+        y.asinh_()
+    y.sum().backward()
+    x.grad
+    """, "PyTorch's ldexp saves its result for the backward (and refuses it after an in-place write under "
+         "no_grad); tapegrad's product of input and 2 ** other saves its inputs", EXTRA, status="by-design")
+known_class(
+    "addcdiv-infinite-value-grad", fam("addcdiv", "addcmul"), GRADS,
+    lambda d: any(isinstance(v, float) and not math.isfinite(v) for v in nums(d)) or any_in(d, nonfinite),
+    """
+    x = torch.tensor([[3.0]], requires_grad=True)
+    y = torch.tensor([[-2.5, 0.0]], dtype=torch.float16).addcdiv(torch.tensor(True), x, value=inf)
+    (y * torch.tensor([[0.75, -2.0]])).sum().backward()
+    x.grad
+    """, B["edges"] + " (addcdiv/addcmul's gradients with value=inf or inf operands: PyTorch's formula gives "
+                      "nan where tapegrad's gives inf)", COMBINE)
 known_class(
     "cov-mixed-float-weights", fam("cov", "corrcoef", inplace=False), RAISES_THERE,
     lambda d: torch_says(d, "expected m1 and m2 to have the same dtype"),

@@ -13,6 +13,7 @@ import numpy as np
 from .. import dtypes
 from ..autograd.declare import Tensor, expected_tensor, op, record, wrap
 from ..autograd.grad_mode import no_grad
+from ..ops import elementwise as E
 from ..ops.conv_nd import conv1d, conv3d, conv_tbc, conv_transpose1d, conv_transpose2d, conv_transpose3d, fold, unfold
 from ..ops.pooling import (
     adaptive_avg_pool1d,
@@ -629,24 +630,31 @@ def embedding_bag(input: Tensor, weight: Tensor, offsets: Tensor | None = None, 
     if psw is not None:
         rows = rows * psw.reshape(-1, 1)
     dt = wt.dtype
-    if mode in ("sum", "mean"):
-        counts = np.bincount(bag[keep], minlength=b) if b else np.zeros(0, np.int64)
-        m = np.zeros((b, n), dt)
-        m[bag[keep], np.nonzero(keep)[0]] = 1
-        if mode == "mean":
-            m /= np.maximum(counts, 1)[:, None].astype(dt)
-        return wrap(m) @ rows
-    # max: the first largest value of each bag and dim
-    values = rows.detach().numpy()
     d = wt.shape[1]
+    if mode in ("sum", "mean"):
+        # NOTE: each bag adds its rows in order into zeros (index_add, as PyTorch's kernel), not a 0/1 matrix
+        # product: an inf row must not make the other bags nan (0 * inf)
+        members = np.nonzero(keep)[0]
+        picked = rows.index_select(0, wrap(members))
+        if mode == "mean":  # each row scaled by 1 / its bag's size first (the result itself is saved by no node)
+            counts = np.bincount(bag[keep], minlength=b) if b else np.zeros(0, np.int64)
+            picked = picked * wrap((1 / np.maximum(counts, 1)[bag[members]])[:, None].astype(dt))
+        return weight.new_zeros((b, d)).index_add(0, wrap(bag[members]), picked)
+    # max: PyTorch's running maximum: the first row of the bag, then each later row that is strictly greater (a
+    # NaN after the first row is skipped; a NaN first stays)
+    values = rows.detach().numpy()
     pick = np.zeros((b, d), np.int64)
     filled = np.zeros(b, bool)
     for i in range(b):
         members = np.nonzero(keep & (bag == i))[0]
         if members.size:
             filled[i] = True
-            pick[i] = members[np.argmax(values[members], axis=0)]
+            best, at = values[members[0]].copy(), np.full(d, members[0], np.int64)
+            for m in members[1:]:
+                better = values[m] > best
+                best, at = np.where(better, values[m], best), np.where(better, m, at)
+            pick[i] = at
     out = rows.gather(0, wrap(pick))
-    if not filled.all():
-        out = out * wrap(filled[:, None].astype(dt))
+    if not filled.all():  # empty bags are +0.0 (selected, not multiplied: -0.0 and inf stay out)
+        out = E.where(wrap(np.broadcast_to(filled[:, None], (b, d)).copy()), out, wrap(np.zeros((), dt)))
     return out

@@ -16,7 +16,7 @@ from collections import namedtuple
 import numpy as np
 
 from .. import dtypes
-from ..autograd.declare import Tensor, check_dim, op, wrap
+from ..autograd.declare import Tensor, cast, check_dim, op, wrap
 from . import elementwise as E
 from . import index as I
 from . import linalg as L
@@ -58,8 +58,9 @@ def addcmul(input: Tensor, tensor1: Tensor, tensor2: Tensor, *, value=1) -> Tens
     """
     for name, t in (("input", input), ("tensor1", tensor1), ("tensor2", tensor2)):
         _tensor("addcmul", t, name)
+    input, tensor1, tensor2 = _promoted(input, tensor1, tensor2)
     product = tensor1 * tensor2
-    if isinstance(value, float) and dtypes.promote(input._data, product._data).kind in "iub":
+    if isinstance(value, float) and product._data.dtype.kind in "iub":
         value = int(value)  # as PyTorch: the value is cast to the integer result's dtype (0.5 -> 0)
     return input + _scaled(product, value)
 
@@ -78,15 +79,39 @@ def addcdiv(input: Tensor, tensor1: Tensor, tensor2: Tensor, *, value=1) -> Tens
     if tensor1._data.dtype.kind in "biu" and tensor2._data.dtype.kind in "biu":
         raise RuntimeError("addcdiv: integer division with addcdiv is no longer supported; divide tensor1 by "
                            "tensor2 with true_divide first")
+    input, tensor1, tensor2 = _promoted(input, tensor1, tensor2)
     return input + _scaled(tensor1 / tensor2, value)
 
 
+def _promoted(*tensors):
+    """The operands cast to their common dtype by PyTorch's rule for one op of several operands: the promotion of
+    the tensors with dims, unless the 0-d ones are of a higher category (a 0-d float64 beside float32 tensors
+    gives float32; a 0-d float beside integer tensors gives the 0-d's float dtype)."""
+    dims = [t._data.dtype for t in tensors if t._data.ndim]
+    zeros = [t._data.dtype for t in tensors if not t._data.ndim]
+
+    def chain(kinds, shape):
+        out = kinds[0]
+        for d in kinds[1:]:
+            out = dtypes.promote(np.zeros(shape, out), np.zeros(shape, d))
+        return out
+
+    if not dims or not zeros:
+        dt = chain(dims or zeros, (1,) if dims else ())
+    else:
+        dt = dtypes.promote(np.zeros(1, chain(dims, (1,))), np.zeros((), chain(zeros, ())))
+    return tuple(cast(t, dt) for t in tensors)
+
+
 def _beta_alpha(op_name, input, product, beta, alpha):
+    if product._data.dtype.kind in "iu":  # as PyTorch: beta and alpha are cast to the integers' type (0.5 -> 0)
+        beta, alpha = (int(v) if isinstance(v, float) else v for v in (beta, alpha))
     if tuple(np.broadcast_shapes(tuple(input.shape), tuple(product.shape))) != tuple(product.shape):
         raise RuntimeError(f"{op_name}: input of shape {tuple(input.shape)} cannot be broadcast to the product's "
                            f"shape {tuple(product.shape)} (as PyTorch, input is expanded to the product, not the "
                            f"reverse)")
-    if alpha == 0:  # NOTE: as PyTorch's BLAS call, alpha=0 skips the product (nan and -0.0 included): the result
+    if alpha == 0 and op_name != "addr":  # NOTE: as PyTorch's BLAS call, alpha=0 skips the product (nan and -0.0
+        # included; addr is no BLAS call in PyTorch: it multiplies, 0 * inf = nan): the result
         # is beta * input (+0.0 zeros for beta=0), product and input stay in the graph with zero gradients
         shape = tuple(product.shape)
         none = wrap(np.zeros(shape, dtype=bool))
@@ -159,7 +184,9 @@ def addbmm(input: Tensor, batch1: Tensor, batch2: Tensor, *, beta=1, alpha=1) ->
     tensor([[3., 3.],
             [3., 3.]])
     """
-    return _beta_alpha("addbmm", _tensor("addbmm", input), L.bmm(batch1, batch2).sum(0), beta, alpha)
+    product = L.bmm(batch1, batch2)
+    product = product.sum(0, dtype=product.dtype)  # int8 products sum in int8, as PyTorch
+    return _beta_alpha("addbmm", _tensor("addbmm", input), product, beta, alpha)
 
 
 @op
@@ -400,6 +427,8 @@ def repeat_interleave(input, repeats=None, dim=None, *, output_size=None) -> Ten
                                f"{tuple(r.shape)} of {r.dtype}")
         r = np.broadcast_to(r.reshape(-1), (n,)) if r.size == 1 else r.reshape(-1)
     else:
+        if int(repeats) < 0:  # refused even for an empty input, as PyTorch
+            raise RuntimeError(f"repeat_interleave: Repeats must be non-negative, got {repeats}")
         r = np.full((n,), int(repeats))
     if r.shape[0] != n:
         raise RuntimeError(f"repeat_interleave: repeats must have the same size as input along dim, but got "
@@ -827,8 +856,9 @@ def logcumsumexp(input: Tensor, dim: int) -> Tensor:
     n = input.shape[d]
     # NOTE: out[i] = logsumexp_j(x[j] + mask[i, j]), mask 0 for j <= i and -inf after: stable for any range of
     # values (a shifted cumsum underflows), at the cost of an n-by-n intermediate per slice
-    mask = np.triu(np.full((n, n), -np.inf, dtype=input._data.dtype), 1)
-    x = input.movedim(d, -1).unsqueeze(-2) + wrap(mask)
+    # (the later elements are selected away, not added -inf to: inf + -inf would be nan)
+    keep = np.tril(np.ones((n, n), dtype=bool))
+    x = E.where(wrap(keep), input.movedim(d, -1).unsqueeze(-2), wrap(np.array(-np.inf, input._data.dtype)))
     return R.logsumexp(x, -1).movedim(-1, d)
 
 
