@@ -342,3 +342,25 @@ def test_repeat_interleave_refuses_negative_repeats_even_for_an_empty_input():
     for x in (tg.zeros(0), tg.ones(2)):
         with pytest.raises(RuntimeError, match="Repeats must be non-negative"):
             tg.repeat_interleave(x, -1)
+
+
+@given(st.lists(st.sampled_from([np.nan, np.inf, -np.inf, 1.0, -2.0, 0.5, -0.0, 0.0]), min_size=1, max_size=5),
+       st.sampled_from([0.0, 0.25, 0.5, 1.0, 0.3]),
+       st.sampled_from(["linear", "lower", "higher", "midpoint", "nearest"]), st.booleans())
+def test_quantile_at_inf_nan_and_zeros_as_pytorchs_lerp(vals, q, interpolation, ignore_nan):
+    torch = pytest.importorskip("torch")
+    name = "nanquantile" if ignore_nan else "quantile"
+    x = np.array(vals)
+    with np.errstate(all="ignore"):
+        got = getattr(tg, name)(tg.tensor(x), q, interpolation=interpolation).numpy()
+    want = getattr(torch, name)(torch.tensor(x), q, interpolation=interpolation).numpy()
+    np.testing.assert_array_equal(got, want)
+    assert np.signbit(got) == np.signbit(want)
+
+
+def test_quantile_refusals_and_empty_q_as_pytorch():
+    with pytest.raises(RuntimeError, match="must be either float or double"):
+        tg.quantile(tg.tensor([1.0], dtype=tg.float16), 0.5)
+    assert tg.quantile(tg.tensor([1.0, 2.0]), tg.tensor([])).shape == (0,)
+    assert tg.quantile(tg.tensor([[1.0, 2.0]]), tg.tensor([]), dim=1, keepdim=True).shape == (0, 1, 1)
+    assert tg.quantile(tg.tensor([float("inf")]), 0.5).isnan().item()  # lerp(inf, inf, 0) is nan, as PyTorch

@@ -248,3 +248,13 @@ def test_histogram_refuses_a_range_that_is_not_finite():
 def test_histogram_refuses_a_range_with_tensor_bins_as_pytorch():
     with pytest.raises(TypeError, match="histogram"):
         tg.histogram(tg.tensor([1.0]), tg.tensor([0.0, 2.0]), range=(0.0, 1.0))
+
+
+def test_cov_of_large_integers_sums_them_exactly_first_as_pytorch():
+    x = [[0, -7, -9223372036854775808], [3, 5, -100], [1, -1, 100]]
+    got = tg.corrcoef(tg.tensor(x)).numpy()
+    assert abs(got[0, 1]) < 0.6  # the float32 roundings of the values would give 0.9999
+    torch = pytest.importorskip("torch")
+    np.testing.assert_allclose(got, torch.corrcoef(torch.tensor(x)).numpy(), rtol=1e-5)
+    np.testing.assert_allclose(tg.cov(tg.tensor([[16777217, 1, 3]])).item(),
+                               torch.cov(torch.tensor([[16777217, 1, 3]])).item(), rtol=1e-6)

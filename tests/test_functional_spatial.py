@@ -260,3 +260,22 @@ def test_embedding_bag_result_can_be_written_in_place_before_backward():
         out.mul_(2)  # no node of embedding_bag saved its result (PyTorch's does not either)
     out.sum().backward()
     assert w.grad.tolist() == [[1.0, 1.0], [1.0, 1.0]]
+
+
+@pytest.mark.parametrize("mode, d", [("linear", 1), ("bilinear", 2), ("trilinear", 3)])
+def test_interpolate_keeps_inf_and_nan_where_pytorch_does(mode, d):
+    rng = np.random.default_rng(d)
+    torch = pytest.importorskip("torch")
+    for _ in range(30):
+        shape = (1, 2) + tuple(rng.integers(1, 4, d))
+        x = rng.choice([np.nan, np.inf, -np.inf, 1.0, -2.0, 0.5, -0.0], size=shape)
+        # sizes kept or changed (a kept axis reads one element, as PyTorch: no 0 * inf from a neighbour)
+        size = tuple(int(s) if rng.integers(0, 2) else int(rng.integers(2, 5)) for s in shape[2:])
+        for ac in (False, True):
+            with np.errstate(all="ignore"):
+                got = F.interpolate(tg.tensor(x), size=size, mode=mode, align_corners=ac).numpy()
+            want = torch.nn.functional.interpolate(torch.tensor(x), size=size, mode=mode, align_corners=ac).numpy()
+            if shape[2:] == (1,) * d:
+                continue  # a size-1 axis upsampled: PyTorch's float32 source index (KNOWN interpolate-nonfinite)
+            np.testing.assert_array_equal(np.isnan(got), np.isnan(want))
+            np.testing.assert_allclose(np.nan_to_num(got), np.nan_to_num(want), rtol=1e-6)

@@ -276,6 +276,9 @@ def _axis_taps(mode, n_in, n_out, scale, align_corners, dtype):
         t = (src - i).astype(acc)
         idx = np.clip(i[:, None] + np.arange(-1, 3)[None, :], 0, n_in - 1)
         return idx, _cubic_weights(t).astype(dtype)
+    if n_out == n_in:  # PyTorch's source index of an axis whose size is kept: both taps on the same element
+        same = dst.astype(np.int64)
+        return np.stack([same, same], axis=1), np.stack([np.ones(n_out), np.zeros(n_out)], axis=1).astype(dtype)
     src = np.maximum(src, acc(0))
     i0 = src.astype(np.int64)
     i1 = np.where(i0 < n_in - 1, i0 + 1, i0)
@@ -284,9 +287,11 @@ def _axis_taps(mode, n_in, n_out, scale, align_corners, dtype):
 
 
 def _resample(a, taps):
-    """Apply the per-axis tap matrices to the trailing axes of a."""
+    """Apply the per-axis tap matrices to the trailing axes of a, the last axis first (PyTorch's kernels combine
+    along the width first: with inf and NaN inputs the order decides where 0 * inf shows)."""
     d = len(taps)
-    for k, (idx, w) in enumerate(taps):
+    for k in reversed(range(d)):
+        idx, w = taps[k]
         ax = a.ndim - d + k
         shape = (1,) * (a.ndim - ax - 1)
         out = None
@@ -299,7 +304,7 @@ def _resample(a, taps):
 
 def _resample_adjoint(g, taps, sizes):
     d = len(taps)
-    for k in reversed(range(d)):
+    for k in range(d):  # the forward's order, reversed
         idx, w = taps[k]
         ax = g.ndim - d + k
         moved = np.moveaxis(g, ax, 0)

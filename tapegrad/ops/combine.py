@@ -694,8 +694,8 @@ def _nanmedian_along(input, d, keepdim):
 
 def _quantile(op_name, input, q, dim, keepdim, interpolation, ignore_nan):
     _tensor(op_name, input)
-    if input._data.dtype.kind != "f":
-        raise RuntimeError(f"{op_name}() input tensor must be either float or double dtype")
+    if input._data.dtype not in (np.float32, np.float64):  # float16 too, as PyTorch
+        raise RuntimeError(f"{op_name}() input tensor must be either float or double dtype, got {input.dtype}")
     if interpolation not in ("linear", "lower", "higher", "midpoint", "nearest"):
         raise RuntimeError(f"{op_name}() interpolation must be one of linear, lower, higher, midpoint or nearest. "
                            f"Got {interpolation}")
@@ -734,19 +734,25 @@ def _quantile(op_name, input, q, dim, keepdim, interpolation, ignore_nan):
         lo_c, hi_c = np.clip(lo, 0, n - 1), np.clip(hi, 0, n - 1)
         a = I.gather(sorted_x, d, wrap(lo_c))
         b = I.gather(sorted_x, d, wrap(hi_c))
-        if interpolation == "midpoint":
-            w = np.where(lo == hi, 0.0, 0.5)
-        elif interpolation == "linear":
-            w = rank - lo
+        if interpolation in ("linear", "midpoint"):
+            # NOTE: as PyTorch, lerp(below, above, weight) always (inf - inf and 0 * inf give its nan)
+            w = rank - lo if interpolation == "linear" else np.where(lo == hi, 0.0, 0.5)
+            out = a.lerp(b, wrap(np.broadcast_to(w, a.shape).astype(data.dtype)))
+            if interpolation == "midpoint" and (lo == hi).any():
+                # PyTorch's midpoint keeps a finite value where the rank is whole (-0.0 too; lerp gives +0.0)
+                keep = np.broadcast_to(lo == hi, a.shape) & np.isfinite(a._data)
+                out = E.where(wrap(keep.copy()), a, out)
         else:
-            w = np.zeros(rank.shape)
-        out = a + (b - a) * wrap(w.astype(data.dtype)) if (w != 0).any() else a * 1
+            out = a
         bad = (count == 0) if ignore_nan else nan_any
         if bad.any():
             out = E.where(wrap(bad), float("nan"), out)
         results.append(out if keepdim or dim is None else out.squeeze(d))
     if dim is None:
         results = [r.reshape((1,) * input.ndim) if keepdim else r.reshape(()) for r in results]
+    if not results:  # an empty q tensor: an empty first dim, as PyTorch
+        return _quantile(op_name, input, wrap(np.zeros(1, data.dtype)), dim, keepdim, interpolation,
+                         ignore_nan)[:0]
     return results[0] if scalar_q or qs.ndim == 0 else S.stack(results, 0)
 
 

@@ -466,6 +466,7 @@ def cov(input: Tensor, *, correction: int = 1, fweights: Tensor | None = None, a
     if input._data.dtype == np.bool_:
         raise RuntimeError("cov(): bool dtype is not supported for input")
     x = input.reshape(1, -1) if input.ndim < 2 else input
+    x_int = x._data
     if x._data.dtype.kind != "f":
         x = x.to(dtypes.get_default_dtype())
     if isinstance(aweights, Tensor) and aweights._data.dtype.kind == "f":
@@ -488,7 +489,14 @@ def cov(input: Tensor, *, correction: int = 1, fweights: Tensor | None = None, a
         w = a.to(x.dtype) if w is None else w * a.to(x.dtype)
     if w is None:
         total = float(n)
-        mean = x.mean(1, keepdim=True)
+        if input._data.dtype.kind in "iu":
+            # NOTE: as PyTorch, the integers are summed exactly (int64) before the division in float: a mean of
+            # values beyond float32's exact range is not that of their float32 roundings
+            with np.errstate(over="ignore"):
+                sums = x_int.sum(axis=1, keepdims=True, dtype=np.int64)
+            mean = wrap((sums.astype(x._data.dtype) / x._data.dtype.type(n)).astype(x._data.dtype))
+        else:
+            mean = x.mean(1, keepdim=True)
         norm = total - correction
     else:
         total = w.sum()
