@@ -258,3 +258,14 @@ def test_cov_of_large_integers_sums_them_exactly_first_as_pytorch():
     np.testing.assert_allclose(got, torch.corrcoef(torch.tensor(x)).numpy(), rtol=1e-5)
     np.testing.assert_allclose(tg.cov(tg.tensor([[16777217, 1, 3]])).item(),
                                torch.cov(torch.tensor([[16777217, 1, 3]])).item(), rtol=1e-6)
+
+
+def test_histc_of_nan_without_a_range_is_refused_as_pytorch():
+    x = [[0.0, 0.5], [float("nan"), 0.0]]
+    with pytest.raises(RuntimeError, match="histc: range of \\[nan, nan\\] is not finite"):
+        tg.histc(tg.tensor(x))
+    assert tg.histc(tg.tensor(x), 2, 0.0, 1.0).tolist() == [2.0, 1.0]  # with a range, NaN is left out
+    torch = pytest.importorskip("torch")
+    assert torch.histc(torch.tensor(x), 2, 0.0, 1.0).tolist() == [2.0, 1.0]
+    with pytest.raises(RuntimeError):
+        torch.histc(torch.tensor(x))

@@ -185,6 +185,9 @@ def histc(input: Tensor, bins: int = 100, min: float = 0, max: float = 0) -> Ten
         raise RuntimeError(f"histc: not implemented for {x.dtype} tensors (floating point only)")
     if bins <= 0:
         raise RuntimeError(f"histc: bins must be > 0, got {bins}")
+    if float(min) == float(max) and x.size and np.isnan(x).any():  # the range taken from the data is NaN
+        raise RuntimeError("histc: range of [nan, nan] is not finite (the input has NaN and no range was given), "
+                           "as PyTorch")
     finite = x[~np.isnan(x)] if x.size else x.reshape(-1)
     lo, hi = _range_of("histc", finite, min, max)
     counts, _ = np.histogram(finite, bins=bins, range=(lo, hi))
