@@ -392,7 +392,7 @@ class Tensor:
     def deg2rad_(self, *args, **kwargs) -> Any:
         """deg2rad_(...) -> self: ``deg2rad`` in place."""
     def dequantize(self) -> Tensor:
-        """dequantize(input): a quantized tensor's float values; ``input`` itself for an unquantized tensor (all of"""
+        """dequantize(input): a quantized tensor's float values; for an unquantized tensor (all of tapegrad's)"""
     def det(self) -> Tensor:
         """det(input): alias of tapegrad.linalg.det."""
     def detach(self) -> Tensor:
@@ -553,7 +553,7 @@ class Tensor:
         """gt_(...) -> self: ``compared`` in place."""
     def half(self) -> Tensor:
         """half(): the values as float16."""
-    def heaviside(self, other: Tensor | builtins.float) -> Tensor:
+    def heaviside(self, values: Tensor) -> Tensor:
         """heaviside(input, values): 0 where ``input`` < 0 (and at NaN), ``values`` where it is 0, 1 where > 0."""
     def heaviside_(self, *args, **kwargs) -> Any:
         """heaviside_(...) -> self: ``heaviside`` in place."""
@@ -579,8 +579,8 @@ class Tensor:
         """gammaincc(input, other) -> the regularized upper incomplete gamma function Q(input, other) (``igammac``)."""
     def igammac_(self, *args, **kwargs) -> Any:
         """igammac_(...) -> self: ``gammaincc`` in place."""
-    def imag(self) -> Tensor:
-        """imag(input): the imaginary part; an error for real tensors (tapegrad has no complex dtypes), as PyTorch's."""
+    @property
+    def imag(self) -> Tensor: ...
     def index_add(self, dim: builtins.int, index, source: Tensor, *, alpha=...) -> Tensor:
         """index_add(input, dim, index, source, *, alpha=1): a copy of input with ``alpha * source`` added at"""
     def index_add_(self, dim: builtins.int, index, source: Tensor, *, alpha=...) -> Tensor:
@@ -962,8 +962,8 @@ class Tensor:
         """random_(from=0, to=None, *, generator=None) -> self: integers uniform in [from, to - 1], in place;"""
     def ravel(self) -> Tensor:
         """ravel(input): the elements as a 1-D tensor (a view when possible)."""
-    def real(self) -> Tensor:
-        """real(input): the real part; tapegrad's tensors are real, so this is ``input`` itself, as PyTorch's for"""
+    @property
+    def real(self) -> Tensor: ...
     def reciprocal(self) -> Tensor:
         """reciprocal(input) -> 1 / input (integers give the default float dtype; 1 / -0.0 is -inf)."""
     def reciprocal_(self, *args, **kwargs) -> Any:

@@ -27,7 +27,10 @@ def _finish(array, requires_grad):
 
 
 def _sizes(size, keyword=None, op="zeros"):
-    """Accept ``zeros(2, 3)``, ``zeros((2, 3))``, ``zeros([2, 3])`` and ``zeros(size=(2, 3))``."""
+    """Accept ``zeros(2, 3)``, ``zeros((2, 3))``, ``zeros([2, 3])`` and ``zeros(size=(2, 3))``; a 0-d size is
+    ``()`` or ``[]``: ``zeros()`` is refused, as PyTorch's signatures do."""
+    if keyword is None and not size:
+        raise TypeError(f"{op}() missing 1 required positional arguments: \"size\" (a 0-d tensor is {op}(()))")
     if keyword is not None:
         if size:
             raise TypeError(f"{op}: got the size both as positional arguments {size} and as size={keyword!r}")
@@ -40,6 +43,25 @@ def _sizes(size, keyword=None, op="zeros"):
         if s < 0:
             raise RuntimeError(f"{op}: negative dimension {s} in size {tuple(size)}")
     return tuple(int(s) for s in size)
+
+
+def _checked_value(value, dtype, op):
+    """``value`` (a Python number) converted to an integer ``dtype`` as PyTorch does: refused when it overflows
+    (a float out of range, NaN, inf; an int beyond the type, except that an unsigned type takes negative ints down
+    to -max, which wrap), truncated toward zero otherwise. Floats and bools are returned unchanged."""
+    dt = np.dtype(dtypes.as_dtype(dtype))
+    if dt.kind not in "iu" or isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, float, np.number)):
+        return value
+    info = np.iinfo(dt)
+    if isinstance(value, (float, np.floating)):
+        bad = not np.isfinite(value) or value < int(info.min) or value > int(info.max)
+        value = 0 if bad else int(value)
+    else:
+        value = int(value)
+        bad = value > int(info.max) or value < (-int(info.max) if dt.kind == "u" else int(info.min))
+    if bad:
+        raise RuntimeError(f"{op}: value cannot be converted to type {dt} without overflow")
+    return value % (int(info.max) + 1) if dt.kind == "u" else value
 
 
 def _float_dtype(dtype):
@@ -55,10 +77,60 @@ def tensor(data, dtype=None, device=None, requires_grad=False):
     >>> tg.tensor([1, 2]).dtype, tg.tensor([1.5]).dtype
     (dtype('int64'), dtype('float32'))
     """
+    if isinstance(data, (list, tuple)):
+        dtype = _dtype_of_tensors_in(data, dtype)
+    if dtype is not None and np.dtype(dtypes.as_dtype(dtype)).kind in "iu" and isinstance(data, (int, float, list,
+                                                                                              tuple)):
+        _check_numbers(data, dtype)  # as PyTorch: Python numbers out of an integer dtype's range are refused
     arr = _to_array(data, dtype)
     if isinstance(data, np.ndarray) and arr is data:
         arr = arr.copy()
     return _finish(arr, requires_grad)
+
+
+def _leaves(data):
+    for item in data:
+        if isinstance(item, (list, tuple)):
+            yield from _leaves(item)
+        else:
+            yield item
+
+
+def _dtype_of_tensors_in(data, dtype):
+    """The dtype of ``tensor(data)`` when the sequence holds tensors: as PyTorch, their dtypes and the Python
+    numbers' (int64, the default float, bool) promoted together (``tensor([t_f64, t_f64])`` is float64); a float
+    tensor converted to an integer or bool dtype is refused, as PyTorch refuses it."""
+    leaves = list(_leaves(data))
+    tensors = [x for x in leaves if isinstance(x, Tensor)]
+    if not tensors:
+        return dtype
+    if dtype is not None:
+        if np.dtype(dtypes.as_dtype(dtype)).kind in "iub" and any(t._data.dtype.kind == "f" for t in tensors):
+            raise TypeError("tensor: only integer tensors of a single element can be converted to an index (a "
+                            "floating-point tensor in the data of an integer or bool tensor, as PyTorch)")
+        return dtype
+    out = None
+    for x in leaves:
+        if isinstance(x, Tensor):
+            d = x._data.dtype
+        elif isinstance(x, (bool, np.bool_)):
+            d = np.dtype(bool)
+        elif isinstance(x, (int, np.integer)):
+            d = np.dtype(np.int64)
+        elif isinstance(x, (float, np.floating)):
+            d = np.dtype(dtypes.as_dtype(dtypes.get_default_dtype()))
+        else:
+            return None  # anything else: the usual conversion decides
+        out = d if out is None else dtypes.promote(np.zeros(1, out), np.zeros(1, d))
+    return out
+
+
+def _check_numbers(data, dtype):
+    if isinstance(data, (list, tuple)):
+        for item in data:
+            _check_numbers(item, dtype)
+    elif isinstance(data, (int, float)):
+        _checked_value(data, dtype, "tensor")
 
 
 def as_tensor(data, dtype=None, device=None):
@@ -172,6 +244,7 @@ def full(size, fill_value, dtype=None, device=None, requires_grad=False):
     """full(size, fill_value, dtype=None): a tensor filled with ``fill_value`` (its dtype follows the value)."""
     if dtype is None:
         dtype = dtypes.scalar_dtype(fill_value, dtypes.bool)
+    fill_value = _checked_value(fill_value, dtype, "full")
     return _finish(np.full(_sizes((size,), op="full"), fill_value, dtypes.as_dtype(dtype)), requires_grad)
 
 
@@ -192,29 +265,54 @@ empty_like = zeros_like
 
 def full_like(input, fill_value, dtype=None, device=None, requires_grad=False):
     dt = dtypes.as_dtype(dtype) if dtype is not None else input.dtype
-    return _finish(np.full(input.shape, fill_value, dt), requires_grad)
+    return _finish(np.full(input.shape, _checked_value(fill_value, dt, "full_like"), dt), requires_grad)
 
 
 def arange(start, end=None, step=1, dtype=None, device=None, requires_grad=False):
     """arange(start=0, end, step=1, dtype=None): values in [start, end); int64 if all arguments are ints."""
     if end is None:
         start, end = 0, start
+    start, end, step = (v.item() if isinstance(v, Tensor) else v for v in (start, end, step))
     if step == 0:
         raise RuntimeError("arange: step must be nonzero")
     if dtype is None:
         is_int = all(isinstance(v, (int, np.integer)) for v in (start, end, step))
         dtype = dtypes.int64 if is_int else dtypes.get_default_dtype()
-    return _finish(np.arange(start, end, step).astype(dtypes.as_dtype(dtype)), requires_grad)
+    dt = np.dtype(dtypes.as_dtype(dtype))
+    if dt.kind == "b":
+        raise NotImplementedError("arange: not implemented for bool, as PyTorch (\"arange_cpu\" not implemented for "
+                                  "'Bool')")
+    if not (np.isfinite(start) and np.isfinite(end)):
+        raise RuntimeError(f"arange: unsupported range: {start} -> {end}")
+    if dt == np.int64:  # NOTE: as PyTorch, int64 takes start, end and step as int64 first (truncated)
+        start, end, step = int(start), int(end), int(step)
+        if step == 0:
+            raise ValueError("arange: step must be nonzero (the step was truncated to 0 as an int64)")
+    if not ((step > 0 and end >= start) or (step < 0 and end <= start)):
+        raise RuntimeError(f"arange: upper bound and lower bound inconsistent with step sign (start={start}, "
+                           f"end={end}, step={step})")
+    if dt.kind in "iu" and dt != np.int64:
+        # NOTE: the other integer dtypes count the elements in double precision, then step from the truncated
+        # start by the truncated step (PyTorch: arange(0, 2.5, 0.5, dtype=int16) is five zeros)
+        n = int(np.ceil((end - start) / step))
+        values = int(start) + np.arange(n, dtype=np.int64) * int(step)
+        return _finish(values.astype(dt), requires_grad)
+    return _finish(np.arange(start, end, step).astype(dt), requires_grad)
 
 
 def linspace(start, end, steps, dtype=None, device=None, requires_grad=False):
     """linspace(start, end, steps, dtype=None): ``steps`` evenly spaced values from start to end inclusive."""
+    if steps < 0:
+        raise RuntimeError(f"linspace: number of steps must be non-negative, got {steps}")
     if steps == 1:
         values = np.array([start], dtype=np.float64)
-    elif not (np.isfinite(start) and np.isfinite(end)):
-        values = np.full(steps, np.nan)  # NOTE: PyTorch's step (end - start) / (steps - 1) is NaN, so every value is
     else:
-        values = np.linspace(start, end, steps)
+        # NOTE: PyTorch's formula: the first half steps up from start, the second half down from end (so inf
+        # endpoints give nan where i * inf meets 0 * inf, and -inf in between, as PyTorch)
+        with np.errstate(all="ignore"):
+            step = (np.float64(end) - np.float64(start)) / (steps - 1) if steps > 1 else 0.0
+            i = np.arange(steps, dtype=np.float64)
+            values = np.where(i < steps // 2, np.float64(start) + step * i, np.float64(end) - step * (steps - 1 - i))
     return _finish(values.astype(_float_dtype(dtype)), requires_grad)
 
 
@@ -223,8 +321,17 @@ def eye(n, m=None, dtype=None, device=None, requires_grad=False):
     return _finish(np.eye(n, m, dtype=_float_dtype(dtype)), requires_grad)
 
 
+def _random_float_dtype(dtype, op):
+    dt = _float_dtype(dtype)
+    if np.dtype(dt).kind != "f":
+        raise NotImplementedError(f"{op}: random values of dtype {dt} are not implemented (floating point only), as "
+                                  f"in PyTorch")
+    return dt
+
+
 def randn(*sizes, size=None, generator=None, dtype=None, device=None, requires_grad=False):
     """randn(*size, generator=None, dtype=None): standard normal samples (``size=`` as a keyword too)."""
+    dtype = _random_float_dtype(dtype, "randn")
     shape = _sizes(sizes, size, "randn")
     rng = _random.rng(generator)
     return _finish(rng.standard_normal(shape).astype(_float_dtype(dtype)), requires_grad)
@@ -232,6 +339,7 @@ def randn(*sizes, size=None, generator=None, dtype=None, device=None, requires_g
 
 def rand(*sizes, size=None, generator=None, dtype=None, device=None, requires_grad=False):
     """rand(*size, generator=None, dtype=None): uniform samples from [0, 1) (``size=`` as a keyword too)."""
+    dtype = _random_float_dtype(dtype, "rand")
     shape = _sizes(sizes, size, "rand")
     rng = _random.rng(generator)
     return _finish(rng.random(shape).astype(_float_dtype(dtype)), requires_grad)
@@ -243,17 +351,19 @@ def randint(low=0, high=None, size=None, *, generator=None, dtype=None, device=N
         low, high, size = 0, low, high
     if high is None or size is None:
         raise TypeError("randint: expected randint(high, size) or randint(low, high, size)")
+    if low >= high:  # refused even for an empty size, as PyTorch
+        raise RuntimeError(f"randint: random_ expects 'from' to be less than 'to', but got from={low} >= to={high}")
     rng = _random.rng(generator)
     dt = dtypes.as_dtype(dtype) if dtype is not None else dtypes.int64
     return _finish(rng.integers(low, high, _sizes((size,), op="randint")).astype(dt), requires_grad)
 
 
 def randn_like(input, dtype=None, generator=None, requires_grad=False):
-    return randn(*input.shape, generator=generator, dtype=dtype or input.dtype, requires_grad=requires_grad)
+    return randn(tuple(input.shape), generator=generator, dtype=dtype or input.dtype, requires_grad=requires_grad)
 
 
 def rand_like(input, dtype=None, generator=None, requires_grad=False):
-    return rand(*input.shape, generator=generator, dtype=dtype or input.dtype, requires_grad=requires_grad)
+    return rand(tuple(input.shape), generator=generator, dtype=dtype or input.dtype, requires_grad=requires_grad)
 
 
 def randint_like(input, low=0, high=None, *, dtype=None, generator=None, device=None, requires_grad=False):
@@ -314,6 +424,7 @@ def new_full(self, size, fill_value, *, dtype=None, device=None, requires_grad=F
     dt = dtypes.as_dtype(dtype) if dtype is not None else self._data.dtype
     if isinstance(fill_value, Tensor):
         fill_value = fill_value.item()
+    fill_value = _checked_value(fill_value, dt, "new_full")
     return _finish(np.full(_sizes((size,), op="new_full"), fill_value, dt), requires_grad)
 
 

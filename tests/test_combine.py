@@ -216,3 +216,151 @@ def test_in_place_forms():
 def test_docstring_examples_run():
     result = doctest.testmod(combine, optionflags=doctest.NORMALIZE_WHITESPACE)
     assert result.failed == 0 and result.attempted > 50
+
+
+@given(st.lists(st.sampled_from([np.nan, np.inf, -np.inf, -0.0, 0.0, 1.5, -2.0]), min_size=0, max_size=4),
+       st.integers(-2, 2))
+def test_diag_embed_places_nan_and_inf_without_spreading(vals, offset):
+    x = np.array(vals, dtype=np.float64)
+    k, n = len(vals), len(vals) + abs(offset)
+    want = np.zeros((n, n))
+    for i, v in enumerate(x):
+        want[i + max(-offset, 0), i + max(offset, 0)] = v
+    got = tg.diag_embed(tg.tensor(x, requires_grad=True), offset)
+    np.testing.assert_array_equal(got.detach().numpy(), want)  # NaN in its place only
+    assert np.array_equal(np.signbit(got.detach().numpy()), np.signbit(want))
+    assert got.requires_grad
+    np.testing.assert_array_equal(tg.diagflat(tg.tensor(x), offset).numpy(), want)
+    if k:
+        assert_gradients(lambda t: tg.diag_embed(t, offset), np.arange(1.0, k + 1))
+
+
+def test_checks_as_pytorch():
+    assert tg.cummin(tg.tensor(True), 0).values.dtype == tg.bool
+    assert tg.cummax(tg.tensor(3, dtype=tg.int8), 0).values.dtype == tg.int8
+    with pytest.raises(RuntimeError, match="nanmean.*Optional dtype"):
+        tg.nanmean(tg.tensor([1.0]), dtype=tg.int16)
+    assert tg.nanmean(tg.tensor([1.0, float("nan")]), dtype=tg.float64).dtype == tg.float64
+    with pytest.raises(RuntimeError, match="renorm: input needs at least 2 dimensions, got 0"):
+        tg.renorm(tg.tensor(1.0), 2, 0, 1.0)
+    with pytest.raises(RuntimeError, match="renorm: input needs at least 2 dimensions, got 1"):
+        tg.renorm(tg.tensor([1.0, 2.0]), 2, 0, 1.0)
+    with pytest.raises(RuntimeError, match="diff expects prepend or append to be the same dimension"):
+        tg.diff(tg.tensor([True]), prepend=tg.tensor(1.0))
+    assert tg.diff(tg.tensor([1.0, 3.0]), prepend=tg.tensor([0.0]), append=tg.tensor([7.0])).tolist() == [1, 2, 4]
+
+
+def test_fixed_edges_match_pytorch():
+    torch = pytest.importorskip("torch")
+    cases = [lambda m: m.diag_embed(m.tensor([[float("nan"), -float("inf"), -0.0]]), -1, 0, 2),
+             lambda m: m.diagflat(m.tensor([[float("nan"), -0.25], [3.0, -1.0]]), 1),
+             lambda m: m.cummin(m.tensor(True), 0).values, lambda m: m.cummax(m.tensor(2.5), 0).values]
+    for case in cases:
+        got, want = case(tg), case(torch)
+        assert str(got.dtype).split(".")[-1] == str(want.dtype).split(".")[-1]
+        np.testing.assert_array_equal(got.numpy(), want.numpy())
+        assert np.array_equal(np.signbit(got.numpy()), np.signbit(want.numpy()))
+    for case in (lambda m: m.nanmean(m.tensor([1.0]), dtype=m.int16), lambda m: m.tensor(1.0).renorm(2, 0, 1.0),
+                 lambda m: m.diff(m.tensor([1.0]), prepend=m.tensor(1.0))):
+        for m in (tg, torch):
+            with pytest.raises(RuntimeError):
+                case(m)
+
+
+def test_bool_refusals_and_dtypes_as_pytorch():
+    with pytest.raises(NotImplementedError, match="kthvalue.*bool"):
+        tg.kthvalue(tg.tensor([True, False]), 1)
+    with pytest.raises(NotImplementedError, match="trace.*bool"):
+        tg.trace(tg.tensor([[True]]))
+    assert tg.mode(tg.tensor(True), 0).values.dtype == tg.bool
+    assert tg.addcmul(tg.tensor([1, 2], dtype=tg.int16), tg.tensor([3, 2], dtype=tg.int16),
+                      tg.tensor([3, 2], dtype=tg.int16), value=0.5).tolist() == [1, 2]  # value cast to int: 0
+    assert tg.addcmul(tg.tensor([1, 2], dtype=tg.int16), tg.tensor([3, 2], dtype=tg.int16),
+                      tg.tensor([3, 2], dtype=tg.int16), value=-1.5).dtype == tg.int16
+    torch = pytest.importorskip("torch")
+    for m in (tg, torch):
+        assert m.addcmul(m.tensor([1, 2], dtype=m.int16), m.tensor([3, 2], dtype=m.int16),
+                         m.tensor([3, 2], dtype=m.int16), value=-1.5).tolist() == [-8, -2]
+
+
+def test_more_edges_as_pytorch():
+    assert tg.kthvalue(tg.tensor(True), 1, 0).values.dtype == tg.bool  # a 0-d bool is returned, not refused
+    with pytest.raises(IndexError, match="k out of range"):
+        tg.kthvalue(tg.tensor([], dtype=tg.bool), 1, 0)  # the size check comes first
+    assert tg.diff(tg.zeros(1, 2), n=0, dim=0, append=tg.ones(1, 2)).shape == (1, 2)  # n=0 ignores append
+    with pytest.raises(RuntimeError, match="same dimension"):
+        tg.diff(tg.zeros(1), n=0, prepend=tg.tensor(1.0))  # but checks it
+    with pytest.raises(TypeError):
+        tg.diff(tg.zeros(1), n=0, append=2.0)
+    with pytest.raises(RuntimeError, match="addmv: input of shape \\(2, 2\\) cannot be broadcast"):
+        tg.addmv(tg.zeros(2, 2), tg.ones(2, 1), tg.ones(1))
+    with pytest.raises(RuntimeError, match="addr: input of shape \\(1, 4\\) cannot be broadcast"):
+        tg.addr(tg.zeros(1, 4), tg.ones(1), tg.ones(1))
+    assert tg.addmm(tg.zeros(2), tg.ones(3, 1), tg.ones(1, 2)).shape == (3, 2)  # input expands to the product
+
+
+@given(st.lists(st.sampled_from([np.inf, -np.inf, np.nan, -0.0, 0.0, 1.0, -3.0]), min_size=1, max_size=5))
+def test_logcumsumexp_before_an_inf_stays_finite(vals):
+    x = np.array(vals)
+    got = tg.logcumsumexp(tg.tensor(x), 0).numpy()
+    with np.errstate(all="ignore"):
+        want = np.array([np.logaddexp.reduce(x[:i + 1]) for i in range(len(x))])
+    np.testing.assert_allclose(got, want, rtol=1e-12, atol=0)  # inf - inf never appears before the inf itself
+    assert np.array_equal(np.isnan(got), np.isnan(want))
+
+
+def test_logcumsumexp_matches_pytorch_at_inf():
+    torch = pytest.importorskip("torch")
+    x = [[0.0, -3.0], [-0.0, np.inf], [1.0, 3.0], [np.nan, -np.inf]]
+    np.testing.assert_allclose(tg.tensor(x).logcumsumexp(0).numpy(), torch.tensor(x).logcumsumexp(0).numpy())
+    assert_gradients(lambda t: tg.logcumsumexp(t, 0), np.array([[0.5, -1.0], [2.0, 0.25], [-3.0, 1.5]]))
+
+
+def test_addcmul_addcdiv_promote_three_operands_as_pytorch():
+    # a 0-d float64 beside float32 tensors: float32; a 0-d float beside integers: its float dtype
+    assert tg.ones(2).addcmul(tg.tensor(2.6, dtype=tg.float64), tg.tensor([1, 2]), value=0.5).dtype == tg.float32
+    assert tg.addcmul(tg.tensor(1, dtype=tg.uint8), tg.tensor(3.0, dtype=tg.float64), tg.tensor([3, 2],
+                      dtype=tg.int16), value=2).dtype == tg.float64
+    x = tg.tensor([[3.0, 0.0, 0.5]])
+    x.addcdiv_(tg.tensor(5, dtype=tg.int8), tg.tensor(-3.0, dtype=tg.float16))  # 5 / -3 in float32, not float16
+    np.testing.assert_allclose(x.numpy(), np.float32([[3.0, 0.0, 0.5]]) + np.float32(5) / np.float32(-3))
+    torch = pytest.importorskip("torch")
+    for case in (lambda m: m.ones(2).addcmul(m.tensor(2.6, dtype=m.float64), m.tensor([1, 2]), value=0.5),
+                 lambda m: m.tensor([4]).addcdiv(m.tensor(-3.0), m.tensor([2])),
+                 lambda m: m.tensor([[1, 2]]).addmm(m.tensor([[1]]), m.tensor([[3, 4]]), alpha=2.7, beta=1.9),
+                 lambda m: m.ones(2, 2, dtype=m.int8).addbmm(m.ones(3, 2, 2, dtype=m.int8) * 50,
+                                                             m.ones(3, 2, 2, dtype=m.int8)),
+                 lambda m: m.zeros(2, 3).addr(m.tensor([1.0, -1.0]), m.tensor([1.0, float("inf"), 2.0]), beta=0,
+                                              alpha=0)):
+        got, want = case(tg), case(torch)
+        assert str(got.dtype).split(".")[-1] == str(want.dtype).split(".")[-1]
+        np.testing.assert_array_equal(got.numpy(), want.numpy())
+        assert np.array_equal(np.signbit(got.numpy()), np.signbit(want.numpy()))
+
+
+def test_repeat_interleave_refuses_negative_repeats_even_for_an_empty_input():
+    for x in (tg.zeros(0), tg.ones(2)):
+        with pytest.raises(RuntimeError, match="Repeats must be non-negative"):
+            tg.repeat_interleave(x, -1)
+
+
+@given(st.lists(st.sampled_from([np.nan, np.inf, -np.inf, 1.0, -2.0, 0.5, -0.0, 0.0]), min_size=1, max_size=5),
+       st.sampled_from([0.0, 0.25, 0.5, 1.0, 0.3]),
+       st.sampled_from(["linear", "lower", "higher", "midpoint", "nearest"]), st.booleans())
+def test_quantile_at_inf_nan_and_zeros_as_pytorchs_lerp(vals, q, interpolation, ignore_nan):
+    torch = pytest.importorskip("torch")
+    name = "nanquantile" if ignore_nan else "quantile"
+    x = np.array(vals)
+    with np.errstate(all="ignore"):
+        got = getattr(tg, name)(tg.tensor(x), q, interpolation=interpolation).numpy()
+    want = getattr(torch, name)(torch.tensor(x), q, interpolation=interpolation).numpy()
+    np.testing.assert_array_equal(got, want)
+    assert np.signbit(got) == np.signbit(want)
+
+
+def test_quantile_refusals_and_empty_q_as_pytorch():
+    with pytest.raises(RuntimeError, match="must be either float or double"):
+        tg.quantile(tg.tensor([1.0], dtype=tg.float16), 0.5)
+    assert tg.quantile(tg.tensor([1.0, 2.0]), tg.tensor([])).shape == (0,)
+    assert tg.quantile(tg.tensor([[1.0, 2.0]]), tg.tensor([]), dim=1, keepdim=True).shape == (0, 1, 1)
+    assert tg.quantile(tg.tensor([float("inf")]), 0.5).isnan().item()  # lerp(inf, inf, 0) is nan, as PyTorch

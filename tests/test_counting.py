@@ -159,3 +159,113 @@ def test_errors_name_the_op():
 def test_docstring_examples_run():
     result = doctest.testmod(counting, optionflags=doctest.NORMALIZE_WHITESPACE)
     assert result.failed == 0 and result.attempted > 30
+
+
+def test_unique_histogram_bincount_record_a_node_without_derivative_as_pytorch():
+    x = tg.tensor([1.0, 2.0, 2.0], requires_grad=True)
+    for out, name in ((tg.unique(x), "Unique2Backward0"), (tg.unique(x, dim=0), "UniqueDimBackward0"),
+                      (tg.unique_consecutive(x), "UniqueConsecutiveBackward0"),
+                      (tg.histogram(x, 2).hist, "NotImplemented"), (tg.histogram(x, 2).bin_edges, "NotImplemented"),
+                      (tg.bincount(tg.tensor([0, 1, 1]), weights=x), "NotImplemented")):
+        assert out.requires_grad and out.grad_fn.name() == name
+        with pytest.raises(RuntimeError, match="derivative for .* is not implemented"):
+            out.sum().backward()
+    assert not tg.unique(tg.tensor([1.0, 2.0])).requires_grad
+    assert not tg.unique(x, return_inverse=True)[1].requires_grad
+
+
+def test_unique_dim_of_empty_inputs_as_pytorch():
+    assert tg.unique(tg.zeros((0, 2)), dim=0).shape == (0, 2)
+    vals, inv, counts = tg.unique(tg.zeros((3, 0)), dim=1, return_inverse=True, return_counts=True)
+    assert vals.shape == (3, 0) and inv.shape == (0,) and counts.shape == (0,) and inv.dtype == tg.int64
+    assert tg.unique_consecutive(tg.zeros((0, 2)), dim=0).shape == (0, 2)
+    with pytest.raises(RuntimeError, match="aren't selected"):
+        tg.unique_consecutive(tg.zeros((0, 2)), dim=1)
+    with pytest.raises(RuntimeError, match="more than one"):
+        tg.unique(tg.zeros((0, 0)), dim=1)
+
+
+def test_cov_bincount_checks_and_shapes_as_pytorch():
+    with pytest.raises(RuntimeError, match="cov\\(\\): bool dtype is not supported"):
+        tg.cov(tg.tensor([[True, False]]))
+    with pytest.raises(RuntimeError, match="bool dtype is not supported"):
+        tg.corrcoef(tg.tensor([True]))
+    with pytest.raises(NotImplementedError, match="bincount.*bool"):
+        tg.bincount(tg.tensor([True, False]))
+    assert tg.cov(tg.tensor([[1.0, 2.0, 4.0]])).shape == ()  # one variable: squeezed, as PyTorch
+    assert tg.corrcoef(tg.tensor([[1.0, 2.0, 4.0]])).shape == ()
+    got = tg.cov(tg.tensor([[2, -7, 0], [3, 1, -1]]), aweights=tg.tensor([0.0, 1.0, 0.5], dtype=tg.float64))
+    assert got.dtype == tg.float64
+    assert tg.cov(tg.tensor([[1.0, 2.0]], dtype=tg.float16), aweights=tg.tensor([1.0, 2.0])).dtype == tg.float32
+
+
+def test_fixed_edges_match_pytorch():
+    torch = pytest.importorskip("torch")
+    cases = [lambda m: m.cov(m.tensor([[-2.2, -2.2, -1.9]], dtype=m.float64), correction=0),
+             lambda m: m.cov(m.tensor([[2, -7, 0], [3, 1, -1]]), aweights=m.tensor([0.0, 1.0, 0.5], dtype=m.float64)),
+             lambda m: m.cov(m.tensor([[1.0, 2.0]], dtype=m.float16), aweights=m.tensor([1.0, 2.0])),
+             lambda m: m.corrcoef(m.tensor([[1.0, 2.0, 4.0]])),
+             lambda m: m.unique(m.zeros((3, 0)), dim=1, return_inverse=True, return_counts=True),
+             lambda m: m.histogram(m.tensor([1.0, 2.0, 2.0], requires_grad=True), 2)]
+    for case in cases:
+        got, want = case(tg), case(torch)
+        got, want = (got, want) if isinstance(want, tuple) else ((got,), (want,))
+        for g, w in zip(got, want, strict=True):
+            assert str(g.dtype).split(".")[-1] == str(w.dtype).split(".")[-1]
+            assert tuple(g.shape) == tuple(w.shape) and g.requires_grad == w.requires_grad
+            np.testing.assert_allclose(g.detach().numpy(), w.detach().numpy(), rtol=1e-3)
+
+
+def test_bincount_and_histogram_edges_as_pytorch():
+    assert tg.bincount(tg.tensor([], dtype=tg.int64), weights=tg.tensor([]), minlength=2).dtype == tg.int64
+    assert tg.bincount(tg.tensor([1]), weights=tg.tensor([3.0], dtype=tg.float16)).dtype == tg.float64
+    assert tg.bincount(tg.tensor([1, 1]), weights=tg.tensor([3.0, 1.0])).dtype == tg.float32
+    edges = tg.histogram(tg.zeros(0), 3).bin_edges  # an empty input spans [0, 1], as numpy and PyTorch
+    np.testing.assert_allclose(edges.numpy(), [0, 1 / 3, 2 / 3, 1], rtol=1e-6)
+    torch = pytest.importorskip("torch")
+    np.testing.assert_allclose(edges.numpy(), torch.histogram(torch.zeros(0), 3).bin_edges.numpy())
+    for w in (np.array([3.0], np.float16), np.array([3.0], np.float32), np.array([3]), np.zeros(0)):
+        x = [1] if w.size else []
+        got = tg.bincount(tg.tensor(x, dtype=tg.int64), weights=tg.tensor(w))
+        want = torch.bincount(torch.tensor(x, dtype=torch.int64), weights=torch.tensor(w))
+        assert str(got.dtype).split(".")[-1] == str(want.dtype).split(".")[-1]
+
+
+def test_cov_refuses_weights_that_sum_to_zero():
+    with pytest.raises(RuntimeError, match="weights sum to zero"):
+        tg.cov(tg.tensor([[1.0, 2.0]]), aweights=tg.tensor([0.0, 0.0]))
+    with pytest.raises(RuntimeError, match="weights sum to zero"):
+        tg.cov(tg.tensor([[1.0, 2.0]]), fweights=tg.tensor([0, 0]))
+
+
+def test_histogram_refuses_a_range_that_is_not_finite():
+    for x, kw in ((tg.tensor([float("nan")]), {}), (tg.tensor([1.0, float("inf")]), {}),
+                  (tg.tensor([1.0]), {"range": (0.0, float("inf"))})):
+        with pytest.raises(RuntimeError, match="histogram: the range .* is not finite"):
+            tg.histogram(x, 1, **kw)
+
+
+def test_histogram_refuses_a_range_with_tensor_bins_as_pytorch():
+    with pytest.raises(TypeError, match="histogram"):
+        tg.histogram(tg.tensor([1.0]), tg.tensor([0.0, 2.0]), range=(0.0, 1.0))
+
+
+def test_cov_of_large_integers_sums_them_exactly_first_as_pytorch():
+    x = [[0, -7, -9223372036854775808], [3, 5, -100], [1, -1, 100]]
+    got = tg.corrcoef(tg.tensor(x)).numpy()
+    assert abs(got[0, 1]) < 0.6  # the float32 roundings of the values would give 0.9999
+    torch = pytest.importorskip("torch")
+    np.testing.assert_allclose(got, torch.corrcoef(torch.tensor(x)).numpy(), rtol=1e-5)
+    np.testing.assert_allclose(tg.cov(tg.tensor([[16777217, 1, 3]])).item(),
+                               torch.cov(torch.tensor([[16777217, 1, 3]])).item(), rtol=1e-6)
+
+
+def test_histc_of_nan_without_a_range_is_refused_as_pytorch():
+    x = [[0.0, 0.5], [float("nan"), 0.0]]
+    with pytest.raises(RuntimeError, match="histc: range of \\[nan, nan\\] is not finite"):
+        tg.histc(tg.tensor(x))
+    assert tg.histc(tg.tensor(x), 2, 0.0, 1.0).tolist() == [2.0, 1.0]  # with a range, NaN is left out
+    torch = pytest.importorskip("torch")
+    assert torch.histc(torch.tensor(x), 2, 0.0, 1.0).tolist() == [2.0, 1.0]
+    with pytest.raises(RuntimeError):
+        torch.histc(torch.tensor(x))

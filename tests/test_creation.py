@@ -4,6 +4,7 @@
 import numpy as np
 import pytest
 from hypothesis import given
+from hypothesis import strategies as st
 
 import tapegrad as tg
 from tapegrad.testing import arrays, assert_gradients, shapes
@@ -24,7 +25,12 @@ def test_filled_tensors_take_the_size_in_every_pytorch_form(name, shape):
     want = reference(shape).astype(np.float32)
     forms = [keyword(shape), keyword(list(shape)), keyword(tg.Size(shape))]
     if name != "full":
-        forms += [varargs(*shape), varargs(shape), varargs(list(shape))]
+        forms += [varargs(shape), varargs(list(shape))]
+        if shape:
+            forms.append(varargs(*shape))
+        else:  # zeros() with no size at all is refused, as PyTorch's signatures refuse it
+            with pytest.raises(TypeError, match=rf"{name}\(\) missing 1 required positional arguments: \"size\""):
+                varargs(*shape)
     for got in forms:
         assert got.dtype == tg.float32 and got.shape == shape
         np.testing.assert_array_equal(got.numpy(), want)
@@ -53,7 +59,11 @@ def test_random_tensors_take_size_as_a_keyword_with_the_same_stream(name):
     (lambda: tg.empty(2, "3"), TypeError, r"empty: size must be a tuple of ints, got str '3'"),
     (lambda: tg.full(size=(2, None), fill_value=1.0), TypeError, r"full: size must be a tuple of ints"),
     (lambda: tg.zeros(1).new_zeros(2, size=(2,)), TypeError, r"new_zeros: got the size both"),
-], ids=["zeros_twice", "randn_twice", "ones_float", "rand_negative", "empty_str", "full_none", "new_zeros_twice"])
+    (lambda: tg.rand(), TypeError, r"rand\(\) missing 1 required positional arguments: \"size\""),
+    (lambda: tg.randn(dtype=tg.float64), TypeError, r"randn\(\) missing 1 required"),
+    (lambda: tg.zeros(1).new_ones(), TypeError, r"new_ones\(\) missing 1 required"),
+], ids=["zeros_twice", "randn_twice", "ones_float", "rand_negative", "empty_str", "full_none", "new_zeros_twice",
+        "rand_no_size", "randn_no_size", "new_ones_no_size"])
 def test_bad_sizes_raise_errors_naming_the_op(fn, exc, pattern):
     with pytest.raises(exc, match=pattern):
         fn()
@@ -238,3 +248,105 @@ def test_randint_like_takes_high_alone_or_low_and_high():
     assert one.dtype == tg.float32 and one.shape == (200,) and set(one.tolist()) <= {0.0, 1.0, 2.0, 3.0, 4.0}
     two = tg.randint_like(x, 3, 5, dtype=tg.int64)
     assert two.dtype == tg.int64 and set(two.tolist()) <= {3, 4}
+
+
+# ---------------------------------------------------------------------- values converted as PyTorch converts them
+@pytest.mark.parametrize("call, value, dtype", [
+    (lambda v, d: tg.full((1,), v, dtype=d), 300, tg.uint8),
+    (lambda v, d: tg.full((1,), v, dtype=d), -256, tg.uint8),
+    (lambda v, d: tg.full((1,), v, dtype=d), float("nan"), tg.int64),
+    (lambda v, d: tg.full((1,), v, dtype=d), float("inf"), tg.int32),
+    (lambda v, d: tg.full_like(tg.ones(2, dtype=d), v), -1.5, tg.uint8),
+    (lambda v, d: tg.zeros(1).new_full((1,), v, dtype=d), 128, tg.int8),
+    (lambda v, d: tg.tensor([1, v], dtype=d), 300, tg.uint8),
+    (lambda v, d: tg.tensor([[v]], dtype=d), float("nan"), tg.int64),
+])
+def test_values_out_of_an_integer_dtype_are_refused(call, value, dtype):
+    with pytest.raises(RuntimeError, match="value cannot be converted to type .* without overflow"):
+        call(value, dtype)
+
+
+def test_values_in_range_are_converted_as_pytorch():
+    assert tg.full((2,), -1, dtype=tg.uint8).tolist() == [255, 255]  # a negative int down to -max wraps
+    assert tg.full((1,), -1.5, dtype=tg.int64).tolist() == [-1]  # a float truncates toward zero
+    assert tg.tensor([1.5, -2.5], dtype=tg.int64).tolist() == [1, -2]
+    assert tg.full((1,), 1e30, dtype=tg.float16).tolist() == [float("inf")]  # floats are not checked
+
+
+@given(st.sampled_from([(0, 2.5, 0.5), (0.5, 3.7, 1.5), (2.5,), (1.9, 5.2, 1), (0, 5, 1.9), (-2.7, 2), (5, 0, -2)]),
+       st.sampled_from(["int8", "int16", "int32", "int64", "uint8", "float32", "float64"]))
+def test_arange_with_an_integer_dtype_follows_pytorchs_rules(args, dtype):
+    dt = getattr(tg, dtype)
+    if dtype == "int64":  # start, end and step are truncated first
+        ints = [int(v) for v in args]
+        want = np.arange(*ints) if ints[-1] or len(ints) < 3 else None
+    elif dtype.startswith(("int", "uint")):  # counted in double, stepped by the truncated step
+        start, end, step = (0, args[0], 1) if len(args) == 1 else (args + (1,))[:3]
+        n = int(np.ceil((end - start) / step))
+        want = (int(start) + np.arange(n) * int(step)).astype(dtype)
+    else:
+        want = np.arange(*args).astype(dtype)
+    if want is None:
+        with pytest.raises(ValueError, match="step must be nonzero"):
+            tg.arange(*args, dtype=dt)
+        return
+    np.testing.assert_array_equal(tg.arange(*args, dtype=dt).numpy(), want)
+
+
+def test_arange_and_linspace_refusals_and_edges_as_pytorch():
+    with pytest.raises(RuntimeError, match="upper bound and lower bound inconsistent"):
+        tg.arange(-1.5)
+    with pytest.raises(NotImplementedError, match="arange: not implemented for bool"):
+        tg.arange(5, 0, -1, dtype=tg.bool)
+    with pytest.raises(RuntimeError, match="unsupported range"):
+        tg.arange(0, float("inf"))
+    with pytest.raises(RuntimeError, match="linspace: number of steps must be non-negative"):
+        tg.linspace(0, 1, -1)
+    got = tg.linspace(-float("inf"), 3, 3).numpy()  # PyTorch's two-sided formula: nan, -inf, nan
+    assert np.isnan(got[0]) and got[1] == -np.inf and np.isnan(got[2])
+
+
+def test_creation_matches_pytorch():
+    torch = pytest.importorskip("torch")
+    cases = [lambda m: m.arange(0, 2.5, 0.5, dtype=m.int16), lambda m: m.arange(-2.7, 2, dtype=m.uint8),
+             lambda m: m.arange(0, 5, 1.9, dtype=m.int64), lambda m: m.linspace(-float("inf"), 3, 3),
+             lambda m: m.linspace(0, float("inf"), 4), lambda m: m.linspace(-1.5, 2.5, 4, dtype=m.int64),
+             lambda m: m.linspace(0, 1, 7), lambda m: m.full((2,), -1, dtype=m.uint8),
+             lambda m: m.tensor([1.5, -2.5], dtype=m.int64), lambda m: m.rand_like(m.tensor(1.0)).shape]
+    for case in cases:
+        got, want = case(tg), case(torch)
+        if isinstance(want, torch.Size):
+            assert tuple(got) == tuple(want)
+            continue
+        assert str(got.dtype).split(".")[-1] == str(want.dtype).split(".")[-1]
+        np.testing.assert_allclose(got.numpy(), want.numpy(), rtol=1e-6)
+    for case in (lambda m: m.rand(), lambda m: m.zeros(dtype=m.int64), lambda m: m.arange(0, 3, 0.5, dtype=m.int64),
+                 lambda m: m.full((1,), 300, dtype=m.uint8), lambda m: m.tensor([300], dtype=m.uint8)):
+        for m in (tg, torch):
+            with pytest.raises((TypeError, RuntimeError, ValueError)):
+                case(m)
+
+
+def test_tensor_of_tensors_takes_their_dtypes_as_pytorch():
+    assert tg.tensor([tg.tensor(1.9, dtype=tg.float64)] * 2).dtype == tg.float64
+    assert tg.tensor([tg.tensor(1, dtype=tg.int8), tg.tensor(2, dtype=tg.int16)]).dtype == tg.int16
+    assert tg.tensor([tg.tensor(1.5, dtype=tg.float16), 2]).dtype == tg.float16  # an int beside a float16
+    assert tg.tensor([tg.tensor(1, dtype=tg.int8), 2.5]).dtype == tg.float32
+    assert tg.tensor([tg.tensor(True), 2]).dtype == tg.int64
+    assert tg.tensor([tg.tensor(1), tg.tensor(2)], dtype=tg.float16).dtype == tg.float16
+    with pytest.raises(TypeError, match="only integer tensors of a single element"):
+        tg.tensor([tg.tensor(1.5), tg.tensor(2.5)], dtype=tg.bool)
+    torch = pytest.importorskip("torch")
+    for make in (lambda m: [m.tensor(1.9, dtype=m.float64)] * 2, lambda m: [m.tensor(1.5, dtype=m.float16), 2],
+                 lambda m: [m.tensor(1, dtype=m.int8), m.tensor(2, dtype=m.int16)], lambda m: [[m.tensor(True)]]):
+        assert str(tg.tensor(make(tg)).dtype).split(".")[-1] == str(torch.tensor(make(torch)).dtype).split(".")[-1]
+
+
+def test_random_creation_refuses_non_float_dtypes_and_empty_ranges_as_pytorch():
+    for call in (lambda: tg.rand(2, dtype=tg.int64), lambda: tg.randn(2, dtype=tg.bool),
+                 lambda: tg.rand_like(tg.tensor([True])), lambda: tg.randn_like(tg.tensor([1], dtype=tg.int16))):
+        with pytest.raises(NotImplementedError, match="random values of dtype"):
+            call()
+    with pytest.raises(RuntimeError, match="'from' to be less than 'to'"):
+        tg.randint(1, 1, (0, 0))
+    assert tg.randint(0, 1, (2,)).tolist() == [0, 0]

@@ -482,14 +482,6 @@ known_class(
          "values not in the input ([1, 2, 0] for rows [1, 2, 3]); tapegrad's is right", R, status="pytorch-bug")
 # ---- tapegrad/ops/shape.py
 known_class(
-    "missing-sizes-accepted", {"zeros", "ones", "rand", "randn", "empty"}, RAISES_THERE,
-    lambda d: torch_says(d, "missing 1 required positional", "invalid combination of arguments - got ()",
-                         "got (Tensor, NoneType)", "got (NoneType)"),
-    """
-    torch.rand()
-    """, B["values"] + " (zeros()/rand() without a size: PyTorch's signatures refuse them; the shape ops' "
-                       "permute()/repeat()/flip()/expand()/view()/squeeze(None) are refused now)", CR)
-known_class(
     "empty-skips-checks", ALL_OPS, RAISES_HERE,
     lambda d: any(empty(t) for t in d.inputs) and here_says(d, "out of range", "the same dtype",
                                                             "expected a floating-point tensor",
@@ -629,14 +621,6 @@ known_class(
          "to inf, tapegrad's is finite", NF, status="by-design")
 
 # ---- tapegrad/creation.py
-known_class(
-    "creation-checks", {"full", "full_like", "Tensor.new_full", "linspace", "arange", "tensor", "zeros", "ones",
-                        "empty"}, {RAISES_THERE, "value", "shape"},
-    lambda d: d.kind != "value" or kw(d, "dtype") is not None,
-    """
-    torch.arange(0, 2.5, 0.5, dtype=torch.int16)
-    """, B["new"] + ": creation with an integer dtype and float arguments (arange casts start/end/step to the "
-                    "dtype first in PyTorch) or values out of the dtype's range", CR)
 
 
 # ---- the ops generated since the differential test was written: activations, losses, distances, special, linalg
@@ -886,6 +870,367 @@ known_class(
     """, "PyTorch skips the range check of index tensors when a slice of the same index empties the result; "
          "tapegrad checks", IX, status="by-design")
 
+# ---- the spatial nn.functional family and the Tensor methods generated since (tests/differential/ops.py)
+SPATIAL, POOLING, CONVND = ("tapegrad/nn/_functional_spatial.py", "tapegrad/ops/pooling.py",
+                            "tapegrad/ops/conv_nd.py")
+EXTRA, COMBINE, COUNTING, SCATTER = ("tapegrad/ops/extra_math.py", "tapegrad/ops/combine.py",
+                                     "tapegrad/ops/counting.py", "tapegrad/ops/scatter_extra.py")
+CONV_ND_F = F("conv1d", "conv3d", "conv_transpose1d", "conv_transpose2d", "conv_transpose3d", "conv_tbc")
+ADAPTIVE_F = F(*[f"adaptive_{k}_pool{d}d" for k in ("avg", "max") for d in (1, 2, 3)],
+               *[f"adaptive_max_pool{d}d_with_indices" for d in (1, 2, 3)])
+ADDMM = fam("addmm", "addbmm", "baddbmm", "addmv", "addr")
+QUANTILE = fam("quantile", "nanquantile", inplace=False)
+SCATTER_REDUCE = fam("scatter_reduce", "index_reduce")
+known_class(
+    "conv-nd-int-dtypes", CONV_ND_F, RAISES_HERE,
+    lambda d: here_says(d, "not implemented for") and any(not isf(t) for t in d.inputs),
+    """
+    torch.nn.functional.conv1d(torch.tensor([[[1, 2, 3]]]), torch.tensor([[[1, -1]]]))
+    """, B["errors"] + " (conv1d/conv3d/conv_transpose*/conv_tbc of integer or bool tensors: PyTorch's CPU "
+                       "kernels compute, tapegrad refuses)", CONVND)
+known_class(
+    "conv-transpose-empty-skips-checks", F("conv_transpose1d", "conv_transpose2d", "conv_transpose3d"),
+    RAISES_HERE,
+    lambda d: any(empty(t) for t in d.inputs) and here_says(d, "output padding must be smaller"),
+    """
+    torch.nn.functional.conv_transpose1d(torch.zeros(0, 1, 2), torch.ones(1, 1, 3), output_padding=1).shape
+    """, "PyTorch skips conv_transpose's output_padding check on an empty batch (as the other checks of "
+         "empty-skips-checks); tapegrad checks", CONVND, status="by-design")
+known_class(
+    "adaptive-pool-empty-input", ADAPTIVE_F, RAISES_HERE,
+    lambda d: here_says(d, "expected a non-empty"),
+    """
+    torch.nn.functional.adaptive_avg_pool1d(torch.ones(1, 0), 1).shape
+    """, B["errors"] + " (adaptive pools of an input with an empty spatial dim: PyTorch returns a result, "
+                       "tapegrad refuses)", POOLING)
+known_class(
+    "pytorch-adaptive-max-empty-backward", ALL_OPS, "backward-pytorch-raises",
+    lambda d: torch_says(d, "Expected grad_output to have non-zero size"),
+    """
+    x = torch.ones(1, 3, requires_grad=True)
+    torch.nn.functional.adaptive_max_pool1d(x, 0).sum().backward()
+    x.grad
+    """, "PyTorch 2.13 computes adaptive_max_pool with output_size 0 but its backward refuses the empty gradient; "
+         "tapegrad's gradient is zeros", POOLING, status="pytorch-bug")
+known_class(
+    "spatial-half-and-int-values", F("max_unpool1d", "max_unpool2d", "max_unpool3d", "lp_pool3d",
+                                     "local_response_norm"), RAISES_THERE,
+    lambda d: torch_says(d, "not implemented for 'Half'", "not implemented for 'Long'", "not implemented for 'Int'"),
+    """
+    torch.nn.functional.lp_pool3d(torch.ones(1, 1, 2, 2, 2, dtype=torch.float16), 2.0, 2)
+    """, B["values"] + " (lp_pool3d and local_response_norm of float16 (PyTorch's avg_pool3d has no Half "
+                       "kernel), max_unpool of integer values: PyTorch refuses, tapegrad computes)", SPATIAL)
+known_class(
+    "pytorch-pixel-unshuffle-empty", F("pixel_unshuffle"), "shape",
+    lambda d: any(empty(t) for t in d.inputs),
+    """
+    torch.nn.functional.pixel_unshuffle(torch.zeros(0, 1, 2, 2), 2).shape
+    """, "PyTorch 2.13's pixel_unshuffle of an empty batch returns the input's shape (0, 1, 2, 2), not "
+         "(0, 4, 1, 1) as for any other batch size; tapegrad's shape is right", SPATIAL, status="pytorch-bug")
+known_class(
+    "embedding-bag-empty", F("embedding_bag"), {RAISES_HERE, RAISES_THERE},
+    lambda d: torch_says(d, "step must be nonzero") or here_says(d, "out of range for dimension 0 of size 0"),
+    """
+    w = torch.ones(3, 2)
+    torch.nn.functional.embedding_bag(torch.tensor([], dtype=torch.int64), w, torch.tensor([0, 0]), mode='max').shape
+    """, B["errors"] + " (embedding_bag of an empty input: with offsets in mode='max' tapegrad's gather fails "
+                       "where PyTorch returns zeros; a (0, 0) input makes PyTorch fail with 'step must be nonzero' "
+                       "where tapegrad returns an empty result)", SPATIAL)
+known_class(
+    "pytorch-fractional-ratio-number", F("fractional_max_pool2d", "fractional_max_pool2d_with_indices"),
+    RAISES_THERE,
+    lambda d: torch_says(d, "has no len()"),
+    """
+    samples = torch.zeros(1, 1, 2)
+    torch.nn.functional.fractional_max_pool2d(torch.ones(1, 4, 4), 2, output_ratio=0.5, _random_samples=samples).shape
+    """, "PyTorch 2.13's F.fractional_max_pool2d fails on a number output_ratio (len(0.5)), which its documentation "
+         "and nn.FractionalMaxPool2d accept; tapegrad takes it", "tapegrad/nn/_functional_fractional.py",
+    status="pytorch-bug")
+known_class(
+    "fractional-empty-batch", F("fractional_max_pool2d", "fractional_max_pool2d_with_indices"), RAISES_HERE,
+    lambda d: any(empty(t) for t in d.inputs) and here_says(d, "Expected 3D or 4D tensor"),
+    """
+    samples = torch.zeros(1, 0, 2)
+    torch.nn.functional.fractional_max_pool2d(torch.zeros(0, 2, 3), 1, output_size=1, _random_samples=samples).shape
+    """, B["errors"] + " (fractional_max_pool2d of an empty batch: PyTorch returns an empty result, tapegrad "
+                       "refuses)", "tapegrad/nn/_functional_fractional.py")
+known_class(
+    "instance-norm-2d-running-stats", F("instance_norm"), RAISES_HERE,
+    lambda d: here_says(d, "at least 3 dimensions"),
+    """
+    torch.nn.functional.instance_norm(torch.ones(2, 2), torch.zeros(2), torch.ones(2), use_input_stats=False)
+    """, B["errors"] + " (instance_norm of a 2-d input with use_input_stats=False: PyTorch normalizes with the "
+                       "running statistics, tapegrad refuses)", SPATIAL)
+known_class(
+    "interpolate-antialias", F("interpolate"), RAISES_HERE,
+    lambda d: here_says(d, "antialias=True is not supported"),
+    """
+    torch.nn.functional.interpolate(torch.ones(1, 1, 2, 2), scale_factor=2, mode='bilinear', antialias=True).shape
+    """, B["errors"] + " (interpolate(antialias=True) is not implemented in tapegrad)", SPATIAL)
+known_class(
+    "conv-tbc-negative-pad", F("conv_tbc"), RAISES_HERE,
+    lambda d: here_says(d, "negative padding"),
+    """
+    torch.nn.functional.conv_tbc(torch.ones(4, 1, 1), torch.ones(1, 1, 1), torch.zeros(1), -1).shape
+    """, B["errors"] + " (conv_tbc with a negative pad: PyTorch crops the input, tapegrad refuses)", CONVND)
+known_class(
+    "interpolate-empty-output", F("interpolate"), RAISES_HERE,
+    lambda d: here_says(d, "sizes should be greater than 0", "expected a non-empty"),
+    """
+    torch.nn.functional.interpolate(torch.ones(1, 1, 3), scale_factor=0.25, mode='area').shape
+    """, B["errors"] + " (interpolate(mode='area') to an empty output or of an empty channel dim: PyTorch's "
+                       "adaptive pool returns it, tapegrad refuses)", SPATIAL)
+known_class(
+    "lp-pool-kernel-larger-than-input", F("lp_pool1d", "lp_pool2d", "lp_pool3d"), RAISES_THERE,
+    lambda d: torch_says(d, "smaller than kernel size"),
+    """
+    torch.nn.functional.lp_pool3d(torch.ones(1, 1, 3, 2, 1), 3.0, 2, ceil_mode=True).shape
+    """, B["values"] + " (lp_pool3d(ceil_mode=True) with a kernel larger than the input: PyTorch's avg_pool3d "
+                       "refuses, tapegrad's ceil mode gives a window)", SPATIAL)
+known_class(
+    "interpolate-nonfinite", F("interpolate", "upsample", "upsample_bilinear"), {"nan", "inf", "value"} | GRADS,
+    lambda d: any_in(d, nonfinite),
+    """
+    torch.nn.functional.interpolate(torch.tensor([[[inf]]], dtype=torch.float64), size=(5,), mode='linear')
+    """, B["edges"] + " (linear interpolation at inf where the source index is clamped or rounds to an integer: "
+                      "PyTorch's source coordinate is computed in float32 (a weight of 7e-9 instead of 0, so "
+                      "inf * 0 = nan differs))", SPATIAL)
+known_class(
+    "lp-pool-nonfinite-grad", F("lp_pool1d", "lp_pool2d", "lp_pool3d"), GRADS,
+    lambda d: any_in(d, nonfinite),
+    """
+    x = torch.tensor([[[-inf, 2.0]]], dtype=torch.float64, requires_grad=True)
+    torch.nn.functional.lp_pool1d(x, 0.5, 3, stride=2, ceil_mode=True).sum().backward()
+    x.grad
+    """, B["edges"] + " (lp_pool's gradient at -inf with a fractional norm: nan in PyTorch (relu and sign of "
+                      "nan), 0 here)", SPATIAL)
+# -- tapegrad/ops/extra_math.py
+known_class(
+    "inverse-hyperbolic-inplace-grad", {"Tensor." + n + "_" for n in ("asinh", "arcsinh", "acosh", "arccosh",
+                                                                      "atanh", "arctanh")},
+    "backward-pytorch-raises",
+    lambda d: torch_says(d, "the derivative for 'inplace version of"),
+    """
+    x = torch.tensor([0.5], requires_grad=True)
+    (x * 1).asinh_().sum().backward()
+    x.grad
+    """, "PyTorch 2.13 has no derivative for asinh_/acosh_/atanh_ (in place) and raises in backward; tapegrad "
+         "gives the out-of-place ops' gradient", EXTRA, status="by-design")
+known_class(
+    "copysign-scalar-first", fam("copysign", inplace=False), RAISES_THERE,
+    lambda d: torch_says(d, "invalid combination of arguments"),
+    """
+    torch.copysign(-1.5, torch.tensor([1.0]))
+    """, B["values"] + " (copysign(number, tensor): PyTorch's signatures take a tensor first, tapegrad's binary "
+                       "op takes either)", EXTRA)
+known_class(
+    "float-power-neg-inf-zero", fam("float_power"), {"nan", "signed-zero", "inf", "value"},
+    lambda d: any_in(d, lambda t: isf(t) and t.numel() > 0 and bool(
+        (torch.isneginf(t.detach()) | ((t.detach() == 0) & torch.signbit(t.detach()))).any())),
+    """
+    torch.float_power(torch.tensor([-inf, -0.0]), torch.tensor([0.5]))
+    """, B["edges"] + " (float_power at -inf and -0.0 bases with a tensor exponent: C's pow (PyTorch) gives inf "
+                      "and +0.0, numpy's nan and -0.0, as the pow-neg-inf class)", EXTRA)
+# -- tapegrad/ops/combine.py
+known_class(
+    "pytorch-resizes-before-failing", {"Tensor." + n + "_" for n in ("addmm", "addbmm", "baddbmm", "addmv",
+                                                                     "addr")}, "state-after-error-shape",
+    lambda d: True,
+    """
+    x = torch.tensor([[4]], dtype=torch.uint8)
+    try:
+        x.addbmm_(torch.zeros(0, 2, 2), torch.zeros(0, 2, 1))
+    except Exception:
+        pass
+    x.shape
+    """, "PyTorch resizes the in-place output of addbmm_ (to the product's shape) before it fails on the storage "
+         "that cannot grow; tapegrad's failed in-place op leaves the tensor as it was", COMBINE, status="by-design")
+known_class(
+    "inplace-saved-values-int-target", {"Tensor.nan_to_num_", "Tensor.scatter_reduce_", "Tensor.index_reduce_",
+                                        "Tensor.addcmul_", "Tensor.addcdiv_"},
+    "backward-pytorch-raises",
+    lambda d: torch_says(d, "modified by an inplace operation"),
+    """
+    e = torch.tensor([2])
+    x = torch.tensor([1.5], requires_grad=True)
+    y = torch.pow(x, e)
+    e.nan_to_num_()
+    y.sum().backward()
+    x.grad
+    """, "README: tapegrad keeps the values an earlier op needs, where PyTorch raises (in-place ops on a tensor "
+         "another op saved: an integer exponent, a target of addcmul_)", COMBINE, status="by-design")
+known_class(
+    "cumulative-inplace-bool", {"Tensor.cumprod_", "Tensor.cumsum_"}, RAISES_HERE,
+    lambda d: any(empty(t) or zero_d(t) for t in d.inputs) and here_says(d, "can't be cast to the output dtype"),
+    """
+    torch.zeros((2, 0), dtype=torch.bool).cumprod_(0).shape
+    """, "PyTorch skips cumprod_'s bool check on an empty or 0-d tensor (nothing to scan, as empty-skips-checks); "
+         "tapegrad checks",
+    "tapegrad/ops/forms.py", status="by-design")
+known_class(
+    "quantile-nonfinite-grad", QUANTILE, GRADS,
+    lambda d: any_in(d, nonfinite),
+    """
+    x = torch.tensor([[0.5, 1.0, -2.5], [-1.0, 2.0, inf], [nan, nan, -3.0], [-inf, 0.0, 1.5]], requires_grad=True)
+    (torch.quantile(x, 0.5, 0) * torch.tensor([0.75, -2.0, 1.25])).sum().backward()
+    x.grad
+    """, B["edges"] + " (quantile's gradient in a slice with NaN: PyTorch's goes to the sorted neighbours of the "
+                      "NaN rank, tapegrad's result there is a constant NaN with no gradient)", COMBINE)
+known_class(
+    "repeat-interleave-0d-dim", fam("repeat_interleave", inplace=False), RAISES_THERE,
+    lambda d: torch_says(d, "Dimension out of range", "but tensor has no dimensions"),
+    """
+    torch.repeat_interleave(torch.tensor(1.0), 2, dim=-1)
+    """, B["values"] + " (repeat_interleave of a 0-d tensor with dim=-1/0: PyTorch refuses the dim, tapegrad "
+                       "repeats)", COMBINE)
+known_class(
+    "pytorch-cov-writes-input", fam("cov", "corrcoef", inplace=False), {"state-value", "state-nan", "state-inf",
+                                                                       "state-signed-zero", RAISES_THERE},
+    lambda d: d.kind != RAISES_THERE or torch_says(d, "leaf Variable that requires grad"),
+    """
+    x = torch.tensor([-1.9])
+    torch.cov(x, fweights=torch.tensor([1]))
+    x
+    """, "PyTorch 2.13's cov writes 0 into its input when the degrees of freedom are <= 0 (its norm_factor.zero_() "
+         "reaches the input's view; on a leaf that requires grad it raises); tapegrad leaves the input alone",
+    COUNTING, status="pytorch-bug")
+known_class(
+    "logaddexp2-signed-zero", fam("logaddexp2"), "signed-zero",
+    lambda d: True,
+    """
+    torch.tensor([-1.0], dtype=torch.float16).logaddexp2(torch.tensor([-1.0], dtype=torch.float16))
+    """, B["edges"] + " (the sign of a zero of logaddexp2(x, x) in float16: PyTorch's float32 opmath rounds "
+                      "-1 + 1 to -1e-8, -0.0 in float16; tapegrad's gives +0.0)", EXTRA)
+known_class(
+    "addmm-family-empty-product-signed-zero", ADDMM, "signed-zero",
+    lambda d: any(empty(t) for t in d.inputs),
+    """
+    x = torch.tensor([[3.0], [-0.0]], dtype=torch.float64)
+    x.addbmm(torch.zeros(0, 2, 2, dtype=torch.float64), torch.zeros(0, 2, 1, dtype=torch.float64))
+    """, B["edges"] + " (addbmm/addmm with an empty inner dim: PyTorch's BLAS leaves beta * input (-0.0 kept), "
+                      "tapegrad adds the product's +0.0)", COMBINE)
+known_class(
+    "pytorch-addcdiv-int-input-grad", fam("addcdiv", "addr", "addmv", "addmm"), "backward-pytorch-raises",
+    lambda d: torch_says(d, "can't be cast to the desired output type", "input tensors must have the same dtype"),
+    """
+    x = torch.tensor(-3.0, requires_grad=True)
+    torch.tensor([4]).addcdiv(x, torch.tensor([2])).sum().backward()
+    x.grad
+    """, "PyTorch 2.13's backward of addcdiv/addr with an integer input and float tensors that require grad fails "
+         "(its gradient is computed in the integer dtype); tapegrad's is right", COMBINE, status="pytorch-bug")
+known_class(
+    "dist-rescaled", fam("dist", inplace=False), {"inf", "value", "nan"},
+    lambda d: any_in(d, lambda t: big_sum(t) or (isint(t) and t.numel() > 0
+                                                 and bool((t.double().abs() > 1e18).any()))),
+    """
+    torch.tensor([1e30, 1.0]).dist(torch.tensor([-1e30, 0.0]))
+    """, "tapegrad's dist (a 2-norm) rescales to avoid overflow (2e30, not PyTorch's inf in float32), as norm",
+    COMBINE, status="by-design")
+known_class(
+    "ldexp-saves-result", ALL_OPS, "backward-pytorch-raises",
+    lambda d: torch_says(d, "which is output 0 of Ldexp"),
+    """
+    x = torch.tensor([1.5], dtype=torch.float64, requires_grad=True)
+    y = x.ldexp(x)
+    with torch.no_grad():
+        y.asinh_()
+    y.sum().backward()
+    x.grad
+    """, "PyTorch's ldexp saves its result for the backward (and refuses it after an in-place write under "
+         "no_grad); tapegrad's product of input and 2 ** other saves its inputs", EXTRA, status="by-design")
+known_class(
+    "addcdiv-infinite-value-grad", fam("addcdiv", "addcmul"), GRADS,
+    lambda d: any(isinstance(v, float) and not math.isfinite(v) for v in nums(d)) or any_in(d, nonfinite),
+    """
+    x = torch.tensor([[3.0]], requires_grad=True)
+    y = torch.tensor([[-2.5, 0.0]], dtype=torch.float16).addcdiv(torch.tensor(True), x, value=inf)
+    (y * torch.tensor([[0.75, -2.0]])).sum().backward()
+    x.grad
+    """, B["edges"] + " (addcdiv/addcmul's gradients with value=inf or inf operands: PyTorch's formula gives "
+                      "nan where tapegrad's gives inf)", COMBINE)
+known_class(
+    "cov-mixed-float-weights", fam("cov", "corrcoef", inplace=False), RAISES_THERE,
+    lambda d: torch_says(d, "expected m1 and m2 to have the same dtype"),
+    """
+    torch.cov(torch.tensor([5], dtype=torch.uint8), aweights=torch.tensor([1.0], dtype=torch.float64))
+    """, B["values"] + " (cov of one integer observation with float64 aweights: PyTorch's mm refuses the mixed "
+                       "float32/float64 dtypes of its zero-degrees-of-freedom path, tapegrad promotes)", COUNTING)
+known_class(
+    "inplace-scan-dtype", {"Tensor.cumsum_", "Tensor.cumprod_"}, RAISES_THERE,
+    lambda d: torch_says(d, "Bad in-place call"),
+    """
+    torch.ones(2, dtype=torch.float16).cumsum_(0, dtype=torch.float32)
+    """, B["values"] + " (cumsum_/cumprod_ with dtype= another dtype: PyTorch refuses, tapegrad casts back)",
+    "tapegrad/ops/forms.py")
+known_class(
+    "nanmedian-keepdim-without-dim", fam("nanmedian", "median", inplace=False), RAISES_THERE,
+    lambda d: torch_says(d, "missing 1 required positional arguments: \"dim\""),
+    """
+    torch.nanmedian(torch.tensor([1, 2]), keepdim=True)
+    """, B["values"] + " (nanmedian(x, keepdim=True) without dim of an integer tensor: PyTorch's signatures refuse "
+                       "it, tapegrad refuses it only for floats)", COMBINE)
+known_class(
+    "pytorch-narrow-copy-negative-start-grad", fam("narrow_copy", inplace=False), {"backward-pytorch-raises"}
+    | GRADS,
+    lambda d: d.kind != "backward-pytorch-raises" or torch_says(d, "must match the size of tensor"),
+    """
+    x = torch.ones(2, 3, requires_grad=True)
+    torch.narrow_copy(x, 1, -2, 2).sum().backward()
+    x.grad
+    """, "PyTorch 2.13's narrow_copy backward fails for a negative start (a size mismatch in its formula); "
+         "tapegrad's gradient is narrow's", SCATTER, status="pytorch-bug")
+known_class(
+    "random-fills-bool", {"Tensor.geometric_", "Tensor.random_", "Tensor.exponential_", "Tensor.cauchy_",
+                          "Tensor.log_normal_"}, RAISES_THERE,
+    lambda d: any(isb(t) or isint(t) for t in d.inputs),
+    """
+    torch.tensor([True]).geometric_(0.5).dtype
+    """, B["values"] + " (geometric_ of a bool tensor, random_(0, 300) of bool: PyTorch refuses the dtype or the "
+                       "range, tapegrad fills)", "tapegrad/ops/sampling.py")
+known_class(
+    "reduce-scatter-0d-and-bool", SCATTER_REDUCE, {RAISES_HERE, RAISES_THERE},
+    lambda d: here_says(d, "list assignment index out of range", "source must have the shape") or torch_says(
+        d, "not implemented for 'Bool'"),
+    """
+    torch.scatter_reduce(torch.tensor(1.0), -1, torch.tensor(0), torch.tensor(2.0), 'mean')
+    """, B["errors"] + " (scatter_reduce/index_reduce with a 0-d index or source: PyTorch computes, tapegrad "
+                       "fails; index_reduce of bool with 'mean' or include_self=False: PyTorch refuses)", SCATTER)
+# -- tapegrad/ops/scatter_extra.py
+known_class(
+    "scatter-reduce-grad", SCATTER_REDUCE, RAISES_HERE,
+    lambda d: here_says(d, "the gradient of reduce="),
+    """
+    x = torch.tensor([1.0, 2.0], requires_grad=True)
+    torch.scatter_reduce(x, 0, torch.tensor([0]), torch.tensor([3.0]), 'amax').requires_grad
+    """, B["errors"] + " (scatter_reduce/index_reduce with reduce='prod'/'amax'/'amin' on tensors that require "
+                       "grad: tapegrad has no gradient for them and refuses)", SCATTER)
+known_class(
+    "scatter-overlap", SCATTER_REDUCE | fam("put"), RAISES_THERE,
+    lambda d: torch_says(d, "refer to a single memory location"),
+    """
+    x = torch.tensor([1.0, 2.0])
+    x.put_(torch.tensor([0]), x[:1])
+    x
+    """, B["values"] + " (in-place scatter_reduce_/index_reduce_/put_ whose source overlaps the target: PyTorch "
+                       "refuses, tapegrad reads the source first)", SCATTER)
+known_class(
+    "pytorch-scatter-int-src-grad", fam("select_scatter", "slice_scatter", "diagonal_scatter", inplace=False),
+    RAISES_THERE,
+    lambda d: torch_says(d, "Autograd not support dtype"),
+    """
+    src = torch.tensor(-0.7, dtype=torch.float64, requires_grad=True)
+    torch.select_scatter(torch.tensor([5, -2]), src, 0, 1).tolist()
+    """, "PyTorch 2.13's select_scatter of a src that requires grad into an integer tensor fails ('Autograd not "
+         "support dtype: Long'); tapegrad casts src to the integers as it does without grad", SCATTER,
+    status="pytorch-bug")
+known_class(
+    "sum-to-size-no-size", {"Tensor.sum_to_size"}, RAISES_THERE,
+    lambda d: torch_says(d, "missing 1 required positional"),
+    """
+    torch.ones(2).sum_to_size()
+    """, B["values"] + " (sum_to_size() with no size: PyTorch's signature requires one, tapegrad takes it as ())",
+    "tapegrad/ops/forms.py")
+
 # ---------------------------------------------------------------------- the tests
 def _examples():
     return settings().max_examples * 10  # 200 programs in the fast profile, 3,000 under HYPOTHESIS_PROFILE=thorough
@@ -961,7 +1306,10 @@ def test_op_table_covers_the_public_api():
     methods = {n for n in dir(tg.Tensor) if not n.startswith("_") and hasattr(torch.Tensor, n)}
     plain = {"backward", "register_hook", "register_post_accumulate_grad_hook", "grad", "grad_fn", "data", "device",
              "cpu", "cuda", "numpy", "element_size", "is_contiguous", "nelement", "ndimension", "retains_grad",
-             "bfloat16"}  # the programs hold no bfloat16 values; tests/test_bfloat16.py compares its casts with PyTorch
+             "bfloat16",  # the programs hold no bfloat16 values; tests/test_bfloat16.py compares its casts with PyTorch
+             "data_ptr", "const_data_ptr",  # memory addresses: no two processes' agree
+             "apply_", "map_", "map2_",  # run a Python callable per element (CPU-only helpers, not ops)
+             "module_load"}  # a hook for nn.Module.load_state_dict, tested with the modules
     missing = sorted(n for n in methods - plain if "Tensor." + n not in generated)
     assert not missing, f"Tensor methods not generated by tests/differential/ops.py: {missing}"
 

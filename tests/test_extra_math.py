@@ -6,6 +6,7 @@ shapes (Hypothesis), second order, PyTorch comparisons (values, dtypes, gradient
 """
 
 import doctest
+import itertools
 
 import numpy as np
 import pytest
@@ -213,3 +214,91 @@ def test_non_differentiable_ops_match_pytorch():
 def test_docstring_examples_run():
     result = doctest.testmod(extra_math, optionflags=doctest.NORMALIZE_WHITESPACE)
     assert result.failed == 0 and result.attempted > 30
+
+
+def test_real_and_imag_are_attributes_as_in_pytorch():
+    x = tg.tensor([1.0, -2.0], requires_grad=True)
+    assert x.real is x  # an attribute, not a bound method
+    with pytest.raises(RuntimeError, match="non-complex"):
+        x.imag
+
+
+@given(st.sampled_from(["float16", "float32", "float64", "int8", "int64", "bool"]),
+       st.sampled_from(["float16", "float32", "float64", "int8", "int64", "bool"]))
+def test_heaviside_takes_one_dtype_bool_included(da, db):
+    a = tg.tensor([-1, 0, 1, 0]).to(getattr(tg, da))
+    b = tg.tensor([1, 0, 1, 1]).to(getattr(tg, db))
+    if da != db:
+        with pytest.raises(RuntimeError, match="heaviside .*different dtypes"):
+            tg.heaviside(a, b)
+        with pytest.raises(RuntimeError, match="different dtypes"):
+            a.clone().heaviside_(b)
+        return
+    got = tg.heaviside(a, b)
+    assert got.dtype == a.dtype
+    want = np.where(a.numpy() == 0, b.numpy(), a.numpy() > 0).astype(a.numpy().dtype)
+    np.testing.assert_array_equal(got.numpy(), want)
+    with pytest.raises(TypeError, match="heaviside"):
+        tg.heaviside(a, 1.0)
+
+
+def test_ldexp_computes_in_the_promoted_dtype():
+    x = tg.tensor([60000.0, 1.5], dtype=tg.float64)
+    e = tg.tensor(0.3, dtype=tg.float32)  # a 0-d exponent: 2 ** e in float64, as PyTorch's CPU-scalar kernel
+    want = np.array([60000.0, 1.5]) * np.exp2(np.float64(np.float32(0.3)))
+    np.testing.assert_array_equal(tg.ldexp(x, e).numpy(), want)
+    e1 = tg.tensor([0.3], dtype=tg.float32)  # a 1-d exponent: 2 ** e in float32, then the float64 product
+    np.testing.assert_array_equal(tg.ldexp(x, e1).numpy(), np.array([60000.0, 1.5]) * np.exp2(np.float32(0.3)))
+    assert tg.ldexp(tg.tensor([1, 2], dtype=tg.int8), tg.tensor([1.0], dtype=tg.float16)).dtype == tg.float16
+    assert tg.ldexp(tg.tensor([1, 2]), tg.tensor([1, -1])).tolist() == [2.0, 1.0]
+    with pytest.raises(NotImplementedError, match="ldexp.*bool"):
+        tg.ldexp(tg.tensor([1.0]), tg.tensor([True]))
+    assert tg.ldexp(tg.tensor([True]), tg.tensor(True)).tolist() == [2.0]  # an integer or bool input computes
+    assert tg.ldexp(tg.tensor([3]), tg.tensor([True])).tolist() == [6.0]
+    # both 0-d: 2 ** e in e's dtype (float16 here), as PyTorch
+    assert tg.ldexp(tg.tensor(-1.0), tg.tensor(-1.900390625, dtype=tg.float16)).item() == -float(
+        np.exp2(np.float16(-1.900390625)))
+
+
+def test_heaviside_ldexp_real_match_pytorch():
+    torch = pytest.importorskip("torch")
+    for da, db in (("float32", "float32"), ("bool", "bool"), ("int8", "int8"), ("float32", "float64"),
+                   ("float32", "int64")):
+        a, b = np.array([-1, 0, 1, 0]), np.array([1, 0, 1, 1])
+        outs = []
+        for m in (tg, torch):
+            try:
+                outs.append(m.heaviside(m.tensor(a).to(getattr(m, da)), m.tensor(b).to(getattr(m, db))).tolist())
+            except RuntimeError:
+                outs.append("raises")
+        assert outs[0] == outs[1], (da, db)
+    for (dx, de), e in itertools.product((("float64", "float32"), ("int8", "float16"), ("int64", "int64"),
+                                          ("float16", "int64"), ("int8", "float64"), ("float32", "float64")),
+                                         (np.array([0.3, -1.0, 2.0]), np.array(0.3), np.array(-2))):
+        x = np.array([60000.0, 1.5, -3.0]) if e.ndim or dx != "float32" else np.array(-1.0)
+        want = torch.ldexp(torch.tensor(x).to(getattr(torch, dx)), torch.tensor(e).to(getattr(torch, de)))
+        got = tg.ldexp(tg.tensor(x).to(getattr(tg, dx)), tg.tensor(e).to(getattr(tg, de)))
+        assert str(got.dtype).split(".")[-1] == str(want.dtype).split(".")[-1], (dx, de)
+        np.testing.assert_array_equal(got.numpy(), want.numpy())
+    x = torch.tensor([1.0, 2.0])
+    assert torch.equal(x.real, x) and tg.tensor([1.0, 2.0]).real.tolist() == [1.0, 2.0]
+
+
+def test_lcm_wraps_before_the_absolute_value_as_pytorch():
+    a = tg.tensor([[-100, 100], [-2, 2147483647], [0, 3]], dtype=tg.int32)
+    assert tg.lcm(a, tg.tensor(-2)).tolist() == [[100, 100], [2, 2], [0, 6]]  # 2147483647 * 2 wraps to -2: | | = 2
+    assert tg.lcm(tg.tensor([0, -4]), tg.tensor([0, 6])).tolist() == [0, 12]
+
+
+def test_nextafter_gradient_is_pytorchs():
+    a = tg.tensor([1.0, 2.0, 5.0, float("nan")], requires_grad=True)
+    b = tg.tensor([3.0, 0.0, 5.0, 1.0], requires_grad=True)
+    tg.nextafter(a, b).sum().backward()
+    assert a.grad.tolist() == [1.0, 1.0, 0.0, 1.0] and b.grad.tolist() == [0.0] * 4  # 0 at the tie a == b
+    torch = pytest.importorskip("torch")
+    ta = torch.tensor([1.0, 2.0, 5.0, float("nan")], requires_grad=True)
+    tb = torch.tensor([3.0, 0.0, 5.0, 1.0], requires_grad=True)
+    torch.nextafter(ta, tb).sum().backward()
+    assert ta.grad.tolist() == a.grad.tolist() and tb.grad.tolist() == b.grad.tolist()
+    x = np.array([[-100, 100], [-2, 2147483647]], dtype=np.int32)
+    assert tg.lcm(tg.tensor(x), tg.tensor(-2)).tolist() == torch.lcm(torch.tensor(x), torch.tensor(-2)).tolist()

@@ -102,7 +102,10 @@ def test_quantized_api_and_module_load_match_pytorch():
     torch = pytest.importorskip("torch")
     for make in (lambda m: m.tensor([1.0, 2.0]), lambda m: m.tensor([1, 2])):
         t, g = make(torch), make(tg)
-        assert tg.dequantize(g) is g and g.dequantize().tolist() == t.dequantize().tolist()
+        # an unquantized tensor comes back as float32 (itself if it is float32), as PyTorch's
+        assert (tg.dequantize(g) is g) == (g.dtype == tg.float32)
+        assert g.dequantize().tolist() == t.dequantize().tolist() and g.dequantize().dtype == tg.float32
+        assert str(t.dequantize().dtype) == "torch.float32"
         for name in ("int_repr", "q_scale", "q_zero_point", "q_per_channel_axis", "q_per_channel_scales",
                      "q_per_channel_zero_points", "qscheme"):
             with pytest.raises(NotImplementedError):

@@ -195,3 +195,87 @@ def test_embedding_bag_matches_pytorch(mode, layout):
     np.testing.assert_allclose(ow.grad.numpy(), tw.grad.numpy(), rtol=1e-12, atol=1e-12)
     if psw is not None:
         np.testing.assert_allclose(op.grad.numpy(), tp.grad.numpy(), rtol=1e-12, atol=1e-12)
+
+
+@pytest.mark.parametrize("d", [1, 2, 3])
+def test_lp_pool_with_an_infinite_norm_is_the_max_of_magnitudes_as_pytorch(d):
+    rng = np.random.default_rng(d)
+    x = rng.uniform(-3, 3, (1, 2) + (4,) * d)
+    x.flat[0] = -np.inf
+    fn = getattr(F, f"lp_pool{d}d")
+    got = fn(tg.tensor(x), float("inf"), 2).numpy()
+    pool = getattr(F, f"max_pool{d}d")
+    np.testing.assert_array_equal(got, pool(tg.tensor(np.abs(x)), 2).numpy())
+    np.testing.assert_array_equal(fn(tg.tensor(x), -float("inf"), 2).numpy(), -pool(-tg.tensor(np.abs(x)), 2).numpy())
+    torch = pytest.importorskip("torch")
+    tfn = getattr(torch.nn.functional, f"lp_pool{d}d")
+    np.testing.assert_array_equal(got, tfn(torch.tensor(x), float("inf"), 2).numpy())
+
+
+def test_shuffles_return_new_tensors_not_views():
+    x = tg.ones(1, 2, 2)
+    for out in (F.channel_shuffle(x, 1), F.pixel_shuffle(tg.ones(1, 1, 2, 2), 1)):
+        out.add_(1)
+    assert x.tolist() == tg.ones(1, 2, 2).tolist() and not F.channel_shuffle(x, 1).is_set_to(x)
+
+
+@given(st.lists(st.sampled_from([np.nan, np.inf, -np.inf, -0.0, 0.0, 1.5, -2.0]), min_size=6, max_size=6),
+       st.sampled_from(["sum", "mean", "max"]))
+def test_embedding_bag_at_nan_inf_and_empty_bags_as_pytorchs_kernel(vals, mode):
+    w = np.array(vals).reshape(3, 2)
+    ids, offsets = np.array([0, 2, 1]), np.array([0, 2, 3])  # bags [0, 2], [1], [] (empty)
+    got = F.embedding_bag(tg.tensor(ids), tg.tensor(w), tg.tensor(offsets), mode=mode).numpy()
+    with np.errstate(all="ignore"):
+        if mode == "max":  # the first row, then each strictly greater one: a later NaN is skipped
+            first = w[0].copy()
+            bag0 = np.where(w[2] > first, w[2], first)
+        else:
+            bag0 = w[0] + w[2]
+            bag0 = bag0 / 2 if mode == "mean" else bag0
+    want = np.stack([bag0, w[1], np.zeros(2)])
+    np.testing.assert_allclose(got, want, rtol=1e-15, atol=0)
+    assert np.array_equal(np.signbit(got[2]), [False, False])  # an empty bag is +0.0, whatever the weights
+
+
+def test_embedding_bag_edges_match_pytorch():
+    torch = pytest.importorskip("torch")
+    w = [[-3.0, -np.inf, np.nan], [0.5, -0.0, np.inf], [1.0, -np.inf, 0.0], [0.0, 0.0, 3.0]]
+    for mode in ("sum", "mean", "max"):
+        for ids, offsets in (([[2, 1, 0], [1, 1, 2]], None), ([2, 3, 0], [0, 3]), ([0, 2, 1], [0, 2, 3])):
+            call = [lambda m, i=ids, o=offsets, mode=mode: m.nn.functional.embedding_bag(
+                m.tensor(i), m.tensor(w, dtype=m.float64), None if o is None else m.tensor(o), mode=mode)]
+            got, want = call[0](tg), call[0](torch)
+            # (the mean scales each row before the sum: one ulp from PyTorch's sum-then-divide)
+            np.testing.assert_allclose(got.numpy(), want.numpy(), rtol=1e-15, atol=0)
+            assert np.array_equal(np.signbit(got.numpy()), np.signbit(want.numpy()))
+    x = tg.tensor([[1.0, 2.0], [3.0, -1.0], [0.5, 0.5]], requires_grad=True)
+    assert_gradients(lambda t: F.embedding_bag(tg.tensor([0, 2, 1, 1]), t, tg.tensor([0, 2]), mode="mean"),
+                     x.detach().numpy().astype(np.float64))
+
+
+def test_embedding_bag_result_can_be_written_in_place_before_backward():
+    w = tg.tensor([[1.0, 2.0], [3.0, -1.0]], requires_grad=True)
+    out = F.embedding_bag(tg.tensor([0, 1, 1]), w, tg.tensor([0, 1]), mode="mean")
+    with tg.no_grad():
+        out.mul_(2)  # no node of embedding_bag saved its result (PyTorch's does not either)
+    out.sum().backward()
+    assert w.grad.tolist() == [[1.0, 1.0], [1.0, 1.0]]
+
+
+@pytest.mark.parametrize("mode, d", [("linear", 1), ("bilinear", 2), ("trilinear", 3)])
+def test_interpolate_keeps_inf_and_nan_where_pytorch_does(mode, d):
+    rng = np.random.default_rng(d)
+    torch = pytest.importorskip("torch")
+    for _ in range(30):
+        shape = (1, 2) + tuple(rng.integers(1, 4, d))
+        x = rng.choice([np.nan, np.inf, -np.inf, 1.0, -2.0, 0.5, -0.0], size=shape)
+        # sizes kept or changed (a kept axis reads one element, as PyTorch: no 0 * inf from a neighbour)
+        size = tuple(int(s) if rng.integers(0, 2) else int(rng.integers(2, 5)) for s in shape[2:])
+        for ac in (False, True):
+            with np.errstate(all="ignore"):
+                got = F.interpolate(tg.tensor(x), size=size, mode=mode, align_corners=ac).numpy()
+            want = torch.nn.functional.interpolate(torch.tensor(x), size=size, mode=mode, align_corners=ac).numpy()
+            if shape[2:] == (1,) * d:
+                continue  # a size-1 axis upsampled: PyTorch's float32 source index (KNOWN interpolate-nonfinite)
+            np.testing.assert_array_equal(np.isnan(got), np.isnan(want))
+            np.testing.assert_allclose(np.nan_to_num(got), np.nan_to_num(want), rtol=1e-6)

@@ -155,3 +155,14 @@ def test_fallback_ranks_match_pytorch():
             if len(shape) > 1:  # the dropped units are whole slices along dim 0 in both
                 assert all(len(set(ours[i].flatten().tolist())) == 1 for i in range(shape[0]))
                 assert all(len(set(theirs[i].flatten().tolist())) == 1 for i in range(shape[0]))
+
+
+def test_unbatched_inplace_forms_refuse_a_leaf_that_requires_grad_as_pytorch():
+    for fn, shape in ((tg.nn.functional.dropout1d, (2, 2)), (tg.nn.functional.dropout3d, (1, 2, 2, 2))):
+        for training in (True, False):
+            with pytest.raises(RuntimeError, match="leaf Variable that requires grad"):
+                fn(tg.ones(*shape, requires_grad=True), 0.2, training=training, inplace=True)
+        x = tg.ones(*shape)
+        assert fn(x, 0.0, inplace=True) is x  # not a leaf that requires grad: fine
+        with tg.no_grad():
+            fn(tg.ones(*shape, requires_grad=True), 0.0, inplace=True)

@@ -193,3 +193,24 @@ def test_nan_and_minus_inf_picks_match_pytorch():
         ours, theirs = fn(F, tg.tensor(x)), fn(torch.nn.functional, torch.tensor(x))
         np.testing.assert_array_equal(ours[0].numpy(), theirs[0].numpy())
         np.testing.assert_array_equal(ours[1].numpy(), theirs[1].numpy())
+
+
+@pytest.mark.parametrize("d", [1, 2, 3])
+def test_adaptive_max_pool_to_size_zero_is_empty_as_pytorch(d):
+    x = tg.ones((1, 2) + (3,) * d, requires_grad=True)
+    fn = getattr(tg.nn.functional, f"adaptive_max_pool{d}d")
+    out, idx = fn(x, 0, return_indices=True)
+    assert out.shape == (1, 2) + (0,) * d and idx.shape == out.shape and idx.dtype == tg.int64
+    out.sum().backward()
+    assert x.grad.tolist() == tg.zeros_like(x).tolist()
+    if d == 1:
+        with pytest.raises(TypeError, match="tuple of ints"):
+            fn(x, (None,))
+
+
+@pytest.mark.parametrize("d", [1, 2, 3])
+def test_max_unpool_of_an_empty_batch_has_a_gradient(d):
+    x = tg.zeros((0, 2) + (2,) * d, requires_grad=True)
+    y, i = getattr(F, f"max_pool{d}d")(x, 2, return_indices=True)
+    getattr(F, f"max_unpool{d}d")(y, i, 2).sum().backward()
+    assert x.grad.shape == x.shape

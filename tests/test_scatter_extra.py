@@ -4,6 +4,7 @@ narrow_copy, unsafe splits, nonzero_static, fill_diagonal_, tensordot.
 Values, dtypes and gradients against PyTorch; gradients against float64 finite differences (Hypothesis)."""
 
 import doctest
+import warnings
 
 import numpy as np
 import pytest
@@ -143,3 +144,51 @@ def test_errors_name_the_op():
 def test_docstring_examples_run():
     result = doctest.testmod(scatter_extra, optionflags=doctest.NORMALIZE_WHITESPACE)
     assert result.failed == 0 and result.attempted > 25
+
+
+@given(st.sampled_from(["sum", "mean", "prod", "amax", "amin"]), st.integers(0, 2))
+def test_scatter_reduce_without_self_keeps_the_rows_index_does_not_reach(reduce, rows):
+    x = np.array([[0.5, 2.0], [-2.5, 3.0], [1.5, 0.5]])
+    index = np.array([[0, 1]] * rows, dtype=np.int64).reshape(rows, 2)  # smaller than the input along dim 0
+    src = np.array([[0.5, -0.25]] * max(rows, 1))
+    got = tg.scatter_reduce(tg.tensor(x), 1, tg.tensor(index), tg.tensor(src), reduce, include_self=False).numpy()
+    want = x.copy()
+    want[:rows] = src[:rows]  # each written place gets its one src value; the others keep the input's
+    np.testing.assert_array_equal(got, want)
+
+
+def test_index_reduce_refuses_negative_indices_as_pytorch():
+    with pytest.raises(IndexError, match="index out of range in self"):
+        tg.index_reduce(tg.ones(3, 2), 0, tg.tensor([-1]), tg.ones(1, 2), "amax")
+
+
+def test_fixed_edges_match_pytorch():
+    torch = pytest.importorskip("torch")
+    x, src = [[0.5, 2.0], [-2.5, 3.0], [1.5, 0.5]], [[0.5, -0.25]]
+    for reduce in ("sum", "mean", "prod", "amax", "amin"):
+        got = tg.tensor(x).scatter_reduce(1, tg.tensor([[0, 1]]), tg.tensor(src), reduce, include_self=False)
+        want = torch.tensor(x).scatter_reduce(1, torch.tensor([[0, 1]]), torch.tensor(src), reduce,
+                                              include_self=False)
+        np.testing.assert_array_equal(got.numpy(), want.numpy())
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # index_reduce is in beta
+        with pytest.raises(IndexError):
+            torch.ones(3, 2).index_reduce(0, torch.tensor([-1]), torch.ones(1, 2), "amax")
+
+
+def test_scatters_cast_src_and_fill_diagonal_casts_the_value_as_pytorch():
+    assert tg.select_scatter(tg.zeros(3, dtype=tg.int64), tg.tensor(2.7), 0, 1).tolist() == [0, 2, 0]
+    got = tg.slice_scatter(tg.zeros(3), tg.tensor([1, 2], dtype=tg.int8), 0, 0, 2)
+    assert got.dtype == tg.float32 and got.tolist() == [1.0, 2.0, 0.0]
+    x = tg.zeros(3, dtype=tg.float64, requires_grad=True)
+    s = tg.tensor(2.0, requires_grad=True)
+    tg.select_scatter(x, s, 0, 1).sum().backward()
+    assert s.grad.tolist() == 1.0 and s.grad.dtype == tg.float32
+    assert tg.zeros(2, 3, dtype=tg.int32).fill_diagonal_(-1.5, True).tolist() == [[-1, 0, 0], [0, -1, 0]]
+    assert tg.zeros(2, 2, dtype=tg.uint8).fill_diagonal_(-1).tolist() == [[255, 0], [0, 255]]
+    assert tg.zeros(2, 2, dtype=tg.bool).fill_diagonal_(0.5).tolist() == [[True, False], [False, True]]
+
+
+def test_scatter_reduce_refuses_negative_indices_as_pytorch():
+    with pytest.raises(RuntimeError, match="index -1 is out of bounds for dimension 0 with size 2"):
+        tg.scatter_reduce(tg.zeros(2), 0, tg.tensor([-1]), tg.ones(1), "amax")

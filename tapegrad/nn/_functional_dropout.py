@@ -12,7 +12,7 @@ import warnings
 
 import numpy as np
 
-from ..autograd.declare import Tensor, expected_tensor, op, wrap
+from ..autograd.declare import Tensor, expected_tensor, is_grad_enabled, op, wrap
 from ..random import rng as _rng
 
 __all__ = ["dropout1d", "dropout2d", "dropout3d", "alpha_dropout", "feature_alpha_dropout"]
@@ -50,6 +50,15 @@ def _dropout(name, input, p, training, inplace, generator, feature, alpha):
     return out.add_(wrap(b))
 
 
+def _check_unbatched_inplace(name, input):
+    """PyTorch's in-place form of an unbatched input calls ``input.unsqueeze_(0)``: refused for a leaf that
+    requires grad (whatever ``training`` and ``p`` are)."""
+    if is_grad_enabled() and input.requires_grad and input.is_leaf:
+        raise RuntimeError(f"{name}(inplace=True): a leaf Variable that requires grad is being used in an in-place "
+                           f"operation (an unbatched input of shape {tuple(input.shape)} is unsqueezed in place, "
+                           f"as in PyTorch)")
+
+
 def _check_dims(name, input, p, dims):
     """Whether ``input`` has one of the ranks ``dims`` (``p`` is checked first, as PyTorch)."""
     if not isinstance(input, Tensor):
@@ -76,6 +85,7 @@ def dropout1d(input: Tensor, p: float = 0.5, training: bool = True, inplace: boo
                            "channel dimension, and an optional batch dimension (i.e. 2D or 3D inputs).")
     if input.ndim == 2:  # no batch dimension
         if inplace:
+            _check_unbatched_inplace("dropout1d", input)
             _dropout("dropout1d", input.unsqueeze(0), p, training, True, generator, True, False)
             return input
         return _dropout("dropout1d", input.unsqueeze(0), p, training, False, generator, True, False).squeeze(0)
@@ -126,6 +136,7 @@ def dropout3d(input: Tensor, p: float = 0.5, training: bool = True, inplace: boo
                       "inputs).", stacklevel=2)
     if input.ndim != 5:  # PyTorch takes every other rank as unbatched
         if inplace:
+            _check_unbatched_inplace("dropout3d", input)
             _dropout("dropout3d", input.unsqueeze(0), p, training, True, generator, True, False)
             return input
         return _dropout("dropout3d", input.unsqueeze(0), p, training, False, generator, True, False).squeeze(0)

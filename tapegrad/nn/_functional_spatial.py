@@ -13,6 +13,7 @@ import numpy as np
 from .. import dtypes
 from ..autograd.declare import Tensor, expected_tensor, op, record, wrap
 from ..autograd.grad_mode import no_grad
+from ..ops import elementwise as E
 from ..ops.conv_nd import conv1d, conv3d, conv_tbc, conv_transpose1d, conv_transpose2d, conv_transpose3d, fold, unfold
 from ..ops.pooling import (
     adaptive_avg_pool1d,
@@ -58,6 +59,11 @@ def _lp_pool(avg, input, norm_type, kernel_size, stride, ceil_mode, d):
     from . import functional as F
 
     kernel = tuple(kernel_size) if isinstance(kernel_size, (tuple, list)) else (kernel_size,) * d
+    if isinstance(norm_type, (int, float)) and math.isinf(norm_type):  # as PyTorch: the max (min) of |input|
+        pool = {1: F.max_pool1d, 2: F.max_pool2d, 3: F.max_pool3d}[d]
+        if norm_type > 0:
+            return pool(input.abs(), kernel_size, stride, 0, 1, ceil_mode)
+        return -pool(-input.abs(), kernel_size, stride, 0, 1, ceil_mode)
     powered = input.pow(norm_type)
     if stride is not None:
         out = avg(powered, kernel_size, stride, 0, ceil_mode)
@@ -120,7 +126,8 @@ def _record_permutation(input, apply, adjoint, name, adjoint_name):
     def rule(xp, g, out, x):
         return xp.linear(adjoint, apply, g, adjoint_name)
 
-    return record(apply(input._data), (input,), rule, name)
+    # a new array, as PyTorch's result (groups=1 or a factor of 1 would otherwise give a numpy view of the input)
+    return record(np.array(apply(input._data), copy=True), (input,), rule, name)
 
 
 @op(methods=())
@@ -269,6 +276,9 @@ def _axis_taps(mode, n_in, n_out, scale, align_corners, dtype):
         t = (src - i).astype(acc)
         idx = np.clip(i[:, None] + np.arange(-1, 3)[None, :], 0, n_in - 1)
         return idx, _cubic_weights(t).astype(dtype)
+    if n_out == n_in:  # PyTorch's source index of an axis whose size is kept: both taps on the same element
+        same = dst.astype(np.int64)
+        return np.stack([same, same], axis=1), np.stack([np.ones(n_out), np.zeros(n_out)], axis=1).astype(dtype)
     src = np.maximum(src, acc(0))
     i0 = src.astype(np.int64)
     i1 = np.where(i0 < n_in - 1, i0 + 1, i0)
@@ -277,9 +287,11 @@ def _axis_taps(mode, n_in, n_out, scale, align_corners, dtype):
 
 
 def _resample(a, taps):
-    """Apply the per-axis tap matrices to the trailing axes of a."""
+    """Apply the per-axis tap matrices to the trailing axes of a, the last axis first (PyTorch's kernels combine
+    along the width first: with inf and NaN inputs the order decides where 0 * inf shows)."""
     d = len(taps)
-    for k, (idx, w) in enumerate(taps):
+    for k in reversed(range(d)):
+        idx, w = taps[k]
         ax = a.ndim - d + k
         shape = (1,) * (a.ndim - ax - 1)
         out = None
@@ -292,7 +304,7 @@ def _resample(a, taps):
 
 def _resample_adjoint(g, taps, sizes):
     d = len(taps)
-    for k in reversed(range(d)):
+    for k in range(d):  # the forward's order, reversed
         idx, w = taps[k]
         ax = g.ndim - d + k
         moved = np.moveaxis(g, ax, 0)
@@ -623,24 +635,31 @@ def embedding_bag(input: Tensor, weight: Tensor, offsets: Tensor | None = None, 
     if psw is not None:
         rows = rows * psw.reshape(-1, 1)
     dt = wt.dtype
-    if mode in ("sum", "mean"):
-        counts = np.bincount(bag[keep], minlength=b) if b else np.zeros(0, np.int64)
-        m = np.zeros((b, n), dt)
-        m[bag[keep], np.nonzero(keep)[0]] = 1
-        if mode == "mean":
-            m /= np.maximum(counts, 1)[:, None].astype(dt)
-        return wrap(m) @ rows
-    # max: the first largest value of each bag and dim
-    values = rows.detach().numpy()
     d = wt.shape[1]
+    if mode in ("sum", "mean"):
+        # NOTE: each bag adds its rows in order into zeros (index_add, as PyTorch's kernel), not a 0/1 matrix
+        # product: an inf row must not make the other bags nan (0 * inf)
+        members = np.nonzero(keep)[0]
+        picked = rows.index_select(0, wrap(members))
+        if mode == "mean":  # each row scaled by 1 / its bag's size first (the result itself is saved by no node)
+            counts = np.bincount(bag[keep], minlength=b) if b else np.zeros(0, np.int64)
+            picked = picked * wrap((1 / np.maximum(counts, 1)[bag[members]])[:, None].astype(dt))
+        return weight.new_zeros((b, d)).index_add(0, wrap(bag[members]), picked)
+    # max: PyTorch's running maximum: the first row of the bag, then each later row that is strictly greater (a
+    # NaN after the first row is skipped; a NaN first stays)
+    values = rows.detach().numpy()
     pick = np.zeros((b, d), np.int64)
     filled = np.zeros(b, bool)
     for i in range(b):
         members = np.nonzero(keep & (bag == i))[0]
         if members.size:
             filled[i] = True
-            pick[i] = members[np.argmax(values[members], axis=0)]
+            best, at = values[members[0]].copy(), np.full(d, members[0], np.int64)
+            for m in members[1:]:
+                better = values[m] > best
+                best, at = np.where(better, values[m], best), np.where(better, m, at)
+            pick[i] = at
     out = rows.gather(0, wrap(pick))
-    if not filled.all():
-        out = out * wrap(filled[:, None].astype(dt))
+    if not filled.all():  # empty bags are +0.0 (selected, not multiplied: -0.0 and inf stay out)
+        out = E.where(wrap(np.broadcast_to(filled[:, None], (b, d)).copy()), out, wrap(np.zeros((), dt)))
     return out

@@ -16,7 +16,7 @@ from collections import namedtuple
 import numpy as np
 
 from .. import dtypes
-from ..autograd.declare import Tensor, check_dim, op, wrap
+from ..autograd.declare import Tensor, cast, check_dim, op, wrap
 from . import elementwise as E
 from . import index as I
 from . import linalg as L
@@ -58,7 +58,11 @@ def addcmul(input: Tensor, tensor1: Tensor, tensor2: Tensor, *, value=1) -> Tens
     """
     for name, t in (("input", input), ("tensor1", tensor1), ("tensor2", tensor2)):
         _tensor("addcmul", t, name)
-    return input + _scaled(tensor1 * tensor2, value)
+    input, tensor1, tensor2 = _promoted(input, tensor1, tensor2)
+    product = tensor1 * tensor2
+    if isinstance(value, float) and product._data.dtype.kind in "iub":
+        value = int(value)  # as PyTorch: the value is cast to the integer result's dtype (0.5 -> 0)
+    return input + _scaled(product, value)
 
 
 @op(inplace=True)
@@ -75,10 +79,45 @@ def addcdiv(input: Tensor, tensor1: Tensor, tensor2: Tensor, *, value=1) -> Tens
     if tensor1._data.dtype.kind in "biu" and tensor2._data.dtype.kind in "biu":
         raise RuntimeError("addcdiv: integer division with addcdiv is no longer supported; divide tensor1 by "
                            "tensor2 with true_divide first")
+    input, tensor1, tensor2 = _promoted(input, tensor1, tensor2)
     return input + _scaled(tensor1 / tensor2, value)
 
 
+def _promoted(*tensors):
+    """The operands cast to their common dtype by PyTorch's rule for one op of several operands: the promotion of
+    the tensors with dims, unless the 0-d ones are of a higher category (a 0-d float64 beside float32 tensors
+    gives float32; a 0-d float beside integer tensors gives the 0-d's float dtype)."""
+    dims = [t._data.dtype for t in tensors if t._data.ndim]
+    zeros = [t._data.dtype for t in tensors if not t._data.ndim]
+
+    def chain(kinds, shape):
+        out = kinds[0]
+        for d in kinds[1:]:
+            out = dtypes.promote(np.zeros(shape, out), np.zeros(shape, d))
+        return out
+
+    if not dims or not zeros:
+        dt = chain(dims or zeros, (1,) if dims else ())
+    else:
+        dt = dtypes.promote(np.zeros(1, chain(dims, (1,))), np.zeros((), chain(zeros, ())))
+    return tuple(cast(t, dt) for t in tensors)
+
+
 def _beta_alpha(op_name, input, product, beta, alpha):
+    if product._data.dtype.kind in "iu":  # as PyTorch: beta and alpha are cast to the integers' type (0.5 -> 0)
+        beta, alpha = (int(v) if isinstance(v, float) else v for v in (beta, alpha))
+    if tuple(np.broadcast_shapes(tuple(input.shape), tuple(product.shape))) != tuple(product.shape):
+        raise RuntimeError(f"{op_name}: input of shape {tuple(input.shape)} cannot be broadcast to the product's "
+                           f"shape {tuple(product.shape)} (as PyTorch, input is expanded to the product, not the "
+                           f"reverse)")
+    if alpha == 0 and op_name != "addr":  # NOTE: as PyTorch's BLAS call, alpha=0 skips the product (nan and -0.0
+        # included; addr is no BLAS call in PyTorch: it multiplies, 0 * inf = nan): the result
+        # is beta * input (+0.0 zeros for beta=0), product and input stay in the graph with zero gradients
+        shape = tuple(product.shape)
+        none = wrap(np.zeros(shape, dtype=bool))
+        zero = wrap(np.zeros((), product._data.dtype))
+        base = E.where(none, input, zero) if beta == 0 else _scaled(input, beta)
+        return E.where(none, product, base)
     out = _scaled(product, alpha)
     if beta == 0:  # NOTE: beta=0 ignores input's values, nan and inf included; its gradient is 0, as PyTorch
         shape = tuple(np.broadcast_shapes(tuple(input.shape), tuple(out.shape)))
@@ -145,7 +184,9 @@ def addbmm(input: Tensor, batch1: Tensor, batch2: Tensor, *, beta=1, alpha=1) ->
     tensor([[3., 3.],
             [3., 3.]])
     """
-    return _beta_alpha("addbmm", _tensor("addbmm", input), L.bmm(batch1, batch2).sum(0), beta, alpha)
+    product = L.bmm(batch1, batch2)
+    product = product.sum(0, dtype=product.dtype)  # int8 products sum in int8, as PyTorch
+    return _beta_alpha("addbmm", _tensor("addbmm", input), product, beta, alpha)
 
 
 @op
@@ -235,6 +276,9 @@ def trace(input: Tensor) -> Tensor:
     """
     if _tensor("trace", input).ndim != 2:
         raise RuntimeError(f"trace: expected a matrix, but got tensor with size {list(input.shape)}")
+    if input._data.dtype == np.bool_:
+        raise NotImplementedError("trace: not implemented for bool tensors, as in PyTorch (\"trace\" not implemented "
+                                  "for 'Bool')")
     return input.diagonal().sum()
 
 
@@ -253,8 +297,13 @@ def diff(input: Tensor, n: int = 1, dim: int = -1, prepend=None, append=None) ->
     if n < 0:
         raise RuntimeError(f"diff: order must be non-negative but got {n}")
     d = check_dim("diff", dim, input.ndim)
-    parts = [t if t.ndim else t.expand(tuple(input.shape[:d]) + (1,) + tuple(input.shape[d + 1:]))
-             for t in (prepend, input, append) if t is not None]
+    for t in (prepend, append):
+        if t is not None and _tensor("diff", t).ndim != input.ndim:
+            raise RuntimeError(f"diff expects prepend or append to be the same dimension as input (got "
+                               f"{t.ndim} and {input.ndim} dims)")
+    if n == 0:  # as PyTorch: prepend and append are checked but not joined for the 0-th difference
+        return input.clone()
+    parts = [t for t in (prepend, input, append) if t is not None]
     x = S.cat(parts, d) if len(parts) > 1 else input
     for _ in range(n):
         m = x.shape[d]
@@ -312,10 +361,18 @@ def diag_embed(input: Tensor, offset: int = 0, dim1: int = -2, dim2: int = -1) -
     x = input if input.ndim else input.reshape(1)
     rows = np.arange(x.shape[-1]) + builtins.max(-offset, 0)
     cols = np.arange(x.shape[-1]) + builtins.max(offset, 0)
-    flat = np.zeros((x.shape[-1], n * n), dtype=x._data.dtype if x._data.dtype.kind == "f" else np.float64)
-    flat[np.arange(x.shape[-1]), rows * n + cols] = 1
     if x._data.dtype.kind == "f":
-        mats = L.matmul(x, wrap(flat.astype(x._data.dtype))).reshape(tuple(x.shape[:-1]) + (n, n))
+        # NOTE: the values are selected into place (not multiplied by a 0/1 matrix: a NaN or inf of the input must
+        # not spread to the zeros around it)
+        k = x.shape[-1]
+        source, mask = np.zeros(n * n, np.int64), np.zeros(n * n, bool)
+        source[rows * n + cols], mask[rows * n + cols] = np.arange(k), True
+        if k:
+            spread = I.index_select(x, -1, wrap(source))
+        else:  # nothing to place: zeros that keep the graph
+            spread = (x.sum(-1, keepdim=True) * 0).expand(tuple(x.shape[:-1]) + (n * n,))
+        zero = wrap(np.zeros((), x._data.dtype))
+        mats = E.where(wrap(mask), spread, zero).reshape(tuple(x.shape[:-1]) + (n, n))
     else:  # integers and bools: place the values exactly
         out = np.zeros(tuple(x.shape[:-1]) + (n, n), dtype=x._data.dtype)
         out[..., rows, cols] = x._data
@@ -370,6 +427,8 @@ def repeat_interleave(input, repeats=None, dim=None, *, output_size=None) -> Ten
                                f"{tuple(r.shape)} of {r.dtype}")
         r = np.broadcast_to(r.reshape(-1), (n,)) if r.size == 1 else r.reshape(-1)
     else:
+        if int(repeats) < 0:  # refused even for an empty input, as PyTorch
+            raise RuntimeError(f"repeat_interleave: Repeats must be non-negative, got {repeats}")
         r = np.full((n,), int(repeats))
     if r.shape[0] != n:
         raise RuntimeError(f"repeat_interleave: repeats must have the same size as input along dim, but got "
@@ -402,6 +461,8 @@ def renorm(input: Tensor, p, dim: int, maxnorm) -> Tensor:
         raise RuntimeError(f"renorm: non-positive norm not supported, got p = {p}")
     if maxnorm < 0:
         raise RuntimeError(f"renorm: expected maxnorm to be >= 0 but got {maxnorm}")
+    if input.ndim < 2:
+        raise RuntimeError(f"renorm: input needs at least 2 dimensions, got {input.ndim} dimensions")
     d = check_dim("renorm", dim, input.ndim)
     others = tuple(a for a in range(input.ndim) if a != d)
     norms = R.norm(input, p, others, keepdim=True) if others else E.abs(input) if p != 0 else input
@@ -514,6 +575,9 @@ def nanmean(input: Tensor, dim=None, keepdim: bool = False, *, dtype=None) -> Te
     tensor(1.5000)
     """
     _float_input("nanmean", input)
+    if dtype is not None and not dtypes.as_dtype(dtype).kind == "f":
+        raise RuntimeError(f"nanmean(): could not infer output dtype. Optional dtype must be either a floating point "
+                           f"or complex dtype. Got: {dtype}")
     count = R.sum(E.logical_not(E.isnan(input)), dim, keepdim)
     return nansum(input, dim, keepdim, dtype=dtype) / count
 
@@ -550,10 +614,13 @@ def kthvalue(input: Tensor, k: int, dim: int = -1, keepdim: bool = False):
     if d is None:
         if k != 1:
             raise IndexError(f"kthvalue(): selected number k out of range for dimension {dim}")
-        return kthvalue_result(input * 1, wrap(np.zeros((), np.int64)))
+        return kthvalue_result(input.clone(), wrap(np.zeros((), np.int64)))  # its dtype kept (bool too)
     n = input.shape[d]
     if not 1 <= k <= n:
         raise IndexError(f"kthvalue(): selected number k out of range for dimension {dim} (k = {k}, size {n})")
+    if input._data.dtype == np.bool_:
+        raise NotImplementedError("kthvalue: not implemented for bool tensors, as in PyTorch (\"kthvalue_cpu\" not "
+                                  "implemented for 'Bool')")
     order = np.argsort(input._data, axis=d, kind="stable")
     return _selected("kthvalue", input, d, keepdim, np.take(order, [k - 1], axis=d), kthvalue_result)
 
@@ -569,7 +636,7 @@ def mode(input: Tensor, dim: int = -1, keepdim: bool = False):
     """
     d = _along("mode", input, dim)
     if d is None:
-        return mode_result(input * 1, wrap(np.zeros((), np.int64)))
+        return mode_result(input.clone(), wrap(np.zeros((), np.int64)))  # its dtype kept (bool too)
     x = np.moveaxis(input._data, d, -1)
     n = x.shape[-1]
     if n == 0:
@@ -627,8 +694,8 @@ def _nanmedian_along(input, d, keepdim):
 
 def _quantile(op_name, input, q, dim, keepdim, interpolation, ignore_nan):
     _tensor(op_name, input)
-    if input._data.dtype.kind != "f":
-        raise RuntimeError(f"{op_name}() input tensor must be either float or double dtype")
+    if input._data.dtype not in (np.float32, np.float64):  # float16 too, as PyTorch
+        raise RuntimeError(f"{op_name}() input tensor must be either float or double dtype, got {input.dtype}")
     if interpolation not in ("linear", "lower", "higher", "midpoint", "nearest"):
         raise RuntimeError(f"{op_name}() interpolation must be one of linear, lower, higher, midpoint or nearest. "
                            f"Got {interpolation}")
@@ -667,19 +734,25 @@ def _quantile(op_name, input, q, dim, keepdim, interpolation, ignore_nan):
         lo_c, hi_c = np.clip(lo, 0, n - 1), np.clip(hi, 0, n - 1)
         a = I.gather(sorted_x, d, wrap(lo_c))
         b = I.gather(sorted_x, d, wrap(hi_c))
-        if interpolation == "midpoint":
-            w = np.where(lo == hi, 0.0, 0.5)
-        elif interpolation == "linear":
-            w = rank - lo
+        if interpolation in ("linear", "midpoint"):
+            # NOTE: as PyTorch, lerp(below, above, weight) always (inf - inf and 0 * inf give its nan)
+            w = rank - lo if interpolation == "linear" else np.where(lo == hi, 0.0, 0.5)
+            out = a.lerp(b, wrap(np.broadcast_to(w, a.shape).astype(data.dtype)))
+            if interpolation == "midpoint" and (lo == hi).any():
+                # PyTorch's midpoint keeps a finite value where the rank is whole (-0.0 too; lerp gives +0.0)
+                keep = np.broadcast_to(lo == hi, a.shape) & np.isfinite(a._data)
+                out = E.where(wrap(keep.copy()), a, out)
         else:
-            w = np.zeros(rank.shape)
-        out = a + (b - a) * wrap(w.astype(data.dtype)) if (w != 0).any() else a * 1
+            out = a
         bad = (count == 0) if ignore_nan else nan_any
         if bad.any():
             out = E.where(wrap(bad), float("nan"), out)
         results.append(out if keepdim or dim is None else out.squeeze(d))
     if dim is None:
         results = [r.reshape((1,) * input.ndim) if keepdim else r.reshape(()) for r in results]
+    if not results:  # an empty q tensor: an empty first dim, as PyTorch
+        return _quantile(op_name, input, wrap(np.zeros(1, data.dtype)), dim, keepdim, interpolation,
+                         ignore_nan)[:0]
     return results[0] if scalar_q or qs.ndim == 0 else S.stack(results, 0)
 
 
@@ -730,7 +803,7 @@ def _cumulative_extreme(op_name, input, dim, better, cls):
     _tensor(op_name, input)
     if input.ndim == 0:
         check_dim(op_name, dim, 0)
-        return cls(input * 1, wrap(np.zeros((), np.int64)))
+        return cls(input.clone(), wrap(np.zeros((), np.int64)))  # its dtype kept (bool too), as PyTorch
     d = check_dim(op_name, dim, input.ndim)
     x = np.moveaxis(input._data, d, 0)
     index = np.zeros(x.shape, np.int64)
@@ -789,8 +862,9 @@ def logcumsumexp(input: Tensor, dim: int) -> Tensor:
     n = input.shape[d]
     # NOTE: out[i] = logsumexp_j(x[j] + mask[i, j]), mask 0 for j <= i and -inf after: stable for any range of
     # values (a shifted cumsum underflows), at the cost of an n-by-n intermediate per slice
-    mask = np.triu(np.full((n, n), -np.inf, dtype=input._data.dtype), 1)
-    x = input.movedim(d, -1).unsqueeze(-2) + wrap(mask)
+    # (the later elements are selected away, not added -inf to: inf + -inf would be nan)
+    keep = np.tril(np.ones((n, n), dtype=bool))
+    x = E.where(wrap(keep), input.movedim(d, -1).unsqueeze(-2), wrap(np.array(-np.inf, input._data.dtype)))
     return R.logsumexp(x, -1).movedim(-1, d)
 
 

@@ -15,7 +15,7 @@ from collections import namedtuple
 import numpy as np
 
 from .. import dtypes
-from ..autograd.declare import Tensor, check_dim, op, wrap
+from ..autograd.declare import Tensor, check_dim, op, record, wrap
 from . import elementwise as E
 from . import index as I
 from . import linalg as L
@@ -65,12 +65,33 @@ def _unique_along(x, dim, consecutive):
     return values, inverse, counts
 
 
+def _not_differentiable(array, inputs, node, what):
+    """``array`` as the result of an op PyTorch records without a derivative: it requires grad when a float input
+    does (PyTorch's ``Unique2Backward0``, ``NotImplemented`` nodes), and its backward raises."""
+    def rule(xp, *args):
+        raise RuntimeError(f"the derivative for '{what}' is not implemented (as in PyTorch)")
+
+    return record(array, tuple(t for t in inputs if isinstance(t, Tensor)), rule, node)
+
+
 def _unique_result(op_name, input, dim, return_inverse, return_counts, consecutive):
     x = _tensor(op_name, input)._data
     if dim is not None:
         dim = check_dim(op_name, dim, x.ndim)
-    values, inverse, counts = _unique_along(x, dim, consecutive)
-    out = [wrap(np.ascontiguousarray(values))]
+        if x.size == 0:  # PyTorch's checks of an empty input, then its empty results
+            if x.shape.count(0) != 1:
+                raise RuntimeError(f"{op_name}: Number of zero sized dimensions is more than one, so unique cannot "
+                                   f"be applied (input of shape {tuple(x.shape)})")
+            if x.shape[dim] != 0:
+                raise RuntimeError(f"{op_name}: There are 0 sized dimensions, and they aren't selected, so unique "
+                                   f"cannot be applied (input of shape {tuple(x.shape)}, dim={dim})")
+    if dim is not None and x.size == 0:
+        values, inverse, counts = x.copy(), np.zeros(0, np.int64), np.zeros(0, np.int64)
+    else:
+        values, inverse, counts = _unique_along(x, dim, consecutive)
+    node = "UniqueConsecutiveBackward0" if consecutive else "Unique2Backward0" if dim is None else "UniqueDimBackward0"
+    what = op_name if consecutive else "_unique2" if dim is None else "unique_dim"
+    out = [_not_differentiable(np.ascontiguousarray(values), (input,), node, what)]
     if return_inverse:
         out.append(wrap(inverse.astype(np.int64)))
     if return_counts:
@@ -116,21 +137,25 @@ def bincount(input: Tensor, weights: Tensor | None = None, minlength: int = 0) -
     tensor([1, 0, 2])
     """
     x = _tensor("bincount", input)._data
-    if x.ndim != 1 or x.dtype.kind not in "iub":
+    if x.dtype == np.bool_:
+        raise NotImplementedError("bincount: not implemented for bool tensors, as in PyTorch (\"bincount_cpu\" not "
+                                  "implemented for 'Bool')")
+    if x.ndim != 1 or x.dtype.kind not in "iu":
         raise RuntimeError(f"bincount only supports 1-d non-negative integral inputs, got shape {tuple(x.shape)} "
                            f"of {x.dtype}")
     if x.size and x.min() < 0:
         raise RuntimeError("bincount only supports 1-d non-negative integral inputs (got a negative value)")
     if minlength < 0:
         raise RuntimeError(f"bincount: minlength should be >= 0, got {minlength}")
-    if weights is None:
+    if weights is None or x.size == 0:  # PyTorch: an empty input gives int64 zeros, weights or not
         return wrap(np.bincount(x, minlength=minlength).astype(np.int64))
     w = _tensor("bincount", weights, "weights")._data
     if w.shape != x.shape:
         raise RuntimeError(f"bincount: weights should be 1-d and have the same length as input, got "
                            f"{tuple(w.shape)} and {tuple(x.shape)}")
-    dtype = w.dtype if w.dtype.kind == "f" else np.float64
-    return wrap(np.bincount(x, weights=w.astype(np.float64), minlength=minlength).astype(dtype))
+    dtype = np.float32 if w.dtype == np.float32 else np.float64  # as PyTorch: float32 weights, else float64
+    out = np.bincount(x, weights=w.astype(np.float64), minlength=minlength).astype(dtype)
+    return _not_differentiable(out, (weights,), "NotImplemented", "aten::bincount")
 
 
 def _range_of(op_name, x, lo, hi):
@@ -160,6 +185,9 @@ def histc(input: Tensor, bins: int = 100, min: float = 0, max: float = 0) -> Ten
         raise RuntimeError(f"histc: not implemented for {x.dtype} tensors (floating point only)")
     if bins <= 0:
         raise RuntimeError(f"histc: bins must be > 0, got {bins}")
+    if float(min) == float(max) and x.size and np.isnan(x).any():  # the range taken from the data is NaN
+        raise RuntimeError("histc: range of [nan, nan] is not finite (the input has NaN and no range was given), "
+                           "as PyTorch")
     finite = x[~np.isnan(x)] if x.size else x.reshape(-1)
     lo, hi = _range_of("histc", finite, min, max)
     counts, _ = np.histogram(finite, bins=bins, range=(lo, hi))
@@ -184,6 +212,9 @@ def histogram(input: Tensor, bins=100, *, range=None, weight: Tensor | None = No
                            f"{tuple(x.shape)}")
     flat = x.reshape(-1)
     if isinstance(bins, Tensor):
+        if range is not None:
+            raise TypeError("histogram(): range= is not accepted with a tensor of bin edges (PyTorch's signatures "
+                            "take it with an int bins only)")
         if bins._data.dtype != x.dtype:
             raise RuntimeError(f"histogram: input tensor and bins tensors should have the same dtype, but got "
                                f"input with dtype {x.dtype} and bins with dtype {bins._data.dtype}")
@@ -194,7 +225,9 @@ def histogram(input: Tensor, bins=100, *, range=None, weight: Tensor | None = No
         if int(bins) <= 0:
             raise RuntimeError(f"histogram: bins must be > 0, got {bins}")
         lo, hi = (float(flat.min()), float(flat.max())) if range is None and flat.size else \
-            (0.0, 0.0) if range is None else (float(range[0]), float(range[1]))
+            (0.0, 1.0) if range is None else (float(range[0]), float(range[1]))  # empty: [0, 1], as numpy
+        if not (np.isfinite(lo) and np.isfinite(hi)):
+            raise RuntimeError(f"histogram: the range [{lo}, {hi}] is not finite")
         if lo > hi:
             raise RuntimeError(f"histogram: min should not exceed max, got min {lo} max {hi}")
         if lo == hi:
@@ -202,7 +235,9 @@ def histogram(input: Tensor, bins=100, *, range=None, weight: Tensor | None = No
         edges = np.linspace(lo, hi, int(bins) + 1).astype(x.dtype)
     hist, _ = np.histogram(flat, bins=edges.astype(np.float64), weights=None if w is None else w.reshape(-1),
                            density=density)
-    return histogram_result(wrap(hist.astype(x.dtype)), wrap(edges))
+    inputs = (input, bins, weight)
+    return histogram_result(_not_differentiable(hist.astype(x.dtype), inputs, "NotImplemented", "aten::histogram"),
+                            _not_differentiable(np.array(edges), inputs, "NotImplemented", "aten::histogram"))
 
 
 # ---------------------------------------------------------------------- searching
@@ -431,9 +466,14 @@ def cov(input: Tensor, *, correction: int = 1, fweights: Tensor | None = None, a
     if input.ndim > 2:
         raise RuntimeError(f"cov(): expected input to have two or fewer dimensions but got an input with "
                            f"{input.ndim} dimensions")
+    if input._data.dtype == np.bool_:
+        raise RuntimeError("cov(): bool dtype is not supported for input")
     x = input.reshape(1, -1) if input.ndim < 2 else input
+    x_int = x._data
     if x._data.dtype.kind != "f":
         x = x.to(dtypes.get_default_dtype())
+    if isinstance(aweights, Tensor) and aweights._data.dtype.kind == "f":
+        x = x.to(dtypes.promote(x._data, aweights._data))  # PyTorch's (x * aweights) promotes
     n = x.shape[1]
     w = None
     if fweights is not None:
@@ -452,10 +492,19 @@ def cov(input: Tensor, *, correction: int = 1, fweights: Tensor | None = None, a
         w = a.to(x.dtype) if w is None else w * a.to(x.dtype)
     if w is None:
         total = float(n)
-        mean = x.mean(1, keepdim=True)
+        if input._data.dtype.kind in "iu":
+            # NOTE: as PyTorch, the integers are summed exactly (int64) before the division in float: a mean of
+            # values beyond float32's exact range is not that of their float32 roundings
+            with np.errstate(over="ignore"):
+                sums = x_int.sum(axis=1, keepdims=True, dtype=np.int64)
+            mean = wrap((sums.astype(x._data.dtype) / x._data.dtype.type(n)).astype(x._data.dtype))
+        else:
+            mean = x.mean(1, keepdim=True)
         norm = total - correction
     else:
         total = w.sum()
+        if not total._data.any():
+            raise RuntimeError("cov(): weights sum to zero, can't be normalized")
         mean = (x * w).sum(1, keepdim=True) / total
         if correction == 0:
             norm = total
@@ -469,7 +518,7 @@ def cov(input: Tensor, *, correction: int = 1, fweights: Tensor | None = None, a
     norm_t = norm if isinstance(norm, Tensor) else wrap(np.asarray(norm, dtype=x._data.dtype))
     norm_t = E.clamp_min(norm_t, 0)
     out = c / norm_t
-    return out.squeeze() if input.ndim < 2 else out
+    return out.squeeze()  # as PyTorch: one variable gives a 0-d variance
 
 
 @op

@@ -15,7 +15,7 @@ from collections import namedtuple
 import numpy as np
 
 from .. import dtypes
-from ..autograd.declare import Tensor, binary, expected_tensor, op, record, unary, wrap
+from ..autograd.declare import Tensor, binary, cast, expected_tensor, op, record, unary, wrap
 from . import elementwise as _ew
 
 __all__ = ["asinh", "arcsinh", "acosh", "arccosh", "atanh", "arctanh", "logaddexp", "logaddexp2", "hypot",
@@ -240,8 +240,6 @@ def _nan_to_num_rule(xp, g, out, x):
 
 # ---------------------------------------------------------------------- not differentiable
 def _heaviside(a, b):
-    if a.dtype.kind == "b" or b.dtype.kind == "b":
-        raise RuntimeError("heaviside: not implemented for bool tensors")
     one, zero = np.ones((), a.dtype), np.zeros((), a.dtype)
     return np.where(a == 0, b, np.where(a > 0, one, zero))
 
@@ -252,15 +250,29 @@ def _no_derivative(op_name):
     return rule
 
 
-@binary(_heaviside, grad=_no_derivative("heaviside"), tensors=True)
-def heaviside(input, values):
+@binary(_heaviside, grad=_no_derivative("heaviside"), tensors=True, name="HeavisideBackward0", methods=(),
+        inplace=False)
+def _heaviside_op(input, values):
+    """heaviside of two tensors of one dtype."""
+
+
+@op(inplace=True)
+def heaviside(input: Tensor, values: Tensor) -> Tensor:
     """heaviside(input, values): 0 where ``input`` < 0 (and at NaN), ``values`` where it is 0, 1 where > 0.
-    Not differentiable, as in PyTorch.
+    Both tensors must have one dtype (bool included), as in PyTorch. Not differentiable, as in PyTorch.
 
     >>> import tapegrad as tg
     >>> tg.heaviside(tg.tensor([-1.0, 0.0, 2.0]), tg.tensor([0.5]))
     tensor([0.0000, 0.5000, 1.0000])
     """
+    for position, (name, value) in enumerate((("input", input), ("values", values)), 1):
+        if not isinstance(value, Tensor):
+            raise TypeError(f"heaviside(): argument '{name}' (position {position}) must be Tensor, not "
+                            f"{type(value).__name__}")
+    if input._data.dtype != values._data.dtype:
+        raise RuntimeError(f"heaviside is not yet implemented for tensors with different dtypes ({input.dtype} and "
+                           f"{values.dtype}), as in PyTorch.")
+    return _heaviside_op(input, values)
 
 
 def _nextafter(a, b):
@@ -268,7 +280,13 @@ def _nextafter(a, b):
     return np.nextafter(a, b)
 
 
-@binary(_nextafter, grad=_no_derivative("nextafter"), tensors=True)
+def _nextafter_rule(xp, need, g, out, a, b):
+    # PyTorch's NextafterBackward0: the gradient passes to ``input`` where it differs from ``other`` (a tie:
+    # nextafter(a, a) = a, 0), ``other`` gets zeros
+    return (xp.where(a != b, g, xp.zeros_like(g)) if need[0] else None, xp.zeros_like(b) if need[1] else None)
+
+
+@binary(_nextafter, grad=_nextafter_rule, tensors=True)
 def nextafter(input, other):
     """nextafter(input, other): the next floating-point value after ``input`` towards ``other``.
 
@@ -291,9 +309,20 @@ def ldexp(input: Tensor, other: Tensor) -> Tensor:
         raise expected_tensor("ldexp", input)
     if not isinstance(other, Tensor):
         raise TypeError(f"ldexp: argument 'other' must be a Tensor, not {type(other).__name__}")
-    if input._data.dtype.kind != "f":
-        input = input.to(dtypes.get_default_dtype())
-    return _ew.mul(input, _ew.pow(2.0, other))
+    if other._data.dtype == np.bool_ and input._data.dtype.kind == "f":
+        raise NotImplementedError("ldexp: not implemented for a bool exponent ('other') of a floating-point input, as "
+                                  "PyTorch (\"ldexp_cpu_exp\" not implemented for 'Bool')")
+    # NOTE: PyTorch's ldexp gives the operands' promoted dtype (the default float dtype for two integer operands);
+    # 2 ** other is computed in other's own float dtype (then cast), except for a 0-d exponent beside a tensor of
+    # dims (a CPU scalar of its kernel) or an integer one, whose 2 ** other is computed in the result's dtype
+    dt = dtypes.promote(input._data, other._data)
+    if dt.kind != "f":
+        dt = dtypes.as_dtype(dtypes.get_default_dtype())
+    if (other._data.ndim == 0 and input._data.ndim) or other._data.dtype.kind != "f":
+        power = _ew.exp2(cast(other, dt))
+    else:
+        power = cast(_ew.exp2(other), dt)
+    return _ew.mul(cast(input, dt), power)
 
 
 @op(inplace=False)
@@ -354,7 +383,15 @@ def gcd(input, other):
     """
 
 
-@binary(_integers("lcm", np.lcm), grad=_no_derivative("lcm"), tensors=True)
+def _lcm(a, b):
+    # NOTE: as PyTorch, |a / gcd * b| in the operands' dtype: an overflow wraps before the absolute value is taken
+    # (numpy's lcm takes the absolute values first: lcm(2147483647, -2) in int32 is -2 there, 2 in PyTorch)
+    g = np.gcd(a, b)
+    with np.errstate(all="ignore"):
+        return np.abs(np.where(g == 0, 0, a // np.where(g == 0, 1, g) * b)).astype(np.result_type(a, b), copy=False)
+
+
+@binary(_integers("lcm", _lcm), grad=_no_derivative("lcm"), tensors=True)
 def lcm(input, other):
     """lcm(input, other): the least common multiple (non-negative) of integer tensors.
 
@@ -366,8 +403,8 @@ def lcm(input, other):
 
 def _shift_compute(op_name, left):
     def compute(a, b):
-        for x in (a, b):
-            if x.dtype.kind not in "biu":
+        for x in (a, b):  # (both bool: refused, as PyTorch's "lshift_cpu" not implemented for 'Bool')
+            if x.dtype.kind not in "iu":
                 raise RuntimeError(f"{op_name}: not implemented for {x.dtype} tensors (integers only)")
         bits = a.dtype.itemsize * 8
         out_of_range = (b < 0) | (b >= bits)
@@ -442,6 +479,12 @@ def imag(input: Tensor) -> Tensor:
     """
     _real_tensor("imag", input)
     raise RuntimeError("imag is not implemented for tensors with non-complex dtypes.")
+
+
+# NOTE: as PyTorch's, Tensor.real and Tensor.imag are attributes (properties), not methods: x.real is x itself for a
+# real tensor and x.imag raises
+Tensor.real = property(real, doc="The real part: the tensor itself (tapegrad's tensors are real), as PyTorch's.")
+Tensor.imag = property(imag, doc="The imaginary part: an error for real tensors, as PyTorch's.")
 
 
 @op

@@ -15,6 +15,7 @@ import builtins
 
 import numpy as np
 
+from .. import dtypes as _dtypes
 from ..autograd.declare import Size, Tensor, check_dim, expected_tensor, inplace_method, is_grad_enabled, wrap
 from . import reduce as _reduce
 from . import shape as _shape
@@ -453,6 +454,8 @@ def _sum_to_size(self, *size):
     if len(size) == 1 and isinstance(size[0], (tuple, list, Size)):
         size = tuple(size[0])
     shape = self._data.shape
+    if not size:  # as PyTorch's sum_to: to () is the sum of everything (integers give int64), a 0-d input too
+        return self.sum()
     lead = len(shape) - len(size)
     if lead < 0 or builtins.any(s != 1 and s != n for s, n in zip(size, shape[lead:])):
         raise RuntimeError(f"sum_to_size: size {list(size)} is not expandable to size {list(shape)}")
@@ -487,9 +490,12 @@ _method("module_load", _module_load)
 
 
 # ---------------------------------------------------------------------- the quantized API on unquantized tensors
+_float32 = _dtypes.as_dtype("float32")
+
+
 def dequantize(input: Tensor) -> Tensor:
-    """dequantize(input): a quantized tensor's float values; ``input`` itself for an unquantized tensor (all of
-    tapegrad's), as PyTorch's.
+    """dequantize(input): a quantized tensor's float values; for an unquantized tensor (all of tapegrad's)
+    ``input`` as float32 (itself if it is float32), as PyTorch's.
 
     >>> import tapegrad as tg
     >>> x = tg.tensor([1.0])
@@ -498,7 +504,7 @@ def dequantize(input: Tensor) -> Tensor:
     """
     if not isinstance(input, Tensor):
         raise expected_tensor("dequantize", input)
-    return input
+    return input.to(_float32)  # as PyTorch: an unquantized tensor is converted to float32
 
 
 def _quantized_only(name):

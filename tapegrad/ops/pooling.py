@@ -99,6 +99,9 @@ def _adaptive_size(op_name, x, output_size, d):
     if len(items) != d:
         raise RuntimeError(f"{op_name}: output_size must be an int or a tuple of {d} ints (None keeps that size), "
                            f"but got output_size={output_size!r}")
+    if d == 1 and None in items:  # PyTorch's 1-d signatures take ints only
+        raise TypeError(f"{op_name}(): argument 'output_size' must be tuple of ints, but found element of type "
+                        f"NoneType (got {output_size!r})")
     size = tuple(x.shape[-d + i] if v is None else v for i, v in enumerate(items))
     size = _tuple(op_name, "output_size", size, d)
     if min(size) < 0:
@@ -455,9 +458,7 @@ def _adaptive_max(op_name, d, input, output_size, name):
     x = _input(op_name, input, d)
     if x.dtype.kind != "f":
         raise NotImplementedError(f"{op_name}: not implemented for {x.dtype} tensors; use a floating-point input")
-    out = _adaptive_size(op_name, x, output_size, d)
-    if 0 in out:
-        raise RuntimeError(f"{op_name}: output_size must be positive, but got {out}")
+    out = _adaptive_size(op_name, x, output_size, d)  # (an output size 0 gives an empty result, as PyTorch)
     sizes, lead = x.shape[-d:], x.shape[:-d]
     vals, flat = _separable_max(x.reshape((-1,) + sizes), _adaptive_taps(sizes, out))
     return _record_max(input, x, d, vals, flat, lead, name)
@@ -595,6 +596,8 @@ def _max_unpool(op_name, d, input, indices, kernel_size, stride, padding, output
         return out.reshape(lead + size)
 
     def adjoint(g):
+        if not b:  # an empty batch: nothing to gather (numpy cannot infer the -1 of an empty reshape)
+            return g.reshape(-1)[:0].reshape(x.shape) if hasattr(g, "_data") else np.zeros(x.shape, g.dtype)
         return _gather_from_planes(g.reshape((b,) + size), flat).reshape(x.shape)
 
     def max_unpool_rule(xp, g, out, x):

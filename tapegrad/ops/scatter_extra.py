@@ -33,9 +33,8 @@ def _write_at(op_name, input, positions, src):
     if tuple(src.shape) != positions.shape:
         raise RuntimeError(f"{op_name}: expected src to have a size equal to the slice of self. src size = "
                            f"{list(src.shape)}, slice size = {list(positions.shape)}")
-    if src._data.dtype != input._data.dtype:
-        raise RuntimeError(f"{op_name}: expected src to have the dtype of input ({input._data.dtype}), got "
-                           f"{src._data.dtype}")
+    if src._data.dtype != input._data.dtype:  # as PyTorch: src is copied in, cast to input's dtype
+        src = src.to(input.dtype)
     flat = input.reshape(-1)
     out = I.index_copy(flat, 0, wrap(positions.reshape(-1).astype(np.int64)), src.reshape(-1))
     return out.reshape(tuple(input.shape))
@@ -214,14 +213,17 @@ def scatter_reduce(input: Tensor, dim: int, index: Tensor, src: Tensor, reduce: 
                            f"{tuple(x.shape)} and src {tuple(s.shape)}, and be no larger than src in every dim "
                            f"and than input outside dim {d}")
     n = x.shape[d] if x.ndim else 1
-    if idx.size and (idx.min() < -n or idx.max() >= n):
-        raise RuntimeError(f"scatter_reduce: index out of bounds for dimension {d} with size {n}")
+    if idx.size and (idx.min() < 0 or idx.max() >= n):  # PyTorch refuses negative indices too
+        bad = idx.min() if idx.min() < 0 else idx.max()
+        raise RuntimeError(f"scatter_reduce: index {bad} is out of bounds for dimension {d} with size {n}")
     if reduce in ("sum", "mean"):
         src_part = src[tuple(slice(0, k) for k in idx.shape)] if idx.ndim else src
         if not include_self:
             mask = np.zeros(x.shape, dtype=bool)
-            if x.ndim:
-                np.put_along_axis(mask, np.where(idx < 0, idx + n, idx), True, d)
+            if x.ndim:  # only the places index writes (not put_along_axis: it broadcasts a smaller index)
+                grid = list(np.indices(idx.shape, sparse=True))
+                grid[d] = np.where(idx < 0, idx + n, idx)
+                mask[tuple(grid)] = True
             base = E.where(wrap(mask), 0, input) if x.ndim else input * 0
         else:
             base = input
@@ -273,9 +275,9 @@ def index_reduce(input: Tensor, dim: int, index: Tensor, source: Tensor, reduce:
     if source._data.dtype != x.dtype:
         raise RuntimeError(f"index_reduce(): self ({x.dtype}) and source ({source._data.dtype}) must have the "
                            f"same scalar type")
-    if idx.size and (idx.min() < -n or idx.max() >= n):
-        raise IndexError(f"index_reduce(): index out of range for dimension {d} with size {n}")
-    idx = np.where(idx < 0, idx + n, idx)
+    if idx.size and (idx.min() < 0 or idx.max() >= n):  # PyTorch refuses negative indices too
+        raise IndexError(f"index_reduce(): index out of range in self (dimension {d} has size {n}, got indices "
+                         f"from {idx.min()} to {idx.max()})")
     full = np.broadcast_to(np.expand_dims(idx, tuple(k for k in range(x.ndim) if k != d)), want).astype(np.int64)
     return scatter_reduce(input, d, wrap(full), source, reduce, include_self=include_self)
 
@@ -366,6 +368,10 @@ def _filled_diagonal(self, fill_value, wrap_=False):
     else:
         r = np.arange(x.shape[0])
         mask[(r,) * x.ndim] = True
+    if x.dtype.kind in "iub" and isinstance(fill_value, (int, float)) and np.isfinite(fill_value):
+        # as PyTorch, the value is cast to the tensor's dtype (-1.5 -> -1 in int32, -1 -> 255 in uint8)
+        with np.errstate(all="ignore"):
+            fill_value = wrap(np.array(int(fill_value) if x.dtype.kind != "b" else bool(fill_value)).astype(x.dtype))
     return E.where(wrap(mask), fill_value, self)
 
 

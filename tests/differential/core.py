@@ -491,8 +491,8 @@ def compare_values(a, b, what, random=False, tol=1.0, scale=0.0):
         if type(a).__name__ != "Size" or tuple(a) != tuple(b):
             return [("value", f"{what}: {a!r} here, {b!r} in PyTorch")]
         return []
-    if b is None or isinstance(b, (bool, int, float, str, torch.dtype)):
-        if isinstance(b, torch.dtype):
+    if b is None or isinstance(b, (bool, int, float, str, torch.dtype, torch.layout)):
+        if isinstance(b, (torch.dtype, torch.layout)):
             ok = str(a).replace("tapegrad.", "") == str(b).replace("torch.", "")
         elif isinstance(b, float) and isinstance(a, float):
             ok = (math.isnan(a) and math.isnan(b)) or a == b or math.isclose(a, b, rel_tol=1e-5 * tol,

@@ -1957,6 +1957,921 @@ def _inplace_misc(g):
     return call_form(g, [("method", name)], x, *args)
 
 
+# ---------------------------------------------------------------------- spatial nn.functional (1-d/3-d, transposed)
+def _spatial_x(g, d, cin, batch=True, lo=1, hi=4, dt=None):
+    """A fresh (N, C, *spatial) or (C, *spatial) leaf of ``d`` spatial dims (sizes ``lo``..``hi``)."""
+    b = (g.int(0, 2),) if batch and not g.chance(20) else ()
+    if d == 3:
+        hi = min(hi, 3)
+    dt = dt or (g.choice(["float32", "float64"]) if g.chance(90) else g.dtype_())
+    return g.leaf(shape=b + (cin,) + tuple(g.int(lo, hi) for _ in range(d)), dtype=dt)
+
+
+@spec("convnd", ["F.conv1d", "F.conv3d", "F.conv_transpose1d", "F.conv_transpose2d", "F.conv_transpose3d",
+                 "F.conv_tbc"], weight=3)
+def _convnd(g):
+    name = g.choice(["conv1d", "conv3d", "conv_transpose1d", "conv_transpose2d", "conv_transpose3d", "conv_tbc"])
+    dt = g.choice(["float32", "float64"]) if g.chance(90) else g.dtype_()
+    where = "nn.functional." + name
+    if name == "conv_tbc":
+        t, b, cin, cout, k = g.int(1, 4), g.int(0, 2), g.int(1, 2), g.int(1, 2), g.int(1, 3)
+        x = g.leaf(shape=(t, b, cin), dtype=dt)
+        w = g.leaf(shape=(k, cin, cout) if not g.chance(5) else (k, cin + 1, cout), dtype=dt)
+        bias = g.leaf(shape=(cout,), dtype=dt)
+        return Call("fn", where, (x, w, bias) + ((g.choice([0, 1, 2, -1]),) if g.chance(60) else ()))
+    d = int(name[-2])
+    groups = g.choice([1, 1, 2])
+    cin, cout = groups * g.int(1, 2), groups * g.int(1, 2)
+    ks = tuple(g.int(1, 3 if d < 3 else 2) for _ in range(d))
+    x = _spatial_x(g, d, cin, dt=dt)
+    transposed = "transpose" in name
+    wshape = (cin, cout // groups) + ks if transposed else (cout, cin // groups) + ks
+    if g.chance(4):
+        wshape = (wshape[0] + 1,) + wshape[1:]
+    w = g.leaf(shape=wshape, dtype=dt)
+    kw = {}
+    if g.chance(50):
+        kw["bias"] = g.leaf(shape=(cout,), dtype=dt)
+    stride, dilation = g.choice([1, 1, 2, 3, 0]), g.choice([1, 1, 2])
+    if g.chance(35):
+        kw["stride"] = stride if g.chance(70) else (stride,) * d
+    if g.chance(30):
+        kw["dilation"] = dilation
+    if g.chance(35):
+        kw["padding"] = g.choice([0, 1, 2, -1] + ([] if transposed else ["same", "valid"]))
+    if transposed and g.chance(30):
+        kw["output_padding"] = g.choice([0, 1, 2])
+    if groups != 1 or g.chance(5):
+        kw["groups"] = groups if not g.chance(5) else 3
+    return Call("fn", where, (x, w), kw)
+
+
+def _window_in_padding_nd(size, kernel, kw):
+    """``_window_in_padding`` for any number of spatial dims (PyTorch 2.13's max-pool backward corrupts the heap
+    when a window lies wholly in the padding)."""
+    d = len(size)
+
+    def tup(v, default):
+        v = default if v is None else v
+        return tuple(v) if isinstance(v, (tuple, list)) else (v,) * d
+
+    kernel, stride = tup(kernel, 1), tup(kw.get("stride"), tup(kernel, 1))
+    pad, dil = tup(kw.get("padding"), 0), tup(kw.get("dilation"), 1)
+    for n, k, st, p, dl in zip(size, kernel, stride, pad, dil):
+        if st <= 0 or k <= 0 or dl <= 0 or 2 * p > k:
+            continue  # refused by both
+        span = dl * (k - 1) + 1
+        num = n + 2 * p - span
+        out = (-(-num // st) if kw.get("ceil_mode") else num // st) + 1
+        if kw.get("ceil_mode") and (out - 1) * st >= n + p:
+            out -= 1
+        for o in range(max(out, 0)):
+            if not any(0 <= o * st - p + j * dl < n for j in range(k)):
+                return True
+    return False
+
+
+@spec("poolnd", ["F.max_pool1d", "F.max_pool3d", "F.max_pool1d_with_indices", "F.max_pool2d_with_indices",
+                 "F.max_pool3d_with_indices", "F.avg_pool1d", "F.avg_pool3d", "F.lp_pool1d", "F.lp_pool2d",
+                 "F.lp_pool3d"], weight=3)
+def _poolnd(g):
+    kind = g.choice(["max", "max", "avg", "lp"])
+    d = g.choice([1, 2, 3]) if kind != "avg" else g.choice([1, 3])
+    if kind == "max" and d == 2:
+        name = "max_pool2d_with_indices"
+    elif kind == "max":
+        name = f"max_pool{d}d" + ("_with_indices" if g.chance(30) else "")
+    else:
+        name = f"{kind}_pool{d}d"
+    x = g.float_tensor(lambda y: g.ndim(y.i) in (d + 1, d + 2) and all(s <= 4 for s in g.shape(y)[-d:]),
+                       shape=(((g.int(1, 2),) if g.chance(70) else ()) + (g.int(1, 2),)
+                              + tuple(g.int(1, 4 if d < 3 else 3) for _ in range(d))))
+    if g.chance(5):
+        x = g.tensor()  # any rank and dtype: refused (or not) alike
+    k = g.choice([1, 2, 3]) if g.chance(80) else g.choice([(2,) * d, 0, (1,) * (d + 1)])
+    kw = {}
+    if g.chance(50):
+        kw["stride"] = g.choice([1, 2, None, 0]) if g.chance(90) else (2,) * d
+    if kind != "lp" and g.chance(50):
+        kw["padding"] = g.choice([0, 1, 2])
+    if g.chance(40):
+        kw["ceil_mode"] = g.chance(50)
+    if kind == "max":
+        if g.chance(30):
+            kw["dilation"] = g.choice([1, 2])
+        if g.chance(20) and not name.endswith("indices"):
+            kw["return_indices"] = True
+        if _window_in_padding_nd(g.shape(x)[-d:] if g.ndim(x.i) >= d else (1,) * d, k, kw):
+            kw.pop("dilation", None)
+            kw.pop("padding", None)
+            if _window_in_padding_nd(g.shape(x)[-d:] if g.ndim(x.i) >= d else (1,) * d, k, kw):
+                return None
+    elif kind == "avg":
+        if g.chance(40):
+            kw["count_include_pad"] = g.chance(50)
+        if d == 3 and g.chance(15):
+            kw["divisor_override"] = g.choice([1, 3, 0])
+    if kind == "lp":
+        return Call("fn", "nn.functional." + name, (x, g.choice([2, 1, 3.0, 0.5, inf]), k), kw)
+    return Call("fn", "nn.functional." + name, (x, k), kw)
+
+
+@spec("adaptive-pool", ["F.adaptive_avg_pool1d", "F.adaptive_avg_pool3d", "F.adaptive_max_pool1d",
+                        "F.adaptive_max_pool2d", "F.adaptive_max_pool3d", "F.adaptive_max_pool1d_with_indices",
+                        "F.adaptive_max_pool2d_with_indices", "F.adaptive_max_pool3d_with_indices"], weight=2)
+def _adaptive_pool(g):
+    kind = g.choice(["avg", "max"])
+    d = g.choice([1, 3]) if kind == "avg" else g.choice([1, 2, 3])
+    name = f"adaptive_{kind}_pool{d}d" + ("_with_indices" if kind == "max" and g.chance(30) else "")
+    x = g.float_tensor(lambda y: g.ndim(y.i) in (d + 1, d + 2) and all(s <= 5 for s in g.shape(y)[-d:]),
+                       shape=(((g.int(1, 2),) if g.chance(70) else ()) + (g.int(1, 2),)
+                              + tuple(g.int(0 if g.chance(5) else 1, 4) for _ in range(d))))
+    out = g.choice([1, 2, 3, 0]) if g.chance(70) else tuple(g.choice([1, 2, None]) for _ in range(d))
+    kw = {"return_indices": True} if kind == "max" and not name.endswith("indices") and g.chance(25) else {}
+    return Call("fn", "nn.functional." + name, (x, out), kw)
+
+
+@spec("max_unpool", ["F.max_unpool1d", "F.max_unpool2d", "F.max_unpool3d"], weight=1)
+def _max_unpool(g):
+    d = g.choice([1, 2, 3])
+    x = _spatial_x(g, d, g.int(1, 2), dt=g.choice(["float32", "float64"]))
+    k = g.choice([1, 2])
+    stride = g.choice([None, 1, 2])
+    size = g.shape(x)[-d:]
+    if any(s < k for s in size):
+        return None
+    pool = Call("fn", f"nn.functional.max_pool{d}d", (x, k), {"stride": stride, "return_indices": True})
+    out = g.r.run(pool)
+    if not out or len(out) != 2:
+        return None
+    vals, idx = Ref(out[0]), Ref(out[1])
+    kw = {"stride": stride} if stride is not None or g.chance(50) else {}
+    if g.chance(30):
+        ins = g.shape(vals)
+        st = stride or k
+        full = tuple((n - 1) * st + k for n in ins[-d:])
+        kw["output_size"] = g.choice([full, tuple(s + 1 for s in full), ins[:-d] + full, tuple(s + 5 for s in full)])
+    if g.chance(10):
+        vals = g.tensor()
+    return Call("fn", f"nn.functional.max_unpool{d}d", (vals, idx, k), kw)
+
+
+@spec("fractional_max_pool", ["F.fractional_max_pool2d", "F.fractional_max_pool2d_with_indices"], weight=1)
+def _fractional(g):
+    name = g.choice(["fractional_max_pool2d", "fractional_max_pool2d_with_indices"])
+    x = g.float_tensor(lambda y: g.ndim(y.i) in (3, 4) and all(1 <= s <= 5 for s in g.shape(y)[-2:]),
+                       shape=((g.int(1, 2),) if g.chance(70) else ()) + (g.int(1, 2), g.int(1, 5), g.int(1, 5)))
+    shape = g.shape(x)
+    k = g.choice([1, 2, (2, 1), 3])
+    kw = {}
+    if g.chance(60):
+        kw["output_size"] = g.choice([1, 2, (2, 1), (1, 3)])
+    else:
+        kw["output_ratio"] = g.choice([0.5, (0.5, 0.75), 0.9])
+    if g.chance(30) and name == "fractional_max_pool2d":
+        kw["return_indices"] = True
+    n, c = (shape[0] if len(shape) == 4 else 1), shape[-3]
+    if g.chance(80):  # fixed samples: deterministic, compared by value
+        vals = np.array([g.choice([0.0, 0.25, 0.5, 0.9]) for _ in range(n * c * 2)]).reshape(n, c, 2)
+        kw["_random_samples"] = g.leaf(shape=(n, c, 2), dtype=g.dtype(x), rg=False, values=vals)
+        return Call("fn", "nn.functional." + name, (x, k), kw)
+    call = Call("fn", "nn.functional." + name, (x, k), kw)
+    call.random = True  # random window starts: compared by shape, dtype and requires_grad
+    call.pool = False
+    return call
+
+
+@spec("interpolate", ["F.interpolate", "F.upsample", "F.upsample_nearest", "F.upsample_bilinear"], weight=3)
+def _interpolate(g):
+    name = g.weighted([(70, "interpolate"), (10, "upsample"), (10, "upsample_nearest"), (10, "upsample_bilinear")])
+    mode = g.choice(["nearest", "linear", "bilinear", "bicubic", "trilinear", "area", "nearest-exact"])
+    d = {"linear": 1, "bilinear": 2, "bicubic": 2, "trilinear": 3}.get(mode, g.choice([1, 2, 3]))
+    if name == "upsample_bilinear":
+        d = 2
+    if g.chance(5):
+        d = g.choice([1, 2, 3])  # a mode of another rank: refused alike
+    x = g.float_tensor(lambda y: g.ndim(y.i) == d + 2 and all(s <= 4 for s in g.shape(y)[-d:]),
+                       shape=(g.int(1, 2), g.int(1, 2)) + tuple(g.int(1, 4 if d < 3 else 3) for _ in range(d)))
+    if g.chance(5):
+        x = g.tensor()
+    kw = {}
+    if g.chance(50):
+        kw["size"] = g.choice([1, 2, 3, 5]) if g.chance(60) else tuple(g.choice([1, 2, 4]) for _ in range(d))
+    else:
+        kw["scale_factor"] = g.choice([2, 0.5, 1.5, 2.0, 3]) if g.chance(70) else tuple(
+            g.choice([1.0, 2.0, 0.75]) for _ in range(d))
+    if name == "interpolate" or name == "upsample":
+        if g.chance(85):
+            kw["mode"] = mode
+        if mode in ("linear", "bilinear", "bicubic", "trilinear") and g.chance(40):
+            kw["align_corners"] = g.chance(50)
+        if name == "interpolate" and "scale_factor" in kw and g.chance(30):
+            kw["recompute_scale_factor"] = g.chance(50)
+        if name == "interpolate" and mode in ("bilinear", "bicubic") and g.chance(20):
+            kw["antialias"] = True
+    return Call("fn", "nn.functional." + name, (x,), kw)
+
+
+@spec("fold/unfold", ["F.fold", "F.unfold"], weight=2)
+def _fold(g):
+    k = g.choice([1, 2, (2, 1), 3])
+    kw = {}
+    if g.chance(30):
+        kw["dilation"] = g.choice([1, 2])
+    if g.chance(30):
+        kw["padding"] = g.choice([0, 1, (1, 0)])
+    if g.chance(30):
+        kw["stride"] = g.choice([1, 2, (1, 2)])
+    if g.chance(50):
+        x = g.float_tensor(lambda y: g.ndim(y.i) in (3, 4), shape=((g.int(1, 2),) if g.chance(70) else ())
+                           + (g.int(1, 2), g.int(1, 4), g.int(1, 4)))
+        if g.chance(5):
+            x = g.tensor()
+        return Call("fn", "nn.functional.unfold", (x, k), kw)
+    kh, kwd = (k, k) if isinstance(k, int) else k
+    out = (g.int(1, 4), g.int(1, 4))
+    dil, pad, st = (_pair(kw.get(n), dflt) for n, dflt in (("dilation", 1), ("padding", 0), ("stride", 1)))
+    blocks = [(o + 2 * p - dl * (kk - 1) - 1) // s + 1 for o, p, dl, kk, s in zip(out, pad, dil, (kh, kwd), st)]
+    L = max(blocks[0], 0) * max(blocks[1], 0)
+    c = g.int(1, 2)
+    shape = ((g.int(1, 2),) if g.chance(70) else ()) + (c * kh * kwd, L if not g.chance(5) else L + 1)
+    x = g.float_tensor(lambda y: g.shape(y) == shape, shape=shape)
+    return Call("fn", "nn.functional.fold", (x, out if g.chance(80) else out[0], k), kw)
+
+
+@spec("shuffles", ["F.pixel_shuffle", "F.pixel_unshuffle", "F.channel_shuffle", "F.native_channel_shuffle"],
+      weight=2)
+def _shuffles(g):
+    name = g.choice(["pixel_shuffle", "pixel_unshuffle", "channel_shuffle", "native_channel_shuffle"])
+    r = g.choice([1, 2, 2, 3, 0, -1])
+    if name == "pixel_shuffle":
+        shape = ((g.int(0, 2),) if g.chance(60) else ()) + (g.int(1, 2) * r * r if r > 0 else 2, g.int(1, 3),
+                                                             g.int(1, 3))
+    elif name == "pixel_unshuffle":
+        shape = ((g.int(0, 2),) if g.chance(60) else ()) + (g.int(1, 2), g.int(1, 2) * max(r, 1),
+                                                             g.int(1, 2) * max(r, 1))
+    else:
+        shape = (g.int(0, 2), g.int(1, 2) * max(r, 1)) + tuple(g.int(1, 3) for _ in range(g.int(0, 2)))
+    x = g.tensor(lambda y: g.shape(y) == shape, shape=shape) if not g.chance(8) else g.tensor()
+    return Call("fn", "nn.functional." + name, (x, r))
+
+
+@spec("instance/rms/lrn", ["F.instance_norm", "F.rms_norm", "F.local_response_norm"], weight=2)
+def _norms2(g):
+    c = _norms2_call(g)
+    if c is not None:
+        c.tol = 100.0  # as the other normalizations: x / sqrt(var + eps) amplifies the rounding of x - mean
+    return c
+
+
+def _norms2_call(g):
+    name = g.choice(["instance_norm", "rms_norm", "local_response_norm"])
+    dt = g.choice(["float32", "float64"]) if g.chance(90) else g.dtype_()
+    where = "nn.functional." + name
+    if name == "instance_norm":
+        c = g.int(1, 3)
+        shape = ((g.int(1, 2),) if g.chance(80) else ()) + (c,) + tuple(g.int(1, 3) for _ in range(g.int(1, 2)))
+        x = g.leaf(shape=shape, dtype=dt)
+        kw = {}
+        if g.chance(30):
+            kw["running_mean"] = g.leaf(shape=(c,), dtype=dt, rg=False, values=np.zeros(c))
+            kw["running_var"] = g.leaf(shape=(c,), dtype=dt, rg=False, values=np.ones(c))
+            if g.chance(50):
+                kw["use_input_stats"] = g.chance(50)
+            if g.chance(30):
+                kw["momentum"] = g.choice([0.0, 0.5, 1.0])
+        if g.chance(40):
+            kw["weight"] = g.leaf(shape=(c,), dtype=dt)
+            kw["bias"] = g.leaf(shape=(c,), dtype=dt)
+        if g.chance(20):
+            kw["eps"] = g.choice([0.0, 1e-3])
+        return Call("fn", where, (x,), kw)
+    if name == "rms_norm":
+        x = g.tensor(lambda y: g.dtype(y) == dt and g.ndim(y.i) >= 1, shape=g.shape_(1, 3), dtype=dt)
+        shape = g.shape(x)
+        ns = shape[len(shape) - g.int(1, len(shape)):] if shape else ()
+        if g.chance(5):
+            ns = (7,)
+        kw = {}
+        if g.chance(50):
+            kw["weight"] = g.leaf(shape=ns, dtype=dt)
+        if g.chance(30):
+            kw["eps"] = g.choice([None, 0.0, 1e-3])
+        return Call("fn", where, (x, list(ns) if g.chance(70) else tuple(ns)), kw)
+    x = g.tensor(lambda y: g.dtype(y) == dt and g.ndim(y.i) >= 3, dtype=dt,
+                 shape=(g.int(1, 2), g.int(1, 4)) + tuple(g.int(1, 3) for _ in range(g.int(1, 2))))
+    if g.chance(5):
+        x = g.tensor()
+    kw = {}
+    for key, opts in (("alpha", [1e-4, 1.0, 0.0]), ("beta", [0.75, 0.5, 1.0]), ("k", [1.0, 2.0, 0.0])):
+        if g.chance(30):
+            kw[key] = g.choice(opts)
+    return Call("fn", where, (x, g.choice([1, 2, 3, 5])), kw)
+
+
+@spec("embedding_bag", ["F.embedding_bag"], weight=1)
+def _embedding_bag(g):
+    num, dim = g.int(1, 4), g.int(1, 3)
+    dt = g.choice(["float32", "float64"])
+    w = g.float_tensor(lambda y: g.shape(y) == (num, dim) and g.dtype(y) == dt, shape=(num, dim), dtype=dt)
+    mode = g.choice(["mean", "sum", "max"])
+    kw = {"mode": mode} if mode != "mean" or g.chance(50) else {}
+    n_bags = g.int(0, 3)
+    if g.chance(50):  # (B, L) bags
+        ishape = (n_bags, g.int(0, 3))
+        idx = Lit(np.array([g.int(0, num - 1) if not g.chance(3) else num for _ in range(math.prod(ishape))],
+                           dtype=np.int64).reshape(ishape), g.choice(["int64", "int64", "int32"]))
+        args = (idx, w)
+        n_items = math.prod(ishape)
+        ishape_psw = ishape
+    else:  # 1-d input with offsets
+        n_items = g.int(0, 5)
+        idx = Lit(np.array([g.int(0, num - 1) for _ in range(n_items)], dtype=np.int64), "int64")
+        # no bag at all for a nonempty input (no offsets, or one with include_last_offset): PyTorch 2.13 segfaults
+        # in mode='max' or with padding_idx, so the offsets form always has a bag
+        starts = sorted(g.int(0, n_items) for _ in range(max(n_bags, 1)))
+        if starts and g.chance(80):
+            starts[0] = 0
+        if len(starts) >= 2 and g.chance(20):
+            kw["include_last_offset"] = True
+        args = (idx, w, Lit(np.array(starts, dtype=np.int64), "int64"))
+        ishape_psw = (n_items,)
+    if mode == "sum" and g.chance(30):
+        kw["per_sample_weights"] = g.leaf(shape=ishape_psw, dtype=dt)
+    if g.chance(20):
+        kw["padding_idx"] = g.choice([0, num - 1, -1])
+    return Call("fn", "nn.functional.embedding_bag", args, kw)
+
+
+@spec("affine_grid", ["F.affine_grid"], weight=1)
+def _affine_grid(g):
+    d = g.choice([2, 3])
+    n = g.int(1, 2)
+    dt = g.choice(["float32", "float64"]) if g.chance(95) else g.dtype_()
+    theta = g.leaf(shape=(n, d, d + 1) if not g.chance(5) else (n, d, d), dtype=dt)
+    size = (n if not g.chance(5) else n + 1, g.int(1, 2)) + tuple(g.int(1, 3) for _ in range(d))
+    kw = {"align_corners": g.chance(50)} if g.chance(70) else {}
+    return Call("fn", "nn.functional.affine_grid", (theta, size), kw)
+
+
+_DROPOUTS = {"dropout1d": (2, 3), "dropout2d": (3, 4), "dropout3d": (4, 5), "alpha_dropout": None,
+             "feature_alpha_dropout": None}
+
+
+@spec("dropouts", ["F." + n for n in _DROPOUTS], weight=2)
+def _dropouts(g):
+    name = g.choice(list(_DROPOUTS))
+    ranks = _DROPOUTS[name]
+    if ranks and g.chance(85):
+        x = g.float_tensor(lambda y: g.ndim(y.i) in ranks,
+                           shape=tuple(g.int(0 if g.chance(5) else 1, 3) for _ in range(g.choice(ranks))))
+    else:
+        x = g.float_tensor() if g.chance(90) else g.tensor()
+    p = g.choice([0.5, 0.0, 1.0, 0.2, 1.5, -0.1])
+    kw = {"training": g.chance(60)} if g.chance(60) else {}
+    if g.chance(20):
+        kw["inplace"] = True
+    c = Call("fn", "nn.functional." + name, (x, p), kw)
+    training = kw.get("training", "alpha" not in name)
+    if p in (0.0, 1.0) or not training or not 0 <= p <= 1:
+        return c  # deterministic (or refused): compared and pooled
+    if kw.get("inplace"):
+        c.args = (g.leaf(shape=g.shape(x), dtype=g.dtype(x), rg=False), p)  # random writes only a fresh leaf
+    c.random = True
+    c.pool = False
+    return c
+
+
+# ---------------------------------------------------------------------- more elementwise math (extra_math)
+for _n in ["asinh", "arcsinh", "acosh", "arccosh", "atanh", "arctanh", "angle", "signbit", "conj", "conj_physical",
+           "resolve_conj", "resolve_neg", "isreal", "ravel", "frexp"]:
+    _unary_spec(_n)
+for _n in ["copysign", "float_power", "fmax", "fmin", "gcd", "lcm", "heaviside", "hypot", "ldexp", "logaddexp",
+           "logaddexp2", "nextafter", "bitwise_left_shift", "bitwise_right_shift"]:
+    _binary_spec(_n, None)
+
+
+@spec("real/imag", covered(forms("real", method=False) + forms("imag", method=False))
+      + ("Tensor.real", "Tensor.imag"), weight=1)
+def _real_imag(g):
+    name = g.choice(["real", "imag"])
+    x = g.tensor()
+    if g.chance(50):
+        return Call("fn", name, (x,))
+    return Call("attr", name, (x,))
+
+
+@spec("nan_to_num", covered(forms("nan_to_num")), weight=1)
+def _nan_to_num(g):
+    inplace = g.chance(30)
+    x = inplace_target(g) if inplace else g.tensor()
+    kw = {}
+    for key, opts in (("nan", [0.0, 1.5, -2.0, 1e30]), ("posinf", [None, 3.0, 1e300]),
+                      ("neginf", [None, -3.0, -1e300])):
+        if g.chance(40):
+            kw[key] = g.choice(opts)
+    return call_form(g, [f for f in forms("nan_to_num") if f[1].endswith("_") == inplace], x, **kw)
+
+
+@spec("addcmul/addcdiv", covered(forms("addcmul") + forms("addcdiv")), weight=2)
+def _addcmul(g):
+    name = g.choice(["addcmul", "addcdiv"])
+    inplace = g.chance(30)
+    x = inplace_target(g) if inplace else g.tensor()
+    t1 = g.operand(x, "tz")
+    t2 = g.operand(x, "tz")
+    kw = {"value": g.scalar()} if g.chance(40) else {}
+    return call_form(g, [f for f in forms(name) if f[1].endswith("_") == inplace], x, t1, t2, **kw)
+
+
+@spec("addmm-family", covered(forms("addmm") + forms("addbmm") + forms("baddbmm") + forms("addmv")
+                              + forms("addr")), weight=2)
+def _addmm(g):
+    name = g.choice(["addmm", "addbmm", "baddbmm", "addmv", "addr"])
+    dt = g.choice(["float32", "float64"]) if g.chance(85) else g.dtype_()
+    n, k, m, b = g.size_(), g.size_(), g.size_(), g.int(0, 2)
+    shapes = {"addmm": ((n, k), (k, m), (n, m)), "addbmm": ((b, n, k), (b, k, m), (n, m)),
+              "baddbmm": ((b, n, k), (b, k, m), (b, n, m)), "addmv": ((n, k), (k,), (n,)),
+              "addr": ((n,), (k,), (n, k))}[name]
+    s1, s2, out = shapes
+    if g.chance(5):
+        s2 = g.shape_()
+    inplace = g.chance(25)
+    ishape = out if inplace or g.chance(60) else g.broadcast_shape(out)
+    x = inplace_target(g, lambda y: g.shape(y) == ishape) if inplace else _same_shape(g, ishape, dt)
+    a = _same_shape(g, s1, dt)
+    c = _same_shape(g, s2, dt) if g.chance(92) else g.tensor(shape=s2)
+    kw = {}
+    if g.chance(35):
+        kw["beta"] = g.choice([0, 1, 0.5, 2, -1.0, 0.0])
+    if g.chance(35):
+        kw["alpha"] = g.choice([0, 1, 0.5, 2, -1.0])
+    return call_form(g, [f for f in forms(name) if f[1].endswith("_") == inplace], x, a, c, **kw)
+
+
+# ---------------------------------------------------------------------- more reductions and scans
+for _n in ["nanmean"]:
+    _red(_n, dtype=True)
+
+
+@spec("scans", covered(forms("cummax", inplace=False) + forms("cummin", inplace=False)
+                       + forms("logcumsumexp", inplace=False)) + ("Tensor.cumsum_", "Tensor.cumprod_"), weight=2)
+def _scans(g):
+    name = g.choice(["cummax", "cummin", "logcumsumexp", "cumsum_", "cumprod_"])
+    x = inplace_target(g) if name.endswith("_") else g.tensor()
+    d = g.dim(g.ndim(x.i))
+    if name.endswith("_"):
+        kw = {"dtype": DT(g.dtype_())} if g.chance(15) else {}
+        return Call("method", name, (x, d), kw)
+    c = call_form(g, forms(name, inplace=False), x, d)
+    if name != "logcumsumexp":
+        c.ties = d
+    return c
+
+
+@spec("aminmax", covered(forms("aminmax", inplace=False)), weight=1)
+def _aminmax(g):
+    x = g.tensor()
+    kw = {}
+    if g.chance(60):
+        kw["dim"] = g.dim(g.ndim(x.i))
+    if g.chance(40):
+        kw["keepdim"] = g.chance(50)
+    return call_form(g, forms("aminmax", inplace=False), x, **kw)
+
+
+@spec("kthvalue/mode/nanmedian", covered(forms("kthvalue", inplace=False) + forms("mode", inplace=False)
+                                         + forms("nanmedian", inplace=False)), weight=2)
+def _kthvalue(g):
+    name = g.choice(["kthvalue", "mode", "nanmedian"])
+    x = g.tensor()
+    nd = g.ndim(x.i)
+    fs = forms(name, inplace=False)
+    if name == "nanmedian" and g.chance(40):
+        return call_form(g, fs, x)
+    d = g.dim(nd)
+    kw = {"keepdim": g.chance(50)} if g.chance(40) else {}
+    if name == "kthvalue":
+        size = g.shape(x)[d] if nd and -nd <= d < nd else 1
+        c = call_form(g, fs, x, g.int(0, size + 1) if g.chance(20) else g.int(1, max(size, 1)), d, **kw)
+    elif g.chance(20):
+        c = call_form(g, fs, x, **kw)
+        d = -1
+    else:
+        c = call_form(g, fs, x, d, **kw)
+    c.ties = d
+    return c
+
+
+@spec("quantile", covered(forms("quantile", inplace=False) + forms("nanquantile", inplace=False)), weight=1)
+def _quantile(g):
+    name = g.choice(["quantile", "nanquantile"])
+    x = g.float_tensor() if g.chance(90) else g.tensor()
+    q = g.choice([0.5, 0.0, 1.0, 0.25, 1.5, -0.1]) if g.chance(70) else g.leaf(
+        shape=g.choice([(2,), (), (0,)]), dtype=g.dtype(x) if g.dtype(x) in FLOATS else "float32", rg=False,
+        values=None)
+    if isinstance(q, Ref) and g.chance(80):
+        shape = g.shape(q)
+        q = g.leaf(shape=shape, dtype=g.dtype(q), rg=False,
+                   values=np.array([g.choice([0.0, 0.5, 1.0, 0.3]) for _ in range(math.prod(shape))]).reshape(shape))
+    args, kw = [q], {}
+    if g.chance(60):
+        args.append(g.dim(g.ndim(x.i)))
+        if g.chance(40):
+            kw["keepdim"] = g.chance(50)
+    if g.chance(40):
+        kw["interpolation"] = g.choice(["linear", "lower", "higher", "midpoint", "nearest", "cubic"])
+    return call_form(g, forms(name, inplace=False), x, *args, **kw)
+
+
+@spec("trace/dist/vdot/kron/cross", covered(forms("trace", inplace=False) + forms("dist", inplace=False)
+                                            + forms("vdot", inplace=False) + forms("kron", inplace=False)
+                                            + forms("cross", inplace=False)), weight=2)
+def _pairwise_misc(g):
+    name = g.choice(["trace", "dist", "vdot", "kron", "cross"])
+    fs = forms(name, inplace=False)
+    if name == "trace":
+        x = g.tensor(lambda y: g.ndim(y.i) == 2) if g.chance(90) else g.tensor()
+        return call_form(g, fs, x)
+    if name == "dist":
+        x = g.tensor()
+        return call_form(g, fs, x, g.operand(x, "tz"), *([g.choice([2, 1, 0, inf, -inf, 3.0, 0.5])]
+                                                           if g.chance(50) else []))
+    if name == "vdot":
+        n = g.size_()
+        dt = g.dtype_()
+        x = _same_shape(g, (n,), dt)
+        y = _same_shape(g, (n,), dt) if g.chance(90) else g.tensor()
+        return call_form(g, fs, x, y)
+    if name == "kron":
+        x = g.tensor()
+        y = g.tensor(lambda t: g.ndim(t.i) <= 2)
+        return call_form(g, fs, x, y)
+    shape = tuple(g.size_() for _ in range(g.int(0, 2)))
+    at = g.int(0, len(shape))
+    shape = shape[:at] + (3,) + shape[at:]
+    dt = g.dtype_()
+    x = _same_shape(g, shape, dt)
+    y = _same_shape(g, shape if g.chance(85) else g.broadcast_shape(shape), dt)
+    args = [g.dim(len(shape))] if g.chance(60) else []
+    return call_form(g, fs, x, y, *args)
+
+
+@spec("histc/histogram/bincount", covered(forms("histc", inplace=False) + forms("histogram", inplace=False)
+                                          + forms("bincount", inplace=False)), weight=1)
+def _hist(g):
+    name = g.choice(["histc", "histogram", "bincount"])
+    fs = forms(name, inplace=False)
+    if name == "bincount":
+        n = g.int(0, 5)
+        vals = [g.int(0, 4) if not g.chance(4) else -1 for _ in range(n)]
+        dt = g.choice(["int64", "int64", "int32", "uint8", "bool", "float32"])
+        x = g.leaf(shape=(n,), dtype=dt, values=np.array(vals) % (2 if dt == "bool" else 256 if dt == "uint8"
+                                                                   else 1 << 40) if dt in ("bool", "uint8")
+                   else np.array(vals))
+        if g.chance(5):
+            x = g.tensor()
+        kw = {}
+        if g.chance(30):
+            kw["weights"] = g.tensor(lambda y: g.shape(y) == (n,), shape=(n,))
+        if g.chance(30):
+            kw["minlength"] = g.choice([0, 3, 7, -1])
+        return call_form(g, fs, x, **kw)
+    x = g.float_tensor() if g.chance(90) else g.tensor()
+    bins = g.choice([1, 3, 5, 0, -1])
+    if name == "histc":
+        args = [bins] if g.chance(80) else []
+        if g.chance(60):
+            lo = g.choice([0.0, -1.0, 1.0, 2.0])
+            args += [lo, g.choice([0.0, 1.0, 3.0, lo])]
+        return call_form(g, fs, x, *args)
+    kw = {}
+    if g.chance(20):
+        bins = g.leaf(shape=(3,), dtype=g.dtype(x), rg=False, values=np.array([-1.0, 0.5, 2.0]))
+    if g.chance(40):
+        lo = g.choice([0.0, -1.0, 1.0])
+        kw["range"] = (lo, g.choice([1.0, 3.0, lo]))
+    if g.chance(30):
+        kw["weight"] = g.float_tensor(lambda y: g.shape(y) == g.shape(x), shape=g.shape(x), dtype=g.dtype(x))
+    if g.chance(30):
+        kw["density"] = g.chance(50)
+    return call_form(g, fs, x, bins, **kw)
+
+
+@spec("unique", covered(forms("unique", inplace=False) + forms("unique_consecutive", inplace=False)), weight=1)
+def _unique(g):
+    name = g.choice(["unique", "unique_consecutive"])
+    x = g.tensor()
+    kw = {}
+    if name == "unique" and g.chance(30):
+        kw["sorted"] = g.chance(70)
+    for key in ("return_inverse", "return_counts"):
+        if g.chance(40):
+            kw[key] = g.chance(60)
+    if g.chance(30):
+        kw["dim"] = g.dim(g.ndim(x.i))
+    if name == "unique" and not kw.get("sorted", True) and kw.get("dim") is None:
+        kw["sorted"] = True  # unsorted unique: the order of the values is not specified
+    return call_form(g, forms(name, inplace=False), x, **kw)
+
+
+@spec("cov/corrcoef", covered(forms("cov", inplace=False) + forms("corrcoef", inplace=False)), weight=1)
+def _cov(g):
+    name = g.choice(["cov", "corrcoef"])
+    x = g.tensor(lambda y: g.ndim(y.i) <= 2, shape=g.shape_(0, 2)) if g.chance(90) else g.tensor()
+    fs = forms(name, inplace=False)
+    if name == "corrcoef":
+        c = call_form(g, fs, x)
+        c.tol = 100.0
+        return c
+    kw = {}
+    n = g.shape(x)[-1] if g.ndim(x.i) else 1
+    if g.chance(30):
+        kw["correction"] = g.choice([0, 1, 2])
+    if g.chance(20):
+        kw["fweights"] = Lit(np.array([g.int(0, 3) for _ in range(n)], dtype=np.int64), "int64")
+    if g.chance(20):
+        kw["aweights"] = g.leaf(shape=(n,), dtype=g.choice(["float32", "float64"]), rg=False,
+                                values=np.array([g.choice([0.5, 1.0, 2.0, 0.0]) for _ in range(n)]))
+    c = call_form(g, fs, x, **kw)
+    c.tol = 100.0
+    return c
+
+
+@spec("diff", covered(forms("diff", inplace=False)), weight=1)
+def _diff(g):
+    x = g.tensor()
+    nd = g.ndim(x.i)
+    args, kw = [], {}
+    if g.chance(40):
+        kw["n"] = g.choice([1, 2, 0, 3, -1])
+    if g.chance(50):
+        kw["dim"] = g.dim(nd)
+    for key in ("prepend", "append"):
+        if g.chance(20):
+            kw[key] = g.tensor(lambda y: g.ndim(y.i) == nd) if g.chance(80) else g.scalar()
+    return call_form(g, forms("diff", inplace=False), x, *args, **kw)
+
+
+@spec("renorm", covered(forms("renorm")), weight=1)
+def _renorm(g):
+    inplace = g.chance(30)
+    x = inplace_target(g) if inplace else g.tensor()
+    args = (g.choice([2, 1, 3.0, inf, 0, -1]), g.dim(g.ndim(x.i)), g.choice([1.0, 0.5, 0.0, 10.0, -1.0]))
+    return call_form(g, [f for f in forms("renorm") if f[1].endswith("_") == inplace], x, *args)
+
+
+# ---------------------------------------------------------------------- more shape and scatter ops
+@spec("diag_embed/diagflat", covered(forms("diag_embed", inplace=False) + forms("diagflat", inplace=False)),
+      weight=1)
+def _diag_embed(g):
+    name = g.choice(["diag_embed", "diagflat"])
+    x = g.tensor()
+    nd = g.ndim(x.i)
+    args = [g.int(-2, 2)] if g.chance(60) else []
+    if name == "diag_embed" and args and g.chance(40):
+        args += [g.dim(nd + 1), g.dim(nd + 1)]
+    return call_form(g, forms(name, inplace=False), x, *args)
+
+
+@spec("scatters", covered(forms("diagonal_scatter", inplace=False) + forms("select_scatter", inplace=False)
+                          + forms("slice_scatter", inplace=False)), weight=2)
+def _scatters(g):
+    name = g.choice(["diagonal_scatter", "select_scatter", "slice_scatter"])
+    x = g.tensor()
+    nd = g.ndim(x.i)
+    shape = g.shape(x)
+    fs = forms(name, inplace=False)
+    try:
+        view_args = {"diagonal_scatter": lambda: (g.int(-1, 1), g.dim(nd), g.dim(nd)),
+                     "select_scatter": lambda: (g.dim(nd), g.int(-2, 2)),
+                     "slice_scatter": lambda: (g.dim(nd), g.choice([None, 0, 1, -1]), g.choice([None, 2, -1, 5]),
+                                               g.choice([1, 2, 1]))}[name]()
+        view = {"diagonal_scatter": "diagonal", "select_scatter": "select", "slice_scatter": None}[name]
+        xt = torch.zeros(shape)
+        if view == "diagonal":
+            target = tuple(torch.diagonal(xt, *view_args).shape)
+        elif view == "select":
+            target = tuple(xt.select(*view_args).shape)
+        else:
+            d, st, en, step = view_args
+            idx = [slice(None)] * nd
+            idx[d] = slice(st, en, step)
+            target = tuple(xt[tuple(idx)].shape)
+    except Exception:  # noqa: BLE001 - refused arguments: any source
+        target = g.shape_()
+    if g.chance(8):
+        target = g.broadcast_shape(target)
+    src = g.tensor(lambda y: g.shape(y) == target and g.dtype(y) == g.dtype(x), shape=target,
+                   dtype=g.dtype(x) if g.chance(85) else None)
+    if name == "diagonal_scatter":
+        off, d1, d2 = view_args
+        return call_form(g, fs, x, src, off, d1, d2) if g.chance(60) else call_form(
+            g, fs, x, src, offset=off, dim1=d1, dim2=d2)
+    if name == "select_scatter":
+        return call_form(g, fs, x, src, *view_args)
+    d, st, en, step = view_args
+    return call_form(g, fs, x, src, d, st, en, step) if g.chance(60) else call_form(g, fs, x, src, dim=d, start=st,
+                                                                                    end=en, step=step)
+
+
+@spec("splits2", covered(forms("dsplit", inplace=False) + forms("hsplit", inplace=False)
+                         + forms("vsplit", inplace=False) + forms("split_with_sizes", inplace=False)
+                         + forms("unsafe_split", inplace=False) + forms("unsafe_split_with_sizes", inplace=False)
+                         + forms("unsafe_chunk", inplace=False) + forms("narrow_copy", inplace=False)), weight=2)
+def _splits2(g):
+    name = g.choice(["dsplit", "hsplit", "vsplit", "split_with_sizes", "unsafe_split", "unsafe_split_with_sizes",
+                     "unsafe_chunk", "narrow_copy"])
+    x = g.tensor()
+    nd = g.ndim(x.i)
+    fs = forms(name, inplace=False)
+    if name in ("dsplit", "hsplit", "vsplit"):
+        arg = g.choice([1, 2, 3, 0]) if g.chance(60) else [g.int(-1, 3) for _ in range(g.int(0, 2))]
+        return call_form(g, fs, x, arg)
+    d = g.dim(nd)
+    size = g.shape(x)[d] if nd and -nd <= d < nd else 0
+    if name in ("split_with_sizes", "unsafe_split_with_sizes"):
+        sizes, left = [], size
+        while left > 0 and len(sizes) < 3:
+            k = g.int(0, left)
+            sizes.append(k)
+            left -= k
+        sizes.append(left)
+        if g.chance(10):
+            sizes[-1] += 1
+        return call_form(g, fs, x, sizes, *([d] if g.chance(80) else []))
+    if name == "unsafe_split":
+        return call_form(g, fs, x, g.choice([1, 2, 3, 0]), *([d] if g.chance(80) else []))
+    if name == "unsafe_chunk":
+        return call_form(g, fs, x, g.choice([1, 2, 3, 0, -1]), *([d] if g.chance(80) else []))
+    start = g.int(-size, size) if size else 0
+    length = g.int(0, max(0, size - (start % size if size else 0))) if size else 0
+    if g.chance(5):
+        length = size + 1
+    return call_form(g, fs, x, d, start, length)
+
+
+@spec("rot90/repeat_interleave/sum_to_size", covered(forms("rot90", inplace=False)
+                                                     + forms("repeat_interleave", inplace=False))
+      + ("Tensor.sum_to_size",), weight=2)
+def _rot90(g):
+    name = g.choice(["rot90", "repeat_interleave", "sum_to_size"])
+    x = g.tensor()
+    nd = g.ndim(x.i)
+    if name == "rot90":
+        args = []
+        if g.chance(70):
+            args.append(g.choice([1, 2, 3, 0, -1, 5]))
+            if g.chance(60):
+                args.append([g.dim(nd), g.dim(nd)] if g.chance(90) else [g.dim(nd)])
+        return call_form(g, forms("rot90", inplace=False), x, *args)
+    if name == "sum_to_size":
+        shape = g.shape(x)
+        target = [1 if g.chance(40) else s for s in shape]
+        if target and g.chance(40):
+            target = target[g.int(0, len(target)):]
+        if g.chance(5):
+            target = list(g.shape_())
+        return Call("method", "sum_to_size", (x, *target) if g.chance(50) else (x, tuple(target)))
+    kw = {}
+    d = g.dim(nd) if g.chance(60) else None
+    size = (g.shape(x)[d] if nd and -nd <= d < nd else 1) if d is not None else g.numel(x)
+    if g.chance(50):
+        reps = g.choice([0, 1, 2, 3, -1])
+    elif g.chance(60):
+        reps = Lit(np.array([g.int(0, 2) for _ in range(size)] if not g.chance(5) else [1, -1], dtype=np.int64),
+                   "int64")
+    else:
+        reps = Lit(np.array(g.int(0, 3), dtype=np.int64), "int64")
+    if d is not None:
+        kw["dim"] = d
+    if g.chance(15):
+        kw["output_size"] = g.int(0, 6)
+    if g.chance(5):  # repeat_interleave(repeats): the counts are the input
+        return Call("fn", "repeat_interleave", (Lit(np.array([g.int(0, 3) for _ in range(g.int(0, 3))],
+                                                             dtype=np.int64), "int64"),))
+    return call_form(g, forms("repeat_interleave", inplace=False), x, reps, **kw)
+
+
+@spec("scatter_reduce/index_reduce", covered(forms("scatter_reduce") + forms("index_reduce")), weight=2)
+def _scatter_reduce(g):
+    name = g.choice(["scatter_reduce", "index_reduce"])
+    inplace = g.chance(30)
+    x = inplace_target(g) if inplace else g.tensor()
+    shape = g.shape(x)
+    nd = len(shape)
+    d = g.dim(nd)
+    dd = d % max(nd, 1)
+    n = shape[dd] if nd else 1
+    reduce = g.choice(["sum", "prod", "mean", "amax", "amin"])  # index_reduce refuses "sum"
+    kw = {"include_self": g.chance(50)} if g.chance(50) else {}
+    fs = [f for f in forms(name) if f[1].endswith("_") == inplace]
+    if name == "scatter_reduce":
+        ishape = tuple(g.int(0, s) if i != dd else g.int(0, 3) for i, s in enumerate(shape))
+        index = g.index_lit(n, ishape)
+        if index.array.size and n:
+            index = Lit(np.mod(index.array, n) if not g.chance(5) else index.array, "int64")
+        src_shape = tuple(s + g.int(0, 1) for s in ishape) if g.chance(30) else ishape
+    else:
+        index = g.index_lit(n, (g.int(0, 3),))
+        if index.array.size and n:
+            index = Lit(np.mod(index.array, n) if not g.chance(5) else index.array, "int64")
+        src_shape = list(shape)
+        if nd and -nd <= d < nd:
+            src_shape[d] = index.array.size
+        src_shape = tuple(src_shape)
+    src = g.tensor(lambda y: g.shape(y) == src_shape and g.dtype(y) == g.dtype(x), shape=src_shape,
+                   dtype=g.dtype(x) if g.chance(85) else None)
+    return call_form(g, fs, x, d, index, src, reduce, **kw)
+
+
+@spec("put/fill_diagonal_", covered(forms("put")) + ("Tensor.fill_diagonal_",), weight=1)
+def _put(g):
+    name = g.choice(["put", "put_", "fill_diagonal_"])
+    x = inplace_target(g) if name.endswith("_") else g.tensor()
+    if name == "fill_diagonal_":
+        return Call("method", name, (x, g.scalar()) + ((g.chance(50),) if g.chance(30) else ()))
+    n = g.numel(x)
+    index = g.index_lit(n, (g.int(0, 3),))
+    k = index.array.size
+    src = g.tensor(lambda y: g.numel(y) == k and g.dtype(y) == g.dtype(x), shape=(k,),
+                   dtype=g.dtype(x) if g.chance(90) else None)
+    kw = {"accumulate": g.chance(50)} if g.chance(40) else {}
+    if name == "put":
+        return call_form(g, forms("put", inplace=False), x, index, src, **kw)
+    return Call("method", "put_", (x, index, src), kw)
+
+
+@spec("nonzero_static", covered(forms("nonzero_static", inplace=False)), weight=1)
+def _nonzero_static(g):
+    x = g.tensor()
+    kw = {"size": g.choice([0, 1, 3, 5, -1])}
+    if g.chance(40):
+        kw["fill_value"] = g.choice([-1, 0, 7])
+    return call_form(g, forms("nonzero_static", inplace=False), x, **kw)
+
+
+# ---------------------------------------------------------------------- flags, storage facts, quantization
+_FLAG_ATTRS = ["is_cpu", "is_cuda", "is_ipu", "is_maia", "is_meta", "is_mkldnn", "is_mps", "is_mtia", "is_nested",
+               "is_quantized", "is_sparse", "is_sparse_csr", "is_vulkan", "is_xla", "is_xpu", "layout", "itemsize",
+               "nbytes"]
+_FLAG_METHODS = ["is_complex", "is_conj", "is_neg", "is_signed", "is_inference", "is_distributed", "is_pinned",
+                 "is_shared", "is_nonzero", "get_device", "storage_offset", "stride", "dim_order", "qscheme",
+                 "q_scale", "q_zero_point", "q_per_channel_axis", "q_per_channel_scales",
+                 "q_per_channel_zero_points", "int_repr", "dequantize"]
+_FLAG_FNS = [n for n in ["is_complex", "is_conj", "is_neg", "is_signed", "is_inference", "is_nonzero", "dequantize",
+                         "int_repr", "q_scale", "q_zero_point", "q_per_channel_axis", "q_per_channel_scales",
+                         "q_per_channel_zero_points", "qscheme", "get_device", "is_same_size", "is_distributed"]
+             if _both_have(n, "torch")]
+
+
+@spec("flags", ["Tensor." + n for n in _FLAG_ATTRS + _FLAG_METHODS + ["is_same_size", "is_set_to"]] + _FLAG_FNS,
+      weight=2)
+def _flags(g):
+    kind = g.choice(["attr", "method", "method", "fn", "pair"])
+    x = g.tensor()
+    if kind == "attr":
+        return Call("attr", g.choice(_FLAG_ATTRS), (x,))
+    if kind == "pair":
+        name = g.choice(["is_same_size", "is_set_to"])
+        y = x if g.chance(30) else g.tensor()
+        return call_form(g, [("method", name)] + ([("fn", name)] if name in _FLAG_FNS else []), x, y)
+    if kind == "fn":
+        return Call("fn", g.choice(_FLAG_FNS), (x,))
+    name = g.choice(_FLAG_METHODS)
+    if name == "stride" and g.chance(50):
+        return Call("method", name, (x, g.dim(g.ndim(x.i))))
+    if name == "storage_offset" or name == "stride":
+        x = g.tensor(lambda y: g.r.origin[y.i] in ("tensor", "Tensor.clone", "Tensor.contiguous"))
+    return Call("method", name, (x,))
+
+
+# ---------------------------------------------------------------------- random in-place fills (values not compared)
+_RANDOM_FILLS = {"cauchy_": [(), (0.0, 1.0), (1.0, 0.5), (0.0, 0.0), (0.0, -1.0)],
+                 "exponential_": [(), (1.0,), (2.5,), (0.0,), (-1.0,)],
+                 "geometric_": [(0.5,), (1.0,), (0.0,), (1.5,)],
+                 "log_normal_": [(), (0.0, 1.0), (1.0, 0.5), (0.0, 0.0), (0.0, -1.0)],
+                 "random_": [(), (5,), (-2, 3), (0, 1), (3, 3), (2, -1), (0, 300)]}
+
+
+@spec("random-fills", ["Tensor." + n for n in _RANDOM_FILLS] + ["Tensor.new_empty_strided"], weight=1)
+def _random_fills(g):
+    name = g.choice(list(_RANDOM_FILLS) + ["new_empty_strided"])
+    x = g.leaf(rg=False)  # random in-place fills write only a fresh leaf
+    if name == "new_empty_strided":
+        shape = g.shape_()
+        strides, acc = [], 1
+        for s in reversed(shape):
+            strides.insert(0, acc)
+            acc *= max(s, 1)
+        c = Call("method", name, (x, shape, tuple(strides)), {"dtype": DT(g.dtype_())} if g.chance(30) else {})
+    else:
+        c = Call("method", name, (x, *g.choice(_RANDOM_FILLS[name])))
+    c.random = True
+    c.pool = False
+    return c
+
+
 def crashes_pytorch(call, runner):
     """Calls that kill PyTorch 2.13's process (not an exception): never run them. See the report.
 
