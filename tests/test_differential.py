@@ -477,9 +477,10 @@ known_class(
     lambda d: d.origins and d.origins[0] in {"Tensor.expand", "expand", "broadcast_to", "Tensor.broadcast_to",
                                               "Tensor.expand_as", "broadcast_tensors"},
     """
-    torch.tensor([[1.0, 2.0, 3.0]]).expand(2, 3).median(0).values
+    torch.tensor([[1.0, 2.0, 3.0, 4.0, 5.0]]).expand(3, 5).median(0).values
     """, "**PyTorch 2.13 bug, silent:** median(dim) of an expanded (stride-0) tensor returns wrong values, even "
-         "values not in the input ([1, 2, 0] for rows [1, 2, 3]); tapegrad's is right", R, status="pytorch-bug")
+         "values not in the input ([2, 3, 4, 4, 1.6e-43] for rows [1, 2, 3, 4, 5]: the last is uninitialized "
+         "memory, so a shorter repro sometimes agrees by chance); tapegrad's is right", R, status="pytorch-bug")
 # ---- tapegrad/ops/shape.py
 known_class(
     "empty-skips-checks", ALL_OPS, RAISES_HERE,
@@ -995,15 +996,6 @@ known_class(
     """, B["edges"] + " (linear interpolation at inf where the source index is clamped or rounds to an integer: "
                       "PyTorch's source coordinate is computed in float32 (a weight of 7e-9 instead of 0, so "
                       "inf * 0 = nan differs))", SPATIAL)
-known_class(
-    "lp-pool-nonfinite-grad", F("lp_pool1d", "lp_pool2d", "lp_pool3d"), GRADS,
-    lambda d: any_in(d, nonfinite),
-    """
-    x = torch.tensor([[[-inf, 2.0]]], dtype=torch.float64, requires_grad=True)
-    torch.nn.functional.lp_pool1d(x, 0.5, 3, stride=2, ceil_mode=True).sum().backward()
-    x.grad
-    """, B["edges"] + " (lp_pool's gradient at -inf with a fractional norm: nan in PyTorch (relu and sign of "
-                      "nan), 0 here)", SPATIAL)
 # -- tapegrad/ops/extra_math.py
 known_class(
     "inverse-hyperbolic-inplace-grad", {"Tensor." + n + "_" for n in ("asinh", "arcsinh", "acosh", "arccosh",
@@ -1023,14 +1015,6 @@ known_class(
     torch.copysign(-1.5, torch.tensor([1.0]))
     """, B["values"] + " (copysign(number, tensor): PyTorch's signatures take a tensor first, tapegrad's binary "
                        "op takes either)", EXTRA)
-known_class(
-    "float-power-neg-inf-zero", fam("float_power"), {"nan", "signed-zero", "inf", "value"},
-    lambda d: any_in(d, lambda t: isf(t) and t.numel() > 0 and bool(
-        (torch.isneginf(t.detach()) | ((t.detach() == 0) & torch.signbit(t.detach()))).any())),
-    """
-    torch.float_power(torch.tensor([-inf, -0.0]), torch.tensor([0.5]))
-    """, B["edges"] + " (float_power at -inf and -0.0 bases with a tensor exponent: C's pow (PyTorch) gives inf "
-                      "and +0.0, numpy's nan and -0.0, as the pow-neg-inf class)", EXTRA)
 # -- tapegrad/ops/combine.py
 known_class(
     "pytorch-resizes-before-failing", {"Tensor." + n + "_" for n in ("addmm", "addbmm", "baddbmm", "addmv",
