@@ -524,6 +524,17 @@ known_class(
 
 # ---- tapegrad/nn/functional.py
 known_class(
+    "pytorch-batch-norm-channels-last-grad", ALL_OPS, GRADS,
+    lambda d: any(o in ("F.batch_norm", "F.instance_norm", "batch_norm", "instance_norm") for o in d.origins),
+    """
+    x = torch.tensor([[[[1.0], [0.0], [0.0]], [[-2.5], [-2.5], [1.5]]]], requires_grad=True)
+    y = torch.nn.functional.batch_norm(x, None, None, training=True)
+    (y.permute(0, 2, 1, 3) * torch.arange(6.0).reshape(1, 3, 2, 1)).sum().backward()
+    x.grad
+    """, "**PyTorch 2.13 bug, silent:** batch_norm/instance_norm's CPU backward is wrong when the incoming gradient "
+         "is channels-last contiguous and the input is not (a .T or permute after the norm): here it is half "
+         "the true gradient; tapegrad's matches float64 finite differences", NF, status="pytorch-bug")
+known_class(
     "pytorch-norm-fused-affine", F("layer_norm", "batch_norm", "group_norm") | {"layer_norm"},
     {"nan", "inf", "value", "signed-zero", "grad-nan", "grad-value", "grad-inf"} | STATE,
     lambda d: any_in(d, lambda t: nonfinite(t) or big(t) or large(t)),
