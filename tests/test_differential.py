@@ -914,14 +914,6 @@ known_class(
     """, "PyTorch 2.13 computes adaptive_max_pool with output_size 0 but its backward refuses the empty gradient; "
          "tapegrad's gradient is zeros", POOLING, status="pytorch-bug")
 known_class(
-    "spatial-half-and-int-values", F("max_unpool1d", "max_unpool2d", "max_unpool3d", "lp_pool3d",
-                                     "local_response_norm"), RAISES_THERE,
-    lambda d: torch_says(d, "not implemented for 'Half'", "not implemented for 'Long'", "not implemented for 'Int'"),
-    """
-    torch.nn.functional.lp_pool3d(torch.ones(1, 1, 2, 2, 2, dtype=torch.float16), 2.0, 2)
-    """, B["values"] + " (lp_pool3d and local_response_norm of float16 (PyTorch's avg_pool3d has no Half "
-                       "kernel), max_unpool of integer values: PyTorch refuses, tapegrad computes)", SPATIAL)
-known_class(
     "pytorch-pixel-unshuffle-empty", F("pixel_unshuffle"), "shape",
     lambda d: any(empty(t) for t in d.inputs),
     """
@@ -981,13 +973,6 @@ known_class(
     torch.nn.functional.interpolate(torch.ones(1, 1, 3), scale_factor=0.25, mode='area').shape
     """, B["errors"] + " (interpolate(mode='area') to an empty output or of an empty channel dim: PyTorch's "
                        "adaptive pool returns it, tapegrad refuses)", SPATIAL)
-known_class(
-    "lp-pool-kernel-larger-than-input", F("lp_pool1d", "lp_pool2d", "lp_pool3d"), RAISES_THERE,
-    lambda d: torch_says(d, "smaller than kernel size"),
-    """
-    torch.nn.functional.lp_pool3d(torch.ones(1, 1, 3, 2, 1), 3.0, 2, ceil_mode=True).shape
-    """, B["values"] + " (lp_pool3d(ceil_mode=True) with a kernel larger than the input: PyTorch's avg_pool3d "
-                       "refuses, tapegrad's ceil mode gives a window)", SPATIAL)
 known_class(
     "interpolate-nonfinite", F("interpolate", "upsample", "upsample_bilinear"), {"nan", "inf", "value"} | GRADS,
     lambda d: any_in(d, nonfinite),

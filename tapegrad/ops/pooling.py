@@ -331,11 +331,14 @@ def avg_pool3d(input: Tensor, kernel_size, stride=None, padding=0, ceil_mode: bo
     """
     op_name, d = "avg_pool3d", 3
     x = _input(op_name, input, d)
-    if x.dtype.kind != "f" and x.dtype != np.int64:
-        raise NotImplementedError(f"{op_name}: not implemented for {x.dtype} tensors (floating point and int64 are); "
-                                  "cast with .float()")
+    if (x.dtype.kind != "f" and x.dtype != np.int64) or x.dtype == np.float16:  # PyTorch's CPU kernel has no Half
+        raise NotImplementedError(f"{op_name}: not implemented for {x.dtype} tensors (float32, float64 and int64 "
+                                  "are, as in PyTorch); cast with .float()")
     kernel, stride, padding, taps = _window_args(op_name, d, x, kernel_size, stride, padding, 1, ceil_mode)
     sizes, lead = x.shape[-d:], x.shape[:-d]
+    if any(n < k for n, k in zip(sizes, kernel, strict=True)):  # PyTorch's avg_pool3d check (padding aside)
+        raise RuntimeError(f"{op_name}: input image (T: {sizes[0]} H: {sizes[1]} W: {sizes[2]}) smaller than kernel "
+                           f"size (kT: {kernel[0]} kH: {kernel[1]} kW: {kernel[2]}), as PyTorch refuses")
     if divisor_override is not None:
         if not isinstance(divisor_override, numbers.Integral) or isinstance(divisor_override, bool):
             raise TypeError(f"{op_name}: divisor_override must be an int, but got {divisor_override!r}")
@@ -552,6 +555,9 @@ def _max_unpool(op_name, d, input, indices, kernel_size, stride, padding, output
     if not isinstance(indices, Tensor):
         raise expected_tensor(op_name, indices)
     x, ind = input._data, indices._data
+    if x.dtype.kind != "f":  # as PyTorch's kernels: floating point values only
+        raise NotImplementedError(f"{op_name}: not implemented for {x.dtype} input values (floating point only, as "
+                                  "in PyTorch); cast with .float()")
     if ind.dtype != np.int64:
         raise RuntimeError(f"{op_name}: expected indices to have dtype int64, but got {ind.dtype}")
     if x.shape != ind.shape:
