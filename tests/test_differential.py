@@ -898,13 +898,6 @@ known_class(
     """, "PyTorch skips conv_transpose's output_padding check on an empty batch (as the other checks of "
          "empty-skips-checks); tapegrad checks", CONVND, status="by-design")
 known_class(
-    "adaptive-pool-empty-input", ADAPTIVE_F, RAISES_HERE,
-    lambda d: here_says(d, "expected a non-empty"),
-    """
-    torch.nn.functional.adaptive_avg_pool1d(torch.ones(1, 0), 1).shape
-    """, B["errors"] + " (adaptive pools of an input with an empty spatial dim: PyTorch returns a result, "
-                       "tapegrad refuses)", POOLING)
-known_class(
     "pytorch-adaptive-max-empty-backward", ALL_OPS, "backward-pytorch-raises",
     lambda d: torch_says(d, "Expected grad_output to have non-zero size"),
     """
@@ -966,13 +959,6 @@ known_class(
     """
     torch.nn.functional.conv_tbc(torch.ones(4, 1, 1), torch.ones(1, 1, 1), torch.zeros(1), -1).shape
     """, B["errors"] + " (conv_tbc with a negative pad: PyTorch crops the input, tapegrad refuses)", CONVND)
-known_class(
-    "interpolate-empty-output", F("interpolate"), RAISES_HERE,
-    lambda d: here_says(d, "sizes should be greater than 0", "expected a non-empty"),
-    """
-    torch.nn.functional.interpolate(torch.ones(1, 1, 3), scale_factor=0.25, mode='area').shape
-    """, B["errors"] + " (interpolate(mode='area') to an empty output or of an empty channel dim: PyTorch's "
-                       "adaptive pool returns it, tapegrad refuses)", SPATIAL)
 known_class(
     "interpolate-nonfinite", F("interpolate", "upsample", "upsample_bilinear"), {"nan", "inf", "value"} | GRADS,
     lambda d: any_in(d, nonfinite),

@@ -279,3 +279,50 @@ def test_interpolate_keeps_inf_and_nan_where_pytorch_does(mode, d):
                 continue  # a size-1 axis upsampled: PyTorch's float32 source index (KNOWN interpolate-nonfinite)
             np.testing.assert_array_equal(np.isnan(got), np.isnan(want))
             np.testing.assert_allclose(np.nan_to_num(got), np.nan_to_num(want), rtol=1e-6)
+
+
+def _both_ways(torch_fn, tg_fn):
+    """Run a call both ways: (exception type or None, result) for PyTorch and tapegrad."""
+    out = []
+    for fn in (torch_fn, tg_fn):
+        try:
+            out.append((None, fn()))
+        except Exception as e:  # noqa: BLE001 - the kind of refusal is compared by the caller
+            out.append((type(e), None))
+    return out
+
+
+# ---- interpolate with an empty input or output: 'area' follows the adaptive pools (an empty output is fine),
+# the other modes refuse an empty spatial size and an empty channel dim (an empty batch is fine)
+INTERP_EMPTY = [((1, 1, 3), dict(scale_factor=0.25, mode="area")), ((1, 0, 3), dict(scale_factor=0.5, mode="area")),
+                ((1, 0, 3, 3), dict(size=2, mode="area")), ((1, 0, 3, 3, 3), dict(size=2, mode="area")),
+                ((1, 2, 3, 3, 3), dict(size=(2, 0, 1), mode="area")), ((1, 2, 3, 3), dict(size=(2, 0), mode="area")),
+                ((1, 2, 0), dict(size=1, mode="area")), ((1, 2, 0), dict(size=2, mode="area")),
+                ((1, 2, 3, 3), dict(scale_factor=0.25, mode="nearest")),
+                ((1, 2, 3, 3), dict(scale_factor=0.25, mode="bilinear")),
+                ((0, 2, 3), dict(scale_factor=0.25, mode="linear")), ((0, 2, 3), dict(size=2, mode="linear")),
+                ((1, 0, 3), dict(size=2, mode="linear")), ((1, 0, 3), dict(size=2, mode="nearest")),
+                ((1, 2, 0), dict(size=2, mode="nearest")), ((1, 2, 3), dict(size=0, mode="nearest-exact")),
+                ((1, 2, 3, 3, 3), dict(size=(0, 1, 1), mode="trilinear")),
+                ((1, 2, 3, 3), dict(size=(0, 1), mode="bicubic"))]
+
+
+@pytest.mark.parametrize(("shape", "kw"), INTERP_EMPTY)
+def test_interpolate_empty_inputs_and_outputs_match_pytorch(shape, kw):
+    torch = pytest.importorskip("torch")
+    (e_t, r_t), (e_g, r_g) = _both_ways(lambda: torch.nn.functional.interpolate(torch.ones(shape), **kw),
+                                        lambda: F.interpolate(tg.ones(shape), **kw))
+    assert e_t == e_g, (shape, kw, e_t, e_g)
+    if e_t is None:
+        assert tuple(r_g.shape) == tuple(r_t.shape)
+        np.testing.assert_array_equal(r_g.numpy(), r_t.numpy())
+
+
+@given(n=st.integers(1, 6), scale=st.sampled_from([0.1, 0.25, 0.5]), d=st.sampled_from([1, 2, 3]))
+def test_interpolate_area_to_an_empty_output_is_empty_with_a_zero_gradient(n, scale, d):
+    x = tg.ones((1, 2) + (n,) * d, requires_grad=True)
+    out = F.interpolate(x, scale_factor=scale, mode="area")
+    assert tuple(out.shape) == (1, 2) + (int(n * scale),) * d
+    out.sum().backward()
+    assert x.grad.shape == x.shape  # each output is a mean: the gradient sums to the number of outputs
+    np.testing.assert_allclose(float(x.grad.sum()), out.numel(), rtol=1e-5)

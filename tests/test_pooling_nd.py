@@ -292,3 +292,36 @@ def test_pool_kernel_larger_than_input_matches_pytorch():
         assert e_t == e_g, (name, e_t, e_g)
         if e_t is None:
             np.testing.assert_allclose(r_g.numpy(), r_t.numpy(), rtol=1e-6)
+
+
+EMPTY_SHAPES = [(1, 0), (2, 0, 3), (0, 0, 3), (1, 0, 0), (1, 2, 0), (0, 1, 2, 2), (2, 0, 2, 2), (1, 0, 0, 0),
+                (1, 2, 2, 0), (2, 0, 2, 2, 2), (0, 2, 2, 2), (0, 0, 2, 2, 2), (0, 2, 0, 2), (1, 0, 2, 2, 2)]
+
+
+@pytest.mark.parametrize("shape", EMPTY_SHAPES)
+def test_adaptive_avg_pools_of_empty_inputs_match_pytorch(shape):
+    """PyTorch: an output size of ones is a mean of any input (NaN on an empty window); otherwise the non-batch
+    dims must be non-empty."""
+    torch = pytest.importorskip("torch")
+    for d in (1, 2, 3):
+        if len(shape) not in (d + 1, d + 2):
+            continue
+        name = f"adaptive_avg_pool{d}d"
+        for out in (1, 2):
+            (e_t, r_t), (e_g, r_g) = _both_ways(
+                lambda name=name, out=out: getattr(torch.nn.functional, name)(torch.ones(shape), out),
+                lambda name=name, out=out: getattr(F, name)(tg.ones(shape), out))
+            assert e_t == e_g, (name, shape, out, e_t, e_g)
+            if e_t is None:
+                assert tuple(r_g.shape) == tuple(r_t.shape)
+                np.testing.assert_array_equal(r_g.numpy(), r_t.numpy())
+
+
+@given(shape=st.lists(st.integers(0, 2), min_size=4, max_size=5))
+def test_adaptive_avg_pool3d_to_ones_is_the_mean_of_any_input(shape):
+    x = tg.ones(shape, requires_grad=True)
+    out = F.adaptive_avg_pool3d(x, 1)
+    expected = np.full(tuple(shape[:-3]) + (1, 1, 1), np.nan if 0 in shape[-3:] else 1.0)
+    np.testing.assert_array_equal(out.detach().numpy(), expected)
+    out.sum().backward()
+    assert x.grad.shape == x.shape

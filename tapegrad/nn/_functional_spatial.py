@@ -374,14 +374,17 @@ def interpolate(input: Tensor, size=None, scale_factor=None, mode: str = "neares
         factors = [float(f) for f in factors]
         out = [math.floor(float(n) * f) for n, f in zip(x.shape[2:], factors, strict=True)]
         scales = [None] * d if recompute_scale_factor else factors
-    if min(out) <= 0:
-        raise RuntimeError(f"{op_name}: input and output sizes should be greater than 0, but got input "
-                           f"{tuple(x.shape[2:])} and output {tuple(out)}")
-    if mode == "area":
+    if mode == "area":  # PyTorch's adaptive pools decide about empty inputs and outputs
         from ..ops.conv import adaptive_avg_pool2d
 
         pool = (adaptive_avg_pool1d, adaptive_avg_pool2d, adaptive_avg_pool3d)[d - 1]
         return pool(input, tuple(out))
+    if min(out) <= 0 or 0 in x.shape[2:]:
+        raise RuntimeError(f"{op_name}: input and output sizes should be greater than 0, but got input "
+                           f"{tuple(x.shape[2:])} and output {tuple(out)}")
+    if x.shape[1] == 0:  # PyTorch's upsample kernels take an empty batch but not an empty channel dim
+        raise RuntimeError(f"{op_name}: non-empty {d + 2}D data tensor expected but got a tensor with sizes "
+                           f"{list(x.shape)}")
     need = _INTERP_DIMS.get(mode)
     if need is not None and need != d:
         raise NotImplementedError(f"Got {x.ndim}D input, but {mode} mode needs {need + 2}D input")

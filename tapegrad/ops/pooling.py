@@ -46,11 +46,11 @@ def _tuple(op_name, name, value, d):
     return tuple(int(v) for v in items)
 
 
-def _input(op_name, input, d):
+def _input(op_name, input, d, empty_ok=False):
     if not isinstance(input, Tensor):
         raise expected_tensor(op_name, input)
     x = input._data
-    if x.ndim not in (d + 1, d + 2) or 0 in x.shape[-d:] or (x.ndim == d + 2 and x.shape[1] == 0):
+    if x.ndim not in (d + 1, d + 2) or (not empty_ok and (0 in x.shape[-d:] or (x.ndim == d + 2 and x.shape[1] == 0))):
         raise RuntimeError(f"{op_name}: expected a non-empty {d + 1}-D (unbatched) or {d + 2}-D (batched) input, "
                            f"but got input of shape {tuple(x.shape)}")
     return x
@@ -414,7 +414,7 @@ def adaptive_avg_pool1d(input: Tensor, output_size) -> Tensor:
     tensor([[1.5000, 4.0000]])
     """
     op_name = "adaptive_avg_pool1d"
-    x = _input(op_name, input, 1)
+    x = _input(op_name, input, 1, empty_ok=True)  # adaptive_avg_pool2d decides about empty dims, as in PyTorch
     (o,) = _adaptive_size(op_name, x, output_size, 1)
     return adaptive_avg_pool2d(input.unsqueeze(-2), (1, o)).squeeze(-2)
 
@@ -431,10 +431,15 @@ def adaptive_avg_pool3d(input: Tensor, output_size) -> Tensor:
     tapegrad.Size([1, 2, 1, 1, 1])
     """
     op_name, d = "adaptive_avg_pool3d", 3
-    x = _input(op_name, input, d)
+    x = _input(op_name, input, d, empty_ok=True)
     if x.dtype.kind != "f":
         raise NotImplementedError(f"{op_name}: not implemented for {x.dtype} tensors; use a floating-point input")
     out = _adaptive_size(op_name, x, output_size, d)
+    if out == (1, 1, 1):  # PyTorch's global pooling: one mean, of any input (NaN where a window is empty)
+        return input.mean((-3, -2, -1), keepdim=True)
+    if 0 in x.shape[1:]:
+        raise RuntimeError(f"{op_name}: expected input to have non-zero size for non-batch dimensions (as PyTorch), "
+                           f"but got input of shape {tuple(x.shape)} and output_size={out}")
     sizes, lead = x.shape[-d:], x.shape[:-d]
     taps = _adaptive_taps(sizes, out)
     count = None
@@ -449,7 +454,8 @@ def adaptive_avg_pool3d(input: Tensor, output_size) -> Tensor:
         return mean.reshape(lead + out)
 
     def adjoint(g):
-        return _separable_spread(g.reshape((-1,) + out) / count.astype(g.dtype), taps, sizes).reshape(lead + sizes)
+        b = math.prod(lead)  # (not -1: an empty output cannot infer it)
+        return _separable_spread(g.reshape((b,) + out) / count.astype(g.dtype), taps, sizes).reshape(lead + sizes)
 
     def adaptive_avg_pool3d_rule(xp, g, out, x):
         return xp.linear(adjoint, apply, g, "AdaptiveAvgPool3DBackwardBackward0")
