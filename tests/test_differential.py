@@ -941,24 +941,11 @@ known_class(
     """, B["errors"] + " (fractional_max_pool2d of an empty batch: PyTorch returns an empty result, tapegrad "
                        "refuses)", "tapegrad/nn/_functional_fractional.py")
 known_class(
-    "instance-norm-2d-running-stats", F("instance_norm"), RAISES_HERE,
-    lambda d: here_says(d, "at least 3 dimensions"),
-    """
-    torch.nn.functional.instance_norm(torch.ones(2, 2), torch.zeros(2), torch.ones(2), use_input_stats=False)
-    """, B["errors"] + " (instance_norm of a 2-d input with use_input_stats=False: PyTorch normalizes with the "
-                       "running statistics, tapegrad refuses)", SPATIAL)
-known_class(
     "interpolate-antialias", F("interpolate"), RAISES_HERE,
     lambda d: here_says(d, "antialias=True is not supported"),
     """
     torch.nn.functional.interpolate(torch.ones(1, 1, 2, 2), scale_factor=2, mode='bilinear', antialias=True).shape
     """, B["errors"] + " (interpolate(antialias=True) is not implemented in tapegrad)", SPATIAL)
-known_class(
-    "conv-tbc-negative-pad", F("conv_tbc"), RAISES_HERE,
-    lambda d: here_says(d, "negative padding"),
-    """
-    torch.nn.functional.conv_tbc(torch.ones(4, 1, 1), torch.ones(1, 1, 1), torch.zeros(1), -1).shape
-    """, B["errors"] + " (conv_tbc with a negative pad: PyTorch crops the input, tapegrad refuses)", CONVND)
 known_class(
     "interpolate-nonfinite", F("interpolate", "upsample", "upsample_bilinear"), {"nan", "inf", "value"} | GRADS,
     lambda d: any_in(d, nonfinite),

@@ -326,3 +326,33 @@ def test_interpolate_area_to_an_empty_output_is_empty_with_a_zero_gradient(n, sc
     out.sum().backward()
     assert x.grad.shape == x.shape  # each output is a mean: the gradient sums to the number of outputs
     np.testing.assert_allclose(float(x.grad.sum()), out.numel(), rtol=1e-5)
+
+
+# ---- instance_norm of an (N, C) input: with the running statistics PyTorch normalizes it; training refuses
+@given(n=st.integers(1, 3), c=st.integers(1, 3), seed=st.integers(0, 2**16))
+def test_instance_norm_of_2d_input_uses_the_running_statistics(n, c, seed):
+    rng = np.random.default_rng(seed)
+    x, rm, rv, w, b = (rng.standard_normal((n, c)), rng.standard_normal(c), rng.uniform(0.5, 2, c),
+                       rng.standard_normal(c), rng.standard_normal(c))
+    out = F.instance_norm(tg.tensor(x), tg.tensor(rm), tg.tensor(rv), tg.tensor(w), tg.tensor(b),
+                          use_input_stats=False)
+    np.testing.assert_allclose(out.numpy(), (x - rm) / np.sqrt(rv + 1e-5) * w + b, rtol=1e-10)
+    with pytest.raises(ValueError, match="more than 1 spatial element"):
+        F.instance_norm(tg.tensor(x), tg.tensor(rm), tg.tensor(rv))
+    with pytest.raises(RuntimeError, match="running_mean and running_var"):
+        F.instance_norm(tg.tensor(x), use_input_stats=False)
+
+
+def test_instance_norm_low_rank_inputs_match_pytorch():
+    torch = pytest.importorskip("torch")
+    cases = [((2, 2), True, False), ((2, 2), False, False), ((2,), True, False), ((2,), True, True),
+             ((2, 2), True, True), ((2, 3), True, False)]
+    for shape, stats, use_input in cases:
+        def call(lib, shape=shape, stats=stats, use_input=use_input):
+            x = lib.arange(float(np.prod(shape))).reshape(shape)
+            rm, rv = (lib.tensor([0.5, 1.0]), lib.tensor([1.0, 4.0])) if stats else (None, None)
+            return lib.nn.functional.instance_norm(x, rm, rv, use_input_stats=use_input)
+        (e_t, r_t), (e_g, r_g) = _both_ways(lambda call=call: call(torch), lambda call=call: call(tg))
+        assert e_t == e_g, (shape, stats, use_input, e_t, e_g)
+        if e_t is None:
+            np.testing.assert_allclose(r_g.numpy(), r_t.numpy(), rtol=1e-5)

@@ -464,14 +464,17 @@ def instance_norm(input: Tensor, running_mean: Tensor | None = None, running_var
 
     op_name = "instance_norm"
     x = _tensor(op_name, input)
-    if x.ndim < 3:
-        raise ValueError(f"{op_name}: expected an input of at least 3 dimensions (N, C, *), but got input of shape "
+    if use_input_stats and math.prod(x.shape[2:]) <= 1:
+        raise ValueError(f"Expected more than 1 spatial element when training, got input size {list(x.shape)}")
+    if x.ndim < 2:  # (PyTorch: an (N, C) input is fine with the running statistics)
+        raise IndexError(f"{op_name}: expected an input of at least 2 dimensions (N, C, *), but got input of shape "
                          f"{tuple(x.shape)}")
     if not use_input_stats:
+        if running_mean is None or running_var is None:
+            raise RuntimeError(f"{op_name}: expected running_mean and running_var to be defined when "
+                               "use_input_stats is false")
         return F.batch_norm(input, running_mean, running_var, weight, bias, False, momentum, eps)
     n, c = x.shape[:2]
-    if math.prod(x.shape[2:]) <= 1:
-        raise ValueError(f"Expected more than 1 spatial element when training, got input size {list(x.shape)}")
     folded = input.reshape((1, n * c) + tuple(x.shape[2:]))
     rm = running_mean.repeat(n) if running_mean is not None else None
     rv = running_var.repeat(n) if running_var is not None else None

@@ -427,6 +427,16 @@ def conv_tbc(input: Tensor, weight: Tensor, bias: Tensor, pad: int = 0) -> Tenso
     if x.shape[2] != w.shape[1]:
         raise RuntimeError(f"{op_name}: input has {x.shape[2]} channels but the weight expects {w.shape[1]} "
                            f"(input shape {tuple(x.shape)}, weight shape {tuple(w.shape)})")
+    if isinstance(pad, numbers.Integral) and not isinstance(pad, bool) and pad < 0:
+        # PyTorch's kernel crops -pad steps from both ends of the time axis: output length T + 2*pad - K + 1
+        t, k = x.shape[0], w.shape[0]
+        length = t + 2 * pad - k + 1
+        if length < 0:
+            raise RuntimeError(f"{op_name}: pad={pad} leaves a negative output length {length} (T={t}, K={k}): "
+                               "T + 2*pad - K + 1 must be non-negative")
+        keep = input[-pad:-pad + k] if length == 0 else input[-pad:t + pad]  # (length 0: one window, dropped)
+        out = conv1d(keep.permute(1, 2, 0), weight.permute(2, 1, 0), bias).permute(2, 0, 1)
+        return out[:length]
     return conv1d(input.permute(1, 2, 0), weight.permute(2, 1, 0), bias, padding=pad).permute(2, 0, 1)
 
 
