@@ -933,14 +933,6 @@ known_class(
          "and nn.FractionalMaxPool2d accept; tapegrad takes it", "tapegrad/nn/_functional_fractional.py",
     status="pytorch-bug")
 known_class(
-    "fractional-empty-batch", F("fractional_max_pool2d", "fractional_max_pool2d_with_indices"), RAISES_HERE,
-    lambda d: any(empty(t) for t in d.inputs) and here_says(d, "Expected 3D or 4D tensor"),
-    """
-    samples = torch.zeros(1, 0, 2)
-    torch.nn.functional.fractional_max_pool2d(torch.zeros(0, 2, 3), 1, output_size=1, _random_samples=samples).shape
-    """, B["errors"] + " (fractional_max_pool2d of an empty batch: PyTorch returns an empty result, tapegrad "
-                       "refuses)", "tapegrad/nn/_functional_fractional.py")
-known_class(
     "interpolate-antialias", F("interpolate"), RAISES_HERE,
     lambda d: here_says(d, "antialias=True is not supported"),
     """
