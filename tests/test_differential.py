@@ -914,15 +914,6 @@ known_class(
     """, "PyTorch 2.13's pixel_unshuffle of an empty batch returns the input's shape (0, 1, 2, 2), not "
          "(0, 4, 1, 1) as for any other batch size; tapegrad's shape is right", SPATIAL, status="pytorch-bug")
 known_class(
-    "embedding-bag-empty", F("embedding_bag"), {RAISES_HERE, RAISES_THERE},
-    lambda d: torch_says(d, "step must be nonzero") or here_says(d, "out of range for dimension 0 of size 0"),
-    """
-    w = torch.ones(3, 2)
-    torch.nn.functional.embedding_bag(torch.tensor([], dtype=torch.int64), w, torch.tensor([0, 0]), mode='max').shape
-    """, B["errors"] + " (embedding_bag of an empty input: with offsets in mode='max' tapegrad's gather fails "
-                       "where PyTorch returns zeros; a (0, 0) input makes PyTorch fail with 'step must be nonzero' "
-                       "where tapegrad returns an empty result)", SPATIAL)
-known_class(
     "pytorch-fractional-ratio-number", F("fractional_max_pool2d", "fractional_max_pool2d_with_indices"),
     RAISES_THERE,
     lambda d: torch_says(d, "has no len()"),

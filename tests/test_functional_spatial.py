@@ -356,3 +356,41 @@ def test_instance_norm_low_rank_inputs_match_pytorch():
         assert e_t == e_g, (shape, stats, use_input, e_t, e_g)
         if e_t is None:
             np.testing.assert_allclose(r_g.numpy(), r_t.numpy(), rtol=1e-5)
+
+
+# ---- embedding_bag of an empty input: zeros in every mode (max included); a 2-D input with no columns is refused
+# as PyTorch (its offsets would step by 0)
+@given(mode=st.sampled_from(["sum", "mean", "max"]), bags=st.integers(1, 3), last=st.booleans(),
+       pad=st.sampled_from([None, 1]))
+def test_embedding_bag_of_empty_bags_is_zeros_in_every_mode(mode, bags, last, pad):
+    w = tg.arange(6.0).reshape(3, 2).requires_grad_()
+    ids = tg.tensor([1, 1]) if pad is not None else tg.tensor([], dtype=tg.int64)  # (all padding: empty too)
+    out = F.embedding_bag(ids, w, tg.zeros(bags, dtype=tg.int64), mode=mode, include_last_offset=last,
+                          padding_idx=pad)
+    assert tuple(out.shape) == (bags - 1 if last else bags, 2)
+    np.testing.assert_array_equal(out.detach().numpy(), 0.0)
+    out.sum().backward()
+    np.testing.assert_array_equal(w.grad.numpy(), 0.0)
+
+
+@pytest.mark.parametrize("shape", [(0, 0), (2, 0)])
+def test_embedding_bag_of_a_2d_input_without_columns_is_refused(shape):
+    with pytest.raises(RuntimeError, match="step must be nonzero"):
+        F.embedding_bag(tg.zeros(shape, dtype=tg.int64), tg.ones(3, 2))
+
+
+def test_embedding_bag_of_empty_inputs_matches_pytorch():
+    torch = pytest.importorskip("torch")
+    for mode in ("sum", "mean", "max"):
+        for args, kw in [(("e", (3, 2), [0, 0]), {}), (("e", (3, 2), [0]), {}),
+                         (("e", (3, 2), [0, 0]), dict(include_last_offset=True)), (("e", (0, 2), [0, 0]), {}),
+                         (((0, 0), (3, 2), None), {}), (((2, 0), (3, 2), None), {}), (((0, 2), (3, 2), None), {})]:
+            def call(lib, args=args, kw=kw, mode=mode):
+                ids = lib.tensor([], dtype=lib.int64) if args[0] == "e" else lib.zeros(args[0], dtype=lib.int64)
+                off = None if args[2] is None else lib.tensor(args[2])
+                return lib.nn.functional.embedding_bag(ids, lib.ones(args[1]), off, mode=mode, **kw)
+            (e_t, r_t), (e_g, r_g) = _both_ways(lambda call=call: call(torch), lambda call=call: call(tg))
+            assert e_t == e_g, (mode, args, kw, e_t, e_g)
+            if e_t is None:
+                assert tuple(r_g.shape) == tuple(r_t.shape)
+                np.testing.assert_array_equal(r_g.numpy(), r_t.numpy())

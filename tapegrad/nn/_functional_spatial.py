@@ -599,6 +599,9 @@ def embedding_bag(input: Tensor, weight: Tensor, offsets: Tensor | None = None, 
             raise ValueError(f"{op_name}: if input is 2D, then offsets has to be None, as input is treated is a "
                              "mini-batch of fixed length sequences. However, found offsets of type Tensor")
         b, length = ids.shape
+        if length == 0:  # PyTorch's offsets are arange(0, numel, size(1)): a zero step
+            raise RuntimeError(f"{op_name}: a 2-D input needs at least one index per bag (step must be nonzero), but "
+                               f"got input of shape {tuple(ids.shape)}")
         starts = np.arange(b) * length
         flat = ids.reshape(-1)
         psw = per_sample_weights.reshape(-1) if per_sample_weights is not None else None
@@ -653,6 +656,8 @@ def embedding_bag(input: Tensor, weight: Tensor, offsets: Tensor | None = None, 
         return weight.new_zeros((b, d)).index_add(0, wrap(bag[members]), picked)
     # max: PyTorch's running maximum: the first row of the bag, then each later row that is strictly greater (a
     # NaN after the first row is skipped; a NaN first stays)
+    if not keep.any():  # every bag empty: zeros (still linked to the weight, with a zero gradient)
+        return weight.new_zeros((b, d)).index_add(0, wrap(np.zeros(0, np.int64)), rows[:0])
     values = rows.detach().numpy()
     pick = np.zeros((b, d), np.int64)
     filled = np.zeros(b, bool)
