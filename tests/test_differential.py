@@ -883,13 +883,6 @@ ADDMM = fam("addmm", "addbmm", "baddbmm", "addmv", "addr")
 QUANTILE = fam("quantile", "nanquantile", inplace=False)
 SCATTER_REDUCE = fam("scatter_reduce", "index_reduce")
 known_class(
-    "conv-nd-int-dtypes", CONV_ND_F, RAISES_HERE,
-    lambda d: here_says(d, "not implemented for") and any(not isf(t) for t in d.inputs),
-    """
-    torch.nn.functional.conv1d(torch.tensor([[[1, 2, 3]]]), torch.tensor([[[1, -1]]]))
-    """, B["errors"] + " (conv1d/conv3d/conv_transpose*/conv_tbc of integer or bool tensors: PyTorch's CPU "
-                       "kernels compute, tapegrad refuses)", CONVND)
-known_class(
     "conv-transpose-empty-skips-checks", F("conv_transpose1d", "conv_transpose2d", "conv_transpose3d"),
     RAISES_HERE,
     lambda d: any(empty(t) for t in d.inputs) and here_says(d, "output padding must be smaller"),

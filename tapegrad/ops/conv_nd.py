@@ -169,9 +169,11 @@ def _check(op_name, x, w, b, d, stride, dilation, groups, transposed=False):
         raise RuntimeError(f"{op_name}: input dtype {x.dtype}, weight dtype {w.dtype}"
                            + (f" and bias dtype {b.dtype}" if b is not None else "")
                            + " must be the same; cast with .float() or .double()")
-    if x.dtype.kind != "f":
-        raise NotImplementedError(f"{op_name}: not implemented for {x.dtype} tensors; cast the input and weight "
-                                  "with .float()")
+    # PyTorch's CPU kernels: convolutions of every integer dtype (wrapping as integers do), transposed ones of
+    # int64 only, never of bool
+    if x.dtype.kind not in ("fiu" if not transposed else "f") and not (transposed and x.dtype == np.int64):
+        raise NotImplementedError(f"{op_name}: not implemented for {x.dtype} tensors, as in PyTorch; cast the input "
+                                  "and weight with .float()")
     if not isinstance(groups, numbers.Integral) or isinstance(groups, bool):
         raise TypeError(f"{op_name}: groups must be an int, but got groups={groups!r}")
     if groups <= 0:
