@@ -916,12 +916,22 @@ known_class(
     """, "PyTorch 2.13's F.fractional_max_pool2d fails on a number output_ratio (len(0.5)), which its documentation "
          "and nn.FractionalMaxPool2d accept; tapegrad takes it", "tapegrad/nn/_functional_fractional.py",
     status="pytorch-bug")
+def aa_to_width_one(d):
+    """interpolate(antialias=True) to an output width of 1."""
+    s, f, w_in = kw(d, "size"), kw(d, "scale_factor"), x0(d).shape[-1]
+    w = (s[-1] if isinstance(s, (tuple, list)) else s) if s is not None else \
+        int(w_in * (f[-1] if isinstance(f, (tuple, list)) else f))
+    return kw(d, "antialias") is True and w == 1
+
+
 known_class(
-    "interpolate-antialias", F("interpolate"), RAISES_HERE,
-    lambda d: here_says(d, "antialias=True is not supported"),
+    "pytorch-interpolate-antialias-width-one", F("interpolate"), {"value", "nan", "inf"} | GRADS, aa_to_width_one,
     """
-    torch.nn.functional.interpolate(torch.ones(1, 1, 2, 2), scale_factor=2, mode='bilinear', antialias=True).shape
-    """, B["errors"] + " (interpolate(antialias=True) is not implemented in tapegrad)", SPATIAL)
+    x = torch.arange(7.).reshape(1, 1, 7, 1)
+    torch.nn.functional.interpolate(x, size=(10, 1), mode='bilinear', antialias=True)
+    """, "PyTorch 2.13's interpolate(antialias=True) to an output width of 1 with the height resampled is wrong "
+         "(a column 0..6 to (10, 1) gives zeros; with the column repeated to width 2 it gives 0, 0.55, ..., 6): "
+         "tapegrad's separable filter gives the latter", SPATIAL, status="pytorch-bug")
 known_class(
     "interpolate-nonfinite", F("interpolate", "upsample", "upsample_bilinear"), {"nan", "inf", "value"} | GRADS,
     lambda d: any_in(d, nonfinite),

@@ -394,3 +394,42 @@ def test_embedding_bag_of_empty_inputs_matches_pytorch():
             if e_t is None:
                 assert tuple(r_g.shape) == tuple(r_t.shape)
                 np.testing.assert_array_equal(r_g.numpy(), r_t.numpy())
+
+
+# ---- interpolate(antialias=True): PyTorch's separable filters (triangle / Keys cubic a=-0.5 stretched by the
+# scale when downsampling, normalized); PyTorch 2.13 is wrong for an output width of 1 with the height resampled
+AA_CASES = [((1, 2, 8, 4), dict(size=(2, 4))), ((1, 2, 8, 4), dict(scale_factor=0.5)),
+            ((1, 2, 5, 7), dict(size=(9, 3))), ((1, 1, 3, 3), dict(scale_factor=2.0)),
+            ((2, 1, 7, 5), dict(scale_factor=0.45)), ((1, 1, 4, 6), dict(size=(4, 1))),
+            ((1, 1, 6, 5), dict(size=(3, 4), align_corners=True))]
+
+
+@pytest.mark.parametrize("mode", ["bilinear", "bicubic"])
+@pytest.mark.parametrize(("shape", "kw"), AA_CASES)
+def test_interpolate_antialias_matches_pytorch(mode, shape, kw):
+    torch = pytest.importorskip("torch")
+    x = np.random.default_rng(0).standard_normal(shape)
+    xt, xg = torch.tensor(x, requires_grad=True), tg.tensor(x, requires_grad=True)
+    ot = torch.nn.functional.interpolate(xt, mode=mode, antialias=True, **kw)
+    og = F.interpolate(xg, mode=mode, antialias=True, **kw)
+    np.testing.assert_allclose(og.detach().numpy(), ot.detach().numpy(), rtol=1e-10, atol=1e-12)
+    assert og.grad_fn.name() == ot.grad_fn.name()
+    g = np.random.default_rng(1).standard_normal(tuple(ot.shape))
+    ot.backward(torch.tensor(g))
+    og.backward(tg.tensor(g))
+    np.testing.assert_allclose(xg.grad.numpy(), xt.grad.numpy(), rtol=1e-10, atol=1e-12)
+
+
+@given(h=st.integers(1, 5), w=st.integers(1, 5), oh=st.integers(1, 6), ow=st.integers(1, 6),
+       mode=st.sampled_from(["bilinear", "bicubic"]), seed=st.integers(0, 2**16))
+def test_interpolate_antialias_keeps_constants_and_is_separable(h, w, oh, ow, mode, seed):
+    rng = np.random.default_rng(seed)
+    c = float(rng.standard_normal())
+    out = F.interpolate(tg.full((1, 1, h, w), c, dtype=tg.float64), size=(oh, ow), mode=mode, antialias=True)
+    np.testing.assert_allclose(out.numpy(), c, rtol=1e-12)  # the weights of every window sum to 1
+    col = rng.standard_normal((1, 1, h, 1))  # a column to width 1 = the column repeated to width 2, to width 2
+    one = F.interpolate(tg.tensor(col), size=(oh, 1), mode=mode, antialias=True).numpy()[..., 0]
+    two = F.interpolate(tg.tensor(np.repeat(col, 2, axis=3)), size=(oh, 2), mode=mode, antialias=True).numpy()
+    np.testing.assert_allclose(one, two[..., 0], rtol=1e-12, atol=1e-12)
+    x = tg.tensor(rng.standard_normal((1, 1, h, w)))
+    assert_gradients(lambda t: F.interpolate(t, size=(oh, ow), mode=mode, antialias=True), x)

@@ -286,17 +286,56 @@ def _axis_taps(mode, n_in, n_out, scale, align_corners, dtype):
     return np.stack([i0, i1], axis=1), np.stack([1 - lam, lam], axis=1).astype(dtype)
 
 
+def _aa_filter(mode, x):
+    """PyTorch's antialias filters: the triangle (bilinear) and Keys' cubic with a = -0.5 (bicubic)."""
+    x = np.abs(x)
+    if mode == "bilinear":
+        return np.where(x < 1, 1 - x, 0).astype(x.dtype)
+    a = x.dtype.type(-0.5)
+    near = ((a + 2) * x - (a + 3)) * x * x + 1
+    far = ((a * x - 5 * a) * x + 8 * a) * x - 4 * a
+    return np.where(x < 1, near, np.where(x < 2, far, 0)).astype(x.dtype)
+
+
+def _aa_axis_taps(mode, n_in, n_out, scale, align_corners, dtype):
+    """(indices, weights, valid) of one axis with antialias=True: PyTorch's _compute_indices_min_size_weights_aa
+    (a filter stretched by the scale when downsampling, its weights normalized to sum to 1)."""
+    acc = np.float64 if dtype == np.float64 else np.float32
+    if align_corners:
+        s = acc((n_in - 1) / (n_out - 1)) if n_out > 1 else acc(0)
+    else:
+        s = acc(1.0 / scale) if scale is not None and scale > 0 else acc(n_in) / acc(n_out)
+    half = acc(1 if mode == "bilinear" else 2)
+    support = half * s if s >= 1 else half
+    invscale = acc(1) / s if s >= 1 else acc(1)
+    width = int(math.ceil(support)) * 2 + 1
+    center = s * (np.arange(n_out).astype(acc) + acc(0.5))
+    xmin = np.maximum((center - support + acc(0.5)).astype(np.int64), 0)
+    xsize = np.clip(np.minimum((center + support + acc(0.5)).astype(np.int64), n_in) - xmin, 0, width)
+    j = np.arange(width)
+    valid = j[None, :] < xsize[:, None]
+    w = _aa_filter(mode, ((j[None, :] + xmin[:, None]).astype(acc) - center[:, None] + acc(0.5)) * invscale)
+    w = np.where(valid, w, acc(0))
+    total = w.sum(axis=1, keepdims=True)
+    w = np.where(total != 0, w / np.where(total != 0, total, acc(1)), w)
+    idx = np.minimum(xmin[:, None] + j[None, :], n_in - 1)
+    return idx, w.astype(dtype), valid
+
+
 def _resample(a, taps):
     """Apply the per-axis tap matrices to the trailing axes of a, the last axis first (PyTorch's kernels combine
     along the width first: with inf and NaN inputs the order decides where 0 * inf shows)."""
     d = len(taps)
     for k in reversed(range(d)):
-        idx, w = taps[k]
+        idx, w = taps[k][:2]
+        valid = taps[k][2] if len(taps[k]) > 2 else None  # (antialias: taps past a window's end add nothing)
         ax = a.ndim - d + k
         shape = (1,) * (a.ndim - ax - 1)
         out = None
         for t in range(idx.shape[1]):
             term = np.take(a, idx[:, t], axis=ax) * w[:, t].reshape((-1,) + shape)
+            if valid is not None and not valid[:, t].all():
+                term = np.where(valid[:, t].reshape((-1,) + shape), term, 0).astype(term.dtype)
             out = term if out is None else out + term
         a = out
     return a
@@ -305,7 +344,7 @@ def _resample(a, taps):
 def _resample_adjoint(g, taps, sizes):
     d = len(taps)
     for k in range(d):  # the forward's order, reversed
-        idx, w = taps[k]
+        idx, w = taps[k][:2]  # (antialias: the weights past a window's end are 0)
         ax = g.ndim - d + k
         moved = np.moveaxis(g, ax, 0)
         acc = np.zeros((sizes[k],) + moved.shape[1:], g.dtype)
@@ -348,8 +387,6 @@ def interpolate(input: Tensor, size=None, scale_factor=None, mode: str = "neares
     if antialias and mode not in ("bilinear", "bicubic"):
         raise ValueError(f"{op_name}: anti-alias option is restricted to bilinear and bicubic modes and requires a "
                          "4-D tensor as input")
-    if antialias:
-        raise NotImplementedError(f"{op_name}: antialias=True is not supported by tapegrad yet")
     if size is not None and scale_factor is not None:
         raise ValueError("only one of size or scale_factor should be defined")
     if size is None and scale_factor is None:
@@ -392,8 +429,9 @@ def interpolate(input: Tensor, size=None, scale_factor=None, mode: str = "neares
         raise NotImplementedError(f"{op_name}: mode {mode!r} is not implemented for {x.dtype} tensors; use a "
                                   "floating-point input")
     sizes = tuple(x.shape[2:])
-    taps = [_axis_taps(mode, n, o, s, align_corners, x.dtype) for n, o, s in zip(sizes, out, scales, strict=True)]
-    name = f"Upsample{_INTERP_NAMES[mode]}{d}D"
+    axis_taps = _aa_axis_taps if antialias else _axis_taps
+    taps = [axis_taps(mode, n, o, s, align_corners, x.dtype) for n, o, s in zip(sizes, out, scales, strict=True)]
+    name = f"Upsample{_INTERP_NAMES[mode]}{d}D" + ("Aa" if antialias else "")
 
     def apply(a):
         return _resample(a, taps)
