@@ -190,3 +190,83 @@ def test_conv_transpose2d_gradients_first_and_second_order(output_padding, dilat
     fn = lambda x, w, b: F.conv_transpose2d(x, w, b, 2, (1, 0), output_padding, 2, dilation)  # noqa: E731
     assert_gradients(fn, x, w, b)
     assert gradgradcheck(fn, tuple(tg.tensor(a, requires_grad=True) for a in (x, w, b)))
+
+
+# ---- conv_tbc with a negative pad crops -pad steps from both ends of the time axis, as PyTorch's kernel
+@given(t=st.integers(1, 7), k=st.integers(1, 3), pad=st.integers(-4, -1), seed=st.integers(0, 2**16))
+def test_conv_tbc_negative_pad_crops_the_time_axis(t, k, pad, seed):
+    rng = np.random.default_rng(seed)
+    x, w, b = rng.standard_normal((t, 2, 3)), rng.standard_normal((k, 3, 2)), rng.standard_normal(2)
+    length = t + 2 * pad - k + 1
+    if length < 0:
+        with pytest.raises(RuntimeError, match="conv_tbc.*negative output length"):
+            tg.conv_tbc(tg.tensor(x), tg.tensor(w), tg.tensor(b), pad)
+        return
+    ref = np.stack([b + sum(x[o + j - pad] @ w[j] for j in range(k)) for o in range(length)]) if length else \
+        np.zeros((0, 2, 2))
+    xt = tg.tensor(x, requires_grad=True)
+    out = tg.conv_tbc(xt, tg.tensor(w), tg.tensor(b), pad)
+    np.testing.assert_allclose(out.detach().numpy(), ref, rtol=1e-10, atol=1e-12)
+    assert_gradients(lambda a, v: tg.conv_tbc(a, v, tg.tensor(b), pad), x, w)
+
+
+def test_conv_tbc_negative_pad_matches_pytorch():
+    torch = pytest.importorskip("torch")
+    rng = np.random.default_rng(0)
+    for t, k, pad in [(4, 1, -1), (6, 2, -2), (6, 1, -3), (6, 2, -1), (5, 3, -1)]:
+        x, w, b = rng.standard_normal((t, 2, 3)), rng.standard_normal((k, 3, 2)), rng.standard_normal(2)
+        xs = [torch.tensor(x, requires_grad=True), tg.tensor(x, requires_grad=True)]
+        ws = [torch.tensor(w, requires_grad=True), tg.tensor(w, requires_grad=True)]
+        outs = [lib.conv_tbc(a, v, lib.tensor(b), pad) for lib, a, v in zip((torch, tg), xs, ws, strict=True)]
+        np.testing.assert_allclose(outs[1].detach().numpy(), outs[0].detach().numpy(), rtol=1e-12)
+        for o in outs:
+            (o * o).sum().backward()
+        np.testing.assert_allclose(xs[1].grad.numpy(), xs[0].grad.numpy(), rtol=1e-10, atol=1e-12)
+        np.testing.assert_allclose(ws[1].grad.numpy(), ws[0].grad.numpy(), rtol=1e-10, atol=1e-12)
+
+
+# ---- integer convolutions, as PyTorch's CPU kernels: every integer dtype (wrapping), transposed ones int64 only
+INT_DTYPES = ["int64", "int32", "int16", "int8", "uint8", "bool"]
+
+
+def _conv_call(lib, name, x, w, b):
+    F_ = lib.nn.functional
+    if name == "conv_tbc":
+        return lib.conv_tbc(x.permute(2, 0, 1), w.permute(2, 1, 0), b)
+    d = int(name[-2])
+    ones = (1,) * (d - 1)
+    x, w = x.reshape(tuple(x.shape[:2]) + ones + tuple(x.shape[2:])), w.reshape(tuple(w.shape[:2]) + ones
+                                                                                + tuple(w.shape[2:]))
+    return getattr(F_, name)(x, w, b)
+
+
+@pytest.mark.parametrize("dtype", INT_DTYPES)
+def test_integer_convolutions_match_pytorch(dtype):
+    torch = pytest.importorskip("torch")
+    rng = np.random.default_rng(0)
+    x, w, b = rng.integers(-120, 120, (1, 2, 5)), rng.integers(-120, 120, (2, 2, 3)), rng.integers(-9, 9, 2)
+    for name in ("conv1d", "conv3d", "conv_transpose1d", "conv_transpose2d", "conv_transpose3d", "conv_tbc"):
+        got = []
+        for lib in (torch, tg):
+            dt = getattr(lib, dtype)
+            try:
+                r = _conv_call(lib, name, lib.tensor(x).to(dt), lib.tensor(w).to(dt), lib.tensor(b).to(dt))
+                got.append((str(r.dtype).split(".")[-1], r.numpy()))
+            except NotImplementedError:
+                got.append(NotImplementedError)
+        if got[0] is NotImplementedError or got[1] is NotImplementedError:
+            assert got[0] is got[1], (name, dtype, got)
+        else:
+            assert got[0][0] == got[1][0], (name, dtype)
+            np.testing.assert_array_equal(got[1][1], got[0][1])
+
+
+@given(dtype=st.sampled_from(["int64", "int32", "int8", "uint8"]), seed=st.integers(0, 2**16))
+def test_integer_conv1d_is_the_float64_convolution_wrapped(dtype, seed):
+    rng = np.random.default_rng(seed)
+    x, w = rng.integers(-100, 100, (2, 3, 6)), rng.integers(-100, 100, (4, 3, 2))
+    ref = F.conv1d(tg.tensor(x, dtype=tg.float64), tg.tensor(w, dtype=tg.float64)).numpy().astype(np.int64)
+    dt = getattr(tg, dtype)
+    out = F.conv1d(tg.tensor(x).to(dt), tg.tensor(w).to(dt))
+    assert out.dtype == dt
+    np.testing.assert_array_equal(out.numpy(), ref.astype(out.numpy().dtype))

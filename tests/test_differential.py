@@ -894,13 +894,6 @@ ADDMM = fam("addmm", "addbmm", "baddbmm", "addmv", "addr")
 QUANTILE = fam("quantile", "nanquantile", inplace=False)
 SCATTER_REDUCE = fam("scatter_reduce", "index_reduce")
 known_class(
-    "conv-nd-int-dtypes", CONV_ND_F, RAISES_HERE,
-    lambda d: here_says(d, "not implemented for") and any(not isf(t) for t in d.inputs),
-    """
-    torch.nn.functional.conv1d(torch.tensor([[[1, 2, 3]]]), torch.tensor([[[1, -1]]]))
-    """, B["errors"] + " (conv1d/conv3d/conv_transpose*/conv_tbc of integer or bool tensors: PyTorch's CPU "
-                       "kernels compute, tapegrad refuses)", CONVND)
-known_class(
     "conv-transpose-empty-skips-checks", F("conv_transpose1d", "conv_transpose2d", "conv_transpose3d"),
     RAISES_HERE,
     lambda d: any(empty(t) for t in d.inputs) and here_says(d, "output padding must be smaller"),
@@ -908,13 +901,6 @@ known_class(
     torch.nn.functional.conv_transpose1d(torch.zeros(0, 1, 2), torch.ones(1, 1, 3), output_padding=1).shape
     """, "PyTorch skips conv_transpose's output_padding check on an empty batch (as the other checks of "
          "empty-skips-checks); tapegrad checks", CONVND, status="by-design")
-known_class(
-    "adaptive-pool-empty-input", ADAPTIVE_F, RAISES_HERE,
-    lambda d: here_says(d, "expected a non-empty"),
-    """
-    torch.nn.functional.adaptive_avg_pool1d(torch.ones(1, 0), 1).shape
-    """, B["errors"] + " (adaptive pools of an input with an empty spatial dim: PyTorch returns a result, "
-                       "tapegrad refuses)", POOLING)
 known_class(
     "pytorch-adaptive-max-empty-backward", ALL_OPS, "backward-pytorch-raises",
     lambda d: torch_says(d, "Expected grad_output to have non-zero size"),
@@ -925,29 +911,12 @@ known_class(
     """, "PyTorch 2.13 computes adaptive_max_pool with output_size 0 but its backward refuses the empty gradient; "
          "tapegrad's gradient is zeros", POOLING, status="pytorch-bug")
 known_class(
-    "spatial-half-and-int-values", F("max_unpool1d", "max_unpool2d", "max_unpool3d", "lp_pool3d",
-                                     "local_response_norm"), RAISES_THERE,
-    lambda d: torch_says(d, "not implemented for 'Half'", "not implemented for 'Long'", "not implemented for 'Int'"),
-    """
-    torch.nn.functional.lp_pool3d(torch.ones(1, 1, 2, 2, 2, dtype=torch.float16), 2.0, 2)
-    """, B["values"] + " (lp_pool3d and local_response_norm of float16 (PyTorch's avg_pool3d has no Half "
-                       "kernel), max_unpool of integer values: PyTorch refuses, tapegrad computes)", SPATIAL)
-known_class(
     "pytorch-pixel-unshuffle-empty", F("pixel_unshuffle"), "shape",
     lambda d: any(empty(t) for t in d.inputs),
     """
     torch.nn.functional.pixel_unshuffle(torch.zeros(0, 1, 2, 2), 2).shape
     """, "PyTorch 2.13's pixel_unshuffle of an empty batch returns the input's shape (0, 1, 2, 2), not "
          "(0, 4, 1, 1) as for any other batch size; tapegrad's shape is right", SPATIAL, status="pytorch-bug")
-known_class(
-    "embedding-bag-empty", F("embedding_bag"), {RAISES_HERE, RAISES_THERE},
-    lambda d: torch_says(d, "step must be nonzero") or here_says(d, "out of range for dimension 0 of size 0"),
-    """
-    w = torch.ones(3, 2)
-    torch.nn.functional.embedding_bag(torch.tensor([], dtype=torch.int64), w, torch.tensor([0, 0]), mode='max').shape
-    """, B["errors"] + " (embedding_bag of an empty input: with offsets in mode='max' tapegrad's gather fails "
-                       "where PyTorch returns zeros; a (0, 0) input makes PyTorch fail with 'step must be nonzero' "
-                       "where tapegrad returns an empty result)", SPATIAL)
 known_class(
     "pytorch-fractional-ratio-number", F("fractional_max_pool2d", "fractional_max_pool2d_with_indices"),
     RAISES_THERE,
@@ -958,47 +927,22 @@ known_class(
     """, "PyTorch 2.13's F.fractional_max_pool2d fails on a number output_ratio (len(0.5)), which its documentation "
          "and nn.FractionalMaxPool2d accept; tapegrad takes it", "tapegrad/nn/_functional_fractional.py",
     status="pytorch-bug")
+def aa_to_width_one(d):
+    """interpolate(antialias=True) to an output width of 1."""
+    s, f, w_in = kw(d, "size"), kw(d, "scale_factor"), x0(d).shape[-1]
+    w = (s[-1] if isinstance(s, (tuple, list)) else s) if s is not None else \
+        int(w_in * (f[-1] if isinstance(f, (tuple, list)) else f))
+    return kw(d, "antialias") is True and w == 1
+
+
 known_class(
-    "fractional-empty-batch", F("fractional_max_pool2d", "fractional_max_pool2d_with_indices"), RAISES_HERE,
-    lambda d: any(empty(t) for t in d.inputs) and here_says(d, "Expected 3D or 4D tensor"),
+    "pytorch-interpolate-antialias-width-one", F("interpolate"), {"value", "nan", "inf"} | GRADS, aa_to_width_one,
     """
-    samples = torch.zeros(1, 0, 2)
-    torch.nn.functional.fractional_max_pool2d(torch.zeros(0, 2, 3), 1, output_size=1, _random_samples=samples).shape
-    """, B["errors"] + " (fractional_max_pool2d of an empty batch: PyTorch returns an empty result, tapegrad "
-                       "refuses)", "tapegrad/nn/_functional_fractional.py")
-known_class(
-    "instance-norm-2d-running-stats", F("instance_norm"), RAISES_HERE,
-    lambda d: here_says(d, "at least 3 dimensions"),
-    """
-    torch.nn.functional.instance_norm(torch.ones(2, 2), torch.zeros(2), torch.ones(2), use_input_stats=False)
-    """, B["errors"] + " (instance_norm of a 2-d input with use_input_stats=False: PyTorch normalizes with the "
-                       "running statistics, tapegrad refuses)", SPATIAL)
-known_class(
-    "interpolate-antialias", F("interpolate"), RAISES_HERE,
-    lambda d: here_says(d, "antialias=True is not supported"),
-    """
-    torch.nn.functional.interpolate(torch.ones(1, 1, 2, 2), scale_factor=2, mode='bilinear', antialias=True).shape
-    """, B["errors"] + " (interpolate(antialias=True) is not implemented in tapegrad)", SPATIAL)
-known_class(
-    "conv-tbc-negative-pad", F("conv_tbc"), RAISES_HERE,
-    lambda d: here_says(d, "negative padding"),
-    """
-    torch.nn.functional.conv_tbc(torch.ones(4, 1, 1), torch.ones(1, 1, 1), torch.zeros(1), -1).shape
-    """, B["errors"] + " (conv_tbc with a negative pad: PyTorch crops the input, tapegrad refuses)", CONVND)
-known_class(
-    "interpolate-empty-output", F("interpolate"), RAISES_HERE,
-    lambda d: here_says(d, "sizes should be greater than 0", "expected a non-empty"),
-    """
-    torch.nn.functional.interpolate(torch.ones(1, 1, 3), scale_factor=0.25, mode='area').shape
-    """, B["errors"] + " (interpolate(mode='area') to an empty output or of an empty channel dim: PyTorch's "
-                       "adaptive pool returns it, tapegrad refuses)", SPATIAL)
-known_class(
-    "lp-pool-kernel-larger-than-input", F("lp_pool1d", "lp_pool2d", "lp_pool3d"), RAISES_THERE,
-    lambda d: torch_says(d, "smaller than kernel size"),
-    """
-    torch.nn.functional.lp_pool3d(torch.ones(1, 1, 3, 2, 1), 3.0, 2, ceil_mode=True).shape
-    """, B["values"] + " (lp_pool3d(ceil_mode=True) with a kernel larger than the input: PyTorch's avg_pool3d "
-                       "refuses, tapegrad's ceil mode gives a window)", SPATIAL)
+    x = torch.arange(7.).reshape(1, 1, 7, 1)
+    torch.nn.functional.interpolate(x, size=(10, 1), mode='bilinear', antialias=True)
+    """, "PyTorch 2.13's interpolate(antialias=True) to an output width of 1 with the height resampled is wrong "
+         "(a column 0..6 to (10, 1) gives zeros; with the column repeated to width 2 it gives 0, 0.55, ..., 6): "
+         "tapegrad's separable filter gives the latter", SPATIAL, status="pytorch-bug")
 known_class(
     "interpolate-nonfinite", F("interpolate", "upsample", "upsample_bilinear"), {"nan", "inf", "value"} | GRADS,
     lambda d: any_in(d, nonfinite),

@@ -119,3 +119,38 @@ def test_ties_nans_and_empty_outputs_match_pytorch():
     assert F.fractional_max_pool2d(tg.ones(1, 1, 4, 4), 2, output_ratio=(0.1, 0.1)).shape == tuple(empty.shape)
     with pytest.raises(RuntimeError, match="kernel_size must be positive"):
         F.fractional_max_pool2d(tg.ones(1, 1, 4, 4), 0, output_size=2)
+
+
+# ---- an empty first dim (a batch, or the channels of an unbatched input) gives an empty result, as PyTorch;
+# an empty non-batch dim is refused
+@given(shape=st.sampled_from([(0, 2, 3), (0, 2, 3, 3), (0, 0, 3, 3), (0, 3, 4), (1, 0, 3, 3), (2, 0, 3),
+                              (1, 2, 0, 3), (2, 3, 0)]),
+       k=st.integers(1, 2), ret=st.booleans())
+def test_fractional_max_pool2d_of_empty_inputs(shape, k, ret):
+    x = tg.zeros(shape, requires_grad=True)
+    if 0 in shape[1:]:
+        with pytest.raises(RuntimeError, match="non-zero size for non-batch dimensions"):
+            F.fractional_max_pool2d(x, k, output_size=1)
+        return
+    out = F.fractional_max_pool2d(x, k, output_size=1, return_indices=ret)
+    values = out[0] if ret else out
+    assert tuple(values.shape) == shape[:-2] + (1, 1)
+    if ret:
+        assert out[1].shape == values.shape and out[1].dtype == tg.int64
+    values.sum().backward()
+    assert x.grad.shape == x.shape
+
+
+def test_fractional_max_pool2d_of_empty_inputs_matches_pytorch():
+    torch = pytest.importorskip("torch")
+    for shape, kw in [((0, 2, 3), dict(output_size=1)), ((0, 2, 3, 3), dict(output_size=2)),
+                      ((0, 2, 3), dict(output_ratio=(0.5, 0.5))), ((1, 0, 3, 3), dict(output_size=2)),
+                      ((2, 0, 3), dict(output_size=1)), ((0, 2, 3), dict(output_size=2))]:
+        got = []
+        for lib in (torch, tg):
+            try:
+                got.append(tuple(lib.nn.functional.fractional_max_pool2d(lib.zeros(shape), 2 if "ratio" in str(kw)
+                                                                         else 1, **kw).shape))
+            except RuntimeError:
+                got.append(RuntimeError)
+        assert got[0] == got[1], (shape, kw, got)

@@ -279,3 +279,157 @@ def test_interpolate_keeps_inf_and_nan_where_pytorch_does(mode, d):
                 continue  # a size-1 axis upsampled: PyTorch's float32 source index (KNOWN interpolate-nonfinite)
             np.testing.assert_array_equal(np.isnan(got), np.isnan(want))
             np.testing.assert_allclose(np.nan_to_num(got), np.nan_to_num(want), rtol=1e-6)
+
+
+def _both_ways(torch_fn, tg_fn):
+    """Run a call both ways: (exception type or None, result) for PyTorch and tapegrad."""
+    out = []
+    for fn in (torch_fn, tg_fn):
+        try:
+            out.append((None, fn()))
+        except Exception as e:  # noqa: BLE001 - the kind of refusal is compared by the caller
+            out.append((type(e), None))
+    return out
+
+
+# ---- interpolate with an empty input or output: 'area' follows the adaptive pools (an empty output is fine),
+# the other modes refuse an empty spatial size and an empty channel dim (an empty batch is fine)
+INTERP_EMPTY = [((1, 1, 3), dict(scale_factor=0.25, mode="area")), ((1, 0, 3), dict(scale_factor=0.5, mode="area")),
+                ((1, 0, 3, 3), dict(size=2, mode="area")), ((1, 0, 3, 3, 3), dict(size=2, mode="area")),
+                ((1, 2, 3, 3, 3), dict(size=(2, 0, 1), mode="area")), ((1, 2, 3, 3), dict(size=(2, 0), mode="area")),
+                ((1, 2, 0), dict(size=1, mode="area")), ((1, 2, 0), dict(size=2, mode="area")),
+                ((1, 2, 3, 3), dict(scale_factor=0.25, mode="nearest")),
+                ((1, 2, 3, 3), dict(scale_factor=0.25, mode="bilinear")),
+                ((0, 2, 3), dict(scale_factor=0.25, mode="linear")), ((0, 2, 3), dict(size=2, mode="linear")),
+                ((1, 0, 3), dict(size=2, mode="linear")), ((1, 0, 3), dict(size=2, mode="nearest")),
+                ((1, 2, 0), dict(size=2, mode="nearest")), ((1, 2, 3), dict(size=0, mode="nearest-exact")),
+                ((1, 2, 3, 3, 3), dict(size=(0, 1, 1), mode="trilinear")),
+                ((1, 2, 3, 3), dict(size=(0, 1), mode="bicubic"))]
+
+
+@pytest.mark.parametrize(("shape", "kw"), INTERP_EMPTY)
+def test_interpolate_empty_inputs_and_outputs_match_pytorch(shape, kw):
+    torch = pytest.importorskip("torch")
+    (e_t, r_t), (e_g, r_g) = _both_ways(lambda: torch.nn.functional.interpolate(torch.ones(shape), **kw),
+                                        lambda: F.interpolate(tg.ones(shape), **kw))
+    assert e_t == e_g, (shape, kw, e_t, e_g)
+    if e_t is None:
+        assert tuple(r_g.shape) == tuple(r_t.shape)
+        np.testing.assert_array_equal(r_g.numpy(), r_t.numpy())
+
+
+@given(n=st.integers(1, 6), scale=st.sampled_from([0.1, 0.25, 0.5]), d=st.sampled_from([1, 2, 3]))
+def test_interpolate_area_to_an_empty_output_is_empty_with_a_zero_gradient(n, scale, d):
+    x = tg.ones((1, 2) + (n,) * d, requires_grad=True)
+    out = F.interpolate(x, scale_factor=scale, mode="area")
+    assert tuple(out.shape) == (1, 2) + (int(n * scale),) * d
+    out.sum().backward()
+    assert x.grad.shape == x.shape  # each output is a mean: the gradient sums to the number of outputs
+    np.testing.assert_allclose(float(x.grad.sum()), out.numel(), rtol=1e-5)
+
+
+# ---- instance_norm of an (N, C) input: with the running statistics PyTorch normalizes it; training refuses
+@given(n=st.integers(1, 3), c=st.integers(1, 3), seed=st.integers(0, 2**16))
+def test_instance_norm_of_2d_input_uses_the_running_statistics(n, c, seed):
+    rng = np.random.default_rng(seed)
+    x, rm, rv, w, b = (rng.standard_normal((n, c)), rng.standard_normal(c), rng.uniform(0.5, 2, c),
+                       rng.standard_normal(c), rng.standard_normal(c))
+    out = F.instance_norm(tg.tensor(x), tg.tensor(rm), tg.tensor(rv), tg.tensor(w), tg.tensor(b),
+                          use_input_stats=False)
+    np.testing.assert_allclose(out.numpy(), (x - rm) / np.sqrt(rv + 1e-5) * w + b, rtol=1e-10)
+    with pytest.raises(ValueError, match="more than 1 spatial element"):
+        F.instance_norm(tg.tensor(x), tg.tensor(rm), tg.tensor(rv))
+    with pytest.raises(RuntimeError, match="running_mean and running_var"):
+        F.instance_norm(tg.tensor(x), use_input_stats=False)
+
+
+def test_instance_norm_low_rank_inputs_match_pytorch():
+    torch = pytest.importorskip("torch")
+    cases = [((2, 2), True, False), ((2, 2), False, False), ((2,), True, False), ((2,), True, True),
+             ((2, 2), True, True), ((2, 3), True, False)]
+    for shape, stats, use_input in cases:
+        def call(lib, shape=shape, stats=stats, use_input=use_input):
+            x = lib.arange(float(np.prod(shape))).reshape(shape)
+            rm, rv = (lib.tensor([0.5, 1.0]), lib.tensor([1.0, 4.0])) if stats else (None, None)
+            return lib.nn.functional.instance_norm(x, rm, rv, use_input_stats=use_input)
+        (e_t, r_t), (e_g, r_g) = _both_ways(lambda call=call: call(torch), lambda call=call: call(tg))
+        assert e_t == e_g, (shape, stats, use_input, e_t, e_g)
+        if e_t is None:
+            np.testing.assert_allclose(r_g.numpy(), r_t.numpy(), rtol=1e-5)
+
+
+# ---- embedding_bag of an empty input: zeros in every mode (max included); a 2-D input with no columns is refused
+# as PyTorch (its offsets would step by 0)
+@given(mode=st.sampled_from(["sum", "mean", "max"]), bags=st.integers(1, 3), last=st.booleans(),
+       pad=st.sampled_from([None, 1]))
+def test_embedding_bag_of_empty_bags_is_zeros_in_every_mode(mode, bags, last, pad):
+    w = tg.arange(6.0).reshape(3, 2).requires_grad_()
+    ids = tg.tensor([1, 1]) if pad is not None else tg.tensor([], dtype=tg.int64)  # (all padding: empty too)
+    out = F.embedding_bag(ids, w, tg.zeros(bags, dtype=tg.int64), mode=mode, include_last_offset=last,
+                          padding_idx=pad)
+    assert tuple(out.shape) == (bags - 1 if last else bags, 2)
+    np.testing.assert_array_equal(out.detach().numpy(), 0.0)
+    out.sum().backward()
+    np.testing.assert_array_equal(w.grad.numpy(), 0.0)
+
+
+@pytest.mark.parametrize("shape", [(0, 0), (2, 0)])
+def test_embedding_bag_of_a_2d_input_without_columns_is_refused(shape):
+    with pytest.raises(RuntimeError, match="step must be nonzero"):
+        F.embedding_bag(tg.zeros(shape, dtype=tg.int64), tg.ones(3, 2))
+
+
+def test_embedding_bag_of_empty_inputs_matches_pytorch():
+    torch = pytest.importorskip("torch")
+    for mode in ("sum", "mean", "max"):
+        for args, kw in [(("e", (3, 2), [0, 0]), {}), (("e", (3, 2), [0]), {}),
+                         (("e", (3, 2), [0, 0]), dict(include_last_offset=True)), (("e", (0, 2), [0, 0]), {}),
+                         (((0, 0), (3, 2), None), {}), (((2, 0), (3, 2), None), {}), (((0, 2), (3, 2), None), {})]:
+            def call(lib, args=args, kw=kw, mode=mode):
+                ids = lib.tensor([], dtype=lib.int64) if args[0] == "e" else lib.zeros(args[0], dtype=lib.int64)
+                off = None if args[2] is None else lib.tensor(args[2])
+                return lib.nn.functional.embedding_bag(ids, lib.ones(args[1]), off, mode=mode, **kw)
+            (e_t, r_t), (e_g, r_g) = _both_ways(lambda call=call: call(torch), lambda call=call: call(tg))
+            assert e_t == e_g, (mode, args, kw, e_t, e_g)
+            if e_t is None:
+                assert tuple(r_g.shape) == tuple(r_t.shape)
+                np.testing.assert_array_equal(r_g.numpy(), r_t.numpy())
+
+
+# ---- interpolate(antialias=True): PyTorch's separable filters (triangle / Keys cubic a=-0.5 stretched by the
+# scale when downsampling, normalized); PyTorch 2.13 is wrong for an output width of 1 with the height resampled
+AA_CASES = [((1, 2, 8, 4), dict(size=(2, 4))), ((1, 2, 8, 4), dict(scale_factor=0.5)),
+            ((1, 2, 5, 7), dict(size=(9, 3))), ((1, 1, 3, 3), dict(scale_factor=2.0)),
+            ((2, 1, 7, 5), dict(scale_factor=0.45)), ((1, 1, 4, 6), dict(size=(4, 1))),
+            ((1, 1, 6, 5), dict(size=(3, 4), align_corners=True))]
+
+
+@pytest.mark.parametrize("mode", ["bilinear", "bicubic"])
+@pytest.mark.parametrize(("shape", "kw"), AA_CASES)
+def test_interpolate_antialias_matches_pytorch(mode, shape, kw):
+    torch = pytest.importorskip("torch")
+    x = np.random.default_rng(0).standard_normal(shape)
+    xt, xg = torch.tensor(x, requires_grad=True), tg.tensor(x, requires_grad=True)
+    ot = torch.nn.functional.interpolate(xt, mode=mode, antialias=True, **kw)
+    og = F.interpolate(xg, mode=mode, antialias=True, **kw)
+    np.testing.assert_allclose(og.detach().numpy(), ot.detach().numpy(), rtol=1e-10, atol=1e-12)
+    assert og.grad_fn.name() == ot.grad_fn.name()
+    g = np.random.default_rng(1).standard_normal(tuple(ot.shape))
+    ot.backward(torch.tensor(g))
+    og.backward(tg.tensor(g))
+    np.testing.assert_allclose(xg.grad.numpy(), xt.grad.numpy(), rtol=1e-10, atol=1e-12)
+
+
+@given(h=st.integers(1, 5), w=st.integers(1, 5), oh=st.integers(1, 6), ow=st.integers(1, 6),
+       mode=st.sampled_from(["bilinear", "bicubic"]), seed=st.integers(0, 2**16))
+def test_interpolate_antialias_keeps_constants_and_is_separable(h, w, oh, ow, mode, seed):
+    rng = np.random.default_rng(seed)
+    c = float(rng.standard_normal())
+    out = F.interpolate(tg.full((1, 1, h, w), c, dtype=tg.float64), size=(oh, ow), mode=mode, antialias=True)
+    np.testing.assert_allclose(out.numpy(), c, rtol=1e-12)  # the weights of every window sum to 1
+    col = rng.standard_normal((1, 1, h, 1))  # a column to width 1 = the column repeated to width 2, to width 2
+    one = F.interpolate(tg.tensor(col), size=(oh, 1), mode=mode, antialias=True).numpy()[..., 0]
+    two = F.interpolate(tg.tensor(np.repeat(col, 2, axis=3)), size=(oh, 2), mode=mode, antialias=True).numpy()
+    np.testing.assert_allclose(one, two[..., 0], rtol=1e-12, atol=1e-12)
+    x = tg.tensor(rng.standard_normal((1, 1, h, w)))
+    assert_gradients(lambda t: F.interpolate(t, size=(oh, ow), mode=mode, antialias=True), x)

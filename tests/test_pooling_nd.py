@@ -214,3 +214,114 @@ def test_max_unpool_of_an_empty_batch_has_a_gradient(d):
     y, i = getattr(F, f"max_pool{d}d")(x, 2, return_indices=True)
     getattr(F, f"max_unpool{d}d")(y, i, 2).sum().backward()
     assert x.grad.shape == x.shape
+
+
+# ---- dtypes PyTorch's CPU kernels refuse (avg_pool3d of float16, max_unpool of integer/bool values): refused here
+DTYPES = ["float16", "float32", "float64", "int64", "int32", "uint8", "bool"]
+
+
+def _both_ways(torch_fn, tg_fn):
+    """Run a call both ways: (exception type or None, result) for PyTorch and tapegrad."""
+    out = []
+    for fn in (torch_fn, tg_fn):
+        try:
+            out.append((None, fn()))
+        except Exception as e:  # noqa: BLE001 - the kind of refusal is compared below
+            out.append((type(e), None))
+    return out
+
+
+@given(dtype=st.sampled_from(DTYPES), d=st.sampled_from([1, 2, 3]))
+def test_max_unpool_refuses_non_floating_values_as_pytorch(dtype, d):
+    fn = {1: F.max_unpool1d, 2: F.max_unpool2d, 3: F.max_unpool3d}[d]
+    x = tg.ones((1, 1) + (1,) * d, dtype=getattr(tg, dtype))
+    idx = tg.zeros((1, 1) + (1,) * d, dtype=tg.int64)
+    if dtype.startswith("float"):
+        assert fn(x, idx, 2).shape == (1, 1) + (2,) * d
+    else:
+        with pytest.raises(NotImplementedError, match=f"max_unpool{d}d.*{dtype}"):
+            fn(x, idx, 2)
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_avg_pool3d_lp_pool3d_and_local_response_norm_dtypes_as_pytorch(dtype):
+    torch = pytest.importorskip("torch")
+    calls = [
+        lambda lib, x: lib.nn.functional.avg_pool3d(x, 2),
+        lambda lib, x: lib.nn.functional.lp_pool3d(x, 2.0, 2),
+        lambda lib, x: lib.nn.functional.local_response_norm(x, 2),
+        lambda lib, x: lib.nn.functional.max_unpool3d(x, lib.zeros(x.shape, dtype=lib.int64), 1),
+    ]
+    a = np.arange(16).reshape(1, 2, 2, 2, 2) % 3
+    for call in calls:
+        (e_t, r_t), (e_g, r_g) = _both_ways(
+            lambda call=call: call(torch, torch.tensor(a).to(getattr(torch, dtype))),
+            lambda call=call: call(tg, tg.tensor(a).to(getattr(tg, dtype))))
+        assert (e_t is None) == (e_g is None), (dtype, e_t, e_g)
+        if e_t is None:
+            np.testing.assert_allclose(r_g.float().numpy(), r_t.float().numpy(), rtol=2e-3, atol=1e-3)
+        else:
+            assert e_g is NotImplementedError
+
+
+@given(sizes=st.tuples(*[st.integers(1, 3)] * 3), k=st.integers(1, 3), ceil=st.booleans(), pad=st.booleans())
+def test_avg_pool3d_and_lp_pool3d_refuse_a_kernel_larger_than_the_input_as_pytorch(sizes, k, ceil, pad):
+    x = tg.ones((1, 1) + sizes)
+    p = k // 2 if pad else 0
+    if min(sizes) < k:
+        with pytest.raises(RuntimeError, match="smaller than kernel size|too small"):
+            F.avg_pool3d(x, k, padding=p, ceil_mode=ceil)
+        with pytest.raises(RuntimeError, match="smaller than kernel size|too small"):
+            F.lp_pool3d(x, 3.0, k, ceil_mode=ceil)
+    else:
+        assert F.avg_pool3d(x, k, padding=p, ceil_mode=ceil).shape[:2] == (1, 1)
+        assert F.lp_pool3d(x, 3.0, k, ceil_mode=ceil).shape[:2] == (1, 1)
+
+
+def test_pool_kernel_larger_than_input_matches_pytorch():
+    torch = pytest.importorskip("torch")
+    for name, args in [("avg_pool3d", (2,)), ("lp_pool3d", (3.0, 2)), ("lp_pool2d", (3.0, 2)),
+                       ("lp_pool1d", (3.0, 2)), ("avg_pool1d", (2,))]:
+        d = int(name[-2])
+        shape = (1, 1) + (3, 2, 1)[-d:]
+        got = _both_ways(lambda name=name, args=args, shape=shape: getattr(torch.nn.functional, name)(
+                             torch.ones(shape), *args, ceil_mode=True),
+                         lambda name=name, args=args, shape=shape: getattr(F, name)(tg.ones(shape), *args,
+                                                                                    ceil_mode=True))
+        (e_t, r_t), (e_g, r_g) = got
+        assert e_t == e_g, (name, e_t, e_g)
+        if e_t is None:
+            np.testing.assert_allclose(r_g.numpy(), r_t.numpy(), rtol=1e-6)
+
+
+EMPTY_SHAPES = [(1, 0), (2, 0, 3), (0, 0, 3), (1, 0, 0), (1, 2, 0), (0, 1, 2, 2), (2, 0, 2, 2), (1, 0, 0, 0),
+                (1, 2, 2, 0), (2, 0, 2, 2, 2), (0, 2, 2, 2), (0, 0, 2, 2, 2), (0, 2, 0, 2), (1, 0, 2, 2, 2)]
+
+
+@pytest.mark.parametrize("shape", EMPTY_SHAPES)
+def test_adaptive_avg_pools_of_empty_inputs_match_pytorch(shape):
+    """PyTorch: an output size of ones is a mean of any input (NaN on an empty window); otherwise the non-batch
+    dims must be non-empty."""
+    torch = pytest.importorskip("torch")
+    for d in (1, 2, 3):
+        if len(shape) not in (d + 1, d + 2):
+            continue
+        name = f"adaptive_avg_pool{d}d"
+        for out in (1, 2):
+            (e_t, r_t), (e_g, r_g) = _both_ways(
+                lambda name=name, out=out: getattr(torch.nn.functional, name)(torch.ones(shape), out),
+                lambda name=name, out=out: getattr(F, name)(tg.ones(shape), out))
+            assert e_t == e_g, (name, shape, out, e_t, e_g)
+            if e_t is None:
+                assert tuple(r_g.shape) == tuple(r_t.shape)
+                np.testing.assert_array_equal(r_g.numpy(), r_t.numpy())
+
+
+@given(shape=st.lists(st.integers(0, 2), min_size=4, max_size=5))
+def test_adaptive_avg_pool3d_to_ones_is_the_mean_of_any_input(shape):
+    x = tg.ones(shape, requires_grad=True)
+    out = F.adaptive_avg_pool3d(x, 1)
+    expected = np.full(tuple(shape[:-3]) + (1, 1, 1), np.nan if 0 in shape[-3:] else 1.0)
+    np.testing.assert_array_equal(out.detach().numpy(), expected)
+    out.sum().backward()
+    assert x.grad.shape == x.shape

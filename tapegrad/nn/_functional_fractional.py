@@ -43,8 +43,11 @@ def fractional_max_pool2d_with_indices(input: Tensor, kernel_size, output_size=N
     if output_size is None and output_ratio is None:
         raise ValueError("fractional_max_pool2d requires specifying either an output_size or an output_ratio")
     x = input._data
-    if x.ndim not in (3, 4) or 0 in x.shape[-3:]:
+    if x.ndim not in (3, 4):
         raise RuntimeError(f"fractional_max_pool2d(): Expected 3D or 4D tensor, but got: {tuple(x.shape)}")
+    if 0 in x.shape[1:]:  # as PyTorch: the first dim (a batch, or the channels of an unbatched input) may be empty
+        raise RuntimeError("fractional_max_pool2d(): Expected input to have non-zero size for non-batch dimensions, "
+                           f"but got {tuple(x.shape)}")
     if output_size is None:
         ratio = (float(output_ratio),) * 2 if isinstance(output_ratio, (int, float)) else tuple(output_ratio)
         if len(ratio) > 2:
@@ -79,13 +82,13 @@ def fractional_max_pool2d_with_indices(input: Tensor, kernel_size, output_size=N
     cols = starts_w[..., :, None] + np.arange(kw)  # (n, c, ow, kw)
     flat = (rows[..., :, None, :, None] * w + cols[..., None, :, None, :]).reshape(n, c, oh, ow, kh * kw)
     planes = x4.reshape(n, c, h * w)
-    windows = np.take_along_axis(planes, flat.reshape(n, c, -1), 2).reshape(flat.shape)
+    windows = np.take_along_axis(planes, flat.reshape(n, c, oh * ow * kh * kw), 2).reshape(flat.shape)
     nan = np.isnan(windows)
     pick = np.where(nan.any(-1), kh * kw - 1 - np.argmax(nan[..., ::-1], -1), np.argmax(windows, -1))
     indices = np.take_along_axis(flat, pick[..., None], -1)[..., 0]  # (n, c, oh, ow), into each h * w plane
-    values = np.take_along_axis(planes, indices.reshape(n, c, -1), 2).reshape(n, c, oh, ow)
+    values = np.take_along_axis(planes, indices.reshape(n, c, oh * ow), 2).reshape(n, c, oh, ow)
     out_shape = values.shape[1:] if x.ndim == 3 else values.shape
-    spread = (np.arange(n * c) * (h * w))[:, None] + indices.reshape(n * c, -1)  # into the flat input
+    spread = (np.arange(n * c) * (h * w))[:, None] + indices.reshape(n * c, oh * ow)  # into the flat input
 
     def scatter(g):  # the gradient: each output's at the element it picked (repeats add)
         summed = np.bincount(spread.ravel(), weights=g.reshape(-1).astype(np.float64), minlength=n * c * h * w)

@@ -286,17 +286,56 @@ def _axis_taps(mode, n_in, n_out, scale, align_corners, dtype):
     return np.stack([i0, i1], axis=1), np.stack([1 - lam, lam], axis=1).astype(dtype)
 
 
+def _aa_filter(mode, x):
+    """PyTorch's antialias filters: the triangle (bilinear) and Keys' cubic with a = -0.5 (bicubic)."""
+    x = np.abs(x)
+    if mode == "bilinear":
+        return np.where(x < 1, 1 - x, 0).astype(x.dtype)
+    a = x.dtype.type(-0.5)
+    near = ((a + 2) * x - (a + 3)) * x * x + 1
+    far = ((a * x - 5 * a) * x + 8 * a) * x - 4 * a
+    return np.where(x < 1, near, np.where(x < 2, far, 0)).astype(x.dtype)
+
+
+def _aa_axis_taps(mode, n_in, n_out, scale, align_corners, dtype):
+    """(indices, weights, valid) of one axis with antialias=True: PyTorch's _compute_indices_min_size_weights_aa
+    (a filter stretched by the scale when downsampling, its weights normalized to sum to 1)."""
+    acc = np.float64 if dtype == np.float64 else np.float32
+    if align_corners:
+        s = acc((n_in - 1) / (n_out - 1)) if n_out > 1 else acc(0)
+    else:
+        s = acc(1.0 / scale) if scale is not None and scale > 0 else acc(n_in) / acc(n_out)
+    half = acc(1 if mode == "bilinear" else 2)
+    support = half * s if s >= 1 else half
+    invscale = acc(1) / s if s >= 1 else acc(1)
+    width = int(math.ceil(support)) * 2 + 1
+    center = s * (np.arange(n_out).astype(acc) + acc(0.5))
+    xmin = np.maximum((center - support + acc(0.5)).astype(np.int64), 0)
+    xsize = np.clip(np.minimum((center + support + acc(0.5)).astype(np.int64), n_in) - xmin, 0, width)
+    j = np.arange(width)
+    valid = j[None, :] < xsize[:, None]
+    w = _aa_filter(mode, ((j[None, :] + xmin[:, None]).astype(acc) - center[:, None] + acc(0.5)) * invscale)
+    w = np.where(valid, w, acc(0))
+    total = w.sum(axis=1, keepdims=True)
+    w = np.where(total != 0, w / np.where(total != 0, total, acc(1)), w)
+    idx = np.minimum(xmin[:, None] + j[None, :], n_in - 1)
+    return idx, w.astype(dtype), valid
+
+
 def _resample(a, taps):
     """Apply the per-axis tap matrices to the trailing axes of a, the last axis first (PyTorch's kernels combine
     along the width first: with inf and NaN inputs the order decides where 0 * inf shows)."""
     d = len(taps)
     for k in reversed(range(d)):
-        idx, w = taps[k]
+        idx, w = taps[k][:2]
+        valid = taps[k][2] if len(taps[k]) > 2 else None  # (antialias: taps past a window's end add nothing)
         ax = a.ndim - d + k
         shape = (1,) * (a.ndim - ax - 1)
         out = None
         for t in range(idx.shape[1]):
             term = np.take(a, idx[:, t], axis=ax) * w[:, t].reshape((-1,) + shape)
+            if valid is not None and not valid[:, t].all():
+                term = np.where(valid[:, t].reshape((-1,) + shape), term, 0).astype(term.dtype)
             out = term if out is None else out + term
         a = out
     return a
@@ -305,7 +344,7 @@ def _resample(a, taps):
 def _resample_adjoint(g, taps, sizes):
     d = len(taps)
     for k in range(d):  # the forward's order, reversed
-        idx, w = taps[k]
+        idx, w = taps[k][:2]  # (antialias: the weights past a window's end are 0)
         ax = g.ndim - d + k
         moved = np.moveaxis(g, ax, 0)
         acc = np.zeros((sizes[k],) + moved.shape[1:], g.dtype)
@@ -348,8 +387,6 @@ def interpolate(input: Tensor, size=None, scale_factor=None, mode: str = "neares
     if antialias and mode not in ("bilinear", "bicubic"):
         raise ValueError(f"{op_name}: anti-alias option is restricted to bilinear and bicubic modes and requires a "
                          "4-D tensor as input")
-    if antialias:
-        raise NotImplementedError(f"{op_name}: antialias=True is not supported by tapegrad yet")
     if size is not None and scale_factor is not None:
         raise ValueError("only one of size or scale_factor should be defined")
     if size is None and scale_factor is None:
@@ -374,14 +411,17 @@ def interpolate(input: Tensor, size=None, scale_factor=None, mode: str = "neares
         factors = [float(f) for f in factors]
         out = [math.floor(float(n) * f) for n, f in zip(x.shape[2:], factors, strict=True)]
         scales = [None] * d if recompute_scale_factor else factors
-    if min(out) <= 0:
-        raise RuntimeError(f"{op_name}: input and output sizes should be greater than 0, but got input "
-                           f"{tuple(x.shape[2:])} and output {tuple(out)}")
-    if mode == "area":
+    if mode == "area":  # PyTorch's adaptive pools decide about empty inputs and outputs
         from ..ops.conv import adaptive_avg_pool2d
 
         pool = (adaptive_avg_pool1d, adaptive_avg_pool2d, adaptive_avg_pool3d)[d - 1]
         return pool(input, tuple(out))
+    if min(out) <= 0 or 0 in x.shape[2:]:
+        raise RuntimeError(f"{op_name}: input and output sizes should be greater than 0, but got input "
+                           f"{tuple(x.shape[2:])} and output {tuple(out)}")
+    if x.shape[1] == 0:  # PyTorch's upsample kernels take an empty batch but not an empty channel dim
+        raise RuntimeError(f"{op_name}: non-empty {d + 2}D data tensor expected but got a tensor with sizes "
+                           f"{list(x.shape)}")
     need = _INTERP_DIMS.get(mode)
     if need is not None and need != d:
         raise NotImplementedError(f"Got {x.ndim}D input, but {mode} mode needs {need + 2}D input")
@@ -389,8 +429,9 @@ def interpolate(input: Tensor, size=None, scale_factor=None, mode: str = "neares
         raise NotImplementedError(f"{op_name}: mode {mode!r} is not implemented for {x.dtype} tensors; use a "
                                   "floating-point input")
     sizes = tuple(x.shape[2:])
-    taps = [_axis_taps(mode, n, o, s, align_corners, x.dtype) for n, o, s in zip(sizes, out, scales, strict=True)]
-    name = f"Upsample{_INTERP_NAMES[mode]}{d}D"
+    axis_taps = _aa_axis_taps if antialias else _axis_taps
+    taps = [axis_taps(mode, n, o, s, align_corners, x.dtype) for n, o, s in zip(sizes, out, scales, strict=True)]
+    name = f"Upsample{_INTERP_NAMES[mode]}{d}D" + ("Aa" if antialias else "")
 
     def apply(a):
         return _resample(a, taps)
@@ -461,14 +502,17 @@ def instance_norm(input: Tensor, running_mean: Tensor | None = None, running_var
 
     op_name = "instance_norm"
     x = _tensor(op_name, input)
-    if x.ndim < 3:
-        raise ValueError(f"{op_name}: expected an input of at least 3 dimensions (N, C, *), but got input of shape "
+    if use_input_stats and math.prod(x.shape[2:]) <= 1:
+        raise ValueError(f"Expected more than 1 spatial element when training, got input size {list(x.shape)}")
+    if x.ndim < 2:  # (PyTorch: an (N, C) input is fine with the running statistics)
+        raise IndexError(f"{op_name}: expected an input of at least 2 dimensions (N, C, *), but got input of shape "
                          f"{tuple(x.shape)}")
     if not use_input_stats:
+        if running_mean is None or running_var is None:
+            raise RuntimeError(f"{op_name}: expected running_mean and running_var to be defined when "
+                               "use_input_stats is false")
         return F.batch_norm(input, running_mean, running_var, weight, bias, False, momentum, eps)
     n, c = x.shape[:2]
-    if math.prod(x.shape[2:]) <= 1:
-        raise ValueError(f"Expected more than 1 spatial element when training, got input size {list(x.shape)}")
     folded = input.reshape((1, n * c) + tuple(x.shape[2:]))
     rm = running_mean.repeat(n) if running_mean is not None else None
     rv = running_var.repeat(n) if running_var is not None else None
@@ -593,6 +637,9 @@ def embedding_bag(input: Tensor, weight: Tensor, offsets: Tensor | None = None, 
             raise ValueError(f"{op_name}: if input is 2D, then offsets has to be None, as input is treated is a "
                              "mini-batch of fixed length sequences. However, found offsets of type Tensor")
         b, length = ids.shape
+        if length == 0:  # PyTorch's offsets are arange(0, numel, size(1)): a zero step
+            raise RuntimeError(f"{op_name}: a 2-D input needs at least one index per bag (step must be nonzero), but "
+                               f"got input of shape {tuple(ids.shape)}")
         starts = np.arange(b) * length
         flat = ids.reshape(-1)
         psw = per_sample_weights.reshape(-1) if per_sample_weights is not None else None
@@ -647,6 +694,8 @@ def embedding_bag(input: Tensor, weight: Tensor, offsets: Tensor | None = None, 
         return weight.new_zeros((b, d)).index_add(0, wrap(bag[members]), picked)
     # max: PyTorch's running maximum: the first row of the bag, then each later row that is strictly greater (a
     # NaN after the first row is skipped; a NaN first stays)
+    if not keep.any():  # every bag empty: zeros (still linked to the weight, with a zero gradient)
+        return weight.new_zeros((b, d)).index_add(0, wrap(np.zeros(0, np.int64)), rows[:0])
     values = rows.detach().numpy()
     pick = np.zeros((b, d), np.int64)
     filled = np.zeros(b, bool)

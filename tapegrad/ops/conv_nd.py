@@ -169,9 +169,11 @@ def _check(op_name, x, w, b, d, stride, dilation, groups, transposed=False):
         raise RuntimeError(f"{op_name}: input dtype {x.dtype}, weight dtype {w.dtype}"
                            + (f" and bias dtype {b.dtype}" if b is not None else "")
                            + " must be the same; cast with .float() or .double()")
-    if x.dtype.kind != "f":
-        raise NotImplementedError(f"{op_name}: not implemented for {x.dtype} tensors; cast the input and weight "
-                                  "with .float()")
+    # PyTorch's CPU kernels: convolutions of every integer dtype (wrapping as integers do), transposed ones of
+    # int64 only, never of bool
+    if x.dtype.kind not in ("fiu" if not transposed else "f") and not (transposed and x.dtype == np.int64):
+        raise NotImplementedError(f"{op_name}: not implemented for {x.dtype} tensors, as in PyTorch; cast the input "
+                                  "and weight with .float()")
     if not isinstance(groups, numbers.Integral) or isinstance(groups, bool):
         raise TypeError(f"{op_name}: groups must be an int, but got groups={groups!r}")
     if groups <= 0:
@@ -427,6 +429,16 @@ def conv_tbc(input: Tensor, weight: Tensor, bias: Tensor, pad: int = 0) -> Tenso
     if x.shape[2] != w.shape[1]:
         raise RuntimeError(f"{op_name}: input has {x.shape[2]} channels but the weight expects {w.shape[1]} "
                            f"(input shape {tuple(x.shape)}, weight shape {tuple(w.shape)})")
+    if isinstance(pad, numbers.Integral) and not isinstance(pad, bool) and pad < 0:
+        # PyTorch's kernel crops -pad steps from both ends of the time axis: output length T + 2*pad - K + 1
+        t, k = x.shape[0], w.shape[0]
+        length = t + 2 * pad - k + 1
+        if length < 0:
+            raise RuntimeError(f"{op_name}: pad={pad} leaves a negative output length {length} (T={t}, K={k}): "
+                               "T + 2*pad - K + 1 must be non-negative")
+        keep = input[-pad:-pad + k] if length == 0 else input[-pad:t + pad]  # (length 0: one window, dropped)
+        out = conv1d(keep.permute(1, 2, 0), weight.permute(2, 1, 0), bias).permute(2, 0, 1)
+        return out[:length]
     return conv1d(input.permute(1, 2, 0), weight.permute(2, 1, 0), bias, padding=pad).permute(2, 0, 1)
 
 

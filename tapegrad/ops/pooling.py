@@ -46,11 +46,11 @@ def _tuple(op_name, name, value, d):
     return tuple(int(v) for v in items)
 
 
-def _input(op_name, input, d):
+def _input(op_name, input, d, empty_ok=False):
     if not isinstance(input, Tensor):
         raise expected_tensor(op_name, input)
     x = input._data
-    if x.ndim not in (d + 1, d + 2) or 0 in x.shape[-d:] or (x.ndim == d + 2 and x.shape[1] == 0):
+    if x.ndim not in (d + 1, d + 2) or (not empty_ok and (0 in x.shape[-d:] or (x.ndim == d + 2 and x.shape[1] == 0))):
         raise RuntimeError(f"{op_name}: expected a non-empty {d + 1}-D (unbatched) or {d + 2}-D (batched) input, "
                            f"but got input of shape {tuple(x.shape)}")
     return x
@@ -331,11 +331,14 @@ def avg_pool3d(input: Tensor, kernel_size, stride=None, padding=0, ceil_mode: bo
     """
     op_name, d = "avg_pool3d", 3
     x = _input(op_name, input, d)
-    if x.dtype.kind != "f" and x.dtype != np.int64:
-        raise NotImplementedError(f"{op_name}: not implemented for {x.dtype} tensors (floating point and int64 are); "
-                                  "cast with .float()")
+    if (x.dtype.kind != "f" and x.dtype != np.int64) or x.dtype == np.float16:  # PyTorch's CPU kernel has no Half
+        raise NotImplementedError(f"{op_name}: not implemented for {x.dtype} tensors (float32, float64 and int64 "
+                                  "are, as in PyTorch); cast with .float()")
     kernel, stride, padding, taps = _window_args(op_name, d, x, kernel_size, stride, padding, 1, ceil_mode)
     sizes, lead = x.shape[-d:], x.shape[:-d]
+    if any(n < k for n, k in zip(sizes, kernel, strict=True)):  # PyTorch's avg_pool3d check (padding aside)
+        raise RuntimeError(f"{op_name}: input image (T: {sizes[0]} H: {sizes[1]} W: {sizes[2]}) smaller than kernel "
+                           f"size (kT: {kernel[0]} kH: {kernel[1]} kW: {kernel[2]}), as PyTorch refuses")
     if divisor_override is not None:
         if not isinstance(divisor_override, numbers.Integral) or isinstance(divisor_override, bool):
             raise TypeError(f"{op_name}: divisor_override must be an int, but got {divisor_override!r}")
@@ -411,7 +414,7 @@ def adaptive_avg_pool1d(input: Tensor, output_size) -> Tensor:
     tensor([[1.5000, 4.0000]])
     """
     op_name = "adaptive_avg_pool1d"
-    x = _input(op_name, input, 1)
+    x = _input(op_name, input, 1, empty_ok=True)  # adaptive_avg_pool2d decides about empty dims, as in PyTorch
     (o,) = _adaptive_size(op_name, x, output_size, 1)
     return adaptive_avg_pool2d(input.unsqueeze(-2), (1, o)).squeeze(-2)
 
@@ -428,10 +431,15 @@ def adaptive_avg_pool3d(input: Tensor, output_size) -> Tensor:
     tapegrad.Size([1, 2, 1, 1, 1])
     """
     op_name, d = "adaptive_avg_pool3d", 3
-    x = _input(op_name, input, d)
+    x = _input(op_name, input, d, empty_ok=True)
     if x.dtype.kind != "f":
         raise NotImplementedError(f"{op_name}: not implemented for {x.dtype} tensors; use a floating-point input")
     out = _adaptive_size(op_name, x, output_size, d)
+    if out == (1, 1, 1):  # PyTorch's global pooling: one mean, of any input (NaN where a window is empty)
+        return input.mean((-3, -2, -1), keepdim=True)
+    if 0 in x.shape[1:]:
+        raise RuntimeError(f"{op_name}: expected input to have non-zero size for non-batch dimensions (as PyTorch), "
+                           f"but got input of shape {tuple(x.shape)} and output_size={out}")
     sizes, lead = x.shape[-d:], x.shape[:-d]
     taps = _adaptive_taps(sizes, out)
     count = None
@@ -446,7 +454,8 @@ def adaptive_avg_pool3d(input: Tensor, output_size) -> Tensor:
         return mean.reshape(lead + out)
 
     def adjoint(g):
-        return _separable_spread(g.reshape((-1,) + out) / count.astype(g.dtype), taps, sizes).reshape(lead + sizes)
+        b = math.prod(lead)  # (not -1: an empty output cannot infer it)
+        return _separable_spread(g.reshape((b,) + out) / count.astype(g.dtype), taps, sizes).reshape(lead + sizes)
 
     def adaptive_avg_pool3d_rule(xp, g, out, x):
         return xp.linear(adjoint, apply, g, "AdaptiveAvgPool3DBackwardBackward0")
@@ -552,6 +561,9 @@ def _max_unpool(op_name, d, input, indices, kernel_size, stride, padding, output
     if not isinstance(indices, Tensor):
         raise expected_tensor(op_name, indices)
     x, ind = input._data, indices._data
+    if x.dtype.kind != "f":  # as PyTorch's kernels: floating point values only
+        raise NotImplementedError(f"{op_name}: not implemented for {x.dtype} input values (floating point only, as "
+                                  "in PyTorch); cast with .float()")
     if ind.dtype != np.int64:
         raise RuntimeError(f"{op_name}: expected indices to have dtype int64, but got {ind.dtype}")
     if x.shape != ind.shape:
