@@ -364,3 +364,30 @@ def test_quantile_refusals_and_empty_q_as_pytorch():
     assert tg.quantile(tg.tensor([1.0, 2.0]), tg.tensor([])).shape == (0,)
     assert tg.quantile(tg.tensor([[1.0, 2.0]]), tg.tensor([]), dim=1, keepdim=True).shape == (0, 1, 1)
     assert tg.quantile(tg.tensor([float("inf")]), 0.5).isnan().item()  # lerp(inf, inf, 0) is nan, as PyTorch
+
+
+# ---------------------------------------------------------------------- refusals PyTorch makes (issue 9)
+@pytest.mark.parametrize("dt", ["int64", "float32", "bool"])
+def test_nanmedian_keepdim_needs_a_dim(dt):
+    with pytest.raises(TypeError, match="nanmedian"):
+        tg.nanmedian(tg.tensor([1, 0], dtype=getattr(tg, dt)), keepdim=True)
+
+
+@pytest.mark.parametrize("dim", [0, -1])
+def test_repeat_interleave_of_a_0d_tensor_has_no_dim(dim):
+    with pytest.raises(IndexError, match="repeat_interleave"):
+        tg.repeat_interleave(tg.tensor(1.0), 2, dim=dim)
+    with pytest.raises(IndexError, match="repeat_interleave"):
+        tg.tensor(1.0).repeat_interleave(tg.tensor([2]), dim=dim)
+    assert tg.repeat_interleave(tg.tensor(1.0), 2).tolist() == [1.0, 1.0]
+
+
+def test_refusals_match_pytorch():
+    torch = pytest.importorskip("torch")
+    for case in (lambda m: m.nanmedian(m.tensor([1, 2]), keepdim=True),
+                 lambda m: m.repeat_interleave(m.tensor(1.0), 2, dim=-1),
+                 lambda m: m.tensor(1.0).repeat_interleave(m.tensor([2]), dim=0)):
+        for m in (torch, tg):
+            with pytest.raises((TypeError, IndexError)):
+                case(m)
+    assert torch.repeat_interleave(torch.tensor(1.0), 2).tolist() == tg.repeat_interleave(tg.tensor(1.0), 2).tolist()

@@ -1008,13 +1008,6 @@ known_class(
     x.grad
     """, "PyTorch 2.13 has no derivative for asinh_/acosh_/atanh_ (in place) and raises in backward; tapegrad "
          "gives the out-of-place ops' gradient", EXTRA, status="by-design")
-known_class(
-    "copysign-scalar-first", fam("copysign", inplace=False), RAISES_THERE,
-    lambda d: torch_says(d, "invalid combination of arguments"),
-    """
-    torch.copysign(-1.5, torch.tensor([1.0]))
-    """, B["values"] + " (copysign(number, tensor): PyTorch's signatures take a tensor first, tapegrad's binary "
-                       "op takes either)", EXTRA)
 # -- tapegrad/ops/combine.py
 known_class(
     "pytorch-resizes-before-failing", {"Tensor." + n + "_" for n in ("addmm", "addbmm", "baddbmm", "addmv",
@@ -1060,13 +1053,6 @@ known_class(
     x.grad
     """, B["edges"] + " (quantile's gradient in a slice with NaN: PyTorch's goes to the sorted neighbours of the "
                       "NaN rank, tapegrad's result there is a constant NaN with no gradient)", COMBINE)
-known_class(
-    "repeat-interleave-0d-dim", fam("repeat_interleave", inplace=False), RAISES_THERE,
-    lambda d: torch_says(d, "Dimension out of range", "but tensor has no dimensions"),
-    """
-    torch.repeat_interleave(torch.tensor(1.0), 2, dim=-1)
-    """, B["values"] + " (repeat_interleave of a 0-d tensor with dim=-1/0: PyTorch refuses the dim, tapegrad "
-                       "repeats)", COMBINE)
 known_class(
     "pytorch-cov-writes-input", fam("cov", "corrcoef", inplace=False), {"state-value", "state-nan", "state-inf",
                                                                        "state-signed-zero", RAISES_THERE},
@@ -1140,20 +1126,6 @@ known_class(
     """, B["values"] + " (cov of one integer observation with float64 aweights: PyTorch's mm refuses the mixed "
                        "float32/float64 dtypes of its zero-degrees-of-freedom path, tapegrad promotes)", COUNTING)
 known_class(
-    "inplace-scan-dtype", {"Tensor.cumsum_", "Tensor.cumprod_"}, RAISES_THERE,
-    lambda d: torch_says(d, "Bad in-place call"),
-    """
-    torch.ones(2, dtype=torch.float16).cumsum_(0, dtype=torch.float32)
-    """, B["values"] + " (cumsum_/cumprod_ with dtype= another dtype: PyTorch refuses, tapegrad casts back)",
-    "tapegrad/ops/forms.py")
-known_class(
-    "nanmedian-keepdim-without-dim", fam("nanmedian", "median", inplace=False), RAISES_THERE,
-    lambda d: torch_says(d, "missing 1 required positional arguments: \"dim\""),
-    """
-    torch.nanmedian(torch.tensor([1, 2]), keepdim=True)
-    """, B["values"] + " (nanmedian(x, keepdim=True) without dim of an integer tensor: PyTorch's signatures refuse "
-                       "it, tapegrad refuses it only for floats)", COMBINE)
-known_class(
     "pytorch-narrow-copy-negative-start-grad", fam("narrow_copy", inplace=False), {"backward-pytorch-raises"}
     | GRADS,
     lambda d: d.kind != "backward-pytorch-raises" or torch_says(d, "must match the size of tensor"),
@@ -1163,14 +1135,6 @@ known_class(
     x.grad
     """, "PyTorch 2.13's narrow_copy backward fails for a negative start (a size mismatch in its formula); "
          "tapegrad's gradient is narrow's", SCATTER, status="pytorch-bug")
-known_class(
-    "random-fills-bool", {"Tensor.geometric_", "Tensor.random_", "Tensor.exponential_", "Tensor.cauchy_",
-                          "Tensor.log_normal_"}, RAISES_THERE,
-    lambda d: any(isb(t) or isint(t) for t in d.inputs),
-    """
-    torch.tensor([True]).geometric_(0.5).dtype
-    """, B["values"] + " (geometric_ of a bool tensor, random_(0, 300) of bool: PyTorch refuses the dtype or the "
-                       "range, tapegrad fills)", "tapegrad/ops/sampling.py")
 known_class(
     "reduce-scatter-0d-and-bool", SCATTER_REDUCE, {RAISES_HERE, RAISES_THERE},
     lambda d: here_says(d, "list assignment index out of range", "source must have the shape") or torch_says(
@@ -1207,13 +1171,6 @@ known_class(
     """, "PyTorch 2.13's select_scatter of a src that requires grad into an integer tensor fails ('Autograd not "
          "support dtype: Long'); tapegrad casts src to the integers as it does without grad", SCATTER,
     status="pytorch-bug")
-known_class(
-    "sum-to-size-no-size", {"Tensor.sum_to_size"}, RAISES_THERE,
-    lambda d: torch_says(d, "missing 1 required positional"),
-    """
-    torch.ones(2).sum_to_size()
-    """, B["values"] + " (sum_to_size() with no size: PyTorch's signature requires one, tapegrad takes it as ())",
-    "tapegrad/ops/forms.py")
 
 # ---------------------------------------------------------------------- the tests
 def _examples():

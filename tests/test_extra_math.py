@@ -302,3 +302,12 @@ def test_nextafter_gradient_is_pytorchs():
     assert ta.grad.tolist() == a.grad.tolist() and tb.grad.tolist() == b.grad.tolist()
     x = np.array([[-100, 100], [-2, 2147483647]], dtype=np.int32)
     assert tg.lcm(tg.tensor(x), tg.tensor(-2)).tolist() == torch.lcm(torch.tensor(x), torch.tensor(-2)).tolist()
+
+
+def test_copysign_takes_a_tensor_first():
+    with pytest.raises(TypeError, match="copysign"):
+        tg.copysign(-1.5, tg.tensor([1.0]))
+    assert tg.copysign(input=tg.tensor([1.0]), other=-1.0).tolist() == [-1.0]
+    torch = pytest.importorskip("torch")
+    with pytest.raises(TypeError):
+        torch.copysign(-1.5, torch.tensor([1.0]))

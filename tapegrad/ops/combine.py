@@ -417,6 +417,8 @@ def repeat_interleave(input, repeats=None, dim=None, *, output_size=None) -> Ten
             raise RuntimeError("repeat_interleave: repeats must be a 1-D integer tensor")
         return wrap(np.repeat(np.arange(counts.shape[0], dtype=counts.dtype), counts))
     _tensor("repeat_interleave", input)
+    if dim is not None and input.ndim == 0:  # as PyTorch: a 0-d input has no dim to repeat along
+        raise IndexError(f"repeat_interleave: dimension specified as {dim} but tensor has no dimensions")
     x = input.reshape(-1) if dim is None else input
     d = 0 if dim is None else check_dim("repeat_interleave", dim, input.ndim)
     n = x.shape[d] if x.ndim else 1
@@ -666,11 +668,11 @@ def nanmedian(input: Tensor, dim=None, keepdim: bool = False):
     tensor(2.)
     """
     _tensor("nanmedian", input)
+    if dim is None and keepdim:  # PyTorch's signatures: keepdim only with a dim, whatever the dtype
+        raise TypeError("nanmedian: keepdim=True needs a dim")
     if input._data.dtype.kind != "f":
         return R.median(input, dim, keepdim) if dim is not None else R.median(input)
     if dim is None:
-        if keepdim:
-            raise TypeError("nanmedian: keepdim=True needs a dim")
         flat = input.reshape(-1)
         if flat.shape[0] == 0:
             return R.median(input)

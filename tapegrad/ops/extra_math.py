@@ -152,6 +152,8 @@ def copysign(input, other) -> Tensor:
     >>> tg.copysign(tg.tensor([1.0, -2.0]), -0.0)
     tensor([-1., -2.])
     """
+    if not isinstance(input, Tensor):  # PyTorch's signatures take (Tensor, Tensor) and (Tensor, Number) only
+        raise TypeError(f"copysign(): argument 'input' must be Tensor, not {type(input).__name__}")
     return (_copysign_tensor if isinstance(other, Tensor) else _copysign_scalar)(input, other)
 
 
