@@ -6,6 +6,7 @@ dtypes and gradients against PyTorch, errors.
 """
 
 import doctest
+import math
 
 import numpy as np
 import pytest
@@ -391,3 +392,43 @@ def test_refusals_match_pytorch():
             with pytest.raises((TypeError, IndexError)):
                 case(m)
     assert torch.repeat_interleave(torch.tensor(1.0), 2).tolist() == tg.repeat_interleave(tg.tensor(1.0), 2).tolist()
+
+
+# ---------------------------------------------------------------------- an empty product keeps beta * input
+_EMPTY_PRODUCTS = {
+    "addmm": (lambda m, x, d, **k: m.addmm(x, m.zeros(2, 0, dtype=d), m.zeros(0, 1, dtype=d), **k), (2, 1)),
+    "addmv": (lambda m, x, d, **k: m.addmv(x.reshape(-1), m.zeros(2, 0, dtype=d), m.zeros(0, dtype=d), **k), (2,)),
+    "baddbmm": (lambda m, x, d, **k: m.baddbmm(x, m.zeros(3, 2, 0, dtype=d), m.zeros(3, 0, 1, dtype=d), **k),
+                (3, 2, 1)),
+    "addbmm-batch": (lambda m, x, d, **k: m.addbmm(x, m.zeros(0, 2, 2, dtype=d), m.zeros(0, 2, 1, dtype=d), **k),
+                     (2, 1)),
+    "addbmm-inner": (lambda m, x, d, **k: m.addbmm(x, m.zeros(3, 2, 0, dtype=d), m.zeros(3, 0, 1, dtype=d), **k),
+                     (2, 1)),
+}
+
+
+def _signs(t):
+    return [math.copysign(1.0, v) if v == 0 else v for v in t.reshape(-1).tolist()]
+
+
+@pytest.mark.parametrize("name", sorted(_EMPTY_PRODUCTS))
+@pytest.mark.parametrize("dt", ["float16", "float32", "float64"])
+@pytest.mark.parametrize("kw", [{}, {"beta": -1.0}, {"beta": 0}, {"alpha": math.inf}, {"beta": 2.0, "alpha": 0.5}])
+def test_empty_product_keeps_beta_times_input_signed_zero(name, dt, kw):
+    fn, shape = _EMPTY_PRODUCTS[name]
+    d = getattr(tg, dt)
+    vals = np.resize(np.array([-0.0, 3.0, 0.0]), int(np.prod(shape))).reshape(shape)
+    x = tg.tensor(vals, dtype=d)
+    beta = kw.get("beta", 1)
+    want = np.zeros(shape) if beta == 0 else beta * vals
+    got = fn(tg, x, d, **kw)
+    assert _signs(got) == _signs(tg.tensor(want)), (name, got)
+    torch = pytest.importorskip("torch")
+    ref = fn(torch, torch.tensor(vals, dtype=getattr(torch, dt)), getattr(torch, dt), **kw)
+    assert _signs(got) == _signs(ref)
+
+
+def test_empty_product_gradient_is_beta():
+    x = tg.tensor([[1.0], [-0.0]], dtype=tg.float64, requires_grad=True)
+    tg.addmm(x, tg.zeros(2, 0, dtype=tg.float64), tg.zeros(0, 1, dtype=tg.float64), beta=-2.0).sum().backward()
+    assert x.grad.tolist() == [[-2.0], [-2.0]]

@@ -1065,21 +1065,6 @@ known_class(
          "reaches the input's view; on a leaf that requires grad it raises); tapegrad leaves the input alone",
     COUNTING, status="pytorch-bug")
 known_class(
-    "logaddexp2-signed-zero", fam("logaddexp2"), "signed-zero",
-    lambda d: True,
-    """
-    torch.tensor([-1.0], dtype=torch.float16).logaddexp2(torch.tensor([-1.0], dtype=torch.float16))
-    """, B["edges"] + " (the sign of a zero of logaddexp2(x, x) in float16: PyTorch's float32 opmath rounds "
-                      "-1 + 1 to -1e-8, -0.0 in float16; tapegrad's gives +0.0)", EXTRA)
-known_class(
-    "addmm-family-empty-product-signed-zero", ADDMM, "signed-zero",
-    lambda d: any(empty(t) for t in d.inputs),
-    """
-    x = torch.tensor([[3.0], [-0.0]], dtype=torch.float64)
-    x.addbmm(torch.zeros(0, 2, 2, dtype=torch.float64), torch.zeros(0, 2, 1, dtype=torch.float64))
-    """, B["edges"] + " (addbmm/addmm with an empty inner dim: PyTorch's BLAS leaves beta * input (-0.0 kept), "
-                      "tapegrad adds the product's +0.0)", COMBINE)
-known_class(
     "pytorch-addcdiv-int-input-grad", fam("addcdiv", "addr", "addmv", "addmm"), "backward-pytorch-raises",
     lambda d: torch_says(d, "can't be cast to the desired output type", "input tensors must have the same dtype"),
     """

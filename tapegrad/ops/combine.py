@@ -103,15 +103,16 @@ def _promoted(*tensors):
     return tuple(cast(t, dt) for t in tensors)
 
 
-def _beta_alpha(op_name, input, product, beta, alpha):
+def _beta_alpha(op_name, input, product, beta, alpha, empty=False):
     if product._data.dtype.kind in "iu":  # as PyTorch: beta and alpha are cast to the integers' type (0.5 -> 0)
         beta, alpha = (int(v) if isinstance(v, float) else v for v in (beta, alpha))
     if tuple(np.broadcast_shapes(tuple(input.shape), tuple(product.shape))) != tuple(product.shape):
         raise RuntimeError(f"{op_name}: input of shape {tuple(input.shape)} cannot be broadcast to the product's "
                            f"shape {tuple(product.shape)} (as PyTorch, input is expanded to the product, not the "
                            f"reverse)")
-    if alpha == 0 and op_name != "addr":  # NOTE: as PyTorch's BLAS call, alpha=0 skips the product (nan and -0.0
-        # included; addr is no BLAS call in PyTorch: it multiplies, 0 * inf = nan): the result
+    if (alpha == 0 or empty) and op_name != "addr":  # NOTE: as PyTorch's BLAS call, alpha=0 or an empty sum
+        # (inner dim or addbmm's batch of 0) skips the product (nan, inf alpha and -0.0 included; addr is no BLAS
+        # call in PyTorch: it multiplies, 0 * inf = nan): the result
         # is beta * input (+0.0 zeros for beta=0), product and input stay in the graph with zero gradients
         shape = tuple(product.shape)
         none = wrap(np.zeros(shape, dtype=bool))
@@ -135,7 +136,8 @@ def addmm(input: Tensor, mat1: Tensor, mat2: Tensor, *, beta=1, alpha=1) -> Tens
     tensor([[3.5000, 3.5000],
             [3.5000, 3.5000]])
     """
-    return _beta_alpha("addmm", _tensor("addmm", input), L.mm(mat1, mat2), beta, alpha)
+    product = L.mm(mat1, mat2)
+    return _beta_alpha("addmm", _tensor("addmm", input), product, beta, alpha, mat1.shape[-1] == 0)
 
 
 @op(inplace=True)
@@ -146,7 +148,8 @@ def addmv(input: Tensor, mat: Tensor, vec: Tensor, *, beta=1, alpha=1) -> Tensor
     >>> tg.addmv(tg.ones(2), tg.eye(2), tg.tensor([1.0, 2.0]))
     tensor([2., 3.])
     """
-    return _beta_alpha("addmv", _tensor("addmv", input), L.mv(mat, vec), beta, alpha)
+    product = L.mv(mat, vec)
+    return _beta_alpha("addmv", _tensor("addmv", input), product, beta, alpha, mat.shape[-1] == 0)
 
 
 @op(inplace=True)
@@ -172,7 +175,8 @@ def baddbmm(input: Tensor, batch1: Tensor, batch2: Tensor, *, beta=1, alpha=1) -
     >>> tg.baddbmm(tg.ones(1, 2, 2), tg.ones(1, 2, 3), tg.ones(1, 3, 2), alpha=2).shape
     tapegrad.Size([1, 2, 2])
     """
-    return _beta_alpha("baddbmm", _tensor("baddbmm", input), L.bmm(batch1, batch2), beta, alpha)
+    product = L.bmm(batch1, batch2)
+    return _beta_alpha("baddbmm", _tensor("baddbmm", input), product, beta, alpha, batch1.shape[-1] == 0)
 
 
 @op(inplace=True)
@@ -185,8 +189,9 @@ def addbmm(input: Tensor, batch1: Tensor, batch2: Tensor, *, beta=1, alpha=1) ->
             [3., 3.]])
     """
     product = L.bmm(batch1, batch2)
+    empty = batch1.shape[0] == 0 or batch1.shape[-1] == 0
     product = product.sum(0, dtype=product.dtype)  # int8 products sum in int8, as PyTorch
-    return _beta_alpha("addbmm", _tensor("addbmm", input), product, beta, alpha)
+    return _beta_alpha("addbmm", _tensor("addbmm", input), product, beta, alpha, empty)
 
 
 @op
