@@ -1104,13 +1104,6 @@ known_class(
     """, B["edges"] + " (addcdiv/addcmul's gradients with value=inf or inf operands: PyTorch's formula gives "
                       "nan where tapegrad's gives inf)", COMBINE)
 known_class(
-    "cov-mixed-float-weights", fam("cov", "corrcoef", inplace=False), RAISES_THERE,
-    lambda d: torch_says(d, "expected m1 and m2 to have the same dtype"),
-    """
-    torch.cov(torch.tensor([5], dtype=torch.uint8), aweights=torch.tensor([1.0], dtype=torch.float64))
-    """, B["values"] + " (cov of one integer observation with float64 aweights: PyTorch's mm refuses the mixed "
-                       "float32/float64 dtypes of its zero-degrees-of-freedom path, tapegrad promotes)", COUNTING)
-known_class(
     "pytorch-narrow-copy-negative-start-grad", fam("narrow_copy", inplace=False), {"backward-pytorch-raises"}
     | GRADS,
     lambda d: d.kind != "backward-pytorch-raises" or torch_says(d, "must match the size of tensor"),
