@@ -10,7 +10,7 @@ import math
 
 import numpy as np
 import pytest
-from hypothesis import given
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 import tapegrad as tg
@@ -432,3 +432,39 @@ def test_empty_product_gradient_is_beta():
     x = tg.tensor([[1.0], [-0.0]], dtype=tg.float64, requires_grad=True)
     tg.addmm(x, tg.zeros(2, 0, dtype=tg.float64), tg.zeros(0, 1, dtype=tg.float64), beta=-2.0).sum().backward()
     assert x.grad.tolist() == [[-2.0], [-2.0]]
+
+
+# ---------------------------------------------------------------------- addcmul/addcdiv gradients at inf
+_EDGE = st.sampled_from([1.0, -2.0, 0.0, 3.0, math.inf, -math.inf, 0.5])
+
+
+@settings(max_examples=30, deadline=None)
+@given(st.sampled_from(["addcmul", "addcdiv"]), st.sampled_from([math.inf, -math.inf, 2.0, -0.5]),
+       st.lists(_EDGE, min_size=2, max_size=2), _EDGE, st.lists(_EDGE, min_size=2, max_size=2))
+@example("addcdiv", math.inf, [-2.5, 0.0], 3.0, [0.75, -2.0])
+@example("addcmul", math.inf, [1.0, 1.0], 1.0, [1.0, -1.0])
+def test_addc_gradients_are_summed_per_output_element(name, value, inp, t2, g):
+    # PyTorch: tensor1's gradient is sum(grad * value / tensor2) over broadcast dims (not the product of a sum)
+    x = tg.tensor([[t2]], dtype=tg.float64, requires_grad=True)
+    y = getattr(tg, name)(tg.tensor([inp], dtype=tg.float64), tg.tensor(1.0, dtype=tg.float64), x, value=value)
+    (y * tg.tensor([g], dtype=tg.float64)).sum().backward()
+    with np.errstate(all="ignore"):
+        if name == "addcdiv":
+            want = np.sum(-np.array(g) * (value * 1.0 / np.float64(t2 * t2)))
+        else:
+            want = np.sum(np.array(g) * np.float64(1.0 * value))
+    np.testing.assert_array_equal(x.grad.numpy(), [[want]])
+
+
+def test_addc_infinite_value_gradients_match_pytorch():
+    torch = pytest.importorskip("torch")
+
+    def run(m, name):
+        x = m.tensor([[3.0]], requires_grad=True)
+        t1 = m.tensor([[1.0], [2.0]], requires_grad=True)
+        y = getattr(m.tensor([[-2.5, 0.0]], dtype=m.float16), name)(t1, x, value=math.inf)
+        (y * m.tensor([[0.75, -2.0]])).sum().backward()
+        return x.grad.tolist(), t1.grad.tolist()
+
+    for name in ("addcmul", "addcdiv"):
+        assert str(run(tg, name)) == str(run(torch, name))

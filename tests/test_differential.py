@@ -1094,16 +1094,6 @@ known_class(
     """, "PyTorch's ldexp saves its result for the backward (and refuses it after an in-place write under "
          "no_grad); tapegrad's product of input and 2 ** other saves its inputs", EXTRA, status="by-design")
 known_class(
-    "addcdiv-infinite-value-grad", fam("addcdiv", "addcmul"), GRADS,
-    lambda d: any(isinstance(v, float) and not math.isfinite(v) for v in nums(d)) or any_in(d, nonfinite),
-    """
-    x = torch.tensor([[3.0]], requires_grad=True)
-    y = torch.tensor([[-2.5, 0.0]], dtype=torch.float16).addcdiv(torch.tensor(True), x, value=inf)
-    (y * torch.tensor([[0.75, -2.0]])).sum().backward()
-    x.grad
-    """, B["edges"] + " (addcdiv/addcmul's gradients with value=inf or inf operands: PyTorch's formula gives "
-                      "nan where tapegrad's gives inf)", COMBINE)
-known_class(
     "pytorch-narrow-copy-negative-start-grad", fam("narrow_copy", inplace=False), {"backward-pytorch-raises"}
     | GRADS,
     lambda d: d.kind != "backward-pytorch-raises" or torch_says(d, "must match the size of tensor"),

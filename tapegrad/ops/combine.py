@@ -59,6 +59,7 @@ def addcmul(input: Tensor, tensor1: Tensor, tensor2: Tensor, *, value=1) -> Tens
     for name, t in (("input", input), ("tensor1", tensor1), ("tensor2", tensor2)):
         _tensor("addcmul", t, name)
     input, tensor1, tensor2 = _promoted(input, tensor1, tensor2)
+    tensor1, tensor2 = _expanded("addcmul", input, tensor1, tensor2)
     product = tensor1 * tensor2
     if isinstance(value, float) and product._data.dtype.kind in "iub":
         value = int(value)  # as PyTorch: the value is cast to the integer result's dtype (0.5 -> 0)
@@ -80,7 +81,25 @@ def addcdiv(input: Tensor, tensor1: Tensor, tensor2: Tensor, *, value=1) -> Tens
         raise RuntimeError("addcdiv: integer division with addcdiv is no longer supported; divide tensor1 by "
                            "tensor2 with true_divide first")
     input, tensor1, tensor2 = _promoted(input, tensor1, tensor2)
+    tensor1, tensor2 = _expanded("addcdiv", input, tensor1, tensor2)
     return input + _scaled(tensor1 / tensor2, value)
+
+
+def _expanded(op_name, input, tensor1, tensor2):
+    """tensor1 and tensor2 expanded to the result's shape: as PyTorch's addcmul/addcdiv backward, each gradient is
+    computed per output element (``grad * value / tensor2``) before the sum over broadcast dims, so an infinite
+    value gives -inf + inf = nan there, not the product of a summed gradient."""
+    shapes = tuple(input.shape), tuple(tensor1.shape), tuple(tensor2.shape)
+    try:
+        shape = np.broadcast_shapes(*shapes)
+    except ValueError:
+        raise RuntimeError(f"{op_name}: the shapes of input, tensor1 and tensor2 {list(shapes)} cannot be "
+                           f"broadcast together") from None
+    if tuple(tensor1.shape) != shape:
+        tensor1 = tensor1.expand(shape)
+    if tuple(tensor2.shape) != shape:
+        tensor2 = tensor2.expand(shape)
+    return tensor1, tensor2
 
 
 def _promoted(*tensors):
