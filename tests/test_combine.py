@@ -468,3 +468,36 @@ def test_addc_infinite_value_gradients_match_pytorch():
 
     for name in ("addcmul", "addcdiv"):
         assert str(run(tg, name)) == str(run(torch, name))
+
+
+# ---------------------------------------------------------------------- quantile's gradient where a slice has NaN
+def test_quantile_gradient_of_a_nan_slice_goes_to_the_nan():
+    # PyTorch's rank for a slice with a NaN is the last sorted element (the NaN): it takes the whole gradient
+    x = tg.tensor([[0.5, float("nan"), -1.0], [1.0, 2.0, 3.0]], dtype=tg.float64, requires_grad=True)
+    (tg.quantile(x, 0.25, 1) * tg.tensor([3.0, 2.0], dtype=tg.float64)).sum().backward()
+    assert np.isnan(tg.quantile(x, 0.25, 1)[0].item())
+    assert x.grad.tolist() == [[0.0, 3.0, 0.0], [1.0, 1.0, 0.0]]
+    y = tg.tensor([float("nan"), float("nan")], requires_grad=True)  # nanquantile of all NaN: rank 0
+    tg.nanquantile(y, 0.7).backward()
+    assert y.grad.tolist() == [1.0, 0.0]
+
+
+_QVAL = st.sampled_from([0.5, -1.0, 2.0, 0.0, -0.0, 1.5, math.inf, -math.inf, math.nan, 3.0])
+
+
+@settings(max_examples=25, deadline=None)
+@given(st.lists(_QVAL, min_size=8, max_size=8), st.sampled_from(["quantile", "nanquantile"]),
+       st.sampled_from(["linear", "lower", "higher", "midpoint", "nearest"]), st.sampled_from([0.0, 0.3, 0.5, 1.0]))
+@example([0.5, -1.0, math.nan, -math.inf, 1.0, 2.0, math.nan, 0.0], "quantile", "linear", 0.5)
+@example([math.nan] * 4 + [1.0] * 4, "nanquantile", "midpoint", 0.3)
+def test_quantile_nonfinite_gradients_match_pytorch(vals, name, interpolation, q):
+    torch = pytest.importorskip("torch")
+
+    def run(m):
+        x = m.tensor(np.array(vals).reshape(4, 2), dtype=m.float64, requires_grad=True)
+        y = getattr(m, name)(x, q, 0, interpolation=interpolation)
+        (y * m.tensor([0.75, -2.0], dtype=m.float64)).sum().backward()
+        return y.detach().numpy(), x.grad.numpy()
+
+    for a, b in zip(run(tg), run(torch)):
+        np.testing.assert_array_equal(a, b)

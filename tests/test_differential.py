@@ -1045,15 +1045,6 @@ known_class(
          "tapegrad checks",
     "tapegrad/ops/forms.py", status="by-design")
 known_class(
-    "quantile-nonfinite-grad", QUANTILE, GRADS,
-    lambda d: any_in(d, nonfinite),
-    """
-    x = torch.tensor([[0.5, 1.0, -2.5], [-1.0, 2.0, inf], [nan, nan, -3.0], [-inf, 0.0, 1.5]], requires_grad=True)
-    (torch.quantile(x, 0.5, 0) * torch.tensor([0.75, -2.0, 1.25])).sum().backward()
-    x.grad
-    """, B["edges"] + " (quantile's gradient in a slice with NaN: PyTorch's goes to the sorted neighbours of the "
-                      "NaN rank, tapegrad's result there is a constant NaN with no gradient)", COMBINE)
-known_class(
     "pytorch-cov-writes-input", fam("cov", "corrcoef", inplace=False), {"state-value", "state-nan", "state-inf",
                                                                        "state-signed-zero", RAISES_THERE},
     lambda d: d.kind != RAISES_THERE or torch_says(d, "leaf Variable that requires grad"),

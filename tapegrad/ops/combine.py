@@ -748,7 +748,9 @@ def _quantile(op_name, input, q, dim, keepdim, interpolation, ignore_nan):
     count = (~np.isnan(data)).sum(axis=d, keepdims=True) if ignore_nan else np.full(nan_any.shape, n)
     results = []
     for qv in qs.reshape(-1):
-        rank = qv * (count - 1)
+        # NOTE: PyTorch's ranks: quantile of a slice with a NaN takes the last sorted element (a NaN, which gets
+        # the gradient); nanquantile of an all-NaN slice takes the first (rank 0)
+        rank = np.maximum(qv * (count - 1), 0) if ignore_nan else np.where(nan_any, n - 1, qv * (n - 1))
         lo = np.floor(rank).astype(np.int64)
         hi = np.ceil(rank).astype(np.int64)
         if interpolation == "lower":
@@ -770,9 +772,6 @@ def _quantile(op_name, input, q, dim, keepdim, interpolation, ignore_nan):
                 out = E.where(wrap(keep.copy()), a, out)
         else:
             out = a
-        bad = (count == 0) if ignore_nan else nan_any
-        if bad.any():
-            out = E.where(wrap(bad), float("nan"), out)
         results.append(out if keepdim or dim is None else out.squeeze(d))
     if dim is None:
         results = [r.reshape((1,) * input.ndim) if keepdim else r.reshape(()) for r in results]
