@@ -1104,14 +1104,6 @@ known_class(
                        "fails; index_reduce of bool with 'mean' or include_self=False: PyTorch refuses)", SCATTER)
 # -- tapegrad/ops/scatter_extra.py
 known_class(
-    "scatter-reduce-grad", SCATTER_REDUCE, RAISES_HERE,
-    lambda d: here_says(d, "the gradient of reduce="),
-    """
-    x = torch.tensor([1.0, 2.0], requires_grad=True)
-    torch.scatter_reduce(x, 0, torch.tensor([0]), torch.tensor([3.0]), 'amax').requires_grad
-    """, B["errors"] + " (scatter_reduce/index_reduce with reduce='prod'/'amax'/'amin' on tensors that require "
-                       "grad: tapegrad has no gradient for them and refuses)", SCATTER)
-known_class(
     "scatter-overlap", SCATTER_REDUCE | fam("put"), RAISES_THERE,
     lambda d: torch_says(d, "refer to a single memory location"),
     """

@@ -8,7 +8,7 @@ import warnings
 
 import numpy as np
 import pytest
-from hypothesis import given
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 import tapegrad as tg
@@ -133,9 +133,7 @@ def test_errors_name_the_op():
              (lambda: tg.scatter_reduce(x, 0, tg.tensor([[0]]), x, "max"), RuntimeError, "scatter_reduce"),
              (lambda: tg.index_reduce(x, 0, tg.tensor([0]), x[:1], "sum"), RuntimeError, "index_reduce"),
              (lambda: tg.tensordot(x, x, 3), RuntimeError, "tensordot"),
-             (lambda: tg.ones(2).fill_diagonal_(1.0), RuntimeError, "fill_diagonal_"),
-             (lambda: tg.scatter_reduce(tg.ones(2, requires_grad=True), 0, tg.tensor([0]), tg.ones(1), "amax"),
-              NotImplementedError, "scatter_reduce")]
+             (lambda: tg.ones(2).fill_diagonal_(1.0), RuntimeError, "fill_diagonal_")]
     for call, error, match in cases:
         with pytest.raises(error, match=match):
             call()
@@ -192,3 +190,53 @@ def test_scatters_cast_src_and_fill_diagonal_casts_the_value_as_pytorch():
 def test_scatter_reduce_refuses_negative_indices_as_pytorch():
     with pytest.raises(RuntimeError, match="index -1 is out of bounds for dimension 0 with size 2"):
         tg.scatter_reduce(tg.zeros(2), 0, tg.tensor([-1]), tg.ones(1), "amax")
+
+
+# ---------------------------------------------------------------------- gradients of prod/amax/amin (PyTorch's)
+_SR_VALS = st.sampled_from([0.0, 1.0, -1.0, 2.0, 0.5, -2.0, float("inf"), float("nan")])
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.sampled_from(["prod", "amax", "amin"]), st.booleans(), st.lists(_SR_VALS, min_size=6, max_size=6),
+       st.lists(_SR_VALS, min_size=4, max_size=4), st.lists(st.integers(0, 2), min_size=4, max_size=4))
+@example("amax", True, [1.0, 2.0, 1.0, 2.0, 0.0, 0.0], [1.0, 2.0, 2.0, 2.0], [0, 0, 1, 1])  # ties share
+@example("prod", True, [0.0, 1.0, 2.0, 0.0, 1.0, 1.0], [0.0, 0.0, 3.0, 0.0], [0, 0, 2, 1])  # zeros
+@example("amin", False, [float("nan"), 1.0, 2.0, 1.0, 3.0, 1.0], [1.0, 2.0, 5.0, 1.0], [0, 0, 0, 1])
+def test_scatter_and_index_reduce_gradients_match_pytorch(reduce, include_self, xs, ss, index):
+    torch = pytest.importorskip("torch")
+    idx = np.array(index).reshape(2, 2)
+
+    def run(m, which):
+        x = m.tensor(np.array(xs).reshape(3, 2), dtype=m.float64, requires_grad=True)
+        s = m.tensor(np.array(ss).reshape(2, 2), dtype=m.float64, requires_grad=True)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            if which == "scatter":
+                y = m.scatter_reduce(x, 0, m.tensor(idx), s, reduce, include_self=include_self)
+            else:
+                y = m.index_reduce(x, 0, m.tensor(idx[:, 0].copy()), s, reduce, include_self=include_self)
+        (y * m.tensor([[0.75, -2.0], [1.25, 0.5], [3.0, -1.0]], dtype=m.float64)).sum().backward()
+        return y.detach().numpy(), x.grad.numpy(), s.grad.numpy()
+
+    for which in ("scatter", "index"):
+        for a, b in zip(run(tg, which), run(torch, which)):
+            np.testing.assert_allclose(a, b, rtol=1e-12, equal_nan=True)
+
+
+@pytest.mark.parametrize("reduce", ["prod", "amax", "amin"])
+@pytest.mark.parametrize("include_self", [True, False])
+def test_scatter_reduce_gradients_of_every_order(reduce, include_self):
+    from tapegrad.autograd import gradcheck, gradgradcheck
+
+    idx = tg.tensor([[0, 1, 0], [2, 0, 1]])
+    x = tg.tensor([[0.5, 1.3, -2.1], [1.7, -0.4, 2.2], [0.9, 1.1, -1.6]], dtype=tg.float64, requires_grad=True)
+    s = tg.tensor([[1.2, -0.7, 0.35], [2.5, 0.8, -1.9]], dtype=tg.float64, requires_grad=True)
+
+    def f(a, b):
+        return tg.scatter_reduce(a, 0, idx, b, reduce, include_self=include_self)
+
+    assert gradcheck(f, (x, s)) and gradgradcheck(f, (x, s))
+    y = x * 1
+    y.scatter_reduce_(0, idx, s, reduce, include_self=include_self)  # in place, as PyTorch
+    y.sum().backward()
+    assert x.grad is not None and s.grad is not None

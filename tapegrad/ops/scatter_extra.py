@@ -11,7 +11,7 @@ import builtins
 
 import numpy as np
 
-from ..autograd.declare import Tensor, check_dim, inplace, is_grad_enabled, op, wrap
+from ..autograd.declare import Tensor, check_dim, inplace, is_grad_enabled, op, record, wrap
 from . import elementwise as E
 from . import index as I
 from . import linalg as L
@@ -175,20 +175,13 @@ def _reduce_into(op_name, input, d, targets, values, reduce, include_self):
     return out
 
 
-def _grad_check(op_name, reduce, *tensors):
-    if reduce not in ("sum", "mean") and is_grad_enabled() and builtins.any(
-            isinstance(t, Tensor) and t.requires_grad for t in tensors):
-        raise NotImplementedError(f"{op_name}: the gradient of reduce={reduce!r} is not implemented in tapegrad "
-                                  f"(reduce='sum' and 'mean' are differentiable); compute it under no_grad()")
-
-
 @op(inplace=True)
 def scatter_reduce(input: Tensor, dim: int, index: Tensor, src: Tensor, reduce: str, *,
                    include_self: bool = True) -> Tensor:
     """scatter_reduce(input, dim, index, src, reduce, *, include_self=True): ``src`` reduced into a copy of
     ``input`` at ``index`` along ``dim`` (as scatter_add) with reduce ``'sum'``, ``'prod'``, ``'mean'``,
     ``'amax'`` or ``'amin'``; with ``include_self=False`` the input's values at the written places are left
-    out. Differentiable for 'sum' and 'mean'.
+    out. Differentiable for every reduce, with PyTorch's gradients (ties of 'amax'/'amin' share evenly).
 
     >>> import tapegrad as tg
     >>> tg.scatter_reduce(tg.zeros(3), 0, tg.tensor([0, 0, 2]), tg.tensor([1.0, 5.0, 3.0]), "amax")
@@ -238,11 +231,87 @@ def scatter_reduce(input: Tensor, dim: int, index: Tensor, src: Tensor, reduce: 
         if x.dtype.kind != "f":
             return wrap(np.floor_divide(total._data, np.maximum(counts, 1)).astype(x.dtype))
         return total / wrap(np.maximum(counts, 1).astype(x.dtype))
-    _grad_check("scatter_reduce", reduce, input, src)
     grid = list(np.indices(idx.shape, sparse=True))
     grid[d] = np.where(idx < 0, idx + n, idx)
-    values = s[tuple(slice(0, k) for k in idx.shape)]
-    return wrap(_reduce_into("scatter_reduce", x, d, tuple(grid), values, reduce, include_self))
+    grid = tuple(grid)
+    part = tuple(slice(0, k) for k in idx.shape)
+    values = s[part]
+    result = _reduce_into("scatter_reduce", x, d, grid, values, reduce, include_self)
+    if not (is_grad_enabled() and (input.requires_grad or src.requires_grad)):
+        return wrap(result)
+    return record(result, (input, src), _extreme_rule(x, s, grid, part, values, result, reduce, include_self),
+                  "ScatterReduceBackward0")
+
+
+def _extreme_rule(x, s, grid, part, values, result, reduce, include_self):
+    """PyTorch's scatter_reduce_backward for 'prod', 'amax' and 'amin' (FunctionsManual.cpp): ties share the
+    gradient of an extreme evenly; prod's gradient is the product of the others (a single zero handled apart)."""
+    touched = np.zeros(x.shape, dtype=bool)
+    touched[grid] = True
+
+    def gather(a):  # a (input's shape) -> index's shape
+        return a[grid]
+
+    def scatter(b):  # adjoint of gather
+        z = np.zeros(x.shape, dtype=b.dtype)
+        np.add.at(z, grid, b)
+        return z
+
+    def pad(b):  # index's shape -> src's shape (zeros beyond the index)
+        z = np.zeros(s.shape, dtype=b.dtype)
+        z[part] = b
+        return z
+
+    def unpad(a):
+        return a[part]
+
+    with np.errstate(all="ignore"):
+        if reduce in ("amax", "amin"):
+            value = gather(result)
+            self_is = (x == result).astype(x.dtype)
+            src_is = (values == value).astype(x.dtype)
+            count = self_is + scatter(src_is)
+
+            def rule(xp, need, g, out, a, b):
+                with np.errstate(all="ignore"):  # 0 * inf = nan where no tie holds the extreme, as PyTorch
+                    return _extreme_grads(xp, need, g)
+
+            def _extreme_grads(xp, need, g):
+                share = g / count
+                gs = gb = None
+                if need[0]:
+                    gs = share * self_is
+                    if not include_self:
+                        gs = xp.where(touched, 0, gs)
+                if need[1]:
+                    gb = xp.linear(pad, unpad, xp.linear(gather, scatter, share) * src_is)
+                return gs, gb
+            return rule
+        masked_self = np.where(x == 0, 1, x).astype(x.dtype)
+        masked_self_result = _reduce_into("scatter_reduce", masked_self, 0, grid, values, reduce, include_self)
+        src_zero = values == 0
+        zeros_at = scatter(src_zero.astype(np.int64))
+        single_zero = src_zero & (gather(zeros_at) == 1)
+        masked_src = np.where(single_zero, 1, values).astype(x.dtype)
+        masked_src_result = _reduce_into("scatter_reduce", x, 0, grid, masked_src, reduce, include_self)
+        src_filled = np.where(src_zero, 1, values).astype(x.dtype)
+
+        def prod_rule(xp, need, g, out, a, b):
+            with np.errstate(all="ignore"):
+                return _prod_grads(xp, need, g)
+
+        def _prod_grads(xp, need, g):
+            gs = gb = None
+            if need[0]:
+                gs = g * masked_self_result / masked_self
+                if not include_self:
+                    gs = xp.where(touched, 0, gs)
+            if need[1]:
+                small = xp.where(single_zero, xp.linear(gather, scatter, g * masked_src_result),
+                                 xp.linear(gather, scatter, g * result) / src_filled)
+                gb = xp.linear(pad, unpad, small)
+            return gs, gb
+        return prod_rule
 
 
 @op(inplace=True)
@@ -250,7 +319,7 @@ def index_reduce(input: Tensor, dim: int, index: Tensor, source: Tensor, reduce:
                  include_self: bool = True) -> Tensor:
     """index_reduce(input, dim, index, source, reduce, *, include_self=True): the slices of ``source`` reduced
     into a copy of ``input`` at positions ``index`` of ``dim`` with reduce ``'prod'``, ``'mean'``, ``'amax'``
-    or ``'amin'``. Differentiable for 'mean'.
+    or ``'amin'``. Differentiable, with PyTorch's gradients.
 
     >>> import tapegrad as tg
     >>> tg.index_reduce(tg.ones(3), 0, tg.tensor([0, 0]), tg.tensor([2.0, 3.0]), "prod")
