@@ -1094,14 +1094,6 @@ known_class(
     x.grad
     """, "PyTorch 2.13's narrow_copy backward fails for a negative start (a size mismatch in its formula); "
          "tapegrad's gradient is narrow's", SCATTER, status="pytorch-bug")
-known_class(
-    "reduce-scatter-0d-and-bool", SCATTER_REDUCE, {RAISES_HERE, RAISES_THERE},
-    lambda d: here_says(d, "list assignment index out of range", "source must have the shape") or torch_says(
-        d, "not implemented for 'Bool'"),
-    """
-    torch.scatter_reduce(torch.tensor(1.0), -1, torch.tensor(0), torch.tensor(2.0), 'mean')
-    """, B["errors"] + " (scatter_reduce/index_reduce with a 0-d index or source: PyTorch computes, tapegrad "
-                       "fails; index_reduce of bool with 'mean' or include_self=False: PyTorch refuses)", SCATTER)
 # -- tapegrad/ops/scatter_extra.py
 known_class(
     "scatter-overlap", SCATTER_REDUCE | fam("put"), RAISES_THERE,

@@ -240,3 +240,50 @@ def test_scatter_reduce_gradients_of_every_order(reduce, include_self):
     y.scatter_reduce_(0, idx, s, reduce, include_self=include_self)  # in place, as PyTorch
     y.sum().backward()
     assert x.grad is not None and s.grad is not None
+
+
+# ---------------------------------------------------------------------- 0-d operands and bool, as PyTorch
+_ZERO_D = [
+    lambda m: m.scatter_reduce(m.tensor(1.0), -1, m.tensor(0), m.tensor(2.0), "mean"),
+    lambda m: m.scatter_reduce(m.tensor(1.0), 0, m.tensor(0), m.tensor(2.0), "amax"),
+    lambda m: m.scatter_reduce(m.tensor(1.0), 0, m.tensor(0), m.tensor(2.0), "prod", include_self=False),
+    lambda m: m.scatter_reduce(m.tensor(1.0), 0, m.tensor(0), m.tensor([2.0, 3.0]), "sum"),
+    lambda m: m.scatter_reduce(m.tensor([1.0, 5.0]), 0, m.tensor(0), m.tensor(2.0), "sum"),
+    lambda m: m.scatter_reduce(m.tensor([1.0, 5.0]), 0, m.tensor([1]), m.tensor(2.0), "sum"),
+    lambda m: m.scatter_reduce(m.tensor(1.0), 0, m.tensor([0]), m.tensor([2.0]), "sum"),
+    lambda m: m.index_reduce(m.tensor(1.0), 0, m.tensor(0), m.tensor(2.0), "prod"),
+    lambda m: m.index_reduce(m.tensor(1.0), 0, m.tensor([0]), m.tensor(2.0), "amax"),
+    lambda m: m.scatter_reduce(m.tensor([True, False]), 0, m.tensor([1]), m.tensor([True]), "sum",
+                               include_self=False),
+]
+_REFUSED = [
+    lambda m: m.index_reduce(m.tensor(1.0), 0, m.tensor([0]), m.tensor([2.0]), "amax"),
+    lambda m: m.index_reduce(m.tensor([1.0, 3.0]), 0, m.tensor(1), m.tensor(2.0), "amin"),
+    lambda m: m.index_reduce(m.tensor([True, False]), 0, m.tensor([1]), m.tensor([True]), "prod"),
+    lambda m: m.index_reduce(m.tensor([True, False]), 0, m.tensor([1]), m.tensor([True]), "amax",
+                             include_self=False),
+    lambda m: m.scatter_reduce(m.tensor([True, False]), 0, m.tensor([1]), m.tensor([True]), "mean"),
+]
+
+
+@pytest.mark.parametrize("case", range(len(_ZERO_D)))
+def test_reduce_scatter_of_0d_operands_as_one_element(case):
+    got = _ZERO_D[case](tg)
+    torch = pytest.importorskip("torch")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        want = _ZERO_D[case](torch)
+    assert tuple(got.shape) == tuple(want.shape) and got.tolist() == want.tolist()
+
+
+@pytest.mark.parametrize("case", range(len(_REFUSED)))
+def test_reduce_scatter_refusals_as_pytorch(case):
+    with pytest.raises((RuntimeError, NotImplementedError), match="reduce"):
+        _REFUSED[case](tg)
+
+
+def test_reduce_scatter_0d_gradient():
+    x = tg.tensor(1.0, requires_grad=True)
+    s = tg.tensor(2.0, requires_grad=True)
+    tg.scatter_reduce(x, 0, tg.tensor(0), s, "mean").backward()
+    assert x.grad.item() == 0.5 and s.grad.item() == 0.5

@@ -197,8 +197,16 @@ def scatter_reduce(input: Tensor, dim: int, index: Tensor, src: Tensor, reduce: 
     if src._data.dtype != input._data.dtype:
         raise RuntimeError(f"scatter_reduce(): Expected self.dtype to be equal to src.dtype, got "
                            f"{input._data.dtype} and {src._data.dtype}")
+    if reduce == "mean" and input._data.dtype == np.bool_:
+        raise NotImplementedError("scatter_reduce: reduce='mean' is not implemented for bool tensors (as PyTorch)")
+    d = check_dim("scatter_reduce", dim, input.ndim)
+    if input.ndim == 0 or index.ndim == 0 or src.ndim == 0:  # as PyTorch: a 0-d tensor counts as one element
+        shape = tuple(input.shape)
+        out = scatter_reduce(input.reshape(-1) if input.ndim == 0 else input, d, index.reshape(-1) if index.ndim
+                             == 0 else index, src.reshape(-1) if src.ndim == 0 else src, reduce,
+                             include_self=include_self)
+        return out.reshape(shape)
     x, idx, s = input._data, index._data, src._data
-    d = check_dim("scatter_reduce", dim, x.ndim)
     if idx.ndim != x.ndim or (idx.ndim and builtins.any(idx.shape[k] > s.shape[k] or (k != d and idx.shape[k] >
                                                                                         x.shape[k])
                                                          for k in range(idx.ndim))):
@@ -217,7 +225,7 @@ def scatter_reduce(input: Tensor, dim: int, index: Tensor, src: Tensor, reduce: 
                 grid = list(np.indices(idx.shape, sparse=True))
                 grid[d] = np.where(idx < 0, idx + n, idx)
                 mask[tuple(grid)] = True
-            base = E.where(wrap(mask), 0, input) if x.ndim else input * 0
+            base = E.where(wrap(mask), wrap(np.zeros((), x.dtype)), input)
         else:
             base = input
         total = I.scatter_add(base, d, index, src_part) if x.ndim else base + src_part
@@ -331,7 +339,16 @@ def index_reduce(input: Tensor, dim: int, index: Tensor, source: Tensor, reduce:
         raise RuntimeError(f"index_reduce(): Expected reduce to be one of prod, mean, amax or amin but got "
                            f"{reduce}.")
     x, idx = input._data, index._data
+    if x.dtype == np.bool_:
+        raise NotImplementedError("index_reduce(): not implemented for bool tensors (as PyTorch)")
     d = check_dim("index_reduce", dim, x.ndim)
+    if x.ndim == 0:  # as PyTorch: a 0-d input takes a 0-d source and one index, as one element
+        if source.ndim != 0 or idx.size != 1:
+            raise RuntimeError(f"index_reduce(): source tensor shape must match self tensor shape, excluding the "
+                               f"specified dimension: a 0-d input takes a 0-d source and one index, got source "
+                               f"{tuple(source.shape)} and index {tuple(idx.shape)}")
+        return index_reduce(input.reshape(1), 0, index.reshape(1), source.reshape(1), reduce,
+                            include_self=include_self).reshape(())
     if idx.ndim > 1 or idx.dtype.kind not in "iu":
         raise IndexError(f"index_reduce(): Index should have dimension 1 or 0 and an integer dtype, got "
                          f"{tuple(idx.shape)} of {idx.dtype}")
