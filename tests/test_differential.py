@@ -1096,15 +1096,6 @@ known_class(
          "tapegrad's gradient is narrow's", SCATTER, status="pytorch-bug")
 # -- tapegrad/ops/scatter_extra.py
 known_class(
-    "scatter-overlap", SCATTER_REDUCE | fam("put"), RAISES_THERE,
-    lambda d: torch_says(d, "refer to a single memory location"),
-    """
-    x = torch.tensor([1.0, 2.0])
-    x.put_(torch.tensor([0]), x[:1])
-    x
-    """, B["values"] + " (in-place scatter_reduce_/index_reduce_/put_ whose source overlaps the target: PyTorch "
-                       "refuses, tapegrad reads the source first)", SCATTER)
-known_class(
     "pytorch-scatter-int-src-grad", fam("select_scatter", "slice_scatter", "diagonal_scatter", inplace=False),
     RAISES_THERE,
     lambda d: torch_says(d, "Autograd not support dtype"),

@@ -287,3 +287,33 @@ def test_reduce_scatter_0d_gradient():
     s = tg.tensor(2.0, requires_grad=True)
     tg.scatter_reduce(x, 0, tg.tensor(0), s, "mean").backward()
     assert x.grad.item() == 0.5 and s.grad.item() == 0.5
+
+
+# ---------------------------------------------------------------------- in-place writes from an overlapping source
+_OVERLAP = [
+    (lambda m, x: x.put_(m.tensor([0]), x[:1]), True),
+    (lambda m, x: x.put_(m.tensor([0]), x[3:]), True),
+    (lambda m, x: x.put_(m.tensor([0]), x[1:][:1]), True),
+    (lambda m, x: x.scatter_reduce_(0, m.tensor([0, 1]), x, "sum"), True),
+    (lambda m, x: x.scatter_reduce_(0, m.tensor([0]), x[2:3], "amax"), True),
+    (lambda m, x: x.index_reduce_(0, m.tensor([0]), x[1:2], "prod"), True),
+    (lambda m, x: x.put_(m.tensor([0, 1]), x[::2]), False),  # strided: PyTorch cannot tell, and writes
+    (lambda m, x: x.index_reduce_(0, m.tensor([0, 1]), x[::2], "prod"), False),
+    (lambda m, x: x.put_(m.tensor([0]), x[:1].clone()), False),
+]
+
+
+@pytest.mark.parametrize("case", range(len(_OVERLAP)))
+def test_inplace_scatters_refuse_an_overlapping_source(case):
+    call, refused = _OVERLAP[case]
+    x = tg.tensor([1.0, 2.0, 3.0, 4.0])
+    if refused:
+        with pytest.raises(RuntimeError, match="single memory location"):
+            call(tg, x)
+        assert x.tolist() == [1.0, 2.0, 3.0, 4.0]
+    else:
+        got = call(tg, x).tolist()
+        torch = pytest.importorskip("torch")
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            assert got == call(torch, torch.tensor([1.0, 2.0, 3.0, 4.0])).tolist()

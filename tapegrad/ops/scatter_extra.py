@@ -515,3 +515,36 @@ def tensordot(a: Tensor, b: Tensor, dims=2, out=None) -> Tensor:
     am = a.permute(fa + da).reshape(-1, k)
     bm = b.permute(db + fb).reshape(k, -1)
     return L.matmul(am, bm).reshape([a.shape[d] for d in fa] + [b.shape[d] for d in fb])
+
+
+# ---------------------------------------------------------------------- in-place forms refuse an overlapping source
+def _dense(a):
+    return a.flags.c_contiguous or a.flags.f_contiguous
+
+
+def _no_overlap(name, self, other, what):
+    """As PyTorch's assert_no_overlap: an in-place write whose ``other`` operand shares memory with ``self`` is
+    refused when both are dense (PyTorch cannot tell for strided views, and lets those through)."""
+    if isinstance(other, Tensor):
+        a, b = self.detach().numpy(), other.detach().numpy()
+        if a.size and b.size and _dense(a) and _dense(b) and np.may_share_memory(a, b):
+            raise RuntimeError(f"{name}: unsupported operation: some elements of the input tensor and the "
+                               f"written-to tensor refer to a single memory location ({what} overlaps the tensor "
+                               f"written in place); please clone() the {what} first")
+
+
+def _checked_inplace(name, method, where):
+    def checked(self, *args, **kwargs):
+        for position, what in where:
+            other = kwargs.get(what, args[position] if len(args) > position else None)
+            _no_overlap(name, self, other, what)
+        return method(self, *args, **kwargs)
+
+    checked.__name__ = checked.__qualname__ = name
+    checked.__doc__ = method.__doc__
+    return checked
+
+
+Tensor.put_ = _checked_inplace("put_", Tensor.put_, ((0, "index"), (1, "source")))
+Tensor.scatter_reduce_ = _checked_inplace("scatter_reduce_", Tensor.scatter_reduce_, ((1, "index"), (2, "src")))
+Tensor.index_reduce_ = _checked_inplace("index_reduce_", Tensor.index_reduce_, ((1, "index"), (2, "source")))
