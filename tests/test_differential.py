@@ -1105,6 +1105,16 @@ known_class(
     """, "PyTorch 2.13's select_scatter of a src that requires grad into an integer tensor fails ('Autograd not "
          "support dtype: Long'); tapegrad casts src to the integers as it does without grad", SCATTER,
     status="pytorch-bug")
+known_class(
+    "pytorch-scatter-reduce-larger-src-grad", SCATTER_REDUCE, "backward-pytorch-raises",
+    lambda d: torch_says(d, "must match the size of tensor"),
+    """
+    src = torch.tensor([5.0, 0.5, 7.0], requires_grad=True)
+    torch.scatter_reduce(torch.tensor([1.0, 2.0, 3.0]), 0, torch.tensor([0, 1]), src, 'amax').sum().backward()
+    src.grad
+    """, "PyTorch 2.13's scatter_reduce backward for prod/amax/amin fails when src is larger than index (its "
+         "formula compares src with the index-shaped gathered result); tapegrad gives 0 to the unread src",
+    SCATTER, status="pytorch-bug")
 
 # ---------------------------------------------------------------------- the tests
 def _examples():
