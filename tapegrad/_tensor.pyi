@@ -375,11 +375,11 @@ class Tensor:
         """cummin(input, dim) -> (values, indices): the running minimum along ``dim`` and where it was found."""
     def cumprod(self, dim=..., *, dtype=..., axis=...) -> Tensor:
         """cumprod(input, dim, *, dtype=None): running products along ``dim``, with an exact gradient at zeros."""
-    def cumprod_(self, *args, **kwargs) -> Any:
+    def cumprod_(self, *args, dtype=..., **kwargs) -> Any:
         """cumprod_(...) -> self: ``cumprod`` in place."""
     def cumsum(self, dim=..., *, dtype=..., axis=...) -> Tensor:
         """cumsum(input, dim, *, dtype=None): running sums along ``dim``; integers and bools sum to int64."""
-    def cumsum_(self, *args, **kwargs) -> Any:
+    def cumsum_(self, *args, dtype=..., **kwargs) -> Any:
         """cumsum_(...) -> self: ``cumsum`` in place."""
     @property
     def data(self) -> Tensor: ...

@@ -6,10 +6,11 @@ dtypes and gradients against PyTorch, errors.
 """
 
 import doctest
+import math
 
 import numpy as np
 import pytest
-from hypothesis import given
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 import tapegrad as tg
@@ -364,3 +365,139 @@ def test_quantile_refusals_and_empty_q_as_pytorch():
     assert tg.quantile(tg.tensor([1.0, 2.0]), tg.tensor([])).shape == (0,)
     assert tg.quantile(tg.tensor([[1.0, 2.0]]), tg.tensor([]), dim=1, keepdim=True).shape == (0, 1, 1)
     assert tg.quantile(tg.tensor([float("inf")]), 0.5).isnan().item()  # lerp(inf, inf, 0) is nan, as PyTorch
+
+
+# ---------------------------------------------------------------------- refusals PyTorch makes (issue 9)
+@pytest.mark.parametrize("dt", ["int64", "float32", "bool"])
+def test_nanmedian_keepdim_needs_a_dim(dt):
+    with pytest.raises(TypeError, match="nanmedian"):
+        tg.nanmedian(tg.tensor([1, 0], dtype=getattr(tg, dt)), keepdim=True)
+
+
+@pytest.mark.parametrize("dim", [0, -1])
+def test_repeat_interleave_of_a_0d_tensor_has_no_dim(dim):
+    with pytest.raises(IndexError, match="repeat_interleave"):
+        tg.repeat_interleave(tg.tensor(1.0), 2, dim=dim)
+    with pytest.raises(IndexError, match="repeat_interleave"):
+        tg.tensor(1.0).repeat_interleave(tg.tensor([2]), dim=dim)
+    assert tg.repeat_interleave(tg.tensor(1.0), 2).tolist() == [1.0, 1.0]
+
+
+def test_refusals_match_pytorch():
+    torch = pytest.importorskip("torch")
+    for case in (lambda m: m.nanmedian(m.tensor([1, 2]), keepdim=True),
+                 lambda m: m.repeat_interleave(m.tensor(1.0), 2, dim=-1),
+                 lambda m: m.tensor(1.0).repeat_interleave(m.tensor([2]), dim=0)):
+        for m in (torch, tg):
+            with pytest.raises((TypeError, IndexError)):
+                case(m)
+    assert torch.repeat_interleave(torch.tensor(1.0), 2).tolist() == tg.repeat_interleave(tg.tensor(1.0), 2).tolist()
+
+
+# ---------------------------------------------------------------------- an empty product keeps beta * input
+_EMPTY_PRODUCTS = {
+    "addmm": (lambda m, x, d, **k: m.addmm(x, m.zeros(2, 0, dtype=d), m.zeros(0, 1, dtype=d), **k), (2, 1)),
+    "addmv": (lambda m, x, d, **k: m.addmv(x.reshape(-1), m.zeros(2, 0, dtype=d), m.zeros(0, dtype=d), **k), (2,)),
+    "baddbmm": (lambda m, x, d, **k: m.baddbmm(x, m.zeros(3, 2, 0, dtype=d), m.zeros(3, 0, 1, dtype=d), **k),
+                (3, 2, 1)),
+    "addbmm-batch": (lambda m, x, d, **k: m.addbmm(x, m.zeros(0, 2, 2, dtype=d), m.zeros(0, 2, 1, dtype=d), **k),
+                     (2, 1)),
+    "addbmm-inner": (lambda m, x, d, **k: m.addbmm(x, m.zeros(3, 2, 0, dtype=d), m.zeros(3, 0, 1, dtype=d), **k),
+                     (2, 1)),
+}
+
+
+def _signs(t):
+    return [math.copysign(1.0, v) if v == 0 else v for v in t.reshape(-1).tolist()]
+
+
+@pytest.mark.parametrize("name", sorted(_EMPTY_PRODUCTS))
+@pytest.mark.parametrize("dt", ["float16", "float32", "float64"])
+@pytest.mark.parametrize("kw", [{}, {"beta": -1.0}, {"beta": 0}, {"alpha": math.inf}, {"beta": 2.0, "alpha": 0.5}])
+def test_empty_product_keeps_beta_times_input_signed_zero(name, dt, kw):
+    fn, shape = _EMPTY_PRODUCTS[name]
+    d = getattr(tg, dt)
+    vals = np.resize(np.array([-0.0, 3.0, 0.0]), int(np.prod(shape))).reshape(shape)
+    x = tg.tensor(vals, dtype=d)
+    beta = kw.get("beta", 1)
+    want = np.zeros(shape) if beta == 0 else beta * vals
+    got = fn(tg, x, d, **kw)
+    assert _signs(got) == _signs(tg.tensor(want)), (name, got)
+    torch = pytest.importorskip("torch")
+    ref = fn(torch, torch.tensor(vals, dtype=getattr(torch, dt)), getattr(torch, dt), **kw)
+    assert _signs(got) == _signs(ref)
+
+
+def test_empty_product_gradient_is_beta():
+    x = tg.tensor([[1.0], [-0.0]], dtype=tg.float64, requires_grad=True)
+    tg.addmm(x, tg.zeros(2, 0, dtype=tg.float64), tg.zeros(0, 1, dtype=tg.float64), beta=-2.0).sum().backward()
+    assert x.grad.tolist() == [[-2.0], [-2.0]]
+
+
+# ---------------------------------------------------------------------- addcmul/addcdiv gradients at inf
+_EDGE = st.sampled_from([1.0, -2.0, 0.0, 3.0, math.inf, -math.inf, 0.5])
+
+
+@settings(max_examples=30, deadline=None)
+@given(st.sampled_from(["addcmul", "addcdiv"]), st.sampled_from([math.inf, -math.inf, 2.0, -0.5]),
+       st.lists(_EDGE, min_size=2, max_size=2), _EDGE, st.lists(_EDGE, min_size=2, max_size=2))
+@example("addcdiv", math.inf, [-2.5, 0.0], 3.0, [0.75, -2.0])
+@example("addcmul", math.inf, [1.0, 1.0], 1.0, [1.0, -1.0])
+def test_addc_gradients_are_summed_per_output_element(name, value, inp, t2, g):
+    # PyTorch: tensor1's gradient is sum(grad * value / tensor2) over broadcast dims (not the product of a sum)
+    x = tg.tensor([[t2]], dtype=tg.float64, requires_grad=True)
+    y = getattr(tg, name)(tg.tensor([inp], dtype=tg.float64), tg.tensor(1.0, dtype=tg.float64), x, value=value)
+    (y * tg.tensor([g], dtype=tg.float64)).sum().backward()
+    with np.errstate(all="ignore"):
+        if name == "addcdiv":
+            want = np.sum(-np.array(g) * (value * 1.0 / np.float64(t2 * t2)))
+        else:
+            want = np.sum(np.array(g) * np.float64(1.0 * value))
+    np.testing.assert_array_equal(x.grad.numpy(), [[want]])
+
+
+def test_addc_infinite_value_gradients_match_pytorch():
+    torch = pytest.importorskip("torch")
+
+    def run(m, name):
+        x = m.tensor([[3.0]], requires_grad=True)
+        t1 = m.tensor([[1.0], [2.0]], requires_grad=True)
+        y = getattr(m.tensor([[-2.5, 0.0]], dtype=m.float16), name)(t1, x, value=math.inf)
+        (y * m.tensor([[0.75, -2.0]])).sum().backward()
+        return x.grad.tolist(), t1.grad.tolist()
+
+    for name in ("addcmul", "addcdiv"):
+        assert str(run(tg, name)) == str(run(torch, name))
+
+
+# ---------------------------------------------------------------------- quantile's gradient where a slice has NaN
+def test_quantile_gradient_of_a_nan_slice_goes_to_the_nan():
+    # PyTorch's rank for a slice with a NaN is the last sorted element (the NaN): it takes the whole gradient
+    x = tg.tensor([[0.5, float("nan"), -1.0], [1.0, 2.0, 3.0]], dtype=tg.float64, requires_grad=True)
+    (tg.quantile(x, 0.25, 1) * tg.tensor([3.0, 2.0], dtype=tg.float64)).sum().backward()
+    assert np.isnan(tg.quantile(x, 0.25, 1)[0].item())
+    assert x.grad.tolist() == [[0.0, 3.0, 0.0], [1.0, 1.0, 0.0]]
+    y = tg.tensor([float("nan"), float("nan")], requires_grad=True)  # nanquantile of all NaN: rank 0
+    tg.nanquantile(y, 0.7).backward()
+    assert y.grad.tolist() == [1.0, 0.0]
+
+
+_QVAL = st.sampled_from([0.5, -1.0, 2.0, 0.0, -0.0, 1.5, math.inf, -math.inf, math.nan, 3.0])
+
+
+@settings(max_examples=25, deadline=None)
+@given(st.lists(_QVAL, min_size=8, max_size=8), st.sampled_from(["quantile", "nanquantile"]),
+       st.sampled_from(["linear", "lower", "higher", "midpoint", "nearest"]), st.sampled_from([0.0, 0.3, 0.5, 1.0]))
+@example([0.5, -1.0, math.nan, -math.inf, 1.0, 2.0, math.nan, 0.0], "quantile", "linear", 0.5)
+@example([math.nan] * 4 + [1.0] * 4, "nanquantile", "midpoint", 0.3)
+def test_quantile_nonfinite_gradients_match_pytorch(vals, name, interpolation, q):
+    torch = pytest.importorskip("torch")
+
+    def run(m):
+        x = m.tensor(np.array(vals).reshape(4, 2), dtype=m.float64, requires_grad=True)
+        y = getattr(m, name)(x, q, 0, interpolation=interpolation)
+        (y * m.tensor([0.75, -2.0], dtype=m.float64)).sum().backward()
+        return y.detach().numpy(), x.grad.numpy()
+
+    for a, b in zip(run(tg), run(torch)):
+        np.testing.assert_array_equal(a, b)

@@ -2,6 +2,7 @@
 corrcoef, cdist. Values and dtypes against numpy and PyTorch, gradients against finite differences."""
 
 import doctest
+import warnings
 
 import numpy as np
 import pytest
@@ -269,3 +270,36 @@ def test_histc_of_nan_without_a_range_is_refused_as_pytorch():
     assert torch.histc(torch.tensor(x), 2, 0.0, 1.0).tolist() == [2.0, 1.0]
     with pytest.raises(RuntimeError):
         torch.histc(torch.tensor(x))
+
+
+# ---------------------------------------------------------------------- cov's dtypes with float aweights
+@pytest.mark.parametrize("idt", ["uint8", "int64", "float16", "float32", "float64"])
+@pytest.mark.parametrize("adt", ["float16", "float32", "float64"])
+@pytest.mark.parametrize("n, with_f", [(1, False), (1, True), (2, False), (2, True)])
+def test_cov_aweights_dtypes_as_pytorch(idt, adt, n, with_f):
+    def run(m):
+        x = m.arange(n).to(getattr(m, idt)).reshape(1, n).repeat(2, 1)
+        kw = {"aweights": m.ones(n, dtype=getattr(m, adt))}
+        if with_f:
+            kw["fweights"] = m.ones(n, dtype=m.int64)
+        try:
+            r = m.cov(x, **kw)
+        except RuntimeError as e:
+            return "raises", str(e)
+        return str(r.dtype).split(".")[-1], r.tolist()
+
+    got = run(tg)
+    single = n == 1 and not with_f
+    base = idt if idt.startswith("float") else "float32"
+    wide = np.promote_types(base, adt).name
+    if single and wide != base:  # PyTorch's mm of one observation with aweights alone refuses mixed dtypes
+        assert got[0] == "raises" and "same dtype" in got[1]
+    else:
+        assert got[0] != "raises", got
+    torch = pytest.importorskip("torch")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        want = run(torch)
+    assert got[0] == want[0]
+    if got[0] != "raises":
+        np.testing.assert_allclose(np.array(got[1], dtype=float), np.array(want[1], dtype=float), rtol=1e-3)

@@ -963,13 +963,6 @@ known_class(
     x.grad
     """, "PyTorch 2.13 has no derivative for asinh_/acosh_/atanh_ (in place) and raises in backward; tapegrad "
          "gives the out-of-place ops' gradient", EXTRA, status="by-design")
-known_class(
-    "copysign-scalar-first", fam("copysign", inplace=False), RAISES_THERE,
-    lambda d: torch_says(d, "invalid combination of arguments"),
-    """
-    torch.copysign(-1.5, torch.tensor([1.0]))
-    """, B["values"] + " (copysign(number, tensor): PyTorch's signatures take a tensor first, tapegrad's binary "
-                       "op takes either)", EXTRA)
 # -- tapegrad/ops/combine.py
 known_class(
     "pytorch-resizes-before-failing", {"Tensor." + n + "_" for n in ("addmm", "addbmm", "baddbmm", "addmv",
@@ -1007,22 +1000,6 @@ known_class(
          "tapegrad checks",
     "tapegrad/ops/forms.py", status="by-design")
 known_class(
-    "quantile-nonfinite-grad", QUANTILE, GRADS,
-    lambda d: any_in(d, nonfinite),
-    """
-    x = torch.tensor([[0.5, 1.0, -2.5], [-1.0, 2.0, inf], [nan, nan, -3.0], [-inf, 0.0, 1.5]], requires_grad=True)
-    (torch.quantile(x, 0.5, 0) * torch.tensor([0.75, -2.0, 1.25])).sum().backward()
-    x.grad
-    """, B["edges"] + " (quantile's gradient in a slice with NaN: PyTorch's goes to the sorted neighbours of the "
-                      "NaN rank, tapegrad's result there is a constant NaN with no gradient)", COMBINE)
-known_class(
-    "repeat-interleave-0d-dim", fam("repeat_interleave", inplace=False), RAISES_THERE,
-    lambda d: torch_says(d, "Dimension out of range", "but tensor has no dimensions"),
-    """
-    torch.repeat_interleave(torch.tensor(1.0), 2, dim=-1)
-    """, B["values"] + " (repeat_interleave of a 0-d tensor with dim=-1/0: PyTorch refuses the dim, tapegrad "
-                       "repeats)", COMBINE)
-known_class(
     "pytorch-cov-writes-input", fam("cov", "corrcoef", inplace=False), {"state-value", "state-nan", "state-inf",
                                                                        "state-signed-zero", RAISES_THERE},
     lambda d: d.kind != RAISES_THERE or torch_says(d, "leaf Variable that requires grad"),
@@ -1033,21 +1010,6 @@ known_class(
     """, "PyTorch 2.13's cov writes 0 into its input when the degrees of freedom are <= 0 (its norm_factor.zero_() "
          "reaches the input's view; on a leaf that requires grad it raises); tapegrad leaves the input alone",
     COUNTING, status="pytorch-bug")
-known_class(
-    "logaddexp2-signed-zero", fam("logaddexp2"), "signed-zero",
-    lambda d: True,
-    """
-    torch.tensor([-1.0], dtype=torch.float16).logaddexp2(torch.tensor([-1.0], dtype=torch.float16))
-    """, B["edges"] + " (the sign of a zero of logaddexp2(x, x) in float16: PyTorch's float32 opmath rounds "
-                      "-1 + 1 to -1e-8, -0.0 in float16; tapegrad's gives +0.0)", EXTRA)
-known_class(
-    "addmm-family-empty-product-signed-zero", ADDMM, "signed-zero",
-    lambda d: any(empty(t) for t in d.inputs),
-    """
-    x = torch.tensor([[3.0], [-0.0]], dtype=torch.float64)
-    x.addbmm(torch.zeros(0, 2, 2, dtype=torch.float64), torch.zeros(0, 2, 1, dtype=torch.float64))
-    """, B["edges"] + " (addbmm/addmm with an empty inner dim: PyTorch's BLAS leaves beta * input (-0.0 kept), "
-                      "tapegrad adds the product's +0.0)", COMBINE)
 known_class(
     "pytorch-addcdiv-int-input-grad", fam("addcdiv", "addr", "addmv", "addmm"), "backward-pytorch-raises",
     lambda d: torch_says(d, "can't be cast to the desired output type", "input tensors must have the same dtype"),
@@ -1078,37 +1040,6 @@ known_class(
     """, "PyTorch's ldexp saves its result for the backward (and refuses it after an in-place write under "
          "no_grad); tapegrad's product of input and 2 ** other saves its inputs", EXTRA, status="by-design")
 known_class(
-    "addcdiv-infinite-value-grad", fam("addcdiv", "addcmul"), GRADS,
-    lambda d: any(isinstance(v, float) and not math.isfinite(v) for v in nums(d)) or any_in(d, nonfinite),
-    """
-    x = torch.tensor([[3.0]], requires_grad=True)
-    y = torch.tensor([[-2.5, 0.0]], dtype=torch.float16).addcdiv(torch.tensor(True), x, value=inf)
-    (y * torch.tensor([[0.75, -2.0]])).sum().backward()
-    x.grad
-    """, B["edges"] + " (addcdiv/addcmul's gradients with value=inf or inf operands: PyTorch's formula gives "
-                      "nan where tapegrad's gives inf)", COMBINE)
-known_class(
-    "cov-mixed-float-weights", fam("cov", "corrcoef", inplace=False), RAISES_THERE,
-    lambda d: torch_says(d, "expected m1 and m2 to have the same dtype"),
-    """
-    torch.cov(torch.tensor([5], dtype=torch.uint8), aweights=torch.tensor([1.0], dtype=torch.float64))
-    """, B["values"] + " (cov of one integer observation with float64 aweights: PyTorch's mm refuses the mixed "
-                       "float32/float64 dtypes of its zero-degrees-of-freedom path, tapegrad promotes)", COUNTING)
-known_class(
-    "inplace-scan-dtype", {"Tensor.cumsum_", "Tensor.cumprod_"}, RAISES_THERE,
-    lambda d: torch_says(d, "Bad in-place call"),
-    """
-    torch.ones(2, dtype=torch.float16).cumsum_(0, dtype=torch.float32)
-    """, B["values"] + " (cumsum_/cumprod_ with dtype= another dtype: PyTorch refuses, tapegrad casts back)",
-    "tapegrad/ops/forms.py")
-known_class(
-    "nanmedian-keepdim-without-dim", fam("nanmedian", "median", inplace=False), RAISES_THERE,
-    lambda d: torch_says(d, "missing 1 required positional arguments: \"dim\""),
-    """
-    torch.nanmedian(torch.tensor([1, 2]), keepdim=True)
-    """, B["values"] + " (nanmedian(x, keepdim=True) without dim of an integer tensor: PyTorch's signatures refuse "
-                       "it, tapegrad refuses it only for floats)", COMBINE)
-known_class(
     "pytorch-narrow-copy-negative-start-grad", fam("narrow_copy", inplace=False), {"backward-pytorch-raises"}
     | GRADS,
     lambda d: d.kind != "backward-pytorch-raises" or torch_says(d, "must match the size of tensor"),
@@ -1118,40 +1049,7 @@ known_class(
     x.grad
     """, "PyTorch 2.13's narrow_copy backward fails for a negative start (a size mismatch in its formula); "
          "tapegrad's gradient is narrow's", SCATTER, status="pytorch-bug")
-known_class(
-    "random-fills-bool", {"Tensor.geometric_", "Tensor.random_", "Tensor.exponential_", "Tensor.cauchy_",
-                          "Tensor.log_normal_"}, RAISES_THERE,
-    lambda d: any(isb(t) or isint(t) for t in d.inputs),
-    """
-    torch.tensor([True]).geometric_(0.5).dtype
-    """, B["values"] + " (geometric_ of a bool tensor, random_(0, 300) of bool: PyTorch refuses the dtype or the "
-                       "range, tapegrad fills)", "tapegrad/ops/sampling.py")
-known_class(
-    "reduce-scatter-0d-and-bool", SCATTER_REDUCE, {RAISES_HERE, RAISES_THERE},
-    lambda d: here_says(d, "list assignment index out of range", "source must have the shape") or torch_says(
-        d, "not implemented for 'Bool'"),
-    """
-    torch.scatter_reduce(torch.tensor(1.0), -1, torch.tensor(0), torch.tensor(2.0), 'mean')
-    """, B["errors"] + " (scatter_reduce/index_reduce with a 0-d index or source: PyTorch computes, tapegrad "
-                       "fails; index_reduce of bool with 'mean' or include_self=False: PyTorch refuses)", SCATTER)
 # -- tapegrad/ops/scatter_extra.py
-known_class(
-    "scatter-reduce-grad", SCATTER_REDUCE, RAISES_HERE,
-    lambda d: here_says(d, "the gradient of reduce="),
-    """
-    x = torch.tensor([1.0, 2.0], requires_grad=True)
-    torch.scatter_reduce(x, 0, torch.tensor([0]), torch.tensor([3.0]), 'amax').requires_grad
-    """, B["errors"] + " (scatter_reduce/index_reduce with reduce='prod'/'amax'/'amin' on tensors that require "
-                       "grad: tapegrad has no gradient for them and refuses)", SCATTER)
-known_class(
-    "scatter-overlap", SCATTER_REDUCE | fam("put"), RAISES_THERE,
-    lambda d: torch_says(d, "refer to a single memory location"),
-    """
-    x = torch.tensor([1.0, 2.0])
-    x.put_(torch.tensor([0]), x[:1])
-    x
-    """, B["values"] + " (in-place scatter_reduce_/index_reduce_/put_ whose source overlaps the target: PyTorch "
-                       "refuses, tapegrad reads the source first)", SCATTER)
 known_class(
     "pytorch-scatter-int-src-grad", fam("select_scatter", "slice_scatter", "diagonal_scatter", inplace=False),
     RAISES_THERE,
@@ -1163,12 +1061,15 @@ known_class(
          "support dtype: Long'); tapegrad casts src to the integers as it does without grad", SCATTER,
     status="pytorch-bug")
 known_class(
-    "sum-to-size-no-size", {"Tensor.sum_to_size"}, RAISES_THERE,
-    lambda d: torch_says(d, "missing 1 required positional"),
+    "pytorch-scatter-reduce-larger-src-grad", SCATTER_REDUCE, "backward-pytorch-raises",
+    lambda d: torch_says(d, "must match the size of tensor"),
     """
-    torch.ones(2).sum_to_size()
-    """, B["values"] + " (sum_to_size() with no size: PyTorch's signature requires one, tapegrad takes it as ())",
-    "tapegrad/ops/forms.py")
+    src = torch.tensor([5.0, 0.5, 7.0], requires_grad=True)
+    torch.scatter_reduce(torch.tensor([1.0, 2.0, 3.0]), 0, torch.tensor([0, 1]), src, 'amax').sum().backward()
+    src.grad
+    """, "PyTorch 2.13's scatter_reduce backward for prod/amax/amin fails when src is larger than index (its "
+         "formula compares src with the index-shaped gathered result); tapegrad gives 0 to the unread src",
+    SCATTER, status="pytorch-bug")
 
 # ---------------------------------------------------------------------- the tests
 def _examples():

@@ -10,7 +10,7 @@ import itertools
 
 import numpy as np
 import pytest
-from hypothesis import given
+from hypothesis import example, given
 from hypothesis import strategies as st
 
 import tapegrad as tg
@@ -302,3 +302,39 @@ def test_nextafter_gradient_is_pytorchs():
     assert ta.grad.tolist() == a.grad.tolist() and tb.grad.tolist() == b.grad.tolist()
     x = np.array([[-100, 100], [-2, 2147483647]], dtype=np.int32)
     assert tg.lcm(tg.tensor(x), tg.tensor(-2)).tolist() == torch.lcm(torch.tensor(x), torch.tensor(-2)).tolist()
+
+
+def test_copysign_takes_a_tensor_first():
+    with pytest.raises(TypeError, match="copysign"):
+        tg.copysign(-1.5, tg.tensor([1.0]))
+    assert tg.copysign(input=tg.tensor([1.0]), other=-1.0).tolist() == [-1.0]
+    torch = pytest.importorskip("torch")
+    with pytest.raises(TypeError):
+        torch.copysign(-1.5, torch.tensor([1.0]))
+
+
+_HALF = st.floats(-20, 20, width=16) | st.sampled_from([-1.0, -0.5, -2.0, 0.0, -0.0, float("inf"), float("-inf")])
+
+
+@given(_HALF, _HALF)
+@example(-1.0, -1.0)
+@example(float("-inf"), float("-inf"))
+@example(float("inf"), float("-inf"))
+def test_logaddexp2_float16_as_pytorch_opmath(a, b):
+    # PyTorch computes float16 in float32 with a fused multiply-add: logaddexp2(-1, -1) is -1e-8 -> -0.0
+    got = tg.logaddexp2(tg.tensor([a], dtype=tg.float16), tg.tensor([b], dtype=tg.float16)).numpy()[0]
+    want = np.float64(max(a, b)) if a == b and np.isinf(a) else np.float16(
+        np.float32(max(a, b) + float(np.log1p(np.exp2(np.float32(-abs(a - b)))))
+                   * float(np.float32(1 / np.log(2.0)))))
+    assert got.dtype == np.float16
+    assert got == want and np.signbit(got) == np.signbit(want), (a, b, got, want)
+
+
+def test_logaddexp2_signed_zero_matches_pytorch():
+    torch = pytest.importorskip("torch")
+    v = [-1.0, -0.5, -2.0, 0.0, -0.0, 1.0, -3.0, 0.25, -0.25, -4.0, float("inf"), float("-inf"), float("nan")]
+    a, b = (np.array(x) for x in zip(*itertools.product(v, v)))
+    got = tg.logaddexp2(tg.tensor(a, dtype=tg.float16), tg.tensor(b, dtype=tg.float16)).numpy()
+    ref = torch.logaddexp2(torch.tensor(a, dtype=torch.float16), torch.tensor(b, dtype=torch.float16)).numpy()
+    np.testing.assert_array_equal(got, ref)
+    assert (np.signbit(got) == np.signbit(ref))[~np.isnan(ref)].all()

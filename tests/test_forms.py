@@ -146,3 +146,51 @@ def test_sampling_in_place():
                         (lambda: tg.ones(2, requires_grad=True).log_normal_(), "log_normal_")]:
         with pytest.raises(RuntimeError, match=match):
             call()
+
+
+# ---------------------------------------------------------------------- refusals PyTorch makes (issue 9)
+def test_sum_to_size_requires_a_size():
+    with pytest.raises(TypeError, match="sum_to_size"):
+        tg.ones(2).sum_to_size()
+    assert tg.ones(2).sum_to_size(()).item() == 2.0 and tg.ones(2).sum_to_size([]).shape == ()
+
+
+@pytest.mark.parametrize("name", ["cumsum_", "cumprod_"])
+@pytest.mark.parametrize("dt, other", [("float16", "float32"), ("int32", "int64"), ("float64", "float32")])
+def test_inplace_scan_refuses_another_dtype(name, dt, other):
+    x = tg.ones(2, dtype=getattr(tg, dt))
+    with pytest.raises(RuntimeError, match=f"{name}.*Bad in-place call"):
+        getattr(x, name)(0, dtype=getattr(tg, other))
+    assert x.tolist() == [1, 1]  # untouched
+    assert getattr(x, name)(0, dtype=getattr(tg, dt)).tolist() == ([1, 2] if name == "cumsum_" else [1, 1])
+
+
+def test_random_fills_refuse_what_pytorch_refuses():
+    with pytest.raises(NotImplementedError, match="geometric_"):
+        tg.tensor([True]).geometric_(0.5)
+    for x, args in ((tg.tensor([True]), (0, 300)), (tg.tensor([1], dtype=tg.uint8), (300,)),
+                    (tg.tensor([1], dtype=tg.int8), (-129, 2)), (tg.tensor([1.0], dtype=tg.float16), (0, 2 ** 20)),
+                    (tg.tensor([True]), (-1, 1))):
+        with pytest.raises(RuntimeError, match="random_: .* out of bounds"):
+            x.random_(*args)
+    assert tg.zeros(4, dtype=tg.uint8).random_(0, 256).dtype == tg.uint8
+    assert set(tg.zeros(50, dtype=tg.bool).random_(0, 2).tolist()) <= {False, True}
+    assert tg.tensor([True]).random_(1).tolist() == [False]
+    assert tg.ones(3, dtype=tg.float16).random_(0, 65505).dtype == tg.float16
+
+
+def test_refusals_match_pytorch():
+    torch = pytest.importorskip("torch")
+    cases = [lambda m: m.ones(2).sum_to_size(),
+             lambda m: m.ones(2, dtype=m.float16).cumsum_(0, dtype=m.float32),
+             lambda m: m.ones(2, dtype=m.int32).cumprod_(0, dtype=m.int64),
+             lambda m: m.tensor([True]).geometric_(0.5),
+             lambda m: m.tensor([True]).random_(0, 300),
+             lambda m: m.tensor([1], dtype=m.uint8).random_(256 + 44),
+             lambda m: m.tensor([1], dtype=m.int8).random_(-129, 2),
+             lambda m: m.tensor([1.0], dtype=m.float16).random_(0, 2 ** 20)]
+    for case in cases:
+        for m in (torch, tg):
+            with pytest.raises((TypeError, RuntimeError, NotImplementedError)):
+                case(m)
+    assert torch.ones(2).sum_to_size(()).item() == tg.ones(2).sum_to_size(()).item()

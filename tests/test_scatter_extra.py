@@ -8,7 +8,7 @@ import warnings
 
 import numpy as np
 import pytest
-from hypothesis import given
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 import tapegrad as tg
@@ -133,9 +133,7 @@ def test_errors_name_the_op():
              (lambda: tg.scatter_reduce(x, 0, tg.tensor([[0]]), x, "max"), RuntimeError, "scatter_reduce"),
              (lambda: tg.index_reduce(x, 0, tg.tensor([0]), x[:1], "sum"), RuntimeError, "index_reduce"),
              (lambda: tg.tensordot(x, x, 3), RuntimeError, "tensordot"),
-             (lambda: tg.ones(2).fill_diagonal_(1.0), RuntimeError, "fill_diagonal_"),
-             (lambda: tg.scatter_reduce(tg.ones(2, requires_grad=True), 0, tg.tensor([0]), tg.ones(1), "amax"),
-              NotImplementedError, "scatter_reduce")]
+             (lambda: tg.ones(2).fill_diagonal_(1.0), RuntimeError, "fill_diagonal_")]
     for call, error, match in cases:
         with pytest.raises(error, match=match):
             call()
@@ -192,3 +190,130 @@ def test_scatters_cast_src_and_fill_diagonal_casts_the_value_as_pytorch():
 def test_scatter_reduce_refuses_negative_indices_as_pytorch():
     with pytest.raises(RuntimeError, match="index -1 is out of bounds for dimension 0 with size 2"):
         tg.scatter_reduce(tg.zeros(2), 0, tg.tensor([-1]), tg.ones(1), "amax")
+
+
+# ---------------------------------------------------------------------- gradients of prod/amax/amin (PyTorch's)
+_SR_VALS = st.sampled_from([0.0, 1.0, -1.0, 2.0, 0.5, -2.0, float("inf"), float("nan")])
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.sampled_from(["prod", "amax", "amin"]), st.booleans(), st.lists(_SR_VALS, min_size=6, max_size=6),
+       st.lists(_SR_VALS, min_size=4, max_size=4), st.lists(st.integers(0, 2), min_size=4, max_size=4))
+@example("amax", True, [1.0, 2.0, 1.0, 2.0, 0.0, 0.0], [1.0, 2.0, 2.0, 2.0], [0, 0, 1, 1])  # ties share
+@example("prod", True, [0.0, 1.0, 2.0, 0.0, 1.0, 1.0], [0.0, 0.0, 3.0, 0.0], [0, 0, 2, 1])  # zeros
+@example("amin", False, [float("nan"), 1.0, 2.0, 1.0, 3.0, 1.0], [1.0, 2.0, 5.0, 1.0], [0, 0, 0, 1])
+def test_scatter_and_index_reduce_gradients_match_pytorch(reduce, include_self, xs, ss, index):
+    torch = pytest.importorskip("torch")
+    idx = np.array(index).reshape(2, 2)
+
+    def run(m, which):
+        x = m.tensor(np.array(xs).reshape(3, 2), dtype=m.float64, requires_grad=True)
+        s = m.tensor(np.array(ss).reshape(2, 2), dtype=m.float64, requires_grad=True)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            if which == "scatter":
+                y = m.scatter_reduce(x, 0, m.tensor(idx), s, reduce, include_self=include_self)
+            else:
+                y = m.index_reduce(x, 0, m.tensor(idx[:, 0].copy()), s, reduce, include_self=include_self)
+        (y * m.tensor([[0.75, -2.0], [1.25, 0.5], [3.0, -1.0]], dtype=m.float64)).sum().backward()
+        return y.detach().numpy(), x.grad.numpy(), s.grad.numpy()
+
+    for which in ("scatter", "index"):
+        for a, b in zip(run(tg, which), run(torch, which)):
+            np.testing.assert_allclose(a, b, rtol=1e-12, equal_nan=True)
+
+
+@pytest.mark.parametrize("reduce", ["prod", "amax", "amin"])
+@pytest.mark.parametrize("include_self", [True, False])
+def test_scatter_reduce_gradients_of_every_order(reduce, include_self):
+    from tapegrad.autograd import gradcheck, gradgradcheck
+
+    idx = tg.tensor([[0, 1, 0], [2, 0, 1]])
+    x = tg.tensor([[0.5, 1.3, -2.1], [1.7, -0.4, 2.2], [0.9, 1.1, -1.6]], dtype=tg.float64, requires_grad=True)
+    s = tg.tensor([[1.2, -0.7, 0.35], [2.5, 0.8, -1.9]], dtype=tg.float64, requires_grad=True)
+
+    def f(a, b):
+        return tg.scatter_reduce(a, 0, idx, b, reduce, include_self=include_self)
+
+    assert gradcheck(f, (x, s)) and gradgradcheck(f, (x, s))
+    y = x * 1
+    y.scatter_reduce_(0, idx, s, reduce, include_self=include_self)  # in place, as PyTorch
+    y.sum().backward()
+    assert x.grad is not None and s.grad is not None
+
+
+# ---------------------------------------------------------------------- 0-d operands and bool, as PyTorch
+_ZERO_D = [
+    lambda m: m.scatter_reduce(m.tensor(1.0), -1, m.tensor(0), m.tensor(2.0), "mean"),
+    lambda m: m.scatter_reduce(m.tensor(1.0), 0, m.tensor(0), m.tensor(2.0), "amax"),
+    lambda m: m.scatter_reduce(m.tensor(1.0), 0, m.tensor(0), m.tensor(2.0), "prod", include_self=False),
+    lambda m: m.scatter_reduce(m.tensor(1.0), 0, m.tensor(0), m.tensor([2.0, 3.0]), "sum"),
+    lambda m: m.scatter_reduce(m.tensor([1.0, 5.0]), 0, m.tensor(0), m.tensor(2.0), "sum"),
+    lambda m: m.scatter_reduce(m.tensor([1.0, 5.0]), 0, m.tensor([1]), m.tensor(2.0), "sum"),
+    lambda m: m.scatter_reduce(m.tensor(1.0), 0, m.tensor([0]), m.tensor([2.0]), "sum"),
+    lambda m: m.index_reduce(m.tensor(1.0), 0, m.tensor(0), m.tensor(2.0), "prod"),
+    lambda m: m.index_reduce(m.tensor(1.0), 0, m.tensor([0]), m.tensor(2.0), "amax"),
+    lambda m: m.scatter_reduce(m.tensor([True, False]), 0, m.tensor([1]), m.tensor([True]), "sum",
+                               include_self=False),
+]
+_REFUSED = [
+    lambda m: m.index_reduce(m.tensor(1.0), 0, m.tensor([0]), m.tensor([2.0]), "amax"),
+    lambda m: m.index_reduce(m.tensor([1.0, 3.0]), 0, m.tensor(1), m.tensor(2.0), "amin"),
+    lambda m: m.index_reduce(m.tensor([True, False]), 0, m.tensor([1]), m.tensor([True]), "prod"),
+    lambda m: m.index_reduce(m.tensor([True, False]), 0, m.tensor([1]), m.tensor([True]), "amax",
+                             include_self=False),
+    lambda m: m.scatter_reduce(m.tensor([True, False]), 0, m.tensor([1]), m.tensor([True]), "mean"),
+]
+
+
+@pytest.mark.parametrize("case", range(len(_ZERO_D)))
+def test_reduce_scatter_of_0d_operands_as_one_element(case):
+    got = _ZERO_D[case](tg)
+    torch = pytest.importorskip("torch")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        want = _ZERO_D[case](torch)
+    assert tuple(got.shape) == tuple(want.shape) and got.tolist() == want.tolist()
+
+
+@pytest.mark.parametrize("case", range(len(_REFUSED)))
+def test_reduce_scatter_refusals_as_pytorch(case):
+    with pytest.raises((RuntimeError, NotImplementedError), match="reduce"):
+        _REFUSED[case](tg)
+
+
+def test_reduce_scatter_0d_gradient():
+    x = tg.tensor(1.0, requires_grad=True)
+    s = tg.tensor(2.0, requires_grad=True)
+    tg.scatter_reduce(x, 0, tg.tensor(0), s, "mean").backward()
+    assert x.grad.item() == 0.5 and s.grad.item() == 0.5
+
+
+# ---------------------------------------------------------------------- in-place writes from an overlapping source
+_OVERLAP = [
+    (lambda m, x: x.put_(m.tensor([0]), x[:1]), True),
+    (lambda m, x: x.put_(m.tensor([0]), x[3:]), True),
+    (lambda m, x: x.put_(m.tensor([0]), x[1:][:1]), True),
+    (lambda m, x: x.scatter_reduce_(0, m.tensor([0, 1]), x, "sum"), True),
+    (lambda m, x: x.scatter_reduce_(0, m.tensor([0]), x[2:3], "amax"), True),
+    (lambda m, x: x.index_reduce_(0, m.tensor([0]), x[1:2], "prod"), True),
+    (lambda m, x: x.put_(m.tensor([0, 1]), x[::2]), False),  # strided: PyTorch cannot tell, and writes
+    (lambda m, x: x.index_reduce_(0, m.tensor([0, 1]), x[::2], "prod"), False),
+    (lambda m, x: x.put_(m.tensor([0]), x[:1].clone()), False),
+]
+
+
+@pytest.mark.parametrize("case", range(len(_OVERLAP)))
+def test_inplace_scatters_refuse_an_overlapping_source(case):
+    call, refused = _OVERLAP[case]
+    x = tg.tensor([1.0, 2.0, 3.0, 4.0])
+    if refused:
+        with pytest.raises(RuntimeError, match="single memory location"):
+            call(tg, x)
+        assert x.tolist() == [1.0, 2.0, 3.0, 4.0]
+    else:
+        got = call(tg, x).tolist()
+        torch = pytest.importorskip("torch")
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            assert got == call(torch, torch.tensor([1.0, 2.0, 3.0, 4.0])).tolist()

@@ -59,6 +59,7 @@ def addcmul(input: Tensor, tensor1: Tensor, tensor2: Tensor, *, value=1) -> Tens
     for name, t in (("input", input), ("tensor1", tensor1), ("tensor2", tensor2)):
         _tensor("addcmul", t, name)
     input, tensor1, tensor2 = _promoted(input, tensor1, tensor2)
+    tensor1, tensor2 = _expanded("addcmul", input, tensor1, tensor2)
     product = tensor1 * tensor2
     if isinstance(value, float) and product._data.dtype.kind in "iub":
         value = int(value)  # as PyTorch: the value is cast to the integer result's dtype (0.5 -> 0)
@@ -80,7 +81,25 @@ def addcdiv(input: Tensor, tensor1: Tensor, tensor2: Tensor, *, value=1) -> Tens
         raise RuntimeError("addcdiv: integer division with addcdiv is no longer supported; divide tensor1 by "
                            "tensor2 with true_divide first")
     input, tensor1, tensor2 = _promoted(input, tensor1, tensor2)
+    tensor1, tensor2 = _expanded("addcdiv", input, tensor1, tensor2)
     return input + _scaled(tensor1 / tensor2, value)
+
+
+def _expanded(op_name, input, tensor1, tensor2):
+    """tensor1 and tensor2 expanded to the result's shape: as PyTorch's addcmul/addcdiv backward, each gradient is
+    computed per output element (``grad * value / tensor2``) before the sum over broadcast dims, so an infinite
+    value gives -inf + inf = nan there, not the product of a summed gradient."""
+    shapes = tuple(input.shape), tuple(tensor1.shape), tuple(tensor2.shape)
+    try:
+        shape = np.broadcast_shapes(*shapes)
+    except ValueError:
+        raise RuntimeError(f"{op_name}: the shapes of input, tensor1 and tensor2 {list(shapes)} cannot be "
+                           f"broadcast together") from None
+    if tuple(tensor1.shape) != shape:
+        tensor1 = tensor1.expand(shape)
+    if tuple(tensor2.shape) != shape:
+        tensor2 = tensor2.expand(shape)
+    return tensor1, tensor2
 
 
 def _promoted(*tensors):
@@ -103,15 +122,16 @@ def _promoted(*tensors):
     return tuple(cast(t, dt) for t in tensors)
 
 
-def _beta_alpha(op_name, input, product, beta, alpha):
+def _beta_alpha(op_name, input, product, beta, alpha, empty=False):
     if product._data.dtype.kind in "iu":  # as PyTorch: beta and alpha are cast to the integers' type (0.5 -> 0)
         beta, alpha = (int(v) if isinstance(v, float) else v for v in (beta, alpha))
     if tuple(np.broadcast_shapes(tuple(input.shape), tuple(product.shape))) != tuple(product.shape):
         raise RuntimeError(f"{op_name}: input of shape {tuple(input.shape)} cannot be broadcast to the product's "
                            f"shape {tuple(product.shape)} (as PyTorch, input is expanded to the product, not the "
                            f"reverse)")
-    if alpha == 0 and op_name != "addr":  # NOTE: as PyTorch's BLAS call, alpha=0 skips the product (nan and -0.0
-        # included; addr is no BLAS call in PyTorch: it multiplies, 0 * inf = nan): the result
+    if (alpha == 0 or empty) and op_name != "addr":  # NOTE: as PyTorch's BLAS call, alpha=0 or an empty sum
+        # (inner dim or addbmm's batch of 0) skips the product (nan, inf alpha and -0.0 included; addr is no BLAS
+        # call in PyTorch: it multiplies, 0 * inf = nan): the result
         # is beta * input (+0.0 zeros for beta=0), product and input stay in the graph with zero gradients
         shape = tuple(product.shape)
         none = wrap(np.zeros(shape, dtype=bool))
@@ -135,7 +155,8 @@ def addmm(input: Tensor, mat1: Tensor, mat2: Tensor, *, beta=1, alpha=1) -> Tens
     tensor([[3.5000, 3.5000],
             [3.5000, 3.5000]])
     """
-    return _beta_alpha("addmm", _tensor("addmm", input), L.mm(mat1, mat2), beta, alpha)
+    product = L.mm(mat1, mat2)
+    return _beta_alpha("addmm", _tensor("addmm", input), product, beta, alpha, mat1.shape[-1] == 0)
 
 
 @op(inplace=True)
@@ -146,7 +167,8 @@ def addmv(input: Tensor, mat: Tensor, vec: Tensor, *, beta=1, alpha=1) -> Tensor
     >>> tg.addmv(tg.ones(2), tg.eye(2), tg.tensor([1.0, 2.0]))
     tensor([2., 3.])
     """
-    return _beta_alpha("addmv", _tensor("addmv", input), L.mv(mat, vec), beta, alpha)
+    product = L.mv(mat, vec)
+    return _beta_alpha("addmv", _tensor("addmv", input), product, beta, alpha, mat.shape[-1] == 0)
 
 
 @op(inplace=True)
@@ -172,7 +194,8 @@ def baddbmm(input: Tensor, batch1: Tensor, batch2: Tensor, *, beta=1, alpha=1) -
     >>> tg.baddbmm(tg.ones(1, 2, 2), tg.ones(1, 2, 3), tg.ones(1, 3, 2), alpha=2).shape
     tapegrad.Size([1, 2, 2])
     """
-    return _beta_alpha("baddbmm", _tensor("baddbmm", input), L.bmm(batch1, batch2), beta, alpha)
+    product = L.bmm(batch1, batch2)
+    return _beta_alpha("baddbmm", _tensor("baddbmm", input), product, beta, alpha, batch1.shape[-1] == 0)
 
 
 @op(inplace=True)
@@ -185,8 +208,9 @@ def addbmm(input: Tensor, batch1: Tensor, batch2: Tensor, *, beta=1, alpha=1) ->
             [3., 3.]])
     """
     product = L.bmm(batch1, batch2)
+    empty = batch1.shape[0] == 0 or batch1.shape[-1] == 0
     product = product.sum(0, dtype=product.dtype)  # int8 products sum in int8, as PyTorch
-    return _beta_alpha("addbmm", _tensor("addbmm", input), product, beta, alpha)
+    return _beta_alpha("addbmm", _tensor("addbmm", input), product, beta, alpha, empty)
 
 
 @op
@@ -417,6 +441,8 @@ def repeat_interleave(input, repeats=None, dim=None, *, output_size=None) -> Ten
             raise RuntimeError("repeat_interleave: repeats must be a 1-D integer tensor")
         return wrap(np.repeat(np.arange(counts.shape[0], dtype=counts.dtype), counts))
     _tensor("repeat_interleave", input)
+    if dim is not None and input.ndim == 0:  # as PyTorch: a 0-d input has no dim to repeat along
+        raise IndexError(f"repeat_interleave: dimension specified as {dim} but tensor has no dimensions")
     x = input.reshape(-1) if dim is None else input
     d = 0 if dim is None else check_dim("repeat_interleave", dim, input.ndim)
     n = x.shape[d] if x.ndim else 1
@@ -666,11 +692,11 @@ def nanmedian(input: Tensor, dim=None, keepdim: bool = False):
     tensor(2.)
     """
     _tensor("nanmedian", input)
+    if dim is None and keepdim:  # PyTorch's signatures: keepdim only with a dim, whatever the dtype
+        raise TypeError("nanmedian: keepdim=True needs a dim")
     if input._data.dtype.kind != "f":
         return R.median(input, dim, keepdim) if dim is not None else R.median(input)
     if dim is None:
-        if keepdim:
-            raise TypeError("nanmedian: keepdim=True needs a dim")
         flat = input.reshape(-1)
         if flat.shape[0] == 0:
             return R.median(input)
@@ -722,7 +748,9 @@ def _quantile(op_name, input, q, dim, keepdim, interpolation, ignore_nan):
     count = (~np.isnan(data)).sum(axis=d, keepdims=True) if ignore_nan else np.full(nan_any.shape, n)
     results = []
     for qv in qs.reshape(-1):
-        rank = qv * (count - 1)
+        # NOTE: PyTorch's ranks: quantile of a slice with a NaN takes the last sorted element (a NaN, which gets
+        # the gradient); nanquantile of an all-NaN slice takes the first (rank 0)
+        rank = np.maximum(qv * (count - 1), 0) if ignore_nan else np.where(nan_any, n - 1, qv * (n - 1))
         lo = np.floor(rank).astype(np.int64)
         hi = np.ceil(rank).astype(np.int64)
         if interpolation == "lower":
@@ -744,9 +772,6 @@ def _quantile(op_name, input, q, dim, keepdim, interpolation, ignore_nan):
                 out = E.where(wrap(keep.copy()), a, out)
         else:
             out = a
-        bad = (count == 0) if ignore_nan else nan_any
-        if bad.any():
-            out = E.where(wrap(bad), float("nan"), out)
         results.append(out if keepdim or dim is None else out.squeeze(d))
     if dim is None:
         results = [r.reshape((1,) * input.ndim) if keepdim else r.reshape(()) for r in results]

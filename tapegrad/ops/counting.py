@@ -473,7 +473,20 @@ def cov(input: Tensor, *, correction: int = 1, fweights: Tensor | None = None, a
     if x._data.dtype.kind != "f":
         x = x.to(dtypes.get_default_dtype())
     if isinstance(aweights, Tensor) and aweights._data.dtype.kind == "f":
-        x = x.to(dtypes.promote(x._data, aweights._data))  # PyTorch's (x * aweights) promotes
+        if x.shape[1] == 1 and fweights is None:
+            # NOTE: as PyTorch: one observation with aweights alone takes a path that zeroes the input (integers
+            # become float32) and multiplies mm(x, (x * aweights).t()) without promoting x: mixed dtypes fail
+            base = x_int.dtype if x_int.dtype.kind == "f" else np.dtype(np.float32)
+            wide = dtypes.promote(np.zeros(1, base), aweights._data)
+            if wide != base:
+                raise RuntimeError(f"cov(): expected m1 and m2 to have the same dtype, but got: {base} != {wide} "
+                                   f"(one observation with {aweights._data.dtype} aweights of a {x_int.dtype} "
+                                   f"input, as PyTorch's mm)")
+            x = x.to(dtypes.promote(x._data, aweights._data))
+        elif x_int.dtype.kind != "f":  # PyTorch's (x * aweights) of integers takes the weights' float dtype
+            x = x.to(aweights._data.dtype)
+        else:
+            x = x.to(dtypes.promote(x._data, aweights._data))  # PyTorch's (x * aweights) promotes
     n = x.shape[1]
     w = None
     if fweights is not None:

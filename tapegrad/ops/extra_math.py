@@ -76,9 +76,25 @@ def _logaddexp(a, b):
     return np.logaddexp(a, b)
 
 
+_INV_LN2_F32 = np.float64(np.float32(1 / math.log(2)))
+
+
 def _logaddexp2(a, b):
     _floats_only("logaddexp2")(a, b)
+    if a.dtype.itemsize == 2:  # float16: as PyTorch's opmath, in float32 with a fused multiply-add (the sign of a zero)
+        return _logaddexp2_opmath(a, b).astype(np.result_type(a, b))
     return np.logaddexp2(a, b)
+
+
+def _logaddexp2_opmath(a, b):
+    """PyTorch's float32 logaddexp2 of half-precision inputs: ``fma(log1p(2 ** -|a - b|), 1 / ln 2, max(a, b))``
+    (so logaddexp2(-1, -1) is -1e-8 before rounding, -0.0 in float16), with inf for equal infinities."""
+    a, b = a.astype(np.float32), b.astype(np.float32)
+    with np.errstate(all="ignore"):
+        m = np.maximum(a, b)
+        t = np.log1p(np.exp2(-np.abs(a - b)))
+        out = (m.astype(np.float64) + t.astype(np.float64) * _INV_LN2_F32).astype(np.float32)  # one rounding: an fma
+        return np.where(np.isinf(a) & (a == b), a, out)
 
 
 @binary(_logaddexp, grad=lambda xp, need, g, out, a, b: (
@@ -152,6 +168,8 @@ def copysign(input, other) -> Tensor:
     >>> tg.copysign(tg.tensor([1.0, -2.0]), -0.0)
     tensor([-1., -2.])
     """
+    if not isinstance(input, Tensor):  # PyTorch's signatures take (Tensor, Tensor) and (Tensor, Number) only
+        raise TypeError(f"copysign(): argument 'input' must be Tensor, not {type(input).__name__}")
     return (_copysign_tensor if isinstance(other, Tensor) else _copysign_scalar)(input, other)
 
 

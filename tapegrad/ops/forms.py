@@ -128,8 +128,25 @@ ldexp_ = _with_arguments("ldexp_")
 # ---------------------------------------------------------------------- in-place methods of existing ops
 Tensor.greater_, Tensor.greater_equal_ = Tensor.gt_, Tensor.ge_
 Tensor.less_, Tensor.less_equal_, Tensor.not_equal_ = Tensor.lt_, Tensor.le_, Tensor.ne_
-Tensor.cumsum_ = inplace_method("cumsum_", _reduce.cumsum)
-Tensor.cumprod_ = inplace_method("cumprod_", _reduce.cumprod)
+
+
+def _scan_inplace(name, fn):
+    """The in-place scan ``name`` (cumsum_/cumprod_): as PyTorch, ``dtype=`` must be the tensor's own dtype."""
+    base = inplace_method(name, fn)
+
+    def method(self, *args, dtype=None, **kwargs):
+        if dtype is not None and _dtypes.as_dtype(dtype) != self._data.dtype:
+            raise RuntimeError(f"{name}: Bad in-place call: input tensor dtype {self.dtype} and output tensor "
+                               f"dtype {dtype} should match")
+        return base(self, *args, **kwargs)
+
+    method.__name__ = method.__qualname__ = name
+    method.__doc__ = base.__doc__
+    return method
+
+
+Tensor.cumsum_ = _scan_inplace("cumsum_", _reduce.cumsum)
+Tensor.cumprod_ = _scan_inplace("cumprod_", _reduce.cumprod)
 Tensor.tril_ = inplace_method("tril_", _shape.tril)
 Tensor.triu_ = inplace_method("triu_", _shape.triu)
 
@@ -451,6 +468,8 @@ def _sum_to_size(self, *size):
     >>> tg.ones(2, 3).sum_to_size(1, 3)
     tensor([[2., 2., 2.]])
     """
+    if not size:  # PyTorch's signature requires a size; sum_to_size(()) is the sum of everything
+        raise TypeError("sum_to_size() missing 1 required positional argument: \"size\"")
     if len(size) == 1 and isinstance(size[0], (tuple, list, Size)):
         size = tuple(size[0])
     shape = self._data.shape
@@ -610,6 +629,8 @@ def _geometric_(self, p, *, generator=None):
     >>> bool((tg.empty(5).geometric_(0.5) >= 1).all())
     True
     """
+    if self._data.dtype.kind == "b":  # as PyTorch: no geometric_ kernel for bool
+        raise NotImplementedError("geometric_: not implemented for bool tensors")
     if not 0 < p < 1:
         raise RuntimeError(f"geometric_ expects p to be in (0, 1), but got p={p}")
     return _fill_with("geometric_", self, lambda s: _rng(generator).geometric(p, s))
@@ -628,7 +649,9 @@ def _random_(self, from_=0, to=None, *, generator=None, **kwargs):
     if kwargs:
         raise TypeError(f"random_: unexpected keyword argument(s) {sorted(kwargs)}")
     dt = self._data.dtype
+    explicit = to is not None
     if to is None:
+        _check_random_bounds(dt, from_, from_)
         if dt.kind == "f":
             to = 2 ** (np.finfo(dt).nmant + 1) + 1
         elif dt.kind == "b":
@@ -637,7 +660,24 @@ def _random_(self, from_=0, to=None, *, generator=None, **kwargs):
             to = int(np.iinfo(dt).max) + 1
     if from_ >= to:
         raise RuntimeError(f"random_ expects 'from' to be less than 'to', but got from={from_} >= to={to}")
+    if explicit:
+        _check_random_bounds(dt, from_, to - 1)
     return _fill_with("random_", self, lambda s: _rng(generator).integers(from_, to, s))
+
+
+def _check_random_bounds(dt, from_, to_inc):
+    """As PyTorch's random_: ``from`` and ``to - 1`` must be values of the dtype (its finite range for floats)."""
+    if dt.kind == "f":
+        lo, hi = float(np.finfo(dt).min), float(np.finfo(dt).max)
+    elif dt.kind == "b":
+        lo, hi = 0, 1
+    elif dt.kind in "iu":
+        lo, hi = int(np.iinfo(dt).min), int(np.iinfo(dt).max)
+    else:
+        return
+    for what, v in (("from", from_), ("to - 1", to_inc)):
+        if not lo <= v <= hi:
+            raise RuntimeError(f"random_: {what} is out of bounds for {dt}: {what}={v}, the dtype holds [{lo}, {hi}]")
 
 
 def _random_entry(self, *args, **kwargs):

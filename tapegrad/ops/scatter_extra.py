@@ -11,7 +11,7 @@ import builtins
 
 import numpy as np
 
-from ..autograd.declare import Tensor, check_dim, inplace, is_grad_enabled, op, wrap
+from ..autograd.declare import Tensor, check_dim, inplace, is_grad_enabled, op, record, wrap
 from . import elementwise as E
 from . import index as I
 from . import linalg as L
@@ -175,20 +175,13 @@ def _reduce_into(op_name, input, d, targets, values, reduce, include_self):
     return out
 
 
-def _grad_check(op_name, reduce, *tensors):
-    if reduce not in ("sum", "mean") and is_grad_enabled() and builtins.any(
-            isinstance(t, Tensor) and t.requires_grad for t in tensors):
-        raise NotImplementedError(f"{op_name}: the gradient of reduce={reduce!r} is not implemented in tapegrad "
-                                  f"(reduce='sum' and 'mean' are differentiable); compute it under no_grad()")
-
-
 @op(inplace=True)
 def scatter_reduce(input: Tensor, dim: int, index: Tensor, src: Tensor, reduce: str, *,
                    include_self: bool = True) -> Tensor:
     """scatter_reduce(input, dim, index, src, reduce, *, include_self=True): ``src`` reduced into a copy of
     ``input`` at ``index`` along ``dim`` (as scatter_add) with reduce ``'sum'``, ``'prod'``, ``'mean'``,
     ``'amax'`` or ``'amin'``; with ``include_self=False`` the input's values at the written places are left
-    out. Differentiable for 'sum' and 'mean'.
+    out. Differentiable for every reduce, with PyTorch's gradients (ties of 'amax'/'amin' share evenly).
 
     >>> import tapegrad as tg
     >>> tg.scatter_reduce(tg.zeros(3), 0, tg.tensor([0, 0, 2]), tg.tensor([1.0, 5.0, 3.0]), "amax")
@@ -204,8 +197,16 @@ def scatter_reduce(input: Tensor, dim: int, index: Tensor, src: Tensor, reduce: 
     if src._data.dtype != input._data.dtype:
         raise RuntimeError(f"scatter_reduce(): Expected self.dtype to be equal to src.dtype, got "
                            f"{input._data.dtype} and {src._data.dtype}")
+    if reduce == "mean" and input._data.dtype == np.bool_:
+        raise NotImplementedError("scatter_reduce: reduce='mean' is not implemented for bool tensors (as PyTorch)")
+    d = check_dim("scatter_reduce", dim, input.ndim)
+    if input.ndim == 0 or index.ndim == 0 or src.ndim == 0:  # as PyTorch: a 0-d tensor counts as one element
+        shape = tuple(input.shape)
+        out = scatter_reduce(input.reshape(-1) if input.ndim == 0 else input, d, index.reshape(-1) if index.ndim
+                             == 0 else index, src.reshape(-1) if src.ndim == 0 else src, reduce,
+                             include_self=include_self)
+        return out.reshape(shape)
     x, idx, s = input._data, index._data, src._data
-    d = check_dim("scatter_reduce", dim, x.ndim)
     if idx.ndim != x.ndim or (idx.ndim and builtins.any(idx.shape[k] > s.shape[k] or (k != d and idx.shape[k] >
                                                                                         x.shape[k])
                                                          for k in range(idx.ndim))):
@@ -224,7 +225,7 @@ def scatter_reduce(input: Tensor, dim: int, index: Tensor, src: Tensor, reduce: 
                 grid = list(np.indices(idx.shape, sparse=True))
                 grid[d] = np.where(idx < 0, idx + n, idx)
                 mask[tuple(grid)] = True
-            base = E.where(wrap(mask), 0, input) if x.ndim else input * 0
+            base = E.where(wrap(mask), wrap(np.zeros((), x.dtype)), input)
         else:
             base = input
         total = I.scatter_add(base, d, index, src_part) if x.ndim else base + src_part
@@ -238,11 +239,87 @@ def scatter_reduce(input: Tensor, dim: int, index: Tensor, src: Tensor, reduce: 
         if x.dtype.kind != "f":
             return wrap(np.floor_divide(total._data, np.maximum(counts, 1)).astype(x.dtype))
         return total / wrap(np.maximum(counts, 1).astype(x.dtype))
-    _grad_check("scatter_reduce", reduce, input, src)
     grid = list(np.indices(idx.shape, sparse=True))
     grid[d] = np.where(idx < 0, idx + n, idx)
-    values = s[tuple(slice(0, k) for k in idx.shape)]
-    return wrap(_reduce_into("scatter_reduce", x, d, tuple(grid), values, reduce, include_self))
+    grid = tuple(grid)
+    part = tuple(slice(0, k) for k in idx.shape)
+    values = s[part]
+    result = _reduce_into("scatter_reduce", x, d, grid, values, reduce, include_self)
+    if not (is_grad_enabled() and (input.requires_grad or src.requires_grad)):
+        return wrap(result)
+    return record(result, (input, src), _extreme_rule(x, s, grid, part, values, result, reduce, include_self),
+                  "ScatterReduceBackward0")
+
+
+def _extreme_rule(x, s, grid, part, values, result, reduce, include_self):
+    """PyTorch's scatter_reduce_backward for 'prod', 'amax' and 'amin' (FunctionsManual.cpp): ties share the
+    gradient of an extreme evenly; prod's gradient is the product of the others (a single zero handled apart)."""
+    touched = np.zeros(x.shape, dtype=bool)
+    touched[grid] = True
+
+    def gather(a):  # a (input's shape) -> index's shape
+        return a[grid]
+
+    def scatter(b):  # adjoint of gather
+        z = np.zeros(x.shape, dtype=b.dtype)
+        np.add.at(z, grid, b)
+        return z
+
+    def pad(b):  # index's shape -> src's shape (zeros beyond the index)
+        z = np.zeros(s.shape, dtype=b.dtype)
+        z[part] = b
+        return z
+
+    def unpad(a):
+        return a[part]
+
+    with np.errstate(all="ignore"):
+        if reduce in ("amax", "amin"):
+            value = gather(result)
+            self_is = (x == result).astype(x.dtype)
+            src_is = (values == value).astype(x.dtype)
+            count = self_is + scatter(src_is)
+
+            def rule(xp, need, g, out, a, b):
+                with np.errstate(all="ignore"):  # 0 * inf = nan where no tie holds the extreme, as PyTorch
+                    return _extreme_grads(xp, need, g)
+
+            def _extreme_grads(xp, need, g):
+                share = g / count
+                gs = gb = None
+                if need[0]:
+                    gs = share * self_is
+                    if not include_self:
+                        gs = xp.where(touched, 0, gs)
+                if need[1]:
+                    gb = xp.linear(pad, unpad, xp.linear(gather, scatter, share) * src_is)
+                return gs, gb
+            return rule
+        masked_self = np.where(x == 0, 1, x).astype(x.dtype)
+        masked_self_result = _reduce_into("scatter_reduce", masked_self, 0, grid, values, reduce, include_self)
+        src_zero = values == 0
+        zeros_at = scatter(src_zero.astype(np.int64))
+        single_zero = src_zero & (gather(zeros_at) == 1)
+        masked_src = np.where(single_zero, 1, values).astype(x.dtype)
+        masked_src_result = _reduce_into("scatter_reduce", x, 0, grid, masked_src, reduce, include_self)
+        src_filled = np.where(src_zero, 1, values).astype(x.dtype)
+
+        def prod_rule(xp, need, g, out, a, b):
+            with np.errstate(all="ignore"):
+                return _prod_grads(xp, need, g)
+
+        def _prod_grads(xp, need, g):
+            gs = gb = None
+            if need[0]:
+                gs = g * masked_self_result / masked_self
+                if not include_self:
+                    gs = xp.where(touched, 0, gs)
+            if need[1]:
+                small = xp.where(single_zero, xp.linear(gather, scatter, g * masked_src_result),
+                                 xp.linear(gather, scatter, g * result) / src_filled)
+                gb = xp.linear(pad, unpad, small)
+            return gs, gb
+        return prod_rule
 
 
 @op(inplace=True)
@@ -250,7 +327,7 @@ def index_reduce(input: Tensor, dim: int, index: Tensor, source: Tensor, reduce:
                  include_self: bool = True) -> Tensor:
     """index_reduce(input, dim, index, source, reduce, *, include_self=True): the slices of ``source`` reduced
     into a copy of ``input`` at positions ``index`` of ``dim`` with reduce ``'prod'``, ``'mean'``, ``'amax'``
-    or ``'amin'``. Differentiable for 'mean'.
+    or ``'amin'``. Differentiable, with PyTorch's gradients.
 
     >>> import tapegrad as tg
     >>> tg.index_reduce(tg.ones(3), 0, tg.tensor([0, 0]), tg.tensor([2.0, 3.0]), "prod")
@@ -262,7 +339,16 @@ def index_reduce(input: Tensor, dim: int, index: Tensor, source: Tensor, reduce:
         raise RuntimeError(f"index_reduce(): Expected reduce to be one of prod, mean, amax or amin but got "
                            f"{reduce}.")
     x, idx = input._data, index._data
+    if x.dtype == np.bool_:
+        raise NotImplementedError("index_reduce(): not implemented for bool tensors (as PyTorch)")
     d = check_dim("index_reduce", dim, x.ndim)
+    if x.ndim == 0:  # as PyTorch: a 0-d input takes a 0-d source and one index, as one element
+        if source.ndim != 0 or idx.size != 1:
+            raise RuntimeError(f"index_reduce(): source tensor shape must match self tensor shape, excluding the "
+                               f"specified dimension: a 0-d input takes a 0-d source and one index, got source "
+                               f"{tuple(source.shape)} and index {tuple(idx.shape)}")
+        return index_reduce(input.reshape(1), 0, index.reshape(1), source.reshape(1), reduce,
+                            include_self=include_self).reshape(())
     if idx.ndim > 1 or idx.dtype.kind not in "iu":
         raise IndexError(f"index_reduce(): Index should have dimension 1 or 0 and an integer dtype, got "
                          f"{tuple(idx.shape)} of {idx.dtype}")
@@ -429,3 +515,36 @@ def tensordot(a: Tensor, b: Tensor, dims=2, out=None) -> Tensor:
     am = a.permute(fa + da).reshape(-1, k)
     bm = b.permute(db + fb).reshape(k, -1)
     return L.matmul(am, bm).reshape([a.shape[d] for d in fa] + [b.shape[d] for d in fb])
+
+
+# ---------------------------------------------------------------------- in-place forms refuse an overlapping source
+def _dense(a):
+    return a.flags.c_contiguous or a.flags.f_contiguous
+
+
+def _no_overlap(name, self, other, what):
+    """As PyTorch's assert_no_overlap: an in-place write whose ``other`` operand shares memory with ``self`` is
+    refused when both are dense (PyTorch cannot tell for strided views, and lets those through)."""
+    if isinstance(other, Tensor):
+        a, b = self.detach().numpy(), other.detach().numpy()
+        if a.size and b.size and _dense(a) and _dense(b) and np.may_share_memory(a, b):
+            raise RuntimeError(f"{name}: unsupported operation: some elements of the input tensor and the "
+                               f"written-to tensor refer to a single memory location ({what} overlaps the tensor "
+                               f"written in place); please clone() the {what} first")
+
+
+def _checked_inplace(name, method, where):
+    def checked(self, *args, **kwargs):
+        for position, what in where:
+            other = kwargs.get(what, args[position] if len(args) > position else None)
+            _no_overlap(name, self, other, what)
+        return method(self, *args, **kwargs)
+
+    checked.__name__ = checked.__qualname__ = name
+    checked.__doc__ = method.__doc__
+    return checked
+
+
+Tensor.put_ = _checked_inplace("put_", Tensor.put_, ((0, "index"), (1, "source")))
+Tensor.scatter_reduce_ = _checked_inplace("scatter_reduce_", Tensor.scatter_reduce_, ((1, "index"), (2, "src")))
+Tensor.index_reduce_ = _checked_inplace("index_reduce_", Tensor.index_reduce_, ((1, "index"), (2, "source")))
