@@ -575,6 +575,27 @@ def test_cumprod_gradient_with_zeros(row):
     np.testing.assert_allclose(x.grad.numpy(), want)
 
 
+_INF, _NAN = float("inf"), float("nan")
+
+
+@given(st.lists(st.sampled_from([0.0, 0.5, -2.0, 3.0]), min_size=2, max_size=6),
+       st.lists(st.sampled_from([1.0, -2.0, _INF, -_INF, _NAN]), min_size=6, max_size=6))
+@example([-2.5, 1.5, 0.0, -1.0, 0.0, 2.0], [1.0, _NAN, 2.0, _INF, _NAN, -_INF])
+@example([0.0, 2.0, 0.0, 3.0], [1.0, -2.0, _NAN, _INF])
+def test_cumprod_gradient_leaves_out_the_terms_past_a_zero_as_pytorch(row, grad):
+    # PyTorch's cumprod_backward sums g_j only where d out_j / d x_i can be nonzero: a nan/inf g_j past the
+    # first zero (past the second for the first zero itself) does not reach the gradient (no nan * 0)
+    torch = pytest.importorskip("torch")
+    g = grad[:len(row)]
+    x, t = tg.tensor(row, requires_grad=True), torch.tensor(row, requires_grad=True)
+    x.cumprod(0).backward(tg.tensor(g))
+    t.cumprod(0).backward(torch.tensor(g))
+    np.testing.assert_array_equal(x.grad.numpy(), t.grad.numpy())
+    ys = tg.tensor([-2.5, 1.5, 0.0, -1.0], requires_grad=True)
+    ys.pow(ys.cumprod(0)).sum().backward()
+    assert np.isfinite(ys.grad.numpy()[[1, 3]]).all()
+
+
 def test_scans_integers_scalars_and_errors():
     assert tg.tensor([1, 2, 3], dtype=tg.int32).cumsum(0).dtype == tg.int64
     assert tg.tensor([True, True]).cumsum(0).tolist() == [1, 2]

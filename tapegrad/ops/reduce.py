@@ -857,12 +857,16 @@ def cumprod_backward(g, x, *, dim):
     seen = np.cumsum(zero, axis=d)  # zeros up to and including each position
     before = seen == 0
     first = zero & (seen == 1)
-    after = ~(before | first)
+    span = seen == 1  # [z, next zero)
     safe = np.where(before, x, 1)  # x where it is divided by, 1 elsewhere
     head = np.cumprod(safe, axis=d)  # at z: the product of the elements before z
-    tail = np.cumprod(np.where(after, x, 1), axis=d)  # for j >= z: the product of x_k, z < k <= j
-    return (before * _reverse_cumsum(np, g * out, d) / safe
-            + first * head * _reverse_cumsum(np, g * tail, d))
+    tail = np.cumprod(np.where(span & ~first, x, 1), axis=d)  # for z <= j < next zero: prod x_k, z < k <= j
+    # NOTE: as PyTorch, the terms whose derivative is 0 (j past z for the head, past the next zero for z) are
+    # left out, not multiplied by 0: a nan or inf g there does not reach the gradient.
+    with np.errstate(invalid="ignore", over="ignore", divide="ignore"):
+        lead = _reverse_cumsum(np, np.where(before, g * out, 0), d) / safe
+        at_zero = head * (tail * np.where(span, g, 0)).sum(axis=d, keepdims=True)
+    return np.where(before, lead, np.where(first, at_zero, 0)).astype(x.dtype, copy=False)
 
 
 # ---------------------------------------------------------------------- norm
