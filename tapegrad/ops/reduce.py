@@ -892,6 +892,10 @@ def norm(input: Tensor, p="fro", dim=None, keepdim: bool = False, out=None, dtyp
                                f"without narrowing")
         input = cast(input, dtype)
     x = input._data
+    result_dtype = x.dtype
+    if x.dtype == np.float16:
+        # NOTE: as PyTorch's CPU kernel, a float16 norm accumulates in float32 and is rounded once
+        x = x.astype(np.float32)
     if p is None:  # PyTorch's default
         p = "fro"
     if isinstance(p, str):
@@ -908,7 +912,7 @@ def norm(input: Tensor, p="fro", dim=None, keepdim: bool = False, out=None, dtyp
         with np.errstate(over="ignore", under="ignore"):
             out = np.sqrt((x * x).sum(axis=axes, keepdims=keepdim))
         out = _rescaled_where_out_of_range(out, x, axes, keepdim, 2)
-        return record(np.asarray(out), (input,), _norm_rule(_norm2_grad, shape, axes, p), _NORM)
+        return record(np.asarray(out, dtype=result_dtype), (input,), _norm_rule(_norm2_grad, shape, axes, p), _NORM)
     ax = np.abs(x)
     if p == 1:
         out = ax.sum(axis=axes, keepdims=keepdim)
@@ -918,7 +922,7 @@ def norm(input: Tensor, p="fro", dim=None, keepdim: bool = False, out=None, dtyp
         out = (ax.max if p > 0 else ax.min)(axis=axes, keepdims=keepdim)
         rule = _norm_inf_grad
     elif p == 0:  # the count of nonzero elements: PyTorch records it but its gradient is None
-        return record(np.asarray((x != 0).sum(axis=axes, keepdims=keepdim), dtype=x.dtype), (input,),
+        return record(np.asarray((x != 0).sum(axis=axes, keepdims=keepdim), dtype=result_dtype), (input,),
                       _no_gradient, _NORM)
     else:
         if p < 0:
@@ -928,7 +932,7 @@ def norm(input: Tensor, p="fro", dim=None, keepdim: bool = False, out=None, dtyp
         if p > 0:
             out = _rescaled_where_out_of_range(out, x, axes, keepdim, p)
         rule = _normp_grad
-    return record(np.asarray(out, dtype=x.dtype), (input,), _norm_rule(rule, shape, axes, p), _NORM)
+    return record(np.asarray(out, dtype=result_dtype), (input,), _norm_rule(rule, shape, axes, p), _NORM)
 
 
 _NORM = "LinalgVectorNormBackward0"  # PyTorch's Tensor.norm is linalg.vector_norm
