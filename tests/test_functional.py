@@ -1373,3 +1373,35 @@ def test_cosine_similarity_where_the_norm_leaves_the_float_range_is_exact():
     got = F.cosine_similarity(tg.tensor([[1e30, 0.5]]), tg.tensor([[-2.5, -2.5]]))
     np.testing.assert_allclose(got.numpy(), [-math.sqrt(0.5)], rtol=1e-6)
     np.testing.assert_allclose(F.normalize(tg.tensor([[3e30, 4e30]])).numpy(), [[0.6, 0.8]], rtol=1e-6)
+
+
+@pytest.mark.parametrize("bias", [True, False])
+@pytest.mark.parametrize("lead", [(2,), (2, 1)])
+@pytest.mark.parametrize("needs", ["bias", "input", "weight"])
+@pytest.mark.parametrize("changed", ["input", "weight"])
+def test_linear_keeps_only_what_its_gradient_reads_as_pytorch(bias, lead, needs, changed):
+    # PyTorch's addmm/mm saves the input only if the weight needs its gradient and the weight only if the input
+    # does: changing the other one in place before backward is fine (it raised here)
+    torch = pytest.importorskip("torch")
+    if needs == "bias" and not bias:
+        return
+    results = []
+    for lib in (tg, torch):
+        x = lib.tensor(np.arange(np.prod(lead) * 2, dtype=np.float64).reshape(lead + (2,)),
+                       requires_grad=needs == "input")
+        w = lib.tensor([[0.3, 1.0], [-2.2, 0.5], [1.0, 1.0]], dtype=lib.float64, requires_grad=needs == "weight")
+        b = lib.tensor([0.3, 0.05, 1.0], dtype=lib.float64, requires_grad=needs == "bias") if bias else None
+        nn_f = F if lib is tg else torch.nn.functional
+        out = nn_f.linear(x, w, b)
+        with lib.no_grad():
+            (x if changed == "input" else w).mul_(2.0)
+        leaf = {"input": x, "weight": w, "bias": b}[needs]
+        try:
+            out.sum().backward()
+        except RuntimeError:
+            results.append(None)
+            continue
+        results.append(leaf.grad.detach().numpy())
+    assert (results[0] is None) == (results[1] is None), results
+    if results[0] is not None:
+        np.testing.assert_array_equal(results[0], results[1])
