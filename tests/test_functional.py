@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 from hypothesis import example, given
 from hypothesis import strategies as st
+from hypothesis.extra import numpy as hnp
 
 import tapegrad as tg
 import tapegrad.nn.functional as F
@@ -1353,3 +1354,54 @@ def test_elu_takes_its_linear_branch_from_zero_up(alpha):
         y = out.numpy()
         np.testing.assert_array_equal(np.signbit(y[:4]), [False, True, False, True])
         np.testing.assert_allclose(y[4:], [alpha * math.expm1(-1.0), 2.0], rtol=1e-6)
+
+
+@given(hnp.arrays(np.float16, (2, 5), elements=st.floats(-100, 100, width=16)),
+       hnp.arrays(np.float16, (2, 5), elements=st.floats(-100, 100, width=16)))
+@example(np.full((2, 5), 0.3, dtype=np.float16), np.linspace(-1, 1, 10, dtype=np.float16).reshape(2, 5))
+def test_float16_cosine_similarity_and_normalize_match_pytorch(a, b):
+    # their 2-norms accumulate in float32 and round once, as PyTorch's (they were computed in float16)
+    torch = pytest.importorskip("torch")
+    np.testing.assert_array_equal(F.cosine_similarity(tg.tensor(a), tg.tensor(b)).numpy(),
+                                  torch.nn.functional.cosine_similarity(torch.tensor(a), torch.tensor(b)).numpy())
+    np.testing.assert_array_equal(F.normalize(tg.tensor(a)).numpy(),
+                                  torch.nn.functional.normalize(torch.tensor(a)).numpy())
+
+
+def test_cosine_similarity_where_the_norm_leaves_the_float_range_is_exact():
+    # tapegrad's 2-norm rescales (PyTorch's overflows to inf, making the quotient 0): the cosine stays right
+    got = F.cosine_similarity(tg.tensor([[1e30, 0.5]]), tg.tensor([[-2.5, -2.5]]))
+    np.testing.assert_allclose(got.numpy(), [-math.sqrt(0.5)], rtol=1e-6)
+    np.testing.assert_allclose(F.normalize(tg.tensor([[3e30, 4e30]])).numpy(), [[0.6, 0.8]], rtol=1e-6)
+
+
+@pytest.mark.parametrize("bias", [True, False])
+@pytest.mark.parametrize("lead", [(2,), (2, 1)])
+@pytest.mark.parametrize("needs", ["bias", "input", "weight"])
+@pytest.mark.parametrize("changed", ["input", "weight"])
+def test_linear_keeps_only_what_its_gradient_reads_as_pytorch(bias, lead, needs, changed):
+    # PyTorch's addmm/mm saves the input only if the weight needs its gradient and the weight only if the input
+    # does: changing the other one in place before backward is fine (it raised here)
+    torch = pytest.importorskip("torch")
+    if needs == "bias" and not bias:
+        return
+    results = []
+    for lib in (tg, torch):
+        x = lib.tensor(np.arange(np.prod(lead) * 2, dtype=np.float64).reshape(lead + (2,)),
+                       requires_grad=needs == "input")
+        w = lib.tensor([[0.3, 1.0], [-2.2, 0.5], [1.0, 1.0]], dtype=lib.float64, requires_grad=needs == "weight")
+        b = lib.tensor([0.3, 0.05, 1.0], dtype=lib.float64, requires_grad=needs == "bias") if bias else None
+        nn_f = F if lib is tg else torch.nn.functional
+        out = nn_f.linear(x, w, b)
+        with lib.no_grad():
+            (x if changed == "input" else w).mul_(2.0)
+        leaf = {"input": x, "weight": w, "bias": b}[needs]
+        try:
+            out.sum().backward()
+        except RuntimeError:
+            results.append(None)
+            continue
+        results.append(leaf.grad.detach().numpy())
+    assert (results[0] is None) == (results[1] is None), results
+    if results[0] is not None:
+        np.testing.assert_array_equal(results[0], results[1])

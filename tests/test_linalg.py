@@ -622,3 +622,26 @@ def test_product_node_names_are_pytorchs():
         ours = tg.einsum(equation, *[tg.ones(*s, requires_grad=True) for s in shapes])
         theirs = torch.einsum(equation, *[torch.ones(*s, requires_grad=True) for s in shapes])
         assert ours.grad_fn.name() == theirs.grad_fn.name(), equation
+
+
+@pytest.mark.parametrize("equation, shapes", [("ii", [(3, 3)]), ("ii->i", [(2, 2)]),
+                                              ("iij,jk->ik", [(2, 2, 3), (3, 2)]), ("iii", [(2, 2, 2)])])
+@pytest.mark.parametrize("fill", [float("inf"), -float("inf"), float("nan"), -2.0])
+def test_einsum_diagonal_gradient_is_plus_zero_off_the_diagonal(equation, shapes, fill):
+    # as PyTorch's diagonal backward: g is written into zeros, never multiplied by the identity's zeros
+    # (inf * 0 = nan, -2 * 0 = -0.0 there before)
+    ops = [tg.tensor(np.arange(np.prod(s), dtype=np.float64).reshape(s), requires_grad=True) for s in shapes]
+    out = tg.einsum(equation, *ops)
+    out.backward(tg.full(out.shape, fill, dtype=tg.float64))
+    g = ops[0].grad.numpy()
+    repeats = equation.split("->")[0].split(",")[0].count("i")
+    eye = np.zeros(shapes[0], dtype=bool)
+    for i in range(shapes[0][0]):
+        eye[(i,) * repeats] = True
+    off = g[~eye]
+    assert (off == 0).all() and not np.signbit(off).any()
+    torch = pytest.importorskip("torch")
+    ts = [torch.tensor(o.detach().numpy(), requires_grad=True) for o in ops]
+    tout = torch.einsum(equation, *ts)
+    tout.backward(torch.full(tout.shape, fill, dtype=torch.float64))
+    np.testing.assert_array_equal(g, ts[0].grad.numpy())

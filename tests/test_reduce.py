@@ -575,6 +575,27 @@ def test_cumprod_gradient_with_zeros(row):
     np.testing.assert_allclose(x.grad.numpy(), want)
 
 
+_INF, _NAN = float("inf"), float("nan")
+
+
+@given(st.lists(st.sampled_from([0.0, 0.5, -2.0, 3.0]), min_size=2, max_size=6),
+       st.lists(st.sampled_from([1.0, -2.0, _INF, -_INF, _NAN]), min_size=6, max_size=6))
+@example([-2.5, 1.5, 0.0, -1.0, 0.0, 2.0], [1.0, _NAN, 2.0, _INF, _NAN, -_INF])
+@example([0.0, 2.0, 0.0, 3.0], [1.0, -2.0, _NAN, _INF])
+def test_cumprod_gradient_leaves_out_the_terms_past_a_zero_as_pytorch(row, grad):
+    # PyTorch's cumprod_backward sums g_j only where d out_j / d x_i can be nonzero: a nan/inf g_j past the
+    # first zero (past the second for the first zero itself) does not reach the gradient (no nan * 0)
+    torch = pytest.importorskip("torch")
+    g = grad[:len(row)]
+    x, t = tg.tensor(row, requires_grad=True), torch.tensor(row, requires_grad=True)
+    x.cumprod(0).backward(tg.tensor(g))
+    t.cumprod(0).backward(torch.tensor(g))
+    np.testing.assert_array_equal(x.grad.numpy(), t.grad.numpy())
+    ys = tg.tensor([-2.5, 1.5, 0.0, -1.0], requires_grad=True)
+    ys.pow(ys.cumprod(0)).sum().backward()
+    assert np.isfinite(ys.grad.numpy()[[1, 3]]).all()
+
+
 def test_scans_integers_scalars_and_errors():
     assert tg.tensor([1, 2, 3], dtype=tg.int32).cumsum(0).dtype == tg.int64
     assert tg.tensor([True, True]).cumsum(0).tolist() == [1, 2]
@@ -1483,3 +1504,23 @@ def test_reductions_with_a_dtype_match_pytorch():
         grads.append((m.item(), x.grad.numpy(), str(x.grad.dtype).split(".")[-1]))
     assert grads[0][0] == grads[1][0] and grads[0][2] == grads[1][2] == "float32"
     np.testing.assert_array_equal(grads[0][1], grads[1][1])
+
+
+@given(hnp.arrays(np.float16, st.tuples(st.integers(1, 3), st.integers(1, 7)),
+                  elements=st.floats(-300, 300, width=16, allow_subnormal=True)),
+       st.sampled_from([2, 1, 3, 0.5, math.inf, -math.inf, 0]))
+@example(np.array([[0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7]], dtype=np.float16), 2)
+@example(np.array([[300.0, 300.0, 300.0]], dtype=np.float16), 2)  # the float16 sum of squares overflows
+@example(np.array([[6e-8, 1e-7]], dtype=np.float16), 2)  # their float16 squares underflow to 0
+def test_float16_norm_accumulates_in_float32_and_rounds_once_as_pytorch(a, p):
+    got = tg.tensor(a).norm(p, dim=1)
+    assert got.dtype == tg.float16
+    with np.errstate(divide="ignore", over="ignore"):
+        wide = a.astype(np.float64)
+        want = (np.abs(wide).max(1) if p == math.inf else np.abs(wide).min(1) if p == -math.inf
+                else (wide != 0).sum(1) if p == 0 else (np.abs(wide) ** p).sum(1) ** (1 / p))
+    # one rounding of the float32 result: within half an ulp of float16 (the float32 steps are far finer)
+    np.testing.assert_allclose(got.numpy().astype(np.float64), want.astype(np.float16).astype(np.float64),
+                               rtol=1e-3, atol=6e-8)
+    torch = pytest.importorskip("torch")
+    np.testing.assert_array_equal(got.numpy(), torch.tensor(a).norm(p, dim=1).numpy())

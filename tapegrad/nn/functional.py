@@ -743,8 +743,11 @@ def _addmm(input, weight, bias):
     if x.dtype.kind == "b":
         raise _not_implemented("linear", x.dtype)
     out = x @ w.T
+    # NOTE: as PyTorch, the rule keeps (reads) x only if w needs its gradient, and w only if x does: a value that
+    # is not needed may be changed in place before backward
+    which = (2 if input._requires_grad else 0) + (1 if weight._requires_grad else 0)
     if bias is None:
-        return record(out, (input, weight), _mm_rule, "MmBackward0")
+        return record(out, (input, weight), _MM_RULES[which], "MmBackward0")
     b = _data("linear", bias)
     if b.dtype != x.dtype:
         raise RuntimeError(f"linear: bias must have the input's dtype {x.dtype}, got {b.dtype}")
@@ -753,12 +756,20 @@ def _addmm(input, weight, bias):
     except ValueError:
         raise RuntimeError(f"linear: bias of shape {tuple(b.shape)} does not broadcast to the output shape "
                            f"{tuple(out.shape)} (expected ({w.shape[0]},))") from None
-    return record(out, (input, weight, bias), _addmm_rule if b.ndim == 1 else _addmm_broadcast_rule,
+    return record(out, (input, weight, bias), (_ADDMM_RULES if b.ndim == 1 else _ADDMM_BROADCAST_RULES)[which],
                   "AddmmBackward0")
 
 
 def _mm_rule(xp, need, g, out, x, w):
     return g @ w if need[0] else None, g.mT @ x if need[1] else None
+
+
+def _mm_x_rule(xp, need, g, out, x, w):  # only x needs its gradient: w is read, x is not
+    return g @ w if need[0] else None, None
+
+
+def _mm_w_rule(xp, need, g, out, x, w):  # only w needs its gradient: x is read, w is not
+    return None, g.mT @ x if need[1] else None
 
 
 def _addmm_rule(xp, need, g, out, x, w, b):
@@ -767,6 +778,37 @@ def _addmm_rule(xp, need, g, out, x, w, b):
 
 def _addmm_broadcast_rule(xp, need, g, out, x, w, b):
     return g @ w if need[0] else None, g.mT @ x if need[1] else None, g if need[2] else None  # engine reduces
+
+
+def _addmm_x_rule(xp, need, g, out, x, w, b):
+    return g @ w if need[0] else None, None, g.sum(axis=0) if need[2] else None
+
+
+def _addmm_w_rule(xp, need, g, out, x, w, b):
+    return None, g.mT @ x if need[1] else None, g.sum(axis=0) if need[2] else None
+
+
+def _addmm_b_rule(xp, need, g, out, x, w, b):
+    return None, None, g.sum(axis=0)
+
+
+def _addmm_broadcast_x_rule(xp, need, g, out, x, w, b):
+    return g @ w if need[0] else None, None, g if need[2] else None
+
+
+def _addmm_broadcast_w_rule(xp, need, g, out, x, w, b):
+    return None, g.mT @ x if need[1] else None, g if need[2] else None
+
+
+def _addmm_broadcast_b_rule(xp, need, g, out, x, w, b):
+    return None, None, g
+
+
+# indexed by 2 * (x requires grad) + (w requires grad)
+_MM_RULES = (_mm_rule, _mm_w_rule, _mm_x_rule, _mm_rule)
+_ADDMM_RULES = (_addmm_b_rule, _addmm_w_rule, _addmm_x_rule, _addmm_rule)
+_ADDMM_BROADCAST_RULES = (_addmm_broadcast_b_rule, _addmm_broadcast_w_rule, _addmm_broadcast_x_rule,
+                          _addmm_broadcast_rule)
 
 
 @op(methods=())

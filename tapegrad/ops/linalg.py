@@ -625,7 +625,17 @@ def _einsum_grad(xp, k, terms, out_labels, g, ops):
     lhs = [out_labels] + [terms[j] for j in others] + ties
     inputs = [g] + [ops[j] for j in others] + eyes
     optimize = _worth_optimizing(lhs, [tuple(t.shape) for t in inputs])
-    grad = xp.einsum(",".join(lhs) + "->" + kept, *inputs, optimize=optimize)
+    with np.errstate(invalid="ignore"):
+        grad = xp.einsum(",".join(lhs) + "->" + kept, *inputs, optimize=optimize)
+    if ties:
+        # NOTE: off the diagonal the identity's zeros multiply g (inf * 0 = nan, -g * 0 = -0.0); PyTorch's
+        # diagonal backward writes g into zeros, so those entries are exactly +0.0.
+        diagonal = np.ones((1,) * len(kept), dtype=bool)
+        for tie, eye in zip(ties, eyes, strict=True):
+            where = [1] * len(kept)
+            where[kept.index(tie[0])] = where[kept.index(tie[1])] = eye.shape[0]
+            diagonal = diagonal & (eye != 0).reshape(where)
+        grad = xp.where(diagonal, grad, 0)
     if len(kept) < len(target):
         sizes = iter(grad.shape)
         grad = grad.reshape(tuple(next(sizes) if c in available else 1 for c in target))

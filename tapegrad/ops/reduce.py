@@ -857,12 +857,16 @@ def cumprod_backward(g, x, *, dim):
     seen = np.cumsum(zero, axis=d)  # zeros up to and including each position
     before = seen == 0
     first = zero & (seen == 1)
-    after = ~(before | first)
+    span = seen == 1  # [z, next zero)
     safe = np.where(before, x, 1)  # x where it is divided by, 1 elsewhere
     head = np.cumprod(safe, axis=d)  # at z: the product of the elements before z
-    tail = np.cumprod(np.where(after, x, 1), axis=d)  # for j >= z: the product of x_k, z < k <= j
-    return (before * _reverse_cumsum(np, g * out, d) / safe
-            + first * head * _reverse_cumsum(np, g * tail, d))
+    tail = np.cumprod(np.where(span & ~first, x, 1), axis=d)  # for z <= j < next zero: prod x_k, z < k <= j
+    # NOTE: as PyTorch, the terms whose derivative is 0 (j past z for the head, past the next zero for z) are
+    # left out, not multiplied by 0: a nan or inf g there does not reach the gradient.
+    with np.errstate(invalid="ignore", over="ignore", divide="ignore"):
+        lead = _reverse_cumsum(np, np.where(before, g * out, 0), d) / safe
+        at_zero = head * (tail * np.where(span, g, 0)).sum(axis=d, keepdims=True)
+    return np.where(before, lead, np.where(first, at_zero, 0)).astype(x.dtype, copy=False)
 
 
 # ---------------------------------------------------------------------- norm
@@ -888,6 +892,10 @@ def norm(input: Tensor, p="fro", dim=None, keepdim: bool = False, out=None, dtyp
                                f"without narrowing")
         input = cast(input, dtype)
     x = input._data
+    result_dtype = x.dtype
+    if x.dtype == np.float16:
+        # NOTE: as PyTorch's CPU kernel, a float16 norm accumulates in float32 and is rounded once
+        x = x.astype(np.float32)
     if p is None:  # PyTorch's default
         p = "fro"
     if isinstance(p, str):
@@ -904,7 +912,7 @@ def norm(input: Tensor, p="fro", dim=None, keepdim: bool = False, out=None, dtyp
         with np.errstate(over="ignore", under="ignore"):
             out = np.sqrt((x * x).sum(axis=axes, keepdims=keepdim))
         out = _rescaled_where_out_of_range(out, x, axes, keepdim, 2)
-        return record(np.asarray(out), (input,), _norm_rule(_norm2_grad, shape, axes, p), _NORM)
+        return record(np.asarray(out, dtype=result_dtype), (input,), _norm_rule(_norm2_grad, shape, axes, p), _NORM)
     ax = np.abs(x)
     if p == 1:
         out = ax.sum(axis=axes, keepdims=keepdim)
@@ -914,7 +922,7 @@ def norm(input: Tensor, p="fro", dim=None, keepdim: bool = False, out=None, dtyp
         out = (ax.max if p > 0 else ax.min)(axis=axes, keepdims=keepdim)
         rule = _norm_inf_grad
     elif p == 0:  # the count of nonzero elements: PyTorch records it but its gradient is None
-        return record(np.asarray((x != 0).sum(axis=axes, keepdims=keepdim), dtype=x.dtype), (input,),
+        return record(np.asarray((x != 0).sum(axis=axes, keepdims=keepdim), dtype=result_dtype), (input,),
                       _no_gradient, _NORM)
     else:
         if p < 0:
@@ -924,7 +932,7 @@ def norm(input: Tensor, p="fro", dim=None, keepdim: bool = False, out=None, dtyp
         if p > 0:
             out = _rescaled_where_out_of_range(out, x, axes, keepdim, p)
         rule = _normp_grad
-    return record(np.asarray(out, dtype=x.dtype), (input,), _norm_rule(rule, shape, axes, p), _NORM)
+    return record(np.asarray(out, dtype=result_dtype), (input,), _norm_rule(rule, shape, axes, p), _NORM)
 
 
 _NORM = "LinalgVectorNormBackward0"  # PyTorch's Tensor.norm is linalg.vector_norm
