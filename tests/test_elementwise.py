@@ -1165,3 +1165,28 @@ def test_abs_gradient_is_g_times_sign_as_pytorch():
     got = x.grad.numpy()
     assert np.isnan(got[[0, 1, 4]]).all() and got[[2, 3, 5, 6, 7]].tolist() == [math.inf, -math.inf, 1.0, 1.0, 0.0]
     assert got.dtype == np.float32
+
+
+@pytest.mark.parametrize("divisor_needs_grad", [True, False])
+@pytest.mark.parametrize("changed", ["out", "input", "other"])
+def test_div_keeps_only_what_its_gradient_reads_as_pytorch(divisor_needs_grad, changed):
+    # PyTorch's DivBackward0 keeps the divisor, and the dividend only if the divisor needs its gradient; never
+    # the result (tapegrad read the result: changing it in place before backward raised)
+    torch = pytest.importorskip("torch")
+    results = []
+    for lib in (tg, torch):
+        a = lib.tensor([2.0, -3.0], requires_grad=True)
+        b = lib.tensor([4.0, 0.5], requires_grad=divisor_needs_grad)
+        out = a.div(b)
+        with lib.no_grad():
+            {"out": out, "input": a, "other": b}[changed].neg_()
+        try:
+            (out * lib.tensor([1.0, 2.0])).sum().backward()
+        except RuntimeError:
+            results.append(None)
+            continue
+        results.append([t.grad.numpy() for t in (a, b) if t.grad is not None])
+    assert (results[0] is None) == (results[1] is None), results
+    if results[0] is not None:
+        for mine, theirs in zip(results[0], results[1], strict=True):
+            np.testing.assert_array_equal(mine, theirs)

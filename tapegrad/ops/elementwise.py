@@ -313,13 +313,15 @@ def div(input: Tensor | float, other: Tensor | float, *, rounding_mode: str | No
         a, b = input, other
     else:
         if _half_scalar(input, other):
-            return _half_opmath("div", np.divide, input, other, _div_rule, "DivBackward0")
+            return _half_opmath("div", np.divide, input, other, _div_out_rule, "DivBackward0")
         a, b = _true_div_operands("div", input, other)
     try:
         out = np.divide(a._data, b._data)
     except ValueError:
         raise broadcast_error("div", a, b) from None
-    return record(out, (a, b), _div_rule, "DivBackward0")
+    # NOTE: as PyTorch's DivBackward0, the dividend is kept (read) only if the divisor needs its gradient, and
+    # the result never is: either may be changed in place before backward when the formula does not need it
+    return record(out, (a, b), _div_rule if b._requires_grad else _div_by_constant_rule, "DivBackward0")
 
 
 def _true_div_operands(op_name, input, other):
@@ -341,6 +343,14 @@ def _true_div_operands(op_name, input, other):
 
 def _div_rule(xp, need, g, out, a, b):
     # PyTorch's formulas: d/da = g / b, d/db = -g * ((a / b) / b)
+    return g / b if need[0] else None, -g * ((a / b) / b) if need[1] else None
+
+
+def _div_by_constant_rule(xp, need, g, out, a, b):  # b does not need its gradient: a is not read
+    return g / b if need[0] else None, None
+
+
+def _div_out_rule(xp, need, g, out, a, b):  # float16 by a scalar: the float32 quotient is rounded in ``out``
     return g / b if need[0] else None, -g * (out / b) if need[1] else None
 
 
