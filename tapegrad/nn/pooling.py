@@ -99,7 +99,7 @@ def _ntuple(value, d):
 
 
 class _MaxPoolNd(Module):
-    _fn = None
+    _fn: str  # the functional F.<_fn> this module calls: each subclass names it
 
     def __init__(self, kernel_size, stride=None, padding=0, dilation=1, return_indices=False, ceil_mode=False):
         super().__init__()
@@ -187,7 +187,7 @@ class AvgPool3d(_AvgPoolNd):
 
 
 class _AdaptivePool(Module):
-    _fn = None
+    _fn: str  # the functional F.<_fn> this module calls: each subclass names it
 
     def __init__(self, output_size):
         super().__init__()
@@ -223,7 +223,7 @@ class AdaptiveAvgPool3d(_AdaptivePool):
 
 
 class _AdaptiveMaxPool(Module):
-    _fn = None
+    _fn: str  # the functional F.<_fn> this module calls: each subclass names it
 
     def __init__(self, output_size, return_indices=False):
         super().__init__()
@@ -271,7 +271,7 @@ class AdaptiveMaxPool3d(_AdaptiveMaxPool):
 
 
 class _LPPool(Module):
-    _fn = None
+    _fn: str  # the functional F.<_fn> this module calls: each subclass names it
 
     def __init__(self, norm_type, kernel_size, stride=None, ceil_mode=False):
         super().__init__()
@@ -322,7 +322,7 @@ class LPPool3d(_LPPool):
 
 
 class _MaxUnpool(Module):
-    _fn = None
+    _fn: str  # the functional F.<_fn> this module calls: each subclass names it
     _dims = 1
 
     def __init__(self, kernel_size, stride=None, padding=0):

@@ -15,8 +15,8 @@ import numbers
 import os
 import pickle
 import warnings
-from collections.abc import Callable, Iterable
-from typing import Generic, TypeVar
+from collections.abc import Callable, Iterable, Sized
+from typing import Any, Generic, TypeVar, cast
 
 from ... import random as _random
 from . import _utils
@@ -67,6 +67,16 @@ class DataLoader(Generic[_T_co]):
     """
 
     __initialized = False
+    dataset: Dataset[_T_co]
+    batch_size: int | None
+    drop_last: bool
+    num_workers: int
+    persistent_workers: bool
+    sampler: Sampler | Iterable
+    batch_sampler: Sampler | Iterable | None
+    _dataset_kind: int
+    _IterableDataset_len_called: int | None
+    _iterator: _MultiProcessingDataLoaderIter | None
 
     def __init__(self, dataset: Dataset[_T_co], batch_size: int | None = 1, shuffle: bool | None = None,
                  sampler: Sampler | Iterable | None = None, batch_sampler: Sampler | Iterable | None = None,
@@ -195,7 +205,7 @@ class DataLoader(Generic[_T_co]):
         if self._dataset_kind == _DatasetKind.Iterable:
             # NOTE: trusts the dataset's __len__ (with workers, each copy must yield only its share); the
             # iterator warns if more samples come than this promised.
-            n = self._IterableDataset_len_called = len(self.dataset)
+            n = self._IterableDataset_len_called = len(cast(Sized, self.dataset))
             if self.batch_size is None:
                 return n
             return n // self.batch_size if self.drop_last else -(-n // self.batch_size)
@@ -204,13 +214,14 @@ class DataLoader(Generic[_T_co]):
     def __iter__(self) -> _BaseDataLoaderIter:
         if self.persistent_workers and self.num_workers > 0:
             if self._iterator is None or self._iterator._shutdown:  # (shut down by a KeyboardInterrupt, say)
-                self._iterator = self._get_iterator()
+                # num_workers > 0: _get_iterator makes a multiprocessing iterator
+                self._iterator = cast(_MultiProcessingDataLoaderIter, self._get_iterator())
             else:
                 self._iterator._reset(self)
             return self._iterator
         return self._get_iterator()
 
-    def _get_iterator(self):
+    def _get_iterator(self) -> _BaseDataLoaderIter:
         if self.num_workers == 0:
             return _SingleProcessDataLoaderIter(self)
         self.check_worker_number_rationality()
@@ -324,7 +335,8 @@ class _SingleProcessDataLoaderIter(_BaseDataLoaderIter):
 # waits. An exception from a worker's dataset does not shut it down: the iterator stays usable, as in PyTorch. A
 # worker exits by itself when its main process dies (it checks its parent every MP_STATUS_CHECK_INTERVAL seconds
 # while idle). A worker that dies is noticed at once: its process sentinel is waited on together with the pipes.
-_SHUTDOWN_NEEDS = {}  # id of a live multiprocessing iterator -> its workers, queues, pipes and done event
+# id of a live multiprocessing iterator -> its workers, queues, pipes and done event
+_SHUTDOWN_NEEDS: dict[int, tuple[Any, ...]] = {}
 
 
 class _MultiProcessingDataLoaderIter(_BaseDataLoaderIter):

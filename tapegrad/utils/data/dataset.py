@@ -13,8 +13,8 @@ import itertools
 import math
 import numbers
 import warnings
-from collections.abc import Iterable, Sequence
-from typing import Generic, TypeVar
+from collections.abc import Callable, Iterable, Sequence, Sized
+from typing import Any, Generic, TypeVar, cast
 
 import numpy as np
 
@@ -69,7 +69,7 @@ class IterableDataset(Dataset[_T_co]):
     def __iter__(self):
         raise NotImplementedError(f"{type(self).__name__}: an IterableDataset must define __iter__")
 
-    def __add__(self, other: Dataset[_T_co]) -> ChainDataset:
+    def __add__(self, other: Dataset[_T_co]) -> ChainDataset:  # type: ignore[override]  # PyTorch's API: chains
         return ChainDataset([self, other])
 
 
@@ -133,7 +133,7 @@ class StackDataset(Dataset):
         if not args and not kwargs:
             raise ValueError("StackDataset: at least one dataset should be passed")
         parts = list(args) if args else list(kwargs.values())
-        lengths = [len(d) for d in parts]
+        lengths = [len(cast(Sized, d)) for d in parts]
         if any(n != lengths[0] for n in lengths):
             names = list(kwargs) if kwargs else list(range(len(args)))
             raise ValueError(f"StackDataset: size mismatch between datasets: lengths "
@@ -148,10 +148,11 @@ class StackDataset(Dataset):
 
     def __getitems__(self, indices: list) -> list:
         named = isinstance(self.datasets, dict)
-        items = self.datasets.items() if named else enumerate(self.datasets)
-        columns = {}
+        items: Iterable[tuple[str | int, Dataset]]
+        items = self.datasets.items() if isinstance(self.datasets, dict) else enumerate(self.datasets)
+        columns: dict[str | int, Sequence[Any]] = {}
         for key, dataset in items:
-            getitems = getattr(dataset, "__getitems__", None)
+            getitems: Callable[[list], Sequence[Any]] | None = getattr(dataset, "__getitems__", None)
             if callable(getitems):
                 column = getitems(indices)
                 if len(column) != len(indices):
@@ -249,7 +250,7 @@ class ChainDataset(IterableDataset):
         total = 0
         for d in self.datasets:
             _check_iterable(d)
-            total += len(d)
+            total += len(cast(Sized, d))
         return total
 
 
@@ -368,10 +369,10 @@ def random_split(dataset: Dataset, lengths: Sequence[int | float], generator=Non
     (7, 3)
     """
     lengths = list(lengths)
-    n = len(dataset)
+    n = len(cast(Sized, dataset))
     total = sum(lengths)
     if math.isclose(total, 1) and total <= 1:
-        counts = []
+        counts: list[int] = []
         for i, frac in enumerate(lengths):
             if not 0 <= frac <= 1:
                 raise ValueError(f"random_split: fraction at index {i} is not between 0 and 1, got {frac}")
@@ -382,9 +383,9 @@ def random_split(dataset: Dataset, lengths: Sequence[int | float], generator=Non
             if c == 0:
                 warnings.warn(f"random_split: length of split at index {i} is 0; this split is empty",
                               stacklevel=2)
-        lengths = counts
-    for i, c in enumerate(lengths):
-        if not isinstance(c, numbers.Integral) or c < 0:
+        lengths = list(counts)
+    for i, length in enumerate(lengths):
+        if not isinstance(length, numbers.Integral) or length < 0:
             raise ValueError(f"random_split: lengths must be non-negative ints or fractions summing to 1, "
                              f"got {lengths[i]!r} at index {i}")
     if sum(lengths) != n:

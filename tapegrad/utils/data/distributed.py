@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import math
-from collections.abc import Iterator
+from collections.abc import Iterator, Sized
+from typing import cast
 
 import numpy as np
 
@@ -62,7 +63,7 @@ class DistributedSampler(Sampler):
         self.rank = rank
         self.epoch = 0
         self.drop_last = drop_last
-        n = len(dataset)
+        n = len(cast(Sized, dataset))  # a map-style dataset defines __len__
         if drop_last and n % num_replicas != 0:
             # the nearest length that divides evenly, so that every rank gets as many samples
             self.num_samples = math.ceil((n - num_replicas) / num_replicas)

@@ -14,7 +14,7 @@ from __future__ import annotations
 import itertools
 import numbers
 from collections.abc import Iterable, Iterator, Sequence, Sized
-from typing import Generic, TypeVar
+from typing import Generic, TypeVar, cast
 
 import numpy as np
 
@@ -272,6 +272,10 @@ class BatchSampler(Sampler[list]):
     [[0, 1, 2], [3, 4, 5], [6, 7, 8]]
     """
 
+    sampler: Sampler[int] | Iterable[int]
+    batch_size: int
+    drop_last: bool
+
     def __init__(self, sampler: Sampler[int] | Iterable[int], batch_size: int, drop_last: bool) -> None:
         if not isinstance(batch_size, numbers.Integral) or isinstance(batch_size, bool) or batch_size <= 0:
             raise ValueError(f"BatchSampler: batch_size should be a positive integer value, "
@@ -299,7 +303,7 @@ class BatchSampler(Sampler[list]):
             batch = [*itertools.islice(it, bs)]
 
     def __len__(self) -> int:
-        n = len(self.sampler)
+        n = len(cast(Sized, self.sampler))  # as PyTorch: a sampler without __len__ raises TypeError here
         return n // self.batch_size if self.drop_last else -(-n // self.batch_size)
 
     def _batch_arrays(self):

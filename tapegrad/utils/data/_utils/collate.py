@@ -110,10 +110,10 @@ def collate(batch, *, collate_fn_map: dict[type | tuple[type, ...], Callable] | 
             return [collate(samples, collate_fn_map=collate_fn_map) for samples in transposed]  # as PyTorch
         try:
             if isinstance(elem, collections.abc.MutableSequence):
-                clone = copy.copy(elem)
+                seq_clone = copy.copy(elem)
                 for i, samples in enumerate(transposed):
-                    clone[i] = collate(samples, collate_fn_map=collate_fn_map)
-                return clone
+                    seq_clone[i] = collate(samples, collate_fn_map=collate_fn_map)
+                return seq_clone
             return kind([collate(samples, collate_fn_map=collate_fn_map) for samples in transposed])
         except TypeError:
             return [collate(samples, collate_fn_map=collate_fn_map) for samples in transposed]
