@@ -68,7 +68,7 @@ class Bernoulli(ExponentialFamily):
         if is_scalar:
             batch_shape = tg.Size()
         else:
-            batch_shape = self._param.size()
+            batch_shape = self._param.shape
         super().__init__(batch_shape, validate_args=validate_args)
 
     def expand(self, batch_shape, _instance=None):
@@ -111,7 +111,7 @@ class Bernoulli(ExponentialFamily):
 
     @property
     def param_shape(self) -> tg.Size:
-        return self._param.size()
+        return self._param.shape
 
     def sample(self, sample_shape=tg.Size()):
         shape = self._extended_shape(sample_shape)

@@ -128,7 +128,7 @@ class Binomial(Distribution):
 
     @property
     def param_shape(self) -> tg.Size:
-        return self._param.size()
+        return self._param.shape
 
     def sample(self, sample_shape=tg.Size()):
         shape = self._extended_shape(sample_shape)

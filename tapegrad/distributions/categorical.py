@@ -75,9 +75,9 @@ class Categorical(Distribution):
             # pyrefly: ignore [read-only]
             self.logits = logits - logits.logsumexp(dim=-1, keepdim=True)
         self._param = self.probs if probs is not None else self.logits
-        self._num_events = self._param.size()[-1]
+        self._num_events = self._param.shape[-1]
         batch_shape = (
-            self._param.size()[:-1] if self._param.ndimension() > 1 else tg.Size()
+            self._param.shape[:-1] if self._param.ndimension() > 1 else tg.Size()
         )
         # pyrefly: ignore [bad-argument-type]
         super().__init__(batch_shape, validate_args=validate_args)
@@ -115,7 +115,7 @@ class Categorical(Distribution):
 
     @property
     def param_shape(self) -> tg.Size:
-        return self._param.size()
+        return self._param.shape
 
     @property
     def mean(self) -> Tensor:

@@ -84,7 +84,7 @@ class ContinuousBernoulli(ExponentialFamily):
         if is_scalar:
             batch_shape = tg.Size()
         else:
-            batch_shape = self._param.size()
+            batch_shape = self._param.shape
         self._lims = lims
         super().__init__(batch_shape, validate_args=validate_args)
 
@@ -171,7 +171,7 @@ class ContinuousBernoulli(ExponentialFamily):
 
     @property
     def param_shape(self) -> tg.Size:
-        return self._param.size()
+        return self._param.shape
 
     def sample(self, sample_shape=tg.Size()):
         shape = self._extended_shape(sample_shape)

@@ -288,8 +288,8 @@ class Distribution:
         if not isinstance(value, tg.Tensor):
             raise ValueError("The value argument to log_prob must be a Tensor")
 
-        event_dim_start = len(value.size()) - len(self._event_shape)
-        if value.size()[event_dim_start:] != self._event_shape:
+        event_dim_start = len(value.shape) - len(self._event_shape)
+        if value.shape[event_dim_start:] != self._event_shape:
             raise ValueError(
                 f"The right-most size of value must match event_shape: {value.size()} vs {self._event_shape}."
             )

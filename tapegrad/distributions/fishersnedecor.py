@@ -45,7 +45,7 @@ class FisherSnedecor(Distribution):
         if isinstance(df1, _Number) and isinstance(df2, _Number):
             batch_shape = tg.Size()
         else:
-            batch_shape = self.df1.size()
+            batch_shape = self.df1.shape
         super().__init__(batch_shape, validate_args=validate_args)
 
     def expand(self, batch_shape, _instance=None):

@@ -63,7 +63,7 @@ class Gamma(ExponentialFamily):
         if isinstance(concentration, _Number) and isinstance(rate, _Number):
             batch_shape = tg.Size()
         else:
-            batch_shape = self.concentration.size()
+            batch_shape = self.concentration.shape
         super().__init__(batch_shape, validate_args=validate_args)
 
     def expand(self, batch_shape, _instance=None):

@@ -70,7 +70,7 @@ class Geometric(Distribution):
         else:
             if probs_or_logits is None:
                 raise AssertionError("probs_or_logits is unexpectedly None")
-            batch_shape = probs_or_logits.size()
+            batch_shape = probs_or_logits.shape
         super().__init__(batch_shape, validate_args=validate_args)
         if self._validate_args and probs is not None:
             # Add an extra check beyond unit_interval

@@ -56,7 +56,7 @@ class Laplace(Distribution):
         if isinstance(loc, _Number) and isinstance(scale, _Number):
             batch_shape = tg.Size()
         else:
-            batch_shape = self.loc.size()
+            batch_shape = self.loc.shape
         super().__init__(batch_shape, validate_args=validate_args)
 
     def expand(self, batch_shape, _instance=None):

@@ -112,7 +112,7 @@ class NegativeBinomial(Distribution):
 
     @property
     def param_shape(self) -> tg.Size:
-        return self._param.size()
+        return self._param.shape
 
     @lazy_property
     def _gamma(self) -> Gamma:

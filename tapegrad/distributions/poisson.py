@@ -55,7 +55,7 @@ class Poisson(ExponentialFamily):
         if isinstance(rate, _Number):
             batch_shape = tg.Size()
         else:
-            batch_shape = self.rate.size()
+            batch_shape = self.rate.shape
         super().__init__(batch_shape, validate_args=validate_args)
 
     def expand(self, batch_shape, _instance=None):

@@ -68,7 +68,7 @@ class LogitRelaxedBernoulli(Distribution):
         if is_scalar:
             batch_shape = tg.Size()
         else:
-            batch_shape = self._param.size()
+            batch_shape = self._param.shape
         super().__init__(batch_shape, validate_args=validate_args)
 
     def expand(self, batch_shape, _instance=None):
@@ -98,7 +98,7 @@ class LogitRelaxedBernoulli(Distribution):
 
     @property
     def param_shape(self) -> tg.Size:
-        return self._param.size()
+        return self._param.shape
 
     def rsample(self, sample_shape: _size = tg.Size()) -> Tensor:
         shape = self._extended_shape(sample_shape)

@@ -63,7 +63,7 @@ class Uniform(Distribution):
         if isinstance(low, _Number) and isinstance(high, _Number):
             batch_shape = tg.Size()
         else:
-            batch_shape = self.low.size()
+            batch_shape = self.low.shape
         super().__init__(batch_shape, validate_args=validate_args)
 
     def expand(self, batch_shape, _instance=None):
