@@ -47,8 +47,12 @@ class Tensor:
         """floor_divide(input, other) -> input // other, rounded down (Python's //); zero gradient."""
     def __format__(self, spec: builtins.str) -> builtins.str:
         """Default object formatter."""
+    def __ge__(self, other) -> Any:
+        """ge(input, other) -> bool tensor of input >= other, elementwise, with broadcasting (no gradient)."""
     def __getitem__(self, index) -> Tensor:
         """x[index]: ints, slices (step > 0), None, Ellipsis, integer tensors, lists or ranges, and boolean masks,"""
+    def __gt__(self, other) -> Any:
+        """gt(input, other) -> bool tensor of input > other, elementwise, with broadcasting (no gradient)."""
     def __hash__(self) -> builtins.int:
         """Return hash(self)."""
     def __iadd__(self, other: Tensor | builtins.float) -> Tensor:
@@ -79,9 +83,13 @@ class Tensor:
         """__idiv__(other) -> self: ``self.div_(other)``."""
     def __ixor__(self, *args, **kwargs) -> Any:
         """bitwise_xor_(...) -> self: ``bitwise_xor`` in place."""
+    def __le__(self, other) -> Any:
+        """le(input, other) -> bool tensor of input <= other, elementwise, with broadcasting (no gradient)."""
     def __len__(self) -> builtins.int: ...
     def __lshift__(self, other: Tensor | builtins.float) -> Tensor:
         """bitwise_left_shift(input, other) (``<<``): integers shifted left; by the bit width or more (or by a"""
+    def __lt__(self, other) -> Any:
+        """lt(input, other) -> bool tensor of input < other, elementwise, with broadcasting (no gradient)."""
     def __matmul__(self, other: Tensor) -> Tensor:
         """matmul(input, other): the matrix product with numpy's rules: 1-D, 2-D, batched and broadcast-batched."""
     def __mod__(self, other: Tensor | builtins.float) -> Tensor:

@@ -143,7 +143,7 @@ def _class_lines(cls):
     if cls.__name__ == "Tensor":
         names = sorted(n for n in dir(cls) if (not n.startswith("_") or n in vars(cls) or n.endswith("__"))
                        and (n not in vars(object) or n in ("__init__", "__eq__", "__ne__", "__hash__", "__repr__",
-                                                           "__format__")))
+                                                           "__format__", "__lt__", "__le__", "__gt__", "__ge__")))
     for name in names:
         if name in ("__dict__", "__weakref__", "__module__", "__doc__", "__slots__", "__qualname__",
                     "__annotations__", "__firstlineno__", "__static_attributes__"):
