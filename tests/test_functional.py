@@ -1405,3 +1405,19 @@ def test_linear_keeps_only_what_its_gradient_reads_as_pytorch(bias, lead, needs,
     assert (results[0] is None) == (results[1] is None), results
     if results[0] is not None:
         np.testing.assert_array_equal(results[0], results[1])
+
+
+@pytest.mark.parametrize("weight", [[-2.5, 0.0], [-2.5, 2.5], [1.0, 2.0]])
+@pytest.mark.parametrize("reduction", ["mean", "sum", "none"])
+def test_cross_entropy_label_smoothing_reduces_each_term_as_pytorch(weight, reduction):
+    # PyTorch reduces the nll and the smoothing terms each on its own: kept targets of total weight 0 make the
+    # mean nan (0/0), with nan gradients (it was the summed loss divided once: -inf, and a zero gradient)
+    torch = pytest.importorskip("torch")
+    x, tx = tg.tensor([[-0.7, 1.1]], requires_grad=True), torch.tensor([[-0.7, 1.1]], requires_grad=True)
+    out = F.cross_entropy(x, tg.tensor([1]), weight=tg.tensor(weight), label_smoothing=0.1, reduction=reduction)
+    want = torch.nn.functional.cross_entropy(tx, torch.tensor([1]), weight=torch.tensor(weight),
+                                             label_smoothing=0.1, reduction=reduction)
+    np.testing.assert_allclose(out.detach().numpy(), want.detach().numpy(), rtol=1e-6)
+    out.sum().backward()
+    want.sum().backward()
+    np.testing.assert_allclose(x.grad.numpy(), tx.grad.numpy(), rtol=1e-5)

@@ -2083,15 +2083,28 @@ def cross_entropy(input: Tensor, target: Tensor, weight: Tensor | None = None, s
     q = np.broadcast_to((eps / C) * wcb, a.shape)
     q = q * _with_class_axis(keep, cdim) if keep is not None else q.copy()
     q[index] += (1 - eps) * wt
-    if reduction == "mean":  # the mean's 1/den in q (0 where nothing is kept: PyTorch's gradient is 0 there)
-        q = q / den if den else np.zeros_like(q)
+    if reduction == "mean":  # the mean's 1/den in q (0 where nothing is kept: PyTorch's gradient is 0 there;
+        # kept targets whose weights sum to 0 divide by 0, as PyTorch's)
+        if den or (wt.size and (keep is None or keep.any())):
+            with np.errstate(invalid="ignore", divide="ignore"):
+                q = q / den
+        else:
+            q = np.zeros_like(q)
     c = dict(cdim=cdim, shift=shift, q=q, logp=logp)
 
     def label_smoothing_rule(xp, g, out, x):
         return xp.cross_entropy_backward(_class_spread(g, reduction, cdim), x, **c)
 
-    return record(_reduce(loss.astype(a.dtype, copy=False), reduction, den), (input,), label_smoothing_rule,
-                  "AddBackward0")
+    if reduction == "none":
+        value = loss.astype(a.dtype, copy=False)
+    else:
+        # NOTE: as PyTorch, the nll and smoothing terms are reduced each on its own, then added: a zero total
+        # weight makes the mean's nll 0/0 = nan (not a sum divided once, which is +-inf)
+        nll = _reduce((picked * wc[t]).astype(a.dtype, copy=False), reduction, den)
+        spread = _reduce(smooth.astype(a.dtype, copy=False), reduction, den)
+        with np.errstate(invalid="ignore", over="ignore"):
+            value = np.asarray((1 - eps) * nll + (eps / C) * spread, dtype=a.dtype)
+    return record(value, (input,), label_smoothing_rule, "AddBackward0")
 
 
 def _cross_entropy_probs(input, target, weight, ignore_index, reduction, eps):
