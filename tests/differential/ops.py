@@ -1183,22 +1183,8 @@ def _pair(v, default):
 
 
 def _window_in_padding(size, kernel, kw):
-    """Does some pooling window (PyTorch's output size rule, ceil_mode included) cover padding only?"""
-    if len(size) < 2:
-        return False
-    kernel = _pair(kernel, 1)
-    stride = _pair(kw.get("stride"), kernel)
-    pad, dil = _pair(kw.get("padding"), 0), _pair(kw.get("dilation"), 1)
-    for n, k, st, p, dl in zip(size, kernel, stride, pad, dil):
-        span = dl * (k - 1) + 1
-        num = n + 2 * p - span
-        out = (-(-num // st) if kw.get("ceil_mode") else num // st) + 1
-        if kw.get("ceil_mode") and (out - 1) * st >= n + p:
-            out -= 1
-        for o in range(max(out, 0)):
-            if not any(0 <= o * st - p + j * dl < n for j in range(k)):
-                return True
-    return False
+    """Does some 2-D pooling window (PyTorch's output size rule, ceil_mode included) cover padding only?"""
+    return len(size) >= 2 and _window_in_padding_nd(size, kernel, kw)
 
 
 # ---------------------------------------------------------------------- sorting
