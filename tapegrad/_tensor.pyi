@@ -30,7 +30,7 @@ class Tensor:
     def __abs__(self) -> Tensor:
         """abs(input) -> |input|. The gradient is PyTorch's g * sign(input): 0 at 0 and at NaN (NaN at 0 for an"""
     def __add__(self, other: Tensor | builtins.float) -> Tensor:
-        """add(input, other, *, alpha=1) -> input + alpha * other, with broadcasting."""
+        """``self + other``: ``add`` without ``alpha``, the operator's case."""
     def __and__(self, other) -> Any:
         """bitwise_and(input, other) -> input & other: bitwise for integers, logical for bools."""
     def __array__(self, dtype=..., copy=...) -> np.ndarray: ...
