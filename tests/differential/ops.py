@@ -729,6 +729,19 @@ def _cat(g):
     return Call("fn", name, (seq,), {"dim": d}) if g.chance(30) else Call("fn", name, (seq, d))
 
 
+def _sections(g, size):
+    """Random section sizes for split: up to four that add up to ``size`` (one in ten is one too many)."""
+    sections, left = [], size
+    while left > 0 and len(sections) < 3:
+        k = g.int(0, left)
+        sections.append(k)
+        left -= k
+    sections.append(left)
+    if g.chance(10):
+        sections[-1] += 1
+    return sections
+
+
 @spec("split/chunk/unbind", covered(_shape_fs("split") + _shape_fs("chunk") + _shape_fs("unbind")), weight=3)
 def _split(g):
     name = g.choice(["split", "chunk", "unbind"])
@@ -741,16 +754,7 @@ def _split(g):
     if name == "chunk":
         return call_form(g, _shape_fs(name), x, g.choice([1, 2, 3, 4, 0, -1]), d)
     if g.chance(40):
-        sections = []
-        left = size
-        while left > 0 and len(sections) < 3:
-            k = g.int(0, left)
-            sections.append(k)
-            left -= k
-        sections.append(left)
-        if g.chance(10):
-            sections[-1] += 1
-        return call_form(g, _shape_fs(name), x, sections, d)
+        return call_form(g, _shape_fs(name), x, _sections(g, size), d)
     return call_form(g, _shape_fs(name), x, g.choice([1, 2, 3, 0, 5]), d)
 
 
@@ -2677,15 +2681,7 @@ def _splits2(g):
     d = g.dim(nd)
     size = g.shape(x)[d] if nd and -nd <= d < nd else 0
     if name in ("split_with_sizes", "unsafe_split_with_sizes"):
-        sizes, left = [], size
-        while left > 0 and len(sizes) < 3:
-            k = g.int(0, left)
-            sizes.append(k)
-            left -= k
-        sizes.append(left)
-        if g.chance(10):
-            sizes[-1] += 1
-        return call_form(g, fs, x, sizes, *([d] if g.chance(80) else []))
+        return call_form(g, fs, x, _sections(g, size), *([d] if g.chance(80) else []))
     if name == "unsafe_split":
         return call_form(g, fs, x, g.choice([1, 2, 3, 0]), *([d] if g.chance(80) else []))
     if name == "unsafe_chunk":
