@@ -217,12 +217,12 @@ def _declare_binary(fn, *, compute, grad, name, floats, tensors, methods, xp_nam
                 input, other = operands(op_name, input, other)
                 a, b = input._data, other._data
         elif input.__class__ is Tensor and (other.__class__ is float or other.__class__ is int) and not floats \
-                and input._data.dtype.kind == "f" and not (_grad.enabled and input._requires_grad):
+                and input._data.dtype.kind == "f" and not (input._requires_grad and _grad.enabled):
             # NOTE: a float tensor and a Python number, nothing to record (``lr * p.grad`` in an update): numpy's
             # weak scalars give PyTorch's dtype, and no tensor needs to be made for the number.
             return wrap(array_fn(input._data, other))
         elif other.__class__ is Tensor and (input.__class__ is float or input.__class__ is int) and not floats \
-                and other._data.dtype.kind == "f" and not (_grad.enabled and other._requires_grad):
+                and other._data.dtype.kind == "f" and not (other._requires_grad and _grad.enabled):
             return wrap(array_fn(input, other._data))  # the same, the number on the left (``lr * p.grad``)
         else:
             input, other = operands(op_name, input, other)

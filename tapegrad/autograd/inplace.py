@@ -73,9 +73,13 @@ def increment_version(*tensors: Tensor) -> None:
     >>> tg.autograd.graph.increment_version(w)
     """
     for t in tensors:
-        if not isinstance(t, Tensor):
+        if t.__class__ is not Tensor and not isinstance(t, Tensor):
             raise TypeError(f"increment_version: expected Tensors, got {type(t).__name__}")
-        bump(t)
+        if t._base is None and t._extra is None:  # bump(t), inlined: every optimizer step calls this per parameter
+            _clock.now += 1
+            t._version = _clock.now
+        else:
+            bump(t)
 
 
 def recorded_at(t: Tensor) -> int:
@@ -125,7 +129,7 @@ def group(t: Tensor) -> list[Tensor]:
 # ---------------------------------------------------------------------- the door
 def no_record(self: Tensor, other=None) -> bool:
     """True when an in-place op on ``self`` (with ``other``) is a plain write: nothing to record."""
-    return not (_grad.enabled and (self._requires_grad or (isinstance(other, Tensor) and other._requires_grad)))
+    return not ((self._requires_grad or (isinstance(other, Tensor) and other._requires_grad)) and _grad.enabled)
 
 
 def apply(self: Tensor, name: str, op, *args, _cast_ok: bool = False, **kwargs) -> Tensor:

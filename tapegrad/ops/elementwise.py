@@ -73,7 +73,7 @@ def _fast_inplace(self, name, ufunc, other, op_fn, alpha=1, **kwargs):
     """``self.<name>(other)`` for an arithmetic op: with nothing to record, numpy writes straight into self's
     memory (an optimizer's ``p -= lr * p.grad``); otherwise, or when numpy refuses, the general door."""
     kind = other.__class__
-    if not kwargs and not (_grad.enabled and (self._requires_grad or kind is Tensor and other._requires_grad)):
+    if not kwargs and not ((self._requires_grad or kind is Tensor and other._requires_grad) and _grad.enabled):
         if kind is Tensor and other._data.dtype is self._data.dtype:
             value = other._data
         elif kind is float or kind is int:
@@ -245,12 +245,12 @@ def mul(input: Tensor | float, other: Tensor | float) -> Tensor:
                 return _half_opmath("mul", np.multiply, input, other, _mul_rule, "MulBackward0")
             input, other = operands("mul", input, other)
     elif input.__class__ is Tensor and (other.__class__ is float or other.__class__ is int) \
-            and input._data.dtype.char in "fd" and not (_grad.enabled and input._requires_grad):
+            and input._data.dtype.char in "fd" and not (input._requires_grad and _grad.enabled):
         # NOTE: a float tensor and a Python number, nothing to record (``lr * p.grad`` in an update): numpy's
         # weak scalars give PyTorch's dtype, and no tensor needs to be made for the number (float16: opmath below)
         return wrap(np.multiply(input._data, other))
     elif other.__class__ is Tensor and (input.__class__ is float or input.__class__ is int) \
-            and other._data.dtype.kind == "f" and not (_grad.enabled and other._requires_grad):
+            and other._data.dtype.kind == "f" and not (other._requires_grad and _grad.enabled):
         return wrap(np.multiply(input, other._data))  # the number on the left: PyTorch rounds it to float16 too
     else:
         if _half_scalar(input, other):
@@ -1518,7 +1518,7 @@ def _compare(name, ufunc, symbol, methods):
         """The value ``input.<name>_(other)`` writes: as PyTorch, an input that requires grad keeps its graph, with
         a zero gradient (``EqBackward1`` for a tensor ``other``, ``EqBackward0`` for a number)."""
         out = compare(input, other)
-        if not (_grad.enabled and input._requires_grad):
+        if not (input._requires_grad and _grad.enabled):
             return out
         node = f"{name.capitalize()}Backward{1 if isinstance(other, Tensor) else 0}"
         if isinstance(other, Tensor) and other._requires_grad:
@@ -1797,7 +1797,7 @@ def _augmented(name, ufunc, op_fn):
 
     def method(self: Tensor, other: Tensor | float) -> Tensor:
         if other.__class__ is Tensor and self._base is None and self._extra is None \
-                and not (_grad.enabled and (self._requires_grad or other._requires_grad)):
+                and not ((self._requires_grad or other._requires_grad) and _grad.enabled):
             data, value = self._data, other._data
             if value.dtype is data.dtype:
                 try:
