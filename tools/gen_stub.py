@@ -29,7 +29,7 @@ from __future__ import annotations
 
 import builtins
 from collections.abc import Callable
-from typing import Any
+from typing import Any, overload
 
 import numpy as np
 
@@ -63,6 +63,34 @@ def _signature(fn, self_name="self"):
 
 _OPERATORS = {f"__{k}{op}__" for op in ("add", "sub", "mul", "truediv", "floordiv", "mod", "pow", "matmul", "and",
                                           "or", "xor", "lshift", "rshift") for k in ("", "r", "i")}
+
+
+# Methods whose result type depends on an argument: the stub lists PyTorch's overloads (torch/_C/__init__.pyi), keyed
+# by the runtime signature they were written for, so a change to the runtime method fails here instead of going stale.
+_OVERLOADS = {
+    "size": ("(self, dim: builtins.int | None = ...) -> Size | builtins.int",
+             ["(self, dim: None = ...) -> Size", "(self, dim: builtins.int) -> builtins.int"]),
+}
+
+
+def _overload_lines(name, signature, doc, indent):
+    runtime, overloads = _OVERLOADS[name]
+    if signature != runtime:
+        raise SystemExit(f"gen_stub: Tensor.{name} is now {signature}; update its overloads in _OVERLOADS")
+    lines = []
+    for i, sig in enumerate(overloads):
+        body = f'\n{indent}    """{doc}"""' if doc and i == 0 else " ..."
+        lines += [f"{indent}@overload", f"{indent}def {name}{sig}:{body}"]
+    return lines
+
+
+def _inplace_op(attr):
+    """The op ``fn`` of an in-place method made by ``declare.inplace_method(name, fn)``, else None."""
+    from tapegrad.autograd import declare
+
+    if getattr(attr, "__code__", None) is not declare.inplace_method("_", len).__code__:
+        return None
+    return inspect.getclosurevars(attr).nonlocals["fn"]
 
 
 def _fix_separators(params, text):
@@ -122,6 +150,11 @@ def _method_lines(cls, name, attr, indent="    "):
         doc = _doc(attr)
         body = f'\n{indent}    """{doc}"""' if doc else " ..."
         signature = _signature(attr)
+        op = _inplace_op(attr)
+        if op is not None:  # ``x.exp_()`` takes ``exp``'s arguments and returns ``x``
+            signature = re.sub(r" -> [^:]*$", " -> Tensor", _signature(op))
+        if name in _OVERLOADS:
+            return _overload_lines(name, signature, doc, indent)
         if name in _OPERATORS:  # ``x + y`` passes no keywords: the operator's signature is (self, other)
             signature = re.sub(r", \*, [^)]*\)", ")", signature)
         return [f"{indent}def {name}{signature}:{body}"]
