@@ -1225,6 +1225,8 @@ class Size(tuple):
 
 class device:
     """device(type): accepted for PyTorch compatibility; only ``"cpu"`` exists."""
+    type: builtins.str
+    index: builtins.int | None
     def __eq__(self, other) -> Any:
         """Return self==value."""
     def __hash__(self) -> Any:

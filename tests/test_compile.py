@@ -112,6 +112,12 @@ def test_bad_arguments_raise_pytorchs_errors():
         tg.compile()(None)
 
 
+def test_dynamo_config_declares_each_settings_type():
+    config = tg._dynamo.config
+    declared = vars(config)["__annotations__"]
+    assert declared == {name: type(value) for name, value in config._DEFAULTS.items()}
+
+
 def test_dynamo_and_compiler_names_scripts_touch():
     tg._dynamo.config.suppress_errors = True
     tg._dynamo.config.cache_size_limit = 64

@@ -161,17 +161,23 @@ def _method_lines(cls, name, attr, indent="    "):
     return [f"{indent}{name}: {type(attr).__name__}"]
 
 
+# The instance attributes (set in __init__, or slots), which the class object does not show.
+_ATTRIBUTES = {
+    "Tensor": {"_data": "np.ndarray", "grad": "Tensor | None", "_requires_grad": "builtins.bool",
+               "_parents": "builtins.tuple", "_backward": "Callable[..., Any] | None", "_name": "builtins.str | None",
+               "_version": "builtins.int", "_stamp": "builtins.int", "_base": "Tensor | None",
+               "_extra": "builtins.dict | None"},
+    "device": {"type": "builtins.str", "index": "builtins.int | None"},
+}
+
+
 def _class_lines(cls):
     bases = [b.__name__ for b in cls.__bases__ if b is not object]
     lines = [f"class {cls.__name__}{'(' + ', '.join(bases) + ')' if bases else ''}:"]
     doc = _doc(cls)
     if doc:
         lines.append(f'    """{doc}"""')
-    if cls.__name__ == "Tensor":
-        lines += ["    _data: np.ndarray", "    grad: Tensor | None", "    _requires_grad: builtins.bool",
-                  "    _parents: builtins.tuple", "    _backward: Callable[..., Any] | None",
-                  "    _name: builtins.str | None", "    _version: builtins.int", "    _stamp: builtins.int",
-                  "    _base: Tensor | None", "    _extra: builtins.dict | None"]
+    lines += [f"    {name}: {ann}" for name, ann in _ATTRIBUTES.get(cls.__name__, {}).items()]
     names = sorted(n for n in vars(cls) if not n.startswith("__") or n.endswith("__"))
     if cls.__name__ == "Tensor":
         names = sorted(n for n in dir(cls) if (not n.startswith("_") or n in vars(cls) or n.endswith("__"))
