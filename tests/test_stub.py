@@ -20,9 +20,11 @@ def test_the_stub_shows_op_methods_with_their_signatures():
     assert "    def requires_grad_(self, requires_grad: builtins.bool = ..." in text
 
 
-def test_the_stub_gives_size_pytorchs_overloads_and_in_place_methods_their_ops_signatures():
+def test_the_stub_has_size_overloads_in_place_signatures_instance_attributes_and_hooks():
     text = (ROOT / "tapegrad" / "_tensor.pyi").read_text()
     assert "    @overload\n    def size(self, dim: None = ...) -> Size:" in text
     assert "    @overload\n    def size(self, dim: builtins.int) -> builtins.int: ..." in text
     assert "    def exp_(self) -> Tensor:" in text
     assert "    def __ilshift__(self, other: Tensor | builtins.float) -> Tensor:" in text
+    assert "    type: builtins.str\n" in text  # device's attribute, set in its __init__
+    assert "\ndef on_requires_grad(t) -> None: ...\n" in text  # the hook autograd/inplace.py replaces at import

@@ -12,6 +12,7 @@ with its signature, annotations and the first line of its docstring, read from t
 from __future__ import annotations
 
 import argparse
+import ast
 import inspect
 import pathlib
 import re
@@ -192,6 +193,16 @@ def _class_lines(cls):
     return lines
 
 
+def _function_signature(module, node):
+    """The signature of the function ``node`` defines in ``module``, read from the runtime object; a hook that
+    another module replaces at import (``on_requires_grad``) keeps the signature its definition declares."""
+    obj = getattr(module, node.name)
+    if obj.__module__ == module.__name__ or node.args.defaults or node.args.kw_defaults:
+        return _signature(obj, self_name="")
+    ret = "Any" if node.returns is None else _annotation(ast.unparse(node.returns))
+    return f"({_annotation(ast.unparse(node.args))}) -> {ret}"
+
+
 def generate() -> str:
     sys.path.insert(0, str(ROOT))
     import tapegrad  # noqa: F401  (importing declares every op, and with them Tensor's methods)
@@ -201,9 +212,9 @@ def generate() -> str:
     for obj in vars(_tensor).values():
         if inspect.isclass(obj) and obj.__module__ == "tapegrad._tensor":
             out.append("\n".join(_class_lines(obj)) + "\n\n")
-    for name, obj in vars(_tensor).items():
-        if inspect.isfunction(obj) and obj.__module__ == "tapegrad._tensor":
-            out.append(f"def {name}{_signature(obj, self_name='')}: ...\n")
+    for node in ast.parse(pathlib.Path(_tensor.__file__).read_text()).body:
+        if isinstance(node, ast.FunctionDef):
+            out.append(f"def {node.name}{_function_signature(_tensor, node)}: ...\n")
     return "".join(out).rstrip() + "\n"
 
 

@@ -428,16 +428,16 @@ def interpolate(input: Tensor, size=None, scale_factor=None, mode: str = "neares
     if x.dtype.kind != "f":
         raise NotImplementedError(f"{op_name}: mode {mode!r} is not implemented for {x.dtype} tensors; use a "
                                   "floating-point input")
-    sizes = tuple(x.shape[2:])
+    in_sizes = tuple(x.shape[2:])
     axis_taps = _aa_axis_taps if antialias else _axis_taps
-    taps = [axis_taps(mode, n, o, s, align_corners, x.dtype) for n, o, s in zip(sizes, out, scales, strict=True)]
+    taps = [axis_taps(mode, n, o, s, align_corners, x.dtype) for n, o, s in zip(in_sizes, out, scales, strict=True)]
     name = f"Upsample{_INTERP_NAMES[mode]}{d}D" + ("Aa" if antialias else "")
 
     def apply(a):
         return _resample(a, taps)
 
     def adjoint(g):
-        return _resample_adjoint(g, taps, sizes)
+        return _resample_adjoint(g, taps, in_sizes)
 
     def upsample_rule(xp, g, out, x):
         return xp.linear(adjoint, apply, g, name + "BackwardBackward0")
@@ -519,11 +519,11 @@ def instance_norm(input: Tensor, running_mean: Tensor | None = None, running_var
     w = weight.repeat(n) if weight is not None else None
     b = bias.repeat(n) if bias is not None else None
     out = F.batch_norm(folded, rm, rv, w, b, True, momentum, eps)
-    with no_grad():
+    with no_grad():  # (rm and rv are None only when running_mean and running_var are)
         if running_mean is not None:
-            running_mean.copy_(rm.reshape(n, c).mean(0))
+            running_mean.copy_(rm.reshape(n, c).mean(0))  # type: ignore[union-attr]
         if running_var is not None:
-            running_var.copy_(rv.reshape(n, c).mean(0))
+            running_var.copy_(rv.reshape(n, c).mean(0))  # type: ignore[union-attr]
     return out.reshape(tuple(x.shape))
 
 
