@@ -1217,7 +1217,7 @@ class Tensor:
     def zero_(self) -> Tensor:
         """zero_(): set every element to zero, in place."""
 
-class Size(tuple):
+class Size(builtins.tuple[builtins.int, ...]):
     """Size: a tensor's shape, a tuple of ints (``torch.Size``)."""
     def __repr__(self) -> builtins.str:
         """Return repr(self)."""

@@ -27,4 +27,5 @@ def test_the_stub_has_size_overloads_in_place_signatures_instance_attributes_and
     assert "    def exp_(self) -> Tensor:" in text
     assert "    def __ilshift__(self, other: Tensor | builtins.float) -> Tensor:" in text
     assert "    type: builtins.str\n" in text  # device's attribute, set in its __init__
+    assert "class Size(builtins.tuple[builtins.int, ...]):" in text  # x.shape[0] is an int, as in PyTorch's stub
     assert "\ndef on_requires_grad(t) -> None: ...\n" in text  # the hook autograd/inplace.py replaces at import

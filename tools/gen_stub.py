@@ -172,8 +172,12 @@ _ATTRIBUTES = {
 }
 
 
+# Bases with their type parameters, which the runtime class does not keep (PyTorch's: ``Size(tuple[_int, ...])``).
+_BASES = {"Size": ["builtins.tuple[builtins.int, ...]"]}
+
+
 def _class_lines(cls):
-    bases = [b.__name__ for b in cls.__bases__ if b is not object]
+    bases = _BASES.get(cls.__name__) or [b.__name__ for b in cls.__bases__ if b is not object]
     lines = [f"class {cls.__name__}{'(' + ', '.join(bases) + ')' if bases else ''}:"]
     doc = _doc(cls)
     if doc:
