@@ -393,13 +393,13 @@ def interpolate(input: Tensor, size=None, scale_factor=None, mode: str = "neares
         raise ValueError("either size or scale_factor should be defined")
     scales = [None] * d
     if size is not None:
-        sizes = list(size) if isinstance(size, (tuple, list)) else [size] * d
-        if len(sizes) != d:
+        requested = list(size) if isinstance(size, (tuple, list)) else [size] * d
+        if len(requested) != d:
             raise ValueError(f"Input and output must have the same number of spatial dimensions, but got input with "
-                             f"spatial dimensions of {list(x.shape[2:])} and output size of {list(sizes)}. Please "
+                             f"spatial dimensions of {list(x.shape[2:])} and output size of {list(requested)}. Please "
                              "provide input tensor in (N, C, d1, d2, ...,dK) format and output size in (o1, o2, "
                              "...,oK) format.")
-        out = [int(s) for s in sizes]
+        out = [int(s) for s in requested]
         if recompute_scale_factor:
             raise ValueError("recompute_scale_factor is not meaningful with an explicit size.")
     else:
@@ -428,16 +428,16 @@ def interpolate(input: Tensor, size=None, scale_factor=None, mode: str = "neares
     if x.dtype.kind != "f":
         raise NotImplementedError(f"{op_name}: mode {mode!r} is not implemented for {x.dtype} tensors; use a "
                                   "floating-point input")
-    in_sizes = tuple(x.shape[2:])
+    sizes = tuple(x.shape[2:])
     axis_taps = _aa_axis_taps if antialias else _axis_taps
-    taps = [axis_taps(mode, n, o, s, align_corners, x.dtype) for n, o, s in zip(in_sizes, out, scales, strict=True)]
+    taps = [axis_taps(mode, n, o, s, align_corners, x.dtype) for n, o, s in zip(sizes, out, scales, strict=True)]
     name = f"Upsample{_INTERP_NAMES[mode]}{d}D" + ("Aa" if antialias else "")
 
     def apply(a):
         return _resample(a, taps)
 
     def adjoint(g):
-        return _resample_adjoint(g, taps, in_sizes)
+        return _resample_adjoint(g, taps, sizes)
 
     def upsample_rule(xp, g, out, x):
         return xp.linear(adjoint, apply, g, name + "BackwardBackward0")
