@@ -66,5 +66,6 @@ def compile(model=None, *, fullgraph: bool = False, dynamic: bool | None = None,
     def compiled(*args, **kw):
         return model(*args, **kw)
 
-    compiled._torchdynamo_orig_callable = model
+    # PyTorch's attribute on the function it returns (mypy does not know functions take attributes)
+    compiled._torchdynamo_orig_callable = model  # type: ignore[attr-defined]
     return compiled

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import builtins
 from collections.abc import Callable
-from typing import Any
+from typing import Any, overload
 
 import numpy as np
 
@@ -57,10 +57,10 @@ class Tensor:
         """Return hash(self)."""
     def __iadd__(self, other: Tensor | builtins.float) -> Tensor:
         """__iadd__(other) -> self: ``self.add_(other)``."""
-    def __iand__(self, *args, **kwargs) -> Any:
+    def __iand__(self, other) -> Tensor:
         """bitwise_and_(...) -> self: ``bitwise_and`` in place."""
     def __ifloordiv__(self, other: Tensor | builtins.float) -> Tensor: ...
-    def __ilshift__(self, *args, **kwargs) -> Any:
+    def __ilshift__(self, other: Tensor | builtins.float) -> Tensor:
         """bitwise_left_shift_(...) -> self: ``bitwise_left_shift`` in place."""
     def __imod__(self, other: Tensor | builtins.float) -> Tensor: ...
     def __imul__(self, other: Tensor | builtins.float) -> Tensor:
@@ -71,17 +71,17 @@ class Tensor:
     def __int__(self) -> builtins.int: ...
     def __invert__(self) -> Tensor:
         """bitwise_not(input) -> ~input: logical not for bools, bitwise not for integers."""
-    def __ior__(self, *args, **kwargs) -> Any:
+    def __ior__(self, other) -> Tensor:
         """bitwise_or_(...) -> self: ``bitwise_or`` in place."""
     def __ipow__(self, other: Tensor | builtins.float) -> Tensor: ...
-    def __irshift__(self, *args, **kwargs) -> Any:
+    def __irshift__(self, other: Tensor | builtins.float) -> Tensor:
         """bitwise_right_shift_(...) -> self: ``bitwise_right_shift`` in place."""
     def __isub__(self, other: Tensor | builtins.float) -> Tensor:
         """__isub__(other) -> self: ``self.sub_(other)``."""
     def __iter__(self) -> Any: ...
     def __itruediv__(self, other: Tensor | builtins.float) -> Tensor:
         """__idiv__(other) -> self: ``self.div_(other)``."""
-    def __ixor__(self, *args, **kwargs) -> Any:
+    def __ixor__(self, other) -> Tensor:
         """bitwise_xor_(...) -> self: ``bitwise_xor`` in place."""
     def __le__(self, other) -> Any:
         """le(input, other) -> bool tensor of input <= other, elementwise, with broadcasting (no gradient)."""
@@ -145,19 +145,19 @@ class Tensor:
     def _extras(self) -> builtins.dict: ...
     def abs(self) -> Tensor:
         """abs(input) -> |input|. The gradient is PyTorch's g * sign(input): 0 at 0 and at NaN (NaN at 0 for an"""
-    def abs_(self, *args, **kwargs) -> Any:
+    def abs_(self) -> Tensor:
         """abs_(...) -> self: ``abs`` in place."""
     def absolute(self) -> Tensor:
         """abs(input) -> |input|. The gradient is PyTorch's g * sign(input): 0 at 0 and at NaN (NaN at 0 for an"""
-    def absolute_(self, *args, **kwargs) -> Any:
+    def absolute_(self) -> Tensor:
         """abs_(...) -> self: ``abs`` in place."""
     def acos(self) -> Tensor:
         """acos(input): the inverse cosine (nan outside [-1, 1])."""
-    def acos_(self, *args, **kwargs) -> Any:
+    def acos_(self) -> Tensor:
         """acos_(...) -> self: ``acos`` in place."""
     def acosh(self) -> Tensor:
         """acosh(input): the inverse hyperbolic cosine (nan below 1)."""
-    def acosh_(self, *args, **kwargs) -> Any:
+    def acosh_(self) -> Tensor:
         """acosh_(...) -> self: ``acosh`` in place."""
     def add(self, other: Tensor | builtins.float, *, alpha: builtins.float = ...) -> Tensor:
         """add(input, other, *, alpha=1) -> input + alpha * other, with broadcasting."""
@@ -165,27 +165,27 @@ class Tensor:
         """add_(other) -> self: ``add`` in place."""
     def addbmm(self, batch1: Tensor, batch2: Tensor, *, beta=..., alpha=...) -> Tensor:
         """addbmm(input, batch1, batch2, *, beta=1, alpha=1): ``beta * input + alpha * sum_b batch1[b] @ batch2[b]``."""
-    def addbmm_(self, *args, **kwargs) -> Any:
+    def addbmm_(self, batch1: Tensor, batch2: Tensor, *, beta=..., alpha=...) -> Tensor:
         """addbmm_(...) -> self: ``addbmm`` in place."""
     def addcdiv(self, tensor1: Tensor, tensor2: Tensor, *, value=...) -> Tensor:
         """addcdiv(input, tensor1, tensor2, *, value=1): ``input + value * tensor1 / tensor2`` (broadcast; integer"""
-    def addcdiv_(self, *args, **kwargs) -> Any:
+    def addcdiv_(self, tensor1: Tensor, tensor2: Tensor, *, value=...) -> Tensor:
         """addcdiv_(...) -> self: ``addcdiv`` in place."""
     def addcmul(self, tensor1: Tensor, tensor2: Tensor, *, value=...) -> Tensor:
         """addcmul(input, tensor1, tensor2, *, value=1): ``input + value * tensor1 * tensor2`` (broadcast)."""
-    def addcmul_(self, *args, **kwargs) -> Any:
+    def addcmul_(self, tensor1: Tensor, tensor2: Tensor, *, value=...) -> Tensor:
         """addcmul_(...) -> self: ``addcmul`` in place."""
     def addmm(self, mat1: Tensor, mat2: Tensor, *, beta=..., alpha=...) -> Tensor:
         """addmm(input, mat1, mat2, *, beta=1, alpha=1): ``beta * input + alpha * (mat1 @ mat2)`` (2-D matrices;"""
-    def addmm_(self, *args, **kwargs) -> Any:
+    def addmm_(self, mat1: Tensor, mat2: Tensor, *, beta=..., alpha=...) -> Tensor:
         """addmm_(...) -> self: ``addmm`` in place."""
     def addmv(self, mat: Tensor, vec: Tensor, *, beta=..., alpha=...) -> Tensor:
         """addmv(input, mat, vec, *, beta=1, alpha=1): ``beta * input + alpha * (mat @ vec)``."""
-    def addmv_(self, *args, **kwargs) -> Any:
+    def addmv_(self, mat: Tensor, vec: Tensor, *, beta=..., alpha=...) -> Tensor:
         """addmv_(...) -> self: ``addmv`` in place."""
     def addr(self, vec1: Tensor, vec2: Tensor, *, beta=..., alpha=...) -> Tensor:
         """addr(input, vec1, vec2, *, beta=1, alpha=1): ``beta * input + alpha * outer(vec1, vec2)``."""
-    def addr_(self, *args, **kwargs) -> Any:
+    def addr_(self, vec1: Tensor, vec2: Tensor, *, beta=..., alpha=...) -> Tensor:
         """addr_(...) -> self: ``addr`` in place."""
     def adjoint(self) -> Tensor:
         """adjoint(input): the last two dimensions swapped (``mT``; real dtypes need no conjugation)."""
@@ -207,31 +207,31 @@ class Tensor:
         """apply_(callable) -> self: ``callable`` applied to each element (a Python number), in place. Slow; not"""
     def arccos(self) -> Tensor:
         """acos(input): the inverse cosine (nan outside [-1, 1])."""
-    def arccos_(self, *args, **kwargs) -> Any:
+    def arccos_(self) -> Tensor:
         """acos_(...) -> self: ``acos`` in place."""
     def arccosh(self) -> Tensor:
         """acosh(input): the inverse hyperbolic cosine (nan below 1)."""
-    def arccosh_(self, *args, **kwargs) -> Any:
+    def arccosh_(self) -> Tensor:
         """acosh_(...) -> self: ``acosh`` in place."""
     def arcsin(self) -> Tensor:
         """asin(input): the inverse sine (nan outside [-1, 1])."""
-    def arcsin_(self, *args, **kwargs) -> Any:
+    def arcsin_(self) -> Tensor:
         """asin_(...) -> self: ``asin`` in place."""
     def arcsinh(self) -> Tensor:
         """asinh(input): the inverse hyperbolic sine."""
-    def arcsinh_(self, *args, **kwargs) -> Any:
+    def arcsinh_(self) -> Tensor:
         """asinh_(...) -> self: ``asinh`` in place."""
     def arctan(self) -> Tensor:
         """atan(input): the inverse tangent."""
     def arctan2(self, other: Tensor | builtins.float) -> Tensor:
         """atan2(input, other): the angle of the point (other, input), in (-pi, pi]."""
-    def arctan2_(self, *args, **kwargs) -> Any:
+    def arctan2_(self, other: Tensor | builtins.float) -> Tensor:
         """atan2_(...) -> self: ``atan2`` in place."""
-    def arctan_(self, *args, **kwargs) -> Any:
+    def arctan_(self) -> Tensor:
         """atan_(...) -> self: ``atan`` in place."""
     def arctanh(self) -> Tensor:
         """atanh(input): the inverse hyperbolic tangent (nan outside [-1, 1], infinite at -1 and 1)."""
-    def arctanh_(self, *args, **kwargs) -> Any:
+    def arctanh_(self) -> Tensor:
         """atanh_(...) -> self: ``atanh`` in place."""
     def argmax(self, dim=..., keepdim: builtins.bool = ...) -> Tensor:
         """argmax(input, dim=None, keepdim=False): the index of the (first) maximum; of the flattened input"""
@@ -243,29 +243,29 @@ class Tensor:
         """argwhere(input): ``nonzero(input)``."""
     def asin(self) -> Tensor:
         """asin(input): the inverse sine (nan outside [-1, 1])."""
-    def asin_(self, *args, **kwargs) -> Any:
+    def asin_(self) -> Tensor:
         """asin_(...) -> self: ``asin`` in place."""
     def asinh(self) -> Tensor:
         """asinh(input): the inverse hyperbolic sine."""
-    def asinh_(self, *args, **kwargs) -> Any:
+    def asinh_(self) -> Tensor:
         """asinh_(...) -> self: ``asinh`` in place."""
     def atan(self) -> Tensor:
         """atan(input): the inverse tangent."""
     def atan2(self, other: Tensor | builtins.float) -> Tensor:
         """atan2(input, other): the angle of the point (other, input), in (-pi, pi]."""
-    def atan2_(self, *args, **kwargs) -> Any:
+    def atan2_(self, other: Tensor | builtins.float) -> Tensor:
         """atan2_(...) -> self: ``atan2`` in place."""
-    def atan_(self, *args, **kwargs) -> Any:
+    def atan_(self) -> Tensor:
         """atan_(...) -> self: ``atan`` in place."""
     def atanh(self) -> Tensor:
         """atanh(input): the inverse hyperbolic tangent (nan outside [-1, 1], infinite at -1 and 1)."""
-    def atanh_(self, *args, **kwargs) -> Any:
+    def atanh_(self) -> Tensor:
         """atanh_(...) -> self: ``atanh`` in place."""
     def backward(self, gradient=..., retain_graph=..., create_graph=..., inputs=...) -> Any:
         """Tensor.backward(gradient=None, retain_graph=None, create_graph=False): accumulate d(tensor)/d(leaf)."""
     def baddbmm(self, batch1: Tensor, batch2: Tensor, *, beta=..., alpha=...) -> Tensor:
         """baddbmm(input, batch1, batch2, *, beta=1, alpha=1): ``beta * input + alpha * bmm(batch1, batch2)``."""
-    def baddbmm_(self, *args, **kwargs) -> Any:
+    def baddbmm_(self, batch1: Tensor, batch2: Tensor, *, beta=..., alpha=...) -> Tensor:
         """baddbmm_(...) -> self: ``baddbmm`` in place."""
     def bernoulli(self, p: builtins.float | None = ..., *, generator=...) -> Tensor:
         """bernoulli(input, p=None, *, generator=None) -> Tensor"""
@@ -277,27 +277,27 @@ class Tensor:
         """bincount(input, weights=None, minlength=0): how often each value 0, 1, ... occurs in the 1-D"""
     def bitwise_and(self, other) -> Any:
         """bitwise_and(input, other) -> input & other: bitwise for integers, logical for bools."""
-    def bitwise_and_(self, *args, **kwargs) -> Any:
+    def bitwise_and_(self, other) -> Tensor:
         """bitwise_and_(...) -> self: ``bitwise_and`` in place."""
     def bitwise_left_shift(self, other: Tensor | builtins.float) -> Tensor:
         """bitwise_left_shift(input, other) (``<<``): integers shifted left; by the bit width or more (or by a"""
-    def bitwise_left_shift_(self, *args, **kwargs) -> Any:
+    def bitwise_left_shift_(self, other: Tensor | builtins.float) -> Tensor:
         """bitwise_left_shift_(...) -> self: ``bitwise_left_shift`` in place."""
     def bitwise_not(self) -> Tensor:
         """bitwise_not(input) -> ~input: logical not for bools, bitwise not for integers."""
-    def bitwise_not_(self, *args, **kwargs) -> Any:
+    def bitwise_not_(self) -> Tensor:
         """bitwise_not_(...) -> self: ``bitwise_not`` in place."""
     def bitwise_or(self, other) -> Any:
         """bitwise_or(input, other) -> input | other: bitwise for integers, logical for bools."""
-    def bitwise_or_(self, *args, **kwargs) -> Any:
+    def bitwise_or_(self, other) -> Tensor:
         """bitwise_or_(...) -> self: ``bitwise_or`` in place."""
     def bitwise_right_shift(self, other: Tensor | builtins.float) -> Tensor:
         """bitwise_right_shift(input, other) (``>>``): integers shifted right arithmetically (sign-filling)."""
-    def bitwise_right_shift_(self, *args, **kwargs) -> Any:
+    def bitwise_right_shift_(self, other: Tensor | builtins.float) -> Tensor:
         """bitwise_right_shift_(...) -> self: ``bitwise_right_shift`` in place."""
     def bitwise_xor(self, other) -> Any:
         """bitwise_xor(input, other) -> input ^ other: bitwise for integers, logical for bools."""
-    def bitwise_xor_(self, *args, **kwargs) -> Any:
+    def bitwise_xor_(self, other) -> Tensor:
         """bitwise_xor_(...) -> self: ``bitwise_xor`` in place."""
     def bmm(self, mat2: Tensor) -> Tensor:
         """bmm(input, mat2): batched matrix product, (b, n, m) @ (b, m, p) -> (b, n, p); equal batch sizes."""
@@ -313,7 +313,7 @@ class Tensor:
         """cauchy_(median=0, sigma=1, *, generator=None) -> self: samples of the Cauchy distribution, in place."""
     def ceil(self) -> Tensor:
         """ceil(input): round up to an integer value (gradient 0)."""
-    def ceil_(self, *args, **kwargs) -> Any:
+    def ceil_(self) -> Tensor:
         """ceil_(...) -> self: ``ceil`` in place."""
     def char(self) -> Tensor:
         """char(): the values as int8 (no gradient)."""
@@ -327,19 +327,19 @@ class Tensor:
         """chunk(input, chunks, dim=0): split into ``chunks`` views of ceil(size / chunks) (maybe fewer pieces)."""
     def clamp(self, min: Tensor | builtins.float | None = ..., max: Tensor | builtins.float | None = ...) -> Tensor:
         """clamp(input, min=None, max=None): limit values to [min, max] (numbers or broadcastable tensors)."""
-    def clamp_(self, *args, **kwargs) -> Any:
+    def clamp_(self, min: Tensor | builtins.float | None = ..., max: Tensor | builtins.float | None = ...) -> Tensor:
         """clamp_(...) -> self: ``clamp`` in place."""
     def clamp_max(self, max: Tensor | builtins.float) -> Tensor:
         """clamp_max(input, max) -> clamp(input, max=max)."""
-    def clamp_max_(self, *args, **kwargs) -> Any:
+    def clamp_max_(self, max: Tensor | builtins.float) -> Tensor:
         """clamp_max_(...) -> self: ``clamp_max`` in place."""
     def clamp_min(self, min: Tensor | builtins.float) -> Tensor:
         """clamp_min(input, min) -> clamp(input, min=min)."""
-    def clamp_min_(self, *args, **kwargs) -> Any:
+    def clamp_min_(self, min: Tensor | builtins.float) -> Tensor:
         """clamp_min_(...) -> self: ``clamp_min`` in place."""
     def clip(self, min: Tensor | builtins.float | None = ..., max: Tensor | builtins.float | None = ...) -> Tensor:
         """clamp(input, min=None, max=None): limit values to [min, max] (numbers or broadcastable tensors)."""
-    def clip_(self, *args, **kwargs) -> Any:
+    def clip_(self, min: Tensor | builtins.float | None = ..., max: Tensor | builtins.float | None = ...) -> Tensor:
         """clamp_(...) -> self: ``clamp`` in place."""
     def clone(self, *, memory_format=...) -> Tensor:
         """clone(input): a copy of the values; the gradient flows back to ``input``."""
@@ -347,7 +347,7 @@ class Tensor:
         """conj(input): the complex conjugate; ``input`` itself for a real tensor."""
     def conj_physical(self) -> Tensor:
         """conj_physical(input): the complex conjugate, computed; ``input`` itself for a real tensor."""
-    def conj_physical_(self, *args, **kwargs) -> Any:
+    def conj_physical_(self) -> Tensor:
         """conj_physical_(...) -> self: ``conj_physical`` in place."""
     def const_data_ptr(self) -> Any:
         """const_data_ptr(): ``data_ptr()``."""
@@ -357,17 +357,17 @@ class Tensor:
         """copy_(src): copy ``src`` (broadcast to this shape, cast to this dtype) into this tensor, in place."""
     def copysign(self, other) -> Tensor:
         """copysign(input, other): the magnitude of ``input`` with the sign (bit) of ``other``; integers give the"""
-    def copysign_(self, *args, **kwargs) -> Any:
+    def copysign_(self, other) -> Tensor:
         """copysign_(...) -> self: ``copysign`` in place."""
     def corrcoef(self) -> Tensor:
         """corrcoef(input): the Pearson correlation coefficients of the variables in the rows of ``input``"""
     def cos(self) -> Tensor:
         """cos(input), in radians."""
-    def cos_(self, *args, **kwargs) -> Any:
+    def cos_(self) -> Tensor:
         """cos_(...) -> self: ``cos`` in place."""
     def cosh(self) -> Tensor:
         """cosh(input): the hyperbolic cosine."""
-    def cosh_(self, *args, **kwargs) -> Any:
+    def cosh_(self) -> Tensor:
         """cosh_(...) -> self: ``cosh`` in place."""
     def count_nonzero(self, dim=...) -> Tensor:
         """count_nonzero(input, dim=None): the number of nonzero elements over ``dim`` (int64)."""
@@ -397,7 +397,7 @@ class Tensor:
         """data_ptr(): the address of the first element (an int)."""
     def deg2rad(self) -> Tensor:
         """deg2rad(input): angles in degrees converted to radians."""
-    def deg2rad_(self, *args, **kwargs) -> Any:
+    def deg2rad_(self) -> Tensor:
         """deg2rad_(...) -> self: ``deg2rad`` in place."""
     def dequantize(self) -> Tensor:
         """dequantize(input): a quantized tensor's float values; for an unquantized tensor (all of tapegrad's)"""
@@ -423,7 +423,7 @@ class Tensor:
         """diff(input, n=1, dim=-1, prepend=None, append=None): the n-th forward difference along ``dim``"""
     def digamma(self) -> Tensor:
         """digamma(input) -> d/dx lgamma(x) (``torch.special.psi``; -inf at 0, nan at the negative integers)."""
-    def digamma_(self, *args, **kwargs) -> Any:
+    def digamma_(self) -> Tensor:
         """digamma_(...) -> self: ``digamma`` in place."""
     def dim(self) -> builtins.int: ...
     def dim_order(self, *, ambiguity_check=...) -> Any:
@@ -451,29 +451,29 @@ class Tensor:
     def element_size(self) -> builtins.int: ...
     def eq(self, other) -> Any:
         """eq(input, other) -> bool tensor of input == other, elementwise, with broadcasting (no gradient)."""
-    def eq_(self, *args, **kwargs) -> Any:
+    def eq_(self, other) -> Tensor:
         """eq_(...) -> self: ``compared`` in place."""
     def equal(self, other: Tensor) -> builtins.bool:
         """equal(input, other) -> bool: True if both have the same shape and the same values."""
     def erf(self) -> Tensor:
         """erf(input): the error function, 2/sqrt(pi) * integral of exp(-t^2) from 0 to input (float64-accurate)."""
-    def erf_(self, *args, **kwargs) -> Any:
+    def erf_(self) -> Tensor:
         """erf_(...) -> self: ``erf`` in place."""
     def erfc(self) -> Tensor:
         """erfc(input) -> 1 - erf(input), accurate where erf is close to 1."""
-    def erfc_(self, *args, **kwargs) -> Any:
+    def erfc_(self) -> Tensor:
         """erfc_(...) -> self: ``erfc`` in place."""
     def erfinv(self) -> Tensor:
         """erfinv(input) -> the inverse of erf on (-1, 1) (+-inf at +-1, nan outside)."""
-    def erfinv_(self, *args, **kwargs) -> Any:
+    def erfinv_(self) -> Tensor:
         """erfinv_(...) -> self: ``erfinv`` in place."""
     def exp(self) -> Tensor:
         """exp(input) -> e ** input (inf beyond the dtype's range, as PyTorch)."""
     def exp2(self) -> Tensor:
         """exp2(input) -> 2 ** input."""
-    def exp2_(self, *args, **kwargs) -> Any:
+    def exp2_(self) -> Tensor:
         """exp2_(...) -> self: ``exp2`` in place."""
-    def exp_(self, *args, **kwargs) -> Any:
+    def exp_(self) -> Tensor:
         """exp_(...) -> self: ``exp`` in place."""
     def expand(self, *sizes, size=...) -> Tensor:
         """expand(input, *sizes): a broadcast view of larger size; -1 keeps a dimension. No copy (read-only)."""
@@ -481,7 +481,7 @@ class Tensor:
         """expand_as(other): ``input.expand(other.shape)``."""
     def expm1(self) -> Tensor:
         """expm1(input) -> exp(input) - 1, accurate near 0."""
-    def expm1_(self, *args, **kwargs) -> Any:
+    def expm1_(self) -> Tensor:
         """expm1_(...) -> self: ``expm1`` in place."""
     def exponential_(self, lambd=..., *, generator=...) -> Any:
         """exponential_(lambd=1, *, generator=None) -> self: samples of the exponential distribution with rate"""
@@ -491,7 +491,7 @@ class Tensor:
         """fill_diagonal_(fill_value, wrap=False) -> self: the main diagonal set to ``fill_value`` in place (for"""
     def fix(self) -> Tensor:
         """trunc(input): round toward zero (gradient 0)."""
-    def fix_(self, *args, **kwargs) -> Any:
+    def fix_(self) -> Tensor:
         """trunc_(...) -> self: ``trunc`` in place."""
     def flatten(self, start_dim: builtins.int = ..., end_dim: builtins.int = ...) -> Tensor:
         """flatten(input, start_dim=0, end_dim=-1): merge dims ``start_dim..end_dim`` into one (0-d becomes 1-d)."""
@@ -509,11 +509,11 @@ class Tensor:
         """float_power_(exponent) -> self: ``float_power`` in place (self must be float64)."""
     def floor(self) -> Tensor:
         """floor(input): round down to an integer value (gradient 0)."""
-    def floor_(self, *args, **kwargs) -> Any:
+    def floor_(self) -> Tensor:
         """floor_(...) -> self: ``floor`` in place."""
     def floor_divide(self, other: Tensor | builtins.float) -> Tensor:
         """floor_divide(input, other) -> input // other, rounded down (Python's //); zero gradient."""
-    def floor_divide_(self, *args, **kwargs) -> Any:
+    def floor_divide_(self, other: Tensor | builtins.float) -> Tensor:
         """floor_divide_(...) -> self: ``floor_divide`` in place."""
     def fmax(self, other: Tensor | builtins.float) -> Tensor:
         """fmax(input, other): the elementwise maximum, ignoring a NaN when the other value is a number. The gradient"""
@@ -521,11 +521,11 @@ class Tensor:
         """fmin(input, other): the elementwise minimum, ignoring a NaN when the other value is a number."""
     def fmod(self, other: Tensor | builtins.float) -> Tensor:
         """fmod(input, other): the remainder of division rounded toward zero, with the sign of ``input`` (C fmod)."""
-    def fmod_(self, *args, **kwargs) -> Any:
+    def fmod_(self, other: Tensor | builtins.float) -> Tensor:
         """fmod_(...) -> self: ``fmod`` in place."""
     def frac(self) -> Tensor:
         """frac(input) -> input - trunc(input), the fractional part with the sign of input (gradient 1)."""
-    def frac_(self, *args, **kwargs) -> Any:
+    def frac_(self) -> Tensor:
         """frac_(...) -> self: ``frac`` in place."""
     def frexp(self) -> Any:
         """frexp(input) -> (mantissa, exponent): ``input = mantissa * 2 ** exponent`` with ``|mantissa|`` in"""
@@ -533,11 +533,11 @@ class Tensor:
         """gather(input, dim, index): ``out[i][j][k] = input[index[i][j][k]][j][k]`` (dim 0); shaped like index."""
     def gcd(self, other: Tensor | builtins.float) -> Tensor:
         """gcd(input, other): the greatest common divisor (non-negative; gcd(0, 0) = 0) of integer tensors."""
-    def gcd_(self, *args, **kwargs) -> Any:
+    def gcd_(self, other: Tensor | builtins.float) -> Tensor:
         """gcd_(...) -> self: ``gcd`` in place."""
     def ge(self, other) -> Any:
         """ge(input, other) -> bool tensor of input >= other, elementwise, with broadcasting (no gradient)."""
-    def ge_(self, *args, **kwargs) -> Any:
+    def ge_(self, other) -> Tensor:
         """ge_(...) -> self: ``compared`` in place."""
     def geometric_(self, p, *, generator=...) -> Any:
         """geometric_(p, *, generator=None) -> self: the number of Bernoulli(p) trials up to the first success"""
@@ -549,21 +549,21 @@ class Tensor:
     def grad_fn(self) -> GradFn | None: ...
     def greater(self, other) -> Any:
         """gt(input, other) -> bool tensor of input > other, elementwise, with broadcasting (no gradient)."""
-    def greater_(self, *args, **kwargs) -> Any:
+    def greater_(self, other) -> Tensor:
         """gt_(...) -> self: ``compared`` in place."""
     def greater_equal(self, other) -> Any:
         """ge(input, other) -> bool tensor of input >= other, elementwise, with broadcasting (no gradient)."""
-    def greater_equal_(self, *args, **kwargs) -> Any:
+    def greater_equal_(self, other) -> Tensor:
         """ge_(...) -> self: ``compared`` in place."""
     def gt(self, other) -> Any:
         """gt(input, other) -> bool tensor of input > other, elementwise, with broadcasting (no gradient)."""
-    def gt_(self, *args, **kwargs) -> Any:
+    def gt_(self, other) -> Tensor:
         """gt_(...) -> self: ``compared`` in place."""
     def half(self) -> Tensor:
         """half(): the values as float16."""
     def heaviside(self, values: Tensor) -> Tensor:
         """heaviside(input, values): 0 where ``input`` < 0 (and at NaN), ``values`` where it is 0, 1 where > 0."""
-    def heaviside_(self, *args, **kwargs) -> Any:
+    def heaviside_(self, values: Tensor) -> Tensor:
         """heaviside_(...) -> self: ``heaviside`` in place."""
     def histc(self, bins: builtins.int = ..., min: builtins.float = ..., max: builtins.float = ...) -> Tensor:
         """histc(input, bins=100, min=0, max=0): counts of the elements in ``bins`` equal-width bins over"""
@@ -573,19 +573,19 @@ class Tensor:
         """hsplit(input, indices_or_sections): ``tensor_split`` along dim 1 (dim 0 for a 1-D tensor); an int"""
     def hypot(self, other: Tensor | builtins.float) -> Tensor:
         """hypot(input, other): ``sqrt(input ** 2 + other ** 2)`` without overflow (floating-point tensors)."""
-    def hypot_(self, *args, **kwargs) -> Any:
+    def hypot_(self, other: Tensor | builtins.float) -> Tensor:
         """hypot_(...) -> self: ``hypot`` in place."""
     def i0(self) -> Tensor:
         """i0(input) -> the modified Bessel function of the first kind of order 0. Needs scipy."""
-    def i0_(self, *args, **kwargs) -> Any:
+    def i0_(self) -> Tensor:
         """i0_(...) -> self: ``i0`` in place."""
     def igamma(self, other: Tensor | builtins.float) -> Tensor:
         """gammainc(input, other) -> the regularized lower incomplete gamma function P(input, other) (``igamma``)."""
-    def igamma_(self, *args, **kwargs) -> Any:
+    def igamma_(self, other: Tensor | builtins.float) -> Tensor:
         """igamma_(...) -> self: ``gammainc`` in place."""
     def igammac(self, other: Tensor | builtins.float) -> Tensor:
         """gammaincc(input, other) -> the regularized upper incomplete gamma function Q(input, other) (``igammac``)."""
-    def igammac_(self, *args, **kwargs) -> Any:
+    def igammac_(self, other: Tensor | builtins.float) -> Tensor:
         """igammac_(...) -> self: ``gammaincc`` in place."""
     @property
     def imag(self) -> Tensor: ...
@@ -703,47 +703,47 @@ class Tensor:
     def layout(self) -> Any: ...
     def lcm(self, other: Tensor | builtins.float) -> Tensor:
         """lcm(input, other): the least common multiple (non-negative) of integer tensors."""
-    def lcm_(self, *args, **kwargs) -> Any:
+    def lcm_(self, other: Tensor | builtins.float) -> Tensor:
         """lcm_(...) -> self: ``lcm`` in place."""
     def ldexp(self, other: Tensor) -> Tensor:
         """ldexp(input, other): ``input * 2 ** other``; integer inputs give the default float dtype. The gradient"""
-    def ldexp_(self, *args, **kwargs) -> Any:
+    def ldexp_(self, other: Tensor) -> Tensor:
         """ldexp_(...) -> self: ``ldexp`` in place."""
     def le(self, other) -> Any:
         """le(input, other) -> bool tensor of input <= other, elementwise, with broadcasting (no gradient)."""
-    def le_(self, *args, **kwargs) -> Any:
+    def le_(self, other) -> Tensor:
         """le_(...) -> self: ``compared`` in place."""
     def lerp(self, end: Tensor, weight: Tensor | builtins.float) -> Tensor:
         """lerp(input, end, weight) -> input + weight * (end - input), with a number or tensor weight."""
-    def lerp_(self, *args, **kwargs) -> Any:
+    def lerp_(self, end: Tensor, weight: Tensor | builtins.float) -> Tensor:
         """lerp_(...) -> self: ``lerp`` in place."""
     def less(self, other) -> Any:
         """lt(input, other) -> bool tensor of input < other, elementwise, with broadcasting (no gradient)."""
-    def less_(self, *args, **kwargs) -> Any:
+    def less_(self, other) -> Tensor:
         """lt_(...) -> self: ``compared`` in place."""
     def less_equal(self, other) -> Any:
         """le(input, other) -> bool tensor of input <= other, elementwise, with broadcasting (no gradient)."""
-    def less_equal_(self, *args, **kwargs) -> Any:
+    def less_equal_(self, other) -> Tensor:
         """le_(...) -> self: ``compared`` in place."""
     def lgamma(self) -> Tensor:
         """lgamma(input) -> log |Gamma(input)| (``torch.special.gammaln``; inf at 0 and the negative integers)."""
-    def lgamma_(self, *args, **kwargs) -> Any:
+    def lgamma_(self) -> Tensor:
         """lgamma_(...) -> self: ``lgamma`` in place."""
     def log(self) -> Tensor:
         """log(input) -> the natural logarithm (-inf at 0 and nan below, as PyTorch)."""
     def log10(self) -> Tensor:
         """log10(input) -> the base-10 logarithm."""
-    def log10_(self, *args, **kwargs) -> Any:
+    def log10_(self) -> Tensor:
         """log10_(...) -> self: ``log10`` in place."""
     def log1p(self) -> Tensor:
         """log1p(input) -> log(1 + input), accurate near 0."""
-    def log1p_(self, *args, **kwargs) -> Any:
+    def log1p_(self) -> Tensor:
         """log1p_(...) -> self: ``log1p`` in place."""
     def log2(self) -> Tensor:
         """log2(input) -> the base-2 logarithm."""
-    def log2_(self, *args, **kwargs) -> Any:
+    def log2_(self) -> Tensor:
         """log2_(...) -> self: ``log2`` in place."""
-    def log_(self, *args, **kwargs) -> Any:
+    def log_(self) -> Tensor:
         """log_(...) -> self: ``log`` in place."""
     def log_normal_(self, mean=..., std=..., *, generator=...) -> Any:
         """log_normal_(mean=1, std=2, *, generator=None) -> self: samples of exp(N(mean, std^2)), in place."""
@@ -759,23 +759,23 @@ class Tensor:
         """logdet(input): log(det(input)): nan where the determinant is negative, -inf where it is 0."""
     def logical_and(self, other) -> Any:
         """logical_and(input, other) -> bool tensor: logical_and of the truth values (nonzero is True)."""
-    def logical_and_(self, *args, **kwargs) -> Any:
+    def logical_and_(self, other) -> Tensor:
         """logical_and_(...) -> self: ``logical_and`` in place."""
     def logical_not(self) -> Tensor:
         """logical_not(input) -> bool tensor, True where input is zero (or False)."""
-    def logical_not_(self, *args, **kwargs) -> Any:
+    def logical_not_(self) -> Tensor:
         """logical_not_(...) -> self: ``logical_not`` in place."""
     def logical_or(self, other) -> Any:
         """logical_or(input, other) -> bool tensor: logical_or of the truth values (nonzero is True)."""
-    def logical_or_(self, *args, **kwargs) -> Any:
+    def logical_or_(self, other) -> Tensor:
         """logical_or_(...) -> self: ``logical_or`` in place."""
     def logical_xor(self, other) -> Any:
         """logical_xor(input, other) -> bool tensor: logical_xor of the truth values (nonzero is True)."""
-    def logical_xor_(self, *args, **kwargs) -> Any:
+    def logical_xor_(self, other) -> Tensor:
         """logical_xor_(...) -> self: ``logical_xor`` in place."""
     def logit(self, eps: builtins.float | None = ...) -> Tensor:
         """logit(input, eps=None) -> log(input / (1 - input)), with ``input`` first clamped to [eps, 1 - eps] when"""
-    def logit_(self, *args, **kwargs) -> Any:
+    def logit_(self, eps: builtins.float | None = ...) -> Tensor:
         """logit_(...) -> self: ``logit`` in place."""
     def logsumexp(self, dim=..., keepdim: builtins.bool = ..., *, axis=..., keepdims=...) -> Tensor:
         """logsumexp(input, dim, keepdim=False): log(sum(exp(input))) over ``dim``, computed stably."""
@@ -785,7 +785,7 @@ class Tensor:
         """lstsq: removed from PyTorch in 1.9; raises RuntimeError naming the replacement."""
     def lt(self, other) -> Any:
         """lt(input, other) -> bool tensor of input < other, elementwise, with broadcasting (no gradient)."""
-    def lt_(self, *args, **kwargs) -> Any:
+    def lt_(self, other) -> Tensor:
         """lt_(...) -> self: ``compared`` in place."""
     def lu(self, pivot: builtins.bool = ..., get_infos: builtins.bool = ...) -> Any:
         """lu(A, pivot=True, get_infos=False) -> (LU, pivots) or (LU, pivots, infos): tapegrad.linalg.lu_factor_ex"""
@@ -805,7 +805,7 @@ class Tensor:
         """masked_fill_(mask, value): in-place ``masked_fill`` (the mask must broadcast to this tensor)."""
     def masked_scatter(self, mask: Tensor, source: Tensor) -> Tensor:
         """masked_scatter(input, mask, source): a copy of ``input`` with the elements where the boolean ``mask``"""
-    def masked_scatter_(self, *args, **kwargs) -> Any:
+    def masked_scatter_(self, mask: Tensor, source: Tensor) -> Tensor:
         """masked_scatter_(...) -> self: ``masked_scatter`` in place."""
     def masked_select(self, mask) -> Tensor:
         """masked_select(input, mask): the 1-d tensor of the elements where the boolean ``mask`` is True (input and"""
@@ -853,11 +853,11 @@ class Tensor:
         """mv(input, vec): matrix times vector, (n, m) @ (m,) -> (n,)."""
     def mvlgamma(self, p: builtins.int) -> Tensor:
         """multigammaln(input, p) -> the log of the multivariate gamma function of dimension ``p``"""
-    def mvlgamma_(self, *args, **kwargs) -> Any:
+    def mvlgamma_(self, p: builtins.int) -> Tensor:
         """mvlgamma_(...) -> self: ``multigammaln`` in place."""
     def nan_to_num(self, nan: builtins.float = ..., posinf: builtins.float | None = ..., neginf: builtins.float | None = ...) -> Tensor:
         """nan_to_num(input, nan=0.0, posinf=None, neginf=None): NaN, +inf and -inf replaced by ``nan``, ``posinf``"""
-    def nan_to_num_(self, *args, **kwargs) -> Any:
+    def nan_to_num_(self, nan: builtins.float = ..., posinf: builtins.float | None = ..., neginf: builtins.float | None = ...) -> Tensor:
         """nan_to_num_(...) -> self: ``nan_to_num`` in place."""
     def nanmean(self, dim=..., keepdim: builtins.bool = ..., *, dtype=...) -> Tensor:
         """nanmean(input, dim=None, keepdim=False, *, dtype=None): the mean of the non-NaN elements (NaN if there"""
@@ -878,15 +878,15 @@ class Tensor:
     def ndimension(self) -> builtins.int: ...
     def ne(self, other) -> Any:
         """ne(input, other) -> bool tensor of input != other, elementwise, with broadcasting (no gradient)."""
-    def ne_(self, *args, **kwargs) -> Any:
+    def ne_(self, other) -> Tensor:
         """ne_(...) -> self: ``compared`` in place."""
     def neg(self) -> Tensor:
         """neg(input) -> -input."""
-    def neg_(self, *args, **kwargs) -> Any:
+    def neg_(self) -> Tensor:
         """neg_(...) -> self: ``neg`` in place."""
     def negative(self) -> Tensor:
         """neg(input) -> -input."""
-    def negative_(self, *args, **kwargs) -> Any:
+    def negative_(self) -> Tensor:
         """neg_(...) -> self: ``neg`` in place."""
     def nelement(self) -> builtins.int: ...
     def new_empty(self, *sizes, size=..., dtype=..., device=..., requires_grad=...) -> Any:
@@ -903,7 +903,7 @@ class Tensor:
         """new_zeros(size, *, dtype=None, requires_grad=False): zeros with this tensor's dtype (unless ``dtype``)."""
     def nextafter(self, other: Tensor | builtins.float) -> Tensor:
         """nextafter(input, other): the next floating-point value after ``input`` towards ``other``."""
-    def nextafter_(self, *args, **kwargs) -> Any:
+    def nextafter_(self, other: Tensor | builtins.float) -> Tensor:
         """nextafter_(...) -> self: ``nextafter`` in place."""
     def nonzero(self, *, as_tuple: builtins.bool = ...) -> Tensor | builtins.tuple[Tensor, ...]:
         """nonzero(input, *, as_tuple=False): the int64 (n, ndim) indices of non-zero elements (or its columns)."""
@@ -915,7 +915,7 @@ class Tensor:
         """normal_(mean=0, std=1, *, generator=None): fill with samples from N(mean, std^2), in place."""
     def not_equal(self, other) -> Any:
         """ne(input, other) -> bool tensor of input != other, elementwise, with broadcasting (no gradient)."""
-    def not_equal_(self, *args, **kwargs) -> Any:
+    def not_equal_(self, other) -> Tensor:
         """ne_(...) -> self: ``compared`` in place."""
     def numel(self) -> builtins.int: ...
     def numpy(self, *, force: builtins.bool = ...) -> np.ndarray:
@@ -932,13 +932,13 @@ class Tensor:
         """pinverse(input, rcond=1e-15): tapegrad.linalg.pinv with rtol=rcond."""
     def polygamma(self, n) -> Any:
         """Tensor.polygamma(n) -> polygamma(n, self)."""
-    def polygamma_(self, *args, **kwargs) -> Any:
+    def polygamma_(self, n) -> Tensor:
         """polygamma_(...) -> self: ``_polygamma_method`` in place."""
     def positive(self) -> Tensor:
         """positive(input) -> input (the same tensor, as PyTorch's unary +)."""
     def pow(self, exponent: Tensor | builtins.float) -> Tensor:
         """pow(input, exponent) -> input ** exponent, for a number or tensor exponent, or a number base."""
-    def pow_(self, *args, **kwargs) -> Any:
+    def pow_(self, exponent: Tensor | builtins.float) -> Tensor:
         """pow_(...) -> self: ``pow`` in place."""
     def prod(self, dim=..., keepdim: builtins.bool = ..., *, dtype=..., axis=..., keepdims=..., out=...) -> Tensor:
         """prod(input, *, dtype=None) or prod(input, dim, keepdim=False, *, dtype=None): the product of all"""
@@ -964,7 +964,7 @@ class Tensor:
         """quantile(input, q, dim=None, keepdim=False, *, interpolation='linear'): the q-th quantiles (q a number"""
     def rad2deg(self) -> Tensor:
         """rad2deg(input): angles in radians converted to degrees."""
-    def rad2deg_(self, *args, **kwargs) -> Any:
+    def rad2deg_(self) -> Tensor:
         """rad2deg_(...) -> self: ``rad2deg`` in place."""
     def random_(self, *args, **kwargs) -> Any:
         """random_(from=0, to=None, *, generator=None) -> self: integers uniform in [from, to - 1], in place;"""
@@ -974,7 +974,7 @@ class Tensor:
     def real(self) -> Tensor: ...
     def reciprocal(self) -> Tensor:
         """reciprocal(input) -> 1 / input (integers give the default float dtype; 1 / -0.0 is -inf)."""
-    def reciprocal_(self, *args, **kwargs) -> Any:
+    def reciprocal_(self) -> Tensor:
         """reciprocal_(...) -> self: ``reciprocal`` in place."""
     def register_hook(self, hook) -> HookHandle:
         """register_hook(hook): call ``hook(grad)`` when this tensor's gradient is computed."""
@@ -982,15 +982,15 @@ class Tensor:
         """register_post_accumulate_grad_hook(hook): call ``hook(tensor)`` after a backward has accumulated"""
     def relu(self) -> Tensor:
         """relu(input) -> max(input, 0); integers stay integer. NOTE: the gradient at 0 is 0 and at NaN 1, and -0.0"""
-    def relu_(self, *args, **kwargs) -> Any:
+    def relu_(self) -> Tensor:
         """relu_(...) -> self: ``relu`` in place."""
     def remainder(self, other: Tensor | builtins.float) -> Tensor:
         """remainder(input, other) -> input % other, with the sign of ``other`` (Python's %)."""
-    def remainder_(self, *args, **kwargs) -> Any:
+    def remainder_(self, other: Tensor | builtins.float) -> Tensor:
         """remainder_(...) -> self: ``remainder`` in place."""
     def renorm(self, p, dim: builtins.int, maxnorm) -> Tensor:
         """renorm(input, p, dim, maxnorm): each sub-tensor along ``dim`` whose p-norm exceeds ``maxnorm`` scaled"""
-    def renorm_(self, *args, **kwargs) -> Any:
+    def renorm_(self, p, dim: builtins.int, maxnorm) -> Tensor:
         """renorm_(...) -> self: ``renorm`` in place."""
     def repeat(self, *sizes, repeats=...) -> Tensor:
         """repeat(input, *repeats): tile the tensor ``repeats[i]`` times along each dim (may add leading dims);"""
@@ -1020,11 +1020,11 @@ class Tensor:
         """rot90(input, k=1, dims=(0, 1)): rotated by 90 degrees ``k`` times, from the first dim towards the second."""
     def round(self, *, decimals: builtins.int | None = ...) -> Tensor:
         """round(input, *, decimals=0): round half to even, to ``decimals`` decimal places (gradient 0)."""
-    def round_(self, *args, **kwargs) -> Any:
+    def round_(self, *, decimals: builtins.int | None = ...) -> Tensor:
         """round_(...) -> self: ``round`` in place."""
     def rsqrt(self) -> Tensor:
         """rsqrt(input) -> 1 / sqrt(input) (inf at 0, -inf at -0.0, nan below 0, as PyTorch)."""
-    def rsqrt_(self, *args, **kwargs) -> Any:
+    def rsqrt_(self) -> Tensor:
         """rsqrt_(...) -> self: ``rsqrt`` in place."""
     def scatter(self, dim: builtins.int, index, src=..., value=..., *, reduce: builtins.str | None = ...) -> Tensor:
         """scatter(input, dim, index, src) or scatter(input, dim, index, value): a copy of input with"""
@@ -1046,7 +1046,7 @@ class Tensor:
         """select_scatter(input, src, dim, index): a copy of ``input`` whose ``select(dim, index)`` is ``src``."""
     def sgn(self) -> Tensor:
         """sign(input): -1, 0 or 1 by the sign of input (0 for nan and -0.0, as PyTorch); gradient 0."""
-    def sgn_(self, *args, **kwargs) -> Any:
+    def sgn_(self) -> Tensor:
         """sign_(...) -> self: ``sign`` in place."""
     @property
     def shape(self) -> Size: ...
@@ -1054,28 +1054,31 @@ class Tensor:
         """short(): the values as int16 (no gradient)."""
     def sigmoid(self) -> Tensor:
         """sigmoid(input) -> 1 / (1 + exp(-input)), without overflow for any input."""
-    def sigmoid_(self, *args, **kwargs) -> Any:
+    def sigmoid_(self) -> Tensor:
         """sigmoid_(...) -> self: ``sigmoid`` in place."""
     def sign(self) -> Tensor:
         """sign(input): -1, 0 or 1 by the sign of input (0 for nan and -0.0, as PyTorch); gradient 0."""
-    def sign_(self, *args, **kwargs) -> Any:
+    def sign_(self) -> Tensor:
         """sign_(...) -> self: ``sign`` in place."""
     def signbit(self) -> Tensor:
         """signbit(input): True where the sign bit is set (negative numbers and -0.0)."""
     def sin(self) -> Tensor:
         """sin(input), in radians."""
-    def sin_(self, *args, **kwargs) -> Any:
+    def sin_(self) -> Tensor:
         """sin_(...) -> self: ``sin`` in place."""
     def sinc(self) -> Tensor:
         """sinc(input) -> sin(pi * input) / (pi * input), 1 at 0."""
-    def sinc_(self, *args, **kwargs) -> Any:
+    def sinc_(self) -> Tensor:
         """sinc_(...) -> self: ``sinc`` in place."""
     def sinh(self) -> Tensor:
         """sinh(input): the hyperbolic sine."""
-    def sinh_(self, *args, **kwargs) -> Any:
+    def sinh_(self) -> Tensor:
         """sinh_(...) -> self: ``sinh`` in place."""
-    def size(self, dim: builtins.int | None = ...) -> Size | builtins.int:
+    @overload
+    def size(self, dim: None = ...) -> Size:
         """size(dim=None): the shape, or the length of one dimension."""
+    @overload
+    def size(self, dim: builtins.int) -> builtins.int: ...
     def slice_scatter(self, src: Tensor, dim: builtins.int = ..., start=..., end=..., step: builtins.int = ...) -> Tensor:
         """slice_scatter(input, src, dim=0, start=None, end=None, step=1): a copy of ``input`` whose slice"""
     def slogdet(self) -> Any:
@@ -1092,11 +1095,11 @@ class Tensor:
         """split_with_sizes(input, split_sizes, dim=0): ``split`` with a list of sizes that must add up to the"""
     def sqrt(self) -> Tensor:
         """sqrt(input) -> the square root (nan below 0; the gradient at 0 is inf, as in PyTorch)."""
-    def sqrt_(self, *args, **kwargs) -> Any:
+    def sqrt_(self) -> Tensor:
         """sqrt_(...) -> self: ``sqrt`` in place."""
     def square(self) -> Tensor:
         """square(input) -> input * input (integers and bools give int64, like ``input ** 2``)."""
-    def square_(self, *args, **kwargs) -> Any:
+    def square_(self) -> Tensor:
         """square_(...) -> self: ``square`` in place."""
     def squeeze(self, dim=...) -> Tensor:
         """squeeze(input, dim=None): remove dimensions of size 1 (all of them, or those of ``dim``: int or tuple)."""
@@ -1134,11 +1137,11 @@ class Tensor:
         """take_along_dim(input, indices, dim=None): pick values along ``dim`` at the int64 ``indices`` (broadcast"""
     def tan(self) -> Tensor:
         """tan(input), in radians."""
-    def tan_(self, *args, **kwargs) -> Any:
+    def tan_(self) -> Tensor:
         """tan_(...) -> self: ``tan`` in place."""
     def tanh(self) -> Tensor:
         """tanh(input): the hyperbolic tangent."""
-    def tanh_(self, *args, **kwargs) -> Any:
+    def tanh_(self) -> Tensor:
         """tanh_(...) -> self: ``tanh`` in place."""
     def tensor_split(self, indices_or_sections=..., dim: builtins.int = ..., *, sections: builtins.int | None = ..., indices=..., tensor_indices_or_sections: Tensor | None = ...) -> builtins.tuple[Tensor, ...]:
         """tensor_split(input, indices_or_sections, dim=0): views of ``input`` cut along ``dim``: into"""
@@ -1157,11 +1160,11 @@ class Tensor:
         """triangular_solve(b, A, upper=True, transpose=False, unitriangular=False) -> (solution,"""
     def tril(self, diagonal: builtins.int = ...) -> Tensor:
         """tril(input, diagonal=0): zero the elements above the ``diagonal``-th diagonal of the last two dims."""
-    def tril_(self, *args, **kwargs) -> Any:
+    def tril_(self, diagonal: builtins.int = ...) -> Tensor:
         """tril_(...) -> self: ``tril`` in place."""
     def triu(self, diagonal: builtins.int = ...) -> Tensor:
         """triu(input, diagonal=0): zero the elements below the ``diagonal``-th diagonal of the last two dims."""
-    def triu_(self, *args, **kwargs) -> Any:
+    def triu_(self, diagonal: builtins.int = ...) -> Tensor:
         """triu_(...) -> self: ``triu`` in place."""
     def true_divide(self, other: Tensor | builtins.float) -> Tensor:
         """true_divide(input, other) -> input / other: ``div`` without ``rounding_mode`` (PyTorch's alias takes none)."""
@@ -1169,7 +1172,7 @@ class Tensor:
         """true_divide_(other) -> self: ``div_`` without ``rounding_mode`` (as PyTorch's)."""
     def trunc(self) -> Tensor:
         """trunc(input): round toward zero (gradient 0)."""
-    def trunc_(self, *args, **kwargs) -> Any:
+    def trunc_(self) -> Tensor:
         """trunc_(...) -> self: ``trunc`` in place."""
     def type(self, dtype=...) -> Tensor | builtins.str:
         """type(dtype=None): a copy cast to ``dtype`` (the same tensor if it has that dtype already); without an"""
@@ -1209,12 +1212,12 @@ class Tensor:
         """x.where(condition, other) -> where(condition, x, other)."""
     def xlogy(self, other: Tensor | builtins.float) -> Tensor:
         """xlogy(input, other) -> input * log(other), 0 where input == 0 (unless other is nan)."""
-    def xlogy_(self, *args, **kwargs) -> Any:
+    def xlogy_(self, other: Tensor | builtins.float) -> Tensor:
         """xlogy_(...) -> self: ``xlogy`` in place."""
     def zero_(self) -> Tensor:
         """zero_(): set every element to zero, in place."""
 
-class Size(tuple):
+class Size(builtins.tuple[builtins.int, ...]):
     """Size: a tensor's shape, a tuple of ints (``torch.Size``)."""
     def __repr__(self) -> builtins.str:
         """Return repr(self)."""
@@ -1222,6 +1225,8 @@ class Size(tuple):
 
 class device:
     """device(type): accepted for PyTorch compatibility; only ``"cpu"`` exists."""
+    type: builtins.str
+    index: builtins.int | None
     def __eq__(self, other) -> Any:
         """Return self==value."""
     def __hash__(self) -> Any:
@@ -1267,6 +1272,7 @@ class HookHandle:
         """Initialize self.  See help(type(self)) for accurate signature."""
     def remove(self) -> None: ...
 
+def on_requires_grad(t) -> None: ...
 def check_device(d) -> None: ...
 def type_name(dtype) -> builtins.str: ...
 def _init_leaf(t, array) -> Any: ...

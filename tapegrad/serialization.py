@@ -30,6 +30,7 @@ import struct
 import zipfile
 import zlib
 from collections import Counter, OrderedDict
+from collections.abc import Callable
 
 import numpy as np
 
@@ -374,7 +375,7 @@ def load(f, map_location=None, pickle_module=None, *, weights_only=None, mmap=No
 
 
 # Readers of other formats by file suffix: tapegrad.safetensors registers ".safetensors" (it is above this module).
-SUFFIX_LOADERS = {}
+SUFFIX_LOADERS: dict[str, Callable] = {}  # suffix -> loader(path, map_location)
 
 
 def _load_from(fh, name, relocate, mmap_path=None):
@@ -725,7 +726,7 @@ def _check_location(loc):
 
 
 # ---------------------------------------------------------------------- safe globals (PyTorch's API)
-_safe_globals = set()
+_safe_globals: set[Callable | tuple[Callable, str]] = set()
 
 
 def add_safe_globals(safe_globals):

@@ -112,6 +112,12 @@ def test_bad_arguments_raise_pytorchs_errors():
         tg.compile()(None)
 
 
+def test_dynamo_config_declares_each_settings_type():
+    config = tg._dynamo.config
+    declared = vars(config)["__annotations__"]
+    assert declared == {name: type(value) for name, value in config._DEFAULTS.items()}
+
+
 def test_dynamo_and_compiler_names_scripts_touch():
     tg._dynamo.config.suppress_errors = True
     tg._dynamo.config.cache_size_limit = 64
@@ -140,6 +146,16 @@ def test_dynamo_and_compiler_names_scripts_touch():
 
 def test_compile_matches_pytorch():
     torch = pytest.importorskip("torch")
+    # PyTorch's first compile turns distribution argument validation off for the whole process
+    # (torch/_dynamo/eval_frame.py): put it back, or later comparisons of validate_args errors see it off
+    validate = torch.distributions.Distribution._validate_args
+    try:
+        _compile_matches_pytorch(torch)
+    finally:
+        torch.distributions.Distribution.set_default_validate_args(validate)
+
+
+def _compile_matches_pytorch(torch):
     for lib in (tg, torch):
         net = lib.nn.Sequential(lib.nn.Linear(2, 2))
         compiled = lib.compile(net)

@@ -365,6 +365,7 @@ def test_sample_rsample_and_expand_shapes(case):
     d = case.make(D, {k: _tg(v) for k, v in params.items()})
     batch, event = tuple(d.batch_shape), tuple(d.event_shape)
     assert batch == (2,)
+    assert type(d.batch_shape) is tg.Size and type(d.event_shape) is tg.Size  # as PyTorch's: torch.Size
     for sample_shape in [(), (4,), (3, 1)]:
         s = d.sample(sample_shape)
         assert tuple(s.shape) == sample_shape + batch + event
@@ -375,6 +376,7 @@ def test_sample_rsample_and_expand_shapes(case):
     e = d.expand((5, 2))
     assert type(e) is type(d)
     assert tuple(e.batch_shape) == (5, 2) and tuple(e.event_shape) == event
+    assert type(e.batch_shape) is tg.Size and type(e.event_shape) is tg.Size
     assert tuple(e.sample((3,)).shape) == (3, 5, 2) + event
     assert tuple(e.log_prob(d.sample()).shape) == (5, 2)
     assert tuple(d.sample_n(3).shape) == (3,) + batch + event if hasattr(d, "sample_n") else True

@@ -12,6 +12,7 @@ with its signature, annotations and the first line of its docstring, read from t
 from __future__ import annotations
 
 import argparse
+import ast
 import inspect
 import pathlib
 import re
@@ -29,7 +30,7 @@ from __future__ import annotations
 
 import builtins
 from collections.abc import Callable
-from typing import Any
+from typing import Any, overload
 
 import numpy as np
 
@@ -63,6 +64,34 @@ def _signature(fn, self_name="self"):
 
 _OPERATORS = {f"__{k}{op}__" for op in ("add", "sub", "mul", "truediv", "floordiv", "mod", "pow", "matmul", "and",
                                           "or", "xor", "lshift", "rshift") for k in ("", "r", "i")}
+
+
+# Methods whose result type depends on an argument: the stub lists PyTorch's overloads (torch/_C/__init__.pyi), keyed
+# by the runtime signature they were written for, so a change to the runtime method fails here instead of going stale.
+_OVERLOADS = {
+    "size": ("(self, dim: builtins.int | None = ...) -> Size | builtins.int",
+             ["(self, dim: None = ...) -> Size", "(self, dim: builtins.int) -> builtins.int"]),
+}
+
+
+def _overload_lines(name, signature, doc, indent):
+    runtime, overloads = _OVERLOADS[name]
+    if signature != runtime:
+        raise SystemExit(f"gen_stub: Tensor.{name} is now {signature}; update its overloads in _OVERLOADS")
+    lines = []
+    for i, sig in enumerate(overloads):
+        body = f'\n{indent}    """{doc}"""' if doc and i == 0 else " ..."
+        lines += [f"{indent}@overload", f"{indent}def {name}{sig}:{body}"]
+    return lines
+
+
+def _inplace_op(attr):
+    """The op ``fn`` of an in-place method made by ``declare.inplace_method(name, fn)``, else None."""
+    from tapegrad.autograd import declare
+
+    if getattr(attr, "__code__", None) is not declare.inplace_method("_", len).__code__:
+        return None
+    return inspect.getclosurevars(attr).nonlocals["fn"]
 
 
 def _fix_separators(params, text):
@@ -122,23 +151,38 @@ def _method_lines(cls, name, attr, indent="    "):
         doc = _doc(attr)
         body = f'\n{indent}    """{doc}"""' if doc else " ..."
         signature = _signature(attr)
+        op = _inplace_op(attr)
+        if op is not None:  # ``x.exp_()`` takes ``exp``'s arguments and returns ``x``
+            signature = re.sub(r" -> [^:]*$", " -> Tensor", _signature(op))
+        if name in _OVERLOADS:
+            return _overload_lines(name, signature, doc, indent)
         if name in _OPERATORS:  # ``x + y`` passes no keywords: the operator's signature is (self, other)
             signature = re.sub(r", \*, [^)]*\)", ")", signature)
         return [f"{indent}def {name}{signature}:{body}"]
     return [f"{indent}{name}: {type(attr).__name__}"]
 
 
+# The instance attributes (set in __init__, or slots), which the class object does not show.
+_ATTRIBUTES = {
+    "Tensor": {"_data": "np.ndarray", "grad": "Tensor | None", "_requires_grad": "builtins.bool",
+               "_parents": "builtins.tuple", "_backward": "Callable[..., Any] | None", "_name": "builtins.str | None",
+               "_version": "builtins.int", "_stamp": "builtins.int", "_base": "Tensor | None",
+               "_extra": "builtins.dict | None"},
+    "device": {"type": "builtins.str", "index": "builtins.int | None"},
+}
+
+
+# Bases with their type parameters, which the runtime class does not keep (PyTorch's: ``Size(tuple[_int, ...])``).
+_BASES = {"Size": ["builtins.tuple[builtins.int, ...]"]}
+
+
 def _class_lines(cls):
-    bases = [b.__name__ for b in cls.__bases__ if b is not object]
+    bases = _BASES.get(cls.__name__) or [b.__name__ for b in cls.__bases__ if b is not object]
     lines = [f"class {cls.__name__}{'(' + ', '.join(bases) + ')' if bases else ''}:"]
     doc = _doc(cls)
     if doc:
         lines.append(f'    """{doc}"""')
-    if cls.__name__ == "Tensor":
-        lines += ["    _data: np.ndarray", "    grad: Tensor | None", "    _requires_grad: builtins.bool",
-                  "    _parents: builtins.tuple", "    _backward: Callable[..., Any] | None",
-                  "    _name: builtins.str | None", "    _version: builtins.int", "    _stamp: builtins.int",
-                  "    _base: Tensor | None", "    _extra: builtins.dict | None"]
+    lines += [f"    {name}: {ann}" for name, ann in _ATTRIBUTES.get(cls.__name__, {}).items()]
     names = sorted(n for n in vars(cls) if not n.startswith("__") or n.endswith("__"))
     if cls.__name__ == "Tensor":
         names = sorted(n for n in dir(cls) if (not n.startswith("_") or n in vars(cls) or n.endswith("__"))
@@ -153,6 +197,16 @@ def _class_lines(cls):
     return lines
 
 
+def _function_signature(module, node):
+    """The signature of the function ``node`` defines in ``module``, read from the runtime object; a hook that
+    another module replaces at import (``on_requires_grad``) keeps the signature its definition declares."""
+    obj = getattr(module, node.name)
+    if obj.__module__ == module.__name__ or node.args.defaults or node.args.kw_defaults:
+        return _signature(obj, self_name="")
+    ret = "Any" if node.returns is None else _annotation(ast.unparse(node.returns))
+    return f"({_annotation(ast.unparse(node.args))}) -> {ret}"
+
+
 def generate() -> str:
     sys.path.insert(0, str(ROOT))
     import tapegrad  # noqa: F401  (importing declares every op, and with them Tensor's methods)
@@ -162,9 +216,9 @@ def generate() -> str:
     for obj in vars(_tensor).values():
         if inspect.isclass(obj) and obj.__module__ == "tapegrad._tensor":
             out.append("\n".join(_class_lines(obj)) + "\n\n")
-    for name, obj in vars(_tensor).items():
-        if inspect.isfunction(obj) and obj.__module__ == "tapegrad._tensor":
-            out.append(f"def {name}{_signature(obj, self_name='')}: ...\n")
+    for node in ast.parse(pathlib.Path(_tensor.__file__).read_text()).body:
+        if isinstance(node, ast.FunctionDef):
+            out.append(f"def {node.name}{_function_signature(_tensor, node)}: ...\n")
     return "".join(out).rstrip() + "\n"
 
 

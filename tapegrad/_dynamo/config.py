@@ -19,6 +19,23 @@ _DEFAULTS = {
     "compiled_autograd": False, "log_level": 30,
 }
 
+# The settings' types, for type checkers (their values are _DEFAULTS', set below; a test keeps the two in step)
+suppress_errors: bool
+verbose: bool
+cache_size_limit: int
+recompile_limit: int
+accumulated_cache_size_limit: int
+accumulated_recompile_limit: int
+optimize_ddp: bool
+capture_scalar_outputs: bool
+capture_dynamic_output_shape_ops: bool
+automatic_dynamic_shapes: bool
+assume_static_by_default: bool
+inline_inbuilt_nn_modules: bool
+disable: bool
+compiled_autograd: bool
+log_level: int
+
 
 class _ConfigModule(types.ModuleType):
     def __setattr__(self, name, value):

@@ -10,6 +10,7 @@ that CUDA is not available and disables itself as a CPU-only PyTorch does, every
 import warnings
 from collections import abc, defaultdict
 from enum import Enum
+from typing import Any
 
 import numpy as np
 
@@ -61,15 +62,15 @@ class GradScaler:
             if backoff_factor >= 1.0:
                 raise AssertionError("The backoff factor must be < 1.0.")
             self._init_scale = init_scale
-            self._scale = None  # made on the first scale() call, as in PyTorch
+            self._scale: Tensor | None = None  # made on the first scale() call, as in PyTorch
             self._growth_factor = growth_factor
             self._backoff_factor = backoff_factor
             self._growth_interval = growth_interval
             self._init_growth_tracker = 0
-            self._growth_tracker = None
-            self._per_optimizer_states = defaultdict(_refresh_per_optimizer_state)
+            self._growth_tracker: Tensor | None = None
+            self._per_optimizer_states: defaultdict[int, dict[str, Any]] = defaultdict(_refresh_per_optimizer_state)
 
-    def _check_scale_growth_tracker(self, funcname):
+    def _check_scale_growth_tracker(self, funcname: str) -> tuple[Tensor, Tensor]:
         fix = "This may indicate your script did not use scaler.scale(loss or outputs) earlier in the iteration."
         if self._scale is None:
             raise AssertionError(f"Attempted {funcname} but _scale is None.  " + fix)
@@ -130,14 +131,14 @@ class GradScaler:
         """
         if not self._enabled:
             return
-        self._check_scale_growth_tracker("unscale_")
+        scale, _ = self._check_scale_growth_tracker("unscale_")
         optimizer_state = self._per_optimizer_states[id(optimizer)]
         if optimizer_state["stage"] is OptState.UNSCALED:
             raise RuntimeError("unscale_() has already been called on this optimizer since the last update().")
         elif optimizer_state["stage"] is OptState.STEPPED:
             raise RuntimeError("unscale_() is being called after step().")
         # NOTE: as PyTorch, the reciprocal is taken in float64, then rounded to float32.
-        inv_scale = float(np.float32(1.0 / np.float64(self._scale.item())))
+        inv_scale = float(np.float32(1.0 / np.float64(scale.item())))
         optimizer_state["found_inf_per_device"] = self._unscale_grads_(optimizer, inv_scale, False)
         optimizer_state["stage"] = OptState.UNSCALED
 
@@ -173,7 +174,7 @@ class GradScaler:
         _scale, _growth_tracker = self._check_scale_growth_tracker("update")
         if new_scale is not None:
             if isinstance(new_scale, float):
-                self._scale.fill_(new_scale)
+                _scale.fill_(new_scale)
             else:
                 reason = ("new_scale should be a float or a 1-element torch.cuda.FloatTensor or "
                           "torch.FloatTensor with requires_grad=False.")
@@ -181,7 +182,7 @@ class GradScaler:
                     raise AssertionError(reason)
                 if new_scale.numel() != 1 or new_scale.requires_grad:
                     raise AssertionError(reason)
-                self._scale.fill_(new_scale.item())
+                _scale.fill_(new_scale.item())
         else:
             found_infs = [found_inf for state in self._per_optimizer_states.values()
                           for found_inf in state["found_inf_per_device"].values()]

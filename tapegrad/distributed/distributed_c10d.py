@@ -10,6 +10,7 @@ import enum
 import os
 import pickle
 import sys
+from typing import ClassVar
 
 import numpy as np
 
@@ -59,6 +60,8 @@ class ReduceOp(enum.Enum):
 
     ``AVG`` is the sum divided by the group size (for integer tensors rounded toward zero).
     """
+
+    RedOpType: ClassVar[type["ReduceOp"]]  # PyTorch's name of the enum itself, set below (not a member)
 
     SUM = "sum"
     AVG = "avg"
@@ -297,7 +300,7 @@ def destroy_process_group(group=None):
         group._comm.Free()
 
 
-_groups = []  # the groups made by new_group, freed with the default one
+_groups: list[ProcessGroup] = []  # the groups made by new_group, freed with the default one
 
 
 def new_group(ranks=None, timeout=None, backend=None, pg_options=None, use_local_synchronization=False,

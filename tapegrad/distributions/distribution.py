@@ -42,12 +42,13 @@ class Distribution:
 
     def __init__(
         self,
-        batch_shape: tg.Size = tg.Size(),
-        event_shape: tg.Size = tg.Size(),
+        batch_shape: tg.Size | tuple[int, ...] = tg.Size(),
+        event_shape: tg.Size | tuple[int, ...] = tg.Size(),
         validate_args: bool | None = None,
     ) -> None:
-        self._batch_shape = batch_shape
-        self._event_shape = event_shape
+        # NOTE: stored as Size, as PyTorch's are: a slice or a sum of tapegrad Sizes is a plain tuple
+        self._batch_shape = tg.Size(batch_shape)
+        self._event_shape = tg.Size(event_shape)
         if validate_args is not None:
             self._validate_args = validate_args
         if self._validate_args:

@@ -2,7 +2,7 @@ from typing import Generic, TypeVar
 
 from . import _tg as tg
 from . import constraints
-from ._tg import Size, Tensor
+from ._tg import Tensor
 from ._types import _size
 from .distribution import Distribution
 from .utils import _sum_rightmost
@@ -57,7 +57,7 @@ class Independent(Distribution, Generic[D]):
                 "Expected reinterpreted_batch_ndims <= len(base_distribution.batch_shape), "
                 f"actual {reinterpreted_batch_ndims} vs {len(base_distribution.batch_shape)}"
             )
-        shape: Size = base_distribution.batch_shape + base_distribution.event_shape
+        shape: tuple[int, ...] = base_distribution.batch_shape + base_distribution.event_shape
         event_dim: int = reinterpreted_batch_ndims + len(base_distribution.event_shape)
         batch_shape = shape[: len(shape) - event_dim]
         event_shape = shape[len(shape) - event_dim :]

@@ -249,7 +249,8 @@ class _InverseTransform(Transform):
 
     @property
     def inv(self) -> Transform:
-        return self._inv  # pyrefly: ignore[bad-return]
+        # None only after unpickling (Transform.__getstate__ drops _inv), and then returned as PyTorch's is
+        return self._inv  # type: ignore[return-value]  # pyrefly: ignore[bad-return]
 
     def with_cache(self, cache_size=1):
         if self._inv is None:

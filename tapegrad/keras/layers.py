@@ -36,7 +36,7 @@ def Input(shape, batch_size=None, name=None, dtype=None):
 class Layer(nn.Module):
     """Layer: a module built on its first call, when the input shape is known (``build(input_shape)``)."""
 
-    _count = {}
+    _count: dict[str, int] = {}  # layers made of each kind, for their default names
 
     def __init__(self, name=None, input_shape=None, input_dim=None, trainable=True, dtype=None, **kwargs):
         super().__init__()
@@ -98,7 +98,7 @@ class Layer(nn.Module):
 
     # A layer may store a weight in another layout than Keras's (a Dense kernel as PyTorch's (out, in));
     # these map the stored array to Keras's layout and back.
-    _keras_axes = {}  # weight index -> transpose from the stored layout to Keras's
+    _keras_axes: dict[int, tuple[int, ...]] = {}  # weight index -> transpose from the stored layout to Keras's
 
     def get_weights(self):
         """get_weights() -> list of numpy arrays (copies), in Keras's layouts and order."""

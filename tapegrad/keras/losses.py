@@ -18,7 +18,7 @@ class Loss:
     """Loss(name, from_logits=False): ``loss(y_true, y_pred)`` -> a scalar tensor."""
 
     kind = "other"  # 'sparse', 'categorical', 'binary' or 'other': what 'accuracy' means for it
-    fuses = None  # the final activation whose logits this loss can use directly
+    fuses: str | None = None  # the final activation whose logits this loss can use directly
 
     def __init__(self, from_logits=False, name=None):
         self.from_logits = from_logits

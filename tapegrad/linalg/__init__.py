@@ -705,7 +705,7 @@ def matrix_power(A: Tensor, n: int, *, out=None) -> Tensor:
         n >>= 1
         if n:
             square = square @ square
-    return result
+    return result  # type: ignore[return-value]  # n >= 2 here: the loop sets result
 
 
 def multi_dot(tensors, *, out=None) -> Tensor:

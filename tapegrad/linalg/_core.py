@@ -10,6 +10,8 @@ then sees every output and every incoming gradient at once, as PyTorch's do.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import numpy as np
 
 from ..autograd.declare import Tensor, backward_op, record
@@ -341,6 +343,7 @@ def several(inputs: tuple, arrays: list, rule, name: str) -> list:
     def unpack(v):
         return [v[lo:hi].reshape(s) for lo, hi, s in zip(bounds[:-1], bounds[1:], shapes, strict=True)]
 
+    packed_rule: Callable  # the rule protocol of one input, or of several
     if len(inputs) == 1:
         def packed_rule(xp, g, out, x):
             return rule(xp, (True,), unpack(g), unpack(out), x)[0]

@@ -133,8 +133,9 @@ __all__ += ["Conv1d", "Conv3d", "ConvTranspose1d", "ConvTranspose2d", "ConvTrans
 from ..ops.attention import scaled_dot_product_attention as _sdpa  # noqa: E402
 from .activation import multi_head_attention_forward as _mha_forward  # noqa: E402
 
-functional.scaled_dot_product_attention = _sdpa
-functional.multi_head_attention_forward = _mha_forward
+# (the ignores: mypy reads functional's own names, and these are not among them yet)
+functional.scaled_dot_product_attention = _sdpa  # type: ignore[attr-defined]
+functional.multi_head_attention_forward = _mha_forward  # type: ignore[attr-defined]
 
 __all__ += ["RNNBase", "RNN", "LSTM", "GRU", "RNNCellBase", "RNNCell", "LSTMCell", "GRUCell"]
 

@@ -393,13 +393,13 @@ def interpolate(input: Tensor, size=None, scale_factor=None, mode: str = "neares
         raise ValueError("either size or scale_factor should be defined")
     scales = [None] * d
     if size is not None:
-        sizes = list(size) if isinstance(size, (tuple, list)) else [size] * d
-        if len(sizes) != d:
+        requested = list(size) if isinstance(size, (tuple, list)) else [size] * d
+        if len(requested) != d:
             raise ValueError(f"Input and output must have the same number of spatial dimensions, but got input with "
-                             f"spatial dimensions of {list(x.shape[2:])} and output size of {list(sizes)}. Please "
+                             f"spatial dimensions of {list(x.shape[2:])} and output size of {list(requested)}. Please "
                              "provide input tensor in (N, C, d1, d2, ...,dK) format and output size in (o1, o2, "
                              "...,oK) format.")
-        out = [int(s) for s in sizes]
+        out = [int(s) for s in requested]
         if recompute_scale_factor:
             raise ValueError("recompute_scale_factor is not meaningful with an explicit size.")
     else:
@@ -519,11 +519,11 @@ def instance_norm(input: Tensor, running_mean: Tensor | None = None, running_var
     w = weight.repeat(n) if weight is not None else None
     b = bias.repeat(n) if bias is not None else None
     out = F.batch_norm(folded, rm, rv, w, b, True, momentum, eps)
-    with no_grad():
+    with no_grad():  # (rm and rv are None only when running_mean and running_var are)
         if running_mean is not None:
-            running_mean.copy_(rm.reshape(n, c).mean(0))
+            running_mean.copy_(rm.reshape(n, c).mean(0))  # type: ignore[union-attr]
         if running_var is not None:
-            running_var.copy_(rv.reshape(n, c).mean(0))
+            running_var.copy_(rv.reshape(n, c).mean(0))  # type: ignore[union-attr]
     return out.reshape(tuple(x.shape))
 
 

@@ -36,7 +36,7 @@ class LazyModuleMixin:
     """What every lazy module shares: ``has_uninitialized_params``, ``initialize_parameters`` and the first call
     that turns it into ``cls_to_become``."""
 
-    cls_to_become = None
+    cls_to_become: type[Module] | None = None
 
     def has_uninitialized_params(self):
         """has_uninitialized_params() -> bool: whether the first call is still to come."""

@@ -111,7 +111,8 @@ class Graph:
         """A 1-D int64 tensor of ``items`` (ints and Syms)."""
         if not any(isinstance(i, Sym) for i in items):
             return self.const(np.asarray(items, dtype=np.int64).reshape(-1))
-        parts, run = [], []
+        parts: list[str] = []  # values, concatenated
+        run: list[int] = []  # the static sizes since the last Sym
         for i in items:
             if isinstance(i, Sym):
                 if run:
@@ -130,7 +131,8 @@ class Graph:
     def reshape_to(self, x: V, out: V) -> str:
         """Reshape ``x`` to ``out``'s shape, with symbolic sizes copied (0), read with Shape, or inferred (-1)."""
         src, dst = self.shape(x), self.shape(out)
-        items, unknown = [], []
+        items: list[int | Sym] = []
+        unknown: list[Sym] = []
         for i, d in enumerate(dst):
             if isinstance(d, Sym):
                 if i < len(src) and isinstance(src[i], Sym) and src[i].pair == d.pair:

@@ -29,12 +29,13 @@ __all__ = ["addcmul", "addcdiv", "addmm", "addmv", "addr", "baddbmm", "addbmm", 
            "hsplit", "vsplit", "dsplit", "ravel", "nansum", "nanmean", "kthvalue", "mode", "nanmedian", "quantile",
            "nanquantile", "aminmax", "cummax", "cummin", "logcumsumexp", "msort"]
 
-kthvalue_result = namedtuple("kthvalue", ["values", "indices"])
-mode_result = namedtuple("mode", ["values", "indices"])
-nanmedian_result = namedtuple("nanmedian", ["values", "indices"])
-aminmax_result = namedtuple("aminmax", ["min", "max"])
-cummax_result = namedtuple("cummax", ["values", "indices"])
-cummin_result = namedtuple("cummin", ["values", "indices"])
+# mypy wants the variable's name; the class keeps PyTorch's (torch.return_types.kthvalue, ...)
+kthvalue_result = namedtuple("kthvalue", ["values", "indices"])  # type: ignore[name-match]
+mode_result = namedtuple("mode", ["values", "indices"])  # type: ignore[name-match]
+nanmedian_result = namedtuple("nanmedian", ["values", "indices"])  # type: ignore[name-match]
+aminmax_result = namedtuple("aminmax", ["min", "max"])  # type: ignore[name-match]
+cummax_result = namedtuple("cummax", ["values", "indices"])  # type: ignore[name-match]
+cummin_result = namedtuple("cummin", ["values", "indices"])  # type: ignore[name-match]
 
 
 def _tensor(op_name, x, what="input"):

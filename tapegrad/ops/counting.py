@@ -11,6 +11,7 @@ from __future__ import annotations
 import builtins
 import itertools
 from collections import namedtuple
+from typing import Literal
 
 import numpy as np
 
@@ -26,7 +27,8 @@ __all__ = ["unique", "unique_consecutive", "bincount", "histc", "histogram", "se
            "tril_indices", "triu_indices", "cartesian_prod", "combinations", "block_diag", "vander", "cov",
            "corrcoef", "cdist"]
 
-histogram_result = namedtuple("histogram", ["hist", "bin_edges"])
+# mypy wants the variable's name; the class keeps PyTorch's (torch.return_types.histogram)
+histogram_result = namedtuple("histogram", ["hist", "bin_edges"])  # type: ignore[name-match]
 
 
 def _tensor(op_name, x, what="input"):
@@ -271,7 +273,7 @@ def searchsorted(sorted_sequence: Tensor, input, *, out_int32: bool = False, rig
         seq = np.take_along_axis(seq, order.astype(np.int64), -1)
     if seq.ndim == 0:
         raise RuntimeError("searchsorted: sorted_sequence should have at least one dimension")
-    how = "right" if right else "left"
+    how: Literal["left", "right"] = "right" if right else "left"
     if seq.ndim == 1:
         out = np.searchsorted(seq, vals, side=how)
     else:

@@ -23,7 +23,8 @@ __all__ = ["asinh", "arcsinh", "acosh", "arccosh", "atanh", "arctanh", "logaddex
            "signbit", "gcd", "lcm", "bitwise_left_shift", "bitwise_right_shift", "real", "imag", "conj",
            "conj_physical", "resolve_conj", "resolve_neg", "is_conj", "is_neg", "isreal", "angle"]
 
-frexp_result = namedtuple("frexp", ["mantissa", "exponent"])
+# mypy wants the variable's name; the class keeps PyTorch's (torch.return_types.frexp)
+frexp_result = namedtuple("frexp", ["mantissa", "exponent"])  # type: ignore[name-match]
 
 
 def _floats_only(op_name):
@@ -500,9 +501,10 @@ def imag(input: Tensor) -> Tensor:
 
 
 # NOTE: as PyTorch's, Tensor.real and Tensor.imag are attributes (properties), not methods: x.real is x itself for a
-# real tensor and x.imag raises
-Tensor.real = property(real, doc="The real part: the tensor itself (tapegrad's tensors are real), as PyTorch's.")
-Tensor.imag = property(imag, doc="The imaginary part: an error for real tensors, as PyTorch's.")
+# real tensor and x.imag raises (the ignores: assigning the property to the class is how it is defined)
+Tensor.real = property(  # type: ignore[assignment]
+    real, doc="The real part: the tensor itself (tapegrad's tensors are real), as PyTorch's.")
+Tensor.imag = property(imag, doc="The imaginary part: an error for real tensors, as PyTorch's.")  # type: ignore[assignment]
 
 
 @op

@@ -345,9 +345,12 @@ _method("storage_offset", _storage_offset)
 _method("data_ptr", _data_ptr)
 _method("const_data_ptr", lambda self: _data_ptr(self), "const_data_ptr(): ``data_ptr()``.")
 _method("dim_order", _dim_order)
-Tensor.nbytes = property(_nbytes, doc="nbytes: the bytes the elements take (numel * element_size()).")
-Tensor.itemsize = property(_itemsize, doc="itemsize: the bytes one element takes (element_size()).")
-Tensor.layout = property(lambda self: strided, doc="layout: always ``tapegrad.strided``.")
+# the ignores: assigning a property to the class is how these are defined (the stub declares them)
+Tensor.nbytes = property(  # type: ignore[assignment]
+    _nbytes, doc="nbytes: the bytes the elements take (numel * element_size()).")
+Tensor.itemsize = property(  # type: ignore[assignment]
+    _itemsize, doc="itemsize: the bytes one element takes (element_size()).")
+Tensor.layout = property(lambda self: strided, doc="layout: always ``tapegrad.strided``.")  # type: ignore[assignment]
 for _name in ("is_complex", "is_signed", "is_nonzero", "is_same_size", "is_inference", "is_distributed",
               "get_device"):
     setattr(Tensor, _name, globals()[_name])
@@ -355,7 +358,8 @@ for _name in ("is_cuda", "is_xpu", "is_mps", "is_meta", "is_sparse", "is_sparse_
               "is_mkldnn", "is_nested", "is_vulkan", "is_xla", "is_ipu", "is_maia", "is_mtia"):
     setattr(Tensor, _name, property(lambda self: False, doc=f"{_name}: False (tapegrad's tensors are dense, on "
                                                              f"the CPU)."))
-Tensor.is_cpu = property(lambda self: True, doc="is_cpu: True (tapegrad's tensors live on the CPU).")
+Tensor.is_cpu = property(  # type: ignore[assignment]
+    lambda self: True, doc="is_cpu: True (tapegrad's tensors live on the CPU).")
 _method("is_pinned", lambda self, device=None: False, "is_pinned(): False (no pinned memory without a GPU).")
 _method("is_shared", lambda self: False, "is_shared(): False (no memory shared between processes).")
 del _name

@@ -489,7 +489,8 @@ def setitem(self: Tensor, index, value) -> None:
         if basic is None or _whole_tensor(basic, x.shape):  # PyTorch skips whole slices: a write into x itself
             dst = self
         else:
-            dst = record(target, (self,), _add_at_rule(x.shape, basic), name)
+            # (name is None only when basic is, on the index-tensor path: not here)
+            dst = record(target, (self,), _add_at_rule(x.shape, basic), name)  # type: ignore[arg-type]
         if adv is None:
             _inplace(dst, "setitem", _copy_to, value, _cast_ok=True)
         else:
@@ -810,7 +811,7 @@ def scatter(input: Tensor, dim: int, index, src=None, value=None, *, reduce: str
         elif reduce == "add":
             add_into(work, grid, vals)
         else:
-            np.multiply.at(work, grid, vals)
+            np.multiply.at(work, grid, vals)  # type: ignore[arg-type]  # vals is None only when grid is
     inputs = (input,) if s is None else (input, src)
     if reduce is not None:
         return record(out, inputs, _not_implemented(reduce), "NotImplemented")

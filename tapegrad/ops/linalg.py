@@ -14,6 +14,7 @@ import collections
 import functools
 import math
 import string
+from collections.abc import Callable
 
 import numpy as np
 
@@ -377,6 +378,7 @@ def einsum(*args, optimize=None) -> Tensor:
         raise _einsum_size_error(equation, terms, arrays, e) from None
     if out.dtype.kind == "f" and np.count_nonzero(out) != out.size:
         out = _einsum_signed_zeros(out, terms, out_labels, arrays)
+    einsum_rule: Callable  # the rule protocol of one input, or of several
     if len(tensors) == 1:
         def einsum_rule(xp, g, out, x):
             return _einsum_grad(xp, 0, terms, out_labels, g, (x,))

@@ -221,13 +221,14 @@ def normal(mean: Tensor | float, std: Tensor | float = 1.0, size=None, *, genera
         return out.requires_grad_(True) if requires_grad else out
     if size is not None:
         raise TypeError(f"{op_name}: size= is only accepted when mean and std are numbers")
-    m = mean._data if m_t else mean
-    s = std._data if s_t else std
-    dt = m.dtype if m_t else s.dtype  # PyTorch: the result takes mean's options (std's if mean is a number)
+    m = mean._data if isinstance(mean, Tensor) else mean
+    s = std._data if isinstance(std, Tensor) else std
+    # PyTorch: the result takes mean's options (std's if mean is a number: then std is a tensor, as mypy can't tell)
+    dt = m.dtype if isinstance(m, np.ndarray) else s.dtype  # type: ignore[union-attr]
     for a in (m, s):
         if isinstance(a, np.ndarray) and a.dtype.kind != "f":
             raise NotImplementedError(f"{op_name}: expected floating-point mean and std, got dtype {a.dtype}")
-    if s_t:
+    if isinstance(s, np.ndarray):
         if s.size and not (s >= 0).all():
             raise RuntimeError(f"{op_name}: expects all elements of std >= 0.0, got std of shape "
                                f"{tuple(s.shape)} with min {np.min(s)}")

@@ -145,10 +145,10 @@ def put(input: Tensor, index: Tensor, source: Tensor, accumulate: bool = False) 
     idx = index._data.reshape(-1)
     if idx.size and (idx.min() < -n or idx.max() >= n):
         raise IndexError(f"put: index out of range for a tensor of {n} elements")
-    idx = wrap(np.where(idx < 0, idx + n, idx).astype(np.int64))
+    flat_index = wrap(np.where(idx < 0, idx + n, idx).astype(np.int64))
     flat = input.reshape(-1)
-    out = I.index_add(flat, 0, idx, source.reshape(-1)) if accumulate else I.index_copy(flat, 0, idx,
-                                                                                         source.reshape(-1))
+    out = I.index_add(flat, 0, flat_index, source.reshape(-1)) if accumulate else I.index_copy(flat, 0, flat_index,
+                                                                                                source.reshape(-1))
     return out.reshape(tuple(input.shape))
 
 
@@ -222,7 +222,7 @@ def scatter_reduce(input: Tensor, dim: int, index: Tensor, src: Tensor, reduce: 
         if not include_self:
             mask = np.zeros(x.shape, dtype=bool)
             if x.ndim:  # only the places index writes (not put_along_axis: it broadcasts a smaller index)
-                grid = list(np.indices(idx.shape, sparse=True))
+                grid: list[np.ndarray] = list(np.indices(idx.shape, sparse=True))
                 grid[d] = np.where(idx < 0, idx + n, idx)
                 mask[tuple(grid)] = True
             base = E.where(wrap(mask), wrap(np.zeros((), x.dtype)), input)
@@ -241,13 +241,13 @@ def scatter_reduce(input: Tensor, dim: int, index: Tensor, src: Tensor, reduce: 
         return total / wrap(np.maximum(counts, 1).astype(x.dtype))
     grid = list(np.indices(idx.shape, sparse=True))
     grid[d] = np.where(idx < 0, idx + n, idx)
-    grid = tuple(grid)
+    cells = tuple(grid)
     part = tuple(slice(0, k) for k in idx.shape)
     values = s[part]
-    result = _reduce_into("scatter_reduce", x, d, grid, values, reduce, include_self)
+    result = _reduce_into("scatter_reduce", x, d, cells, values, reduce, include_self)
     if not (is_grad_enabled() and (input.requires_grad or src.requires_grad)):
         return wrap(result)
-    return record(result, (input, src), _extreme_rule(x, s, grid, part, values, result, reduce, include_self),
+    return record(result, (input, src), _extreme_rule(x, s, cells, part, values, result, reduce, include_self),
                   "ScatterReduceBackward0")
 
 
