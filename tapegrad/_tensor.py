@@ -301,6 +301,26 @@ class Size(tuple):
     def __repr__(self) -> str:
         return f"tapegrad.Size({list(self)})"
 
+    # Slicing, concatenating and repeating a Size give a Size, as torch.Size's do (a tuple's would give tuples).
+    def __getitem__(self, key):
+        item = tuple.__getitem__(self, key)
+        return Size(item) if isinstance(key, slice) else item
+
+    def __add__(self, other):
+        if not isinstance(other, tuple):
+            return NotImplemented
+        return Size(tuple.__add__(self, other))
+
+    def __radd__(self, other):
+        if not isinstance(other, tuple):
+            return NotImplemented
+        return Size(tuple.__add__(other, self))
+
+    def __mul__(self, n):
+        return Size(tuple.__mul__(self, n))
+
+    __rmul__ = __mul__
+
 
 class device:
     """device(type): accepted for PyTorch compatibility; only ``"cpu"`` exists."""

@@ -1219,8 +1219,17 @@ class Tensor:
 
 class Size(builtins.tuple[builtins.int, ...]):
     """Size: a tensor's shape, a tuple of ints (``torch.Size``)."""
+    def __add__(self, other) -> Any:
+        """Return self+value."""
+    def __getitem__(self, key) -> Any:
+        """Return self[key]."""
+    def __mul__(self, n) -> Any:
+        """Return self*value."""
+    def __radd__(self, other) -> Any: ...
     def __repr__(self) -> builtins.str:
         """Return repr(self)."""
+    def __rmul__(self, n) -> Any:
+        """Return self*value."""
     def numel(self) -> builtins.int: ...
 
 class device:

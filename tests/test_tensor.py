@@ -2,6 +2,8 @@
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 import tapegrad as tg
 
@@ -214,3 +216,18 @@ def test_repr_with_sci_mode_off_prints_fixed_and_huge_ratios_do_not_warn():
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         assert "1.0000e+300" in repr(tg.tensor([1e300, 1e-300], dtype=tg.float64))
+
+
+@settings(deadline=None)
+@given(st.lists(st.integers(0, 5), max_size=4), st.integers(-5, 5), st.integers(-5, 5), st.integers(0, 3))
+def test_size_slices_sums_and_repeats_are_sizes(dims, lo, hi, n):
+    """torch.Size's slicing, + and * give a Size (a plain tuple's would give tuples); indexing gives the int."""
+    s = tg.Size(dims)
+    for got, want in ((s[lo:hi], tuple(dims)[lo:hi]), (s + (7,), tuple(dims) + (7,)),
+                      ((7,) + s, (7,) + tuple(dims)), (s * n, tuple(dims) * n), (n * s, n * tuple(dims))):
+        assert type(got) is tg.Size and got == want
+        assert got.numel() == int(np.prod(want, dtype=np.int64))
+    if dims:
+        assert type(s[0]) is int and s[-1] == dims[-1]
+    with pytest.raises(TypeError):
+        s + [1]

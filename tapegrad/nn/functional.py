@@ -977,13 +977,13 @@ def pad(input: Tensor, pad: tuple[int, ...], mode: str = "constant", value: floa
     if mode != "circular" and 0 in x.shape[1:]:
         raise RuntimeError(f"pad: {mode} padding expects an input whose dimensions after the first are not "
                            f"empty, got shape {tuple(x.shape)}")
-    index = np.ix_(*index)
+    grid = np.ix_(*index)
 
     def pad_rule(xp, g, out, x):
-        return xp.add_at(x.shape, index, g)
+        return xp.add_at(x.shape, grid, g)
 
     name = "CopySlices" if mode == "circular" else f"{_PAD_MODES[mode]}Pad{k}DBackward0"
-    return record(x[index], (input,), pad_rule, name)
+    return record(x[grid], (input,), pad_rule, name)
 
 
 def _pad_constant(input, pairs, value):

@@ -46,7 +46,7 @@ class Optimizer:
 
     # State entries whose arrays do not have their parameter's shape (Adafactor's row and column factors,
     # L-BFGS's flat vectors): load_state_dict refuses any other state array of the wrong shape.
-    _state_shapes_free = frozenset()
+    _state_shapes_free: frozenset[str] = frozenset()
 
     def __init__(self, params, defaults):
         name = type(self).__name__
