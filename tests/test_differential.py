@@ -334,13 +334,13 @@ known_class(
     E, status="pytorch-bug")
 
 known_class(
-    "signed-zero-sums", {"Tensor.inner", "inner", "conv2d"} | F("conv2d"), "signed-zero",
-    lambda d: d.op in ("inner", "Tensor.inner") or ((kw(d, "groups") or 1) > 1 and dt(x0(d)) == "float32"),
+    "signed-zero-sums", {"conv2d"} | F("conv2d"), "signed-zero",
+    lambda d: (kw(d, "groups") or 1) > 1 and dt(x0(d)) == "float32",
     """
-    torch.inner(torch.tensor([[1.0], [1.0]], dtype=torch.float64), torch.tensor([[-0.0], [2.0]], dtype=torch.float64))
-    """, B["edges"] + " (the sign of zero of sums of one product: PyTorch's inner of a last size 1 (-0.0 here, "
-                      "not mm's rule) and its float32 oneDNN grouped conv2d with a bias; matmul, mm, einsum, "
-                      "dot and the other conv2d kernels follow PyTorch's rule)", L)
+    x, w, b = torch.full((1, 2, 1, 1), -0.0), torch.full((2, 1, 1, 1), 2.0), torch.full((2,), -0.0)
+    torch.nn.functional.conv2d(x, w, b, groups=2)
+    """, B["edges"] + " (the sign of zero of sums of products: PyTorch's float32 oneDNN grouped conv2d with a "
+                      "bias; matmul, mm, einsum, dot, inner and the other conv2d kernels follow PyTorch's rule)", L)
 
 known_class(
     "pytorch-pow-false-grad", fam("pow", sym="**"), GRADS,

@@ -78,6 +78,30 @@ def test_matmul_forms_of_inner_size_one_match_pytorch(m, n, batch, seed, dtype):
     compare(torch, lambda lib, a, b: lib.dot(a, b), [(1,), (1,)], seed, dtype)
 
 
+
+def test_inner_of_last_size_one_keeps_other_s_signs_only():
+    """PyTorch's inner (tensordot) sums ``input``'s contracted dim of size 1 away (from +0.0) before its gemm:
+    the result's zeros are (input + 0.0) * other, where both outer sizes are 2 or more."""
+    a = tg.tensor([[1.0], [-0.0], [-0.0]], dtype=tg.float64)
+    b = tg.tensor([[-0.0], [2.0]], dtype=tg.float64)
+    out = tg.inner(a, b).numpy()
+    assert np.signbit(out).tolist() == [[True, False], [True, False], [True, False]]
+    # -0.0 in input is summed to +0.0 first: b's row [-0.0] times a gives (+0.0) * a
+    assert np.signbit(tg.inner(b, a).numpy()).tolist() == [[False, True, True], [False, True, True]]
+    assert not np.signbit(tg.inner(a[:1], b).numpy()).any()  # a row: gemv sums from +0.0
+
+
+@given(sa=st.sampled_from([(1,), (2,), (3,), (2, 2), (1, 3)]), sb=st.sampled_from([(1,), (2,), (3,), (2, 1)]),
+       seed=st.integers(0, 2**16), dtype=st.sampled_from(["float16", "float32", "float64"]))
+@example(sa=(2,), sb=(2,), seed=0, dtype="float64")
+@example(sa=(3,), sb=(2,), seed=2, dtype="float32")
+@settings(max_examples=25)
+def test_inner_of_last_size_one_matches_pytorch(sa, sb, seed, dtype):
+    torch = pytest.importorskip("torch")
+    compare(torch, lambda lib, a, b: lib.inner(a, b), [sa + (1,), sb + (1,)], seed, dtype, (False, True))
+    compare(torch, lambda lib, a, b: a.inner(b), [sa + (1,), sb + (1,)], seed, dtype)
+
+
 EQUATIONS = [("ij,jk->ik", "ijk"), ("i,i->", "i"), ("i->", "i"), ("ij->", "ij"), ("bij,bjk->bik", "bijk"),
              ("i,j->ij", "ij"), ("...i,...i->...", "bi"), ("ij,j", "ij"), ("ij,ij->ij", "ij"), ("ij->ji", "ij"),
              ("ii->i", "i"), ("ij,kj->ik", "ijk")]
