@@ -931,14 +931,6 @@ known_class(
     """, "PyTorch 2.13's interpolate(antialias=True) to an output width of 1 with the height resampled is wrong "
          "(a column 0..6 to (10, 1) gives zeros; with the column repeated to width 2 it gives 0, 0.55, ..., 6): "
          "tapegrad's separable filter gives the latter", SPATIAL, status="pytorch-bug")
-known_class(
-    "interpolate-nonfinite", F("interpolate", "upsample", "upsample_bilinear"), {"nan", "inf", "value"} | GRADS,
-    lambda d: any_in(d, nonfinite),
-    """
-    torch.nn.functional.interpolate(torch.tensor([[[inf]]], dtype=torch.float64), size=(5,), mode='linear')
-    """, B["edges"] + " (linear interpolation at inf where the source index is clamped or rounds to an integer: "
-                      "PyTorch's source coordinate is computed in float32 (a weight of 7e-9 instead of 0, so "
-                      "inf * 0 = nan differs))", SPATIAL)
 # -- tapegrad/ops/extra_math.py
 known_class(
     "inverse-hyperbolic-inplace-grad", {"Tensor." + n + "_" for n in ("asinh", "arcsinh", "acosh", "arccosh",
