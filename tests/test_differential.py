@@ -707,10 +707,12 @@ known_class(
     "linalg-signed-zero", LINALG_M, "signed-zero",
     lambda d: True,
     """
-    torch.ormqr(torch.tensor([[-0.0]]), torch.tensor([-0.25]), torch.tensor([[-0.0]]))
-    """, "the sign of zero of the linear-algebra methods (ormqr, lu_solve, orgqr, qr, ...): LAPACK's order "
-         "of products in PyTorch (and its skipping of zero columns) gives -0.0 where tapegrad's formulas give "
-         "+0.0; cholesky_inverse follows LAPACK's potri (float32 with upper=False: MKL's sgemv order differs)", LI)
+    lu, piv = torch.linalg.lu_factor(torch.tensor([[2.0, 1.0], [1.0, 3.0]]))
+    torch.lu_solve(torch.tensor([[-0.0], [0.0]]), lu, piv)
+    """, "the sign of zero of the linear-algebra methods (lu_solve, qr, ...): LAPACK's order of products in "
+         "PyTorch (and its skipping of zero columns) gives -0.0 where tapegrad's formulas give +0.0 (ormqr and "
+         "orgqr compute their values in MKL's LAPACK order: float32 ormqr at a few edges still differs); "
+         "cholesky_inverse follows LAPACK's potri (float32 with upper=False: MKL's sgemv order differs)", LI)
 known_class(
     "special-poles", SPECIAL_M, {"value", "inf", "nan", "signed-zero"} | GRADS | STATE,
     lambda d: any_in(d, at_pole) or from_periodic(d),
@@ -835,11 +837,12 @@ known_class(
                                    "backward-tapegrad-raises", "backward-pytorch-raises"} | GRADS,
     lambda d: any_in(d, lambda t: nonfinite(t) or big(t)),
     """
-    a, tau = torch.tensor([[3.0, 0.5], [1.5, -3.0]]), torch.tensor([-2.2, 2.6])
-    torch.ormqr(a, tau, torch.tensor([[inf, 0.5], [nan, 0.0]]), left=False, transpose=True)
+    lu, piv = torch.linalg.lu_factor(torch.tensor([[2.0, 1.0], [1.0, 3.0]]))
+    torch.lu_solve(torch.tensor([[inf], [0.0]]), lu, piv)
     """, B["edges"] + " (the linear-algebra methods at inf/nan: LAPACK spreads NaN to fewer entries than "
-                      "tapegrad's formulas (ormqr, orgqr, lu_solve, ...; cholesky_inverse follows LAPACK's potri, "
-                      "det's backward PyTorch's LU branch))", LI)
+                      "tapegrad's formulas (lu_solve, ...; ormqr and orgqr values follow MKL's LAPACK order, "
+                      "float32 ormqr at a few edges and their gradients still differ; cholesky_inverse follows "
+                      "LAPACK's potri, det's backward PyTorch's LU branch))", LI)
 known_class(
     "linalg-empty-half", LINALG_M, RAISES_HERE,
     lambda d: any(empty(t) for t in d.inputs) and here_says(d, "Low precision", "not supported",
