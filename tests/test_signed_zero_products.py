@@ -3,6 +3,8 @@ a product of one term computed by BLAS's gemm (inner size 1, both outer sizes 2 
 sign, and einsum multiplies without summing where every subscript to contract has size 1. Compared with PyTorch
 on operands made of -0.0, +0.0 and signed values; the values themselves are checked by the op's own tests."""
 
+import warnings
+
 import numpy as np
 import pytest
 from hypothesis import example, given, settings
@@ -139,11 +141,49 @@ def test_conv2d_signs_of_zero_match_pytorch(n, groups, per_group, hw, bias, stri
     span = dilation * (kernel - 1) + 1
     if hw[0] + 2 * padding < span or hw[1] + 2 * padding < span:
         return
-    if dtype == "float32" and groups > 1 and per_group == 1 and bias:
-        return  # PyTorch's oneDNN depthwise kernel: still differs (the KNOWN class signed-zero-sums)
 
     def program(lib, x, w, *b):
         return lib.nn.functional.conv2d(x, w, b[0] if b else None, stride=stride, padding=padding, groups=groups,
                                         dilation=dilation)
 
     compare(torch, program, shapes, seed, dtype)
+
+
+DEPTHWISE_VALUES = [-0.0, -0.0, 0.0, 1.5, -2.0]
+
+
+@given(n=st.sampled_from([1, 2]), groups=st.sampled_from([2, 3, 4]), hw=st.tuples(st.integers(1, 5), st.integers(1, 5)),
+       kernel=st.tuples(st.integers(1, 3), st.integers(1, 3)), stride=st.sampled_from([1, 2]),
+       padding=st.sampled_from([0, 1, "same"]), dilation=st.sampled_from([1, 2]), seed=st.integers(0, 2**16))
+@example(n=1, groups=2, hw=(2, 2), kernel=(2, 2), stride=1, padding="same", dilation=1, seed=0)
+@example(n=1, groups=2, hw=(3, 3), kernel=(1, 1), stride=1, padding=0, dilation=1, seed=0)
+@settings(max_examples=40)
+def test_float32_depthwise_conv2d_with_a_bias_sums_from_the_bias(n, groups, hw, kernel, stride, padding, dilation,
+                                                                   seed):
+    """PyTorch's oneDNN depthwise kernel starts from the bias: -0.0 where the bias and every product of a tap
+    inside the input are -0.0 (a padding='same' with more padding after is input padded with +0.0)."""
+    torch = pytest.importorskip("torch")
+    if padding == "same" and (stride != 1 or dilation != 1):
+        return  # (a padding of 2 or more next to an input of 1 or 2: another oneDNN kernel, KNOWN signed-zero-sums)
+    ext = [dilation * (k - 1) + 1 for k in kernel]
+    if padding != "same" and any(h + 2 * padding < e for h, e in zip(hw, ext, strict=True)):
+        return
+    rng = np.random.default_rng(seed)
+    data = [rng.choice(DEPTHWISE_VALUES, size=s) for s in ((n, groups) + hw, (groups, 1) + kernel, (groups,))]
+
+    def program(lib, x, w, b):
+        return lib.nn.functional.conv2d(x, w, b, stride=stride, padding=padding, dilation=dilation, groups=groups)
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # PyTorch's note on 'same' with an even kernel
+        ours = program(tg, *[tg.tensor(a, dtype=tg.float32) for a in data]).numpy()
+        theirs = program(torch, *[torch.tensor(a, dtype=torch.float32) for a in data]).numpy()
+    np.testing.assert_array_equal(ours, theirs)
+    np.testing.assert_array_equal(np.signbit(ours), np.signbit(theirs))
+
+
+def test_float32_depthwise_conv2d_with_a_negative_zero_bias_keeps_it():
+    x, w = tg.full((1, 2, 2, 2), -0.0), tg.full((2, 1, 1, 1), 2.0)
+    assert np.signbit(tg.nn.functional.conv2d(x, w, tg.full((2,), -0.0), groups=2).numpy()).all()
+    assert not np.signbit(tg.nn.functional.conv2d(x, w, tg.full((2,), 0.0), groups=2).numpy()).any()
+    assert not np.signbit(tg.nn.functional.conv2d(x, w, None, groups=2).numpy()).any()  # no bias: from +0.0
