@@ -154,17 +154,20 @@ DEPTHWISE_VALUES = [-0.0, -0.0, 0.0, 1.5, -2.0]
 
 @given(n=st.sampled_from([1, 2]), groups=st.sampled_from([2, 3, 4]), hw=st.tuples(st.integers(1, 5), st.integers(1, 5)),
        kernel=st.tuples(st.integers(1, 3), st.integers(1, 3)), stride=st.sampled_from([1, 2]),
-       padding=st.sampled_from([0, 1, "same"]), dilation=st.sampled_from([1, 2]), seed=st.integers(0, 2**16))
-@example(n=1, groups=2, hw=(2, 2), kernel=(2, 2), stride=1, padding="same", dilation=1, seed=0)
-@example(n=1, groups=2, hw=(3, 3), kernel=(1, 1), stride=1, padding=0, dilation=1, seed=0)
+       padding=st.sampled_from([0, 1, "same"]), dilation=st.sampled_from([1, 2]), seed=st.integers(0, 2**16),
+       dtype=st.sampled_from(["float32", "float64"]))
+@example(n=1, groups=2, hw=(2, 2), kernel=(2, 2), stride=1, padding="same", dilation=1, seed=0, dtype="float32")
+@example(n=1, groups=2, hw=(3, 3), kernel=(1, 1), stride=1, padding=0, dilation=1, seed=0, dtype="float32")
+@example(n=1, groups=2, hw=(1, 2), kernel=(2, 2), stride=1, padding=1, dilation=1, seed=27340, dtype="float64")
 @settings(max_examples=40)
-def test_float32_depthwise_conv2d_with_a_bias_sums_from_the_bias(n, groups, hw, kernel, stride, padding, dilation,
-                                                                   seed):
-    """PyTorch's oneDNN depthwise kernel starts from the bias: -0.0 where the bias and every product of a tap
-    inside the input are -0.0 (a padding='same' with more padding after is input padded with +0.0)."""
+def test_depthwise_conv2d_with_a_bias_sums_from_the_bias(n, groups, hw, kernel, stride, padding, dilation, seed,
+                                                         dtype):
+    """PyTorch's depthwise kernels start from the bias: -0.0 where the bias and every product summed are -0.0
+    (float32: the taps inside the input, a padding='same' with more padding after being input padded with +0.0;
+    float64: the padding's zeros too)."""
     torch = pytest.importorskip("torch")
     if padding == "same" and (stride != 1 or dilation != 1):
-        return  # (a padding of 2 or more next to an input of 1 or 2: another oneDNN kernel, KNOWN signed-zero-sums)
+        return  # (float32, a padding of 2 or more next to an input of 1 or 2: another kernel, KNOWN signed-zero-sums)
     ext = [dilation * (k - 1) + 1 for k in kernel]
     if padding != "same" and any(h + 2 * padding < e for h, e in zip(hw, ext, strict=True)):
         return
@@ -176,8 +179,8 @@ def test_float32_depthwise_conv2d_with_a_bias_sums_from_the_bias(n, groups, hw, 
 
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # PyTorch's note on 'same' with an even kernel
-        ours = program(tg, *[tg.tensor(a, dtype=tg.float32) for a in data]).numpy()
-        theirs = program(torch, *[torch.tensor(a, dtype=torch.float32) for a in data]).numpy()
+        ours = program(tg, *[tg.tensor(a, dtype=getattr(tg, dtype)) for a in data]).numpy()
+        theirs = program(torch, *[torch.tensor(a, dtype=getattr(torch, dtype)) for a in data]).numpy()
     np.testing.assert_array_equal(ours, theirs)
     np.testing.assert_array_equal(np.signbit(ours), np.signbit(theirs))
 
@@ -185,5 +188,9 @@ def test_float32_depthwise_conv2d_with_a_bias_sums_from_the_bias(n, groups, hw, 
 def test_float32_depthwise_conv2d_with_a_negative_zero_bias_keeps_it():
     x, w = tg.full((1, 2, 2, 2), -0.0), tg.full((2, 1, 1, 1), 2.0)
     assert np.signbit(tg.nn.functional.conv2d(x, w, tg.full((2,), -0.0), groups=2).numpy()).all()
+    # float64 sums the padding's zeros too: +0.0 * 2.0 in the border pixels
+    x64, w64 = x.double(), tg.full((2, 1, 2, 2), 2.0, dtype=tg.float64)
+    out = tg.nn.functional.conv2d(x64, w64, tg.full((2,), -0.0, dtype=tg.float64), padding=1, groups=2).numpy()
+    assert np.signbit(out[0, 0]).tolist() == [[False, False, False], [False, True, False], [False, False, False]]
     assert not np.signbit(tg.nn.functional.conv2d(x, w, tg.full((2,), 0.0), groups=2).numpy()).any()
     assert not np.signbit(tg.nn.functional.conv2d(x, w, None, groups=2).numpy()).any()  # no bias: from +0.0
