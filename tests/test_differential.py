@@ -334,13 +334,15 @@ known_class(
     E, status="pytorch-bug")
 
 known_class(
-    "signed-zero-sums", {"Tensor.inner", "inner", "conv2d"} | F("conv2d"), "signed-zero",
-    lambda d: d.op in ("inner", "Tensor.inner") or ((kw(d, "groups") or 1) > 1 and dt(x0(d)) == "float32"),
+    "signed-zero-sums", {"conv2d"} | F("conv2d"), "signed-zero",
+    lambda d: (kw(d, "groups") or 1) > 1 and dt(x0(d)) == "float32",
     """
-    torch.inner(torch.tensor([[1.0], [1.0]], dtype=torch.float64), torch.tensor([[-0.0], [2.0]], dtype=torch.float64))
-    """, B["edges"] + " (the sign of zero of sums of one product: PyTorch's inner of a last size 1 (-0.0 here, "
-                      "not mm's rule) and its float32 oneDNN grouped conv2d with a bias; matmul, mm, einsum, "
-                      "dot and the other conv2d kernels follow PyTorch's rule)", L)
+    x, w, b = torch.full((1, 2, 1, 1), -0.0), torch.full((2, 1, 5, 5), 1.0), torch.full((2,), -0.0)
+    torch.nn.functional.conv2d(x, w, b, padding=2, groups=2)
+    """, B["edges"] + " (the sign of zero of sums of products: PyTorch's float32 depthwise conv2d with a bias "
+                      "sums from the bias in its oneDNN kernel, as tapegrad, but another kernel (from +0.0) takes "
+                      "some paddings of 2 or more next to an input of 1 or 2; matmul, mm, einsum, dot, inner and "
+                      "the other conv2d kernels follow PyTorch's rule)", L)
 
 known_class(
     "pytorch-pow-false-grad", fam("pow", sym="**"), GRADS,
@@ -707,10 +709,12 @@ known_class(
     "linalg-signed-zero", LINALG_M, "signed-zero",
     lambda d: True,
     """
-    torch.ormqr(torch.tensor([[-0.0]]), torch.tensor([-0.25]), torch.tensor([[-0.0]]))
-    """, "the sign of zero of the linear-algebra methods (ormqr, lu_solve, orgqr, qr, ...): LAPACK's order "
-         "of products in PyTorch (and its skipping of zero columns) gives -0.0 where tapegrad's formulas give "
-         "+0.0; cholesky_inverse follows LAPACK's potri (float32 with upper=False: MKL's sgemv order differs)", LI)
+    lu, piv = torch.linalg.lu_factor(torch.tensor([[2.0, 1.0], [1.0, 3.0]]))
+    torch.lu_solve(torch.tensor([[-0.0], [0.0]]), lu, piv)
+    """, "the sign of zero of the linear-algebra methods (lu_solve, qr, ...): LAPACK's order of products in "
+         "PyTorch (and its skipping of zero columns) gives -0.0 where tapegrad's formulas give +0.0 (ormqr and "
+         "orgqr compute their values in MKL's LAPACK order: float32 ormqr at a few edges still differs); "
+         "cholesky_inverse follows LAPACK's potri (float32 with upper=False: MKL's sgemv order differs)", LI)
 known_class(
     "special-poles", SPECIAL_M, {"value", "inf", "nan", "signed-zero"} | GRADS | STATE,
     lambda d: any_in(d, at_pole) or from_periodic(d),
@@ -835,11 +839,12 @@ known_class(
                                    "backward-tapegrad-raises", "backward-pytorch-raises"} | GRADS,
     lambda d: any_in(d, lambda t: nonfinite(t) or big(t)),
     """
-    a, tau = torch.tensor([[3.0, 0.5], [1.5, -3.0]]), torch.tensor([-2.2, 2.6])
-    torch.ormqr(a, tau, torch.tensor([[inf, 0.5], [nan, 0.0]]), left=False, transpose=True)
+    lu, piv = torch.linalg.lu_factor(torch.tensor([[2.0, 1.0], [1.0, 3.0]]))
+    torch.lu_solve(torch.tensor([[inf], [0.0]]), lu, piv)
     """, B["edges"] + " (the linear-algebra methods at inf/nan: LAPACK spreads NaN to fewer entries than "
-                      "tapegrad's formulas (ormqr, orgqr, lu_solve, ...; cholesky_inverse follows LAPACK's potri, "
-                      "det's backward PyTorch's LU branch))", LI)
+                      "tapegrad's formulas (lu_solve, ...; ormqr and orgqr values follow MKL's LAPACK order, "
+                      "float32 ormqr at a few edges and their gradients still differ; cholesky_inverse follows "
+                      "LAPACK's potri, det's backward PyTorch's LU branch))", LI)
 known_class(
     "linalg-empty-half", LINALG_M, RAISES_HERE,
     lambda d: any(empty(t) for t in d.inputs) and here_says(d, "Low precision", "not supported",
@@ -931,14 +936,6 @@ known_class(
     """, "PyTorch 2.13's interpolate(antialias=True) to an output width of 1 with the height resampled is wrong "
          "(a column 0..6 to (10, 1) gives zeros; with the column repeated to width 2 it gives 0, 0.55, ..., 6): "
          "tapegrad's separable filter gives the latter", SPATIAL, status="pytorch-bug")
-known_class(
-    "interpolate-nonfinite", F("interpolate", "upsample", "upsample_bilinear"), {"nan", "inf", "value"} | GRADS,
-    lambda d: any_in(d, nonfinite),
-    """
-    torch.nn.functional.interpolate(torch.tensor([[[inf]]], dtype=torch.float64), size=(5,), mode='linear')
-    """, B["edges"] + " (linear interpolation at inf where the source index is clamped or rounds to an integer: "
-                      "PyTorch's source coordinate is computed in float32 (a weight of 7e-9 instead of 0, so "
-                      "inf * 0 = nan differs))", SPATIAL)
 # -- tapegrad/ops/extra_math.py
 known_class(
     "inverse-hyperbolic-inplace-grad", {"Tensor." + n + "_" for n in ("asinh", "arcsinh", "acosh", "arccosh",

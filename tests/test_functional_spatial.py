@@ -6,7 +6,7 @@ import doctest
 
 import numpy as np
 import pytest
-from hypothesis import given
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 import tapegrad as tg
@@ -275,10 +275,51 @@ def test_interpolate_keeps_inf_and_nan_where_pytorch_does(mode, d):
             with np.errstate(all="ignore"):
                 got = F.interpolate(tg.tensor(x), size=size, mode=mode, align_corners=ac).numpy()
             want = torch.nn.functional.interpolate(torch.tensor(x), size=size, mode=mode, align_corners=ac).numpy()
-            if shape[2:] == (1,) * d:
-                continue  # a size-1 axis upsampled: PyTorch's float32 source index (KNOWN interpolate-nonfinite)
             np.testing.assert_array_equal(np.isnan(got), np.isnan(want))
             np.testing.assert_allclose(np.nan_to_num(got), np.nan_to_num(want), rtol=1e-6)
+
+
+
+def test_interpolate_source_index_is_one_fused_multiply_add():
+    """PyTorch computes scale * (dst + 0.5) - 0.5 with one rounding: 0.2 * 2.5 - 0.5 is 2.8e-17 in float64 and
+    2 ** -27 in float32 (not 0), so inf at that tap is inf * 1 + inf * tiny = inf, not inf * 0 = nan."""
+    for dtype, tiny in ((tg.float64, 0.2 * 2.5 - 0.5 + 2.7755575615628914e-17), (tg.float32, 2.0 ** -27)):
+        lam = F.interpolate(tg.tensor([[[0.0, 1.0]]], dtype=dtype), size=(10,), mode="linear")[0, 0, 2].item()
+        assert lam == tiny
+        with np.errstate(all="ignore"):
+            out = F.interpolate(tg.tensor([[[np.inf]]], dtype=dtype), size=(5,), mode="linear")
+        assert np.isnan(out.numpy()[0, 0]).tolist() == [True, True, False, False, False]
+
+
+@given(mode=st.sampled_from(["linear", "bilinear", "bicubic", "trilinear"]),
+       dtype=st.sampled_from(["float32", "float64"]), sizes=st.lists(st.integers(1, 4), min_size=3, max_size=3),
+       out=st.lists(st.integers(1, 7), min_size=3, max_size=3), by_scale=st.booleans(),
+       align_corners=st.booleans(), seed=st.integers(0, 2**16))
+@example(mode="linear", dtype="float64", sizes=[1, 1, 1], out=[5, 1, 1], by_scale=False, align_corners=False, seed=0)
+@example(mode="bicubic", dtype="float32", sizes=[1, 1, 1], out=[5, 5, 1], by_scale=False, align_corners=False,
+         seed=0)
+@example(mode="bilinear", dtype="float32", sizes=[2, 1, 1], out=[3, 10, 1], by_scale=True, align_corners=False,
+         seed=3)
+@settings(max_examples=40, deadline=None)
+def test_interpolate_at_inf_and_nan_matches_pytorch(mode, dtype, sizes, out, by_scale, align_corners, seed):
+    torch = pytest.importorskip("torch")
+    d = {"linear": 1, "bilinear": 2, "bicubic": 2, "trilinear": 3}[mode]
+    x = np.random.default_rng(seed).choice([np.nan, np.inf, -np.inf, 1.0, -2.0, 0.5, 0.0], size=(1, 2, *sizes[:d]))
+    if by_scale:  # scale_factor used as given: 1 / scale_factor is the step
+        kw = dict(scale_factor=tuple(o / n for o, n in zip(out[:d], sizes[:d], strict=True)),
+                  recompute_scale_factor=False)
+    else:
+        kw = dict(size=tuple(out[:d]))
+    with np.errstate(all="ignore"):
+        got = F.interpolate(tg.tensor(x, dtype=getattr(tg, dtype)), mode=mode, align_corners=align_corners,
+                            **kw).numpy()
+    want = torch.nn.functional.interpolate(torch.tensor(x, dtype=getattr(torch, dtype)), mode=mode,
+                                           align_corners=align_corners, **kw).numpy()
+    assert got.shape == want.shape
+    np.testing.assert_array_equal(np.isnan(got), np.isnan(want))
+    np.testing.assert_array_equal(np.isinf(got) * np.sign(got), np.isinf(want) * np.sign(want))
+    np.testing.assert_allclose(np.nan_to_num(got, posinf=0, neginf=0), np.nan_to_num(want, posinf=0, neginf=0),
+                               rtol=1e-5, atol=1e-6)
 
 
 def _both_ways(torch_fn, tg_fn):

@@ -3,6 +3,8 @@ a product of one term computed by BLAS's gemm (inner size 1, both outer sizes 2 
 sign, and einsum multiplies without summing where every subscript to contract has size 1. Compared with PyTorch
 on operands made of -0.0, +0.0 and signed values; the values themselves are checked by the op's own tests."""
 
+import warnings
+
 import numpy as np
 import pytest
 from hypothesis import example, given, settings
@@ -78,6 +80,30 @@ def test_matmul_forms_of_inner_size_one_match_pytorch(m, n, batch, seed, dtype):
     compare(torch, lambda lib, a, b: lib.dot(a, b), [(1,), (1,)], seed, dtype)
 
 
+
+def test_inner_of_last_size_one_keeps_other_s_signs_only():
+    """PyTorch's inner (tensordot) sums ``input``'s contracted dim of size 1 away (from +0.0) before its gemm:
+    the result's zeros are (input + 0.0) * other, where both outer sizes are 2 or more."""
+    a = tg.tensor([[1.0], [-0.0], [-0.0]], dtype=tg.float64)
+    b = tg.tensor([[-0.0], [2.0]], dtype=tg.float64)
+    out = tg.inner(a, b).numpy()
+    assert np.signbit(out).tolist() == [[True, False], [True, False], [True, False]]
+    # -0.0 in input is summed to +0.0 first: b's row [-0.0] times a gives (+0.0) * a
+    assert np.signbit(tg.inner(b, a).numpy()).tolist() == [[False, True, True], [False, True, True]]
+    assert not np.signbit(tg.inner(a[:1], b).numpy()).any()  # a row: gemv sums from +0.0
+
+
+@given(sa=st.sampled_from([(1,), (2,), (3,), (2, 2), (1, 3)]), sb=st.sampled_from([(1,), (2,), (3,), (2, 1)]),
+       seed=st.integers(0, 2**16), dtype=st.sampled_from(["float16", "float32", "float64"]))
+@example(sa=(2,), sb=(2,), seed=0, dtype="float64")
+@example(sa=(3,), sb=(2,), seed=2, dtype="float32")
+@settings(max_examples=25)
+def test_inner_of_last_size_one_matches_pytorch(sa, sb, seed, dtype):
+    torch = pytest.importorskip("torch")
+    compare(torch, lambda lib, a, b: lib.inner(a, b), [sa + (1,), sb + (1,)], seed, dtype, (False, True))
+    compare(torch, lambda lib, a, b: a.inner(b), [sa + (1,), sb + (1,)], seed, dtype)
+
+
 EQUATIONS = [("ij,jk->ik", "ijk"), ("i,i->", "i"), ("i->", "i"), ("ij->", "ij"), ("bij,bjk->bik", "bijk"),
              ("i,j->ij", "ij"), ("...i,...i->...", "bi"), ("ij,j", "ij"), ("ij,ij->ij", "ij"), ("ij->ji", "ij"),
              ("ii->i", "i"), ("ij,kj->ik", "ijk")]
@@ -115,11 +141,56 @@ def test_conv2d_signs_of_zero_match_pytorch(n, groups, per_group, hw, bias, stri
     span = dilation * (kernel - 1) + 1
     if hw[0] + 2 * padding < span or hw[1] + 2 * padding < span:
         return
-    if dtype == "float32" and groups > 1 and per_group == 1 and bias:
-        return  # PyTorch's oneDNN depthwise kernel: still differs (the KNOWN class signed-zero-sums)
 
     def program(lib, x, w, *b):
         return lib.nn.functional.conv2d(x, w, b[0] if b else None, stride=stride, padding=padding, groups=groups,
                                         dilation=dilation)
 
     compare(torch, program, shapes, seed, dtype)
+
+
+DEPTHWISE_VALUES = [-0.0, -0.0, 0.0, 1.5, -2.0]
+
+
+@given(n=st.sampled_from([1, 2]), groups=st.sampled_from([2, 3, 4]), hw=st.tuples(st.integers(1, 5), st.integers(1, 5)),
+       kernel=st.tuples(st.integers(1, 3), st.integers(1, 3)), stride=st.sampled_from([1, 2]),
+       padding=st.sampled_from([0, 1, "same"]), dilation=st.sampled_from([1, 2]), seed=st.integers(0, 2**16),
+       dtype=st.sampled_from(["float32", "float64"]))
+@example(n=1, groups=2, hw=(2, 2), kernel=(2, 2), stride=1, padding="same", dilation=1, seed=0, dtype="float32")
+@example(n=1, groups=2, hw=(3, 3), kernel=(1, 1), stride=1, padding=0, dilation=1, seed=0, dtype="float32")
+@example(n=1, groups=2, hw=(1, 2), kernel=(2, 2), stride=1, padding=1, dilation=1, seed=27340, dtype="float64")
+@settings(max_examples=40)
+def test_depthwise_conv2d_with_a_bias_sums_from_the_bias(n, groups, hw, kernel, stride, padding, dilation, seed,
+                                                         dtype):
+    """PyTorch's depthwise kernels start from the bias: -0.0 where the bias and every product summed are -0.0
+    (float32: the taps inside the input, a padding='same' with more padding after being input padded with +0.0;
+    float64: the padding's zeros too)."""
+    torch = pytest.importorskip("torch")
+    if padding == "same" and (stride != 1 or dilation != 1):
+        return  # (float32, a padding of 2 or more next to an input of 1 or 2: another kernel, KNOWN signed-zero-sums)
+    ext = [dilation * (k - 1) + 1 for k in kernel]
+    if padding != "same" and any(h + 2 * padding < e for h, e in zip(hw, ext, strict=True)):
+        return
+    rng = np.random.default_rng(seed)
+    data = [rng.choice(DEPTHWISE_VALUES, size=s) for s in ((n, groups) + hw, (groups, 1) + kernel, (groups,))]
+
+    def program(lib, x, w, b):
+        return lib.nn.functional.conv2d(x, w, b, stride=stride, padding=padding, dilation=dilation, groups=groups)
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # PyTorch's note on 'same' with an even kernel
+        ours = program(tg, *[tg.tensor(a, dtype=getattr(tg, dtype)) for a in data]).numpy()
+        theirs = program(torch, *[torch.tensor(a, dtype=getattr(torch, dtype)) for a in data]).numpy()
+    np.testing.assert_array_equal(ours, theirs)
+    np.testing.assert_array_equal(np.signbit(ours), np.signbit(theirs))
+
+
+def test_float32_depthwise_conv2d_with_a_negative_zero_bias_keeps_it():
+    x, w = tg.full((1, 2, 2, 2), -0.0), tg.full((2, 1, 1, 1), 2.0)
+    assert np.signbit(tg.nn.functional.conv2d(x, w, tg.full((2,), -0.0), groups=2).numpy()).all()
+    # float64 sums the padding's zeros too: +0.0 * 2.0 in the border pixels
+    x64, w64 = x.double(), tg.full((2, 1, 2, 2), 2.0, dtype=tg.float64)
+    out = tg.nn.functional.conv2d(x64, w64, tg.full((2,), -0.0, dtype=tg.float64), padding=1, groups=2).numpy()
+    assert np.signbit(out[0, 0]).tolist() == [[False, False, False], [False, True, False], [False, False, False]]
+    assert not np.signbit(tg.nn.functional.conv2d(x, w, tg.full((2,), 0.0), groups=2).numpy()).any()
+    assert not np.signbit(tg.nn.functional.conv2d(x, w, None, groups=2).numpy()).any()  # no bias: from +0.0

@@ -23,7 +23,7 @@ from ..autograd.declare import Tensor, cast, record, wrap
 from ..ops import linalg as _products
 from ..ops import reduce as _reduce
 from ..ops import shape as _shape
-from . import _core
+from . import _core, _householder
 from ._core import LinAlgError, check_float, check_matrix, check_same_dtype, expect_tensor, several
 
 __all__ = ["LinAlgError", "vector_norm", "matrix_norm", "norm", "inv", "inv_ex", "det", "slogdet", "solve",
@@ -928,9 +928,9 @@ def householder_product(A: Tensor, tau: Tensor, *, out=None) -> Tensor:
     i-th column of A below the diagonal with a 1 on it (LAPACK's orgqr). A (..., m, n), tau (..., k), k <= n <= m.
 
     >>> import tapegrad as tg
-    >>> tg.linalg.householder_product(tg.zeros(2, 2), tg.zeros(2))
-    tensor([[1., 0.],
-            [0., 1.]])
+    >>> tg.linalg.householder_product(tg.zeros(2, 2), tg.zeros(2))  # -0.0 = -tau * 0.0, as LAPACK's
+    tensor([[ 1.,  0.],
+            [-0.,  1.]])
     """
     op = "torch.linalg.householder_product"
     _no_out(op, out)
@@ -958,7 +958,8 @@ def householder_product(A: Tensor, tau: Tensor, *, out=None) -> Tensor:
     for i in range(k - 1, -1, -1):
         v = V[..., :, i:i + 1]
         Q = Q - tau[..., i:i + 1].unsqueeze(-1) * (v @ (v.mT @ Q))
-    return Q
+    return _householder.with_value(Q, lambda: _householder.householder_product_value(A._data, tau._data),
+                                   "LinalgHouseholderProductBackward0")
 
 
 def matrix_exp(A: Tensor) -> Tensor:

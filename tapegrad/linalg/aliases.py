@@ -10,7 +10,7 @@ import numpy as np
 from ..autograd.declare import Tensor, op, record, wrap
 from ..ops import reduce as _reduce
 from ..ops.elementwise import where as _where
-from . import _core, householder_product, inv, lu_factor_ex, multi_dot, pinv, solve_triangular
+from . import _core, _householder, householder_product, inv, lu_factor_ex, multi_dot, pinv, solve_triangular
 from . import cholesky as _cholesky
 from . import det as _det
 from . import lu_solve as _lu_solve
@@ -286,8 +286,8 @@ def orgqr(input: Tensor, input2: Tensor) -> Tensor:
 
     >>> import tapegrad as tg
     >>> tg.orgqr(tg.zeros(2, 2), tg.zeros(2))
-    tensor([[1., 0.],
-            [0., 1.]])
+    tensor([[ 1.,  0.],
+            [-0.,  1.]])
     """
     return householder_product(input, input2)
 
@@ -332,7 +332,8 @@ def ormqr(input: Tensor, input2: Tensor, input3: Tensor, left: bool = True, tran
         v = V[..., :, i:i + 1]
         t = input2[..., i:i + 1].unsqueeze(-1)
         C = C - t * (v @ (v.mT @ C)) if left else C - t * ((C @ v) @ v.mT)
-    return C
+    return _householder.with_value(
+        C, lambda: _householder.ormqr_value(input._data, input2._data, input3._data, left, transpose), "OrmqrBackward0")
 
 
 def _ormqr_empty_rule(xp, need, g, out, a, tau, c):

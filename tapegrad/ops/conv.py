@@ -369,6 +369,8 @@ def conv2d(input: Tensor, weight: Tensor, bias: Tensor | None = None, stride=1, 
     out = _gather_output(np.matmul(_grouped(w, geo), _unfold(x, geo)), geo, b)
     if geo.C == geo.G and geo.KH == geo.KW == 1:  # one product per output: its sign of zero may be PyTorch's
         out = _one_term_signs(out, x, w, b, geo)
+    if b is not None and geo.G > 1 and geo.C == geo.G == geo.O and out.dtype.kind == "f" and not b.all():
+        out = _depthwise_bias_signs(out, x, w, b, geo)  # (only a zero bias, -0.0, can change a sign)
 
     # NOTE: the weight gradient unfolds the input again rather than keeping the forward's columns (C*KH*KW
     # times the input's size): measured faster in a training step (they come back cache-warm) and lighter.
@@ -406,6 +408,40 @@ def _one_term_signs(out, x, w, b, geo):
         products = products + b.reshape(1, geo.O, 1, 1)
     zero = out == 0
     out[zero] = products[zero]
+    return out
+
+
+def _depthwise_bias_signs(out, x, w, b, geo):
+    """The zero entries of a depthwise convolution (one channel per group, one filter per channel) with a bias
+    as PyTorch gives them: its kernels start each sum from the bias, not from +0.0, so a zero is -0.0 where the
+    bias and every product summed are -0.0. float32 (oneDNN's depthwise kernel) sums the taps inside the input
+    only (measured: every stride, dilation and padding below the dilated kernel's extent; with a padding as
+    large, another kernel sums from +0.0, as numpy here); float64 (the bias copied into the output, then a gemm
+    over the unfolded padded input) sums the padding's zeros too, except for one output pixel (a gemv, from
+    +0.0). Only channels whose bias is -0.0 can change."""
+    negative = (b == 0) & np.signbit(b)
+    eh, ew = geo.dh * (geo.KH - 1) + 1, geo.dw * (geo.KW - 1) + 1
+    # padding='same' with more padding after than before: PyTorch pads the input by the difference (zeros that
+    # are input then) and convolves with the padding before on both sides
+    single = out.dtype == np.float32
+    if (not negative.any() or single and (geo.pt >= eh or geo.pl >= ew or geo.pb < geo.pt or geo.pr < geo.pl)
+            or not single and geo.OH * geo.OW < 2 or out.dtype.itemsize < 4 or np.count_nonzero(out) == out.size):
+        return out
+    xp = np.pad(x, ((0, 0), (0, 0), (geo.pt, geo.pb), (geo.pl, geo.pr)))
+    if single:
+        inside = np.pad(np.ones((geo.H + geo.pb - geo.pt, geo.W + geo.pr - geo.pl), bool), ((geo.pt, geo.pt),
+                                                                                             (geo.pl, geo.pl)))
+    else:  # float64: the padded input's zeros are products too
+        inside = np.ones(xp.shape[2:], bool)
+    every = np.ones(out.shape, bool)  # every product of a tap inside the input is -0.0
+    with np.errstate(all="ignore"):
+        for kh in range(geo.KH):
+            for kw in range(geo.KW):
+                rows = slice(kh * geo.dh, kh * geo.dh + geo.sh * (geo.OH - 1) + 1, geo.sh)
+                cols = slice(kw * geo.dw, kw * geo.dw + geo.sw * (geo.OW - 1) + 1, geo.sw)
+                p = xp[:, :, rows, cols] * w[:, 0, kh, kw].reshape(1, -1, 1, 1)
+                every &= ~inside[rows, cols] | ((p == 0) & np.signbit(p))
+    out[(out == 0) & every & negative.reshape(1, -1, 1, 1)] = -0.0
     return out
 
 
