@@ -121,17 +121,19 @@ def run_backward(roots, root_grads, retain_graph=False, create_graph=False, inpu
     Without ``inputs``: accumulate into the ``.grad`` of the leaves (and of tensors that ``retain_grad()``).
     With ``inputs``: return their gradients instead (``tapegrad.autograd.grad``), leaving ``.grad`` untouched.
     """
-    if not hasattr(_callbacks, "stack"):
-        _callbacks.stack = []
-    _callbacks.stack.append([])
+    try:
+        stack = _callbacks.stack  # one read of the thread-local: each costs about as much as a small op
+    except AttributeError:  # a thread's first backward
+        stack = _callbacks.stack = []
+    callbacks: list = []
+    stack.append(callbacks)
     try:
         found = _run_backward(roots, root_grads, retain_graph, create_graph, inputs, allow_unused)
-        callbacks = _callbacks.stack[-1]
         while callbacks:  # a callback may queue more
             callbacks.pop(0)()
         return found
     finally:
-        _callbacks.stack.pop()
+        stack.pop()
 
 
 def _run_backward(roots, root_grads, retain_graph, create_graph, inputs, allow_unused):

@@ -46,39 +46,43 @@ class SGD(Optimizer):
         nesterov = group["nesterov"]
         maximize = group["maximize"]
         state = self.state
-        for p in group["params"]:
-            grad = p.grad
-            if grad is None:
-                continue
-            g = grad._data
-            if g.shape != p._data.shape:
-                raise _grad_shape_error(self, p, g)
-            own = False  # whether g is a temporary this step may overwrite
-            if maximize:
-                g, own = -g, True
-            if wd != 0:
-                g, own = g + wd * p._data, True
-            if momentum != 0:
-                s = state[p]
-                buf = s.get("momentum_buffer")
-                if buf is None:
-                    # a temporary of a 0-d parameter is a numpy scalar: the buffer must be an array
-                    b = g if own and type(g) is np.ndarray else np.array(g)
-                    s["momentum_buffer"] = _wrap(b)
-                else:
-                    b = buf._data
-                    b *= momentum
-                    if damp == 1.0:
-                        b += g
+        updated = []
+        try:
+            for p in group["params"]:
+                grad = p.grad
+                if grad is None:
+                    continue
+                g = grad._data
+                if g.shape != p._data.shape:
+                    raise _grad_shape_error(self, p, g)
+                own = False  # whether g is a temporary this step may overwrite
+                if maximize:
+                    g, own = -g, True
+                if wd != 0:
+                    g, own = g + wd * p._data, True
+                if momentum != 0:
+                    s = state[p]
+                    buf = s.get("momentum_buffer")
+                    if buf is None:
+                        # a temporary of a 0-d parameter is a numpy scalar: the buffer must be an array
+                        b = g if own and type(g) is np.ndarray else np.array(g)
+                        s["momentum_buffer"] = _wrap(b)
                     else:
-                        b += damp * g
-                if nesterov:
-                    g, own = g + momentum * b, True
+                        b = buf._data
+                        b *= momentum
+                        if damp == 1.0:
+                            b += g
+                        else:
+                            b += damp * g
+                    if nesterov:
+                        g, own = g + momentum * b, True
+                    else:
+                        g, own = b, False
+                if own:
+                    g *= lr
+                    p._data -= g
                 else:
-                    g, own = b, False
-            if own:
-                g *= lr
-                p._data -= g
-            else:
-                p._data -= lr * g
-            increment_version(p)  # a graph that saved p before the step refuses to backward after it
+                    p._data -= lr * g
+                updated.append(p)
+        finally:  # a graph that saved a parameter written so far refuses to backward, even if a later one raised
+            increment_version(*updated)
