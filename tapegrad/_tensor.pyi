@@ -486,7 +486,7 @@ class Tensor:
     def exponential_(self, lambd=..., *, generator=...) -> Any:
         """exponential_(lambd=1, *, generator=None) -> self: samples of the exponential distribution with rate"""
     def fill_(self, value) -> Tensor:
-        """fill_(value): set every element to ``value`` (a number or a one-element tensor), in place."""
+        """fill_(value): set every element to ``value`` (a number or a 0-d tensor), in place."""
     def fill_diagonal_(self, fill_value, wrap=...) -> Any:
         """fill_diagonal_(fill_value, wrap=False) -> self: the main diagonal set to ``fill_value`` in place (for"""
     def fix(self) -> Tensor:

@@ -81,6 +81,39 @@ def test_nan_handling():
     assert y.grad.tolist() == [1.0, 0.0, 1.0]
 
 
+@given(arrays(st.sampled_from([(3,), (2, 3), (2, 1, 2)]), elements=st.sampled_from([1.0, -2.5, np.nan, np.inf, 0.0])),
+       st.sampled_from([None, 0, -1, (0, -1)]), st.booleans(),
+       st.sampled_from([np.nan, np.inf, -np.inf, 2.0, 0.0]))
+@example(np.array([1.0, np.nan, 2.0]), None, False, np.nan)  # PyTorch's grad * ~isnan(x): NaN * 0 = NaN there
+def test_nansum_gradient_is_the_product_with_the_not_nan_mask(x, dim, keepdim, g):
+    """PyTorch's nansum_backward multiplies the expanded gradient by ~isnan(x) (not a select): a NaN or infinite
+    incoming gradient gives NaN at the NaN positions, the gradient elsewhere; nanmean (nansum / count) alike."""
+    if isinstance(dim, tuple) and x.ndim < 2:
+        dim = 0
+    t = tg.tensor(x, requires_grad=True)
+    y = tg.nansum(t, dim, keepdim)
+    np.testing.assert_array_equal(y.detach().numpy(), np.nansum(x, axis=dim, keepdims=keepdim))
+    with np.errstate(invalid="ignore"):
+        (y * g).sum().backward()
+        want = np.full(x.shape, g) * ~np.isnan(x)
+    np.testing.assert_array_equal(t.grad.numpy(), want)
+
+
+def test_nansum_and_nanmean_gradients_match_pytorch():
+    torch = pytest.importorskip("torch")
+    x = np.array([[1.0, np.nan, 3.0], [np.nan, np.inf, 2.0]])
+    for fn in [lambda m, t: m.nansum(t), lambda m, t: m.nansum(t, 1), lambda m, t: m.nanmean(t, 0),
+               lambda m, t: m.nansum(t.float(), dtype=m.float64)]:
+        for g in [np.nan, np.inf, 1.5]:
+            grads = []
+            for m in (tg, torch):
+                t = m.tensor(x, requires_grad=True)
+                with np.errstate(invalid="ignore"):
+                    (fn(m, t) * g).sum().backward()
+                grads.append(t.grad.numpy())
+            np.testing.assert_array_equal(*grads)
+
+
 CASES = {  # name: (fn(module, *tensors), inputs, differentiable)
     "addcmul": (lambda m, a, b: m.addcmul(a, b, b, value=3), "ab", True),
     "addcmul_": (lambda m, a, b: (a * 1).addcmul_(b, a, value=-1), "ab", True),

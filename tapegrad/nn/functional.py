@@ -1965,7 +1965,13 @@ def nll_loss(input: Tensor, target: Tensor, weight: Tensor | None = None, size_a
     def nll_loss_rule(xp, g, out, x):
         coef = np.zeros(shape, dtype=f.dtype)
         coef[index] = 0 - f  # NOTE: +0.0 where f is 0 (an ignored sample), as PyTorch
-        return _class_spread(g.reshape(t.shape) if reduction == "none" else g, reduction, cdim) * coef
+        with np.errstate(invalid="ignore"):
+            spread = _class_spread(g.reshape(t.shape) if reduction == "none" else g, reduction, cdim) * coef
+        # NOTE: PyTorch's backward writes -w g only at the kept targets (a scatter into zeros): an infinite g
+        # leaves 0 at the other classes and at ignored samples, not inf * 0 = NaN
+        picked = np.zeros(shape, dtype=bool)
+        picked[index] = True if keep is None else keep
+        return xp.where(picked, spread, 0)
 
     out = record(_reduce(loss, reduction, den), (input,), nll_loss_rule, _nll_name(a.ndim))
     return _viewed_as_2d(out, reduction, t0.shape) if a.ndim > 2 else out
@@ -2064,7 +2070,10 @@ def cross_entropy(input: Tensor, target: Tensor, weight: Tensor | None = None, s
 
         def cross_entropy_rule(xp, g, out, x):
             g = g.reshape(spread_shape) if reduction == "none" else g * scale
-            return xp.cross_entropy_backward(_class_spread(g, reduction, cdim), x, **c)
+            gx = xp.cross_entropy_backward(_class_spread(g, reduction, cdim), x, **c)
+            # NOTE: an ignored sample's gradient is 0 even for an infinite g (PyTorch's nll_loss backward writes
+            # nothing there), not inf * 0 = NaN
+            return gx if keep is None else xp.where(_with_class_axis(keep, cdim), gx, 0)
 
         out = record(_reduce(loss, reduction, den), (input,), cross_entropy_rule, _nll_name(a.ndim))
         return _viewed_as_2d(out, reduction, t0.shape) if a.ndim > 2 else out

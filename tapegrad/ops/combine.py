@@ -16,7 +16,7 @@ from collections import namedtuple
 import numpy as np
 
 from .. import dtypes
-from ..autograd.declare import Tensor, cast, check_dim, op, wrap
+from ..autograd.declare import Tensor, cast, check_dim, op, record, wrap
 from . import elementwise as E
 from . import index as I
 from . import linalg as L
@@ -587,8 +587,26 @@ def nansum(input: Tensor, dim=None, keepdim: bool = False, *, dtype=None) -> Ten
     tensor(3.)
     """
     _tensor("nansum", input)
-    x = E.where(E.isnan(input), 0, input) if input._data.dtype.kind == "f" else input
-    return R.sum(x, dim, keepdim, dtype=dtype)
+    if input._data.dtype.kind != "f":
+        return R.sum(input, dim, keepdim, dtype=dtype)
+    if dtype is not None:
+        input = R._in_dtype("nansum", input, dtype)
+    x = input._data
+    keep = ~np.isnan(x)
+    out = R.sum(wrap(np.where(keep, x, 0).astype(x.dtype, copy=False)), dim, keepdim)._data
+    kept = None if keepdim or dim is None and out.ndim == 0 else R.kept_shape(x.shape, R.normalize_dims(
+        "nansum", dim, x.ndim))
+    return record(out, (input,), _nansum_rule(x.shape, kept, keep), "NansumBackward0")
+
+
+def _nansum_rule(shape, kept, keep):
+    """PyTorch's nansum_backward: sum's gradient times ``~isnan(input)``, a product (so a NaN gradient stays NaN
+    at the NaN positions too, as in PyTorch; where() would select 0 there)."""
+
+    def rule(xp, g, out, x):
+        return xp.broadcast_to(g if kept is None else g.reshape(kept), shape) * keep
+
+    return rule
 
 
 @op
