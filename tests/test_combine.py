@@ -534,3 +534,16 @@ def test_quantile_nonfinite_gradients_match_pytorch(vals, name, interpolation, q
 
     for a, b in zip(run(tg), run(torch)):
         np.testing.assert_array_equal(a, b)
+
+
+@pytest.mark.parametrize("keepdim", [False, True])
+@pytest.mark.parametrize("dtype", [tg.float32, tg.int64])
+def test_nanmedian_without_dim_refuses_any_keepdim_as_pytorch(keepdim, dtype):
+    """PyTorch's nanmedian() overload takes no keepdim: keepdim=False without a dim is a TypeError too."""
+    x = tg.tensor([[1, 2], [3, 4]], dtype=dtype)
+    with pytest.raises(TypeError, match="needs a dim"):
+        x.nanmedian(keepdim=keepdim)
+    assert x.nanmedian(1, keepdim).values.shape == ((2, 1) if keepdim else (2,))
+    torch = pytest.importorskip("torch")
+    with pytest.raises(TypeError):
+        torch.tensor([[1, 2], [3, 4]]).nanmedian(keepdim=keepdim)

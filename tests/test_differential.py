@@ -1059,6 +1059,59 @@ known_class(
          "formula compares src with the index-shaped gathered result); tapegrad gives 0 to the unread src",
     SCATTER, status="pytorch-bug")
 
+# -- fill_/zero_ of overlapping views, multi-output views (tapegrad/ops/copy.py, the view machinery)
+known_class(
+    "pytorch-fill-expanded-backward", {"Tensor.fill_", "Tensor.zero_"}, "backward-pytorch-raises",
+    lambda d: torch_says(d, "refers to a single memory location"),
+    """
+    x = torch.tensor([1.0, -2.0], requires_grad=True)
+    y = x * 3
+    y[:1].expand(3).fill_(2.5)
+    (y * torch.tensor([1.0, 10.0])).sum().backward()
+    x.grad
+    """, "PyTorch 2.13 fills an expanded view of a tensor that requires grad (every element gets the same value) "
+         "but its backward through the write fails ('more than one element of the written-to tensor refers to a "
+         "single memory location', its CopySlices); tapegrad's gradient is right (0 where the fill wrote, the "
+         "gradient elsewhere)", "tapegrad/ops/copy.py", status="pytorch-bug")
+known_class(
+    "multi-output-view-base-written", ALL_OPS, "backward-pytorch-raises",
+    lambda d: torch_says(d, "This view is the output of a function that returns multiple views")
+    and torch_says(d, "its base or another view of its base has been modified inplace"),
+    """
+    x = torch.tensor([1.0, 2.0], requires_grad=True)
+    y = x * 1
+    v = y.chunk(1)[0]
+    with torch.no_grad():
+        y.add_(1)
+    (v * v).sum().backward()
+    x.grad
+    """, "README: PyTorch refuses a backward through an output of split/chunk/unbind whose base was written in "
+         "place after the split (even under no_grad: it cannot regenerate the view's node); tapegrad gives the "
+         "gradient PyTorch gives for a single-output view (narrow) in the same program", "tapegrad/autograd/",
+    status="by-design")
+
+def rank_deficient(t):
+    """A (batch of) matrices of which one is numerically rank-deficient: its smallest singular value is within
+    max(m, n) * eps of its largest (a QR pivot there is rounding noise)."""
+    if not isf(t) or t.dim() < 2 or t.numel() == 0 or not bool(torch.isfinite(t).all()):
+        return False
+    a = t.detach().double()
+    sv = torch.linalg.svdvals(a)
+    eps = torch.finfo(t.dtype).eps * max(a.shape[-2:])
+    return bool((sv[..., -1] <= sv[..., 0] * eps).any())
+
+
+known_class(
+    "qr-rank-deficient", fam("qr", inplace=False), {"value", "signed-zero", "nan", "inf"} | GRADS,
+    lambda d: rank_deficient(x0(d)),
+    """
+    torch.qr(torch.ones(3, 3))[0]
+    """, "qr of a numerically rank-deficient matrix: a pivot of R is rounding noise (+-0 or +-1e-8), so its sign, "
+         "the sign of Q's matching column and Q's columns past the rank are arbitrary (both factorizations are "
+         "right: Q R = A, Q orthonormal); tapegrad's float32 qr runs numpy's LAPACK dgeqrf in float64 and rounds, "
+         "PyTorch's runs MKL's sgeqrf in float32, whose noise differs (the gradient divides by that pivot)",
+    LI, status="by-design")
+
 # ---------------------------------------------------------------------- the tests
 def _examples():
     return settings().max_examples * 10  # 200 programs in the fast profile, 3,000 under HYPOTHESIS_PROFILE=thorough

@@ -446,6 +446,30 @@ def test_pad_keeps_dtype_and_integer_tensors():
     np.testing.assert_array_equal(F.pad(T([1, 2]), (1, 0), value=7).numpy(), [7, 1, 2])
 
 
+@pytest.mark.parametrize("mode", ["reflect", "replicate", "circular"])
+@pytest.mark.parametrize("k", [1, 2, 3])
+def test_pad_of_bool_tensors_refuses_as_pytorch(mode, k):
+    """PyTorch's reflection and replication kernels have no bool: refused naming the kernel and the dtype (after the
+    shape checks, also for an empty batch); circular padding (indexing) takes bool."""
+    for batch in (1, 0):
+        x = tg.tensor(np.ones((batch, 2) + (3,) * k, dtype=bool))
+        if mode == "circular":
+            assert F.pad(x, (1, 1) * k, mode=mode).dtype == tg.bool
+            continue
+        kernel = "reflection" if mode == "reflect" else "replication"
+        with pytest.raises(NotImplementedError, match=f'"{kernel}_pad{k}d" not implemented for \'Bool\''):
+            F.pad(x, (1, 1) * k, mode=mode)
+    torch = pytest.importorskip("torch")
+    x = np.ones((1, 2) + (3,) * k, dtype=bool)
+    outcome = []
+    for lib in (tg, torch):
+        try:
+            outcome.append(lib.nn.functional.pad(lib.tensor(x), (1, -1) * k, mode=mode).tolist())
+        except NotImplementedError as e:
+            outcome.append(str(e).split("'Bool'")[0].split('"')[1])
+    assert outcome[0] == outcome[1]
+
+
 def test_pad_bad_inputs():
     x = T(np.ones((1, 2, 5)))
     with pytest.raises(RuntimeError, match=r"pad: padding length must be divisible by 2, got 3 values \(1, 1, 1\)"):

@@ -1524,3 +1524,15 @@ def test_float16_norm_accumulates_in_float32_and_rounds_once_as_pytorch(a, p):
                                rtol=1e-3, atol=6e-8)
     torch = pytest.importorskip("torch")
     np.testing.assert_array_equal(got.numpy(), torch.tensor(a).norm(p, dim=1).numpy())
+
+
+@pytest.mark.parametrize("keepdim", [False, True])
+def test_median_without_dim_refuses_any_keepdim_as_pytorch(keepdim):
+    """PyTorch's median() overload takes no keepdim: keepdim=False without a dim is a TypeError too."""
+    x = tg.tensor([[1.0, 2.0], [3.0, 4.0]])
+    with pytest.raises(TypeError, match="needs a dim"):
+        x.median(keepdim=keepdim)
+    assert x.median(0, keepdim=keepdim).values.shape == ((1, 2) if keepdim else (2,))
+    torch = pytest.importorskip("torch")
+    with pytest.raises(TypeError):
+        torch.tensor([[1.0, 2.0], [3.0, 4.0]]).median(keepdim=keepdim)

@@ -977,6 +977,10 @@ def pad(input: Tensor, pad: tuple[int, ...], mode: str = "constant", value: floa
     if mode != "circular" and 0 in x.shape[1:]:
         raise RuntimeError(f"pad: {mode} padding expects an input whose dimensions after the first are not "
                            f"empty, got shape {tuple(x.shape)}")
+    if mode != "circular" and x.dtype == np.bool_:  # PyTorch's reflection/replication kernels have no bool
+        kernel = "reflection" if mode == "reflect" else "replication"
+        raise NotImplementedError(f'pad: "{kernel}_pad{k}d" not implemented for \'Bool\' (mode {mode!r} of a bool '
+                                  f"tensor of shape {tuple(x.shape)})")
     index = np.ix_(*index)
 
     def pad_rule(xp, g, out, x):

@@ -701,7 +701,7 @@ def mode(input: Tensor, dim: int = -1, keepdim: bool = False):
 
 
 @op
-def nanmedian(input: Tensor, dim=None, keepdim: bool = False):
+def nanmedian(input: Tensor, dim=None, keepdim: bool | None = None):
     """nanmedian(input) -> 0-d tensor; nanmedian(input, dim, keepdim=False) -> (values, indices): the lower
     median of the non-NaN elements (NaN where all are NaN).
 
@@ -710,8 +710,9 @@ def nanmedian(input: Tensor, dim=None, keepdim: bool = False):
     tensor(2.)
     """
     _tensor("nanmedian", input)
-    if dim is None and keepdim:  # PyTorch's signatures: keepdim only with a dim, whatever the dtype
-        raise TypeError("nanmedian: keepdim=True needs a dim")
+    if dim is None and keepdim is not None:  # PyTorch's signatures: keepdim only with a dim, whatever the dtype
+        raise TypeError(f"nanmedian: keepdim={keepdim} needs a dim (missing 1 required positional argument: 'dim')")
+    keepdim = bool(keepdim)
     if input._data.dtype.kind != "f":
         return R.median(input, dim, keepdim) if dim is not None else R.median(input)
     if dim is None:

@@ -662,7 +662,7 @@ def argmin(input: Tensor, dim=None, keepdim: bool = False) -> Tensor:
 
 # ---------------------------------------------------------------------- median
 @op
-def median(input: Tensor, dim=None, keepdim: bool = False):
+def median(input: Tensor, dim=None, keepdim: bool | None = None):
     """median(input) -> 0-d tensor; median(input, dim, keepdim=False) -> (values, indices).
 
     The lower of the two middle values for an even count, as PyTorch; nan if the slice holds a nan. The whole
@@ -675,8 +675,9 @@ def median(input: Tensor, dim=None, keepdim: bool = False):
     """
     _no_bool("median", input, NotImplementedError)  # a RuntimeError, as PyTorch's
     if dim is None:
-        if keepdim:
-            raise TypeError("median: keepdim=True needs a dim (the whole-tensor median returns a 0-d tensor)")
+        if keepdim is not None:  # PyTorch's signatures: keepdim only with a dim (even keepdim=False)
+            raise TypeError(f"median: keepdim={keepdim} needs a dim (the whole-tensor median returns a 0-d tensor; "
+                            "missing 1 required positional argument: 'dim')")
         x = input._data
         if x.size == 0:  # nan, recorded: the result requires grad as the input does, as in PyTorch
             return _spread_over_ties("MedianBackward0", input, _empty_median(x.dtype), tuple(range(x.ndim)),
@@ -684,7 +685,7 @@ def median(input: Tensor, dim=None, keepdim: bool = False):
         flat = x.reshape(-1)
         value = flat[_median_index(flat, 0)].reshape(())
         return _spread_over_ties("MedianBackward0", input, value, tuple(range(x.ndim)), False, nan_ties=True)
-    return _select_along("median", input, dim, keepdim, _median_index, return_types.median, "MedianBackward1")
+    return _select_along("median", input, dim, bool(keepdim), _median_index, return_types.median, "MedianBackward1")
 
 
 def _empty_median(dtype):
