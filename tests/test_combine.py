@@ -547,3 +547,28 @@ def test_nanmedian_without_dim_refuses_any_keepdim_as_pytorch(keepdim, dtype):
     torch = pytest.importorskip("torch")
     with pytest.raises(TypeError):
         torch.tensor([[1, 2], [3, 4]]).nanmedian(keepdim=keepdim)
+
+
+@pytest.mark.parametrize("dtype", ["int8", "int64", "float16", "float64"])
+def test_nansum_dtype_argument_sets_the_result_dtype(dtype):
+    """nansum(dtype=) gives that dtype (an integer one too: NaN counts as 0 before the cast), as PyTorch."""
+    x = np.array([[1.5, np.nan, 2.7], [np.inf, 1.0, -2.0]], dtype=np.float32)
+    x = x if dtype[0] == "f" else np.nan_to_num(x, posinf=3.0)
+    for dim in (None, 1):
+        got = tg.tensor(x).nansum(dim, dtype=getattr(tg, dtype))
+        assert got.dtype == getattr(tg, dtype)
+        assert tg.zeros(3, 2, 0).nansum(2, dtype=getattr(tg, dtype)).dtype == getattr(tg, dtype)
+        torch = pytest.importorskip("torch")
+        want = torch.tensor(x).nansum(dim, dtype=getattr(torch, dtype))
+        np.testing.assert_array_equal(got.numpy(), want.numpy())
+
+
+@pytest.mark.parametrize("inplace", [False, True])
+@pytest.mark.parametrize("shape", [(2,), (0, 2)])
+def test_addcmul_of_bool_tensors_is_refused_as_pytorch(inplace, shape):
+    """PyTorch's addcmul kernel has no bool (also for empty tensors); a bool product added to another dtype is fine."""
+    b = tg.ones(shape, dtype=tg.bool)
+    with pytest.raises(NotImplementedError, match="\"addcmul_cpu_out\" not implemented for 'Bool'"):
+        b.addcmul_(b, b) if inplace else tg.addcmul(b, b, b)
+    assert tg.addcmul(tg.ones(shape), b, b).dtype == tg.float32
+    assert tg.addcmul(b, b, tg.ones(shape, dtype=tg.int64)).dtype == tg.int64

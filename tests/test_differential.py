@@ -1090,6 +1090,25 @@ known_class(
          "gradient PyTorch gives for a single-output view (narrow) in the same program", "tapegrad/autograd/",
     status="by-design")
 
+known_class(
+    "inplace-saved-values-unread", INPLACE, "backward-pytorch-raises",
+    lambda d: torch_says(d, "modified by an inplace operation") and d.call is not None and bool(d.inputs) and (
+        d.call.no_grad or not x0(d).requires_grad),
+    """
+    x = torch.tensor(0.85, dtype=torch.float64, requires_grad=True)
+    t = torch.tensor(-1.0, dtype=torch.float64)
+    loss = torch.nn.functional.soft_margin_loss(x, t)
+    with torch.no_grad():
+        t.reciprocal_()
+    loss.backward()
+    x.grad
+    """, "README: tapegrad keeps the values an earlier op needs, where PyTorch raises: an in-place write into a "
+         "tensor that does not require grad (or under no_grad) after an op used it (a loss's target, pooling "
+         "indices, index_put_'s or lerp_'s own target): PyTorch saved the tensor and refuses the backward; "
+         "tapegrad's rule kept what it needs at forward time (or the write kept an earlier self), so its gradient "
+         "is the recorded op's", T, status="by-design")
+
+
 def rank_deficient(t):
     """A (batch of) matrices of which one is numerically rank-deficient: its smallest singular value is within
     max(m, n) * eps of its largest (a QR pivot there is rounding noise)."""

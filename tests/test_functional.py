@@ -1445,3 +1445,35 @@ def test_cross_entropy_label_smoothing_reduces_each_term_as_pytorch(weight, redu
     out.sum().backward()
     want.sum().backward()
     np.testing.assert_allclose(x.grad.numpy(), tx.grad.numpy(), rtol=1e-5)
+
+
+@pytest.mark.parametrize("norm", ["layer_norm", "group_norm", "batch_norm", "instance_norm"])
+def test_norm_output_written_under_no_grad_does_not_stop_the_backward(norm):
+    """PyTorch's normalizations save the input, mean and rstd, not their output: writing the output in place under
+    no_grad leaves the backward possible, with the gradient of the recorded op."""
+    fns = {"layer_norm": lambda x: F.layer_norm(x, [3]), "group_norm": lambda x: F.group_norm(x.reshape(1, 3, 1), 1),
+           "batch_norm": lambda x: F.batch_norm(x.reshape(3, 1), None, None, training=True),
+           "instance_norm": lambda x: F.instance_norm(x.reshape(1, 1, 3))}
+    grads = []
+    for write in (False, True):
+        x = T(np.array([-0.7, 0.3, -2.2]), requires_grad=True)
+        y = fns[norm](x)
+        if write:
+            with tg.no_grad():
+                y.square_()
+        (y * T(np.arange(3.0)).reshape(y.shape)).sum().backward()
+        grads.append(x.grad.numpy())
+    np.testing.assert_array_equal(grads[0], grads[1])
+
+
+@pytest.mark.parametrize("mode", ["reflect", "replicate", "circular"])
+def test_pad_of_an_empty_unbatched_input_as_pytorch(mode):
+    """reflect/replicate need every dimension of an unbatched input non-empty (a batched one may have an empty
+    batch); circular pads an empty input."""
+    for shape, ok in [((0, 3), mode == "circular"), ((0, 2, 3), True), ((2, 0, 3), mode == "circular")]:
+        x = tg.zeros(shape, requires_grad=True)
+        if ok:
+            assert F.pad(x, (1, 1), mode=mode).shape == shape[:-1] + (5,)
+        else:
+            with pytest.raises(RuntimeError, match="are not empty"):
+                F.pad(x, (1, 1), mode=mode)

@@ -1709,3 +1709,24 @@ def test_zero_d_integer_index_tensor_matches_pytorch():
             out = eval(f"x[{key}]", {"x": x, "T": lib.tensor, "L": lib})
             results.append((tuple(out.shape), out.flatten().tolist()))
         assert results[0] == results[1], key
+
+
+@pytest.mark.parametrize("source", ["self", "slice"])
+@pytest.mark.parametrize("key", ["mask", "tuple"])
+def test_setitem_of_one_value_through_a_bool_mask_from_the_tensor_itself(source, key):
+    """PyTorch writes a one-element value through a single bool mask with masked_fill_ (the value is read first),
+    so it may be the tensor itself; integer indices or a value of several elements overlapping it are refused."""
+    x = tg.tensor([3.0])
+    mask = tg.tensor([True])
+    x[mask if key == "mask" else (mask,)] = x if source == "self" else x[:1]
+    assert x.tolist() == [3.0]
+    with pytest.raises(RuntimeError, match="single memory location"):
+        x[tg.tensor([0])] = x
+    y = tg.tensor([3.0, 4.0])
+    with pytest.raises(RuntimeError, match="single memory location"):
+        y[tg.tensor([True, True])] = y
+    w = tg.tensor([3.0], requires_grad=True)
+    z = w * 2
+    z[mask] = z
+    z.sum().backward()
+    assert w.grad.tolist() == [2.0]

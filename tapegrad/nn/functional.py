@@ -974,9 +974,9 @@ def pad(input: Tensor, pad: tuple[int, ...], mode: str = "constant", value: floa
             else:
                 j = np.clip(j, 0, n - 1)
         index.append(j)
-    if mode != "circular" and 0 in x.shape[1:]:
-        raise RuntimeError(f"pad: {mode} padding expects an input whose dimensions after the first are not "
-                           f"empty, got shape {tuple(x.shape)}")
+    if mode != "circular" and 0 in (x.shape if nd == k + 1 else x.shape[1:]):  # an unbatched input: no 0 anywhere
+        raise RuntimeError(f"pad: {mode} padding expects an input whose dimensions after the first (all, unbatched) "
+                           f"are not empty, got shape {tuple(x.shape)}")
     if mode != "circular" and x.dtype == np.bool_:  # PyTorch's reflection/replication kernels have no bool
         kernel = "reflection" if mode == "reflect" else "replication"
         raise NotImplementedError(f'pad: "{kernel}_pad{k}d" not implemented for \'Bool\' (mode {mode!r} of a bool '
@@ -1260,8 +1260,8 @@ def _record_norm(kind, input, weight, bias, xhat, rstd, axes, eps, name, pshape=
 
     params = tuple(p for p in (weight, bias) if p is not None)
     if not params:
-        def norm_rule_1(xp, g, out, x):
-            return norm_rule(xp, (True,), g, out, x)[0]
+        def norm_rule_1(xp, g, out, x):  # NOTE: the output is never read (PyTorch saves mean and rstd, not it)
+            return norm_rule(xp, (True,), g, None, x)[0]
 
         return record(out, (input,), norm_rule_1, name)
     return record(out, (input,) + params, norm_rule, name)

@@ -59,6 +59,10 @@ def addcmul(input: Tensor, tensor1: Tensor, tensor2: Tensor, *, value=1) -> Tens
     for name, t in (("input", input), ("tensor1", tensor1), ("tensor2", tensor2)):
         _tensor("addcmul", t, name)
     input, tensor1, tensor2 = _promoted(input, tensor1, tensor2)
+    if input._data.dtype == np.bool_:  # PyTorch's kernel has no bool (even for empty tensors)
+        raise NotImplementedError(f"addcmul: \"addcmul_cpu_out\" not implemented for 'Bool' (input, tensor1 and "
+                                  f"tensor2 of shapes {tuple(input.shape)}, {tuple(tensor1.shape)}, "
+                                  f"{tuple(tensor2.shape)} are all bool)")
     tensor1, tensor2 = _expanded("addcmul", input, tensor1, tensor2)
     product = tensor1 * tensor2
     if isinstance(value, float) and product._data.dtype.kind in "iub":
@@ -589,6 +593,8 @@ def nansum(input: Tensor, dim=None, keepdim: bool = False, *, dtype=None) -> Ten
     _tensor("nansum", input)
     if input._data.dtype.kind != "f":
         return R.sum(input, dim, keepdim, dtype=dtype)
+    if dtype is not None and dtypes.as_dtype(dtype).kind != "f":  # NaN is 0 before the cast (no gradient here)
+        return R.sum(E.where(E.isnan(input), 0, input), dim, keepdim, dtype=dtype)
     if dtype is not None:
         input = R._in_dtype("nansum", input, dtype)
     x = input._data

@@ -18,7 +18,7 @@ import numbers
 
 import numpy as np
 
-from ..autograd.declare import Tensor, backward_op, expected_tensor, op, record
+from ..autograd.declare import Tensor, backward_op, expected_tensor, op, record, wrap
 
 __all__ = ["conv1d", "conv3d", "conv_transpose1d", "conv_transpose2d", "conv_transpose3d", "conv_tbc"]
 
@@ -252,10 +252,12 @@ def _convnd(op_name, d, input, weight, bias, stride, padding, dilation, groups):
     if b is not None:
         out += b.reshape((-1,) + (1,) * d)
 
+    has_bias = bias is not None
+
     def convolution_rule(xp, need, h, out, x, w, *b):
         gx = xp.convolution_nd_input_grad(h, w, geo=geo) if need[0] else None
         gw = xp.convolution_nd_weight_grad(x, h, geo=geo) if need[1] else None
-        if not b:
+        if not has_bias:  # NOTE: b itself is never read (PyTorch does not save the bias: a later write is fine)
             return gx, gw
         return gx, gw, (h.sum(axis=axes) if need[2] else None)
 
@@ -329,10 +331,12 @@ def _conv_transposend(op_name, d, input, weight, bias, stride, padding, output_p
     if b is not None:
         out += b.reshape((-1,) + (1,) * d)
 
+    has_bias = bias is not None
+
     def convolution_rule(xp, need, h, out, x, w, *b):
         gx = xp.convolution_nd(h, w, geo=geo) if need[0] else None
         gw = xp.convolution_nd_weight_grad(h, x, geo=geo) if need[1] else None
-        if not b:
+        if not has_bias:  # NOTE: b itself is never read (PyTorch does not save the bias: a later write is fine)
             return gx, gw
         return gx, gw, (h.sum(axis=axes) if need[2] else None)
 
@@ -350,10 +354,12 @@ def _conv_transpose2d_tuned(input, weight, bias, x, w, b, shape, stride, pads, d
     if b is not None:
         out += b.reshape(-1, 1, 1)
 
+    has_bias = bias is not None
+
     def convolution_rule(xp, need, h, out, x, w, *b):
         gx = xp.convolution(h, w, geo=geo) if need[0] else None
         gw = xp.convolution_weight_grad(h, x, geo=geo) if need[1] else None
-        if not b:
+        if not has_bias:  # NOTE: b itself is never read (PyTorch does not save the bias: a later write is fine)
             return gx, gw
         return gx, gw, (h.sum(axis=(0, 2, 3)) if need[2] else None)
 
@@ -439,6 +445,14 @@ def conv_tbc(input: Tensor, weight: Tensor, bias: Tensor, pad: int = 0) -> Tenso
         keep = input[-pad:-pad + k] if length == 0 else input[-pad:t + pad]  # (length 0: one window, dropped)
         out = conv1d(keep.permute(1, 2, 0), weight.permute(2, 1, 0), bias).permute(2, 0, 1)
         return out[:length]
+    if isinstance(pad, numbers.Integral) and not isinstance(pad, bool) and x.shape[0] + 2 * pad == w.shape[0] - 1:
+        # output length 0 (the kernel is one step longer than the padded input): PyTorch returns an empty result
+        # (gradients zero); one more zero step makes one window, which is dropped
+        from .shape import cat
+
+        step = wrap(np.zeros((1,) + x.shape[1:], x.dtype))
+        longer = cat([input, step])
+        return conv1d(longer.permute(1, 2, 0), weight.permute(2, 1, 0), bias, padding=pad).permute(2, 0, 1)[:0]
     return conv1d(input.permute(1, 2, 0), weight.permute(2, 1, 0), bias, padding=pad).permute(2, 0, 1)
 
 
