@@ -1109,6 +1109,42 @@ known_class(
          "is the recorded op's", T, status="by-design")
 
 
+known_class(
+    "pytorch-masked-scatter-self-source", {"Tensor.masked_scatter_"}, {"value", "nan", "inf", "signed-zero"}
+    | STATE,
+    lambda d: isinstance(arg(d, 0), core.Ref) and arg(d, 0) == arg(d, 2),
+    """
+    v = torch.tensor([1.0, 2.0, 3.0, 4.0])
+    v.masked_scatter_(torch.tensor([True, False, True, True]), v)
+    v
+    """, "PyTorch 2.13's masked_scatter_ with the tensor itself as source reads source elements it has already "
+         "overwritten ([1, 2, 2, 2] here; it has no overlap check, unlike index_put_ and scatter_); tapegrad reads "
+         "the source first ([1, 2, 2, 3], what the out-of-place masked_scatter gives)", "tapegrad/ops/scatter_extra.py",
+    status="pytorch-bug")
+
+
+known_class(
+    "pytorch-index-put-int-grad", fam("index_put"), RAISES_THERE,
+    lambda d: torch_says(d, "Autograd not support dtype"),
+    """
+    v = torch.tensor(-3.0, dtype=torch.float16, requires_grad=True)
+    torch.tensor([5, -1, 2]).index_put((torch.tensor([False, True, True]),), v).tolist()
+    """, "PyTorch 2.13's index_put of a value that requires grad into an integer tensor fails ('Autograd not "
+         "support dtype: Long'), as its select_scatter (pytorch-scatter-int-src-grad); tapegrad casts the value "
+         "to the integers as it does without grad", IX, status="pytorch-bug")
+
+
+known_class(
+    "pytorch-cross-self-fma", fam("cross", inplace=False) | {"linalg.cross"}, {"value", "signed-zero"},
+    lambda d: isinstance(arg(d, 0), core.Ref) and arg(d, 0) == arg(d, 1),
+    """
+    a = torch.tensor([1e30, 60000.0, 0.0])
+    torch.cross(a, a, 0)
+    """, "PyTorch 2.13's float32 cross of a vector with itself is not 0 where products are large ([0, 0, -1.55e27] "
+         "here: its kernel fuses a1 b2 - a2 b1 into a multiply-add, which keeps the rounding of one product); "
+         "tapegrad's is exactly 0", COMBINE, status="pytorch-bug")
+
+
 def rank_deficient(t):
     """A (batch of) matrices of which one is numerically rank-deficient: its smallest singular value is within
     max(m, n) * eps of its largest (a QR pivot there is rounding noise)."""

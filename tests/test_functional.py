@@ -1477,3 +1477,23 @@ def test_pad_of_an_empty_unbatched_input_as_pytorch(mode):
         else:
             with pytest.raises(RuntimeError, match="are not empty"):
                 F.pad(x, (1, 1), mode=mode)
+
+
+@pytest.mark.parametrize("dtype", ["uint8", "int8", "int64", "float16", "bool"])
+@pytest.mark.parametrize("value", [1e30, 300, -1, 2.5, float("nan"), True, 70000])
+@pytest.mark.parametrize("pads", [(1, 0), (0, 0), (-1, 1), ()])
+def test_pad_value_is_converted_as_pytorch_fills_it(dtype, value, pads):
+    """PyTorch's constant pad takes the value as a float and fills the output with it (fill_'s checked
+    conversion: -1 does not fit uint8, 300 not int8), only when some pad is positive: nothing is converted
+    otherwise."""
+    x = tg.ones(2, dtype=getattr(tg, dtype))
+    try:
+        got = F.pad(x, pads, value=value).tolist()
+    except RuntimeError:
+        got = "raised"
+    torch = pytest.importorskip("torch")
+    try:
+        want = torch.nn.functional.pad(torch.ones(2, dtype=getattr(torch, dtype)), pads, value=value).tolist()
+    except RuntimeError:
+        want = "raised"
+    assert got == want or np.array_equal(np.array(got, dtype=float), np.array(want, dtype=float), equal_nan=True)

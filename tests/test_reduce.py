@@ -1536,3 +1536,13 @@ def test_median_without_dim_refuses_any_keepdim_as_pytorch(keepdim):
     torch = pytest.importorskip("torch")
     with pytest.raises(TypeError):
         torch.tensor([[1.0, 2.0], [3.0, 4.0]]).median(keepdim=keepdim)
+
+
+@given(st.sampled_from([math.inf, -math.inf, math.nan, 0.0, -0.0, 2.5]), st.sampled_from([None, 0, -1]),
+       st.booleans())
+def test_prod_of_a_0d_tensor_passes_the_gradient_through(v, dim, keepdim):
+    """PyTorch's prod_backward returns the incoming gradient for a 0-d input (not g * prod / x, NaN at inf)."""
+    x = tg.tensor(v, dtype=tg.float64, requires_grad=True)
+    y = x.prod() if dim is None else x.prod(dim, keepdim=keepdim)
+    (y * 3.0).backward()
+    assert x.grad.item() == 3.0

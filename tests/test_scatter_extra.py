@@ -349,3 +349,19 @@ def test_index_reduce_of_bool_tensors_as_pytorch(reduce, include_self):
         ref = "raised"
     got = "raised" if not include_self or reduce == "mean" else want[reduce]
     assert got == ref
+
+
+@pytest.mark.parametrize("shape", [(2, 3), (4,), ()])
+def test_masked_scatter_result_is_a_new_tensor_not_a_view(shape):
+    """PyTorch's masked_scatter returns a new tensor: detach_() works on it (it refuses views)."""
+    x = tg.ones(shape, requires_grad=True)
+    y = x.masked_scatter(tg.ones(shape, dtype=tg.bool), x * 2)
+    y.detach_()
+    assert not y.requires_grad and (y == 2).all()
+
+
+def test_index_reduce_mean_with_an_empty_index_keeps_the_graph():
+    """An empty index changes nothing, but the result requires grad as the source does (PyTorch's)."""
+    src = tg.zeros(0, requires_grad=True)
+    y = tg.tensor([1.0, 0.0]).index_reduce(0, tg.tensor([], dtype=tg.int64), src, "mean")
+    assert y.requires_grad and y.tolist() == [1.0, 0.0]

@@ -1003,8 +1003,15 @@ def _pad_constant(input, pairs, value):
         keep.append(slice(max(lo, 0), max(lo, 0) + b - a))
         shape.append(n + lo + hi)  # >= 0 once the narrowing above is possible
     crop, keep = tuple(crop), tuple(keep)
-    if x.dtype.kind in "iu" and isinstance(value, float) and not (value == value and abs(value) < 2.0 ** 63):
-        raise RuntimeError(f"pad: value {value} cannot be converted to {x.dtype} without overflow")
+    if any(lo > 0 or hi > 0 for lo, hi in pairs):  # PyTorch fills the output with the value (fill_'s conversion)
+        from ..ops.copy import _fill_number
+
+        try:
+            value = _fill_number(float(value), np.broadcast_to(np.empty((), x.dtype), shape))  # a float, as PyTorch's
+        except (RuntimeError, OverflowError) as e:
+            raise type(e)(f"pad: {str(e).removeprefix('fill_: ')}") from None
+    else:  # nothing is filled: PyTorch never converts the value
+        value = 0
     out = np.full(shape, value, dtype=x.dtype)
     out[keep] = x[crop]
     cropped = any(s.start or s.stop != n for s, n in zip(crop, x.shape, strict=True))

@@ -411,6 +411,8 @@ def prod(input: Tensor, dim=_NO_DIM, keepdim: bool = False, *, dtype=None, axis=
         return _wrap(np.asarray(x.prod(axis=axes, keepdims=keepdim, dtype=acc)))
     out = np.asarray(x.prod(axis=axes, keepdims=keepdim, dtype=_accumulator(x.dtype)).astype(x.dtype))
     shape = None if keepdim else kept_shape(x.shape, axes)
+    if x.ndim == 0:  # PyTorch's prod_backward of a 0-d input is the gradient itself (also at inf and NaN)
+        return record(out, (input,), _prod_0d_rule, "ProdBackward0" if dim is None else "ProdBackward1")
 
     def prod_rule(xp, g, out, x):
         if shape is not None:
@@ -423,6 +425,10 @@ def prod(input: Tensor, dim=_NO_DIM, keepdim: bool = False, *, dtype=None, axis=
         return g * _products_of_the_others(xp, x, axes)
 
     return record(out, (input,), prod_rule, "ProdBackward0" if dim is None else "ProdBackward1")
+
+
+def _prod_0d_rule(xp, g, out, x):
+    return g
 
 
 def _products_of_the_others(xp, x, axes):

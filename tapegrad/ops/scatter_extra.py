@@ -122,7 +122,8 @@ def masked_scatter(input: Tensor, mask: Tensor, source: Tensor) -> Tensor:
         raise RuntimeError(f"masked_scatter: expected source to have at least {k} elements (the number of True "
                            f"values in mask), got {source.numel()}")
     picked = source.reshape(-1)[:k]
-    return I.index_copy(x.reshape(-1), 0, wrap(positions.astype(np.int64)), picked).reshape(shape)
+    flat = I.index_copy(x.reshape(-1), 0, wrap(positions.astype(np.int64)), picked)
+    return flat.reshape(shape).clone() if len(shape) != 1 else flat  # a new tensor, not a view (as PyTorch's)
 
 
 @op(inplace=True)
@@ -372,7 +373,7 @@ def index_reduce(input: Tensor, dim: int, index: Tensor, source: Tensor, reduce:
     if idx.size and (idx.min() < 0 or idx.max() >= n):  # PyTorch refuses negative indices too
         raise IndexError(f"index_reduce(): index out of range in self (dimension {d} has size {n}, got indices "
                          f"from {idx.min()} to {idx.max()})")
-    if reduce == "mean" and not idx.size:  # nothing to average (a bool mean's kernel would refuse)
+    if reduce == "mean" and not idx.size and x.dtype == np.bool_:  # nothing to average (its kernel would refuse)
         return input.clone()
     full = np.broadcast_to(np.expand_dims(idx, tuple(k for k in range(x.ndim) if k != d)), want).astype(np.int64)
     return scatter_reduce(input, d, wrap(full), source, reduce, include_self=include_self)
