@@ -310,3 +310,29 @@ def test_conv_tbc_of_output_length_zero_is_empty_with_zero_gradients(x_shape, w_
         np.testing.assert_array_equal(t.grad.numpy(), np.zeros(t.shape))
     with pytest.raises(RuntimeError):
         F.conv_tbc(x, tg.ones((w_shape[0] + 1,) + w_shape[1:], dtype=tg.float64), b, pad)
+
+
+@pytest.mark.parametrize("T, B, Ci, Co, K, pad", [(3, 2, 2, 3, 2, 1), (1, 1, 1, 1, 3, 2), (4, 1, 2, 2, 3, 3),
+                                                  (2, 2, 1, 2, 4, 1)])
+def test_conv_tbc_skips_the_padding_taps_of_non_finite_weights(T, B, Ci, Co, K, pad):
+    """PyTorch's conv_tbc kernel multiplies only the taps inside the input: an inf or NaN weight tap that falls in
+    the padding adds nothing (not 0 * inf = NaN); values and gradients against the tap sum written out (and
+    against PyTorch when installed)."""
+    rng = np.random.default_rng(T * 100 + K)
+    xw, ww, bw = rng.normal(size=(T, B, Ci)), rng.normal(size=(K, Ci, Co)), rng.normal(size=Co)
+    ww[0, 0, 0], ww[-1, -1, -1] = np.inf, np.nan
+    want = np.broadcast_to(bw, (T + 2 * pad - K + 1, B, Co)).copy()
+    for t in range(want.shape[0]):
+        for k in range(K):
+            if 0 <= t + k - pad < T:
+                want[t] += xw[t + k - pad] @ ww[k]
+    x, w = tg.tensor(xw, requires_grad=True), tg.tensor(ww, requires_grad=True)
+    y = F.conv_tbc(x, w, tg.tensor(bw), pad)
+    np.testing.assert_allclose(y.detach().numpy(), want, rtol=1e-12)
+    torch = pytest.importorskip("torch")
+    g = rng.normal(size=want.shape)
+    (y * tg.tensor(g)).sum().backward()
+    tx, tw = torch.tensor(xw, requires_grad=True), torch.tensor(ww, requires_grad=True)
+    (torch.nn.functional.conv_tbc(tx, tw, torch.tensor(bw), pad) * torch.tensor(g)).sum().backward()
+    np.testing.assert_allclose(x.grad.numpy(), tx.grad.numpy(), rtol=1e-12)
+    np.testing.assert_allclose(w.grad.numpy(), tw.grad.numpy(), rtol=1e-12)

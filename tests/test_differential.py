@@ -1145,6 +1145,18 @@ known_class(
          "tapegrad's is exactly 0", COMBINE, status="pytorch-bug")
 
 
+known_class(
+    "no-derivative-native-channel-shuffle", F("native_channel_shuffle"), "backward-pytorch-raises",
+    lambda d: torch_says(d, "derivative for aten::native_channel_shuffle is not implemented"),
+    """
+    x = torch.arange(4.0).reshape(1, 4, 1).requires_grad_()
+    torch.nn.functional.native_channel_shuffle(x, 2).sum().backward()
+    x.grad
+    """, "PyTorch 2.13's native_channel_shuffle has no derivative (its backward raises); tapegrad's is the "
+         "permutation's (as channel_shuffle's, which PyTorch differentiates); README says so",
+    "tapegrad/nn/_functional_spatial.py", status="by-design")
+
+
 def rank_deficient(t):
     """A (batch of) matrices of which one is numerically rank-deficient: its smallest singular value is within
     max(m, n) * eps of its largest (a QR pivot there is rounding noise)."""

@@ -1730,3 +1730,21 @@ def test_setitem_of_one_value_through_a_bool_mask_from_the_tensor_itself(source,
     z[mask] = z
     z.sum().backward()
     assert w.grad.tolist() == [2.0]
+
+
+@pytest.mark.parametrize("shape, key, value, ok", [
+    ((3,), lambda: tg.tensor([], dtype=tg.int32), (2, 0), False),
+    ((3,), lambda: tg.tensor([], dtype=tg.int64), (1, 0), True),
+    ((2, 3), lambda: (slice(None), tg.tensor([], dtype=tg.int64)), (2, 0), True),
+    ((2, 3), lambda: (slice(None), tg.tensor([], dtype=tg.int64)), (3, 0), False),
+    ((2, 3), lambda: tg.zeros(2, 3, dtype=tg.bool), (2, 0), False),
+    ((0, 3), lambda: tg.tensor([], dtype=tg.int64), (0, 2), False),
+    ((0, 3), lambda: tg.tensor([], dtype=tg.int64), (0, 3), True)])
+def test_setitem_of_an_empty_value_must_broadcast_to_the_result(shape, key, value, ok):
+    """numpy takes any empty value for an empty advanced-indexing result; PyTorch broadcasts it (shape mismatch)."""
+    x = tg.zeros(shape)
+    if ok:
+        x[key()] = tg.zeros(value)
+    else:
+        with pytest.raises(RuntimeError, match="shape mismatch"):
+            x[key()] = tg.zeros(value)

@@ -453,7 +453,30 @@ def conv_tbc(input: Tensor, weight: Tensor, bias: Tensor, pad: int = 0) -> Tenso
         step = wrap(np.zeros((1,) + x.shape[1:], x.dtype))
         longer = cat([input, step])
         return conv1d(longer.permute(1, 2, 0), weight.permute(2, 1, 0), bias, padding=pad).permute(2, 0, 1)[:0]
-    return conv1d(input.permute(1, 2, 0), weight.permute(2, 1, 0), bias, padding=pad).permute(2, 0, 1)
+    out = conv1d(input.permute(1, 2, 0), weight.permute(2, 1, 0), bias, padding=pad).permute(2, 0, 1)
+    if isinstance(pad, numbers.Integral) and pad > 0 and w.dtype.kind == "f" and not np.isfinite(w).all():
+        # PyTorch's kernel skips the taps that fall in the padding: an infinite or NaN weight there adds nothing
+        # (the padded convolution's 0 * inf would be NaN): the sum of each tap's product over its valid steps
+        return _conv_tbc_taps(input, weight, bias, pad, out)
+    return out
+
+
+def _conv_tbc_taps(input, weight, bias, pad, like):
+    """conv_tbc as PyTorch's kernel computes it: bias + sum over taps k of input[t + k - pad] @ weight[k], for the
+    output steps t whose input step is inside the input (``like``: the result of the padded form, for the shape)."""
+    from .linalg import matmul
+    from .shape import cat
+
+    t_in, k_taps, length = input.shape[0], weight.shape[0], like.shape[0]
+    rest = tuple(like.shape[1:])
+    total = None
+    for k in range(k_taps):
+        t0, t1 = max(0, pad - k), max(max(0, pad - k), min(length, t_in + pad - k))
+        part = matmul(input[t0 + k - pad:t1 + k - pad], weight[k])
+        dt = part._data.dtype
+        part = cat([wrap(np.zeros((t0,) + rest, dt)), part, wrap(np.zeros((length - t1,) + rest, dt))])
+        total = part if total is None else total + part
+    return total + bias
 
 
 # ---------------------------------------------------------------------- unfold / fold

@@ -480,6 +480,8 @@ def setitem(self: Tensor, index, value) -> None:
             raise _overlap_error("setitem")
     else:
         v = _put_value("setitem", x, adv, value)
+        if v.size == 0 and v.ndim:  # numpy takes any empty value here; PyTorch broadcasts it to the result
+            _check_empty_value(target, adv, v)
         if value.__class__ is not np.ndarray and (value is self and basic is None or _overlap(target, v)):
             if not (_one_bool_mask(index) and v.size == 1):
                 raise _overlap_error("setitem")
@@ -643,6 +645,18 @@ def _index_put(input, key, value, accumulate=False, op="setitem"):
         return (g if written is None else xp.where(written, 0, g)) if need[0] else None, gv
 
     return record(out, (input, value), rule_value, "IndexPutBackward0")
+
+
+def _check_empty_value(target, adv, v):
+    """PyTorch's check that an (empty) value broadcasts to the indexing result's shape."""
+    try:
+        res = np.broadcast_to(np.empty((), target.dtype), target.shape)[adv].shape
+    except (IndexError, ValueError, TypeError):
+        return  # the write itself reports a bad index
+    ok = v.ndim <= len(res) and all(a in (1, b) for a, b in zip(v.shape[::-1], res[::-1]))
+    if not ok:
+        raise RuntimeError(f"setitem: shape mismatch: value tensor of shape {tuple(v.shape)} cannot be broadcast to "
+                           f"indexing result of shape {tuple(res)}")
 
 
 def _one_bool_mask(index):
