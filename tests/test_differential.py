@@ -1157,6 +1157,15 @@ known_class(
     "tapegrad/nn/_functional_spatial.py", status="by-design")
 
 
+known_class(
+    "empty-bool-contraction", {"einsum"} | F("bilinear"), RAISES_HERE,
+    lambda d: any(empty(t) for t in d.inputs) and here_says(d, "contracts bool operands", "not implemented for bool"),
+    """
+    torch.einsum('ij,jk->ik', torch.zeros(2, 0, dtype=torch.bool), torch.zeros(0, 3, dtype=torch.bool))
+    """, "PyTorch skips the bool check of its batched matrix product on empty operands (einsum, bilinear: the "
+         "class of empty-bool-matmul); tapegrad checks", L, status="by-design")
+
+
 def rank_deficient(t):
     """A (batch of) matrices of which one is numerically rank-deficient: its smallest singular value is within
     max(m, n) * eps of its largest (a QR pivot there is rounding noise)."""
