@@ -486,7 +486,7 @@ class Tensor:
     def exponential_(self, lambd=..., *, generator=...) -> Any:
         """exponential_(lambd=1, *, generator=None) -> self: samples of the exponential distribution with rate"""
     def fill_(self, value) -> Tensor:
-        """fill_(value): set every element to ``value`` (a number or a one-element tensor), in place."""
+        """fill_(value): set every element to ``value`` (a number or a 0-d tensor), in place."""
     def fill_diagonal_(self, fill_value, wrap=...) -> Any:
         """fill_diagonal_(fill_value, wrap=False) -> self: the main diagonal set to ``fill_value`` in place (for"""
     def fix(self) -> Tensor:
@@ -821,7 +821,7 @@ class Tensor:
         """maximum(input, other): the elementwise maximum (nan if either is nan); at ties each input gets half the"""
     def mean(self, dim=..., keepdim: builtins.bool = ..., *, dtype=..., axis=..., keepdims=..., out=...) -> Tensor:
         """mean(input, dim=None, keepdim=False, *, dtype=None): the mean over ``dim`` (floating point only)."""
-    def median(self, dim=..., keepdim: builtins.bool = ...) -> Any:
+    def median(self, dim=..., keepdim: builtins.bool | None = ...) -> Any:
         """median(input) -> 0-d tensor; median(input, dim, keepdim=False) -> (values, indices)."""
     def min(self, dim=..., keepdim: builtins.bool = ..., *, axis=..., keepdims=..., out=...) -> Any:
         """min(input) -> 0-d tensor; min(input, dim, keepdim=False) -> (values, indices); min(input, other)."""
@@ -861,7 +861,7 @@ class Tensor:
         """nan_to_num_(...) -> self: ``nan_to_num`` in place."""
     def nanmean(self, dim=..., keepdim: builtins.bool = ..., *, dtype=...) -> Tensor:
         """nanmean(input, dim=None, keepdim=False, *, dtype=None): the mean of the non-NaN elements (NaN if there"""
-    def nanmedian(self, dim=..., keepdim: builtins.bool = ...) -> Any:
+    def nanmedian(self, dim=..., keepdim: builtins.bool | None = ...) -> Any:
         """nanmedian(input) -> 0-d tensor; nanmedian(input, dim, keepdim=False) -> (values, indices): the lower"""
     def nanquantile(self, q, dim=..., keepdim: builtins.bool = ..., *, interpolation: builtins.str = ...) -> Tensor:
         """nanquantile(input, q, dim=None, keepdim=False, *, interpolation='linear'): ``quantile`` ignoring NaNs"""

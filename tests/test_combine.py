@@ -81,6 +81,39 @@ def test_nan_handling():
     assert y.grad.tolist() == [1.0, 0.0, 1.0]
 
 
+@given(arrays(st.sampled_from([(3,), (2, 3), (2, 1, 2)]), elements=st.sampled_from([1.0, -2.5, np.nan, np.inf, 0.0])),
+       st.sampled_from([None, 0, -1, (0, -1)]), st.booleans(),
+       st.sampled_from([np.nan, np.inf, -np.inf, 2.0, 0.0]))
+@example(np.array([1.0, np.nan, 2.0]), None, False, np.nan)  # PyTorch's grad * ~isnan(x): NaN * 0 = NaN there
+def test_nansum_gradient_is_the_product_with_the_not_nan_mask(x, dim, keepdim, g):
+    """PyTorch's nansum_backward multiplies the expanded gradient by ~isnan(x) (not a select): a NaN or infinite
+    incoming gradient gives NaN at the NaN positions, the gradient elsewhere; nanmean (nansum / count) alike."""
+    if isinstance(dim, tuple) and x.ndim < 2:
+        dim = 0
+    t = tg.tensor(x, requires_grad=True)
+    y = tg.nansum(t, dim, keepdim)
+    np.testing.assert_array_equal(y.detach().numpy(), np.nansum(x, axis=dim, keepdims=keepdim))
+    with np.errstate(invalid="ignore"):
+        (y * g).sum().backward()
+        want = np.full(x.shape, g) * ~np.isnan(x)
+    np.testing.assert_array_equal(t.grad.numpy(), want)
+
+
+def test_nansum_and_nanmean_gradients_match_pytorch():
+    torch = pytest.importorskip("torch")
+    x = np.array([[1.0, np.nan, 3.0], [np.nan, np.inf, 2.0]])
+    for fn in [lambda m, t: m.nansum(t), lambda m, t: m.nansum(t, 1), lambda m, t: m.nanmean(t, 0),
+               lambda m, t: m.nansum(t.float(), dtype=m.float64)]:
+        for g in [np.nan, np.inf, 1.5]:
+            grads = []
+            for m in (tg, torch):
+                t = m.tensor(x, requires_grad=True)
+                with np.errstate(invalid="ignore"):
+                    (fn(m, t) * g).sum().backward()
+                grads.append(t.grad.numpy())
+            np.testing.assert_array_equal(*grads)
+
+
 CASES = {  # name: (fn(module, *tensors), inputs, differentiable)
     "addcmul": (lambda m, a, b: m.addcmul(a, b, b, value=3), "ab", True),
     "addcmul_": (lambda m, a, b: (a * 1).addcmul_(b, a, value=-1), "ab", True),
@@ -501,3 +534,41 @@ def test_quantile_nonfinite_gradients_match_pytorch(vals, name, interpolation, q
 
     for a, b in zip(run(tg), run(torch)):
         np.testing.assert_array_equal(a, b)
+
+
+@pytest.mark.parametrize("keepdim", [False, True])
+@pytest.mark.parametrize("dtype", [tg.float32, tg.int64])
+def test_nanmedian_without_dim_refuses_any_keepdim_as_pytorch(keepdim, dtype):
+    """PyTorch's nanmedian() overload takes no keepdim: keepdim=False without a dim is a TypeError too."""
+    x = tg.tensor([[1, 2], [3, 4]], dtype=dtype)
+    with pytest.raises(TypeError, match="needs a dim"):
+        x.nanmedian(keepdim=keepdim)
+    assert x.nanmedian(1, keepdim).values.shape == ((2, 1) if keepdim else (2,))
+    torch = pytest.importorskip("torch")
+    with pytest.raises(TypeError):
+        torch.tensor([[1, 2], [3, 4]]).nanmedian(keepdim=keepdim)
+
+
+@pytest.mark.parametrize("dtype", ["int8", "int64", "float16", "float64"])
+def test_nansum_dtype_argument_sets_the_result_dtype(dtype):
+    """nansum(dtype=) gives that dtype (an integer one too: NaN counts as 0 before the cast), as PyTorch."""
+    x = np.array([[1.5, np.nan, 2.7], [np.inf, 1.0, -2.0]], dtype=np.float32)
+    x = x if dtype[0] == "f" else np.nan_to_num(x, posinf=3.0)
+    for dim in (None, 1):
+        got = tg.tensor(x).nansum(dim, dtype=getattr(tg, dtype))
+        assert got.dtype == getattr(tg, dtype)
+        assert tg.zeros(3, 2, 0).nansum(2, dtype=getattr(tg, dtype)).dtype == getattr(tg, dtype)
+        torch = pytest.importorskip("torch")
+        want = torch.tensor(x).nansum(dim, dtype=getattr(torch, dtype))
+        np.testing.assert_array_equal(got.numpy(), want.numpy())
+
+
+@pytest.mark.parametrize("inplace", [False, True])
+@pytest.mark.parametrize("shape", [(2,), (0, 2)])
+def test_addcmul_of_bool_tensors_is_refused_as_pytorch(inplace, shape):
+    """PyTorch's addcmul kernel has no bool (also for empty tensors); a bool product added to another dtype is fine."""
+    b = tg.ones(shape, dtype=tg.bool)
+    with pytest.raises(NotImplementedError, match="\"addcmul_cpu_out\" not implemented for 'Bool'"):
+        b.addcmul_(b, b) if inplace else tg.addcmul(b, b, b)
+    assert tg.addcmul(tg.ones(shape), b, b).dtype == tg.float32
+    assert tg.addcmul(b, b, tg.ones(shape, dtype=tg.int64)).dtype == tg.int64

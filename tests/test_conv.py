@@ -845,3 +845,14 @@ def test_node_names_are_pytorchs():
     ours = conv2d(tg.tensor(x[0], requires_grad=True), tg.tensor(w))
     assert [f.name() for f, _ in ours.grad_fn.next_functions] == ["ConvolutionBackward0"]
     assert ours.grad_fn.name() == tg.ones(1, 2, requires_grad=True).squeeze(0).grad_fn.name()
+
+
+def test_a_bias_written_after_conv2d_does_not_stop_its_backward():
+    """PyTorch saves conv2d's input and weight, not its bias: writing a bias that does not require grad in place
+    before the backward is fine (a written input refuses it, as PyTorch)."""
+    w = tg.ones((2, 2, 1, 1), dtype=tg.float64, requires_grad=True)
+    b = tg.tensor([-1.9, -2.2], dtype=tg.float64)
+    y = tg.nn.functional.conv2d(tg.ones((1, 2, 2, 2), dtype=tg.float64), w, b)
+    b.atan_()
+    y.sum().backward()
+    assert w.grad.tolist() == [[[[4.0]], [[4.0]]]] * 2

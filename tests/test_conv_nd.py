@@ -270,3 +270,69 @@ def test_integer_conv1d_is_the_float64_convolution_wrapped(dtype, seed):
     out = F.conv1d(tg.tensor(x).to(dt), tg.tensor(w).to(dt))
     assert out.dtype == dt
     np.testing.assert_array_equal(out.numpy(), ref.astype(out.numpy().dtype))
+
+
+@pytest.mark.parametrize("name, x_shape", [("conv1d", (1, 2, 3)), ("conv3d", (1, 2, 2, 2, 2)),
+                                           ("conv_transpose1d", (1, 2, 3)), ("conv_transpose2d", (0, 2, 2, 1)),
+                                           ("conv_transpose2d", (1, 2, 2, 1)), ("conv_transpose3d", (1, 2, 1, 2, 2))])
+def test_a_bias_written_after_the_convolution_does_not_stop_its_backward(name, x_shape):
+    """PyTorch's convolution saves its input and weight, not its bias (the bias gradient is a sum of the incoming
+    gradient): a bias that does not require grad may be written in place before the backward; a written input
+    still refuses it."""
+    fn = getattr(tg.nn.functional, name)
+    k = (1,) * (len(x_shape) - 2)
+    w = tg.ones((2, 2) + k, dtype=tg.float64, requires_grad=True)
+    b = tg.tensor([-1.9, -2.2], dtype=tg.float64)
+    x = tg.ones(x_shape, dtype=tg.float64, requires_grad=True)
+    y = fn(x, w, bias=b)
+    b.atan_()
+    y.sum().backward()
+    assert w.grad.shape == w.shape
+    x2 = tg.ones(x_shape, dtype=tg.float64)
+    y = fn(x2, w, bias=tg.tensor([1.0, 2.0], dtype=tg.float64, requires_grad=True))
+    x2.atan_()
+    with pytest.raises(RuntimeError, match="modified by an in-place operation"):
+        y.sum().backward()
+
+
+@pytest.mark.parametrize("x_shape, w_shape, pad", [((1, 1, 1), (2, 1, 1), 0), ((2, 0, 1), (3, 1, 1), 0),
+                                                   ((1, 2, 1), (4, 1, 3), 1)])
+def test_conv_tbc_of_output_length_zero_is_empty_with_zero_gradients(x_shape, w_shape, pad):
+    """T + 2*pad - K + 1 == 0: PyTorch returns an empty (0, B, C_out) result, whose gradients are zeros; a
+    negative length is an error."""
+    x = tg.ones(x_shape, dtype=tg.float64, requires_grad=True)
+    w = tg.ones(w_shape, dtype=tg.float64, requires_grad=True)
+    b = tg.ones(w_shape[2], dtype=tg.float64, requires_grad=True)
+    y = F.conv_tbc(x, w, b, pad)
+    assert tuple(y.shape) == (0, x_shape[1], w_shape[2])
+    y.sum().backward()
+    for t in (x, w, b):
+        np.testing.assert_array_equal(t.grad.numpy(), np.zeros(t.shape))
+    with pytest.raises(RuntimeError):
+        F.conv_tbc(x, tg.ones((w_shape[0] + 1,) + w_shape[1:], dtype=tg.float64), b, pad)
+
+
+@pytest.mark.parametrize("T, B, Ci, Co, K, pad", [(3, 2, 2, 3, 2, 1), (1, 1, 1, 1, 3, 2), (4, 1, 2, 2, 3, 3),
+                                                  (2, 2, 1, 2, 4, 1)])
+def test_conv_tbc_skips_the_padding_taps_of_non_finite_weights(T, B, Ci, Co, K, pad):
+    """PyTorch's conv_tbc kernel multiplies only the taps inside the input: an inf or NaN weight tap that falls in
+    the padding adds nothing (not 0 * inf = NaN); values and gradients against the tap sum written out (and
+    against PyTorch when installed)."""
+    rng = np.random.default_rng(T * 100 + K)
+    xw, ww, bw = rng.normal(size=(T, B, Ci)), rng.normal(size=(K, Ci, Co)), rng.normal(size=Co)
+    ww[0, 0, 0], ww[-1, -1, -1] = np.inf, np.nan
+    want = np.broadcast_to(bw, (T + 2 * pad - K + 1, B, Co)).copy()
+    for t in range(want.shape[0]):
+        for k in range(K):
+            if 0 <= t + k - pad < T:
+                want[t] += xw[t + k - pad] @ ww[k]
+    x, w = tg.tensor(xw, requires_grad=True), tg.tensor(ww, requires_grad=True)
+    y = F.conv_tbc(x, w, tg.tensor(bw), pad)
+    np.testing.assert_allclose(y.detach().numpy(), want, rtol=1e-12)
+    torch = pytest.importorskip("torch")
+    g = rng.normal(size=want.shape)
+    (y * tg.tensor(g)).sum().backward()
+    tx, tw = torch.tensor(xw, requires_grad=True), torch.tensor(ww, requires_grad=True)
+    (torch.nn.functional.conv_tbc(tx, tw, torch.tensor(bw), pad) * torch.tensor(g)).sum().backward()
+    np.testing.assert_allclose(x.grad.numpy(), tx.grad.numpy(), rtol=1e-12)
+    np.testing.assert_allclose(w.grad.numpy(), tw.grad.numpy(), rtol=1e-12)

@@ -1056,6 +1056,135 @@ known_class(
          "formula compares src with the index-shaped gathered result); tapegrad gives 0 to the unread src",
     SCATTER, status="pytorch-bug")
 
+# -- fill_/zero_ of overlapping views, multi-output views (tapegrad/ops/copy.py, the view machinery)
+known_class(
+    "pytorch-fill-expanded-backward", {"Tensor.fill_", "Tensor.zero_"}, "backward-pytorch-raises",
+    lambda d: torch_says(d, "refers to a single memory location"),
+    """
+    x = torch.tensor([1.0, -2.0], requires_grad=True)
+    y = x * 3
+    y[:1].expand(3).fill_(2.5)
+    (y * torch.tensor([1.0, 10.0])).sum().backward()
+    x.grad
+    """, "PyTorch 2.13 fills an expanded view of a tensor that requires grad (every element gets the same value) "
+         "but its backward through the write fails ('more than one element of the written-to tensor refers to a "
+         "single memory location', its CopySlices); tapegrad's gradient is right (0 where the fill wrote, the "
+         "gradient elsewhere)", "tapegrad/ops/copy.py", status="pytorch-bug")
+known_class(
+    "multi-output-view-base-written", ALL_OPS, "backward-pytorch-raises",
+    lambda d: torch_says(d, "This view is the output of a function that returns multiple views")
+    and torch_says(d, "its base or another view of its base has been modified inplace"),
+    """
+    x = torch.tensor([1.0, 2.0], requires_grad=True)
+    y = x * 1
+    v = y.chunk(1)[0]
+    with torch.no_grad():
+        y.add_(1)
+    (v * v).sum().backward()
+    x.grad
+    """, "README: PyTorch refuses a backward through an output of split/chunk/unbind whose base was written in "
+         "place after the split (even under no_grad: it cannot regenerate the view's node); tapegrad gives the "
+         "gradient PyTorch gives for a single-output view (narrow) in the same program", "tapegrad/autograd/",
+    status="by-design")
+
+known_class(
+    "inplace-saved-values-unread", INPLACE, "backward-pytorch-raises",
+    lambda d: torch_says(d, "modified by an inplace operation") and d.call is not None and bool(d.inputs) and (
+        d.call.no_grad or not x0(d).requires_grad),
+    """
+    x = torch.tensor(0.85, dtype=torch.float64, requires_grad=True)
+    t = torch.tensor(-1.0, dtype=torch.float64)
+    loss = torch.nn.functional.soft_margin_loss(x, t)
+    with torch.no_grad():
+        t.reciprocal_()
+    loss.backward()
+    x.grad
+    """, "README: tapegrad keeps the values an earlier op needs, where PyTorch raises: an in-place write into a "
+         "tensor that does not require grad (or under no_grad) after an op used it (a loss's target, pooling "
+         "indices, index_put_'s or lerp_'s own target): PyTorch saved the tensor and refuses the backward; "
+         "tapegrad's rule kept what it needs at forward time (or the write kept an earlier self), so its gradient "
+         "is the recorded op's", T, status="by-design")
+
+
+known_class(
+    "pytorch-masked-scatter-self-source", {"Tensor.masked_scatter_"}, {"value", "nan", "inf", "signed-zero"}
+    | STATE,
+    lambda d: isinstance(arg(d, 0), core.Ref) and arg(d, 0) == arg(d, 2),
+    """
+    v = torch.tensor([1.0, 2.0, 3.0, 4.0])
+    v.masked_scatter_(torch.tensor([True, False, True, True]), v)
+    v
+    """, "PyTorch 2.13's masked_scatter_ with the tensor itself as source reads source elements it has already "
+         "overwritten ([1, 2, 2, 2] here; it has no overlap check, unlike index_put_ and scatter_); tapegrad reads "
+         "the source first ([1, 2, 2, 3], what the out-of-place masked_scatter gives)", "tapegrad/ops/scatter_extra.py",
+    status="pytorch-bug")
+
+
+known_class(
+    "pytorch-index-put-int-grad", fam("index_put"), RAISES_THERE,
+    lambda d: torch_says(d, "Autograd not support dtype"),
+    """
+    v = torch.tensor(-3.0, dtype=torch.float16, requires_grad=True)
+    torch.tensor([5, -1, 2]).index_put((torch.tensor([False, True, True]),), v).tolist()
+    """, "PyTorch 2.13's index_put of a value that requires grad into an integer tensor fails ('Autograd not "
+         "support dtype: Long'), as its select_scatter (pytorch-scatter-int-src-grad); tapegrad casts the value "
+         "to the integers as it does without grad", IX, status="pytorch-bug")
+
+
+known_class(
+    "pytorch-cross-self-fma", fam("cross", inplace=False) | {"linalg.cross"}, {"value", "signed-zero"},
+    lambda d: isinstance(arg(d, 0), core.Ref) and arg(d, 0) == arg(d, 1),
+    """
+    a = torch.tensor([1e30, 60000.0, 0.0])
+    torch.cross(a, a, 0)
+    """, "PyTorch 2.13's float32 cross of a vector with itself is not 0 where products are large ([0, 0, -1.55e27] "
+         "here: its kernel fuses a1 b2 - a2 b1 into a multiply-add, which keeps the rounding of one product); "
+         "tapegrad's is exactly 0", COMBINE, status="pytorch-bug")
+
+
+known_class(
+    "no-derivative-native-channel-shuffle", F("native_channel_shuffle"), "backward-pytorch-raises",
+    lambda d: torch_says(d, "derivative for aten::native_channel_shuffle is not implemented"),
+    """
+    x = torch.arange(4.0).reshape(1, 4, 1).requires_grad_()
+    torch.nn.functional.native_channel_shuffle(x, 2).sum().backward()
+    x.grad
+    """, "PyTorch 2.13's native_channel_shuffle has no derivative (its backward raises); tapegrad's is the "
+         "permutation's (as channel_shuffle's, which PyTorch differentiates); README says so",
+    "tapegrad/nn/_functional_spatial.py", status="by-design")
+
+
+known_class(
+    "empty-bool-contraction", {"einsum"} | F("bilinear"), RAISES_HERE,
+    lambda d: any(empty(t) for t in d.inputs) and here_says(d, "contracts bool operands", "not implemented for bool"),
+    """
+    torch.einsum('ij,jk->ik', torch.zeros(2, 0, dtype=torch.bool), torch.zeros(0, 3, dtype=torch.bool))
+    """, "PyTorch skips the bool check of its batched matrix product on empty operands (einsum, bilinear: the "
+         "class of empty-bool-matmul); tapegrad checks", L, status="by-design")
+
+
+def rank_deficient(t):
+    """A (batch of) matrices of which one is numerically rank-deficient: its smallest singular value is within
+    max(m, n) * eps of its largest (a QR pivot there is rounding noise)."""
+    if not isf(t) or t.dim() < 2 or t.numel() == 0 or not bool(torch.isfinite(t).all()):
+        return False
+    a = t.detach().double()
+    sv = torch.linalg.svdvals(a)
+    eps = torch.finfo(t.dtype).eps * max(a.shape[-2:])
+    return bool((sv[..., -1] <= sv[..., 0] * eps).any())
+
+
+known_class(
+    "qr-rank-deficient", fam("qr", inplace=False), {"value", "signed-zero", "nan", "inf"} | GRADS,
+    lambda d: rank_deficient(x0(d)),
+    """
+    torch.qr(torch.ones(3, 3))[0]
+    """, "qr of a numerically rank-deficient matrix: a pivot of R is rounding noise (+-0 or +-1e-8), so its sign, "
+         "the sign of Q's matching column and Q's columns past the rank are arbitrary (both factorizations are "
+         "right: Q R = A, Q orthonormal); tapegrad's float32 qr runs numpy's LAPACK dgeqrf in float64 and rounds, "
+         "PyTorch's runs MKL's sgeqrf in float32, whose noise differs (the gradient divides by that pivot)",
+    LI, status="by-design")
+
 # ---------------------------------------------------------------------- the tests
 def _examples():
     return settings().max_examples * 10  # 200 programs in the fast profile, 3,000 under HYPOTHESIS_PROFILE=thorough

@@ -446,6 +446,30 @@ def test_pad_keeps_dtype_and_integer_tensors():
     np.testing.assert_array_equal(F.pad(T([1, 2]), (1, 0), value=7).numpy(), [7, 1, 2])
 
 
+@pytest.mark.parametrize("mode", ["reflect", "replicate", "circular"])
+@pytest.mark.parametrize("k", [1, 2, 3])
+def test_pad_of_bool_tensors_refuses_as_pytorch(mode, k):
+    """PyTorch's reflection and replication kernels have no bool: refused naming the kernel and the dtype (after the
+    shape checks, also for an empty batch); circular padding (indexing) takes bool."""
+    for batch in (1, 0):
+        x = tg.tensor(np.ones((batch, 2) + (3,) * k, dtype=bool))
+        if mode == "circular":
+            assert F.pad(x, (1, 1) * k, mode=mode).dtype == tg.bool
+            continue
+        kernel = "reflection" if mode == "reflect" else "replication"
+        with pytest.raises(NotImplementedError, match=f'"{kernel}_pad{k}d" not implemented for \'Bool\''):
+            F.pad(x, (1, 1) * k, mode=mode)
+    torch = pytest.importorskip("torch")
+    x = np.ones((1, 2) + (3,) * k, dtype=bool)
+    outcome = []
+    for lib in (tg, torch):
+        try:
+            outcome.append(lib.nn.functional.pad(lib.tensor(x), (1, -1) * k, mode=mode).tolist())
+        except NotImplementedError as e:
+            outcome.append(str(e).split("'Bool'")[0].split('"')[1])
+    assert outcome[0] == outcome[1]
+
+
 def test_pad_bad_inputs():
     x = T(np.ones((1, 2, 5)))
     with pytest.raises(RuntimeError, match=r"pad: padding length must be divisible by 2, got 3 values \(1, 1, 1\)"):
@@ -1421,3 +1445,55 @@ def test_cross_entropy_label_smoothing_reduces_each_term_as_pytorch(weight, redu
     out.sum().backward()
     want.sum().backward()
     np.testing.assert_allclose(x.grad.numpy(), tx.grad.numpy(), rtol=1e-5)
+
+
+@pytest.mark.parametrize("norm", ["layer_norm", "group_norm", "batch_norm", "instance_norm"])
+def test_norm_output_written_under_no_grad_does_not_stop_the_backward(norm):
+    """PyTorch's normalizations save the input, mean and rstd, not their output: writing the output in place under
+    no_grad leaves the backward possible, with the gradient of the recorded op."""
+    fns = {"layer_norm": lambda x: F.layer_norm(x, [3]), "group_norm": lambda x: F.group_norm(x.reshape(1, 3, 1), 1),
+           "batch_norm": lambda x: F.batch_norm(x.reshape(3, 1), None, None, training=True),
+           "instance_norm": lambda x: F.instance_norm(x.reshape(1, 1, 3))}
+    grads = []
+    for write in (False, True):
+        x = T(np.array([-0.7, 0.3, -2.2]), requires_grad=True)
+        y = fns[norm](x)
+        if write:
+            with tg.no_grad():
+                y.square_()
+        (y * T(np.arange(3.0)).reshape(y.shape)).sum().backward()
+        grads.append(x.grad.numpy())
+    np.testing.assert_array_equal(grads[0], grads[1])
+
+
+@pytest.mark.parametrize("mode", ["reflect", "replicate", "circular"])
+def test_pad_of_an_empty_unbatched_input_as_pytorch(mode):
+    """reflect/replicate need every dimension of an unbatched input non-empty (a batched one may have an empty
+    batch); circular pads an empty input."""
+    for shape, ok in [((0, 3), mode == "circular"), ((0, 2, 3), True), ((2, 0, 3), mode == "circular")]:
+        x = tg.zeros(shape, requires_grad=True)
+        if ok:
+            assert F.pad(x, (1, 1), mode=mode).shape == shape[:-1] + (5,)
+        else:
+            with pytest.raises(RuntimeError, match="are not empty"):
+                F.pad(x, (1, 1), mode=mode)
+
+
+@pytest.mark.parametrize("dtype", ["uint8", "int8", "int64", "float16", "bool"])
+@pytest.mark.parametrize("value", [1e30, 300, -1, 2.5, float("nan"), True, 70000])
+@pytest.mark.parametrize("pads", [(1, 0), (0, 0), (-1, 1), ()])
+def test_pad_value_is_converted_as_pytorch_fills_it(dtype, value, pads):
+    """PyTorch's constant pad takes the value as a float and fills the output with it (fill_'s checked
+    conversion: -1 does not fit uint8, 300 not int8), only when some pad is positive: nothing is converted
+    otherwise."""
+    x = tg.ones(2, dtype=getattr(tg, dtype))
+    try:
+        got = F.pad(x, pads, value=value).tolist()
+    except RuntimeError:
+        got = "raised"
+    torch = pytest.importorskip("torch")
+    try:
+        want = torch.nn.functional.pad(torch.ones(2, dtype=getattr(torch, dtype)), pads, value=value).tolist()
+    except RuntimeError:
+        want = "raised"
+    assert got == want or np.array_equal(np.array(got, dtype=float), np.array(want, dtype=float), equal_nan=True)

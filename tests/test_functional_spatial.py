@@ -474,3 +474,13 @@ def test_interpolate_antialias_keeps_constants_and_is_separable(h, w, oh, ow, mo
     np.testing.assert_allclose(one, two[..., 0], rtol=1e-12, atol=1e-12)
     x = tg.tensor(rng.standard_normal((1, 1, h, w)))
     assert_gradients(lambda t: F.interpolate(t, size=(oh, ow), mode=mode, antialias=True), x)
+
+
+@pytest.mark.parametrize("mode", ["bilinear", "bicubic"])
+@pytest.mark.parametrize("batch", [1, 0])
+def test_interpolate_antialias_refuses_float16_as_pytorch(mode, batch):
+    """PyTorch's antialias weights have no float16 kernel (an empty batch too); without antialias float16 works."""
+    x = tg.ones((batch, 1, 2, 2), dtype=tg.float16)
+    with pytest.raises(NotImplementedError, match="\"compute_index_ranges_weights\" not implemented for 'Half'"):
+        tg.nn.functional.interpolate(x, size=(3, 3), mode=mode, antialias=True)
+    assert tg.nn.functional.interpolate(x, size=(3, 3), mode=mode).dtype == tg.float16

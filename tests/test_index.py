@@ -1709,3 +1709,42 @@ def test_zero_d_integer_index_tensor_matches_pytorch():
             out = eval(f"x[{key}]", {"x": x, "T": lib.tensor, "L": lib})
             results.append((tuple(out.shape), out.flatten().tolist()))
         assert results[0] == results[1], key
+
+
+@pytest.mark.parametrize("source", ["self", "slice"])
+@pytest.mark.parametrize("key", ["mask", "tuple"])
+def test_setitem_of_one_value_through_a_bool_mask_from_the_tensor_itself(source, key):
+    """PyTorch writes a one-element value through a single bool mask with masked_fill_ (the value is read first),
+    so it may be the tensor itself; integer indices or a value of several elements overlapping it are refused."""
+    x = tg.tensor([3.0])
+    mask = tg.tensor([True])
+    x[mask if key == "mask" else (mask,)] = x if source == "self" else x[:1]
+    assert x.tolist() == [3.0]
+    with pytest.raises(RuntimeError, match="single memory location"):
+        x[tg.tensor([0])] = x
+    y = tg.tensor([3.0, 4.0])
+    with pytest.raises(RuntimeError, match="single memory location"):
+        y[tg.tensor([True, True])] = y
+    w = tg.tensor([3.0], requires_grad=True)
+    z = w * 2
+    z[mask] = z
+    z.sum().backward()
+    assert w.grad.tolist() == [2.0]
+
+
+@pytest.mark.parametrize("shape, key, value, ok", [
+    ((3,), lambda: tg.tensor([], dtype=tg.int32), (2, 0), False),
+    ((3,), lambda: tg.tensor([], dtype=tg.int64), (1, 0), True),
+    ((2, 3), lambda: (slice(None), tg.tensor([], dtype=tg.int64)), (2, 0), True),
+    ((2, 3), lambda: (slice(None), tg.tensor([], dtype=tg.int64)), (3, 0), False),
+    ((2, 3), lambda: tg.zeros(2, 3, dtype=tg.bool), (2, 0), False),
+    ((0, 3), lambda: tg.tensor([], dtype=tg.int64), (0, 2), False),
+    ((0, 3), lambda: tg.tensor([], dtype=tg.int64), (0, 3), True)])
+def test_setitem_of_an_empty_value_must_broadcast_to_the_result(shape, key, value, ok):
+    """numpy takes any empty value for an empty advanced-indexing result; PyTorch broadcasts it (shape mismatch)."""
+    x = tg.zeros(shape)
+    if ok:
+        x[key()] = tg.zeros(value)
+    else:
+        with pytest.raises(RuntimeError, match="shape mismatch"):
+            x[key()] = tg.zeros(value)

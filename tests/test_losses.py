@@ -711,6 +711,62 @@ def test_all_ignored_targets_match_pytorch():
     assert results[0] == results[1]
 
 
+@given(n=st.integers(1, 3), c=st.integers(1, 4), red=st.sampled_from(REDUCTIONS), g=st.sampled_from([np.inf, -np.inf]),
+       ignore=st.booleans(), weighted=st.booleans(), spatial=st.booleans(), data=st.data())
+@example(n=1, c=2, red="mean", g=np.inf, ignore=False, weighted=False, spatial=True, data=None)
+def test_nll_loss_gradient_with_an_infinite_upstream_gradient_is_a_scatter(n, c, red, g, ignore, weighted, spatial,
+                                                                          data):
+    """PyTorch's nll_loss backward writes -w g (/ total weight) at each kept target and leaves zeros elsewhere:
+    an infinite incoming gradient (log10 of a loss of -0.0, say) gives +-inf there and 0 at the other classes and
+    at ignored samples, never inf * 0 = NaN."""
+    shape = (n, c, 2) if spatial else (n, c)
+    if data is None:
+        t = np.zeros((n, 2) if spatial else (n,), dtype=np.int64)
+    else:
+        t = data.draw(arrays((n, 2) if spatial else (n,), dtype=np.int64, min_value=0, max_value=c - 1))
+    if ignore:
+        t.reshape(-1)[0] = -1
+    w = np.linspace(0.5, 2, c) if weighted else None
+    x = T(np.linspace(-1, 1, math.prod(shape)).reshape(shape), requires_grad=True)
+    out = F.nll_loss(x, T(t), None if w is None else T(w), ignore_index=-1, reduction=red)
+    with np.errstate(invalid="ignore"):
+        (out * g).sum().backward()
+    onehot = np.zeros(shape, dtype=bool)
+    for idx in np.ndindex(*t.shape):
+        if t[idx] != -1:
+            onehot[(idx[0], t[idx]) + idx[1:]] = True
+    grad = x.grad.numpy()
+    np.testing.assert_array_equal(grad[~onehot], 0)
+    kept = (t != -1).sum() if w is None else w[t[t != -1]].sum()
+    assert np.isinf(grad[onehot]).all() or red == "mean" and kept == 0
+    if onehot.any() and kept:
+        assert (np.sign(grad[onehot]) == -np.sign(g)).all()
+
+
+def test_class_losses_with_an_infinite_upstream_gradient_match_pytorch():
+    torch = pytest.importorskip("torch")
+    cases = [lambda F_, x, m: F_.nll_loss(x, m.tensor([[0]]), ignore_index=-1),
+             lambda F_, x, m: F_.nll_loss(x[0, :, 0], m.tensor(1)),
+             lambda F_, x, m: F_.nll_loss(x[..., 0], m.tensor([1]), reduction="none"),
+             lambda F_, x, m: F_.nll_loss(x[..., 0], m.tensor([1]), weight=m.tensor([2.0, 0.0])),
+             lambda F_, x, m: F_.nll_loss(x, m.tensor([[-100]]), reduction="sum")]
+    for case in cases:
+        grads = []
+        for lib in (tg, torch):
+            x = lib.tensor([[[-0.0], [2.0]]], requires_grad=True)
+            with np.errstate(invalid="ignore", divide="ignore"):
+                lib.log10(case(lib.nn.functional, x, lib)).sum().backward()
+            grads.append(x.grad.tolist())
+        assert grads[0] == grads[1] or np.array_equal(np.array(grads[0]), np.array(grads[1]), equal_nan=True)
+    # cross_entropy: an ignored sample's gradient is 0 too (PyTorch's nll_loss backward skips it)
+    grads = []
+    for lib in (tg, torch):
+        x = lib.tensor([[0.5, 1.0], [2.0, 3.0]], requires_grad=True)
+        (lib.nn.functional.cross_entropy(x, lib.tensor([0, 1]), ignore_index=1) * math.inf).backward()
+        grads.append(x.grad[1].tolist())
+    assert grads[0] == grads[1] == [0.0, 0.0]
+
+
 # ---------------------------------------------------------------------- higher order
 W34 = T(np.random.default_rng(7).uniform(0.5, 2.0, (3, 4)))
 SECOND_ORDER = {

@@ -1524,3 +1524,25 @@ def test_float16_norm_accumulates_in_float32_and_rounds_once_as_pytorch(a, p):
                                rtol=1e-3, atol=6e-8)
     torch = pytest.importorskip("torch")
     np.testing.assert_array_equal(got.numpy(), torch.tensor(a).norm(p, dim=1).numpy())
+
+
+@pytest.mark.parametrize("keepdim", [False, True])
+def test_median_without_dim_refuses_any_keepdim_as_pytorch(keepdim):
+    """PyTorch's median() overload takes no keepdim: keepdim=False without a dim is a TypeError too."""
+    x = tg.tensor([[1.0, 2.0], [3.0, 4.0]])
+    with pytest.raises(TypeError, match="needs a dim"):
+        x.median(keepdim=keepdim)
+    assert x.median(0, keepdim=keepdim).values.shape == ((1, 2) if keepdim else (2,))
+    torch = pytest.importorskip("torch")
+    with pytest.raises(TypeError):
+        torch.tensor([[1.0, 2.0], [3.0, 4.0]]).median(keepdim=keepdim)
+
+
+@given(st.sampled_from([math.inf, -math.inf, math.nan, 0.0, -0.0, 2.5]), st.sampled_from([None, 0, -1]),
+       st.booleans())
+def test_prod_of_a_0d_tensor_passes_the_gradient_through(v, dim, keepdim):
+    """PyTorch's prod_backward returns the incoming gradient for a 0-d input (not g * prod / x, NaN at inf)."""
+    x = tg.tensor(v, dtype=tg.float64, requires_grad=True)
+    y = x.prod() if dim is None else x.prod(dim, keepdim=keepdim)
+    (y * 3.0).backward()
+    assert x.grad.item() == 3.0

@@ -317,3 +317,51 @@ def test_inplace_scatters_refuse_an_overlapping_source(case):
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             assert got == call(torch, torch.tensor([1.0, 2.0, 3.0, 4.0])).tolist()
+
+
+@pytest.mark.parametrize("reduce", ["prod", "mean", "amax", "amin"])
+@pytest.mark.parametrize("include_self", [True, False])
+def test_index_reduce_of_bool_tensors_as_pytorch(reduce, include_self):
+    """PyTorch's bool index_reduce computes prod/amax/amin including self on 2 or more dimensions; mean (its floor
+    division), include_self=False and 1-D tensors have no bool kernel (mean of an empty index does nothing)."""
+    with pytest.raises(NotImplementedError, match="not implemented for 'Bool'"):
+        tg.tensor([True, False]).index_reduce(0, tg.tensor([0]), tg.tensor([True]), reduce, include_self=include_self)
+    x = tg.tensor([[False, True, True], [True, False, True]])
+    src, idx = tg.tensor([[True, False], [False, False]]), tg.tensor([0, 0])
+    want = {"prod": [[False, True, True], [False, False, True]], "amax": [[True, True, True], [True, False, True]],
+            "amin": [[False, True, True], [False, False, True]]}
+    if not include_self or reduce == "mean":
+        with pytest.raises(NotImplementedError, match="not implemented for 'Bool'"):
+            x.index_reduce(1, idx, src, reduce, include_self=include_self)
+    else:
+        assert x.index_reduce(1, idx, src, reduce).tolist() == want[reduce]
+    if include_self:
+        empty = tg.tensor([], dtype=tg.int64)
+        assert x.index_reduce(0, empty, tg.zeros(0, 3, dtype=tg.bool), reduce).tolist() == x.tolist()
+    torch = pytest.importorskip("torch")
+    tx = torch.tensor(x.tolist())
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            ref = tx.index_reduce(1, torch.tensor([0, 0]), torch.tensor(src.tolist()), reduce,
+                                  include_self=include_self).tolist()
+    except NotImplementedError:
+        ref = "raised"
+    got = "raised" if not include_self or reduce == "mean" else want[reduce]
+    assert got == ref
+
+
+@pytest.mark.parametrize("shape", [(2, 3), (4,), ()])
+def test_masked_scatter_result_is_a_new_tensor_not_a_view(shape):
+    """PyTorch's masked_scatter returns a new tensor: detach_() works on it (it refuses views)."""
+    x = tg.ones(shape, requires_grad=True)
+    y = x.masked_scatter(tg.ones(shape, dtype=tg.bool), x * 2)
+    y.detach_()
+    assert not y.requires_grad and (y == 2).all()
+
+
+def test_index_reduce_mean_with_an_empty_index_keeps_the_graph():
+    """An empty index changes nothing, but the result requires grad as the source does (PyTorch's)."""
+    src = tg.zeros(0, requires_grad=True)
+    y = tg.tensor([1.0, 0.0]).index_reduce(0, tg.tensor([], dtype=tg.int64), src, "mean")
+    assert y.requires_grad and y.tolist() == [1.0, 0.0]

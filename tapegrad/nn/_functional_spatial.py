@@ -466,6 +466,9 @@ def interpolate(input: Tensor, size=None, scale_factor=None, mode: str = "neares
     if x.dtype.kind != "f":
         raise NotImplementedError(f"{op_name}: mode {mode!r} is not implemented for {x.dtype} tensors; use a "
                                   "floating-point input")
+    if antialias and x.dtype == np.float16:  # PyTorch's antialias weights have no float16 kernel
+        raise NotImplementedError(f"{op_name}: \"compute_index_ranges_weights\" not implemented for 'Half' "
+                                  f"(antialias=True, mode {mode!r}, of a float16 tensor)")
     sizes = tuple(x.shape[2:])
     axis_taps = _aa_axis_taps if antialias else _axis_taps
     taps = [axis_taps(mode, n, o, s, align_corners, x.dtype) for n, o, s in zip(sizes, out, scales, strict=True)]

@@ -974,9 +974,13 @@ def pad(input: Tensor, pad: tuple[int, ...], mode: str = "constant", value: floa
             else:
                 j = np.clip(j, 0, n - 1)
         index.append(j)
-    if mode != "circular" and 0 in x.shape[1:]:
-        raise RuntimeError(f"pad: {mode} padding expects an input whose dimensions after the first are not "
-                           f"empty, got shape {tuple(x.shape)}")
+    if mode != "circular" and 0 in (x.shape if nd == k + 1 else x.shape[1:]):  # an unbatched input: no 0 anywhere
+        raise RuntimeError(f"pad: {mode} padding expects an input whose dimensions after the first (all, unbatched) "
+                           f"are not empty, got shape {tuple(x.shape)}")
+    if mode != "circular" and x.dtype == np.bool_:  # PyTorch's reflection/replication kernels have no bool
+        kernel = "reflection" if mode == "reflect" else "replication"
+        raise NotImplementedError(f'pad: "{kernel}_pad{k}d" not implemented for \'Bool\' (mode {mode!r} of a bool '
+                                  f"tensor of shape {tuple(x.shape)})")
     grid = np.ix_(*index)
 
     def pad_rule(xp, g, out, x):
@@ -999,8 +1003,15 @@ def _pad_constant(input, pairs, value):
         keep.append(slice(max(lo, 0), max(lo, 0) + b - a))
         shape.append(n + lo + hi)  # >= 0 once the narrowing above is possible
     crop, keep = tuple(crop), tuple(keep)
-    if x.dtype.kind in "iu" and isinstance(value, float) and not (value == value and abs(value) < 2.0 ** 63):
-        raise RuntimeError(f"pad: value {value} cannot be converted to {x.dtype} without overflow")
+    if any(lo > 0 or hi > 0 for lo, hi in pairs):  # PyTorch fills the output with the value (fill_'s conversion)
+        from ..ops.copy import _fill_number
+
+        try:
+            value = _fill_number(float(value), np.broadcast_to(np.empty((), x.dtype), shape))  # a float, as PyTorch's
+        except (RuntimeError, OverflowError) as e:
+            raise type(e)(f"pad: {str(e).removeprefix('fill_: ')}") from None
+    else:  # nothing is filled: PyTorch never converts the value
+        value = 0
     out = np.full(shape, value, dtype=x.dtype)
     out[keep] = x[crop]
     cropped = any(s.start or s.stop != n for s, n in zip(crop, x.shape, strict=True))
@@ -1256,8 +1267,8 @@ def _record_norm(kind, input, weight, bias, xhat, rstd, axes, eps, name, pshape=
 
     params = tuple(p for p in (weight, bias) if p is not None)
     if not params:
-        def norm_rule_1(xp, g, out, x):
-            return norm_rule(xp, (True,), g, out, x)[0]
+        def norm_rule_1(xp, g, out, x):  # NOTE: the output is never read (PyTorch saves mean and rstd, not it)
+            return norm_rule(xp, (True,), g, None, x)[0]
 
         return record(out, (input,), norm_rule_1, name)
     return record(out, (input,) + params, norm_rule, name)
@@ -1965,7 +1976,13 @@ def nll_loss(input: Tensor, target: Tensor, weight: Tensor | None = None, size_a
     def nll_loss_rule(xp, g, out, x):
         coef = np.zeros(shape, dtype=f.dtype)
         coef[index] = 0 - f  # NOTE: +0.0 where f is 0 (an ignored sample), as PyTorch
-        return _class_spread(g.reshape(t.shape) if reduction == "none" else g, reduction, cdim) * coef
+        with np.errstate(invalid="ignore"):
+            spread = _class_spread(g.reshape(t.shape) if reduction == "none" else g, reduction, cdim) * coef
+        # NOTE: PyTorch's backward writes -w g only at the kept targets (a scatter into zeros): an infinite g
+        # leaves 0 at the other classes and at ignored samples, not inf * 0 = NaN
+        picked = np.zeros(shape, dtype=bool)
+        picked[index] = True if keep is None else keep
+        return xp.where(picked, spread, 0)
 
     out = record(_reduce(loss, reduction, den), (input,), nll_loss_rule, _nll_name(a.ndim))
     return _viewed_as_2d(out, reduction, t0.shape) if a.ndim > 2 else out
@@ -2064,7 +2081,10 @@ def cross_entropy(input: Tensor, target: Tensor, weight: Tensor | None = None, s
 
         def cross_entropy_rule(xp, g, out, x):
             g = g.reshape(spread_shape) if reduction == "none" else g * scale
-            return xp.cross_entropy_backward(_class_spread(g, reduction, cdim), x, **c)
+            gx = xp.cross_entropy_backward(_class_spread(g, reduction, cdim), x, **c)
+            # NOTE: an ignored sample's gradient is 0 even for an infinite g (PyTorch's nll_loss backward writes
+            # nothing there), not inf * 0 = NaN
+            return gx if keep is None else xp.where(_with_class_axis(keep, cdim), gx, 0)
 
         out = record(_reduce(loss, reduction, den), (input,), cross_entropy_rule, _nll_name(a.ndim))
         return _viewed_as_2d(out, reduction, t0.shape) if a.ndim > 2 else out

@@ -16,7 +16,7 @@ from collections import namedtuple
 import numpy as np
 
 from .. import dtypes
-from ..autograd.declare import Tensor, cast, check_dim, op, wrap
+from ..autograd.declare import Tensor, cast, check_dim, op, record, wrap
 from . import elementwise as E
 from . import index as I
 from . import linalg as L
@@ -60,6 +60,10 @@ def addcmul(input: Tensor, tensor1: Tensor, tensor2: Tensor, *, value=1) -> Tens
     for name, t in (("input", input), ("tensor1", tensor1), ("tensor2", tensor2)):
         _tensor("addcmul", t, name)
     input, tensor1, tensor2 = _promoted(input, tensor1, tensor2)
+    if input._data.dtype == np.bool_:  # PyTorch's kernel has no bool (even for empty tensors)
+        raise NotImplementedError(f"addcmul: \"addcmul_cpu_out\" not implemented for 'Bool' (input, tensor1 and "
+                                  f"tensor2 of shapes {tuple(input.shape)}, {tuple(tensor1.shape)}, "
+                                  f"{tuple(tensor2.shape)} are all bool)")
     tensor1, tensor2 = _expanded("addcmul", input, tensor1, tensor2)
     product = tensor1 * tensor2
     if isinstance(value, float) and product._data.dtype.kind in "iub":
@@ -588,8 +592,28 @@ def nansum(input: Tensor, dim=None, keepdim: bool = False, *, dtype=None) -> Ten
     tensor(3.)
     """
     _tensor("nansum", input)
-    x = E.where(E.isnan(input), 0, input) if input._data.dtype.kind == "f" else input
-    return R.sum(x, dim, keepdim, dtype=dtype)
+    if input._data.dtype.kind != "f":
+        return R.sum(input, dim, keepdim, dtype=dtype)
+    if dtype is not None and dtypes.as_dtype(dtype).kind != "f":  # NaN is 0 before the cast (no gradient here)
+        return R.sum(E.where(E.isnan(input), 0, input), dim, keepdim, dtype=dtype)
+    if dtype is not None:
+        input = R._in_dtype("nansum", input, dtype)
+    x = input._data
+    keep = ~np.isnan(x)
+    out = R.sum(wrap(np.where(keep, x, 0).astype(x.dtype, copy=False)), dim, keepdim)._data
+    kept = None if keepdim or dim is None and out.ndim == 0 else R.kept_shape(x.shape, R.normalize_dims(
+        "nansum", dim, x.ndim))
+    return record(out, (input,), _nansum_rule(x.shape, kept, keep), "NansumBackward0")
+
+
+def _nansum_rule(shape, kept, keep):
+    """PyTorch's nansum_backward: sum's gradient times ``~isnan(input)``, a product (so a NaN gradient stays NaN
+    at the NaN positions too, as in PyTorch; where() would select 0 there)."""
+
+    def rule(xp, g, out, x):
+        return xp.broadcast_to(g if kept is None else g.reshape(kept), shape) * keep
+
+    return rule
 
 
 @op
@@ -684,7 +708,7 @@ def mode(input: Tensor, dim: int = -1, keepdim: bool = False):
 
 
 @op
-def nanmedian(input: Tensor, dim=None, keepdim: bool = False):
+def nanmedian(input: Tensor, dim=None, keepdim: bool | None = None):
     """nanmedian(input) -> 0-d tensor; nanmedian(input, dim, keepdim=False) -> (values, indices): the lower
     median of the non-NaN elements (NaN where all are NaN).
 
@@ -693,8 +717,9 @@ def nanmedian(input: Tensor, dim=None, keepdim: bool = False):
     tensor(2.)
     """
     _tensor("nanmedian", input)
-    if dim is None and keepdim:  # PyTorch's signatures: keepdim only with a dim, whatever the dtype
-        raise TypeError("nanmedian: keepdim=True needs a dim")
+    if dim is None and keepdim is not None:  # PyTorch's signatures: keepdim only with a dim, whatever the dtype
+        raise TypeError(f"nanmedian: keepdim={keepdim} needs a dim (missing 1 required positional argument: 'dim')")
+    keepdim = bool(keepdim)
     if input._data.dtype.kind != "f":
         return R.median(input, dim, keepdim) if dim is not None else R.median(input)
     if dim is None:

@@ -374,13 +374,15 @@ def conv2d(input: Tensor, weight: Tensor, bias: Tensor | None = None, stride=1, 
 
     # NOTE: the weight gradient unfolds the input again rather than keeping the forward's columns (C*KH*KW
     # times the input's size): measured faster in a training step (they come back cache-warm) and lighter.
-    def convolution_rule(xp, need, g, out, x, w, *b):
+    has_bias = b is not None
+
+    def convolution_rule(xp, need, g, out, x, w, *b):  # NOTE: b is never read (PyTorch does not save the bias)
         cache = {}
         gx = xp.convolution_input_grad(g, w, geo=geo, cache=cache) if need[0] else None
         gw = xp.convolution_weight_grad(x, g, geo=geo, cache=cache) if need[1] else None
-        gb = xp.convolution_bias_grad(g, geo=geo, cache=cache) if b and need[2] else None
+        gb = xp.convolution_bias_grad(g, geo=geo, cache=cache) if has_bias and need[2] else None
         cache.clear()  # recorded backward ops keep their constants: not the spread gradient
-        return (gx, gw, gb) if b else (gx, gw)
+        return (gx, gw, gb) if has_bias else (gx, gw)
 
     return record(out, inputs, convolution_rule, "ConvolutionBackward0")
 

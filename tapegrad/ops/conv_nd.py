@@ -18,7 +18,7 @@ import numbers
 
 import numpy as np
 
-from ..autograd.declare import Tensor, backward_op, expected_tensor, op, record
+from ..autograd.declare import Tensor, backward_op, expected_tensor, op, record, wrap
 
 __all__ = ["conv1d", "conv3d", "conv_transpose1d", "conv_transpose2d", "conv_transpose3d", "conv_tbc"]
 
@@ -252,10 +252,12 @@ def _convnd(op_name, d, input, weight, bias, stride, padding, dilation, groups):
     if b is not None:
         out += b.reshape((-1,) + (1,) * d)
 
+    has_bias = bias is not None
+
     def convolution_rule(xp, need, h, out, x, w, *b):
         gx = xp.convolution_nd_input_grad(h, w, geo=geo) if need[0] else None
         gw = xp.convolution_nd_weight_grad(x, h, geo=geo) if need[1] else None
-        if not b:
+        if not has_bias:  # NOTE: b itself is never read (PyTorch does not save the bias: a later write is fine)
             return gx, gw
         return gx, gw, (h.sum(axis=axes) if need[2] else None)
 
@@ -329,10 +331,12 @@ def _conv_transposend(op_name, d, input, weight, bias, stride, padding, output_p
     if b is not None:
         out += b.reshape((-1,) + (1,) * d)
 
+    has_bias = bias is not None
+
     def convolution_rule(xp, need, h, out, x, w, *b):
         gx = xp.convolution_nd(h, w, geo=geo) if need[0] else None
         gw = xp.convolution_nd_weight_grad(h, x, geo=geo) if need[1] else None
-        if not b:
+        if not has_bias:  # NOTE: b itself is never read (PyTorch does not save the bias: a later write is fine)
             return gx, gw
         return gx, gw, (h.sum(axis=axes) if need[2] else None)
 
@@ -350,10 +354,12 @@ def _conv_transpose2d_tuned(input, weight, bias, x, w, b, shape, stride, pads, d
     if b is not None:
         out += b.reshape(-1, 1, 1)
 
+    has_bias = bias is not None
+
     def convolution_rule(xp, need, h, out, x, w, *b):
         gx = xp.convolution(h, w, geo=geo) if need[0] else None
         gw = xp.convolution_weight_grad(h, x, geo=geo) if need[1] else None
-        if not b:
+        if not has_bias:  # NOTE: b itself is never read (PyTorch does not save the bias: a later write is fine)
             return gx, gw
         return gx, gw, (h.sum(axis=(0, 2, 3)) if need[2] else None)
 
@@ -439,7 +445,38 @@ def conv_tbc(input: Tensor, weight: Tensor, bias: Tensor, pad: int = 0) -> Tenso
         keep = input[-pad:-pad + k] if length == 0 else input[-pad:t + pad]  # (length 0: one window, dropped)
         out = conv1d(keep.permute(1, 2, 0), weight.permute(2, 1, 0), bias).permute(2, 0, 1)
         return out[:length]
-    return conv1d(input.permute(1, 2, 0), weight.permute(2, 1, 0), bias, padding=pad).permute(2, 0, 1)
+    if isinstance(pad, numbers.Integral) and not isinstance(pad, bool) and x.shape[0] + 2 * pad == w.shape[0] - 1:
+        # output length 0 (the kernel is one step longer than the padded input): PyTorch returns an empty result
+        # (gradients zero); one more zero step makes one window, which is dropped
+        from .shape import cat
+
+        step = wrap(np.zeros((1,) + x.shape[1:], x.dtype))
+        longer = cat([input, step])
+        return conv1d(longer.permute(1, 2, 0), weight.permute(2, 1, 0), bias, padding=pad).permute(2, 0, 1)[:0]
+    out = conv1d(input.permute(1, 2, 0), weight.permute(2, 1, 0), bias, padding=pad).permute(2, 0, 1)
+    if isinstance(pad, numbers.Integral) and pad > 0 and w.dtype.kind == "f" and not np.isfinite(w).all():
+        # PyTorch's kernel skips the taps that fall in the padding: an infinite or NaN weight there adds nothing
+        # (the padded convolution's 0 * inf would be NaN): the sum of each tap's product over its valid steps
+        return _conv_tbc_taps(input, weight, bias, pad, out)
+    return out
+
+
+def _conv_tbc_taps(input, weight, bias, pad, like):
+    """conv_tbc as PyTorch's kernel computes it: bias + sum over taps k of input[t + k - pad] @ weight[k], for the
+    output steps t whose input step is inside the input (``like``: the result of the padded form, for the shape)."""
+    from .linalg import matmul
+    from .shape import cat
+
+    t_in, k_taps, length = input.shape[0], weight.shape[0], like.shape[0]
+    rest = tuple(like.shape[1:])
+    total = None
+    for k in range(k_taps):
+        t0, t1 = max(0, pad - k), max(max(0, pad - k), min(length, t_in + pad - k))
+        part = matmul(input[t0 + k - pad:t1 + k - pad], weight[k])
+        dt = part._data.dtype
+        part = cat([wrap(np.zeros((t0,) + rest, dt)), part, wrap(np.zeros((length - t1,) + rest, dt))])
+        total = part if total is None else total + part
+    return total + bias
 
 
 # ---------------------------------------------------------------------- unfold / fold

@@ -7,6 +7,9 @@ versions with its source (``autograd/inplace.py``), ``clone`` copies.
 
 from __future__ import annotations
 
+import math
+import numbers
+
 import numpy as np
 
 from .. import dtypes
@@ -143,13 +146,19 @@ def _zeros_rule(xp, g, out, x):
 
 @op(methods=("fill_",), xp_name=False)
 def fill_(input: Tensor, value) -> Tensor:
-    """fill_(value): set every element to ``value`` (a number or a one-element tensor), in place.
+    """fill_(value): set every element to ``value`` (a number or a 0-d tensor), in place.
 
-    A ``value`` that requires grad makes the gradient flow to it (summed over the elements), as in PyTorch.
+    A number is converted as PyTorch converts it (c10's checked conversion): an integer tensor takes integers in
+    its range (an unsigned one also -max..-1, which wrap: ``uint8`` -1 is 255) and floats whose integer part fits;
+    anything else raises. A 0-d tensor is cast as ``copy_`` casts (wrapping). Every element gets the same value, so
+    an expanded view (several elements at one memory location) can be filled, as in PyTorch. A ``value`` that
+    requires grad makes the gradient flow to it (summed over the elements), as in PyTorch.
 
     >>> import tapegrad as tg
     >>> tg.zeros(3).fill_(2)
     tensor([2., 2., 2.])
+    >>> tg.zeros(2, dtype=tg.uint8).fill_(-1)
+    tensor([255, 255], dtype=tapegrad.uint8)
     """
     if isinstance(value, Tensor):
         if value._data.ndim != 0:
@@ -157,14 +166,105 @@ def fill_(input: Tensor, value) -> Tensor:
                                f"{value._data.ndim} dimensions")
         if value._requires_grad:
             return inplace(input, "fill_", _fill_with_tensor, value)
-        value = value._data.item()
+        with np.errstate(invalid="ignore", over="ignore"):  # PyTorch's copy_ cast: NaN and overflow wrap
+            value = value._data.astype(input._data.dtype)[()]
+    else:
+        value = _fill_number(value, input._data)
+    data = input._data
+    if not data.flags.writeable:
+        if isinstance(value, np.generic) and input._base is not None:
+            # PyTorch's copy_ (which fill_ with a tensor is) checks the overlap of the written memory
+            raise RuntimeError("fill_: unsupported operation: more than one element of the written-to tensor "
+                               "refers to a single memory location; clone() the tensor before filling it with a "
+                               "tensor value")
+        return _fill_overlapping(input, value, "fill_")
     if no_record(input):
-        data = input._data
-        if data.flags.writeable:
-            data.fill(value)
-            bump(input)
-            return input
+        data.fill(value)
+        bump(input)
+        return input
     return inplace(input, "fill_", _filled, value)
+
+
+def _fill_number(value, data):
+    """``value`` (a Python number) as PyTorch's fill_ converts it to ``data``'s dtype, or the error it raises."""
+    if isinstance(value, np.generic):
+        value = value.item()
+    dtype = data.dtype
+    kind = dtype.kind
+    if value.__class__ is float:
+        if kind == "f":
+            if math.isfinite(value) and abs(value) > _FLOAT_MAX.get(dtype.itemsize, math.inf):
+                if dtype.itemsize == 2 and data.size == 1:  # PyTorch's one-element fill of float16 is unchecked
+                    return _half(value)
+                raise _fill_overflow(value, dtype)
+            return value
+        if kind == "b":
+            return bool(value)
+        info = np.iinfo(dtype)
+        if not (math.isfinite(value) and info.min <= value <= info.max):
+            raise _fill_overflow(value, dtype)
+        return int(value)
+    if isinstance(value, bool):
+        return value
+    if not isinstance(value, int):
+        if isinstance(value, (numbers.Real, complex)):
+            return _fill_number(float(value) if isinstance(value, numbers.Real) else value, data)
+        raise TypeError(f"fill_: expected a number or a 0-d tensor as the value, got {type(value).__name__}")
+    if not -2 ** 63 <= value < 2 ** 64:
+        raise OverflowError(f"fill_: value {value} does not fit in 64 bits")
+    if kind == "b":
+        return bool(value)
+    if kind == "f":
+        if abs(value) > _FLOAT_MAX.get(dtype.itemsize, math.inf):
+            if dtype.itemsize == 2 and data.size == 1:
+                return _half(value)
+            raise _fill_overflow(value, dtype)
+        return value
+    info = np.iinfo(dtype)
+    top = int(info.max)
+    if info.min == 0:  # unsigned: -max..-1 wrap around (c10's overflows lets two's complement through)
+        if not -top <= value <= top:
+            raise _fill_overflow(value, dtype)
+        return value % (top + 1)
+    if not int(info.min) <= value <= top:
+        raise _fill_overflow(value, dtype)
+    return value
+
+
+def _half(value):
+    """A number rounded to float16 as C++'s static_cast does (inf beyond 65520), without numpy's warning."""
+    with np.errstate(over="ignore"):
+        return np.float16(value)
+
+
+_FLOAT_MAX = {2: float(np.finfo(np.float16).max), 4: float(np.finfo(np.float32).max)}
+
+
+def _fill_overflow(value, dtype):
+    return RuntimeError(f"fill_: value {value!r} cannot be converted to type {dtype} without overflow")
+
+
+def _fill_overlapping(input, value, name):
+    """fill_/zero_ of a view whose elements share memory locations (expand, unfold with overlapping windows): every
+    element gets the same value, so PyTorch allows it (its fill skips the overlap check). The write goes to the
+    base's positions the view covers (a masked_fill_ of the base, which records the write under grad mode)."""
+    base = input._base
+    if base is None or not base._data.flags.writeable:
+        raise RuntimeError(f"{name}: the tensor of shape {tuple(input._data.shape)} is a read-only array that "
+                           "shares no writeable memory; clone() it first")
+    if base._requires_grad and base._backward is None and _grad_enabled():
+        raise RuntimeError(f"{name}: a view of a leaf tensor that requires grad is being used in an in-place "
+                           "operation; wrap it in `with tapegrad.no_grad():` or use the out-of-place form")
+    mask = np.zeros(base._data.size, dtype=bool)
+    mask[_inplace.positions(base._data, input._data).reshape(-1)] = True
+    base.masked_fill_(wrap(mask.reshape(base._data.shape)), value)
+    return input
+
+
+def _grad_enabled():
+    from .. import _state
+
+    return _state.grad.enabled
 
 
 def _fill_with_tensor(input, value):
@@ -184,7 +284,9 @@ def zero_(input: Tensor) -> Tensor:
     >>> tg.ones(2).zero_()
     tensor([0., 0.])
     """
-    if no_record(input) and input._data.flags.writeable:
+    if not input._data.flags.writeable:
+        return _fill_overlapping(input, 0, "zero_")
+    if no_record(input):
         input._data.fill(0)
         bump(input)
         return input

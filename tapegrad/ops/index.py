@@ -480,8 +480,14 @@ def setitem(self: Tensor, index, value) -> None:
             raise _overlap_error("setitem")
     else:
         v = _put_value("setitem", x, adv, value)
+        if v.size == 0 and v.ndim:  # numpy takes any empty value here; PyTorch broadcasts it to the result
+            _check_empty_value(target, adv, v)
         if value.__class__ is not np.ndarray and (value is self and basic is None or _overlap(target, v)):
-            raise _overlap_error("setitem")
+            if not (_one_bool_mask(index) and v.size == 1):
+                raise _overlap_error("setitem")
+            # PyTorch writes one value through a bool mask with masked_fill_ (the value read first): no overlap
+            v = v.copy()
+            value = value.detach().clone() if not _records(value) else value.clone()
     if _records(self, value) and x.dtype.kind == "f":  # integer and bool tensors never require grad
         if self._requires_grad and self._backward is None:
             raise RuntimeError("setitem: a leaf tensor that requires grad is being used in an in-place operation; "
@@ -640,6 +646,27 @@ def _index_put(input, key, value, accumulate=False, op="setitem"):
         return (g if written is None else xp.where(written, 0, g)) if need[0] else None, gv
 
     return record(out, (input, value), rule_value, "IndexPutBackward0")
+
+
+def _check_empty_value(target, adv, v):
+    """PyTorch's check that an (empty) value broadcasts to the indexing result's shape."""
+    try:
+        res = np.broadcast_to(np.empty((), target.dtype), target.shape)[adv].shape
+    except (IndexError, ValueError, TypeError):
+        return  # the write itself reports a bad index
+    ok = v.ndim <= len(res) and all(a in (1, b) for a, b in zip(v.shape[::-1], res[::-1]))
+    if not ok:
+        raise RuntimeError(f"setitem: shape mismatch: value tensor of shape {tuple(v.shape)} cannot be broadcast to "
+                           f"indexing result of shape {tuple(res)}")
+
+
+def _one_bool_mask(index):
+    """``x[mask]`` or ``x[(mask,)]`` with one bool tensor: PyTorch's setitem of a one-element value is masked_fill_."""
+    if isinstance(index, tuple):
+        if len(index) != 1:
+            return False
+        index = index[0]
+    return isinstance(index, Tensor) and index._data.dtype == np.bool_
 
 
 def _overlap(a, b):

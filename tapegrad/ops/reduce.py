@@ -411,6 +411,8 @@ def prod(input: Tensor, dim=_NO_DIM, keepdim: bool = False, *, dtype=None, axis=
         return _wrap(np.asarray(x.prod(axis=axes, keepdims=keepdim, dtype=acc)))
     out = np.asarray(x.prod(axis=axes, keepdims=keepdim, dtype=_accumulator(x.dtype)).astype(x.dtype))
     shape = None if keepdim else kept_shape(x.shape, axes)
+    if x.ndim == 0:  # PyTorch's prod_backward of a 0-d input is the gradient itself (also at inf and NaN)
+        return record(out, (input,), _prod_0d_rule, "ProdBackward0" if dim is None else "ProdBackward1")
 
     def prod_rule(xp, g, out, x):
         if shape is not None:
@@ -423,6 +425,10 @@ def prod(input: Tensor, dim=_NO_DIM, keepdim: bool = False, *, dtype=None, axis=
         return g * _products_of_the_others(xp, x, axes)
 
     return record(out, (input,), prod_rule, "ProdBackward0" if dim is None else "ProdBackward1")
+
+
+def _prod_0d_rule(xp, g, out, x):
+    return g
 
 
 def _products_of_the_others(xp, x, axes):
@@ -662,7 +668,7 @@ def argmin(input: Tensor, dim=None, keepdim: bool = False) -> Tensor:
 
 # ---------------------------------------------------------------------- median
 @op
-def median(input: Tensor, dim=None, keepdim: bool = False):
+def median(input: Tensor, dim=None, keepdim: bool | None = None):
     """median(input) -> 0-d tensor; median(input, dim, keepdim=False) -> (values, indices).
 
     The lower of the two middle values for an even count, as PyTorch; nan if the slice holds a nan. The whole
@@ -675,8 +681,9 @@ def median(input: Tensor, dim=None, keepdim: bool = False):
     """
     _no_bool("median", input, NotImplementedError)  # a RuntimeError, as PyTorch's
     if dim is None:
-        if keepdim:
-            raise TypeError("median: keepdim=True needs a dim (the whole-tensor median returns a 0-d tensor)")
+        if keepdim is not None:  # PyTorch's signatures: keepdim only with a dim (even keepdim=False)
+            raise TypeError(f"median: keepdim={keepdim} needs a dim (the whole-tensor median returns a 0-d tensor; "
+                            "missing 1 required positional argument: 'dim')")
         x = input._data
         if x.size == 0:  # nan, recorded: the result requires grad as the input does, as in PyTorch
             return _spread_over_ties("MedianBackward0", input, _empty_median(x.dtype), tuple(range(x.ndim)),
@@ -684,7 +691,7 @@ def median(input: Tensor, dim=None, keepdim: bool = False):
         flat = x.reshape(-1)
         value = flat[_median_index(flat, 0)].reshape(())
         return _spread_over_ties("MedianBackward0", input, value, tuple(range(x.ndim)), False, nan_ties=True)
-    return _select_along("median", input, dim, keepdim, _median_index, return_types.median, "MedianBackward1")
+    return _select_along("median", input, dim, bool(keepdim), _median_index, return_types.median, "MedianBackward1")
 
 
 def _empty_median(dtype):

@@ -122,7 +122,8 @@ def masked_scatter(input: Tensor, mask: Tensor, source: Tensor) -> Tensor:
         raise RuntimeError(f"masked_scatter: expected source to have at least {k} elements (the number of True "
                            f"values in mask), got {source.numel()}")
     picked = source.reshape(-1)[:k]
-    return I.index_copy(x.reshape(-1), 0, wrap(positions.astype(np.int64)), picked).reshape(shape)
+    flat = I.index_copy(x.reshape(-1), 0, wrap(positions.astype(np.int64)), picked)
+    return flat.reshape(shape).clone() if len(shape) != 1 else flat  # a new tensor, not a view (as PyTorch's)
 
 
 @op(inplace=True)
@@ -339,8 +340,16 @@ def index_reduce(input: Tensor, dim: int, index: Tensor, source: Tensor, reduce:
         raise RuntimeError(f"index_reduce(): Expected reduce to be one of prod, mean, amax or amin but got "
                            f"{reduce}.")
     x, idx = input._data, index._data
-    if x.dtype == np.bool_:
-        raise NotImplementedError("index_reduce(): not implemented for bool tensors (as PyTorch)")
+    if x.dtype == np.bool_:  # PyTorch's bool kernels: prod, amax and amin including self only
+        if not include_self:
+            raise NotImplementedError("index_reduce(): \"index_reduce_func_exclude_input_init\" not implemented for "
+                                      "'Bool' (include_self=False of a bool tensor)")
+        if x.ndim <= 1:  # PyTorch's one-dimensional kernel has no bool at all
+            raise NotImplementedError("index_reduce(): \"index_func_\" not implemented for 'Bool' (a bool tensor of "
+                                      f"{x.ndim} dimension{'s' if x.ndim != 1 else ''})")
+        if reduce == "mean" and idx.size:
+            raise NotImplementedError("index_reduce(): \"div_floor_cpu\" not implemented for 'Bool' (reduce='mean' "
+                                      "of a bool tensor)")
     d = check_dim("index_reduce", dim, x.ndim)
     if x.ndim == 0:  # as PyTorch: a 0-d input takes a 0-d source and one index, as one element
         if source.ndim != 0 or idx.size != 1:
@@ -364,6 +373,8 @@ def index_reduce(input: Tensor, dim: int, index: Tensor, source: Tensor, reduce:
     if idx.size and (idx.min() < 0 or idx.max() >= n):  # PyTorch refuses negative indices too
         raise IndexError(f"index_reduce(): index out of range in self (dimension {d} has size {n}, got indices "
                          f"from {idx.min()} to {idx.max()})")
+    if reduce == "mean" and not idx.size and x.dtype == np.bool_:  # nothing to average (its kernel would refuse)
+        return input.clone()
     full = np.broadcast_to(np.expand_dims(idx, tuple(k for k in range(x.ndim) if k != d)), want).astype(np.int64)
     return scatter_reduce(input, d, wrap(full), source, reduce, include_self=include_self)
 
