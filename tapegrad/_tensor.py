@@ -79,6 +79,8 @@ class Tensor:
         """size(dim=None): the shape, or the length of one dimension."""
         if dim is None:
             return Size(self._data.shape)
+        if not self._data.ndim:  # as PyTorch: a 0-d tensor has no dimension to ask about
+            raise IndexError(f"size: dimension specified as {dim} but the tensor has no dimensions (it is 0-d)")
         return self._data.shape[check_dim("size", dim, self._data.ndim)]
 
     def dim(self) -> int:

@@ -355,6 +355,7 @@ def randint(low=0, high=None, size=None, *, generator=None, dtype=None, device=N
         raise RuntimeError(f"randint: random_ expects 'from' to be less than 'to', but got from={low} >= to={high}")
     rng = _random.rng(generator)
     dt = dtypes.as_dtype(dtype) if dtype is not None else dtypes.int64
+    _random.check_bounds("randint", dt, low, high - 1)
     return _finish(rng.integers(low, high, _sizes((size,), op="randint")).astype(dt), requires_grad)
 
 

@@ -88,3 +88,19 @@ def set_rng_state(state):
 def rng(generator=None):
     """The numpy Generator to draw from: ``generator``'s, or the default one."""
     return (generator or default_generator).rng
+
+
+def check_bounds(op: str, dt: np.dtype, from_: int, to_inc: int) -> None:
+    """As PyTorch's random_ and randint: ``from`` and ``to - 1`` must be values of the dtype (its finite range for
+    floats), or a RuntimeError naming ``op``; never a silent wrap (``randint(0, 300, dtype=uint8)``)."""
+    if dt.kind == "f":
+        lo, hi = float(np.finfo(dt).min), float(np.finfo(dt).max)
+    elif dt.kind == "b":
+        lo, hi = 0, 1
+    elif dt.kind in "iu":
+        lo, hi = int(np.iinfo(dt).min), int(np.iinfo(dt).max)
+    else:
+        return
+    for what, v in (("from", from_), ("to - 1", to_inc)):
+        if not lo <= v <= hi:
+            raise RuntimeError(f"{op}: {what} is out of bounds for {dt}: {what}={v}, the dtype holds [{lo}, {hi}]")

@@ -350,3 +350,32 @@ def test_random_creation_refuses_non_float_dtypes_and_empty_ranges_as_pytorch():
     with pytest.raises(RuntimeError, match="'from' to be less than 'to'"):
         tg.randint(1, 1, (0, 0))
     assert tg.randint(0, 1, (2,)).tolist() == [0, 0]
+
+
+@given(st.sampled_from(["bool", "uint8", "int8", "int16", "int32", "int64"]), st.integers(-2**40, 2**40),
+       st.integers(1, 2**41))
+def test_randint_refuses_bounds_its_dtype_cannot_hold(dtype, low, span):
+    """randint(low, high, dtype=...) draws from [low, high) or raises naming the bound, as PyTorch's random_; it
+    used to wrap silently (randint(0, 300, dtype=uint8) gave values from 0 to 255 with the wrong frequencies)."""
+    high = low + span
+    dt = getattr(tg, dtype)
+    lo, hi = (0, 1) if dtype == "bool" else (int(np.iinfo(dtype).min), int(np.iinfo(dtype).max))
+    if lo <= low and high - 1 <= hi:
+        out = tg.randint(low, high, (50,), dtype=dt)
+        values = out.numpy().astype(np.int64)
+        assert out.dtype == dt and (values >= low).all() and (values < high).all()
+    else:
+        with pytest.raises(RuntimeError, match="randint: (from|to - 1) is out of bounds"):
+            tg.randint(low, high, (3,), dtype=dt)
+        with pytest.raises(RuntimeError, match="out of bounds"):
+            tg.randint_like(tg.zeros(3), low, high, dtype=dt)
+
+
+def test_size_and_stride_of_a_dim_of_a_0d_tensor_raise_as_pytorch():
+    x = tg.tensor(3.0)
+    assert x.size() == () and x.stride() == ()
+    for dim in (0, -1):
+        with pytest.raises(IndexError, match="size: dimension specified as"):
+            x.size(dim)
+        with pytest.raises(IndexError, match="stride: dimension specified as"):
+            x.stride(dim)

@@ -834,3 +834,14 @@ def test_matches_torch(name):
     lg.backward()
     np.testing.assert_allclose(lg.detach().numpy(), lt.detach().numpy(), rtol=1e-10)
     np.testing.assert_allclose(xg.grad.numpy(), xt.grad.numpy(), rtol=1e-9, atol=1e-14)
+
+
+def test_cross_entropy_probability_targets_refuse_only_a_class_ignore_index():
+    """PyTorch refuses ignore_index with class-probability targets only when it could name a class (>= 0)."""
+    x, p = tg.zeros(2, 3), tg.full((2, 3), 1 / 3)
+    want = tg.nn.functional.cross_entropy(x, p)
+    for ignore in (-1, -5, -100):
+        assert tg.nn.functional.cross_entropy(x, p, ignore_index=ignore).item() == want.item()
+    for ignore in (0, 2, 7):
+        with pytest.raises(RuntimeError, match="ignore_index is not supported"):
+            tg.nn.functional.cross_entropy(x, p, ignore_index=ignore)

@@ -745,3 +745,29 @@ def test_a_view_taken_under_no_grad_written_under_grad_mode_matches_pytorch(k):
             v = NO_GRAD_VIEWS[k](y)
         with pytest.raises(RuntimeError, match="(?i)a view was created in no_grad mode and is being modified"):
             v.mul_(L.ones(v.shape, requires_grad=True))
+
+
+@given(st.lists(st.floats(-4, 4, allow_nan=False, width=32), min_size=1, max_size=5),
+       st.sampled_from(["copy_", "add_", "sub_"]), st.floats(-2, 2, allow_nan=False, width=32))
+def test_write_into_a_detached_alias_of_a_leaf_keeps_the_leafs_gradient(values, name, scale):
+    """``v2 = v1.detach(); v2.copy_(v1)``: v2 becomes a node over the leaf v1 itself (PyTorch's shared version
+    counter), so the gradient reaches v1.grad; it was silently None when the write routed it to a copy of v1."""
+    v1 = tg.tensor(values, dtype=tg.float64, requires_grad=True)
+    v2 = v1.detach()
+    getattr(v2, name)(v1)
+    assert v2.requires_grad and v2.grad_fn is not None
+    (v2 * scale).sum().backward()
+    d = {"copy_": 1.0, "add_": 1.0, "sub_": -1.0}[name]  # d(new v2)/d(v1) with v2's old values held constant
+    np.testing.assert_allclose(v1.grad.numpy(), np.full(len(values), d * scale))
+
+
+def test_copy_into_a_detached_alias_of_a_leaf_as_pytorch():
+    torch = pytest.importorskip("torch")
+    grads = []
+    for lib in (tg, torch):
+        v1 = lib.tensor([2.0, -1.0], dtype=lib.float64, requires_grad=True)
+        v2 = v1.detach()
+        v2.copy_(v1)
+        (v2 * 0.75).sum().backward()
+        grads.append(v1.grad.numpy())
+    np.testing.assert_array_equal(*grads)

@@ -218,6 +218,12 @@ def _write_recorded(self, name, op, args, kwargs, cast_ok):
     members = group(self)
     # Nothing else holds the memory (no alias, no numpy view or array handed out): the write may replace it.
     functional = len(members) == 1 and self._data.base is None and sys.getrefcount(self._data) <= 2
+    # A leaf that requires grad and shares the memory (``v1`` in ``v2 = v1.detach(); v2.copy_(v1)``) stays the
+    # leaf its uses lead to: only its version moves, as PyTorch's shared version counter, so a rule that read its
+    # old values refuses to backward instead of sending their gradient to a copy nobody holds.
+    leaves = [m for m in members if m._requires_grad and m._backward is None and m is not self]
+    if leaves:
+        members = [m for m in members if not any(m is leaf for leaf in leaves)]
     earlier = {id(m): _earlier_self(m, copy=not functional) for m in members}
     for e in earlier.values():  # a view's earlier self is a view of its base's earlier self
         if any(id(p) in earlier for p in e._parents):
@@ -248,6 +254,8 @@ def _write_recorded(self, name, op, args, kwargs, cast_ok):
         if m is not base and m._base is base:  # views see the write, in values and in gradients
             _become(m, _regenerated_view(base, m._data), now)
         _rebase(m, earlier[id(m)], now)
+    for leaf in leaves:
+        leaf._version = now
     _reroute_recent_uses(members, earlier, since, [*args, *kwargs.values()])
     return self
 

@@ -2136,7 +2136,7 @@ def _cross_entropy_probs(input, target, weight, ignore_index, reduction, eps):
                            f"{b.dtype} (class indices have the input's shape without its class dimension)")
     if a.dtype.kind != "f":
         raise _not_implemented("cross_entropy", a.dtype)
-    if ignore_index != -100:
+    if ignore_index >= 0:  # PyTorch refuses only an index that could name a class
         raise RuntimeError("cross_entropy: ignore_index is not supported for floating point (class-probability) "
                            "targets")
     if a.ndim == 0:

@@ -17,6 +17,7 @@ import numpy as np
 
 from .. import dtypes as _dtypes
 from ..autograd.declare import Size, Tensor, check_dim, expected_tensor, inplace_method, is_grad_enabled, wrap
+from ..random import check_bounds
 from . import reduce as _reduce
 from . import shape as _shape
 
@@ -283,7 +284,9 @@ def _stride(self, dim=None):
     steps = tuple(s // x.itemsize for s in x.strides)
     if dim is None:
         return steps
-    return steps[check_dim("stride", dim, x.ndim)] if x.ndim else 1
+    if not x.ndim:  # as PyTorch: a 0-d tensor has no dimension to ask about (though most ops take dim 0 or -1)
+        raise IndexError(f"stride: dimension specified as {dim} but the tensor has no dimensions (it is 0-d)")
+    return steps[check_dim("stride", dim, x.ndim)]
 
 
 def _root(x):
@@ -655,7 +658,7 @@ def _random_(self, from_=0, to=None, *, generator=None, **kwargs):
     dt = self._data.dtype
     explicit = to is not None
     if to is None:
-        _check_random_bounds(dt, from_, from_)
+        check_bounds("random_", dt, from_, from_)
         if dt.kind == "f":
             to = 2 ** (np.finfo(dt).nmant + 1) + 1
         elif dt.kind == "b":
@@ -665,23 +668,8 @@ def _random_(self, from_=0, to=None, *, generator=None, **kwargs):
     if from_ >= to:
         raise RuntimeError(f"random_ expects 'from' to be less than 'to', but got from={from_} >= to={to}")
     if explicit:
-        _check_random_bounds(dt, from_, to - 1)
+        check_bounds("random_", dt, from_, to - 1)
     return _fill_with("random_", self, lambda s: _rng(generator).integers(from_, to, s))
-
-
-def _check_random_bounds(dt, from_, to_inc):
-    """As PyTorch's random_: ``from`` and ``to - 1`` must be values of the dtype (its finite range for floats)."""
-    if dt.kind == "f":
-        lo, hi = float(np.finfo(dt).min), float(np.finfo(dt).max)
-    elif dt.kind == "b":
-        lo, hi = 0, 1
-    elif dt.kind in "iu":
-        lo, hi = int(np.iinfo(dt).min), int(np.iinfo(dt).max)
-    else:
-        return
-    for what, v in (("from", from_), ("to - 1", to_inc)):
-        if not lo <= v <= hi:
-            raise RuntimeError(f"random_: {what} is out of bounds for {dt}: {what}={v}, the dtype holds [{lo}, {hi}]")
 
 
 def _random_entry(self, *args, **kwargs):
