@@ -10,7 +10,8 @@
         for p in parameters: p -= lr * p.grad    # the hand-written update
     loss.item()
 
-Also W2u: that update loop alone (five parameters of W2m's shapes), against the same loop on numpy arrays.
+Also W2u: that update loop alone (five parameters of W2m's shapes), against the same loop on numpy arrays, and
+beside it the floor of any tensor class written in Python (``_Bare``: a Python call and a numpy call per operator).
 The tapegrad and PyTorch steps are the same code (``torch`` is either module).
 """
 
@@ -111,6 +112,35 @@ def update_loops(torch, arrays):
     return tapegrad_update, numpy_update
 
 
+class _Bare:
+    """The least a tensor class written in Python can do: ``x * number`` and ``x -= y`` are one Python call and
+    one numpy call each, with one attribute and no grad mode, versions or checks. Its update loop is the floor of
+    any Python-level tensor (tapegrad's included); the distance to it is what tapegrad's bookkeeping costs."""
+
+    __slots__ = ("data",)
+
+    def __init__(self, data):
+        self.data = data
+
+    def __rmul__(self, number):
+        return _Bare(np.multiply(self.data, number))
+
+    def __isub__(self, other):
+        np.subtract(self.data, other.data, self.data)
+        return self
+
+
+def bare_update_loop(arrays):
+    """W2u's loop over :class:`_Bare` (the floor row of the table)."""
+    params = [(_Bare(a.copy()), _Bare(np.full_like(a, 1e-3))) for a in arrays]
+
+    def bare_update():
+        for p, g in params:
+            p -= LR * g
+
+    return bare_update
+
+
 def run(libs, settings):
     out = Outcome()
     arrays, batches = problem()
@@ -129,7 +159,7 @@ def run(libs, settings):
     out.targets.append(ratio_target("W2m", samples, "tapegrad", "numpy", 1.5, "numpy"))
 
     tapegrad_update, numpy_update = update_loops(libs["tapegrad"], arrays)
-    fns = {"tapegrad": tapegrad_update, "numpy": numpy_update}
+    fns = {"tapegrad": tapegrad_update, "numpy": numpy_update, "python floor": bare_update_loop(arrays)}
     if libs.get("pytorch") is not None:
         fns["pytorch"], _ = update_loops(libs["pytorch"], arrays)
     samples = interleave(fns, settings)
