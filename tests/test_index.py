@@ -2,6 +2,7 @@
 paths."""
 
 import math
+import warnings
 
 import numpy as np
 import pytest
@@ -1748,3 +1749,22 @@ def test_setitem_of_an_empty_value_must_broadcast_to_the_result(shape, key, valu
     else:
         with pytest.raises(RuntimeError, match="shape mismatch"):
             x[key()] = tg.zeros(value)
+
+
+@pytest.mark.parametrize("stmt", ["x[m] = 5", "x[m] = 5.0", "x[m] = True", "x[m] = tg.tensor(7.0)", "x[m, ...] = 5",
+                                  "x[[m]] = 5", "y[m] = 5", "y[0, m] = 5", "y[m, 0] = 5", "y[..., m] = 5"])
+def test_a_number_written_through_a_uint8_mask_is_refused_as_pytorch(stmt):
+    """PyTorch fills a number (or 0-d tensor) through an index with a uint8 tensor by masked_fill_, which refuses
+    uint8 masks; tapegrad wrote it, reading the uint8 tensor as a mask."""
+    x, y, m = tg.arange(3.0), tg.zeros(3, 3), tg.tensor([1, 0, 1], dtype=tg.uint8)
+    with pytest.raises(RuntimeError, match="masked_fill_ only supports boolean masks"):
+        exec(stmt, {"x": x, "y": y, "m": m, "tg": tg})
+    assert x.tolist() == [0.0, 1.0, 2.0] and not y.numpy().any()
+
+
+def test_a_tensor_written_through_a_uint8_mask_is_written_as_pytorch():
+    x = tg.arange(3.0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        x[tg.tensor([1, 0, 1], dtype=tg.uint8)] = tg.tensor([7.0, 8.0])
+    assert x.tolist() == [7.0, 1.0, 8.0]

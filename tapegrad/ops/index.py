@@ -426,6 +426,13 @@ def _basic_tuple(index, shape):
     return index + (Ellipsis,), name
 
 
+def _has_byte_mask(index) -> bool:
+    """Whether ``index`` (a tensor, or a tuple or list of index parts) holds a uint8 tensor: PyTorch's old mask."""
+    parts = index if isinstance(index, (tuple, list)) else (index,)
+    return any(isinstance(p, Tensor) and p._data.dtype == np.uint8 or isinstance(p, (tuple, list)) and
+               _has_byte_mask(p) for p in parts)
+
+
 @op(methods=("__setitem__",), xp_name=False)
 def setitem(self: Tensor, index, value) -> None:
     """x[index] = value: write ``value`` (a tensor, or a number in x's dtype) into x's elements at ``index``,
@@ -461,6 +468,10 @@ def setitem(self: Tensor, index, value) -> None:
         basic, name, adv, axes = (None, Ellipsis), "UnsqueezeBackward0", None, None
     else:
         basic, name, adv, axes = _parse("setitem", index, x.shape)
+    if adv is not None and (number or not value.ndim) and _has_byte_mask(index):
+        # PyTorch fills through a uint8 mask with masked_fill_, which takes bool masks only
+        raise RuntimeError(f"setitem: masked_fill_ only supports boolean masks, but got mask with dtype uint8 (a "
+                           f"number or 0-d value written into a tensor of shape {tuple(x.shape)}; use a bool mask)")
     target = x if basic is None else x[basic]
     if number:  # a Python number, converted: nothing to check
         v = value
