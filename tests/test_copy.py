@@ -153,3 +153,19 @@ def test_matches_pytorch():
     for lib_fill in ["fill_(2)", "zero_()"]:
         for make in ["zeros(1).expand(3)", "zeros(2, 1).expand(2, 3)", "arange(3.0).unfold(0, 2, 1)"]:
             assert eval(f"tg.{make}.{lib_fill}.tolist()") == eval(f"torch.{make}.{lib_fill}.tolist()")
+
+
+@pytest.mark.parametrize("grad", [False, True])
+@pytest.mark.parametrize("dst,src,ok", [((3,), (1, 1, 3), False), ((2, 3), (3,), True), ((3,), (2, 3), False),
+                                        ((2, 3), (2, 1), True), ((2, 3), (1, 2, 3), False), ((), (1,), False)])
+def test_copy_broadcasts_the_source_only_as_pytorch_expands_it(dst, src, ok, grad):
+    """copy_ expands the source to the destination's shape, as PyTorch: a source with more dims is refused even when
+    they are 1s (numpy's copyto would drop them), under no_grad and when recorded."""
+    x = tg.zeros(dst)
+    value = tg.arange(float(np.prod(src, dtype=int))).reshape(src).requires_grad_(grad)
+    if ok:
+        x.copy_(value)
+        np.testing.assert_array_equal(x.detach().numpy(), np.broadcast_to(value.detach().numpy(), dst))
+    else:
+        with pytest.raises(RuntimeError, match="copy_: cannot broadcast"):
+            x.copy_(value)

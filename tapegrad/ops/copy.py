@@ -311,8 +311,10 @@ def copy_(input: Tensor, src, non_blocking: bool = False) -> Tensor:
     if no_record(input, src):
         data = input._data
         if data.flags.writeable:
+            if src._data.ndim > data.ndim:  # numpy would drop a source's leading 1s; PyTorch's expand refuses
+                raise _copy_error(src, input)
             try:
-                np.copyto(data, np.broadcast_to(src._data, data.shape), casting="unsafe")
+                np.copyto(data, src._data, casting="unsafe")  # broadcasts src to data's shape (only that way)
             except ValueError:
                 raise _copy_error(src, input) from None
             bump(input)
