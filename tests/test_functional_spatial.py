@@ -474,3 +474,18 @@ def test_interpolate_antialias_keeps_constants_and_is_separable(h, w, oh, ow, mo
     np.testing.assert_allclose(one, two[..., 0], rtol=1e-12, atol=1e-12)
     x = tg.tensor(rng.standard_normal((1, 1, h, w)))
     assert_gradients(lambda t: F.interpolate(t, size=(oh, ow), mode=mode, antialias=True), x)
+
+
+@pytest.mark.parametrize("mode", ["bilinear", "bicubic"])
+def test_interpolate_antialias_refuses_float16_as_pytorch(mode):
+    """PyTorch's CPU antialias kernel has no float16 weights: NotImplementedError, with its message."""
+    for shape in ((1, 2, 3, 1), (0, 1, 2, 2)):
+        x = tg.ones(*shape, dtype=tg.float16)
+        with pytest.raises(NotImplementedError, match="\"compute_index_ranges_weights\" not implemented for 'Half'"):
+            tg.nn.functional.interpolate(x, scale_factor=1.5, mode=mode, antialias=True)
+    torch = pytest.importorskip("torch")
+    with pytest.raises(NotImplementedError, match="\"compute_index_ranges_weights\" not implemented for 'Half'"):
+        torch.nn.functional.interpolate(torch.ones(1, 2, 3, 1, dtype=torch.float16), scale_factor=1.5, mode=mode,
+                                        antialias=True)
+    out = tg.nn.functional.interpolate(tg.ones(1, 1, 2, 2), size=(3, 3), mode=mode, antialias=True)
+    assert out.shape == (1, 1, 3, 3)

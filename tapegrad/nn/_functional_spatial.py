@@ -466,6 +466,9 @@ def interpolate(input: Tensor, size=None, scale_factor=None, mode: str = "neares
     if x.dtype.kind != "f":
         raise NotImplementedError(f"{op_name}: mode {mode!r} is not implemented for {x.dtype} tensors; use a "
                                   "floating-point input")
+    if antialias and x.dtype.itemsize < 4:  # as PyTorch's CPU kernel, which computes its weights in x's dtype
+        raise NotImplementedError(f"\"compute_index_ranges_weights\" not implemented for 'Half' ({op_name}: mode "
+                                  f"{mode!r} with antialias=True takes float32 or float64, got {x.dtype})")
     sizes = tuple(x.shape[2:])
     axis_taps = _aa_axis_taps if antialias else _axis_taps
     taps = [axis_taps(mode, n, o, s, align_corners, x.dtype) for n, o, s in zip(sizes, out, scales, strict=True)]
