@@ -1476,3 +1476,21 @@ def test_linear_signs_of_zero_match_pytorch(lead, k, n, bias, dtype, rg, transpo
     got = run(tg).detach().numpy()
     np.testing.assert_array_equal(got, want)
     np.testing.assert_array_equal(np.signbit(got), np.signbit(want))
+
+
+@pytest.mark.parametrize("dtype,tiny", [("float32", 1e-30), ("float64", 5e-324)])
+def test_linear_product_that_underflows_keeps_its_sign_in_gemm(dtype, tiny):
+    """The differential test's repro: addmm's gemm adds each product to the bias in one fused multiply-add, so a
+    product that underflows to zero keeps its sign against a +0.0 bias (a single row, PyTorch's gemv, does not)."""
+    dt = getattr(tg, dtype)
+    x, w, b = tg.tensor([[tiny], [2.0]], dtype=dt), tg.tensor([[-1e-30], [1.0]], dtype=dt), tg.zeros(2, dtype=dt)
+    out = F.linear(x, w, b).numpy()
+    assert out[0, 0] == 0 and np.signbit(out[0, 0])
+    row = F.linear(x[:1], w, b).numpy()
+    assert row[0, 0] == 0 and not np.signbit(row[0, 0])
+    torch = pytest.importorskip("torch")
+    tdt = getattr(torch, dtype)
+    want = torch.nn.functional.linear(torch.tensor([[tiny], [2.0]], dtype=tdt),
+                                      torch.tensor([[-1e-30], [1.0]], dtype=tdt), torch.zeros(2, dtype=tdt)).numpy()
+    np.testing.assert_array_equal(out, want)
+    np.testing.assert_array_equal(np.signbit(out), np.signbit(want))

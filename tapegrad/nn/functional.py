@@ -805,6 +805,10 @@ def _one_term_zeros(out, x, w, b, fused, folded):
         else:
             keep = out.dtype == np.float32 or (out.dtype == np.float64 and gemm)
             want = b + (p if keep else p + 0.0)
+            if gemm:  # gemm's fused multiply-add: a product that underflows keeps its sign added to a zero bias
+                tiny = (p == 0) & (x != 0) & (w.T != 0) & (b == 0)
+                if tiny.any():
+                    want = np.where(tiny, p, want)
     zero = out == 0
     out[zero] = np.broadcast_to(want, out.shape)[zero]
 
