@@ -6,7 +6,7 @@ import doctest
 
 import numpy as np
 import pytest
-from hypothesis import given
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 import tapegrad as tg
@@ -336,3 +336,51 @@ def test_conv_tbc_skips_the_padding_taps_of_non_finite_weights(T, B, Ci, Co, K, 
     (torch.nn.functional.conv_tbc(tx, tw, torch.tensor(bw), pad) * torch.tensor(g)).sum().backward()
     np.testing.assert_allclose(x.grad.numpy(), tx.grad.numpy(), rtol=1e-12)
     np.testing.assert_allclose(w.grad.numpy(), tw.grad.numpy(), rtol=1e-12)
+
+
+# ---------------------------------------------------------------------- conv3d: PyTorch's signs of zero
+def test_conv3d_signs_of_zero_follow_the_native_kernel():
+    """The differential test's repro (unbatched, float32, a 1x1x1 kernel over one channel): the products keep
+    their signs; with a bias, a zero is -0.0 only where the bias and every product are -0.0."""
+    x = tg.tensor([[[[3.0, 0.0]], [[1.0, -float("inf")]], [[1.0, 1.5]]]])
+    out = F.conv3d(x, tg.tensor([[[[[0.5]]]], [[[[-0.25]]]]], requires_grad=True)).detach().numpy()
+    assert np.signbit(out[1, 0, 0, 1]) and not np.signbit(out[0, 0, 0, 1])
+    x64 = tg.full((1, 2, 2, 2, 2), -0.0, dtype=tg.float64)
+    w64 = tg.ones(1, 2, 2, 2, 2, dtype=tg.float64)
+    out = F.conv3d(x64, w64, tg.full((1,), -0.0, dtype=tg.float64), padding=1).numpy()
+    assert np.signbit(out[0, 0, 1, 1, 1]) and not np.signbit(out[0, 0, 0, 0, 0])  # padding's +0.0 products
+    assert not np.signbit(F.conv3d(x64, w64, tg.full((1,), -0.0, dtype=tg.float64)).numpy()).any()  # one pixel
+    assert not np.signbit(F.conv3d(x64, w64).numpy()).any()  # no bias: from +0.0
+
+
+@given(n=st.sampled_from([1, 2]), groups=st.sampled_from([1, 2]), per_group=st.sampled_from([1, 2]),
+       out_per_group=st.sampled_from([1, 2]), size=st.sampled_from([(1, 1, 1), (1, 1, 2), (2, 2, 2), (1, 3, 3)]),
+       bias=st.booleans(), padding=st.sampled_from([0, 1]), stride=st.sampled_from([1, 2]),
+       kernel=st.sampled_from([1, 2]), dtype=st.sampled_from(["float32", "float64"]), seed=st.integers(0, 2**16))
+@example(n=1, groups=1, per_group=1, out_per_group=2, size=(1, 1, 2), bias=False, padding=0, stride=1, kernel=1,
+         dtype="float32", seed=0)
+@example(n=1, groups=2, per_group=2, out_per_group=1, size=(2, 2, 2), bias=True, padding=1, stride=1, kernel=1,
+         dtype="float64", seed=1)
+@example(n=1, groups=1, per_group=2, out_per_group=2, size=(1, 1, 2), bias=True, padding=0, stride=1, kernel=1,
+         dtype="float32", seed=2)
+@settings(max_examples=40, deadline=None)
+def test_conv3d_signs_of_zero_match_pytorch(n, groups, per_group, out_per_group, size, bias, padding, stride,
+                                            kernel, dtype, seed):
+    torch = pytest.importorskip("torch")
+    if min(size) + 2 * padding < kernel:
+        return
+    rng = np.random.default_rng(seed)
+    values = [-0.0, -0.0, 0.0, 1.0, -1.0]
+    x = rng.choice(values, size=(n, groups * per_group) + size)
+    w = rng.choice(values, size=(groups * out_per_group, per_group) + (kernel,) * 3)
+    b = rng.choice(values, size=(groups * out_per_group,)) if bias else None
+
+    def run(lib):
+        dt = getattr(lib, dtype)
+        return lib.nn.functional.conv3d(lib.tensor(x, dtype=dt), lib.tensor(w, dtype=dt),
+                                        None if b is None else lib.tensor(b, dtype=dt), stride=stride,
+                                        padding=padding, groups=groups).numpy()
+
+    got, want = run(tg), run(torch)
+    np.testing.assert_array_equal(got, want)
+    np.testing.assert_array_equal(np.signbit(got), np.signbit(want))

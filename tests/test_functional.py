@@ -6,7 +6,7 @@ import warnings
 
 import numpy as np
 import pytest
-from hypothesis import example, given
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
@@ -1497,3 +1497,76 @@ def test_pad_value_is_converted_as_pytorch_fills_it(dtype, value, pads):
     except RuntimeError:
         want = "raised"
     assert got == want or np.array_equal(np.array(got, dtype=float), np.array(want, dtype=float), equal_nan=True)
+
+
+# ---------------------------------------------------------------------- linear: signs of zero of inner size 0/1
+def test_linear_of_inner_size_one_keeps_pytorch_s_signs_of_zero():
+    """PyTorch's linear is addmm for a 2-D input with a bias (the bias copied into the output, the product added:
+    float32 keeps a one-term product's sign) and matmul (a one-term gemm keeps it where both outer sizes are 2 or
+    more, else a sum from +0.0) without one."""
+    F = tg.nn.functional
+    x = tg.tensor([[[0.0]], [[-2.5]]], dtype=tg.float64)  # the differential test's repro: matmul folds to (2, 1)
+    out = F.linear(x, tg.tensor([[1.3], [-0.7], [-1.9]], dtype=tg.float64, requires_grad=True)).detach().numpy()
+    assert np.signbit(out[0, 0]).tolist() == [False, True, True]
+    row = tg.tensor([[-1.0]])
+    assert np.signbit(F.linear(row, tg.zeros(2, 1), tg.full((2,), -0.0)).numpy()).all()  # float32: -0.0 + -0.0
+    assert not np.signbit(F.linear(row, tg.zeros(2, 1)).numpy()).any()  # no bias: a gemv sums from +0.0
+    row64 = row.double()
+    assert not np.signbit(F.linear(row64, tg.zeros(2, 1, dtype=tg.float64),
+                                   tg.full((2,), -0.0, dtype=tg.float64)).numpy()).any()
+    # an inner size of 0: addmm leaves the bias as it is
+    assert np.signbit(F.linear(tg.zeros(2, 0), tg.zeros(3, 0), tg.full((3,), -0.0)).numpy()).all()
+
+
+@given(lead=st.sampled_from([(), (1,), (2,), (3,), (1, 1), (2, 3), (1, 2, 2)]), k=st.sampled_from([0, 1, 1, 2]),
+       n=st.sampled_from([1, 2, 3]), bias=st.sampled_from([None, "vec", "scalar", "row", "one"]),
+       dtype=st.sampled_from(["float16", "float32", "float64"]), rg=st.booleans(), transposed=st.booleans(),
+       seed=st.integers(0, 2**16))
+@example(lead=(2, 1), k=1, n=3, bias=None, dtype="float64", rg=True, transposed=False, seed=0)
+@example(lead=(), k=1, n=3, bias="vec", dtype="float32", rg=False, transposed=False, seed=1)
+@example(lead=(2, 3), k=1, n=2, bias="scalar", dtype="float32", rg=False, transposed=True, seed=2)
+@settings(max_examples=60, deadline=None)
+def test_linear_signs_of_zero_match_pytorch(lead, k, n, bias, dtype, rg, transposed, seed):
+    torch = pytest.importorskip("torch")
+    rng = np.random.default_rng(seed)
+    values = [-0.0, 0.0, 1.0, -1.0]
+    shape = lead + (k,)
+    transposed = transposed and len(lead) >= 2
+    x = rng.choice(values, size=(shape[1], shape[0]) + shape[2:] if transposed else shape)
+    w = rng.choice(values, size=(n, k))
+    b = None if bias is None else rng.choice(values, size={"vec": (n,), "scalar": (), "row": (1, n),
+                                                           "one": (1, 1)}[bias])
+    if bias == "one":
+        w = w[:1]
+
+    def run(lib):
+        xt = lib.tensor(x, dtype=getattr(lib, dtype))
+        xt = xt.transpose(0, 1) if transposed else xt
+        wt = lib.tensor(w, dtype=getattr(lib, dtype), requires_grad=rg)
+        return lib.nn.functional.linear(xt, wt, None if b is None else lib.tensor(b, dtype=getattr(lib, dtype)))
+
+    try:
+        want = run(torch).detach().numpy()
+    except RuntimeError:
+        return  # (a 1-D input with a 2-D bias: PyTorch's in-place add refuses the broadcast)
+    got = run(tg).detach().numpy()
+    np.testing.assert_array_equal(got, want)
+    np.testing.assert_array_equal(np.signbit(got), np.signbit(want))
+
+
+@pytest.mark.parametrize("dtype,tiny", [("float32", 1e-30), ("float64", 5e-324)])
+def test_linear_product_that_underflows_keeps_its_sign_in_gemm(dtype, tiny):
+    """The differential test's repro: addmm's gemm adds each product to the bias in one fused multiply-add, so a
+    product that underflows to zero keeps its sign against a +0.0 bias (a single row, PyTorch's gemv, does not)."""
+    dt = getattr(tg, dtype)
+    x, w, b = tg.tensor([[tiny], [2.0]], dtype=dt), tg.tensor([[-1e-30], [1.0]], dtype=dt), tg.zeros(2, dtype=dt)
+    out = F.linear(x, w, b).numpy()
+    assert out[0, 0] == 0 and np.signbit(out[0, 0])
+    row = F.linear(x[:1], w, b).numpy()
+    assert row[0, 0] == 0 and not np.signbit(row[0, 0])
+    torch = pytest.importorskip("torch")
+    tdt = getattr(torch, dtype)
+    want = torch.nn.functional.linear(torch.tensor([[tiny], [2.0]], dtype=tdt),
+                                      torch.tensor([[-1e-30], [1.0]], dtype=tdt), torch.zeros(2, dtype=tdt)).numpy()
+    np.testing.assert_array_equal(out, want)
+    np.testing.assert_array_equal(np.signbit(out), np.signbit(want))

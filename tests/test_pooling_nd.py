@@ -7,7 +7,7 @@ import itertools
 
 import numpy as np
 import pytest
-from hypothesis import given
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 import tapegrad as tg
@@ -325,3 +325,21 @@ def test_adaptive_avg_pool3d_to_ones_is_the_mean_of_any_input(shape):
     np.testing.assert_array_equal(out.detach().numpy(), expected)
     out.sum().backward()
     assert x.grad.shape == x.shape
+
+
+@given(size=st.tuples(st.integers(1, 4), st.integers(1, 4), st.integers(1, 4)),
+       out=st.tuples(st.integers(1, 5), st.integers(1, 5), st.integers(1, 5)), seed=st.integers(0, 2**16),
+       dtype=st.sampled_from(["float32", "float64"]))
+@example(size=(3, 2, 2), out=(4, 3, 3), seed=0, dtype="float32")
+@settings(max_examples=30, deadline=None)
+def test_adaptive_avg_pool3d_sums_in_pytorch_s_order(size, out, seed, dtype):
+    """PyTorch sums each window depth, then height, then width outermost first, from +0.0 in the input's dtype:
+    where large values cancel, its rounding (not a per-axis sum's)."""
+    torch = pytest.importorskip("torch")
+    rng = np.random.default_rng(seed)
+    x = rng.choice([1e30, -1e30, 3e38, -3e38, 0.5, 1.0, -60000.0, 1e-7, 0.0], size=(1, 2) + size)
+    want = torch.nn.functional.adaptive_avg_pool3d(torch.tensor(x, dtype=getattr(torch, dtype)), out).numpy()
+    got = tg.nn.functional.adaptive_avg_pool3d(tg.tensor(x, dtype=getattr(tg, dtype)), out).numpy()
+    np.testing.assert_array_equal(got, want)
+    area = tg.nn.functional.interpolate(tg.tensor(x, dtype=getattr(tg, dtype)), size=out, mode="area").numpy()
+    np.testing.assert_array_equal(area, want)

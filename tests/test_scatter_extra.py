@@ -365,3 +365,62 @@ def test_index_reduce_mean_with_an_empty_index_keeps_the_graph():
     src = tg.zeros(0, requires_grad=True)
     y = tg.tensor([1.0, 0.0]).index_reduce(0, tg.tensor([], dtype=tg.int64), src, "mean")
     assert y.requires_grad and y.tolist() == [1.0, 0.0]
+
+
+# ---------------------------------------------------------------------- tensordot: size-1 contracted dims
+def test_tensordot_broadcasts_a_contracted_dim_of_size_one_and_keeps_the_one_term_products_signs():
+    """As PyTorch: a contracted dim of size 1 on one side is summed away on the other side first (from +0.0), then
+    one mm; an inner size of 1 there is a one-term gemm, which keeps the products' signs (both outer sizes >= 2)."""
+    x = tg.tensor([[1.0, 2.0], [3.0, 4.0]], requires_grad=True)
+    out = tg.tensordot(x, tg.tensor([[2.0, -1.0]]), dims=([1], [0]))
+    assert out.tolist() == [[6.0, -3.0], [14.0, -7.0]]  # x's rows summed, times the single row
+    out.sum().backward()
+    assert x.grad.tolist() == [[1.0, 1.0], [1.0, 1.0]]
+    a = tg.tensor([[1.0], [-0.0], [-0.0]])
+    b = tg.tensor([[-0.0, 2.0, -0.0]])
+    assert np.signbit(tg.tensordot(a, b, dims=1).numpy()).tolist() == [[True, False, True]] + [[True, False, True]] * 2
+    # -0.0 in a's summed dim (b's size is 1) becomes +0.0: +0.0 * b
+    a2 = tg.tensor([[-0.0, -0.0], [1.0, -0.0]])
+    out = tg.tensordot(a2, tg.tensor([[1.0], [-0.0]]), dims=([0], [1])).numpy()
+    assert out.tolist() == [[1.0, -0.0], [0.0, -0.0]] and np.signbit(out).tolist() == [[False, True], [False, True]]
+    with pytest.raises(RuntimeError, match="contracted dimensions need to match, but first has size 3"):
+        tg.tensordot(tg.ones(2, 3), tg.ones(2, 4), dims=([1], [0]))
+    with pytest.raises(RuntimeError, match="dim 0 appears multiple times in the list of dims"):
+        tg.tensordot(tg.ones(2, 3), tg.ones(1, 4), dims=([0, 1], [0, 0]))
+    with pytest.raises(RuntimeError, match="tensordot: both inputs should have same dtype"):
+        tg.tensordot(tg.ones(2, 3), tg.ones(3, 2, dtype=tg.float64), dims=1)
+
+
+@given(sa=st.lists(st.sampled_from([1, 1, 2, 3]), min_size=1, max_size=3),
+       sb=st.lists(st.sampled_from([1, 1, 2, 3]), min_size=1, max_size=3), k=st.integers(0, 3),
+       seed=st.integers(0, 2**16), dtype=st.sampled_from(["float16", "float32", "float64", "int64"]))
+@example(sa=[3, 1], sb=[1, 3], k=1, seed=0, dtype="float32")
+@example(sa=[2, 2], sb=[1, 2], k=1, seed=3, dtype="float64")
+@settings(max_examples=40, deadline=None)
+def test_tensordot_with_contracted_dims_of_size_one_matches_pytorch(sa, sb, k, seed, dtype):
+    """Values and signs of zero as PyTorch's, a contracted dim of size 1 on either side broadcast."""
+    torch = pytest.importorskip("torch")
+    k = min(k, len(sa), len(sb))
+    da = list(range(len(sa) - k, len(sa)))
+    db = list(range(k))[::-1] if seed % 2 else list(range(k))
+    sb = list(sb)
+    for i, j in zip(da, db, strict=True):
+        if 1 not in (sa[i], sb[j]):
+            sb[j] = sa[i]
+    rng = np.random.default_rng(seed)
+    data = [rng.choice([-0.0, 0.0, 1.5, -2.0], size=s) for s in (sa, sb)]
+    if dtype == "int64":
+        data = [d.astype(np.int64) for d in data]
+    got = tg.tensordot(*[tg.tensor(d, dtype=getattr(tg, dtype)) for d in data], dims=(da, db)).numpy()
+    want = torch.tensordot(*[torch.tensor(d, dtype=getattr(torch, dtype)) for d in data], dims=(da, db)).numpy()
+    assert got.dtype == want.dtype and got.shape == want.shape
+    np.testing.assert_array_equal(got, want)
+    np.testing.assert_array_equal(np.signbit(got), np.signbit(want))
+
+
+@given(data=st.data())
+def test_tensordot_broadcast_gradients(data):
+    x = data.draw(arrays((3, 1, 2)))
+    y = data.draw(arrays((1, 2)))
+    assert_gradients(lambda a, b: tg.tensordot(a, b, dims=([0, 2], [0, 1])), x, y)
+    assert_gradients(lambda a, b: tg.tensordot(b, a, dims=([1], [1])), x, y)

@@ -733,10 +733,11 @@ def linear(input: Tensor, weight: Tensor, bias: Tensor | None = None) -> Tensor:
         return _addmm(input, weight, bias)
     lead = x.shape[:-1]
     flat = input.reshape(math.prod(lead), x.shape[-1])  # NOTE: sizes, not -1: a size-0 dim makes -1 ambiguous
-    return _addmm(flat, weight, bias).reshape(lead + (w.shape[0],))
+    return _addmm(flat, weight, bias, x).reshape(lead + (w.shape[0],))
 
 
-def _addmm(input, weight, bias):
+def _addmm(input, weight, bias, unflat=None):
+    """input @ weight.T + bias for a 2-D ``input`` (``unflat``: the input's array before it was flattened to 2-D)."""
     x, w = input._data, weight._data
     if x.dtype != w.dtype:
         raise RuntimeError(f"linear: input and weight must have the same dtype, got {x.dtype} and {w.dtype}")
@@ -747,6 +748,8 @@ def _addmm(input, weight, bias):
     # is not needed may be changed in place before backward
     which = (2 if input._requires_grad else 0) + (1 if weight._requires_grad else 0)
     if bias is None:
+        if x.shape[1] <= 1 and x.dtype.kind == "f":
+            _one_term_zeros(out, x, w, None, *_linear_path(unflat, None, weight._requires_grad))
         return record(out, (input, weight), _MM_RULES[which], "MmBackward0")
     b = _data("linear", bias)
     if b.dtype != x.dtype:
@@ -756,8 +759,58 @@ def _addmm(input, weight, bias):
     except ValueError:
         raise RuntimeError(f"linear: bias of shape {tuple(b.shape)} does not broadcast to the output shape "
                            f"{tuple(out.shape)} (expected ({w.shape[0]},))") from None
+    if x.shape[1] <= 1 and x.dtype.kind == "f":
+        _one_term_zeros(out, x, w, b, *_linear_path(unflat, b, weight._requires_grad))
     return record(out, (input, weight, bias), (_ADDMM_RULES if b.ndim == 1 else _ADDMM_BROADCAST_RULES)[which],
                   "AddmmBackward0")
+
+
+def _linear_path(unflat, b, weight_requires_grad):
+    """(fused, folded): whether PyTorch's linear computes this input (``unflat``: before flattening, None for a
+    2-D input) by addmm with the bias, and otherwise whether its matmul folds the input into one mm (else bmm)."""
+    if unflat is None:
+        return b is not None, True
+    # measured on PyTorch 2.13: a contiguous input goes to addmm with a bias of 1 dim, or of more dims whose last
+    # size is not 1; a bias of one element in 2 or more dims, or a scalar, is added after matmul
+    fused = (b is not None and unflat.flags.c_contiguous
+             and (b.ndim == 1 or (b.ndim > 1 and b.shape[-1] != 1)))
+    if fused or unflat.ndim < 3 or weight_requires_grad or unflat.size == 0:
+        return fused, True
+    st, sh = unflat.strides, unflat.shape  # matmul's should_fold: the leading dims flatten without a copy
+    return False, all(st[i] == st[i + 1] * sh[i + 1] for i in range(unflat.ndim - 2))
+
+
+def _one_term_zeros(out, x, w, b, fused, folded):
+    """Give the zeros of ``out`` = x @ w.T (+ b), of inner size 1 or 0, PyTorch's signs (in place).
+
+    PyTorch's addmm (``fused``) copies the bias into the output and adds the products to it: float32's kernel adds
+    the one product itself (keeping its sign), float64's where both outer sizes are 2 or more (a one-term gemm),
+    others a sum from +0.0; an inner size of 0 leaves the bias as it is. Otherwise PyTorch computes matmul (a
+    one-term gemm when ``folded`` into one mm with both outer sizes 2 or more: the product's sign; else a sum from
+    +0.0), then adds the bias."""
+    if np.count_nonzero(out) == out.size:
+        return
+    rows, cols = out.shape
+    if x.shape[1] == 0:
+        want = np.zeros(out.shape, out.dtype)
+        if b is not None:
+            want = np.broadcast_to(b, out.shape) if fused else want + b
+    else:
+        p = x * w.T
+        gemm = folded and rows > 1 and cols > 1 and out.dtype.itemsize >= 4
+        if b is None or not fused:
+            want = p if gemm else p + 0.0
+            if b is not None:
+                want = want + b
+        else:
+            keep = out.dtype == np.float32 or (out.dtype == np.float64 and gemm)
+            want = b + (p if keep else p + 0.0)
+            if gemm:  # gemm's fused multiply-add: a product that underflows keeps its sign added to a zero bias
+                tiny = (p == 0) & (x != 0) & (w.T != 0) & (b == 0)
+                if tiny.any():
+                    want = np.where(tiny, p, want)
+    zero = out == 0
+    out[zero] = np.broadcast_to(want, out.shape)[zero]
 
 
 def _mm_rule(xp, need, g, out, x, w):

@@ -873,6 +873,21 @@ def adaptive_avg_pool2d(input: Tensor, output_size) -> Tensor:
     return record(apply(x), (input,), adaptive_avg_pool2d_rule, "AdaptiveAvgPool2DBackward0")
 
 
+def _ordered_window_sum(x, taps):
+    """Sums over the valid taps of every window of x (B, *S) in PyTorch's adaptive-pooling loop order (the first
+    axis outermost, from +0.0, in x's dtype), one tap offset at a time: its rounding where large values cancel."""
+    acc = np.zeros((x.shape[0],) + tuple(idx.shape[0] for idx, _ in taps), x.dtype)
+    for offsets in np.ndindex(*(idx.shape[1] for idx, _ in taps)):
+        at = [np.clip(idx[:, t], 0, x.shape[a + 1] - 1) for a, ((idx, _), t) in enumerate(zip(taps, offsets,
+                                                                                              strict=True))]
+        mask = np.ones(acc.shape[1:], bool)
+        for a, ((_, valid), t) in enumerate(zip(taps, offsets, strict=True)):
+            mask &= valid[:, t].reshape((-1,) + (1,) * (len(taps) - a - 1))
+        values = x[(slice(None),) + np.ix_(*at)]
+        acc += values if mask.all() else np.where(mask, values, np.zeros((), x.dtype))
+    return acc
+
+
 class _AdaptiveAxis:
     """Adaptive pooling's windows along one axis: output i covers [floor(i*n/m), ceil((i+1)*n/m)), as PyTorch.
     Sums go window by window (a window's sum never sees another's values, so one inf stays in its windows);

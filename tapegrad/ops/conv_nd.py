@@ -251,6 +251,8 @@ def _convnd(op_name, d, input, weight, bias, stride, padding, dilation, groups):
     axes = _bias_axes(d)
     if b is not None:
         out += b.reshape((-1,) + (1,) * d)
+    if d == 3 and out.dtype.kind == "f" and np.count_nonzero(out) != out.size:
+        _conv3d_zero_signs(out, x, w, b, geo)
 
     has_bias = bias is not None
 
@@ -263,6 +265,54 @@ def _convnd(op_name, d, input, weight, bias, stride, padding, dilation, groups):
 
     inputs = (input, weight) if bias is None else (input, weight, bias)
     return record(out, inputs, convolution_rule, "ConvolutionBackward0")
+
+
+def _conv3d_zero_signs(out, x, w, b, geo):
+    """Give the zeros of a conv3d's ``out`` PyTorch's signs (in place), where its native kernel computes it: no
+    dilation; float64 always, float32 for one image in one group (of at most 20480 input values; its other
+    float32 convolutions are oneDNN's, left as numpy sums them). Measured on PyTorch 2.13 (CPU).
+
+    That kernel copies the bias into the output and adds the products over the zero-padded input to it, so a
+    zero there is -0.0 where the bias and every product (the padding's +0.0 times the weight too) are -0.0; one
+    output pixel of one group sums the products from +0.0 first (but float32's single product by a 1x1x1
+    kernel over one channel is added to the bias itself), and so do float32's sums of several products into
+    2 or more output channels. Without a bias, one product per output (a 1x1x1
+    kernel over one channel, one group) keeps its sign where 2 or more output pixels and channels make its
+    gemm a matrix product; other sums start from +0.0."""
+    one_term = geo.C == geo.G and all(k == 1 for k in geo.K)
+    if any(dl != 1 for dl in geo.dil):
+        return
+    if out.dtype == np.float32:
+        if geo.G != 1 or geo.N != 1 or x.size > 20480:
+            return
+    elif out.dtype != np.float64:
+        return
+    pixels = math.prod(geo.out)
+    if b is None and not (geo.G == 1 and one_term and pixels > 1 and geo.O > 1):
+        return
+    if b is not None and pixels < 2 and geo.G == 1 and (out.dtype == np.float64 or not one_term):
+        out[out == 0] = 0.0  # one output pixel: the products summed from +0.0 first, then added to the bias
+        return
+    if b is not None and out.dtype == np.float32 and not one_term and geo.O > 1:
+        out[out == 0] = 0.0  # float32's gemm of 2 or more output channels: from +0.0 too
+        return
+    zero = out == 0
+    n, o, *pos = np.nonzero(zero)
+    lo = [p for p, _ in geo.pads]
+    negative = np.ones(n.shape, bool) if b is None else np.signbit(b[o])
+    per_group = geo.C // geo.G
+    first = o // (geo.O // geo.G) * per_group  # the first input channel of each output's group
+    for c in range(per_group):
+        for k in np.ndindex(*geo.K):
+            at = [q * st + kk - pad for q, st, kk, pad in zip(pos, geo.stride, k, lo, strict=True)]
+            inside = np.ones(n.shape, bool)
+            for a, size in zip(at, geo.S, strict=True):
+                inside &= (a >= 0) & (a < size)
+            value = np.zeros(n.shape, x.dtype)  # the padding's zeros are +0.0
+            value[inside] = x[(n[inside], first[inside] + c) + tuple(a[inside] for a in at)]
+            p = value * w[(o, np.full(o.shape, c)) + tuple(np.full(o.shape, kk) for kk in k)]
+            negative &= np.signbit(p)
+    out[zero] = np.where(negative, -0.0, 0.0).astype(out.dtype)
 
 
 @op(methods=())

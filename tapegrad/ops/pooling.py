@@ -21,7 +21,7 @@ import numbers
 import numpy as np
 
 from ..autograd.declare import Tensor, expected_tensor, op, record, wrap
-from .conv import adaptive_avg_pool2d, avg_pool2d, max_pool2d
+from .conv import _ordered_window_sum, adaptive_avg_pool2d, avg_pool2d, max_pool2d
 
 __all__ = ["max_pool1d", "max_pool1d_with_indices", "max_pool2d_with_indices", "max_pool3d",
            "max_pool3d_with_indices", "avg_pool1d", "avg_pool3d", "adaptive_avg_pool1d", "adaptive_avg_pool3d",
@@ -449,7 +449,7 @@ def adaptive_avg_pool3d(input: Tensor, output_size) -> Tensor:
 
     def apply(a):
         with np.errstate(over="ignore", invalid="ignore"):
-            mean = _separable_sum(a.reshape((-1,) + sizes), taps) / count.astype(a.dtype)
+            mean = _ordered_window_sum(a.reshape((-1,) + sizes), taps) / count.astype(a.dtype)
         np.add(mean, 0, out=mean)
         return mean.reshape(lead + out)
 

@@ -514,18 +514,35 @@ def tensordot(a: Tensor, b: Tensor, dims=2, out=None) -> Tensor:
         db = [db] if isinstance(db, int) else list(db)
     if len(da) != len(db):
         raise RuntimeError(f"both dimension lists should have same length, got {da} and {db}")
+    if a.dtype != b.dtype:
+        raise RuntimeError(f"tensordot: both inputs should have same dtype, got {a.dtype} and {b.dtype}")
     da = [check_dim("tensordot", d, a.ndim) for d in da]
     db = [check_dim("tensordot", d, b.ndim) for d in db]
+    # as PyTorch: a contracted dim of size 1 on one side is broadcast, the other side's dim summed away first
+    # (keepdim, in its own dtype; a sum starts from +0.0, so -0.0 there becomes +0.0); then one mm whose inner
+    # size is the product of the remaining contracted sizes (1: a one-term gemm, which keeps the products' signs)
+    ta, tb, k = a, b, 1
     for i, j in zip(da, db, strict=True):
-        if a.shape[i] != b.shape[j]:
-            raise RuntimeError(f"contracted dimensions need to match, but first has size {a.shape[i]} in dim {i} "
-                               f"and second has size {b.shape[j]} in dim {j}")
+        s1, s2 = a.shape[i], b.shape[j]
+        if s2 == 1:
+            ta = ta.sum(i, keepdim=True, dtype=ta.dtype)
+        elif s1 == 1:
+            tb = tb.sum(j, keepdim=True, dtype=tb.dtype)
+        elif s1 != s2:
+            raise RuntimeError(f"contracted dimensions need to match, but first has size {s1} in dim {i} "
+                               f"and second has size {s2} in dim {j}")
+        else:
+            k *= s1
+    for dims in (da, db):
+        for d in dims:
+            if dims.count(d) > 1:
+                raise RuntimeError(f"dim {d} appears multiple times in the list of dims")
     fa = [d for d in range(a.ndim) if d not in da]
     fb = [d for d in range(b.ndim) if d not in db]
-    k = int(np.prod([a.shape[d] for d in da])) if da else 1
-    am = a.permute(fa + da).reshape(-1, k)
-    bm = b.permute(db + fb).reshape(k, -1)
-    return L.matmul(am, bm).reshape([a.shape[d] for d in fa] + [b.shape[d] for d in fb])
+    sa, sb = [ta.shape[d] for d in fa], [tb.shape[d] for d in fb]
+    am = ta.permute(fa + da).reshape(int(np.prod(sa)), k)
+    bm = tb.permute(db + fb).reshape(k, int(np.prod(sb)))
+    return L.mm(am, bm).reshape(sa + sb)
 
 
 # ---------------------------------------------------------------------- in-place forms refuse an overlapping source
