@@ -304,6 +304,14 @@ def linspace(start, end, steps, dtype=None, device=None, requires_grad=False):
     """linspace(start, end, steps, dtype=None): ``steps`` evenly spaced values from start to end inclusive."""
     if steps < 0:
         raise RuntimeError(f"linspace: number of steps must be non-negative, got {steps}")
+    out_dtype = np.dtype(_float_dtype(dtype))
+    if out_dtype.kind == "b":
+        raise NotImplementedError("linspace: \"linspace_cpu\" not implemented for 'Bool', as PyTorch")
+    if out_dtype.kind in "iu":  # as PyTorch's kernel: the ends are converted to the integer dtype first (truncated)
+        try:
+            start, end = int(start), int(end)
+        except (OverflowError, ValueError):
+            raise RuntimeError(f"linspace: the ends {start!r} and {end!r} cannot be converted to {out_dtype}") from None
     if steps == 1:
         values = np.array([start], dtype=np.float64)
     else:
@@ -313,7 +321,7 @@ def linspace(start, end, steps, dtype=None, device=None, requires_grad=False):
             step = (np.float64(end) - np.float64(start)) / (steps - 1) if steps > 1 else 0.0
             i = np.arange(steps, dtype=np.float64)
             values = np.where(i < steps // 2, np.float64(start) + step * i, np.float64(end) - step * (steps - 1 - i))
-    return _finish(values.astype(_float_dtype(dtype)), requires_grad)
+    return _finish(values.astype(out_dtype), requires_grad)
 
 
 def eye(n, m=None, dtype=None, device=None, requires_grad=False):

@@ -379,3 +379,40 @@ def test_size_and_stride_of_a_dim_of_a_0d_tensor_raise_as_pytorch():
             x.size(dim)
         with pytest.raises(IndexError, match="stride: dimension specified as"):
             x.stride(dim)
+
+
+@given(st.floats(-50, 50), st.floats(-50, 50), st.integers(0, 9), st.sampled_from(["int16", "int32", "int64"]))
+def test_integer_linspace_truncates_its_ends_first_as_pytorch(start, end, steps, dtype):
+    """PyTorch converts the ends to the integer dtype (truncating), steps up from start for the first half and
+    down from end for the second, and truncates each value: linspace(0.5, -3, 4, int32) is [0, -1, -2, -3]
+    (tapegrad gave [0, 0, -1, -3], computing from the float ends)."""
+    out = tg.linspace(start, end, steps, dtype=getattr(tg, dtype))
+    s, e = int(start), int(end)
+    if steps == 1:
+        want = [s]
+    else:
+        step = (e - s) / (steps - 1) if steps > 1 else 0.0
+        want = [int(s + step * i) if i < steps // 2 else int(e - step * (steps - 1 - i)) for i in range(steps)]
+    assert out.dtype == getattr(tg, dtype) and out.tolist() == want
+
+
+def test_linspace_refuses_bool_and_compares_with_pytorch():
+    with pytest.raises(NotImplementedError, match="linspace_cpu"):
+        tg.linspace(0.5, 0.0, 3, dtype=tg.bool)
+    torch = pytest.importorskip("torch")
+    for args in [(0.5, -3, 4), (-3, 0.5, 4), (0, 10, 4), (2.7, 9.9, 5), (-7.9, 7.9, 7)]:
+        for dtype in ("int16", "int32", "int64"):
+            got = tg.linspace(*args, dtype=getattr(tg, dtype)).tolist()
+            assert got == torch.linspace(*args, dtype=getattr(torch, dtype)).tolist(), (args, dtype)
+
+
+@given(st.lists(st.integers(0, 3), min_size=1, max_size=4).filter(lambda s: 0 in s))
+def test_stride_of_an_empty_tensor_is_pytorchs_contiguous_stride(shape):
+    """numpy gives empty arrays zero strides; PyTorch's are contiguous, a size of 0 counted as 1: (0, 2, 2) has
+    (4, 2, 1)."""
+    want, step = [], 1
+    for n in reversed(shape):
+        want.insert(0, step)
+        step *= max(n, 1)
+    x = tg.zeros(shape)
+    assert x.stride() == tuple(want) and x.stride(0) == want[0]

@@ -281,7 +281,14 @@ def _stride(self, dim=None):
     ((3, 1), 1)
     """
     x = self._data
-    steps = tuple(s // x.itemsize for s in x.strides)
+    if x.size:
+        steps = tuple(s // x.itemsize for s in x.strides)
+    else:  # numpy gives an empty array zero strides; PyTorch's are the contiguous ones, a size 0 counted as 1
+        step, out = 1, []
+        for n in reversed(x.shape):
+            out.append(step)
+            step *= max(n, 1)
+        steps = tuple(reversed(out))
     if dim is None:
         return steps
     if not x.ndim:  # as PyTorch: a 0-d tensor has no dimension to ask about (though most ops take dim 0 or -1)
