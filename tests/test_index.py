@@ -1752,7 +1752,8 @@ def test_setitem_of_an_empty_value_must_broadcast_to_the_result(shape, key, valu
 
 
 @pytest.mark.parametrize("stmt", ["x[m] = 5", "x[m] = 5.0", "x[m] = True", "x[m] = tg.tensor(7.0)", "x[m, ...] = 5",
-                                  "x[[m]] = 5", "y[m] = 5", "y[0, m] = 5", "y[m, 0] = 5", "y[..., m] = 5"])
+                                  "x[m] = tg.tensor([7.0])", "x[[m]] = 5", "y[m] = 5", "y[0, m] = 5", "y[m, 0] = 5",
+                                  "y[..., m] = 5", "y[m, :] = 5"])
 def test_a_number_written_through_a_uint8_mask_is_refused_as_pytorch(stmt):
     """PyTorch fills a number (or 0-d tensor) through an index with a uint8 tensor by masked_fill_, which refuses
     uint8 masks; tapegrad wrote it, reading the uint8 tensor as a mask."""
@@ -1760,6 +1761,17 @@ def test_a_number_written_through_a_uint8_mask_is_refused_as_pytorch(stmt):
     with pytest.raises(RuntimeError, match="masked_fill_ only supports boolean masks"):
         exec(stmt, {"x": x, "y": y, "m": m, "tg": tg})
     assert x.tolist() == [0.0, 1.0, 2.0] and not y.numpy().any()
+
+
+@pytest.mark.parametrize("stmt, want", [("y[m, [0]] = 5", [[5, 0, 0], [0, 0, 0], [5, 0, 0]]),
+                                        ("y[[0], m] = 5", [[5, 0, 5], [0, 0, 0], [0, 0, 0]])])
+def test_a_uint8_mask_beside_another_advanced_index_is_written_as_pytorch(stmt, want):
+    """With a second advanced index PyTorch writes through index_put_, which reads the uint8 tensor as a mask."""
+    y, m = tg.zeros(3, 3), tg.tensor([1, 0, 1], dtype=tg.uint8)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        exec(stmt, {"y": y, "m": m})
+    assert y.tolist() == want
 
 
 def test_a_tensor_written_through_a_uint8_mask_is_written_as_pytorch():

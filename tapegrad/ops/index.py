@@ -426,11 +426,15 @@ def _basic_tuple(index, shape):
     return index + (Ellipsis,), name
 
 
-def _has_byte_mask(index) -> bool:
-    """Whether ``index`` (a tensor, or a tuple or list of index parts) holds a uint8 tensor: PyTorch's old mask."""
-    parts = index if isinstance(index, (tuple, list)) else (index,)
-    return any(isinstance(p, Tensor) and p._data.dtype == np.uint8 or isinstance(p, (tuple, list)) and
-               _has_byte_mask(p) for p in parts)
+def _byte_mask_fill(index) -> bool:
+    """Whether PyTorch's setitem fills a one-element value through ``index`` with masked_fill_, which refuses a
+    uint8 mask: the index's only advanced part (a tensor or a list) is a uint8 tensor (``x[m] = 5``, ``y[m, 1] = 5``;
+    not ``y[m, [0]] = 5``, which index_put_ takes)."""
+    parts = index if isinstance(index, tuple) else (index,)
+    if len(parts) == 1 and isinstance(parts[0], list) and len(parts[0]) == 1:  # x[[m]] is x[m]
+        parts = (parts[0][0],)
+    advanced = [p for p in parts if isinstance(p, (Tensor, list, np.ndarray))]
+    return len(advanced) == 1 and isinstance(advanced[0], Tensor) and advanced[0]._data.dtype == np.uint8
 
 
 @op(methods=("__setitem__",), xp_name=False)
@@ -468,7 +472,7 @@ def setitem(self: Tensor, index, value) -> None:
         basic, name, adv, axes = (None, Ellipsis), "UnsqueezeBackward0", None, None
     else:
         basic, name, adv, axes = _parse("setitem", index, x.shape)
-    if adv is not None and (number or not value.ndim) and _has_byte_mask(index):
+    if adv is not None and (number or np.size(getattr(value, "_data", value)) == 1) and _byte_mask_fill(index):
         # PyTorch fills through a uint8 mask with masked_fill_, which takes bool masks only
         raise RuntimeError(f"setitem: masked_fill_ only supports boolean masks, but got mask with dtype uint8 (a "
                            f"number or 0-d value written into a tensor of shape {tuple(x.shape)}; use a bool mask)")
