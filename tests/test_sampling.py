@@ -213,7 +213,7 @@ def test_normal_gradient_is_zero_as_in_pytorch():
     (lambda: tg.normal(0.0, 1.0), TypeError, r"normal: with a number mean .* pass size="),
     (lambda: tg.normal(tg.zeros(2), tg.ones(3)), RuntimeError, r"normal: the shapes of mean \(2,\) and"),
     (lambda: tg.normal(tg.zeros(2), 1.0, (2,)), TypeError, r"normal: size= is only accepted"),
-    (lambda: tg.normal(tg.tensor([0, 1]), 1.0), RuntimeError, r"normal: expected floating-point.*int64"),
+    (lambda: tg.normal(tg.tensor([0, 1]), 1.0), RuntimeError, r"normal: .normal_kernel_cpu. not implemented for int64"),
 ])
 def test_normal_bad_inputs(call, error, pattern):
     with pytest.raises(error, match=pattern):
@@ -450,3 +450,16 @@ def test_sampling_refuses_what_pytorch_refuses():
 def test_docstring_examples():
     failures, _ = doctest.testmod(sampling_module, verbose=False)
     assert failures == 0
+
+
+def test_normal_takes_an_integer_std_beside_a_float_mean_as_pytorch():
+    """The result takes mean's dtype (std's when mean is a number), which must be floating; the other operand may
+    be an integer tensor (cast), as PyTorch."""
+    tg.manual_seed(0)
+    out = tg.normal(tg.zeros(20000), tg.tensor(2))
+    assert out.dtype == tg.float32 and abs(float(out.std()) - 2) < 0.1
+    assert tg.normal(tg.zeros(2, dtype=tg.float64), tg.tensor([1, 2])).dtype == tg.float64
+    refused = ((tg.tensor(0), tg.ones(2)), (tg.zeros(2, dtype=tg.int64), tg.tensor(2)), (0.0, tg.tensor([1, 2])))
+    for mean, std in refused:
+        with pytest.raises(NotImplementedError, match="normal_kernel_cpu"):
+            tg.normal(mean, std)
