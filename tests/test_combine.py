@@ -572,3 +572,22 @@ def test_addcmul_of_bool_tensors_is_refused_as_pytorch(inplace, shape):
         b.addcmul_(b, b) if inplace else tg.addcmul(b, b, b)
     assert tg.addcmul(tg.ones(shape), b, b).dtype == tg.float32
     assert tg.addcmul(b, b, tg.ones(shape, dtype=tg.int64)).dtype == tg.int64
+
+
+@pytest.mark.parametrize("name, shapes", [("addmm", ((1, 1), (1, 1), (1, 1))), ("addmv", ((1,), (1, 1), (1,))),
+                                          ("addr", ((1, 1), (1,), (1,))), ("baddbmm", ((1, 1, 1),) * 3),
+                                          ("addbmm", ((1, 1), (1, 1, 1), (1, 1, 1)))])
+@pytest.mark.parametrize("kw, ok", [({"beta": -1.0}, False), ({"alpha": -1.0}, False), ({"alpha": 300}, False),
+                                    ({"alpha": -1}, True), ({"alpha": 2.5}, True), ({"beta": 255.0}, True)])
+def test_integer_beta_and_alpha_are_converted_with_c10s_overflow_check(name, shapes, kw, ok):
+    """As PyTorch: beta/alpha convert to the integer dtype as fill_'s values do (-1 wraps into uint8, -1.0 and 300
+    overflow, 2.5 truncates), instead of being silently wrapped or truncated."""
+    args = [tg.ones(s, dtype=tg.uint8) for s in shapes]
+    if name == "addr" and any(isinstance(v, float) for v in kw.values()):  # addr refuses any float, as add does
+        with pytest.raises(RuntimeError, match="addr: for integral input tensors, argument (beta|alpha) must not"):
+            tg.addr(*args, **kw)
+    elif ok:
+        getattr(tg, name)(*args, **kw)
+    else:
+        with pytest.raises(RuntimeError, match=f"{name}: (beta|alpha)=.* cannot be converted to type uint8"):
+            getattr(tg, name)(*args, **kw)

@@ -1057,10 +1057,10 @@ def _pad_constant(input, pairs, value):
         shape.append(n + lo + hi)  # >= 0 once the narrowing above is possible
     crop, keep = tuple(crop), tuple(keep)
     if any(lo > 0 or hi > 0 for lo, hi in pairs):  # PyTorch fills the output with the value (fill_'s conversion)
-        from ..ops.copy import _fill_number
+        from ..ops.copy import checked_number
 
         try:
-            value = _fill_number(float(value), np.broadcast_to(np.empty((), x.dtype), shape))  # a float, as PyTorch's
+            value = checked_number(float(value), np.broadcast_to(np.empty((), x.dtype), shape))  # a float, as PyTorch's
         except (RuntimeError, OverflowError) as e:
             raise type(e)(f"pad: {str(e).removeprefix('fill_: ')}") from None
     else:  # nothing is filled: PyTorch never converts the value

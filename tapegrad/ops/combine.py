@@ -17,6 +17,7 @@ import numpy as np
 
 from .. import dtypes
 from ..autograd.declare import Tensor, cast, check_dim, op, record, wrap
+from . import copy as C
 from . import elementwise as E
 from . import index as I
 from . import linalg as L
@@ -129,6 +130,15 @@ def _promoted(*tensors):
 
 def _beta_alpha(op_name, input, product, beta, alpha, empty=False):
     if product._data.dtype.kind in "iu":  # as PyTorch: beta and alpha are cast to the integers' type (0.5 -> 0)
+        for name, v in (("beta", beta), ("alpha", alpha)):  # with c10's overflow check (fill_'s: -1.0 is no uint8)
+            if op_name == "addr" and isinstance(v, float):  # addr's own check, as PyTorch's add's
+                raise RuntimeError(f"addr: for integral input tensors, argument {name} must not be a floating point "
+                                   f"number, got {name}={v!r}")
+            try:
+                C.checked_number(v, product._data)
+            except (RuntimeError, OverflowError):
+                raise RuntimeError(f"{op_name}: {name}={v!r} cannot be converted to type {product._data.dtype} "
+                                   "without overflow") from None
         beta, alpha = (int(v) if isinstance(v, float) else v for v in (beta, alpha))
     if tuple(np.broadcast_shapes(tuple(input.shape), tuple(product.shape))) != tuple(product.shape):
         raise RuntimeError(f"{op_name}: input of shape {tuple(input.shape)} cannot be broadcast to the product's "

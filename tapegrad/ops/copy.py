@@ -169,7 +169,7 @@ def fill_(input: Tensor, value) -> Tensor:
         with np.errstate(invalid="ignore", over="ignore"):  # PyTorch's copy_ cast: NaN and overflow wrap
             value = value._data.astype(input._data.dtype)[()]
     else:
-        value = _fill_number(value, input._data)
+        value = checked_number(value, input._data)
     data = input._data
     if not data.flags.writeable:
         if isinstance(value, np.generic) and input._base is not None:
@@ -185,7 +185,7 @@ def fill_(input: Tensor, value) -> Tensor:
     return inplace(input, "fill_", _filled, value)
 
 
-def _fill_number(value, data):
+def checked_number(value, data):
     """``value`` (a Python number) as PyTorch's fill_ converts it to ``data``'s dtype, or the error it raises."""
     if isinstance(value, np.generic):
         value = value.item()
@@ -208,7 +208,7 @@ def _fill_number(value, data):
         return value
     if not isinstance(value, int):
         if isinstance(value, (numbers.Real, complex)):
-            return _fill_number(float(value) if isinstance(value, numbers.Real) else value, data)
+            return checked_number(float(value) if isinstance(value, numbers.Real) else value, data)
         raise TypeError(f"fill_: expected a number or a 0-d tensor as the value, got {type(value).__name__}")
     if not -2 ** 63 <= value < 2 ** 64:
         raise OverflowError(f"fill_: value {value} does not fit in 64 bits")
