@@ -1185,6 +1185,69 @@ known_class(
          "PyTorch's runs MKL's sgeqrf in float32, whose noise differs (the gradient divides by that pivot)",
     LI, status="by-design")
 
+
+def both_zeros(d):
+    """Zeros of both signs among the call's tensor inputs and number arguments (a tie whose sign is a choice)."""
+    vals = [float(v) for v in nums(d) if isinstance(v, float)]
+    for t in d.inputs:
+        if isf(t) and t.numel():
+            z = t.detach()[t.detach() == 0]
+            vals += z.double().tolist()
+    return any(v == 0 and math.copysign(1, v) > 0 for v in vals) and any(
+        v == 0 and math.copysign(1, v) < 0 for v in vals)
+
+
+def flushed_by_sigmoid(d):
+    """An input made by float32 sigmoid that PyTorch flushed to 0 where tapegrad kept the (denormal) value."""
+    for t, here, o in zip(d.inputs, d.here_inputs, d.origins):
+        if o.split(".")[-1].rstrip("_") in ("sigmoid", "expit") and t.dtype == torch.float32:
+            a, b = here.detach().numpy(), t.detach().numpy()
+            if a.shape == b.shape and bool(((b == 0) & (a != 0) & (np.abs(a) < 2.0 ** -126)).any()):
+                return True
+    return False
+
+
+known_class(
+    "tie-of-signed-zeros", fam("amin", "amax", "min", "max", inplace=False) | fam("minimum", "maximum", "fmin", "fmax")
+    | SCATTER_REDUCE, {"signed-zero", "state-signed-zero"},
+    lambda d: both_zeros(d) and (d.op not in SCATTER_REDUCE or any(
+        isinstance(a, str) and a in ("amin", "amax") for a in list(d.call.args) + [kw(d, "reduce")])),
+    """
+    torch.amin(torch.tensor([[[-0.25, 3.0, 0.0]], [[1.0, 0.5, -0.0]]]), 0)
+    """, "which zero of a tie between 0.0 and -0.0 a min/max returns is unspecified (IEEE 754 minNum/maxNum), and "
+         "PyTorch's kernels choose differently by path: amin of [0., -0.] gives 0. and of 34 or more values a "
+         "lane's, min() gives the later one, minimum of 2 values the first and of 20 the second; tapegrad "
+         "gives numpy's (the later zero)", R, status="by-design")
+known_class(
+    "pytorch-sigmoid-float32-flush", ALL_OPS, {"value", "nan", "inf", "signed-zero"} | GRADS | STATE,
+    flushed_by_sigmoid,
+    """
+    torch.frexp(torch.sigmoid(torch.tensor([-100.0])))[0]
+    """, "PyTorch's float32 sigmoid computes 1 / (1 + exp(-x)), whose exp overflows for x < -88.7, so it gives 0 "
+         "where the value is a denormal (sigmoid(-100) = 3.78e-44, float64's answer rounded); tapegrad keeps it",
+    E, status="pytorch-bug")
+known_class(
+    "pytorch-ldexp-int-exponent-grad", fam("ldexp"), {"grad-value"},
+    lambda d: len(d.inputs) > 1 and isint(d.inputs[1]) and bool((d.inputs[1] < 0).any()),
+    """
+    x = torch.tensor([1.5], requires_grad=True)
+    torch.ldexp(x, torch.tensor([-2])).backward()
+    x.grad
+    """, "PyTorch's ldexp gradient is grad * at::pow(2, other) (derivatives.yaml), an integer power for an integer "
+         "exponent, 0 for a negative one; tapegrad's is 2 ** other (0.25 here)", E, status="pytorch-bug")
+known_class(
+    "pytorch-scatter-reduce-larger-src-broadcast", fam("scatter_reduce"), GRADS,
+    lambda d: len(d.inputs) > 2 and d.inputs[1].numel() < d.inputs[2].numel() and any(
+        isinstance(a, str) and a in ("amin", "amax", "prod") for a in list(d.call.args) + [kw(d, "reduce")]),
+    """
+    src = torch.tensor([[5.0, 0.5]], requires_grad=True)
+    torch.scatter_reduce(torch.tensor([[1.0, 2.0]]), 1, torch.tensor([[0]]), src, 'prod').sum().backward()
+    src.grad
+    """, "PyTorch 2.13's scatter_reduce backward for prod/amax/amin multiplies the src-shaped mask by the "
+         "index-shaped gathered gradient; where index has size 1 along a dim that src is longer in, that broadcasts "
+         "instead of failing (pytorch-scatter-reduce-larger-src-grad) and gives src elements the index never read "
+         "a gradient (10 here, nan after a nan); tapegrad gives them 0", SCATTER, status="pytorch-bug")
+
 # ---------------------------------------------------------------------- the tests
 def _examples():
     return settings().max_examples * 10  # 200 programs in the fast profile, 3,000 under HYPOTHESIS_PROFILE=thorough
