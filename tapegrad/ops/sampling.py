@@ -225,9 +225,9 @@ def normal(mean: Tensor | float, std: Tensor | float = 1.0, size=None, *, genera
     s = std._data if isinstance(std, Tensor) else std
     # PyTorch: the result takes mean's options (std's if mean is a number: then std is a tensor, as mypy can't tell)
     dt = m.dtype if isinstance(m, np.ndarray) else s.dtype  # type: ignore[union-attr]
-    for a in (m, s):
-        if isinstance(a, np.ndarray) and a.dtype.kind != "f":
-            raise NotImplementedError(f"{op_name}: expected floating-point mean and std, got dtype {a.dtype}")
+    if dt.kind != "f":  # only the result's dtype must be floating (an integer std beside a float mean is cast)
+        raise NotImplementedError(f"{op_name}: expected floating-point mean (or, with a number mean, std), got "
+                                  f"dtype {dt}")
     if isinstance(s, np.ndarray):
         if s.size and not (s >= 0).all():
             raise RuntimeError(f"{op_name}: expects all elements of std >= 0.0, got std of shape "
