@@ -1358,11 +1358,12 @@ known_class(
     torch.nn.functional.conv_transpose2d(x, w, stride=3, padding=1, groups=2).shape
     """, "conv_transpose with an output size of 0 gives an empty result in PyTorch; tapegrad raises", CONVND)
 known_class(
-    "conv-empty-bool", {"conv2d"} | F("conv2d"), RAISES_HERE,
-    lambda d: any(empty(t) for t in d.inputs) and any_in(d, isb),
+    "conv-empty-bool", {"conv1d", "conv2d", "conv3d"} | F("conv1d", "conv2d", "conv3d") | CONV_ND_F, RAISES_HERE,
+    lambda d: empty(x0(d)) and any_in(d, isb),
     """
     torch.conv2d(torch.zeros((0, 1, 2, 4), dtype=torch.bool), torch.ones((2, 1, 1, 1), dtype=torch.bool)).shape
-    """, "PyTorch skips conv2d's bool check on an empty batch (as empty-skips-checks)", C)
+    """, "PyTorch skips conv's bool check on an empty batch, conv1d-3d and conv_transpose (as "
+         "empty-skips-checks)", C)
 known_class(
     "self-overlap-empty", {"Tensor.put_", "Tensor.index_reduce_"}, RAISES_THERE,
     lambda d: torch_says(d, "refer to a single memory location"),
