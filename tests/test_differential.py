@@ -1380,6 +1380,22 @@ known_class(
     x
     """, "PyTorch routes a one-element value written through a uint8 index tensor to masked_fill_, which refuses "
          "the uint8 mask; tapegrad writes", IX)
+known_class(
+    "pytorch-take-along-dim-noncontiguous", fam("take_along_dim", inplace=False), RAISES_THERE,
+    lambda d: torch_says(d, "view size is not compatible") and (len(d.call.args) < 3 or arg(d, 2) is None)
+    and kw(d, "dim") is None and not x0(d).is_contiguous(),
+    """
+    torch.take_along_dim(torch.arange(6.0).reshape(3, 2).t(), torch.tensor([0, 4]))
+    """, "PyTorch 2.13's take_along_dim without dim flattens the input with view(-1), which fails on a "
+         "non-contiguous input; its documentation says the input is treated as flattened, and tapegrad does so "
+         "([0., 3.] here)", IX, status="pytorch-bug")
+known_class(
+    "empty-random-skips-dtype-check", {"randn", "rand"}, RAISES_HERE,
+    lambda d: here_says(d, "random values of dtype") and 0 in nums(d),
+    """
+    torch.randn(4, 0, dtype=torch.bool).shape
+    """, "PyTorch skips randn's/rand's dtype check when the size has a 0 (nothing to draw, as empty-skips-checks); "
+         "tapegrad checks", CR, status="by-design")
 
 # ---------------------------------------------------------------------- the tests
 def _examples():
