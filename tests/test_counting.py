@@ -6,7 +6,7 @@ import warnings
 
 import numpy as np
 import pytest
-from hypothesis import given
+from hypothesis import example, given
 from hypothesis import strategies as st
 
 import tapegrad as tg
@@ -230,6 +230,32 @@ def test_bincount_and_histogram_edges_as_pytorch():
         got = tg.bincount(tg.tensor(x, dtype=tg.int64), weights=tg.tensor(w))
         want = torch.bincount(torch.tensor(x, dtype=torch.int64), weights=torch.tensor(w))
         assert str(got.dtype).split(".")[-1] == str(want.dtype).split(".")[-1]
+
+
+VALUES = st.sampled_from([-np.inf, -60000.0, -1.0, 0.0, 0.5, 1.0, 1.5, 2.0, 2.5, 3.0, 4.0, np.inf, np.nan])
+
+
+@given(x=st.lists(VALUES, min_size=0, max_size=8), w=st.lists(VALUES, min_size=8, max_size=8),
+       dtype=st.sampled_from(["float16", "float32", "float64"]))
+@example(x=[np.inf, 1.0, 2.5], w=[np.inf, 1.0, 2.5, 0, 0, 0, 0, 0], dtype="float16")
+@example(x=[-np.inf, 1.0], w=[np.inf, 2.0, 0, 0, 0, 0, 0, 0], dtype="float32")
+def test_weighted_histogram_ignores_the_weights_of_values_out_of_range(x, w, dtype):
+    # numpy's cumulative sum of weights took in the out-of-range ones: an inf weight there made every bin nan
+    a, wa = np.array(x, dtype=dtype), np.array(w[:len(x)], dtype=dtype)
+    got = tg.histogram(tg.tensor(a), 3, range=(0.0, 3.0), weight=tg.tensor(wa)).hist.numpy().astype(np.float64)
+    idx = np.clip(np.floor(a.astype(np.float64)), 0, 2)
+    inside = (a >= 0) & (a <= 3)
+    want = [wa[inside & (idx == b)].astype(np.float64).sum() for b in range(3)]
+    np.testing.assert_allclose(got, want, rtol=2e-3, equal_nan=True)
+
+
+def test_weighted_histogram_with_infinities_matches_pytorch():
+    torch = pytest.importorskip("torch")
+    a = np.array([-2.5, 2.0, np.inf, -np.inf, -60000.0, 0.0, 1.5, 0.5, -3.0], dtype=np.float16)
+    for dtype in (np.float16, np.float32):
+        got = tg.tensor(a.astype(dtype)).histogram(3, range=(0.0, 3.0), weight=tg.tensor(a.astype(dtype)))
+        want = torch.tensor(a.astype(dtype)).histogram(3, range=(0.0, 3.0), weight=torch.tensor(a.astype(dtype)))
+        np.testing.assert_array_equal(got.hist.numpy(), want.hist.numpy())
 
 
 def test_cov_refuses_weights_that_sum_to_zero():

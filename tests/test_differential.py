@@ -1198,6 +1198,218 @@ known_class(
          "PyTorch's runs MKL's sgeqrf in float32, whose noise differs (the gradient divides by that pivot)",
     LI, status="by-design")
 
+
+def both_zeros(d):
+    """Zeros of both signs among the call's tensor inputs and number arguments (a tie whose sign is a choice)."""
+    vals = [float(v) for v in nums(d) if isinstance(v, float)]
+    for t in d.inputs:
+        if isf(t) and t.numel():
+            z = t.detach()[t.detach() == 0]
+            vals += z.double().tolist()
+    return any(v == 0 and math.copysign(1, v) > 0 for v in vals) and any(
+        v == 0 and math.copysign(1, v) < 0 for v in vals)
+
+
+def flushed_by_sigmoid(d):
+    """An input made by float32 sigmoid that PyTorch flushed to 0 where tapegrad kept the (denormal) value."""
+    for t, here, o in zip(d.inputs, d.here_inputs, d.origins):
+        if o.split(".")[-1].rstrip("_") in ("sigmoid", "expit") and t.dtype == torch.float32:
+            a, b = here.detach().numpy(), t.detach().numpy()
+            if a.shape == b.shape and bool(((b == 0) & (a != 0) & (np.abs(a) < 2.0 ** -126)).any()):
+                return True
+    return False
+
+
+known_class(
+    "tie-of-signed-zeros", fam("amin", "amax", "min", "max", inplace=False) | fam("minimum", "maximum", "fmin", "fmax")
+    | SCATTER_REDUCE, {"signed-zero", "state-signed-zero"},
+    lambda d: both_zeros(d) and (d.op not in SCATTER_REDUCE or any(
+        isinstance(a, str) and a in ("amin", "amax") for a in list(d.call.args) + [kw(d, "reduce")])),
+    """
+    torch.amin(torch.tensor([[[-0.25, 3.0, 0.0]], [[1.0, 0.5, -0.0]]]), 0)
+    """, "which zero of a tie between 0.0 and -0.0 a min/max returns is unspecified (IEEE 754 minNum/maxNum), and "
+         "PyTorch's kernels choose differently by path: amin of [0., -0.] gives 0. and of 34 or more values a "
+         "lane's, min() gives the later one, minimum of 2 values the first and of 20 the second; tapegrad "
+         "gives numpy's (the later zero)", R, status="by-design")
+known_class(
+    "pytorch-sigmoid-float32-flush", ALL_OPS, {"value", "nan", "inf", "signed-zero"} | GRADS | STATE,
+    flushed_by_sigmoid,
+    """
+    torch.frexp(torch.sigmoid(torch.tensor([-100.0])))[0]
+    """, "PyTorch's float32 sigmoid computes 1 / (1 + exp(-x)), whose exp overflows for x < -88.7, so it gives 0 "
+         "where the value is a denormal (sigmoid(-100) = 3.78e-44, float64's answer rounded); tapegrad keeps it",
+    E, status="pytorch-bug")
+known_class(
+    "pytorch-ldexp-int-exponent-grad", fam("ldexp"), {"grad-value"},
+    lambda d: len(d.inputs) > 1 and isint(d.inputs[1]) and bool((d.inputs[1] < 0).any()),
+    """
+    x = torch.tensor([1.5], requires_grad=True)
+    torch.ldexp(x, torch.tensor([-2])).backward()
+    x.grad
+    """, "PyTorch's ldexp gradient is grad * at::pow(2, other) (derivatives.yaml), an integer power for an integer "
+         "exponent, 0 for a negative one; tapegrad's is 2 ** other (0.25 here)", E, status="pytorch-bug")
+known_class(
+    "pytorch-scatter-reduce-larger-src-broadcast", fam("scatter_reduce"), GRADS,
+    lambda d: len(d.inputs) > 2 and d.inputs[1].numel() < d.inputs[2].numel() and any(
+        isinstance(a, str) and a in ("amin", "amax", "prod") for a in list(d.call.args) + [kw(d, "reduce")]),
+    """
+    src = torch.tensor([[5.0, 0.5]], requires_grad=True)
+    torch.scatter_reduce(torch.tensor([[1.0, 2.0]]), 1, torch.tensor([[0]]), src, 'prod').sum().backward()
+    src.grad
+    """, "PyTorch 2.13's scatter_reduce backward for prod/amax/amin multiplies the src-shaped mask by the "
+         "index-shaped gathered gradient; where index has size 1 along a dim that src is longer in, that broadcasts "
+         "instead of failing (pytorch-scatter-reduce-larger-src-grad) and gives src elements the index never read "
+         "a gradient (10 here, nan after a nan); tapegrad gives them 0", SCATTER, status="pytorch-bug")
+
+
+def singular_matrix(t):
+    """A (batch of) square float matrices, one of which is singular in float64 (rank below its size)."""
+    if not isf(t) or t.dim() < 2 or t.shape[-1] != t.shape[-2] or t.numel() == 0:
+        return False
+    x = t.detach().double()
+    return bool(torch.isfinite(x).all()) and bool((torch.linalg.matrix_rank(x) < x.shape[-1]).any())
+
+
+known_class(
+    "atan2-grad-at-infinity", fam("atan2", "arctan2"), GRADS,
+    lambda d: any_in(d, lambda t: isf(t) and t.numel() > 0 and bool(torch.isinf(t).any())),
+    """
+    y, x = torch.tensor(float('inf'), requires_grad=True), torch.tensor(1.0, requires_grad=True)
+    torch.atan2(y, x).backward()
+    x.grad
+    """, "atan2's gradient where an operand is infinite: tapegrad gives the limit, 0 (its rule takes the "
+         "gradient 0 where a*a + b*b is infinite), PyTorch's atan2_backward multiplies inf by 1 / inf = 0: nan",
+    E, status="by-design")
+known_class(
+    "logical-inplace-constant", {"Tensor.logical_not_", "Tensor.logical_and_", "Tensor.logical_or_",
+                                 "Tensor.logical_xor_"}, {"requires_grad", "state-requires_grad"},
+    lambda d: isf(x0(d)) and x0(d).requires_grad,
+    """
+    y = torch.tensor([0.5, 0.0], requires_grad=True) * 1
+    y.logical_not_()
+    y.requires_grad
+    """, "README: an in-place op without a derivative leaves a constant (requires_grad False); PyTorch keeps "
+         "requires_grad and the old grad_fn, so its gradient passes through as if the op had not run", T,
+    status="by-design")
+known_class(
+    "pytorch-lp-pool1d-tuple-kernel", F("lp_pool1d"), RAISES_THERE,
+    lambda d: torch_says(d, "must be Tensor, not tuple"),
+    """
+    torch.nn.functional.lp_pool1d(torch.tensor([[[0.3, 0.3]]]), 2.0, (2,))
+    """, "PyTorch 2.13's lp_pool1d multiplies by kernel_size, so a kernel_size given as a 1-tuple (which its "
+         "avg_pool1d accepts) fails ('mul(): argument 'other' must be Tensor, not tuple'); tapegrad computes",
+    POOLING, status="pytorch-bug")
+known_class(
+    "pytorch-addmv-empty-matrix-shape", ADDMM, "shape",
+    lambda d: len(d.inputs) > 1 and d.inputs[1].dim() == 2 and d.inputs[1].shape[0] == 0 and d.inputs[0].numel() == 1,
+    """
+    torch.addmv(torch.tensor([-1.0]), torch.zeros(0, 3), torch.ones(3)).shape
+    """, "PyTorch 2.13's addmv with a matrix of 0 rows returns beta * input in input's shape ((1,) here) instead "
+         "of broadcasting it to the product's (0,); tapegrad's result has the product's shape", L,
+    status="pytorch-bug")
+known_class(
+    "copysign-nan-sign", fam("copysign"), {"value", "inf", "signed-zero"},
+    lambda d: len(d.inputs) > 1 and isf(d.inputs[1]) and d.inputs[1].numel() > 0
+    and bool(torch.isnan(d.inputs[1]).any()),
+    """
+    x = torch.tensor([-float('inf')], dtype=torch.float16)
+    x.copysign(torch.arcsin(x))
+    """, "copysign takes the sign bit of a NaN, which IEEE 754 leaves unspecified for an op's result: numpy's "
+         "arcsin(-inf) is -nan, PyTorch's +nan, so the sign copied from it differs", E, status="by-design")
+known_class(
+    "det-of-singular-rounding", fam("slogdet", "logdet", "det", inplace=False) | {"linalg.slogdet", "linalg.det"},
+    {"value", "inf", "nan", "signed-zero"} | GRADS,
+    lambda d: any(dt(t) != "float64" and singular_matrix(t) for t in d.inputs),
+    """
+    torch.tensor([[2.6, 0.05], [2.6, 0.05]]).slogdet()[1]
+    """, "the determinant of a singular float32 matrix is rounding noise: tapegrad's LU (numpy's LAPACK in "
+         "float64, rounded) finds the exact zero pivot (-inf), PyTorch's float32 LU a pivot of ~1e-9 (-20.1); "
+         "as qr-rank-deficient", LI, status="by-design")
+known_class(
+    "pytorch-adaptive-max-with-indices-empty-backward", F(*[f"adaptive_max_pool{n}d_with_indices" for n in (1, 2, 3)]),
+    "backward-pytorch-raises", lambda d: torch_says(d, "Expected grad_output to have non-zero size"),
+    """
+    x = torch.ones(1, 1, 3, requires_grad=True)
+    torch.nn.functional.adaptive_max_pool1d_with_indices(x, 0)[0].sum().backward()
+    x.grad
+    """, "as pytorch-adaptive-max-empty-backward, through the _with_indices spellings", POOLING, status="pytorch-bug")
+known_class(
+    "pytorch-dequantize-float-backward", ALL_OPS, "backward-pytorch-raises",
+    lambda d: torch_says(d, "derivative for dequantize is not implemented"),
+    """
+    x = torch.tensor([0.5, 1.5], requires_grad=True)
+    torch.dequantize(x * 2).sum().backward()
+    x.grad
+    """, "dequantize of a float tensor is the identity; PyTorch 2.13 records it but has no derivative for it, "
+         "tapegrad passes the gradient through", T, status="by-design")
+# open bugs found by the driver (seeds 12000-16000)
+known_class(
+    "addr-int-float-scalars", fam("addr"), RAISES_THERE,
+    lambda d: torch_says(d, "must not be a floating point number"),
+    """
+    i = torch.ones(2, dtype=torch.int64)
+    torch.addr(torch.ones(2, 2, dtype=torch.int64), i, i, beta=0.0)
+    """, "addr of integer tensors must refuse a float beta/alpha, as PyTorch", L)
+known_class(
+    "addmv-inplace-mixed-dtypes", {"Tensor.addmv_"}, RAISES_THERE,
+    lambda d: torch_says(d, "must have the same dtype"),
+    """
+    torch.ones(1, dtype=torch.float16).addmv_(torch.ones(1, 3), torch.ones(3))
+    """, "addmv_ must refuse operands of different dtypes, as PyTorch", L)
+known_class(
+    "max-unpool-output-size-length", F("max_unpool1d", "max_unpool2d", "max_unpool3d"), RAISES_THERE,
+    lambda d: torch_says(d, "output_size should be a sequence containing"),
+    """
+    x, i = torch.nn.functional.max_pool2d(torch.ones(1, 3, 2), 2, stride=1, return_indices=True)
+    torch.nn.functional.max_unpool2d(x, i, 2, stride=1, output_size=(1, 3, 2))
+    """, "max_unpool's output_size must have the pooled dims' count (or 2 more), as PyTorch", POOLING)
+known_class(
+    "conv-transpose-zero-output", F("conv_transpose1d", "conv_transpose2d", "conv_transpose3d"), RAISES_HERE,
+    lambda d: here_says(d, "is too small") and bool(__import__("re").search(r"output size \([^)]*\b0\b", d.error_here)),
+    """
+    x, w = torch.ones(1, 4, 3, 1), torch.ones(4, 1, 3, 2)
+    torch.nn.functional.conv_transpose2d(x, w, stride=3, padding=1, groups=2).shape
+    """, "conv_transpose with an output size of 0 gives an empty result in PyTorch; tapegrad raises", CONVND)
+known_class(
+    "conv-empty-bool", {"conv1d", "conv2d", "conv3d"} | F("conv1d", "conv2d", "conv3d") | CONV_ND_F, RAISES_HERE,
+    lambda d: empty(x0(d)) and any_in(d, isb),
+    """
+    torch.conv2d(torch.zeros((0, 1, 2, 4), dtype=torch.bool), torch.ones((2, 1, 1, 1), dtype=torch.bool)).shape
+    """, "PyTorch skips conv's bool check on an empty batch, conv1d-3d and conv_transpose (as "
+         "empty-skips-checks)", C)
+known_class(
+    "self-overlap-empty", {"Tensor.put_", "Tensor.index_reduce_"}, RAISES_THERE,
+    lambda d: torch_says(d, "refer to a single memory location"),
+    """
+    x = torch.zeros((0, 3))
+    x.put_(torch.tensor([], dtype=torch.int64), x)
+    """, "PyTorch refuses a source that is the written tensor itself, even when empty; tapegrad writes", IX)
+known_class(
+    "setitem-uint8-index-value-tensor", {"[]="}, RAISES_THERE,
+    lambda d: torch_says(d, "masked_fill_ only supports boolean masks"),
+    """
+    x = torch.tensor([True, False])
+    x[torch.tensor([0, 1], dtype=torch.uint8),] = torch.tensor([False])
+    x
+    """, "PyTorch routes a one-element value written through a uint8 index tensor to masked_fill_, which refuses "
+         "the uint8 mask; tapegrad writes", IX)
+known_class(
+    "pytorch-take-along-dim-noncontiguous", fam("take_along_dim", inplace=False), RAISES_THERE,
+    lambda d: torch_says(d, "view size is not compatible") and (len(d.call.args) < 3 or arg(d, 2) is None)
+    and kw(d, "dim") is None and not x0(d).is_contiguous(),
+    """
+    torch.take_along_dim(torch.arange(6.0).reshape(3, 2).t(), torch.tensor([0, 4]))
+    """, "PyTorch 2.13's take_along_dim without dim flattens the input with view(-1), which fails on a "
+         "non-contiguous input; its documentation says the input is treated as flattened, and tapegrad does so "
+         "([0., 3.] here)", IX, status="pytorch-bug")
+known_class(
+    "empty-random-skips-dtype-check", {"randn", "rand"}, RAISES_HERE,
+    lambda d: here_says(d, "random values of dtype") and 0 in nums(d),
+    """
+    torch.randn(4, 0, dtype=torch.bool).shape
+    """, "PyTorch skips randn's/rand's dtype check when the size has a 0 (nothing to draw, as empty-skips-checks); "
+         "tapegrad checks", CR, status="by-design")
+
 # ---------------------------------------------------------------------- the tests
 def _examples():
     return settings().max_examples * 10  # 200 programs in the fast profile, 3,000 under HYPOTHESIS_PROFILE=thorough

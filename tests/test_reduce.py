@@ -899,6 +899,9 @@ def test_ops_that_order_values_refuse_bool_inputs(op, shape, use_dim):
     x = tg.tensor(np.ones(shape, dtype=bool))
     call = {"argmax": lambda: x.argmax(0 if use_dim else None), "argmin": lambda: x.argmin(0 if use_dim else None),
             "median": lambda: x.median(0) if use_dim else x.median(), "topk": lambda: x.topk(0, 0)}[op]
+    if op == "median" and not use_dim and x.numel() == 0:  # PyTorch's median of nothing: nan cast to bool, True
+        assert call().item() is True
+        return
     with pytest.raises(RuntimeError, match=rf"^{op}: does not support bool input"):
         call()
     assert getattr(tg.tensor(np.ones(shape, dtype=np.int64)), op) is not None  # other dtypes are fine
@@ -956,6 +959,32 @@ def test_median_of_nothing_is_nan_and_keeps_requires_grad(shape, dtype):
     assert x.grad.shape == shape
     assert not tg.zeros(shape, dtype=dtype).median().requires_grad
     assert tg.zeros(shape, dtype=tg.int64).median().item() == np.iinfo(np.int64).min  # PyTorch's nan as int64
+
+
+@given(shape=shapes(min_dims=1, max_dims=3, min_side=0, max_side=2))
+@example(shape=(0, 3, 3))
+@example(shape=(2,))
+def test_median_of_bool_is_true_when_empty_and_refused_otherwise(shape):
+    # PyTorch's median of nothing is nan cast to the dtype, True for bool; a non-empty bool median, or one along a
+    # dim, is refused ("median_cpu" not implemented for 'Bool')
+    x = tg.zeros(shape, dtype=tg.bool)
+    for fn in (tg.median, tg.nanmedian):
+        if x.numel() == 0:
+            m = fn(x)
+            assert m.dtype == tg.bool and m.shape == () and m.item() is True
+        else:
+            with pytest.raises(NotImplementedError, match="bool"):
+                fn(x)
+        with pytest.raises(NotImplementedError, match="bool"):
+            fn(x, 0)
+
+
+def test_median_of_bool_matches_pytorch():
+    torch = pytest.importorskip("torch")
+    for shape in ((0,), (0, 3, 3), (2, 0), (3,)):
+        for name in ("median", "nanmedian"):
+            same_outcome(torch, lambda L, x, name=name: getattr(L, name)(x), np.zeros(shape), "bool", False)
+            same_outcome(torch, lambda L, x, name=name: getattr(L, name)(x, 0), np.zeros(shape), "bool", False)
 
 
 def test_empty_reductions_match_pytorch():

@@ -220,6 +220,37 @@ def test_normal_bad_inputs(call, error, pattern):
         call()
 
 
+@given(mean_dtype=st.sampled_from(["float32", "float64"]), std_dtype=st.sampled_from(["int32", "int64", "uint8",
+                                                                                      "bool", "float16"]),
+       zero_d=st.booleans())
+@example(mean_dtype="float64", std_dtype="int32", zero_d=True)
+def test_normal_casts_a_std_of_another_dtype_to_the_float_mean(mean_dtype, std_dtype, zero_d):
+    # PyTorch's result takes mean's dtype; only it must be floating: std is cast (an int std was refused here)
+    mean = tg.tensor([1.0, -2.0], dtype=getattr(tg, mean_dtype), requires_grad=True)
+    std = tg.tensor(1 if zero_d else [0, 1], dtype=getattr(tg, std_dtype))
+    out = tg.normal(mean, std, generator=gen(0))
+    assert out.dtype == mean.dtype and out.shape == (2,) and out.requires_grad
+    if not zero_d:
+        assert out[0].item() == 1.0  # std 0: the mean
+    out.sum().backward()
+    np.testing.assert_array_equal(mean.grad.numpy(), 0)
+    if std_dtype != "float16":  # with a number mean the result takes std's dtype, which must then be floating
+        with pytest.raises(NotImplementedError, match="floating-point"):
+            tg.normal(1.0, tg.tensor([1, 2], dtype=getattr(tg, std_dtype)))
+
+
+def test_normal_dtype_rules_match_pytorch():
+    torch = pytest.importorskip("torch")
+    for m, s in (([1.0, 2.0], 3), ([1, 2], 3.0), ([1, 2], [3, 3]), ([1.0, 2.0], [3, 4]), ([1.0], [True])):
+        outcomes = []
+        for lib in (torch, tg):
+            try:
+                outcomes.append(str(lib.normal(lib.tensor(m), lib.tensor(s)).dtype).split(".")[-1])
+            except NotImplementedError:
+                outcomes.append("refused")
+        assert outcomes[0] == outcomes[1], (m, s, outcomes)
+
+
 # ---------------------------------------------------------------------- in-place fills
 @given(shapes(min_dims=1, max_dims=3), st.sampled_from([np.float32, np.float64]), st.integers(0, 100))
 def test_in_place_fills_keep_shape_dtype_identity_and_bump_the_version(shape, dtype, seed):

@@ -235,8 +235,21 @@ def histogram(input: Tensor, bins=100, *, range=None, weight: Tensor | None = No
         if lo == hi:
             lo, hi = lo - 0.5, hi + 0.5  # numpy's and PyTorch's widening of an empty range
         edges = np.linspace(lo, hi, int(bins) + 1).astype(x.dtype)
-    hist, _ = np.histogram(flat, bins=edges.astype(np.float64), weights=None if w is None else w.reshape(-1),
-                           density=density)
+    e = edges.astype(np.float64)
+    if w is None:
+        hist, _ = np.histogram(flat, bins=e, density=density)
+    else:
+        # NOTE: numpy's weighted histogram differences a cumulative sum of the sorted weights, so one infinite
+        # weight (even of a value out of the range) made other bins inf - inf = nan; sum each bin's own weights,
+        # as PyTorch, over the values in [first edge, last edge] (the last bin is closed)
+        n = e.shape[0] - 1
+        keep = (flat >= e[0]) & (flat <= e[-1])
+        v = flat[keep]
+        idx = np.minimum(np.searchsorted(e, v, side="right") - 1, n - 1)
+        hist = np.bincount(idx, weights=w.reshape(-1)[keep].astype(np.float64), minlength=n)
+        if density:
+            with np.errstate(divide="ignore", invalid="ignore"):
+                hist = hist / np.diff(e) / hist.sum()
     inputs = (input, bins, weight)
     return histogram_result(_not_differentiable(hist.astype(x.dtype), inputs, "NotImplemented", "aten::histogram"),
                             _not_differentiable(np.array(edges), inputs, "NotImplemented", "aten::histogram"))

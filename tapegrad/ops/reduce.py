@@ -679,7 +679,8 @@ def median(input: Tensor, dim=None, keepdim: bool | None = None):
     >>> tg.tensor([3.0, 1.0, 4.0, 2.0]).median()
     tensor(2.)
     """
-    _no_bool("median", input, NotImplementedError)  # a RuntimeError, as PyTorch's
+    if dim is not None or input._data.size:  # PyTorch's median of an empty bool tensor is nan cast to bool: True
+        _no_bool("median", input, NotImplementedError)  # a RuntimeError, as PyTorch's
     if dim is None:
         if keepdim is not None:  # PyTorch's signatures: keepdim only with a dim (even keepdim=False)
             raise TypeError(f"median: keepdim={keepdim} needs a dim (the whole-tensor median returns a 0-d tensor; "
@@ -696,7 +697,9 @@ def median(input: Tensor, dim=None, keepdim: bool | None = None):
 
 def _empty_median(dtype):
     """PyTorch's median of nothing: nan, which its integer dtypes hold as the value a nan converts to on x86
-    (the smallest int64 or int32; 0 for the narrower types)."""
+    (the smallest int64 or int32; 0 for the narrower types; True for bool, as C++ converts nan to bool)."""
+    if dtype.kind == "b":
+        return np.ones((), dtype=dtype)
     if dtype.kind == "f":
         return np.full((), np.nan, dtype=dtype)
     value = np.iinfo(dtype).min if dtype in (np.int64, np.int32) else 0

@@ -227,7 +227,7 @@ def normal(mean: Tensor | float, std: Tensor | float = 1.0, size=None, *, genera
     dt = m.dtype if isinstance(m, np.ndarray) else s.dtype  # type: ignore[union-attr]
     if dt.kind != "f":  # the result's dtype (mean's, or std's when mean is a number); the other may be any dtype
         raise NotImplementedError(f"{op_name}: \"normal_kernel_cpu\" not implemented for {dt}: the result takes "
-                                  f"mean's dtype (std's when mean is a number), which must be floating point")
+                                  f"mean's dtype (std's when mean is a number), which must be floating-point")
     if isinstance(s, np.ndarray):
         if s.size and not (s >= 0).all():
             raise RuntimeError(f"{op_name}: expects all elements of std >= 0.0, got std of shape "
