@@ -1344,13 +1344,6 @@ known_class(
          "tapegrad passes the gradient through", T, status="by-design")
 # open bugs found by the driver (seeds 12000-16000)
 known_class(
-    "addr-int-float-scalars", fam("addr"), RAISES_THERE,
-    lambda d: torch_says(d, "must not be a floating point number"),
-    """
-    i = torch.ones(2, dtype=torch.int64)
-    torch.addr(torch.ones(2, 2, dtype=torch.int64), i, i, beta=0.0)
-    """, "addr of integer tensors must refuse a float beta/alpha, as PyTorch", L)
-known_class(
     "addmv-inplace-mixed-dtypes", {"Tensor.addmv_"}, RAISES_THERE,
     lambda d: torch_says(d, "must have the same dtype"),
     """
@@ -1384,15 +1377,6 @@ known_class(
     x = torch.zeros((0, 3))
     x.put_(torch.tensor([], dtype=torch.int64), x)
     """, "PyTorch refuses a source that is the written tensor itself, even when empty; tapegrad writes", IX)
-known_class(
-    "setitem-uint8-index-value-tensor", {"[]="}, RAISES_THERE,
-    lambda d: torch_says(d, "masked_fill_ only supports boolean masks"),
-    """
-    x = torch.tensor([True, False])
-    x[torch.tensor([0, 1], dtype=torch.uint8),] = torch.tensor([False])
-    x
-    """, "PyTorch routes a one-element value written through a uint8 index tensor to masked_fill_, which refuses "
-         "the uint8 mask; tapegrad writes", IX)
 known_class(
     "pytorch-take-along-dim-noncontiguous", fam("take_along_dim", inplace=False), RAISES_THERE,
     lambda d: torch_says(d, "view size is not compatible") and (len(d.call.args) < 3 or arg(d, 2) is None)
