@@ -591,3 +591,17 @@ def test_integer_beta_and_alpha_are_converted_with_c10s_overflow_check(name, sha
     else:
         with pytest.raises(RuntimeError, match=f"{name}: (beta|alpha)=.* cannot be converted to type uint8"):
             getattr(tg, name)(*args, **kw)
+
+
+@pytest.mark.parametrize("name, shapes", [("addmm", ((1, 1), (1, 3), (3, 1))), ("addmv", ((1,), (1, 3), (3,))),
+                                          ("baddbmm", ((1, 1, 1), (1, 1, 3), (1, 3, 1))),
+                                          ("addbmm", ((1, 1), (1, 1, 3), (1, 3, 1)))])
+@pytest.mark.parametrize("input_dtype", ["float16", "float64", "int64"])
+def test_blas_sums_refuse_an_input_of_another_dtype_as_pytorch(name, shapes, input_dtype):
+    """addmm/addmv/baddbmm/addbmm need input and matrices of one dtype (PyTorch's BLAS calls); tapegrad promoted."""
+    args = [tg.ones(shapes[0], dtype=getattr(tg, input_dtype))] + [tg.ones(s) for s in shapes[1:]]
+    with pytest.raises(RuntimeError, match=f"{name}: input tensors must have the same dtype"):
+        getattr(tg, name)(*args)
+    with pytest.raises(RuntimeError, match=f"{name}: input tensors must have the same dtype"):
+        getattr(args[0], name + "_")(*args[1:])
+    assert tg.addr(tg.ones(1, 1, dtype=getattr(tg, input_dtype)), tg.ones(1), tg.ones(1)).shape == (1, 1)

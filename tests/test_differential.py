@@ -1344,12 +1344,6 @@ known_class(
          "tapegrad passes the gradient through", T, status="by-design")
 # open bugs found by the driver (seeds 12000-16000)
 known_class(
-    "addmv-inplace-mixed-dtypes", {"Tensor.addmv_"}, RAISES_THERE,
-    lambda d: torch_says(d, "must have the same dtype"),
-    """
-    torch.ones(1, dtype=torch.float16).addmv_(torch.ones(1, 3), torch.ones(3))
-    """, "addmv_ must refuse operands of different dtypes, as PyTorch", L)
-known_class(
     "max-unpool-output-size-length", F("max_unpool1d", "max_unpool2d", "max_unpool3d"), RAISES_THERE,
     lambda d: torch_says(d, "output_size should be a sequence containing"),
     """

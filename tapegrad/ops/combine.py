@@ -129,6 +129,9 @@ def _promoted(*tensors):
 
 
 def _beta_alpha(op_name, input, product, beta, alpha, empty=False):
+    if op_name != "addr" and input._data.dtype != product._data.dtype:  # as PyTorch's BLAS ops (addr promotes)
+        raise RuntimeError(f"{op_name}: input tensors must have the same dtype, but got input {input._data.dtype} "
+                           f"and matrices {product._data.dtype}")
     if product._data.dtype.kind in "iu":  # as PyTorch: beta and alpha are cast to the integers' type (0.5 -> 0)
         for name, v in (("beta", beta), ("alpha", alpha)):  # with c10's overflow check (fill_'s: -1.0 is no uint8)
             if op_name == "addr" and isinstance(v, float):  # addr's own check, as PyTorch's add's
