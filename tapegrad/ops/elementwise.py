@@ -858,7 +858,8 @@ Tensor.arcsin_, Tensor.arccos_, Tensor.arctan_ = Tensor.asin_, Tensor.acos_, Ten
 
 
 def _atan2_rule(xp, need, g, out, a, b):
-    # NOTE: at (0, 0) and where a*a + b*b is infinite the gradient is 0 (PyTorch's), not 0/0 or inf/inf = nan
+    # NOTE: at (0, 0) the gradient is 0, as PyTorch's; where a*a + b*b is infinite it is the limit 0 where
+    # PyTorch's formula gives inf * 0 = nan (a documented difference, README), not 0/0 or inf/inf = nan
     r = a * a + b * b
     edge = (r == 0) | xp.isinf(r)
     r = xp.where(edge, 1, r)
