@@ -1344,13 +1344,6 @@ known_class(
          "tapegrad passes the gradient through", T, status="by-design")
 # open bugs found by the driver (seeds 12000-16000)
 known_class(
-    "max-unpool-output-size-length", F("max_unpool1d", "max_unpool2d", "max_unpool3d"), RAISES_THERE,
-    lambda d: torch_says(d, "output_size should be a sequence containing"),
-    """
-    x, i = torch.nn.functional.max_pool2d(torch.ones(1, 3, 2), 2, stride=1, return_indices=True)
-    torch.nn.functional.max_unpool2d(x, i, 2, stride=1, output_size=(1, 3, 2))
-    """, "max_unpool's output_size must have the pooled dims' count (or 2 more), as PyTorch", POOLING)
-known_class(
     "conv-transpose-zero-output", F("conv_transpose1d", "conv_transpose2d", "conv_transpose3d"), RAISES_HERE,
     lambda d: here_says(d, "is too small") and bool(__import__("re").search(r"output size \([^)]*\b0\b", d.error_here)),
     """

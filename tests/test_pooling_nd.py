@@ -343,3 +343,18 @@ def test_adaptive_avg_pool3d_sums_in_pytorch_s_order(size, out, seed, dtype):
     np.testing.assert_array_equal(got, want)
     area = tg.nn.functional.interpolate(tg.tensor(x, dtype=getattr(tg, dtype)), size=out, mode="area").numpy()
     np.testing.assert_array_equal(area, want)
+
+
+@pytest.mark.parametrize("d", [1, 2, 3])
+def test_max_unpool_output_size_has_d_or_d_plus_2_elements_as_pytorch(d):
+    """PyTorch's _unpool_output_size takes the spatial sizes or (N, C, *spatial); a (C, *spatial) length, or any
+    other, is a ValueError (tapegrad took d + 1 elements for an unbatched input)."""
+    pool = getattr(tg.nn.functional, f"max_pool{d}d")
+    unpool = getattr(tg.nn.functional, f"max_unpool{d}d")
+    x, i = pool(tg.ones((1, 1) + (3,) * d), 2, stride=1, return_indices=True)
+    spatial = (3,) * d
+    for size in (spatial, (1, 1) + spatial, list(spatial)):
+        assert unpool(x, i, 2, stride=1, output_size=size).shape == (1, 1) + spatial
+    for size in ((1,) + spatial, (1, 1, 1) + spatial, spatial[1:] if d > 1 else ()):
+        with pytest.raises(ValueError, match=f"output_size should be a sequence containing {d} or {d + 2}"):
+            unpool(x, i, 2, stride=1, output_size=size)

@@ -581,11 +581,11 @@ def _max_unpool(op_name, d, input, indices, kernel_size, stride, padding, output
         size = default
     else:
         items = tuple(output_size.tolist() if isinstance(output_size, Tensor) else output_size)
-        if len(items) == d + 2 or (len(items) == d + 1 and x.ndim == d + 1):
+        if len(items) == d + 2:  # as PyTorch's _unpool_output_size: (N, C, *spatial) or the spatial sizes only
             items = items[-d:]
         if len(items) != d:
-            raise ValueError(f"{op_name}: output_size should have {d} or {d + 2} elements, but it has "
-                             f"{len(items)}: {output_size!r}")
+            raise ValueError(f"{op_name}: output_size should be a sequence containing {d} or {d + 2} elements, but "
+                             f"it has a length of '{len(items)}': {output_size!r}")
         size = tuple(int(v) for v in items)
         for n, low, s in zip(size, default, stride, strict=True):
             if not low - s < n < low + s:
