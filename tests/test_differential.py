@@ -1240,6 +1240,15 @@ known_class(
          "where the value is a denormal (sigmoid(-100) = 3.78e-44, float64's answer rounded); tapegrad keeps it",
     E, status="pytorch-bug")
 known_class(
+    "pytorch-renorm-float32-norm-overflow", fam("renorm"), {"value", "nan", "inf", "signed-zero"} | GRADS,
+    lambda d: d.inputs[0].dtype in (torch.float32, torch.float16)
+    and bool((d.inputs[0].detach().double().abs() > (1.8e19 if d.inputs[0].dtype == torch.float32 else 255)).any()),
+    """
+    torch.tensor([[0.0], [1.0], [1e30]]).renorm(2, -1, 10.0)
+    """, "PyTorch's float32 renorm sums the squares in float32, which overflow beyond 1.8e19, so a slice's norm "
+         "is inf and the slice is scaled to 0; tapegrad's norm is finite (rescaled) and the slice keeps its "
+         "direction", R, status="pytorch-bug")
+known_class(
     "pytorch-ldexp-int-exponent-grad", fam("ldexp"), {"grad-value"},
     lambda d: len(d.inputs) > 1 and isint(d.inputs[1]) and bool((d.inputs[1] < 0).any()),
     """

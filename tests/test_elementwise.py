@@ -1190,3 +1190,18 @@ def test_div_keeps_only_what_its_gradient_reads_as_pytorch(divisor_needs_grad, c
     if results[0] is not None:
         for mine, theirs in zip(results[0], results[1], strict=True):
             np.testing.assert_array_equal(mine, theirs)
+
+
+@given(st.lists(st.sampled_from([-0.0, 0.0, -1.5, 2.0, float("-inf"), float("inf"), float("nan")]), min_size=1,
+                max_size=20), st.sampled_from(["float16", "float32", "float64"]))
+@example([-0.0], "float16")
+def test_relu_keeps_negative_zero_in_every_float_dtype(values, dtype):
+    """relu is x < 0 ? 0 : x in PyTorch: -0.0 stays -0.0 and NaN stays NaN, float16 too (numpy's float16 maximum
+    gave +0.0 for -0.0)."""
+    x = np.array(values, dtype=dtype)
+    want = np.where(x < 0, np.zeros((), dtype), x)
+    for out in (tg.relu(tg.tensor(x)), tg.nn.functional.relu(tg.tensor(x)), tg.tensor(x).relu_()):
+        got = out.numpy()
+        assert got.dtype == x.dtype
+        np.testing.assert_array_equal(np.signbit(got), np.signbit(want))
+        np.testing.assert_array_equal(got, want)
