@@ -1780,3 +1780,21 @@ def test_a_tensor_written_through_a_uint8_mask_is_written_as_pytorch():
         warnings.simplefilter("ignore")
         x[tg.tensor([1, 0, 1], dtype=tg.uint8)] = tg.tensor([7.0, 8.0])
     assert x.tolist() == [7.0, 1.0, 8.0]
+
+
+@pytest.mark.parametrize("shape", [(), (1,), (1, 1, 1)])
+def test_index_put_of_one_element_through_one_mask_takes_any_shape_as_pytorch(shape):
+    """PyTorch fills one element through a single bool mask with masked_fill_, whatever the value's shape; with
+    accumulate=True, or two elements, the value must broadcast."""
+    x = tg.tensor([[3, -7], [5, -1], [5, 0]], dtype=tg.int32)
+    mask = (tg.tensor([True, False, True]),)
+    value = tg.full(shape, -9, dtype=tg.int32)
+    assert x.index_put(mask, value).tolist() == [[-9, -9], [5, -1], [-9, -9]]
+    if len(shape) > 2:
+        with pytest.raises(RuntimeError, match="cannot assign a value of shape"):
+            x.index_put(mask, value, accumulate=True)
+        with pytest.raises(RuntimeError, match="cannot assign a value of shape"):
+            x.index_put(mask, tg.full((1, 1, 2), -9, dtype=tg.int32))
+    w = tg.full(shape, 2.0, requires_grad=True)
+    tg.zeros(3).index_put((tg.tensor([True, False, True]),), w).sum().backward()
+    assert w.grad.shape == shape and w.grad.sum().item() == 2.0

@@ -1027,6 +1027,8 @@ def index_put(input: Tensor, indices, values: Tensor, accumulate: bool = False) 
     if accumulate and values._data.dtype != x.dtype:
         raise RuntimeError(f"index_put: index put requires the source and destination dtypes to match, got "
                            f"{x.dtype} for the destination and {values._data.dtype} for the source")
+    if not accumulate and values._data.size == 1 and values._data.ndim and _one_bool_mask(tuple(indices)):
+        values = values.reshape(())  # PyTorch fills one element through one mask with masked_fill_: any shape
     return _index_put(input, key, values, accumulate, "index_put")
 
 
