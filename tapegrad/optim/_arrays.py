@@ -76,8 +76,8 @@ def params_with_grads(opt, group):
         grad = p.grad
         if grad is None:
             continue
-        x = array(p)
-        g = array(grad)
+        x = p._data  # the arrays array() gives, without making a detached alias of each per step
+        g = grad._data
         if g.shape != x.shape:
             raise RuntimeError(f"{type(opt).__name__}.step: a parameter of shape {tuple(x.shape)} has a "
                                f"gradient of shape {tuple(g.shape)}; they must match")

@@ -4,7 +4,8 @@ import numpy as np
 
 from ..autograd.declare import wrap as _wrap
 from ..autograd.graph import increment_version
-from .optimizer import Optimizer, _advance_step, _check_option, _check_unsupported, _grad_shape_error
+from . import _arrays as A
+from .optimizer import Optimizer, _advance_step, _check_option, _check_unsupported
 
 
 class Adadelta(Optimizer):
@@ -41,14 +42,7 @@ class Adadelta(Optimizer):
         maximize = group["maximize"]
         w = 1.0 - rho
         state = self.state
-        for p in group["params"]:
-            grad = p.grad
-            if grad is None:
-                continue
-            g = grad._data
-            if g.shape != p._data.shape:
-                raise _grad_shape_error(self, p, g)
-            x = p._data
+        for p, x, g in A.params_with_grads(self, group):
             s = state[p]
             if not s:
                 s["step"] = _wrap(np.zeros((), np.float32))

@@ -4,7 +4,8 @@ import numpy as np
 
 from ..autograd.declare import wrap as _wrap
 from ..autograd.graph import increment_version
-from .optimizer import Optimizer, _advance_step, _check_fused, _check_option, _check_unsupported, _grad_shape_error
+from . import _arrays as A
+from .optimizer import Optimizer, _advance_step, _check_fused, _check_option, _check_unsupported
 
 
 class Adagrad(Optimizer):
@@ -53,13 +54,7 @@ class Adagrad(Optimizer):
         wd = float(group["weight_decay"])
         maximize = group["maximize"]
         state = self.state
-        for p in group["params"]:
-            grad = p.grad
-            if grad is None:
-                continue
-            g = grad._data
-            if g.shape != p._data.shape:
-                raise _grad_shape_error(self, p, g)
+        for p, _, g in A.params_with_grads(self, group):
             s = state[p]
             if not s:
                 self._init_state(s, p, group)

@@ -4,7 +4,8 @@ import numpy as np
 
 from ..autograd.declare import wrap as _wrap
 from ..autograd.graph import increment_version
-from .optimizer import Optimizer, _advance_step, _check_fused, _check_option, _check_unsupported, _grad_shape_error
+from . import _arrays as A
+from .optimizer import Optimizer, _advance_step, _check_fused, _check_option, _check_unsupported
 
 
 class Adam(Optimizer):
@@ -56,14 +57,7 @@ class Adam(Optimizer):
         decoupled = group["decoupled_weight_decay"]
         w1, w2 = 1.0 - beta1, 1.0 - beta2
         state = self.state
-        for p in group["params"]:
-            grad = p.grad
-            if grad is None:
-                continue
-            g = grad._data
-            if g.shape != p._data.shape:
-                raise _grad_shape_error(self, p, g)
-            x = p._data
+        for p, x, g in A.params_with_grads(self, group):
             s = state[p]
             if not s:
                 s["step"] = _wrap(np.zeros((), np.float32))

@@ -279,8 +279,3 @@ def _advance_step(state):
         return float(a)
     state["step"] = st = st + 1
     return float(st)
-
-
-def _grad_shape_error(opt, p, g):
-    return RuntimeError(f"{type(opt).__name__}.step: a parameter of shape {tuple(p._data.shape)} has a gradient "
-                        f"of shape {tuple(g.shape)}; they must match")

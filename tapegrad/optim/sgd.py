@@ -4,7 +4,8 @@ import numpy as np
 
 from ..autograd.declare import increment_version
 from ..autograd.declare import wrap as _wrap
-from .optimizer import Optimizer, _check_fused, _check_option, _check_unsupported, _grad_shape_error
+from . import _arrays as A
+from .optimizer import Optimizer, _check_fused, _check_option, _check_unsupported
 
 
 class SGD(Optimizer):
@@ -48,13 +49,7 @@ class SGD(Optimizer):
         state = self.state
         updated = []
         try:
-            for p in group["params"]:
-                grad = p.grad
-                if grad is None:
-                    continue
-                g = grad._data
-                if g.shape != p._data.shape:
-                    raise _grad_shape_error(self, p, g)
+            for p, _, g in A.params_with_grads(self, group):
                 own = False  # whether g is a temporary this step may overwrite
                 if maximize:
                     g, own = -g, True
