@@ -384,3 +384,20 @@ def test_conv3d_signs_of_zero_match_pytorch(n, groups, per_group, out_per_group,
     got, want = run(tg), run(torch)
     np.testing.assert_array_equal(got, want)
     np.testing.assert_array_equal(np.signbit(got), np.signbit(want))
+
+
+@pytest.mark.parametrize("d", [1, 2, 3])
+def test_conv_transpose_with_an_output_size_of_0_is_empty_with_zero_gradients(d):
+    """PyTorch returns an empty result when a transposed convolution's output size is 0 (a negative one raises);
+    tapegrad raised for both."""
+    fn = getattr(F, f"conv_transpose{d}d")
+    x = tg.ones((1, 4) + (1,) * d, dtype=tg.float64, requires_grad=True)
+    w = tg.ones((4, 1) + (2,) * d, dtype=tg.float64, requires_grad=True)
+    b = tg.ones(2, dtype=tg.float64, requires_grad=True)
+    y = fn(x, w, b, stride=3, padding=1, groups=2)  # (1 - 1) * 3 - 2 + 2 = 0 along every spatial dim
+    assert tuple(y.shape) == (1, 2) + (0,) * d
+    y.sum().backward()
+    for t in (x, w, b):
+        np.testing.assert_array_equal(t.grad.numpy(), np.zeros(t.shape))
+    with pytest.raises(RuntimeError, match="is too small"):
+        fn(x, w, b, stride=3, padding=2, groups=2)

@@ -366,10 +366,13 @@ def _conv_transposend(op_name, d, input, weight, bias, stride, padding, output_p
                                  dilation).squeeze(0)
     size = tuple((s - 1) * st - 2 * p + dl * (k - 1) + o + 1
                  for s, st, p, dl, k, o in zip(x.shape[2:], stride, pads, dilation, w.shape[2:], opad, strict=True))
-    if min(size) <= 0:
+    if min(size) < 0:
         raise RuntimeError(f"{op_name}: given input of shape {tuple(x.shape)} and weight of shape "
                            f"{tuple(w.shape)}, the calculated output size {size} is too small")
     out_channels = w.shape[1] * groups
+    if min(size) == 0:  # as PyTorch: an empty result, whose inputs get zero gradients
+        return record(np.zeros((x.shape[0], out_channels) + size, dtype=x.dtype),
+                      (input, weight) if bias is None else (input, weight, bias), _empty_rule, "ConvolutionBackward0")
     if d == 2 and all(o < st for o, st in zip(opad, stride, strict=True)):
         return _conv_transpose2d_tuned(input, weight, bias, x, w, b, (x.shape[0], out_channels) + size, stride, pads,
                                        dilation, groups)
@@ -392,6 +395,11 @@ def _conv_transposend(op_name, d, input, weight, bias, stride, padding, output_p
 
     inputs = (input, weight) if bias is None else (input, weight, bias)
     return record(out, inputs, convolution_rule, "ConvolutionBackward0")
+
+
+def _empty_rule(xp, need, g, out, *inputs):
+    """The gradients of an empty result: zeros for every input that needs one."""
+    return tuple(xp.zeros_like(t) if n else None for t, n in zip(inputs, need, strict=True))
 
 
 def _conv_transpose2d_tuned(input, weight, bias, x, w, b, shape, stride, pads, dilation, groups):
