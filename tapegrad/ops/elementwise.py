@@ -950,7 +950,7 @@ def relu(input):
     >>> tg.relu(tg.tensor([-1.0, 0.0, 2.0]))
     tensor([0., 0., 2.])
     """
-    if input.dtype == np.float16:  # numpy's float16 maximum keeps the first argument of a tie (+0 for -0.0)
+    if input.dtype is _HALF:  # numpy's float16 maximum keeps the first argument of a tie (+0 for -0.0)
         return np.where(input < 0, np.float16(0), input)
     return np.maximum(0, input, dtype=input.dtype)  # NOTE: numpy keeps the second argument of a tie (-0.0)
 
