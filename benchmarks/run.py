@@ -21,6 +21,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 WORKLOADS = ("w1_overhead", "w2_char_mlp", "w2m_makemore", "w3_mlp", "w4_cnn", "w5_memory", "w6_inference",
              "w7_gpt")
 WORKLOADS += ("w8_lstm_lm", "w9_gru")  # recurrent layers (issue 11)
+WORKLOADS += ("w10_inplace",)  # in-place ops under no_grad (issue 10)
 
 
 def parse_args(argv=None):

@@ -86,12 +86,8 @@ def _overload_lines(name, signature, doc, indent):
 
 
 def _inplace_op(attr):
-    """The op ``fn`` of an in-place method made by ``declare.inplace_method(name, fn)``, else None."""
-    from tapegrad.autograd import declare
-
-    if getattr(attr, "__code__", None) is not declare.inplace_method("_", len).__code__:
-        return None
-    return inspect.getclosurevars(attr).nonlocals["fn"]
+    """The op ``fn`` of an in-place method made by ``declare.inplace_method(name, fn)`` (its ``op``), else None."""
+    return getattr(attr, "op", None) if callable(attr) and hasattr(attr, "write") else None
 
 
 def _fix_separators(params, text):

@@ -26,6 +26,7 @@ import numpy as np
 from .. import _state, dtypes
 from .._tensor import Size, Tensor, check_device, check_dim, to_array, type_name, wrap
 from .grad_mode import is_grad_enabled
+from .inplace import any_requires_grad as _any_requires_grad
 from .inplace import apply as inplace
 from .inplace import bump, increment_version, no_record
 from .tape import node_name, record
@@ -34,7 +35,8 @@ from .xp import numpy_xp, register_tensor_xp
 _grad = _state.grad
 
 __all__ = ["Tensor", "Size", "wrap", "record", "node_name", "unary", "binary", "op", "inplace",
-           "inplace_method", "backward_op", "no_record", "bump", "increment_version", "operands", "operand", "cast",
+           "inplace_method", "plain_write", "backward_op", "no_record", "bump", "increment_version", "operands",
+           "operand", "cast",
            "broadcast_error", "dtype_error", "expected_tensor", "check_dim", "check_device", "to_array",
            "type_name", "is_grad_enabled"]
 
@@ -177,8 +179,37 @@ def _declare_unary(fn, *, compute, grad, name, ints, bools, methods, xp_name, in
 
     forward.rule, forward.numpy = grad, array_fn  # type: ignore[attr-defined]  # its rule, and its numpy function
     del forward.__wrapped__  # the op's signature is its own (it takes tensors), not that of ``fn``
-    _register(forward, methods, xp_name, inplace)
+    _register(forward, methods, xp_name, inplace, _unary_write(array_fn))
     return forward
+
+
+def _unary_write(array_fn):
+    """The plain write of a unary op on a floating-point tensor (what the forward computes for one): into the
+    array with ``out=`` when the numpy function is a ufunc that keeps each float dtype, else its result copied."""
+    if isinstance(array_fn, np.ufunc) and _keeps_float_dtypes(array_fn):
+        def write(data):
+            if data.dtype.kind != "f":
+                return False
+            try:
+                array_fn(data, out=data)
+            except ValueError:  # read-only memory: the door says so
+                return False
+            return True
+    else:
+        def write(data):
+            if data.dtype.kind != "f" or not data.flags.writeable:
+                return False
+            new = array_fn(data)
+            if new.dtype != data.dtype or new.shape != data.shape:
+                return False
+            np.copyto(data, new)
+            return True
+    return write
+
+
+def _keeps_float_dtypes(ufunc) -> bool:
+    with np.errstate(all="ignore"):
+        return all(ufunc(np.zeros(1, dt)).dtype == dt for dt in (np.float16, np.float32, np.float64))
 
 
 def binary(compute: Callable | None = None, *, grad: Callable, name: str | None = None, floats: bool = False,
@@ -276,22 +307,53 @@ def backward_op(fn: Callable | None = None, *, grad: Callable, name: str | None 
     return fn
 
 
-def _register(fn, methods, xp_name, inplace):
+def _register(fn, methods, xp_name, inplace, write=None):
     for method in (fn.__name__,) if methods is None else methods:
         setattr(Tensor, method, fn)
     if xp_name is not False:
         register_tensor_xp(xp_name or fn.__name__, fn)
     if inplace:
         name = inplace if isinstance(inplace, str) else fn.__name__ + "_"
-        setattr(Tensor, name, inplace_method(name, fn))
+        setattr(Tensor, name, inplace_method(name, fn, write))
 
 
-def inplace_method(name: str, fn: Callable) -> Callable:
-    """The in-place method ``name`` of the op ``fn``: ``x.exp_()`` is ``x`` taking the values of ``exp(x)``."""
+def plain_write(fn: Callable, name: str | None = None) -> Callable:
+    """Declare the plain write of the op ``fn``'s in-place method ``name`` (default: its name plus ``_``): the
+    decorated ``write(array, *args, **kwargs) -> bool`` computes into the array when there is nothing to record,
+    or returns False, having written nothing, for the general door (see :func:`inplace_method`).
 
-    def method(self, *args, **kwargs):
-        return inplace(self, name, fn, *args, **kwargs)
+    Every hand-written update loop runs these (``p.clamp_(-c, c)`` under ``no_grad``): one numpy call into the
+    parameter's memory instead of the op's out-of-place result and a copy. Keep the values the op's: compute
+    with the same numpy calls, in the same order.
+    """
+    method_name = name or fn.__name__ + "_"
+
+    def declare(write: Callable) -> Callable:
+        setattr(Tensor, method_name, inplace_method(method_name, fn, write))
+        return write
+
+    return declare
+
+
+def inplace_method(name: str, fn: Callable, write: Callable | None = None) -> Callable:
+    """The in-place method ``name`` of the op ``fn``: ``x.exp_()`` is ``x`` taking the values of ``exp(x)``.
+
+    ``write(array, *args, **kwargs) -> bool``, if given, is the op's plain write: when there is nothing to record
+    (under ``no_grad``, or nothing involved requires grad) it writes the op's values straight into the array and
+    returns True, or returns False, having written nothing, for the door to handle (and explain) the case.
+    """
+    if write is None:
+        def method(self, *args, **kwargs):
+            return inplace(self, name, fn, *args, **kwargs)
+    else:
+        def method(self, *args, **kwargs):
+            if (not _grad.enabled or not (self._requires_grad or _any_requires_grad(args, kwargs))) \
+                    and write(self._data, *args, **kwargs):
+                bump(self)
+                return self
+            return inplace(self, name, fn, *args, **kwargs)
 
     method.__name__ = method.__qualname__ = name
     method.__doc__ = f"{name}(...) -> self: ``{fn.__name__}`` in place."
+    method.op, method.write = fn, write  # type: ignore[attr-defined]  # what it computes, and its plain write
     return method

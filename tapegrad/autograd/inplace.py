@@ -43,7 +43,7 @@ from .tape import members as _members
 from .tape import record
 
 __all__ = ["apply", "no_record", "bump", "increment_version", "alias", "group", "recorded_at",
-           "mark_multi_output"]
+           "mark_multi_output", "any_requires_grad"]
 
 _grad = _state.grad
 _clock = _state.clock
@@ -138,7 +138,7 @@ def apply(self: Tensor, name: str, op, *args, _cast_ok: bool = False, **kwargs) 
     ``op`` is the out-of-place op. Its result must have ``self``'s shape, and a dtype that can be cast to
     ``self``'s within its kind (``_cast_ok``: any cast, as ``copy_``).
     """
-    if _grad.enabled and (self._requires_grad or _any_requires_grad(args, kwargs)):
+    if _grad.enabled and (self._requires_grad or any_requires_grad(args, kwargs)):
         return _write_recorded(self, name, op, args, kwargs, _cast_ok)
     prev = _grad.enabled
     _grad.enabled = False
@@ -160,7 +160,8 @@ def _write_plain(self, name, new, cast_ok):
     return self
 
 
-def _any_requires_grad(args, kwargs):
+def any_requires_grad(args, kwargs) -> bool:
+    """Whether a tensor among an op's arguments requires grad."""
     for a in args:
         if a.__class__ is Tensor and a._requires_grad or isinstance(a, Tensor) and a._requires_grad:
             return True

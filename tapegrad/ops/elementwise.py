@@ -30,6 +30,7 @@ from ..autograd.declare import (
     op,
     operand,
     operands,
+    plain_write,
     record,
     unary,
     wrap,
@@ -1224,6 +1225,23 @@ def _clamp(input, min, max, name):
     return record(out, (x,), clamp_rule, name)
 
 
+@plain_write(clamp)
+def _clamp_write(data, min=None, max=None):
+    """clamp_ with number bounds on a floating-point tensor, with nothing to record: each bound is one masked copy
+    into the tensor (the same selects as ``clamp``: -0.0 stays against a bound of 0.0, NaN stays NaN)."""
+    if data.dtype.kind != "f" or min is None and max is None or not data.flags.writeable:
+        return False
+    for bound in (min, max):
+        if bound is not None and not ((bound.__class__ is float or bound.__class__ is int) and bound == bound
+                                      and not _overflows(bound, data.dtype)):
+            return False  # tensors, NaN, numpy scalars, bools, overflow: the op decides (and explains)
+    if min is not None:
+        np.copyto(data, min, where=data < min)
+    if max is not None:
+        np.copyto(data, max, where=data > max)
+    return True
+
+
 clip = clamp
 Tensor.clip_ = Tensor.clamp_
 
@@ -1479,6 +1497,28 @@ def lerp(input: Tensor, end: Tensor, weight: Tensor | float) -> Tensor:
 
         return record(out, (input, end), lerp_rule, "LerpBackward0")
     return record(out, (input, end, weight), _lerp_tensor_rule, "LerpBackward1")
+
+
+@plain_write(lerp)
+def _lerp_write(data, end, weight):
+    """lerp_ of a float32 or float64 tensor toward a tensor of its dtype by a number, with nothing to record:
+    ``lerp``'s arithmetic, written into the tensor (an exponential moving average's update)."""
+    if not (weight.__class__ is float or weight.__class__ is int) or end.__class__ is not Tensor \
+            or data.dtype is _HALF or data.dtype.kind != "f" or end._data.dtype is not data.dtype \
+            or not data.flags.writeable:
+        return False
+    w, e = float(weight), end._data
+    try:
+        d = e - data
+    except ValueError:
+        return False  # shapes that do not broadcast: the op explains
+    if d.shape != data.shape:
+        return False
+    if -0.5 < w < 0.5:
+        np.add(data, np.multiply(w, d, out=d), out=data)  # x + w * (e - x)
+    else:
+        np.subtract(e, np.multiply(d, 1 - w, out=d), out=data)  # e - (e - x) * (1 - w)
+    return True
 
 
 def _half_lerp(input, end, weight):

@@ -1,0 +1,133 @@
+"""How ops are declared (``tapegrad/autograd/declare.py``): the plain writes of in-place methods.
+
+An in-place method with a plain write (``inplace_method(name, op, write)``) computes straight into the tensor's
+memory when there is nothing to record. It must give exactly the op's values (bits: signs of zero, NaN, inf), move
+the versions of everything sharing the memory, and leave every case it does not handle to the door, which
+records, refuses or explains as before.
+"""
+
+import inspect
+
+import numpy as np
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+import tapegrad as tg
+from tapegrad import Tensor
+
+EDGES = [0.0, -0.0, 1.0, -1.0, 0.5, -0.5, 2.0, 1e-8, np.inf, -np.inf, np.nan, 1e30, -1e30]
+FLOATS = (np.float16, np.float32, np.float64)
+
+
+def _with_plain_write():
+    return sorted(n for n in dir(Tensor) if getattr(getattr(Tensor, n, None), "write", None) is not None)
+
+
+def _unary(name):
+    return len(inspect.signature(getattr(Tensor, name).op).parameters) == 1
+
+
+UNARY = [n for n in _with_plain_write() if _unary(n)]
+NUMBERS = st.one_of(st.sampled_from([0, 1, -1, 0.0, -0.0, 0.5, -0.5, 2.0, 1e-3, np.inf, -np.inf, np.nan, 100]),
+                    st.floats(-4, 4, width=32))
+
+
+def _arguments(name, data, shape, dtype):
+    """The other arguments of the in-place method ``name`` (every method with a plain write has a row here)."""
+    if name in ("clamp_", "clip_"):
+        low, high = data.draw(st.one_of(st.none(), NUMBERS)), data.draw(st.one_of(st.none(), NUMBERS))
+        if low is None and high is None:
+            low = 0.0
+        return (low, high), {}
+    if name == "lerp_":
+        end_shape = data.draw(st.sampled_from([shape, shape[1:], (1,) * len(shape)]))
+        return (tg.tensor(_array(data, end_shape, dtype)), data.draw(NUMBERS)), {}
+    raise AssertionError(f"{name} has a plain write but no row in test_declare._arguments: add one")
+
+
+def _array(data, shape, dtype):
+    values = data.draw(st.lists(st.one_of(st.sampled_from(EDGES), st.floats(-3, 3)), min_size=int(np.prod(shape)),
+                                max_size=int(np.prod(shape))))
+    with np.errstate(over="ignore"):
+        return np.array(values, dtype=np.float64).astype(dtype).reshape(shape)
+
+
+def _same_bits(a, b):
+    return a.dtype == b.dtype and a.shape == b.shape and np.array_equal(a, b, equal_nan=True) \
+        and np.array_equal(np.signbit(a), np.signbit(b))
+
+
+@pytest.mark.parametrize("name", _with_plain_write())
+@given(data=st.data())
+def test_a_plain_write_gives_the_ops_values_and_moves_versions(name, data):
+    dtype = data.draw(st.sampled_from(FLOATS))
+    shape = data.draw(st.sampled_from([(3,), (2, 3), (2, 1, 3), (2, 20)]))  # (2, 20): numpy's vector loops
+    x = _array(data, shape, dtype)
+    args, kwargs = ((), {}) if _unary(name) else _arguments(name, data, shape, dtype)
+    method = getattr(Tensor, name)
+    with np.errstate(all="ignore"):
+        try:
+            want = method.op(tg.tensor(x.copy()), *args, **kwargs)
+        except Exception as error:  # noqa: BLE001 - the in-place form must refuse the same way
+            with pytest.raises(type(error)):
+                method(tg.tensor(x.copy()), *args, **kwargs)
+            return
+        base = tg.tensor(x.copy(), requires_grad=True)  # a parameter, written under no_grad
+        view = base.detach()[0]
+        before = base._version
+        with tg.no_grad():
+            out = method(base, *args, **kwargs)
+    assert out is base
+    if want.dtype != base.dtype:
+        return  # a result the tensor cannot take: the door refused above or cast (checked elsewhere)
+    assert _same_bits(base.detach().numpy(), want.numpy()), (name, x, args)
+    assert _same_bits(view.numpy(), want.numpy()[0])
+    assert base._version > before and view._version == base._version
+
+
+@pytest.mark.parametrize("name", ["sqrt_", "clamp_", "lerp_"])
+def test_what_a_plain_write_does_not_handle_goes_through_the_door(name):
+    args = {"sqrt_": (), "clamp_": (0.0, 1.0), "lerp_": (tg.zeros(3), 0.5)}[name]
+    with pytest.raises(RuntimeError, match="read-only"):  # expanded memory
+        getattr(tg.ones(3).expand(2, 3), name)(*args)
+    x = tg.ones(3) * 1  # a non-leaf under grad mode: recorded, with a gradient
+    y = tg.ones(3, requires_grad=True) * 1
+    getattr(y, name)(*args)
+    assert y.grad_fn is not None and x.grad_fn is None
+    with pytest.raises(RuntimeError, match="leaf"):
+        getattr(tg.ones(3, requires_grad=True), name)(*args)
+
+
+def test_unary_plain_writes_cover_the_unary_ops():
+    """Every unary op declared with ``unary`` has its plain write (so ``p.sqrt_()`` in a loop costs a ufunc)."""
+    assert {"sqrt_", "exp_", "tanh_", "sigmoid_", "neg_", "abs_", "relu_"} <= set(UNARY)
+
+
+def test_integer_tensors_take_the_door():
+    x = tg.tensor([4, 9])
+    with pytest.raises(RuntimeError):
+        x.sqrt_()  # int64 result of a float op: the door refuses, as PyTorch
+    assert x.tolist() == [4, 9]
+
+
+EDGE_CALLS = [("clamp_", (0.0, None)), ("clamp_", (-0.0, 0.0)), ("clamp_", (None, 0.0)), ("clamp_", (-1, 1)),
+              ("clamp_", (1.0, -1.0)), ("clamp_", (-np.inf, np.inf)), ("clip_", (0, 0.5)),
+              ("lerp_", ("end", 0.25)), ("lerp_", ("end", 0.5)), ("lerp_", ("end", -2)), ("lerp_", ("end", 1))]
+
+
+@pytest.mark.parametrize("dtype", FLOATS)
+@pytest.mark.parametrize("call", EDGE_CALLS + [(n, ()) for n in UNARY], ids=str)
+def test_plain_writes_at_the_edges_in_numpys_vector_loops(dtype, call):
+    """Every edge value at every position of arrays long enough for numpy's SIMD loops (which, unlike its scalar
+    loop, give the second argument of a tie: ``maximum(-0.0, 0.0)`` is +0.0 there)."""
+    name, args = call
+    edges = np.array(EDGES * 8, dtype=np.float64)
+    with np.errstate(all="ignore"):
+        x = np.stack([np.roll(edges, k) for k in range(3)]).astype(dtype)
+        args = tuple(tg.tensor(np.roll(x, 1)) if a == "end" else a for a in args)
+        want = getattr(Tensor, name).op(tg.tensor(x.copy()), *args)
+        got = tg.tensor(x.copy())
+        with tg.no_grad():
+            getattr(got, name)(*args)
+    assert _same_bits(got.numpy(), want.numpy())
