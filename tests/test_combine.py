@@ -605,3 +605,64 @@ def test_blas_sums_refuse_an_input_of_another_dtype_as_pytorch(name, shapes, inp
     with pytest.raises(RuntimeError, match=f"{name}: input tensors must have the same dtype"):
         getattr(args[0], name + "_")(*args[1:])
     assert tg.addr(tg.ones(1, 1, dtype=getattr(tg, input_dtype)), tg.ones(1), tg.ones(1)).shape == (1, 1)
+
+
+# ---------------------------------------------------------------------- quantile's layout: the q dim moved first
+def _quantile_strides(shape, dim, keepdim, nq):
+    """PyTorch's layout of quantile/nanquantile with a 1-D q of nq values: computed with q last (row-major), then
+    q moved first (quantile_impl's movedim(-1, 0)); in elements."""
+    if dim is None:
+        out = (1,) * len(shape) if keepdim else ()
+    else:
+        d = dim % len(shape)
+        out = shape[:d] + ((1,) if keepdim else ()) + shape[d + 1:]
+    full = (*out, nq)
+    strides = [1] * len(full)
+    for i in range(len(full) - 2, -1, -1):
+        strides[i] = strides[i + 1] * full[i + 1]
+    return (nq, *out), (strides[-1], *strides[:-1])
+
+
+@given(st.sampled_from([(3,), (2, 3), (1, 3, 2), (3, 1)]), st.integers(0, 3), st.booleans(), st.integers(2, 3),
+       st.sampled_from(["quantile", "nanquantile"]), st.sampled_from(["linear", "higher", "nearest"]))
+@example((1, 3, 2), 0, False, 2, "quantile", "higher")  # the differential test's view((-1, 1, 1)) repro
+@settings(max_examples=40)
+def test_quantile_result_has_pytorchs_layout_so_view_refuses_as_pytorch(shape, d, keepdim, nq, name,
+                                                                        interpolation):
+    dim = None if d == len(shape) else d % len(shape)
+    x = tg.tensor(np.arange(np.prod(shape), dtype=np.float64).reshape(shape))
+    q = tg.linspace(0.1, 0.9, nq, dtype=tg.float64)
+    got = getattr(tg, name)(x, q, dim=dim, keepdim=keepdim, interpolation=interpolation)
+    want_shape, want_strides = _quantile_strides(shape, dim, keepdim, nq)
+    assert got.shape == want_shape
+    contiguous = got.numpy().flags.c_contiguous
+    assert contiguous == np.ndarray(want_shape, strides=tuple(s * 8 for s in want_strides),
+                                    buffer=np.zeros(int(np.prod(want_shape)))).flags.c_contiguous
+    if not contiguous:  # a view that merges the q dim with the others is refused (reshape copies)
+        with pytest.raises(RuntimeError, match="view"):
+            got.view(-1)
+        np.testing.assert_array_equal(got.reshape(-1).numpy(), got.numpy().reshape(-1))
+
+
+@pytest.mark.parametrize("name", ["quantile", "nanquantile"])
+@pytest.mark.parametrize("dim, keepdim", [(0, False), (1, True), (-1, False), (None, True), (None, False)])
+def test_quantile_strides_and_view_as_pytorch(name, dim, keepdim):
+    torch = pytest.importorskip("torch")
+    x = np.arange(24.0).reshape(2, 3, 4)
+    q = [0.2, 0.5, 0.9]
+    got = getattr(tg, name)(tg.tensor(x), tg.tensor(q, dtype=tg.float64), dim=dim, keepdim=keepdim,
+                            interpolation="higher")
+    want = getattr(torch, name)(torch.tensor(x), torch.tensor(q, dtype=torch.float64), dim=dim, keepdim=keepdim,
+                                interpolation="higher")
+    np.testing.assert_array_equal(got.numpy(), want.numpy())
+    size1 = [i for i, n in enumerate(want.shape) if n == 1]  # a size-1 dim's stride means nothing
+    strides = [s for i, s in enumerate(want.stride()) if i not in size1]
+    assert [s for i, s in enumerate(got.stride()) if i not in size1] == strides
+    for shape in ((-1,), (-1, 1, 1), (3, -1)):
+        try:
+            want.view(shape)
+        except RuntimeError:
+            with pytest.raises(RuntimeError, match="view"):
+                got.view(shape)
+        else:
+            np.testing.assert_array_equal(got.view(shape).numpy(), want.view(shape).numpy())

@@ -1798,3 +1798,138 @@ def test_index_put_of_one_element_through_one_mask_takes_any_shape_as_pytorch(sh
     w = tg.full(shape, 2.0, requires_grad=True)
     tg.zeros(3).index_put((tg.tensor([True, False, True]),), w).sum().backward()
     assert w.grad.shape == shape and w.grad.sum().item() == 2.0
+
+
+# ---------------------------------------------------------------------- PyTorch's memory-overlap rule, one table
+# (setup, statement, whether PyTorch 2.13 refuses it as an overlap). The rule (MemoryOverlap.cpp get_overlap_status):
+# the written tensor itself is a full overlap even when empty; otherwise an empty or non-dense operand is never one;
+# dense views of the same memory overlap fully only with equal strides (size-1 dims' too), else partially when
+# their ranges meet. index_put_ (setitem with index tensors), scatter*, put_, index_*_ refuse any overlap of the
+# value or of an index; copy_ (setitem with a basic index) refuses a partial one; masked_fill_ (one element through
+# one mask) checks nothing. setitem's x[index] is x itself when index's other parts are Ellipsis and whole slices;
+# a value with leading 1s is a new view of it.
+OVERLAP_TABLE = [
+    # the differential test's repros
+    ("x = L.zeros(1)", "x[-1::2] = x", True),
+    ("x = L.zeros((1, 0), dtype=L.int32)", "x[0:5:1, []] = x", False),
+    ("x = L.zeros((2, 0), dtype=L.int32)", "x[0:5:1, []] = x", True),
+    ("x = L.zeros(0, dtype=L.int32)", "x[[]] = x", True),
+    ("x = L.zeros(0, dtype=L.int32)", "x[None, []] = x", False),
+    ("x = L.zeros((2, 0))", "x[-100:, []] = x", False),
+    ("x = L.zeros((2, 0))", "x[:100, []] = x", True),
+    ("x = L.zeros((0, 3))", "x[..., []] = x", True),
+    ("x = L.tensor([], dtype=L.bool)", "x.scatter_reduce_(-1, L.tensor([], dtype=L.int64), x, 'prod')", True),
+    ("x = L.zeros((0, 3))", "x.put_(L.tensor([], dtype=L.int64), x)", True),
+    ("x = L.zeros(0)", "x.index_reduce_(-1, L.tensor([], dtype=L.int64), x, 'prod')", True),
+    ("x = L.zeros(0)", "x.scatter_(0, L.tensor([], dtype=L.int64), x)", True),
+    ("x = L.zeros(0)", "x.index_put_((L.tensor([], dtype=L.int64),), x)", True),
+    ("x = L.zeros(0)", "x.put_(L.tensor([], dtype=L.int64), x[:])", False),
+    # basic setitem: copy_, partial overlaps only
+    ("x = L.zeros(4)", "x[::2] = x[1::2]", False),  # neither dense
+    ("x = L.zeros(4)", "x[1:3] = x.view(2, 2)[0]", True),
+    ("x = L.zeros(4)", "x[0:2] = x[0:2]", False),
+    ("x = L.zeros((2, 2))", "x[...] = x.t()", True),
+    ("x = L.zeros((2, 2))", "x.t()[...] = x.t()", False),
+    ("x = L.zeros((2, 2))", "x[0:1] = x[1]", False),
+    ("x = L.zeros((2, 2))", "x[1] = x[0:1]", False),
+    ("x = L.zeros((1, 3))", "x[...] = x.view(1, 1, 3)", False),
+    ("x = L.zeros((1, 3))", "x[...] = x.view(3)", False),  # expanded back: the same strides
+    ("x = L.zeros((1, 3))", "x[0] = x", False),
+    ("x = L.zeros((1, 3))", "x[None] = x", False),
+    ("x = L.zeros((1, 3))", "x[-1::2] = x[-1::2]", False),
+    ("x = L.zeros((1, 3))", "x[-1::2] = x", True),
+    ("x = L.zeros(1)", "x[...] = x[None]", True),  # the value stripped to 0-d, then expanded: stride 0
+    ("x = L.zeros((2, 3, 4)).permute(1, 0, 2)", "x[1:] = x[:2]", False),  # not dense
+    # index_put_: any overlap of the value or of an index
+    ("x = L.zeros((1, 3))", "x[[0]] = x", True),
+    ("x = L.zeros((1, 0))", "x[[0]] = x", False),  # leading 1 stripped: a new view, empty
+    ("x = L.zeros((1, 3))", "x[0, [0, 1, 2]] = x.view(3)", True),
+    ("x = L.zeros((1, 3))", "x[:, L.tensor([True, False, True])] = x[:, :1]", False),  # masked_fill_
+    ("x = L.zeros((1, 3))", "x[:, L.tensor([True, False, True])] = x[:, :2]", True),
+    ("x = L.zeros((2, 3, 4)).permute(1, 0, 2)", "x[[0]] = x.permute(1, 0, 2)[:1]", True),  # dense, not contiguous
+    ("x = L.zeros(4)", "x[[0, 1]] = x[::2]", False),  # not dense
+    ("x = L.zeros(4)", "x[[0, 1]] = x[2:]", True),  # the put writes into x: all of it counts
+    ("x = L.zeros(4)", "x[2:][[0, 1]] = x[:2]", False),  # apart
+    ("x = L.arange(3)", "x[x] = 1", True),
+    ("x = L.arange(3)", "x[x.clone()] = x", True),
+    ("x = L.arange(3)", "x[x[:1]] = 5", True),
+    ("x = L.arange(3)", "x[x, ...] = 0", True),
+    ("x = L.tensor([True, False, True])", "x[x] = False", False),
+    ("x = L.tensor([True, False, True])", "x[x] = L.tensor([True, False])", True),
+    ("x = L.arange(3)", "x.index_put_((x,), L.tensor(1))", True),
+    ("x = L.tensor([True, False, True])", "x.index_put_((x,), L.tensor(True))", False),
+    # the other writing ops: source and index
+    ("x = L.arange(3)", "x.scatter_(0, x, 1)", True),
+    ("x = L.arange(3)", "x.scatter_add_(0, x, x.clone())", True),
+    ("x = L.arange(3)", "x.index_add_(0, x, x.clone())", True),
+    ("x = L.arange(3)", "x.index_copy_(0, x, x.clone())", True),
+    ("x = L.arange(3)", "x.index_fill_(0, x, 1)", True),
+    ("x = L.arange(3)", "x.put_(x, x.clone())", True),
+    ("x = L.arange(3)", "x.index_reduce_(0, x, x.clone(), 'prod')", True),
+    ("x = L.arange(3)", "x.scatter_reduce_(0, x, x.clone(), 'sum')", True),
+    ("x = L.arange(3.0)", "x.scatter_(0, L.tensor([0, 1]), x[1:])", True),
+    ("x = L.arange(3.0)", "x.scatter_(0, L.tensor([0]), x[::2][:1])", True),
+]
+
+
+def _overlap_refused(lib, setup, stmt):
+    ns = {"L": lib}
+    exec(setup, ns)
+    try:
+        exec(stmt, ns)
+    except RuntimeError as e:
+        if "single memory location" in str(e):
+            return True
+        raise
+    return False
+
+
+@pytest.mark.parametrize("setup, stmt, refused", OVERLAP_TABLE, ids=[c[1] for c in OVERLAP_TABLE])
+def test_writes_refuse_overlaps_by_pytorchs_rule(setup, stmt, refused):
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        assert _overlap_refused(tg, setup, stmt) == refused
+
+
+@pytest.mark.parametrize("setup, stmt, refused", OVERLAP_TABLE, ids=[c[1] for c in OVERLAP_TABLE])
+def test_overlap_table_is_pytorchs(setup, stmt, refused):
+    torch = pytest.importorskip("torch")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        assert _overlap_refused(torch, setup, stmt) == refused
+
+
+_VIEWS = ["a", "a.t()", "a[1:]", "a[:, 1:]", "a[::2]", "a[:1]", "a[-1::2]", "a.reshape(-1)", "a.reshape(-1)[1:4]",
+          "a[None]", "a[:, None]", "a[0]", "a[..., :0]", "a.unsqueeze(-1)", "a.reshape(-1)[::3]"]
+
+
+@given(st.sampled_from([(1, 3), (2, 3), (3, 1), (1, 1), (2, 2)]), st.sampled_from(_VIEWS), st.sampled_from(_VIEWS),
+       st.sampled_from(["W[...] = V", "W.put_(L.zeros(V.shape, dtype=L.int64), V)", "W[[0]] = V[:1]"]))
+@example((1, 1), "a", "a[-1::2]", "W[...] = V")
+@example((1, 3), "a", "a[..., :0]", "W.put_(L.zeros(V.shape, dtype=L.int64), V)")
+def test_overlap_of_views_of_one_tensor_as_pytorch(shape, w, v, stmt):
+    """Two views of one tensor, the first written from the second: refused exactly when PyTorch refuses."""
+    torch = pytest.importorskip("torch")
+    got = []
+    for lib in (tg, torch):
+        ns = {"L": lib, "a": lib.zeros(shape)}
+        try:
+            ns["W"], ns["V"] = eval(w, ns), eval(v, ns)
+            exec(stmt, ns)
+            got.append(False)
+        except (RuntimeError, IndexError, ValueError) as e:
+            got.append(True if "single memory location" in str(e) else None)
+    if None not in got:  # (another error in either: not about overlaps)
+        assert got[0] == got[1], (shape, w, v, stmt)
+
+
+@pytest.mark.parametrize("view", ["x.t()", "x.chunk(2, -1)[0]", "x[:, ::2]"])
+@pytest.mark.parametrize("index", [[], [0, 1], [[0], [1]]])
+def test_take_along_dim_without_dim_flattens_any_layout(view, index):
+    """The documented meaning (the input read as flattened) on every layout: PyTorch 2.13's view(-1) refuses
+    non-contiguous ones, empty indices too (the differential test's pytorch-take-along-dim-noncontiguous)."""
+    v = eval(view, {"x": tg.arange(6.0, dtype=tg.float16).reshape(3, 2) * 1})
+    idx = tg.tensor(index, dtype=tg.int64)
+    got = tg.take_along_dim(v, idx)
+    np.testing.assert_array_equal(got.numpy(), v.numpy().reshape(-1)[np.asarray(index, dtype=np.int64).reshape(-1)])
+    assert got.dtype == tg.float16 and got.shape == (idx.numel(),)

@@ -424,3 +424,23 @@ def test_tensordot_broadcast_gradients(data):
     y = data.draw(arrays((1, 2)))
     assert_gradients(lambda a, b: tg.tensordot(a, b, dims=([0, 2], [0, 1])), x, y)
     assert_gradients(lambda a, b: tg.tensordot(b, a, dims=([1], [1])), x, y)
+
+
+@given(st.sampled_from(["float32", "int64", "bool"]), st.sampled_from([(0,), (0, 3), (2, 0)]),
+       st.sampled_from(["put_", "scatter_reduce_", "index_reduce_"]))
+@example("bool", (0,), "scatter_reduce_")  # the differential test's repro
+@example("float32", (0, 3), "put_")  # the old KNOWN entry self-overlap-empty
+def test_inplace_scatters_refuse_the_written_tensor_itself_even_empty(dtype, shape, name):
+    """PyTorch's get_overlap_status: the source being the written tensor itself is a full overlap, empty or not
+    (an empty view of it is no overlap)."""
+    none = tg.tensor([], dtype=tg.int64)
+    calls = {"put_": lambda x, s: x.put_(none, s),
+             "scatter_reduce_": lambda x, s: x.scatter_reduce_(-1, none, s, "prod"),
+             "index_reduce_": lambda x, s: x.index_reduce_(-1, none, s, "prod")}
+    x = tg.zeros(shape, dtype=getattr(tg, dtype))
+    if name == "index_reduce_" and dtype == "bool":
+        return  # index_reduce_ takes no bool
+    with pytest.raises(RuntimeError, match=f"{name}: .*single memory location"):
+        calls[name](x, x)
+    if name == "put_":  # an empty view of it: PyTorch writes (nothing)
+        calls[name](x, x[:])

@@ -817,7 +817,11 @@ def _quantile(op_name, input, q, dim, keepdim, interpolation, ignore_nan):
     if not results:  # an empty q tensor: an empty first dim, as PyTorch
         return _quantile(op_name, input, wrap(np.zeros(1, data.dtype)), dim, keepdim, interpolation,
                          ignore_nan)[:0]
-    return results[0] if scalar_q or qs.ndim == 0 else S.stack(results, 0)
+    if scalar_q or qs.ndim == 0:
+        return results[0]
+    # PyTorch computes the quantiles last (contiguous) and moves that dim first: a non-contiguous layout whose
+    # view() fails as PyTorch's does (quantile_impl's movedim(-1, 0))
+    return S.movedim(S.stack(results, -1), -1, 0)
 
 
 @op

@@ -491,18 +491,25 @@ def setitem(self: Tensor, index, value) -> None:
                 v = np.broadcast_to(v, target.shape)
             except ValueError as e:
                 raise _setitem_error(x, index, target, v, ValueError(f"could not broadcast: {e}"), axes) from None
-        if tensor and _overlap(target, v) == "partial":
+        if tensor and v.size and target.size and np.may_share_memory(target, v) and _copy_overlap(target, value._data):
             raise _overlap_error("setitem")
     else:
         v = _put_value("setitem", x, adv, value)
+        if value.__class__ is not np.ndarray and (value is self or np.may_share_memory(target, v)):
+            if _masked_fill_put(adv, v):
+                # PyTorch writes one value through a mask with masked_fill_ (the value read first): no overlap
+                v = v.copy()
+                value = value.detach().clone() if not _records(value) else value.clone()
+            elif _overlap(target, v, value is self and (not value._data.ndim or value._data.shape[0] != 1)
+                          and _same_as_self(index, x.shape)):  # a value with leading 1s is a new view of it
+                raise _overlap_error("setitem")
         if v.size == 0 and v.ndim:  # numpy takes any empty value here; PyTorch broadcasts it to the result
             _check_empty_value(target, adv, v)
-        if value.__class__ is not np.ndarray and (value is self and basic is None or _overlap(target, v)):
-            if not (_one_bool_mask(index) and v.size == 1):
-                raise _overlap_error("setitem")
-            # PyTorch writes one value through a bool mask with masked_fill_ (the value read first): no overlap
-            v = v.copy()
-            value = value.detach().clone() if not _records(value) else value.clone()
+    if adv is not None and x.dtype.kind != "f" and (
+            (index is self or (x.base is not None or index._data.base is not None)  # (two owners never share)
+             and np.may_share_memory(x, index._data)) if kind is Tensor else _index_shares(self, index)):
+        if not _masked_fill_put(adv, np.asarray(v)):  # an index that is x, or a view of its memory
+            _index_overlap("setitem", self, index, target)
     if _records(self, value) and x.dtype.kind == "f":  # integer and bool tensors never require grad
         if self._requires_grad and self._backward is None:
             raise RuntimeError("setitem: a leaf tensor that requires grad is being used in an in-place operation; "
@@ -684,17 +691,135 @@ def _one_bool_mask(index):
     return isinstance(index, Tensor) and index._data.dtype == np.bool_
 
 
-def _overlap(a, b):
-    """PyTorch's check of a write's source against its destination: "full" (the same elements), "partial", or
-    None (apart, or not both dense: PyTorch then does not tell either)."""
-    if not (a.size and b.size and np.may_share_memory(a, b)):  # numpy compares the memory bounds
-        return None
-    if not ((a.flags.c_contiguous or a.flags.f_contiguous) and (b.flags.c_contiguous or b.flags.f_contiguous)):
-        return None
-    same = a.__array_interface__["data"][0] == b.__array_interface__["data"][0] and a.shape == b.shape
-    if same and all(p == q for p, q, n in zip(a.strides, b.strides, a.shape, strict=True) if n > 1):
+def _dense(a):
+    """PyTorch's is_non_overlapping_and_dense: the elements fill one block of memory exactly, the dims in some
+    order (those of size 1 ignored); a permuted contiguous tensor is dense, a sliced or expanded one is not."""
+    if a.flags.c_contiguous or a.flags.f_contiguous:
+        return True
+    need = a.itemsize
+    for stride, n in sorted((st, n) for st, n in zip(a.strides, a.shape) if n != 1):
+        if stride != need:
+            return False
+        need *= n
+    return True
+
+
+def _overlap(a, b, same=False):
+    """PyTorch's ``get_overlap_status`` (MemoryOverlap.cpp) of the written array ``a`` and an operand's array
+    ``b``, the one rule of every writing op here: "full" when the operand is the written tensor itself (``same``:
+    PyTorch's same TensorImpl, empty or not) or a dense view of the same memory with the same strides (all of them,
+    those of size-1 dims too); "partial" when dense views' memory ranges otherwise intersect; None when either is
+    empty, the memory is apart, or either is not dense (PyTorch cannot tell then, and lets the write through).
+    Ops that refuse any overlap (index_put_, scatter_, put_, index_*_) raise on both; copy_ (basic setitem)
+    raises on "partial" only."""
+    if same:
         return "full"
-    return "partial"
+    if not (a.size and b.size and np.may_share_memory(a, b)):  # numpy compares the memory bounds: cheap
+        return None
+    if not (_dense(a) and _dense(b)):
+        return None
+    pa, pb = a.__array_interface__["data"][0], b.__array_interface__["data"][0]
+    if pa == pb and a.nbytes == b.nbytes:  # PyTorch compares element strides, as tuples
+        full = a.ndim == b.ndim and all(s // a.itemsize == t // b.itemsize for s, t in zip(a.strides, b.strides))
+        return "full" if full else "partial"
+    return "partial" if pa < pb + b.nbytes and pb < pa + a.nbytes else None
+
+
+def _copy_overlap(dst, src):
+    """Whether PyTorch's ``x[basic] = value`` (``copy_to``: ``dst.copy_(src)`` when the shapes agree; a 0-d value
+    fills, read first; else src without its leading 1s, expanded to dst's shape, is copied) meets the partial
+    overlap its copy_ refuses. Called only when the two share memory."""
+    dst, src = _unsqueezed(dst), _unsqueezed(src)
+    if src.shape != dst.shape:
+        if not src.ndim:
+            return False
+        src = src.reshape(_strip_ones(src.shape))
+        if src.shape != dst.shape:
+            strides, k = [0] * dst.ndim, dst.ndim - src.ndim
+            for i in range(dst.ndim - 1, -1, -1):  # PyTorch's expand: a new dim's stride is the next one's extent
+                if i >= k and src.shape[i - k] == dst.shape[i]:
+                    strides[i] = src.strides[i - k]
+                elif i < k and i + 1 < dst.ndim and dst.shape[i] == 1:
+                    strides[i] = dst.shape[i + 1] * strides[i + 1]
+                if strides[i] == 0 and dst.shape[i] > 1:
+                    return False  # a stretched dim: not dense, PyTorch does not check
+            src = np.lib.stride_tricks.as_strided(src, dst.shape, strides)
+    return _overlap(dst, src) == "partial"
+
+
+def _unsqueezed(a):
+    """``a`` with PyTorch's strides on its new dims of size 1: numpy's ``None`` gives them stride 0, PyTorch's
+    unsqueeze the extent of the next dim (1 at the end). (A writeable array: numpy's broadcasts are read-only.)"""
+    if not a.flags.writeable or 0 not in a.strides:
+        return a
+    strides = list(a.strides)
+    for i in range(a.ndim - 1, -1, -1):
+        if a.shape[i] == 1 and strides[i] == 0:
+            strides[i] = a.shape[i + 1] * strides[i + 1] if i + 1 < a.ndim else a.itemsize
+    return np.lib.stride_tricks.as_strided(a, a.shape, strides)
+
+
+def _same_as_self(index, shape):
+    """Whether PyTorch's setitem puts into ``x`` itself (the same TensorImpl) with ``index``: its parts other than
+    index tensors are Ellipsis and whole slices (start 0, step 1, stop at or past the end, which PyTorch skips);
+    any int, None or bool makes a new view. Read only when the value or an index is ``x`` itself."""
+    parts = index if index.__class__ is tuple else tuple(index) if (
+        index.__class__ is list and _sequence_as_tuple(index)) else (index,)
+    comps = []
+    for p in parts:
+        if p is None or p.__class__ in (int, bool) or isinstance(p, Tensor) and p._data.ndim == 0:
+            return False
+        comps.append(p if p.__class__ is slice or p is Ellipsis or isinstance(p, Tensor) else _component("", p))
+    dims = [(c._data if isinstance(c, Tensor) else c) for c in comps]
+    specified = sum((c.ndim if c.dtype.kind == "b" or c.dtype == np.uint8 else 1) if c.__class__ is np.ndarray
+                    else int(c is not Ellipsis) for c in dims)
+    d = 0
+    for c in dims:
+        if c is Ellipsis:
+            d += len(shape) - specified
+        elif c.__class__ is slice:
+            try:
+                if not (d < len(shape) and _whole(c, shape[d])):
+                    return False
+            except TypeError:
+                return False
+            d += 1
+        else:
+            d += c.ndim if c.dtype.kind == "b" or c.dtype == np.uint8 else 1
+    return True
+
+
+def _masked_fill_put(adv, v):
+    """Whether PyTorch's index_put_ of ``v`` at ``adv`` is a masked_fill_ (one element through a single bool or
+    uint8 mask and slices): then it reads the value first and checks no overlap."""
+    if v.size != 1:
+        return False
+    arrays = [a for a in adv if a.__class__ is np.ndarray]
+    return len(arrays) == 1 and (arrays[0].dtype.kind == "b" or arrays[0].dtype == np.uint8)
+
+
+def _one_mask(indices):
+    """Whether index_put_'s ``indices`` are one bool or uint8 tensor and Nones (PyTorch's masked_fill_ case)."""
+    given = [t for t in indices if t is not None] if isinstance(indices, (tuple, list)) else [indices]
+    return len(given) == 1 and isinstance(given[0], Tensor) and (given[0]._data.dtype.kind == "b"
+                                                                 or given[0]._data.dtype == np.uint8)
+
+
+def _index_shares(self, index):
+    """Whether an index tensor among ``index``'s parts may share memory with ``self`` (numpy's bounds check)."""
+    parts = index if index.__class__ is tuple else tuple(index) if index.__class__ is list else (index,)
+    x = self._data
+    return any(isinstance(p, Tensor) and (p is self or np.may_share_memory(x, p._data)) for p in parts)
+
+
+def _index_overlap(op, self, index, target):
+    """PyTorch's index_put_ also refuses an index tensor that overlaps the written tensor (``x[x] = 1`` on an
+    integer x). An index (int or bool) shares memory only with an integer or bool tensor: callers ask for those."""
+    parts = index if index.__class__ is tuple else tuple(index) if index.__class__ is list else (index,)
+    for p in parts:
+        if isinstance(p, Tensor) and p._data.ndim and _overlap(target, p._data,
+                                                                p is self and _same_as_self(index, self._data.shape)):
+            raise _overlap_error(op)
 
 
 def _overlap_error(op):
@@ -1296,9 +1421,15 @@ def argwhere(input: Tensor) -> Tensor:
 
 
 # ---------------------------------------------------------------------- in place
-def _no_overlap(op, self, src):
-    if src is self or isinstance(src, Tensor) and _overlap(self._data, src._data):
-        raise _overlap_error(op)
+def _no_overlap(op, self, *operands):
+    """PyTorch's ``assert_no_overlap(self, t)`` for each tensor operand (source and index alike): refused when it
+    is ``self`` itself (even empty) or a dense view of memory that ``self`` (dense) uses."""
+    x = self._data
+    for t in operands:
+        if t.__class__ is tuple or t.__class__ is list:
+            _no_overlap(op, self, *t)
+        elif isinstance(t, Tensor) and _overlap(x, t._data, t is self):
+            raise _overlap_error(op)
 
 
 @op(xp_name=False)
@@ -1323,7 +1454,7 @@ def scatter_(self: Tensor, dim: int, index, src=None, value=None, *, reduce: str
     tensor([[0., 0., 1.],
             [1., 0., 0.]])
     """
-    _no_overlap("scatter_", self, src)
+    _no_overlap("scatter_", self, index, src)
     return _inplace(self, "scatter_", scatter, dim, index, src, value, reduce=reduce)
 
 
@@ -1335,7 +1466,7 @@ def scatter_add_(self: Tensor, dim: int, index, src: Tensor) -> Tensor:
     >>> tg.zeros(2).scatter_add_(0, tg.tensor([1, 1]), tg.tensor([1.0, 2.0]))
     tensor([0., 3.])
     """
-    _no_overlap("scatter_add_", self, src)
+    _no_overlap("scatter_add_", self, index, src)
     return _inplace(self, "scatter_add_", scatter_add, dim, index, src)
 
 
@@ -1347,7 +1478,7 @@ def index_add_(self: Tensor, dim: int, index, source: Tensor, *, alpha=1) -> Ten
     >>> tg.zeros(2).index_add_(0, tg.tensor([0]), tg.tensor([5.0]), alpha=2)
     tensor([10.,  0.])
     """
-    _no_overlap("index_add_", self, source)
+    _no_overlap("index_add_", self, index, source)
     return _inplace(self, "index_add_", index_add, dim, index, source, alpha=alpha)
 
 
@@ -1359,7 +1490,8 @@ def index_put_(self: Tensor, indices, values: Tensor, accumulate: bool = False) 
     >>> tg.zeros(3).index_put_((tg.tensor([2]),), tg.tensor(7.0))
     tensor([0., 0., 7.])
     """
-    _no_overlap("index_put_", self, values)
+    if accumulate or not (isinstance(values, Tensor) and values._data.size == 1 and _one_mask(indices)):
+        _no_overlap("index_put_", self, indices, values)  # (one element through one mask: masked_fill_, unchecked)
     return _inplace(self, "index_put_", index_put, indices, values, accumulate)
 
 
@@ -1373,6 +1505,7 @@ def index_fill_(self: Tensor, dim: int, index, value) -> Tensor:
     """
     if isinstance(value, Tensor) and value._requires_grad and self._data.dtype.kind != "f":
         value = value.detach()  # an integer or bool tensor never requires grad
+    _no_overlap("index_fill_", self, index)
     return _inplace(self, "index_fill_", index_fill, dim, index, value)
 
 
@@ -1384,5 +1517,5 @@ def index_copy_(self: Tensor, dim: int, index, source: Tensor) -> Tensor:
     >>> tg.zeros(3).index_copy_(0, tg.tensor([2, 0]), tg.tensor([1.0, 2.0]))
     tensor([2., 0., 1.])
     """
-    _no_overlap("index_copy_", self, source)
+    _no_overlap("index_copy_", self, index, source)
     return _inplace(self, "index_copy_", index_copy, dim, index, source)

@@ -546,19 +546,13 @@ def tensordot(a: Tensor, b: Tensor, dims=2, out=None) -> Tensor:
 
 
 # ---------------------------------------------------------------------- in-place forms refuse an overlapping source
-def _dense(a):
-    return a.flags.c_contiguous or a.flags.f_contiguous
-
-
 def _no_overlap(name, self, other, what):
-    """As PyTorch's assert_no_overlap: an in-place write whose ``other`` operand shares memory with ``self`` is
-    refused when both are dense (PyTorch cannot tell for strided views, and lets those through)."""
-    if isinstance(other, Tensor):
-        a, b = self.detach().numpy(), other.detach().numpy()
-        if a.size and b.size and _dense(a) and _dense(b) and np.may_share_memory(a, b):
-            raise RuntimeError(f"{name}: unsupported operation: some elements of the input tensor and the "
-                               f"written-to tensor refer to a single memory location ({what} overlaps the tensor "
-                               f"written in place); please clone() the {what} first")
+    """PyTorch's assert_no_overlap: an in-place write whose ``other`` operand is ``self`` itself (even empty) or a
+    dense view of memory ``self`` (dense) uses is refused (the one rule of tapegrad/ops/index.py's ``_overlap``)."""
+    if isinstance(other, Tensor) and I._overlap(self._data, other._data, other is self):
+        raise RuntimeError(f"{name}: unsupported operation: some elements of the input tensor and the "
+                           f"written-to tensor refer to a single memory location ({what} overlaps the tensor "
+                           f"written in place); please clone() the {what} first")
 
 
 def _checked_inplace(name, method, where):
