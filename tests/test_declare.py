@@ -131,3 +131,39 @@ def test_plain_writes_at_the_edges_in_numpys_vector_loops(dtype, call):
         with tg.no_grad():
             getattr(got, name)(*args)
     assert _same_bits(got.numpy(), want.numpy())
+
+
+# Elementwise in-place ops and copy_ refuse an operand that partly overlaps the written tensor (PyTorch's
+# TensorIterator: assert_no_partial_overlap, on the operands as given); the same memory, or memory PyTorch cannot
+# tell (a view that is not dense), is written. (code on x = arange(4.) or, with "2d", arange(6.).view(2, 3); refused)
+OVERLAPS = [
+    ("x[:3].copy_(x[1:])", True), ("x[:2].copy_(x[2:])", False), ("x.add_(x[:1])", True), ("x.add_(x)", False),
+    ("x[:3].add_(x[1:])", True), ("x[1:].mul_(x[:3])", True), ("2d x.add_(x.t().t())", False),
+    ("2d x[0].add_(x[1])", False), ("2d x[:, :2].add_(x[:, 1:])", False), ("x.copy_(x)", False),
+    ("x.copy_(x.view(4))", False), ("x[:3].lerp_(x[1:], 0.5)", True), ("x[:3].clamp_(x[1:], None)", True),
+    ("x[:3].addcmul_(x[1:], x[1:])", True), ("x[:3].atan2_(x[1:])", True), ("x[::2].add_(x[1::2])", False),
+    ("x[:3].copy_(x[1:].flip(0))", False), ("x.add_(x[:1].expand(4))", False), ("v = x[:3]; v -= x[1:]", True),
+    ("v = x[1:]; v += x[:3]", True), ("x[:2].sub_(x[1:3], alpha=2)", True), ("x[1:].div_(x[:3].clone())", False),
+    ("with torch.no_grad(): x[:3].copy_(x[1:])", True), ("y = x.requires_grad_() * 1; y[:3].add_(y[1:])", True),
+]
+
+
+def _overlap_outcome(torch, code):
+    x = torch.arange(6.0).reshape(2, 3) if code.startswith("2d ") else torch.arange(4.0)
+    try:
+        exec(code.removeprefix("2d "), {"x": x, "torch": torch})
+    except RuntimeError as error:
+        assert "single memory location" in str(error)
+        return True
+    return False
+
+
+@pytest.mark.parametrize("code, refused", OVERLAPS)
+def test_in_place_ops_refuse_a_partly_overlapping_operand(code, refused):
+    assert _overlap_outcome(tg, code) is refused
+
+
+@pytest.mark.parametrize("code, refused", OVERLAPS)
+def test_in_place_overlap_refusals_are_pytorchs(code, refused):
+    torch = pytest.importorskip("torch")
+    assert _overlap_outcome(torch, code) is refused

@@ -18,6 +18,7 @@ Rules are described in ``autograd/tape.py``; CONTRIBUTING.md shows how to add an
 from __future__ import annotations
 
 import functools
+import inspect
 import numbers
 from collections.abc import Callable, Sequence
 
@@ -28,7 +29,7 @@ from .._tensor import Size, Tensor, check_device, check_dim, to_array, type_name
 from .grad_mode import is_grad_enabled
 from .inplace import any_requires_grad as _any_requires_grad
 from .inplace import apply as inplace
-from .inplace import bump, increment_version, no_record
+from .inplace import bump, dense, increment_version, no_record, overlap, overlap_error, partial_overlap
 from .tape import node_name, record
 from .xp import numpy_xp, register_tensor_xp
 
@@ -36,7 +37,7 @@ _grad = _state.grad
 
 __all__ = ["Tensor", "Size", "wrap", "record", "node_name", "unary", "binary", "op", "inplace",
            "inplace_method", "plain_write", "backward_op", "no_record", "bump", "increment_version", "operands",
-           "operand", "cast",
+           "operand", "cast", "dense", "overlap", "partial_overlap", "overlap_error",
            "broadcast_error", "dtype_error", "expected_tensor", "check_dim", "check_device", "to_array",
            "type_name", "is_grad_enabled"]
 
@@ -185,8 +186,11 @@ def _declare_unary(fn, *, compute, grad, name, ints, bools, methods, xp_name, in
 
 def _unary_write(array_fn):
     """The plain write of a unary op on a floating-point tensor (what the forward computes for one): into the
-    array with ``out=`` when the numpy function is a ufunc that keeps each float dtype, else its result copied."""
-    if isinstance(array_fn, np.ufunc) and _keeps_float_dtypes(array_fn):
+    array with ``out=`` when the numpy function is a ufunc that keeps each float dtype or a function that takes
+    ``out`` (relu), else its result copied."""
+    takes_out = isinstance(array_fn, np.ufunc) and _keeps_float_dtypes(array_fn) or \
+        not isinstance(array_fn, np.ufunc) and "out" in inspect.signature(array_fn).parameters
+    if takes_out:
         def write(data):
             if data.dtype.kind != "f":
                 return False

@@ -43,7 +43,8 @@ from .tape import members as _members
 from .tape import record
 
 __all__ = ["apply", "no_record", "bump", "increment_version", "alias", "group", "recorded_at",
-           "mark_multi_output", "any_requires_grad"]
+           "mark_multi_output", "any_requires_grad", "dense", "overlap", "partial_overlap",
+           "overlap_error"]
 
 _grad = _state.grad
 _clock = _state.clock
@@ -126,6 +127,63 @@ def group(t: Tensor) -> list[Tensor]:
     return out
 
 
+# ---------------------------------------------------------------------- overlap
+def dense(a: np.ndarray) -> bool:
+    """PyTorch's is_non_overlapping_and_dense: the elements fill one block of memory exactly, the dims in some
+    order (those of size 1 ignored); a permuted contiguous tensor is dense, a sliced or expanded one is not."""
+    if a.flags.c_contiguous or a.flags.f_contiguous:
+        return True
+    need = a.itemsize
+    for stride, n in sorted((st, n) for st, n in zip(a.strides, a.shape) if n != 1):
+        if stride != need:
+            return False
+        need *= n
+    return True
+
+
+def overlap(a: np.ndarray, b: np.ndarray, same: bool = False) -> str | None:
+    """PyTorch's ``get_overlap_status`` (MemoryOverlap.cpp) of the written array ``a`` and an operand's array
+    ``b``, the one rule of every writing op: "full" when the operand is the written tensor itself (``same``:
+    PyTorch's same TensorImpl, empty or not) or a dense view of the same memory with the same strides (all of them,
+    those of size-1 dims too); "partial" when dense views' memory ranges otherwise intersect; None when either is
+    empty, the memory is apart, or either is not dense (PyTorch cannot tell then, and lets the write through).
+    Ops that refuse any overlap (index_put_, scatter_, put_, index_*_) raise on both; elementwise in-place ops
+    and copy_ (PyTorch's TensorIterator) on "partial" only (:func:`partial_overlap`)."""
+    if same:
+        return "full"
+    if not (a.size and b.size and np.may_share_memory(a, b)):  # numpy compares the memory bounds: cheap
+        return None
+    if not (dense(a) and dense(b)):
+        return None
+    pa, pb = a.__array_interface__["data"][0], b.__array_interface__["data"][0]
+    if pa == pb and a.nbytes == b.nbytes:  # PyTorch compares element strides, as tuples
+        full = a.ndim == b.ndim and all(s // a.itemsize == t // b.itemsize for s, t in zip(a.strides, b.strides))
+        return "full" if full else "partial"
+    return "partial" if pa < pb + b.nbytes and pb < pa + a.nbytes else None
+
+
+def partial_overlap(a: np.ndarray, b: np.ndarray) -> bool:
+    """Whether an elementwise in-place op writing ``a`` and reading ``b`` (as given, before broadcasting) meets
+    the partial overlap PyTorch refuses (``x[:3].add_(x[1:])``). Two arrays that own their memory never overlap
+    (unless they are one), so the common case costs two attribute reads."""
+    return (a.base is not None or b.base is not None) and overlap(a, b) == "partial"
+
+
+def overlap_error(op: str) -> RuntimeError:
+    return RuntimeError(f"{op}: unsupported operation: some elements of the input tensor and the written-to tensor "
+                        "refer to a single memory location; clone() the tensor first")
+
+
+def _check_overlaps(name, self, args, kwargs):
+    data = self._data
+    for a in args:
+        if isinstance(a, Tensor) and partial_overlap(data, a._data):
+            raise overlap_error(name)
+    for a in kwargs.values():
+        if isinstance(a, Tensor) and partial_overlap(data, a._data):
+            raise overlap_error(name)
+
+
 # ---------------------------------------------------------------------- the door
 def no_record(self: Tensor, other=None) -> bool:
     """True when an in-place op on ``self`` (with ``other``) is a plain write: nothing to record."""
@@ -138,6 +196,7 @@ def apply(self: Tensor, name: str, op, *args, _cast_ok: bool = False, **kwargs) 
     ``op`` is the out-of-place op. Its result must have ``self``'s shape, and a dtype that can be cast to
     ``self``'s within its kind (``_cast_ok``: any cast, as ``copy_``).
     """
+    _check_overlaps(name, self, args, kwargs)
     if _grad.enabled and (self._requires_grad or any_requires_grad(args, kwargs)):
         return _write_recorded(self, name, op, args, kwargs, _cast_ok)
     prev = _grad.enabled

@@ -14,7 +14,20 @@ import numpy as np
 
 from .. import dtypes
 from ..autograd import inplace as _inplace
-from ..autograd.declare import Tensor, bump, cast, check_device, inplace, no_record, op, record, type_name, wrap
+from ..autograd.declare import (
+    Tensor,
+    bump,
+    cast,
+    check_device,
+    inplace,
+    no_record,
+    op,
+    overlap_error,
+    partial_overlap,
+    record,
+    type_name,
+    wrap,
+)
 
 __all__ = ["clone"]
 
@@ -311,6 +324,8 @@ def copy_(input: Tensor, src, non_blocking: bool = False) -> Tensor:
     if no_record(input, src):
         data = input._data
         if data.flags.writeable:
+            if partial_overlap(data, src._data):
+                raise overlap_error("copy_")
             if src._data.ndim > data.ndim:  # numpy would drop a source's leading 1s; PyTorch's expand refuses
                 raise _copy_error(src, input)
             try:

@@ -30,6 +30,7 @@ from ..autograd.declare import (
     op,
     operand,
     operands,
+    partial_overlap,
     plain_write,
     record,
     unary,
@@ -77,6 +78,8 @@ def _fast_inplace(self, name, ufunc, other, op_fn, alpha=1, **kwargs):
     if not kwargs and not ((self._requires_grad or kind is Tensor and other._requires_grad) and _grad.enabled):
         if kind is Tensor and other._data.dtype is self._data.dtype:
             value = other._data
+            if (value.base is not None or self._data.base is not None) and partial_overlap(self._data, value):
+                value = None  # the door refuses, as PyTorch
         elif kind is float or kind is int:
             value = other if self._data.dtype is not _HALF else None  # float16: PyTorch's opmath, in the op
         else:
@@ -943,7 +946,7 @@ def masked_grad(xp, g, block):
 
 
 @unary(grad=lambda xp, g, out, x: masked_grad(xp, g, out <= 0), ints="keep", bools="error")
-def relu(input):
+def relu(input, out=None):
     """relu(input) -> max(input, 0); integers stay integer. NOTE: the gradient at 0 is 0 and at NaN 1, and -0.0
     stays -0.0, as in PyTorch.
 
@@ -952,8 +955,11 @@ def relu(input):
     tensor([0., 0., 2.])
     """
     if input.dtype is _HALF:  # numpy's float16 maximum keeps the first argument of a tie (+0 for -0.0)
-        return np.where(input < 0, np.float16(0), input)
-    return np.maximum(0, input, dtype=input.dtype)  # NOTE: numpy keeps the second argument of a tie (-0.0)
+        if out is None:
+            return np.where(input < 0, np.float16(0), input)
+        np.copyto(out, np.where(input < 0, np.float16(0), input))
+        return out
+    return np.maximum(0, input, dtype=input.dtype, out=out)  # NOTE: numpy keeps the second argument of a tie (-0.0)
 
 
 _ERF_A = (3.16112374387056560e00, 1.13864154151050156e02, 3.77485237685302021e02, 3.20937758913846947e03,
@@ -1508,6 +1514,8 @@ def _lerp_write(data, end, weight):
             or not data.flags.writeable:
         return False
     w, e = float(weight), end._data
+    if partial_overlap(data, e):
+        return False
     try:
         d = e - data
     except ValueError:
@@ -1842,7 +1850,8 @@ def _augmented(name, ufunc, op_fn):
         if other.__class__ is Tensor and self._base is None and self._extra is None \
                 and not ((self._requires_grad or other._requires_grad) and _grad.enabled):
             data, value = self._data, other._data
-            if value.dtype is data.dtype:
+            if value.dtype is data.dtype and not ((data.base is not None or value.base is not None)
+                                                  and partial_overlap(data, value)):
                 try:
                     ufunc(data, value, data)
                 except (TypeError, ValueError):

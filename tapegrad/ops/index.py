@@ -19,6 +19,8 @@ from ..autograd.declare import Tensor, op, record
 from ..autograd.declare import bump as _bump
 from ..autograd.declare import check_dim as _check_dim
 from ..autograd.declare import inplace as _inplace
+from ..autograd.declare import overlap as _overlap
+from ..autograd.declare import overlap_error as _overlap_error
 from ..autograd.declare import wrap as _wrap
 
 __all__ = ["add_at", "gather", "scatter", "scatter_add", "index_select", "index_add", "masked_fill",
@@ -691,40 +693,6 @@ def _one_bool_mask(index):
     return isinstance(index, Tensor) and index._data.dtype == np.bool_
 
 
-def _dense(a):
-    """PyTorch's is_non_overlapping_and_dense: the elements fill one block of memory exactly, the dims in some
-    order (those of size 1 ignored); a permuted contiguous tensor is dense, a sliced or expanded one is not."""
-    if a.flags.c_contiguous or a.flags.f_contiguous:
-        return True
-    need = a.itemsize
-    for stride, n in sorted((st, n) for st, n in zip(a.strides, a.shape) if n != 1):
-        if stride != need:
-            return False
-        need *= n
-    return True
-
-
-def _overlap(a, b, same=False):
-    """PyTorch's ``get_overlap_status`` (MemoryOverlap.cpp) of the written array ``a`` and an operand's array
-    ``b``, the one rule of every writing op here: "full" when the operand is the written tensor itself (``same``:
-    PyTorch's same TensorImpl, empty or not) or a dense view of the same memory with the same strides (all of them,
-    those of size-1 dims too); "partial" when dense views' memory ranges otherwise intersect; None when either is
-    empty, the memory is apart, or either is not dense (PyTorch cannot tell then, and lets the write through).
-    Ops that refuse any overlap (index_put_, scatter_, put_, index_*_) raise on both; copy_ (basic setitem)
-    raises on "partial" only."""
-    if same:
-        return "full"
-    if not (a.size and b.size and np.may_share_memory(a, b)):  # numpy compares the memory bounds: cheap
-        return None
-    if not (_dense(a) and _dense(b)):
-        return None
-    pa, pb = a.__array_interface__["data"][0], b.__array_interface__["data"][0]
-    if pa == pb and a.nbytes == b.nbytes:  # PyTorch compares element strides, as tuples
-        full = a.ndim == b.ndim and all(s // a.itemsize == t // b.itemsize for s, t in zip(a.strides, b.strides))
-        return "full" if full else "partial"
-    return "partial" if pa < pb + b.nbytes and pb < pa + a.nbytes else None
-
-
 def _copy_overlap(dst, src):
     """Whether PyTorch's ``x[basic] = value`` (``copy_to``: ``dst.copy_(src)`` when the shapes agree; a 0-d value
     fills, read first; else src without its leading 1s, expanded to dst's shape, is copied) meets the partial
@@ -820,11 +788,6 @@ def _index_overlap(op, self, index, target):
         if isinstance(p, Tensor) and p._data.ndim and _overlap(target, p._data,
                                                                 p is self and _same_as_self(index, self._data.shape)):
             raise _overlap_error(op)
-
-
-def _overlap_error(op):
-    return RuntimeError(f"{op}: unsupported operation: some elements of the input tensor and the written-to tensor "
-                        "refer to a single memory location; clone() the tensor first")
 
 
 # ---------------------------------------------------------------------- gather / scatter
