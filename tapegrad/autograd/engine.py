@@ -149,7 +149,8 @@ def _run_backward(roots, root_grads, retain_graph, create_graph, inputs, allow_u
     ready = [r for r in roots if id(r) not in deps]
     # This loop runs once per node: its lookups are bound to locals.
     pop, get, push, clock = grads.pop, grads.get, ready.append, _state.clock
-    check = _observer()  # None unless anomaly mode or an instrument (viz.BackwardTrace) watches this backward
+    # None unless anomaly mode or an instrument (viz.BackwardTrace) watches this backward
+    check = _observer() if _state.observers or _state.anomaly.enabled else None
     t = None
 
     prev = _grad.enabled
@@ -165,7 +166,7 @@ def _run_backward(roots, root_grads, retain_graph, create_graph, inputs, allow_u
             if g is None:
                 parent_grads = (None,) * len(parents)
             else:
-                if t._extra is not None:
+                if t._extra is not None and "hooks" in t._extra:  # (a view's extras list its aliases)
                     g = _run_hooks(t, g, create_graph)
                 if want is not None and id(t) in want:
                     found[want[id(t)]] = g if create_graph else _wrap(g)
@@ -374,7 +375,7 @@ def _add_to_grad(t, g, create_graph, given):
 
 
 def _run_hooks(t, g, create_graph):
-    for hook in t._extra.get("hooks", ()):
+    for hook in t._extra["hooks"]:
         result = hook(g if create_graph else _wrap(g))
         if result is not None:
             if not isinstance(result, Tensor):

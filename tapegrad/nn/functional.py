@@ -714,7 +714,10 @@ def linear(input: Tensor, weight: Tensor, bias: Tensor | None = None) -> Tensor:
     >>> tg.nn.functional.linear(tg.ones(2, 3), tg.ones(4, 3), tg.zeros(4)).shape
     tapegrad.Size([2, 4])
     """
-    x, w = _data("linear", input), _data("linear", weight)
+    try:
+        x, w = input._data, weight._data
+    except AttributeError:
+        raise expected_tensor("linear", weight if isinstance(input, Tensor) else input) from None
     if x.ndim == 0 or w.ndim == 0:
         raise RuntimeError(f"linear: both arguments need to be at least 1D, but they are {x.ndim}D and "
                            f"{w.ndim}D")
@@ -751,7 +754,10 @@ def _addmm(input, weight, bias, unflat=None):
         if x.shape[1] <= 1 and x.dtype.kind == "f":
             _one_term_zeros(out, x, w, None, *_linear_path(unflat, None, weight._requires_grad))
         return record(out, (input, weight), _MM_RULES[which], "MmBackward0")
-    b = _data("linear", bias)
+    try:
+        b = bias._data
+    except AttributeError:
+        raise expected_tensor("linear", bias) from None
     if b.dtype != x.dtype:
         raise RuntimeError(f"linear: bias must have the input's dtype {x.dtype}, got {b.dtype}")
     try:
@@ -1090,7 +1096,10 @@ def embedding(input: Tensor, weight: Tensor, padding_idx: int | None = None, max
     tapegrad.Size([1, 2, 3])
     """
     idx = input._data if isinstance(input, Tensor) else np.asarray(input)
-    w = _data("embedding", weight)
+    try:
+        w = weight._data
+    except AttributeError:
+        raise expected_tensor("embedding", weight) from None
     if idx.dtype != np.int64 and idx.dtype != np.int32:
         raise RuntimeError(f"embedding: indices must be an integer tensor of dtype int64 or int32, got dtype "
                            f"{idx.dtype}")
@@ -2103,8 +2112,10 @@ def cross_entropy(input: Tensor, target: Tensor, weight: Tensor | None = None, s
     reduction = _reduction("cross_entropy", reduction, size_average, reduce)
     if not 0 <= label_smoothing <= 1:
         raise ValueError(f"cross_entropy: label_smoothing must be between 0.0 and 1.0, got {label_smoothing}")
-    a = _data("cross_entropy", input)
-    t0 = _data("cross_entropy", target)
+    try:
+        a, t0 = input._data, target._data
+    except AttributeError:
+        raise expected_tensor("cross_entropy", target if isinstance(input, Tensor) else input) from None
     if a.shape == t0.shape:  # PyTorch tells class probabilities from class indices by the shape
         return _cross_entropy_probs(input, target, weight, ignore_index, reduction, label_smoothing)
     if a.dtype.kind != "f":

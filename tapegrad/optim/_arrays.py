@@ -71,7 +71,9 @@ def lerp_(a, b, w):
 
 def params_with_grads(opt, group):
     """``(p, x, g)`` for each parameter of ``group`` that has a gradient: the tensor, its array and the
-    gradient's array, after checking that the gradient has the parameter's shape."""
+    gradient's array, after checking that the gradient has the parameter's shape. (A list, not a generator:
+    resuming a generator per parameter costs more than the list.)"""
+    found = []
     for p in group["params"]:
         grad = p.grad
         if grad is None:
@@ -81,7 +83,8 @@ def params_with_grads(opt, group):
         if g.shape != x.shape:
             raise RuntimeError(f"{type(opt).__name__}.step: a parameter of shape {tuple(x.shape)} has a "
                                f"gradient of shape {tuple(g.shape)}; they must match")
-        yield p, x, g
+        found.append((p, x, g))
+    return found
 
 
 def written(p):
