@@ -63,6 +63,8 @@ def unbroadcast(xp, grad, shape):
     lead = len(gshape) - len(shape)
     if lead < 0:
         return None
+    if gshape[lead:] == shape:  # only leading dims were added (a bias): one sum over them
+        return grad.sum(axis=0 if lead == 1 else tuple(range(lead)))
     axes = tuple(range(lead)) + tuple(lead + i for i, s in enumerate(shape) if s == 1 and gshape[lead + i] != 1)
     if any(s != 1 and gshape[lead + i] != s for i, s in enumerate(shape)):
         return None
