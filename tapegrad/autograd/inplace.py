@@ -376,12 +376,14 @@ def _copy_slices(old_base, value, base_array, view_array):
     """The base after a write of ``value`` through one of its views: ``old_base`` outside the view, ``value``
     inside. Its array is ``base_array`` itself (already written)."""
     where = positions(base_array, view_array)
-    keep = np.ones(base_array.size, dtype=base_array.dtype)
-    keep[where.reshape(-1)] = 0
+    keep = np.ones(base_array.size, dtype=bool)
+    keep[where.reshape(-1)] = False
     keep = keep.reshape(base_array.shape)
 
     def copy_slices(xp, need, g, out, base, value):
-        return (g * keep if need[0] else None, g.reshape(-1)[where] if need[1] else None)
+        # NOTE: a select, not a product with a 0/1 mask: the overwritten places get 0 even where the incoming
+        # gradient is inf or NaN (PyTorch's CopySlices zeroes the view's part of a copy of the gradient)
+        return (xp.where(keep, g, 0) if need[0] else None, g.reshape(-1)[where] if need[1] else None)
 
     return record(base_array, (old_base, value), copy_slices, "CopySlices")
 
