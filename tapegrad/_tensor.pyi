@@ -1103,6 +1103,8 @@ class Tensor:
         """square_(...) -> self: ``square`` in place."""
     def squeeze(self, dim=...) -> Tensor:
         """squeeze(input, dim=None): remove dimensions of size 1 (all of them, or those of ``dim``: int or tuple)."""
+    def squeeze_(self, *args, **kwargs) -> Any:
+        """squeeze_(dim=None) -> self: ``squeeze`` in place."""
     def std(self, dim=..., unbiased=..., keepdim: builtins.bool = ..., *, correction=..., axis=..., keepdims=..., dtype=..., out=..., ddof=...) -> Tensor:
         """std(input, dim=None, *, correction=1, keepdim=False): the standard deviation over ``dim``."""
     def storage_offset(self) -> builtins.int:
@@ -1125,12 +1127,18 @@ class Tensor:
         """svd(input, some=True, compute_uv=True) -> (U, S, V): A = U diag(S) V^T (V, not Vh as linalg.svd);"""
     def swapaxes(self, dim0: builtins.int, dim1: builtins.int) -> Tensor:
         """transpose(input, dim0, dim1): swap two dimensions (a view)."""
+    def swapaxes_(self, *args, **kwargs) -> Any:
+        """swapdims_(dim0, dim1) -> self:"""
     def swapdims(self, dim0: builtins.int, dim1: builtins.int) -> Tensor:
         """transpose(input, dim0, dim1): swap two dimensions (a view)."""
+    def swapdims_(self, *args, **kwargs) -> Any:
+        """swapdims_(dim0, dim1) -> self:"""
     def symeig(self, *args, **kwargs) -> Any:
         """symeig: removed from PyTorch in 1.9; raises RuntimeError naming the replacement."""
     def t(self) -> Tensor:
         """t(input): transpose a tensor of at most 2 dimensions (a 0-d or 1-d tensor comes back unchanged)."""
+    def t_(self, *args, **kwargs) -> Any:
+        """t_() -> self: ``t()`` in place (this tensor takes the transposed shape and"""
     def take(self, index) -> Tensor:
         """take(input, index): elements of the flattened input at the int64 ``index`` (negative counts from the"""
     def take_along_dim(self, indices, dim: builtins.int | None = ...) -> Tensor:
@@ -1156,6 +1164,8 @@ class Tensor:
         """trace(input): the sum of the main diagonal of a 2-D tensor (integers sum to int64, as PyTorch)."""
     def transpose(self, dim0: builtins.int, dim1: builtins.int) -> Tensor:
         """transpose(input, dim0, dim1): swap two dimensions (a view)."""
+    def transpose_(self, *args, **kwargs) -> Any:
+        """transpose_(dim0, dim1) -> self: ``transpose`` in"""
     def triangular_solve(self, A: Tensor, upper: builtins.bool = ..., transpose: builtins.bool = ..., unitriangular: builtins.bool = ...) -> Any:
         """triangular_solve(b, A, upper=True, transpose=False, unitriangular=False) -> (solution,"""
     def tril(self, diagonal: builtins.int = ...) -> Tensor:
@@ -1198,6 +1208,8 @@ class Tensor:
         """unsafe_split_with_sizes(input, split_sizes, dim=0): ``split_with_sizes``."""
     def unsqueeze(self, dim: builtins.int) -> Tensor:
         """unsqueeze(input, dim): insert a dimension of size 1 at ``dim`` (a view)."""
+    def unsqueeze_(self, *args, **kwargs) -> Any:
+        """unsqueeze_(dim) -> self: ``unsqueeze`` in place."""
     def var(self, dim=..., unbiased=..., keepdim: builtins.bool = ..., *, correction=..., axis=..., keepdims=..., dtype=..., out=..., ddof=...) -> Tensor:
         """var(input, dim=None, *, correction=1, keepdim=False): the variance over ``dim``."""
     def vdot(self, other: Tensor) -> Tensor:

@@ -1461,3 +1461,69 @@ def test_copies_are_laid_out_as_pytorchs(name, layout):
         want = fn(torch, LAYOUTS[layout](torch))
         assert want.is_contiguous() == out.is_contiguous()
         np.testing.assert_array_equal(out.numpy(), want.numpy())
+
+
+# ---------------------------------------------------------------------- in-place views (t_, transpose_, ...)
+_VIEW_INPLACE = [("t_", ()), ("transpose_", (0, -1)), ("swapdims_", (1, 0)), ("swapaxes_", (-1, 0)),
+                 ("squeeze_", ()), ("squeeze_", (1,)), ("squeeze_", ((0, 1),)), ("unsqueeze_", (0,)),
+                 ("unsqueeze_", (-1,))]
+
+
+@pytest.mark.parametrize("name, args", _VIEW_INPLACE)
+@given(shape=st.sampled_from([(2, 1), (1, 3), (2, 1, 3), (3, 2)]), seed=st.integers(0, 2**16))
+def test_in_place_views_take_the_views_shape_over_the_same_memory(name, args, shape, seed):
+    if name == "t_" and len(shape) > 2:
+        shape = shape[:2]
+    x = tg.tensor(np.random.default_rng(seed).standard_normal(shape))
+    out_of_place = getattr(x, name[:-1])(*args)
+    alias = x[0]  # a view taken before: it keeps its shape and still shares the memory
+    version = x._version
+    assert getattr(x, name)(*args) is x
+    assert x.shape == out_of_place.shape and x.stride() == out_of_place.stride()
+    np.testing.assert_array_equal(x.numpy(), out_of_place.numpy())
+    assert x._version > version  # as PyTorch: a graph that read x before refuses to backward
+    x.fill_(5.0)
+    assert alias.shape == shape[1:] and (alias.numpy() == 5.0).all()  # still a view of the same memory
+
+
+@pytest.mark.parametrize("name, args", _VIEW_INPLACE)
+def test_in_place_views_under_grad_mode_give_each_use_its_gradient(name, args):
+    w = tg.tensor(np.arange(6.0).reshape(2, 1, 3) if name != "t_" else np.arange(6.0).reshape(2, 3),
+                  requires_grad=True)
+    z = w * 1
+    before = z * 2  # uses z with its earlier shape
+    getattr(z, name)(*args)
+    weights = tg.tensor(np.arange(z.numel(), dtype=np.float64).reshape(z.shape))
+    (before.sum() + (z * weights).sum()).backward()
+    expected = 2 + getattr(weights, {"t_": "t", "transpose_": "transpose", "swapdims_": "transpose",
+                                     "swapaxes_": "transpose"}.get(name, "reshape"))(
+        *(args if name != "squeeze_" and name != "unsqueeze_" else (w.shape,)))
+    np.testing.assert_array_equal(w.grad.numpy(), expected.numpy())
+
+
+def test_in_place_views_refuse_a_leaf_that_requires_grad_and_stale_graphs():
+    with pytest.raises(RuntimeError, match="leaf"):
+        tg.ones(2, 3, requires_grad=True).t_()
+    w = tg.ones(2, 3, requires_grad=True)
+    x = tg.ones(2, 3)
+    y = (w * x).sum()  # the rule reads x
+    x.t_()
+    with pytest.raises(RuntimeError, match="modified by an in-place operation"):
+        y.backward()
+    with tg.no_grad():
+        p = tg.ones(2, 3, requires_grad=True)
+        assert p.t_().shape == (3, 2) and p.requires_grad
+
+
+@pytest.mark.parametrize("name, args", _VIEW_INPLACE)
+def test_in_place_views_match_pytorch(name, args):
+    torch = pytest.importorskip("torch")
+    a = np.arange(6.0).reshape(2, 1, 3) if name != "t_" else np.arange(6.0).reshape(2, 3)
+    got, want = [], []
+    for lib, out in ((tg, got), (torch, want)):
+        w = lib.tensor(a, requires_grad=True)
+        z = w * 1
+        getattr(z, name)(*args)
+        (z * lib.arange(z.numel(), dtype=lib.float64).reshape(z.shape)).sum().backward()
+        out += [tuple(z.shape), z.stride(), z.grad_fn.name(), w.grad.numpy().tolist()]
+    assert got == want

@@ -43,7 +43,7 @@ from .tape import members as _members
 from .tape import record
 
 __all__ = ["apply", "no_record", "bump", "increment_version", "alias", "group", "recorded_at",
-           "mark_multi_output", "any_requires_grad", "dense", "overlap", "partial_overlap",
+           "mark_multi_output", "any_requires_grad", "apply_view", "dense", "overlap", "partial_overlap",
            "overlap_error"]
 
 _grad = _state.grad
@@ -254,6 +254,43 @@ def _check_result(name, self, new, cast_ok):
     if not cast_ok and not dtypes.can_cast(new._data.dtype, self._data.dtype):
         raise RuntimeError(f"{name}: result type {new._data.dtype} can't be cast to the output dtype "
                            f"{self._data.dtype}")
+
+
+def apply_view(self: Tensor, name: str, view_op, *args, node=None) -> Tensor:
+    """``self.<name>(*args)`` for an in-place view op (``t_``, ``transpose_``, ``squeeze_``, ``unsqueeze_``):
+    ``self`` takes the shape and strides of ``view_op(self, *args)`` over the same memory; returns ``self``.
+
+    No value changes, so nothing is copied, but the version moves, as PyTorch's: a recorded op that read ``self``
+    with its earlier shape refuses to backward. Under grad mode a non-leaf becomes the view's node over its
+    earlier self, so earlier uses and later ones each get their own gradient; ``node(name)`` gives the in-place
+    node's name from the view op's (PyTorch's: ``TransposeBackward0`` -> ``TransposeBackward1``).
+    """
+    if not (_grad.enabled and self._requires_grad):
+        prev = _grad.enabled
+        _grad.enabled = False
+        try:
+            self._data = view_op(self, *args)._data
+        finally:
+            _grad.enabled = prev
+        bump(self)
+        return self
+    if self._extra is not None and "multi_output" in self._extra:
+        raise _multi_output_error(name, self._extra["multi_output"])
+    if self._backward is None:
+        raise RuntimeError(f"{name}: a leaf tensor that requires grad is being used in an in-place operation; wrap "
+                           "it in `with tapegrad.no_grad():` or use the out-of-place form")
+    old = _earlier_self(self, copy=False)  # the same memory: the values do not change
+    since = recorded_at(self)
+    new = view_op(old, *args)
+    self._data = new._data
+    _clock.now += 1
+    now = _clock.now
+    _become(self, new, now)
+    if node is not None:
+        self._name = node(new._name)
+    _rebase(self, old, now)
+    _reroute_recent_uses([self], {id(self): old}, since, [])
+    return self
 
 
 def _write_recorded(self, name, op, args, kwargs, cast_ok):

@@ -25,7 +25,7 @@ import numpy as np
 from .. import dtypes
 from ..autograd.declare import Size, Tensor, op, record
 from ..autograd.declare import check_dim as _check_dim
-from ..autograd.inplace import mark_multi_output
+from ..autograd.inplace import apply_view, mark_multi_output
 
 __all__ = ["reshape", "view", "view_as", "reshape_as", "flatten", "unflatten", "unsqueeze", "squeeze",
            "transpose", "swapaxes", "swapdims", "permute", "t", "adjoint", "movedim", "moveaxis", "expand",
@@ -1285,3 +1285,56 @@ def diag(input: Tensor, diagonal: int = 0) -> Tensor:
         return g[rows, cols]
 
     return record(out, (input,), rule, "DiagEmbedBackward0")
+
+
+# ---------------------------------------------------------------------- in-place views
+def _view_inplace(name, view_op, doc, overloads=1):
+    """The in-place form of a view op. Its node is PyTorch's: the view op's name with the overload number moved
+    past the view op's ``overloads`` (``TBackward0`` -> ``TBackward1``; squeeze's three -> 3, 4, 5)."""
+    def node(view_name):
+        stem, number = view_name.rsplit("Backward", 1)
+        return f"{stem}Backward{int(number) + overloads}"
+
+    def method(self, *args, **kwargs):
+        if kwargs:  # PyTorch's keyword names (dim, dim0, dim1): bound by the out-of-place op's signature
+            return apply_view(self, name, lambda t: view_op(t, *args, **kwargs), node=node)
+        return apply_view(self, name, view_op, *args, node=node)
+
+    method.__name__ = method.__qualname__ = name
+    method.__doc__ = doc
+    return method
+
+
+Tensor.t_ = _view_inplace("t_", t, """t_() -> self: ``t()`` in place (this tensor takes the transposed shape and
+    strides over the same memory; the version moves, as PyTorch's).
+
+    >>> import tapegrad as tg
+    >>> tg.zeros(2, 3).t_().shape
+    tapegrad.Size([3, 2])
+    """)
+Tensor.transpose_ = _view_inplace("transpose_", transpose, """transpose_(dim0, dim1) -> self: ``transpose`` in
+    place.
+
+    >>> import tapegrad as tg
+    >>> tg.zeros(2, 3, 4).transpose_(0, 2).shape
+    tapegrad.Size([4, 3, 2])
+    """)
+Tensor.swapdims_ = Tensor.swapaxes_ = _view_inplace("swapdims_", transpose, """swapdims_(dim0, dim1) -> self:
+    ``transpose_`` (also ``swapaxes_``).
+
+    >>> import tapegrad as tg
+    >>> tg.zeros(2, 3).swapdims_(0, 1).shape
+    tapegrad.Size([3, 2])
+    """)
+Tensor.squeeze_ = _view_inplace("squeeze_", squeeze, """squeeze_(dim=None) -> self: ``squeeze`` in place.
+
+    >>> import tapegrad as tg
+    >>> tg.zeros(2, 1, 3).squeeze_().shape
+    tapegrad.Size([2, 3])
+    """, overloads=3)
+Tensor.unsqueeze_ = _view_inplace("unsqueeze_", unsqueeze, """unsqueeze_(dim) -> self: ``unsqueeze`` in place.
+
+    >>> import tapegrad as tg
+    >>> tg.zeros(2, 3).unsqueeze_(1).shape
+    tapegrad.Size([2, 1, 3])
+    """)
