@@ -388,16 +388,82 @@ def test_conv3d_signs_of_zero_match_pytorch(n, groups, per_group, out_per_group,
 
 @pytest.mark.parametrize("d", [1, 2, 3])
 def test_conv_transpose_with_an_output_size_of_0_is_empty_with_zero_gradients(d):
-    """PyTorch returns an empty result when a transposed convolution's output size is 0 (a negative one raises);
-    tapegrad raised for both."""
+    """PyTorch returns an empty result when a float32 transposed convolution with groups has an output size of 0
+    (oneDNN's path; a negative size raises); tapegrad raised for both."""
     fn = getattr(F, f"conv_transpose{d}d")
-    x = tg.ones((1, 4) + (1,) * d, dtype=tg.float64, requires_grad=True)
-    w = tg.ones((4, 1) + (2,) * d, dtype=tg.float64, requires_grad=True)
-    b = tg.ones(2, dtype=tg.float64, requires_grad=True)
+    x = tg.ones((1, 4) + (1,) * d, dtype=tg.float32, requires_grad=True)
+    w = tg.ones((4, 1) + (2,) * d, dtype=tg.float32, requires_grad=True)
+    b = tg.ones(2, dtype=tg.float32, requires_grad=True)
     y = fn(x, w, b, stride=3, padding=1, groups=2)  # (1 - 1) * 3 - 2 + 2 = 0 along every spatial dim
     assert tuple(y.shape) == (1, 2) + (0,) * d
     y.sum().backward()
     for t in (x, w, b):
         np.testing.assert_array_equal(t.grad.numpy(), np.zeros(t.shape))
-    with pytest.raises(RuntimeError, match="is too small"):
+    with pytest.raises(RuntimeError, match="is negative"):
         fn(x, w, b, stride=3, padding=2, groups=2)
+
+
+# PyTorch's backends on an output size <= 0 (see conv_nd._check_output_size): (d, dtype, input shape, weight shape,
+# stride, padding, output_padding, groups, dilation, "empty" or "raise")
+OUTPUT_SIZE_0 = [
+    (2, "float32", (1, 4, 1, 1), (4, 1, 2, 2), 3, 1, 0, 2, 1, "empty"),  # groups: oneDNN
+    (2, "float32", (1, 4, 1, 1), (4, 1, 2, 2), 3, 1, 0, 1, 1, "raise"),  # native slow_conv_transpose2d
+    (1, "float32", (1, 4, 1), (4, 1, 2), 3, 1, 0, 2, 1, "empty"),
+    (1, "float32", (2, 4), (2, 1, 1), 1, 2, 0, 1, 1, "raise"),  # unbatched: a batch of 1
+    (1, "float64", (1, 4, 1), (4, 1, 2), 3, 1, 0, 1, 1, "raise"),
+    (2, "float64", (1, 4, 1, 1), (4, 1, 2, 2), 3, 1, 0, 2, 1, "raise"),  # float64 is never oneDNN's
+    (2, "float64", (1, 4, 3, 1), (4, 1, 3, 2), 3, 1, 0, 2, 1, "raise"),
+    (3, "float32", (1, 4, 1, 1, 1), (4, 1, 2, 2, 2), 3, 1, 0, 2, 1, "empty"),
+    (3, "float32", (1, 4, 1, 1, 1), (4, 1, 2, 2, 2), 3, 1, 0, 1, 1, "raise"),
+    (3, "float64", (2, 4, 1, 1, 1), (4, 1, 2, 2, 2), 3, 1, 0, 1, 1, "raise"),
+    (2, "float32", (2, 4, 1, 1), (4, 1, 2, 2), 3, 1, 0, 1, 1, "empty"),  # a batch of 2
+    (2, "float32", (1, 4, 1, 1), (4, 1, 4, 4), 3, 2, 0, 1, 1, "empty"),  # a kernel wider than 3 both ways
+    (2, "float32", (1, 4, 1, 1), (4, 1, 4, 3), 3, (2, 1), 0, 1, 1, "raise"),
+    (2, "float32", (1, 4, 1, 6000), (4, 1, 2, 2), 3, 1, 0, 1, 1, "empty"),  # more than 20480 elements
+    (2, "float32", (1, 4, 1, 5120), (4, 1, 2, 2), 3, 1, 0, 1, 1, "raise"),  # exactly 20480
+    (2, "float32", (1, 4, 1, 1), (4, 1, 2, 2), 3, 2, 0, 2, 1, "raise"),  # negative
+    (2, "float64", (0, 4, 1, 1), (4, 1, 2, 2), 3, 1, 0, 1, 1, "empty"),  # an empty batch
+    (2, "float32", (0, 4, 1, 1), (4, 1, 2, 2), 3, 2, 0, 1, 1, "raise"),
+    (2, "float32", (2, 4, 1, 1), (4, 1, 1, 1), 1, 1, 0, 1, 1, "raise"),
+    (2, "float32", (1, 4, 1, 1), (4, 1, 1, 1), 1, 1, 1, 2, 2, "raise"),  # output_padding >= stride: native
+    (2, "float32", (1, 4, 1, 1), (4, 1, 1, 1), 2, 1, 1, 2, 2, "empty"),
+    (2, "float32", (1, 4, 1, 3), (4, 1, 1, 1), (2, 1), (1, 0), (1, 0), 2, (2, 1), "empty"),
+    (2, "float16", (1, 4, 1, 1), (4, 1, 2, 2), 3, 1, 0, 1, 1, "empty"),
+    (1, "float32", (1, 1, 20481), (1, 1, 2), 1, 10241, 0, 1, 1, "empty"),  # 1-d counts as (N, C, 1, L)
+    (1, "float32", (1, 1, 20479), (1, 1, 2), 1, 10240, 0, 1, 1, "raise"),
+    (3, "float32", (1, 1, 1, 1, 30000), (1, 1, 2, 1, 1), 1, (1, 0, 0), 0, 1, 1, "raise"),  # N*C*D*H, not W
+    (3, "float32", (1, 1, 1, 30000, 1), (1, 1, 2, 1, 1), 1, (1, 0, 0), 0, 1, 1, "empty"),
+    (2, "int64", (1, 4, 1, 1), (4, 1, 2, 2), 3, 1, 0, 2, 1, "raise"),
+]
+
+
+def _conv_transpose_outcome(lib, case):
+    d, dtype, xs, ws, stride, padding, opad, groups, dilation, _ = case
+    x, w = lib.ones(xs, dtype=getattr(lib, dtype)), lib.ones(ws, dtype=getattr(lib, dtype))
+    try:
+        y = getattr(lib.nn.functional, f"conv_transpose{d}d")(x, w, None, stride, padding, opad, groups, dilation)
+    except RuntimeError as e:
+        return "raise", str(e)
+    assert y.numel() == 0, y.shape
+    return "empty", tuple(y.shape)
+
+
+@pytest.mark.parametrize("case", OUTPUT_SIZE_0)
+def test_conv_transpose_output_size_0_is_empty_or_raises_as_pytorch_backend(case):
+    """A size of 0 is an empty result on PyTorch's empty-batch and oneDNN paths and "Output size is too small" on
+    its native kernels (a negative size raises on every path); tapegrad returned an empty result for all."""
+    outcome, detail = _conv_transpose_outcome(tg, case)
+    assert outcome == case[-1], detail
+    if outcome == "raise" and "Given input" in detail:
+        assert detail.endswith("Output size is too small")
+
+
+@pytest.mark.parametrize("case", OUTPUT_SIZE_0)
+def test_conv_transpose_output_size_0_matches_pytorch(case):
+    torch = pytest.importorskip("torch")
+    got, want = _conv_transpose_outcome(tg, case), _conv_transpose_outcome(torch, case)
+    assert got[0] == want[0], (got, want)
+    if got[0] == "empty":
+        assert got[1] == want[1]
+    elif "Output size is too small" in want[1]:
+        assert got[1].split(": ", 1)[1] == want[1]

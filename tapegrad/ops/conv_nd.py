@@ -366,11 +366,10 @@ def _conv_transposend(op_name, d, input, weight, bias, stride, padding, output_p
                                  dilation).squeeze(0)
     size = tuple((s - 1) * st - 2 * p + dl * (k - 1) + o + 1
                  for s, st, p, dl, k, o in zip(x.shape[2:], stride, pads, dilation, w.shape[2:], opad, strict=True))
-    if min(size) < 0:
-        raise RuntimeError(f"{op_name}: given input of shape {tuple(x.shape)} and weight of shape "
-                           f"{tuple(w.shape)}, the calculated output size {size} is too small")
+    if min(size) <= 0:
+        _check_output_size(op_name, x, w, size, stride, dilation, opad, groups)
     out_channels = w.shape[1] * groups
-    if min(size) == 0:  # as PyTorch: an empty result, whose inputs get zero gradients
+    if min(size) == 0:  # as PyTorch (see _check_output_size): an empty result, whose inputs get zero gradients
         return record(np.zeros((x.shape[0], out_channels) + size, dtype=x.dtype),
                       (input, weight) if bias is None else (input, weight, bias), _empty_rule, "ConvolutionBackward0")
     if d == 2 and all(o < st for o, st in zip(opad, stride, strict=True)):
@@ -395,6 +394,33 @@ def _conv_transposend(op_name, d, input, weight, bias, stride, padding, output_p
 
     inputs = (input, weight) if bias is None else (input, weight, bias)
     return record(out, inputs, convolution_rule, "ConvolutionBackward0")
+
+
+def _check_output_size(op_name, x, w, size, stride, dilation, opad, groups):
+    """Raise as PyTorch for a transposed convolution whose output ``size`` has a dim <= 0 (the caller checked).
+
+    PyTorch's answer depends on the CPU backend aten's ``_select_conv_backend`` picks (Convolution.cpp): with an
+    empty batch (``Empty``) or through oneDNN (``MkldnnTranspose``) a size of 0 gives an empty result and only a
+    negative one raises; the native kernels (``slow_conv_transpose2d/3d``, also used for 1-d through a (1, L) view)
+    raise for any size < 1 ("Output size is too small"). oneDNN is chosen (``ConvParams::use_mkldnn``) for a float32
+    input when no output_padding reaches its stride and there are groups, a kernel wider than 3 in both of its last
+    two dims, a batch of 2 or more, or more than 20480 elements in the first four dims of the (4-d viewed) input;
+    float16 is always oneDNN's (on a CPU with AVX-512 FP16, as the reference machine). The remaining condition of
+    use_mkldnn, ``get_num_threads() > 1`` for an unstrided undilated 1x1 kernel, is taken as true (any multi-core
+    CPU)."""
+    n, c = x.shape[0], x.shape[1]
+    spatial = x.shape[2:] if len(size) > 1 else (1,) + x.shape[2:]  # 1-d runs as 2-d with a height of 1
+    kernel = w.shape[2:] if len(size) > 1 else (1,) + w.shape[2:]
+    if n == 0 or (x.dtype == np.float16 or (x.dtype == np.float32 and (
+            groups > 1 or (kernel[-1] > 3 and kernel[-2] > 3) or n > 1 or n * c * spatial[0] * spatial[1] > 20480))
+            ) and all(o < st for o, st in zip(opad, stride, strict=True)):
+        if min(size) < 0:
+            raise RuntimeError(f"{op_name}: given input of shape {tuple(x.shape)} and weight of shape "
+                               f"{tuple(w.shape)}, the calculated output size {size} is negative")
+        return
+    shown = size if len(size) > 1 else (1,) + size
+    raise RuntimeError(f"{op_name}: Given input size per channel: ({' x '.join(map(str, spatial))}). Calculated "
+                       f"output size per channel: ({' x '.join(map(str, shown))}). Output size is too small")
 
 
 def _empty_rule(xp, need, g, out, *inputs):
