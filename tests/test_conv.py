@@ -856,3 +856,4 @@ def test_a_bias_written_after_conv2d_does_not_stop_its_backward():
     b.atan_()
     y.sum().backward()
     assert w.grad.tolist() == [[[[4.0]], [[4.0]]]] * 2
+

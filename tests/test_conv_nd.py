@@ -467,3 +467,52 @@ def test_conv_transpose_output_size_0_matches_pytorch(case):
         assert got[1] == want[1]
     elif "Output size is too small" in want[1]:
         assert got[1].split(": ", 1)[1] == want[1]
+
+
+# ---------------------------------------------------------------------- conv1d: PyTorch's signs of zero
+def test_conv1d_signs_of_zero_are_conv2ds():
+    """PyTorch runs conv1d as conv2d of the (N, C, 1, L) view: one product per output keeps its sign (the
+    differential test's repro), and a float64 sum with a bias starts from the bias, the padding's +0.0 products
+    included (tapegrad summed from +0.0: +0.0 everywhere)."""
+    out = F.conv1d(tg.tensor([[[0.0, 1.5]]], dtype=tg.float64),
+                   tg.tensor([[[-3.0]], [[2.0]]], dtype=tg.float64)).numpy()
+    assert np.signbit(out).tolist() == [[[True, True], [False, False]]]
+    x, w = tg.full((1, 2, 2), -0.0, dtype=tg.float64), tg.ones(1, 2, 2, dtype=tg.float64)
+    out = F.conv1d(x, w, tg.full((1,), -0.0, dtype=tg.float64), padding=1).numpy()
+    assert np.signbit(out).tolist() == [[[False, True, False]]]  # the border sums the padding's +0.0 * 1.0
+    assert not np.signbit(F.conv1d(x, w, tg.full((1,), -0.0, dtype=tg.float64)).numpy()).any()  # one pixel
+    assert not np.signbit(F.conv1d(x, w, padding=1).numpy()).any()  # no bias: from +0.0
+
+
+@given(n=st.sampled_from([1, 2]), groups=st.sampled_from([1, 2]), per_group=st.sampled_from([1, 2]),
+       out_per_group=st.sampled_from([1, 2]), length=st.integers(1, 4), bias=st.booleans(),
+       padding=st.sampled_from([0, 1, 2]), stride=st.sampled_from([1, 2]), kernel=st.sampled_from([1, 2]),
+       dilation=st.sampled_from([1, 2]), dtype=st.sampled_from(["float32", "float64"]), seed=st.integers(0, 2**16))
+@example(n=1, groups=1, per_group=1, out_per_group=2, length=2, bias=False, padding=0, stride=1, kernel=1,
+         dilation=1, dtype="float64", seed=0)
+@example(n=2, groups=1, per_group=2, out_per_group=2, length=3, bias=True, padding=1, stride=1, kernel=2,
+         dilation=1, dtype="float64", seed=1)
+@example(n=1, groups=1, per_group=2, out_per_group=1, length=3, bias=True, padding=2, stride=1, kernel=2,
+         dilation=2, dtype="float32", seed=2)
+@settings(max_examples=40, deadline=None)
+def test_conv1d_signs_of_zero_match_pytorch(n, groups, per_group, out_per_group, length, bias, padding, stride,
+                                            kernel, dilation, dtype, seed):
+    torch = pytest.importorskip("torch")
+    if length + 2 * padding < dilation * (kernel - 1) + 1:
+        return
+    rng = np.random.default_rng(seed)
+    values = [-0.0, -0.0, 0.0, 1.5, -2.0]
+    x = rng.choice(values, size=(n, groups * per_group, length))
+    w = rng.choice(values, size=(groups * out_per_group, per_group, kernel))
+    b = rng.choice(values, size=(groups * out_per_group,)) if bias else None
+
+    def run(lib):
+        dt = getattr(lib, dtype)
+        return lib.nn.functional.conv1d(lib.tensor(x, dtype=dt), lib.tensor(w, dtype=dt),
+                                        None if b is None else lib.tensor(b, dtype=dt), stride=stride,
+                                        padding=padding, dilation=dilation, groups=groups).numpy()
+
+    got, want = run(tg), run(torch)
+    np.testing.assert_array_equal(got, want)
+    np.testing.assert_array_equal(np.signbit(got), np.signbit(want))
+

@@ -194,3 +194,43 @@ def test_float32_depthwise_conv2d_with_a_negative_zero_bias_keeps_it():
     assert np.signbit(out[0, 0]).tolist() == [[False, False, False], [False, True, False], [False, False, False]]
     assert not np.signbit(tg.nn.functional.conv2d(x, w, tg.full((2,), 0.0), groups=2).numpy()).any()
     assert not np.signbit(tg.nn.functional.conv2d(x, w, None, groups=2).numpy()).any()  # no bias: from +0.0
+
+
+@given(n=st.sampled_from([1, 2]), groups=st.sampled_from([1, 2]), per_group=st.sampled_from([1, 2]),
+       out_per_group=st.sampled_from([1, 2]), hw=st.tuples(st.integers(1, 3), st.integers(1, 3)),
+       kernel=st.tuples(st.integers(1, 2), st.integers(1, 2)), stride=st.sampled_from([1, 2]),
+       padding=st.sampled_from([0, 1]), dilation=st.sampled_from([1, 2]), seed=st.integers(0, 2**16),
+       dtype=st.sampled_from(["float32", "float64"]))
+@example(n=1, groups=1, per_group=2, out_per_group=2, hw=(2, 2), kernel=(2, 2), stride=1, padding=1, dilation=1,
+         seed=0, dtype="float64")
+@example(n=2, groups=2, per_group=2, out_per_group=1, hw=(3, 2), kernel=(1, 2), stride=1, padding=1, dilation=2,
+         seed=1, dtype="float64")
+@example(n=1, groups=1, per_group=2, out_per_group=1, hw=(2, 3), kernel=(2, 1), stride=1, padding=1, dilation=1,
+         seed=2, dtype="float32")
+@settings(max_examples=40)
+def test_conv2d_with_a_bias_sums_from_the_bias_in_the_native_kernels(n, groups, per_group, out_per_group, hw, kernel,
+                                                                     stride, padding, dilation, seed, dtype):
+    """PyTorch's native kernels (float64; float32 of one image, one group, one output channel) copy the bias into
+    the output and add the products, the padding's +0.0 ones included: -0.0 where all of them are -0.0 (tapegrad
+    summed from +0.0)."""
+    torch = pytest.importorskip("torch")
+    if any(h + 2 * padding < dilation * (k - 1) + 1 for h, k in zip(hw, kernel, strict=True)):
+        return
+    rng = np.random.default_rng(seed)
+    shapes = ((n, groups * per_group) + hw, (groups * out_per_group, per_group) + kernel, (groups * out_per_group,))
+    data = [rng.choice(DEPTHWISE_VALUES, size=s) for s in shapes]
+
+    def program(lib, x, w, b):
+        return lib.nn.functional.conv2d(x, w, b, stride=stride, padding=padding, dilation=dilation, groups=groups)
+
+    ours = program(tg, *[tg.tensor(a, dtype=getattr(tg, dtype)) for a in data]).numpy()
+    theirs = program(torch, *[torch.tensor(a, dtype=getattr(torch, dtype)) for a in data]).numpy()
+    np.testing.assert_array_equal(ours, theirs)
+    np.testing.assert_array_equal(np.signbit(ours), np.signbit(theirs))
+
+
+def test_float64_conv2d_with_a_negative_zero_bias_sums_from_it():
+    x, w = tg.full((1, 2, 2, 2), -0.0, dtype=tg.float64), tg.full((1, 2, 2, 2), 2.0, dtype=tg.float64)
+    out = tg.nn.functional.conv2d(x, w, tg.full((1,), -0.0, dtype=tg.float64), padding=1).numpy()
+    assert np.signbit(out[0, 0]).tolist() == [[False, False, False], [False, True, False], [False, False, False]]
+    assert not np.signbit(tg.nn.functional.conv2d(x, w, tg.full((1,), -0.0, dtype=tg.float64)).numpy()).any()

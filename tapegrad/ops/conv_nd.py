@@ -253,6 +253,8 @@ def _convnd(op_name, d, input, weight, bias, stride, padding, dilation, groups):
         out += b.reshape((-1,) + (1,) * d)
     if d == 3 and out.dtype.kind == "f" and np.count_nonzero(out) != out.size:
         _conv3d_zero_signs(out, x, w, b, geo)
+    elif d == 1 and (b is not None and not b.all() or geo.C == geo.G and geo.K[0] == 1):
+        _conv1d_zero_signs(out, x, w, b, geo)
 
     has_bias = bias is not None
 
@@ -265,6 +267,17 @@ def _convnd(op_name, d, input, weight, bias, stride, padding, dilation, groups):
 
     inputs = (input, weight) if bias is None else (input, weight, bias)
     return record(out, inputs, convolution_rule, "ConvolutionBackward0")
+
+
+def _conv1d_zero_signs(out, x, w, b, geo):
+    """Give the zeros of a conv1d's ``out`` PyTorch's signs (in place): PyTorch runs conv1d as the conv2d of the
+    (N, C, 1, L) view (the same kernels, bit for bit, signs of zero included: measured on PyTorch 2.13), so they
+    are conv2d's (ops/conv.py: one product per output by a 1-wide kernel, sums that start from a -0.0 bias)."""
+    from . import conv as conv2d_ops
+
+    geo2 = conv2d_ops._ConvGeometry(x.shape[:2] + (1,) + x.shape[2:], w.shape[:2] + (1,) + w.shape[2:],
+                                    (1,) + geo.stride, (0, 0) + tuple(geo.pads[0]), (1,) + geo.dil, geo.G)
+    conv2d_ops._zero_signs(out[:, :, None], x[:, :, None], w[:, :, None], b, geo2)
 
 
 def _conv3d_zero_signs(out, x, w, b, geo):
