@@ -516,3 +516,42 @@ def test_conv1d_signs_of_zero_match_pytorch(n, groups, per_group, out_per_group,
     np.testing.assert_array_equal(got, want)
     np.testing.assert_array_equal(np.signbit(got), np.signbit(want))
 
+
+# ---------------------------------------------------------------------- an empty batch skips the dtype check
+EMPTY_DTYPE = [  # (function, input shape, weight shape, dtype): PyTorch's Empty backend runs no kernel, so no check
+    ("conv1d", (0, 1, 4), (2, 1, 1), "bool"), ("conv3d", (0, 1, 2, 2, 2), (2, 1, 1, 1, 1), "bool"),
+    ("conv1d", (1, 0, 4), (2, 0, 1), "bool"), ("conv1d", (0, 4), (2, 0, 1), "bool"),
+    ("conv_transpose1d", (0, 1, 4), (1, 2, 1), "bool"), ("conv_transpose2d", (0, 1, 2, 4), (1, 2, 1, 1), "bool"),
+    ("conv_transpose3d", (0, 1, 2, 2, 2), (1, 2, 1, 1, 1), "bool"),
+    ("conv_transpose2d", (0, 1, 2, 4), (1, 2, 1, 1), "int32"), ("conv_transpose1d", (0, 1, 4), (1, 2, 1), "uint8"),
+]
+
+
+def _empty_conv(lib, name, xs, ws, dtype):
+    x, w = lib.zeros(xs, dtype=getattr(lib, dtype)), lib.ones(ws, dtype=getattr(lib, dtype))
+    b = lib.ones(ws[0] if name.startswith("conv") and "transpose" not in name else ws[1] * 1, dtype=x.dtype)
+    y = getattr(lib.nn.functional, name)(x, w, b)
+    return tuple(y.shape), str(y.dtype).split(".")[-1]
+
+
+@pytest.mark.parametrize("case", EMPTY_DTYPE)
+def test_conv_of_an_empty_batch_skips_the_dtype_check(case):
+    """tapegrad refused bool (and, transposed, non-int64 integer) inputs even with an empty batch or no
+    channels; PyTorch returns the empty result."""
+    shape, dtype = _empty_conv(tg, *case)
+    assert dtype == case[3] and 0 in shape
+    x = tg.ones((1,) + case[1][1:] if len(case[1]) == len(case[2]) else case[1], dtype=getattr(tg, case[3]))
+    if x.numel():  # a non-empty input is still refused
+        with pytest.raises(NotImplementedError, match="not implemented for"):
+            getattr(F, case[0])(x, tg.ones(case[2], dtype=x.dtype))
+
+
+@pytest.mark.parametrize("case", EMPTY_DTYPE)
+def test_conv_of_an_empty_batch_matches_pytorch(case):
+    torch = pytest.importorskip("torch")
+    assert _empty_conv(tg, *case) == _empty_conv(torch, *case)
+
+
+def test_conv_tbc_of_an_empty_batch_of_bools():
+    out = tg.conv_tbc(tg.zeros((4, 0, 1), dtype=tg.bool), tg.ones((1, 1, 2), dtype=tg.bool), tg.ones(2, dtype=tg.bool))
+    assert tuple(out.shape) == (4, 0, 2) and out.dtype == tg.bool

@@ -1335,13 +1335,6 @@ known_class(
     """, "dequantize of a float tensor is the identity; PyTorch 2.13 records it but has no derivative for it, "
          "tapegrad passes the gradient through", T, status="by-design")
 # open bugs found by the driver (seeds 12000-16000)
-known_class(
-    "conv-empty-bool", {"conv1d", "conv2d", "conv3d"} | F("conv1d", "conv2d", "conv3d") | CONV_ND_F, RAISES_HERE,
-    lambda d: empty(x0(d)) and any_in(d, isb),
-    """
-    torch.conv2d(torch.zeros((0, 1, 2, 4), dtype=torch.bool), torch.ones((2, 1, 1, 1), dtype=torch.bool)).shape
-    """, "PyTorch skips conv's bool check on an empty batch, conv1d-3d and conv_transpose (as "
-         "empty-skips-checks)", C)
 
 
 def onednn_conv(d, transposed):

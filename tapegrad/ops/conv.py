@@ -296,7 +296,8 @@ def _check_conv(op, x, w, b, stride, dilation, groups):
         raise RuntimeError(f"{op}: input dtype {x.dtype}, weight dtype {w.dtype}"
                            + (f" and bias dtype {b.dtype}" if b is not None else "")
                            + " must be the same; cast with .float() or .double()")
-    if x.dtype.kind not in "iuf":
+    if x.dtype.kind not in "iuf" and not (x.shape[-3] == 0 or x.ndim == 4 and x.shape[0] == 0):
+        # (as PyTorch: an empty batch or no channels skips the kernels, and their dtype check)
         raise NotImplementedError(f"{op}: not implemented for {x.dtype} tensors, as in PyTorch; cast the input "
                                   "and weight with .float()")
     if not isinstance(groups, numbers.Integral) or isinstance(groups, bool):

@@ -171,7 +171,8 @@ def _check(op_name, x, w, b, d, stride, dilation, groups, transposed=False):
                            + " must be the same; cast with .float() or .double()")
     # PyTorch's CPU kernels: convolutions of every integer dtype (wrapping as integers do), transposed ones of
     # int64 only, never of bool
-    if x.dtype.kind not in ("fiu" if not transposed else "f") and not (transposed and x.dtype == np.int64):
+    if x.dtype.kind not in ("fiu" if not transposed else "f") and not (transposed and x.dtype == np.int64) and not (
+            x.shape[-d - 1] == 0 or x.ndim == d + 2 and x.shape[0] == 0):  # (an empty batch skips it, as PyTorch)
         raise NotImplementedError(f"{op_name}: not implemented for {x.dtype} tensors, as in PyTorch; cast the input "
                                   "and weight with .float()")
     if not isinstance(groups, numbers.Integral) or isinstance(groups, bool):
@@ -247,6 +248,9 @@ def _convnd(op_name, d, input, weight, bias, stride, padding, dilation, groups):
         raise RuntimeError(f"{op_name}: the padded input of size {full} per channel (input shape {tuple(x.shape)}) "
                            f"is smaller than the dilated kernel of size {kern} (weight shape {tuple(w.shape)}); "
                            "the kernel can't be greater than the input")
+    if geo.C == 0:  # as PyTorch 2.13 (and conv2d here): no input channels give no output channels either
+        return record(np.zeros((geo.N, 0) + geo.out, x.dtype), (input, weight) if bias is None else
+                      (input, weight, bias), _empty_rule, "ConvolutionBackward0")
     out = convolution_nd(x, w, geo=geo)
     axes = _bias_axes(d)
     if b is not None:
