@@ -347,17 +347,6 @@ known_class(
     E, status="pytorch-bug")
 
 known_class(
-    "signed-zero-sums", {"conv2d"} | F("conv2d"), "signed-zero",
-    lambda d: (kw(d, "groups") or 1) > 1 and dt(x0(d)) == "float32",
-    """
-    x, w, b = torch.full((1, 2, 1, 1), -0.0), torch.full((2, 1, 5, 5), 1.0), torch.full((2,), -0.0)
-    torch.nn.functional.conv2d(x, w, b, padding=2, groups=2)
-    """, B["edges"] + " (the sign of zero of sums of products: PyTorch's float32 depthwise conv2d with a bias "
-                      "sums from the bias in its oneDNN kernel, as tapegrad, but another kernel (from +0.0) takes "
-                      "some paddings of 2 or more next to an input of 1 or 2; matmul, mm, einsum, dot, inner and "
-                      "the other conv2d kernels follow PyTorch's rule)", L)
-
-known_class(
     "pytorch-pow-false-grad", fam("pow", sym="**"), GRADS,
     lambda d: any(v is False for v in nums(d)),
     """

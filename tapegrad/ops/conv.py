@@ -443,7 +443,8 @@ def _depthwise_bias_signs(out, x, w, b, geo):
     # are input then) and convolves with the padding before on both sides
     single = out.dtype == np.float32
     if (not negative.any() or single and (geo.pt >= eh or geo.pl >= ew or geo.pb < geo.pt or geo.pr < geo.pl)
-            or not single and geo.OH * geo.OW < 2 or out.dtype.itemsize < 4 or np.count_nonzero(out) == out.size):
+            or not single and geo.OH * geo.OW < 2 or out.dtype.itemsize < 4 or np.count_nonzero(out) == out.size
+            or single and not _onednn_depthwise(geo, eh, ew)):
         return out
     xp = np.pad(x, ((0, 0), (0, 0), (geo.pt, geo.pb), (geo.pl, geo.pr)))
     if single:
@@ -461,6 +462,22 @@ def _depthwise_bias_signs(out, x, w, b, geo):
                 every &= ~inside[rows, cols] | ((p == 0) & np.signbit(p))
     out[(out == 0) & every & negative.reshape(1, -1, 1, 1)] = -0.0
     return out
+
+
+def _onednn_depthwise(geo, eh, ew):
+    """Does oneDNN (3.x, AVX-512) run a float32 depthwise convolution with its jit_dw kernel (which starts from the
+    bias)? Its init_conf refuses a kernel wholly in the padding at an end (the end padding computed from the output
+    size), or a left padding, or a right one left by the output's full blocks of ur_w = min(6, OW) columns, wider
+    than ur_w; PyTorch then gets oneDNN's gemm convolution, which sums from +0.0 (measured with ONEDNN_VERBOSE).
+    The input is the one PyTorch convolves: padding='same' pads it by the difference first."""
+    height, width = geo.H + geo.pb - geo.pt, geo.W + geo.pr - geo.pl
+    b_pad = (geo.OH - 1) * geo.sh + eh - (height + geo.pt)
+    r_pad = (geo.OW - 1) * geo.sw + ew - (width + geo.pl)
+    if eh <= geo.pt or eh <= b_pad or ew <= geo.pl or ew <= r_pad:
+        return False
+    ur = min(6, geo.OW)
+    full = (geo.OW - geo.OW % ur - 1) * geo.sw + ew - (width + geo.pl)
+    return geo.pl <= ur and max(0, full) <= ur
 
 
 def _bias_start_signs(out, x, w, b, geo):
