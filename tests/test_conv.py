@@ -856,3 +856,24 @@ def test_a_bias_written_after_conv2d_does_not_stop_its_backward():
     b.atan_()
     y.sum().backward()
     assert w.grad.tolist() == [[[[4.0]], [[4.0]]]] * 2
+
+
+@pytest.mark.parametrize("shapes", [((0, 1, 2, 4), (2, 1, 1, 1)), ((1, 0, 2, 4), (2, 0, 1, 1)),
+                                    ((0, 2, 4), (2, 0, 1, 1))])
+def test_conv2d_of_an_empty_batch_of_bools_is_empty_as_pytorch(shapes):
+    """PyTorch's empty backend runs no kernel, so it skips the bool check (the differential test's repro);
+    tapegrad refused. A non-empty bool input is still refused."""
+    def run(lib):
+        x, w = lib.zeros(shapes[0], dtype=lib.bool), lib.ones(shapes[1], dtype=lib.bool)
+        y = lib.conv2d(x, w, lib.ones(2, dtype=lib.bool), stride=(1, 2))
+        return tuple(y.shape), str(y.dtype).split(".")[-1]
+
+    got = run(tg)
+    assert got[1] == "bool" and 0 in got[0]
+    with pytest.raises(NotImplementedError, match="not implemented for bool"):
+        tg.conv2d(tg.ones((1, 1, 2, 4), dtype=tg.bool), tg.ones((2, 1, 1, 1), dtype=tg.bool))
+    try:
+        import torch
+    except ImportError:
+        return
+    assert got == run(torch)

@@ -388,16 +388,170 @@ def test_conv3d_signs_of_zero_match_pytorch(n, groups, per_group, out_per_group,
 
 @pytest.mark.parametrize("d", [1, 2, 3])
 def test_conv_transpose_with_an_output_size_of_0_is_empty_with_zero_gradients(d):
-    """PyTorch returns an empty result when a transposed convolution's output size is 0 (a negative one raises);
-    tapegrad raised for both."""
+    """PyTorch returns an empty result when a float32 transposed convolution with groups has an output size of 0
+    (oneDNN's path; a negative size raises); tapegrad raised for both."""
     fn = getattr(F, f"conv_transpose{d}d")
-    x = tg.ones((1, 4) + (1,) * d, dtype=tg.float64, requires_grad=True)
-    w = tg.ones((4, 1) + (2,) * d, dtype=tg.float64, requires_grad=True)
-    b = tg.ones(2, dtype=tg.float64, requires_grad=True)
+    x = tg.ones((1, 4) + (1,) * d, dtype=tg.float32, requires_grad=True)
+    w = tg.ones((4, 1) + (2,) * d, dtype=tg.float32, requires_grad=True)
+    b = tg.ones(2, dtype=tg.float32, requires_grad=True)
     y = fn(x, w, b, stride=3, padding=1, groups=2)  # (1 - 1) * 3 - 2 + 2 = 0 along every spatial dim
     assert tuple(y.shape) == (1, 2) + (0,) * d
     y.sum().backward()
     for t in (x, w, b):
         np.testing.assert_array_equal(t.grad.numpy(), np.zeros(t.shape))
-    with pytest.raises(RuntimeError, match="is too small"):
+    with pytest.raises(RuntimeError, match="is negative"):
         fn(x, w, b, stride=3, padding=2, groups=2)
+
+
+# PyTorch's backends on an output size <= 0 (see conv_nd._check_output_size): (d, dtype, input shape, weight shape,
+# stride, padding, output_padding, groups, dilation, "empty" or "raise")
+OUTPUT_SIZE_0 = [
+    (2, "float32", (1, 4, 1, 1), (4, 1, 2, 2), 3, 1, 0, 2, 1, "empty"),  # groups: oneDNN
+    (2, "float32", (1, 4, 1, 1), (4, 1, 2, 2), 3, 1, 0, 1, 1, "raise"),  # native slow_conv_transpose2d
+    (1, "float32", (1, 4, 1), (4, 1, 2), 3, 1, 0, 2, 1, "empty"),
+    (1, "float32", (2, 4), (2, 1, 1), 1, 2, 0, 1, 1, "raise"),  # unbatched: a batch of 1
+    (1, "float64", (1, 4, 1), (4, 1, 2), 3, 1, 0, 1, 1, "raise"),
+    (2, "float64", (1, 4, 1, 1), (4, 1, 2, 2), 3, 1, 0, 2, 1, "raise"),  # float64 is never oneDNN's
+    (2, "float64", (1, 4, 3, 1), (4, 1, 3, 2), 3, 1, 0, 2, 1, "raise"),
+    (3, "float32", (1, 4, 1, 1, 1), (4, 1, 2, 2, 2), 3, 1, 0, 2, 1, "empty"),
+    (3, "float32", (1, 4, 1, 1, 1), (4, 1, 2, 2, 2), 3, 1, 0, 1, 1, "raise"),
+    (3, "float64", (2, 4, 1, 1, 1), (4, 1, 2, 2, 2), 3, 1, 0, 1, 1, "raise"),
+    (2, "float32", (2, 4, 1, 1), (4, 1, 2, 2), 3, 1, 0, 1, 1, "empty"),  # a batch of 2
+    (2, "float32", (1, 4, 1, 1), (4, 1, 4, 4), 3, 2, 0, 1, 1, "empty"),  # a kernel wider than 3 both ways
+    (2, "float32", (1, 4, 1, 1), (4, 1, 4, 3), 3, (2, 1), 0, 1, 1, "raise"),
+    (2, "float32", (1, 4, 1, 6000), (4, 1, 2, 2), 3, 1, 0, 1, 1, "empty"),  # more than 20480 elements
+    (2, "float32", (1, 4, 1, 5120), (4, 1, 2, 2), 3, 1, 0, 1, 1, "raise"),  # exactly 20480
+    (2, "float32", (1, 4, 1, 1), (4, 1, 2, 2), 3, 2, 0, 2, 1, "raise"),  # negative
+    (2, "float64", (0, 4, 1, 1), (4, 1, 2, 2), 3, 1, 0, 1, 1, "empty"),  # an empty batch
+    (2, "float32", (0, 4, 1, 1), (4, 1, 2, 2), 3, 2, 0, 1, 1, "raise"),
+    (2, "float32", (2, 4, 1, 1), (4, 1, 1, 1), 1, 1, 0, 1, 1, "raise"),
+    (2, "float32", (1, 4, 1, 1), (4, 1, 1, 1), 1, 1, 1, 2, 2, "raise"),  # output_padding >= stride: native
+    (2, "float32", (1, 4, 1, 1), (4, 1, 1, 1), 2, 1, 1, 2, 2, "empty"),
+    (2, "float32", (1, 4, 1, 3), (4, 1, 1, 1), (2, 1), (1, 0), (1, 0), 2, (2, 1), "empty"),
+    (2, "float16", (1, 4, 1, 1), (4, 1, 2, 2), 3, 1, 0, 1, 1, "empty"),
+    (1, "float32", (1, 1, 20481), (1, 1, 2), 1, 10241, 0, 1, 1, "empty"),  # 1-d counts as (N, C, 1, L)
+    (1, "float32", (1, 1, 20479), (1, 1, 2), 1, 10240, 0, 1, 1, "raise"),
+    (3, "float32", (1, 1, 1, 1, 30000), (1, 1, 2, 1, 1), 1, (1, 0, 0), 0, 1, 1, "raise"),  # N*C*D*H, not W
+    (3, "float32", (1, 1, 1, 30000, 1), (1, 1, 2, 1, 1), 1, (1, 0, 0), 0, 1, 1, "empty"),
+    (2, "int64", (1, 4, 1, 1), (4, 1, 2, 2), 3, 1, 0, 2, 1, "raise"),
+]
+
+
+def _conv_transpose_outcome(lib, case):
+    d, dtype, xs, ws, stride, padding, opad, groups, dilation, _ = case
+    x, w = lib.ones(xs, dtype=getattr(lib, dtype)), lib.ones(ws, dtype=getattr(lib, dtype))
+    try:
+        y = getattr(lib.nn.functional, f"conv_transpose{d}d")(x, w, None, stride, padding, opad, groups, dilation)
+    except RuntimeError as e:
+        return "raise", str(e)
+    assert y.numel() == 0, y.shape
+    return "empty", tuple(y.shape)
+
+
+@pytest.mark.parametrize("case", OUTPUT_SIZE_0)
+def test_conv_transpose_output_size_0_is_empty_or_raises_as_pytorch_backend(case):
+    """A size of 0 is an empty result on PyTorch's empty-batch and oneDNN paths and "Output size is too small" on
+    its native kernels (a negative size raises on every path); tapegrad returned an empty result for all."""
+    outcome, detail = _conv_transpose_outcome(tg, case)
+    assert outcome == case[-1], detail
+    if outcome == "raise" and "Given input" in detail:
+        assert detail.endswith("Output size is too small")
+
+
+@pytest.mark.parametrize("case", OUTPUT_SIZE_0)
+def test_conv_transpose_output_size_0_matches_pytorch(case):
+    torch = pytest.importorskip("torch")
+    got, want = _conv_transpose_outcome(tg, case), _conv_transpose_outcome(torch, case)
+    assert got[0] == want[0], (got, want)
+    if got[0] == "empty":
+        assert got[1] == want[1]
+    elif "Output size is too small" in want[1]:
+        assert got[1].split(": ", 1)[1] == want[1]
+
+
+# ---------------------------------------------------------------------- conv1d: PyTorch's signs of zero
+def test_conv1d_signs_of_zero_are_conv2ds():
+    """PyTorch runs conv1d as conv2d of the (N, C, 1, L) view: one product per output keeps its sign (the
+    differential test's repro), and a float64 sum with a bias starts from the bias, the padding's +0.0 products
+    included (tapegrad summed from +0.0: +0.0 everywhere)."""
+    out = F.conv1d(tg.tensor([[[0.0, 1.5]]], dtype=tg.float64),
+                   tg.tensor([[[-3.0]], [[2.0]]], dtype=tg.float64)).numpy()
+    assert np.signbit(out).tolist() == [[[True, True], [False, False]]]
+    x, w = tg.full((1, 2, 2), -0.0, dtype=tg.float64), tg.ones(1, 2, 2, dtype=tg.float64)
+    out = F.conv1d(x, w, tg.full((1,), -0.0, dtype=tg.float64), padding=1).numpy()
+    assert np.signbit(out).tolist() == [[[False, True, False]]]  # the border sums the padding's +0.0 * 1.0
+    assert not np.signbit(F.conv1d(x, w, tg.full((1,), -0.0, dtype=tg.float64)).numpy()).any()  # one pixel
+    assert not np.signbit(F.conv1d(x, w, padding=1).numpy()).any()  # no bias: from +0.0
+
+
+@given(n=st.sampled_from([1, 2]), groups=st.sampled_from([1, 2]), per_group=st.sampled_from([1, 2]),
+       out_per_group=st.sampled_from([1, 2]), length=st.integers(1, 4), bias=st.booleans(),
+       padding=st.sampled_from([0, 1, 2]), stride=st.sampled_from([1, 2]), kernel=st.sampled_from([1, 2]),
+       dilation=st.sampled_from([1, 2]), dtype=st.sampled_from(["float32", "float64"]), seed=st.integers(0, 2**16))
+@example(n=1, groups=1, per_group=1, out_per_group=2, length=2, bias=False, padding=0, stride=1, kernel=1,
+         dilation=1, dtype="float64", seed=0)
+@example(n=2, groups=1, per_group=2, out_per_group=2, length=3, bias=True, padding=1, stride=1, kernel=2,
+         dilation=1, dtype="float64", seed=1)
+@example(n=1, groups=1, per_group=2, out_per_group=1, length=3, bias=True, padding=2, stride=1, kernel=2,
+         dilation=2, dtype="float32", seed=2)
+@settings(max_examples=40, deadline=None)
+def test_conv1d_signs_of_zero_match_pytorch(n, groups, per_group, out_per_group, length, bias, padding, stride,
+                                            kernel, dilation, dtype, seed):
+    torch = pytest.importorskip("torch")
+    if length + 2 * padding < dilation * (kernel - 1) + 1:
+        return
+    rng = np.random.default_rng(seed)
+    values = [-0.0, -0.0, 0.0, 1.5, -2.0]
+    x = rng.choice(values, size=(n, groups * per_group, length))
+    w = rng.choice(values, size=(groups * out_per_group, per_group, kernel))
+    b = rng.choice(values, size=(groups * out_per_group,)) if bias else None
+
+    def run(lib):
+        dt = getattr(lib, dtype)
+        return lib.nn.functional.conv1d(lib.tensor(x, dtype=dt), lib.tensor(w, dtype=dt),
+                                        None if b is None else lib.tensor(b, dtype=dt), stride=stride,
+                                        padding=padding, dilation=dilation, groups=groups).numpy()
+
+    got, want = run(tg), run(torch)
+    np.testing.assert_array_equal(got, want)
+    np.testing.assert_array_equal(np.signbit(got), np.signbit(want))
+
+
+# ---------------------------------------------------------------------- an empty batch skips the dtype check
+EMPTY_DTYPE = [  # (function, input shape, weight shape, dtype): PyTorch's Empty backend runs no kernel, so no check
+    ("conv1d", (0, 1, 4), (2, 1, 1), "bool"), ("conv3d", (0, 1, 2, 2, 2), (2, 1, 1, 1, 1), "bool"),
+    ("conv1d", (1, 0, 4), (2, 0, 1), "bool"), ("conv1d", (0, 4), (2, 0, 1), "bool"),
+    ("conv_transpose1d", (0, 1, 4), (1, 2, 1), "bool"), ("conv_transpose2d", (0, 1, 2, 4), (1, 2, 1, 1), "bool"),
+    ("conv_transpose3d", (0, 1, 2, 2, 2), (1, 2, 1, 1, 1), "bool"),
+    ("conv_transpose2d", (0, 1, 2, 4), (1, 2, 1, 1), "int32"), ("conv_transpose1d", (0, 1, 4), (1, 2, 1), "uint8"),
+]
+
+
+def _empty_conv(lib, name, xs, ws, dtype):
+    x, w = lib.zeros(xs, dtype=getattr(lib, dtype)), lib.ones(ws, dtype=getattr(lib, dtype))
+    b = lib.ones(ws[0] if name.startswith("conv") and "transpose" not in name else ws[1] * 1, dtype=x.dtype)
+    y = getattr(lib.nn.functional, name)(x, w, b)
+    return tuple(y.shape), str(y.dtype).split(".")[-1]
+
+
+@pytest.mark.parametrize("case", EMPTY_DTYPE)
+def test_conv_of_an_empty_batch_skips_the_dtype_check(case):
+    """tapegrad refused bool (and, transposed, non-int64 integer) inputs even with an empty batch or no
+    channels; PyTorch returns the empty result."""
+    shape, dtype = _empty_conv(tg, *case)
+    assert dtype == case[3] and 0 in shape
+    x = tg.ones((1,) + case[1][1:] if len(case[1]) == len(case[2]) else case[1], dtype=getattr(tg, case[3]))
+    if x.numel():  # a non-empty input is still refused
+        with pytest.raises(NotImplementedError, match="not implemented for"):
+            getattr(F, case[0])(x, tg.ones(case[2], dtype=x.dtype))
+
+
+@pytest.mark.parametrize("case", EMPTY_DTYPE)
+def test_conv_of_an_empty_batch_matches_pytorch(case):
+    torch = pytest.importorskip("torch")
+    assert _empty_conv(tg, *case) == _empty_conv(torch, *case)
+
+
+def test_conv_tbc_of_an_empty_batch_of_bools():
+    out = tg.conv_tbc(tg.zeros((4, 0, 1), dtype=tg.bool), tg.ones((1, 1, 2), dtype=tg.bool), tg.ones(2, dtype=tg.bool))
+    assert tuple(out.shape) == (4, 0, 2) and out.dtype == tg.bool

@@ -347,17 +347,6 @@ known_class(
     E, status="pytorch-bug")
 
 known_class(
-    "signed-zero-sums", {"conv2d"} | F("conv2d"), "signed-zero",
-    lambda d: (kw(d, "groups") or 1) > 1 and dt(x0(d)) == "float32",
-    """
-    x, w, b = torch.full((1, 2, 1, 1), -0.0), torch.full((2, 1, 5, 5), 1.0), torch.full((2,), -0.0)
-    torch.nn.functional.conv2d(x, w, b, padding=2, groups=2)
-    """, B["edges"] + " (the sign of zero of sums of products: PyTorch's float32 depthwise conv2d with a bias "
-                      "sums from the bias in its oneDNN kernel, as tapegrad, but another kernel (from +0.0) takes "
-                      "some paddings of 2 or more next to an input of 1 or 2; matmul, mm, einsum, dot, inner and "
-                      "the other conv2d kernels follow PyTorch's rule)", L)
-
-known_class(
     "pytorch-pow-false-grad", fam("pow", sym="**"), GRADS,
     lambda d: any(v is False for v in nums(d)),
     """
@@ -908,15 +897,6 @@ known_class(
     """, "PyTorch skips conv_transpose's output_padding check on an empty batch (as the other checks of "
          "empty-skips-checks); tapegrad checks", CONVND, status="by-design")
 known_class(
-    "pytorch-adaptive-max-empty-backward", ALL_OPS, "backward-pytorch-raises",
-    lambda d: torch_says(d, "Expected grad_output to have non-zero size"),
-    """
-    x = torch.ones(1, 3, requires_grad=True)
-    torch.nn.functional.adaptive_max_pool1d(x, 0).sum().backward()
-    x.grad
-    """, "PyTorch 2.13 computes adaptive_max_pool with output_size 0 but its backward refuses the empty gradient; "
-         "tapegrad's gradient is zeros", POOLING, status="pytorch-bug")
-known_class(
     "pytorch-pixel-unshuffle-empty", F("pixel_unshuffle"), "shape",
     lambda d: any(empty(t) for t in d.inputs),
     """
@@ -1335,14 +1315,6 @@ known_class(
          "float64, rounded) finds the exact zero pivot (-inf), PyTorch's float32 LU a pivot of ~1e-9 (-20.1); "
          "as qr-rank-deficient", LI, status="by-design")
 known_class(
-    "pytorch-adaptive-max-with-indices-empty-backward", F(*[f"adaptive_max_pool{n}d_with_indices" for n in (1, 2, 3)]),
-    "backward-pytorch-raises", lambda d: torch_says(d, "Expected grad_output to have non-zero size"),
-    """
-    x = torch.ones(1, 1, 3, requires_grad=True)
-    torch.nn.functional.adaptive_max_pool1d_with_indices(x, 0)[0].sum().backward()
-    x.grad
-    """, "as pytorch-adaptive-max-empty-backward, through the _with_indices spellings", POOLING, status="pytorch-bug")
-known_class(
     "pytorch-dequantize-float-backward", ALL_OPS, "backward-pytorch-raises",
     lambda d: torch_says(d, "derivative for dequantize is not implemented"),
     """
@@ -1352,13 +1324,43 @@ known_class(
     """, "dequantize of a float tensor is the identity; PyTorch 2.13 records it but has no derivative for it, "
          "tapegrad passes the gradient through", T, status="by-design")
 # open bugs found by the driver (seeds 12000-16000)
+
+
+def onednn_conv(d, transposed):
+    """PyTorch's own choice of oneDNN for a convolution call (its _select_conv_backend names the native kernels)."""
+    x, w = x0(d), d.inputs[1]
+    n = w.dim() - 2
+    x = x.unsqueeze(0) if x.dim() == n + 1 else x
+
+    def arg(name, default):
+        v = default if kw(d, name) is None else kw(d, name)
+        return list(v) if isinstance(v, (tuple, list)) else [v] * n
+
+    backend = torch._C._select_conv_backend(x, w, None, arg("stride", 1), arg("padding", 0), arg("dilation", 1),
+                                            transposed, arg("output_padding", 0), kw(d, "groups") or 1, None)
+    return not str(backend).split(".")[-1].startswith(("Slow", "Empty"))
+
+
 known_class(
-    "conv-empty-bool", {"conv1d", "conv2d", "conv3d"} | F("conv1d", "conv2d", "conv3d") | CONV_ND_F, RAISES_HERE,
-    lambda d: empty(x0(d)) and any_in(d, isb),
+    "conv-transpose-onednn-order", F("conv_transpose1d", "conv_transpose2d", "conv_transpose3d"), "value",
+    lambda d: dt(x0(d)) == "float32" and onednn_conv(d, True),
     """
-    torch.conv2d(torch.zeros((0, 1, 2, 4), dtype=torch.bool), torch.ones((2, 1, 1, 1), dtype=torch.bool)).shape
-    """, "PyTorch skips conv's bool check on an empty batch, conv1d-3d and conv_transpose (as "
-         "empty-skips-checks)", C)
+    x = torch.tensor([[[0.05, -1.9], [-1.9, 1.1]], [[2.6, 1.1], [1.1, 0.3]]])
+    torch.nn.functional.conv_transpose1d(x, torch.tensor([[[1e5, -6e4, 1.5]], [[0.5, 0.5, 6e4]]]))[0, 0, 2]
+    """, "README: float32 transposed convolutions that PyTorch runs through oneDNN (a batch of 2 or more, groups, "
+         "...) sum in oneDNN's order; tapegrad sums as PyTorch's native kernel (bit for bit PyTorch's result one "
+         "image at a time), so values where large terms cancel differ by their rounding (0.625 exactly here, "
+         "PyTorch 0.62643)", CONVND, status="by-design")
+known_class(
+    "addbmm-overflowing-partial-sums", fam("addbmm"), {"nan", "inf"},
+    lambda d: dt(x0(d)) in ("float32", "float16") and any_in(d, big),
+    """
+    a, b = torch.tensor([[[-2.5, -3.0, 6e4, -0.25]]]), torch.tensor([[[-3e38], [3e38], [0.0], [-6e4]]])
+    torch.tensor([[-0.45]]).addbmm(a, b)
+    """, "README: float32 addbmm whose products overflow: PyTorch's runs addmm per batch (MKL's sgemm, whose "
+         "fused multiply-adds keep the first partial sum's inf: inf here), tapegrad's sums bmm's rounded products "
+         "(inf - inf: NaN, as PyTorch's own bmm of the same matrices); the exact value, -1.5e38, is neither",
+         COMBINE, status="by-design")
 known_class(
     "pytorch-take-along-dim-noncontiguous", fam("take_along_dim", inplace=False), RAISES_THERE,
     lambda d: torch_says(d, "view size is not compatible") and (len(d.call.args) < 3 or arg(d, 2) is None)

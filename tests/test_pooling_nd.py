@@ -201,11 +201,48 @@ def test_adaptive_max_pool_to_size_zero_is_empty_as_pytorch(d):
     fn = getattr(tg.nn.functional, f"adaptive_max_pool{d}d")
     out, idx = fn(x, 0, return_indices=True)
     assert out.shape == (1, 2) + (0,) * d and idx.shape == out.shape and idx.dtype == tg.int64
-    out.sum().backward()
-    assert x.grad.tolist() == tg.zeros_like(x).tolist()
+    with pytest.raises(RuntimeError, match=rf"adaptive_max_pool{max(d, 2)}d_backward\(\): Expected grad_output to "
+                                           "have non-zero size for non-batch dimensions"):
+        out.sum().backward()  # PyTorch's backward refuses the empty gradient (adaptive_pool_empty_output_check)
     if d == 1:
         with pytest.raises(TypeError, match="tuple of ints"):
             fn(x, (None,))
+
+
+# PyTorch's adaptive_pool_empty_output_check: (kind, d, input shape, output_size, whether backward raises); the
+# 1-d ops run as 2-d on an unsqueezed view, the global average (output 1) is a mean without the check
+EMPTY_GRAD = [(kind, d, shape, size, raises) for kind in ("max", "avg") for d in (1, 2, 3) for shape, size, raises in (
+    ((1, 2) + (3,) * d, 0, True), ((2,) + (3,) * d, 0, True), ((1, 2) + (3,) * d, (0,) + (1,) * (d - 1), True),
+    ((1, 2) + (3,) * d, (1,) * (d - 1) + (0,), True), ((0, 2) + (3,) * d, 1, False), ((0, 2) + (3,) * d, 2, False),
+    ((0,) + (3,) * d, 2, False), ((3,) + (3,) * d, 2, False))] + [
+    ("avg", d, (1, 0) + (3,) * d, 1, False) for d in (1, 2, 3)]
+
+
+def _pool_backward(lib, kind, d, shape, size):
+    x = lib.ones(shape, requires_grad=True)
+    try:
+        getattr(lib.nn.functional, f"adaptive_{kind}_pool{d}d")(x, size).sum().backward()
+    except RuntimeError as e:
+        return str(e)
+    return tuple(x.grad.shape)
+
+
+@pytest.mark.parametrize("case", EMPTY_GRAD)
+def test_adaptive_pool_backward_refuses_an_empty_non_batch_gradient(case):
+    """tapegrad gave zero gradients where PyTorch's backward raises."""
+    kind, d, shape, size, raises = case
+    got = _pool_backward(tg, kind, d, shape, size)
+    if raises:
+        assert isinstance(got, str) and "Expected grad_output to have non-zero size for non-batch" in got, got
+    else:
+        assert got == shape
+
+
+@pytest.mark.parametrize("case", EMPTY_GRAD)
+def test_adaptive_pool_backward_of_an_empty_gradient_matches_pytorch(case):
+    torch = pytest.importorskip("torch")
+    got, want = _pool_backward(tg, *case[:4]), _pool_backward(torch, *case[:4])
+    assert got == want
 
 
 @pytest.mark.parametrize("d", [1, 2, 3])

@@ -194,3 +194,80 @@ def test_float32_depthwise_conv2d_with_a_negative_zero_bias_keeps_it():
     assert np.signbit(out[0, 0]).tolist() == [[False, False, False], [False, True, False], [False, False, False]]
     assert not np.signbit(tg.nn.functional.conv2d(x, w, tg.full((2,), 0.0), groups=2).numpy()).any()
     assert not np.signbit(tg.nn.functional.conv2d(x, w, None, groups=2).numpy()).any()  # no bias: from +0.0
+
+
+@given(n=st.sampled_from([1, 2]), groups=st.sampled_from([1, 2]), per_group=st.sampled_from([1, 2]),
+       out_per_group=st.sampled_from([1, 2]), hw=st.tuples(st.integers(1, 3), st.integers(1, 3)),
+       kernel=st.tuples(st.integers(1, 2), st.integers(1, 2)), stride=st.sampled_from([1, 2]),
+       padding=st.sampled_from([0, 1]), dilation=st.sampled_from([1, 2]), seed=st.integers(0, 2**16),
+       dtype=st.sampled_from(["float32", "float64"]))
+@example(n=1, groups=1, per_group=2, out_per_group=2, hw=(2, 2), kernel=(2, 2), stride=1, padding=1, dilation=1,
+         seed=0, dtype="float64")
+@example(n=2, groups=2, per_group=2, out_per_group=1, hw=(3, 2), kernel=(1, 2), stride=1, padding=1, dilation=2,
+         seed=1, dtype="float64")
+@example(n=1, groups=1, per_group=2, out_per_group=1, hw=(2, 3), kernel=(2, 1), stride=1, padding=1, dilation=1,
+         seed=2, dtype="float32")
+@settings(max_examples=40)
+def test_conv2d_with_a_bias_sums_from_the_bias_in_the_native_kernels(n, groups, per_group, out_per_group, hw, kernel,
+                                                                     stride, padding, dilation, seed, dtype):
+    """PyTorch's native kernels (float64; float32 of one image, one group, one output channel) copy the bias into
+    the output and add the products, the padding's +0.0 ones included: -0.0 where all of them are -0.0 (tapegrad
+    summed from +0.0)."""
+    torch = pytest.importorskip("torch")
+    if any(h + 2 * padding < dilation * (k - 1) + 1 for h, k in zip(hw, kernel, strict=True)):
+        return
+    rng = np.random.default_rng(seed)
+    shapes = ((n, groups * per_group) + hw, (groups * out_per_group, per_group) + kernel, (groups * out_per_group,))
+    data = [rng.choice(DEPTHWISE_VALUES, size=s) for s in shapes]
+
+    def program(lib, x, w, b):
+        return lib.nn.functional.conv2d(x, w, b, stride=stride, padding=padding, dilation=dilation, groups=groups)
+
+    ours = program(tg, *[tg.tensor(a, dtype=getattr(tg, dtype)) for a in data]).numpy()
+    theirs = program(torch, *[torch.tensor(a, dtype=getattr(torch, dtype)) for a in data]).numpy()
+    np.testing.assert_array_equal(ours, theirs)
+    np.testing.assert_array_equal(np.signbit(ours), np.signbit(theirs))
+
+
+def test_float64_conv2d_with_a_negative_zero_bias_sums_from_it():
+    x, w = tg.full((1, 2, 2, 2), -0.0, dtype=tg.float64), tg.full((1, 2, 2, 2), 2.0, dtype=tg.float64)
+    out = tg.nn.functional.conv2d(x, w, tg.full((1,), -0.0, dtype=tg.float64), padding=1).numpy()
+    assert np.signbit(out[0, 0]).tolist() == [[False, False, False], [False, True, False], [False, False, False]]
+    assert not np.signbit(tg.nn.functional.conv2d(x, w, tg.full((1,), -0.0, dtype=tg.float64)).numpy()).any()
+
+
+@given(n=st.sampled_from([1, 2]), groups=st.sampled_from([2, 3]), hw=st.tuples(st.integers(1, 4), st.integers(1, 14)),
+       kernel=st.tuples(st.integers(1, 5), st.integers(1, 5)), stride=st.tuples(st.integers(1, 3), st.integers(1, 3)),
+       padding=st.tuples(st.integers(0, 4), st.integers(0, 4)), dilation=st.sampled_from([1, 2]),
+       seed=st.integers(0, 2**16))
+@example(n=1, groups=2, hw=(1, 1), kernel=(5, 5), stride=(1, 1), padding=(2, 2), dilation=1, seed=0)
+@example(n=1, groups=2, hw=(1, 1), kernel=(3, 3), stride=(3, 3), padding=(2, 2), dilation=1, seed=1)
+@example(n=1, groups=2, hw=(3, 13), kernel=(3, 5), stride=(1, 2), padding=(1, 4), dilation=1, seed=2)
+@settings(max_examples=60)
+def test_float32_depthwise_conv2d_sums_from_the_bias_only_in_onednns_jit_kernel(n, groups, hw, kernel, stride,
+                                                                                padding, dilation, seed):
+    """oneDNN's jit depthwise kernel starts from the bias; where its init_conf refuses the shape (a padding, or an
+    end padding past the output's full blocks of min(6, OW) columns, wider than that block), PyTorch gets oneDNN's
+    gemm convolution, which sums from +0.0 (KNOWN signed-zero-sums: tapegrad kept the bias's -0.0 there)."""
+    torch = pytest.importorskip("torch")
+    if any(h + 2 * p < dilation * (k - 1) + 1 for h, k, p in zip(hw, kernel, padding, strict=True)):
+        return
+    rng = np.random.default_rng(seed)
+    shapes = ((n, groups) + hw, (groups, 1) + kernel, (groups,))
+    data = [rng.choice([-0.0, -0.0, -0.0, 0.0, 1.5, -2.0], size=s) for s in shapes]
+
+    def program(lib, x, w, b):
+        return lib.nn.functional.conv2d(x, w, b, stride=stride, padding=padding, dilation=dilation, groups=groups)
+
+    ours = program(tg, *[tg.tensor(a, dtype=tg.float32) for a in data]).numpy()
+    theirs = program(torch, *[torch.tensor(a, dtype=torch.float32) for a in data]).numpy()
+    np.testing.assert_array_equal(ours, theirs)
+    np.testing.assert_array_equal(np.signbit(ours), np.signbit(theirs))
+
+
+def test_float32_depthwise_conv2d_beside_a_small_input_sums_from_positive_zero():
+    """The KNOWN signed-zero-sums repro: a 5x5 kernel with padding 2 over a 1x1 input is oneDNN's gemm kernel."""
+    x, w, b = tg.full((1, 2, 1, 1), -0.0), tg.full((2, 1, 5, 5), 1.0), tg.full((2,), -0.0)
+    assert not np.signbit(tg.nn.functional.conv2d(x, w, b, padding=2, groups=2).numpy()).any()
+    w3 = tg.full((2, 1, 3, 3), 1.0)
+    assert np.signbit(tg.nn.functional.conv2d(x, w3, b, padding=1, groups=2).numpy()).all()  # the jit kernel

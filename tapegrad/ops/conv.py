@@ -296,7 +296,8 @@ def _check_conv(op, x, w, b, stride, dilation, groups):
         raise RuntimeError(f"{op}: input dtype {x.dtype}, weight dtype {w.dtype}"
                            + (f" and bias dtype {b.dtype}" if b is not None else "")
                            + " must be the same; cast with .float() or .double()")
-    if x.dtype.kind not in "iuf":
+    if x.dtype.kind not in "iuf" and not (x.shape[-3] == 0 or x.ndim == 4 and x.shape[0] == 0):
+        # (as PyTorch: an empty batch or no channels skips the kernels, and their dtype check)
         raise NotImplementedError(f"{op}: not implemented for {x.dtype} tensors, as in PyTorch; cast the input "
                                   "and weight with .float()")
     if not isinstance(groups, numbers.Integral) or isinstance(groups, bool):
@@ -367,10 +368,8 @@ def conv2d(input: Tensor, weight: Tensor, bias: Tensor | None = None, stride=1, 
             return record(np.zeros((geo.N, 0, geo.OH, geo.OW), x.dtype), inputs, _zeros_rule,
                           "ConvolutionBackward0")
     out = _gather_output(np.matmul(_grouped(w, geo), _unfold(x, geo)), geo, b)
-    if geo.C == geo.G and geo.KH == geo.KW == 1:  # one product per output: its sign of zero may be PyTorch's
-        out = _one_term_signs(out, x, w, b, geo)
-    if b is not None and geo.G > 1 and geo.C == geo.G == geo.O and out.dtype.kind == "f" and not b.all():
-        out = _depthwise_bias_signs(out, x, w, b, geo)  # (only a zero bias, -0.0, can change a sign)
+    if b is not None and not b.all() or geo.C == geo.G and geo.KH == geo.KW == 1:  # (a sign PyTorch may differ in)
+        out = _zero_signs(out, x, w, b, geo)
 
     # NOTE: the weight gradient unfolds the input again rather than keeping the forward's columns (C*KH*KW
     # times the input's size): measured faster in a training step (they come back cache-warm) and lighter.
@@ -385,6 +384,23 @@ def conv2d(input: Tensor, weight: Tensor, bias: Tensor | None = None, stride=1, 
         return (gx, gw, gb) if has_bias else (gx, gw)
 
     return record(out, inputs, convolution_rule, "ConvolutionBackward0")
+
+
+def _zero_signs(out, x, w, b, geo):
+    """PyTorch's signs of the zeros of a convolution's ``out`` (in place) where its kernels give another sign
+    than numpy's sums from +0.0: one product per output, or a bias of -0.0 that a kernel starts its sums from."""
+    if geo.C == geo.G and geo.KH == geo.KW == 1:  # one product per output: its sign of zero may be PyTorch's
+        out = _one_term_signs(out, x, w, b, geo)
+    if b is None or b.all() or out.dtype.kind != "f":  # only a zero bias, -0.0, can change a sign
+        return out
+    if geo.G > 1 and geo.C == geo.G == geo.O:
+        return _depthwise_bias_signs(out, x, w, b, geo)
+    # the native kernels: float64, and float32 where PyTorch does not pick oneDNN (one image, one group, small,
+    # not a kernel wider than 3 both ways) into one output channel (MKL's sgemm into more sums from +0.0)
+    if out.dtype == np.float64 or (out.dtype == np.float32 and geo.N == 1 and geo.O == 1
+                                   and not (geo.KH > 3 and geo.KW > 3) and x.size <= 20480):
+        return _bias_start_signs(out, x, w, b, geo)
+    return out
 
 
 def _one_term_signs(out, x, w, b, geo):
@@ -427,7 +443,8 @@ def _depthwise_bias_signs(out, x, w, b, geo):
     # are input then) and convolves with the padding before on both sides
     single = out.dtype == np.float32
     if (not negative.any() or single and (geo.pt >= eh or geo.pl >= ew or geo.pb < geo.pt or geo.pr < geo.pl)
-            or not single and geo.OH * geo.OW < 2 or out.dtype.itemsize < 4 or np.count_nonzero(out) == out.size):
+            or not single and geo.OH * geo.OW < 2 or out.dtype.itemsize < 4 or np.count_nonzero(out) == out.size
+            or single and not _onednn_depthwise(geo, eh, ew)):
         return out
     xp = np.pad(x, ((0, 0), (0, 0), (geo.pt, geo.pb), (geo.pl, geo.pr)))
     if single:
@@ -444,6 +461,46 @@ def _depthwise_bias_signs(out, x, w, b, geo):
                 p = xp[:, :, rows, cols] * w[:, 0, kh, kw].reshape(1, -1, 1, 1)
                 every &= ~inside[rows, cols] | ((p == 0) & np.signbit(p))
     out[(out == 0) & every & negative.reshape(1, -1, 1, 1)] = -0.0
+    return out
+
+
+def _onednn_depthwise(geo, eh, ew):
+    """Does oneDNN (3.x, AVX-512) run a float32 depthwise convolution with its jit_dw kernel (which starts from the
+    bias)? Its init_conf refuses a kernel wholly in the padding at an end (the end padding computed from the output
+    size), or a left padding, or a right one left by the output's full blocks of ur_w = min(6, OW) columns, wider
+    than ur_w; PyTorch then gets oneDNN's gemm convolution, which sums from +0.0 (measured with ONEDNN_VERBOSE).
+    The input is the one PyTorch convolves: padding='same' pads it by the difference first."""
+    height, width = geo.H + geo.pb - geo.pt, geo.W + geo.pr - geo.pl
+    b_pad = (geo.OH - 1) * geo.sh + eh - (height + geo.pt)
+    r_pad = (geo.OW - 1) * geo.sw + ew - (width + geo.pl)
+    if eh <= geo.pt or eh <= b_pad or ew <= geo.pl or ew <= r_pad:
+        return False
+    ur = min(6, geo.OW)
+    full = (geo.OW - geo.OW % ur - 1) * geo.sw + ew - (width + geo.pl)
+    return geo.pl <= ur and max(0, full) <= ur
+
+
+def _bias_start_signs(out, x, w, b, geo):
+    """The zero entries of a convolution with a bias by PyTorch's native kernels (slow_conv2d,
+    slow_conv_dilated2d; per group): they copy the bias into the output and add the gemm of the weight and the
+    unfolded padded input to it, so a zero is -0.0 where the bias is -0.0 and every product is -0.0 (the
+    padding's +0.0 times a negative weight too); one output pixel is a gemv summed from +0.0 first. Only channels
+    whose bias is -0.0 can change (measured on PyTorch 2.13)."""
+    negative = (b == 0) & np.signbit(b)
+    if geo.OH * geo.OW < 2 or not negative.any() or np.count_nonzero(out) == out.size:
+        return out
+    xp = np.pad(x, ((0, 0), (0, 0), (geo.pt, geo.pb), (geo.pl, geo.pr)))
+    per_group, outs = geo.C // geo.G, geo.O // geo.G
+    every = np.broadcast_to(negative.reshape(1, -1, 1, 1), out.shape).copy()
+    with np.errstate(all="ignore"):
+        for kh in range(geo.KH):
+            for kw in range(geo.KW):
+                rows = slice(kh * geo.dh, kh * geo.dh + geo.sh * (geo.OH - 1) + 1, geo.sh)
+                cols = slice(kw * geo.dw, kw * geo.dw + geo.sw * (geo.OW - 1) + 1, geo.sw)
+                taps = xp[:, :, rows, cols].reshape(geo.N, geo.G, 1, per_group, geo.OH, geo.OW)
+                p = taps * w[:, :, kh, kw].reshape(1, geo.G, outs, per_group, 1, 1)
+                every &= ((p == 0) & np.signbit(p)).all(axis=3).reshape(out.shape)
+    out[(out == 0) & every] = -0.0
     return out
 
 
@@ -800,6 +857,16 @@ def _avg_divisor(geo, count_include_pad):
     return int(divisor.flat[0]) if (divisor == divisor.flat[0]).all() else divisor
 
 
+def _check_grad_output(op_name, g):
+    """PyTorch's adaptive_pool_empty_output_check: its adaptive pooling backward refuses a gradient with an empty
+    dim after the first (the batch's, or an unbatched input's channels), though the forward gave that result."""
+    for i, s in enumerate(tuple(g.shape)[1:], 1):
+        if s == 0:
+            raise RuntimeError(f"{op_name}_backward(): Expected grad_output to have non-zero size for non-batch "
+                               f"dimensions, but grad_output has sizes {list(g.shape)} with dimension {i} being "
+                               "empty")
+
+
 @op(methods=())
 def adaptive_avg_pool2d(input: Tensor, output_size) -> Tensor:
     """adaptive_avg_pool2d(input, output_size) -> Tensor
@@ -868,6 +935,8 @@ def adaptive_avg_pool2d(input: Tensor, output_size) -> Tensor:
         return rows.spread(cols.spread(g / count))
 
     def adaptive_avg_pool2d_rule(xp, g, out, x):
+        if 0 in tuple(g.shape):
+            _check_grad_output(op_name, g)
         return xp.linear(adjoint, apply, g, "AdaptiveAvgPool2DBackwardBackward0")
 
     return record(apply(x), (input,), adaptive_avg_pool2d_rule, "AdaptiveAvgPool2DBackward0")

@@ -171,7 +171,8 @@ def _check(op_name, x, w, b, d, stride, dilation, groups, transposed=False):
                            + " must be the same; cast with .float() or .double()")
     # PyTorch's CPU kernels: convolutions of every integer dtype (wrapping as integers do), transposed ones of
     # int64 only, never of bool
-    if x.dtype.kind not in ("fiu" if not transposed else "f") and not (transposed and x.dtype == np.int64):
+    if x.dtype.kind not in ("fiu" if not transposed else "f") and not (transposed and x.dtype == np.int64) and not (
+            x.shape[-d - 1] == 0 or x.ndim == d + 2 and x.shape[0] == 0):  # (an empty batch skips it, as PyTorch)
         raise NotImplementedError(f"{op_name}: not implemented for {x.dtype} tensors, as in PyTorch; cast the input "
                                   "and weight with .float()")
     if not isinstance(groups, numbers.Integral) or isinstance(groups, bool):
@@ -247,12 +248,17 @@ def _convnd(op_name, d, input, weight, bias, stride, padding, dilation, groups):
         raise RuntimeError(f"{op_name}: the padded input of size {full} per channel (input shape {tuple(x.shape)}) "
                            f"is smaller than the dilated kernel of size {kern} (weight shape {tuple(w.shape)}); "
                            "the kernel can't be greater than the input")
+    if geo.C == 0:  # as PyTorch 2.13 (and conv2d here): no input channels give no output channels either
+        return record(np.zeros((geo.N, 0) + geo.out, x.dtype), (input, weight) if bias is None else
+                      (input, weight, bias), _empty_rule, "ConvolutionBackward0")
     out = convolution_nd(x, w, geo=geo)
     axes = _bias_axes(d)
     if b is not None:
         out += b.reshape((-1,) + (1,) * d)
     if d == 3 and out.dtype.kind == "f" and np.count_nonzero(out) != out.size:
         _conv3d_zero_signs(out, x, w, b, geo)
+    elif d == 1 and (b is not None and not b.all() or geo.C == geo.G and geo.K[0] == 1):
+        _conv1d_zero_signs(out, x, w, b, geo)
 
     has_bias = bias is not None
 
@@ -265,6 +271,17 @@ def _convnd(op_name, d, input, weight, bias, stride, padding, dilation, groups):
 
     inputs = (input, weight) if bias is None else (input, weight, bias)
     return record(out, inputs, convolution_rule, "ConvolutionBackward0")
+
+
+def _conv1d_zero_signs(out, x, w, b, geo):
+    """Give the zeros of a conv1d's ``out`` PyTorch's signs (in place): PyTorch runs conv1d as the conv2d of the
+    (N, C, 1, L) view (the same kernels, bit for bit, signs of zero included: measured on PyTorch 2.13), so they
+    are conv2d's (ops/conv.py: one product per output by a 1-wide kernel, sums that start from a -0.0 bias)."""
+    from . import conv as conv2d_ops
+
+    geo2 = conv2d_ops._ConvGeometry(x.shape[:2] + (1,) + x.shape[2:], w.shape[:2] + (1,) + w.shape[2:],
+                                    (1,) + geo.stride, (0, 0) + tuple(geo.pads[0]), (1,) + geo.dil, geo.G)
+    conv2d_ops._zero_signs(out[:, :, None], x[:, :, None], w[:, :, None], b, geo2)
 
 
 def _conv3d_zero_signs(out, x, w, b, geo):
@@ -366,11 +383,10 @@ def _conv_transposend(op_name, d, input, weight, bias, stride, padding, output_p
                                  dilation).squeeze(0)
     size = tuple((s - 1) * st - 2 * p + dl * (k - 1) + o + 1
                  for s, st, p, dl, k, o in zip(x.shape[2:], stride, pads, dilation, w.shape[2:], opad, strict=True))
-    if min(size) < 0:
-        raise RuntimeError(f"{op_name}: given input of shape {tuple(x.shape)} and weight of shape "
-                           f"{tuple(w.shape)}, the calculated output size {size} is too small")
+    if min(size) <= 0:
+        _check_output_size(op_name, x, w, size, stride, dilation, opad, groups)
     out_channels = w.shape[1] * groups
-    if min(size) == 0:  # as PyTorch: an empty result, whose inputs get zero gradients
+    if min(size) == 0:  # as PyTorch (see _check_output_size): an empty result, whose inputs get zero gradients
         return record(np.zeros((x.shape[0], out_channels) + size, dtype=x.dtype),
                       (input, weight) if bias is None else (input, weight, bias), _empty_rule, "ConvolutionBackward0")
     if d == 2 and all(o < st for o, st in zip(opad, stride, strict=True)):
@@ -395,6 +411,33 @@ def _conv_transposend(op_name, d, input, weight, bias, stride, padding, output_p
 
     inputs = (input, weight) if bias is None else (input, weight, bias)
     return record(out, inputs, convolution_rule, "ConvolutionBackward0")
+
+
+def _check_output_size(op_name, x, w, size, stride, dilation, opad, groups):
+    """Raise as PyTorch for a transposed convolution whose output ``size`` has a dim <= 0 (the caller checked).
+
+    PyTorch's answer depends on the CPU backend aten's ``_select_conv_backend`` picks (Convolution.cpp): with an
+    empty batch (``Empty``) or through oneDNN (``MkldnnTranspose``) a size of 0 gives an empty result and only a
+    negative one raises; the native kernels (``slow_conv_transpose2d/3d``, also used for 1-d through a (1, L) view)
+    raise for any size < 1 ("Output size is too small"). oneDNN is chosen (``ConvParams::use_mkldnn``) for a float32
+    input when no output_padding reaches its stride and there are groups, a kernel wider than 3 in both of its last
+    two dims, a batch of 2 or more, or more than 20480 elements in the first four dims of the (4-d viewed) input;
+    float16 is always oneDNN's (on a CPU with AVX-512 FP16, as the reference machine). The remaining condition of
+    use_mkldnn, ``get_num_threads() > 1`` for an unstrided undilated 1x1 kernel, is taken as true (any multi-core
+    CPU)."""
+    n, c = x.shape[0], x.shape[1]
+    spatial = x.shape[2:] if len(size) > 1 else (1,) + x.shape[2:]  # 1-d runs as 2-d with a height of 1
+    kernel = w.shape[2:] if len(size) > 1 else (1,) + w.shape[2:]
+    if n == 0 or (x.dtype == np.float16 or (x.dtype == np.float32 and (
+            groups > 1 or (kernel[-1] > 3 and kernel[-2] > 3) or n > 1 or n * c * spatial[0] * spatial[1] > 20480))
+            ) and all(o < st for o, st in zip(opad, stride, strict=True)):
+        if min(size) < 0:
+            raise RuntimeError(f"{op_name}: given input of shape {tuple(x.shape)} and weight of shape "
+                               f"{tuple(w.shape)}, the calculated output size {size} is negative")
+        return
+    shown = size if len(size) > 1 else (1,) + size
+    raise RuntimeError(f"{op_name}: Given input size per channel: ({' x '.join(map(str, spatial))}). Calculated "
+                       f"output size per channel: ({' x '.join(map(str, shown))}). Output size is too small")
 
 
 def _empty_rule(xp, need, g, out, *inputs):

@@ -21,7 +21,7 @@ import numbers
 import numpy as np
 
 from ..autograd.declare import Tensor, expected_tensor, op, record, wrap
-from .conv import _ordered_window_sum, adaptive_avg_pool2d, avg_pool2d, max_pool2d
+from .conv import _check_grad_output, _ordered_window_sum, adaptive_avg_pool2d, avg_pool2d, max_pool2d
 
 __all__ = ["max_pool1d", "max_pool1d_with_indices", "max_pool2d_with_indices", "max_pool3d",
            "max_pool3d_with_indices", "avg_pool1d", "avg_pool3d", "adaptive_avg_pool1d", "adaptive_avg_pool3d",
@@ -203,8 +203,9 @@ def _gather_from_planes(h, flat):
     return np.take_along_axis(h.reshape(b, -1), flat.reshape(b, -1), axis=1).reshape(flat.shape)
 
 
-def _record_max(input, x, d, vals, flat, lead, name):
-    """The pooled maximum as a node whose gradient goes to each window's maximum."""
+def _record_max(input, x, d, vals, flat, lead, name, adaptive=None):
+    """The pooled maximum as a node whose gradient goes to each window's maximum (``adaptive``: the op's name
+    whose backward refuses an empty gradient, as PyTorch's adaptive max pooling)."""
     sizes = x.shape[-d:]
     plane = math.prod(sizes)
     out_shape = lead + vals.shape[1:]
@@ -216,6 +217,8 @@ def _record_max(input, x, d, vals, flat, lead, name):
         return _gather_from_planes(h.reshape((-1,) + sizes), flat).reshape(out_shape)
 
     def max_pool_rule(xp, g, out, x):
+        if adaptive is not None and 0 in tuple(g.shape):
+            _check_grad_output(adaptive, g)
         return xp.linear(scatter, gather, g, name.replace("Backward0", "BackwardBackward0"))
 
     result = record(vals.reshape(out_shape), (input,), max_pool_rule, name)
@@ -458,6 +461,8 @@ def adaptive_avg_pool3d(input: Tensor, output_size) -> Tensor:
         return _separable_spread(g.reshape((b,) + out) / count.astype(g.dtype), taps, sizes).reshape(lead + sizes)
 
     def adaptive_avg_pool3d_rule(xp, g, out, x):
+        if 0 in tuple(g.shape):
+            _check_grad_output(op_name, g)
         return xp.linear(adjoint, apply, g, "AdaptiveAvgPool3DBackwardBackward0")
 
     return record(apply(x), (input,), adaptive_avg_pool3d_rule, "AdaptiveAvgPool3DBackward0")
@@ -470,7 +475,7 @@ def _adaptive_max(op_name, d, input, output_size, name):
     out = _adaptive_size(op_name, x, output_size, d)  # (an output size 0 gives an empty result, as PyTorch)
     sizes, lead = x.shape[-d:], x.shape[:-d]
     vals, flat = _separable_max(x.reshape((-1,) + sizes), _adaptive_taps(sizes, out))
-    return _record_max(input, x, d, vals, flat, lead, name)
+    return _record_max(input, x, d, vals, flat, lead, name, adaptive=f"adaptive_max_pool{d}d")
 
 
 @op(methods=())
