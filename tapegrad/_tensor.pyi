@@ -561,6 +561,8 @@ class Tensor:
         """gt_(...) -> self: ``compared`` in place."""
     def half(self) -> Tensor:
         """half(): the values as float16."""
+    def hardshrink(self, lambd: builtins.float = ...) -> Tensor:
+        """hardshrink(input, lambd=0.5) -> input where |input| > lambd, else 0 (``HardshrinkBackward0``)."""
     def heaviside(self, values: Tensor) -> Tensor:
         """heaviside(input, values): 0 where ``input`` < 0 (and at NaN), ``values`` where it is 0, 1 where > 0."""
     def heaviside_(self, values: Tensor) -> Tensor:
@@ -940,6 +942,8 @@ class Tensor:
         """pow(input, exponent) -> input ** exponent, for a number or tensor exponent, or a number base."""
     def pow_(self, exponent: Tensor | builtins.float) -> Tensor:
         """pow_(...) -> self: ``pow`` in place."""
+    def prelu(self, weight: Tensor) -> Tensor:
+        """prelu(input, weight) -> input where input > 0, else weight * input."""
     def prod(self, dim=..., keepdim: builtins.bool = ..., *, dtype=..., axis=..., keepdims=..., out=...) -> Tensor:
         """prod(input, *, dtype=None) or prod(input, dim, keepdim=False, *, dtype=None): the product of all"""
     def put(self, index: Tensor, source: Tensor, accumulate: builtins.bool = ...) -> Tensor:

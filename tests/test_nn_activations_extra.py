@@ -418,3 +418,10 @@ def test_hardtanh_inplace_does_not_check_its_limits():
     x = tg.tensor([1.0, 3.0, -1.0], requires_grad=True)
     F.hardtanh_(x * 1, 2.0, 1.0).sum().backward()
     np.testing.assert_array_equal(x.grad.numpy(), [0, 0, 0])
+
+
+def test_hardshrink_and_prelu_are_tensor_methods_as_in_pytorch():
+    x = tg.tensor([-1.0, 0.2, 2.0, float("nan")])
+    np.testing.assert_array_equal(x.hardshrink(0.5).numpy(), tg.nn.functional.hardshrink(x, 0.5).numpy())
+    w = tg.tensor([0.25])
+    np.testing.assert_array_equal(x.prelu(w).numpy(), tg.nn.functional.prelu(x, w).numpy())

@@ -110,7 +110,7 @@ def _check_lambd(op_name, lambd, dtype):
                            f"be {lambd}")
 
 
-@op(methods=())
+@op(methods=("hardshrink",))
 def hardshrink(input: Tensor, lambd: float = 0.5) -> Tensor:
     """hardshrink(input, lambd=0.5) -> input where |input| > lambd, else 0 (``HardshrinkBackward0``).
 
@@ -194,7 +194,7 @@ def glu(input: Tensor, dim: int = -1) -> Tensor:
 
 
 # ---------------------------------------------------------------------- prelu
-@op(methods=())
+@op(methods=("prelu",))
 def prelu(input: Tensor, weight: Tensor) -> Tensor:
     """prelu(input, weight) -> input where input > 0, else weight * input.
 
