@@ -241,6 +241,10 @@ class Tensor:
         """argsort(input, dim=-1, descending=False) or argsort(input, *, stable, dim=-1, descending=False): the"""
     def argwhere(self) -> Tensor:
         """argwhere(input): ``nonzero(input)``."""
+    def as_strided(self, size, stride, storage_offset: builtins.int | None = ...) -> Tensor:
+        """as_strided(input, size, stride, storage_offset=None): a view of ``input``'s memory block (its *storage*:"""
+    def as_strided_(self, *args, **kwargs) -> Any:
+        """as_strided_(size, stride, storage_offset=None)"""
     def asin(self) -> Tensor:
         """asin(input): the inverse sine (nan outside [-1, 1])."""
     def asin_(self) -> Tensor:

@@ -1527,3 +1527,64 @@ def test_in_place_views_match_pytorch(name, args):
         (z * lib.arange(z.numel(), dtype=lib.float64).reshape(z.shape)).sum().backward()
         out += [tuple(z.shape), z.stride(), z.grad_fn.name(), w.grad.numpy().tolist()]
     assert got == want
+
+
+# ---------------------------------------------------------------------- as_strided
+@st.composite
+def _strided_layouts(draw):
+    """A 1-D block of memory and a layout (size, stride, offset) inside it, overlapping windows included."""
+    ndim = draw(st.integers(0, 3))
+    size = tuple(draw(st.lists(st.integers(0, 3), min_size=ndim, max_size=ndim)))
+    stride = tuple(draw(st.lists(st.integers(0, 4), min_size=ndim, max_size=ndim)))
+    offset = draw(st.integers(0, 3))
+    need = 0 if 0 in size else offset + 1 + sum((n - 1) * s for n, s in zip(size, stride))
+    return max(need, 1) + draw(st.integers(0, 2)), size, stride, offset
+
+
+@given(_strided_layouts())
+@example((5, (3, 2), (1, 1), 0))  # sliding windows: overlapping, read-only
+@example((6, (2, 3), (0, 1), 2))  # a stride of 0
+def test_as_strided_reads_the_layout_and_sums_gradients_per_place(layout):
+    n, size, stride, offset = layout
+    x = np.arange(1.0, n + 1)
+    out = tg.as_strided(tg.tensor(x), size, stride, offset)
+    want = np.lib.stride_tricks.as_strided(x[offset:] if 0 not in size else x[:0], size,
+                                           tuple(s * 8 for s in stride)) if size else x[offset]
+    np.testing.assert_array_equal(out.numpy(), want)
+    assert out.stride() == (stride if out.numel() else out.stride()) and out.storage_offset() == (
+        offset if out.numel() else out.storage_offset())
+    assert_gradients(lambda t: (tg.as_strided(t, size, stride, offset) ** 2).sum(), x)
+
+
+def test_as_strided_views_share_memory_and_refuse_to_reach_past_it():
+    base = tg.arange(6.0)
+    view = base[1:].as_strided((2,), (2,))  # from where base[1:] starts
+    with tg.no_grad():
+        view.fill_(9.0)
+    assert base.tolist() == [0.0, 9.0, 2.0, 9.0, 4.0, 5.0] and base._version > 0
+    assert base[1:].as_strided((2,), (2,), 0).tolist() == [0.0, 2.0]  # the offset counts from the block's start
+    with pytest.raises(RuntimeError, match="memory block of 5 elements"):
+        tg.arange(4.0).as_strided((3,), (2,))
+    with pytest.raises(RuntimeError, match="negative strides"):
+        tg.arange(4.0).as_strided((2,), (-1,))
+    with pytest.raises(RuntimeError, match="read-only"):
+        tg.arange(4.0).as_strided((2, 2), (1, 1)).add_(1)  # overlapping windows
+    w = tg.ones(6, requires_grad=True)
+    z = w * 1
+    z.as_strided((2,), (3,)).mul_(tg.tensor([5.0, 7.0]))  # a write through it, under grad mode
+    z.sum().backward()
+    assert w.grad.tolist() == [5.0, 1.0, 1.0, 7.0, 1.0, 1.0]
+
+
+@pytest.mark.parametrize("size, stride, offset", [((3, 2), (1, 1), None), ((2, 2), (4, 1), 0), ((2,), (0,), 3),
+                                                  ((2, 3), (1, 2), None)])
+def test_as_strided_matches_pytorch(size, stride, offset):
+    torch = pytest.importorskip("torch")
+    got, want = [], []
+    for lib, out in ((tg, got), (torch, want)):
+        x = lib.arange(12.0, dtype=lib.float64).reshape(3, 4)[1:].requires_grad_(False)
+        w = lib.arange(12.0, dtype=lib.float64, requires_grad=True)
+        y = (w * 1).reshape(3, 4)[1:].as_strided(size, stride, offset)
+        (y * lib.arange(1.0, y.numel() + 1, dtype=lib.float64).reshape(y.shape)).sum().backward()
+        out += [x.as_strided(size, stride, offset).tolist(), y.grad_fn.name(), w.grad.tolist()]
+    assert got == want

@@ -31,7 +31,7 @@ __all__ = ["reshape", "view", "view_as", "reshape_as", "flatten", "unflatten", "
            "transpose", "swapaxes", "swapdims", "permute", "t", "adjoint", "movedim", "moveaxis", "expand",
            "expand_as", "broadcast_to", "broadcast_tensors", "broadcast_shapes", "meshgrid", "repeat", "tile", "cat",
            "concat", "concatenate", "stack", "hstack", "vstack", "split", "chunk", "unbind", "tensor_split", "select",
-           "narrow", "flip", "fliplr", "flipud", "roll", "tril", "triu", "diagonal", "diag"]
+           "narrow", "flip", "fliplr", "flipud", "roll", "tril", "triu", "diagonal", "diag", "as_strided"]
 
 
 # ---------------------------------------------------------------------- argument helpers
@@ -1287,6 +1287,81 @@ def diag(input: Tensor, diagonal: int = 0) -> Tensor:
     return record(out, (input,), rule, "DiagEmbedBackward0")
 
 
+# ---------------------------------------------------------------------- as_strided
+@op
+def as_strided(input: Tensor, size, stride, storage_offset: int | None = None) -> Tensor:
+    """as_strided(input, size, stride, storage_offset=None): a view of ``input``'s memory block (its *storage*:
+    the array that owns the memory) with the given sizes and strides, in elements, starting ``storage_offset``
+    elements into the block (default: where ``input`` starts). Refused, as PyTorch, when it would reach past the
+    block. The view is read-only where its elements share memory (a stride of 0, overlapping windows).
+
+    The gradient is PyTorch's ``AsStridedBackward0``: summed per memory location, then read at ``input``'s
+    elements (elements of the block outside ``input`` get nothing).
+
+    >>> import tapegrad as tg
+    >>> tg.as_strided(tg.arange(5.0), (3, 2), (1, 1))  # sliding windows of 2
+    tensor([[0., 1.],
+            [1., 2.],
+            [2., 3.]])
+    """
+    x = input._data
+    size, stride = tuple(int(n) for n in size), tuple(int(s) for s in stride)
+    if len(size) != len(stride):
+        raise RuntimeError(f"as_strided: mismatch in length of strides and shape: {len(stride)} strides for "
+                           f"{len(size)} sizes")
+    if any(n < 0 for n in size):
+        raise RuntimeError(f"as_strided: sizes must be non-negative, got {list(size)}")
+    if any(st < 0 for st in stride):
+        raise RuntimeError(f"as_strided: negative strides are not supported, got strides {list(stride)}")
+    root = x
+    while isinstance(root.base, np.ndarray):
+        root = root.base
+    if not (root.flags.c_contiguous or root.flags.f_contiguous):
+        raise RuntimeError(f"as_strided: the memory block of this tensor (shape {tuple(x.shape)}) is an array "
+                           f"that does not own contiguous memory; clone() the tensor first")
+    item, elements = x.itemsize, root.size
+    here = (x.__array_interface__["data"][0] - root.__array_interface__["data"][0]) // item if x.size else 0
+    offset = here if storage_offset is None else int(storage_offset)
+    if offset < 0:
+        raise RuntimeError(f"as_strided: storage offset must be non-negative, got {offset}")
+    need = 0 if 0 in size else offset + 1 + sum((n - 1) * st for n, st in zip(size, stride))
+    if need > elements:
+        raise RuntimeError(f"as_strided: sizes {list(size)}, strides {list(stride)} and storage offset {offset} "
+                           f"require a memory block of {need} elements; this tensor's has {elements}")
+    # an array over the root's memory (numpy then names the root as its base, so the result is registered as a
+    # view of the input: writes through it are seen, in versions and gradients)
+    out = np.ndarray(size, x.dtype, buffer=root, offset=offset * item if need else 0,
+                     strides=tuple(st * item for st in stride))
+    if out.flags.writeable and not _apart(size, stride):
+        out.flags.writeable = False  # elements sharing a place: read-only, as tapegrad's expand
+
+    def as_strided_rule(xp, g, out, x_):
+        where_out = offset + _grid(size, stride)  # each element's place in the block
+        where_in = here + _grid(x.shape, tuple(s // item for s in x.strides)) if x.size else _grid(x.shape, ())
+        return xp.add_at((elements,), where_out, g)[where_in]
+
+    return record(out, (input,), as_strided_rule, "AsStridedBackward0")
+
+
+def _grid(size, stride):
+    """The offsets (in elements) of every element of a strided layout."""
+    grid = np.zeros((), dtype=np.int64)
+    for n, st in zip(size, stride):
+        grid = grid[..., None] + np.arange(n, dtype=np.int64) * st
+    return grid.reshape(size) if stride else np.zeros(size, dtype=np.int64)
+
+
+def _apart(size, stride):
+    """Whether no two elements of the layout share a place (sufficient test: each dim, by stride, steps past the
+    whole extent of the dims inside it)."""
+    extent = 0
+    for n, st in sorted(((n, st) for n, st in zip(size, stride) if n > 1), key=lambda d: d[1]):
+        if st <= extent:
+            return False
+        extent += (n - 1) * st
+    return True
+
+
 # ---------------------------------------------------------------------- in-place views
 def _view_inplace(name, view_op, doc, overloads=1):
     """The in-place form of a view op. Its node is PyTorch's: the view op's name with the overload number moved
@@ -1337,4 +1412,11 @@ Tensor.unsqueeze_ = _view_inplace("unsqueeze_", unsqueeze, """unsqueeze_(dim) ->
     >>> import tapegrad as tg
     >>> tg.zeros(2, 3).unsqueeze_(1).shape
     tapegrad.Size([2, 1, 3])
+    """)
+Tensor.as_strided_ = _view_inplace("as_strided_", as_strided, """as_strided_(size, stride, storage_offset=None)
+    -> self: ``as_strided`` in place.
+
+    >>> import tapegrad as tg
+    >>> tg.arange(6.0).as_strided_((2, 2), (1, 2)).shape
+    tapegrad.Size([2, 2])
     """)
