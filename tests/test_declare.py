@@ -43,6 +43,10 @@ def _arguments(name, data, shape, dtype):
     if name == "lerp_":
         end_shape = data.draw(st.sampled_from([shape, shape[1:], (1,) * len(shape)]))
         return (tg.tensor(_array(data, end_shape, dtype)), data.draw(NUMBERS)), {}
+    if name in ("addcmul_", "addcdiv_"):
+        shapes = [shape, shape[1:], (1,) * len(shape)]
+        first, second = (tg.tensor(_array(data, data.draw(st.sampled_from(shapes)), dtype)) for _ in range(2))
+        return (first, second), {"value": data.draw(NUMBERS)}
     raise AssertionError(f"{name} has a plain write but no row in test_declare._arguments: add one")
 
 
@@ -113,7 +117,8 @@ def test_integer_tensors_take_the_door():
 
 EDGE_CALLS = [("clamp_", (0.0, None)), ("clamp_", (-0.0, 0.0)), ("clamp_", (None, 0.0)), ("clamp_", (-1, 1)),
               ("clamp_", (1.0, -1.0)), ("clamp_", (-np.inf, np.inf)), ("clip_", (0, 0.5)),
-              ("lerp_", ("end", 0.25)), ("lerp_", ("end", 0.5)), ("lerp_", ("end", -2)), ("lerp_", ("end", 1))]
+              ("lerp_", ("end", 0.25)), ("lerp_", ("end", 0.5)), ("lerp_", ("end", -2)), ("lerp_", ("end", 1)),
+              ("addcmul_", ("end", "end")), ("addcdiv_", ("end", "end"))]
 
 
 @pytest.mark.parametrize("dtype", FLOATS)
