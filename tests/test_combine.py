@@ -503,6 +503,36 @@ def test_addc_infinite_value_gradients_match_pytorch():
         assert str(run(tg, name)) == str(run(torch, name))
 
 
+# ---------------------------------------------------------------------- addcmul/addcdiv with an integer operand
+_INT_RANGES = {"uint8": (0, 255), "int8": (-128, 127), "int16": (-32768, 32767)}
+
+
+@settings(max_examples=25, deadline=None)
+@given(st.sampled_from(["addcmul", "addcdiv"]), st.sampled_from(sorted(_INT_RANGES)), st.integers(0, 65535),
+       st.integers(-9, 9), st.lists(st.sampled_from([-3.0, -1.0, 1.0, 1.5, 3.0]), min_size=1, max_size=3))
+@example("addcdiv", "uint8", 254, 7, [-1.0, 1.5, 3.0])
+@example("addcmul", "int8", 100, 3, [1.0, -3.0])  # 300 wraps in int8
+def test_addc_gradient_with_an_integer_operand_is_the_forwards_derivative(name, dtype, raw, value, x):
+    # x + value * t / x (or * x) with t a 0-d integer tensor: the gradient is 1 - value t / x^2 (1 + value t) in
+    # exact arithmetic, also where value * t leaves t's dtype (PyTorch 2.13's backward computes value * t in t's
+    # dtype: uint8 254 * 7 wraps to 242; the KNOWN entry pytorch-addcmul-int-value-wraps-grad)
+    lo, hi = _INT_RANGES[dtype]
+    t = lo + (raw - lo) % (hi - lo + 1)  # raw in the dtype's range
+    const = tg.tensor(t, dtype=getattr(tg, dtype))
+    fn = lambda a: getattr(tg, name)(a, const, a, value=value)  # noqa: E731 - self and tensor2 the same tensor
+    a = tg.tensor(x, dtype=tg.float64, requires_grad=True)
+    fn(a).sum().backward()
+    xs = np.array(x)
+    want = 1 - value * t / xs**2 if name == "addcdiv" else np.full_like(xs, 1.0 + value * t)
+    np.testing.assert_allclose(a.grad.numpy(), want, rtol=1e-12)
+    assert_gradients(fn, xs, rtol=1e-6)
+    torch = pytest.importorskip("torch")
+    if lo <= value * t <= hi:  # PyTorch's product does not wrap: the same gradient
+        b = torch.tensor(x, dtype=torch.float64, requires_grad=True)
+        getattr(torch, name)(b, torch.tensor(t, dtype=getattr(torch, dtype)), b, value=value).sum().backward()
+        np.testing.assert_allclose(a.grad.numpy(), b.grad.numpy(), rtol=1e-12)
+
+
 # ---------------------------------------------------------------------- quantile's gradient where a slice has NaN
 def test_quantile_gradient_of_a_nan_slice_goes_to_the_nan():
     # PyTorch's rank for a slice with a NaN is the last sorted element (the NaN): it takes the whole gradient
