@@ -114,6 +114,29 @@ def test_nansum_and_nanmean_gradients_match_pytorch():
             np.testing.assert_array_equal(*grads)
 
 
+@pytest.mark.parametrize("src", ["float16", "float32", "float64"])
+@pytest.mark.parametrize("dst", ["float16", "float32", "float64"])
+def test_nansum_with_dtype_then_an_inplace_op_gradient_matches_pytorch(src, dst):
+    # nansum(dtype=) saves nothing but the NaN mask; the in-place op after it saves its result (expm1_: exp(y)) in
+    # the sum's dtype, and the gradient is cast back to the input's dtype, as PyTorch's (a sum whose terms
+    # cancel is another matter: its rounding depends on the order, the KNOWN entry sum-cancellation-noise)
+    torch = pytest.importorskip("torch")
+    x = np.array([[-2.5, np.nan, 1e-3, 1.0], [-3.0, 0.5, 0.25, 1e-4]])
+    grads = []
+    for m in (tg, torch):
+        t = m.tensor(x, dtype=getattr(m, src), requires_grad=True)
+        y = t.nansum((0, 1), keepdim=True, dtype=getattr(m, dst))
+        z = t.nansum(1, dtype=getattr(m, dst))
+        y.expm1_()
+        z.mul_(2).exp_()
+        (y * 3).sum().backward(retain_graph=True)
+        (z * -1.5).sum().backward()
+        assert t.grad.dtype == t.dtype
+        grads.append(t.grad.double().numpy())
+    rtol = max({"float16": 1e-3, "float32": 1e-6, "float64": 1e-12}[d] for d in (src, dst))  # exp's last ulp
+    np.testing.assert_allclose(*grads, rtol=rtol)
+
+
 CASES = {  # name: (fn(module, *tensors), inputs, differentiable)
     "addcmul": (lambda m, a, b: m.addcmul(a, b, b, value=3), "ab", True),
     "addcmul_": (lambda m, a, b: (a * 1).addcmul_(b, a, value=-1), "ab", True),
