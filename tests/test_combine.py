@@ -556,6 +556,17 @@ def test_addc_gradient_with_an_integer_operand_is_the_forwards_derivative(name, 
         np.testing.assert_allclose(a.grad.numpy(), b.grad.numpy(), rtol=1e-12)
 
 
+@pytest.mark.parametrize("value", [math.inf, -math.inf, math.nan, 1e10])
+@pytest.mark.parametrize("dtype", ["int16", "int32"])
+def test_addcdiv_gradient_with_a_value_the_integer_operand_cannot_hold(value, dtype):
+    # x + value * x / t for an integer t: the gradient is 1 + value / t (PyTorch 2.13's backward converts value to
+    # t's dtype and raises 'value cannot be converted to type int without overflow')
+    x = tg.tensor(1.3, dtype=tg.float64, requires_grad=True)
+    t = tg.tensor(-100, dtype=getattr(tg, dtype))
+    tg.addcdiv(x, x, t, value=value).backward()
+    np.testing.assert_array_equal(x.grad.numpy(), np.float64(1.0) + value / -100)
+
+
 # ---------------------------------------------------------------------- quantile's gradient where a slice has NaN
 def test_quantile_gradient_of_a_nan_slice_goes_to_the_nan():
     # PyTorch's rank for a slice with a NaN is the last sorted element (the NaN): it takes the whole gradient

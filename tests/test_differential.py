@@ -1048,8 +1048,9 @@ def value_times_int_wraps(d):
 
 
 known_class(
-    "pytorch-addcmul-int-value-wraps-grad", fam("addcdiv", "addcmul"), {"grad-value", "grad-inf", "grad-nan"},
-    value_times_int_wraps,
+    "pytorch-addcmul-int-value-wraps-grad", fam("addcdiv", "addcmul"),
+    {"grad-value", "grad-inf", "grad-nan", "backward-pytorch-raises"},
+    lambda d: torch_says(d, "without overflow") if d.kind == "backward-pytorch-raises" else value_times_int_wraps(d),
     """
     x = torch.tensor([1.0, 2.0], dtype=torch.float64, requires_grad=True)
     x.addcdiv(torch.tensor(254, dtype=torch.uint8), x, value=7).sum().backward()
@@ -1057,7 +1058,9 @@ known_class(
     """, "PyTorch 2.13's addcdiv/addcmul backward (derivatives.yaml) multiplies value by the other operand in that "
          "operand's dtype: an integer tensor1 (or tensor2 of addcmul) times an integer value wraps (uint8 254 * 7 = "
          "242), so the gradient disagrees with its own forward (x + 1778 / x: tapegrad's -1777 at x = 1, PyTorch's "
-         "-241); tapegrad's is the derivative of the forward", COMBINE, status="pytorch-bug")
+         "-241), and a float value it cannot hold (inf, nan, 1e10 beside int16) makes the backward raise 'value "
+         "cannot be converted to type int16_t without overflow' (value / tensor2 of addcdiv too); tapegrad's is the "
+         "derivative of the forward", COMBINE, status="pytorch-bug")
 known_class(
     "dist-rescaled", fam("dist", inplace=False), {"inf", "value", "nan"},
     lambda d: any_in(d, lambda t: big_sum(t) or (isint(t) and t.numel() > 0
