@@ -114,6 +114,29 @@ def test_nansum_and_nanmean_gradients_match_pytorch():
             np.testing.assert_array_equal(*grads)
 
 
+@pytest.mark.parametrize("src", ["float16", "float32", "float64"])
+@pytest.mark.parametrize("dst", ["float16", "float32", "float64"])
+def test_nansum_with_dtype_then_an_inplace_op_gradient_matches_pytorch(src, dst):
+    # nansum(dtype=) saves nothing but the NaN mask; the in-place op after it saves its result (expm1_: exp(y)) in
+    # the sum's dtype, and the gradient is cast back to the input's dtype, as PyTorch's (a sum whose terms
+    # cancel is another matter: its rounding depends on the order, the KNOWN entry sum-cancellation-noise)
+    torch = pytest.importorskip("torch")
+    x = np.array([[-2.5, np.nan, 1e-3, 1.0], [-3.0, 0.5, 0.25, 1e-4]])
+    grads = []
+    for m in (tg, torch):
+        t = m.tensor(x, dtype=getattr(m, src), requires_grad=True)
+        y = t.nansum((0, 1), keepdim=True, dtype=getattr(m, dst))
+        z = t.nansum(1, dtype=getattr(m, dst))
+        y.expm1_()
+        z.mul_(2).exp_()
+        (y * 3).sum().backward(retain_graph=True)
+        (z * -1.5).sum().backward()
+        assert t.grad.dtype == t.dtype
+        grads.append(t.grad.double().numpy())
+    rtol = max({"float16": 1e-3, "float32": 1e-6, "float64": 1e-12}[d] for d in (src, dst))  # exp's last ulp
+    np.testing.assert_allclose(*grads, rtol=rtol)
+
+
 CASES = {  # name: (fn(module, *tensors), inputs, differentiable)
     "addcmul": (lambda m, a, b: m.addcmul(a, b, b, value=3), "ab", True),
     "addcmul_": (lambda m, a, b: (a * 1).addcmul_(b, a, value=-1), "ab", True),
@@ -501,6 +524,47 @@ def test_addc_infinite_value_gradients_match_pytorch():
 
     for name in ("addcmul", "addcdiv"):
         assert str(run(tg, name)) == str(run(torch, name))
+
+
+# ---------------------------------------------------------------------- addcmul/addcdiv with an integer operand
+_INT_RANGES = {"uint8": (0, 255), "int8": (-128, 127), "int16": (-32768, 32767)}
+
+
+@settings(max_examples=25, deadline=None)
+@given(st.sampled_from(["addcmul", "addcdiv"]), st.sampled_from(sorted(_INT_RANGES)), st.integers(0, 65535),
+       st.integers(-9, 9), st.lists(st.sampled_from([-3.0, -1.0, 1.0, 1.5, 3.0]), min_size=1, max_size=3))
+@example("addcdiv", "uint8", 254, 7, [-1.0, 1.5, 3.0])
+@example("addcmul", "int8", 100, 3, [1.0, -3.0])  # 300 wraps in int8
+def test_addc_gradient_with_an_integer_operand_is_the_forwards_derivative(name, dtype, raw, value, x):
+    # x + value * t / x (or * x) with t a 0-d integer tensor: the gradient is 1 - value t / x^2 (1 + value t) in
+    # exact arithmetic, also where value * t leaves t's dtype (PyTorch 2.13's backward computes value * t in t's
+    # dtype: uint8 254 * 7 wraps to 242; the KNOWN entry pytorch-addcmul-int-value-wraps-grad)
+    lo, hi = _INT_RANGES[dtype]
+    t = lo + (raw - lo) % (hi - lo + 1)  # raw in the dtype's range
+    const = tg.tensor(t, dtype=getattr(tg, dtype))
+    fn = lambda a: getattr(tg, name)(a, const, a, value=value)  # noqa: E731 - self and tensor2 the same tensor
+    a = tg.tensor(x, dtype=tg.float64, requires_grad=True)
+    fn(a).sum().backward()
+    xs = np.array(x)
+    want = 1 - value * t / xs**2 if name == "addcdiv" else np.full_like(xs, 1.0 + value * t)
+    np.testing.assert_allclose(a.grad.numpy(), want, rtol=1e-12)
+    assert_gradients(fn, xs, rtol=1e-6)
+    torch = pytest.importorskip("torch")
+    if lo <= value * t <= hi:  # PyTorch's product does not wrap: the same gradient
+        b = torch.tensor(x, dtype=torch.float64, requires_grad=True)
+        getattr(torch, name)(b, torch.tensor(t, dtype=getattr(torch, dtype)), b, value=value).sum().backward()
+        np.testing.assert_allclose(a.grad.numpy(), b.grad.numpy(), rtol=1e-12)
+
+
+@pytest.mark.parametrize("value", [math.inf, -math.inf, math.nan, 1e10])
+@pytest.mark.parametrize("dtype", ["int16", "int32"])
+def test_addcdiv_gradient_with_a_value_the_integer_operand_cannot_hold(value, dtype):
+    # x + value * x / t for an integer t: the gradient is 1 + value / t (PyTorch 2.13's backward converts value to
+    # t's dtype and raises 'value cannot be converted to type int without overflow')
+    x = tg.tensor(1.3, dtype=tg.float64, requires_grad=True)
+    t = tg.tensor(-100, dtype=getattr(tg, dtype))
+    tg.addcdiv(x, x, t, value=value).backward()
+    np.testing.assert_array_equal(x.grad.numpy(), np.float64(1.0) + value / -100)
 
 
 # ---------------------------------------------------------------------- quantile's gradient where a slice has NaN

@@ -338,3 +338,26 @@ def test_logaddexp2_signed_zero_matches_pytorch():
     ref = torch.logaddexp2(torch.tensor(a, dtype=torch.float16), torch.tensor(b, dtype=torch.float16)).numpy()
     np.testing.assert_array_equal(got, ref)
     assert (np.signbit(got) == np.signbit(ref))[~np.isnan(ref)].all()
+
+
+# ---------------------------------------------------------------------- copysign's gradient: the ratio first
+_CS_X = st.sampled_from([0.0, -0.0, 1e300, -1e300, 2.5, -1.0, float("inf"), float("nan")])
+_CS_G = st.sampled_from([1.0, -2.5e299, 1e10, float("inf"), float("-inf"), float("nan"), 0.0])
+
+
+@given(st.lists(st.tuples(_CS_X, _CS_X, _CS_G), min_size=1, max_size=6))
+@example([(1e300, 1e300, -2.5e299), (0.0, -1.0, float("inf")), (-0.0, 1.0, float("nan"))])
+def test_copysign_gradient_is_the_gradient_times_the_sign_ratio(entries):
+    # PyTorch's copysign_tensor_self_backward: grad * (result / self, 0 where self == 0): a gradient of -2.5e299 at
+    # 1e300 stays finite (grad * result / self overflowed to -inf, the differential test's var grad-inf after
+    # copysign), and an inf or nan gradient at 0 gives nan (0 * inf), not 0
+    x, y, g = (np.array(c, dtype=np.float64) for c in zip(*entries))
+    a = tg.tensor(x, requires_grad=True)
+    tg.copysign(a, tg.tensor(y)).backward(tg.tensor(g))
+    with np.errstate(all="ignore"):
+        ratio = np.where(x == 0, 0.0, np.copysign(x, y) / np.where(x == 0, 1.0, x))
+        np.testing.assert_array_equal(a.grad.numpy(), g * ratio)
+    torch = pytest.importorskip("torch")
+    b = torch.tensor(x, requires_grad=True)
+    torch.copysign(b, torch.tensor(y)).backward(torch.tensor(g))
+    np.testing.assert_array_equal(a.grad.numpy(), b.grad.numpy())

@@ -7,6 +7,8 @@ import warnings
 
 import numpy as np
 import pytest
+from hypothesis import example, given
+from hypothesis import strategies as st
 
 import tapegrad as tg
 
@@ -351,3 +353,49 @@ def test_cholesky_inverse_and_solve_of_empty_matrices(shape, upper):
     assert tuple(x.grad.shape) == shape
     b = tg.zeros(shape[:-1] + (2,), dtype=tg.float64)
     assert tuple(tg.cholesky_solve(b, x.detach(), upper).shape) == tuple(b.shape)
+
+
+# ---------------------------------------------------------------------- qr backward of a non-finite gradient
+_QR_ENTRIES = st.sampled_from([0.0, 1.0, -1.0, 0.5, -3.0, 1.5])
+_QR_GRADS = st.sampled_from([0.0, 1.0, -2.0, 0.5, math.inf, -math.inf, math.nan])
+
+
+def _qr_backward(lib, a, gq, gr):
+    x = lib.tensor(np.asarray(a, np.float64), requires_grad=True)
+    q, r = lib.linalg.qr(x)
+    loss = (r * lib.tensor(np.asarray(gr, np.float64))).sum()
+    if gq is not None:
+        loss = loss + (q * lib.tensor(np.asarray(gq, np.float64))).sum()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        loss.backward()
+    return q.detach().numpy(), r.detach().numpy(), x.grad.numpy()
+
+
+@st.composite
+def _qr_problems(draw):
+    m, n = draw(st.integers(1, 4)), draw(st.integers(1, 4))
+    k = min(m, n)
+    a = draw(st.lists(st.lists(_QR_ENTRIES, min_size=n, max_size=n), min_size=m, max_size=m))
+    gr = draw(st.lists(st.lists(_QR_GRADS, min_size=n, max_size=n), min_size=k, max_size=k))
+    gq = draw(st.none() | st.lists(st.lists(_QR_GRADS, min_size=k, max_size=k), min_size=m, max_size=m))
+    return a, gq, gr
+
+
+@given(_qr_problems())
+@example(([[-1.0, 0.5, -3.0], [0.0, -3.0, 1.5]], None, [[math.inf, 1 / 3, 0.1875], [0.75, 0.25, -1.0]]))
+@example(([[1.0, 0.5], [0.0, -3.0], [1.5, 1.0]], [[0.0, math.nan], [1.0, 0.0], [0.5, -2.0]], [[1.0, 0.5], [0.0, 2.0]]))
+def test_qr_backward_spreads_inf_and_nan_as_pytorch(problem):
+    # PyTorch's linalg_qr_backward step by step: for a wide A = [X | Y] the columns of Y get Q gR's exactly (they
+    # stay out of the triangular solve that an inf in gR's first columns turns to nan), and the first columns the
+    # solve's back substitution (a qr after arctanh of R's +-1 entries: gR holds inf there)
+    a, gq, gr = problem
+    q, r, g = _qr_backward(tg, a, gq, gr)
+    m, n = np.asarray(a).shape
+    if m < n and gq is None:
+        np.testing.assert_array_equal(g[:, m:], q @ np.asarray(gr)[:, m:])
+    torch = pytest.importorskip("torch")
+    qt, rt, gt = _qr_backward(torch, a, gq, gr)
+    if np.allclose(q, qt) and np.allclose(r, rt):  # rank-deficient: the factorizations may differ in sign
+        np.testing.assert_array_equal(np.isnan(g), np.isnan(gt))
+        np.testing.assert_allclose(g, gt, rtol=1e-9, atol=1e-12)

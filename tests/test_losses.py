@@ -285,6 +285,26 @@ def test_kl_div_zero_targets_add_nothing_and_mean_warns():
         F.kl_div(x, T([0.5, 0.5]), reduction="sum")
 
 
+@given(st.lists(st.tuples(st.sampled_from([-2.5, -1.0, 0.0, 0.5, 1.0, math.inf, math.nan]),
+                          st.sampled_from([-3.0, 0.0, 0.5, -0.5]), st.sampled_from([0.0, 1.0, -0.5])),
+                min_size=1, max_size=6))
+@example([(-2.5, -2.5, 0.0), (-3.0, -3.0, 0.0), (0.0, 0.0, 0.0), (0.5, 0.5, 1.0)])
+def test_kl_div_target_gradient_is_xlogys(entries):
+    # the target's gradient through xlogy(target, target) is PyTorch's xlogy rule: xlogy(grad, target), so a zero
+    # incoming gradient gives 0 even where log(target) is nan (a negative target), and 0 where target == 0
+    t, x, g = (np.array(c, dtype=np.float64) for c in zip(*entries))
+    tt = T(t, requires_grad=True)
+    F.kl_div(T(x), tt, reduction="none").backward(T(g))
+    ours = tt.grad.numpy()
+    quiet = (g == 0) & (t != 0) & np.isfinite(t)
+    np.testing.assert_array_equal(ours[quiet], 0.0)
+    torch = pytest.importorskip("torch")
+    tt = torch.tensor(t, requires_grad=True)
+    torch.nn.functional.kl_div(torch.tensor(x), tt, reduction="none").backward(torch.tensor(g))
+    np.testing.assert_array_equal(np.isnan(ours), np.isnan(tt.grad.numpy()))
+    np.testing.assert_allclose(ours, tt.grad.numpy(), rtol=1e-12)
+
+
 # ---------------------------------------------------------------------- cross_entropy and nll_loss
 def np_log_softmax(a, axis):
     m = a.max(axis=axis, keepdims=True)

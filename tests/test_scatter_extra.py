@@ -223,6 +223,48 @@ def test_scatter_and_index_reduce_gradients_match_pytorch(reduce, include_self, 
             np.testing.assert_allclose(a, b, rtol=1e-12, equal_nan=True)
 
 
+_SR_GRADS = st.sampled_from([0.0, 1.0, -0.5, float("inf"), float("-inf"), float("nan")])
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.sampled_from(["sum", "prod", "mean", "amax", "amin"]), st.booleans(),
+       st.lists(_SR_VALS, min_size=6, max_size=6), st.lists(_SR_VALS, min_size=4, max_size=4),
+       st.lists(st.integers(0, 2), min_size=4, max_size=4), st.lists(_SR_GRADS, min_size=6, max_size=6))
+@example("amin", True, [0.0, float("nan"), float("inf"), 1.5, 3.0, float("inf")], [0.3, -0.45, -1.9, 0.3],
+         [1, 1, 0, 0], [float("nan")] * 6)
+@example("mean", False, [1.0, 2.0, 0.0, 0.0, 1.0, 1.0], [1.0, float("inf"), 2.0, 2.0], [0, 0, 2, 2],
+         [float("inf"), 0.0, 1.0, 0.0, -0.5, float("nan")])
+def test_scatter_reduce_gradients_of_non_finite_gradients_match_pytorch(reduce, include_self, xs, ss, index, gs):
+    # an inf or nan reaching scatter_reduce's result spreads as PyTorch's scatter_reduce_backward spreads it
+    # (masks multiplied: 0 * nan is nan; the mean's counts; ties of an extreme sharing)
+    torch = pytest.importorskip("torch")
+    idx = np.array(index).reshape(2, 2)
+
+    def run(m):
+        x = m.tensor(np.array(xs).reshape(3, 2), dtype=m.float64, requires_grad=True)
+        s = m.tensor(np.array(ss).reshape(2, 2), dtype=m.float64, requires_grad=True)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            y = m.scatter_reduce(x, 0, m.tensor(idx), s, reduce, include_self=include_self)
+            y.backward(m.tensor(np.array(gs).reshape(3, 2), dtype=m.float64))
+        return y.detach().numpy(), x.grad.numpy(), s.grad.numpy()
+
+    for a, b in zip(run(tg), run(torch)):
+        np.testing.assert_array_equal(np.isnan(a), np.isnan(b))
+        np.testing.assert_allclose(a, b, rtol=1e-12)
+
+
+@pytest.mark.parametrize("reduce", ["prod", "amax", "amin"])
+def test_scatter_reduce_gives_src_elements_index_never_reads_no_gradient(reduce):
+    # index (2, 1) reads src[:, :1] only: src[:, 1:] gets 0, also after a nan gradient (PyTorch 2.13 broadcasts
+    # its index-shaped gradient over src: the KNOWN entry pytorch-scatter-reduce-larger-src-broadcast)
+    src = tg.tensor([[5.0, 0.5, 2.0], [1.0, -3.0, 4.0]], requires_grad=True)
+    y = tg.scatter_reduce(tg.tensor([[1.0], [2.0]]), 0, tg.tensor([[0], [1]]), src, reduce)
+    y.backward(tg.tensor([[float("nan")], [1.0]]))
+    assert np.isnan(src.grad.numpy()[0, 0])  # read: the nan reaches it (0 * nan where it is not the extreme)
+    np.testing.assert_array_equal(src.grad.numpy()[:, 1:], 0.0)
+
+
 @pytest.mark.parametrize("reduce", ["prod", "amax", "amin"])
 @pytest.mark.parametrize("include_self", [True, False])
 def test_scatter_reduce_gradients_of_every_order(reduce, include_self):

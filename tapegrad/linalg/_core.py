@@ -462,22 +462,28 @@ def qr_rule(mode: str):
                                "through linalg.qr.")
         if mode == "complete" and m > n:
             raise RuntimeError("The QR decomposition is not differentiable when mode='complete' and nrows > ncols.")
-        if m >= n:
-            return _qr_square_or_tall(xp, gq, gr, q, r),
-        x, y = r[..., :, :m], r[..., :, m:]
-        gx, gy = gr[..., :, :m], gr[..., :, m:]
-        gq = gq + (q @ y) @ gy.mT
-        return xp.concatenate([_qr_square_or_tall(xp, gq, gx, q, x), q @ gy], axis=-1),
+        # NOTE: step by step as PyTorch's linalg_qr_backward (FunctionsManual.cpp), so that an inf or nan in the
+        # incoming gradient spreads to the same entries (a qr of a wide matrix leaves the columns past the first m
+        # out of the triangular solve)
+        with np.errstate(all="ignore"):  # inf/nan in the gradient spread as in PyTorch, silently
+            ga = gr @ r.mT - q.mT @ gq
+            if m >= n:  # gA = (gQ + Q syminvadj(triu(gR R^T - Q^T gQ))) R^-T
+                sym = xp.triu(ga)
+                sym = (sym + sym.mT) * (1 - 0.5 * eye_like(r, n))  # X + X^T with the diagonal halved
+                return _right_solve_upper_t(xp, q @ sym + gq, r),
+            # m < n, A = [X | Y], R = [U | V]: gA = [Q trilImInvAdjSkew(-(gR R^T - Q^T gQ)) U^-T | 0] + Q gR
+            x = -ga
+            b = _right_solve_upper_t(xp, q @ xp.tril(x - x.mT), r[..., :, :m])
+            qgr = q @ gr
+            return xp.concatenate([b + qgr[..., :, :m], qgr[..., :, m:]], axis=-1),
 
     return rule
 
 
-def _qr_square_or_tall(xp, gq, gr, q, r):
-    """gA = (gQ + Q copyltu(M)) R^-T with M = R gR^T - gQ^T Q, for m >= n."""
-    mm = r @ gr.mT - gq.mT @ q
-    sym = xp.tril(mm) + xp.tril(mm, -1).mT
-    b = gq + q @ sym
-    return xp.linalg_solve_triangular_m(r, b.mT, upper=True).mT
+def _right_solve_upper_t(xp, b, u):
+    """B U^-T for an upper triangular U (PyTorch's linalg_solve_triangular(U^T, B, upper=False, left=False)):
+    U X^T = B^T by back substitution, one column of B at a time."""
+    return xp.linalg_solve_triangular_m(u, b.mT, upper=True).mT
 
 
 # ---------------------------------------------------------------------- cholesky

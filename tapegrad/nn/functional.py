@@ -1869,9 +1869,15 @@ def _xlogy(input: Tensor, other: Tensor) -> Tensor:
 
 
 def _xlogy_rule(xp, need, g, out, x, y):
+    # PyTorch's (torch.xlogy's): xlogy(grad, other) (0 where grad == 0, unless other is nan), 0 where self == 0
+    # and other <= 0
     with np.errstate(divide="ignore", invalid="ignore"):
-        gx = g * xp.where(x != 0, xp.log(y), 0) if need[0] else None  # xlogy(x != 0, y)
-        gy = g * x / y if need[1] else None
+        gx = gy = None
+        if need[0]:
+            zero = (x == 0) & (y <= 0)
+            gx = xp.where(zero | ((g == 0) & (y == y)), 0.0, g * xp.log(xp.where(zero, 1.0, y)))
+        if need[1]:
+            gy = g * x / y
     return gx, gy
 
 

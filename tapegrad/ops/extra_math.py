@@ -141,11 +141,12 @@ def hypot(input, other):
 
 # ---------------------------------------------------------------------- copysign, fmax, fmin
 def _copysign_rule(xp, need, g, out, a, b):
-    # NOTE: PyTorch's copysign_tensor_self_backward: g * out / a, with 0 where a is 0
+    # NOTE: PyTorch's copysign_tensor_self_backward: g * ratio with ratio = out / a filled with 0 where a is 0 (the
+    # ratio first: g * out / a overflows for a large gradient and input; an inf or nan gradient at a = 0 gives nan)
     if not need[0]:
         return None, (xp.zeros_like(g) if need[1] else None)
     zero = a == 0
-    return xp.where(zero, 0, g * out / xp.where(zero, 1, a)), (xp.zeros_like(g) if need[1] else None)
+    return g * xp.where(zero, 0, out / xp.where(zero, 1, a)), (xp.zeros_like(g) if need[1] else None)
 
 
 @binary(np.copysign, grad=_copysign_rule, floats=True, name="CopysignBackward0", methods=(), xp_name=False,

@@ -426,6 +426,14 @@ def _snapshot(t):
     return c
 
 
+def _snapshot_here(t):
+    """A copy of tapegrad tensor ``t``'s values as they are before a call (None for what is not a tensor)."""
+    try:
+        return tg.tensor(t.detach().numpy().copy())
+    except Exception:  # noqa: BLE001
+        return None
+
+
 def _same_storage(a, b):
     try:
         return a.untyped_storage().data_ptr() == b.untyped_storage().data_ptr()
@@ -528,6 +536,7 @@ class Discrepancy:
     known: str | None = None  # the KNOWN key that covers it
     origins: list = field(default_factory=list)  # the op that made each input (e.g. "Tensor.diagonal")
     here_inputs: list = field(default_factory=list)  # tapegrad's input tensors (as they are after the call)
+    here_before: list = field(default_factory=list)  # for backward discrepancies: tapegrad's inputs before the call
     entry: str | None = None  # state-*: the name of the tensor of the program that differs
     aliased: bool = False  # state-*: that tensor shares memory with the call's first input (in PyTorch)
     shared: int = 0  # how many other tensors of the program shared the first input's memory before the call
@@ -603,7 +612,8 @@ class Runner:
         inputs = [_snapshot(self.there[a.i]) for a in refs]
         shared = sum(1 for i in range(len(self.there)) if refs and i != refs[0].i
                      and _same_storage(self.there[i], self.there[refs[0].i]))
-        self.snapshots.append((inputs, [self.origin[a.i] for a in refs], shared))
+        self.snapshots.append((inputs, [self.origin[a.i] for a in refs], shared,
+                               [_snapshot_here(self.here[a.i]) for a in refs]))
         origins = [self.origin[a.i] for a in refs]
         loose = any(a.i in self.approx for a in refs)
         here = list(self.here)
@@ -811,10 +821,10 @@ class Runner:
             r = replay(self.program[:upto], seed, blame=False)
             if r.found and r.found[0].step == upto and (not same or r.found[0].detail.startswith(leaf)):
                 call = self.program[upto - 1]
-                inputs, origins, shared = self.snapshots[upto - 1]
+                inputs, origins, shared, here_before = self.snapshots[upto - 1]
                 for d in found:
                     d.op, d.call, d.inputs, d.origins, d.culprit = call.op, call, inputs, origins, upto - 1
-                    d.shared = shared
+                    d.shared, d.here_before = shared, here_before
                 return
 
     def _coarsest(self, d):
