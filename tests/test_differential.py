@@ -1500,6 +1500,9 @@ def test_known_keys_are_unique():
 NOT_GENERATED = {
     "add_at": "tapegrad only (the functional scatter-add its gradients use); PyTorch has no such function",
     "return_types": "a namespace, not an op",
+    "as_strided": "reads the memory block, whose size and layout differ between the libraries for op results (a "
+                  "tapegrad result may be a view of a larger numpy temporary); compared with PyTorch on tensors "
+                  "of known layout in tests/test_shape.py",
 }
 
 

@@ -1233,18 +1233,26 @@ def _clamp(input, min, max, name):
 
 @plain_write(clamp)
 def _clamp_write(data, min=None, max=None):
-    """clamp_ with number bounds on a floating-point tensor, with nothing to record: each bound is one masked copy
-    into the tensor (the same selects as ``clamp``: -0.0 stays against a bound of 0.0, NaN stays NaN)."""
+    """clamp_ with number bounds on a floating-point tensor, with nothing to record: each bound is one ufunc into
+    the tensor, with ``clamp``'s values (-0.0 stays against a bound of 0.0, NaN stays NaN, min > max gives max)."""
     if data.dtype.kind != "f" or min is None and max is None or not data.flags.writeable:
         return False
     for bound in (min, max):
         if bound is not None and not ((bound.__class__ is float or bound.__class__ is int) and bound == bound
                                       and not _overflows(bound, data.dtype)):
             return False  # tensors, NaN, numpy scalars, bools, overflow: the op decides (and explains)
+    # NOTE: numpy's maximum and minimum give PyTorch's values except at a tie of signed zeros (their vector loops
+    # return the second argument), so a bound of 0 is a masked copy (x < 0 ? 0 : x keeps -0.0)
     if min is not None:
-        np.copyto(data, min, where=data < min)
+        if min == 0:
+            np.copyto(data, min, where=data < min)
+        else:
+            np.maximum(data, min, out=data)
     if max is not None:
-        np.copyto(data, max, where=data > max)
+        if max == 0:
+            np.copyto(data, max, where=data > max)
+        else:
+            np.minimum(data, max, out=data)
     return True
 
 
