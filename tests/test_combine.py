@@ -730,3 +730,31 @@ def test_quantile_strides_and_view_as_pytorch(name, dim, keepdim):
                 got.view(shape)
         else:
             np.testing.assert_array_equal(got.view(shape).numpy(), want.view(shape).numpy())
+
+
+@pytest.mark.parametrize("op", ["addcmul", "addcdiv"])
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_addc_multiplies_value_into_tensor1_first_as_pytorch(op, dtype):
+    """value * tensor1 first: a small value keeps tensor1 * tensor2 (or / tensor2) from overflowing to inf."""
+    big = 1e30 if dtype == "float32" else 1e300
+    t1, t2 = tg.tensor([big] * 20, dtype=dtype), tg.tensor([big if op == "addcmul" else 1 / big] * 20, dtype=dtype)
+    out = getattr(tg, op)(tg.zeros(20, dtype=dtype), t1, t2, value=1 / big)
+    np.testing.assert_allclose(out.numpy(), big, rtol=1e-6)
+    inplace = tg.zeros(20, dtype=dtype)
+    with tg.no_grad():
+        getattr(inplace, op + "_")(t1, t2, value=1 / big)
+    np.testing.assert_array_equal(inplace.numpy(), out.numpy())
+
+
+@pytest.mark.parametrize("op", ["addcmul", "addcdiv"])
+def test_float16_addc_computes_in_float32_as_pytorch(op):
+    """PyTorch's float16 kernel works in float32: inf + 0 * (6e4 * 6e4) is inf there, not inf + 0 * inf = nan."""
+    h = tg.tensor([6e4] * 20, dtype=tg.float16)
+    out = getattr(tg, op)(tg.full((20,), float("inf"), dtype=tg.float16), h, h, value=0)
+    assert out.dtype == tg.float16 and np.isposinf(out.numpy()).all()
+    torch = pytest.importorskip("torch")
+    rng = np.random.default_rng(0)
+    a, b, c = (rng.standard_normal(64).astype(np.float16) * 100 for _ in range(3))
+    got = getattr(tg, op)(tg.tensor(a), tg.tensor(b), tg.tensor(c), value=0.3).numpy()
+    want = getattr(torch, op)(torch.tensor(a), torch.tensor(b), torch.tensor(c), value=0.3).numpy()
+    np.testing.assert_array_equal(got, want)

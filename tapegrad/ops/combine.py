@@ -66,10 +66,11 @@ def addcmul(input: Tensor, tensor1: Tensor, tensor2: Tensor, *, value=1) -> Tens
                                   f"tensor2 of shapes {tuple(input.shape)}, {tuple(tensor1.shape)}, "
                                   f"{tuple(tensor2.shape)} are all bool)")
     tensor1, tensor2 = _expanded("addcmul", input, tensor1, tensor2)
-    product = tensor1 * tensor2
-    if isinstance(value, float) and product._data.dtype.kind in "iub":
+    if isinstance(value, float) and input._data.dtype.kind in "iub":
         value = int(value)  # as PyTorch: the value is cast to the integer result's dtype (0.5 -> 0)
-    return input + _scaled(product, value)
+    # NOTE: PyTorch's order, value * tensor1 first (a small value keeps tensor1 * tensor2 from overflowing), and
+    # float16 in float32 (its opmath), rounded once at the end
+    return _in_opmath(lambda x, t1, t2: x + _scaled(t1, value) * t2, input, tensor1, tensor2)
 
 
 @op(inplace=True)
@@ -88,7 +89,14 @@ def addcdiv(input: Tensor, tensor1: Tensor, tensor2: Tensor, *, value=1) -> Tens
                            "tensor2 with true_divide first")
     input, tensor1, tensor2 = _promoted(input, tensor1, tensor2)
     tensor1, tensor2 = _expanded("addcdiv", input, tensor1, tensor2)
-    return input + _scaled(tensor1 / tensor2, value)
+    return _in_opmath(lambda x, t1, t2: x + _scaled(t1, value) / t2, input, tensor1, tensor2)
+
+
+def _in_opmath(compute, *tensors):
+    """``compute(*tensors)``, for float16 tensors in float32 and the result rounded back (PyTorch's opmath)."""
+    if tensors[0]._data.dtype != np.float16:
+        return compute(*tensors)
+    return cast(compute(*(cast(t, np.float32) for t in tensors)), np.float16)
 
 
 @plain_write(addcmul)
@@ -105,7 +113,7 @@ def _addcdiv_write(data, tensor1, tensor2, *, value=1):
 
 
 def _addc_write(data, tensor1, tensor2, value, ufunc):
-    """``data += value * ufunc(tensor1, tensor2)`` computed as the op computes it, for float32/float64 tensors of
+    """``data += ufunc(value * tensor1, tensor2)`` computed as the op computes it, for float32/float64 tensors of
     one dtype and a number ``value``; False (nothing written) for the door to handle the rest."""
     if tensor1.__class__ is not Tensor or tensor2.__class__ is not Tensor or not (
             value.__class__ is float or value.__class__ is int):
@@ -115,13 +123,11 @@ def _addc_write(data, tensor1, tensor2, value, ufunc):
             or not data.flags.writeable or partial_overlap(data, a) or partial_overlap(data, b):
         return False
     try:
-        term = ufunc(a, b)
+        term = ufunc(np.multiply(a, value), b) if value != 1 else ufunc(a, b)  # the op's order: value * tensor1
         if term.ndim > data.ndim or np.broadcast_shapes(term.shape, data.shape) != data.shape:
             return False  # the result would be larger than the tensor: the door explains
     except ValueError:
         return False
-    if value != 1:
-        np.multiply(term, value, out=term)
     np.add(data, term, out=data)
     return True
 
