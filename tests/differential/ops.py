@@ -612,12 +612,13 @@ def _squeeze(g):
 
 
 @spec("transpose", covered(_shape_fs("transpose") + _shape_fs("swapaxes") + _shape_fs("swapdims")
-                           + forms("transpose", fn=False, method=False) + forms("t") + _shape_fs("adjoint")
+                           + forms("transpose", fn=False, method=False) + forms("swapaxes", fn=False, method=False)
+                           + forms("swapdims", fn=False, method=False) + forms("t") + _shape_fs("adjoint")
                            + _shape_fs("movedim") + _shape_fs("moveaxis"))
       + ("Tensor.T", "Tensor.mT", "Tensor.H", "Tensor.mH"), weight=4)
 def _transpose(g):
     name = g.choice(["transpose", "swapaxes", "swapdims", "t", "adjoint", "movedim", "moveaxis", "T", "mT", "H",
-                     "mH", "transpose_", "t_"])
+                     "mH", "transpose_", "t_", "swapaxes_", "swapdims_"])
     inplace = name.endswith("_")
     x = inplace_target(g) if inplace else g.tensor()
     nd = g.ndim(x.i)
@@ -1483,7 +1484,7 @@ _ACT2 = ["hardshrink", "softshrink", "tanhshrink", "threshold", "threshold_", "g
          "elu_", "celu_", "selu_", "leaky_relu_", "hardtanh_"]
 
 
-@spec("F.activation2", ["F." + n for n in _ACT2], weight=2)
+@spec("F.activation2", ["F." + n for n in _ACT2] + ["Tensor.hardshrink", "Tensor.prelu"], weight=2)
 def _activation2(g):
     name = g.choice(_ACT2)
     inplace = name.endswith("_") or (name in ("threshold", "rrelu") and g.chance(25))
@@ -1496,7 +1497,8 @@ def _activation2(g):
             kw["inplace"] = True
         return Call("fn", where, args, kw)
     if name in ("hardshrink", "softshrink"):
-        return Call("fn", where, (x,) + ((g.choice([0.5, 0.0, 1.0, 2.5, -1.0]),) if g.chance(50) else ()))
+        args = (x,) + ((g.choice([0.5, 0.0, 1.0, 2.5, -1.0]),) if g.chance(50) else ())
+        return Call("method", name, args) if name == "hardshrink" and g.chance(30) else Call("fn", where, args)
     if name == "glu":
         return Call("fn", where, (x,) + ((g.dim(g.ndim(x.i)),) if g.chance(60) else ()))
     if name == "prelu":
@@ -1504,7 +1506,7 @@ def _activation2(g):
         c = shape[1] if len(shape) >= 2 else 1
         n = g.choice([1, c, c]) if not g.chance(5) else c + 1
         w = g.float_tensor(lambda y: g.shape(y) == (n,), shape=(n,))
-        return Call("fn", where, (x, w))
+        return Call("method", "prelu", (x, w)) if g.chance(30) else Call("fn", where, (x, w))
     params = {"rrelu": {"lower": [0.125, 0.0, 0.5], "upper": [1 / 3, 0.5, 1.0]}, "rrelu_": {},
               "elu_": {"alpha": [1.0, 0.0, -0.5]}, "celu_": {"alpha": [1.0, 0.5, 0.0]},
               "leaky_relu_": {"negative_slope": [0.01, 0.0, -1.0, 2.0]},
