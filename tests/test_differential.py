@@ -722,11 +722,12 @@ known_class(
     "linalg-signed-zero", LINALG_M, "signed-zero",
     lambda d: True,
     """
-    lu, piv = torch.linalg.lu_factor(torch.tensor([[2.0, 1.0], [1.0, 3.0]]))
-    torch.lu_solve(torch.tensor([[-0.0], [0.0]]), lu, piv)
-    """, "the sign of zero of the linear-algebra methods (lu_solve, qr, ...): LAPACK's order of products in "
+    low = torch.tensor([[-inf, 0.0, 0.0], [0.0, 2.5, 0.0], [1.0, -2.5, -inf]])
+    torch.tensor([[1.5], [1.5], [0.5]]).cholesky_solve(low)
+    """, "the sign of zero of the linear-algebra methods (qr, ...): LAPACK's order of products in "
          "PyTorch (and its skipping of zero columns) gives -0.0 where tapegrad's formulas give +0.0 (ormqr and "
-         "orgqr compute their values in MKL's LAPACK order: float32 ormqr at a few edges still differs); "
+         "orgqr compute their values in MKL's LAPACK order: float32 ormqr at a few edges still differs; lu_solve "
+         "and cholesky_solve in getrs' and potrs' order, MKL's kernel differs at a few edges); "
          "cholesky_inverse follows LAPACK's potri (float32 with upper=False: MKL's sgemv order differs)", LI)
 known_class(
     "special-poles", SPECIAL_M, {"value", "inf", "nan", "signed-zero"} | GRADS | STATE,
@@ -852,10 +853,10 @@ known_class(
                                    "backward-tapegrad-raises", "backward-pytorch-raises"} | GRADS,
     lambda d: any_in(d, lambda t: nonfinite(t) or big(t)),
     """
-    lu, piv = torch.linalg.lu_factor(torch.tensor([[2.0, 1.0], [1.0, 3.0]]))
-    torch.lu_solve(torch.tensor([[inf], [0.0]]), lu, piv)
+    torch.tensor([[[-2.5, 2.0, -3.0], [3.0, inf, 2.0], [-3.0, 0.0, -inf]]]).det()
     """, B["edges"] + " (the linear-algebra methods at inf/nan: LAPACK spreads NaN to fewer entries than "
-                      "tapegrad's formulas (lu_solve, ...; ormqr and orgqr values follow MKL's LAPACK order, "
+                      "tapegrad's formulas (det, ...; lu_solve and cholesky_solve values follow getrs and potrs, "
+                      "ormqr and orgqr values MKL's LAPACK order, "
                       "float32 ormqr at a few edges and their gradients still differ; cholesky_inverse follows "
                       "LAPACK's potri, det's backward PyTorch's LU branch))", LI)
 known_class(

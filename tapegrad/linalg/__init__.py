@@ -1108,14 +1108,33 @@ def lu_solve(LU: Tensor, pivots: Tensor, B: Tensor, *, left: bool = True, adjoin
         raise RuntimeError(f"{op}: The input tensor B must have at least 2 dimensions.")
     check_same_dtype(op, LU, B, ("LU", "B"))
     n = LU.shape[-1]
-    if not left:
-        return lu_solve(LU, pivots, B.mT, left=True, adjoint=not adjoint).mT
-    if B.shape[-2] != n:
+    if B.shape[-2 if left else -1] != n:
+        if not left:  # PyTorch checks X A = B as A^H X^H = B^H
+            raise RuntimeError(f"{op}: Incompatible shapes of A and B for the equation {'A' if adjoint else 'A^H'}X "
+                               f"= B ({n}x{n} and {B.shape[-1]}x{B.shape[-2]})")
         raise RuntimeError(f"{op}: Incompatible shapes of A and B for the equation {'A^H' if adjoint else 'A'}X = B "
                            f"({n}x{n} and {B.shape[-2]}x{B.shape[-1]})")
     if pivots._data.dtype != np.int32 or tuple(pivots.shape) != tuple(LU.shape[:-1]):
         raise RuntimeError(f"{op}: Expected pivots to be int32 of shape {tuple(LU.shape[:-1])}, got "
                            f"{pivots._data.dtype} of shape {tuple(pivots.shape)}")
+    return _householder.with_value(_lu_solve_graph(LU, pivots, B, left, adjoint),
+                                   lambda: _lu_solve_value(LU._data, pivots._data, B._data, left, adjoint),
+                                   "LinalgLuSolveBackward0")
+
+
+def _lu_solve_value(lu, pivots, b, left, adjoint):
+    """lu_solve's value as PyTorch's CPU computes it: LAPACK's getrs on B (on B^T with the other ``adjoint`` when
+    not ``left``), its signs of zero and inf/nan."""
+    if left:
+        return _core.getrs_array(lu, pivots, b, adjoint)
+    return np.swapaxes(_core.getrs_array(lu, pivots, np.swapaxes(b, -1, -2), not adjoint), -1, -2)
+
+
+def _lu_solve_graph(LU, pivots, B, left, adjoint):
+    """lu_solve by formulas (triangular solves and the permutation): the graph its gradients come from."""
+    if not left:
+        return _lu_solve_graph(LU, pivots, B.mT, True, not adjoint).mT
+    n = LU.shape[-1]
     p = wrap(_core.permutation_array(pivots._data, n, LU._data.dtype))
     if adjoint:
         z = solve_triangular(LU.mT, B, upper=False)  # U^T z = B (the upper triangle of LU, transposed)

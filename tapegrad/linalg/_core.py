@@ -93,7 +93,11 @@ def flat_batch(a, core: int):
 # ---------------------------------------------------------------------- LU with partial pivoting (LAPACK getf2)
 def lu_factor_array(a: np.ndarray):
     """(LU, pivots (1-based, int32), info) of ``a`` (..., m, n) as LAPACK's getrf: ``info`` is the 1-based index
-    of the first zero pivot (0 when there is none). Vectorized over the batch; a loop over the columns."""
+    of the first zero pivot (0 when there is none). Vectorized over the batch; a loop over the columns.
+
+    The pivot search is LAPACK's i?amax: the first entry of largest magnitude, where a NaN is never larger (so it
+    is the pivot only when it comes first); the rank-one update skips nothing (0 * inf is NaN), as MKL's: the
+    same pivots, signs of zero and NaNs as PyTorch's CPU LU on matrices with inf/nan entries."""
     *batch, m, n = a.shape
     k = min(m, n)
     lu = flat_batch(np.array(a, dtype=a.dtype, copy=True), 2)
@@ -103,7 +107,7 @@ def lu_factor_array(a: np.ndarray):
     rows = np.arange(count)
     with np.errstate(divide="ignore", invalid="ignore"):
         for j in range(k):
-            p = j + np.argmax(np.abs(lu[:, j:, j]), axis=1)
+            p = j + _amax(np.abs(lu[:, j:, j]))
             pivots[:, j] = p + 1
             top = lu[rows, j].copy()
             lu[rows, j] = lu[rows, p]
@@ -116,6 +120,108 @@ def lu_factor_array(a: np.ndarray):
                 lu[:, j + 1:, j] = col
                 lu[:, j + 1:, j + 1:] -= col[:, :, None] * lu[:, j, None, j + 1:]
     return (lu.reshape(a.shape), pivots.reshape(tuple(batch) + (k,)), info.reshape(tuple(batch)))
+
+
+def _amax(mag):
+    """LAPACK's i?amax along the last axis of the magnitudes ``mag``: the first largest, a NaN never larger (the
+    first entry when it is NaN). Costs one isnan check unless there is a NaN."""
+    nan = np.isnan(mag)
+    if not nan.any():
+        return np.argmax(mag, axis=-1)
+    return np.where(nan[..., 0], 0, np.argmax(np.where(nan, -1, mag), axis=-1))
+
+
+def laswp_array(b, pivots, forward=True):
+    """LAPACK's laswp on ``b`` (count, n, k) in place: the row swaps ``pivots`` (count, n), 1-based, in order
+    (``forward``) or in reverse."""
+    rows = np.arange(b.shape[0])
+    n = pivots.shape[-1]
+    for j in (range(n) if forward else range(n - 1, -1, -1)):
+        p = pivots[:, j] - 1
+        top = b[rows, j].copy()
+        b[rows, j] = b[rows, p]
+        b[rows, p] = top
+    return b
+
+
+def trsm_array(a, b, upper, trans, unit, plus_zero=False):
+    """op(A) X = B in place in ``b`` (count, n, k) for triangular ``a`` (count, n, n) (only its triangle read),
+    in BLAS's reference order as MKL's dtrsm computes it for the left side: without ``trans``, column by column
+    of A, B(i) -= B(k) A(i, k) after B(k) /= A(k, k); with ``trans``, B(i) = (B(i) - sum_k A(k, i) B(k)) / A(i, i)
+    with the products subtracted one at a time. Nothing is skipped (a zero times inf is NaN). The subtractions
+    into each entry are vectorized as they come (the signs of zero and NaNs do not depend on their order)."""
+    n = b.shape[-2]
+    with np.errstate(all="ignore"):
+        if not trans:
+            for k in (range(n - 1, -1, -1) if upper else range(n)):
+                if plus_zero:
+                    b[:, k] += 0
+                if not unit:
+                    b[:, k] *= 1 / a[:, k, k, None]
+                rest = slice(0, k) if upper else slice(k + 1, n)
+                b[:, rest] -= b[:, k, None, :] * a[:, rest, k, None]
+        else:
+            for i in (range(n) if upper else range(n - 1, -1, -1)):
+                if plus_zero:
+                    b[:, i] += 0
+                if not unit:
+                    b[:, i] *= 1 / a[:, i, i, None]
+                rest = slice(i + 1, n) if upper else slice(0, i)
+                b[:, rest] -= a[:, i, rest, None] * b[:, i, None, :]
+    return b
+
+
+def getrs_array(lu, pivots, b, trans=False):
+    """X with A X = B (A^T X = B with ``trans``) from getrf's (LU, pivots) of A, as LAPACK's getrs (PyTorch's
+    linalg.lu_solve on the CPU): the row swaps, then the two triangular solves in trsm_array's order; a zero
+    pivot gives inf/nan, not an error. Batch dims broadcast; returns a new array of the common dtype."""
+    lu, pivots, b = np.asarray(lu), np.asarray(pivots), np.asarray(b)
+    batch = np.broadcast_shapes(lu.shape[:-2], pivots.shape[:-1], b.shape[:-2])
+    n, k = b.shape[-2:]
+    x = flat_batch(np.array(np.broadcast_to(b, batch + (n, k)), dtype=np.result_type(lu, b)), 2)
+    a = flat_batch(np.broadcast_to(lu, batch + (n, n)), 2)
+    piv = flat_batch(np.broadcast_to(pivots, batch + (n,)), 1)
+    if not trans:
+        laswp_array(x, piv, True)
+        trsm_array(a, x, False, False, True)
+        trsm_array(a, x, True, False, False)
+    else:
+        trsm_array(a, x, True, True, False)
+        trsm_array(a, x, False, True, True)
+        laswp_array(x, piv, False)
+    return x.reshape(batch + (n, k))
+
+
+def potrs_array(b, u, upper):
+    """X with A X = B from A's Cholesky factor ``u`` (A = L L^T, or U^T U with ``upper``), as LAPACK's potrs
+    (PyTorch's cholesky_solve on the CPU): two trsm_array solves, lower: L then L^T; upper: U^T then U. Batch dims
+    broadcast; returns a new array."""
+    b, u = np.asarray(b), np.asarray(u)
+    batch = np.broadcast_shapes(b.shape[:-2], u.shape[:-2])
+    n, k = b.shape[-2:]
+    x = flat_batch(np.array(np.broadcast_to(b, batch + (n, k)), dtype=np.result_type(b, u)), 2)
+    a = flat_batch(np.broadcast_to(u, batch + (n, n)), 2)
+    trsm_array(a, x, upper, upper, False, k > 1)
+    trsm_array(a, x, upper, not upper, False, k > 1)
+    return x.reshape(batch + (n, k))
+
+
+def _cholesky_solve_rule(xp, need, g, out, b, u, upper=False):
+    """PyTorch's cholesky_solve_backward: gB = cholesky_solve(g, u); the gradient of the factor is the full
+    matrix's, -(C + C^T) L (upper: -U (C + C^T)) with C = gB X^T, also in the triangle the forward does not read."""
+    gb = xp.linalg_cholesky_solve_m(g, u, upper=upper)
+    gu = None
+    if need[1]:
+        common = gb @ out.mT
+        common = common + common.mT
+        gu = -(u @ common) if upper else -(common @ u)
+    return gb if need[0] else None, gu
+
+
+@backward_op(grad=_cholesky_solve_rule, name="CholeskySolveBackward0")
+def linalg_cholesky_solve_m(b, u, upper=False):
+    """cholesky_solve(b, u, upper) on arrays (potrs_array)."""
+    return potrs_array(b, u, upper)
 
 
 def singular_error(op: str, a: np.ndarray) -> LinAlgError:
