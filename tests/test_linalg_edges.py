@@ -364,15 +364,17 @@ def _special_matrix(rng, shape, p):
     return x
 
 
-def _same_bits(a, b, rtol):
-    """NaN places and signs of zero equal, finite values within rtol (LAPACK's rounding differs by blocking)."""
+def _same_bits(a, b, rtol, signs=True):
+    """NaN places and signs of zero (unless not ``signs``) equal, finite values within rtol (LAPACK's rounding
+    differs by blocking)."""
     a, b = np.asarray(a), np.asarray(b)
     assert a.shape == b.shape and a.dtype == b.dtype, (a.shape, b.shape, a.dtype, b.dtype)
     np.testing.assert_array_equal(np.isnan(a), np.isnan(b))
     np.testing.assert_array_equal(np.isinf(a) & (a > 0), np.isinf(b) & (b > 0))
     np.testing.assert_array_equal(np.isinf(a) & (a < 0), np.isinf(b) & (b < 0))
     np.testing.assert_array_equal(a == 0, b == 0)
-    np.testing.assert_array_equal(np.signbit(a[a == 0]), np.signbit(b[b == 0]))
+    if signs:
+        np.testing.assert_array_equal(np.signbit(a[a == 0]), np.signbit(b[b == 0]))
     finite = np.isfinite(a)
     np.testing.assert_allclose(a[finite], b[finite], rtol=rtol)
 
@@ -481,3 +483,72 @@ def test_cholesky_solve_matches_pytorch_with_special_values(dtype, seed):
         b = _special_matrix(rng, (2, n, k), 0.3).astype(dtype)
         theirs = torch.cholesky_solve(torch.tensor(b), torch.tensor(u), upper=upper).numpy()
         _same_bits(tg.cholesky_solve(tg.tensor(b), tg.tensor(u), upper=upper).numpy(), theirs, rtol)
+
+
+# ---------------------------------------------------------------------- det / slogdet / logdet at inf/nan
+def test_det_and_slogdet_at_inf_nan_take_pytorchs_lu_of_the_transpose():
+    inf = math.inf
+    # LU of A^T (A contiguous): a pivot of 0 * inf = nan makes the determinant nan (numpy's LU of A gave inf)
+    d = tg.tensor([[[-2.5, 2.0, -3.0], [3.0, inf, 2.0], [-3.0, 0.0, -inf]]]).det()
+    assert np.isnan(d.numpy()).all()
+    # sign = prod(sgn(diag U)) * det(P) with sgn(nan) = 0: -1 * 0 = -0.0; logabsdet sums log|nan|
+    sign, logabs = tg.slogdet(tg.tensor([[[-2.5, 0.0], [-inf, 0.5]]]))
+    assert sign.numpy()[0] == 0 and np.signbit(sign.numpy()[0]) and np.isnan(logabs.numpy()[0])
+    # a float64 zero determinant has the sign of LAPACK's product: -(1 * 0) for a swapped pair of rows
+    d = tg.det(tg.tensor([[0.0, 1.0], [0.0, 1.0]], dtype=tg.float64))
+    assert d.item() == 0 and np.signbit(d.numpy())
+
+
+def test_det_backward_at_inf_solves_with_the_lu_factors_as_pytorch():
+    # g det(A) A^-T by getrs on diag(g det(A)): the off-diagonal zeros of that right-hand side stay zeros
+    x = tg.tensor([[math.inf, 1.25], [0.25, 1.5]], dtype=tg.float64, requires_grad=True)
+    tg.det(x).backward()
+    g = x.grad.numpy()
+    assert np.isnan(g[0]).all() and np.isnan(g[1, 0]) and g[1, 1] == math.inf
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+@pytest.mark.parametrize("transposed", [False, True])
+def test_det_slogdet_logdet_with_inf_nan_match_pytorch(dtype, transposed):
+    torch = pytest.importorskip("torch")
+    rng = np.random.default_rng(11)
+    rtol = 1e-3 if dtype == "float32" else 1e-9
+    checked = 0
+    for _ in range(120):
+        n = int(rng.integers(2, 5))
+        a = _special_matrix(rng, (n, n), 0.15)
+        if np.isfinite(a).all():
+            continue
+        results = []
+        for lib in (torch, tg):
+            leaves = [lib.tensor(a, dtype=getattr(lib, dtype), requires_grad=True) for _ in range(3)]
+            ins = [x.mT if transposed else x for x in leaves]  # a non-contiguous A: PyTorch's LU of A itself
+            det, (sign, logabs), logdet = lib.det(ins[0]), lib.slogdet(ins[1]), lib.logdet(ins[2])
+            (det + logabs + logdet).sum().backward()
+            results.append([t.detach().numpy() for t in (det, sign, logabs, logdet)] +
+                           [x.grad.numpy() for x in leaves])
+        theirs, ours = results
+        for o, t in zip(ours, theirs, strict=True):
+            # float32 rounding noise of a cancellation (MKL's FMA): two nonzero values both below 1e-6 agree
+            tiny = (np.abs(t) < 1e-6) & (t != 0) & (np.abs(o) < 1e-6) & (o != 0)
+            # a non-contiguous A: PyTorch's gradient solves with the adjoint (getrs 'T'), where MKL's kernel gives
+            # some zeros another sign than LAPACK's reference order (NaN and inf places still agree)
+            _same_bits(np.where(tiny, t, o), t, rtol, signs=not transposed)
+        checked += 1
+    assert checked > 20
+
+
+# ---------------------------------------------------------------------- svd / pinv at inf
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_svd_and_pinv_of_a_matrix_with_inf_return_nans_and_do_not_hang(dtype):
+    # numpy's gesdd never returns for this matrix; PyTorch's (MKL's) gives NaNs: tapegrad gives NaN factors
+    inf = math.inf
+    bad = [[inf, -2.5, 1.0], [0.0, 0.5, 3.0], [0.5, -inf, -1.0]]
+    x = tg.tensor([bad, [[2.0, 0.0, 0.0], [0.0, 1.0, 0.0], [0.0, 0.0, 4.0]]], dtype=getattr(tg, dtype))
+    U, S, Vh = tg.linalg.svd(x)
+    assert np.isnan(S.numpy()[0]).all() and np.isnan(U.numpy()[0]).all() and np.isnan(Vh.numpy()[0]).all()
+    np.testing.assert_allclose(S.numpy()[1], [4.0, 2.0, 1.0])
+    p = tg.pinverse(x).numpy()
+    assert np.isnan(p[0]).all()
+    np.testing.assert_allclose(p[1], np.diag([0.5, 1.0, 0.25]), rtol=1e-6)
+    assert tg.linalg.svd(x, full_matrices=False).U.shape == (2, 3, 3)

@@ -246,6 +246,7 @@ def inv(A: Tensor, *, out=None) -> Tensor:
     return record(value.astype(A._data.dtype, copy=False), (A,), _core._inv_rule, "LinalgInvExBackward0")
 
 
+
 def _solve(op, A, B, left, check_errors):
     check_matrix(op, A, square=True)
     expect_tensor(op, B, "B")
@@ -365,8 +366,22 @@ def det(A: Tensor, *, out=None) -> Tensor:
     op = "linalg.det"
     _no_out(op, out)
     check_matrix(op, A, square=True)
-    value = np.linalg.det(A._data).astype(A._data.dtype, copy=False)
-    return record(value, (A,), _core.det_rule, "LinalgDetBackward0")
+    a = A._data
+    use_t = A.is_contiguous()
+    with np.errstate(all="ignore"):
+        value = np.linalg.det(a).astype(a.dtype, copy=False)
+    if _lapack_det_needed(a, value == 0):
+        value = _core.det_lapack(a, use_t)
+    return record(value, (A,), _core.det_rule(use_t), "LinalgDetBackward0")
+
+
+def _lapack_det_needed(a, zero):
+    """Whether det/slogdet take PyTorch's own LU (det_lapack): for matrices with inf/nan (numpy's LU spreads
+    NaN otherwise) and for a float64 zero determinant (its sign of zero). A float32 zero stays numpy's exact
+    zero (its LU runs in float64; the differential test's det-of-singular-rounding)."""
+    if a.size == 0:
+        return False
+    return not np.isfinite(a).all() or (a.dtype == np.float64 and bool(np.any(zero)))
 
 
 def slogdet(A: Tensor, *, out=None):
@@ -380,11 +395,17 @@ def slogdet(A: Tensor, *, out=None):
     op = "linalg.slogdet"
     _no_out(op, out)
     check_matrix(op, A, square=True)
-    sign, logabs = np.linalg.slogdet(A._data)
-    dt = A._data.dtype
+    a = A._data
+    use_t = A.is_contiguous()
+    with np.errstate(all="ignore"):
+        sign, logabs = np.linalg.slogdet(a)
+    if _lapack_det_needed(a, sign == 0):
+        sign, logabs = _core.slogdet_lapack(a, use_t)
+    dt = a.dtype
     # the sign is an output of the same node in PyTorch: it requires grad, and its gradient is none (None)
     return linalg_slogdet(record(np.asarray(sign, dt), (A,), _core.no_grad_rule, "LinalgSlogdetBackward0"),
-                          record(np.asarray(logabs, dt), (A,), _core.logabsdet_rule, "LinalgSlogdetBackward0"))
+                          record(np.asarray(logabs, dt), (A,), _core.logabsdet_rule(use_t),
+                                 "LinalgSlogdetBackward0"))
 
 
 # ---------------------------------------------------------------------- cholesky

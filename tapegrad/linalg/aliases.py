@@ -3,7 +3,6 @@ made from ``tapegrad.linalg``. ``import tapegrad`` exports ``__all__``."""
 
 from __future__ import annotations
 
-import functools
 from collections import namedtuple
 
 import numpy as np
@@ -125,8 +124,7 @@ def cholesky_solve(input: Tensor, input2: Tensor, upper: bool = False) -> Tensor
                            f"{input2.shape[-2]} by {input2.shape[-1]} but each b matrix is {input.shape[-2]} by "
                            f"{input.shape[-1]}")
     value = _core.potrs_array(input._data, input2._data, bool(upper))  # LAPACK's order, signs of zero, inf/nan
-    return record(value, (input, input2), functools.partial(_core._cholesky_solve_rule, upper=bool(upper)),
-                  "CholeskySolveBackward0")
+    return record(value, (input, input2), _core.cholesky_solve_rule(bool(upper)), "CholeskySolveBackward0")
 
 
 @op(xp_name=False)
