@@ -552,3 +552,5 @@ def test_svd_and_pinv_of_a_matrix_with_inf_return_nans_and_do_not_hang(dtype):
     assert np.isnan(p[0]).all()
     np.testing.assert_allclose(p[1], np.diag([0.5, 1.0, 0.25]), rtol=1e-6)
     assert tg.linalg.svd(x, full_matrices=False).U.shape == (2, 3, 3)
+    # one singular value: numpy's (and PyTorch's) answer, pinv([[inf]]) = 0 (nan is below no cut-off)
+    assert tg.pinverse(tg.tensor([[inf]], dtype=getattr(tg, dtype))).tolist() == [[0.0]]

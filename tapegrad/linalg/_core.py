@@ -607,11 +607,12 @@ def svd_rule(full_matrices: bool):
 def svd_lapack(a, full_matrices=True):
     """numpy's SVD (U, S, Vh) of each matrix, except that a matrix with inf/nan gets NaN factors without a call
     into LAPACK: numpy's gesdd (its bundled OpenBLAS) never returns for some (float32 [[inf, -2.5, 1],
-    [0, 0.5, 3], [0.5, -inf, -1]]); PyTorch's MKL returns NaNs there."""
-    bad = ~np.isfinite(a).all(axis=(-2, -1))
-    if not bad.any():
-        return np.linalg.svd(a, full_matrices=full_matrices)
+    [0, 0.5, 3], [0.5, -inf, -1]]); PyTorch's MKL returns NaNs there (or, for some with a NaN, raises).
+    Matrices of one row or column keep numpy's answer."""
     m, n = a.shape[-2:]
+    bad = ~np.isfinite(a).all(axis=(-2, -1))
+    if not bad.any() or min(m, n) <= 1:  # one singular value: no iteration, numpy returns (pinv([[inf]]) is 0)
+        return np.linalg.svd(a, full_matrices=full_matrices)
     k = min(m, n)
     batch = a.shape[:-2]
     u = np.full(batch + (m, m if full_matrices else k), np.nan, a.dtype)
