@@ -732,15 +732,17 @@ known_class(
     """, "PyTorch 2.13's vectorized softshrink (16 or more values) gives +0.0 for negative inputs inside the band, "
          "its scalar path (and tapegrad) -0.0 (x * 0)", AF, status="pytorch-bug")
 known_class(
-    "linalg-signed-zero", LINALG_M, "signed-zero",
+    "linalg-signed-zero", LINALG_M - fam("det", "logdet", "slogdet", inplace=False), "signed-zero",
     lambda d: True,
     """
-    lu, piv = torch.linalg.lu_factor(torch.tensor([[2.0, 1.0], [1.0, 3.0]]))
-    torch.lu_solve(torch.tensor([[-0.0], [0.0]]), lu, piv)
-    """, "the sign of zero of the linear-algebra methods (lu_solve, qr, ...): LAPACK's order of products in "
-         "PyTorch (and its skipping of zero columns) gives -0.0 where tapegrad's formulas give +0.0 (ormqr and "
-         "orgqr compute their values in MKL's LAPACK order: float32 ormqr at a few edges still differs); "
-         "cholesky_inverse follows LAPACK's potri (float32 with upper=False: MKL's sgemv order differs)", LI)
+    low = torch.tensor([[-inf, 0.0, 0.0], [0.0, 2.5, 0.0], [1.0, -2.5, -inf]])
+    torch.tensor([[1.5], [1.5], [0.5]]).cholesky_solve(low)
+    """, "the sign of zero of the linear-algebra methods: MKL's kernels in PyTorch give some zeros the other sign "
+         "than tapegrad (qr, inverse, cholesky, triangular_solve: numpy's LAPACK or tapegrad's formulas; ormqr, "
+         "orgqr, lu_solve, cholesky_solve and cholesky_inverse compute in LAPACK's reference order, which MKL "
+         "follows but at about 1 in 1,000 edges: potrs with one right-hand side here (x0 = (y0 - 0 * x1 - 1 * "
+         "x2) / l00 is -0.0 / -inf = +0.0 in that order, MKL's -0.0), getrs 'T' on 4 x 4 matrices, float32 "
+         "ormqr, float32 potri with upper=False (MKL's sgemv order))", LI)
 known_class(
     "special-poles", SPECIAL_M, {"value", "inf", "nan", "signed-zero"} | GRADS | STATE,
     lambda d: any_in(d, at_pole) or from_periodic(d),
@@ -861,16 +863,28 @@ known_class(
     """, "PyTorch 2.13's multi_margin_loss of an empty batch with reduction='mean' returns uninitialized memory; "
          "tapegrad gives nan (0 / 0)", LO, status="pytorch-bug")
 known_class(
-    "linalg-nonfinite", LINALG_M, {"value", "nan", "inf", "signed-zero", RAISES_HERE, RAISES_THERE,
-                                   "backward-tapegrad-raises", "backward-pytorch-raises"} | GRADS,
+    "linalg-det-fma", fam("det", "logdet", "slogdet", inplace=False),
+    {"value", "nan", "inf", "signed-zero"} | GRADS,
     lambda d: any_in(d, lambda t: nonfinite(t) or big(t)),
     """
-    lu, piv = torch.linalg.lu_factor(torch.tensor([[2.0, 1.0], [1.0, 3.0]]))
-    torch.lu_solve(torch.tensor([[inf], [0.0]]), lu, piv)
-    """, B["edges"] + " (the linear-algebra methods at inf/nan: LAPACK spreads NaN to fewer entries than "
-                      "tapegrad's formulas (lu_solve, ...; ormqr and orgqr values follow MKL's LAPACK order, "
-                      "float32 ormqr at a few edges and their gradients still differ; cholesky_inverse follows "
-                      "LAPACK's potri, det's backward PyTorch's LU branch))", LI)
+    torch.tensor([[1.5, 1.5, -1.0], [1.5, 0.0, -1.0], [-inf, -3.0, 0.5]], dtype=torch.float64).det()
+    """, "det/slogdet/logdet at inf/nan take PyTorch's LU of A^T in LAPACK's order and their gradients its getrs "
+         "solves, but MKL fuses the multiply-adds of its rank-one updates (FMA): where a pivot cancels, "
+         "tapegrad's unfused arithmetic gives exactly 0 and MKL a rounding residue (~1e-16), so here 0 * inf is "
+         "nan and PyTorch's det is inf (1 in ~200 random matrices with inf/nan)", LI)
+known_class(
+    "linalg-nonfinite", LINALG_M - fam("det", "logdet", "slogdet", inplace=False),
+    {"value", "nan", "inf", "signed-zero", RAISES_HERE, RAISES_THERE, "backward-tapegrad-raises",
+     "backward-pytorch-raises"} | GRADS,
+    lambda d: any_in(d, lambda t: nonfinite(t) or big(t)),
+    """
+    torch.qr(torch.tensor([[3.0, inf, -2.5], [-1.0, -2.5, 3.0], [3.0, 1.5, -3.0]]))[1]
+    """, B["edges"] + " (the linear-algebra methods at inf/nan: MKL spreads NaN to other entries than numpy's "
+                      "LAPACK and tapegrad's formulas: qr, inverse, matrix_power(-1), pinverse and svd (numpy's "
+                      "gesdd is not called there: NaN factors), cholesky, and the gradients of lu_solve, ormqr, "
+                      "orgqr, svd and matrix_exp; values in LAPACK's order, as PyTorch's but where MKL fuses a "
+                      "multiply-add (a cancellation leaves 5.6e-17 where tapegrad has 0, then 0 * inf is NaN "
+                      "here): lu_solve, cholesky_solve, ormqr, orgqr, cholesky_inverse; det's: linalg-det-fma)", LI)
 known_class(
     "linalg-empty-half", LINALG_M, RAISES_HERE,
     lambda d: any(empty(t) for t in d.inputs) and here_says(d, "Low precision", "not supported",

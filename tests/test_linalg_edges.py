@@ -399,3 +399,206 @@ def test_qr_backward_spreads_inf_and_nan_as_pytorch(problem):
     if np.allclose(q, qt) and np.allclose(r, rt):  # rank-deficient: the factorizations may differ in sign
         np.testing.assert_array_equal(np.isnan(g), np.isnan(gt))
         np.testing.assert_allclose(g, gt, rtol=1e-9, atol=1e-12)
+
+
+# ---------------------------------------------------------------------- lu_factor / lu_solve at inf/nan and -0.0
+LU_SPECIAL = [0.0, -0.0, math.inf, -math.inf, math.nan, 1.0, -2.0, 0.5, 3.0, -1.5]
+
+
+def _special_matrix(rng, shape, p):
+    x = rng.uniform(-3, 3, shape)
+    mask = rng.random(shape) < p
+    x[mask] = rng.choice(LU_SPECIAL, int(mask.sum()))
+    return x
+
+
+def _same_bits(a, b, rtol, signs=True):
+    """NaN places and signs of zero (unless not ``signs``) equal, finite values within rtol (LAPACK's rounding
+    differs by blocking)."""
+    a, b = np.asarray(a), np.asarray(b)
+    assert a.shape == b.shape and a.dtype == b.dtype, (a.shape, b.shape, a.dtype, b.dtype)
+    np.testing.assert_array_equal(np.isnan(a), np.isnan(b))
+    np.testing.assert_array_equal(np.isinf(a) & (a > 0), np.isinf(b) & (b > 0))
+    np.testing.assert_array_equal(np.isinf(a) & (a < 0), np.isinf(b) & (b < 0))
+    np.testing.assert_array_equal(a == 0, b == 0)
+    if signs:
+        np.testing.assert_array_equal(np.signbit(a[a == 0]), np.signbit(b[b == 0]))
+    finite = np.isfinite(a)
+    np.testing.assert_allclose(a[finite], b[finite], rtol=rtol)
+
+
+@pytest.mark.parametrize("b, expected", [([[-0.0], [0.0]], [[-0.0], [0.0]]),
+                                         ([[math.inf], [0.0]], [[math.inf], [-math.inf]]),
+                                         ([[0.0], [-0.0]], [[0.0], [-0.0]])])
+def test_lu_solve_substitutes_in_lapacks_order_without_spreading_nan(b, expected):
+    # LU of [[2, 1], [1, 3]] is [[2, 1], [0.5, 2.5]] without row swaps: x2 = (b2 - 0.5 b1) / 2.5,
+    # x1 = (b1 - x2) / 2, each product subtracted on its own (the permutation is row swaps, not a matrix product)
+    lu, piv = tg.linalg.lu_factor(tg.tensor([[2.0, 1.0], [1.0, 3.0]]))
+    x = tg.lu_solve(tg.tensor(b), lu, piv).numpy()
+    _same_bits(x, np.float32(expected), 1e-6)
+    _same_bits(tg.linalg.lu_solve(lu, piv, tg.tensor(b)).numpy(), np.float32(expected), 1e-6)
+
+
+def test_lu_factor_pivot_search_never_prefers_a_nan():
+    # LAPACK's i?amax: a NaN is never larger, so column 0 pivots on 3.0 (numpy's argmax would take the NaN)
+    lu, piv = tg.linalg.lu_factor(tg.tensor([[1.0, 2.0], [math.nan, 1.0], [3.0, 0.5]]))
+    assert piv.tolist() == [3, 2]
+    assert lu.numpy()[0, 0] == 3.0
+    lu, piv, _ = tg.linalg.lu_factor_ex(tg.tensor([[math.nan, 2.0], [5.0, 1.0]]))  # a NaN first is the pivot
+    assert piv.tolist() == [1, 2]
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+@pytest.mark.parametrize("seed", range(4))
+def test_lu_factor_and_lu_solve_match_pytorch_with_special_values(dtype, seed):
+    torch = pytest.importorskip("torch")
+    rng = np.random.default_rng(seed)
+    rtol = 1e-3 if dtype == "float32" else 1e-9
+    for _ in range(60):
+        n, k, batch = int(rng.integers(1, 6)), int(rng.integers(1, 4)), (int(rng.integers(1, 3)),)
+        a = _special_matrix(rng, batch + (n, n), 0.2).astype(dtype)
+        lu_t, piv_t, _ = torch.linalg.lu_factor_ex(torch.tensor(a))
+        lu, piv, _ = tg.linalg.lu_factor_ex(tg.tensor(a))
+        np.testing.assert_array_equal(piv.numpy(), piv_t.numpy())
+        _same_bits(lu.numpy(), lu_t.numpy(), rtol)
+        # lu_solve with any LU and pivots (LAPACK checks neither)
+        lu_in = _special_matrix(rng, batch + (n, n), 0.25).astype(dtype)
+        piv_in = np.array([[rng.integers(i, n) + 1 for i in range(n)] for _ in range(batch[0])], np.int32)
+        left, adjoint = bool(rng.integers(2)), bool(rng.integers(2))
+        b = _special_matrix(rng, batch + ((n, k) if left else (k, n)), 0.3).astype(dtype)
+        x_t = torch.linalg.lu_solve(torch.tensor(lu_in), torch.tensor(piv_in), torch.tensor(b), left=left,
+                                    adjoint=adjoint)
+        x = tg.linalg.lu_solve(tg.tensor(lu_in), tg.tensor(piv_in), tg.tensor(b), left=left, adjoint=adjoint)
+        _same_bits(x.numpy(), x_t.numpy(), rtol)
+
+
+@pytest.mark.parametrize("left", [True, False])
+@pytest.mark.parametrize("adjoint", [True, False])
+def test_lu_solve_gradients_match_finite_differences_and_the_node_is_pytorchs(left, adjoint):
+    rng = np.random.default_rng(3)
+    a = rng.normal(size=(2, 3, 3)) + 3 * np.eye(3)
+    b0 = rng.normal(size=(2, 3, 2) if left else (2, 2, 3))
+    lu, piv = tg.linalg.lu_factor(tg.tensor(a))
+    lu = lu.detach().requires_grad_()
+    b = tg.tensor(b0, requires_grad=True)
+    x = tg.linalg.lu_solve(lu, piv, b, left=left, adjoint=adjoint)
+    assert x.grad_fn.name() == "LinalgLuSolveBackward0"
+    w = rng.normal(size=x.shape)
+    (x * tg.tensor(w)).sum().backward()
+
+    def f(lu_arr, b_arr):
+        return float((tg.linalg.lu_solve(tg.tensor(lu_arr), piv, tg.tensor(b_arr), left=left,
+                                         adjoint=adjoint).numpy() * w).sum())
+
+    for arr, grad, other in ((lu.detach().numpy(), lu.grad.numpy(), "lu"), (b0, b.grad.numpy(), "b")):
+        num = np.zeros_like(arr)
+        for i in np.ndindex(arr.shape):
+            d = np.zeros_like(arr)
+            d[i] = 1e-6
+            if other == "lu":
+                num[i] = (f(arr + d, b0) - f(arr - d, b0)) / 2e-6
+            else:
+                num[i] = (f(lu.detach().numpy(), arr + d) - f(lu.detach().numpy(), arr - d)) / 2e-6
+        np.testing.assert_allclose(grad, num, rtol=1e-5, atol=1e-7)
+
+
+# ---------------------------------------------------------------------- cholesky_solve as LAPACK's potrs
+def test_cholesky_solve_keeps_lapacks_signs_of_zero():
+    # potrs, lower: L y = b then L^T x = y, each step (b_i - sum) * (1 / l_ii); -0.0 / -inf is +0.0 and a -0.0
+    # numerator stays -0.0 with one right-hand side
+    inf = math.inf
+    x = tg.cholesky_solve(tg.tensor([[-0.0, -inf], [-3.0, 3.0]]), tg.tensor([[3.5, 0.0], [0.0, 3.5]]))
+    assert np.isnan(x.numpy()[:, 1]).all() and x.numpy()[0, 0] == 0 and not np.signbit(x.numpy()[0, 0])
+    x = tg.cholesky_solve(tg.tensor([[-0.0], [1.0]]), tg.tensor([[2.0, 0.0], [0.0, 1.0]]))
+    assert x.numpy()[0, 0] == 0 and np.signbit(x.numpy()[0, 0])
+    # with several right-hand sides MKL's kernel adds the numerator to +0.0 first: a zero is +0.0 / l_ii
+    x = tg.cholesky_solve(tg.tensor([[-0.0, 3.0], [0.0, 1.0]]), tg.tensor([[-2.0, 0.0], [0.0, 1.0]]))
+    assert np.signbit(x.numpy()[0, 0])  # y0 = (-0.0 + 0) * (1 / -2) = -0.0, x0 = (-0.0 - 0 * x1 + 0) * (1 / -2)
+    x = tg.cholesky_solve(tg.tensor([[-0.0, 3.0], [0.0, 1.0]]), tg.tensor([[2.0, 0.0], [0.0, 1.0]]))
+    assert not np.signbit(x.numpy()[0, 0])
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+@pytest.mark.parametrize("seed", range(3))
+def test_cholesky_solve_matches_pytorch_with_special_values(dtype, seed):
+    torch = pytest.importorskip("torch")
+    rng = np.random.default_rng(seed)
+    rtol = 1e-3 if dtype == "float32" else 1e-9
+    for _ in range(80):
+        n, k, upper = int(rng.integers(1, 6)), int(rng.integers(1, 4)), bool(rng.integers(2))
+        u = _special_matrix(rng, (2, n, n), 0.2).astype(dtype)
+        u = np.triu(u) if upper else np.tril(u)
+        b = _special_matrix(rng, (2, n, k), 0.3).astype(dtype)
+        theirs = torch.cholesky_solve(torch.tensor(b), torch.tensor(u), upper=upper).numpy()
+        _same_bits(tg.cholesky_solve(tg.tensor(b), tg.tensor(u), upper=upper).numpy(), theirs, rtol)
+
+
+# ---------------------------------------------------------------------- det / slogdet / logdet at inf/nan
+def test_det_and_slogdet_at_inf_nan_take_pytorchs_lu_of_the_transpose():
+    inf = math.inf
+    # LU of A^T (A contiguous): a pivot of 0 * inf = nan makes the determinant nan (numpy's LU of A gave inf)
+    d = tg.tensor([[[-2.5, 2.0, -3.0], [3.0, inf, 2.0], [-3.0, 0.0, -inf]]]).det()
+    assert np.isnan(d.numpy()).all()
+    # sign = prod(sgn(diag U)) * det(P) with sgn(nan) = 0: -1 * 0 = -0.0; logabsdet sums log|nan|
+    sign, logabs = tg.slogdet(tg.tensor([[[-2.5, 0.0], [-inf, 0.5]]]))
+    assert sign.numpy()[0] == 0 and np.signbit(sign.numpy()[0]) and np.isnan(logabs.numpy()[0])
+    # a float64 zero determinant has the sign of LAPACK's product: -(1 * 0) for a swapped pair of rows
+    d = tg.det(tg.tensor([[0.0, 1.0], [0.0, 1.0]], dtype=tg.float64))
+    assert d.item() == 0 and np.signbit(d.numpy())
+
+
+def test_det_backward_at_inf_solves_with_the_lu_factors_as_pytorch():
+    # g det(A) A^-T by getrs on diag(g det(A)): the off-diagonal zeros of that right-hand side stay zeros
+    x = tg.tensor([[math.inf, 1.25], [0.25, 1.5]], dtype=tg.float64, requires_grad=True)
+    tg.det(x).backward()
+    g = x.grad.numpy()
+    assert np.isnan(g[0]).all() and np.isnan(g[1, 0]) and g[1, 1] == math.inf
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+@pytest.mark.parametrize("transposed", [False, True])
+def test_det_slogdet_logdet_with_inf_nan_match_pytorch(dtype, transposed):
+    torch = pytest.importorskip("torch")
+    rng = np.random.default_rng(11)
+    rtol = 1e-3 if dtype == "float32" else 1e-9
+    checked = 0
+    for _ in range(120):
+        n = int(rng.integers(2, 5))
+        a = _special_matrix(rng, (n, n), 0.15)
+        if np.isfinite(a).all():
+            continue
+        results = []
+        for lib in (torch, tg):
+            leaves = [lib.tensor(a, dtype=getattr(lib, dtype), requires_grad=True) for _ in range(3)]
+            ins = [x.mT if transposed else x for x in leaves]  # a non-contiguous A: PyTorch's LU of A itself
+            det, (sign, logabs), logdet = lib.det(ins[0]), lib.slogdet(ins[1]), lib.logdet(ins[2])
+            (det + logabs + logdet).sum().backward()
+            results.append([t.detach().numpy() for t in (det, sign, logabs, logdet)] +
+                           [x.grad.numpy() for x in leaves])
+        theirs, ours = results
+        for o, t in zip(ours, theirs, strict=True):
+            # float32 rounding noise of a cancellation (MKL's FMA): two nonzero values both below 1e-6 agree
+            tiny = (np.abs(t) < 1e-6) & (t != 0) & (np.abs(o) < 1e-6) & (o != 0)
+            # a non-contiguous A: PyTorch's gradient solves with the adjoint (getrs 'T'), where MKL's kernel gives
+            # some zeros another sign than LAPACK's reference order (NaN and inf places still agree)
+            _same_bits(np.where(tiny, t, o), t, rtol, signs=not transposed)
+        checked += 1
+    assert checked > 20
+
+
+# ---------------------------------------------------------------------- svd / pinv at inf
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_svd_and_pinv_of_a_matrix_with_inf_return_nans_and_do_not_hang(dtype):
+    # numpy's gesdd never returns for this matrix; PyTorch's (MKL's) gives NaNs: tapegrad gives NaN factors
+    inf = math.inf
+    bad = [[inf, -2.5, 1.0], [0.0, 0.5, 3.0], [0.5, -inf, -1.0]]
+    x = tg.tensor([bad, [[2.0, 0.0, 0.0], [0.0, 1.0, 0.0], [0.0, 0.0, 4.0]]], dtype=getattr(tg, dtype))
+    U, S, Vh = tg.linalg.svd(x)
+    assert np.isnan(S.numpy()[0]).all() and np.isnan(U.numpy()[0]).all() and np.isnan(Vh.numpy()[0]).all()
+    np.testing.assert_allclose(S.numpy()[1], [4.0, 2.0, 1.0])
+    p = tg.pinverse(x).numpy()
+    assert np.isnan(p[0]).all()
+    np.testing.assert_allclose(p[1], np.diag([0.5, 1.0, 0.25]), rtol=1e-6)
+    assert tg.linalg.svd(x, full_matrices=False).U.shape == (2, 3, 3)
+    # one singular value: numpy's (and PyTorch's) answer, pinv([[inf]]) = 0 (nan is below no cut-off)
+    assert tg.pinverse(tg.tensor([[inf]], dtype=getattr(tg, dtype))).tolist() == [[0.0]]

@@ -246,6 +246,7 @@ def inv(A: Tensor, *, out=None) -> Tensor:
     return record(value.astype(A._data.dtype, copy=False), (A,), _core._inv_rule, "LinalgInvExBackward0")
 
 
+
 def _solve(op, A, B, left, check_errors):
     check_matrix(op, A, square=True)
     expect_tensor(op, B, "B")
@@ -365,8 +366,22 @@ def det(A: Tensor, *, out=None) -> Tensor:
     op = "linalg.det"
     _no_out(op, out)
     check_matrix(op, A, square=True)
-    value = np.linalg.det(A._data).astype(A._data.dtype, copy=False)
-    return record(value, (A,), _core.det_rule, "LinalgDetBackward0")
+    a = A._data
+    use_t = A.is_contiguous()
+    with np.errstate(all="ignore"):
+        value = np.linalg.det(a).astype(a.dtype, copy=False)
+    if _lapack_det_needed(a, value == 0):
+        value = _core.det_lapack(a, use_t)
+    return record(value, (A,), _core.det_rule(use_t), "LinalgDetBackward0")
+
+
+def _lapack_det_needed(a, zero):
+    """Whether det/slogdet take PyTorch's own LU (det_lapack): for matrices with inf/nan (numpy's LU spreads
+    NaN otherwise) and for a float64 zero determinant (its sign of zero). A float32 zero stays numpy's exact
+    zero (its LU runs in float64; the differential test's det-of-singular-rounding)."""
+    if a.size == 0:
+        return False
+    return not np.isfinite(a).all() or (a.dtype == np.float64 and bool(np.any(zero)))
 
 
 def slogdet(A: Tensor, *, out=None):
@@ -380,11 +395,17 @@ def slogdet(A: Tensor, *, out=None):
     op = "linalg.slogdet"
     _no_out(op, out)
     check_matrix(op, A, square=True)
-    sign, logabs = np.linalg.slogdet(A._data)
-    dt = A._data.dtype
+    a = A._data
+    use_t = A.is_contiguous()
+    with np.errstate(all="ignore"):
+        sign, logabs = np.linalg.slogdet(a)
+    if _lapack_det_needed(a, sign == 0):
+        sign, logabs = _core.slogdet_lapack(a, use_t)
+    dt = a.dtype
     # the sign is an output of the same node in PyTorch: it requires grad, and its gradient is none (None)
     return linalg_slogdet(record(np.asarray(sign, dt), (A,), _core.no_grad_rule, "LinalgSlogdetBackward0"),
-                          record(np.asarray(logabs, dt), (A,), _core.logabsdet_rule, "LinalgSlogdetBackward0"))
+                          record(np.asarray(logabs, dt), (A,), _core.logabsdet_rule(use_t),
+                                 "LinalgSlogdetBackward0"))
 
 
 # ---------------------------------------------------------------------- cholesky
@@ -1108,14 +1129,33 @@ def lu_solve(LU: Tensor, pivots: Tensor, B: Tensor, *, left: bool = True, adjoin
         raise RuntimeError(f"{op}: The input tensor B must have at least 2 dimensions.")
     check_same_dtype(op, LU, B, ("LU", "B"))
     n = LU.shape[-1]
-    if not left:
-        return lu_solve(LU, pivots, B.mT, left=True, adjoint=not adjoint).mT
-    if B.shape[-2] != n:
+    if B.shape[-2 if left else -1] != n:
+        if not left:  # PyTorch checks X A = B as A^H X^H = B^H
+            raise RuntimeError(f"{op}: Incompatible shapes of A and B for the equation {'A' if adjoint else 'A^H'}X "
+                               f"= B ({n}x{n} and {B.shape[-1]}x{B.shape[-2]})")
         raise RuntimeError(f"{op}: Incompatible shapes of A and B for the equation {'A^H' if adjoint else 'A'}X = B "
                            f"({n}x{n} and {B.shape[-2]}x{B.shape[-1]})")
     if pivots._data.dtype != np.int32 or tuple(pivots.shape) != tuple(LU.shape[:-1]):
         raise RuntimeError(f"{op}: Expected pivots to be int32 of shape {tuple(LU.shape[:-1])}, got "
                            f"{pivots._data.dtype} of shape {tuple(pivots.shape)}")
+    return _householder.with_value(_lu_solve_graph(LU, pivots, B, left, adjoint),
+                                   lambda: _lu_solve_value(LU._data, pivots._data, B._data, left, adjoint),
+                                   "LinalgLuSolveBackward0")
+
+
+def _lu_solve_value(lu, pivots, b, left, adjoint):
+    """lu_solve's value as PyTorch's CPU computes it: LAPACK's getrs on B (on B^T with the other ``adjoint`` when
+    not ``left``), its signs of zero and inf/nan."""
+    if left:
+        return _core.getrs_array(lu, pivots, b, adjoint)
+    return np.swapaxes(_core.getrs_array(lu, pivots, np.swapaxes(b, -1, -2), not adjoint), -1, -2)
+
+
+def _lu_solve_graph(LU, pivots, B, left, adjoint):
+    """lu_solve by formulas (triangular solves and the permutation): the graph its gradients come from."""
+    if not left:
+        return _lu_solve_graph(LU, pivots, B.mT, True, not adjoint).mT
+    n = LU.shape[-1]
     p = wrap(_core.permutation_array(pivots._data, n, LU._data.dtype))
     if adjoint:
         z = solve_triangular(LU.mT, B, upper=False)  # U^T z = B (the upper triangle of LU, transposed)

@@ -123,31 +123,8 @@ def cholesky_solve(input: Tensor, input2: Tensor, upper: bool = False) -> Tensor
         raise RuntimeError(f"{op_name}: Incompatible matrix sizes for cholesky_solve: each A matrix is "
                            f"{input2.shape[-2]} by {input2.shape[-1]} but each b matrix is {input.shape[-2]} by "
                            f"{input.shape[-1]}")
-    value = _cholesky_solve_array(input._data, input2._data, upper)
-    return record(value, (input, input2), _cholesky_solve_rule(bool(upper)), "CholeskySolveBackward0")
-
-
-def _cholesky_solve_array(b, u, upper):
-    factor = np.swapaxes(u, -1, -2) if upper else u  # lower triangular
-    y = _core.triangular_solve_array(factor, b, False)
-    return _core.triangular_solve_array(np.swapaxes(factor, -1, -2), y, True)
-
-
-def _cholesky_solve_rule(upper):
-    """PyTorch's cholesky_solve_backward: the gradient of the factor is the full matrix's, -(C + C^T) L (upper:
-    -U (C + C^T)) with C = gB X^T, also in the triangle the forward does not read."""
-    def rule(xp, need, g, out, b, u):
-        factor = u.mT if upper else u
-        gb = xp.linalg_solve_triangular_m(factor.mT, xp.linalg_solve_triangular_m(factor, g, upper=False),
-                                          upper=True)
-        gu = None
-        if need[1]:
-            common = gb @ out.mT
-            common = common + common.mT
-            gu = -(u @ common) if upper else -(common @ u)
-        return gb if need[0] else None, gu
-
-    return rule
+    value = _core.potrs_array(input._data, input2._data, bool(upper))  # LAPACK's order, signs of zero, inf/nan
+    return record(value, (input, input2), _core.cholesky_solve_rule(bool(upper)), "CholeskySolveBackward0")
 
 
 @op(xp_name=False)
