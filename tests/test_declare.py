@@ -150,6 +150,11 @@ OVERLAPS = [
     ("x[:3].copy_(x[1:].flip(0))", False), ("x.add_(x[:1].expand(4))", False), ("v = x[:3]; v -= x[1:]", True),
     ("v = x[1:]; v += x[:3]", True), ("x[:2].sub_(x[1:3], alpha=2)", True), ("x[1:].div_(x[:3].clone())", False),
     ("with torch.no_grad(): x[:3].copy_(x[1:])", True), ("y = x.requires_grad_() * 1; y[:3].add_(y[1:])", True),
+    ("x.add_(x[0])", True), ("x[1:2].add_(x[1])", True), ("x.copy_(x[0])", True), ("v = x[0]; v.lerp_(v, -1.5)", False),
+    # ops with rules of their own: masked_fill_ reads its value first, masked_scatter_ does not check its source,
+    # setitem writes a 0-d value as a fill
+    ("x.masked_fill_(x > 1, x[0])", False), ("x.reshape(2, 2).masked_scatter_(x.reshape(2, 2) > -1, x)", False),
+    ("y = x.requires_grad_() * 1; w = y.dot(y); w[None] = w", False),
 ]
 
 
@@ -172,3 +177,14 @@ def test_in_place_ops_refuse_a_partly_overlapping_operand(code, refused):
 def test_in_place_overlap_refusals_are_pytorchs(code, refused):
     torch = pytest.importorskip("torch")
     assert _overlap_outcome(torch, code) is refused
+
+
+@pytest.mark.parametrize("name", ["sqrt_", "clamp_", "lerp_", "addcmul_", "addcdiv_"])
+def test_plain_writes_of_0d_tensors(name):
+    args = {"sqrt_": (), "clamp_": (0.5, 1.0), "lerp_": (tg.tensor(3.0), 0.25),
+            "addcmul_": (tg.tensor(3.0), tg.tensor(2.0)), "addcdiv_": (tg.tensor(3.0), tg.tensor(2.0))}[name]
+    want = getattr(Tensor, name).op(tg.tensor(2.0), *args)
+    got = tg.tensor(2.0)
+    with tg.no_grad():
+        getattr(got, name)(*args)
+    assert got.shape == () and got.item() == want.item()

@@ -29,7 +29,16 @@ from .._tensor import Size, Tensor, check_device, check_dim, to_array, type_name
 from .grad_mode import is_grad_enabled
 from .inplace import any_requires_grad as _any_requires_grad
 from .inplace import apply as inplace
-from .inplace import bump, dense, increment_version, no_record, overlap, overlap_error, partial_overlap
+from .inplace import (
+    bump,
+    check_overlaps,
+    dense,
+    increment_version,
+    no_record,
+    overlap,
+    overlap_error,
+    partial_overlap,
+)
 from .tape import node_name, record
 from .xp import numpy_xp, register_tensor_xp
 
@@ -122,17 +131,18 @@ def operands(op: str, a, b) -> tuple[Tensor, Tensor]:
 # ---------------------------------------------------------------------- declarations
 _NAME_AND_DOC = ("__module__", "__name__", "__qualname__", "__doc__")  # the op keeps its own signature
 def op(fn: Callable | None = None, *, methods: Sequence[str] | None = None, xp_name: str | bool | None = None,
-       inplace: str | bool = False):
+       inplace: str | bool = False, elementwise: bool = False):
     """Declare an op written by hand (it calls ``record`` itself): make it a Tensor method under ``methods``
     (default: its own name; ``()`` for none), give create_graph rules ``xp.<xp_name>`` (default: its own name;
-    ``False`` for none), and with ``inplace`` also the in-place method (``True``: its name plus ``_``).
+    ``False`` for none), and with ``inplace`` also the in-place method (``True``: its name plus ``_``), which,
+    for an ``elementwise`` op, refuses an operand that partly overlaps the written tensor, as PyTorch.
 
     >>> @op(methods=("sum",))            # doctest: +SKIP
     ... def sum(input, dim=None, keepdim=False): ...
     """
     if fn is None:
-        return functools.partial(op, methods=methods, xp_name=xp_name, inplace=inplace)
-    _register(fn, methods, xp_name, inplace)
+        return functools.partial(op, methods=methods, xp_name=xp_name, inplace=inplace, elementwise=elementwise)
+    _register(fn, methods, xp_name, inplace, elementwise=elementwise)
     return fn
 
 
@@ -180,7 +190,7 @@ def _declare_unary(fn, *, compute, grad, name, ints, bools, methods, xp_name, in
 
     forward.rule, forward.numpy = grad, array_fn  # type: ignore[attr-defined]  # its rule, and its numpy function
     del forward.__wrapped__  # the op's signature is its own (it takes tensors), not that of ``fn``
-    _register(forward, methods, xp_name, inplace, _unary_write(array_fn))
+    _register(forward, methods, xp_name, inplace, _unary_write(array_fn), elementwise=True)
     return forward
 
 
@@ -276,7 +286,7 @@ def _declare_binary(fn, *, compute, grad, name, floats, tensors, methods, xp_nam
 
     forward.rule, forward.numpy = grad, array_fn  # type: ignore[attr-defined]
     del forward.__wrapped__
-    _register(forward, methods, xp_name, inplace)
+    _register(forward, methods, xp_name, inplace, elementwise=True)
     if reflected:
         def reflect(self, other):
             return forward(other, self)
@@ -311,14 +321,14 @@ def backward_op(fn: Callable | None = None, *, grad: Callable, name: str | None 
     return fn
 
 
-def _register(fn, methods, xp_name, inplace, write=None):
+def _register(fn, methods, xp_name, inplace, write=None, elementwise=False):
     for method in (fn.__name__,) if methods is None else methods:
         setattr(Tensor, method, fn)
     if xp_name is not False:
         register_tensor_xp(xp_name or fn.__name__, fn)
     if inplace:
         name = inplace if isinstance(inplace, str) else fn.__name__ + "_"
-        setattr(Tensor, name, inplace_method(name, fn, write))
+        setattr(Tensor, name, inplace_method(name, fn, write, elementwise))
 
 
 def plain_write(fn: Callable, name: str | None = None) -> Callable:
@@ -333,24 +343,33 @@ def plain_write(fn: Callable, name: str | None = None) -> Callable:
     method_name = name or fn.__name__ + "_"
 
     def declare(write: Callable) -> Callable:
-        setattr(Tensor, method_name, inplace_method(method_name, fn, write))
+        method = getattr(Tensor, method_name)
+        setattr(Tensor, method_name, inplace_method(method_name, fn, write, method.elementwise))
         return write
 
     return declare
 
 
-def inplace_method(name: str, fn: Callable, write: Callable | None = None) -> Callable:
+def inplace_method(name: str, fn: Callable, write: Callable | None = None, elementwise: bool = False) -> Callable:
     """The in-place method ``name`` of the op ``fn``: ``x.exp_()`` is ``x`` taking the values of ``exp(x)``.
+    ``elementwise``: a tensor operand that partly overlaps ``x`` is refused, as PyTorch's TensorIterator.
 
     ``write(array, *args, **kwargs) -> bool``, if given, is the op's plain write: when there is nothing to record
     (under ``no_grad``, or nothing involved requires grad) it writes the op's values straight into the array and
     returns True, or returns False, having written nothing, for the door to handle (and explain) the case.
     """
-    if write is None:
+    if write is None and not elementwise:
         def method(self, *args, **kwargs):
+            return inplace(self, name, fn, *args, **kwargs)
+    elif write is None:
+        def method(self, *args, **kwargs):
+            if args or kwargs:
+                check_overlaps(name, self, args, kwargs)
             return inplace(self, name, fn, *args, **kwargs)
     else:
         def method(self, *args, **kwargs):
+            if elementwise and (args or kwargs):
+                check_overlaps(name, self, args, kwargs)
             if (not _grad.enabled or not (self._requires_grad or _any_requires_grad(args, kwargs))) \
                     and write(self._data, *args, **kwargs):
                 bump(self)
@@ -359,5 +378,6 @@ def inplace_method(name: str, fn: Callable, write: Callable | None = None) -> Ca
 
     method.__name__ = method.__qualname__ = name
     method.__doc__ = f"{name}(...) -> self: ``{fn.__name__}`` in place."
-    method.op, method.write = fn, write  # type: ignore[attr-defined]  # what it computes, and its plain write
+    # what it computes, its plain write, and whether it refuses overlapping operands
+    method.op, method.write, method.elementwise = fn, write, elementwise  # type: ignore[attr-defined]
     return method

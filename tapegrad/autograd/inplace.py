@@ -44,7 +44,7 @@ from .tape import record
 
 __all__ = ["apply", "no_record", "bump", "increment_version", "alias", "group", "recorded_at",
            "mark_multi_output", "any_requires_grad", "apply_view", "dense", "overlap", "partial_overlap",
-           "overlap_error"]
+           "overlap_error", "check_overlaps"]
 
 _grad = _state.grad
 _clock = _state.clock
@@ -174,7 +174,9 @@ def overlap_error(op: str) -> RuntimeError:
                         "refer to a single memory location; clone() the tensor first")
 
 
-def _check_overlaps(name, self, args, kwargs):
+def check_overlaps(name: str, self: Tensor, args, kwargs) -> None:
+    """Refuse, as PyTorch's TensorIterator, an elementwise in-place op whose tensor operand partly overlaps
+    ``self`` (ops with their own rules, index_put_, scatter_, masked_fill_'s value, do not call this)."""
     data = self._data
     for a in args:
         if isinstance(a, Tensor) and partial_overlap(data, a._data):
@@ -196,7 +198,6 @@ def apply(self: Tensor, name: str, op, *args, _cast_ok: bool = False, **kwargs) 
     ``op`` is the out-of-place op. Its result must have ``self``'s shape, and a dtype that can be cast to
     ``self``'s within its kind (``_cast_ok``: any cast, as ``copy_``).
     """
-    _check_overlaps(name, self, args, kwargs)
     if _grad.enabled and (self._requires_grad or any_requires_grad(args, kwargs)):
         return _write_recorded(self, name, op, args, kwargs, _cast_ok)
     prev = _grad.enabled

@@ -50,7 +50,7 @@ def _scaled(t, factor):
 
 
 # ---------------------------------------------------------------------- fused multiply-adds
-@op(inplace=True)
+@op(inplace=True, elementwise=True)
 def addcmul(input: Tensor, tensor1: Tensor, tensor2: Tensor, *, value=1) -> Tensor:
     """addcmul(input, tensor1, tensor2, *, value=1): ``input + value * tensor1 * tensor2`` (broadcast).
 
@@ -73,7 +73,7 @@ def addcmul(input: Tensor, tensor1: Tensor, tensor2: Tensor, *, value=1) -> Tens
     return _in_opmath(lambda x, t1, t2: x + _scaled(t1, value) * t2, input, tensor1, tensor2)
 
 
-@op(inplace=True)
+@op(inplace=True, elementwise=True)
 def addcdiv(input: Tensor, tensor1: Tensor, tensor2: Tensor, *, value=1) -> Tensor:
     """addcdiv(input, tensor1, tensor2, *, value=1): ``input + value * tensor1 / tensor2`` (broadcast; integer
     tensor1 and tensor2 are refused, as PyTorch does).

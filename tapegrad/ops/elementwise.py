@@ -30,6 +30,7 @@ from ..autograd.declare import (
     op,
     operand,
     operands,
+    overlap_error,
     partial_overlap,
     plain_write,
     record,
@@ -75,11 +76,12 @@ def _fast_inplace(self, name, ufunc, other, op_fn, alpha=1, **kwargs):
     """``self.<name>(other)`` for an arithmetic op: with nothing to record, numpy writes straight into self's
     memory (an optimizer's ``p -= lr * p.grad``); otherwise, or when numpy refuses, the general door."""
     kind = other.__class__
+    if kind is Tensor and (other._data.base is not None or self._data.base is not None) \
+            and partial_overlap(self._data, other._data):
+        raise overlap_error(name)  # as PyTorch's TensorIterator (two arrays that own their memory never overlap)
     if not kwargs and not ((self._requires_grad or kind is Tensor and other._requires_grad) and _grad.enabled):
         if kind is Tensor and other._data.dtype is self._data.dtype:
             value = other._data
-            if (value.base is not None or self._data.base is not None) and partial_overlap(self._data, value):
-                value = None  # the door refuses, as PyTorch
         elif kind is float or kind is int:
             value = other if self._data.dtype is not _HALF else None  # float16: PyTorch's opmath, in the op
         else:
@@ -1162,7 +1164,7 @@ Tensor.sgn_ = Tensor.sign_
 
 
 # ---------------------------------------------------------------------- selection
-@op(methods=("clamp", "clip"), inplace=True)
+@op(methods=("clamp", "clip"), inplace=True, elementwise=True)
 def clamp(input: Tensor, min: Tensor | float | None = None, max: Tensor | float | None = None) -> Tensor:
     """clamp(input, min=None, max=None): limit values to [min, max] (numbers or broadcastable tensors).
 
@@ -1465,7 +1467,7 @@ def _where_method(self, condition, other):
 Tensor.where = _where_method
 
 
-@op(inplace=True)
+@op(inplace=True, elementwise=True)
 def lerp(input: Tensor, end: Tensor, weight: Tensor | float) -> Tensor:
     """lerp(input, end, weight) -> input + weight * (end - input), with a number or tensor weight.
 
@@ -1525,7 +1527,7 @@ def _lerp_write(data, end, weight):
     if partial_overlap(data, e):
         return False
     try:
-        d = e - data
+        d = np.asarray(e - data)  # (numpy makes a scalar of 0-d arrays' difference: an array to write into)
     except ValueError:
         return False  # shapes that do not broadcast: the op explains
     if d.shape != data.shape:
@@ -1589,7 +1591,7 @@ def _compare(name, ufunc, symbol, methods):
     compare.__doc__ = (f"{name}(input, other) -> bool tensor of input {symbol} other, elementwise, with "
                        f"broadcasting (no gradient).\n\n    >>> import tapegrad as tg\n"
                        f"    >>> tg.{name}(tg.tensor([1, 2, 3]), 2)\n    tensor({example})\n    ")
-    setattr(Tensor, name + "_", inplace_method(name + "_", compared))
+    setattr(Tensor, name + "_", inplace_method(name + "_", compared, elementwise=True))
     return op(compare, methods=methods, inplace=False)
 
 
@@ -1777,7 +1779,7 @@ def _bitwise(name, ufunc, symbol):
     reflected.__name__ = reflected.__qualname__ = f"__r{dunder}__"
     reflected.__doc__ = f"other {symbol} self, for a number on the left."
     setattr(Tensor, f"__r{dunder}__", reflected)
-    op(bitwise, methods=(name, f"__{dunder}__"), inplace=True)
+    op(bitwise, methods=(name, f"__{dunder}__"), inplace=True, elementwise=True)
     setattr(Tensor, f"__i{dunder}__", getattr(Tensor, name + "_"))
     return bitwise
 
@@ -1823,9 +1825,9 @@ def true_divide_(self: Tensor, other: Tensor | float) -> Tensor:
 
 
 Tensor.true_divide_ = true_divide_
-Tensor.floor_divide_ = inplace_method("floor_divide_", floor_divide)
-Tensor.remainder_ = inplace_method("remainder_", remainder)
-Tensor.fmod_ = inplace_method("fmod_", fmod)
+Tensor.floor_divide_ = inplace_method("floor_divide_", floor_divide, elementwise=True)
+Tensor.remainder_ = inplace_method("remainder_", remainder, elementwise=True)
+Tensor.fmod_ = inplace_method("fmod_", fmod, elementwise=True)
 Tensor.negative_ = Tensor.neg_
 
 

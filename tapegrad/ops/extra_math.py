@@ -161,7 +161,7 @@ def _copysign_scalar(input, other):
     """copysign of a tensor and a number (PyTorch's node CopysignBackward1)."""
 
 
-@op(inplace=True)
+@op(inplace=True, elementwise=True)
 def copysign(input, other) -> Tensor:
     """copysign(input, other): the magnitude of ``input`` with the sign (bit) of ``other``; integers give the
     default float dtype. Differentiable in ``input`` only (0 where input is 0).
@@ -232,7 +232,7 @@ Tensor.float_power_ = _float_power_
 
 
 # ---------------------------------------------------------------------- nan_to_num
-@op(inplace=True)
+@op(inplace=True, elementwise=True)
 def nan_to_num(input: Tensor, nan: float = 0.0, posinf: float | None = None, neginf: float | None = None
                ) -> Tensor:
     """nan_to_num(input, nan=0.0, posinf=None, neginf=None): NaN, +inf and -inf replaced by ``nan``, ``posinf``
@@ -276,7 +276,7 @@ def _heaviside_op(input, values):
     """heaviside of two tensors of one dtype."""
 
 
-@op(inplace=True)
+@op(inplace=True, elementwise=True)
 def heaviside(input: Tensor, values: Tensor) -> Tensor:
     """heaviside(input, values): 0 where ``input`` < 0 (and at NaN), ``values`` where it is 0, 1 where > 0.
     Both tensors must have one dtype (bool included), as in PyTorch. Not differentiable, as in PyTorch.
@@ -316,7 +316,7 @@ def nextafter(input, other):
     """
 
 
-@op(inplace=True)
+@op(inplace=True, elementwise=True)
 def ldexp(input: Tensor, other: Tensor) -> Tensor:
     """ldexp(input, other): ``input * 2 ** other``; integer inputs give the default float dtype. The gradient
     is ``2 ** other`` (PyTorch 2.13 gives 0 for negative integer ``other``, computing ``2 ** other`` in integers).
