@@ -99,3 +99,26 @@ def test_matches_torch(kind, k):
     (og * tg.tensor(w)).sum().backward()
     np.testing.assert_allclose(og.detach().numpy(), ot.detach().numpy(), rtol=1e-12)
     np.testing.assert_allclose(xg.grad.numpy(), xt.grad.numpy(), rtol=1e-12)
+
+
+# (shape, pads, mode): PyTorch refuses a reflect/replicate padding only when every padded dim would be empty
+_EMPTYING_PADS = [((2, 1, 4, 4), (2, 0, 0, 2, -1, 0), "reflect"), ((2, 1, 4, 4), (0, 0, 0, 0, -1, 0), "replicate"),
+                  ((1, 3, 4), (0, 0, -3, 0), "reflect"), ((1, 3, 4), (0, 0, -3, 0), "replicate"),
+                  ((1, 3, 4), (-4, 0, -3, 0), "replicate"), ((1, 2, 3), (-3, 0), "reflect"),
+                  ((2, 2, 2, 2), (-2, 0, -2, 0, -2, 0), "replicate")]
+
+
+@pytest.mark.parametrize("shape, pads, mode", _EMPTYING_PADS)
+def test_pad_to_an_empty_dim_is_refused_only_when_all_padded_dims_are_empty(shape, pads, mode):
+    x = tg.arange(float(np.prod(shape)), requires_grad=True).reshape(shape)
+    everything = all(n + a + b < 1 for n, (a, b) in zip(reversed(shape), zip(pads[::2], pads[1::2])))
+    if everything:
+        with pytest.raises(RuntimeError, match="too small"):
+            tg.nn.functional.pad(x, pads, mode=mode)
+        return
+    y = tg.nn.functional.pad(x, pads, mode=mode)
+    assert 0 in y.shape
+    y.sum().backward()
+    assert (x.grad is None or not x.grad.numpy().any())
+    torch = pytest.importorskip("torch")
+    assert tuple(torch.nn.functional.pad(torch.zeros(shape), pads, mode=mode).shape) == tuple(y.shape)

@@ -1002,6 +1002,11 @@ def pad(input: Tensor, pad: tuple[int, ...], mode: str = "constant", value: floa
         raise NotImplementedError(f"pad: padding size {len(pads)} is not supported for {nd}D input tensor in "
                                   f"mode {mode!r}: (left, right) pads 2D or 3D input, 4 pads 3D or 4D, 6 pads 4D "
                                   "or 5D")
+    sizes = [x.shape[d] + lo + hi for d, (lo, hi) in enumerate(pairs) if d >= nd - k]
+    if mode != "circular" and all(size < 1 for size in sizes):
+        # NOTE: PyTorch refuses only when every padded dim would be empty (a 0 beside a 1 is an empty result)
+        raise RuntimeError(f"pad: input of shape {tuple(x.shape)} is too small for padding {tuple(pads)}: the "
+                           f"padded sizes would be {tuple(sizes)}")
     index = []
     for d, (lo, hi) in enumerate(pairs):
         n = x.shape[d]
@@ -1023,7 +1028,7 @@ def pad(input: Tensor, pad: tuple[int, ...], mode: str = "constant", value: floa
             if mode == "reflect" and (lo >= n or hi >= n):
                 raise RuntimeError(f"pad: reflect padding {(lo, hi)} at dimension {d} must be less than the "
                                    f"dimension's size {n} (input shape {tuple(x.shape)})")
-            if size < 1:
+            if size < 0:
                 raise RuntimeError(f"pad: input of size {n} at dimension {d} is too small for padding {(lo, hi)}: "
                                    f"the output size would be {size}")
             j = np.arange(-lo, n + hi)
