@@ -43,6 +43,7 @@ from .tape import node_name, record
 from .xp import numpy_xp, register_tensor_xp
 
 _grad = _state.grad
+_clock = _state.clock
 
 __all__ = ["Tensor", "Size", "wrap", "record", "node_name", "unary", "binary", "op", "inplace",
            "inplace_method", "plain_write", "backward_op", "no_record", "bump", "increment_version", "operands",
@@ -368,11 +369,23 @@ def inplace_method(name: str, fn: Callable, write: Callable | None = None, eleme
             return inplace(self, name, fn, *args, **kwargs)
     else:
         def method(self, *args, **kwargs):
-            if elementwise and (args or kwargs):
-                check_overlaps(name, self, args, kwargs)
+            data = self._data
+            if elementwise:
+                if kwargs:
+                    check_overlaps(name, self, args, kwargs)
+                else:  # the same check, inlined: two arrays that own their memory never overlap
+                    for a in args:
+                        if (a.__class__ is Tensor or isinstance(a, Tensor)) \
+                                and (a._data.base is not None or data.base is not None) \
+                                and overlap(data, a._data) == "partial":
+                            raise overlap_error(name)
             if (not _grad.enabled or not (self._requires_grad or _any_requires_grad(args, kwargs))) \
-                    and write(self._data, *args, **kwargs):
-                bump(self)
+                    and write(data, *args, **kwargs):
+                if self._base is None and self._extra is None:  # bump(self), inlined for the common case
+                    _clock.now += 1
+                    self._version = _clock.now
+                else:
+                    bump(self)
                 return self
             return inplace(self, name, fn, *args, **kwargs)
 

@@ -178,11 +178,9 @@ def check_overlaps(name: str, self: Tensor, args, kwargs) -> None:
     """Refuse, as PyTorch's TensorIterator, an elementwise in-place op whose tensor operand partly overlaps
     ``self`` (ops with their own rules, index_put_, scatter_, masked_fill_'s value, do not call this)."""
     data = self._data
-    for a in args:
-        if isinstance(a, Tensor) and partial_overlap(data, a._data):
-            raise overlap_error(name)
-    for a in kwargs.values():
-        if isinstance(a, Tensor) and partial_overlap(data, a._data):
+    for a in (*args, *kwargs.values()) if kwargs else args:
+        if isinstance(a, Tensor) and (a._data.base is not None or data.base is not None) \
+                and overlap(data, a._data) == "partial":  # (two arrays that own their memory never overlap)
             raise overlap_error(name)
 
 

@@ -16,7 +16,7 @@ from collections import namedtuple
 import numpy as np
 
 from .. import dtypes
-from ..autograd.declare import Tensor, cast, check_dim, op, partial_overlap, plain_write, record, wrap
+from ..autograd.declare import Tensor, cast, check_dim, op, plain_write, record, wrap
 from . import copy as C
 from . import elementwise as E
 from . import index as I
@@ -99,37 +99,39 @@ def _in_opmath(compute, *tensors):
     return cast(compute(*(cast(t, np.float32) for t in tensors)), np.float16)
 
 
-@plain_write(addcmul)
-def _addcmul_write(data, tensor1, tensor2, *, value=1):
-    """addcmul_ with nothing to record (a hand-written Adam's ``v.addcmul_(g, g, value=1 - beta2)``): the op's
-    product, scaled, added into the tensor."""
-    return _addc_write(data, tensor1, tensor2, value, np.multiply)
+def _addc_write(ufunc):
+    """The plain write of addcmul_ (``ufunc`` multiply) or addcdiv_ (divide): ``data += ufunc(value * tensor1,
+    tensor2)`` as the op computes it, for float32/float64 tensors of one dtype and a number ``value``; False
+    (nothing written) for the door to handle the rest. (A hand-written Adam's ``v.addcmul_(g, g, value=...)`` and
+    ``p.addcdiv_(m, d, value=-lr)``.)"""
 
-
-@plain_write(addcdiv)
-def _addcdiv_write(data, tensor1, tensor2, *, value=1):
-    """addcdiv_ with nothing to record (``p.addcdiv_(m, v.sqrt() + eps, value=-lr)``): as ``_addcmul_write``."""
-    return _addc_write(data, tensor1, tensor2, value, np.divide)
-
-
-def _addc_write(data, tensor1, tensor2, value, ufunc):
-    """``data += ufunc(value * tensor1, tensor2)`` computed as the op computes it, for float32/float64 tensors of
-    one dtype and a number ``value``; False (nothing written) for the door to handle the rest."""
-    if tensor1.__class__ is not Tensor or tensor2.__class__ is not Tensor or not (
-            value.__class__ is float or value.__class__ is int):
-        return False
-    a, b = tensor1._data, tensor2._data
-    if data.dtype.kind != "f" or data.dtype == np.float16 or a.dtype is not data.dtype or b.dtype is not data.dtype \
-            or not data.flags.writeable or partial_overlap(data, a) or partial_overlap(data, b):
-        return False
-    try:
-        term = ufunc(np.multiply(a, value), b) if value != 1 else ufunc(a, b)  # the op's order: value * tensor1
-        if term.ndim > data.ndim or np.broadcast_shapes(term.shape, data.shape) != data.shape:
+    def write(data, tensor1, tensor2, *, value=1):
+        if tensor1.__class__ is not Tensor or tensor2.__class__ is not Tensor or not (
+                value.__class__ is float or value.__class__ is int):
+            return False
+        a, b = tensor1._data, tensor2._data
+        if data.dtype.kind != "f" or data.dtype == np.float16 or a.dtype is not data.dtype \
+                or b.dtype is not data.dtype or not data.flags.writeable:
+            return False  # (the method refused partly overlapping operands already)
+        try:
+            if value != 1:  # the op's order: value * tensor1 first
+                term = np.multiply(a, value)
+                term = ufunc(term, b, out=term) if term.shape == b.shape else ufunc(term, b)
+            else:
+                term = ufunc(a, b)
+        except ValueError:
+            return False
+        if term.shape != data.shape and (term.ndim > data.ndim
+                                         or np.broadcast_shapes(term.shape, data.shape) != data.shape):
             return False  # the result would be larger than the tensor: the door explains
-    except ValueError:
-        return False
-    np.add(data, term, out=data)
-    return True
+        np.add(data, term, out=data)
+        return True
+
+    return write
+
+
+plain_write(addcmul)(_addc_write(np.multiply))
+plain_write(addcdiv)(_addc_write(np.divide))
 
 
 def _expanded(op_name, input, tensor1, tensor2):

@@ -1233,6 +1233,9 @@ def _clamp(input, min, max, name):
     return record(out, (x,), clamp_rule, name)
 
 
+from numpy._core.umath import clip as _clip_ufunc  # noqa: E402 - np.clip's ufunc, without its Python wrapper
+
+
 @plain_write(clamp)
 def _clamp_write(data, min=None, max=None):
     """clamp_ with number bounds on a floating-point tensor, with nothing to record: each bound is one ufunc into
@@ -1241,20 +1244,24 @@ def _clamp_write(data, min=None, max=None):
         return False
     for bound in (min, max):
         if bound is not None and not ((bound.__class__ is float or bound.__class__ is int) and bound == bound
-                                      and not _overflows(bound, data.dtype)):
+                                      and (-128 <= bound <= 127 or not _overflows(bound, data.dtype))):
             return False  # tensors, NaN, numpy scalars, bools, overflow: the op decides (and explains)
-    # NOTE: numpy's maximum and minimum give PyTorch's values except at a tie of signed zeros (their vector loops
-    # return the second argument), so a bound of 0 is a masked copy (x < 0 ? 0 : x keeps -0.0)
-    if min is not None:
-        if min == 0:
+    # NOTE: PyTorch's x < lo ? lo : x keeps x at a tie (-0.0 against a bound of 0.0). numpy's float32/float64
+    # maximum and minimum keep their second argument at a tie, so the tensor goes second; float16's keep the
+    # first, so there a bound of 0 is a masked copy.
+    if data.dtype is _HALF:
+        if min is not None:
             np.copyto(data, min, where=data < min)
-        else:
-            np.maximum(data, min, out=data)
-    if max is not None:
-        if max == 0:
+        if max is not None:
             np.copyto(data, max, where=data > max)
-        else:
-            np.minimum(data, max, out=data)
+        return True
+    if min is not None and max is not None and min != 0 and max != 0:
+        _clip_ufunc(data, min, max, out=data)  # one pass (np.clip without its Python wrapper); no zero ties
+    else:
+        if min is not None:
+            np.maximum(min, data, out=data)
+        if max is not None:
+            np.minimum(max, data, out=data)
     return True
 
 
@@ -1523,9 +1530,7 @@ def _lerp_write(data, end, weight):
             or data.dtype is _HALF or data.dtype.kind != "f" or end._data.dtype is not data.dtype \
             or not data.flags.writeable:
         return False
-    w, e = float(weight), end._data
-    if partial_overlap(data, e):
-        return False
+    w, e = float(weight), end._data  # (the method refused a partly overlapping end already)
     try:
         d = np.asarray(e - data)  # (numpy makes a scalar of 0-d arrays' difference: an array to write into)
     except ValueError:
