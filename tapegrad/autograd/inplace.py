@@ -73,12 +73,13 @@ def increment_version(*tensors: Tensor) -> None:
     >>> w.detach().numpy()[:] = 5
     >>> tg.autograd.graph.increment_version(w)
     """
+    _clock.now += 1  # one tick for all of them (an optimizer's step announces every parameter at once)
+    now = _clock.now
     for t in tensors:
         if t.__class__ is not Tensor and not isinstance(t, Tensor):
             raise TypeError(f"increment_version: expected Tensors, got {type(t).__name__}")
-        if t._base is None and t._extra is None:  # bump(t), inlined: every optimizer step calls this per parameter
-            _clock.now += 1
-            t._version = _clock.now
+        if t._base is None and t._extra is None:  # bump(t), inlined for the common case
+            t._version = now
         else:
             bump(t)
 
