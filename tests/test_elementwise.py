@@ -1205,3 +1205,17 @@ def test_relu_keeps_negative_zero_in_every_float_dtype(values, dtype):
         assert got.dtype == x.dtype
         np.testing.assert_array_equal(np.signbit(got), np.signbit(want))
         np.testing.assert_array_equal(got, want)
+
+
+@pytest.mark.parametrize("dtype", ["bool", "int32", "int64"])
+@pytest.mark.parametrize("name", ["sin", "exp", "sqrt", "sigmoid"])
+def test_float_ops_of_expanded_integer_tensors_are_contiguous_as_pytorch(name, dtype):
+    """numpy's astype of a broadcast array puts the stretched dim innermost; PyTorch's result is contiguous, so a
+    view of it that PyTorch allows must not be refused."""
+    x = tg.tensor(np.arange(12).reshape(3, 4) % 3, dtype=dtype).broadcast_to((2, 3, 4))
+    out = getattr(tg, name)(x)
+    assert out.is_contiguous() and out.stride() == (12, 4, 1)
+    assert out[1].view(12).shape == (12,)
+    torch = pytest.importorskip("torch")
+    t = torch.tensor(np.arange(12).reshape(3, 4) % 3, dtype=getattr(torch, dtype)).broadcast_to((2, 3, 4))
+    assert getattr(torch, name)(t).stride() == out.stride()

@@ -184,7 +184,9 @@ def _declare_unary(fn, *, compute, grad, name, ints, bools, methods, xp_name, in
         if kind != "f":
             policy = bools if kind == "b" else ints
             if policy == "float":
-                x = x.astype(default_float())  # such inputs never require grad: nothing to record
+                # such inputs never require grad: nothing to record. NOTE: numpy's astype of a broadcast array
+                # puts the stretched dims innermost; PyTorch's result of an expanded input is contiguous
+                x = x.astype(default_float(), order="A" if 0 in x.strides else "K")
             elif policy == "error":
                 raise RuntimeError(f"{op_name}: not supported for {x.dtype} tensors")
         return record(array_fn(x), (input,), grad, node)
