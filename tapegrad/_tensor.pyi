@@ -1136,11 +1136,11 @@ class Tensor:
     def swapaxes(self, dim0: builtins.int, dim1: builtins.int) -> Tensor:
         """transpose(input, dim0, dim1): swap two dimensions (a view)."""
     def swapaxes_(self, *args, **kwargs) -> Any:
-        """swapdims_(dim0, dim1) -> self:"""
+        """swapaxes_(dim0, dim1) -> self: ``transpose_``."""
     def swapdims(self, dim0: builtins.int, dim1: builtins.int) -> Tensor:
         """transpose(input, dim0, dim1): swap two dimensions (a view)."""
     def swapdims_(self, *args, **kwargs) -> Any:
-        """swapdims_(dim0, dim1) -> self:"""
+        """swapdims_(dim0, dim1) -> self: ``transpose_``."""
     def symeig(self, *args, **kwargs) -> Any:
         """symeig: removed from PyTorch in 1.9; raises RuntimeError naming the replacement."""
     def t(self) -> Tensor:

@@ -183,8 +183,9 @@ def test_in_place_overlap_refusals_are_pytorchs(code, refused):
 def test_plain_writes_of_0d_tensors(name):
     args = {"sqrt_": (), "clamp_": (0.5, 1.0), "lerp_": (tg.tensor(3.0), 0.25),
             "addcmul_": (tg.tensor(3.0), tg.tensor(2.0)), "addcdiv_": (tg.tensor(3.0), tg.tensor(2.0))}[name]
-    want = getattr(Tensor, name).op(tg.tensor(2.0), *args)
+    kwargs = {"value": 0.5} if name.startswith("addc") else {}
+    want = getattr(Tensor, name).op(tg.tensor(2.0), *args, **kwargs)
     got = tg.tensor(2.0)
     with tg.no_grad():
-        getattr(got, name)(*args)
+        getattr(got, name)(*args, **kwargs)
     assert got.shape == () and got.item() == want.item()

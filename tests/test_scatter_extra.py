@@ -486,3 +486,13 @@ def test_inplace_scatters_refuse_the_written_tensor_itself_even_empty(dtype, sha
         calls[name](x, x)
     if name == "put_":  # an empty view of it: PyTorch writes (nothing)
         calls[name](x, x[:])
+
+
+def test_unsafe_split_outputs_take_in_place_writes_under_grad_mode():
+    """PyTorch's unsafe_split/unsafe_chunk skip the multi-output view check that split/chunk make."""
+    x = tg.tensor([1.5, -1.0, 0.5], requires_grad=True)
+    y = x * 2
+    for parts in (tg.unsafe_split(y, 2), tg.unsafe_chunk(y, 2), tg.unsafe_split_with_sizes(y, [1, 2])):
+        parts[0].mul_(1.0)
+    with pytest.raises(RuntimeError, match="multiple views"):
+        tg.split(y, 2)[0].mul_(1.0)

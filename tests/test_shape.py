@@ -1588,3 +1588,16 @@ def test_as_strided_matches_pytorch(size, stride, offset):
         (y * lib.arange(1.0, y.numel() + 1, dtype=lib.float64).reshape(y.shape)).sum().backward()
         out += [x.as_strided(size, stride, offset).tolist(), y.grad_fn.name(), w.grad.tolist()]
     assert got == want
+
+
+def test_in_place_views_of_views_and_broadcast_tensors_as_pytorch():
+    leaf = tg.zeros(3, 2, 2, requires_grad=True)
+    with pytest.raises(RuntimeError, match="a view of a leaf tensor that requires grad"):
+        leaf.tensor_split(3, -2)[1].transpose_(2, -3)
+    x = tg.tensor([[1, -1, -100], [3, -1, 100]])
+    a, b = tg.broadcast_tensors(x, x)  # no expansion needed: PyTorch returns the tensors themselves
+    assert a is x and b is x
+    a.swapaxes_(-1, 0)
+    assert x.shape == (3, 2) and tg.Tensor.swapaxes_.__name__ == "swapaxes_"
+    y, z = tg.broadcast_tensors(tg.zeros(3, 1), tg.zeros(4))
+    assert y.shape == z.shape == (3, 4)

@@ -43,8 +43,8 @@ from .tape import members as _members
 from .tape import record
 
 __all__ = ["apply", "no_record", "bump", "increment_version", "alias", "group", "recorded_at",
-           "mark_multi_output", "any_requires_grad", "apply_view", "dense", "overlap", "partial_overlap",
-           "overlap_error", "check_overlaps"]
+           "mark_multi_output", "unmark_multi_output", "any_requires_grad", "apply_view", "dense", "overlap",
+           "partial_overlap", "overlap_error", "check_overlaps"]
 
 _grad = _state.grad
 _clock = _state.clock
@@ -234,6 +234,13 @@ def mark_multi_output(views, node: str) -> None:
         v._extras()["multi_output"] = f"output {k} of {node}"
 
 
+def unmark_multi_output(views) -> None:
+    """Undo :func:`mark_multi_output` (``unsafe_split`` and ``unsafe_chunk``: PyTorch's forms without the check)."""
+    for v in views:
+        if v._extra is not None:
+            v._extra.pop("multi_output", None)
+
+
 def _multi_output_error(name, what):
     return RuntimeError(f"{name}: {what} is a view and is being modified in place. This view is the output of a "
                         "function that returns multiple views (split, chunk, unbind). Such functions do not allow "
@@ -276,9 +283,11 @@ def apply_view(self: Tensor, name: str, view_op, *args, node=None) -> Tensor:
         return self
     if self._extra is not None and "multi_output" in self._extra:
         raise _multi_output_error(name, self._extra["multi_output"])
-    if self._backward is None:
-        raise RuntimeError(f"{name}: a leaf tensor that requires grad is being used in an in-place operation; wrap "
-                           "it in `with tapegrad.no_grad():` or use the out-of-place form")
+    base = self._base
+    if self._backward is None or base is not None and base._requires_grad and base._backward is None:
+        what = "a leaf tensor" if self._backward is None else "a view of a leaf tensor"
+        raise RuntimeError(f"{name}: {what} that requires grad is being used in an in-place operation; wrap it in "
+                           "`with tapegrad.no_grad():` or use the out-of-place form")
     old = _earlier_self(self, copy=False)  # the same memory: the values do not change
     since = recorded_at(self)
     new = view_op(old, *args)

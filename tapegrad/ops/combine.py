@@ -114,8 +114,8 @@ def _addc_write(ufunc):
                 or b.dtype is not data.dtype or not data.flags.writeable:
             return False  # (the method refused partly overlapping operands already)
         try:
-            if value != 1:  # the op's order: value * tensor1 first
-                term = np.multiply(a, value)
+            if value != 1:  # the op's order: value * tensor1 first (an array even for 0-d tensors, to write into)
+                term = np.asarray(np.multiply(a, value))
                 term = ufunc(term, b, out=term) if term.shape == b.shape else ufunc(term, b)
             else:
                 term = ufunc(a, b)

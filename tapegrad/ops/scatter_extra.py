@@ -12,6 +12,7 @@ import builtins
 import numpy as np
 
 from ..autograd.declare import Tensor, check_dim, inplace, is_grad_enabled, op, record, wrap
+from ..autograd.inplace import unmark_multi_output
 from . import elementwise as E
 from . import index as I
 from . import linalg as L
@@ -399,7 +400,9 @@ def unsafe_chunk(input: Tensor, chunks: int, dim: int = 0):
     >>> len(tg.unsafe_chunk(tg.arange(4), 2))
     2
     """
-    return _tensor("unsafe_chunk", input).chunk(chunks, dim)
+    out = _tensor("unsafe_chunk", input).chunk(chunks, dim)
+    unmark_multi_output(out)  # PyTorch's unsafe forms let their outputs be written in place
+    return out
 
 
 @op
@@ -410,7 +413,9 @@ def unsafe_split(input: Tensor, split_size, dim: int = 0):
     >>> [t.tolist() for t in tg.unsafe_split(tg.arange(3), 2)]
     [[0, 1], [2]]
     """
-    return _tensor("unsafe_split", input).split(split_size, dim)
+    out = _tensor("unsafe_split", input).split(split_size, dim)
+    unmark_multi_output(out)
+    return out
 
 
 @op
@@ -423,7 +428,9 @@ def unsafe_split_with_sizes(input: Tensor, split_sizes, dim: int = 0):
     """
     from .combine import split_with_sizes
 
-    return split_with_sizes(input, split_sizes, dim)
+    out = split_with_sizes(input, split_sizes, dim)
+    unmark_multi_output(out)
+    return out
 
 
 @op

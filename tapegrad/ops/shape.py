@@ -644,7 +644,8 @@ def broadcast_tensors(*tensors) -> tuple[Tensor, ...]:
     [(3, 4), (3, 4)]
     """
     shape = broadcast_shapes(*(t._data.shape for t in tensors))
-    return tuple(expand(t, shape) for t in tensors)
+    # as PyTorch (expand_outplace): a tensor that has the shape already is returned itself, not a new view
+    return tuple(t if t._data.shape == shape else expand(t, shape) for t in tensors)
 
 
 @op
@@ -1394,13 +1395,13 @@ Tensor.transpose_ = _view_inplace("transpose_", transpose, """transpose_(dim0, d
     >>> tg.zeros(2, 3, 4).transpose_(0, 2).shape
     tapegrad.Size([4, 3, 2])
     """)
-Tensor.swapdims_ = Tensor.swapaxes_ = _view_inplace("swapdims_", transpose, """swapdims_(dim0, dim1) -> self:
-    ``transpose_`` (also ``swapaxes_``).
+for _name in ("swapdims_", "swapaxes_"):
+    setattr(Tensor, _name, _view_inplace(_name, transpose, f"""{_name}(dim0, dim1) -> self: ``transpose_``.
 
     >>> import tapegrad as tg
-    >>> tg.zeros(2, 3).swapdims_(0, 1).shape
+    >>> tg.zeros(2, 3).{_name}(0, 1).shape
     tapegrad.Size([3, 2])
-    """)
+    """))
 Tensor.squeeze_ = _view_inplace("squeeze_", squeeze, """squeeze_(dim=None) -> self: ``squeeze`` in place.
 
     >>> import tapegrad as tg
