@@ -30,6 +30,7 @@ from ..autograd.graph import increment_version
 from ..ops.elementwise import erf, sigmoid, tanh
 from ..ops.elementwise import masked_grad as _masked_grad
 from ..ops.elementwise import relu as _relu
+from ..ops.elementwise import xlogy_rule as _xlogy_rule
 from ..ops.linalg import matmul
 from ..random import rng as _rng
 
@@ -1871,19 +1872,6 @@ def _xlogy(input: Tensor, other: Tensor) -> Tensor:
         out = np.where(np.isnan(y), np.nan, np.where(x == 0, 0, x * np.log(y))).astype(
             np.result_type(x, y), copy=False)
     return record(out, (input, other), _xlogy_rule, "XlogyBackward0")
-
-
-def _xlogy_rule(xp, need, g, out, x, y):
-    # PyTorch's (torch.xlogy's): xlogy(grad, other) (0 where grad == 0, unless other is nan), 0 where self == 0
-    # and other <= 0
-    with np.errstate(divide="ignore", invalid="ignore"):
-        gx = gy = None
-        if need[0]:
-            zero = (x == 0) & (y <= 0)
-            gx = xp.where(zero | ((g == 0) & (y == y)), 0.0, g * xp.log(xp.where(zero, 1.0, y)))
-        if need[1]:
-            gy = g * x / y
-    return gx, gy
 
 
 @op(methods=())

@@ -934,6 +934,19 @@ def sigmoid(input):
     return out
 
 
+def xlogy_rule(xp, need, g, out, x, y):
+    """The gradients of xlogy(x, y) = x * log(y) (``special.xlogy`` and kl_div's target term), PyTorch's:
+    xlogy(grad, y) for x (0 where grad == 0, unless y is NaN; 0 where x == 0 and y <= 0), grad * x / y for y."""
+    with np.errstate(divide="ignore", invalid="ignore"):
+        gx = gy = None
+        if need[0]:
+            zero = (x == 0) & (y <= 0)
+            gx = xp.where(zero | ((g == 0) & (y == y)), 0.0, g * xp.log(xp.where(zero, 1.0, y)))
+        if need[1]:
+            gy = g * x / y
+    return gx, gy
+
+
 def masked_grad(xp, g, block):
     """``g`` where ``block`` is False, 0 where it is True: PyTorch's select (``block ? 0 : grad``) for the ops that
     block some elements (relu, hardtanh, threshold, the shrinks), so an inf or NaN gradient in a blocked place

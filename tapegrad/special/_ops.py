@@ -16,6 +16,7 @@ import numpy as np
 from .. import dtypes
 from ..autograd.declare import Tensor, binary, broadcast_error, expected_tensor, op, operands, record, unary, wrap
 from ..autograd.xp import numpy_xp
+from ..ops.elementwise import xlogy_rule as _xlogy_rule
 from . import _numpy as N
 
 __all__ = ["lgamma", "digamma", "polygamma", "erfinv", "xlogy", "xlog1py", "gammainc", "gammaincc", "i0",
@@ -142,17 +143,6 @@ def multigammaln(input: Tensor, p: int) -> Tensor:
     for j in range(p):
         out = out + N._np_lgamma(x - j / 2)
     return record(out.astype(x.dtype, copy=False), (input,), _mvlgamma_rule(p), "MvlgammaBackward0")
-
-
-def _xlogy_rule(xp, need, g, out, x, y):
-    gx = gy = None
-    if need[0]:
-        # PyTorch: xlogy(grad, other) (0 where grad == 0, unless other is NaN), 0 where self == 0 and other <= 0
-        zero = (x == 0) & (y <= 0)
-        gx = xp.where(zero | ((g == 0) & (y == y)), 0.0, g * xp.log(xp.where(zero, 1.0, y)))
-    if need[1]:
-        gy = g * x / y
-    return gx, gy
 
 
 @binary(grad=_xlogy_rule, floats=True, xp_name="xlogy")
