@@ -307,7 +307,7 @@ def linspace(start, end, steps, dtype=None, device=None, requires_grad=False):
     out_dtype = np.dtype(_float_dtype(dtype))
     if out_dtype.kind == "b":
         raise NotImplementedError("linspace: \"linspace_cpu\" not implemented for 'Bool', as PyTorch")
-    if out_dtype.kind in "iu":  # as PyTorch's kernel: the ends are converted to the integer dtype first (truncated)
+    if out_dtype.kind in "iu" and steps:  # as PyTorch's kernel: the ends are converted to the integer dtype first
         try:
             start, end = int(start), int(end)
         except (OverflowError, ValueError):

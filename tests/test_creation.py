@@ -416,3 +416,10 @@ def test_stride_of_an_empty_tensor_is_pytorchs_contiguous_stride(shape):
         step *= max(n, 1)
     x = tg.zeros(shape)
     assert x.stride() == tuple(want) and x.stride(0) == want[0]
+
+
+def test_integer_linspace_of_no_steps_takes_any_ends():
+    """PyTorch converts the ends to the integer dtype only when there are values to make."""
+    assert tg.linspace(float("nan"), 0.0, 0, dtype=tg.int16).shape == (0,)
+    with pytest.raises(RuntimeError, match="cannot be converted"):
+        tg.linspace(float("nan"), 0.0, 2, dtype=tg.int16)

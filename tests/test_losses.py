@@ -865,3 +865,20 @@ def test_cross_entropy_probability_targets_refuse_only_a_class_ignore_index():
     for ignore in (0, 2, 7):
         with pytest.raises(RuntimeError, match="ignore_index is not supported"):
             tg.nn.functional.cross_entropy(x, p, ignore_index=ignore)
+
+
+@pytest.mark.parametrize("ignore_index", [0, 2])
+@pytest.mark.parametrize("reduction", ["none", "mean", "sum"])
+def test_cross_entropy_of_one_sample_with_label_smoothing(reduction, ignore_index):
+    """A (C,) input with a 0-d target and label smoothing (it raised a TypeError on a numpy scalar)."""
+    x = tg.tensor([-2.5, -2.5, -1.0, -3.0], dtype=tg.float64, requires_grad=True)
+    y = tg.nn.functional.cross_entropy(x, tg.tensor(2), reduction=reduction, ignore_index=ignore_index,
+                                       label_smoothing=1.0)
+    (g,) = tg.autograd.grad(y, x)
+    torch = pytest.importorskip("torch")
+    xt = torch.tensor(x.detach().numpy(), requires_grad=True)
+    yt = torch.nn.functional.cross_entropy(xt, torch.tensor(2), reduction=reduction, ignore_index=ignore_index,
+                                           label_smoothing=1.0)
+    (gt,) = torch.autograd.grad(yt, xt)
+    np.testing.assert_allclose(y.detach().numpy(), yt.detach().numpy(), rtol=1e-12, equal_nan=True)
+    np.testing.assert_allclose(g.numpy(), gt.numpy(), rtol=1e-12)

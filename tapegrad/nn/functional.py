@@ -2157,7 +2157,7 @@ def cross_entropy(input: Tensor, target: Tensor, weight: Tensor | None = None, s
     eps = label_smoothing
     wc = np.ones(C, dtype=a.dtype) if w is None else w
     wcb = wc.reshape((C,) + (1,) * (a.ndim - cdim - 1))
-    smooth = -(logp * wcb).sum(axis=cdim)
+    smooth = np.asarray(-(logp * wcb).sum(axis=cdim))  # (an array for a 0-d target too: written below)
     wt = wc[t]
     if keep is not None:
         smooth[~keep] = 0
