@@ -29,7 +29,8 @@ from .ops.shape import *
 from .ops.index import *
 from .ops.conv import *
 from .ops.conv_nd import *  # conv1d, conv3d, conv_transpose1d/2d/3d, conv_tbc
-from .ops.pooling import avg_pool1d, adaptive_avg_pool1d, max_pool1d, max_pool1d_with_indices, max_pool3d
+from .ops.pooling import avg_pool1d, adaptive_avg_pool1d, max_pool1d_with_indices
+from .ops.pooling import top_level_max_pools as _top_level_max_pools
 from .ops.sampling import *
 from .ops.sort import *
 from .ops.rnn import *
@@ -65,6 +66,7 @@ from . import special
 from .special._ops import digamma, erfinv, i0, lgamma, logit, polygamma, sinc, xlogy
 from .special._ops import gammainc as igamma, gammaincc as igammac, multigammaln as mvlgamma
 
+max_pool1d, max_pool2d, max_pool3d = _top_level_max_pools()  # torch.max_poolNd: no return_indices
 Tensor.backward = autograd.engine.backward
 Tensor.bfloat16 = dtypes.tensor_bfloat16
 

@@ -395,3 +395,18 @@ def test_max_unpool_output_size_has_d_or_d_plus_2_elements_as_pytorch(d):
     for size in ((1,) + spatial, (1, 1, 1) + spatial, spatial[1:] if d > 1 else ()):
         with pytest.raises(ValueError, match=f"output_size should be a sequence containing {d} or {d + 2}"):
             unpool(x, i, 2, stride=1, output_size=size)
+
+
+@pytest.mark.parametrize("name, shape", [("max_pool1d", (1, 2, 6)), ("max_pool2d", (1, 2, 4, 6)),
+                                         ("max_pool3d", (1, 2, 2, 4, 6))])
+def test_top_level_max_pools_take_no_return_indices_as_pytorch(name, shape):
+    """``torch.max_poolNd`` are ``F.max_poolNd`` without ``return_indices`` (a stride of [] is the kernel's)."""
+    x = tg.tensor(np.random.default_rng(0).standard_normal(shape))
+    top, functional = getattr(tg, name), getattr(tg.nn.functional, name)
+    np.testing.assert_array_equal(top(x, 2).numpy(), functional(x, 2).numpy())
+    np.testing.assert_array_equal(top(x, 2, [], 0, 1, True).numpy(), functional(x, 2, None, 0, 1, True).numpy())
+    with pytest.raises(TypeError):
+        top(x, 2, return_indices=True)
+    assert isinstance(functional(x, 2, return_indices=True), tuple)
+    torch = pytest.importorskip("torch")
+    np.testing.assert_array_equal(top(x, 2, 1).numpy(), getattr(torch, name)(torch.tensor(x.numpy()), 2, 1).numpy())

@@ -668,3 +668,25 @@ def max_unpool3d(input: Tensor, indices: Tensor, kernel_size, stride=None, paddi
     """
     return _max_unpool("max_unpool3d", 3, input, indices, kernel_size, stride, padding, output_size,
                        "MaxUnpool3DBackward0")
+
+
+# ---------------------------------------------------------------------- torch.max_pool1d/2d/3d
+def _top_level_max_pool(pool, name):
+    """PyTorch's ``torch.max_poolNd``: ``F.max_poolNd`` without ``return_indices`` (the top-level functions have
+    no such argument: it is refused as a keyword, as there)."""
+
+    def max_pool(input: Tensor, kernel_size, stride=(), padding=0, dilation=1, ceil_mode: bool = False) -> Tensor:
+        return pool(input, kernel_size, None if stride in ((), []) else stride, padding, dilation, ceil_mode)
+
+    max_pool.__name__ = max_pool.__qualname__ = name
+    max_pool.__doc__ = (f"{name}(input, kernel_size, stride=(), padding=0, dilation=1, ceil_mode=False): "
+                        f"``nn.functional.{name}`` without ``return_indices``, as ``torch.{name}``.")
+    return max_pool
+
+
+def top_level_max_pools():
+    """``torch.max_pool1d``, ``max_pool2d`` and ``max_pool3d`` (for the package's namespace)."""
+    from .conv import max_pool2d
+
+    return tuple(_top_level_max_pool(p, n) for p, n in ((max_pool1d, "max_pool1d"), (max_pool2d, "max_pool2d"),
+                                                          (max_pool3d, "max_pool3d")))
