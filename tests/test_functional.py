@@ -1571,3 +1571,30 @@ def test_linear_product_that_underflows_keeps_its_sign_in_gemm(dtype, tiny):
                                       torch.tensor([[-1e-30], [1.0]], dtype=tdt), torch.zeros(2, dtype=tdt)).numpy()
     np.testing.assert_array_equal(out, want)
     np.testing.assert_array_equal(np.signbit(out), np.signbit(want))
+
+
+@pytest.mark.parametrize("weight, bias", [(True, True), (False, True), (True, False)])
+def test_batch_norm_eval_backward_does_not_read_the_bias(weight, bias):
+    """The bias's gradient never reads its value (PyTorch saves only what a formula needs): writing the bias in place
+    after the forward (an optimizer step between forward and backward) leaves the backward as it was."""
+    x = tg.tensor([[[0.0], [-0.25], [-1.0]], [[0.0], [1.0], [2.0]]], dtype=tg.float64, requires_grad=True)
+    w = tg.tensor([1.5, -1.0, 0.5], dtype=tg.float64, requires_grad=True) if weight else None
+    b = tg.tensor([-1.9, -0.7, -2.2], dtype=tg.float64, requires_grad=True) if bias else None
+    y = tg.nn.functional.batch_norm(x, tg.zeros(3, dtype=tg.float64), tg.ones(3, dtype=tg.float64), weight=w,
+                                    bias=b, training=False)
+    if b is not None:
+        with tg.no_grad():
+            b.mul_(2)
+    (y * tg.arange(6.0, dtype=tg.float64).reshape(2, 3, 1)).sum().backward()
+    rstd = 1 / np.sqrt(1 + 1e-5)
+    up = np.arange(6.0).reshape(2, 3, 1)
+    np.testing.assert_allclose(x.grad.numpy(), up * (w.detach().numpy().reshape(3, 1) if weight else 1) * rstd)
+    if bias:
+        np.testing.assert_allclose(b.grad.numpy(), up.sum(axis=(0, 2)))
+    if weight:
+        with pytest.raises(RuntimeError, match="modified by an in-place operation"):
+            z = tg.nn.functional.batch_norm(x, tg.zeros(3, dtype=tg.float64), tg.ones(3, dtype=tg.float64),
+                                            weight=w, training=False)
+            with tg.no_grad():
+                w.mul_(2)  # the weight's value is read by the input's gradient
+            z.sum().backward()

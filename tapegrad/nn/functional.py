@@ -1437,20 +1437,27 @@ def batch_norm(input: Tensor, running_mean: Tensor | None, running_var: Tensor |
     if out.size:
         out = _fused_zero_signs("batch", out, x, mu, rstd, None if weight is None else weight._data,
                                 None if bias is None else bias._data, cshape)
-    has_w, has_b = weight is not None, bias is not None
+    # NOTE: one rule per set of parameters, each naming what it reads (the engine reads that from the code, as
+    # PyTorch saves what a formula needs): the bias's value is never read, so writing it after the forward is fine
 
-    def batch_norm_eval_rule(xp, need, g, out, x, *params):
-        grads = [(g * params[0].reshape(cshape) if has_w else g) * rstd if need[0] else None]
-        if has_w:
-            grads.append((g * ((x - mu) * rstd)).sum(axis=axes) if need[1] else None)
-        if has_b:
-            grads.append(g.sum(axis=axes) if need[-1] else None)
-        return tuple(grads)
+    def batch_norm_eval_rule(xp, need, g, out, x, w, b):
+        return ((g * w.reshape(cshape)) * rstd if need[0] else None,
+                (g * ((x - mu) * rstd)).sum(axis=axes) if need[1] else None, g.sum(axis=axes) if need[2] else None)
 
-    params = tuple(p for p in (weight, bias) if p is not None)
-    if not params:
+    def batch_norm_eval_weight_rule(xp, need, g, out, x, w):
+        return ((g * w.reshape(cshape)) * rstd if need[0] else None,
+                (g * ((x - mu) * rstd)).sum(axis=axes) if need[1] else None)
+
+    def batch_norm_eval_bias_rule(xp, need, g, out, x, b):
+        return g * rstd if need[0] else None, g.sum(axis=axes) if need[1] else None
+
+    if weight is None and bias is None:
         return record(out, (input,), _scaled_by(rstd), "NativeBatchNormBackward0")
-    return record(out, (input,) + params, batch_norm_eval_rule, "NativeBatchNormBackward0")
+    if bias is None:
+        return record(out, (input, weight), batch_norm_eval_weight_rule, "NativeBatchNormBackward0")
+    if weight is None:
+        return record(out, (input, bias), batch_norm_eval_bias_rule, "NativeBatchNormBackward0")
+    return record(out, (input, weight, bias), batch_norm_eval_rule, "NativeBatchNormBackward0")
 
 
 def _scaled_by(factor):
