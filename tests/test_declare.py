@@ -95,10 +95,10 @@ def test_what_a_plain_write_does_not_handle_goes_through_the_door(name):
     args = {"sqrt_": (), "clamp_": (0.0, 1.0), "lerp_": (tg.zeros(3), 0.5)}[name]
     with pytest.raises(RuntimeError, match="read-only"):  # expanded memory
         getattr(tg.ones(3).expand(2, 3), name)(*args)
-    x = tg.ones(3) * 1  # a non-leaf under grad mode: recorded, with a gradient
-    y = tg.ones(3, requires_grad=True) * 1
+    y = tg.ones(3, requires_grad=True) * 1  # a non-leaf under grad mode: recorded, as the op's node
+    before = y.grad_fn
     getattr(y, name)(*args)
-    assert y.grad_fn is not None and x.grad_fn is None
+    assert y.grad_fn is not None and y.grad_fn is not before
     with pytest.raises(RuntimeError, match="leaf"):
         getattr(tg.ones(3, requires_grad=True), name)(*args)
 
