@@ -81,10 +81,15 @@ def params_with_grads(opt, group):
         x = p._data  # the arrays array() gives, without making a detached alias of each per step
         g = grad._data
         if g.shape != x.shape:
-            raise RuntimeError(f"{type(opt).__name__}.step: a parameter of shape {tuple(x.shape)} has a "
-                               f"gradient of shape {tuple(g.shape)}; they must match")
+            raise shape_error(opt, x, g)
         found.append((p, x, g))
     return found
+
+
+def shape_error(opt, x, g):
+    """The error of a step whose parameter (array ``x``) has a gradient ``g`` of another shape."""
+    return RuntimeError(f"{type(opt).__name__}.step: a parameter of shape {tuple(x.shape)} has a gradient of "
+                        f"shape {tuple(g.shape)}; they must match")
 
 
 def written(p):

@@ -48,6 +48,21 @@ class SGD(Optimizer):
         maximize = group["maximize"]
         state = self.state
         updated = []
+        if momentum == 0 and wd == 0 and not maximize:
+            # plain SGD, the update of most training loops: ``p -= lr * grad``, with no temporaries but lr * grad
+            try:
+                for p in group["params"]:
+                    grad = p.grad
+                    if grad is None:
+                        continue
+                    x, g = p._data, grad._data
+                    if g.shape != x.shape:
+                        raise A.shape_error(self, x, g)
+                    x -= lr * g
+                    updated.append(p)
+            finally:
+                increment_version(*updated)
+            return
         try:
             for p, _, g in A.params_with_grads(self, group):
                 own = False  # whether g is a temporary this step may overwrite
