@@ -742,7 +742,9 @@ known_class(
          "orgqr, lu_solve, cholesky_solve and cholesky_inverse compute in LAPACK's reference order, which MKL "
          "follows but at about 1 in 1,000 edges: potrs with one right-hand side here (x0 = (y0 - 0 * x1 - 1 * "
          "x2) / l00 is -0.0 / -inf = +0.0 in that order, MKL's -0.0), getrs 'T' on 4 x 4 matrices, float32 "
-         "ormqr, float32 potri with upper=False (MKL's sgemv order))", LI)
+         "ormqr, float32 potri with upper=False (MKL's sgemv order)). By design: tapegrad follows reference "
+         "LAPACK's order (the LAPACK numpy ships) and does not emulate MKL's kernels; PyTorch's bits here are its "
+         "LAPACK build's, which its reproducibility note does not promise across platforms", LI, status="by-design")
 known_class(
     "special-poles", SPECIAL_M, {"value", "inf", "nan", "signed-zero"} | GRADS | STATE,
     lambda d: any_in(d, at_pole) or from_periodic(d),
@@ -871,7 +873,9 @@ known_class(
     """, "det/slogdet/logdet at inf/nan take PyTorch's LU of A^T in LAPACK's order and their gradients its getrs "
          "solves, but MKL fuses the multiply-adds of its rank-one updates (FMA): where a pivot cancels, "
          "tapegrad's unfused arithmetic gives exactly 0 and MKL a rounding residue (~1e-16), so here 0 * inf is "
-         "nan and PyTorch's det is inf (1 in ~200 random matrices with inf/nan)", LI)
+         "nan and PyTorch's det is inf (1 in ~200 random matrices with inf/nan). By design: tapegrad does not "
+         "emulate MKL's fused multiply-adds (PyTorch's own result here depends on its LAPACK build)", LI,
+    status="by-design")
 known_class(
     "linalg-nonfinite", LINALG_M - fam("det", "logdet", "slogdet", inplace=False),
     {"value", "nan", "inf", "signed-zero", RAISES_HERE, RAISES_THERE, "backward-tapegrad-raises",
@@ -884,7 +888,10 @@ known_class(
                       "gesdd is not called there: NaN factors), cholesky, and the gradients of lu_solve, ormqr, "
                       "orgqr, svd and matrix_exp; values in LAPACK's order, as PyTorch's but where MKL fuses a "
                       "multiply-add (a cancellation leaves 5.6e-17 where tapegrad has 0, then 0 * inf is NaN "
-                      "here): lu_solve, cholesky_solve, ormqr, orgqr, cholesky_inverse; det's: linalg-det-fma)", LI)
+                      "here): lu_solve, cholesky_solve, ormqr, orgqr, cholesky_inverse; det's: linalg-det-fma). "
+                      "By design: at inf/nan a factorization's result is its LAPACK's (which entries are NaN or "
+                      "inf); tapegrad uses reference LAPACK's order and does not emulate MKL's kernels", LI,
+    status="by-design")
 known_class(
     "linalg-empty-half", LINALG_M, RAISES_HERE,
     lambda d: any(empty(t) for t in d.inputs) and here_says(d, "Low precision", "not supported",
