@@ -194,6 +194,10 @@ def _run_backward(roots, root_grads, retain_graph, create_graph, inputs, allow_u
                     parent_grads = rule(xp, (a._requires_grad, b._requires_grad), g, t._data, a._data, b._data)
                 elif n == 1:
                     parent_grads = (rule(xp, g, t._data, parents[0]._data),)
+                elif n == 3:  # addmm, addcmul, where, lerp, the norms: spelled out as n == 2 (no list building)
+                    a, b, c = parents
+                    parent_grads = rule(xp, (a._requires_grad, b._requires_grad, c._requires_grad), g, t._data,
+                                        a._data, b._data, c._data)
                 else:
                     parent_grads = rule(xp, tuple([p._requires_grad for p in parents]), g, t._data,
                                         *[p._data for p in parents])
