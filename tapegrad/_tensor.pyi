@@ -1014,6 +1014,10 @@ class Tensor:
         """reshape(input, shape): the same elements in a new shape; one size may be -1 (inferred)."""
     def reshape_as(self, other: Tensor) -> Tensor:
         """reshape_as(other): ``input.reshape(other.shape)``."""
+    def resize_(self, *sizes, size=..., memory_format=...) -> Any:
+        """resize_(*sizes, memory_format=None) -> self: this tensor becomes a contiguous tensor of ``sizes`` over its"""
+    def resize_as_(self, the_template, memory_format=...) -> Any:
+        """resize_as_(the_template, memory_format=None) -> self: ``resize_(the_template.shape)``."""
     def resolve_conj(self) -> Tensor:
         """resolve_conj(input): ``input`` with a lazy conjugation applied; ``input`` itself (nothing is lazy here)."""
     def resolve_neg(self) -> Tensor:

@@ -144,7 +144,13 @@ def from_numpy(array):
     """from_numpy(array): a tensor sharing memory with a numpy array."""
     if not isinstance(array, np.ndarray):
         raise TypeError(f"from_numpy: expected np.ndarray, got {type(array).__name__}")
-    return _wrap(_to_array(array))
+    return _external(_wrap(_to_array(array)), "from_numpy")
+
+
+def _external(t, how):
+    """Mark ``t``'s memory as another library's (``resize_`` cannot grow it, as PyTorch's storage of numpy's)."""
+    t._extra = {"external": how}
+    return t
 
 
 class _Capsule:
@@ -181,7 +187,7 @@ def from_dlpack(ext_tensor):
     if tuple(int(d) for d in device)[:1] != (1,):
         raise BufferError(f"from_dlpack: the {type(ext_tensor).__name__} lives on DLPack device {tuple(device)}; "
                           "tapegrad runs on the CPU (device type 1): move it to the CPU first")
-    return _wrap(np.from_dlpack(ext_tensor))
+    return _external(_wrap(np.from_dlpack(ext_tensor)), "from_dlpack")
 
 
 def is_tensor(obj):

@@ -1601,3 +1601,104 @@ def test_in_place_views_of_views_and_broadcast_tensors_as_pytorch():
     assert x.shape == (3, 2) and tg.Tensor.swapaxes_.__name__ == "swapaxes_"
     y, z = tg.broadcast_tensors(tg.zeros(3, 1), tg.zeros(4))
     assert y.shape == z.shape == (3, 4)
+
+
+# ---------------------------------------------------------------------- resize_
+@st.composite
+def _resize_cases(draw):
+    """(block size, how the tensor sits in it, new sizes): the tensor is the block, a slice of it or a transposed
+    2-D view; the new sizes fit the block or outgrow it."""
+    n = draw(st.integers(1, 12))
+    form = draw(st.sampled_from(["whole", "slice", "transposed"]))
+    if form == "transposed":
+        n = draw(st.sampled_from([4, 6, 8, 9, 12]))
+    new = tuple(draw(st.lists(st.integers(0, 4), max_size=3)))
+    return n, form, new
+
+
+def _resize_subject(n, form):
+    block = tg.arange(float(n))
+    if form == "whole":
+        return block, block, 0
+    if form == "slice":
+        return block, block[1:], 1
+    rows = 2 if n % 2 == 0 else 3
+    return block, block.view(rows, n // rows).t(), 0
+
+
+@given(_resize_cases())
+@example((6, "slice", (4,)))
+@example((6, "transposed", (2, 2)))
+@example((3, "whole", (2, 4)))
+def test_resize_reads_the_memory_block_in_order_and_grows_it(case):
+    n, form, new = case
+    block, t, _ = _resize_subject(n, form)
+    offset = t.storage_offset()
+    out = t.resize_(*new) if new else t.resize_(())
+    assert out is t and tuple(t.shape) == new and t.is_contiguous()
+    k = int(np.prod(new))
+    flat = t.detach().numpy().reshape(-1)
+    expected = np.zeros(k)
+    kept = max(0, min(k, n - offset))
+    expected[:kept] = np.arange(float(n))[offset:offset + kept]
+    np.testing.assert_array_equal(flat, expected)  # grown elements are zeros
+    assert t.storage_offset() == offset
+    if k and offset < n:
+        t.view(-1)[0] = -1.0  # still shares memory with the block (moved onto the grown one if it grew)
+        assert block.detach().numpy().reshape(-1)[offset] == -1.0
+
+
+def test_resize_same_sizes_keep_strides_and_version():
+    t = tg.arange(6.0).view(2, 3).t()
+    v = t._version
+    t.resize_(3, 2)
+    assert t.stride() == (1, 3) and t._version == v
+
+
+def test_resize_moves_the_version_so_a_graph_that_read_it_refuses():
+    w = tg.ones(3, requires_grad=True)
+    c = tg.arange(3.0)
+    y = (w * c).sum()
+    c.resize_(4)
+    with pytest.raises(RuntimeError, match="modified by an in-place operation"):
+        y.backward()
+
+
+def test_resize_errors_name_the_op():
+    with pytest.raises(RuntimeError, match="resize_: cannot resize variables that require grad"):
+        tg.zeros(2, requires_grad=True).resize_(3)
+    with pytest.raises(RuntimeError, match="resize_: .*negative dimension"):
+        tg.zeros(2).resize_(2, -1)
+    with pytest.raises(TypeError, match="resize_: sizes must be ints"):
+        tg.zeros(2).resize_(2, "a")
+    with pytest.raises(RuntimeError, match="resize_: unsupported memory format"):
+        tg.zeros(2).resize_(2, memory_format="channels_last")
+    with pytest.raises(TypeError, match="resize_as_: the_template must be a Tensor"):
+        tg.zeros(2).resize_as_((2, 2))
+    assert tuple(tg.resize_as_(tg.zeros(4), tg.zeros(2, 2)).shape) == (2, 2)
+    shared = np.arange(3.0)
+    t = tg.from_numpy(shared)
+    t.resize_(2)  # shrinking keeps numpy's memory
+    t[0] = 5.0
+    assert shared[0] == 5.0
+    with pytest.raises(RuntimeError, match="resize_: Trying to resize storage that is not resizable"):
+        t[1:].resize_(4)  # a view of it cannot grow the numpy array's memory either
+
+
+def test_resize_matches_pytorch():
+    torch = pytest.importorskip("torch")
+    cases = [(6, "slice", (4,)), (6, "transposed", (2, 2)), (3, "whole", (2, 4)), (12, "transposed", (5,)),
+             (4, "whole", ()), (5, "slice", (0, 3)), (8, "slice", (3, 3))]
+    for n, form, new in cases:
+        got = []
+        for lib in (tg, torch):
+            block = lib.arange(float(n))
+            t = block if form == "whole" else block[1:] if form == "slice" else \
+                block.view(2 if n % 2 == 0 else 3, -1).t()
+            t.resize_(new)
+            t.view(-1)[:1] = -1.0 if t.numel() else 0.0
+            kept = min(t.numel(), n - t.storage_offset())  # PyTorch's grown elements are uninitialized
+            got.append((tuple(t.shape), t.stride(), t.storage_offset(),
+                        t.detach().numpy().reshape(-1)[:kept].tolist(),
+                        None if t is block else block.detach().numpy().tolist()))
+        assert got[0] == got[1], (n, form, new)

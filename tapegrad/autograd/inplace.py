@@ -31,6 +31,7 @@ the written tensor simply takes the op's result array and its earlier self keeps
 
 from __future__ import annotations
 
+import math
 import sys
 import weakref
 
@@ -44,7 +45,7 @@ from .tape import record
 
 __all__ = ["apply", "no_record", "bump", "increment_version", "alias", "group", "recorded_at",
            "mark_multi_output", "unmark_multi_output", "any_requires_grad", "apply_view", "dense", "overlap",
-           "partial_overlap", "overlap_error", "check_overlaps"]
+           "partial_overlap", "overlap_error", "check_overlaps", "resize"]
 
 _grad = _state.grad
 _clock = _state.clock
@@ -126,6 +127,71 @@ def group(t: Tensor) -> list[Tensor]:
                 if a._extra is not None and "aliases" in a._extra:
                     stack.append(a)
     return out
+
+
+# ---------------------------------------------------------------------- resize
+def resize(t: Tensor, size: tuple, name: str = "resize_") -> Tensor:
+    """``t.resize_(size)``: ``t`` becomes a contiguous tensor of ``size`` starting where it starts in its memory
+    block (PyTorch's *storage*: the array that owns the memory), reading the block's elements in memory order.
+
+    If the block is too small it grows, as PyTorch's storage does: a new block holds the old one's elements (the
+    rest are zeros, where PyTorch's are uninitialized) and every tensor sharing the memory (views, detached
+    aliases) is moved onto it at its place, so they still share. numpy arrays taken earlier (``.numpy()``) keep
+    the old memory; memory that came from another library (``from_numpy``, ``from_dlpack``) cannot grow, as
+    PyTorch's. The version of everything sharing the memory moves (unless the sizes are ``t``'s own: then
+    nothing changes): a recorded op that read ``t`` refuses to backward.
+    """
+    if t._requires_grad:
+        raise RuntimeError(f"{name}: cannot resize variables that require grad")
+    x = t._data
+    if x.shape == tuple(size):  # as PyTorch: the same sizes leave the tensor (strides, version) as it is
+        return t
+    item = x.itemsize
+    root = x
+    while isinstance(root.base, np.ndarray):
+        root = root.base
+    if not (root.flags.c_contiguous or root.flags.f_contiguous):
+        raise RuntimeError(f"{name}: the memory of this tensor (shape {tuple(x.shape)}) is an array that does not "
+                           "own contiguous memory; clone() the tensor first")
+    start = root.__array_interface__["data"][0]
+    offset = min(max((x.__array_interface__["data"][0] - start) // item, 0), root.nbytes // item)
+    n = math.prod(size)
+    strides = []
+    step = item
+    for d in reversed(size):
+        strides.append(step)
+        step *= max(d, 1)
+    strides.reverse()
+    if n and (offset + n) * item > root.nbytes:  # grow the block: PyTorch reallocates the storage, keeping its bytes
+        sharing = group(t)
+        for m in sharing:
+            if m._extra is not None and "external" in m._extra:
+                raise RuntimeError(f"{name}: Trying to resize storage that is not resizable: this tensor's memory "
+                                   f"belongs to another library ({m._extra['external']}), so it cannot grow past "
+                                   f"its {root.nbytes // item} elements; clone() it first")
+        grown = np.zeros(max(offset + n, -(-root.nbytes // item)), dtype=x.dtype)
+        grown.view(np.uint8)[:root.nbytes] = root.ravel(order="K").view(np.uint8)
+        for m in sharing:
+            if m is t:
+                continue
+            a = m._data
+            if a.itemsize == 0 or _root_of(a) is not root:
+                raise RuntimeError(f"{name}: a tensor sharing this memory is not a view of its block; clone() "
+                                   "before resizing")
+            moved = np.ndarray(a.shape, a.dtype, buffer=grown, strides=a.strides,
+                               offset=a.__array_interface__["data"][0] - start if a.size else 0)
+            moved.flags.writeable = a.flags.writeable
+            m._data = moved
+        root = grown
+    t._data = np.ndarray(size, x.dtype, buffer=root, offset=offset * item, strides=tuple(strides))
+    bump(t)
+    return t
+
+
+def _root_of(a):
+    while isinstance(a.base, np.ndarray):
+        a = a.base
+    return a
 
 
 # ---------------------------------------------------------------------- overlap

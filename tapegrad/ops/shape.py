@@ -25,13 +25,13 @@ import numpy as np
 from .. import dtypes
 from ..autograd.declare import Size, Tensor, op, record
 from ..autograd.declare import check_dim as _check_dim
-from ..autograd.inplace import apply_view, mark_multi_output
+from ..autograd.inplace import apply_view, mark_multi_output, resize
 
 __all__ = ["reshape", "view", "view_as", "reshape_as", "flatten", "unflatten", "unsqueeze", "squeeze",
            "transpose", "swapaxes", "swapdims", "permute", "t", "adjoint", "movedim", "moveaxis", "expand",
            "expand_as", "broadcast_to", "broadcast_tensors", "broadcast_shapes", "meshgrid", "repeat", "tile", "cat",
            "concat", "concatenate", "stack", "hstack", "vstack", "split", "chunk", "unbind", "tensor_split", "select",
-           "narrow", "flip", "fliplr", "flipud", "roll", "tril", "triu", "diagonal", "diag", "as_strided"]
+           "narrow", "flip", "fliplr", "flipud", "roll", "tril", "triu", "diagonal", "diag", "as_strided", "resize_as_"]
 
 
 # ---------------------------------------------------------------------- argument helpers
@@ -1379,6 +1379,57 @@ def _view_inplace(name, view_op, doc, overloads=1):
     method.__name__ = method.__qualname__ = name
     method.__doc__ = doc
     return method
+
+
+# ---------------------------------------------------------------------- resize
+def _resize_(self, *sizes, size=None, memory_format=None):
+    """resize_(*sizes, memory_format=None) -> self: this tensor becomes a contiguous tensor of ``sizes`` over its
+    memory, from where it starts: shrinking keeps the first elements in memory order; growing past the memory
+    gives the tensor (and everything sharing its memory) a larger block, whose new elements are zeros (PyTorch's
+    are uninitialized). Refused for a tensor that requires grad, as PyTorch. The version moves.
+
+    >>> import tapegrad as tg
+    >>> tg.arange(6.0).resize_(2, 2)
+    tensor([[0., 1.],
+            [2., 3.]])
+    """
+    sizes = _sizes("resize_", _keyword("resize_", sizes, "size", size))
+    if any(n < 0 for n in sizes):
+        raise RuntimeError(f"resize_: Trying to create tensor with negative dimension: sizes {list(sizes)}")
+    _check_memory_format("resize_", memory_format)
+    return resize(self, sizes)
+
+
+def _resize_as_(self, the_template, memory_format=None):
+    """resize_as_(the_template, memory_format=None) -> self: ``resize_(the_template.shape)``.
+
+    >>> import tapegrad as tg
+    >>> tg.arange(4.0).resize_as_(tg.zeros(2, 2)).shape
+    tapegrad.Size([2, 2])
+    """
+    if not isinstance(the_template, Tensor):
+        raise TypeError(f"resize_as_: the_template must be a Tensor, not {type(the_template).__name__}")
+    _check_memory_format("resize_as_", memory_format)
+    return resize(self, the_template._data.shape, "resize_as_")
+
+
+def resize_as_(input: Tensor, the_template: Tensor, memory_format=None) -> Tensor:
+    """resize_as_(input, the_template, memory_format=None): ``input.resize_as_(the_template)``."""
+    if not isinstance(input, Tensor):
+        raise TypeError(f"resize_as_: input must be a Tensor, not {type(input).__name__}")
+    return _resize_as_(input, the_template, memory_format)
+
+
+def _check_memory_format(op, memory_format):
+    if memory_format is not None:  # tapegrad's tensors are all in contiguous (row-major) format
+        raise RuntimeError(f"{op}: unsupported memory format {memory_format!r}: tapegrad resizes to the contiguous "
+                           "format only (memory_format=None)")
+
+
+_resize_.__name__ = _resize_.__qualname__ = "resize_"
+_resize_as_.__name__ = _resize_as_.__qualname__ = "resize_as_"
+Tensor.resize_ = _resize_
+Tensor.resize_as_ = _resize_as_
 
 
 Tensor.t_ = _view_inplace("t_", t, """t_() -> self: ``t()`` in place (this tensor takes the transposed shape and
