@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import numbers
 import sys
-import weakref
 
 import numpy as np
 
@@ -114,7 +113,7 @@ class Tensor:
     @property
     def grad_fn(self) -> GradFn | None:
         """The recorded operation that made this tensor, or None for a leaf."""
-        return None if self._backward is None else _node(GradFn, self)
+        return None if self._backward is None else GradFn(self)
 
     @property
     def data(self) -> Tensor:
@@ -354,26 +353,10 @@ def check_device(d) -> None:
         raise RuntimeError(f"to: device {name!r} is not available; tapegrad runs on the CPU only")
 
 
-_NODES: weakref.WeakValueDictionary = weakref.WeakValueDictionary()
-
-
-def _node(kind, t):
-    """The one ``kind`` object (GradFn or AccumulateGrad) of tensor ``t`` while anyone holds it, so
-    ``y.grad_fn is y.grad_fn``, as PyTorch's. (It holds ``t``, so ``t``'s id cannot be reused meanwhile.) An
-    in-place op that records ``t`` again makes a new node: its record time is part of the key (a freed node's
-    time is stored negative)."""
-    stamp = t._stamp
-    key = (kind, id(t), stamp if stamp >= 0 else -1 - stamp)
-    node = _NODES.get(key)
-    if node is None:
-        node = _NODES[key] = kind(t)
-    return node
-
-
 class GradFn:
     """The view of a recorded operation that ``tensor.grad_fn`` returns (``name()``, ``next_functions``)."""
 
-    __slots__ = ("tensor", "__weakref__")
+    __slots__ = ("tensor",)
 
     def __init__(self, tensor):
         self.tensor = tensor
@@ -385,8 +368,8 @@ class GradFn:
     def next_functions(self):
         """((node, 0), ...) for the inputs: their GradFn, an AccumulateGrad for a leaf that requires grad, or
         None (PyTorch's form)."""
-        return tuple((p.grad_fn if p._backward is not None else
-                       (_node(AccumulateGrad, p) if p._requires_grad else None), 0) for p in self.tensor._parents)
+        return tuple((p.grad_fn if p._backward is not None else (AccumulateGrad(p) if p._requires_grad else None), 0)
+                     for p in self.tensor._parents)
 
     def __eq__(self, other):
         return isinstance(other, GradFn) and other.tensor is self.tensor
@@ -402,7 +385,7 @@ class AccumulateGrad:
     """The node that accumulates into a leaf's ``.grad``, as ``grad_fn.next_functions`` shows it: ``.variable`` is
     the leaf."""
 
-    __slots__ = ("variable", "__weakref__")
+    __slots__ = ("variable",)
 
     def __init__(self, variable):
         self.variable = variable

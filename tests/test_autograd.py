@@ -967,34 +967,3 @@ def test_a_parameter_written_into_a_plain_tensor_is_recorded():
     assert buf.requires_grad
     (buf * 3).sum().backward()
     assert w.grad.tolist() == [3.0, 3.0]
-
-
-def test_a_node_is_one_object_while_it_is_held_as_pytorchs():
-    x = tg.arange(4.0, requires_grad=True)
-    y = x * 2
-    z = y * y
-    assert y.grad_fn is y.grad_fn and z.grad_fn.next_functions[0][0] is y.grad_fn
-    assert z.grad_fn.next_functions[0][0] is z.grad_fn.next_functions[1][0]
-    a, b = x.split(2)
-    assert a.grad_fn.next_functions[0][0] is b.grad_fn.next_functions[0][0]  # x's AccumulateGrad
-    before = y.grad_fn
-    y.mul_(3)  # recorded again: a new node
-    assert y.grad_fn is not before and y.grad_fn is y.grad_fn
-    node = y.grad_fn
-    y.sum().backward()  # freeing the graph keeps the node's identity
-    assert y.grad_fn is node
-
-
-def test_node_identity_matches_pytorch():
-    torch = pytest.importorskip("torch")
-    got = []
-    for lib in (tg, torch):
-        x = lib.arange(4.0, requires_grad=True)
-        y = x * 2
-        z = y * y
-        a, b = x.split(2)
-        first = y.grad_fn
-        y.mul_(3)
-        got.append((y.grad_fn is y.grad_fn, z.grad_fn.next_functions[0][0] is z.grad_fn.next_functions[1][0],
-                    a.grad_fn.next_functions[0][0] is b.grad_fn.next_functions[0][0], y.grad_fn is first))
-    assert got[0] == got[1]
