@@ -711,6 +711,15 @@ def test_a_gradient_of_the_wrong_shape_is_refused(cls):
     np.testing.assert_array_equal(p.detach().numpy(), np.zeros((2, 3)))
 
 
+@pytest.mark.parametrize("momentum", [0.0, 0.9])
+def test_sgd_checks_every_shape_before_writing_any_parameter(momentum):
+    good, bad = tg.ones(2, requires_grad=True), tg.ones(3, requires_grad=True)
+    good.grad, bad.grad = tg.ones(2), tg.ones(2)
+    with pytest.raises(RuntimeError, match="SGD.step: a parameter of shape"):
+        SGD([good, bad], lr=0.5, momentum=momentum).step()
+    np.testing.assert_array_equal(good.detach().numpy(), np.ones(2))  # not half applied
+
+
 def test_no_warnings_in_normal_use():
     with warnings.catch_warnings():
         warnings.simplefilter("error")

@@ -50,16 +50,18 @@ class SGD(Optimizer):
         updated = []
         if momentum == 0 and wd == 0 and not maximize:
             # plain SGD, the update of most training loops: ``p -= lr * grad``, with no temporaries but lr * grad
+            params = group["params"]
+            for p in params:  # every shape first: a bad one must not leave the step half applied
+                grad = p.grad
+                if grad is not None and grad._data.shape != p._data.shape:
+                    raise A.shape_error(self, p._data, grad._data)
             try:
-                for p in group["params"]:
+                for p in params:
                     grad = p.grad
-                    if grad is None:
-                        continue
-                    x, g = p._data, grad._data
-                    if g.shape != x.shape:
-                        raise A.shape_error(self, x, g)
-                    x -= lr * g
-                    updated.append(p)
+                    if grad is not None:
+                        x = p._data
+                        x -= lr * grad._data
+                        updated.append(p)
             finally:
                 increment_version(*updated)
             return
