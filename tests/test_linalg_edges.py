@@ -602,3 +602,29 @@ def test_svd_and_pinv_of_a_matrix_with_inf_return_nans_and_do_not_hang(dtype):
     assert tg.linalg.svd(x, full_matrices=False).U.shape == (2, 3, 3)
     # one singular value: numpy's (and PyTorch's) answer, pinv([[inf]]) = 0 (nan is below no cut-off)
     assert tg.pinverse(tg.tensor([[inf]], dtype=getattr(tg, dtype))).tolist() == [[0.0]]
+
+
+_NAN_PIVOTS = [([[4.0, 1.0, 0.0], [1.0, np.nan, 0.0], [0.0, 0.0, 2.0]], 2), ([[4.0, np.nan], [np.nan, 4.0]], 2),
+               ([[np.nan, 0.0], [0.0, 1.0]], 1), ([[1.0, 0.0, 0.0], [0.0, 1.0, 0.0], [0.0, 0.0, np.nan]], 3),
+               ([[np.inf, 1.0], [1.0, 4.0]], 0), ([[4.0, 1.0], [1.0, 3.0]], 0)]
+
+
+@pytest.mark.parametrize("matrix,info", _NAN_PIVOTS)
+def test_cholesky_stops_at_a_nan_pivot_as_lapack(matrix, info):
+    a = tg.tensor(matrix, dtype=tg.float64)
+    for batched in (a, tg.stack([tg.eye(len(matrix), dtype=tg.float64), a])):
+        L, got = tg.linalg.cholesky_ex(batched)
+        assert got.reshape(-1)[-1].item() == info
+        last = L.numpy().reshape(-1, len(matrix), len(matrix))[-1]
+        assert np.isnan(last).all() == bool(info)
+    if info:
+        with pytest.raises(tg.linalg.LinAlgError, match=f"leading minor of order {info} is not positive-definite"):
+            tg.linalg.cholesky(a)
+
+
+@pytest.mark.parametrize("matrix,info", _NAN_PIVOTS)
+def test_cholesky_nan_pivots_match_pytorch(matrix, info):
+    torch = pytest.importorskip("torch")
+    for lib in (tg, torch):
+        L, got = lib.linalg.cholesky_ex(lib.tensor(matrix, dtype=lib.float64))
+        assert got.item() == info

@@ -434,6 +434,12 @@ def _cholesky(op, A, upper, check_errors):
             raise _core.not_positive_definite(op, info) from None
         ok = np.where(info[..., None, None] == 0, a, np.eye(a.shape[-1], dtype=a.dtype))
         value = np.where(info[..., None, None] == 0, np.linalg.cholesky(ok), np.nan)
+    pivots = np.isnan(np.diagonal(value, axis1=-2, axis2=-1))
+    if pivots.any():  # a NaN pivot: LAPACK's potrf stops there (DISNAN(AJJ)); numpy's OpenBLAS goes on
+        info = np.where((info == 0) & pivots.any(axis=-1), pivots.argmax(axis=-1) + 1, info).astype(np.int32)
+        if check_errors:
+            raise _core.not_positive_definite(op, info)
+        value = np.where(info[..., None, None] == 0, value, np.nan)
     L = record(value.astype(a.dtype, copy=False), (A,), _core.cholesky_rule, "LinalgCholeskyExBackward0")
     return linalg_cholesky_ex(L.mT if upper else L, wrap(info))
 
