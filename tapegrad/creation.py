@@ -10,6 +10,7 @@ from ._tensor import Size
 from .autograd.declare import Tensor, op
 from .autograd.declare import to_array as _to_array
 from .autograd.declare import wrap as _wrap
+from .autograd.inplace import foreign
 from .autograd.xp import register_tensor_xp
 
 __all__ = ["tensor", "as_tensor", "from_numpy", "zeros", "ones", "full", "empty", "zeros_like", "ones_like",
@@ -137,20 +138,17 @@ def as_tensor(data, dtype=None, device=None):
     """as_tensor(data, dtype=None): like ``tensor`` but shares memory with a numpy array or tensor when it can."""
     if isinstance(data, Tensor):
         return data if dtype is None else data.to(dtype)  # as PyTorch: a differentiable cast of the tensor
-    return _wrap(_to_array(data, dtype) if not isinstance(data, np.ndarray) or dtype else data)
+    if not isinstance(data, np.ndarray):
+        return _wrap(_to_array(data, dtype))
+    array = _to_array(data, dtype) if dtype else data
+    return _wrap(foreign(array) if array is data else array)  # shared memory: numpy's, not resizable
 
 
 def from_numpy(array):
     """from_numpy(array): a tensor sharing memory with a numpy array."""
     if not isinstance(array, np.ndarray):
         raise TypeError(f"from_numpy: expected np.ndarray, got {type(array).__name__}")
-    return _external(_wrap(_to_array(array)), "from_numpy")
-
-
-def _external(t, how):
-    """Mark ``t``'s memory as another library's (``resize_`` cannot grow it, as PyTorch's storage of numpy's)."""
-    t._extra = {"external": how}
-    return t
+    return _wrap(foreign(_to_array(array)))
 
 
 class _Capsule:
@@ -187,7 +185,7 @@ def from_dlpack(ext_tensor):
     if tuple(int(d) for d in device)[:1] != (1,):
         raise BufferError(f"from_dlpack: the {type(ext_tensor).__name__} lives on DLPack device {tuple(device)}; "
                           "tapegrad runs on the CPU (device type 1): move it to the CPU first")
-    return _external(_wrap(np.from_dlpack(ext_tensor)), "from_dlpack")
+    return _wrap(foreign(np.from_dlpack(ext_tensor)))
 
 
 def is_tensor(obj):

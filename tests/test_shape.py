@@ -1630,13 +1630,22 @@ def _resize_subject(n, form):
 @example((6, "slice", (4,)))
 @example((6, "transposed", (2, 2)))
 @example((3, "whole", (2, 4)))
+@example((3, "slice", (4,)))
 def test_resize_reads_the_memory_block_in_order_and_grows_it(case):
     n, form, new = case
     block, t, _ = _resize_subject(n, form)
     offset = t.storage_offset()
+    k = int(np.prod(new))
+    if tuple(t.shape) == new:  # the same sizes: nothing changes, strides included (as PyTorch)
+        strides = t.stride()
+        assert t.resize_(new) is t and t.stride() == strides
+        return
+    if form != "whole" and k and offset + k > n and tuple(t.shape) != new:  # the view would leave its base
+        with pytest.raises(RuntimeError, match="would leave a view of shape .* outside the tensor"):
+            t.resize_(new)
+        return
     out = t.resize_(*new) if new else t.resize_(())
     assert out is t and tuple(t.shape) == new and t.is_contiguous()
-    k = int(np.prod(new))
     flat = t.detach().numpy().reshape(-1)
     expected = np.zeros(k)
     kept = max(0, min(k, n - offset))
@@ -1675,6 +1684,21 @@ def test_resize_errors_name_the_op():
         tg.zeros(2).resize_(2, memory_format="channels_last")
     with pytest.raises(TypeError, match="resize_as_: the_template must be a Tensor"):
         tg.zeros(2).resize_as_((2, 2))
+    big = np.arange(10.0)
+    with pytest.raises(RuntimeError, match="resize_: Trying to resize storage that is not resizable"):
+        tg.from_numpy(big[2:4]).resize_(4)  # numpy's memory is the slice's span, not the array it was cut from
+    with pytest.raises(RuntimeError, match="resize_: Trying to resize storage that is not resizable"):
+        tg.as_tensor(big).resize_(11)
+    t = tg.arange(3.0)
+    alias = t.data  # shares the memory without being registered: growing would split them silently
+    with pytest.raises(RuntimeError, match="resize_: cannot grow this tensor's memory: something other than"):
+        t.resize_(5)
+    assert alias.shape == (3,)
+    x = tg.arange(6.0)
+    view = x[4:]
+    with pytest.raises(RuntimeError, match="resize_: resizing to \\[2\\] would leave a view of shape"):
+        x.resize_(2)
+    assert view.tolist() == [4.0, 5.0] and x.shape == (6,)  # nothing changed
     assert tuple(tg.resize_as_(tg.zeros(4), tg.zeros(2, 2)).shape) == (2, 2)
     shared = np.arange(3.0)
     t = tg.from_numpy(shared)
@@ -1688,7 +1712,7 @@ def test_resize_errors_name_the_op():
 def test_resize_matches_pytorch():
     torch = pytest.importorskip("torch")
     cases = [(6, "slice", (4,)), (6, "transposed", (2, 2)), (3, "whole", (2, 4)), (12, "transposed", (5,)),
-             (4, "whole", ()), (5, "slice", (0, 3)), (8, "slice", (3, 3))]
+             (4, "whole", ()), (5, "slice", (0, 3)), (8, "slice", (3, 2)), (3, "whole", (4, 4))]
     for n, form, new in cases:
         got = []
         for lib in (tg, torch):

@@ -45,7 +45,7 @@ from .tape import record
 
 __all__ = ["apply", "no_record", "bump", "increment_version", "alias", "group", "recorded_at",
            "mark_multi_output", "unmark_multi_output", "any_requires_grad", "apply_view", "dense", "overlap",
-           "partial_overlap", "overlap_error", "check_overlaps", "resize"]
+           "partial_overlap", "overlap_error", "check_overlaps", "resize", "foreign"]
 
 _grad = _state.grad
 _clock = _state.clock
@@ -130,16 +130,28 @@ def group(t: Tensor) -> list[Tensor]:
 
 
 # ---------------------------------------------------------------------- resize
+_FOREIGN: weakref.WeakValueDictionary = weakref.WeakValueDictionary()  # id -> an array another library owns
+
+
+def foreign(array: np.ndarray) -> np.ndarray:
+    """Note that ``array``'s memory belongs to another library (``from_numpy``, ``from_dlpack``): ``resize_`` keeps
+    to its span and never grows it, as PyTorch's storage of a numpy array is "not resizable"."""
+    _FOREIGN[id(array)] = array
+    return array
+
+
 def resize(t: Tensor, size: tuple, name: str = "resize_") -> Tensor:
     """``t.resize_(size)``: ``t`` becomes a contiguous tensor of ``size`` starting where it starts in its memory
-    block (PyTorch's *storage*: the array that owns the memory), reading the block's elements in memory order.
+    block (PyTorch's *storage*: the array that owns the memory, or the array another library handed over),
+    reading the block's elements in memory order.
 
     If the block is too small it grows, as PyTorch's storage does: a new block holds the old one's elements (the
     rest are zeros, where PyTorch's are uninitialized) and every tensor sharing the memory (views, detached
-    aliases) is moved onto it at its place, so they still share. numpy arrays taken earlier (``.numpy()``) keep
-    the old memory; memory that came from another library (``from_numpy``, ``from_dlpack``) cannot grow, as
-    PyTorch's. The version of everything sharing the memory moves (unless the sizes are ``t``'s own: then
-    nothing changes): a recorded op that read ``t`` refuses to backward.
+    aliases) is moved onto it at its place, so they still share. Refused, naming the reason, where growing would
+    silently split memory that something else holds (another library's array, an array taken with ``.numpy()``,
+    ``.data``), and where a view would end up outside the tensor it views. The version of everything sharing the
+    memory moves (unless the sizes are ``t``'s own: then nothing changes): a recorded op that read ``t`` refuses to
+    backward.
     """
     if t._requires_grad:
         raise RuntimeError(f"{name}: cannot resize variables that require grad")
@@ -147,51 +159,87 @@ def resize(t: Tensor, size: tuple, name: str = "resize_") -> Tensor:
     if x.shape == tuple(size):  # as PyTorch: the same sizes leave the tensor (strides, version) as it is
         return t
     item = x.itemsize
-    root = x
-    while isinstance(root.base, np.ndarray):
-        root = root.base
-    if not (root.flags.c_contiguous or root.flags.f_contiguous):
+    block = x
+    while _FOREIGN.get(id(block)) is not block and isinstance(block.base, np.ndarray):
+        block = block.base
+    foreign_block = _FOREIGN.get(id(block)) is block
+    if not (block.flags.c_contiguous or block.flags.f_contiguous):
         raise RuntimeError(f"{name}: the memory of this tensor (shape {tuple(x.shape)}) is an array that does not "
                            "own contiguous memory; clone() the tensor first")
-    start = root.__array_interface__["data"][0]
-    offset = min(max((x.__array_interface__["data"][0] - start) // item, 0), root.nbytes // item)
+    start = _start(block)
+    offset = min(max((_start(x) - start) // item, 0), block.nbytes // item)
     n = math.prod(size)
     strides = []
     step = item
     for d in reversed(size):
         strides.append(step)
         step *= max(d, 1)
-    strides.reverse()
-    if n and (offset + n) * item > root.nbytes:  # grow the block: PyTorch reallocates the storage, keeping its bytes
-        sharing = group(t)
+    strides = tuple(reversed(strides))
+    sharing = group(t)
+    grow = n and (offset + n) * item > block.nbytes
+    if grow:
+        if foreign_block:
+            raise RuntimeError(f"{name}: Trying to resize storage that is not resizable: this tensor's memory is "
+                               f"another library's array (from_numpy, from_dlpack) of {block.nbytes // item} "
+                               "elements; clone() it first")
+        held = 3 if x is block else 2  # this function's own references (block, x, getrefcount's argument)
         for m in sharing:
-            if m._extra is not None and "external" in m._extra:
-                raise RuntimeError(f"{name}: Trying to resize storage that is not resizable: this tensor's memory "
-                                   f"belongs to another library ({m._extra['external']}), so it cannot grow past "
-                                   f"its {root.nbytes // item} elements; clone() it first")
-        grown = np.zeros(max(offset + n, -(-root.nbytes // item)), dtype=x.dtype)
-        grown.view(np.uint8)[:root.nbytes] = root.ravel(order="K").view(np.uint8)
-        for m in sharing:
-            if m is t:
-                continue
             a = m._data
-            if a.itemsize == 0 or _root_of(a) is not root:
+            if _root(a) is not block:
                 raise RuntimeError(f"{name}: a tensor sharing this memory is not a view of its block; clone() "
                                    "before resizing")
-            moved = np.ndarray(a.shape, a.dtype, buffer=grown, strides=a.strides,
-                               offset=a.__array_interface__["data"][0] - start if a.size else 0)
-            moved.flags.writeable = a.flags.writeable
-            m._data = moved
-        root = grown
-    t._data = np.ndarray(size, x.dtype, buffer=root, offset=offset * item, strides=tuple(strides))
+            held += 1 if a is block or a.base is block else 0
+        del a
+        if sys.getrefcount(block) > held:
+            raise RuntimeError(f"{name}: cannot grow this tensor's memory: something other than its tensors holds "
+                               "it (an array from .numpy(), a .data or Parameter made from it); clone() first")
+    new_place = (offset * item, tuple(size), strides)
+    for m in sharing:  # every view stays inside the tensor it views (gradients and writes map view to base)
+        b = m._base
+        if b is None:
+            continue
+        inner = new_place if m is t else _place(m._data, start)
+        outer = new_place if b is t else _place(b._data, start)
+        if not np.isin(_addresses(*inner), _addresses(*outer)).all():
+            raise RuntimeError(f"{name}: resizing to {list(size)} would leave a view of shape "
+                               f"{tuple(m._data.shape)} outside the tensor of shape {tuple(b._data.shape)} it "
+                               "views (tapegrad keeps views inside their base; PyTorch allows it); clone() first")
+    if grow:  # PyTorch reallocates the storage, keeping its bytes
+        grown = np.zeros(max(offset + n, -(-block.nbytes // item)), dtype=x.dtype)
+        grown.view(np.uint8)[:block.nbytes] = block.ravel(order="K").view(np.uint8)
+        for m in sharing:
+            if m is not t:
+                a = m._data
+                moved = np.ndarray(a.shape, a.dtype, buffer=grown, strides=a.strides, offset=_start(a) - start)
+                moved.flags.writeable = a.flags.writeable
+                m._data = moved
+        block = grown
+    t._data = np.ndarray(size, x.dtype, buffer=block, offset=offset * item, strides=strides)
     bump(t)
     return t
 
 
-def _root_of(a):
+def _start(a):
+    return a.__array_interface__["data"][0]
+
+
+def _root(a):
     while isinstance(a.base, np.ndarray):
         a = a.base
     return a
+
+
+def _place(a, start):
+    """``a``'s layout in bytes from ``start``: (offset, shape, strides)."""
+    return _start(a) - start, a.shape, a.strides
+
+
+def _addresses(offset, shape, strides):
+    """The byte offsets of every element of a layout."""
+    grid = np.zeros((), dtype=np.int64)
+    for n, st in zip(shape, strides, strict=True):
+        grid = grid[..., None] + np.arange(n, dtype=np.int64) * st
+    return (offset + grid).reshape(-1)
 
 
 # ---------------------------------------------------------------------- overlap
