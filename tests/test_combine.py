@@ -758,3 +758,31 @@ def test_float16_addc_computes_in_float32_as_pytorch(op):
     got = getattr(tg, op)(tg.tensor(a), tg.tensor(b), tg.tensor(c), value=0.3).numpy()
     want = getattr(torch, op)(torch.tensor(a), torch.tensor(b), torch.tensor(c), value=0.3).numpy()
     np.testing.assert_array_equal(got, want)
+
+
+# ---------------------------------------------------------------------- quantile of a 0-d tensor
+# PyTorch's quantile_output_shape (aten/src/ATen/native/Sorting.cpp): with a dim, keepdim keeps the input's dims
+# with the reduced one set to 1 only when input.dim() > 0; a 0-d input keeps no dim, keepdim or not
+@given(q=st.one_of(st.floats(0, 1), st.lists(st.floats(0, 1), min_size=1, max_size=3)),
+       dim=st.sampled_from([None, 0, -1]), keepdim=st.booleans(), nan=st.booleans(),
+       interpolation=st.sampled_from(["linear", "lower", "higher", "midpoint", "nearest"]))
+@example(q=1.0, dim=-1, keepdim=True, nan=False, interpolation="lower")
+@example(q=[0.5, 1.0], dim=0, keepdim=True, nan=False, interpolation="linear")
+def test_quantile_of_0d_keeps_no_dim(q, dim, keepdim, nan, interpolation):
+    x = tg.tensor(1.5, dtype=tg.float64, requires_grad=True)
+    qt = tg.tensor(q, dtype=tg.float64) if isinstance(q, list) else q
+    out = (tg.nanquantile if nan else tg.quantile)(x, qt, dim, keepdim, interpolation=interpolation)
+    assert out.shape == ((len(q),) if isinstance(q, list) else ())
+    np.testing.assert_array_equal(out.detach().numpy(), np.full(out.shape, 1.5))
+    out.sum().backward()
+    assert x.grad.item() == (len(q) if isinstance(q, list) else 1)
+
+
+def test_quantile_of_0d_shapes_as_pytorch():
+    torch = pytest.importorskip("torch")
+    for q in (0.25, [0.5, 1.0]):
+        for dim in (None, 0, -1):
+            for keepdim in (False, True):
+                got = tg.tensor(1.5).quantile(tg.tensor(q) if isinstance(q, list) else q, dim, keepdim)
+                want = torch.tensor(1.5).quantile(torch.tensor(q) if isinstance(q, list) else q, dim, keepdim)
+                assert tuple(got.shape) == tuple(want.shape), (q, dim, keepdim)

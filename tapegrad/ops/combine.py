@@ -854,7 +854,9 @@ def _quantile(op_name, input, q, dim, keepdim, interpolation, ignore_nan):
                 out = E.where(wrap(keep.copy()), a, out)
         else:
             out = a
-        results.append(out if keepdim or dim is None else out.squeeze(d))
+        # a 0-d input keeps no dim even with keepdim (PyTorch's quantile_output_shape: keepdim gives
+        # input.dim() ones, none here)
+        results.append(out if (keepdim and input.ndim) or dim is None else out.squeeze(d))
     if dim is None:
         results = [r.reshape((1,) * input.ndim) if keepdim else r.reshape(()) for r in results]
     if not results:  # an empty q tensor: an empty first dim, as PyTorch
