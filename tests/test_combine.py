@@ -786,3 +786,70 @@ def test_quantile_of_0d_shapes_as_pytorch():
                 got = tg.tensor(1.5).quantile(tg.tensor(q) if isinstance(q, list) else q, dim, keepdim)
                 want = torch.tensor(1.5).quantile(torch.tensor(q) if isinstance(q, list) else q, dim, keepdim)
                 assert tuple(got.shape) == tuple(want.shape), (q, dim, keepdim)
+
+
+# ---------------------------------------------------------------------- addcmul/addcdiv value: c10's checked conversion
+def _c10_overflows(value, dtype):
+    """c10/util/TypeCast.h's overflows<To, From>: whether ``value.to<dtype>()`` raises."""
+    if isinstance(value, bool) or dtype == np.bool_:
+        return False
+    if np.dtype(dtype).kind == "f":
+        return not (isinstance(value, float) and not math.isfinite(value)) and abs(value) > np.finfo(dtype).max
+    info = np.iinfo(dtype)
+    if isinstance(value, float):
+        return not math.isfinite(value) or not info.min <= value <= info.max
+    low = -int(info.max) if info.min == 0 else int(info.min)  # unsigned: -max..-1 wrap (two's complement)
+    return not low <= value <= int(info.max)
+
+
+_NUMBERS = st.one_of(st.integers(-2 ** 40, 2 ** 40), st.floats(allow_nan=True, allow_infinity=True),
+                     st.sampled_from([-1, -255, -256, 300, 65504.0, 65519.0, 1e5, 3.4e38, 3.5e38, -1.5, 0.5]))
+
+
+@given(value=_NUMBERS, dtype=st.sampled_from(["uint8", "int8", "int16", "int32", "int64", "float16", "float32",
+                                              "float64"]), inplace=st.booleans())
+@example(value=-1.5, dtype="uint8", inplace=True)
+@example(value=-1, dtype="uint8", inplace=True)
+@example(value=1e40, dtype="float32", inplace=True)
+@example(value=1e30, dtype="float16", inplace=False)
+def test_addcmul_value_is_converted_as_pytorchs_kernel(value, dtype, inplace):
+    # PyTorch's addcmul kernel reads value.to<scalar_t>() (float16: its opmath float32), c10's checked conversion
+    x = tg.tensor([1, 2], dtype=getattr(tg, dtype))
+    opmath = np.float32 if dtype == "float16" else np.dtype(dtype)
+    call = (lambda: x.clone().addcmul_(x, x, value=value)) if inplace else (lambda: tg.addcmul(x, x, x, value=value))
+    if _c10_overflows(value, opmath):
+        with pytest.raises(RuntimeError, match=f"addcmul: value .* cannot be converted to {np.dtype(opmath)}"):
+            call()
+    else:
+        call()
+    if dtype.startswith("float"):
+        y = tg.tensor([1.0, 2.0], dtype=getattr(tg, dtype))
+        if _c10_overflows(value, opmath):
+            with pytest.raises(RuntimeError, match="addcdiv: value"):
+                tg.addcdiv(y, y, y, value=value)
+        else:
+            tg.addcdiv(y, y, y, value=value)
+
+
+def test_addcmul_addcdiv_value_overflow_as_pytorch():
+    torch = pytest.importorskip("torch")
+    for dtype in ("uint8", "int8", "int64", "float16", "float32"):
+        for value in (-1, -1.5, 0.5, 300, 1e5, 1e30, 1e40, float("inf"), float("nan")):
+            outcomes = []
+            for lib in (tg, torch):
+                x = lib.tensor([1, 2], dtype=getattr(lib, dtype))
+                calls = [lambda x=x, v=value: x.clone().addcmul_(x, x, value=v)]
+                if dtype.startswith("float"):
+                    calls.append(lambda x=x, v=value, lib=lib: lib.addcdiv(x, x, x, value=v))
+                got = []
+                for c in calls:
+                    try:
+                        got.append(np.asarray(c().double().numpy()))
+                    except RuntimeError as e:
+                        got.append("overflow" if "without overflow" in str(e) else str(e))
+                outcomes.append(got)
+            for a, b in zip(*outcomes):
+                if isinstance(b, str) or isinstance(a, str):
+                    assert isinstance(a, str) and a == b, (dtype, value, a, b)
+                else:
+                    np.testing.assert_array_equal(a, b, err_msg=f"{dtype} {value}")

@@ -66,8 +66,7 @@ def addcmul(input: Tensor, tensor1: Tensor, tensor2: Tensor, *, value=1) -> Tens
                                   f"tensor2 of shapes {tuple(input.shape)}, {tuple(tensor1.shape)}, "
                                   f"{tuple(tensor2.shape)} are all bool)")
     tensor1, tensor2 = _expanded("addcmul", input, tensor1, tensor2)
-    if isinstance(value, float) and input._data.dtype.kind in "iub":
-        value = int(value)  # as PyTorch: the value is cast to the integer result's dtype (0.5 -> 0)
+    value = _checked_value("addcmul", value, input._data.dtype)
     # NOTE: PyTorch's order, value * tensor1 first (a small value keeps tensor1 * tensor2 from overflowing), and
     # float16 in float32 (its opmath), rounded once at the end
     return _in_opmath(lambda x, t1, t2: x + _scaled(t1, value) * t2, input, tensor1, tensor2)
@@ -89,7 +88,18 @@ def addcdiv(input: Tensor, tensor1: Tensor, tensor2: Tensor, *, value=1) -> Tens
                            "tensor2 with true_divide first")
     input, tensor1, tensor2 = _promoted(input, tensor1, tensor2)
     tensor1, tensor2 = _expanded("addcdiv", input, tensor1, tensor2)
+    value = _checked_value("addcdiv", value, input._data.dtype)
     return _in_opmath(lambda x, t1, t2: x + _scaled(t1, value) / t2, input, tensor1, tensor2)
+
+
+def _checked_value(op_name, value, dtype):
+    """addcmul's/addcdiv's ``value`` as PyTorch's kernel takes it: converted to the result's dtype (float16's
+    opmath, float32) with c10's checked conversion (``value.to<scalar_t>()``): an integer result takes 0.5 as 0 and
+    -1 as uint8 255 but refuses -1.5 (uint8), 300 (int8), inf or nan; a float one refuses a finite value beyond its
+    range (1e40 for float32 and float16)."""
+    if value.__class__ is float and dtype == np.float64:  # the common case: nothing to check
+        return value
+    return I._scalar(op_name, value, np.dtype(np.float32) if dtype == np.float16 else dtype)
 
 
 def _in_opmath(compute, *tensors):
@@ -113,6 +123,8 @@ def _addc_write(ufunc):
         if data.dtype.kind != "f" or data.dtype == np.float16 or a.dtype is not data.dtype \
                 or b.dtype is not data.dtype or not data.flags.writeable:
             return False  # (the method refused partly overlapping operands already)
+        if not -3.4028234663852886e38 <= value <= 3.4028234663852886e38 and data.itemsize == 4:
+            return False  # a value float32 cannot hold (or nan): the op checks it (c10's checked conversion)
         try:
             if value != 1:  # the op's order: value * tensor1 first (an array even for 0-d tensors, to write into)
                 term = np.asarray(np.multiply(a, value))

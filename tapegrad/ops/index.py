@@ -586,6 +586,9 @@ def _put_value(op, x, key, value):
         if not (v.size == 1 and len(masks) == 1 and masks[0].dtype.kind == "b"):
             raise RuntimeError(f"{op}: index put requires the source and destination dtypes to match, got "
                                f"{x.dtype} for the destination and {v.dtype} for the source")
+        # PyTorch's masked_fill_(mask, value.item()) (canDispatchToMaskedFill in TensorAdvancedIndexingUtils.h):
+        # the number is converted with c10's checked conversion (300 into int8, 1e5 into float16 raise)
+        _scalar(op, v.item(), x.dtype)
         v = v.astype(x.dtype)
     return v.reshape(_strip_ones(v.shape)) if v.ndim else v
 
@@ -1115,8 +1118,9 @@ def index_put(input: Tensor, indices, values: Tensor, accumulate: bool = False) 
     if accumulate and values._data.dtype != x.dtype:
         raise RuntimeError(f"index_put: index put requires the source and destination dtypes to match, got "
                            f"{x.dtype} for the destination and {values._data.dtype} for the source")
-    if not accumulate and values._data.size == 1 and values._data.ndim and _one_bool_mask(tuple(indices)):
-        values = values.reshape(())  # PyTorch fills one element through one mask with masked_fill_: any shape
+    if not accumulate and values._data.size == 1 and _one_bool_mask(tuple(indices)):
+        if values._data.ndim:
+            values = values.reshape(())  # PyTorch fills one element through one mask with masked_fill_: any shape
     return _index_put(input, key, values, accumulate, "index_put")
 
 
