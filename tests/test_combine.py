@@ -853,3 +853,34 @@ def test_addcmul_addcdiv_value_overflow_as_pytorch():
                     assert isinstance(a, str) and a == b, (dtype, value, a, b)
                 else:
                     np.testing.assert_array_equal(a, b, err_msg=f"{dtype} {value}")
+
+
+# ---------------------------------------------------------------------- diff: prepend/append shapes checked for every n
+@given(n=st.integers(0, 2), dim=st.sampled_from([0, 1, -1]), other=st.tuples(st.integers(1, 3), st.integers(1, 3)),
+       which=st.sampled_from(["prepend", "append"]))
+@example(n=0, dim=1, other=(1, 3), which="append")
+def test_diff_checks_prepend_append_shapes_for_every_n(n, dim, other, which):
+    # PyTorch's diff_check_compatible_shape (aten/src/ATen/native/ReduceOps.cpp) runs before the n == 0 shortcut
+    x = tg.tensor([[0.5, 3.0, 1.0], [3.0, 1.5, 1.5]], dtype=tg.float16, requires_grad=True)
+    t = tg.ones(other, dtype=tg.float16)
+    d = dim % 2
+    if any(other[i] != x.shape[i] for i in range(2) if i != d):
+        with pytest.raises(RuntimeError, match=r"diff expects the shape of tensor to prepend or append.*input.size"):
+            x.diff(n=n, dim=dim, **{which: t})
+    else:
+        out = x.diff(n=n, dim=dim, **{which: t})
+        assert out.shape[d] == (x.shape[d] if n == 0 else max(x.shape[d] + other[d] - n, 0))
+
+
+def test_diff_prepend_append_shapes_as_pytorch():
+    torch = pytest.importorskip("torch")
+    for n in (0, 1):
+        for dim in (0, 1):
+            for other in ((1, 3), (2, 1), (1, 1), (2, 3)):
+                got, want = [], []
+                for lib, out in ((tg, got), (torch, want)):
+                    try:
+                        out.append(tuple(lib.zeros(2, 3).diff(n=n, dim=dim, append=lib.zeros(other)).shape))
+                    except RuntimeError as e:
+                        out.append("diff expects the shape" in str(e))
+                assert got == want, (n, dim, other)

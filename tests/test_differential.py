@@ -1462,6 +1462,16 @@ known_class(
          "non-contiguous input; its documentation says the input is treated as flattened, and tapegrad does so "
          "([0., 3.] here)", IX, status="pytorch-bug")
 known_class(
+    "pytorch-affine-grid-half-size-one", F("affine_grid"), RAISES_THERE,
+    lambda d: torch_says(d, "\"tensor_cpu\" not implemented for 'Half'") and dt(x0(d)) == "float16"
+    and any(n <= 1 for n in list(arg(d, 1) if arg(d, 1) is not None else kw(d, "size"))[2:]),
+    """
+    torch.nn.functional.affine_grid(torch.eye(2, 3, dtype=torch.float16)[None], (1, 1, 1, 3), align_corners=False)
+    """, "PyTorch 2.13's float16 affine_grid fails where a spatial size is 1: AffineGridGenerator.cpp's "
+         "linspace_from_neg_one returns at::tensor(0, grid.options()) for one step, whose CPU fill has no Half "
+         "kernel ('\"tensor_cpu\" not implemented for 'Half''), while every other size works in float16; tapegrad "
+         "computes the grid (the float32 grid, rounded)", "tapegrad/nn/", status="pytorch-bug")
+known_class(
     "empty-random-skips-dtype-check", {"randn", "rand"}, RAISES_HERE,
     lambda d: here_says(d, "random values of dtype") and 0 in nums(d),
     """

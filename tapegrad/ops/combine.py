@@ -398,6 +398,12 @@ def diff(input: Tensor, n: int = 1, dim: int = -1, prepend=None, append=None) ->
         if t is not None and _tensor("diff", t).ndim != input.ndim:
             raise RuntimeError(f"diff expects prepend or append to be the same dimension as input (got "
                                f"{t.ndim} and {input.ndim} dims)")
+        # PyTorch's diff_check_compatible_shape (ReduceOps.cpp), for every n (0 too)
+        for i in range(input.ndim) if t is not None and t.shape != input.shape else ():
+            if i != d and t.shape[i] != input.shape[i]:
+                raise RuntimeError(f"diff expects the shape of tensor to prepend or append to match that of input "
+                                   f"except along the differencing dimension; input.size({i}) = {input.shape[i]}, "
+                                   f"but got tensor.size({i}) = {t.shape[i]}")
     if n == 0:  # as PyTorch: prepend and append are checked but not joined for the 0-th difference
         return input.clone()
     parts = [t for t in (prepend, input, append) if t is not None]
