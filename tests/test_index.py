@@ -1993,3 +1993,38 @@ def test_one_element_through_one_mask_overflow_as_pytorch():
                 assert got[0] == got[1], (src, value, dst, got)
             else:
                 np.testing.assert_array_equal(got[0], got[1])
+
+
+@given(alpha=st.one_of(st.integers(-2 ** 40, 2 ** 40), st.floats(), st.booleans()), dst=st.sampled_from(_DTYPES))
+@example(alpha=300, dst="int8")
+@example(alpha=-1, dst="uint8")
+@example(alpha=1e5, dst="float16")
+def test_index_add_alpha_is_checked_as_pytorch(alpha, dst):
+    # PyTorch's index_add kernel reads alpha.to<scalar_t>() (c10's checked conversion)
+    x = tg.tensor([1, 0], dtype=getattr(tg, dst))
+    call = lambda: x.clone().index_add_(0, tg.tensor([0]), x[:1], alpha=alpha)  # noqa: E731
+    if _fits(alpha, dst):
+        out = call()
+        if dst not in ("bool", "float16", "float32", "float64"):
+            a = int(alpha) % 2 ** 64  # the conversion wraps (a negative into uint8), so does the product
+            assert out[0].item() == np.array((1 + a) % 2 ** 64, dtype=np.uint64).astype(dst).item()
+    else:
+        with pytest.raises(RuntimeError, match="index_add: value .* cannot be converted"):
+            call()
+
+
+def test_index_add_alpha_overflow_as_pytorch():
+    torch = pytest.importorskip("torch")
+    for dst in ("uint8", "int8", "int32", "float16", "float32"):
+        for alpha in (2, -1, -1.5, 0.5, 300, 1e5, 1e40, float("nan")):
+            got = []
+            for lib in (tg, torch):
+                x = lib.tensor([1, 0], dtype=getattr(lib, dst))
+                try:
+                    got.append(x.clone().index_add_(0, lib.tensor([0]), x[:1], alpha=alpha).double().numpy())
+                except RuntimeError as e:
+                    got.append("overflow" if "without overflow" in str(e) else str(e))
+            if isinstance(got[1], str) or isinstance(got[0], str):
+                assert got[0] == got[1], (dst, alpha, got)
+            else:
+                np.testing.assert_array_equal(got[0], got[1])

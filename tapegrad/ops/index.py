@@ -1032,11 +1032,14 @@ def index_select(input: Tensor, dim: int, index) -> Tensor:
 
 
 def _alpha(op, alpha, dtype):
-    """``alpha`` in ``dtype``'s kind, as PyTorch converts it: truncated for integer tensors, a bool for bool ones."""
-    if alpha.__class__ is int and dtype.kind != "b" or alpha == 1 and dtype.kind == "f":
+    """``alpha`` in ``dtype``'s kind, as PyTorch converts it (c10's checked conversion, ``alpha.to<scalar_t>()``):
+    truncated for integer tensors (300 into int8, nan into int32 raise; -1 into uint8 wraps), a bool for bool
+    ones; a float tensor refuses a finite alpha beyond its range (1e5 for float16)."""
+    if alpha.__class__ is int and alpha == 1 and dtype.kind != "b":
         return alpha
     if not isinstance(alpha, (numbers.Real, np.generic)):
         raise TypeError(f"{op}: alpha must be a number, got {type(alpha).__name__}")
+    alpha = _scalar(op, alpha, dtype)
     return bool(alpha) if dtype.kind == "b" else int(alpha) if dtype.kind in "iu" else float(alpha)
 
 
