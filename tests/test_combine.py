@@ -884,3 +884,37 @@ def test_diff_prepend_append_shapes_as_pytorch():
                     except RuntimeError as e:
                         out.append("diff expects the shape" in str(e))
                 assert got == want, (n, dim, other)
+
+
+# ---------------------------------------------------------------------- addr of bool tensors
+@given(n=st.integers(0, 3), m=st.integers(0, 3), data=st.data(),
+       beta=st.sampled_from([True, False, 0, 1, 2, 0.5, 0.0]), alpha=st.sampled_from([True, False, 0, 1, 3, 0.5]))
+@example(n=2, m=0, data=None, beta=0.5, alpha=0.5)
+def test_addr_of_bools_is_logical_and_refuses_float_scalars(n, m, data, beta, alpha):
+    # PyTorch's addr kernel for bool: (input and beta) or (alpha and vec1 and vec2), a bool result; a float beta
+    # or alpha is refused for integral (bool too) tensors ("must not be a floating point number")
+    draw = (lambda s: np.zeros(s, bool)) if data is None else (lambda s: data.draw(arrays(s, dtype=np.bool_)))
+    x, a, b = draw((n, m)), draw((n,)), draw((m,))
+    call = lambda: tg.addr(tg.tensor(x), tg.tensor(a), tg.tensor(b), beta=beta, alpha=alpha)  # noqa: E731
+    if isinstance(beta, float) or isinstance(alpha, float):
+        with pytest.raises(RuntimeError, match="must not be a floating point number"):
+            call()
+        return
+    out = call()
+    assert out.dtype == tg.bool
+    want = (x & bool(beta)) | (np.outer(a, b) & bool(alpha)) if beta else np.outer(a, b) & bool(alpha)
+    np.testing.assert_array_equal(out.numpy(), want)
+
+
+def test_addr_of_bools_as_pytorch():
+    torch = pytest.importorskip("torch")
+    x, a, b = [[True, False], [False, True]], [True, False], [True, True]
+    for beta in (True, False, 2, 0.5):
+        for alpha in (True, False, 0.5):
+            got, want = [], []
+            for lib, out in ((tg, got), (torch, want)):
+                try:
+                    out.append(lib.addr(lib.tensor(x), lib.tensor(a), lib.tensor(b), beta=beta, alpha=alpha).tolist())
+                except RuntimeError as e:
+                    out.append("floating point" in str(e))
+            assert got == want, (beta, alpha)

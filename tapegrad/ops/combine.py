@@ -187,6 +187,8 @@ def _beta_alpha(op_name, input, product, beta, alpha, empty=False):
     if op_name != "addr" and input._data.dtype != product._data.dtype:  # as PyTorch's BLAS ops (addr promotes)
         raise RuntimeError(f"{op_name}: input tensors must have the same dtype, but got input {input._data.dtype} "
                            f"and matrices {product._data.dtype}")
+    if op_name == "addr" and product._data.dtype == np.bool_ and input._data.dtype == np.bool_:
+        return _addr_bool(input, product, beta, alpha)
     if product._data.dtype.kind in "iu":  # as PyTorch: beta and alpha are cast to the integers' type (0.5 -> 0)
         for name, v in (("beta", beta), ("alpha", alpha)):  # with c10's overflow check (fill_'s: -1.0 is no uint8)
             if op_name == "addr" and isinstance(v, float):  # addr's own check, as PyTorch's add's
@@ -216,6 +218,21 @@ def _beta_alpha(op_name, input, product, beta, alpha, empty=False):
         shape = tuple(np.broadcast_shapes(tuple(input.shape), tuple(out.shape)))
         return E.where(wrap(np.ones(shape, dtype=bool)), out, input)
     return _scaled(input, beta) + out
+
+
+def _addr_bool(input, product, beta, alpha):
+    """addr of bool tensors, as PyTorch's kernel: ``(input and beta) or (alpha and vec1 and vec2)``, a bool result
+    (input ignored when beta is False); a float beta or alpha is refused, as for integer tensors."""
+    for name, v in (("beta", beta), ("alpha", alpha)):
+        if isinstance(v, float):
+            raise RuntimeError(f"addr: for integral input tensors, argument {name} must not be a floating point "
+                               f"number, got {name}={v!r} (bool tensors of shapes {tuple(input.shape)} and "
+                               f"{tuple(product.shape)})")
+    if tuple(np.broadcast_shapes(tuple(input.shape), tuple(product.shape))) != tuple(product.shape):
+        raise RuntimeError(f"addr: input of shape {tuple(input.shape)} cannot be broadcast to the product's shape "
+                           f"{tuple(product.shape)}")
+    out = E.logical_and(product, wrap(np.array(bool(alpha))))
+    return E.logical_or(E.logical_and(input, wrap(np.array(bool(beta)))), out) if beta else out
 
 
 @op(inplace=True)
