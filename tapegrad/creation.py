@@ -46,11 +46,21 @@ def _sizes(size, keyword=None, op="zeros"):
     return tuple(int(s) for s in size)
 
 
-def _checked_value(value, dtype, op):
+def _checked_value(value, dtype, op, shape=None):
     """``value`` (a Python number) converted to an integer ``dtype`` as PyTorch does: refused when it overflows
     (a float out of range, NaN, inf; an int beyond the type, except that an unsigned type takes negative ints down
-    to -max, which wrap), truncated toward zero otherwise. Floats and bools are returned unchanged."""
+    to -max, which wrap), truncated toward zero otherwise. Bools are returned unchanged, and floats too unless
+    ``shape`` is given: then a float dtype refuses a finite value beyond its range (fill_'s check: 1e40 into
+    float32; 1e5 into float16, except for one element, which PyTorch's fill leaves unchecked)."""
     dt = np.dtype(dtypes.as_dtype(dtype))
+    if dt.kind == "f" and shape is not None and not isinstance(value, (bool, np.bool_)) and isinstance(
+            value, (int, float, np.number)) and not -65504.0 <= value <= 65504.0:
+        from .ops.copy import checked_number  # (the ops import this module)
+
+        try:
+            return checked_number(value, np.broadcast_to(np.empty((), dt), shape))
+        except RuntimeError:
+            raise RuntimeError(f"{op}: value {value!r} cannot be converted to type {dt} without overflow") from None
     if dt.kind not in "iu" or isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, float, np.number)):
         return value
     info = np.iinfo(dt)
@@ -248,8 +258,9 @@ def full(size, fill_value, dtype=None, device=None, requires_grad=False):
     """full(size, fill_value, dtype=None): a tensor filled with ``fill_value`` (its dtype follows the value)."""
     if dtype is None:
         dtype = dtypes.scalar_dtype(fill_value, dtypes.bool)
-    fill_value = _checked_value(fill_value, dtype, "full")
-    return _finish(np.full(_sizes((size,), op="full"), fill_value, dtypes.as_dtype(dtype)), requires_grad)
+    shape = _sizes((size,), op="full")
+    fill_value = _checked_value(fill_value, dtype, "full", shape)
+    return _finish(np.full(shape, fill_value, dtypes.as_dtype(dtype)), requires_grad)
 
 
 def _like(fill):
@@ -269,7 +280,8 @@ empty_like = zeros_like
 
 def full_like(input, fill_value, dtype=None, device=None, requires_grad=False):
     dt = dtypes.as_dtype(dtype) if dtype is not None else input.dtype
-    return _finish(np.full(input.shape, _checked_value(fill_value, dt, "full_like"), dt), requires_grad)
+    return _finish(np.full(input.shape, _checked_value(fill_value, dt, "full_like", tuple(input.shape)), dt),
+                   requires_grad)
 
 
 def arange(start, end=None, step=1, dtype=None, device=None, requires_grad=False):
@@ -437,8 +449,9 @@ def new_full(self, size, fill_value, *, dtype=None, device=None, requires_grad=F
     dt = dtypes.as_dtype(dtype) if dtype is not None else self._data.dtype
     if isinstance(fill_value, Tensor):
         fill_value = fill_value.item()
-    fill_value = _checked_value(fill_value, dt, "new_full")
-    return _finish(np.full(_sizes((size,), op="new_full"), fill_value, dt), requires_grad)
+    shape = _sizes((size,), op="new_full")
+    fill_value = _checked_value(fill_value, dt, "new_full", shape)
+    return _finish(np.full(shape, fill_value, dt), requires_grad)
 
 
 @op

@@ -758,3 +758,163 @@ def test_float16_addc_computes_in_float32_as_pytorch(op):
     got = getattr(tg, op)(tg.tensor(a), tg.tensor(b), tg.tensor(c), value=0.3).numpy()
     want = getattr(torch, op)(torch.tensor(a), torch.tensor(b), torch.tensor(c), value=0.3).numpy()
     np.testing.assert_array_equal(got, want)
+
+
+# ---------------------------------------------------------------------- quantile of a 0-d tensor
+# PyTorch's quantile_output_shape (aten/src/ATen/native/Sorting.cpp): with a dim, keepdim keeps the input's dims
+# with the reduced one set to 1 only when input.dim() > 0; a 0-d input keeps no dim, keepdim or not
+@given(q=st.one_of(st.floats(0, 1), st.lists(st.floats(0, 1), min_size=1, max_size=3)),
+       dim=st.sampled_from([None, 0, -1]), keepdim=st.booleans(), nan=st.booleans(),
+       interpolation=st.sampled_from(["linear", "lower", "higher", "midpoint", "nearest"]))
+@example(q=1.0, dim=-1, keepdim=True, nan=False, interpolation="lower")
+@example(q=[0.5, 1.0], dim=0, keepdim=True, nan=False, interpolation="linear")
+def test_quantile_of_0d_keeps_no_dim(q, dim, keepdim, nan, interpolation):
+    x = tg.tensor(1.5, dtype=tg.float64, requires_grad=True)
+    qt = tg.tensor(q, dtype=tg.float64) if isinstance(q, list) else q
+    out = (tg.nanquantile if nan else tg.quantile)(x, qt, dim, keepdim, interpolation=interpolation)
+    assert out.shape == ((len(q),) if isinstance(q, list) else ())
+    np.testing.assert_array_equal(out.detach().numpy(), np.full(out.shape, 1.5))
+    out.sum().backward()
+    assert x.grad.item() == (len(q) if isinstance(q, list) else 1)
+
+
+def test_quantile_of_0d_shapes_as_pytorch():
+    torch = pytest.importorskip("torch")
+    for q in (0.25, [0.5, 1.0]):
+        for dim in (None, 0, -1):
+            for keepdim in (False, True):
+                got = tg.tensor(1.5).quantile(tg.tensor(q) if isinstance(q, list) else q, dim, keepdim)
+                want = torch.tensor(1.5).quantile(torch.tensor(q) if isinstance(q, list) else q, dim, keepdim)
+                assert tuple(got.shape) == tuple(want.shape), (q, dim, keepdim)
+
+
+# ---------------------------------------------------------------------- addcmul/addcdiv value: c10's checked conversion
+def _c10_overflows(value, dtype):
+    """c10/util/TypeCast.h's overflows<To, From>: whether ``value.to<dtype>()`` raises."""
+    if isinstance(value, bool) or dtype == np.bool_:
+        return False
+    if np.dtype(dtype).kind == "f":
+        return not (isinstance(value, float) and not math.isfinite(value)) and abs(value) > np.finfo(dtype).max
+    info = np.iinfo(dtype)
+    if isinstance(value, float):
+        return not math.isfinite(value) or not info.min <= value <= info.max
+    low = -int(info.max) if info.min == 0 else int(info.min)  # unsigned: -max..-1 wrap (two's complement)
+    return not low <= value <= int(info.max)
+
+
+_NUMBERS = st.one_of(st.integers(-2 ** 40, 2 ** 40), st.floats(allow_nan=True, allow_infinity=True),
+                     st.sampled_from([-1, -255, -256, 300, 65504.0, 65519.0, 1e5, 3.4e38, 3.5e38, -1.5, 0.5]))
+
+
+@given(value=_NUMBERS, dtype=st.sampled_from(["uint8", "int8", "int16", "int32", "int64", "float16", "float32",
+                                              "float64"]), inplace=st.booleans())
+@example(value=-1.5, dtype="uint8", inplace=True)
+@example(value=-1, dtype="uint8", inplace=True)
+@example(value=1e40, dtype="float32", inplace=True)
+@example(value=1e30, dtype="float16", inplace=False)
+def test_addcmul_value_is_converted_as_pytorchs_kernel(value, dtype, inplace):
+    # PyTorch's addcmul kernel reads value.to<scalar_t>() (float16: its opmath float32), c10's checked conversion
+    x = tg.tensor([1, 2], dtype=getattr(tg, dtype))
+    opmath = np.float32 if dtype == "float16" else np.dtype(dtype)
+    call = (lambda: x.clone().addcmul_(x, x, value=value)) if inplace else (lambda: tg.addcmul(x, x, x, value=value))
+    if _c10_overflows(value, opmath):
+        with pytest.raises(RuntimeError, match=f"addcmul: value .* cannot be converted to {np.dtype(opmath)}"):
+            call()
+    else:
+        call()
+    if dtype.startswith("float"):
+        y = tg.tensor([1.0, 2.0], dtype=getattr(tg, dtype))
+        if _c10_overflows(value, opmath):
+            with pytest.raises(RuntimeError, match="addcdiv: value"):
+                tg.addcdiv(y, y, y, value=value)
+        else:
+            tg.addcdiv(y, y, y, value=value)
+
+
+def test_addcmul_addcdiv_value_overflow_as_pytorch():
+    torch = pytest.importorskip("torch")
+    for dtype in ("uint8", "int8", "int64", "float16", "float32"):
+        for value in (-1, -1.5, 0.5, 300, 1e5, 1e30, 1e40, float("inf"), float("nan")):
+            outcomes = []
+            for lib in (tg, torch):
+                x = lib.tensor([1, 2], dtype=getattr(lib, dtype))
+                calls = [lambda x=x, v=value: x.clone().addcmul_(x, x, value=v)]
+                if dtype.startswith("float"):
+                    calls.append(lambda x=x, v=value, lib=lib: lib.addcdiv(x, x, x, value=v))
+                got = []
+                for c in calls:
+                    try:
+                        got.append(np.asarray(c().double().numpy()))
+                    except RuntimeError as e:
+                        got.append("overflow" if "without overflow" in str(e) else str(e))
+                outcomes.append(got)
+            for a, b in zip(*outcomes):
+                if isinstance(b, str) or isinstance(a, str):
+                    assert isinstance(a, str) and a == b, (dtype, value, a, b)
+                else:
+                    np.testing.assert_array_equal(a, b, err_msg=f"{dtype} {value}")
+
+
+# ---------------------------------------------------------------------- diff: prepend/append shapes checked for every n
+@given(n=st.integers(0, 2), dim=st.sampled_from([0, 1, -1]), other=st.tuples(st.integers(1, 3), st.integers(1, 3)),
+       which=st.sampled_from(["prepend", "append"]))
+@example(n=0, dim=1, other=(1, 3), which="append")
+def test_diff_checks_prepend_append_shapes_for_every_n(n, dim, other, which):
+    # PyTorch's diff_check_compatible_shape (aten/src/ATen/native/ReduceOps.cpp) runs before the n == 0 shortcut
+    x = tg.tensor([[0.5, 3.0, 1.0], [3.0, 1.5, 1.5]], dtype=tg.float16, requires_grad=True)
+    t = tg.ones(other, dtype=tg.float16)
+    d = dim % 2
+    if any(other[i] != x.shape[i] for i in range(2) if i != d):
+        with pytest.raises(RuntimeError, match=r"diff expects the shape of tensor to prepend or append.*input.size"):
+            x.diff(n=n, dim=dim, **{which: t})
+    else:
+        out = x.diff(n=n, dim=dim, **{which: t})
+        assert out.shape[d] == (x.shape[d] if n == 0 else max(x.shape[d] + other[d] - n, 0))
+
+
+def test_diff_prepend_append_shapes_as_pytorch():
+    torch = pytest.importorskip("torch")
+    for n in (0, 1):
+        for dim in (0, 1):
+            for other in ((1, 3), (2, 1), (1, 1), (2, 3)):
+                got, want = [], []
+                for lib, out in ((tg, got), (torch, want)):
+                    try:
+                        out.append(tuple(lib.zeros(2, 3).diff(n=n, dim=dim, append=lib.zeros(other)).shape))
+                    except RuntimeError as e:
+                        out.append("diff expects the shape" in str(e))
+                assert got == want, (n, dim, other)
+
+
+# ---------------------------------------------------------------------- addr of bool tensors
+@given(n=st.integers(0, 3), m=st.integers(0, 3), data=st.data(),
+       beta=st.sampled_from([True, False, 0, 1, 2, 0.5, 0.0]), alpha=st.sampled_from([True, False, 0, 1, 3, 0.5]))
+@example(n=2, m=0, data=None, beta=0.5, alpha=0.5)
+def test_addr_of_bools_is_logical_and_refuses_float_scalars(n, m, data, beta, alpha):
+    # PyTorch's addr kernel for bool: (input and beta) or (alpha and vec1 and vec2), a bool result; a float beta
+    # or alpha is refused for integral (bool too) tensors ("must not be a floating point number")
+    draw = (lambda s: np.zeros(s, bool)) if data is None else (lambda s: data.draw(arrays(s, dtype=np.bool_)))
+    x, a, b = draw((n, m)), draw((n,)), draw((m,))
+    call = lambda: tg.addr(tg.tensor(x), tg.tensor(a), tg.tensor(b), beta=beta, alpha=alpha)  # noqa: E731
+    if isinstance(beta, float) or isinstance(alpha, float):
+        with pytest.raises(RuntimeError, match="must not be a floating point number"):
+            call()
+        return
+    out = call()
+    assert out.dtype == tg.bool
+    want = (x & bool(beta)) | (np.outer(a, b) & bool(alpha)) if beta else np.outer(a, b) & bool(alpha)
+    np.testing.assert_array_equal(out.numpy(), want)
+
+
+def test_addr_of_bools_as_pytorch():
+    torch = pytest.importorskip("torch")
+    x, a, b = [[True, False], [False, True]], [True, False], [True, True]
+    for beta in (True, False, 2, 0.5):
+        for alpha in (True, False, 0.5):
+            got, want = [], []
+            for lib, out in ((tg, got), (torch, want)):
+                try:
+                    out.append(lib.addr(lib.tensor(x), lib.tensor(a), lib.tensor(b), beta=beta, alpha=alpha).tolist())
+                except RuntimeError as e:
+                    out.append("floating point" in str(e))
+            assert got == want, (beta, alpha)

@@ -3,6 +3,7 @@ conv2d and the adjoint identities, gradients against float64 finite differences 
 PyTorch's numbers and node names when PyTorch is installed, and argument errors."""
 
 import doctest
+import itertools
 
 import numpy as np
 import pytest
@@ -555,3 +556,36 @@ def test_conv_of_an_empty_batch_matches_pytorch(case):
 def test_conv_tbc_of_an_empty_batch_of_bools():
     out = tg.conv_tbc(tg.zeros((4, 0, 1), dtype=tg.bool), tg.ones((1, 1, 2), dtype=tg.bool), tg.ones(2, dtype=tg.bool))
     assert tuple(out.shape) == (4, 0, 2) and out.dtype == tg.bool
+
+
+# ---------------------------------------------------------------------- unfold of empty dims
+@given(shape=st.one_of(st.tuples(*[st.sampled_from([0, 2])] * 3), st.tuples(*[st.sampled_from([0, 2])] * 4)),
+       padding=st.sampled_from([0, 1]))
+@example(shape=(3, 3, 0), padding=1)
+@example(shape=(0, 2, 2), padding=0)
+def test_unfold_refuses_empty_dims_but_a_batch(shape, padding):
+    # PyTorch's im2col_shape_check: "Expected 3D or 4D (batch mode) tensor with possibly 0 batch size and other
+    # non-zero dimensions" (padding does not make an empty dim valid)
+    x = tg.zeros(shape, requires_grad=True)
+    if 0 in shape[-3:]:
+        with pytest.raises(RuntimeError, match="unfold: expected a 3-D or 4-D .* non-zero dimensions"):
+            F.unfold(x, 1, padding=padding)
+    else:
+        out = F.unfold(x, 1, padding=padding)
+        assert out.shape[0] == shape[0]  # N of a batch, C of an unbatched input (C * kernel 1 rows)
+
+
+def test_unfold_empty_dims_as_pytorch():
+    torch = pytest.importorskip("torch")
+    for n in (3, 4):
+        for shape in itertools.product([0, 2], repeat=n):
+            for padding in (0, 1):
+                try:
+                    want = tuple(torch.nn.functional.unfold(torch.zeros(shape), 1, padding=padding).shape)
+                except RuntimeError:
+                    want = None
+                try:
+                    got = tuple(F.unfold(tg.zeros(shape), 1, padding=padding).shape)
+                except RuntimeError:
+                    got = None
+                assert got == want, (shape, padding)

@@ -1,6 +1,8 @@
 """Creating tensors (tapegrad/creation.py): size arguments as PyTorch takes them, the legacy typed constructors,
 ``Tensor.new_*``, ``type_as`` and the small predicates (is_tensor, is_floating_point, numel)."""
 
+import math
+
 import numpy as np
 import pytest
 from hypothesis import given
@@ -423,3 +425,40 @@ def test_integer_linspace_of_no_steps_takes_any_ends():
     assert tg.linspace(float("nan"), 0.0, 0, dtype=tg.int16).shape == (0,)
     with pytest.raises(RuntimeError, match="cannot be converted"):
         tg.linspace(float("nan"), 0.0, 2, dtype=tg.int16)
+
+
+# ---------------------------------------------------------------------- full's value: fill_'s checked conversion
+@given(value=st.one_of(st.floats(), st.integers(-2 ** 62, 2 ** 62)), dtype=st.sampled_from(["float16", "float32"]),
+       shape=st.sampled_from([(), (1,), (2,), (0,), (2, 3)]), how=st.sampled_from(["full", "new_full", "full_like"]))
+def test_full_refuses_a_float_its_dtype_cannot_hold(value, dtype, shape, how):
+    # PyTorch's full is fill_: a finite value beyond the float dtype's range raises (c10's checked conversion),
+    # except PyTorch's unchecked one-element float16 fill, which rounds to inf
+    dt = getattr(tg, dtype)
+    calls = {"full": lambda: tg.full(shape, value, dtype=dt), "new_full": lambda: tg.zeros(1, dtype=dt).new_full(
+        shape, value), "full_like": lambda: tg.full_like(tg.zeros(shape, dtype=dt), value)}
+    big = (not isinstance(value, float) or math.isfinite(value)) and abs(value) > np.finfo(dtype).max
+    if big and not (dtype == "float16" and math.prod(shape) == 1):
+        with pytest.raises(RuntimeError, match=f"{how}: value .* cannot be converted to type {dtype}"):
+            calls[how]()
+    else:
+        out = calls[how]()
+        with np.errstate(over="ignore"):
+            np.testing.assert_array_equal(out.numpy(), np.full(shape, value, dtype=dtype))
+
+
+def test_full_float_overflow_as_pytorch():
+    torch = pytest.importorskip("torch")
+    for shape in ((), (1,), (2,), (0,)):
+        for value in (1e5, 65519.0, 1e40, -1e40, float("inf"), float("nan"), 2 ** 40):
+            for dtype in ("float16", "float32"):
+                try:
+                    want = torch.full(shape, value, dtype=getattr(torch, dtype)).double().numpy()
+                except RuntimeError:
+                    want = None
+                try:
+                    got = tg.full(shape, value, dtype=getattr(tg, dtype)).double().numpy()
+                except RuntimeError:
+                    got = None
+                assert (got is None) == (want is None), (shape, value, dtype)
+                if got is not None:
+                    np.testing.assert_array_equal(got, want)

@@ -1147,7 +1147,7 @@ known_class(
          "single memory location', its CopySlices); tapegrad's gradient is right (0 where the fill wrote, the "
          "gradient elsewhere)", "tapegrad/ops/copy.py", status="pytorch-bug")
 known_class(
-    "multi-output-view-base-written", ALL_OPS, "backward-pytorch-raises",
+    "multi-output-view-base-written", ALL_OPS, {"backward-pytorch-raises", "pytorch-raises"},
     lambda d: torch_says(d, "This view is the output of a function that returns multiple views")
     and torch_says(d, "its base or another view of its base has been modified inplace"),
     """
@@ -1159,7 +1159,9 @@ known_class(
     (v * v).sum().backward()
     x.grad
     """, "README: PyTorch refuses a backward through an output of split/chunk/unbind whose base was written in "
-         "place after the split (even under no_grad: it cannot regenerate the view's node); tapegrad gives the "
+         "place after the split (even under no_grad: it cannot regenerate the view's node; an op on that output "
+         "in grad mode raises already, as amax(unbind(x)[1]) after unbind(x)[0].transpose_ under no_grad); "
+         "tapegrad gives the "
          "gradient PyTorch gives for a single-output view (narrow) in the same program", "tapegrad/autograd/",
     status="by-design")
 
@@ -1378,11 +1380,16 @@ known_class(
     POOLING, status="pytorch-bug")
 known_class(
     "pytorch-addmv-empty-matrix-shape", ADDMM, "shape",
-    lambda d: len(d.inputs) > 1 and d.inputs[1].dim() == 2 and d.inputs[1].shape[0] == 0 and d.inputs[0].numel() == 1,
+    lambda d: len(d.inputs) > 1 and d.inputs[1].dim() == 2 and (
+        d.inputs[1].shape[0] == 0 and d.inputs[0].numel() == 1
+        # addmv_out_cpu's mat.numel() == 0 shortcut: mul_out(result, self, beta) resizes the result to self's shape
+        or d.op in fam("addmv") and d.inputs[1].numel() == 0 and tuple(d.inputs[0].shape) != d.inputs[1].shape[:1]),
     """
     torch.addmv(torch.tensor([-1.0]), torch.zeros(0, 3), torch.ones(3)).shape
     """, "PyTorch 2.13's addmv with a matrix of 0 rows returns beta * input in input's shape ((1,) here) instead "
-         "of broadcasting it to the product's (0,); tapegrad's result has the product's shape", L,
+         "of broadcasting it to the product's (0,); tapegrad's result has the product's shape. Same with 0 columns "
+         "(addmv(tensor([1.]), zeros(2, 0), zeros(0)) is (1,) there, (2,) here): Blas.cpp's addmv_out_cpu "
+         "shortcut for mat.numel() == 0 multiplies the unexpanded self into the result", L,
     status="pytorch-bug")
 known_class(
     "copysign-nan-sign", fam("copysign"), {"value", "inf", "signed-zero"},
@@ -1452,12 +1459,23 @@ known_class(
 known_class(
     "pytorch-take-along-dim-noncontiguous", fam("take_along_dim", inplace=False), RAISES_THERE,
     lambda d: torch_says(d, "view size is not compatible") and (len(d.call.args) < 3 or arg(d, 2) is None)
-    and kw(d, "dim") is None and not d.here_inputs[0].is_contiguous(),  # (x0 is a clone: contiguous unless dense)
+    and kw(d, "dim") is None and not (d.here_inputs[0].is_contiguous() and x0(d).is_contiguous()),
+    # (x0 is a clone: contiguous unless dense; a dense layout only PyTorch has, as qr's column-major Q, shows there)
     """
     torch.take_along_dim(torch.arange(6.0).reshape(3, 2).t(), torch.tensor([0, 4]))
     """, "PyTorch 2.13's take_along_dim without dim flattens the input with view(-1), which fails on a "
          "non-contiguous input; its documentation says the input is treated as flattened, and tapegrad does so "
          "([0., 3.] here)", IX, status="pytorch-bug")
+known_class(
+    "pytorch-affine-grid-half-size-one", F("affine_grid"), RAISES_THERE,
+    lambda d: torch_says(d, "\"tensor_cpu\" not implemented for 'Half'") and dt(x0(d)) == "float16"
+    and any(n <= 1 for n in list(arg(d, 1) if arg(d, 1) is not None else kw(d, "size"))[2:]),
+    """
+    torch.nn.functional.affine_grid(torch.eye(2, 3, dtype=torch.float16)[None], (1, 1, 1, 3), align_corners=False)
+    """, "PyTorch 2.13's float16 affine_grid fails where a spatial size is 1: AffineGridGenerator.cpp's "
+         "linspace_from_neg_one returns at::tensor(0, grid.options()) for one step, whose CPU fill has no Half "
+         "kernel ('\"tensor_cpu\" not implemented for 'Half''), while every other size works in float16; tapegrad "
+         "computes the grid (the float32 grid, rounded)", "tapegrad/nn/", status="pytorch-bug")
 known_class(
     "empty-random-skips-dtype-check", {"randn", "rand"}, RAISES_HERE,
     lambda d: here_says(d, "random values of dtype") and 0 in nums(d),

@@ -1598,3 +1598,59 @@ def test_batch_norm_eval_backward_does_not_read_the_bias(weight, bias):
             with tg.no_grad():
                 w.mul_(2)  # the weight's value is read by the input's gradient
             z.sum().backward()
+
+
+# ---------------------------------------------------------------------- hardtanh/hardshrink limits: c10's check
+@given(v=st.one_of(st.floats(), st.integers(-2 ** 40, 2 ** 40)),
+       dtype=st.sampled_from(["float16", "float32", "float64", "int8", "int32", "uint8"]))
+@example(v=1e5, dtype="float16")
+@example(v=1e40, dtype="float32")
+@example(v=float("inf"), dtype="int8")
+def test_hardtanh_and_hardshrink_limits_are_checked_as_pytorch(v, dtype):
+    # PyTorch's hardtanh converts integer limits with toLong() first, then clamps (to<scalar_t>()); hardshrink
+    # converts lambd to the float dtype: c10's checked conversion everywhere
+    x = tg.tensor([1, 0], dtype=getattr(tg, dtype))
+    finite = not isinstance(v, float) or math.isfinite(v)
+    if dtype.startswith("float"):
+        fits = not finite or abs(v) <= np.finfo(dtype).max
+        for call in (lambda: F.hardtanh(x, -abs(v), abs(v)), lambda: F.hardshrink(x, v)):
+            if fits:
+                call()
+            else:
+                with pytest.raises(RuntimeError, match="cannot be converted to float"):
+                    call()
+        return
+    info = np.iinfo(dtype)
+    lo, hi = -abs(v), abs(v)
+    if not finite or abs(v) >= 2.0 ** 63:
+        match = "int64"
+    elif info.min == 0 and lo < 0:
+        match = "unsigned type"
+    elif not info.min <= lo <= hi <= info.max:
+        match = f"cannot be converted to {dtype}"
+    else:
+        F.hardtanh(x, lo, hi)
+        return
+    with pytest.raises(RuntimeError, match=match):
+        F.hardtanh(x, lo, hi)
+
+
+def test_hardtanh_hardshrink_overflow_as_pytorch():
+    torch = pytest.importorskip("torch")
+    for dtype in ("float16", "float32", "int8", "uint8"):
+        for v in (1e5, 1e40, -1e30, float("inf"), float("nan"), 300, -1):
+            for name in ("hardtanh", "hardshrink"):
+                got = []
+                for lib in (tg, torch):
+                    x = lib.tensor([1, 0], dtype=getattr(lib, dtype))
+                    f = lib.nn.functional
+                    try:
+                        if name == "hardtanh":
+                            lo, hi = (min(v, -v), max(v, -v)) if v == v else (v, v)
+                            f.hardtanh(x, lo, hi)
+                        else:
+                            f.hardshrink(x, v)
+                        got.append("ok")
+                    except (RuntimeError, NotImplementedError) as e:
+                        got.append("overflow" if "without overflow" in str(e) else "error")
+                assert got[0] == got[1], (dtype, v, name, got)

@@ -6,7 +6,7 @@ import warnings
 
 import numpy as np
 import pytest
-from hypothesis import example, given
+from hypothesis import assume, example, given
 from hypothesis import strategies as st
 
 import tapegrad as tg
@@ -1933,3 +1933,98 @@ def test_take_along_dim_without_dim_flattens_any_layout(view, index):
     got = tg.take_along_dim(v, idx)
     np.testing.assert_array_equal(got.numpy(), v.numpy().reshape(-1)[np.asarray(index, dtype=np.int64).reshape(-1)])
     assert got.dtype == tg.float16 and got.shape == (idx.numel(),)
+
+
+# ---------------------------------------------------------------------- one element through one mask: checked
+_DTYPES = ["bool", "uint8", "int8", "int16", "int32", "int64", "float16", "float32", "float64"]
+
+
+def _fits(value, dtype):
+    """c10/util/TypeCast.h's overflows<To, From>, negated: whether ``Scalar(value).to<dtype>()`` succeeds."""
+    if isinstance(value, bool) or dtype == "bool":
+        return True
+    if dtype.startswith("float"):
+        return (isinstance(value, float) and not math.isfinite(value)) or abs(value) <= np.finfo(dtype).max
+    info = np.iinfo(dtype)
+    if isinstance(value, float):
+        return math.isfinite(value) and info.min <= value <= info.max
+    return (-int(info.max) if info.min == 0 else int(info.min)) <= value <= int(info.max)
+
+
+@given(value=st.one_of(st.integers(-2 ** 40, 2 ** 40), st.floats(), st.booleans()),
+       src=st.sampled_from(_DTYPES), dst=st.sampled_from(_DTYPES), how=st.sampled_from(["put", "put_", "set"]))
+@example(value=300, src="int64", dst="int8", how="put")
+@example(value=1e5, src="float32", dst="float16", how="set")
+@example(value=-1, src="int64", dst="uint8", how="put_")
+def test_one_element_through_one_mask_is_checked_as_masked_fill(value, src, dst, how):
+    # PyTorch's index_put_ of one element through one bool mask is masked_fill_(mask, value.item())
+    # (canDispatchToMaskedFill, aten/src/ATen/native/TensorAdvancedIndexingUtils.h): a value of another dtype
+    # is converted with c10's checked conversion
+    try:
+        v = tg.tensor(value, dtype=getattr(tg, src))
+    except RuntimeError:  # a value src cannot hold (PyTorch's tensor() refuses it too)
+        assume(False)
+    item = v.item()
+    x = tg.tensor([1, 0], dtype=getattr(tg, dst))
+    mask = tg.tensor([True, False])
+    calls = {"put": lambda: tg.index_put(x, (mask,), v), "put_": lambda: x.clone().index_put_((mask,), v),
+             "set": lambda: x.clone().__setitem__(mask, v)}
+    if src == dst or _fits(item, dst):
+        calls[how]()
+    else:
+        with pytest.raises(RuntimeError, match="cannot be converted to"):
+            calls[how]()
+
+
+def test_one_element_through_one_mask_overflow_as_pytorch():
+    torch = pytest.importorskip("torch")
+    for src, value in (("int64", 300), ("int32", -200), ("int64", -1), ("float32", 1e5), ("float64", 1e40),
+                       ("float64", float("nan")), ("float32", -1.5)):
+        for dst in ("uint8", "int8", "int32", "float16", "float32"):
+            got = []
+            for lib in (tg, torch):
+                x = lib.tensor([1, 0], dtype=getattr(lib, dst))
+                try:
+                    got.append(lib.index_put(x, (lib.tensor([True, False]),),
+                                             lib.tensor(value, dtype=getattr(lib, src))).double().numpy())
+                except RuntimeError as e:
+                    got.append("overflow" if "without overflow" in str(e) else str(e))
+            if isinstance(got[1], str) or isinstance(got[0], str):
+                assert got[0] == got[1], (src, value, dst, got)
+            else:
+                np.testing.assert_array_equal(got[0], got[1])
+
+
+@given(alpha=st.one_of(st.integers(-2 ** 40, 2 ** 40), st.floats(), st.booleans()), dst=st.sampled_from(_DTYPES))
+@example(alpha=300, dst="int8")
+@example(alpha=-1, dst="uint8")
+@example(alpha=1e5, dst="float16")
+def test_index_add_alpha_is_checked_as_pytorch(alpha, dst):
+    # PyTorch's index_add kernel reads alpha.to<scalar_t>() (c10's checked conversion)
+    x = tg.tensor([1, 0], dtype=getattr(tg, dst))
+    call = lambda: x.clone().index_add_(0, tg.tensor([0]), x[:1], alpha=alpha)  # noqa: E731
+    if _fits(alpha, dst):
+        out = call()
+        if dst not in ("bool", "float16", "float32", "float64"):
+            a = int(alpha) % 2 ** 64  # the conversion wraps (a negative into uint8), so does the product
+            assert out[0].item() == np.array((1 + a) % 2 ** 64, dtype=np.uint64).astype(dst).item()
+    else:
+        with pytest.raises(RuntimeError, match="index_add: value .* cannot be converted"):
+            call()
+
+
+def test_index_add_alpha_overflow_as_pytorch():
+    torch = pytest.importorskip("torch")
+    for dst in ("uint8", "int8", "int32", "float16", "float32"):
+        for alpha in (2, -1, -1.5, 0.5, 300, 1e5, 1e40, float("nan")):
+            got = []
+            for lib in (tg, torch):
+                x = lib.tensor([1, 0], dtype=getattr(lib, dst))
+                try:
+                    got.append(x.clone().index_add_(0, lib.tensor([0]), x[:1], alpha=alpha).double().numpy())
+                except RuntimeError as e:
+                    got.append("overflow" if "without overflow" in str(e) else str(e))
+            if isinstance(got[1], str) or isinstance(got[0], str):
+                assert got[0] == got[1], (dst, alpha, got)
+            else:
+                np.testing.assert_array_equal(got[0], got[1])

@@ -200,3 +200,40 @@ def test_random_fills_of_integer_tensors_are_refused(fill):
     with pytest.raises(NotImplementedError, match=f"^{fill}: random values are not implemented for int64"):
         getattr(tg.nn.init, fill)(tg.zeros(2, 2, dtype=tg.int64))
     tg.nn.init.constant_(tg.zeros(2, dtype=tg.int64), 3)  # deterministic fills are fine, as in PyTorch
+
+
+# ---------------------------------------------------------------------- constant_: fill_'s checked conversion
+@pytest.mark.parametrize("dtype, value, fits", [
+    ("float16", 1e30, False), ("float16", 65519.0, False), ("float16", 65504.0, True), ("float16", float("inf"), True),
+    ("float32", 1e40, False), ("float32", 3.4e38, True), ("uint8", -1, True), ("uint8", -1.5, False),
+    ("int8", 300, False), ("int64", float("nan"), False), ("bool", 2, True)])
+def test_constant_refuses_a_value_the_dtype_cannot_hold(dtype, value, fits):
+    # PyTorch's constant_ is fill_ under no_grad: c10's checked conversion ("value cannot be converted to type
+    # c10::Half without overflow"); a one-element float16 tensor is PyTorch's unchecked exception (fill_ too)
+    t = tg.zeros(1, 2, dtype=getattr(tg, dtype))
+    if fits:
+        init.constant_(t, value)
+        assert t.tolist() == tg.full((1, 2), value, dtype=getattr(tg, dtype)).tolist()
+    else:
+        with pytest.raises(RuntimeError, match=f"constant_: value .* cannot be converted to type {dtype}"):
+            init.constant_(t, value)
+        assert t.tolist() == [[0, 0]]
+
+
+@pytest.mark.parametrize("dtype, value", [("float16", 1e30), ("float16", 65519.0), ("float32", 1e40),
+                                          ("uint8", -1), ("uint8", -1.5), ("int8", 300), ("int64", float("nan"))])
+def test_constant_overflow_as_pytorch(dtype, value):
+    torch = pytest.importorskip("torch")
+    t = tg.zeros(1, 2, dtype=getattr(tg, dtype))
+    try:
+        init.constant_(t, value)
+        fits = True
+    except RuntimeError:
+        fits = False
+    x = torch.zeros(1, 2, dtype=getattr(torch, dtype))
+    if fits:
+        torch.nn.init.constant_(x, value)
+        np.testing.assert_array_equal(x.double().numpy(), t.double().numpy())
+    else:
+        with pytest.raises(RuntimeError, match="without overflow"):
+            torch.nn.init.constant_(x, value)

@@ -410,3 +410,54 @@ def test_top_level_max_pools_take_no_return_indices_as_pytorch(name, shape):
     assert isinstance(functional(x, 2, return_indices=True), tuple)
     torch = pytest.importorskip("torch")
     np.testing.assert_array_equal(top(x, 2, 1).numpy(), getattr(torch, name)(torch.tensor(x.numpy()), 2, 1).numpy())
+
+
+# ---------------------------------------------------------------------- empty non-batch dims
+_POOLS = {
+    "max_pool1d": (1, lambda f, x: f.max_pool1d(x, 1)), "avg_pool1d": (1, lambda f, x: f.avg_pool1d(x, 1)),
+    "max_pool3d": (3, lambda f, x: f.max_pool3d(x, 1)), "avg_pool3d": (3, lambda f, x: f.avg_pool3d(x, 1)),
+    "lp_pool3d": (3, lambda f, x: f.lp_pool3d(x, 2.0, 1)),
+    "max_pool3d_indices": (3, lambda f, x: f.max_pool3d(x, 1, return_indices=True)[0]),
+    "adaptive_max_pool3d": (3, lambda f, x: f.adaptive_max_pool3d(x, 1)),
+    "adaptive_max_pool1d": (1, lambda f, x: f.adaptive_max_pool1d(x, 1)),
+}
+
+
+def _pool_refuses(name, shape):
+    """PyTorch's rule: only the batch dim of a batched input may be 0 (pool3d_shape_check: "Expected input's
+    non-batch dimensions to have positive length"); adaptive max pooling also takes an unbatched input of 0
+    channels (adaptive_max_pool*d's checks start at dim 1)."""
+    d = _POOLS[name][0]
+    first = 1 if len(shape) == d + 2 or name.startswith("adaptive") else 0
+    return 0 in shape[first:]
+
+
+@given(name=st.sampled_from(sorted(_POOLS)), batched=st.booleans(), data=st.data())
+@example(name="max_pool3d", batched=False, data=None)
+def test_pooling_refuses_empty_non_batch_dims(name, batched, data):
+    d = _POOLS[name][0]
+    n = d + 1 + batched
+    shape = (0,) + (2,) * (n - 1) if data is None else tuple(data.draw(st.lists(st.sampled_from([0, 2]),
+                                                                               min_size=n, max_size=n)))
+    x = tg.zeros(shape)
+    if _pool_refuses(name, shape):
+        with pytest.raises(RuntimeError, match=r"non-empty .*-D .* got input of shape"):
+            _POOLS[name][1](F, x)
+    else:
+        assert 0 in _POOLS[name][1](F, x).shape or 0 not in shape
+
+
+def test_pooling_empty_dims_as_pytorch():
+    torch = pytest.importorskip("torch")
+    for name, (d, call) in _POOLS.items():
+        for n in (d + 1, d + 2):
+            for shape in itertools.product([0, 2], repeat=n):
+                try:
+                    want = tuple(call(torch.nn.functional, torch.zeros(shape)).shape)
+                except RuntimeError:
+                    want = None
+                try:
+                    got = tuple(call(F, tg.zeros(shape)).shape)
+                except RuntimeError:
+                    got = None
+                assert got == want, (name, shape)

@@ -4,6 +4,7 @@ narrow_copy, unsafe splits, nonzero_static, fill_diagonal_, tensordot.
 Values, dtypes and gradients against PyTorch; gradients against float64 finite differences (Hypothesis)."""
 
 import doctest
+import math
 import warnings
 
 import numpy as np
@@ -496,3 +497,49 @@ def test_unsafe_split_outputs_take_in_place_writes_under_grad_mode():
         parts[0].mul_(1.0)
     with pytest.raises(RuntimeError, match="multiple views"):
         tg.split(y, 2)[0].mul_(1.0)
+
+
+# ---------------------------------------------------------------------- fill_diagonal_'s value: checked conversion
+@given(value=st.one_of(st.integers(-2 ** 40, 2 ** 40), st.floats(), st.booleans()),
+       dtype=st.sampled_from(["bool", "uint8", "int8", "int16", "int32", "int64", "float16", "float32", "float64"]))
+@example(value=300, dtype="int8")
+@example(value=-1, dtype="uint8")
+@example(value=float("nan"), dtype="int32")
+@example(value=1e40, dtype="float32")
+@example(value=1e30, dtype="float16")
+def test_fill_diagonal_value_is_checked_as_pytorch(value, dtype):
+    # PyTorch's fill_diagonal_ is fill_ of the diagonal's view: c10's checked conversion of fill_value
+    x = tg.zeros(2, 2, dtype=getattr(tg, dtype))
+    if isinstance(value, bool) or dtype in ("bool", "float64"):
+        fits = True
+    elif dtype.startswith("float"):
+        fits = (isinstance(value, float) and not math.isfinite(value)) or abs(value) <= np.finfo(dtype).max
+    else:
+        info = np.iinfo(dtype)
+        low = -int(info.max) if info.min == 0 else int(info.min)
+        fits = (math.isfinite(value) and info.min <= value <= info.max) if isinstance(value, float) else (
+            low <= value <= int(info.max))
+    if not fits:
+        with pytest.raises(RuntimeError, match="fill_diagonal_: value .* cannot be converted"):
+            x.fill_diagonal_(value)
+        return
+    x.fill_diagonal_(value)
+    with np.errstate(all="ignore"):
+        want = np.array(value if dtype.startswith("float") or dtype == "bool" else int(value)).astype(dtype)
+    np.testing.assert_array_equal(x.numpy(), np.where(np.eye(2, dtype=bool), want, np.zeros((), dtype)))
+
+
+def test_fill_diagonal_overflow_as_pytorch():
+    torch = pytest.importorskip("torch")
+    for dtype in ("uint8", "int8", "int32", "float16", "float32"):
+        for value in (-1, -1.5, 300, 1e5, 1e40, float("inf"), float("nan")):
+            got = []
+            for lib in (tg, torch):
+                try:
+                    got.append(lib.zeros(2, 2, dtype=getattr(lib, dtype)).fill_diagonal_(value).double().numpy())
+                except RuntimeError as e:
+                    got.append("overflow" if "without overflow" in str(e) else str(e))
+            if isinstance(got[1], str) or isinstance(got[0], str):
+                assert isinstance(got[0], str) and got[0] == got[1], (dtype, value, got)
+            else:
+                np.testing.assert_array_equal(got[0], got[1])

@@ -119,6 +119,10 @@ def hardshrink(input: Tensor, lambd: float = 0.5) -> Tensor:
     tensor([-1.0000,  0.0000,  0.7000])
     """
     x = _float_data("hardshrink", input)
+    if not -65504.0 <= lambd <= 65504.0:  # beyond float16's range (nan too): c10's checked conversion of lambd
+        from ..ops.index import _scalar
+
+        _scalar("hardshrink", lambd, x.dtype)
     inside = (x >= -lambd) & (x <= lambd)  # NOTE: NaN is outside: it is kept, and its gradient passes
     out = np.where(inside, x.dtype.type(0), x)
 

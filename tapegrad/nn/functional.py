@@ -119,9 +119,16 @@ def hardtanh(input: Tensor, min_val: float = -1.0, max_val: float = 1.0, inplace
 def _hardtanh(input, lo, hi):
     x = _data("hardtanh", input)
     kind = x.dtype.kind
+    if kind == "f" and not -65504.0 <= lo <= hi <= 65504.0:  # beyond float16's range (or nan): c10's check
+        from ..ops.index import _scalar
+
+        lo, hi = (_scalar("hardtanh", v, x.dtype) for v in (lo, hi))
     if kind != "f":
         if kind == "b":
             raise RuntimeError("hardtanh: bool tensors are not supported")
+        for v in (lo, hi):  # PyTorch's hardtanh takes integer limits with min.toLong() first (c10's check)
+            if isinstance(v, float) and not (math.isfinite(v) and -2.0 ** 63 <= v < 2.0 ** 63):
+                raise RuntimeError(f"hardtanh: the limit {v} cannot be converted to int64 without overflow")
         if kind == "u" and (lo < 0 or hi < 0):
             raise RuntimeError(f"hardtanh: cannot do hardtanh on an unsigned type ({x.dtype}) with negative "
                                f"limits ({lo}, {hi})")

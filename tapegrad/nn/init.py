@@ -13,6 +13,7 @@ import numpy as np
 from .. import random as _random
 from ..autograd.declare import Tensor
 from ..autograd.graph import increment_version
+from ..ops.copy import checked_number
 
 __all__ = ["calculate_gain", "uniform_", "normal_", "trunc_normal_", "constant_", "ones_", "zeros_", "eye_",
            "dirac_", "xavier_uniform_", "xavier_normal_", "kaiming_uniform_", "kaiming_normal_",
@@ -127,6 +128,11 @@ def trunc_normal_(tensor, mean=0.0, std=1.0, a=-2.0, b=2.0, generator=None):
 def constant_(tensor, val):
     """constant_(tensor, val): fill with ``val``."""
     _check("constant_", tensor)
+    if not isinstance(val, Tensor):  # PyTorch's fill_: c10's checked conversion (1e30 into float16 raises)
+        try:
+            val = checked_number(val, tensor.detach().numpy())
+        except RuntimeError as e:
+            raise RuntimeError(str(e).replace("fill_:", "constant_:", 1)) from None
     return _fill(tensor, val)
 
 

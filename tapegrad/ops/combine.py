@@ -66,8 +66,7 @@ def addcmul(input: Tensor, tensor1: Tensor, tensor2: Tensor, *, value=1) -> Tens
                                   f"tensor2 of shapes {tuple(input.shape)}, {tuple(tensor1.shape)}, "
                                   f"{tuple(tensor2.shape)} are all bool)")
     tensor1, tensor2 = _expanded("addcmul", input, tensor1, tensor2)
-    if isinstance(value, float) and input._data.dtype.kind in "iub":
-        value = int(value)  # as PyTorch: the value is cast to the integer result's dtype (0.5 -> 0)
+    value = _checked_value("addcmul", value, input._data.dtype)
     # NOTE: PyTorch's order, value * tensor1 first (a small value keeps tensor1 * tensor2 from overflowing), and
     # float16 in float32 (its opmath), rounded once at the end
     return _in_opmath(lambda x, t1, t2: x + _scaled(t1, value) * t2, input, tensor1, tensor2)
@@ -89,7 +88,18 @@ def addcdiv(input: Tensor, tensor1: Tensor, tensor2: Tensor, *, value=1) -> Tens
                            "tensor2 with true_divide first")
     input, tensor1, tensor2 = _promoted(input, tensor1, tensor2)
     tensor1, tensor2 = _expanded("addcdiv", input, tensor1, tensor2)
+    value = _checked_value("addcdiv", value, input._data.dtype)
     return _in_opmath(lambda x, t1, t2: x + _scaled(t1, value) / t2, input, tensor1, tensor2)
+
+
+def _checked_value(op_name, value, dtype):
+    """addcmul's/addcdiv's ``value`` as PyTorch's kernel takes it: converted to the result's dtype (float16's
+    opmath, float32) with c10's checked conversion (``value.to<scalar_t>()``): an integer result takes 0.5 as 0 and
+    -1 as uint8 255 but refuses -1.5 (uint8), 300 (int8), inf or nan; a float one refuses a finite value beyond its
+    range (1e40 for float32 and float16)."""
+    if value.__class__ is float and dtype == np.float64:  # the common case: nothing to check
+        return value
+    return I._scalar(op_name, value, np.dtype(np.float32) if dtype == np.float16 else dtype)
 
 
 def _in_opmath(compute, *tensors):
@@ -113,6 +123,8 @@ def _addc_write(ufunc):
         if data.dtype.kind != "f" or data.dtype == np.float16 or a.dtype is not data.dtype \
                 or b.dtype is not data.dtype or not data.flags.writeable:
             return False  # (the method refused partly overlapping operands already)
+        if not -3.4028234663852886e38 <= value <= 3.4028234663852886e38 and data.itemsize == 4:
+            return False  # a value float32 cannot hold (or nan): the op checks it (c10's checked conversion)
         try:
             if value != 1:  # the op's order: value * tensor1 first (an array even for 0-d tensors, to write into)
                 term = np.asarray(np.multiply(a, value))
@@ -175,6 +187,8 @@ def _beta_alpha(op_name, input, product, beta, alpha, empty=False):
     if op_name != "addr" and input._data.dtype != product._data.dtype:  # as PyTorch's BLAS ops (addr promotes)
         raise RuntimeError(f"{op_name}: input tensors must have the same dtype, but got input {input._data.dtype} "
                            f"and matrices {product._data.dtype}")
+    if op_name == "addr" and product._data.dtype == np.bool_ and input._data.dtype == np.bool_:
+        return _addr_bool(input, product, beta, alpha)
     if product._data.dtype.kind in "iu":  # as PyTorch: beta and alpha are cast to the integers' type (0.5 -> 0)
         for name, v in (("beta", beta), ("alpha", alpha)):  # with c10's overflow check (fill_'s: -1.0 is no uint8)
             if op_name == "addr" and isinstance(v, float):  # addr's own check, as PyTorch's add's
@@ -204,6 +218,21 @@ def _beta_alpha(op_name, input, product, beta, alpha, empty=False):
         shape = tuple(np.broadcast_shapes(tuple(input.shape), tuple(out.shape)))
         return E.where(wrap(np.ones(shape, dtype=bool)), out, input)
     return _scaled(input, beta) + out
+
+
+def _addr_bool(input, product, beta, alpha):
+    """addr of bool tensors, as PyTorch's kernel: ``(input and beta) or (alpha and vec1 and vec2)``, a bool result
+    (input ignored when beta is False); a float beta or alpha is refused, as for integer tensors."""
+    for name, v in (("beta", beta), ("alpha", alpha)):
+        if isinstance(v, float):
+            raise RuntimeError(f"addr: for integral input tensors, argument {name} must not be a floating point "
+                               f"number, got {name}={v!r} (bool tensors of shapes {tuple(input.shape)} and "
+                               f"{tuple(product.shape)})")
+    if tuple(np.broadcast_shapes(tuple(input.shape), tuple(product.shape))) != tuple(product.shape):
+        raise RuntimeError(f"addr: input of shape {tuple(input.shape)} cannot be broadcast to the product's shape "
+                           f"{tuple(product.shape)}")
+    out = E.logical_and(product, wrap(np.array(bool(alpha))))
+    return E.logical_or(E.logical_and(input, wrap(np.array(bool(beta)))), out) if beta else out
 
 
 @op(inplace=True)
@@ -386,6 +415,12 @@ def diff(input: Tensor, n: int = 1, dim: int = -1, prepend=None, append=None) ->
         if t is not None and _tensor("diff", t).ndim != input.ndim:
             raise RuntimeError(f"diff expects prepend or append to be the same dimension as input (got "
                                f"{t.ndim} and {input.ndim} dims)")
+        # PyTorch's diff_check_compatible_shape (ReduceOps.cpp), for every n (0 too)
+        for i in range(input.ndim) if t is not None and t.shape != input.shape else ():
+            if i != d and t.shape[i] != input.shape[i]:
+                raise RuntimeError(f"diff expects the shape of tensor to prepend or append to match that of input "
+                                   f"except along the differencing dimension; input.size({i}) = {input.shape[i]}, "
+                                   f"but got tensor.size({i}) = {t.shape[i]}")
     if n == 0:  # as PyTorch: prepend and append are checked but not joined for the 0-th difference
         return input.clone()
     parts = [t for t in (prepend, input, append) if t is not None]
@@ -854,7 +889,9 @@ def _quantile(op_name, input, q, dim, keepdim, interpolation, ignore_nan):
                 out = E.where(wrap(keep.copy()), a, out)
         else:
             out = a
-        results.append(out if keepdim or dim is None else out.squeeze(d))
+        # a 0-d input keeps no dim even with keepdim (PyTorch's quantile_output_shape: keepdim gives
+        # input.dim() ones, none here)
+        results.append(out if (keepdim and input.ndim) or dim is None else out.squeeze(d))
     if dim is None:
         results = [r.reshape((1,) * input.ndim) if keepdim else r.reshape(()) for r in results]
     if not results:  # an empty q tensor: an empty first dim, as PyTorch

@@ -612,6 +612,9 @@ def unfold(input: Tensor, kernel_size, dilation=1, padding=0, stride=1) -> Tenso
     if x.ndim not in (3, 4):
         raise RuntimeError(f"{op_name}: expected a 3-D (unbatched) or 4-D (batched) input, but got input of shape "
                            f"{tuple(x.shape)}")
+    if 0 in x.shape[-3:]:  # PyTorch's im2col_shape_check: only a batch may be empty
+        raise RuntimeError(f"{op_name}: expected a 3-D or 4-D (batch mode) input with possibly 0 batch size and "
+                           f"other non-zero dimensions, but got input of shape {tuple(x.shape)}")
     batched = x.ndim == 4
     xshape = x.shape if batched else (1,) + x.shape
     kernel, dilation, pads, stride = _fold_args(op_name, kernel_size, dilation, padding, stride)

@@ -586,6 +586,9 @@ def _put_value(op, x, key, value):
         if not (v.size == 1 and len(masks) == 1 and masks[0].dtype.kind == "b"):
             raise RuntimeError(f"{op}: index put requires the source and destination dtypes to match, got "
                                f"{x.dtype} for the destination and {v.dtype} for the source")
+        # PyTorch's masked_fill_(mask, value.item()) (canDispatchToMaskedFill in TensorAdvancedIndexingUtils.h):
+        # the number is converted with c10's checked conversion (300 into int8, 1e5 into float16 raise)
+        _scalar(op, v.item(), x.dtype)
         v = v.astype(x.dtype)
     return v.reshape(_strip_ones(v.shape)) if v.ndim else v
 
@@ -1029,11 +1032,14 @@ def index_select(input: Tensor, dim: int, index) -> Tensor:
 
 
 def _alpha(op, alpha, dtype):
-    """``alpha`` in ``dtype``'s kind, as PyTorch converts it: truncated for integer tensors, a bool for bool ones."""
-    if alpha.__class__ is int and dtype.kind != "b" or alpha == 1 and dtype.kind == "f":
+    """``alpha`` in ``dtype``'s kind, as PyTorch converts it (c10's checked conversion, ``alpha.to<scalar_t>()``):
+    truncated for integer tensors (300 into int8, nan into int32 raise; -1 into uint8 wraps), a bool for bool
+    ones; a float tensor refuses a finite alpha beyond its range (1e5 for float16)."""
+    if alpha.__class__ is int and alpha == 1 and dtype.kind != "b":
         return alpha
     if not isinstance(alpha, (numbers.Real, np.generic)):
         raise TypeError(f"{op}: alpha must be a number, got {type(alpha).__name__}")
+    alpha = _scalar(op, alpha, dtype)
     return bool(alpha) if dtype.kind == "b" else int(alpha) if dtype.kind in "iu" else float(alpha)
 
 
@@ -1115,8 +1121,9 @@ def index_put(input: Tensor, indices, values: Tensor, accumulate: bool = False) 
     if accumulate and values._data.dtype != x.dtype:
         raise RuntimeError(f"index_put: index put requires the source and destination dtypes to match, got "
                            f"{x.dtype} for the destination and {values._data.dtype} for the source")
-    if not accumulate and values._data.size == 1 and values._data.ndim and _one_bool_mask(tuple(indices)):
-        values = values.reshape(())  # PyTorch fills one element through one mask with masked_fill_: any shape
+    if not accumulate and values._data.size == 1 and _one_bool_mask(tuple(indices)):
+        if values._data.ndim:
+            values = values.reshape(())  # PyTorch fills one element through one mask with masked_fill_: any shape
     return _index_put(input, key, values, accumulate, "index_put")
 
 

@@ -46,11 +46,13 @@ def _tuple(op_name, name, value, d):
     return tuple(int(v) for v in items)
 
 
-def _input(op_name, input, d, empty_ok=False):
+def _input(op_name, input, d, empty_ok=False, channels=True):
     if not isinstance(input, Tensor):
         raise expected_tensor(op_name, input)
     x = input._data
-    if x.ndim not in (d + 1, d + 2) or (not empty_ok and (0 in x.shape[-d:] or (x.ndim == d + 2 and x.shape[1] == 0))):
+    # PyTorch's pool shape checks: every non-batch dim positive (an unbatched input's channels too, except for
+    # adaptive max pooling: ``channels`` False)
+    if x.ndim not in (d + 1, d + 2) or (not empty_ok and 0 in x.shape[x.ndim - d - (channels or x.ndim > d + 1):]):
         raise RuntimeError(f"{op_name}: expected a non-empty {d + 1}-D (unbatched) or {d + 2}-D (batched) input, "
                            f"but got input of shape {tuple(x.shape)}")
     return x
@@ -469,7 +471,7 @@ def adaptive_avg_pool3d(input: Tensor, output_size) -> Tensor:
 
 
 def _adaptive_max(op_name, d, input, output_size, name):
-    x = _input(op_name, input, d)
+    x = _input(op_name, input, d, channels=False)
     if x.dtype.kind != "f":
         raise NotImplementedError(f"{op_name}: not implemented for {x.dtype} tensors; use a floating-point input")
     out = _adaptive_size(op_name, x, output_size, d)  # (an output size 0 gives an empty result, as PyTorch)
@@ -509,7 +511,7 @@ def adaptive_max_pool1d_with_indices(input: Tensor, output_size, return_indices:
     (tensor([[3., 2.]]), tensor([[1, 2]]))
     """
     op_name = "adaptive_max_pool1d"
-    x = _input(op_name, input, 1)
+    x = _input(op_name, input, 1, channels=False)
     (o,) = _adaptive_size(op_name, x, output_size, 1)
     out, idx = _adaptive_max(op_name, 2, input.unsqueeze(-2), (1, o), "AdaptiveMaxPool2DBackward0")
     return out.squeeze(-2), idx.squeeze(-2)

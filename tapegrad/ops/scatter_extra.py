@@ -13,6 +13,7 @@ import numpy as np
 
 from ..autograd.declare import Tensor, check_dim, inplace, is_grad_enabled, op, record, wrap
 from ..autograd.inplace import unmark_multi_output
+from . import copy as C
 from . import elementwise as E
 from . import index as I
 from . import linalg as L
@@ -472,10 +473,16 @@ def _filled_diagonal(self, fill_value, wrap_=False):
     else:
         r = np.arange(x.shape[0])
         mask[(r,) * x.ndim] = True
-    if x.dtype.kind in "iub" and isinstance(fill_value, (int, float)) and np.isfinite(fill_value):
-        # as PyTorch, the value is cast to the tensor's dtype (-1.5 -> -1 in int32, -1 -> 255 in uint8)
-        with np.errstate(all="ignore"):
-            fill_value = wrap(np.array(int(fill_value) if x.dtype.kind != "b" else bool(fill_value)).astype(x.dtype))
+    if isinstance(fill_value, (int, float)):
+        # as PyTorch's fill_diagonal_ (fill_ of the diagonal's view): c10's checked conversion to the tensor's
+        # dtype: -1.5 -> -1 in int32, -1 -> 255 in uint8; 300 into int8, nan into int32, 1e40 into float32 raise
+        # (and 1e5 into float16, except through one element: fill_'s unchecked one-element float16 fill)
+        try:
+            fill_value = C.checked_number(fill_value, np.empty(builtins.min(x.shape), x.dtype))
+        except RuntimeError as e:
+            raise RuntimeError(str(e).replace("fill_:", "fill_diagonal_:", 1)) from None
+        if x.dtype.kind in "iub":
+            fill_value = wrap(np.array(fill_value).astype(x.dtype))
     return E.where(wrap(mask), fill_value, self)
 
 

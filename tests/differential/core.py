@@ -813,13 +813,18 @@ class Runner:
     def _blame(self, found, loss_seed):
         """File a backward discrepancy under the call that introduced it: the last call of the shortest prefix
         of the program whose backward already differs."""
-        leaf = found[0].detail.split(":")[0]  # "v3.grad": look for the same leaf's gradient first
+        first = found[0]
+        # "v3.grad": look for the same leaf's gradient first; a backward that raises: for the same error first
+        # (a prefix may raise for another op's reason, and the entry is judged by the call and its message)
+        raised = first.kind.endswith("-raises")
+        leaf = first.detail if raised else first.detail.split(":")[0]
         tries = [(u, seed, same) for same in (True, False) for seed in (255, loss_seed)
                  for u in range(1, len(self.program) + 1)]
         for upto, seed, same in tries:
             # every output in the loss first (the call whose output's gradient differs first), then the program's
             r = replay(self.program[:upto], seed, blame=False)
-            if r.found and r.found[0].step == upto and (not same or r.found[0].detail.startswith(leaf)):
+            if r.found and r.found[0].step == upto and (
+                    not same or (r.found[0].detail == leaf if raised else r.found[0].detail.startswith(leaf))):
                 call = self.program[upto - 1]
                 inputs, origins, shared, here_before = self.snapshots[upto - 1]
                 for d in found:
