@@ -1219,3 +1219,55 @@ def test_float_ops_of_expanded_integer_tensors_are_contiguous_as_pytorch(name, d
     torch = pytest.importorskip("torch")
     t = torch.tensor(np.arange(12).reshape(3, 4) % 3, dtype=getattr(torch, dtype)).broadcast_to((2, 3, 4))
     assert getattr(torch, name)(t).stride() == out.stride()
+
+
+_INT_DTYPES = [np.int8, np.uint8, np.int16, np.int32]
+
+
+@given(st.sampled_from(_INT_DTYPES), st.integers(-2 ** 40, 2 ** 40) | st.integers(-300, 300), st.booleans())
+@example(np.int8, 300, True)
+@example(np.uint8, -1, False)
+@example(np.uint8, -256, False)
+def test_where_checks_a_number_against_the_result_dtype(dtype, number, first):
+    mask = tg.tensor([True, False])
+    t = tg.tensor(np.array([1, 2], dtype=dtype))
+    info = np.iinfo(dtype)
+    fits = info.min <= number <= info.max or (info.min == 0 and -int(info.max) <= number < 0)
+    args = (mask, number, t) if first else (mask, t, number)
+    if not fits:  # c10's checked conversion: refused, never wrapped silently
+        with pytest.raises(RuntimeError, match="where: value .* cannot be converted to .* without overflow"):
+            tg.where(*args)
+        return
+    out = tg.where(*args)
+    assert out.dtype == t.dtype
+    want = number % (int(info.max) + 1) if number < 0 and info.min == 0 else number  # unsigned: -1 wraps, as c10
+    assert out.tolist()[0 if first else 1] == want
+
+
+@pytest.mark.parametrize("dtype", _INT_DTYPES)
+def test_integer_pow_checks_the_exponent(dtype):
+    t = tg.tensor(np.array([1, 2], dtype=dtype))
+    big = int(np.iinfo(dtype).max) + 1
+    with pytest.raises(RuntimeError, match=f"pow: value {big} cannot be converted to type"):
+        t ** big
+    assert (t ** 3).tolist() == [1, 8]
+
+
+def test_where_and_pow_number_checks_match_pytorch():
+    torch = pytest.importorskip("torch")
+    cases = [(np.int8, 300), (np.int8, -129), (np.int8, 127), (np.uint8, -1), (np.uint8, 255), (np.uint8, -256),
+             (np.int16, 40000)]
+    for dtype, number in cases:
+        got = []
+        for lib in (tg, torch):
+            t = lib.tensor(np.array([1, 2], dtype=dtype))
+            mask = lib.tensor([True, False])
+            row = []
+            for f in (lambda: lib.where(mask, t, number), lambda: t ** number if number >= 0 else None):
+                try:
+                    r = f()
+                    row.append(None if r is None else r.tolist())
+                except RuntimeError:
+                    row.append("raises")
+            got.append(row)
+        assert got[0] == got[1], (dtype, number)

@@ -609,6 +609,8 @@ def pow(input: Tensor | float, exponent: Tensor | float) -> Tensor:
         if x._data.dtype.kind != "f" and e < 0:
             raise RuntimeError(f"pow: integers to negative integer powers are not allowed (a {x._data.dtype} "
                                f"tensor to the power {e})")
+        if x._data.dtype.kind in "iu" and not np.iinfo(x._data.dtype).min <= e <= np.iinfo(x._data.dtype).max:
+            raise RuntimeError(f"pow: value {e} cannot be converted to type {x._data.dtype} without overflow")
     data = x._data
     # The special cases PyTorch computes without pow() (faster, and its exact numbers)
     if e == 2:
@@ -1454,6 +1456,14 @@ def where(condition: Tensor, input: Tensor | float | None = None, other: Tensor 
     if not isinstance(input, Tensor) and not isinstance(other, Tensor):
         input = wrap(np.array(input, dtype=_scalars_dtype("where", input, other)))
     a, b = operands("where", input, other)
+    if input.__class__ is not Tensor or other.__class__ is not Tensor:
+        # a number is converted to the result's dtype with c10's check: where(mask, int8_t, 300) is refused, not
+        # wrapped (float16 takes any float, as PyTorch's)
+        from .index import _scalar
+
+        for number, t in ((input, a), (other, b)):
+            if not isinstance(number, Tensor):
+                _scalar("where", number, t._data.dtype, half=False)
     try:
         out = np.where(cond, a._data, b._data)
     except ValueError:
