@@ -1598,3 +1598,31 @@ def test_batch_norm_eval_backward_does_not_read_the_bias(weight, bias):
             with tg.no_grad():
                 w.mul_(2)  # the weight's value is read by the input's gradient
             z.sum().backward()
+
+
+@given(st.lists(st.sampled_from([0.0, -0.0, -1.9, 2.0]), min_size=1, max_size=3),
+       st.sampled_from([None, -1.0, 0.5]), st.sampled_from(["none", "sum", "mean"]),
+       st.sampled_from([0.0, 0.5, 1.0]))
+@example([-1.9], None, "none", 0.5)  # log_softmax of one class is 0: PyTorch's loss is +0.0, not -0.0
+@example([-1.9], None, "none", 0.0)
+@example([-0.0, 2.0], None, "none", 0.0)  # nll_loss of -0.0
+def test_nll_loss_and_cross_entropy_without_batch_sum_into_zero_as_pytorch(x, w, reduction, eps):
+    # PyTorch's nll_loss on a 1-D input (a 0-d target) takes its reducing path for every reduction
+    # (aten/src/ATen/native/LossNLL.cpp: "produce scalar output when reducing or input is 1d"), a sum that starts
+    # at 0: a -0.0 loss adds to +0.0; cross_entropy's label smoothing adds that nll to the smoothing term
+    weight = None if w is None else tg.full((len(x),), w)
+    nll = F.nll_loss(tg.tensor(x), tg.tensor(0), weight=weight, reduction=reduction).numpy()
+    ce = F.cross_entropy(tg.tensor(x), tg.tensor(0), weight=weight, reduction=reduction, label_smoothing=eps).numpy()
+    assert nll.shape == () and ce.shape == ()
+    np.testing.assert_allclose(nll, -x[0] * (1.0 if w is None or reduction == "mean" else w))
+    if w is None or w > 0:  # a zero loss is +0.0 (a negative weight's mean divides +0.0 by it)
+        assert not (nll == 0 and np.signbit(nll))
+        assert not (len(x) == 1 and np.signbit(ce))
+    torch = pytest.importorskip("torch")
+    tw = None if w is None else torch.full((len(x),), w)
+    want_nll = torch.nn.functional.nll_loss(torch.tensor(x), torch.tensor(0), weight=tw, reduction=reduction)
+    want_ce = torch.nn.functional.cross_entropy(torch.tensor(x), torch.tensor(0), weight=tw, reduction=reduction,
+                                                label_smoothing=eps)
+    for got, want in ((nll, want_nll.numpy()), (ce, want_ce.numpy())):
+        np.testing.assert_allclose(got, want, rtol=1e-6)
+        assert np.signbit(got) == np.signbit(want)

@@ -2037,6 +2037,8 @@ def nll_loss(input: Tensor, target: Tensor, weight: Tensor | None = None, size_a
         loss = -a[index] * wi
     if keep is not None:
         loss = np.where(keep, loss, 0).astype(a.dtype)  # NOTE: ignored entries add nothing, even non-finite
+    if a.ndim == 1:
+        loss = loss + 0  # NOTE: PyTorch's 1-D (no batch) nll_loss sums into 0 for every reduction: -0.0 is +0.0
     den = float(wi.sum())
     shape = a.shape
     f = _sample_weights(wi, keep, reduction, den)
@@ -2144,6 +2146,8 @@ def cross_entropy(input: Tensor, target: Tensor, weight: Tensor | None = None, s
         # log_softmax then nll_loss (PyTorch's NllLossBackward0 node), fused. The gradient is softmax minus the
         # one-hot target, times the kept mask and weights.
         loss = picked if wi is None else picked * wi
+        if a.ndim == 1:
+            loss = loss + 0  # NOTE: PyTorch's 1-D (no batch) nll_loss sums into 0 for every reduction: -0.0 is +0.0
         spread_shape = t.shape
         scale = 1 / den if reduction == "mean" and wi is None and den else 1
         f = None if wi is None else _sample_weights(wi, keep, reduction, den)
@@ -2169,7 +2173,10 @@ def cross_entropy(input: Tensor, target: Tensor, weight: Tensor | None = None, s
     if keep is not None:
         smooth[~keep] = 0
         wt = wt * keep
-    loss = (1 - eps) * (picked * wc[t]) + (eps / C) * smooth
+    nll = picked * wc[t]
+    if a.ndim == 1:
+        nll = nll + 0  # NOTE: PyTorch's 1-D (no batch) nll_loss sums into 0: its -0.0 is +0.0 (LossNLL.cpp)
+    loss = (1 - eps) * nll + (eps / C) * smooth
     q = np.broadcast_to((eps / C) * wcb, a.shape)
     q = q * _with_class_axis(keep, cdim) if keep is not None else q.copy()
     q[index] += (1 - eps) * wt
