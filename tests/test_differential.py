@@ -551,7 +551,7 @@ known_class(
          "is channels-last contiguous and the input is not (a .T or permute after the norm): here it is half "
          "the true gradient; tapegrad's matches float64 finite differences", NF, status="pytorch-bug")
 known_class(
-    "pytorch-norm-fused-affine", F("layer_norm", "batch_norm", "group_norm") | {"layer_norm"},
+    "pytorch-norm-fused-affine", F("layer_norm", "batch_norm", "group_norm", "instance_norm") | {"layer_norm"},
     {"nan", "inf", "value", "signed-zero", "grad-nan", "grad-value", "grad-inf"} | STATE,
     lambda d: any_in(d, lambda t: nonfinite(t) or big(t) or large(t)),
     """
@@ -559,7 +559,8 @@ known_class(
     """, "PyTorch's batch_norm/group_norm kernels fuse the affine part into x * (rstd w) + (b - mean rstd w): an "
          "infinite weight gives inf - inf = NaN where (x - mean) rstd w is +-inf (tapegrad's), and large values "
          "(float32 weights or inputs above 1e3 with a small spread) lose the digits of x - mean there (a weight of "
-         "6e4 on a constant channel gives -2, not 0); layer_norm's and the gradients' likewise", NF,
+         "6e4 on a constant channel gives -2, not 0); layer_norm's, instance_norm's (batch_norm's kernel) and the "
+         "gradients' likewise", NF,
     status="pytorch-bug")
 def constant_norm_set(d):
     """A set the call normalizes (layer_norm's trailing dims, a training batch_norm channel, a group_norm group)
@@ -1017,14 +1018,20 @@ known_class(
     "tapegrad/ops/forms.py", status="by-design")
 known_class(
     "pytorch-cov-writes-input", fam("cov", "corrcoef", inplace=False), {"state-value", "state-nan", "state-inf",
-                                                                       "state-signed-zero", RAISES_THERE},
+                                                                       "state-signed-zero", RAISES_THERE,
+                                                                       "state-after-error-value",
+                                                                       "state-after-error-nan",
+                                                                       "state-after-error-inf",
+                                                                       "state-after-error-signed-zero"},
     lambda d: d.kind != RAISES_THERE or torch_says(d, "leaf Variable that requires grad"),
     """
     x = torch.tensor([-1.9])
     torch.cov(x, fweights=torch.tensor([1]))
     x
-    """, "PyTorch 2.13's cov writes 0 into its input when the degrees of freedom are <= 0 (its norm_factor.zero_() "
-         "reaches the input's view; on a leaf that requires grad it raises); tapegrad leaves the input alone",
+    """, "PyTorch 2.13's cov writes 0 into its input when there is one observation and exactly one of fweights/"
+         "aweights (Correlation.cpp: in.zero_() on the input's view; on a leaf that requires grad it raises; an "
+         "int input then fails in mm against float64 aweights with the input already zeroed); tapegrad leaves the "
+         "input alone",
     COUNTING, status="pytorch-bug")
 known_class(
     "pytorch-addcdiv-int-input-grad", fam("addcdiv", "addr", "addmv", "addmm"), "backward-pytorch-raises",

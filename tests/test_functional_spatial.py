@@ -488,3 +488,37 @@ def test_interpolate_antialias_refuses_float16_as_pytorch(mode, batch):
     with pytest.raises(NotImplementedError, match="\"compute_index_ranges_weights\" not implemented for 'Half'"):
         tg.nn.functional.interpolate(x, size=(3, 3), mode=mode, antialias=True)
     assert tg.nn.functional.interpolate(x, size=(3, 3), mode=mode).dtype == tg.float16
+
+
+@given(st.lists(st.sampled_from([2.6, -1.9, 0.0, 1e-200, 3e38]), min_size=2, max_size=4), st.booleans(),
+       st.sampled_from([0.0, 1e-5]))
+@example([2.6, 2.6], True, 0.0)  # a constant set with eps=0: invstd is 0, the output is the bias
+@example([1e-200, 0.0], False, 0.0)  # deviations whose squares underflow: variance 0 as well
+def test_instance_norm_eps_zero_constant_set_is_the_bias_as_pytorchs_inv_std(vals, affine, eps):
+    # PyTorch's InvStd (aten/src/ATen/native/Normalization.cpp): invstd = 0 where var == 0 and eps == 0, so
+    # the output is x * 0 + bias and every gradient through rstd is 0 (tapegrad: 0 * inf = nan before)
+    x = np.array([vals, [2.6] * len(vals)], dtype=np.float64).reshape(1, 2, len(vals))
+    w = np.array([1.5, -0.5]) if affine else None
+    b = np.array([1e300, 2.0]) if affine else None
+
+    def run(lib):
+        xt = lib.tensor(x, requires_grad=True)
+        wt = None if w is None else lib.tensor(w, requires_grad=True)
+        bt = None if b is None else lib.tensor(b, requires_grad=True)
+        out = lib.nn.functional.instance_norm(xt, weight=wt, bias=bt, eps=eps)
+        (out * lib.tensor(np.arange(out.numel(), dtype=np.float64).reshape(out.shape))).sum().backward()
+        return [out.detach().numpy(), xt.grad.numpy()] + ([wt.grad.numpy(), bt.grad.numpy()] if affine else [])
+
+    with np.errstate(all="ignore"):
+        got = run(tg)
+    if eps == 0:  # channel 1 is constant: the bias (0 without one), zero gradients
+        np.testing.assert_array_equal(got[0][0, 1], np.full(len(vals), 2.0 if affine else 0.0))
+        np.testing.assert_array_equal(got[1][0, 1], 0)
+        if affine:
+            assert got[2][1] == 0
+    assert not np.isnan(got[0][0, 1]).any()
+    torch = pytest.importorskip("torch")
+    with np.errstate(all="ignore"):
+        want = run(torch)
+    for g, t in zip(got, want):
+        np.testing.assert_allclose(g, t, rtol=1e-6, atol=1e-12)

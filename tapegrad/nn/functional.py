@@ -1417,6 +1417,8 @@ def batch_norm(input: Tensor, running_mean: Tensor | None, running_var: Tensor |
         _verify_batch_size("batch_norm", x.shape)
         n = math.prod(x.shape[i] for i in axes)
         xhat, rstd, mu, var = _np_normalized(x, axes, eps)
+        if eps == 0:  # (only instance_norm gets here: PyTorch's batch_norm refuses eps=0 in training)
+            xhat, rstd = _inv_std_zero(xhat, rstd, var)
         if n:
             if running_mean is not None:
                 _running_update(running_mean, mu.reshape(C), momentum)
@@ -1458,6 +1460,17 @@ def batch_norm(input: Tensor, running_mean: Tensor | None, running_var: Tensor |
     if weight is None:
         return record(out, (input, bias), batch_norm_eval_bias_rule, "NativeBatchNormBackward0")
     return record(out, (input, weight, bias), batch_norm_eval_rule, "NativeBatchNormBackward0")
+
+
+def _inv_std_zero(xhat, rstd, var):
+    """PyTorch's InvStd (aten/src/ATen/native/Normalization.cpp): with eps = 0, a channel whose variance is 0 has
+    invstd 0, not 1 / sqrt(0) = inf, so its output is the bias (and its gradients 0), not nan."""
+    flat = var == 0
+    if flat.any():
+        with np.errstate(invalid="ignore"):
+            rstd = np.where(flat, 0, rstd).astype(rstd.dtype, copy=False)
+            xhat = np.where(flat, 0, xhat).astype(xhat.dtype, copy=False)
+    return xhat, rstd
 
 
 def _scaled_by(factor):
