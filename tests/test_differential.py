@@ -1016,6 +1016,27 @@ known_class(
     """, "PyTorch skips cumprod_'s bool check on an empty or 0-d tensor (nothing to scan, as empty-skips-checks); "
          "tapegrad checks",
     "tapegrad/ops/forms.py", status="by-design")
+def trailing_bag_indices(d):
+    """embedding_bag with include_last_offset whose last offset stops before the end of the input, in the form
+    that reaches PyTorch's float32/float16 fast path (mode sum or mean, no padding_idx)."""
+    ids, offs = arg(d, 0), arg(d, 2)
+    return (bool(kw(d, "include_last_offset")) and kw(d, "padding_idx") is None and kw(d, "mode") in (None, "sum",
+                                                                                                  "mean")
+            and isinstance(offs, core.Lit) and isinstance(ids, core.Lit) and offs.array.size > 1
+            and int(offs.array[-1]) < ids.array.size and x0(d).dtype in (torch.float32, torch.float16))
+
+
+known_class(
+    "pytorch-embedding-bag-last-offset-drops-indices", F("embedding_bag"), {"value", "signed-zero"},
+    trailing_bag_indices,
+    """
+    w, i = torch.tensor([[-0.0, 1.5, -0.0], [-1.0, -3.0, 0.5]]), torch.tensor([0, 1, 0, 1])
+    torch.nn.functional.embedding_bag(i, w, torch.tensor([0, 2]), mode='sum', include_last_offset=True)
+    """, "PyTorch 2.13's float32/float16 embedding_bag fast path (sum/mean without padding_idx) drops the indices "
+         "after include_last_offset's last offset from the sum, while its mean still divides by the count that "
+         "includes them (EmbeddingBag.cpp make_bag_size: indices.size(0) - offsets[-1]); its float64, padding_idx "
+         "and max paths put them in the last bag; tapegrad always puts them in the last bag",
+    SPATIAL, status="pytorch-bug")
 known_class(
     "pytorch-cov-writes-input", fam("cov", "corrcoef", inplace=False), {"state-value", "state-nan", "state-inf",
                                                                        "state-signed-zero", RAISES_THERE,
