@@ -1626,3 +1626,24 @@ def test_nll_loss_and_cross_entropy_without_batch_sum_into_zero_as_pytorch(x, w,
     for got, want in ((nll, want_nll.numpy()), (ce, want_ce.numpy())):
         np.testing.assert_allclose(got, want, rtol=1e-6)
         assert np.signbit(got) == np.signbit(want)
+
+
+@given(st.lists(st.sampled_from([-0.0, 0.0, 6.0, -6.0, 1.5, -1.0, 7.0, np.nan, np.inf, -np.inf]), max_size=20),
+       st.booleans(), st.sampled_from([(0.0, 6.0), (-1.0, 1.0), (-0.0, 0.0), (0.0, 0.0)]))
+@example([-0.0], True, (0.0, 6.0))  # relu6_ of -0.0 in float16: -0.0 (x is kept on a tie, as PyTorch's clamp)
+def test_hardtanh_relu6_float16_keep_x_on_a_tie_as_float32(vals, inplace, limits):
+    # numpy's float16 maximum returns its first argument on a tie; PyTorch's clamp keeps x (-0.0 stays -0.0), as
+    # tapegrad's float32 and float64 paths do
+    lo, hi = limits
+    x16 = tg.tensor(vals, dtype=tg.float16)
+    got = F.hardtanh(x16, lo, hi, inplace=inplace).numpy()
+    want = F.hardtanh(tg.tensor(vals, dtype=tg.float32), lo, hi).numpy().astype(np.float16)
+    np.testing.assert_array_equal(got, want)
+    assert np.array_equal(np.signbit(got), np.signbit(want))
+    if limits == (0.0, 6.0):
+        r6 = F.relu6(tg.tensor(vals, dtype=tg.float16), inplace=inplace).numpy()
+        assert np.array_equal(np.signbit(r6), np.signbit(want))
+    torch = pytest.importorskip("torch")
+    t = torch.nn.functional.hardtanh(torch.tensor(vals, dtype=torch.float16), lo, hi, inplace=inplace).numpy()
+    np.testing.assert_array_equal(got, t)
+    assert np.array_equal(np.signbit(got[~np.isnan(got)]), np.signbit(t[~np.isnan(t)]))

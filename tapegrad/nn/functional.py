@@ -132,7 +132,12 @@ def _hardtanh(input, lo, hi):
         lo, hi = x.dtype.type(lo), x.dtype.type(hi)
     # NOTE: max then min, as PyTorch's clamp: NaN stays NaN, and x itself is kept on a tie (numpy returns its
     # second argument then), so -0.0 stays -0.0.
-    out = np.minimum(hi, np.maximum(lo, x, dtype=x.dtype), dtype=x.dtype)
+    if x.dtype != np.float16:
+        out = np.minimum(hi, np.maximum(lo, x, dtype=x.dtype), dtype=x.dtype)
+    else:  # numpy's float16 maximum/minimum return their *first* argument on a tie (+0.0 for x = -0.0): select
+        lo, hi = np.float16(lo), np.float16(hi)
+        out = np.where(x < lo, lo, x)
+        out = np.where(out > hi, hi, out)
 
     def hardtanh_rule(xp, g, out, x):
         # NOTE: selected as PyTorch: an inf/NaN gradient outside gives 0, not NaN. NaN is neither <= lo nor >= hi:
