@@ -1016,6 +1016,29 @@ known_class(
     """, "PyTorch skips cumprod_'s bool check on an empty or 0-d tensor (nothing to scan, as empty-skips-checks); "
          "tapegrad checks",
     "tapegrad/ops/forms.py", status="by-design")
+def circular_wraps_cropped(d):
+    """F.pad(mode='circular') where a positive pad is larger than its dimension once the other side's negative pad
+    has cropped it (yet no larger than the dimension itself, which PyTorch checks)."""
+    pad, x = arg(d, 1), x0(d)
+    if (kw(d, "mode") or arg(d, 2)) != "circular" or not isinstance(pad, (tuple, list)):
+        return False
+    for i in range(len(pad) // 2):
+        lo, hi, size = pad[2 * i], pad[2 * i + 1], x.shape[x.dim() - 1 - i]
+        if lo > size + min(hi, 0) or hi > size + min(lo, 0):
+            return True
+    return False
+
+
+known_class(
+    "pytorch-pad-circular-reads-uninitialized", F("pad"), {"value", "nan", "inf", "signed-zero"},
+    circular_wraps_cropped,
+    """
+    x = torch.tensor([[[2.0, 1.0], [0.5, 0.0]]])
+    torch.nn.functional.pad(x, (2, -1, 0, 0), mode='circular')
+    """, "PyTorch 2.13's circular pad checks each pad against the input's size, not the size left after a negative "
+         "pad on the other side (PadNd.cpp, _pad_circular_symint): a larger pad copies from its new_empty output's "
+         "unwritten part (uninitialized memory); tapegrad wraps the cropped dimension around again",
+    SPATIAL, status="pytorch-bug")
 def trailing_bag_indices(d):
     """embedding_bag with include_last_offset whose last offset stops before the end of the input, in the form
     that reaches PyTorch's float32/float16 fast path (mode sum or mean, no padding_idx)."""
