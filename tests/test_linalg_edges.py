@@ -602,3 +602,33 @@ def test_svd_and_pinv_of_a_matrix_with_inf_return_nans_and_do_not_hang(dtype):
     assert tg.linalg.svd(x, full_matrices=False).U.shape == (2, 3, 3)
     # one singular value: numpy's (and PyTorch's) answer, pinv([[inf]]) = 0 (nan is below no cut-off)
     assert tg.pinverse(tg.tensor([[inf]], dtype=getattr(tg, dtype))).tolist() == [[0.0]]
+
+
+# ---------------------------------------------------------------------- matrix_exp of a batch
+@given(st.lists(st.sampled_from([-3.0, -2.5, 1.5, 0.25, 1e-7, 6e4, -6e4, 1e5, 1e30]), min_size=18, max_size=18),
+       st.sampled_from([np.float32, np.float64]))
+@example([-3.0, -3.0, -2.5, -0.25, 1e-07, -2.5, 1e30, 1.5, 1e5,
+          -1.0, 1.0, 0.0, -2.5, 1.5, 3.0, 6e4, 6e4, -6e4], np.float64)  # a huge matrix beside a moderate one
+def test_matrix_exp_scales_each_matrix_of_a_batch_on_its_own(vals, dtype):
+    # PyTorch picks the degree and the scaling per matrix (LinearAlgebra.cpp, mexp_impl): a matrix's exponential
+    # does not depend on the others in its batch (a shared scaling squared the small one's hundreds of times: 0)
+    a = np.array(vals, dtype=dtype).reshape(2, 3, 3)
+    with np.errstate(all="ignore"):
+        both = tg.linalg.matrix_exp(tg.tensor(a)).numpy()
+        each = [tg.linalg.matrix_exp(tg.tensor(m)).numpy() for m in a]
+    for got, want in zip(both, each):
+        np.testing.assert_allclose(got, want, rtol=1e-5 if dtype == np.float32 else 1e-12)
+    torch = pytest.importorskip("torch")
+    for k, m in enumerate(a):
+        want = torch.linalg.matrix_exp(torch.tensor(m)).numpy()
+        if dtype == np.float64 and np.isfinite(want).all() and np.abs(want).max() < 1e30:  # (float32: its
+            # own degree and rounding; nor where the exponential overflows)
+            np.testing.assert_allclose(both[k], want, rtol=1e-3 if dtype == np.float32 else 1e-9,
+                                       atol=1e-6 * np.abs(want).max())
+
+
+def test_matrix_exp_of_a_batch_with_per_matrix_scaling_has_its_gradient():
+    from tapegrad.autograd import gradcheck
+
+    a = np.array([[[0.5, -1.0], [2.0, 0.25]], [[30.0, -1.0], [2.0, 12.0]]])
+    assert gradcheck(tg.linalg.matrix_exp, (tg.tensor(a, requires_grad=True),))
