@@ -887,6 +887,25 @@ known_class(
                       "orgqr, svd and matrix_exp; values in LAPACK's order, as PyTorch's but where MKL fuses a "
                       "multiply-add (a cancellation leaves 5.6e-17 where tapegrad has 0, then 0 * inf is NaN "
                       "here): lu_solve, cholesky_solve, ormqr, orgqr, cholesky_inverse; det's: linalg-det-fma)", LI)
+def exp_overflows(d):
+    """matrix_exp of a finite input one of whose exponentials PyTorch returns non-finite: it overflows."""
+    x = x0(d)
+    if not isf(x) or x.numel() == 0 or x.dim() < 2 or nonfinite(x):
+        return False
+    with torch.no_grad():
+        return not bool(torch.isfinite(torch.linalg.matrix_exp(x.detach())).all())
+
+
+known_class(
+    "matrix-exp-overflow", fam("matrix_exp", inplace=False), {"value", "nan", "inf", "signed-zero"} | GRADS,
+    exp_overflows,
+    """
+    torch.matrix_exp(torch.tensor([[800.0, -5.0], [3.0, 700.0]], dtype=torch.float64))
+    """, B["edges"] + ": matrix_exp of a finite matrix whose exponential is beyond the float range: PyTorch 2.13 "
+                      "returns NaN (inf - inf in its squaring), tapegrad +-inf, but not always with the true signs "
+                      "(exp of [[-3, -3, -2.5], [-0.25, 1e-7, -2.5], [1e30, 1.5, 1e5]] has the signs [[+, -, -], "
+                      "[+, -, -], [+, +, +]]; tapegrad's squaring alternates them): open; a shift by the largest "
+                      "eigenvalue (exp(A) = e^mu exp(A - mu I)) gets them where exp(A - mu I) is accurate", LI)
 known_class(
     "linalg-empty-half", LINALG_M, RAISES_HERE,
     lambda d: any(empty(t) for t in d.inputs) and here_says(d, "Low precision", "not supported",
