@@ -901,12 +901,10 @@ known_class(
     exp_overflows,
     """
     torch.matrix_exp(torch.tensor([[800.0, -5.0], [3.0, 700.0]], dtype=torch.float64))
-    """, B["edges"] + ": matrix_exp of a finite matrix whose exponential is beyond the float range: PyTorch 2.13 "
-                      "returns NaN (inf - inf in its squaring); tapegrad +-inf, with the true signs where the "
-                      "dominant eigenvalue is real (the repro: e^799.85 v w^T, signs [[+, -], [+, -]]), but "
-                      "arbitrary ones where it is complex with a huge imaginary part ([[-3, -3, -2.5], [-0.25, "
-                      "1e-7, -2.5], [1e30, 1.5, 1e5]]: 5e4 +- 1.58e15i, a rotation float64 cannot resolve; NaN "
-                      "would be honest there): open", LI)
+    """, "PyTorch 2.13's matrix_exp of a finite matrix whose exponential is beyond the float range is NaN (inf - "
+         "inf in its squaring); tapegrad gives +-inf with the exponential's signs (e^799.85 v w^T here: [[+, -], "
+         "[+, -]], as mpmath's), from exp(A) = e^mu exp(A - mu I) with the trace shift mu, and NaN only where "
+         "exp(A - mu I) itself overflows (a rotation float64 cannot resolve)", LI, status="pytorch-bug")
 known_class(
     "linalg-empty-half", LINALG_M, RAISES_HERE,
     lambda d: any(empty(t) for t in d.inputs) and here_says(d, "Low precision", "not supported",

@@ -632,3 +632,33 @@ def test_matrix_exp_of_a_batch_with_per_matrix_scaling_has_its_gradient():
 
     a = np.array([[[0.5, -1.0], [2.0, 0.25]], [[30.0, -1.0], [2.0, 12.0]]])
     assert gradcheck(tg.linalg.matrix_exp, (tg.tensor(a, requires_grad=True),))
+
+
+@given(st.integers(2, 3), st.floats(720, 3000), st.lists(st.floats(-3, 3), min_size=9, max_size=9),
+       st.sampled_from([np.float32, np.float64]))
+@example(2, 750.0, [50.0, -5.0, 3.0, -50.0, 0, 0, 0, 0, 0], np.float64)  # [[800, -5], [3, 700]]
+def test_matrix_exp_beyond_the_float_range_has_the_exponentials_signs(n, c, vals, dtype):
+    # exp(c I + M) = e^c exp(M): beyond the range, each entry is +-inf with the sign of exp(M)'s (PyTorch 2.13:
+    # NaN, from inf - inf in its squaring; KNOWN pytorch-bug matrix-exp-overflow)
+    m = np.array(vals[:n * n], dtype=np.float64).reshape(n, n)
+    with np.errstate(all="ignore"):
+        got = tg.linalg.matrix_exp(tg.tensor(c * np.eye(n) + m, dtype=tg.float64 if dtype == np.float64 else
+                                             tg.float32)).numpy()
+        e = tg.linalg.matrix_exp(tg.tensor(m)).numpy()
+    limit = np.log(np.finfo(dtype).max)
+    for (i, j), v in np.ndenumerate(e):
+        if abs(v) > 1e-6 and np.log(abs(v)) + c > limit + 1:
+            assert got[i, j] == np.sign(v) * np.inf
+        elif abs(v) > 1e-6 and np.log(abs(v)) + c < limit - 1:
+            np.testing.assert_allclose(got[i, j], v * np.exp(c), rtol=1e-3)
+
+
+def test_matrix_exp_overflowing_entry_leaves_the_others_alone():
+    for dt in (tg.float32, tg.float64):
+        got = tg.linalg.matrix_exp(tg.tensor([[1000.0, 0.0], [0.0, 1.0]], dtype=dt)).numpy()
+        assert got[0, 0] == np.inf and got[0, 1] == 0 and got[1, 0] == 0
+        np.testing.assert_allclose(got[1, 1], np.e, rtol=1e-6)
+    # a rotation too fast to resolve in float64 (eigenvalues 5e4 +- 1.58e15i): NaN, as PyTorch's
+    b = tg.tensor([[-3.0, -3.0, -2.5], [-0.25, 1e-07, -2.5], [1e30, 1.5, 1e5]], dtype=tg.float64)
+    with np.errstate(all="ignore"):
+        assert np.isnan(tg.linalg.matrix_exp(b).numpy()).all()

@@ -1001,6 +1001,40 @@ def matrix_exp(A: Tensor) -> Tensor:
     if n == 1:  # exp; as PyTorch's, the gradient is computed from the input (a later write to the result is fine)
         with np.errstate(over="ignore"):
             return record(np.exp(a), (A,), _matrix_exp_1x1_rule, "LinalgMatrixExpBackward0")
+    R = _matrix_exp_scaled(A)
+    if not np.isfinite(R._data).all():
+        R = _matrix_exp_overflowed(A, R)
+    return R
+
+
+def _matrix_exp_overflowed(A, R):
+    """The entries of exp(A) that came out inf or NaN for a finite A (the squaring overflowed): with the trace
+    shift mu = tr(A) / n, exp(A) = e^mu exp(A - mu I) (Ward's preprocessing), so such an entry is
+    sign(E) exp(log|E| + mu) with E = exp(A - mu I) in float64: +-inf with the exponential's sign where it is beyond
+    the range, or its finite value; NaN where E itself is not finite (a rotation too fast to resolve). No gradient
+    flows through those entries."""
+    a, r = A._data, R._data
+    bad = ~np.isfinite(r) & np.isfinite(a).all(axis=(-2, -1), keepdims=True)
+    if not bad.any():
+        return R
+    which = bad.any(axis=(-2, -1))
+    sub = a[which].astype(np.float64)
+    n = a.shape[-1]
+    mu = (np.trace(sub, axis1=-2, axis2=-1) / n)[:, None, None]
+    with np.errstate(all="ignore"):
+        e = _matrix_exp_scaled(wrap(sub - mu * np.eye(n))).numpy()
+        value = np.where(np.isfinite(e), np.sign(e) * np.exp(np.log(np.abs(e)) + mu), np.nan)
+    fixed = r.copy()
+    fixed[which] = np.where(bad[which], value, r[which])
+    from ..ops.elementwise import where as _where
+
+    return _where(wrap(bad), wrap(fixed.astype(r.dtype)), R)
+
+
+def _matrix_exp_scaled(A):
+    """exp of each matrix of A (n >= 2): scaling and squaring with a degree-13 Pade approximant."""
+    a = A._data
+    n = A.shape[-1]
     with np.errstate(invalid="ignore"):  # a matrix with inf or nan gives nan (as PyTorch's)
         norms = np.max(np.sum(np.abs(a), axis=-2), axis=-1)
     # NOTE: each matrix has its own scaling (as PyTorch's, which picks the degree and scaling per matrix): one
