@@ -918,3 +918,38 @@ def test_addr_of_bools_as_pytorch():
                 except RuntimeError as e:
                     out.append("floating point" in str(e))
             assert got == want, (beta, alpha)
+@given(st.integers(1, 4), st.integers(1, 4), st.integers(1, 4),
+       st.lists(st.sampled_from([np.inf, -np.inf, np.nan, -2.5, 0.0, -0.0, 1.5]), min_size=64, max_size=64),
+       st.sampled_from([0.0, 1.0, 0.5]), st.sampled_from([np.float32, np.float64]))
+@example(3, 1, 1, [-np.inf, -2.5, -0.25] + [1.1] * 61, 1.0, np.float32)  # the input's -inf + 0 * (-inf * 1.1)
+@example(3, 3, 2, [0.0, -2.5, -1.0, 0.0, 1.0, 1.0, 3.0, -0.0, -0.25, 2.6, 1.1, -1.9, -1.9, 0.3, -2.2] + [1.0] * 49,
+         0.0, np.float64)  # beta=0: the signs of 0 * product
+def test_baddbmm_alpha_zero_multiplies_small_products_as_pytorchs_kernel(m, k, n, vals, beta, dtype):
+    # PyTorch's CPU baddbmm multiplies in its own kernel when k * m * n < 400 (LinearAlgebra.cpp,
+    # baddbmm_cpu_kernel): alpha=0 times an inf product is nan, times a negative product -0.0
+    v = np.array(vals, dtype=dtype)
+    a, b, c = v[:m * k].reshape(1, m, k), v[16:16 + k * n].reshape(1, k, n), v[32:32 + m * n].reshape(1, m, n)
+    with np.errstate(all="ignore"):
+        got = tg.tensor(c).baddbmm(tg.tensor(a), tg.tensor(b), beta=beta, alpha=0).numpy()
+        prod = 0 * (a.astype(np.float64) @ b.astype(np.float64))
+        want = prod if beta == 0 else beta * c + prod
+    np.testing.assert_array_equal(got, want.astype(dtype))
+    assert np.array_equal(np.signbit(got), np.signbit(want))
+
+
+def test_baddbmm_alpha_zero_matches_pytorch_below_and_above_the_kernels_size():
+    torch = pytest.importorskip("torch")
+    for m, k, n in ((3, 1, 1), (5, 8, 9), (5, 8, 10), (7, 8, 8)):  # 360 multiplies; 400 and more call BLAS: skipped
+        for beta in (0.0, 1.0):
+            def run(lib, m=m, k=k, n=n, beta=beta):
+                x = lib.tensor(np.arange(2 * m * n, dtype=np.float64).reshape(2, m, n) - 3, requires_grad=True)
+                b1 = lib.tensor(np.full((2, m, k), -np.inf))
+                b1[0, 0, 0] = 2.0
+                out = x.baddbmm(b1, -lib.ones(2, k, n, dtype=lib.float64), beta=beta, alpha=0)
+                out.sum().backward()
+                return out.detach().numpy(), x.grad.numpy()
+            with np.errstate(all="ignore"):
+                (got, ggot), (want, gwant) = run(tg), run(torch)
+            np.testing.assert_array_equal(got, want)
+            assert np.array_equal(np.signbit(got), np.signbit(want))
+            np.testing.assert_array_equal(ggot, gwant)

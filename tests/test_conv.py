@@ -877,3 +877,66 @@ def test_conv2d_of_an_empty_batch_of_bools_is_empty_as_pytorch(shapes):
     except ImportError:
         return
     assert got == run(torch)
+
+
+def _conv2d_reference(x, w, pad, groups):
+    """conv2d by its definition in float64 (inf and NaN meet only the products that the sum really has)."""
+    n, c, h, wd = x.shape
+    o, cg, kh, kw = w.shape
+    xp = np.zeros((n, c, h + 2 * pad, wd + 2 * pad))
+    xp[:, :, pad:pad + h, pad:pad + wd] = x
+    oh, ow = h + 2 * pad - kh + 1, wd + 2 * pad - kw + 1
+    out = np.zeros((n, o, oh, ow))
+    og = o // groups
+    with np.errstate(all="ignore"):
+        for k in range(o):
+            chans = range((k // og) * cg, (k // og + 1) * cg)
+            for y in range(oh):
+                for z in range(ow):
+                    for ci, cc in enumerate(chans):
+                        for i in range(kh):
+                            for j in range(kw):
+                                out[:, k, y, z] += xp[:, cc, y + i, z + j] * w[k, ci, i, j]
+    return out
+
+
+_EDGES = st.sampled_from([1.5, -2.5, 0.5, -0.0, 2.0, np.inf, -np.inf, np.nan])
+
+
+@given(st.integers(1, 2), st.integers(1, 3), st.integers(1, 3), st.sampled_from([(1, 1), (2, 1), (2, 2)]),
+       st.integers(0, 1), st.lists(_EDGES, min_size=80, max_size=80), st.booleans())
+@example(2, 3, 2, (2, 1), 0, [1.5] * 40 + [np.inf] + [-2.5] * 39, True)  # an inf weight, groups=2
+@example(2, 3, 2, (1, 1), 1, [1.5] * 40 + [np.inf] + [-2.5] * 39, False)  # an inf input, padded
+def test_conv_nonfinite_values_stay_out_of_the_cropped_columns(h, w, k, groups_out, pad, vals, on_weight):
+    # The channels-first layout computes Wp columns per row and crops Wp - OW of them; an inf or NaN weight (in
+    # the input gradient, i.e. conv_transpose2d) or input (in the weight gradient) times the zeros there is NaN,
+    # which must not reach the real positions: compared with the definition, NaN where it has NaN only
+    groups, og = groups_out
+    c, o = 2 * groups, og * groups
+    x = np.resize(np.array(vals, dtype=np.float64), (2, c, h + k - 1, w + k - 1))
+    if on_weight:
+        x = np.where(np.isfinite(x), x, 1.0) + 0.25
+    wt = np.resize(np.array(vals[::-1]), (o, c // groups, k, k))
+    if not on_weight:
+        wt = np.where(np.isfinite(wt), wt, 1.0)
+    g = np.resize(np.array([0.5, -1.0, 2.0, 1.5]), (2, o, h + k - 1 + 2 * pad - k + 1, w + k - 1 + 2 * pad - k + 1))
+    xt = tg.tensor(x, requires_grad=True)
+    wtt = tg.tensor(wt, requires_grad=True)
+    with np.errstate(all="ignore"):
+        out = conv2d(xt, wtt, padding=pad, groups=groups)
+        out.backward(tg.tensor(g))
+    # the input gradient is the transposed convolution of g with w: its NaN must be the definition's
+    want_out = _conv2d_reference(x, wt, pad, groups)
+    np.testing.assert_array_equal(np.isnan(out.detach().numpy()), np.isnan(want_out))
+    with np.errstate(all="ignore"):
+        gx = tg.nn.functional.conv_transpose2d(tg.tensor(g), tg.tensor(wt), padding=pad, groups=groups).numpy()
+    np.testing.assert_array_equal(np.isnan(xt.grad.numpy()), np.isnan(gx))
+    torch = pytest.importorskip("torch")
+    tx, tw = torch.tensor(x, requires_grad=True), torch.tensor(wt, requires_grad=True)
+    tout = torch.nn.functional.conv2d(tx, tw, padding=pad, groups=groups)
+    tout.backward(torch.tensor(g))
+    for got, want in ((xt.grad.numpy(), tx.grad.numpy()), (wtt.grad.numpy(), tw.grad.numpy()),
+                      (gx, torch.nn.functional.conv_transpose2d(torch.tensor(g), torch.tensor(wt), padding=pad,
+                                                                groups=groups).numpy())):
+        np.testing.assert_array_equal(np.isnan(got), np.isnan(want))
+        np.testing.assert_allclose(np.nan_to_num(got, nan=0.0), np.nan_to_num(want, nan=0.0), rtol=1e-9)

@@ -551,7 +551,7 @@ known_class(
          "is channels-last contiguous and the input is not (a .T or permute after the norm): here it is half "
          "the true gradient; tapegrad's matches float64 finite differences", NF, status="pytorch-bug")
 known_class(
-    "pytorch-norm-fused-affine", F("layer_norm", "batch_norm", "group_norm") | {"layer_norm"},
+    "pytorch-norm-fused-affine", F("layer_norm", "batch_norm", "group_norm", "instance_norm") | {"layer_norm"},
     {"nan", "inf", "value", "signed-zero", "grad-nan", "grad-value", "grad-inf"} | STATE,
     lambda d: any_in(d, lambda t: nonfinite(t) or big(t) or large(t)),
     """
@@ -559,7 +559,8 @@ known_class(
     """, "PyTorch's batch_norm/group_norm kernels fuse the affine part into x * (rstd w) + (b - mean rstd w): an "
          "infinite weight gives inf - inf = NaN where (x - mean) rstd w is +-inf (tapegrad's), and large values "
          "(float32 weights or inputs above 1e3 with a small spread) lose the digits of x - mean there (a weight of "
-         "6e4 on a constant channel gives -2, not 0); layer_norm's and the gradients' likewise", NF,
+         "6e4 on a constant channel gives -2, not 0); layer_norm's, instance_norm's (batch_norm's kernel) and the "
+         "gradients' likewise", NF,
     status="pytorch-bug")
 def constant_norm_set(d):
     """A set the call normalizes (layer_norm's trailing dims, a training batch_norm channel, a group_norm group)
@@ -613,9 +614,8 @@ known_class(
     """, "PyTorch's bilinear fails on a size-0 feature dimension (its internal reshape(-1, 0)); tapegrad computes",
     NF, status="pytorch-bug")
 known_class(
-    "nonfinite-products", MATMUL | F("bilinear", "conv2d", "linear") | {"conv2d"}, {"nan", "inf", "value",
-                                                                                     "grad-nan", "grad-inf",
-                                                                                     "grad-value"},
+    "nonfinite-products", MATMUL | F("bilinear", "conv2d", "linear") | {"conv2d"} | fam("cov", inplace=False),
+    {"nan", "inf", "value", "grad-nan", "grad-inf", "grad-value"},
     lambda d: any_in(d, lambda t: nonfinite(t) or big(t)),
     """
     x = torch.ones(2, 2, 4, 1)
@@ -624,7 +624,9 @@ known_class(
     torch.nn.functional.conv2d(x, w, padding="same", dilation=2)
     """, "bilinear/conv2d (and their gradients) with inf or values whose products overflow: a different order "
          "of products gives inf * 0 = NaN in other places; PyTorch's dilated conv2d skips taps that fall in the "
-         "padding for a batch of 2 but not of 1 (NaN there)", NF, status="pytorch-bug")
+         "padding for a batch of 2 but not of 1 (NaN there); cov's mm likewise: PyTorch's float32 mm rounds each "
+         "product, so two that overflow with opposite signs give NaN where the exact dot product (tapegrad's "
+         "fused multiply-adds) is +-inf", NF, status="pytorch-bug")
 
 
 def all_ignored(d):
@@ -890,6 +892,24 @@ known_class(
                       "orgqr, svd and matrix_exp; values in LAPACK's order, as PyTorch's but where MKL fuses a "
                       "multiply-add (a cancellation leaves 5.6e-17 where tapegrad has 0, then 0 * inf is NaN "
                       "here): lu_solve, cholesky_solve, ormqr, orgqr, cholesky_inverse; det's: linalg-det-fma)", LI)
+def exp_overflows(d):
+    """matrix_exp of a finite input one of whose exponentials PyTorch returns non-finite: it overflows."""
+    x = x0(d)
+    if not isf(x) or x.numel() == 0 or x.dim() < 2 or nonfinite(x):
+        return False
+    with torch.no_grad():
+        return not bool(torch.isfinite(torch.linalg.matrix_exp(x.detach())).all())
+
+
+known_class(
+    "matrix-exp-overflow", fam("matrix_exp", inplace=False), {"value", "nan", "inf", "signed-zero"} | GRADS,
+    exp_overflows,
+    """
+    torch.matrix_exp(torch.tensor([[800.0, -5.0], [3.0, 700.0]], dtype=torch.float64))
+    """, "PyTorch 2.13's matrix_exp of a finite matrix whose exponential is beyond the float range is NaN (inf - "
+         "inf in its squaring); tapegrad gives +-inf with the exponential's signs (e^799.85 v w^T here: [[+, -], "
+         "[+, -]], as mpmath's), from exp(A) = e^mu exp(A - mu I) with the trace shift mu, and NaN only where "
+         "exp(A - mu I) itself overflows (a rotation float64 cannot resolve)", LI, status="pytorch-bug")
 known_class(
     "linalg-empty-half", LINALG_M, RAISES_HERE,
     lambda d: any(empty(t) for t in d.inputs) and here_says(d, "Low precision", "not supported",
@@ -1020,16 +1040,66 @@ known_class(
     """, "PyTorch skips cumprod_'s bool check on an empty or 0-d tensor (nothing to scan, as empty-skips-checks); "
          "tapegrad checks",
     "tapegrad/ops/forms.py", status="by-design")
+def circular_wraps_cropped(d):
+    """F.pad(mode='circular') where a positive pad is larger than its dimension once the other side's negative pad
+    has cropped it (yet no larger than the dimension itself, which PyTorch checks)."""
+    pad, x = arg(d, 1), x0(d)
+    if (kw(d, "mode") or arg(d, 2)) != "circular" or not isinstance(pad, (tuple, list)):
+        return False
+    for i in range(len(pad) // 2):
+        lo, hi, size = pad[2 * i], pad[2 * i + 1], x.shape[x.dim() - 1 - i]
+        if lo > size + min(hi, 0) or hi > size + min(lo, 0):
+            return True
+    return False
+
+
+known_class(
+    "pytorch-pad-circular-reads-uninitialized", F("pad"), {"value", "nan", "inf", "signed-zero"},
+    circular_wraps_cropped,
+    """
+    x = torch.tensor([[[2.0, 1.0], [0.5, 0.0]]])
+    torch.nn.functional.pad(x, (2, -1, 0, 0), mode='circular')
+    """, "PyTorch 2.13's circular pad checks each pad against the input's size, not the size left after a negative "
+         "pad on the other side (PadNd.cpp, _pad_circular_symint): a larger pad copies from its new_empty output's "
+         "unwritten part (uninitialized memory); tapegrad wraps the cropped dimension around again",
+    SPATIAL, status="pytorch-bug")
+def trailing_bag_indices(d):
+    """embedding_bag with include_last_offset whose last offset stops before the end of the input, in the form
+    that reaches PyTorch's float32/float16 fast path (mode sum or mean, no padding_idx)."""
+    ids, offs = arg(d, 0), arg(d, 2)
+    return (bool(kw(d, "include_last_offset")) and kw(d, "padding_idx") is None and kw(d, "mode") in (None, "sum",
+                                                                                                  "mean")
+            and isinstance(offs, core.Lit) and isinstance(ids, core.Lit) and offs.array.size > 1
+            and int(offs.array[-1]) < ids.array.size and x0(d).dtype in (torch.float32, torch.float16))
+
+
+known_class(
+    "pytorch-embedding-bag-last-offset-drops-indices", F("embedding_bag"), {"value", "signed-zero"},
+    trailing_bag_indices,
+    """
+    w, i = torch.tensor([[-0.0, 1.5, -0.0], [-1.0, -3.0, 0.5]]), torch.tensor([0, 1, 0, 1])
+    torch.nn.functional.embedding_bag(i, w, torch.tensor([0, 2]), mode='sum', include_last_offset=True)
+    """, "PyTorch 2.13's float32/float16 embedding_bag fast path (sum/mean without padding_idx) drops the indices "
+         "after include_last_offset's last offset from the sum, while its mean still divides by the count that "
+         "includes them (EmbeddingBag.cpp make_bag_size: indices.size(0) - offsets[-1]); its float64, padding_idx "
+         "and max paths put them in the last bag; tapegrad always puts them in the last bag",
+    SPATIAL, status="pytorch-bug")
 known_class(
     "pytorch-cov-writes-input", fam("cov", "corrcoef", inplace=False), {"state-value", "state-nan", "state-inf",
-                                                                       "state-signed-zero", RAISES_THERE},
+                                                                       "state-signed-zero", RAISES_THERE,
+                                                                       "state-after-error-value",
+                                                                       "state-after-error-nan",
+                                                                       "state-after-error-inf",
+                                                                       "state-after-error-signed-zero"},
     lambda d: d.kind != RAISES_THERE or torch_says(d, "leaf Variable that requires grad"),
     """
     x = torch.tensor([-1.9])
     torch.cov(x, fweights=torch.tensor([1]))
     x
-    """, "PyTorch 2.13's cov writes 0 into its input when the degrees of freedom are <= 0 (its norm_factor.zero_() "
-         "reaches the input's view; on a leaf that requires grad it raises); tapegrad leaves the input alone",
+    """, "PyTorch 2.13's cov writes 0 into its input when there is one observation and exactly one of fweights/"
+         "aweights (Correlation.cpp: in.zero_() on the input's view; on a leaf that requires grad it raises; an "
+         "int input then fails in mm against float64 aweights with the input already zeroed); tapegrad leaves the "
+         "input alone",
     COUNTING, status="pytorch-bug")
 known_class(
     "pytorch-addcdiv-int-input-grad", fam("addcdiv", "addr", "addmv", "addmm"), "backward-pytorch-raises",

@@ -1654,3 +1654,69 @@ def test_hardtanh_hardshrink_overflow_as_pytorch():
                     except (RuntimeError, NotImplementedError) as e:
                         got.append("overflow" if "without overflow" in str(e) else "error")
                 assert got[0] == got[1], (dtype, v, name, got)
+@given(st.lists(st.sampled_from([0.0, -0.0, -1.9, 2.0]), min_size=1, max_size=3),
+       st.sampled_from([None, -1.0, 0.5]), st.sampled_from(["none", "sum", "mean"]),
+       st.sampled_from([0.0, 0.5, 1.0]))
+@example([-1.9], None, "none", 0.5)  # log_softmax of one class is 0: PyTorch's loss is +0.0, not -0.0
+@example([-1.9], None, "none", 0.0)
+@example([-0.0, 2.0], None, "none", 0.0)  # nll_loss of -0.0
+def test_nll_loss_and_cross_entropy_without_batch_sum_into_zero_as_pytorch(x, w, reduction, eps):
+    # PyTorch's nll_loss on a 1-D input (a 0-d target) takes its reducing path for every reduction
+    # (aten/src/ATen/native/LossNLL.cpp: "produce scalar output when reducing or input is 1d"), a sum that starts
+    # at 0: a -0.0 loss adds to +0.0; cross_entropy's label smoothing adds that nll to the smoothing term
+    weight = None if w is None else tg.full((len(x),), w)
+    nll = F.nll_loss(tg.tensor(x), tg.tensor(0), weight=weight, reduction=reduction).numpy()
+    ce = F.cross_entropy(tg.tensor(x), tg.tensor(0), weight=weight, reduction=reduction, label_smoothing=eps).numpy()
+    assert nll.shape == () and ce.shape == ()
+    np.testing.assert_allclose(nll, -x[0] * (1.0 if w is None or reduction == "mean" else w))
+    if w is None or w > 0:  # a zero loss is +0.0 (a negative weight's mean divides +0.0 by it)
+        assert not (nll == 0 and np.signbit(nll))
+        assert not (len(x) == 1 and np.signbit(ce))
+    torch = pytest.importorskip("torch")
+    tw = None if w is None else torch.full((len(x),), w)
+    want_nll = torch.nn.functional.nll_loss(torch.tensor(x), torch.tensor(0), weight=tw, reduction=reduction)
+    want_ce = torch.nn.functional.cross_entropy(torch.tensor(x), torch.tensor(0), weight=tw, reduction=reduction,
+                                                label_smoothing=eps)
+    for got, want in ((nll, want_nll.numpy()), (ce, want_ce.numpy())):
+        np.testing.assert_allclose(got, want, rtol=1e-6)
+        assert np.signbit(got) == np.signbit(want)
+
+
+@given(st.lists(st.sampled_from([-0.0, 0.0, 6.0, -6.0, 1.5, -1.0, 7.0, np.nan, np.inf, -np.inf]), max_size=20),
+       st.booleans(), st.sampled_from([(0.0, 6.0), (-1.0, 1.0), (-0.0, 0.0), (0.0, 0.0)]))
+@example([-0.0], True, (0.0, 6.0))  # relu6_ of -0.0 in float16: -0.0 (x is kept on a tie, as PyTorch's clamp)
+def test_hardtanh_relu6_float16_keep_x_on_a_tie_as_float32(vals, inplace, limits):
+    # numpy's float16 maximum returns its first argument on a tie; PyTorch's clamp keeps x (-0.0 stays -0.0), as
+    # tapegrad's float32 and float64 paths do
+    lo, hi = limits
+    x16 = tg.tensor(vals, dtype=tg.float16)
+    got = F.hardtanh(x16, lo, hi, inplace=inplace).numpy()
+    want = F.hardtanh(tg.tensor(vals, dtype=tg.float32), lo, hi).numpy().astype(np.float16)
+    np.testing.assert_array_equal(got, want)
+    assert np.array_equal(np.signbit(got), np.signbit(want))
+    if limits == (0.0, 6.0):
+        r6 = F.relu6(tg.tensor(vals, dtype=tg.float16), inplace=inplace).numpy()
+        assert np.array_equal(np.signbit(r6), np.signbit(want))
+    torch = pytest.importorskip("torch")
+    t = torch.nn.functional.hardtanh(torch.tensor(vals, dtype=torch.float16), lo, hi, inplace=inplace).numpy()
+    np.testing.assert_array_equal(got, t)
+    assert np.array_equal(np.signbit(got[~np.isnan(got)]), np.signbit(t[~np.isnan(t)]))
+
+
+@given(st.integers(1, 4), st.integers(1, 4), st.integers(-3, 4), st.integers(-3, 4), st.sampled_from(
+    [np.float16, np.float32, np.float64]))
+@example(2, 2, 2, -1, np.float16)  # a left pad of 2 on the 1 column left after the right crop: wraps again
+def test_pad_circular_with_a_negative_side_wraps_the_cropped_dimension(h, w, left, right, dtype):
+    # PyTorch 2.13 checks each pad against the uncropped size only and then copies from its uninitialized output
+    # (KNOWN pytorch-pad-circular-reads-uninitialized); tapegrad wraps the cropped dimension, as np.pad's "wrap"
+    x = (np.arange(2 * h * w).reshape(1, 2, h, w) * 0.5 - 1.0).astype(dtype)
+    if left > w or right > w or w + left + right <= 0 or w + min(left, 0) + min(right, 0) <= 0:
+        return
+    got = F.pad(tg.tensor(x), (left, right, 0, 0), mode="circular").numpy()
+    cropped = x[..., max(-left, 0):w - max(-right, 0)]
+    want = np.pad(cropped, ((0, 0), (0, 0), (0, 0), (max(left, 0), max(right, 0))), mode="wrap")
+    np.testing.assert_array_equal(got, want)
+    torch = pytest.importorskip("torch")
+    if left <= cropped.shape[-1] and right <= cropped.shape[-1]:  # PyTorch's own output is initialized here
+        t = torch.nn.functional.pad(torch.tensor(x), (left, right, 0, 0), mode="circular").numpy()
+        np.testing.assert_array_equal(got, t)

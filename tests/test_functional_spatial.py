@@ -488,3 +488,82 @@ def test_interpolate_antialias_refuses_float16_as_pytorch(mode, batch):
     with pytest.raises(NotImplementedError, match="\"compute_index_ranges_weights\" not implemented for 'Half'"):
         tg.nn.functional.interpolate(x, size=(3, 3), mode=mode, antialias=True)
     assert tg.nn.functional.interpolate(x, size=(3, 3), mode=mode).dtype == tg.float16
+
+
+@given(st.lists(st.sampled_from([2.6, -1.9, 0.0, 1e-200, 3e38]), min_size=2, max_size=4), st.booleans(),
+       st.sampled_from([0.0, 1e-5]))
+@example([2.6, 2.6], True, 0.0)  # a constant set with eps=0: invstd is 0, the output is the bias
+@example([1e-200, 0.0], False, 0.0)  # deviations whose squares underflow: variance 0 as well
+def test_instance_norm_eps_zero_constant_set_is_the_bias_as_pytorchs_inv_std(vals, affine, eps):
+    # PyTorch's InvStd (aten/src/ATen/native/Normalization.cpp): invstd = 0 where var == 0 and eps == 0, so
+    # the output is x * 0 + bias and every gradient through rstd is 0 (tapegrad: 0 * inf = nan before)
+    x = np.array([vals, [2.6] * len(vals)], dtype=np.float64).reshape(1, 2, len(vals))
+    w = np.array([1.5, -0.5]) if affine else None
+    b = np.array([1e300, 2.0]) if affine else None
+
+    def run(lib):
+        xt = lib.tensor(x, requires_grad=True)
+        wt = None if w is None else lib.tensor(w, requires_grad=True)
+        bt = None if b is None else lib.tensor(b, requires_grad=True)
+        out = lib.nn.functional.instance_norm(xt, weight=wt, bias=bt, eps=eps)
+        (out * lib.tensor(np.arange(out.numel(), dtype=np.float64).reshape(out.shape))).sum().backward()
+        return [out.detach().numpy(), xt.grad.numpy()] + ([wt.grad.numpy(), bt.grad.numpy()] if affine else [])
+
+    with np.errstate(all="ignore"):
+        got = run(tg)
+    if eps == 0:  # channel 1 is constant: the bias (0 without one), zero gradients
+        np.testing.assert_array_equal(got[0][0, 1], np.full(len(vals), 2.0 if affine else 0.0))
+        np.testing.assert_array_equal(got[1][0, 1], 0)
+        if affine:
+            assert got[2][1] == 0
+    assert not np.isnan(got[0][0, 1]).any()
+    torch = pytest.importorskip("torch")
+    with np.errstate(all="ignore"):
+        want = run(torch)
+    for g, t in zip(got, want):
+        np.testing.assert_allclose(g, t, rtol=1e-6, atol=1e-12)
+
+
+@given(st.lists(st.integers(0, 2), min_size=0, max_size=5), st.data(), st.sampled_from(["sum", "mean", "max"]),
+       st.sampled_from([None, 1]))
+@example([0, 1, 0, 1], None, "sum", None)  # last offset 0: every index after it joins the last bag
+def test_embedding_bag_indices_after_the_last_offset_join_the_last_bag(ids, data, mode, padding_idx):
+    # include_last_offset: PyTorch's generic kernel (float64, padding_idx, max) puts the indices after the last
+    # offset in the last bag (EmbeddingBag.cpp, make_offset2bag); its float32 fast path drops them from the sum
+    # only (the KNOWN entry pytorch-embedding-bag-last-offset-drops-indices): tapegrad follows the generic kernel
+    n = len(ids)
+    offs = [0, 0] if data is None else [0] + sorted(data.draw(st.lists(st.integers(0, n), min_size=1, max_size=3)))
+    w = np.array([[-0.0, 1.5, -0.0], [-1.0, -3.0, 0.5], [2.0, 4.0, 8.0]])
+    got = F.embedding_bag(tg.tensor(ids, dtype=tg.int64), tg.tensor(w), tg.tensor(offs), mode=mode,
+                          include_last_offset=True, padding_idx=padding_idx).numpy()
+    starts = offs[:-1]
+    bags = [ids[s:e] for s, e in zip(starts, starts[1:] + [n])]
+    for row, bag in zip(got, bags):
+        kept = [i for i in bag if i != padding_idx]
+        if not kept:
+            np.testing.assert_array_equal(row, 0)
+        elif mode == "max":
+            np.testing.assert_array_equal(row, w[kept].max(0))
+        else:
+            want = w[kept].sum(0) / (len(kept) if mode == "mean" else 1)
+            np.testing.assert_allclose(row, want)
+    torch = pytest.importorskip("torch")
+    if len(offs) > 1:  # (no bag: PyTorch 2.13 crashes in max mode)
+        want = torch.nn.functional.embedding_bag(torch.tensor(ids, dtype=torch.int64), torch.tensor(w),
+                                                 torch.tensor(offs), mode=mode, include_last_offset=True,
+                                                 padding_idx=padding_idx).numpy()
+        np.testing.assert_allclose(got, want, rtol=1e-12)
+        assert np.array_equal(np.signbit(got), np.signbit(want))
+
+
+def test_embedding_bag_without_a_bag_is_empty():
+    # one offset with include_last_offset (or no offset) makes no bag: an empty (0, D) result and zero gradients
+    # (PyTorch 2.13 gives the same shape; its backward reads uninitialized memory there)
+    for offs, last in (([0], True), ([], False)):
+        w = tg.tensor([[1.0, 2.0], [3.0, 4.0]], requires_grad=True)
+        for mode in ("sum", "mean"):
+            out = F.embedding_bag(tg.tensor([0, 1, 1]), w, tg.tensor(offs, dtype=tg.int64), mode=mode,
+                                  include_last_offset=last)
+            assert tuple(out.shape) == (0, 2)
+            out.sum().backward()
+            np.testing.assert_array_equal(w.grad.numpy(), 0)

@@ -628,3 +628,61 @@ def test_cholesky_nan_pivots_match_pytorch(matrix, info):
     for lib in (tg, torch):
         L, got = lib.linalg.cholesky_ex(lib.tensor(matrix, dtype=lib.float64))
         assert got.item() == info
+# ---------------------------------------------------------------------- matrix_exp of a batch
+@given(st.lists(st.sampled_from([-3.0, -2.5, 1.5, 0.25, 1e-7, 6e4, -6e4, 1e5, 1e30]), min_size=18, max_size=18),
+       st.sampled_from([np.float32, np.float64]))
+@example([-3.0, -3.0, -2.5, -0.25, 1e-07, -2.5, 1e30, 1.5, 1e5,
+          -1.0, 1.0, 0.0, -2.5, 1.5, 3.0, 6e4, 6e4, -6e4], np.float64)  # a huge matrix beside a moderate one
+def test_matrix_exp_scales_each_matrix_of_a_batch_on_its_own(vals, dtype):
+    # PyTorch picks the degree and the scaling per matrix (LinearAlgebra.cpp, mexp_impl): a matrix's exponential
+    # does not depend on the others in its batch (a shared scaling squared the small one's hundreds of times: 0)
+    a = np.array(vals, dtype=dtype).reshape(2, 3, 3)
+    with np.errstate(all="ignore"):
+        both = tg.linalg.matrix_exp(tg.tensor(a)).numpy()
+        each = [tg.linalg.matrix_exp(tg.tensor(m)).numpy() for m in a]
+    for got, want in zip(both, each):
+        np.testing.assert_allclose(got, want, rtol=1e-5 if dtype == np.float32 else 1e-12)
+    torch = pytest.importorskip("torch")
+    for k, m in enumerate(a):
+        want = torch.linalg.matrix_exp(torch.tensor(m)).numpy()
+        if dtype == np.float64 and np.isfinite(want).all() and np.abs(want).max() < 1e30:  # (float32: its
+            # own degree and rounding; nor where the exponential overflows)
+            np.testing.assert_allclose(both[k], want, rtol=1e-3 if dtype == np.float32 else 1e-9,
+                                       atol=1e-6 * np.abs(want).max())
+
+
+def test_matrix_exp_of_a_batch_with_per_matrix_scaling_has_its_gradient():
+    from tapegrad.autograd import gradcheck
+
+    a = np.array([[[0.5, -1.0], [2.0, 0.25]], [[30.0, -1.0], [2.0, 12.0]]])
+    assert gradcheck(tg.linalg.matrix_exp, (tg.tensor(a, requires_grad=True),))
+
+
+@given(st.integers(2, 3), st.floats(720, 3000), st.lists(st.floats(-3, 3), min_size=9, max_size=9),
+       st.sampled_from([np.float32, np.float64]))
+@example(2, 750.0, [50.0, -5.0, 3.0, -50.0, 0, 0, 0, 0, 0], np.float64)  # [[800, -5], [3, 700]]
+def test_matrix_exp_beyond_the_float_range_has_the_exponentials_signs(n, c, vals, dtype):
+    # exp(c I + M) = e^c exp(M): beyond the range, each entry is +-inf with the sign of exp(M)'s (PyTorch 2.13:
+    # NaN, from inf - inf in its squaring; KNOWN pytorch-bug matrix-exp-overflow)
+    m = np.array(vals[:n * n], dtype=np.float64).reshape(n, n)
+    with np.errstate(all="ignore"):
+        got = tg.linalg.matrix_exp(tg.tensor(c * np.eye(n) + m, dtype=tg.float64 if dtype == np.float64 else
+                                             tg.float32)).numpy()
+        e = tg.linalg.matrix_exp(tg.tensor(m)).numpy()
+    limit = np.log(np.finfo(dtype).max)
+    for (i, j), v in np.ndenumerate(e):
+        if abs(v) > 1e-6 and np.log(abs(v)) + c > limit + 1:
+            assert got[i, j] == np.sign(v) * np.inf
+        elif abs(v) > 1e-6 and np.log(abs(v)) + c < limit - 1:
+            np.testing.assert_allclose(got[i, j], v * np.exp(c), rtol=1e-3)
+
+
+def test_matrix_exp_overflowing_entry_leaves_the_others_alone():
+    for dt in (tg.float32, tg.float64):
+        got = tg.linalg.matrix_exp(tg.tensor([[1000.0, 0.0], [0.0, 1.0]], dtype=dt)).numpy()
+        assert got[0, 0] == np.inf and got[0, 1] == 0 and got[1, 0] == 0
+        np.testing.assert_allclose(got[1, 1], np.e, rtol=1e-6)
+    # a rotation too fast to resolve in float64 (eigenvalues 5e4 +- 1.58e15i): NaN, as PyTorch's
+    b = tg.tensor([[-3.0, -3.0, -2.5], [-0.25, 1e-07, -2.5], [1e30, 1.5, 1e5]], dtype=tg.float64)
+    with np.errstate(all="ignore"):
+        assert np.isnan(tg.linalg.matrix_exp(b).numpy()).all()

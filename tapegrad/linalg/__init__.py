@@ -1007,12 +1007,49 @@ def matrix_exp(A: Tensor) -> Tensor:
     if n == 1:  # exp; as PyTorch's, the gradient is computed from the input (a later write to the result is fine)
         with np.errstate(over="ignore"):
             return record(np.exp(a), (A,), _matrix_exp_1x1_rule, "LinalgMatrixExpBackward0")
-    with np.errstate(invalid="ignore"):  # a matrix with inf or nan gives nan (as PyTorch's); the others' scaling
-        norms = np.max(np.sum(np.abs(a), axis=-2), axis=-1)  # comes from the finite norms
-    norms = norms[np.isfinite(norms)]
-    norm1 = float(np.max(norms)) if norms.size else 0.0
-    s = max(0, math.ceil(math.log2(norm1 / 5.371920351148152))) if norm1 > 5.371920351148152 else 0
-    X = A * (0.5 ** s) if s else A
+    R = _matrix_exp_scaled(A)
+    if not np.isfinite(R._data).all():
+        R = _matrix_exp_overflowed(A, R)
+    return R
+
+
+def _matrix_exp_overflowed(A, R):
+    """The entries of exp(A) that came out inf or NaN for a finite A (the squaring overflowed): with the trace
+    shift mu = tr(A) / n, exp(A) = e^mu exp(A - mu I) (Ward's preprocessing), so such an entry is
+    sign(E) exp(log|E| + mu) with E = exp(A - mu I) in float64: +-inf with the exponential's sign where it is beyond
+    the range, or its finite value; NaN where E itself is not finite (a rotation too fast to resolve). No gradient
+    flows through those entries."""
+    a, r = A._data, R._data
+    bad = ~np.isfinite(r) & np.isfinite(a).all(axis=(-2, -1), keepdims=True)
+    if not bad.any():
+        return R
+    which = bad.any(axis=(-2, -1))
+    sub = a[which].astype(np.float64)
+    n = a.shape[-1]
+    mu = (np.trace(sub, axis1=-2, axis2=-1) / n)[:, None, None]
+    with np.errstate(all="ignore"):
+        e = _matrix_exp_scaled(wrap(sub - mu * np.eye(n))).numpy()
+        value = np.where(np.isfinite(e), np.sign(e) * np.exp(np.log(np.abs(e)) + mu), np.nan)
+    fixed = r.copy()
+    fixed[which] = np.where(bad[which], value, r[which])
+    from ..ops.elementwise import where as _where
+
+    return _where(wrap(bad), wrap(fixed.astype(r.dtype)), R)
+
+
+def _matrix_exp_scaled(A):
+    """exp of each matrix of A (n >= 2): scaling and squaring with a degree-13 Pade approximant."""
+    a = A._data
+    n = A.shape[-1]
+    with np.errstate(invalid="ignore"):  # a matrix with inf or nan gives nan (as PyTorch's)
+        norms = np.max(np.sum(np.abs(a), axis=-2), axis=-1)
+    # NOTE: each matrix has its own scaling (as PyTorch's, which picks the degree and scaling per matrix): one
+    # shared by the batch squares a small matrix's exponential hundreds of times beside a large one (zeros)
+    theta = 5.371920351148152
+    with np.errstate(invalid="ignore", divide="ignore"):
+        steps = np.where(np.isfinite(norms) & (norms > theta), np.ceil(np.log2(norms / theta)), 0).astype(np.int64)
+    s = int(steps.max()) if steps.size else 0
+    X = A * wrap(np.ldexp(np.ones(steps.shape, a.dtype), -steps)[..., None, None]) if s else A
     b = _PADE13
     eye = wrap(np.eye(n, dtype=a.dtype))
     X2 = X @ X
@@ -1021,8 +1058,13 @@ def matrix_exp(A: Tensor) -> Tensor:
     U = X @ (X6 @ (b[13] * X6 + b[11] * X4 + b[9] * X2) + b[7] * X6 + b[5] * X4 + b[3] * X2 + b[1] * eye)
     V = X6 @ (b[12] * X6 + b[10] * X4 + b[8] * X2) + b[6] * X6 + b[4] * X4 + b[2] * X2 + b[0] * eye
     R = solve(V - U, V + U)
-    for _ in range(s):
-        R = R @ R
+    for k in range(s):
+        if (steps > k).all():
+            R = R @ R
+        else:  # the matrices whose own scaling is done keep their R
+            from ..ops.elementwise import where as _where
+
+            R = _where(wrap(np.broadcast_to((steps > k)[..., None, None], tuple(R.shape)).copy()), R @ R, R)
     return R
 
 

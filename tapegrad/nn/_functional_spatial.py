@@ -719,6 +719,8 @@ def embedding_bag(input: Tensor, weight: Tensor, offsets: Tensor | None = None, 
         bag = np.searchsorted(starts, np.arange(n), side="right") - 1
     keep = np.ones(n, bool) if padding_idx is None else flat != padding_idx
     keep &= bag >= 0
+    if not b:  # no bag (a single offset with include_last_offset, or none): the indices belong to none
+        keep[:] = False
     rows = F.embedding(input.reshape(-1), weight, None, max_norm, norm_type, scale_grad_by_freq)
     if psw is not None:
         rows = rows * psw.reshape(-1, 1)

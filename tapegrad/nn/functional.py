@@ -139,7 +139,12 @@ def _hardtanh(input, lo, hi):
         lo, hi = x.dtype.type(lo), x.dtype.type(hi)
     # NOTE: max then min, as PyTorch's clamp: NaN stays NaN, and x itself is kept on a tie (numpy returns its
     # second argument then), so -0.0 stays -0.0.
-    out = np.minimum(hi, np.maximum(lo, x, dtype=x.dtype), dtype=x.dtype)
+    if x.dtype != np.float16:
+        out = np.minimum(hi, np.maximum(lo, x, dtype=x.dtype), dtype=x.dtype)
+    else:  # numpy's float16 maximum/minimum return their *first* argument on a tie (+0.0 for x = -0.0): select
+        lo, hi = np.float16(lo), np.float16(hi)
+        out = np.where(x < lo, lo, x)
+        out = np.where(out > hi, hi, out)
 
     def hardtanh_rule(xp, g, out, x):
         # NOTE: selected as PyTorch: an inf/NaN gradient outside gives 0, not NaN. NaN is neither <= lo nor >= hi:
@@ -1424,6 +1429,8 @@ def batch_norm(input: Tensor, running_mean: Tensor | None, running_var: Tensor |
         _verify_batch_size("batch_norm", x.shape)
         n = math.prod(x.shape[i] for i in axes)
         xhat, rstd, mu, var = _np_normalized(x, axes, eps)
+        if eps == 0:  # (only instance_norm gets here: PyTorch's batch_norm refuses eps=0 in training)
+            xhat, rstd = _inv_std_zero(xhat, rstd, var)
         if n:
             if running_mean is not None:
                 _running_update(running_mean, mu.reshape(C), momentum)
@@ -1465,6 +1472,17 @@ def batch_norm(input: Tensor, running_mean: Tensor | None, running_var: Tensor |
     if weight is None:
         return record(out, (input, bias), batch_norm_eval_bias_rule, "NativeBatchNormBackward0")
     return record(out, (input, weight, bias), batch_norm_eval_rule, "NativeBatchNormBackward0")
+
+
+def _inv_std_zero(xhat, rstd, var):
+    """PyTorch's InvStd (aten/src/ATen/native/Normalization.cpp): with eps = 0, a channel whose variance is 0 has
+    invstd 0, not 1 / sqrt(0) = inf, so its output is the bias (and its gradients 0), not nan."""
+    flat = var == 0
+    if flat.any():
+        with np.errstate(invalid="ignore"):
+            rstd = np.where(flat, 0, rstd).astype(rstd.dtype, copy=False)
+            xhat = np.where(flat, 0, xhat).astype(xhat.dtype, copy=False)
+    return xhat, rstd
 
 
 def _scaled_by(factor):
@@ -2044,6 +2062,8 @@ def nll_loss(input: Tensor, target: Tensor, weight: Tensor | None = None, size_a
         loss = -a[index] * wi
     if keep is not None:
         loss = np.where(keep, loss, 0).astype(a.dtype)  # NOTE: ignored entries add nothing, even non-finite
+    if a.ndim == 1:
+        loss = loss + 0  # NOTE: PyTorch's 1-D (no batch) nll_loss sums into 0 for every reduction: -0.0 is +0.0
     den = float(wi.sum())
     shape = a.shape
     f = _sample_weights(wi, keep, reduction, den)
@@ -2151,6 +2171,8 @@ def cross_entropy(input: Tensor, target: Tensor, weight: Tensor | None = None, s
         # log_softmax then nll_loss (PyTorch's NllLossBackward0 node), fused. The gradient is softmax minus the
         # one-hot target, times the kept mask and weights.
         loss = picked if wi is None else picked * wi
+        if a.ndim == 1:
+            loss = loss + 0  # NOTE: PyTorch's 1-D (no batch) nll_loss sums into 0 for every reduction: -0.0 is +0.0
         spread_shape = t.shape
         scale = 1 / den if reduction == "mean" and wi is None and den else 1
         f = None if wi is None else _sample_weights(wi, keep, reduction, den)
@@ -2176,7 +2198,10 @@ def cross_entropy(input: Tensor, target: Tensor, weight: Tensor | None = None, s
     if keep is not None:
         smooth[~keep] = 0
         wt = wt * keep
-    loss = (1 - eps) * (picked * wc[t]) + (eps / C) * smooth
+    nll = picked * wc[t]
+    if a.ndim == 1:
+        nll = nll + 0  # NOTE: PyTorch's 1-D (no batch) nll_loss sums into 0: its -0.0 is +0.0 (LossNLL.cpp)
+    loss = (1 - eps) * nll + (eps / C) * smooth
     q = np.broadcast_to((eps / C) * wcb, a.shape)
     q = q * _with_class_axis(keep, cdim) if keep is not None else q.copy()
     q[index] += (1 - eps) * wt

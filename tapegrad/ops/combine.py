@@ -183,7 +183,7 @@ def _promoted(*tensors):
     return tuple(cast(t, dt) for t in tensors)
 
 
-def _beta_alpha(op_name, input, product, beta, alpha, empty=False):
+def _beta_alpha(op_name, input, product, beta, alpha, empty=False, multiply=False):
     if op_name != "addr" and input._data.dtype != product._data.dtype:  # as PyTorch's BLAS ops (addr promotes)
         raise RuntimeError(f"{op_name}: input tensors must have the same dtype, but got input {input._data.dtype} "
                            f"and matrices {product._data.dtype}")
@@ -204,9 +204,10 @@ def _beta_alpha(op_name, input, product, beta, alpha, empty=False):
         raise RuntimeError(f"{op_name}: input of shape {tuple(input.shape)} cannot be broadcast to the product's "
                            f"shape {tuple(product.shape)} (as PyTorch, input is expanded to the product, not the "
                            f"reverse)")
-    if (alpha == 0 or empty) and op_name != "addr":  # NOTE: as PyTorch's BLAS call, alpha=0 or an empty sum
-        # (inner dim or addbmm's batch of 0) skips the product (nan, inf alpha and -0.0 included; addr is no BLAS
-        # call in PyTorch: it multiplies, 0 * inf = nan): the result
+    if (alpha == 0 and not multiply or empty) and op_name != "addr":  # NOTE: as PyTorch's BLAS call, alpha=0 or
+        # an empty sum (inner dim or addbmm's batch of 0) skips the product (nan, inf alpha and -0.0 included; addr
+        # is no BLAS call in PyTorch: it multiplies, 0 * inf = nan; nor is baddbmm's small-matrix kernel, see
+        # baddbmm): the result
         # is beta * input (+0.0 zeros for beta=0), product and input stay in the graph with zero gradients
         shape = tuple(product.shape)
         none = wrap(np.zeros(shape, dtype=bool))
@@ -285,7 +286,12 @@ def baddbmm(input: Tensor, batch1: Tensor, batch2: Tensor, *, beta=1, alpha=1) -
     tapegrad.Size([1, 2, 2])
     """
     product = L.bmm(batch1, batch2)
-    return _beta_alpha("baddbmm", _tensor("baddbmm", input), product, beta, alpha, batch1.shape[-1] == 0)
+    # NOTE: PyTorch's CPU baddbmm multiplies in its own kernel (no BLAS call) when the contraction size times the
+    # result's rows and columns is under 400 (aten/src/ATen/native/LinearAlgebra.cpp, bmm_out_or_baddbmm_ and
+    # baddbmm_cpu_kernel): there alpha=0 still multiplies (0 * inf is nan, 0 * -x is -0.0); larger ones call BLAS,
+    # which skips the product when alpha=0
+    k, m, n = batch1.shape[-1], batch1.shape[-2], batch2.shape[-1]
+    return _beta_alpha("baddbmm", _tensor("baddbmm", input), product, beta, alpha, k == 0, k * m * n < 400)
 
 
 @op(inplace=True)

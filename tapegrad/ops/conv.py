@@ -194,9 +194,14 @@ def _input_grad(w, ge, geo):
     wk = w.reshape(geo.G, geo.O // geo.G, geo.C // geo.G, geo.KH, geo.KW)
     buf = geo.padded_buffer(ge.dtype)
     slab = np.empty((geo.G, geo.C // geo.G, ge.shape[-1]), ge.dtype)
+    # NOTE: the cropped columns of ge are zeros, but an inf or NaN weight times 0 is NaN there, and those columns
+    # land on real positions of the next row: zero them again (only then; the scan of w is small beside the product)
+    crop = geo.Wv != geo.OW and not np.isfinite(w).all()
     for i in range(geo.KH):
         for j in range(geo.KW):
             np.matmul(wk[..., i, j].transpose(0, 2, 1), ge, out=slab)
+            if crop:
+                slab.reshape(geo.G, geo.C // geo.G, geo.N, geo.OH, geo.Wv)[..., geo.OW:] = 0
             view = geo.window(buf, i, j)
             np.add(view, slab.reshape(view.shape), out=view)
     return np.ascontiguousarray(geo.interior(buf))
@@ -204,7 +209,11 @@ def _input_grad(w, ge, geo):
 
 def _weight_grad(x, ge, geo):
     # NOTE: computed transposed, columns @ g^T: OpenBLAS splits this orientation better over threads
-    dw = np.matmul(_unfold(x, geo), ge.transpose(0, 2, 1))
+    cols = _unfold(x, geo)
+    if geo.Wv != geo.OW and not geo.per_image and not np.isfinite(x).all():
+        # NOTE: the cropped columns hold real (wrapped) inputs that meet ge's zeros there: inf * 0 would add NaN
+        cols.reshape(geo.columns_shape())[..., geo.OW:] = 0
+    dw = np.matmul(cols, ge.transpose(0, 2, 1))
     if geo.per_image:
         dw = dw.sum(axis=0, keepdims=True)
     return dw.transpose(0, 2, 1).reshape(geo.O, geo.C // geo.G, geo.KH, geo.KW)
