@@ -82,9 +82,34 @@ _INV_LN2_F32 = np.float64(np.float32(1 / math.log(2)))
 
 def _logaddexp2(a, b):
     _floats_only("logaddexp2")(a, b)
-    if a.dtype.itemsize == 2:  # float16: as PyTorch's opmath, in float32 with a fused multiply-add (the sign of a zero)
+    if a.dtype.itemsize <= 4:  # float16 as PyTorch's opmath, in float32, with a fused multiply-add (the sign of a zero)
         return _logaddexp2_opmath(a, b).astype(np.result_type(a, b))
-    return np.logaddexp2(a, b)
+    # NOTE: float64 as PyTorch's kernel too, fma(log1p(2 ** -|a - b|), 1 / ln 2, max(a, b)): logaddexp2(-1, -1) is
+    # -4.8e-17, not numpy's 0 (which decides the gradient of a copysign or sign that follows)
+    with np.errstate(all="ignore"):
+        m = np.maximum(a, b)
+        out = _fma64(np.log1p(np.exp2(-np.abs(a - b))), _INV_LN2, m)
+        return np.where(np.isinf(a) & (a == b), a, out)
+
+
+_INV_LN2 = 1 / math.log(2)
+
+
+def _fma64(x, y, z):
+    """x * y + z for float64 arrays with one rounding (a fused multiply-add): the product's rounding error by
+    Dekker's exact product, the sum's by Knuth's two-sum, added back once. Where the sum is not finite, the sum."""
+    p = x * y
+    c = x * 134217729.0  # 2 ** 27 + 1: x = xh + xl in 26-bit halves
+    xh = c - (c - x)
+    xl = x - xh
+    c = y * 134217729.0
+    yh = c - (c - y)
+    yl = y - yh
+    e = ((xh * yh - p) + xh * yl + xl * yh) + xl * yl
+    s = p + z
+    bb = s - p
+    out = s + (((p - (s - bb)) + (z - bb)) + e)
+    return np.where(np.isfinite(out), out, s)
 
 
 def _logaddexp2_opmath(a, b):
