@@ -1084,18 +1084,6 @@ known_class(
     """, "tapegrad's dist (a 2-norm) rescales to avoid overflow (2e30, not PyTorch's inf in float32), as norm",
     COMBINE, status="by-design")
 known_class(
-    "ldexp-saves-result", ALL_OPS, "backward-pytorch-raises",
-    lambda d: torch_says(d, "which is output 0 of Ldexp"),
-    """
-    x = torch.tensor([1.5], dtype=torch.float64, requires_grad=True)
-    y = x.ldexp(x)
-    with torch.no_grad():
-        y.asinh_()
-    y.sum().backward()
-    x.grad
-    """, "PyTorch's ldexp saves its result for the backward (and refuses it after an in-place write under "
-         "no_grad); tapegrad's product of input and 2 ** other saves its inputs", EXTRA, status="by-design")
-known_class(
     "pytorch-narrow-copy-negative-start-grad", fam("narrow_copy", inplace=False), {"backward-pytorch-raises"}
     | GRADS,
     lambda d: d.kind != "backward-pytorch-raises" or torch_says(d, "must match the size of tensor"),
@@ -1308,13 +1296,15 @@ known_class(
          "direction", R, status="pytorch-bug")
 known_class(
     "pytorch-ldexp-int-exponent-grad", fam("ldexp"), {"grad-value"},
-    lambda d: len(d.inputs) > 1 and isint(d.inputs[1]) and bool((d.inputs[1] < 0).any()),
+    lambda d: len(d.inputs) > 1 and isint(d.inputs[1]) and bool(
+        ((d.inputs[1] < 0) | (d.inputs[1] >= torch.iinfo(d.inputs[1].dtype).bits - d.inputs[1].is_signed())).any()),
     """
     x = torch.tensor([1.5], requires_grad=True)
     torch.ldexp(x, torch.tensor([-2])).backward()
     x.grad
     """, "PyTorch's ldexp gradient is grad * at::pow(2, other) (derivatives.yaml), an integer power for an integer "
-         "exponent, 0 for a negative one; tapegrad's is 2 ** other (0.25 here)", E, status="pytorch-bug")
+         "exponent in the exponent's dtype: 0 for a negative one, wrapped for one that overflows it (int8 100: 0); "
+         "tapegrad's is 2 ** other (0.25 here)", E, status="pytorch-bug")
 def call_numel(d, pos, name):
     """The number of elements of the call's tensor argument at ``pos`` (or keyword ``name``)."""
     return call_tensor(d, pos, name).numel()

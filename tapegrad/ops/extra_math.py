@@ -16,6 +16,7 @@ import numpy as np
 
 from .. import dtypes
 from ..autograd.declare import Tensor, binary, cast, expected_tensor, op, record, unary, wrap
+from ..autograd.grad_mode import no_grad
 from . import elementwise as _ew
 
 __all__ = ["asinh", "arcsinh", "acosh", "arccosh", "atanh", "arctanh", "logaddexp", "logaddexp2", "hypot",
@@ -363,11 +364,21 @@ def ldexp(input: Tensor, other: Tensor) -> Tensor:
     dt = dtypes.promote(input._data, other._data)
     if dt.kind != "f":
         dt = dtypes.as_dtype(dtypes.get_default_dtype())
-    if (other._data.ndim == 0 and input._data.ndim) or other._data.dtype.kind != "f":
-        power = _ew.exp2(cast(other, dt))
-    else:
-        power = cast(_ew.exp2(other), dt)
-    return _ew.mul(cast(input, dt), power)
+    with no_grad():  # the value; its node is PyTorch's LdexpBackward0 (below), not a product's
+        if (other._data.ndim == 0 and input._data.ndim) or other._data.dtype.kind != "f":
+            power = _ew.exp2(cast(other, dt))
+        else:
+            power = cast(_ew.exp2(other), dt)
+        value = _ew.mul(cast(input, dt), power)
+    return record(value._data, (input, other), _ldexp_rule, "LdexpBackward0")
+
+
+def _ldexp_rule(xp, need, g, out, a, b):
+    # NOTE: PyTorch's LdexpBackward0 (derivatives.yaml): self gets grad * 2 ** other, other grad * result * ln 2 --
+    # the result, not the input times 2 ** other: at 0 * 2 ** 1e5 the result is nan, and so is other's gradient.
+    # 2 ** other is a float power also for an integer exponent (PyTorch's integer power gives 0 for a negative
+    # exponent and wraps on overflow: a PyTorch bug, see README)
+    return (g * xp.exp2(b * 1.0) if need[0] else None, g * out * math.log(2) if need[1] else None)
 
 
 @op(inplace=False)
