@@ -1294,6 +1294,23 @@ known_class(
     """, "PyTorch's float32 renorm sums the squares in float32, which overflow beyond 1.8e19, so a slice's norm "
          "is inf and the slice is scaled to 0; tapegrad's norm is finite (rescaled) and the slice keeps its "
          "direction", R, status="pytorch-bug")
+def norm_p(d):
+    """The p of a norm call (PyTorch's default 'fro')."""
+    p = kw(d, "p") if kw(d, "p") is not None else arg(d, 1)
+    return "fro" if p is None else p
+
+
+known_class(
+    "pytorch-norm-negative-p-grad-overflow", fam("norm", inplace=False), {"grad-nan", "grad-inf"},
+    lambda d: isinstance(norm_p(d), (int, float)) and norm_p(d) < 0 and isf(x0(d)) and bool(
+        ((x0(d) != 0) & (x0(d).detach().double().abs() ** (norm_p(d) - 1) > torch.finfo(x0(d).dtype).max)).any()),
+    """
+    x = torch.tensor([60000.0, 1e-30], requires_grad=True)
+    x.norm(-1).backward()
+    x.grad
+    """, "PyTorch's norm_backward for p < 1 computes sgn(x) |x|^(p-1) * grad * norm^(1-p): for p < 0 and a small "
+         "|x| the power overflows (1e-30^-2 is inf in float32) and the norm's underflows, so the gradient is "
+         "inf * 0 = nan; tapegrad's (|x| / norm)^(p-1) gives the true value (1 here)", R, status="pytorch-bug")
 known_class(
     "pytorch-ldexp-int-exponent-grad", fam("ldexp"), {"grad-value"},
     lambda d: len(d.inputs) > 1 and isint(d.inputs[1]) and bool(

@@ -694,6 +694,21 @@ def test_norm_is_finite_and_exact_where_the_sum_of_powers_leaves_the_float_range
     assert tg.norm(tg.tensor([math.inf, 1.0])).item() == math.inf  # an infinite input stays infinite
 
 
+@pytest.mark.parametrize("p", [-1, -0.5])  # (|x|^p itself stays in float32's range: the norm is right)
+@given(small=st.floats(1e-30, 1e-20), big=st.floats(1.0, 6e4))
+@example(small=1.0000000031710769e-30, big=6e4)  # the differential test's x.norm(-1) in float32
+def test_norm_gradient_for_negative_p_at_a_tiny_element_is_the_true_value(p, small, big):
+    # d ||x||_p / d x_i = sgn(x_i) (|x_i| / norm)^(p-1): finite. PyTorch 2.13's sgn(x) |x|^(p-1) * norm^(1-p)
+    # overflows |x|^(p-1) to inf and underflows norm^(1-p) to 0 in float32: nan (README: a PyTorch bug)
+    a = np.array([big, small])
+    x = tg.tensor(a, dtype=tg.float32, requires_grad=True)
+    x.norm(p).backward()
+    norm = (np.abs(a) ** p).sum() ** (1 / p)
+    np.testing.assert_allclose(x.grad.numpy(), (np.abs(a) / norm) ** (p - 1), rtol=1e-4, atol=1e-30)
+    assert np.isfinite(x.grad.numpy()).all()
+    assert_gradients(lambda t: t.norm(p), np.array([big / 3e4, small * 1e29 + 0.1]))  # against finite differences
+
+
 def test_norm_gradgradcheck():
     x = tg.tensor([[0.5, -1.0, 2.0], [1.5, 0.3, -0.8]], dtype=tg.float64, requires_grad=True)
     assert gradgradcheck(lambda t: t.norm(dim=1), (x,))
