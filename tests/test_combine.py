@@ -70,6 +70,32 @@ def test_selecting_reductions_gradients(data):
     assert_gradients(lambda t: tg.nanmean(t, d), x)
 
 
+_MED_VALUES = st.sampled_from([0.0, -0.0, 0.5, -0.25, 1.5, -3.0, float("nan")])
+
+
+@given(st.lists(_MED_VALUES, min_size=1, max_size=9))
+@example([-0.0, 0.0, 1.0, 2.0, float("nan"), -1.0])  # the median -0.0 ties with 0.0: both get half
+@example([0.5, 0.5, -0.25, 0.5, -0.25, -2.5, -0.25, 1.5])  # three -0.25s share it
+@example([float("nan"), float("nan")])  # all nan: the nans share it
+def test_nanmedian_of_the_whole_tensor_splits_the_gradient_among_ties(values):
+    # PyTorch's NanmedianBackward0 is evenly_distribute_backward (FunctionsManual.cpp): the gradient goes evenly to
+    # every element equal to the median, or to the nans when the median is nan
+    a = np.array(values)
+    x = tg.tensor(a, requires_grad=True)
+    m = tg.nanmedian(x)
+    assert m.grad_fn.name() == "NanmedianBackward0"
+    m.backward(tg.tensor(3.0, dtype=tg.float64))
+    v = m.item()
+    mask = np.isnan(a) if math.isnan(v) else a == v
+    np.testing.assert_array_equal(x.grad.numpy(), np.where(mask, 3.0 / mask.sum(), 0.0))
+    if np.unique(a).size == a.size and not np.isnan(a).any():  # no ties: against finite differences
+        assert_gradients(lambda t: tg.nanmedian(t), a)
+    torch = pytest.importorskip("torch")
+    t = torch.tensor(a, requires_grad=True)
+    torch.nanmedian(t).backward(torch.tensor(3.0, dtype=torch.float64))
+    np.testing.assert_array_equal(x.grad.numpy(), t.grad.numpy())
+
+
 def test_nan_handling():
     x = tg.tensor([[1.0, float("nan"), 3.0], [float("nan")] * 3])
     assert tg.nansum(x).item() == 4.0

@@ -779,10 +779,15 @@ def nanmedian(input: Tensor, dim=None, keepdim: bool | None = None):
     if input._data.dtype.kind != "f":
         return R.median(input, dim, keepdim) if dim is not None else R.median(input)
     if dim is None:
-        flat = input.reshape(-1)
-        if flat.shape[0] == 0:
+        x = input._data.reshape(-1)
+        if x.shape[0] == 0:
             return R.median(input)
-        return _nanmedian_along(flat, 0, False).values
+        # NOTE: PyTorch's NanmedianBackward0 is evenly_distribute_backward: the gradient is split among every element
+        # equal to the median (0.0 and -0.0 alike), or among the nans when all are nan
+        order = np.argsort(x, kind="stable")  # NaNs last
+        value = x[order[max(int((~np.isnan(x)).sum()) - 1, 0) // 2]].reshape(())
+        return R._spread_over_ties("NanmedianBackward0", input, value.copy(), tuple(range(input.ndim)), False,
+                                   nan_ties=True)
     d = _along("nanmedian", input, dim)
     if d is None:
         return nanmedian_result(input * 1, wrap(np.zeros((), np.int64)))
