@@ -1294,6 +1294,22 @@ known_class(
     """, "PyTorch's float32 renorm sums the squares in float32, which overflow beyond 1.8e19, so a slice's norm "
          "is inf and the slice is scaled to 0; tapegrad's norm is finite (rescaled) and the slice keeps its "
          "direction", R, status="pytorch-bug")
+UNSAFE_SPLITS = {f + n for n in ("unsafe_split", "unsafe_chunk", "unsafe_split_with_sizes") for f in ("", "Tensor.")}
+known_class(
+    "unsafe-split-outputs-are-views", ALL_OPS, GRADS,
+    lambda d: d.op.endswith("_") and bool(d.origins) and d.origins[0] in UNSAFE_SPLITS,
+    """
+    x = torch.tensor([1.0, 2.0, 3.0], requires_grad=True)
+    v = x * 1
+    torch.unsafe_split(v, 2)[0].mul_(2)
+    v.sum().backward()
+    x.grad
+    """, "PyTorch's unsafe_split/unsafe_chunk outputs are not autograd views (documented: the user must avoid "
+         "such writes): an in-place write into one changes the base's values but not its gradient ([1, 1, 1] "
+         "here); tapegrad's outputs are views as split's, so the gradient is the true one ([2, 2, 1])", SCATTER,
+    status="by-design")
+
+
 def norm_p(d):
     """The p of a norm call (PyTorch's default 'fro')."""
     p = kw(d, "p") if kw(d, "p") is not None else arg(d, 1)
