@@ -5,7 +5,7 @@ import warnings
 
 import numpy as np
 import pytest
-from hypothesis import example, given
+from hypothesis import assume, example, given
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
@@ -1441,6 +1441,36 @@ def test_norm_values_and_gradients_at_zeros_inf_and_nan_match_pytorch():
                     same_outcome(torch, fn, a, "float64", True)
                     if p != 0:  # the 0-"norm" has no gradient in PyTorch (None), nor here
                         compare_gradients(torch, fn, a)
+
+
+_CP_X = st.sampled_from([5e-324, 1e-30, -1.0, 0.5, -3.0, 0.0, -0.0, 2.0])
+_CP_G = st.sampled_from([1.0, -1.5, 2.0, 0.0, float("nan"), float("inf")])
+
+
+@given(st.lists(st.tuples(_CP_X, _CP_G), min_size=2, max_size=5), st.sampled_from([None, "float32"]))
+@example([(5e-324, 1.0), (-1.0, float("nan")), (1e-30, 2.0)], "float32")  # 5e-324 is 0 only after the cast
+@example([(5e-324, 1.0), (-1.0, 3.0), (1e-30, 2.0)], None)  # the last out is -0.0: its reversed sum is +0.0
+def test_cumprod_gradient_is_pytorchs_cumprod_backward(entries, dtype):
+    # PyTorch's cumprod_backward(grad.to(self.dtype), self, dim, result) (ReduceOps.cpp): the formula is chosen by
+    # the zeros of the input before a dtype= cast, and reversed_cumsum (flip, cumsum from +0.0, flip) of result * grad
+    # divided by the input where it has none
+    torch = pytest.importorskip("torch")
+    x, g = (np.array([c], dtype=np.float64) for c in zip(*entries))
+    # (not here: a zero in the input with dtype= -- PyTorch's zero formula then reads the float32 result, which may
+    # underflow, while tapegrad's cumprod_backward recomputes the products in the input's dtype)
+    assume(not (dtype and (x == 0).any()))
+    grads = []
+    for lib in (tg, torch):
+        t = lib.tensor(x, requires_grad=True)
+        out = lib.cumprod(t, 1, dtype=None if dtype is None else getattr(lib, dtype))
+        with np.errstate(all="ignore"):
+            out.backward(lib.tensor(g, dtype=out.dtype))
+        grads.append(t.grad.numpy())
+    ours, theirs = grads
+    np.testing.assert_array_equal(np.isnan(ours), np.isnan(theirs))
+    np.testing.assert_allclose(ours, theirs, rtol=1e-6 if dtype else 1e-12, atol=0)
+    zero = ours == 0
+    np.testing.assert_array_equal(np.signbit(ours[zero]), np.signbit(theirs[zero]))
 
 
 def test_scan_and_var_mean_edges_found_by_the_differential_driver():
