@@ -96,6 +96,32 @@ def test_nanmedian_of_the_whole_tensor_splits_the_gradient_among_ties(values):
     np.testing.assert_array_equal(x.grad.numpy(), t.grad.numpy())
 
 
+_RN_VALUES = st.sampled_from([0.5, -1.0, 2.0, 0.0, -0.0, 3.0, float("nan"), float("inf"), -0.25])
+
+
+@given(st.lists(st.lists(_RN_VALUES, min_size=3, max_size=3), min_size=1, max_size=3),
+       st.sampled_from([1, 2, 3.0]), st.sampled_from([0.0, 1.0, 10.0]))
+@example([[float("nan"), 1.5, -0.0], [0.0, 1.0, 1.0], [-0.25, float("-inf"), 1.0]], 3.0, 0.0)
+@example([[0.5, float("nan")], [2.0, 1.0]], 1, 10.0)  # a nan slice is not scaled: its gradient passes through
+def test_renorm_gradient_of_an_unscaled_slice_passes_through(rows, p, maxnorm):
+    # PyTorch's renorm_backward ends with where(norm > maxnorm, grad_norm, grad): a slice whose norm is not above
+    # maxnorm (a nan norm included) gets the incoming gradient exactly, whatever nan or inf its other slices hold
+    a = np.array(rows, dtype=np.float64)
+    g = np.arange(1.0, a.size + 1).reshape(a.shape) / 4
+    x = tg.tensor(a, requires_grad=True)
+    with np.errstate(all="ignore"):
+        x.renorm(p, 0, maxnorm).backward(tg.tensor(g))
+        norms = (np.abs(a) ** p).sum(axis=1) ** (1 / p)
+    kept = ~(norms > maxnorm)
+    np.testing.assert_array_equal(x.grad.numpy()[kept], g[kept])
+    torch = pytest.importorskip("torch")
+    t = torch.tensor(a, requires_grad=True)
+    t.renorm(p, 0, maxnorm).backward(torch.tensor(g))
+    ours, theirs = x.grad.numpy(), t.grad.numpy()
+    np.testing.assert_array_equal(np.isnan(ours), np.isnan(theirs))
+    np.testing.assert_allclose(ours, theirs, rtol=1e-9, atol=1e-12)
+
+
 def test_nan_handling():
     x = tg.tensor([[1.0, float("nan"), 3.0], [float("nan")] * 3])
     assert tg.nansum(x).item() == 4.0

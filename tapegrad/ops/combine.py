@@ -552,8 +552,12 @@ def renorm(input: Tensor, p, dim: int, maxnorm) -> Tensor:
         raise RuntimeError(f"renorm: input needs at least 2 dimensions, got {input.ndim} dimensions")
     d = check_dim("renorm", dim, input.ndim)
     others = tuple(a for a in range(input.ndim) if a != d)
-    norms = R.norm(input, p, others, keepdim=True) if others else E.abs(input) if p != 0 else input
-    factor = E.where(norms > maxnorm, maxnorm / (norms + 1e-7), 1.0)
+    # NOTE: as PyTorch's renorm_backward, where(norm > maxnorm, grad_norm, grad): a slice left as it is passes the
+    # gradient through untouched, so the norm is differentiated only in the slices scaled (an unscaled slice's nan or
+    # inf would reach its gradient through 0 * d norm otherwise)
+    scaled = R.norm(input.detach(), p, others, keepdim=True) > maxnorm
+    norms = R.norm(E.where(scaled, input, 0.0), p, others, keepdim=True)
+    factor = E.where(scaled, maxnorm / (norms + 1e-7), 1.0)
     return input * factor
 
 
