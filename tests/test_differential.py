@@ -764,6 +764,37 @@ known_class(
     tau.grad
     """, "PyTorch 2.13's ormqr gradient w.r.t. a zero tau is nan (its formula divides by tau); tapegrad's is "
          "finite", LI, status="pytorch-bug")
+def singular_reflector(d):
+    """An ormqr call one of whose reflectors I - tau v v^T is singular (tau |v|^2 = 1, v with its implicit 1)."""
+    a, tau = d.inputs[0].detach().double(), d.inputs[1].detach().double()
+    k = tau.shape[-1]
+    v = a[..., :, :k].tril(-1) + torch.eye(a.shape[-2], k, dtype=torch.float64)
+    return bool((tau * (v * v).sum(-2) == 1).any())
+
+
+known_class(
+    "pytorch-ormqr-singular-reflector-grad", fam("ormqr", inplace=False), {"grad-nan", "grad-inf"},
+    lambda d: len(d.inputs) > 2 and isf(d.inputs[0]) and singular_reflector(d),
+    """
+    a = torch.tensor([[-3.0]], dtype=torch.float64)
+    tau = torch.tensor([1.0], dtype=torch.float64, requires_grad=True)
+    torch.ormqr(a, tau, torch.tensor([[-3.0]], dtype=torch.float64)).sum().backward()
+    tau.grad
+    """, "PyTorch 2.13's ormqr gradient w.r.t. tau is nan where a reflector I - tau v v^T is singular (tau |v|^2 = "
+         "1: v = [1], tau = 1 here, H = 0), though 1 + 1e-9 gives the finite 3; the result is a polynomial in tau, "
+         "tapegrad's gradient is its derivative (3)", LI, status="pytorch-bug")
+known_class(
+    "pytorch-orgqr-large-reflector-grad", fam("orgqr", inplace=False), {"grad-value"},
+    lambda d: isf(x0(d)) and x0(d).dtype == torch.float64 and bool(
+        (x0(d).detach().tril(-1).abs().nan_to_num(0, 0, 0) > 1e3).any()),
+    """
+    a = torch.tensor([[[0.0], [1e6], [-2.5]]], dtype=torch.float64, requires_grad=True)
+    q = a.orgqr(torch.tensor([[1.5]], dtype=torch.float64))
+    (q * torch.tensor([[[-2.0], [1.25], [1.0]]], dtype=torch.float64)).sum().backward()
+    a.grad
+    """, "PyTorch 2.13's float64 householder_product (orgqr) gradient loses digits as the reflector's entries grow "
+         "(about |v|^2 * 1e-16 relative: -1.8743 for -1.875 = -tau * 1.25 at an entry 1e6, 1.4e-6 off at 6e4); "
+         "tapegrad's is the derivative of its product of reflectors, exact here", LI, status="pytorch-bug")
 known_class(
     "inplace-saved-values-special", {"Tensor." + n + "_" for n in ("lgamma", "digamma", "polygamma", "mvlgamma",
                                                                   "logit", "erfinv", "i0", "sinc", "xlogy",
