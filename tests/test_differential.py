@@ -1341,6 +1341,19 @@ known_class(
     status="by-design")
 
 
+known_class(
+    "sgn-zero-tensor-grad", fam("sgn"), {"grad-nan"},
+    lambda d: isf(x0(d)),
+    """
+    x = torch.tensor([0.5, 2.0], dtype=torch.float64, requires_grad=True)
+    torch.acosh(x).sgn().sum().backward()
+    x.grad
+    """, "new: PyTorch's real sgn_backward returns an efficient zero tensor (FunctionsManual.cpp), which stays "
+         "zero through the rules before it (0 * nan is 0 there: acosh'(0.5) is nan), and is materialized as "
+         "zeros at the leaf; tapegrad's rule returns plain zeros, so 0 * nan = nan (sign's zeros_like is plain "
+         "in both). Needs an engine-level zero gradient", "tapegrad/autograd/engine.py")
+
+
 def norm_p(d):
     """The p of a norm call (PyTorch's default 'fro')."""
     p = kw(d, "p") if kw(d, "p") is not None else arg(d, 1)
