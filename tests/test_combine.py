@@ -70,6 +70,58 @@ def test_selecting_reductions_gradients(data):
     assert_gradients(lambda t: tg.nanmean(t, d), x)
 
 
+_MED_VALUES = st.sampled_from([0.0, -0.0, 0.5, -0.25, 1.5, -3.0, float("nan")])
+
+
+@given(st.lists(_MED_VALUES, min_size=1, max_size=9))
+@example([-0.0, 0.0, 1.0, 2.0, float("nan"), -1.0])  # the median -0.0 ties with 0.0: both get half
+@example([0.5, 0.5, -0.25, 0.5, -0.25, -2.5, -0.25, 1.5])  # three -0.25s share it
+@example([float("nan"), float("nan")])  # all nan: the nans share it
+def test_nanmedian_of_the_whole_tensor_splits_the_gradient_among_ties(values):
+    # PyTorch's NanmedianBackward0 is evenly_distribute_backward (FunctionsManual.cpp): the gradient goes evenly to
+    # every element equal to the median, or to the nans when the median is nan
+    a = np.array(values)
+    x = tg.tensor(a, requires_grad=True)
+    m = tg.nanmedian(x)
+    assert m.grad_fn.name() == "NanmedianBackward0"
+    m.backward(tg.tensor(3.0, dtype=tg.float64))
+    v = m.item()
+    mask = np.isnan(a) if math.isnan(v) else a == v
+    np.testing.assert_array_equal(x.grad.numpy(), np.where(mask, 3.0 / mask.sum(), 0.0))
+    if np.unique(a).size == a.size and not np.isnan(a).any():  # no ties: against finite differences
+        assert_gradients(lambda t: tg.nanmedian(t), a)
+    torch = pytest.importorskip("torch")
+    t = torch.tensor(a, requires_grad=True)
+    torch.nanmedian(t).backward(torch.tensor(3.0, dtype=torch.float64))
+    np.testing.assert_array_equal(x.grad.numpy(), t.grad.numpy())
+
+
+_RN_VALUES = st.sampled_from([0.5, -1.0, 2.0, 0.0, -0.0, 3.0, float("nan"), float("inf"), -0.25])
+
+
+@given(st.lists(st.lists(_RN_VALUES, min_size=3, max_size=3), min_size=1, max_size=3),
+       st.sampled_from([1, 2, 3.0]), st.sampled_from([0.0, 1.0, 10.0]))
+@example([[float("nan"), 1.5, -0.0], [0.0, 1.0, 1.0], [-0.25, float("-inf"), 1.0]], 3.0, 0.0)
+@example([[0.5, float("nan")], [2.0, 1.0]], 1, 10.0)  # a nan slice is not scaled: its gradient passes through
+def test_renorm_gradient_of_an_unscaled_slice_passes_through(rows, p, maxnorm):
+    # PyTorch's renorm_backward ends with where(norm > maxnorm, grad_norm, grad): a slice whose norm is not above
+    # maxnorm (a nan norm included) gets the incoming gradient exactly, whatever nan or inf its other slices hold
+    a = np.array(rows, dtype=np.float64)
+    g = np.arange(1.0, a.size + 1).reshape(a.shape) / 4
+    x = tg.tensor(a, requires_grad=True)
+    with np.errstate(all="ignore"):
+        x.renorm(p, 0, maxnorm).backward(tg.tensor(g))
+        norms = (np.abs(a) ** p).sum(axis=1) ** (1 / p)
+    kept = ~(norms > maxnorm)
+    np.testing.assert_array_equal(x.grad.numpy()[kept], g[kept])
+    torch = pytest.importorskip("torch")
+    t = torch.tensor(a, requires_grad=True)
+    t.renorm(p, 0, maxnorm).backward(torch.tensor(g))
+    ours, theirs = x.grad.numpy(), t.grad.numpy()
+    np.testing.assert_array_equal(np.isnan(ours), np.isnan(theirs))
+    np.testing.assert_allclose(ours, theirs, rtol=1e-9, atol=1e-12)
+
+
 def test_nan_handling():
     x = tg.tensor([[1.0, float("nan"), 3.0], [float("nan")] * 3])
     assert tg.nansum(x).item() == 4.0

@@ -769,6 +769,37 @@ known_class(
     tau.grad
     """, "PyTorch 2.13's ormqr gradient w.r.t. a zero tau is nan (its formula divides by tau); tapegrad's is "
          "finite", LI, status="pytorch-bug")
+def singular_reflector(d):
+    """An ormqr call one of whose reflectors I - tau v v^T is singular (tau |v|^2 = 1, v with its implicit 1)."""
+    a, tau = d.inputs[0].detach().double(), d.inputs[1].detach().double()
+    k = tau.shape[-1]
+    v = a[..., :, :k].tril(-1) + torch.eye(a.shape[-2], k, dtype=torch.float64)
+    return bool((tau * (v * v).sum(-2) == 1).any())
+
+
+known_class(
+    "pytorch-ormqr-singular-reflector-grad", fam("ormqr", inplace=False), {"grad-nan", "grad-inf"},
+    lambda d: len(d.inputs) > 2 and isf(d.inputs[0]) and singular_reflector(d),
+    """
+    a = torch.tensor([[-3.0]], dtype=torch.float64)
+    tau = torch.tensor([1.0], dtype=torch.float64, requires_grad=True)
+    torch.ormqr(a, tau, torch.tensor([[-3.0]], dtype=torch.float64)).sum().backward()
+    tau.grad
+    """, "PyTorch 2.13's ormqr gradient w.r.t. tau is nan where a reflector I - tau v v^T is singular (tau |v|^2 = "
+         "1: v = [1], tau = 1 here, H = 0), though 1 + 1e-9 gives the finite 3; the result is a polynomial in tau, "
+         "tapegrad's gradient is its derivative (3)", LI, status="pytorch-bug")
+known_class(
+    "pytorch-orgqr-large-reflector-grad", fam("orgqr", inplace=False), {"grad-value"},
+    lambda d: isf(x0(d)) and x0(d).dtype == torch.float64 and bool(
+        (x0(d).detach().tril(-1).abs().nan_to_num(0, 0, 0) > 1e3).any()),
+    """
+    a = torch.tensor([[[0.0], [1e6], [-2.5]]], dtype=torch.float64, requires_grad=True)
+    q = a.orgqr(torch.tensor([[1.5]], dtype=torch.float64))
+    (q * torch.tensor([[[-2.0], [1.25], [1.0]]], dtype=torch.float64)).sum().backward()
+    a.grad
+    """, "PyTorch 2.13's float64 householder_product (orgqr) gradient loses digits as the reflector's entries grow "
+         "(about |v|^2 * 1e-16 relative: -1.8743 for -1.875 = -tau * 1.25 at an entry 1e6, 1.4e-6 off at 6e4); "
+         "tapegrad's is the derivative of its product of reflectors, exact here", LI, status="pytorch-bug")
 known_class(
     "inplace-saved-values-special", {"Tensor." + n + "_" for n in ("lgamma", "digamma", "polygamma", "mvlgamma",
                                                                   "logit", "erfinv", "i0", "sinc", "xlogy",
@@ -1159,18 +1190,6 @@ known_class(
     """, "tapegrad's dist (a 2-norm) rescales to avoid overflow (2e30, not PyTorch's inf in float32), as norm",
     COMBINE, status="by-design")
 known_class(
-    "ldexp-saves-result", ALL_OPS, "backward-pytorch-raises",
-    lambda d: torch_says(d, "which is output 0 of Ldexp"),
-    """
-    x = torch.tensor([1.5], dtype=torch.float64, requires_grad=True)
-    y = x.ldexp(x)
-    with torch.no_grad():
-        y.asinh_()
-    y.sum().backward()
-    x.grad
-    """, "PyTorch's ldexp saves its result for the backward (and refuses it after an in-place write under "
-         "no_grad); tapegrad's product of input and 2 ** other saves its inputs", EXTRA, status="by-design")
-known_class(
     "pytorch-narrow-copy-negative-start-grad", fam("narrow_copy", inplace=False), {"backward-pytorch-raises"}
     | GRADS,
     lambda d: d.kind != "backward-pytorch-raises" or torch_says(d, "must match the size of tensor"),
@@ -1383,15 +1402,63 @@ known_class(
     """, "PyTorch's float32 renorm sums the squares in float32, which overflow beyond 1.8e19, so a slice's norm "
          "is inf and the slice is scaled to 0; tapegrad's norm is finite (rescaled) and the slice keeps its "
          "direction", R, status="pytorch-bug")
+UNSAFE_SPLITS = {f + n for n in ("unsafe_split", "unsafe_chunk", "unsafe_split_with_sizes") for f in ("", "Tensor.")}
+known_class(
+    "unsafe-split-outputs-are-views", ALL_OPS, GRADS,
+    lambda d: d.op.endswith("_") and bool(d.origins) and d.origins[0] in UNSAFE_SPLITS,
+    """
+    x = torch.tensor([1.0, 2.0, 3.0], requires_grad=True)
+    v = x * 1
+    torch.unsafe_split(v, 2)[0].mul_(2)
+    v.sum().backward()
+    x.grad
+    """, "PyTorch's unsafe_split/unsafe_chunk outputs are not autograd views (documented: the user must avoid "
+         "such writes): an in-place write into one changes the base's values but not its gradient ([1, 1, 1] "
+         "here); tapegrad's outputs are views as split's, so the gradient is the true one ([2, 2, 1])", SCATTER,
+    status="by-design")
+
+
+known_class(
+    "sgn-zero-tensor-grad", fam("sgn"), {"grad-nan"},
+    lambda d: isf(x0(d)),
+    """
+    x = torch.tensor([0.5, 2.0], dtype=torch.float64, requires_grad=True)
+    torch.acosh(x).sgn().sum().backward()
+    x.grad
+    """, "new: PyTorch's real sgn_backward returns an efficient zero tensor (FunctionsManual.cpp), which stays "
+         "zero through the rules before it (0 * nan is 0 there: acosh'(0.5) is nan), and is materialized as "
+         "zeros at the leaf; tapegrad's rule returns plain zeros, so 0 * nan = nan (sign's zeros_like is plain "
+         "in both). Needs an engine-level zero gradient", "tapegrad/autograd/engine.py")
+
+
+def norm_p(d):
+    """The p of a norm call (PyTorch's default 'fro')."""
+    p = kw(d, "p") if kw(d, "p") is not None else arg(d, 1)
+    return "fro" if p is None else p
+
+
+known_class(
+    "pytorch-norm-negative-p-grad-overflow", fam("norm", inplace=False), {"grad-nan", "grad-inf"},
+    lambda d: isinstance(norm_p(d), (int, float)) and norm_p(d) < 0 and isf(x0(d)) and bool(
+        ((x0(d) != 0) & (x0(d).detach().double().abs() ** (norm_p(d) - 1) > torch.finfo(x0(d).dtype).max)).any()),
+    """
+    x = torch.tensor([60000.0, 1e-30], requires_grad=True)
+    x.norm(-1).backward()
+    x.grad
+    """, "PyTorch's norm_backward for p < 1 computes sgn(x) |x|^(p-1) * grad * norm^(1-p): for p < 0 and a small "
+         "|x| the power overflows (1e-30^-2 is inf in float32) and the norm's underflows, so the gradient is "
+         "inf * 0 = nan; tapegrad's (|x| / norm)^(p-1) gives the true value (1 here)", R, status="pytorch-bug")
 known_class(
     "pytorch-ldexp-int-exponent-grad", fam("ldexp"), {"grad-value"},
-    lambda d: len(d.inputs) > 1 and isint(d.inputs[1]) and bool((d.inputs[1] < 0).any()),
+    lambda d: len(d.inputs) > 1 and isint(d.inputs[1]) and bool(
+        ((d.inputs[1] < 0) | (d.inputs[1] >= torch.iinfo(d.inputs[1].dtype).bits - d.inputs[1].is_signed())).any()),
     """
     x = torch.tensor([1.5], requires_grad=True)
     torch.ldexp(x, torch.tensor([-2])).backward()
     x.grad
     """, "PyTorch's ldexp gradient is grad * at::pow(2, other) (derivatives.yaml), an integer power for an integer "
-         "exponent, 0 for a negative one; tapegrad's is 2 ** other (0.25 here)", E, status="pytorch-bug")
+         "exponent in the exponent's dtype: 0 for a negative one, wrapped for one that overflows it (int8 100: 0); "
+         "tapegrad's is 2 ** other (0.25 here)", E, status="pytorch-bug")
 def call_numel(d, pos, name):
     """The number of elements of the call's tensor argument at ``pos`` (or keyword ``name``)."""
     return call_tensor(d, pos, name).numel()

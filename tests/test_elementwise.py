@@ -1148,6 +1148,35 @@ def test_pow_gradients_at_the_edges_match_pytorch():
             np.testing.assert_allclose(ours, theirs, rtol=1e-5)
 
 
+@given(x=arrays((3,), dtype=np.float16, elements=st.floats(-40, 40, width=16)),  # (sums stay exact in float16)
+       s=st.floats(0.0625, 10, width=32) | st.floats(-10, -0.0625, width=32))
+@example(x=np.array([1.2998046875, 0.04998779296875, -0.7001953125], np.float16), s=0.05000000074505806)
+def test_fmod_divisor_gradient_of_float16_by_a_0d_tensor_is_pytorchs_opmath(x, s):
+    # FmodBackward1's other: -grad * self.div(other, rounding_mode="trunc"), whose float16 kernel divides in float32
+    # by the 0-d divisor's own value (1.2998 / 0.05 truncates to 25; by 0.05 rounded to float16, to 26), while the
+    # forward's fmod kernel divides by the divisor rounded to float16
+    a = tg.tensor(x, requires_grad=True)
+    b = tg.tensor(s, dtype=tg.float32, requires_grad=True)
+    out = tg.fmod(a, b)
+    assert out.dtype == tg.float16 and out.grad_fn.name() == "FmodBackward1"
+    with np.errstate(all="ignore"):
+        np.testing.assert_array_equal(out.detach().numpy(), np.fmod(x, np.float16(s)))
+    out.backward(tg.ones(3, dtype=tg.float16))
+    q = np.trunc(x.astype(np.float32) / np.float32(s)).astype(np.float16)
+    assert b.grad.item() == pytest.approx(-float(q.astype(np.float64).sum()), rel=1e-3, abs=1e-3)
+    np.testing.assert_array_equal(a.grad.numpy(), np.ones(3, np.float16))
+    torch = pytest.importorskip("torch")
+    ta, tb = torch.tensor(x, requires_grad=True), torch.tensor(s, dtype=torch.float32, requires_grad=True)
+    torch.fmod(ta, tb).backward(torch.ones(3, dtype=torch.float16))
+    assert b.grad.item() == tb.grad.item()
+
+
+def test_fmod_node_names_are_pytorchs():
+    x = tg.tensor([1.5], requires_grad=True)
+    assert tg.fmod(x, 2.0).grad_fn.name() == "FmodBackward0"  # fmod.Scalar
+    assert tg.fmod(x, tg.tensor([2.0])).grad_fn.name() == "FmodBackward1"  # fmod.Tensor
+
+
 def test_pow_half_gradient_is_one_over_twice_the_square_root():
     # PyTorch's x.pow(-0.5) is 1 / sqrt(x): the gradient of x ** 0.5 is -inf at -0.0 and nan at -inf
     x = tg.tensor([-0.0, -math.inf, 4.0], dtype=tg.float64, requires_grad=True)

@@ -401,6 +401,42 @@ def test_qr_backward_spreads_inf_and_nan_as_pytorch(problem):
         np.testing.assert_allclose(g, gt, rtol=1e-9, atol=1e-12)
 
 
+# ---------------------------------------------------------------------- cholesky backward of a non-finite gradient
+def _cholesky_backward(lib, a, gl, upper):
+    x = lib.tensor(np.asarray(a, np.float64), requires_grad=True)
+    out = lib.linalg.cholesky(x, upper=upper)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        (out * lib.tensor(np.asarray(gl, np.float64))).sum().backward()
+    return x.grad.numpy()
+
+
+@st.composite
+def _cholesky_problems(draw):
+    n = draw(st.integers(1, 3))
+    low = np.tril(np.asarray(draw(st.lists(_QR_ENTRIES, min_size=n * n, max_size=n * n))).reshape(n, n), -1)
+    low = low + np.diag(draw(st.lists(st.sampled_from([1.0, 0.5, 2.0, 3.0]), min_size=n, max_size=n)))
+    gl = draw(st.lists(st.lists(_QR_GRADS, min_size=n, max_size=n), min_size=n, max_size=n))
+    return (low @ low.T).tolist(), gl, draw(st.booleans())
+
+
+@given(_cholesky_problems())
+@example(([[7.25]], [[-math.inf]], False))  # a cholesky divided by zero: the gradient is -inf, not nan
+@example(([[1.0, 0.5], [0.5, 2.0]], [[math.inf, 0.0], [1.0, -2.0]], False))
+@example(([[4.0, 1.0], [1.0, 3.0]], [[1.0, math.nan], [0.0, 2.0]], True))
+def test_cholesky_backward_spreads_inf_and_nan_as_pytorch(problem):
+    # FunctionsManual.cpp's cholesky_backward: gA = L^-T pi*(tril(L^T gL)) L^-1, the diagonal halved as
+    # 0.5 * (X + tril(X, -1)^T) (subtracting half the diagonal would make inf - inf = nan), and not symmetrised
+    a, gl, upper = problem
+    g = _cholesky_backward(tg, a, gl, upper)
+    if np.isfinite(gl).all():
+        np.testing.assert_allclose(g, g.T, rtol=1e-9, atol=1e-9)
+    torch = pytest.importorskip("torch")
+    gt = _cholesky_backward(torch, a, gl, upper)
+    np.testing.assert_array_equal(np.isnan(g), np.isnan(gt))
+    np.testing.assert_allclose(g, gt, rtol=1e-9, atol=1e-12)
+
+
 # ---------------------------------------------------------------------- lu_factor / lu_solve at inf/nan and -0.0
 LU_SPECIAL = [0.0, -0.0, math.inf, -math.inf, math.nan, 1.0, -2.0, 0.5, 3.0, -1.5]
 

@@ -85,3 +85,26 @@ def test_values_at_signed_zeros_inf_and_nan_match_pytorch(problem, dtype):
         want = torch.ormqr(torch.tensor(a), torch.tensor(tau_full), torch.tensor(c), left=left,
                            transpose=transpose).numpy()
         same(tg.ormqr(tg.tensor(a), tg.tensor(tau_full), tg.tensor(c), left=left, transpose=transpose).numpy(), want)
+
+
+@given(st.floats(0.25, 4.0), st.floats(-4.0, 4.0))
+@example(1.0, -3.0)  # tau |v|^2 = 1: the reflector is 0 (PyTorch 2.13's tau gradient is nan there; README)
+def test_ormqr_gradient_at_a_singular_reflector_is_the_derivative(tau, c):
+    # ormqr of a 1 x 1 input: (1 - tau) c, whose derivative in tau is -c, also at tau = 1
+    t = tg.tensor([tau], dtype=tg.float64, requires_grad=True)
+    x = tg.tensor([[c]], dtype=tg.float64, requires_grad=True)
+    tg.ormqr(tg.tensor([[-3.0]], dtype=tg.float64), t, x).sum().backward()
+    assert t.grad.item() == -c
+    assert x.grad.item() == pytest.approx(1 - tau, abs=1e-15)
+    assert_gradients(lambda s, y: tg.ormqr(tg.tensor([[-3.0]], dtype=tg.float64), s, y), np.array([tau]),
+                     np.array([[c]]))
+
+
+@pytest.mark.parametrize("entry", [1e2, 6e4, 1e6])
+def test_orgqr_gradient_with_large_reflector_entries_is_exact(entry):
+    # q = e1 - tau v v_1 with v = [1, entry, -2.5]: d q_i / d v_i = -tau for i > 0, exactly (PyTorch 2.13's float64
+    # gradient is -1.8743 for -1.875 at 1e6; README)
+    a = tg.tensor([[[0.0], [entry], [-2.5]]], dtype=tg.float64, requires_grad=True)
+    q = a.orgqr(tg.tensor([[1.5]], dtype=tg.float64))
+    (q * tg.tensor([[[-2.0], [1.25], [1.0]]], dtype=tg.float64)).sum().backward()
+    assert a.grad.flatten().tolist() == [0.0, -1.875, -1.5]

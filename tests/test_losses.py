@@ -882,3 +882,34 @@ def test_cross_entropy_of_one_sample_with_label_smoothing(reduction, ignore_inde
     (gt,) = torch.autograd.grad(yt, xt)
     np.testing.assert_allclose(y.detach().numpy(), yt.detach().numpy(), rtol=1e-12, equal_nan=True)
     np.testing.assert_allclose(g.numpy(), gt.numpy(), rtol=1e-12)
+
+
+_CE_LOGITS = st.sampled_from([0.0, -1.0, 1.5, -0.25, math.inf, -math.inf, math.nan])
+
+
+@given(st.lists(st.lists(_CE_LOGITS, min_size=3, max_size=3), min_size=1, max_size=4), st.data())
+@example([[-0.25, math.inf, -1.0], [math.inf, math.inf, -1.0], [0.0, -1.0, 0.0]], None)
+def test_cross_entropy_gradient_of_an_ignored_row_with_non_finite_logits_is_pytorchs(rows, data):
+    # nll_loss_backward writes 0 for an ignored sample; _log_softmax_backward_data then gives 0 - exp(logp) * 0:
+    # nan where the row's log-softmax is nan (+inf or nan logits), 0 elsewhere -- also for an infinite upstream g
+    a = np.array(rows)
+    n = a.shape[0]
+    target = [1, -100, 1][:n] + [-100] * (n - 3) if data is None else data.draw(
+        st.lists(st.sampled_from([0, 1, 2, -100]), min_size=n, max_size=n))
+    reduction = "sum" if data is None else data.draw(st.sampled_from(["mean", "sum", "none"]))
+    x = tg.tensor(a, requires_grad=True)
+    loss = F.cross_entropy(x, tg.tensor(target), reduction=reduction)
+    with np.errstate(all="ignore"):
+        loss.backward(tg.ones_like(loss))
+        shift = a.max(axis=1, keepdims=True)
+        logp = a - shift - np.log(np.exp(a - shift).sum(axis=1, keepdims=True))
+    ignored = np.array(target) == -100
+    np.testing.assert_array_equal(np.isnan(x.grad.numpy()[ignored]), np.isnan(logp[ignored]))
+    assert (x.grad.numpy()[ignored][~np.isnan(logp[ignored])] == 0).all()
+    torch = pytest.importorskip("torch")
+    t = torch.tensor(a, requires_grad=True)
+    tl = torch.nn.functional.cross_entropy(t, torch.tensor(target), reduction=reduction)
+    tl.backward(torch.ones_like(tl))
+    ours, theirs = x.grad.numpy(), t.grad.numpy()
+    np.testing.assert_array_equal(np.isnan(ours), np.isnan(theirs))
+    np.testing.assert_allclose(ours, theirs, rtol=1e-12, atol=1e-15)

@@ -5,7 +5,7 @@ import warnings
 
 import numpy as np
 import pytest
-from hypothesis import example, given
+from hypothesis import assume, example, given
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
@@ -692,6 +692,21 @@ def test_norm_is_finite_and_exact_where_the_sum_of_powers_leaves_the_float_range
         assert n.dtype == dtype and np.isfinite(x.grad.numpy()).all()
     assert tg.norm(tg.tensor([1e20, 1e20])).item() == pytest.approx(math.sqrt(2) * 1e20, rel=1e-6)
     assert tg.norm(tg.tensor([math.inf, 1.0])).item() == math.inf  # an infinite input stays infinite
+
+
+@pytest.mark.parametrize("p", [-1, -0.5])  # (|x|^p itself stays in float32's range: the norm is right)
+@given(small=st.floats(1e-30, 1e-20), big=st.floats(1.0, 6e4))
+@example(small=1.0000000031710769e-30, big=6e4)  # the differential test's x.norm(-1) in float32
+def test_norm_gradient_for_negative_p_at_a_tiny_element_is_the_true_value(p, small, big):
+    # d ||x||_p / d x_i = sgn(x_i) (|x_i| / norm)^(p-1): finite. PyTorch 2.13's sgn(x) |x|^(p-1) * norm^(1-p)
+    # overflows |x|^(p-1) to inf and underflows norm^(1-p) to 0 in float32: nan (README: a PyTorch bug)
+    a = np.array([big, small])
+    x = tg.tensor(a, dtype=tg.float32, requires_grad=True)
+    x.norm(p).backward()
+    norm = (np.abs(a) ** p).sum() ** (1 / p)
+    np.testing.assert_allclose(x.grad.numpy(), (np.abs(a) / norm) ** (p - 1), rtol=1e-4, atol=1e-30)
+    assert np.isfinite(x.grad.numpy()).all()
+    assert_gradients(lambda t: t.norm(p), np.array([big / 3e4, small * 1e29 + 0.1]))  # against finite differences
 
 
 def test_norm_gradgradcheck():
@@ -1426,6 +1441,36 @@ def test_norm_values_and_gradients_at_zeros_inf_and_nan_match_pytorch():
                     same_outcome(torch, fn, a, "float64", True)
                     if p != 0:  # the 0-"norm" has no gradient in PyTorch (None), nor here
                         compare_gradients(torch, fn, a)
+
+
+_CP_X = st.sampled_from([5e-324, 1e-30, -1.0, 0.5, -3.0, 0.0, -0.0, 2.0])
+_CP_G = st.sampled_from([1.0, -1.5, 2.0, 0.0, float("nan"), float("inf")])
+
+
+@given(st.lists(st.tuples(_CP_X, _CP_G), min_size=2, max_size=5), st.sampled_from([None, "float32"]))
+@example([(5e-324, 1.0), (-1.0, float("nan")), (1e-30, 2.0)], "float32")  # 5e-324 is 0 only after the cast
+@example([(5e-324, 1.0), (-1.0, 3.0), (1e-30, 2.0)], None)  # the last out is -0.0: its reversed sum is +0.0
+def test_cumprod_gradient_is_pytorchs_cumprod_backward(entries, dtype):
+    # PyTorch's cumprod_backward(grad.to(self.dtype), self, dim, result) (ReduceOps.cpp): the formula is chosen by
+    # the zeros of the input before a dtype= cast, and reversed_cumsum (flip, cumsum from +0.0, flip) of result * grad
+    # divided by the input where it has none
+    torch = pytest.importorskip("torch")
+    x, g = (np.array([c], dtype=np.float64) for c in zip(*entries))
+    # (not here: a zero in the input with dtype= -- PyTorch's zero formula then reads the float32 result, which may
+    # underflow, while tapegrad's cumprod_backward recomputes the products in the input's dtype)
+    assume(not (dtype and (x == 0).any()))
+    grads = []
+    for lib in (tg, torch):
+        t = lib.tensor(x, requires_grad=True)
+        out = lib.cumprod(t, 1, dtype=None if dtype is None else getattr(lib, dtype))
+        with np.errstate(all="ignore"):
+            out.backward(lib.tensor(g, dtype=out.dtype))
+        grads.append(t.grad.numpy())
+    ours, theirs = grads
+    np.testing.assert_array_equal(np.isnan(ours), np.isnan(theirs))
+    np.testing.assert_allclose(ours, theirs, rtol=1e-6 if dtype else 1e-12, atol=0)
+    zero = ours == 0
+    np.testing.assert_array_equal(np.signbit(ours[zero]), np.signbit(theirs[zero]))
 
 
 def test_scan_and_var_mean_edges_found_by_the_differential_driver():

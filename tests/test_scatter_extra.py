@@ -543,3 +543,20 @@ def test_fill_diagonal_overflow_as_pytorch():
                 assert isinstance(got[0], str) and got[0] == got[1], (dtype, value, got)
             else:
                 np.testing.assert_array_equal(got[0], got[1])
+@pytest.mark.parametrize("form", ["unsafe_split", "unsafe_chunk", "unsafe_split_with_sizes"])
+@given(st.lists(st.floats(-3, 3), min_size=3, max_size=3), st.sampled_from(["mul_", "erf_", "exp_"]))
+@example([1.5, -1.0, 0.5], "erf_")
+def test_a_write_into_an_unsafe_split_output_reaches_the_bases_gradient(form, values, method):
+    # tapegrad's unsafe forms are autograd views as split's: the gradient is the true one, of the values the base
+    # holds after the write (PyTorch's unsafe outputs are not views: its gradient ignores the write; README)
+    split = {"unsafe_split": lambda t: tg.unsafe_split(t, 2), "unsafe_chunk": lambda t: tg.unsafe_chunk(t, 2),
+             "unsafe_split_with_sizes": lambda t: tg.unsafe_split_with_sizes(t, [2, 1])}[form]
+    write = {"mul_": lambda t: t.mul_(2.0), "erf_": lambda t: t.erf_(), "exp_": lambda t: t.exp_()}[method]
+    a = np.array(values)
+
+    def program(x):
+        v = x * 1
+        write(split(v)[0])
+        return v * tg.tensor([-1.5, 0.75, -2.0], dtype=tg.float64)
+
+    assert_gradients(program, a)

@@ -686,13 +686,15 @@ def _right_solve_upper_t(xp, b, u):
 
 # ---------------------------------------------------------------------- cholesky
 def cholesky_rule(xp, g, out, a):
-    """PyTorch's cholesky_backward for A = L L^T (lower)."""
-    n = a.shape[-1]
-    phi = out.mT @ g
-    phi = xp.tril(phi) - 0.5 * phi * eye_like(out, n)
+    """PyTorch's cholesky_backward for A = L L^T (lower): gA = L^-T pi*(tril(L^T gL)) L^-1 with
+    pi*(X) = 0.5 (X + X^T - diag(X))."""
+    # NOTE: step by step as FunctionsManual.cpp's cholesky_backward: the diagonal is halved by adding the strictly
+    # lower part's transpose (not by subtracting a multiple of the diagonal, which makes inf - inf = nan), and the
+    # result is not symmetrised again, so an inf or nan in gL spreads to the entries PyTorch's does
+    phi = xp.tril(out.mT @ g)
+    phi = 0.5 * (phi + xp.tril(phi, -1).mT)
     x = xp.linalg_solve_triangular_m(out.mT, phi, upper=True)  # L^-T phi
-    ga = xp.linalg_solve_triangular_m(out.mT, x.mT, upper=True).mT  # L^-T phi L^-1
-    return 0.5 * (ga + ga.mT)
+    return xp.linalg_solve_triangular_m(out.mT, x.mT, upper=True).mT  # L^-T phi L^-1
 
 
 # ---------------------------------------------------------------------- pinv

@@ -2182,8 +2182,9 @@ def cross_entropy(input: Tensor, target: Tensor, weight: Tensor | None = None, s
             g = g.reshape(spread_shape) if reduction == "none" else g * scale
             gx = xp.cross_entropy_backward(_class_spread(g, reduction, cdim), x, **c)
             # NOTE: an ignored sample's gradient is 0 even for an infinite g (PyTorch's nll_loss backward writes
-            # nothing there), not inf * 0 = NaN
-            return gx if keep is None else xp.where(_with_class_axis(keep, cdim), gx, 0)
+            # nothing there), not inf * 0 = NaN; _log_softmax_backward_data then makes it 0 - exp(logp) * 0: NaN
+            # where the log-softmax is (a row of +inf logits)
+            return gx if keep is None else xp.where(_with_class_axis(keep, cdim), gx, np.exp(c["logp"]) * 0)
 
         out = record(_reduce(loss, reduction, den), (input,), cross_entropy_rule, _nll_name(a.ndim))
         return _viewed_as_2d(out, reduction, t0.shape) if a.ndim > 2 else out

@@ -593,8 +593,12 @@ def renorm(input: Tensor, p, dim: int, maxnorm) -> Tensor:
         raise RuntimeError(f"renorm: input needs at least 2 dimensions, got {input.ndim} dimensions")
     d = check_dim("renorm", dim, input.ndim)
     others = tuple(a for a in range(input.ndim) if a != d)
-    norms = R.norm(input, p, others, keepdim=True) if others else E.abs(input) if p != 0 else input
-    factor = E.where(norms > maxnorm, maxnorm / (norms + 1e-7), 1.0)
+    # NOTE: as PyTorch's renorm_backward, where(norm > maxnorm, grad_norm, grad): a slice left as it is passes the
+    # gradient through untouched, so the norm is differentiated only in the slices scaled (an unscaled slice's nan or
+    # inf would reach its gradient through 0 * d norm otherwise)
+    scaled = R.norm(input.detach(), p, others, keepdim=True) > maxnorm
+    norms = R.norm(E.where(scaled, input, 0.0), p, others, keepdim=True)
+    factor = E.where(scaled, maxnorm / (norms + 1e-7), 1.0)
     return input * factor
 
 
@@ -820,10 +824,15 @@ def nanmedian(input: Tensor, dim=None, keepdim: bool | None = None):
     if input._data.dtype.kind != "f":
         return R.median(input, dim, keepdim) if dim is not None else R.median(input)
     if dim is None:
-        flat = input.reshape(-1)
-        if flat.shape[0] == 0:
+        x = input._data.reshape(-1)
+        if x.shape[0] == 0:
             return R.median(input)
-        return _nanmedian_along(flat, 0, False).values
+        # NOTE: PyTorch's NanmedianBackward0 is evenly_distribute_backward: the gradient is split among every element
+        # equal to the median (0.0 and -0.0 alike), or among the nans when all are nan
+        order = np.argsort(x, kind="stable")  # NaNs last
+        value = x[order[max(int((~np.isnan(x)).sum()) - 1, 0) // 2]].reshape(())
+        return R._spread_over_ties("NanmedianBackward0", input, value.copy(), tuple(range(input.ndim)), False,
+                                   nan_ties=True)
     d = _along("nanmedian", input, dim)
     if d is None:
         return nanmedian_result(input * 1, wrap(np.zeros((), np.int64)))

@@ -510,10 +510,20 @@ def fmod(input: Tensor, other: Tensor | float) -> Tensor:
     """
     if not isinstance(input, Tensor):
         raise TypeError(f"fmod: argument 'input' (position 1) must be a Tensor, not {type(input).__name__}")
+    if other.__class__ is Tensor:
+        if _half_scalar(input, other):
+            # NOTE: PyTorch's fmod kernel divides by the 0-d divisor rounded to float16, but the gradient's
+            # div(rounding_mode='trunc') is float16 opmath, with the divisor's own value: the rule sees that
+            b = _opmath_operand(other)
+            with np.errstate(all="ignore"):
+                out = np.fmod(input._data, b._data.astype(_HALF))
+            return record(out, (input, b), _fmod_rule, "FmodBackward1")
+        return _modulo("fmod", np.fmod, input, other, _fmod_rule, "FmodBackward1")
     return _modulo("fmod", np.fmod, input, other, _fmod_rule, "FmodBackward0")
 
 
 def _fmod_rule(xp, need, g, out, a, b):
+    # PyTorch's FmodBackward1: other gets -grad * self.div(other, rounding_mode="trunc")
     return g if need[0] else None, -g * xp.trunc(a / b) if need[1] else None
 
 

@@ -16,6 +16,7 @@ import numpy as np
 
 from .. import dtypes
 from ..autograd.declare import Tensor, binary, cast, expected_tensor, op, record, unary, wrap
+from ..autograd.grad_mode import no_grad
 from . import elementwise as _ew
 
 __all__ = ["asinh", "arcsinh", "acosh", "arccosh", "atanh", "arctanh", "logaddexp", "logaddexp2", "hypot",
@@ -82,9 +83,34 @@ _INV_LN2_F32 = np.float64(np.float32(1 / math.log(2)))
 
 def _logaddexp2(a, b):
     _floats_only("logaddexp2")(a, b)
-    if a.dtype.itemsize == 2:  # float16: as PyTorch's opmath, in float32 with a fused multiply-add (the sign of a zero)
+    if a.dtype.itemsize <= 4:  # float16 as PyTorch's opmath, in float32, with a fused multiply-add (the sign of a zero)
         return _logaddexp2_opmath(a, b).astype(np.result_type(a, b))
-    return np.logaddexp2(a, b)
+    # NOTE: float64 as PyTorch's kernel too, fma(log1p(2 ** -|a - b|), 1 / ln 2, max(a, b)): logaddexp2(-1, -1) is
+    # -4.8e-17, not numpy's 0 (which decides the gradient of a copysign or sign that follows)
+    with np.errstate(all="ignore"):
+        m = np.maximum(a, b)
+        out = _fma64(np.log1p(np.exp2(-np.abs(a - b))), _INV_LN2, m)
+        return np.where(np.isinf(a) & (a == b), a, out)
+
+
+_INV_LN2 = 1 / math.log(2)
+
+
+def _fma64(x, y, z):
+    """x * y + z for float64 arrays with one rounding (a fused multiply-add): the product's rounding error by
+    Dekker's exact product, the sum's by Knuth's two-sum, added back once. Where the sum is not finite, the sum."""
+    p = x * y
+    c = x * 134217729.0  # 2 ** 27 + 1: x = xh + xl in 26-bit halves
+    xh = c - (c - x)
+    xl = x - xh
+    c = y * 134217729.0
+    yh = c - (c - y)
+    yl = y - yh
+    e = ((xh * yh - p) + xh * yl + xl * yh) + xl * yl
+    s = p + z
+    bb = s - p
+    out = s + (((p - (s - bb)) + (z - bb)) + e)
+    return np.where(np.isfinite(out), out, s)
 
 
 def _logaddexp2_opmath(a, b):
@@ -338,11 +364,21 @@ def ldexp(input: Tensor, other: Tensor) -> Tensor:
     dt = dtypes.promote(input._data, other._data)
     if dt.kind != "f":
         dt = dtypes.as_dtype(dtypes.get_default_dtype())
-    if (other._data.ndim == 0 and input._data.ndim) or other._data.dtype.kind != "f":
-        power = _ew.exp2(cast(other, dt))
-    else:
-        power = cast(_ew.exp2(other), dt)
-    return _ew.mul(cast(input, dt), power)
+    with no_grad():  # the value; its node is PyTorch's LdexpBackward0 (below), not a product's
+        if (other._data.ndim == 0 and input._data.ndim) or other._data.dtype.kind != "f":
+            power = _ew.exp2(cast(other, dt))
+        else:
+            power = cast(_ew.exp2(other), dt)
+        value = _ew.mul(cast(input, dt), power)
+    return record(value._data, (input, other), _ldexp_rule, "LdexpBackward0")
+
+
+def _ldexp_rule(xp, need, g, out, a, b):
+    # NOTE: PyTorch's LdexpBackward0 (derivatives.yaml): self gets grad * 2 ** other, other grad * result * ln 2 --
+    # the result, not the input times 2 ** other: at 0 * 2 ** 1e5 the result is nan, and so is other's gradient.
+    # 2 ** other is a float power also for an integer exponent (PyTorch's integer power gives 0 for a negative
+    # exponent and wraps on overflow: a PyTorch bug, see README)
+    return (g * xp.exp2(b * 1.0) if need[0] else None, g * out * math.log(2) if need[1] else None)
 
 
 @op(inplace=False)

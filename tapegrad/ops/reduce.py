@@ -770,7 +770,9 @@ def _scan_setup(op, input, dim, axis, dtype):
 
 def _reverse_cumsum(xp, a, d):
     """a[..., i] -> sum over j >= i of a[..., j] along axis ``d``."""
-    return xp.flip(xp.cumsum(xp.flip(a, d), axis=d), d)
+    # NOTE: as PyTorch's reversed_cumsum (flip, cumsum, flip), whose running sum starts from +0.0: a sum of -0.0s
+    # is +0.0 (numpy's cumsum keeps -0.0; x + 0.0 changes only that)
+    return xp.flip(xp.cumsum(xp.flip(a, d), axis=d) + 0.0, d)
 
 
 @op
@@ -811,6 +813,7 @@ def cumprod(input: Tensor, dim=None, *, dtype=None, axis=None) -> Tensor:
     >>> tg.tensor([1.0, 2.0, 3.0]).cumprod(0)
     tensor([1., 2., 6.])
     """
+    given = input
     input, x, d = _scan_setup("cumprod", input, dim, axis, dtype)
     if x.ndim == 0:
         return _scalar_scan(input, x, dtype, "CumprodBackward0")
@@ -827,6 +830,10 @@ def cumprod(input: Tensor, dim=None, *, dtype=None, axis=None) -> Tensor:
 
     with np.errstate(over="ignore", under="ignore"):
         out = np.cumprod(x, axis=d, dtype=_scan_accumulator(x.dtype)).astype(x.dtype, copy=False)
+    # NOTE: with dtype=, PyTorch's cumprod_backward(grad, self, dim, result) reads the input before the cast: its
+    # zeros (5e-324 is not one in float64, though it is 0 in float32) decide the formula
+    if given.__class__ is Tensor and given._data.dtype.kind == "f" and given._data.shape == x.shape:
+        input = given
     return record(out, (input,), cumprod_rule, "CumprodBackward0")
 
 
