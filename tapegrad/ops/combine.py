@@ -17,6 +17,7 @@ import numpy as np
 
 from .. import dtypes
 from ..autograd.declare import Tensor, cast, check_dim, op, plain_write, record, wrap
+from . import _stdsort
 from . import copy as C
 from . import elementwise as E
 from . import index as I
@@ -750,8 +751,12 @@ def mode(input: Tensor, dim: int = -1, keepdim: bool = False):
         raise IndexError(f"mode(): expected reduction dim {dim} to have non-zero size")
     flat = x.reshape(-1, n)
     best = np.empty(flat.shape[0], np.int64)
+    nan_rows = np.isnan(flat).any(axis=1) if flat.dtype.kind == "f" else None
     for row in range(flat.shape[0]):
         v = flat[row]
+        if nan_rows is not None and nan_rows[row]:
+            best[row] = _mode_with_nan(v)
+            continue
         order = np.argsort(v, kind="stable")
         s = v[order]
         same = np.concatenate([[True], s[1:] != s[:-1]])  # each NaN is a value of its own, as PyTorch's
@@ -761,6 +766,23 @@ def mode(input: Tensor, dim: int = -1, keepdim: bool = False):
         best[row] = order[starts[g] + counts[g] - 1]  # its last occurrence (stable sort keeps order)
     index = np.moveaxis(best.reshape(x.shape[:-1] + (1,)), -1, d)
     return _selected("mode", input, d, keepdim, index, mode_result)
+
+
+def _mode_with_nan(v):
+    """The index PyTorch's CPU mode kernel picks in a row holding NaN: it sorts (value, index) pairs with
+    ``std::sort`` and ``a.first < b.first``, which NaN makes no strict weak order, so where each NaN lands is
+    libstdc++'s order of moves (aten/src/ATen/native/cpu/TensorCompareKernel.cpp, mode_kernel_impl); then the
+    first longest run of equal values (each NaN a run of its own) gives the value, its last pair the index."""
+    pairs = _stdsort.std_sort(list(zip(v.astype(np.float64).tolist(), range(v.shape[0]))),
+                              lambda a, b: a[0] < b[0])
+    best, best_freq, freq = 0, 0, 0
+    for i, (value, index) in enumerate(pairs):
+        freq += 1
+        if i == len(pairs) - 1 or value != pairs[i + 1][0]:
+            if freq > best_freq:
+                best, best_freq = index, freq
+            freq = 0
+    return best
 
 
 @op
@@ -782,7 +804,7 @@ def nanmedian(input: Tensor, dim=None, keepdim: bool | None = None):
         flat = input.reshape(-1)
         if flat.shape[0] == 0:
             return R.median(input)
-        return _nanmedian_along(flat, 0, False).values
+        return _nanmedian_along(flat, 0, False, whole=True).values
     d = _along("nanmedian", input, dim)
     if d is None:
         return nanmedian_result(input * 1, wrap(np.zeros((), np.int64)))
@@ -791,12 +813,16 @@ def nanmedian(input: Tensor, dim=None, keepdim: bool | None = None):
     return _nanmedian_along(input, d, keepdim)
 
 
-def _nanmedian_along(input, d, keepdim):
+def _nanmedian_along(input, d, keepdim, whole=False):
     x = input._data
     order = np.argsort(x, axis=d, kind="stable")  # NaNs last
     valid = (~np.isnan(x)).sum(axis=d, keepdims=True)
     pos = np.maximum(valid - 1, 0) // 2
     index = np.take_along_axis(order, pos, axis=d)
+    if whole and x[index[0]] == 0:  # which zero: see R.median_zero
+        sign = R.median_zero(x, int(pos[0]), _stdsort.nan_last_less)
+        if sign is not None:
+            index = np.flatnonzero((x == 0) & (np.signbit(x) == sign))[:1]
     return _selected("nanmedian", input, d, keepdim, index, nanmedian_result)
 
 
