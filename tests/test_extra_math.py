@@ -438,3 +438,19 @@ def test_ldexp_float_exponent_is_exactly_rounded_and_promoted_as_pytorch():
                 have = tg.ldexp(tg.tensor(x), tg.tensor(e))
                 assert str(have.dtype).split(".")[-1] == str(want.dtype).split(".")[-1], (xd, ed, e0)
                 np.testing.assert_array_equal(have.numpy(), want.numpy(), err_msg=f"{xd} {ed} {e0}")
+
+
+def test_signbit_reads_the_sign_bit_of_nan_and_zero():
+    # signbit is the bit itself, NaN's too (PyTorch's std::signbit); which sign a NaN an op produced carries is
+    # unspecified (IEEE 754 6.3) and differs between PyTorch's kernels and numpy's: the nan-sign-bit entry of
+    # tests/test_differential.py. Literals and copysign/neg/abs set it in both libraries alike.
+    x = np.array([math.nan, -math.nan, -0.0, 0.0, -math.inf, 1.0], np.float32)
+    x[1] = np.copysign(np.float32(math.nan), np.float32(-1.0))
+    want = [False, True, True, False, True, False]
+    for dtype in ("float16", "float32", "float64"):
+        t = tg.tensor(x.astype(dtype))
+        assert tg.signbit(t).tolist() == want
+        assert tg.signbit(-t).tolist() == [not w for w in want]
+        assert tg.signbit(t.abs()).tolist() == [False] * 6
+    torch = pytest.importorskip("torch")
+    assert torch.signbit(torch.from_numpy(x)).tolist() == want
