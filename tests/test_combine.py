@@ -829,3 +829,23 @@ def test_nanmedian_and_median_pick_pytorch_zero(values, dtype):
         want = getattr(torch, name)(torch.from_numpy(a)).numpy()
         have = getattr(tg, name)(tg.tensor(a)).numpy()
         assert np.array_equal(have, want, equal_nan=True) and np.signbit(have) == np.signbit(want), name
+
+
+@given(st.lists(st.sampled_from(_EDGE_POOL[:5]), min_size=1, max_size=30))
+@example([-0.0, 0.0, 1.0, -3.0, 0.5, 0.5, -0.0, 0.0])  # the driver's repro: 0.75 spread over the four zeros
+@example([math.nan, math.nan])  # an all-NaN tensor: the NaNs share it
+def test_whole_nanmedian_spreads_its_gradient_over_ties(values):
+    # PyTorch's NanmedianBackward0 is evenly_distribute_backward (FunctionsManual.cpp): the elements equal to the
+    # result (the NaNs when it is NaN) share the gradient
+    a = np.array(values, np.float32)
+    x = tg.tensor(a, requires_grad=True)
+    v = tg.nanmedian(x)
+    (v * 0.75).backward()
+    value = v.item()
+    ties = np.isnan(a) if math.isnan(value) else a == value
+    np.testing.assert_allclose(x.grad.numpy(), np.where(ties, 0.75 / ties.sum(), 0.0), rtol=1e-6)
+    assert v.grad_fn.name() == "NanmedianBackward0"
+    torch = pytest.importorskip("torch")
+    t = torch.tensor(a, requires_grad=True)
+    (torch.nanmedian(t) * 0.75).backward()
+    np.testing.assert_allclose(x.grad.numpy(), t.grad.numpy(), rtol=1e-6)

@@ -1306,15 +1306,24 @@ known_class(
     """, "PyTorch's float32 renorm sums the squares in float32, which overflow beyond 1.8e19, so a slice's norm "
          "is inf and the slice is scaled to 0; tapegrad's norm is finite (rescaled) and the slice keeps its "
          "direction", R, status="pytorch-bug")
+def int_power_of_two_wraps(e):
+    """2 ** e computed in e's integer dtype differs from the true power: e < 0, or 2 ** e beyond the dtype."""
+    if e.numel() == 0:
+        return False
+    bits = torch.iinfo(e.dtype).bits - (0 if e.dtype == torch.uint8 else 1)
+    return bool((e.long() < 0).any() or (e.long() >= bits).any())
+
+
 known_class(
-    "pytorch-ldexp-int-exponent-grad", fam("ldexp"), {"grad-value"},
-    lambda d: len(d.inputs) > 1 and isint(d.inputs[1]) and bool((d.inputs[1] < 0).any()),
+    "pytorch-ldexp-int-exponent-grad", fam("ldexp"), {"grad-value", "grad-inf", "grad-nan"},
+    lambda d: len(d.inputs) > 1 and isint(d.inputs[1]) and int_power_of_two_wraps(d.inputs[1]),
     """
     x = torch.tensor([1.5], requires_grad=True)
     torch.ldexp(x, torch.tensor([-2])).backward()
     x.grad
     """, "PyTorch's ldexp gradient is grad * at::pow(2, other) (derivatives.yaml), an integer power for an integer "
-         "exponent, 0 for a negative one; tapegrad's is 2 ** other (0.25 here)", E, status="pytorch-bug")
+         "exponent, 0 for a negative one and wrapped where 2 ** other overflows the exponent's dtype (0 for uint8 "
+         "156, -128 for int8 7); tapegrad's is 2 ** other (0.25 here)", E, status="pytorch-bug")
 def call_numel(d, pos, name):
     """The number of elements of the call's tensor argument at ``pos`` (or keyword ``name``)."""
     return call_tensor(d, pos, name).numel()

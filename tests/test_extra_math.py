@@ -454,3 +454,15 @@ def test_signbit_reads_the_sign_bit_of_nan_and_zero():
         assert tg.signbit(t.abs()).tolist() == [False] * 6
     torch = pytest.importorskip("torch")
     assert torch.signbit(torch.from_numpy(x)).tolist() == want
+
+
+@pytest.mark.parametrize("edtype,e,factor", [("int8", 7, 128.0), ("int8", -2, 0.25), ("uint8", 156, math.inf),
+                                             ("int64", 63, 2.0 ** 63), ("int32", 30, 2.0 ** 30)])
+def test_ldexp_gradient_is_the_true_power_of_two(edtype, e, factor):
+    # PyTorch 2.13 computes 2 ** other in other's integer dtype in its backward (wrapping: -128 for int8 7, 0 for
+    # uint8 156): the pytorch-ldexp-int-exponent-grad entry of tests/test_differential.py
+    x = tg.tensor([1.5], requires_grad=True)
+    y = tg.ldexp(x, tg.tensor([e], dtype=getattr(tg, edtype)))
+    assert y.grad_fn.name() == "LdexpBackward0"
+    y.sum().backward()
+    assert x.grad.tolist() == [np.float32(factor)]

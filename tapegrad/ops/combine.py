@@ -804,7 +804,7 @@ def nanmedian(input: Tensor, dim=None, keepdim: bool | None = None):
         flat = input.reshape(-1)
         if flat.shape[0] == 0:
             return R.median(input)
-        return _nanmedian_along(flat, 0, False, whole=True).values
+        return _nanmedian_whole(input)
     d = _along("nanmedian", input, dim)
     if d is None:
         return nanmedian_result(input * 1, wrap(np.zeros((), np.int64)))
@@ -813,16 +813,27 @@ def nanmedian(input: Tensor, dim=None, keepdim: bool | None = None):
     return _nanmedian_along(input, d, keepdim)
 
 
-def _nanmedian_along(input, d, keepdim, whole=False):
+def _nanmedian_whole(input):
+    """The whole tensor's nanmedian: PyTorch's node NanmedianBackward0 splits the gradient evenly among the
+    elements equal to the result (the NaNs when it is NaN: evenly_distribute_backward), as median's."""
+    x = input._data.reshape(-1)
+    valid = int((~np.isnan(x)).sum())
+    pos = max(valid - 1, 0) // 2
+    index = int(np.argsort(x, kind="stable")[pos])  # NaNs last
+    if x[index] == 0:  # which zero: see R.median_zero
+        sign = R.median_zero(x, pos, _stdsort.nan_last_less)
+        if sign is not None:
+            index = int(np.flatnonzero((x == 0) & (np.signbit(x) == sign))[0])
+    return R._spread_over_ties("NanmedianBackward0", input, x[index].reshape(()).copy(),
+                               tuple(range(input._data.ndim)), False, nan_ties=True)
+
+
+def _nanmedian_along(input, d, keepdim):
     x = input._data
     order = np.argsort(x, axis=d, kind="stable")  # NaNs last
     valid = (~np.isnan(x)).sum(axis=d, keepdims=True)
     pos = np.maximum(valid - 1, 0) // 2
     index = np.take_along_axis(order, pos, axis=d)
-    if whole and x[index[0]] == 0:  # which zero: see R.median_zero
-        sign = R.median_zero(x, int(pos[0]), _stdsort.nan_last_less)
-        if sign is not None:
-            index = np.flatnonzero((x == 0) & (np.signbit(x) == sign))[:1]
     return _selected("nanmedian", input, d, keepdim, index, nanmedian_result)
 
 
