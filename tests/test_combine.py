@@ -1005,3 +1005,92 @@ def test_baddbmm_alpha_zero_matches_pytorch_below_and_above_the_kernels_size():
             np.testing.assert_array_equal(got, want)
             assert np.array_equal(np.signbit(got), np.signbit(want))
             np.testing.assert_array_equal(ggot, gwant)
+# ---- which NaN mode picks, which zero nanmedian/median pick: libstdc++'s std::sort / std::nth_element order
+_EDGE_POOL = [0.0, -0.0, math.nan, 1.5, -2.5, 0.5, math.inf]
+
+
+def test_stdsort_sorts_and_selects_like_a_strict_weak_order():
+    from tapegrad.ops import _stdsort
+
+    @given(st.lists(st.integers(-5, 5), max_size=80), st.data())
+    @settings(max_examples=60)
+    def check(values, data):
+        assert _stdsort.std_sort(values, _stdsort.less_than) == sorted(values)
+        if values:
+            k = data.draw(st.integers(0, len(values) - 1))
+            assert _stdsort.std_nth_element(values, k, _stdsort.less_than) == sorted(values)[k]
+
+    check()
+
+
+@given(st.lists(st.sampled_from(_EDGE_POOL), min_size=1, max_size=40), st.sampled_from(["float16", "float32",
+                                                                                         "float64"]))
+@example([math.nan, 1.5, -2.5], "float16")  # PyTorch: nan (index 0), not the smallest value -2.5
+@example([1.5, math.nan, 1.5, math.nan], "float32")  # NaN splits the 1.5s into runs of one: the first wins
+def test_mode_with_nan_follows_pytorch_sort_order(values, dtype):
+    # PyTorch's CPU mode (aten/src/ATen/native/cpu/TensorCompareKernel.cpp, mode_kernel_impl) std::sorts
+    # (value, index) pairs by value with '<', which NaN breaks: where a NaN lands is libstdc++'s order of moves
+    a = np.array(values, dtype=dtype)
+    got = tg.mode(tg.tensor(a))
+    value, index = got.values.numpy(), int(got.indices)
+    assert np.array_equal(value, a[index], equal_nan=True) and np.signbit(value) == np.signbit(a[index])
+    if values == [math.nan, 1.5, -2.5]:
+        assert math.isnan(value) and index == 0
+    if values == [1.5, math.nan, 1.5, math.nan]:
+        assert value == 1.5 and index == 0
+
+
+@given(st.lists(st.sampled_from(_EDGE_POOL), min_size=1, max_size=40), st.sampled_from(["float16", "float32",
+                                                                                         "float64"]))
+@example([math.nan, 1.5, -2.5], "float16")
+@example([0.5, math.nan, 0.5, 0.0, -0.0, 1.5, -0.0, math.nan, math.nan, -2.5, 0.0, 0.0, -0.0, 0.0, math.nan,
+          -0.0, 0.0, 1.5, -0.0, 0.0], "float32")
+def test_mode_with_nan_matches_pytorch(values, dtype):
+    torch = pytest.importorskip("torch")
+    a = np.array(values, dtype=dtype).reshape(1, -1)
+    want = torch.mode(torch.from_numpy(a), -1)
+    got = tg.mode(tg.tensor(a), -1)
+    assert np.array_equal(got.values.numpy(), want.values.numpy(), equal_nan=True)
+    assert np.array_equal(np.signbit(got.values.numpy()), np.signbit(want.values.numpy()))
+    assert np.array_equal(got.indices.numpy(), want.indices.numpy())
+
+
+@given(st.lists(st.sampled_from(_EDGE_POOL), min_size=1, max_size=60), st.sampled_from(["float16", "float32",
+                                                                                         "float64"]))
+@example([-0.0, 0.0, 1.0, -3.0, 0.5, 0.5, -0.0, 0.0], "float32")  # PyTorch: +0.0 (the driver's repro)
+@example([1.5, 0.0, -0.0, -0.0, 1.5, 0.0, math.nan, -0.0], "float32")  # PyTorch: -0.0
+def test_nanmedian_and_median_pick_pytorch_zero(values, dtype):
+    # PyTorch's whole-tensor median/nanmedian (aten/src/ATen/native/Sorting.cpp, median_impl) return the element
+    # std::nth_element puts in the middle; of zeros of both signs, which one is libstdc++'s order of moves
+    a = np.array(values, dtype=dtype)
+    got = tg.nanmedian(tg.tensor(a)).numpy()
+    pinned = {(-0.0, 0.0, 1.0, -3.0, 0.5, 0.5, -0.0, 0.0): False,
+              (1.5, 0.0, -0.0, -0.0, 1.5, 0.0, math.nan, -0.0): True}
+    key = tuple(values)
+    if key in pinned:
+        assert got == 0 and bool(np.signbit(got)) is pinned[key]
+    torch = pytest.importorskip("torch")
+    for name in ("nanmedian", "median"):
+        want = getattr(torch, name)(torch.from_numpy(a)).numpy()
+        have = getattr(tg, name)(tg.tensor(a)).numpy()
+        assert np.array_equal(have, want, equal_nan=True) and np.signbit(have) == np.signbit(want), name
+
+
+@given(st.lists(st.sampled_from(_EDGE_POOL[:5]), min_size=1, max_size=30))
+@example([-0.0, 0.0, 1.0, -3.0, 0.5, 0.5, -0.0, 0.0])  # the driver's repro: 0.75 spread over the four zeros
+@example([math.nan, math.nan])  # an all-NaN tensor: the NaNs share it
+def test_whole_nanmedian_spreads_its_gradient_over_ties(values):
+    # PyTorch's NanmedianBackward0 is evenly_distribute_backward (FunctionsManual.cpp): the elements equal to the
+    # result (the NaNs when it is NaN) share the gradient
+    a = np.array(values, np.float32)
+    x = tg.tensor(a, requires_grad=True)
+    v = tg.nanmedian(x)
+    (v * 0.75).backward()
+    value = v.item()
+    ties = np.isnan(a) if math.isnan(value) else a == value
+    np.testing.assert_allclose(x.grad.numpy(), np.where(ties, 0.75 / ties.sum(), 0.0), rtol=1e-6)
+    assert v.grad_fn.name() == "NanmedianBackward0"
+    torch = pytest.importorskip("torch")
+    t = torch.tensor(a, requires_grad=True)
+    (torch.nanmedian(t) * 0.75).backward()
+    np.testing.assert_allclose(x.grad.numpy(), t.grad.numpy(), rtol=1e-6)

@@ -329,3 +329,60 @@ def test_cov_aweights_dtypes_as_pytorch(idt, adt, n, with_f):
     assert got[0] == want[0]
     if got[0] != "raises":
         np.testing.assert_allclose(np.array(got[1], dtype=float), np.array(want[1], dtype=float), rtol=1e-3)
+
+
+# ---- histogram: PyTorch's dtype rules (float16 only with a range, the weight of the input's dtype)
+@given(st.lists(st.floats(-4, 4, width=16), min_size=1, max_size=6), st.integers(1, 4),
+       st.sampled_from([None, "float16", "float32", "float64"]))
+@example([0.0], 5, "float16")  # the driver's repro: PyTorch refuses, "histogramdd" not implemented for 'Half'
+@example([2.0, 3.0], 5, "float32")
+def test_histogram_float16_needs_a_range_and_weights_of_its_dtype(values, bins, wdt):
+    # PyTorch infers the range with a kernel of float32/float64 only (HistogramKernel.cpp,
+    # histogram_select_outer_bin_edges_impl), then histogramdd_check_inputs wants the weight in the input's dtype
+    x = tg.tensor(values, dtype=tg.float16)
+    w = None if wdt is None else tg.tensor(values, dtype=getattr(tg, wdt))
+    with pytest.raises(NotImplementedError, match="histogramdd.*Half"):
+        tg.histogram(x, bins, weight=w)
+    with pytest.raises(NotImplementedError, match="histogramdd.*Half"):
+        x.histogram(bins, weight=w)
+    if wdt not in (None, "float16"):
+        with pytest.raises(RuntimeError, match="same dtype.*float16.*" + wdt):
+            tg.histogram(x, bins, range=(-1.0, 3.0), weight=w)
+        with pytest.raises(RuntimeError, match="same dtype"):
+            tg.histogram(x.float() if wdt != "float32" else x.double(), bins, weight=w)
+    else:
+        got = tg.histogram(x, bins, range=(-4.0, 4.0), weight=w)
+        assert got.hist.dtype == tg.float16
+        if w is None:
+            assert float(got.hist.sum()) == len(values)
+    empty = tg.histogram(tg.tensor([], dtype=tg.float16), bins)  # nothing to infer from: computes, as PyTorch
+    assert empty.hist.dtype == tg.float16 and empty.hist.tolist() == [0.0] * bins
+
+
+def test_histogram_dtype_errors_match_pytorch():
+    torch = pytest.importorskip("torch")
+    h, f = np.array([1.0, 2.0], np.float16), np.array([1.0, 2.0], np.float32)
+    cases = [(h, 3, {}), (h, 3, {"weight": f}), (f, 3, {"weight": h}), (f, 3, {"weight": f.astype(np.float64)}),
+             (h, 3, {"range": (0.0, 1.0)}), (h, 3, {"range": (0.0, 1.0), "weight": f}),
+             (h, 3, {"range": (0.0, 1.0), "weight": h}), (h, -1, {}), (np.zeros(0, np.float16), 3, {})]
+    for x, bins, kwargs in cases:
+        outcomes = []
+        for lib in (torch, tg):
+            kw = {k: (lib.tensor(v) if isinstance(v, np.ndarray) else v) for k, v in kwargs.items()}
+            try:
+                r = lib.histogram(lib.tensor(x), bins, **kw)
+                outcomes.append(("ok", r.hist.tolist()))
+            except (RuntimeError, NotImplementedError) as e:
+                outcomes.append((type(e).__name__,))
+        assert outcomes[0] == outcomes[1], (x.dtype, bins, kwargs, outcomes)
+
+
+def test_histogram_counts_values_near_the_float32_maximum_in_their_bin():
+    # PyTorch 2.13 computes the bin (x - lo) * bins / (hi - lo) in float32, which overflows for x = 3e38 and
+    # counts it in bin 1 (pytorch-histogram-position-overflow in tests/test_differential.py); 3e38 is in the last
+    # bin [2e38, 3e38], as numpy counts
+    x = np.array([-2.5, 3.0, 1.5, 3e38, -60000.0, 1.5], np.float32)
+    got = tg.histogram(tg.tensor(x), 3)
+    assert got.hist.tolist() == [5.0, 0.0, 1.0]
+    assert got.hist.tolist() == np.histogram(x.astype(np.float64), bins=got.bin_edges.numpy().astype(np.float64))[0]\
+        .tolist()

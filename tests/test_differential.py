@@ -1375,7 +1375,7 @@ def flushed_by_sigmoid(d):
 
 
 known_class(
-    "tie-of-signed-zeros", fam("amin", "amax", "min", "max", inplace=False) | fam("minimum", "maximum", "fmin", "fmax")
+    "tie-of-signed-zeros", fam("amin", "amax", "min", "max", inplace=False) | fam("minimum", "maximum")
     | SCATTER_REDUCE, {"signed-zero", "state-signed-zero"},
     lambda d: both_zeros(d) and (d.op not in SCATTER_REDUCE or any(
         isinstance(a, str) and a in ("amin", "amax") for a in list(d.call.args) + [kw(d, "reduce")])),
@@ -1448,17 +1448,28 @@ known_class(
     """, "PyTorch's norm_backward for p < 1 computes sgn(x) |x|^(p-1) * grad * norm^(1-p): for p < 0 and a small "
          "|x| the power overflows (1e-30^-2 is inf in float32) and the norm's underflows, so the gradient is "
          "inf * 0 = nan; tapegrad's (|x| / norm)^(p-1) gives the true value (1 here)", R, status="pytorch-bug")
+
+
+def int_power_of_two_wraps(e):
+    """2 ** e computed in e's integer dtype differs from the true power: e < 0, or 2 ** e beyond the dtype."""
+    if e.numel() == 0:
+        return False
+    bits = torch.iinfo(e.dtype).bits - (0 if e.dtype == torch.uint8 else 1)
+    return bool((e.long() < 0).any() or (e.long() >= bits).any())
+
+
 known_class(
-    "pytorch-ldexp-int-exponent-grad", fam("ldexp"), {"grad-value"},
-    lambda d: len(d.inputs) > 1 and isint(d.inputs[1]) and bool(
-        ((d.inputs[1] < 0) | (d.inputs[1] >= torch.iinfo(d.inputs[1].dtype).bits - d.inputs[1].is_signed())).any()),
+    "pytorch-ldexp-int-exponent-grad", fam("ldexp"), {"grad-value", "grad-inf", "grad-nan"},
+    lambda d: len(d.inputs) > 1 and isint(d.inputs[1]) and int_power_of_two_wraps(d.inputs[1]),
     """
     x = torch.tensor([1.5], requires_grad=True)
     torch.ldexp(x, torch.tensor([-2])).backward()
     x.grad
     """, "PyTorch's ldexp gradient is grad * at::pow(2, other) (derivatives.yaml), an integer power for an integer "
-         "exponent in the exponent's dtype: 0 for a negative one, wrapped for one that overflows it (int8 100: 0); "
-         "tapegrad's is 2 ** other (0.25 here)", E, status="pytorch-bug")
+         "exponent, 0 for a negative one and wrapped where 2 ** other overflows the exponent's dtype (0 for uint8 "
+         "156, -128 for int8 7); tapegrad's is 2 ** other (0.25 here)", E, status="pytorch-bug")
+
+
 def call_numel(d, pos, name):
     """The number of elements of the call's tensor argument at ``pos`` (or keyword ``name``)."""
     return call_tensor(d, pos, name).numel()
@@ -1537,6 +1548,107 @@ known_class(
     x.copysign(torch.arcsin(x))
     """, "copysign takes the sign bit of a NaN, which IEEE 754 leaves unspecified for an op's result: numpy's "
          "arcsin(-inf) is -nan, PyTorch's +nan, so the sign copied from it differs", E, status="by-design")
+def nan_signs_only(d):
+    """The call's float input differs from PyTorch's only in the sign bits of its NaNs (made by earlier ops)."""
+    t = x0(d)
+    if not isf(t) or t.numel() == 0 or not bool(torch.isnan(t).any()):
+        return False
+    a, b = d.here_inputs[0].detach().numpy(), t.detach().numpy()
+    nan = np.isnan(b)
+    return a.shape == b.shape and bool(np.array_equal(np.isnan(a), nan)) and bool(
+        np.array_equal(np.signbit(a)[~nan], np.signbit(b)[~nan]))
+
+
+known_class(
+    "nan-sign-bit", fam("signbit", inplace=False), "value", nan_signs_only,
+    """
+    torch.log(torch.tensor([-3.0, 2.0])).signbit()
+    """, "signbit reads the sign bit of a NaN, which IEEE 754 (6.3) leaves unspecified for an op's result and "
+         "PyTorch's kernels set differently: MKL's log/log10/sqrt of a negative give +nan (numpy's, x86's default "
+         "NaN, -nan), its 0 * inf, inf - inf and acos(2) -nan, its sigmoid flips the sign of a NaN input; "
+         "tapegrad's NaNs carry numpy's signs", E, status="by-design")
+known_class(
+    "clamp-tensor-bound-tie-of-signed-zeros", fam("clamp", "clamp_min", "clamp_max", "clip"),
+    {"signed-zero", "state-signed-zero"}, lambda d: len(d.inputs) > 1 and both_zeros(d),
+    """
+    torch.zeros(16).clamp_min(torch.full((16,), -0.0))
+    """, "clamp with tensor bounds at a tie of 0.0 and -0.0: PyTorch's vectorized kernel (max/min instructions) "
+         "gives the bound's zero on each full vector (16 float32, 8 float64, 32 float16 with AVX512; fewer with "
+         "AVX2) and its scalar tail std::max the input's, so which zero depends on the length and the CPU; "
+         "tapegrad gives the input's (the scalar path's), as for number bounds, where both agree", E,
+    status="by-design")
+
+
+def one_output(d):
+    """A std/var call that reduces its input to one value (PyTorch's std_var_all_cpu path)."""
+    x = x0(d)
+    dims = kw(d, "dim") if kw(d, "dim") is not None else arg(d, 1)
+    if dims is None or isinstance(dims, bool):
+        return True
+    dims = [dims] if isinstance(dims, int) else list(dims)
+    return math.prod(x.shape[i] for i in range(x.dim()) if i not in {k % max(x.dim(), 1) for k in dims}) <= 1
+
+
+known_class(
+    "pytorch-std-var-overflowing-mean", fam("std", "var", inplace=False), {"inf", "value", "nan"},
+    lambda d: dt(x0(d)) == "float32" and x0(d).numel() > 0 and bool(torch.isfinite(x0(d)).all())
+    and not bool(torch.isfinite(x0(d).mean())) and one_output(d),
+    """
+    torch.tensor([3e38, 3e38, 1.0]).std()
+    """, "PyTorch 2.13's CPU std/var to one value (std_var_all_cpu, ReduceOps.cpp) takes the mean with mean() in "
+         "float32, which overflows to inf for values near the maximum (3e38 + 3e38), so std is inf where its own "
+         "std_mean of the same tensor gives 1.7321e+38 (float64's answer); tapegrad's std is that", R,
+    status="pytorch-bug")
+
+
+def zero_divisor_of_noise(d):
+    """var/std with correction >= N (a divisor of 0) over tapegrad's equal values (0 / 0 = nan) where PyTorch's
+    input, from an earlier op's rounding, holds unequal ones (x / 0 = inf)."""
+    c = kw(d, "correction")
+    x, h = x0(d), d.here_inputs[0].detach().numpy()
+    if c is None or not isf(x) or x.numel() == 0 or not one_output(d) or c < x.numel():
+        return False
+    b = x.detach().numpy()
+    return bool((h == h.flat[0]).all()) and not bool((b == b.flat[0]).all())
+
+
+known_class(
+    "pytorch-var-zero-divisor-of-norm-noise", fam("var", "std", inplace=False), {"nan", "inf"},
+    zero_divisor_of_noise,
+    """
+    x = torch.nn.functional.group_norm(torch.tensor([[[[0.5]]], [[[-3.0]]]]), 1, weight=torch.tensor([-1.0]),
+                                       bias=torch.tensor([0.05]))
+    torch.var(x, correction=5)
+    """, "var with correction >= N divides by 0 in both (NaN for equal values, inf otherwise); the values differ "
+         "upstream: PyTorch's group_norm of a one-element group gives b + 3e-6 and b + 1.8e-5 "
+         "(pytorch-norm-constant-set), tapegrad's exactly b, and the zero divisor turns that rounding into inf "
+         "where tapegrad's equal values give NaN", R, status="pytorch-bug")
+
+
+def histogram_position_overflows(d):
+    """histogram with an int bins whose position (x - lo) * bins overflows the input's float dtype for some x in
+    the range (PyTorch's LINEAR_INTERPOLATION_WITH_LOCAL_SEARCH then casts inf to int64)."""
+    x = x0(d)
+    bins = kw(d, "bins") if kw(d, "bins") is not None else arg(d, 1)
+    if not isf(x) or x.numel() == 0 or not isinstance(bins, int) or bins <= 0:
+        return False
+    a = x.detach().double().flatten()
+    a = a[torch.isfinite(a)]
+    rng = kw(d, "range")
+    lo, hi = (float(rng[0]), float(rng[1])) if rng is not None else (float(a.min()), float(a.max())) if a.numel() \
+        else (0.0, 1.0)
+    a = a[(a >= lo) & (a <= hi)]
+    return bool(a.numel()) and float(((a - lo) * bins).max()) > float(torch.finfo(x.dtype).max)
+
+
+known_class(
+    "pytorch-histogram-position-overflow", fam("histogram", inplace=False), "value", histogram_position_overflows,
+    """
+    torch.histogram(torch.tensor([-2.5, 3.0, 1.5, 3e38, -60000.0, 1.5]), 3)[0]
+    """, "PyTorch's histogram puts x in bin (x - lo) * bins / (hi - lo) computed in the input's dtype "
+         "(HistogramKernel.cpp); near float32's maximum the product overflows to inf, its cast to int64 gives "
+         "INT64_MIN and the local search then counts 3e38 (in [2e38, 3e38]) in bin 1; tapegrad counts it in its "
+         "own bin, as numpy", COUNTING, status="pytorch-bug")
 known_class(
     "det-of-singular-rounding", fam("slogdet", "logdet", "det", inplace=False) | {"linalg.slogdet", "linalg.det"},
     {"value", "inf", "nan", "signed-zero"} | GRADS,

@@ -7,6 +7,7 @@ shapes (Hypothesis), second order, PyTorch comparisons (values, dtypes, gradient
 
 import doctest
 import itertools
+import math
 
 import numpy as np
 import pytest
@@ -432,3 +433,105 @@ def test_copysign_gradient_after_logaddexp2_of_equal_values_matches_pytorch(dtyp
         lib.copysign(a.logaddexp2(a), lib.tensor(True)).backward(lib.ones(6, dtype=getattr(lib, dtype)))
         grads.append(a.grad.numpy())
     np.testing.assert_array_equal(*grads)
+# ---- fmax/fmin at ties of signed zeros; ldexp's two PyTorch kernels
+_SIGNED = st.sampled_from([0.0, -0.0, math.nan, 1.0, -1.0, math.inf])
+
+
+@given(st.lists(st.tuples(_SIGNED, _SIGNED), min_size=1, max_size=40), st.sampled_from(["float16", "float32",
+                                                                                        "float64"]))
+@example([(-0.0, 0.0)] * 20, "float32")  # numpy's SIMD fmax gives 0.0 here, PyTorch (glibc's fmax) -0.0
+@example([(0.0, -0.0)] * 3, "float64")
+def test_fmax_fmin_give_the_first_of_tied_zeros(pairs, dtype):
+    # PyTorch's fmax/fmin kernels (aten/src/ATen/native/cpu/BinaryOpsKernel.cpp) call C's fmax/fmin, glibc's
+    # (x >= y || isnan(y)) ? x : y: the first operand at a tie of 0.0 and -0.0, on every path
+    a = np.array([p[0] for p in pairs], dtype=dtype)
+    b = np.array([p[1] for p in pairs], dtype=dtype)
+    for name, keep in (("fmax", (a >= b) | np.isnan(b)), ("fmin", (a <= b) | np.isnan(b))):
+        got = getattr(tg, name)(tg.tensor(a), tg.tensor(b)).numpy()
+        want = np.where(keep, a, b)
+        assert np.array_equal(got, want, equal_nan=True), name
+        number = ~np.isnan(want)
+        assert np.array_equal(np.signbit(got)[number], np.signbit(want)[number]), name
+
+
+def test_fmax_fmin_signed_zeros_match_pytorch():
+    torch = pytest.importorskip("torch")
+    x = np.array([[-1.0], [-0.0], [math.nan], [0.0]], dtype=np.float32)
+    for other in (np.zeros((), np.int64), np.array([0.0, -0.0] * 10, np.float32), np.float64(-0.0)):
+        for name in ("fmax", "fmin"):
+            want = getattr(torch, name)(torch.from_numpy(x), torch.as_tensor(other)).numpy()
+            got = getattr(tg, name)(tg.tensor(x), tg.tensor(other)).numpy()
+            assert got.dtype == want.dtype
+            assert np.array_equal(got, want, equal_nan=True)
+            assert np.array_equal(np.signbit(got)[~np.isnan(got)], np.signbit(want)[~np.isnan(want)])
+
+
+_LDEXP_X = st.sampled_from([1.0, -0.0, 0.0, 3.0, math.nan, math.inf, -2.5, 0.3, 6e4, 1e-30, 3e38])
+_LDEXP_E = st.sampled_from([0, 1, -150, 156, 254, -2 ** 63, -2 ** 63 + 1, 127, 128, -149, -25, 3, 2 ** 31 + 2])
+
+
+@given(st.lists(st.tuples(_LDEXP_X, _LDEXP_E), min_size=1, max_size=8),
+       st.sampled_from(["float16", "float32", "float64"]), st.sampled_from(["uint8", "int8", "int32", "int64"]))
+@example([(0.0, 0), (1.0, -2 ** 63)], "float32", "int64")  # PyTorch: [0, 1] (C's int keeps the low 32 bits: 0)
+@example([(-0.0, 156)], "float32", "uint8")  # -0.0, not -0.0 * inf = nan
+@example([(3.0, -150)], "float32", "int64")  # 2 ** -148 (rounded once), not 3 * 0
+def test_ldexp_of_an_integer_exponent_is_cs_ldexp(pairs, dtype, edtype):
+    # PyTorch's kernel for a float input and an integer exponent (BinaryOpsKernel.cpp, ldexp_kernel):
+    # (scalar_t) std::ldexp((double) x, (int) e), the int64 exponent wrapped to C's int
+    x = np.array([p[0] for p in pairs]).astype(dtype)
+    e = np.array([p[1] for p in pairs], dtype=np.int64).astype(edtype)  # wraps as numpy's astype does
+    got = tg.ldexp(tg.tensor(x), tg.tensor(e))
+    with np.errstate(over="ignore", under="ignore"):
+        want = np.ldexp(x.astype(np.float64), e.astype(np.int64).astype(np.int32)).astype(dtype)
+    assert got.dtype == getattr(tg, dtype)
+    assert np.array_equal(got.numpy(), want, equal_nan=True)
+    assert np.array_equal(np.signbit(got.numpy()), np.signbit(want))
+    torch = pytest.importorskip("torch")
+    t = torch.ldexp(torch.from_numpy(x), torch.from_numpy(e)).numpy()
+    assert np.array_equal(got.numpy(), t, equal_nan=True) and np.array_equal(np.signbit(got.numpy()), np.signbit(t))
+
+
+def test_ldexp_float_exponent_is_exactly_rounded_and_promoted_as_pytorch():
+    # 2 ** 1.3 in float32 is 2.4622889 (PyTorch's pow, exact to the last bit); numpy's float32 exp2 gives 2.4622886
+    got = tg.ldexp(tg.tensor([0.3], dtype=tg.float64), tg.tensor([1.2999999523162842], dtype=tg.float32))
+    assert got.dtype == tg.float64
+    assert got.item() == 0.3 * float(np.float32(2.0 ** float(np.float32(1.2999999523162842))))
+    torch = pytest.importorskip("torch")
+    xs = {"float16": [1.0, 2.0], "float32": [1.0, -0.0], "float64": [0.3, 6e4], "int64": [1, 2], "bool": [True, False]}
+    es = {"float16": [1.3, -2.0], "float32": [1.3, 156.0], "float64": [1.3, -0.5]}
+    for xd, xv in xs.items():
+        for ed, ev in es.items():
+            for e0 in (False, True):
+                x, e = np.array(xv, dtype=xd), np.array(ev[0] if e0 else ev, dtype=ed)
+                want = torch.ldexp(torch.from_numpy(x), torch.from_numpy(e))
+                have = tg.ldexp(tg.tensor(x), tg.tensor(e))
+                assert str(have.dtype).split(".")[-1] == str(want.dtype).split(".")[-1], (xd, ed, e0)
+                np.testing.assert_array_equal(have.numpy(), want.numpy(), err_msg=f"{xd} {ed} {e0}")
+
+
+def test_signbit_reads_the_sign_bit_of_nan_and_zero():
+    # signbit is the bit itself, NaN's too (PyTorch's std::signbit); which sign a NaN an op produced carries is
+    # unspecified (IEEE 754 6.3) and differs between PyTorch's kernels and numpy's: the nan-sign-bit entry of
+    # tests/test_differential.py. Literals and copysign/neg/abs set it in both libraries alike.
+    x = np.array([math.nan, -math.nan, -0.0, 0.0, -math.inf, 1.0], np.float32)
+    x[1] = np.copysign(np.float32(math.nan), np.float32(-1.0))
+    want = [False, True, True, False, True, False]
+    for dtype in ("float16", "float32", "float64"):
+        t = tg.tensor(x.astype(dtype))
+        assert tg.signbit(t).tolist() == want
+        assert tg.signbit(-t).tolist() == [not w for w in want]
+        assert tg.signbit(t.abs()).tolist() == [False] * 6
+    torch = pytest.importorskip("torch")
+    assert torch.signbit(torch.from_numpy(x)).tolist() == want
+
+
+@pytest.mark.parametrize("edtype,e,factor", [("int8", 7, 128.0), ("int8", -2, 0.25), ("uint8", 156, math.inf),
+                                             ("int64", 63, 2.0 ** 63), ("int32", 30, 2.0 ** 30)])
+def test_ldexp_gradient_is_the_true_power_of_two(edtype, e, factor):
+    # PyTorch 2.13 computes 2 ** other in other's integer dtype in its backward (wrapping: -128 for int8 7, 0 for
+    # uint8 156): the pytorch-ldexp-int-exponent-grad entry of tests/test_differential.py
+    x = tg.tensor([1.5], requires_grad=True)
+    y = tg.ldexp(x, tg.tensor([e], dtype=getattr(tg, edtype)))
+    assert y.grad_fn.name() == "LdexpBackward0"
+    y.sum().backward()
+    assert x.grad.tolist() == [np.float32(factor)]

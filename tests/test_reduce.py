@@ -1620,3 +1620,17 @@ def test_prod_of_a_0d_tensor_passes_the_gradient_through(v, dim, keepdim):
     y = x.prod() if dim is None else x.prod(dim, keepdim=keepdim)
     (y * 3.0).backward()
     assert x.grad.item() == 3.0
+
+
+@given(st.lists(st.sampled_from([3e38, -3e38, 1e30, 1.0, -2.5, 0.0]), min_size=2, max_size=12))
+@example([3e38, 3e38, 1.0])  # PyTorch 2.13's std() is inf here (its float32 mean overflows), its std_mean 1.73e38
+def test_float32_std_of_values_near_the_maximum_is_float64s_rounded(values):
+    # PyTorch's std_var_all_cpu (ReduceOps.cpp) takes mean() in float32 first; that overflows for these values, so
+    # its whole-tensor std is inf while the true std (and its own std_mean) is finite: tapegrad keeps the true one
+    # (the pytorch-std-var-overflowing-mean entry of tests/test_differential.py)
+    x = np.array(values, np.float32)
+    want = np.float32(np.std(x.astype(np.float64), ddof=1))
+    got = tg.tensor(x).std()
+    assert got.dtype == tg.float32
+    np.testing.assert_allclose(got.numpy(), want, rtol=1e-6)
+    np.testing.assert_allclose(tg.std_mean(tg.tensor(x))[0].numpy(), want, rtol=1e-6)

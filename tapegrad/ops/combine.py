@@ -17,6 +17,7 @@ import numpy as np
 
 from .. import dtypes
 from ..autograd.declare import Tensor, cast, check_dim, op, plain_write, record, wrap
+from . import _stdsort
 from . import copy as C
 from . import elementwise as E
 from . import index as I
@@ -795,8 +796,12 @@ def mode(input: Tensor, dim: int = -1, keepdim: bool = False):
         raise IndexError(f"mode(): expected reduction dim {dim} to have non-zero size")
     flat = x.reshape(-1, n)
     best = np.empty(flat.shape[0], np.int64)
+    nan_rows = np.isnan(flat).any(axis=1) if flat.dtype.kind == "f" else None
     for row in range(flat.shape[0]):
         v = flat[row]
+        if nan_rows is not None and nan_rows[row]:
+            best[row] = _mode_with_nan(v)
+            continue
         order = np.argsort(v, kind="stable")
         s = v[order]
         same = np.concatenate([[True], s[1:] != s[:-1]])  # each NaN is a value of its own, as PyTorch's
@@ -806,6 +811,23 @@ def mode(input: Tensor, dim: int = -1, keepdim: bool = False):
         best[row] = order[starts[g] + counts[g] - 1]  # its last occurrence (stable sort keeps order)
     index = np.moveaxis(best.reshape(x.shape[:-1] + (1,)), -1, d)
     return _selected("mode", input, d, keepdim, index, mode_result)
+
+
+def _mode_with_nan(v):
+    """The index PyTorch's CPU mode kernel picks in a row holding NaN: it sorts (value, index) pairs with
+    ``std::sort`` and ``a.first < b.first``, which NaN makes no strict weak order, so where each NaN lands is
+    libstdc++'s order of moves (aten/src/ATen/native/cpu/TensorCompareKernel.cpp, mode_kernel_impl); then the
+    first longest run of equal values (each NaN a run of its own) gives the value, its last pair the index."""
+    pairs = _stdsort.std_sort(list(zip(v.astype(np.float64).tolist(), range(v.shape[0]))),
+                              lambda a, b: a[0] < b[0])
+    best, best_freq, freq = 0, 0, 0
+    for i, (value, index) in enumerate(pairs):
+        freq += 1
+        if i == len(pairs) - 1 or value != pairs[i + 1][0]:
+            if freq > best_freq:
+                best, best_freq = index, freq
+            freq = 0
+    return best
 
 
 @op
@@ -827,18 +849,28 @@ def nanmedian(input: Tensor, dim=None, keepdim: bool | None = None):
         x = input._data.reshape(-1)
         if x.shape[0] == 0:
             return R.median(input)
-        # NOTE: PyTorch's NanmedianBackward0 is evenly_distribute_backward: the gradient is split among every element
-        # equal to the median (0.0 and -0.0 alike), or among the nans when all are nan
-        order = np.argsort(x, kind="stable")  # NaNs last
-        value = x[order[max(int((~np.isnan(x)).sum()) - 1, 0) // 2]].reshape(())
-        return R._spread_over_ties("NanmedianBackward0", input, value.copy(), tuple(range(input.ndim)), False,
-                                   nan_ties=True)
+        return _nanmedian_whole(input)
     d = _along("nanmedian", input, dim)
     if d is None:
         return nanmedian_result(input * 1, wrap(np.zeros((), np.int64)))
     if input.shape[d] == 0:
         raise IndexError(f"nanmedian(): expected reduction dim {dim} to have non-zero size")
     return _nanmedian_along(input, d, keepdim)
+
+
+def _nanmedian_whole(input):
+    """The whole tensor's nanmedian: PyTorch's node NanmedianBackward0 splits the gradient evenly among the
+    elements equal to the result (the NaNs when it is NaN: evenly_distribute_backward), as median's."""
+    x = input._data.reshape(-1)
+    valid = int((~np.isnan(x)).sum())
+    pos = max(valid - 1, 0) // 2
+    index = int(np.argsort(x, kind="stable")[pos])  # NaNs last
+    if x[index] == 0:  # which zero: see R.median_zero
+        sign = R.median_zero(x, pos, _stdsort.nan_last_less)
+        if sign is not None:
+            index = int(np.flatnonzero((x == 0) & (np.signbit(x) == sign))[0])
+    return R._spread_over_ties("NanmedianBackward0", input, x[index].reshape(()).copy(),
+                               tuple(range(input._data.ndim)), False, nan_ties=True)
 
 
 def _nanmedian_along(input, d, keepdim):

@@ -196,6 +196,18 @@ def histc(input: Tensor, bins: int = 100, min: float = 0, max: float = 0) -> Ten
     return wrap(counts.astype(x.dtype))
 
 
+def _histogram_weight(x, w):
+    """PyTorch's checks of histogram's weight (histogramdd_check_inputs): its dtype, then its shape."""
+    if w is None:
+        return
+    if w.dtype != x.dtype:
+        raise RuntimeError(f"histogram: if weight tensor is provided, input tensor and weight tensor should have the "
+                           f"same dtype, but got input({x.dtype}), and weight({w.dtype})")
+    if w.shape != x.shape:
+        raise RuntimeError(f"histogram: weight should have the same shape as input, got {tuple(w.shape)} and "
+                           f"{tuple(x.shape)}")
+
+
 @op
 def histogram(input: Tensor, bins=100, *, range=None, weight: Tensor | None = None, density: bool = False):
     """histogram(input, bins, *, range=None, weight=None, density=False) -> (hist, bin_edges): a histogram
@@ -209,9 +221,6 @@ def histogram(input: Tensor, bins=100, *, range=None, weight: Tensor | None = No
     if x.dtype.kind != "f":
         raise RuntimeError(f"histogram: not implemented for {x.dtype} tensors (floating point only)")
     w = None if weight is None else _tensor("histogram", weight, "weight")._data
-    if w is not None and w.shape != x.shape:
-        raise RuntimeError(f"histogram: weight should have the same shape as input, got {tuple(w.shape)} and "
-                           f"{tuple(x.shape)}")
     flat = x.reshape(-1)
     if isinstance(bins, Tensor):
         if range is not None:
@@ -223,9 +232,17 @@ def histogram(input: Tensor, bins=100, *, range=None, weight: Tensor | None = No
         edges = bins._data
         if edges.ndim != 1 or edges.shape[0] < 2:
             raise RuntimeError("histogram: bins tensor should have one dimension and at least 2 elements")
+        _histogram_weight(x, w)
     else:
         if int(bins) <= 0:
             raise RuntimeError(f"histogram: bins must be > 0, got {bins}")
+        # NOTE: PyTorch infers the range from the data with a kernel of float32 and float64 only
+        # (histogram_select_outer_bin_edges_impl, HistogramKernel.cpp): float16 computes with a range= or an
+        # empty input, and refuses otherwise, before it checks the weight
+        if range is None and flat.size and x.dtype == np.float16:
+            raise NotImplementedError("\"histogramdd\" not implemented for 'Half' (histogram: PyTorch infers the "
+                                      "range of a float16 input with no kernel for it; pass range=)")
+        _histogram_weight(x, w)
         lo, hi = (float(flat.min()), float(flat.max())) if range is None and flat.size else \
             (0.0, 1.0) if range is None else (float(range[0]), float(range[1]))  # empty: [0, 1], as numpy
         if not (np.isfinite(lo) and np.isfinite(hi)):

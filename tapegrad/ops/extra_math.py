@@ -212,7 +212,11 @@ def fmax(input, other):
     >>> tg.fmax(tg.tensor([1.0, float("nan")]), tg.tensor([float("nan"), 2.0]))
     tensor([1., 2.])
     """
-    return np.fmax(input, other)
+    # NOTE: PyTorch's kernel is C's fmax, glibc's (x >= y || isnan(y)) ? x : y, so a tie of 0.0 and -0.0 gives
+    # the first operand on every path (numpy's fmax gives either, by its SIMD path)
+    if input.dtype.kind != "f":
+        return np.fmax(input, other)
+    return np.where((input >= other) | np.isnan(other), input, other)
 
 
 @binary(grad=lambda xp, need, g, out, a, b: (
@@ -225,7 +229,9 @@ def fmin(input, other):
     >>> tg.fmin(tg.tensor([1.0, float("nan")]), tg.tensor([float("nan"), 2.0]))
     tensor([1., 2.])
     """
-    return np.fmin(input, other)
+    if input.dtype.kind != "f":  # NOTE: glibc's fmin, (x <= y || isnan(y)) ? x : y: the first of tied zeros
+        return np.fmin(input, other)
+    return np.where((input <= other) | np.isnan(other), input, other)
 
 
 # ---------------------------------------------------------------------- float_power
@@ -355,21 +361,24 @@ def ldexp(input: Tensor, other: Tensor) -> Tensor:
         raise expected_tensor("ldexp", input)
     if not isinstance(other, Tensor):
         raise TypeError(f"ldexp: argument 'other' must be a Tensor, not {type(other).__name__}")
-    if other._data.dtype == np.bool_ and input._data.dtype.kind == "f":
-        raise NotImplementedError("ldexp: not implemented for a bool exponent ('other') of a floating-point input, as "
-                                  "PyTorch (\"ldexp_cpu_exp\" not implemented for 'Bool')")
-    # NOTE: PyTorch's ldexp gives the operands' promoted dtype (the default float dtype for two integer operands);
-    # 2 ** other is computed in other's own float dtype (then cast), except for a 0-d exponent beside a tensor of
-    # dims (a CPU scalar of its kernel) or an integer one, whose 2 ** other is computed in the result's dtype
-    dt = dtypes.promote(input._data, other._data)
-    if dt.kind != "f":
-        dt = dtypes.as_dtype(dtypes.get_default_dtype())
+    x, e = input._data, other._data
+    if x.dtype.kind == "f" and e.dtype.kind in "iub":
+        if e.dtype == np.bool_:
+            raise NotImplementedError("ldexp: not implemented for a bool exponent ('other') of a floating-point "
+                                      "input, as PyTorch (\"ldexp_cpu_exp\" not implemented for 'Bool')")
+        return _ldexp_int_exponent(input, x, e)
+    # NOTE: PyTorch's ldexp otherwise is input * _pow2(input, other) (aten/src/ATen/native/BinaryOps.cpp): for an
+    # integer, bool or float32 input pow(2.0, other) (other's float dtype, or the default one), for a float64 or
+    # float16 input full((), 2.0, input.dtype).pow(other) (a 0-d operand: other's dtype if other has dims); then
+    # the product's promotion. 2 ** other is computed in float64 and rounded once, as PyTorch's pow is exact to
+    # the last bit where numpy's float32 exp2 is not (2 ** 1.3 is 2.4622889, not 2.4622886)
+    if x.dtype.kind in "iub" or x.dtype == np.float32:
+        dt = e.dtype if e.dtype.kind == "f" else dtypes.as_dtype(dtypes.get_default_dtype())
+    else:
+        dt = e.dtype if e.ndim else dtypes.promote(np.empty((), x.dtype), e)
     with no_grad():  # the value; its node is PyTorch's LdexpBackward0 (below), not a product's
-        if (other._data.ndim == 0 and input._data.ndim) or other._data.dtype.kind != "f":
-            power = _ew.exp2(cast(other, dt))
-        else:
-            power = cast(_ew.exp2(other), dt)
-        value = _ew.mul(cast(input, dt), power)
+        power = cast(_ew.exp2(cast(other, np.dtype(np.float64))), dt)
+        value = _ew.mul(input, power)
     return record(value._data, (input, other), _ldexp_rule, "LdexpBackward0")
 
 
@@ -379,6 +388,24 @@ def _ldexp_rule(xp, need, g, out, a, b):
     # 2 ** other is a float power also for an integer exponent (PyTorch's integer power gives 0 for a negative
     # exponent and wraps on overflow: a PyTorch bug, see README)
     return (g * xp.exp2(b * 1.0) if need[0] else None, g * out * math.log(2) if need[1] else None)
+
+
+def _ldexp_int_exponent(input, x, e):
+    """PyTorch's kernel for a floating-point input and an integer exponent (BinaryOpsKernel.cpp, ldexp_kernel):
+    ``(scalar_t) std::ldexp((double) x, (int) e)`` -- exact in float64, rounded once to the input's dtype (so
+    ``ldexp(-0.0, 156)`` is -0.0 and ``ldexp(3., -150)`` the float32 denormal 2 ** -148, not 0 * ...), the
+    exponent converted to C's int (an int64 wraps modulo 2 ** 32, as on x86). The result has the input's dtype."""
+    with np.errstate(over="ignore", under="ignore"):
+        out = np.ldexp(x.astype(np.float64), e.astype(np.int32)).astype(x.dtype)
+    scale = None
+    if input._requires_grad:
+        with np.errstate(over="ignore", under="ignore"):
+            scale = np.ldexp(np.ones((), x.dtype), e).astype(x.dtype)
+
+    def rule(xp, g, out, x):
+        return g * scale
+
+    return record(out, (input,), rule, "LdexpBackward0")
 
 
 @op(inplace=False)

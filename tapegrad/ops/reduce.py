@@ -18,6 +18,7 @@ from ..autograd.declare import Tensor, backward_op, cast, op, record
 from ..autograd.declare import check_dim as _check_dim
 from ..autograd.declare import wrap as _wrap
 from ..autograd.grad_mode import is_grad_enabled
+from . import _stdsort
 
 __all__ = ["sum", "mean", "var", "std", "var_mean", "std_mean", "prod", "max", "min", "amax", "amin",
            "argmax", "argmin", "logsumexp", "cumsum", "cumprod", "norm", "all", "any", "count_nonzero",
@@ -691,8 +692,24 @@ def median(input: Tensor, dim=None, keepdim: bool | None = None):
                                      False, nan_ties=True)
         flat = x.reshape(-1)
         value = flat[_median_index(flat, 0)].reshape(())
+        if value == 0 and flat.dtype.kind == "f":
+            sign = median_zero(flat, (flat.shape[0] - 1) // 2, _stdsort.less_than)
+            if sign is not None:
+                value = np.copysign(value, -1.0 if sign else 1.0).astype(flat.dtype)
         return _spread_over_ties("MedianBackward0", input, value, tuple(range(x.ndim)), False, nan_ties=True)
     return _select_along("median", input, dim, bool(keepdim), _median_index, return_types.median, "MedianBackward1")
+
+
+def median_zero(flat, k, less):
+    """Which zero PyTorch's whole-tensor median (``less``: ``a < b``) or nanmedian (NaN last) returns when the
+    k-th value is a zero and the tensor holds zeros of both signs (None otherwise): its CPU kernel takes the k-th
+    element of a copy that ``std::nth_element`` partitioned (aten/src/ATen/native/Sorting.cpp, median_impl),
+    so the sign is libstdc++'s order of moves; True for -0.0."""
+    zeros = flat[flat == 0]
+    signs = np.signbit(zeros)
+    if signs.all() or not signs.any():
+        return None
+    return bool(np.signbit(_stdsort.std_nth_element(flat.tolist(), k, less)))
 
 
 def _empty_median(dtype):
