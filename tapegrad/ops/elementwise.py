@@ -1472,7 +1472,7 @@ def where(condition: Tensor, input: Tensor | float | None = None, other: Tensor 
         from .index import _scalar
 
         for number, t in ((input, a), (other, b)):
-            if not isinstance(number, Tensor):
+            if isinstance(number, (int, float, np.number, np.bool_)):  # (arrays and lists are operands' business)
                 _scalar("where", number, t._data.dtype, half=False)
     try:
         out = np.where(cond, a._data, b._data)
