@@ -210,10 +210,12 @@ def _input_grad(w, ge, geo):
 def _weight_grad(x, ge, geo):
     # NOTE: computed transposed, columns @ g^T: OpenBLAS splits this orientation better over threads
     cols = _unfold(x, geo)
-    if geo.Wv != geo.OW and not geo.per_image and not np.isfinite(x).all():
-        # NOTE: the cropped columns hold real (wrapped) inputs that meet ge's zeros there: inf * 0 would add NaN
-        cols.reshape(geo.columns_shape())[..., geo.OW:] = 0
     dw = np.matmul(cols, ge.transpose(0, 2, 1))
+    if geo.Wv != geo.OW and not np.isfinite(dw).all():
+        # NOTE: the cropped columns hold real (wrapped) inputs that meet ge's zeros there: an inf input adds
+        # inf * 0 = NaN. Only then (a scan of the small result), again without those columns
+        cols.reshape(geo.columns_shape())[..., geo.OW:] = 0
+        dw = np.matmul(cols, ge.transpose(0, 2, 1))
     if geo.per_image:
         dw = dw.sum(axis=0, keepdims=True)
     return dw.transpose(0, 2, 1).reshape(geo.O, geo.C // geo.G, geo.KH, geo.KW)
