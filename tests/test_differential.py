@@ -906,6 +906,36 @@ known_class(
     x.grad
     """, "PyTorch's det saves its result and refuses the backward after a write to it (even under no_grad); "
          "tapegrad keeps the values it needs", LI, status="by-design")
+
+
+def kron_operand_written(d):
+    """tapegrad refuses a backward through kron's product after a write into an operand that the gradient reads:
+    the operand as kron multiplies it, the written input's shape with a 1 beside each dimension."""
+    text = d.error_here.split("the tensor of shape (")[1]
+    shape = tuple(int(v) for v in text.split(")")[0].split(",") if v.strip())
+    if not text.split(")")[1].startswith(" used by MulBackward0") or len(shape) % 2:
+        return False
+    for t in d.inputs:
+        for ones, dims in ((shape[0::2], shape[1::2]), (shape[1::2], shape[0::2])):
+            lead = len(dims) - t.dim()
+            if lead >= 0 and set(ones) <= {1} and dims[lead:] == tuple(t.shape) and set(dims[:lead]) <= {1}:
+                return True
+    return False
+
+
+known_class(
+    "pytorch-kron-unsafe-view-write", ALL_OPS, "backward-tapegrad-raises", kron_operand_written,
+    """
+    x = torch.tensor([[0.0, -2.5]], requires_grad=True)
+    y = torch.tensor([[2.0, 1.0]])
+    z = x.kron(y)
+    y.fill_(-1)
+    z.sum().backward()
+    x.grad
+    """, "PyTorch's kron multiplies _unsafe_view aliases of its inputs, which do not share their version counters: "
+         "a write into an input after the forward goes unseen and the backward silently uses the new values "
+         "(x.grad is [[-2, -2]] here, 3 is right); tapegrad refuses the backward", "tapegrad/ops/combine.py",
+    status="pytorch-bug")
 known_class(
     "index-empty-result-skips-check", {"[]", "[]="}, RAISES_HERE,
     lambda d: here_says(d, "out of range") and isinstance(arg(d, 1), tuple)

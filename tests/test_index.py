@@ -538,13 +538,17 @@ def test_setitem_under_no_grad_on_a_leaf_and_version_tracking():
     w = tg.ones(3, requires_grad=True)
     with pytest.raises(RuntimeError, match="setitem: a leaf tensor that requires grad is being used in an "):
         w[0] = 2.0
-    y = w * 2
+    y = w * w  # reads w's value
     z = (y * y).sum()  # uses y
+    y_scaled = w * 2  # reads only the 2 (PyTorch's mul by a number saves no tensor)
+    z_scaled = (y_scaled * y_scaled).sum()
     with tg.no_grad():
         w[1] = 5.0
     assert w.tolist() == [1.0, 5.0, 1.0] and w.requires_grad and w.is_leaf
     with pytest.raises(RuntimeError, match="modified by an in-place operation"):
         z.backward()
+    z_scaled.backward()
+    assert w.grad.tolist() == [8.0, 8.0, 8.0]  # 8 * w as w was: PyTorch's value too
     y2 = w * 1
     z = (y2 * y2).sum()
     y2[0] = 3.0  # grad mode on, y2 requires grad: y2 becomes a new node; z keeps the y2 it used, values intact
