@@ -758,3 +758,42 @@ def test_float16_addc_computes_in_float32_as_pytorch(op):
     got = getattr(tg, op)(tg.tensor(a), tg.tensor(b), tg.tensor(c), value=0.3).numpy()
     want = getattr(torch, op)(torch.tensor(a), torch.tensor(b), torch.tensor(c), value=0.3).numpy()
     np.testing.assert_array_equal(got, want)
+
+
+@given(shape=st.sampled_from([(0,), (0, 1), (2, 1, 0), (3, 0)]), repeats=st.sampled_from(["0-d", "empty", "int"]),
+       output_size=st.integers(0, 8), with_dim=st.booleans())
+@example(shape=(0, 1), repeats="0-d", output_size=6, with_dim=False)
+@example(shape=(2, 1, 0), repeats="empty", output_size=6, with_dim=True)
+def test_repeat_interleave_of_no_elements_by_a_tensor_ignores_output_size(shape, repeats, output_size, with_dim):
+    """A tensor of repeats over no elements gives an empty result whatever ``output_size`` says (PyTorch returns
+    before looking at it: aten/src/ATen/native/Repeat.h); an int's total, 0, is checked against it."""
+    x = tg.zeros(shape)
+    dim = x.ndim - 1 if with_dim else None
+    r = {"0-d": tg.tensor(2), "empty": tg.tensor([], dtype=tg.int64), "int": 2}[repeats]
+    if repeats == "empty" and with_dim and shape[-1] != 0:
+        return
+    want = tg.repeat_interleave(x, r, dim=dim)
+    if repeats == "int" and output_size != 0:
+        with pytest.raises(RuntimeError, match="repeat_interleave: output_size"):
+            tg.repeat_interleave(x, r, dim=dim, output_size=output_size)
+        return
+    got = tg.repeat_interleave(x, r, dim=dim, output_size=output_size)
+    assert got.shape == want.shape and got.numel() == 0
+
+
+@pytest.mark.parametrize("repeats", ["0-d", "empty", "int"])
+@pytest.mark.parametrize("dim", [None, 2])
+def test_repeat_interleave_of_no_elements_with_output_size_as_pytorch(repeats, dim):
+    torch = pytest.importorskip("torch")
+    out = []
+    for lib in (tg, torch):
+        r = {"0-d": lib.tensor(1), "empty": lib.tensor([], dtype=lib.int64), "int": 1}[repeats]
+        x = lib.zeros((2, 1, 0), requires_grad=True)
+        try:
+            y = x.repeat_interleave(r, dim=dim, output_size=6)
+        except RuntimeError:
+            out.append("raises")
+            continue
+        y.sum().backward()
+        out.append((tuple(y.shape), tuple(x.grad.shape)))
+    assert out[0] == out[1]

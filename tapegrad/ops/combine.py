@@ -523,7 +523,9 @@ def repeat_interleave(input, repeats=None, dim=None, *, output_size=None) -> Ten
     if (r < 0).any():
         raise RuntimeError("repeat_interleave: repeats can not be negative")
     index = np.repeat(np.arange(n), r)
-    if output_size is not None and output_size != index.shape[0]:
+    # a tensor of no repeats gives an empty index before output_size is looked at (aten/src/ATen/native/Repeat.h:
+    # `if (repeats.size(0) == 0) return at::empty_like(repeats)`); an int's total is checked (Repeat.cpp)
+    if output_size is not None and output_size != index.shape[0] and not (n == 0 and isinstance(repeats, Tensor)):
         raise RuntimeError(f"repeat_interleave: output_size {output_size} does not match the total of repeats "
                            f"{index.shape[0]}")
     if x.ndim == 0:
