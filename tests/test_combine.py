@@ -797,3 +797,37 @@ def test_repeat_interleave_of_no_elements_with_output_size_as_pytorch(repeats, d
         y.sum().backward()
         out.append((tuple(y.shape), tuple(x.grad.shape)))
     assert out[0] == out[1]
+
+
+@given(op=st.sampled_from(["kthvalue", "mode", "nanmedian"]), shape=st.sampled_from([(3, 2), (3, 0, 0), (4,)]),
+       keepdim=st.booleans(), rg=st.booleans())
+@example(op="kthvalue", shape=(3, 0, 0), keepdim=False, rg=False)
+def test_selected_values_are_new_tensors_not_views(op, shape, keepdim, rg):
+    """kthvalue/mode/nanmedian along a dim return new tensors (PyTorch's KthvalueBackward0, ModeBackward0,
+    NanmedianBackward1), not views: ``detach_()`` takes them, and the gradient goes to the selected elements."""
+    x = tg.tensor(np.arange(math.prod(shape), dtype=np.float64).reshape(shape) % 3, requires_grad=rg)
+    args = (1, 0) if op == "kthvalue" else (0,)
+    values, indices = getattr(x, op)(*args, keepdim=keepdim)
+    assert values._base is None
+    if rg:
+        assert values.grad_fn.name() == {"kthvalue": "KthvalueBackward0", "mode": "ModeBackward0",
+                                         "nanmedian": "NanmedianBackward1"}[op]
+        (values * 2).sum().backward()
+        want = np.zeros(shape)
+        np.put_along_axis(want, indices.numpy() if keepdim else np.expand_dims(indices.numpy(), 0), 2.0, 0)
+        np.testing.assert_array_equal(x.grad.numpy(), want)
+    assert values.detach_() is values and not values.requires_grad
+
+
+@pytest.mark.parametrize("op", ["kthvalue", "mode", "nanmedian"])
+def test_selected_values_detach_in_place_as_pytorch(op):
+    torch = pytest.importorskip("torch")
+    for lib in (tg, torch):
+        x = lib.zeros((3, 0, 0)) if lib is torch else tg.zeros((3, 0, 0))
+        values = getattr(x, op)(*((2, 0) if op == "kthvalue" else (0,)))[0]
+        values.detach_()
+        assert tuple(values.shape) == (0, 0)
+    y = getattr(torch.tensor([[1.0, 2.0], [3.0, 0.5]], requires_grad=True), op)(*((1, 0) if op == "kthvalue" else (0,)))
+    z = getattr(tg.tensor([[1.0, 2.0], [3.0, 0.5]], requires_grad=True), op)(*((1, 0) if op == "kthvalue" else (0,)))
+    assert z[0].grad_fn.name() == y[0].grad_fn.name()
+    assert z[0].tolist() == y[0].tolist() and z[1].tolist() == y[1].tolist()

@@ -1768,13 +1768,21 @@ def test_a_number_written_through_a_uint8_mask_is_refused_as_pytorch(stmt):
 
 
 @pytest.mark.parametrize("stmt, want", [("y[m, [0]] = 5", [[5, 0, 0], [0, 0, 0], [5, 0, 0]]),
-                                        ("y[[0], m] = 5", [[5, 0, 5], [0, 0, 0], [0, 0, 0]])])
+                                        ("y[[0], m] = 5", [[5, 0, 5], [0, 0, 0], [0, 0, 0]]),
+                                        ("y[m, range(0, 1)] = 5", [[5, 0, 0], [0, 0, 0], [5, 0, 0]]),
+                                        ("y[m, (0,)] = 5", [[5, 0, 0], [0, 0, 0], [5, 0, 0]]),
+                                        ("y[m1, False] = 5", [[0, 0, 0], [0, 0, 0], [0, 0, 0]]),
+                                        ("y[m, True] = 5", [[5, 5, 5], [0, 0, 0], [5, 5, 5]]),
+                                        ("y[:2, False, m1] = 5", [[0, 0, 0], [0, 0, 0], [0, 0, 0]])])
 def test_a_uint8_mask_beside_another_advanced_index_is_written_as_pytorch(stmt, want):
-    """With a second advanced index PyTorch writes through index_put_, which reads the uint8 tensor as a mask."""
+    """With a second advanced index PyTorch writes through index_put_, which reads the uint8 tensor as a mask; a
+    range, a tuple and a Python bool are advanced indices there (python_variable_indexing.cpp makes tensors of
+    them)."""
     y, m = tg.zeros(3, 3), tg.tensor([1, 0, 1], dtype=tg.uint8)
+    m1 = tg.tensor([0, 1, 0], dtype=tg.uint8)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        exec(stmt, {"y": y, "m": m})
+        exec(stmt, {"y": y, "m": m, "m1": m1})
     assert y.tolist() == want
 
 
@@ -1937,3 +1945,24 @@ def test_take_along_dim_without_dim_flattens_any_layout(view, index):
     got = tg.take_along_dim(v, idx)
     np.testing.assert_array_equal(got.numpy(), v.numpy().reshape(-1)[np.asarray(index, dtype=np.int64).reshape(-1)])
     assert got.dtype == tg.float16 and got.shape == (idx.numel(),)
+
+
+@pytest.mark.parametrize("second", ["0", "[0]", "range(0, 1)", "(0,)", "False", "True", "...", "None", ":"])
+@pytest.mark.parametrize("first", [True, False])
+@pytest.mark.parametrize("value", ["5", "tg.tensor(7.0)", "tg.tensor([7.0])"])
+@pytest.mark.parametrize("mask", [[1, 0, 1], [0, 1, 0]])
+def test_a_uint8_mask_in_setitem_as_pytorch(second, first, value, mask):
+    torch = pytest.importorskip("torch")
+    out = []
+    for lib in (tg, torch):
+        y, m = lib.zeros(3, 3), lib.tensor(mask, dtype=lib.uint8)
+        stmt = f"y[m, {second}] = {value}" if first else f"y[{second}, m] = {value}"
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                exec(stmt, {"y": y, "m": m, "tg": lib})
+        except (RuntimeError, IndexError) as e:
+            out.append("masked_fill_" if "masked_fill_ only supports boolean masks" in str(e) else "other")
+            continue
+        out.append(y.tolist())
+    assert out[0] == out[1]

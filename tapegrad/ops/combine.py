@@ -691,14 +691,20 @@ def nanmean(input: Tensor, dim=None, keepdim: bool = False, *, dtype=None) -> Te
     return nansum(input, dim, keepdim, dtype=dtype) / count
 
 
+_SELECTED_NODES = {"kthvalue": "KthvalueBackward0", "mode": "ModeBackward0", "nanmedian": "NanmedianBackward1"}
+
+
 def _selected(op_name, input, dim, keepdim, index, cls):
     """``(values, indices)`` of the elements at ``index`` (an int64 array keeping dim ``dim``) along ``dim``;
-    the gradient goes to the selected elements (gather's)."""
-    idx = wrap(index.astype(np.int64))
-    values = I.gather(input, dim, idx)
+    the gradient goes to the selected elements (PyTorch's value_selecting_reduction_backward). The values are a
+    new tensor, not a view (as PyTorch's: ``detach_()`` and the view rules of in-place ops treat them so)."""
+    index = index.astype(np.int64)
+    values = np.take_along_axis(input._data, index, dim)
+    idx = index
     if not keepdim:
         values, idx = values.squeeze(dim), idx.squeeze(dim)
-    return cls(values, idx)
+    rule = R.scatter_back(index, dim, input._data.shape, keepdim)
+    return cls(record(values, (input,), rule, _SELECTED_NODES[op_name]), wrap(idx.copy()))
 
 
 def _along(op_name, input, dim):
