@@ -529,8 +529,11 @@ def setitem(self: Tensor, index, value) -> None:
             _inplace(dst, "setitem", _index_put, adv, value)
         return
     if not x.flags.writeable:
-        raise RuntimeError(f"setitem: the tensor of shape {tuple(x.shape)} is a read-only view (from expand "
-                           "or diagonal, whose elements share memory); clone() it first")
+        if x.size:
+            raise RuntimeError(f"setitem: the tensor of shape {tuple(x.shape)} is a read-only view (from expand "
+                               "or diagonal, whose elements share memory); clone() it first")
+        target = np.empty(target.shape, x.dtype)  # an empty view of broadcast memory: nothing to write, but the
+        # index and the value are checked as for any tensor (PyTorch writes nothing and raises nothing)
     try:
         if adv is None:
             target[...] = v
