@@ -355,8 +355,11 @@ def _random_float_dtype(dtype, op):
 
 def randn(*sizes, size=None, generator=None, dtype=None, device=None, requires_grad=False):
     """randn(*size, generator=None, dtype=None): standard normal samples (``size=`` as a keyword too)."""
-    dtype = _random_float_dtype(dtype, "randn")
     shape = _sizes(sizes, size, "randn")
+    if dtype is not None and 0 in shape and np.dtype(_float_dtype(dtype)).kind != "f":
+        # PyTorch's normal kernel, and its dtype check, skip an empty tensor (DistributionTemplates.h)
+        return _finish(np.zeros(shape, _float_dtype(dtype)), requires_grad)
+    dtype = _random_float_dtype(dtype, "randn")
     rng = _random.rng(generator)
     return _finish(rng.standard_normal(shape).astype(_float_dtype(dtype)), requires_grad)
 

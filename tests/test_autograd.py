@@ -967,3 +967,103 @@ def test_a_parameter_written_into_a_plain_tensor_is_recorded():
     assert buf.requires_grad
     (buf * 3).sum().backward()
     assert w.grad.tolist() == [3.0, 3.0]
+
+
+# ---------------------------------------------------------------------- a write after the forward: what is read
+# PyTorch unpacks a saved tensor (and checks its version) only inside the formula of a gradient it computes, and
+# saves sizes, not tensors, where a formula needs only a shape (tools/autograd/derivatives.yaml,
+# torch/csrc/autograd/saved_variable.cpp): a later write into a value no needed formula reads is fine.
+def _fn_layer_norm(tg_, x, w, b):
+    return tg_.nn.functional.layer_norm(x, (3,), weight=w, bias=b)
+
+
+def _fn_group_norm(tg_, x, w, b):
+    return tg_.nn.functional.group_norm(x.reshape(2, 3, 1), 1, weight=w, bias=b)
+
+
+WRITTEN_LATER = {  # name: (fn(lib, x, y, z) of a (2, 3) x and (3,) y, z; which of x, y, z require grad)
+    "fmod": (lambda tg_, x, y, z: tg_.fmod(x, y), "x"),
+    "remainder": (lambda tg_, x, y, z: tg_.remainder(x, y), "x"),
+    "mul": (lambda tg_, x, y, z: x * y, "x"),
+    "mul-number": (lambda tg_, x, y, z: x * 2, "x"),
+    "div": (lambda tg_, x, y, z: x / y, "x"),
+    "atan2": (lambda tg_, x, y, z: tg_.atan2(x, y), "x"),
+    "reshape": (lambda tg_, x, y, z: x.reshape(3, 2), "x"),
+    "expand": (lambda tg_, x, y, z: y.expand(2, 3), "y"),
+    "sum": (lambda tg_, x, y, z: x.sum(0), "x"),
+    "flip": (lambda tg_, x, y, z: x.flip(0), "x"),
+    "layer_norm-weight": (_fn_layer_norm, "y"),
+    "layer_norm-input": (_fn_layer_norm, "x"),
+    "layer_norm-bias": (_fn_layer_norm, "z"),
+    "group_norm-weight": (_fn_group_norm, "y"),
+    "group_norm-input": (_fn_group_norm, "x"),
+}
+
+
+def _written_later(lib, name, written, values):
+    """Run WRITTEN_LATER[name] in ``lib``, write ``written`` (one of x, y, z) in place under no_grad, backward:
+    the gradients of the inputs that require grad, or the error's text."""
+    fn, grads = WRITTEN_LATER[name]
+    ts = {k: lib.tensor(v, dtype=lib.float64, requires_grad=k in grads) for k, v in zip("xyz", values)}
+    out = fn(lib, ts["x"], ts["y"], ts["z"])
+    with lib.no_grad():
+        ts[written].mul_(-3).add_(1)
+    try:
+        (out * lib.arange(out.numel(), dtype=lib.float64).reshape(out.shape)).sum().backward()
+    except RuntimeError as e:
+        assert "modified by an in" in str(e)
+        return "refused"
+    return {k: ts[k].grad.detach().numpy() for k in grads}
+
+
+_XYZ = st.tuples(*[st.lists(st.floats(-3, 3).filter(lambda v: abs(v) > 0.1), min_size=n, max_size=n)
+                   for n in (6, 3, 3)]).map(lambda v: (np.reshape(v[0], (2, 3)), np.array(v[1]), np.array(v[2])))
+
+
+# which written values make the backward refuse: "r" in both libraries (a needed formula reads the value);
+# "k" in PyTorch only (its formula passes the tensor along unread, e.g. layer_norm's bias and weight, or reads a
+# value that tapegrad keeps from the forward, e.g. the normalized input): tapegrad computes the forward's gradient
+REFUSES = {
+    "fmod": {}, "remainder": {}, "mul": {"y": "r"}, "mul-number": {}, "div": {"y": "r"},
+    "atan2": {"x": "r", "y": "r"}, "reshape": {}, "expand": {}, "sum": {}, "flip": {},
+    "layer_norm-weight": {"x": "k", "y": "k", "z": "k"}, "layer_norm-input": {"x": "k", "y": "k", "z": "k"},
+    "layer_norm-bias": {"x": "k", "y": "k", "z": "k"}, "group_norm-weight": {"x": "k", "y": "k"},
+    "group_norm-input": {"x": "k", "y": "k"},
+}
+
+
+@pytest.mark.parametrize("name", sorted(WRITTEN_LATER))
+@pytest.mark.parametrize("written", ["x", "y", "z"])
+@given(values=_XYZ)
+@example(values=(np.arange(6.0).reshape(2, 3) - 2.5, np.array([0.5, -1.5, 2.0]), np.array([1.0, -2.0, 0.25])))
+def test_a_value_written_after_the_forward_refuses_only_if_a_needed_gradient_reads_it(name, written, values):
+    """The gradient is the one of the values at the forward, or the backward is refused, never where PyTorch
+    computes: fmod's/remainder's input gradient never reads the divisor, a view's or a sum's only the shape, a
+    norm's weight gradient never the bias."""
+    fn, grads = WRITTEN_LATER[name]
+    got = _written_later(tg, name, written, values)
+    refuses = REFUSES[name].get(written)
+    if refuses == "r":
+        assert got == "refused"
+        return
+    if refuses == "k" and got == "refused":
+        return
+    ts = {k: tg.tensor(v, dtype=tg.float64, requires_grad=k in grads) for k, v in zip("xyz", values)}
+    out = fn(tg, ts["x"], ts["y"], ts["z"])
+    (out * tg.arange(out.numel(), dtype=tg.float64).reshape(out.shape)).sum().backward()
+    assert got != "refused"
+    for k in grads:
+        np.testing.assert_allclose(got[k], ts[k].grad.numpy(), rtol=1e-12, atol=1e-12)
+
+
+@pytest.mark.parametrize("name", sorted(WRITTEN_LATER))
+@pytest.mark.parametrize("written", ["x", "y", "z"])
+def test_a_value_written_after_the_forward_as_pytorch(name, written):
+    torch = pytest.importorskip("torch")
+    values = (np.arange(6.0).reshape(2, 3) - 2.5, np.array([0.5, -1.5, 2.0]), np.array([1.0, -2.0, 0.25]))
+    got, want = _written_later(tg, name, written, values), _written_later(torch, name, written, values)
+    assert (want == "refused") == (REFUSES[name].get(written) is not None)
+    if want != "refused":
+        assert got != "refused"
+        for k in got:
+            np.testing.assert_allclose(got[k], want[k], rtol=1e-10, atol=1e-12)

@@ -1094,3 +1094,74 @@ def test_whole_nanmedian_spreads_its_gradient_over_ties(values):
     t = torch.tensor(a, requires_grad=True)
     (torch.nanmedian(t) * 0.75).backward()
     np.testing.assert_allclose(x.grad.numpy(), t.grad.numpy(), rtol=1e-6)
+@given(shape=st.sampled_from([(0,), (0, 1), (2, 1, 0), (3, 0)]), repeats=st.sampled_from(["0-d", "empty", "int"]),
+       output_size=st.integers(0, 8), with_dim=st.booleans())
+@example(shape=(0, 1), repeats="0-d", output_size=6, with_dim=False)
+@example(shape=(2, 1, 0), repeats="empty", output_size=6, with_dim=True)
+def test_repeat_interleave_of_no_elements_by_a_tensor_ignores_output_size(shape, repeats, output_size, with_dim):
+    """A tensor of repeats over no elements gives an empty result whatever ``output_size`` says (PyTorch returns
+    before looking at it: aten/src/ATen/native/Repeat.h); an int's total, 0, is checked against it."""
+    x = tg.zeros(shape)
+    dim = x.ndim - 1 if with_dim else None
+    r = {"0-d": tg.tensor(2), "empty": tg.tensor([], dtype=tg.int64), "int": 2}[repeats]
+    if repeats == "empty" and with_dim and shape[-1] != 0:
+        return
+    want = tg.repeat_interleave(x, r, dim=dim)
+    if repeats == "int" and output_size != 0:
+        with pytest.raises(RuntimeError, match="repeat_interleave: output_size"):
+            tg.repeat_interleave(x, r, dim=dim, output_size=output_size)
+        return
+    got = tg.repeat_interleave(x, r, dim=dim, output_size=output_size)
+    assert got.shape == want.shape and got.numel() == 0
+
+
+@pytest.mark.parametrize("repeats", ["0-d", "empty", "int"])
+@pytest.mark.parametrize("dim", [None, 2])
+def test_repeat_interleave_of_no_elements_with_output_size_as_pytorch(repeats, dim):
+    torch = pytest.importorskip("torch")
+    out = []
+    for lib in (tg, torch):
+        r = {"0-d": lib.tensor(1), "empty": lib.tensor([], dtype=lib.int64), "int": 1}[repeats]
+        x = lib.zeros((2, 1, 0), requires_grad=True)
+        try:
+            y = x.repeat_interleave(r, dim=dim, output_size=6)
+        except RuntimeError:
+            out.append("raises")
+            continue
+        y.sum().backward()
+        out.append((tuple(y.shape), tuple(x.grad.shape)))
+    assert out[0] == out[1]
+
+
+@given(op=st.sampled_from(["kthvalue", "mode", "nanmedian"]), shape=st.sampled_from([(3, 2), (3, 0, 0), (4,)]),
+       keepdim=st.booleans(), rg=st.booleans())
+@example(op="kthvalue", shape=(3, 0, 0), keepdim=False, rg=False)
+def test_selected_values_are_new_tensors_not_views(op, shape, keepdim, rg):
+    """kthvalue/mode/nanmedian along a dim return new tensors (PyTorch's KthvalueBackward0, ModeBackward0,
+    NanmedianBackward1), not views: ``detach_()`` takes them, and the gradient goes to the selected elements."""
+    x = tg.tensor(np.arange(math.prod(shape), dtype=np.float64).reshape(shape) % 3, requires_grad=rg)
+    args = (1, 0) if op == "kthvalue" else (0,)
+    values, indices = getattr(x, op)(*args, keepdim=keepdim)
+    assert values._base is None
+    if rg:
+        assert values.grad_fn.name() == {"kthvalue": "KthvalueBackward0", "mode": "ModeBackward0",
+                                         "nanmedian": "NanmedianBackward1"}[op]
+        (values * 2).sum().backward()
+        want = np.zeros(shape)
+        np.put_along_axis(want, indices.numpy() if keepdim else np.expand_dims(indices.numpy(), 0), 2.0, 0)
+        np.testing.assert_array_equal(x.grad.numpy(), want)
+    assert values.detach_() is values and not values.requires_grad
+
+
+@pytest.mark.parametrize("op", ["kthvalue", "mode", "nanmedian"])
+def test_selected_values_detach_in_place_as_pytorch(op):
+    torch = pytest.importorskip("torch")
+    for lib in (tg, torch):
+        x = lib.zeros((3, 0, 0)) if lib is torch else tg.zeros((3, 0, 0))
+        values = getattr(x, op)(*((2, 0) if op == "kthvalue" else (0,)))[0]
+        values.detach_()
+        assert tuple(values.shape) == (0, 0)
+    y = getattr(torch.tensor([[1.0, 2.0], [3.0, 0.5]], requires_grad=True), op)(*((1, 0) if op == "kthvalue" else (0,)))
+    z = getattr(tg.tensor([[1.0, 2.0], [3.0, 0.5]], requires_grad=True), op)(*((1, 0) if op == "kthvalue" else (0,)))
+    assert z[0].grad_fn.name() == y[0].grad_fn.name()
+    assert z[0].tolist() == y[0].tolist() and z[1].tolist() == y[1].tolist()

@@ -589,3 +589,32 @@ def test_unfold_empty_dims_as_pytorch():
                 except RuntimeError:
                     got = None
                 assert got == want, (shape, padding)
+@given(t=st.integers(1, 4), b=st.integers(1, 3), c_in=st.integers(1, 2), c_out=st.integers(1, 3),
+       k=st.integers(1, 2), pad=st.integers(-1, 1))
+@example(t=3, b=2, c_in=1, c_out=1, k=1, pad=0)
+def test_conv_tbc_returns_a_new_contiguous_tensor(t, b, c_in, c_out, k, pad):
+    """PyTorch's conv_tbc kernel writes a new contiguous (T, B, C_out) tensor: ``view`` takes it, ``detach_``
+    too (a permuted view of the convolution's result here was refused by both)."""
+    if t + 2 * pad - k + 1 < 0:
+        return
+    x = tg.tensor(np.arange(t * b * c_in, dtype=np.float64).reshape(t, b, c_in) - 1, requires_grad=True)
+    w = tg.tensor(np.ones((k, c_in, c_out)), dtype=tg.float64)
+    y = F.conv_tbc(x, w, tg.zeros(c_out, dtype=tg.float64), pad)
+    assert y.is_contiguous() and y._base is None
+    assert y.view(-1).shape == (y.numel(),)
+    y.detach_()
+    assert not y.requires_grad
+
+
+def test_conv_tbc_view_and_detach_as_pytorch():
+    torch = pytest.importorskip("torch")
+    out = []
+    for lib in (tg, torch):
+        x = lib.tensor([[[0.0, -2.5], [1.0, 3.0]], [[-0.0, 0.0], [2.0, 1.5]], [[-1.0, 0.5], [-2.5, 1.0]]],
+                       dtype=lib.float64)
+        w = lib.tensor([[[0.5], [1.5]]], dtype=lib.float64, requires_grad=True)
+        y = lib.nn.functional.conv_tbc(x, w, lib.tensor([-0.0], dtype=lib.float64))
+        v = y.view((2, 3))
+        out.append((v.tolist(), y.is_contiguous()))
+        y.detach_()
+    assert out[0] == out[1]

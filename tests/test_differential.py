@@ -962,6 +962,70 @@ known_class(
     x.grad
     """, "PyTorch's det saves its result and refuses the backward after a write to it (even under no_grad); "
          "tapegrad keeps the values it needs", LI, status="by-design")
+
+
+def kron_operand_written(d):
+    """tapegrad refuses a backward through kron's product after a write into an operand that the gradient reads:
+    the operand as kron multiplies it, the written input's shape with a 1 beside each dimension."""
+    text = d.error_here.split("the tensor of shape (")[1]
+    shape = tuple(int(v) for v in text.split(")")[0].split(",") if v.strip())
+    if not text.split(")")[1].startswith(" used by MulBackward0") or len(shape) % 2:
+        return False
+    for t in d.inputs:
+        for ones, dims in ((shape[0::2], shape[1::2]), (shape[1::2], shape[0::2])):
+            lead = len(dims) - t.dim()
+            if lead >= 0 and set(ones) <= {1} and dims[lead:] == tuple(t.shape) and set(dims[:lead]) <= {1}:
+                return True
+    return False
+
+
+known_class(
+    "pytorch-kron-unsafe-view-write", ALL_OPS, "backward-tapegrad-raises", kron_operand_written,
+    """
+    x = torch.tensor([[0.0, -2.5]], requires_grad=True)
+    y = torch.tensor([[2.0, 1.0]])
+    z = x.kron(y)
+    y.fill_(-1)
+    z.sum().backward()
+    x.grad
+    """, "PyTorch's kron multiplies _unsafe_view aliases of its inputs, which do not share their version counters: "
+         "a write into an input after the forward goes unseen and the backward silently uses the new values "
+         "(x.grad is [[-2, -2]] here, 3 is right); tapegrad refuses the backward", "tapegrad/ops/combine.py",
+    status="pytorch-bug")
+known_class(
+    "unsafe-split-piece-of-leaf-write", INPLACE, RAISES_HERE,
+    lambda d: here_says(d, "a view of a leaf tensor that requires grad")
+    and d.origins[0].split(".")[-1] in ("unsafe_split", "unsafe_chunk", "unsafe_split_with_sizes"),
+    """
+    x = torch.ones((2, 2), requires_grad=True)
+    torch.unsafe_split(x, 1)[0].mul_(2)
+    """, "PyTorch's unsafe_split/unsafe_chunk pieces are not views to autograd: an in-place op on a piece of a leaf "
+         "that requires grad writes the leaf's values unseen (its docs: gradients may then be silently wrong); "
+         "tapegrad refuses it, as for any view of such a leaf (README)", "tapegrad/ops/scatter_extra.py",
+    status="by-design")
+known_class(
+    "linear-output-is-a-view", {"Tensor.detach_"}, RAISES_HERE,
+    lambda d: d.origins[0] == "F.linear" and here_says(d, "can't detach views"),
+    """
+    y = torch.nn.functional.linear(torch.ones(4, requires_grad=True), torch.ones(1, 4))
+    y.detach_()
+    """, "F.linear of a 1-D or N-D input returns a view of its mm here (ViewBackward0); PyTorch's is a new tensor "
+         "(SqueezeBackward4 of an in-place squeeze_, UnsafeViewBackward0 of _unsafe_view), so detach_ takes it",
+    B["errors"], NF)
+known_class(
+    "setitem-into-expanded", {"[]="}, RAISES_HERE,
+    lambda d: here_says(d, "is a read-only view") and x0(d).numel() > 0
+    and d.origins[0] in {"Tensor.expand", "expand", "broadcast_to", "Tensor.broadcast_to", "Tensor.expand_as",
+                         "broadcast_tensors"},
+    """
+    a = torch.tensor([1.0, 2.0]).expand(3, 2)
+    a[torch.tensor([[True, False]] * 3)] = 5.0
+    a
+    """, "PyTorch writes an index_put_/masked_fill_ (an advanced index or a mask, with a deprecation warning) or a "
+         "selected element into an expanded tensor's shared memory, so the write reaches every element (and the "
+         "base) that shares it; only a slice with overlapping elements is refused. tapegrad refuses every write "
+         "into a view of broadcast memory (tapegrad/autograd/inplace.py and the setitem path of index.py)",
+    B["views"], IX)
 known_class(
     "index-empty-result-skips-check", {"[]", "[]="}, RAISES_HERE,
     lambda d: here_says(d, "out of range") and isinstance(arg(d, 1), tuple)

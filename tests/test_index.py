@@ -538,13 +538,17 @@ def test_setitem_under_no_grad_on_a_leaf_and_version_tracking():
     w = tg.ones(3, requires_grad=True)
     with pytest.raises(RuntimeError, match="setitem: a leaf tensor that requires grad is being used in an "):
         w[0] = 2.0
-    y = w * 2
+    y = w * w  # reads w's value
     z = (y * y).sum()  # uses y
+    y_scaled = w * 2  # reads only the 2 (PyTorch's mul by a number saves no tensor)
+    z_scaled = (y_scaled * y_scaled).sum()
     with tg.no_grad():
         w[1] = 5.0
     assert w.tolist() == [1.0, 5.0, 1.0] and w.requires_grad and w.is_leaf
     with pytest.raises(RuntimeError, match="modified by an in-place operation"):
         z.backward()
+    z_scaled.backward()
+    assert w.grad.tolist() == [8.0, 8.0, 8.0]  # 8 * w as w was: PyTorch's value too
     y2 = w * 1
     z = (y2 * y2).sum()
     y2[0] = 3.0  # grad mode on, y2 requires grad: y2 becomes a new node; z keeps the y2 it used, values intact
@@ -1764,13 +1768,21 @@ def test_a_number_written_through_a_uint8_mask_is_refused_as_pytorch(stmt):
 
 
 @pytest.mark.parametrize("stmt, want", [("y[m, [0]] = 5", [[5, 0, 0], [0, 0, 0], [5, 0, 0]]),
-                                        ("y[[0], m] = 5", [[5, 0, 5], [0, 0, 0], [0, 0, 0]])])
+                                        ("y[[0], m] = 5", [[5, 0, 5], [0, 0, 0], [0, 0, 0]]),
+                                        ("y[m, range(0, 1)] = 5", [[5, 0, 0], [0, 0, 0], [5, 0, 0]]),
+                                        ("y[m, (0,)] = 5", [[5, 0, 0], [0, 0, 0], [5, 0, 0]]),
+                                        ("y[m1, False] = 5", [[0, 0, 0], [0, 0, 0], [0, 0, 0]]),
+                                        ("y[m, True] = 5", [[5, 5, 5], [0, 0, 0], [5, 5, 5]]),
+                                        ("y[:2, False, m1] = 5", [[0, 0, 0], [0, 0, 0], [0, 0, 0]])])
 def test_a_uint8_mask_beside_another_advanced_index_is_written_as_pytorch(stmt, want):
-    """With a second advanced index PyTorch writes through index_put_, which reads the uint8 tensor as a mask."""
+    """With a second advanced index PyTorch writes through index_put_, which reads the uint8 tensor as a mask; a
+    range, a tuple and a Python bool are advanced indices there (python_variable_indexing.cpp makes tensors of
+    them)."""
     y, m = tg.zeros(3, 3), tg.tensor([1, 0, 1], dtype=tg.uint8)
+    m1 = tg.tensor([0, 1, 0], dtype=tg.uint8)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        exec(stmt, {"y": y, "m": m})
+        exec(stmt, {"y": y, "m": m, "m1": m1})
     assert y.tolist() == want
 
 
@@ -2028,3 +2040,22 @@ def test_index_add_alpha_overflow_as_pytorch():
                 assert got[0] == got[1], (dst, alpha, got)
             else:
                 np.testing.assert_array_equal(got[0], got[1])
+@pytest.mark.parametrize("second", ["0", "[0]", "range(0, 1)", "(0,)", "False", "True", "...", "None", ":"])
+@pytest.mark.parametrize("first", [True, False])
+@pytest.mark.parametrize("value", ["5", "tg.tensor(7.0)", "tg.tensor([7.0])"])
+@pytest.mark.parametrize("mask", [[1, 0, 1], [0, 1, 0]])
+def test_a_uint8_mask_in_setitem_as_pytorch(second, first, value, mask):
+    torch = pytest.importorskip("torch")
+    out = []
+    for lib in (tg, torch):
+        y, m = lib.zeros(3, 3), lib.tensor(mask, dtype=lib.uint8)
+        stmt = f"y[m, {second}] = {value}" if first else f"y[{second}, m] = {value}"
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                exec(stmt, {"y": y, "m": m, "tg": lib})
+        except (RuntimeError, IndexError) as e:
+            out.append("masked_fill_" if "masked_fill_ only supports boolean masks" in str(e) else "other")
+            continue
+        out.append(y.tolist())
+    assert out[0] == out[1]

@@ -4,6 +4,8 @@ import math
 
 import numpy as np
 import pytest
+from hypothesis import example, given
+from hypothesis import strategies as st
 
 import tapegrad as tg
 from tapegrad import nn
@@ -237,3 +239,48 @@ def test_constant_overflow_as_pytorch(dtype, value):
     else:
         with pytest.raises(RuntimeError, match="without overflow"):
             torch.nn.init.constant_(x, value)
+_FILL_DTYPES = ["uint8", "int8", "int16", "int32", "int64", "bool", "float16", "float32", "float64"]
+_FILL_VALUES = st.one_of(st.integers(-70000, 70000), st.floats(-1e6, 1e6, allow_nan=False), st.booleans())
+
+
+def _fill_outcome(lib, fn, dtype, val):
+    t = lib.zeros(3, dtype=getattr(lib, dtype))
+    try:
+        out = fn(lib)(t, val) if fn != "ones_" and fn != "zeros_" else getattr(lib.nn.init, fn)(t)
+    except RuntimeError as e:
+        assert "cannot be converted" in str(e) and "without overflow" in str(e)
+        return "overflow"
+    assert out is t
+    return t.tolist()
+
+
+@pytest.mark.parametrize("dtype", _FILL_DTYPES)
+@given(val=_FILL_VALUES)
+@example(val=-1)
+@example(val=300)
+@example(val=-2.5)
+def test_constant_is_fill_under_no_grad(dtype, val):
+    """constant_ is ``tensor.fill_(val)`` under no_grad (PyTorch's nn.init): -1 wraps to 255 in uint8, a number
+    out of an integer dtype's range is refused with fill_'s error, never a numpy OverflowError."""
+    got = _fill_outcome(tg, lambda lib: lib.nn.init.constant_, dtype, val)
+    want = tg.zeros(3, dtype=getattr(tg, dtype))
+    try:
+        want.fill_(val)
+    except RuntimeError:
+        assert got == "overflow"
+        return
+    assert got == want.tolist()
+
+
+@pytest.mark.parametrize("dtype", _FILL_DTYPES)
+@pytest.mark.parametrize("val", [-1, 255, 256, -129, 300, -2.5, 2.7, 1e6, True])
+def test_constant_ones_zeros_fill_as_pytorch(dtype, val):
+    torch = pytest.importorskip("torch")
+    for fn in (lambda lib: lib.nn.init.constant_, "ones_", "zeros_"):
+        assert _fill_outcome(tg, fn, dtype, val) == _fill_outcome(torch, fn, dtype, val), (fn, dtype, val)
+
+
+def test_constant_of_a_leaf_that_requires_grad_records_nothing():
+    p = nn.Parameter(tg.zeros(3))
+    assert init.constant_(p, 2.0) is p and p.is_leaf and p.grad_fn is None and p.requires_grad
+    assert p.tolist() == [2.0, 2.0, 2.0]

@@ -1,5 +1,6 @@
 """Linear algebra: matmul over every shape combination, mm/bmm/mv/dot/outer/inner, and einsum."""
 
+import math
 import re
 
 import numpy as np
@@ -645,3 +646,41 @@ def test_einsum_diagonal_gradient_is_plus_zero_off_the_diagonal(equation, shapes
     tout = torch.einsum(equation, *ts)
     tout.backward(torch.full(tout.shape, fill, dtype=torch.float64))
     np.testing.assert_array_equal(g, ts[0].grad.numpy())
+
+
+@given(lead=st.sampled_from([(), (1,), (2,), (2, 3)]), data=st.data())
+@example(lead=(2, 1), data=None)
+def test_inner_of_size_one_reads_a_sum_of_input_not_input(lead, data):
+    """PyTorch's inner is tensordot, which sums a contracted dim of size 1 of ``other`` away in ``input`` before
+    its mm (aten/src/ATen/native/Linear.cpp): ``other``'s gradient reads that sum, a new tensor, so writing into
+    ``input`` after the forward leaves the backward as it was; writing into ``other`` (read by ``input``'s
+    gradient) refuses it."""
+    a0 = (np.arange(math.prod(lead), dtype=np.float64).reshape(lead + (1,)) - 1.5 if data is None
+          else data.draw(arrays(lead + (1,), np.float64)))
+    a = tg.tensor(a0)
+    b = tg.tensor([0.5], dtype=tg.float64, requires_grad=True)
+    y = tg.inner(a, b)
+    with tg.no_grad():
+        a.fill_(-3)
+    y.sum().backward()
+    np.testing.assert_allclose(b.grad.numpy(), [(a0 + 0.0).sum()])
+    a = tg.tensor(a0, requires_grad=True)
+    y = tg.inner(a, b)
+    with tg.no_grad():
+        b.fill_(2)
+    with pytest.raises(RuntimeError, match="modified by an in-place operation"):
+        y.sum().backward()
+
+
+def test_inner_of_size_one_written_after_forward_as_pytorch():
+    torch = pytest.importorskip("torch")
+    grads = []
+    for lib in (tg, torch):
+        a = lib.tensor([[[0.0]], [[2.0]]], dtype=lib.float32)
+        b = lib.tensor([0.5], dtype=lib.float32, requires_grad=True)
+        y = lib.inner(a, b)
+        assert y.grad_fn.name() == "ViewBackward0"
+        a.fill_(-3)
+        (y * lib.tensor([[2.0], [0.25]])).sum().backward()
+        grads.append(b.grad.numpy())
+    np.testing.assert_array_equal(*grads)

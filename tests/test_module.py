@@ -314,7 +314,7 @@ def test_to_double_float_and_device():
 
 def test_cast_bumps_versions_so_stale_graphs_refuse_backward():
     m = Affine(2, 1)
-    y = m(tg.ones(1, 2))
+    y = m(tg.ones(1, 2, requires_grad=True))  # the input's gradient reads the weight's value
     m.double()
     with pytest.raises(RuntimeError, match="modified by an in-place operation"):
         y.sum().backward()
@@ -366,11 +366,16 @@ def test_load_state_dict_casts_to_the_model_dtype_and_accepts_arrays():
 
 def test_load_state_dict_does_not_record_and_invalidates_old_graphs():
     m = Affine(2, 1)
-    y = m(tg.ones(1, 2))
+    y = m(tg.ones(1, 2, requires_grad=True))  # the input's gradient reads the weight's value
     m.load_state_dict(Affine(2, 1).state_dict())
     assert m.w.is_leaf and m.w.requires_grad
     with pytest.raises(RuntimeError, match="modified by an in-place operation"):
         y.sum().backward()
+    m = Affine(2, 1)
+    y = m(tg.ones(1, 2))  # no gradient reads the parameters' values: the backward computes, as PyTorch's
+    m.load_state_dict(Affine(2, 1).state_dict())
+    y.sum().backward()
+    assert m.w.grad.tolist() == [[1.0, 1.0]] and m.b.grad.tolist() == [1.0]
 
 
 def test_strict_load_names_every_missing_unexpected_and_mismatched_key():

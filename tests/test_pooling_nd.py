@@ -268,16 +268,37 @@ def _both_ways(torch_fn, tg_fn):
     return out
 
 
-@given(dtype=st.sampled_from(DTYPES), d=st.sampled_from([1, 2, 3]))
-def test_max_unpool_refuses_non_floating_values_as_pytorch(dtype, d):
+@given(dtype=st.sampled_from(DTYPES), d=st.sampled_from([1, 2, 3]), batch=st.sampled_from([1, 0]))
+@example(dtype="int64", d=1, batch=0)
+@example(dtype="int64", d=2, batch=0)
+def test_max_unpool_refuses_non_floating_values_as_pytorch(dtype, d, batch):
+    """Integer and bool values are refused, but not in an empty output: PyTorch runs the kernel (and its dtype
+    check) only if the output has elements (aten/src/ATen/native/MaxUnpooling.cpp)."""
     fn = {1: F.max_unpool1d, 2: F.max_unpool2d, 3: F.max_unpool3d}[d]
-    x = tg.ones((1, 1) + (1,) * d, dtype=getattr(tg, dtype))
-    idx = tg.zeros((1, 1) + (1,) * d, dtype=tg.int64)
-    if dtype.startswith("float"):
-        assert fn(x, idx, 2).shape == (1, 1) + (2,) * d
+    x = tg.ones((batch, 1) + (1,) * d, dtype=getattr(tg, dtype))
+    idx = tg.zeros((batch, 1) + (1,) * d, dtype=tg.int64)
+    if dtype.startswith("float") or not batch:
+        out = fn(x, idx, 2)
+        assert out.shape == (batch, 1) + (2,) * d and out.dtype == x.dtype
     else:
         with pytest.raises(NotImplementedError, match=f"max_unpool{d}d.*{dtype}"):
             fn(x, idx, 2)
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("d", [1, 2, 3])
+@pytest.mark.parametrize("shape", [(0, 2), (2, 0), (0,)])
+def test_max_unpool_of_empty_values_as_pytorch(dtype, d, shape):
+    torch = pytest.importorskip("torch")
+    name = f"max_unpool{d}d"
+    full = shape + (1,) * d
+    (e_t, r_t), (e_g, r_g) = _both_ways(
+        lambda: getattr(torch.nn.functional, name)(torch.ones(full, dtype=getattr(torch, dtype)),
+                                                   torch.zeros(full, dtype=torch.int64), 2),
+        lambda: getattr(F, name)(tg.ones(full, dtype=getattr(tg, dtype)), tg.zeros(full, dtype=tg.int64), 2))
+    assert e_g == e_t
+    if e_t is None:
+        assert tuple(r_g.shape) == tuple(r_t.shape) and str(r_g.dtype).split(".")[-1] == dtype
 
 
 @pytest.mark.parametrize("dtype", DTYPES)

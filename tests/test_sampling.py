@@ -494,3 +494,49 @@ def test_normal_takes_an_integer_std_beside_a_float_mean_as_pytorch():
     for mean, std in refused:
         with pytest.raises(NotImplementedError, match="normal_kernel_cpu"):
             tg.normal(mean, std)
+
+
+# PyTorch's normal, log-normal and exponential kernels return an empty tensor before dispatching on its dtype
+# (aten/src/ATen/native/DistributionTemplates.h), so they skip the dtype check there; uniform's and cauchy's
+# bounds checks run first and refuse every non-float dtype
+_RANDOM_EMPTY = {
+    "randn": lambda lib, dt, shape: lib.randn(*shape, dtype=dt),
+    "randn_like": lambda lib, dt, shape: lib.randn_like(lib.zeros(shape, dtype=lib.int64), dtype=dt),
+    "rand": lambda lib, dt, shape: lib.rand(*shape, dtype=dt),
+    "rand_like": lambda lib, dt, shape: lib.rand_like(lib.zeros(shape, dtype=dt)),
+    "normal_": lambda lib, dt, shape: lib.zeros(shape, dtype=dt).normal_(),
+    "uniform_": lambda lib, dt, shape: lib.zeros(shape, dtype=dt).uniform_(),
+    "exponential_": lambda lib, dt, shape: lib.zeros(shape, dtype=dt).exponential_(),
+    "log_normal_": lambda lib, dt, shape: lib.zeros(shape, dtype=dt).log_normal_(),
+    "cauchy_": lambda lib, dt, shape: lib.zeros(shape, dtype=dt).cauchy_(),
+}
+_SKIPS_WHEN_EMPTY = {"randn", "randn_like", "normal_", "exponential_", "log_normal_"}
+
+
+def _random_outcome(lib, name, dtype, shape):
+    try:
+        out = _RANDOM_EMPTY[name](lib, getattr(lib, dtype), shape)
+    except (RuntimeError, NotImplementedError):
+        return "refused"
+    return tuple(out.shape), str(out.dtype).split(".")[-1]
+
+
+@given(name=st.sampled_from(sorted(_RANDOM_EMPTY)), dtype=st.sampled_from(["uint8", "int64", "bool", "float32"]),
+       shape=st.sampled_from([(0,), (0, 3), (2, 0), (2,), (1, 3)]))
+@example(name="randn_like", dtype="uint8", shape=(0, 3))
+def test_normal_fills_of_an_empty_tensor_skip_the_dtype_check(name, dtype, shape):
+    got = _random_outcome(tg, name, dtype, shape)
+    if dtype == "float32":
+        assert got == (shape, dtype)
+    elif 0 in shape and name in _SKIPS_WHEN_EMPTY:
+        assert got == (shape, dtype)
+    else:
+        assert got == "refused"
+
+
+@pytest.mark.parametrize("name", sorted(_RANDOM_EMPTY))
+@pytest.mark.parametrize("dtype", ["uint8", "int64", "bool", "float32"])
+@pytest.mark.parametrize("shape", [(0, 3), (2,)])
+def test_random_fills_of_empty_and_integer_tensors_as_pytorch(name, dtype, shape):
+    torch = pytest.importorskip("torch")
+    assert _random_outcome(tg, name, dtype, shape) == _random_outcome(torch, name, dtype, shape)

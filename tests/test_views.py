@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 import pytest
-from hypothesis import given
+from hypothesis import example, given
 from hypothesis import strategies as st
 
 import tapegrad as tg
@@ -787,3 +787,38 @@ def test_a_write_through_a_view_gives_the_overwritten_places_zero_also_for_inf_g
     yt[-1] = 3.0
     yt.backward(torch.tensor([1.0, g]))
     assert xt.grad.tolist() == [1.0, 0.0]
+
+
+_EMPTY_BROADCAST_WRITES = {
+    "atan_": lambda lib, a: a.atan_(),
+    "add_": lambda lib, a: a.add_(1),
+    "clamp_": lambda lib, a: a.clamp_(0, 1),
+    "copy_": lambda lib, a: a.copy_(lib.ones(2)),
+    "setitem": lambda lib, a: a.__setitem__(Ellipsis, 3.0),
+    "setitem-slice": lambda lib, a: a.__setitem__(slice(0, 0), lib.ones(2)),
+    "setitem-mask": lambda lib, a: a.__setitem__(a > 0, 3.0),
+}
+
+
+@pytest.mark.parametrize("write", sorted(_EMPTY_BROADCAST_WRITES))
+@given(shape=st.sampled_from([(0, 3, 2), (0, 2), (3, 0, 2)]))
+@example(shape=(0, 1, 2))
+def test_an_empty_view_of_broadcast_memory_takes_in_place_writes(write, shape):
+    """An empty view of an expanded tensor has no element that shares memory with another: PyTorch's overlap
+    check passes and nothing is written (numpy marks it read-only all the same)."""
+    base = tg.tensor([1.0, 2.0])
+    a = base.broadcast_to(shape) if shape[-1] == 2 else base[:1].broadcast_to(shape)
+    version = a._version
+    _EMPTY_BROADCAST_WRITES[write](tg, a)
+    assert a.shape == shape and base.tolist() == [1.0, 2.0] and a._version > version
+    with pytest.raises(RuntimeError, match="read-only view"):  # a non-empty one is refused, as before
+        _EMPTY_BROADCAST_WRITES[write](tg, base.broadcast_to((2, 2)))
+
+
+@pytest.mark.parametrize("write", sorted(_EMPTY_BROADCAST_WRITES))
+def test_an_empty_view_of_broadcast_memory_as_pytorch(write):
+    torch = pytest.importorskip("torch")
+    for lib in (tg, torch):
+        a = lib.tensor([[1.0, 2.0]]).broadcast_to((0, 3, 2))
+        _EMPTY_BROADCAST_WRITES[write](lib, a)
+        assert tuple(a.shape) == (0, 3, 2)

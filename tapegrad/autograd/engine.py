@@ -276,11 +276,85 @@ def parents_of(node):
 def _check_not_overwritten(node, parents, stamp):
     """Refuse to backward through ``node`` if a value its rule reads (its output or an input) was overwritten in
     place (under ``no_grad``) after it was recorded. A value the rule never reads may change: PyTorch saves
-    only what a formula needs, and so does this check (``rule_reads``)."""
+    only what a formula needs, and so does this check (``rule_reads``).
+
+    PyTorch unpacks (and checks) a saved value only inside the formula of a gradient it computes, and keeps
+    sizes, not tensors, where a formula needs only a shape. So a written value that the code names is refused
+    only if a trial run of the rule (``_first_read``), for the gradients this backward needs, reads more of it
+    than its shape and dtype (which an in-place write cannot change). The trial runs only on this rare path."""
     values = (node, *parents)
+    stale = []
     for k, t in enumerate(values):
-        if t._version > stamp and (rule_reads(node._backward, len(parents))[k] or _holds(node._backward, t)):
-            raise RuntimeError(_stale_message(node, t))
+        if t._version > stamp:
+            if _holds(node._backward, t):
+                raise RuntimeError(_stale_message(node, t))
+            if rule_reads(node._backward, len(parents))[k]:
+                stale.append(k)
+    if stale:
+        k = _first_read(node, parents, stale)
+        if k is not None:
+            raise RuntimeError(_stale_message(node, values[k]))
+
+
+class _Read(Exception):
+    """Raised by an ``_Unread`` stand-in when a rule reads its value."""
+
+
+class _Unread:
+    """Stands in for a value written since its node was recorded, in a trial run of the node's rule: it has the
+    value's shape and dtype, and any other use of it (arithmetic, numpy, indexing, methods) marks it read."""
+
+    __slots__ = ("shape", "dtype", "ndim", "size", "itemsize", "read")
+
+    def __init__(self, a):
+        self.shape, self.dtype, self.ndim, self.size, self.itemsize = a.shape, a.dtype, a.ndim, a.size, a.itemsize
+        self.read = False
+
+    def _touch(self, *args, **kwargs):
+        self.read = True
+        raise _Read
+
+    def __getattr__(self, name):  # any attribute but the five above (methods, .T, .real, ...)
+        self._touch()
+
+    def __len__(self):
+        if not self.shape:
+            self._touch()
+        return self.shape[0]
+
+
+_UNREAD_USES = (("array", "array_ufunc", "array_function", "getitem", "setitem", "iter", "bool", "float", "int",
+                 "index", "complex", "contains", "neg", "pos", "abs", "invert", "lt", "le", "gt", "ge", "eq", "ne",
+                 "hash", "format", "round", "trunc", "floor", "ceil", "iadd", "isub", "imul", "itruediv")
+                + tuple(p + o for o in ("add", "sub", "mul", "truediv", "floordiv", "mod", "pow", "matmul", "and",
+                                        "or", "xor", "lshift", "rshift", "divmod") for p in ("", "r")))
+for _name in _UNREAD_USES:
+    setattr(_Unread, f"__{_name}__", _Unread._touch)
+
+
+def _first_read(node, parents, stale):
+    """The first of ``stale`` (indices into (out, input 0, ...)) whose value ``node``'s rule reads when computing
+    the gradients this backward needs, or None: the rule runs once on numpy arrays, with ``_Unread`` stand-ins for
+    those values and zeros for the incoming gradient (a rule's control flow does not depend on its values). An
+    error that no stand-in caused counts as a read of the first (refusing, as before the trial)."""
+    arrays = [node._data] + [p._data for p in parents]
+    standins = {k: _Unread(arrays[k]) for k in stale}
+    args = [standins.get(k, a) for k, a in enumerate(arrays)]
+    g = np.zeros(node._data.shape, node._data.dtype)
+    rule = node._backward
+    failed = False
+    try:
+        with np.errstate(all="ignore"):
+            if len(parents) == 1:
+                rule(numpy_xp, g, *args)
+            else:
+                rule(numpy_xp, tuple([p._requires_grad for p in parents]), g, *args)
+    except Exception:
+        failed = True
+    for k in stale:
+        if standins[k].read:
+            return k
+    return stale[0] if failed else None
 
 
 def _holds(rule, t):

@@ -327,8 +327,10 @@ def _write_plain(self, name, new, cast_ok):
     _check_result(name, self, new, cast_ok)
     data = self._data
     if not data.flags.writeable:
-        raise _read_only_error(name, self)
-    data[...] = new._data
+        if data.size:
+            raise _read_only_error(name, self)
+    else:  # an empty view of broadcast memory is read-only to numpy, but there is nothing to write (PyTorch writes)
+        data[...] = new._data
     bump(self)
     return self
 

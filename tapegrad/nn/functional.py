@@ -1324,11 +1324,11 @@ def _record_norm(kind, input, weight, bias, xhat, rstd, axes, eps, name, pshape=
     has_w, has_b = w is not None, b is not None
 
     def norm_rule(xp, need, g, out, x, *params):
-        gxh = g
-        if has_w:
-            gxh = g * (params[0] if pshape is None else params[0].reshape(pshape))
         gx = None
-        if need[0]:
+        if need[0]:  # the only gradient that reads the weight's value (PyTorch's formulas; the bias's: none)
+            gxh = g
+            if has_w:
+                gxh = g * (params[0] if pshape is None else params[0].reshape(pshape))
             if view is None:
                 gx = getattr(xp, backward)(gxh, x, **c)
             else:

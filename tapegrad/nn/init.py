@@ -12,8 +12,8 @@ import numpy as np
 
 from .. import random as _random
 from ..autograd.declare import Tensor
+from ..autograd.grad_mode import no_grad
 from ..autograd.graph import increment_version
-from ..ops.copy import checked_number
 
 __all__ = ["calculate_gain", "uniform_", "normal_", "trunc_normal_", "constant_", "ones_", "zeros_", "eye_",
            "dirac_", "xavier_uniform_", "xavier_normal_", "kaiming_uniform_", "kaiming_normal_",
@@ -126,24 +126,34 @@ def trunc_normal_(tensor, mean=0.0, std=1.0, a=-2.0, b=2.0, generator=None):
 
 
 def constant_(tensor, val):
-    """constant_(tensor, val): fill with ``val``."""
-    _check("constant_", tensor)
-    if not isinstance(val, Tensor):  # PyTorch's fill_: c10's checked conversion (1e30 into float16 raises)
-        try:
-            val = checked_number(val, tensor.detach().numpy())
-        except RuntimeError as e:
-            raise RuntimeError(str(e).replace("fill_:", "constant_:", 1)) from None
-    return _fill(tensor, val)
+    """constant_(tensor, val): fill with ``val``, as ``tensor.fill_(val)`` under ``no_grad`` (PyTorch's
+    definition): a number out of an integer dtype's range is refused, -1 in uint8 wraps to 255.
+
+    >>> import tapegrad as tg
+    >>> tg.nn.init.constant_(tg.zeros(2, dtype=tg.uint8), -1)
+    tensor([255, 255], dtype=tapegrad.uint8)
+    """
+    return _no_grad_fill("constant_", tensor, val)
 
 
 def ones_(tensor):
     """ones_(tensor): fill with 1."""
-    return constant_(tensor, 1)
+    return _no_grad_fill("ones_", tensor, 1)
 
 
 def zeros_(tensor):
     """zeros_(tensor): fill with 0."""
-    return constant_(tensor, 0)
+    return _no_grad_fill("zeros_", tensor, 0)
+
+
+def _no_grad_fill(op, tensor, val):
+    _check(op, tensor)
+    with no_grad():
+        try:
+            return tensor.fill_(val)
+        except RuntimeError as e:
+            message = str(e)
+            raise RuntimeError(f"{op}: {message.removeprefix('fill_: ')}") from e
 
 
 def eye_(tensor):

@@ -565,7 +565,9 @@ def repeat_interleave(input, repeats=None, dim=None, *, output_size=None) -> Ten
     if (r < 0).any():
         raise RuntimeError("repeat_interleave: repeats can not be negative")
     index = np.repeat(np.arange(n), r)
-    if output_size is not None and output_size != index.shape[0]:
+    # a tensor of no repeats gives an empty index before output_size is looked at (aten/src/ATen/native/Repeat.h:
+    # `if (repeats.size(0) == 0) return at::empty_like(repeats)`); an int's total is checked (Repeat.cpp)
+    if output_size is not None and output_size != index.shape[0] and not (n == 0 and isinstance(repeats, Tensor)):
         raise RuntimeError(f"repeat_interleave: output_size {output_size} does not match the total of repeats "
                            f"{index.shape[0]}")
     if x.ndim == 0:
@@ -735,14 +737,20 @@ def nanmean(input: Tensor, dim=None, keepdim: bool = False, *, dtype=None) -> Te
     return nansum(input, dim, keepdim, dtype=dtype) / count
 
 
+_SELECTED_NODES = {"kthvalue": "KthvalueBackward0", "mode": "ModeBackward0", "nanmedian": "NanmedianBackward1"}
+
+
 def _selected(op_name, input, dim, keepdim, index, cls):
     """``(values, indices)`` of the elements at ``index`` (an int64 array keeping dim ``dim``) along ``dim``;
-    the gradient goes to the selected elements (gather's)."""
-    idx = wrap(index.astype(np.int64))
-    values = I.gather(input, dim, idx)
+    the gradient goes to the selected elements (PyTorch's value_selecting_reduction_backward). The values are a
+    new tensor, not a view (as PyTorch's: ``detach_()`` and the view rules of in-place ops treat them so)."""
+    index = index.astype(np.int64)
+    values = np.take_along_axis(input._data, index, dim)
+    idx = index
     if not keepdim:
         values, idx = values.squeeze(dim), idx.squeeze(dim)
-    return cls(values, idx)
+    rule = R.scatter_back(index, dim, input._data.shape, keepdim)
+    return cls(record(values, (input,), rule, _SELECTED_NODES[op_name]), wrap(idx.copy()))
 
 
 def _along(op_name, input, dim):

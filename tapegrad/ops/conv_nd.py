@@ -545,7 +545,7 @@ def conv_tbc(input: Tensor, weight: Tensor, bias: Tensor, pad: int = 0) -> Tenso
                                "T + 2*pad - K + 1 must be non-negative")
         keep = input[-pad:-pad + k] if length == 0 else input[-pad:t + pad]  # (length 0: one window, dropped)
         out = conv1d(keep.permute(1, 2, 0), weight.permute(2, 1, 0), bias).permute(2, 0, 1)
-        return out[:length]
+        return out[:length].clone()  # PyTorch's kernel writes a new contiguous (T, B, C_out) tensor
     if isinstance(pad, numbers.Integral) and not isinstance(pad, bool) and x.shape[0] + 2 * pad == w.shape[0] - 1:
         # output length 0 (the kernel is one step longer than the padded input): PyTorch returns an empty result
         # (gradients zero); one more zero step makes one window, which is dropped
@@ -553,8 +553,9 @@ def conv_tbc(input: Tensor, weight: Tensor, bias: Tensor, pad: int = 0) -> Tenso
 
         step = wrap(np.zeros((1,) + x.shape[1:], x.dtype))
         longer = cat([input, step])
-        return conv1d(longer.permute(1, 2, 0), weight.permute(2, 1, 0), bias, padding=pad).permute(2, 0, 1)[:0]
-    out = conv1d(input.permute(1, 2, 0), weight.permute(2, 1, 0), bias, padding=pad).permute(2, 0, 1)
+        out = conv1d(longer.permute(1, 2, 0), weight.permute(2, 1, 0), bias, padding=pad).permute(2, 0, 1)
+        return out[:0].clone()
+    out = conv1d(input.permute(1, 2, 0), weight.permute(2, 1, 0), bias, padding=pad).permute(2, 0, 1).clone()
     if isinstance(pad, numbers.Integral) and pad > 0 and w.dtype.kind == "f" and not np.isfinite(w).all():
         # PyTorch's kernel skips the taps that fall in the padding: an infinite or NaN weight there adds nothing
         # (the padded convolution's 0 * inf would be NaN): the sum of each tap's product over its valid steps

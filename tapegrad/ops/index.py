@@ -430,12 +430,14 @@ def _basic_tuple(index, shape):
 
 def _byte_mask_fill(index) -> bool:
     """Whether PyTorch's setitem fills a one-element value through ``index`` with masked_fill_, which refuses a
-    uint8 mask: the index's only advanced part (a tensor or a list) is a uint8 tensor (``x[m] = 5``, ``y[m, 1] = 5``;
-    not ``y[m, [0]] = 5``, which index_put_ takes)."""
+    uint8 mask: the index's only advanced part is a uint8 tensor (``x[m] = 5``, ``y[m, 1] = 5``; not
+    ``y[m, [0]] = 5``, ``y[m, range(1)] = 5`` or ``y[m, False] = 5``, which index_put_ takes: PyTorch's indexing
+    turns a sequence (list, tuple, range) and a Python bool into index tensors, torch/csrc/autograd/
+    python_variable_indexing.cpp)."""
     parts = index if isinstance(index, tuple) else (index,)
     if len(parts) == 1 and isinstance(parts[0], list) and len(parts[0]) == 1:  # x[[m]] is x[m]
         parts = (parts[0][0],)
-    advanced = [p for p in parts if isinstance(p, (Tensor, list, np.ndarray))]
+    advanced = [p for p in parts if isinstance(p, (Tensor, list, np.ndarray, range, tuple, bool, np.bool_))]
     return len(advanced) == 1 and isinstance(advanced[0], Tensor) and advanced[0]._data.dtype == np.uint8
 
 
@@ -527,8 +529,11 @@ def setitem(self: Tensor, index, value) -> None:
             _inplace(dst, "setitem", _index_put, adv, value)
         return
     if not x.flags.writeable:
-        raise RuntimeError(f"setitem: the tensor of shape {tuple(x.shape)} is a read-only view (from expand "
-                           "or diagonal, whose elements share memory); clone() it first")
+        if x.size:
+            raise RuntimeError(f"setitem: the tensor of shape {tuple(x.shape)} is a read-only view (from expand "
+                               "or diagonal, whose elements share memory); clone() it first")
+        target = np.empty(target.shape, x.dtype)  # an empty view of broadcast memory: nothing to write, but the
+        # index and the value are checked as for any tensor (PyTorch writes nothing and raises nothing)
     try:
         if adv is None:
             target[...] = v

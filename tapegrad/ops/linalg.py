@@ -319,11 +319,15 @@ def inner(input: Tensor, other: Tensor) -> Tensor:
                          f"{kb} differ")
     _check_not_bool("inner", ad, bd)
     m, n = math.prod(ad.shape[:-1]), math.prod(bd.shape[:-1])
+    if k == 1:
+        # PyTorch's inner is tensordot, which sums a contracted dim of size 1 of `other` away in `input` (from
+        # +0.0: -0.0 becomes +0.0; aten/src/ATen/native/Linear.cpp) and then calls mm: `other`'s gradient reads
+        # that sum, a new tensor, so a write into `input` after the forward leaves the backward as it was
+        a = a.sum(-1, keepdim=True, dtype=a.dtype)
+        ad = a._data
     out = ad.reshape(m, k) @ bd.reshape(n, k).T
     if k == 1 and m > 1 and n > 1:
-        # PyTorch's inner is tensordot, which sums a contracted dim of size 1 of `other` away in `input` (from
-        # +0.0: -0.0 becomes +0.0) and then calls mm: a one-term gemm (see _gemm_one_term)
-        out = _gemm_one_term(out, ad.reshape(m, 1) + 0.0, bd.reshape(1, n), m, n)
+        out = _gemm_one_term(out, ad.reshape(m, 1), bd.reshape(1, n), m, n)  # a one-term gemm
     out = out.reshape(ad.shape[:-1] + bd.shape[:-1])
     return record(out, (a, b), _inner_rule(m, n, k), "ViewBackward0")
 

@@ -568,9 +568,6 @@ def _max_unpool(op_name, d, input, indices, kernel_size, stride, padding, output
     if not isinstance(indices, Tensor):
         raise expected_tensor(op_name, indices)
     x, ind = input._data, indices._data
-    if x.dtype.kind != "f":  # as PyTorch's kernels: floating point values only
-        raise NotImplementedError(f"{op_name}: not implemented for {x.dtype} input values (floating point only, as "
-                                  "in PyTorch); cast with .float()")
     if ind.dtype != np.int64:
         raise RuntimeError(f"{op_name}: expected indices to have dtype int64, but got {ind.dtype}")
     if x.shape != ind.shape:
@@ -579,6 +576,10 @@ def _max_unpool(op_name, d, input, indices, kernel_size, stride, padding, output
     if x.ndim not in (d + 1, d + 2):
         raise RuntimeError(f"{op_name}: expected a {d + 1}-D or {d + 2}-D input, but got input of shape "
                            f"{tuple(x.shape)}")
+    for k in range(1, x.ndim):  # as PyTorch's shape check: only the first dim may be empty
+        if x.shape[k] == 0:
+            raise RuntimeError(f"{op_name}: expected input to have non-zero size for non-batch dimensions, but got "
+                               f"input of shape {tuple(x.shape)} with dimension {k} being empty")
     kernel = _tuple(op_name, "kernel_size", kernel_size, d)
     stride = kernel if stride is None else _tuple(op_name, "stride", stride, d)
     padding = _tuple(op_name, "padding", padding, d)
@@ -601,6 +602,11 @@ def _max_unpool(op_name, d, input, indices, kernel_size, stride, padding, output
                                  f"{tuple(v + s - 1 for v, s in zip(default, stride, strict=True))})")
     plane = math.prod(size)
     lead = x.shape[:-d]
+    if x.dtype.kind != "f" and plane * math.prod(lead):
+        # as PyTorch's kernels: floating point values only; an empty output skips the kernel and its dtype check
+        # (aten/src/ATen/native/MaxUnpooling.cpp: `if (output.numel() != 0) max_unpool2d_kernel(...)`)
+        raise NotImplementedError(f"{op_name}: not implemented for {x.dtype} input values (floating point only, as "
+                                  "in PyTorch); cast with .float()")
     flat = ind.reshape((-1,) + x.shape[-d:])
     if flat.size and (flat.min() < 0 or flat.max() >= plane):
         bad = int(flat.min()) if flat.min() < 0 else int(flat.max())

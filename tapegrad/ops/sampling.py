@@ -300,7 +300,9 @@ def normal_(self: Tensor, mean: float = 0.0, std: float = 1.0, *, generator=None
     tensor([[5., 5.],
             [5., 5.]])
     """
-    dt = _float_tensor("normal_", self)
+    # PyTorch's normal kernel, and its dtype check, skip an empty tensor (aten/src/ATen/native/DistributionTemplates.h:
+    # `if (self.numel() == 0) return self` comes before the dispatch on the dtype)
+    dt = _float_tensor("normal_", self) if _data("normal_", self).size else self._data.dtype
     if not std >= 0:  # NOTE: also refuses nan
         raise RuntimeError(f"normal_: expects std >= 0.0, but found std {std}")
     z = _draw_normal(_rng("normal_", generator), self._data.shape, dt)
