@@ -1789,13 +1789,7 @@ known_class(
          "linspace_from_neg_one returns at::tensor(0, grid.options()) for one step, whose CPU fill has no Half "
          "kernel ('\"tensor_cpu\" not implemented for 'Half''), while every other size works in float16; tapegrad "
          "computes the grid (the float32 grid, rounded)", "tapegrad/nn/", status="pytorch-bug")
-known_class(
-    "empty-random-skips-dtype-check", {"randn", "rand"}, RAISES_HERE,
-    lambda d: here_says(d, "random values of dtype") and 0 in nums(d),
-    """
-    torch.randn(4, 0, dtype=torch.bool).shape
-    """, "PyTorch skips randn's/rand's dtype check when the size has a 0 (nothing to draw, as empty-skips-checks); "
-         "tapegrad checks", CR, status="by-design")
+
 
 # ---------------------------------------------------------------------- the tests
 def _examples():
