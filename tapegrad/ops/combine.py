@@ -128,7 +128,9 @@ def _addc_write(ufunc):
             return False  # a value float32 cannot hold (or nan): the op checks it (c10's checked conversion)
         try:
             if value != 1:  # the op's order: value * tensor1 first (an array even for 0-d tensors, to write into)
-                term = np.asarray(np.multiply(a, value))
+                term = np.multiply(a, value)
+                if term.__class__ is not np.ndarray:  # a 0-d product is a numpy scalar: an array, to write into
+                    term = np.asarray(term)
                 term = ufunc(term, b, out=term) if term.shape == b.shape else ufunc(term, b)
             else:
                 term = ufunc(a, b)
