@@ -504,11 +504,13 @@ known_class(
                                                             "expected a floating-point tensor",
                                                             "a leaf tensor that requires grad",
                                                             "expected a numeric input",
-                                                            "random values are not implemented for"),
+                                                            "random values are not implemented for",
+                                                            "not implemented for bool tensors"),
     """
     torch.roll(torch.zeros(0), 1, 5)
     """, "PyTorch skips dim, index and dtype checks on empty tensors (roll, index_add, bmm, indexing with an empty "
-         "result); tapegrad checks", S, status="by-design")
+         "result, and bool matrix products: linear, addmv, baddbmm, addbmm of empty operands); tapegrad checks", S,
+    status="by-design")
 known_class(
     "view-dtype-stride", {"Tensor.view"}, RAISES_THERE,
     lambda d: torch_says(d, " to view "),
