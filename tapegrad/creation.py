@@ -323,11 +323,9 @@ def linspace(start, end, steps, dtype=None, device=None, requires_grad=False):
     out_dtype = np.dtype(_float_dtype(dtype))
     if out_dtype.kind == "b":
         raise NotImplementedError("linspace: \"linspace_cpu\" not implemented for 'Bool', as PyTorch")
-    if out_dtype.kind in "iu" and steps:  # as PyTorch's kernel: the ends are converted to the integer dtype first
-        try:
-            start, end = int(start), int(end)
-        except (OverflowError, ValueError):
-            raise RuntimeError(f"linspace: the ends {start!r} and {end!r} cannot be converted to {out_dtype}") from None
+    if out_dtype.kind in "iu" and steps:  # as PyTorch's kernel: the ends are converted to the integer dtype first,
+        # with c10's checked conversion (1e30 into int64 is refused; -1 into uint8 wraps to 255)
+        start, end = (int(_checked_value(v, out_dtype, "linspace")) for v in (start, end))
     if steps == 1:
         values = np.array([start], dtype=np.float64)
     else:

@@ -462,3 +462,32 @@ def test_full_float_overflow_as_pytorch():
                 assert (got is None) == (want is None), (shape, value, dtype)
                 if got is not None:
                     np.testing.assert_array_equal(got, want)
+
+
+_LINSPACE_ENDS = [(1e30, 0, 1, "int64"), (0, 5, 3, "int64"), (-1, 5, 3, "uint8"), (0.5, -3, 4, "int32"),
+                  (float("nan"), 1, 2, "int32"), (300, 0, 2, "int8"), (1e30, 0, 0, "int64"), (-256, 0, 2, "uint8")]
+
+
+@pytest.mark.parametrize("start,end,steps,dtype", _LINSPACE_ENDS)
+def test_integer_linspace_converts_its_ends_with_c10s_check(start, end, steps, dtype):
+    # PyTorch's linspace kernel converts start and end to the integer dtype with c10's checked conversion
+    info = np.iinfo(dtype)
+    fits = all(math.isfinite(v) and (info.min <= v <= info.max or (info.min == 0 and -int(info.max) <= v < 0))
+               for v in (start, end))
+    if steps and not fits:
+        with pytest.raises(RuntimeError, match="linspace: value cannot be converted to type"):
+            tg.linspace(start, end, steps, dtype=getattr(tg, dtype))
+    else:
+        assert tg.linspace(start, end, steps, dtype=getattr(tg, dtype)).shape == (steps,)
+
+
+def test_integer_linspace_ends_match_pytorch():
+    torch = pytest.importorskip("torch")
+    for start, end, steps, dtype in _LINSPACE_ENDS:
+        got = []
+        for lib in (tg, torch):
+            try:
+                got.append(lib.linspace(start, end, steps, dtype=getattr(lib, dtype)).tolist())
+            except RuntimeError:
+                got.append("raises")
+        assert got[0] == got[1], (start, end, steps, dtype)
