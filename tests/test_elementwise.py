@@ -1301,3 +1301,36 @@ def test_where_and_pow_number_checks_match_pytorch():
             got.append([_outcome(lambda: lib.where(mask, t, number)),  # noqa: B023 (called at once)
                         _outcome(lambda: t ** number) if number >= 0 else None])  # noqa: B023
         assert got[0] == got[1], (dtype, number)
+
+
+@given(st.one_of(st.floats(allow_nan=False), st.integers(-10 ** 6, 10 ** 6)))
+@example(1e30)
+@example(65504.0)
+@example(65505.0)
+@example(float("inf"))
+def test_float16_pow_checks_a_number_exponent(e):
+    # PyTorch converts a number exponent to float16 with c10's check (finite beyond 65504 is refused; inf is not)
+    x = tg.tensor([0.5, 2.0], dtype=tg.float16)
+    if math.isfinite(e) and abs(e) > 65504:
+        for f in (lambda: x ** e, lambda: x.clone().pow_(e)):
+            with pytest.raises(RuntimeError, match="pow: value .* cannot be converted to type float16"):
+                f()
+    else:
+        with np.errstate(all="ignore"), warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            assert (x ** e).dtype == tg.float16
+
+
+def test_float16_pow_exponent_check_matches_pytorch():
+    torch = pytest.importorskip("torch")
+    for e in (1e30, 1e5, 65504.0, 65505.0, 70000, float("inf"), -1e5, 2):
+        got = []
+        for lib in (tg, torch):
+            x = lib.tensor([0.5, 2.0], dtype=lib.float16)
+            try:
+                with np.errstate(all="ignore"), warnings.catch_warnings():
+                    warnings.simplefilter("ignore")
+                    got.append((x ** e).tolist())
+            except RuntimeError:
+                got.append("raises")
+        assert got[0] == got[1], e

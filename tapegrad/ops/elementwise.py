@@ -622,6 +622,9 @@ def pow(input: Tensor | float, exponent: Tensor | float) -> Tensor:
         if x._data.dtype.kind in "iu" and not np.iinfo(x._data.dtype).min <= e <= np.iinfo(x._data.dtype).max:
             raise RuntimeError(f"pow: value {e} cannot be converted to type {x._data.dtype} without overflow")
     data = x._data
+    if data.dtype is _HALF and not -65504.0 <= e <= 65504.0 and not math.isinf(e) and e == e:
+        # PyTorch converts the exponent to the tensor's dtype with c10's check: float16 cannot hold it
+        raise RuntimeError(f"pow: value {e} cannot be converted to type float16 without overflow")
     # The special cases PyTorch computes without pow() (faster, and its exact numbers)
     if e == 2:
         out = data * data
