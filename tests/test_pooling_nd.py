@@ -482,3 +482,35 @@ def test_pooling_empty_dims_as_pytorch():
                 except RuntimeError:
                     got = None
                 assert got == want, (name, shape)
+
+
+@pytest.mark.parametrize("dtype", ["int64", "int32", "uint8", "bool"])
+def test_max_pool1d_of_integers_needs_return_indices_as_pytorch(dtype):
+    # PyTorch's max_pool1d computes an input that does not require grad with max_pool1d_impl (floating kernels
+    # only, aten/src/ATen/native/MaxPooling.cpp); max_pool1d_with_indices, taken for return_indices, has integer ones
+    x = tg.tensor(np.array([[4, 100, 0, 5]]).astype(dtype))
+    message = "not implemented for bool" if dtype == "bool" else "max_pool1d_impl"  # (bool: every max pool refuses)
+    with pytest.raises(NotImplementedError, match=message):
+        tg.nn.functional.max_pool1d(x, 2)
+    with pytest.raises(NotImplementedError, match=message):
+        tg.nn.MaxPool1d(2)(x)
+    if dtype != "bool":
+        values, _ = tg.nn.functional.max_pool1d(x, 2, return_indices=True)
+        assert values.tolist() == [[100, 5]]
+
+
+def test_max_pool1d_of_integers_matches_pytorch():
+    torch = pytest.importorskip("torch")
+    for dtype in ("int64", "uint8"):
+        outcomes = []
+        for lib in (tg, torch):
+            x = lib.tensor(np.array([[4, 100, 0, 5]]).astype(dtype))
+            row = []
+            for kwargs in ({}, {"return_indices": True}):
+                try:
+                    out = lib.nn.functional.max_pool1d(x, 2, **kwargs)
+                    row.append(out[0].tolist() if isinstance(out, tuple) else out.tolist())
+                except NotImplementedError:
+                    row.append("raises")
+            outcomes.append(row)
+        assert outcomes[0] == outcomes[1], dtype

@@ -317,6 +317,11 @@ def max_pool1d(input: Tensor, kernel_size, stride=None, padding=0, dilation=1, c
     tensor([[3., 2.]])
     """
     out, idx = max_pool1d_with_indices(input, kernel_size, stride, padding, dilation, ceil_mode)
+    if not return_indices and out._data.dtype.kind != "f":
+        # PyTorch computes an input that does not require grad with max_pool1d_impl, which has floating kernels
+        # only (its _with_indices path, taken for return_indices, has integer ones)
+        raise NotImplementedError(f"max_pool1d: \"max_pool1d_impl\" not implemented for {out._data.dtype} tensors, "
+                                  "as PyTorch (return_indices=True computes them)")
     return (out, idx) if return_indices else out
 
 
