@@ -169,12 +169,12 @@ def resize(t: Tensor, size: tuple, name: str = "resize_") -> Tensor:
     start = _start(block)
     offset = min(max((_start(x) - start) // item, 0), block.nbytes // item)
     n = math.prod(size)
-    strides = []
+    steps = []
     step = item
     for d in reversed(size):
-        strides.append(step)
+        steps.append(step)
         step *= max(d, 1)
-    strides = tuple(reversed(strides))
+    strides = tuple(reversed(steps))
     sharing = group(t)
     grow = n and (offset + n) * item > block.nbytes
     if grow:

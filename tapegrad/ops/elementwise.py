@@ -1261,7 +1261,7 @@ def _clamp(input, min, max, name):
     return record(out, (x,), clamp_rule, name)
 
 
-from numpy._core.umath import clip as _clip_ufunc  # noqa: E402 - np.clip's ufunc, without its Python wrapper
+from numpy._core.umath import clip as _clip_ufunc  # type: ignore[attr-defined]  # noqa: E402 - np.clip's ufunc, without its Python wrapper
 
 
 @plain_write(clamp)
