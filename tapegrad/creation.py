@@ -136,12 +136,12 @@ def _dtype_of_tensors_in(data, dtype):
     return out
 
 
-def _check_numbers(data, dtype):
+def _check_numbers(data, dtype, op="tensor"):
     if isinstance(data, (list, tuple)):
         for item in data:
-            _check_numbers(item, dtype)
+            _check_numbers(item, dtype, op)
     elif isinstance(data, (int, float)):
-        _checked_value(data, dtype, "tensor")
+        _checked_value(data, dtype, op)
 
 
 def as_tensor(data, dtype=None, device=None):
@@ -468,6 +468,8 @@ def new_tensor(self, data, *, dtype=None, device=None, requires_grad=False):
         warnings.warn("new_tensor: to copy a tensor, data.detach().clone() is recommended (as in PyTorch)",
                       UserWarning, stacklevel=2)
     dt = dtypes.as_dtype(dtype) if dtype is not None else self._data.dtype
+    if np.dtype(dt).kind in "iu" and isinstance(data, (int, float, list, tuple)):
+        _check_numbers(data, dt, "new_tensor")  # as tensor(): out of range is refused, not wrapped
     arr = _to_array(data, dt)
     if arr is data or isinstance(data, Tensor) and arr is data._data:
         arr = arr.copy()

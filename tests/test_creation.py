@@ -2,10 +2,11 @@
 ``Tensor.new_*``, ``type_as`` and the small predicates (is_tensor, is_floating_point, numel)."""
 
 import math
+import warnings
 
 import numpy as np
 import pytest
-from hypothesis import given
+from hypothesis import example, given
 from hypothesis import strategies as st
 
 import tapegrad as tg
@@ -491,3 +492,35 @@ def test_integer_linspace_ends_match_pytorch():
             except RuntimeError:
                 got.append("raises")
         assert got[0] == got[1], (start, end, steps, dtype)
+
+
+@given(st.lists(st.one_of(st.integers(-2 ** 40, 2 ** 40), st.floats()), min_size=1, max_size=4),
+       st.sampled_from(["int8", "uint8", "int32", "int64"]))
+@example([-math.inf], "int32")
+@example([1.5, 300], "int32")
+@example([-1], "uint8")
+def test_new_tensor_checks_numbers_as_tensor_does(values, dtype):
+    # an integer new_tensor wrapped -inf to -2147483648 silently; PyTorch refuses numbers its dtype cannot hold
+    base = tg.zeros(1, dtype=getattr(tg, dtype))
+    try:
+        want = tg.tensor(values, dtype=getattr(tg, dtype)).tolist()
+    except RuntimeError:
+        with pytest.raises(RuntimeError, match="new_tensor: value cannot be converted"):
+            base.new_tensor(values)
+        return
+    assert base.new_tensor(values).tolist() == want
+
+
+def test_new_tensor_number_checks_match_pytorch():
+    torch = pytest.importorskip("torch")
+    for values, dtype in (([-math.inf], "int32"), ([1.5, 300], "int32"), ([-1], "uint8"), ([2 ** 40], "int32"),
+                          ([1e40], "float32")):
+        got = []
+        for lib in (tg, torch):
+            try:
+                with warnings.catch_warnings():
+                    warnings.simplefilter("ignore")
+                    got.append(lib.zeros(1, dtype=getattr(lib, dtype)).new_tensor(values).tolist())
+            except RuntimeError:
+                got.append("raises")
+        assert got[0] == got[1], (values, dtype)
