@@ -149,6 +149,9 @@ def as_tensor(data, dtype=None, device=None):
     if isinstance(data, Tensor):
         return data if dtype is None else data.to(dtype)  # as PyTorch: a differentiable cast of the tensor
     if not isinstance(data, np.ndarray):
+        if dtype is not None and np.dtype(dtypes.as_dtype(dtype)).kind in "iu" and isinstance(
+                data, (int, float, list, tuple)):
+            _check_numbers(data, dtype, "as_tensor")  # out of range is refused, not wrapped (as tensor())
         return _wrap(_to_array(data, dtype))
     array = _to_array(data, dtype) if dtype else data
     return _wrap(foreign(array) if array is data else array)  # shared memory: numpy's, not resizable
@@ -506,6 +509,8 @@ class _LegacyTensorType(type):
                                     f"use .to({cls.dtype}) to convert it")
                 return data.view(data._data.shape)  # an alias, as in PyTorch
             if isinstance(data, (tuple, list, np.ndarray)) and not isinstance(data, Size):
+                if isinstance(data, (tuple, list)) and np.dtype(cls.dtype).kind in "iu":
+                    _check_numbers(data, cls.dtype, name)  # out of range is refused, not wrapped (as PyTorch)
                 return _wrap(_to_array(data, cls.dtype))  # shares a numpy array's memory when the dtype fits
         return _wrap(np.zeros(_sizes(args, op=name), cls.dtype))
 

@@ -524,3 +524,28 @@ def test_new_tensor_number_checks_match_pytorch():
             except RuntimeError:
                 got.append("raises")
         assert got[0] == got[1], (values, dtype)
+
+
+@pytest.mark.parametrize("make", ["as_tensor", "legacy"])
+@pytest.mark.parametrize("values,dtype", [([-math.inf], "int32"), ([300], "int8"), ([-1], "uint8"), ([1.5, 2], "int32"),
+                                          ([2 ** 63], "int64")])
+def test_as_tensor_and_legacy_constructors_check_numbers_as_pytorch(make, values, dtype):
+    # both wrapped silently before (as_tensor([300], dtype=int8) was 44); PyTorch refuses what the dtype cannot hold
+    legacy = {"int32": tg.IntTensor, "int8": tg.CharTensor, "uint8": tg.ByteTensor, "int64": tg.LongTensor}[dtype]
+    if make == "as_tensor":
+        def build():
+            return tg.as_tensor(values, dtype=getattr(tg, dtype))
+    else:
+        def build():
+            return legacy(values)
+    try:
+        want = tg.tensor(values, dtype=getattr(tg, dtype)).tolist()
+    except RuntimeError:
+        with pytest.raises(RuntimeError, match="value cannot be converted to type"):
+            build()
+        return
+    assert build().tolist() == want
+    torch = pytest.importorskip("torch")
+    legacy_torch = {"int32": torch.IntTensor, "int8": torch.CharTensor, "uint8": torch.ByteTensor,
+                    "int64": torch.LongTensor}[dtype]
+    assert legacy_torch(values).tolist() == want
