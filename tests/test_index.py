@@ -2059,3 +2059,13 @@ def test_a_uint8_mask_in_setitem_as_pytorch(second, first, value, mask):
             continue
         out.append(y.tolist())
     assert out[0] == out[1]
+
+
+@pytest.mark.parametrize("index", [(tg.tensor([-3, -1]), slice(1, 2)), (tg.tensor([2]), slice(0, 3)),
+                                   (tg.tensor([-3, -1, -1]), slice(5, 0))])
+def test_setitem_with_an_index_out_of_range_beside_a_slice_names_the_op(index):
+    # the error path read target[index] again to describe it and let numpy's bare IndexError out
+    x = tg.zeros(2, 3, dtype=tg.float64)
+    with pytest.raises(IndexError, match=r"setitem: index -?\d+ is out of range for dimension 0 of size 2"):
+        x[index] = -0.0
+    assert x.tolist() == [[0.0] * 3] * 2

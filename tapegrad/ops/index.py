@@ -540,7 +540,8 @@ def setitem(self: Tensor, index, value) -> None:
         else:
             target[adv] = v
     except (IndexError, ValueError, TypeError) as e:
-        raise _setitem_error(x, index, target if adv is None else target[adv], v, e, axes) from None
+        # (the target's shape is read only for a shape error: an index out of range must not be read again here)
+        raise _setitem_error(x, index, target if adv is None else (lambda: target[adv]), v, e, axes) from None
     _bump(self)
 
 
