@@ -90,17 +90,30 @@ def test_a_plain_write_gives_the_ops_values_and_moves_versions(name, data):
     assert base._version > before and view._version == base._version
 
 
-@pytest.mark.parametrize("name", ["sqrt_", "clamp_", "lerp_"])
-def test_what_a_plain_write_does_not_handle_goes_through_the_door(name):
-    args = {"sqrt_": (), "clamp_": (0.0, 1.0), "lerp_": (tg.zeros(3), 0.5)}[name]
-    with pytest.raises(RuntimeError, match="read-only"):  # expanded memory
-        getattr(tg.ones(3).expand(2, 3), name)(*args)
+_DOOR_CASES = {"sqrt_": ((), {}), "clamp_": ((0.0, 1.0), {}), "clamp_min": ((), {"min": 0}),
+               "lerp_": ((tg.zeros(3), 0.5), {}), "addcmul_": ((tg.ones(3), tg.ones(3)), {"value": 0.5}),
+               "addcdiv_": ((tg.ones(3), tg.ones(3)), {"value": -0.5})}
+
+
+@pytest.mark.parametrize("case", sorted(_DOOR_CASES))
+def test_what_a_plain_write_does_not_handle_goes_through_the_door(case):
+    name = "clamp_" if case == "clamp_min" else case
+    args, kwargs = _DOOR_CASES[case]
+    with tg.no_grad(), pytest.raises(RuntimeError, match="read-only"):  # expanded memory: numpy refuses the write
+        getattr(tg.ones(3).expand(2, 3), name)(*args, **kwargs)
+    args = tuple(tg.ones(2, 3) if isinstance(a, tg.Tensor) else a for a in args)  # a result larger than the tensor
+    if args and isinstance(args[0], tg.Tensor):
+        x = tg.ones(3)
+        with tg.no_grad(), pytest.raises(RuntimeError, match=r"\(2, 3\)"):
+            getattr(x, name)(*args, **kwargs)
+        assert x.tolist() == [1.0, 1.0, 1.0]  # nothing written
+    args, kwargs = _DOOR_CASES[case]
     y = tg.ones(3, requires_grad=True) * 1  # a non-leaf under grad mode: recorded, as the op's node
     before = y.grad_fn
-    getattr(y, name)(*args)
+    getattr(y, name)(*args, **kwargs)
     assert y.grad_fn is not None and y.grad_fn is not before
     with pytest.raises(RuntimeError, match="leaf"):
-        getattr(tg.ones(3, requires_grad=True), name)(*args)
+        getattr(tg.ones(3, requires_grad=True), name)(*args, **kwargs)
 
 
 def test_unary_plain_writes_cover_the_unary_ops():

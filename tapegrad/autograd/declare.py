@@ -372,12 +372,15 @@ def inplace_method(name: str, fn: Callable, write: Callable | None = None, eleme
     else:
         def method(self, *args, **kwargs):
             data = self._data
-            if elementwise:
+            if elementwise:  # check_overlaps, inlined: two arrays that own their memory never overlap
+                for a in args:
+                    if (a.__class__ is Tensor or isinstance(a, Tensor)) \
+                            and (a._data.base is not None or data.base is not None) \
+                            and overlap(data, a._data) == "partial":
+                        raise overlap_error(name)
                 if kwargs:
-                    check_overlaps(name, self, args, kwargs)
-                else:  # the same check, inlined: two arrays that own their memory never overlap
-                    for a in args:
-                        if (a.__class__ is Tensor or isinstance(a, Tensor)) \
+                    for a in kwargs.values():
+                        if a.__class__ is not float and a.__class__ is not int and isinstance(a, Tensor) \
                                 and (a._data.base is not None or data.base is not None) \
                                 and overlap(data, a._data) == "partial":
                             raise overlap_error(name)

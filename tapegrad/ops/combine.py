@@ -26,6 +26,8 @@ from . import reduce as R
 from . import shape as S
 from . import sort as So
 
+_FLOAT32, _FLOAT64 = np.dtype(np.float32), np.dtype(np.float64)
+
 __all__ = ["addcmul", "addcdiv", "addmm", "addmv", "addr", "baddbmm", "addbmm", "vdot", "dist", "kron", "cross",
            "trace", "diff", "rot90", "diag_embed", "diagflat", "repeat_interleave", "renorm", "split_with_sizes",
            "hsplit", "vsplit", "dsplit", "ravel", "nansum", "nanmean", "kthvalue", "mode", "nanmedian", "quantile",
@@ -120,26 +122,30 @@ def _addc_write(ufunc):
         if tensor1.__class__ is not Tensor or tensor2.__class__ is not Tensor or not (
                 value.__class__ is float or value.__class__ is int):
             return False
-        a, b = tensor1._data, tensor2._data
-        if data.dtype.kind != "f" or data.dtype == np.float16 or a.dtype is not data.dtype \
-                or b.dtype is not data.dtype or not data.flags.writeable:
-            return False  # (the method refused partly overlapping operands already)
-        if not -3.4028234663852886e38 <= value <= 3.4028234663852886e38 and data.itemsize == 4:
-            return False  # a value float32 cannot hold (or nan): the op checks it (c10's checked conversion)
+        a, b, dtype = tensor1._data, tensor2._data, data.dtype
+        if a.dtype is not dtype or b.dtype is not dtype:
+            return False
+        if dtype is _FLOAT32:
+            if not -3.4028234663852886e38 <= value <= 3.4028234663852886e38:
+                return False  # a value float32 cannot hold (or nan): the op checks it (c10's checked conversion)
+        elif dtype is not _FLOAT64:
+            return False  # float16 (its opmath), integers, bool: the op
+        # (the method refused partly overlapping operands already.) numpy checks shapes before it writes: a
+        # result larger than the tensor, or read-only memory, is a ValueError, and the door explains.
         try:
             if value != 1:  # the op's order: value * tensor1 first (an array even for 0-d tensors, to write into)
                 term = np.multiply(a, value)
                 if term.__class__ is not np.ndarray:  # a 0-d product is a numpy scalar: an array, to write into
                     term = np.asarray(term)
-                term = ufunc(term, b, out=term) if term.shape == b.shape else ufunc(term, b)
+                try:
+                    ufunc(term, b, out=term)
+                except ValueError:  # tensor2 broadcasts tensor1 up
+                    term = ufunc(term, b)
             else:
                 term = ufunc(a, b)
+            np.add(data, term, out=data)
         except ValueError:
             return False
-        if term.shape != data.shape and (term.ndim > data.ndim
-                                         or np.broadcast_shapes(term.shape, data.shape) != data.shape):
-            return False  # the result would be larger than the tensor: the door explains
-        np.add(data, term, out=data)
         return True
 
     return write

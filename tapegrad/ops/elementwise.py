@@ -1268,7 +1268,7 @@ from numpy._core.umath import clip as _clip_ufunc  # type: ignore[attr-defined] 
 def _clamp_write(data, min=None, max=None):
     """clamp_ with number bounds on a floating-point tensor, with nothing to record: each bound is one ufunc into
     the tensor, with ``clamp``'s values (-0.0 stays against a bound of 0.0, NaN stays NaN, min > max gives max)."""
-    if data.dtype.kind != "f" or min is None and max is None or not data.flags.writeable:
+    if data.dtype.kind != "f" or min is None and max is None:
         return False
     for bound in (min, max):
         if bound is not None and not ((bound.__class__ is float or bound.__class__ is int) and bound == bound
@@ -1276,20 +1276,22 @@ def _clamp_write(data, min=None, max=None):
             return False  # tensors, NaN, numpy scalars, bools, overflow: the op decides (and explains)
     # NOTE: PyTorch's x < lo ? lo : x keeps x at a tie (-0.0 against a bound of 0.0). numpy's float32/float64
     # maximum and minimum keep their second argument at a tie, so the tensor goes second; float16's keep the
-    # first, so there a bound of 0 is a masked copy.
-    if data.dtype is _HALF:
-        if min is not None:
-            np.copyto(data, min, where=data < min)
-        if max is not None:
-            np.copyto(data, max, where=data > max)
-        return True
-    if min is not None and max is not None and min != 0 and max != 0:
-        _clip_ufunc(data, min, max, out=data)  # one pass (np.clip without its Python wrapper); no zero ties
-    else:
-        if min is not None:
-            np.maximum(min, data, out=data)
-        if max is not None:
-            np.minimum(max, data, out=data)
+    # first, so there a bound of 0 is a masked copy. Read-only memory: numpy refuses before the first write.
+    try:
+        if data.dtype is _HALF:
+            if min is not None:
+                np.copyto(data, min, where=data < min)
+            if max is not None:
+                np.copyto(data, max, where=data > max)
+        elif min is not None and max is not None and min != 0 and max != 0:
+            _clip_ufunc(data, min, max, out=data)  # one pass (np.clip without its Python wrapper); no zero ties
+        else:
+            if min is not None:
+                np.maximum(min, data, out=data)
+            if max is not None:
+                np.minimum(max, data, out=data)
+    except ValueError:
+        return False  # the door explains
     return True
 
 
@@ -1563,8 +1565,7 @@ def _lerp_write(data, end, weight):
     """lerp_ of a float32 or float64 tensor toward a tensor of its dtype by a number, with nothing to record:
     ``lerp``'s arithmetic, written into the tensor (an exponential moving average's update)."""
     if not (weight.__class__ is float or weight.__class__ is int) or end.__class__ is not Tensor \
-            or data.dtype is _HALF or data.dtype.kind != "f" or end._data.dtype is not data.dtype \
-            or not data.flags.writeable:
+            or end._data.dtype is not data.dtype or data.dtype.char not in "fd":
         return False
     w, e = float(weight), end._data  # (the method refused a partly overlapping end already)
     try:
@@ -1573,10 +1574,13 @@ def _lerp_write(data, end, weight):
         return False  # shapes that do not broadcast: the op explains
     if d.shape != data.shape:
         return False
-    if -0.5 < w < 0.5:
-        np.add(data, np.multiply(w, d, out=d), out=data)  # x + w * (e - x)
-    else:
-        np.subtract(e, np.multiply(d, 1 - w, out=d), out=data)  # e - (e - x) * (1 - w)
+    try:  # (read-only memory: numpy refuses before writing, and the door explains)
+        if -0.5 < w < 0.5:
+            np.add(data, np.multiply(w, d, out=d), out=data)  # x + w * (e - x)
+        else:
+            np.subtract(e, np.multiply(d, 1 - w, out=d), out=data)  # e - (e - x) * (1 - w)
+    except ValueError:
+        return False
     return True
 
 
