@@ -1489,10 +1489,11 @@ known_class(
     x = torch.tensor([0.5, 2.0], dtype=torch.float64, requires_grad=True)
     torch.acosh(x).sgn().sum().backward()
     x.grad
-    """, "new: PyTorch's real sgn_backward returns an efficient zero tensor (FunctionsManual.cpp), which stays "
-         "zero through the rules before it (0 * nan is 0 there: acosh'(0.5) is nan), and is materialized as "
-         "zeros at the leaf; tapegrad's rule returns plain zeros, so 0 * nan = nan (sign's zeros_like is plain "
-         "in both). Needs an engine-level zero gradient", "tapegrad/autograd/engine.py")
+    """, "PyTorch's real sgn_backward returns an efficient zero tensor (FunctionsManual.cpp) that skips the rules "
+         "before it, so 0 * nan (acosh'(0.5)) or 0 * inf (sqrt'(0)) stays 0 there; its own sign, floor, round and "
+         "trunc return plain zeros_like(grad) and give nan at the same points (x.sqrt().sign() at 0: nan in both). "
+         "tapegrad gives sgn sign's rule: plain zeros, IEEE products upstream", "tapegrad/ops/elementwise.py",
+    status="by-design")
 
 
 def norm_p(d):
