@@ -25,6 +25,7 @@ from .xp import numpy_xp, tensor_xp
 
 _wrap = wrap
 _grad = _state.grad
+_ndarray, _add_reduce = np.ndarray, np.add.reduce  # (ndarray.sum is a Python function calling this)
 
 # A backward without retain_graph frees a node by negating its stamp: -1 - stamp < 0 still tells when it was
 # recorded (for parents_of), and any negative stamp means freed.
@@ -64,7 +65,8 @@ def unbroadcast(xp, grad, shape):
     if lead < 0:
         return None
     if gshape[lead:] == shape:  # only leading dims were added (a bias): one sum over them
-        return grad.sum(axis=0 if lead == 1 else tuple(range(lead)))
+        axis = 0 if lead == 1 else tuple(range(lead))
+        return _add_reduce(grad, axis) if grad.__class__ is _ndarray else grad.sum(axis=axis)
     axes = tuple(range(lead)) + tuple(lead + i for i, s in enumerate(shape) if s == 1 and gshape[lead + i] != 1)
     if any(s != 1 and gshape[lead + i] != s for i, s in enumerate(shape)):
         return None

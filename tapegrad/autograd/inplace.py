@@ -77,7 +77,7 @@ def increment_version(*tensors: Tensor) -> None:
     _clock.now += 1  # one tick for all of them (an optimizer's step announces every parameter at once)
     now = _clock.now
     for t in tensors:
-        if t.__class__ is not Tensor and not isinstance(t, Tensor):
+        if not isinstance(t, Tensor):  # (one C call, for a Parameter too)
             raise TypeError(f"increment_version: expected Tensors, got {type(t).__name__}")
         if t._base is None and t._extra is None:  # bump(t), inlined for the common case
             t._version = now

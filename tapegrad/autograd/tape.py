@@ -98,7 +98,10 @@ def _maybe_view(t, input):
     if base is data or base is data.base:
         root = input if input._base is None else input._base
         t._base = root
-        members(root).append(weakref.ref(t))
+        if root._extra is None:  # members(root), inlined for a tensor's first view (``emb.view(...)``)
+            root._extra = {"aliases": [weakref.ref(t)]}
+        else:
+            members(root).append(weakref.ref(t))
         if input._extra is not None and "multi_output" in input._extra:  # a view of split's output is one too
             t._extras()["multi_output"] = "a view of " + input._extra["multi_output"].removeprefix("a view of ")
 

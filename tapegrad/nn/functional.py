@@ -34,6 +34,10 @@ from ..ops.elementwise import xlogy_rule as _xlogy_rule
 from ..ops.linalg import matmul
 from ..random import rng as _rng
 
+# NOTE: the ufuncs' reductions, which ndarray.sum/max/min call through a Python function each (numpy's _methods):
+# the same values, a Python frame less in every loss and embedding. Their default axis is 0: pass None for all
+_sum, _max, _min = np.add.reduce, np.maximum.reduce, np.minimum.reduce
+
 __all__ = ["relu", "relu_", "relu6", "hardtanh", "leaky_relu", "elu", "selu", "celu", "gelu", "silu", "mish",
            "sigmoid", "tanh", "softplus", "logsigmoid", "softsign", "hardsigmoid", "hardswish", "softmax",
            "log_softmax", "softmin", "linear", "bilinear", "dropout", "one_hot", "pad", "embedding",
@@ -1129,7 +1133,7 @@ def embedding(input: Tensor, weight: Tensor, padding_idx: int | None = None, max
         if not -V <= padding_idx < V:
             raise ValueError(f"embedding: padding_idx {padding_idx} must be within num_embeddings {V}")
         padding_idx %= V
-    if idx.size and (idx.min() < 0 or idx.max() >= V):
+    if idx.size and (_min(idx, None) < 0 or _max(idx, None) >= V):
         bad = idx.min() if idx.min() < 0 else idx.max()
         raise IndexError(f"embedding: index {bad} is out of range for a weight of shape {tuple(w.shape)} "
                          f"(expected 0 <= index < {V})")
@@ -1611,7 +1615,7 @@ def _reduce(loss, reduction, den=None):
     of nothing is nan and the sum of nothing 0, as in PyTorch."""
     if reduction == "none":
         return loss
-    total = loss.sum()
+    total = _sum(loss, None)
     if reduction == "mean":
         n = loss.size if den is None else den
         if n:
@@ -1966,7 +1970,7 @@ def _class_layout(op_name, x, t, ignore_index):
     C = x.shape[cdim]
     keep = None
     if t.size:
-        lo, hi = int(t.min()), int(t.max())
+        lo, hi = int(_min(t, None)), int(_max(t, None))
         if lo < 0 or hi >= C or 0 <= ignore_index < C:
             keep = t != ignore_index
             bad = keep & ((t < 0) | (t >= C))
@@ -2120,9 +2124,9 @@ def _log_softmax_and_shift(a, cdim):
     """The log-softmax over the class axis and the max it subtracted (zeros for an empty input)."""
     if a.size == 0:
         return a.copy(), np.zeros(a.shape[:cdim] + (1,) + a.shape[cdim + 1:], dtype=a.dtype)
-    shift = a.max(axis=cdim, keepdims=True)
+    shift = _max(a, axis=cdim, keepdims=True)
     logp = a - shift
-    logp -= np.log(np.exp(logp).sum(axis=cdim, keepdims=True))
+    logp -= np.log(_sum(np.exp(logp), axis=cdim, keepdims=True))
     return logp, shift
 
 
