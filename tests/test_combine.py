@@ -1258,3 +1258,17 @@ def test_quantile_without_gradient_skips_the_tie_order():
     assert tg.quantile(x, 0.5).item() == 1.0
     with tg.no_grad():
         assert tg.quantile(tg.tensor([1.0] * 30, requires_grad=True), 1.0).item() == 1.0
+
+
+@given(st.sampled_from([3e38, 1e30, 1e6, 2.0 ** 24]), st.sampled_from([2.0, -1.5, 0.75]))
+@example(3e38, 2.0)
+def test_logcumsumexp_gradient_keeps_the_gradients_digits_beside_large_values(big, g):
+    # d out[i] / d x[j] = exp(x[j] - out[i]) for j <= i: 1 where x[j] dominates, so the gradient of a dominating
+    # element is the sum of the gradients after it. PyTorch 2.13's logcumsumexp_backward (FunctionsManual.cpp)
+    # works in log space, log|grad| - result, where log 2 vanishes beside 3e38 (gradient 1 for 2): the
+    # pytorch-logcumsumexp-grad-absorbed entry of tests/test_differential.py
+    x = tg.tensor([1e-30, big, 3.0], dtype=tg.float32, requires_grad=True)
+    tg.logcumsumexp(x, 0).backward(tg.tensor([0.5, g, -1.5], dtype=tg.float32))
+    np.testing.assert_allclose(x.grad.numpy(), [0.5 + (g - 1.5) * math.exp(-big), g - 1.5, -1.5 * math.exp(3 - big)],
+                               rtol=1e-6)
+    assert_gradients(lambda t: tg.logcumsumexp(t, 0), np.array([1e-3, 40.0, 3.0]))
