@@ -14,6 +14,7 @@ from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 import tapegrad as tg
+from tapegrad.autograd import gradgradcheck
 from tapegrad.ops import combine
 from tapegrad.testing import arrays, assert_gradients, broadcastable_shapes
 
@@ -1165,3 +1166,109 @@ def test_selected_values_detach_in_place_as_pytorch(op):
     z = getattr(tg.tensor([[1.0, 2.0], [3.0, 0.5]], requires_grad=True), op)(*((1, 0) if op == "kthvalue" else (0,)))
     assert z[0].grad_fn.name() == y[0].grad_fn.name()
     assert z[0].tolist() == y[0].tolist() and z[1].tolist() == y[1].tolist()
+
+
+# ---- beta=0 / alpha=0: PyTorch's gradients are maybe_multiply(grad, beta) and maybe_multiply(grad, alpha)
+_BLAS = {  # name: (input, first, second) shapes
+    "addmm": ((2, 2), (2, 3), (3, 2)), "addmv": ((2,), (2, 3), (3,)), "addr": ((2, 3), (2,), (3,)),
+    "baddbmm": ((1, 2, 2), (1, 2, 3), (1, 3, 2)), "addbmm": ((2, 2), (1, 2, 3), (1, 3, 2))}
+
+
+def _blas_grads(lib, name, beta, alpha, g_value, method=False):
+    ts = [lib.tensor(np.arange(1, math.prod(s) + 1, dtype=np.float64).reshape(s) * 0.5, requires_grad=True)
+          for s in _BLAS[name]]
+    out = getattr(ts[0] * 1, name + "_")(*ts[1:], beta=beta, alpha=alpha) if method else \
+        getattr(lib, name)(*ts, beta=beta, alpha=alpha)
+    g = np.ones(tuple(out.shape))
+    g.flat[0] = g_value
+    with np.errstate(all="ignore"):
+        out.backward(lib.tensor(g))
+    return [t.grad.numpy() for t in ts]
+
+
+@pytest.mark.parametrize("name", sorted(_BLAS))
+@given(beta=st.sampled_from([0, 0.0, 1, 2.5]), alpha=st.sampled_from([0, 0.0, 1, -1.5]),
+       g_value=st.sampled_from([math.inf, -math.inf, math.nan, 2.0]))
+@example(beta=0, alpha=0, g_value=math.inf)
+def test_zero_beta_or_alpha_gradient_is_zero_times_grad(name, beta, alpha, g_value):
+    # derivatives.yaml: self: maybe_multiply(grad, beta); mat1: mm_mat1_backward(grad, mat2, ..., alpha) (grad @ mat2.T
+    # times alpha): 0 * an infinite gradient is NaN, whether or not the forward skipped the product (BLAS, alpha=0)
+    # or ignored the input (beta=0)
+    grads = _blas_grads(tg, name, beta, alpha, g_value)
+    finite = np.isfinite(g_value)
+    if beta == 0:
+        assert np.isnan(grads[0].flat[0]) == (not finite)
+        assert (grads[0].flat[1:] == 0).all()
+    if alpha == 0:  # the row and column of the first output element: 0 * inf
+        for gr in grads[1:]:
+            assert np.isnan(gr).any() == (not finite)
+            assert (gr[~np.isnan(gr)] == 0).all()
+
+
+@pytest.mark.parametrize("name", sorted(_BLAS))
+def test_zero_beta_or_alpha_gradient_matches_pytorch(name):
+    torch = pytest.importorskip("torch")
+    for beta, alpha in ((0, 1), (1, 0), (0, 0), (0.0, 2), (2, 0.0)):
+        for g_value in (math.inf, math.nan, 3.0):
+            for method in (False, True):
+                got = _blas_grads(tg, name, beta, alpha, g_value, method)
+                want = _blas_grads(torch, name, beta, alpha, g_value, method)
+                for a, b in zip(got, want, strict=True):
+                    np.testing.assert_array_equal(a, b, err_msg=f"{name} beta={beta} alpha={alpha} g={g_value}")
+
+
+def test_zero_beta_or_alpha_node_is_pytorchs_and_differentiates_twice():
+    a, m, n = (tg.tensor(np.full(s, 0.5), requires_grad=True) for s in ((2, 2), (2, 3), (3, 2)))
+    out = tg.addmm(a, m, n, beta=0, alpha=0)
+    assert out.grad_fn.name() == "AddmmBackward0"
+    assert out.tolist() == [[0.0, 0.0], [0.0, 0.0]]
+    assert gradgradcheck(lambda i, x, y: tg.addmm(i, x, y, beta=0, alpha=2) ** 2,
+                         tuple(tg.tensor(np.arange(1.0, 1 + math.prod(s)).reshape(s) / 4, requires_grad=True)
+                               for s in ((2, 2), (2, 3), (3, 2))))
+    assert_gradients(lambda i, x, y: tg.addmm(i, x, y, beta=0, alpha=2), np.ones((2, 2)), np.ones((2, 3)) * 0.5,
+                     np.arange(6.0).reshape(3, 2))
+
+
+# ---- quantile of equal values: which one receives the gradient is PyTorch's unstable sort's order
+@settings(max_examples=40, deadline=None)
+@given(st.lists(st.sampled_from([0.0, 1.0, 1.0, 2.0, -1.0, math.nan]), min_size=1, max_size=40),
+       st.sampled_from([None, 0, -1]), st.sampled_from([0.0, 0.3, 0.5, 1.0]),
+       st.sampled_from(["linear", "lower", "higher", "midpoint", "nearest"]), st.booleans())
+@example([-2.5, 1.5, 1.5, -3.0, -3.0, 1.5, 3.0, 3.0, 0.5, 2.0, 0.5, 1.5, 1.0, 0.5, 0.5, 3.0, 0.5, 1.0, 1.5, 2.0,
+          -0.25, 1.0, -3.0, -2.5], None, 1.0, "lower", False)
+@example([1.0] * 20 + [math.nan] * 3, -1, 0.5, "linear", False)
+def test_quantile_gradient_of_ties_goes_where_pytorchs(values, dim, q, interpolation, nan):
+    # Sorting.cpp quantile_compute sorts with sort() (stable=False): on CPU libstdc++'s std::sort (introsort, NaN
+    # last), which moves equal values out of their order from 17 elements on; the gradient goes to the element its
+    # order puts at the quantile's rank
+    torch = pytest.importorskip("torch")
+    x = np.array(values * 2).reshape(2, -1) if dim is not None else np.array(values)
+    grads = []
+    for m in (tg, torch):
+        t = m.tensor(x, dtype=m.float64, requires_grad=True)
+        fn = m.nanquantile if nan else m.quantile
+        out = fn(t, q, dim=dim, interpolation=interpolation)
+        out.backward(m.ones_like(out))
+        grads.append(t.grad.numpy())
+    np.testing.assert_array_equal(*grads)
+
+
+def test_quantile_without_gradient_skips_the_tie_order():
+    x = tg.tensor([1.0] * 30)
+    assert tg.quantile(x, 0.5).item() == 1.0
+    with tg.no_grad():
+        assert tg.quantile(tg.tensor([1.0] * 30, requires_grad=True), 1.0).item() == 1.0
+
+
+@given(st.sampled_from([3e38, 1e30, 1e6, 2.0 ** 24]), st.sampled_from([2.0, -1.5, 0.75]))
+@example(3e38, 2.0)
+def test_logcumsumexp_gradient_keeps_the_gradients_digits_beside_large_values(big, g):
+    # d out[i] / d x[j] = exp(x[j] - out[i]) for j <= i: 1 where x[j] dominates, so the gradient of a dominating
+    # element is the sum of the gradients after it. PyTorch 2.13's logcumsumexp_backward (FunctionsManual.cpp)
+    # works in log space, log|grad| - result, where log 2 vanishes beside 3e38 (gradient 1 for 2): the
+    # pytorch-logcumsumexp-grad-absorbed entry of tests/test_differential.py
+    x = tg.tensor([1e-30, big, 3.0], dtype=tg.float32, requires_grad=True)
+    tg.logcumsumexp(x, 0).backward(tg.tensor([0.5, g, -1.5], dtype=tg.float32))
+    np.testing.assert_allclose(x.grad.numpy(), [0.5 + (g - 1.5) * math.exp(-big), g - 1.5, -1.5 * math.exp(3 - big)],
+                               rtol=1e-6)
+    assert_gradients(lambda t: tg.logcumsumexp(t, 0), np.array([1e-3, 40.0, 3.0]))

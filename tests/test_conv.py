@@ -940,3 +940,51 @@ def test_conv_nonfinite_values_stay_out_of_the_cropped_columns(h, w, k, groups_o
                                                                 groups=groups).numpy())):
         np.testing.assert_array_equal(np.isnan(got), np.isnan(want))
         np.testing.assert_allclose(np.nan_to_num(got, nan=0.0), np.nan_to_num(want, nan=0.0), rtol=1e-9)
+
+
+_SAME = {"conv1d": ((1, 2, 5), (3, 2, 2)), "conv2d": ((2, 2, 4, 3), (2, 2, 2, 1)),
+         "conv3d": ((1, 1, 3, 4, 2), (2, 1, 2, 3, 2))}
+
+
+def _same_conv(lib, name, x, w, b, dilation):
+    xt = lib.tensor(x, requires_grad=True)
+    wt, bt = lib.tensor(w, requires_grad=True), lib.tensor(b, requires_grad=True)
+    out = getattr(lib.nn.functional, name)(xt, wt, bt, padding="same", dilation=dilation)
+    return xt, wt, bt, out
+
+
+@pytest.mark.parametrize("name", sorted(_SAME))
+@given(data=st.data(), dilation=st.sampled_from([1, 3]))
+def test_same_padding_of_an_even_kernel_pads_the_input_first(name, data, dilation):
+    # Convolution.cpp convolution_same: an even dilated kernel pads the input by the difference (constant_pad_nd)
+    # and convolves the padded copy, which the convolution saves: a later in-place write to the input is harmless
+    xs, ws = _SAME[name]
+    x = data.draw(arrays(xs))
+    w, b = data.draw(arrays(ws)), data.draw(arrays((ws[0],)))
+    xt, wt, bt, out = _same_conv(tg, name, x, w, b, dilation)
+    assert out.shape[2:] == xt.shape[2:]
+    assert [f.name() for f, _ in out.grad_fn.next_functions if f is not None][0] == (
+        "ConstantPadNdBackward0" if any(dilation * (k - 1) % 2 for k in ws[2:]) else "AccumulateGrad")
+    with tg.no_grad():
+        xt.neg_()
+    out.sum().backward()  # the saved copy is the padded input: no "modified by an in-place operation"
+    assert_gradients(lambda a, c, e: getattr(tg.nn.functional, name)(a, c, e, padding="same", dilation=dilation),
+                     x, w, b)
+
+
+@pytest.mark.parametrize("name", sorted(_SAME))
+def test_same_padding_of_an_even_kernel_matches_pytorch(name):
+    torch = pytest.importorskip("torch")
+    rng = np.random.default_rng(3)
+    xs, ws = _SAME[name]
+    x, w, b = rng.normal(size=xs), rng.normal(size=ws), rng.normal(size=ws[:1])
+    results = []
+    for lib in (tg, torch):
+        xt, wt, bt, out = _same_conv(lib, name, x, w, b, 1)
+        g = out.detach() * 0 + 1
+        with lib.no_grad():
+            xt.neg_()  # after the call: PyTorch's convolution saved the padded copy
+        out.backward(g)
+        results.append([out.detach().numpy(), wt.grad.numpy(), bt.grad.numpy(), xt.grad.numpy()])
+    for a, c in zip(*results, strict=True):
+        np.testing.assert_allclose(a, c, rtol=1e-12, atol=1e-12)

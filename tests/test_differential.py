@@ -1792,6 +1792,76 @@ known_class(
          "computes the grid (the float32 grid, rounded)", "tapegrad/nn/", status="pytorch-bug")
 
 
+# wave 8: gradients
+
+
+def logcumsumexp_absorbs(t):
+    """float32/float64 values large enough that one ulp of them is more than 1e-3: PyTorch's log-space backward
+    (log|grad| - result) then loses the gradient's digits beside the result."""
+    if not isf(t) or t.dtype not in (torch.float32, torch.float64) or t.numel() == 0:
+        return False
+    a = t.detach().double().abs()
+    a = a[torch.isfinite(a)]
+    return bool(a.numel()) and float(a.max()) * torch.finfo(t.dtype).eps > 1e-3
+
+
+known_class(
+    "pytorch-logcumsumexp-grad-absorbed", fam("logcumsumexp", inplace=False), GRADS,
+    lambda d: logcumsumexp_absorbs(x0(d)),
+    """
+    x = torch.tensor([1e-30, 3e38, 3.0], requires_grad=True)
+    torch.logcumsumexp(x, 0).backward(torch.tensor([0.5, 2.0, -1.5]))
+    x.grad
+    """, "PyTorch 2.13's logcumsumexp_backward (FunctionsManual.cpp) works in log space, exp(reverse_logcumsumexp("
+         "log|grad| - result) + self): beside a result of 3e38 log 2 rounds away, so 3e38 gets 1 - 1 = 0 for the "
+         "true 2 - 1.5 = 0.5 (d out[i] / d x[j] = exp(x[j] - out[i]) is 1 for a dominating x[j]); tapegrad's "
+         "gradient is that derivative", COMBINE, status="pytorch-bug")
+known_class(
+    "pytorch-orgqr-singular-reflector-grad", fam("orgqr", inplace=False), {"grad-nan", "grad-inf"},
+    lambda d: len(d.inputs) > 1 and isf(x0(d)) and singular_reflector(d),
+    """
+    a = torch.tensor([[0.5, -0.0], [1.0, 0.5]], dtype=torch.float64, requires_grad=True)
+    torch.linalg.householder_product(a, torch.tensor([0.5, -1.0], dtype=torch.float64)).sum().backward()
+    a.grad
+    """, "PyTorch 2.13's householder_product (orgqr) gradient is nan where a reflector I - tau v v^T is singular "
+         "(tau |v|^2 = 1: tau 0.5 with v = [1, 1] here; finite at 0.6), as its ormqr's "
+         "(pytorch-ormqr-singular-reflector-grad); the product is a polynomial in A and tau, tapegrad's gradient "
+         "is its derivative (float64 finite differences agree: 0.875 here)", LI, status="pytorch-bug")
+known_class(
+    "lerp-huge-tensor-weight-same-operand", fam("lerp"), GRADS,
+    lambda d: len(d.call.args) > 2 and isinstance(arg(d, 0), core.Ref) and arg(d, 0) == arg(d, 1)
+    and len(d.inputs) > 2 and isf(d.inputs[2]) and bool(
+        (d.inputs[2].detach().double().abs().nan_to_num(0, 0, 0) > 1e6).any()),
+    """
+    v4 = torch.tensor([[3.0, 3e38, 0.0]], requires_grad=True)
+    v5 = v4.lerp(v4, v4)
+    v6 = torch.nn.functional.pad(v5, ())
+    w4, w5 = torch.tensor([[0.75, -2.0, 1.25]]), torch.tensor([[-1.5, 0.75, -2.0]])
+    w6 = torch.tensor([[0.25, -1.5, 0.75]])
+    ((v4 * w4).sum() + (v5 * w5).sum() + (v6 * w6).sum()).backward()
+    v4.grad
+    """, "README: lerp(x, x, w) with a huge tensor weight, as lerp-huge-weight's number weight: the gradients "
+         "(1 - w) g and w g reach one leaf as -2.25e38 and 2.25e38 (exactly opposite), and the leaf's other "
+         "gradients are absorbed or not depending on the order of accumulation (PyTorch's engine orders nodes "
+         "by creation, tapegrad's by its ready stack); both are 'right'", E, status="by-design")
+known_class(
+    "cross-same-operand-grad-cancel", fam("cross", inplace=False), GRADS,
+    lambda d: len(d.call.args) > 1 and isinstance(arg(d, 0), core.Ref) and arg(d, 0) == arg(d, 1)
+    and isf(x0(d)) and bool((x0(d).detach().double().abs().nan_to_num(0, 0, 0) > 1e6).any()),
+    """
+    v0 = torch.tensor([[2.0, 2.0, -3.0], [5e-324, -1.0, 3e+38]], dtype=torch.float64, requires_grad=True)
+    v1 = torch.cross(v0, v0)
+    v3 = v1.unsqueeze(-1)
+    w0 = torch.tensor([[0.75, -2.0, 1.25], [1.0, -0.5, 2.0]], dtype=torch.float64)
+    w1 = torch.tensor([[-1.5, 0.75, -2.0], [1.25, 1.0, -0.5]], dtype=torch.float64)
+    w3 = torch.tensor([[[2.0], [0.25], [-1.5]], [[0.75], [-2.0], [1.25]]], dtype=torch.float64)
+    ((v0 * w0).sum() + (v1 * w1).sum() + (v3 * w3).sum()).backward()
+    v0.grad
+    """, "README: cross(x, x) at large x: its two gradients, cross(x, g) and cross(g, x), are exactly opposite "
+         "(-3e38 g here) and the leaf's other gradients are absorbed or not depending on the order of "
+         "accumulation, as same-operand-grad-cancel (both are 'right')", COMBINE, status="by-design")
+
+
 # ---------------------------------------------------------------------- the tests
 def _examples():
     return settings().max_examples * 10  # 200 programs in the fast profile, 3,000 under HYPOTHESIS_PROFILE=thorough

@@ -1334,3 +1334,36 @@ def test_float16_pow_exponent_check_matches_pytorch():
             except RuntimeError:
                 got.append("raises")
         assert got[0] == got[1], e
+
+
+@given(st.sampled_from(["int64", "int32", "uint8", "bool"]), st.sampled_from(["float16", "float32", "float64"]),
+       st.integers(0, 2 ** 62), st.lists(st.sampled_from([0.0, 1.0, -2.5]), min_size=3, max_size=3))
+@example("int64", "float16", 2 ** 63 - 1, [0.0, 1.0, 0.0])
+def test_lerp_integer_weight_gradient_multiplies_by_the_integer_itself(wdtype, dtype, w, g):
+    # PyTorch's LerpBackward1 multiplies grad by (1 - weight) and weight with the 0-d integer weight a CPU scalar
+    # (read at the opmath precision): a zero gradient stays 0 where the weight overflows float16 (not 0 * inf)
+    info = np.iinfo(wdtype) if wdtype != "bool" else None
+    wv = bool(w % 2) if info is None else w % (int(info.max) + 1)
+    x = tg.tensor([-2.5, 0.5, 0.0], dtype=getattr(tg, dtype), requires_grad=True)
+    e = tg.tensor([1.0, 1.0, 2.0], dtype=getattr(tg, dtype), requires_grad=True)
+    out = x.lerp(e, tg.tensor(wv, dtype=getattr(tg, wdtype)))
+    out.backward(tg.tensor(g, dtype=getattr(tg, dtype)))
+    with np.errstate(over="ignore"):
+        want_x = (np.array(g) * (1.0 - float(wv))).astype(dtype)
+        want_e = (np.array(g) * float(wv)).astype(dtype)
+    np.testing.assert_array_equal(x.grad.numpy(), want_x)
+    np.testing.assert_array_equal(e.grad.numpy(), want_e)
+    (gx,) = tg.autograd.grad(x.lerp(e, tg.tensor(wv, dtype=getattr(tg, wdtype))), x,
+                             tg.tensor(g, dtype=getattr(tg, dtype)), create_graph=True)
+    np.testing.assert_array_equal(gx.detach().numpy(), want_x)
+
+
+def test_lerp_integer_weight_gradient_matches_pytorch_where_it_overflows_float16():
+    torch = pytest.importorskip("torch")
+    grads = []
+    for m in (tg, torch):
+        x = m.tensor([[-2.5, 0.5, 0.0], [1.0, -0.25, -2.5]], dtype=m.float16, requires_grad=True)
+        out = x.lerp(x, m.tensor(9223372036854775807))
+        out.backward(m.tensor([[0.0, 1.0, 0.0], [0.0, 0.0, -1.0]], dtype=m.float16))
+        grads.append(x.grad.numpy())
+    np.testing.assert_array_equal(*grads)

@@ -535,3 +535,63 @@ def test_ldexp_gradient_is_the_true_power_of_two(edtype, e, factor):
     assert y.grad_fn.name() == "LdexpBackward0"
     y.sum().backward()
     assert x.grad.tolist() == [np.float32(factor)]
+
+
+@given(st.lists(st.sampled_from([1.5, -0.25, 0.0, math.inf, -math.inf, math.nan]), min_size=1, max_size=6),
+       st.lists(st.sampled_from([1.0, -2.0, 0.0, math.inf, -math.inf, math.nan]), min_size=6, max_size=6))
+@example([math.inf, 2.0], [-math.inf, 1.0, 0, 0, 0, 0])
+def test_nan_to_num_gradient_is_grad_times_isfinite(xs, gs):
+    # PyTorch's rule (tools/autograd/derivatives.yaml): grad * isfinite(self), so a non-finite gradient at a
+    # replaced element gives NaN there (0 * inf), and a finite one 0
+    x = tg.tensor(xs, dtype=tg.float64, requires_grad=True)
+    g = np.array(gs[:len(xs)])
+    tg.nan_to_num(x).backward(tg.tensor(g))
+    with np.errstate(invalid="ignore"):
+        want = g * np.isfinite(np.array(xs))
+    np.testing.assert_array_equal(x.grad.numpy(), want)
+    (gg,) = tg.autograd.grad(tg.nan_to_num(x).sum(), x, create_graph=True)
+    assert gg.tolist() == np.isfinite(np.array(xs)).astype(float).tolist()
+
+
+def test_nan_to_num_gradient_matches_pytorch_at_non_finite_gradients():
+    torch = pytest.importorskip("torch")
+    x = [[3.0, 1.5], [0.0, -math.inf], [math.nan, math.inf]]
+    g = [[math.inf, math.nan], [1.0, -math.inf], [math.inf, 2.0]]
+    for dtype in ("float16", "float32", "float64"):
+        grads = []
+        for m in (tg, torch):
+            t = m.tensor(x, dtype=getattr(m, dtype), requires_grad=True)
+            m.nan_to_num(t, neginf=-1e300).backward(m.tensor(g, dtype=getattr(m, dtype)))
+            grads.append(t.grad.numpy())
+        np.testing.assert_array_equal(*grads, err_msg=dtype)
+
+
+@given(st.sampled_from(["float16", "float32", "float64"]),
+       st.lists(st.floats(allow_nan=False, allow_infinity=False, width=16), min_size=1, max_size=6))
+@example("float16", [1.1920928955078125e-07, 65504.0, 6e-8])
+@example("float64", [5e-324, 1e-300, 1e300, 1.7976931348623157e308])
+def test_frexp_gradient_is_an_exact_power_of_two(dtype, xs):
+    # d mantissa / dx = 2 ** -exponent exactly (the float64 product, rounded once to the dtype): a zero gradient
+    # stays 0 where 2 ** -exponent overflows the dtype (float16's 1.2e-7: 2 ** 22), as PyTorch's grad / 2 ** exponent
+    x = tg.tensor(np.array(xs, dtype=np.float64), dtype=getattr(tg, dtype), requires_grad=True)
+    m, e = tg.frexp(x)
+    g = np.zeros(len(xs))
+    g[1::2] = 1.0
+    m.backward(tg.tensor(g, dtype=getattr(tg, dtype)))
+    with np.errstate(over="ignore"):
+        want = np.ldexp(g, -e.numpy()).astype(dtype)
+    np.testing.assert_array_equal(x.grad.numpy(), want)
+    assert not np.isnan(x.grad.numpy()).any()
+
+
+def test_frexp_gradient_matches_pytorch_where_the_power_overflows():
+    torch = pytest.importorskip("torch")
+    x = [[math.inf, 3.0, 2.0], [1.1920928955078125e-07, -2.5, 6e-8]]
+    g = [[0.0, 1.0, 2.0], [0.0, 1.0, 1.0]]
+    for dtype in ("float16", "float32", "float64"):
+        grads = []
+        for m in (tg, torch):
+            t = m.tensor(x, dtype=getattr(m, dtype), requires_grad=True)
+            t.frexp()[0].backward(m.tensor(g, dtype=getattr(m, dtype)))
+            grads.append(t.grad.numpy())
+        np.testing.assert_array_equal(*grads, err_msg=dtype)

@@ -11,6 +11,7 @@ from hypothesis import example, given
 from hypothesis import strategies as st
 
 import tapegrad as tg
+from tapegrad.testing import assert_gradients
 
 F64 = "float64"
 
@@ -250,6 +251,31 @@ def test_matrix_exp_of_1x1_matrices_saves_its_input_not_its_result():
     np.testing.assert_allclose(x.grad.numpy(), np.exp([[[2.6]], [[-1.0]]]), rtol=1e-12)
     assert gradcheck(tg.linalg.matrix_exp, (tg.tensor([[0.3]], dtype=tg.float64, requires_grad=True),))
     assert gradgradcheck(tg.linalg.matrix_exp, (tg.tensor([[0.3]], dtype=tg.float64, requires_grad=True),))
+
+
+@given(st.sampled_from([0.1, 1.0, 3.0, 40.0]), st.sampled_from(["digamma_", "neg_", "zero_"]))
+@example(1.0, "digamma_")
+def test_matrix_exp_result_may_be_written_in_place_before_backward(scale, method):
+    # PyTorch's LinalgMatrixExpBackward0 reads its input only (linalg_matrix_exp_differential): a write into the
+    # result under no_grad leaves backward possible, with or without squarings (a norm above 5.37 squares)
+    a = np.array([[-0.7, 1.1, 0.3], [-1.9, -1.9, -0.7], [-0.7, -1.9, 2.6]]) * scale / 2.6
+    x = tg.tensor(a, requires_grad=True)
+    y = x.matrix_exp()
+    w = np.arange(9.0).reshape(3, 3) - 4
+    with tg.no_grad():
+        getattr(y, method)()
+    (y * tg.tensor(w)).sum().backward()
+    fresh = tg.tensor(a, requires_grad=True)
+    (fresh.matrix_exp() * tg.tensor(w)).sum().backward()
+    np.testing.assert_array_equal(x.grad.numpy(), fresh.grad.numpy())
+    assert_gradients(lambda t: tg.linalg.matrix_exp(t), a)
+    torch = pytest.importorskip("torch")
+    tx = torch.tensor(a, requires_grad=True)
+    ty = tx.matrix_exp()
+    with torch.no_grad():
+        getattr(ty, method)()
+    (ty * torch.tensor(w)).sum().backward()
+    np.testing.assert_allclose(x.grad.numpy(), tx.grad.numpy(), rtol=1e-9, atol=1e-12)
 
 
 # ---------------------------------------------------------------------- dtypes PyTorch has no kernel for

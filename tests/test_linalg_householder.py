@@ -108,3 +108,17 @@ def test_orgqr_gradient_with_large_reflector_entries_is_exact(entry):
     q = a.orgqr(tg.tensor([[1.5]], dtype=tg.float64))
     (q * tg.tensor([[[-2.0], [1.25], [1.0]]], dtype=tg.float64)).sum().backward()
     assert a.grad.flatten().tolist() == [0.0, -1.875, -1.5]
+
+
+@given(st.sampled_from([(0.5, -1.0), (0.5, 0.3), (0.4, 1.0), (0.0, 1.0)]))
+@example((0.5, -1.0))
+def test_householder_product_gradient_at_a_singular_reflector_is_finite(taus):
+    # the product of reflectors I - tau v v^T is a polynomial in A and tau: its derivative exists where a reflector
+    # is singular (tau |v|^2 = 1: 0.5 with v = [1, 1], 1.0 with v = [0, 1]); PyTorch 2.13 gives nan there (the
+    # pytorch-orgqr-singular-reflector-grad entry of tests/test_differential.py)
+    a = np.array([[0.5, -0.0], [1.0, 0.5]])
+    w = np.array([[-0.5, 2.0], [0.25, -1.5]])
+    A, tau = tg.tensor(a, requires_grad=True), tg.tensor(np.array(taus), requires_grad=True)
+    (tg.linalg.householder_product(A, tau) * tg.tensor(w)).sum().backward()
+    assert np.isfinite(A.grad.numpy()).all() and np.isfinite(tau.grad.numpy()).all()
+    assert_gradients(lambda x, t: tg.linalg.householder_product(x, t) * tg.tensor(w), a, np.array(taus))

@@ -1058,6 +1058,10 @@ def _matrix_exp_scaled(A):
     U = X @ (X6 @ (b[13] * X6 + b[11] * X4 + b[9] * X2) + b[7] * X6 + b[5] * X4 + b[3] * X2 + b[1] * eye)
     V = X6 @ (b[12] * X6 + b[10] * X4 + b[8] * X2) + b[6] * X6 + b[4] * X4 + b[2] * X2 + b[0] * eye
     R = solve(V - U, V + U)
+    if not s:  # NOTE: PyTorch's backward reads the input only (linalg_matrix_exp_differential); solve's reads its
+        # result, so without a squaring after it the result handed out is a copy: an in-place write to it (under
+        # no_grad) leaves backward possible, as in PyTorch
+        return R.clone()
     for k in range(s):
         if (steps > k).all():
             R = R @ R

@@ -16,7 +16,7 @@ from collections import namedtuple
 import numpy as np
 
 from .. import dtypes
-from ..autograd.declare import Tensor, cast, check_dim, op, plain_write, record, wrap
+from ..autograd.declare import Tensor, cast, check_dim, is_grad_enabled, op, plain_write, record, wrap
 from . import _stdsort
 from . import copy as C
 from . import elementwise as E
@@ -222,12 +222,28 @@ def _beta_alpha(op_name, input, product, beta, alpha, empty=False, multiply=Fals
         none = wrap(np.zeros(shape, dtype=bool))
         zero = wrap(np.zeros((), product._data.dtype))
         base = E.where(none, input, zero) if beta == 0 else _scaled(input, beta)
-        return E.where(none, product, base)
+        return _blas_node(op_name, E.where(none, product, base), input, product, beta, alpha)
     out = _scaled(product, alpha)
-    if beta == 0:  # NOTE: beta=0 ignores input's values, nan and inf included; its gradient is 0, as PyTorch
+    if beta == 0:  # NOTE: beta=0 ignores input's values, nan and inf included; its gradient is 0 * grad, as PyTorch
         shape = tuple(np.broadcast_shapes(tuple(input.shape), tuple(out.shape)))
-        return E.where(wrap(np.ones(shape, dtype=bool)), out, input)
+        return _blas_node(op_name, E.where(wrap(np.ones(shape, dtype=bool)), out, input), input, product, beta,
+                          alpha)
     return _scaled(input, beta) + out
+
+
+_BLAS_NODES = {"addmm": "AddmmBackward0", "addmv": "AddmvBackward0", "addr": "AddrBackward0",
+               "baddbmm": "BaddbmmBackward0", "addbmm": "AddbmmBackward0"}
+
+
+def _blas_node(op_name, out, input, product, beta, alpha):
+    """``out``'s values as one node of ``input`` and ``product`` with PyTorch's gradients, whatever the forward
+    skipped: grad * beta for input and grad * alpha for the product (derivatives.yaml's maybe_multiply), so beta=0
+    or alpha=0 gives 0 * grad, NaN where the gradient is infinite or NaN, as PyTorch (not a zero gradient)."""
+    def rule(xp, need, g, out, x, p):
+        return ((g if beta == 1 else g * beta) if need[0] else None,
+                (g if alpha == 1 else g * alpha) if need[1] else None)
+
+    return record(out._data, (input, product), rule, _BLAS_NODES[op_name])
 
 
 def _addr_bool(input, product, beta, alpha):
@@ -922,6 +938,8 @@ def _quantile(op_name, input, q, dim, keepdim, interpolation, ignore_nan):
         x = input if input.ndim else input.reshape(1)
     data = x._data
     order = np.argsort(data, axis=d, kind="stable")  # NaNs last
+    if input._requires_grad and is_grad_enabled():
+        order = _ties_as_pytorch(data, d, order)
     sorted_x = I.gather(x, d, wrap(order.astype(np.int64)))
     n = data.shape[d]
     nan_any = np.isnan(data).any(axis=d, keepdims=True)
@@ -965,6 +983,27 @@ def _quantile(op_name, input, q, dim, keepdim, interpolation, ignore_nan):
     # PyTorch computes the quantiles last (contiguous) and moves that dim first: a non-contiguous layout whose
     # view() fails as PyTorch's does (quantile_impl's movedim(-1, 0))
     return S.movedim(S.stack(results, -1), -1, 0)
+
+
+def _ties_as_pytorch(data, d, order):
+    """``order`` with the slices (along ``d``) that hold equal values (NaNs too) sorted as PyTorch's quantile sorts
+    them: its unstable CPU sort (Sorting.cpp, quantile_compute: ``sort()``; SortingKernel.cpp: ``std::sort`` with
+    NaN last), whose order of equal values decides which of them receives the gradient. Values do not depend on
+    it, so this runs only for a gradient, and in Python only for slices with a tie."""
+    s = np.take_along_axis(data, order, axis=d)
+    nan = np.isnan(s)
+    tie = (s[(slice(None),) * d + (slice(1, None),)] == s[(slice(None),) * d + (slice(None, -1),)]) | (
+        nan[(slice(None),) * d + (slice(1, None),)] & nan[(slice(None),) * d + (slice(None, -1),)])
+    if not tie.any():
+        return order
+    rows = np.moveaxis(data, d, -1)
+    out = np.moveaxis(order, d, -1).copy()
+    tied = np.moveaxis(tie, d, -1).any(axis=-1)
+    for idx in (i for i in np.ndindex(tied.shape) if tied[i]):
+        pairs = _stdsort.std_sort(list(zip(rows[idx].astype(np.float64).tolist(), range(rows.shape[-1]))),
+                                  lambda a, b: _stdsort.nan_last_less(a[0], b[0]))
+        out[idx] = [i for _, i in pairs]
+    return np.moveaxis(out, -1, d)
 
 
 @op

@@ -296,6 +296,24 @@ def _conv_padding(op, padding, kernel, dilation, stride):
     return ph, ph, pw, pw
 
 
+def same_prepad(input, pads):
+    """PyTorch's padding='same' with more padding after than before (an even dilated kernel): it pads the input by
+    the difference first (``constant_pad_nd``, a node of its own) and convolves with the padding before on both
+    sides (Convolution.cpp, convolution_same): the convolution then saves the padded copy, not the input, so an
+    in-place write to the input after the call does not stop backward. Returns (input, pads), unchanged when
+    symmetric. ``pads``: ((before, after), ...) per spatial dim of an (N, C, ...) input."""
+    if all(lo == hi for lo, hi in pads):
+        return input, pads
+    x = input._data
+    out = np.pad(x, ((0, 0), (0, 0)) + tuple((0, hi - lo) for lo, hi in pads))
+    keep = (slice(None), slice(None)) + tuple(slice(0, n) for n in x.shape[2:])
+
+    def constant_pad_rule(xp, g, out, x):
+        return g[keep]
+
+    return record(out, (input,), constant_pad_rule, "ConstantPadNdBackward0"), tuple((lo, lo) for lo, _ in pads)
+
+
 def _check_conv(op, x, w, b, stride, dilation, groups):
     if x.ndim not in (3, 4):
         raise RuntimeError(f"{op}: expected a 3-D (unbatched) or 4-D (batched) input, but got input of shape "
@@ -363,6 +381,9 @@ def conv2d(input: Tensor, weight: Tensor, bias: Tensor | None = None, stride=1, 
     pads = _conv_padding(op_name, padding, w.shape[2:], dilation, stride)
     if x.ndim == 3:  # as PyTorch: the convolution of the batch of one, squeezed (SqueezeBackward1)
         return conv2d(input.unsqueeze(0), weight, bias, stride, padding, dilation, groups).squeeze(0)
+    if padding == "same" and (pads[0] != pads[1] or pads[2] != pads[3]):
+        input, ((pt, _), (pl, _)) = same_prepad(input, ((pads[0], pads[1]), (pads[2], pads[3])))
+        x, pads = input._data, (pt, pt, pl, pl)
     geo = _ConvGeometry(x.shape, w.shape, stride, pads, dilation, groups)
     if geo.Hp < dilation[0] * (geo.KH - 1) + 1 or geo.Wp < dilation[1] * (geo.KW - 1) + 1:
         kh, kw = dilation[0] * (geo.KH - 1) + 1, dilation[1] * (geo.KW - 1) + 1

@@ -241,6 +241,11 @@ def _convnd(op_name, d, input, weight, bias, stride, padding, dilation, groups):
     pads = _padding(op_name, padding, d, w.shape[2:], dilation, stride)
     if x.ndim == d + 1:  # unbatched: the batch of one, squeezed (as PyTorch)
         return _convnd(op_name, d, input.unsqueeze(0), weight, bias, stride, padding, dilation, groups).squeeze(0)
+    if padding == "same":
+        from .conv import same_prepad
+
+        input, pads = same_prepad(input, pads)
+        x = input._data
     geo = _Geometry(x.shape, w.shape, stride, pads, dilation, groups)
     if min(geo.out) <= 0:
         full = tuple(s + lo + hi for s, (lo, hi) in zip(geo.S, pads, strict=True))

@@ -1526,6 +1526,7 @@ def lerp(input: Tensor, end: Tensor, weight: Tensor | float) -> Tensor:
     if not isinstance(end, Tensor):
         raise TypeError(f"lerp: expected end to be a Tensor, got {type(end).__name__}")
     dt = input._data.dtype
+    exact = None
     if dt.kind != "f":
         raise dtype_error("lerp", dt)
     if isinstance(weight, Tensor) and weight._data.ndim == 0 and weight._data.dtype != dt \
@@ -1534,6 +1535,9 @@ def lerp(input: Tensor, end: Tensor, weight: Tensor | float) -> Tensor:
         # weight makes a float64 result; an integer weight is a number), its gradient flows back in its dtype
         # (input and end are recorded as they are, as PyTorch saves them: an in-place write to them is seen)
         dt = _result_type(input._data, end._data, weight._data)
+        if weight._data.dtype.kind in "iub":  # NOTE: PyTorch's backward multiplies by the integer itself (a CPU
+            # scalar, read at opmath precision): 0 * (1 - 2 ** 63) is 0, not 0 * inf in float16; kept in float64
+            exact = weight._data.astype(np.float64)
         weight = cast(weight, dt)
     named = (("end", end, input._data.dtype),) + ((("weight", weight, dt),) if isinstance(weight, Tensor) else ())
     for name, t, want in named:
@@ -1541,7 +1545,7 @@ def lerp(input: Tensor, end: Tensor, weight: Tensor | float) -> Tensor:
             raise RuntimeError(f"lerp: expected dtype {want} for `{name}` but got dtype {t._data.dtype}")
     x, e = input._data.astype(dt, copy=False), end._data.astype(dt, copy=False)
     if dt is _HALF:
-        return _half_lerp(input, end, weight)
+        return _half_lerp(input, end, weight, exact)
     try:
         if isinstance(weight, Tensor):
             w = weight._data
@@ -1557,7 +1561,18 @@ def lerp(input: Tensor, end: Tensor, weight: Tensor | float) -> Tensor:
             return g * (1 - w) if need[0] else None, g * w if need[1] else None
 
         return record(out, (input, end), lerp_rule, "LerpBackward0")
-    return record(out, (input, end, weight), _lerp_tensor_rule, "LerpBackward1")
+    return _lerp_tensor_record(out, input, end, weight, exact)
+
+
+def _lerp_tensor_record(out, input, end, weight, exact):
+    if exact is None:
+        return record(out, (input, end, weight), _lerp_tensor_rule, "LerpBackward1")
+
+    def rule(xp, need, g, out, a, b):  # an integer weight (no gradient of its own), multiplied in float64
+        g = xp.astype(g, np.float64)
+        return g * (1 - exact) if need[0] else None, g * exact if need[1] else None
+
+    return record(out, (input, end), rule, "LerpBackward1")
 
 
 @plain_write(lerp)
@@ -1584,7 +1599,7 @@ def _lerp_write(data, end, weight):
     return True
 
 
-def _half_lerp(input, end, weight):
+def _half_lerp(input, end, weight, exact=None):
     """lerp of float16 tensors as PyTorch's kernel: in float32 (a number weight at float32 precision), each side
     of the two-sided form one fused multiply-add (emulated in float64), rounded to float16 at the end."""
     x, e = input._data.astype(_FLOAT), end._data.astype(_FLOAT)
@@ -1602,7 +1617,7 @@ def _half_lerp(input, end, weight):
             return g * (1 - w) if need[0] else None, g * w if need[1] else None
 
         return record(out, (input, end), lerp_rule, "LerpBackward0")
-    return record(out, (input, end, weight), _lerp_tensor_rule, "LerpBackward1")
+    return _lerp_tensor_record(out, input, end, weight, exact)
 
 
 def _lerp_tensor_rule(xp, need, g, out, a, b, w):

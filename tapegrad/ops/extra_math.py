@@ -287,7 +287,9 @@ def nan_to_num(input: Tensor, nan: float = 0.0, posinf: float | None = None, neg
 
 
 def _nan_to_num_rule(xp, g, out, x):
-    return xp.where(xp.isfinite(x), g, 0)
+    # NOTE: PyTorch's rule is grad * isfinite(self) (derivatives.yaml): an infinite or NaN gradient at a replaced
+    # element gives NaN there (0 * inf), not 0
+    return g * xp.isfinite(x)
 
 
 # ---------------------------------------------------------------------- not differentiable
@@ -424,9 +426,16 @@ def frexp(input: Tensor):
         raise RuntimeError(f"frexp: only supports floating-point dtypes, got {x.dtype}")
     m, e = np.frexp(x)
     e = e.astype(np.int32)
-    scale = np.ldexp(np.ones((), x.dtype), -e).astype(x.dtype)
+    # NOTE: the gradient is grad / 2 ** exponent (PyTorch's rule), as grad * 2 ** -exponent in float64, where a power
+    # of two is exact: 2 ** 22 is inf in float16 (0 * inf would be NaN; PyTorch divides in float32, 0 / 2 ** -22 is
+    # 0), and 2 ** 1073 (a float64 subnormal's) is split in two factors so a zero gradient stays 0
+    half = -e // 2
+    scale = (np.ldexp(1.0, half), np.ldexp(1.0, -e - half)) if x.dtype == np.float64 and e.size and e.min() < -1022 \
+        else np.ldexp(1.0, -e)
 
     def rule(xp, g, out, x):
+        if isinstance(scale, tuple):
+            return g * scale[0] * scale[1]
         return g * scale
 
     return frexp_result(record(m, (input,), rule, "FrexpBackward0"), wrap(e))
