@@ -912,19 +912,75 @@ known_class(
          "nan and PyTorch's det is inf (1 in ~200 random matrices with inf/nan). By design: tapegrad does not "
          "emulate MKL's fused multiply-adds (PyTorch's own result here depends on its LAPACK build)", LI,
     status="by-design")
+def lu_zero_pivot(t):
+    """A (batch of) square float matrices whose LU in LAPACK's order, unfused (tapegrad's getrf), meets an exactly
+    zero pivot: a cancellation where MKL's fused multiply-add leaves a rounding residue."""
+    if not isf(t) or t.dim() < 2 or t.numel() == 0 or t.shape[-1] != t.shape[-2]:
+        return False
+    return bool(tg.linalg.lu_factor_ex(tg.tensor(t.detach().numpy())).info.numpy().any())
+
+
 known_class(
-    "linalg-nonfinite", LINALG_M - fam("det", "logdet", "slogdet", inplace=False),
-    {"value", "nan", "inf", "signed-zero", RAISES_HERE, RAISES_THERE, "backward-tapegrad-raises",
-     "backward-pytorch-raises"} | GRADS,
-    lambda d: any_in(d, lambda t: nonfinite(t) or big(t)),
+    "linalg-inv-fma", fam("inverse", "matrix_power", inplace=False),
+    {"value", "nan", "inf", "signed-zero", RAISES_HERE} | GRADS,
+    lambda d: any_in(d, nonfinite) and lu_zero_pivot(x0(d)),
     """
-    torch.qr(torch.tensor([[3.0, inf, -2.5], [-1.0, -2.5, 3.0], [3.0, 1.5, -3.0]]))[1]
-    """, B["edges"] + " (the linear-algebra methods at inf/nan: MKL spreads NaN to other entries than numpy's "
-                      "LAPACK and tapegrad's formulas: qr, inverse, matrix_power(-1), pinverse and svd (numpy's "
-                      "gesdd is not called there: NaN factors), cholesky, and the gradients of lu_solve, ormqr, "
-                      "orgqr, svd and matrix_exp; values in LAPACK's order, as PyTorch's but where MKL fuses a "
-                      "multiply-add (a cancellation leaves 5.6e-17 where tapegrad has 0, then 0 * inf is NaN "
-                      "here): lu_solve, cholesky_solve, ormqr, orgqr, cholesky_inverse; det's: linalg-det-fma)", LI)
+    torch.tensor([[[1.0, 1.0], [-3.0, -3.0]], [[-1.0, inf], [1.0, -inf]]]).inverse()
+    """, "inverse (and matrix_power(A, -n)) of a batch with inf/nan is PyTorch's linalg_solve_ex(A, I) in "
+         "tapegrad too (getrf, then getrs on the identity, in LAPACK's order), but MKL fuses the multiply-adds of "
+         "getrf's rank-one update (FMA): where a pivot cancels, tapegrad's unfused arithmetic gives exactly 0 (a "
+         "singular matrix: LinAlgError, or getrs' inf/nan) and MKL a rounding residue (float32 1 - 0.33333334 * 3 "
+         "is -3e-8 there, so its inverse has 3.4e7 here). By design, as linalg-det-fma: tapegrad does not emulate "
+         "MKL's fused multiply-adds (PyTorch's own result here depends on its LAPACK build)", LI,
+    status="by-design")
+known_class(
+    "linalg-svd-inf", fam("svd", "pinverse", inplace=False),
+    {"value", "nan", "inf", "signed-zero", RAISES_THERE} | GRADS,
+    lambda d: isf(x0(d)) and nonfinite(x0(d)) and not bool(torch.isnan(x0(d)).any()),
+    """
+    torch.pinverse(torch.tensor([[-1.0, -1.0], [-1.0, inf]]))
+    """, "svd and pinverse of a matrix with an inf and no NaN (a NaN raises in both: gesdd's info -4): LAPACK's "
+         "gesdd scales A by 1/inf (dlascl: inf * 0 = NaN, finite entries 0) and iterates on that, so which "
+         "factors MKL returns NaN varies (S is NaN; U and Vh are finite in about half of random matrices, so pinv "
+         "is 0 there, NaN in the rest, and 3% raise 'ill-conditioned'); tapegrad gives NaN factors (numpy's "
+         "gesdd does not return for some such matrices). By design: both are what a LAPACK makes of a "
+         "non-finite input, for which gesdd documents no result", LI, status="by-design")
+known_class(
+    "linalg-qr-nonfinite", fam("qr", inplace=False), {"value", "nan", "inf", "signed-zero"} | GRADS,
+    lambda d: any_in(d, nonfinite),
+    """
+    torch.linalg.qr(torch.tensor([[inf, -3.0], [1.0, 0.5], [-1.0, -3.0]]))[1]
+    """, "qr of a matrix with inf/nan: at an inf pivot LAPACK's dlarfg gives tau = NaN and v = x / (alpha - beta) "
+         "= 0 below it; MKL's geqrf applies that reflector to every row (NaN in all of R's later columns), "
+         "numpy's LAPACK (OpenBLAS, reference dlarf) leaves v's trailing zeros out (iladlr's lastv), so the rows "
+         "below stay finite (R[1, 1] = -3.04 here, MKL's NaN). By design: tapegrad's qr is numpy's LAPACK; "
+         "LAPACK documents no result for a non-finite input", LI, status="by-design")
+known_class(
+    "householder-grad-nonfinite", fam("orgqr", "ormqr", inplace=False), {"grad-nan", "grad-inf", "grad-value"},
+    lambda d: any_in(d, nonfinite),
+    """
+    tau = torch.tensor([nan], requires_grad=True)
+    q = torch.orgqr(torch.tensor([[0.0], [-1.0]]), tau)
+    (q * torch.tensor([[-0.5], [2.0]])).sum().backward()
+    tau.grad
+    """, B["edges"] + " (orgqr's and ormqr's gradients w.r.t. input and tau at inf/nan: PyTorch's "
+                      "householder_product_backward and ormqr_backward (FunctionsManual.cpp) start from the "
+                      "non-finite result (K = Q^H grad), so a tau's gradient is NaN once the result has a NaN "
+                      "(2.5 = the derivative of the first column [1 - tau, tau] here, tapegrad's); tapegrad "
+                      "differentiates the product of reflectors, which at a zero tau with an inf in v makes 0 * "
+                      "inf = NaN where PyTorch's is finite. Fix: those two backward formulas step by step; "
+                      "ormqr's gradient w.r.t. other is PyTorch's already)", LI)
+known_class(
+    "matrix-exp-huge-entry", fam("matrix_exp", inplace=False), {"value", "nan", "inf", "signed-zero"} | GRADS,
+    lambda d: isf(x0(d)) and not nonfinite(x0(d)) and big(x0(d)) and exp_overflows(d),
+    """
+    torch.matrix_exp(torch.tensor([[100000.0, -0.25], [-3e38, 1e-7]]))
+    """, B["edges"] + " (matrix_exp of a finite matrix with an entry near the float range (its square "
+                      "overflows) whose exponential PyTorch returns non-finite: tapegrad's scaling by 2^-s (s = "
+                      "126 here) rounds the products of the other entries away, so the squarings give a wrong "
+                      "finite matrix ([[1, 0], [-3e38, 1]] here, whose eigenvalues +-8.7e18 make PyTorch's +-inf "
+                      "right) or zeros for a rotation too fast for the dtype (PyTorch's NaN); "
+                      "matrix-exp-overflow's trace shift does not run, the result being finite)", LI)
 def exp_overflows(d):
     """matrix_exp of a finite input one of whose exponentials PyTorch returns non-finite: it overflows."""
     x = x0(d)

@@ -748,3 +748,129 @@ def test_matrix_exp_overflowing_entry_leaves_the_others_alone():
     b = tg.tensor([[-3.0, -3.0, -2.5], [-0.25, 1e-07, -2.5], [1e30, 1.5, 1e5]], dtype=tg.float64)
     with np.errstate(all="ignore"):
         assert np.isnan(tg.linalg.matrix_exp(b).numpy()).all()
+
+
+# ---------------------------------------------------------------------- svd of a matrix with a NaN: PyTorch's error
+_SVD_OPS = {
+    "svd": lambda lib, a: lib.linalg.svd(a),
+    "svd_reduced": lambda lib, a: lib.linalg.svd(a, full_matrices=False),
+    "torch.svd": lambda lib, a: lib.svd(a),
+    "svdvals": lambda lib, a: lib.linalg.svdvals(a),
+    "pinv": lambda lib, a: lib.linalg.pinv(a),
+    "pinverse": lambda lib, a: lib.pinverse(a),
+    "matrix_rank": lambda lib, a: lib.linalg.matrix_rank(a),
+    "matrix_norm_nuc": lambda lib, a: lib.linalg.matrix_norm(a, "nuc"),
+    "matrix_norm_2": lambda lib, a: lib.linalg.matrix_norm(a, 2),
+    "cond": lambda lib, a: lib.linalg.cond(a),
+}
+
+
+@given(st.sampled_from(sorted(_SVD_OPS)), st.integers(0, 2), st.integers(1, 3), st.integers(1, 3), st.data())
+@example("svd", 0, 3, 3, None)
+@example("pinverse", 2, 1, 1, None)
+@example("svdvals", 1, 2, 3, None)
+def test_svd_of_a_matrix_with_a_nan_raises_pytorchs_error(name, batch, m, n, data):
+    # LAPACK's gesdd (reference 3.10+, MKL 2022+) returns info = -4 when dlange('M') of A is NaN, which PyTorch's
+    # _linalg_check_errors (aten/src/ATen/native/BatchLinearAlgebra.cpp) reports for every op that calls svd
+    shape = ((batch,) if batch else ()) + (m, n)
+    a = np.arange(np.prod(shape), dtype=np.float64).reshape(shape) % 3 - 1.0
+    index = (0,) * len(shape) if data is None else tuple(data.draw(st.integers(0, s - 1)) for s in shape)
+    if data is not None and data.draw(st.booleans()):  # an inf beside the NaN changes nothing
+        a[tuple(s - 1 for s in shape)] = math.inf
+    a[index] = math.nan
+    prefix = f"(Batch element {index[0]}): " if batch else ""
+    message = (f"linalg.svd: {prefix}The algorithm failed to converge because the input matrix contained non-finite "
+               "values.")
+    with pytest.raises(tg.linalg.LinAlgError) as ours:
+        _SVD_OPS[name](tg, tg.tensor(a))
+    assert str(ours.value) == message
+    torch = pytest.importorskip("torch")
+    with pytest.raises(torch.linalg.LinAlgError) as theirs:
+        _SVD_OPS[name](torch, torch.tensor(a))
+    assert str(theirs.value) == message
+
+
+@pytest.mark.parametrize("name", sorted(_SVD_OPS))
+def test_svd_of_a_matrix_with_an_inf_and_no_nan_computes(name):
+    a = np.array([[[1.0, 2.0], [0.5, -1.0]], [[-1.0, -1.0], [-1.0, math.inf]]])
+    _SVD_OPS[name](tg, tg.tensor(a))  # no error: gesdd's norm is inf, not NaN
+    _SVD_OPS[name](tg, tg.tensor(np.zeros((0, 2, 2))))
+
+
+# ---------------------------------------------------------------------- inverse of a non-finite matrix
+_INV_SPECIAL = [0.0, -0.0, 1.0, -1.0, 2.5, -3.0, 0.5, math.inf, -math.inf, math.nan]
+
+
+@st.composite
+def _nonfinite_square(draw):
+    n, batch = draw(st.integers(1, 4)), draw(st.integers(1, 2))
+    a = np.array(draw(st.lists(st.sampled_from(_INV_SPECIAL), min_size=batch * n * n, max_size=batch * n * n)))
+    a = a.reshape(batch, n, n)
+    a[draw(st.integers(0, batch - 1)), draw(st.integers(0, n - 1)), draw(st.integers(0, n - 1))] = \
+        draw(st.sampled_from([math.inf, -math.inf, math.nan]))
+    return a, draw(st.sampled_from(["float32", "float64"]))
+
+
+@given(_nonfinite_square())
+@example((np.array([[[math.nan, -0.0], [0.0, 0.5]]]), "float32"))
+@example((np.array([[[math.inf, 1.5, 2.0], [2.0, math.nan, -3.0], [0.0, 0.0, -math.inf]]]), "float32"))
+@example((np.array([[[0.5, -math.inf], [0.0, 0.5]]]), "float64"))
+def test_inverse_of_a_non_finite_matrix_is_lu_solve_on_the_identity(case):
+    # PyTorch's linalg_inv_ex is linalg_solve_ex(A, I) (BatchLinearAlgebra.cpp): getrf of A, then getrs on the
+    # identity, so the inf/nan reach the entries LAPACK's substitution takes them to (numpy's inv spreads them
+    # elsewhere: [[nan, -0], [0, 0.5]] gave [[nan, nan], [0, 2]], PyTorch's all NaN)
+    a, dtype = case
+    x = tg.tensor(a, dtype=getattr(tg, dtype))
+    lu, piv, info = tg.linalg.lu_factor_ex(x)
+    want = tg.linalg.lu_solve(lu, piv, tg.eye(a.shape[-1], dtype=x.dtype).expand(x.shape)).numpy()
+    inv, inv_info = tg.linalg.inv_ex(x)
+    _same_bits(inv.numpy(), want, 0)
+    np.testing.assert_array_equal(inv_info.numpy(), info.numpy())
+    if info.numpy().any():
+        with pytest.raises(tg.linalg.LinAlgError, match="is zero, the inversion could not be completed"):
+            tg.inverse(x)
+    else:
+        _same_bits(tg.inverse(x).numpy(), want, 0)
+        _same_bits(tg.linalg.matrix_power(x, -1).numpy(), want, 0)
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_inverse_of_non_finite_matrices_matches_pytorch(seed):
+    torch = pytest.importorskip("torch")
+    rng = np.random.default_rng(seed)
+    checked = 0
+    for _ in range(200):
+        n, dtype = int(rng.integers(1, 5)), ("float32", "float64")[int(rng.integers(2))]
+        a = rng.choice(_INV_SPECIAL, size=(int(rng.integers(1, 3)), n, n),
+                       p=[.15, .05, .15, .15, .1, .1, .1, .07, .07, .06]).astype(dtype)
+        if np.isfinite(a).all():
+            continue
+        ours, info = tg.linalg.inv_ex(tg.tensor(a))
+        if info.numpy().any():  # a zero pivot here: MKL's fused multiply-add may leave a residue there
+            continue
+        theirs = torch.linalg.inv_ex(torch.tensor(a)).inverse.numpy()
+        bad = ~np.isfinite(a).all(axis=(-2, -1))  # a finite one: rounding noise of another LAPACK where 0 is exact
+        _same_bits(ours.numpy()[bad], theirs[bad], 1e-4 if dtype == "float32" else 1e-9, signs=False)
+        checked += 1
+    assert checked > 50
+
+
+# ---------------------------------------------------------------------- matrix_exp of a 1x1 inf/nan: NaN gradient
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+@pytest.mark.parametrize("v", [-math.inf, math.inf, math.nan, -10.0, 0.5])
+@pytest.mark.parametrize("g", [0.0, 1.5, -1.5])
+def test_matrix_exp_gradient_of_a_non_finite_1x1_matrix_is_nan_as_pytorchs(v, g, dtype):
+    # PyTorch's backward is linalg_matrix_exp_differential (FunctionsManual.cpp): the exponential of the block
+    # matrix [[A^T, G], [0, A^T]], NaN when A holds an inf or NaN (even where e^-inf = 0 would give 0)
+    a = tg.tensor([[v]], dtype=getattr(tg, dtype), requires_grad=True)
+    tg.linalg.matrix_exp(a).backward(tg.tensor([[g]], dtype=a.dtype))
+    got = a.grad.numpy()
+    if math.isfinite(v):
+        np.testing.assert_allclose(got, g * np.exp(np.float64(v)), rtol=1e-6)
+    else:
+        assert np.isnan(got).all()
+    torch = pytest.importorskip("torch")
+    b = torch.tensor([[v]], dtype=getattr(torch, dtype), requires_grad=True)
+    torch.linalg.matrix_exp(b).backward(torch.tensor([[g]], dtype=b.dtype))
+    np.testing.assert_array_equal(np.isnan(got), np.isnan(b.grad.numpy()))
+    np.testing.assert_allclose(np.nan_to_num(got), np.nan_to_num(b.grad.numpy()), rtol=1e-4)  # its Pade: 5e-5 off

@@ -87,6 +87,46 @@ def test_values_at_signed_zeros_inf_and_nan_match_pytorch(problem, dtype):
         same(tg.ormqr(tg.tensor(a), tg.tensor(tau_full), tg.tensor(c), left=left, transpose=transpose).numpy(), want)
 
 
+@given(problems(), st.sampled_from(["float32", "float64"]))
+@example((np.array([[3.0, -0.0], [3.0, -3.0]]), np.array([-inf, nan]), np.array([-inf, nan]), np.array([[1.0], [0.5]]),
+          True, False), "float64")
+@example((np.array([[3.0, 1.5, -inf], [0.0, inf, -1.0], [-2.5, nan, -2.5]]), np.array([-2.2, -2.2, 0.85]),
+          np.array([-2.2, -2.2, 0.85]), np.array([[1.0, 2.0], [1.5, 0.0], [-1.0, -1.0]]), True, False), "float64")
+@example((np.array([[1.1, 1.3], [2.6, -1.9]]), np.array([5.0, inf]), np.array([5.0, inf]),
+          np.array([[1.3, 1.3], [0.05, 0.85]]), False, True), "float32")
+@settings(max_examples=60, deadline=None)
+def test_ormqr_gradient_of_other_is_ormqr_of_the_gradient_as_pytorchs(problem, dtype):
+    # FunctionsManual.cpp's ormqr_backward: other's gradient is ormqr(input, tau, grad, left, !transpose), at inf/nan
+    # in LAPACK's order (the formulas' transposed products spread an inf/nan reflector to every entry)
+    a, _, tau, c, left, transpose = (x.astype(dtype) if isinstance(x, np.ndarray) else x for x in problem)
+    g = (np.arange(c.size, dtype=dtype).reshape(c.shape) % 4 - 1.5).astype(dtype)
+    x = tg.tensor(c, requires_grad=True)
+    with np.errstate(all="ignore"):
+        tg.ormqr(tg.tensor(a), tg.tensor(tau), x, left=left, transpose=transpose).backward(tg.tensor(g))
+        want = tg.ormqr(tg.tensor(a), tg.tensor(tau), tg.tensor(g), left=left, transpose=not transpose).numpy()
+    if all(np.isfinite(v).all() for v in (a, tau, c)):  # finite: the formulas' graph, exact to every order
+        np.testing.assert_allclose(x.grad.numpy(), want, rtol=1e-5, atol=1e-6)
+    else:
+        np.testing.assert_array_equal(x.grad.numpy(), want)  # NaN places, signs and bits
+    torch = pytest.importorskip("torch")
+    y = torch.tensor(c, requires_grad=True)
+    torch.ormqr(torch.tensor(a), torch.tensor(tau), y, left=left, transpose=transpose).backward(torch.tensor(g))
+    if dtype == "float64":  # float32 ormqr: MKL's single-precision kernels differ at a few edges (see above)
+        same(x.grad.numpy(), y.grad.numpy())
+
+
+@pytest.mark.parametrize("left", [True, False])
+@pytest.mark.parametrize("transpose", [True, False])
+def test_ormqr_gradient_of_other_has_second_order_gradients(left, transpose):
+    from tapegrad.autograd import gradgradcheck
+
+    rng = np.random.default_rng(1)
+    a, tau = rng.standard_normal((3, 2)), rng.random(2)
+    c = rng.standard_normal((3, 2) if left else (2, 3))
+    x, t, y = (tg.tensor(v, dtype=tg.float64, requires_grad=True) for v in (a, tau, c))
+    assert gradgradcheck(lambda p, q, r: tg.ormqr(p, q, r, left=left, transpose=transpose), (x, t, y))
+
+
 @given(st.floats(0.25, 4.0), st.floats(-4.0, 4.0))
 @example(1.0, -3.0)  # tau |v|^2 = 1: the reflector is 0 (PyTorch 2.13's tau gradient is nan there; README)
 def test_ormqr_gradient_at_a_singular_reflector_is_the_derivative(tau, c):

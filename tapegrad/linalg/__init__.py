@@ -203,7 +203,8 @@ def norm(A: Tensor, ord=None, dim=None, keepdim: bool = False, *, dtype=None, ou
 # ---------------------------------------------------------------------- inverse and solve
 def inv_ex(A: Tensor, *, check_errors: bool = False, out=None):
     """inv_ex(A, *, check_errors=False) -> (inverse, info): the inverse of each matrix and LAPACK's info (0, or
-    the 1-based index of the zero pivot of a singular matrix, whose ``inverse`` entries are then nan).
+    the 1-based index of the zero pivot of a singular matrix, whose ``inverse`` is then LAPACK's getrs with that
+    pivot: inf/nan entries).
 
     >>> import tapegrad as tg
     >>> tg.linalg.inv_ex(tg.tensor([[2.0, 0.0], [0.0, 4.0]])).inverse
@@ -214,17 +215,36 @@ def inv_ex(A: Tensor, *, check_errors: bool = False, out=None):
     _no_out(op, out)
     check_matrix(op, A, square=True)
     a = A._data
+    value, info = _inverse(op, a, check_errors)
+    result = record(value.astype(a.dtype, copy=False), (A,), _core._inv_rule, "LinalgInvExBackward0")
+    return linalg_inv_ex(result, wrap(info))
+
+
+def _inverse(op, a, check_errors):
+    """(inverse, info) of each matrix of ``a``: numpy's inverse of the finite nonsingular ones;
+    PyTorch's own computation of those with an inf/nan (its inv_ex is linalg_solve_ex(A, I): LAPACK's getrf of
+    A, then getrs on the identity; _core.inv_lapack), so that NaN reaches the entries it reaches in PyTorch and a
+    zero pivot of that LU is a singular matrix (``check_errors``: LinAlgError naming it)."""
+    bad = ~np.isfinite(a).all(axis=(-2, -1))
+    if bad.any():
+        value, info = np.empty_like(a), np.zeros(a.shape[:-2], np.int32)
+        value[bad], info[bad] = _core.inv_lapack(a[bad])
+        good = ~bad
+        if good.any():
+            value[good], info[good] = _inverse(op, a[good], False)
+        if check_errors and info.any():
+            raise _core.singular_error(op, a)
+        return value, info
     try:
         value = np.linalg.inv(a)
         info = np.zeros(a.shape[:-2], np.int32)
     except np.linalg.LinAlgError:
         if check_errors:
             raise _core.singular_error(op, a) from None
-        _, _, info = _core.lu_factor_array(a)
+        lapack, info = _core.inv_lapack(a)  # a singular matrix: getrs' inf/nan from the zero pivot
         ok = np.where(info[..., None, None] == 0, a, np.eye(a.shape[-1], dtype=a.dtype))
-        value = np.where(info[..., None, None] == 0, np.linalg.inv(ok), np.nan)
-    result = record(value.astype(a.dtype, copy=False), (A,), _core._inv_rule, "LinalgInvExBackward0")
-    return linalg_inv_ex(result, wrap(info))
+        value = np.where(info[..., None, None] == 0, np.linalg.inv(ok), lapack)
+    return value, info
 
 
 def inv(A: Tensor, *, out=None) -> Tensor:
@@ -239,10 +259,7 @@ def inv(A: Tensor, *, out=None) -> Tensor:
     op = "linalg.inv"
     _no_out(op, out)
     check_matrix(op, A, square=True)
-    try:
-        value = np.linalg.inv(A._data)
-    except np.linalg.LinAlgError:
-        raise _core.singular_error(op, A._data) from None
+    value = _inverse(op, A._data, True)[0]
     return record(value.astype(A._data.dtype, copy=False), (A,), _core._inv_rule, "LinalgInvExBackward0")
 
 
@@ -668,7 +685,7 @@ def matrix_rank(A: Tensor, tol=None, hermitian: bool = False, *, atol=None, rtol
     if tol is not None:
         atol = tol
     a = A._data
-    s = np.abs(np.linalg.eigvalsh(a)) if hermitian else np.linalg.svd(a, compute_uv=False)
+    s = np.abs(np.linalg.eigvalsh(a)) if hermitian else _core.svd_lapack(a, full_matrices=False)[1]
     at, rt = _core.tolerances(op, a, atol, rtol)
     smax = s.max(axis=-1, keepdims=True) if s.shape[-1] else np.zeros(s.shape[:-1] + (1,), a.dtype)
     return wrap(np.asarray(np.sum(s > np.maximum(at, rt * smax), axis=-1), np.int64))
@@ -1073,7 +1090,11 @@ def _matrix_exp_scaled(A):
 
 
 def _matrix_exp_1x1_rule(xp, g, out, a):
-    return g * xp.exp(a)
+    # PyTorch's backward of matrix_exp is linalg_matrix_exp_differential (FunctionsManual.cpp): the exponential
+    # of the block matrix [[A^T, G], [0, A^T]], whose Pade approximant is NaN when A is inf or NaN; for a finite
+    # 1x1 A its corner is g e^a
+    finite = xp.isfinite(a)
+    return xp.where(finite, g * xp.exp(xp.where(finite, a, 0.0)), np.nan)
 
 
 _PADE13 = (64764752532480000.0, 32382376266240000.0, 7771770303897600.0, 1187353796428800.0, 129060195264000.0,

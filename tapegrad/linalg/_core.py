@@ -294,6 +294,16 @@ def linalg_inv_m(a):
     return np.linalg.inv(a)
 
 
+def inv_lapack(a):
+    """(inverse, info) of each matrix of ``a`` (..., n, n) as PyTorch's CPU linalg.inv_ex computes it:
+    linalg_solve_ex(A, I) (BatchLinearAlgebra.cpp), LAPACK's getrf of A then getrs on the identity, in reference
+    LAPACK's order (lu_factor_array, getrs_array): the inf/nan of a non-finite matrix reach the entries they reach
+    in PyTorch, and a zero pivot gives inf/nan and info > 0, not an error."""
+    lu, pivots, info = lu_factor_array(a)
+    eye = np.broadcast_to(np.eye(a.shape[-1], dtype=a.dtype), a.shape)
+    return getrs_array(lu, pivots, eye).astype(a.dtype, copy=False), info
+
+
 def _solve_rule(xp, need, g, out, a, b):
     gb = xp.linalg_solve_m(a.mT, g)
     return (-(gb @ out.mT) if need[0] else None, gb if need[1] else None)
@@ -608,9 +618,18 @@ def svd_lapack(a, full_matrices=True):
     """numpy's SVD (U, S, Vh) of each matrix, except that a matrix with inf/nan gets NaN factors without a call
     into LAPACK: numpy's gesdd (its bundled OpenBLAS) never returns for some (float32 [[inf, -2.5, 1],
     [0, 0.5, 3], [0.5, -inf, -1]]); PyTorch's MKL returns NaNs there (or, for some with a NaN, raises).
-    Matrices of one row or column keep numpy's answer."""
+    Matrices of one row or column keep numpy's answer. A matrix with a NaN raises PyTorch's LinAlgError:
+    LAPACK's gesdd (reference LAPACK 3.10+, MKL 2022+) returns info = -4 when the largest magnitude (dlange 'M')
+    is NaN, which PyTorch's _linalg_check_errors (BatchLinearAlgebra.cpp) reports for every op that calls svd
+    (svdvals, pinv, matrix_norm, matrix_rank, cond); an inf without a NaN is computed (NaN factors)."""
     m, n = a.shape[-2:]
     bad = ~np.isfinite(a).all(axis=(-2, -1))
+    if bad.any():
+        nan = np.isnan(a).any(axis=(-2, -1)).reshape(-1)
+        if nan.any():
+            index = int(np.flatnonzero(nan)[0])
+            raise LinAlgError(f"linalg.svd: {batch_prefix(index, a.ndim > 2)}The algorithm failed to converge "
+                              "because the input matrix contained non-finite values.")
     if not bad.any() or min(m, n) <= 1:  # one singular value: no iteration, numpy returns (pinv([[inf]]) is 0)
         return np.linalg.svd(a, full_matrices=full_matrices)
     k = min(m, n)

@@ -302,15 +302,42 @@ def ormqr(input: Tensor, input2: Tensor, input3: Tensor, left: bool = True, tran
     if input._data.size == 0 or input2._data.size == 0:  # Q = I (or nothing to multiply): as PyTorch, a new node
         return record(input3._data.copy(), (input, input2, input3), _ormqr_empty_rule, "OrmqrBackward0")
     V = input[..., :, :k].tril(-1) + wrap(np.eye(m, k, dtype=dt))
-    C = input3
+    # NOTE: with an inf/nan among the inputs, other's gradient is PyTorch's ormqr_backward's, ormqr(input, tau,
+    # grad, left, !transpose) in LAPACK's order (_ormqr_other_rule), not the formulas' (whose products by an inf/nan
+    # reflector spread NaN further): the formulas below then carry the gradients of input and tau only (and, with
+    # create_graph, no second derivative across other and input/tau). Finite inputs keep the formulas' graph
+    # whole, exact to every order.
+    nonfinite = input3.requires_grad and not (np.isfinite(input._data).all() and np.isfinite(input2._data).all()
+                                              and np.isfinite(input3._data).all())
+    other = input3.detach() if nonfinite else input3
+    C = other
     # Q = H_1 ... H_k, each H_i = I - tau_i v_i v_i^T symmetric: Q C applies H_k first, Q^T C applies H_1 first
     order = range(k) if left == transpose else range(k - 1, -1, -1)
     for i in order:
         v = V[..., :, i:i + 1]
         t = input2[..., i:i + 1].unsqueeze(-1)
         C = C - t * (v @ (v.mT @ C)) if left else C - t * ((C @ v) @ v.mT)
-    return _householder.with_value(
-        C, lambda: _householder.ormqr_value(input._data, input2._data, input3._data, left, transpose), "OrmqrBackward0")
+    value = _householder.ormqr_value(input._data, input2._data, input3._data, left, transpose)
+    if other is input3:
+        return _householder.with_value(C, lambda: value, "OrmqrBackward0")
+    return record(value, (C, input3), _ormqr_other_rule(input._data, input2._data, left, transpose), "OrmqrBackward0")
+
+
+def _ormqr_other_rule(a, tau, left, transpose):
+    """The rule of ormqr's node with other requiring grad and an inf/nan input: the formulas' graph (input's and
+    tau's gradients) gets the gradient as it is, other gets ormqr(input, tau, grad, left, not transpose)
+    (FunctionsManual.cpp's ormqr_backward; on tensors with create_graph, tapegrad's ormqr, differentiable in the
+    gradient)."""
+    def rule(xp, need, g, out, graph, c):
+        if not need[1]:
+            other = None
+        elif isinstance(g, np.ndarray):
+            other = _householder.ormqr_value(a, tau, g, left, not transpose)
+        else:
+            other = ormqr(wrap(a), wrap(tau), g, left, not transpose)
+        return g if need[0] else None, other
+
+    return rule
 
 
 def _ormqr_empty_rule(xp, need, g, out, a, tau, c):
