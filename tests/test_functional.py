@@ -708,6 +708,26 @@ def test_group_norm_forward_and_gradient(case, data):
         F.group_norm(T(x), 5)
 
 
+@given(a=st.integers(-8, 8), b=st.integers(-8, 8), eps=st.sampled_from([1e-5, 1e-3, 0.1]))
+@example(a=-1, b=3, eps=1e-5)  # the differential test's repro: -0.99999875 (PyTorch), -0.9999988 before
+def test_group_norm_float32_rstd_adds_eps_in_float64(a, b, eps):
+    """PyTorch's group_norm kernel computes 1 / sqrt(var + eps) with eps a double (group_norm_kernel.cpp), so a
+    float32 group's rstd is float32(1 / sqrt(float64(var) + eps)): for two integers the mean and variance are
+    exact, and the output is (x - mean) * that rstd."""
+    x = np.array([[[a, b]]], np.float32)
+    y = F.group_norm(tg.tensor(x), 1, eps=eps).numpy()
+    mean, var = np.float32((a + b) / 2), np.float32(((a - b) / 2) ** 2)
+    rstd = np.float32(1 / np.sqrt(np.float64(var) + eps))
+    np.testing.assert_array_equal(y, (x - mean) * rstd)
+
+
+def test_group_norm_float32_matches_pytorch_at_the_repro():
+    torch = pytest.importorskip("torch")
+    x = np.array([[[-2.5, 1.0], [0.0, -1.0]], [[-1.0, 3.0], [3.0, 0.0]]], np.float32)
+    np.testing.assert_array_equal(F.group_norm(tg.tensor(x), 2).numpy(),
+                                  torch.nn.functional.group_norm(torch.tensor(x), 2).numpy())
+
+
 # ---------------------------------------------------------------------- normalize and cosine_similarity
 def away_from_zero_rows(shape):
     return arrays(shape, min_value=0.3, max_value=3.0).flatmap(
