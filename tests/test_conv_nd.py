@@ -673,3 +673,21 @@ def test_conv_tbc_view_and_detach_as_pytorch():
         out.append((v.tolist(), y.is_contiguous()))
         y.detach_()
     assert out[0] == out[1]
+
+
+@pytest.mark.parametrize("dtype", ["int8", "uint8", "int16", "int32", "int64"])
+@pytest.mark.parametrize("d", [1, 2, 3])
+def test_dilated_convolution_of_small_integers_fails_as_pytorch(dtype, d):
+    """PyTorch runs a dilated convolution in slow_conv_dilated, whose CPU kernel takes floats and int64 only
+    (aten/src/ATen/native/NaiveDilatedConvolution.cpp); an undilated one, or an empty batch, works for any int."""
+    conv = (F.conv1d, F.conv2d, F.conv3d)[d - 1]
+    x, w = tg.ones((1, 1) + (5,) * d, dtype=getattr(tg, dtype)), tg.ones((1, 1) + (2,) * d, dtype=getattr(tg, dtype))
+    assert conv(x, w).dtype == x.dtype
+    assert tuple(conv(x[:0], w, dilation=2).shape) == (0, 1) + (3,) * d
+    if dtype == "int64":
+        np.testing.assert_array_equal(conv(x, w, dilation=2).numpy(), np.full((1, 1) + (3,) * d, 2 ** d))
+        return
+    with pytest.raises(NotImplementedError, match="\"slow_conv_dilated<>\" not implemented for"):
+        conv(x, w, dilation=2)
+    with pytest.raises(NotImplementedError, match="\"slow_conv_dilated<>\" not implemented for"):
+        conv(x, w, padding="same", dilation=2)

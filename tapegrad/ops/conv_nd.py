@@ -248,6 +248,10 @@ def _convnd(op_name, d, input, weight, bias, stride, padding, dilation, groups):
         raise RuntimeError(f"{op_name}: the padded input of size {full} per channel (input shape {tuple(x.shape)}) "
                            f"is smaller than the dilated kernel of size {kern} (weight shape {tuple(w.shape)}); "
                            "the kernel can't be greater than the input")
+    if x.dtype.kind in "iu" and x.dtype != np.int64 and max(dilation) > 1 and x.size:
+        from .conv import dilated_int_error
+
+        raise dilated_int_error(op_name, x, dilation)
     if geo.C == 0:  # as PyTorch 2.13 (and conv2d here): no input channels give no output channels either
         return record(np.zeros((geo.N, 0) + geo.out, x.dtype), (input, weight) if bias is None else
                       (input, weight, bias), _empty_rule, "ConvolutionBackward0")
