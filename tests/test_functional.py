@@ -385,6 +385,15 @@ def test_one_hot_bad_inputs():
     assert F.one_hot(T(np.zeros(0, dtype=np.int64)), 3).shape == (0, 3)
 
 
+def test_one_hot_of_int64_max_infers_an_overflowing_size_as_pytorch():
+    # PyTorch's num_classes=-1 is max + 1 in int64: for int64's max it wraps negative and zeros() refuses it
+    # (the differential test's repro; tapegrad tried to build 2**63 classes)
+    big = np.array([np.iinfo(np.int64).max], np.int64)
+    with pytest.raises(RuntimeError, match="zeros: Dimension size must be non-negative"):
+        F.one_hot(tg.tensor(big), -1)
+    assert F.one_hot(tg.tensor(big - big + 2), -1).tolist() == [[0, 0, 1]]
+
+
 # ---------------------------------------------------------------------- pad
 @st.composite
 def pad_case(draw, negative=True):

@@ -973,6 +973,9 @@ def one_hot(tensor: Tensor, num_classes: int = -1) -> Tensor:
     if lo < 0:
         raise RuntimeError(f"one_hot: class values must be non-negative, got {lo}")
     if num_classes == -1:
+        if hi == np.iinfo(np.int64).max:  # PyTorch's max + 1 wraps to a negative size in int64
+            raise RuntimeError(f"one_hot: zeros: Dimension size must be non-negative (num_classes=-1 takes the "
+                               f"largest value + 1, and {hi} + 1 overflows int64, as in PyTorch)")
         num_classes = hi + 1
     elif hi >= num_classes:
         raise RuntimeError(f"one_hot: class values must be smaller than num_classes={num_classes}, got {hi}")
