@@ -330,8 +330,16 @@ def _aa_filter(mode, x):
     if mode == "bilinear":
         return np.where(x < 1, 1 - x, 0).astype(x.dtype)
     a = x.dtype.type(-0.5)
-    near = ((a + 2) * x - (a + 3)) * x * x + 1
-    far = ((a * x - 5 * a) * x + 8 * a) * x - 4 * a
+    if x.dtype == np.float32:  # PyTorch's compiler fuses the polynomials' multiply-adds (exact products in float64)
+        def fma(p, q, r):
+            return (np.float64(p) * q + np.float64(r)).astype(np.float32)
+
+        x64 = x.astype(np.float64)
+        near = fma((fma(a + 2, x64, -(a + 3)) * x).astype(np.float32), x64, 1)
+        far = fma(fma(fma(a, x64, -5 * a), x64, 8 * a), x64, -4 * a)
+    else:
+        near = ((a + 2) * x - (a + 3)) * x * x + 1
+        far = ((a * x - 5 * a) * x + 8 * a) * x - 4 * a
     return np.where(x < 1, near, np.where(x < 2, far, 0)).astype(x.dtype)
 
 
