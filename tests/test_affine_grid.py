@@ -5,7 +5,7 @@ import contextlib
 
 import numpy as np
 import pytest
-from hypothesis import given
+from hypothesis import example, given
 from hypothesis import strategies as st
 
 import tapegrad as tg
@@ -97,3 +97,31 @@ def test_float16_grid_of_size_one_matches_pytorchs_float32():
         want = torch.nn.functional.affine_grid(torch.tensor(theta), size, align_corners=False)
         got = F.affine_grid(tg.tensor(theta, dtype=tg.float16), size, align_corners=False)
         np.testing.assert_allclose(got.double().numpy(), want.double().numpy(), atol=2e-3)
+
+
+@given(n=st.integers(1, 8), a=st.floats(-1e300, 1e300), c=st.floats(-1e3, 1e3), align=st.booleans())
+@example(n=3, a=1e300, c=1e-30, align=False)  # BLAS's fused multiply-adds left 3.7e283 here
+def test_cancelling_coordinates_give_the_translation_exactly(n, a, c, align):
+    # the base grid is symmetric (PyTorch's linspace steps up from -1 and down from 1) and a small grid is summed
+    # as PyTorch's bmm kernel sums it, one rounded product after another (LinearAlgebra.cpp, baddbmm_cpu_kernel):
+    # where x = -y, x * a + y * a + c is exactly c
+    theta = tg.tensor([[[a, a, c], [0.0, 0.0, 0.0]]], dtype=tg.float64)
+    out = F.affine_grid(theta, (1, 1, n, n), align_corners=align).numpy()
+    for i in range(n):
+        assert out[0, i, n - 1 - i, 0] == c + 0.0
+
+
+def test_matches_pytorch_bit_for_bit():
+    torch = pytest.importorskip("torch")
+    rng = np.random.default_rng(0)
+    values = np.array([0.0, 1.0, -2.5, 1e30, 3e38, 1e-7, 0.5, 6e4, 1e300, 5e-324])
+    for trial in range(150):
+        dtype, k = ("float64", "float32", "float16")[trial % 3], 2 + trial % 2
+        size = (2, 1, *(int(s) for s in rng.integers(2 if dtype == "float16" else 1, 6, size=k)))
+        theta = (rng.choice(values, (2, k, k + 1)) * rng.choice([1, -1], (2, k, k + 1)))
+        with np.errstate(over="ignore"):
+            theta = theta.astype(dtype)
+        align = bool(trial % 4 < 2)
+        want = torch.nn.functional.affine_grid(torch.tensor(theta), size, align_corners=align).numpy()
+        got = F.affine_grid(tg.tensor(theta), size, align_corners=align).numpy()
+        np.testing.assert_array_equal(got.view(np.uint8), want.view(np.uint8), err_msg=f"{dtype} {size} {align}")

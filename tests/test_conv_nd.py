@@ -339,6 +339,61 @@ def test_conv_tbc_skips_the_padding_taps_of_non_finite_weights(T, B, Ci, Co, K, 
     np.testing.assert_allclose(w.grad.numpy(), tw.grad.numpy(), rtol=1e-12)
 
 
+@given(t=st.integers(1, 3), k=st.integers(1, 3), extra=st.integers(0, 2), c=st.integers(1, 2),
+       bias=st.sampled_from([-0.0, 0.0, 1.5]))
+@example(t=2, k=1, extra=1, c=2, bias=-0.0)  # the differential test's repro: pad 2 over a 1-tap kernel
+def test_conv_tbc_steps_in_the_padding_are_the_bias_itself(t, k, extra, c, bias):
+    """Output steps that no tap reaches (pad >= K) are PyTorch's bias exactly, -0.0 included: its kernel starts
+    from the bias and adds only the taps inside the input (aten/src/ATen/native/ConvolutionTBC.cpp); the padded
+    convolution's +0.0 products turned -0.0 into +0.0."""
+    pad = k + extra  # pad >= K: the first steps see only padding
+    x = tg.tensor(np.arange(t * 2 * c, dtype=np.float64).reshape(t, 2, c) - 1.5)
+    b = tg.tensor([bias, 3.0], dtype=tg.float64)
+    y = F.conv_tbc(x, tg.ones(k, c, 2, dtype=tg.float64), b, pad).numpy()
+    for step in range(y.shape[0]):
+        if step + k - 1 < pad or step - pad >= t:
+            np.testing.assert_array_equal(np.signbit(y[step]), np.signbit(np.broadcast_to(b.numpy(), y[step].shape)))
+            np.testing.assert_array_equal(y[step], np.broadcast_to(b.numpy(), y[step].shape))
+
+
+@pytest.mark.parametrize("x_shape, w_shape, pad", [((4, 1, 2), (3, 2, 2), -1), ((1, 1, 1), (2, 1, 1), 0),
+                                                   ((1, 2, 1), (4, 1, 3), 1)])
+def test_conv_tbc_of_output_length_zero_has_zero_gradients_beside_non_finite_values(x_shape, w_shape, pad):
+    """PyTorch's kernel and backward run no tap for an empty output: the weight's gradient is 0 even where the
+    input holds inf or NaN (the differential test's repro: a window computed and dropped gave 0 * inf = NaN)."""
+    xw = np.full(x_shape, np.inf)
+    xw.flat[-1] = np.nan
+    x = tg.tensor(xw, dtype=tg.float32, requires_grad=True)
+    w = tg.ones(w_shape, dtype=tg.float32, requires_grad=True)
+    b = tg.ones(w_shape[2], dtype=tg.float32, requires_grad=True)
+    y = F.conv_tbc(x, w, b, pad)
+    assert y.shape[0] == 0
+    y.sum().backward()
+    for t in (x, w, b):
+        np.testing.assert_array_equal(t.grad.numpy(), np.zeros(t.shape))
+
+
+def test_conv_tbc_padding_steps_and_empty_outputs_match_pytorch():
+    torch = pytest.importorskip("torch")
+    cases = [((2, 1, 2), (1, 2, 2), 2), ((3, 2, 1), (2, 1, 2), 3), ((4, 1, 2), (3, 2, 2), -1),
+             ((1, 1, 1), (2, 1, 1), 0)]
+    for x_shape, w_shape, pad in cases:
+        rng = np.random.default_rng(sum(x_shape) + pad)
+        xw = rng.choice([-2.5, -0.0, 1.0, np.inf, np.nan], size=x_shape).astype(np.float32)
+        ww = rng.choice([-1.0, 0.5, -0.0], size=w_shape).astype(np.float32)
+        bw = np.array([-0.0, 0.0][:w_shape[2]] + [3.0] * (w_shape[2] - 2), np.float32)
+        res = []
+        for lib in (tg, torch):
+            x, w, b = (lib.tensor(a, requires_grad=True) for a in (xw, ww, bw))
+            y = lib.nn.functional.conv_tbc(x, w, b, pad)
+            y.sum().backward()
+            res.append([y.detach().numpy(), x.grad.numpy(), w.grad.numpy(), b.grad.numpy()])
+        for got, want in zip(*res):
+            np.testing.assert_array_equal(got, want)
+            z = want == 0
+            np.testing.assert_array_equal(np.signbit(got[z]), np.signbit(want[z]))
+
+
 # ---------------------------------------------------------------------- conv3d: PyTorch's signs of zero
 def test_conv3d_signs_of_zero_follow_the_native_kernel():
     """The differential test's repro (unbatched, float32, a 1x1x1 kernel over one channel): the products keep
@@ -618,3 +673,21 @@ def test_conv_tbc_view_and_detach_as_pytorch():
         out.append((v.tolist(), y.is_contiguous()))
         y.detach_()
     assert out[0] == out[1]
+
+
+@pytest.mark.parametrize("dtype", ["int8", "uint8", "int16", "int32", "int64"])
+@pytest.mark.parametrize("d", [1, 2, 3])
+def test_dilated_convolution_of_small_integers_fails_as_pytorch(dtype, d):
+    """PyTorch runs a dilated convolution in slow_conv_dilated, whose CPU kernel takes floats and int64 only
+    (aten/src/ATen/native/NaiveDilatedConvolution.cpp); an undilated one, or an empty batch, works for any int."""
+    conv = (F.conv1d, F.conv2d, F.conv3d)[d - 1]
+    x, w = tg.ones((1, 1) + (5,) * d, dtype=getattr(tg, dtype)), tg.ones((1, 1) + (2,) * d, dtype=getattr(tg, dtype))
+    assert conv(x, w).dtype == x.dtype
+    assert tuple(conv(x[:0], w, dilation=2).shape) == (0, 1) + (3,) * d
+    if dtype == "int64":
+        np.testing.assert_array_equal(conv(x, w, dilation=2).numpy(), np.full((1, 1) + (3,) * d, 2 ** d))
+        return
+    with pytest.raises(NotImplementedError, match="\"slow_conv_dilated<>\" not implemented for"):
+        conv(x, w, dilation=2)
+    with pytest.raises(NotImplementedError, match="\"slow_conv_dilated<>\" not implemented for"):
+        conv(x, w, padding="same", dilation=2)

@@ -1225,7 +1225,7 @@ def trailing_bag_indices(d):
 
 
 known_class(
-    "pytorch-embedding-bag-last-offset-drops-indices", F("embedding_bag"), {"value", "signed-zero"},
+    "pytorch-embedding-bag-last-offset-drops-indices", F("embedding_bag"), {"value", "signed-zero", "inf", "nan"},
     trailing_bag_indices,
     """
     w, i = torch.tensor([[-0.0, 1.5, -0.0], [-1.0, -3.0, 0.5]]), torch.tensor([0, 1, 0, 1])
@@ -1916,6 +1916,133 @@ known_class(
     """, "README: cross(x, x) at large x: its two gradients, cross(x, g) and cross(g, x), are exactly opposite "
          "(-3e38 g here) and the leaf's other gradients are absorbed or not depending on the order of "
          "accumulation, as same-operand-grad-cancel (both are 'right')", COMBINE, status="by-design")
+# wave 8: nn values
+def padded_conv_skips_taps(d):
+    """A float32 conv1d/conv3d PyTorch runs through oneDNN, with padding and a non-finite weight."""
+    pad = kw(d, "padding")
+    pads = [] if pad is None or isinstance(pad, str) else list(pad) if isinstance(pad, (tuple, list)) else [pad]
+    return (dt(x0(d)) == "float32" and any(p > 0 for p in pads) and nonfinite(d.inputs[1])
+            and onednn_conv(d, False))
+
+
+known_class(
+    "pytorch-onednn-conv-skips-padding", F("conv1d", "conv3d"), "nan", padded_conv_skips_taps,
+    """
+    x = torch.tensor([[[1.0, 2.0]], [[1.0, 2.0]]])
+    torch.nn.functional.conv1d(x, torch.tensor([[[-inf, 0.0, 0.0]]]), padding=2)[0]
+    """, "README: PyTorch 2.13 runs a float32 conv1d/conv3d of a batch of 2 or more through oneDNN, which skips the "
+         "taps that fall in the zero padding, so an inf weight there adds nothing (0 here); its own native kernels "
+         "(a batch of 1, float64) give the padding's 0 * inf = NaN there, as tapegrad's", CONVND,
+    status="pytorch-bug")
+
+
+def bag_mean_overflows(d):
+    """embedding_bag(mode='mean') whose rows are large enough that a bag's sum may overflow the dtype."""
+    w = next((t for t in d.inputs if isf(t)), None)
+    ids = arg(d, 0)
+    if w is None or kw(d, "mode") not in (None, "mean") or not isinstance(ids, core.Lit) or w.numel() == 0:
+        return False
+    a = w.detach().abs().double()
+    a = a[torch.isfinite(a)]
+    return bool(a.numel()) and float(a.max()) * max(ids.array.size, 1) > torch.finfo(w.dtype).max
+
+
+known_class(
+    "pytorch-embedding-bag-mean-overflow", F("embedding_bag"), {"inf", "nan"}, bag_mean_overflows,
+    """
+    torch.nn.functional.embedding_bag(torch.tensor([0, 0]), torch.tensor([[-3e38, 3e38, 1.5]]), torch.tensor([0]))
+    """, "README: PyTorch's embedding_bag mode='mean' adds each bag's rows in the weight's dtype and divides after "
+         "(EmbeddingBag.cpp: the bag's sum, then output / bag_size), so float32 rows whose sum overflows give inf "
+         "(-inf, inf here) where the mean (-3e38, 3e38) is finite; tapegrad scales each row by 1 / the bag's size "
+         "before adding", SPATIAL, status="pytorch-bug")
+
+
+def int_distance_overflows(d):
+    """Integer inputs (computed in float32) whose p-th powers overflow float32."""
+    p = float(kw(d, "p") if kw(d, "p") is not None else 2.0)
+    big_int = max((float(t.double().abs().max()) for t in d.inputs if isint(t) and t.numel()), default=0.0)
+    return p > 0 and big_int > 0 and math.log10(2 * big_int) * p > math.log10(torch.finfo(torch.float32).max)
+
+
+known_class(
+    "int-distance-norm-rescaled", F("pairwise_distance", "triplet_margin_loss"), {"inf", "nan", "value"},
+    int_distance_overflows,
+    """
+    torch.nn.functional.pairwise_distance(torch.tensor([[-2 ** 62, 0]]), torch.tensor([[5, 0]]), p=3.0)
+    """, "README: the distances of integer tensors (computed in float32) at values whose p-th powers overflow "
+         "float32: tapegrad's p-norm rescales (4.6e18 here), PyTorch's is inf (as new-loss-nonfinite for floats)",
+    LO, status="by-design")
+
+
+def alpha_after_product(d):
+    """addmm and its family with 0 < |alpha| < 1 and values whose products may overflow."""
+    alpha = kw(d, "alpha")
+    return (isinstance(alpha, (int, float)) and 0 < abs(alpha) < 1
+            and any_in(d, lambda t: nonfinite(t) or big(t)))
+
+
+known_class(
+    "pytorch-addmm-alpha-after-product-grad", ADDMM, {"grad-inf", "grad-nan"}, alpha_after_product,
+    """
+    m1, m2 = torch.tensor([[3e38, 1.0]]), torch.tensor([[1.0], [2.0]], requires_grad=True)
+    torch.addmm(torch.zeros(1, 1), m1, m2, alpha=0.5).mul(torch.tensor([[2.0]])).sum().backward()
+    m2.grad
+    """, "README: PyTorch's addmm/addbmm/baddbmm/addmv/addr backward multiplies by alpha after the product "
+         "(tools/autograd/derivatives.yaml: maybe_multiply(mat1.t().mm(grad), alpha)), so with |alpha| < 1 a "
+         "product past the float range gives inf where the gradient (3e38 here) is finite; tapegrad scales the "
+         "incoming gradient by alpha first", COMBINE, status="pytorch-bug")
+
+
+def cov_int_sum_wraps(d):
+    """cov of an int tensor whose (fweights-weighted) observation sums leave int64's range."""
+    x = x0(d)
+    if not isint(x) or kw(d, "aweights") is not None or x.numel() == 0:
+        return False
+    rows = x.reshape(1, -1).tolist() if x.dim() < 2 else x.tolist()
+    fw = kw(d, "fweights")
+    w = fw.array.tolist() if isinstance(fw, core.Lit) else [1] * len(rows[0])
+    limit = 2 ** 63
+    return any(not -limit <= sum(a * b for a, b in zip(r, w)) < limit
+               or any(not -limit <= a * b < limit for a, b in zip(r, w)) for r in rows)
+
+
+known_class(
+    "pytorch-cov-int64-sum-wraps", fam("cov", inplace=False), {"value", "inf", "nan"}, cov_int_sum_wraps,
+    """
+    torch.tensor([[4, 4, 9223372036854775807], [3, 2, 3]]).cov(correction=0, fweights=torch.tensor([2, 0, 1]))[0, 0]
+    """, "README: PyTorch's cov of an int64 tensor sums the fweights-weighted observations in int64 before it "
+         "divides (Correlation.cpp: (observations * w).sum(1) / w_sum), so a sum past int64's range wraps (8 + "
+         "(2**63 - 1) here: 5.7e37); tapegrad's mean is computed in floating point (1.89e37, the covariance)",
+    COUNTING, status="pytorch-bug")
+
+
+def near_pole_after_norm(d):
+    """A special function's input made by a normalization, within 1e-5 of a pole (0, -1, -2, ...): the gradient
+    coming back into the normalization is huge."""
+    bases = {o.split(".")[-1].rstrip("_") for o in d.origins}
+
+    def near(t):
+        if not isf(t) or t.numel() == 0:
+            return False
+        a = t.detach().double()
+        a = a[torch.isfinite(a) & (a < 0.5)]
+        return bool(((a - a.round()).abs() < 1e-5).any())
+
+    return bool(bases & {"group_norm", "layer_norm", "batch_norm", "instance_norm"}) and any_in(d, near)
+
+
+known_class(
+    "norm-backward-cancellation", SPECIAL_M, "grad-value", near_pole_after_norm,
+    """
+    x = torch.tensor([[[-2.5, 1.0]]], requires_grad=True)
+    torch.nn.functional.group_norm(x, 1).backward(torch.tensor([[[3.9e11, -1.0]]]))
+    x.grad[0, 0, 0]
+    """, "float32 normalization backward of a huge incoming gradient (digamma's near its pole -1) over a set whose "
+         "normalized values are +-1 to float32's precision (two elements): the input's gradient is the incoming "
+         "difference times eps / (var + eps), lost to cancellation in both libraries (exact +-363847 here; PyTorch "
+         "372736 and -364544, not antisymmetric; tapegrad +-355766); computing eps / (var + eps) directly would make "
+         "it exact",
+    "tapegrad/nn/functional.py")
 
 
 # ---------------------------------------------------------------------- the tests

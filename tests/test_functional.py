@@ -385,6 +385,15 @@ def test_one_hot_bad_inputs():
     assert F.one_hot(T(np.zeros(0, dtype=np.int64)), 3).shape == (0, 3)
 
 
+def test_one_hot_of_int64_max_infers_an_overflowing_size_as_pytorch():
+    # PyTorch's num_classes=-1 is max + 1 in int64: for int64's max it wraps negative and zeros() refuses it
+    # (the differential test's repro; tapegrad tried to build 2**63 classes)
+    big = np.array([np.iinfo(np.int64).max], np.int64)
+    with pytest.raises(RuntimeError, match="zeros: Dimension size must be non-negative"):
+        F.one_hot(tg.tensor(big), -1)
+    assert F.one_hot(tg.tensor(big - big + 2), -1).tolist() == [[0, 0, 1]]
+
+
 # ---------------------------------------------------------------------- pad
 @st.composite
 def pad_case(draw, negative=True):
@@ -706,6 +715,26 @@ def test_group_norm_forward_and_gradient(case, data):
     assert_gradients(lambda t, w, b: F.group_norm(t, G, w, b), x, w, b, atol=1e-4)
     with pytest.raises(RuntimeError, match="group_norm: .*divisible by num_groups=5"):
         F.group_norm(T(x), 5)
+
+
+@given(a=st.integers(-8, 8), b=st.integers(-8, 8), eps=st.sampled_from([1e-5, 1e-3, 0.1]))
+@example(a=-1, b=3, eps=1e-5)  # the differential test's repro: -0.99999875 (PyTorch), -0.9999988 before
+def test_group_norm_float32_rstd_adds_eps_in_float64(a, b, eps):
+    """PyTorch's group_norm kernel computes 1 / sqrt(var + eps) with eps a double (group_norm_kernel.cpp), so a
+    float32 group's rstd is float32(1 / sqrt(float64(var) + eps)): for two integers the mean and variance are
+    exact, and the output is (x - mean) * that rstd."""
+    x = np.array([[[a, b]]], np.float32)
+    y = F.group_norm(tg.tensor(x), 1, eps=eps).numpy()
+    mean, var = np.float32((a + b) / 2), np.float32(((a - b) / 2) ** 2)
+    rstd = np.float32(1 / np.sqrt(np.float64(var) + eps))
+    np.testing.assert_array_equal(y, (x - mean) * rstd)
+
+
+def test_group_norm_float32_matches_pytorch_at_the_repro():
+    torch = pytest.importorskip("torch")
+    x = np.array([[[-2.5, 1.0], [0.0, -1.0]], [[-1.0, 3.0], [3.0, 0.0]]], np.float32)
+    np.testing.assert_array_equal(F.group_norm(tg.tensor(x), 2).numpy(),
+                                  torch.nn.functional.group_norm(torch.tensor(x), 2).numpy())
 
 
 # ---------------------------------------------------------------------- normalize and cosine_similarity

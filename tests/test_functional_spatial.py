@@ -490,6 +490,66 @@ def test_interpolate_antialias_refuses_float16_as_pytorch(mode, batch):
     assert tg.nn.functional.interpolate(x, size=(3, 3), mode=mode).dtype == tg.float16
 
 
+@pytest.mark.parametrize("mode", ["bilinear", "bicubic"])
+@pytest.mark.parametrize(("shape", "size"), [((1, 1, 1, 1), (1, 1)), ((2, 1, 3, 2), (3, 2)), ((1, 2, 1, 3), (1, 3))])
+def test_interpolate_antialias_float16_to_its_own_size_is_a_copy(mode, shape, size):
+    """PyTorch's antialias kernel resamples only the dims whose size changes (UpSampleKernel.cpp,
+    separable_upsample_generic_Nd_kernel_impl): to the same size it copies, so float16 works there (its weights,
+    which have no float16 kernel, are never computed); the backward of float16 antialias fails, as PyTorch's."""
+    x = np.random.default_rng(0).standard_normal(shape).astype(np.float16)
+    xg = tg.tensor(x, requires_grad=True)
+    out = F.interpolate(xg, size=size, mode=mode, antialias=True)
+    assert out.dtype == tg.float16
+    np.testing.assert_array_equal(out.detach().numpy(), x)
+    assert out.detach().numpy().ctypes.data != xg.detach().numpy().ctypes.data
+    with pytest.raises(NotImplementedError, match=f"upsample_{mode}2d_aa_backward_cpu\" not implemented for 'Half'"):
+        out.sum().backward()
+
+
+def test_interpolate_antialias_copies_a_kept_dim_with_inf():
+    # a kept dim is copied, not resampled with weights [0, 1, 0] (0 * inf = NaN beside an inf)
+    x = np.array([[[[3.0, np.inf, -2.0], [0.5, 4.0, 7.0]]]], np.float32)
+    out = F.interpolate(tg.tensor(x), size=(3, 3), mode="bilinear", antialias=True).numpy()
+    np.testing.assert_array_equal(out, [[[[3.0, np.inf, -2.0], [1.75, np.inf, 2.5], [0.5, 4.0, 7.0]]]])
+
+
+def test_interpolate_float32_sums_with_fused_multiply_adds():
+    """float32 interpolation adds each tap as PyTorch's compiled kernel does, one fused multiply-add per tap: a
+    product past float32's range that the sum brings back stays finite (the differential test's repro: antialias
+    bicubic, 3.39e38 there, inf from the rounded product before), and where large terms cancel the result carries
+    the first product's rounding as PyTorch's (bicubic, 4.1e20 where the exact sum is -1.36)."""
+    x = np.array([[[[-0.25, 3.0, 1e5], [6e4, -1.0, -0.25], [0.5, 1e-7, 0.5], [-3.0, 1e-7, 3e38]],
+                   [[0.0, -1.0, 1e-7], [1e5, 3.0, 2.0], [3.0, -3e38, -3.0], [3e38, 0.0, 3e38]]]], np.float32)
+    out = F.interpolate(tg.tensor(x), scale_factor=1.5, mode="bicubic", align_corners=False, antialias=True)
+    assert np.isfinite(out.numpy()).all()
+    np.testing.assert_allclose(out.numpy()[0, 1, 5, 0], 3.3947367e38, rtol=1e-6)
+    y = np.array([[[[-3.0, 0.5], [-1e30, 1e30], [-2.5, 0.5], [1e5, 1.0]]]], np.float32)
+    col = F.interpolate(tg.tensor(y), scale_factor=1.5, mode="bicubic").numpy()[0, 0, :, 1]
+    np.testing.assert_allclose(col[:5], [-4.0992777e20, 2.8039051e21, 4.4545470e21, 7.5973249e20, -4.4272186e20],
+                               rtol=1e-6)
+    torch = pytest.importorskip("torch")
+    for xs, kw in ((x, dict(antialias=True)), (y, {})):
+        want = torch.nn.functional.interpolate(torch.tensor(xs), scale_factor=1.5, mode="bicubic", **kw).numpy()
+        got = F.interpolate(tg.tensor(xs), scale_factor=1.5, mode="bicubic", **kw).numpy()
+        np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-6 * np.abs(xs).max())  # (cancellation noise)
+
+
+def test_interpolate_antialias_bicubic_float32_is_pytorchs_bit_for_bit():
+    """The antialias cubic filter's polynomials are fused multiply-adds in PyTorch's compiled kernel too
+    (UpSample.h's cubic_convolution1/2): with them and the fused sums the float32 results are PyTorch's, bit for
+    bit, even where 3e38 terms cancel (the differential test's repro: 7.5e31 and 1.7e31 before)."""
+    torch = pytest.importorskip("torch")
+    x = np.array([[[[-0.25, 3.0, 1e5], [6e4, -1.0, -0.25], [0.5, 1e-7, 0.5], [-3.0, 1e-7, 3e38]],
+                   [[0.0, -1.0, 1e-7], [1e5, 3.0, 2.0], [3.0, -3e38, -3.0], [3e38, 0.0, 3e38]]]], np.float32)
+    rng = np.random.default_rng(0)
+    for xs, kw in ((x, dict(scale_factor=1.5)), (rng.standard_normal((2, 2, 5, 7)).astype(np.float32),
+                                                 dict(size=(8, 9))), (x, dict(size=(5, 5), align_corners=True))):
+        # (upsampling: downsampling stretches the filter, and there the weights may still differ in a last bit)
+        want = torch.nn.functional.interpolate(torch.tensor(xs), mode="bicubic", antialias=True, **kw).numpy()
+        got = F.interpolate(tg.tensor(xs), mode="bicubic", antialias=True, **kw).numpy()
+        np.testing.assert_array_equal(got.view(np.uint32), want.view(np.uint32))
+
+
 @given(st.lists(st.sampled_from([2.6, -1.9, 0.0, 1e-200, 3e38]), min_size=2, max_size=4), st.booleans(),
        st.sampled_from([0.0, 1e-5]))
 @example([2.6, 2.6], True, 0.0)  # a constant set with eps=0: invstd is 0, the output is the bias

@@ -17,9 +17,15 @@ __all__ = ["affine_grid"]
 
 
 def _linspace_from_neg_one(n, align_corners, dtype):
+    """PyTorch's ``linspace(-1, 1, n)`` in ``dtype`` (the step and every value computed in that dtype, the first
+    half up from -1, the second down from 1: RangeFactoriesKernel.cpp), times ``(n - 1) / n`` unless aligned."""
     if n <= 1:
         return np.zeros(1, dtype)
-    r = np.linspace(-1, 1, n, dtype=dtype)
+    one = np.asarray(1, dtype)
+    step = (one + one) / np.asarray(n - 1, dtype)
+    i = np.arange(n)
+    with np.errstate(all="ignore"):
+        r = np.where(i < n // 2, -one + step * i.astype(dtype), one - step * (n - 1 - i).astype(dtype)).astype(dtype)
     return r if align_corners else r * (n - 1) / n
 
 
@@ -32,6 +38,22 @@ def _base_grid(spatial, align_corners, dtype):
         shape[k - 1 - axis] = n
         base[..., axis] = _linspace_from_neg_one(n, align_corners, dtype).reshape(shape)
     return base.reshape(-1, k + 1)
+
+
+def _bmm_in_order(base, th):
+    """``base @ th^T`` (P, k + 1) x (N, k, k + 1) -> (N, P, k) summed as PyTorch's bmm sums a small product (its
+    own loop, not BLAS, under 400 multiply-adds: aten/src/ATen/native/LinearAlgebra.cpp, baddbmm_cpu_kernel):
+    from +0, one rounded product after another in the order of the coordinates, in float32 for float16. So a
+    grid point whose coordinates cancel (x * a + (-x) * a) gets exactly the translation, where BLAS's fused
+    multiply-adds would leave the rounding error of x * a (3.7e283 for a = 1e300). Larger products are BLAS's
+    in both libraries (numpy's matmul, bit for bit PyTorch's there), except float16's, which stay here."""
+    acc_dtype = np.float32 if th.dtype == np.float16 else th.dtype
+    b, t = base.astype(acc_dtype), th.astype(acc_dtype)
+    with np.errstate(all="ignore"):
+        acc = np.zeros((t.shape[0], b.shape[0], t.shape[1]), acc_dtype)
+        for j in range(b.shape[1]):
+            acc += b[None, :, j, None] * t[:, None, :, j]
+    return acc.astype(th.dtype)
 
 
 @op(methods=())
@@ -82,7 +104,9 @@ def affine_grid(theta: Tensor, size, align_corners: bool | None = None) -> Tenso
     out_shape = (size[0], *spatial, k)
 
     def grid(th):  # theta (N, k, k + 1) -> grid: base @ theta^T
-        return (base @ th.mT).reshape(out_shape)
+        if isinstance(th, np.ndarray) and (base.size * k < 400 or th.dtype == np.float16):
+            return _bmm_in_order(base, th).reshape(out_shape)
+        return (base @ th.mT).reshape(out_shape)  # (a rule evaluated with create_graph: the tensors' product)
 
     def grid_adjoint(g):  # grid (N, ..., k) -> theta: (base^T @ g)^T
         return (base.T @ g.reshape(g.shape[0], -1, k)).mT

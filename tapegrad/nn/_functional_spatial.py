@@ -330,8 +330,16 @@ def _aa_filter(mode, x):
     if mode == "bilinear":
         return np.where(x < 1, 1 - x, 0).astype(x.dtype)
     a = x.dtype.type(-0.5)
-    near = ((a + 2) * x - (a + 3)) * x * x + 1
-    far = ((a * x - 5 * a) * x + 8 * a) * x - 4 * a
+    if x.dtype == np.float32:  # PyTorch's compiler fuses the polynomials' multiply-adds (exact products in float64)
+        def fma(p, q, r):
+            return (np.float64(p) * q + np.float64(r)).astype(np.float32)
+
+        x64 = x.astype(np.float64)
+        near = fma((fma(a + 2, x64, -(a + 3)) * x).astype(np.float32), x64, 1)
+        far = fma(fma(fma(a, x64, -5 * a), x64, 8 * a), x64, -4 * a)
+    else:
+        near = ((a + 2) * x - (a + 3)) * x * x + 1
+        far = ((a * x - 5 * a) * x + 8 * a) * x - 4 * a
     return np.where(x < 1, near, np.where(x < 2, far, 0)).astype(x.dtype)
 
 
@@ -362,26 +370,46 @@ def _aa_axis_taps(mode, n_in, n_out, scale, align_corners, dtype):
 
 def _resample(a, taps):
     """Apply the per-axis tap matrices to the trailing axes of a, the last axis first (PyTorch's kernels combine
-    along the width first: with inf and NaN inputs the order decides where 0 * inf shows)."""
+    along the width first: with inf and NaN inputs the order decides where 0 * inf shows).
+
+    float32 (and float16, whose opmath is float32) is summed as PyTorch's CPU kernels sum it: the first product
+    rounded, then one fused multiply-add per tap (``output += t * w`` in aten/src/ATen/native/cpu/UpSampleKernel.cpp,
+    contracted by its compiler; measured on 2.13): the product of two float32 values is exact in float64, so
+    ``float32(float64(acc) + x * w)`` is the fused step. A product past float32's range that the sum brings back
+    stays finite, as PyTorch's."""
     d = len(taps)
+    dtype = a.dtype
+    fused = dtype == np.float32 or dtype == np.float16
+    if all(tap is None for tap in taps):
+        return a.copy()
     for k in reversed(range(d)):
+        if taps[k] is None:  # a dim antialias keeps: copied
+            continue
         idx, w = taps[k][:2]
         valid = taps[k][2] if len(taps[k]) > 2 else None  # (antialias: taps past a window's end add nothing)
         ax = a.ndim - d + k
         shape = (1,) * (a.ndim - ax - 1)
+        if fused:
+            w = w.astype(np.float64)
         out = None
         for t in range(idx.shape[1]):
-            term = np.take(a, idx[:, t], axis=ax) * w[:, t].reshape((-1,) + shape)
+            x = np.take(a, idx[:, t], axis=ax)
+            term = (x.astype(np.float64) if fused else x) * w[:, t].reshape((-1,) + shape)
             if valid is not None and not valid[:, t].all():
                 term = np.where(valid[:, t].reshape((-1,) + shape), term, 0).astype(term.dtype)
-            out = term if out is None else out + term
+            if fused:
+                out = term.astype(np.float32) if out is None else (out + term).astype(np.float32)
+            else:
+                out = term if out is None else out + term
         a = out
-    return a
+    return a.astype(dtype, copy=False)
 
 
 def _resample_adjoint(g, taps, sizes):
     d = len(taps)
     for k in range(d):  # the forward's order, reversed
+        if taps[k] is None:
+            continue
         idx, w = taps[k][:2]  # (antialias: the weights past a window's end are 0)
         ax = g.ndim - d + k
         moved = np.moveaxis(g, ax, 0)
@@ -466,12 +494,18 @@ def interpolate(input: Tensor, size=None, scale_factor=None, mode: str = "neares
     if x.dtype.kind != "f":
         raise NotImplementedError(f"{op_name}: mode {mode!r} is not implemented for {x.dtype} tensors; use a "
                                   "floating-point input")
-    if antialias and x.dtype == np.float16:  # PyTorch's antialias weights have no float16 kernel
-        raise NotImplementedError(f"{op_name}: \"compute_index_ranges_weights\" not implemented for 'Half' "
-                                  f"(antialias=True, mode {mode!r}, of a float16 tensor)")
     sizes = tuple(x.shape[2:])
+    # NOTE: PyTorch's antialias kernel resamples only the dims whose size changes (UpSampleKernel.cpp,
+    # separable_upsample_generic_Nd_kernel_impl): a kept dim is copied, its weights never computed (no 0 * inf from
+    # a zero weight), and float16, whose weights have no kernel, fails only where some dim is resized
+    resized = [n != o for n, o in zip(sizes, out, strict=True)] if antialias else [True] * d
+    if antialias and x.dtype == np.float16 and any(resized):  # PyTorch's antialias weights have no float16 kernel
+        raise NotImplementedError(f"{op_name}: \"compute_index_ranges_weights\" not implemented for 'Half' "
+                                  f"(antialias=True, mode {mode!r}, of a float16 tensor resized from "
+                                  f"{sizes} to {tuple(out)})")
     axis_taps = _aa_axis_taps if antialias else _axis_taps
-    taps = [axis_taps(mode, n, o, s, align_corners, x.dtype) for n, o, s in zip(sizes, out, scales, strict=True)]
+    taps = [axis_taps(mode, n, o, s, align_corners, x.dtype) if r else None
+            for n, o, s, r in zip(sizes, out, scales, resized, strict=True)]
     name = f"Upsample{_INTERP_NAMES[mode]}{d}D" + ("Aa" if antialias else "")
 
     def apply(a):
@@ -481,6 +515,9 @@ def interpolate(input: Tensor, size=None, scale_factor=None, mode: str = "neares
         return _resample_adjoint(g, taps, sizes)
 
     def upsample_rule(xp, g, out, x):
+        if antialias and g.dtype == np.float16:  # (only a float16 input no antialias dim resizes gets here)
+            raise NotImplementedError(f"{op_name}: \"upsample_{mode}{d}d_aa_backward_cpu\" not implemented for "
+                                      "'Half' (the backward of antialias=True of a float16 tensor), as PyTorch")
         return xp.linear(adjoint, apply, g, name + "BackwardBackward0")
 
     return record(apply(x), (input,), upsample_rule, name + "Backward0")

@@ -977,6 +977,9 @@ def one_hot(tensor: Tensor, num_classes: int = -1) -> Tensor:
     if lo < 0:
         raise RuntimeError(f"one_hot: class values must be non-negative, got {lo}")
     if num_classes == -1:
+        if hi == np.iinfo(np.int64).max:  # PyTorch's max + 1 wraps to a negative size in int64
+            raise RuntimeError(f"one_hot: zeros: Dimension size must be non-negative (num_classes=-1 takes the "
+                               f"largest value + 1, and {hi} + 1 overflows int64, as in PyTorch)")
         num_classes = hi + 1
     elif hi >= num_classes:
         raise RuntimeError(f"one_hot: class values must be smaller than num_classes={num_classes}, got {hi}")
@@ -1200,9 +1203,11 @@ def _embedding_renorm(weight, idx, max_norm, norm_type):
 
 
 # ---------------------------------------------------------------------- normalization
-def _np_normalized(x, axes, eps):
+def _np_normalized(x, axes, eps, double_eps=False):
     """(x - mean) / sqrt(var + eps) over ``axes`` (biased variance), 1 / sqrt(var + eps), the mean and the
-    variance, as arrays."""
+    variance, as arrays. ``double_eps``: a float32 ``var + eps`` and its 1 / sqrt are computed in float64 and the
+    reciprocal rounded to float32 once, as PyTorch's group_norm kernel (its ``eps`` is a double:
+    aten/src/ATen/native/cpu/group_norm_kernel.cpp, ``1 / std::sqrt(std::max(var, 0) + eps)``)."""
     if x.size == 0:  # nothing to normalize (numpy would warn about the mean of nothing)
         stat = np.zeros([1 if i in axes else n for i, n in enumerate(x.shape)], dtype=x.dtype)
         return x.copy(), stat + 1, stat, stat
@@ -1210,7 +1215,10 @@ def _np_normalized(x, axes, eps):
     mu = x.mean(axis=axes, keepdims=True)
     d = x - mu
     var = np.mean(d * d, axis=axes, keepdims=True)
-    rstd = 1 / np.sqrt(var + eps)
+    if double_eps and x.dtype == np.float32:
+        rstd = (1 / np.sqrt(var.astype(np.float64) + eps)).astype(np.float32)
+    else:
+        rstd = 1 / np.sqrt(var + eps)
     d *= rstd
     return d, rstd, mu, var
 
@@ -1532,7 +1540,7 @@ def group_norm(input: Tensor, num_groups: int, weight: Tensor | None = None, bia
                                f"channels in input, but got {name} of shape {tuple(p._data.shape)} and input of "
                                f"shape {tuple(x.shape)}")
     view = (N, num_groups, x.size // (N * num_groups) if N * num_groups else 0)
-    xhat, rstd, mu, _ = _np_normalized(x.reshape(view), (2,), eps)
+    xhat, rstd, mu, _ = _np_normalized(x.reshape(view), (2,), eps, double_eps=True)
     return _record_norm("group", input, weight, bias, xhat, rstd, (2,), eps, "NativeGroupNormBackward0",
                         pshape=(1, C) + (1,) * (x.ndim - 2), view=view, mu=mu)
 

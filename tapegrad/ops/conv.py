@@ -312,6 +312,17 @@ def same_prepad(input, pads):
         return g[keep]
 
     return record(out, (input,), constant_pad_rule, "ConstantPadNdBackward0"), tuple((lo, lo) for lo, _ in pads)
+_TORCH_INT_NAMES = {"int8": "Char", "uint8": "Byte", "int16": "Short", "int32": "Int", "uint16": "UInt16",
+                    "uint32": "UInt32", "uint64": "UInt64"}
+
+
+def dilated_int_error(op, x, dilation):
+    """PyTorch runs a dilated convolution in slow_conv_dilated, whose CPU kernel takes floats and int64 only
+    (aten/src/ATen/native/NaiveDilatedConvolution.cpp): other integer inputs fail, unless empty."""
+    return NotImplementedError(f"{op}: \"slow_conv_dilated<>\" not implemented for "
+                               f"'{_TORCH_INT_NAMES.get(x.dtype.name, x.dtype.name)}' (a dilated convolution "
+                               f"(dilation={tuple(dilation)}) of {x.dtype} tensors, as PyTorch; use int64 or "
+                               "floating-point tensors)")
 
 
 def _check_conv(op, x, w, b, stride, dilation, groups):
@@ -391,6 +402,8 @@ def conv2d(input: Tensor, weight: Tensor, bias: Tensor | None = None, stride=1, 
                            f"{_shape(input)}, padding {pads}) is smaller than the dilated kernel of size "
                            f"({kh} x {kw}) (weight shape {_shape(w)}); the kernel can't be greater than the "
                            "input")
+    if x.dtype.kind in "iu" and x.dtype != np.int64 and max(dilation) > 1 and x.size:
+        raise dilated_int_error(op_name, x, dilation)
     inputs = (input, weight) if bias is None else (input, weight, bias)
     if x.size == 0:
         if geo.N and geo.C:

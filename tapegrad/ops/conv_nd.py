@@ -253,6 +253,10 @@ def _convnd(op_name, d, input, weight, bias, stride, padding, dilation, groups):
         raise RuntimeError(f"{op_name}: the padded input of size {full} per channel (input shape {tuple(x.shape)}) "
                            f"is smaller than the dilated kernel of size {kern} (weight shape {tuple(w.shape)}); "
                            "the kernel can't be greater than the input")
+    if x.dtype.kind in "iu" and x.dtype != np.int64 and max(dilation) > 1 and x.size:
+        from .conv import dilated_int_error
+
+        raise dilated_int_error(op_name, x, dilation)
     if geo.C == 0:  # as PyTorch 2.13 (and conv2d here): no input channels give no output channels either
         return record(np.zeros((geo.N, 0) + geo.out, x.dtype), (input, weight) if bias is None else
                       (input, weight, bias), _empty_rule, "ConvolutionBackward0")
@@ -548,24 +552,42 @@ def conv_tbc(input: Tensor, weight: Tensor, bias: Tensor, pad: int = 0) -> Tenso
         if length < 0:
             raise RuntimeError(f"{op_name}: pad={pad} leaves a negative output length {length} (T={t}, K={k}): "
                                "T + 2*pad - K + 1 must be non-negative")
-        keep = input[-pad:-pad + k] if length == 0 else input[-pad:t + pad]  # (length 0: one window, dropped)
+        if length == 0:
+            return _conv_tbc_empty(input, weight, bias)
+        keep = input[-pad:t + pad]
         out = conv1d(keep.permute(1, 2, 0), weight.permute(2, 1, 0), bias).permute(2, 0, 1)
-        return out[:length].clone()  # PyTorch's kernel writes a new contiguous (T, B, C_out) tensor
+        return out.clone()  # PyTorch's kernel writes a new contiguous (T, B, C_out) tensor
     if isinstance(pad, numbers.Integral) and not isinstance(pad, bool) and x.shape[0] + 2 * pad == w.shape[0] - 1:
         # output length 0 (the kernel is one step longer than the padded input): PyTorch returns an empty result
-        # (gradients zero); one more zero step makes one window, which is dropped
-        from .shape import cat
-
-        step = wrap(np.zeros((1,) + x.shape[1:], x.dtype))
-        longer = cat([input, step])
-        out = conv1d(longer.permute(1, 2, 0), weight.permute(2, 1, 0), bias, padding=pad).permute(2, 0, 1)
-        return out[:0].clone()
+        # (gradients zero: its kernel and backward run no tap)
+        return _conv_tbc_empty(input, weight, bias)
     out = conv1d(input.permute(1, 2, 0), weight.permute(2, 1, 0), bias, padding=pad).permute(2, 0, 1).clone()
     if isinstance(pad, numbers.Integral) and pad > 0 and w.dtype.kind == "f" and not np.isfinite(w).all():
         # PyTorch's kernel skips the taps that fall in the padding: an infinite or NaN weight there adds nothing
         # (the padded convolution's 0 * inf would be NaN): the sum of each tap's product over its valid steps
-        return _conv_tbc_taps(input, weight, bias, pad, out)
+        out = _conv_tbc_taps(input, weight, bias, pad, out)
+    if isinstance(pad, numbers.Integral) and pad >= w.shape[0] and len(out):
+        out = _conv_tbc_bias_rows(out, bias, x.shape[0], w.shape[0], pad)
     return out
+
+
+def _conv_tbc_empty(input, weight, bias):
+    """conv_tbc of output length 0: PyTorch's kernel runs no tap (ConvolutionTBC.cpp: t <= 0), nor does its
+    backward, so the gradients are zeros (not the 0 * inf = NaN of a window computed and dropped)."""
+    from .linalg import matmul
+
+    return matmul(input[:0], weight[0]) + bias
+
+
+def _conv_tbc_bias_rows(out, bias, t_in, k_taps, pad):
+    """The output steps no tap reaches (all in the padding, pad >= K) are PyTorch's bias itself, -0.0 included: its
+    kernel starts from the bias and adds only the taps inside the input (ConvolutionTBC.cpp), where the padded
+    convolution adds +0.0 products to it."""
+    from .elementwise import where
+
+    steps = np.arange(out.shape[0])
+    alone = (steps + k_taps - 1 < pad) | (steps - pad >= t_in)
+    return where(wrap(alone[:, None, None]), bias, out)
 
 
 def _conv_tbc_taps(input, weight, bias, pad, like):
