@@ -95,6 +95,43 @@ def test_detach_clone_requires_grad():
         c.requires_grad_(False)
 
 
+@given(st.lists(st.floats(-3, 3, width=32), min_size=1, max_size=5), st.booleans())
+def test_detach_in_place_keeps_the_node_for_ops_recorded_before(values, write_later):
+    # PyTorch's detach_ makes the tensor a leaf, but the graph recorded before keeps its old grad_fn: z's gradient
+    # still reaches x through y's MulBackward0, and an op recorded after the detach_ sees a constant
+    x = tg.tensor(values, requires_grad=True)
+    y = x * 2
+    z = y * y
+    version = y._version
+    assert y.detach_() is y
+    assert not y.requires_grad and y.grad_fn is None and y.is_leaf and y._version == version  # no write
+    later = y * x
+    if write_later:
+        with tg.no_grad():
+            y.add_(1)  # z's rule reads y: the write must still stop its backward
+        with pytest.raises(RuntimeError, match="in-place"):
+            z.sum().backward()
+        return
+    (z.sum() + later.sum()).backward()
+    want = 8 * np.asarray(values, dtype=np.float32) + 2 * np.asarray(values, dtype=np.float32)  # d(4x^2) + y
+    assert np.allclose(x.grad.numpy(), want, rtol=1e-6, atol=1e-6)
+
+
+def test_detach_in_place_as_pytorch():
+    torch = pytest.importorskip("torch")
+    for lib in (tg, torch):
+        x = lib.tensor([0.0, -1.5, 2.0], requires_grad=True)
+        y = x.half()
+        grids = lib.meshgrid(y, y, indexing="ij")  # views of y recorded before the detach_
+        y.detach_()
+        loss = (grids[0].double() * lib.tensor([[1.0, 2.0, 3.0]] * 3, dtype=lib.float64)).sum()
+        loss.backward()
+        if lib is tg:
+            ours = x.grad.numpy()
+        else:
+            assert ours.tolist() == x.grad.numpy().tolist()
+
+
 def test_data_property_is_a_detached_tensor_sharing_memory():
     w = tg.ones(2, requires_grad=True)
     w.data.mul_(3)  # the old PyTorch idiom for an untracked update

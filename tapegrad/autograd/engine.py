@@ -264,7 +264,7 @@ def parents_of(node):
     stamp = recorded_at(node)
     resolved = None
     for i, p in enumerate(parents):
-        if p._version <= stamp:
+        if p._version <= stamp and (p._extra is None or "rebased" not in p._extra):  # (detach_ rebases, no write)
             continue
         used = p
         while used._extra is not None and "rebased" in used._extra and used._extra["rebased"][0] > stamp:

@@ -494,6 +494,23 @@ def _earlier_self(t, copy):
     return old
 
 
+def cut(t: Tensor) -> None:
+    """``t.detach_()``: ``t`` becomes a leaf that does not require grad. Ops recorded so far keep using the node it
+    was, as PyTorch's graph keeps the old ``grad_fn``: an earlier self holds the node, and ``parents_of`` hands it to
+    them (a rebase without a write: no version changes)."""
+    if t._backward is not None:
+        earlier = alias(t)  # shares t's memory and versions: a later write into t still stops those nodes' backward
+        earlier._requires_grad, earlier._parents, earlier._backward, earlier._name = True, t._parents, t._backward, \
+            t._name
+        earlier._stamp = t._stamp
+        for key in ("rebased", "trace"):
+            if key in t._extras():
+                earlier._extra[key] = t._extra[key]
+        _clock.now += 1  # (so every node recorded before looks its inputs up)
+        t._extras()["rebased"] = (_clock.now, earlier)
+    t._parents, t._backward, t._name, t._requires_grad = (), None, None, False
+
+
 def _become(t, node, now):
     """Make ``t`` the node ``node`` (its inputs, rule and name) without changing ``t``'s array."""
     t._requires_grad, t._parents, t._backward, t._name = node._requires_grad, node._parents, node._backward, node._name

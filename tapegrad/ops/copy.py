@@ -140,10 +140,7 @@ def detach_(input: Tensor) -> Tensor:
     """detach_(): cut this tensor from the graph, in place (it becomes a leaf that does not require grad)."""
     if input._base is not None:
         raise RuntimeError("detach_: can't detach views in place; use detach() instead")
-    input._parents = ()
-    input._backward = None
-    input._name = None
-    input._requires_grad = False
+    _inplace.cut(input)
     return input
 
 
