@@ -2040,9 +2040,10 @@ known_class(
     """, "float32 normalization backward of a huge incoming gradient (digamma's near its pole -1) over a set whose "
          "normalized values are +-1 to float32's precision (two elements): the input's gradient is the incoming "
          "difference times eps / (var + eps), lost to cancellation in both libraries (exact +-363847 here; PyTorch "
-         "372736 and -364544, not antisymmetric; tapegrad +-355766); computing eps / (var + eps) directly would make "
-         "it exact",
-    "tapegrad/nn/functional.py")
+         "372736 and -364544, not antisymmetric; tapegrad +-355766): the same float32 formula (g - mean(g) - xhat "
+         "mean(g xhat)) * rstd, rounded in another order; neither is exact, and computing in float64 would cost "
+         "every normalization's backward for an input at the float32 limit (README)",
+    "tapegrad/nn/functional.py", status="by-design")
 
 
 # ---------------------------------------------------------------------- the tests
