@@ -750,6 +750,45 @@ def test_matrix_exp_overflowing_entry_leaves_the_others_alone():
         assert np.isnan(tg.linalg.matrix_exp(b).numpy()).all()
 
 
+_HUGE_ENTRY_CASES = [  # finite matrices with an entry near the float range, and PyTorch 2.13's exponentials
+    ([[100000.0, -0.25], [-3e38, 1e-7]], [[np.inf, -np.inf], [-np.inf, np.inf]]),  # eigenvalues +-8.7e18
+    ([[0.0, 3e38], [-3e38, 0.0]], [[np.nan, np.nan], [np.nan, np.nan]]),  # a rotation by 3e38 rad: no digits left
+    ([[0.0, 1e20], [-1e20, 0.0]], [[np.nan, np.nan], [np.nan, np.nan]]),  # (PyTorch's float64: zeros, KNOWN)
+    ([[-1e12, 1.0], [0.0, -1e12]], [[0.0, 0.0], [0.0, 0.0]]),  # decays: zeros
+]
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+@pytest.mark.parametrize("case", range(len(_HUGE_ENTRY_CASES)))
+def test_matrix_exp_of_a_matrix_with_a_huge_entry_balances_it_first(case, dtype):
+    # scaling [[1e5, -0.25], [-3e38, 1e-7]] by 2**-126 rounds -0.25 * 2**-126 away, and the squarings gave the finite
+    # [[1, 0], [-3e38, 1]]; balanced (D^-1 A D, D in powers of two) the off-diagonal entries are both 8.7e18 and the
+    # exponential overflows as it should. A rotation faster than the dtype resolves is NaN, as PyTorch's.
+    a, want = _HUGE_ENTRY_CASES[case]
+    with np.errstate(all="ignore"):
+        got = tg.linalg.matrix_exp(tg.tensor(a, dtype=getattr(tg, dtype))).numpy()
+    np.testing.assert_array_equal(got, np.array(want, dtype=dtype))
+    torch = pytest.importorskip("torch")
+    if case in (1, 2) and dtype == "float64":
+        return  # PyTorch's squarings give zeros for these rotations in float64 (NaN in float32): by-design difference
+    np.testing.assert_array_equal(got, torch.linalg.matrix_exp(torch.tensor(a, dtype=getattr(torch, dtype))).numpy())
+
+
+@given(st.integers(2, 3), st.lists(st.floats(0.25, 3), min_size=9, max_size=9),
+       st.lists(st.booleans(), min_size=9, max_size=9), st.integers(40, 100))
+def test_balancing_a_huge_matrix_is_a_similarity(n, vals, signs, k):
+    # the balanced path computes exp(A) = D exp(D^-1 A D) D^-1: for a diagonal-similar matrix D0 M D0^-1 with D0
+    # spreading the entries over 2**k, it gives D0 exp(M) D0^-1 (the unbalanced squarings lose M's digits). (M
+    # without zero entries: a zero row or column cannot be balanced, and a nilpotent M's squarings amplify the
+    # pivoted solve's rounding.)
+    m = (np.array(vals[:n * n]) * np.where(signs[:n * n], -1, 1)).reshape(n, n)
+    d0 = 2.0 ** (k * np.arange(n) / max(n - 1, 1)).round()
+    a = d0[:, None] * m / d0[None, :]
+    want = d0[:, None] * tg.linalg.matrix_exp(tg.tensor(m, dtype=tg.float64)).numpy() / d0[None, :]
+    got = tg.linalg.matrix_exp(tg.tensor(a, dtype=tg.float64)).numpy()
+    np.testing.assert_allclose(got, want, rtol=1e-8, atol=1e-12 * np.abs(want).max())
+
+
 # ---------------------------------------------------------------------- svd of a matrix with a NaN: PyTorch's error
 _SVD_OPS = {
     "svd": lambda lib, a: lib.linalg.svd(a),

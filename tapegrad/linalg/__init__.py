@@ -1024,10 +1024,81 @@ def matrix_exp(A: Tensor) -> Tensor:
     if n == 1:  # exp; as PyTorch's, the gradient is computed from the input (a later write to the result is fine)
         with np.errstate(over="ignore"):
             return record(np.exp(a), (A,), _matrix_exp_1x1_rule, "LinalgMatrixExpBackward0")
-    R = _matrix_exp_scaled(A)
+    R = _matrix_exp_balanced(A)
     if not np.isfinite(R._data).all():
         R = _matrix_exp_overflowed(A, R)
-    return R
+    return _matrix_exp_unresolved(A, R)
+
+
+def _matrix_exp_unresolved(A, R):
+    """NaN (PyTorch's value) for the exponential of a finite matrix that turns faster than its dtype can resolve:
+    an eigenvalue whose imaginary part times the dtype's epsilon exceeds pi leaves no digit of the rotation's
+    angle ([[0, 1e20], [-1e20, 0]]; the squarings gave zeros or infinities). Only for 1-norms above 2**40 (the
+    balanced path): every other input is returned as it is."""
+    a = A._data
+    with np.errstate(invalid="ignore", over="ignore"):
+        norms = np.abs(a).sum(axis=-2).max(axis=-1)
+        big = np.isfinite(a).all(axis=(-2, -1)) & (norms > 2.0 ** 40)
+    if not big.any():
+        return R
+    eps = float(np.finfo(a.dtype).eps)
+    lost = np.zeros(big.shape, dtype=bool)
+    lost[big] = np.abs(np.linalg.eigvals(a[big].astype(np.float64)).imag).max(axis=-1) * eps > np.pi
+    if not lost.any():
+        return R
+    from ..ops.elementwise import where as _where
+
+    return _where(wrap(np.broadcast_to(lost[..., None, None], a.shape).copy()), wrap(np.full((), np.nan, a.dtype)), R)
+
+
+def _matrix_exp_balanced(A):
+    d = _balancing(A._data)
+    if d is None:
+        return _matrix_exp_scaled(A)
+    # exp(A) = D exp(D^-1 A D) D^-1, computed on the balanced matrix (D in powers of two: exact)
+    dt = A._data.dtype
+    return wrap(d[..., :, None].astype(dt)) * _matrix_exp_scaled(A * wrap((d[..., None, :] / d[..., :, None]).astype(
+        dt))) * wrap((1 / d[..., None, :]).astype(dt))
+
+
+def _balancing(a):
+    """For badly scaled finite matrices (balancing shrinks the 1-norm 16-fold or more, and scaling by 2**-s would
+    round the small entries' products away: [[1e5, -0.25], [-3e38, 1e-7]], whose exponential overflows, came out
+    finite), the diagonal D in powers of two that balances each matrix's rows and columns (Parlett and Reinsch,
+    LAPACK's gebal without permutations; Ward's preprocessing for expm), in float64, of A's shape without the last
+    axis (ones for the matrices left as they are); None when no matrix needs it (computed as before)."""
+    with np.errstate(invalid="ignore", over="ignore"):
+        norms = np.abs(a).sum(axis=-2).max(axis=-1)
+        cand = np.isfinite(a).all(axis=(-2, -1)) & (norms > 5.371920351148152)
+    if not cand.any():
+        return None
+    m = np.abs(a[cand].astype(np.float64))
+    n = a.shape[-1]
+    m[:, np.arange(n), np.arange(n)] = 0
+    d = np.ones(m.shape[:2])
+    with np.errstate(all="ignore"):
+        for _ in range(64):
+            changed = False
+            for i in range(n):
+                c, r = m[:, :, i].sum(axis=-1), m[:, i, :].sum(axis=-1)
+                f = np.where((c > 0) & (r > 0), 2.0 ** np.round(np.log2(np.sqrt(r / c))), 1.0)
+                f = np.where((f != 1) & (c * f + r / f < 0.95 * (c + r)) & (np.abs(np.log2(d[:, i] * f)) <= 100),
+                             f, 1.0)
+                if (f != 1).any():
+                    m[:, :, i] *= f[:, None]
+                    m[:, i, :] /= f[:, None]
+                    d[:, i] *= f
+                    changed = True
+            if not changed:
+                break
+        m[:, np.arange(n), np.arange(n)] = np.abs(a[cand]).astype(np.float64)[:, np.arange(n), np.arange(n)]
+        worth = m.sum(axis=-2).max(axis=-1) * 16 <= norms[cand]
+    if not worth.any():
+        return None
+    d[~worth] = 1
+    full = np.ones(a.shape[:-1])
+    full[cand] = d
+    return full
 
 
 def _matrix_exp_overflowed(A, R):
@@ -1045,8 +1116,9 @@ def _matrix_exp_overflowed(A, R):
     n = a.shape[-1]
     mu = (np.trace(sub, axis1=-2, axis2=-1) / n)[:, None, None]
     with np.errstate(all="ignore"):
-        e = _matrix_exp_scaled(wrap(sub - mu * np.eye(n))).numpy()
-        value = np.where(np.isfinite(e), np.sign(e) * np.exp(np.log(np.abs(e)) + mu), np.nan)
+        e = _matrix_exp_balanced(wrap(sub - mu * np.eye(n))).numpy()
+        # (an entry beyond even float64's range is that infinity)
+        value = np.where(np.isfinite(e), np.sign(e) * np.exp(np.log(np.abs(e)) + mu), np.where(np.isinf(e), e, np.nan))
     fixed = r.copy()
     fixed[which] = np.where(bad[which], value, r[which])
     from ..ops.elementwise import where as _where
