@@ -1165,3 +1165,35 @@ def test_selected_values_detach_in_place_as_pytorch(op):
     z = getattr(tg.tensor([[1.0, 2.0], [3.0, 0.5]], requires_grad=True), op)(*((1, 0) if op == "kthvalue" else (0,)))
     assert z[0].grad_fn.name() == y[0].grad_fn.name()
     assert z[0].tolist() == y[0].tolist() and z[1].tolist() == y[1].tolist()
+
+
+@given(n=st.integers(0, 3), offset=st.integers(-2, 2), dtype=st.sampled_from(["float32", "int64", "bool"]),
+       rg=st.booleans())
+@example(n=4, offset=2, dtype="bool", rg=False)  # the differential test's repro: diagflat(...).zero_().detach_()
+@settings(max_examples=20, deadline=None)
+def test_diagflat_and_diag_embed_results_are_new_tensors_not_views(n, offset, dtype, rg):
+    """PyTorch's diag_embed (and diagflat, diag of a vector) fills a new tensor: not a view (``_base`` is None), so
+    ``detach_()`` takes it after an in-place op; a write into it reaches no other tensor."""
+    rg = rg and dtype == "float32"
+    x = tg.tensor(np.arange(n) % 2, dtype=getattr(tg, dtype), requires_grad=rg)
+    for y in (tg.diagflat(x, offset), tg.diag_embed(x, offset), tg.diag_embed(x[None], offset, 0, 2)):
+        assert y._base is None
+        with tg.no_grad():
+            y.zero_()
+        assert y.detach_() is y and not y.requires_grad and y.grad_fn is None
+        assert not y.numpy().any()
+
+
+@given(p=st.sampled_from([0, 0.0]), need=st.sampled_from(["input", "other", "both", "same"]))
+@settings(max_examples=10, deadline=None)
+def test_dist_with_p_zero_has_no_gradient(p, need):
+    """dist(p=0) counts the non-zero differences: its gradient is zero, given as no gradient (None) to both
+    operands. PyTorch 2.13 gives input None and raises for other ("Expected a proper Tensor but got None":
+    derivatives.yaml's other is -norm_backward(...), and norm_backward is undefined for p=0); tapegrad does not
+    raise (a pytorch-bug entry of the differential test)."""
+    a = tg.tensor([1.0, 2.0], requires_grad=need in ("input", "both", "same"))
+    b = a if need == "same" else tg.tensor([0.5, 2.0], requires_grad=need in ("other", "both"))
+    y = tg.dist(a, b, p)
+    assert y.requires_grad and y.item() == (0.0 if need == "same" else 1.0)
+    y.backward()
+    assert a.grad is None and b.grad is None

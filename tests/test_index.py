@@ -2069,3 +2069,18 @@ def test_setitem_with_an_index_out_of_range_beside_a_slice_names_the_op(index):
     with pytest.raises(IndexError, match=r"setitem: index -?\d+ is out of range for dimension 0 of size 2"):
         x[index] = -0.0
     assert x.tolist() == [[0.0] * 3] * 2
+
+
+@given(shape=st.sampled_from([(), (3,), (3, 1), (2, 0), (2, 2, 1)]), form=st.sampled_from(["nonzero", "where"]))
+@example(shape=(3, 1), form="nonzero")  # the differential test's repro
+def test_nonzero_as_tuple_gives_views_of_one_index_matrix(shape, form):
+    """PyTorch's nonzero(as_tuple=True) and where(condition) are nonzero_numpy: nonzero().unbind(1), so each
+    index tensor is a view (detach_ refuses it: "Can't detach views in-place"), with nonzero's values."""
+    x = tg.tensor(np.arange(math.prod(shape)).reshape(shape) % 3 - 1.0, requires_grad=True)
+    out = x.nonzero(as_tuple=True) if form == "nonzero" else tg.where(x != 0)
+    want = np.nonzero(np.atleast_1d(x.detach().numpy()))
+    assert len(out) == len(want)
+    for t, w in zip(out, want):
+        assert t.dtype == tg.int64 and t.tolist() == w.tolist() and t._base is not None
+        with pytest.raises(RuntimeError, match="detach views"):
+            t.detach_()

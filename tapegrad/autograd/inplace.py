@@ -45,7 +45,7 @@ from .tape import record
 
 __all__ = ["apply", "no_record", "bump", "increment_version", "alias", "group", "recorded_at",
            "mark_multi_output", "unmark_multi_output", "any_requires_grad", "apply_view", "dense", "overlap",
-           "partial_overlap", "overlap_error", "check_overlaps", "resize", "foreign"]
+           "partial_overlap", "overlap_error", "check_overlaps", "resize", "foreign", "unview"]
 
 _grad = _state.grad
 _clock = _state.clock
@@ -111,6 +111,24 @@ def _owner(t):
             t = t._extra["shares"]
         else:
             return t
+
+
+def unview(t: Tensor) -> Tensor:
+    """Make the op result ``t`` a new tensor for autograd although numpy made its array a view of an input's
+    (PyTorch's ``_unsafe_view``, ``unsafe_split``, and ops whose result is a view of a temporary of their own):
+    ``t._base`` is None (so ``detach_()`` takes it and an in-place op writes into it as into any tensor, without
+    a ``CopySlices``), and it leaves the alias list of the input's memory, so its versions move alone. Returns
+    ``t``."""
+    base = t._base
+    if base is None:
+        return t
+    t._base = None
+    refs = base._extra.get("aliases") if base._extra is not None else None
+    if refs:
+        refs[:] = [r for r in refs if r() is not t]
+    if t._extra is not None:
+        t._extra.pop("multi_output", None)
+    return t
 
 
 def group(t: Tensor) -> list[Tensor]:
@@ -351,10 +369,12 @@ def mark_multi_output(views, node: str) -> None:
 
 
 def unmark_multi_output(views) -> None:
-    """Undo :func:`mark_multi_output` (``unsafe_split`` and ``unsafe_chunk``: PyTorch's forms without the check)."""
+    """Undo :func:`mark_multi_output` (``unsafe_split`` and ``unsafe_chunk``: PyTorch's forms without the check),
+    and mark the pieces "unsafe": PyTorch's are not views to autograd (``_base`` None, their own version counter),
+    so ``detach_()`` takes them. tapegrad still tracks their writes as a view's (see :func:`unview`)."""
     for v in views:
-        if v._extra is not None:
-            v._extra.pop("multi_output", None)
+        v._extras().pop("multi_output", None)
+        v._extra["unsafe"] = True
 
 
 def _multi_output_error(name, what):

@@ -17,6 +17,7 @@ import numpy as np
 
 from .. import dtypes
 from ..autograd.declare import Tensor, cast, check_dim, op, plain_write, record, wrap
+from ..autograd.inplace import unview as _unview
 from . import _stdsort
 from . import copy as C
 from . import elementwise as E
@@ -511,7 +512,7 @@ def diag_embed(input: Tensor, offset: int = 0, dim1: int = -2, dim2: int = -1) -
     order = [0] * nd
     for src, dst in enumerate(rest + [d1, d2]):
         order[dst] = src
-    return mats.permute(order)
+    return _unview(mats.permute(order))  # a new tensor, as PyTorch's (detach_ takes it)
 
 
 @op

@@ -139,7 +139,9 @@ def detach(input: Tensor) -> Tensor:
 def detach_(input: Tensor) -> Tensor:
     """detach_(): cut this tensor from the graph, in place (it becomes a leaf that does not require grad)."""
     if input._base is not None:
-        raise RuntimeError("detach_: can't detach views in place; use detach() instead")
+        if input._extra is None or "unsafe" not in input._extra:
+            raise RuntimeError("detach_: can't detach views in place; use detach() instead")
+        _inplace.unview(input)  # a piece of unsafe_split: PyTorch's is not a view
     input._parents = ()
     input._backward = None
     input._name = None

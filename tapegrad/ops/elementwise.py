@@ -1456,7 +1456,7 @@ def where(condition: Tensor, input: Tensor | float | None = None, other: Tensor 
     else:
         raise TypeError(f"where: expected condition to be a bool Tensor, got {type(condition).__name__}")
     if input is None and other is None:  # where(condition) is nonzero(as_tuple=True), of any dtype
-        return tuple(wrap(i) for i in np.nonzero(np.atleast_1d(cond)))
+        return wrap(np.argwhere(np.atleast_1d(cond)).astype(np.int64)).unbind(1)  # views, as nonzero_numpy's
     if cond.dtype == np.uint8:
         warnings.warn("where received a uint8 condition tensor. This behavior is deprecated (as in PyTorch); use "
                       "a boolean condition instead", UserWarning, stacklevel=2)

@@ -1379,8 +1379,8 @@ def nonzero(input: Tensor, *, as_tuple: bool = False) -> Tensor | tuple[Tensor, 
             [3]])
     """
     x = input._data
-    if as_tuple:
-        return tuple(_wrap(a.astype(np.int64)) for a in np.nonzero(np.atleast_1d(x)))
+    if as_tuple:  # PyTorch's nonzero_numpy: nonzero().unbind(1), so the columns are views (detach_ refuses them)
+        return _wrap(np.argwhere(np.atleast_1d(x)).astype(np.int64)).unbind(1)
     return _wrap(np.argwhere(x).astype(np.int64))
 
 
