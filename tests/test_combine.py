@@ -1197,3 +1197,30 @@ def test_dist_with_p_zero_has_no_gradient(p, need):
     assert y.requires_grad and y.item() == (0.0 if need == "same" else 1.0)
     y.backward()
     assert a.grad is None and b.grad is None
+
+
+@pytest.mark.parametrize("op_name", ["addmv", "addmv_", "addr", "addmm", "baddbmm", "addbmm"])
+@pytest.mark.parametrize("which", ["alpha", "beta"])
+@pytest.mark.parametrize("dtype,big", [("float16", 1e6), ("float32", 1e39), ("float64", 1e39), ("int8", 300),
+                                       ("float32", 3.0)])
+def test_beta_and_alpha_out_of_range_raise_as_pytorch(op_name, which, dtype, big):
+    """c10's overflow check of beta and alpha: in the tensors' dtype (float16's addmv and addr too), in float32
+    for float16's addmm/baddbmm/addbmm (PyTorch's opmath), so float16 addmm(alpha=1e6) gives inf there."""
+    def run(lib):
+        dt = getattr(lib, dtype)
+        m, v = lib.ones(2, 2, dtype=dt), lib.ones(2, dtype=dt)
+        kw = {which: big}
+        calls = {"addmv": lambda: v.addmv(m, v, **kw), "addmv_": lambda: v.clone().addmv_(m, v, **kw),
+                 "addr": lambda: m.addr(v, v, **kw), "addmm": lambda: m.addmm(m, m, **kw),
+                 "baddbmm": lambda: m[None].baddbmm(m[None], m[None], **kw),
+                 "addbmm": lambda: m.addbmm(m[None], m[None], **kw)}
+        try:
+            return calls[op_name]().tolist()
+        except RuntimeError:
+            return "RuntimeError"
+
+    got = run(tg)
+    assert (got == "RuntimeError") == (big != 3.0 and (dtype != "float64") and not (
+        dtype == "float16" and op_name in ("addmm", "baddbmm", "addbmm")))
+    torch = pytest.importorskip("torch")
+    assert got == run(torch)

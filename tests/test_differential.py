@@ -1011,18 +1011,18 @@ known_class(
          "tapegrad refuses it, as for any view of such a leaf (README)", "tapegrad/ops/scatter_extra.py",
     status="by-design")
 known_class(
-    "setitem-into-expanded", {"[]="}, RAISES_HERE,
-    lambda d: here_says(d, "is a read-only view") and x0(d).numel() > 0
-    and d.origins[0] in {"Tensor.expand", "expand", "broadcast_to", "Tensor.broadcast_to", "Tensor.expand_as",
-                         "broadcast_tensors"},
+    "setitem-into-expanded", {"[]=", "Tensor.index_put_", "Tensor.masked_fill_", "Tensor.index_fill_"}, RAISES_HERE,
+    lambda d: here_says(d, "refers to a single memory location") and d.call is not None and not d.call.no_grad
+    and any(t.requires_grad for t in d.inputs[1:]) and not x0(d).requires_grad,
     """
     a = torch.tensor([1.0, 2.0]).expand(3, 2)
-    a[torch.tensor([[True, False]] * 3)] = 5.0
+    a[torch.tensor([[True, False]] * 3)] = torch.tensor([5.0, 6.0, 7.0], requires_grad=True)
     a
-    """, "PyTorch writes an index_put_/masked_fill_ (an advanced index or a mask, with a deprecation warning) or a "
-         "selected element into an expanded tensor's shared memory, so the write reaches every element (and the "
-         "base) that shares it; only a slice with overlapping elements is refused. tapegrad refuses every write "
-         "into a view of broadcast memory (tapegrad/autograd/inplace.py and the setitem path of index.py)", IX)
+    """, "Under grad mode, an index_put_/masked_fill_ of a value that requires grad into an expanded tensor that "
+         "does not: PyTorch writes the shared memory and records it (its value gradient, [6., 6., 6.] here with "
+         "a * arange(6).reshape(3, 2) summed, counts the overwritten elements too); tapegrad refuses the write. "
+         "Outside autograd (and with a base that requires grad, which PyTorch refuses too) the writes match "
+         "PyTorch's", "tapegrad/autograd/inplace.py")
 known_class(
     "index-empty-result-skips-check", {"[]", "[]="}, RAISES_HERE,
     lambda d: here_says(d, "out of range") and isinstance(arg(d, 1), tuple)
