@@ -2084,6 +2084,9 @@ def test_nonzero_as_tuple_gives_views_of_one_index_matrix(shape, form):
         assert t.dtype == tg.int64 and t.tolist() == w.tolist() and t._base is not None
         with pytest.raises(RuntimeError, match="detach views"):
             t.detach_()
+    # an integer view is no differentiable view: the multi-output rule of unbind does not refuse a write (PyTorch)
+    out[0].copy_(tg.arange(float(len(out[0])), requires_grad=True))
+    assert out[0].tolist() == list(range(len(out[0]))) and not out[0].requires_grad
 
 
 _EXPANDED_WRITES = {
@@ -2110,6 +2113,9 @@ _EXPANDED_WRITES = {
     "row-add_": lambda lib, a, dt: a[0].add_(1),
     "row-copy_": lambda lib, a, dt: a[2].copy_(lib.tensor([3, 4], dtype=dt)),
     "add_": lambda lib, a, dt: a.add_(1),
+    "setitem-itself": lambda lib, a, dt: a.__setitem__((None,), a),  # copy_ of the same memory: returns at once
+    "copy_-itself": lambda lib, a, dt: a.copy_(a),
+    "setitem-first-row": lambda lib, a, dt: a.__setitem__(slice(None), a[0]),
 }
 
 

@@ -46,7 +46,8 @@ from .tape import record
 __all__ = ["apply", "no_record", "bump", "increment_version", "alias", "group", "recorded_at",
            "mark_multi_output", "unmark_multi_output", "any_requires_grad", "apply_view", "dense", "overlap",
            "partial_overlap", "overlap_error", "check_overlaps", "resize", "foreign", "unview",
-           "internal_overlap", "writable", "overlapping_write", "overlapping_error"]
+           "internal_overlap", "writable", "overlapping_write", "overlapping_error",
+           "same_layout"]
 
 _grad = _state.grad
 _clock = _state.clock
@@ -417,6 +418,13 @@ def overlapping_error(name, shape):
                         "that expand or broadcast_to shares); clone() the tensor first")
 
 
+def same_layout(a: np.ndarray, b: np.ndarray) -> bool:
+    """Whether ``a`` and ``b`` are the same elements of the same memory (PyTorch's copy_ then returns at once,
+    before its overlap check: ``e.copy_(e)`` of an expanded ``e`` writes nothing and raises nothing)."""
+    return (a.dtype == b.dtype and a.shape == b.shape and _start(a) == _start(b)
+            and all(s == t for s, t, n in zip(a.strides, b.strides, a.shape) if n != 1))
+
+
 def _apart(a):
     """Whether no two elements of ``a`` share a memory location (a sufficient test: each dim, by stride, steps
     past the whole extent of the dims inside it)."""
@@ -514,7 +522,8 @@ def apply_view(self: Tensor, name: str, view_op, *args, node=None) -> Tensor:
 
 
 def _write_recorded(self, name, op, args, kwargs, cast_ok):
-    if self._extra is not None and "multi_output" in self._extra:
+    if self._extra is not None and "multi_output" in self._extra and self._data.dtype.kind == "f":
+        # (an integer or bool view is no differentiable view in PyTorch: its multi-output rule does not apply)
         raise _multi_output_error(name, self._extra["multi_output"])
     base = self if self._base is None else self._base
     for t, what in ((self, "a leaf tensor"), (base, "a view of a leaf tensor")):

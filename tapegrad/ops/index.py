@@ -538,6 +538,9 @@ def setitem(self: Tensor, index, value) -> None:
             target = np.empty(target.shape, x.dtype)  # an empty view of broadcast memory: nothing to write, but
             # the index and the value are checked as for any tensor (PyTorch writes nothing and raises nothing)
         elif adv is None:  # PyTorch's copy_ into the view (select, slice): refused where its elements share memory
+            if not number and v.__class__ is np.ndarray and _views.same_layout(target, v):
+                _bump(self)  # the value is the view itself (x[None] = x): copy_ returns before its overlap check
+                return
             if _views.internal_overlap(target):
                 raise _views.overlapping_error("setitem", target.shape)
             target = w if basic is None else w[basic]
