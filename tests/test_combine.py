@@ -1272,3 +1272,60 @@ def test_logcumsumexp_gradient_keeps_the_gradients_digits_beside_large_values(bi
     np.testing.assert_allclose(x.grad.numpy(), [0.5 + (g - 1.5) * math.exp(-big), g - 1.5, -1.5 * math.exp(3 - big)],
                                rtol=1e-6)
     assert_gradients(lambda t: tg.logcumsumexp(t, 0), np.array([1e-3, 40.0, 3.0]))
+@given(n=st.integers(0, 3), offset=st.integers(-2, 2), dtype=st.sampled_from(["float32", "int64", "bool"]),
+       rg=st.booleans())
+@example(n=4, offset=2, dtype="bool", rg=False)  # the differential test's repro: diagflat(...).zero_().detach_()
+@settings(max_examples=20, deadline=None)
+def test_diagflat_and_diag_embed_results_are_new_tensors_not_views(n, offset, dtype, rg):
+    """PyTorch's diag_embed (and diagflat, diag of a vector) fills a new tensor: not a view (``_base`` is None), so
+    ``detach_()`` takes it after an in-place op; a write into it reaches no other tensor."""
+    rg = rg and dtype == "float32"
+    x = tg.tensor(np.arange(n) % 2, dtype=getattr(tg, dtype), requires_grad=rg)
+    for y in (tg.diagflat(x, offset), tg.diag_embed(x, offset), tg.diag_embed(x[None], offset, 0, 2)):
+        assert y._base is None
+        with tg.no_grad():
+            y.zero_()
+        assert y.detach_() is y and not y.requires_grad and y.grad_fn is None
+        assert not y.numpy().any()
+
+
+@given(p=st.sampled_from([0, 0.0]), need=st.sampled_from(["input", "other", "both", "same"]))
+@settings(max_examples=10, deadline=None)
+def test_dist_with_p_zero_has_no_gradient(p, need):
+    """dist(p=0) counts the non-zero differences: its gradient is zero, given as no gradient (None) to both
+    operands. PyTorch 2.13 gives input None and raises for other ("Expected a proper Tensor but got None":
+    derivatives.yaml's other is -norm_backward(...), and norm_backward is undefined for p=0); tapegrad does not
+    raise (a pytorch-bug entry of the differential test)."""
+    a = tg.tensor([1.0, 2.0], requires_grad=need in ("input", "both", "same"))
+    b = a if need == "same" else tg.tensor([0.5, 2.0], requires_grad=need in ("other", "both"))
+    y = tg.dist(a, b, p)
+    assert y.requires_grad and y.item() == (0.0 if need == "same" else 1.0)
+    y.backward()
+    assert a.grad is None and b.grad is None
+
+
+@pytest.mark.parametrize("op_name", ["addmv", "addmv_", "addr", "addmm", "baddbmm", "addbmm"])
+@pytest.mark.parametrize("which", ["alpha", "beta"])
+@pytest.mark.parametrize("dtype,big", [("float16", 1e6), ("float32", 1e39), ("float64", 1e39), ("int8", 300),
+                                       ("float32", 3.0)])
+def test_beta_and_alpha_out_of_range_raise_as_pytorch(op_name, which, dtype, big):
+    """c10's overflow check of beta and alpha: in the tensors' dtype (float16's addmv and addr too), in float32
+    for float16's addmm/baddbmm/addbmm (PyTorch's opmath), so float16 addmm(alpha=1e6) gives inf there."""
+    def run(lib):
+        dt = getattr(lib, dtype)
+        m, v = lib.ones(2, 2, dtype=dt), lib.ones(2, dtype=dt)
+        kw = {which: big}
+        calls = {"addmv": lambda: v.addmv(m, v, **kw), "addmv_": lambda: v.clone().addmv_(m, v, **kw),
+                 "addr": lambda: m.addr(v, v, **kw), "addmm": lambda: m.addmm(m, m, **kw),
+                 "baddbmm": lambda: m[None].baddbmm(m[None], m[None], **kw),
+                 "addbmm": lambda: m.addbmm(m[None], m[None], **kw)}
+        try:
+            return calls[op_name]().tolist()
+        except RuntimeError:
+            return "RuntimeError"
+
+    got = run(tg)
+    assert (got == "RuntimeError") == (big != 3.0 and (dtype != "float64") and not (
+        dtype == "float16" and op_name in ("addmm", "baddbmm", "addbmm")))
+    torch = pytest.importorskip("torch")
+    assert got == run(torch)

@@ -146,6 +146,11 @@ def kw(d, name):
     return d.call.kwargs.get(name)
 
 
+def f_inplace(d):
+    """A functional called with ``inplace=True`` (keyword or positional): ``F.relu6(x, inplace=True)``."""
+    return d.call is not None and (kw(d, "inplace") is True or any(a is True for a in d.call.args[1:]))
+
+
 def torch_says(d, *texts):
     return any(t in d.error_torch for t in texts)
 
@@ -1058,8 +1063,8 @@ known_class(
          "(x.grad is [[-2, -2]] here, 3 is right); tapegrad refuses the backward", "tapegrad/ops/combine.py",
     status="pytorch-bug")
 known_class(
-    "unsafe-split-piece-of-leaf-write", INPLACE, RAISES_HERE,
-    lambda d: here_says(d, "a view of a leaf tensor that requires grad")
+    "unsafe-split-piece-of-leaf-write", INPLACE | ELEMENTWISE_F, RAISES_HERE,
+    lambda d: here_says(d, "a view of a leaf tensor that requires grad") and (d.op in INPLACE or f_inplace(d))
     and d.origins[0].split(".")[-1] in ("unsafe_split", "unsafe_chunk", "unsafe_split_with_sizes"),
     """
     x = torch.ones((2, 2), requires_grad=True)
@@ -1069,26 +1074,18 @@ known_class(
          "tapegrad refuses it, as for any view of such a leaf (README)", "tapegrad/ops/scatter_extra.py",
     status="by-design")
 known_class(
-    "linear-output-is-a-view", {"Tensor.detach_"}, RAISES_HERE,
-    lambda d: d.origins[0] == "F.linear" and here_says(d, "can't detach views"),
-    """
-    y = torch.nn.functional.linear(torch.ones(4, requires_grad=True), torch.ones(1, 4))
-    y.detach_()
-    """, "F.linear of a 1-D or N-D input returns a view of its mm here (ViewBackward0); PyTorch's is a new tensor "
-         "(SqueezeBackward4 of an in-place squeeze_, UnsafeViewBackward0 of _unsafe_view), so detach_ takes it", NF)
-known_class(
-    "setitem-into-expanded", {"[]="}, RAISES_HERE,
-    lambda d: here_says(d, "is a read-only view") and x0(d).numel() > 0
-    and d.origins[0] in {"Tensor.expand", "expand", "broadcast_to", "Tensor.broadcast_to", "Tensor.expand_as",
-                         "broadcast_tensors"},
+    "setitem-into-expanded", {"[]=", "Tensor.index_put_", "Tensor.masked_fill_", "Tensor.index_fill_"}, RAISES_HERE,
+    lambda d: here_says(d, "refers to a single memory location") and d.call is not None and not d.call.no_grad
+    and any(t.requires_grad for t in d.inputs[1:]) and not x0(d).requires_grad,
     """
     a = torch.tensor([1.0, 2.0]).expand(3, 2)
-    a[torch.tensor([[True, False]] * 3)] = 5.0
+    a[torch.tensor([[True, False]] * 3)] = torch.tensor([5.0, 6.0, 7.0], requires_grad=True)
     a
-    """, "PyTorch writes an index_put_/masked_fill_ (an advanced index or a mask, with a deprecation warning) or a "
-         "selected element into an expanded tensor's shared memory, so the write reaches every element (and the "
-         "base) that shares it; only a slice with overlapping elements is refused. tapegrad refuses every write "
-         "into a view of broadcast memory (tapegrad/autograd/inplace.py and the setitem path of index.py)", IX)
+    """, "Under grad mode, an index_put_/masked_fill_ of a value that requires grad into an expanded tensor that "
+         "does not: PyTorch writes the shared memory and records it (its value gradient, [6., 6., 6.] here with "
+         "a * arange(6).reshape(3, 2) summed, counts the overwritten elements too); tapegrad refuses the write. "
+         "Outside autograd (and with a base that requires grad, which PyTorch refuses too) the writes match "
+         "PyTorch's", "tapegrad/autograd/inplace.py")
 known_class(
     "index-empty-result-skips-check", {"[]", "[]="}, RAISES_HERE,
     lambda d: here_says(d, "out of range") and isinstance(arg(d, 1), tuple)
@@ -1382,9 +1379,9 @@ known_class(
     status="by-design")
 
 known_class(
-    "inplace-saved-values-unread", INPLACE, "backward-pytorch-raises",
+    "inplace-saved-values-unread", INPLACE | ELEMENTWISE_F, "backward-pytorch-raises",
     lambda d: torch_says(d, "modified by an inplace operation") and d.call is not None and bool(d.inputs) and (
-        d.call.no_grad or not x0(d).requires_grad),
+        d.call.no_grad or not x0(d).requires_grad) and (d.op in INPLACE or f_inplace(d)),
     """
     x = torch.tensor(0.85, dtype=torch.float64, requires_grad=True)
     t = torch.tensor(-1.0, dtype=torch.float64)
@@ -1853,6 +1850,22 @@ known_class(
          "linspace_from_neg_one returns at::tensor(0, grid.options()) for one step, whose CPU fill has no Half "
          "kernel ('\"tensor_cpu\" not implemented for 'Half''), while every other size works in float16; tapegrad "
          "computes the grid (the float32 grid, rounded)", "tapegrad/nn/", status="pytorch-bug")
+
+# wave 8: views and raises
+known_class(
+    "pytorch-dist-p0-other-backward", fam("dist", inplace=False), "backward-pytorch-raises",
+    lambda d: torch_says(d, "Expected a proper Tensor but got None") and len(d.inputs) > 1
+    and d.inputs[1].requires_grad and (arg(d, 2) if arg(d, 2) is not None else kw(d, "p")) == 0,
+    """
+    x = torch.tensor([1.0, 2.0])
+    y = torch.tensor([0.5, 2.0], requires_grad=True)
+    torch.dist(x, y, 0).backward()
+    y.grad
+    """, "PyTorch 2.13's dist backward with p=0 raises 'Expected a proper Tensor but got None' whenever `other` "
+         "requires grad: derivatives.yaml gives other -norm_backward(grad, self - other, p, result), and "
+         "norm_backward returns an undefined tensor for p=0 (the gradient is zero), which the negation refuses; "
+         "self's is the same undefined tensor, which PyTorch takes as no gradient (None). tapegrad gives other "
+         "no gradient too (None)", "tapegrad/ops/combine.py", status="pytorch-bug")
 
 
 # wave 8: gradients

@@ -1749,3 +1749,43 @@ def test_pad_circular_with_a_negative_side_wraps_the_cropped_dimension(h, w, lef
     if left <= cropped.shape[-1] and right <= cropped.shape[-1]:  # PyTorch's own output is initialized here
         t = torch.nn.functional.pad(torch.tensor(x), (left, right, 0, 0), mode="circular").numpy()
         np.testing.assert_array_equal(got, t)
+
+
+@given(lead=st.sampled_from([(), (2,), (0,), (3, 2), (2, 3, 2), (3, 0)]),
+       bias=st.sampled_from([None, "vec", "scalar", "row"]), rg=st.booleans(), transposed=st.booleans())
+@example(lead=(), bias=None, rg=True, transposed=False)  # 1-D input: PyTorch's matmul squeezes in place
+@example(lead=(3, 2), bias=None, rg=True, transposed=False)  # N-D: matmul's _unsafe_view, a new tensor
+@example(lead=(3, 2), bias="vec", rg=True, transposed=True)  # not contiguous: matmul, then add_(bias)
+@settings(max_examples=30, deadline=None)
+def test_linear_result_is_a_view_exactly_where_pytorch_s_is(lead, bias, rg, transposed):
+    """PyTorch's linear (aten/src/ATen/native/Linear.cpp): a 2-D input is addmm; a contiguous input with a bias
+    goes to _flatten_nd_linear, whose result is a view of addmm's; any other input is matmul(input, weight.t())
+    (then add_(bias)): a new tensor, so detach_() takes it."""
+    transposed = transposed and len(lead) >= 2
+    shape = lead + (4,)
+    x = np.arange(math.prod(shape), dtype=np.float32).reshape(shape) / 7
+    w = np.linspace(-1, 1, 12, dtype=np.float32).reshape(3, 4)
+    b = None if bias is None else np.ones({"vec": (3,), "scalar": (), "row": (1, 3)}[bias], np.float32)
+
+    def run(lib):
+        xt = lib.tensor(np.swapaxes(x, 0, 1).copy() if transposed else x, requires_grad=rg)
+        y = lib.nn.functional.linear(xt.transpose(0, 1) if transposed else xt, lib.tensor(w),
+                                     None if b is None else lib.tensor(b))
+        try:
+            y.detach_()
+        except RuntimeError as e:
+            assert "detach views" in str(e).replace("can't detach views", "Can't detach views")
+            return y.detach().numpy(), True
+        assert not y.requires_grad and y.grad_fn is None
+        return y.numpy(), False
+
+    got, view = run(tg)
+    # a 2-D input is never a view; others with a bias of one dim (or more, the last not 1) when contiguous
+    assert view == (len(lead) != 1 and bias is not None and not transposed and bias != "scalar")
+    torch = pytest.importorskip("torch")
+    try:
+        want, torch_view = run(torch)
+    except RuntimeError:
+        return  # (a 1-D input with a 2-D bias: PyTorch's in-place add refuses the broadcast)
+    np.testing.assert_allclose(got, want, rtol=1e-6)
+    assert view == torch_view

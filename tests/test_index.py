@@ -2069,3 +2069,93 @@ def test_setitem_with_an_index_out_of_range_beside_a_slice_names_the_op(index):
     with pytest.raises(IndexError, match=r"setitem: index -?\d+ is out of range for dimension 0 of size 2"):
         x[index] = -0.0
     assert x.tolist() == [[0.0] * 3] * 2
+
+
+@given(shape=st.sampled_from([(), (3,), (3, 1), (2, 0), (2, 2, 1)]), form=st.sampled_from(["nonzero", "where"]))
+@example(shape=(3, 1), form="nonzero")  # the differential test's repro
+def test_nonzero_as_tuple_gives_views_of_one_index_matrix(shape, form):
+    """PyTorch's nonzero(as_tuple=True) and where(condition) are nonzero_numpy: nonzero().unbind(1), so each
+    index tensor is a view (detach_ refuses it: "Can't detach views in-place"), with nonzero's values."""
+    x = tg.tensor(np.arange(math.prod(shape)).reshape(shape) % 3 - 1.0, requires_grad=True)
+    out = x.nonzero(as_tuple=True) if form == "nonzero" else tg.where(x != 0)
+    want = np.nonzero(np.atleast_1d(x.detach().numpy()))
+    assert len(out) == len(want)
+    for t, w in zip(out, want):
+        assert t.dtype == tg.int64 and t.tolist() == w.tolist() and t._base is not None
+        with pytest.raises(RuntimeError, match="detach views"):
+            t.detach_()
+    # an integer view is no differentiable view: the multi-output rule of unbind does not refuse a write (PyTorch)
+    out[0].copy_(tg.arange(float(len(out[0])), requires_grad=True))
+    assert out[0].tolist() == list(range(len(out[0]))) and not out[0].requires_grad
+
+
+_EXPANDED_WRITES = {
+    "setitem-index": lambda lib, a, dt: a.__setitem__(lib.tensor([2, 0]), lib.tensor([[7, 7], [9, 9]], dtype=dt)),
+    "setitem-number": lambda lib, a, dt: a.__setitem__(lib.tensor([0]), 5),
+    "setitem-mask": lambda lib, a, dt: a.__setitem__(lib.tensor([[True, False]] * 3), 5),
+    "setitem-mask-values": lambda lib, a, dt: a.__setitem__(lib.tensor([[True, False]] * 3),
+                                                            lib.tensor([5, 6, 7], dtype=dt)),
+    "setitem-two-indices": lambda lib, a, dt: a.__setitem__((lib.tensor([0, 2]), lib.tensor([1, 1])),
+                                                            lib.tensor([5, 6], dtype=dt)),
+    "setitem-slice-index": lambda lib, a, dt: a.__setitem__((slice(1, None), lib.tensor([1, 0])),
+                                                            lib.tensor([5, 6], dtype=dt)),
+    "setitem-row": lambda lib, a, dt: a.__setitem__(1, lib.tensor([3, 4], dtype=dt)),
+    "setitem-element": lambda lib, a, dt: a.__setitem__((1, 1), 5),
+    "setitem-column": lambda lib, a, dt: a.__setitem__((slice(None), 0), 5),
+    "setitem-all": lambda lib, a, dt: a.__setitem__(Ellipsis, 5),
+    "index_put_": lambda lib, a, dt: a.index_put_((lib.tensor([2, 0]),), lib.tensor([[7, 7], [9, 9]], dtype=dt)),
+    "index_put_-accumulate": lambda lib, a, dt: a.index_put_((lib.tensor([0, 0, 2]), lib.tensor([1, 0, 1])),
+                                                             lib.tensor([5, 3, 1], dtype=dt), accumulate=True),
+    "index_put_-out-of-range": lambda lib, a, dt: a.index_put_((lib.tensor([5]),), lib.tensor(1, dtype=dt)),
+    "masked_fill_": lambda lib, a, dt: a.masked_fill_(lib.tensor([[True, False], [False, False], [False, True]]), 5),
+    "index_fill_": lambda lib, a, dt: a.index_fill_(1, lib.tensor([0]), 5),
+    "index_copy_": lambda lib, a, dt: a.index_copy_(0, lib.tensor([0]), lib.ones(1, 2, dtype=dt)),
+    "row-add_": lambda lib, a, dt: a[0].add_(1),
+    "row-copy_": lambda lib, a, dt: a[2].copy_(lib.tensor([3, 4], dtype=dt)),
+    "add_": lambda lib, a, dt: a.add_(1),
+    "setitem-itself": lambda lib, a, dt: a.__setitem__((None,), a),  # copy_ of the same memory: returns at once
+    "copy_-itself": lambda lib, a, dt: a.copy_(a),
+    "setitem-first-row": lambda lib, a, dt: a.__setitem__(slice(None), a[0]),
+}
+
+
+@pytest.mark.parametrize("write", sorted(_EXPANDED_WRITES))
+@pytest.mark.parametrize("dtype", ["float32", "int64"])
+def test_writes_into_an_expanded_tensor_follow_pytorch_s_overlap_rule(write, dtype):
+    """PyTorch (MemoryOverlap.cpp, TensorAdvancedIndexing.cpp): index_put_ (setitem with index tensors),
+    masked_fill_ and index_fill_ write into an expanded tensor's shared memory (with a deprecation warning), in
+    the index's order, so the last write to a location stays and every element sharing it (and the base) sees
+    it; a copy_ or elementwise op into a view whose elements are apart (a row) writes too; one into elements that
+    share a location (a stride of 0) is refused, as index_copy_ is."""
+    def run(lib):
+        dt = getattr(lib, dtype)
+        base = lib.tensor([1, 2], dtype=dt)
+        a = base.expand(3, 2)
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                _EXPANDED_WRITES[write](lib, a, dt)
+        except (RuntimeError, IndexError) as e:
+            return type(e).__name__
+        return a.tolist(), base.tolist()
+
+    got = run(tg)
+    if write in ("index_copy_", "add_", "setitem-column", "setitem-all"):
+        assert got == "RuntimeError"
+    elif write == "index_put_-out-of-range":
+        assert got == "IndexError"
+    else:
+        assert got[0] == [got[1]] * 3
+    if write == "setitem-index":  # row 2 then row 0: the last write (9) stays
+        assert got[1] == [9, 9]
+    torch = pytest.importorskip("torch")
+    assert got == run(torch)
+
+
+def test_index_put_into_an_expanded_tensor_warns_as_pytorch():
+    a = tg.tensor([1.0, 2.0]).expand(3, 2)
+    with pytest.warns(UserWarning, match="Use of index_put_ on expanded tensors is deprecated"):
+        a[tg.tensor([0])] = 5.0
+    with pytest.warns(UserWarning, match="Use of masked_fill_ on expanded tensors is deprecated"):
+        a.masked_fill_(tg.tensor([True, False]), 3.0)
+    assert a.tolist() == [[3.0, 5.0]] * 3

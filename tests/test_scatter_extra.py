@@ -560,3 +560,24 @@ def test_a_write_into_an_unsafe_split_output_reaches_the_bases_gradient(form, va
         return v * tg.tensor([-1.5, 0.75, -2.0], dtype=tg.float64)
 
     assert_gradients(program, a)
+
+
+@pytest.mark.parametrize("split", [lambda t: t.unsafe_split(1), lambda t: t.unsafe_chunk(2),
+                                   lambda t: tg.unsafe_split_with_sizes(t, [1, 1])])
+def test_unsafe_split_pieces_are_not_views_to_detach_(split):
+    """PyTorch's unsafe_split/unsafe_chunk pieces are not autograd views (TensorShape.cpp gives them their own
+    version counter, and is_view() is False): detach_() takes one, also after an in-place op, where split's
+    pieces refuse ("Can't detach views in-place"). The detached piece still shares the memory."""
+    base = tg.tensor([[0.0, 0.5], [1.0, 2.0]])
+    piece = split(base)[0]
+    with tg.no_grad():
+        same = piece.gt_(-1)
+    assert same.detach_() is piece and piece._base is None
+    piece.fill_(7)
+    assert base.tolist()[0] == [7.0, 7.0]
+    with pytest.raises(RuntimeError, match="detach views"):
+        base.split(1)[0].detach_()
+    x = tg.tensor([[1.0, 2.0]], requires_grad=True) * 2
+    p = split(x.reshape(2, 1))[1]
+    p.detach_()
+    assert not p.requires_grad and x.requires_grad

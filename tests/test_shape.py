@@ -989,9 +989,16 @@ def test_bad_input_raises_a_clear_error(fn, exc, pattern):
 
 
 def test_expand_is_read_only_and_says_so():
-    e = tg.zeros(3).expand(2, 3)
-    with pytest.raises(RuntimeError, match=r"setitem: the tensor of shape \(2, 3\) is a read-only view"):
-        e[0, 0] = 1.0
+    """As PyTorch's copy_ (MemoryOverlap.cpp's assert_no_internal_overlap): a write into a view whose elements
+    share a memory location (a stride of 0) is refused; a selected element or row (apart) is written into the
+    memory every element sharing it sees."""
+    x = tg.zeros(3)
+    e = x.expand(2, 3)
+    with pytest.raises(RuntimeError, match=r"setitem: .* single memory location \(the tensor of shape \(2,\) is a "
+                                           r"read-only view"):
+        e[:, 0] = 1.0
+    e[0, 0] = 1.0
+    assert e.tolist() == [[1.0, 0.0, 0.0]] * 2 and x.tolist() == [1.0, 0.0, 0.0]
 
 
 # ---------------------------------------------------------------------- higher order and jacobian

@@ -811,6 +811,15 @@ def test_an_empty_view_of_broadcast_memory_takes_in_place_writes(write, shape):
     version = a._version
     _EMPTY_BROADCAST_WRITES[write](tg, a)
     assert a.shape == shape and base.tolist() == [1.0, 2.0] and a._version > version
+    if write == "setitem-mask":  # a non-empty one: PyTorch's masked_fill_ writes the shared memory (and warns)
+        with pytest.warns(UserWarning, match="masked_fill_ on expanded tensors is deprecated"):
+            _EMPTY_BROADCAST_WRITES[write](tg, base.broadcast_to((2, 2)))
+        assert base.tolist() == [3.0, 3.0]
+        return
+    if write == "setitem-slice":  # an empty slice of a non-empty one: nothing to write, as PyTorch
+        _EMPTY_BROADCAST_WRITES[write](tg, base.broadcast_to((2, 2)))
+        assert base.tolist() == [1.0, 2.0]
+        return
     with pytest.raises(RuntimeError, match="read-only view"):  # a non-empty one is refused, as before
         _EMPTY_BROADCAST_WRITES[write](tg, base.broadcast_to((2, 2)))
 
@@ -822,3 +831,35 @@ def test_an_empty_view_of_broadcast_memory_as_pytorch(write):
         a = lib.tensor([[1.0, 2.0]]).broadcast_to((0, 3, 2))
         _EMPTY_BROADCAST_WRITES[write](lib, a)
         assert tuple(a.shape) == (0, 3, 2)
+
+
+_EXPANDED_GRAD_WRITES = {
+    "setitem-row": lambda lib, a, v: a.__setitem__(0, v),
+    "row-mul_": lambda lib, a, v: a[0].mul_(v),
+    "setitem-index": lambda lib, a, v: a.__setitem__(lib.tensor([0]), v.sum()),
+    "masked_fill_": lambda lib, a, v: a.masked_fill_(lib.tensor([True, False]), v.sum()),
+}
+
+
+@pytest.mark.parametrize("write", sorted(_EXPANDED_GRAD_WRITES))
+def test_writes_into_an_expanded_view_under_grad_mode_as_pytorch(write):
+    """Under grad mode, a write through a row of an expanded view of a tensor that requires grad reaches the
+    base (CopySlices) with PyTorch's gradients; an index_put_/masked_fill_ into the expanded view itself is
+    refused, as PyTorch's (its CopySlices cannot copy the gradient into a view whose elements share memory)."""
+    def run(lib):
+        x = lib.tensor([1.0, 2.0], requires_grad=True)
+        v = lib.tensor([3.0, 4.0], requires_grad=True)
+        a = (x * 1).expand(3, 2)
+        try:
+            _EXPANDED_GRAD_WRITES[write](lib, a, v)
+            (a * lib.arange(6.0).reshape(3, 2)).sum().backward()
+        except RuntimeError:
+            return "RuntimeError"
+        return a.tolist(), x.grad.tolist(), v.grad.tolist()
+
+    got = run(tg)
+    assert (got == "RuntimeError") == (write in ("setitem-index", "masked_fill_"))
+    if write == "row-mul_":
+        assert got[1] == [18.0, 36.0]  # every row is x * v: (0 + 2 + 4) * 3, (1 + 3 + 5) * 4
+    torch = pytest.importorskip("torch")
+    assert got == run(torch)

@@ -45,7 +45,9 @@ from .tape import record
 
 __all__ = ["apply", "no_record", "bump", "increment_version", "alias", "group", "recorded_at",
            "mark_multi_output", "unmark_multi_output", "any_requires_grad", "apply_view", "dense", "overlap",
-           "partial_overlap", "overlap_error", "check_overlaps", "resize", "foreign"]
+           "partial_overlap", "overlap_error", "check_overlaps", "resize", "foreign", "unview",
+           "internal_overlap", "writable", "overlapping_write", "overlapping_error",
+           "same_layout"]
 
 _grad = _state.grad
 _clock = _state.clock
@@ -111,6 +113,24 @@ def _owner(t):
             t = t._extra["shares"]
         else:
             return t
+
+
+def unview(t: Tensor) -> Tensor:
+    """Make the op result ``t`` a new tensor for autograd although numpy made its array a view of an input's
+    (PyTorch's ``_unsafe_view``, ``unsafe_split``, and ops whose result is a view of a temporary of their own):
+    ``t._base`` is None (so ``detach_()`` takes it and an in-place op writes into it as into any tensor, without
+    a ``CopySlices``), and it leaves the alias list of the input's memory, so its versions move alone. Returns
+    ``t``."""
+    base = t._base
+    if base is None:
+        return t
+    t._base = None
+    refs = base._extra.get("aliases") if base._extra is not None else None
+    if refs:
+        refs[:] = [r for r in refs if r() is not t]
+    if t._extra is not None:
+        t._extra.pop("multi_output", None)
+    return t
 
 
 def group(t: Tensor) -> list[Tensor]:
@@ -277,6 +297,50 @@ def overlap(a: np.ndarray, b: np.ndarray, same: bool = False) -> str | None:
     return "partial" if pa < pb + b.nbytes and pb < pa + a.nbytes else None
 
 
+def internal_overlap(a: np.ndarray) -> bool:
+    """PyTorch's ``has_internal_overlap(t) == MemOverlap::Yes`` (MemoryOverlap.cpp): a dim of size > 1 with stride
+    0 (expand, broadcast_to), so several elements are one memory location. Elementwise in-place ops and copy_
+    (TensorIterator's ``assert_no_internal_overlap``), index_copy_, index_add_, scatter_, put_ and
+    masked_scatter_ refuse such a tensor; fill_, zero_, index_put_, masked_fill_ and index_fill_ write into it
+    (the last three with a deprecation warning). Any other layout PyTorch calls "too hard" and writes."""
+    return any(st == 0 and n > 1 for st, n in zip(a.strides, a.shape)) and not dense(a)
+
+
+def writable(a: np.ndarray) -> np.ndarray | None:
+    """An array over ``a``'s memory with ``a``'s layout that numpy lets write (numpy makes views whose elements
+    share memory, and every view of them, read-only), or None where the memory itself is read-only."""
+    if a.flags.writeable:
+        return a
+    root = _root(a)
+    if not root.flags.writeable or not (root.flags.c_contiguous or root.flags.f_contiguous):
+        return None
+    if not a.size:
+        return np.empty(a.shape, a.dtype)
+    flat = root.reshape(-1, order="A")
+    return np.lib.stride_tricks.as_strided(flat[(_start(a) - _start(flat)) // a.itemsize:], a.shape, a.strides,
+                                           writeable=True)
+
+
+def overlapping_write(self: Tensor, name: str, write) -> Tensor:
+    """``self.<name>(...)`` (index_put_, masked_fill_, index_fill_, setitem) written into a tensor numpy keeps
+    read-only (elements sharing memory: expand, broadcast_to): ``write(array)`` writes into a writeable array over
+    the same memory, element by element in the op's order, so where several elements are one location the last
+    write stays, as PyTorch's sequential CPU kernels. Only outside autograd (nothing to record): PyTorch's
+    backward through such a write fails (CopySlices copies the gradient into the expanded view)."""
+    w = writable(self._data)
+    if w is None:
+        raise _read_only_error(name, self)
+    if internal_overlap(self._data) and name != "setitem":
+        import warnings
+
+        warnings.warn(f"Use of {name} on expanded tensors is deprecated. Please clone() the tensor before "
+                      "performing this operation. This also applies to advanced indexing e.g. tensor[indices] = "
+                      "tensor", UserWarning, stacklevel=3)
+    write(w)
+    bump(self)
+    return self
+
+
 def partial_overlap(a: np.ndarray, b: np.ndarray) -> bool:
     """Whether an elementwise in-place op writing ``a`` and reading ``b`` (as given, before broadcasting) meets
     the partial overlap PyTorch refuses (``x[:3].add_(x[1:])``). Two arrays that own their memory never overlap
@@ -327,12 +391,49 @@ def _write_plain(self, name, new, cast_ok):
     _check_result(name, self, new, cast_ok)
     data = self._data
     if not data.flags.writeable:
-        if data.size:
-            raise _read_only_error(name, self)
-    else:  # an empty view of broadcast memory is read-only to numpy, but there is nothing to write (PyTorch writes)
+        if data.size:  # (an empty view of broadcast memory is read-only to numpy: nothing to write, PyTorch writes)
+            _writable_target(name, self)[...] = new._data
+    else:
         data[...] = new._data
     bump(self)
     return self
+
+
+def _writable_target(name, t):
+    """The array an elementwise in-place op writes for ``t``, whose array numpy keeps read-only: refused, as
+    PyTorch's TensorIterator, where elements share memory through a stride of 0 (expand); a view of such memory
+    whose elements are apart (``a[0]`` of an expanded ``a``) is written, as there."""
+    a = t._data
+    if internal_overlap(a):
+        raise overlapping_error(name, a.shape)
+    w = writable(a) if _apart(a) else None
+    if w is None:
+        raise _read_only_error(name, t)
+    return w
+
+
+def overlapping_error(name, shape):
+    return RuntimeError(f"{name}: unsupported operation: more than one element of the written-to tensor refers to a "
+                        f"single memory location (the tensor of shape {tuple(shape)} is a read-only view of memory "
+                        "that expand or broadcast_to shares); clone() the tensor first")
+
+
+def same_layout(a: np.ndarray, b: np.ndarray) -> bool:
+    """Whether ``a`` and ``b`` are the same elements of the same memory (PyTorch's copy_ then returns at once,
+    before its overlap check: ``e.copy_(e)`` of an expanded ``e`` writes nothing and raises nothing)."""
+    return (a.dtype == b.dtype and a.shape == b.shape and _start(a) == _start(b)
+            and all(s == t for s, t, n in zip(a.strides, b.strides, a.shape) if n != 1))
+
+
+def _apart(a):
+    """Whether no two elements of ``a`` share a memory location (a sufficient test: each dim, by stride, steps
+    past the whole extent of the dims inside it)."""
+    extent = 0
+    for st, n in sorted((abs(st), n) for n, st in zip(a.shape, a.strides) if n > 1):
+        if st <= extent:
+            return False
+        extent += (n - 1) * st
+    return True
 
 
 def any_requires_grad(args, kwargs) -> bool:
@@ -351,10 +452,12 @@ def mark_multi_output(views, node: str) -> None:
 
 
 def unmark_multi_output(views) -> None:
-    """Undo :func:`mark_multi_output` (``unsafe_split`` and ``unsafe_chunk``: PyTorch's forms without the check)."""
+    """Undo :func:`mark_multi_output` (``unsafe_split`` and ``unsafe_chunk``: PyTorch's forms without the check),
+    and mark the pieces "unsafe": PyTorch's are not views to autograd (``_base`` None, their own version counter),
+    so ``detach_()`` takes them. tapegrad still tracks their writes as a view's (see :func:`unview`)."""
     for v in views:
-        if v._extra is not None:
-            v._extra.pop("multi_output", None)
+        v._extras().pop("multi_output", None)
+        v._extra["unsafe"] = True
 
 
 def _multi_output_error(name, what):
@@ -419,7 +522,8 @@ def apply_view(self: Tensor, name: str, view_op, *args, node=None) -> Tensor:
 
 
 def _write_recorded(self, name, op, args, kwargs, cast_ok):
-    if self._extra is not None and "multi_output" in self._extra:
+    if self._extra is not None and "multi_output" in self._extra and self._data.dtype.kind == "f":
+        # (an integer or bool view is no differentiable view in PyTorch: its multi-output rule does not apply)
         raise _multi_output_error(name, self._extra["multi_output"])
     base = self if self._base is None else self._base
     for t, what in ((self, "a leaf tensor"), (base, "a view of a leaf tensor")):
@@ -435,8 +539,7 @@ def _write_recorded(self, name, op, args, kwargs, cast_ok):
         raise RuntimeError(f"{name}: a view was created in no_grad mode and is being modified in place with grad "
                            "mode enabled; take the view and write into it both inside the no_grad block (not "
                            "tracked) or both outside it (tracked)")
-    if not self._data.flags.writeable:
-        raise _read_only_error(name, self)
+    target = self._data if self._data.flags.writeable or not self._data.size else _writable_target(name, self)
     members = group(self)
     # Nothing else holds the memory (no alias, no numpy view or array handed out): the write may replace it.
     functional = len(members) == 1 and self._data.base is None and sys.getrefcount(self._data) <= 2
@@ -464,10 +567,10 @@ def _write_recorded(self, name, op, args, kwargs, cast_ok):
         self._data = new._data
         written = new
     elif self is base:
-        self._data[...] = new._data
+        target[...] = new._data
         written = new
     else:  # through a view: the base records the write (PyTorch's CopySlices)
-        self._data[...] = new._data
+        target[...] = new._data
         written = _copy_slices(earlier[id(base)], new, base._data, self._data)
     _clock.now += 1
     now = _clock.now

@@ -27,6 +27,7 @@ from ..autograd.declare import Tensor, backward_op, cast, check_dim, expected_te
 from ..autograd.declare import inplace as _inplace
 from ..autograd.grad_mode import no_grad
 from ..autograd.graph import increment_version
+from ..autograd.inplace import unview as _unview
 from ..ops.elementwise import erf, sigmoid, tanh
 from ..ops.elementwise import masked_grad as _masked_grad
 from ..ops.elementwise import relu as _relu
@@ -753,7 +754,20 @@ def linear(input: Tensor, weight: Tensor, bias: Tensor | None = None) -> Tensor:
         return _addmm(input, weight, bias)
     lead = x.shape[:-1]
     flat = input.reshape(math.prod(lead), x.shape[-1])  # NOTE: sizes, not -1: a size-0 dim makes -1 ambiguous
-    return _addmm(flat, weight, bias, x).reshape(lead + (w.shape[0],))
+    out = _addmm(flat, weight, bias, x)
+    if _linear_path(x, getattr(bias, "_data", None), False)[0]:
+        return out.reshape(lead + (w.shape[0],))  # PyTorch's _flatten_nd_linear: a view of addmm's result
+    # PyTorch's matmul(input, weight.t()) (then add_(bias)): a new tensor, not a view (detach_ takes it)
+    return _unview(record(out._data.reshape(lead + (w.shape[0],)), (out,), _unflatten_rule(out._data.shape),
+                          "AddBackward0" if bias is not None else "SqueezeBackward4" if x.ndim == 1
+                          else "UnsafeViewBackward0"))
+
+
+def _unflatten_rule(shape):
+    def unflatten(xp, g, out, x):
+        return g.reshape(shape)
+
+    return unflatten
 
 
 def _addmm(input, weight, bias, unflat=None):

@@ -17,6 +17,7 @@ import numpy as np
 
 from .. import dtypes
 from ..autograd.declare import Tensor, cast, check_dim, is_grad_enabled, op, plain_write, record, wrap
+from ..autograd.inplace import unview as _unview
 from . import _stdsort
 from . import copy as C
 from . import elementwise as E
@@ -209,6 +210,13 @@ def _beta_alpha(op_name, input, product, beta, alpha, empty=False, multiply=Fals
                 raise RuntimeError(f"{op_name}: {name}={v!r} cannot be converted to type {product._data.dtype} "
                                    "without overflow") from None
         beta, alpha = (int(v) if isinstance(v, float) else v for v in (beta, alpha))
+    elif product._data.dtype.kind == "f":  # c10's overflow check of the number in the op's scalar type: the
+        # tensors' dtype for addmv/addr, float32 (PyTorch's opmath) for the other BLAS ops' float16
+        dt = product._data.dtype
+        dt = dt if op_name in ("addmv", "addr") or dt.itemsize >= 4 else np.dtype(np.float32)
+        for name, v in (("beta", beta), ("alpha", alpha)):
+            if isinstance(v, (int, float)) and E._overflows(v, dt):
+                raise RuntimeError(f"{op_name}: {name}={v!r} cannot be converted to type {dt} without overflow")
     if tuple(np.broadcast_shapes(tuple(input.shape), tuple(product.shape))) != tuple(product.shape):
         raise RuntimeError(f"{op_name}: input of shape {tuple(input.shape)} cannot be broadcast to the product's "
                            f"shape {tuple(product.shape)} (as PyTorch, input is expanded to the product, not the "
@@ -533,7 +541,7 @@ def diag_embed(input: Tensor, offset: int = 0, dim1: int = -2, dim2: int = -1) -
     order = [0] * nd
     for src, dst in enumerate(rest + [d1, d2]):
         order[dst] = src
-    return mats.permute(order)
+    return _unview(mats.permute(order))  # a new tensor, as PyTorch's (detach_ takes it)
 
 
 @op

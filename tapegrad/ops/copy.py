@@ -139,7 +139,9 @@ def detach(input: Tensor) -> Tensor:
 def detach_(input: Tensor) -> Tensor:
     """detach_(): cut this tensor from the graph, in place (it becomes a leaf that does not require grad)."""
     if input._base is not None:
-        raise RuntimeError("detach_: can't detach views in place; use detach() instead")
+        if input._extra is None or "unsafe" not in input._extra:
+            raise RuntimeError("detach_: can't detach views in place; use detach() instead")
+        _inplace.unview(input)  # a piece of unsafe_split: PyTorch's is not a view
     _inplace.cut(input)
     return input
 
@@ -330,6 +332,9 @@ def copy_(input: Tensor, src, non_blocking: bool = False) -> Tensor:
             except ValueError:
                 raise _copy_error(src, input) from None
             bump(input)
+            return input
+        if data.size and _inplace.same_layout(data, src._data):  # e.copy_(e) of an expanded e: PyTorch's copy_
+            bump(input)  # returns before its overlap check
             return input
     return inplace(input, "copy_", _copy_into, src, _cast_ok=True)
 

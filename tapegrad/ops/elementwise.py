@@ -88,12 +88,15 @@ def _fast_inplace(self, name, ufunc, other, op_fn, alpha=1, **kwargs):
             value = None  # numpy scalars, bools, arrays: the general path applies PyTorch's rules to them
         if value is not None and (alpha.__class__ is int or alpha.__class__ is float):  # not bool: checked
             data = self._data
-            if not (alpha.__class__ is int and alpha == 1):
-                if kind is not Tensor and data.dtype.kind == "f":  # multiplied in the tensor's dtype, as sub()
-                    value = data.dtype.type(value)
-                # as PyTorch: sub is add with -alpha (an int alpha of 0 stays +0, so -0.0 - 0 * -0.0 is -0.0)
-                value, ufunc = (value * -alpha, np.add) if ufunc is np.subtract else (value * alpha, ufunc)
             try:
+                if not (alpha.__class__ is int and alpha == 1):
+                    if not -128 <= alpha <= 127 and _overflows(alpha, data.dtype):  # the general path refuses it
+                        raise OverflowError
+                    if kind is not Tensor and data.dtype.kind == "f":  # multiplied in the tensor's dtype, as sub()
+                        value = data.dtype.type(value)
+                    # as PyTorch: sub is add with -alpha (an int alpha of 0 stays +0, so -0.0 - 0 * -0.0 is -0.0)
+                    # (an alpha out of an integer tensor's range: numpy's OverflowError, then the general path's)
+                    value, ufunc = (value * -alpha, np.add) if ufunc is np.subtract else (value * alpha, ufunc)
                 ufunc(data, value, data)  # out=data; numpy casts "same_kind" by default
             except (TypeError, ValueError, OverflowError):
                 pass  # the general path says what is wrong (dtype, shape, read-only) in PyTorch's terms
@@ -1458,7 +1461,7 @@ def where(condition: Tensor, input: Tensor | float | None = None, other: Tensor 
     else:
         raise TypeError(f"where: expected condition to be a bool Tensor, got {type(condition).__name__}")
     if input is None and other is None:  # where(condition) is nonzero(as_tuple=True), of any dtype
-        return tuple(wrap(i) for i in np.nonzero(np.atleast_1d(cond)))
+        return wrap(np.argwhere(np.atleast_1d(cond)).astype(np.int64)).unbind(1)  # views, as nonzero_numpy's
     if cond.dtype == np.uint8:
         warnings.warn("where received a uint8 condition tensor. This behavior is deprecated (as in PyTorch); use "
                       "a boolean condition instead", UserWarning, stacklevel=2)
@@ -1546,6 +1549,8 @@ def lerp(input: Tensor, end: Tensor, weight: Tensor | float) -> Tensor:
     x, e = input._data.astype(dt, copy=False), end._data.astype(dt, copy=False)
     if dt is _HALF:
         return _half_lerp(input, end, weight, exact)
+    if not isinstance(weight, Tensor) and isinstance(weight, (int, float)) and _overflows(weight, dt):
+        raise RuntimeError(f"lerp: weight={weight!r} cannot be converted to type {dt} without overflow")
     try:
         if isinstance(weight, Tensor):
             w = weight._data
@@ -1580,7 +1585,8 @@ def _lerp_write(data, end, weight):
     """lerp_ of a float32 or float64 tensor toward a tensor of its dtype by a number, with nothing to record:
     ``lerp``'s arithmetic, written into the tensor (an exponential moving average's update)."""
     if not (weight.__class__ is float or weight.__class__ is int) or end.__class__ is not Tensor \
-            or end._data.dtype is not data.dtype or data.dtype.char not in "fd":
+            or end._data.dtype is not data.dtype or data.dtype.char not in "fd" \
+            or not -128 <= weight <= 127 and _overflows(weight, data.dtype):
         return False
     w, e = float(weight), end._data  # (the method refused a partly overlapping end already)
     try:

@@ -15,6 +15,7 @@ import re
 import numpy as np
 
 from .. import _state
+from ..autograd import inplace as _views
 from ..autograd.declare import Tensor, op, record
 from ..autograd.declare import bump as _bump
 from ..autograd.declare import check_dim as _check_dim
@@ -529,11 +530,24 @@ def setitem(self: Tensor, index, value) -> None:
             _inplace(dst, "setitem", _index_put, adv, value)
         return
     if not x.flags.writeable:
-        if x.size:
+        w = _views.writable(x) if x.size else None
+        if w is None and x.size:
             raise RuntimeError(f"setitem: the tensor of shape {tuple(x.shape)} is a read-only view (from expand "
                                "or diagonal, whose elements share memory); clone() it first")
-        target = np.empty(target.shape, x.dtype)  # an empty view of broadcast memory: nothing to write, but the
-        # index and the value are checked as for any tensor (PyTorch writes nothing and raises nothing)
+        if w is None:
+            target = np.empty(target.shape, x.dtype)  # an empty view of broadcast memory: nothing to write, but
+            # the index and the value are checked as for any tensor (PyTorch writes nothing and raises nothing)
+        elif adv is None:  # PyTorch's copy_ into the view (select, slice): refused where its elements share memory
+            if not number and v.__class__ is np.ndarray and _views.same_layout(target, v):
+                _bump(self)  # the value is the view itself (x[None] = x): copy_ returns before its overlap check
+                return
+            if _views.internal_overlap(target):
+                raise _views.overlapping_error("setitem", target.shape)
+            target = w if basic is None else w[basic]
+        else:  # PyTorch's index_put_ (masked_fill_ for one value through a mask) writes, with a deprecation warning
+            name = "masked_fill_" if _masked_fill_put(adv, np.asarray(v)) else "index_put_"
+            return _views.overlapping_write(self, name, lambda w: _put_into(w if basic is None else w[basic], adv, v,
+                                                                          x, index, target, axes))
     try:
         if adv is None:
             target[...] = v
@@ -543,6 +557,13 @@ def setitem(self: Tensor, index, value) -> None:
         # (the target's shape is read only for a shape error: an index out of range must not be read again here)
         raise _setitem_error(x, index, target if adv is None else (lambda: target[adv]), v, e, axes) from None
     _bump(self)
+
+
+def _put_into(target, adv, v, x, index, shown, axes):
+    try:
+        target[adv] = v
+    except (IndexError, ValueError, TypeError) as e:
+        raise _setitem_error(x, index, lambda: shown[adv], v, e, axes) from None
 
 
 def _whole_tensor(basic, shape):
@@ -1379,8 +1400,8 @@ def nonzero(input: Tensor, *, as_tuple: bool = False) -> Tensor | tuple[Tensor, 
             [3]])
     """
     x = input._data
-    if as_tuple:
-        return tuple(_wrap(a.astype(np.int64)) for a in np.nonzero(np.atleast_1d(x)))
+    if as_tuple:  # PyTorch's nonzero_numpy: nonzero().unbind(1), so the columns are views (detach_ refuses them)
+        return _wrap(np.argwhere(np.atleast_1d(x)).astype(np.int64)).unbind(1)
     return _wrap(np.argwhere(x).astype(np.int64))
 
 
@@ -1418,6 +1439,11 @@ def masked_fill_(self: Tensor, mask, value) -> Tensor:
     """
     if isinstance(value, Tensor) and value._requires_grad and self._data.dtype.kind != "f":
         value = value.detach()  # an integer or bool tensor never requires grad
+    if not self._data.flags.writeable and self._data.size and not _records(self, value):  # (expand's memory)
+        new = masked_fill(_wrap(self._data), mask, value)._data
+        if new.shape == self._data.shape:
+            written = np.broadcast_to(_bool_mask("masked_fill_", mask), new.shape)
+            return _views.overlapping_write(self, "masked_fill_", lambda w: w.__setitem__(written, new[written]))
     return _inplace(self, "masked_fill_", masked_fill, mask, value)
 
 
@@ -1468,7 +1494,22 @@ def index_put_(self: Tensor, indices, values: Tensor, accumulate: bool = False) 
     """
     if accumulate or not (isinstance(values, Tensor) and values._data.size == 1 and _one_mask(indices)):
         _no_overlap("index_put_", self, indices, values)  # (one element through one mask: masked_fill_, unchecked)
+    if not self._data.flags.writeable and self._data.size and not _records(self, values):  # (expand's memory)
+        x = self._data
+        if index_put(_wrap(x), indices, values, accumulate)._data.shape == x.shape:  # (its checks and errors)
+            key = _put_indices("index_put_", indices, x.ndim)
+            v = values._data if values._data.dtype == x.dtype else _put_value("index_put_", x, key, values)
+            return _views.overlapping_write(self, "index_put_", lambda w: _put_at(w, key, v, accumulate))
     return _inplace(self, "index_put_", index_put, indices, values, accumulate)
+
+
+def _put_at(w, key, v, accumulate):
+    """index_put_ into ``w`` element by element in the index's order (the last write to a location stays; with
+    ``accumulate`` each addition reads the location as the previous one left it, as PyTorch's CPU kernel)."""
+    if accumulate:
+        np.add.at(w, key, np.broadcast_to(v, w[key].shape))
+    else:
+        w[key] = v
 
 
 @op(xp_name=False)
@@ -1482,6 +1523,10 @@ def index_fill_(self: Tensor, dim: int, index, value) -> Tensor:
     if isinstance(value, Tensor) and value._requires_grad and self._data.dtype.kind != "f":
         value = value.detach()  # an integer or bool tensor never requires grad
     _no_overlap("index_fill_", self, index)
+    if not self._data.flags.writeable and self._data.size and not _records(self, value):  # (expand's memory)
+        new = index_fill(_wrap(self._data), dim, index, value)._data
+        written = index_fill(_wrap(np.zeros(new.shape, bool)), dim, index, True)._data
+        return _views.overlapping_write(self, "index_fill_", lambda w: w.__setitem__(written, new[written]))
     return _inplace(self, "index_fill_", index_fill, dim, index, value)
 
 
