@@ -606,9 +606,10 @@ def cut(t: Tensor) -> None:
         earlier._requires_grad, earlier._parents, earlier._backward, earlier._name = True, t._parents, t._backward, \
             t._name
         earlier._stamp = t._stamp
+        extra, kept = t._extras(), earlier._extras()
         for key in ("rebased", "trace"):
-            if key in t._extras():
-                earlier._extra[key] = t._extra[key]
+            if key in extra:
+                kept[key] = extra[key]
         _clock.now += 1  # (so every node recorded before looks its inputs up)
         t._extras()["rebased"] = (_clock.now, earlier)
     t._parents, t._backward, t._name, t._requires_grad = (), None, None, False

@@ -546,8 +546,9 @@ def setitem(self: Tensor, index, value) -> None:
             target = w if basic is None else w[basic]
         else:  # PyTorch's index_put_ (masked_fill_ for one value through a mask) writes, with a deprecation warning
             name = "masked_fill_" if _masked_fill_put(adv, np.asarray(v)) else "index_put_"
-            return _views.overlapping_write(self, name, lambda w: _put_into(w if basic is None else w[basic], adv, v,
-                                                                          x, index, target, axes))
+            _views.overlapping_write(self, name, lambda w: _put_into(w if basic is None else w[basic], adv, v, x,
+                                                                   index, target, axes))
+            return
     try:
         if adv is None:
             target[...] = v
