@@ -12,6 +12,7 @@ import numpy as np
 import pytest
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
+from hypothesis.extra import numpy as hnp
 
 import tapegrad as tg
 from tapegrad.ops import combine
@@ -1165,3 +1166,55 @@ def test_selected_values_detach_in_place_as_pytorch(op):
     z = getattr(tg.tensor([[1.0, 2.0], [3.0, 0.5]], requires_grad=True), op)(*((1, 0) if op == "kthvalue" else (0,)))
     assert z[0].grad_fn.name() == y[0].grad_fn.name()
     assert z[0].tolist() == y[0].tolist() and z[1].tolist() == y[1].tolist()
+
+
+_F16_EDGES = st.sampled_from([np.nan, np.inf, -np.inf, 65504.0, -65504.0, 60000.0, -3.5, 2.5, 0.0, 1000.0, -40000.0])
+
+
+@given(values=st.lists(_F16_EDGES, min_size=1, max_size=12),
+       dtype=st.sampled_from(["int8", "int16", "int32", "int64", "uint8", "bool"]))
+@example(values=[-3.0, -0.0, -1.0, -np.inf], dtype="int32")
+@example(values=[-2.5, -3.0, 0.5, np.inf, 0.0, 0.0, np.inf, np.inf, -3.0, 1.0, 1.5, -1.0], dtype="int16")
+def test_nansum_of_float16_to_an_integer_dtype_takes_inf_as_65504(values, dtype):
+    # PyTorch 2.13's float16 nansum to an integer dtype takes NaN as 0 and +-inf as +-65504 (float16's largest
+    # finite) before the cast, so -inf gives -65504 in int32 and 32 in int16 (wrapped); float32 inputs cast inf
+    # as .to does (the integer minimum)
+    x = np.array(values, np.float16)
+    got = tg.nansum(tg.tensor(x), dtype=getattr(tg, dtype))
+    with np.errstate(invalid="ignore", over="ignore"):
+        want = tg.tensor(np.nan_to_num(x)).sum(dtype=getattr(tg, dtype))
+    np.testing.assert_array_equal(got.numpy(), want.numpy())
+    assert tg.tensor(x).nansum(0, dtype=getattr(tg, dtype)).numpy() == got.numpy()
+    torch = pytest.importorskip("torch")
+    np.testing.assert_array_equal(got.numpy(), torch.nansum(torch.from_numpy(x), dtype=getattr(torch, dtype)).numpy())
+
+
+@given(x=hnp.arrays(np.float64, hnp.array_shapes(min_dims=1, max_dims=3, max_side=5),
+                    elements=st.sampled_from([0.0, -0.0, 1.0, -1.0, np.nan])), data=st.data())
+@example(x=np.array([[-0.0, -2.5], [3.0, 3.0], [0.0, -1.0]]), data=None)
+def test_aminmax_along_a_dim_returns_the_first_zero(x, data):
+    # PyTorch's aminmax kernel walks each slice in order and replaces the min (max) only by a smaller (larger)
+    # value, so a zero result is the slice's first zero (aten/src/ATen/native/cpu/TensorCompareKernel.cpp)
+    d = 0 if data is None else data.draw(st.integers(0, x.ndim - 1))
+    mn, mx = tg.aminmax(tg.tensor(x), dim=d)
+    first = np.take_along_axis(x, np.argmax(x == 0, axis=d, keepdims=True), d).squeeze(d)
+    for got, want in ((mn, np.min(x, axis=d)), (mx, np.max(x, axis=d))):
+        np.testing.assert_array_equal(got.numpy(), want)
+        zero = want == 0
+        np.testing.assert_array_equal(np.signbit(got.numpy())[zero], np.signbit(first)[zero])
+    torch = pytest.importorskip("torch")
+    for got, want in zip((mn, mx), torch.aminmax(torch.from_numpy(x), dim=d)):
+        np.testing.assert_array_equal(np.signbit(got.numpy()), np.signbit(want.numpy()))
+
+
+def test_aminmax_along_a_dim_gradient_matches_pytorch():
+    torch = pytest.importorskip("torch")
+    x = np.array([[-0.0, -2.5], [3.0, 3.0], [0.0, -1.0]])
+    grads = []
+    for m in (tg, torch):
+        t = m.tensor(x, requires_grad=True)
+        mn, mx = m.aminmax(t, dim=0, keepdim=True)
+        (mn.sum() + 2 * mx.sum()).backward()
+        grads.append(t.grad.numpy())
+    np.testing.assert_array_equal(*grads)
+    assert_gradients(lambda t: sum(v.sum() for v in tg.aminmax(t, dim=1)), np.array([[0.0, 1.0], [2.0, -0.0]]))
