@@ -1218,3 +1218,45 @@ def test_aminmax_along_a_dim_gradient_matches_pytorch():
         grads.append(t.grad.numpy())
     np.testing.assert_array_equal(*grads)
     assert_gradients(lambda t: sum(v.sum() for v in tg.aminmax(t, dim=1)), np.array([[0.0, 1.0], [2.0, -0.0]]))
+
+
+@given(x=hnp.arrays(np.float32, st.tuples(st.integers(1, 4), st.just(3)),
+                    elements=st.sampled_from([3e38, -3e38, 6e4, 1e30, -2.5, 1.5, 0.1, 0.0, -0.0, 0.7])),
+       same=st.booleans(), dtype=st.sampled_from(["float32", "float64"]))
+@example(x=np.array([[3.0, 3e38, 1.0]], np.float32), same=True, dtype="float32")  # -inf, not inf - inf
+@example(x=np.array([[0.1, 0.7, 1.3]], np.float32), same=True, dtype="float64")  # rounding errors, not 0
+def test_cross_fuses_each_difference_into_a_multiply_add_as_pytorch(x, same, dtype):
+    # PyTorch's CPU cross kernel computes r0 = a1 b2 - a2 b1 (aten/src/ATen/native/cpu/CrossKernel.cpp), which
+    # the compiler fuses into fma(a1, b2, -(a2 b1)) for float32 and float64: the first product exact
+    x = x.astype(dtype)
+    y = x if same else x[::-1].copy()
+    got = tg.cross(tg.tensor(x), tg.tensor(y), dim=1).numpy()
+    np.testing.assert_array_equal(tg.linalg.cross(tg.tensor(x), tg.tensor(y)).numpy(), got)
+    if dtype == "float32":  # a float32 product is exact in float64: the fma is one rounding of that difference
+        a, b = x.astype(np.float64), y.astype(np.float64)
+        with np.errstate(all="ignore"):
+            want = np.stack([a[:, i] * b[:, j] - (x[:, j] * y[:, i]).astype(np.float64)
+                             for i, j in ((1, 2), (2, 0), (0, 1))], 1).astype(np.float32)
+        np.testing.assert_array_equal(got, want)
+    torch = pytest.importorskip("torch")
+    want = torch.linalg.cross(torch.from_numpy(x), torch.from_numpy(y)).numpy()
+    np.testing.assert_array_equal(np.isnan(got), np.isnan(want))
+    np.testing.assert_array_equal(np.signbit(got)[~np.isnan(got)], np.signbit(want)[~np.isnan(want)])
+    np.testing.assert_allclose(got, want, rtol=1e-6, atol=0)
+
+
+def test_cross_gradient_matches_pytorch_with_broadcasting():
+    rng = np.random.default_rng(3)
+    a, b = rng.normal(size=(2, 3)), rng.normal(size=(1, 3))
+    assert_gradients(lambda u, v: tg.cross(u, v, dim=1), a, b)
+    assert_gradients(lambda u, v: tg.linalg.cross(u, v), a, b)
+    torch = pytest.importorskip("torch")
+    grads = []
+    for m in (tg, torch):
+        u, v = m.tensor(a, requires_grad=True), m.tensor(b, requires_grad=True)
+        y = m.cross(u, v, dim=1)
+        assert y.grad_fn.name() == "LinalgCrossBackward0"
+        (y * m.tensor([[1.0, -2.0, 0.5]])).sum().backward()
+        grads.append((u.grad.numpy(), v.grad.numpy()))
+    for g, w in zip(*grads):
+        np.testing.assert_allclose(g, w, rtol=1e-12)

@@ -1371,17 +1371,6 @@ known_class(
 
 
 known_class(
-    "pytorch-cross-self-fma", fam("cross", inplace=False) | {"linalg.cross"}, {"value", "signed-zero"},
-    lambda d: isinstance(arg(d, 0), core.Ref) and arg(d, 0) == arg(d, 1),
-    """
-    a = torch.tensor([1e30, 60000.0, 0.0])
-    torch.cross(a, a, 0)
-    """, "PyTorch 2.13's float32 cross of a vector with itself is not 0 where products are large ([0, 0, -1.55e27] "
-         "here: its kernel fuses a1 b2 - a2 b1 into a multiply-add, which keeps the rounding of one product); "
-         "tapegrad's is exactly 0", COMBINE, status="pytorch-bug")
-
-
-known_class(
     "no-derivative-native-channel-shuffle", F("native_channel_shuffle"), "backward-pytorch-raises",
     lambda d: torch_says(d, "derivative for aten::native_channel_shuffle is not implemented"),
     """

@@ -16,7 +16,7 @@ from collections import namedtuple
 import numpy as np
 
 from .. import dtypes
-from ..autograd.declare import Tensor, cast, check_dim, op, plain_write, record, wrap
+from ..autograd.declare import Tensor, cast, check_dim, op, operands, plain_write, record, wrap
 from . import _stdsort
 from . import copy as C
 from . import elementwise as E
@@ -383,7 +383,15 @@ def cross(input: Tensor, other: Tensor, dim=None) -> Tensor:
     if input.shape[d] != 3 or other.shape[d] != 3:
         raise RuntimeError(f"cross: inputs dimension {dim} must have length 3, got {input.shape[d]} and "
                            f"{other.shape[d]}")
-    a, b = input.expand(shape), other.expand(shape)
+    a, b = operands("cross", input, other)
+    if a._data.dtype in (np.float32, np.float64):  # PyTorch's kernel: fused multiply-adds (linalg.cross's)
+        from ..linalg import _core as LC
+
+        def rule(xp, need, g, out, x, y):
+            return LC._cross_rule(xp, need, g, out, x, y, axis=d)
+
+        return record(LC.cross_array(a._data, b._data, d), (a, b), rule, "LinalgCrossBackward0")
+    a, b = a.expand(shape), b.expand(shape)
     a0, a1, a2 = a.unbind(d)
     b0, b1, b2 = b.unbind(d)
     return S.stack([a1 * b2 - a2 * b1, a2 * b0 - a0 * b2, a0 * b1 - a1 * b0], d)
