@@ -1185,6 +1185,8 @@ def test_nansum_of_float16_to_an_integer_dtype_takes_inf_as_65504(values, dtype)
         want = tg.tensor(np.nan_to_num(x)).sum(dtype=getattr(tg, dtype))
     np.testing.assert_array_equal(got.numpy(), want.numpy())
     assert tg.tensor(x).nansum(0, dtype=getattr(tg, dtype)).numpy() == got.numpy()
+    with pytest.raises(RuntimeError, match="dtype"):  # an integer sum of a tensor that requires grad, as PyTorch
+        tg.nansum(tg.tensor(x, requires_grad=True), dtype=getattr(tg, dtype))
     torch = pytest.importorskip("torch")
     np.testing.assert_array_equal(got.numpy(), torch.nansum(torch.from_numpy(x), dtype=getattr(torch, dtype)).numpy())
 

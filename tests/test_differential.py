@@ -1793,9 +1793,9 @@ known_class(
 def take_along_dim_out_of_range(d):
     """take_along_dim with a dim and an index outside [-size, size) along it."""
     dim = kw(d, "dim") if kw(d, "dim") is not None else arg(d, 2)
-    if dim is None or isinstance(dim, bool) or len(d.inputs) < 2:
+    if dim is None or isinstance(dim, bool):
         return False
-    x, idx = d.inputs[0], d.inputs[1]
+    x, idx = call_tensor(d, 0, "input"), call_tensor(d, 1, "indices")
     n = x.shape[dim] if x.dim() else 1
     return idx.numel() > 0 and bool(((idx < -n) | (idx >= n)).any())
 
@@ -1813,11 +1813,11 @@ known_class(
 def lerp_weight_one_at_zeros(d):
     """lerp whose weight is exactly 1 (True) where input and end are both zeros."""
     w = kw(d, "weight") if kw(d, "weight") is not None else arg(d, 2)
-    if isinstance(w, core.Ref):
-        w = d.inputs[2] if len(d.inputs) > 2 else None
-    if w is None or len(d.inputs) < 2:
+    if isinstance(w, (core.Ref, core.Lit)):
+        w = call_tensor(d, 2, "weight")
+    if w is None:
         return False
-    x, e = d.inputs[0], d.inputs[1]
+    x, e = call_tensor(d, 0, "input"), call_tensor(d, 1, "end")
     a, b, c = torch.broadcast_tensors(x.double() == 0, e.double() == 0, torch.as_tensor(w).double() == 1)
     return bool((a & b & c).any())
 
@@ -1831,6 +1831,15 @@ known_class(
          "with AVX512; fewer with AVX2) computes fma(w - 1, end - input, end), +0.0 for -0.0 ends, its scalar tail "
          "end - (end - input) * (1 - w), -0.0, so which zero depends on the length and the CPU; tapegrad gives the "
          "scalar path's (PyTorch's for short tensors)", E, status="by-design")
+known_class(
+    "aminmax-all-tie-of-signed-zeros", fam("aminmax", inplace=False), "signed-zero",
+    lambda d: kw(d, "dim") is None and both_zeros(d),
+    """
+    torch.tensor([0.0, 0.0, 0.0, 0.0, -0.0, -2.0], dtype=torch.float64).aminmax().max
+    """, "aminmax of the whole tensor at a tie of 0.0 and -0.0: PyTorch's all-reduce kernel (vec::reduce2_all with "
+         "vectorized minimum/maximum, its lanes and reduction order by length and CPU) picks the zero as the "
+         "tie-of-signed-zeros kernels do (0. here); tapegrad gives amin's and amax's (numpy's, -0. here). With a dim, "
+         "PyTorch's scalar loop keeps a slice's first zero and tapegrad follows it", COMBINE, status="by-design")
 
 # ---------------------------------------------------------------------- the tests
 def _examples():

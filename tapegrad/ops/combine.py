@@ -712,7 +712,7 @@ def nansum(input: Tensor, dim=None, keepdim: bool = False, *, dtype=None) -> Ten
         if input._data.dtype == np.float16:
             # NOTE: PyTorch 2.13's float16 nansum to an integer dtype also takes +-inf as +-65504 (float16's
             # largest finite) before the cast, as nan_to_num (its float32/float64/bfloat16 cast inf as .to does)
-            return R.sum(wrap(np.nan_to_num(input._data)), dim, keepdim, dtype=dtype)
+            return R.sum(E.where(E.isnan(input), 0, E.clamp(input, -65504.0, 65504.0)), dim, keepdim, dtype=dtype)
         return R.sum(E.where(E.isnan(input), 0, input), dim, keepdim, dtype=dtype)
     if dtype is not None:
         input = R._in_dtype("nansum", input, dtype)
