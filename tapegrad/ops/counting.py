@@ -39,7 +39,7 @@ def _tensor(op_name, x, what="input"):
 
 
 # ---------------------------------------------------------------------- unique
-def _unique_along(x, dim, consecutive):
+def _unique_along(x, dim, consecutive, inverse_wanted=True):
     """(values, inverse, counts) of the slices of ``x`` along ``dim`` (None: the elements, flattened)."""
     if dim is None:
         flat = x.reshape(-1)
@@ -50,7 +50,9 @@ def _unique_along(x, dim, consecutive):
             inverse = np.cumsum(start) - 1
         else:
             values, inverse = np.unique(flat, return_inverse=True, equal_nan=False)
-            if flat.shape[0] > 1 and values.dtype.kind == "f" and (_both_zeros(flat) or np.isnan(values[-1])):
+            # (where each NaN goes shows only in the inverse indices)
+            if flat.shape[0] > 1 and values.dtype.kind == "f" and (
+                    _both_zeros(flat) or (inverse_wanted and np.isnan(values[-1]))):
                 values, inverse = _unique_as_std_sort(flat)
         counts = np.bincount(inverse.reshape(-1), minlength=values.shape[0]) if flat.size else np.zeros(0, np.int64)
         return values, inverse.reshape(x.shape), counts
@@ -141,7 +143,7 @@ def _unique_result(op_name, input, dim, return_inverse, return_counts, consecuti
     if dim is not None and x.size == 0:
         values, inverse, counts = x.copy(), np.zeros(0, np.int64), np.zeros(0, np.int64)
     else:
-        values, inverse, counts = _unique_along(x, dim, consecutive)
+        values, inverse, counts = _unique_along(x, dim, consecutive, return_inverse)
     node = "UniqueConsecutiveBackward0" if consecutive else "Unique2Backward0" if dim is None else "UniqueDimBackward0"
     what = op_name if consecutive else "_unique2" if dim is None else "unique_dim"
     out = [_not_differentiable(np.ascontiguousarray(values), (input,), node, what)]
