@@ -12,6 +12,7 @@ import numpy as np
 import pytest
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
+from hypothesis.extra import numpy as hnp
 
 import tapegrad as tg
 from tapegrad.autograd import gradgradcheck
@@ -1329,3 +1330,97 @@ def test_beta_and_alpha_out_of_range_raise_as_pytorch(op_name, which, dtype, big
         dtype == "float16" and op_name in ("addmm", "baddbmm", "addbmm")))
     torch = pytest.importorskip("torch")
     assert got == run(torch)
+_F16_EDGES = st.sampled_from([np.nan, np.inf, -np.inf, 65504.0, -65504.0, 60000.0, -3.5, 2.5, 0.0, 1000.0, -40000.0])
+
+
+@given(values=st.lists(_F16_EDGES, min_size=1, max_size=12),
+       dtype=st.sampled_from(["int8", "int16", "int32", "int64", "uint8", "bool"]))
+@example(values=[-3.0, -0.0, -1.0, -np.inf], dtype="int32")
+@example(values=[-2.5, -3.0, 0.5, np.inf, 0.0, 0.0, np.inf, np.inf, -3.0, 1.0, 1.5, -1.0], dtype="int16")
+def test_nansum_of_float16_to_an_integer_dtype_takes_inf_as_65504(values, dtype):
+    # PyTorch 2.13's float16 nansum to an integer dtype takes NaN as 0 and +-inf as +-65504 (float16's largest
+    # finite) before the cast, so -inf gives -65504 in int32 and 32 in int16 (wrapped); float32 inputs cast inf
+    # as .to does (the integer minimum)
+    x = np.array(values, np.float16)
+    got = tg.nansum(tg.tensor(x), dtype=getattr(tg, dtype))
+    with np.errstate(invalid="ignore", over="ignore"):
+        want = tg.tensor(np.nan_to_num(x)).sum(dtype=getattr(tg, dtype))
+    np.testing.assert_array_equal(got.numpy(), want.numpy())
+    assert tg.tensor(x).nansum(0, dtype=getattr(tg, dtype)).numpy() == got.numpy()
+    with pytest.raises(RuntimeError, match="dtype"):  # an integer sum of a tensor that requires grad, as PyTorch
+        tg.nansum(tg.tensor(x, requires_grad=True), dtype=getattr(tg, dtype))
+    torch = pytest.importorskip("torch")
+    np.testing.assert_array_equal(got.numpy(), torch.nansum(torch.from_numpy(x), dtype=getattr(torch, dtype)).numpy())
+
+
+@given(x=hnp.arrays(np.float64, hnp.array_shapes(min_dims=1, max_dims=3, max_side=5),
+                    elements=st.sampled_from([0.0, -0.0, 1.0, -1.0, np.nan])), data=st.data())
+@example(x=np.array([[-0.0, -2.5], [3.0, 3.0], [0.0, -1.0]]), data=None)
+def test_aminmax_along_a_dim_returns_the_first_zero(x, data):
+    # PyTorch's aminmax kernel walks each slice in order and replaces the min (max) only by a smaller (larger)
+    # value, so a zero result is the slice's first zero (aten/src/ATen/native/cpu/TensorCompareKernel.cpp)
+    d = 0 if data is None else data.draw(st.integers(0, x.ndim - 1))
+    mn, mx = tg.aminmax(tg.tensor(x), dim=d)
+    first = np.take_along_axis(x, np.argmax(x == 0, axis=d, keepdims=True), d).squeeze(d)
+    for got, want in ((mn, np.min(x, axis=d)), (mx, np.max(x, axis=d))):
+        np.testing.assert_array_equal(got.numpy(), want)
+        zero = want == 0
+        np.testing.assert_array_equal(np.signbit(got.numpy())[zero], np.signbit(first)[zero])
+    torch = pytest.importorskip("torch")
+    for got, want in zip((mn, mx), torch.aminmax(torch.from_numpy(x), dim=d)):
+        np.testing.assert_array_equal(np.signbit(got.numpy()), np.signbit(want.numpy()))
+
+
+def test_aminmax_along_a_dim_gradient_matches_pytorch():
+    torch = pytest.importorskip("torch")
+    x = np.array([[-0.0, -2.5], [3.0, 3.0], [0.0, -1.0]])
+    grads = []
+    for m in (tg, torch):
+        t = m.tensor(x, requires_grad=True)
+        mn, mx = m.aminmax(t, dim=0, keepdim=True)
+        (mn.sum() + 2 * mx.sum()).backward()
+        grads.append(t.grad.numpy())
+    np.testing.assert_array_equal(*grads)
+    assert_gradients(lambda t: sum(v.sum() for v in tg.aminmax(t, dim=1)), np.array([[0.0, 1.0], [2.0, -0.0]]))
+
+
+@given(x=hnp.arrays(np.float32, st.tuples(st.integers(1, 4), st.just(3)),
+                    elements=st.sampled_from([3e38, -3e38, 6e4, 1e30, -2.5, 1.5, 0.1, 0.0, -0.0, 0.7])),
+       same=st.booleans(), dtype=st.sampled_from(["float32", "float64"]))
+@example(x=np.array([[3.0, 3e38, 1.0]], np.float32), same=True, dtype="float32")  # -inf, not inf - inf
+@example(x=np.array([[0.1, 0.7, 1.3]], np.float32), same=True, dtype="float64")  # rounding errors, not 0
+def test_cross_fuses_each_difference_into_a_multiply_add_as_pytorch(x, same, dtype):
+    # PyTorch's CPU cross kernel computes r0 = a1 b2 - a2 b1 (aten/src/ATen/native/cpu/CrossKernel.cpp), which
+    # the compiler fuses into fma(a1, b2, -(a2 b1)) for float32 and float64: the first product exact
+    x = x.astype(dtype)
+    y = x if same else x[::-1].copy()
+    got = tg.cross(tg.tensor(x), tg.tensor(y), dim=1).numpy()
+    np.testing.assert_array_equal(tg.linalg.cross(tg.tensor(x), tg.tensor(y)).numpy(), got)
+    if dtype == "float32":  # a float32 product is exact in float64: the fma is one rounding of that difference
+        a, b = x.astype(np.float64), y.astype(np.float64)
+        with np.errstate(all="ignore"):
+            want = np.stack([a[:, i] * b[:, j] - (x[:, j] * y[:, i]).astype(np.float64)
+                             for i, j in ((1, 2), (2, 0), (0, 1))], 1).astype(np.float32)
+        np.testing.assert_array_equal(got, want)
+    torch = pytest.importorskip("torch")
+    want = torch.linalg.cross(torch.from_numpy(x), torch.from_numpy(y)).numpy()
+    np.testing.assert_array_equal(np.isnan(got), np.isnan(want))
+    np.testing.assert_array_equal(np.signbit(got)[~np.isnan(got)], np.signbit(want)[~np.isnan(want)])
+    np.testing.assert_allclose(got, want, rtol=1e-6, atol=0)
+
+
+def test_cross_gradient_matches_pytorch_with_broadcasting():
+    rng = np.random.default_rng(3)
+    a, b = rng.normal(size=(2, 3)), rng.normal(size=(1, 3))
+    assert_gradients(lambda u, v: tg.cross(u, v, dim=1), a, b)
+    assert_gradients(lambda u, v: tg.linalg.cross(u, v), a, b)
+    torch = pytest.importorskip("torch")
+    grads = []
+    for m in (tg, torch):
+        u, v = m.tensor(a, requires_grad=True), m.tensor(b, requires_grad=True)
+        y = m.cross(u, v, dim=1)
+        assert y.grad_fn.name() == "LinalgCrossBackward0"
+        (y * m.tensor([[1.0, -2.0, 0.5]])).sum().backward()
+        grads.append((u.grad.numpy(), v.grad.numpy()))
+    for g, w in zip(*grads):
+        np.testing.assert_allclose(g, w, rtol=1e-12)

@@ -386,3 +386,42 @@ def test_histogram_counts_values_near_the_float32_maximum_in_their_bin():
     assert got.hist.tolist() == [5.0, 0.0, 1.0]
     assert got.hist.tolist() == np.histogram(x.astype(np.float64), bins=got.bin_edges.numpy().astype(np.float64))[0]\
         .tolist()
+
+
+_ZEROS_AND_NANS = st.lists(st.sampled_from([0.0, -0.0, 1.0, -1.0, 2.0, float("nan")]), min_size=1, max_size=40)
+
+
+@given(values=_ZEROS_AND_NANS, dtype=st.sampled_from(["float16", "float32", "float64"]))
+@example(values=[0.0, -2.5, 3.0, -0.0, -2.5, 3.0], dtype="float32")  # up to 16 values: the first zero
+@example(values=[-0.0, 1.0, -1.0, 0.0, 1.0, 2.0, -1.0, 0.0, -0.0, 1.0, 1.0, 2.0, 0.0, 0.0, 2.0, 1.0, 0.0],
+         dtype="float64")  # 17: std::sort's introsort
+@example(values=[float("nan"), -1.0, float("nan")] * 6, dtype="float16")  # where each NaN goes (inverse)
+def test_unique_keeps_the_zero_and_nan_order_of_pytorchs_std_sort(values, dtype):
+    # PyTorch's CPU unique sorts (value, index) pairs with std::sort and keeps each run's first element
+    # (aten/src/ATen/native/Unique.cpp, unique_cpu_sorted_template): which of 0.0 and -0.0 it returns and which
+    # slot each NaN's inverse index names follow libstdc++'s moves, not the input order beyond 16 elements
+    x = np.array(values, dtype)
+    v, inv, counts = tg.unique(tg.tensor(x), return_inverse=True, return_counts=True)
+    np.testing.assert_array_equal(v.numpy()[inv.numpy()], x)  # every element maps to an equal value
+    assert counts.numpy().sum() == x.size
+    torch = pytest.importorskip("torch")
+    w, w_inv, w_counts = torch.unique(torch.from_numpy(x), return_inverse=True, return_counts=True)
+    np.testing.assert_array_equal(np.signbit(v.numpy()), np.signbit(w.numpy()))
+    np.testing.assert_array_equal(v.numpy(), w.numpy())
+    np.testing.assert_array_equal(inv.numpy(), w_inv.numpy())
+    np.testing.assert_array_equal(counts.numpy(), w_counts.numpy())
+    np.testing.assert_array_equal(np.signbit(tg.tensor(x).unique().numpy()), np.signbit(w.numpy()))
+
+
+def test_unique_dim_keeps_the_first_slice_of_pytorchs_std_sort():
+    # unique(dim=) sorts the slice indices with std::sort and a lexicographic <, keeping each run's first slice
+    # (aten/src/ATen/native/Unique.cpp, _unique_dim_cpu_template)
+    rng = np.random.default_rng(5)
+    for n in (3, 17, 40):
+        x = rng.choice(np.array([0.0, -0.0, 1.0]), (n, 2))
+        got = tg.unique(tg.tensor(x), dim=0)
+        assert got.shape[0] == np.unique(x, axis=0).shape[0]
+        torch = pytest.importorskip("torch")
+        np.testing.assert_array_equal(np.signbit(got.numpy()), np.signbit(torch.unique(torch.from_numpy(x),
+                                                                                       dim=0).numpy()))
+    assert np.signbit(tg.unique(tg.tensor([[0.0, 1.0], [-0.0, 1.0]]), dim=0).numpy()).tolist() == [[False, False]]

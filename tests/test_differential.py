@@ -1397,10 +1397,18 @@ known_class(
          "is the recorded op's", T, status="by-design")
 
 
+def source_shares_self(d):
+    """masked_scatter_'s source is self, or another tensor over self's memory (``+v`` is v itself, a view)."""
+    if isinstance(arg(d, 0), core.Ref) and arg(d, 0) == arg(d, 2):
+        return True
+    return len(d.here_inputs) == 3 and bool(np.shares_memory(d.here_inputs[0].detach().numpy(),
+                                                             d.here_inputs[2].detach().numpy()))
+
+
 known_class(
     "pytorch-masked-scatter-self-source", {"Tensor.masked_scatter_"}, {"value", "nan", "inf", "signed-zero"}
     | STATE,
-    lambda d: isinstance(arg(d, 0), core.Ref) and arg(d, 0) == arg(d, 2),
+    source_shares_self,
     """
     v = torch.tensor([1.0, 2.0, 3.0, 4.0])
     v.masked_scatter_(torch.tensor([True, False, True, True]), v)
@@ -1420,17 +1428,6 @@ known_class(
     """, "PyTorch 2.13's index_put of a value that requires grad into an integer tensor fails ('Autograd not "
          "support dtype: Long'), as its select_scatter (pytorch-scatter-int-src-grad); tapegrad casts the value "
          "to the integers as it does without grad", IX, status="pytorch-bug")
-
-
-known_class(
-    "pytorch-cross-self-fma", fam("cross", inplace=False) | {"linalg.cross"}, {"value", "signed-zero"},
-    lambda d: isinstance(arg(d, 0), core.Ref) and arg(d, 0) == arg(d, 1),
-    """
-    a = torch.tensor([1e30, 60000.0, 0.0])
-    torch.cross(a, a, 0)
-    """, "PyTorch 2.13's float32 cross of a vector with itself is not 0 where products are large ([0, 0, -1.55e27] "
-         "here: its kernel fuses a1 b2 - a2 b1 into a multiply-add, which keeps the rounding of one product); "
-         "tapegrad's is exactly 0", COMBINE, status="pytorch-bug")
 
 
 known_class(
@@ -2065,6 +2062,59 @@ known_class(
          "every normalization's backward for an input at the float32 limit (README)",
     "tapegrad/nn/functional.py", status="by-design")
 
+
+
+# wave 8: elementwise values
+def take_along_dim_out_of_range(d):
+    """take_along_dim with a dim and an index outside [-size, size) along it."""
+    dim = kw(d, "dim") if kw(d, "dim") is not None else arg(d, 2)
+    if dim is None or isinstance(dim, bool):
+        return False
+    x, idx = call_tensor(d, 0, "input"), call_tensor(d, 1, "indices")
+    n = x.shape[dim] if x.dim() else 1
+    return idx.numel() > 0 and bool(((idx < -n) | (idx >= n)).any())
+
+
+known_class(
+    "pytorch-take-along-dim-wraps", fam("take_along_dim", inplace=False), RAISES_HERE, take_along_dim_out_of_range,
+    """
+    torch.take_along_dim(torch.tensor([10, 20, 30, 40]), torch.tensor([4, -5]), 0)
+    """, "PyTorch 2.13's take_along_dim with a dim takes every index modulo the size (its negative-index support, "
+         "pytorch/pytorch#152161), so an out-of-range index silently reads another element ([10, 40] here; "
+         "pytorch/pytorch#196106, open; its dim=None path, gather and numpy raise); tapegrad raises IndexError",
+    IX, status="pytorch-bug")
+
+
+def lerp_weight_one_at_zeros(d):
+    """lerp whose weight is exactly 1 (True) where input and end are both zeros."""
+    w = kw(d, "weight") if kw(d, "weight") is not None else arg(d, 2)
+    if isinstance(w, (core.Ref, core.Lit)):
+        w = call_tensor(d, 2, "weight")
+    if w is None:
+        return False
+    x, e = call_tensor(d, 0, "input"), call_tensor(d, 1, "end")
+    a, b, c = torch.broadcast_tensors(x.double() == 0, e.double() == 0, torch.as_tensor(w).double() == 1)
+    return bool((a & b & c).any())
+
+
+known_class(
+    "lerp-weight-one-vectorized-zero", fam("lerp"), {"signed-zero", "state-signed-zero"}, lerp_weight_one_at_zeros,
+    """
+    x = torch.full((8,), -0.0, dtype=torch.float64)
+    torch.lerp(x, x, torch.tensor(True))
+    """, "lerp at weight exactly 1 between zeros: PyTorch's vectorized kernel (full vectors: 8 float64, 16 float32 "
+         "with AVX512; fewer with AVX2) computes fma(w - 1, end - input, end), +0.0 for -0.0 ends, its scalar tail "
+         "end - (end - input) * (1 - w), -0.0, so which zero depends on the length and the CPU; tapegrad gives the "
+         "scalar path's (PyTorch's for short tensors)", E, status="by-design")
+known_class(
+    "aminmax-all-tie-of-signed-zeros", fam("aminmax", inplace=False), "signed-zero",
+    lambda d: kw(d, "dim") is None and both_zeros(d),
+    """
+    torch.tensor([0.0, 0.0, 0.0, 0.0, -0.0, -2.0], dtype=torch.float64).aminmax().max
+    """, "aminmax of the whole tensor at a tie of 0.0 and -0.0: PyTorch's all-reduce kernel (vec::reduce2_all with "
+         "vectorized minimum/maximum, its lanes and reduction order by length and CPU) picks the zero as the "
+         "tie-of-signed-zeros kernels do (0. here); tapegrad gives amin's and amax's (numpy's, -0. here). With a dim, "
+         "PyTorch's scalar loop keeps a slice's first zero and tapegrad follows it", COMBINE, status="by-design")
 
 # ---------------------------------------------------------------------- the tests
 def _examples():

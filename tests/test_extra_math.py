@@ -595,3 +595,41 @@ def test_frexp_gradient_matches_pytorch_where_the_power_overflows():
             t.frexp()[0].backward(m.tensor(g, dtype=getattr(m, dtype)))
             grads.append(t.grad.numpy())
         np.testing.assert_array_equal(*grads, err_msg=dtype)
+@given(a=st.integers(-(2 ** 63), 2 ** 63 - 1), b=st.integers(-(2 ** 63), 2 ** 63 - 1),
+       dtype=st.sampled_from(["int8", "int16", "int32", "int64"]), low=st.sampled_from([0, 1, 2]))
+@example(a=-7, b=0, dtype="int64", low=2)  # gcd(-7, INT64_MIN) is -1 in PyTorch
+@example(a=6, b=0, dtype="int8", low=1)  # gcd(-128, 6) is -2 in int8
+def test_gcd_with_the_dtype_minimum_follows_pytorchs_calc_gcd(a, b, dtype, low):
+    info = np.iinfo(dtype)
+    a, b = (int(np.array(v).astype(np.int64).astype(dtype)) for v in (a, b))
+    if low == 1:
+        a = info.min
+    elif low == 2:
+        b = info.min
+    # PyTorch's calc_gcd (aten/src/ATen/native/Math.h): C's abs (the minimum stays negative), then Euclid's loop
+    # with C's truncating % (numpy's fmod)
+    x, y = (np.array(v, dtype) for v in (a, b))
+    with np.errstate(all="ignore"):
+        x, y = np.abs(x), np.abs(y)
+        while x != 0:
+            x, y = np.fmod(y, x), x
+        want = y
+    assert tg.gcd(tg.tensor([a], dtype=getattr(tg, dtype)), tg.tensor([b], dtype=getattr(tg, dtype))).item() == want
+    if a != info.min and b != info.min:
+        assert want == math.gcd(a, b)
+
+
+def test_gcd_and_lcm_at_the_dtype_minimum_match_pytorch():
+    torch = pytest.importorskip("torch")
+    for dtype in ("int8", "int16", "int32", "int64"):
+        info = np.iinfo(dtype)
+        vals = [info.min, info.min + 1, -7, -1, 0, 1, 2, 6, 100 % info.max, info.max]
+        a, b = (np.array(v, dtype) for v in zip(*itertools.product(vals, vals)))
+        want = torch.gcd(torch.from_numpy(a), torch.from_numpy(b)).numpy()
+        np.testing.assert_array_equal(tg.gcd(tg.tensor(a), tg.tensor(b)).numpy(), want)
+        # (PyTorch's lcm divides by the gcd: -1 at the minimum traps there, so those pairs are left out)
+        ok = ~((want == -1) & ((a == info.min) | (b == info.min)))
+        np.testing.assert_array_equal(tg.lcm(tg.tensor(a[ok]), tg.tensor(b[ok])).numpy(),
+                                      torch.lcm(torch.from_numpy(a[ok]), torch.from_numpy(b[ok])).numpy())
+    assert tg.gcd(tg.tensor([-7, 2]), tg.tensor([-2 ** 63, -2 ** 63])).tolist() == [-1, 2]
+    assert tg.lcm(tg.tensor([-127], dtype=tg.int8), tg.tensor([2], dtype=tg.int8)).tolist() == [-2]  # |-254| in int

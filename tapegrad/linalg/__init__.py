@@ -866,7 +866,7 @@ def cross(input: Tensor, other: Tensor, *, dim: int = -1, out=None) -> Tensor:
     except ValueError:
         raise RuntimeError(f"{op}: cannot broadcast shapes {tuple(input.shape)} and {tuple(other.shape)}") from None
     a, b = input._data, other._data
-    value = np.cross(a, b, axis=dim)
+    value = _core.cross_array(a, b, dim)
     return record(value, (input, other), _cross(dim), "LinalgCrossBackward0")
 
 

@@ -777,7 +777,35 @@ def _cross_rule(xp, need, g, out, a, b, axis=-1):
 @backward_op(grad=_cross_rule, name="LinalgCrossBackward0")
 def linalg_cross_m(a, b, axis=-1):
     """The cross product of 3-vectors along ``axis``, operands broadcast."""
-    return np.cross(a, b, axis=axis)
+    return cross_array(a, b, axis)
+
+
+def cross_array(a, b, axis=-1):
+    """PyTorch's CPU cross kernel: r0 = a1 b2 - a2 b1, r1 = a2 b0 - a0 b2, r2 = a0 b1 - a1 b0
+    (aten/src/ATen/native/cpu/CrossKernel.cpp), which the compiler fuses, for float32 and float64, into
+    fma(a1, b2, -(a2 b1)): the first product exact, the second rounded. So the cross product of a vector with
+    itself is each product's rounding error (1e-17, not 0) and, where the products overflow, -inf (not NaN).
+    float16 and the integers round each product (numpy's cross)."""
+    if a.dtype != b.dtype or a.dtype not in (np.float32, np.float64):
+        return np.cross(a, b, axis=axis)
+    a, b = np.broadcast_arrays(a, b)
+    a0, a1, a2 = np.moveaxis(a, axis, 0)
+    b0, b1, b2 = np.moveaxis(b, axis, 0)
+    return np.stack([_fms(a1, b2, a2, b1), _fms(a2, b0, a0, b2), _fms(a0, b1, a1, b0)], axis=axis)
+
+
+def _fms(a, b, c, d):
+    """fma(a, b, -(c d)) with c d rounded to the dtype: float32 in float64 (a b is exact there), float64 by
+    Dekker's exact product (an exact zero keeps IEEE's sign of the sum; an infinite c d wins over a finite a b)."""
+    from ..ops.extra_math import _fma64
+
+    with np.errstate(all="ignore"):
+        q = c * d
+        if a.dtype == np.float32:
+            return (a.astype(np.float64) * b.astype(np.float64) - q.astype(np.float64)).astype(np.float32)
+        out = _fma64(a, b, -q)
+        out = np.where(out == 0, a * b - q, out)
+        return np.where(np.isinf(q) & np.isfinite(a) & np.isfinite(b), -q, out)
 
 
 # ---------------------------------------------------------------------- LU

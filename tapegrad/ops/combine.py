@@ -16,7 +16,7 @@ from collections import namedtuple
 import numpy as np
 
 from .. import dtypes
-from ..autograd.declare import Tensor, cast, check_dim, is_grad_enabled, op, plain_write, record, wrap
+from ..autograd.declare import Tensor, cast, check_dim, is_grad_enabled, op, operands, plain_write, record, wrap
 from ..autograd.inplace import unview as _unview
 from . import _stdsort
 from . import copy as C
@@ -413,7 +413,15 @@ def cross(input: Tensor, other: Tensor, dim=None) -> Tensor:
     if input.shape[d] != 3 or other.shape[d] != 3:
         raise RuntimeError(f"cross: inputs dimension {dim} must have length 3, got {input.shape[d]} and "
                            f"{other.shape[d]}")
-    a, b = input.expand(shape), other.expand(shape)
+    a, b = operands("cross", input, other)
+    if a._data.dtype in (np.float32, np.float64):  # PyTorch's kernel: fused multiply-adds (linalg.cross's)
+        from ..linalg import _core as LC
+
+        def rule(xp, need, g, out, x, y):
+            return LC._cross_rule(xp, need, g, out, x, y, axis=d)
+
+        return record(LC.cross_array(a._data, b._data, d), (a, b), rule, "LinalgCrossBackward0")
+    a, b = a.expand(shape), b.expand(shape)
     a0, a1, a2 = a.unbind(d)
     b0, b1, b2 = b.unbind(d)
     return S.stack([a1 * b2 - a2 * b1, a2 * b0 - a0 * b2, a0 * b1 - a1 * b0], d)
@@ -731,6 +739,10 @@ def nansum(input: Tensor, dim=None, keepdim: bool = False, *, dtype=None) -> Ten
     if input._data.dtype.kind != "f":
         return R.sum(input, dim, keepdim, dtype=dtype)
     if dtype is not None and dtypes.as_dtype(dtype).kind != "f":  # NaN is 0 before the cast (no gradient here)
+        if input._data.dtype == np.float16:
+            # NOTE: PyTorch 2.13's float16 nansum to an integer dtype also takes +-inf as +-65504 (float16's
+            # largest finite) before the cast, as nan_to_num (its float32/float64/bfloat16 cast inf as .to does)
+            return R.sum(E.where(E.isnan(input), 0, E.clamp(input, -65504.0, 65504.0)), dim, keepdim, dtype=dtype)
         return R.sum(E.where(E.isnan(input), 0, input), dim, keepdim, dtype=dtype)
     if dtype is not None:
         input = R._in_dtype("nansum", input, dtype)
@@ -1054,7 +1066,26 @@ def aminmax(input: Tensor, *, dim=None, keepdim: bool = False):
         if keepdim:
             return aminmax_result(R.amin(input).reshape((1,) * input.ndim), R.amax(input).reshape((1,) * input.ndim))
         return aminmax_result(R.amin(input), R.amax(input))
+    x = input._data
+    if x.dtype.kind == "f" and x.ndim and x.shape[check_dim("aminmax", dim, x.ndim)] and (x == 0).any():
+        return _aminmax_zeros(input, check_dim("aminmax", dim, x.ndim), keepdim)
     return aminmax_result(R.amin(input, dim, keepdim), R.amax(input, dim, keepdim))
+
+
+def _aminmax_zeros(input, d, keepdim):
+    """aminmax along ``d`` of a float tensor holding a zero: PyTorch's kernel walks each slice in order, replacing
+    the min only by a smaller value and the max only by a larger one, so a zero result is the slice's first zero,
+    0.0 or -0.0 (aten/src/ATen/native/cpu/TensorCompareKernel.cpp, aminmax_kernel)."""
+    x = input._data
+    first = np.take_along_axis(x, np.argmax(x == 0, axis=d, keepdims=True), d)
+    if not keepdim:
+        first = first.squeeze(d)
+    out = []
+    for name, extreme in (("AminBackward0", np.min), ("AmaxBackward0", np.max)):
+        value = np.asarray(extreme(x, axis=d, keepdims=keepdim))
+        value = np.where(value == 0, first, value)
+        out.append(R._spread_over_ties(name, input, value, (d,), keepdim, nan_ties=False))
+    return aminmax_result(*out)
 
 
 def _cumulative_extreme(op_name, input, dim, better, cls):

@@ -17,6 +17,7 @@ import numpy as np
 
 from .. import dtypes
 from ..autograd.declare import Tensor, check_dim, op, record, wrap
+from . import _stdsort
 from . import elementwise as E
 from . import index as I
 from . import linalg as L
@@ -38,7 +39,7 @@ def _tensor(op_name, x, what="input"):
 
 
 # ---------------------------------------------------------------------- unique
-def _unique_along(x, dim, consecutive):
+def _unique_along(x, dim, consecutive, inverse_wanted=True):
     """(values, inverse, counts) of the slices of ``x`` along ``dim`` (None: the elements, flattened)."""
     if dim is None:
         flat = x.reshape(-1)
@@ -49,6 +50,10 @@ def _unique_along(x, dim, consecutive):
             inverse = np.cumsum(start) - 1
         else:
             values, inverse = np.unique(flat, return_inverse=True, equal_nan=False)
+            # (where each NaN goes shows only in the inverse indices)
+            if flat.shape[0] > 1 and values.dtype.kind == "f" and (
+                    _both_zeros(flat) or (inverse_wanted and np.isnan(values[-1]))):
+                values, inverse = _unique_as_std_sort(flat)
         counts = np.bincount(inverse.reshape(-1), minlength=values.shape[0]) if flat.size else np.zeros(0, np.int64)
         return values, inverse.reshape(x.shape), counts
     moved = np.moveaxis(x, dim, 0)
@@ -62,11 +67,59 @@ def _unique_along(x, dim, consecutive):
     else:
         picked, inverse = np.unique(rows, axis=0, return_inverse=True)
         inverse = inverse.reshape(-1)
+        if rows.dtype.kind == "f" and _both_zeros(rows) and not np.isnan(rows).any():
+            picked = _first_rows(rows, picked)
     counts = np.bincount(inverse, minlength=picked.shape[0]) if n else np.zeros(0, np.int64)
     values = np.moveaxis(picked.reshape((picked.shape[0],) + moved.shape[1:]), 0, dim)
     return values, inverse, counts
 
 
+def _both_zeros(x):
+    """Whether ``x`` holds zeros of both signs (where which one unique keeps matters)."""
+    zero = x == 0
+    return bool(zero.any()) and np.unique(np.signbit(x[zero])).size == 2
+
+
+def _nan_last_pair_less(a, b):
+    """PyTorch's KeyValueCompAsc on (value, index) pairs: ``a < b``, or NaN after every number."""
+    return a[0] < b[0] or (b[0] != b[0] and a[0] == a[0])
+
+
+def _unique_as_std_sort(flat):
+    """(values, inverse) as PyTorch's CPU unique makes them: it sorts (value, index) pairs with ``std::sort``
+    (not stable: up to 16 elements an insertion sort, beyond that libstdc++'s introsort moves equal values), keeps
+    the first element of each run of equal values (so which zero of 0.0 and -0.0) and numbers each NaN apart, in
+    the order the sort left them (aten/src/ATen/native/Unique.cpp, unique_cpu_sorted_template;
+    cpu/SortingKernel.cpp). Python speed: only called with zeros of both signs or a NaN."""
+    pairs = _stdsort.std_sort(list(zip(flat.tolist(), range(flat.shape[0]))), _nan_last_pair_less)
+    keep, inverse, prev = [], np.empty(flat.shape[0], np.int64), None
+    for v, i in pairs:
+        if not keep or v != prev:  # NaN != NaN: each NaN a value of its own
+            keep.append(v)
+        prev = v
+        inverse[i] = len(keep) - 1
+    return np.array(keep, flat.dtype), inverse
+
+
+def _first_rows(rows, picked):
+    """The slices PyTorch's CPU unique(dim=) keeps where equal slices differ in the sign of a zero: it sorts the
+    slice indices with ``std::sort`` and a lexicographic ``<`` and keeps the first slice of each run of equal
+    ones (aten/src/ATen/native/Unique.cpp, _unique_dim_cpu_template)."""
+    lists = rows.tolist()
+
+    def less(a, b):
+        for x, y in zip(lists[a], lists[b]):
+            if x < y:
+                return True
+            if x > y:
+                return False
+        return False
+
+    order = _stdsort.std_sort(range(len(lists)), less)
+    firsts = [order[0]] + [b for a, b in zip(order, order[1:]) if lists[a] != lists[b]]
+    if len(firsts) != picked.shape[0]:  # (not expected without NaN: numpy's runs are the same)
+        return picked
+    return rows[firsts]
 def _not_differentiable(array, inputs, node, what):
     """``array`` as the result of an op PyTorch records without a derivative: it requires grad when a float input
     does (PyTorch's ``Unique2Backward0``, ``NotImplemented`` nodes), and its backward raises."""
@@ -90,7 +143,7 @@ def _unique_result(op_name, input, dim, return_inverse, return_counts, consecuti
     if dim is not None and x.size == 0:
         values, inverse, counts = x.copy(), np.zeros(0, np.int64), np.zeros(0, np.int64)
     else:
-        values, inverse, counts = _unique_along(x, dim, consecutive)
+        values, inverse, counts = _unique_along(x, dim, consecutive, return_inverse)
     node = "UniqueConsecutiveBackward0" if consecutive else "Unique2Backward0" if dim is None else "UniqueDimBackward0"
     what = op_name if consecutive else "_unique2" if dim is None else "unique_dim"
     out = [_not_differentiable(np.ascontiguousarray(values), (input,), node, what)]

@@ -465,7 +465,32 @@ def _integers(op_name, fn):
     return compute
 
 
-@binary(_integers("gcd", np.gcd), grad=_no_derivative("gcd"), tensors=True)
+def _gcd(a, b):
+    g = np.gcd(a, b)
+    if g.dtype.kind == "i" and g.size:
+        low = np.iinfo(g.dtype).min
+        edge = (a == low) | (b == low)
+        if edge.any():
+            return np.where(edge, _calc_gcd(a, b), g)
+    return g
+
+
+def _calc_gcd(a, b):
+    """PyTorch's calc_gcd (aten/src/ATen/native/Math.h) where an operand is the dtype's minimum: ``abs`` leaves
+    it negative (C's two's complement) and Euclid's loop then runs with C's truncating ``%``, so gcd(-7, INT64_MIN)
+    is -1 (numpy's gcd says 1)."""
+    dtype = np.result_type(a, b)
+    with np.errstate(all="ignore"):
+        a, b = (np.abs(np.broadcast_to(t, np.broadcast_shapes(np.shape(a), np.shape(b))).astype(dtype))
+                for t in (a, b))
+        while (a != 0).any():
+            going = a != 0
+            rest = np.fmod(b, np.where(going, a, 1))  # C's %: the sign of the dividend
+            a, b = np.where(going, rest, 0).astype(dtype), np.where(going, a, b).astype(dtype)
+    return b
+
+
+@binary(_integers("gcd", _gcd), grad=_no_derivative("gcd"), tensors=True)
 def gcd(input, other):
     """gcd(input, other): the greatest common divisor (non-negative; gcd(0, 0) = 0) of integer tensors.
 
@@ -478,9 +503,13 @@ def gcd(input, other):
 def _lcm(a, b):
     # NOTE: as PyTorch, |a / gcd * b| in the operands' dtype: an overflow wraps before the absolute value is taken
     # (numpy's lcm takes the absolute values first: lcm(2147483647, -2) in int32 is -2 there, 2 in PyTorch)
-    g = np.gcd(a, b)
+    # (int8, int16 and uint8 compute in C's int, so there the product does not wrap before abs)
+    g = _gcd(a, b)
+    dtype = np.result_type(a, b)
+    if dtype.itemsize < 4:
+        a, b, g = (np.asarray(t).astype(np.int32) for t in (a, b, g))
     with np.errstate(all="ignore"):
-        return np.abs(np.where(g == 0, 0, a // np.where(g == 0, 1, g) * b)).astype(np.result_type(a, b), copy=False)
+        return np.abs(np.where(g == 0, 0, a // np.where(g == 0, 1, g) * b)).astype(dtype, copy=False)
 
 
 @binary(_integers("lcm", _lcm), grad=_no_derivative("lcm"), tensors=True)
