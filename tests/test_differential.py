@@ -960,21 +960,6 @@ known_class(
          "numpy's LAPACK (OpenBLAS, reference dlarf) leaves v's trailing zeros out (iladlr's lastv), so the rows "
          "below stay finite (R[1, 1] = -3.04 here, MKL's NaN). By design: tapegrad's qr is numpy's LAPACK; "
          "LAPACK documents no result for a non-finite input", LI, status="by-design")
-known_class(
-    "householder-grad-nonfinite", fam("orgqr", "ormqr", inplace=False), {"grad-nan", "grad-inf", "grad-value"},
-    lambda d: any_in(d, nonfinite),
-    """
-    tau = torch.tensor([nan], requires_grad=True)
-    q = torch.orgqr(torch.tensor([[0.0], [-1.0]]), tau)
-    (q * torch.tensor([[-0.5], [2.0]])).sum().backward()
-    tau.grad
-    """, B["edges"] + " (orgqr's and ormqr's gradients w.r.t. input and tau at inf/nan: PyTorch's "
-                      "householder_product_backward and ormqr_backward (FunctionsManual.cpp) start from the "
-                      "non-finite result (K = Q^H grad), so a tau's gradient is NaN once the result has a NaN "
-                      "(2.5 = the derivative of the first column [1 - tau, tau] here, tapegrad's); tapegrad "
-                      "differentiates the product of reflectors, which at a zero tau with an inf in v makes 0 * "
-                      "inf = NaN where PyTorch's is finite. Fix: those two backward formulas step by step; "
-                      "ormqr's gradient w.r.t. other is PyTorch's already)", LI)
 def exp_unresolved(d):
     """matrix_exp of a finite float64 input turning faster than float64 resolves (an eigenvalue's |imaginary part|
     times its epsilon above pi)."""

@@ -162,3 +162,89 @@ def test_householder_product_gradient_at_a_singular_reflector_is_finite(taus):
     (tg.linalg.householder_product(A, tau) * tg.tensor(w)).sum().backward()
     assert np.isfinite(A.grad.numpy()).all() and np.isfinite(tau.grad.numpy()).all()
     assert_gradients(lambda x, t: tg.linalg.householder_product(x, t) * tg.tensor(w), a, np.array(taus))
+
+
+def test_tau_gradient_at_a_nan_tau_is_nan_as_pytorchs():
+    # FunctionsManual.cpp's householder_product_backward starts from K = result grad^T: a NaN in the result makes
+    # every tau's gradient NaN (the derivative of the column [1 - tau, tau] alone would be 2.5)
+    tau = tg.tensor([nan], requires_grad=True)
+    with np.errstate(all="ignore"):
+        q = tg.orgqr(tg.tensor([[0.0], [-1.0]]), tau)
+        (q * tg.tensor([[-0.5], [2.0]])).sum().backward()
+    assert np.isnan(tau.grad.numpy()).all()
+    assert q.grad_fn.name() == "LinalgHouseholderProductBackward0"
+
+
+@pytest.mark.parametrize("a, tau", [([[2.0], [0.5]], [inf]), ([[inf, -1.0], [2.0, 2.0]], [nan, 0.0])])
+def test_every_tau_gradient_is_nan_once_the_result_has_a_nan_as_pytorchs(a, tau):
+    # K = result grad^T holds the result's NaN, and each K update spreads it: tau 0's gradient too, though the
+    # derivative of the product of reflectors in it would be finite (-1.25 and -8.0 here)
+    x, t = tg.tensor(a, requires_grad=True), tg.tensor(tau, requires_grad=True)
+    with np.errstate(all="ignore"):
+        (tg.linalg.householder_product(x, t) * tg.tensor([[1.0, -1.0], [0.5, 2.0]])[:, :len(tau)]).sum().backward()
+    assert np.isnan(t.grad.numpy()).all()
+    assert x.grad.numpy().tolist()[0] == [0.0] * len(tau) and np.isnan(x.grad.numpy()[1, 0])
+
+
+def _close(a, b):
+    """Equal shapes, NaN places and infinities; values to float32's precision."""
+    assert a.shape == b.shape
+    np.testing.assert_array_equal(np.isnan(a), np.isnan(b))
+    np.testing.assert_array_equal(np.isposinf(a), np.isposinf(b))
+    np.testing.assert_array_equal(np.isneginf(a), np.isneginf(b))
+    finite = np.isfinite(a) & np.isfinite(b)
+    np.testing.assert_allclose(a[finite], b[finite], rtol=2e-3, atol=2e-3)
+
+
+def _grads(lib, fn, arrays, g):
+    xs = [lib.tensor(x, requires_grad=True) for x in arrays]
+    with np.errstate(all="ignore"):
+        fn(lib, *xs).backward(lib.tensor(g))
+    return [x.grad.numpy() for x in xs]
+
+
+@given(problems(), st.sampled_from(["float32", "float64"]))
+@example((np.array([[0.0], [-1.0]]), np.array([nan]), np.array([nan]), np.array([[1.0], [2.0]]), True, False),
+         "float32")
+@example((np.array([[1.0, 0.0], [inf, 0.0], [0.5, 2.0]]), np.array([0.0, 0.5]), np.array([0.0, 0.5]),
+          np.array([[1.0], [2.0], [-1.0]]), True, False), "float64")
+@example((np.array([[3.0, 1.5, -inf], [0.0, inf, -1.0], [-2.5, nan, -2.5]]), np.array([-2.2, -2.2, 0.85]),
+          np.array([0.0, -2.2, 0.85]), np.array([[1.0, 2.0], [1.5, 0.0], [-1.0, -1.0]]), True, True), "float64")
+@settings(max_examples=60, deadline=None)
+def test_gradients_at_inf_and_nan_match_pytorchs_backward_formulas(problem, dtype):
+    # with an inf/nan input, input's and tau's gradients are FunctionsManual.cpp's householder_product_backward and
+    # ormqr_backward step by step (tapegrad/linalg/_householder.py); finite inputs keep the formulas' gradients
+    torch = pytest.importorskip("torch")
+    a, tau, tau_full, c, left, transpose = (x.astype(dtype) if isinstance(x, np.ndarray) else x for x in problem)
+    g = (np.arange(a.size, dtype=dtype).reshape(a.shape) % 5 - 1.75).astype(dtype)
+    # an inf/nan the forward reads (a's diagonal and upper triangle are not): elsewhere the formulas' gradients,
+    # tapegrad's own at a singular reflector (pytorch-orgqr-singular-reflector-grad in tests/test_differential.py)
+    if tau.size and not all(np.isfinite(v).all() for v in (np.tril(a[..., :tau.shape[-1]], -1), tau)):
+        def hp(lib, x, t):
+            return lib.linalg.householder_product(x, t)
+
+        for got, want in zip(_grads(tg, hp, (a, tau), g), _grads(torch, hp, (a, tau), g)):
+            _close(got, want)
+    if dtype == "float32" or all(np.isfinite(v).all() for v in (np.tril(a[..., :tau_full.shape[-1]], -1), tau_full, c)):
+        return  # float32 ormqr: MKL's single-precision values differ at a few edges (KNOWN linalg-*)
+    g = (np.arange(c.size, dtype=dtype).reshape(c.shape) % 4 - 1.5).astype(dtype)
+
+    def mq(lib, x, t, y):
+        return lib.ormqr(x, t, y, left=left, transpose=transpose)
+
+    for got, want in zip(_grads(tg, mq, (a, tau_full, c), g), _grads(torch, mq, (a, tau_full, c), g)):
+        _close(got, want)
+
+
+def test_gradients_at_inf_and_nan_with_create_graph_are_the_formulas():
+    # create_graph: the formulas' graph carries input's and tau's gradients (differentiable again); only a
+    # first-order backward follows PyTorch's step-by-step formulas at inf/nan
+    a = tg.tensor([[1.0, 0.0], [inf, 0.0], [0.5, 2.0]], requires_grad=True)
+    tau = tg.tensor([0.5, 0.5], requires_grad=True)
+    with np.errstate(all="ignore"):
+        q = tg.linalg.householder_product(a, tau)
+        ga, gt = tg.autograd.grad(q.sum(), (a, tau), create_graph=True)
+        r = tg.ormqr(a, tau, tg.ones(3, 1, requires_grad=True))
+        gr = tg.autograd.grad(r.sum(), (a, tau), create_graph=True)
+    assert ga.shape == (3, 2) and gt.shape == (2,) and gr[0].shape == (3, 2)
+    assert ga.requires_grad and gr[1].requires_grad

@@ -1002,8 +1002,26 @@ def householder_product(A: Tensor, tau: Tensor, *, out=None) -> Tensor:
     for i in range(k - 1, -1, -1):
         v = V[..., :, i:i + 1]
         Q = Q - tau[..., i:i + 1].unsqueeze(-1) * (v @ (v.mT @ Q))
+    if (A.requires_grad or tau.requires_grad) and dt.kind == "f" and _householder.nonfinite(A._data, tau._data, k):
+        # an inf/nan input: PyTorch's householder_product_backward, from the result (see _householder_rule)
+        value = _householder.householder_product_value(A._data, tau._data)
+        return record(value, (Q, A, tau), _householder_rule(value, A._data, tau._data),
+                      "LinalgHouseholderProductBackward0")
     return _householder.with_value(Q, lambda: _householder.householder_product_value(A._data, tau._data),
                                    "LinalgHouseholderProductBackward0")
+
+
+def _householder_rule(value, a, tau):
+    """The rule of householder_product's node at an inf/nan input: a first-order backward gives input and tau
+    PyTorch's householder_product_backward (FunctionsManual.cpp) step by step from the result; with create_graph
+    the formulas' graph (Q) carries the gradient, differentiable again (its NaNs may then differ from PyTorch's)."""
+    def rule(xp, need, g, out, graph, a_t, tau_t):
+        if not isinstance(g, np.ndarray):
+            return g, None, None
+        a_grad, tau_grad = _householder.householder_product_grads(g, value, a, tau)
+        return None, a_grad if need[1] else None, tau_grad if need[2] else None
+
+    return rule
 
 
 def matrix_exp(A: Tensor) -> Tensor:

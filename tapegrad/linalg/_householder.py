@@ -24,7 +24,7 @@ import numpy as np
 
 from ..autograd.declare import record
 
-__all__ = ["ormqr_value", "householder_product_value", "with_value"]
+__all__ = ["ormqr_value", "householder_product_value", "with_value", "householder_product_grads", "nonfinite"]
 
 
 def with_value(graph, value, name):
@@ -129,3 +129,72 @@ def householder_product_value(a, tau):
             Q[..., i, i] = 1 - t
         Q[..., :i, i] = 0
     return Q
+
+
+def _mT(x):
+    return np.swapaxes(x, -1, -2)
+
+
+def _sum_to(x, shape):
+    """x summed over the leading dims broadcast from ``shape`` (a batch broadcast in the forward)."""
+    if x.shape == tuple(shape):
+        return x
+    lead = x.ndim - len(shape)
+    x = x.sum(tuple(range(lead))) if lead else x
+    axes = tuple(d for d, (s, t) in enumerate(zip(shape, x.shape)) if s == 1 and t != 1)
+    return x.sum(axes, keepdims=True) if axes else x
+
+
+def householder_product_grads(grad, result, a, tau, flip=False):
+    """The gradients (of input ``a``, of ``tau``) of a first-order backward through householder_product, or
+    through ormqr (``grad``/``result`` as ormqr_backward passes them, ``flip`` its flip_order), step by step as
+    PyTorch's householder_product_backward (torch/csrc/autograd/FunctionsManual.cpp) with K updated in place:
+    K = result grad^T, then K <- H_{i+1}^{-1} K H_i with H^{-1} = H(sigma), sigma = tau / (tau ||v||^2 - 1), each
+    reflector touching K's rows (or columns) i: only. Used where an input is inf/nan: starting from the result,
+    its NaNs and infinities spread as PyTorch's do (the product of reflectors' own derivative spreads them
+    differently)."""
+    m, n = a.shape[-2:]
+    k = tau.shape[-1]
+    V = np.tril(a, -1)
+    d = min(m, n)
+    V[..., range(d), range(d)] = 1
+    with np.errstate(all="ignore"):
+        Vk = V[..., :, :k]
+        sigma = tau / (tau * (Vk * Vk).sum(-2) - 1)
+        K = result @ _mT(grad)
+        batch = np.broadcast_shapes(K.shape[:-2], V.shape[:-2], tau.shape[:-1])
+        K = np.array(np.broadcast_to(K, batch + K.shape[-2:]))
+        a_grad = np.zeros(batch + (m, n), dtype=K.dtype)
+        tau_grad = np.zeros(batch + (k,), dtype=K.dtype)
+
+        def apply(i, s, left):  # K <- H_i(s) K (left) or K H_i(s), rows/columns i: only, in place
+            v = V[..., i:, i:i + 1]
+            t = s[..., i:i + 1][..., None]
+            if left:
+                K[..., i:, :] -= (t * v) * (_mT(v) @ K[..., i:, :])
+            else:
+                K[..., :, i:] -= (K[..., :, i:] @ (t * v)) * _mT(v)
+
+        order = list(range(k - 1, -1, -1)) if flip else list(range(k))
+        apply(order[0], sigma, not flip)
+        for step, i in enumerate(order):
+            v = V[..., i:, i:i + 1]
+            t = tau[..., i:i + 1][..., None]
+            vHK = _mT(v) @ K[..., i:, :]
+            Kv = K[..., :, i:] @ v
+            a_grad[..., :, i] = (-t * vHK)[..., 0, :] - (t * Kv)[..., :, 0]
+            tau_grad[..., i] = -(vHK[..., :, i:] @ v)[..., 0, 0]
+            if step < k - 1:
+                apply(order[step + 1], sigma, not flip)
+                apply(i, tau, flip)
+    a_grad = np.tril(a_grad, -1)
+    return _sum_to(a_grad, a.shape), _sum_to(tau_grad, tau.shape)
+
+
+def nonfinite(a, tau, k, *others):
+    """Whether an entry the forward reads has an inf or a NaN: tau, a's first k columns below the diagonal (its
+    diagonal and upper triangle are never read), the others. Float arrays only."""
+    if a.dtype.kind != "f":
+        return False
+    arrays = (np.tril(a[..., :, :k], -1), tau) + others
+    return not all(np.isfinite(x).all() for x in arrays)

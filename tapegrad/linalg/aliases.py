@@ -302,13 +302,13 @@ def ormqr(input: Tensor, input2: Tensor, input3: Tensor, left: bool = True, tran
     if input._data.size == 0 or input2._data.size == 0:  # Q = I (or nothing to multiply): as PyTorch, a new node
         return record(input3._data.copy(), (input, input2, input3), _ormqr_empty_rule, "OrmqrBackward0")
     V = input[..., :, :k].tril(-1) + wrap(np.eye(m, k, dtype=dt))
-    # NOTE: with an inf/nan among the inputs, other's gradient is PyTorch's ormqr_backward's, ormqr(input, tau,
-    # grad, left, !transpose) in LAPACK's order (_ormqr_other_rule), not the formulas' (whose products by an inf/nan
-    # reflector spread NaN further): the formulas below then carry the gradients of input and tau only (and, with
-    # create_graph, no second derivative across other and input/tau). Finite inputs keep the formulas' graph
-    # whole, exact to every order.
-    nonfinite = input3.requires_grad and not (np.isfinite(input._data).all() and np.isfinite(input2._data).all()
-                                              and np.isfinite(input3._data).all())
+    # NOTE: with an inf/nan among the inputs, the gradients are PyTorch's ormqr_backward's (FunctionsManual.cpp),
+    # which start from the result: other's ormqr(input, tau, grad, left, !transpose) in LAPACK's order, input's
+    # and tau's householder_product_backward step by step (_ormqr_nonfinite_rule); the formulas below (whose
+    # products by an inf/nan reflector spread NaN differently) then serve create_graph only, for input and tau.
+    # Finite inputs keep the formulas' graph whole, exact to every order.
+    nonfinite = ((input.requires_grad or input2.requires_grad or input3.requires_grad)
+                 and _householder.nonfinite(input._data, input2._data, k, input3._data))
     other = input3.detach() if nonfinite else input3
     C = other
     # Q = H_1 ... H_k, each H_i = I - tau_i v_i v_i^T symmetric: Q C applies H_k first, Q^T C applies H_1 first
@@ -318,24 +318,38 @@ def ormqr(input: Tensor, input2: Tensor, input3: Tensor, left: bool = True, tran
         t = input2[..., i:i + 1].unsqueeze(-1)
         C = C - t * (v @ (v.mT @ C)) if left else C - t * ((C @ v) @ v.mT)
     value = _householder.ormqr_value(input._data, input2._data, input3._data, left, transpose)
-    if other is input3:
+    if not nonfinite:
         return _householder.with_value(C, lambda: value, "OrmqrBackward0")
-    return record(value, (C, input3), _ormqr_other_rule(input._data, input2._data, left, transpose), "OrmqrBackward0")
+    return record(value, (C, input, input2, input3),
+                  _ormqr_nonfinite_rule(value, input._data, input2._data, left, transpose), "OrmqrBackward0")
 
 
-def _ormqr_other_rule(a, tau, left, transpose):
-    """The rule of ormqr's node with other requiring grad and an inf/nan input: the formulas' graph (input's and
-    tau's gradients) gets the gradient as it is, other gets ormqr(input, tau, grad, left, not transpose)
-    (FunctionsManual.cpp's ormqr_backward; on tensors with create_graph, tapegrad's ormqr, differentiable in the
-    gradient)."""
-    def rule(xp, need, g, out, graph, c):
-        if not need[1]:
+def _ormqr_nonfinite_rule(value, a, tau, left, transpose):
+    """The rule of ormqr's node at an inf/nan input (PyTorch's ormqr_backward, FunctionsManual.cpp): other gets
+    ormqr(input, tau, grad, left, not transpose) (with create_graph, tapegrad's ormqr, differentiable in the
+    gradient); input and tau get householder_product_backward from the result, given (grad, result) when left
+    != transpose, else (result^T, grad^T) in flipped order; with create_graph the formulas' graph (C, other
+    detached) carries input's and tau's gradients instead, differentiable again (its NaNs may differ)."""
+    def rule(xp, need, g, out, graph, a_t, tau_t, c):
+        first = isinstance(g, np.ndarray)
+        if not need[3]:
             other = None
-        elif isinstance(g, np.ndarray):
+        elif first:
             other = _householder.ormqr_value(a, tau, g, left, not transpose)
         else:
             other = ormqr(wrap(a), wrap(tau), g, left, not transpose)
-        return g if need[0] else None, other
+        if not first:
+            return g, None, None, other
+        a_grad = tau_grad = None
+        if need[1] or need[2]:
+            mT = _householder._mT
+            if left != transpose:
+                hg, hr = (g, value) if not transpose else (mT(g), mT(value))
+                a_grad, tau_grad = _householder.householder_product_grads(hg, hr, a, tau)
+            else:
+                hg, hr = (mT(value), mT(g)) if not transpose else (value, g)
+                a_grad, tau_grad = _householder.householder_product_grads(hg, hr, a, tau, flip=True)
+        return None, a_grad if need[1] else None, tau_grad if need[2] else None, other
 
     return rule
 
