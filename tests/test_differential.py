@@ -1524,6 +1524,29 @@ known_class(
     status="by-design")
 
 
+def has_unsafe_pieces(t):
+    """A tapegrad tensor with live unsafe_split/unsafe_chunk pieces (views marked "unsafe" in its alias list)."""
+    extra = getattr(t, "_extra", None)
+    return bool(extra) and any(r() is not None and r()._extra is not None and "unsafe" in r()._extra
+                               for r in extra.get("aliases", ()))
+
+
+known_class(
+    "unsafe-split-base-write-reaches-pieces", ALL_OPS, GRADS,
+    lambda d: d.op.endswith("_") and bool(d.here_inputs) and has_unsafe_pieces(d.here_inputs[0]),
+    """
+    x = torch.tensor([1.0, 2.0, 3.0], requires_grad=True)
+    v = x * 1
+    piece = torch.unsafe_chunk(v, 3)[0]
+    v.zero_()
+    (piece * 2).sum().backward()
+    x.grad
+    """, "The other direction of unsafe-split-outputs-are-views: an in-place write into the base after unsafe_split "
+         "reaches its pieces here (views, as split's: their values and gradients are the written base's, [0, 0, 0] "
+         "here); PyTorch's pieces keep their UnsafeSplitBackward0 and pass the gradient to the base's old node "
+         "([2, 0, 0]) although their values changed (README)", SCATTER, status="by-design")
+
+
 known_class(
     "sgn-zero-tensor-grad", fam("sgn"), {"grad-nan"},
     lambda d: isf(x0(d)),

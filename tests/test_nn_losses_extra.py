@@ -7,7 +7,7 @@ import warnings
 
 import numpy as np
 import pytest
-from hypothesis import given
+from hypothesis import example, given
 from hypothesis import strategies as st
 
 import tapegrad as tg
@@ -129,6 +129,25 @@ def test_multi_margin_loss(p, data):
     assert_gradients(call, x)
     if p == 2:
         assert gradgradcheck(call, (tg.tensor(x, requires_grad=True),))
+
+
+@pytest.mark.parametrize("p", [1, 2])
+@pytest.mark.parametrize("red", ["mean", "sum", "none"])
+@given(g=st.sampled_from([np.inf, -np.inf, 2.0]), x=st.lists(st.sampled_from([-3.0, -0.25, 0.5, 1e-7, 6e4, -6e4]),
+                                                          min_size=4, max_size=4))
+@example(g=-np.inf, x=[-3.0, 1e-7, -6e4, -6e4])  # acos_'s -inf gradient at acos(1): +inf at the target, as PyTorch
+def test_multi_margin_loss_gradient_at_an_infinite_incoming_gradient_as_pytorchs(p, red, g, x):
+    # PyTorch's kernel (LossMultiMargin.cpp) sums the active terms' coefficients into the target before the product
+    # with the incoming gradient: the target gets -sum(h) * g (+-inf), the inactive terms 0 * g (NaN for an inf g)
+    torch = pytest.importorskip("torch")
+    out = []
+    for lib in (tg, torch):
+        v = lib.tensor([x, x[::-1]], requires_grad=True)
+        loss = lib.nn.functional.multi_margin_loss(v, lib.tensor([0, 2]), p=p, reduction=red)
+        with np.errstate(all="ignore"):
+            loss.backward(lib.full(loss.shape, g))
+        out.append(v.grad.numpy())
+    np.testing.assert_array_equal(out[0], out[1])
 
 
 @given(data=st.data())

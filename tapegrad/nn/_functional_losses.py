@@ -408,17 +408,20 @@ def multi_margin_loss(input: Tensor, target: Tensor, p: int = 1, margin: float =
     active = (~onehot & (mt > 0)).astype(x.dtype)
     scale = active if wy is None else active * wy[:, None]
 
+    # PyTorch's kernel (LossMultiMargin.cpp): each active term's coefficient h (g = 1 / (N C) for 'mean', else
+    # 1 / C; 2 g z for p = 2), the target's -sum(h), and only then the product with the incoming gradient: an
+    # infinite one gives +-inf at the target and 0 * inf = NaN at the inactive terms, as there
+    k = np.asarray(1 / ((N if reduction == "mean" else 1) * C or 1), x.dtype)  # (nothing to spread when empty)
+
     def multi_margin_loss_rule(xp, g, out, x):
-        gs = g.reshape((N, 1)) if reduction == "none" else _spread(g, reduction, N)
         if p == 1:
-            c = scale * (gs / C)
+            h = scale * k
         else:
             xx = x.reshape((N, C))
             m = margin - xp.take_along_axis(xx, y[:, None], axis=1) + xx
-            # NOTE: only the active terms (PyTorch's kernel skips the others: 0 * inf would be NaN)
-            c = xp.where(scale != 0, scale * m * (gs * (2 / C)), 0)
-        # NOTE: the target's gradient is selected into its place (onehot * sum would be 0 * inf = NaN elsewhere)
-        return (c - xp.where(onehot, c.sum(axis=1, keepdims=True), 0)).reshape(x.shape)
+            h = xp.where(scale != 0, scale * m * (2 * k), 0)  # (an inactive term's m may be -inf: skipped)
+        coef = xp.where(onehot, -h.sum(axis=1, keepdims=True), h)
+        return (coef * (g.reshape((N, 1)) if reduction == "none" else g)).reshape(x.shape)
 
     return record(out.astype(x.dtype, copy=False), (input,), multi_margin_loss_rule, "MultiMarginLossBackward0")
 
