@@ -962,6 +962,22 @@ EDGES = [math.nan, 0.0, -0.0, math.inf, -math.inf, -3.0, 3.0, 6.0, -0.5, 2.0, 1.
 TORCH_BUGS = {"gelu": {math.inf}, "hardtanh": {math.nan}, "hardtanh_0_1": {math.nan}, "relu6": {math.nan}}
 
 
+@given(x=st.lists(st.sampled_from([-math.inf, -30.0, -3.0, -2.5, 0.0, 3.0, 4.0, math.nan]), min_size=1, max_size=6),
+       g=st.sampled_from([-0.75, 2.0, math.nan, math.inf, -math.inf]))
+@example(x=[-3.0, -math.inf], g=math.nan)
+def test_hardswish_gradient_below_minus_three_is_zero_whatever_comes_in(x, g):
+    # PyTorch's hardswish_backward returns zero for x <= -3 (Activation.cpp), not grad * 0: +0.0 for a negative
+    # gradient, 0 for a NaN one (an in-place op after it whose gradient is NaN, as expm1_ of hardswish(-inf))
+    torch = pytest.importorskip("torch")
+    got = []
+    for lib in (tg, torch):
+        t = lib.tensor(x, requires_grad=True)
+        lib.nn.functional.hardswish(t).backward(lib.full((len(x),), g))
+        got.append(t.grad.numpy())
+    np.testing.assert_array_equal(got[0], got[1])
+    assert np.signbit(got[0]).tolist() == np.signbit(got[1]).tolist()
+
+
 def _edge_values(torch, F_, name, values, dtype):
     t = torch.tensor(values, dtype=dtype, requires_grad=True)
     y = ACTIVATIONS_EDGE[name](F_, t * 1)

@@ -565,7 +565,9 @@ def hardswish_backward(grad, x):
     mid = ~low & (x < 3)
     # NOTE: fmin/fmax clip NaN and infinities to finite values, so the terms that are not selected are zeros.
     slope = np.fmax(np.fmin(x, 3), -3) / 3 + 0.5
-    return grad * (slope * mid + (~low & ~mid))
+    out = grad * (slope * mid + (~low & ~mid))
+    # NOTE: PyTorch's kernel returns zero there (+0.0 whatever the gradient, NaN and -0.75 included), not grad * 0
+    return np.where(low, out.dtype.type(0), out)
 
 
 def _hardswish_backward_grad(xp, need, gg, g, x):
