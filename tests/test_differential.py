@@ -1050,7 +1050,8 @@ known_class(
 known_class(
     "unsafe-split-piece-of-leaf-write", INPLACE | ELEMENTWISE_F, RAISES_HERE,
     lambda d: here_says(d, "a view of a leaf tensor that requires grad") and (d.op in INPLACE or f_inplace(d))
-    and d.origins[0].split(".")[-1] in ("unsafe_split", "unsafe_chunk", "unsafe_split_with_sizes"),
+    and (d.origins[0].split(".")[-1] in ("unsafe_split", "unsafe_chunk", "unsafe_split_with_sizes")
+         or any(o in UNSAFE_SPLITS for o in d.sharers)),  # (or a view of such a piece: permute, view, ...)
     """
     x = torch.ones((2, 2), requires_grad=True)
     torch.unsafe_split(x, 1)[0].mul_(2)
@@ -1524,16 +1525,10 @@ known_class(
     status="by-design")
 
 
-def has_unsafe_pieces(t):
-    """A tapegrad tensor with live unsafe_split/unsafe_chunk pieces (views marked "unsafe" in its alias list)."""
-    extra = getattr(t, "_extra", None)
-    return bool(extra) and any(r() is not None and r()._extra is not None and "unsafe" in r()._extra
-                               for r in extra.get("aliases", ()))
-
-
 known_class(
     "unsafe-split-base-write-reaches-pieces", ALL_OPS, GRADS,
-    lambda d: d.op.endswith("_") and bool(d.here_inputs) and has_unsafe_pieces(d.here_inputs[0]),
+    lambda d: d.op.endswith("_") and bool(d.origins) and d.origins[0] not in UNSAFE_SPLITS
+    and any(o in UNSAFE_SPLITS for o in d.sharers),
     """
     x = torch.tensor([1.0, 2.0, 3.0], requires_grad=True)
     v = x * 1

@@ -540,6 +540,7 @@ class Discrepancy:
     entry: str | None = None  # state-*: the name of the tensor of the program that differs
     aliased: bool = False  # state-*: that tensor shares memory with the call's first input (in PyTorch)
     shared: int = 0  # how many other tensors of the program shared the first input's memory before the call
+    sharers: list = field(default_factory=list)  # the ops that made those tensors (e.g. "Tensor.unsafe_chunk")
     culprit: int | None = None  # for backward discrepancies: the call that introduced it
 
     def features(self):
@@ -610,9 +611,10 @@ class Runner:
         self.program.append(call)
         refs = _refs(call.args) + _refs(call.kwargs)
         inputs = [_snapshot(self.there[a.i]) for a in refs]
-        shared = sum(1 for i in range(len(self.there)) if refs and i != refs[0].i
-                     and _same_storage(self.there[i], self.there[refs[0].i]))
-        self.snapshots.append((inputs, [self.origin[a.i] for a in refs], shared,
+        sharers = [self.origin[i] for i in range(len(self.there)) if refs and i != refs[0].i
+                   and _same_storage(self.there[i], self.there[refs[0].i])]
+        shared = len(sharers)
+        self.snapshots.append((inputs, [self.origin[a.i] for a in refs], sharers,
                                [_snapshot_here(self.here[a.i]) for a in refs]))
         origins = [self.origin[a.i] for a in refs]
         loose = any(a.i in self.approx for a in refs)
@@ -636,7 +638,8 @@ class Runner:
         def report(kind, detail, entry=None):
             d = Discrepancy(kind, call.op, detail, step, call, inputs,
                             _err(err_here) if err_here else "", _err(err_there) if err_there else "",
-                            origins=origins, here_inputs=[self.here[a.i] for a in refs], shared=shared)
+                            origins=origins, here_inputs=[self.here[a.i] for a in refs], shared=shared,
+                            sharers=sharers)
             if entry is not None:
                 d.entry = self.names[entry]
                 d.aliased = bool(refs) and _same_storage(self.there[entry], self.there[refs[0].i])
@@ -826,10 +829,10 @@ class Runner:
             if r.found and r.found[0].step == upto and (
                     not same or (r.found[0].detail == leaf if raised else r.found[0].detail.startswith(leaf))):
                 call = self.program[upto - 1]
-                inputs, origins, shared, here_before = self.snapshots[upto - 1]
+                inputs, origins, sharers, here_before = self.snapshots[upto - 1]
                 for d in found:
                     d.op, d.call, d.inputs, d.origins, d.culprit = call.op, call, inputs, origins, upto - 1
-                    d.shared, d.here_before = shared, here_before
+                    d.shared, d.sharers, d.here_before = len(sharers), sharers, here_before
                 return
 
     def _coarsest(self, d):
