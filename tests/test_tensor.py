@@ -117,6 +117,18 @@ def test_detach_in_place_keeps_the_node_for_ops_recorded_before(values, write_la
     assert np.allclose(x.grad.numpy(), want, rtol=1e-6, atol=1e-6)
 
 
+def test_detach_in_place_keeps_the_hooks_with_the_node():
+    # a hook registered on a non-leaf belongs to its grad_fn in PyTorch: after detach_() it still runs for the ops
+    # recorded before (x.grad is 60 there, 6 if the hook were lost)
+    x = tg.tensor([1.0, 2.0], requires_grad=True)
+    y = x * 2
+    y.register_hook(lambda g: g * 10)
+    z = y * 3
+    y.detach_()
+    z.sum().backward()
+    assert x.grad.tolist() == [60.0, 60.0]
+
+
 def test_detach_in_place_as_pytorch():
     torch = pytest.importorskip("torch")
     for lib in (tg, torch):

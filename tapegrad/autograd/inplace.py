@@ -33,6 +33,7 @@ from __future__ import annotations
 
 import math
 import sys
+import warnings
 import weakref
 
 import numpy as np
@@ -331,8 +332,6 @@ def overlapping_write(self: Tensor, name: str, write) -> Tensor:
     if w is None:
         raise _read_only_error(name, self)
     if internal_overlap(self._data) and name != "setitem":
-        import warnings
-
         warnings.warn(f"Use of {name} on expanded tensors is deprecated. Please clone() the tensor before "
                       "performing this operation. This also applies to advanced indexing e.g. tensor[indices] = "
                       "tensor", UserWarning, stacklevel=3)
@@ -602,14 +601,10 @@ def cut(t: Tensor) -> None:
     was, as PyTorch's graph keeps the old ``grad_fn``: an earlier self holds the node, and ``parents_of`` hands it to
     them (a rebase without a write: no version changes)."""
     if t._backward is not None:
-        earlier = alias(t)  # shares t's memory and versions: a later write into t still stops those nodes' backward
-        earlier._requires_grad, earlier._parents, earlier._backward, earlier._name = True, t._parents, t._backward, \
-            t._name
-        earlier._stamp = t._stamp
-        extra, kept = t._extras(), earlier._extras()
-        for key in ("rebased", "trace"):
-            if key in extra:
-                kept[key] = extra[key]
+        earlier = _earlier_self(t, copy=False)  # the node, with its hooks (PyTorch keeps them on the grad_fn)
+        owner = _owner(t)  # an alias of t: it shares t's versions, so a later write still stops those nodes
+        earlier._extras()["shares"] = owner
+        _members(owner).append(weakref.ref(earlier))
         _clock.now += 1  # (so every node recorded before looks its inputs up)
         t._extras()["rebased"] = (_clock.now, earlier)
     t._parents, t._backward, t._name, t._requires_grad = (), None, None, False
