@@ -1060,18 +1060,21 @@ known_class(
          "tapegrad refuses it, as for any view of such a leaf (README)", "tapegrad/ops/scatter_extra.py",
     status="by-design")
 known_class(
-    "setitem-into-expanded", {"[]=", "Tensor.index_put_", "Tensor.masked_fill_", "Tensor.index_fill_"}, RAISES_HERE,
-    lambda d: here_says(d, "refers to a single memory location") and d.call is not None and not d.call.no_grad
-    and any(t.requires_grad for t in d.inputs[1:]) and not x0(d).requires_grad,
+    "setitem-into-expanded", {"[]=", "Tensor.index_put_", "Tensor.masked_fill_", "Tensor.index_fill_"}, GRADS,
+    lambda d: d.call is not None and not d.call.no_grad and not x0(d).requires_grad
+    and any(t.requires_grad for t in d.inputs[1:])
+    and any(st == 0 and n > 1 for st, n in zip(x0(d).stride(), x0(d).shape)),
     """
     a = torch.tensor([1.0, 2.0]).expand(3, 2)
-    a[torch.tensor([[True, False]] * 3)] = torch.tensor([5.0, 6.0, 7.0], requires_grad=True)
-    a
-    """, "Under grad mode, an index_put_/masked_fill_ of a value that requires grad into an expanded tensor that "
-         "does not: PyTorch writes the shared memory and records it (its value gradient, [6., 6., 6.] here with "
-         "a * arange(6).reshape(3, 2) summed, counts the overwritten elements too); tapegrad refuses the write. "
-         "Outside autograd (and with a base that requires grad, which PyTorch refuses too) the writes match "
-         "PyTorch's", "tapegrad/autograd/inplace.py")
+    v = torch.tensor([5.0, 6.0, 7.0], requires_grad=True)
+    a[torch.tensor([[True, False]] * 3)] = v
+    (a * torch.arange(6.0).reshape(3, 2)).sum().backward()
+    v.grad
+    """, "Under grad mode, an index_put_/masked_fill_/index_fill_ (or setitem) of a value that requires grad into an "
+         "expanded tensor, whose elements share memory: the last write to a location stays (both libraries), but "
+         "PyTorch's gradient (its CopySlices) hands the location's gradient to every element of the value written "
+         "there, overwritten ones too ([6., 6., 6.] here); tapegrad's goes to the write that stayed ([0., 0., 6.])",
+    "tapegrad/autograd/inplace.py", status="pytorch-bug")
 known_class(
     "index-empty-result-skips-check", {"[]", "[]="}, RAISES_HERE,
     lambda d: here_says(d, "out of range") and isinstance(arg(d, 1), tuple)

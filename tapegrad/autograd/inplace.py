@@ -48,7 +48,7 @@ __all__ = ["apply", "no_record", "bump", "increment_version", "alias", "group", 
            "mark_multi_output", "unmark_multi_output", "any_requires_grad", "apply_view", "dense", "overlap",
            "partial_overlap", "overlap_error", "check_overlaps", "resize", "foreign", "unview",
            "internal_overlap", "writable", "overlapping_write", "overlapping_error",
-           "same_layout"]
+           "same_layout", "OverlappingWrite"]
 
 _grad = _state.grad
 _clock = _state.clock
@@ -368,14 +368,16 @@ def no_record(self: Tensor, other=None) -> bool:
     return not ((self._requires_grad or (isinstance(other, Tensor) and other._requires_grad)) and _grad.enabled)
 
 
-def apply(self: Tensor, name: str, op, *args, _cast_ok: bool = False, **kwargs) -> Tensor:
+def apply(self: Tensor, name: str, op, *args, _cast_ok: bool = False, _overlapping=None, **kwargs) -> Tensor:
     """``self.<name>(*args)``: ``self`` takes the values of ``op(self, *args)``, in place; returns ``self``.
 
     ``op`` is the out-of-place op. Its result must have ``self``'s shape, and a dtype that can be cast to
-    ``self``'s within its kind (``_cast_ok``: any cast, as ``copy_``).
+    ``self``'s within its kind (``_cast_ok``: any cast, as ``copy_``). ``_overlapping`` (an
+    :class:`OverlappingWrite`) says how the op writes, element by element, into a view whose elements share memory
+    (expand), so that under grad mode the write is recorded with each location's last writer.
     """
     if _grad.enabled and (self._requires_grad or any_requires_grad(args, kwargs)):
-        return _write_recorded(self, name, op, args, kwargs, _cast_ok)
+        return _write_recorded(self, name, op, args, kwargs, _cast_ok, _overlapping)
     prev = _grad.enabled
     _grad.enabled = False
     try:
@@ -520,7 +522,7 @@ def apply_view(self: Tensor, name: str, view_op, *args, node=None) -> Tensor:
     return self
 
 
-def _write_recorded(self, name, op, args, kwargs, cast_ok):
+def _write_recorded(self, name, op, args, kwargs, cast_ok, overlapping=None):
     if self._extra is not None and "multi_output" in self._extra and self._data.dtype.kind == "f":
         # (an integer or bool view is no differentiable view in PyTorch: its multi-output rule does not apply)
         raise _multi_output_error(name, self._extra["multi_output"])
@@ -538,7 +540,12 @@ def _write_recorded(self, name, op, args, kwargs, cast_ok):
         raise RuntimeError(f"{name}: a view was created in no_grad mode and is being modified in place with grad "
                            "mode enabled; take the view and write into it both inside the no_grad block (not "
                            "tracked) or both outside it (tracked)")
-    target = self._data if self._data.flags.writeable or not self._data.size else _writable_target(name, self)
+    if self._data.flags.writeable or not self._data.size:
+        target = self._data
+    elif overlapping is not None and self._base is not None and internal_overlap(self._data):
+        target = overlapping.target(name, self)
+    else:
+        target = _writable_target(name, self)
     members = group(self)
     # Nothing else holds the memory (no alias, no numpy view or array handed out): the write may replace it.
     functional = len(members) == 1 and self._data.base is None and sys.getrefcount(self._data) <= 2
@@ -568,6 +575,10 @@ def _write_recorded(self, name, op, args, kwargs, cast_ok):
     elif self is base:
         target[...] = new._data
         written = new
+    elif target is not self._data and overlapping is not None:  # elements sharing memory: in the op's order
+        value = overlapping.value
+        written = overlapping.record(earlier[id(base)], earlier.get(id(value), value), base._data, self._data,
+                                     target)
     else:  # through a view: the base records the write (PyTorch's CopySlices)
         target[...] = new._data
         written = _copy_slices(earlier[id(base)], new, base._data, self._data)
@@ -664,6 +675,81 @@ def _copy_slices(old_base, value, base_array, view_array):
         return (xp.where(keep, g, 0) if need[0] else None, g.reshape(-1)[where] if need[1] else None)
 
     return record(base_array, (old_base, value), copy_slices, "CopySlices")
+
+
+class OverlappingWrite:
+    """How an op (index_put_, masked_fill_, index_fill_, setitem) writes into a view whose elements share memory
+    (an expanded tensor), for a recorded write: ``write(w, v)`` puts ``v`` into the writeable array ``w`` element by
+    element in the op's order (the last write to a location stays, as PyTorch's sequential CPU kernels); ``v`` is
+    the values the op writes, ``value`` the tensor they come from (it requires grad), ``ids`` an int64 array of
+    ``v``'s shape saying which element of ``value`` each element of ``v`` is.
+
+    The write is recorded as a ``CopySlices`` of the base over its earlier self and ``value``, with the right
+    gradient where PyTorch's is not: a location's gradient goes to the one element of ``value`` whose write stayed
+    there (the same write of ``ids`` into int64 memory laid out as the base's tells which), and to the earlier
+    base where nothing was written; PyTorch's hands it to every element written there, overwritten ones too.
+    With ``accumulate`` (index_put_'s, at ``key``) every write adds: the earlier base keeps its whole gradient and
+    each element of ``value`` gets the gradient of the locations it was added to.
+    """
+
+    __slots__ = ("name", "write", "v", "value", "ids", "key")
+
+    def __init__(self, name, write, v, value, ids, key=None):
+        self.name, self.write, self.v, self.value, self.ids, self.key = name, write, v, value, ids, key
+
+    def target(self, name, t):
+        """The writeable array over ``t``'s memory (with the deprecation warning of PyTorch's kernel, ``self.name``:
+        index_put_, masked_fill_ or index_fill_, which setitem calls)."""
+        w = writable(t._data)
+        if w is None:
+            raise _read_only_error(name, t)
+        warnings.warn(f"Use of {self.name} on expanded tensors is deprecated. Please clone() the tensor before "
+                      "performing this operation. This also applies to advanced indexing e.g. tensor[indices] = "
+                      "tensor", UserWarning, stacklevel=5)
+        return w
+
+    def record(self, old_base, value, base_array, view_array, target):
+        """Write into ``target`` (the view's writeable array) and record the base's node."""
+        shape, vshape, n = base_array.shape, value._data.shape, value._data.size
+        if self.key is not None:  # accumulate: each write adds into its location
+            picked = positions(base_array, view_array)[self.key]  # (the locations, in the index's shape)
+            ids = np.broadcast_to(self.ids.reshape(self.ids.shape[max(0, self.ids.ndim - picked.ndim):]),
+                                  picked.shape)
+            self.write(target, self.v)
+
+            def copy_slices_accumulate(xp, need, g, out, base, value):
+                return (g if need[0] else None,
+                        xp.add_at((n,), ids, g.reshape(-1)[picked]).reshape(vshape) if need[1] else None)
+
+            return record(base_array, (old_base, value), copy_slices_accumulate, "CopySlices")
+        owner = _last_writers(base_array, view_array, self.write, self.ids)
+        self.write(target, self.v)
+        locs = np.flatnonzero(owner >= 0)
+        ids = owner[locs]
+        keep = (owner < 0).reshape(shape)
+
+        def copy_slices(xp, need, g, out, base, value):
+            return (xp.where(keep, g, 0) if need[0] else None,
+                    xp.add_at((n,), ids, g.reshape(-1)[locs]).reshape(vshape) if need[1] else None)
+
+        return record(base_array, (old_base, value), copy_slices, "CopySlices")
+
+
+def _last_writers(base_array, view_array, write, ids):
+    """For each element of ``base_array`` (flat, C order), the id that ``write(w, ids)`` through ``view_array``'s
+    layout leaves there, or -1: the same write into int64 memory with the same layout (in elements) as the
+    base's memory, so which write stays is decided as in the op's own write."""
+    item = base_array.itemsize
+    start = _start(base_array)
+    low = start + sum((n - 1) * st for n, st in zip(base_array.shape, base_array.strides) if st < 0)
+    at_base = (_addresses(start - low, base_array.shape, base_array.strides)) // item
+    memory = np.full(int(at_base.max()) + 1 if at_base.size else 0, -1, dtype=np.int64)
+    if not view_array.size:
+        return memory[at_base]
+    tags = np.lib.stride_tricks.as_strided(memory[(_start(view_array) - low) // item:], view_array.shape,
+                                           tuple(st // item * 8 for st in view_array.strides), writeable=True)
+    write(tags, ids)
+    return memory[at_base]
 
 
 def _regenerated_view(base, view_array):

@@ -526,8 +526,13 @@ def setitem(self: Tensor, index, value) -> None:
             dst = record(target, (self,), _add_at_rule(x.shape, basic), name)  # type: ignore[arg-type]
         if adv is None:
             _inplace(dst, "setitem", _copy_to, value, _cast_ok=True)
-        else:
+        elif dst._data.flags.writeable or not dst._data.size or self._requires_grad:
             _inplace(dst, "setitem", _index_put, adv, value)
+        else:  # a value that requires grad into expanded memory: written in index_put_'s order, recorded
+            v = _put_value("setitem", x, adv, value)
+            kernel = "masked_fill_" if _masked_fill_put(adv, v) else "index_put_"
+            _inplace(dst, "setitem", _index_put, adv, value, _overlapping=_views.OverlappingWrite(
+                kernel, lambda w, v: w.__setitem__(adv, v), v, value, _ids(value._data.size, v.shape)))
         return
     if not x.flags.writeable:
         w = _views.writable(x) if x.size else None
@@ -1440,11 +1445,16 @@ def masked_fill_(self: Tensor, mask, value) -> Tensor:
     """
     if isinstance(value, Tensor) and value._requires_grad and self._data.dtype.kind != "f":
         value = value.detach()  # an integer or bool tensor never requires grad
-    if not self._data.flags.writeable and self._data.size and not _records(self, value):  # (expand's memory)
-        new = masked_fill(_wrap(self._data), mask, value)._data
+    if not self._data.flags.writeable and self._data.size and not (self._requires_grad and _grad.enabled):
+        plain = not _records(value)  # (expand's memory: written in place, recorded when the value requires grad)
+        new = masked_fill(_wrap(self._data), mask, value if plain else _wrap(value._data))._data
         if new.shape == self._data.shape:
             written = np.broadcast_to(_bool_mask("masked_fill_", mask), new.shape)
-            return _views.overlapping_write(self, "masked_fill_", lambda w: w.__setitem__(written, new[written]))
+            if plain:
+                return _views.overlapping_write(self, "masked_fill_", lambda w: w.__setitem__(written, new[written]))
+            return _inplace(self, "masked_fill_", masked_fill, mask, value, _overlapping=_views.OverlappingWrite(
+                "masked_fill_", lambda w, v: w.__setitem__(written, v), new[written], value,
+                np.zeros(int(written.sum()), np.int64)))
     return _inplace(self, "masked_fill_", masked_fill, mask, value)
 
 
@@ -1495,13 +1505,24 @@ def index_put_(self: Tensor, indices, values: Tensor, accumulate: bool = False) 
     """
     if accumulate or not (isinstance(values, Tensor) and values._data.size == 1 and _one_mask(indices)):
         _no_overlap("index_put_", self, indices, values)  # (one element through one mask: masked_fill_, unchecked)
-    if not self._data.flags.writeable and self._data.size and not _records(self, values):  # (expand's memory)
-        x = self._data
-        if index_put(_wrap(x), indices, values, accumulate)._data.shape == x.shape:  # (its checks and errors)
-            key = _put_indices("index_put_", indices, x.ndim)
+    if not self._data.flags.writeable and self._data.size and not (self._requires_grad and _grad.enabled):
+        x = self._data  # (expand's memory: written in place, recorded when the values require grad)
+        plain = not _records(values)
+        if index_put(_wrap(x), indices, values if plain else _wrap(values._data), accumulate)._data.shape == x.shape:
+            key = _put_indices("index_put_", indices, x.ndim)  # (index_put's checks and errors came first)
             v = values._data if values._data.dtype == x.dtype else _put_value("index_put_", x, key, values)
-            return _views.overlapping_write(self, "index_put_", lambda w: _put_at(w, key, v, accumulate))
+            if plain:
+                return _views.overlapping_write(self, "index_put_", lambda w: _put_at(w, key, v, accumulate))
+            return _inplace(self, "index_put_", index_put, indices, values, accumulate,
+                            _overlapping=_views.OverlappingWrite(
+                                "index_put_", lambda w, v: _put_at(w, key, v, accumulate), v, values,
+                                _ids(values._data.size, v.shape), key if accumulate else None))
     return _inplace(self, "index_put_", index_put, indices, values, accumulate)
+
+
+def _ids(n, shape):
+    """0, 1, ..., n - 1 in ``shape``: which element of a value each element of the array written is."""
+    return np.arange(n, dtype=np.int64).reshape(shape)
 
 
 def _put_at(w, key, v, accumulate):
@@ -1524,10 +1545,15 @@ def index_fill_(self: Tensor, dim: int, index, value) -> Tensor:
     if isinstance(value, Tensor) and value._requires_grad and self._data.dtype.kind != "f":
         value = value.detach()  # an integer or bool tensor never requires grad
     _no_overlap("index_fill_", self, index)
-    if not self._data.flags.writeable and self._data.size and not _records(self, value):  # (expand's memory)
-        new = index_fill(_wrap(self._data), dim, index, value)._data
+    if not self._data.flags.writeable and self._data.size and not (self._requires_grad and _grad.enabled):
+        plain = not _records(value)  # (expand's memory: written in place, recorded when the value requires grad)
+        new = index_fill(_wrap(self._data), dim, index, value if plain else _wrap(value._data))._data
         written = index_fill(_wrap(np.zeros(new.shape, bool)), dim, index, True)._data
-        return _views.overlapping_write(self, "index_fill_", lambda w: w.__setitem__(written, new[written]))
+        if plain:
+            return _views.overlapping_write(self, "index_fill_", lambda w: w.__setitem__(written, new[written]))
+        return _inplace(self, "index_fill_", index_fill, dim, index, value, _overlapping=_views.OverlappingWrite(
+            "index_fill_", lambda w, v: w.__setitem__(written, v), new[written], value,
+            np.zeros(int(written.sum()), np.int64)))
     return _inplace(self, "index_fill_", index_fill, dim, index, value)
 
 
