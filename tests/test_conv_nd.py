@@ -691,3 +691,42 @@ def test_dilated_convolution_of_small_integers_fails_as_pytorch(dtype, d):
         conv(x, w, dilation=2)
     with pytest.raises(NotImplementedError, match="\"slow_conv_dilated<>\" not implemented for"):
         conv(x, w, padding="same", dilation=2)
+
+
+_INT_DTYPES = ["int8", "uint8", "int16", "int32", "int64"]
+
+
+@given(dtype=st.sampled_from(_INT_DTYPES), batch=st.integers(0, 2), channels=st.integers(1, 3),
+       kernel=st.integers(1, 2))
+@example(dtype="int32", batch=0, channels=1, kernel=1)
+def test_unfold_and_fold_refuse_integer_inputs_as_pytorchs_kernels(dtype, batch, channels, kernel):
+    """PyTorch's im2col and col2im kernels take floating-point and bool tensors only: an integer input raises its
+    NotImplementedError naming the kernel and PyTorch's name of the dtype, after the shape checks, also when the
+    batch is empty; bool goes through."""
+    x = tg.ones(batch, channels, 3, 3, dtype=getattr(tg, dtype))
+    with pytest.raises(NotImplementedError, match=r'unfold: "im2col_out_cpu" not implemented for \''):
+        F.unfold(x, kernel)
+    cols = tg.ones(batch, channels * kernel * kernel, (4 - kernel) ** 2, dtype=getattr(tg, dtype))
+    with pytest.raises(NotImplementedError, match=r'fold: "col2im_out_cpu" not implemented for \''):
+        F.fold(cols, (3, 3), kernel)
+    with pytest.raises(RuntimeError, match="divisible"):  # a shape error comes first
+        F.fold(tg.ones(1, kernel * kernel + 1, 4, dtype=getattr(tg, dtype)), (3, 3), 2)
+    assert F.fold(F.unfold(x.bool(), kernel), (3, 3), kernel).dtype == tg.bool
+
+
+@pytest.mark.parametrize("dtype", _INT_DTYPES + ["bool"])
+def test_unfold_and_fold_dtypes_as_pytorch(dtype):
+    torch = pytest.importorskip("torch")
+
+    def outcomes(lib):
+        F_ = lib.nn.functional
+        out = []
+        for f in (lambda: F_.unfold(lib.ones(2, 1, 3, 3, dtype=getattr(lib, dtype)), 2),
+                  lambda: F_.fold(lib.ones(2, 4, 4, dtype=getattr(lib, dtype)), (3, 3), 2)):
+            try:
+                out.append(f().tolist())
+            except NotImplementedError as e:  # PyTorch's message, as tapegrad's begins after the op's name
+                out.append(str(e).split(": ", 1)[-1].split(" (")[0] if lib is tg else str(e))
+        return out
+
+    assert outcomes(tg) == outcomes(torch)

@@ -312,15 +312,17 @@ def same_prepad(input, pads):
         return g[keep]
 
     return record(out, (input,), constant_pad_rule, "ConstantPadNdBackward0"), tuple((lo, lo) for lo, _ in pads)
-_TORCH_INT_NAMES = {"int8": "Char", "uint8": "Byte", "int16": "Short", "int32": "Int", "uint16": "UInt16",
-                    "uint32": "UInt32", "uint64": "UInt64"}
+
+
+TORCH_INT_NAMES = {"int8": "Char", "uint8": "Byte", "int16": "Short", "int32": "Int", "int64": "Long",
+                   "uint16": "UInt16", "uint32": "UInt32", "uint64": "UInt64"}  # PyTorch's names of the dtypes
 
 
 def dilated_int_error(op, x, dilation):
     """PyTorch runs a dilated convolution in slow_conv_dilated, whose CPU kernel takes floats and int64 only
     (aten/src/ATen/native/NaiveDilatedConvolution.cpp): other integer inputs fail, unless empty."""
     return NotImplementedError(f"{op}: \"slow_conv_dilated<>\" not implemented for "
-                               f"'{_TORCH_INT_NAMES.get(x.dtype.name, x.dtype.name)}' (a dilated convolution "
+                               f"'{TORCH_INT_NAMES.get(x.dtype.name, x.dtype.name)}' (a dilated convolution "
                                f"(dilation={tuple(dilation)}) of {x.dtype} tensors, as PyTorch; use int64 or "
                                "floating-point tensors)")
 

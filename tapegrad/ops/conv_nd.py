@@ -19,6 +19,7 @@ import numbers
 import numpy as np
 
 from ..autograd.declare import Tensor, backward_op, expected_tensor, op, record, wrap
+from .conv import TORCH_INT_NAMES
 
 __all__ = ["conv1d", "conv3d", "conv_transpose1d", "conv_transpose2d", "conv_transpose3d", "conv_tbc"]
 
@@ -652,6 +653,7 @@ def unfold(input: Tensor, kernel_size, dilation=1, padding=0, stride=1) -> Tenso
         raise RuntimeError(f"{op_name}: given input with spatial size {tuple(x.shape[2:])}, kernel_size={kernel}, "
                            f"dilation={dilation}, padding={padding}, stride={stride}, the calculated shape of the "
                            f"array of sliding blocks is {geo.out}, but its components must be at least one")
+    _floats_and_bool(op_name, "im2col_out_cpu", x)
     shape = (geo.N, geo.rows, math.prod(geo.out))
     out_shape = shape if batched else shape[1:]
 
@@ -665,6 +667,15 @@ def unfold(input: Tensor, kernel_size, dilation=1, padding=0, stride=1) -> Tenso
         return xp.linear(adjoint, apply, g, "Col2ImBackward0")
 
     return record(apply(x), (input,), im2col_rule, "Im2ColBackward0")
+
+
+def _floats_and_bool(op_name, kernel, x):
+    """PyTorch's im2col/col2im kernels take floating-point and bool tensors (Im2Col.cpp, Col2Im.cpp), after the
+    shape checks, empty or not."""
+    if x.dtype.kind in "iu":
+        raise NotImplementedError(f"{op_name}: \"{kernel}\" not implemented for "
+                                  f"'{TORCH_INT_NAMES.get(x.dtype.name, x.dtype.name)}' (a {x.dtype} input of shape "
+                                  f"{tuple(x.shape)}; PyTorch's kernel takes floating-point and bool tensors)")
 
 
 def fold(input: Tensor, output_size, kernel_size, dilation=1, padding=0, stride=1) -> Tensor:
@@ -699,10 +710,12 @@ def fold(input: Tensor, output_size, kernel_size, dilation=1, padding=0, stride=
                            f"padding={tuple(p for p, _ in pads)}, stride={stride}, expected size of input's "
                            f"dimension 2 to match the calculated number of sliding blocks {geo.out} = "
                            f"{math.prod(geo.out)}, but got input.size(2)={x3.shape[2]}")
+    _floats_and_bool(op_name, "col2im_out_cpu", x)
     out_shape = (geo.N, c) + size if batched else (c,) + size
 
     def apply(a):
         return _col2im(a.reshape(x3.shape), geo).reshape(out_shape)
+
 
     def adjoint(g):
         return _im2col(g.reshape((geo.N, c) + size), geo).reshape(x.shape)
