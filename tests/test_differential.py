@@ -1195,14 +1195,15 @@ def circular_wraps_cropped(d):
 
 
 known_class(
-    "pytorch-pad-circular-reads-uninitialized", F("pad"), {"value", "nan", "inf", "signed-zero"},
-    circular_wraps_cropped,
+    "pytorch-pad-circular-reads-uninitialized", F("pad"), {"value", "nan", "inf", "signed-zero", RAISES_THERE},
+    lambda d: circular_wraps_cropped(d) and (d.kind != RAISES_THERE or torch_says(d, "single memory location")),
     """
     x = torch.tensor([[[2.0, 1.0], [0.5, 0.0]]])
     torch.nn.functional.pad(x, (2, -1, 0, 0), mode='circular')
     """, "PyTorch 2.13's circular pad checks each pad against the input's size, not the size left after a negative "
          "pad on the other side (PadNd.cpp, _pad_circular_symint): a larger pad copies from its new_empty output's "
-         "unwritten part (uninitialized memory); tapegrad wraps the cropped dimension around again",
+         "unwritten part (uninitialized memory), or raises copy_'s overlap error where that part overlaps the "
+         "part it writes (pad (2, -1) of a width 2); tapegrad wraps the cropped dimension around again",
     SPATIAL, status="pytorch-bug")
 def trailing_bag_indices(d):
     """embedding_bag with include_last_offset whose last offset stops before the end of the input, in the form
@@ -2065,6 +2066,26 @@ known_class(
          "every normalization's backward for an input at the float32 limit (README)",
     "tapegrad/nn/functional.py", status="by-design")
 
+
+def bce_logits_scaled_late(d):
+    """binary_cross_entropy_with_logits reduced by its mean or with a weight, with an input within a factor 1024 of
+    its dtype's largest value (the formula times the incoming gradient may overflow before the 1/n or the weight)."""
+    if not ((kw(d, "reduction") or "mean") == "mean" or kw(d, "weight") is not None or arg(d, 2) is not None):
+        return False
+    return any_in(d, lambda t: isf(t) and t.numel() > 0 and bool(
+        (t.detach().double().abs().nan_to_num(0, 0, 0) > torch.finfo(t.dtype).max / 1024).any()))
+
+
+known_class(
+    "pytorch-bce-logits-grad-scaled-late", F("binary_cross_entropy_with_logits"), GRADS, bce_logits_scaled_late,
+    """
+    x = torch.tensor([0.36, 0.0], requires_grad=True)
+    (torch.nn.functional.binary_cross_entropy_with_logits(x, torch.tensor([3e38, 0.0])) * -2.0).backward()
+    x.grad
+    """, "README: PyTorch 2.13's binary_cross_entropy_with_logits backward multiplies the formula by the incoming "
+         "gradient before the weight and the mean's 1/n (FunctionsManual.cpp), so float32 (sigmoid(x) - target) * "
+         "grad overflows to inf (here -3e38 * -2 = inf, then / 2) where the gradient itself (3e38) is finite; "
+         "tapegrad scales the incoming gradient first", "tapegrad/nn/functional.py", status="pytorch-bug")
 
 
 # wave 8: elementwise values
