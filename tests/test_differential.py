@@ -1812,15 +1812,18 @@ def onednn_conv(d, transposed):
 
 
 known_class(
-    "conv-transpose-onednn-order", F("conv_transpose1d", "conv_transpose2d", "conv_transpose3d"), "value",
-    lambda d: dt(x0(d)) == "float32" and onednn_conv(d, True),
+    "conv-transpose-onednn-order", F("conv_transpose1d", "conv_transpose2d", "conv_transpose3d"),
+    {"value", "inf", "nan"},
+    lambda d: dt(x0(d)) == "float32" and onednn_conv(d, True) and (
+        d.kind == "value" or any_in(d, lambda t: nonfinite(t) or big(t))),
     """
     x = torch.tensor([[[0.05, -1.9], [-1.9, 1.1]], [[2.6, 1.1], [1.1, 0.3]]])
     torch.nn.functional.conv_transpose1d(x, torch.tensor([[[1e5, -6e4, 1.5]], [[0.5, 0.5, 6e4]]]))[0, 0, 2]
     """, "README: float32 transposed convolutions that PyTorch runs through oneDNN (a batch of 2 or more, groups, "
          "...) sum in oneDNN's order; tapegrad sums as PyTorch's native kernel (bit for bit PyTorch's result one "
          "image at a time), so values where large terms cancel differ by their rounding (0.625 exactly here, "
-         "PyTorch 0.62643)", CONVND, status="by-design")
+         "PyTorch 0.62643), and where products or partial sums overflow (inf, 3e38 inputs) one order gives inf "
+         "or NaN where the other is finite or inf", CONVND, status="by-design")
 known_class(
     "addbmm-overflowing-partial-sums", fam("addbmm"), {"nan", "inf"},
     lambda d: dt(x0(d)) in ("float32", "float16") and any_in(d, big),
@@ -1939,10 +1942,10 @@ known_class(
          "accumulation, as same-operand-grad-cancel (both are 'right')", COMBINE, status="by-design")
 # wave 8: nn values
 def padded_conv_skips_taps(d):
-    """A float32 conv1d/conv3d PyTorch runs through oneDNN, with padding and a non-finite weight."""
+    """A float32 or float16 conv1d/conv3d PyTorch runs through oneDNN, with padding and a non-finite weight."""
     pad = kw(d, "padding")
     pads = [] if pad is None or isinstance(pad, str) else list(pad) if isinstance(pad, (tuple, list)) else [pad]
-    return (dt(x0(d)) == "float32" and any(p > 0 for p in pads) and nonfinite(d.inputs[1])
+    return (dt(x0(d)) in ("float32", "float16") and any(p > 0 for p in pads) and nonfinite(d.inputs[1])
             and onednn_conv(d, False))
 
 
@@ -1951,9 +1954,10 @@ known_class(
     """
     x = torch.tensor([[[1.0, 2.0]], [[1.0, 2.0]]])
     torch.nn.functional.conv1d(x, torch.tensor([[[-inf, 0.0, 0.0]]]), padding=2)[0]
-    """, "README: PyTorch 2.13 runs a float32 conv1d/conv3d of a batch of 2 or more through oneDNN, which skips the "
-         "taps that fall in the zero padding, so an inf weight there adds nothing (0 here); its own native kernels "
-         "(a batch of 1, float64) give the padding's 0 * inf = NaN there, as tapegrad's", CONVND,
+    """, "README: PyTorch 2.13 runs a float32 conv1d/conv3d of a batch of 2 or more (float16: of any batch) "
+         "through oneDNN, which skips the taps that fall in the zero padding, so an inf weight there adds nothing "
+         "(0 here); its own native kernels (a float32 batch of 1, float64) give the padding's 0 * inf = NaN there, "
+         "as tapegrad's", CONVND,
     status="pytorch-bug")
 
 
@@ -2086,6 +2090,16 @@ known_class(
          "gradient before the weight and the mean's 1/n (FunctionsManual.cpp), so float32 (sigmoid(x) - target) * "
          "grad overflows to inf (here -3e38 * -2 = inf, then / 2) where the gradient itself (3e38) is finite; "
          "tapegrad scales the incoming gradient first", "tapegrad/nn/functional.py", status="pytorch-bug")
+known_class(
+    "conv-onednn-overflow-order", F("conv1d", "conv3d"), {"nan", "inf"},
+    lambda d: dt(x0(d)) == "float32" and onednn_conv(d, False) and any_in(d, lambda t: nonfinite(t) or big(t)),
+    """
+    x = torch.tensor([[[3e38, 3e38, -3e38]], [[3e38, 3e38, -3e38]]])
+    torch.nn.functional.conv1d(x, torch.ones(1, 1, 3))[0]
+    """, "README: float32 conv1d/conv3d that PyTorch runs through oneDNN (a batch of 2 or more) sum in oneDNN's "
+         "order, tapegrad's in its unfolded matmul's: where products or partial sums overflow, one order gives inf "
+         "or NaN where the other is finite or inf (inf here, 3e38 in tapegrad and in PyTorch's native kernel one "
+         "image at a time), as conv-transpose-onednn-order", CONVND, status="by-design")
 
 
 # wave 8: elementwise values
