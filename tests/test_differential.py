@@ -2090,6 +2090,38 @@ known_class(
          "gradient before the weight and the mean's 1/n (FunctionsManual.cpp), so float32 (sigmoid(x) - target) * "
          "grad overflows to inf (here -3e38 * -2 = inf, then / 2) where the gradient itself (3e38) is finite; "
          "tapegrad scales the incoming gradient first", "tapegrad/nn/functional.py", status="pytorch-bug")
+SAME_OPERAND_CANCEL = F("pairwise_distance", "cosine_embedding_loss", "margin_ranking_loss", "triplet_margin_loss",
+                        "triplet_margin_with_distance_loss") | fam("cross", "atan2", "arctan2", "div", "divide", "sub",
+                                                                  "lerp", inplace=False) | {"linalg.cross"}
+
+
+def tiny_norm_from_cancelling_op(d):
+    """cosine_similarity of an input whose 2-norm along dim is below 1e-4 (its gradient is at least 1e4 times the
+    incoming one, 1e8 at the eps clamp) that an op whose two partial gradients cancel for one operand made."""
+    dim = kw(d, "dim") if kw(d, "dim") is not None else arg(d, 2) if len(d.call.args) > 2 else 1
+    ts = [t.detach().double() for t in d.inputs[:2]]
+    if len(ts) < 2:
+        return False
+    a, b = torch.broadcast_tensors(*ts)
+    return any(o in SAME_OPERAND_CANCEL and t.numel() > 0 and float(torch.linalg.vector_norm(t, dim=dim).min()) < 1e-4
+               for t, o in zip((a, b), d.origins))
+
+
+known_class(
+    "cosine-similarity-tiny-norm-grad-cancel", F("cosine_similarity") | {"cosine_similarity"}, GRADS,
+    tiny_norm_from_cancelling_op,
+    """
+    v0 = torch.tensor([[1.5]], requires_grad=True)
+    v2 = torch.nn.functional.margin_ranking_loss(v0, v0, torch.tensor([[1.0]]))
+    v4 = torch.nn.functional.cosine_similarity(torch.tensor([[1.0]]), v2)
+    ((v0 * 1.25).sum() + (v4 * 0.25).sum()).backward()
+    v0.grad
+    """, "cosine_similarity of a (near-)zero vector made by f(x, x) (margin_ranking_loss(x, x) = 0, cross(x, x) "
+         "~1e-8): its gradient there, x1 / max(||x2||, eps) = 2.5e7 here, reaches f's two partial gradients, which "
+         "cancel; as same-operand-distance-cancel the leaf's other gradient (1.25) is absorbed or not depending on "
+         "the order of accumulation (PyTorch (1.25 + g) - g = 2, tapegrad 1.25), and cross's fused multiply-adds "
+         "leave a residue of the one-ulp differences of the float32 norm (both are 'right')",
+    "tapegrad/nn/functional.py", status="by-design")
 known_class(
     "conv-onednn-overflow-order", F("conv1d", "conv3d"), {"nan", "inf"},
     lambda d: dt(x0(d)) == "float32" and onednn_conv(d, False) and any_in(d, lambda t: nonfinite(t) or big(t)),

@@ -822,6 +822,21 @@ def test_cosine_similarity_near_zero_vectors_follow_pytorch():
         F.cosine_similarity(T(np.ones((2, 3))), T(np.ones(4)))
 
 
+@given(x=st.floats(-4, 4, width=32), w=st.sampled_from([1.25, -0.75, 3.0]),
+       dtype=st.sampled_from(["float32", "float64"]))
+@example(x=1.5, w=1.25, dtype="float32")  # the differential test's repro: PyTorch 2.0, (1.25 + g) - g
+def test_cosine_similarity_of_a_zero_made_by_f_x_x_keeps_the_leafs_other_gradient(x, w, dtype):
+    """margin_ranking_loss(x, x) is 0 for every x; cosine_similarity's gradient there is huge (x1 / eps, 2.5e7) and
+    reaches margin_ranking_loss's two partial gradients, which cancel exactly before they meet the leaf's other
+    gradient w: x's gradient is w, the float64 finite difference (KNOWN cosine-similarity-tiny-norm-grad-cancel:
+    PyTorch's engine adds w first, where 2.5e7 absorbs it)."""
+    v0 = tg.tensor([[x]], dtype=getattr(tg, dtype), requires_grad=True)
+    v2 = F.margin_ranking_loss(v0, v0, tg.tensor([[1.0]], dtype=v0.dtype))
+    v4 = F.cosine_similarity(tg.tensor([[1.0]], dtype=v0.dtype), v2)
+    ((v0 * w).sum() + (v4 * 0.25).sum()).backward()
+    assert v0.grad.item() == w
+
+
 MISC_DTYPE = {
     "softmax": lambda x: F.softmax(x, 1), "log_softmax": lambda x: F.log_softmax(x, 0),
     "softmin": lambda x: F.softmin(x, 1), "normalize": lambda x: F.normalize(x, 3.0),
