@@ -730,3 +730,37 @@ def test_unfold_and_fold_dtypes_as_pytorch(dtype):
         return out
 
     assert outcomes(tg) == outcomes(torch)
+# ---------------------------------------------------------------------- a batch does not change the order (oneDNN)
+_BIG = [np.inf, -np.inf, np.nan, 3e38, -3e38, 1e30, 0.0, -0.0, 1.5, -2.5]
+
+
+@pytest.mark.parametrize("op, d", [(F.conv1d, 1), (F.conv3d, 3), (F.conv_transpose2d, 2), (F.conv_transpose3d, 3)])
+@given(seed=st.integers(0, 2**16), batch=st.integers(2, 3), pad=st.integers(0, 1))
+@example(seed=0, batch=2, pad=0)
+@settings(deadline=None, max_examples=20)
+def test_a_batch_is_its_images_one_at_a_time_even_where_sums_overflow(op, d, seed, batch, pad):
+    """tapegrad's float32 convolutions of a batch are its images' convolutions, bit for bit, with inf, NaN and
+    products that overflow (PyTorch 2.13 runs a batch of 2 or more through oneDNN, which sums in another order and
+    skips the padding's taps: KNOWN conv-onednn-overflow-order, conv-transpose-onednn-order,
+    pytorch-onednn-conv-skips-padding)."""
+    rng = np.random.default_rng(seed)
+    x = rng.choice(_BIG, (batch, 2) + (3,) * d).astype(np.float32)
+    w = rng.choice(_BIG, (2, 2) + (2,) * d).astype(np.float32)
+    with np.errstate(all="ignore"):
+        whole = op(tg.tensor(x), tg.tensor(w), padding=pad).numpy()
+        each = [op(tg.tensor(x[i:i + 1]), tg.tensor(w), padding=pad).numpy() for i in range(batch)]
+    np.testing.assert_array_equal(whole, np.concatenate(each))
+
+
+def test_float16_conv_gives_nan_where_an_inf_tap_meets_the_padding():
+    """0 * inf = NaN in the zero padding, in float16 as in float32 and float64 (PyTorch's native kernels); PyTorch
+    2.13's oneDNN, which it takes for every float16 conv3d, skips those taps (0 there)."""
+    x = np.array([[[[[1.0, 2.0]]]]])
+    w = np.zeros((1, 1, 1, 1, 3))
+    w[..., 0] = -np.inf
+    outs = []
+    for dtype in (tg.float16, tg.float32, tg.float64):
+        with np.errstate(all="ignore"):
+            outs.append(F.conv3d(tg.tensor(x, dtype=dtype), tg.tensor(w, dtype=dtype), padding=(0, 0, 2)).numpy())
+    for out in outs:
+        np.testing.assert_array_equal(out.ravel(), [np.nan, np.nan, -np.inf, -np.inf])

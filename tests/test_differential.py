@@ -1198,14 +1198,15 @@ def circular_wraps_cropped(d):
 
 
 known_class(
-    "pytorch-pad-circular-reads-uninitialized", F("pad"), {"value", "nan", "inf", "signed-zero"},
-    circular_wraps_cropped,
+    "pytorch-pad-circular-reads-uninitialized", F("pad"), {"value", "nan", "inf", "signed-zero", RAISES_THERE},
+    lambda d: circular_wraps_cropped(d) and (d.kind != RAISES_THERE or torch_says(d, "single memory location")),
     """
     x = torch.tensor([[[2.0, 1.0], [0.5, 0.0]]])
     torch.nn.functional.pad(x, (2, -1, 0, 0), mode='circular')
     """, "PyTorch 2.13's circular pad checks each pad against the input's size, not the size left after a negative "
          "pad on the other side (PadNd.cpp, _pad_circular_symint): a larger pad copies from its new_empty output's "
-         "unwritten part (uninitialized memory); tapegrad wraps the cropped dimension around again",
+         "unwritten part (uninitialized memory), or raises copy_'s overlap error where that part overlaps the "
+         "part it writes (pad (2, -1) of a width 2); tapegrad wraps the cropped dimension around again",
     SPATIAL, status="pytorch-bug")
 def trailing_bag_indices(d):
     """embedding_bag with include_last_offset whose last offset stops before the end of the input, in the form
@@ -1814,15 +1815,18 @@ def onednn_conv(d, transposed):
 
 
 known_class(
-    "conv-transpose-onednn-order", F("conv_transpose1d", "conv_transpose2d", "conv_transpose3d"), "value",
-    lambda d: dt(x0(d)) == "float32" and onednn_conv(d, True),
+    "conv-transpose-onednn-order", F("conv_transpose1d", "conv_transpose2d", "conv_transpose3d"),
+    {"value", "inf", "nan"},
+    lambda d: dt(x0(d)) == "float32" and onednn_conv(d, True) and (
+        d.kind == "value" or any_in(d, lambda t: nonfinite(t) or big(t))),
     """
     x = torch.tensor([[[0.05, -1.9], [-1.9, 1.1]], [[2.6, 1.1], [1.1, 0.3]]])
     torch.nn.functional.conv_transpose1d(x, torch.tensor([[[1e5, -6e4, 1.5]], [[0.5, 0.5, 6e4]]]))[0, 0, 2]
     """, "README: float32 transposed convolutions that PyTorch runs through oneDNN (a batch of 2 or more, groups, "
          "...) sum in oneDNN's order; tapegrad sums as PyTorch's native kernel (bit for bit PyTorch's result one "
          "image at a time), so values where large terms cancel differ by their rounding (0.625 exactly here, "
-         "PyTorch 0.62643)", CONVND, status="by-design")
+         "PyTorch 0.62643), and where products or partial sums overflow (inf, 3e38 inputs) one order gives inf "
+         "or NaN where the other is finite or inf", CONVND, status="by-design")
 known_class(
     "addbmm-overflowing-partial-sums", fam("addbmm"), {"nan", "inf"},
     lambda d: dt(x0(d)) in ("float32", "float16") and any_in(d, big),
@@ -1941,10 +1945,10 @@ known_class(
          "accumulation, as same-operand-grad-cancel (both are 'right')", COMBINE, status="by-design")
 # wave 8: nn values
 def padded_conv_skips_taps(d):
-    """A float32 conv1d/conv3d PyTorch runs through oneDNN, with padding and a non-finite weight."""
+    """A float32 or float16 conv1d/conv3d PyTorch runs through oneDNN, with padding and a non-finite weight."""
     pad = kw(d, "padding")
     pads = [] if pad is None or isinstance(pad, str) else list(pad) if isinstance(pad, (tuple, list)) else [pad]
-    return (dt(x0(d)) == "float32" and any(p > 0 for p in pads) and nonfinite(d.inputs[1])
+    return (dt(x0(d)) in ("float32", "float16") and any(p > 0 for p in pads) and nonfinite(d.inputs[1])
             and onednn_conv(d, False))
 
 
@@ -1953,9 +1957,10 @@ known_class(
     """
     x = torch.tensor([[[1.0, 2.0]], [[1.0, 2.0]]])
     torch.nn.functional.conv1d(x, torch.tensor([[[-inf, 0.0, 0.0]]]), padding=2)[0]
-    """, "README: PyTorch 2.13 runs a float32 conv1d/conv3d of a batch of 2 or more through oneDNN, which skips the "
-         "taps that fall in the zero padding, so an inf weight there adds nothing (0 here); its own native kernels "
-         "(a batch of 1, float64) give the padding's 0 * inf = NaN there, as tapegrad's", CONVND,
+    """, "README: PyTorch 2.13 runs a float32 conv1d/conv3d of a batch of 2 or more (float16: of any batch) "
+         "through oneDNN, which skips the taps that fall in the zero padding, so an inf weight there adds nothing "
+         "(0 here); its own native kernels (a float32 batch of 1, float64) give the padding's 0 * inf = NaN there, "
+         "as tapegrad's", CONVND,
     status="pytorch-bug")
 
 
@@ -2068,6 +2073,68 @@ known_class(
          "every normalization's backward for an input at the float32 limit (README)",
     "tapegrad/nn/functional.py", status="by-design")
 
+
+def bce_logits_scaled_late(d):
+    """binary_cross_entropy_with_logits reduced by its mean or with a weight, with an input within a factor 1024 of
+    its dtype's largest value (the formula times the incoming gradient may overflow before the 1/n or the weight)."""
+    if not ((kw(d, "reduction") or "mean") == "mean" or kw(d, "weight") is not None or arg(d, 2) is not None):
+        return False
+    return any_in(d, lambda t: isf(t) and t.numel() > 0 and bool(
+        (t.detach().double().abs().nan_to_num(0, 0, 0) > torch.finfo(t.dtype).max / 1024).any()))
+
+
+known_class(
+    "pytorch-bce-logits-grad-scaled-late", F("binary_cross_entropy_with_logits"), GRADS, bce_logits_scaled_late,
+    """
+    x = torch.tensor([0.36, 0.0], requires_grad=True)
+    (torch.nn.functional.binary_cross_entropy_with_logits(x, torch.tensor([3e38, 0.0])) * -2.0).backward()
+    x.grad
+    """, "README: PyTorch 2.13's binary_cross_entropy_with_logits backward multiplies the formula by the incoming "
+         "gradient before the weight and the mean's 1/n (FunctionsManual.cpp), so float32 (sigmoid(x) - target) * "
+         "grad overflows to inf (here -3e38 * -2 = inf, then / 2) where the gradient itself (3e38) is finite; "
+         "tapegrad scales the incoming gradient first", "tapegrad/nn/functional.py", status="pytorch-bug")
+SAME_OPERAND_CANCEL = F("pairwise_distance", "cosine_embedding_loss", "margin_ranking_loss", "triplet_margin_loss",
+                        "triplet_margin_with_distance_loss") | fam("cross", "atan2", "arctan2", "div", "divide", "sub",
+                                                                  "lerp", inplace=False) | {"linalg.cross"}
+
+
+def tiny_norm_from_cancelling_op(d):
+    """cosine_similarity of an input whose 2-norm along dim is below 1e-4 (its gradient is at least 1e4 times the
+    incoming one, 1e8 at the eps clamp) that an op whose two partial gradients cancel for one operand made."""
+    dim = kw(d, "dim") if kw(d, "dim") is not None else arg(d, 2) if len(d.call.args) > 2 else 1
+    ts = [t.detach().double() for t in d.inputs[:2]]
+    if len(ts) < 2:
+        return False
+    a, b = torch.broadcast_tensors(*ts)
+    return any(o in SAME_OPERAND_CANCEL and t.numel() > 0 and float(torch.linalg.vector_norm(t, dim=dim).min()) < 1e-4
+               for t, o in zip((a, b), d.origins))
+
+
+known_class(
+    "cosine-similarity-tiny-norm-grad-cancel", F("cosine_similarity") | {"cosine_similarity"}, GRADS,
+    tiny_norm_from_cancelling_op,
+    """
+    v0 = torch.tensor([[1.5]], requires_grad=True)
+    v2 = torch.nn.functional.margin_ranking_loss(v0, v0, torch.tensor([[1.0]]))
+    v4 = torch.nn.functional.cosine_similarity(torch.tensor([[1.0]]), v2)
+    ((v0 * 1.25).sum() + (v4 * 0.25).sum()).backward()
+    v0.grad
+    """, "cosine_similarity of a (near-)zero vector made by f(x, x) (margin_ranking_loss(x, x) = 0, cross(x, x) "
+         "~1e-8): its gradient there, x1 / max(||x2||, eps) = 2.5e7 here, reaches f's two partial gradients, which "
+         "cancel; as same-operand-distance-cancel the leaf's other gradient (1.25) is absorbed or not depending on "
+         "the order of accumulation (PyTorch (1.25 + g) - g = 2, tapegrad 1.25), and cross's fused multiply-adds "
+         "leave a residue of the one-ulp differences of the float32 norm (both are 'right')",
+    "tapegrad/nn/functional.py", status="by-design")
+known_class(
+    "conv-onednn-overflow-order", F("conv1d", "conv3d"), {"nan", "inf"},
+    lambda d: dt(x0(d)) == "float32" and onednn_conv(d, False) and any_in(d, lambda t: nonfinite(t) or big(t)),
+    """
+    x = torch.tensor([[[3e38, 3e38, -3e38]], [[3e38, 3e38, -3e38]]])
+    torch.nn.functional.conv1d(x, torch.ones(1, 1, 3))[0]
+    """, "README: float32 conv1d/conv3d that PyTorch runs through oneDNN (a batch of 2 or more) sum in oneDNN's "
+         "order, tapegrad's in its unfolded matmul's: where products or partial sums overflow, one order gives inf "
+         "or NaN where the other is finite or inf (inf here, 3e38 in tapegrad and in PyTorch's native kernel one "
+         "image at a time), as conv-transpose-onednn-order", CONVND, status="by-design")
 
 
 # wave 8: elementwise values

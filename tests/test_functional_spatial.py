@@ -627,3 +627,78 @@ def test_embedding_bag_without_a_bag_is_empty():
             assert tuple(out.shape) == (0, 2)
             out.sum().backward()
             np.testing.assert_array_equal(w.grad.numpy(), 0)
+
+
+# ---- bilinear's small outputs: PyTorch's channels-last kernel (UpSampleKernel.cpp), taken for H + W <= 128
+_EDGE_VALUES = [np.nan, np.inf, -np.inf, 0.0, -0.0, 1.0, -2.5, 0.5, 3.0, -0.25, 6e4, 1e-7]
+
+
+def test_bilinear_float16_keeps_its_float32_weights():
+    """float16 bilinear weighs in float32 (PyTorch's opmath): the weight 1e-8 of the second tap of a column resized
+    from 1 to 3 is not rounded to 0, so -inf * 1e-8 adds -inf, not -inf * 0 = NaN (the differential test's repro)."""
+    x = tg.tensor([[[[-2.5], [0.0]], [[0.0], [-np.inf]]]], dtype=tg.float16)
+    with np.errstate(all="ignore"):
+        out = F.interpolate(x, size=3, mode="bilinear", align_corners=False).numpy()
+    np.testing.assert_array_equal(out[0, 1], [[np.nan] * 3, [np.nan, -np.inf, -np.inf], [np.nan, -np.inf, -np.inf]])
+    np.testing.assert_array_equal(out[0, 0], [[-2.5] * 3, [-1.25] * 3, [0.0] * 3])
+
+
+def test_bilinear_small_output_sums_x00_w00_first():
+    """The four products are summed in PyTorch's order with its fused multiply-adds, so the signs of zeros where
+    they cancel are PyTorch's (float16: +0.0 and -0.0 here; -0.0 and -6e-8 summed as the separable kernel)."""
+    x = tg.tensor([[[[-3.0, -1.0, 1.5], [-3.0, -0.25, 0.5], [1.0, 0.5, -1.0], [-2.5, 0.5, 2.0]]]],
+                  dtype=tg.float16)
+    out = F.interpolate(x, scale_factor=3, mode="bilinear").numpy()[0, 0]
+    assert out[5, 5] == 0 and not np.signbit(out[5, 5])
+    assert out[6, 5] == 0 and np.signbit(out[6, 5])
+
+
+@given(dtype=st.sampled_from(["float16", "float32", "float64"]), h=st.integers(1, 5), w=st.integers(1, 5),
+       oh=st.integers(1, 9), ow=st.integers(1, 9), align_corners=st.booleans(), by_scale=st.booleans(),
+       seed=st.integers(0, 2**16))
+@example(dtype="float16", h=2, w=1, oh=3, ow=3, align_corners=False, by_scale=False, seed=5)
+@example(dtype="float64", h=3, w=4, oh=7, ow=9, align_corners=True, by_scale=True, seed=1)
+@settings(deadline=None)
+def test_bilinear_small_outputs_are_pytorchs_bit_for_bit(dtype, h, w, oh, ow, align_corners, by_scale, seed):
+    torch = pytest.importorskip("torch")
+    rng = np.random.default_rng(seed)
+    x = np.where(rng.random((2, 2, h, w)) < 0.3, rng.choice(_EDGE_VALUES, (2, 2, h, w)),
+                 rng.standard_normal((2, 2, h, w)) * 10)
+    kw = dict(scale_factor=(oh / h, ow / w), recompute_scale_factor=False) if by_scale else dict(size=(oh, ow))
+    with np.errstate(all="ignore"):
+        got = F.interpolate(tg.tensor(x, dtype=getattr(tg, dtype)), mode="bilinear", align_corners=align_corners,
+                            **kw).numpy()
+    want = torch.nn.functional.interpolate(torch.tensor(x, dtype=getattr(torch, dtype)), mode="bilinear",
+                                           align_corners=align_corners, **kw).numpy()
+    np.testing.assert_array_equal(got, want)  # (NaN where PyTorch has NaN)
+    np.testing.assert_array_equal(np.signbit(got[~np.isnan(got)]), np.signbit(want[~np.isnan(want)]))
+
+
+# ---- antialias: a tap past a window's end is not added (PyTorch's loop stops at the window's size)
+def test_antialias_keeps_minus_zero():
+    x = tg.tensor([[[[-np.inf], [-0.0]], [[3.0], [1.5]]]], dtype=tg.float64)
+    out = F.interpolate(x, size=(2, 2), mode="bilinear", antialias=True).numpy()[0, 0]
+    np.testing.assert_array_equal(out, [[-np.inf, -np.inf], [0.0, 0.0]])
+    assert np.signbit(out[1]).all()  # -0.0 * 1, with no +0.0 of a tap past the window added
+
+
+@given(dtype=st.sampled_from(["float32", "float64"]), mode=st.sampled_from(["bilinear", "bicubic"]),
+       h=st.integers(1, 5), w=st.integers(1, 5), oh=st.integers(1, 8), ow=st.integers(2, 8),
+       seed=st.integers(0, 2**16))
+@example(dtype="float32", mode="bilinear", h=2, w=1, oh=6, ow=3, seed=0)
+@settings(deadline=None)
+def test_antialias_zeros_infinities_and_nan_are_pytorchs(dtype, mode, h, w, oh, ow, seed):
+    """(An output width of 1 is left out: PyTorch 2.13 is wrong there, KNOWN
+    pytorch-interpolate-antialias-width-one.)"""
+    torch = pytest.importorskip("torch")
+    rng = np.random.default_rng(seed)
+    x = np.where(rng.random((2, 2, h, w)) < 0.5, rng.choice(_EDGE_VALUES[:6], (2, 2, h, w)),
+                 rng.standard_normal((2, 2, h, w)))
+    with np.errstate(all="ignore"):
+        got = F.interpolate(tg.tensor(x, dtype=getattr(tg, dtype)), size=(oh, ow), mode=mode, antialias=True).numpy()
+    want = torch.nn.functional.interpolate(torch.tensor(x, dtype=getattr(torch, dtype)), size=(oh, ow), mode=mode,
+                                           antialias=True).numpy()
+    np.testing.assert_array_equal(np.isnan(got), np.isnan(want))
+    np.testing.assert_array_equal(np.isinf(got) * np.sign(got), np.isinf(want) * np.sign(want))
+    zeros = (got == 0) & (want == 0)
+    np.testing.assert_array_equal(np.signbit(got[zeros]), np.signbit(want[zeros]))

@@ -185,12 +185,19 @@ def leaky_relu(input: Tensor, negative_slope: float = 0.01, inplace: bool = Fals
 
 def _leaky_relu(input, slope, name):
     x = _float_data("leaky_relu", input)
-    if slope == 0:  # NOTE: inf * 0 is NaN: select, as PyTorch (leaky_relu(inf, 0) is inf, of -inf NaN as there)
+    if x.dtype == np.float16:  # PyTorch's kernel computes in float32 and rounds once (Activation.cpp): slope
+        # is not first rounded to float16; selected, so -0.0 * slope and NaN are PyTorch's
+        out = np.where(x > 0, x, (x.astype(np.float32) * np.float32(slope)).astype(np.float16))
+    elif slope == 0:  # NOTE: inf * 0 is NaN: select, as PyTorch (leaky_relu(inf, 0) is inf, of -inf NaN as there)
         out = np.where(x > 0, x, x * slope)
-    else:  # NOTE: max(x, slope x) for slope <= 1 (min above) is exactly PyTorch's select, NaN and -0.0 included.
-        out = (np.maximum if slope <= 1 else np.minimum)(x, x * slope)
+    else:  # NOTE: max(x, slope x) for slope <= 1 (min above) is exactly PyTorch's select, NaN and -0.0 included
+        out = (np.maximum if slope <= 1 else np.minimum)(x, x * slope)  # (numpy's float32/64 tie: the second)
+
+    half = x.dtype == np.float16
 
     def leaky_relu_rule(xp, g, out, x):
+        if half:  # g * slope in float32, rounded once (by the engine), as PyTorch's kernel
+            g = xp.astype(g, np.float32)
         pos = x > 0  # NOTE: at 0 and at NaN the slope is negative_slope, as in PyTorch
         if bool(xp.isfinite(g).all()):  # NOTE: products, faster than np.where; equal to it for finite g
             return g * pos + (g * slope) * ~pos
