@@ -1472,11 +1472,14 @@ def both_zeros(d):
 
 
 def flushed_by_sigmoid(d):
-    """An input made by float32 sigmoid that PyTorch flushed to 0 where tapegrad kept the (denormal) value."""
-    for t, here, o in zip(d.inputs, d.here_inputs, d.origins):
+    """An input made by float32 sigmoid that PyTorch flushed to 0 where tapegrad kept the (denormal) value. An
+    in-place call's first input is tapegrad's after the call (log10_ of 3.8e-44 is -43.4): PyTorch's zeros then."""
+    for k, (t, here, o) in enumerate(zip(d.inputs, d.here_inputs, d.origins)):
         if o.split(".")[-1].rstrip("_") in ("sigmoid", "expit") and t.dtype == torch.float32:
             a, b = here.detach().numpy(), t.detach().numpy()
             if a.shape == b.shape and bool(((b == 0) & (a != 0) & (np.abs(a) < 2.0 ** -126)).any()):
+                return True
+            if k == 0 and d.op in INPLACE and bool((b == 0).any()):
                 return True
     return False
 
@@ -1622,15 +1625,28 @@ def singular_matrix(t):
     return bool(torch.isfinite(x).all()) and bool((torch.linalg.matrix_rank(x) < x.shape[-1]).any())
 
 
+def squares_overflow(d):
+    """atan2's a*a + b*b is infinite somewhere: an operand infinite, or large enough that its square overflows the
+    result's float dtype (6e4 in float16, 2e19 in float32)."""
+    ts = [t.detach() for t in d.inputs[:2] if isinstance(t, torch.Tensor)]
+    flt = [t.dtype for t in ts if isf(t)]
+    if not flt or any(t.numel() == 0 for t in ts):
+        return False
+    big_ = torch.finfo(flt[0]).max
+    sq = sum(t.double() * t.double() for t in ts) if len(ts) == 2 else ts[0].double() ** 2
+    return bool((sq > big_).any()) or any(bool(torch.isinf(t).any()) for t in ts if isf(t))
+
+
 known_class(
     "atan2-grad-at-infinity", fam("atan2", "arctan2"), GRADS,
-    lambda d: any_in(d, lambda t: isf(t) and t.numel() > 0 and bool(torch.isinf(t).any())),
+    lambda d: any_in(d, lambda t: isf(t) and t.numel() > 0 and bool(torch.isinf(t).any())) or squares_overflow(d),
     """
     y, x = torch.tensor(float('inf'), requires_grad=True), torch.tensor(1.0, requires_grad=True)
     torch.atan2(y, x).backward()
     x.grad
-    """, "atan2's gradient where an operand is infinite: tapegrad gives the limit, 0 (its rule takes the "
-         "gradient 0 where a*a + b*b is infinite), PyTorch's atan2_backward multiplies inf by 1 / inf = 0: nan",
+    """, "atan2's gradient where an operand is infinite (or its square overflows: 3e38 in float32): tapegrad "
+         "gives the limit, 0 (its rule takes the gradient g * 0 where a*a + b*b is infinite), PyTorch's "
+         "atan2_backward multiplies inf (g * a, or a) by 1 / inf = 0: nan",
     E, status="by-design")
 known_class(
     "logical-inplace-constant", {"Tensor.logical_not_", "Tensor.logical_and_", "Tensor.logical_or_",

@@ -1396,3 +1396,32 @@ def test_a_number_out_of_the_dtype_s_range_raises_pytorch_s_runtime_error(case, 
     if case.startswith("lerp") and dtype[0] in "iu":
         return  # (an integer lerp raises in both; PyTorch's is NotImplementedError)
     assert got == want
+
+
+@given(st.sampled_from(["float16", "float32", "float64"]),
+       st.sampled_from([(0.0, 0.0), (np.inf, 1.0), (1.0, -np.inf), (6e4, 3.0), (3e38, 1.0), (1e300, 1e300)]),
+       st.sampled_from([1.0, -2.0, np.nan, np.inf, -np.inf]))
+@example("float16", (6e4, 3.0), np.nan)
+def test_atan2_gradient_where_the_squares_are_zero_or_overflow_carries_an_inf_or_nan_gradient(dtype, ab, gv):
+    # at (0, 0) and where a*a + b*b overflows the gradient is g * 0: the limit 0 for a finite g (PyTorch's is nan
+    # where its g * a overflows: the atan2-grad-at-infinity difference, README), NaN for an inf or NaN g, as
+    # PyTorch's (FunctionsManual.cpp atan2_backward multiplies the incoming gradient)
+    a = tg.tensor(np.array([ab[0]], dtype), requires_grad=True)
+    b = tg.tensor(np.array([ab[1]], dtype), requires_grad=True)
+    r = np.float64(ab[0]) ** 2 + np.float64(ab[1]) ** 2
+    if not (r == 0 or r > np.finfo(dtype).max):
+        return
+    tg.atan2(a, b).backward(tg.tensor(np.array([gv], dtype)))
+    for t in (a, b):
+        assert np.isnan(t.grad.numpy()[0]) if not np.isfinite(gv) else t.grad.numpy()[0] == 0
+
+
+def test_atan2_gradient_at_an_edge_with_a_nan_gradient_matches_pytorch():
+    torch = pytest.importorskip("torch")
+    grads = []
+    for lib in (tg, torch):
+        a = lib.tensor([0.0, 6e4, np.inf, 1.0], dtype=lib.float16, requires_grad=True)
+        b = lib.tensor([0.0, 3.0, 3.0, 1.0], dtype=lib.float16, requires_grad=True)
+        lib.atan2(a, b).backward(lib.tensor([np.nan, np.nan, np.inf, np.nan], dtype=lib.float16))
+        grads.append(a.grad.numpy())
+    np.testing.assert_array_equal(grads[0], grads[1])  # all NaN: the incoming NaN/inf is kept

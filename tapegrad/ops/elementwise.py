@@ -882,13 +882,15 @@ Tensor.arcsin_, Tensor.arccos_, Tensor.arctan_ = Tensor.asin_, Tensor.acos_, Ten
 
 
 def _atan2_rule(xp, need, g, out, a, b):
-    # NOTE: at (0, 0) the gradient is 0, as PyTorch's; where a*a + b*b is infinite it is the limit 0 where
-    # PyTorch's formula gives inf * 0 = nan (a documented difference, README), not 0/0 or inf/inf = nan
+    # NOTE: at (0, 0) the gradient is g * 0, as PyTorch's (its reciprocal of a*a + b*b is 0 there); where a*a + b*b
+    # is infinite it is the limit g * 0 where PyTorch's formula gives inf * 0 = nan for an overflowing g * a (a
+    # documented difference, README), not 0/0 or inf/inf = nan. g * 0, not 0: an inf or NaN incoming gradient
+    # gives NaN there, as PyTorch's
     r = a * a + b * b
     edge = (r == 0) | xp.isinf(r)
     r = xp.where(edge, 1, r)
-    return (xp.where(edge, 0, g * b / r) if need[0] else None,
-            xp.where(edge, 0, g * -a / r) if need[1] else None)
+    return (xp.where(edge, g * 0, g * b / r) if need[0] else None,
+            xp.where(edge, g * 0, g * -a / r) if need[1] else None)
 
 
 @binary(np.arctan2, grad=_atan2_rule, floats=True, tensors=True, methods=("atan2", "arctan2"))
