@@ -16,6 +16,7 @@ from hypothesis import example, given
 from hypothesis import strategies as st
 
 import tapegrad as tg
+from tapegrad import dtypes
 from tapegrad.autograd import gradgradcheck
 from tapegrad.ops import elementwise
 from tapegrad.testing import arrays, assert_forward, assert_gradients, boolean_masks, broadcastable_shapes
@@ -1425,3 +1426,40 @@ def test_atan2_gradient_at_an_edge_with_a_nan_gradient_matches_pytorch():
         lib.atan2(a, b).backward(lib.tensor([np.nan, np.nan, np.inf, np.nan], dtype=lib.float16))
         grads.append(a.grad.numpy())
     np.testing.assert_array_equal(grads[0], grads[1])  # all NaN: the incoming NaN/inf is kept
+
+
+_LOGICAL_DTYPES = ["bool", "int8", "uint8", "int16", "int64", "float16", "float32", "float64"]
+
+
+@given(st.sampled_from(["logical_and", "logical_or", "logical_xor"]), st.sampled_from(_LOGICAL_DTYPES),
+       st.sampled_from(_LOGICAL_DTYPES), st.sampled_from([0, 1, -3, 256, -7168, 384, 0.25, 1e-10, 1e5]))
+@example("logical_and", "int8", "int64", -7168)
+@example("logical_or", "float16", "float64", 1e-10)
+def test_logical_ops_take_truth_in_the_common_dtype(name, da, db, v):
+    # PyTorch's logical ops are comparison_op TensorIterators: both operands are cast to their common dtype first,
+    # so a 0-d int64 256 beside an int8 tensor is 0 (False) and a float64 1e-10 beside a float16 tensor is 0
+    a = tg.tensor(np.array([1, 0, -3, 2]).astype(da))
+    if db == "bool" or (db[0] in "iu" and isinstance(v, float)) or (db == "uint8" and v < 0):
+        return
+    b = tg.tensor(np.array(v).astype(db))
+    common = dtypes.promote(a.numpy(), b.numpy())  # PyTorch's result dtype (a 0-d operand does not widen)
+    want = getattr(np, name)(a.numpy().astype(common), b.numpy().astype(common))
+    np.testing.assert_array_equal(getattr(tg, name)(a, b).numpy(), want)
+    np.testing.assert_array_equal(getattr(tg, name)(b, a).numpy(), want)
+
+
+def test_logical_ops_in_the_common_dtype_match_pytorch():
+    torch = pytest.importorskip("torch")
+    for name in ("logical_and", "logical_or", "logical_xor"):
+        cases = ((np.array([4, -7, 0], np.int8), np.array(-7168)), (np.array([1, 0, 255], np.uint8), np.array(256)),
+                 (np.array([0.5, 0.0], np.float16), np.array(1e-10)),
+                 (np.array([0.5, 0.0], np.float16), np.array([1e-10, 1e5])))
+        for a, b in cases:
+            got = getattr(tg, name)(tg.tensor(a), tg.tensor(b))
+            want = getattr(torch, name)(torch.tensor(a), torch.tensor(b))
+            assert got.tolist() == want.tolist(), (name, a, b)
+            x = tg.tensor(a)
+            getattr(x, name + "_")(tg.tensor(b))
+            y = torch.tensor(a)
+            getattr(y, name + "_")(torch.tensor(b))
+            assert x.tolist() == y.tolist(), (name, a, b)

@@ -1795,8 +1795,15 @@ def _logical(name, ufunc):
         if not (isinstance(input, Tensor) and isinstance(other, Tensor)):
             raise TypeError(f"{name}: expected two Tensors, got {type(input).__name__} and "
                             f"{type(other).__name__}")
+        a, b = input._data, other._data
+        if a.dtype != b.dtype:
+            # NOTE: PyTorch's logical ops take the truth of both operands in their common dtype (a comparison_op
+            # TensorIterator): a 0-d int64 256 beside an int8 tensor is int8 0, False; a float64 1e-10 beside a
+            # float16 tensor is 0
+            dt = dtypes.promote(a, b)
+            a, b = a.astype(dt, copy=False), b.astype(dt, copy=False)
         try:
-            return wrap(ufunc(input._data, other._data))
+            return wrap(ufunc(a, b))
         except ValueError:
             raise broadcast_error(name, input, other) from None
 
