@@ -1463,3 +1463,16 @@ def test_logical_ops_in_the_common_dtype_match_pytorch():
             y = torch.tensor(a)
             getattr(y, name + "_")(torch.tensor(b))
             assert x.tolist() == y.tolist(), (name, a, b)
+
+
+@given(st.sampled_from(["int8", "int16", "int32", "int64"]), st.sampled_from([1.3, 0.3, 1.1, -2.0, 0.9]))
+@example("int8", 1.3)
+def test_pow_gradient_with_an_integer_exponent_at_its_minimum_is_the_derivative(dtype, x):
+    # e * x ** (e - 1) with e - 1 taken exactly: PyTorch 2.13 computes e - 1 in the exponent's integer dtype, which
+    # wraps at its minimum (int8 -128 - 1 = 127, the pytorch-pow-int-exponent-min-grad difference, README)
+    e = int(np.iinfo(dtype).min)
+    t = tg.tensor([x], dtype=tg.float64, requires_grad=True)
+    (t ** tg.tensor([e], dtype=getattr(tg, dtype))).sum().backward()
+    with np.errstate(all="ignore"):
+        want = e * np.float64(x) ** (e - 1.0)
+    np.testing.assert_allclose(t.grad.numpy(), [want], rtol=1e-12)
