@@ -1424,3 +1424,32 @@ def test_cross_gradient_matches_pytorch_with_broadcasting():
         grads.append((u.grad.numpy(), v.grad.numpy()))
     for g, w in zip(*grads):
         np.testing.assert_allclose(g, w, rtol=1e-12)
+
+
+def test_logcumsumexp_backward_carries_a_nan_gradient():
+    # the chain rule with a NaN incoming gradient gives NaN where it reaches (every earlier element of the slice);
+    # PyTorch 2.13's log-space backward drops it (where(grad > 0, ...) is false for NaN: the
+    # pytorch-logcumsumexp-drops-nan-grad difference, README)
+    x = tg.tensor([-1.9, -1.9, 2.6], requires_grad=True)
+    tg.logcumsumexp(x, 0).backward(tg.tensor([float("nan"), 1.0, 0.5]))
+    assert np.isnan(x.grad.numpy()[0]) and np.isfinite(x.grad.numpy()[1:]).all()
+    y = tg.tensor([-1.9, -1.9, 2.6], requires_grad=True)
+    tg.logcumsumexp(y, 0).backward(tg.tensor([0.0, 1.0, float("nan")]))
+    assert np.isnan(y.grad.numpy()).all()
+
+
+@given(st.sampled_from(["addcdiv", "addcmul"]), st.sampled_from(["float16", "float32"]),
+       st.lists(st.sampled_from([0.050018310546875, 0.3046875, 1.7001953125, 2.5, 0.1]), min_size=1,
+                max_size=4))
+@example("addcdiv", "float16", [0.050018310546875, 0.3046875])
+def test_one_narrow_tensor_as_both_operands_meets_its_gradients_in_the_wide_dtype(name, dtype, vals):
+    # t promoted once to the result's float64: its two gradients (g / t and -g t / t^2 for t / t) are summed in
+    # float64 before the one rounding to t's dtype, so addcdiv's cancel exactly (the narrow-operand-twice-grad
+    # difference, README: PyTorch rounds each from float16 intermediates first)
+    t = tg.tensor(np.array(vals, dtype), requires_grad=True)
+    x = tg.tensor(np.linspace(-3, 3, len(vals)))
+    g = np.linspace(16.25, -5.0, len(vals))
+    getattr(tg, name)(x, t, t).backward(tg.tensor(g))
+    t64 = np.array(vals, dtype).astype(np.float64)
+    want = np.zeros_like(t64) if name == "addcdiv" else 2 * g * t64
+    np.testing.assert_array_equal(t.grad.numpy(), want.astype(dtype))

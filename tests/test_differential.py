@@ -351,15 +351,24 @@ known_class(
     """, "PyTorch 2.13 computes atan2's gradient in the integer operand's dtype (overflow): tapegrad's is right",
     E, status="pytorch-bug")
 
+def pow_false_upstream(d):
+    """An input made by pow/** that holds ones only (x ** False): an inf gradient into it meets PyTorch's
+    0 * x ** -1."""
+    return any(o.rsplit(".", 1)[-1].rstrip("_") in ("pow", "**", "r**", "**=") and isf(t) and t.numel() > 0
+               and bool((t == 1).all()) for t, o in zip(d.inputs, d.origins))
+
+
 known_class(
-    "pytorch-pow-false-grad", fam("pow", sym="**"), GRADS,
-    lambda d: any(v is False for v in nums(d)),
+    "pytorch-pow-false-grad", ALL_OPS, GRADS,
+    lambda d: d.op in fam("pow", sym="**") and any(v is False for v in nums(d)) or (
+        d.kind == "grad-nan" and pow_false_upstream(d)),
     """
     x = torch.tensor([0.0, 2.0], requires_grad=True)
     (x ** False).sum().backward()
     x.grad
     """, "PyTorch 2.13's pow backward does not see a bool exponent False as 0: its gradient is 0 * x ** -1, NaN at "
-         "0 and NaN (for exponent 0 it is 0); tapegrad's 0 is right", E, status="pytorch-bug")
+         "0 and NaN, and NaN for an inf incoming gradient (asin_ of its ones downstream; for exponent 0 it is "
+         "0); tapegrad's 0 is right", E, status="pytorch-bug")
 SINGULAR = {"acos": lambda t: t.abs() >= 1, "asin": lambda t: t.abs() >= 1, "arccos": lambda t: t.abs() >= 1,
             "arcsin": lambda t: t.abs() >= 1, "log": lambda t: t <= 0, "log2": lambda t: t <= 0,
             "log10": lambda t: t <= 0, "log1p": lambda t: t <= -1, "sqrt": lambda t: t <= 0, "rsqrt": lambda t: t <= 0,
@@ -463,8 +472,11 @@ def big_sum(t):
 def noise_of_a_sum(d):
     """An input made by a sum (or product) whose values already differed between the libraries beyond a relative
     1e-3 before the call: the driver accepted them only as the rounding of terms that cancel (its tolerance
-    scales with the terms, ``core._scale``), so what the call computes from them is that rounding, amplified."""
-    for t, here, o in zip(d.inputs, d.here_before, d.origins):
+    scales with the terms, ``core._scale``), so what the call computes from them is that rounding, amplified
+    (-inf * 1.4e-17 is -inf, -inf * 0 NaN). A forward discrepancy of an out-of-place call reads tapegrad's
+    inputs as they are (the call did not write them)."""
+    before = d.here_before or ([] if d.op in INPLACE or f_inplace(d) else d.here_inputs)
+    for t, here, o in zip(d.inputs, before, d.origins):
         base = o.rsplit(".", 1)[-1].rstrip("_")
         if (base in core.SUMS or base in core.PRODUCTS) and isf(t) and here is not None and t.numel() \
                 and tuple(here.shape) == tuple(t.shape):
@@ -475,7 +487,7 @@ def noise_of_a_sum(d):
 
 
 known_class(
-    "sum-cancellation-noise", ALL_OPS, {"grad-value", "grad-nan", "grad-inf"}, noise_of_a_sum,
+    "sum-cancellation-noise", ALL_OPS, {"grad-value", "grad-nan", "grad-inf", "value", "nan", "inf"}, noise_of_a_sum,
     """
     x = torch.tensor([-2.5, 3e38, 1e-30, 1.0, -3.0, 0.5, 0.0, 0.0, 1.5, 2.0, -3e38, 0.0], requires_grad=True)
     x.sum().expm1().backward()
@@ -483,7 +495,8 @@ known_class(
     """, "a float32 sum whose terms cancel (3e38 - 3e38 beside a few units) is the rounding of its order of "
          "summation: numpy's pairwise sum and PyTorch's vectorized one keep different small terms (0 vs -1.5 in "
          "the driver's program), both within n eps max|x| of the exact sum, so a gradient computed from the sum "
-         "(expm1's exp(sum)) differs by that rounding, amplified", R, status="by-design")
+         "(expm1's exp(sum)) differs by that rounding, amplified; so does a value computed from it (-inf times "
+         "adaptive_avg_pool2d's mean of -0.45, -0.7, 0.85, 0.3: 1.4e-17 in PyTorch, 0 here)", R, status="by-design")
 known_class(
     "norm-rescaled", fam("norm", inplace=False) | F("normalize"), {"inf", "value", "nan"},
     lambda d: any_in(d, big_sum),
@@ -1476,11 +1489,14 @@ def both_zeros(d):
 
 
 def flushed_by_sigmoid(d):
-    """An input made by float32 sigmoid that PyTorch flushed to 0 where tapegrad kept the (denormal) value."""
-    for t, here, o in zip(d.inputs, d.here_inputs, d.origins):
+    """An input made by float32 sigmoid that PyTorch flushed to 0 where tapegrad kept the (denormal) value. An
+    in-place call's first input is tapegrad's after the call (log10_ of 3.8e-44 is -43.4): PyTorch's zeros then."""
+    for k, (t, here, o) in enumerate(zip(d.inputs, d.here_inputs, d.origins)):
         if o.split(".")[-1].rstrip("_") in ("sigmoid", "expit") and t.dtype == torch.float32:
             a, b = here.detach().numpy(), t.detach().numpy()
             if a.shape == b.shape and bool(((b == 0) & (a != 0) & (np.abs(a) < 2.0 ** -126)).any()):
+                return True
+            if k == 0 and d.op in INPLACE and bool((b == 0).any()):
                 return True
     return False
 
@@ -1626,15 +1642,28 @@ def singular_matrix(t):
     return bool(torch.isfinite(x).all()) and bool((torch.linalg.matrix_rank(x) < x.shape[-1]).any())
 
 
+def squares_overflow(d):
+    """atan2's a*a + b*b is infinite somewhere: an operand infinite, or large enough that its square overflows the
+    result's float dtype (6e4 in float16, 2e19 in float32)."""
+    ts = [t.detach() for t in d.inputs[:2] if isinstance(t, torch.Tensor)]
+    flt = [t.dtype for t in ts if isf(t)]
+    if not flt or any(t.numel() == 0 for t in ts):
+        return False
+    big_ = torch.finfo(flt[0]).max
+    sq = sum(t.double() * t.double() for t in ts) if len(ts) == 2 else ts[0].double() ** 2
+    return bool((sq > big_).any()) or any(bool(torch.isinf(t).any()) for t in ts if isf(t))
+
+
 known_class(
     "atan2-grad-at-infinity", fam("atan2", "arctan2"), GRADS,
-    lambda d: any_in(d, lambda t: isf(t) and t.numel() > 0 and bool(torch.isinf(t).any())),
+    lambda d: any_in(d, lambda t: isf(t) and t.numel() > 0 and bool(torch.isinf(t).any())) or squares_overflow(d),
     """
     y, x = torch.tensor(float('inf'), requires_grad=True), torch.tensor(1.0, requires_grad=True)
     torch.atan2(y, x).backward()
     x.grad
-    """, "atan2's gradient where an operand is infinite: tapegrad gives the limit, 0 (its rule takes the "
-         "gradient 0 where a*a + b*b is infinite), PyTorch's atan2_backward multiplies inf by 1 / inf = 0: nan",
+    """, "atan2's gradient where an operand is infinite (or its square overflows: 3e38 in float32): tapegrad "
+         "gives the limit, 0 (its rule takes the gradient g * 0 where a*a + b*b is infinite), PyTorch's "
+         "atan2_backward multiplies inf (g * a, or a) by 1 / inf = 0: nan",
     E, status="by-design")
 known_class(
     "logical-inplace-constant", {"Tensor.logical_not_", "Tensor.logical_and_", "Tensor.logical_or_",
@@ -2188,6 +2217,142 @@ known_class(
          "vectorized minimum/maximum, its lanes and reduction order by length and CPU) picks the zero as the "
          "tie-of-signed-zeros kernels do (0. here); tapegrad gives amin's and amax's (numpy's, -0. here). With a dim, "
          "PyTorch's scalar loop keeps a slice's first zero and tapegrad follows it", COMBINE, status="by-design")
+
+# wave 9: elementwise and gradients
+FLOAT_BITS = {"float16": 16, "bfloat16": 16, "float32": 32, "float64": 64}
+
+
+def narrow_twice(reads, wide):
+    """``reads`` (pool index, dtype name) of one call name one float tensor twice, narrower than dtype ``wide``."""
+    idx = [i for i, _ in reads]
+    return any(idx.count(i) > 1 and FLOAT_BITS.get(dn, 99) < FLOAT_BITS.get(wide, 0) for i, dn in reads)
+
+
+def narrow_operand_twice(d):
+    """One float16/float32 tensor used as two operands of one op whose result is wider (addcdiv(x64, t16, t16)):
+    the call itself, or the call that made one of its inputs (a later op's gradient shows it)."""
+    refs = core._refs(d.call.args) + core._refs(d.call.kwargs)
+    wide = max((dt(t) for t in d.inputs if isf(t)), key=lambda n: FLOAT_BITS.get(n, 0), default="")
+    if narrow_twice([(r.i, dt(t)) for r, t in zip(refs, d.inputs)], wide):
+        return True
+    return any(isf(t) and narrow_twice(reads, dt(t)) for t, reads in zip(d.inputs, d.maker_reads))
+
+
+known_class(
+    "narrow-operand-twice-grad", ALL_OPS, "grad-value", narrow_operand_twice,
+    """
+    t = torch.tensor([0.050018310546875, 0.3046875, 0.050018310546875], dtype=torch.float16, requires_grad=True)
+    x = torch.tensor([[0.0, 1.5, 3.0], [-3.0, -1.0, -3.0]], dtype=torch.float64)
+    torch.addcdiv(x, t.expand(2, 3), t.expand(2, 3)).backward(torch.tensor([[1.5, -0.5, 16.25], [-2.5, 0.75, -5.0]],
+                                                                            dtype=torch.float64))
+    t.grad
+    """, "README: one float16 tensor t as two operands of an op whose result is wider (addcdiv(float64, t, t) = x + "
+         "t / t): tapegrad promotes t to the result's dtype, so its two gradients, g / t and -g t / t^2, meet in "
+         "float64 and cancel exactly (0, the true derivative); PyTorch computes them from float16 intermediates "
+         "(derivatives.yaml: value / tensor2, tensor2 * tensor2 in the operands' dtype) and rounds each to float16 "
+         "before their sum (0.25 here, 0.1875 in the driver's program)", "tapegrad/autograd/declare.py",
+    status="by-design")
+
+
+def int_exponent_at_min(d):
+    """pow/** with an integer tensor exponent holding its dtype's minimum (int8 -128)."""
+    e = arg(d, 1) if len(d.call.args) > 1 else kw(d, "exponent")
+    if not isinstance(e, (core.Ref, core.Lit)):
+        return False
+    t = call_tensor(d, 1, "exponent")
+    return t.dtype in (torch.int8, torch.int16, torch.int32, torch.int64) and t.numel() > 0 and bool(
+        (t == torch.iinfo(t.dtype).min).any())
+
+
+known_class(
+    "pytorch-pow-int-exponent-min-grad", fam("pow", sym="**"), GRADS, int_exponent_at_min,
+    """
+    x = torch.tensor([1.3, 0.3], requires_grad=True)
+    (x ** torch.tensor([-128, -128], dtype=torch.int8)).sum().backward()
+    x.grad
+    """, "PyTorch 2.13's pow backward (FunctionsManual.cpp pow_backward_self: exponent * self.pow(exponent - 1)) "
+         "computes exponent - 1 in the integer exponent's dtype, which wraps at its minimum (int8 -128 - 1 = 127): "
+         "x ** 127 * -128, -3.8e16 for x = 1.3 (and -0 where x ** -129 overflows); tapegrad's -128 x ** -129 is "
+         "the derivative (-2.6e-13, -inf)", E, status="pytorch-bug")
+
+
+def nan_grad_into_logcumsumexp(d):
+    """A call on an output of logcumsumexp (its gradient then reaches logcumsumexp's backward)."""
+    return any(o.rsplit(".", 1)[-1] == "logcumsumexp" for o in d.origins)
+
+
+known_class(
+    "pytorch-logcumsumexp-drops-nan-grad", ALL_OPS, "grad-nan", nan_grad_into_logcumsumexp,
+    """
+    x = torch.tensor([-1.9, -1.9, 2.6], requires_grad=True)
+    torch.logcumsumexp(x, 0).backward(torch.tensor([nan, nan, 0.5]))
+    x.grad
+    """, "PyTorch 2.13's logcumsumexp_backward (FunctionsManual.cpp) splits the gradient by sign, where(grad > 0, "
+         "log|grad|, -inf) and where(grad < 0, ...): a NaN gradient is neither, so it is dropped and x.grad is "
+         "finite (0.0034 here, sqrt of a negative logcumsumexp in the driver's program); tapegrad's backward "
+         "carries it (nan), as every other op's", COMBINE, status="pytorch-bug")
+
+
+def huge_alpha(d):
+    """add/sub with |alpha| above 1e6."""
+    a = kw(d, "alpha")
+    return isinstance(a, (int, float)) and not isinstance(a, bool) and abs(a) > 1e6
+
+
+known_class(
+    "huge-alpha-grad-cancel", ARITH, GRADS, huge_alpha,
+    """
+    x = torch.tensor([[[3.0, 2.0, -2.5], [-3.0, -2.5, 1.0], [0.5, 2.0, 0.5], [-2.5, 0.5, 0.0]],
+                      [[-2.5, 1.0, 0.0], [3.0, 1.5, 1.5], [1.0, 0.0, -3.0], [-2.5, -3.0, 3.0]]], dtype=torch.float64)
+    w = torch.tensor([[[[-0.45, 0.3, 2.6], [0.85, -0.7, -1.9], [-0.7, 1.3, 1.1]], [[2.6, -1.9, 0.3],
+                      [-2.2, 2.6, 0.3], [2.6, 1.1, -0.7]]], [[[-1.9, 1.3, 0.05], [1.1, 0.05, 1.3], [0.05, -0.45, -0.7]],
+                      [[-2.2, 1.3, 1.1], [-0.45, 0.85, -0.45], [0.05, 0.3, -1.9]]]], dtype=torch.float64,
+                     requires_grad=True)
+    y = torch.nn.functional.conv2d(x, w)
+    ((y * torch.tensor([[[-0.5], [2.0]], [[0.25], [-1.5]]], dtype=torch.float64)).sum()
+     + (torch.add(y, y, alpha=1e+30) * torch.tensor([[[0.75], [-2.0]], [[1.25], [1.0]]], dtype=torch.float64)).sum()
+     ).backward()
+    w.grad[1, 0, 0, 1]
+    """, "add/sub with a huge alpha (1e30): the gradient g + alpha g is 1e30 g (g absorbed), and a later "
+         "backward's sum of such products cancels (conv2d's weight gradient: 2.5e30 - 2.5e30 beside 4.25) to the "
+         "rounding of its kernel's order, -1.4e14 in numpy's BLAS, 0 in PyTorch's (both within one ulp of the "
+         "terms), as lerp-huge-weight", E, status="by-design")
+
+
+def large_affine_grid(d):
+    """A float32/float16 input made by F.affine_grid with values whose float32 sums lose every digit (> 1e3)."""
+    return any(o == "F.affine_grid" and large(t) for t, o in zip(d.inputs, d.origins))
+
+
+known_class(
+    "affine-grid-grad-cancellation", ALL_OPS, "grad-value", large_affine_grid,
+    """
+    theta = torch.tensor([[[-1.0, -2.5, 1.5, 1e5], [0.5, 1e30, -1.0, 1e30], [-3e38, 3.0, -3.0, 1e30]]],
+                         requires_grad=True)
+    g = torch.nn.functional.affine_grid(theta, (1, 1, 3, 2, 2))
+    (g.square() * torch.tensor([-0.5, 2.0, 0.25]).repeat(12).reshape(1, 3, 2, 2, 3)).sum().backward()
+    theta.grad[0, 0, 2]
+    """, "affine_grid's gradient w.r.t. theta sums the base grid times the incoming gradient over the grid (a "
+         "float32 bmm in PyTorch); where that gradient grows with the large grid values (square's 2 x g at 1e5) "
+         "its terms cancel, and the float32 sums' rounding differs by order (-5.3327 here, -5.3516 in PyTorch; "
+         "in the driver's program 3.3621 and 3.375 where the float64 sum is 3.3333): both within n eps max|term|",
+    SPATIAL, status="by-design")
+
+
+def int_multi_output_view_written_with_grad(d):
+    """An in-place op on an integer/bool output of split/chunk/unbind with an operand that requires grad."""
+    return torch_says(d, "returns multiple views") and not isf(x0(d)) and any(t.requires_grad for t in d.inputs[1:])
+
+
+known_class(
+    "int-multi-output-view-inplace-with-grad", INPLACE, RAISES_THERE, int_multi_output_view_written_with_grad,
+    """
+    x = torch.tensor([[0, 9], [-100, -1]])
+    x.split(1, -1)[0].eq_(torch.tensor(-3.0, dtype=torch.float64, requires_grad=True))
+    """, "PyTorch refuses an in-place op on an output of split/chunk/unbind when an operand requires grad, even "
+         "for an integer output (its check_inplace runs before the dtype matters: 'A view was created in no_grad "
+         "mode ...'); tapegrad's multi-output rule skips integer and bool views (the check lives in "
+         "inplace.py's _write_recorded, outside this helper's files)", "tapegrad/autograd/inplace.py")
 
 # ---------------------------------------------------------------------- the tests
 def _examples():

@@ -16,6 +16,7 @@ from hypothesis import example, given
 from hypothesis import strategies as st
 
 import tapegrad as tg
+from tapegrad import dtypes
 from tapegrad.autograd import gradgradcheck
 from tapegrad.ops import elementwise
 from tapegrad.testing import arrays, assert_forward, assert_gradients, boolean_masks, broadcastable_shapes
@@ -1396,3 +1397,82 @@ def test_a_number_out_of_the_dtype_s_range_raises_pytorch_s_runtime_error(case, 
     if case.startswith("lerp") and dtype[0] in "iu":
         return  # (an integer lerp raises in both; PyTorch's is NotImplementedError)
     assert got == want
+
+
+@given(st.sampled_from(["float16", "float32", "float64"]),
+       st.sampled_from([(0.0, 0.0), (np.inf, 1.0), (1.0, -np.inf), (6e4, 3.0), (3e38, 1.0), (1e300, 1e300)]),
+       st.sampled_from([1.0, -2.0, np.nan, np.inf, -np.inf]))
+@example("float16", (6e4, 3.0), np.nan)
+def test_atan2_gradient_where_the_squares_are_zero_or_overflow_carries_an_inf_or_nan_gradient(dtype, ab, gv):
+    # at (0, 0) and where a*a + b*b overflows the gradient is g * 0: the limit 0 for a finite g (PyTorch's is nan
+    # where its g * a overflows: the atan2-grad-at-infinity difference, README), NaN for an inf or NaN g, as
+    # PyTorch's (FunctionsManual.cpp atan2_backward multiplies the incoming gradient)
+    a = tg.tensor(np.array([ab[0]], dtype), requires_grad=True)
+    b = tg.tensor(np.array([ab[1]], dtype), requires_grad=True)
+    r = np.float64(ab[0]) ** 2 + np.float64(ab[1]) ** 2
+    if not (r == 0 or r > np.finfo(dtype).max):
+        return
+    tg.atan2(a, b).backward(tg.tensor(np.array([gv], dtype)))
+    for t in (a, b):
+        assert np.isnan(t.grad.numpy()[0]) if not np.isfinite(gv) else t.grad.numpy()[0] == 0
+
+
+def test_atan2_gradient_at_an_edge_with_a_nan_gradient_matches_pytorch():
+    torch = pytest.importorskip("torch")
+    grads = []
+    for lib in (tg, torch):
+        a = lib.tensor([0.0, 6e4, np.inf, 1.0], dtype=lib.float16, requires_grad=True)
+        b = lib.tensor([0.0, 3.0, 3.0, 1.0], dtype=lib.float16, requires_grad=True)
+        lib.atan2(a, b).backward(lib.tensor([np.nan, np.nan, np.inf, np.nan], dtype=lib.float16))
+        grads.append(a.grad.numpy())
+    np.testing.assert_array_equal(grads[0], grads[1])  # all NaN: the incoming NaN/inf is kept
+
+
+_LOGICAL_DTYPES = ["bool", "int8", "uint8", "int16", "int64", "float16", "float32", "float64"]
+
+
+@given(st.sampled_from(["logical_and", "logical_or", "logical_xor"]), st.sampled_from(_LOGICAL_DTYPES),
+       st.sampled_from(_LOGICAL_DTYPES), st.sampled_from([0, 1, -3, 256, -7168, 384, 0.25, 1e-10, 1e5]))
+@example("logical_and", "int8", "int64", -7168)
+@example("logical_or", "float16", "float64", 1e-10)
+def test_logical_ops_take_truth_in_the_common_dtype(name, da, db, v):
+    # PyTorch's logical ops are comparison_op TensorIterators: both operands are cast to their common dtype first,
+    # so a 0-d int64 256 beside an int8 tensor is 0 (False) and a float64 1e-10 beside a float16 tensor is 0
+    a = tg.tensor(np.array([1, 0, -3, 2]).astype(da))
+    if db == "bool" or (db[0] in "iu" and isinstance(v, float)) or (db == "uint8" and v < 0):
+        return
+    b = tg.tensor(np.array(v).astype(db))
+    common = dtypes.promote(a.numpy(), b.numpy())  # PyTorch's result dtype (a 0-d operand does not widen)
+    want = getattr(np, name)(a.numpy().astype(common), b.numpy().astype(common))
+    np.testing.assert_array_equal(getattr(tg, name)(a, b).numpy(), want)
+    np.testing.assert_array_equal(getattr(tg, name)(b, a).numpy(), want)
+
+
+def test_logical_ops_in_the_common_dtype_match_pytorch():
+    torch = pytest.importorskip("torch")
+    for name in ("logical_and", "logical_or", "logical_xor"):
+        cases = ((np.array([4, -7, 0], np.int8), np.array(-7168)), (np.array([1, 0, 255], np.uint8), np.array(256)),
+                 (np.array([0.5, 0.0], np.float16), np.array(1e-10)),
+                 (np.array([0.5, 0.0], np.float16), np.array([1e-10, 1e5])))
+        for a, b in cases:
+            got = getattr(tg, name)(tg.tensor(a), tg.tensor(b))
+            want = getattr(torch, name)(torch.tensor(a), torch.tensor(b))
+            assert got.tolist() == want.tolist(), (name, a, b)
+            x = tg.tensor(a)
+            getattr(x, name + "_")(tg.tensor(b))
+            y = torch.tensor(a)
+            getattr(y, name + "_")(torch.tensor(b))
+            assert x.tolist() == y.tolist(), (name, a, b)
+
+
+@given(st.sampled_from(["int8", "int16", "int32", "int64"]), st.sampled_from([1.3, 0.3, 1.1, -2.0, 0.9]))
+@example("int8", 1.3)
+def test_pow_gradient_with_an_integer_exponent_at_its_minimum_is_the_derivative(dtype, x):
+    # e * x ** (e - 1) with e - 1 taken exactly: PyTorch 2.13 computes e - 1 in the exponent's integer dtype, which
+    # wraps at its minimum (int8 -128 - 1 = 127, the pytorch-pow-int-exponent-min-grad difference, README)
+    e = int(np.iinfo(dtype).min)
+    t = tg.tensor([x], dtype=tg.float64, requires_grad=True)
+    (t ** tg.tensor([e], dtype=getattr(tg, dtype))).sum().backward()
+    with np.errstate(all="ignore"):
+        want = e * np.float64(x) ** (e - 1.0)
+    np.testing.assert_allclose(t.grad.numpy(), [want], rtol=1e-12)

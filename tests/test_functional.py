@@ -1895,3 +1895,37 @@ def test_linear_result_is_a_view_exactly_where_pytorch_s_is(lead, bias, rg, tran
         return  # (a 1-D input with a 2-D bias: PyTorch's in-place add refuses the broadcast)
     np.testing.assert_allclose(got, want, rtol=1e-6)
     assert view == torch_view
+
+
+@given(st.sampled_from(["float16", "float32", "float64"]),
+       st.lists(st.sampled_from([-4.0, -3.0, -2.5, -0.5, 0.0, 1.0, 2.9, 3.0, 7.0, np.nan, np.inf, -np.inf]),
+                min_size=1, max_size=8),
+       st.sampled_from([1.0, 3.0, -5.0, np.nan, np.inf, -np.inf]))
+@example("float64", [1.5, -4.0, np.nan, 3.0], np.nan)
+@example("float16", [1.0], 3.0)
+def test_hardsigmoid_gradient_is_pytorchs_selected_float32_sixth(dtype, xs, gv):
+    # aten/src/ATen/native/cpu/Activation.cpp, hardsigmoid_backward_kernel: `inside (-3, 3) ? grad * one_sixth : 0`
+    # with one_sixth = 1.0f / 6.0f (float32 in float64 too; a float16 gradient multiplied in float32): an inf or
+    # NaN gradient outside gives 0, not 0 * inf = NaN
+    x = np.array(xs, dtype)
+    for inplace in (False, True):
+        t = tg.tensor(x, requires_grad=True)
+        F.hardsigmoid(t * 1, inplace=inplace).backward(tg.full(x.shape, gv, dtype=getattr(tg, dtype)))
+        inside = (x > -3) & (x < 3)
+        want = np.where(inside, (np.full(x.shape, gv, np.float32 if dtype == "float16" else dtype)
+                                 * np.float32(1 / 6)).astype(dtype), 0)
+        np.testing.assert_array_equal(t.grad.numpy(), want)
+        assert t.grad.dtype == getattr(tg, dtype)
+
+
+def test_hardsigmoid_gradient_matches_pytorch_at_nan_and_inf_gradients():
+    torch = pytest.importorskip("torch")
+    x = np.array([-4.0, -3.0, -1.0, 0.5, 2.9, 3.0, 5.0, np.nan, np.inf], np.float64)
+    g = np.array([np.nan, np.inf, 7.0, -5.0, 3.0, np.nan, -np.inf, np.inf, np.nan])
+    for dtype in ("float16", "float32", "float64"):
+        grads = []
+        for lib in (tg, torch):
+            t = lib.tensor(x.astype(dtype), requires_grad=True)
+            lib.nn.functional.hardsigmoid(t).backward(lib.tensor(g.astype(dtype)))
+            grads.append(t.grad.numpy())
+        np.testing.assert_array_equal(grads[0], grads[1])

@@ -702,3 +702,23 @@ def test_antialias_zeros_infinities_and_nan_are_pytorchs(dtype, mode, h, w, oh, 
     np.testing.assert_array_equal(np.isinf(got) * np.sign(got), np.isinf(want) * np.sign(want))
     zeros = (got == 0) & (want == 0)
     np.testing.assert_array_equal(np.signbit(got[zeros]), np.signbit(want[zeros]))
+@pytest.mark.parametrize("mode", ["bilinear", "bicubic"])
+@pytest.mark.parametrize("size", [(8, 4), (3, 5), (8, 2)])
+def test_interpolate_antialias_backward_skips_the_taps_past_a_window(mode, size):
+    # PyTorch's antialias backward kernel loops over each output's window only: an inf or NaN gradient reaches no
+    # input through a tap past the window's end (its weight is 0 there; 0 * inf would be NaN)
+    rng = np.random.default_rng(3)
+    x = rng.standard_normal((1, 1, 4, 3))
+    g = rng.standard_normal((1, 1) + size)
+    g[0, 0, 1, 0], g[0, 0, -1, -1], g[0, 0, 0, -1] = np.inf, -np.inf, np.nan
+    t = tg.tensor(x, requires_grad=True)
+    F.interpolate(t, size=size, mode=mode, antialias=True).backward(tg.tensor(g))
+    got = t.grad.numpy()
+    if mode == "bilinear" and size != (3, 5):
+        assert np.isfinite(got).any()  # the windows are narrow: the inputs far from the inf see none of it
+    torch = pytest.importorskip("torch")
+    u = torch.tensor(x, requires_grad=True)
+    torch.nn.functional.interpolate(u, size=size, mode=mode, antialias=True).backward(torch.tensor(g))
+    want = u.grad.numpy()
+    np.testing.assert_array_equal(np.isnan(got), np.isnan(want))
+    np.testing.assert_allclose(got, want, rtol=1e-12, atol=1e-12)

@@ -684,3 +684,40 @@ def test_inner_of_size_one_written_after_forward_as_pytorch():
         (y * lib.tensor([[2.0], [0.25]])).sum().backward()
         grads.append(b.grad.numpy())
     np.testing.assert_array_equal(*grads)
+
+
+@pytest.mark.parametrize("ash,bsh", [((1, 2), (2, 2, 2)), ((2, 2), (3, 2, 2)), ((1, 3, 2), (4, 2, 3)),
+                                     ((3, 2), (2, 2, 1))])
+@pytest.mark.parametrize("b_grad", [False, True])
+def test_matmul_matrix_times_batch_keeps_the_folded_copy(ash, bsh, b_grad):
+    # PyTorch folds a matrix that requires grad times a batch as (b.mT @ a.mT).mT with b.mT reshaped to one matrix
+    # (LinearAlgebra.cpp should_fold): a copy unless that reshape is a view; its backward saves the copy, so a
+    # later in-place write into b neither stops the backward nor changes a's gradient. Where the reshape is a view
+    # (b of shape (2, 2, 1) here), the write is seen: the backward raises, as PyTorch's
+    a_np = np.arange(math.prod(ash), dtype=np.float64).reshape(ash)
+    b_np = np.arange(math.prod(bsh), dtype=np.float64).reshape(bsh)
+    a = tg.tensor(a_np, requires_grad=True)
+    b0 = tg.tensor(b_np, requires_grad=b_grad)
+    b = b0 * 1 if b_grad else b0
+    y = a @ b
+    with tg.no_grad():
+        b.mul_(2)
+    copies = bsh[-1] != 1 and bsh[-2] != 1
+    if not copies:
+        with pytest.raises(RuntimeError, match="modified by an in-place operation"):
+            y.sum().backward()
+        return
+    y.sum().backward()
+    np.testing.assert_allclose(a.grad.numpy(), (np.ones(y.shape) @ np.swapaxes(b_np, -1, -2)).sum(axis=0).reshape(ash))
+    if b_grad:
+        np.testing.assert_allclose(b0.grad.numpy(), np.swapaxes(a_np, -1, -2) @ np.ones(y.shape))
+    torch = pytest.importorskip("torch")
+    ta = torch.tensor(a_np, requires_grad=True)
+    tb = torch.tensor(b_np, requires_grad=b_grad)
+    tb = tb * 1 if b_grad else tb
+    ty = ta @ tb
+    with torch.no_grad():
+        tb.mul_(2)
+    ty.sum().backward()
+    np.testing.assert_array_equal(a.grad.numpy(), ta.grad.numpy())
+    assert y.grad_fn.name() == ty.grad_fn.name()

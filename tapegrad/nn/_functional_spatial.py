@@ -455,13 +455,19 @@ def _resample_adjoint(g, taps, sizes):
     for k in range(d):  # the forward's order, reversed
         if taps[k] is None:
             continue
-        idx, w = taps[k][:2]  # (antialias: the weights past a window's end are 0)
+        idx, w = taps[k][:2]
+        # NOTE: antialias: the taps past a window's end add nothing (PyTorch's backward kernel loops over the
+        # window only), so an inf or NaN gradient reaches no input through them (their weight is 0: not 0 * inf)
+        valid = taps[k][2] if len(taps[k]) > 2 else None
         ax = g.ndim - d + k
         moved = np.moveaxis(g, ax, 0)
         acc = np.zeros((sizes[k],) + moved.shape[1:], g.dtype)
         extra = (1,) * (moved.ndim - 1)
         for t in range(idx.shape[1]):
-            np.add.at(acc, idx[:, t], moved * w[:, t].reshape((-1,) + extra))
+            term = moved * w[:, t].reshape((-1,) + extra)
+            if valid is not None and not valid[:, t].all():
+                term = np.where(valid[:, t].reshape((-1,) + extra), term, 0).astype(term.dtype)
+            np.add.at(acc, idx[:, t], term)
         g = np.moveaxis(acc, 0, ax)
     return g
 

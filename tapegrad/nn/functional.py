@@ -561,8 +561,18 @@ def _hardsigmoid(input):
     return record(out.astype(x.dtype, copy=False), (input,), _hardsigmoid_rule, "HardsigmoidBackward0")
 
 
+_ONE_SIXTH = float(np.float32(1 / 6))  # PyTorch's hardsigmoid backward kernel takes one_sixth as 1.0f / 6.0f
+
+
 def _hardsigmoid_rule(xp, g, out, x):
-    return g * ((x > -3) & (x < 3)) * (1 / 6)  # NOTE: 0 at NaN and at +-3, as in PyTorch
+    # NOTE: as PyTorch's kernel (aten/src/ATen/native/cpu/Activation.cpp, hardsigmoid_backward_kernel):
+    # `inside (-3, 3) ? grad * one_sixth : 0`, selected (an inf or NaN gradient outside, at +-3 and at NaN gives 0,
+    # not 0 * inf = NaN), with one_sixth the float32 1/6 for every dtype (0.16666667163 in float64 too) and a
+    # float16 gradient multiplied in float32 (the engine rounds it to float16 once)
+    g = _masked_grad(xp, g, ~((x > -3) & (x < 3)))
+    if g.dtype == np.float16:
+        g = xp.astype(g, np.float32)
+    return g * _ONE_SIXTH
 
 
 @backward_op(grad=lambda xp, need, gg, out, g, x: _hardswish_backward_grad(xp, need, gg, g, x))

@@ -882,13 +882,15 @@ Tensor.arcsin_, Tensor.arccos_, Tensor.arctan_ = Tensor.asin_, Tensor.acos_, Ten
 
 
 def _atan2_rule(xp, need, g, out, a, b):
-    # NOTE: at (0, 0) the gradient is 0, as PyTorch's; where a*a + b*b is infinite it is the limit 0 where
-    # PyTorch's formula gives inf * 0 = nan (a documented difference, README), not 0/0 or inf/inf = nan
+    # NOTE: at (0, 0) the gradient is g * 0, as PyTorch's (its reciprocal of a*a + b*b is 0 there); where a*a + b*b
+    # is infinite it is the limit g * 0 where PyTorch's formula gives inf * 0 = nan for an overflowing g * a (a
+    # documented difference, README), not 0/0 or inf/inf = nan. g * 0, not 0: an inf or NaN incoming gradient
+    # gives NaN there, as PyTorch's
     r = a * a + b * b
     edge = (r == 0) | xp.isinf(r)
     r = xp.where(edge, 1, r)
-    return (xp.where(edge, 0, g * b / r) if need[0] else None,
-            xp.where(edge, 0, g * -a / r) if need[1] else None)
+    return (xp.where(edge, g * 0, g * b / r) if need[0] else None,
+            xp.where(edge, g * 0, g * -a / r) if need[1] else None)
 
 
 @binary(np.arctan2, grad=_atan2_rule, floats=True, tensors=True, methods=("atan2", "arctan2"))
@@ -1793,8 +1795,15 @@ def _logical(name, ufunc):
         if not (isinstance(input, Tensor) and isinstance(other, Tensor)):
             raise TypeError(f"{name}: expected two Tensors, got {type(input).__name__} and "
                             f"{type(other).__name__}")
+        a, b = input._data, other._data
+        if a.dtype != b.dtype:
+            # NOTE: PyTorch's logical ops take the truth of both operands in their common dtype (a comparison_op
+            # TensorIterator): a 0-d int64 256 beside an int8 tensor is int8 0, False; a float64 1e-10 beside a
+            # float16 tensor is 0
+            dt = dtypes.promote(a, b)
+            a, b = a.astype(dt, copy=False), b.astype(dt, copy=False)
         try:
-            return wrap(ufunc(input._data, other._data))
+            return wrap(ufunc(a, b))
         except ValueError:
             raise broadcast_error(name, input, other) from None
 

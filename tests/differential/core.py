@@ -542,6 +542,8 @@ class Discrepancy:
     shared: int = 0  # how many other tensors of the program shared the first input's memory before the call
     sharers: list = field(default_factory=list)  # the ops that made those tensors (e.g. "Tensor.unsafe_chunk")
     culprit: int | None = None  # for backward discrepancies: the call that introduced it
+    # for each input, (pool index, dtype name) of each tensor the call that made it read (addcdiv(x, t, t): t twice)
+    maker_reads: list = field(default_factory=list)
 
     def features(self):
         """Conditions of the inputs: 0-d, empty, non-finite floats, requiring grad."""
@@ -590,6 +592,9 @@ class Runner:
         self.dead: set[int] = set()  # pool entries filled with random values: no longer comparable
         self.approx: set[int] = set()  # entries whose values agree only within tolerance (not bit for bit)
         self.origin: list[str] = []  # the op that made each entry
+        self.reads: list[list] = []  # (pool index, dtype name) of each tensor the call that made an entry read
+        self.snapshot_reads: list = []  # each call's inputs' makers' reads (Discrepancy.maker_reads)
+        self._reads_now: list = []
         self.scale: dict[int, float] = {}  # the magnitude an entry's rounding error is relative to (sums)
         self.stopped = False
         self.no_grad_compare = False  # set when the program's gradients are not comparable (ties picked apart)
@@ -616,6 +621,8 @@ class Runner:
         shared = len(sharers)
         self.snapshots.append((inputs, [self.origin[a.i] for a in refs], sharers,
                                [_snapshot_here(self.here[a.i]) for a in refs]))
+        self.snapshot_reads.append([self.reads[a.i] for a in refs])
+        self._reads_now = [(a.i, dtype_name(self.there[a.i])) for a in refs]
         origins = [self.origin[a.i] for a in refs]
         loose = any(a.i in self.approx for a in refs)
         here = list(self.here)
@@ -639,7 +646,7 @@ class Runner:
             d = Discrepancy(kind, call.op, detail, step, call, inputs,
                             _err(err_here) if err_here else "", _err(err_there) if err_there else "",
                             origins=origins, here_inputs=[self.here[a.i] for a in refs], shared=shared,
-                            sharers=sharers)
+                            sharers=sharers, maker_reads=[self.reads[a.i] for a in refs])
             if entry is not None:
                 d.entry = self.names[entry]
                 d.aliased = bool(refs) and _same_storage(self.there[entry], self.there[refs[0].i])
@@ -715,6 +722,7 @@ class Runner:
 
     def _add(self, name, x, y, op):
         self.origin.append(op)
+        self.reads.append(self._reads_now)
         self.names.append(name)
         self.here.append(x)
         self.there.append(y)
@@ -833,6 +841,7 @@ class Runner:
                 for d in found:
                     d.op, d.call, d.inputs, d.origins, d.culprit = call.op, call, inputs, origins, upto - 1
                     d.shared, d.sharers, d.here_before = len(sharers), sharers, here_before
+                    d.maker_reads = self.snapshot_reads[upto - 1]
                 return
 
     def _coarsest(self, d):
