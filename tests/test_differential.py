@@ -2339,21 +2339,6 @@ known_class(
     SPATIAL, status="by-design")
 
 
-def int_multi_output_view_written_with_grad(d):
-    """An in-place op on an integer/bool output of split/chunk/unbind with an operand that requires grad."""
-    return torch_says(d, "returns multiple views") and not isf(x0(d)) and any(t.requires_grad for t in d.inputs[1:])
-
-
-known_class(
-    "int-multi-output-view-inplace-with-grad", INPLACE, RAISES_THERE, int_multi_output_view_written_with_grad,
-    """
-    x = torch.tensor([[0, 9], [-100, -1]])
-    x.split(1, -1)[0].eq_(torch.tensor(-3.0, dtype=torch.float64, requires_grad=True))
-    """, "PyTorch refuses an in-place op on an output of split/chunk/unbind when an operand requires grad, even "
-         "for an integer output (its check_inplace runs before the dtype matters: 'A view was created in no_grad "
-         "mode ...'); tapegrad's multi-output rule skips integer and bool views (the check lives in "
-         "inplace.py's _write_recorded, outside this helper's files)", "tapegrad/autograd/inplace.py")
-
 # ---------------------------------------------------------------------- the tests
 def _examples():
     return settings().max_examples * 10  # 200 programs in the fast profile, 3,000 under HYPOTHESIS_PROFILE=thorough

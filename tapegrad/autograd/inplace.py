@@ -48,7 +48,7 @@ __all__ = ["apply", "no_record", "bump", "increment_version", "alias", "group", 
            "mark_multi_output", "unmark_multi_output", "any_requires_grad", "apply_view", "dense", "overlap",
            "partial_overlap", "overlap_error", "check_overlaps", "resize", "foreign", "unview",
            "internal_overlap", "writable", "overlapping_write", "overlapping_error",
-           "same_layout", "OverlappingWrite"]
+           "same_layout", "OverlappingWrite", "check_multi_output"]
 
 _grad = _state.grad
 _clock = _state.clock
@@ -461,6 +461,16 @@ def unmark_multi_output(views) -> None:
         v._extra["unsafe"] = True
 
 
+def check_multi_output(name: str, t: Tensor, value) -> None:
+    """Refuse, as PyTorch's check_inplace, an in-place write of a ``value`` that requires grad under grad mode
+    into an output of split/chunk/unbind, whatever ``t``'s dtype (for ops that drop the value's gradient into
+    an integer or bool ``t`` before reaching the door: masked_fill_, index_fill_, fill_ and index_put_ through
+    setitem)."""
+    if t._extra is not None and "multi_output" in t._extra and _grad.enabled and isinstance(value, Tensor) \
+            and value._requires_grad:
+        raise _multi_output_error(name, t._extra["multi_output"])
+
+
 def _multi_output_error(name, what):
     return RuntimeError(f"{name}: {what} is a view and is being modified in place. This view is the output of a "
                         "function that returns multiple views (split, chunk, unbind). Such functions do not allow "
@@ -523,8 +533,9 @@ def apply_view(self: Tensor, name: str, view_op, *args, node=None) -> Tensor:
 
 
 def _write_recorded(self, name, op, args, kwargs, cast_ok, overlapping=None):
-    if self._extra is not None and "multi_output" in self._extra and self._data.dtype.kind == "f":
-        # (an integer or bool view is no differentiable view in PyTorch: its multi-output rule does not apply)
+    if self._extra is not None and "multi_output" in self._extra and (name != "copy_" or self._data.dtype.kind == "f"):
+        # PyTorch's check_inplace runs whenever an operand requires grad, whatever the dtype, except in copy_,
+        # which asks first whether self's dtype is differentiable (VariableTypeManual.cpp)
         raise _multi_output_error(name, self._extra["multi_output"])
     base = self if self._base is None else self._base
     for t, what in ((self, "a leaf tensor"), (base, "a view of a leaf tensor")):

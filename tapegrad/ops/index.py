@@ -515,6 +515,11 @@ def setitem(self: Tensor, index, value) -> None:
              and np.may_share_memory(x, index._data)) if kind is Tensor else _index_shares(self, index)):
         if not _masked_fill_put(adv, np.asarray(v)):  # an index that is x, or a view of its memory
             _index_overlap("setitem", self, index, target)
+    if x.dtype.kind != "f" and self._extra is not None and (adv is not None or value.__class__ is Tensor
+                                                            and not value._data.ndim and target.ndim):
+        # PyTorch's index_put_, or fill_ of a 0-d value into a view of another shape (TensorIndexing.h's copy_to;
+        # its copy_, which takes an integer view, for the rest)
+        _views.check_multi_output("setitem", self, value)
     if _records(self, value) and x.dtype.kind == "f":  # integer and bool tensors never require grad
         if self._requires_grad and self._backward is None:
             raise RuntimeError("setitem: a leaf tensor that requires grad is being used in an in-place operation; "
@@ -1444,6 +1449,7 @@ def masked_fill_(self: Tensor, mask, value) -> Tensor:
     tensor([2., 0., 2.])
     """
     if isinstance(value, Tensor) and value._requires_grad and self._data.dtype.kind != "f":
+        _views.check_multi_output("masked_fill_", self, value)
         value = value.detach()  # an integer or bool tensor never requires grad
     if not self._data.flags.writeable and self._data.size and not (self._requires_grad and _grad.enabled):
         plain = not _records(value)  # (expand's memory: written in place, recorded when the value requires grad)
@@ -1543,6 +1549,7 @@ def index_fill_(self: Tensor, dim: int, index, value) -> Tensor:
     tensor([ 0., -1.,  0.])
     """
     if isinstance(value, Tensor) and value._requires_grad and self._data.dtype.kind != "f":
+        _views.check_multi_output("index_fill_", self, value)
         value = value.detach()  # an integer or bool tensor never requires grad
     _no_overlap("index_fill_", self, index)
     if not self._data.flags.writeable and self._data.size and not (self._requires_grad and _grad.enabled):
