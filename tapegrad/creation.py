@@ -142,6 +142,10 @@ def _check_numbers(data, dtype, op="tensor"):
             _check_numbers(item, dtype, op)
     elif isinstance(data, (int, float)):
         _checked_value(data, dtype, op)
+    elif isinstance(data, Tensor) and data._data.size == 1 and data._data.dtype.kind in "iu":
+        # a one-element tensor in the data is read as a number (its item), checked as one: tensor([t], dtype=uint8)
+        # refuses t = 300, as PyTorch (while tensor(t, dtype=uint8) converts the tensor itself, wrapping)
+        _checked_value(int(data._data.reshape(-1)[0]), dtype, op)
 
 
 def as_tensor(data, dtype=None, device=None):
@@ -325,6 +329,8 @@ def linspace(start, end, steps, dtype=None, device=None, requires_grad=False):
         raise RuntimeError(f"linspace: number of steps must be non-negative, got {steps}")
     out_dtype = np.dtype(_float_dtype(dtype))
     if out_dtype.kind == "b":
+        if steps <= 1:  # PyTorch's linspace_out: no kernel for 0 steps, a fill_(start) for 1 (bool(nan) is True)
+            return _finish(np.full(steps, bool(start)), requires_grad)
         raise NotImplementedError("linspace: \"linspace_cpu\" not implemented for 'Bool', as PyTorch")
     if out_dtype.kind in "iu" and steps:  # as PyTorch's kernel: the ends are converted to the integer dtype first,
         # with c10's checked conversion (1e30 into int64 is refused; -1 into uint8 wraps to 255)

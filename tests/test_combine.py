@@ -58,6 +58,27 @@ def test_shape_ops_gradients(data):
     assert_gradients(lambda u, v: tg.cross(u, v, dim=-1), a, b)
 
 
+@given(rows=st.lists(st.lists(st.sampled_from([0.0, -0.0, 1.0, -1.0, 2.5, float("inf"), float("-inf"),
+                                               float("nan")]), min_size=1, max_size=30), min_size=1, max_size=3)
+            .filter(lambda r: len({len(x) for x in r}) == 1),
+       k=st.integers(1, 30), dtype=st.sampled_from(["float16", "float32", "float64"]))
+@example(rows=[[-2.5, 2.0, 2.0, 3.0], [0.0, -2.5, -0.0, float("-inf")]], k=3, dtype="float16")  # seed 124082
+@example(rows=[[0.0, -0.0, 0.0, -0.0, 1.0, -1.0, 0.0, -0.0, 0.0]], k=4, dtype="float32")
+def test_kthvalue_returns_the_zero_pytorchs_quickselect_leaves(rows, k, dtype):
+    # PyTorch's CPU kthvalue runs its own quickselect (median-of-three pivot, Sedgewick's partition, NaN above
+    # every number) on a copy of each row; where the k-th value is a zero and the row holds zeros of both signs,
+    # its order of swaps decides which zero comes back (aten/src/ATen/native/Sorting.cpp, quick_select_template)
+    x = np.array(rows, dtype)
+    k = min(k, x.shape[1])
+    got = tg.kthvalue(tg.tensor(x), k, 1)
+    np.testing.assert_array_equal(got.values.numpy(), np.sort(x, axis=1)[:, k - 1])  # the k-th value (NaN last)
+    np.testing.assert_array_equal(np.take_along_axis(x, got.indices.numpy()[:, None], 1)[:, 0], got.values.numpy())
+    torch = pytest.importorskip("torch")
+    want = torch.kthvalue(torch.from_numpy(x), k, 1).values.numpy()
+    np.testing.assert_array_equal(np.signbit(got.values.numpy()), np.signbit(want))
+    np.testing.assert_array_equal(got.values.numpy(), want)
+
+
 @given(data=st.data())
 def test_selecting_reductions_gradients(data):
     x = data.draw(arrays(max_dims=3, min_dims=1))

@@ -413,6 +413,31 @@ def test_unique_keeps_the_zero_and_nan_order_of_pytorchs_std_sort(values, dtype)
     np.testing.assert_array_equal(np.signbit(tg.tensor(x).unique().numpy()), np.signbit(w.numpy()))
 
 
+_SLICES = st.lists(st.lists(st.sampled_from([0.0, -0.0, 1.0, -1.0, float("inf"), float("nan")]), min_size=2,
+                            max_size=2), min_size=1, max_size=24)
+
+
+@given(rows=_SLICES, dtype=st.sampled_from(["float16", "float32", "float64"]))
+@example(rows=[[0.0, -3.0], [-2.5, -3.0], [float("nan"), float("-inf")]], dtype="float16")  # driver seed 159177
+@example(rows=[[1.0, float("nan")], [float("nan"), 1.0], [float("inf"), float("nan")], [1.0, 1.0]] * 5,
+         dtype="float32")  # 20 slices: std::sort's introsort moves the NaN slices
+def test_unique_dim_with_nan_keeps_pytorchs_std_sort_order(rows, dtype):
+    # unique(dim=) sorts slice indices with std::sort and a lexicographic < that NaN makes no strict weak order,
+    # then keeps each run's first slice where at::equal holds (NaN equals nothing, so a NaN slice stays apart)
+    # (aten/src/ATen/native/Unique.cpp, _unique_dim_cpu_template and _unique_dim_cpu_impl)
+    x = np.array(rows, dtype)
+    v, inv, counts = tg.unique(tg.tensor(x), dim=0, return_inverse=True, return_counts=True)
+    np.testing.assert_array_equal(v.numpy()[inv.numpy()], x)  # every slice maps to an equal one (NaN too)
+    assert counts.numpy().sum() == x.shape[0] and (counts.numpy() > 0).all()
+    torch = pytest.importorskip("torch")
+    want = torch.unique(torch.from_numpy(x), dim=0, return_inverse=True, return_counts=True)
+    for got, w in zip((v, inv, counts), want):
+        np.testing.assert_array_equal(got.numpy(), w.numpy())
+    np.testing.assert_array_equal(np.signbit(v.numpy()), np.signbit(want[0].numpy()))
+    np.testing.assert_array_equal(tg.unique(tg.tensor(x.T.copy()), dim=1).numpy(),
+                                  torch.unique(torch.from_numpy(x.T.copy()), dim=1).numpy())
+
+
 def test_unique_dim_keeps_the_first_slice_of_pytorchs_std_sort():
     # unique(dim=) sorts the slice indices with std::sort and a lexicographic <, keeping each run's first slice
     # (aten/src/ATen/native/Unique.cpp, _unique_dim_cpu_template)

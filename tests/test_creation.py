@@ -263,6 +263,8 @@ def test_randint_like_takes_high_alone_or_low_and_high():
     (lambda v, d: tg.zeros(1).new_full((1,), v, dtype=d), 128, tg.int8),
     (lambda v, d: tg.tensor([1, v], dtype=d), 300, tg.uint8),
     (lambda v, d: tg.tensor([[v]], dtype=d), float("nan"), tg.int64),
+    (lambda v, d: tg.tensor([tg.tensor(v)], dtype=d), 203200, tg.uint8),  # a one-element tensor is read as a number
+    (lambda v, d: tg.tensor([[tg.tensor([v], dtype=tg.int32)]], dtype=d), 300, tg.int8),
 ])
 def test_values_out_of_an_integer_dtype_are_refused(call, value, dtype):
     with pytest.raises(RuntimeError, match="value cannot be converted to type .* without overflow"):
@@ -402,7 +404,23 @@ def test_integer_linspace_truncates_its_ends_first_as_pytorch(start, end, steps,
 def test_linspace_refuses_bool_and_compares_with_pytorch():
     with pytest.raises(NotImplementedError, match="linspace_cpu"):
         tg.linspace(0.5, 0.0, 3, dtype=tg.bool)
+    # PyTorch's linspace_out runs no kernel for 0 steps and fills start for 1 (RangeFactories.cpp): bool takes those
+    none = tg.linspace(0.0, 2.0, 0, dtype=tg.bool)
+    assert none.dtype == tg.bool and none.numel() == 0
+    assert [tg.linspace(s, 2.0, 1, dtype=tg.bool).tolist() for s in (0.0, 0.5, float("nan"))] == [[False], [True],
+                                                                                                    [True]]
     torch = pytest.importorskip("torch")
+    for start, steps in [(0.0, 0), (0.0, 1), (0.5, 1), (float("nan"), 1), (-3, 1)]:
+        assert tg.linspace(start, 2.0, steps, dtype=tg.bool).tolist() == \
+            torch.linspace(start, 2.0, steps, dtype=torch.bool).tolist()
+    for v, dtype in [(300, "uint8"), (-1, "uint8"), (True, "uint8"), (2 ** 40, "int32"), (5, "bool")]:
+        outcome = []
+        for m in (tg, torch):
+            try:
+                outcome.append(m.tensor([m.tensor(v)], dtype=getattr(m, dtype)).tolist())
+            except RuntimeError:
+                outcome.append("refused")
+        assert outcome[0] == outcome[1], (v, dtype, outcome)
     for args in [(0.5, -3, 4), (-3, 0.5, 4), (0, 10, 4), (2.7, 9.9, 5), (-7.9, 7.9, 7)]:
         for dtype in ("int16", "int32", "int64"):
             got = tg.linspace(*args, dtype=getattr(tg, dtype)).tolist()

@@ -826,8 +826,27 @@ def kthvalue(input: Tensor, k: int, dim: int = -1, keepdim: bool = False):
     if input._data.dtype == np.bool_:
         raise NotImplementedError("kthvalue: not implemented for bool tensors, as in PyTorch (\"kthvalue_cpu\" not "
                                   "implemented for 'Bool')")
-    order = np.argsort(input._data, axis=d, kind="stable")
-    return _selected("kthvalue", input, d, keepdim, np.take(order, [k - 1], axis=d), kthvalue_result)
+    x = input._data
+    index = np.take(np.argsort(x, axis=d, kind="stable"), [k - 1], axis=d)
+    if x.dtype.kind == "f":
+        picked = np.take_along_axis(x, index, d)
+        zero = x == 0
+        if (picked == 0).any() and (zero & np.signbit(x)).any() and (zero & ~np.signbit(x)).any():
+            index = _kth_zeros_as_pytorch(x, d, k, index)
+    return _selected("kthvalue", input, d, keepdim, index, kthvalue_result)
+
+
+def _kth_zeros_as_pytorch(x, d, k, index):
+    """``index`` with the rows whose k-th value is a zero and which hold zeros of both signs re-selected by
+    PyTorch's own quickselect, whose order of swaps decides which zero it returns (Python speed: only those
+    rows)."""
+    rows = np.moveaxis(x, d, -1).reshape(-1, x.shape[d])
+    out = np.moveaxis(index, d, -1).reshape(-1).copy()
+    for r in np.flatnonzero(rows[np.arange(rows.shape[0]), out] == 0):
+        row = rows[r]
+        if np.signbit(row[row == 0]).any() and not np.signbit(row[row == 0]).all():
+            out[r] = _stdsort.torch_quick_select(row.astype(np.float64).tolist(), k - 1)
+    return np.moveaxis(out.reshape(np.moveaxis(index, d, -1).shape), -1, d)
 
 
 @op

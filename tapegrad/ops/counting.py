@@ -65,10 +65,13 @@ def _unique_along(x, dim, consecutive, inverse_wanted=True):
         picked = rows[start]
         inverse = np.cumsum(start) - 1
     else:
-        picked, inverse = np.unique(rows, axis=0, return_inverse=True)
-        inverse = inverse.reshape(-1)
-        if rows.dtype.kind == "f" and _both_zeros(rows) and not np.isnan(rows).any():
-            picked = _first_rows(rows, picked)
+        if rows.dtype.kind == "f" and rows.size and np.isnan(rows).any():
+            picked, inverse = _unique_rows_as_std_sort(rows)
+        else:
+            picked, inverse = np.unique(rows, axis=0, return_inverse=True)
+            inverse = inverse.reshape(-1)
+            if rows.dtype.kind == "f" and _both_zeros(rows):
+                picked = _first_rows(rows, picked)
     counts = np.bincount(inverse, minlength=picked.shape[0]) if n else np.zeros(0, np.int64)
     values = np.moveaxis(picked.reshape((picked.shape[0],) + moved.shape[1:]), 0, dim)
     return values, inverse, counts
@@ -99,6 +102,36 @@ def _unique_as_std_sort(flat):
         prev = v
         inverse[i] = len(keep) - 1
     return np.array(keep, flat.dtype), inverse
+
+
+def _lexicographic_less(lists):
+    """_unique_dim_cpu_template's comparator on slice indices: the first element where ``<`` or ``>`` holds
+    decides (NaN compares neither way, so it is skipped)."""
+    def less(a, b):
+        for x, y in zip(lists[a], lists[b]):
+            if x < y:
+                return True
+            if x > y:
+                return False
+        return False
+
+    return less
+
+
+def _unique_rows_as_std_sort(rows):
+    """(slices, inverse) as PyTorch's CPU unique(dim=) makes them when a slice holds NaN: it sorts the slice
+    indices with ``std::sort`` and the lexicographic ``<``, which NaN makes no strict weak order (so where a NaN
+    slice lands is libstdc++'s order of moves), then keeps the first slice of each run of slices equal to it
+    (``at::equal``: NaN equals nothing, so each slice with a NaN stays apart) (aten/src/ATen/native/Unique.cpp,
+    _unique_dim_cpu_template, _unique_dim_cpu_impl). Python speed: only with a NaN."""
+    lists = rows.tolist()
+    order = _stdsort.std_sort(range(len(lists)), _lexicographic_less(lists))
+    firsts, inverse = [], np.empty(len(lists), np.int64)
+    for r in order:
+        if not firsts or not all(x == y for x, y in zip(lists[firsts[-1]], lists[r])):
+            firsts.append(r)
+        inverse[r] = len(firsts) - 1
+    return rows[firsts], inverse
 
 
 def _first_rows(rows, picked):
