@@ -1135,8 +1135,7 @@ known_class(
          "tapegrad's separable filter gives the latter", SPATIAL, status="pytorch-bug")
 # -- tapegrad/ops/extra_math.py
 known_class(
-    "inverse-hyperbolic-inplace-grad", {"Tensor." + n + "_" for n in ("asinh", "arcsinh", "acosh", "arccosh",
-                                                                      "atanh", "arctanh")},
+    "inverse-hyperbolic-inplace-grad", ALL_OPS,  # (the driver may file the backward under an earlier call)
     "backward-pytorch-raises",
     lambda d: torch_says(d, "the derivative for 'inplace version of"),
     """
@@ -1762,6 +1761,11 @@ def histogram_position_overflows(d):
     rng = kw(d, "range")
     lo, hi = (float(rng[0]), float(rng[1])) if rng is not None else (float(a.min()), float(a.max())) if a.numel() \
         else (0.0, 1.0)
+    if lo == hi:  # the range PyTorch widens by 0.5 each side, which the dtype may round away: then every edge is
+        lo, hi = lo - 0.5, hi + 0.5  # the one value, whose position 0 * bins / 0 is NaN (also cast to INT64_MIN)
+        ends = torch.tensor([lo, hi], dtype=torch.float64).to(x.dtype).double()
+        if float(ends[0]) == float(ends[1]):
+            return bool(((a >= ends[0]) & (a <= ends[1])).any())
     a = a[(a >= lo) & (a <= hi)]
     return bool(a.numel()) and float(((a - lo) * bins).max()) > float(torch.finfo(x.dtype).max)
 
@@ -1773,7 +1777,9 @@ known_class(
     """, "PyTorch's histogram puts x in bin (x - lo) * bins / (hi - lo) computed in the input's dtype "
          "(HistogramKernel.cpp); near float32's maximum the product overflows to inf, its cast to int64 gives "
          "INT64_MIN and the local search then counts 3e38 (in [2e38, 3e38]) in bin 1; tapegrad counts it in its "
-         "own bin, as numpy", COUNTING, status="pytorch-bug")
+         "own bin, as numpy. Same where the widened empty range [x - 0.5, x + 0.5] rounds to [x, x] in the dtype "
+         "(|x| >= 2 ** 53 in float64): every edge is x, the position 0/0 is NaN and the local search reads before "
+         "the edges; tapegrad counts x in the last bin, the closed one [x, x]", COUNTING, status="pytorch-bug")
 known_class(
     "det-of-singular-rounding", fam("slogdet", "logdet", "det", inplace=False) | {"linalg.slogdet", "linalg.det"},
     {"value", "inf", "nan", "signed-zero"} | GRADS,
