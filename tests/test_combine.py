@@ -1445,3 +1445,73 @@ def test_cross_gradient_matches_pytorch_with_broadcasting():
         grads.append((u.grad.numpy(), v.grad.numpy()))
     for g, w in zip(*grads):
         np.testing.assert_allclose(g, w, rtol=1e-12)
+
+
+@pytest.mark.parametrize("make", [lambda m, x: x, lambda m, x: x.t(), lambda m, x: m.diagonal(x),
+                                  lambda m, x: x[:, 1], lambda m, x: x[1:], lambda m, x: x.reshape(2, 3)[:, ::2]])
+def test_ravel_is_contiguous_then_view_as_pytorch(make):
+    # PyTorch's ravel is self.contiguous().view(-1) (TensorShape.cpp): a non-contiguous input (even a diagonal,
+    # which a strided view could flatten) is copied, so a write into the result does not reach the input
+    torch = pytest.importorskip("torch")
+    out = []
+    for m in (tg, torch):
+        x = m.arange(6.0).reshape(3, 2)
+        y = make(m, x)
+        r = m.ravel(y)
+        r[0] = -1.0
+        out.append((r.tolist(), x.tolist(), y.is_contiguous()))
+    assert out[0] == out[1]
+    a = tg.tensor([[-1.0, 1.5], [-3.0, 1.0], [3.0, -3.0]], requires_grad=True)
+    r = tg.ravel(tg.diagonal(a))  # driver seed 153126: a copy, so writable under grad mode
+    r[1] = tg.tensor(0.3)
+    r.sum().backward()
+    assert a.grad.tolist() == [[1.0, 0.0], [0.0, 0.0], [0.0, 0.0]]
+
+
+def _kron_layouts(m, seed):
+    """Random small inputs of kron in PyTorch's layouts: permuted, sliced, of mixed dtypes (same seed, same
+    tensors in both libraries)."""
+    rng = np.random.default_rng(seed)
+    out = []
+    for _ in range(2):
+        nd = int(rng.integers(0, 4))
+        shape = tuple(int(v) for v in rng.integers(1, 4, nd))
+        t = m.arange(float(np.prod(shape) * 2), dtype=m.float64).reshape(shape + (2,))[..., 0] if rng.integers(2) \
+            else m.ones(shape, dtype=m.float64)
+        if nd >= 2:
+            t = t.permute(*[int(p) for p in rng.permutation(nd)])
+        if rng.integers(3) == 0:
+            t = t.to(getattr(m, str(rng.choice(["bool", "int64", "float32"]))))
+        out.append(t)
+    return out
+
+
+@given(seed=st.integers(0, 2 ** 32 - 1))
+@example(seed=150642)
+def test_kron_refuses_the_layouts_pytorchs_final_view_refuses(seed):
+    # PyTorch's kron multiplies views of the inputs with 1s interleaved and views the product, laid out by
+    # TensorIterator in the order of the inputs' strides, as the result (LinearAlgebra.cpp, KronImpl): a
+    # transposed input can give a layout that view refuses ("view size is not compatible")
+    torch = pytest.importorskip("torch")
+    out = []
+    for m in (tg, torch):
+        a, b = _kron_layouts(m, seed)
+        try:
+            out.append(m.kron(a, b).double().numpy())
+        except RuntimeError as e:
+            assert "view size is not compatible" in str(e)
+            out.append("refused")
+    if isinstance(out[0], str) or isinstance(out[1], str):
+        assert out[0] == out[1]
+    else:
+        np.testing.assert_array_equal(out[0], out[1])
+
+
+def test_kron_of_a_transposed_input_is_refused_as_pytorch():
+    x = tg.tensor([[[3, 100, 4], [3, -100, 0], [-1, 0, 3], [1, -100, 1]]]).swapaxes(-1, 1)  # driver seed 150642
+    with pytest.raises(RuntimeError, match="view size is not compatible"):
+        x.kron(tg.tensor([[False], [False]]))
+    assert x.contiguous().kron(tg.tensor([[False], [False]])).shape == (1, 6, 4)
+    y = tg.argwhere(tg.tensor([[-1.0, -1.0, -3.0], [0.5, -1.0, 3.0]]))  # nonzero's column-major result
+    with pytest.raises(RuntimeError, match="view size is not compatible"):
+        tg.float_power(y, y).kron(tg.tensor([-100, 0, -7]))
