@@ -1515,3 +1515,18 @@ def test_kron_of_a_transposed_input_is_refused_as_pytorch():
     y = tg.argwhere(tg.tensor([[-1.0, -1.0, -3.0], [0.5, -1.0, 3.0]]))  # nonzero's column-major result
     with pytest.raises(RuntimeError, match="view size is not compatible"):
         tg.float_power(y, y).kron(tg.tensor([-100, 0, -7]))
+
+
+@pytest.mark.parametrize("dim", [None, 0, 1, -1])
+def test_repeat_interleave_of_an_int_is_a_view_of_a_clone_as_pytorch(dim):
+    # PyTorch repeats by an int with unsqueeze, expand, clone and flatten (Repeat.cpp), so the result is a view
+    # (detach_ refuses it: driver seed 109143); repeats given as a tensor go through index_select, a new tensor
+    x = tg.tensor([[1.0, 2.0], [3.0, 4.0]], requires_grad=True)
+    r = x.repeat_interleave(2, dim=dim)
+    with pytest.raises(RuntimeError, match="can't detach views"):
+        r.detach_()
+    assert not x.repeat_interleave(tg.tensor([2, 1]), dim=0 if dim is None else dim).detach_().requires_grad
+    assert_gradients(lambda t: t.repeat_interleave(2, dim=dim), np.array([[1.0, 2.0], [3.0, 4.0]]))
+    torch = pytest.importorskip("torch")
+    want = torch.tensor([[1.0, 2.0], [3.0, 4.0]]).repeat_interleave(2, dim=dim)
+    assert r.tolist() == want.tolist() and r.stride() == want.stride() and want._is_view()

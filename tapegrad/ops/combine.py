@@ -708,6 +708,12 @@ def repeat_interleave(input, repeats=None, dim=None, *, output_size=None) -> Ten
                            f"{index.shape[0]}")
     if x.ndim == 0:
         x = x.reshape(1)
+    if not isinstance(repeats, Tensor):
+        # PyTorch's int repeats (Repeat.cpp): unsqueeze, expand, clone and flatten, so the result is a view of the
+        # clone (``detach_()`` refuses it, as PyTorch's); a tensor of repeats goes through index_select
+        shape = list(x.shape)
+        shape.insert(d + 1, int(repeats))
+        return x.unsqueeze(d + 1).expand(shape).clone().flatten(d, d + 1)
     return I.index_select(x, d, wrap(index.astype(np.int64)))
 
 
