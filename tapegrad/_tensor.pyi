@@ -977,7 +977,7 @@ class Tensor:
     def random_(self, *args, **kwargs) -> Any:
         """random_(from=0, to=None, *, generator=None) -> self: integers uniform in [from, to - 1], in place;"""
     def ravel(self) -> Tensor:
-        """ravel(input): the elements as a 1-D tensor (a view when possible)."""
+        """ravel(input): the elements as a 1-D tensor: ``input.contiguous().view(-1)``, as PyTorch's, so a view of"""
     @property
     def real(self) -> Tensor: ...
     def reciprocal(self) -> Tensor:

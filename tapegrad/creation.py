@@ -1,5 +1,6 @@
 """Creating tensors: from data, filled, ranges, and random."""
 
+import math
 import warnings
 
 import numpy as np
@@ -142,6 +143,10 @@ def _check_numbers(data, dtype, op="tensor"):
             _check_numbers(item, dtype, op)
     elif isinstance(data, (int, float)):
         _checked_value(data, dtype, op)
+    elif isinstance(data, Tensor) and data._data.size == 1 and data._data.dtype.kind in "iu":
+        # a one-element tensor in the data is read as a number (its item), checked as one: tensor([t], dtype=uint8)
+        # refuses t = 300, as PyTorch (while tensor(t, dtype=uint8) converts the tensor itself, wrapping)
+        _checked_value(int(data._data.reshape(-1)[0]), dtype, op)
 
 
 def as_tensor(data, dtype=None, device=None):
@@ -319,16 +324,90 @@ def arange(start, end=None, step=1, dtype=None, device=None, requires_grad=False
     return _finish(np.arange(start, end, step).astype(dt), requires_grad)
 
 
+def _two_sum(x, y):
+    s = x + y
+    b = s - x
+    return s, (x - (s - b)) + (y - b)
+
+
+def _add_round_odd(x, y):
+    """x + y rounded to odd (float64): a later rounding to fewer bits is then the exact sum's (Boldo-Melquiond)."""
+    s, e = _two_sum(x, y)
+    fix = (e != 0) & np.isfinite(s) & ((s.view(np.int64) & 1) == 0)
+    if fix.any():
+        s = s.copy()
+        s[fix] = np.nextafter(s[fix], np.where(e[fix] > 0, np.inf, -np.inf))
+    return s
+
+
+def _split(a):
+    c = a * 134217729.0  # Dekker's split: 2 ** 27 + 1
+    hi = c - (c - a)
+    return hi, a - hi
+
+
+def fused_multiply_add(a, b, c):
+    """``a * b + c`` with one rounding, in the dtype of ``a`` (float32 or float64 arrays, ``c`` broadcast): what
+    PyTorch's CPU kernels compute where the compiler contracts a product and a sum into an FMA instruction
+    (its AVX2/AVX512 builds). float32 goes through float64 (the product is exact there) rounded to odd, float64
+    through Dekker's exact product and a sum rounded to odd; non-finite results are the plain expression's."""
+    with np.errstate(all="ignore"):
+        c = np.broadcast_to(np.asarray(c, a.dtype), a.shape)
+        if a.dtype == np.float32:
+            r = _add_round_odd(a.astype(np.float64) * b.astype(np.float64), c.astype(np.float64)).astype(np.float32)
+        else:
+            p = a * b
+            ah, al = _split(a)
+            bh, bl = _split(b)
+            err = ((ah * bh - p) + ah * bl + al * bh) + al * bl
+            hi, lo = _two_sum(c, p)
+            r = hi + _add_round_odd(lo, err)
+        return np.where(np.isfinite(r), r, a * b + c).astype(a.dtype)
+
+
+def float_linspace(start, end, steps, dtype):
+    """PyTorch's CPU linspace values in a float numpy ``dtype``: the ends converted to the dtype, step = (end -
+    start) / (steps - 1) in it, then start + step * i for the first half and end - step * (steps - 1 - i) for
+    the second (RangeFactoriesKernel.cpp), each a fused multiply-add in float32/float64 (as PyTorch's build
+    contracts it) and separately rounded float16 operations in float16."""
+    dt = np.dtype(dtype)
+    t = dt.type
+    with np.errstate(all="ignore"):
+        s, e = t(start), t(end)
+        if steps <= 1:
+            return np.full(steps, s, dt)
+        step = (e - s) / t(steps - 1)
+        i = np.arange(steps)
+        up, down = i.astype(dt), (steps - 1 - i).astype(dt)
+        if dt.itemsize < 4:
+            first, second = s + step * up, e - step * down
+        else:
+            first = fused_multiply_add(np.full(steps, step, dt), up, s)
+            second = fused_multiply_add(np.full(steps, -step, dt), down, e)
+        return np.where(i < steps // 2, first, second).astype(dt)
+
+
 def linspace(start, end, steps, dtype=None, device=None, requires_grad=False):
     """linspace(start, end, steps, dtype=None): ``steps`` evenly spaced values from start to end inclusive."""
     if steps < 0:
         raise RuntimeError(f"linspace: number of steps must be non-negative, got {steps}")
     out_dtype = np.dtype(_float_dtype(dtype))
     if out_dtype.kind == "b":
+        if steps <= 1:  # PyTorch's linspace_out: no kernel for 0 steps, a fill_(start) for 1 (bool(nan) is True)
+            return _finish(np.full(steps, bool(start)), requires_grad)
         raise NotImplementedError("linspace: \"linspace_cpu\" not implemented for 'Bool', as PyTorch")
     if out_dtype.kind in "iu" and steps:  # as PyTorch's kernel: the ends are converted to the integer dtype first,
         # with c10's checked conversion (1e30 into int64 is refused; -1 into uint8 wraps to 255)
         start, end = (int(_checked_value(v, out_dtype, "linspace")) for v in (start, end))
+    if out_dtype.kind == "f":
+        if steps == 1:  # PyTorch's fill_(start), with fill_'s check
+            _checked_value(start, out_dtype, "linspace", (1,))
+        elif steps > 1:  # the kernel's checked conversion of both ends (Scalar.to<scalar_t>)
+            for v in (start, end):
+                if math.isfinite(v) and abs(v) > float(np.finfo(out_dtype).max):
+                    raise RuntimeError(f"linspace: value {v!r} cannot be converted to type {out_dtype} without "
+                                       f"overflow")
+        return _finish(float_linspace(start, end, steps, out_dtype), requires_grad)
     if steps == 1:
         values = np.array([start], dtype=np.float64)
     else:

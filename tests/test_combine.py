@@ -58,6 +58,27 @@ def test_shape_ops_gradients(data):
     assert_gradients(lambda u, v: tg.cross(u, v, dim=-1), a, b)
 
 
+@given(rows=st.lists(st.lists(st.sampled_from([0.0, -0.0, 1.0, -1.0, 2.5, float("inf"), float("-inf"),
+                                               float("nan")]), min_size=1, max_size=30), min_size=1, max_size=3)
+            .filter(lambda r: len({len(x) for x in r}) == 1),
+       k=st.integers(1, 30), dtype=st.sampled_from(["float16", "float32", "float64"]))
+@example(rows=[[-2.5, 2.0, 2.0, 3.0], [0.0, -2.5, -0.0, float("-inf")]], k=3, dtype="float16")  # seed 124082
+@example(rows=[[0.0, -0.0, 0.0, -0.0, 1.0, -1.0, 0.0, -0.0, 0.0]], k=4, dtype="float32")
+def test_kthvalue_returns_the_zero_pytorchs_quickselect_leaves(rows, k, dtype):
+    # PyTorch's CPU kthvalue runs its own quickselect (median-of-three pivot, Sedgewick's partition, NaN above
+    # every number) on a copy of each row; where the k-th value is a zero and the row holds zeros of both signs,
+    # its order of swaps decides which zero comes back (aten/src/ATen/native/Sorting.cpp, quick_select_template)
+    x = np.array(rows, dtype)
+    k = min(k, x.shape[1])
+    got = tg.kthvalue(tg.tensor(x), k, 1)
+    np.testing.assert_array_equal(got.values.numpy(), np.sort(x, axis=1)[:, k - 1])  # the k-th value (NaN last)
+    np.testing.assert_array_equal(np.take_along_axis(x, got.indices.numpy()[:, None], 1)[:, 0], got.values.numpy())
+    torch = pytest.importorskip("torch")
+    want = torch.kthvalue(torch.from_numpy(x), k, 1).values.numpy()
+    np.testing.assert_array_equal(np.signbit(got.values.numpy()), np.signbit(want))
+    np.testing.assert_array_equal(got.values.numpy(), want)
+
+
 @given(data=st.data())
 def test_selecting_reductions_gradients(data):
     x = data.draw(arrays(max_dims=3, min_dims=1))
@@ -1453,3 +1474,86 @@ def test_one_narrow_tensor_as_both_operands_meets_its_gradients_in_the_wide_dtyp
     t64 = np.array(vals, dtype).astype(np.float64)
     want = np.zeros_like(t64) if name == "addcdiv" else 2 * g * t64
     np.testing.assert_array_equal(t.grad.numpy(), want.astype(dtype))
+@pytest.mark.parametrize("make", [lambda m, x: x, lambda m, x: x.t(), lambda m, x: m.diagonal(x),
+                                  lambda m, x: x[:, 1], lambda m, x: x[1:], lambda m, x: x.reshape(2, 3)[:, ::2]])
+def test_ravel_is_contiguous_then_view_as_pytorch(make):
+    # PyTorch's ravel is self.contiguous().view(-1) (TensorShape.cpp): a non-contiguous input (even a diagonal,
+    # which a strided view could flatten) is copied, so a write into the result does not reach the input
+    torch = pytest.importorskip("torch")
+    out = []
+    for m in (tg, torch):
+        x = m.arange(6.0).reshape(3, 2)
+        y = make(m, x)
+        r = m.ravel(y)
+        r[0] = -1.0
+        out.append((r.tolist(), x.tolist(), y.is_contiguous()))
+    assert out[0] == out[1]
+    a = tg.tensor([[-1.0, 1.5], [-3.0, 1.0], [3.0, -3.0]], requires_grad=True)
+    r = tg.ravel(tg.diagonal(a))  # driver seed 153126: a copy, so writable under grad mode
+    r[1] = tg.tensor(0.3)
+    r.sum().backward()
+    assert a.grad.tolist() == [[1.0, 0.0], [0.0, 0.0], [0.0, 0.0]]
+
+
+def _kron_layouts(m, seed):
+    """Random small inputs of kron in PyTorch's layouts: permuted, sliced, of mixed dtypes (same seed, same
+    tensors in both libraries)."""
+    rng = np.random.default_rng(seed)
+    out = []
+    for _ in range(2):
+        nd = int(rng.integers(0, 4))
+        shape = tuple(int(v) for v in rng.integers(1, 4, nd))
+        t = m.arange(float(np.prod(shape) * 2), dtype=m.float64).reshape(shape + (2,))[..., 0] if rng.integers(2) \
+            else m.ones(shape, dtype=m.float64)
+        if nd >= 2:
+            t = t.permute(*[int(p) for p in rng.permutation(nd)])
+        if rng.integers(3) == 0:
+            t = t.to(getattr(m, str(rng.choice(["bool", "int64", "float32"]))))
+        out.append(t)
+    return out
+
+
+@given(seed=st.integers(0, 2 ** 32 - 1))
+@example(seed=150642)
+def test_kron_refuses_the_layouts_pytorchs_final_view_refuses(seed):
+    # PyTorch's kron multiplies views of the inputs with 1s interleaved and views the product, laid out by
+    # TensorIterator in the order of the inputs' strides, as the result (LinearAlgebra.cpp, KronImpl): a
+    # transposed input can give a layout that view refuses ("view size is not compatible")
+    torch = pytest.importorskip("torch")
+    out = []
+    for m in (tg, torch):
+        a, b = _kron_layouts(m, seed)
+        try:
+            out.append(m.kron(a, b).double().numpy())
+        except RuntimeError as e:
+            assert "view size is not compatible" in str(e)
+            out.append("refused")
+    if isinstance(out[0], str) or isinstance(out[1], str):
+        assert out[0] == out[1]
+    else:
+        np.testing.assert_array_equal(out[0], out[1])
+
+
+def test_kron_of_a_transposed_input_is_refused_as_pytorch():
+    x = tg.tensor([[[3, 100, 4], [3, -100, 0], [-1, 0, 3], [1, -100, 1]]]).swapaxes(-1, 1)  # driver seed 150642
+    with pytest.raises(RuntimeError, match="view size is not compatible"):
+        x.kron(tg.tensor([[False], [False]]))
+    assert x.contiguous().kron(tg.tensor([[False], [False]])).shape == (1, 6, 4)
+    y = tg.argwhere(tg.tensor([[-1.0, -1.0, -3.0], [0.5, -1.0, 3.0]]))  # nonzero's column-major result
+    with pytest.raises(RuntimeError, match="view size is not compatible"):
+        tg.float_power(y, y).kron(tg.tensor([-100, 0, -7]))
+
+
+@pytest.mark.parametrize("dim", [None, 0, 1, -1])
+def test_repeat_interleave_of_an_int_is_a_view_of_a_clone_as_pytorch(dim):
+    # PyTorch repeats by an int with unsqueeze, expand, clone and flatten (Repeat.cpp), so the result is a view
+    # (detach_ refuses it: driver seed 109143); repeats given as a tensor go through index_select, a new tensor
+    x = tg.tensor([[1.0, 2.0], [3.0, 4.0]], requires_grad=True)
+    r = x.repeat_interleave(2, dim=dim)
+    with pytest.raises(RuntimeError, match="can't detach views"):
+        r.detach_()
+    assert not x.repeat_interleave(tg.tensor([2, 1]), dim=0 if dim is None else dim).detach_().requires_grad
+    assert_gradients(lambda t: t.repeat_interleave(2, dim=dim), np.array([[1.0, 2.0], [3.0, 4.0]]))
+    torch = pytest.importorskip("torch")
+    want = torch.tensor([[1.0, 2.0], [3.0, 4.0]]).repeat_interleave(2, dim=dim)
+    assert r.tolist() == want.tolist() and r.stride() == want.stride() and want._is_view()

@@ -413,6 +413,31 @@ def test_unique_keeps_the_zero_and_nan_order_of_pytorchs_std_sort(values, dtype)
     np.testing.assert_array_equal(np.signbit(tg.tensor(x).unique().numpy()), np.signbit(w.numpy()))
 
 
+_SLICES = st.lists(st.lists(st.sampled_from([0.0, -0.0, 1.0, -1.0, float("inf"), float("nan")]), min_size=2,
+                            max_size=2), min_size=1, max_size=24)
+
+
+@given(rows=_SLICES, dtype=st.sampled_from(["float16", "float32", "float64"]))
+@example(rows=[[0.0, -3.0], [-2.5, -3.0], [float("nan"), float("-inf")]], dtype="float16")  # driver seed 159177
+@example(rows=[[1.0, float("nan")], [float("nan"), 1.0], [float("inf"), float("nan")], [1.0, 1.0]] * 5,
+         dtype="float32")  # 20 slices: std::sort's introsort moves the NaN slices
+def test_unique_dim_with_nan_keeps_pytorchs_std_sort_order(rows, dtype):
+    # unique(dim=) sorts slice indices with std::sort and a lexicographic < that NaN makes no strict weak order,
+    # then keeps each run's first slice where at::equal holds (NaN equals nothing, so a NaN slice stays apart)
+    # (aten/src/ATen/native/Unique.cpp, _unique_dim_cpu_template and _unique_dim_cpu_impl)
+    x = np.array(rows, dtype)
+    v, inv, counts = tg.unique(tg.tensor(x), dim=0, return_inverse=True, return_counts=True)
+    np.testing.assert_array_equal(v.numpy()[inv.numpy()], x)  # every slice maps to an equal one (NaN too)
+    assert counts.numpy().sum() == x.shape[0] and (counts.numpy() > 0).all()
+    torch = pytest.importorskip("torch")
+    want = torch.unique(torch.from_numpy(x), dim=0, return_inverse=True, return_counts=True)
+    for got, w in zip((v, inv, counts), want):
+        np.testing.assert_array_equal(got.numpy(), w.numpy())
+    np.testing.assert_array_equal(np.signbit(v.numpy()), np.signbit(want[0].numpy()))
+    np.testing.assert_array_equal(tg.unique(tg.tensor(x.T.copy()), dim=1).numpy(),
+                                  torch.unique(torch.from_numpy(x.T.copy()), dim=1).numpy())
+
+
 def test_unique_dim_keeps_the_first_slice_of_pytorchs_std_sort():
     # unique(dim=) sorts the slice indices with std::sort and a lexicographic <, keeping each run's first slice
     # (aten/src/ATen/native/Unique.cpp, _unique_dim_cpu_template)
@@ -425,3 +450,94 @@ def test_unique_dim_keeps_the_first_slice_of_pytorchs_std_sort():
         np.testing.assert_array_equal(np.signbit(got.numpy()), np.signbit(torch.unique(torch.from_numpy(x),
                                                                                        dim=0).numpy()))
     assert np.signbit(tg.unique(tg.tensor([[0.0, 1.0], [-0.0, 1.0]]), dim=0).numpy()).tolist() == [[False, False]]
+
+
+# ---------------------------------------------------------------------- histc and histogram bins as PyTorch's kernel
+def _histc_both(x, bins, lo, hi):
+    got = tg.histc(tg.tensor(x), bins, lo, hi).numpy()
+    torch = pytest.importorskip("torch")
+    return got, torch.histc(torch.from_numpy(x), bins, lo, hi).numpy()
+
+
+_HISTC_VALUES = st.lists(st.sampled_from([-1.9, 0.05, -0.7, 1.1, 0.85, -0.45, 2.6, 1.3, 0.3, 0.0, -0.25, 3.0]),
+                         min_size=1, max_size=12)
+
+
+@given(values=_HISTC_VALUES, bins=st.sampled_from([1, 2, 3, 5, 7, 10, 100]),
+       dtype=st.sampled_from(["float16", "float32", "float64"]),
+       rng=st.sampled_from([(0.0, 0.0), (-1.0, 1.0), (0.0, 0.3), (-0.7, 2.6)]))
+@example(values=[-1.9, 0.05, -0.7, 1.1, -0.7, 0.85, 0.85, -0.45], bins=100, dtype="float32", rng=(0.0, 0.0))
+@example(values=[0.05], bins=100, dtype="float64", rng=(0.0, 0.0))  # [-0.95, 1.05]: (1.0 * 100) / 2.0 is bin 50
+def test_histc_bins_as_pytorchs_linear_interpolation(values, bins, dtype, rng):
+    # PyTorch's histc (HistogramKernel.cpp, LINEAR_INTERPOLATION) puts x in bin int((x - lo) * bins / (hi - lo)),
+    # each operation rounded in the input's dtype, with no correction against the edges (numpy's histogram moves
+    # a value to the side of the edge it is on, so 0.05 in [-0.95, 1.05] is its bin 49)
+    x = np.array(values, dtype)
+    got = tg.histc(tg.tensor(x), bins, *rng).numpy()
+    assert got.dtype == x.dtype and got.shape == (bins,)
+    lo, hi = rng if rng[0] != rng[1] else (float(x.min()), float(x.max()))
+    inside = x[(x >= np.array(lo, dtype)) & (x <= np.array(hi, dtype))] if lo != hi else x
+    assert got.sum() == inside.size
+    got, want = _histc_both(x, bins, *rng)
+    np.testing.assert_array_equal(got, want)
+
+
+@pytest.mark.parametrize("x, bins, want", [
+    (np.array([1.0000000150474662e+30], np.float32), 3, [0, 1, 0]),  # widened by one step of the dtype: the middle
+    (np.array([2.0 ** 24] * 2, np.float32), 4, [0, 2, 0, 0]),  # [2**24 - 1, 2**24 + 2]: (1 * 4) / 3 is bin 1
+    (np.array([-2.0 ** 53], np.float64), 5, [0, 0, 0, 1, 0]),  # [-2**53 - 2, -2**53 + 1]: 2 * 5 / 3 is bin 3
+    (np.array([1e10] * 2, np.float32), 4, [0, 0, 2, 0]),
+    (np.array([3000.0] * 2, np.float16), 4, [2, 0, 0, 0]),  # float16 edges 3000, 3000: position 0/0, bin 0
+    (np.array([2048.0], np.float16), 4, [0, 0, 0, 1]),  # edges 2047 and 2048 (2049 rounds to even): last bin
+    (np.array([-3e38, 3e38], np.float32), 4, [0, 0, 0, 0]),  # linspace's step overflows: NaN edges, nothing counted
+    (np.array([-1e38, 1e38, 0.5e38], np.float32), 4, [3, 0, 0, 0]),  # (x - lo) * 4 overflows: INT64_MIN, bin 0
+])
+def test_histc_of_an_empty_or_extreme_range_as_pytorch(x, bins, want):
+    # PyTorch 2.13 widens an empty range by 1 each side and, in float32/float64, a side 1 cannot move by one step
+    # of the dtype; float16 edges are linspace's in float16, where they may collapse (Histogram.cpp,
+    # histc_select_outer_bin_edges; HistogramKernel.cpp): a position that is not finite casts to INT64_MIN,
+    # which writes to bin 0
+    got = tg.histc(tg.tensor(x), bins)
+    assert got.tolist() == want
+    got, torch_got = _histc_both(x, bins, 0, 0)
+    np.testing.assert_array_equal(got, torch_got)
+
+
+def test_histc_and_histogram_refuse_a_range_beyond_the_dtype_as_pytorch():
+    for call in (lambda m: m.histc(m.tensor([1.0, 2.0], dtype=m.float16), 4, -1.0, 1e30),
+                 lambda m: m.histogram(m.tensor([1.0, 2.0], dtype=m.float16), 4, range=(-1e5, 1.0)),
+                 lambda m: m.histc(m.tensor([], dtype=m.float16), 3, 1e30, 1e30)):
+        with pytest.raises(RuntimeError):
+            call(tg)
+        torch = pytest.importorskip("torch")
+        with pytest.raises(RuntimeError):
+            call(torch)
+
+
+@given(values=_HISTC_VALUES, bins=st.sampled_from([1, 2, 3, 5, 7, 10, 100]),
+       dtype=st.sampled_from(["float16", "float32", "float64"]),
+       rng=st.sampled_from([None, (0.0, 0.0), (-1.0, 1.0), (0.0, 0.3), (-0.7, 2.6)]), weighted=st.booleans())
+@example(values=[-0.7, -0.7, 1.1, 0.05, 1.3, 1.3, 0.3, 0.85, 1.3], bins=5, dtype="float64", rng=(0.0, 0.0),
+         weighted=True)  # edges [-0.5, -0.3, -0.1, 0.1, 0.3, 0.5]: 0.3 is the fifth edge, so the last bin
+def test_histogram_edges_are_pytorchs_linspace(values, bins, dtype, rng, weighted):
+    # histogram's edges are linspace(lo, hi, bins + 1) in the input's dtype (Histogram.cpp), PyTorch's values
+    # (numpy's linspace makes 0.30000000000000004 of the fifth edge above, which moves 0.3 a bin down); a value
+    # goes in the bin whose edges hold it
+    x = np.array(values, dtype)
+    if rng is None and dtype == "float16":
+        rng = (0.0, 0.0)  # (PyTorch infers no float16 range)
+    kw = {} if rng is None else {"range": rng}
+    hist, edges = tg.histogram(tg.tensor(x), bins, weight=tg.tensor(x) if weighted else None, **kw)
+    lo, hi = (float(x.min()), float(x.max())) if rng is None else rng
+    if lo == hi:
+        lo, hi = lo - 0.5, hi + 0.5
+    np.testing.assert_array_equal(edges.numpy(), tg.linspace(lo, hi, bins + 1, dtype=getattr(tg, dtype)).numpy())
+    e = edges.numpy()
+    for v in x[(x >= e[0]) & (x <= e[-1])]:
+        b = min(int(np.searchsorted(e, v, side="right")) - 1, bins - 1)
+        assert e[b] <= v <= e[b + 1]
+    torch = pytest.importorskip("torch")
+    kw_t = dict(kw, weight=torch.from_numpy(x) if weighted else None)
+    want_hist, want_edges = torch.histogram(torch.from_numpy(x), bins, **kw_t)
+    np.testing.assert_array_equal(edges.numpy(), want_edges.numpy())
+    np.testing.assert_allclose(hist.numpy(), want_hist.numpy(), rtol=2e-3 if dtype == "float16" else 1e-6)

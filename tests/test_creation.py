@@ -263,6 +263,8 @@ def test_randint_like_takes_high_alone_or_low_and_high():
     (lambda v, d: tg.zeros(1).new_full((1,), v, dtype=d), 128, tg.int8),
     (lambda v, d: tg.tensor([1, v], dtype=d), 300, tg.uint8),
     (lambda v, d: tg.tensor([[v]], dtype=d), float("nan"), tg.int64),
+    (lambda v, d: tg.tensor([tg.tensor(v)], dtype=d), 203200, tg.uint8),  # a one-element tensor is read as a number
+    (lambda v, d: tg.tensor([[tg.tensor([v], dtype=tg.int32)]], dtype=d), 300, tg.int8),
 ])
 def test_values_out_of_an_integer_dtype_are_refused(call, value, dtype):
     with pytest.raises(RuntimeError, match="value cannot be converted to type .* without overflow"):
@@ -402,7 +404,23 @@ def test_integer_linspace_truncates_its_ends_first_as_pytorch(start, end, steps,
 def test_linspace_refuses_bool_and_compares_with_pytorch():
     with pytest.raises(NotImplementedError, match="linspace_cpu"):
         tg.linspace(0.5, 0.0, 3, dtype=tg.bool)
+    # PyTorch's linspace_out runs no kernel for 0 steps and fills start for 1 (RangeFactories.cpp): bool takes those
+    none = tg.linspace(0.0, 2.0, 0, dtype=tg.bool)
+    assert none.dtype == tg.bool and none.numel() == 0
+    assert [tg.linspace(s, 2.0, 1, dtype=tg.bool).tolist() for s in (0.0, 0.5, float("nan"))] == [[False], [True],
+                                                                                                    [True]]
     torch = pytest.importorskip("torch")
+    for start, steps in [(0.0, 0), (0.0, 1), (0.5, 1), (float("nan"), 1), (-3, 1)]:
+        assert tg.linspace(start, 2.0, steps, dtype=tg.bool).tolist() == \
+            torch.linspace(start, 2.0, steps, dtype=torch.bool).tolist()
+    for v, dtype in [(300, "uint8"), (-1, "uint8"), (True, "uint8"), (2 ** 40, "int32"), (5, "bool")]:
+        outcome = []
+        for m in (tg, torch):
+            try:
+                outcome.append(m.tensor([m.tensor(v)], dtype=getattr(m, dtype)).tolist())
+            except RuntimeError:
+                outcome.append("refused")
+        assert outcome[0] == outcome[1], (v, dtype, outcome)
     for args in [(0.5, -3, 4), (-3, 0.5, 4), (0, 10, 4), (2.7, 9.9, 5), (-7.9, 7.9, 7)]:
         for dtype in ("int16", "int32", "int64"):
             got = tg.linspace(*args, dtype=getattr(tg, dtype)).tolist()
@@ -549,3 +567,49 @@ def test_as_tensor_and_legacy_constructors_check_numbers_as_pytorch(make, values
     legacy_torch = {"int32": torch.IntTensor, "int8": torch.CharTensor, "uint8": torch.ByteTensor,
                     "int64": torch.LongTensor}[dtype]
     assert legacy_torch(values).tolist() == want
+
+
+def _exact_fma_linspace(start, end, steps, dtype):
+    """PyTorch's float32/float64 linspace from its formula with exact arithmetic: the ends and the step rounded to
+    the dtype, start + step * i (end - step * (steps - 1 - i) for the second half) rounded once."""
+    from fractions import Fraction
+
+    t = np.dtype(dtype).type
+    s, e = t(start), t(end)
+    step = (e - s) / t(steps - 1)
+    out = []
+    for i in range(steps):
+        exact = Fraction(float(s)) + Fraction(float(step)) * i if i < steps // 2 else \
+            Fraction(float(e)) - Fraction(float(step)) * (steps - 1 - i)
+        near = t(float(exact))  # within one step of the dtype of the nearest: take the nearest, ties to even
+        cands = [np.nextafter(near, t(-np.inf)), near, np.nextafter(near, t(np.inf))]
+        out.append(min(cands, key=lambda c: (abs(Fraction(float(c)) - exact),
+                                             int(np.array(c).view(np.int64 if t is np.float64 else np.int32)) & 1)))
+    return np.array(out, dtype)
+
+
+@given(start=st.sampled_from([-0.5, 0.05, -1.9, 2.6, -0.7, 1.3, 1e-3, 7.0, -1e30]),
+       end=st.sampled_from([0.5, -0.3, 3.0, 1.1, 1e30, 123.456]), steps=st.integers(2, 60),
+       dtype=st.sampled_from(["float32", "float64"]))
+@example(start=-0.5, end=0.5, steps=6, dtype="float64")  # 0.5 - 0.2 is exactly 0.3 (numpy: 0.30000000000000004)
+@example(start=-0.5, end=1e30, steps=9, dtype="float32")  # 3 * step - 0.5 just below a float32 tie
+def test_float_linspace_is_pytorchs_fused_multiply_add(start, end, steps, dtype):
+    # PyTorch's linspace kernel computes start + step * i in the dtype, which its AVX2/AVX512 builds contract into
+    # one fused multiply-add (RangeFactoriesKernel.cpp): one rounding of the exact value
+    got = tg.linspace(start, end, steps, dtype=getattr(tg, dtype)).numpy()
+    np.testing.assert_array_equal(got, _exact_fma_linspace(start, end, steps, dtype))
+    torch = pytest.importorskip("torch")
+    np.testing.assert_array_equal(got, torch.linspace(start, end, steps, dtype=getattr(torch, dtype)).numpy())
+
+
+def test_float_linspace_edges_as_pytorch():
+    torch = pytest.importorskip("torch")
+    for args in [(0.1, 1234.567, 7, "float16"), (-3e38, 3e38, 5, "float32"), (-60000, 60000, 5, "float16"),
+                 (0.0, float("inf"), 4, "float64"), (2.5, 2.5, 1, "float32"), (1.0, -1.0, 0, "float64")]:
+        got = tg.linspace(*args[:3], dtype=getattr(tg, args[3])).numpy()
+        np.testing.assert_array_equal(got, torch.linspace(*args[:3], dtype=getattr(torch, args[3])).numpy())
+    for args in [(1e300, 0.0, 2, "float32"), (7e4, 0.0, 2, "float16"), (0.0, -1e39, 3, "float32"),
+                 (1e300, 0.0, 1, "float32")]:
+        for m in (tg, torch):
+            with pytest.raises(RuntimeError, match="cannot be converted"):
+                m.linspace(*args[:3], dtype=getattr(m, args[3]))

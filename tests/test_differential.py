@@ -536,6 +536,14 @@ known_class(
     torch.tensor(np.zeros(0, dtype=np.float32)).view(torch.float64)
     """, "PyTorch refuses view(dtype) of some empty tensors (a stride check); tapegrad computes", S,
     status="by-design")
+known_class(
+    "empty-from-numpy-stride", {"Tensor.stride"}, "value",
+    lambda d: empty(x0(d)) and 0 in x0(d).stride(),
+    """
+    torch.tensor(np.zeros(0, dtype=np.float32)).stride()
+    """, "every empty tensor of tapegrad has the contiguous strides (a size 0 counted as 1), as PyTorch's own "
+         "factories give; PyTorch's torch.tensor/from_numpy of an empty numpy array keeps numpy's zero strides "
+         "(and ops preserving its layout pass them on)", "tapegrad/ops/forms.py", status="by-design")
 
 # ---- tapegrad/ops/index.py
 known_class(
@@ -1061,6 +1069,23 @@ known_class(
          "(x.grad is [[-2, -2]] here, 3 is right); tapegrad refuses the backward", "tapegrad/ops/combine.py",
     status="pytorch-bug")
 known_class(
+    "pytorch-kron-unsafe-view-write-cast-operand", INPLACE, GRADS,
+    lambda d: d.op in INPLACE and len(d.inputs) >= 1 and not isf(x0(d)) and not x0(d).requires_grad
+    and any(r in ("kron", "Tensor.kron") for r in d.readers),
+    """
+    x = torch.tensor([[0.85]], requires_grad=True)
+    m = torch.tensor([[False]])
+    z = torch.kron(x, m)
+    m.fill_diagonal_(True)
+    z.sum().backward()
+    x.grad
+    """, "pytorch-kron-unsafe-view-write where the written operand is a bool or integer tensor that the product "
+         "promotes: PyTorch's backward reads its new values unseen (x.grad is [[1]] here; z = x * False, so 0 is "
+         "right); tapegrad's product kept the operand as it was promoted at forward time, so it neither refuses "
+         "nor changes the gradient (an in-place write into a non-float tensor that does not require grad, which "
+         "a kron read before)", "tapegrad/ops/combine.py",
+    status="pytorch-bug")
+known_class(
     "unsafe-split-piece-of-leaf-write", INPLACE | ELEMENTWISE_F, RAISES_HERE,
     lambda d: here_says(d, "a view of a leaf tensor that requires grad") and (d.op in INPLACE or f_inplace(d))
     and (d.origins[0].split(".")[-1] in ("unsafe_split", "unsafe_chunk", "unsafe_split_with_sizes")
@@ -1151,8 +1176,7 @@ known_class(
          "tapegrad's separable filter gives the latter", SPATIAL, status="pytorch-bug")
 # -- tapegrad/ops/extra_math.py
 known_class(
-    "inverse-hyperbolic-inplace-grad", {"Tensor." + n + "_" for n in ("asinh", "arcsinh", "acosh", "arccosh",
-                                                                      "atanh", "arctanh")},
+    "inverse-hyperbolic-inplace-grad", ALL_OPS,  # (the driver may file the backward under an earlier call)
     "backward-pytorch-raises",
     lambda d: torch_says(d, "the derivative for 'inplace version of"),
     """
@@ -1175,6 +1199,18 @@ known_class(
     x.shape
     """, "PyTorch resizes the in-place output of addbmm_ (to the product's shape) before it fails on the storage "
          "that cannot grow; tapegrad's failed in-place op leaves the tensor as it was", COMBINE, status="by-design")
+known_class(
+    "pytorch-addbmm-inplace-resizes-to-empty", {"Tensor.addbmm_"}, "tapegrad-raises",
+    lambda d: here_says(d, "does not fit the in-place output") and len(d.inputs) >= 3
+    and d.inputs[1].dim() == 3 and d.inputs[2].dim() == 3 and d.inputs[1].shape[1] * d.inputs[2].shape[2] == 0,
+    """
+    x = torch.tensor(2.0)
+    x.addbmm_(torch.zeros(2, 0, 3), torch.ones(2, 3, 1))
+    x.shape
+    """, "PyTorch 2.13's addbmm_ writes through its out= path, which resizes self to the product's shape: an "
+         "empty product turns a 0-d (or (1, 1)) self into shape (0, 1), where addmm_, baddbmm_ and addmv_ refuse "
+         "('Bad in-place call: input tensor size [] and output tensor size [0, 1] should match'); tapegrad refuses "
+         "as those, an in-place op does not change its tensor's shape", COMBINE, status="pytorch-bug")
 known_class(
     "inplace-saved-values-int-target", {"Tensor.nan_to_num_", "Tensor.scatter_reduce_", "Tensor.index_reduce_",
                                         "Tensor.addcmul_", "Tensor.addcdiv_"},
@@ -1404,8 +1440,9 @@ def source_shares_self(d):
     """masked_scatter_'s source is self, or another tensor over self's memory (``+v`` is v itself, a view)."""
     if isinstance(arg(d, 0), core.Ref) and arg(d, 0) == arg(d, 2):
         return True
-    return len(d.here_inputs) == 3 and bool(np.shares_memory(d.here_inputs[0].detach().numpy(),
-                                                             d.here_inputs[2].detach().numpy()))
+    # (the inputs are the call's tensor arguments: the source is the last, after the mask when that is one too)
+    return isinstance(arg(d, 2), core.Ref) and len(d.here_inputs) >= 2 and bool(np.shares_memory(
+        d.here_inputs[0].detach().numpy(), d.here_inputs[-1].detach().numpy()))
 
 
 known_class(
@@ -1531,8 +1568,8 @@ known_class(
          "direction", R, status="pytorch-bug")
 UNSAFE_SPLITS = {f + n for n in ("unsafe_split", "unsafe_chunk", "unsafe_split_with_sizes") for f in ("", "Tensor.")}
 known_class(
-    "unsafe-split-outputs-are-views", ALL_OPS, GRADS,
-    lambda d: d.op.endswith("_") and bool(d.origins) and d.origins[0] in UNSAFE_SPLITS,
+    "unsafe-split-outputs-are-views", ALL_OPS, GRADS | {"state-requires_grad"},
+    lambda d: (d.op.endswith("_") or d.op in INPLACE) and bool(d.origins) and d.origins[0] in UNSAFE_SPLITS,
     """
     x = torch.tensor([1.0, 2.0, 3.0], requires_grad=True)
     v = x * 1
@@ -1795,6 +1832,11 @@ def histogram_position_overflows(d):
     rng = kw(d, "range")
     lo, hi = (float(rng[0]), float(rng[1])) if rng is not None else (float(a.min()), float(a.max())) if a.numel() \
         else (0.0, 1.0)
+    if lo == hi:  # the range PyTorch widens by 0.5 each side, which the dtype may round away: then every edge is
+        lo, hi = lo - 0.5, hi + 0.5  # the one value, whose position 0 * bins / 0 is NaN (also cast to INT64_MIN)
+        ends = torch.tensor([lo, hi], dtype=torch.float64).to(x.dtype).double()
+        if float(ends[0]) == float(ends[1]):
+            return bool(((a >= ends[0]) & (a <= ends[1])).any())
     a = a[(a >= lo) & (a <= hi)]
     return bool(a.numel()) and float(((a - lo) * bins).max()) > float(torch.finfo(x.dtype).max)
 
@@ -1806,7 +1848,9 @@ known_class(
     """, "PyTorch's histogram puts x in bin (x - lo) * bins / (hi - lo) computed in the input's dtype "
          "(HistogramKernel.cpp); near float32's maximum the product overflows to inf, its cast to int64 gives "
          "INT64_MIN and the local search then counts 3e38 (in [2e38, 3e38]) in bin 1; tapegrad counts it in its "
-         "own bin, as numpy", COUNTING, status="pytorch-bug")
+         "own bin, as numpy. Same where the widened empty range [x - 0.5, x + 0.5] rounds to [x, x] in the dtype "
+         "(|x| >= 2 ** 53 in float64): every edge is x, the position 0/0 is NaN and the local search reads before "
+         "the edges; tapegrad counts x in the last bin, the closed one [x, x]", COUNTING, status="pytorch-bug")
 known_class(
     "det-of-singular-rounding", fam("slogdet", "logdet", "det", inplace=False) | {"linalg.slogdet", "linalg.det"},
     {"value", "inf", "nan", "signed-zero"} | GRADS,

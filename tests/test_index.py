@@ -2040,7 +2040,9 @@ def test_index_add_alpha_overflow_as_pytorch():
                 assert got[0] == got[1], (dst, alpha, got)
             else:
                 np.testing.assert_array_equal(got[0], got[1])
-@pytest.mark.parametrize("second", ["0", "[0]", "range(0, 1)", "(0,)", "False", "True", "...", "None", ":"])
+@pytest.mark.parametrize("second", ["0", "[0]", "range(0, 1)", "(0,)", "False", "True", "...", "None", ":",
+                                    "tg.tensor(0)", "tg.tensor(2, dtype=tg.int32)",  # a 0-d int tensor selects
+                                    "tg.tensor(1, dtype=tg.uint8)", "tg.tensor(True)"])  # these make int64 indices
 @pytest.mark.parametrize("first", [True, False])
 @pytest.mark.parametrize("value", ["5", "tg.tensor(7.0)", "tg.tensor([7.0])"])
 @pytest.mark.parametrize("mask", [[1, 0, 1], [0, 1, 0]])

@@ -721,3 +721,24 @@ def test_matmul_matrix_times_batch_keeps_the_folded_copy(ash, bsh, b_grad):
     ty.sum().backward()
     np.testing.assert_array_equal(a.grad.numpy(), ta.grad.numpy())
     assert y.grad_fn.name() == ty.grad_fn.name()
+@pytest.mark.parametrize("equation, shapes, view", [
+    ("i,i->", [(3,), (3,)], True), ("ij,jk->ik", [(2, 3), (3, 4)], True), ("ij,k->ik", [(2, 3), (4,)], True),
+    ("i,i,i->", [(3,), (3,), (3,)], True), ("bij,bjk->bik", [(2, 2, 3), (2, 3, 2)], True),
+    ("i,j->ij", [(2,), (3,)], False), ("i,i->i", [(3,), (3,)], False), ("ij,jk->ikj", [(2, 3), (3, 4)], False),
+])
+def test_einsum_of_several_operands_with_a_sum_is_a_view_as_pytorch(equation, shapes, view):
+    # PyTorch's einsum contracts through a batched product and views it as the result (Linear.cpp,
+    # sumproduct_pair), so detach_() refuses the result (driver seed 137698); outer and elementwise products are
+    # new tensors
+    rng = np.random.default_rng(0)
+    arrays_ = [rng.standard_normal(s) for s in shapes]
+    out = tg.einsum(equation, *[tg.tensor(a, requires_grad=True) for a in arrays_])
+    np.testing.assert_allclose(out.detach().numpy(), np.einsum(equation, *arrays_), rtol=1e-6)
+    if view:
+        with pytest.raises(RuntimeError, match="can't detach views"):
+            out.detach_()
+    else:
+        assert not out.detach_().requires_grad
+    assert_gradients(lambda *ts: tg.einsum(equation, *ts), *arrays_)
+    torch = pytest.importorskip("torch")
+    assert torch.einsum(equation, *[torch.from_numpy(a) for a in arrays_])._is_view() == view

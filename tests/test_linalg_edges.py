@@ -913,3 +913,16 @@ def test_matrix_exp_gradient_of_a_non_finite_1x1_matrix_is_nan_as_pytorchs(v, g,
     torch.linalg.matrix_exp(b).backward(torch.tensor([[g]], dtype=b.dtype))
     np.testing.assert_array_equal(np.isnan(got), np.isnan(b.grad.numpy()))
     np.testing.assert_allclose(np.nan_to_num(got), np.nan_to_num(b.grad.numpy()), rtol=1e-4)  # its Pade: 5e-5 off
+
+
+@pytest.mark.parametrize("b_shape", [(3, 2), (4, 3, 2), (2, 3, 5)])
+def test_cholesky_solve_result_has_lapacks_column_major_layout(b_shape):
+    # PyTorch's cholesky_solve returns LAPACK's column-major result (strides (1, n); batched (n * k, 1, n)), a
+    # layout later ops follow (kron's final view refuses it: driver seed 102164)
+    x = tg.cholesky_solve(tg.ones(b_shape, dtype=tg.float64), tg.eye(3, dtype=tg.float64))
+    n, k = b_shape[-2:]
+    assert x.stride()[-2:] == (1, n) and not x.is_contiguous()
+    np.testing.assert_array_equal(x.numpy(), np.ones(b_shape))
+    torch = pytest.importorskip("torch")
+    assert x.stride() == torch.cholesky_solve(torch.ones(b_shape, dtype=torch.float64),
+                                              torch.eye(3, dtype=torch.float64)).stride()

@@ -210,3 +210,51 @@ def less_than(a, b):
 def nan_last_less(a, b):
     """PyTorch's nanmedian comparator: ``a < b || (isnan(b) && !isnan(a))``."""
     return a < b or (math.isnan(b) and not math.isnan(a))
+
+
+def torch_quick_select(values, k):
+    """The index (into ``values``, a list of floats) PyTorch's CPU kthvalue leaves at position ``k`` (0-based):
+    its own quickselect, Sedgewick's partition with a median-of-three pivot, comparing with ``gt_or_nan`` (NaN
+    above every number); which of equal values (0.0 and -0.0) lands at ``k`` is its order of swaps
+    (aten/src/ATen/native/Sorting.cpp, quick_select_template and kthvalue_out_impl_cpu)."""
+    arr = list(values)
+    idx = list(range(len(arr)))
+
+    def gt(x, y):  # gt_or_nan: (isnan(x) and not isnan(y)) or x > y
+        return (x != x and y == y) or x > y
+
+    def swap(i, j):
+        arr[i], arr[j] = arr[j], arr[i]
+        idx[i], idx[j] = idx[j], idx[i]
+
+    lo, hi = 0, len(arr) - 1
+    while True:
+        if hi <= lo:
+            return idx[k]
+        if hi == lo + 1:
+            if gt(arr[lo], arr[hi]):
+                swap(lo, hi)
+            return idx[k]
+        swap((lo + hi) >> 1, lo + 1)
+        if gt(arr[lo + 1], arr[hi]):
+            swap(lo + 1, hi)
+        if gt(arr[lo], arr[hi]):
+            swap(lo, hi)
+        if gt(arr[lo + 1], arr[lo]):
+            swap(lo + 1, lo)
+        i, j, piv = lo + 1, hi, arr[lo]
+        while True:
+            i += 1
+            while gt(piv, arr[i]):
+                i += 1
+            j -= 1
+            while gt(arr[j], piv):
+                j -= 1
+            if j < i:
+                break
+            swap(i, j)
+        swap(lo, j)
+        if j <= k:
+            lo = i
+        if j >= k:
+            hi = j - 1

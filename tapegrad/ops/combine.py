@@ -368,6 +368,96 @@ def dist(input: Tensor, other: Tensor, p=2) -> Tensor:
     return R.norm(_tensor("dist", input) - _tensor("dist", other, "other"), p)
 
 
+def _view_strides(oldshape, oldstride, newshape):  # noqa: C901 - PyTorch's loop, kept as it is
+    """PyTorch's computeStride (TensorUtils.cpp): the strides of a view of (oldshape, oldstride) as newshape, or
+    None where no view exists."""
+    if not oldshape:
+        return [1] * len(newshape)
+    numel = 1
+    for n in oldshape:
+        numel *= n
+    if numel == 0:
+        return list(oldstride) if list(oldshape) == list(newshape) else [0] * len(newshape)  # (any: allowed)
+    newstride = [0] * len(newshape)
+    view_d = len(newshape) - 1
+    chunk_base_stride = oldstride[-1]
+    tensor_numel = view_numel = 1
+    for tensor_d in range(len(oldshape) - 1, -1, -1):
+        tensor_numel *= oldshape[tensor_d]
+        if tensor_d == 0 or (oldshape[tensor_d - 1] != 1
+                             and oldstride[tensor_d - 1] != tensor_numel * chunk_base_stride):
+            while view_d >= 0 and (view_numel < tensor_numel or newshape[view_d] == 1):
+                newstride[view_d] = view_numel * chunk_base_stride
+                view_numel *= newshape[view_d]
+                view_d -= 1
+            if view_numel != tensor_numel:
+                return None
+            if tensor_d > 0:
+                chunk_base_stride = oldstride[tensor_d - 1]
+                tensor_numel = view_numel = 1
+    if view_d != -1:
+        return None
+    return newstride
+
+
+def _kron_view_refused(a_shape, a_stride, a_item, b_shape, b_stride, b_item):
+    """Whether PyTorch's kron fails its last step: it multiplies views of the inputs with 1s interleaved
+    ((a0, 1, a1, 1, ...) and (1, b0, 1, b1, ...)), TensorIterator lays the product out in the order of the
+    inputs' strides (in bytes; reorder_dimensions, allocate_or_resize_outputs), and an ``_unsafe_view`` to
+    (a0 * b0, a1 * b1, ...) must then merge each pair of dims (LinearAlgebra.cpp, KronImpl): an input whose
+    layout is not row-major (a transpose, nonzero's column-major result) can make a layout it cannot merge."""
+    n = builtins.max(len(a_shape), len(b_shape))
+    if n <= 0:
+        return False
+    pa, pb = n - len(a_shape), n - len(b_shape)
+    A = [1] * pa + list(a_shape)
+    B = [1] * pb + list(b_shape)
+    ar = [v for i in range(n) for v in (A[i], 1)]
+    br = [v for i in range(n) for v in (1, B[i])]
+    sa = _view_strides(list(a_shape), list(a_stride), ar)
+    sb = _view_strides(list(b_shape), list(b_stride), br)
+    if sa is None or sb is None:
+        return True
+    shape = [builtins.max(x, y) for x, y in zip(ar, br, strict=True)]
+    if 0 in shape:
+        return False
+    nd = 2 * n
+    ops = []
+    for osh, ost, item in ((ar, sa, a_item), (br, sb, b_item)):
+        ops.append([0 if osh[i] == 1 and shape[i] != 1 else ost[i] * item for i in range(nd)])
+
+    def should_swap(d0, d1):
+        for st in ops:
+            s0, s1 = st[d0], st[d1]
+            if s0 == 0 or s1 == 0:
+                continue
+            if s0 < s1:
+                return -1
+            if s0 > s1:
+                return 1
+            if shape[d0] > shape[d1]:
+                return 1
+        return 0
+
+    perm = list(range(nd))[::-1]
+    for i in range(1, nd):
+        d1 = i
+        for d0 in range(i - 1, -1, -1):
+            c = should_swap(perm[d0], perm[d1])
+            if c > 0:
+                perm[d0], perm[d1] = perm[d1], perm[d0]
+                d1 = d0
+            elif c < 0:
+                break
+    out = [0] * nd
+    step = 1
+    for k in range(nd):
+        out[perm[k]] = step
+        step *= shape[perm[k]]
+    result = [A[i] * B[i] for i in range(n)]
+    return _view_strides(shape, out, result) is None
+
+
 @op
 def kron(input: Tensor, other: Tensor) -> Tensor:
     """kron(input, other): the Kronecker product (the fewer dims are padded with leading 1s).
@@ -378,6 +468,12 @@ def kron(input: Tensor, other: Tensor) -> Tensor:
             [0., 0., 1., 2.]])
     """
     _tensor("kron", input), _tensor("kron", other, "other")
+    if input._data.size and other._data.size and (input.ndim > 1 or other.ndim > 1) and _kron_view_refused(
+            tuple(input.shape), input.stride(), input._data.itemsize, tuple(other.shape), other.stride(),
+            other._data.itemsize):
+        raise RuntimeError("kron: view size is not compatible with input tensor's size and stride (at least one "
+                           "dimension spans across two contiguous subspaces), as PyTorch's kron, which views its "
+                           "product as the result: make the inputs contiguous (.contiguous()) first")
     n = builtins.max(input.ndim, other.ndim)
     a = input.reshape((1,) * (n - input.ndim) + tuple(input.shape))
     b = other.reshape((1,) * (n - other.ndim) + tuple(other.shape))
@@ -612,6 +708,12 @@ def repeat_interleave(input, repeats=None, dim=None, *, output_size=None) -> Ten
                            f"{index.shape[0]}")
     if x.ndim == 0:
         x = x.reshape(1)
+    if not isinstance(repeats, Tensor):
+        # PyTorch's int repeats (Repeat.cpp): unsqueeze, expand, clone and flatten, so the result is a view of the
+        # clone (``detach_()`` refuses it, as PyTorch's); a tensor of repeats goes through index_select
+        shape = list(x.shape)
+        shape.insert(d + 1, int(repeats))
+        return x.unsqueeze(d + 1).expand(shape).clone().flatten(d, d + 1)
     return I.index_select(x, d, wrap(index.astype(np.int64)))
 
 
@@ -711,13 +813,15 @@ def dsplit(input: Tensor, indices_or_sections):
 
 @op
 def ravel(input: Tensor) -> Tensor:
-    """ravel(input): the elements as a 1-D tensor (a view when possible).
+    """ravel(input): the elements as a 1-D tensor: ``input.contiguous().view(-1)``, as PyTorch's, so a view of
+    input when it is contiguous and otherwise a view of a contiguous copy (even where a strided view would do:
+    the ravel of a diagonal is not a view of its base).
 
     >>> import tapegrad as tg
     >>> tg.ravel(tg.tensor([[1, 2], [3, 4]]))
     tensor([1, 2, 3, 4])
     """
-    return _tensor("ravel", input).reshape(-1)
+    return _tensor("ravel", input).contiguous().view(-1)
 
 
 # ---------------------------------------------------------------------- NaN-aware reductions
@@ -826,8 +930,27 @@ def kthvalue(input: Tensor, k: int, dim: int = -1, keepdim: bool = False):
     if input._data.dtype == np.bool_:
         raise NotImplementedError("kthvalue: not implemented for bool tensors, as in PyTorch (\"kthvalue_cpu\" not "
                                   "implemented for 'Bool')")
-    order = np.argsort(input._data, axis=d, kind="stable")
-    return _selected("kthvalue", input, d, keepdim, np.take(order, [k - 1], axis=d), kthvalue_result)
+    x = input._data
+    index = np.take(np.argsort(x, axis=d, kind="stable"), [k - 1], axis=d)
+    if x.dtype.kind == "f":
+        picked = np.take_along_axis(x, index, d)
+        zero = x == 0
+        if (picked == 0).any() and (zero & np.signbit(x)).any() and (zero & ~np.signbit(x)).any():
+            index = _kth_zeros_as_pytorch(x, d, k, index)
+    return _selected("kthvalue", input, d, keepdim, index, kthvalue_result)
+
+
+def _kth_zeros_as_pytorch(x, d, k, index):
+    """``index`` with the rows whose k-th value is a zero and which hold zeros of both signs re-selected by
+    PyTorch's own quickselect, whose order of swaps decides which zero it returns (Python speed: only those
+    rows)."""
+    rows = np.moveaxis(x, d, -1).reshape(-1, x.shape[d])
+    out = np.moveaxis(index, d, -1).reshape(-1).copy()
+    for r in np.flatnonzero(rows[np.arange(rows.shape[0]), out] == 0):
+        row = rows[r]
+        if np.signbit(row[row == 0]).any() and not np.signbit(row[row == 0]).all():
+            out[r] = _stdsort.torch_quick_select(row.astype(np.float64).tolist(), k - 1)
+    return np.moveaxis(out.reshape(np.moveaxis(index, d, -1).shape), -1, d)
 
 
 @op

@@ -15,7 +15,7 @@ from typing import Literal
 
 import numpy as np
 
-from .. import dtypes
+from .. import creation, dtypes
 from ..autograd.declare import Tensor, check_dim, op, record, wrap
 from . import _stdsort
 from . import elementwise as E
@@ -65,10 +65,13 @@ def _unique_along(x, dim, consecutive, inverse_wanted=True):
         picked = rows[start]
         inverse = np.cumsum(start) - 1
     else:
-        picked, inverse = np.unique(rows, axis=0, return_inverse=True)
-        inverse = inverse.reshape(-1)
-        if rows.dtype.kind == "f" and _both_zeros(rows) and not np.isnan(rows).any():
-            picked = _first_rows(rows, picked)
+        if rows.dtype.kind == "f" and rows.size and np.isnan(rows).any():
+            picked, inverse = _unique_rows_as_std_sort(rows)
+        else:
+            picked, inverse = np.unique(rows, axis=0, return_inverse=True)
+            inverse = inverse.reshape(-1)
+            if rows.dtype.kind == "f" and _both_zeros(rows):
+                picked = _first_rows(rows, picked)
     counts = np.bincount(inverse, minlength=picked.shape[0]) if n else np.zeros(0, np.int64)
     values = np.moveaxis(picked.reshape((picked.shape[0],) + moved.shape[1:]), 0, dim)
     return values, inverse, counts
@@ -99,6 +102,36 @@ def _unique_as_std_sort(flat):
         prev = v
         inverse[i] = len(keep) - 1
     return np.array(keep, flat.dtype), inverse
+
+
+def _lexicographic_less(lists):
+    """_unique_dim_cpu_template's comparator on slice indices: the first element where ``<`` or ``>`` holds
+    decides (NaN compares neither way, so it is skipped)."""
+    def less(a, b):
+        for x, y in zip(lists[a], lists[b]):
+            if x < y:
+                return True
+            if x > y:
+                return False
+        return False
+
+    return less
+
+
+def _unique_rows_as_std_sort(rows):
+    """(slices, inverse) as PyTorch's CPU unique(dim=) makes them when a slice holds NaN: it sorts the slice
+    indices with ``std::sort`` and the lexicographic ``<``, which NaN makes no strict weak order (so where a NaN
+    slice lands is libstdc++'s order of moves), then keeps the first slice of each run of slices equal to it
+    (``at::equal``: NaN equals nothing, so each slice with a NaN stays apart) (aten/src/ATen/native/Unique.cpp,
+    _unique_dim_cpu_template, _unique_dim_cpu_impl). Python speed: only with a NaN."""
+    lists = rows.tolist()
+    order = _stdsort.std_sort(range(len(lists)), _lexicographic_less(lists))
+    firsts, inverse = [], np.empty(len(lists), np.int64)
+    for r in order:
+        if not firsts or not all(x == y for x, y in zip(lists[firsts[-1]], lists[r])):
+            firsts.append(r)
+        inverse[r] = len(firsts) - 1
+    return rows[firsts], inverse
 
 
 def _first_rows(rows, picked):
@@ -213,17 +246,40 @@ def bincount(input: Tensor, weights: Tensor | None = None, minlength: int = 0) -
     return _not_differentiable(out, (weights,), "NotImplemented", "aten::bincount")
 
 
-def _range_of(op_name, x, lo, hi):
+def _histc_range(x, lo, hi):
+    """histc's outer edges as PyTorch picks them (Histogram.cpp, histc_select_outer_bin_edges): min = max takes
+    the data's range; an empty range is widened by 1 on each side, and in float32/float64 a side that 1 cannot
+    move (|x| >= 2 ** 24 in float32) by one step to the next representable value of the dtype (PyTorch 2.13;
+    float16 keeps the double-precision widening, which its edges may then round away)."""
     lo, hi = float(lo), float(hi)
     if lo == hi and x.size:
         lo, hi = float(x.min()), float(x.max())
     if lo == hi:
+        v = lo
         lo, hi = lo - 1, hi + 1
-    if lo > hi:
-        raise RuntimeError(f"{op_name}: max must be larger than min, got min {lo} and max {hi}")
+        if x.dtype != np.float16 and np.isfinite(v):
+            t = x.dtype.type
+            left, right = t(lo), t(hi)
+            if left == t(v):
+                left = np.nextafter(t(v), t(-np.inf))
+            if right == t(v):
+                right = np.nextafter(t(v), t(np.inf))
+            lo, hi = float(left), float(right)
     if not (np.isfinite(lo) and np.isfinite(hi)):
-        raise RuntimeError(f"{op_name}: range of [{lo}, {hi}] is not finite")
+        raise RuntimeError(f"histc: range of [{lo}, {hi}] is not finite")
+    if not lo < hi:
+        raise RuntimeError(f"histc: max must be larger than min, got min {lo} and max {hi}")
+    _edges_fit("histc", lo, hi, x.dtype)
     return lo, hi
+
+
+def _edges_fit(op_name, lo, hi, dtype):
+    """PyTorch makes the bin edges with linspace in the input's dtype, whose checked conversion refuses an end
+    beyond the dtype's range (a range of [-1, 1e30] for a float16 input)."""
+    for v in (lo, hi):
+        if abs(v) > float(np.finfo(dtype).max):
+            raise RuntimeError(f"{op_name}: the range end {v!r} cannot be converted to the input's dtype {dtype} "
+                               f"without overflow (PyTorch makes the bin edges with linspace in that dtype)")
 
 
 @op
@@ -243,10 +299,24 @@ def histc(input: Tensor, bins: int = 100, min: float = 0, max: float = 0) -> Ten
     if float(min) == float(max) and x.size and np.isnan(x).any():  # the range taken from the data is NaN
         raise RuntimeError("histc: range of [nan, nan] is not finite (the input has NaN and no range was given), "
                            "as PyTorch")
-    finite = x[~np.isnan(x)] if x.size else x.reshape(-1)
-    lo, hi = _range_of("histc", finite, min, max)
-    counts, _ = np.histogram(finite, bins=bins, range=(lo, hi))
-    return wrap(counts.astype(x.dtype))
+    lo, hi = _histc_range(x, min, max)
+    # NOTE: PyTorch's histc kernel (HistogramKernel.cpp, LINEAR_INTERPOLATION) puts x in bin
+    # int((x - first) * bins / (last - first)), each operation rounded to the input's dtype, with first and last
+    # the ends of linspace(lo, hi, bins + 1) in that dtype (NaN when its step overflows: then nothing is counted),
+    # the last bin closed; a position that is not finite (0/0 where the edges collapse in float16, an overflowing
+    # product) casts to INT64_MIN, whose write lands in bin 0
+    t = x.dtype.type
+    with np.errstate(all="ignore"):
+        first, last = t(lo), t(hi)
+        if not np.isfinite((last - first) / t(bins)):  # linspace's step
+            return wrap(np.zeros(bins, x.dtype))
+        flat = x.reshape(-1)
+        flat = flat[(flat >= first) & (flat <= last)]
+        pos = (flat - first) * t(bins) / (last - first)
+        bad = ~np.isfinite(pos) | (pos >= 2.0 ** 63)
+        index = np.where(bad, 0, pos).astype(np.int64)
+    index = np.minimum(index, bins - 1)  # the last bin holds its right edge
+    return wrap(np.bincount(index, minlength=bins).astype(x.dtype))
 
 
 def _histogram_weight(x, w):
@@ -304,7 +374,8 @@ def histogram(input: Tensor, bins=100, *, range=None, weight: Tensor | None = No
             raise RuntimeError(f"histogram: min should not exceed max, got min {lo} max {hi}")
         if lo == hi:
             lo, hi = lo - 0.5, hi + 0.5  # numpy's and PyTorch's widening of an empty range
-        edges = np.linspace(lo, hi, int(bins) + 1).astype(x.dtype)
+        _edges_fit("histogram", lo, hi, x.dtype)
+        edges = creation.float_linspace(lo, hi, int(bins) + 1, x.dtype)  # PyTorch's linspace values, exactly
     e = edges.astype(np.float64)
     if w is None:
         hist, _ = np.histogram(flat, bins=e, density=density)

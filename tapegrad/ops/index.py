@@ -438,8 +438,11 @@ def _byte_mask_fill(index) -> bool:
     parts = index if isinstance(index, tuple) else (index,)
     if len(parts) == 1 and isinstance(parts[0], list) and len(parts[0]) == 1:  # x[[m]] is x[m]
         parts = (parts[0][0],)
-    advanced = [p for p in parts if isinstance(p, (Tensor, list, np.ndarray, range, tuple, bool, np.bool_))]
-    return len(advanced) == 1 and isinstance(advanced[0], Tensor) and advanced[0]._data.dtype == np.uint8
+    advanced = [p for p in parts if isinstance(p, (Tensor, list, np.ndarray, range, tuple, bool, np.bool_))
+                and not (isinstance(p, Tensor) and p._data.ndim == 0 and p._data.dtype.kind in "iu"
+                         and p._data.dtype != np.uint8)]  # a 0-d integer tensor selects, as an int (applySlicing)
+    return len(advanced) == 1 and isinstance(advanced[0], Tensor) and advanced[0]._data.dtype == np.uint8 \
+        and advanced[0]._data.ndim > 0  # (a 0-d uint8 becomes an int64 index, as a bool does)
 
 
 @op(methods=("__setitem__",), xp_name=False)

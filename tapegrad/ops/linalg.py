@@ -421,7 +421,13 @@ def einsum(*args, optimize=None) -> Tensor:
             return tuple(_einsum_grad(xp, k, terms, out_labels, g, ops) if needed else None
                          for k, needed in enumerate(need))
 
-    return record(np.asarray(out), tuple(tensors), einsum_rule, _einsum_name(terms, out_labels))
+    result = record(np.asarray(out), tuple(tensors), einsum_rule, _einsum_name(terms, out_labels))
+    if len(tensors) > 1 and set("".join(terms)) - set(out_labels):
+        # PyTorch's einsum of several operands that sums a subscript ends with a view of its batched product
+        # (sumproduct_pair), so its result is a view, which detach_() refuses; without a sum (an outer or
+        # elementwise product) it is a new tensor
+        return result.view(tuple(result.shape))
+    return result
 
 
 def _einsum_signed_zeros(out, terms, out_labels, arrays):

@@ -544,6 +544,7 @@ class Discrepancy:
     culprit: int | None = None  # for backward discrepancies: the call that introduced it
     # for each input, (pool index, dtype name) of each tensor the call that made it read (addcdiv(x, t, t): t twice)
     maker_reads: list = field(default_factory=list)
+    readers: list = field(default_factory=list)  # the ops of earlier calls that read the first input (its uses)
 
     def features(self):
         """Conditions of the inputs: 0-d, empty, non-finite floats, requiring grad."""
@@ -594,6 +595,8 @@ class Runner:
         self.origin: list[str] = []  # the op that made each entry
         self.reads: list[list] = []  # (pool index, dtype name) of each tensor the call that made an entry read
         self.snapshot_reads: list = []  # each call's inputs' makers' reads (Discrepancy.maker_reads)
+        self.read_by: dict[int, list[str]] = {}  # the ops of the calls that read each entry, in order
+        self.snapshot_readers: list = []  # each call's first input's earlier readers (Discrepancy.readers)
         self._reads_now: list = []
         self.scale: dict[int, float] = {}  # the magnitude an entry's rounding error is relative to (sums)
         self.stopped = False
@@ -622,6 +625,10 @@ class Runner:
         self.snapshots.append((inputs, [self.origin[a.i] for a in refs], sharers,
                                [_snapshot_here(self.here[a.i]) for a in refs]))
         self.snapshot_reads.append([self.reads[a.i] for a in refs])
+        readers = list(self.read_by.get(refs[0].i, ())) if refs else []
+        self.snapshot_readers.append(readers)
+        for a in refs:
+            self.read_by.setdefault(a.i, []).append(call.op)
         self._reads_now = [(a.i, dtype_name(self.there[a.i])) for a in refs]
         origins = [self.origin[a.i] for a in refs]
         loose = any(a.i in self.approx for a in refs)
@@ -646,7 +653,7 @@ class Runner:
             d = Discrepancy(kind, call.op, detail, step, call, inputs,
                             _err(err_here) if err_here else "", _err(err_there) if err_there else "",
                             origins=origins, here_inputs=[self.here[a.i] for a in refs], shared=shared,
-                            sharers=sharers, maker_reads=[self.reads[a.i] for a in refs])
+                            sharers=sharers, maker_reads=[self.reads[a.i] for a in refs], readers=readers)
             if entry is not None:
                 d.entry = self.names[entry]
                 d.aliased = bool(refs) and _same_storage(self.there[entry], self.there[refs[0].i])
@@ -842,6 +849,7 @@ class Runner:
                     d.op, d.call, d.inputs, d.origins, d.culprit = call.op, call, inputs, origins, upto - 1
                     d.shared, d.sharers, d.here_before = len(sharers), sharers, here_before
                     d.maker_reads = self.snapshot_reads[upto - 1]
+                    d.readers = self.snapshot_readers[upto - 1]
                 return
 
     def _coarsest(self, d):
