@@ -387,18 +387,28 @@ def det(A: Tensor, *, out=None) -> Tensor:
     use_t = A.is_contiguous()
     with np.errstate(all="ignore"):
         value = np.linalg.det(a).astype(a.dtype, copy=False)
-    if _lapack_det_needed(a, value == 0):
+    if _lapack_det_needed(a, value):
         value = _core.det_lapack(a, use_t)
     return record(value, (A,), _core.det_rule(use_t), "LinalgDetBackward0")
 
 
-def _lapack_det_needed(a, zero):
+def _lapack_det_needed(a, det):
     """Whether det/slogdet take PyTorch's own LU (det_lapack): for matrices with inf/nan (numpy's LU spreads
-    NaN otherwise) and for a float64 zero determinant (its sign of zero). A float32 zero stays numpy's exact
-    zero (its LU runs in float64; the differential test's det-of-singular-rounding)."""
+    NaN otherwise) and for a float64 determinant at the level of rounding noise (|det| below 2**10 n eps times
+    Hadamard's bound, the product of the columns' norms: a numerically singular matrix, whose determinant, sign
+    and log are MKL's rounding in PyTorch, which det_lapack reproduces; numpy's LU rounds otherwise). A float32
+    singular matrix keeps numpy's value (its LU runs in float64; the differential test's
+    det-of-singular-rounding)."""
     if a.size == 0:
         return False
-    return not np.isfinite(a).all() or (a.dtype == np.float64 and bool(np.any(zero)))
+    if not np.isfinite(a).all():
+        return True
+    if a.dtype != np.float64:
+        return False
+    n = a.shape[-1]
+    with np.errstate(all="ignore"):
+        bound = np.prod(np.sqrt(np.einsum("...ij,...ij->...j", a, a)), axis=-1)
+        return bool(np.any(np.abs(det) <= 1024 * n * np.finfo(np.float64).eps * bound))
 
 
 def slogdet(A: Tensor, *, out=None):
@@ -416,7 +426,7 @@ def slogdet(A: Tensor, *, out=None):
     use_t = A.is_contiguous()
     with np.errstate(all="ignore"):
         sign, logabs = np.linalg.slogdet(a)
-    if _lapack_det_needed(a, sign == 0):
+    if _lapack_det_needed(a, sign * np.exp(logabs)):
         sign, logabs = _core.slogdet_lapack(a, use_t)
     dt = a.dtype
     # the sign is an output of the same node in PyTorch: it requires grad, and its gradient is none (None)
@@ -1301,31 +1311,17 @@ def lu_solve(LU: Tensor, pivots: Tensor, B: Tensor, *, left: bool = True, adjoin
     if pivots._data.dtype != np.int32 or tuple(pivots.shape) != tuple(LU.shape[:-1]):
         raise RuntimeError(f"{op}: Expected pivots to be int32 of shape {tuple(LU.shape[:-1])}, got "
                            f"{pivots._data.dtype} of shape {tuple(pivots.shape)}")
-    return _householder.with_value(_lu_solve_graph(LU, pivots, B, left, adjoint),
-                                   lambda: _lu_solve_value(LU._data, pivots._data, B._data, left, adjoint),
-                                   "LinalgLuSolveBackward0")
+    piv = pivots._data
+    value = _core.lu_solve_array(LU._data, piv, B._data, bool(left), bool(adjoint))
+    return record(value, (LU, B), _lu_solve_rule(piv, bool(left), bool(adjoint)), "LinalgLuSolveBackward0")
 
 
-def _lu_solve_value(lu, pivots, b, left, adjoint):
-    """lu_solve's value as PyTorch's CPU computes it: LAPACK's getrs on B (on B^T with the other ``adjoint`` when
-    not ``left``), its signs of zero and inf/nan."""
-    if left:
-        return _core.getrs_array(lu, pivots, b, adjoint)
-    return np.swapaxes(_core.getrs_array(lu, pivots, np.swapaxes(b, -1, -2), not adjoint), -1, -2)
+def _lu_solve_rule(pivots, left, adjoint):
+    """lu_solve's rule (a closure, so the engine sees it reads LU and the result, not B), PyTorch's backward."""
+    def rule(xp, need, g, out, lu, b):
+        return _core._lu_solve_rule(xp, need, g, out, lu, None, pivots=pivots, left=left, adjoint=adjoint)
 
-
-def _lu_solve_graph(LU, pivots, B, left, adjoint):
-    """lu_solve by formulas (triangular solves and the permutation): the graph its gradients come from."""
-    if not left:
-        return _lu_solve_graph(LU, pivots, B.mT, True, not adjoint).mT
-    n = LU.shape[-1]
-    p = wrap(_core.permutation_array(pivots._data, n, LU._data.dtype))
-    if adjoint:
-        z = solve_triangular(LU.mT, B, upper=False)  # U^T z = B (the upper triangle of LU, transposed)
-        z = solve_triangular(LU.mT, z, upper=True, unitriangular=True)
-        return p @ z
-    z = solve_triangular(LU, p.mT @ B, upper=False, unitriangular=True)
-    return solve_triangular(LU, z, upper=True)
+    return rule
 
 
 # ---------------------------------------------------------------------- LDL
