@@ -1008,30 +1008,25 @@ def householder_product(A: Tensor, tau: Tensor, *, out=None) -> Tensor:
     Q = wrap(np.broadcast_to(np.eye(m, n, dtype=dt), tuple(A.shape)).copy())
     if A._data.size == 0 or tau._data.size == 0:  # as PyTorch: a node whose inputs get no gradient (None)
         return record(Q._data, (A, tau), _core.no_grads_rule, "LinalgHouseholderProductBackward0")
+    if (A.requires_grad or tau.requires_grad) and dt.kind == "f" and _householder.nonfinite(A._data, tau._data, k):
+        # an inf/nan input: PyTorch's householder_product_backward, from the result (see _householder_rule)
+        value = _householder.householder_product_value(A._data, tau._data)
+        return record(value, (A, tau), _householder_rule, "LinalgHouseholderProductBackward0")
     V = A.tril(-1) + wrap(np.eye(m, n, dtype=dt))
     for i in range(k - 1, -1, -1):
         v = V[..., :, i:i + 1]
         Q = Q - tau[..., i:i + 1].unsqueeze(-1) * (v @ (v.mT @ Q))
-    if (A.requires_grad or tau.requires_grad) and dt.kind == "f" and _householder.nonfinite(A._data, tau._data, k):
-        # an inf/nan input: PyTorch's householder_product_backward, from the result (see _householder_rule)
-        value = _householder.householder_product_value(A._data, tau._data)
-        return record(value, (Q, A, tau), _householder_rule(value, A._data, tau._data),
-                      "LinalgHouseholderProductBackward0")
     return _householder.with_value(Q, lambda: _householder.householder_product_value(A._data, tau._data),
                                    "LinalgHouseholderProductBackward0")
 
 
-def _householder_rule(value, a, tau):
-    """The rule of householder_product's node at an inf/nan input: a first-order backward gives input and tau
-    PyTorch's householder_product_backward (FunctionsManual.cpp) step by step from the result; with create_graph
-    the formulas' graph (Q) carries the gradient, differentiable again (its NaNs may then differ from PyTorch's)."""
-    def rule(xp, need, g, out, graph, a_t, tau_t):
-        if not isinstance(g, np.ndarray):
-            return g, None, None
-        a_grad, tau_grad = _householder.householder_product_grads(g, value, a, tau)
-        return None, a_grad if need[1] else None, tau_grad if need[2] else None
-
-    return rule
+def _householder_rule(xp, need, g, out, a, tau):
+    """The rule of householder_product's node at an inf/nan input: PyTorch's householder_product_backward
+    (FunctionsManual.cpp) step by step from the result, on arrays (first order) and, with create_graph, on
+    tensors (differentiable again, its out-of-place reflections as PyTorch's under grad mode). Finite inputs keep
+    the formulas' graph, exact to every order."""
+    a_grad, tau_grad = _householder.householder_product_backward(xp, g, out, a, tau)
+    return a_grad if need[0] else None, tau_grad if need[1] else None
 
 
 def matrix_exp(A: Tensor) -> Tensor:
