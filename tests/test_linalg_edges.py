@@ -764,6 +764,20 @@ def test_det_slogdet_logdet_of_singular_float64_matrices_match_pytorch(a):
             _same_bits(o.numpy(), t.numpy(), 1e-9)
 
 
+def test_inverse_and_solve_where_only_the_fused_lu_has_a_nonzero_pivot():
+    # float32 [[1, 1], [-3, -3]]: numpy's LU meets 1 - 0.33333334 * 3 = 0, MKL's fused update -3e-8 (not singular):
+    # inverse and solve_ex take the fused LU's getrs (no error, info 0), as PyTorch
+    a = np.array([[[1.0, 1.0], [-3.0, -3.0]], [[-1.0, math.inf], [1.0, -math.inf]]], np.float32)
+    with np.errstate(all="ignore"):
+        inv = tg.tensor(a).inverse().numpy()
+    assert np.isfinite(inv[0]).all() and np.abs(inv[0]).max() > 1e7 and np.isnan(inv[1]).all()
+    x, info = tg.linalg.solve_ex(tg.tensor(a[0]), tg.tensor([[1.0], [2.0]]))
+    assert info.item() == 0 and np.isfinite(x.numpy()).all()
+    torch = pytest.importorskip("torch")
+    with np.errstate(all="ignore"):
+        np.testing.assert_array_equal(inv, torch.tensor(a).inverse().numpy())
+
+
 def test_lu_factor_matches_pytorch_bits_on_float32_and_rectangular_matrices():
     torch = pytest.importorskip("torch")
     rng = np.random.default_rng(3)

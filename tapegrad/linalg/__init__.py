@@ -243,7 +243,10 @@ def _inverse(op, a, check_errors):
             raise _core.singular_error(op, a) from None
         lapack, info = _core.inv_lapack(a)  # a singular matrix: getrs' inf/nan from the zero pivot
         ok = np.where(info[..., None, None] == 0, a, np.eye(a.shape[-1], dtype=a.dtype))
-        value = np.where(info[..., None, None] == 0, np.linalg.inv(ok), lapack)
+        try:
+            value = np.where(info[..., None, None] == 0, np.linalg.inv(ok), lapack)
+        except np.linalg.LinAlgError:  # numpy's LU meets a zero pivot where MKL's (fused) leaves a residue
+            value = lapack
     return value, info
 
 
@@ -292,12 +295,17 @@ def _solve(op, A, B, left, check_errors):
     try:
         value = np.linalg.solve(a, bm)
     except np.linalg.LinAlgError:
-        _, _, info_a = _core.lu_factor_array(a)
+        lu_a, pivots_a, info_a = _core.lu_factor_array(a)
         info = np.broadcast_to(info_a, batch).copy()
         if check_errors or op.startswith("torch.linalg.solve") and not op.endswith("_ex"):
-            raise LinAlgError(f"{op}: The solver failed because the input matrix is singular.") from None
+            if info.any():
+                raise LinAlgError(f"{op}: The solver failed because the input matrix is singular.") from None
         ok = np.where(info_a[..., None, None] == 0, a, np.eye(n, dtype=a.dtype))
-        value = np.where(np.broadcast_to(info_a, batch)[..., None, None] == 0, np.linalg.solve(ok, bm), np.nan)
+        try:
+            solved = np.linalg.solve(ok, bm)
+        except np.linalg.LinAlgError:  # numpy's LU meets a zero pivot where MKL's (fused) leaves a residue
+            solved = _core.getrs_array(lu_a, pivots_a, bm)
+        value = np.where(np.broadcast_to(info_a, batch)[..., None, None] == 0, solved, np.nan)
     value = value.astype(a.dtype, copy=False)
     if vector:
         return record(value[..., 0], (A, B), _core.solve_vector_rule, "LinalgSolveExBackward0"), info
