@@ -1581,14 +1581,6 @@ known_class(
          "a gradient (10 here, nan after a nan); tapegrad gives them 0", SCATTER, status="pytorch-bug")
 
 
-def singular_matrix(t):
-    """A (batch of) square float matrices, one of which is singular in float64 (rank below its size)."""
-    if not isf(t) or t.dim() < 2 or t.shape[-1] != t.shape[-2] or t.numel() == 0:
-        return False
-    x = t.detach().double()
-    return bool(torch.isfinite(x).all()) and bool((torch.linalg.matrix_rank(x) < x.shape[-1]).any())
-
-
 known_class(
     "atan2-grad-at-infinity", fam("atan2", "arctan2"), GRADS,
     lambda d: any_in(d, lambda t: isf(t) and t.numel() > 0 and bool(torch.isinf(t).any())),
@@ -1741,15 +1733,6 @@ known_class(
          "(HistogramKernel.cpp); near float32's maximum the product overflows to inf, its cast to int64 gives "
          "INT64_MIN and the local search then counts 3e38 (in [2e38, 3e38]) in bin 1; tapegrad counts it in its "
          "own bin, as numpy", COUNTING, status="pytorch-bug")
-known_class(
-    "det-of-singular-rounding", fam("slogdet", "logdet", "det", inplace=False) | {"linalg.slogdet", "linalg.det"},
-    {"value", "inf", "nan", "signed-zero"} | GRADS,
-    lambda d: any(dt(t) != "float64" and singular_matrix(t) for t in d.inputs),
-    """
-    torch.tensor([[2.6, 0.05], [2.6, 0.05]]).slogdet()[1]
-    """, "the determinant of a singular float32 matrix is rounding noise: tapegrad's LU (numpy's LAPACK in "
-         "float64, rounded) finds the exact zero pivot (-inf), PyTorch's float32 LU a pivot of ~1e-9 (-20.1); "
-         "as qr-rank-deficient", LI, status="by-design")
 known_class(
     "pytorch-dequantize-float-backward", ALL_OPS, "backward-pytorch-raises",
     lambda d: torch_says(d, "derivative for dequantize is not implemented"),

@@ -749,19 +749,29 @@ def test_lu_rounds_each_update_once_as_mkl(a, transposed):
     np.testing.assert_array_equal(lu.numpy(), want)
 
 
-@given(_rank_deficient((2, 6)))
-@example(np.array([[3.0, 1.0], [1.5, 0.5]]))  # logdet -37.02 (MKL's pivot 2.8e-17), not -inf
-@example(np.array([[0.85, 2.6], [0.85, 2.6]]))  # slogdet's sign 1 (MKL's pivot -6.2e-17 and one swap), not -1
+@given(_rank_deficient((2, 6)), st.sampled_from(["float32", "float64"]))
+@example(np.array([[3.0, 1.0], [1.5, 0.5]]), "float64")  # logdet -37.02 (MKL's pivot 2.8e-17), not -inf
+@example(np.array([[0.85, 2.6], [0.85, 2.6]]), "float64")  # slogdet's sign 1 (MKL's pivot -6.2e-17, one swap), not -1
+@example(np.array([[2.6, 0.05], [2.6, 0.05]]), "float32")  # logabsdet -20.1 (float32 LU's pivot 1e-9), not -inf
 @settings(max_examples=40, deadline=None)
-def test_det_slogdet_logdet_of_singular_float64_matrices_match_pytorch(a):
+def test_det_slogdet_logdet_of_singular_matrices_match_pytorch(a, dtype):
     # PyTorch's det of a numerically singular matrix is its LU's rounding noise: tapegrad takes its own LU (MKL's
-    # rounding) where numpy's determinant is below the noise level, so the value, sign and log agree
+    # rounding, in the matrix's dtype) where numpy's determinant is below the noise level, so the value, sign and
+    # log agree, and logabsdet's gradient A^-T solves with that LU
     torch = pytest.importorskip("torch")
-    for m in (a, a.T.copy()):
+    rtol = 1e-9 if dtype == "float64" else 1e-5
+    for m in (a.astype(dtype), np.ascontiguousarray(a.T, dtype)):
         ours = [tg.det(tg.tensor(m)), *tg.slogdet(tg.tensor(m)), tg.logdet(tg.tensor(m))]
         theirs = [torch.det(torch.tensor(m)), *torch.slogdet(torch.tensor(m)), torch.logdet(torch.tensor(m))]
         for o, t in zip(ours, theirs, strict=True):
-            _same_bits(o.numpy(), t.numpy(), 1e-9)
+            _same_bits(o.numpy(), t.numpy(), rtol)
+    if a.shape[-1] == 2:  # a 2 x 2 matrix: one triangular solve per side (larger ones round getrs differently)
+        grads = []
+        for lib in (torch, tg):
+            x = lib.tensor(a.astype(dtype), requires_grad=True)
+            lib.slogdet(x)[1].backward()
+            grads.append(x.grad.numpy())
+        np.testing.assert_allclose(grads[1], grads[0], rtol=10 * rtol)
 
 
 def test_inverse_and_solve_where_only_the_fused_lu_has_a_nonzero_pivot():

@@ -402,21 +402,13 @@ def det(A: Tensor, *, out=None) -> Tensor:
 
 def _lapack_det_needed(a, det):
     """Whether det/slogdet take PyTorch's own LU (det_lapack): for matrices with inf/nan (numpy's LU spreads
-    NaN otherwise) and for a float64 determinant at the level of rounding noise (|det| below 2**10 n eps times
+    NaN otherwise) and for a determinant at the level of rounding noise (|det| below 2**10 n eps times
     Hadamard's bound, the product of the columns' norms: a numerically singular matrix, whose determinant, sign
-    and log are MKL's rounding in PyTorch, which det_lapack reproduces; numpy's LU rounds otherwise). A float32
-    singular matrix keeps numpy's value (its LU runs in float64; the differential test's
-    det-of-singular-rounding)."""
+    and log are MKL's rounding in PyTorch, which det_lapack reproduces in the matrix's dtype; numpy's LU rounds
+    otherwise, in float64 for a float32 matrix)."""
     if a.size == 0:
         return False
-    if not np.isfinite(a).all():
-        return True
-    if a.dtype != np.float64:
-        return False
-    n = a.shape[-1]
-    with np.errstate(all="ignore"):
-        bound = np.prod(np.sqrt(np.einsum("...ij,...ij->...j", a, a)), axis=-1)
-        return bool(np.any(np.abs(det) <= 1024 * n * np.finfo(np.float64).eps * bound))
+    return not np.isfinite(a).all() or _core.near_singular(a, det)
 
 
 def slogdet(A: Tensor, *, out=None):

@@ -524,13 +524,27 @@ def lu_solve_adjoint_array(a, b, use_t=True):
     when not ``use_t``, then the transposed solve), then its getrs; a zero pivot (a singular A) gives inf/nan,
     not an error. numpy's solver for finite nonsingular matrices."""
     a, b = np.asarray(a), np.asarray(b)
-    if np.isfinite(a).all() and np.isfinite(b).all():
+    if np.isfinite(a).all() and np.isfinite(b).all() and not near_singular(a):
         try:
             return np.linalg.solve(np.swapaxes(a, -1, -2), b)
         except np.linalg.LinAlgError:
             pass
     lu, pivots, _ = lu_factor_array(np.swapaxes(a, -1, -2) if use_t else a)
     return getrs_array(lu, pivots, b, not use_t)
+
+
+def near_singular(a, det=None):
+    """Whether a matrix of ``a`` (float32/float64, finite) has a determinant at the level of rounding noise:
+    |det| below 2**10 n eps times Hadamard's bound (the product of the columns' norms), where PyTorch's values
+    are its LU's (MKL's) rounding, which lu_factor_array reproduces and numpy's LU does not."""
+    if a.dtype != np.float64 and a.dtype != np.float32 or a.size == 0:
+        return False
+    n = a.shape[-1]
+    with np.errstate(all="ignore"):
+        if det is None:
+            det = np.linalg.det(a.astype(np.float64))
+        bound = np.prod(np.sqrt(np.einsum("...ij,...ij->...j", a, a, dtype=np.float64)), axis=-1)
+        return bool(np.any(np.abs(det) <= 1024 * n * np.finfo(a.dtype).eps * bound))
 
 
 def _solve_adjoint_rule(xp, need, g, out, a, b, use_t=True):
