@@ -534,10 +534,11 @@ def lu_solve_adjoint_array(a, b, use_t=True):
 
 
 def near_singular(a, det=None):
-    """Whether a matrix of ``a`` (float32/float64, finite) has a determinant at the level of rounding noise:
-    |det| below 2**10 n eps times Hadamard's bound (the product of the columns' norms), where PyTorch's values
-    are its LU's (MKL's) rounding, which lu_factor_array reproduces and numpy's LU does not."""
-    if a.dtype != np.float64 and a.dtype != np.float32 or a.size == 0:
+    """Whether a matrix of ``a`` (float32/float64, finite, of order <= 16) has a determinant at the level of
+    rounding noise: |det| below 2**10 n eps times Hadamard's bound (the product of the columns' norms), where
+    PyTorch's values are its LU's (MKL's) rounding, which lu_factor_array reproduces and numpy's LU does not.
+    Larger matrices keep numpy's LU (the bound loosens with the order, and lu_factor_array loops over columns)."""
+    if a.dtype != np.float64 and a.dtype != np.float32 or a.size == 0 or a.shape[-1] > 16:
         return False
     n = a.shape[-1]
     with np.errstate(all="ignore"):
