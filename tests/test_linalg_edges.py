@@ -774,6 +774,24 @@ def test_det_slogdet_logdet_of_singular_matrices_match_pytorch(a, dtype):
         np.testing.assert_allclose(grads[1], grads[0], rtol=10 * rtol)
 
 
+@pytest.mark.parametrize("op", ["det", "slogdet", "logdet"])
+def test_det_of_a_float32_matrix_whose_determinant_overflows_is_pytorchs_lu(op):
+    # numpy's determinant (in float64, rounded: +inf) against PyTorch's float32 LU, whose pivots overflow with their
+    # own sign (-inf); the gradient is then PyTorch's LU branch (lu_solve on the perturbed LU), not the cofactors
+    torch = pytest.importorskip("torch")
+    a = np.array([[1.5, 1.0, -2.5], [1e5, 1e30, 3e38], [0.5, 0.5, 0.0]], np.float32)
+    results = []
+    for lib in (torch, tg):
+        x = lib.tensor(a, requires_grad=True)
+        with np.errstate(all="ignore"):
+            y = getattr(lib, op)(x)
+            y = y[1] if op == "slogdet" else y
+            y.backward()
+        results.append((y.detach().numpy(), x.grad.numpy()))
+    for ours, theirs in zip(results[1], results[0], strict=True):
+        _same_bits(ours, theirs, 1e-5)
+
+
 def test_inverse_and_solve_where_only_the_fused_lu_has_a_nonzero_pivot():
     # float32 [[1, 1], [-3, -3]]: numpy's LU meets 1 - 0.33333334 * 3 = 0, MKL's fused update -3e-8 (not singular):
     # inverse and solve_ex take the fused LU's getrs (no error, info 0), as PyTorch

@@ -402,13 +402,14 @@ def det(A: Tensor, *, out=None) -> Tensor:
 
 def _lapack_det_needed(a, det):
     """Whether det/slogdet take PyTorch's own LU (det_lapack): for matrices with inf/nan (numpy's LU spreads
-    NaN otherwise) and for a determinant at the level of rounding noise (|det| below 2**10 n eps times
+    NaN otherwise), for a determinant beyond the dtype's range (float32 LU's overflow, its sign) and for a
+    determinant at the level of rounding noise (|det| below 2**10 n eps times
     Hadamard's bound, the product of the columns' norms: a numerically singular matrix, whose determinant, sign
     and log are MKL's rounding in PyTorch, which det_lapack reproduces in the matrix's dtype; numpy's LU rounds
     otherwise, in float64 for a float32 matrix)."""
     if a.size == 0:
         return False
-    return not np.isfinite(a).all() or _core.near_singular(a, det)
+    return not np.isfinite(a).all() or not np.isfinite(det).all() or _core.near_singular(a, det)
 
 
 def slogdet(A: Tensor, *, out=None):
@@ -426,7 +427,9 @@ def slogdet(A: Tensor, *, out=None):
     use_t = A.is_contiguous()
     with np.errstate(all="ignore"):
         sign, logabs = np.linalg.slogdet(a)
-    if _lapack_det_needed(a, sign * np.exp(logabs)):
+    with np.errstate(all="ignore"):
+        det = sign * np.exp(logabs)
+    if _lapack_det_needed(a, det):
         sign, logabs = _core.slogdet_lapack(a, use_t)
     dt = a.dtype
     # the sign is an output of the same node in PyTorch: it requires grad, and its gradient is none (None)

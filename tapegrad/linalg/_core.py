@@ -469,7 +469,7 @@ def linalg_det_grad_m(g, a, use_t=True):
     out = unsqueeze2(np, g) * cofactor_array(a) if n != 1 else np.broadcast_to(unsqueeze2(np, g), a.shape).copy()
     if n < 2:
         return out.astype(a.dtype, copy=False)
-    bad = ~np.isfinite(a).all(axis=(-2, -1))
+    bad = ~np.isfinite(a).all(axis=(-2, -1)) | ~np.isfinite(out).all(axis=(-2, -1))  # inf/nan, or an overflow
     if bad.any():
         sub = a[bad]
         lu, pivots, diag, det_p = det_lu_arrays(sub, use_t)
