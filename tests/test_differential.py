@@ -927,39 +927,6 @@ known_class(
     """, "PyTorch 2.13's multi_margin_loss of an empty batch with reduction='mean' returns uninitialized memory; "
          "tapegrad gives nan (0 / 0)", LO, status="pytorch-bug")
 known_class(
-    "linalg-det-fma", fam("det", "logdet", "slogdet", inplace=False),
-    {"value", "nan", "inf", "signed-zero"} | GRADS,
-    lambda d: any_in(d, lambda t: nonfinite(t) or big(t)),
-    """
-    torch.tensor([[1.5, 1.5, -1.0], [1.5, 0.0, -1.0], [-inf, -3.0, 0.5]], dtype=torch.float64).det()
-    """, "det/slogdet/logdet at inf/nan take PyTorch's LU of A^T in LAPACK's order and their gradients its getrs "
-         "solves, but MKL fuses the multiply-adds of its rank-one updates (FMA): where a pivot cancels, "
-         "tapegrad's unfused arithmetic gives exactly 0 and MKL a rounding residue (~1e-16), so here 0 * inf is "
-         "nan and PyTorch's det is inf (1 in ~200 random matrices with inf/nan). By design: tapegrad does not "
-         "emulate MKL's fused multiply-adds (PyTorch's own result here depends on its LAPACK build)", LI,
-    status="by-design")
-def lu_zero_pivot(t):
-    """A (batch of) square float matrices whose LU in LAPACK's order, unfused (tapegrad's getrf), meets an exactly
-    zero pivot: a cancellation where MKL's fused multiply-add leaves a rounding residue."""
-    if not isf(t) or t.dim() < 2 or t.numel() == 0 or t.shape[-1] != t.shape[-2]:
-        return False
-    return bool(tg.linalg.lu_factor_ex(tg.tensor(t.detach().numpy())).info.numpy().any())
-
-
-known_class(
-    "linalg-inv-fma", fam("inverse", "matrix_power", inplace=False),
-    {"value", "nan", "inf", "signed-zero", RAISES_HERE} | GRADS,
-    lambda d: any_in(d, nonfinite) and lu_zero_pivot(x0(d)),
-    """
-    torch.tensor([[[1.0, 1.0], [-3.0, -3.0]], [[-1.0, inf], [1.0, -inf]]]).inverse()
-    """, "inverse (and matrix_power(A, -n)) of a batch with inf/nan is PyTorch's linalg_solve_ex(A, I) in "
-         "tapegrad too (getrf, then getrs on the identity, in LAPACK's order), but MKL fuses the multiply-adds of "
-         "getrf's rank-one update (FMA): where a pivot cancels, tapegrad's unfused arithmetic gives exactly 0 (a "
-         "singular matrix: LinAlgError, or getrs' inf/nan) and MKL a rounding residue (float32 1 - 0.33333334 * 3 "
-         "is -3e-8 there, so its inverse has 3.4e7 here). By design, as linalg-det-fma: tapegrad does not emulate "
-         "MKL's fused multiply-adds (PyTorch's own result here depends on its LAPACK build)", LI,
-    status="by-design")
-known_class(
     "linalg-svd-inf", fam("svd", "pinverse", inplace=False),
     {"value", "nan", "inf", "signed-zero", RAISES_THERE} | GRADS,
     lambda d: isf(x0(d)) and nonfinite(x0(d)) and not bool(torch.isnan(x0(d)).any()),
@@ -1671,14 +1638,6 @@ known_class(
          "a gradient (10 here, nan after a nan); tapegrad gives them 0", SCATTER, status="pytorch-bug")
 
 
-def singular_matrix(t):
-    """A (batch of) square float matrices, one of which is singular in float64 (rank below its size)."""
-    if not isf(t) or t.dim() < 2 or t.shape[-1] != t.shape[-2] or t.numel() == 0:
-        return False
-    x = t.detach().double()
-    return bool(torch.isfinite(x).all()) and bool((torch.linalg.matrix_rank(x) < x.shape[-1]).any())
-
-
 def squares_overflow(d):
     """atan2's a*a + b*b is infinite somewhere: an operand infinite, or large enough that its square overflows the
     result's float dtype (6e4 in float16, 2e19 in float32)."""
@@ -1851,15 +1810,6 @@ known_class(
          "own bin, as numpy. Same where the widened empty range [x - 0.5, x + 0.5] rounds to [x, x] in the dtype "
          "(|x| >= 2 ** 53 in float64): every edge is x, the position 0/0 is NaN and the local search reads before "
          "the edges; tapegrad counts x in the last bin, the closed one [x, x]", COUNTING, status="pytorch-bug")
-known_class(
-    "det-of-singular-rounding", fam("slogdet", "logdet", "det", inplace=False) | {"linalg.slogdet", "linalg.det"},
-    {"value", "inf", "nan", "signed-zero"} | GRADS,
-    lambda d: any(dt(t) != "float64" and singular_matrix(t) for t in d.inputs),
-    """
-    torch.tensor([[2.6, 0.05], [2.6, 0.05]]).slogdet()[1]
-    """, "the determinant of a singular float32 matrix is rounding noise: tapegrad's LU (numpy's LAPACK in "
-         "float64, rounded) finds the exact zero pivot (-inf), PyTorch's float32 LU a pivot of ~1e-9 (-20.1); "
-         "as qr-rank-deficient", LI, status="by-design")
 known_class(
     "pytorch-dequantize-float-backward", ALL_OPS, "backward-pytorch-raises",
     lambda d: torch_says(d, "derivative for dequantize is not implemented"),

@@ -7,7 +7,7 @@ import warnings
 
 import numpy as np
 import pytest
-from hypothesis import example, given
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 import tapegrad as tg
@@ -564,6 +564,55 @@ def test_lu_solve_gradients_match_finite_differences_and_the_node_is_pytorchs(le
         np.testing.assert_allclose(grad, num, rtol=1e-5, atol=1e-7)
 
 
+@st.composite
+def _lu_solve_problems(draw):
+    n, k = draw(st.integers(1, 4)), draw(st.integers(1, 3))
+    left, adjoint = draw(st.booleans()), draw(st.booleans())
+    p = draw(st.sampled_from([0.0, 0.2]))
+
+    def matrix(shape):
+        return np.array([draw(st.sampled_from(LU_SPECIAL)) if draw(st.floats(0, 1)) < p else
+                         draw(st.floats(-3, 3).filter(lambda v: abs(v) > 0.25)) for _ in range(math.prod(shape))]
+                        ).reshape(shape)
+
+    lu = matrix((n, n)) + 4 * np.eye(n)
+    pivots = np.array([draw(st.integers(i + 1, n)) for i in range(n)], np.int32)
+    return lu, pivots, matrix((n, k) if left else (k, n)), left, adjoint
+
+
+@given(_lu_solve_problems())
+@example((np.array([[3.75, 0.5, 1.0], [0.8, 1.1, -1.05], [0.0, -0.9090909090909091, 5.045454545454546]]),
+          np.array([1, 2, 3], np.int32), np.array([[-math.inf], [3.0], [-1.0]]), True, False))
+@settings(max_examples=40, deadline=None)
+def test_lu_solve_gradients_are_pytorchs_formulas_also_at_inf_nan(problem):
+    # derivatives.yaml: B's gradient lu_solve(LU, pivots, g, left, !adjoint); LU's linalg_lu_solve_LU
+    # (FunctionsManual.cpp): U^-T (-g X^T) spreads an inf of X to every entry as NaN (the formulas' graph
+    # through the triangular solves kept inf in the first column)
+    torch = pytest.importorskip("torch")
+    lu, pivots, b, left, adjoint = problem
+    w = (np.arange(b.size).reshape(b.shape) % 5 - 2.0) * 0.75
+    results = []
+    for lib in (torch, tg):
+        LU, B = lib.tensor(lu, requires_grad=True), lib.tensor(b, requires_grad=True)
+        with np.errstate(all="ignore"):
+            x = lib.linalg.lu_solve(LU, lib.tensor(pivots), B, left=left, adjoint=adjoint)
+            (x * lib.tensor(w)).sum().backward()
+        results.append([x.detach().numpy(), LU.grad.numpy(), B.grad.numpy()])
+    for ours, theirs in zip(results[1], results[0], strict=True):
+        _same_bits(ours, theirs, 1e-9)
+
+
+@pytest.mark.parametrize("left", [True, False])
+@pytest.mark.parametrize("adjoint", [True, False])
+def test_lu_solve_second_order_gradients_match_finite_differences(left, adjoint):
+    rng = np.random.default_rng(5)
+    lu = rng.normal(size=(3, 3)) + 3 * np.eye(3)
+    b = rng.normal(size=(3, 2) if left else (2, 3))
+    piv = tg.tensor([2, 2, 3], dtype=tg.int32)
+    inputs = (tg.tensor(lu, requires_grad=True), tg.tensor(b, requires_grad=True))
+    assert tg.autograd.gradgradcheck(lambda x, y: tg.linalg.lu_solve(x, piv, y, left=left, adjoint=adjoint), inputs)
+
+
 # ---------------------------------------------------------------------- cholesky_solve as LAPACK's potrs
 def test_cholesky_solve_keeps_lapacks_signs_of_zero():
     # potrs, lower: L y = b then L^T x = y, each step (b_i - sum) * (1 / l_ii); -0.0 / -inf is +0.0 and a -0.0
@@ -646,6 +695,129 @@ def test_det_slogdet_logdet_with_inf_nan_match_pytorch(dtype, transposed):
             _same_bits(np.where(tiny, t, o), t, rtol, signs=not transposed)
         checked += 1
     assert checked > 20
+
+
+# ---------------------------------------------------------------------- LU rounding: MKL's (det of singular float64)
+_DECIMALS = [0.05, 0.3, 0.5, 0.7, 0.85, 1.0, 1.1, 1.5, 2.6, 3.0, -1.5, -2.5]
+
+
+@st.composite
+def _rank_deficient(draw, orders=(2, 5)):
+    """A square float64 matrix of small decimals, often a product of thinner factors (singular in exact
+    arithmetic, so LU's last pivots are rounding noise: where the order of the rounding shows)."""
+    n = draw(st.integers(*orders))
+    r = draw(st.integers(1, n))
+    left = np.array(draw(st.lists(st.sampled_from(_DECIMALS), min_size=n * r, max_size=n * r))).reshape(n, r)
+    right = np.array(draw(st.lists(st.sampled_from(_DECIMALS), min_size=r * n, max_size=r * n))).reshape(r, n)
+    return left @ right if r < n else left
+
+
+def _exact_lu(a):
+    """getf2 with PyTorch's (MKL's) rounding, in exact rational arithmetic rounded once per step: the reference
+    lu_factor_array follows (each update one fused multiply-add; the reciprocal scaling, a division for the one
+    entry below the last pivot of a square matrix of order <= 4)."""
+    from fractions import Fraction
+
+    a = np.array(a, dtype=np.float64)
+    m, n = a.shape
+    pivots = []
+    for j in range(min(m, n)):
+        p = j + int(np.argmax(np.abs(a[j:, j])))
+        pivots.append(p + 1)
+        a[[j, p]] = a[[p, j]]
+        d = a[j, j]
+        if d == 0:
+            continue
+        for i in range(j + 1, m):
+            a[i, j] = a[i, j] / d if m == n <= 4 and j == m - 2 else a[i, j] * (1 / d)
+        for i in range(j + 1, m):
+            for c in range(j + 1, n):
+                exact = Fraction(a[i, c]) - Fraction(a[i, j]) * Fraction(a[j, c])
+                a[i, c] = float(exact) if exact != 0 else a[i, c] - a[i, j] * a[j, c]
+    return a, pivots
+
+
+@given(_rank_deficient(), st.booleans())
+@example(np.array([[3.0, 1.5], [1.0, 0.5]]), False)  # the pivot 0.5 - fl(1/3) * 1.5 is 2.8e-17 fused, 0 rounded twice
+@example(np.array([[0.85, 0.85], [2.6, 2.6]]), False)  # 0.85 / 2.6 (a division) then fused: -6.2e-17
+@settings(max_examples=40, deadline=None)
+def test_lu_rounds_each_update_once_as_mkl(a, transposed):
+    a = a.T.copy() if transposed else a
+    lu, pivots, _ = tg.linalg.lu_factor_ex(tg.tensor(a))
+    want, want_pivots = _exact_lu(a)
+    np.testing.assert_array_equal(pivots.numpy(), want_pivots)
+    np.testing.assert_array_equal(lu.numpy(), want)
+
+
+@given(_rank_deficient((2, 6)), st.sampled_from(["float32", "float64"]))
+@example(np.array([[3.0, 1.0], [1.5, 0.5]]), "float64")  # logdet -37.02 (MKL's pivot 2.8e-17), not -inf
+@example(np.array([[0.85, 2.6], [0.85, 2.6]]), "float64")  # slogdet's sign 1 (MKL's pivot -6.2e-17, one swap), not -1
+@example(np.array([[2.6, 0.05], [2.6, 0.05]]), "float32")  # logabsdet -20.1 (float32 LU's pivot 1e-9), not -inf
+@settings(max_examples=40, deadline=None)
+def test_det_slogdet_logdet_of_singular_matrices_match_pytorch(a, dtype):
+    # PyTorch's det of a numerically singular matrix is its LU's rounding noise: tapegrad takes its own LU (MKL's
+    # rounding, in the matrix's dtype) where numpy's determinant is below the noise level, so the value, sign and
+    # log agree, and logabsdet's gradient A^-T solves with that LU
+    torch = pytest.importorskip("torch")
+    rtol = 1e-9 if dtype == "float64" else 1e-5
+    for m in (a.astype(dtype), np.ascontiguousarray(a.T, dtype)):
+        ours = [tg.det(tg.tensor(m)), *tg.slogdet(tg.tensor(m)), tg.logdet(tg.tensor(m))]
+        theirs = [torch.det(torch.tensor(m)), *torch.slogdet(torch.tensor(m)), torch.logdet(torch.tensor(m))]
+        for o, t in zip(ours, theirs, strict=True):
+            _same_bits(o.numpy(), t.numpy(), rtol)
+    if a.shape[-1] == 2:  # a 2 x 2 matrix: one triangular solve per side (larger ones round getrs differently)
+        grads = []
+        for lib in (torch, tg):
+            x = lib.tensor(a.astype(dtype), requires_grad=True)
+            lib.slogdet(x)[1].backward()
+            grads.append(x.grad.numpy())
+        np.testing.assert_allclose(grads[1], grads[0], rtol=10 * rtol)
+
+
+@pytest.mark.parametrize("op", ["det", "slogdet", "logdet"])
+def test_det_of_a_float32_matrix_whose_determinant_overflows_is_pytorchs_lu(op):
+    # numpy's determinant (in float64, rounded: +inf) against PyTorch's float32 LU, whose pivots overflow with their
+    # own sign (-inf); the gradient is then PyTorch's LU branch (lu_solve on the perturbed LU), not the cofactors
+    torch = pytest.importorskip("torch")
+    a = np.array([[1.5, 1.0, -2.5], [1e5, 1e30, 3e38], [0.5, 0.5, 0.0]], np.float32)
+    results = []
+    for lib in (torch, tg):
+        x = lib.tensor(a, requires_grad=True)
+        with np.errstate(all="ignore"):
+            y = getattr(lib, op)(x)
+            y = y[1] if op == "slogdet" else y
+            y.backward()
+        results.append((y.detach().numpy(), x.grad.numpy()))
+    for ours, theirs in zip(results[1], results[0], strict=True):
+        _same_bits(ours, theirs, 1e-5)
+
+
+def test_inverse_and_solve_where_only_the_fused_lu_has_a_nonzero_pivot():
+    # float32 [[1, 1], [-3, -3]]: numpy's LU meets 1 - 0.33333334 * 3 = 0, MKL's fused update -3e-8 (not singular):
+    # inverse and solve_ex take the fused LU's getrs (no error, info 0), as PyTorch
+    a = np.array([[[1.0, 1.0], [-3.0, -3.0]], [[-1.0, math.inf], [1.0, -math.inf]]], np.float32)
+    with np.errstate(all="ignore"):
+        inv = tg.tensor(a).inverse().numpy()
+    assert np.isfinite(inv[0]).all() and np.abs(inv[0]).max() > 1e7 and np.isnan(inv[1]).all()
+    x, info = tg.linalg.solve_ex(tg.tensor(a[0]), tg.tensor([[1.0], [2.0]]))
+    assert info.item() == 0 and np.isfinite(x.numpy()).all()
+    torch = pytest.importorskip("torch")
+    with np.errstate(all="ignore"):
+        np.testing.assert_array_equal(inv, torch.tensor(a).inverse().numpy())
+
+
+def test_lu_factor_matches_pytorch_bits_on_float32_and_rectangular_matrices():
+    torch = pytest.importorskip("torch")
+    rng = np.random.default_rng(3)
+    for m, n in [(3, 3), (4, 4), (6, 6), (3, 2), (2, 4), (5, 3), (8, 8)]:
+        for dtype in ("float32", "float64"):
+            for _ in range(10):
+                r = int(rng.integers(1, min(m, n) + 1))
+                a = (rng.choice(_DECIMALS, (m, r)) @ rng.choice(_DECIMALS, (r, n))).astype(dtype)
+                lu, pivots, _ = tg.linalg.lu_factor_ex(tg.tensor(a))
+                t_lu, t_pivots, _ = torch.linalg.lu_factor_ex(torch.tensor(a))
+                np.testing.assert_array_equal(pivots.numpy(), t_pivots.numpy())
+                np.testing.assert_array_equal(lu.numpy(), t_lu.numpy())
 
 
 # ---------------------------------------------------------------------- svd / pinv at inf

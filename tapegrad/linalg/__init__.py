@@ -243,7 +243,10 @@ def _inverse(op, a, check_errors):
             raise _core.singular_error(op, a) from None
         lapack, info = _core.inv_lapack(a)  # a singular matrix: getrs' inf/nan from the zero pivot
         ok = np.where(info[..., None, None] == 0, a, np.eye(a.shape[-1], dtype=a.dtype))
-        value = np.where(info[..., None, None] == 0, np.linalg.inv(ok), lapack)
+        try:
+            value = np.where(info[..., None, None] == 0, np.linalg.inv(ok), lapack)
+        except np.linalg.LinAlgError:  # numpy's LU meets a zero pivot where MKL's (fused) leaves a residue
+            value = lapack
     return value, info
 
 
@@ -292,12 +295,17 @@ def _solve(op, A, B, left, check_errors):
     try:
         value = np.linalg.solve(a, bm)
     except np.linalg.LinAlgError:
-        _, _, info_a = _core.lu_factor_array(a)
+        lu_a, pivots_a, info_a = _core.lu_factor_array(a)
         info = np.broadcast_to(info_a, batch).copy()
         if check_errors or op.startswith("torch.linalg.solve") and not op.endswith("_ex"):
-            raise LinAlgError(f"{op}: The solver failed because the input matrix is singular.") from None
+            if info.any():
+                raise LinAlgError(f"{op}: The solver failed because the input matrix is singular.") from None
         ok = np.where(info_a[..., None, None] == 0, a, np.eye(n, dtype=a.dtype))
-        value = np.where(np.broadcast_to(info_a, batch)[..., None, None] == 0, np.linalg.solve(ok, bm), np.nan)
+        try:
+            solved = np.linalg.solve(ok, bm)
+        except np.linalg.LinAlgError:  # numpy's LU meets a zero pivot where MKL's (fused) leaves a residue
+            solved = _core.getrs_array(lu_a, pivots_a, bm)
+        value = np.where(np.broadcast_to(info_a, batch)[..., None, None] == 0, solved, np.nan)
     value = value.astype(a.dtype, copy=False)
     if vector:
         return record(value[..., 0], (A, B), _core.solve_vector_rule, "LinalgSolveExBackward0"), info
@@ -387,18 +395,21 @@ def det(A: Tensor, *, out=None) -> Tensor:
     use_t = A.is_contiguous()
     with np.errstate(all="ignore"):
         value = np.linalg.det(a).astype(a.dtype, copy=False)
-    if _lapack_det_needed(a, value == 0):
+    if _lapack_det_needed(a, value):
         value = _core.det_lapack(a, use_t)
     return record(value, (A,), _core.det_rule(use_t), "LinalgDetBackward0")
 
 
-def _lapack_det_needed(a, zero):
+def _lapack_det_needed(a, det):
     """Whether det/slogdet take PyTorch's own LU (det_lapack): for matrices with inf/nan (numpy's LU spreads
-    NaN otherwise) and for a float64 zero determinant (its sign of zero). A float32 zero stays numpy's exact
-    zero (its LU runs in float64; the differential test's det-of-singular-rounding)."""
+    NaN otherwise), for a determinant beyond the dtype's range (float32 LU's overflow, its sign) and for a
+    determinant at the level of rounding noise (|det| below 2**10 n eps times
+    Hadamard's bound, the product of the columns' norms: a numerically singular matrix, whose determinant, sign
+    and log are MKL's rounding in PyTorch, which det_lapack reproduces in the matrix's dtype; numpy's LU rounds
+    otherwise, in float64 for a float32 matrix)."""
     if a.size == 0:
         return False
-    return not np.isfinite(a).all() or (a.dtype == np.float64 and bool(np.any(zero)))
+    return not np.isfinite(a).all() or not np.isfinite(det).all() or _core.near_singular(a, det)
 
 
 def slogdet(A: Tensor, *, out=None):
@@ -416,7 +427,9 @@ def slogdet(A: Tensor, *, out=None):
     use_t = A.is_contiguous()
     with np.errstate(all="ignore"):
         sign, logabs = np.linalg.slogdet(a)
-    if _lapack_det_needed(a, sign == 0):
+    with np.errstate(all="ignore"):
+        det = sign * np.exp(logabs)
+    if _lapack_det_needed(a, det):
         sign, logabs = _core.slogdet_lapack(a, use_t)
     dt = a.dtype
     # the sign is an output of the same node in PyTorch: it requires grad, and its gradient is none (None)
@@ -998,30 +1011,25 @@ def householder_product(A: Tensor, tau: Tensor, *, out=None) -> Tensor:
     Q = wrap(np.broadcast_to(np.eye(m, n, dtype=dt), tuple(A.shape)).copy())
     if A._data.size == 0 or tau._data.size == 0:  # as PyTorch: a node whose inputs get no gradient (None)
         return record(Q._data, (A, tau), _core.no_grads_rule, "LinalgHouseholderProductBackward0")
+    if (A.requires_grad or tau.requires_grad) and dt.kind == "f" and _householder.nonfinite(A._data, tau._data, k):
+        # an inf/nan input: PyTorch's householder_product_backward, from the result (see _householder_rule)
+        value = _householder.householder_product_value(A._data, tau._data)
+        return record(value, (A, tau), _householder_rule, "LinalgHouseholderProductBackward0")
     V = A.tril(-1) + wrap(np.eye(m, n, dtype=dt))
     for i in range(k - 1, -1, -1):
         v = V[..., :, i:i + 1]
         Q = Q - tau[..., i:i + 1].unsqueeze(-1) * (v @ (v.mT @ Q))
-    if (A.requires_grad or tau.requires_grad) and dt.kind == "f" and _householder.nonfinite(A._data, tau._data, k):
-        # an inf/nan input: PyTorch's householder_product_backward, from the result (see _householder_rule)
-        value = _householder.householder_product_value(A._data, tau._data)
-        return record(value, (Q, A, tau), _householder_rule(value, A._data, tau._data),
-                      "LinalgHouseholderProductBackward0")
     return _householder.with_value(Q, lambda: _householder.householder_product_value(A._data, tau._data),
                                    "LinalgHouseholderProductBackward0")
 
 
-def _householder_rule(value, a, tau):
-    """The rule of householder_product's node at an inf/nan input: a first-order backward gives input and tau
-    PyTorch's householder_product_backward (FunctionsManual.cpp) step by step from the result; with create_graph
-    the formulas' graph (Q) carries the gradient, differentiable again (its NaNs may then differ from PyTorch's)."""
-    def rule(xp, need, g, out, graph, a_t, tau_t):
-        if not isinstance(g, np.ndarray):
-            return g, None, None
-        a_grad, tau_grad = _householder.householder_product_grads(g, value, a, tau)
-        return None, a_grad if need[1] else None, tau_grad if need[2] else None
-
-    return rule
+def _householder_rule(xp, need, g, out, a, tau):
+    """The rule of householder_product's node at an inf/nan input: PyTorch's householder_product_backward
+    (FunctionsManual.cpp) step by step from the result, on arrays (first order) and, with create_graph, on
+    tensors (differentiable again, its out-of-place reflections as PyTorch's under grad mode). Finite inputs keep
+    the formulas' graph, exact to every order."""
+    a_grad, tau_grad = _householder.householder_product_backward(xp, g, out, a, tau)
+    return a_grad if need[0] else None, tau_grad if need[1] else None
 
 
 def matrix_exp(A: Tensor) -> Tensor:
@@ -1301,31 +1309,17 @@ def lu_solve(LU: Tensor, pivots: Tensor, B: Tensor, *, left: bool = True, adjoin
     if pivots._data.dtype != np.int32 or tuple(pivots.shape) != tuple(LU.shape[:-1]):
         raise RuntimeError(f"{op}: Expected pivots to be int32 of shape {tuple(LU.shape[:-1])}, got "
                            f"{pivots._data.dtype} of shape {tuple(pivots.shape)}")
-    return _householder.with_value(_lu_solve_graph(LU, pivots, B, left, adjoint),
-                                   lambda: _lu_solve_value(LU._data, pivots._data, B._data, left, adjoint),
-                                   "LinalgLuSolveBackward0")
+    piv = pivots._data
+    value = _core.lu_solve_array(LU._data, piv, B._data, bool(left), bool(adjoint))
+    return record(value, (LU, B), _lu_solve_rule(piv, bool(left), bool(adjoint)), "LinalgLuSolveBackward0")
 
 
-def _lu_solve_value(lu, pivots, b, left, adjoint):
-    """lu_solve's value as PyTorch's CPU computes it: LAPACK's getrs on B (on B^T with the other ``adjoint`` when
-    not ``left``), its signs of zero and inf/nan."""
-    if left:
-        return _core.getrs_array(lu, pivots, b, adjoint)
-    return np.swapaxes(_core.getrs_array(lu, pivots, np.swapaxes(b, -1, -2), not adjoint), -1, -2)
+def _lu_solve_rule(pivots, left, adjoint):
+    """lu_solve's rule (a closure, so the engine sees it reads LU and the result, not B), PyTorch's backward."""
+    def rule(xp, need, g, out, lu, b):
+        return _core._lu_solve_rule(xp, need, g, out, lu, None, pivots=pivots, left=left, adjoint=adjoint)
 
-
-def _lu_solve_graph(LU, pivots, B, left, adjoint):
-    """lu_solve by formulas (triangular solves and the permutation): the graph its gradients come from."""
-    if not left:
-        return _lu_solve_graph(LU, pivots, B.mT, True, not adjoint).mT
-    n = LU.shape[-1]
-    p = wrap(_core.permutation_array(pivots._data, n, LU._data.dtype))
-    if adjoint:
-        z = solve_triangular(LU.mT, B, upper=False)  # U^T z = B (the upper triangle of LU, transposed)
-        z = solve_triangular(LU.mT, z, upper=True, unitriangular=True)
-        return p @ z
-    z = solve_triangular(LU, p.mT @ B, upper=False, unitriangular=True)
-    return solve_triangular(LU, z, upper=True)
+    return rule
 
 
 # ---------------------------------------------------------------------- LDL

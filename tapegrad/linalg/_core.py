@@ -97,7 +97,12 @@ def lu_factor_array(a: np.ndarray):
 
     The pivot search is LAPACK's i?amax: the first entry of largest magnitude, where a NaN is never larger (so it
     is the pivot only when it comes first); the rank-one update skips nothing (0 * inf is NaN), as MKL's: the
-    same pivots, signs of zero and NaNs as PyTorch's CPU LU on matrices with inf/nan entries."""
+    same pivots, signs of zero and NaNs as PyTorch's CPU LU on matrices with inf/nan entries.
+
+    On finite matrices the rounding is MKL's (PyTorch's CPU LAPACK), bit for bit on the matrices we compared: each
+    update a - l u is one fused multiply-add, and the column below a pivot is scaled by the pivot's reciprocal,
+    except in a square matrix of order 4 or less, whose last column (one entry below the pivot) is divided by it.
+    So a singular float64 matrix gets MKL's pivot of rounding noise (2.8e-17 for [[3, 1.5], [1, 0.5]]), not 0."""
     *batch, m, n = a.shape
     k = min(m, n)
     lu = flat_batch(np.array(a, dtype=a.dtype, copy=True), 2)
@@ -116,14 +121,34 @@ def lu_factor_array(a: np.ndarray):
             zero = d == 0
             info[(info == 0) & zero] = j + 1
             if j + 1 < m:
-                # getf2's scaling: by the reciprocal of the pivot (a division below the safe minimum, as LAPACK)
-                safe = np.abs(d) >= np.finfo(lu.dtype).tiny
+                # getf2's scaling: by the reciprocal of the pivot (a division below the safe minimum, as LAPACK;
+                # MKL divides the one entry below the last pivot of a square matrix of order <= 4)
+                if m == n <= 4 and j == m - 2:
+                    safe = np.zeros(d.shape, bool)
+                else:
+                    safe = np.abs(d) >= np.finfo(lu.dtype).tiny
                 scale = lu[:, j + 1:, j] * (1 / np.where(safe, d, 1))[:, None]
                 col = np.where(safe[:, None], scale, lu[:, j + 1:, j] / np.where(zero, 1, d)[:, None])
                 col = np.where(zero[:, None], lu[:, j + 1:, j], col)
                 lu[:, j + 1:, j] = col
-                lu[:, j + 1:, j + 1:] -= col[:, :, None] * lu[:, j, None, j + 1:]
+                lu[:, j + 1:, j + 1:] = _fused_update(lu[:, j + 1:, j + 1:], col[:, :, None], lu[:, j, None, j + 1:])
     return (lu.reshape(a.shape), pivots.reshape(tuple(batch) + (k,)), info.reshape(tuple(batch)))
+
+
+def _fused_update(a, l, u):
+    """a - l u with one rounding (an FMA, as MKL's getrf update); where the fused and the plain results are both
+    zero, or the fused one is not finite, the plain one (its IEEE sign of zero, its inf/nan)."""
+    plain = a - l * u
+    if a.dtype == np.float32:
+        fused = (a.astype(np.float64) - l.astype(np.float64) * u.astype(np.float64)).astype(np.float32)
+    elif a.dtype == np.float64:
+        from ..ops.extra_math import _fma64
+
+        fused = _fma64(-l, u, a)
+    else:
+        return plain
+    keep = ~np.isfinite(fused) | ((fused == 0) & (plain == 0))
+    return np.where(keep, plain, fused)
 
 
 def _amax(mag):
@@ -444,7 +469,7 @@ def linalg_det_grad_m(g, a, use_t=True):
     out = unsqueeze2(np, g) * cofactor_array(a) if n != 1 else np.broadcast_to(unsqueeze2(np, g), a.shape).copy()
     if n < 2:
         return out.astype(a.dtype, copy=False)
-    bad = ~np.isfinite(a).all(axis=(-2, -1))
+    bad = ~np.isfinite(a).all(axis=(-2, -1)) | ~np.isfinite(out).all(axis=(-2, -1))  # inf/nan, or an overflow
     if bad.any():
         sub = a[bad]
         lu, pivots, diag, det_p = det_lu_arrays(sub, use_t)
@@ -499,13 +524,28 @@ def lu_solve_adjoint_array(a, b, use_t=True):
     when not ``use_t``, then the transposed solve), then its getrs; a zero pivot (a singular A) gives inf/nan,
     not an error. numpy's solver for finite nonsingular matrices."""
     a, b = np.asarray(a), np.asarray(b)
-    if np.isfinite(a).all() and np.isfinite(b).all():
+    if np.isfinite(a).all() and np.isfinite(b).all() and not near_singular(a):
         try:
             return np.linalg.solve(np.swapaxes(a, -1, -2), b)
         except np.linalg.LinAlgError:
             pass
     lu, pivots, _ = lu_factor_array(np.swapaxes(a, -1, -2) if use_t else a)
     return getrs_array(lu, pivots, b, not use_t)
+
+
+def near_singular(a, det=None):
+    """Whether a matrix of ``a`` (float32/float64, finite, of order <= 16) has a determinant at the level of
+    rounding noise: |det| below 2**10 n eps times Hadamard's bound (the product of the columns' norms), where
+    PyTorch's values are its LU's (MKL's) rounding, which lu_factor_array reproduces and numpy's LU does not.
+    Larger matrices keep numpy's LU (the bound loosens with the order, and lu_factor_array loops over columns)."""
+    if a.dtype != np.float64 and a.dtype != np.float32 or a.size == 0 or a.shape[-1] > 16:
+        return False
+    n = a.shape[-1]
+    with np.errstate(all="ignore"):
+        if det is None:
+            det = np.linalg.det(a.astype(np.float64))
+        bound = np.prod(np.sqrt(np.einsum("...ij,...ij->...j", a, a, dtype=np.float64)), axis=-1)
+        return bool(np.any(np.abs(det) <= 1024 * n * np.finfo(a.dtype).eps * bound))
 
 
 def _solve_adjoint_rule(xp, need, g, out, a, b, use_t=True):
@@ -806,6 +846,46 @@ def _fms(a, b, c, d):
         out = _fma64(a, b, -q)
         out = np.where(out == 0, a * b - q, out)
         return np.where(np.isinf(q) & np.isfinite(a) & np.isfinite(b), -q, out)
+
+
+# ---------------------------------------------------------------------- lu_solve
+def lu_solve_array(lu, pivots, b, left=True, adjoint=False):
+    """linalg.lu_solve's value as PyTorch's CPU computes it: LAPACK's getrs on B (on B^T with the other
+    ``adjoint`` when not ``left``), its signs of zero and inf/nan."""
+    if left:
+        return getrs_array(lu, pivots, b, adjoint)
+    return np.swapaxes(getrs_array(lu, pivots, np.swapaxes(b, -1, -2), not adjoint), -1, -2)
+
+
+def _lu_solve_rule(xp, need, g, out, lu, b, pivots=None, left=True, adjoint=False):
+    """PyTorch's linalg_lu_solve backward (derivatives.yaml): B's gradient lu_solve(LU, pivots, g, left,
+    !adjoint); LU's FunctionsManual.cpp's linalg_lu_solve_LU, step by step (its NaN spread at inf/nan)."""
+    gb = xp.linalg_lu_solve_m(lu, g, pivots=pivots, left=left, adjoint=not adjoint) if need[1] else None
+    return (_lu_solve_lu_grad(xp, g, lu, pivots, out, left, adjoint) if need[0] else None), gb
+
+
+def _lu_solve_lu_grad(xp, gx, lu, pivots, x, left, adjoint):
+    """linalg_lu_solve_LU: with L = tril(LU, -1) + I, U = triu(LU) (lu_unpack), if left != adjoint
+    gR = U^-T (-(op(gX) op(X)^T)), gL = tril(L^-T gR U^T, -1), gLU = gL + triu(gR); else
+    gR = -(P^T op(X) op(gX)^T P) L^-T, gU = triu((L^T gR) U^-T), gLU = tril(gR, -1) + gU."""
+    n = lu.shape[-1]
+    eye = np.eye(n, dtype=lu.dtype)
+    L, U = xp.tril(lu, -1) + eye, xp.triu(lu)
+    if left != adjoint:
+        gr = xp.linalg_solve_triangular_m(U.mT, -((gx if left else gx.mT) @ (x.mT if left else x)), upper=False)
+        gl = xp.tril(xp.linalg_solve_triangular_m(L.mT, gr @ U.mT, upper=True, unit=True), -1)
+        return gl + xp.triu(gr)
+    P = permutation_array(np.asarray(pivots), n, eye.dtype)
+    gr = -(P.mT @ (x if left else x.mT) @ (gx.mT if left else gx) @ P)
+    gr = xp.linalg_solve_triangular_m(L, gr.mT, upper=False, unit=True).mT  # X L^T = gR
+    gu = xp.triu(xp.linalg_solve_triangular_m(U, (L.mT @ gr).mT, upper=True).mT)  # X U^T = L^T gR
+    return xp.tril(gr, -1) + gu
+
+
+@backward_op(grad=_lu_solve_rule, name="LinalgLuSolveBackward0")
+def linalg_lu_solve_m(lu, b, pivots=None, left=True, adjoint=False):
+    """linalg.lu_solve(LU, pivots, B, left, adjoint) on arrays (lu_solve_array)."""
+    return lu_solve_array(lu, pivots, b, left, adjoint)
 
 
 # ---------------------------------------------------------------------- LU

@@ -5,7 +5,9 @@ and NaNs at the edges (where an order that multiplies inf by a zero of v or of C
 Both apply the reflectors H_i = I - tau_i v_i v_i^T one at a time, to the rows (or columns) i: only, as
 LAPACK's dorm2r and dorg2r with dlarf. One reflector on C (m, n) from the left is w = C^T v, then
 C[r, j] += v[r] * (-tau * w[j]); from the right w = C v, then C[r, j] += w[r] * (-tau * v[j]). Nothing is done
-for tau == 0. A one-term w is the product itself (its sign of zero): a zero w is -0.0 iff every product is.
+for tau == 0. A one-term w is the product itself (its sign of zero): a zero w is -0.0 iff every product is,
+except in ormqr from the left (MKL's dot products start from +0.0: a zero w of several terms is +0.0). The
+update is one fused multiply-add (MKL's): where a product underflows, the result has the exact sum's sign.
 What differs between the two (measured against PyTorch 2.13 on 3,000 random matrices with -0.0, inf and NaN
 entries, every one matching):
 
@@ -23,8 +25,9 @@ from __future__ import annotations
 import numpy as np
 
 from ..autograd.declare import record
+from ..autograd.xp import numpy_xp, register_tensor_xp
 
-__all__ = ["ormqr_value", "householder_product_value", "with_value", "householder_product_grads", "nonfinite"]
+__all__ = ["ormqr_value", "householder_product_value", "with_value", "householder_product_backward", "nonfinite"]
 
 
 def with_value(graph, value, name):
@@ -49,15 +52,35 @@ def _last(nonzero, size):
     return np.where(nonzero.any(-1), size - np.argmax(nonzero[..., ::-1], axis=-1), 0)
 
 
-def _one_term_sum(x, rows):
+def _one_term_sum(x, rows, negative_zero=True):
     """The sums over axis -2 of x with LAPACK's signs of zero: -0.0 where every summed term is -0.0 (a sum
-    that does not start from +0.0). ``rows`` (..., L) marks the terms summed."""
+    that does not start from +0.0), unless not ``negative_zero`` (ormqr's sums of several rows, which MKL starts
+    from +0.0: a zero w is +0.0 there). ``rows`` (..., L) marks the terms summed."""
     w = np.where(rows[..., :, None], x, 0).sum(-2)
     zero = w == 0
-    if zero.any():
+    if negative_zero and zero.any():
         neg = ((np.signbit(x) & (x == 0)) | ~rows[..., :, None]).all(-2) & rows.any(-1)[..., None]
         w = np.where(neg, w.dtype.type(-0.0), w)
     return w
+
+
+def _fused(c, x, y):
+    """c + x y as MKL's rank-one update computes it, a fused multiply-add: one rounding, so where the result is 0
+    or subnormal its sign (and last bit) are those of the exact c + x y, not of c plus the rounded product
+    (0.0 + (-5e-324 * 1e-323) is -0.0 fused, +0.0 rounded twice). Only those entries are recomputed, exactly."""
+    out = c + x * y
+    tiny = np.finfo(out.dtype).tiny
+    fix = (np.abs(out) < tiny) & (x != 0) & (y != 0) & np.isfinite(x) & np.isfinite(y) & np.isfinite(c)
+    if not fix.any():
+        return out
+    from fractions import Fraction
+
+    cb, xb, yb = np.broadcast_arrays(c, x, y)
+    out = np.array(out)
+    for i in zip(*np.nonzero(fix)):
+        exact = Fraction(float(cb[i])) + Fraction(float(xb[i])) * Fraction(float(yb[i]))
+        out[i] = float(exact) if exact != 0 else 0.0  # an exact cancellation of nonzero terms is +0.0
+    return out
 
 
 def _reflect(C, v, tau, left, scan, skip_zeros):
@@ -76,11 +99,11 @@ def _reflect(C, v, tau, left, scan, skip_zeros):
         lastc = np.where(lastv > 0, n, 0)
     cols = np.arange(n) < lastc[..., None]
     with np.errstate(all="ignore"):
-        w = _one_term_sum(C * v[..., :, None], rows)
+        w = _one_term_sum(C * v[..., :, None], rows, scan or not left or L == 1)
         if left:
-            update = C + v[..., :, None] * (-tau[..., None] * w)[..., None, :]
+            update = _fused(C, v[..., :, None], (-tau[..., None] * w)[..., None, :])
         else:
-            update = C + (-tau[..., None] * v)[..., :, None] * w[..., None, :]
+            update = _fused(C, (-tau[..., None] * v)[..., :, None], w[..., None, :])
     mask = rows[..., :, None] & cols[..., None, :]
     if skip_zeros:  # the rank-one update skips the zeros of its second vector (w from the left, v from the right)
         mask = mask & ((w != 0)[..., None, :] if left else (v != 0)[..., :, None])
@@ -135,60 +158,77 @@ def _mT(x):
     return np.swapaxes(x, -1, -2)
 
 
-def _sum_to(x, shape):
-    """x summed over the leading dims broadcast from ``shape`` (a batch broadcast in the forward)."""
-    if x.shape == tuple(shape):
-        return x
-    lead = x.ndim - len(shape)
-    x = x.sum(tuple(range(lead))) if lead else x
-    axes = tuple(d for d, (s, t) in enumerate(zip(shape, x.shape)) if s == 1 and t != 1)
-    return x.sum(axes, keepdims=True) if axes else x
+def _reflect_k_in_place(K, v_full, t, i, left):
+    """K <- H_i(t) K (``left``) or K H_i(t), touching K's rows (columns) i: only: PyTorch's
+    apply_simple_transformation with modify_K_in_place, its first-order backward (grad mode off). On arrays."""
+    K = np.array(K)
+    v = v_full[..., i:, :]
+    if left:
+        K[..., i:, :] -= (t * v) * (_mT(v) @ K[..., i:, :])
+    else:
+        K[..., :, i:] -= (K[..., :, i:] @ (t * v)) * _mT(v)
+    return K
 
 
-def householder_product_grads(grad, result, a, tau, flip=False):
-    """The gradients (of input ``a``, of ``tau``) of a first-order backward through householder_product, or
-    through ormqr (``grad``/``result`` as ormqr_backward passes them, ``flip`` its flip_order), step by step as
-    PyTorch's householder_product_backward (torch/csrc/autograd/FunctionsManual.cpp) with K updated in place:
-    K = result grad^T, then K <- H_{i+1}^{-1} K H_i with H^{-1} = H(sigma), sigma = tau / (tau ||v||^2 - 1), each
-    reflector touching K's rows (or columns) i: only. Used where an input is inf/nan: starting from the result,
-    its NaNs and infinities spread as PyTorch's do (the product of reflectors' own derivative spreads them
-    differently)."""
+def _reflect_k_out_of_place(K, v_full, t, i, left):
+    """K - (t v) (v^T K) (``left``) or K - (K (t v)) v^T with the full v (its zeros above i too): PyTorch's
+    apply_simple_transformation out of place, as it runs under grad mode (create_graph). On tensors."""
+    if left:
+        return K - (t * v_full) * (v_full.mT @ K)
+    return K - (K @ (t * v_full)) * v_full.mT
+
+
+# PyTorch's householder_product_backward updates K in place when grad mode is off and out of place when it is on
+# (create_graph), which spreads an inf/nan of K through the zeros of v differently: a rule reaches the one or the
+# other as xp.householder_reflect_k, on arrays (first order) or on tensors (create_graph).
+numpy_xp.householder_reflect_k = _reflect_k_in_place
+register_tensor_xp("householder_reflect_k", _reflect_k_out_of_place)
+
+
+def householder_product_backward(xp, grad, result, a, tau, flip=False):
+    """The gradients (of input ``a``, of ``tau``) through householder_product, or through ormqr (``grad`` and
+    ``result`` as ormqr_backward passes them, ``flip`` its flip_order), step by step as PyTorch's
+    householder_product_backward (torch/csrc/autograd/FunctionsManual.cpp): K = result grad^T, then
+    K <- H_{i+1}^{-1} K H_i with H^{-1} = H(sigma), sigma = tau / (tau ||v||^2 - 1). Written with ``xp``: on arrays
+    a first-order backward, on tensors (create_graph) the same formulas recorded, differentiable again. Used
+    where an input is inf/nan: starting from the result, its NaNs and infinities spread as PyTorch's do."""
     m, n = a.shape[-2:]
     k = tau.shape[-1]
-    V = np.tril(a, -1)
-    d = min(m, n)
-    V[..., range(d), range(d)] = 1
-    with np.errstate(all="ignore"):
-        Vk = V[..., :, :k]
-        sigma = tau / (tau * (Vk * Vk).sum(-2) - 1)
-        K = result @ _mT(grad)
-        batch = np.broadcast_shapes(K.shape[:-2], V.shape[:-2], tau.shape[:-1])
-        K = np.array(np.broadcast_to(K, batch + K.shape[-2:]))
-        a_grad = np.zeros(batch + (m, n), dtype=K.dtype)
-        tau_grad = np.zeros(batch + (k,), dtype=K.dtype)
+    V = xp.tril(a, -1) + np.eye(m, n, dtype=_dtype(a))
+    Vk = V[..., :, :k]
+    sigma = tau / ((tau * (Vk * Vk).sum(-2)) - 1)
+    K = result @ grad.mT
 
-        def apply(i, s, left):  # K <- H_i(s) K (left) or K H_i(s), rows/columns i: only, in place
-            v = V[..., i:, i:i + 1]
-            t = s[..., i:i + 1][..., None]
-            if left:
-                K[..., i:, :] -= (t * v) * (_mT(v) @ K[..., i:, :])
-            else:
-                K[..., :, i:] -= (K[..., :, i:] @ (t * v)) * _mT(v)
+    def column(x, i):  # x.narrow(-1, i, 1)
+        return x[..., :, i:i + 1]
 
-        order = list(range(k - 1, -1, -1)) if flip else list(range(k))
-        apply(order[0], sigma, not flip)
-        for step, i in enumerate(order):
-            v = V[..., i:, i:i + 1]
-            t = tau[..., i:i + 1][..., None]
-            vHK = _mT(v) @ K[..., i:, :]
-            Kv = K[..., :, i:] @ v
-            a_grad[..., :, i] = (-t * vHK)[..., 0, :] - (t * Kv)[..., :, 0]
-            tau_grad[..., i] = -(vHK[..., :, i:] @ v)[..., 0, 0]
-            if step < k - 1:
-                apply(order[step + 1], sigma, not flip)
-                apply(i, tau, flip)
-    a_grad = np.tril(a_grad, -1)
-    return _sum_to(a_grad, a.shape), _sum_to(tau_grad, tau.shape)
+    def scalar(x, i):  # x.narrow(-1, i, 1).unsqueeze(-1) of a vector (tau, sigma)
+        return x[..., i:i + 1][..., None]
+
+    def step(i):  # PyTorch's update_grad
+        v = column(V, i)[..., i:, :]
+        t = scalar(tau, i)
+        vHK = v.mT @ K[..., i:, :]
+        Kv = K[..., :, i:] @ v
+        v_grad = xp.squeeze(-t * vHK, -2) - xp.squeeze(t * Kv, -1)
+        return v_grad, -xp.squeeze(vHK[..., :, i:] @ v, -1)[..., 0]
+
+    order = list(range(k - 1, -1, -1)) if flip else list(range(k))
+    K = xp.householder_reflect_k(K, column(V, order[0]), scalar(sigma, order[0]), order[0], not flip)
+    a_cols, tau_cols = [None] * k, [None] * k
+    for pos, i in enumerate(order):
+        a_cols[i], tau_cols[i] = step(i)
+        if pos < k - 1:
+            nxt = order[pos + 1]
+            K = xp.householder_reflect_k(K, column(V, nxt), scalar(sigma, nxt), nxt, not flip)
+            K = xp.householder_reflect_k(K, column(V, i), scalar(tau, i), i, flip)
+    if k < n:
+        a_cols += [xp.zeros_like(a_cols[0])] * (n - k)
+    return xp.tril(xp.stack(a_cols, axis=-1), -1), xp.stack(tau_cols, axis=-1)
+
+
+def _dtype(x):
+    return x.dtype if isinstance(x, np.ndarray) else x.detach().numpy().dtype
 
 
 def nonfinite(a, tau, k, *others):

@@ -8,6 +8,7 @@ from collections import namedtuple
 import numpy as np
 
 from ..autograd.declare import Tensor, op, record, wrap
+from ..autograd.xp import numpy_xp, register_tensor_xp
 from ..ops import reduce as _reduce
 from ..ops.elementwise import where as _where
 from . import _core, _householder, householder_product, inv, lu_factor_ex, multi_dot, pinv, solve_triangular
@@ -304,57 +305,49 @@ def ormqr(input: Tensor, input2: Tensor, input3: Tensor, left: bool = True, tran
     dt = input._data.dtype
     if input._data.size == 0 or input2._data.size == 0:  # Q = I (or nothing to multiply): as PyTorch, a new node
         return record(input3._data.copy(), (input, input2, input3), _ormqr_empty_rule, "OrmqrBackward0")
-    V = input[..., :, :k].tril(-1) + wrap(np.eye(m, k, dtype=dt))
+    value = _householder.ormqr_value(input._data, input2._data, input3._data, left, transpose)
     # NOTE: with an inf/nan among the inputs, the gradients are PyTorch's ormqr_backward's (FunctionsManual.cpp),
     # which start from the result: other's ormqr(input, tau, grad, left, !transpose) in LAPACK's order, input's
-    # and tau's householder_product_backward step by step (_ormqr_nonfinite_rule); the formulas below (whose
-    # products by an inf/nan reflector spread NaN differently) then serve create_graph only, for input and tau.
-    # Finite inputs keep the formulas' graph whole, exact to every order.
-    nonfinite = ((input.requires_grad or input2.requires_grad or input3.requires_grad)
-                 and _householder.nonfinite(input._data, input2._data, k, input3._data))
-    other = input3.detach() if nonfinite else input3
-    C = other
+    # and tau's householder_product_backward step by step (_ormqr_nonfinite_rule), on arrays and with create_graph
+    # on tensors. Finite inputs keep the formulas' graph, exact to every order.
+    if ((input.requires_grad or input2.requires_grad or input3.requires_grad)
+            and _householder.nonfinite(input._data, input2._data, k, input3._data)):
+        return record(value, (input, input2, input3), _ormqr_nonfinite_rule(bool(left), bool(transpose)),
+                      "OrmqrBackward0")
+    V = input[..., :, :k].tril(-1) + wrap(np.eye(m, k, dtype=dt))
+    C = input3
     # Q = H_1 ... H_k, each H_i = I - tau_i v_i v_i^T symmetric: Q C applies H_k first, Q^T C applies H_1 first
     order = range(k) if left == transpose else range(k - 1, -1, -1)
     for i in order:
         v = V[..., :, i:i + 1]
         t = input2[..., i:i + 1].unsqueeze(-1)
         C = C - t * (v @ (v.mT @ C)) if left else C - t * ((C @ v) @ v.mT)
-    value = _householder.ormqr_value(input._data, input2._data, input3._data, left, transpose)
-    if not nonfinite:
-        return _householder.with_value(C, lambda: value, "OrmqrBackward0")
-    return record(value, (C, input, input2, input3),
-                  _ormqr_nonfinite_rule(value, input._data, input2._data, left, transpose), "OrmqrBackward0")
+    return _householder.with_value(C, lambda: value, "OrmqrBackward0")
 
 
-def _ormqr_nonfinite_rule(value, a, tau, left, transpose):
+def _ormqr_nonfinite_rule(left, transpose):
     """The rule of ormqr's node at an inf/nan input (PyTorch's ormqr_backward, FunctionsManual.cpp): other gets
-    ormqr(input, tau, grad, left, not transpose) (with create_graph, tapegrad's ormqr, differentiable in the
-    gradient); input and tau get householder_product_backward from the result, given (grad, result) when left
-    != transpose, else (result^T, grad^T) in flipped order; with create_graph the formulas' graph (C, other
-    detached) carries input's and tau's gradients instead, differentiable again (its NaNs may differ)."""
-    def rule(xp, need, g, out, graph, a_t, tau_t, c):
-        first = isinstance(g, np.ndarray)
-        if not need[3]:
-            other = None
-        elif first:
-            other = _householder.ormqr_value(a, tau, g, left, not transpose)
-        else:
-            other = ormqr(wrap(a), wrap(tau), g, left, not transpose)
-        if not first:
-            return g, None, None, other
+    ormqr(input, tau, grad, left, not transpose); input and tau get householder_product_backward from the result,
+    given (grad, result) when left != transpose, else (result^T, grad^T) in flipped order. One rule: on arrays a
+    first-order backward, on tensors (create_graph) the same formulas, differentiable again."""
+    def rule(xp, need, g, out, a, tau, c):
+        other = xp.ormqr_lapack(a, tau, g, left, not transpose) if need[2] else None
         a_grad = tau_grad = None
-        if need[1] or need[2]:
-            mT = _householder._mT
+        if need[0] or need[1]:
             if left != transpose:
-                hg, hr = (g, value) if not transpose else (mT(g), mT(value))
-                a_grad, tau_grad = _householder.householder_product_grads(hg, hr, a, tau)
+                hg, hr = (g, out) if not transpose else (g.mT, out.mT)
+                a_grad, tau_grad = _householder.householder_product_backward(xp, hg, hr, a, tau)
             else:
-                hg, hr = (mT(value), mT(g)) if not transpose else (value, g)
-                a_grad, tau_grad = _householder.householder_product_grads(hg, hr, a, tau, flip=True)
-        return None, a_grad if need[1] else None, tau_grad if need[2] else None, other
+                hg, hr = (out.mT, g.mT) if not transpose else (out, g)
+                a_grad, tau_grad = _householder.householder_product_backward(xp, hg, hr, a, tau, flip=True)
+        return a_grad if need[0] else None, tau_grad if need[1] else None, other
 
     return rule
+
+
+# other's gradient: ormqr in LAPACK's order, on arrays (a first-order backward) or as the op itself on tensors
+numpy_xp.ormqr_lapack = _householder.ormqr_value
+register_tensor_xp("ormqr_lapack", lambda a, tau, c, left, transpose: ormqr(a, tau, c, left, transpose))
 
 
 def _ormqr_empty_rule(xp, need, g, out, a, tau, c):
