@@ -2859,8 +2859,16 @@ def _random_fills(g):
 def crashes_pytorch(call, runner):
     """Calls that kill PyTorch 2.13's process (not an exception): never run them. See the report.
 
-    ``int_min.div(-1, rounding_mode='trunc')`` dies of SIGFPE (floor division and remainder are fine).
+    ``int_min.div(-1, rounding_mode='trunc')`` dies of SIGFPE (floor division and remainder are fine), and so does
+    ``lcm(int_min, 5)``: its gcd is -1 there and lcm divides int_min by it.
     """
+    if call.op in ("lcm", "Tensor.lcm", "Tensor.lcm_"):
+        for a in call.args:
+            if isinstance(a, Ref):
+                t = runner.there[a.i]
+                if not t.dtype.is_floating_point and t.dtype != torch.bool and t.numel() \
+                        and bool((t == torch.iinfo(t.dtype).min).any()):
+                    return True
     if call.kwargs.get("rounding_mode") == "trunc":
         for a in call.args:
             if isinstance(a, Ref):
