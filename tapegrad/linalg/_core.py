@@ -91,6 +91,9 @@ def flat_batch(a, core: int):
 
 
 # ---------------------------------------------------------------------- LU with partial pivoting (LAPACK getf2)
+_FUSED_LU_ORDER = 16  # the largest order whose LU emulates MKL's fused updates
+
+
 def lu_factor_array(a: np.ndarray):
     """(LU, pivots (1-based, int32), info) of ``a`` (..., m, n) as LAPACK's getrf: ``info`` is the 1-based index
     of the first zero pivot (0 when there is none). Vectorized over the batch; a loop over the columns.
@@ -102,7 +105,9 @@ def lu_factor_array(a: np.ndarray):
     On finite matrices the rounding is MKL's (PyTorch's CPU LAPACK), bit for bit on the matrices we compared: each
     update a - l u is one fused multiply-add, and the column below a pivot is scaled by the pivot's reciprocal,
     except in a square matrix of order 4 or less, whose last column (one entry below the pivot) is divided by it.
-    So a singular float64 matrix gets MKL's pivot of rounding noise (2.8e-17 for [[3, 1.5], [1, 0.5]]), not 0."""
+    So a singular float64 matrix gets MKL's pivot of rounding noise (2.8e-17 for [[3, 1.5], [1, 0.5]]), not 0.
+    Above order 16 the update is plain numpy (MKL's blocked getrf rounds otherwise there anyway, and the emulated
+    float64 fused multiply-add would make a 256 x 256 factorization ten times slower)."""
     *batch, m, n = a.shape
     k = min(m, n)
     lu = flat_batch(np.array(a, dtype=a.dtype, copy=True), 2)
@@ -110,6 +115,7 @@ def lu_factor_array(a: np.ndarray):
     pivots = np.zeros((count, k), np.int32)
     info = np.zeros(count, np.int32)
     rows = np.arange(count)
+    fused = k <= _FUSED_LU_ORDER
     with np.errstate(divide="ignore", invalid="ignore"):
         for j in range(k):
             p = j + _amax(np.abs(lu[:, j:, j]))
@@ -131,7 +137,11 @@ def lu_factor_array(a: np.ndarray):
                 col = np.where(safe[:, None], scale, lu[:, j + 1:, j] / np.where(zero, 1, d)[:, None])
                 col = np.where(zero[:, None], lu[:, j + 1:, j], col)
                 lu[:, j + 1:, j] = col
-                lu[:, j + 1:, j + 1:] = _fused_update(lu[:, j + 1:, j + 1:], col[:, :, None], lu[:, j, None, j + 1:])
+                if fused:
+                    lu[:, j + 1:, j + 1:] = _fused_update(lu[:, j + 1:, j + 1:], col[:, :, None],
+                                                          lu[:, j, None, j + 1:])
+                else:
+                    lu[:, j + 1:, j + 1:] -= col[:, :, None] * lu[:, j, None, j + 1:]
     return (lu.reshape(a.shape), pivots.reshape(tuple(batch) + (k,)), info.reshape(tuple(batch)))
 
 
