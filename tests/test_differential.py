@@ -1214,15 +1214,18 @@ def circular_wraps_cropped(d):
 
 
 known_class(
-    "pytorch-pad-circular-reads-uninitialized", F("pad"), {"value", "nan", "inf", "signed-zero", RAISES_THERE},
-    lambda d: circular_wraps_cropped(d) and (d.kind != RAISES_THERE or torch_says(d, "single memory location")),
+    "pytorch-pad-circular-reads-uninitialized", F("pad"),
+    {"value", "nan", "inf", "signed-zero", RAISES_THERE, RAISES_HERE},
+    lambda d: circular_wraps_cropped(d) and (d.kind != RAISES_THERE or torch_says(d, "single memory location"))
+    and (d.kind != RAISES_HERE or here_says(d, "wraps around nothing")),
     """
     x = torch.tensor([[[2.0, 1.0], [0.5, 0.0]]])
     torch.nn.functional.pad(x, (2, -1, 0, 0), mode='circular')
     """, "PyTorch 2.13's circular pad checks each pad against the input's size, not the size left after a negative "
          "pad on the other side (PadNd.cpp, _pad_circular_symint): a larger pad copies from its new_empty output's "
          "unwritten part (uninitialized memory), or raises copy_'s overlap error where that part overlaps the "
-         "part it writes (pad (2, -1) of a width 2); tapegrad wraps the cropped dimension around again",
+         "part it writes (pad (2, -1) of a width 2); tapegrad wraps the cropped dimension around again, and "
+         "refuses to wrap one that the negative pad left empty (pad (-1, 1) of a width 1)",
     SPATIAL, status="pytorch-bug")
 def trailing_bag_indices(d):
     """embedding_bag with include_last_offset whose last offset stops before the end of the input, in the form

@@ -1841,11 +1841,17 @@ def test_hardtanh_relu6_float16_keep_x_on_a_tie_as_float32(vals, inplace, limits
 @given(st.integers(1, 4), st.integers(1, 4), st.integers(-3, 4), st.integers(-3, 4), st.sampled_from(
     [np.float16, np.float32, np.float64]))
 @example(2, 2, 2, -1, np.float16)  # a left pad of 2 on the 1 column left after the right crop: wraps again
+@example(3, 1, -1, 1, np.float16)  # the crop leaves nothing: PyTorch copies its output's unwritten memory
 def test_pad_circular_with_a_negative_side_wraps_the_cropped_dimension(h, w, left, right, dtype):
     # PyTorch 2.13 checks each pad against the uncropped size only and then copies from its uninitialized output
-    # (KNOWN pytorch-pad-circular-reads-uninitialized); tapegrad wraps the cropped dimension, as np.pad's "wrap"
+    # (KNOWN pytorch-pad-circular-reads-uninitialized); tapegrad wraps the cropped dimension, as np.pad's "wrap",
+    # and refuses to wrap one that the crop left empty
     x = (np.arange(2 * h * w).reshape(1, 2, h, w) * 0.5 - 1.0).astype(dtype)
-    if left > w or right > w or w + left + right <= 0 or w + min(left, 0) + min(right, 0) <= 0:
+    if left > w or right > w or w + left + right <= 0:
+        return
+    if w + min(left, 0) + min(right, 0) <= 0:
+        with pytest.raises(RuntimeError, match=r"pad: circular padding .* wraps around nothing"):
+            F.pad(tg.tensor(x), (left, right, 0, 0), mode="circular")
         return
     got = F.pad(tg.tensor(x), (left, right, 0, 0), mode="circular").numpy()
     cropped = x[..., max(-left, 0):w - max(-right, 0)]

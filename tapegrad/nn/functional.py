@@ -1076,6 +1076,10 @@ def pad(input: Tensor, pad: tuple[int, ...], mode: str = "constant", value: floa
                                    f"negative size (input shape {tuple(x.shape)})")
             # PyTorch crops first (negative pads), then wraps within what is left
             a, m = max(-lo, 0), n - max(-lo, 0) - max(-hi, 0)
+            if m <= 0 < size:  # nothing left to wrap around (PyTorch copies from its output's unwritten memory)
+                raise RuntimeError(f"pad: circular padding {(lo, hi)} at dimension {d} wraps around nothing: the "
+                                   f"negative padding leaves none of its {n} elements (input shape "
+                                   f"{tuple(x.shape)})")
             j = a + (np.arange(size) - max(lo, 0)) % max(m, 1)
         else:
             if mode == "reflect" and (lo >= n or hi >= n):
