@@ -141,3 +141,29 @@ def test_rrelu_in_training_refuses_float16():
     with pytest.raises(NotImplementedError, match="rrelu: not implemented for 'Half' in training"):
         F.rrelu(tg.zeros(2, dtype=tg.float16), training=True)
     assert F.rrelu(tg.zeros(2, dtype=tg.float16)).dtype == tg.float16  # evaluation: leaky_relu, any float dtype
+
+
+@pytest.mark.parametrize("p", [0.0, 0.5, 1.0, 2.0, 3.0, float("inf")])
+@given(g=st.sampled_from([float("inf"), -float("inf"), float("nan"), 2.5]), rows=st.integers(3, 5),
+       cols=st.integers(1, 3))
+def test_pdist_gradient_at_coincident_rows_whatever_comes_in(p, g, rows, cols):
+    """PyTorch's pdist backward kernels select 0 for a pair at distance 0 after the product with the incoming
+    gradient (p = 2, general p, p < 1: an inf or NaN gradient gives 0 there, not NaN); p = 1 and p = inf are plain
+    products (sign(0) * inf is NaN there), p = 0 has no gradient (DistanceOpsKernel.cpp)."""
+    x = np.tile(np.linspace(-1.0, 1.0, cols), (rows, 1))  # every pair at distance 0
+    x[-1] += 0.75  # and the pairs with the last row apart
+    t = tg.tensor(x, requires_grad=True)
+    d = F.pdist(t, p)
+    grads = np.ones(d.shape[0])
+    grads[0] = g  # the first pair (rows 0 and 1) is at distance 0
+    d.backward(tg.tensor(grads))
+    got = t.grad.numpy()
+    finite = np.isfinite(g)
+    if p == 0 or finite or p not in (1.0, float("inf")):
+        assert np.isfinite(got).all()
+    else:
+        assert np.isnan(got[:2]).all()
+    torch = pytest.importorskip("torch")
+    tt = torch.tensor(x, requires_grad=True)
+    torch.nn.functional.pdist(tt, p).backward(torch.tensor(grads))
+    np.testing.assert_allclose(got, tt.grad.numpy(), rtol=1e-12, atol=0)

@@ -56,7 +56,8 @@ def pdist(input: Tensor, p: float = 2) -> Tensor:
 
     def pdist_rule(xp, g, out, x):
         diff = x[rows] - x[cols]
-        gd = _norm_grad(xp, diff, out, p) * g[:, None]
+        with np.errstate(invalid="ignore", over="ignore"):  # (0 * inf where PyTorch's kernel gives NaN too)
+            gd = _norm_grad(xp, diff, out, p, g[:, None])
         return xp.add_at(x.shape, rows, gd) - xp.add_at(x.shape, cols, gd)
 
     return record(dist, (input,), pdist_rule, "PdistBackward0")
@@ -75,22 +76,27 @@ def _norm(xp, d, p):
     return (a ** p).sum(axis=-1) ** (1 / p)
 
 
-def _norm_grad(xp, d, dist, p):
-    """d ||d||_p / d d for each row of ``d``, as PyTorch's pdist backward (0 where the distance is 0)."""
+def _norm_grad(xp, d, dist, p, g):
+    """``g`` times d ||d||_p / d d for each row of ``d``, as PyTorch's pdist backward kernels
+    (DistanceOpsKernel.cpp): a pair at distance 0 gets 0, and for p < 1 so does a coordinate where the rows are
+    equal, selected after the product with ``g`` (so an inf or NaN incoming gradient gives 0 there too); p = 1 and
+    p = inf are plain products (0 * inf is NaN there, as PyTorch's), p = 0 has no gradient."""
     if p == 0 or d.shape[0] == 0:
         return d * 0
+    if p == 1:
+        return xp.sign(d) * g
+    if p == np.inf:
+        return xp.sign(d) * (xp.abs(d) == dist[:, None]) * g
     dist = dist[:, None]
     zero = dist == 0
     safe = xp.where(zero, 1, dist)
-    if p == 1:
-        out = xp.sign(d)
-    elif p == 2:
-        out = d / safe
-    elif p == np.inf:
-        out = xp.sign(d) * (xp.abs(d) == dist)
+    if p == 2:
+        out = d * g / safe
     else:
         a = xp.abs(d)
         # NOTE: |d| ** (p - 1) is inf at d == 0 for p < 1; PyTorch gives those coordinates 0
         a_safe = xp.where(a == 0, 1, a)
-        out = xp.where(a == 0, 0, xp.sign(d) * a_safe ** (p - 1) / safe ** (p - 1))
+        out = xp.sign(d) * a_safe ** (p - 1) * g / safe ** (p - 1)
+        if p < 1:
+            out = xp.where(a == 0, 0, out)
     return xp.where(zero, 0, out)
