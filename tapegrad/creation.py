@@ -396,7 +396,9 @@ def linspace(start, end, steps, dtype=None, device=None, requires_grad=False):
         if steps <= 1:  # PyTorch's linspace_out: no kernel for 0 steps, a fill_(start) for 1 (bool(nan) is True)
             return _finish(np.full(steps, bool(start)), requires_grad)
         raise NotImplementedError("linspace: \"linspace_cpu\" not implemented for 'Bool', as PyTorch")
-    if out_dtype.kind in "iu" and steps:  # as PyTorch's kernel: the ends are converted to the integer dtype first,
+    if out_dtype.kind in "iu" and steps == 1:  # PyTorch's fill_(start): the end is never converted (nan is fine)
+        start = end = int(_checked_value(start, out_dtype, "linspace"))
+    elif out_dtype.kind in "iu" and steps:  # as PyTorch's kernel: the ends are converted to the integer dtype first,
         # with c10's checked conversion (1e30 into int64 is refused; -1 into uint8 wraps to 255)
         start, end = (int(_checked_value(v, out_dtype, "linspace")) for v in (start, end))
     if out_dtype.kind == "f":
