@@ -1089,6 +1089,27 @@ known_class(
     """, "PyTorch skips the range check of index tensors when a slice of the same index empties the result; "
          "tapegrad checks", IX, status="by-design")
 
+
+def exactly_singular(t):
+    """A (batch of) float matrices of which a finite one has PyTorch's determinant exactly 0."""
+    if not isf(t) or t.dim() < 2 or t.numel() == 0 or t.shape[-1] != t.shape[-2] or t.shape[-1] < 2:
+        return False
+    a = t.detach()
+    return bool((torch.isfinite(a).all(-1).all(-1) & (torch.linalg.det(a) == 0)).any())
+
+
+known_class(
+    "pytorch-det-singular-grad", fam("det", inplace=False), "grad-value",
+    lambda d: exactly_singular(x0(d)),
+    """
+    x = torch.tensor([[2.0, 0.0], [0.0, 0.0]], requires_grad=True)
+    x.det().backward()
+    x.grad
+    """, "**PyTorch 2.13 bug, silent:** det's backward (without create_graph) gives a zero gradient at a matrix "
+         "whose determinant is exactly 0, where the derivative is the cofactor matrix ([[0, 0], [0, 2]] here; "
+         "PyTorch's own create_graph=True path and gradcheck agree); tapegrad's is the cofactor matrix", LI,
+    status="pytorch-bug")
+
 # ---- the spatial nn.functional family and the Tensor methods generated since (tests/differential/ops.py)
 SPATIAL, POOLING, CONVND = ("tapegrad/nn/_functional_spatial.py", "tapegrad/ops/pooling.py",
                             "tapegrad/ops/conv_nd.py")
