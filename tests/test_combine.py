@@ -1557,3 +1557,57 @@ def test_repeat_interleave_of_an_int_is_a_view_of_a_clone_as_pytorch(dim):
     torch = pytest.importorskip("torch")
     want = torch.tensor([[1.0, 2.0], [3.0, 4.0]]).repeat_interleave(2, dim=dim)
     assert r.tolist() == want.tolist() and r.stride() == want.stride() and want._is_view()
+
+
+# ---------------------------------------------------------------------- diff n=0: dim unchecked without prepend/append
+@given(dim=st.integers(-6, 6), ndim=st.integers(1, 3))
+@example(dim=2, ndim=2)  # driver seed 196044
+def test_diff_of_order_zero_does_not_check_dim(dim, ndim):
+    # PyTorch's diff_helper returns zeros_like(self).copy_(self) for n == 0 without wrapping dim; only
+    # diff_check_compatible_shape wraps it, when prepend/append is given (aten/src/ATen/native/ReduceOps.cpp)
+    x = np.arange(2.0 ** ndim).reshape((2,) * ndim) - 1.5
+    t = tg.tensor(x, requires_grad=True)
+    out = t.diff(n=0, dim=dim)
+    np.testing.assert_array_equal(out.detach().numpy(), x)
+    out.backward(tg.ones_like(out))
+    np.testing.assert_array_equal(t.grad.numpy(), np.ones_like(x))
+    if not -ndim <= dim < ndim:
+        with pytest.raises(IndexError, match="diff: dim"):
+            t.diff(n=0, dim=dim, append=t)
+        with pytest.raises(IndexError, match="diff: dim"):
+            t.diff(n=1, dim=dim)
+
+
+def test_diff_of_order_zero_dim_as_pytorch():
+    torch = pytest.importorskip("torch")
+    for dim in (-3, 2, 5):
+        for kwargs in ({}, {"prepend": "x"}, {"append": "x"}):
+            out = []
+            for lib in (tg, torch):
+                x = lib.ones(2, 4)
+                try:
+                    out.append(tuple(x.diff(n=0, dim=dim, **{k: x for k in kwargs}).shape))
+                except IndexError:
+                    out.append("IndexError")
+            assert out[0] == out[1], (dim, kwargs)
+
+
+# ---------------------------------------------------------------------- cummax/cummin results are contiguous
+@given(x=arrays(min_dims=1, max_dims=3), data=st.data(), name=st.sampled_from(["cummax", "cummin"]),
+       dtype=st.sampled_from([np.float32, np.int64, np.bool_]))
+@example(x=np.array([[0.0, 1.0, 1.0], [1.0, 1.0, 1.0], [0.0, 1.0, 1.0]]), data=None, name="cummax",
+         dtype=np.bool_)  # driver seed 207744
+@example(x=np.arange(12.0).reshape(4, 3), data=None, name="cummin", dtype=np.int64)  # driver seed 175524
+def test_cumulative_extremes_are_contiguous(x, data, name, dtype):
+    # PyTorch's cummax/cummin allocate contiguous values and indices (aten/src/ATen/native/ReduceOps.cpp), so
+    # view(-1) works on them along any dim
+    d = -1 if data is None else data.draw(st.integers(-x.ndim, x.ndim - 1))
+    values, indices = getattr(tg, name)(tg.tensor(x.astype(dtype)), d)
+    for t in (values, indices):
+        assert t.is_contiguous()
+        assert t.view(-1).tolist() == t.reshape(-1).tolist()
+    torch = pytest.importorskip("torch")
+    want = getattr(torch, name)(torch.tensor(x.astype(dtype)), d)
+    for got, w in ((values, want.values), (indices, want.indices)):  # strides of size-1 dims do not matter
+        assert [s for s, n in zip(got.stride(), x.shape) if n > 1] == [s for s, n in zip(w.stride(), x.shape) if n > 1]
+    assert values.tolist() == want.values.tolist() and indices.tolist() == want.indices.tolist()

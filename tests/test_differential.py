@@ -314,6 +314,22 @@ known_class(
     x
     """, "PyTorch writes part of the result before an integer division by zero or an out-of-range index raises; "
          "tapegrad's failed writes leave the tensor as it was", T, status="by-design")
+known_class(
+    "view-inplace-no-grad-node-kept", {"Tensor." + n for n in ("unsqueeze_", "squeeze_", "t_", "transpose_",
+                                                                "swapdims_", "swapaxes_", "as_strided_")},
+    "backward-tapegrad-raises",
+    lambda d: d.call is not None and d.call.no_grad and bool(d.inputs) and x0(d).requires_grad,
+    """
+    x = torch.tensor([[[1.0, 2.0], [3.0, 4.0]]], requires_grad=True)
+    v = (x * 1).diagonal(dim1=1, dim2=2)
+    with torch.no_grad():
+        v.unsqueeze_(-1)
+    (v * torch.tensor([[[1.0], [10.0]]])).sum().backward()
+    x.grad
+    """, "open (issue 9): an in-place view op under no_grad on a tensor that requires grad keeps its node, whose "
+         "rule then gets a gradient of the new shape (DiagonalBackward0 fails); PyTorch makes a view's node "
+         "AsStridedBackward0 over its base (and a non-view's engine check sums to the recorded shape or raises)",
+    "tapegrad/autograd/inplace.py")
 # ---- tapegrad/ops/elementwise.py and tapegrad/dtypes.py
 ARITH = fam("add", "sub", "subtract", "rsub", sym=None) | {"+", "r+", "+=", "-", "r-", "-="}
 known_class(
@@ -1088,6 +1104,27 @@ known_class(
     torch.tensor([[0.85, 0.05, 1.1]])[torch.tensor([[-2, -1], [-1, 0]]), 5:-10:2]
     """, "PyTorch skips the range check of index tensors when a slice of the same index empties the result; "
          "tapegrad checks", IX, status="by-design")
+
+
+def exactly_singular(t):
+    """A (batch of) float matrices of which a finite one has PyTorch's determinant exactly 0."""
+    if not isf(t) or t.dim() < 2 or t.numel() == 0 or t.shape[-1] != t.shape[-2] or t.shape[-1] < 2:
+        return False
+    a = t.detach()
+    return bool((torch.isfinite(a).all(-1).all(-1) & (torch.linalg.det(a) == 0)).any())
+
+
+known_class(
+    "pytorch-det-singular-grad", fam("det", inplace=False), "grad-value",
+    lambda d: exactly_singular(x0(d)),
+    """
+    x = torch.tensor([[2.0, 0.0], [0.0, 0.0]], requires_grad=True)
+    x.det().backward()
+    x.grad
+    """, "**PyTorch 2.13 bug, silent:** det's backward (without create_graph) gives a zero gradient at a matrix "
+         "whose determinant is exactly 0, where the derivative is the cofactor matrix ([[0, 0], [0, 2]] here; "
+         "PyTorch's own create_graph=True path and gradcheck agree); tapegrad's is the cofactor matrix", LI,
+    status="pytorch-bug")
 
 # ---- the spatial nn.functional family and the Tensor methods generated since (tests/differential/ops.py)
 SPATIAL, POOLING, CONVND = ("tapegrad/nn/_functional_spatial.py", "tapegrad/ops/pooling.py",

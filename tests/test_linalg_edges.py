@@ -1098,3 +1098,29 @@ def test_cholesky_solve_result_has_lapacks_column_major_layout(b_shape):
     torch = pytest.importorskip("torch")
     assert x.stride() == torch.cholesky_solve(torch.ones(b_shape, dtype=torch.float64),
                                               torch.eye(3, dtype=torch.float64)).stride()
+
+
+# ---------------------------------------------------------------------- det's gradient at an exactly singular matrix
+@given(n=st.integers(2, 4), data=st.data(), k=st.sampled_from([0.0, -0.0, 1.0, -2.0]),
+       dtype=st.sampled_from(["float32", "float64"]))
+@example(n=2, data=None, k=-0.0, dtype="float32")  # driver seed 161102: [[1, 1], [-0, 0]]
+def test_det_gradient_of_a_singular_matrix_is_its_cofactor_matrix(n, data, k, dtype):
+    # the derivative of det at A is its cofactor matrix, nonzero for rank n - 1 even though det(A) = 0; PyTorch
+    # 2.13's backward without create_graph gives zeros there (its lu_solve of diag(g det(A)) = 0), its
+    # create_graph=True path (the SVD formula of FunctionsManual.cpp's linalg_det_backward) the cofactor
+    if data is None:
+        top = np.ones((1, n))
+    else:  # n - 1 rows of small integers
+        rows = st.lists(st.lists(st.integers(-2, 2), min_size=n, max_size=n), min_size=n - 1, max_size=n - 1)
+        top = np.array(data.draw(rows), float)
+    a = np.concatenate([top, k * top[:1]], axis=0)  # the last row a multiple of the first: exactly singular
+    assert_gradients(lambda t: tg.det(t), a)
+    x = tg.tensor(a, dtype=getattr(tg, dtype), requires_grad=True)
+    tg.det(x).backward()
+    cof = np.array([[(-1) ** (i + j) * np.linalg.det(np.delete(np.delete(a, i, 0), j, 1)) for j in range(n)]
+                    for i in range(n)])
+    np.testing.assert_allclose(x.grad.numpy(), cof, rtol=1e-5, atol=1e-5 if dtype == "float32" else 1e-12)
+    torch = pytest.importorskip("torch")
+    y = torch.tensor(a, dtype=getattr(torch, dtype), requires_grad=True)
+    (want,) = torch.autograd.grad(torch.det(y), y, create_graph=True)
+    np.testing.assert_allclose(x.grad.numpy(), want.detach().numpy(), rtol=1e-5, atol=1e-5)

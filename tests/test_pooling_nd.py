@@ -514,3 +514,26 @@ def test_max_pool1d_of_integers_matches_pytorch():
                     row.append("raises")
             outcomes.append(row)
         assert outcomes[0] == outcomes[1], dtype
+
+
+@given(batch=st.sampled_from([(), (1,), (2,)]), c=st.integers(1, 2), n=st.integers(1, 3), k=st.integers(1, 2),
+       s=st.integers(1, 3))
+@example(batch=(1,), c=2, n=1, k=1, s=2)  # driver seed 219897
+def test_max_unpool1d_is_a_squeezed_view_as_pytorch(batch, c, n, k, s):
+    # PyTorch's F.max_unpool1d is max_unpool2d(input.unsqueeze(-1), indices.unsqueeze(-1)).squeeze(-1)
+    # (torch/nn/functional.py): its result is a view, so detach_ refuses it; the node is SqueezeBackward1
+    s = max(s, k)  # every index inside the output
+    x = np.arange(float(np.prod(batch + (c, n * k)))).reshape(batch + (c, n * k)) * 0.5 - 1.25
+    v, i = F.max_pool1d(tg.tensor(x, requires_grad=True), k, stride=k, return_indices=True)
+    y = F.max_unpool1d(v, i, k, stride=s)
+    assert y.grad_fn.name() == "SqueezeBackward1"
+    assert y.grad_fn.next_functions[0][0].name() == "MaxUnpool2DBackward0"
+    with pytest.raises(RuntimeError, match="can't detach views"):
+        F.max_unpool1d(v.detach(), i, k, stride=s).detach_()
+    assert_gradients(lambda t: F.max_unpool1d(t, i, k, stride=s), v.detach().numpy().astype(np.float64))
+    torch = pytest.importorskip("torch")
+    tv, ti = torch.nn.functional.max_pool1d(torch.tensor(x), k, stride=k, return_indices=True)
+    want = torch.nn.functional.max_unpool1d(tv, ti, k, stride=s)
+    assert want._is_view() and want.grad_fn is None
+    np.testing.assert_array_equal(y.detach().numpy(), want.numpy())
+    assert y.stride() == want.stride()

@@ -553,6 +553,8 @@ def diff(input: Tensor, n: int = 1, dim: int = -1, prepend=None, append=None) ->
         raise RuntimeError("diff: expects input to be at least one-dimensional")
     if n < 0:
         raise RuntimeError(f"diff: order must be non-negative but got {n}")
+    if n == 0 and prepend is None and append is None:
+        return input.clone()  # as PyTorch 2.13: dim is not checked then (it is checked once prepend/append is given)
     d = check_dim("diff", dim, input.ndim)
     for t in (prepend, append):
         if t is not None and _tensor("diff", t).ndim != input.ndim:
@@ -1230,7 +1232,7 @@ def _cumulative_extreme(op_name, input, dim, better, cls):
                 take = better(v, best)
             best, at = np.where(take, v, best), np.where(take, i, at)
             index[i] = at
-    index = np.moveaxis(index, 0, d)
+    index = np.ascontiguousarray(np.moveaxis(index, 0, d))  # contiguous results, as PyTorch's (view(-1) works)
     return cls(I.gather(input, d, wrap(index)), wrap(index))
 
 

@@ -617,6 +617,10 @@ def _max_unpool(op_name, d, input, indices, kernel_size, stride, padding, output
         bad = int(flat.min()) if flat.min() < 0 else int(flat.max())
         raise RuntimeError(f"{op_name}: found an invalid max index {bad} (output volumes are of size "
                            f"{'x'.join(map(str, size))})")
+    if d == 1:  # as PyTorch's F.max_unpool1d: max_unpool2d of input.unsqueeze(-1), squeezed back (a view, so detach_
+        # refuses it, and its node is SqueezeBackward1 over MaxUnpool2DBackward0: torch/nn/functional.py)
+        return _max_unpool(op_name, 2, input.unsqueeze(-1), indices.unsqueeze(-1), kernel + (1,), stride + (1,),
+                           padding + (0,), size + (1,), "MaxUnpool2DBackward0").squeeze(-1)
     b = flat.shape[0]
     rows = np.arange(b).reshape((b,) + (1,) * d)
 
@@ -648,8 +652,7 @@ def max_unpool1d(input: Tensor, indices: Tensor, kernel_size, stride=None, paddi
     >>> tg.nn.functional.max_unpool1d(v, i, 2)
     tensor([[0., 3., 2., 0.]])
     """
-    return _max_unpool("max_unpool1d", 1, input, indices, kernel_size, stride, padding, output_size,
-                       "MaxUnpool1DBackward0")
+    return _max_unpool("max_unpool1d", 1, input, indices, kernel_size, stride, padding, output_size, None)
 
 
 @op(methods=())
