@@ -314,22 +314,6 @@ known_class(
     x
     """, "PyTorch writes part of the result before an integer division by zero or an out-of-range index raises; "
          "tapegrad's failed writes leave the tensor as it was", T, status="by-design")
-known_class(
-    "view-inplace-no-grad-node-kept", {"Tensor." + n for n in ("unsqueeze_", "squeeze_", "t_", "transpose_",
-                                                                "swapdims_", "swapaxes_", "as_strided_")},
-    "backward-tapegrad-raises",
-    lambda d: d.call is not None and d.call.no_grad and bool(d.inputs) and x0(d).requires_grad,
-    """
-    x = torch.tensor([[[1.0, 2.0], [3.0, 4.0]]], requires_grad=True)
-    v = (x * 1).diagonal(dim1=1, dim2=2)
-    with torch.no_grad():
-        v.unsqueeze_(-1)
-    (v * torch.tensor([[[1.0], [10.0]]])).sum().backward()
-    x.grad
-    """, "open (issue 9): an in-place view op under no_grad on a tensor that requires grad keeps its node, whose "
-         "rule then gets a gradient of the new shape (DiagonalBackward0 fails); PyTorch makes a view's node "
-         "AsStridedBackward0 over its base (and a non-view's engine check sums to the recorded shape or raises)",
-    "tapegrad/autograd/inplace.py")
 # ---- tapegrad/ops/elementwise.py and tapegrad/dtypes.py
 ARITH = fam("add", "sub", "subtract", "rsub", sym=None) | {"+", "r+", "+=", "-", "r-", "-="}
 known_class(

@@ -1000,3 +1000,43 @@ def test_an_integer_output_of_split_takes_writes_as_pytorch(write, piece):
     assert (got == "written") == (want == "written")
     if want == "multiple views" and write != "add_":  # (add_'s cast error comes first here: also a RuntimeError)
         assert got == want
+
+
+_VIEW_INPLACE = {"unsqueeze_": (-1,), "squeeze_": (), "t_": (), "transpose_": (0, 1), "swapdims_": (1, 0),
+                 "swapaxes_": (0, 1)}
+
+
+@pytest.mark.parametrize("name", sorted(_VIEW_INPLACE))
+@given(leaf_view=st.booleans(), n=st.integers(1, 3))
+def test_an_inplace_view_op_under_no_grad_rebases_a_view_on_its_base(name, leaf_view, n):
+    """unsqueeze_/squeeze_/t_/transpose_ under no_grad on a view that requires grad: PyTorch makes the view's node
+    AsStridedBackward0 over its base, so the gradient of its new layout reaches the base's elements (the old node,
+    DiagonalBackward0 here, would get a gradient of the wrong shape)."""
+    x = tg.tensor(np.arange(1.0, 1 + n * n).reshape(1, n, n), requires_grad=True)
+    v = x[0:1, 0] if leaf_view else (x * 1).diagonal(dim1=1, dim2=2)  # (1, n)
+    with tg.no_grad():
+        getattr(v, name)(*_VIEW_INPLACE[name])
+    assert v.grad_fn.name() == "AsStridedBackward0"
+    w = tg.arange(1.0, 1 + v.numel()).reshape(v.shape)
+    (v * w).sum().backward()
+    want = np.zeros((1, n, n))
+    order = np.arange(1.0, n + 1)  # v's elements keep their order whatever the layout (one row of n)
+    if leaf_view:
+        want[0, 0, :] = order
+    else:
+        want[0, np.arange(n), np.arange(n)] = order
+    np.testing.assert_array_equal(x.grad.numpy(), want)
+
+
+@pytest.mark.parametrize("name", sorted(_VIEW_INPLACE))
+def test_an_inplace_view_op_under_no_grad_as_pytorch(name):
+    torch = pytest.importorskip("torch")
+    got = []
+    for lib in (tg, torch):
+        x = lib.tensor([[[1.0, 2.0], [3.0, 4.0]]], requires_grad=True)
+        v = (x * 1).diagonal(dim1=1, dim2=2)
+        with lib.no_grad():
+            getattr(v, name)(*_VIEW_INPLACE[name])
+        (v * lib.arange(1.0, 3.0).reshape(v.shape)).sum().backward()
+        got.append((tuple(v.shape), x.grad.tolist(), v.grad_fn.name()))
+    assert got[0] == got[1]

@@ -510,6 +510,15 @@ def apply_view(self: Tensor, name: str, view_op, *args, node=None) -> Tensor:
         finally:
             _grad.enabled = prev
         bump(self)
+        base = self._base
+        if self._backward is not None and base is not None and base._requires_grad:
+            # a view that requires grad, reshaped under no_grad: its node becomes a view of its base with the new
+            # layout (PyTorch's AsStridedBackward0), so the old node never gets a gradient of the new shape
+            _grad.enabled = True
+            try:
+                _become(self, _regenerated_view(base, self._data), _clock.now)
+            finally:
+                _grad.enabled = prev
         return self
     if self._extra is not None and "multi_output" in self._extra:
         raise _multi_output_error(name, self._extra["multi_output"])
