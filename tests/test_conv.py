@@ -988,3 +988,41 @@ def test_same_padding_of_an_even_kernel_matches_pytorch(name):
         results.append([out.detach().numpy(), wt.grad.numpy(), bt.grad.numpy(), xt.grad.numpy()])
     for a, c in zip(*results, strict=True):
         np.testing.assert_allclose(a, c, rtol=1e-12, atol=1e-12)
+
+
+def _row_major_window_sums(a, k, s, p, ceil_mode):
+    """Reference: each window's sum of its taps inside the input, one by one in row-major order from 0 (PyTorch's
+    cpu_avg_pool loop, AvgPoolKernel.cpp), for a (C, *S) float64 array and a cubic kernel."""
+    import itertools as _it
+    d = a.ndim - 1
+    outs = []
+    for n in a.shape[1:]:
+        span = n + 2 * p - k
+        o = (span + (s - 1 if ceil_mode else 0)) // s + 1
+        if ceil_mode and (o - 1) * s >= n + p:
+            o -= 1
+        outs.append(o)
+    res = np.zeros((a.shape[0],) + tuple(outs))
+    for c in range(a.shape[0]):
+        for pos in _it.product(*(range(o) for o in outs)):
+            total = 0.0
+            for off in _it.product(range(k), repeat=d):
+                idx = tuple(q * s - p + t for q, t in zip(pos, off))
+                if all(0 <= i < n for i, n in zip(idx, a.shape[1:])):
+                    total += a[(c,) + idx]
+            res[(c,) + pos] = total
+    return res
+
+
+@given(seed=st.integers(0, 2**16), k=st.integers(1, 3), s=st.integers(1, 2), ceil_mode=st.booleans())
+@example(seed=0, k=3, s=2, ceil_mode=False)
+def test_avg_pool2d_sums_each_window_in_pytorchs_row_major_order(seed, k, s, ceil_mode):
+    # where large values cancel, the order decides what is left; float64 so that no sum overflows
+    rng = np.random.default_rng(seed)
+    a = rng.choice([3e300, -3e300, 1.0, -2.5, 1e-30, 0.5, 6e4, -6e4], size=(2, 4, 5))
+    p = k // 2
+    got = avg_pool2d(tg.tensor(a), k, s, p, ceil_mode=ceil_mode, divisor_override=1).numpy()
+    np.testing.assert_array_equal(got, _row_major_window_sums(a, k, s, p, ceil_mode))
+    torch = pytest.importorskip("torch")
+    want = torch.nn.functional.avg_pool2d(torch.tensor(a), k, s, p, ceil_mode=ceil_mode, divisor_override=1).numpy()
+    np.testing.assert_array_equal(got, want)

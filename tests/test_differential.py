@@ -1856,7 +1856,10 @@ def onednn_conv(d, transposed):
         v = default if kw(d, name) is None else kw(d, name)
         return list(v) if isinstance(v, (tuple, list)) else [v] * n
 
-    backend = torch._C._select_conv_backend(x, w, None, arg("stride", 1), arg("padding", 0), arg("dilation", 1),
+    padding = arg("padding", 0)
+    if padding[0] in ("same", "valid"):  # (the symmetric part of 'same' is the convolution's own padding)
+        padding = [0 if p == "valid" else q * (k - 1) // 2 for p, q, k in zip(padding, arg("dilation", 1), w.shape[2:])]
+    backend = torch._C._select_conv_backend(x, w, None, arg("stride", 1), padding, arg("dilation", 1),
                                             transposed, arg("output_padding", 0), kw(d, "groups") or 1, None)
     return not str(backend).split(".")[-1].startswith(("Slow", "Empty"))
 
@@ -1992,8 +1995,14 @@ known_class(
          "accumulation, as same-operand-grad-cancel (both are 'right')", COMBINE, status="by-design")
 # wave 8: nn values
 def padded_conv_skips_taps(d):
-    """A float32 or float16 conv1d/conv3d PyTorch runs through oneDNN, with padding and a non-finite weight."""
+    """A float32 or float16 conv1d/conv3d PyTorch runs through oneDNN, with padding and a non-finite weight.
+    padding='same' pads dilation * (k - 1) // 2 on both sides the same way (Convolution.cpp _convolution_same; the
+    odd extra element is a constant_pad_nd of real zeros)."""
     pad = kw(d, "padding")
+    if pad == "same":
+        dil = kw(d, "dilation") or 1
+        dil = list(dil) if isinstance(dil, (tuple, list)) else [dil] * (d.inputs[1].dim() - 2)
+        pad = [q * (k - 1) // 2 for q, k in zip(dil, d.inputs[1].shape[2:])]
     pads = [] if pad is None or isinstance(pad, str) else list(pad) if isinstance(pad, (tuple, list)) else [pad]
     return (dt(x0(d)) in ("float32", "float16") and any(p > 0 for p in pads) and nonfinite(d.inputs[1])
             and onednn_conv(d, False))

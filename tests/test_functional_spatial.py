@@ -722,3 +722,56 @@ def test_interpolate_antialias_backward_skips_the_taps_past_a_window(mode, size)
     want = u.grad.numpy()
     np.testing.assert_array_equal(np.isnan(got), np.isnan(want))
     np.testing.assert_allclose(got, want, rtol=1e-12, atol=1e-12)
+
+
+@given(mode=st.sampled_from(["nearest", "nearest-exact"]), d=st.sampled_from([1, 2, 3]),
+       dtype=st.sampled_from(["uint8", "float32", "float64"]), n=st.integers(2, 4),
+       scale=st.sampled_from([0.9, 1.1, 1.3, 1.5, 2.05, 2.3, 3.0]))
+@example(mode="nearest", d=1, dtype="uint8", n=3, scale=1.1)  # kept size: 1-d/3-d kernels still scale the index
+@example(mode="nearest", d=3, dtype="float32", n=3, scale=2.05)  # doubled size: no halving shortcut in 3-d
+@example(mode="nearest", d=2, dtype="float32", n=3, scale=1.1)  # 2-d: nearest_idx's shortcut copies
+@example(mode="nearest-exact", d=2, dtype="float64", n=3, scale=1.3)  # nearest-exact: never a shortcut
+@settings(deadline=None)
+def test_interpolate_nearest_by_scale_factor_and_of_uint8_matches_pytorch(mode, d, dtype, n, scale):
+    # PyTorch 2.13's nearest kernels take uint8 (UpSampleKernel.cpp dispatches floating types and kByte); its 2-d
+    # 'nearest' copies a kept size and halves a doubled one (nearest_idx, UpSample.h), its 1-d/3-d 'nearest' and
+    # every 'nearest-exact' index by the scale factor alone
+    shape = (2, 2) + (n,) * d
+    a = (np.arange(int(np.prod(shape))) * 37 % 251).reshape(shape).astype(dtype)
+    y = F.interpolate(tg.tensor(a), scale_factor=scale, mode=mode)
+    assert y.dtype == getattr(tg, dtype)
+    out = [int(np.floor(n * scale))] * d
+    assert tuple(y.shape) == shape[:2] + tuple(out)
+    assert set(np.unique(y.numpy())) <= set(np.unique(a))  # nearest only picks
+    if dtype == "uint8" and mode == "nearest":
+        with pytest.warns(UserWarning, match="deprecated"):
+            np.testing.assert_array_equal(F.upsample_nearest(tg.tensor(a), scale_factor=scale).numpy(), y.numpy())
+    torch = pytest.importorskip("torch")
+    want = torch.nn.functional.interpolate(torch.tensor(a), scale_factor=scale, mode=mode)
+    np.testing.assert_array_equal(y.numpy(), want.numpy())
+
+
+def test_interpolate_of_integer_tensors_other_than_nearest_uint8_raises():
+    with pytest.raises(NotImplementedError, match=r"mode 'linear' is not implemented for uint8"):
+        F.interpolate(tg.zeros(1, 1, 3, dtype=tg.uint8), size=5, mode="linear")
+    with pytest.raises(NotImplementedError, match=r"mode 'nearest' is not implemented for int16"):
+        F.interpolate(tg.zeros(1, 1, 3, dtype=tg.int16), size=5)
+
+
+@given(dtype=st.sampled_from(["float32", "float64"]), n_out=st.integers(7, 200))
+@example(dtype="float32", n_out=55)  # t = 0.8333334: the unfused far weight is -0.017360687, PyTorch's -0.017360926
+@settings(max_examples=20, deadline=None)
+def test_bicubic_interior_weights_are_pytorchs_bit_for_bit(dtype, n_out):
+    # PyTorch 2.13's get_cubic_upsample_coefficients (aten/src/ATen/native/UpSample.h) as compiled: the first two
+    # multiply-adds of cubic_convolution2 are fused, its last one and cubic_convolution1's are not. The weights of
+    # a 37-row input are read off an identity; the rows whose taps are clipped at an edge are left out
+    n_in = 37
+    eye = np.eye(n_in, dtype=dtype).reshape(n_in, 1, n_in, 1)
+    w = F.interpolate(tg.tensor(eye), size=(n_out, 1), mode="bicubic").numpy()[:, 0, :, 0]
+    s = np.float32(n_in) / np.float32(n_out) if dtype == "float32" else n_in / n_out
+    src = (np.arange(n_out) + 0.5) * s - 0.5
+    inner = (np.floor(src) >= 1) & (np.floor(src) <= n_in - 3)
+    np.testing.assert_allclose(w.sum(0), 1, rtol=1e-5)
+    torch = pytest.importorskip("torch")
+    want = torch.nn.functional.interpolate(torch.tensor(eye), size=(n_out, 1), mode="bicubic").numpy()[:, 0, :, 0]
+    np.testing.assert_array_equal(w[:, inner], want[:, inner])

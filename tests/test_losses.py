@@ -939,3 +939,55 @@ def test_cross_entropy_gradient_of_an_ignored_row_with_non_finite_logits_is_pyto
     ours, theirs = x.grad.numpy(), t.grad.numpy()
     np.testing.assert_array_equal(np.isnan(ours), np.isnan(theirs))
     np.testing.assert_allclose(ours, theirs, rtol=1e-12, atol=1e-15)
+
+
+@given(x=st.lists(st.sampled_from([-3.0, -2.5, 0.0, 1.0, 2.0, 3e38, -3e38, 1e38, np.inf]), min_size=1, max_size=6),
+       t=st.sampled_from([3e38, -3e38, 1.0, -2.5, 0.0]), g=st.sampled_from([-0.5, 2.0, 1e-3, 7.0]),
+       reduction=st.sampled_from(["mean", "sum", "none"]), dtype=st.sampled_from(["float32", "float64", "float16"]))
+@example(x=[-3.0, 1.0, 2.0], t=3e38, g=-0.5, reduction="mean", dtype="float32")  # 2 (x - t) = -6e38 overflows
+@example(x=[-3.0, 1.0], t=6e4, g=-0.5, reduction="mean", dtype="float16")
+def test_mse_loss_gradient_is_pytorchs_norm_times_difference_times_grad(x, t, g, reduction, dtype):
+    # aten/src/ATen/native/cpu/PointwiseOpsKernel.cpp mse_backward: norm * (input - target) * grad_output, with
+    # norm = 2 / numel for 'mean' (else 2) in the dtype: the difference is scaled before it is doubled past the range
+    with np.errstate(all="ignore"):
+        a = np.array(x, dtype)
+        xt = tg.tensor(a, requires_grad=True)
+        tt = tg.tensor(np.full_like(a, t), requires_grad=True)
+        loss = F.mse_loss(xt, tt, reduction=reduction)
+        gl = np.full(loss.shape, g, dtype)
+        loss.backward(tg.tensor(gl))
+        dt = np.dtype(dtype).type
+        norm = dt(2 / a.size if reduction == "mean" else 2)
+        want = (norm * (a - dt(t))).astype(dtype) * gl
+    np.testing.assert_array_equal(xt.grad.numpy(), want)
+    np.testing.assert_array_equal(tt.grad.numpy(), -want)
+    torch = pytest.importorskip("torch")
+    xs = torch.tensor(a, requires_grad=True)
+    ts = torch.tensor(np.full_like(a, t), requires_grad=True)
+    torch.nn.functional.mse_loss(xs, ts, reduction=reduction).backward(torch.tensor(gl))
+    np.testing.assert_array_equal(xt.grad.numpy(), xs.grad.numpy())
+    np.testing.assert_array_equal(tt.grad.numpy(), ts.grad.numpy())
+
+
+@given(x=st.sampled_from([-np.inf, np.inf, -3.0, 0.0, 2.5, 1e-7, 60.0, -60.0]),
+       pw=st.sampled_from([-1.9, 0.5, 1.0, 2.6]), dtype=st.sampled_from(["float16", "float32", "float64"]))
+@example(x=-np.inf, pw=-1.9, dtype="float16")  # pw * inf, not -x + (pw - 1) softplus(-x) = inf - inf = nan
+@example(x=np.inf, pw=2.6, dtype="float32")
+def test_bce_with_logits_target_gradient_with_pos_weight_is_pytorchs_at_infinite_logits(x, pw, dtype):
+    # FunctionsManual.cpp binary_cross_entropy_with_logits_target_backward: log_sigmoid(-x) - pos_weight *
+    # log_sigmoid(x): -inf at x = -inf for pos_weight < 0 and at x = inf, never nan
+    xt = tg.tensor(np.array([x], dtype))
+    tt = tg.tensor(np.array([0.5], dtype), requires_grad=True)
+    F.binary_cross_entropy_with_logits(xt, tt, reduction="sum", pos_weight=tg.tensor(np.array([pw], dtype))).backward()
+    x64 = np.float64(x)
+    want = -np.logaddexp(0, x64) + pw * np.logaddexp(0, -x64)  # log_sigmoid(-x) - pw log_sigmoid(x), exact at +-inf
+    got = tt.grad.numpy().astype(np.float64)[0]
+    if np.isfinite(want):
+        assert got == pytest.approx(want, rel=2e-3, abs=2e-3)
+    else:
+        assert got == want
+    torch = pytest.importorskip("torch")
+    ts = torch.tensor(np.array([0.5], dtype), requires_grad=True)
+    torch.nn.functional.binary_cross_entropy_with_logits(torch.tensor(np.array([x], dtype)), ts, reduction="sum",
+                                                         pos_weight=torch.tensor(np.array([pw], dtype))).backward()
+    np.testing.assert_allclose(tt.grad.numpy(), ts.grad.numpy(), rtol=1e-3, atol=0)

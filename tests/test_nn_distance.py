@@ -167,3 +167,19 @@ def test_pdist_gradient_at_coincident_rows_whatever_comes_in(p, g, rows, cols):
     tt = torch.tensor(x, requires_grad=True)
     torch.nn.functional.pdist(tt, p).backward(torch.tensor(grads))
     np.testing.assert_allclose(got, tt.grad.numpy(), rtol=1e-12, atol=0)
+@pytest.mark.parametrize("shape", [(4, 0), (1, 3), (0, 3), (1, 0), (0, 0)])
+def test_pdist_backward_of_float16_raises_even_when_empty_as_pytorch(shape):
+    # aten/src/ATen/native/cpu/DistanceOpsKernel.cpp: pdist_backward_kernel_impl dispatches on float32/float64
+    # (AT_DISPATCH_FLOATING_TYPES) before looking at the shape; the forward of these shapes never reaches its kernel
+    x = tg.zeros(shape, dtype=tg.float16, requires_grad=True)
+    y = F.pdist(x)
+    assert y.dtype == tg.float16
+    with pytest.raises(NotImplementedError, match="\"pdist_backward\" not implemented for 'Half'"):
+        y.sum().backward()
+    z = tg.zeros(shape, dtype=tg.float32, requires_grad=True)
+    F.pdist(z).sum().backward()
+    assert z.grad.shape == shape and not z.grad.numpy().any()
+    torch = pytest.importorskip("torch")
+    t = torch.zeros(shape, dtype=torch.float16, requires_grad=True)
+    with pytest.raises(NotImplementedError, match="\"pdist_backward\" not implemented for 'Half'"):
+        torch.nn.functional.pdist(t).sum().backward()

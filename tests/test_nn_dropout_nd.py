@@ -166,3 +166,36 @@ def test_unbatched_inplace_forms_refuse_a_leaf_that_requires_grad_as_pytorch():
         assert fn(x, 0.0, inplace=True) is x  # not a leaf that requires grad: fine
         with tg.no_grad():
             fn(tg.ones(*shape, requires_grad=True), 0.0, inplace=True)
+
+
+UNBATCHED_FAILS = [(F.dropout3d, (), "float64", 0.5, True), (F.dropout3d, (), "float32", 0.3, True),
+                   (F.dropout1d, (2, 2), "int64", 0.5, True), (F.dropout3d, (2, 2), "int64", 0.5, True),
+                   (F.dropout3d, (2,), "int32", 0.5, True)]
+UNBATCHED_OK = [(F.dropout3d, (), "float32", 0.0, True), (F.dropout3d, (), "float32", 1.0, True),
+                (F.dropout3d, (), "float32", 0.5, False)]
+
+
+@pytest.mark.parametrize("fn,shape,dtype,p,training", UNBATCHED_FAILS + UNBATCHED_OK)
+def test_unbatched_inplace_form_that_raises_leaves_the_input_unsqueezed_as_pytorch(fn, shape, dtype, p, training):
+    # torch/nn/functional.py dropout1d/dropout3d: input.unsqueeze_(0), then feature_dropout_ (which raises for a
+    # 1-d result or an integer dtype), then squeeze_(0): a failure leaves the leading dimension in place
+    fails = (fn, shape, dtype, p, training) in UNBATCHED_FAILS
+    x = tg.ones(shape, dtype=getattr(tg, dtype))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        if fails:
+            with pytest.raises(RuntimeError):
+                fn(x, p, training=training, inplace=True)
+        else:
+            assert fn(x, p, training=training, inplace=True) is x
+    assert tuple(x.shape) == ((1,) + shape if fails else shape)
+    torch = pytest.importorskip("torch")
+    t = torch.ones(shape, dtype=getattr(torch, dtype))
+    tfn = getattr(torch.nn.functional, fn.__name__)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        try:
+            tfn(t, p, training=training, inplace=True)
+        except RuntimeError:
+            assert fails
+    assert tuple(t.shape) == tuple(x.shape)

@@ -537,3 +537,46 @@ def test_max_unpool1d_is_a_squeezed_view_as_pytorch(batch, c, n, k, s):
     assert want._is_view() and want.grad_fn is None
     np.testing.assert_array_equal(y.detach().numpy(), want.numpy())
     assert y.stride() == want.stride()
+def _row_major_window_sums(a, k, s, p, ceil_mode):
+    """Reference: each window's sum of its taps inside the input, one by one in row-major order from 0 (PyTorch's
+    cpu_avg_pool loop, AvgPoolKernel.cpp), for a (C, *S) float64 array and a cubic kernel."""
+    import itertools as _it
+    d = a.ndim - 1
+    outs = []
+    for n in a.shape[1:]:
+        span = n + 2 * p - k
+        o = (span + (s - 1 if ceil_mode else 0)) // s + 1
+        if ceil_mode and (o - 1) * s >= n + p:
+            o -= 1
+        outs.append(o)
+    res = np.zeros((a.shape[0],) + tuple(outs))
+    for c in range(a.shape[0]):
+        for pos in _it.product(*(range(o) for o in outs)):
+            total = 0.0
+            for off in _it.product(range(k), repeat=d):
+                idx = tuple(q * s - p + t for q, t in zip(pos, off))
+                if all(0 <= i < n for i, n in zip(idx, a.shape[1:])):
+                    total += a[(c,) + idx]
+            res[(c,) + pos] = total
+    return res
+
+
+@given(seed=st.integers(0, 2**16), k=st.integers(1, 3), s=st.integers(1, 2), ceil_mode=st.booleans())
+@example(seed=0, k=3, s=3, ceil_mode=False)
+@settings(max_examples=25, deadline=None)
+def test_avg_pool3d_sums_each_window_in_pytorchs_loop_order(seed, k, s, ceil_mode):
+    # 3e38 ** 1 and -3e38 beside units: where they cancel the order decides what is left (lp_pool3d's 10.25, not 6.75)
+    rng = np.random.default_rng(seed)
+    a = rng.choice([3e300, -3e300, 1.0, -2.5, 1e-30, 0.5, 6e4, -6e4], size=(2, 3, 4, 3))
+    p = k // 2
+    got = F.avg_pool3d(tg.tensor(a), k, s, p, ceil_mode=ceil_mode, divisor_override=1).numpy()
+    np.testing.assert_array_equal(got, _row_major_window_sums(a, k, s, p, ceil_mode))
+    torch = pytest.importorskip("torch")
+    want = torch.nn.functional.avg_pool3d(torch.tensor(a), k, s, p, ceil_mode=ceil_mode, divisor_override=1).numpy()
+    np.testing.assert_array_equal(got, want)
+
+
+def test_lp_pool_of_cancelling_cubes_matches_pytorch():
+    x = [[[-0.25, -3.0, 3.0, -1.0], [-60000.0, -3.0, 3.0, 0.5], [3e38, -3e38, 1.0, 1.0]]]
+    # row-major: (-2e14 + 2.7e115) - 2.7e115 + 1 = 1 (rows first: -2e14 + 1 < 0, whose cube root is nan)
+    assert F.lp_pool2d(tg.tensor(x, dtype=tg.float64), 3.0, 3, stride=2).item() == 1.0

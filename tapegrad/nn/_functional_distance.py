@@ -55,6 +55,9 @@ def pdist(input: Tensor, p: float = 2) -> Tensor:
     dist = _norm(np, d, p).astype(x.dtype, copy=False)
 
     def pdist_rule(xp, g, out, x):
+        if x.dtype == np.float16:  # PyTorch's _pdist_backward dispatches on float32/float64 before any shape check
+            raise NotImplementedError("\"pdist_backward\" not implemented for 'Half' (the backward of pdist of a "
+                                      f"float16 input of shape {tuple(x.shape)}, as PyTorch, even when empty)")
         diff = x[rows] - x[cols]
         with np.errstate(invalid="ignore", over="ignore"):  # (0 * inf where PyTorch's kernel gives NaN too)
             gd = _norm_grad(xp, diff, out, p, g[:, None])

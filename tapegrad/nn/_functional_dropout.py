@@ -59,6 +59,19 @@ def _check_unbatched_inplace(name, input):
                            f"as in PyTorch)")
 
 
+def _unbatched_inplace(name, input, p, training, generator):
+    """The in-place form of an unbatched input: PyTorch calls ``input.unsqueeze_(0)``, then ``feature_dropout_``
+    and ``squeeze_(0)`` (torch/nn/functional.py dropout1d/dropout3d), so when the dropout raises (a 0-d input to
+    dropout3d, an integer input) the input is left with the new leading dimension."""
+    _check_unbatched_inplace(name, input)
+    try:
+        _dropout(name, input.unsqueeze(0), p, training, True, generator, True, False)
+    except Exception:
+        input.unsqueeze_(0)
+        raise
+    return input
+
+
 def _check_dims(name, input, p, dims):
     """Whether ``input`` has one of the ranks ``dims`` (``p`` is checked first, as PyTorch)."""
     if not isinstance(input, Tensor):
@@ -85,9 +98,7 @@ def dropout1d(input: Tensor, p: float = 0.5, training: bool = True, inplace: boo
                            "channel dimension, and an optional batch dimension (i.e. 2D or 3D inputs).")
     if input.ndim == 2:  # no batch dimension
         if inplace:
-            _check_unbatched_inplace("dropout1d", input)
-            _dropout("dropout1d", input.unsqueeze(0), p, training, True, generator, True, False)
-            return input
+            return _unbatched_inplace("dropout1d", input, p, training, generator)
         return _dropout("dropout1d", input.unsqueeze(0), p, training, False, generator, True, False).squeeze(0)
     return _dropout("dropout1d", input, p, training, inplace, generator, True, False)
 
@@ -136,9 +147,7 @@ def dropout3d(input: Tensor, p: float = 0.5, training: bool = True, inplace: boo
                       "inputs).", stacklevel=2)
     if input.ndim != 5:  # PyTorch takes every other rank as unbatched
         if inplace:
-            _check_unbatched_inplace("dropout3d", input)
-            _dropout("dropout3d", input.unsqueeze(0), p, training, True, generator, True, False)
-            return input
+            return _unbatched_inplace("dropout3d", input, p, training, generator)
         return _dropout("dropout3d", input.unsqueeze(0), p, training, False, generator, True, False).squeeze(0)
     return _dropout("dropout3d", input, p, training, inplace, generator, True, False)
 

@@ -243,16 +243,38 @@ _INTERP_NAMES = {"nearest": "Nearest", "nearest-exact": "NearestExact", "linear"
 
 
 def _cubic_weights(t, a=-0.75):
+    """bicubic's four weights at the fractions ``t`` (float32 or float64), rounded as PyTorch 2.13's
+    get_cubic_upsample_coefficients (UpSample.h) is compiled: cubic_convolution2's first two multiply-adds are fused,
+    its last and cubic_convolution1's are not (measured: every weight of 37 -> 7..200 rows agrees bit for bit)."""
+    a = t.dtype.type(a)
+
     def near(x):
         return ((a + 2) * x - (a + 3)) * x * x + 1
 
     def far(x):
-        return ((a * x - 5 * a) * x + 8 * a) * x - 4 * a
+        return _fma(_fma(a, x, -5 * a), x, 8 * a) * x - 4 * a
 
     return np.stack([far(t + 1), near(t), near(1 - t), far(2 - t)], axis=-1)
 
 
 _SPLIT = 134217729.0  # 2 ** 27 + 1: Veltkamp's splitting constant for float64
+
+
+def _fma(p, q, r):
+    """p * q + r rounded once, elementwise, in the dtype of ``q`` (float32 or float64). float32: the product is exact
+    in float64. float64: Dekker's exact product p * q = h + e, Knuth's exact sum h + r = s + f, then s + (e + f)."""
+    if q.dtype == np.float32:
+        return (np.float64(p) * q.astype(np.float64) + np.float64(r)).astype(np.float32)
+    p = np.float64(p)
+    h = p * q
+    c = _SPLIT * p
+    ph = c - (c - p)
+    c = _SPLIT * q
+    qh = c - (c - q)
+    e = ((ph * qh - h) + ph * (q - qh) + (p - ph) * qh) + (p - ph) * (q - qh)
+    s = h + r
+    v = s - h
+    return s + (e + ((h - (s - v)) + (r - v)))
 
 
 def _fused_source_index(s, x):
@@ -275,22 +297,25 @@ def _fused_source_index(s, x):
 
 
 @functools.lru_cache(maxsize=256)
-def _axis_taps(mode, n_in, n_out, scale, align_corners, dtype):
+def _axis_taps(mode, n_in, n_out, scale, align_corners, dtype, shortcuts=True):
     """The taps of one axis (see _axis_taps_of), computed once per geometry: read-only arrays."""
-    taps = _axis_taps_of(mode, n_in, n_out, scale, align_corners, dtype)
+    taps = _axis_taps_of(mode, n_in, n_out, scale, align_corners, dtype, shortcuts)
     for a in taps:
         a.flags.writeable = False
     return taps
 
 
-def _axis_taps_of(mode, n_in, n_out, scale, align_corners, dtype):
-    """(indices (n_out, T), weights (n_out, T)) of one axis, with PyTorch's source coordinates."""
+def _axis_taps_of(mode, n_in, n_out, scale, align_corners, dtype, shortcuts=True):
+    """(indices (n_out, T), weights (n_out, T)) of one axis, with PyTorch's source coordinates. ``shortcuts``:
+    'nearest' copies an axis whose size is kept and halves the index of one doubled whatever the scale factor
+    (nearest_idx in aten/src/ATen/native/UpSample.h, which PyTorch 2.13's 2-d kernel uses; its 1-d and 3-d kernels,
+    and 'nearest-exact' in every rank, apply the scale factor's formula to every size: measured on 2.13)."""
     dst = np.arange(n_out)
     if mode in ("nearest", "nearest-exact"):
         s = np.float32(1.0 / scale) if scale is not None and scale > 0 else np.float32(n_in) / np.float32(n_out)
-        if n_out == n_in:
+        if mode == "nearest" and n_out == n_in and shortcuts:
             src = dst
-        elif mode == "nearest" and n_out == 2 * n_in:
+        elif mode == "nearest" and n_out == 2 * n_in and shortcuts:
             src = dst >> 1
         else:
             shift = np.float32(0.5) if mode == "nearest-exact" else np.float32(0)
@@ -542,9 +567,11 @@ def interpolate(input: Tensor, size=None, scale_factor=None, mode: str = "neares
     need = _INTERP_DIMS.get(mode)
     if need is not None and need != d:
         raise NotImplementedError(f"Got {x.ndim}D input, but {mode} mode needs {need + 2}D input")
-    if x.dtype.kind != "f":
+    # PyTorch's nearest kernels take uint8 (AT_DISPATCH_FLOATING_TYPES_AND3(kByte, ...) in UpSampleKernel.cpp)
+    if x.dtype.kind != "f" and not (x.dtype == np.uint8 and mode in ("nearest", "nearest-exact")):
         raise NotImplementedError(f"{op_name}: mode {mode!r} is not implemented for {x.dtype} tensors; use a "
-                                  "floating-point input")
+                                  "floating-point input" + (" (or uint8 with mode 'nearest')"
+                                                            if mode != "nearest" else ""))
     sizes = tuple(x.shape[2:])
     # NOTE: PyTorch's antialias kernel resamples only the dims whose size changes (UpSampleKernel.cpp,
     # separable_upsample_generic_Nd_kernel_impl): a kept dim is copied, its weights never computed (no 0 * inf from
@@ -555,7 +582,8 @@ def interpolate(input: Tensor, size=None, scale_factor=None, mode: str = "neares
                                   f"(antialias=True, mode {mode!r}, of a float16 tensor resized from "
                                   f"{sizes} to {tuple(out)})")
     axis_taps = _aa_axis_taps if antialias else _axis_taps
-    taps = [axis_taps(mode, n, o, s, align_corners, x.dtype) if r else None
+    direct = {} if mode != "nearest" or d == 2 else {"shortcuts": False}  # (see _axis_taps_of)
+    taps = [axis_taps(mode, n, o, s, align_corners, x.dtype, **direct) if r else None
             for n, o, s, r in zip(sizes, out, scales, resized, strict=True)]
     name = f"Upsample{_INTERP_NAMES[mode]}{d}D" + ("Aa" if antialias else "")
 

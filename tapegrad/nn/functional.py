@@ -1747,11 +1747,15 @@ def mse_loss(input: Tensor, target: Tensor, size_average=None, reduce=None, redu
     if weight is not None:
         return _weighted("mse_loss", mse_loss(x, t, reduction="none"), weight, reduction, True)
     d = x._data - t._data
-    return _record_loss(d * d, reduction, x, t, _mse_local, "MseLossBackward0")
+    # PyTorch's mse_backward kernel (aten/src/ATen/native/cpu/PointwiseOpsKernel.cpp): norm * (x - t) * grad with
+    # norm = 2 / numel (mean) or 2 in the dtype, so 2 (x - t) past the dtype's range is scaled before it overflows
+    norm = d.dtype.type(2.0 / d.size if reduction == "mean" and d.size else 2.0)
 
+    def mse_rule(xp, need, g, out, x, t):
+        gx = (x - t) * norm * g
+        return gx if need[0] else None, -gx if need[1] else None
 
-def _mse_local(xp, x, t):
-    return 2 * (x - t)
+    return record(_reduce(d * d, reduction), (x, t), mse_rule, "MseLossBackward0")
 
 
 @op(methods=())
@@ -1937,8 +1941,10 @@ def binary_cross_entropy_with_logits(input: Tensor, target: Tensor, weight: Tens
         if need[1]:
             if pw is None:
                 gt = c * -x
-            else:  # -x + (pw - 1) softplus(-x)
-                gt = c * (-x + (pw - 1) * (xp.maximum(-x, 0) + xp.log1p(xp.exp(-xp.abs(x)))))
+            else:  # log_sigmoid(-x) - pw log_sigmoid(x), as PyTorch's binary_cross_entropy_with_logits_target_backward
+                # (FunctionsManual.cpp): at x = -inf it is pw * inf, where -x + (pw - 1) softplus(-x) is inf - inf
+                tail = xp.log1p(xp.exp(-xp.abs(x)))
+                gt = c * ((-xp.maximum(x, 0) - tail) + pw * (xp.maximum(-x, 0) + tail))
         return gx, gt
 
     return record(_reduce(loss, reduction), (x, t), binary_cross_entropy_with_logits_rule,

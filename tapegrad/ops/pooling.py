@@ -371,7 +371,9 @@ def avg_pool3d(input: Tensor, kernel_size, stride=None, padding=0, ceil_mode: bo
 
     def apply(a):
         with np.errstate(over="ignore", invalid="ignore"):
-            total = _separable_sum(a.reshape((-1,) + sizes), taps)
+            # (tap by tap in PyTorch's loop order, first axis outermost: where large values cancel, the order
+            # decides what is left)
+            total = _ordered_window_sum(a.reshape((-1,) + sizes), taps)
         if a.dtype.kind != "f":
             return (np.sign(total) * (np.abs(total) // divisor)).astype(a.dtype).reshape(out_shape)
         mean = total / divisor.astype(a.dtype)
