@@ -1557,3 +1557,30 @@ def test_repeat_interleave_of_an_int_is_a_view_of_a_clone_as_pytorch(dim):
     torch = pytest.importorskip("torch")
     want = torch.tensor([[1.0, 2.0], [3.0, 4.0]]).repeat_interleave(2, dim=dim)
     assert r.tolist() == want.tolist() and r.stride() == want.stride() and want._is_view()
+
+
+_ZEROS = st.sampled_from([0.0, -0.0, 1.0, -1.0])
+
+
+@given(b=st.integers(1, 3), m=st.integers(2, 3), n=st.integers(2, 3), beta=st.sampled_from([0.0, 1.0, -0.5]),
+       dt=st.sampled_from([np.float32, np.float64]), data=st.data())
+@example(b=1, m=2, n=2, beta=0.0, dt=np.float64, data=None)
+@settings(max_examples=40)
+def test_addbmm_inner_size_one_keeps_signs_of_zero(b, m, n, beta, dt, data):
+    # PyTorch's addbmm is one addmm_ per batch (aten/src/ATen/native/LinearAlgebra.cpp, addbmm_impl_), each a
+    # gemm that keeps the exact products' signs (-1 * 0 = -0.0) with inner size 1, summed in batch order
+    if data is None:  # the driver's case: beta=0 ignores input's -inf and nan
+        x = np.array([[-np.inf, 1.0], [np.nan, 0.0]])
+        b1, b2 = np.array([[[-1.0], [-1.0]]]), np.array([[[-1.0, 0.0]]])
+    else:
+        x = np.array(data.draw(st.lists(_ZEROS, min_size=m * n, max_size=m * n)), dt).reshape(m, n)
+        b1 = np.array(data.draw(st.lists(_ZEROS, min_size=b * m, max_size=b * m)), dt).reshape(b, m, 1)
+        b2 = np.array(data.draw(st.lists(_ZEROS, min_size=b * n, max_size=b * n)), dt).reshape(b, 1, n) * 2
+    got = tg.addbmm(tg.tensor(x), tg.tensor(b1), tg.tensor(b2), beta=beta).numpy()
+    want = np.sum(b1 * b2, axis=0, initial=-0.0)  # -0.0 only where every term is -0.0
+    if beta != 0:
+        want = beta * x + want
+    assert np.array_equal(got, want) and np.array_equal(np.signbit(got), np.signbit(want))
+    torch = pytest.importorskip("torch")
+    there = torch.addbmm(torch.tensor(x), torch.tensor(b1), torch.tensor(b2), beta=beta).numpy()
+    assert np.array_equal(np.signbit(got), np.signbit(there))

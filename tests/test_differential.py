@@ -2333,6 +2333,73 @@ known_class(
     SPATIAL, status="by-design")
 
 
+
+# wave 10: elementwise and reductions
+def alpha_product_overflows(d):
+    """add/sub with an ``alpha`` whose product with a finite operand value overflows the operands' float dtype,
+    beside an infinite value (the unfused product rounds to inf, the fused one does not)."""
+    a = kw(d, "alpha")
+    if not isinstance(a, (int, float)) or isinstance(a, bool) or a == 1:
+        return False
+    fl = [t for t in d.inputs if isf(t) and t.numel() > 0]
+    if not fl or not any(nonfinite(t) for t in fl):
+        return False
+    top = torch.finfo(fl[0].dtype).max
+    mags = [abs(float(v)) for v in d.call.args if isinstance(v, (int, float)) and not isinstance(v, bool)]
+    for t in fl:
+        f = t.detach().double().abs()
+        f = f[torch.isfinite(f)]
+        if f.numel():
+            mags.append(float(f.max()))
+    return any(abs(a) * m > top for m in mags)
+
+
+known_class(
+    "add-alpha-vectorized-fma", fam("add", "sub", "subtract", "rsub"), {"nan", "state-nan"}, alpha_product_overflows,
+    """
+    torch.sub(torch.full((16,), inf), 1e30, alpha=1e30)
+    """, "add/sub with an alpha whose product with the other operand overflows, beside an infinite input: PyTorch "
+         "2.13's vectorized kernel computes fma(other, alpha, input) on full vectors (inf - 1e60 = inf), its "
+         "scalar tail input + alpha * other with the product rounded (inf - inf = nan), so the answer depends on "
+         "the length and the CPU (float32 16 values: all inf; 5 values: inf, nan, nan, nan, nan); tapegrad rounds "
+         "the product on every element, as the scalar path (nan)", E, status="by-design")
+
+
+def addmv_vec_is_self(d):
+    """``x.addmv_(mat, x)``: the vector operand is the tensor written."""
+    a, v = arg(d, 0), arg(d, 2) if len(d.call.args) > 2 else kw(d, "vec")
+    return isinstance(a, core.Ref) and isinstance(v, core.Ref) and a.i == v.i and dt(x0(d)) == "float32"
+
+
+known_class(
+    "pytorch-addmv-inplace-reads-written-vec", {"Tensor.addmv_"}, {"value", "nan", "inf", "signed-zero"} | STATE,
+    addmv_vec_is_self,
+    """
+    x = torch.tensor([1.0, 2.0, 3.0])
+    x.addmv_(torch.ones(3, 3), x)
+    """, "PyTorch 2.13's float32 addmv_ whose vec is self itself runs gemv in place over the vector it reads (no "
+         "overlap check): later rows read the rows already written ([7, 8, 15] here, nan everywhere once one nan is "
+         "written); float64 gives [7, 8, 9], as tapegrad, which computes the product first", COMBINE,
+         status="pytorch-bug")
+
+
+def recorded_write_into_empty_broadcast_view(d):
+    """An in-place op under grad mode on an empty view of memory that numpy keeps read-only (broadcast_to)."""
+    return empty(x0(d)) and target_readonly(d) and here_says(d, "assignment destination is read-only")
+
+
+known_class(
+    "recorded-inplace-empty-broadcast-view", INPLACE, RAISES_HERE, recorded_write_into_empty_broadcast_view,
+    """
+    x = torch.zeros(2, 3, 1, requires_grad=True)
+    v = x.half().broadcast_to((2, 3, 3))[2:]
+    v.sinc_()
+    """, B["errors"] + ": an in-place op recorded under grad mode (an operand requires grad) on an empty view of "
+         "broadcast memory writes its empty result into numpy's read-only array and fails (ValueError: assignment "
+         "destination is read-only); PyTorch writes nothing. The plain write skips empty targets already; the "
+         "recorded one (_write_recorded's target[...] = new) needs the same guard",
+    "tapegrad/autograd/inplace.py")
+
 # ---------------------------------------------------------------------- the tests
 def _examples():
     return settings().max_examples * 10  # 200 programs in the fast profile, 3,000 under HYPOTHESIS_PROFILE=thorough

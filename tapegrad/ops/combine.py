@@ -339,7 +339,22 @@ def addbmm(input: Tensor, batch1: Tensor, batch2: Tensor, *, beta=1, alpha=1) ->
     product = L.bmm(batch1, batch2)
     empty = batch1.shape[0] == 0 or batch1.shape[-1] == 0
     product = product.sum(0, dtype=product.dtype)  # int8 products sum in int8, as PyTorch
+    if batch1.shape[-1] == 1 and not empty:
+        _addbmm_one_term(product._data, batch1._data, batch2._data, beta)
     return _beta_alpha("addbmm", _tensor("addbmm", input), product, beta, alpha, empty)
+
+
+def _addbmm_one_term(out, b1, b2, beta):
+    """The signs of zero of addbmm's summed product ``out`` (written in place) with inner size 1, as PyTorch
+    computes it: one addmm_ per batch into beta * input (LinearAlgebra.cpp, addbmm_impl_), each BLAS call keeping
+    the exact products' signs, summed in batch order (-0.0 only where every term is -0.0), where the result has
+    at least 2 rows and columns, or 1 row and beta != 0 (measured on PyTorch 2.13's CPU BLAS; a column, or a row
+    with beta=0, is a gemv that sums from +0.0, as numpy's bmm and sum, which start from +0.0)."""
+    rows, cols = out.shape
+    if (cols > 1 and (rows > 1 or beta != 0)) and out.dtype.itemsize >= 4 and out.dtype.kind == "f" \
+            and np.count_nonzero(out) != out.size:
+        zero = out == 0
+        out[zero] = np.sum(b1 * b2, axis=0, initial=-0.0)[zero]  # -0.0 is the exact identity of a sum
 
 
 @op
