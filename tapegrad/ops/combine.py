@@ -93,7 +93,33 @@ def addcdiv(input: Tensor, tensor1: Tensor, tensor2: Tensor, *, value=1) -> Tens
     input, tensor1, tensor2 = _promoted(input, tensor1, tensor2)
     tensor1, tensor2 = _expanded("addcdiv", input, tensor1, tensor2)
     value = _checked_value("addcdiv", value, input._data.dtype)
-    return _in_opmath(lambda x, t1, t2: x + _scaled(t1, value) / t2, input, tensor1, tensor2)
+    if tuple(input.shape) != tuple(tensor1.shape):
+        input = input.expand(tensor1.shape)
+    x, t1, t2 = input._data, tensor1._data, tensor2._data
+    half = x.dtype == np.float16
+    a, b, c = (x.astype(np.float32), t1.astype(np.float32), t2.astype(np.float32)) if half else (x, t1, t2)
+    with np.errstate(all="ignore"):
+        out = a + (b if value == 1 else b * value) / c  # float16 in float32, rounded once (PyTorch's opmath)
+    return record(out.astype(np.float16) if half else out, (input, tensor1, tensor2), _addcdiv_rule(value),
+                  "AddcdivBackward0")
+
+
+def _addcdiv_rule(value):
+    """addcdiv's gradients as derivatives.yaml writes them: ``grad * (value / tensor2)`` for tensor1 and
+    ``-grad * (value * tensor1 / (tensor2 * tensor2))`` for tensor2, each op rounded to the tensors' dtype (a
+    tensor2 whose square underflows gives inf, as PyTorch's, where (tensor1 / tensor2) / tensor2 would not; float16
+    scales by value in float32, its opmath)."""
+    def addcdiv_rule(xp, need, g, out, x, t1, t2):
+        dt = t2.dtype
+        v = np.float32(value) if dt == np.float16 else dt.type(value)
+        g1 = g2 = None
+        if need[1]:
+            g1 = g * (v / t2).astype(dt)
+        if need[2]:
+            g2 = -g * ((v * t1).astype(dt) / (t2 * t2))
+        return (g if need[0] else None), g1, g2
+
+    return addcdiv_rule
 
 
 def _checked_value(op_name, value, dtype):
