@@ -1611,3 +1611,68 @@ def test_cumulative_extremes_are_contiguous(x, data, name, dtype):
     for got, w in ((values, want.values), (indices, want.indices)):  # strides of size-1 dims do not matter
         assert [s for s, n in zip(got.stride(), x.shape) if n > 1] == [s for s, n in zip(w.stride(), x.shape) if n > 1]
     assert values.tolist() == want.values.tolist() and indices.tolist() == want.indices.tolist()
+_ZEROS = st.sampled_from([0.0, -0.0, 1.0, -1.0])
+
+
+@given(b=st.integers(1, 3), m=st.integers(2, 3), n=st.integers(2, 3), beta=st.sampled_from([0.0, 1.0, -0.5]),
+       dt=st.sampled_from([np.float32, np.float64]), data=st.data())
+@example(b=1, m=2, n=2, beta=0.0, dt=np.float64, data=None)
+@settings(max_examples=40)
+def test_addbmm_inner_size_one_keeps_signs_of_zero(b, m, n, beta, dt, data):
+    # PyTorch's addbmm is one addmm_ per batch (aten/src/ATen/native/LinearAlgebra.cpp, addbmm_impl_), each a
+    # gemm that keeps the exact products' signs (-1 * 0 = -0.0) with inner size 1, summed in batch order
+    if data is None:  # the driver's case: beta=0 ignores input's -inf and nan
+        x = np.array([[-np.inf, 1.0], [np.nan, 0.0]])
+        b1, b2 = np.array([[[-1.0], [-1.0]]]), np.array([[[-1.0, 0.0]]])
+    else:
+        x = np.array(data.draw(st.lists(_ZEROS, min_size=m * n, max_size=m * n)), dt).reshape(m, n)
+        b1 = np.array(data.draw(st.lists(_ZEROS, min_size=b * m, max_size=b * m)), dt).reshape(b, m, 1)
+        b2 = np.array(data.draw(st.lists(_ZEROS, min_size=b * n, max_size=b * n)), dt).reshape(b, 1, n) * 2
+    got = tg.addbmm(tg.tensor(x), tg.tensor(b1), tg.tensor(b2), beta=beta).numpy()
+    want = np.sum(b1 * b2, axis=0, initial=-0.0)  # -0.0 only where every term is -0.0
+    if beta != 0:
+        want = beta * x + want
+    assert np.array_equal(got, want) and np.array_equal(np.signbit(got), np.signbit(want))
+    torch = pytest.importorskip("torch")
+    there = torch.addbmm(torch.tensor(x), torch.tensor(b1), torch.tensor(b2), beta=beta).numpy()
+    assert np.array_equal(np.signbit(got), np.signbit(there))
+
+
+@given(t1=st.sampled_from([1e-30, -2.5, 1e30, 3.0, 1e-20]), t2=st.sampled_from([1e-30, -2.5, 1e30, 0.5, 1e-20]),
+       value=st.sampled_from([1, -2.0, 0.5]), dtype=st.sampled_from(["float16", "float32", "float64"]))
+@example(t1=1e-30, t2=1e-30, value=1, dtype="float32")
+def test_addcdiv_gradients_are_pytorchs_formulas(t1, t2, value, dtype):
+    # tools/autograd/derivatives.yaml: tensor1 gets grad * (value / tensor2), tensor2 gets
+    # -grad * (value * tensor1 / (tensor2 * tensor2)): a tensor2 whose square underflows (1e-30 in float32) gives
+    # inf there, where (tensor1 / tensor2) / tensor2 would be finite
+    dt = getattr(np, dtype)
+    with np.errstate(all="ignore"):
+        a1, a2 = np.array([t1, -t1], dt), np.array([t2, t2], dt)
+    x = tg.zeros(2, dtype=getattr(tg, dtype), requires_grad=True)
+    u, w = tg.tensor(a1, requires_grad=True), tg.tensor(a2, requires_grad=True)
+    g = np.array([1.5, -0.5], dt)
+    tg.addcdiv(x, u, w, value=value).backward(tg.tensor(g))
+    assert x.grad is not None and np.array_equal(x.grad.numpy(), g)
+    if dtype != "float16":
+        with np.errstate(all="ignore"):
+            v = dt(value)
+            np.testing.assert_array_equal(u.grad.numpy(), g * (v / a2))
+            np.testing.assert_array_equal(w.grad.numpy(), -g * (v * a1 / (a2 * a2)))
+    torch = pytest.importorskip("torch")
+    tx = torch.zeros(2, dtype=getattr(torch, dtype), requires_grad=True)
+    tu, tw = torch.tensor(a1, requires_grad=True), torch.tensor(a2, requires_grad=True)
+    torch.addcdiv(tx, tu, tw, value=value).backward(torch.tensor(g))
+    np.testing.assert_array_equal(u.grad.numpy(), tu.grad.numpy())
+    np.testing.assert_array_equal(w.grad.numpy(), tw.grad.numpy())
+
+
+def test_addcdiv_of_one_tensor_twice_sums_pytorchs_gradients():
+    # the driver's program: addcdiv(x, t, t) at t = 1e-30 (float32): the tensor2 term -g t / (t t) is -inf, so
+    # the gradient is -inf (PyTorch's), not the exact 0 of g / t - g / t
+    t = tg.tensor([1e-30, -2.5], requires_grad=True)
+    tg.addcdiv(tg.zeros(2), t, t).backward(tg.tensor([-1.0, 1.0]))
+    assert np.isinf(t.grad.numpy()[0]) and t.grad.numpy()[1] == 0
+    torch = pytest.importorskip("torch")
+    tt = torch.tensor([1e-30, -2.5], requires_grad=True)
+    torch.addcdiv(torch.zeros(2), tt, tt).backward(torch.tensor([-1.0, 1.0]))
+    np.testing.assert_array_equal(t.grad.numpy(), tt.grad.numpy())

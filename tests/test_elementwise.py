@@ -1476,3 +1476,34 @@ def test_pow_gradient_with_an_integer_exponent_at_its_minimum_is_the_derivative(
     with np.errstate(all="ignore"):
         want = e * np.float64(x) ** (e - 1.0)
     np.testing.assert_allclose(t.grad.numpy(), [want], rtol=1e-12)
+
+
+_EXPONENTS = st.lists(st.sampled_from([-3.0, -1.0, -0.25, 0.0, 0.5, 1.0, 1.5, 3.0, np.nan, np.inf, -np.inf]),
+                      min_size=1, max_size=8)
+
+
+@given(base=st.sampled_from([1e30, 2.0, 0.5, 0.0, -2.0, 1e-30, 70000.0]), e=_EXPONENTS,
+       dtype=st.sampled_from(["float16", "float32", "float64"]))
+@example(base=1e30, e=[-3.0, 1.0, np.nan, 0.0, -1.0, 1.5, 0.0, -0.25], dtype="float16")
+def test_number_base_pow_gradient_takes_the_log_of_the_number(base, e, dtype):
+    # PyTorch's pow_backward_exponent with a Scalar base (torch/csrc/autograd/FunctionsManual.cpp): grad * (result
+    # * log(base)), the log in double precision; 1e30 is inf in float16, but its log is 69.08, so 1e30 ** -3
+    # (0 in float16) has gradient 0, not 0 * inf = nan
+    g = np.resize(np.array([0.25, -1.5, 0.75, -2.0]), len(e))
+    x = tg.tensor(np.array(e), dtype=getattr(tg, dtype), requires_grad=True)
+    y = base ** x
+    y.backward(tg.tensor(g, dtype=getattr(tg, dtype)))
+    with np.errstate(all="ignore"):
+        scaled = y.detach().numpy().astype(np.float64) * math.log(base) if base > 0 else None
+    if base > 0 and dtype == "float64":
+        np.testing.assert_allclose(x.grad.numpy(), g * scaled, rtol=1e-15)
+    torch = pytest.importorskip("torch")
+    tx = torch.tensor(np.array(e), dtype=getattr(torch, dtype), requires_grad=True)
+    (base ** tx).backward(torch.tensor(g, dtype=getattr(torch, dtype)))
+    np.testing.assert_array_equal(x.grad.numpy(), tx.grad.numpy())
+
+
+@given(base=st.sampled_from([2.0, 0.5, 3.5]), data=st.data())
+def test_number_base_pow_gradient_matches_finite_differences(base, data):
+    a = data.draw(arrays(data.draw(st.sampled_from([(3,), (2, 2)]))))
+    assert_gradients(lambda t: base ** t, np.clip(a, -3, 3))

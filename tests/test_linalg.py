@@ -721,6 +721,38 @@ def test_matmul_matrix_times_batch_keeps_the_folded_copy(ash, bsh, b_grad):
     ty.sum().backward()
     np.testing.assert_array_equal(a.grad.numpy(), ta.grad.numpy())
     assert y.grad_fn.name() == ty.grad_fn.name()
+
+
+@pytest.mark.parametrize("bsh", [(3, 2, 2), (2, 3, 2, 4), (1, 2, 2), (3, 2, 1)])
+def test_matmul_vector_times_batch_keeps_the_folded_copy(bsh):
+    # as a matrix: PyTorch folds a vector that requires grad times a batch as b.mT reshaped to one matrix times the
+    # vector (LinearAlgebra.cpp should_fold(tensor2, tensor1)); its backward saves that copy, so a later in-place
+    # write into b (arccos_ in the differential driver's program) does not stop the backward; where the reshape is a
+    # view ((1, 2, 2), (3, 2, 1)) the backward raises, as PyTorch's
+    b_np = np.arange(math.prod(bsh), dtype=np.float64).reshape(bsh) / 7
+    a = tg.tensor([1.0, -2.0], dtype=tg.float64, requires_grad=True)
+    b = tg.tensor(b_np)
+    y = a @ b
+    b.arccos_()
+    copies = bsh[0] != 1 and bsh[-1] != 1
+    if not copies:
+        with pytest.raises(RuntimeError, match="modified by an in-place operation"):
+            y.sum().backward()
+    else:
+        y.sum().backward()
+        np.testing.assert_allclose(a.grad.numpy(), b_np.sum(axis=-1).reshape(-1, 2).sum(axis=0))
+    torch = pytest.importorskip("torch")
+    ta = torch.tensor([1.0, -2.0], dtype=torch.float64, requires_grad=True)
+    tb = torch.tensor(b_np)
+    ty = ta @ tb
+    tb.arccos_()
+    if not copies:
+        with pytest.raises(RuntimeError, match="modified by an inplace operation"):
+            ty.sum().backward()
+        return
+    ty.sum().backward()
+    np.testing.assert_allclose(a.grad.numpy(), ta.grad.numpy(), rtol=1e-15)  # (their order of summation)
+    assert y.grad_fn.name() == ty.grad_fn.name()
 @pytest.mark.parametrize("equation, shapes, view", [
     ("i,i->", [(3,), (3,)], True), ("ij,jk->ik", [(2, 3), (3, 4)], True), ("ij,k->ik", [(2, 3), (4,)], True),
     ("i,i,i->", [(3,), (3,), (3,)], True), ("bij,bjk->bik", [(2, 2, 3), (2, 3, 2)], True),

@@ -93,7 +93,33 @@ def addcdiv(input: Tensor, tensor1: Tensor, tensor2: Tensor, *, value=1) -> Tens
     input, tensor1, tensor2 = _promoted(input, tensor1, tensor2)
     tensor1, tensor2 = _expanded("addcdiv", input, tensor1, tensor2)
     value = _checked_value("addcdiv", value, input._data.dtype)
-    return _in_opmath(lambda x, t1, t2: x + _scaled(t1, value) / t2, input, tensor1, tensor2)
+    if tuple(input.shape) != tuple(tensor1.shape):
+        input = input.expand(tensor1.shape)
+    x, t1, t2 = input._data, tensor1._data, tensor2._data
+    half = x.dtype == np.float16
+    a, b, c = (x.astype(np.float32), t1.astype(np.float32), t2.astype(np.float32)) if half else (x, t1, t2)
+    with np.errstate(all="ignore"):
+        out = a + (b if value == 1 else b * value) / c  # float16 in float32, rounded once (PyTorch's opmath)
+    return record(out.astype(np.float16) if half else out, (input, tensor1, tensor2), _addcdiv_rule(value),
+                  "AddcdivBackward0")
+
+
+def _addcdiv_rule(value):
+    """addcdiv's gradients as derivatives.yaml writes them: ``grad * (value / tensor2)`` for tensor1 and
+    ``-grad * (value * tensor1 / (tensor2 * tensor2))`` for tensor2, each op rounded to the tensors' dtype (a
+    tensor2 whose square underflows gives inf, as PyTorch's, where (tensor1 / tensor2) / tensor2 would not; float16
+    scales by value in float32, its opmath)."""
+    def addcdiv_rule(xp, need, g, out, x, t1, t2):
+        dt = t2.dtype
+        v = np.float32(value) if dt == np.float16 else dt.type(value)
+        g1 = g2 = None
+        if need[1]:
+            g1 = g * (v / t2).astype(dt)
+        if need[2]:
+            g2 = -g * ((v * t1).astype(dt) / (t2 * t2))
+        return (g if need[0] else None), g1, g2
+
+    return addcdiv_rule
 
 
 def _checked_value(op_name, value, dtype):
@@ -339,7 +365,22 @@ def addbmm(input: Tensor, batch1: Tensor, batch2: Tensor, *, beta=1, alpha=1) ->
     product = L.bmm(batch1, batch2)
     empty = batch1.shape[0] == 0 or batch1.shape[-1] == 0
     product = product.sum(0, dtype=product.dtype)  # int8 products sum in int8, as PyTorch
+    if batch1.shape[-1] == 1 and not empty:
+        _addbmm_one_term(product._data, batch1._data, batch2._data, beta)
     return _beta_alpha("addbmm", _tensor("addbmm", input), product, beta, alpha, empty)
+
+
+def _addbmm_one_term(out, b1, b2, beta):
+    """The signs of zero of addbmm's summed product ``out`` (written in place) with inner size 1, as PyTorch
+    computes it: one addmm_ per batch into beta * input (LinearAlgebra.cpp, addbmm_impl_), each BLAS call keeping
+    the exact products' signs, summed in batch order (-0.0 only where every term is -0.0), where the result has
+    at least 2 rows and columns, or 1 row and beta != 0 (measured on PyTorch 2.13's CPU BLAS; a column, or a row
+    with beta=0, is a gemv that sums from +0.0, as numpy's bmm and sum, which start from +0.0)."""
+    rows, cols = out.shape
+    if (cols > 1 and (rows > 1 or beta != 0)) and out.dtype.itemsize >= 4 and out.dtype.kind == "f" \
+            and np.count_nonzero(out) != out.size:
+        zero = out == 0
+        out[zero] = np.sum(b1 * b2, axis=0, initial=-0.0)[zero]  # -0.0 is the exact identity of a sum
 
 
 @op

@@ -672,6 +672,8 @@ def _tensor_pow(input, exponent):
                 edge = (e == 0.5) & ((x == 0) | (x == -np.inf))
                 if edge.any():
                     out = np.where(edge, np.where(x == 0, 0, np.inf).astype(out.dtype), out)
+            if not isinstance(input, Tensor) and isinstance(input, (int, float)):
+                return record(out, (a, b), _scalar_base_pow_rule(input), name)
             return record(out, (a, b), _pow_rule, name)
         negative_e = e < 0
         if not negative_e.any():
@@ -689,6 +691,26 @@ def _pow_rule(xp, need, g, out, a, b):
     # a ** b * log(a) is taken as 0 at a == 0 with b >= 0 (PyTorch's convention), not 0 * -inf = nan.
     return (xp.where(b == 0, 0, g * (b * a ** (b - 1))) if need[0] else None,
             g * xp.where((a == 0) & (b >= 0), 0, out * xp.log(a)) if need[1] else None)
+
+
+def _scalar_base_pow_rule(base):
+    """The gradient of ``base ** exponent`` for a number ``base``, as PyTorch's pow_backward_exponent with a Scalar
+    base (FunctionsManual.cpp): ``grad * (result * log(base))`` with log taken in double precision and multiplied
+    into the result in its dtype (float16 in float32), not log of the base rounded to the exponent's dtype
+    (1e30 is inf in float16: its log would be inf, and 0 * inf nan); base 0: 0 where the exponent is >= 0."""
+    with np.errstate(all="ignore"):
+        log = float(np.log(np.float64(base)))  # (a negative base: nan, as C's log)
+
+    def scalar_base_pow_rule(xp, need, g, out, a, b):
+        if need[0]:  # (a number base never requires grad; kept for the protocol)
+            return _pow_rule(xp, need, g, out, a, b)
+        dt = out.dtype
+        scaled = (out.astype(np.float32) * np.float32(log)).astype(dt) if dt == np.float16 else out * dt.type(log)
+        if base == 0:
+            return None, xp.where(b >= 0, xp.zeros((), g.dtype), g * scaled)
+        return None, g * scaled
+
+    return scalar_base_pow_rule
 
 
 def __rpow__(self, other):

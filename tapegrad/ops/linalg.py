@@ -149,12 +149,12 @@ def matmul(input: Tensor, other: Tensor) -> Tensor:
         if ka == 1:
             out = _gemm_one_term(out, ad, bd, m, n)
         return record(out, (a, b), _folded_rule(m, ka, n), _matmul_name(a, b))
-    if ndb > 2 and a.requires_grad and (nda == 2 or nda == 3 and ad.shape[0] == 1 != bd.shape[0]) \
+    if ndb > 2 and a.requires_grad and (nda <= 2 or nda == 3 and ad.shape[0] == 1 != bd.shape[0]) \
             and _fold_copies(bd):
-        # NOTE: PyTorch folds a matrix that requires grad times a batch as (b.mT @ a.mT).mT with b.mT reshaped to
-        # one matrix (LinearAlgebra.cpp, _matmul_impl / should_fold): where that reshape is a copy, the copy is
-        # what its backward saves, so a later in-place write into b neither reaches nor stops the backward. The
-        # same copy here (b's gradient flows through it)
+        # NOTE: PyTorch folds a vector or matrix that requires grad times a batch as (b.mT @ a.mT).mT with b.mT
+        # reshaped to one matrix (LinearAlgebra.cpp, _matmul_impl / should_fold): where that reshape is a copy,
+        # the copy is what its backward saves, so a later in-place write into b neither reaches nor stops the
+        # backward. The same copy here (b's gradient flows through it)
         b = b.clone()
         bd = b._data
     try:
