@@ -2416,24 +2416,6 @@ known_class(
          status="pytorch-bug")
 
 
-def recorded_write_into_empty_broadcast_view(d):
-    """An in-place op under grad mode on an empty view of memory that numpy keeps read-only (broadcast_to)."""
-    return empty(x0(d)) and target_readonly(d) and here_says(d, "assignment destination is read-only")
-
-
-known_class(
-    "recorded-inplace-empty-broadcast-view", INPLACE, RAISES_HERE, recorded_write_into_empty_broadcast_view,
-    """
-    x = torch.zeros(2, 3, 1, requires_grad=True)
-    v = x.half().broadcast_to((2, 3, 3))[2:]
-    v.sinc_()
-    """, B["errors"] + ": an in-place op recorded under grad mode (an operand requires grad) on an empty view of "
-         "broadcast memory writes its empty result into numpy's read-only array and fails (ValueError: assignment "
-         "destination is read-only); PyTorch writes nothing. The plain write skips empty targets already; the "
-         "recorded one (_write_recorded's target[...] = new) needs the same guard",
-    "tapegrad/autograd/inplace.py")
-
-
 def mean_of_huge_product(d):
     """A mean (its gradient the same for every element) of a product's result holding values beyond 1/eps of its
     dtype (where a unit is absorbed): the product's backward sums terms that cancel."""

@@ -1040,3 +1040,16 @@ def test_an_inplace_view_op_under_no_grad_as_pytorch(name):
         (v * lib.arange(1.0, 3.0).reshape(v.shape)).sum().backward()
         got.append((tuple(v.shape), x.grad.tolist(), v.grad_fn.name()))
     assert got[0] == got[1]
+
+
+@pytest.mark.parametrize("write", ["atan_", "add_", "clamp_", "setitem-mask"])
+@given(shape=st.sampled_from([(0, 3, 2), (0, 2), (3, 0, 2)]))
+def test_an_empty_view_of_broadcast_memory_takes_recorded_writes(write, shape):
+    """Under grad mode (the view requires grad) an in-place op on an empty view of broadcast memory writes nothing
+    and records the write, as PyTorch (numpy's read-only array was written into, and failed)."""
+    x = tg.zeros(2, requires_grad=True)
+    a = (x * 1).broadcast_to(shape) if shape[-1] == 2 else (x * 1)[:1].broadcast_to(shape)
+    _EMPTY_BROADCAST_WRITES[write](tg, a)
+    assert a.shape == shape and a.requires_grad
+    (a.sum() + x.sum()).backward()
+    assert x.grad.tolist() == [1.0, 1.0]

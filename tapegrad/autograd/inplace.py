@@ -593,14 +593,16 @@ def _write_recorded(self, name, op, args, kwargs, cast_ok, overlapping=None):
         self._data = new._data
         written = new
     elif self is base:
-        target[...] = new._data
+        if target.size:  # (an empty view of broadcast memory is read-only to numpy: nothing to write)
+            target[...] = new._data
         written = new
     elif target is not self._data and overlapping is not None:  # elements sharing memory: in the op's order
         value = overlapping.value
         written = overlapping.record(earlier[id(base)], earlier.get(id(value), value), base._data, self._data,
                                      target)
     else:  # through a view: the base records the write (PyTorch's CopySlices)
-        target[...] = new._data
+        if target.size:
+            target[...] = new._data
         written = _copy_slices(earlier[id(base)], new, base._data, self._data)
     _clock.now += 1
     now = _clock.now
