@@ -252,7 +252,7 @@ def _cubic_weights(t, a=-0.75):
         return ((a + 2) * x - (a + 3)) * x * x + 1
 
     def far(x):
-        return _fma(_fma(a, x, -5 * a), x, 8 * a) * x - 4 * a
+        return _fma_scaled(_fma_scaled(a, x, -5 * a), x, 8 * a) * x - 4 * a
 
     return np.stack([far(t + 1), near(t), near(1 - t), far(2 - t)], axis=-1)
 
@@ -260,9 +260,10 @@ def _cubic_weights(t, a=-0.75):
 _SPLIT = 134217729.0  # 2 ** 27 + 1: Veltkamp's splitting constant for float64
 
 
-def _fma(p, q, r):
-    """p * q + r rounded once, elementwise, in the dtype of ``q`` (float32 or float64). float32: the product is exact
-    in float64. float64: Dekker's exact product p * q = h + e, Knuth's exact sum h + r = s + f, then s + (e + f)."""
+def _fma_scaled(p, q, r):
+    """p * q + r rounded once, elementwise, in the dtype of ``q`` (float32 or float64; ``p`` and ``r`` numbers or
+    arrays; bicubic's weights). float32: the product is exact in float64. float64: Dekker's exact product
+    p * q = h + e, Knuth's exact sum h + r = s + f, then s + (e + f)."""
     if q.dtype == np.float32:
         return (np.float64(p) * q.astype(np.float64) + np.float64(r)).astype(np.float32)
     p = np.float64(p)
