@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
+from test_conv import _row_major_window_sums  # the reference sum of PyTorch's cpu_avg_pool loop
 
 import tapegrad as tg
 import tapegrad.nn.functional as F
@@ -537,28 +538,6 @@ def test_max_unpool1d_is_a_squeezed_view_as_pytorch(batch, c, n, k, s):
     assert want._is_view() and want.grad_fn is None
     np.testing.assert_array_equal(y.detach().numpy(), want.numpy())
     assert y.stride() == want.stride()
-def _row_major_window_sums(a, k, s, p, ceil_mode):
-    """Reference: each window's sum of its taps inside the input, one by one in row-major order from 0 (PyTorch's
-    cpu_avg_pool loop, AvgPoolKernel.cpp), for a (C, *S) float64 array and a cubic kernel."""
-    import itertools as _it
-    d = a.ndim - 1
-    outs = []
-    for n in a.shape[1:]:
-        span = n + 2 * p - k
-        o = (span + (s - 1 if ceil_mode else 0)) // s + 1
-        if ceil_mode and (o - 1) * s >= n + p:
-            o -= 1
-        outs.append(o)
-    res = np.zeros((a.shape[0],) + tuple(outs))
-    for c in range(a.shape[0]):
-        for pos in _it.product(*(range(o) for o in outs)):
-            total = 0.0
-            for off in _it.product(range(k), repeat=d):
-                idx = tuple(q * s - p + t for q, t in zip(pos, off))
-                if all(0 <= i < n for i, n in zip(idx, a.shape[1:])):
-                    total += a[(c,) + idx]
-            res[(c,) + pos] = total
-    return res
 
 
 @given(seed=st.integers(0, 2**16), k=st.integers(1, 3), s=st.integers(1, 2), ceil_mode=st.booleans())
