@@ -139,16 +139,7 @@ def _first_rows(rows, picked):
     slice indices with ``std::sort`` and a lexicographic ``<`` and keeps the first slice of each run of equal
     ones (aten/src/ATen/native/Unique.cpp, _unique_dim_cpu_template)."""
     lists = rows.tolist()
-
-    def less(a, b):
-        for x, y in zip(lists[a], lists[b]):
-            if x < y:
-                return True
-            if x > y:
-                return False
-        return False
-
-    order = _stdsort.std_sort(range(len(lists)), less)
+    order = _stdsort.std_sort(range(len(lists)), _lexicographic_less(lists))
     firsts = [order[0]] + [b for a, b in zip(order, order[1:]) if lists[a] != lists[b]]
     if len(firsts) != picked.shape[0]:  # (not expected without NaN: numpy's runs are the same)
         return picked
