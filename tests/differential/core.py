@@ -370,7 +370,7 @@ LOOSE = 1000.0  # tolerance factor for results computed from values that already
 DISCONTINUOUS = {"floor", "ceil", "round", "trunc", "fix", "frac", "sign", "sgn", "floor_divide", "remainder",
                  "fmod", "eq", "ne", "lt", "le", "gt", "ge", "greater", "less", "greater_equal", "less_equal",
                  "not_equal", "isclose", "allclose", "equal", "argmax", "argmin", "argsort", "sort", "topk",
-                 "median", "max", "min", "nonzero", "argwhere", "masked_select", "long", "int", "short", "byte",
+                 "median", "max", "min", "cummax", "cummin", "kthvalue", "nonzero", "argwhere", "masked_select", "long", "int", "short", "byte",
                  "char", "bool", "to", "type", "type_as", "count_nonzero", "all", "any", "logical_not", "logical_and",
                  "logical_or", "logical_xor", "isposinf", "isneginf", "isinf", "isfinite", "isnan", "where",
                  "bernoulli", "one_hot", "unique", "heaviside", "bucketize", "item", "tolist", "tensor",
