@@ -2130,6 +2130,31 @@ known_class(
     "tapegrad/nn/functional.py", status="by-design")
 
 
+def huge_weight_tiny_norm_set(d):
+    """rms_norm/layer_norm over at most two elements (their normalized values are +-1 to the dtype's precision) with
+    a weight or bias beyond 1e150: the input's gradient is a difference of two huge, nearly equal terms."""
+    shape = arg(d, 1)
+    if not isinstance(shape, (tuple, list)) or math.prod(shape) > 2:
+        return False
+    return any(isf(t) and t.numel() and float(t.detach().abs().max()) > 1e150 for t in d.inputs[1:])
+
+
+known_class(
+    "norm-huge-weight-cancellation", F("rms_norm", "layer_norm"), "grad-value", huge_weight_tiny_norm_set,
+    """
+    x = torch.tensor([[-3.0], [3.0], [-1.0]], dtype=torch.float64, requires_grad=True)
+    v = x * 1
+    y = torch.nn.functional.rms_norm(v, (1,), weight=torch.tensor([1e300], dtype=torch.float64))
+    (v.sum() + (y * torch.tensor([[-2.0], [1.25], [1.0]], dtype=torch.float64)).sum()).backward()
+    x.grad
+    """, "rms_norm (or layer_norm) over one or two elements with a weight of 1e300: the input's gradient, about "
+         "weight * eps / |x|^3 (-1.6e283 at x = -3), is the difference g w rstd - x rstd^3 mean(x g w) of two terms "
+         "near 1e300 that agree to the last bits; both libraries are left with rounding noise (1.0 here with v's "
+         "own 1 added, 0.0 in PyTorch), neither near the true value (the same mechanism as "
+         "norm-backward-cancellation, with the huge factor from the weight)",
+    "tapegrad/nn/functional.py", status="by-design")
+
+
 def bce_logits_scaled_late(d):
     """binary_cross_entropy_with_logits reduced by its mean or with a weight, with an input within a factor 1024 of
     its dtype's largest value (the formula times the incoming gradient may overflow before the 1/n or the weight)."""
