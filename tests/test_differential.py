@@ -2155,6 +2155,30 @@ known_class(
     "tapegrad/nn/functional.py", status="by-design")
 
 
+def quotient_overflows_float32(d):
+    """fmod/remainder of a float32 tensor of 16 or more elements (PyTorch's vectorized loop) where |x / y| is
+    beyond float32's range for some element (x huge, y small)."""
+    x, y = x0(d), arg(d, 1)
+    if not isf(x) or x.dtype != torch.float32 or x.numel() < 16:
+        return False
+    y = y if isinstance(y, (int, float)) else (d.inputs[1] if len(d.inputs) > 1 else None)
+    if y is None:
+        return False
+    q = x.detach().double().abs() / (torch.as_tensor(y).double().abs())
+    return bool((torch.isfinite(x.detach()) & (q > torch.finfo(torch.float32).max)).any())
+
+
+known_class(
+    "pytorch-fmod-vectorized-quotient-overflow", fam("fmod", "remainder", sym="%"), {"nan", "value"},
+    quotient_overflows_float32,
+    """
+    torch.full((20,), -3e38).fmod(0.5)[0]
+    """, "PyTorch 2.13's vectorized float32 fmod/remainder (16 elements or more) computes through the quotient "
+         "x / y, which overflows to inf for -3e38 / 0.5, and returns nan; its scalar loop (fewer elements) and "
+         "float64 give the exact remainder -0.0, as tapegrad does for every size",
+    "tapegrad/ops/elementwise.py", status="pytorch-bug")
+
+
 def bce_logits_scaled_late(d):
     """binary_cross_entropy_with_logits reduced by its mean or with a weight, with an input within a factor 1024 of
     its dtype's largest value (the formula times the incoming gradient may overflow before the 1/n or the weight)."""

@@ -1507,3 +1507,17 @@ def test_number_base_pow_gradient_takes_the_log_of_the_number(base, e, dtype):
 def test_number_base_pow_gradient_matches_finite_differences(base, data):
     a = data.draw(arrays(data.draw(st.sampled_from([(3,), (2, 2)]))))
     assert_gradients(lambda t: base ** t, np.clip(a, -3, 3))
+
+
+@given(n=st.integers(1, 40), x=st.floats(1e37, 3.4e38, width=32), y=st.sampled_from([0.5, 0.25, 0.125, 3.0]),
+       sign=st.sampled_from([1.0, -1.0]))
+def test_fmod_and_remainder_of_a_huge_float32_by_a_small_one_are_exact_at_every_size(n, x, y, sign):
+    """fmod/remainder are exact (C's fmod): where x / y overflows float32 the remainder is still the exact one, for
+    any number of elements (PyTorch 2.13's vectorized loop, 16 elements or more, returns nan there: KNOWN
+    pytorch-fmod-vectorized-quotient-overflow)."""
+    a = np.full(n, sign * x, dtype=np.float32)
+    got = tg.tensor(a).fmod(y).numpy()
+    want = np.fmod(a, np.float32(y))
+    np.testing.assert_array_equal(got, want)
+    assert np.array_equal(np.signbit(got), np.signbit(want))
+    np.testing.assert_array_equal(tg.tensor(a).remainder(y).numpy(), np.remainder(a, np.float32(y)))
