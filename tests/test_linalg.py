@@ -696,12 +696,7 @@ def test_matmul_matrix_times_batch_keeps_the_folded_copy(ash, bsh, b_grad):
     # (b of shape (2, 2, 1) here), the write is seen: the backward raises, as PyTorch's
     a_np = np.arange(math.prod(ash), dtype=np.float64).reshape(ash)
     b_np = np.arange(math.prod(bsh), dtype=np.float64).reshape(bsh)
-    a = tg.tensor(a_np, requires_grad=True)
-    b0 = tg.tensor(b_np, requires_grad=b_grad)
-    b = b0 * 1 if b_grad else b0
-    y = a @ b
-    with tg.no_grad():
-        b.mul_(2)
+    a, b0, y = _matmul_then_write_b(tg, a_np, b_np, b_grad)
     copies = bsh[-1] != 1 and bsh[-2] != 1
     if not copies:
         with pytest.raises(RuntimeError, match="modified by an in-place operation"):
@@ -712,15 +707,21 @@ def test_matmul_matrix_times_batch_keeps_the_folded_copy(ash, bsh, b_grad):
     if b_grad:
         np.testing.assert_allclose(b0.grad.numpy(), np.swapaxes(a_np, -1, -2) @ np.ones(y.shape))
     torch = pytest.importorskip("torch")
-    ta = torch.tensor(a_np, requires_grad=True)
-    tb = torch.tensor(b_np, requires_grad=b_grad)
-    tb = tb * 1 if b_grad else tb
-    ty = ta @ tb
-    with torch.no_grad():
-        tb.mul_(2)
+    ta, _, ty = _matmul_then_write_b(torch, a_np, b_np, b_grad)
     ty.sum().backward()
     np.testing.assert_array_equal(a.grad.numpy(), ta.grad.numpy())
     assert y.grad_fn.name() == ty.grad_fn.name()
+
+
+def _matmul_then_write_b(lib, a_np, b_np, b_grad):
+    """``y = a @ b`` in ``lib``, then ``b`` doubled in place under no_grad; returns (a, b's leaf, y)."""
+    a = lib.tensor(a_np, requires_grad=True)
+    b0 = lib.tensor(b_np, requires_grad=b_grad)
+    b = b0 * 1 if b_grad else b0
+    y = a @ b
+    with lib.no_grad():
+        b.mul_(2)
+    return a, b0, y
 
 
 @pytest.mark.parametrize("bsh", [(3, 2, 2), (2, 3, 2, 4), (1, 2, 2), (3, 2, 1)])
@@ -753,6 +754,8 @@ def test_matmul_vector_times_batch_keeps_the_folded_copy(bsh):
     ty.sum().backward()
     np.testing.assert_allclose(a.grad.numpy(), ta.grad.numpy(), rtol=1e-15)  # (their order of summation)
     assert y.grad_fn.name() == ty.grad_fn.name()
+
+
 @pytest.mark.parametrize("equation, shapes, view", [
     ("i,i->", [(3,), (3,)], True), ("ij,jk->ik", [(2, 3), (3, 4)], True), ("ij,k->ik", [(2, 3), (4,)], True),
     ("i,i,i->", [(3,), (3,), (3,)], True), ("bij,bjk->bik", [(2, 2, 3), (2, 3, 2)], True),
