@@ -37,7 +37,7 @@ bench: $(STAMP)  ## benchmarks against hand-written numpy (and PyTorch, if insta
 
 bench-torch:  ## the same beside PyTorch 2.13 CPU, installed in its own venv (.venv-torch), not in the test venv
 	[ -x .venv-torch/bin/python ] || python3 -m venv .venv-torch
-	.venv-torch/bin/python -m pip install -q -e '.[test]' torch==2.13.0 || .venv-torch/bin/python -m pip install -q -e '.[test]' torch
+	.venv-torch/bin/python -m pip install -q -e '.[test,special]' torch==2.13.0 || .venv-torch/bin/python -m pip install -q -e '.[test,special]' torch
 	.venv-torch/bin/python benchmarks/run.py
 
 differential:  ## 20,000 random programs against PyTorch (needs .venv-torch: make bench-torch); see docs/differential.md

@@ -68,6 +68,10 @@ def main(argv=None):
     p.add_argument("--trace", help="write each seed to this file before running it (to find a seed that crashes "
                                    "the interpreter)")
     args = p.parse_args(argv)
+    try:
+        import scipy  # noqa: F401 - the special functions' ops run through it on our side
+    except ImportError:
+        p.error("the programs call tapegrad.special, which needs scipy: pip install -e '.[test,special]'")
     start, stop = (int(x) for x in args.seeds.split(":"))
     known = _known()
     found = {}
