@@ -1929,9 +1929,9 @@ known_class(
 
 
 def logcumsumexp_absorbs(t):
-    """float32/float64 values large enough that one ulp of them is more than 1e-3: PyTorch's log-space backward
-    (log|grad| - result) then loses the gradient's digits beside the result."""
-    if not isf(t) or t.dtype not in (torch.float32, torch.float64) or t.numel() == 0:
+    """Values large enough that one ulp of them is more than 1e-3 (float16 from 2, float32 from 8192): PyTorch's
+    log-space backward (log|grad| - result) then loses the gradient's digits beside the result."""
+    if not isf(t) or t.numel() == 0:
         return False
     a = t.detach().double().abs()
     a = a[torch.isfinite(a)]
@@ -2370,13 +2370,13 @@ known_class(
 
 
 def huge_alpha(d):
-    """add/sub with |alpha| above 1e6."""
-    a = kw(d, "alpha")
+    """add/sub with |alpha| above 1e6, or addcmul/addcdiv with |value| above 1e6."""
+    a = kw(d, "alpha") if kw(d, "alpha") is not None else kw(d, "value")
     return isinstance(a, (int, float)) and not isinstance(a, bool) and abs(a) > 1e6
 
 
 known_class(
-    "huge-alpha-grad-cancel", ARITH, GRADS, huge_alpha,
+    "huge-alpha-grad-cancel", ARITH | fam("addcmul", "addcdiv"), GRADS, huge_alpha,
     """
     x = torch.tensor([[[3.0, 2.0, -2.5], [-3.0, -2.5, 1.0], [0.5, 2.0, 0.5], [-2.5, 0.5, 0.0]],
                       [[-2.5, 1.0, 0.0], [3.0, 1.5, 1.5], [1.0, 0.0, -3.0], [-2.5, -3.0, 3.0]]], dtype=torch.float64)
@@ -2392,7 +2392,8 @@ known_class(
     """, "add/sub with a huge alpha (1e30): the gradient g + alpha g is 1e30 g (g absorbed), and a later "
          "backward's sum of such products cancels (conv2d's weight gradient: 2.5e30 - 2.5e30 beside 4.25) to the "
          "rounding of its kernel's order, -1.4e14 in numpy's BLAS, 0 in PyTorch's (both within one ulp of the "
-         "terms), as lerp-huge-weight", E, status="by-design")
+         "terms), as lerp-huge-weight; so does addcdiv(x, t, x, value=1e30), whose gradients of x are +-1e30 t / x "
+         "and absorb x's other gradients in each engine's order of accumulation", E, status="by-design")
 
 
 def large_affine_grid(d):
@@ -2490,6 +2491,75 @@ known_class(
          "summation keeps or absorbs the small terms: 0 here (numpy's), 1.5e4 in PyTorch's gemv (3e38 + 6e4 is "
          "3e38 there), both within n eps max|term| of the exact sum, as huge-alpha-grad-cancel", L,
     status="by-design")
+
+
+
+def constant_slice(d):
+    """A std/var of a slice whose elements are all equal (finite): the true spread is exactly 0."""
+    x, dim = x0(d), kw(d, "dim") if kw(d, "dim") is not None else arg(d, 1)
+    if not isf(x) or x.numel() < 2:
+        return False
+    a = x.detach().double()
+    if dim is None or isinstance(dim, bool) or dim in ((), []) or x.dim() == 0:
+        a = a.reshape(1, -1)
+    else:
+        dims = [k % x.dim() for k in (dim if isinstance(dim, (list, tuple)) else [dim])]
+        a = a.permute([k for k in range(x.dim()) if k not in dims] + dims).reshape(-1, reduced_count(d))
+    if a.shape[-1] < 2:
+        return False
+    same = (a == a[:, :1]).all(dim=1) & torch.isfinite(a[:, 0])
+    return bool(same.any())
+
+
+known_class(
+    "std-constant-slice-rounding", fam("std", "std_mean", "var", "var_mean", inplace=False), GRADS, constant_slice,
+    """
+    x = torch.tensor([-0.45, -0.45, -0.45], requires_grad=True)
+    torch.std(x, correction=0).backward()
+    x.grad
+    """, "README: the std of a constant slice is exactly 0 here, and its gradient 0 (PyTorch's rule at std = 0); "
+         "PyTorch 2.13's float32 kernel subtracts a mean rounded in float32 (-1.35 / 3 is not -0.45), so its std is "
+         "2.98e-8 and its gradient that rounding's direction, -1/3 for each element", R, status="by-design")
+
+
+def overflowing_partial_sums(d):
+    """A sum whose terms of each sign add up beyond the dtype's range (3e38 + 3e38 - 3e38 - 3e38 in float32):
+    whether a partial sum overflows, and to which infinity, depends on the order of summation."""
+    x = x0(d)
+    if not isf(x) or x.numel() < 3:
+        return False
+    a = x.detach().double()
+    a = a[torch.isfinite(a)]
+    big = torch.finfo(x.dtype).max
+    return float(a.clamp(min=0).sum()) > big and float(a.clamp(max=0).sum()) < -big
+
+
+known_class(
+    "sum-overflowing-partial-sums", fam("sum", "nansum", "mean", "nanmean", inplace=False), {"nan", "inf", "value"},
+    overflowing_partial_sums,
+    """
+    torch.tensor([-3e38] * 4 + [3e38] * 4 + [1.0] * 8).sum()
+    """, "README: a float32 sum of huge terms of both signs (four -3e38 and four 3e38): numpy's pairwise order "
+         "overflows both ways (inf - inf: nan), PyTorch's vectorized order one way (-inf); the exact sum, 8, is "
+         "neither", R, status="by-design")
+
+
+def zero_norm_grad(d):
+    """A call on a zero output of norm or dist (its gradient then reaches norm's backward at a zero norm)."""
+    return any(o.rsplit(".", 1)[-1] in ("norm", "dist") and isf(t) and has_zero(t)
+               for t, o in zip(d.inputs, d.origins))
+
+
+known_class(
+    "pytorch-zero-norm-drops-nan-grad", ALL_OPS, "grad-nan", zero_norm_grad,
+    """
+    a = torch.tensor([1.0, 2.0], requires_grad=True)
+    a.dist(torch.tensor([1.0, 2.0]), 3.0).backward(torch.tensor(nan))
+    a.grad
+    """, "PyTorch 2.13's norm_backward for 1 < p < 2 and p > 2 computes grad / norm^(p-1) and then masks it to 0 where "
+         "the norm is 0: a NaN incoming gradient is dropped there (zeros); tapegrad's backward carries it (nan), "
+         "as every other op's and PyTorch's own for p = 1, 2 and inf (kl_div of a zero dist: its target gradient "
+         "log(0) + 1 is -inf, then 0 * -inf)", R, status="pytorch-bug")
 
 # ---------------------------------------------------------------------- the tests
 def _examples():

@@ -559,3 +559,18 @@ def test_lp_pool_of_cancelling_cubes_matches_pytorch():
     x = [[[-0.25, -3.0, 3.0, -1.0], [-60000.0, -3.0, 3.0, 0.5], [3e38, -3e38, 1.0, 1.0]]]
     # row-major: (-2e14 + 2.7e115) - 2.7e115 + 1 = 1 (rows first: -2e14 + 1 < 0, whose cube root is nan)
     assert F.lp_pool2d(tg.tensor(x, dtype=tg.float64), 3.0, 3, stride=2).item() == 1.0
+
+
+@pytest.mark.parametrize("pool", ["max_pool1d", "max_pool2d", "max_pool3d", "avg_pool1d", "avg_pool2d", "avg_pool3d"])
+@pytest.mark.parametrize("kernel", [1, 2])
+def test_pooling_an_empty_batch_gives_a_new_tensor(pool, kernel):
+    """Pooling never returns a view of its input: with an empty batch (or a 1x1 kernel) numpy's window view of the
+    input is the whole result, and a later in-place op on the input must not reach the pooled tensor (PyTorch's
+    result is a new tensor: the differential driver's max_pool1d of a (0, 1, 4) input, then addcmul_ on it)."""
+    d = int(pool[-2])
+    x = tg.zeros((0, 1) + (4,) * d)
+    out = getattr(F, pool)(x, kernel, stride=2)
+    out = out[0] if isinstance(out, tuple) else out
+    assert out._base is not x and (out._base is None or out._base._base is None)
+    x.requires_grad_()
+    assert not out.requires_grad

@@ -709,6 +709,21 @@ def test_norm_gradient_for_negative_p_at_a_tiny_element_is_the_true_value(p, sma
     assert_gradients(lambda t: t.norm(p), np.array([big / 3e4, small * 1e29 + 0.1]))  # against finite differences
 
 
+@pytest.mark.parametrize("p", [0.5, 0.25, 1.5, 3.0])
+@given(tiny=st.floats(5e-324, 1e-300), big=st.floats(1e20, 1e30))
+@example(tiny=5e-324, big=1e30)  # the differential driver's float64 norm(x, 0.5): 1.1e176 in PyTorch, inf before
+def test_norm_gradient_at_a_subnormal_beside_a_huge_element_is_finite(p, tiny, big):
+    # |x_i| / norm underflows to 0, and 0^(p-1) is inf for p < 1; the true value sgn(x_i) |x_i|^(p-1) norm^(1-p)
+    # is representable: PyTorch's factors, taken apart there
+    a = np.array([tiny, big, 2.0])
+    x = tg.tensor(a, dtype=tg.float64, requires_grad=True)
+    n = x.norm(p)
+    n.backward()
+    norm = n.item()
+    want = np.exp((p - 1) * (np.log(a) - math.log(norm)))  # in logs: no underflow
+    np.testing.assert_allclose(x.grad.numpy(), want, rtol=1e-12)
+
+
 def test_norm_gradgradcheck():
     x = tg.tensor([[0.5, -1.0, 2.0], [1.5, 0.3, -0.8]], dtype=tg.float64, requires_grad=True)
     assert gradgradcheck(lambda t: t.norm(dim=1), (x,))

@@ -793,8 +793,8 @@ def max_pool2d(input: Tensor, kernel_size, stride=None, padding=0, dilation=1, c
         # in the padding: PyTorch never picks those, but the first tap inside the input.
         _first_inside_on_ties(geo, rows, col_pick, 2, fill)
         _first_inside_on_ties(geo, best, row_pick, 1, fill)
-    if best.base is not None and np.shares_memory(best, x):  # a 1x1 kernel: the output must be a new array
-        best = best.copy()
+    if best.base is not None and (best.size == 0 or np.shares_memory(best, x)):
+        best = best.copy()  # a 1x1 kernel, or an empty input: the output must be a new array, not a view of x
     out = best.reshape(geo.out_shape())
     if not pick:
         return wrap(out)

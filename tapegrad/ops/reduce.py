@@ -1035,8 +1035,15 @@ def _normp_grad(xp, x, out, axes, p):
     # convention), so the powers are taken of 1 there and masked: no inf * 0.
     nonzero_x = x != 0
     nonzero = out != 0
-    ratio = (xp.abs(x) + ~nonzero_x) / (out + ~nonzero)
-    return _sgn(x) * nonzero * ratio ** (p - 1)
+    ax, norm = xp.abs(x) + ~nonzero_x, out + ~nonzero
+    ratio = ax / norm
+    # NOTE: the ratio underflows (to 0, or to a subnormal with few digits left) for a tiny x_i beside a large norm,
+    # or overflows the other way, where PyTorch's separate factors |x_i|^(p-1) and ||x||^(1-p) are each
+    # representable (p = 0.5, x_i = 5e-324 beside a norm of 1e30: 1.1e176, not inf): take those there, and powers
+    # of 1 elsewhere, so that no branch holds an inf.
+    lost = (ratio < np.finfo(x.dtype).tiny) | (ratio == math.inf)
+    apart = xp.where(lost, ax, 1.0) ** (p - 1) * xp.where(lost, norm, 1.0) ** (1 - p)
+    return _sgn(x) * nonzero * xp.where(lost, apart, xp.where(lost, 1.0, ratio) ** (p - 1))
 
 
 # ---------------------------------------------------------------------- all, any, count_nonzero

@@ -370,14 +370,15 @@ LOOSE = 1000.0  # tolerance factor for results computed from values that already
 DISCONTINUOUS = {"floor", "ceil", "round", "trunc", "fix", "frac", "sign", "sgn", "floor_divide", "remainder",
                  "fmod", "eq", "ne", "lt", "le", "gt", "ge", "greater", "less", "greater_equal", "less_equal",
                  "not_equal", "isclose", "allclose", "equal", "argmax", "argmin", "argsort", "sort", "topk",
-                 "median", "max", "min", "cummax", "cummin", "kthvalue", "nonzero", "argwhere", "masked_select",
+                 "median", "nanmedian", "mode", "max", "min", "cummax", "cummin", "kthvalue", "nonzero", "argwhere", "masked_select",
                  "long", "int", "short", "byte",
                  "char", "bool", "to", "type", "type_as", "count_nonzero", "all", "any", "logical_not", "logical_and",
                  "logical_or", "logical_xor", "isposinf", "isneginf", "isinf", "isfinite", "isnan", "where",
                  "bernoulli", "one_hot", "unique", "heaviside", "bucketize", "item", "tolist", "tensor",
                  # singular at 0 (or at the edge of their domain): x / 0 takes the sign of a rounded x
                  "div", "divide", "true_divide", "reciprocal", "rsqrt", "atan2", "arctan2", "pow", "log", "log2",
-                 "log10", "log1p", "sqrt", "acos", "asin", "arccos", "arcsin", "float_power", "xlogy", "lerp",
+                 "log10", "log1p", "sqrt", "acos", "asin", "arccos", "arcsin", "atanh", "arctanh", "float_power",
+                 "xlogy", "lerp",
                  "erfinv", "logit", "lgamma", "digamma", "polygamma", "mvlgamma", "igamma", "igammac",
                  # periodic: at large arguments one ulp of the input is many periods
                  "sin", "cos", "tan", "sinc", "as_tensor", "new_tensor",
