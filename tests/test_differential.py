@@ -2241,6 +2241,19 @@ known_class(
          "or NaN where the other is finite or inf (inf here, 3e38 in tapegrad and in PyTorch's native kernel one "
          "image at a time), as conv-transpose-onednn-order", CONVND, status="by-design")
 
+known_class(
+    "conv-transpose-grad-overflow-order", F("conv_transpose1d", "conv_transpose2d", "conv_transpose3d"),
+    {"grad-nan", "grad-inf"},
+    lambda d: dt(x0(d)) in ("float32", "float16") and any_in(d, lambda t: nonfinite(t) or big(t)),
+    """
+    x = torch.tensor([[[1.0]]], requires_grad=True)
+    torch.nn.functional.conv_transpose1d(x, torch.tensor([[[-3e38, -3e38, inf]]])).sum().backward()
+    x.grad
+    """, "README: the input gradient of a float32 transposed convolution sums each input's taps (the incoming gradient "
+         "times the weight) in another order than PyTorch's slow_conv_transpose backward (vol2col, then its BLAS "
+         "gemm): where the products overflow or are infinite, one order gives NaN (-3e38 - 3e38 = -inf, then + inf) "
+         "where the other gives inf, as conv-transpose-onednn-order for the forward", CONVND, status="by-design")
+
 
 # wave 8: elementwise values
 def take_along_dim_out_of_range(d):
