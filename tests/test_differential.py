@@ -556,7 +556,8 @@ known_class(
 
 # ---- tapegrad/ops/conv.py
 known_class(
-    "pool-overflow", F("avg_pool2d", "adaptive_avg_pool2d") | {"avg_pool2d"}, {"inf", "value", "nan"},
+    "pool-overflow", F("avg_pool1d", "avg_pool2d", "avg_pool3d", "adaptive_avg_pool1d", "adaptive_avg_pool2d",
+                       "adaptive_avg_pool3d") | {"avg_pool2d"}, {"inf", "value", "nan"},
     lambda d: any_in(d, big),
     """
     torch.nn.functional.avg_pool2d(torch.tensor([[[-3e38, -3e38]]]), (1, 2))
@@ -2536,15 +2537,17 @@ known_class(
 
 
 def overflowing_partial_sums(d):
-    """A sum whose terms of each sign add up beyond the dtype's range (3e38 + 3e38 - 3e38 - 3e38 in float32):
-    whether a partial sum overflows, and to which infinity, depends on the order of summation."""
+    """A sum whose finite terms of one sign add up beyond the dtype's range, beside terms of the other sign that do
+    too or an infinity of the other sign (3e38 + 3e38 - 3e38 - 3e38, or inf - 3e38 - 3e38 in float32): whether a
+    partial sum overflows, and so whether inf meets -inf (NaN), depends on the order of summation."""
     x = x0(d)
     if not isf(x) or x.numel() < 3:
         return False
     a = x.detach().double()
-    a = a[torch.isfinite(a)]
+    finite = a[torch.isfinite(a)]
     big = torch.finfo(x.dtype).max
-    return float(a.clamp(min=0).sum()) > big and float(a.clamp(max=0).sum()) < -big
+    up, down = float(finite.clamp(min=0).sum()) > big, float(finite.clamp(max=0).sum()) < -big
+    return (up and (down or bool((a == -math.inf).any()))) or (down and bool((a == math.inf).any()))
 
 
 known_class(

@@ -633,3 +633,14 @@ def test_gcd_and_lcm_at_the_dtype_minimum_match_pytorch():
                                       torch.lcm(torch.from_numpy(a[ok]), torch.from_numpy(b[ok])).numpy())
     assert tg.gcd(tg.tensor([-7, 2]), tg.tensor([-2 ** 63, -2 ** 63])).tolist() == [-1, 2]
     assert tg.lcm(tg.tensor([-127], dtype=tg.int8), tg.tensor([2], dtype=tg.int8)).tolist() == [-2]  # |-254| in int
+
+
+@pytest.mark.parametrize("dtype", [tg.float16, tg.float32, tg.float64])
+@given(a=st.sampled_from([-0.0, 0.0, 1.0, -2.5, math.inf, -math.inf]), b=st.sampled_from([-0.0, 0.0, 1.0, -2.5]))
+@example(a=-0.0, b=0.0)  # the differential driver's float16 nextafter(-0.0, 0): 0.0 in PyTorch, -0.0 in numpy's loop
+def test_nextafter_of_equal_values_is_other_as_c(dtype, a, b):
+    out = tg.nextafter(tg.tensor([a], dtype=dtype), tg.tensor([b], dtype=dtype)).numpy()
+    t = np.dtype(str(dtype).split(".")[-1]).type
+    want = t(b) if a == b else np.nextafter(np.float64(a), np.float64(b)) if dtype == tg.float64 else \
+        np.nextafter(t(a), t(b))
+    assert out.dtype == t and out[0] == want and np.signbit(out[0]) == np.signbit(want)

@@ -4,6 +4,7 @@ differences, PyTorch's values, indices, gradients and node names when PyTorch is
 
 import doctest
 import itertools
+import math
 
 import numpy as np
 import pytest
@@ -574,3 +575,18 @@ def test_pooling_an_empty_batch_gives_a_new_tensor(pool, kernel):
     assert out._base is not x and (out._base is None or out._base._base is None)
     x.requires_grad_()
     assert not out.requires_grad
+
+
+@pytest.mark.parametrize("d", [1, 2, 3])
+@given(huge=st.lists(st.sampled_from([-3e38, -1e38, 3e38, 1.0, -2.5]), min_size=3, max_size=7),
+       inf=st.sampled_from([math.inf, -math.inf]))
+@example(huge=[-3e38, -3e38, -3e38, 1.0, 2.0, 3e38, -1e30], inf=math.inf)  # the driver's adaptive_avg_pool3d
+def test_global_average_pooling_of_an_infinity_beside_huge_values_is_that_infinity(d, huge, inf):
+    """Global average pooling (output size 1) of an infinity, first, beside float32 values whose sum overflows:
+    the true mean, that infinity. 1-d and 2-d divide by the count first where the sum is not finite; 3-d sums in
+    PyTorch's window order from the first element (it took numpy's pairwise mean, where -3e38 * 3 overflowed
+    before meeting inf: NaN)."""
+    a = np.array([inf] + huge, dtype=np.float32)
+    x = tg.tensor(a.reshape((1, 1) + (1,) * (d - 1) + (a.size,)))
+    out = getattr(F, f"adaptive_avg_pool{d}d")(x, 1)
+    assert out.shape == (1, 1) + (1,) * d and out.item() == inf

@@ -331,7 +331,10 @@ def heaviside(input: Tensor, values: Tensor) -> Tensor:
 
 def _nextafter(a, b):
     _floats_only("nextafter")(a, b)
-    return np.nextafter(a, b)
+    out = np.nextafter(a, b)
+    # NOTE: where a == b the result is b, as C's nextafter (so nextafter(-0.0, 0.0) is 0.0); numpy's float16 loop
+    # returns a there
+    return np.where(a == b, b, out).astype(out.dtype, copy=False) if out.dtype == np.float16 else out
 
 
 def _nextafter_rule(xp, need, g, out, a, b):
