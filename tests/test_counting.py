@@ -2,6 +2,7 @@
 corrcoef, cdist. Values and dtypes against numpy and PyTorch, gradients against finite differences."""
 
 import doctest
+import math
 import warnings
 
 import numpy as np
@@ -541,3 +542,21 @@ def test_histogram_edges_are_pytorchs_linspace(values, bins, dtype, rng, weighte
     want_hist, want_edges = torch.histogram(torch.from_numpy(x), bins, **kw_t)
     np.testing.assert_array_equal(edges.numpy(), want_edges.numpy())
     np.testing.assert_allclose(hist.numpy(), want_hist.numpy(), rtol=2e-3 if dtype == "float16" else 1e-6)
+
+
+@pytest.mark.parametrize("op", ["unique", "unique_consecutive"])
+@given(shape=st.lists(st.integers(1, 3), min_size=1, max_size=4), data=st.data())
+def test_unique_along_a_dim_has_pytorchs_layout(op, shape, data):
+    """PyTorch's unique_dim and unique_consecutive(dim=d) build the values with dim d first, contiguous, then move
+    it back: strides (1, 2) for a (2, 3) result along dim 1, so ``view(-1)`` of it fails there as here."""
+    dim = data.draw(st.integers(0, len(shape) - 1))
+    a = data.draw(st.lists(st.integers(0, 2), min_size=math.prod(shape), max_size=math.prod(shape)))
+    x = np.array(a, dtype=np.int64).reshape(shape)
+    out = getattr(tg, op)(tg.tensor(x), dim=dim)
+    values = out.numpy()
+    moved = np.moveaxis(values, dim, 0)
+    assert moved.flags.c_contiguous  # dim first, contiguous
+    assert out.stride() == tuple(s // 8 for s in values.strides)
+    torch = pytest.importorskip("torch")
+    want = getattr(torch, op)(torch.tensor(x), dim=dim)
+    assert out.stride() == want.stride() and out.tolist() == want.tolist()

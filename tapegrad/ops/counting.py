@@ -170,7 +170,10 @@ def _unique_result(op_name, input, dim, return_inverse, return_counts, consecuti
         values, inverse, counts = _unique_along(x, dim, consecutive, return_inverse)
     node = "UniqueConsecutiveBackward0" if consecutive else "Unique2Backward0" if dim is None else "UniqueDimBackward0"
     what = op_name if consecutive else "_unique2" if dim is None else "unique_dim"
-    out = [_not_differentiable(np.ascontiguousarray(values), (input,), node, what)]
+    if np.shares_memory(values, x):
+        values = values.copy()
+    # (along a dim the values keep PyTorch's layout: contiguous with that dim first, then moved back into place)
+    out = [_not_differentiable(values, (input,), node, what)]
     if return_inverse:
         out.append(wrap(inverse.astype(np.int64)))
     if return_counts:
