@@ -555,13 +555,19 @@ known_class(
 
 
 # ---- tapegrad/ops/conv.py
+def area_of_1d_or_2d(d):
+    """interpolate(mode='area') of a 1-d or 2-d input: adaptive_avg_pool2d (which adaptive_avg_pool1d calls)."""
+    return not d.op.startswith(("F.interpolate", "F.upsample")) or kw(d, "mode") == "area" and x0(d).dim() <= 4
+
+
 known_class(
-    "pool-overflow", F("avg_pool2d", "adaptive_avg_pool2d") | {"avg_pool2d"}, {"inf", "value", "nan"},
-    lambda d: any_in(d, big),
+    "pool-overflow", F("avg_pool2d", "adaptive_avg_pool2d", "interpolate", "upsample") | {"avg_pool2d"},
+    {"inf", "value", "nan"},
+    lambda d: any_in(d, big) and area_of_1d_or_2d(d),
     """
     torch.nn.functional.avg_pool2d(torch.tensor([[[-3e38, -3e38]]]), (1, 2))
-    """, "tapegrad's average of float32 values whose sum overflows is finite; PyTorch's is -inf", C,
-    status="by-design")
+    """, "tapegrad's average of float32 values whose sum overflows is finite; PyTorch's is -inf (avg_pool2d, "
+         "adaptive_avg_pool2d, so interpolate(mode='area') of a 1-d or 2-d input)", C, status="by-design")
 
 
 # ---- tapegrad/ops/sampling.py

@@ -408,6 +408,8 @@ def _discontinuous(call):
 def _scale(call, inputs):
     """The magnitude the rounding error of a sum or product is relative to (0 for other ops)."""
     base = _base(call)
+    if base in ("interpolate", "upsample") and call.kwargs.get("mode") == "area":
+        base = "adaptive_avg_pool2d"  # mode='area' is adaptive average pooling (a global mean for a size of 1)
     if base not in SUMS and base not in PRODUCTS:
         return 0.0
     mags = [float(t.detach().abs()[torch.isfinite(t.detach())].max()) for t in inputs
