@@ -437,6 +437,14 @@ def _snapshot_here(t):
         return None
 
 
+def _node(t):
+    """What says whether a call changed PyTorch tensor ``t``: its grad_fn, requires_grad and version."""
+    try:
+        return t.grad_fn, t.requires_grad, t._version
+    except AttributeError:
+        return None
+
+
 def _same_storage(a, b):
     try:
         return a.untyped_storage().data_ptr() == b.untyped_storage().data_ptr()
@@ -603,6 +611,7 @@ class Runner:
         self._reads_now: list = []
         self.widen: dict[int, float] = {}  # tolerance factors of float64 entries made from approximate float32
         self.scale: dict[int, float] = {}  # the magnitude an entry's rounding error is relative to (sums)
+        self.passed: dict[int, int] = {}  # entries that are an input handed back untouched (eval-mode dropout)
         self.stopped = False
         self.no_grad_compare = False  # set when the program's gradients are not comparable (ties picked apart)
         self.ties_diverged = False  # the last call's indices picked equal values apart
@@ -638,6 +647,7 @@ class Runner:
         loose = any(a.i in self.approx for a in refs)
         here = list(self.here)
         there = list(self.there)
+        untouched = {a.i: (here[a.i], there[a.i], _node(there[a.i])) for a in refs}
         res_here = res_there = err_here = err_there = None
         self.ties_diverged = False
         with warnings.catch_warnings(), np.errstate(all="ignore"):
@@ -722,6 +732,9 @@ class Runner:
                     new.append(self._add(name, res_here, res_there, call.op))
                     if call.kind == "leaf" and call.kwargs.get("requires_grad"):
                         self.leaves.append(new[-1])
+                    for i, (x, y, node) in untouched.items():
+                        if res_here is x and res_there is y and _node(y) == node:
+                            self.passed[new[-1]] = i
                 else:
                     for k, (x, y) in enumerate(zip(results_here, results_there)):
                         new.append(self._add(f"{name}[{k}]", x, y, call.op))
@@ -864,6 +877,7 @@ class Runner:
             r = replay(self.program[:upto], seed, blame=False)
             if r.found and r.found[0].step == upto and (
                     not same or (r.found[0].detail == leaf if raised else r.found[0].detail.startswith(leaf))):
+                upto = self._maker(upto - 1) + 1
                 call = self.program[upto - 1]
                 inputs, origins, sharers, here_before = self.snapshots[upto - 1]
                 for d in found:
@@ -872,6 +886,18 @@ class Runner:
                     d.maker_reads = self.snapshot_reads[upto - 1]
                     d.readers = self.snapshot_readers[upto - 1]
                 return
+
+    def _maker(self, k):
+        """The call that made what call ``k`` handed back untouched (the same tensor, no new node: eval-mode
+        dropout): a gradient difference cannot come from such a call, only from the one before that made its
+        input (whose own prefix may agree by chance: a NaN gradient of another output there hides it)."""
+        while len(self.produced[k]) == 1 and self.produced[k][0] in self.passed:
+            src = self.passed[self.produced[k][0]]
+            maker = next(j for j, made in enumerate(self.produced) if src in made)
+            if self.program[maker].kind == "leaf":
+                break
+            k = maker
+        return k
 
     def _coarsest(self, d):
         """The least precise float dtype a gradient may have passed through (a float16 cast rounds it)."""
