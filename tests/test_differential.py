@@ -925,6 +925,24 @@ known_class(
     x.grad
     """, "PyTorch 2.13's vectorized hardtanh backward (8 float64 / 16 float32 values at a time) gives 0 at NaN, its "
          "scalar tail (and tapegrad) the gradient", NF, status="pytorch-bug")
+def nan_in_a_full_vector(d):
+    """A NaN in the input of a tensor long enough for PyTorch's vectorized loop: 2 AVX512 vectors, 16 float64,
+    32 float32, 64 float16 values (its scalar tail handles the rest)."""
+    t = x0(d)
+    lanes = {"float64": 16, "float32": 32, "float16": 64}.get(dt(t))
+    return lanes is not None and t.numel() >= lanes and bool(torch.isnan(t.detach()).any())
+
+
+known_class(
+    "pytorch-elu-nan-grad-vectorized", F("elu", "selu", "celu", "elu_", "selu_", "celu_") | fam(
+        "selu", "celu", inplace=False) | {"selu_", "celu_"}, "grad-nan", nan_in_a_full_vector,
+    """
+    x = torch.tensor([nan] * 16, dtype=torch.float64, requires_grad=True)
+    torch.nn.functional.elu(x).sum().backward()
+    x.grad
+    """, "PyTorch 2.13's vectorized elu/selu/celu backward (16 float64 / 32 float32 values at a time) gives NaN at "
+         "a NaN input (its blend takes the negative branch where x > 0 is false), its scalar tail (and tapegrad) "
+         "the gradient times the scale, as at any x > 0", NF, status="pytorch-bug")
 known_class(
     "pytorch-margin-loss-empty-mean", F("multi_margin_loss"), {"nan", "value", "inf"},
     lambda d: any(empty(t) for t in d.inputs),
