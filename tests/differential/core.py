@@ -896,8 +896,8 @@ class Runner:
         input (whose own prefix may agree by chance: a NaN gradient of another output there hides it)."""
         while len(self.produced[k]) == 1 and self.produced[k][0] in self.passed:
             src = self.passed[self.produced[k][0]]
-            maker = next(j for j, made in enumerate(self.produced) if src in made)
-            if self.program[maker].kind == "leaf":
+            maker = next((j for j, made in enumerate(self.produced) if src in made), None)
+            if maker is None or self.program[maker].kind == "leaf":
                 break
             k = maker
         return k
