@@ -722,6 +722,9 @@ def test_adaptive_avg_pool2d_non_finite_values_stay_in_their_windows(h, w, oh, o
 def test_adaptive_avg_pool2d_huge_values_stay_finite(size):
     x = tg.full((1, 1, 3, 3), 3e38)
     np.testing.assert_allclose(adaptive_avg_pool2d(x, size).numpy(), 3e38, rtol=1e-6)
+    # interpolate's mode='area' is adaptive_avg_pool2d (KNOWN pool-overflow, by design)
+    area = tg.nn.functional.interpolate(x, size=size, mode="area")
+    np.testing.assert_allclose(area.numpy(), 3e38, rtol=1e-6)
 
 
 # ---------------------------------------------------------------------- pooling errors

@@ -14,7 +14,7 @@ import tapegrad as tg
 import tapegrad.nn.functional as F
 from tapegrad.autograd import gradgradcheck
 from tapegrad.ops import conv_nd
-from tapegrad.testing import assert_gradients
+from tapegrad.testing import arrays, assert_gradients
 
 
 def test_docstring_examples():
@@ -337,6 +337,31 @@ def test_conv_tbc_skips_the_padding_taps_of_non_finite_weights(T, B, Ci, Co, K, 
     (torch.nn.functional.conv_tbc(tx, tw, torch.tensor(bw), pad) * torch.tensor(g)).sum().backward()
     np.testing.assert_allclose(x.grad.numpy(), tx.grad.numpy(), rtol=1e-12)
     np.testing.assert_allclose(w.grad.numpy(), tw.grad.numpy(), rtol=1e-12)
+
+
+@given(x=arrays((3, 1, 2), dtype=np.float32, elements=st.sampled_from([np.inf, -np.inf, 1.0, -1e30, -3e38, 3e38])),
+       w=arrays((2, 2, 2), dtype=np.float32, elements=st.sampled_from([-0.25, 0.5, -1.0, 1.5, -3.0])),
+       pad=st.integers(0, 2))
+@example(x=np.array([[[np.inf, 0.0]], [[-1e30, -3e38]], [[1.0, 1.0]]], np.float32),
+         w=np.array([[[-0.25, 0.5], [-1.0, -1.0]], [[-0.25, -3.0], [-0.25, 1.5]]], np.float32), pad=2)
+def test_conv_tbc_adds_one_tap_at_a_time_as_pytorch(x, w, pad):
+    """PyTorch's kernel starts from the bias and adds each tap's matrix product in turn (one addmm per tap): a tap
+    whose float32 product overflows (-3e38 * 1.5 = -inf) meets another tap's inf as inf - inf = NaN, where one sum
+    over every tap and channel at once (a fused multiply-add never rounds the product) stays inf."""
+    b = np.array([1.3, -0.45], np.float32)
+    with np.errstate(all="ignore"):
+        want = np.broadcast_to(b, (3 + 2 * pad - 1, 1, 2)).copy()
+        for k in range(2):
+            for t in range(want.shape[0]):
+                if 0 <= t + k - pad < 3:
+                    want[t] = want[t] + (x[t + k - pad].astype(np.float64) @ w[k]).astype(np.float32)
+        got = F.conv_tbc(tg.tensor(x), tg.tensor(w), tg.tensor(b), pad).numpy()
+    np.testing.assert_array_equal(np.isnan(got), np.isnan(want))
+    np.testing.assert_array_equal(got[np.isinf(want)], want[np.isinf(want)])
+    torch = pytest.importorskip("torch")
+    theirs = torch.nn.functional.conv_tbc(torch.tensor(x), torch.tensor(w), torch.tensor(b), pad).numpy()
+    np.testing.assert_array_equal(np.isnan(got), np.isnan(theirs))
+    np.testing.assert_array_equal(np.isinf(got), np.isinf(theirs))
 
 
 @given(t=st.integers(1, 3), k=st.integers(1, 3), extra=st.integers(0, 2), c=st.integers(1, 2),

@@ -1129,7 +1129,7 @@ def test_pow_gradients_at_the_edges_match_pytorch():
     import itertools
 
     a_vals, b_vals = zip(*itertools.product(_EDGES, _EDGES + [3.0, -0.5]))
-    for dtype in ("float32", "float64"):
+    for dtype in ("float16", "float32", "float64"):
         grads = []
         for lib in (tg, torch):
             dt = getattr(lib, dtype)
@@ -1146,7 +1146,29 @@ def test_pow_gradients_at_the_edges_match_pytorch():
                     out += [x.grad.numpy(), y.grad.numpy()]
             grads.append(out)
         for ours, theirs in zip(*grads):
-            np.testing.assert_allclose(ours, theirs, rtol=1e-5)
+            np.testing.assert_allclose(ours, theirs, rtol=1e-3 if dtype == "float16" else 1e-5)
+
+
+@given(x=arrays((5,), dtype=np.float16, elements=st.sampled_from(_EDGES) | st.floats(-10, 10, width=16)),
+       e=st.sampled_from([0.5, -0.5, 2.0, -1.0, 3.0, -2.0]))
+@example(x=np.array([-math.inf, -0.0, 0.0, math.inf, -4.0], np.float16), e=0.5)
+def test_float16_pow_of_a_number_is_c_pow_at_every_exponent(x, e):
+    # PyTorch's sqrt/rsqrt/square/reciprocal fast paths are float32/float64's: its float16 pow is C's pow (in
+    # float32) for every exponent, the same values as a broadcast exponent tensor's
+    with np.errstate(all="ignore"):
+        got = tg.tensor(x) ** e
+        full = tg.tensor(x) ** tg.tensor(np.full(5, e, np.float16))
+    np.testing.assert_array_equal(got.numpy(), full.numpy())
+    np.testing.assert_array_equal(np.signbit(got.numpy()), np.signbit(full.numpy()))
+
+
+def test_float16_pow_half_is_c_pow_at_negative_zero_and_infinity():
+    x = tg.tensor([-math.inf, -0.0, 4.0], dtype=tg.float16, requires_grad=True)
+    with np.errstate(all="ignore"):
+        y = x ** 0.5
+        y.sum().backward()
+    assert y.tolist() == [math.inf, 0.0, 2.0] and not np.signbit(y.detach().numpy()[1])
+    assert x.grad.tolist() == [0.0, math.inf, 0.25]  # 0.5 * x ** -0.5, C's pow again
 
 
 @given(x=arrays((3,), dtype=np.float16, elements=st.floats(-40, 40, width=16)),  # (sums stay exact in float16)

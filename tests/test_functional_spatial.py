@@ -253,6 +253,26 @@ def test_embedding_bag_edges_match_pytorch():
                      x.detach().numpy().astype(np.float64))
 
 
+@given(st.lists(st.sampled_from([np.nan, np.inf, -np.inf, 0.0, 1.5, -2.0]), min_size=6, max_size=6),
+       st.sampled_from([0, 1, 2]))
+@example([np.inf, 1.5, -np.inf, 0.5, -0.0, -np.inf], 1)
+def test_embedding_bag_padding_entries_give_their_sample_weight_a_zero_gradient(vals, pad):
+    """An entry equal to padding_idx is left out of its bag before its per-sample weight multiplies it: its weight's
+    gradient is 0 (PyTorch's), even where the padding row is inf or NaN (not 0 * inf = NaN)."""
+    w = tg.tensor(np.array(vals).reshape(3, 2), requires_grad=True)
+    ids = np.array([[0, 1, 2], [2, 1, 0]])
+    psw = tg.tensor([[2.0, 0.25, -1.0], [-1.5, 0.75, 3.0]], requires_grad=True)
+    with np.errstate(all="ignore"):
+        F.embedding_bag(tg.tensor(ids), w, mode="sum", per_sample_weights=psw, padding_idx=pad).backward(
+            tg.tensor([[-0.5, 2.0], [0.25, -1.5]]))
+    got = psw.grad.numpy()
+    np.testing.assert_array_equal(got[ids == pad], 0.0)
+    g = np.array([[-0.5, 2.0], [0.25, -1.5]])
+    with np.errstate(all="ignore"):
+        want = (g[:, None, :] * np.array(vals).reshape(3, 2)[ids]).sum(-1)
+    np.testing.assert_array_equal(got[ids != pad], want[ids != pad])
+
+
 def test_embedding_bag_result_can_be_written_in_place_before_backward():
     w = tg.tensor([[1.0, 2.0], [3.0, -1.0]], requires_grad=True)
     out = F.embedding_bag(tg.tensor([0, 1, 1]), w, tg.tensor([0, 1]), mode="mean")

@@ -347,7 +347,7 @@ def ce_by_hand(logits, target, weight=None, ignore_index=-100, ls=0.0, reduction
             continue
         logp = np_log_softmax(logits[i], 0)
         y = target[i]
-        losses[i] = (1 - ls) * -w[y] * logp[y] + ls * -(w * logp).sum() / C
+        losses[i] = (1 - ls) * -w[y] * logp[y] + (ls * -(w * logp).sum() / C if ls else 0)
         total_weight += w[y]
     if reduction == "none":
         return losses
@@ -396,6 +396,45 @@ def test_cross_entropy_weight_ignore_index_and_smoothing_match_the_formula(case,
 
     assert_forward(call, lambda a: ce_by_hand(a, t, weight, ignore, ls, red), x)
     assert_gradients(call, x)
+
+
+@given(class_case(extra_dims=False), st.sampled_from([np.inf, -np.inf, np.nan]), st.sampled_from(REDUCTIONS),
+       st.sampled_from(["cross_entropy", "nll_loss"]))
+@example(case=(np.array([[-1.9, 1.1, 1.3], [0.85, -0.7, -2.2]]), np.array([0, 2])), bad=-np.inf, red="mean",
+         fn="cross_entropy")
+def test_a_non_finite_weight_of_the_ignored_class_adds_nothing(case, bad, red, fn):
+    """PyTorch skips an ignored sample: its class weight, even inf or NaN, is neither in the loss nor in the mean's
+    total weight (not inf * 0 = NaN)."""
+    x, t = case
+    C = x.shape[1]
+    assume(np.any(t != 0) or red != "mean")
+    weight = np.linspace(0.5, 2.0, C)
+    weight[0] = bad
+
+    def call(a):
+        if fn == "nll_loss":
+            return F.nll_loss(F.log_softmax(a, 1), T(t), T(weight), ignore_index=0, reduction=red)
+        return F.cross_entropy(a, T(t), T(weight), ignore_index=0, reduction=red)
+
+    assert_forward(call, lambda a: ce_by_hand(a, t, weight, 0, 0.0, red), x)
+    assert_gradients(call, x)
+
+
+def test_a_non_finite_weight_of_the_ignored_class_matches_pytorch_with_label_smoothing():
+    torch = pytest.importorskip("torch")
+    for red in REDUCTIONS:
+        for bad in (-math.inf, math.nan):
+            got = []
+            for lib in (tg, torch):
+                x = lib.tensor([[-1.9, 1.1, 1.3], [0.85, -0.7, -2.2]], dtype=lib.float64, requires_grad=True)
+                w = lib.tensor([bad, -2.5, -0.25], dtype=lib.float64)
+                with np.errstate(invalid="ignore"):
+                    y = lib.nn.functional.cross_entropy(x, lib.tensor([0, 2]), w, ignore_index=0, reduction=red,
+                                                        label_smoothing=0.2)
+                    y.sum().backward()
+                got.append((y.detach().numpy(), x.grad.numpy()))
+            for mine, theirs in zip(got[0], got[1]):
+                np.testing.assert_allclose(mine, theirs, rtol=1e-12)
 
 
 def test_cross_entropy_by_hand_numbers():

@@ -847,8 +847,6 @@ def embedding_bag(input: Tensor, weight: Tensor, offsets: Tensor | None = None, 
     if not b:  # no bag (a single offset with include_last_offset, or none): the indices belong to none
         keep[:] = False
     rows = F.embedding(input.reshape(-1), weight, None, max_norm, norm_type, scale_grad_by_freq)
-    if psw is not None:
-        rows = rows * psw.reshape(-1, 1)
     dt = wt.dtype
     d = wt.shape[1]
     if mode in ("sum", "mean"):
@@ -856,6 +854,8 @@ def embedding_bag(input: Tensor, weight: Tensor, offsets: Tensor | None = None, 
         # product: an inf row must not make the other bags nan (0 * inf)
         members = np.nonzero(keep)[0]
         picked = rows.index_select(0, wrap(members))
+        if psw is not None:  # only the kept rows are weighted: a padding row's inf gives its weight a 0 gradient
+            picked = picked * psw.reshape(-1).index_select(0, wrap(members)).reshape(-1, 1)
         if mode == "mean":  # each row scaled by 1 / its bag's size first (the result itself is saved by no node)
             counts = np.bincount(bag[keep], minlength=b) if b else np.zeros(0, np.int64)
             picked = picked * wrap((1 / np.maximum(counts, 1)[bag[members]])[:, None].astype(dt))

@@ -2068,6 +2068,13 @@ def _class_spread(g, reduction, cdim):
     return _with_class_axis(g, cdim) if reduction == "none" else g
 
 
+def _kept_weights(wi, keep):
+    """Each sample's class weight, exactly 0 where its target is ignored: PyTorch's kernels skip an ignored
+    sample, so an infinite or NaN weight of the ignored class adds nothing to the loss or the total weight (not
+    inf * 0 = NaN)."""
+    return np.where(keep, wi, 0).astype(wi.dtype, copy=False)
+
+
 def _sample_weights(wi, keep, reduction, den):
     """Each sample's factor in the gradient: its weight, over ``den`` for a mean; exactly 0 for an ignored sample
     even when ``den`` is 0 (all ignored: PyTorch's gradient is 0, while the mean itself is nan)."""
@@ -2112,7 +2119,7 @@ def nll_loss(input: Tensor, target: Tensor, weight: Tensor | None = None, size_a
     index = _class_index(t)
     wi = np.ones(t.shape, dtype=a.dtype) if w is None else w[t]
     if keep is not None:
-        wi = wi * keep
+        wi = _kept_weights(wi, keep)
     with np.errstate(invalid="ignore"):  # inf * 0 at an ignored entry, replaced just below
         loss = -a[index] * wi
     if keep is not None:
@@ -2217,7 +2224,7 @@ def cross_entropy(input: Tensor, target: Tensor, weight: Tensor | None = None, s
     index = _class_index(t)
     wi = None if w is None else w[t]
     if keep is not None:
-        wi = keep.astype(a.dtype) if wi is None else wi * keep
+        wi = keep.astype(a.dtype) if wi is None else _kept_weights(wi, keep)
     picked = -logp[index]
     if keep is not None:
         picked = np.where(keep, picked, 0).astype(a.dtype)  # NOTE: ignored entries add nothing, even non-finite
@@ -2253,8 +2260,8 @@ def cross_entropy(input: Tensor, target: Tensor, weight: Tensor | None = None, s
     wt = wc[t]
     if keep is not None:
         smooth[~keep] = 0
-        wt = wt * keep
-    nll = picked * wc[t]
+        wt = _kept_weights(wt, keep)
+    nll = picked * wt
     if a.ndim == 1:
         nll = nll + 0  # NOTE: PyTorch's 1-D (no batch) nll_loss sums into 0: its -0.0 is +0.0 (LossNLL.cpp)
     loss = (1 - eps) * nll + (eps / C) * smooth
@@ -2278,7 +2285,7 @@ def cross_entropy(input: Tensor, target: Tensor, weight: Tensor | None = None, s
     else:
         # NOTE: as PyTorch, the nll and smoothing terms are reduced each on its own, then added: a zero total
         # weight makes the mean's nll 0/0 = nan (not a sum divided once, which is +-inf)
-        nll = _reduce((picked * wc[t]).astype(a.dtype, copy=False), reduction, den)
+        nll = _reduce((picked * wt).astype(a.dtype, copy=False), reduction, den)
         spread = _reduce(smooth.astype(a.dtype, copy=False), reduction, den)
         with np.errstate(invalid="ignore", over="ignore"):
             value = np.asarray((1 - eps) * nll + (eps / C) * spread, dtype=a.dtype)

@@ -563,9 +563,7 @@ def conv_tbc(input: Tensor, weight: Tensor, bias: Tensor, pad: int = 0) -> Tenso
         # (gradients zero: its kernel and backward run no tap)
         return _conv_tbc_empty(input, weight, bias)
     out = conv1d(input.permute(1, 2, 0), weight.permute(2, 1, 0), bias, padding=pad).permute(2, 0, 1).clone()
-    if isinstance(pad, numbers.Integral) and pad > 0 and w.dtype.kind == "f" and not np.isfinite(w).all():
-        # PyTorch's kernel skips the taps that fall in the padding: an infinite or NaN weight there adds nothing
-        # (the padded convolution's 0 * inf would be NaN): the sum of each tap's product over its valid steps
+    if isinstance(pad, numbers.Integral) and w.dtype.kind == "f" and _tap_order_shows(x, w):
         out = _conv_tbc_taps(input, weight, bias, pad, out)
     if isinstance(pad, numbers.Integral) and pad >= w.shape[0] and len(out):
         out = _conv_tbc_bias_rows(out, bias, x.shape[0], w.shape[0], pad)
@@ -591,22 +589,35 @@ def _conv_tbc_bias_rows(out, bias, t_in, k_taps, pad):
     return where(wrap(alone[:, None, None]), bias, out)
 
 
+def _tap_order_shows(x, w):
+    """Whether PyTorch's order of conv_tbc's sums can show in the values: an infinite or NaN input or weight (its
+    kernel skips the taps in the padding, where the padded convolution's 0 * inf is NaN), or products large enough
+    that a partial sum overflows (one tap's matrix product overflowing to -inf beside another's +inf is NaN)."""
+    if not (np.isfinite(x).all() and np.isfinite(w).all()):
+        return True
+    if not x.size or not w.size:
+        return False
+    bound = float(np.abs(x).max()) * float(np.abs(w).max()) * w.shape[0] * w.shape[1]
+    return bound >= float(np.finfo(w.dtype).max) / 2
+
+
 def _conv_tbc_taps(input, weight, bias, pad, like):
-    """conv_tbc as PyTorch's kernel computes it: bias + sum over taps k of input[t + k - pad] @ weight[k], for the
-    output steps t whose input step is inside the input (``like``: the result of the padded form, for the shape)."""
+    """conv_tbc as PyTorch's kernel computes it (ConvolutionTBC.cpp): the bias, then each tap's matrix product
+    input[t + k - pad] @ weight[k] added in turn (``addmm_``), over the output steps t whose input step is inside
+    the input (``like``: the result of the padded form, for the shape)."""
     from .linalg import matmul
     from .shape import cat
 
     t_in, k_taps, length = input.shape[0], weight.shape[0], like.shape[0]
     rest = tuple(like.shape[1:])
-    total = None
+    total = like if not k_taps else bias
     for k in range(k_taps):
         t0, t1 = max(0, pad - k), max(max(0, pad - k), min(length, t_in + pad - k))
         part = matmul(input[t0 + k - pad:t1 + k - pad], weight[k])
         dt = part._data.dtype
         part = cat([wrap(np.zeros((t0,) + rest, dt)), part, wrap(np.zeros((length - t1,) + rest, dt))])
-        total = part if total is None else total + part
-    return total + bias
+        total = total + part
+    return total
 
 
 # ---------------------------------------------------------------------- unfold / fold

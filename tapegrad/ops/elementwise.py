@@ -629,7 +629,12 @@ def pow(input: Tensor | float, exponent: Tensor | float) -> Tensor:
         # PyTorch converts the exponent to the tensor's dtype with c10's check: float16 cannot hold it
         raise RuntimeError(f"pow: value {e} cannot be converted to type float16 without overflow")
     # The special cases PyTorch computes without pow() (faster, and its exact numbers)
-    if e == 2:
+    half = data.dtype is _HALF
+    if half:
+        # NOTE: PyTorch's float16 pow has none of these: C's pow in float32 for every exponent (numpy's float16
+        # power too), so (-inf) ** 0.5 is +inf and (-0.0) ** 0.5 is +0.0 there, not sqrt's nan and -0.0
+        out = np.power(data, e)
+    elif e == 2:
         out = data * data
     elif e == 0.5:
         out = np.sqrt(data)
@@ -649,9 +654,10 @@ def pow(input: Tensor | float, exponent: Tensor | float) -> Tensor:
             return xp.zeros_like(g)
         if e == 2:
             return g * (2 * x)
-        if e == 0.5:  # PyTorch's x.pow(-0.5) is 1 / sqrt(x): -inf at -0.0 and nan at -inf (C's pow: inf and 0)
+        if e == 0.5 and not half:  # PyTorch's x.pow(-0.5) is 1 / sqrt(x): -inf at -0.0 and nan at -inf (C's pow,
+            # float16's: inf and 0)
             return g * (0.5 / xp.sqrt(x))
-        return g * (e * x ** (e - 1))
+        return g * (e * xp.pow(x, e - 1))  # (numpy's float16 x ** 0.5 would take sqrt's fast path)
 
     return record(out, (x,), pow_rule, "PowBackward0")
 

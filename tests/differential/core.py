@@ -409,6 +409,8 @@ def _discontinuous(call):
 def _scale(call, inputs):
     """The magnitude the rounding error of a sum or product is relative to (0 for other ops)."""
     base = _base(call)
+    if base in ("interpolate", "upsample") and call.kwargs.get("mode") == "area":
+        base = "adaptive_avg_pool2d"  # mode='area' is adaptive average pooling (a global mean for a size of 1)
     if base not in SUMS and base not in PRODUCTS:
         return 0.0
     mags = [float(t.detach().abs()[torch.isfinite(t.detach())].max()) for t in inputs
@@ -433,6 +435,14 @@ def _snapshot_here(t):
     try:
         return tg.tensor(t.detach().numpy().copy())
     except Exception:  # noqa: BLE001
+        return None
+
+
+def _node(t):
+    """What says whether a call changed PyTorch tensor ``t``: its grad_fn, requires_grad and version."""
+    try:
+        return t.grad_fn, t.requires_grad, t._version
+    except AttributeError:
         return None
 
 
@@ -602,6 +612,7 @@ class Runner:
         self._reads_now: list = []
         self.widen: dict[int, float] = {}  # tolerance factors of float64 entries made from approximate float32
         self.scale: dict[int, float] = {}  # the magnitude an entry's rounding error is relative to (sums)
+        self.passed: dict[int, int] = {}  # entries that are an input handed back untouched (eval-mode dropout)
         self.stopped = False
         self.no_grad_compare = False  # set when the program's gradients are not comparable (ties picked apart)
         self.ties_diverged = False  # the last call's indices picked equal values apart
@@ -637,6 +648,7 @@ class Runner:
         loose = any(a.i in self.approx for a in refs)
         here = list(self.here)
         there = list(self.there)
+        untouched = {a.i: (here[a.i], there[a.i], _node(there[a.i])) for a in refs}
         res_here = res_there = err_here = err_there = None
         self.ties_diverged = False
         with warnings.catch_warnings(), np.errstate(all="ignore"):
@@ -678,7 +690,8 @@ class Runner:
             scale = _scale(call, inputs) + max([self.scale.get(a.i, 0.0) for a in refs] + [0.0])
             if not blunt:  # (nor the shape of nonzero(), which counts rounded values)
                 for kind, detail in compare_values(res_here, res_there, "result", call.random, tol, scale):
-                    report(kind, detail)
+                    if not (loose and kind == "signed-zero"):  # a zero made from values that differ by rounding
+                        report(kind, detail)  # (-2e-6 * 0 there, 0.0 * 0 here) has the rounding's sign
             if call.ties is not None and found and all(d.kind == "value" and "values" in d.detail for d in found):
                 found = self._compare_ties(call, res_here, res_there, inputs, step)
                 for d in found:
@@ -700,10 +713,12 @@ class Runner:
                 if written is not None and _same_storage(self.there[i], self.there[written]):
                     self.dead.add(i)
                     continue
-                tol = (LOOSE if i in self.approx or loose else 1) * self.widen.get(i, 1.0)
+                rounded = i in self.approx or loose
+                tol = (LOOSE if rounded else 1) * self.widen.get(i, 1.0)
                 for kind, detail in compare_values(self.here[i], self.there[i], self.names[i], tol=tol,
                                                    scale=self.scale.get(i, 0.0)):
-                    report(prefix + kind, detail, i)
+                    if not (rounded and kind == "signed-zero"):
+                        report(prefix + kind, detail, i)
                 if found:
                     break
                 if i not in self.approx and not _identical(self.here[i], self.there[i]):
@@ -721,6 +736,9 @@ class Runner:
                     new.append(self._add(name, res_here, res_there, call.op))
                     if call.kind == "leaf" and call.kwargs.get("requires_grad"):
                         self.leaves.append(new[-1])
+                    for i, (x, y, node) in untouched.items():
+                        if res_here is x and res_there is y and _node(y) == node:
+                            self.passed[new[-1]] = i
                 else:
                     for k, (x, y) in enumerate(zip(results_here, results_there)):
                         new.append(self._add(f"{name}[{k}]", x, y, call.op))
@@ -863,6 +881,7 @@ class Runner:
             r = replay(self.program[:upto], seed, blame=False)
             if r.found and r.found[0].step == upto and (
                     not same or (r.found[0].detail == leaf if raised else r.found[0].detail.startswith(leaf))):
+                upto = self._maker(upto - 1) + 1
                 call = self.program[upto - 1]
                 inputs, origins, sharers, here_before = self.snapshots[upto - 1]
                 for d in found:
@@ -871,6 +890,18 @@ class Runner:
                     d.maker_reads = self.snapshot_reads[upto - 1]
                     d.readers = self.snapshot_readers[upto - 1]
                 return
+
+    def _maker(self, k):
+        """The call that made what call ``k`` handed back untouched (the same tensor, no new node: eval-mode
+        dropout): a gradient difference cannot come from such a call, only from the one before that made its
+        input (whose own prefix may agree by chance: a NaN gradient of another output there hides it)."""
+        while len(self.produced[k]) == 1 and self.produced[k][0] in self.passed:
+            src = self.passed[self.produced[k][0]]
+            maker = next((j for j, made in enumerate(self.produced) if src in made), None)
+            if maker is None or self.program[maker].kind == "leaf":
+                break
+            k = maker
+        return k
 
     def _coarsest(self, d):
         """The least precise float dtype a gradient may have passed through (a float16 cast rounds it)."""
