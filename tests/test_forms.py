@@ -194,3 +194,46 @@ def test_refusals_match_pytorch():
             with pytest.raises((TypeError, RuntimeError, NotImplementedError)):
                 case(m)
     assert torch.ones(2).sum_to_size(()).item() == tg.ones(2).sum_to_size(()).item()
+
+
+def _layouts(lib):
+    """Tensors of many layouts in ``lib``: contiguous, permuted, sliced, expanded (stride 0), with size-1 dims."""
+    import itertools
+    out = []
+    for shape in [(4,), (2, 3), (3, 2, 4), (2, 3, 4, 5), (1, 3, 1, 2), (2, 1, 3)]:
+        x = lib.zeros(shape)
+        out += [x, x.transpose(0, -1), x[..., ::2]]
+        out += [x.permute(*p) for p in itertools.permutations(range(len(shape)))]
+        if len(shape) < 4:
+            out.append(x.expand(2, *shape))
+        if len(shape) >= 2:
+            out.append(x.unsqueeze(1).expand(shape[0], 3, *shape[1:]))
+    v = lib.tensor([5, 3, 3, 4], dtype=lib.uint8)
+    out += list(lib.meshgrid(v, v, indexing="ij"))
+    return out
+
+
+def _dim_orders(lib):
+    rows = []
+    for t in _layouts(lib):
+        row = [tuple(t.shape), tuple(t.stride())]
+        for check in (False, True):
+            try:
+                row.append(t.dim_order(ambiguity_check=check))
+            except RuntimeError:
+                row.append("RuntimeError")
+        rows.append(row)
+    return rows
+
+
+def test_dim_order_follows_pytorchs_comparison():
+    """PyTorch's insertion sort: a stride of 0 (an expanded dim, meshgrid's outputs) says nothing about the order,
+    so (4, 4) with strides (0, 1) is (0, 1), not (1, 0) as a plain sort by stride gives; ties order by size."""
+    a, b = tg.tensor([5, 3, 3, 4]), tg.tensor([1, 2])
+    assert tg.meshgrid(a, a, indexing="ij")[0].dim_order() == (0, 1)
+    assert tg.meshgrid(a, b, indexing="xy")[1].dim_order() == (0, 1)
+    assert tg.zeros(2, 3, 4).permute(2, 0, 1).dim_order() == (1, 2, 0)
+    with pytest.raises(RuntimeError, match="unique dim order"):
+        tg.zeros(1, 2).dim_order(ambiguity_check=True)
+    torch = pytest.importorskip("torch")
+    assert _dim_orders(tg) == _dim_orders(torch)

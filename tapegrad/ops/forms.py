@@ -331,8 +331,58 @@ def _dim_order(self, *, ambiguity_check=False):
     >>> tg.zeros(2, 3).dim_order(), tg.zeros(2, 3).t().dim_order()
     ((0, 1), (1, 0))
     """
-    steps = _stride(self)
-    return tuple(sorted(range(len(steps)), key=lambda d: -steps[d]))
+    sizes, steps = tuple(self.shape), _stride(self)
+    n = len(sizes)
+    if not isinstance(ambiguity_check, builtins.bool):
+        raise TypeError("The ambiguity_check argument must be a bool or a list of memory formats.")
+    if ambiguity_check and (any(a == b for a, b in zip(steps, steps[1:])) or 1 in sizes):
+        raise RuntimeError("The tensor does not have unique dim order, or cannot map to exact one of the given "
+                           "memory formats.")
+    if n <= 1:
+        return tuple(range(n))
+    contiguous, channels_last = self.is_contiguous(), _channels_last(sizes, steps)
+    if contiguous and not channels_last:
+        return tuple(range(n))
+    if channels_last and not contiguous:
+        return (0, *range(2, n), 1)
+
+    def should_swap(a, b):
+        """PyTorch's comparison (torch._prims_common): stride 0 says nothing; equal strides order by size."""
+        sa, sb = steps[a], steps[b]
+        if sa == 0 or sb == 0:
+            return 0
+        if sa == sb:
+            return 0 if sizes[a] <= sizes[b] else 1
+        return -1 if sb > sa else 1
+
+    # NOTE: PyTorch's insertion sort, back to front, stopping at the first "keep" (so ties keep their place)
+    perm = list(reversed(range(n)))
+    for i in range(1, n):
+        d1 = i
+        for d0 in reversed(range(i)):
+            order = should_swap(perm[d0], perm[d1])
+            if order > 0:
+                perm[d0], perm[d1] = perm[d1], perm[d0]
+                d1 = d0
+            elif order < 0:
+                break
+    if ambiguity_check and any(should_swap(a, b) != -1 for a, b in zip(perm, perm[1:])):
+        raise RuntimeError("The tensor does not have unique dim order, or cannot map to exact one of the given "
+                           "memory formats.")
+    return tuple(reversed(perm))
+
+
+def _channels_last(sizes, steps):
+    """Contiguous in the channels-last order (N, H, W, C in memory) of a 4-d tensor, size-1 dims skipped."""
+    if len(sizes) != 4:
+        return False
+    expected = 1
+    for d in (1, 3, 2, 0):
+        if sizes[d] != 1:
+            if steps[d] != expected:
+                return False
+            expected *= sizes[d]
+    return True
 
 
 def _nbytes(self) -> int:
