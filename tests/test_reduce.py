@@ -724,6 +724,19 @@ def test_norm_gradient_at_a_subnormal_beside_a_huge_element_is_finite(p, tiny, b
     np.testing.assert_allclose(x.grad.numpy(), want, rtol=1e-12)
 
 
+@given(big=st.floats(1.0000000150474662e30, 3.4028234663852886e38, width=32), small=st.floats(1.0, 6e4, width=32),
+       dim=st.sampled_from([None, 0]))
+@example(big=3.4028234663852886e38, small=6e4, dim=None)  # the driver's prod of nan_to_num(inf) beside a zero
+def test_prod_gradient_with_a_zero_after_an_overflowing_prefix_is_pytorchs(big, small, dim):
+    # the product of the others, by running products from both ends: PyTorch keeps them in float64 for float32
+    # (its CPU cumprod), so 3 * 3.4e38 * 0 is 0 there, not inf * 0 = nan
+    x = tg.tensor([3.0, big, 0.0, small], dtype=tg.float32, requires_grad=True)
+    (x.prod() if dim is None else x.prod(dim)).backward()
+    # the zero's own gradient is the running product before it times the one after it, each rounded to float32
+    zero_grad = np.float32(np.float32(3.0 * np.float64(big)) * np.float32(small))
+    np.testing.assert_array_equal(x.grad.numpy(), np.array([0.0, 0.0, zero_grad, 0.0], dtype=np.float32))
+
+
 def test_norm_gradgradcheck():
     x = tg.tensor([[0.5, -1.0, 2.0], [1.5, 0.3, -0.8]], dtype=tg.float64, requires_grad=True)
     assert gradgradcheck(lambda t: t.norm(dim=1), (x,))

@@ -52,7 +52,15 @@ def _np_sign(a):
     return np.where(np.isnan(out), 0, out).astype(out.dtype, copy=False) if out.dtype.kind == "f" else out
 
 
+def _np_cumprod(a, axis=None):
+    """cumprod as tapegrad's (and PyTorch's CPU scan): the running product kept in float64 for float32 (float32 for
+    float16), each output rounded, so [3e38, 3e38, 0] gives [3e38, inf, 0] on arrays as on tensors, not nan."""
+    acc = np.float64 if a.dtype == np.float32 else np.float32 if a.dtype == np.float16 else None
+    return np.cumprod(a, axis=axis, dtype=acc).astype(a.dtype, copy=False)
+
+
 numpy_xp.sign = _np_sign
+numpy_xp.cumprod = _np_cumprod
 numpy_xp.add_at = _np_add_at
 numpy_xp.astype = _np_astype
 numpy_xp.linear = _np_linear
