@@ -619,3 +619,19 @@ def test_unsafe_split_pieces_are_not_views_to_detach_(split):
     p = split(x.reshape(2, 1))[1]
     p.detach_()
     assert not p.requires_grad and x.requires_grad
+
+
+@pytest.mark.parametrize("split", [lambda t: t.unsafe_split(1), lambda t: t.unsafe_chunk(1),
+                                   lambda t: tg.unsafe_split_with_sizes(t, [1, 1])])
+def test_unsafe_split_pieces_do_not_follow_the_bases_requires_grad_(split):
+    """PyTorch's unsafe pieces are not autograd views: ``base.requires_grad_()`` leaves them leaves that do not
+    require grad (split's pieces, views, start requiring grad with their base)."""
+    base = tg.full((2, 4), 1.0)
+    pieces = split(base)
+    views = base.split(1)
+    base.requires_grad_()
+    assert [p.requires_grad for p in pieces] == [False] * len(pieces)
+    assert all(p.grad_fn is None and p.is_leaf for p in pieces)
+    assert all(v.requires_grad for v in views)
+    with pytest.raises(RuntimeError, match="does not require grad"):
+        pieces[0].sum().backward()

@@ -815,13 +815,14 @@ def _reroute_recent_uses(members, earlier, since, roots):
 # ---------------------------------------------------------------------- a base that starts requiring grad
 def base_requires_grad(t: Tensor) -> None:
     """``t.requires_grad_()`` on a tensor with views: the views require grad too, as nodes over ``t`` (PyTorch's
-    views follow their base)."""
+    views follow their base). Not the pieces of ``unsafe_split``/``unsafe_chunk``: PyTorch's are not views to
+    autograd (tapegrad tracks only writes through them as a view's)."""
     if t._extra is None or "aliases" not in t._extra:
         return
     now = _clock.now
     for r in t._extra["aliases"]:
         v = r()
-        if v is not None and v._base is t and not v._requires_grad:
+        if v is not None and v._base is t and not v._requires_grad and not (v._extra and "unsafe" in v._extra):
             _become(v, _regenerated_view(t, v._data), now)
 
 
