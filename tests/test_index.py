@@ -134,10 +134,28 @@ def test_getitem_basic(case):
 @example((np.arange(24.0).reshape(2, 3, 4), (None, 0, slice(None), np.array([1, 2]))))
 @example((np.arange(24.0).reshape(2, 3, 4), (Ellipsis, 1, tg.tensor([2, 0]))))
 @example((np.arange(120.0).reshape(2, 3, 4, 5), (np.array([1, 0]), 1, slice(None), np.array([2, 0]))))
+@example((np.arange(24.0).reshape(2, 3, 4), (slice(None), [0, 2])))  # numpy's layout: index dims first in memory
 def test_getitem_advanced_and_mixed(case):
     x, index = case
     assert_forward(lambda t: t[index], lambda a: reference_get(a, index), x)
     assert_gradients(lambda t: t[index], x)
+    t = tg.tensor(x)
+    y = t[index]  # PyTorch's index (a copy) of a contiguous tensor is contiguous, so view takes it
+    if not np.shares_memory(y.numpy(), t.numpy()):
+        assert y.is_contiguous()
+        y.view(-1)
+
+
+@pytest.mark.parametrize("index", [(slice(None), [0, 2]), (Ellipsis, [0, 2]), (slice(None), [0, 1], [1, 2]),
+                                   (slice(1, None), [[0], [1]], slice(None)), (0, slice(None), [2, 0, 1]),
+                                   (None, slice(None), [True, False, True])])
+def test_getitem_layout_of_a_contiguous_tensor_matches_pytorch(index):
+    torch = pytest.importorskip("torch")
+    got = []
+    for lib in (torch, tg):
+        y = lib.arange(24.0).reshape(2, 3, 4)[tuple(lib.tensor(p) if isinstance(p, list) else p for p in index)]
+        got.append((tuple(y.shape), [st for st, n in zip(y.stride(), y.shape) if n != 1], y.view(-1).tolist()))
+    assert got[0] == got[1]
 
 
 @given(st.data())

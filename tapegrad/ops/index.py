@@ -390,6 +390,7 @@ def getitem(input: Tensor, index) -> Tensor:
         if basic is not None:
             return record(x[basic[0]], (input,), _add_at_rule(x.shape, basic[0]), basic[1])
     shape = x.shape
+    contiguous = x.flags.c_contiguous
     basic, name, adv, axes = _parse("getitem", index, shape)
     if basic is not None:
         out = x[basic]
@@ -401,6 +402,10 @@ def getitem(input: Tensor, index) -> Tensor:
         out = x[adv]
     except (IndexError, ValueError) as e:
         raise _index_error("getitem", shape, index, e, axes) from None
+    if contiguous and not out.flags.c_contiguous:
+        # numpy lays the index dims out first (``x[:, [0, 2]]`` is transposed in memory); PyTorch's index of a
+        # contiguous tensor is contiguous, so that ``view`` takes it
+        out = np.ascontiguousarray(out)
     return record(out, (input,), _add_at_rule(x.shape, adv), "IndexBackward0")
 
 
