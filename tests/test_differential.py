@@ -1474,6 +1474,28 @@ known_class(
     status="pytorch-bug")
 
 
+def put_value_shares_self(d):
+    """setitem with an index tensor or mask (index_put_) of a tensor value over the written tensor's memory."""
+    if d.call is None or len(d.here_inputs) < 2 or not isinstance(arg(d, 2), core.Ref):
+        return False
+    parts = arg(d, 1) if isinstance(arg(d, 1), tuple) else (arg(d, 1),)
+    return any(isinstance(p, (core.Ref, core.Lit, list)) for p in parts) and bool(np.shares_memory(
+        d.here_inputs[0].detach().numpy(), d.here_inputs[-1].detach().numpy()))
+
+
+known_class(
+    "pytorch-index-put-reads-written-value", {"[]="}, {"value", "nan", "inf", "signed-zero"} | STATE,
+    put_value_shares_self,
+    """
+    x = torch.arange(12).reshape(3, 4)
+    x[torch.tensor([0, 2]), 1:3] = x[0, :2]
+    x
+    """, "PyTorch 2.13's setitem with an index tensor (index_put_) of a value over the memory it writes, where its "
+         "overlap check cannot tell (the written view x[:, 1:3] is not dense), reads value elements it has "
+         "already overwritten (row 0 becomes [0, 0, 0, 3]); tapegrad reads the value first ([0, 0, 1, 3], what a "
+         "clone() of the value gives in both)", IX, status="pytorch-bug")
+
+
 known_class(
     "pytorch-index-put-int-grad", fam("index_put"), RAISES_THERE,
     lambda d: torch_says(d, "Autograd not support dtype"),

@@ -694,6 +694,24 @@ def test_bilinear_small_outputs_are_pytorchs_bit_for_bit(dtype, h, w, oh, ow, al
     np.testing.assert_array_equal(np.signbit(got[~np.isnan(got)]), np.signbit(want[~np.isnan(want)]))
 
 
+@given(mode=st.sampled_from(["nearest", "nearest-exact", "linear", "bilinear", "bicubic", "trilinear", "area"]),
+       antialias=st.booleans(), c=st.integers(1, 3), n=st.integers(1, 3), scale=st.sampled_from([1.5, 2, 3]))
+@example(mode="bilinear", antialias=False, c=2, n=1, scale=2)  # (1, 2, 1, 1) to (1, 2, 2, 2): a small output
+@settings(deadline=None)
+def test_interpolate_of_a_contiguous_input_is_contiguous(mode, antialias, c, n, scale):
+    """As PyTorch's: the result is a new row-major tensor, so ``view`` takes it (the small-output bilinear kernel's
+    gather used to lay it out channels-last: ``view(4, 2)`` of a (1, 2, 2, 2) result raised)."""
+    d = {"linear": 1, "bilinear": 2, "bicubic": 2, "trilinear": 3}.get(mode, 2)
+    antialias = antialias and mode in ("bilinear", "bicubic")
+    x = tg.tensor(np.random.default_rng(n).standard_normal((2, c) + (n,) * d), dtype=tg.float16)
+    if not antialias:  # (antialias has no float16 kernel)
+        y = F.interpolate(x, scale_factor=scale, mode=mode)
+        assert y.is_contiguous() and y.stride() == tg.empty(y.shape).stride()
+        y.view(-1, y.shape[-1])
+    y = F.interpolate(x.double(), scale_factor=scale, mode=mode, antialias=antialias)
+    assert y.is_contiguous() and y.stride() == tg.empty(y.shape).stride()
+
+
 # ---- antialias: a tap past a window's end is not added (PyTorch's loop stops at the window's size)
 def test_antialias_keeps_minus_zero():
     x = tg.tensor([[[[-np.inf], [-0.0]], [[3.0], [1.5]]]], dtype=tg.float64)

@@ -134,10 +134,28 @@ def test_getitem_basic(case):
 @example((np.arange(24.0).reshape(2, 3, 4), (None, 0, slice(None), np.array([1, 2]))))
 @example((np.arange(24.0).reshape(2, 3, 4), (Ellipsis, 1, tg.tensor([2, 0]))))
 @example((np.arange(120.0).reshape(2, 3, 4, 5), (np.array([1, 0]), 1, slice(None), np.array([2, 0]))))
+@example((np.arange(24.0).reshape(2, 3, 4), (slice(None), [0, 2])))  # numpy's layout: index dims first in memory
 def test_getitem_advanced_and_mixed(case):
     x, index = case
     assert_forward(lambda t: t[index], lambda a: reference_get(a, index), x)
     assert_gradients(lambda t: t[index], x)
+    t = tg.tensor(x)
+    y = t[index]  # PyTorch's index (a copy) of a contiguous tensor is contiguous, so view takes it
+    if not np.shares_memory(y.numpy(), t.numpy()):
+        assert y.is_contiguous()
+        y.view(-1)
+
+
+@pytest.mark.parametrize("index", [(slice(None), [0, 2]), (Ellipsis, [0, 2]), (slice(None), [0, 1], [1, 2]),
+                                   (slice(1, None), [[0], [1]], slice(None)), (0, slice(None), [2, 0, 1]),
+                                   (None, slice(None), [True, False, True])])
+def test_getitem_layout_of_a_contiguous_tensor_matches_pytorch(index):
+    torch = pytest.importorskip("torch")
+    got = []
+    for lib in (torch, tg):
+        y = lib.arange(24.0).reshape(2, 3, 4)[tuple(lib.tensor(p) if isinstance(p, list) else p for p in index)]
+        got.append((tuple(y.shape), [st for st, n in zip(y.stride(), y.shape) if n != 1], y.view(-1).tolist()))
+    assert got[0] == got[1]
 
 
 @given(st.data())
@@ -346,6 +364,45 @@ def test_setitem_refuses_overlapping_sources():
     for write in (lambda: e.__setitem__([], e), lambda: e.index_add_(0, tg.zeros(0, dtype=tg.int64), e)):
         with pytest.raises(RuntimeError, match="unsupported operation"):  # the tensor itself: PyTorch's "full"
             write()
+
+
+def test_setitem_checks_overlap_on_the_sliced_view():
+    """PyTorch's setitem applies the index's slices first and checks index_put_'s overlap between that view and
+    the value: ``x[m, 5:]`` is an empty view (no overlap), ``x[m, 1:]`` a view that is not dense (PyTorch cannot
+    tell, and writes)."""
+    x = tg.tensor([[1], [-7]])
+    x[tg.tensor([True, True]), 5:] = x
+    assert x.tolist() == [[1], [-7]]
+    x = tg.arange(12).reshape(3, 4)
+    x[tg.tensor([0, 2]), 1:] = x[1, 1:]
+    assert x.tolist() == [[0, 5, 6, 7], [4, 5, 6, 7], [8, 5, 6, 7]]
+    x = tg.arange(12).reshape(3, 4)
+    x[1:, tg.tensor([True, False, True, True])] = x[0, :3]
+    assert x.tolist() == [[0, 1, 2, 3], [0, 5, 1, 2], [0, 9, 1, 2]]
+    with pytest.raises(RuntimeError, match="setitem: unsupported operation"):  # the whole x: dense, partial
+        x[tg.tensor([0, 1, 2]), :] = x[None, :, :]  # (a value with a leading 1 is a new view of x)
+    y = tg.arange(4)
+    with pytest.raises(RuntimeError, match="setitem: unsupported operation"):  # y[1:] and y[:3]: partial
+        y[1:][tg.tensor([0, 1, 2])] = y[:3]
+
+
+@pytest.mark.parametrize("value", ["x", "x[0]", "x[:, 0]", "x[1:]", "x[:2]", "x[:, 1:]", "x[:, :1]", "x[None]",
+                                   "x.t()", "x[1:2, 1:3]", "x[:, ::2]", "x[2]", "x[0, :2]"])
+def test_setitem_overlap_errors_match_pytorch(value):
+    torch = pytest.importorskip("torch")
+    slices = [slice(None), slice(1, None), slice(None, 2), slice(5, None), slice(0, 4, 2), slice(1, 3)]
+    for lead in (True, False):
+        for s in slices:
+            for adv in ([True, False, True], [0, 2], [1]) if lead else ([True, False, True, True], [0, 3], [1]):
+                outcome = []
+                for lib in (torch, tg):
+                    x = lib.arange(12).reshape(3, 4)
+                    try:
+                        x[(lib.tensor(adv), s) if lead else (s, lib.tensor(adv))] = eval(value)
+                        outcome.append("wrote")
+                    except RuntimeError as e:
+                        outcome.append("overlap" if "single memory location" in str(e) else "other")
+                assert outcome[0] == outcome[1], (value, lead, s, adv, outcome)
 
 
 def test_setitem_under_no_grad_bumps_every_alias():

@@ -188,6 +188,44 @@ def test_scatters_cast_src_and_fill_diagonal_casts_the_value_as_pytorch():
     assert tg.zeros(2, 2, dtype=tg.bool).fill_diagonal_(0.5).tolist() == [[True, False], [False, True]]
 
 
+@given(rows=st.integers(1, 6), cols=st.integers(1, 4), along=st.sampled_from(["rows", "cols", "both"]),
+       transpose=st.booleans(), wrap=st.booleans())
+@example(rows=3, cols=3, along="rows", transpose=False, wrap=False)  # meshgrid(v, v, indexing='ij')[0]
+def test_fill_diagonal_of_an_expanded_tensor_fills_the_diagonals_memory(rows, cols, along, transpose, wrap):
+    """As PyTorch's (fill_ of the diagonal's as_strided view, which has no overlap check): every element sharing
+    a memory location with a diagonal element takes the value; it raised "more than one element ... refers to a
+    single memory location"."""
+    shape = {"rows": (rows, 1), "cols": (1, cols), "both": (1, 1)}[along]
+    base = tg.arange(float(np.prod(shape))).reshape(shape)
+    e = base.expand(rows, cols)
+    e = e.t() if transpose else e
+    mask = tg.zeros(e.shape).fill_diagonal_(1.0, wrap).numpy().astype(bool)
+    want = base.numpy().copy()
+    where = np.broadcast_to(np.arange(want.size).reshape(shape), (rows, cols))
+    where = where.T if transpose else where
+    want.reshape(-1)[where[mask]] = -1.0
+    assert e.fill_diagonal_(-1.0, wrap) is e
+    np.testing.assert_array_equal(base.numpy(), want)
+    np.testing.assert_array_equal(e.numpy(), np.broadcast_to(want, (rows, cols)).T if transpose
+                                  else np.broadcast_to(want, (rows, cols)))
+
+
+def test_fill_diagonal_of_meshgrid_matches_pytorch():
+    torch = pytest.importorskip("torch")
+    for m in (torch, tg):
+        v = m.tensor([float("nan"), 2.0, 3.0], dtype=m.float64)
+        grid = m.meshgrid(v, v, indexing="ij")
+        grid[0].fill_diagonal_(3)
+        grid[1][:2].fill_diagonal_(-1, wrap=True)
+        w = m.tensor([1.0, 2.0], requires_grad=True)
+        b = w * 1
+        b.expand(2, 2).fill_diagonal_(5.0)  # recorded: the gradient of the overwritten elements is 0
+        (b * m.tensor([3.0, 4.0])).sum().backward()
+        if m is torch:
+            want = v.tolist(), w.grad.tolist()
+    assert (v.tolist(), w.grad.tolist()) == want
+
+
 def test_scatter_reduce_refuses_negative_indices_as_pytorch():
     with pytest.raises(RuntimeError, match="index -1 is out of bounds for dimension 0 with size 2"):
         tg.scatter_reduce(tg.zeros(2), 0, tg.tensor([-1]), tg.ones(1), "amax")
@@ -581,3 +619,19 @@ def test_unsafe_split_pieces_are_not_views_to_detach_(split):
     p = split(x.reshape(2, 1))[1]
     p.detach_()
     assert not p.requires_grad and x.requires_grad
+
+
+@pytest.mark.parametrize("split", [lambda t: t.unsafe_split(1), lambda t: t.unsafe_chunk(1),
+                                   lambda t: tg.unsafe_split_with_sizes(t, [1, 1])])
+def test_unsafe_split_pieces_do_not_follow_the_bases_requires_grad_(split):
+    """PyTorch's unsafe pieces are not autograd views: ``base.requires_grad_()`` leaves them leaves that do not
+    require grad (split's pieces, views, start requiring grad with their base)."""
+    base = tg.full((2, 4), 1.0)
+    pieces = split(base)
+    views = base.split(1)
+    base.requires_grad_()
+    assert [p.requires_grad for p in pieces] == [False] * len(pieces)
+    assert all(p.grad_fn is None and p.is_leaf for p in pieces)
+    assert all(v.requires_grad for v in views)
+    with pytest.raises(RuntimeError, match="does not require grad"):
+        pieces[0].sum().backward()

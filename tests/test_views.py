@@ -13,6 +13,7 @@ a value that requires grad or not, under grad mode or no_grad. Each program is c
 """
 
 import contextlib
+import math
 import warnings
 from dataclasses import dataclass, field
 
@@ -1039,6 +1040,59 @@ def test_an_inplace_view_op_under_no_grad_as_pytorch(name):
             getattr(v, name)(*_VIEW_INPLACE[name])
         (v * lib.arange(1.0, 3.0).reshape(v.shape)).sum().backward()
         got.append((tuple(v.shape), x.grad.tolist(), v.grad_fn.name()))
+    assert got[0] == got[1]
+
+
+_NODE_RESHAPES = {"unsqueeze_0": lambda t: t.unsqueeze_(0), "unsqueeze_-1": lambda t: t.unsqueeze_(-1),
+                  "unsqueeze_twice": lambda t: t.unsqueeze_(0).unsqueeze_(0), "t_": lambda t: t.t_(),
+                  "transpose_": lambda t: t.transpose_(0, -1), "there_and_back": lambda t: t.unsqueeze_(1).squeeze_(1),
+                  "squeeze_": lambda t: t.squeeze_(), "as_strided_": lambda t: t.as_strided_((t.numel(),), (1,))}
+
+
+@given(name=st.sampled_from(sorted(_NODE_RESHAPES)),
+       shape=st.sampled_from([(2, 3), (3, 3), (1, 2), (2,), (2, 1), (1, 1, 3)]), before=st.booleans())
+@example(name="unsqueeze_-1", shape=(2,), before=False)  # median(1)'s values, unsqueeze_(-2)'d: a numpy error
+def test_a_node_reshaped_in_place_under_no_grad_keeps_its_recorded_shape(name, shape, before):
+    """As PyTorch's engine, which checks each gradient against the shape a node was recorded with
+    (InputMetadata): a gradient of the new shape is summed back to it where that shape expands to the gradient's
+    (leading 1s: ``unsqueeze_(0)``), and refused where it does not (``t_`` of a non-square tensor); a use made
+    before the change brings a gradient of the recorded shape."""
+    x = tg.tensor(np.arange(1.0, 1 + math.prod(shape)).reshape(shape), requires_grad=True)
+    y = x * 2
+    early = (y * 3).sum() if before else 0  # a use of y in its recorded shape
+    with tg.no_grad():
+        _NODE_RESHAPES[name](y)
+    new = tuple(y.shape)
+    w = tg.arange(1.0, 1 + y.numel()).reshape(new)
+    loss = (y * w).sum() + early
+    lead = len(new) - len(shape)
+    fits = new == shape or (lead >= 0 and new[:lead] == (1,) * lead and new[lead:] == shape)
+    if not fits:
+        with pytest.raises(RuntimeError, match="expected shape compatible with"):
+            loss.backward()
+        return
+    loss.backward()
+    want = 2 * w.numpy().reshape(shape) + (6 if before else 0)
+    np.testing.assert_array_equal(x.grad.numpy(), want)
+
+
+@pytest.mark.parametrize("name", sorted(_NODE_RESHAPES))
+def test_a_node_reshaped_in_place_under_no_grad_as_pytorch(name):
+    torch = pytest.importorskip("torch")
+    got = []
+    for lib in (tg, torch):
+        x = lib.tensor([[-2.5], [-0.25]], requires_grad=True)
+        values = x.median(1)[0]  # (MedianBackward1 reads no output)
+        y = x * lib.tensor([[1.0, 2.0, 3.0]])
+        with lib.no_grad():
+            _NODE_RESHAPES[name](values)
+            _NODE_RESHAPES[name](y)
+        try:
+            ((values * lib.arange(1.0, 1 + values.numel()).reshape(values.shape)).sum()).backward()
+            (y * lib.arange(1.0, 1 + y.numel()).reshape(y.shape)).sum().backward()
+            got.append(x.grad.tolist())
+        except RuntimeError as e:
+            got.append("compatible with" in str(e))
     assert got[0] == got[1]
 
 

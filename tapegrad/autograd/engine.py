@@ -13,6 +13,7 @@ with tapegrad's numpy-named namespace as ``xp``, so the backward pass is itself 
 """
 
 import dis
+import math
 import threading
 
 import numpy as np
@@ -188,20 +189,23 @@ def _run_backward(roots, root_grads, retain_graph, create_graph, inputs, allow_u
                 if clock.now != stamp:
                     _check_not_overwritten(t, parents, stamp)
                 n = len(parents)
+                out = t if create_graph else t._data
+                if t._extra is not None and "node_shape" in t._extra:  # reshaped in place under no_grad
+                    g, out = _as_recorded(xp, t, g, out)
                 if create_graph:
-                    parent_grads = ((rule(xp, g, t, parents[0]),) if n == 1 else
-                                    rule(xp, tuple([p._requires_grad for p in parents]), g, t, *parents))
+                    parent_grads = ((rule(xp, g, out, parents[0]),) if n == 1 else
+                                    rule(xp, tuple([p._requires_grad for p in parents]), g, out, *parents))
                 elif n == 2:
                     a, b = parents
-                    parent_grads = rule(xp, (a._requires_grad, b._requires_grad), g, t._data, a._data, b._data)
+                    parent_grads = rule(xp, (a._requires_grad, b._requires_grad), g, out, a._data, b._data)
                 elif n == 1:
-                    parent_grads = (rule(xp, g, t._data, parents[0]._data),)
+                    parent_grads = (rule(xp, g, out, parents[0]._data),)
                 elif n == 3:  # addmm, addcmul, where, lerp, the norms: spelled out as n == 2 (no list building)
                     a, b, c = parents
-                    parent_grads = rule(xp, (a._requires_grad, b._requires_grad, c._requires_grad), g, t._data,
+                    parent_grads = rule(xp, (a._requires_grad, b._requires_grad, c._requires_grad), g, out,
                                         a._data, b._data, c._data)
                 else:
-                    parent_grads = rule(xp, tuple([p._requires_grad for p in parents]), g, t._data,
+                    parent_grads = rule(xp, tuple([p._requires_grad for p in parents]), g, out,
                                         *[p._data for p in parents])
                 if check:
                     check(t, g, parent_grads)
@@ -213,7 +217,8 @@ def _run_backward(roots, root_grads, retain_graph, create_graph, inputs, allow_u
                 k = id(p)
                 if pg is not None:
                     data = p._data
-                    if create_graph or pg.shape != data.shape or pg.dtype is not data.dtype:
+                    if create_graph or pg.shape != data.shape or pg.dtype is not data.dtype or (
+                            p._extra is not None and "node_shape" in p._extra):
                         pg = _conform(xp, pg, p, t, create_graph)
                     prev_g = get(k)
                     grads[k] = pg if prev_g is None else prev_g + pg  # never in place: arrays may be shared
@@ -404,6 +409,22 @@ def _reads(code, n_inputs, first):
     return tuple(reads[:n_inputs + 1])
 
 
+def _as_recorded(xp, t, g, out):
+    """The gradient reaching ``t`` and ``t``'s value in the shape its node was recorded with, where ``t`` was
+    reshaped in place under no_grad (``unsqueeze_``, ``t_``: ``apply_view``). As PyTorch's engine checks a gradient
+    against the node's InputMetadata: summed back to that shape where it expands to the gradient's, refused
+    where it does not."""
+    shape = t._extra["node_shape"]
+    reduced = unbroadcast(xp, g, shape)
+    if reduced is None:
+        raise RuntimeError(f"backward: {t._name} got a gradient of shape {tuple(g.shape)} but expected shape "
+                           f"compatible with {list(shape)}, the shape it was recorded with (the tensor was reshaped "
+                           f"in place to {tuple(t._data.shape)} under no_grad)")
+    if out.shape != shape and math.prod(out.shape) == math.prod(shape):
+        out = out.reshape(shape)
+    return reduced, out
+
+
 def _conform(xp, g, parent, node, create_graph):
     """Check and fix one gradient from ``node`` for ``parent``: reduce broadcasting, match dtype."""
     if create_graph:
@@ -411,12 +432,13 @@ def _conform(xp, g, parent, node, create_graph):
             g = _wrap(np.asarray(g))
     elif not isinstance(g, np.ndarray):
         g = np.asarray(g)
-    shape = parent._data.shape
+    shape = parent._extra.get("node_shape", parent._data.shape) if parent._extra else parent._data.shape
     if g.shape != shape:
         reduced = unbroadcast(xp, g, shape)
-        if reduced is None:
+        if reduced is None:  # (PyTorch's "returned an invalid gradient ... expected shape compatible with")
             raise RuntimeError(f"backward: {node._name} returned a gradient of shape "
-                               f"{tuple(g.shape)} for an input of shape {tuple(shape)}")
+                               f"{tuple(g.shape)} for an input of shape {tuple(shape)}: expected shape compatible "
+                               f"with {list(shape)}")
         g = reduced
     dtype = parent._data.dtype
     if g.dtype != dtype:

@@ -503,6 +503,7 @@ def apply_view(self: Tensor, name: str, view_op, *args, node=None) -> Tensor:
     node's name from the view op's (PyTorch's: ``TransposeBackward0`` -> ``TransposeBackward1``).
     """
     if not (_grad.enabled and self._requires_grad):
+        shape = self._data.shape
         prev = _grad.enabled
         _grad.enabled = False
         try:
@@ -519,6 +520,13 @@ def apply_view(self: Tensor, name: str, view_op, *args, node=None) -> Tensor:
                 _become(self, _regenerated_view(base, self._data), _clock.now)
             finally:
                 _grad.enabled = prev
+        elif self._backward is not None:
+            # its node keeps the shape it was recorded with (PyTorch's InputMetadata): the engine sums a gradient
+            # of the new shape back to it where it can (unsqueeze_(0)) and refuses it where it cannot (t_)
+            extra = self._extras()
+            recorded = extra.setdefault("node_shape", shape)
+            if recorded == self._data.shape:
+                del extra["node_shape"]
         return self
     if self._extra is not None and "multi_output" in self._extra:
         raise _multi_output_error(name, self._extra["multi_output"])
@@ -623,7 +631,7 @@ def _earlier_self(t, copy):
     old._requires_grad, old._parents, old._backward, old._name = t._requires_grad, t._parents, t._backward, t._name
     old._stamp, old._version = t._stamp, t._version
     if t._extra is not None:
-        keep = {k: t._extra[k] for k in ("rebased", "hooks", "trace") if k in t._extra}
+        keep = {k: t._extra[k] for k in ("rebased", "hooks", "trace", "node_shape") if k in t._extra}
         old._extra = keep or None
         t._extra.pop("hooks", None)  # hooks belong to the value they were registered on (as in PyTorch)
     return old
@@ -647,6 +655,8 @@ def _become(t, node, now):
     """Make ``t`` the node ``node`` (its inputs, rule and name) without changing ``t``'s array."""
     t._requires_grad, t._parents, t._backward, t._name = node._requires_grad, node._parents, node._backward, node._name
     t._stamp = now if node._backward is not None else 0
+    if t._extra is not None:
+        t._extra.pop("node_shape", None)  # (the shape of t's earlier node: see apply_view)
     if node._extra is not None and "trace" in node._extra:
         t._extras()["trace"] = node._extra["trace"]
 
@@ -815,13 +825,14 @@ def _reroute_recent_uses(members, earlier, since, roots):
 # ---------------------------------------------------------------------- a base that starts requiring grad
 def base_requires_grad(t: Tensor) -> None:
     """``t.requires_grad_()`` on a tensor with views: the views require grad too, as nodes over ``t`` (PyTorch's
-    views follow their base)."""
+    views follow their base). Not the pieces of ``unsafe_split``/``unsafe_chunk``: PyTorch's are not views to
+    autograd (tapegrad tracks only writes through them as a view's)."""
     if t._extra is None or "aliases" not in t._extra:
         return
     now = _clock.now
     for r in t._extra["aliases"]:
         v = r()
-        if v is not None and v._base is t and not v._requires_grad:
+        if v is not None and v._base is t and not v._requires_grad and not (v._extra and "unsafe" in v._extra):
             _become(v, _regenerated_view(t, v._data), now)
 
 

@@ -473,7 +473,9 @@ def _bilinear_channels_last(a, taps):
         else:
             out = _fma(x0, w0, x1 * w1)
         out = _fma(x3, w3, _fma(x2, w2, out))
-    return out.astype(a.dtype, copy=False)
+    # (numpy lays a gather over the last two dims out channels-last; the result is a new contiguous tensor, as
+    # PyTorch's of a contiguous input, so that ``view`` works on it)
+    return out.astype(a.dtype, order="C", copy=False)
 
 
 def _resample_adjoint(g, taps, sizes):

@@ -189,7 +189,7 @@ def fill_(input: Tensor, value) -> Tensor:
             raise RuntimeError("fill_: unsupported operation: more than one element of the written-to tensor "
                                "refers to a single memory location; clone() the tensor before filling it with a "
                                "tensor value")
-        return _fill_overlapping(input, value, "fill_")
+        return fill_overlapping(input, value, "fill_")
     if no_record(input):
         data.fill(value)
         bump(input)
@@ -256,10 +256,11 @@ def _fill_overflow(value, dtype):
     return RuntimeError(f"fill_: value {value!r} cannot be converted to type {dtype} without overflow")
 
 
-def _fill_overlapping(input, value, name):
-    """fill_/zero_ of a view whose elements share memory locations (expand, unfold with overlapping windows): every
-    element gets the same value, so PyTorch allows it (its fill skips the overlap check). The write goes to the
-    base's positions the view covers (a masked_fill_ of the base, which records the write under grad mode)."""
+def fill_overlapping(input, value, name, where=None):
+    """fill_/zero_ (and fill_diagonal_, of the elements ``where`` is True) of a view whose elements share memory
+    locations (expand, unfold with overlapping windows): every element gets the same value, so PyTorch allows it
+    (its fill skips the overlap check). The write goes to the base's positions the view covers (a masked_fill_ of
+    the base, which records the write under grad mode)."""
     base = input._base
     if base is None or not base._data.flags.writeable:
         raise RuntimeError(f"{name}: the tensor of shape {tuple(input._data.shape)} is a read-only array that "
@@ -268,7 +269,8 @@ def _fill_overlapping(input, value, name):
         raise RuntimeError(f"{name}: a view of a leaf tensor that requires grad is being used in an in-place "
                            "operation; wrap it in `with tapegrad.no_grad():` or use the out-of-place form")
     mask = np.zeros(base._data.size, dtype=bool)
-    mask[_inplace.positions(base._data, input._data).reshape(-1)] = True
+    at = _inplace.positions(base._data, input._data)
+    mask[(at if where is None else at[where]).reshape(-1)] = True
     base.masked_fill_(wrap(mask.reshape(base._data.shape)), value)
     return input
 
@@ -297,7 +299,7 @@ def zero_(input: Tensor) -> Tensor:
     tensor([0., 0.])
     """
     if not input._data.flags.writeable:
-        return _fill_overlapping(input, 0, "zero_")
+        return fill_overlapping(input, 0, "zero_")
     if no_record(input):
         input._data.fill(0)
         bump(input)

@@ -390,6 +390,7 @@ def getitem(input: Tensor, index) -> Tensor:
         if basic is not None:
             return record(x[basic[0]], (input,), _add_at_rule(x.shape, basic[0]), basic[1])
     shape = x.shape
+    contiguous = x.flags.c_contiguous
     basic, name, adv, axes = _parse("getitem", index, shape)
     if basic is not None:
         out = x[basic]
@@ -401,6 +402,10 @@ def getitem(input: Tensor, index) -> Tensor:
         out = x[adv]
     except (IndexError, ValueError) as e:
         raise _index_error("getitem", shape, index, e, axes) from None
+    if contiguous and not out.flags.c_contiguous:
+        # numpy lays the index dims out first (``x[:, [0, 2]]`` is transposed in memory); PyTorch's index of a
+        # contiguous tensor is contiguous, so that ``view`` takes it
+        out = np.ascontiguousarray(out)
     return record(out, (input,), _add_at_rule(x.shape, adv), "IndexBackward0")
 
 
@@ -508,7 +513,8 @@ def setitem(self: Tensor, index, value) -> None:
                 # PyTorch writes one value through a mask with masked_fill_ (the value read first): no overlap
                 v = v.copy()
                 value = value.detach().clone() if not _records(value) else value.clone()
-            elif _overlap(target, v, value is self and (not value._data.ndim or value._data.shape[0] != 1)
+            elif _overlap(_sliced(target, adv), v, value is self and (not value._data.ndim
+                                                                     or value._data.shape[0] != 1)
                           and _same_as_self(index, x.shape)):  # a value with leading 1s is a new view of it
                 raise _overlap_error("setitem")
         if v.size == 0 and v.ndim:  # numpy takes any empty value here; PyTorch broadcasts it to the result
@@ -517,7 +523,7 @@ def setitem(self: Tensor, index, value) -> None:
             (index is self or (x.base is not None or index._data.base is not None)  # (two owners never share)
              and np.may_share_memory(x, index._data)) if kind is Tensor else _index_shares(self, index)):
         if not _masked_fill_put(adv, np.asarray(v)):  # an index that is x, or a view of its memory
-            _index_overlap("setitem", self, index, target)
+            _index_overlap("setitem", self, index, _sliced(target, adv))
     if x.dtype.kind != "f" and self._extra is not None and (adv is not None or value.__class__ is Tensor
                                                             and not value._data.ndim and target.ndim):
         # PyTorch's index_put_, or fill_ of a 0-d value into a view of another shape (TensorIndexing.h's copy_to;
@@ -822,6 +828,19 @@ def _index_shares(self, index):
     parts = index if index.__class__ is tuple else tuple(index) if index.__class__ is list else (index,)
     x = self._data
     return any(isinstance(p, Tensor) and (p is self or np.may_share_memory(x, p._data)) for p in parts)
+
+
+def _sliced(target, adv):
+    """The view that PyTorch's setitem hands index_put_ (``applySlicing``): ``target`` with the slices and Nones of
+    the key ``adv`` applied and its indexed dims whole. Its overlap with the value and the index tensors is what
+    index_put_ checks (``x[m, 5:] = x`` writes into an empty view of x: no overlap)."""
+    key = []
+    for c in adv:
+        if c.__class__ is np.ndarray:
+            key.extend([_FULL_SLICE] * (c.ndim if c.dtype.kind == "b" else 1))
+        else:
+            key.append(c)
+    return target[tuple(key)]
 
 
 def _index_overlap(op, self, index, target):

@@ -454,8 +454,8 @@ def nonzero_static(input: Tensor, *, size: int, fill_value: int = -1) -> Tensor:
 
 
 # ---------------------------------------------------------------------- fill_diagonal_
-def _filled_diagonal(self, fill_value, wrap_=False):
-    x = self._data
+def _diagonal_mask(x, wrap_):
+    """The elements fill_diagonal_ writes (as PyTorch's as_strided views of the diagonal)."""
     if x.ndim < 2:
         raise RuntimeError(f"fill_diagonal_: dimensions must larger than 1, got {x.ndim}")
     if x.ndim > 2 and len(set(x.shape)) != 1:
@@ -473,6 +473,12 @@ def _filled_diagonal(self, fill_value, wrap_=False):
     else:
         r = np.arange(x.shape[0])
         mask[(r,) * x.ndim] = True
+    return mask
+
+
+def _filled_diagonal(self, fill_value, wrap_=False):
+    x = self._data
+    mask = _diagonal_mask(x, wrap_)
     if isinstance(fill_value, (int, float)):
         # as PyTorch's fill_diagonal_ (fill_ of the diagonal's view): c10's checked conversion to the tensor's
         # dtype: -1.5 -> -1 in int32, -1 -> 255 in uint8; 300 into int8, nan into int32, 1e40 into float32 raise
@@ -495,6 +501,18 @@ def _fill_diagonal_(self, fill_value, wrap=False):
     tensor([[5., 0., 0.],
             [0., 5., 0.]])
     """
+    if not self._data.flags.writeable and self._data.size:
+        # elements sharing memory (expand, meshgrid): PyTorch fills the diagonal's memory locations (fill_ of an
+        # as_strided view, with no overlap check), so every element at one of them takes the value
+        x = self._data
+        mask = _diagonal_mask(x, wrap)
+        if isinstance(fill_value, Tensor):
+            fill_value = fill_value.item()
+        try:
+            value = C.checked_number(fill_value, np.empty(builtins.min(x.shape), x.dtype))
+        except RuntimeError as e:
+            raise RuntimeError(str(e).replace("fill_:", "fill_diagonal_:", 1)) from None
+        return C.fill_overlapping(self, value, "fill_diagonal_", where=mask)
     return inplace(self, "fill_diagonal_", _filled_diagonal, fill_value, wrap)
 
 
