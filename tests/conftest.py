@@ -18,3 +18,17 @@ def _seed():
     tapegrad.manual_seed(0)
     np.random.seed(0)
     yield
+
+
+def pytest_configure(config):
+    config.addinivalue_line("markers", "reference_cpu: compares bits PyTorch takes from MKL's or oneDNN's kernels for "
+                                       "the CPU: runs only on the reference machine (tapegrad._cpu.reference_kernels)")
+
+
+def pytest_runtest_setup(item):
+    from tapegrad import _cpu
+
+    if item.get_closest_marker("reference_cpu") and not _cpu.reference_kernels():
+        pytest.skip(f"PyTorch's last bits and signs of zero here come from MKL/oneDNN kernels for this CPU "
+                    f"({_cpu.vendor() or 'unknown vendor'}), not the reference machine's that tapegrad emulates "
+                    f"(GenuineIntel with avx512_fp16)")

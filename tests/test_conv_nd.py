@@ -12,6 +12,7 @@ from hypothesis import strategies as st
 
 import tapegrad as tg
 import tapegrad.nn.functional as F
+from tapegrad import _cpu
 from tapegrad.autograd import gradgradcheck
 from tapegrad.ops import conv_nd
 from tapegrad.testing import arrays, assert_gradients
@@ -509,7 +510,8 @@ OUTPUT_SIZE_0 = [
     (2, "float32", (1, 4, 1, 1), (4, 1, 1, 1), 1, 1, 1, 2, 2, "raise"),  # output_padding >= stride: native
     (2, "float32", (1, 4, 1, 1), (4, 1, 1, 1), 2, 1, 1, 2, 2, "empty"),
     (2, "float32", (1, 4, 1, 3), (4, 1, 1, 1), (2, 1), (1, 0), (1, 0), 2, (2, 1), "empty"),
-    (2, "float16", (1, 4, 1, 1), (4, 1, 2, 2), 3, 1, 0, 1, 1, "empty"),
+    (2, "float16", (1, 4, 1, 1), (4, 1, 2, 2), 3, 1, 0, 1, 1,  # oneDNN only on a CPU with float16 (_cpu)
+     "empty" if _cpu.onednn_takes_float16() else "raise"),
     (1, "float32", (1, 1, 20481), (1, 1, 2), 1, 10241, 0, 1, 1, "empty"),  # 1-d counts as (N, C, 1, L)
     (1, "float32", (1, 1, 20479), (1, 1, 2), 1, 10240, 0, 1, 1, "raise"),
     (3, "float32", (1, 1, 1, 1, 30000), (1, 1, 2, 1, 1), 1, (1, 0, 0), 0, 1, 1, "raise"),  # N*C*D*H, not W
@@ -536,6 +538,18 @@ def test_conv_transpose_output_size_0_is_empty_or_raises_as_pytorch_backend(case
     outcome, detail = _conv_transpose_outcome(tg, case)
     assert outcome == case[-1], detail
     if outcome == "raise" and "Given input" in detail:
+        assert detail.endswith("Output size is too small")
+
+
+@pytest.mark.parametrize("cpu_flags,outcome", [({"avx512f", "avx512_fp16"}, "empty"), ({"avx_ne_convert"}, "empty"),
+                                               ({"avx512f", "avx512_bf16"}, "raise"), (set(), "raise")])
+def test_conv_transpose_float16_output_size_0_follows_the_cpu(monkeypatch, cpu_flags, outcome):
+    """float16 goes to oneDNN only where mkldnn_fp16_device_check passes (AVX-512 FP16 or AVX-NE-CONVERT): a size of
+    0 is empty there, and "Output size is too small" from the native kernel elsewhere (an AMD EPYC's AVX-512)."""
+    monkeypatch.setattr(_cpu, "_read_cpuinfo", lambda: ("GenuineIntel", frozenset(cpu_flags)))
+    got, detail = _conv_transpose_outcome(tg, (2, "float16", (1, 4, 1, 1), (4, 1, 2, 2), 3, 1, 0, 1, 1, None))
+    assert got == outcome, detail
+    if outcome == "raise":
         assert detail.endswith("Output size is too small")
 
 

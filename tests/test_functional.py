@@ -1667,7 +1667,33 @@ def test_linear_of_inner_size_one_keeps_pytorch_s_signs_of_zero():
 @example(lead=(), k=1, n=3, bias="vec", dtype="float32", rg=False, transposed=False, seed=1)
 @example(lead=(2, 3), k=1, n=2, bias="scalar", dtype="float32", rg=False, transposed=True, seed=2)
 @settings(max_examples=60, deadline=None)
+def test_linear_values_match_pytorch_at_signed_zeros(lead, k, n, bias, dtype, rg, transposed, seed):
+    """The values on every CPU (their signs of zero are MKL's kernel's: the test below)."""
+    _linear_at_signed_zeros(lead, k, n, bias, dtype, rg, transposed, seed, signs=False)
+
+
+@given(lead=st.sampled_from([(), (1,), (2,), (3,), (1, 1), (2, 3), (1, 2, 2)]), k=st.sampled_from([0, 1, 1, 2]),
+       n=st.sampled_from([1, 2, 3]), bias=st.sampled_from([None, "vec", "scalar", "row", "one"]),
+       dtype=st.sampled_from(["float16", "float32", "float64"]), rg=st.booleans(), transposed=st.booleans(),
+       seed=st.integers(0, 2**16))
+@example(lead=(2, 1), k=1, n=3, bias=None, dtype="float64", rg=True, transposed=False, seed=0)
+@example(lead=(), k=1, n=3, bias="vec", dtype="float32", rg=False, transposed=False, seed=1)
+@example(lead=(2, 3), k=1, n=2, bias="scalar", dtype="float32", rg=False, transposed=True, seed=2)
+@settings(max_examples=60, deadline=None)
+@pytest.mark.reference_cpu
 def test_linear_signs_of_zero_match_pytorch(lead, k, n, bias, dtype, rg, transposed, seed):
+    _linear_at_signed_zeros(lead, k, n, bias, dtype, rg, transposed, seed, signs=True)
+
+
+def test_linear_signs_of_zero_are_the_reference_machines():
+    """Pinned on every CPU: PyTorch's float64 addmm on the reference machine (MKL's dgemm, Intel with AVX-512 FP16)
+    gives +0.0 for each -0.0 bias plus a zero product; an AMD EPYC's MKL gives -0.0 where the product is -0.0."""
+    x = tg.tensor([[[-1.0], [1.0], [1.0]], [[0.0], [0.0], [-0.0]]], dtype=tg.float64)
+    out = F.linear(x, tg.tensor([[-0.0]], dtype=tg.float64), tg.tensor([-0.0], dtype=tg.float64)).numpy()
+    assert (out == 0).all() and not np.signbit(out).any()
+
+
+def _linear_at_signed_zeros(lead, k, n, bias, dtype, rg, transposed, seed, signs):
     torch = pytest.importorskip("torch")
     rng = np.random.default_rng(seed)
     values = [-0.0, 0.0, 1.0, -1.0]
@@ -1692,7 +1718,8 @@ def test_linear_signs_of_zero_match_pytorch(lead, k, n, bias, dtype, rg, transpo
         return  # (a 1-D input with a 2-D bias: PyTorch's in-place add refuses the broadcast)
     got = run(tg).detach().numpy()
     np.testing.assert_array_equal(got, want)
-    np.testing.assert_array_equal(np.signbit(got), np.signbit(want))
+    if signs:
+        np.testing.assert_array_equal(np.signbit(got), np.signbit(want))
 
 
 @pytest.mark.parametrize("dtype,tiny", [("float32", 1e-30), ("float64", 5e-324)])
@@ -1705,6 +1732,15 @@ def test_linear_product_that_underflows_keeps_its_sign_in_gemm(dtype, tiny):
     assert out[0, 0] == 0 and np.signbit(out[0, 0])
     row = F.linear(x[:1], w, b).numpy()
     assert row[0, 0] == 0 and not np.signbit(row[0, 0])
+
+
+@pytest.mark.reference_cpu
+@pytest.mark.parametrize("dtype,tiny", [("float32", 1e-30), ("float64", 5e-324)])
+def test_linear_product_that_underflows_keeps_its_sign_in_gemm_as_pytorch(dtype, tiny):
+    """(An AMD EPYC's MKL gemm gives +0.0 there: its kernel does not fuse the product into the bias.)"""
+    dt = getattr(tg, dtype)
+    out = F.linear(tg.tensor([[tiny], [2.0]], dtype=dt), tg.tensor([[-1e-30], [1.0]], dtype=dt),
+                   tg.zeros(2, dtype=dt)).numpy()
     torch = pytest.importorskip("torch")
     tdt = getattr(torch, dtype)
     want = torch.nn.functional.linear(torch.tensor([[tiny], [2.0]], dtype=tdt),

@@ -11,7 +11,14 @@ from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 import tapegrad as tg
+from tapegrad import _cpu
 from tapegrad.testing import assert_gradients
+
+# PyTorch's LAPACK is MKL's, which dispatches by CPU: the signs of zero (and the last bits) of its results are the
+# kernel's. A test parametrized by ``signs`` compares the rest on every CPU and the signs on the reference CPU
+# (tapegrad._cpu.reference_kernels); the reference's signs are pinned by tests of tapegrad alone.
+SIGNS_ON_THE_REFERENCE_CPU = pytest.mark.parametrize(
+    "signs", [False, pytest.param(True, marks=pytest.mark.reference_cpu)], ids=["values", "signs"])
 
 F64 = "float64"
 
@@ -317,8 +324,9 @@ def test_cholesky_inverse_of_a_zero_diagonal_is_pytorchs_error():
         tg.cholesky_inverse(tg.tensor([[[1.0, 0.0], [0.0, 1.0]], [[1.0, 0.0], [2.0, 0.0]]]))
 
 
+@SIGNS_ON_THE_REFERENCE_CPU
 @pytest.mark.parametrize("seed", range(6))
-def test_cholesky_inverse_matches_pytorch_with_special_values(seed):
+def test_cholesky_inverse_matches_pytorch_with_special_values(seed, signs):
     torch = pytest.importorskip("torch")
     rng = np.random.default_rng(seed)
     for _ in range(60):
@@ -334,9 +342,21 @@ def test_cholesky_inverse_matches_pytorch_with_special_values(seed):
             ours = tg.cholesky_inverse(tg.tensor(m, dtype=getattr(tg, dtype)), upper).numpy()
             np.testing.assert_array_equal(np.isnan(ours), np.isnan(theirs))
             np.testing.assert_allclose(np.nan_to_num(ours), np.nan_to_num(theirs), rtol=1e-5, atol=1e-6)
-            if dtype == "float64" or upper:  # float32 lower: MKL's sgemv sums in its own order (signs of zero)
+            if signs and (dtype == "float64" or upper):  # float32 lower: MKL's sgemv's own order (signs of zero)
                 finite = ~np.isnan(theirs)
                 np.testing.assert_array_equal(np.signbit(ours[finite]), np.signbit(theirs[finite]))
+
+
+def test_cholesky_inverse_signs_of_zero_are_the_reference_machines():
+    # seed 4's matrix: potri on the reference machine (Intel, AVX-512 FP16) leaves +0.0 at [1, 2] and [2, 1] (an AMD
+    # EPYC's MKL -0.0)
+    inf = math.inf
+    m = [[1.5, -1.0, -inf, inf], [-inf, -1.0, inf, 1.5], [0.0, -0.0, 3.0, -2.0], [1.5, 0.0, -1.0, -inf]]
+    out = tg.cholesky_inverse(tg.tensor(m, dtype=tg.float64)).numpy()
+    assert np.isnan(out[0]).all() and np.isnan(out[:, 0]).all()
+    want = [[1.0, 0.0, -0.0], [0.0, 1 / 9, 0.0], [-0.0, 0.0, 0.0]]
+    np.testing.assert_array_equal(out[1:, 1:], want)
+    np.testing.assert_array_equal(np.signbit(out[1:, 1:]), np.signbit(want))
 
 
 # ---------------------------------------------------------------------- qr at a -0.0 pivot
@@ -422,7 +442,11 @@ def test_qr_backward_spreads_inf_and_nan_as_pytorch(problem):
         np.testing.assert_array_equal(g[:, m:], q @ np.asarray(gr)[:, m:])
     torch = pytest.importorskip("torch")
     qt, rt, gt = _qr_backward(torch, a, gq, gr)
-    if np.allclose(q, qt) and np.allclose(r, rt):  # rank-deficient: the factorizations may differ in sign
+    # rank-deficient: the factorizations may differ in sign; and which of R's entries are exactly 0 (not 1e-17) is
+    # the LAPACK kernel's rounding (tapegrad's numpy's, PyTorch's MKL's for the CPU), which the solve's nans follow:
+    # [[1, 1], [1, 1]] has R[1, 1] = -4.7e-17 in MKL on the reference machine, 0 (so nan gradients) on an AMD EPYC
+    same_zeros = _cpu.reference_kernels() or np.array_equal(r == 0, rt == 0)
+    if np.allclose(q, qt) and np.allclose(r, rt) and same_zeros:
         np.testing.assert_array_equal(np.isnan(g), np.isnan(gt))
         np.testing.assert_allclose(g, gt, rtol=1e-9, atol=1e-12)
 
@@ -629,9 +653,10 @@ def test_cholesky_solve_keeps_lapacks_signs_of_zero():
     assert not np.signbit(x.numpy()[0, 0])
 
 
+@SIGNS_ON_THE_REFERENCE_CPU
 @pytest.mark.parametrize("dtype", ["float32", "float64"])
 @pytest.mark.parametrize("seed", range(3))
-def test_cholesky_solve_matches_pytorch_with_special_values(dtype, seed):
+def test_cholesky_solve_matches_pytorch_with_special_values(dtype, seed, signs):
     torch = pytest.importorskip("torch")
     rng = np.random.default_rng(seed)
     rtol = 1e-3 if dtype == "float32" else 1e-9
@@ -641,7 +666,16 @@ def test_cholesky_solve_matches_pytorch_with_special_values(dtype, seed):
         u = np.triu(u) if upper else np.tril(u)
         b = _special_matrix(rng, (2, n, k), 0.3).astype(dtype)
         theirs = torch.cholesky_solve(torch.tensor(b), torch.tensor(u), upper=upper).numpy()
-        _same_bits(tg.cholesky_solve(tg.tensor(b), tg.tensor(u), upper=upper).numpy(), theirs, rtol)
+        _same_bits(tg.cholesky_solve(tg.tensor(b), tg.tensor(u), upper=upper).numpy(), theirs, rtol, signs)
+
+
+def test_cholesky_solve_signs_of_zero_are_the_reference_machines():
+    # seed 0's first difference on an AMD EPYC, whose MKL keeps -0.0 / l / l; the reference's potrs of two
+    # right-hand sides starts from +0.0 (test_cholesky_solve_keeps_lapacks_signs_of_zero)
+    for dtype in (tg.float32, tg.float64):
+        x = tg.cholesky_solve(tg.tensor([[-1.3816717577432818, -0.0]], dtype=dtype),
+                              tg.tensor([[0.6803324545208178]], dtype=dtype)).numpy()
+        assert x[0, 1] == 0 and not np.signbit(x[0, 1])
 
 
 # ---------------------------------------------------------------------- det / slogdet / logdet at inf/nan
@@ -754,6 +788,7 @@ def test_lu_rounds_each_update_once_as_mkl(a, transposed):
 @example(np.array([[0.85, 2.6], [0.85, 2.6]]), "float64")  # slogdet's sign 1 (MKL's pivot -6.2e-17, one swap), not -1
 @example(np.array([[2.6, 0.05], [2.6, 0.05]]), "float32")  # logabsdet -20.1 (float32 LU's pivot 1e-9), not -inf
 @settings(max_examples=40, deadline=None)
+@pytest.mark.reference_cpu  # an AMD EPYC's MKL rounds getrf's update twice: its pivots of noise differ, or are 0
 def test_det_slogdet_logdet_of_singular_matrices_match_pytorch(a, dtype):
     # PyTorch's det of a numerically singular matrix is its LU's rounding noise: tapegrad takes its own LU (MKL's
     # rounding, in the matrix's dtype) where numpy's determinant is below the noise level, so the value, sign and
@@ -772,6 +807,20 @@ def test_det_slogdet_logdet_of_singular_matrices_match_pytorch(a, dtype):
             lib.slogdet(x)[1].backward()
             grads.append(x.grad.numpy())
         np.testing.assert_allclose(grads[1], grads[0], rtol=10 * rtol)
+
+
+@pytest.mark.parametrize("a, dtype, det, logabsdet", [
+    ([[3.0, 1.0], [1.5, 0.5]], "float64", 8.326672684688674e-17, -37.02448264212889),
+    ([[0.85, 2.6], [0.85, 2.6]], "float64", 1.6209256159527285e-16, -36.35836413395686),
+    ([[2.6, 0.05], [2.6, 0.05]], "float32", 1.862645149230957e-09, -20.101268768310547),
+])
+def test_det_of_singular_matrices_is_the_reference_machines(a, dtype, det, logabsdet):
+    # the examples above as PyTorch gave them on the reference machine (an AMD EPYC's MKL: 0, 2.9e-16 and 0); the
+    # transpose's LU meets an exact 0
+    m = tg.tensor(a, dtype=getattr(tg, dtype))
+    assert tg.det(m).item() == det and tg.slogdet(m)[0].item() == 1.0
+    assert tg.slogdet(m)[1].item() == logabsdet == tg.logdet(m).item()
+    assert tg.det(m.mT.contiguous()).item() == 0 and tg.logdet(m.mT.contiguous()).item() == -math.inf
 
 
 @pytest.mark.parametrize("op", ["det", "slogdet", "logdet"])
@@ -799,25 +848,50 @@ def test_inverse_and_solve_where_only_the_fused_lu_has_a_nonzero_pivot():
     with np.errstate(all="ignore"):
         inv = tg.tensor(a).inverse().numpy()
     assert np.isfinite(inv[0]).all() and np.abs(inv[0]).max() > 1e7 and np.isnan(inv[1]).all()
+    np.testing.assert_array_equal(inv[0], [[33554432.0, 11184811.0], [-33554432.0, -11184811.0]])
     x, info = tg.linalg.solve_ex(tg.tensor(a[0]), tg.tensor([[1.0], [2.0]]))
-    assert info.item() == 0 and np.isfinite(x.numpy()).all()
+    assert info.item() == 0 and x.numpy().tolist() == [[55924056.0], [-55924056.0]]
+
+
+@pytest.mark.reference_cpu  # an AMD EPYC's MKL rounds the update twice: a zero pivot, "linalg.inv: ... singular"
+def test_inverse_where_only_the_fused_lu_has_a_nonzero_pivot_is_pytorchs():
     torch = pytest.importorskip("torch")
+    a = np.array([[[1.0, 1.0], [-3.0, -3.0]], [[-1.0, math.inf], [1.0, -math.inf]]], np.float32)
     with np.errstate(all="ignore"):
-        np.testing.assert_array_equal(inv, torch.tensor(a).inverse().numpy())
+        np.testing.assert_array_equal(tg.tensor(a).inverse().numpy(), torch.tensor(a).inverse().numpy())
 
 
-def test_lu_factor_matches_pytorch_bits_on_float32_and_rectangular_matrices():
-    torch = pytest.importorskip("torch")
+def _lu_sweep():
+    """140 low-rank products of small decimals, float32 and float64, square and rectangular."""
     rng = np.random.default_rng(3)
     for m, n in [(3, 3), (4, 4), (6, 6), (3, 2), (2, 4), (5, 3), (8, 8)]:
         for dtype in ("float32", "float64"):
             for _ in range(10):
                 r = int(rng.integers(1, min(m, n) + 1))
-                a = (rng.choice(_DECIMALS, (m, r)) @ rng.choice(_DECIMALS, (r, n))).astype(dtype)
-                lu, pivots, _ = tg.linalg.lu_factor_ex(tg.tensor(a))
-                t_lu, t_pivots, _ = torch.linalg.lu_factor_ex(torch.tensor(a))
-                np.testing.assert_array_equal(pivots.numpy(), t_pivots.numpy())
-                np.testing.assert_array_equal(lu.numpy(), t_lu.numpy())
+                yield (rng.choice(_DECIMALS, (m, r)) @ rng.choice(_DECIMALS, (r, n))).astype(dtype)
+
+
+@pytest.mark.reference_cpu  # an AMD EPYC's MKL rounds 136 of the 140 differently (its update is not fused)
+def test_lu_factor_matches_pytorch_bits_on_float32_and_rectangular_matrices():
+    torch = pytest.importorskip("torch")
+    for a in _lu_sweep():
+        lu, pivots, _ = tg.linalg.lu_factor_ex(tg.tensor(a))
+        t_lu, t_pivots, _ = torch.linalg.lu_factor_ex(torch.tensor(a))
+        np.testing.assert_array_equal(pivots.numpy(), t_pivots.numpy())
+        np.testing.assert_array_equal(lu.numpy(), t_lu.numpy())
+
+
+def test_lu_factor_bits_are_the_reference_machines():
+    # the sweep above, whose every bit matched PyTorch on the reference machine, pinned as one digest (tapegrad's LU
+    # is numpy's elementwise arithmetic: the same on every CPU)
+    import hashlib
+
+    digest = hashlib.sha256()
+    for a in _lu_sweep():
+        lu, pivots, _ = tg.linalg.lu_factor_ex(tg.tensor(a))
+        digest.update(lu.numpy().tobytes())
+        digest.update(pivots.numpy().astype(np.int32).tobytes())
+    assert digest.hexdigest() == "c97af50b58f76fa6012cc8e2d517e92c07b4f4d0132e02fe9bda43ba5438dd4a"
 
 
 # ---------------------------------------------------------------------- svd / pinv at inf
