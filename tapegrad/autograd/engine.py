@@ -171,8 +171,10 @@ def _run_backward(roots, root_grads, retain_graph, create_graph, inputs, allow_u
             if g is None:
                 parent_grads = (None,) * len(parents)
             else:
-                if t._extra is not None and "hooks" in t._extra:  # (a view's extras list its aliases)
+                extra = t._extra  # (rare things: hooks, retains_grad, a shape changed in place)
+                if extra is not None and "hooks" in extra:  # (a view's extras list its aliases)
                     g = _run_hooks(t, g, create_graph)
+                    extra = t._extra  # (a hook may have asked to retain the gradient)
                 if want is not None and id(t) in want:
                     found[want[id(t)]] = g if create_graph else _wrap(g)
                 rule = t._backward
@@ -182,7 +184,7 @@ def _run_backward(roots, root_grads, retain_graph, create_graph, inputs, allow_u
                     if want is None:
                         _accumulate_leaf(t, g, create_graph, given)
                     continue
-                if want is None and t._extra is not None and t._extra.get("retains_grad"):
+                if want is None and extra is not None and extra.get("retains_grad"):
                     t.grad = g if create_graph else _wrap(g.copy())
                 if stamp < 0:
                     raise _freed_error(t)
@@ -190,7 +192,7 @@ def _run_backward(roots, root_grads, retain_graph, create_graph, inputs, allow_u
                     _check_not_overwritten(t, parents, stamp)
                 n = len(parents)
                 out = t if create_graph else t._data
-                if t._extra is not None and "node_shape" in t._extra:  # reshaped in place under no_grad
+                if extra is not None and "node_shape" in extra:  # reshaped in place under no_grad
                     g, out = _as_recorded(xp, t, g, out)
                 if create_graph:
                     parent_grads = ((rule(xp, g, out, parents[0]),) if n == 1 else
@@ -217,11 +219,15 @@ def _run_backward(roots, root_grads, retain_graph, create_graph, inputs, allow_u
                 k = id(p)
                 if pg is not None:
                     data = p._data
-                    if create_graph or pg.shape != data.shape or pg.dtype is not data.dtype or (
-                            p._extra is not None and "node_shape" in p._extra):
+                    if create_graph or pg.shape != data.shape or pg.dtype is not data.dtype:
                         pg = _conform(xp, pg, p, t, create_graph)
                     prev_g = get(k)
-                    grads[k] = pg if prev_g is None else prev_g + pg  # never in place: arrays may be shared
+                    if prev_g is None:
+                        grads[k] = pg  # (of a node reshaped in place under no_grad: _as_recorded conforms it)
+                    else:
+                        if p._extra is not None and "node_shape" in p._extra:  # gradients of two shapes may meet
+                            prev_g, pg = _conform(xp, prev_g, p, t, create_graph), _conform(xp, pg, p, t, create_graph)
+                        grads[k] = prev_g + pg  # never in place: arrays may be shared
                 left = deps[k] - 1
                 deps[k] = left
                 if left == 0:
