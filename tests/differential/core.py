@@ -377,8 +377,8 @@ DISCONTINUOUS = {"floor", "ceil", "round", "trunc", "fix", "frac", "sign", "sgn"
                  "bernoulli", "one_hot", "unique", "heaviside", "bucketize", "item", "tolist", "tensor",
                  # singular at 0 (or at the edge of their domain): x / 0 takes the sign of a rounded x
                  "div", "divide", "true_divide", "reciprocal", "rsqrt", "atan2", "arctan2", "pow", "log", "log2",
-                 "log10", "log1p", "sqrt", "acos", "asin", "arccos", "arcsin", "float_power", "xlogy", "lerp",
-                 "erfinv", "logit", "lgamma", "digamma", "polygamma", "mvlgamma", "igamma", "igammac",
+                 "log10", "log1p", "sqrt", "acos", "asin", "arccos", "arcsin", "acosh", "arccosh", "float_power",
+                 "xlogy", "lerp", "erfinv", "logit", "lgamma", "digamma", "polygamma", "mvlgamma", "igamma", "igammac",
                  # periodic: at large arguments one ulp of the input is many periods
                  "sin", "cos", "tan", "sinc", "as_tensor", "new_tensor",
                  # jump where the input crosses a threshold
