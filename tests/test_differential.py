@@ -416,7 +416,7 @@ known_class(
     """, "PyTorch 2.13's lerp backward with a 0-d integer weight computes 1 - weight in the weight's dtype (uint8: "
          "1 - 3 = 254, a gradient of 254 for input); tapegrad's -2 is right", E, status="pytorch-bug")
 known_class(
-    "same-operand-grad-cancel", fam("atan2", "arctan2", "div", "divide", "sub", sym="/"), GRADS,
+    "same-operand-grad-cancel", fam("atan2", "arctan2", "div", "divide", "true_divide", "sub", sym="/"), GRADS,
     lambda d: len(d.call.args) > 1 and isinstance(arg(d, 0), core.Ref) and arg(d, 0) == arg(d, 1),
     """
     v0 = torch.tensor([[[-3.0, 2.0]], [[1e-07, -3.0]]], requires_grad=True)
@@ -424,7 +424,7 @@ known_class(
     ((v0 * torch.tensor([[[0.75, -2.0]], [[1.25, 1.0]]])).sum().double()
      + (v1 * torch.tensor([[[-1.5, 0.75]], [[-2.0, 1.25]]])).sum().double()).backward()
     v0.grad
-    """, "f(x, x) for atan2/div at small x: the two partial gradients are +-1/(2x) (5e6 here) and cancel to "
+    """, "f(x, x) for atan2/div/true_divide at small x: the two partial gradients are +-1/(2x) (5e6 here) and cancel to "
          "a different rounding in each library (and absorb the leaf's other gradients)", E, status="by-design")
 
 # ---- tapegrad/ops/reduce.py
