@@ -424,8 +424,9 @@ known_class(
     ((v0 * torch.tensor([[[0.75, -2.0]], [[1.25, 1.0]]])).sum().double()
      + (v1 * torch.tensor([[[-1.5, 0.75]], [[-2.0, 1.25]]])).sum().double()).backward()
     v0.grad
-    """, "f(x, x) for atan2/div/true_divide at small x: the two partial gradients are +-1/(2x) (5e6 here) and cancel to "
-         "a different rounding in each library (and absorb the leaf's other gradients)", E, status="by-design")
+    """, "f(x, x) for atan2/div/true_divide at small x: the two partial gradients are +-1/(2x) (5e6 here) and "
+         "cancel to a different rounding in each library (and absorb the leaf's other gradients)", E,
+    status="by-design")
 
 # ---- tapegrad/ops/reduce.py
 def correction(d):
