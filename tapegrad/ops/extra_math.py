@@ -98,7 +98,9 @@ _INV_LN2 = 1 / math.log(2)
 
 def _fma64(x, y, z):
     """x * y + z for float64 arrays with one rounding (a fused multiply-add): the product's rounding error by
-    Dekker's exact product, the sum's by Knuth's two-sum, added back once. Where the sum is not finite, the sum."""
+    Dekker's exact product, the sum's by Knuth's two-sum, added back once. Where the sum is not finite, the sum;
+    where the result is 0, the plain sum (the product is exact then, and the sum has IEEE's sign of zero: -0.0 +
+    a +0.0 correction would lose fma(-0.0, 1, -0.0)'s -0.0)."""
     p = x * y
     c = x * 134217729.0  # 2 ** 27 + 1: x = xh + xl in 26-bit halves
     xh = c - (c - x)
@@ -110,7 +112,7 @@ def _fma64(x, y, z):
     s = p + z
     bb = s - p
     out = s + (((p - (s - bb)) + (z - bb)) + e)
-    return np.where(np.isfinite(out), out, s)
+    return np.where(np.isfinite(out) & (out != 0), out, s)
 
 
 def _logaddexp2_opmath(a, b):
