@@ -1634,3 +1634,40 @@ def test_float32_std_of_values_near_the_maximum_is_float64s_rounded(values):
     assert got.dtype == tg.float32
     np.testing.assert_allclose(got.numpy(), want, rtol=1e-6)
     np.testing.assert_allclose(tg.std_mean(tg.tensor(x))[0].numpy(), want, rtol=1e-6)
+
+
+def _float16_running_product(values):
+    """The product of float16 values in order, each step rounded to float16."""
+    acc = np.float16(1)
+    with np.errstate(all="ignore"):
+        for v in values:
+            acc = np.float16(acc * v)
+    return acc
+
+
+@given(a=hnp.arrays(np.float16, st.tuples(st.integers(1, 4), st.integers(1, 40)),
+                    elements=st.sampled_from([0.05, -0.3, 2.5, -7.0, 300.0, 1e-3, 1.0, -1.0])))
+@example(a=np.array([[300.0, 300.0, 1e-3]], np.float16))  # 90000 overflows float16: inf, not 90
+@example(a=np.array([[1e-3, 1e-3, 1e-3, 300.0, 300.0]], np.float16))  # 1e-9 underflows float16: 0
+def test_float16_prod_rounds_each_product_to_float16(a):
+    """PyTorch's CPU prod multiplies float16 values in float16 (binary_kernel_reduce_vec of Half), so a running
+    product past 65504 is inf (and one below 6e-8 is 0) even where the whole product is not."""
+    want_rows = np.array([_float16_running_product(row) for row in a], np.float16)
+    np.testing.assert_array_equal(tg.tensor(a).prod(1).numpy(), want_rows)
+    np.testing.assert_array_equal(tg.tensor(a).prod(0).numpy(),
+                                  np.array([_float16_running_product(col) for col in a.T], np.float16))
+    if a.size < 64:  # (from 64 values on, 4 x 16 lanes: test_float16_prod_matches_pytorch)
+        np.testing.assert_array_equal(tg.tensor(a).prod().numpy(), _float16_running_product(a.ravel()))
+
+
+@pytest.mark.parametrize("n", [3, 12, 63, 64, 65, 100, 128, 200, 1000])
+def test_float16_prod_matches_pytorch(n):
+    torch = pytest.importorskip("torch")
+    rng = np.random.default_rng(n)
+    x = (rng.uniform(0.5, 2.0, (3, n)) * rng.choice([1, -1], (3, n))).astype(np.float16)
+    x[0, :4] = [300.0, 300.0, 1e-3, 1.0][:min(4, n)]
+    for fn in (lambda t: t.prod(), lambda t: t.prod(1), lambda t: t.prod(0), lambda t: t.prod(-1, keepdim=True),
+               lambda t: t.float().prod(dtype=t.dtype)):
+        with np.errstate(all="ignore"):
+            got, want = fn(tg.tensor(x)).numpy(), fn(torch.from_numpy(x)).numpy()
+        np.testing.assert_array_equal(got, want)
