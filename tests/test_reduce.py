@@ -1671,3 +1671,37 @@ def test_float16_prod_matches_pytorch(n):
         with np.errstate(all="ignore"):
             got, want = fn(tg.tensor(x)).numpy(), fn(torch.from_numpy(x)).numpy()
         np.testing.assert_array_equal(got, want)
+
+
+def _welford_reference(values):
+    mean = 0.0
+    for k, v in enumerate(values, 1):
+        mean = mean + (float(v) - mean) / k
+    return np.float16(mean)
+
+
+@given(a=hnp.arrays(np.float16, st.tuples(st.integers(1, 3), st.integers(1, 6)),
+                    elements=st.sampled_from([0.0, -0.0, 1.5, -1.0, 0.5, -2.5, -0.25, 3.0])),
+       fn=st.sampled_from([tg.var_mean, tg.std_mean]))
+@example(a=np.array([[0.0, 1.5, -1.0], [0.5, -2.5, 1.5]], np.float16), fn=tg.var_mean)  # PyTorch: -0.0
+def test_float16_var_mean_and_std_mean_means_keep_the_sign_of_pytorch_s_one_pass_update(a, fn):
+    """var_mean/std_mean's mean is PyTorch's Welford update in float64, whose residue where the mean is 0 (-5.6e-17
+    for [0, 1.5, -1, 0.5, -2.5, 1.5]) is a -0.0 in float16."""
+    got = fn(tg.tensor(a))[1].numpy()
+    want = _welford_reference(a.ravel())
+    assert got == want and np.signbit(got) == np.signbit(want)
+    rows = fn(tg.tensor(a), dim=1)[1].numpy()
+    want_rows = np.array([_welford_reference(r) for r in a])
+    np.testing.assert_array_equal(rows, want_rows)
+    assert np.array_equal(np.signbit(rows), np.signbit(want_rows))
+
+
+def test_float16_var_mean_signs_of_zero_match_pytorch():
+    torch = pytest.importorskip("torch")
+    a = [[[-0.25, 2.0], [-3.0, -3.0], [2.0, 2.0], [1.5, 1.0]], [[3.0, -3.0], [-0.25, 2.0], [-2.5, 1.0],
+          [-0.25, -2.5]], [[1.5, -1.0], [0.0, -2.5], [0.0, 1.5], [0.5, 1.5]]]
+    for name, kwargs in (("std_mean", {"dim": 1, "keepdim": True}), ("var_mean", {"correction": 2}),
+                         ("var_mean", {"dim": (0, 2)}), ("std_mean", {})):
+        got, want = (getattr(m, name)(m.tensor(a, dtype=m.float16), **kwargs)[1].numpy() for m in (tg, torch))
+        np.testing.assert_array_equal(got, want)
+        assert np.array_equal(np.signbit(got), np.signbit(want))

@@ -306,6 +306,14 @@ class _Spread:
         else:
             with np.errstate(invalid="ignore", over="ignore"):
                 out = np.asarray(x.mean(axis=axes, keepdims=self.keepdim, dtype=np.float64)).astype(x.dtype)
+        if x.dtype == np.float16 and n > 1 and (out == 0).any():
+            # NOTE: PyTorch's float64 update leaves a residue where the mean is 0 (-5.6e-17 for [0, 1.5, -1, 0.5,
+            # -2.5, 1.5]), whose sign float16 keeps as -0.0: those slices are updated as PyTorch's, element after
+            # element (a float32 or float64 mean keeps the residue itself, within any tolerance of 0)
+            zero = (out == 0).reshape(-1)
+            welford = np.zeros(zero.shape)
+            welford[zero] = _welford_mean(x, axes, zero)
+            out = np.where(zero, welford.astype(np.float16), out.reshape(-1)).reshape(out.shape)
         infinite = np.isinf(x)
         if n > 1 and infinite.any():
             moved = np.moveaxis(infinite, axes, tuple(range(x.ndim - len(axes), x.ndim)))
@@ -371,6 +379,19 @@ def std_mean(input: Tensor, dim=None, unbiased=None, keepdim: bool = False, *,
     input, x, spread = _var_setup("std_mean", input, dim, unbiased, keepdim, correction, None, None)
     return (record(spread.variance(x, root=True), (input,), spread.std_rule(), "StdMeanBackward0"),
             record(spread.mean(x), (input,), _mean_rule(x, spread), "StdMeanBackward0"))
+
+
+def _welford_mean(x, axes, rows):
+    """The mean of the selected ``rows`` (a mask over the slices, in C order) of ``x`` reduced over ``axes``, by
+    PyTorch's WelfordOps (aten/src/ATen/native/SharedReduceOps.h) in float64: mean += (x - mean) / k, element k of
+    each slice after element k - 1, in memory order."""
+    rest = [a for a in range(x.ndim) if a not in axes]
+    y = np.transpose(x, rest + list(axes)).reshape(-1, _count(x.shape, axes))[rows].astype(np.float64)
+    mean = np.zeros(y.shape[0])
+    with np.errstate(invalid="ignore", over="ignore"):
+        for k in range(y.shape[1]):
+            mean = mean + (y[:, k] - mean) / (k + 1)
+    return mean
 
 
 def _mean_rule(x, spread):
