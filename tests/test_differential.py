@@ -1571,15 +1571,26 @@ known_class(
     """, "PyTorch's float32 sigmoid computes 1 / (1 + exp(-x)), whose exp overflows for x < -88.7, so it gives 0 "
          "where the value is a denormal (sigmoid(-100) = 3.78e-44, float64's answer rounded); tapegrad keeps it",
     E, status="pytorch-bug")
+def renorm_powers_overflow(d):
+    """renorm(x, p, dim, maxnorm) of a slice whose sum of |x|^p overflows x's dtype (1e30 ** 2 in float32, 1e300 ** 3
+    in float64): PyTorch's norm, computed as that sum, is inf there."""
+    x, p = d.inputs[0], arg(d, 1) if arg(d, 1) is not None else kw(d, "p")
+    dim = arg(d, 2) if arg(d, 2) is not None else kw(d, "dim")
+    if not isf(x) or x.dim() < 2 or not isinstance(p, (int, float)) or not 0 < p < math.inf or dim is None:
+        return False
+    a = x.detach().double().abs().movedim(dim, 0).reshape(x.shape[dim], -1)
+    logs = torch.where(a > 0, p * a.log(), torch.tensor(-math.inf, dtype=torch.float64))
+    return bool((logs.logsumexp(1) > math.log(torch.finfo(x.dtype).max)).any())
+
+
 known_class(
     "pytorch-renorm-float32-norm-overflow", fam("renorm"), {"value", "nan", "inf", "signed-zero"} | GRADS,
-    lambda d: d.inputs[0].dtype in (torch.float32, torch.float16)
-    and bool((d.inputs[0].detach().double().abs() > (1.8e19 if d.inputs[0].dtype == torch.float32 else 255)).any()),
+    renorm_powers_overflow,
     """
     torch.tensor([[0.0], [1.0], [1e30]]).renorm(2, -1, 10.0)
-    """, "PyTorch's float32 renorm sums the squares in float32, which overflow beyond 1.8e19, so a slice's norm "
-         "is inf and the slice is scaled to 0; tapegrad's norm is finite (rescaled) and the slice keeps its "
-         "direction", R, status="pytorch-bug")
+    """, "PyTorch's renorm sums |x|^p in the input's dtype, which overflows (float32 squares beyond 1.8e19, float64 "
+         "cubes beyond 5.6e102), so a slice's norm is inf and the slice is scaled to 0; tapegrad's norm is finite "
+         "(rescaled) and the slice keeps its direction", R, status="pytorch-bug")
 UNSAFE_SPLITS = {f + n for n in ("unsafe_split", "unsafe_chunk", "unsafe_split_with_sizes") for f in ("", "Tensor.")}
 known_class(
     "unsafe-split-outputs-are-views", ALL_OPS, GRADS | {"state-requires_grad"},
