@@ -98,9 +98,25 @@ _INV_LN2 = 1 / math.log(2)
 
 def _fma64(x, y, z):
     """x * y + z for float64 arrays with one rounding (a fused multiply-add): the product's rounding error by
-    Dekker's exact product, the sum's by Knuth's two-sum, added back once. Where the sum is not finite, the sum;
-    where the result is 0, the plain sum (the product is exact then, and the sum has IEEE's sign of zero: -0.0 +
-    a +0.0 correction would lose fma(-0.0, 1, -0.0)'s -0.0)."""
+    Dekker's exact product, the sum's by Knuth's two-sum, added back once. Where the sum is not finite, the sum.
+    A result that rounds to 0 has the sign of the exact x y + z: fma(-0.25, 5e-324, 0.0) is -0.0 (the exact
+    -1.2e-324 rounded), fma(-0.0, 1, -0.0) is -0.0 and fma(3, 2, -6) is +0.0 (IEEE's exact zero sum)."""
+    with np.errstate(over="ignore", under="ignore", invalid="ignore"):
+        out = _fma64_rounded(x, y, z)
+        zero = out == 0
+        if np.any(zero):
+            # NOTE: the split product loses what underflows (5e-324 * -0.25), so the sign is read from the same
+            # fma with each factor below 1 scaled by 2 ** 600 (exact); where that is 0 too, x y + z is an exact
+            # zero sum, whose IEEE sign the plain x * y + z has (the product of two subnormals aside)
+            kx = np.where(np.abs(x) < 1, 2.0 ** 600, 1.0)
+            ky = np.where(np.abs(y) < 1, 2.0 ** 600, 1.0)
+            scaled = _fma64_rounded(x * kx, y * ky, z * kx * ky)
+            sign = np.where(np.isfinite(scaled) & (scaled != 0), np.copysign(0.0, scaled), x * y + z)
+            out = np.where(zero, sign, out)
+    return out
+
+
+def _fma64_rounded(x, y, z):
     p = x * y
     c = x * 134217729.0  # 2 ** 27 + 1: x = xh + xl in 26-bit halves
     xh = c - (c - x)
@@ -112,7 +128,7 @@ def _fma64(x, y, z):
     s = p + z
     bb = s - p
     out = s + (((p - (s - bb)) + (z - bb)) + e)
-    return np.where(np.isfinite(out) & (out != 0), out, s)
+    return np.where(np.isfinite(out), out, s)
 
 
 def _logaddexp2_opmath(a, b):
