@@ -1610,8 +1610,7 @@ def _fma(x, y, z):
         from .extra_math import _fma64
 
         return _fma64(x, y, z)
-    p = np.multiply(x, y, dtype=np.float64)
-    return np.add(p, z, out=p).astype(np.result_type(x, y, z))
+    return np.asarray(np.multiply(x, y, dtype=np.float64) + z).astype(np.result_type(x, y, z))
 
 
 def _lerp_tensor_record(out, input, end, weight, exact):
