@@ -1528,7 +1528,7 @@ def _exact_lerp(x, e, w, dtype):
     from fractions import Fraction
 
     d = np.asarray(e - x, dtype)
-    coeff, base = (w, x) if abs(w) < 0.5 else (np.asarray(w - 1, dtype), e)
+    coeff, d, base = (w, d, x) if abs(w) < 0.5 else (np.asarray(1 - w, dtype), -d, e)
     with np.errstate(over="ignore"):
         if not all(np.isfinite(v) for v in (coeff, d, base)):
             return np.asarray(base + coeff * d, dtype)
@@ -1554,9 +1554,10 @@ finite32 = st.floats(width=32, allow_nan=False, allow_infinity=False)
 @example("float32", [(-1.0, 3e38, -1.0)] * 17, True)
 @example("float64", [(1.0, -1e300, 1e10)], False)
 @example("float32", [(-0.0, -0.0, -0.25)], False)
+@example("float64", [(-0.0, -0.0, 1.0)], True)  # the scalar loop's -0.0 (KNOWN lerp-weight-one-vectorized-zero)
 def test_lerp_is_one_fused_multiply_add_on_each_side(dtype, triples, number):
-    """PyTorch's lerp kernel computes fma(w, e - x, x) for |w| < 0.5 and fma(w - 1, e - x, e) otherwise, rounded
-    once: where (e - x) * (1 - w) overflows but the result does not, the result is finite."""
+    """PyTorch's lerp kernel computes x + w (e - x) for |w| < 0.5 and e - (e - x) (1 - w) otherwise, each rounded
+    once (a fused multiply-add): where (e - x) * (1 - w) overflows but the result does not, the result is finite."""
     x, e, w = (np.array(v, dtype) for v in zip(*triples))
     if number:
         w[:] = w[0]

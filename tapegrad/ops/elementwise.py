@@ -1591,16 +1591,18 @@ def lerp(input: Tensor, end: Tensor, weight: Tensor | float) -> Tensor:
 
 
 def _lerp_array(x, e, w):
-    """PyTorch's lerp kernel (aten/src/ATen/native/cpu/LerpKernel.cpp, Lerp.h): the two-sided form, exact at both
-    ends (weight 0 gives x, weight 1 gives e), each side one fused multiply-add: ``fma(w, e - x, x)`` for
-    ``|w| < 0.5``, ``fma(w - 1, e - x, e)`` otherwise. (Unfused, ``e - (e - x) * (1 - w)`` would overflow where
-    the product does: lerp(-1, 3e38, -1) is -3e38 in float32, not -inf.) Arrays of one float dtype, float32 or
-    float64 (float16 is computed in float32, as PyTorch's opmath)."""
+    """PyTorch's lerp kernel (aten/src/ATen/native/Lerp.h): the two-sided form, exact at both ends (weight 0 gives
+    x, weight 1 gives e), each side one fused multiply-add as compiled: ``x + w (e - x)`` for ``|w| < 0.5``,
+    ``e - (e - x) (1 - w)`` otherwise. (Unfused, the product would overflow: lerp(-1, 3e38, -1) is -3e38 in float32,
+    not -inf.) Arrays of one float dtype, float32 or float64 (float16 is computed in float32, as PyTorch's opmath).
+    NOTE: the scalar loop's signs of zero (its vectorized loop computes fma(w - 1, e - x, e), +0.0 where this
+    gives -0.0: KNOWN lerp-weight-one-vectorized-zero)."""
     with np.errstate(all="ignore"):
+        d = e - x
         if w.ndim == 0:  # (a number: one side for every element)
-            return _fma(w, e - x, x) if np.abs(w) < 0.5 else _fma(w - 1, e - x, e)
+            return _fma(w, d, x) if np.abs(w) < 0.5 else _fma(-d, 1 - w, e)
         small = np.abs(w) < 0.5
-        return _fma(np.where(small, w, w - 1), e - x, np.where(small, x, e))
+        return _fma(np.where(small, w, 1 - w), np.where(small, d, -d), np.where(small, x, e))
 
 
 def _fma(x, y, z):
