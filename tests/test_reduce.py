@@ -1705,3 +1705,12 @@ def test_float16_var_mean_signs_of_zero_match_pytorch():
         got, want = (getattr(m, name)(m.tensor(a, dtype=m.float16), **kwargs)[1].numpy() for m in (tg, torch))
         np.testing.assert_array_equal(got, want)
         assert np.array_equal(np.signbit(got), np.signbit(want))
+
+
+@pytest.mark.parametrize("shape, dim", [((0, 2, 2), -1), ((2, 0), 1), ((2, 0), 0), ((0,), None), ((3, 0, 2), None)])
+def test_float16_prod_of_empty_slices_is_1(shape, dim):
+    x = tg.zeros(shape, dtype=tg.float16)
+    out = x.prod() if dim is None else x.prod(dim)
+    want = np.ones(() if dim is None else tuple(s for i, s in enumerate(shape) if i != dim % len(shape)), np.float16)
+    assert out.dtype == tg.float16
+    np.testing.assert_array_equal(out.numpy(), want)

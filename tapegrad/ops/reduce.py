@@ -462,9 +462,9 @@ def _half_prod(x, axes, keepdim):
     innermost dim, blocks of 4 x 16 values multiply into 4 accumulators of 16 lanes, combined pairwise and then lane
     by lane; the values left over multiply in one by one."""
     rest = [a for a in range(x.ndim) if a not in axes]
+    n, block = _count(x.shape, axes), 4 * _HALF_LANES
     y = np.transpose(x, rest + list(axes))
-    y = y.reshape(y.shape[:len(rest)] + (-1,))
-    n, block = y.shape[-1], 4 * _HALF_LANES
+    y = y.reshape(y.shape[:len(rest)] + (n,))
     inner = list(axes) == list(range(x.ndim - len(axes), x.ndim))  # (contiguous: the reduced dims are the last)
     count = n // block if inner else 0
     acc = np.ones(y.shape[:-1], np.float16)
