@@ -1553,6 +1553,7 @@ finite32 = st.floats(width=32, allow_nan=False, allow_infinity=False)
 @example("float32", [(-1.0, 3e38, -1.0)], False)  # (3e38 + 1) * 2 overflows; fused, lerp is -3e38
 @example("float32", [(-1.0, 3e38, -1.0)] * 17, True)
 @example("float64", [(1.0, -1e300, 1e10)], False)
+@example("float64", [(-3e38, 1.0, -0.5)], False)  # a tie of p + e, broken by z = 1: rounded once, not twice
 @example("float32", [(-0.0, -0.0, -0.25)], False)
 @example("float64", [(-0.0, -0.0, 1.0)], True)  # the scalar loop's -0.0 (KNOWN lerp-weight-one-vectorized-zero)
 def test_lerp_is_one_fused_multiply_add_on_each_side(dtype, triples, number):

@@ -1595,14 +1595,15 @@ def _lerp_array(x, e, w):
     x, weight 1 gives e), each side one fused multiply-add as compiled: ``x + w (e - x)`` for ``|w| < 0.5``,
     ``e - (e - x) (1 - w)`` otherwise. (Unfused, the product would overflow: lerp(-1, 3e38, -1) is -3e38 in float32,
     not -inf.) Arrays of one float dtype, float32 or float64 (float16 is computed in float32, as PyTorch's opmath).
-    NOTE: the scalar loop's signs of zero (its vectorized loop computes fma(w - 1, e - x, e), +0.0 where this
-    gives -0.0: KNOWN lerp-weight-one-vectorized-zero)."""
+    NOTE: as its scalar loop's fnmadd, which negates the product, not a NaN: ``(e - x) (w - 1) + e``, with -0.0 for
+    w - 1 at w = 1, so a zero product has the sign of -(e - x) (its vectorized loop computes fma(w - 1, e - x, e),
+    +0.0 there: KNOWN lerp-weight-one-vectorized-zero)."""
     with np.errstate(all="ignore"):
         d = e - x
         if w.ndim == 0:  # (a number: one side for every element)
-            return _fma(w, d, x) if np.abs(w) < 0.5 else _fma(-d, 1 - w, e)
+            return _fma(w, d, x) if np.abs(w) < 0.5 else _fma(d, w - 1 if w != 1 else -w.dtype.type(0), e)
         small = np.abs(w) < 0.5
-        return _fma(np.where(small, w, 1 - w), np.where(small, d, -d), np.where(small, x, e))
+        return _fma(np.where(small, w, np.where(w == 1, -0.0, w - 1)).astype(w.dtype), d, np.where(small, x, e))
 
 
 def _fma(x, y, z):

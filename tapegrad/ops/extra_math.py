@@ -117,6 +117,8 @@ def _fma64(x, y, z):
 
 
 def _fma64_rounded(x, y, z):
+    """Boldo and Melquiond's emulation (2008): x y = p + e exactly, p + z = s + t exactly, and s plus t + e rounded
+    to odd, which the last rounding to nearest cannot round twice (a tie of s + (t + e) rounded first would)."""
     p = x * y
     c = x * 134217729.0  # 2 ** 27 + 1: x = xh + xl in 26-bit halves
     xh = c - (c - x)
@@ -127,7 +129,13 @@ def _fma64_rounded(x, y, z):
     e = ((xh * yh - p) + xh * yl + xl * yh) + xl * yl
     s = p + z
     bb = s - p
-    out = s + (((p - (s - bb)) + (z - bb)) + e)
+    t = (p - (s - bb)) + (z - bb)
+    v = np.asarray(t + e)
+    vb = v - t
+    inexact = (t - (v - vb)) + (e - vb)  # t + e = v + inexact
+    even = (v.view(np.int64) & 1) == 0
+    v = np.where((inexact != 0) & even, np.nextafter(v, np.copysign(np.inf, inexact)), v)  # rounded to odd
+    out = s + v
     return np.where(np.isfinite(out), out, s)
 
 
