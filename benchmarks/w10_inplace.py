@@ -45,8 +45,9 @@ CASES = [
      lambda a, b, c: np.add(a, np.multiply(b * _f(1e-4), c), out=a)),
     ("p.addcdiv_(q, r, value=-1e-4)", lambda p, q, r: p.addcdiv_(q, r, value=-1e-4),
      lambda a, b, c: np.add(a, np.divide(b * _f(-1e-4), c), out=a)),
-    ("p.lerp_(q, 0.1)", lambda p, q, r: p.lerp_(q, 0.1),
-     lambda a, b, c: np.add(a, np.multiply(np.subtract(b, a), _f(0.1)), out=a)),
+    ("p.lerp_(q, 0.1)", lambda p, q, r: p.lerp_(q, 0.1),  # (p + 0.1 (q - p) as one fma, in float64)
+     lambda a, b, c: np.copyto(a, np.add(np.multiply(np.subtract(b, a), _f(0.1), dtype=np.float64), a),
+                               casting="unsafe")),
     ("p.sqrt_()", lambda p, q, r: p.sqrt_(), lambda a, b, c: np.sqrt(a, out=a)),
     ("p.tanh_()", lambda p, q, r: p.tanh_(), lambda a, b, c: np.tanh(a, out=a)),
     ("p.neg_()", lambda p, q, r: p.neg_(), lambda a, b, c: np.negative(a, out=a)),

@@ -1430,6 +1430,35 @@ def test_cross_fuses_each_difference_into_a_multiply_add_as_pytorch(x, same, dty
     np.testing.assert_allclose(got, want, rtol=1e-6, atol=0)
 
 
+def _fms_reference(a, b, c, d):
+    """a b - RN(c d) rounded once, from the exact value; a zero has the exact value's sign (or, where that is
+    exactly 0, IEEE's sign of the sum: a b is exact then)."""
+    from fractions import Fraction
+
+    q = c * d
+    exact = Fraction(float(a)) * Fraction(float(b)) - Fraction(float(q))
+    if exact == 0:
+        return a * b - q
+    return float(exact)  # (a tiny negative rounds to -0.0)
+
+
+@given(x=hnp.arrays(np.float64, st.tuples(st.integers(1, 3), st.just(3)),
+                    elements=st.sampled_from([5e-324, -5e-324, 1e-320, 1e-300, -0.25, 0.5, 3.0, -2.5, 0.0, -0.0,
+                                              1e150, -6e4])),
+       same=st.booleans())
+@example(x=np.array([[-0.25, 5e-324, 1e300 / 1e150]]), same=True)  # a1 a0 = -1.2e-324 underflows: -0.0
+def test_float64_cross_zeros_have_the_sign_of_the_exact_difference(x, same):
+    """PyTorch's fused r2 = fma(a0, b1, -(a1 b0)) rounds the exact difference once, so where it underflows to 0 the
+    zero keeps its sign (-0.25 * 5e-324 - RN(5e-324 * -0.25) = -1.2e-324 - (-0.0): -0.0)."""
+    y = x if same else x[::-1].copy()
+    got = tg.cross(tg.tensor(x), tg.tensor(y), dim=1).numpy()
+    with np.errstate(all="ignore"):
+        want = np.array([[_fms_reference(u[i], v[j], u[j], v[i]) for i, j in ((1, 2), (2, 0), (0, 1))]
+                         for u, v in zip(x, y)])
+    np.testing.assert_array_equal(got, want)
+    np.testing.assert_array_equal(np.signbit(got), np.signbit(want))
+
+
 def test_cross_gradient_matches_pytorch_with_broadcasting():
     rng = np.random.default_rng(3)
     a, b = rng.normal(size=(2, 3)), rng.normal(size=(1, 3))

@@ -791,6 +791,45 @@ def test_a_batch_is_its_images_one_at_a_time_even_where_sums_overflow(op, d, see
     np.testing.assert_array_equal(whole, np.concatenate(each))
 
 
+@pytest.mark.parametrize("op, d", [(F.conv1d, 1), (F.conv3d, 3), (F.conv_transpose1d, 1), (F.conv_transpose3d, 3)])
+@given(seed=st.integers(0, 2**16), batch=st.integers(2, 4), pad=st.integers(0, 1))
+@example(seed=0, batch=2, pad=0)
+@settings(deadline=None, max_examples=20)
+def test_a_batch_s_weight_gradient_adds_its_images_one_after_another(op, d, seed, batch, pad):
+    """The weight gradient of a batch is its images' weight gradients added image after image, as PyTorch's native
+    kernels accumulate one gemm per image: where products of huge values would overflow one sum over the whole
+    batch, the per-image partial sums need not (-1.875e38 + -1.125e38 is -3e38, not -inf)."""
+    rng = np.random.default_rng(seed)
+    x = rng.choice(_BIG[3:], (batch, 2) + (3,) * d).astype(np.float32)
+    w = rng.choice(_BIG[3:], (2, 2) + (2,) * d).astype(np.float32)
+    g_shape = op(tg.tensor(x), tg.tensor(w), padding=pad).shape
+    g = rng.choice(np.float32([0.5, -0.25, 1.25, -2.0]), g_shape)
+    with np.errstate(all="ignore"):
+        grads = []
+        for rows in [slice(None)] + [slice(i, i + 1) for i in range(batch)]:
+            wt = tg.tensor(w, requires_grad=True)
+            op(tg.tensor(x[rows]), wt, padding=pad).backward(tg.tensor(g[rows]))
+            grads.append(wt.grad.numpy())
+        total = grads[1]
+        for each in grads[2:]:
+            total = total + each
+    np.testing.assert_array_equal(grads[0], total)
+
+
+def test_conv_transpose3d_weight_gradient_of_overflowing_products_matches_pytorch():
+    torch = pytest.importorskip("torch")
+    x = [[[[[-3.0, -0.25], [0.0, 3.0]], [[-2.5, -3e38], [-1.0, -2.5]]], [[[0.5, 3e38], [1e-30, 2.0]],
+          [[-2.5, 60000.0], [3.0, 0.5]]]], [[[[3e38, -0.25], [-0.25, -3.0]], [[0.0, 1.5], [1.0, 3e38]]],
+         [[[3.0, 1e30], [0.0, -3e38]], [[0.5, -60000.0], [100000.0, 3.0]]]]]
+    g = np.resize(np.float32([-1.0, 0.625, 0.5, -0.25, 1.0, 0.125, -0.75, 0.375]), (2, 1, 2, 3, 2))
+    grads = []
+    for lib in (tg, torch):
+        w = lib.tensor([[[[[-3.0], [-2.5]]]], [[[[1.5], [1.0]]]]], requires_grad=True)
+        lib.nn.functional.conv_transpose3d(lib.tensor(x), w).backward(lib.tensor(g))
+        grads.append(w.grad.numpy())
+    np.testing.assert_array_equal(*grads)  # (-3e38 at [1]: one sum over the batch overflowed to -inf)
+
+
 def test_float16_conv_gives_nan_where_an_inf_tap_meets_the_padding():
     """0 * inf = NaN in the zero padding, in float16 as in float32 and float64 (PyTorch's native kernels); PyTorch
     2.13's oneDNN, which it takes for every float16 conv3d, skips those taps (0 there)."""

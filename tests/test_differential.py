@@ -419,7 +419,7 @@ known_class(
     """, "PyTorch 2.13's lerp backward with a 0-d integer weight computes 1 - weight in the weight's dtype (uint8: "
          "1 - 3 = 254, a gradient of 254 for input); tapegrad's -2 is right", E, status="pytorch-bug")
 known_class(
-    "same-operand-grad-cancel", fam("atan2", "arctan2", "div", "divide", "sub", sym="/"), GRADS,
+    "same-operand-grad-cancel", fam("atan2", "arctan2", "div", "divide", "true_divide", "sub", sym="/"), GRADS,
     lambda d: len(d.call.args) > 1 and isinstance(arg(d, 0), core.Ref) and arg(d, 0) == arg(d, 1),
     """
     v0 = torch.tensor([[[-3.0, 2.0]], [[1e-07, -3.0]]], requires_grad=True)
@@ -427,8 +427,9 @@ known_class(
     ((v0 * torch.tensor([[[0.75, -2.0]], [[1.25, 1.0]]])).sum().double()
      + (v1 * torch.tensor([[[-1.5, 0.75]], [[-2.0, 1.25]]])).sum().double()).backward()
     v0.grad
-    """, "f(x, x) for atan2/div at small x: the two partial gradients are +-1/(2x) (5e6 here) and cancel to "
-         "a different rounding in each library (and absorb the leaf's other gradients)", E, status="by-design")
+    """, "f(x, x) for atan2/div/true_divide at small x: the two partial gradients are +-1/(2x) (5e6 here) and "
+         "cancel to a different rounding in each library (and absorb the leaf's other gradients)", E,
+    status="by-design")
 
 # ---- tapegrad/ops/reduce.py
 def correction(d):
@@ -715,6 +716,26 @@ def at_pole(t):
                                     or (a.abs() == 1).any())
 
 
+def near_trigamma_pole(t):
+    """Values so close to a pole -1, -2, ... (distance r from the nearest integer) that PyTorch's trigamma, which
+    takes sin(pi x) of pi x rounded to the dtype (float32 for float16 too), loses more than the tolerance: its
+    relative error is about eps |x| / r."""
+    if t.numel() == 0 or not isf(t):
+        return False
+    a = t.detach().double()
+    a = a[torch.isfinite(a) & (a < 0.5)]
+    eps = torch.finfo(torch.float64 if t.dtype == torch.float64 else torch.float32).eps
+    r = (a - a.round()).abs()
+    return bool(((r > 0) & (eps * a.abs() > r * core.RTOL[dt(t)] / 4)).any())
+
+
+def trigamma_near_pole(d):
+    """polygamma(1, x) (or digamma's gradient, trigamma) of an input next to a pole."""
+    n = [a for a in d.call.args if isinstance(a, int) and not isinstance(a, bool)] if d.call else []
+    trigamma = d.op in fam("digamma") and d.kind in GRADS or d.op in fam("polygamma") and n[:1] == [1]
+    return trigamma and any_in(d, near_trigamma_pole)
+
+
 def from_periodic(d):
     """An input computed by sinc (periodic: at large arguments its last digits differ between the libraries) or
     i0 (PyTorch's float32 i0(0) is 0.99999994, 1 here): singular functions of them are not comparable."""
@@ -789,14 +810,16 @@ known_class(
     status="by-design")
 known_class(
     "special-poles", SPECIAL_M, {"value", "inf", "nan", "signed-zero"} | GRADS | STATE,
-    lambda d: any_in(d, at_pole) or from_periodic(d),
+    lambda d: any_in(d, at_pole) or from_periodic(d) or trigamma_near_pole(d),
     """
     torch.tensor([-1.0]).polygamma(1)
     """, "PyTorch's trigamma (polygamma(1, x), digamma's gradient) at the poles x = 0, -1, -2, ... is a huge "
          "finite value from its series (1.3e15 for float32 -1, 7.3e31 for float64 -3, 16.1 for float32 -1e30), "
          "where the mathematical value (scipy.special's) is +inf, tapegrad's; PyTorch's vectorized logit(eps) "
          "gradient at NaN is 0 (its scalar path's and tapegrad's NaN); PyTorch's float32 i0(0) is 0.99999994 "
-         "(tapegrad's 1)", SP, status="pytorch-bug")
+         "(tapegrad's 1); and next to a pole PyTorch's trigamma loses digits where it takes sin(pi x) of pi x "
+         "rounded to float32 (19241.752 at float32 x = -0.9927904, scipy's and tapegrad's 19241.434)", SP,
+    status="pytorch-bug")
 
 known_class(
     "pytorch-ormqr-zero-tau-grad", fam("ormqr", inplace=False), GRADS,
@@ -1599,15 +1622,26 @@ known_class(
     """, "PyTorch's float32 sigmoid computes 1 / (1 + exp(-x)), whose exp overflows for x < -88.7, so it gives 0 "
          "where the value is a denormal (sigmoid(-100) = 3.78e-44, float64's answer rounded); tapegrad keeps it",
     E, status="pytorch-bug")
+def renorm_powers_overflow(d):
+    """renorm(x, p, dim, maxnorm) of a slice whose sum of |x|^p overflows x's dtype (1e30 ** 2 in float32, 1e300 ** 3
+    in float64): PyTorch's norm, computed as that sum, is inf there."""
+    x, p = d.inputs[0], arg(d, 1) if arg(d, 1) is not None else kw(d, "p")
+    dim = arg(d, 2) if arg(d, 2) is not None else kw(d, "dim")
+    if not isf(x) or x.dim() < 2 or not isinstance(p, (int, float)) or not 0 < p < math.inf or dim is None:
+        return False
+    a = x.detach().double().abs().movedim(dim, 0).reshape(x.shape[dim], -1)
+    logs = torch.where(a > 0, p * a.log(), torch.tensor(-math.inf, dtype=torch.float64))
+    return bool((logs.logsumexp(1) > math.log(torch.finfo(x.dtype).max)).any())
+
+
 known_class(
     "pytorch-renorm-float32-norm-overflow", fam("renorm"), {"value", "nan", "inf", "signed-zero"} | GRADS,
-    lambda d: d.inputs[0].dtype in (torch.float32, torch.float16)
-    and bool((d.inputs[0].detach().double().abs() > (1.8e19 if d.inputs[0].dtype == torch.float32 else 255)).any()),
+    renorm_powers_overflow,
     """
     torch.tensor([[0.0], [1.0], [1e30]]).renorm(2, -1, 10.0)
-    """, "PyTorch's float32 renorm sums the squares in float32, which overflow beyond 1.8e19, so a slice's norm "
-         "is inf and the slice is scaled to 0; tapegrad's norm is finite (rescaled) and the slice keeps its "
-         "direction", R, status="pytorch-bug")
+    """, "PyTorch's renorm sums |x|^p in the input's dtype, which overflows (float32 squares beyond 1.8e19, float64 "
+         "cubes beyond 5.6e102), so a slice's norm is inf and the slice is scaled to 0; tapegrad's norm is finite "
+         "(rescaled) and the slice keeps its direction", R, status="pytorch-bug")
 UNSAFE_SPLITS = {f + n for n in ("unsafe_split", "unsafe_chunk", "unsafe_split_with_sizes") for f in ("", "Tensor.")}
 known_class(
     "unsafe-split-outputs-are-views", ALL_OPS, GRADS | {"state-requires_grad"},

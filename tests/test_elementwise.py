@@ -1543,3 +1543,63 @@ def test_fmod_and_remainder_of_a_huge_float32_by_a_small_one_are_exact_at_every_
     np.testing.assert_array_equal(got, want)
     assert np.array_equal(np.signbit(got), np.signbit(want))
     np.testing.assert_array_equal(tg.tensor(a).remainder(y).numpy(), np.remainder(a, np.float32(y)))
+
+
+def _exact_lerp(x, e, w, dtype):
+    """PyTorch's lerp of one element, its fused multiply-add in exact rational arithmetic, rounded once."""
+    from fractions import Fraction
+
+    d = np.asarray(e - x, dtype)
+    coeff, d, base = (w, d, x) if abs(w) < 0.5 else (np.asarray(1 - w, dtype), -d, e)
+    with np.errstate(over="ignore"):
+        if not all(np.isfinite(v) for v in (coeff, d, base)):
+            return np.asarray(base + coeff * d, dtype)
+        exact = Fraction(float(base)) + Fraction(float(coeff)) * Fraction(float(d))
+        if exact == 0:
+            return np.asarray(base + coeff * d, dtype)  # (IEEE's sign of an exact zero)
+        try:  # (float32: rounded twice, so the nearest of it and its neighbours, ties to even)
+            near = np.asarray(float(exact)).astype(dtype)
+        except OverflowError:
+            return np.asarray(math.inf if exact > 0 else -math.inf, dtype)
+        if not np.isfinite(near):
+            return near
+        return min([c for c in (near, np.nextafter(near, -np.inf), np.nextafter(near, np.inf)) if np.isfinite(c)],
+                   key=lambda c: (abs(Fraction(float(c)) - exact), int(c.view(f"i{c.itemsize}")) & 1))
+
+
+finite32 = st.floats(width=32, allow_nan=False, allow_infinity=False)
+
+
+@given(st.sampled_from(["float32", "float64"]), st.lists(st.tuples(finite32, finite32, finite32), min_size=1,
+                                                         max_size=20), st.booleans())
+@example("float32", [(-1.0, 3e38, -1.0)], False)  # (3e38 + 1) * 2 overflows; fused, lerp is -3e38
+@example("float32", [(-1.0, 3e38, -1.0)] * 17, True)
+@example("float64", [(1.0, -1e300, 1e10)], False)
+@example("float64", [(-3e38, 1.0, -0.5)], False)  # a tie of p + e, broken by z = 1: rounded once, not twice
+@example("float32", [(-0.0, -0.0, -0.25)], False)
+@example("float64", [(-0.0, -0.0, 1.0)], True)  # the scalar loop's -0.0 (KNOWN lerp-weight-one-vectorized-zero)
+def test_lerp_is_one_fused_multiply_add_on_each_side(dtype, triples, number):
+    """PyTorch's lerp kernel computes x + w (e - x) for |w| < 0.5 and e - (e - x) (1 - w) otherwise, each rounded
+    once (a fused multiply-add): where (e - x) * (1 - w) overflows but the result does not, the result is finite."""
+    x, e, w = (np.array(v, dtype) for v in zip(*triples))
+    if number:
+        w[:] = w[0]
+    got = tg.lerp(tg.tensor(x), tg.tensor(e), float(w[0]) if number else tg.tensor(w)).numpy()
+    want = np.array([_exact_lerp(*v, dtype) for v in zip(x, e, w)], dtype)
+    np.testing.assert_array_equal(got, want)
+    assert np.array_equal(np.signbit(got), np.signbit(want))
+    if number:  # the in-place plain write (nothing to record) computes the same
+        t = tg.tensor(x)
+        with tg.no_grad():
+            t.lerp_(tg.tensor(e), float(w[0]))
+        np.testing.assert_array_equal(t.numpy(), want)
+
+
+@pytest.mark.parametrize("dtype", ["float16", "float32", "float64"])
+def test_lerp_matches_pytorch_where_the_unfused_product_overflows(dtype):
+    torch = pytest.importorskip("torch")
+    x = [[0.5, -0.25, 0.5, 0.5], [0.5, 3.0, 0.0, 1.0], [2.0, 2.0, -1.0, 1.0]] * 6
+    big = 60000.0 if dtype == "float16" else 3e38
+    got, want = (m.lerp(m.tensor(x, dtype=getattr(m, dtype)), m.tensor(big, dtype=getattr(m, dtype)),
+                        m.tensor(x, dtype=getattr(m, dtype))).numpy() for m in (tg, torch))
+    np.testing.assert_array_equal(got, want)

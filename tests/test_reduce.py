@@ -1662,3 +1662,83 @@ def test_float32_std_of_values_near_the_maximum_is_float64s_rounded(values):
     assert got.dtype == tg.float32
     np.testing.assert_allclose(got.numpy(), want, rtol=1e-6)
     np.testing.assert_allclose(tg.std_mean(tg.tensor(x))[0].numpy(), want, rtol=1e-6)
+
+
+def _float16_running_product(values):
+    """The product of float16 values in order, each step rounded to float16."""
+    acc = np.float16(1)
+    with np.errstate(all="ignore"):
+        for v in values:
+            acc = np.float16(acc * v)
+    return acc
+
+
+@given(a=hnp.arrays(np.float16, st.tuples(st.integers(1, 4), st.integers(1, 40)),
+                    elements=st.sampled_from([0.05, -0.3, 2.5, -7.0, 300.0, 1e-3, 1.0, -1.0])))
+@example(a=np.array([[300.0, 300.0, 1e-3]], np.float16))  # 90000 overflows float16: inf, not 90
+@example(a=np.array([[1e-3, 1e-3, 1e-3, 300.0, 300.0]], np.float16))  # 1e-9 underflows float16: 0
+def test_float16_prod_rounds_each_product_to_float16(a):
+    """PyTorch's CPU prod multiplies float16 values in float16 (binary_kernel_reduce_vec of Half), so a running
+    product past 65504 is inf (and one below 6e-8 is 0) even where the whole product is not."""
+    want_rows = np.array([_float16_running_product(row) for row in a], np.float16)
+    np.testing.assert_array_equal(tg.tensor(a).prod(1).numpy(), want_rows)
+    np.testing.assert_array_equal(tg.tensor(a).prod(0).numpy(),
+                                  np.array([_float16_running_product(col) for col in a.T], np.float16))
+    if a.size < 64:  # (from 64 values on, 4 x 16 lanes: test_float16_prod_matches_pytorch)
+        np.testing.assert_array_equal(tg.tensor(a).prod().numpy(), _float16_running_product(a.ravel()))
+
+
+@pytest.mark.parametrize("n", [3, 12, 63, 64, 65, 100, 128, 200, 1000])
+def test_float16_prod_matches_pytorch(n):
+    torch = pytest.importorskip("torch")
+    rng = np.random.default_rng(n)
+    x = (rng.uniform(0.5, 2.0, (3, n)) * rng.choice([1, -1], (3, n))).astype(np.float16)
+    x[0, :4] = [300.0, 300.0, 1e-3, 1.0][:min(4, n)]
+    for fn in (lambda t: t.prod(), lambda t: t.prod(1), lambda t: t.prod(0), lambda t: t.prod(-1, keepdim=True),
+               lambda t: t.float().prod(dtype=t.dtype)):
+        with np.errstate(all="ignore"):
+            got, want = fn(tg.tensor(x)).numpy(), fn(torch.from_numpy(x)).numpy()
+        np.testing.assert_array_equal(got, want)
+
+
+def _welford_reference(values):
+    mean = 0.0
+    for k, v in enumerate(values, 1):
+        mean = mean + (float(v) - mean) / k
+    return np.float16(mean)
+
+
+@given(a=hnp.arrays(np.float16, st.tuples(st.integers(1, 3), st.integers(1, 6)),
+                    elements=st.sampled_from([0.0, -0.0, 1.5, -1.0, 0.5, -2.5, -0.25, 3.0])),
+       fn=st.sampled_from([tg.var_mean, tg.std_mean]))
+@example(a=np.array([[0.0, 1.5, -1.0], [0.5, -2.5, 1.5]], np.float16), fn=tg.var_mean)  # PyTorch: -0.0
+def test_float16_var_mean_and_std_mean_means_keep_the_sign_of_pytorch_s_one_pass_update(a, fn):
+    """var_mean/std_mean's mean is PyTorch's Welford update in float64, whose residue where the mean is 0 (-5.6e-17
+    for [0, 1.5, -1, 0.5, -2.5, 1.5]) is a -0.0 in float16."""
+    got = fn(tg.tensor(a))[1].numpy()
+    want = _welford_reference(a.ravel())
+    assert got == want and np.signbit(got) == np.signbit(want)
+    rows = fn(tg.tensor(a), dim=1)[1].numpy()
+    want_rows = np.array([_welford_reference(r) for r in a])
+    np.testing.assert_array_equal(rows, want_rows)
+    assert np.array_equal(np.signbit(rows), np.signbit(want_rows))
+
+
+def test_float16_var_mean_signs_of_zero_match_pytorch():
+    torch = pytest.importorskip("torch")
+    a = [[[-0.25, 2.0], [-3.0, -3.0], [2.0, 2.0], [1.5, 1.0]], [[3.0, -3.0], [-0.25, 2.0], [-2.5, 1.0],
+          [-0.25, -2.5]], [[1.5, -1.0], [0.0, -2.5], [0.0, 1.5], [0.5, 1.5]]]
+    for name, kwargs in (("std_mean", {"dim": 1, "keepdim": True}), ("var_mean", {"correction": 2}),
+                         ("var_mean", {"dim": (0, 2)}), ("std_mean", {})):
+        got, want = (getattr(m, name)(m.tensor(a, dtype=m.float16), **kwargs)[1].numpy() for m in (tg, torch))
+        np.testing.assert_array_equal(got, want)
+        assert np.array_equal(np.signbit(got), np.signbit(want))
+
+
+@pytest.mark.parametrize("shape, dim", [((0, 2, 2), -1), ((2, 0), 1), ((2, 0), 0), ((0,), None), ((3, 0, 2), None)])
+def test_float16_prod_of_empty_slices_is_1(shape, dim):
+    x = tg.zeros(shape, dtype=tg.float16)
+    out = x.prod() if dim is None else x.prod(dim)
+    want = np.ones(() if dim is None else tuple(s for i, s in enumerate(shape) if i != dim % len(shape)), np.float16)
+    assert out.dtype == tg.float16
+    np.testing.assert_array_equal(out.numpy(), want)

@@ -846,7 +846,8 @@ def cross_array(a, b, axis=-1):
 
 def _fms(a, b, c, d):
     """fma(a, b, -(c d)) with c d rounded to the dtype: float32 in float64 (a b is exact there), float64 by
-    Dekker's exact product (an exact zero keeps IEEE's sign of the sum; an infinite c d wins over a finite a b)."""
+    Dekker's exact product (a zero has the sign of the exact a b - c d, an underflowing one's too: -0.25 * 5e-324 -
+    (-0.0) is -0.0; an infinite c d wins over a finite a b)."""
     from ..ops.extra_math import _fma64
 
     with np.errstate(all="ignore"):
@@ -854,7 +855,6 @@ def _fms(a, b, c, d):
         if a.dtype == np.float32:
             return (a.astype(np.float64) * b.astype(np.float64) - q.astype(np.float64)).astype(np.float32)
         out = _fma64(a, b, -q)
-        out = np.where(out == 0, a * b - q, out)
         return np.where(np.isinf(q) & np.isfinite(a) & np.isfinite(b), -q, out)
 
 

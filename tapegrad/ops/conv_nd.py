@@ -148,13 +148,13 @@ def _weight_grad_rule(xp, need, h, out, x, g, *, geo):
 
 @backward_op(grad=_weight_grad_rule, name="ConvolutionBackwardBackward0")
 def convolution_nd_weight_grad(x, g, *, geo):
-    """dw(x, g): the weight gradient of a convolution, (O, C/G, *K)."""
+    """dw(x, g): the weight gradient of a convolution, (O, C/G, *K): one matrix product per image, added up image
+    after image, as PyTorch's native kernels accumulate them (a gemm with beta = 1 per image): where products of
+    huge values overflow a sum over the whole batch, the per-image partial sums may not (-1.9e38 + -1.1e38)."""
     cols = _im2col(x, geo)  # (N, G, R, P)
     gg = _grouped_grad(g, geo)  # (N, G, O/G, P)
-    p = cols.shape[-1]
-    a = gg.transpose(1, 2, 0, 3).reshape(geo.G, geo.O // geo.G, geo.N * p)
-    b = cols.transpose(1, 0, 3, 2).reshape(geo.G, geo.N * p, geo.rows)
-    return np.matmul(a, b).reshape((geo.O, geo.C // geo.G) + geo.K)
+    per_image = np.matmul(gg, cols.transpose(0, 1, 3, 2))  # (N, G, O/G, R)
+    return np.add.reduce(per_image, axis=0).reshape((geo.O, geo.C // geo.G) + geo.K)
 
 
 # ---------------------------------------------------------------------- checks

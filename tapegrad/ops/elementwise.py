@@ -1581,22 +1581,45 @@ def lerp(input: Tensor, end: Tensor, weight: Tensor | float) -> Tensor:
         return _half_lerp(input, end, weight, exact)
     if not isinstance(weight, Tensor) and isinstance(weight, (int, float)) and _overflows(weight, dt):
         raise RuntimeError(f"lerp: weight={weight!r} cannot be converted to type {dt} without overflow")
+    w = weight._data if isinstance(weight, Tensor) else np.asarray(weight, dt)  # a number: rounded to the dtype
     try:
-        if isinstance(weight, Tensor):
-            w = weight._data
-            # NOTE: PyTorch's two-sided form: exact at both ends (weight 0 gives input, weight 1 gives end)
-            out = np.where(np.abs(w) < 0.5, x + w * (e - x), e - (e - x) * (1 - w))
-        else:
-            w = float(weight)  # type: ignore[assignment]
-            out = x + w * (e - x) if -0.5 < w < 0.5 else e - (e - x) * (1 - w)
+        out = _lerp_array(x, e, w)
     except ValueError:
         raise broadcast_error("lerp", *(t for t in (input, end, weight) if isinstance(t, Tensor))) from None
     if not isinstance(weight, Tensor):
+        w = float(weight)  # type: ignore[assignment]  # (the rule's number, at the gradient's precision)
+
         def lerp_rule(xp, need, g, out, a, b):
             return g * (1 - w) if need[0] else None, g * w if need[1] else None
 
         return record(out, (input, end), lerp_rule, "LerpBackward0")
     return _lerp_tensor_record(out, input, end, weight, exact)
+
+
+def _lerp_array(x, e, w):
+    """PyTorch's lerp kernel (aten/src/ATen/native/Lerp.h): the two-sided form, exact at both ends (weight 0 gives
+    x, weight 1 gives e), each side one fused multiply-add as compiled: ``x + w (e - x)`` for ``|w| < 0.5``,
+    ``e - (e - x) (1 - w)`` otherwise. (Unfused, the product would overflow: lerp(-1, 3e38, -1) is -3e38 in float32,
+    not -inf.) Arrays of one float dtype, float32 or float64 (float16 is computed in float32, as PyTorch's opmath).
+    NOTE: as its scalar loop's fnmadd, which negates the product, not a NaN: ``(e - x) (w - 1) + e``, with -0.0 for
+    w - 1 at w = 1, so a zero product has the sign of -(e - x) (its vectorized loop computes fma(w - 1, e - x, e),
+    +0.0 there: KNOWN lerp-weight-one-vectorized-zero)."""
+    with np.errstate(all="ignore"):
+        d = e - x
+        if w.ndim == 0:  # (a number: one side for every element)
+            return _fma(w, d, x) if np.abs(w) < 0.5 else _fma(d, w - 1 if w != 1 else -w.dtype.type(0), e)
+        small = np.abs(w) < 0.5
+        return _fma(np.where(small, w, np.where(w == 1, -0.0, w - 1)).astype(w.dtype), d, np.where(small, x, e))
+
+
+def _fma(x, y, z):
+    """``x * y + z`` rounded once, as the fused multiply-adds of PyTorch's compiled kernels: float32 in float64,
+    where the product of two float32 values is exact; float64 by Dekker's product and Knuth's sum."""
+    if x.dtype == np.float64 or y.dtype == np.float64 or z.dtype == np.float64:
+        from .extra_math import _fma64
+
+        return _fma64(x, y, z)
+    return np.asarray(np.multiply(x, y, dtype=np.float64) + z).astype(np.result_type(x, y, z))
 
 
 def _lerp_tensor_record(out, input, end, weight, exact):
@@ -1618,18 +1641,15 @@ def _lerp_write(data, end, weight):
             or end._data.dtype is not data.dtype or data.dtype.char not in "fd" \
             or not -128 <= weight <= 127 and _overflows(weight, data.dtype):
         return False
-    w, e = float(weight), end._data  # (the method refused a partly overlapping end already)
+    e = end._data  # (the method refused a partly overlapping end already)
     try:
-        d = np.asarray(e - data)  # (numpy makes a scalar of 0-d arrays' difference: an array to write into)
+        out = _lerp_array(data, e, np.asarray(weight, data.dtype))
     except ValueError:
         return False  # shapes that do not broadcast: the op explains
-    if d.shape != data.shape:
+    if np.shape(out) != data.shape:
         return False
     try:  # (read-only memory: numpy refuses before writing, and the door explains)
-        if -0.5 < w < 0.5:
-            np.add(data, np.multiply(w, d, out=d), out=data)  # x + w * (e - x)
-        else:
-            np.subtract(e, np.multiply(d, 1 - w, out=d), out=data)  # e - (e - x) * (1 - w)
+        np.copyto(data, out)
     except ValueError:
         return False
     return True
@@ -1640,14 +1660,11 @@ def _half_lerp(input, end, weight, exact=None):
     of the two-sided form one fused multiply-add (emulated in float64), rounded to float16 at the end."""
     x, e = input._data.astype(_FLOAT), end._data.astype(_FLOAT)
     w = weight._data.astype(_FLOAT) if isinstance(weight, Tensor) else np.float32(weight)
-    with np.errstate(all="ignore"):
-        try:
-            d = (e - x).astype(np.float64)
-            small = x + w.astype(np.float64) * d
-            large = e - d * (1 - w).astype(np.float64)
-        except ValueError:
-            raise broadcast_error("lerp", *(t for t in (input, end, weight) if isinstance(t, Tensor))) from None
-        out = np.where(np.abs(w) < 0.5, small, large).astype(_FLOAT).astype(_HALF)
+    try:
+        with np.errstate(over="ignore"):
+            out = _lerp_array(x, e, w).astype(_HALF)
+    except ValueError:
+        raise broadcast_error("lerp", *(t for t in (input, end, weight) if isinstance(t, Tensor))) from None
     if not isinstance(weight, Tensor):
         def lerp_rule(xp, need, g, out, a, b):
             return g * (1 - w) if need[0] else None, g * w if need[1] else None

@@ -377,13 +377,16 @@ DISCONTINUOUS = {"floor", "ceil", "round", "trunc", "fix", "frac", "sign", "sgn"
                  "bernoulli", "one_hot", "unique", "heaviside", "bucketize", "item", "tolist", "tensor",
                  # singular at 0 (or at the edge of their domain): x / 0 takes the sign of a rounded x
                  "div", "divide", "true_divide", "reciprocal", "rsqrt", "atan2", "arctan2", "pow", "log", "log2",
-                 "log10", "log1p", "sqrt", "acos", "asin", "arccos", "arcsin", "atanh", "arctanh", "float_power",
-                 "xlogy", "lerp",
-                 "erfinv", "logit", "lgamma", "digamma", "polygamma", "mvlgamma", "igamma", "igammac",
+                 "log10", "log1p", "sqrt", "acos", "asin", "arccos", "arcsin", "acosh", "arccosh", "atanh", "arctanh",
+                 "float_power", "xlogy", "lerp", "erfinv", "logit", "lgamma", "digamma", "polygamma", "mvlgamma",
+                 "igamma", "igammac",
                  # periodic: at large arguments one ulp of the input is many periods
                  "sin", "cos", "tan", "sinc", "as_tensor", "new_tensor",
                  # jump where the input crosses a threshold
-                 "threshold", "hardshrink"}
+                 "threshold", "hardshrink",
+                 # the mantissa jumps from 1 to 0.5 at each power of two, and from 0 to [0.5, 1) where a rounding
+                 # residue (qr's -1.6e-16 of a singular matrix) stands for an exact 0
+                 "frexp"}
 DISCONTINUOUS_OPS = {"//", "%", "==", "!=", "<", "<=", ">", ">=", "//=", "%=", "r//", "r%", "r==", "r!=", "r<",
                      "r<=", "r>", "r>=", "/", "r/", "/=", "**", "r**", "**="}
 # ops that sum many products: rounding errors scale with the magnitude of the terms, not of the result
