@@ -2077,6 +2077,37 @@ known_class(
          "incoming gradient by alpha first", COMBINE, status="pytorch-bug")
 
 
+def blas_alpha_rounds_an_operand(d):
+    """addmm/addmv/addbmm/baddbmm through PyTorch's BLAS call (baddbmm from 400 multiply-adds) with |alpha| other
+    than 0 and 1, whose operands' values times alpha leave the float range (overflow, or below its normal numbers),
+    or whose products overflow."""
+    alpha, (_, m1, m2) = kw(d, "alpha"), d.inputs[:3]
+    if not isinstance(alpha, (int, float)) or abs(alpha) in (0, 1) or not (isf(m1) and isf(m2)):
+        return False
+    if d.op.removeprefix("Tensor.").rstrip("_") == "baddbmm" and m1.shape[-2] * m1.shape[-1] * m2.shape[-1] < 400:
+        return False  # PyTorch's own kernel, alpha after the sum, as tapegrad
+    info, top = torch.finfo(m1.dtype), []
+    for t in (m1, m2):
+        a = t.detach().abs().double()
+        a = a[torch.isfinite(a) & (a > 0)]
+        if a.numel() and bool(((a * abs(alpha) > info.max) | (a * abs(alpha) < info.tiny)).any()):
+            return True
+        top.append(float(a.max()) if a.numel() else 0.0)
+    return top[0] * top[1] > info.max
+
+
+known_class(
+    "blas-alpha-scales-an-operand", fam("addmm", "addmv", "addbmm", "baddbmm"), {"nan", "inf", "value"},
+    blas_alpha_rounds_an_operand,
+    """
+    torch.addmm(torch.zeros(1, 1), torch.tensor([[-3e38, 1.0]]), torch.tensor([[0.0], [1.0]]), alpha=2)
+    """, "README: addmm/addmv/addbmm/baddbmm with |alpha| != 1: PyTorch's MKL gemm/gemv scales one operand by alpha "
+         "before the product for some shapes and layouts (which one, and whether, varies: (1, 2) @ (2, 1) scales "
+         "mat1, 2 * -3e38 = -inf, times 0 is NaN here) and the sum after for others; tapegrad computes alpha * "
+         "(mat1 @ mat2) always, as PyTorch's own kernels (baddbmm's small-matrix kernel, bmm_out_or_baddbmm_), "
+         "2.0 here", COMBINE, status="by-design")
+
+
 def cov_int_sum_wraps(d):
     """cov of an int tensor whose (fweights-weighted) observation sums leave int64's range."""
     x = x0(d)
