@@ -1040,6 +1040,17 @@ known_class(
          "(x.grad is [[-2, -2]] here, 3 is right); tapegrad refuses the backward", "tapegrad/ops/combine.py",
     status="pytorch-bug")
 known_class(
+    "lapack-result-row-major", fam("kron", "view", inplace=False), RAISES_THERE,
+    lambda d: torch_says(d, "view size is not compatible") and any(
+        not t.is_contiguous() and h.is_contiguous() for t, h in zip(d.inputs[:2], d.here_inputs[:2])),
+    # (the inputs are clones, contiguous unless dense: a layout only PyTorch makes, as LAPACK's column-major result)
+    """
+    torch.kron(torch.linalg.solve(torch.tensor([[2.0, -2.5], [0.5, 3.0]]), torch.eye(2)), torch.ones(2, 2))
+    """, "PyTorch returns LAPACK's results in column-major layout (strides (1, n)): solve, lu_solve, qr, svd, "
+         "cholesky, eigh, lu_factor, triangular_solve, lstsq, ...; tapegrad's are row-major (inverse, inv_ex and "
+         "cholesky_solve are column-major already), so kron's final view or view() of them fails in PyTorch only",
+    LI)
+known_class(
     "pytorch-kron-unsafe-view-write-cast-operand", INPLACE, GRADS,
     lambda d: d.op in INPLACE and len(d.inputs) >= 1 and not isf(x0(d)) and not x0(d).requires_grad
     and any(r in ("kron", "Tensor.kron") for r in d.readers),

@@ -713,6 +713,33 @@ def test_matmul_matrix_times_batch_keeps_the_folded_copy(ash, bsh, b_grad):
     assert y.grad_fn.name() == ty.grad_fn.name()
 
 
+@pytest.mark.parametrize("ash,bsh", [((1, 2), (0, 2, 3)), ((1, 2), (3, 2, 3)), ((2, 2), (3, 2, 1)), ((0, 2), (3, 2, 3)),
+                                     ((2, 2), (0, 2, 3)), ((1, 1, 2), (3, 2, 3)), ((2, 2), (3, 2, 3)),
+                                     ((1, 2, 2), (1, 2, 3))])
+@pytest.mark.parametrize("lib_name", ["tapegrad", "torch"])
+def test_matmul_matrix_times_batch_is_a_view_where_the_folded_transpose_is_contiguous(ash, bsh, lib_name):
+    # PyTorch folds a matrix that requires grad times a batch as (b.mT @ a.mT).mT and makes that contiguous: where
+    # the transpose is contiguous already (a row or a column of a, an empty result), it is the result itself, a
+    # view of the product (UnsafeViewBackward0): detach_() refuses it, and a write into it reaches a's gradient
+    lib = pytest.importorskip(lib_name)
+    view = ash[-2] <= 1 or bsh[-1] <= 1 or 0 in bsh[:-2]
+    view = view and (len(ash) == 2 or ash[0] == 1 != bsh[0])
+    a = lib.tensor(np.arange(math.prod(ash), dtype=np.float64).reshape(ash), requires_grad=True)
+    b = lib.tensor(np.arange(math.prod(bsh), dtype=np.float64).reshape(bsh))
+    y = a @ b
+    assert y.grad_fn.name() == ("TransposeBackward0" if view else "UnsafeViewBackward0" if len(ash) == 3
+                                else "CloneBackward0")
+    if view:
+        with pytest.raises(RuntimeError, match="(?i)can't detach views in.place"):
+            y.detach_()
+    y.mul_(lib.arange(y.shape[-1], dtype=lib.float64))  # a write through the view reaches the product's node
+    y.sum().backward()
+    weights = np.broadcast_to(np.arange(bsh[-1], dtype=np.float64), y.shape)
+    full = weights @ np.swapaxes(b.detach().numpy(), -1, -2)
+    want = full.sum(axis=tuple(range(full.ndim - 2))).reshape(ash)
+    np.testing.assert_allclose(a.grad.numpy(), want)
+
+
 def _matmul_then_write_b(lib, a_np, b_np, b_grad):
     """``y = a @ b`` in ``lib``, then ``b`` doubled in place under no_grad; returns (a, b's leaf, y)."""
     a = lib.tensor(a_np, requires_grad=True)
@@ -777,3 +804,18 @@ def test_einsum_of_several_operands_with_a_sum_is_a_view_as_pytorch(equation, sh
     assert_gradients(lambda *ts: tg.einsum(equation, *ts), *arrays_)
     torch = pytest.importorskip("torch")
     assert torch.einsum(equation, *[torch.from_numpy(a) for a in arrays_])._is_view() == view
+
+
+@pytest.mark.parametrize("lib_name", ["tapegrad", "torch"])
+@pytest.mark.parametrize("name", ["inverse", "linalg.inv", "linalg.inv_ex"])
+def test_inverse_is_column_major_as_lapacks_result(lib_name, name):
+    # PyTorch's inverse is getrs' result on the identity: LAPACK's column-major layout, strides (1, n) and batched
+    # (n * n, 1, n), which ops that follow the layout see (kron's final view of it fails in both libraries)
+    lib = pytest.importorskip(lib_name)
+    f = {"inverse": lambda a: a.inverse(), "linalg.inv": lib.linalg.inv,
+         "linalg.inv_ex": lambda a: lib.linalg.inv_ex(a).inverse}[name]
+    a = lib.tensor([[2.0, -2.5, 0.0], [0.5, 3.0, 1.0], [0.0, 0.25, 4.0]], dtype=lib.float64)
+    assert tuple(f(a).stride()) == (1, 3) and not f(a).is_contiguous()
+    assert tuple(f(a.expand(2, 3, 3)).stride()) == (9, 1, 3)
+    with pytest.raises(RuntimeError, match="view size is not compatible"):
+        lib.kron(f(a), lib.ones(2, 2, dtype=lib.float64))

@@ -216,7 +216,8 @@ def inv_ex(A: Tensor, *, check_errors: bool = False, out=None):
     check_matrix(op, A, square=True)
     a = A._data
     value, info = _inverse(op, a, check_errors)
-    result = record(value.astype(a.dtype, copy=False), (A,), _core._inv_rule, "LinalgInvExBackward0")
+    result = record(_core.column_major(value.astype(a.dtype, copy=False)), (A,), _core._inv_rule,
+                    "LinalgInvExBackward0")
     return linalg_inv_ex(result, wrap(info))
 
 
@@ -262,8 +263,8 @@ def inv(A: Tensor, *, out=None) -> Tensor:
     op = "linalg.inv"
     _no_out(op, out)
     check_matrix(op, A, square=True)
-    value = _inverse(op, A._data, True)[0]
-    return record(value.astype(A._data.dtype, copy=False), (A,), _core._inv_rule, "LinalgInvExBackward0")
+    value = _core.column_major(_inverse(op, A._data, True)[0].astype(A._data.dtype, copy=False))
+    return record(value, (A,), _core._inv_rule, "LinalgInvExBackward0")
 
 
 

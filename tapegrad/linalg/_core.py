@@ -55,6 +55,12 @@ def check_float(op: str, x: Tensor, low_precision: bool = False) -> None:
         raise RuntimeError(f"{op}: Low precision dtypes not supported. Got {torch_dtype_name(dt)}")
 
 
+def column_major(value: np.ndarray) -> np.ndarray:
+    """``value``'s matrices in LAPACK's column-major layout (strides (1, n), batched (n * k, 1, n)), as PyTorch
+    returns its LAPACK results: ops that follow the layout (kron's final view, view, is_contiguous) see it."""
+    return np.swapaxes(np.ascontiguousarray(np.swapaxes(value, -1, -2)), -1, -2)
+
+
 def check_lapack_dtype(kernel: str, x: Tensor) -> None:
     """PyTorch's refusal of a LAPACK kernel (``"orgqr_cpu"``) for a dtype it has no kernel for: only float32 and
     float64 (and complex) are implemented; float16, bfloat16, integers and bool raise NotImplementedError."""
