@@ -646,7 +646,8 @@ known_class(
     """, "PyTorch's bilinear fails on a size-0 feature dimension (its internal reshape(-1, 0)); tapegrad computes",
     NF, status="pytorch-bug")
 known_class(
-    "nonfinite-products", MATMUL | F("bilinear", "conv2d", "linear") | {"conv2d"} | fam("cov", inplace=False),
+    "nonfinite-products", MATMUL | F("bilinear", "conv2d", "linear") | {"conv2d"} | fam("cov", inplace=False)
+    | fam("addmm", "addmv", "baddbmm"),
     {"nan", "inf", "value", "grad-nan", "grad-inf", "grad-value"},
     lambda d: any_in(d, lambda t: nonfinite(t) or big(t)),
     """
@@ -658,7 +659,7 @@ known_class(
          "of products gives inf * 0 = NaN in other places; PyTorch's dilated conv2d skips taps that fall in the "
          "padding for a batch of 2 but not of 1 (NaN there); cov's mm likewise: PyTorch's float32 mm rounds each "
          "product, so two that overflow with opposite signs give NaN where the exact dot product (tapegrad's "
-         "fused multiply-adds) is +-inf", NF, status="pytorch-bug")
+         "fused multiply-adds) is +-inf; addmm/addmv/baddbmm's products likewise", NF, status="pytorch-bug")
 
 
 def all_ignored(d):
