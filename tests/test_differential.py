@@ -51,8 +51,8 @@ class Known:
     :class:`~differential.core.Discrepancy`); ``repro``: a minimal program whose last line differs (run with
     ``torch`` bound to each library); ``bullet``: where issue 9 lists it ("new" if it does not); ``file``: the
     file that must change; ``status``: "bug", or "by-design" / "pytorch-bug" for differences to keep; ``host``:
-    for a difference only some CPUs show (PyTorch's MKL rounds differently on them), whether this one does (the
-    entry neither matches nor is checked elsewhere).
+    for a repro only some CPUs show (PyTorch's MKL rounds differently on them), whether this one does: elsewhere
+    the repro is not checked (the entry still matches there; its condition is what keeps it narrow).
     """
 
     key: str
@@ -77,7 +77,7 @@ def known_class(key, ops_, kinds, when, repro, bullet, file, status="bug", host=
 def known(d):
     """The key of the KNOWN entry that covers discrepancy ``d``, or None."""
     for k in KNOWN:
-        if d.op in k.ops and d.kind in k.kinds and (k.host is None or k.host()):
+        if d.op in k.ops and d.kind in k.kinds:
             try:
                 if k.when(d):
                     return k.key
@@ -191,6 +191,18 @@ def big(t):
     a = a[torch.isfinite(a) & (a > 0)]
     info = torch.finfo(t.dtype)
     return bool(a.numel()) and bool((a > info.max ** 0.5).any() or (a < info.tiny ** 0.5).any())
+
+
+@functools.cache
+def mkl_fuses():
+    """Whether this host's MKL (PyTorch's CPU BLAS and LAPACK) takes its fused multiply-add paths, as on the Intel
+    CPUs tapegrad's LAPACK order was measured on: getrf's update of [[3, 1.5], [1, 0.5]] leaves the pivot
+    2.8e-17 (tapegrad's); on the AMD EPYC hosts we ran MKL rounds the product first, and the pivot is 0."""
+    return bool(torch.linalg.lu_factor_ex(torch.tensor([[3.0, 1.5], [1.0, 0.5]], dtype=torch.float64)).LU[1, 1] != 0)
+
+
+def mkl_rounds_twice():
+    return not mkl_fuses()
 
 
 def large(t):
@@ -780,7 +792,7 @@ known_class(
          "ormqr, float32 potri with upper=False (MKL's sgemv order)). By design: the value is the same (0 == -0.0); "
          "tapegrad computes with numpy's LAPACK (OpenBLAS) or in reference LAPACK's order and does not emulate "
          "MKL's kernels, whose zero signs PyTorch's reproducibility note does not promise across platforms", LI,
-    status="by-design")
+    status="by-design", host=mkl_fuses)
 known_class(
     "special-poles", SPECIAL_M, {"value", "inf", "nan", "signed-zero"} | GRADS | STATE,
     lambda d: any_in(d, at_pole) or from_periodic(d),
@@ -1041,17 +1053,6 @@ known_class(
          "(x.grad is [[-2, -2]] here, 3 is right); tapegrad refuses the backward", "tapegrad/ops/combine.py",
     status="pytorch-bug")
 known_class(
-    "lapack-result-row-major", fam("kron", "view", inplace=False), RAISES_THERE,
-    lambda d: torch_says(d, "view size is not compatible") and any(
-        not t.is_contiguous() and h.is_contiguous() for t, h in zip(d.inputs[:2], d.here_inputs[:2])),
-    # (the inputs are clones, contiguous unless dense: a layout only PyTorch makes, as LAPACK's column-major result)
-    """
-    torch.kron(torch.linalg.solve(torch.tensor([[2.0, -2.5], [0.5, 3.0]]), torch.eye(2)), torch.ones(2, 2))
-    """, "PyTorch returns LAPACK's results in column-major layout (strides (1, n)): solve, lu_solve, qr, svd, "
-         "cholesky, eigh, lu_factor, triangular_solve, lstsq, ...; tapegrad's are row-major (inverse, inv_ex and "
-         "cholesky_solve are column-major already), so kron's final view or view() of them fails in PyTorch only",
-    LI)
-known_class(
     "pytorch-kron-unsafe-view-write-cast-operand", INPLACE, GRADS,
     lambda d: d.op in INPLACE and len(d.inputs) >= 1 and not isf(x0(d)) and not x0(d).requires_grad
     and any(r in ("kron", "Tensor.kron") for r in d.readers),
@@ -1114,14 +1115,6 @@ def exactly_singular(t):
     return bool((torch.isfinite(a).all(-1).all(-1) & (torch.linalg.det(a) == 0)).any())
 
 
-@functools.cache
-def mkl_lu_rounds_twice():
-    """Whether this host's MKL (PyTorch's CPU LAPACK) rounds getrf's updates a - l u twice, product then
-    difference: on the AMD EPYC hosts we ran, the last pivot of [[3, 1.5], [1, 0.5]] is 0; on the Intel hosts
-    tapegrad's LU was measured on, one fused multiply-add, 2.8e-17 (tapegrad's)."""
-    return bool(torch.linalg.lu_factor_ex(torch.tensor([[3.0, 1.5], [1.0, 0.5]], dtype=torch.float64)).LU[1, 1] == 0)
-
-
 def lu_rounding_differs(d):
     """A square float matrix (the first input) whose LU, or its transpose's (det's getrf of A^T), differs between
     tapegrad and PyTorch: numerical singularity, where LU's last pivots are the rounding's noise."""
@@ -1137,7 +1130,7 @@ def lu_rounding_differs(d):
 
 
 known_class(
-    "mkl-lu-rounds-twice-on-this-cpu", fam("det", "logdet", "slogdet", "inverse", "matrix_power", "lu", "solve",
+    "mkl-lu-rounds-twice", fam("det", "logdet", "slogdet", "inverse", "matrix_power", "lu", "solve",
                                            inplace=False),
     {"value", "nan", "inf", "signed-zero", RAISES_HERE, RAISES_THERE} | GRADS, lu_rounding_differs,
     """
@@ -1146,7 +1139,7 @@ known_class(
          "PyTorch's MKL on Intel CPUs, each update a - l u one fused multiply-add; on other CPUs (AMD EPYC) MKL "
          "rounds the product first, so a last pivot of rounding noise (7.2e-10 here, sign -1) is exactly 0 there "
          "(sign -0.0). PyTorch does not promise these bits across CPUs", LI, status="by-design",
-    host=mkl_lu_rounds_twice)
+    host=mkl_rounds_twice)
 known_class(
     "pytorch-matrix-exp-half", fam("matrix_exp", inplace=False), RAISES_HERE,
     lambda d: dt(x0(d)) in ("float16", "bfloat16") and here_says(d, "Low precision dtypes not supported"),
@@ -1945,7 +1938,7 @@ known_class(
     """, "README: float32 addbmm whose products overflow: PyTorch's runs addmm per batch (MKL's sgemm, whose "
          "fused multiply-adds keep the first partial sum's inf: inf here), tapegrad's sums bmm's rounded products "
          "(inf - inf: NaN, as PyTorch's own bmm of the same matrices); the exact value, -1.5e38, is neither",
-         COMBINE, status="by-design")
+         COMBINE, status="by-design", host=mkl_fuses)
 known_class(
     "pytorch-take-along-dim-noncontiguous", fam("take_along_dim", inplace=False), RAISES_THERE,
     lambda d: torch_says(d, "view size is not compatible") and (len(d.call.args) < 3 or arg(d, 2) is None)
@@ -2617,7 +2610,7 @@ def test_known_entry_still_differs(entry):
     """Each KNOWN entry's repro still differs from PyTorch; if not, the class is fixed: delete the entry."""
     core.load_torch()
     if entry.host is not None and not entry.host():
-        pytest.skip(f"KNOWN[{entry.key}] shows on other CPUs only")
+        pytest.skip(f"KNOWN[{entry.key}]'s repro shows on other CPUs only")
     here, there = run_repro(entry.repro, tg), run_repro(entry.repro, torch)
     if here[0] != there[0]:
         return

@@ -806,6 +806,60 @@ def test_einsum_of_several_operands_with_a_sum_is_a_view_as_pytorch(equation, sh
     assert torch.einsum(equation, *[torch.from_numpy(a) for a in arrays_])._is_view() == view
 
 
+_A = [[2.0, -2.5, 0.0], [0.5, 3.0, 1.0], [0.0, 0.25, 4.0]]
+_B = [[1.0, 2.0], [3.0, -1.0], [0.5, 0.25]]
+_LAPACK_RESULTS = {  # name: (function of the library, A, B and the Cholesky factor L; PyTorch's layout)
+    "inverse": (lambda lib, a, b, l: a.inverse(), "F"), "linalg.inv": (lambda lib, a, b, l: lib.linalg.inv(a), "F"),
+    "linalg.inv_ex": (lambda lib, a, b, l: lib.linalg.inv_ex(a).inverse, "F"),
+    "matrix_power(-1)": (lambda lib, a, b, l: a.matrix_power(-1), "F"),
+    "linalg.solve": (lambda lib, a, b, l: lib.linalg.solve(a, b), "F"),
+    "linalg.solve(left=False)": (lambda lib, a, b, l: lib.linalg.solve(a, b.mT, left=False), "C"),
+    "linalg.lu_solve": (lambda lib, a, b, l: lib.linalg.lu_solve(*lib.linalg.lu_factor(a), b), "F"),
+    "linalg.lu_solve(left=False)": (lambda lib, a, b, l: lib.linalg.lu_solve(*lib.linalg.lu_factor(a), b.mT,
+                                                                              left=False), "C"),
+    "linalg.lu_factor": (lambda lib, a, b, l: lib.linalg.lu_factor(a).LU, "F"),
+    "linalg.cholesky": (lambda lib, a, b, l: l, "F"),
+    "linalg.cholesky(upper=True)": (lambda lib, a, b, l: lib.linalg.cholesky(l @ l.mT, upper=True), "F"),
+    "cholesky_solve": (lambda lib, a, b, l: lib.cholesky_solve(b, l), "F"),
+    "cholesky_inverse": (lambda lib, a, b, l: lib.cholesky_inverse(l), "F"),
+    "triangular_solve": (lambda lib, a, b, l: lib.triangular_solve(b, l, upper=False).solution, "F"),
+    "triangular_solve.cloned_coefficient": (lambda lib, a, b, l: lib.triangular_solve(b, l, upper=False)[1], "F"),
+    "linalg.solve_triangular": (lambda lib, a, b, l: lib.linalg.solve_triangular(l, b, upper=False), "F"),
+    "linalg.solve_triangular(left=False)": (lambda lib, a, b, l: lib.linalg.solve_triangular(l, b.mT, upper=False,
+                                                                                             left=False), "F"),
+    "linalg.qr.Q": (lambda lib, a, b, l: lib.linalg.qr(b).Q, "F"), "linalg.qr.R": (lambda lib, a, b, l: lib.linalg.qr(b).R, "F"),
+    "linalg.svd.U": (lambda lib, a, b, l: lib.linalg.svd(b).U, "F"),
+    "linalg.svd.Vh": (lambda lib, a, b, l: lib.linalg.svd(b, full_matrices=False).Vh, "F"),
+    "svd.V": (lambda lib, a, b, l: b.svd().V, "C"),
+    "linalg.eigh.eigenvectors": (lambda lib, a, b, l: lib.linalg.eigh(l @ l.mT).eigenvectors, "F"),
+    "linalg.householder_product": (lambda lib, a, b, l: lib.linalg.householder_product(b, lib.tensor([0.5, 0.25],
+                                                                                        dtype=lib.float64)), "F"),
+    "linalg.ldl_factor": (lambda lib, a, b, l: lib.linalg.ldl_factor(l @ l.mT).LD, "F"),
+    "linalg.lstsq": (lambda lib, a, b, l: lib.linalg.lstsq(a, b).solution, "F"),
+}
+
+
+@pytest.mark.parametrize("lib_name", ["tapegrad", "torch"])
+@pytest.mark.parametrize("name", sorted(_LAPACK_RESULTS))
+def test_lapack_results_have_pytorchs_column_major_layout(lib_name, name):
+    # PyTorch returns LAPACK's results in LAPACK's column-major layout (strides (1, m), batched (m * n, 1, m); the
+    # transposed systems, left=False, their transpose), which ops that follow the layout see: kron's final view
+    # and view() fail on them in both libraries
+    lib = pytest.importorskip(lib_name)
+    f, layout = _LAPACK_RESULTS[name]
+    a, b = lib.tensor(_A, dtype=lib.float64), lib.tensor(_B, dtype=lib.float64)
+    out = f(lib, a, b, lib.linalg.cholesky(a @ a.mT + lib.eye(3, dtype=lib.float64)))
+    rows, cols = out.shape[-2:]
+    assert tuple(out.stride()) == ((1, rows) if layout == "F" else (cols, 1)), tuple(out.stride())
+    if layout == "F":
+        with pytest.raises(RuntimeError, match="view size is not compatible"):
+            lib.kron(out, lib.ones(2, 2, dtype=lib.float64))
+    if layout == "F" and name not in ("linalg.householder_product", "linalg.lstsq"):
+        batched = f(lib, a.expand(2, 3, 3), b.expand(2, 3, 2),
+                    lib.linalg.cholesky((a @ a.mT + lib.eye(3, dtype=lib.float64)).expand(2, 3, 3)))
+        assert tuple(batched.stride()) == (rows * cols, 1, rows)
+
+
 @pytest.mark.parametrize("lib_name", ["tapegrad", "torch"])
 @pytest.mark.parametrize("name", ["inverse", "linalg.inv", "linalg.inv_ex"])
 def test_inverse_is_column_major_as_lapacks_result(lib_name, name):

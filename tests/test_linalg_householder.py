@@ -298,7 +298,7 @@ def _torch_with_intel_mkl_rounding():
     """PyTorch, for the comparisons of LAPACK results bit for bit (signs of zero, pivots of rounding noise): they
     hold where PyTorch's MKL rounds as on the Intel CPUs tapegrad's LAPACK order was measured on (each update one
     fused multiply-add: the last LU pivot of [[3, 1.5], [1, 0.5]] is 2.8e-17); on others (AMD EPYC) MKL rounds
-    twice and those bits differ by design (README; KNOWN mkl-lu-rounds-twice-on-this-cpu)."""
+    twice and those bits differ by design (README; KNOWN mkl-lu-rounds-twice)."""
     torch = pytest.importorskip("torch")
     if torch.linalg.lu_factor_ex(torch.tensor([[3.0, 1.5], [1.0, 0.5]], dtype=torch.float64)).LU[1, 1] == 0:
         pytest.skip("this CPU's MKL rounds LAPACK's updates twice (no fused multiply-add): PyTorch's bits differ")

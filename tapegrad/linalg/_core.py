@@ -58,6 +58,8 @@ def check_float(op: str, x: Tensor, low_precision: bool = False) -> None:
 def column_major(value: np.ndarray) -> np.ndarray:
     """``value``'s matrices in LAPACK's column-major layout (strides (1, n), batched (n * k, 1, n)), as PyTorch
     returns its LAPACK results: ops that follow the layout (kron's final view, view, is_contiguous) see it."""
+    if value.ndim < 2:
+        return value
     return np.swapaxes(np.ascontiguousarray(np.swapaxes(value, -1, -2)), -1, -2)
 
 
@@ -599,9 +601,13 @@ def several(inputs: tuple, arrays: list, rule, name: str) -> list:
     node = record(np.concatenate([np.asarray(a, dtype).reshape(-1) for a in arrays]), tuple(inputs), packed_rule,
                   name)
     outputs = []
-    for lo, hi, shape in zip(bounds[:-1], bounds[1:], shapes, strict=True):
-        outputs.append(record(node._data[lo:hi].reshape(shape).copy(), (node,), _piece_rule(lo, hi, shape, total),
-                              name))
+    for a, lo, hi, shape in zip(arrays, bounds[:-1], bounds[1:], shapes, strict=True):
+        piece = node._data[lo:hi].reshape(shape)
+        if a.ndim >= 2 and not a.flags.c_contiguous and np.swapaxes(a, -1, -2).flags.c_contiguous:
+            piece = np.swapaxes(np.swapaxes(piece, -1, -2).copy(), -1, -2)  # a column-major output stays one
+        else:
+            piece = piece.copy()
+        outputs.append(record(piece, (node,), _piece_rule(lo, hi, shape, total), name))
     return outputs
 
 
