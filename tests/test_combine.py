@@ -7,6 +7,7 @@ dtypes and gradients against PyTorch, errors.
 
 import doctest
 import math
+from fractions import Fraction
 
 import numpy as np
 import pytest
@@ -1428,6 +1429,27 @@ def test_cross_fuses_each_difference_into_a_multiply_add_as_pytorch(x, same, dty
     np.testing.assert_array_equal(np.isnan(got), np.isnan(want))
     np.testing.assert_array_equal(np.signbit(got)[~np.isnan(got)], np.signbit(want)[~np.isnan(want)])
     np.testing.assert_allclose(got, want, rtol=1e-6, atol=0)
+
+
+_SUBNORMAL_EDGES = st.sampled_from([5e-324, -5e-324, 7e-310, -2e-300, 1e-160, -1e-160, -0.25, 0.5, -3.0, 0.0, -0.0])
+
+
+@given(a=hnp.arrays(np.float64, (3,), elements=_SUBNORMAL_EDGES),
+       b=hnp.arrays(np.float64, (3,), elements=_SUBNORMAL_EDGES))
+@example(a=np.array([-0.25, 5e-324, -3.0]), b=np.array([-0.25, 5e-324, -3.0]))  # -0.25 * 5e-324 - (-0.0): -0.0
+@example(a=np.array([-2e-300, 0.0, 0.25]), b=np.array([-5e-324, 7e-310, 1.5]))  # -1.4e-609 - (-0.0): -0.0
+def test_cross_difference_below_the_subnormals_keeps_its_exact_sign(a, b):
+    # fma(a1, b2, -(a2 b1)) is one rounding of the exact difference: where that is a nonzero below the smallest
+    # subnormal it rounds to the zero of its sign (PyTorch's -0.0), not to IEEE's sum of the two rounded products
+    got = tg.linalg.cross(tg.tensor(a), tg.tensor(b)).numpy()
+    with np.errstate(all="ignore"):
+        exact = [Fraction(a[i]) * Fraction(b[j]) - Fraction(float(a[j] * b[i])) for i, j in ((1, 2), (2, 0), (0, 1))]
+    for k, e in enumerate(exact):
+        if got[k] == 0 and e != 0:
+            assert np.signbit(got[k]) == (e < 0), (k, e)
+        elif e == 0:  # an exact zero: IEEE's sum of the (exact) product and -q
+            assert got[k] == 0 and np.signbit(got[k]) == np.signbit(a[(k + 1) % 3] * b[(k + 2) % 3]
+                                                                   - a[(k + 2) % 3] * b[(k + 1) % 3])
 
 
 def test_cross_gradient_matches_pytorch_with_broadcasting():

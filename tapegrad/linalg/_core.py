@@ -866,8 +866,25 @@ def _fms(a, b, c, d):
         if a.dtype == np.float32:
             return (a.astype(np.float64) * b.astype(np.float64) - q.astype(np.float64)).astype(np.float32)
         out = _fma64(a, b, -q)
-        out = np.where(out == 0, a * b - q, out)
+        zero = out == 0
+        if zero.any():
+            out = np.where(zero, _fms_zero_sign(a, b, q), out)
         return np.where(np.isinf(q) & np.isfinite(a) & np.isfinite(b), -q, out)
+
+
+def _fms_zero_sign(a, b, q):
+    """The zero that fma(a, b, -q) rounds to where it is 0: -0.0 or +0.0 by the sign of the exact a b - q where
+    that is a nonzero below the subnormals (-0.25 * 5e-324 - (-0.0) is -1.25e-324: -0.0), IEEE's sum a b - q of
+    an exact zero otherwise. That sign is read from a b - q scaled by 2 ** -(ea + eb), exactly (a = fa 2 ** ea
+    and b = fb 2 ** eb with fa, fb in [0.5, 1): fused, fa fb - q 2 ** -(ea + eb) is in the normal range)."""
+    from ..ops.extra_math import _fma64
+
+    plain = a * b - q
+    fa, ea = np.frexp(a)
+    fb, eb = np.frexp(b)
+    scaled = _fma64(fa, fb, -np.ldexp(q, -(ea + eb)))
+    signed = np.where(scaled < 0, -0.0, np.where(scaled > 0, 0.0, plain))
+    return np.where((a != 0) & (b != 0) & np.isfinite(scaled), signed, plain)
 
 
 # ---------------------------------------------------------------------- lu_solve
