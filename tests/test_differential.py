@@ -1116,10 +1116,15 @@ def exactly_singular(t):
 
 
 def lu_rounding_differs(d):
-    """A square float matrix (the first input) whose LU, or its transpose's (det's getrf of A^T), differs between
-    tapegrad and PyTorch: numerical singularity, where LU's last pivots are the rounding's noise."""
+    """A square float matrix (the first input), numerically singular (its determinant at the level of rounding
+    noise, where LU's last pivots are that noise) or with inf/nan, whose LU, or its transpose's (det's getrf of
+    A^T), differs between tapegrad and PyTorch."""
+    from tapegrad.linalg import _core as lu_core
+
     a = x0(d).detach()
     if not isf(a) or a.dim() < 2 or a.shape[-1] != a.shape[-2] or a.numel() == 0 or a.dtype == torch.float16:
+        return False
+    if not nonfinite(a) and not lu_core.near_singular(a.numpy()):
         return False
     for m in (a, a.mT.contiguous()):
         ours = tg.linalg.lu_factor_ex(tg.tensor(m.numpy())).LU.numpy()
