@@ -1135,3 +1135,19 @@ def test_det_gradient_of_a_singular_matrix_is_its_cofactor_matrix(n, data, k, dt
     y = torch.tensor(a, dtype=getattr(torch, dtype), requires_grad=True)
     (want,) = torch.autograd.grad(torch.det(y), y, create_graph=True)
     np.testing.assert_allclose(x.grad.numpy(), want.detach().numpy(), rtol=1e-5, atol=1e-5)
+
+
+def test_slogdet_gradient_whose_inverse_overflows_spreads_nan_as_lapack():
+    # logabsdet's gradient A^-T solved by getrs on A's LU (PyTorch's slogdet_backward): where the solution
+    # overflows float32 (a subnormal pivot), the substitution meets inf * 0 and inf - inf: NaN in the second
+    # column, as PyTorch's; numpy's solver gave finite values there
+    a = np.array([[[0.0, 1.5], [1e-40, 3.0]]], np.float32)
+    x = tg.tensor(a, requires_grad=True)
+    with np.errstate(all="ignore"):
+        x.slogdet()[1].sum().backward()
+    g = x.grad.numpy()
+    assert np.isinf(g[..., 0]).all() and np.isnan(g[..., 1]).all()
+    torch = pytest.importorskip("torch")
+    t = torch.tensor(a, requires_grad=True)
+    t.slogdet()[1].sum().backward()
+    np.testing.assert_array_equal(g, t.grad.numpy())

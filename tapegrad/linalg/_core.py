@@ -540,11 +540,15 @@ def logabsdet_rule(use_t):
 def lu_solve_adjoint_array(a, b, use_t=True):
     """X with A^T X = B, as PyTorch's linalg.solve(A^T, B) and slogdet's backward: LAPACK's getrf on A^T (on A
     when not ``use_t``, then the transposed solve), then its getrs; a zero pivot (a singular A) gives inf/nan,
-    not an error. numpy's solver for finite nonsingular matrices."""
+    not an error. numpy's solver for finite nonsingular matrices whose solution is finite (one that overflows
+    spreads inf/nan in the substitution's order: LAPACK's)."""
     a, b = np.asarray(a), np.asarray(b)
     if np.isfinite(a).all() and np.isfinite(b).all() and not near_singular(a):
         try:
-            return np.linalg.solve(np.swapaxes(a, -1, -2), b)
+            with np.errstate(all="ignore"):
+                x = np.linalg.solve(np.swapaxes(a, -1, -2), b)
+            if np.isfinite(x).all():
+                return x
         except np.linalg.LinAlgError:
             pass
     lu, pivots, _ = lu_factor_array(np.swapaxes(a, -1, -2) if use_t else a)
