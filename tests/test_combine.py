@@ -1742,3 +1742,18 @@ def test_addr_order_and_dtype_as_pytorch(case):
                  for lib in (tg, torch))
     assert str(got.dtype).split(".")[-1] == str(want.dtype).split(".")[-1]
     np.testing.assert_array_equal(got.numpy(), want.numpy())
+
+
+@pytest.mark.parametrize("lib_name", ["tapegrad", "torch"])
+def test_kron_result_is_not_a_view(lib_name):
+    # PyTorch's kron returns an _unsafe_view of its product: a new tensor, so detach_() takes it and a write into
+    # it is an ordinary in-place op
+    lib = pytest.importorskip(lib_name)
+    x = lib.ones(2, 2, requires_grad=True)
+    y = lib.kron(x, lib.arange(4.0).reshape(2, 2))
+    y.mul_(2)
+    y.sum().backward()
+    np.testing.assert_array_equal(x.grad.numpy(), np.full((2, 2), 12.0))
+    z = lib.kron(x, lib.ones(2, 2))
+    z.detach_()
+    assert not z.requires_grad

@@ -874,3 +874,18 @@ def test_inverse_is_column_major_as_lapacks_result(lib_name, name):
     assert tuple(f(a.expand(2, 3, 3)).stride()) == (9, 1, 3)
     with pytest.raises(RuntimeError, match="view size is not compatible"):
         lib.kron(f(a), lib.ones(2, 2, dtype=lib.float64))
+
+
+@pytest.mark.parametrize("lib_name", ["tapegrad", "torch"])
+@pytest.mark.parametrize("ash,bsh", [((2, 4), (3, 4)), ((1, 2, 4), (0, 4)), ((4,), (4,)), ((2, 1), (3, 1))])
+@pytest.mark.parametrize("grad", [False, True])
+def test_inner_is_a_view_of_its_product(lib_name, ash, bsh, grad):
+    # PyTorch's inner is tensordot, which reshapes its mm product to the result's shape: a view (ViewBackward0 over
+    # MmBackward0), also under no_grad, so detach_() refuses it
+    lib = pytest.importorskip(lib_name)
+    a = lib.ones(ash, requires_grad=grad)
+    y = lib.inner(a, lib.ones(bsh))
+    if grad:
+        assert y.grad_fn.name() == "ViewBackward0"
+    with pytest.raises(RuntimeError, match="(?i)can't detach views in.place"):
+        y.detach_()

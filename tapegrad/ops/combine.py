@@ -542,7 +542,8 @@ def kron(input: Tensor, other: Tensor) -> Tensor:
         a_shape += [sa, 1]
         b_shape += [1, sb]
     out = a.reshape(a_shape) * b.reshape(b_shape)
-    return out.reshape([sa * sb for sa, sb in zip(a.shape, b.shape, strict=True)])
+    # PyTorch's _unsafe_view of the product: a new tensor, not a view (detach_ takes it)
+    return _unview(out.reshape([sa * sb for sa, sb in zip(a.shape, b.shape, strict=True)]))
 
 
 @op

@@ -361,8 +361,10 @@ def inner(input: Tensor, other: Tensor) -> Tensor:
     out = ad.reshape(m, k) @ bd.reshape(n, k).T
     if k == 1 and m > 1 and n > 1:
         out = _gemm_one_term(out, ad.reshape(m, 1), bd.reshape(1, n), m, n)  # a one-term gemm
-    out = out.reshape(ad.shape[:-1] + bd.shape[:-1])
-    return record(out, (a, b), _inner_rule(m, n, k), "ViewBackward0")
+    # PyTorch's tensordot reshapes its mm product to the result's shape: the result is a view of the product
+    # (ViewBackward0 over MmBackward0, in no_grad too), so detach_() refuses it
+    product = record(out, (a, b), _inner_rule(m, n, k), "MmBackward0")
+    return product.view(tuple(ad.shape[:-1] + bd.shape[:-1]))
 
 
 def _inner_rule(m, n, k):
