@@ -661,7 +661,7 @@ known_class(
     "nonfinite-products", MATMUL | F("bilinear", "conv2d", "linear") | {"conv2d"} | fam("cov", inplace=False)
     | fam("addmm", "addmv", "baddbmm"),
     {"nan", "inf", "value", "grad-nan", "grad-inf", "grad-value"},
-    lambda d: any_in(d, lambda t: nonfinite(t) or big(t)),
+    lambda d: any_in(d, lambda t: nonfinite(t) or big(t)) and not blas_alpha_rounds_an_operand(d),
     """
     x = torch.ones(2, 2, 4, 1)
     w = torch.tensor([[[[inf, -inf], [0.0, inf]], [[-2.5, -3.0], [-3.0, inf]]],
@@ -2138,6 +2138,8 @@ def blas_alpha_rounds_an_operand(d):
     """addmm/addmv/addbmm/baddbmm through PyTorch's BLAS call (baddbmm from 400 multiply-adds) with |alpha| other
     than 0 and 1, whose operands' values times alpha leave the float range (overflow, or below its normal numbers),
     or whose products overflow."""
+    if d.op.removeprefix("Tensor.").rstrip("_") not in ("addmm", "addmv", "addbmm", "baddbmm") or len(d.inputs) < 3:
+        return False
     alpha, (_, m1, m2) = kw(d, "alpha"), d.inputs[:3]
     if not isinstance(alpha, (int, float)) or abs(alpha) in (0, 1) or not (isf(m1) and isf(m2)):
         return False
