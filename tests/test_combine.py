@@ -7,6 +7,7 @@ dtypes and gradients against PyTorch, errors.
 
 import doctest
 import math
+from fractions import Fraction
 
 import numpy as np
 import pytest
@@ -1459,6 +1460,27 @@ def test_float64_cross_zeros_have_the_sign_of_the_exact_difference(x, same):
     np.testing.assert_array_equal(np.signbit(got), np.signbit(want))
 
 
+_SUBNORMAL_EDGES = st.sampled_from([5e-324, -5e-324, 7e-310, -2e-300, 1e-160, -1e-160, -0.25, 0.5, -3.0, 0.0, -0.0])
+
+
+@given(a=hnp.arrays(np.float64, (3,), elements=_SUBNORMAL_EDGES),
+       b=hnp.arrays(np.float64, (3,), elements=_SUBNORMAL_EDGES))
+@example(a=np.array([-0.25, 5e-324, -3.0]), b=np.array([-0.25, 5e-324, -3.0]))  # -0.25 * 5e-324 - (-0.0): -0.0
+@example(a=np.array([-2e-300, 0.0, 0.25]), b=np.array([-5e-324, 7e-310, 1.5]))  # -1.4e-609 - (-0.0): -0.0
+def test_cross_difference_below_the_subnormals_keeps_its_exact_sign(a, b):
+    # fma(a1, b2, -(a2 b1)) is one rounding of the exact difference: where that is a nonzero below the smallest
+    # subnormal it rounds to the zero of its sign (PyTorch's -0.0), not to IEEE's sum of the two rounded products
+    got = tg.linalg.cross(tg.tensor(a), tg.tensor(b)).numpy()
+    with np.errstate(all="ignore"):
+        exact = [Fraction(a[i]) * Fraction(b[j]) - Fraction(float(a[j] * b[i])) for i, j in ((1, 2), (2, 0), (0, 1))]
+    for k, e in enumerate(exact):
+        if got[k] == 0 and e != 0:
+            assert np.signbit(got[k]) == (e < 0), (k, e)
+        elif e == 0:  # an exact zero: IEEE's sum of the (exact) product and -q
+            assert got[k] == 0 and np.signbit(got[k]) == np.signbit(a[(k + 1) % 3] * b[(k + 2) % 3]
+                                                                   - a[(k + 2) % 3] * b[(k + 1) % 3])
+
+
 def test_cross_gradient_matches_pytorch_with_broadcasting():
     rng = np.random.default_rng(3)
     a, b = rng.normal(size=(2, 3)), rng.normal(size=(1, 3))
@@ -1705,3 +1727,62 @@ def test_addcdiv_of_one_tensor_twice_sums_pytorchs_gradients():
     tt = torch.tensor([1e-30, -2.5], requires_grad=True)
     torch.addcdiv(torch.zeros(2), tt, tt).backward(torch.tensor([-1.0, 1.0]))
     np.testing.assert_array_equal(t.grad.numpy(), tt.grad.numpy())
+
+
+# ---------------------------------------------------------------------- addr's order: alpha * vec1 first
+_ADDR_EDGES = st.sampled_from([0.0, -0.0, 1.5, -2.5, 2.0, 1.3, 3e38, -3e38, 1e-40, np.inf, -np.inf, np.nan])
+_ADDR_REPRO = (np.array([[1.3, -1.9, -1.9, 1.3], [0.3, -2.2, -0.45, 0.85], [1.1, 1.1, -0.7, 1.3]]),
+               np.array([2.0, 0.0, -1.0]), np.array([1e-40, -2.5, 1.5, -3e38]))
+
+
+@given(x=hnp.arrays(np.float64, (3, 4), elements=_ADDR_EDGES), v1=hnp.arrays(np.float64, (3,), elements=_ADDR_EDGES),
+       v2=hnp.arrays(np.float64, (4,), elements=_ADDR_EDGES), beta=st.sampled_from([0.0, 1.0, 0.5, -3.0]),
+       alpha=st.sampled_from([1.0, 0.5, 2.0, -0.25, 0.0]), dtype=st.sampled_from([np.float32, np.float64]))
+@example(*_ADDR_REPRO, 1.0, 0.5, np.float32)  # 0.5 * 2.0 * -3e38: -3e38, not 2.0 * -3e38 = -inf
+def test_addr_scales_vec1_before_the_product(x, v1, v2, beta, alpha, dtype):
+    """As PyTorch's addr kernel (cpu/LinearAlgebraKernel.cpp): each element is ``beta * input + alpha * vec1[i] *
+    vec2[j]`` computed left to right in the tensors' dtype (input ignored for beta=0), so alpha * vec1[i] is rounded
+    before the product: an outer product past the float range that alpha brings back is finite."""
+    x, v1, v2 = x.astype(dtype), v1.astype(dtype), v2.astype(dtype)
+    with np.errstate(all="ignore"):
+        want = np.multiply.outer(dtype(alpha) * v1, v2)
+        want = want if beta == 0 else dtype(beta) * x + want
+        got = tg.addr(tg.tensor(x), tg.tensor(v1), tg.tensor(v2), beta=beta, alpha=alpha).numpy()
+    assert got.dtype == dtype
+    np.testing.assert_array_equal(got, want)
+    np.testing.assert_array_equal(np.signbit(got)[~np.isnan(want)], np.signbit(want)[~np.isnan(want)])
+
+
+@pytest.mark.parametrize("case", ["repro", "float64-input", "0-d-float64-input", "float16-alpha"])
+def test_addr_order_and_dtype_as_pytorch(case):
+    """addr computes in the promotion of all three tensors, input expanded first (a 0-d float64 input makes a
+    float32 product float64: 6e38, not inf), with alpha rounded to that dtype and applied to vec1 first."""
+    torch = pytest.importorskip("torch")
+    x, v1, v2 = _ADDR_REPRO
+    dtypes_, kw = {"repro": (("float32",) * 3, {"alpha": 0.5}),
+                   "float64-input": (("float64", "float32", "float32"), {"alpha": 2.0}),
+                   "0-d-float64-input": (("float64", "float32", "float32"), {"beta": 0.5}),
+                   "float16-alpha": (("float16",) * 3, {"alpha": 0.1, "beta": 0.3})}[case]
+    if case == "0-d-float64-input":
+        x = x[0, 0]
+    if case == "float16-alpha":
+        x, v1, v2 = x * 1e3, np.array([3.0, 7.0, -11.0]), np.array([1.1, 3.3, -5.0, 9.0])
+    got, want = ((lib.addr(*(lib.tensor(a, dtype=getattr(lib, d)) for a, d in zip((x, v1, v2), dtypes_)), **kw))
+                 for lib in (tg, torch))
+    assert str(got.dtype).split(".")[-1] == str(want.dtype).split(".")[-1]
+    np.testing.assert_array_equal(got.numpy(), want.numpy())
+
+
+@pytest.mark.parametrize("lib_name", ["tapegrad", "torch"])
+def test_kron_result_is_not_a_view(lib_name):
+    # PyTorch's kron returns an _unsafe_view of its product: a new tensor, so detach_() takes it and a write into
+    # it is an ordinary in-place op
+    lib = pytest.importorskip(lib_name)
+    x = lib.ones(2, 2, requires_grad=True)
+    y = lib.kron(x, lib.arange(4.0).reshape(2, 2))
+    y.mul_(2)
+    y.sum().backward()
+    np.testing.assert_array_equal(x.grad.numpy(), np.full((2, 2), 12.0))
+    z = lib.kron(x, lib.ones(2, 2))
+    z.detach_()
+    assert not z.requires_grad

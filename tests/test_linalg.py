@@ -713,6 +713,33 @@ def test_matmul_matrix_times_batch_keeps_the_folded_copy(ash, bsh, b_grad):
     assert y.grad_fn.name() == ty.grad_fn.name()
 
 
+@pytest.mark.parametrize("ash,bsh", [((1, 2), (0, 2, 3)), ((1, 2), (3, 2, 3)), ((2, 2), (3, 2, 1)), ((0, 2), (3, 2, 3)),
+                                     ((2, 2), (0, 2, 3)), ((1, 1, 2), (3, 2, 3)), ((2, 2), (3, 2, 3)),
+                                     ((1, 2, 2), (1, 2, 3))])
+@pytest.mark.parametrize("lib_name", ["tapegrad", "torch"])
+def test_matmul_matrix_times_batch_is_a_view_where_the_folded_transpose_is_contiguous(ash, bsh, lib_name):
+    # PyTorch folds a matrix that requires grad times a batch as (b.mT @ a.mT).mT and makes that contiguous: where
+    # the transpose is contiguous already (a row or a column of a, an empty result), it is the result itself, a
+    # view of the product (UnsafeViewBackward0): detach_() refuses it, and a write into it reaches a's gradient
+    lib = pytest.importorskip(lib_name)
+    view = ash[-2] <= 1 or bsh[-1] <= 1 or 0 in bsh[:-2]
+    view = view and (len(ash) == 2 or ash[0] == 1 != bsh[0])
+    a = lib.tensor(np.arange(math.prod(ash), dtype=np.float64).reshape(ash), requires_grad=True)
+    b = lib.tensor(np.arange(math.prod(bsh), dtype=np.float64).reshape(bsh))
+    y = a @ b
+    assert y.grad_fn.name() == ("TransposeBackward0" if view else "UnsafeViewBackward0" if len(ash) == 3
+                                else "CloneBackward0")
+    if view:
+        with pytest.raises(RuntimeError, match="(?i)can't detach views in.place"):
+            y.detach_()
+    y.mul_(lib.arange(y.shape[-1], dtype=lib.float64))  # a write through the view reaches the product's node
+    y.sum().backward()
+    weights = np.broadcast_to(np.arange(bsh[-1], dtype=np.float64), y.shape)
+    full = weights @ np.swapaxes(b.detach().numpy(), -1, -2)
+    want = full.sum(axis=tuple(range(full.ndim - 2))).reshape(ash)
+    np.testing.assert_allclose(a.grad.numpy(), want)
+
+
 def _matmul_then_write_b(lib, a_np, b_np, b_grad):
     """``y = a @ b`` in ``lib``, then ``b`` doubled in place under no_grad; returns (a, b's leaf, y)."""
     a = lib.tensor(a_np, requires_grad=True)
@@ -777,3 +804,88 @@ def test_einsum_of_several_operands_with_a_sum_is_a_view_as_pytorch(equation, sh
     assert_gradients(lambda *ts: tg.einsum(equation, *ts), *arrays_)
     torch = pytest.importorskip("torch")
     assert torch.einsum(equation, *[torch.from_numpy(a) for a in arrays_])._is_view() == view
+
+
+_A = [[2.0, -2.5, 0.0], [0.5, 3.0, 1.0], [0.0, 0.25, 4.0]]
+_B = [[1.0, 2.0], [3.0, -1.0], [0.5, 0.25]]
+_LAPACK_RESULTS = {  # name: (function of the library, A, B and the Cholesky factor L; PyTorch's layout)
+    "inverse": (lambda lib, a, b, l: a.inverse(), "F"), "linalg.inv": (lambda lib, a, b, l: lib.linalg.inv(a), "F"),
+    "linalg.inv_ex": (lambda lib, a, b, l: lib.linalg.inv_ex(a).inverse, "F"),
+    "matrix_power(-1)": (lambda lib, a, b, l: a.matrix_power(-1), "F"),
+    "linalg.solve": (lambda lib, a, b, l: lib.linalg.solve(a, b), "F"),
+    "linalg.solve(left=False)": (lambda lib, a, b, l: lib.linalg.solve(a, b.mT, left=False), "C"),
+    "linalg.lu_solve": (lambda lib, a, b, l: lib.linalg.lu_solve(*lib.linalg.lu_factor(a), b), "F"),
+    "linalg.lu_solve(left=False)": (lambda lib, a, b, l: lib.linalg.lu_solve(*lib.linalg.lu_factor(a), b.mT,
+                                                                              left=False), "C"),
+    "linalg.lu_factor": (lambda lib, a, b, l: lib.linalg.lu_factor(a).LU, "F"),
+    "linalg.cholesky": (lambda lib, a, b, l: l, "F"),
+    "linalg.cholesky(upper=True)": (lambda lib, a, b, l: lib.linalg.cholesky(l @ l.mT, upper=True), "F"),
+    "cholesky_solve": (lambda lib, a, b, l: lib.cholesky_solve(b, l), "F"),
+    "cholesky_inverse": (lambda lib, a, b, l: lib.cholesky_inverse(l), "F"),
+    "triangular_solve": (lambda lib, a, b, l: lib.triangular_solve(b, l, upper=False).solution, "F"),
+    "triangular_solve.cloned_coefficient": (lambda lib, a, b, l: lib.triangular_solve(b, l, upper=False)[1], "F"),
+    "linalg.solve_triangular": (lambda lib, a, b, l: lib.linalg.solve_triangular(l, b, upper=False), "F"),
+    "linalg.solve_triangular(left=False)": (lambda lib, a, b, l: lib.linalg.solve_triangular(l, b.mT, upper=False,
+                                                                                             left=False), "F"),
+    "linalg.qr.Q": (lambda lib, a, b, l: lib.linalg.qr(b).Q, "F"),
+    "linalg.qr.R": (lambda lib, a, b, l: lib.linalg.qr(b).R, "F"),
+    "linalg.svd.U": (lambda lib, a, b, l: lib.linalg.svd(b).U, "F"),
+    "linalg.svd.Vh": (lambda lib, a, b, l: lib.linalg.svd(b, full_matrices=False).Vh, "F"),
+    "svd.V": (lambda lib, a, b, l: b.svd().V, "C"),
+    "linalg.eigh.eigenvectors": (lambda lib, a, b, l: lib.linalg.eigh(l @ l.mT).eigenvectors, "F"),
+    "linalg.householder_product": (lambda lib, a, b, l: lib.linalg.householder_product(b, lib.tensor([0.5, 0.25],
+                                                                                        dtype=lib.float64)), "F"),
+    "linalg.ldl_factor": (lambda lib, a, b, l: lib.linalg.ldl_factor(l @ l.mT).LD, "F"),
+    "linalg.lstsq": (lambda lib, a, b, l: lib.linalg.lstsq(a, b).solution, "F"),
+}
+
+
+@pytest.mark.parametrize("lib_name", ["tapegrad", "torch"])
+@pytest.mark.parametrize("name", sorted(_LAPACK_RESULTS))
+def test_lapack_results_have_pytorchs_column_major_layout(lib_name, name):
+    # PyTorch returns LAPACK's results in LAPACK's column-major layout (strides (1, m), batched (m * n, 1, m); the
+    # transposed systems, left=False, their transpose), which ops that follow the layout see: kron's final view
+    # and view() fail on them in both libraries
+    lib = pytest.importorskip(lib_name)
+    f, layout = _LAPACK_RESULTS[name]
+    a, b = lib.tensor(_A, dtype=lib.float64), lib.tensor(_B, dtype=lib.float64)
+    out = f(lib, a, b, lib.linalg.cholesky(a @ a.mT + lib.eye(3, dtype=lib.float64)))
+    rows, cols = out.shape[-2:]
+    assert tuple(out.stride()) == ((1, rows) if layout == "F" else (cols, 1)), tuple(out.stride())
+    if layout == "F":
+        with pytest.raises(RuntimeError, match="view size is not compatible"):
+            lib.kron(out, lib.ones(2, 2, dtype=lib.float64))
+    if layout == "F" and name not in ("linalg.householder_product", "linalg.lstsq"):
+        batched = f(lib, a.expand(2, 3, 3), b.expand(2, 3, 2),
+                    lib.linalg.cholesky((a @ a.mT + lib.eye(3, dtype=lib.float64)).expand(2, 3, 3)))
+        assert tuple(batched.stride()) == (rows * cols, 1, rows)
+
+
+@pytest.mark.parametrize("lib_name", ["tapegrad", "torch"])
+@pytest.mark.parametrize("name", ["inverse", "linalg.inv", "linalg.inv_ex"])
+def test_inverse_is_column_major_as_lapacks_result(lib_name, name):
+    # PyTorch's inverse is getrs' result on the identity: LAPACK's column-major layout, strides (1, n) and batched
+    # (n * n, 1, n), which ops that follow the layout see (kron's final view of it fails in both libraries)
+    lib = pytest.importorskip(lib_name)
+    f = {"inverse": lambda a: a.inverse(), "linalg.inv": lib.linalg.inv,
+         "linalg.inv_ex": lambda a: lib.linalg.inv_ex(a).inverse}[name]
+    a = lib.tensor([[2.0, -2.5, 0.0], [0.5, 3.0, 1.0], [0.0, 0.25, 4.0]], dtype=lib.float64)
+    assert tuple(f(a).stride()) == (1, 3) and not f(a).is_contiguous()
+    assert tuple(f(a.expand(2, 3, 3)).stride()) == (9, 1, 3)
+    with pytest.raises(RuntimeError, match="view size is not compatible"):
+        lib.kron(f(a), lib.ones(2, 2, dtype=lib.float64))
+
+
+@pytest.mark.parametrize("lib_name", ["tapegrad", "torch"])
+@pytest.mark.parametrize("ash,bsh", [((2, 4), (3, 4)), ((1, 2, 4), (0, 4)), ((4,), (4,)), ((2, 1), (3, 1))])
+@pytest.mark.parametrize("grad", [False, True])
+def test_inner_is_a_view_of_its_product(lib_name, ash, bsh, grad):
+    # PyTorch's inner is tensordot, which reshapes its mm product to the result's shape: a view (ViewBackward0 over
+    # MmBackward0), also under no_grad, so detach_() refuses it
+    lib = pytest.importorskip(lib_name)
+    a = lib.ones(ash, requires_grad=grad)
+    y = lib.inner(a, lib.ones(bsh))
+    if grad:
+        assert y.grad_fn.name() == "ViewBackward0"
+    with pytest.raises(RuntimeError, match="(?i)can't detach views in.place"):
+        y.detach_()

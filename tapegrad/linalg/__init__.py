@@ -216,7 +216,8 @@ def inv_ex(A: Tensor, *, check_errors: bool = False, out=None):
     check_matrix(op, A, square=True)
     a = A._data
     value, info = _inverse(op, a, check_errors)
-    result = record(value.astype(a.dtype, copy=False), (A,), _core._inv_rule, "LinalgInvExBackward0")
+    result = record(_core.column_major(value.astype(a.dtype, copy=False)), (A,), _core._inv_rule,
+                    "LinalgInvExBackward0")
     return linalg_inv_ex(result, wrap(info))
 
 
@@ -262,8 +263,8 @@ def inv(A: Tensor, *, out=None) -> Tensor:
     op = "linalg.inv"
     _no_out(op, out)
     check_matrix(op, A, square=True)
-    value = _inverse(op, A._data, True)[0]
-    return record(value.astype(A._data.dtype, copy=False), (A,), _core._inv_rule, "LinalgInvExBackward0")
+    value = _core.column_major(_inverse(op, A._data, True)[0].astype(A._data.dtype, copy=False))
+    return record(value, (A,), _core._inv_rule, "LinalgInvExBackward0")
 
 
 
@@ -306,7 +307,7 @@ def _solve(op, A, B, left, check_errors):
         except np.linalg.LinAlgError:  # numpy's LU meets a zero pivot where MKL's (fused) leaves a residue
             solved = _core.getrs_array(lu_a, pivots_a, bm)
         value = np.where(np.broadcast_to(info_a, batch)[..., None, None] == 0, solved, np.nan)
-    value = value.astype(a.dtype, copy=False)
+    value = _core.column_major(value.astype(a.dtype, copy=False))  # getrs' layout (left=False: its transpose)
     if vector:
         return record(value[..., 0], (A, B), _core.solve_vector_rule, "LinalgSolveExBackward0"), info
     return record(value, (A, B), _core._solve_rule, "LinalgSolveExBackward0"), info
@@ -356,8 +357,13 @@ def solve_triangular(A: Tensor, B: Tensor, *, upper: bool, left: bool = True, un
         raise RuntimeError(f"{op}: The input tensor B must have at least 2 dimensions.")
     check_float(op, B)
     check_same_dtype(op, A, B)
-    if not left:
-        return solve_triangular(A.mT, B.mT, upper=not upper, left=True, unitriangular=unitriangular).mT
+    if not left:  # X A = B as A^T X^T = B^T; PyTorch's trsm writes X in column-major order, so X^T is row-major
+        return _solve_triangular(A.mT, B.mT, not upper, unitriangular, column_major=False).mT
+    return _solve_triangular(A, B, upper, unitriangular)
+
+
+def _solve_triangular(A, B, upper, unitriangular, column_major=True):
+    op = "linalg.solve_triangular"
     n = A.shape[-1]
     if B.shape[-2] != n:
         raise RuntimeError(f"{op}: Incompatible shapes of A and B for the equation AX = B ({n}x{n} and "
@@ -368,6 +374,7 @@ def solve_triangular(A: Tensor, B: Tensor, *, upper: bool, left: bool = True, un
         raise RuntimeError(f"{op}: cannot broadcast the batch dimensions of A {tuple(A.shape)} and B "
                            f"{tuple(B.shape)}") from None
     value = _core.triangular_solve_array(A._data, B._data, bool(upper), bool(unitriangular))
+    value = _core.column_major(value) if column_major else np.ascontiguousarray(value)
     rule = _triangular(bool(upper), bool(unitriangular))
     return record(value, (A, B), rule, "LinalgSolveTriangularBackward0")
 
@@ -470,7 +477,9 @@ def _cholesky(op, A, upper, check_errors):
         if check_errors:
             raise _core.not_positive_definite(op, info)
         value = np.where(info[..., None, None] == 0, value, np.nan)
-    L = record(value.astype(a.dtype, copy=False), (A,), _core.cholesky_rule, "LinalgCholeskyExBackward0")
+    value = value.astype(a.dtype, copy=False)
+    # PyTorch's potrf result is column-major: L's, or U's (upper), which is L.mT here, so L row-major then
+    L = record(value if upper else _core.column_major(value), (A,), _core.cholesky_rule, "LinalgCholeskyExBackward0")
     return linalg_cholesky_ex(L.mT if upper else L, wrap(info))
 
 
@@ -501,7 +510,8 @@ def svd(A: Tensor, full_matrices: bool = True, *, driver=None, out=None):
     _no_out(op, out)
     check_matrix(op, A)
     _check_driver(op, driver)
-    arrays = _core.svd_arrays(A._data, full_matrices)
+    U, S, Vh = _core.svd_arrays(A._data, full_matrices)
+    arrays = [_core.column_major(U), S, _core.column_major(Vh)]  # gesdd's layout
     return linalg_svd(*several((A,), arrays, _core.svd_rule(full_matrices), "LinalgSvdBackward0"))
 
 
@@ -532,8 +542,8 @@ def _eigh(op, A, UPLO):
         raise RuntimeError(f"{op}: Expected UPLO argument to be 'L' or 'U', but got {UPLO}")
     lam, v = np.linalg.eigh(A._data, UPLO=UPLO)
     dt = A._data.dtype
-    return several((A,), [lam.astype(dt, copy=False), v.astype(dt, copy=False)], _core.eigh_rule(),
-                   "LinalgEighBackward0")
+    return several((A,), [lam.astype(dt, copy=False), _core.column_major(v.astype(dt, copy=False))],
+                   _core.eigh_rule(), "LinalgEighBackward0")
 
 
 def eigh(A: Tensor, UPLO: str = "L", *, out=None):
@@ -603,7 +613,7 @@ def qr(A: Tensor, mode: str = "reduced", *, out=None):
     # PyTorch's LAPACK (whose sign(-0.0) is +); numpy's LAPACK reflects it to +norm (Q's column and R's row negated)
     q, r = np.linalg.qr(a + np.zeros((), a.dtype), mode="complete" if mode == "complete" else "reduced")
     dt = a.dtype
-    q, r = q.astype(dt, copy=False), r.astype(dt, copy=False)
+    q, r = _core.column_major(q.astype(dt, copy=False)), _core.column_major(r.astype(dt, copy=False))  # geqrf's
     Q, R = several((A,), [q, r], _core.qr_rule(mode), "LinalgQrBackward0")
     if mode == "r":
         Q = wrap(np.zeros((0,), dt))
@@ -678,6 +688,8 @@ def lstsq(A: Tensor, B: Tensor, rcond=None, *, driver=None):
         X = X.squeeze(-1)
         if residuals is not empty:
             residuals = residuals.squeeze(-1)
+    else:  # column-major, as PyTorch's solution (the first n rows of LAPACK's column-major B)
+        X = X.mT.contiguous().mT
     rank_t = wrap(rank) if driver != "gels" else wrap(np.zeros((0,), np.int64))
     sv = wrap(s.astype(a.dtype, copy=False)) if driver in ("gelsd", "gelss") else empty
     return linalg_lstsq(X, residuals, rank_t, sv)
@@ -753,6 +765,8 @@ def matrix_power(A: Tensor, n: int, *, out=None) -> Tensor:
         return record(eye, (A,), _core.zero_grad_rule, "CopyBackwards")
     if n < 0:
         A, n = inv(A), -n
+        if n == 1:  # PyTorch returns the inverse itself
+            return A
     if n == 1:
         return A.clone()
     result, square = None, A
@@ -1013,14 +1027,15 @@ def householder_product(A: Tensor, tau: Tensor, *, out=None) -> Tensor:
         return record(Q._data, (A, tau), _core.no_grads_rule, "LinalgHouseholderProductBackward0")
     if (A.requires_grad or tau.requires_grad) and dt.kind == "f" and _householder.nonfinite(A._data, tau._data, k):
         # an inf/nan input: PyTorch's householder_product_backward, from the result (see _householder_rule)
-        value = _householder.householder_product_value(A._data, tau._data)
+        value = _core.column_major(_householder.householder_product_value(A._data, tau._data))
         return record(value, (A, tau), _householder_rule, "LinalgHouseholderProductBackward0")
     V = A.tril(-1) + wrap(np.eye(m, n, dtype=dt))
     for i in range(k - 1, -1, -1):
         v = V[..., :, i:i + 1]
         Q = Q - tau[..., i:i + 1].unsqueeze(-1) * (v @ (v.mT @ Q))
-    return _householder.with_value(Q, lambda: _householder.householder_product_value(A._data, tau._data),
-                                   "LinalgHouseholderProductBackward0")
+    return _householder.with_value(  # orgqr's column-major layout
+        Q, lambda: _core.column_major(_householder.householder_product_value(A._data, tau._data)),
+        "LinalgHouseholderProductBackward0")
 
 
 def _householder_rule(xp, need, g, out, a, tau):
@@ -1229,7 +1244,7 @@ def lu_factor_ex(A: Tensor, *, pivot: bool = True, check_errors: bool = False, o
     if check_errors and info.any():
         raise _lu_error("torch.linalg.lu_factor_ex", info)
     p = _core.permutation_array(pivots, A.shape[-2], A._data.dtype)
-    LU = record(lu, (A,), _core.lu_factor_rule(p), "LinalgLuFactorExBackward0")
+    LU = record(_core.column_major(lu), (A,), _core.lu_factor_rule(p), "LinalgLuFactorExBackward0")
     return linalg_lu_factor_ex(LU, wrap(pivots), wrap(info))
 
 
@@ -1311,6 +1326,8 @@ def lu_solve(LU: Tensor, pivots: Tensor, B: Tensor, *, left: bool = True, adjoin
                            f"{pivots._data.dtype} of shape {tuple(pivots.shape)}")
     piv = pivots._data
     value = _core.lu_solve_array(LU._data, piv, B._data, bool(left), bool(adjoint))
+    # getrs' layout: column-major (left=False solves the transposed system: X^T column-major, X row-major)
+    value = _core.column_major(value) if left else np.ascontiguousarray(value)
     return record(value, (LU, B), _lu_solve_rule(piv, bool(left), bool(adjoint)), "LinalgLuSolveBackward0")
 
 
@@ -1350,7 +1367,7 @@ def ldl_factor_ex(A: Tensor, *, hermitian: bool = False, check_errors: bool = Fa
     info = info.reshape(a.shape[:-2])
     if check_errors and info.any():
         raise _ldl_error(op, info)
-    LD = record(ld.reshape(a.shape), (A,), _core.not_implemented_rule("linalg_ldl_factor_ex"),
+    LD = record(_core.column_major(ld.reshape(a.shape)), (A,), _core.not_implemented_rule("linalg_ldl_factor_ex"),
                 "torch::autograd::NotImplemented")
     return linalg_ldl_factor_ex(LD, wrap(pivots.reshape(a.shape[:-1])), wrap(info))
 

@@ -55,6 +55,14 @@ def check_float(op: str, x: Tensor, low_precision: bool = False) -> None:
         raise RuntimeError(f"{op}: Low precision dtypes not supported. Got {torch_dtype_name(dt)}")
 
 
+def column_major(value: np.ndarray) -> np.ndarray:
+    """``value``'s matrices in LAPACK's column-major layout (strides (1, n), batched (n * k, 1, n)), as PyTorch
+    returns its LAPACK results: ops that follow the layout (kron's final view, view, is_contiguous) see it."""
+    if value.ndim < 2:
+        return value
+    return np.swapaxes(np.ascontiguousarray(np.swapaxes(value, -1, -2)), -1, -2)
+
+
 def check_lapack_dtype(kernel: str, x: Tensor) -> None:
     """PyTorch's refusal of a LAPACK kernel (``"orgqr_cpu"``) for a dtype it has no kernel for: only float32 and
     float64 (and complex) are implemented; float16, bfloat16, integers and bool raise NotImplementedError."""
@@ -532,11 +540,15 @@ def logabsdet_rule(use_t):
 def lu_solve_adjoint_array(a, b, use_t=True):
     """X with A^T X = B, as PyTorch's linalg.solve(A^T, B) and slogdet's backward: LAPACK's getrf on A^T (on A
     when not ``use_t``, then the transposed solve), then its getrs; a zero pivot (a singular A) gives inf/nan,
-    not an error. numpy's solver for finite nonsingular matrices."""
+    not an error. numpy's solver for finite nonsingular matrices whose solution is finite (one that overflows
+    spreads inf/nan in the substitution's order: LAPACK's)."""
     a, b = np.asarray(a), np.asarray(b)
     if np.isfinite(a).all() and np.isfinite(b).all() and not near_singular(a):
         try:
-            return np.linalg.solve(np.swapaxes(a, -1, -2), b)
+            with np.errstate(all="ignore"):
+                x = np.linalg.solve(np.swapaxes(a, -1, -2), b)
+            if np.isfinite(x).all():
+                return x
         except np.linalg.LinAlgError:
             pass
     lu, pivots, _ = lu_factor_array(np.swapaxes(a, -1, -2) if use_t else a)
@@ -593,9 +605,13 @@ def several(inputs: tuple, arrays: list, rule, name: str) -> list:
     node = record(np.concatenate([np.asarray(a, dtype).reshape(-1) for a in arrays]), tuple(inputs), packed_rule,
                   name)
     outputs = []
-    for lo, hi, shape in zip(bounds[:-1], bounds[1:], shapes, strict=True):
-        outputs.append(record(node._data[lo:hi].reshape(shape).copy(), (node,), _piece_rule(lo, hi, shape, total),
-                              name))
+    for a, lo, hi, shape in zip(arrays, bounds[:-1], bounds[1:], shapes, strict=True):
+        piece = node._data[lo:hi].reshape(shape)
+        if a.ndim >= 2 and not a.flags.c_contiguous and np.swapaxes(a, -1, -2).flags.c_contiguous:
+            piece = np.swapaxes(np.swapaxes(piece, -1, -2).copy(), -1, -2)  # a column-major output stays one
+        else:
+            piece = piece.copy()
+        outputs.append(record(piece, (node,), _piece_rule(lo, hi, shape, total), name))
     return outputs
 
 

@@ -125,9 +125,7 @@ def cholesky_solve(input: Tensor, input2: Tensor, upper: bool = False) -> Tensor
                            f"{input2.shape[-2]} by {input2.shape[-1]} but each b matrix is {input.shape[-2]} by "
                            f"{input.shape[-1]}")
     value = _core.potrs_array(input._data, input2._data, bool(upper))  # LAPACK's order, signs of zero, inf/nan
-    # PyTorch's result is LAPACK's column-major layout (strides (1, n), batched (n * k, 1, n)), which ops that
-    # follow the layout (kron's final view) see
-    value = np.swapaxes(np.ascontiguousarray(np.swapaxes(value, -1, -2)), -1, -2)
+    value = _core.column_major(value)  # PyTorch's layout
     return record(value, (input, input2), _core.cholesky_solve_rule(bool(upper)), "CholeskySolveBackward0")
 
 
@@ -253,7 +251,7 @@ def triangular_solve(input: Tensor, A: Tensor, upper: bool = True, transpose: bo
     coefficient = A.mT if transpose else A
     solution = solve_triangular(coefficient, input, upper=upper != transpose, unitriangular=unitriangular)
     # the copy of A is an output of the same node in PyTorch: it requires grad if b does (b's gradient is zero)
-    cloned = record(A._data.copy(), (A, input), _cloned_coefficient_rule, "TriangularSolveBackward0")
+    cloned = record(_core.column_major(A._data), (A, input), _cloned_coefficient_rule, "TriangularSolveBackward0")
     return _reduce.return_types.triangular_solve(solution, cloned)
 
 

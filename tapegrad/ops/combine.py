@@ -199,12 +199,13 @@ def _expanded(op_name, input, tensor1, tensor2):
     return tensor1, tensor2
 
 
-def _promoted(*tensors):
+def _promoted(*tensors, expanded=False):
     """The operands cast to their common dtype by PyTorch's rule for one op of several operands: the promotion of
     the tensors with dims, unless the 0-d ones are of a higher category (a 0-d float64 beside float32 tensors
-    gives float32; a 0-d float beside integer tensors gives the 0-d's float dtype)."""
-    dims = [t._data.dtype for t in tensors if t._data.ndim]
-    zeros = [t._data.dtype for t in tensors if not t._data.ndim]
+    gives float32; a 0-d float beside integer tensors gives the 0-d's float dtype). ``expanded``: every operand
+    counts as a tensor with dims (an op that expands its 0-d operands before it promotes)."""
+    dims = [t._data.dtype for t in tensors if t._data.ndim or expanded]
+    zeros = [t._data.dtype for t in tensors if not (t._data.ndim or expanded)]
 
     def chain(kinds, shape):
         out = kinds[0]
@@ -219,30 +220,37 @@ def _promoted(*tensors):
     return tuple(cast(t, dt) for t in tensors)
 
 
+def _checked_scalars(op_name, product, beta, alpha):
+    """beta and alpha checked as PyTorch converts them to the op's scalar type (product's dtype): for integers, a
+    float is cast (0.5 -> 0; addr refuses it), with c10's overflow check (fill_'s: -1.0 is no uint8)."""
+    if product.dtype.kind in "iu":
+        for name, v in (("beta", beta), ("alpha", alpha)):
+            if op_name == "addr" and isinstance(v, float):  # addr's own check, as PyTorch's add's
+                raise RuntimeError(f"addr: for integral input tensors, argument {name} must not be a floating point "
+                                   f"number, got {name}={v!r}")
+            try:
+                C.checked_number(v, product)
+            except (RuntimeError, OverflowError):
+                raise RuntimeError(f"{op_name}: {name}={v!r} cannot be converted to type {product.dtype} "
+                                   "without overflow") from None
+        beta, alpha = (int(v) if isinstance(v, float) else v for v in (beta, alpha))
+    elif product.dtype.kind == "f":  # c10's overflow check of the number in the op's scalar type: the tensors'
+        # dtype for addmv/addr, float32 (PyTorch's opmath) for the other BLAS ops' float16
+        dt = product.dtype
+        dt = dt if op_name in ("addmv", "addr") or dt.itemsize >= 4 else np.dtype(np.float32)
+        for name, v in (("beta", beta), ("alpha", alpha)):
+            if isinstance(v, (int, float)) and E._overflows(v, dt):
+                raise RuntimeError(f"{op_name}: {name}={v!r} cannot be converted to type {dt} without overflow")
+    return beta, alpha
+
+
 def _beta_alpha(op_name, input, product, beta, alpha, empty=False, multiply=False):
     if op_name != "addr" and input._data.dtype != product._data.dtype:  # as PyTorch's BLAS ops (addr promotes)
         raise RuntimeError(f"{op_name}: input tensors must have the same dtype, but got input {input._data.dtype} "
                            f"and matrices {product._data.dtype}")
     if op_name == "addr" and product._data.dtype == np.bool_ and input._data.dtype == np.bool_:
         return _addr_bool(input, product, beta, alpha)
-    if product._data.dtype.kind in "iu":  # as PyTorch: beta and alpha are cast to the integers' type (0.5 -> 0)
-        for name, v in (("beta", beta), ("alpha", alpha)):  # with c10's overflow check (fill_'s: -1.0 is no uint8)
-            if op_name == "addr" and isinstance(v, float):  # addr's own check, as PyTorch's add's
-                raise RuntimeError(f"addr: for integral input tensors, argument {name} must not be a floating point "
-                                   f"number, got {name}={v!r}")
-            try:
-                C.checked_number(v, product._data)
-            except (RuntimeError, OverflowError):
-                raise RuntimeError(f"{op_name}: {name}={v!r} cannot be converted to type {product._data.dtype} "
-                                   "without overflow") from None
-        beta, alpha = (int(v) if isinstance(v, float) else v for v in (beta, alpha))
-    elif product._data.dtype.kind == "f":  # c10's overflow check of the number in the op's scalar type: the
-        # tensors' dtype for addmv/addr, float32 (PyTorch's opmath) for the other BLAS ops' float16
-        dt = product._data.dtype
-        dt = dt if op_name in ("addmv", "addr") or dt.itemsize >= 4 else np.dtype(np.float32)
-        for name, v in (("beta", beta), ("alpha", alpha)):
-            if isinstance(v, (int, float)) and E._overflows(v, dt):
-                raise RuntimeError(f"{op_name}: {name}={v!r} cannot be converted to type {dt} without overflow")
+    beta, alpha = _checked_scalars(op_name, product._data, beta, alpha)
     if tuple(np.broadcast_shapes(tuple(input.shape), tuple(product.shape))) != tuple(product.shape):
         raise RuntimeError(f"{op_name}: input of shape {tuple(input.shape)} cannot be broadcast to the product's "
                            f"shape {tuple(product.shape)} (as PyTorch, input is expanded to the product, not the "
@@ -333,7 +341,17 @@ def addr(input: Tensor, vec1: Tensor, vec2: Tensor, *, beta=1, alpha=1) -> Tenso
     for name, t in (("vec1", vec1), ("vec2", vec2)):
         if _tensor("addr", t, name).ndim != 1:
             raise RuntimeError(f"addr: {name} must be a vector, got shape {tuple(t.shape)}")
-    return _beta_alpha("addr", _tensor("addr", input), L.outer(vec1, vec2), beta, alpha)
+    # PyTorch expands input to the product's shape first: a 0-d input promotes as a tensor with dims
+    input, vec1, vec2 = _promoted(_tensor("addr", input), vec1, vec2, expanded=True)
+    if input._data.dtype == np.bool_:
+        return _beta_alpha("addr", input, L.outer(vec1, vec2), beta, alpha)
+    beta, alpha = _checked_scalars("addr", input._data, beta, alpha)
+    if input._data.dtype.kind == "f":  # the kernel's scalars are of the tensors' dtype (float16's 0.1 is 0.0999756)
+        beta, alpha = (float(input._data.dtype.type(v)) for v in (beta, alpha))
+    # NOTE: as PyTorch's kernel (cpu/LinearAlgebraKernel.cpp), each element is alpha * vec1[i] * vec2[j] computed
+    # left to right, so alpha * vec1[i] is rounded first and only that times vec2[j] may overflow (alpha=0.5,
+    # vec1=2, vec2=-3e38 gives -3e38, not -inf)
+    return _beta_alpha("addr", input, L.outer(_scaled(vec1, alpha), vec2), beta, 1)
 
 
 @op(inplace=True)
@@ -524,7 +542,8 @@ def kron(input: Tensor, other: Tensor) -> Tensor:
         a_shape += [sa, 1]
         b_shape += [1, sb]
     out = a.reshape(a_shape) * b.reshape(b_shape)
-    return out.reshape([sa * sb for sa, sb in zip(a.shape, b.shape, strict=True)])
+    # PyTorch's _unsafe_view of the product: a new tensor, not a view (detach_ takes it)
+    return _unview(out.reshape([sa * sb for sa, sb in zip(a.shape, b.shape, strict=True)]))
 
 
 @op

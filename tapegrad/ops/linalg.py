@@ -101,8 +101,9 @@ def _matmul_name(a, b):
         da, ashape = 2, ashape[1:]  # PyTorch squeezes a's batch of one, then folds as below
     if da == 2 and a.requires_grad:
         # folded as (b.mT @ a.mT).mT, then made contiguous: a copy unless that transpose is contiguous already
+        # (a row or a column, or an empty result), which is then the result, a view (see _folded_transpose)
         m, n = ashape[0], b.shape[-1]
-        return "TransposeBackward0" if m == 1 or n == 1 or 0 in b.shape[:-2] else "CloneBackward0"
+        return "TransposeBackward0" if m <= 1 or n <= 1 or 0 in b.shape[:-2] else "CloneBackward0"
     return "UnsafeViewBackward0"
 
 
@@ -166,7 +167,23 @@ def matmul(input: Tensor, other: Tensor) -> Tensor:
         return record(out, (a, b), _dot_rule if ndb == 1 else _vm_rule, _matmul_name(a, b))
     if ka == 1 and ndb > 1:
         out = _matmul_one_term(out, a, ad, bd)
-    return record(out, (a, b), _mv_rule if ndb == 1 else _mm_rule, _matmul_name(a, b))
+    name = _matmul_name(a, b)
+    if name == "TransposeBackward0":
+        return _folded_transpose(out, a, b)
+    return record(out, (a, b), _mv_rule if ndb == 1 else _mm_rule, name)
+
+
+def _folded_transpose(out, a, b):
+    """PyTorch's result of a matrix that requires grad times a batch where the folded product's transpose is
+    contiguous (see _matmul_name): that transpose itself, a view of the product (node UnsafeViewBackward0), so
+    detach_() refuses it, as PyTorch's "Can't detach views in-place"."""
+    base = record(np.ascontiguousarray(np.swapaxes(out, -1, -2)), (a, b), _transposed_mm_rule, "UnsafeViewBackward0")
+    return base.mT
+
+
+def _transposed_mm_rule(xp, need, g, out, a, b):
+    """out = (a @ b).mT."""
+    return _mm_rule(xp, need, g.mT, None, a, b)
 
 
 def _fold_copies(bd):
@@ -344,8 +361,10 @@ def inner(input: Tensor, other: Tensor) -> Tensor:
     out = ad.reshape(m, k) @ bd.reshape(n, k).T
     if k == 1 and m > 1 and n > 1:
         out = _gemm_one_term(out, ad.reshape(m, 1), bd.reshape(1, n), m, n)  # a one-term gemm
-    out = out.reshape(ad.shape[:-1] + bd.shape[:-1])
-    return record(out, (a, b), _inner_rule(m, n, k), "ViewBackward0")
+    # PyTorch's tensordot reshapes its mm product to the result's shape: the result is a view of the product
+    # (ViewBackward0 over MmBackward0, in no_grad too), so detach_() refuses it
+    product = record(out, (a, b), _inner_rule(m, n, k), "MmBackward0")
+    return product.view(tuple(ad.shape[:-1] + bd.shape[:-1]))
 
 
 def _inner_rule(m, n, k):
