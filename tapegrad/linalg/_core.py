@@ -160,7 +160,7 @@ def _fused_update(a, l, u):
     if a.dtype == np.float32:
         fused = (a.astype(np.float64) - l.astype(np.float64) * u.astype(np.float64)).astype(np.float32)
     elif a.dtype == np.float64:
-        from ..ops.extra_math import _fma64
+        from ..ops._fused import fma64 as _fma64
 
         fused = _fma64(-l, u, a)
     else:
@@ -864,7 +864,7 @@ def _fms(a, b, c, d):
     """fma(a, b, -(c d)) with c d rounded to the dtype: float32 in float64 (a b is exact there), float64 by
     Dekker's exact product (a zero has the sign of the exact a b - c d, an underflowing one's too: -0.25 * 5e-324 -
     (-0.0) is -0.0; an infinite c d wins over a finite a b)."""
-    from ..ops.extra_math import _fma64
+    from ..ops._fused import fma64 as _fma64
 
     with np.errstate(all="ignore"):
         q = c * d

@@ -37,6 +37,7 @@ from ..autograd.declare import (
     unary,
     wrap,
 )
+from ._fused import fma as _fma
 
 __all__ = [
     # arithmetic
@@ -1610,16 +1611,6 @@ def _lerp_array(x, e, w):
             return _fma(w, d, x) if np.abs(w) < 0.5 else _fma(d, w - 1 if w != 1 else -w.dtype.type(0), e)
         small = np.abs(w) < 0.5
         return _fma(np.where(small, w, np.where(w == 1, -0.0, w - 1)).astype(w.dtype), d, np.where(small, x, e))
-
-
-def _fma(x, y, z):
-    """``x * y + z`` rounded once, as the fused multiply-adds of PyTorch's compiled kernels: float32 in float64,
-    where the product of two float32 values is exact; float64 by Dekker's product and Knuth's sum."""
-    if x.dtype == np.float64 or y.dtype == np.float64 or z.dtype == np.float64:
-        from .extra_math import _fma64
-
-        return _fma64(x, y, z)
-    return np.asarray(np.multiply(x, y, dtype=np.float64) + z).astype(np.result_type(x, y, z))
 
 
 def _lerp_tensor_record(out, input, end, weight, exact):

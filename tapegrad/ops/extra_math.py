@@ -18,6 +18,7 @@ from .. import dtypes
 from ..autograd.declare import Tensor, binary, cast, expected_tensor, op, record, unary, wrap
 from ..autograd.grad_mode import no_grad
 from . import elementwise as _ew
+from ._fused import fma64 as _fma64
 
 __all__ = ["asinh", "arcsinh", "acosh", "arccosh", "atanh", "arctanh", "logaddexp", "logaddexp2", "hypot",
            "copysign", "fmax", "fmin", "float_power", "nan_to_num", "heaviside", "nextafter", "ldexp", "frexp",
@@ -94,49 +95,6 @@ def _logaddexp2(a, b):
 
 
 _INV_LN2 = 1 / math.log(2)
-
-
-def _fma64(x, y, z):
-    """x * y + z for float64 arrays with one rounding (a fused multiply-add): the product's rounding error by
-    Dekker's exact product, the sum's by Knuth's two-sum, added back once. Where the sum is not finite, the sum.
-    A result that rounds to 0 has the sign of the exact x y + z: fma(-0.25, 5e-324, 0.0) is -0.0 (the exact
-    -1.2e-324 rounded), fma(-0.0, 1, -0.0) is -0.0 and fma(3, 2, -6) is +0.0 (IEEE's exact zero sum)."""
-    with np.errstate(over="ignore", under="ignore", invalid="ignore"):
-        out = _fma64_rounded(x, y, z)
-        zero = out == 0
-        if np.any(zero):
-            # NOTE: the split product loses what underflows (5e-324 * -0.25), so the sign is read from the same
-            # fma with each factor below 1 scaled by 2 ** 600 (exact); where that is 0 too, x y + z is an exact
-            # zero sum, whose IEEE sign the plain x * y + z has (the product of two subnormals aside)
-            kx = np.where(np.abs(x) < 1, 2.0 ** 600, 1.0)
-            ky = np.where(np.abs(y) < 1, 2.0 ** 600, 1.0)
-            scaled = _fma64_rounded(x * kx, y * ky, z * kx * ky)
-            sign = np.where(np.isfinite(scaled) & (scaled != 0), np.copysign(0.0, scaled), x * y + z)
-            out = np.where(zero, sign, out)
-    return out
-
-
-def _fma64_rounded(x, y, z):
-    """Boldo and Melquiond's emulation (2008): x y = p + e exactly, p + z = s + t exactly, and s plus t + e rounded
-    to odd, which the last rounding to nearest cannot round twice (a tie of s + (t + e) rounded first would)."""
-    p = x * y
-    c = x * 134217729.0  # 2 ** 27 + 1: x = xh + xl in 26-bit halves
-    xh = c - (c - x)
-    xl = x - xh
-    c = y * 134217729.0
-    yh = c - (c - y)
-    yl = y - yh
-    e = ((xh * yh - p) + xh * yl + xl * yh) + xl * yl
-    s = p + z
-    bb = s - p
-    t = (p - (s - bb)) + (z - bb)
-    v = np.asarray(t + e)
-    vb = v - t
-    inexact = (t - (v - vb)) + (e - vb)  # t + e = v + inexact
-    even = (v.view(np.int64) & 1) == 0
-    v = np.where((inexact != 0) & even, np.nextafter(v, np.copysign(np.inf, inexact)), v)  # rounded to odd
-    out = s + v
-    return np.where(np.isfinite(out), out, s)
 
 
 def _logaddexp2_opmath(a, b):

@@ -1,0 +1,58 @@
+"""Fused multiply-adds, rounded once, as PyTorch's compiled kernels compute them (a leaf: numpy only).
+
+``fma`` takes any float dtype (float32 and float16 in float64, where their products are exact); ``fma64``
+emulates float64's with error-free transformations. Used by lerp, logaddexp2, cross and the LU updates.
+"""
+
+import numpy as np
+
+
+def fma(x, y, z):
+    """``x * y + z`` rounded once, as the fused multiply-adds of PyTorch's compiled kernels: float32 in float64,
+    where the product of two float32 values is exact; float64 by Dekker's product and Knuth's sum."""
+    if x.dtype == np.float64 or y.dtype == np.float64 or z.dtype == np.float64:
+        return fma64(x, y, z)
+    return np.asarray(np.multiply(x, y, dtype=np.float64) + z).astype(np.result_type(x, y, z))
+
+
+def fma64(x, y, z):
+    """x * y + z for float64 arrays with one rounding (a fused multiply-add): the product's rounding error by
+    Dekker's exact product, the sum's by Knuth's two-sum, added back once. Where the sum is not finite, the sum.
+    A result that rounds to 0 has the sign of the exact x y + z: fma(-0.25, 5e-324, 0.0) is -0.0 (the exact
+    -1.2e-324 rounded), fma(-0.0, 1, -0.0) is -0.0 and fma(3, 2, -6) is +0.0 (IEEE's exact zero sum)."""
+    with np.errstate(over="ignore", under="ignore", invalid="ignore"):
+        out = _rounded_to_odd_sum(x, y, z)
+        zero = out == 0
+        if np.any(zero):
+            # NOTE: the split product loses what underflows (5e-324 * -0.25), so the sign is read from the same
+            # fma with each factor below 1 scaled by 2 ** 600 (exact); where that is 0 too, x y + z is an exact
+            # zero sum, whose IEEE sign the plain x * y + z has (the product of two subnormals aside)
+            kx = np.where(np.abs(x) < 1, 2.0 ** 600, 1.0)
+            ky = np.where(np.abs(y) < 1, 2.0 ** 600, 1.0)
+            scaled = _rounded_to_odd_sum(x * kx, y * ky, z * kx * ky)
+            sign = np.where(np.isfinite(scaled) & (scaled != 0), np.copysign(0.0, scaled), x * y + z)
+            out = np.where(zero, sign, out)
+    return out
+
+
+def _rounded_to_odd_sum(x, y, z):
+    """Boldo and Melquiond's emulation (2008): x y = p + e exactly, p + z = s + t exactly, and s plus t + e rounded
+    to odd, which the last rounding to nearest cannot round twice (a tie of s + (t + e) rounded first would)."""
+    p = x * y
+    c = x * 134217729.0  # 2 ** 27 + 1: x = xh + xl in 26-bit halves
+    xh = c - (c - x)
+    xl = x - xh
+    c = y * 134217729.0
+    yh = c - (c - y)
+    yl = y - yh
+    e = ((xh * yh - p) + xh * yl + xl * yh) + xl * yl
+    s = p + z
+    bb = s - p
+    t = (p - (s - bb)) + (z - bb)
+    v = np.asarray(t + e)
+    vb = v - t
+    inexact = (t - (v - vb)) + (e - vb)  # t + e = v + inexact
+    even = (v.view(np.int64) & 1) == 0
+    v = np.where((inexact != 0) & even, np.nextafter(v, np.copysign(np.inf, inexact)), v)  # rounded to odd
+    out = s + v
+    return np.where(np.isfinite(out), out, s)
