@@ -1786,3 +1786,19 @@ def test_kron_result_is_not_a_view(lib_name):
     z = lib.kron(x, lib.ones(2, 2))
     z.detach_()
     assert not z.requires_grad
+
+
+@given(rows=hnp.arrays(np.float32, st.tuples(st.integers(1, 3), st.integers(1, 3)),
+                       elements=st.sampled_from([-2.0, 0.5, 3.0, -0.25, 1e29, -6e4, 1.5])),
+       p=st.sampled_from([1.0, 2.0, 3.0, 1.5, math.inf]), maxnorm=st.sampled_from([1.0, 0.5, 10.0]))
+@example(rows=np.array([[3e29], [-2.0]], np.float32), p=1.0, maxnorm=1.0)  # PyTorch 6.25e-9 for -2, float32's 0
+def test_float32_renorm_gradient_is_computed_in_float64_as_pytorchs(rows, p, maxnorm):
+    # PyTorch's renorm_backward runs in the CPU accumulation dtype (float64 for float32): factor g - factor / norm *
+    # d norm cancels to rounding in float32 (x = -2, maxnorm 1: 1/(2 + 1e-7) - 2/(2 + 1e-7)^2 is 0 there)
+    w = (np.arange(rows.size) - 2.0).reshape(rows.shape) / 4  # (exact in float32)
+    grads = []
+    for dt in (tg.float32, tg.float64):
+        x = tg.tensor(rows, dtype=dt, requires_grad=True)
+        (x.renorm(p, 0, maxnorm) * tg.tensor(w, dtype=dt)).sum().backward()
+        grads.append(x.grad.numpy())
+    np.testing.assert_array_equal(grads[0], grads[1].astype(np.float32))

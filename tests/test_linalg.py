@@ -889,3 +889,18 @@ def test_inner_is_a_view_of_its_product(lib_name, ash, bsh, grad):
         assert y.grad_fn.name() == "ViewBackward0"
     with pytest.raises(RuntimeError, match="(?i)can't detach views in.place"):
         y.detach_()
+
+
+@pytest.mark.parametrize("shape", [(1, 1), (2, 2), (3, 3), (2, 1, 1), (2, 3, 3)])
+@pytest.mark.parametrize("transposed", [False, True])
+def test_triangular_solve_cloned_coefficient_never_shares_a(shape, transposed):
+    """The cloned coefficient is a copy of A in LAPACK's layout; where A has that layout already (1 x 1, or A^T of
+    a row-major matrix) taking the layout must still copy: writing into it changed A (the differential driver's
+    le_ of a 1 x 1 cloned coefficient wrote into A)."""
+    rng = np.random.default_rng(0)
+    a = np.triu(rng.standard_normal(shape)) + 3 * np.eye(shape[-1])
+    A = tg.tensor(np.swapaxes(a, -1, -2).copy()).mT if transposed else tg.tensor(a)
+    before = A.numpy().copy()
+    _, cloned = tg.triangular_solve(tg.ones(shape[:-1] + (1,), dtype=tg.float64), A)
+    cloned.fill_(7.0)
+    np.testing.assert_array_equal(A.numpy(), before)

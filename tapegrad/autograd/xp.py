@@ -94,6 +94,10 @@ class _TensorXP:
         return a.transpose(axis1, axis2)
 
     @staticmethod
+    def amax(a, axis=None, keepdims=False):
+        return a.amax(dim=() if axis is None else axis, keepdim=keepdims)
+
+    @staticmethod
     def moveaxis(a, source, destination):
         return a.movedim(source, destination)
 

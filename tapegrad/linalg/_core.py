@@ -55,12 +55,16 @@ def check_float(op: str, x: Tensor, low_precision: bool = False) -> None:
         raise RuntimeError(f"{op}: Low precision dtypes not supported. Got {torch_dtype_name(dt)}")
 
 
-def column_major(value: np.ndarray) -> np.ndarray:
+def column_major(value: np.ndarray, copy: bool = False) -> np.ndarray:
     """``value``'s matrices in LAPACK's column-major layout (strides (1, n), batched (n * k, 1, n)), as PyTorch
-    returns its LAPACK results: ops that follow the layout (kron's final view, view, is_contiguous) see it."""
+    returns its LAPACK results: ops that follow the layout (kron's final view, view, is_contiguous) see it.
+
+    ``value`` itself where it has that layout already (a fresh result), unless ``copy``: a result that must not
+    share the input's memory (triangular_solve's cloned coefficient of a 1 x 1 or transposed A)."""
     if value.ndim < 2:
-        return value
-    return np.swapaxes(np.ascontiguousarray(np.swapaxes(value, -1, -2)), -1, -2)
+        return value.copy() if copy else value
+    swapped = np.swapaxes(value, -1, -2)
+    return np.swapaxes(np.array(swapped, order="C") if copy else np.ascontiguousarray(swapped), -1, -2)
 
 
 def check_lapack_dtype(kernel: str, x: Tensor) -> None:

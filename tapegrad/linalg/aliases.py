@@ -251,7 +251,8 @@ def triangular_solve(input: Tensor, A: Tensor, upper: bool = True, transpose: bo
     coefficient = A.mT if transpose else A
     solution = solve_triangular(coefficient, input, upper=upper != transpose, unitriangular=unitriangular)
     # the copy of A is an output of the same node in PyTorch: it requires grad if b does (b's gradient is zero)
-    cloned = record(_core.column_major(A._data), (A, input), _cloned_coefficient_rule, "TriangularSolveBackward0")
+    cloned = record(_core.column_major(A._data, copy=True), (A, input), _cloned_coefficient_rule,
+                    "TriangularSolveBackward0")
     return _reduce.return_types.triangular_solve(solution, cloned)
 
 

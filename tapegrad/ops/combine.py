@@ -803,10 +803,39 @@ def renorm(input: Tensor, p, dim: int, maxnorm) -> Tensor:
     # NOTE: as PyTorch's renorm_backward, where(norm > maxnorm, grad_norm, grad): a slice left as it is passes the
     # gradient through untouched, so the norm is differentiated only in the slices scaled (an unscaled slice's nan or
     # inf would reach its gradient through 0 * d norm otherwise)
-    scaled = R.norm(input.detach(), p, others, keepdim=True) > maxnorm
-    norms = R.norm(E.where(scaled, input, 0.0), p, others, keepdim=True)
-    factor = E.where(scaled, maxnorm / (norms + 1e-7), 1.0)
-    return input * factor
+    x = input.detach()
+    scaled = R.norm(x, p, others, keepdim=True) > maxnorm
+    factor = E.where(scaled, maxnorm / (R.norm(E.where(scaled, x, 0.0), p, others, keepdim=True) + 1e-7), 1.0)
+    return record((x * factor)._data, (input,), _renorm_rule(float(p), others, float(maxnorm)), "RenormBackward0")
+
+
+def _renorm_rule(p, axes, maxnorm):
+    """PyTorch's renorm_backward: where the slice was scaled, factor g - factor / (norm + 1e-7) d norm(x . g), with
+    factor = maxnorm / (norm + 1e-7); g itself elsewhere. NOTE: computed in the CPU's accumulation dtype (float64 for
+    float32, float32 for float16) as PyTorch's, then rounded: the difference of those two terms is where float32
+    loses everything (x = -2, maxnorm 1: 6.2e-9, not 0)."""
+    def renorm_rule(xp, g, out, x):
+        acc = np.float64 if x.dtype == np.float32 else np.float32 if x.dtype == np.float16 else x.dtype
+        xa, ga = xp.astype(x, acc), xp.astype(g, acc)
+        ax = xp.abs(xa)
+        if p == np.inf:
+            norm = xp.amax(ax, axis=axes, keepdims=True)
+        else:
+            norm = (ax ** p).sum(axis=axes, keepdims=True) ** (1 / p)
+        inner = (xa * ga).sum(axis=axes, keepdims=True)  # d norm(x) . g, through norm's backward below
+        if p == 1:
+            nb = R._sgn(xa) * inner
+        elif p == np.inf:
+            ties = ax == norm
+            nb = R._sgn(xa) * ties * inner / ties.sum(axis=axes, keepdims=True)
+        else:
+            zero = norm == 0
+            nb = xa * (ax + (ax == 0)) ** (p - 2) * xp.where(zero, 0.0, inner / (norm + zero) ** (p - 1))
+        invnorm = 1 / (norm + 1e-7)
+        factor = invnorm * maxnorm
+        return xp.astype(xp.where(norm > maxnorm, factor * ga - (factor * invnorm) * nb, ga), x.dtype)
+
+    return renorm_rule
 
 
 # ---------------------------------------------------------------------- splits
