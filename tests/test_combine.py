@@ -1802,3 +1802,18 @@ def test_float32_renorm_gradient_is_computed_in_float64_as_pytorchs(rows, p, max
         (x.renorm(p, 0, maxnorm) * tg.tensor(w, dtype=dt)).sum().backward()
         grads.append(x.grad.numpy())
     np.testing.assert_array_equal(grads[0], grads[1].astype(np.float32))
+
+
+@pytest.mark.parametrize("k", range(-4, 5))
+@pytest.mark.parametrize("dims", [(0, 1), (1, 0), (2, 0)])
+def test_rot90_is_a_new_tensor_with_pytorchs_layout_and_node(k, dims):
+    """PyTorch's rot90 flips into a new tensor (transposed in place for an odd k): one Rot90Backward0 node, strides
+    (1, n) for an odd k, and never a view of its input, so detach_() of it is allowed (it refused a view here)."""
+    x = tg.arange(24.0).reshape(2, 3, 4).requires_grad_()
+    y = tg.rot90(x, k, dims)
+    assert y.grad_fn.name() == "Rot90Backward0" and y._base is None
+    np.testing.assert_array_equal(y.detach().numpy(), np.rot90(x.detach().numpy(), k, dims))
+    y.detach_()
+    torch = pytest.importorskip("torch")
+    t = torch.rot90(torch.arange(24.0).reshape(2, 3, 4), k, dims)
+    assert y.stride() == t.stride()

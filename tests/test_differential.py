@@ -447,6 +447,32 @@ known_class(
          "cancel to a different rounding in each library (and absorb the leaf's other gradients)", E,
     status="by-design")
 
+def tiny_related_divisor(d):
+    """x / g(x) with both operands requiring grad and a nonzero divisor below 1e-9 (float64; 1e-4 for float32, 1e-2
+    for float16): the quotient's two partial gradients, 1/b and -a/b^2, are huge and, where a and b grow from one
+    leaf (v / asinh(v)), cancel at that leaf."""
+    if len(d.inputs) < 2 or not all(isf(t) and t.requires_grad for t in d.inputs[:2]):
+        return False
+    b = d.inputs[1].detach().double().abs()
+    b = b[(b > 0) & torch.isfinite(b)]
+    limit = {torch.float64: 1e-9, torch.float32: 1e-4, torch.float16: 1e-2}.get(d.inputs[1].dtype, 0.0)
+    return bool(b.numel()) and float(b.min()) < limit
+
+
+known_class(
+    "tiny-divisor-grad-cancel", fam("div", "divide", "true_divide", sym="/"), GRADS, tiny_related_divisor,
+    """
+    v = torch.tensor([[3.0, 1e5, 0.5, 1e-30]], dtype=torch.float64, requires_grad=True)
+    a = v.asinh()
+    ((v * torch.tensor([[-0.5, 2.0, 0.25, -1.5]], dtype=torch.float64)).sum()
+     + (a * torch.tensor([[1.0, -0.5, 2.0, 0.25]], dtype=torch.float64)).sum()
+     + (v.div(a) * torch.tensor([[1.25, 1.0, -0.5, 2.0]], dtype=torch.float64)).sum()).backward()
+    v.grad[0, 3]
+    """, "x / g(x) with g(x) ~ x tiny (v / asinh(v) at 1e-30): the quotient's partial gradients are 2e30 and -2e30 at "
+         "the same leaf, and the leaf's other gradients (-1.5 + 0.25) are absorbed or not by the order of "
+         "accumulation, as same-operand-grad-cancel (PyTorch 0, tapegrad -1.5: both the rounding of an exact 0 "
+         "plus the rest)", E, status="by-design")
+
 # ---- tapegrad/ops/reduce.py
 def correction(d):
     """The correction a var/std call uses (PyTorch's default 1; 0 with unbiased=False)."""

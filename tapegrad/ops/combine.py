@@ -658,13 +658,17 @@ def rot90(input: Tensor, k: int = 1, dims=(0, 1)) -> Tensor:
     if d0 == d1:
         raise RuntimeError(f"rot90: expected rotation dims to be different, but got dim0 = {d0} and dim1 = {d1}")
     k %= 4
-    if k == 1:
-        return input.flip(d1).transpose(d0, d1)
-    if k == 2:
-        return input.flip((d0, d1))
-    if k == 3:
-        return input.flip(d0).transpose(d0, d1)
-    return input.clone()
+    x = input._data
+    # PyTorch's layout: a flipped copy (transposed in place for an odd k: strides (1, n)), never a view of input
+    if k % 2:
+        value = np.ascontiguousarray(np.flip(x, d1 if k == 1 else d0)).swapaxes(d0, d1)
+    else:
+        value = np.ascontiguousarray(np.flip(x, (d0, d1))) if k == 2 else x.copy()
+
+    def rot90_rule(xp, g, out, x):
+        return xp.rot90(g, -k, (d0, d1))
+
+    return record(value, (input,), rot90_rule, "Rot90Backward0")
 
 
 @op
