@@ -473,6 +473,20 @@ known_class(
          "accumulation, as same-operand-grad-cancel (PyTorch 0, tapegrad -1.5: both the rounding of an exact 0 "
          "plus the rest)", E, status="by-design")
 
+known_class(
+    "not-implemented-derivative-of-a-leaf-turned-off", {"Tensor.requires_grad_"}, "backward-pytorch-raises",
+    lambda d: torch_says(d, "is not implemented") and (
+        any(a is False for a in d.call.args) or kw(d, "requires_grad") is False),
+    """
+    x = torch.tensor([0.5, 3.0], dtype=torch.float64, requires_grad=True)
+    y = x.igammac(torch.tensor([1.0, 2.0], dtype=torch.float64))
+    x.requires_grad_(False)
+    y.sum().backward()
+    """, "README: a leaf whose requires_grad is turned off after an op used it gets no gradient in both libraries; "
+         "PyTorch still runs the op's backward for it and raises where that derivative is not implemented "
+         "(igammac's input); tapegrad skips the gradient nobody receives", "tapegrad/autograd/engine.py",
+    status="by-design")
+
 # ---- tapegrad/ops/reduce.py
 def correction(d):
     """The correction a var/std call uses (PyTorch's default 1; 0 with unbiased=False)."""

@@ -1603,3 +1603,18 @@ def test_lerp_matches_pytorch_where_the_unfused_product_overflows(dtype):
     got, want = (m.lerp(m.tensor(x, dtype=getattr(m, dtype)), m.tensor(big, dtype=getattr(m, dtype)),
                         m.tensor(x, dtype=getattr(m, dtype))).numpy() for m in (tg, torch))
     np.testing.assert_array_equal(got, want)
+
+
+@pytest.mark.parametrize("dtypes", [("float16", "float32"), ("float32", "float32"), ("float16", "float16")])
+def test_div_result_written_in_place_before_backward(dtypes):
+    """div's backward never reads its result (PyTorch's div_tensor_other_backward recomputes a / b), so writing the
+    quotient in place under no_grad before backward is allowed, for a float16 tensor by a float32 0-d divisor too
+    (that rule read the float16 result: "modified by an in-place operation")."""
+    a = tg.tensor([[-0.7, 0.85]], dtype=getattr(tg, dtypes[0]), requires_grad=True)
+    b = tg.tensor(1.5, dtype=getattr(tg, dtypes[1]), requires_grad=True)
+    c = tg.div(a, b)
+    with tg.no_grad():
+        c.div_(7, rounding_mode="floor")
+    c.sum().backward()
+    np.testing.assert_allclose(a.grad.numpy(), [[1 / 1.5] * 2], rtol=2e-3)  # (float16's precision)
+    np.testing.assert_allclose(b.grad.item(), -(-0.7 + 0.85) / 1.5 ** 2, rtol=5e-3)

@@ -284,3 +284,23 @@ def test_constant_of_a_leaf_that_requires_grad_records_nothing():
     p = nn.Parameter(tg.zeros(3))
     assert init.constant_(p, 2.0) is p and p.is_leaf and p.grad_fn is None and p.requires_grad
     assert p.tolist() == [2.0, 2.0, 2.0]
+
+
+@pytest.mark.parametrize("shape", [(2, 0, 0), (0, 3, 3), (2, 0, 3), (2, 3, 0), (2, 2, 0, 0), (3, 2, 1, 1)])
+def test_dirac_of_empty_shapes_is_pytorchs(shape):
+    """PyTorch's dirac_ loops over min(out channels per group, in channels): with no channels it writes nothing,
+    whatever the kernel's size; with channels and an empty kernel dim it raises IndexError (here too, named)."""
+    t = tg.ones(shape, dtype=tg.int32)
+    if 0 in shape[2:] and min(shape[:2]) > 0:
+        with pytest.raises(IndexError):
+            tg.nn.init.dirac_(t)
+    else:
+        tg.nn.init.dirac_(t)
+    torch = pytest.importorskip("torch")
+    u = torch.ones(shape, dtype=torch.int32)
+    try:
+        torch.nn.init.dirac_(u)
+    except IndexError:
+        assert 0 in shape[2:]
+    else:
+        assert t.tolist() == u.tolist()

@@ -178,9 +178,14 @@ def dirac_(tensor, groups=1):
     out_per_group = shape[0] // groups
     min_dim = min(out_per_group, shape[1])
     values = np.zeros(shape)
-    g, d = np.meshgrid(np.arange(groups), np.arange(min_dim), indexing="ij")
-    centre = tuple(s // 2 for s in shape[2:])
-    values[((g * out_per_group + d).ravel(), d.ravel()) + centre] = 1
+    if min_dim:  # (PyTorch's loop writes nothing without channels, and raises only when it indexes)
+        g, d = np.meshgrid(np.arange(groups), np.arange(min_dim), indexing="ij")
+        centre = tuple(s // 2 for s in shape[2:])
+        try:
+            values[((g * out_per_group + d).ravel(), d.ravel()) + centre] = 1
+        except IndexError:
+            raise IndexError(f"dirac_: index 0 is out of bounds for a kernel of shape {shape[2:]} (an empty "
+                             "spatial dimension), as PyTorch") from None
     return _fill(tensor, values)
 
 

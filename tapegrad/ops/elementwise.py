@@ -375,8 +375,10 @@ def _div_by_constant_rule(xp, need, g, out, a, b):  # b does not need its gradie
     return g / b if need[0] else None, None
 
 
-def _div_out_rule(xp, need, g, out, a, b):  # float16 by a scalar: the float32 quotient is rounded in ``out``
-    return g / b if need[0] else None, -g * (out / b) if need[1] else None
+def _div_out_rule(xp, need, g, out, a, b):
+    # float16 by a scalar: the float32 quotient rounded to float16, as the forward's; recomputed from a (as
+    # PyTorch's div_tensor_other_backward), so the result may be written in place before backward
+    return g / b if need[0] else None, -g * (xp.astype(a / b, a.dtype) / b) if need[1] else None
 
 
 divide = div

@@ -445,7 +445,7 @@ def _node(t):
     """What says whether a call changed PyTorch tensor ``t``: its grad_fn, requires_grad and version."""
     try:
         return t.grad_fn, t.requires_grad, t._version
-    except AttributeError:
+    except (AttributeError, RuntimeError):  # (a multi-output view whose base was written: grad_fn raises)
         return None
 
 
