@@ -1133,11 +1133,13 @@ known_class(
          "that requires grad writes the leaf's values unseen (its docs: gradients may then be silently wrong); "
          "tapegrad refuses it, as for any view of such a leaf (README)", "tapegrad/ops/scatter_extra.py",
     status="by-design")
+EXPANDS = {"Tensor.expand", "Tensor.expand_as", "broadcast_to", "Tensor.broadcast_to"}
 known_class(
     "setitem-into-expanded", {"[]=", "Tensor.index_put_", "Tensor.masked_fill_", "Tensor.index_fill_"}, GRADS,
     lambda d: d.call is not None and not d.call.no_grad and not x0(d).requires_grad
     and any(t.requires_grad for t in d.inputs[1:])
-    and any(st == 0 and n > 1 for st, n in zip(x0(d).stride(), x0(d).shape)),
+    # (the inputs are clones, which PyTorch makes contiguous: the written tensor's maker says it was expanded)
+    and bool(d.origins) and d.origins[0] in EXPANDS and x0(d).numel() > 1,
     """
     a = torch.tensor([1.0, 2.0]).expand(3, 2)
     v = torch.tensor([5.0, 6.0, 7.0], requires_grad=True)
