@@ -2257,6 +2257,31 @@ known_class(
          "2.0 here", COMBINE, status="by-design")
 
 
+
+@functools.cache
+def mkl_gemm_adds_onto_input():
+    """Whether this host's MKL gemm (PyTorch's addmm with beta=1) adds the products onto the copied input, so a
+    -0.0 input plus -0.0 products stays -0.0 (the AMD EPYC hosts we ran); the reference Intel CPU's, as tapegrad,
+    sums the products from +0.0 first (test_functional.py's test_linear_signs_of_zero_are_the_reference_machines)."""
+    v = torch.tensor([[0.0, 2.0], [-0.0, 1.5]])
+    return bool(torch.signbit(torch.addmm(v, v, v)[1, 0]))
+
+
+def negative_zero_in_input(d):
+    t = x0(d)
+    return isf(t) and bool(((t == 0) & torch.signbit(t)).any())
+
+
+known_class(
+    "mkl-gemm-adds-onto-input-zero", fam("addmm"), "signed-zero", negative_zero_in_input,
+    """
+    v = torch.tensor([[0.0, 2.0], [-0.0, 1.5]])
+    torch.addmm(v, v, v)[1, 0]
+    """, "README: addmm of an input holding -0.0 where the products are -0.0 too: an AMD EPYC's MKL gemm adds each "
+         "product onto the copied input (-0.0 + -0.0 + -0.0 = -0.0); the reference Intel CPU's, and tapegrad, sum "
+         "the products from +0.0 and add that to the input (+0.0). The value is the same (0 == -0.0)", COMBINE,
+    status="by-design", host=mkl_gemm_adds_onto_input)
+
 def cov_int_sum_wraps(d):
     """cov of an int tensor whose (fweights-weighted) observation sums leave int64's range."""
     x = x0(d)
