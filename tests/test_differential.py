@@ -1732,6 +1732,22 @@ known_class(
          "reaches its pieces here (views, as split's: their values and gradients are the written base's, [0, 0, 0] "
          "here); PyTorch's pieces keep their UnsafeSplitBackward0 and pass the gradient to the base's old node "
          "([2, 0, 0]) although their values changed (README)", SCATTER, status="by-design")
+known_class(
+    "pytorch-unsafe-split-write-unseen", ALL_OPS, "backward-tapegrad-raises",
+    lambda d: here_says(d, "modified by an in-place operation") and (d.op.endswith("_") or d.op in INPLACE)
+    and bool(d.origins) and d.origins[0] in UNSAFE_SPLITS and x0(d).numel() > 0,
+    """
+    x = torch.tensor([[1.0, 2.0], [3.0, 4.0]], requires_grad=True)
+    y = x.sigmoid()
+    with torch.no_grad():
+        torch.unsafe_split(y, 1)[0].copy_(torch.tensor([[5.0, 6.0]]))
+    y.sum().backward()
+    x.grad
+    """, "PyTorch's unsafe_split/unsafe_chunk pieces have their own version counter: a write into one (under "
+         "no_grad) changes the values the input's node saved without moving its version, and the backward silently "
+         "uses the new values (x.grad[0] is [-20, -30] here, from sigmoid values 5 and 6); tapegrad's pieces share "
+         "the input's versions, so it refuses the backward (an empty piece shares nothing: neither refuses)",
+    SCATTER, status="pytorch-bug")
 
 
 known_class(
