@@ -1746,7 +1746,7 @@ known_class(
     """, "PyTorch's unsafe_split/unsafe_chunk pieces have their own version counter: a write into one (under "
          "no_grad) changes the values the input's node saved without moving its version, and the backward silently "
          "uses the new values (x.grad[0] is [-20, -30] here, from sigmoid values 5 and 6); tapegrad's pieces share "
-         "the input's versions, so it refuses the backward (an empty piece shares nothing: neither refuses)",
+         "the input's versions, so it refuses the backward (an empty piece shares nothing: neither refuses; README)",
     SCATTER, status="pytorch-bug")
 
 
@@ -2037,6 +2037,17 @@ known_class(
          "image at a time), so values where large terms cancel differ by their rounding (0.625 exactly here, "
          "PyTorch 0.62643), and where products or partial sums overflow (inf, 3e38 inputs) one order gives inf "
          "or NaN where the other is finite or inf", CONVND, status="by-design")
+known_class(
+    "pytorch-conv-tbc-backward-noncontiguous-grad", ALL_OPS, "backward-pytorch-raises",
+    lambda d: torch_says(d, "view size is not compatible") and bool(d.origins) and d.origins[0] == "F.conv_tbc",
+    """
+    x = torch.ones(4, 2, 2, requires_grad=True)
+    y = torch.nn.functional.conv_tbc(x, torch.ones(3, 2, 1), torch.zeros(1), 0)
+    (y.sum(1) * torch.tensor([[1.0], [2.0]])).sum().backward()
+    x.grad
+    """, "PyTorch 2.13's conv_tbc backward takes a view of the incoming gradient, which fails ('view size is not "
+         "compatible') when that gradient is not contiguous (sum(1)'s backward expands it); tapegrad's backward "
+         "takes any layout", CONVND, status="pytorch-bug")
 known_class(
     "addbmm-overflowing-partial-sums", fam("addbmm"), {"nan", "inf"},
     lambda d: dt(x0(d)) in ("float32", "float16") and any_in(d, big),
