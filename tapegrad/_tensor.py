@@ -13,6 +13,7 @@ name (``_name``). ``tapegrad/autograd/tape.py`` records nodes; ``tapegrad/autogr
 
 from __future__ import annotations
 
+import math
 import numbers
 import sys
 
@@ -474,12 +475,22 @@ def to_array(data, dtype=None) -> np.ndarray:
         arr = np.asarray(data)
         if dtype is None and arr.dtype == np.float64 and not isinstance(data, np.generic):
             arr = arr.astype(dtypes.get_default_dtype())
+        elif arr.dtype.kind == "f" and dtype is not None and dtype.kind in "iu" and isinstance(data, (list, tuple)):
+            # PyTorch stores each number into the integer dtype: an int beside a float stays exact (numpy's
+            # float64 array rounded 2**63 - 1 up, out of int64's range)
+            arr = np.asarray(_truncated(data))
     if arr.dtype.kind not in "biuf":
         raise TypeError(f"tensor: cannot make a tensor from data of type {arr.dtype} "
                         f"(supported: bool, integers, floating point)")
     if dtype is not None and arr.dtype != dtype:
         arr = arr.astype(dtype)
     return arr
+
+
+def _truncated(seq):
+    """A nested list of numbers with its finite floats truncated to ints (C's conversion to an integer type)."""
+    return [_truncated(x) if isinstance(x, (list, tuple))
+            else int(x) if isinstance(x, (float, np.floating)) and math.isfinite(x) else x for x in seq]
 
 
 def _contains_tensor(seq) -> bool:

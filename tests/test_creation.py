@@ -531,10 +531,23 @@ def test_new_tensor_checks_numbers_as_tensor_does(values, dtype):
     assert base.new_tensor(values).tolist() == want
 
 
+@given(st.lists(st.one_of(st.integers(-2 ** 63, 2 ** 63 - 1), st.floats(-2.0 ** 62, 2.0 ** 62)), min_size=1,
+                max_size=4))
+@example([2 ** 63 - 1, -0.0])
+@example([-(2 ** 63), 1.5])
+@example([2 ** 53 + 1, -2.75])
+def test_integer_tensor_stores_each_number_exactly(values):
+    # PyTorch converts each number into the dtype: 2**63 - 1 beside a float became -2**63 (numpy's float64 array)
+    want = [int(v) for v in values]  # (a float is truncated toward zero, C's conversion)
+    assert tg.tensor(values, dtype=tg.int64).tolist() == want
+    assert tg.zeros((), dtype=tg.int64).new_tensor(values).tolist() == want
+
+
 def test_new_tensor_number_checks_match_pytorch():
     torch = pytest.importorskip("torch")
     for values, dtype in (([-math.inf], "int32"), ([1.5, 300], "int32"), ([-1], "uint8"), ([2 ** 40], "int32"),
-                          ([1e40], "float32")):
+                          ([1e40], "float32"), ([2 ** 63 - 1, -0.0], "int64"), ([2 ** 62 + 1, -1.75], "int64"),
+                          ([-1, 2.9, 255], "uint8")):
         got = []
         for lib in (tg, torch):
             try:

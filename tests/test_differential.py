@@ -1173,11 +1173,13 @@ known_class(
          "that requires grad writes the leaf's values unseen (its docs: gradients may then be silently wrong); "
          "tapegrad refuses it, as for any view of such a leaf (README)", "tapegrad/ops/scatter_extra.py",
     status="by-design")
+EXPANDS = {"Tensor.expand", "Tensor.expand_as", "broadcast_to", "Tensor.broadcast_to"}
 known_class(
     "setitem-into-expanded", {"[]=", "Tensor.index_put_", "Tensor.masked_fill_", "Tensor.index_fill_"}, GRADS,
     lambda d: d.call is not None and not d.call.no_grad and not x0(d).requires_grad
     and any(t.requires_grad for t in d.inputs[1:])
-    and any(st == 0 and n > 1 for st, n in zip(x0(d).stride(), x0(d).shape)),
+    # (the inputs are clones, which PyTorch makes contiguous: the written tensor's maker says it was expanded)
+    and bool(d.origins) and d.origins[0] in EXPANDS and x0(d).numel() > 1,
     """
     a = torch.tensor([1.0, 2.0]).expand(3, 2)
     v = torch.tensor([5.0, 6.0, 7.0], requires_grad=True)
@@ -1770,6 +1772,22 @@ known_class(
          "reaches its pieces here (views, as split's: their values and gradients are the written base's, [0, 0, 0] "
          "here); PyTorch's pieces keep their UnsafeSplitBackward0 and pass the gradient to the base's old node "
          "([2, 0, 0]) although their values changed (README)", SCATTER, status="by-design")
+known_class(
+    "pytorch-unsafe-split-write-unseen", ALL_OPS, "backward-tapegrad-raises",
+    lambda d: here_says(d, "modified by an in-place operation") and (d.op.endswith("_") or d.op in INPLACE)
+    and bool(d.origins) and d.origins[0] in UNSAFE_SPLITS and x0(d).numel() > 0,
+    """
+    x = torch.tensor([[1.0, 2.0], [3.0, 4.0]], requires_grad=True)
+    y = x.sigmoid()
+    with torch.no_grad():
+        torch.unsafe_split(y, 1)[0].copy_(torch.tensor([[5.0, 6.0]]))
+    y.sum().backward()
+    x.grad
+    """, "PyTorch's unsafe_split/unsafe_chunk pieces have their own version counter: a write into one (under "
+         "no_grad) changes the values the input's node saved without moving its version, and the backward silently "
+         "uses the new values (x.grad[0] is [-20, -30] here, from sigmoid values 5 and 6); tapegrad's pieces share "
+         "the input's versions, so it refuses the backward (an empty piece shares nothing: neither refuses; README)",
+    SCATTER, status="pytorch-bug")
 
 
 known_class(
@@ -2060,6 +2078,17 @@ known_class(
          "PyTorch 0.62643), and where products or partial sums overflow (inf, 3e38 inputs) one order gives inf "
          "or NaN where the other is finite or inf", CONVND, status="by-design")
 known_class(
+    "pytorch-conv-tbc-backward-noncontiguous-grad", ALL_OPS, "backward-pytorch-raises",
+    lambda d: torch_says(d, "view size is not compatible") and bool(d.origins) and d.origins[0] == "F.conv_tbc",
+    """
+    x = torch.ones(4, 2, 2, requires_grad=True)
+    y = torch.nn.functional.conv_tbc(x, torch.ones(3, 2, 1), torch.zeros(1), 0)
+    (y.sum(1) * torch.tensor([[1.0], [2.0]])).sum().backward()
+    x.grad
+    """, "PyTorch 2.13's conv_tbc backward takes a view of the incoming gradient, which fails ('view size is not "
+         "compatible') when that gradient is not contiguous (sum(1)'s backward expands it); tapegrad's backward "
+         "takes any layout", CONVND, status="pytorch-bug")
+known_class(
     "addbmm-overflowing-partial-sums", fam("addbmm"), {"nan", "inf"},
     lambda d: dt(x0(d)) in ("float32", "float16") and any_in(d, big),
     ("""
@@ -2294,6 +2323,31 @@ known_class(
          "(mat1 @ mat2) always, as PyTorch's own kernels (baddbmm's small-matrix kernel, bmm_out_or_baddbmm_), "
          "2.0 here", COMBINE, status="by-design")
 
+
+
+@functools.cache
+def mkl_gemm_adds_onto_input():
+    """Whether this host's MKL gemm (PyTorch's addmm with beta=1) adds the products onto the copied input, so a
+    -0.0 input plus -0.0 products stays -0.0 (the AMD EPYC hosts we ran); the reference Intel CPU's, as tapegrad,
+    sums the products from +0.0 first (test_functional.py's test_linear_signs_of_zero_are_the_reference_machines)."""
+    v = torch.tensor([[0.0, 2.0], [-0.0, 1.5]])
+    return bool(torch.signbit(torch.addmm(v, v, v)[1, 0]))
+
+
+def negative_zero_in_input(d):
+    t = x0(d)
+    return isf(t) and bool(((t == 0) & torch.signbit(t)).any())
+
+
+known_class(
+    "mkl-gemm-adds-onto-input-zero", fam("addmm"), "signed-zero", negative_zero_in_input,
+    """
+    v = torch.tensor([[0.0, 2.0], [-0.0, 1.5]])
+    torch.addmm(v, v, v)[1, 0]
+    """, "README: addmm of an input holding -0.0 where the products are -0.0 too: an AMD EPYC's MKL gemm adds each "
+         "product onto the copied input (-0.0 + -0.0 + -0.0 = -0.0); the reference Intel CPU's, and tapegrad, sum "
+         "the products from +0.0 and add that to the input (+0.0). The value is the same (0 == -0.0)", COMBINE,
+    status="by-design", host=mkl_gemm_adds_onto_input)
 
 def cov_int_sum_wraps(d):
     """cov of an int tensor whose (fweights-weighted) observation sums leave int64's range."""

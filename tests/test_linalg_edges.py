@@ -872,6 +872,28 @@ def test_inverse_where_only_the_fused_lu_has_a_nonzero_pivot_is_pytorchs():
         np.testing.assert_array_equal(tg.tensor(a).inverse().numpy(), torch.tensor(a).inverse().numpy())
 
 
+_OVERFLOWING_SOLVE = np.array([[-3e38, -1e30, -3e38], [0.0, -3.0, 0.0], [2.0, 6e4, 0.0]], np.float32)
+
+
+def test_inverse_of_a_numerically_singular_matrix_is_getrs_on_the_identity():
+    # PyTorch's inverse is getrs on the identity: here x0 = (0 - u01 x1 - u02 x2) / u00 with u02 x2 = -3e38 * -1e4,
+    # which overflows float32 (inf, PyTorch's; numpy's order kept it finite, 1e4); the LU is the same on any CPU
+    a = tg.tensor(_OVERFLOWING_SOLVE)
+    lu, piv, _ = tg.linalg.lu_factor_ex(a)
+    with np.errstate(all="ignore"):
+        want = tg.linalg.lu_solve(lu, piv, tg.eye(3)).numpy()
+        _same_bits(a.inverse().numpy(), want, 0)
+        _same_bits(tg.linalg.inv_ex(a).inverse.numpy(), want, 0)
+    assert want[0, 1] == math.inf
+
+
+def test_inverse_whose_substitution_overflows_matches_pytorch():
+    torch = pytest.importorskip("torch")
+    with np.errstate(all="ignore"):
+        _same_bits(tg.tensor(_OVERFLOWING_SOLVE).inverse().numpy(), torch.tensor(_OVERFLOWING_SOLVE).inverse().numpy(),
+                   0)
+
+
 def _lu_sweep():
     """140 low-rank products of small decimals, float32 and float64, square and rectangular."""
     rng = np.random.default_rng(3)

@@ -621,6 +621,29 @@ def test_unsafe_split_pieces_are_not_views_to_detach_(split):
     assert not p.requires_grad and x.requires_grad
 
 
+@pytest.mark.parametrize("lib", ["tapegrad", "torch"])
+@pytest.mark.parametrize("split", [lambda m, t: m.unsafe_split_with_sizes(t, [0, 2, 1], 1)[0],
+                                   lambda m, t: t.unsafe_split_with_sizes([3, 0], 2)[1],
+                                   lambda m, t: t[:, :0].unsafe_split(2, 1)[0],
+                                   lambda m, t: m.unsafe_chunk(t[:, :0], 2, 1)[1]])
+def test_an_empty_unsafe_split_piece_shares_nothing_with_its_input(split, lib):
+    """An empty piece has no element in common with the input: a write into it under no_grad leaves the input's
+    version, so a backward that saved the input's values runs; a write into the input does not make the piece
+    require grad (PyTorch's unsafe pieces have their own version counters and are not autograd views)."""
+    m = tg if lib == "tapegrad" else pytest.importorskip("torch")
+    x = m.tensor([[[0.5, -1.0, 2.0], [0.0, 1.5, -0.25], [3.0, 1.0, -2.0]]], dtype=m.float64, requires_grad=True)
+    y = x.sigmoid()
+    piece = split(m, y)
+    with m.no_grad():
+        piece.copy_(m.tensor(-2.5, dtype=m.float32))
+    y.sum().backward()
+    np.testing.assert_allclose(x.grad.numpy(), (y * (1 - y)).detach().numpy())
+    base = m.zeros(1, 3, 3, dtype=m.float64)
+    piece = split(m, base)
+    base[:, 1:1] = m.zeros(1, 0, 3, dtype=m.float64, requires_grad=True)
+    assert base.requires_grad and not piece.requires_grad
+
+
 @pytest.mark.parametrize("split", [lambda t: t.unsafe_split(1), lambda t: t.unsafe_chunk(1),
                                    lambda t: tg.unsafe_split_with_sizes(t, [1, 1])])
 def test_unsafe_split_pieces_do_not_follow_the_bases_requires_grad_(split):

@@ -455,10 +455,14 @@ def mark_multi_output(views, node: str) -> None:
 def unmark_multi_output(views) -> None:
     """Undo :func:`mark_multi_output` (``unsafe_split`` and ``unsafe_chunk``: PyTorch's forms without the check),
     and mark the pieces "unsafe": PyTorch's are not views to autograd (``_base`` None, their own version counter),
-    so ``detach_()`` takes them. tapegrad still tracks their writes as a view's (see :func:`unview`)."""
+    so ``detach_()`` takes them. tapegrad still tracks their writes as a view's (see :func:`unview`), except an
+    empty piece's: it shares no element with the input, so it is no view here either (its versions move alone, and
+    a write into the input does not reach it)."""
     for v in views:
         v._extras().pop("multi_output", None)
         v._extra["unsafe"] = True
+        if not v._data.size:
+            unview(v)
 
 
 def check_multi_output(name: str, t: Tensor, value) -> None:

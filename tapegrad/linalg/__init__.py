@@ -225,7 +225,14 @@ def _inverse(op, a, check_errors):
     """(inverse, info) of each matrix of ``a``: numpy's inverse of the finite nonsingular ones;
     PyTorch's own computation of those with an inf/nan (its inv_ex is linalg_solve_ex(A, I): LAPACK's getrf of
     A, then getrs on the identity; _core.inv_lapack), so that NaN reaches the entries it reaches in PyTorch and a
-    zero pivot of that LU is a singular matrix (``check_errors``: LinAlgError naming it)."""
+    zero pivot of that LU is a singular matrix (``check_errors``: LinAlgError naming it); and of numerically
+    singular ones (``near_singular``, as det and solve's adjoint), whose values are that LU's rounding and where
+    getrs' products may overflow (a float32 column of 3e38 times 1e4: inf in PyTorch, finite in numpy's order)."""
+    if a.size and np.isfinite(a).all() and _core.near_singular(a):
+        value, info = _core.inv_lapack(a)
+        if check_errors and info.any():
+            raise _core.singular_error(op, a)
+        return value, info
     bad = ~np.isfinite(a).all(axis=(-2, -1))
     if bad.any():
         value, info = np.empty_like(a), np.zeros(a.shape[:-2], np.int32)

@@ -15,7 +15,7 @@ from collections import namedtuple
 import numpy as np
 
 from .. import dtypes
-from ..autograd.declare import Tensor, binary, cast, expected_tensor, op, record, unary, wrap
+from ..autograd.declare import Tensor, binary, cast, expected_tensor, op, plain_write, record, unary, wrap
 from ..autograd.grad_mode import no_grad
 from . import elementwise as _ew
 from ._fused import fma64 as _fma64
@@ -617,6 +617,13 @@ def conj_physical(input: Tensor) -> Tensor:
     tensor([1.])
     """
     return _real_tensor("conj_physical", input)
+
+
+@plain_write(conj_physical)
+def _conj_physical_write(data):
+    # PyTorch's conj_physical_ of a real tensor returns it at once (UnaryOps.cpp): nothing is written, so an
+    # expanded tensor is no overlap error there; only its version moves
+    return data.dtype.kind != "c"
 
 
 @op
