@@ -2764,7 +2764,8 @@ def mean_of_huge_product(d):
 
 
 known_class(
-    "mean-of-huge-product-grad-cancel", fam("nanmean", "mean", inplace=False), "grad-value", mean_of_huge_product,
+    "mean-of-huge-product-grad-cancel", fam("nanmean", "mean", "var", "std", inplace=False), "grad-value",
+    mean_of_huge_product,
     """
     m = torch.tensor([[3e38, 1.0, 0.0], [-6e4, -3.0, 2.0], [-3e38, 1e30, -1e30], [6e4, -2.5, -1e30]],
                      dtype=torch.float64)
@@ -2774,7 +2775,8 @@ known_class(
     """, "the mean of a product (m @ v) with huge terms: the mean's gradient is the same for every element, so the "
          "product's backward (m^T g) sums 3e38 g - 6e4 g - 3e38 g + 6e4 g, which cancel exactly; the order of "
          "summation keeps or absorbs the small terms: 0 here (numpy's), 1.5e4 in PyTorch's gemv (3e38 + 6e4 is "
-         "3e38 there), both within n eps max|term| of the exact sum, as huge-alpha-grad-cancel", L,
+         "3e38 there), both within n eps max|term| of the exact sum, as huge-alpha-grad-cancel; so does the var or "
+         "std of such a product (its gradient 2 (x - mean) / dof is one ulp of 1e30, 6e22, or 0)", L,
     status="by-design")
 
 
