@@ -1019,7 +1019,7 @@ def nan_in_a_full_vector(d):
 
 
 known_class(
-    "pytorch-elu-nan-grad-vectorized", F("elu", "selu", "celu", "elu_", "selu_", "celu_") | fam(
+    "pytorch-elu-nan-grad-vectorized", F("elu", "selu", "celu", "elu_", "selu_", "celu_", "hardswish") | fam(
         "selu", "celu", inplace=False) | {"selu_", "celu_"}, "grad-nan", nan_in_a_full_vector,
     """
     x = torch.tensor([nan] * 16, dtype=torch.float64, requires_grad=True)
@@ -1027,7 +1027,8 @@ known_class(
     x.grad
     """, "PyTorch 2.13's vectorized elu/selu/celu backward (16 float64 / 32 float32 values at a time) gives NaN at "
          "a NaN input (its blend takes the negative branch where x > 0 is false), its scalar tail (and tapegrad) "
-         "the gradient times the scale, as at any x > 0", NF, status="pytorch-bug")
+         "the gradient times the scale, as at any x > 0; hardswish's the same way (its scalar path passes the "
+         "gradient at NaN, its vectorized one gives NaN)", NF, status="pytorch-bug")
 known_class(
     "pytorch-margin-loss-empty-mean", F("multi_margin_loss"), {"nan", "value", "inf"},
     lambda d: any(empty(t) for t in d.inputs),
