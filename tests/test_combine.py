@@ -1812,6 +1812,11 @@ def test_rot90_is_a_new_tensor_with_pytorchs_layout_and_node(k, dims):
     x = tg.arange(24.0).reshape(2, 3, 4).requires_grad_()
     y = tg.rot90(x, k, dims)
     assert y.grad_fn.name() == "Rot90Backward0" and y._base is None
+    assert not np.shares_memory(y.detach().numpy(), x.detach().numpy())
+    column = tg.tensor([[0.5], [-3.0], [2.5]])  # a flip along a size-1 dim is x's memory: rot90 must still copy
+    rotated = column.rot90(k)
+    rotated.fill_(7.0)
+    assert column.tolist() == [[0.5], [-3.0], [2.5]]
     np.testing.assert_array_equal(y.detach().numpy(), np.rot90(x.detach().numpy(), k, dims))
     y.detach_()
     torch = pytest.importorskip("torch")

@@ -660,10 +660,10 @@ def rot90(input: Tensor, k: int = 1, dims=(0, 1)) -> Tensor:
     k %= 4
     x = input._data
     # PyTorch's layout: a flipped copy (transposed in place for an odd k: strides (1, n)), never a view of input
-    if k % 2:
-        value = np.ascontiguousarray(np.flip(x, d1 if k == 1 else d0)).swapaxes(d0, d1)
+    if k % 2:  # (copy(), not ascontiguousarray: a flip along a size-1 dim is contiguous, and still x's memory)
+        value = np.flip(x, d1 if k == 1 else d0).copy().swapaxes(d0, d1)
     else:
-        value = np.ascontiguousarray(np.flip(x, (d0, d1))) if k == 2 else x.copy()
+        value = np.flip(x, (d0, d1)).copy() if k == 2 else x.copy()
 
     def rot90_rule(xp, g, out, x):
         return xp.rot90(g, -k, (d0, d1))
