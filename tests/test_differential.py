@@ -2521,6 +2521,41 @@ known_class(
     status="by-design")
 
 
+def narrow_term_overflows(d):
+    """addcmul/addcdiv with a float tensor1 or tensor2 narrower than the result whose gradient term (its product
+    with value, value over it, its square) overflows or underflows in its own dtype, not in the result's."""
+    if len(d.inputs) < 3:
+        return False
+    value = kw(d, "value") if kw(d, "value") is not None else 1
+    wide = max(FLOAT_BITS.get(dt(t), 0) for t in d.inputs)
+    for t in d.inputs[1:3]:
+        if not isf(t) or FLOAT_BITS.get(dt(t), 64) >= wide or t.numel() == 0:
+            continue
+        a, top = t.detach().double(), torch.finfo(t.dtype).max
+        for term in (a * value, value / a, a * a):
+            if bool(((term.abs() > top) & torch.isfinite(term)).any() | ((term == 0) & (a != 0) & (value != 0)).any()):
+                return True
+    return False
+
+
+known_class(
+    "narrow-operand-grad-overflow", fam("addcmul", "addcdiv"), ("grad-inf", "grad-nan", "grad-value"),
+    narrow_term_overflows,
+    """
+    t1 = torch.tensor([1.25, -0.75], requires_grad=True)
+    t2 = torch.tensor([1.1920928955078125e-07, 3.0], dtype=torch.float16, requires_grad=True)
+    torch.addcdiv(torch.zeros(2, dtype=torch.float64), t1, t2).sum().backward()
+    t3 = torch.tensor(3.0, dtype=torch.float64, requires_grad=True)
+    torch.addcmul(torch.zeros(2, dtype=torch.float64), t3, torch.tensor([-3e38, 1.0]), value=2).sum().backward()
+    (t1.grad, t3.grad)
+    """, "README: addcmul/addcdiv of float16/float32 operands into a wider result: tapegrad promotes the operands "
+         "once and computes their gradient terms (value / tensor2, tensor2 * value, tensor2 * tensor2) in the "
+         "result's dtype, as in narrow-operand-twice-grad; PyTorch's (derivatives.yaml) computes them in each "
+         "operand's own dtype, where they overflow: a float16 tensor2 of 1.2e-7 gives value / tensor2 = inf (the "
+         "true 8.4e6 fits the float32 tensor1's gradient), a float32 tensor2 of -3e38 times value 2 gives -inf "
+         "(nan once gradients of both signs meet)", COMBINE, status="by-design")
+
+
 def int_exponent_at_min(d):
     """pow/** with an integer tensor exponent holding its dtype's minimum (int8 -128)."""
     e = arg(d, 1) if len(d.call.args) > 1 else kw(d, "exponent")
