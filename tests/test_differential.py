@@ -2333,27 +2333,31 @@ known_class(
     "tapegrad/nn/functional.py", status="by-design")
 
 
-def quotient_overflows_float32(d):
-    """fmod/remainder of a float32 tensor of 16 or more elements (PyTorch's vectorized loop) where |x / y| is
-    beyond float32's range for some element (x huge, y small)."""
-    x, y = x0(d), arg(d, 1)
-    if not isf(x) or x.dtype != torch.float32 or x.numel() < 16:
+def quotient_overflows_in_a_register(d):
+    """fmod/remainder in PyTorch's vectorized loop (a float32 result of 16 elements or more, float64 of 8: one
+    AVX-512 register) where |x / y| is beyond the dtype's range for some element (x huge or y tiny); x or y may be
+    a number (3 % t)."""
+    t = x0(d)
+    if not isf(t) or t.dtype not in (torch.float32, torch.float64) or t.numel() < 64 // t.element_size():
         return False
-    y = y if isinstance(y, (int, float)) else (d.inputs[1] if len(d.inputs) > 1 else None)
-    if y is None:
+    tensors = iter(d.inputs)
+    x, y = ((a if isinstance(a, (int, float)) else next(tensors, None)) for a in (arg(d, 0), arg(d, 1)))
+    if x is None or y is None:
         return False
-    q = x.detach().double().abs() / (torch.as_tensor(y).double().abs())
-    return bool((torch.isfinite(x.detach()) & (q > torch.finfo(torch.float32).max)).any())
+    x, y = torch.as_tensor(x).detach().double(), torch.as_tensor(y).detach().double()
+    q = x.abs() / y.abs()
+    return bool((torch.isfinite(x) & (q > torch.finfo(t.dtype).max)).any())
 
 
 known_class(
     "pytorch-fmod-vectorized-quotient-overflow", fam("fmod", "remainder", sym="%"), {"nan", "value"},
-    quotient_overflows_float32,
+    quotient_overflows_in_a_register,
     """
-    torch.full((20,), -3e38).fmod(0.5)[0]
-    """, "PyTorch 2.13's vectorized float32 fmod/remainder (16 elements or more) computes through the quotient "
-         "x / y, which overflows to inf for -3e38 / 0.5, and returns nan; its scalar loop (fewer elements) and "
-         "float64 give the exact remainder -0.0, as tapegrad does for every size",
+    (torch.full((20,), -3e38).fmod(0.5)[0], (3 % torch.full((8,), 5e-324, dtype=torch.float64))[0])
+    """, "PyTorch 2.13's vectorized fmod/remainder (each full AVX-512 register: 16 float32 elements, 8 float64) "
+         "computes through the quotient x / y, which overflows to inf for -3e38 / 0.5 (float32) or 3 / 5e-324 "
+         "(float64), and returns nan; its scalar loop (the elements after the last full register) gives the exact "
+         "remainder (-0.0, 0.0), as tapegrad does for every size",
     "tapegrad/ops/elementwise.py", status="pytorch-bug")
 
 
