@@ -753,6 +753,16 @@ def trigamma_near_pole(d):
     return trigamma and any_in(d, near_trigamma_pole)
 
 
+def logit_nan_in_registers(d):
+    """logit with eps of a NaN input in PyTorch's vectorized backward (each full pair of AVX-512 registers: 16
+    float64, 32 float32, 64 float16 elements), whose mask eps <= x <= 1 - eps gives the NaN a 0 gradient."""
+    if d.op not in fam("logit") or not d.inputs or not isf(x0(d)):
+        return False
+    eps = arg(d, 1) if arg(d, 1) is not None else kw(d, "eps")
+    x = x0(d)
+    return eps is not None and x.numel() >= 128 // x.element_size() and bool(torch.isnan(x.detach()).any())
+
+
 def from_periodic(d):
     """An input computed by sinc (periodic: at large arguments its last digits differ between the libraries) or
     i0 (PyTorch's float32 i0(0) is 0.99999994, 1 here): singular functions of them are not comparable."""
@@ -827,13 +837,14 @@ known_class(
     status="by-design")
 known_class(
     "special-poles", SPECIAL_M, {"value", "inf", "nan", "signed-zero"} | GRADS | STATE,
-    lambda d: any_in(d, at_pole) or from_periodic(d) or trigamma_near_pole(d),
+    lambda d: any_in(d, at_pole) or from_periodic(d) or trigamma_near_pole(d) or logit_nan_in_registers(d),
     """
     torch.tensor([-1.0]).polygamma(1)
     """, "PyTorch's trigamma (polygamma(1, x), digamma's gradient) at the poles x = 0, -1, -2, ... is a huge "
          "finite value from its series (1.3e15 for float32 -1, 7.3e31 for float64 -3, 16.1 for float32 -1e30), "
          "where the mathematical value (scipy.special's) is +inf, tapegrad's; PyTorch's vectorized logit(eps) "
-         "gradient at NaN is 0 (its scalar path's and tapegrad's NaN); PyTorch's float32 i0(0) is 0.99999994 "
+         "gradient at NaN is 0 (in each full pair of AVX-512 registers, 16 float64 elements; its scalar path's "
+         "and tapegrad's NaN); PyTorch's float32 i0(0) is 0.99999994 "
          "(tapegrad's 1); and next to a pole PyTorch's trigamma loses digits where it takes sin(pi x) of pi x "
          "rounded to float32 (19241.752 at float32 x = -0.9927904, scipy's and tapegrad's 19241.434)", SP,
     status="pytorch-bug")
