@@ -1996,6 +1996,24 @@ known_class(
     x.grad
     """, "dequantize of a float tensor is the identity; PyTorch 2.13 records it but has no derivative for it, "
          "tapegrad passes the gradient through", T, status="by-design")
+
+
+def dequantized_leaf(d):
+    """An in-place op on a float leaf that requires grad after dequantize read it (or made it: the same tensor)."""
+    return here_says(d, "leaf tensor that requires grad is being used in an in-place") and any(
+        o is not None and o.split(".")[-1] == "dequantize" for o in list(d.readers) + list(d.origins[:1]))
+
+
+known_class(
+    "pytorch-dequantize-unleafs", ALL_OPS, "tapegrad-raises", dequantized_leaf,
+    """
+    x = torch.tensor([1.0, 0.5], requires_grad=True)
+    x.dequantize()
+    x.exp_()
+    """, "dequantize of a float tensor returns the tensor itself; PyTorch 2.13 records its NotImplemented backward "
+         "node on that very tensor, so a leaf that requires grad stops being a leaf (x.grad_fn is NotImplemented) "
+         "and an in-place op on it is then allowed; tapegrad's dequantize leaves the leaf a leaf, whose in-place "
+         "ops are refused", T, status="pytorch-bug")
 # open bugs found by the driver (seeds 12000-16000)
 
 
