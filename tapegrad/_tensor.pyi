@@ -863,7 +863,7 @@ class Tensor:
         """mvlgamma_(...) -> self: ``multigammaln`` in place."""
     def nan_to_num(self, nan: builtins.float = ..., posinf: builtins.float | None = ..., neginf: builtins.float | None = ...) -> Tensor:
         """nan_to_num(input, nan=0.0, posinf=None, neginf=None): NaN, +inf and -inf replaced by ``nan``, ``posinf``"""
-    def nan_to_num_(self, *args, **kwargs) -> Any:
+    def nan_to_num_(self, nan: builtins.float = ..., posinf: builtins.float | None = ..., neginf: builtins.float | None = ...) -> Tensor:
         """nan_to_num_(nan=0.0, posinf=None, neginf=None) -> self: ``nan_to_num`` in place."""
     def nanmean(self, dim=..., keepdim: builtins.bool = ..., *, dtype=...) -> Tensor:
         """nanmean(input, dim=None, keepdim=False, *, dtype=None): the mean of the non-NaN elements (NaN if there"""

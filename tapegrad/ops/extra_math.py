@@ -280,14 +280,15 @@ def _nan_to_num_rule(xp, g, out, x):
 _nan_to_num_float_ = Tensor.nan_to_num_
 
 
-def _nan_to_num_(self, *args, **kwargs):
+def _nan_to_num_(self: Tensor, nan: float = 0.0, posinf: float | None = None, neginf: float | None = None
+                 ) -> Tensor:
     """nan_to_num_(nan=0.0, posinf=None, neginf=None) -> self: ``nan_to_num`` in place."""
     if isinstance(self, Tensor) and self._data.dtype.kind != "f":
         # NOTE: PyTorch copies an integer or bool tensor into itself, which writes nothing and so refuses nothing
         # (an expanded tensor either): only the version moves
         increment_version(self)
         return self
-    return _nan_to_num_float_(self, *args, **kwargs)
+    return _nan_to_num_float_(self, nan, posinf, neginf)
 
 
 _nan_to_num_.__name__ = _nan_to_num_.__qualname__ = "nan_to_num_"
