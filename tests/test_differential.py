@@ -2678,13 +2678,13 @@ known_class(
 
 # wave 10: elementwise and reductions
 def alpha_product_overflows(d):
-    """add/sub with an ``alpha`` whose product with a finite operand value overflows the operands' float dtype,
-    beside an infinite value (the unfused product rounds to inf, the fused one does not)."""
+    """add/sub with an ``alpha`` whose product with a finite operand value overflows the operands' float dtype (the
+    unfused product rounds to inf, the fused one does not)."""
     a = kw(d, "alpha")
     if not isinstance(a, (int, float)) or isinstance(a, bool) or a == 1:
         return False
     fl = [t for t in d.inputs if isf(t) and t.numel() > 0]
-    if not fl or not any(nonfinite(t) for t in fl):
+    if not fl:
         return False
     top = torch.finfo(fl[0].dtype).max
     mags = [abs(float(v)) for v in d.call.args if isinstance(v, (int, float)) and not isinstance(v, bool)]
@@ -2697,14 +2697,16 @@ def alpha_product_overflows(d):
 
 
 known_class(
-    "add-alpha-vectorized-fma", fam("add", "sub", "subtract", "rsub"), {"nan", "state-nan"}, alpha_product_overflows,
+    "add-alpha-vectorized-fma", fam("add", "sub", "subtract", "rsub"), {"nan", "state-nan", "inf", "state-inf"},
+    alpha_product_overflows,
     """
-    torch.sub(torch.full((16,), inf), 1e30, alpha=1e30)
-    """, "add/sub with an alpha whose product with the other operand overflows, beside an infinite input: PyTorch "
-         "2.13's vectorized kernel computes fma(other, alpha, input) on full vectors (inf - 1e60 = inf), its "
-         "scalar tail input + alpha * other with the product rounded (inf - inf = nan), so the answer depends on "
-         "the length and the CPU (float32 16 values: all inf; 5 values: inf, nan, nan, nan, nan); tapegrad rounds "
-         "the product on every element, as the scalar path (nan)", E, status="by-design")
+    torch.sub(torch.full((5,), inf), 1e30, alpha=1e30)
+    """, "add/sub with an alpha whose product with the other operand, a number or 0-d tensor, overflows: PyTorch "
+         "2.13 computes fma(other, alpha, input) on full vectors and on the first element (inf - 1e60 = inf), the "
+         "rest of its scalar tail input + alpha * other with the product rounded (inf - inf = nan), so the answer "
+         "depends on the length (float32 16 values: all inf; 5 values: inf, nan, nan, nan, nan; a tensor other "
+         "of the input's shape: fused on every element); tapegrad takes the fused multiply-add wherever the "
+         "rounded product overflows (inf), as the vectorized kernel", E, status="by-design")
 
 
 def addmv_vec_is_self(d):
