@@ -864,7 +864,7 @@ class Tensor:
     def nan_to_num(self, nan: builtins.float = ..., posinf: builtins.float | None = ..., neginf: builtins.float | None = ...) -> Tensor:
         """nan_to_num(input, nan=0.0, posinf=None, neginf=None): NaN, +inf and -inf replaced by ``nan``, ``posinf``"""
     def nan_to_num_(self, nan: builtins.float = ..., posinf: builtins.float | None = ..., neginf: builtins.float | None = ...) -> Tensor:
-        """nan_to_num_(...) -> self: ``nan_to_num`` in place."""
+        """nan_to_num_(nan=0.0, posinf=None, neginf=None) -> self: ``nan_to_num`` in place."""
     def nanmean(self, dim=..., keepdim: builtins.bool = ..., *, dtype=...) -> Tensor:
         """nanmean(input, dim=None, keepdim=False, *, dtype=None): the mean of the non-NaN elements (NaN if there"""
     def nanmedian(self, dim=..., keepdim: builtins.bool | None = ...) -> Any:

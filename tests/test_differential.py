@@ -793,6 +793,16 @@ def trigamma_near_pole(d):
     return trigamma and any_in(d, near_trigamma_pole)
 
 
+def logit_nan_in_registers(d):
+    """logit with eps of a NaN input in PyTorch's vectorized backward (each full pair of AVX-512 registers: 16
+    float64, 32 float32, 64 float16 elements), whose mask eps <= x <= 1 - eps gives the NaN a 0 gradient."""
+    if d.op not in fam("logit") or not d.inputs or not isf(x0(d)):
+        return False
+    eps = arg(d, 1) if arg(d, 1) is not None else kw(d, "eps")
+    x = x0(d)
+    return eps is not None and x.numel() >= 128 // x.element_size() and bool(torch.isnan(x.detach()).any())
+
+
 def from_periodic(d):
     """An input computed by sinc (periodic: at large arguments its last digits differ between the libraries) or
     i0 (PyTorch's float32 i0(0) is 0.99999994, 1 here): singular functions of them are not comparable."""
@@ -867,13 +877,14 @@ known_class(
     status="by-design")
 known_class(
     "special-poles", SPECIAL_M, {"value", "inf", "nan", "signed-zero"} | GRADS | STATE,
-    lambda d: any_in(d, at_pole) or from_periodic(d) or trigamma_near_pole(d),
+    lambda d: any_in(d, at_pole) or from_periodic(d) or trigamma_near_pole(d) or logit_nan_in_registers(d),
     """
     torch.tensor([-1.0]).polygamma(1)
     """, "PyTorch's trigamma (polygamma(1, x), digamma's gradient) at the poles x = 0, -1, -2, ... is a huge "
          "finite value from its series (1.3e15 for float32 -1, 7.3e31 for float64 -3, 16.1 for float32 -1e30), "
          "where the mathematical value (scipy.special's) is +inf, tapegrad's; PyTorch's vectorized logit(eps) "
-         "gradient at NaN is 0 (its scalar path's and tapegrad's NaN); PyTorch's float32 i0(0) is 0.99999994 "
+         "gradient at NaN is 0 (in each full pair of AVX-512 registers, 16 float64 elements; its scalar path's "
+         "and tapegrad's NaN); PyTorch's float32 i0(0) is 0.99999994 "
          "(tapegrad's 1); and next to a pole PyTorch's trigamma loses digits where it takes sin(pi x) of pi x "
          "rounded to float32 (19241.752 at float32 x = -0.9927904, scipy's and tapegrad's 19241.434)", SP,
     status="pytorch-bug")
@@ -2044,6 +2055,24 @@ known_class(
     x.grad
     """, "dequantize of a float tensor is the identity; PyTorch 2.13 records it but has no derivative for it, "
          "tapegrad passes the gradient through", T, status="by-design")
+
+
+def dequantized_leaf(d):
+    """An in-place op on a float leaf that requires grad after dequantize read it (or made it: the same tensor)."""
+    return here_says(d, "leaf tensor that requires grad is being used in an in-place") and any(
+        o is not None and o.split(".")[-1] == "dequantize" for o in list(d.readers) + list(d.origins[:1]))
+
+
+known_class(
+    "pytorch-dequantize-unleafs", ALL_OPS, "tapegrad-raises", dequantized_leaf,
+    """
+    x = torch.tensor([1.0, 0.5], requires_grad=True)
+    x.dequantize()
+    x.exp_()
+    """, "dequantize of a float tensor returns the tensor itself; PyTorch 2.13 records its NotImplemented backward "
+         "node on that very tensor, so a leaf that requires grad stops being a leaf (x.grad_fn is NotImplemented) "
+         "and an in-place op on it is then allowed; tapegrad's dequantize leaves the leaf a leaf, whose in-place "
+         "ops are refused", T, status="pytorch-bug")
 # open bugs found by the driver (seeds 12000-16000)
 
 
@@ -2428,27 +2457,31 @@ known_class(
     "tapegrad/nn/functional.py", status="by-design")
 
 
-def quotient_overflows_float32(d):
-    """fmod/remainder of a float32 tensor of 16 or more elements (PyTorch's vectorized loop) where |x / y| is
-    beyond float32's range for some element (x huge, y small)."""
-    x, y = x0(d), arg(d, 1)
-    if not isf(x) or x.dtype != torch.float32 or x.numel() < 16:
+def quotient_overflows_in_a_register(d):
+    """fmod/remainder in PyTorch's vectorized loop (a float32 result of 16 elements or more, float64 of 8: one
+    AVX-512 register) where |x / y| is beyond the dtype's range for some element (x huge or y tiny); x or y may be
+    a number (3 % t)."""
+    t = x0(d)
+    if not isf(t) or t.dtype not in (torch.float32, torch.float64) or t.numel() < 64 // t.element_size():
         return False
-    y = y if isinstance(y, (int, float)) else (d.inputs[1] if len(d.inputs) > 1 else None)
-    if y is None:
+    tensors = iter(d.inputs)
+    x, y = ((a if isinstance(a, (int, float)) else next(tensors, None)) for a in (arg(d, 0), arg(d, 1)))
+    if x is None or y is None:
         return False
-    q = x.detach().double().abs() / (torch.as_tensor(y).double().abs())
-    return bool((torch.isfinite(x.detach()) & (q > torch.finfo(torch.float32).max)).any())
+    x, y = torch.as_tensor(x).detach().double(), torch.as_tensor(y).detach().double()
+    q = x.abs() / y.abs()
+    return bool((torch.isfinite(x) & (q > torch.finfo(t.dtype).max)).any())
 
 
 known_class(
     "pytorch-fmod-vectorized-quotient-overflow", fam("fmod", "remainder", sym="%"), {"nan", "value"},
-    quotient_overflows_float32,
+    quotient_overflows_in_a_register,
     """
-    torch.full((20,), -3e38).fmod(0.5)[0]
-    """, "PyTorch 2.13's vectorized float32 fmod/remainder (16 elements or more) computes through the quotient "
-         "x / y, which overflows to inf for -3e38 / 0.5, and returns nan; its scalar loop (fewer elements) and "
-         "float64 give the exact remainder -0.0, as tapegrad does for every size",
+    (torch.full((20,), -3e38).fmod(0.5)[0], (3 % torch.full((8,), 5e-324, dtype=torch.float64))[0])
+    """, "PyTorch 2.13's vectorized fmod/remainder (each full AVX-512 register: 16 float32 elements, 8 float64) "
+         "computes through the quotient x / y, which overflows to inf for -3e38 / 0.5 (float32) or 3 / 5e-324 "
+         "(float64), and returns nan; its scalar loop (the elements after the last full register) gives the exact "
+         "remainder (-0.0, 0.0), as tapegrad does for every size",
     "tapegrad/ops/elementwise.py", status="pytorch-bug")
 
 
@@ -2616,6 +2649,41 @@ known_class(
     status="by-design")
 
 
+def narrow_term_overflows(d):
+    """addcmul/addcdiv with a float tensor1 or tensor2 narrower than the result whose gradient term (its product
+    with value, value over it, its square) overflows or underflows in its own dtype, not in the result's."""
+    if len(d.inputs) < 3:
+        return False
+    value = kw(d, "value") if kw(d, "value") is not None else 1
+    wide = max(FLOAT_BITS.get(dt(t), 0) for t in d.inputs)
+    for t in d.inputs[1:3]:
+        if not isf(t) or FLOAT_BITS.get(dt(t), 64) >= wide or t.numel() == 0:
+            continue
+        a, top = t.detach().double(), torch.finfo(t.dtype).max
+        for term in (a * value, value / a, a * a):
+            if bool(((term.abs() > top) & torch.isfinite(term)).any() | ((term == 0) & (a != 0) & (value != 0)).any()):
+                return True
+    return False
+
+
+known_class(
+    "narrow-operand-grad-overflow", fam("addcmul", "addcdiv"), ("grad-inf", "grad-nan", "grad-value"),
+    narrow_term_overflows,
+    """
+    t1 = torch.tensor([1.25, -0.75], requires_grad=True)
+    t2 = torch.tensor([1.1920928955078125e-07, 3.0], dtype=torch.float16, requires_grad=True)
+    torch.addcdiv(torch.zeros(2, dtype=torch.float64), t1, t2).sum().backward()
+    t3 = torch.tensor(3.0, dtype=torch.float64, requires_grad=True)
+    torch.addcmul(torch.zeros(2, dtype=torch.float64), t3, torch.tensor([-3e38, 1.0]), value=2).sum().backward()
+    (t1.grad, t3.grad)
+    """, "README: addcmul/addcdiv of float16/float32 operands into a wider result: tapegrad promotes the operands "
+         "once and computes their gradient terms (value / tensor2, tensor2 * value, tensor2 * tensor2) in the "
+         "result's dtype, as in narrow-operand-twice-grad; PyTorch's (derivatives.yaml) computes them in each "
+         "operand's own dtype, where they overflow: a float16 tensor2 of 1.2e-7 gives value / tensor2 = inf (the "
+         "true 8.4e6 fits the float32 tensor1's gradient), a float32 tensor2 of -3e38 times value 2 gives -inf "
+         "(nan once gradients of both signs meet)", COMBINE, status="by-design")
+
+
 def int_exponent_at_min(d):
     """pow/** with an integer tensor exponent holding its dtype's minimum (int8 -128)."""
     e = arg(d, 1) if len(d.call.args) > 1 else kw(d, "exponent")
@@ -2705,13 +2773,13 @@ known_class(
 
 # wave 10: elementwise and reductions
 def alpha_product_overflows(d):
-    """add/sub with an ``alpha`` whose product with a finite operand value overflows the operands' float dtype,
-    beside an infinite value (the unfused product rounds to inf, the fused one does not)."""
+    """add/sub with an ``alpha`` whose product with a finite operand value overflows the operands' float dtype (the
+    unfused product rounds to inf, the fused one does not)."""
     a = kw(d, "alpha")
     if not isinstance(a, (int, float)) or isinstance(a, bool) or a == 1:
         return False
     fl = [t for t in d.inputs if isf(t) and t.numel() > 0]
-    if not fl or not any(nonfinite(t) for t in fl):
+    if not fl:
         return False
     top = torch.finfo(fl[0].dtype).max
     mags = [abs(float(v)) for v in d.call.args if isinstance(v, (int, float)) and not isinstance(v, bool)]
@@ -2724,14 +2792,16 @@ def alpha_product_overflows(d):
 
 
 known_class(
-    "add-alpha-vectorized-fma", fam("add", "sub", "subtract", "rsub"), {"nan", "state-nan"}, alpha_product_overflows,
+    "add-alpha-vectorized-fma", fam("add", "sub", "subtract", "rsub"), {"nan", "state-nan", "inf", "state-inf"},
+    alpha_product_overflows,
     """
-    torch.sub(torch.full((16,), inf), 1e30, alpha=1e30)
-    """, "add/sub with an alpha whose product with the other operand overflows, beside an infinite input: PyTorch "
-         "2.13's vectorized kernel computes fma(other, alpha, input) on full vectors (inf - 1e60 = inf), its "
-         "scalar tail input + alpha * other with the product rounded (inf - inf = nan), so the answer depends on "
-         "the length and the CPU (float32 16 values: all inf; 5 values: inf, nan, nan, nan, nan); tapegrad rounds "
-         "the product on every element, as the scalar path (nan)", E, status="by-design")
+    torch.sub(torch.full((5,), inf), 1e30, alpha=1e30)
+    """, "add/sub with an alpha whose product with the other operand, a number or 0-d tensor, overflows: PyTorch "
+         "2.13 computes fma(other, alpha, input) on full vectors and on the first element (inf - 1e60 = inf), the "
+         "rest of its scalar tail input + alpha * other with the product rounded (inf - inf = nan), so the answer "
+         "depends on the length (float32 16 values: all inf; 5 values: inf, nan, nan, nan, nan; a tensor other "
+         "of the input's shape: fused on every element); tapegrad takes the fused multiply-add wherever the "
+         "rounded product overflows (inf), as the vectorized kernel", E, status="by-design")
 
 
 def addmv_vec_is_self(d):

@@ -1618,3 +1618,48 @@ def test_div_result_written_in_place_before_backward(dtypes):
     c.sum().backward()
     np.testing.assert_allclose(a.grad.numpy(), [[1 / 1.5] * 2], rtol=2e-3)  # (float16's precision)
     np.testing.assert_allclose(b.grad.item(), -(-0.7 + 0.85) / 1.5 ** 2, rtol=5e-3)
+
+
+_FMA_EDGES = [-3e38, 3e38, -1e30, 1.5, -2.5, -0.0, 0.0, 1e-40, math.inf]
+
+
+@given(st.sampled_from(["add", "sub", "add_", "sub_", "rsub"]), st.sampled_from([2.0, -2.0, 4, -0.5]),
+       st.lists(st.sampled_from(_FMA_EDGES), min_size=1, max_size=4),
+       st.lists(st.sampled_from(_FMA_EDGES), min_size=1, max_size=4))
+@example("sub", 2.0, [-3.0000000054977558e38], [-3.0000000054977558e38])
+@example("add_", -2.0, [-3.0000000054977558e38], [-3.0000000054977558e38])
+def test_add_sub_with_alpha_are_one_fused_multiply_add_in_float32(name, alpha, xs, ys):
+    # PyTorch's add kernel computes x + alpha * y as one fused multiply-add (-3e38 - 2 * -3e38 is 3e38, not inf
+    # from the rounded product), in its vectorized and scalar loops and in place (edges whose rounded product is
+    # exact unless it overflows: elsewhere tapegrad's last bit may differ, _plus_scaled)
+    n = min(len(xs), len(ys))
+    x, y = np.array(xs[:n], np.float32), np.array(ys[:n], np.float32)
+    a = -alpha if name in ("sub", "sub_") else alpha
+    with np.errstate(over="ignore"):  # the exact product in float64, one rounding to float32
+        want = (y.astype(np.float64) * np.float32(a) + x.astype(np.float64)).astype(np.float32)
+        if name == "rsub":  # other - alpha * input
+            want = (x.astype(np.float64) * -np.float32(alpha) + y.astype(np.float64)).astype(np.float32)
+    fn = {"add": lambda m, u, v: m.add(u, v, alpha=alpha), "sub": lambda m, u, v: m.sub(u, v, alpha=alpha),
+          "add_": lambda m, u, v: u.add_(v, alpha=alpha), "sub_": lambda m, u, v: u.sub_(v, alpha=alpha),
+          "rsub": lambda m, u, v: m.rsub(u, v, alpha=alpha)}[name]
+    got = fn(tg, tg.tensor(x), tg.tensor(y)).numpy()
+    np.testing.assert_array_equal(got, want)
+    assert np.array_equal(np.signbit(got), np.signbit(want))
+    torch = pytest.importorskip("torch")
+    there = fn(torch, torch.tensor(x), torch.tensor(y)).numpy()
+    np.testing.assert_array_equal(got, there)
+    assert np.array_equal(np.signbit(got), np.signbit(there))
+
+
+@pytest.mark.parametrize("name", ["add", "sub", "add_"])
+def test_float64_add_with_alpha_whose_product_overflows_is_fused(name):
+    # PyTorch's fused multiply-add: -1.7e308 + 2 * 1.7e308 is 1.7e308 (the rounded product is inf); a true sum
+    # beyond the range (5e-324 - 2e308) is -inf
+    def run(m):
+        x = m.tensor([-1.7e308, 1.0, 5e-324], dtype=m.float64)
+        y = m.tensor([-1.7e308, 2.0, 1e308], dtype=m.float64)
+        return getattr(x, name)(y, alpha=2.0 if name == "sub" else -2.0).tolist()
+
+    assert run(tg) == [1.7e308, -3.0, -math.inf]
+    torch = pytest.importorskip("torch")
+    assert run(tg) == run(torch)

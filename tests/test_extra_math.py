@@ -658,3 +658,20 @@ def test_nextafter_of_equal_values_is_other_as_c(dtype, a, b):
     want = t(b) if a == b else np.nextafter(np.float64(a), np.float64(b)) if dtype == tg.float64 else \
         np.nextafter(t(a), t(b))
     assert out.dtype == t and out[0] == want and np.signbit(out[0]) == np.signbit(want)
+
+
+@pytest.mark.parametrize("dtype", ["bool", "int64", "uint8"])
+@pytest.mark.parametrize("expanded", [False, True])
+def test_nan_to_num_in_place_of_integers_writes_nothing_even_expanded(dtype, expanded):
+    # PyTorch copies an integer or bool tensor into itself (nan_to_num_out): nothing is written, so an expanded
+    # tensor (elements sharing memory) is not refused, and the version still moves
+    def run(m):
+        base = m.tensor([1, 0], dtype=getattr(m, dtype))[:1]
+        x = base.expand(3) if expanded else base
+        before = x._version
+        out = x.nan_to_num_(nan=0.0, neginf=-1e300)
+        return out is x, x.tolist(), x._version > before
+
+    assert run(tg) == (True, [True if dtype == "bool" else 1] * (3 if expanded else 1), True)
+    torch = pytest.importorskip("torch")
+    assert run(tg) == run(torch)

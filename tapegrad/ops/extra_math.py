@@ -17,6 +17,7 @@ import numpy as np
 from .. import dtypes
 from ..autograd.declare import Tensor, binary, cast, expected_tensor, op, plain_write, record, unary, wrap
 from ..autograd.grad_mode import no_grad
+from ..autograd.graph import increment_version
 from . import elementwise as _ew
 from ._fused import fma64 as _fma64
 
@@ -274,6 +275,24 @@ def _nan_to_num_rule(xp, g, out, x):
     # NOTE: PyTorch's rule is grad * isfinite(self) (derivatives.yaml): an infinite or NaN gradient at a replaced
     # element gives NaN there (0 * inf), not 0
     return g * xp.isfinite(x)
+
+
+_nan_to_num_float_ = Tensor.nan_to_num_
+
+
+def _nan_to_num_(self: Tensor, nan: float = 0.0, posinf: float | None = None, neginf: float | None = None
+                 ) -> Tensor:
+    """nan_to_num_(nan=0.0, posinf=None, neginf=None) -> self: ``nan_to_num`` in place."""
+    if isinstance(self, Tensor) and self._data.dtype.kind != "f":
+        # NOTE: PyTorch copies an integer or bool tensor into itself, which writes nothing and so refuses nothing
+        # (an expanded tensor either): only the version moves
+        increment_version(self)
+        return self
+    return _nan_to_num_float_(self, nan, posinf, neginf)
+
+
+_nan_to_num_.__name__ = _nan_to_num_.__qualname__ = "nan_to_num_"
+Tensor.nan_to_num_ = _nan_to_num_
 
 
 # ---------------------------------------------------------------------- not differentiable

@@ -417,8 +417,11 @@ def _scale(call, inputs):
         base = "adaptive_avg_pool2d"  # mode='area' is adaptive average pooling (a global mean for a size of 1)
     if base not in SUMS and base not in PRODUCTS:
         return 0.0
-    mags = [float(t.detach().abs()[torch.isfinite(t.detach())].max()) for t in inputs
-            if t.dtype.is_floating_point and t.numel() and bool(torch.isfinite(t.detach()).any())]
+    # integers summed in a float dtype (nansum(dtype=torch.float32) of int64) round as that dtype's terms do
+    dtype = call.kwargs.get("dtype")
+    floated = isinstance(dtype, DT) and dtype.name in FLOATS
+    mags = [float(t.detach().double().abs()[torch.isfinite(t.detach())].max()) for t in inputs
+            if (t.dtype.is_floating_point or floated) and t.numel() and bool(torch.isfinite(t.detach()).any())]
     if not mags:
         return 0.0
     m = max(mags)
