@@ -97,7 +97,8 @@ def _fast_inplace(self, name, ufunc, other, op_fn, alpha=1, **kwargs):
                         value = data.dtype.type(value)
                     # as PyTorch: sub is add with -alpha (an int alpha of 0 stays +0, so -0.0 - 0 * -0.0 is -0.0)
                     # (an alpha out of an integer tensor's range: numpy's OverflowError, then the general path's)
-                    if data.dtype is _FLOAT32 or data.dtype is _FLOAT64:  # one fused multiply-add, as add()
+                    if (data.dtype is _FLOAT32 or data.dtype is _FLOAT64) and not -1 <= alpha <= 1:
+                        # one fused multiply-add, as add(): only an |alpha| above 1 can overflow the product
                         np.copyto(data, _plus_scaled(data, value, -alpha if ufunc is np.subtract else alpha))
                         ufunc = None
                     else:
@@ -165,7 +166,8 @@ def _plus_scaled(x, y, alpha):
     alpha = np.asarray(alpha).astype(x.dtype)
     with np.errstate(over="ignore", invalid="ignore"):
         out = x + y * alpha
-        if (x.dtype is _FLOAT32 or x.dtype is _FLOAT64) and not np.isfinite(out).all():
+        # (with |alpha| <= 1 the product cannot overflow, and where the rounded sum does, the fused one does too)
+        if (x.dtype is _FLOAT32 or x.dtype is _FLOAT64) and not -1 <= alpha <= 1 and not np.isfinite(out).all():
             y = np.asarray(y, x.dtype)
             # (fma64 takes the overflowing product as inf: in halves, exact but for a subnormal x, then negligible)
             fused = _fma(y, alpha, x) if x.dtype is _FLOAT32 else 2 * _fma(y * 0.5, alpha, x * 0.5)
