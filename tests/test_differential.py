@@ -683,6 +683,34 @@ known_class(
     """, "a normalized set whose values are all equal (a group of one element here): PyTorch's fused "
          "x * (rstd w) + (b - mean rstd w) with rstd = 1 / sqrt(eps) leaves the rounding of two products of ~1e3 "
          "(-1.2e-4 here) where tapegrad's (x - mean) rstd w + b is exactly b", NF, status="pytorch-bug")
+def at_a_clamp_bound_by_rounding(d):
+    """clamp of values that differ from PyTorch's by rounding where either library's sits exactly on a bound and the
+    other's does not: the gradient passes at the bound (x <= max) and stops beyond it, so it follows the rounding."""
+    mine = d.here_before or d.here_inputs  # (a backward discrepancy keeps tapegrad's inputs as they were)
+    x, here = x0(d), mine[0] if mine else None
+    if not isf(x) or here is None or tuple(here.shape) != tuple(x.shape):
+        return False
+    a, b = here.numpy(force=True).astype(np.float64), x.detach().double().numpy()
+    if np.array_equal(a, b, equal_nan=True):
+        return False
+    bounds = [v for v in list(d.call.args[1:3]) + [kw(d, "min"), kw(d, "max")]
+              if isinstance(v, (int, float)) and not isinstance(v, bool)]
+    return any(bool(((a == v) != (b == v)).any()) for v in bounds)
+
+
+known_class(
+    "clamp-bound-by-rounding", fam("clamp", "clip", "clamp_min", "clamp_max"), GRADS, at_a_clamp_bound_by_rounding,
+    """
+    x = torch.tensor([[[0.85], [0.85]], [[0.85], [0.85]]], dtype=torch.float64, requires_grad=True)
+    y = torch.nn.functional.group_norm(x, 1, weight=torch.tensor([0.05, 0.85], dtype=torch.float64))
+    (y.clamp(None, 0.0) * torch.tensor([[[-2.0], [1.25]], [[0.5], [2.0]]], dtype=torch.float64)).sum().backward()
+    x.grad
+    """, "clamp's gradient passes at its bound and stops beyond it: where the input is within rounding of the bound, "
+         "the rounding decides (PyTorch's fused normalization of a constant set leaves ~1e-17, pytorch-norm-"
+         "constant-set, tapegrad exactly the bias 0: clamp(max=0) stops the gradient there and passes it here, and "
+         "the normalization's backward then gives w rstd (g - mean g) or 0)", E, status="by-design")
+
+
 known_class(
     "norm-layers-numerics", F("normalize", "cosine_similarity") | {"cosine_similarity"},
     {"nan", "inf", "value", "signed-zero", "grad-nan", "grad-value", "grad-inf"} | STATE,
@@ -983,6 +1011,29 @@ known_class(
     a.grad
     """, "the linear-algebra methods' float32 gradients at large values (orgqr with tau = -6e4): the rounding "
          "of LAPACK's and tapegrad's different formulas differs beyond the float32 tolerance", LI,
+    status="by-design")
+def barely_definite(d):
+    """A matrix whose lower triangle (what cholesky reads) is positive definite, or not, only within its dtype's
+    rounding: the smallest eigenvalue of the symmetric matrix it makes is below 1e3 eps times the largest."""
+    a = x0(d)
+    if not isf(a) or a.dim() < 2 or a.numel() == 0 or a.shape[-1] != a.shape[-2] or not bool(
+            torch.isfinite(a).all()):
+        return False
+    low = a.detach().double().tril()
+    sym = low + low.mT - torch.diag_embed(low.diagonal(dim1=-2, dim2=-1))
+    eig = torch.linalg.eigvalsh(sym)
+    scale = eig.abs().amax(-1).clamp(min=1e-300)
+    return bool((eig.amin(-1) <= 1e3 * torch.finfo(a.dtype).eps * scale).any())
+
+
+known_class(
+    "cholesky-definite-within-rounding", fam("cholesky", inplace=False) | {"linalg.cholesky", "linalg.cholesky_ex"},
+    {RAISES_HERE, RAISES_THERE, "value", "nan", "inf"} | GRADS, barely_definite,
+    """
+    torch.cholesky(torch.tensor([[1.1, 0.85], [1.1, 1.1]]))
+    """, "cholesky of a matrix that is positive definite only within rounding (the pivot 1.1 - 1.1^2 / 1.1 is 0 "
+         "exactly, and float32's last bit decides its sign): MKL's potrf rounds it positive (a factor with a pivot of "
+         "~1e-4), numpy's LAPACK (OpenBLAS) to 0 and refuses the matrix; neither is more right", LI,
     status="by-design")
 known_class(
     "empty-bool-matmul", MATMUL, RAISES_HERE,
