@@ -605,6 +605,16 @@ known_class(
          "factories give; PyTorch's torch.tensor/from_numpy of an empty numpy array keeps numpy's zero strides "
          "(and ops preserving its layout pass them on)", "tapegrad/ops/forms.py", status="by-design")
 
+known_class(
+    "none-index-size-one-stride", {"Tensor.stride"}, "value",
+    lambda d: 1 in tuple(x0(d).shape) and d.origins[:1] == ["[]"],
+    """
+    torch.zeros(2, 3)[None, 0].stride()
+    """, "README: a dim that indexing with None adds (size 1) has numpy's stride 0 here; PyTorch's indexing "
+         "applies None as unsqueeze, left to right, whose stride is the next dim's size times stride at that "
+         "point (6 here). Only stride() tells them apart: a size-1 dim is never stepped", "tapegrad/ops/index.py",
+    status="by-design")
+
 # ---- tapegrad/ops/index.py
 known_class(
     "index-add-empty", fam("index_add"), RAISES_HERE,
