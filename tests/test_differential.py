@@ -2431,6 +2431,20 @@ known_class(
          "times the weight) in another order than PyTorch's slow_conv_transpose backward (vol2col, then its BLAS "
          "gemm): where the products overflow or are infinite, one order gives NaN (-3e38 - 3e38 = -inf, then + inf) "
          "where the other gives inf, as conv-transpose-onednn-order for the forward", CONVND, status="by-design")
+known_class(
+    "conv-tbc-grad-gemm-overflow", F("conv_tbc"), {"grad-nan", "grad-inf"},
+    lambda d: dt(x0(d)) == "float32" and any_in(d, lambda t: nonfinite(t) or big(t)),
+    """
+    x = torch.tensor([[[-3e38, 3.0], [1.0, -3e38]], [[0.0, 3e38], [0.0, 1.5]]])
+    w = torch.ones(1, 2, 2, requires_grad=True)
+    g = torch.tensor([[[-0.5, 2.0], [0.25, -1.5]], [[0.75, -2.0], [1.25, 1.0]]])
+    torch.autograd.grad(torch.nn.functional.conv_tbc(x, w, torch.zeros(2)), w, g)[0]
+    """,
+    "README: the weight gradient of a float32 conv_tbc is, per tap, the matrix product input^T @ grad_output "
+    "(PyTorch's conv_tbc_backward addmm_): numpy's BLAS fuses each multiply-add where PyTorch's MKL on this CPU "
+    "rounds each product first, so products that overflow with opposite signs (4.5e38 and -6e38 here) give NaN "
+    "in PyTorch and inf in tapegrad (neither is the exact -1.5e38), as nonfinite-products for mm",
+    CONVND, status="by-design")
 
 
 # wave 8: elementwise values
