@@ -15,6 +15,20 @@ def fma(x, y, z):
     return np.asarray(np.multiply(x, y, dtype=np.float64) + z).astype(np.result_type(x, y, z))
 
 
+def sum_to_odd(a, b):
+    """a + b for float64 arrays rounded to odd (the neighbour with an odd last bit where the sum is inexact), so
+    that rounding it to float32 or float16 rounds a + b once (Boldo and Melquiond: 53 >= 2 * 24 + 2 bits): a
+    float32 multiply-add x * w + c as ``sum_to_odd(x * w, c).astype(np.float32)``, its product exact in float64,
+    without the double rounding where c is too small for float64 to keep beside a product on a float32 tie."""
+    a, b = np.asarray(a, np.float64), np.asarray(b, np.float64)
+    with np.errstate(over="ignore", invalid="ignore"):
+        s = np.asarray(a + b)
+        bb = s - a
+        rest = (a - (s - bb)) + (b - bb)  # a + b = s + rest exactly
+        even = (s.view(np.int64) & 1) == 0
+        return np.where((rest != 0) & even & np.isfinite(rest), np.nextafter(s, np.copysign(np.inf, rest)), s)
+
+
 def fma64(x, y, z):
     """x * y + z for float64 arrays with one rounding (a fused multiply-add): the product's rounding error by
     Dekker's exact product, the sum's by Knuth's two-sum, added back once. Where the sum is not finite, the sum.
