@@ -1489,6 +1489,27 @@ known_class(
     """, "PyTorch 2.13's scatter_reduce backward for prod/amax/amin fails when src is larger than index (its "
          "formula compares src with the index-shaped gathered result); tapegrad gives 0 to the unread src",
     SCATTER, status="pytorch-bug")
+def index_reduce_prod_of_single_elements(d):
+    """index_reduce(reduce='prod') of a float16/bfloat16 tensor of 2 or more dims whose slices along dim are one
+    element each, by an index of 2 or more entries."""
+    x, dim = x0(d), kw(d, "dim") if kw(d, "dim") is not None else arg(d, 1)
+    reduce = kw(d, "reduce") or next((a for a in d.call.args if isinstance(a, str)), None)
+    index = next((a for a in d.call.args if isinstance(a, core.Lit) and a.array.dtype.kind in "iu"), None)
+    return (dt(x) in ("float16", "bfloat16") and reduce == "prod" and x.dim() >= 2 and isinstance(dim, int)
+            and x.numel() == x.shape[dim] and index is not None and index.array.size >= 2)
+
+
+known_class(
+    "pytorch-index-reduce-prod-half-single-elements", SCATTER_REDUCE, RAISES_THERE,
+    lambda d: torch_says(d, "INTERNAL ASSERT FAILED") and index_reduce_prod_of_single_elements(d),
+    """
+    x = torch.tensor([[2.5], [0.5], [1.5]], dtype=torch.float16)
+    torch.index_reduce(x, 0, torch.tensor([1, 1]), torch.tensor([[2.0], [3.0]], dtype=torch.float16), 'prod')
+    """, "PyTorch 2.13's CPU index_reduce(reduce='prod') of a float16/bfloat16 tensor of 2 or more dims whose slices "
+         "along dim are single elements ((3, 1) along dim 0), by 2 or more indices, fails an internal assert "
+         "('iter.ninputs() == traits::arity ... Loops.h', 'please report a bug to PyTorch'; float32, 1-D tensors, "
+         "longer slices and one index work); tapegrad computes the product (here [2.5, 3.0, 1.5])", SCATTER,
+    status="pytorch-bug")
 
 # -- fill_/zero_ of overlapping views, multi-output views (tapegrad/ops/copy.py, the view machinery)
 known_class(
