@@ -554,6 +554,26 @@ def test_interpolate_float32_sums_with_fused_multiply_adds():
         np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-6 * np.abs(xs).max())  # (cancellation noise)
 
 
+_F32 = st.floats(-2.0 ** 60, 2.0 ** 60, width=32, allow_subnormal=False)
+
+
+@given(_F32, _F32, _F32)
+@example(1 + 3 * 2.0 ** -23, 1.5, 2.0 ** -100)  # x w is a float32 tie (to even: down); c, lost in float64, says up
+def test_sum_to_odd_rounds_a_float32_multiply_add_once(x, w, c):
+    """ops/_fused.sum_to_odd: float32(x * w + c) computed in float64 rounds once, as a float32 fused multiply-add,
+    where a plain float64 sum of the exact product and a c too small to keep rounds twice."""
+    from fractions import Fraction
+
+    from tapegrad.ops._fused import sum_to_odd
+
+    exact = Fraction(x) * Fraction(w) + Fraction(c)
+    got = sum_to_odd(np.float64(x) * np.float64(w), np.float64(c)).astype(np.float32)
+    near = np.float32(float(exact))  # within one float32 step of the correctly rounded value
+    steps = [near, np.nextafter(near, np.float32(np.inf)), np.nextafter(near, np.float32(-np.inf))]
+    best = min(steps, key=lambda v: (abs(Fraction(float(v)) - exact), int(v.view(np.uint32)) & 1))
+    assert got == best
+
+
 # (W_in, W_out, output, input element, PyTorch 2.13's weight there): the last tap at (1 - t) + 1, not 2 - t; a
 # negative source index (t = index + 1 shows its every bit); two taps clipped onto one element
 BICUBIC_WEIGHTS = [(5, 11, 1, 2, -0.020285499624342673), (2, 35, 1, 1, -0.10659402332361534),

@@ -399,8 +399,8 @@ def _resample(a, taps, cubic=False):
     float32 (and float16, whose opmath is float32) is summed as PyTorch's CPU kernels sum it: the first product
     rounded, then one fused multiply-add per tap (``output += t * w`` in aten/src/ATen/native/cpu/UpSampleKernel.cpp,
     contracted by its compiler; measured on 2.13): the product of two float32 values is exact in float64, so
-    ``float32(float64(acc) + x * w)``, the float64 sum rounded to odd (ops/_fused.py), is the fused step. A product past float32's range that the sum brings back
-    stays finite, as PyTorch's.
+    ``float32(float64(acc) + x * w)``, the float64 sum rounded to odd (ops/_fused.py), is the fused step. A product
+    past float32's range that the sum brings back stays finite, as PyTorch's.
 
     ``cubic``: bicubic, whose four taps PyTorch's compiler sums as fma(x0, w0, x1 w1), then one fused multiply-add
     per further tap, float64 too (measured on 2.13: every output of 2..11 -> 1..44 columns agrees bit for bit)."""
