@@ -1,7 +1,8 @@
 """Fused multiply-adds, rounded once, as PyTorch's compiled kernels compute them (a leaf: numpy only).
 
 ``fma`` takes any float dtype (float32 and float16 in float64, where their products are exact); ``fma64``
-emulates float64's with error-free transformations. Used by lerp, logaddexp2, cross and the LU updates.
+emulates float64's with error-free transformations; ``sum_to_odd`` is a float64 sum that a later rounding to
+float32 or float16 rounds once. Used by lerp, logaddexp2, cross, the LU updates and interpolate's sums.
 """
 
 import numpy as np
