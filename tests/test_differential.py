@@ -1483,15 +1483,21 @@ def trailing_bag_indices(d):
 
 
 known_class(
-    "pytorch-embedding-bag-last-offset-drops-indices", F("embedding_bag"), {"value", "signed-zero", "inf", "nan"},
-    trailing_bag_indices,
-    """
+    "pytorch-embedding-bag-last-offset-drops-indices", F("embedding_bag"),
+    {"value", "signed-zero", "inf", "nan", "grad-value", "grad-nan", "grad-inf"}, trailing_bag_indices, ("""
     w, i = torch.tensor([[-0.0, 1.5, -0.0], [-1.0, -3.0, 0.5]]), torch.tensor([0, 1, 0, 1])
     torch.nn.functional.embedding_bag(i, w, torch.tensor([0, 2]), mode='sum', include_last_offset=True)
-    """, "PyTorch 2.13's float32/float16 embedding_bag fast path (sum/mean without padding_idx) drops the indices "
+    """, """
+    w = torch.tensor([[2.0], [3.0], [5.0]], requires_grad=True)
+    i, offsets = torch.tensor([0, 1, 2]), torch.tensor([0, 1])
+    torch.nn.functional.embedding_bag(i, w, offsets, mode='sum', include_last_offset=True).sum().backward()
+    w.grad
+    """), "PyTorch 2.13's float32/float16 embedding_bag fast path (sum/mean without padding_idx) drops the indices "
          "after include_last_offset's last offset from the sum, while its mean still divides by the count that "
          "includes them (EmbeddingBag.cpp make_bag_size: indices.size(0) - offsets[-1]); its float64, padding_idx "
-         "and max paths put them in the last bag; tapegrad always puts them in the last bag",
+         "and max paths put them in the last bag; tapegrad always puts them in the last bag. The backward is as "
+         "inconsistent: sum's weight gradient leaves the dropped rows 0 while mean's gives them the last bag's "
+         "share, and the per_sample_weights gradient of a dropped index is uninitialized memory (9e+30, 9e-41)",
     SPATIAL, status="pytorch-bug")
 known_class(
     "pytorch-cov-writes-input", fam("cov", "corrcoef", inplace=False), {"state-value", "state-nan", "state-inf",
@@ -1598,6 +1604,27 @@ known_class(
     """, "PyTorch 2.13's scatter_reduce backward for prod/amax/amin fails when src is larger than index (its "
          "formula compares src with the index-shaped gathered result); tapegrad gives 0 to the unread src",
     SCATTER, status="pytorch-bug")
+def index_reduce_prod_of_single_elements(d):
+    """index_reduce(reduce='prod') of a float16/bfloat16 tensor of 2 or more dims whose slices along dim are one
+    element each, by an index of 2 or more entries."""
+    x, dim = x0(d), kw(d, "dim") if kw(d, "dim") is not None else arg(d, 1)
+    reduce = kw(d, "reduce") or next((a for a in d.call.args if isinstance(a, str)), None)
+    index = next((a for a in d.call.args if isinstance(a, core.Lit) and a.array.dtype.kind in "iu"), None)
+    return (dt(x) in ("float16", "bfloat16") and reduce == "prod" and x.dim() >= 2 and isinstance(dim, int)
+            and x.numel() == x.shape[dim] and index is not None and index.array.size >= 2)
+
+
+known_class(
+    "pytorch-index-reduce-prod-half-single-elements", SCATTER_REDUCE, RAISES_THERE,
+    lambda d: torch_says(d, "INTERNAL ASSERT FAILED") and index_reduce_prod_of_single_elements(d),
+    """
+    x = torch.tensor([[2.5], [0.5], [1.5]], dtype=torch.float16)
+    torch.index_reduce(x, 0, torch.tensor([1, 1]), torch.tensor([[2.0], [3.0]], dtype=torch.float16), 'prod')
+    """, "PyTorch 2.13's CPU index_reduce(reduce='prod') of a float16/bfloat16 tensor of 2 or more dims whose slices "
+         "along dim are single elements ((3, 1) along dim 0), by 2 or more indices, fails an internal assert "
+         "('iter.ninputs() == traits::arity ... Loops.h', 'please report a bug to PyTorch'; float32, 1-D tensors, "
+         "longer slices and one index work); tapegrad computes the product (here [2.5, 3.0, 1.5])", SCATTER,
+    status="pytorch-bug")
 
 # -- fill_/zero_ of overlapping views, multi-output views (tapegrad/ops/copy.py, the view machinery)
 known_class(
@@ -2620,6 +2647,20 @@ known_class(
          "times the weight) in another order than PyTorch's slow_conv_transpose backward (vol2col, then its BLAS "
          "gemm): where the products overflow or are infinite, one order gives NaN (-3e38 - 3e38 = -inf, then + inf) "
          "where the other gives inf, as conv-transpose-onednn-order for the forward", CONVND, status="by-design")
+known_class(
+    "conv-tbc-grad-gemm-overflow", F("conv_tbc"), {"grad-nan", "grad-inf"},
+    lambda d: dt(x0(d)) == "float32" and any_in(d, lambda t: nonfinite(t) or big(t)),
+    """
+    x = torch.tensor([[[-3e38, 3.0], [1.0, -3e38]], [[0.0, 3e38], [0.0, 1.5]]])
+    w = torch.ones(1, 2, 2, requires_grad=True)
+    g = torch.tensor([[[-0.5, 2.0], [0.25, -1.5]], [[0.75, -2.0], [1.25, 1.0]]])
+    torch.autograd.grad(torch.nn.functional.conv_tbc(x, w, torch.zeros(2)), w, g)[0]
+    """,
+    "README: the weight gradient of a float32 conv_tbc is, per tap, the matrix product input^T @ grad_output "
+    "(PyTorch's conv_tbc_backward addmm_): numpy's BLAS fuses each multiply-add where PyTorch's MKL on this CPU "
+    "rounds each product first, so products that overflow with opposite signs (4.5e38 and -6e38 here) give NaN "
+    "in PyTorch and inf in tapegrad (neither is the exact -1.5e38), as nonfinite-products for mm",
+    CONVND, status="by-design")
 
 
 # wave 8: elementwise values

@@ -554,6 +554,63 @@ def test_interpolate_float32_sums_with_fused_multiply_adds():
         np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-6 * np.abs(xs).max())  # (cancellation noise)
 
 
+_F32 = st.floats(-2.0 ** 60, 2.0 ** 60, width=32, allow_subnormal=False)
+
+
+@given(_F32, _F32, _F32)
+@example(1 + 3 * 2.0 ** -23, 1.5, 2.0 ** -100)  # x w is a float32 tie (to even: down); c, lost in float64, says up
+def test_sum_to_odd_rounds_a_float32_multiply_add_once(x, w, c):
+    """ops/_fused.sum_to_odd: float32(x * w + c) computed in float64 rounds once, as a float32 fused multiply-add,
+    where a plain float64 sum of the exact product and a c too small to keep rounds twice."""
+    from fractions import Fraction
+
+    from tapegrad.ops._fused import sum_to_odd
+
+    exact = Fraction(x) * Fraction(w) + Fraction(c)
+    got = sum_to_odd(np.float64(x) * np.float64(w), np.float64(c)).astype(np.float32)
+    near = np.float32(float(exact))  # within one float32 step of the correctly rounded value
+    steps = [near, np.nextafter(near, np.float32(np.inf)), np.nextafter(near, np.float32(-np.inf))]
+    best = min(steps, key=lambda v: (abs(Fraction(float(v)) - exact), int(v.view(np.uint32)) & 1))
+    assert got == best
+
+
+# (W_in, W_out, output, input element, PyTorch 2.13's weight there): the last tap at (1 - t) + 1, not 2 - t; a
+# negative source index (t = index + 1 shows its every bit); two taps clipped onto one element
+BICUBIC_WEIGHTS = [(5, 11, 1, 2, -0.020285499624342673), (2, 35, 1, 1, -0.10659402332361534),
+                   (4, 11, 2, 0, 0.6018970698722766)]
+
+
+@pytest.mark.parametrize(("w_in", "w_out", "o", "j", "want"), BICUBIC_WEIGHTS)
+def test_interpolate_bicubic_float64_weights_are_pytorchs(w_in, w_out, o, j, want):
+    """A one-hot row resampled to one row (height weights [0, 1, 0, 0]) gives PyTorch's float64 bicubic weight:
+    get_cubic_upsample_coefficients (UpSample.h) as compiled, its first multiply-add in each polynomial fused."""
+    x = np.zeros((1, 1, 1, w_in))
+    x[..., j] = 1.0
+    assert F.interpolate(tg.tensor(x), size=(1, w_out), mode="bicubic").numpy()[0, 0, 0, o] == want
+
+
+BICUBIC_1E30 = np.array([[[[1e-30, 0.0], [5e-324, 0.0], [3.0, 1e30], [-1e30, 0.0]]]])
+
+
+@given(dtype=st.sampled_from(["float32", "float64"]), h=st.integers(2, 5), w=st.integers(2, 5),
+       scale=st.sampled_from([0.7, 1.3, 1.5, 2.0, 3.0]), align_corners=st.booleans(), seed=st.integers(0, 2**16))
+@example(dtype="float64", h=4, w=2, scale=1.5, align_corners=False, seed=-1)  # the differential test's repro
+@settings(max_examples=40, deadline=None)
+def test_interpolate_bicubic_is_pytorchs_bit_for_bit(dtype, h, w, scale, align_corners, seed):
+    """bicubic sums each axis's four taps as PyTorch's compiled kernel: fma(x0, w0, x1 w1), then one fused
+    multiply-add per tap, float64 too, so where 1e30 terms cancel the residue is PyTorch's (1.8e13 at the corner
+    of the repro; 1.1e13 before)."""
+    torch = pytest.importorskip("torch")
+    rng = np.random.default_rng(seed if seed >= 0 else 0)
+    x = BICUBIC_1E30 if seed < 0 else rng.standard_normal((1, 2, h, w)) * 10.0 ** rng.integers(-3, 30, (1, 2, h, w))
+    x = x.astype(dtype)
+    with np.errstate(all="ignore"):
+        got = F.interpolate(tg.tensor(x), scale_factor=scale, mode="bicubic", align_corners=align_corners).numpy()
+    want = torch.nn.functional.interpolate(torch.tensor(x), scale_factor=scale, mode="bicubic",
+                                           align_corners=align_corners).numpy()
+    np.testing.assert_array_equal(got, want)
+
+
 def test_interpolate_antialias_bicubic_float32_is_pytorchs_bit_for_bit():
     """The antialias cubic filter's polynomials are fused multiply-adds in PyTorch's compiled kernel too
     (UpSample.h's cubic_convolution1/2): with them and the fused sums the float32 results are PyTorch's, bit for

@@ -77,6 +77,27 @@ def test_constant_ones_zeros_eye_dirac():
         init.dirac_(tg.empty(2, 2))
 
 
+EYE_OF_SHARED_MEMORY = [  # (base, expanded shape, PyTorch 2.13's result)
+    ([[1.0, 2.0, 3.0]], (2, 3), [[1, 1, 0], [1, 1, 0]]),
+    ([[1.0], [2.0], [3.0]], (3, 2), [[1, 1], [1, 1], [0, 0]]),
+    ([[True], [False], [True]], (3, 3), [[True] * 3] * 3),  # meshgrid(v, v, indexing="ij")[0]
+]
+
+
+@pytest.mark.parametrize(("base", "shape", "want"), EYE_OF_SHARED_MEMORY)
+def test_eye_of_elements_sharing_memory_fills_the_diagonals_memory(base, shape, want):
+    """eye_ of an expanded view (meshgrid's outputs): PyTorch's eye(out=) zeroes it, then writes 1 into the memory
+    locations of its diagonal, so every element at one of them is 1 (numpy refused the read-only array)."""
+    b = tg.tensor(base)
+    t = b.expand(*shape)
+    assert init.eye_(t) is t
+    assert t.tolist() == want
+    assert b.tolist() == np.asarray(want)[:, :1].tolist() if shape[1] != b.shape[1] else want[:1]
+    torch = pytest.importorskip("torch")
+    theirs = torch.nn.init.eye_(torch.tensor(base).expand(*shape))
+    assert theirs.tolist() == want
+
+
 def test_xavier_bounds_and_std():
     fan_in, fan_out = 200, 300
     a = math.sqrt(6 / (fan_in + fan_out))

@@ -15,6 +15,7 @@ from .. import dtypes
 from ..autograd.declare import Tensor, expected_tensor, op, record, wrap
 from ..autograd.grad_mode import no_grad
 from ..ops import elementwise as E
+from ..ops._fused import fma64, sum_to_odd
 from ..ops.conv_nd import conv1d, conv3d, conv_tbc, conv_transpose1d, conv_transpose2d, conv_transpose3d, fold, unfold
 from ..ops.pooling import (
     adaptive_avg_pool1d,
@@ -249,12 +250,13 @@ def _cubic_weights(t, a=-0.75):
     a = t.dtype.type(a)
 
     def near(x):
-        return ((a + 2) * x - (a + 3)) * x * x + 1
+        return _fma_scaled(a + 2, x, -(a + 3)) * x * x + 1
 
     def far(x):
         return _fma_scaled(_fma_scaled(a, x, -5 * a), x, 8 * a) * x - 4 * a
 
-    return np.stack([far(t + 1), near(t), near(1 - t), far(2 - t)], axis=-1)
+    u = 1 - t  # NOTE: the last weight is at (1 - t) + 1, rounded twice, as PyTorch's x2 + 1.0 (not 2 - t)
+    return np.stack([far(t + 1), near(t), near(u), far(u + 1)], axis=-1)
 
 
 _SPLIT = 134217729.0  # 2 ** 27 + 1: Veltkamp's splitting constant for float64
@@ -286,15 +288,11 @@ def _fused_source_index(s, x):
 
     float32: the product of two float32 values is exact in float64, and so is the difference with 0.5 where
     s * x >= 0.25 (Sterbenz; above 1 both are multiples of the product's last bit): one rounding to float32.
-    float64: s * x = p + e exactly (Dekker's product, x needing no split), and p - 0.5 is exact where
-    p >= 0.25, so (p - 0.5) + e is rounded once. Below 0.25 the index is < -0.25 either way (the linear modes
-    clamp it to 0; bicubic's weights may then differ in their last bit)."""
+    float64: _fma's exact product and sum (below 0.25 too, where the index is negative and bicubic's weights
+    at t = index + 1 show every bit of it)."""
     if s.dtype == np.float32:
         return (np.float64(s) * x.astype(np.float64) - 0.5).astype(np.float32)
-    c = _SPLIT * s
-    hi = c - (c - s)
-    p = s * x
-    return (p - 0.5) + ((hi * x - p) + (s - hi) * x)
+    return _fma(np.full_like(x, s), x, np.full_like(x, -0.5))
 
 
 @functools.lru_cache(maxsize=256)
@@ -394,15 +392,18 @@ def _aa_axis_taps(mode, n_in, n_out, scale, align_corners, dtype):
     return idx, w.astype(dtype), valid
 
 
-def _resample(a, taps):
+def _resample(a, taps, cubic=False):
     """Apply the per-axis tap matrices to the trailing axes of a, the last axis first (PyTorch's kernels combine
     along the width first: with inf and NaN inputs the order decides where 0 * inf shows).
 
     float32 (and float16, whose opmath is float32) is summed as PyTorch's CPU kernels sum it: the first product
     rounded, then one fused multiply-add per tap (``output += t * w`` in aten/src/ATen/native/cpu/UpSampleKernel.cpp,
     contracted by its compiler; measured on 2.13): the product of two float32 values is exact in float64, so
-    ``float32(float64(acc) + x * w)`` is the fused step. A product past float32's range that the sum brings back
-    stays finite, as PyTorch's."""
+    ``float32(float64(acc) + x * w)``, the float64 sum rounded to odd (ops/_fused.py), is the fused step. A product
+    past float32's range that the sum brings back stays finite, as PyTorch's.
+
+    ``cubic``: bicubic, whose four taps PyTorch's compiler sums as fma(x0, w0, x1 w1), then one fused multiply-add
+    per further tap, float64 too (measured on 2.13: every output of 2..11 -> 1..44 columns agrees bit for bit)."""
     d = len(taps)
     dtype = a.dtype
     fused = dtype == np.float32 or dtype == np.float16
@@ -422,9 +423,18 @@ def _resample(a, taps):
             x = np.take(a, idx[:, t], axis=ax)
             term = (x.astype(np.float64) if fused else x) * w[:, t].reshape((-1,) + shape)
             if out is None:
-                out = term.astype(np.float32) if fused else term
+                out, first = (term.astype(np.float32) if fused else term), x
                 continue
-            total = (out + term).astype(np.float32) if fused else out + term
+            if cubic and t == 1:  # fma(x0, w0, x1 w1): the first product is the one fused
+                w0 = w[:, 0].reshape((-1,) + shape)
+                total = sum_to_odd(first.astype(np.float64) * w0, term.astype(np.float32)).astype(np.float32) \
+                    if fused else _fma(first, w0, term)
+            elif fused:
+                total = sum_to_odd(out, term).astype(np.float32)
+            elif cubic:
+                total = _fma(x, w[:, t].reshape((-1,) + shape), out)
+            else:
+                total = out + term
             if valid is not None and not valid[:, t].all():
                 # a tap past a window's end is not added at all (PyTorch's loop stops at the window's size): adding
                 # its 0 would turn a -0.0 sum into +0.0 (its first tap is always taken, as PyTorch's, weight 0 there)
@@ -436,24 +446,11 @@ def _resample(a, taps):
 
 def _fma(x, w, c):
     """``x * w + c`` rounded once (a fused multiply-add) in float32 (x float16 or float32, w and c float32) or
-    float64, elementwise. float32: the product of two float32 values is exact in float64. float64: Dekker's
-    product and Knuth's sum give the rounding error of each step, added back before the one last rounding (where
-    a value is too large to split, or not finite, the plain ``x * w + c``)."""
+    float64, elementwise. float32: the product of two float32 values is exact in float64. float64: ops/_fused.py's
+    fma64 (rounded once at ties too: 5e-31 * -0.09375 + 2.97e-31 is 2.5000000000000006e-31, PyTorch's)."""
     if w.dtype == np.float32:
-        return (c.astype(np.float64) + x.astype(np.float64) * w.astype(np.float64)).astype(np.float32)
-    with np.errstate(over="ignore", invalid="ignore"):
-        p = x * w
-        s = p + c
-        cx, cw = _SPLIT * x, _SPLIT * w
-        xh, wh = cx - (cx - x), cw - (cw - w)
-        e = ((xh * wh - p) + xh * (w - wh) + (x - xh) * wh) + (x - xh) * (w - wh)  # p + e = x * w exactly
-        b = s - p
-        t = (p - (s - b)) + (c - b)  # s + t = p + c exactly
-        err = t + e
-        r = s + err
-        # (s itself where nothing is added back: s + 0.0 would turn an exact -0.0 into +0.0)
-        plain = (err == 0) | ~np.isfinite(r) | ~np.isfinite(cx) | ~np.isfinite(cw) | ~np.isfinite(e)
-    return np.where(plain, s, r)
+        return sum_to_odd(c, x.astype(np.float64) * w.astype(np.float64)).astype(np.float32)
+    return fma64(np.asarray(x, np.float64), np.asarray(w, np.float64), np.asarray(c, np.float64))
 
 
 def _bilinear_channels_last(a, taps):
@@ -591,7 +588,7 @@ def interpolate(input: Tensor, size=None, scale_factor=None, mode: str = "neares
     name = f"Upsample{_INTERP_NAMES[mode]}{d}D" + ("Aa" if antialias else "")
 
     def apply(a):
-        return _resample(a, taps)
+        return _resample(a, taps, cubic=mode == "bicubic" and not antialias)
 
     if mode == "bilinear" and not antialias and out[0] + out[1] <= 128:
         # NOTE: PyTorch's kernel for small outputs sums in another order (and float16 with float32 weights)

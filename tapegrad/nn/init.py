@@ -163,6 +163,12 @@ def eye_(tensor):
     if tensor.ndim != 2:
         raise ValueError(f"eye_: only tensors with 2 dimensions are supported, got shape "
                          f"{tuple(tensor.shape)}")
+    if not tensor._data.flags.writeable and tensor._data.size:
+        # elements sharing memory (expand, meshgrid): PyTorch's eye(out=) zeroes the tensor, then fills its
+        # diagonal's memory locations with 1, so every element at one of them is 1 ([[1, 1, 0]] * 2 for an
+        # expanded row of 3)
+        with no_grad():
+            return tensor.zero_().fill_diagonal_(1)
     return _fill(tensor, np.eye(*tensor.shape))
 
 

@@ -1,7 +1,8 @@
 """Fused multiply-adds, rounded once, as PyTorch's compiled kernels compute them (a leaf: numpy only).
 
 ``fma`` takes any float dtype (float32 and float16 in float64, where their products are exact); ``fma64``
-emulates float64's with error-free transformations. Used by lerp, logaddexp2, cross and the LU updates.
+emulates float64's with error-free transformations; ``sum_to_odd`` is a float64 sum that a later rounding to
+float32 or float16 rounds once. Used by lerp, logaddexp2, cross, the LU updates and interpolate's sums.
 """
 
 import numpy as np
@@ -13,6 +14,20 @@ def fma(x, y, z):
     if x.dtype == np.float64 or y.dtype == np.float64 or z.dtype == np.float64:
         return fma64(x, y, z)
     return np.asarray(np.multiply(x, y, dtype=np.float64) + z).astype(np.result_type(x, y, z))
+
+
+def sum_to_odd(a, b):
+    """a + b for float64 arrays rounded to odd (the neighbour with an odd last bit where the sum is inexact), so
+    that rounding it to float32 or float16 rounds a + b once (Boldo and Melquiond: 53 >= 2 * 24 + 2 bits): a
+    float32 multiply-add x * w + c as ``sum_to_odd(x * w, c).astype(np.float32)``, its product exact in float64,
+    without the double rounding where c is too small for float64 to keep beside a product on a float32 tie."""
+    a, b = np.asarray(a, np.float64), np.asarray(b, np.float64)
+    with np.errstate(over="ignore", invalid="ignore"):
+        s = np.asarray(a + b)
+        bb = s - a
+        rest = (a - (s - bb)) + (b - bb)  # a + b = s + rest exactly
+        even = (s.view(np.int64) & 1) == 0
+        return np.where((rest != 0) & even & np.isfinite(rest), np.nextafter(s, np.copysign(np.inf, rest)), s)
 
 
 def fma64(x, y, z):
