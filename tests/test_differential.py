@@ -631,7 +631,8 @@ def area_of_1d_or_2d(d):
 
 
 known_class(
-    "pool-overflow", F("avg_pool2d", "adaptive_avg_pool1d", "adaptive_avg_pool2d", "interpolate", "upsample")
+    "pool-overflow", F("avg_pool1d", "avg_pool2d", "adaptive_avg_pool1d", "adaptive_avg_pool2d", "interpolate",
+                       "upsample")
     | {"avg_pool2d"}, {"inf", "value", "nan"},
     lambda d: any_in(d, big) and area_of_1d_or_2d(d),
     """
@@ -1045,6 +1046,42 @@ known_class(
          "exactly, and float32's last bit decides its sign): MKL's potrf rounds it positive (a factor with a pivot of "
          "~1e-4), numpy's LAPACK (OpenBLAS) to 0 and refuses the matrix; neither is more right", LI,
     status="by-design")
+def beyond_unit_ulp(d):
+    """An input whose largest finite magnitude has an ulp above 1 (float64 beyond 9e15, float32 beyond 1.7e7)."""
+    def huge(t):
+        if not isf(t) or t.numel() == 0:
+            return False
+        a = t.detach().double().abs()
+        a = a[torch.isfinite(a)]
+        return bool(a.numel()) and float(a.max()) * torch.finfo(t.dtype).eps > 1
+    return any_in(d, huge)
+
+
+known_class(
+    "spread-of-huge-values-grad-cancel", fam("var", "std", "var_mean", "std_mean", inplace=False), "grad-value",
+    beyond_unit_ulp,
+    """
+    w = torch.tensor([[[[3.0, 1e30], [5e-324, 2.0]]]], dtype=torch.float64)
+    b = torch.tensor([-0.25], dtype=torch.float64, requires_grad=True)
+    x = torch.tensor([[[[3.0, -0.25], [-1.0, 2.0]]], [[[0.5, 2.0], [-2.5, 0.5]]]], dtype=torch.float64)
+    v, m = torch.var_mean(torch.nn.functional.conv_transpose2d(x, w, bias=b), (3, 1), correction=0.5)
+    (v * 0.75 + m * -1.5).sum().backward()
+    b.grad
+    """, "README: the gradient of var/std, 2 (x - mean) / dof, at values whose ulp exceeds 1 (1e30 beside units): "
+         "each library's mean of them rounds differently (an ulp of 1e30 is 1.4e14), so a gradient summed from them "
+         "(a bias's, the sum of the rest) is 0 in one and a few ulps in the other", R, status="by-design")
+known_class(
+    "cross-entropy-huge-probability-target", F("cross_entropy"), GRADS,
+    lambda d: len(d.inputs) > 1 and isf(d.inputs[1]) and big(d.inputs[1]),
+    """
+    x = torch.tensor([-1.0, 1.5, 2.0, 1.5], requires_grad=True)
+    loss = torch.nn.functional.cross_entropy(x, torch.tensor([-3e38, 1e-30, 3.0, 2.0]), label_smoothing=0.1)
+    (loss * 2.0).backward()
+    x.grad
+    """, "README: cross_entropy with class probabilities of huge magnitude (a float32 target of -3e38): tapegrad's "
+         "fused backward softmax(x) sum(q) - q overflows in other places than PyTorch's composite (the gradient "
+         "of -(log_softmax(x) q).sum() through log_softmax's backward: g q - softmax sum(g q)), inf or a finite "
+         "-1.4e38 here where PyTorch has nan and -inf; neither is exact", NF, status="by-design")
 known_class(
     "empty-bool-matmul", MATMUL, RAISES_HERE,
     lambda d: any(empty(t) for t in d.inputs) and here_says(d, "not implemented for bool"),
@@ -1545,8 +1582,8 @@ def value_times_int_wraps(d):
         t = call_tensor(d, pos, name)
         if isint(t) and t.dtype != torch.bool and t.numel():
             info = torch.iinfo(t.dtype)
-            p = t.double() * value
-            if bool(((p < info.min) | (p > info.max)).any()):
+            # (in Python's integers: -1 * int64's minimum is 2 ** 63, which a double rounds onto the maximum)
+            if any(not info.min <= v * value <= info.max for v in t.flatten().tolist()):
                 return True
     return False
 

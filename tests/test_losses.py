@@ -1030,3 +1030,21 @@ def test_bce_with_logits_target_gradient_with_pos_weight_is_pytorchs_at_infinite
     torch.nn.functional.binary_cross_entropy_with_logits(torch.tensor(np.array([x], dtype)), ts, reduction="sum",
                                                          pos_weight=torch.tensor(np.array([pw], dtype))).backward()
     np.testing.assert_allclose(tt.grad.numpy(), ts.grad.numpy(), rtol=1e-3, atol=0)
+
+
+@pytest.mark.parametrize("smoothing", [0.0, 0.1])
+def test_cross_entropy_with_probabilities_reads_the_target_in_backward_only_unsmoothed(smoothing):
+    """PyTorch multiplies log_softmax by the smoothed target, a new tensor: with label_smoothing the target may be
+    written in place before backward; without, the target itself is saved and the write is refused (both here)."""
+    x = tg.tensor([-1.0, 1.5, 2.0, 1.5], requires_grad=True)
+    t = tg.tensor([0.1, 0.2, 0.3, 0.4])
+    loss = F.cross_entropy(x, t, label_smoothing=smoothing)
+    t.tan_()
+    if smoothing:
+        loss.backward()
+        q = np.array([0.1, 0.2, 0.3, 0.4]) * 0.9 + 0.025
+        p = np.exp([-1.0, 1.5, 2.0, 1.5]) / np.exp([-1.0, 1.5, 2.0, 1.5]).sum()
+        np.testing.assert_allclose(x.grad.numpy(), p * q.sum() - q, rtol=1e-5)
+    else:
+        with pytest.raises(RuntimeError, match="modified by an in-place operation"):
+            loss.backward()

@@ -2332,13 +2332,10 @@ def _cross_entropy_probs(input, target, weight, ignore_index, reduction, eps):
         value = np.asarray(value, dtype=a.dtype)
     den = n if reduction == "mean" and n else 1
 
-    def cross_entropy_rule(xp, need, g, out, x, t):
+    def gradients(xp, need, g, x, qq):
         c = _class_spread(g, reduction, cdim) / den
         e = xp.exp(x - shift)  # NOTE: softmax and log_softmax with the forward's max as a constant shift
         total = e.sum(axis=cdim, keepdims=True)
-        qq = t * (1 - eps) + eps / C if eps else t
-        if wc is not None:
-            qq = qq * wc
         gx = c * (e / total * qq.sum(axis=cdim, keepdims=True) - qq) if need[0] else None
         gt = None
         if need[1]:
@@ -2347,8 +2344,18 @@ def _cross_entropy_probs(input, target, weight, ignore_index, reduction, eps):
                 gt = gt * wc
         return gx, gt
 
+    def cross_entropy_rule(xp, need, g, out, x, t):
+        qq = t * (1 - eps) + eps / C if eps else t
+        return gradients(xp, need, g, x, qq if wc is None else qq * wc)
+
+    def smoothed_rule(xp, need, g, out, x, t):
+        # NOTE: as PyTorch's, which multiplies by the smoothed target, a new tensor: the target itself is not read
+        # in backward (a write into it before backward is allowed)
+        return gradients(xp, need, g, x, q)
+
+    rule = smoothed_rule if eps and not target._requires_grad else cross_entropy_rule
     name = "DivBackward1" if reduction == "mean" and a.size else "NegBackward0"
-    return record(value, (input, target), cross_entropy_rule, name)
+    return record(value, (input, target), rule, name)
 
 
 # ---------------------------------------------------------------------- the torch.* forms
