@@ -1822,3 +1822,12 @@ def test_rot90_is_a_new_tensor_with_pytorchs_layout_and_node(k, dims):
     torch = pytest.importorskip("torch")
     t = torch.rot90(torch.arange(24.0).reshape(2, 3, 4), k, dims)
     assert y.stride() == t.stride()
+
+
+def test_renorm_gradient_multiplies_x_by_the_gradient_in_the_dtype():
+    # PyTorch's renorm_backward sums x g in float64 but multiplies it in the input's dtype first: a float32 row of
+    # 3e38 times a gradient of 2 is inf there, and the scaled slice's gradient -inf and nan, as PyTorch's
+    x = tg.tensor([[3e38, 0.0], [1.0, 1e-40]], dtype=tg.float32, requires_grad=True)
+    tg.renorm(x, 2, 0, 1.0).backward(tg.tensor([[2.0, 0.25], [-1.5, 0.75]]))
+    g = x.grad.numpy()
+    assert g[0, 0] == -np.inf and np.isnan(g[0, 1]) and g[1].tolist() == [-1.5, 0.75]

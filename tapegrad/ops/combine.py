@@ -819,6 +819,10 @@ def _renorm_rule(p, axes, maxnorm):
     float32, float32 for float16) as PyTorch's, then rounded: the difference of those two terms is where float32
     loses everything (x = -2, maxnorm 1: 6.2e-9, not 0)."""
     def renorm_rule(xp, g, out, x):
+        with np.errstate(all="ignore"):  # (inf and nan as PyTorch's, without numpy's warnings)
+            return _renorm_backward(xp, g, x)
+
+    def _renorm_backward(xp, g, x):
         acc = np.float64 if x.dtype == np.float32 else np.float32 if x.dtype == np.float16 else x.dtype
         xa, ga = xp.astype(x, acc), xp.astype(g, acc)
         ax = xp.abs(xa)
@@ -826,7 +830,9 @@ def _renorm_rule(p, axes, maxnorm):
             norm = xp.amax(ax, axis=axes, keepdims=True)
         else:
             norm = (ax ** p).sum(axis=axes, keepdims=True) ** (1 / p)
-        inner = (xa * ga).sum(axis=axes, keepdims=True)  # d norm(x) . g, through norm's backward below
+        # d norm(x) . g, through norm's backward below: PyTorch multiplies x g in the dtype (3e38 * 2 is inf in
+        # float32), then sums in the accumulation dtype
+        inner = xp.astype(x * g, acc).sum(axis=axes, keepdims=True)
         if p == 1:
             nb = R._sgn(xa) * inner
         elif p == np.inf:
