@@ -1831,3 +1831,12 @@ def test_renorm_gradient_multiplies_x_by_the_gradient_in_the_dtype():
     tg.renorm(x, 2, 0, 1.0).backward(tg.tensor([[2.0, 0.25], [-1.5, 0.75]]))
     g = x.grad.numpy()
     assert g[0, 0] == -np.inf and np.isnan(g[0, 1]) and g[1].tolist() == [-1.5, 0.75]
+
+
+@pytest.mark.parametrize("q", [math.nan, [0.5, math.nan], -0.1, 1.5])
+def test_quantile_refuses_a_q_outside_zero_to_one_nan_included(q):
+    """PyTorch checks q >= 0 and q <= 1, which a NaN q fails: "q values must be in the range [0, 1]"."""
+    q = tg.tensor(q) if isinstance(q, list) else q
+    for fn in (tg.quantile, tg.nanquantile):
+        with pytest.raises(RuntimeError, match=r"must be in the range \[0, 1\]"):
+            fn(tg.tensor([1.0, 2.0]), q)

@@ -1171,7 +1171,7 @@ def _quantile(op_name, input, q, dim, keepdim, interpolation, ignore_nan):
         raise RuntimeError(f"{op_name}() q must be a scalar or 1D tensor")
     if isinstance(q, Tensor) and q._data.dtype != input._data.dtype:
         raise RuntimeError(f"{op_name}() q tensor must be same dtype as the input tensor")
-    if ((qs < 0) | (qs > 1)).any():
+    if not ((qs >= 0) & (qs <= 1)).all():  # (a NaN q too, as PyTorch's check)
         raise RuntimeError(f"{op_name}() q values must be in the range [0, 1]")
     if input.numel() == 0:
         raise RuntimeError(f"{op_name}() input tensor must be non-empty")
