@@ -2189,15 +2189,19 @@ def dequantized_leaf(d):
 
 
 known_class(
-    "pytorch-dequantize-unleafs", ALL_OPS, "tapegrad-raises", dequantized_leaf,
+    "pytorch-dequantize-unleafs", ALL_OPS, {"tapegrad-raises", "backward-pytorch-raises"},
+    lambda d: (torch_says(d, "moved into the graph interior") and (d.op in ("Tensor.dequantize", "dequantize") or any(
+        o.rsplit(".", 1)[-1] == "dequantize" for o in d.origins)))
+    if d.kind.startswith("backward") else dequantized_leaf(d),
     """
     x = torch.tensor([1.0, 0.5], requires_grad=True)
     x.dequantize()
     x.exp_()
     """, "dequantize of a float tensor returns the tensor itself; PyTorch 2.13 records its NotImplemented backward "
          "node on that very tensor, so a leaf that requires grad stops being a leaf (x.grad_fn is NotImplemented) "
-         "and an in-place op on it is then allowed; tapegrad's dequantize leaves the leaf a leaf, whose in-place "
-         "ops are refused", T, status="pytorch-bug")
+         "and an in-place op on it is then allowed, and a backward that reaches the leaf raises \"leaf variable "
+         "has been moved into the graph interior\"; tapegrad's dequantize leaves the leaf a leaf, whose in-place "
+         "ops are refused and whose gradient is computed", T, status="pytorch-bug")
 # open bugs found by the driver (seeds 12000-16000)
 
 
