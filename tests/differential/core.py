@@ -390,9 +390,10 @@ DISCONTINUOUS = {"floor", "ceil", "round", "trunc", "fix", "frac", "sign", "sgn"
 DISCONTINUOUS_OPS = {"//", "%", "==", "!=", "<", "<=", ">", ">=", "//=", "%=", "r//", "r%", "r==", "r!=", "r<",
                      "r<=", "r>", "r>=", "/", "r/", "/=", "**", "r**", "**="}
 # ops that sum many products: rounding errors scale with the magnitude of the terms, not of the result
-SUMS = {"sum", "sum_to_size", "mean", "cumsum", "nansum", "nanmean", "norm", "logsumexp", "l1_loss", "smooth_l1_loss", "huber_loss",
-        "cross_entropy", "nll_loss", "kl_div", "binary_cross_entropy", "binary_cross_entropy_with_logits",
-        "avg_pool2d", "adaptive_avg_pool2d", "avg_pool1d", "avg_pool3d", "adaptive_avg_pool1d", "adaptive_avg_pool3d"}
+SUMS = {"sum", "sum_to_size", "mean", "cumsum", "nansum", "nanmean", "norm", "logsumexp", "l1_loss",
+        "smooth_l1_loss", "huber_loss", "cross_entropy", "nll_loss", "kl_div", "binary_cross_entropy",
+        "binary_cross_entropy_with_logits", "avg_pool2d", "adaptive_avg_pool2d", "avg_pool1d", "avg_pool3d",
+        "adaptive_avg_pool1d", "adaptive_avg_pool3d"}
 PRODUCTS = {"matmul", "mm", "bmm", "mv", "dot", "inner", "outer", "ger", "einsum", "conv2d", "conv_tbc", "linear",
             "bilinear",
             "@", "r@", "@=", "var", "std", "var_mean", "std_mean", "mse_loss", "cumprod", "prod"}
