@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
+from test_linalg_edges import _torch_with_intel_mkl_rounding  # (PyTorch where its MKL rounds as the reference)
 
 import tapegrad as tg
 from tapegrad.testing import assert_gradients
@@ -309,14 +310,3 @@ def test_gradients_of_gradients_at_finite_inputs_match_finite_differences():
     a, tau = rng.standard_normal((3, 2)), rng.random(2)
     x, t = (tg.tensor(v, requires_grad=True) for v in (a, tau))
     assert gradgradcheck(lambda p, q: tg.linalg.householder_product(p, q), (x, t))
-
-
-def _torch_with_intel_mkl_rounding():
-    """PyTorch, for the comparisons of LAPACK results bit for bit (signs of zero, pivots of rounding noise): they
-    hold where PyTorch's MKL rounds as on the Intel CPUs tapegrad's LAPACK order was measured on (each update one
-    fused multiply-add: the last LU pivot of [[3, 1.5], [1, 0.5]] is 2.8e-17); on others (AMD EPYC) MKL rounds
-    twice and those bits differ by design (README; KNOWN mkl-lu-rounds-twice)."""
-    torch = pytest.importorskip("torch")
-    if torch.linalg.lu_factor_ex(torch.tensor([[3.0, 1.5], [1.0, 0.5]], dtype=torch.float64)).LU[1, 1] == 0:
-        pytest.skip("this CPU's MKL rounds LAPACK's updates twice (no fused multiply-add): PyTorch's bits differ")
-    return torch

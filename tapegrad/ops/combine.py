@@ -26,6 +26,7 @@ from . import linalg as L
 from . import reduce as R
 from . import shape as S
 from . import sort as So
+from ._perm import innermost_first
 
 _FLOAT32, _FLOAT64 = np.dtype(np.float32), np.dtype(np.float64)
 
@@ -498,16 +499,7 @@ def _kron_view_refused(a_shape, a_stride, a_item, b_shape, b_stride, b_item):
                 return 1
         return 0
 
-    perm = list(range(nd))[::-1]
-    for i in range(1, nd):
-        d1 = i
-        for d0 in range(i - 1, -1, -1):
-            c = should_swap(perm[d0], perm[d1])
-            if c > 0:
-                perm[d0], perm[d1] = perm[d1], perm[d0]
-                d1 = d0
-            elif c < 0:
-                break
+    perm = innermost_first(nd, should_swap)
     out = [0] * nd
     step = 1
     for k in range(nd):

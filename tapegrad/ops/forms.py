@@ -20,6 +20,7 @@ from ..autograd.declare import Size, Tensor, check_dim, expected_tensor, inplace
 from ..random import check_bounds
 from . import reduce as _reduce
 from . import shape as _shape
+from ._perm import innermost_first
 
 __all__ = ["abs_", "acos_", "arccos_", "arcsin_", "arctan_", "asin_", "atan_", "ceil_", "clamp_", "clamp_max_",
            "clamp_min_", "clip_", "cos_", "cosh_", "deg2rad_", "detach", "detach_", "erf_", "erfc_", "exp2_",
@@ -355,17 +356,7 @@ def _dim_order(self, *, ambiguity_check=False):
             return 0 if sizes[a] <= sizes[b] else 1
         return -1 if sb > sa else 1
 
-    # NOTE: PyTorch's insertion sort, back to front, stopping at the first "keep" (so ties keep their place)
-    perm = list(reversed(range(n)))
-    for i in range(1, n):
-        d1 = i
-        for d0 in reversed(range(i)):
-            order = should_swap(perm[d0], perm[d1])
-            if order > 0:
-                perm[d0], perm[d1] = perm[d1], perm[d0]
-                d1 = d0
-            elif order < 0:
-                break
+    perm = innermost_first(n, should_swap)
     if ambiguity_check and any(should_swap(a, b) != -1 for a, b in zip(perm, perm[1:])):
         raise RuntimeError("The tensor does not have unique dim order, or cannot map to exact one of the given "
                            "memory formats.")
