@@ -1663,3 +1663,22 @@ def test_float64_add_with_alpha_whose_product_overflows_is_fused(name):
     assert run(tg) == [1.7e308, -3.0, -math.inf]
     torch = pytest.importorskip("torch")
     assert run(tg) == run(torch)
+
+
+@pytest.mark.parametrize("name", ["pow_", "__ipow__", "logical_and_", "logical_or_", "logical_xor_", "ldexp_",
+                                  "mul_", "fmod_"])
+def test_inplace_binary_ops_refuse_a_partly_overlapping_operand_as_pytorch(name):
+    """PyTorch's TensorIterator refuses an operand that partly overlaps the tensor written (``v **= v[2:]``);
+    ldexp_ is mul_(2 ** other), whose operand is a new tensor, so it computes."""
+    def run(lib):
+        v = lib.ones(3) * 2
+        try:
+            getattr(v, name)(v.narrow(0, 2, 1))
+        except RuntimeError as e:
+            assert "single memory location" in str(e)
+            return "raises"
+        return v.tolist()
+    got = run(tg)
+    assert (got == [8.0, 8.0, 8.0]) if name == "ldexp_" else got == "raises"
+    torch = pytest.importorskip("torch")
+    assert run(torch) == got

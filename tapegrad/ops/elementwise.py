@@ -620,7 +620,7 @@ def square(input: Tensor) -> Tensor:
 
 
 # ---------------------------------------------------------------------- powers and roots
-@op(methods=("pow", "__pow__"), inplace=True)
+@op(methods=("pow", "__pow__"), inplace=True, elementwise=True)
 def pow(input: Tensor | float, exponent: Tensor | float) -> Tensor:
     """pow(input, exponent) -> input ** exponent, for a number or tensor exponent, or a number base.
 
@@ -1888,7 +1888,7 @@ def _logical(name, ufunc):
                        f"    >>> import tapegrad as tg\n"
                        f"    >>> tg.{name}(tg.tensor([True, False]), tg.tensor([1, 1]))\n"
                        f"    tensor({example})\n    ")
-    return op(logical, inplace=True)
+    return op(logical, inplace=True, elementwise=True)  # (a partly overlapping operand is refused)
 
 
 logical_and = _logical("logical_and", np.logical_and)

@@ -356,7 +356,7 @@ def nextafter(input, other):
     """
 
 
-@op(inplace=True, elementwise=True)
+@op(inplace=True)  # (not elementwise: PyTorch's ldexp_ is mul_(2 ** other), a new tensor, so overlap is allowed)
 def ldexp(input: Tensor, other: Tensor) -> Tensor:
     """ldexp(input, other): ``input * 2 ** other``; integer inputs give the default float dtype. The gradient
     is ``2 ** other`` (PyTorch 2.13 gives 0 for negative integer ``other``, computing ``2 ** other`` in integers).
