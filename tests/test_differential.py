@@ -3038,13 +3038,14 @@ def overflowing_partial_sums(d):
 
 
 known_class(
-    "sum-overflowing-partial-sums", fam("sum", "nansum", "mean", "nanmean", inplace=False), {"nan", "inf", "value"},
+    "sum-overflowing-partial-sums", fam("sum", "nansum", "mean", "nanmean", inplace=False) | F("adaptive_avg_pool3d"),
+    {"nan", "inf", "value"},
     overflowing_partial_sums,
     """
     torch.tensor([-3e38] * 4 + [3e38] * 4 + [1.0] * 8).sum()
     """, "README: a float32 sum of huge terms of both signs (four -3e38 and four 3e38): numpy's pairwise order "
          "overflows both ways (inf - inf: nan), PyTorch's vectorized order one way (-inf); the exact sum, 8, is "
-         "neither", R, status="by-design")
+         "neither; adaptive_avg_pool3d to (1, 1, 1) is that mean in both libraries", R, status="by-design")
 
 
 def zero_norm_grad(d):

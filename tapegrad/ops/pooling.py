@@ -447,7 +447,7 @@ def adaptive_avg_pool3d(input: Tensor, output_size) -> Tensor:
     if x.dtype.kind != "f":
         raise NotImplementedError(f"{op_name}: not implemented for {x.dtype} tensors; use a floating-point input")
     out = _adaptive_size(op_name, x, output_size, d)
-    if out == (1, 1, 1) and 0 in x.shape:  # PyTorch's global pooling of an empty input: NaN for an empty window
+    if out == (1, 1, 1):  # PyTorch's global pooling is a mean, of any input (NaN where a window is empty)
         return input.mean((-3, -2, -1), keepdim=True)
     if 0 in x.shape[1:]:
         raise RuntimeError(f"{op_name}: expected input to have non-zero size for non-batch dimensions (as PyTorch), "

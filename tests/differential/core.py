@@ -376,7 +376,8 @@ DISCONTINUOUS = {"floor", "ceil", "round", "trunc", "fix", "frac", "sign", "sgn"
                  "logical_or", "logical_xor", "isposinf", "isneginf", "isinf", "isfinite", "isnan", "where",
                  "bernoulli", "one_hot", "unique", "heaviside", "bucketize", "item", "tolist", "tensor",
                  # singular at 0 (or at the edge of their domain): x / 0 takes the sign of a rounded x
-                 "div", "divide", "true_divide", "reciprocal", "rsqrt", "atan2", "arctan2", "pow", "log", "log2",
+                 "div", "divide", "true_divide", "addcdiv", "reciprocal", "rsqrt", "atan2", "arctan2", "pow", "log",
+                 "log2",
                  "log10", "log1p", "sqrt", "acos", "asin", "arccos", "arcsin", "acosh", "arccosh", "atanh", "arctanh",
                  "float_power", "xlogy", "lerp", "erfinv", "logit", "lgamma", "digamma", "polygamma", "mvlgamma",
                  "igamma", "igammac",
