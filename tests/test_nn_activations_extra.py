@@ -425,3 +425,19 @@ def test_hardshrink_and_prelu_are_tensor_methods_as_in_pytorch():
     np.testing.assert_array_equal(x.hardshrink(0.5).numpy(), tg.nn.functional.hardshrink(x, 0.5).numpy())
     w = tg.tensor([0.25])
     np.testing.assert_array_equal(x.prelu(w).numpy(), tg.nn.functional.prelu(x, w).numpy())
+
+
+def test_threshold_inplace_into_memory_shared_by_expanded_elements_writes_as_pytorch():
+    """threshold_ of a meshgrid output or an expanded tensor: elements sharing a memory location hold the same value
+    and get the same write, so PyTorch writes (into the base too); tapegrad refused the read-only view."""
+    v = tg.tensor([100, 3, -2, -100])
+    grid = tg.meshgrid(v, v, indexing="xy")[0]
+    tg.nn.functional.threshold_(grid, 1.5, 0.0)
+    assert v.tolist() == [100, 3, 0, 0] and grid.tolist() == [[100, 3, 0, 0]] * 4
+    x = tg.tensor([1.0, -2.0, 3.0])
+    tg.nn.functional.threshold_(x.expand(2, 3), 0.5, -7.0)
+    assert x.tolist() == [1.0, -7.0, 3.0]
+    torch = pytest.importorskip("torch")
+    u = torch.tensor([100, 3, -2, -100])
+    torch.nn.functional.threshold_(torch.meshgrid(u, u, indexing="xy")[0], 1.5, 0.0)
+    assert u.tolist() == v.tolist()

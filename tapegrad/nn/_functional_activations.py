@@ -11,6 +11,7 @@ import numpy as np
 
 from ..autograd.declare import Tensor, check_dim, expected_tensor, op, record
 from ..autograd.declare import inplace as _inplace
+from ..ops.copy import fill_overlapping
 from ..ops.elementwise import masked_grad as _masked_grad
 from ..random import rng as _rng
 
@@ -52,6 +53,13 @@ def threshold(input: Tensor, threshold: float, value: float, inplace: bool = Fal
 @op(methods=(), xp_name=False)
 def threshold_(input: Tensor, threshold: float, value: float) -> Tensor:
     """threshold_(input, threshold, value) -> input: threshold in place (``ThresholdBackward1``)."""
+    x = _data("threshold_", input)
+    if not x.flags.writeable and input._base is not None and x.dtype.kind != "b":
+        # elements sharing memory (an expanded or meshgrid tensor): each one of a location holds the same value and
+        # gets the same write, so PyTorch writes; the door for such writes fills the base's positions
+        th = _scalar_to("threshold", "threshold", threshold, np.float32 if x.dtype == np.float16 else x.dtype)
+        return fill_overlapping(input, _scalar_to("threshold", "value", value, x.dtype).item(), "threshold_",
+                                where=x <= th)
     return _inplace(input, "threshold_", _threshold, threshold, value, "ThresholdBackward1")
 
 
