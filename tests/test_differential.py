@@ -2508,6 +2508,18 @@ known_class(
          "the products from +0.0 and add that to the input (+0.0). The value is the same (0 == -0.0)", COMBINE,
     status="by-design", host=mkl_gemm_adds_onto_input)
 
+known_class(
+    "pytorch-addbmm-empty-int-float-beta", fam("addbmm"), RAISES_THERE,
+    lambda d: torch_says(d, "can't be cast to the desired output type") and isint(x0(d)) and any(
+        empty(t) for t in d.inputs[1:3]),
+    """
+    a, b = torch.ones(1, 3, 0, dtype=torch.int32), torch.ones(1, 0, 4, dtype=torch.int32)
+    torch.ones(3, 4, dtype=torch.int32).addbmm(a, b, beta=0.5)
+    """, "PyTorch 2.13's addbmm of integer tensors with a float beta raises \"result type Float can't be cast\" "
+         "only where the product is empty (its shortcut scales the input by beta as a float); with a non-empty "
+         "product it computes, converting beta to the integer dtype, as tapegrad does for every shape", COMBINE,
+    status="pytorch-bug")
+
 def cov_int_sum_wraps(d):
     """cov of an int tensor whose (fweights-weighted) observation sums leave int64's range."""
     x = x0(d)
