@@ -1659,27 +1659,27 @@ def test_linear_of_inner_size_one_keeps_pytorch_s_signs_of_zero():
     assert np.signbit(F.linear(tg.zeros(2, 0), tg.zeros(3, 0), tg.full((3,), -0.0)).numpy()).all()
 
 
-@given(lead=st.sampled_from([(), (1,), (2,), (3,), (1, 1), (2, 3), (1, 2, 2)]), k=st.sampled_from([0, 1, 1, 2]),
-       n=st.sampled_from([1, 2, 3]), bias=st.sampled_from([None, "vec", "scalar", "row", "one"]),
-       dtype=st.sampled_from(["float16", "float32", "float64"]), rg=st.booleans(), transposed=st.booleans(),
-       seed=st.integers(0, 2**16))
-@example(lead=(2, 1), k=1, n=3, bias=None, dtype="float64", rg=True, transposed=False, seed=0)
-@example(lead=(), k=1, n=3, bias="vec", dtype="float32", rg=False, transposed=False, seed=1)
-@example(lead=(2, 3), k=1, n=2, bias="scalar", dtype="float32", rg=False, transposed=True, seed=2)
-@settings(max_examples=60, deadline=None)
+def _linear_signed_zero_cases(test):
+    """The inputs both signed-zero linear tests draw (the values on every CPU, the signs on the reference one)."""
+    test = given(lead=st.sampled_from([(), (1,), (2,), (3,), (1, 1), (2, 3), (1, 2, 2)]),
+                 k=st.sampled_from([0, 1, 1, 2]), n=st.sampled_from([1, 2, 3]),
+                 bias=st.sampled_from([None, "vec", "scalar", "row", "one"]),
+                 dtype=st.sampled_from(["float16", "float32", "float64"]), rg=st.booleans(),
+                 transposed=st.booleans(), seed=st.integers(0, 2**16))(test)
+    for case in (dict(lead=(2, 3), k=1, n=2, bias="scalar", dtype="float32", rg=False, transposed=True, seed=2),
+                 dict(lead=(), k=1, n=3, bias="vec", dtype="float32", rg=False, transposed=False, seed=1),
+                 dict(lead=(2, 1), k=1, n=3, bias=None, dtype="float64", rg=True, transposed=False, seed=0)):
+        test = example(**case)(test)
+    return settings(max_examples=60, deadline=None)(test)
+
+
+@_linear_signed_zero_cases
 def test_linear_values_match_pytorch_at_signed_zeros(lead, k, n, bias, dtype, rg, transposed, seed):
     """The values on every CPU (their signs of zero are MKL's kernel's: the test below)."""
     _linear_at_signed_zeros(lead, k, n, bias, dtype, rg, transposed, seed, signs=False)
 
 
-@given(lead=st.sampled_from([(), (1,), (2,), (3,), (1, 1), (2, 3), (1, 2, 2)]), k=st.sampled_from([0, 1, 1, 2]),
-       n=st.sampled_from([1, 2, 3]), bias=st.sampled_from([None, "vec", "scalar", "row", "one"]),
-       dtype=st.sampled_from(["float16", "float32", "float64"]), rg=st.booleans(), transposed=st.booleans(),
-       seed=st.integers(0, 2**16))
-@example(lead=(2, 1), k=1, n=3, bias=None, dtype="float64", rg=True, transposed=False, seed=0)
-@example(lead=(), k=1, n=3, bias="vec", dtype="float32", rg=False, transposed=False, seed=1)
-@example(lead=(2, 3), k=1, n=2, bias="scalar", dtype="float32", rg=False, transposed=True, seed=2)
-@settings(max_examples=60, deadline=None)
+@_linear_signed_zero_cases
 @pytest.mark.reference_cpu
 def test_linear_signs_of_zero_match_pytorch(lead, k, n, bias, dtype, rg, transposed, seed):
     _linear_at_signed_zeros(lead, k, n, bias, dtype, rg, transposed, seed, signs=True)
