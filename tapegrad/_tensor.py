@@ -554,7 +554,13 @@ def _format(t):
     opts = _printing.PRINT_OPTS
     layout = dict(separator=", ", prefix="tensor(", edgeitems=opts.edgeitems, max_line_width=opts.linewidth,
                   threshold=sys.maxsize if opts.threshold == float("inf") else int(opts.threshold))
-    if a.dtype.kind == "f":
+    if a.size == 0:
+        body = "[]"
+        if a.ndim != 1:  # as PyTorch: tensor([]) but tensor([], size=(0, 3))
+            extras.append(f"size={tuple(a.shape)}")
+        if a.dtype != dtypes.get_default_dtype():  # no element shows that it is int64 or bool: PyTorch names it
+            extras.append(f"dtype=tapegrad.{a.dtype}")
+    elif a.dtype.kind == "f":
         body = np.array2string(a, **layout, **_float_style(a, opts))
         if a.dtype != dtypes.get_default_dtype():
             extras.append(f"dtype=tapegrad.{a.dtype}")
@@ -562,10 +568,6 @@ def _format(t):
         body = np.array2string(a, **layout)
         if a.dtype not in (dtypes.int64, dtypes.bool):
             extras.append(f"dtype=tapegrad.{a.dtype}")
-    if a.size == 0:
-        body = "[]" if a.ndim == 1 else body
-        if a.ndim != 1:  # as PyTorch: tensor([]) but tensor([], size=(0, 3))
-            extras.append(f"size={tuple(a.shape)}")
     if t._backward is not None:
         extras.append(f"grad_fn=<{t._name}>")
     elif t.requires_grad:

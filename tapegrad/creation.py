@@ -13,6 +13,7 @@ from .autograd.declare import to_array as _to_array
 from .autograd.declare import wrap as _wrap
 from .autograd.inplace import foreign
 from .autograd.xp import register_tensor_xp
+from .ops._fused import fma
 
 __all__ = ["tensor", "as_tensor", "from_numpy", "zeros", "ones", "full", "empty", "zeros_like", "ones_like",
            "full_like", "empty_like", "arange", "linspace", "eye", "randn", "rand", "randint", "randn_like",
@@ -324,47 +325,6 @@ def arange(start, end=None, step=1, dtype=None, device=None, requires_grad=False
     return _finish(np.arange(start, end, step).astype(dt), requires_grad)
 
 
-def _two_sum(x, y):
-    s = x + y
-    b = s - x
-    return s, (x - (s - b)) + (y - b)
-
-
-def _add_round_odd(x, y):
-    """x + y rounded to odd (float64): a later rounding to fewer bits is then the exact sum's (Boldo-Melquiond)."""
-    s, e = _two_sum(x, y)
-    fix = (e != 0) & np.isfinite(s) & ((s.view(np.int64) & 1) == 0)
-    if fix.any():
-        s = s.copy()
-        s[fix] = np.nextafter(s[fix], np.where(e[fix] > 0, np.inf, -np.inf))
-    return s
-
-
-def _split(a):
-    c = a * 134217729.0  # Dekker's split: 2 ** 27 + 1
-    hi = c - (c - a)
-    return hi, a - hi
-
-
-def fused_multiply_add(a, b, c):
-    """``a * b + c`` with one rounding, in the dtype of ``a`` (float32 or float64 arrays, ``c`` broadcast): what
-    PyTorch's CPU kernels compute where the compiler contracts a product and a sum into an FMA instruction
-    (its AVX2/AVX512 builds). float32 goes through float64 (the product is exact there) rounded to odd, float64
-    through Dekker's exact product and a sum rounded to odd; non-finite results are the plain expression's."""
-    with np.errstate(all="ignore"):
-        c = np.broadcast_to(np.asarray(c, a.dtype), a.shape)
-        if a.dtype == np.float32:
-            r = _add_round_odd(a.astype(np.float64) * b.astype(np.float64), c.astype(np.float64)).astype(np.float32)
-        else:
-            p = a * b
-            ah, al = _split(a)
-            bh, bl = _split(b)
-            err = ((ah * bh - p) + ah * bl + al * bh) + al * bl
-            hi, lo = _two_sum(c, p)
-            r = hi + _add_round_odd(lo, err)
-        return np.where(np.isfinite(r), r, a * b + c).astype(a.dtype)
-
-
 def float_linspace(start, end, steps, dtype):
     """PyTorch's CPU linspace values in a float numpy ``dtype``: the ends converted to the dtype, step = (end -
     start) / (steps - 1) in it, then start + step * i for the first half and end - step * (steps - 1 - i) for
@@ -382,8 +342,8 @@ def float_linspace(start, end, steps, dtype):
         if dt.itemsize < 4:
             first, second = s + step * up, e - step * down
         else:
-            first = fused_multiply_add(np.full(steps, step, dt), up, s)
-            second = fused_multiply_add(np.full(steps, -step, dt), down, e)
+            first = fma(np.full(steps, step, dt), up, s)
+            second = fma(np.full(steps, -step, dt), down, e)
         return np.where(i < steps // 2, first, second).astype(dt)
 
 

@@ -652,6 +652,45 @@ def test_conv_tbc_of_an_empty_batch_of_bools():
     assert tuple(out.shape) == (4, 0, 2) and out.dtype == tg.bool
 
 
+DTYPES_TBC = [("float32", "float32", "float32"), ("float32", "float64", "float64"), ("float64", "float32", "float32"),
+              ("int64", "float32", "float32"), ("float32", "int64", "int64"), ("float32", "float32", "float64"),
+              ("bool", "float32", "float32"), ("bool", "bool", "bool"), ("float64", "float64", "int64")]
+
+
+def _conv_tbc_dtypes(lib, t, dtypes):
+    xd, wd, bd = (getattr(lib, d) for d in dtypes)
+    try:
+        x, w, b = lib.ones(t, 1, 1, dtype=xd), lib.ones(3, 1, 2, dtype=wd), lib.ones(2, dtype=bd)
+        out = lib.nn.functional.conv_tbc(x, w, b)
+    except (RuntimeError, NotImplementedError):
+        return "raises"
+    return str(out.dtype).split(".")[-1], tuple(out.shape), out.tolist()
+
+
+@pytest.mark.parametrize("dtypes", DTYPES_TBC)
+@pytest.mark.parametrize("t", [2, 4])
+def test_conv_tbc_result_has_the_input_dtype(t, dtypes):
+    # PyTorch's kernel allocates the output with the input's dtype and copies the bias into it, then runs one
+    # matrix product per tap (which needs input and weight of one dtype): an output of length 0 (t = 2, K = 3)
+    # runs none, so any dtypes give an empty tensor of the input's dtype, bool ones included
+    got = _conv_tbc_dtypes(tg, t, dtypes)
+    if t == 2:
+        assert got == (dtypes[0], (0, 1, 2), [])
+    elif dtypes[0] != dtypes[1] or dtypes[0] == "bool":
+        assert got == "raises"
+    else:
+        assert got[:2] == (dtypes[0], (2, 1, 2))
+    torch = pytest.importorskip("torch")
+    assert got == _conv_tbc_dtypes(torch, t, dtypes)
+
+
+def test_conv_tbc_bias_of_another_dtype_gets_its_gradient_in_its_dtype():
+    x, w = tg.ones(4, 1, 1, requires_grad=True), tg.ones(3, 1, 2, requires_grad=True)
+    b = tg.zeros(2, dtype=tg.float64, requires_grad=True)
+    tg.conv_tbc(x, w, b).sum().backward()
+    assert b.grad.dtype == tg.float64 and b.grad.tolist() == [2.0, 2.0]
+
+
 # ---------------------------------------------------------------------- unfold of empty dims
 @given(shape=st.one_of(st.tuples(*[st.sampled_from([0, 2])] * 3), st.tuples(*[st.sampled_from([0, 2])] * 4)),
        padding=st.sampled_from([0, 1]))

@@ -233,6 +233,24 @@ def test_bincount_and_histogram_edges_as_pytorch():
         assert str(got.dtype).split(".")[-1] == str(want.dtype).split(".")[-1]
 
 
+@given(x=st.lists(st.sampled_from([-1.0, -0.0, 0.0, 1.0, 0.25]), min_size=1, max_size=40),
+       bins=st.integers(1, 4), dtype=st.sampled_from(["float32", "float64"]))
+@example(x=[-0.25, -3.0, -0.0], bins=1, dtype="float64")  # the last edge is -0.0
+@example(x=[-1.0, -0.0, 0.0], bins=3, dtype="float64")  # the first zero of the maximum, not numpy's max
+def test_histogram_edges_take_the_first_extreme_value_with_its_zero_sign(x, bins, dtype):
+    # PyTorch infers the range with aminmax along a dim: the first minimum and the first maximum in the input's
+    # order, so a -0.0 met before +0.0 is the last edge (the first edge is start + 0 * step: +0.0 either way)
+    t = tg.tensor(x, dtype=getattr(tg, dtype))
+    edges = tg.histogram(t, bins).bin_edges.numpy()
+    hi = x[int(np.argmax(x))]
+    if min(x) != hi:
+        assert np.signbit(edges[-1]) == np.signbit(hi)
+    torch = pytest.importorskip("torch")
+    expected = torch.histogram(torch.tensor(x, dtype=getattr(torch, dtype)), bins).bin_edges.numpy()
+    np.testing.assert_array_equal(edges, expected)
+    np.testing.assert_array_equal(np.signbit(edges), np.signbit(expected))
+
+
 VALUES = st.sampled_from([-np.inf, -60000.0, -1.0, 0.0, 0.5, 1.0, 1.5, 2.0, 2.5, 3.0, 4.0, np.inf, np.nan])
 
 

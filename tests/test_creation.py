@@ -617,6 +617,21 @@ def test_float_linspace_is_pytorchs_fused_multiply_add(start, end, steps, dtype)
     np.testing.assert_array_equal(got, torch.linspace(start, end, steps, dtype=getattr(torch, dtype)).numpy())
 
 
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+@pytest.mark.parametrize("start, end, steps", [(-1.0, -0.0, 4), (-0.0, 1.0, 4), (-0.0, -0.0, 3), (-3.0, -0.0, 2),
+                                                (0.0, -1.0, 5)])
+def test_float_linspace_keeps_the_sign_of_a_zero_end(start, end, steps, dtype):
+    # each value is one fused multiply-add, start + step * 0 or end - step * 0: IEEE's sum -0.0 + -0.0 is -0.0 and
+    # -0.0 + 0.0 is +0.0 (the float64 emulation once lost the first: a histogram's last edge came out +0.0)
+    got = tg.linspace(start, end, steps, dtype=getattr(tg, dtype)).numpy()
+    first, last = np.float64(start) + 0.0, np.float64(end) - 0.0
+    assert np.signbit(got[0]) == np.signbit(first) and np.signbit(got[-1]) == np.signbit(last)
+    torch = pytest.importorskip("torch")
+    expected = torch.linspace(start, end, steps, dtype=getattr(torch, dtype)).numpy()
+    np.testing.assert_array_equal(np.signbit(got), np.signbit(expected))
+    np.testing.assert_array_equal(got, expected)
+
+
 def test_float_linspace_edges_as_pytorch():
     torch = pytest.importorskip("torch")
     for args in [(0.1, 1234.567, 7, "float16"), (-3e38, 3e38, 5, "float32"), (-60000, 60000, 5, "float16"),

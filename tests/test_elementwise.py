@@ -1595,6 +1595,39 @@ def test_lerp_is_one_fused_multiply_add_on_each_side(dtype, triples, number):
         np.testing.assert_array_equal(t.numpy(), want)
 
 
+def _exact_fma(x, y, z, dtype):
+    from fractions import Fraction
+
+    exact = Fraction(float(x)) * Fraction(float(y)) + Fraction(float(z))
+    t = np.dtype(dtype).type
+    if exact == 0:  # IEEE's sign of an exact zero: -0.0 only for -0.0 + -0.0
+        return t(float(x) * float(y) + float(z))
+    near = t(float(exact))
+    cands = [np.nextafter(near, t(-np.inf)), near, np.nextafter(near, t(np.inf))]
+    bits = np.int16 if t is np.float16 else np.int32
+    return min(cands, key=lambda c: (abs(Fraction(float(c)) - exact), int(np.array(c).view(bits)) & 1))
+
+
+@given(st.sampled_from(["float16", "float32"]), st.lists(st.tuples(finite32, finite32, finite32), min_size=1,
+                                                         max_size=10))
+@example("float32", [(1 + 2.0 ** -12, 1 + 2.0 ** -12, 2.0 ** -80)])  # a float32 tie plus a bit float64 drops
+@example("float16", [(1 + 2.0 ** -6, 1 + 2.0 ** -6, 2.0 ** -24)])
+def test_fused_multiply_add_rounds_once_in_float32_and_float16(dtype, triples):
+    # x * y is exact in float64, but x y + z rounded to float64 and then to the dtype is two roundings: a float32
+    # tie plus a bit that float64 drops went to even; summed rounded to odd, the rounding to the dtype is the only one
+    from tapegrad.ops._fused import fma
+
+    with np.errstate(over="ignore"):
+        x, y, z = (np.array(v, dtype) for v in zip(*triples))
+    finite = np.isfinite(x) & np.isfinite(y) & np.isfinite(z) & np.isfinite(x.astype(np.float64) * y + z)
+    got = fma(x, y, z)
+    assert got.dtype == np.dtype(dtype)
+    for g, *v in zip(got[finite], x[finite], y[finite], z[finite]):
+        want = _exact_fma(*v, dtype)
+        if np.isfinite(want):
+            assert g == want and np.signbit(g) == np.signbit(want), (v, g, want)
+
+
 @pytest.mark.parametrize("dtype", ["float16", "float32", "float64"])
 def test_lerp_matches_pytorch_where_the_unfused_product_overflows(dtype):
     torch = pytest.importorskip("torch")

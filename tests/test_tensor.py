@@ -81,6 +81,17 @@ def test_repr_like_pytorch():
     assert "[[0., 0.]," in repr(tg.zeros(2, 2))
 
 
+@pytest.mark.parametrize("dtype", ["float32", "float64", "float16", "int64", "int32", "uint8", "bool"])
+@pytest.mark.parametrize("shape", [(0,), (0, 3), (2, 0, 1)])
+def test_repr_of_an_empty_tensor_names_every_dtype_but_the_default(dtype, shape):
+    # PyTorch's _str_intern: no element shows that an empty tensor is int64 or bool, so only the default float
+    # dtype goes unnamed, and the size comes before the dtype
+    t = tg.zeros(shape, dtype=getattr(tg, dtype))
+    size = "" if len(shape) == 1 else f", size={shape}"
+    named = "" if dtype == "float32" else f", dtype=tapegrad.{dtype}"
+    assert repr(t) == f"tensor([]{size}{named})"
+
+
 def test_detach_clone_requires_grad():
     w = tg.ones(3, requires_grad=True)
     d = w.detach()

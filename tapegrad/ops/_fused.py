@@ -9,11 +9,12 @@ import numpy as np
 
 
 def fma(x, y, z):
-    """``x * y + z`` rounded once, as the fused multiply-adds of PyTorch's compiled kernels: float32 in float64,
-    where the product of two float32 values is exact; float64 by Dekker's product and Knuth's sum."""
+    """``x * y + z`` rounded once, as the fused multiply-adds of PyTorch's compiled kernels: float32 and float16
+    in float64, where their product is exact, summed rounded to odd so that the rounding to the dtype is the only
+    one; float64 by Dekker's product and Knuth's sum."""
     if x.dtype == np.float64 or y.dtype == np.float64 or z.dtype == np.float64:
         return fma64(x, y, z)
-    return np.asarray(np.multiply(x, y, dtype=np.float64) + z).astype(np.result_type(x, y, z))
+    return sum_to_odd(np.multiply(x, y, dtype=np.float64), z).astype(np.result_type(x, y, z))
 
 
 def sum_to_odd(a, b):

@@ -548,6 +548,8 @@ def conv_tbc(input: Tensor, weight: Tensor, bias: Tensor, pad: int = 0) -> Tenso
     if x.shape[2] != w.shape[1]:
         raise RuntimeError(f"{op_name}: input has {x.shape[2]} channels but the weight expects {w.shape[1]} "
                            f"(input shape {tuple(x.shape)}, weight shape {tuple(w.shape)})")
+    if _array(op_name, bias, "bias").dtype != x.dtype and x.dtype == w.dtype:
+        bias = bias.to(input.dtype)  # PyTorch's kernel copies the bias into an output of the input's dtype
     if isinstance(pad, numbers.Integral) and not isinstance(pad, bool) and pad < 0:
         # PyTorch's kernel crops -pad steps from both ends of the time axis: output length T + 2*pad - K + 1
         t, k = x.shape[0], w.shape[0]
@@ -574,10 +576,11 @@ def conv_tbc(input: Tensor, weight: Tensor, bias: Tensor, pad: int = 0) -> Tenso
 
 def _conv_tbc_empty(input, weight, bias):
     """conv_tbc of output length 0: PyTorch's kernel runs no tap (ConvolutionTBC.cpp: t <= 0), nor does its
-    backward, so the gradients are zeros (not the 0 * inf = NaN of a window computed and dropped)."""
-    from .linalg import matmul
-
-    return matmul(input[:0], weight[0]) + bias
+    backward, so the gradients are zeros (not the 0 * inf = NaN of a window computed and dropped). Its output is
+    allocated with the input's dtype and no matrix product runs, so any dtypes of weight and bias (bool included)
+    give an empty tensor of the input's dtype."""
+    products = input[:0, :, :, None] * weight[0]  # (0, B, C_in, C_out): empty, but on the graph of all three
+    return (products.sum(2) + bias).to(input.dtype)
 
 
 def _conv_tbc_bias_rows(out, bias, t_in, k_taps, pad):

@@ -360,7 +360,9 @@ def histogram(input: Tensor, bins=100, *, range=None, weight: Tensor | None = No
             raise NotImplementedError("\"histogramdd\" not implemented for 'Half' (histogram: PyTorch infers the "
                                       "range of a float16 input with no kernel for it; pass range=)")
         _histogram_weight(x, w)
-        lo, hi = (float(flat.min()), float(flat.max())) if range is None and flat.size else \
+        # the first extreme value in the input's order (PyTorch's aminmax along a dim), which picks between -0.0
+        # and +0.0 where numpy's min and max may not
+        lo, hi = (float(flat[flat.argmin()]), float(flat[flat.argmax()])) if range is None and flat.size else \
             (0.0, 1.0) if range is None else (float(range[0]), float(range[1]))  # empty: [0, 1], as numpy
         if not (np.isfinite(lo) and np.isfinite(hi)):
             raise RuntimeError(f"histogram: the range [{lo}, {hi}] is not finite")
