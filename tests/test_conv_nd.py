@@ -684,6 +684,16 @@ def test_conv_tbc_result_has_the_input_dtype(t, dtypes):
     assert got == _conv_tbc_dtypes(torch, t, dtypes)
 
 
+@pytest.mark.parametrize("dtypes, error", [(("float32", "float64"), "conv_tbc: input and weight must have the same"),
+                                           (("bool", "bool"), "conv_tbc: not implemented for bool")])
+def test_conv_tbc_refusals_name_conv_tbc(dtypes, error):
+    x, w = tg.ones(4, 1, 1, dtype=getattr(tg, dtypes[0])), tg.ones(3, 1, 2, dtype=getattr(tg, dtypes[1]))
+    with pytest.raises((RuntimeError, NotImplementedError), match=error):
+        tg.conv_tbc(x, w, tg.ones(2))
+    with pytest.raises((RuntimeError, NotImplementedError), match=error):
+        tg.conv_tbc(tg.ones(6, 1, 1, dtype=x.dtype), w, tg.ones(2), -1)  # the cropping path too
+
+
 def test_conv_tbc_bias_of_another_dtype_gets_its_gradient_in_its_dtype():
     x, w = tg.ones(4, 1, 1, requires_grad=True), tg.ones(3, 1, 2, requires_grad=True)
     b = tg.zeros(2, dtype=tg.float64, requires_grad=True)

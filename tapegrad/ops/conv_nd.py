@@ -559,6 +559,7 @@ def conv_tbc(input: Tensor, weight: Tensor, bias: Tensor, pad: int = 0) -> Tenso
                                "T + 2*pad - K + 1 must be non-negative")
         if length == 0:
             return _conv_tbc_empty(input, weight, bias)
+        _check_tap_dtypes(x, w)
         keep = input[-pad:t + pad]
         out = conv1d(keep.permute(1, 2, 0), weight.permute(2, 1, 0), bias).permute(2, 0, 1)
         return out.clone()  # PyTorch's kernel writes a new contiguous (T, B, C_out) tensor
@@ -566,12 +567,24 @@ def conv_tbc(input: Tensor, weight: Tensor, bias: Tensor, pad: int = 0) -> Tenso
         # output length 0 (the kernel is one step longer than the padded input): PyTorch returns an empty result
         # (gradients zero: its kernel and backward run no tap)
         return _conv_tbc_empty(input, weight, bias)
+    _check_tap_dtypes(x, w)
     out = conv1d(input.permute(1, 2, 0), weight.permute(2, 1, 0), bias, padding=pad).permute(2, 0, 1).clone()
     if isinstance(pad, numbers.Integral) and w.dtype.kind == "f" and _tap_order_shows(x, w):
         out = _conv_tbc_taps(input, weight, bias, pad, out)
     if isinstance(pad, numbers.Integral) and pad >= w.shape[0] and len(out):
         out = _conv_tbc_bias_rows(out, bias, x.shape[0], w.shape[0], pad)
     return out
+
+
+def _check_tap_dtypes(x, w):
+    """PyTorch's conv_tbc runs one matrix product per tap (addmm_), which takes an input and a weight of one dtype,
+    and not bool: its refusals, named for conv_tbc (the conv1d that computes the taps here is an implementation)."""
+    if x.dtype != w.dtype:
+        raise RuntimeError(f"conv_tbc: input and weight must have the same dtype (each tap is a matrix product), got "
+                           f"{x.dtype} and {w.dtype}")
+    if x.dtype == np.bool_:
+        raise NotImplementedError("conv_tbc: not implemented for bool tensors, as in PyTorch (its matrix product has "
+                                  "no bool kernel); cast the input and weight with .float()")
 
 
 def _conv_tbc_empty(input, weight, bias):
