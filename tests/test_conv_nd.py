@@ -647,9 +647,15 @@ def test_conv_of_an_empty_batch_matches_pytorch(case):
     assert _empty_conv(tg, *case) == _empty_conv(torch, *case)
 
 
-def test_conv_tbc_of_an_empty_batch_of_bools():
-    out = tg.conv_tbc(tg.zeros((4, 0, 1), dtype=tg.bool), tg.ones((1, 1, 2), dtype=tg.bool), tg.ones(2, dtype=tg.bool))
-    assert tuple(out.shape) == (4, 0, 2) and out.dtype == tg.bool
+@pytest.mark.parametrize("x_shape, w_shape, out_shape", [((4, 0, 1), (1, 1, 2), (4, 0, 2)),
+                                                       ((4, 1, 1), (1, 1, 0), (4, 1, 0)),
+                                                       ((4, 0, 1), (3, 1, 2), (2, 0, 2))])
+def test_conv_tbc_of_an_empty_product_of_bools(x_shape, w_shape, out_shape):
+    # PyTorch's matrix product refuses bools only where it has elements to compute: an empty batch or no output
+    # channel gives an empty bool result
+    args = tg.zeros(x_shape, dtype=tg.bool), tg.ones(w_shape, dtype=tg.bool), tg.ones(w_shape[2], dtype=tg.bool)
+    out = tg.conv_tbc(*args)
+    assert tuple(out.shape) == out_shape and out.dtype == tg.bool
 
 
 DTYPES_TBC = [("float32", "float32", "float32"), ("float32", "float64", "float64"), ("float64", "float32", "float32"),

@@ -568,6 +568,8 @@ def conv_tbc(input: Tensor, weight: Tensor, bias: Tensor, pad: int = 0) -> Tenso
         # (gradients zero: its kernel and backward run no tap)
         return _conv_tbc_empty(input, weight, bias)
     _check_tap_dtypes(x, w)
+    if x.dtype == np.bool_ and isinstance(pad, numbers.Integral):  # an empty product of bools (the check above)
+        return wrap(np.zeros((x.shape[0] + 2 * pad - w.shape[0] + 1, x.shape[1], w.shape[2]), np.bool_))
     out = conv1d(input.permute(1, 2, 0), weight.permute(2, 1, 0), bias, padding=pad).permute(2, 0, 1).clone()
     if isinstance(pad, numbers.Integral) and w.dtype.kind == "f" and _tap_order_shows(x, w):
         out = _conv_tbc_taps(input, weight, bias, pad, out)
@@ -578,11 +580,12 @@ def conv_tbc(input: Tensor, weight: Tensor, bias: Tensor, pad: int = 0) -> Tenso
 
 def _check_tap_dtypes(x, w):
     """PyTorch's conv_tbc runs one matrix product per tap (addmm_), which takes an input and a weight of one dtype,
-    and not bool: its refusals, named for conv_tbc (the conv1d that computes the taps here is an implementation)."""
+    and not bool where the product has elements: its refusals, named for conv_tbc (the conv1d that computes the
+    taps here is an implementation)."""
     if x.dtype != w.dtype:
         raise RuntimeError(f"conv_tbc: input and weight must have the same dtype (each tap is a matrix product), got "
                            f"{x.dtype} and {w.dtype}")
-    if x.dtype == np.bool_:
+    if x.dtype == np.bool_ and x.shape[1] and w.shape[2]:  # an empty batch or no output channel: nothing to multiply
         raise NotImplementedError("conv_tbc: not implemented for bool tensors, as in PyTorch (its matrix product has "
                                   "no bool kernel); cast the input and weight with .float()")
 
