@@ -46,3 +46,12 @@ def test_thread_counts_match_pytorchs_errors(name):
                 getattr(lib, "set_" + name)(bad)
             messages.append(str(info.value).split("\n")[0])
         assert messages[0] == messages[1]
+
+
+def test_doctests():
+    import doctest
+
+    from tapegrad import _threads
+
+    result = doctest.testmod(_threads)
+    assert result.attempted and result.failed == 0
