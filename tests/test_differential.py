@@ -2509,6 +2509,17 @@ known_class(
     status="by-design", host=mkl_gemm_adds_onto_input)
 
 known_class(
+    "mkl-gemm-adds-onto-bias-zero-conv-tbc", F("conv_tbc"), "signed-zero",
+    lambda d: len(d.inputs) > 2 and isf(d.inputs[2]) and bool(((d.inputs[2] == 0) & torch.signbit(d.inputs[2])).any()),
+    """
+    x, w = torch.tensor([[[nan]], [[-0.0]]]), torch.ones(1, 1, 1)
+    torch.nn.functional.conv_tbc(x, w, torch.tensor([-0.0]))[1]
+    """, "README: conv_tbc starts from its bias and adds each tap's matrix product onto it (addmm_, beta=1): where "
+         "the bias is -0.0 and the products are -0.0, an AMD EPYC's MKL gemm keeps -0.0 (it adds each product onto "
+         "the bias); the reference Intel CPU's, and tapegrad, sum the products from +0.0 first (+0.0). The value "
+         "is the same (0 == -0.0)", CONVND, status="by-design", host=mkl_gemm_adds_onto_input)
+
+known_class(
     "pytorch-addbmm-empty-int-float-beta", fam("addbmm"), RAISES_THERE,
     lambda d: torch_says(d, "can't be cast to the desired output type") and isint(x0(d)) and any(
         empty(t) for t in d.inputs[1:3]),
