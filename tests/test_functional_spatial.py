@@ -611,6 +611,60 @@ def test_interpolate_bicubic_is_pytorchs_bit_for_bit(dtype, h, w, scale, align_c
     np.testing.assert_array_equal(got, want)
 
 
+TRILINEAR_1E38 = np.array([[[[[-0.25, -0.25], [6e4, 3.0], [1e5, -3e38]], [[6e4, 3.0], [1e30, 1e-7], [3e38, 2.0]]],
+                             [[[3e38, 0.5], [-1e30, -2.5], [-1.0, -1e30]], [[2.0, -0.25], [3.0, -3e38], [0.0, 3e38]]]]])
+
+
+def test_trilinear_float64_sums_as_pytorchs_kernel():
+    """Each axis's two taps are fma(x0, w0, x1 w1) (PyTorch's ``t0 * w0 + t1 * w1`` as compiled), so where 3e38
+    terms cancel the residue is PyTorch 2.13's (the differential test's repro: 9.375000141069996e+28 and 0.0 before,
+    the plain sum's)."""
+    y = F.interpolate(tg.tensor(TRILINEAR_1E38), size=5, mode="trilinear", align_corners=True).numpy()
+    assert y[0, 0, 1, 3, 1] == 9.37500037718832e+28
+    assert y[0, 0, 1, 4, 1] == 4.722366482869645e+21
+    assert y[0, 1, 1, 1, 3] == -9.37500037718832e+28
+
+
+@given(mode=st.sampled_from(["linear", "bilinear", "trilinear"]), dtype=st.sampled_from(["float32", "float64"]),
+       align_corners=st.booleans(), seed=st.integers(0, 2**16))
+@example(mode="trilinear", dtype="float64", align_corners=True, seed=-1)  # the differential test's repro
+@settings(max_examples=40, deadline=None)
+def test_interpolate_linear_modes_are_pytorchs_bit_for_bit(mode, dtype, align_corners, seed):
+    """linear, bilinear (outputs past the small-output kernel's 128) and trilinear sum as PyTorch's nested kernel:
+    fma(x0, w0, x1 w1) per axis, the width innermost, over values from 1e-3 to 1e30."""
+    torch = pytest.importorskip("torch")
+    d = {"linear": 1, "bilinear": 2, "trilinear": 3}[mode]
+    rng = np.random.default_rng(max(seed, 0))
+    if seed < 0:
+        x, size = TRILINEAR_1E38, (5, 5, 5)
+    else:
+        shape = (1, 2) + tuple(int(n) for n in rng.integers(1, 5, d))
+        x = rng.standard_normal(shape) * 10.0 ** rng.integers(-3, 30, shape)
+        size = (70, 63) if d == 2 else tuple(int(n) for n in rng.integers(1, 9, d))
+    x = x.astype(dtype)
+    with np.errstate(all="ignore"):
+        got = F.interpolate(tg.tensor(x), size=size, mode=mode, align_corners=align_corners).numpy()
+    want = torch.nn.functional.interpolate(torch.tensor(x), size=size, mode=mode, align_corners=align_corners).numpy()
+    np.testing.assert_array_equal(got, want)
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+@pytest.mark.parametrize("mode", ["bilinear", "bicubic"])
+def test_interpolate_antialias_weights_are_pytorchs_bit_for_bit(mode, dtype):
+    """One-hot rows resampled with antialias=True give PyTorch's weights: its window sums left to right (numpy's
+    sum is pairwise from 8 terms), float32's offsets from the window's center in double (its ``+ 0.5`` literal) and
+    the cubic filter's multiply-adds fused, float64 too."""
+    torch = pytest.importorskip("torch")
+    for n_in in range(2, 12):
+        eye = np.eye(n_in, dtype=dtype).reshape(n_in, 1, 1, n_in)
+        for n_out in range(1, 12):
+            for align_corners in (False, True):
+                kw = dict(size=(1, n_out), mode=mode, align_corners=align_corners, antialias=True)
+                want = torch.nn.functional.interpolate(torch.tensor(eye), **kw).numpy()
+                got = F.interpolate(tg.tensor(eye), **kw).numpy()
+                np.testing.assert_array_equal(got, want, err_msg=f"{n_in} -> {n_out}")
+
+
 def test_interpolate_antialias_bicubic_float32_is_pytorchs_bit_for_bit():
     """The antialias cubic filter's polynomials are fused multiply-adds in PyTorch's compiled kernel too
     (UpSample.h's cubic_convolution1/2): with them and the fused sums the float32 results are PyTorch's, bit for

@@ -354,16 +354,9 @@ def _aa_filter(mode, x):
     if mode == "bilinear":
         return np.where(x < 1, 1 - x, 0).astype(x.dtype)
     a = x.dtype.type(-0.5)
-    if x.dtype == np.float32:  # PyTorch's compiler fuses the polynomials' multiply-adds (exact products in float64)
-        def fma(p, q, r):
-            return (np.float64(p) * q + np.float64(r)).astype(np.float32)
-
-        x64 = x.astype(np.float64)
-        near = fma((fma(a + 2, x64, -(a + 3)) * x).astype(np.float32), x64, 1)
-        far = fma(fma(fma(a, x64, -5 * a), x64, 8 * a), x64, -4 * a)
-    else:
-        near = ((a + 2) * x - (a + 3)) * x * x + 1
-        far = ((a * x - 5 * a) * x + 8 * a) * x - 4 * a
+    # PyTorch's compiler fuses the polynomials' multiply-adds, float64 too (a x is exact: a = -0.5)
+    near = _fma(_fma(np.full_like(x, a + 2), x, np.full_like(x, -(a + 3))) * x, x, np.ones_like(x))
+    far = _fma(_fma(a * x - 5 * a, x, np.full_like(x, 8 * a)), x, np.full_like(x, -4 * a))
     return np.where(x < 1, near, np.where(x < 2, far, 0)).astype(x.dtype)
 
 
@@ -380,67 +373,70 @@ def _aa_axis_taps(mode, n_in, n_out, scale, align_corners, dtype):
     invscale = acc(1) / s if s >= 1 else acc(1)
     width = int(math.ceil(support)) * 2 + 1
     center = s * (np.arange(n_out).astype(acc) + acc(0.5))
-    xmin = np.maximum((center - support + acc(0.5)).astype(np.int64), 0)
-    xsize = np.clip(np.minimum((center + support + acc(0.5)).astype(np.int64), n_in) - xmin, 0, width)
+    # NOTE: PyTorch's `+ 0.5` is a double literal: float32's sums with it and the filter's argument (times invscale)
+    # are double, rounded to float32 once (the window's ends are truncated from the double)
+    xmin = np.maximum(((center - support).astype(np.float64) + 0.5).astype(np.int64), 0)
+    xsize = np.clip(np.minimum(((center + support).astype(np.float64) + 0.5).astype(np.int64), n_in) - xmin, 0,
+                    width)
     j = np.arange(width)
     valid = j[None, :] < xsize[:, None]
-    w = _aa_filter(mode, ((j[None, :] + xmin[:, None]).astype(acc) - center[:, None] + acc(0.5)) * invscale)
+    offset = ((j[None, :] + xmin[:, None]).astype(acc) - center[:, None]).astype(np.float64) + 0.5
+    w = _aa_filter(mode, (offset * np.float64(invscale)).astype(acc))
     w = np.where(valid, w, acc(0))
-    total = w.sum(axis=1, keepdims=True)
+    total = np.zeros((n_out, 1), acc)
+    for k in range(width):  # NOTE: summed left to right, as PyTorch's loop (numpy's sum is pairwise)
+        total += w[:, k:k + 1]
     w = np.where(total != 0, w / np.where(total != 0, total, acc(1)), w)
     idx = np.minimum(xmin[:, None] + j[None, :], n_in - 1)
     return idx, w.astype(dtype), valid
 
 
-def _resample(a, taps, cubic=False):
+def _resample(a, taps, separable=False):
     """Apply the per-axis tap matrices to the trailing axes of a, the last axis first (PyTorch's kernels combine
-    along the width first: with inf and NaN inputs the order decides where 0 * inf shows).
+    along the width first: with inf and NaN inputs the order decides where 0 * inf shows), summing each axis's taps
+    as PyTorch's CPU kernels (aten/src/ATen/native/cpu/UpSampleKernel.cpp) with their compiler's fused multiply-adds
+    (measured on 2.13):
 
-    float32 (and float16, whose opmath is float32) is summed as PyTorch's CPU kernels sum it: the first product
-    rounded, then one fused multiply-add per tap (``output += t * w`` in aten/src/ATen/native/cpu/UpSampleKernel.cpp,
-    contracted by its compiler; measured on 2.13): the product of two float32 values is exact in float64, so
-    ``float32(float64(acc) + x * w)``, the float64 sum rounded to odd (ops/_fused.py), is the fused step. A product
-    past float32's range that the sum brings back stays finite, as PyTorch's.
+    - linear, bilinear, trilinear and bicubic (``Interpolate``, nested one dim per level, the width innermost):
+      ``t0 * w0 + t1 * w1`` is fma(x0, w0, x1 w1), the first product the one fused, and each further tap (bicubic's)
+      one more fused multiply-add; every output of 1..4 -> 1..8 values per dim, float32 and float64, agrees bit for
+      bit with values from 1e-3 to 1e30;
+    - ``separable`` (antialias: ``output = t0 * w0``, then ``output += t * w`` per tap): the first product rounded,
+      then one fused multiply-add per tap (float64's compiled loop fuses some steps and not others: a window of
+      two taps is fused, one of three or more mostly a plain sum; not emulated).
 
-    ``cubic``: bicubic, whose four taps PyTorch's compiler sums as fma(x0, w0, x1 w1), then one fused multiply-add
-    per further tap, float64 too (measured on 2.13: every output of 2..11 -> 1..44 columns agrees bit for bit)."""
+    float32 (and float16, whose opmath is float32): the product of two float32 values is exact in float64, so a
+    fused step is ``float32(float64(acc) + x * w)``, the float64 sum rounded to odd (ops/_fused.py). A product past
+    float32's range that the sum brings back stays finite, as PyTorch's."""
     d = len(taps)
     dtype = a.dtype
-    fused = dtype == np.float32 or dtype == np.float16
+    opmath = np.float32 if dtype == np.float16 else dtype
     if all(tap is None for tap in taps):
         return a.copy()
-    for k in reversed(range(d)):
-        if taps[k] is None:  # a dim antialias keeps: copied
-            continue
-        idx, w = taps[k][:2]
-        valid = taps[k][2] if len(taps[k]) > 2 else None  # (antialias: taps past a window's end add nothing)
-        ax = a.ndim - d + k
-        shape = (1,) * (a.ndim - ax - 1)
-        if fused:
-            w = w.astype(np.float64)
-        out = None
-        for t in range(idx.shape[1]):
-            x = np.take(a, idx[:, t], axis=ax)
-            term = (x.astype(np.float64) if fused else x) * w[:, t].reshape((-1,) + shape)
-            if out is None:
-                out, first = (term.astype(np.float32) if fused else term), x
+    with np.errstate(over="ignore", invalid="ignore"):
+        for k in reversed(range(d)):
+            if taps[k] is None:  # a dim antialias keeps: copied
                 continue
-            if cubic and t == 1:  # fma(x0, w0, x1 w1): the first product is the one fused
-                w0 = w[:, 0].reshape((-1,) + shape)
-                total = sum_to_odd(first.astype(np.float64) * w0, term.astype(np.float32)).astype(np.float32) \
-                    if fused else _fma(first, w0, term)
-            elif fused:
-                total = sum_to_odd(out, term).astype(np.float32)
-            elif cubic:
-                total = _fma(x, w[:, t].reshape((-1,) + shape), out)
-            else:
-                total = out + term
-            if valid is not None and not valid[:, t].all():
-                # a tap past a window's end is not added at all (PyTorch's loop stops at the window's size): adding
-                # its 0 would turn a -0.0 sum into +0.0 (its first tap is always taken, as PyTorch's, weight 0 there)
-                total = np.where(valid[:, t].reshape((-1,) + shape), total, out)
-            out = total
-        a = out
+            idx, w = taps[k][:2]
+            valid = taps[k][2] if len(taps[k]) > 2 else None  # (antialias: taps past a window's end add nothing)
+            ax = a.ndim - d + k
+            shape = (-1,) + (1,) * (a.ndim - ax - 1)
+            w = w.astype(opmath, copy=False)
+            xs = [np.take(a, idx[:, t], axis=ax) for t in range(idx.shape[1])]
+            ws = [w[:, t].reshape(shape) for t in range(idx.shape[1])]
+            if separable or len(xs) == 1:
+                out = (xs[0].astype(opmath, copy=False) * ws[0]).astype(opmath, copy=False)
+            else:  # fma(x0, w0, x1 w1)
+                out = _fma(xs[0], ws[0], (xs[1].astype(opmath, copy=False) * ws[1]).astype(opmath, copy=False))
+            for t in range(1 if separable else 2, len(xs)):
+                total = _fma(xs[t], ws[t], out)
+                if valid is not None and not valid[:, t].all():
+                    # a tap past a window's end is not added at all (PyTorch's loop stops at the window's size):
+                    # adding its 0 would turn a -0.0 sum into +0.0 (its first tap is always taken, as PyTorch's,
+                    # weight 0 there)
+                    total = np.where(valid[:, t].reshape(shape), total, out)
+                out = total
+            a = out
     return a.astype(dtype, copy=False)
 
 
@@ -588,7 +584,7 @@ def interpolate(input: Tensor, size=None, scale_factor=None, mode: str = "neares
     name = f"Upsample{_INTERP_NAMES[mode]}{d}D" + ("Aa" if antialias else "")
 
     def apply(a):
-        return _resample(a, taps, cubic=mode == "bicubic" and not antialias)
+        return _resample(a, taps, separable=antialias)
 
     if mode == "bilinear" and not antialias and out[0] + out[1] <= 128:
         # NOTE: PyTorch's kernel for small outputs sums in another order (and float16 with float32 weights)
