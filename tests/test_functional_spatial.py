@@ -631,7 +631,8 @@ def test_trilinear_float64_sums_as_pytorchs_kernel():
 @settings(max_examples=40, deadline=None)
 def test_interpolate_linear_modes_are_pytorchs_bit_for_bit(mode, dtype, align_corners, seed):
     """linear, bilinear (outputs past the small-output kernel's 128) and trilinear sum as PyTorch's nested kernel:
-    fma(x0, w0, x1 w1) per axis, the width innermost, over values from 1e-3 to 1e30."""
+    fma(x0, w0, x1 w1) per axis, the width innermost, over values from 1e-3 to 1e30; their gradients accumulate as
+    its backward kernel, output by output, one fused multiply-add per tap (an inf and a NaN gradient included)."""
     torch = pytest.importorskip("torch")
     d = {"linear": 1, "bilinear": 2, "trilinear": 3}[mode]
     rng = np.random.default_rng(max(seed, 0))
@@ -642,10 +643,16 @@ def test_interpolate_linear_modes_are_pytorchs_bit_for_bit(mode, dtype, align_co
         x = rng.standard_normal(shape) * 10.0 ** rng.integers(-3, 30, shape)
         size = (70, 63) if d == 2 else tuple(int(n) for n in rng.integers(1, 9, d))
     x = x.astype(dtype)
+    g = (rng.standard_normal((1, 2) + size) * 10.0 ** rng.integers(-3, 30, (1, 2) + size)).astype(dtype)
+    g.flat[0], g.flat[-1] = np.inf, np.nan
+    ours, theirs = tg.tensor(x, requires_grad=True), torch.tensor(x, requires_grad=True)
     with np.errstate(all="ignore"):
-        got = F.interpolate(tg.tensor(x), size=size, mode=mode, align_corners=align_corners).numpy()
-    want = torch.nn.functional.interpolate(torch.tensor(x), size=size, mode=mode, align_corners=align_corners).numpy()
-    np.testing.assert_array_equal(got, want)
+        got = F.interpolate(ours, size=size, mode=mode, align_corners=align_corners)
+        got.backward(tg.tensor(g))
+    want = torch.nn.functional.interpolate(theirs, size=size, mode=mode, align_corners=align_corners)
+    want.backward(torch.tensor(g))
+    np.testing.assert_array_equal(got.detach().numpy(), want.detach().numpy())
+    np.testing.assert_array_equal(ours.grad.numpy(), theirs.grad.numpy())
 
 
 @pytest.mark.parametrize("dtype", ["float32", "float64"])
