@@ -669,7 +669,8 @@ known_class(
     status="pytorch-bug")
 def constant_norm_set(d):
     """A set the call normalizes (layer_norm's trailing dims, a training batch_norm channel, a group_norm group, an
-    instance_norm (sample, channel) with its input's statistics) whose values are all equal: its variance is 0, so rstd is 1 / sqrt(eps) (316 for eps = 1e-5)."""
+    instance_norm (sample, channel) with its input's statistics) whose values are all equal: its variance is 0, so
+    rstd is 1 / sqrt(eps) (316 for eps = 1e-5)."""
     x = x0(d)
     if not isf(x) or x.numel() == 0:
         return False
