@@ -336,7 +336,8 @@ def _axis_taps_of(mode, n_in, n_out, scale, align_corners, dtype, shortcuts=True
         return np.stack([same, same], axis=1), np.stack([np.ones(n_out), np.zeros(n_out)], axis=1).astype(dtype)
     i0, lam = _index_and_lambda(np.maximum(src, acc(0)), n_in, acc)
     i1 = np.where(i0 < n_in - 1, i0 + 1, i0)
-    return np.stack([i0, i1], axis=1), np.stack([1 - lam, lam], axis=1).astype(dtype)
+    lam = lam.astype(dtype)  # NOTE: PyTorch stores lambda1 in the dtype, then computes lambda0 = 1 - lambda1 from it
+    return np.stack([i0, i1], axis=1), np.stack([(1 - lam.astype(acc)).astype(dtype), lam], axis=1)
 
 
 def _index_and_lambda(src, n_in, acc):
@@ -642,18 +643,19 @@ def interpolate(input: Tensor, size=None, scale_factor=None, mode: str = "neares
     def apply(a):
         return _resample(a, taps, separable=antialias)
 
+    linear = mode in ("linear", "bilinear", "trilinear") and not antialias
+    # float16's weights in float32, its opmath type, where PyTorch keeps them there: the backward's and the small
+    # outputs' kernel (the nested forward kernel stores them in float16)
+    wide = [_axis_taps(mode, n, o, s, align_corners, np.dtype(np.float32)) for n, o, s in
+            zip(sizes, out, scales, strict=True)] if linear and x.dtype == np.float16 else taps
     if mode == "bilinear" and not antialias and out[0] + out[1] <= 128:
-        # NOTE: PyTorch's kernel for small outputs sums in another order (and float16 with float32 weights)
-        wide = [_axis_taps(mode, n, o, s, align_corners, np.dtype(np.float32)) for n, o, s in
-                zip(sizes, out, scales, strict=True)] if x.dtype == np.float16 else taps
+        # NOTE: PyTorch's kernel for small outputs sums in another order
 
         def apply(a):  # noqa: F811 - the small outputs' kernel
             return _bilinear_channels_last(a, wide)
 
     def adjoint(g):
-        if mode in ("linear", "bilinear", "trilinear") and not antialias:
-            return _linear_adjoint(g, taps, sizes)
-        return _resample_adjoint(g, taps, sizes)
+        return _linear_adjoint(g, wide, sizes) if linear else _resample_adjoint(g, taps, sizes)
 
     def upsample_rule(xp, g, out, x):
         if antialias and g.dtype == np.float16:  # (only a float16 input no antialias dim resizes gets here)
