@@ -1454,6 +1454,28 @@ known_class(
     """, "PyTorch 2.13's interpolate(antialias=True) to an output width of 1 with the height resampled is wrong "
          "(a column 0..6 to (10, 1) gives zeros; with the column repeated to width 2 it gives 0, 0.55, ..., 6): "
          "tapegrad's separable filter gives the latter", SPATIAL, status="pytorch-bug")
+def bicubic_size_kept_by_a_scale(d):
+    """interpolate(mode='bicubic') by a scale factor other than 1 that keeps every spatial size (floor(1 * 1.5) is
+    1): its forward resamples, PyTorch's backward copies."""
+    f = kw(d, "scale_factor")
+    if kw(d, "mode") != "bicubic" or kw(d, "antialias") is True or f is None or kw(d, "recompute_scale_factor"):
+        return False
+    sizes = list(x0(d).shape[2:])
+    fs = list(f) if isinstance(f, (tuple, list)) else [f] * len(sizes)
+    return all(math.floor(n * s) == n for n, s in zip(sizes, fs)) and any(s != 1 for s in fs)
+
+
+known_class(
+    "pytorch-bicubic-kept-size-backward", F("interpolate", "upsample"), GRADS, bicubic_size_kept_by_a_scale,
+    """
+    x = torch.tensor([[[[1.0, 2.0], [3.0, 5.0]]]], requires_grad=True)
+    y = torch.nn.functional.interpolate(x, scale_factor=1.3, mode="bicubic")
+    y.backward(torch.tensor([[[[1.0, 10.0], [100.0, 1000.0]]]]))
+    x.grad
+    """, "PyTorch 2.13's bicubic backward copies the gradient where the output keeps the input's size, though its "
+         "forward resamples with the scale factor's source index there (scale_factor=1.3 of 2 x 2: the forward's "
+         "Jacobian is not the identity, gradcheck fails); tapegrad's gradient is the forward's adjoint",
+    SPATIAL, status="pytorch-bug")
 # -- tapegrad/ops/extra_math.py
 known_class(
     "inverse-hyperbolic-inplace-grad", ALL_OPS,  # (the driver may file the backward under an earlier call)

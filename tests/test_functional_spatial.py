@@ -599,16 +599,24 @@ BICUBIC_1E30 = np.array([[[[1e-30, 0.0], [5e-324, 0.0], [3.0, 1e30], [-1e30, 0.0
 def test_interpolate_bicubic_is_pytorchs_bit_for_bit(dtype, h, w, scale, align_corners, seed):
     """bicubic sums each axis's four taps as PyTorch's compiled kernel: fma(x0, w0, x1 w1), then one fused
     multiply-add per tap, float64 too, so where 1e30 terms cancel the residue is PyTorch's (1.8e13 at the corner
-    of the repro; 1.1e13 before)."""
+    of the repro; 1.1e13 before). Its gradient accumulates as PyTorch's backward (a file built without FMA): output
+    by output, the width's taps outer, g * y * x rounded step by step, with unfused weights."""
     torch = pytest.importorskip("torch")
     rng = np.random.default_rng(seed if seed >= 0 else 0)
     x = BICUBIC_1E30 if seed < 0 else rng.standard_normal((1, 2, h, w)) * 10.0 ** rng.integers(-3, 30, (1, 2, h, w))
     x = x.astype(dtype)
+    ours, theirs = tg.tensor(x, requires_grad=True), torch.tensor(x, requires_grad=True)
     with np.errstate(all="ignore"):
-        got = F.interpolate(tg.tensor(x), scale_factor=scale, mode="bicubic", align_corners=align_corners).numpy()
-    want = torch.nn.functional.interpolate(torch.tensor(x), scale_factor=scale, mode="bicubic",
-                                           align_corners=align_corners).numpy()
-    np.testing.assert_array_equal(got, want)
+        got = F.interpolate(ours, scale_factor=scale, mode="bicubic", align_corners=align_corners)
+    want = torch.nn.functional.interpolate(theirs, scale_factor=scale, mode="bicubic", align_corners=align_corners)
+    np.testing.assert_array_equal(got.detach().numpy(), want.detach().numpy())
+    if want.shape == theirs.shape:  # PyTorch's backward copies there (test_bicubic_kept_size_gradient_is_the_adjoint)
+        return
+    g = (rng.standard_normal(tuple(want.shape)) * 10.0 ** rng.integers(-3, 30, tuple(want.shape))).astype(dtype)
+    with np.errstate(all="ignore"):
+        got.backward(tg.tensor(g))
+    want.backward(torch.tensor(g))
+    np.testing.assert_array_equal(ours.grad.numpy(), theirs.grad.numpy())
 
 
 TRILINEAR_1E38 = np.array([[[[[-0.25, -0.25], [6e4, 3.0], [1e5, -3e38]], [[6e4, 3.0], [1e30, 1e-7], [3e38, 2.0]]],
@@ -674,6 +682,15 @@ def test_interpolate_antialias_weights_are_pytorchs_bit_for_bit(mode, dtype):
                 want = torch.nn.functional.interpolate(torch.tensor(eye), **kw).numpy()
                 got = F.interpolate(tg.tensor(eye), **kw).numpy()
                 np.testing.assert_array_equal(got, want, err_msg=f"{n_in} -> {n_out}")
+
+
+def test_bicubic_kept_size_gradient_is_the_adjoint():
+    """A scale factor that keeps the size (2 x 2 by 1.3) still resamples (the source index is scaled): the gradient is
+    that map's adjoint; PyTorch 2.13's backward copies the gradient there (KNOWN pytorch-bicubic-kept-size-backward)."""
+    x = tg.tensor(np.array([[[[1.0, 2.0], [3.0, 5.0]]]]), requires_grad=True)
+    assert tg.autograd.gradcheck(lambda t: F.interpolate(t, scale_factor=1.3, mode="bicubic"), (x,))
+    F.interpolate(x, scale_factor=1.3, mode="bicubic").backward(tg.ones(1, 1, 2, 2))
+    assert not np.allclose(x.grad.numpy(), 1.0)
 
 
 def test_interpolate_antialias_bicubic_float32_is_pytorchs_bit_for_bit():

@@ -243,17 +243,19 @@ _INTERP_NAMES = {"nearest": "Nearest", "nearest-exact": "NearestExact", "linear"
                  "bicubic": "Bicubic", "trilinear": "Trilinear"}
 
 
-def _cubic_weights(t, a=-0.75):
+def _cubic_weights(t, a=-0.75, fused=True):
     """bicubic's four weights at the fractions ``t`` (float32 or float64), rounded as PyTorch 2.13's
-    get_cubic_upsample_coefficients (UpSample.h) is compiled: cubic_convolution2's first two multiply-adds are fused,
-    its last and cubic_convolution1's are not (measured: every weight of 37 -> 7..200 rows agrees bit for bit)."""
+    get_cubic_upsample_coefficients (UpSample.h) is compiled in its CPU kernels: cubic_convolution2's first two
+    multiply-adds are fused, its last and cubic_convolution1's are not (measured: every weight of 37 -> 7..200 rows
+    agrees bit for bit); not ``fused``: as the backward's file (UpSampleBicubic2d.cpp, built without FMA) has them."""
     a = t.dtype.type(a)
+    mad = _fma_scaled if fused else (lambda p, q, r: p * q + r)
 
     def near(x):
-        return _fma_scaled(a + 2, x, -(a + 3)) * x * x + 1
+        return mad(a + 2, x, -(a + 3)) * x * x + 1
 
     def far(x):
-        return _fma_scaled(_fma_scaled(a, x, -5 * a), x, 8 * a) * x - 4 * a
+        return mad(mad(a, x, -5 * a), x, 8 * a) * x - 4 * a
 
     u = 1 - t  # NOTE: the last weight is at (1 - t) + 1, rounded twice, as PyTorch's x2 + 1.0 (not 2 - t)
     return np.stack([far(t + 1), near(t), near(u), far(u + 1)], axis=-1)
@@ -296,19 +298,21 @@ def _fused_source_index(s, x):
 
 
 @functools.lru_cache(maxsize=256)
-def _axis_taps(mode, n_in, n_out, scale, align_corners, dtype, shortcuts=True):
+def _axis_taps(mode, n_in, n_out, scale, align_corners, dtype, shortcuts=True, fused=True):
     """The taps of one axis (see _axis_taps_of), computed once per geometry: read-only arrays."""
-    taps = _axis_taps_of(mode, n_in, n_out, scale, align_corners, dtype, shortcuts)
+    taps = _axis_taps_of(mode, n_in, n_out, scale, align_corners, dtype, shortcuts, fused)
     for a in taps:
         a.flags.writeable = False
     return taps
 
 
-def _axis_taps_of(mode, n_in, n_out, scale, align_corners, dtype, shortcuts=True):
+def _axis_taps_of(mode, n_in, n_out, scale, align_corners, dtype, shortcuts=True, fused=True):
     """(indices (n_out, T), weights (n_out, T)) of one axis, with PyTorch's source coordinates. ``shortcuts``:
     'nearest' copies an axis whose size is kept and halves the index of one doubled whatever the scale factor
     (nearest_idx in aten/src/ATen/native/UpSample.h, which PyTorch 2.13's 2-d kernel uses; its 1-d and 3-d kernels,
-    and 'nearest-exact' in every rank, apply the scale factor's formula to every size: measured on 2.13)."""
+    and 'nearest-exact' in every rank, apply the scale factor's formula to every size: measured on 2.13).
+    ``fused``: the source index and bicubic's weights with the CPU kernels' fused multiply-adds (not: as the bicubic
+    backward's file computes them)."""
     dst = np.arange(n_out)
     if mode in ("nearest", "nearest-exact"):
         s = np.float32(1.0 / scale) if scale is not None and scale > 0 else np.float32(n_in) / np.float32(n_out)
@@ -326,11 +330,12 @@ def _axis_taps_of(mode, n_in, n_out, scale, align_corners, dtype, shortcuts=True
         src = acc(s) * dst.astype(acc)
     else:
         s = acc(1.0 / scale) if scale is not None and scale > 0 else acc(n_in) / acc(n_out)
-        src = _fused_source_index(s, dst.astype(acc) + acc(0.5))
+        x = dst.astype(acc) + acc(0.5)
+        src = _fused_source_index(s, x) if fused else s * x - acc(0.5)
     if mode == "bicubic":
         i, t = _index_and_lambda(src, n_in, acc)
         idx = np.clip(i[:, None] + np.arange(-1, 3)[None, :], 0, n_in - 1)
-        return idx, _cubic_weights(t).astype(dtype)
+        return idx, _cubic_weights(t, fused=fused).astype(dtype)
     if n_out == n_in:  # PyTorch's source index of an axis whose size is kept: both taps on the same element
         same = dst.astype(np.int64)
         return np.stack([same, same], axis=1), np.stack([np.ones(n_out), np.zeros(n_out)], axis=1).astype(dtype)
@@ -472,12 +477,17 @@ def _bilinear_channels_last(a, taps):
     return out.astype(a.dtype, order="C", copy=False)
 
 
-def _linear_adjoint(g, taps, sizes):
-    """The input's gradient of linear, bilinear and trilinear interpolation as PyTorch's backward kernel
-    (cpu_upsample_linear_backward in aten/src/ATen/native/cpu/UpSampleKernel.cpp) accumulates it: output by output
-    in memory order, each adding its 2 ** d taps (the first dim's first tap first) onto its input element as
-    ``acc += d_lambda * h_lambda * w_lambda * g``, the weights multiplied left to right in the opmath type and the
-    last product fused with the sum (measured on 2.13).
+def _kernel_adjoint(g, taps, sizes, cubic=False):
+    """The input's gradient of linear, bilinear, trilinear (and ``cubic``: bicubic) interpolation as PyTorch's
+    backward kernels accumulate it (measured on 2.13): output by output in memory order, each adding its taps onto
+    their input elements, one fused multiply-add each, in the opmath type:
+
+    - linear modes (cpu_upsample_linear_backward in aten/src/ATen/native/cpu/UpSampleKernel.cpp): the 2 ** d taps
+      with the first dim's first tap first, ``acc += d_lambda * h_lambda * w_lambda * g``, the weights multiplied
+      left to right and the last product fused with the sum;
+    - bicubic (upsample_bicubic2d_backward_out_frame in UpSampleBicubic2d.cpp, a file built without FMA): the
+      width's taps outer, the height's inner, ``acc += g * y_coeff * x_coeff`` rounded step by step (its taps are
+      unfused too: ``_axis_taps(..., fused=False)``).
 
     Vectorized in rounds: round r adds every input element's r-th contribution, so within a round no element is
     written twice."""
@@ -486,37 +496,45 @@ def _linear_adjoint(g, taps, sizes):
     out_sizes = g.shape[g.ndim - d:]
     lead = g.shape[:g.ndim - d]
     n_out, n_in = math.prod(out_sizes), math.prod(sizes)
-    targets, weights = [], []
-    for corner in np.ndindex(*(2,) * d):  # (0, .., 0), (0, .., 1), ...: PyTorch's i000, i001, ...
-        flat, w = np.zeros((1,) * d, np.int64), None
+    # (0, .., 0), (0, .., 1), ...: PyTorch's i000, i001, ...; bicubic's (jj, ii) with ii, the width's, outer
+    corners = [(jj, ii) for ii in range(4) for jj in range(4)] if cubic else list(np.ndindex(*(2,) * d))
+    targets, scales, weights = [], [], []
+    for corner in corners:
+        flat, factors = np.zeros((1,) * d, np.int64), []
         for k, (idx, lam) in enumerate(t[:2] for t in taps):
             shape = [1] * d
             shape[k] = -1
             flat = flat * sizes[k] + idx[:, corner[k]].reshape(shape)
-            lam = lam[:, corner[k]].astype(opmath).reshape(shape)
-            w = lam if w is None else w * lam
+            factors.append(lam[:, corner[k]].astype(opmath).reshape(shape))
+        scale = factors.pop(0) if cubic else np.ones((1,) * d, opmath)  # g times it first (bicubic), rounded
+        w = factors[0]
+        for lam in factors[1:]:
+            w = w * lam
         targets.append(np.broadcast_to(flat, out_sizes).reshape(-1))
+        scales.append(np.broadcast_to(scale, out_sizes).reshape(-1))
         weights.append(np.broadcast_to(w, out_sizes).reshape(-1))
     target = np.stack(targets, axis=1).reshape(-1)  # contributions in PyTorch's order: output, then corner
+    scale = np.stack(scales, axis=1).reshape(-1)
     weight = np.stack(weights, axis=1).reshape(-1)
-    source = np.repeat(np.arange(n_out), 2 ** d)
+    source = np.repeat(np.arange(n_out), len(corners))
     gs = g.reshape(-1, n_out).astype(opmath, copy=False)
-    keep = weight != 0
-    if np.isfinite(gs).all() and _no_product_underflows(weight[keep], gs):
+    keep = (weight != 0) & (scale != 0)
+    if np.isfinite(gs).all() and _no_product_underflows(weight[keep] * scale[keep], gs):
         # NOTE: a tap of weight 0 adds 0 * g = +-0.0, which changes nothing unless g is inf or NaN or the sum is -0.0
         # (it starts at +0.0, x + -x is +0.0: only a product that underflows to -0.0 makes one), so it is left out:
         # half of the rounds at the borders
-        target, weight, source = target[keep], weight[keep], source[keep]
+        target, scale, weight, source = target[keep], scale[keep], weight[keep], source[keep]
     order = np.argsort(target, kind="stable")
     first = np.searchsorted(target[order], target[order], side="left")
     rank = np.empty_like(order)
     rank[order] = np.arange(order.size) - first  # the how-many-th contribution to its input element
     acc = np.zeros((gs.shape[0], n_in), opmath)
-    with np.errstate(over="ignore", invalid="ignore"):
+    with np.errstate(over="ignore", invalid="ignore", under="ignore"):
         for r in range(int(rank.max()) + 1 if rank.size else 0):
             now = rank == r
             t = target[now]
-            acc[:, t] = _fma(gs[:, source[now]], weight[now], acc[:, t])
+            gr = gs[:, source[now]] * scale[now] if cubic else gs[:, source[now]]
+            acc[:, t] = acc[:, t] + gr * weight[now] if cubic else _fma(gr, weight[now], acc[:, t])
     return acc.reshape(lead + tuple(sizes)).astype(g.dtype, copy=False)
 
 
@@ -643,11 +661,14 @@ def interpolate(input: Tensor, size=None, scale_factor=None, mode: str = "neares
     def apply(a):
         return _resample(a, taps, separable=antialias)
 
-    linear = mode in ("linear", "bilinear", "trilinear") and not antialias
+    kernel = mode in ("linear", "bilinear", "trilinear", "bicubic") and not antialias
     # float16's weights in float32, its opmath type, where PyTorch keeps them there: the backward's and the small
-    # outputs' kernel (the nested forward kernel stores them in float16)
-    wide = [_axis_taps(mode, n, o, s, align_corners, np.dtype(np.float32)) for n, o, s in
-            zip(sizes, out, scales, strict=True)] if linear and x.dtype == np.float16 else taps
+    # outputs' kernel (the nested forward kernel stores them in float16); bicubic's backward computes its own
+    wide = taps
+    if kernel and (x.dtype == np.float16 or mode == "bicubic"):
+        opmath = np.dtype(np.float32) if x.dtype == np.float16 else x.dtype
+        wide = [_axis_taps(mode, n, o, s, align_corners, opmath, fused=mode != "bicubic") for n, o, s in
+                zip(sizes, out, scales, strict=True)]
     if mode == "bilinear" and not antialias and out[0] + out[1] <= 128:
         # NOTE: PyTorch's kernel for small outputs sums in another order
 
@@ -655,7 +676,9 @@ def interpolate(input: Tensor, size=None, scale_factor=None, mode: str = "neares
             return _bilinear_channels_last(a, wide)
 
     def adjoint(g):
-        return _linear_adjoint(g, wide, sizes) if linear else _resample_adjoint(g, taps, sizes)
+        if kernel:
+            return _kernel_adjoint(g, wide, sizes, cubic=mode == "bicubic")
+        return _resample_adjoint(g, taps, sizes)
 
     def upsample_rule(xp, g, out, x):
         if antialias and g.dtype == np.float16:  # (only a float16 input no antialias dim resizes gets here)
