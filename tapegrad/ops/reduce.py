@@ -445,8 +445,11 @@ def prod(input: Tensor, dim=_NO_DIM, keepdim: bool = False, *, dtype=None, axis=
         zero = x == 0
         if not zero.any():
             return g * (out / x)  # the product of the others is the product over x_i when no x_i is 0
-        if dim is None and zero.sum() > 1 and not xp.isfinite(x).all():
-            return xp.zeros_like(x)  # PyTorch's shortcut for prod(): two zeros make every other product 0
+        if dim is None and not is_grad_enabled() and zero.sum() > 1:
+            # NOTE: PyTorch's shortcut for prod() (prod_backward in FunctionsManual.cpp): two zeros make every product
+            # of the others 0, so without create_graph it returns zeros unread: 0 at an inf or NaN g (not g * 0),
+            # and at an inf x (not inf * 0); with create_graph it takes the products, as below
+            return xp.zeros_like(x)
         return g * _products_of_the_others(xp, x, axes)
 
     return record(out, (input,), prod_rule, "ProdBackward0" if dim is None else "ProdBackward1")
