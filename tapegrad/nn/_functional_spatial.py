@@ -15,7 +15,7 @@ from .. import dtypes
 from ..autograd.declare import Tensor, expected_tensor, op, record, wrap
 from ..autograd.grad_mode import no_grad
 from ..ops import elementwise as E
-from ..ops._fused import fma64, sum_to_odd
+from ..ops._fused import add_rounded_once, fma64
 from ..ops.conv_nd import conv1d, conv3d, conv_tbc, conv_transpose1d, conv_transpose2d, conv_transpose3d, fold, unfold
 from ..ops.pooling import (
     adaptive_avg_pool1d,
@@ -451,7 +451,7 @@ def _fma(x, w, c):
     float64, elementwise. float32: the product of two float32 values is exact in float64. float64: ops/_fused.py's
     fma64 (rounded once at ties too: 5e-31 * -0.09375 + 2.97e-31 is 2.5000000000000006e-31, PyTorch's)."""
     if w.dtype == np.float32:
-        return sum_to_odd(c, x.astype(np.float64) * w.astype(np.float64)).astype(np.float32)
+        return add_rounded_once(c, x.astype(np.float64) * w.astype(np.float64), np.float32)
     return fma64(np.asarray(x, np.float64), np.asarray(w, np.float64), np.asarray(c, np.float64))
 
 
