@@ -2001,17 +2001,37 @@ def norm_p(d):
     return "fro" if p is None else p
 
 
+def norm_power_leaves_range(d):
+    """A p-norm (p finite, not 0) of values whose |x|^(p-1) or ||x||^(1-p), PyTorch's separate factors of the
+    gradient, overflow or underflow in the dtype."""
+    p = norm_p(d)
+    p = 2.0 if p == "fro" else p
+    if not isinstance(p, (int, float)) or p == 0 or math.isinf(p):
+        return False
+    k = max(abs(p - 1), 1.0)
+    t = x0(d)
+    if not isf(t) or not t.numel():
+        return False
+    a = t.detach().abs().double()
+    a = a[torch.isfinite(a) & (a > 0)]
+    info = torch.finfo(t.dtype)
+    return bool(a.numel()) and bool((a > info.max ** (1 / k)).any() or (a < info.tiny ** (1 / k)).any())
+
+
 known_class(
-    "pytorch-norm-negative-p-grad-overflow", fam("norm", inplace=False), {"grad-nan", "grad-inf"},
-    lambda d: isinstance(norm_p(d), (int, float)) and norm_p(d) < 0 and isf(x0(d)) and bool(
-        ((x0(d) != 0) & (x0(d).detach().double().abs() ** (norm_p(d) - 1) > torch.finfo(x0(d).dtype).max)).any()),
-    """
+    "pytorch-norm-grad-power-range", fam("norm", inplace=False), {"grad-nan", "grad-inf", "grad-value"},
+    norm_power_leaves_range, ("""
     x = torch.tensor([60000.0, 1e-30], requires_grad=True)
     x.norm(-1).backward()
     x.grad
-    """, "PyTorch's norm_backward for p < 1 computes sgn(x) |x|^(p-1) * grad * norm^(1-p): for p < 0 and a small "
-         "|x| the power overflows (1e-30^-2 is inf in float32) and the norm's underflows, so the gradient is "
-         "inf * 0 = nan; tapegrad's (|x| / norm)^(p-1) gives the true value (1 here)", R, status="pytorch-bug")
+    """, """
+    x = torch.tensor([2e19, 1.0], requires_grad=True)
+    torch.autograd.grad(x.norm(3), x)[0]
+    """), "README: PyTorch's norm_backward computes sgn(x) |x|^(p-1) * grad * norm^(1-p), factors that overflow or "
+          "underflow in the dtype: for p < 0 and a small |x| the power overflows (1e-30^-2 is inf in float32) and "
+          "the norm's underflows (inf * 0 = nan), for p = 3 and |x| of 2e19 both overflow (inf / inf = nan), for "
+          "p = -1 and |x| of 3e38 both underflow; tapegrad's (|x| / norm)^(p-1) gives the true value (1 here)", R,
+    status="pytorch-bug")
 
 
 def int_power_of_two_wraps(e):

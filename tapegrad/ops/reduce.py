@@ -1104,8 +1104,9 @@ def _normp_grad(xp, x, out, axes, p):
     # representable (p = 0.5, x_i = 5e-324 beside a norm of 1e30: 1.1e176, not inf): take those there, and powers
     # of 1 elsewhere, so that no branch holds an inf.
     lost = (ratio < np.finfo(x.dtype).tiny) | (ratio == math.inf)
-    apart = xp.where(lost, ax, 1.0) ** (p - 1) * xp.where(lost, norm, 1.0) ** (1 - p)
-    return _sgn(x) * nonzero * xp.where(lost, apart, xp.where(lost, 1.0, ratio) ** (p - 1))
+    with np.errstate(over="ignore", invalid="ignore"):  # a power out of range is inf, as PyTorch's (no warning)
+        apart = xp.where(lost, ax, 1.0) ** (p - 1) * xp.where(lost, norm, 1.0) ** (1 - p)
+        return _sgn(x) * nonzero * xp.where(lost, apart, xp.where(lost, 1.0, ratio) ** (p - 1))
 
 
 # ---------------------------------------------------------------------- all, any, count_nonzero
