@@ -1271,18 +1271,6 @@ known_class(
          "nor changes the gradient (an in-place write into a non-float tensor that does not require grad, which "
          "a kron read before)", "tapegrad/ops/combine.py",
     status="pytorch-bug")
-known_class(
-    "unsafe-split-piece-of-leaf-write", INPLACE | ELEMENTWISE_F, RAISES_HERE,
-    lambda d: here_says(d, "a view of a leaf tensor that requires grad") and (d.op in INPLACE or f_inplace(d))
-    and (d.origins[0].split(".")[-1] in ("unsafe_split", "unsafe_chunk", "unsafe_split_with_sizes")
-         or any(o in UNSAFE_SPLITS for o in d.sharers)),  # (or a view of such a piece: permute, view, ...)
-    """
-    x = torch.ones((2, 2), requires_grad=True)
-    torch.unsafe_split(x, 1)[0].mul_(2)
-    """, "PyTorch's unsafe_split/unsafe_chunk pieces are not views to autograd: an in-place op on a piece of a leaf "
-         "that requires grad writes the leaf's values unseen (its docs: gradients may then be silently wrong); "
-         "tapegrad refuses it, as for any view of such a leaf (README)", "tapegrad/ops/scatter_extra.py",
-    status="by-design")
 EXPANDS = {"Tensor.expand", "Tensor.expand_as", "broadcast_to", "Tensor.broadcast_to"}
 known_class(
     "setitem-into-expanded", {"[]=", "Tensor.index_put_", "Tensor.masked_fill_", "Tensor.index_fill_"}, GRADS,
@@ -1878,53 +1866,6 @@ known_class(
     """, "PyTorch's renorm sums |x|^p in the input's dtype, which overflows (float32 squares beyond 1.8e19, float64 "
          "cubes beyond 5.6e102), so a slice's norm is inf and the slice is scaled to 0; tapegrad's norm is finite "
          "(rescaled) and the slice keeps its direction", R, status="pytorch-bug")
-UNSAFE_SPLITS = {f + n for n in ("unsafe_split", "unsafe_chunk", "unsafe_split_with_sizes") for f in ("", "Tensor.")}
-known_class(
-    "unsafe-split-outputs-are-views", ALL_OPS, GRADS | {"state-requires_grad"},
-    lambda d: (d.op.endswith("_") or d.op in INPLACE) and bool(d.origins) and d.origins[0] in UNSAFE_SPLITS,
-    """
-    x = torch.tensor([1.0, 2.0, 3.0], requires_grad=True)
-    v = x * 1
-    torch.unsafe_split(v, 2)[0].mul_(2)
-    v.sum().backward()
-    x.grad
-    """, "PyTorch's unsafe_split/unsafe_chunk outputs are not autograd views (documented: the user must avoid "
-         "such writes): an in-place write into one changes the base's values but not its gradient ([1, 1, 1] "
-         "here); tapegrad's outputs are views as split's, so the gradient is the true one ([2, 2, 1])", SCATTER,
-    status="by-design")
-
-
-known_class(
-    "unsafe-split-base-write-reaches-pieces", ALL_OPS, GRADS,
-    lambda d: d.op.endswith("_") and bool(d.origins) and d.origins[0] not in UNSAFE_SPLITS
-    and any(o in UNSAFE_SPLITS for o in d.sharers),
-    """
-    x = torch.tensor([1.0, 2.0, 3.0], requires_grad=True)
-    v = x * 1
-    piece = torch.unsafe_chunk(v, 3)[0]
-    v.zero_()
-    (piece * 2).sum().backward()
-    x.grad
-    """, "The other direction of unsafe-split-outputs-are-views: an in-place write into the base after unsafe_split "
-         "reaches its pieces here (views, as split's: their values and gradients are the written base's, [0, 0, 0] "
-         "here); PyTorch's pieces keep their UnsafeSplitBackward0 and pass the gradient to the base's old node "
-         "([2, 0, 0]) although their values changed (README)", SCATTER, status="by-design")
-known_class(
-    "pytorch-unsafe-split-write-unseen", ALL_OPS, "backward-tapegrad-raises",
-    lambda d: here_says(d, "modified by an in-place operation") and (d.op.endswith("_") or d.op in INPLACE)
-    and bool(d.origins) and d.origins[0] in UNSAFE_SPLITS and x0(d).numel() > 0,
-    """
-    x = torch.tensor([[1.0, 2.0], [3.0, 4.0]], requires_grad=True)
-    y = x.sigmoid()
-    with torch.no_grad():
-        torch.unsafe_split(y, 1)[0].copy_(torch.tensor([[5.0, 6.0]]))
-    y.sum().backward()
-    x.grad
-    """, "PyTorch's unsafe_split/unsafe_chunk pieces have their own version counter: a write into one (under "
-         "no_grad) changes the values the input's node saved without moving its version, and the backward silently "
-         "uses the new values (x.grad[0] is [-20, -30] here, from sigmoid values 5 and 6); tapegrad's pieces share "
-         "the input's versions, so it refuses the backward (an empty piece shares nothing: neither refuses; README)",
-    SCATTER, status="pytorch-bug")
 
 
 known_class(

@@ -45,7 +45,7 @@ from .tape import members as _members
 from .tape import record
 
 __all__ = ["apply", "no_record", "bump", "increment_version", "alias", "group", "recorded_at",
-           "mark_multi_output", "unmark_multi_output", "any_requires_grad", "apply_view", "dense", "overlap",
+           "mark_multi_output", "unsafe_pieces", "any_requires_grad", "apply_view", "dense", "overlap",
            "partial_overlap", "overlap_error", "check_overlaps", "resize", "foreign", "unview",
            "internal_overlap", "writable", "overlapping_write", "overlapping_error",
            "same_layout", "OverlappingWrite", "check_multi_output"]
@@ -452,17 +452,18 @@ def mark_multi_output(views, node: str) -> None:
         v._extras()["multi_output"] = f"output {k} of {node}"
 
 
-def unmark_multi_output(views) -> None:
-    """Undo :func:`mark_multi_output` (``unsafe_split`` and ``unsafe_chunk``: PyTorch's forms without the check),
-    and mark the pieces "unsafe": PyTorch's are not views to autograd (``_base`` None, their own version counter),
-    so ``detach_()`` takes them. tapegrad still tracks their writes as a view's (see :func:`unview`), except an
-    empty piece's: it shares no element with the input, so it is no view here either (its versions move alone, and
-    a write into the input does not reach it)."""
+def unsafe_pieces(views, node: str) -> None:
+    """Make the outputs of split/chunk new tensors to autograd (``unsafe_split``, ``unsafe_chunk``,
+    ``unsafe_split_with_sizes``), as PyTorch's unsafe forms (TensorShape.cpp gives each piece its own version
+    counter; autograd records them as outputs of one op, not as views): in-place writes into a piece under grad
+    mode are taken (no multi-output check), recorded on the piece alone (its base keeps its node, a leaf base
+    included), and move only the piece's version; ``detach_()`` takes a piece, and ``requires_grad_()`` on the base
+    leaves the pieces alone. The memory is still shared: a write into either changes the other's values unseen (the
+    user's responsibility, PyTorch's docs say). ``node`` is PyTorch's node name (``UnsafeSplitBackward0``)."""
     for v in views:
-        v._extras().pop("multi_output", None)
-        v._extra["unsafe"] = True
-        if not v._data.size:
-            unview(v)
+        unview(v)
+        if v._backward is not None:
+            v._name = node
 
 
 def check_multi_output(name: str, t: Tensor, value) -> None:
@@ -829,14 +830,13 @@ def _reroute_recent_uses(members, earlier, since, roots):
 # ---------------------------------------------------------------------- a base that starts requiring grad
 def base_requires_grad(t: Tensor) -> None:
     """``t.requires_grad_()`` on a tensor with views: the views require grad too, as nodes over ``t`` (PyTorch's
-    views follow their base). Not the pieces of ``unsafe_split``/``unsafe_chunk``: PyTorch's are not views to
-    autograd (tapegrad tracks only writes through them as a view's)."""
+    views follow their base)."""
     if t._extra is None or "aliases" not in t._extra:
         return
     now = _clock.now
     for r in t._extra["aliases"]:
         v = r()
-        if v is not None and v._base is t and not v._requires_grad and not (v._extra and "unsafe" in v._extra):
+        if v is not None and v._base is t and not v._requires_grad:
             _become(v, _regenerated_view(t, v._data), now)
 
 

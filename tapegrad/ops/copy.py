@@ -139,9 +139,7 @@ def detach(input: Tensor) -> Tensor:
 def detach_(input: Tensor) -> Tensor:
     """detach_(): cut this tensor from the graph, in place (it becomes a leaf that does not require grad)."""
     if input._base is not None:
-        if input._extra is None or "unsafe" not in input._extra:
-            raise RuntimeError("detach_: can't detach views in place; use detach() instead")
-        _inplace.unview(input)  # a piece of unsafe_split: PyTorch's is not a view
+        raise RuntimeError("detach_: can't detach views in place; use detach() instead")
     _inplace.cut(input)
     return input
 

@@ -12,7 +12,7 @@ import builtins
 import numpy as np
 
 from ..autograd.declare import Tensor, check_dim, inplace, is_grad_enabled, op, record, wrap
-from ..autograd.inplace import unmark_multi_output
+from ..autograd.inplace import unsafe_pieces
 from . import copy as C
 from . import elementwise as E
 from . import index as I
@@ -395,33 +395,37 @@ def narrow_copy(input: Tensor, dim: int, start: int, length: int) -> Tensor:
 
 @op
 def unsafe_chunk(input: Tensor, chunks: int, dim: int = 0):
-    """unsafe_chunk(input, chunks, dim=0): ``chunk`` (PyTorch's form without view checks; the same here).
+    """unsafe_chunk(input, chunks, dim=0): ``chunk``, whose pieces are new tensors to autograd though they share
+    ``input``'s memory (an in-place write into one is recorded on it alone: see ``unsafe_split``).
 
     >>> import tapegrad as tg
     >>> len(tg.unsafe_chunk(tg.arange(4), 2))
     2
     """
     out = _tensor("unsafe_chunk", input).chunk(chunks, dim)
-    unmark_multi_output(out)  # PyTorch's unsafe forms let their outputs be written in place
+    unsafe_pieces(out, "UnsafeSplitBackward0")  # (PyTorch's unsafe_chunk is its unsafe_split)
     return out
 
 
 @op
 def unsafe_split(input: Tensor, split_size, dim: int = 0):
-    """unsafe_split(input, split_size, dim=0): ``split`` (without view checks in PyTorch; the same here).
+    """unsafe_split(input, split_size, dim=0): ``split``, whose pieces are new tensors to autograd though they share
+    ``input``'s memory, as PyTorch's: an in-place write into a piece (allowed under grad mode, also of a leaf) is
+    recorded on the piece alone, so ``input``'s gradient ignores it, and moves only the piece's version.
 
     >>> import tapegrad as tg
     >>> [t.tolist() for t in tg.unsafe_split(tg.arange(3), 2)]
     [[0, 1], [2]]
     """
     out = _tensor("unsafe_split", input).split(split_size, dim)
-    unmark_multi_output(out)
+    unsafe_pieces(out, "UnsafeSplitBackward0")
     return out
 
 
 @op
 def unsafe_split_with_sizes(input: Tensor, split_sizes, dim: int = 0):
-    """unsafe_split_with_sizes(input, split_sizes, dim=0): ``split_with_sizes``.
+    """unsafe_split_with_sizes(input, split_sizes, dim=0): ``split_with_sizes``, whose pieces are new tensors to
+    autograd (see ``unsafe_split``).
 
     >>> import tapegrad as tg
     >>> [t.tolist() for t in tg.unsafe_split_with_sizes(tg.arange(3), [1, 2])]
@@ -430,7 +434,7 @@ def unsafe_split_with_sizes(input: Tensor, split_sizes, dim: int = 0):
     from .combine import split_with_sizes
 
     out = split_with_sizes(input, split_sizes, dim)
-    unmark_multi_output(out)
+    unsafe_pieces(out, "UnsafeSplitWithSizesBackward0")
     return out
 
 
