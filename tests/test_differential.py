@@ -308,19 +308,6 @@ known_class(
     """, "PyTorch's own inconsistency: fill_/masked_fill_/setitem of a value that requires grad make an int or "
          "bool tensor require grad; tapegrad keeps it False, as issue 9 wants", T, status="pytorch-bug")
 known_class(
-    "inplace-no-derivative-constant", {"Tensor.logical_not_", "Tensor.logical_and_", "Tensor.logical_or_",
-                                       "Tensor.logical_xor_"} | {f"Tensor.{n}_" for n in ("eq", "ne", "lt", "le", "gt",
-                                                                                           "ge")},
-    {"requires_grad", "state-requires_grad"} | GRADS,
-    lambda d: isf(x0(d)) and (x0(d).requires_grad or any(t.requires_grad for t in d.inputs[1:])),
-    """
-    y = torch.tensor([1.0, 0.0], requires_grad=True) * 1
-    y.logical_not_()
-    y.requires_grad
-    """, "README: an in-place op without a derivative leaves a constant (requires_grad False); PyTorch keeps "
-         "requires_grad, and for logical_not_ its old grad_fn, so its gradient passes through as if the op had "
-         "not run", T, status="by-design")
-known_class(
     "partial-writes-on-error", INPLACE, {"state-after-error-value", "state-after-error-nan",
                                          "state-after-error-inf", "state-after-error-signed-zero"},
     lambda d: True,
@@ -1963,17 +1950,6 @@ known_class(
          "gives the limit, 0 (its rule takes the gradient g * 0 where a*a + b*b is infinite), PyTorch's "
          "atan2_backward multiplies inf (g * a, or a) by 1 / inf = 0: nan",
     E, status="by-design")
-known_class(
-    "logical-inplace-constant", {"Tensor.logical_not_", "Tensor.logical_and_", "Tensor.logical_or_",
-                                 "Tensor.logical_xor_"}, {"requires_grad", "state-requires_grad"},
-    lambda d: isf(x0(d)) and x0(d).requires_grad,
-    """
-    y = torch.tensor([0.5, 0.0], requires_grad=True) * 1
-    y.logical_not_()
-    y.requires_grad
-    """, "README: an in-place op without a derivative leaves a constant (requires_grad False); PyTorch keeps "
-         "requires_grad and the old grad_fn, so its gradient passes through as if the op had not run", T,
-    status="by-design")
 known_class(
     "pytorch-lp-pool1d-tuple-kernel", F("lp_pool1d"), RAISES_THERE,
     lambda d: torch_says(d, "must be Tensor, not tuple"),

@@ -378,13 +378,17 @@ def apply(self: Tensor, name: str, op, *args, _cast_ok: bool = False, _overlappi
     """
     if _grad.enabled and (self._requires_grad or any_requires_grad(args, kwargs)):
         return _write_recorded(self, name, op, args, kwargs, _cast_ok, _overlapping)
+    return _write_plain(self, name, _unrecorded(op, self, args, kwargs), _cast_ok)
+
+
+def _unrecorded(op, self, args, kwargs):
+    """``op(self, *args, **kwargs)`` with grad mode off."""
     prev = _grad.enabled
     _grad.enabled = False
     try:
-        new = op(self, *args, **kwargs)
+        return op(self, *args, **kwargs)
     finally:
         _grad.enabled = prev
-    return _write_plain(self, name, new, _cast_ok)
 
 
 def _write_plain(self, name, new, cast_ok):
@@ -554,25 +558,38 @@ def apply_view(self: Tensor, name: str, view_op, *args, node=None) -> Tensor:
     return self
 
 
-def _write_recorded(self, name, op, args, kwargs, cast_ok, overlapping=None):
+def _check_inplace(name, self):
+    """PyTorch's check_inplace for a recorded write into ``self``: the error refusing it, or None."""
     if self._extra is not None and "multi_output" in self._extra and (name != "copy_" or self._data.dtype.kind == "f"):
         # PyTorch's check_inplace runs whenever an operand requires grad, whatever the dtype, except in copy_,
         # which asks first whether self's dtype is differentiable (VariableTypeManual.cpp)
-        raise _multi_output_error(name, self._extra["multi_output"])
+        return _multi_output_error(name, self._extra["multi_output"])
     base = self if self._base is None else self._base
     for t, what in ((self, "a leaf tensor"), (base, "a view of a leaf tensor")):
         if t._requires_grad and t._backward is None:
-            new = op(self, *args, **kwargs)
-            if not new._requires_grad:  # an op without a gradient (logical_not_, eq_): a plain write, as PyTorch
-                return _write_plain(self, name, new, cast_ok)
-            raise RuntimeError(f"{name}: {what} that requires grad is being used in an in-place operation; wrap "
-                               "it in `with tapegrad.no_grad():` (as optimizers do) or use the out-of-place form")
+            return RuntimeError(f"{name}: {what} that requires grad is being used in an in-place operation; wrap "
+                                "it in `with tapegrad.no_grad():` (as optimizers do) or use the out-of-place form")
     if base._requires_grad and not self._requires_grad:
         # a view taken under no_grad of a tensor that requires grad: its graph does not lead to the base, so the
         # gradient of the values it overwrites would be lost (PyTorch refuses it too)
-        raise RuntimeError(f"{name}: a view was created in no_grad mode and is being modified in place with grad "
-                           "mode enabled; take the view and write into it both inside the no_grad block (not "
-                           "tracked) or both outside it (tracked)")
+        return RuntimeError(f"{name}: a view was created in no_grad mode and is being modified in place with grad "
+                            "mode enabled; take the view and write into it both inside the no_grad block (not "
+                            "tracked) or both outside it (tracked)")
+    return None
+
+
+# In-place ops PyTorch has no derivative for (none in derivatives.yaml): under grad mode too a plain write (the
+# values and the version change; no node, no check_inplace), so their operands requiring grad change nothing.
+NO_DERIVATIVE = frozenset({"logical_not_", "logical_and_", "logical_or_", "logical_xor_"})
+
+
+def _write_recorded(self, name, op, args, kwargs, cast_ok, overlapping=None):
+    if name in NO_DERIVATIVE:
+        return _write_plain(self, name, _unrecorded(op, self, args, kwargs), cast_ok)
+    refused = _check_inplace(name, self)
+    if refused is not None:
+        raise refused
+    base = self if self._base is None else self._base
     if self._data.flags.writeable or not self._data.size:
         target = self._data
     elif overlapping is not None and self._base is not None and internal_overlap(self._data):
@@ -598,6 +615,8 @@ def _write_recorded(self, name, op, args, kwargs, cast_ok, overlapping=None):
     args = tuple(earlier.get(id(a), a) if isinstance(a, Tensor) else a for a in args)
     kwargs = {k: (earlier.get(id(v), v) if isinstance(v, Tensor) else v) for k, v in kwargs.items()}
     new = op(old, *args, **kwargs)
+    if not new._requires_grad:  # nothing to differentiate after all (an integer result): as NO_DERIVATIVE's
+        return _write_plain(self, name, new, cast_ok)
     _check_result(name, self, new, cast_ok)
     if new._data.dtype != self._data.dtype:
         new = record(new._data.astype(self._data.dtype), (new,), _cast_rule, "ToCopyBackward0")
