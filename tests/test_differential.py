@@ -612,20 +612,13 @@ known_class(
 
 
 # ---- tapegrad/ops/conv.py
-def area_of_1d_or_2d(d):
-    """interpolate(mode='area') of a 1-d or 2-d input: adaptive_avg_pool2d (which adaptive_avg_pool1d calls)."""
-    return not d.op.startswith(("F.interpolate", "F.upsample")) or kw(d, "mode") == "area" and x0(d).dim() <= 4
-
-
 known_class(
-    "pool-overflow", F("avg_pool1d", "avg_pool2d", "adaptive_avg_pool1d", "adaptive_avg_pool2d", "interpolate",
-                       "upsample")
-    | {"avg_pool2d"}, {"inf", "value", "nan"},
-    lambda d: any_in(d, big) and area_of_1d_or_2d(d),
+    "pool-overflow", F("avg_pool1d", "avg_pool2d") | {"avg_pool2d"}, {"inf", "value", "nan"},
+    lambda d: any_in(d, big),
     """
     torch.nn.functional.avg_pool2d(torch.tensor([[[-3e38, -3e38]]]), (1, 2))
-    """, "tapegrad's average of float32 values whose sum overflows is finite; PyTorch's is -inf (avg_pool2d, "
-         "adaptive_avg_pool2d, so interpolate(mode='area') of a 1-d or 2-d input)", C, status="by-design")
+    """, "tapegrad's average of float32 values whose sum overflows is finite; PyTorch's is -inf (avg_pool2d; "
+         "adaptive_avg_pool1d/2d/3d follow PyTorch's kernel there)", C, status="by-design")
 
 
 # ---- tapegrad/ops/sampling.py
@@ -2967,14 +2960,17 @@ def overflowing_partial_sums(d):
 
 
 known_class(
-    "sum-overflowing-partial-sums", fam("sum", "nansum", "mean", "nanmean", inplace=False) | F("adaptive_avg_pool3d"),
+    "sum-overflowing-partial-sums", fam("sum", "nansum", "mean", "nanmean", inplace=False)
+    | F("adaptive_avg_pool1d", "adaptive_avg_pool2d", "adaptive_avg_pool3d", "interpolate", "upsample"),
     {"nan", "inf", "value"},
-    overflowing_partial_sums,
+    lambda d: overflowing_partial_sums(d) and (not d.op.startswith(("F.interpolate", "F.upsample"))
+                                               or kw(d, "mode") == "area"),
     """
     torch.tensor([-3e38] * 4 + [3e38] * 4 + [1.0] * 8).sum()
     """, "README: a float32 sum of huge terms of both signs (four -3e38 and four 3e38): numpy's pairwise order "
          "overflows both ways (inf - inf: nan), PyTorch's vectorized order one way (-inf); the exact sum, 8, is "
-         "neither; adaptive_avg_pool3d to (1, 1, 1) is that mean in both libraries", R, status="by-design")
+         "neither; adaptive_avg_pool1d/2d/3d to size 1 (interpolate(mode='area') too) is that mean in both "
+         "libraries", R, status="by-design")
 
 
 def zero_norm_grad(d):
