@@ -107,9 +107,10 @@ def type_as(input: Tensor, other: Tensor) -> Tensor:
 
 @op
 def clone(input: Tensor, *, memory_format=None) -> Tensor:
-    """clone(input): a copy of the values; the gradient flows back to ``input``. Laid out as PyTorch's
-    (preserve_format): a dense input's memory order is kept (``x.t().clone()`` is column-major), any other copy
-    is row-major.
+    """clone(input): a copy of the values in ``input``'s memory order; the gradient flows back to ``input``.
+
+    Laid out as PyTorch's (preserve_format): a dense input's strides are kept (``x.t().clone()`` is
+    column-major), a sliced input's copy is dense in the same order.
 
     >>> import tapegrad as tg
     >>> x = tg.tensor([1.0, 2.0])

@@ -395,8 +395,7 @@ def narrow_copy(input: Tensor, dim: int, start: int, length: int) -> Tensor:
 
 @op
 def unsafe_chunk(input: Tensor, chunks: int, dim: int = 0):
-    """unsafe_chunk(input, chunks, dim=0): ``chunk``, whose pieces are new tensors to autograd though they share
-    ``input``'s memory (an in-place write into one is recorded on it alone: see ``unsafe_split``).
+    """unsafe_chunk(input, chunks, dim=0): ``chunk``, its pieces new tensors to autograd (see ``unsafe_split``).
 
     >>> import tapegrad as tg
     >>> len(tg.unsafe_chunk(tg.arange(4), 2))
@@ -409,9 +408,11 @@ def unsafe_chunk(input: Tensor, chunks: int, dim: int = 0):
 
 @op
 def unsafe_split(input: Tensor, split_size, dim: int = 0):
-    """unsafe_split(input, split_size, dim=0): ``split``, whose pieces are new tensors to autograd though they share
-    ``input``'s memory, as PyTorch's: an in-place write into a piece (allowed under grad mode, also of a leaf) is
-    recorded on the piece alone, so ``input``'s gradient ignores it, and moves only the piece's version.
+    """unsafe_split(input, split_size, dim=0): ``split``, its pieces new tensors to autograd.
+
+    The pieces share ``input``'s memory, as PyTorch's: an in-place write into a piece (allowed under grad mode,
+    also of a leaf) is recorded on the piece alone, so ``input``'s gradient ignores it, and moves only the
+    piece's version.
 
     >>> import tapegrad as tg
     >>> [t.tolist() for t in tg.unsafe_split(tg.arange(3), 2)]
@@ -424,8 +425,8 @@ def unsafe_split(input: Tensor, split_size, dim: int = 0):
 
 @op
 def unsafe_split_with_sizes(input: Tensor, split_sizes, dim: int = 0):
-    """unsafe_split_with_sizes(input, split_sizes, dim=0): ``split_with_sizes``, whose pieces are new tensors to
-    autograd (see ``unsafe_split``).
+    """unsafe_split_with_sizes(input, split_sizes, dim=0): ``split_with_sizes``, its pieces new tensors to autograd
+    (see ``unsafe_split``).
 
     >>> import tapegrad as tg
     >>> [t.tolist() for t in tg.unsafe_split_with_sizes(tg.arange(3), [1, 2])]
