@@ -1011,14 +1011,19 @@ def _ordered_window_sum(x, taps):
     """Sums over the valid taps of every window of x (B, *S) in PyTorch's adaptive-pooling loop order (the first
     axis outermost, from +0.0, in x's dtype), one tap offset at a time: its rounding where large values cancel."""
     acc = np.zeros((x.shape[0],) + tuple(idx.shape[0] for idx, _ in taps), x.dtype)
+    # per axis and tap offset: the input positions (clipped where the tap is past a window) and their validity
+    at = [np.clip(idx, 0, n - 1).T for (idx, _), n in zip(taps, x.shape[1:], strict=True)]
+    valid = [v.T for _, v in taps]
+    full = [v.all(axis=1) for v in valid]
     for offsets in np.ndindex(*(idx.shape[1] for idx, _ in taps)):
-        at = [np.clip(idx[:, t], 0, x.shape[a + 1] - 1) for a, ((idx, _), t) in enumerate(zip(taps, offsets,
-                                                                                              strict=True))]
+        values = x[(slice(None),) + np.ix_(*(a[t] for a, t in zip(at, offsets, strict=True)))]
+        if all(f[t] for f, t in zip(full, offsets, strict=True)):
+            acc += values
+            continue
         mask = np.ones(acc.shape[1:], bool)
-        for a, ((_, valid), t) in enumerate(zip(taps, offsets, strict=True)):
-            mask &= valid[:, t].reshape((-1,) + (1,) * (len(taps) - a - 1))
-        values = x[(slice(None),) + np.ix_(*at)]
-        acc += values if mask.all() else np.where(mask, values, np.zeros((), x.dtype))
+        for a, (v, t) in enumerate(zip(valid, offsets, strict=True)):
+            mask &= v[t].reshape((-1,) + (1,) * (len(taps) - a - 1))
+        acc += np.where(mask, values, np.zeros((), x.dtype))
     return acc
 
 
