@@ -620,11 +620,10 @@ known_class(
     "result-layout", ALL_OPS, {RAISES_HERE, RAISES_THERE}, laid_out_differently,
     """
     torch.eye(2).cholesky_inverse().view(-1)
-    """, "README: tapegrad's op results are laid out as numpy lays them out (row-major new tensors, reductions and "
-         "elementwise ops in their input's order); PyTorch's kernels choose otherwise for some (a reduction or "
-         "softmax of a permuted input is row-major there, a binary op follows its permuted operand, LAPACK results "
-         "as cholesky_inverse's are column-major): view() (and kron, which views its product) refuses in one "
-         "library and not in the other", "tapegrad/ops/", status="by-design")
+    """, "README: some op results are laid out as numpy lays them out where PyTorch's kernels choose otherwise "
+         "(layer_norm of a permuted input is row-major there, a binary op follows its permuted operand, LAPACK "
+         "results as cholesky_inverse's are column-major): view() (and kron, which views its product) refuses in "
+         "one library and not in the other", "tapegrad/ops/", status="by-design")
 
 
 # ---- tapegrad/ops/index.py
