@@ -346,7 +346,7 @@ class Tensor:
     def clip_(self, min: Tensor | builtins.float | None = ..., max: Tensor | builtins.float | None = ...) -> Tensor:
         """clamp_(...) -> self: ``clamp`` in place."""
     def clone(self, *, memory_format=...) -> Tensor:
-        """clone(input): a copy of the values; the gradient flows back to ``input``."""
+        """clone(input): a copy of the values in ``input``'s memory order; the gradient flows back to ``input``."""
     def conj(self) -> Tensor:
         """conj(input): the complex conjugate; ``input`` itself for a real tensor."""
     def conj_physical(self) -> Tensor:
@@ -1213,11 +1213,11 @@ class Tensor:
     def unique_consecutive(self, return_inverse: builtins.bool = ..., return_counts: builtins.bool = ..., dim=...) -> Any:
         """unique_consecutive(input, return_inverse=False, return_counts=False, dim=None): each run of equal"""
     def unsafe_chunk(self, chunks: builtins.int, dim: builtins.int = ...) -> Any:
-        """unsafe_chunk(input, chunks, dim=0): ``chunk`` (PyTorch's form without view checks; the same here)."""
+        """unsafe_chunk(input, chunks, dim=0): ``chunk``, its pieces new tensors to autograd (see ``unsafe_split``)."""
     def unsafe_split(self, split_size, dim: builtins.int = ...) -> Any:
-        """unsafe_split(input, split_size, dim=0): ``split`` (without view checks in PyTorch; the same here)."""
+        """unsafe_split(input, split_size, dim=0): ``split``, its pieces new tensors to autograd."""
     def unsafe_split_with_sizes(self, split_sizes, dim: builtins.int = ...) -> Any:
-        """unsafe_split_with_sizes(input, split_sizes, dim=0): ``split_with_sizes``."""
+        """unsafe_split_with_sizes(input, split_sizes, dim=0): ``split_with_sizes``, its pieces new tensors to autograd"""
     def unsqueeze(self, dim: builtins.int) -> Tensor:
         """unsqueeze(input, dim): insert a dimension of size 1 at ``dim`` (a view)."""
     def unsqueeze_(self, *args, **kwargs) -> Any:

@@ -920,6 +920,71 @@ def test_an_op_without_a_gradient_may_write_into_a_leaf_that_requires_grad():
         x.mul_(2)
 
 
+NO_DERIVATIVE = {"logical_not_": lambda t: t.logical_not_(), "logical_and_": lambda t: t.logical_and_(t.flip(-1)),
+                 "logical_or_": lambda t: t.logical_or_(t.flip(-1) * 0), "logical_xor_": lambda t: t.logical_xor_(t)}
+WRITTEN = {"split output": lambda y: y.split(1)[0], "chunk output": lambda y: y.chunk(2)[1],
+           "unbind output": lambda y: y.unbind(1)[0][None], "view": lambda y: y[0], "tensor": lambda y: y}
+
+
+@pytest.mark.parametrize("op", sorted(NO_DERIVATIVE))
+@pytest.mark.parametrize("written", sorted(WRITTEN))
+@pytest.mark.parametrize("leaf", [False, True], ids=["non-leaf", "leaf"])
+def test_an_op_without_a_derivative_is_a_plain_write_under_grad_mode(op, written, leaf):
+    """PyTorch's logical_*_ have no derivative (none in derivatives.yaml): under grad mode too they write the values
+    and move the version, nothing more. check_inplace does not run (an output of split, a view of a leaf: no
+    refusal), and no node is recorded: the written tensor and its base keep requires_grad and their nodes, so the
+    base's gradient ignores the write (it went through a CopySlices with a zero gradient, or raised)."""
+    x = tg.tensor([[0.5, 0.0], [-2.0, 1.5]], requires_grad=True)
+    y = x if leaf else x * 1
+    t = WRITTEN[written](y)
+    names = (y.grad_fn and y.grad_fn.name(), t.grad_fn and t.grad_fn.name())
+    before = y.detach().clone()
+    NO_DERIVATIVE[op](t)
+    assert not bool((y.detach() == before).all()) or op == "logical_xor_" or written == "unbind output"
+    assert t.requires_grad and (y.grad_fn and y.grad_fn.name(), t.grad_fn and t.grad_fn.name()) == names
+    (y * tg.tensor([[1.0, 2.0], [3.0, 4.0]])).sum().backward()
+    assert x.grad.tolist() == [[1.0, 2.0], [3.0, 4.0]]
+
+
+def test_an_op_without_a_derivative_moves_the_version():
+    """The write still moves the version PyTorch shares between a base and its views: an op that saved the old
+    values refuses to backward, as PyTorch's."""
+    x = tg.tensor([[0.5, 0.0], [-2.0, 1.5]], requires_grad=True)
+    y = x * 1
+    z = y * y
+    y.split(1)[1].logical_not_()
+    with pytest.raises(RuntimeError, match="modified by an in-place operation"):
+        z.sum().backward()
+
+
+@pytest.mark.parametrize("name", ["eq_", "ne_", "lt_", "le_", "gt_", "ge_"])
+def test_a_comparison_in_place_with_an_operand_that_requires_grad_is_a_node(name):
+    """``a.le_(w)`` with ``w`` requiring grad: PyTorch's LeBackward1 (a zero gradient) makes ``a`` require grad,
+    as ``w.le_(a)`` does; only the logical ops have no node."""
+    a = tg.tensor([1.0, 2.0])
+    w = tg.tensor([1.5, 1.5], requires_grad=True)
+    getattr(a, name)(w)
+    assert a.requires_grad and a.grad_fn.name() == name[:2].capitalize() + "Backward1"
+    (a * 2).sum().backward()
+    assert w.grad.tolist() == [0.0, 0.0]
+
+
+def test_ops_without_a_derivative_under_grad_mode_as_pytorch():
+    torch = pytest.importorskip("torch")
+    for op in NO_DERIVATIVE:
+        for written in WRITTEN:
+            for leaf in (False, True):
+                got = []
+                for m in (tg, torch):
+                    x = m.tensor([[0.5, 0.0], [-2.0, 1.5]], requires_grad=True)
+                    y = x if leaf else x * 1
+                    t = WRITTEN[written](y)
+                    NO_DERIVATIVE[op](t)
+                    (y * m.tensor([[1.0, 2.0], [3.0, 4.0]])).sum().backward()
+                    got.append((y.tolist(), t.requires_grad, y.requires_grad, x.grad.tolist()))
+                assert got[0] == got[1], (op, written, leaf)
+
+
 def test_views_follow_their_base_when_it_starts_requiring_grad():
     x = tg.zeros(2, 2)
     v = x[0]

@@ -718,13 +718,76 @@ def test_adaptive_avg_pool2d_non_finite_values_stay_in_their_windows(h, w, oh, o
     np.testing.assert_allclose(ours.grad.numpy(), theirs.grad.numpy(), rtol=1e-10, atol=1e-12)
 
 
+def adaptive_kernel_ref(x, oh, ow):
+    """PyTorch's CPU adaptive average, element by element: each window summed from +0.0 row by row in the
+    accumulation dtype (float32 for float16), then ``sum / kh / kw``, cast back."""
+    h, w = x.shape[-2:]
+    acc = np.float32 if x.dtype.itemsize < 4 else x.dtype.type
+    flat = x.reshape((-1, h, w))
+    out = np.zeros((flat.shape[0], oh, ow), x.dtype)
+    with np.errstate(over="ignore", invalid="ignore"):
+        for b in range(flat.shape[0]):
+            for i in range(oh):
+                for j in range(ow):
+                    r0, r1 = (i * h) // oh, -(-((i + 1) * h) // oh)
+                    c0, c1 = (j * w) // ow, -(-((j + 1) * w) // ow)
+                    total = acc(0.0)
+                    for r in range(r0, r1):
+                        for c in range(c0, c1):
+                            total = acc(total + acc(flat[b, r, c]))
+                    out[b, i, j] = total / acc(r1 - r0) / acc(c1 - c0)
+    return out.reshape(x.shape[:-2] + (oh, ow))
+
+
+EDGE_VALUES = [0.0, -0.0, 1.0, -3.0, 2.0, 0.1, -0.25, 3e38, -3e38, 1e30, np.inf, -np.inf, np.nan, 1e-40]
+
+
+@given(st.integers(1, 6), st.integers(1, 6), st.integers(2, 4), st.integers(1, 4), st.integers(0, 2**32 - 1),
+       st.sampled_from(["float16", "float32", "float64"]))
+@example(5, 3, 2, 3, 0, "float64")  # the differential driver's seed 828435: an inf in the channel, a zero mean
+def test_adaptive_avg_pool2d_is_pytorchs_kernel(h, w, oh, ow, seed, dtype):
+    """adaptive_avg_pool2d (and adaptive_avg_pool1d, which calls it) sums each window in PyTorch's order and divides
+    as its kernel does, bit for bit: the sign of a zero mean, an inf in one window, a sum that overflows."""
+    rng = np.random.default_rng(seed)
+    with np.errstate(over="ignore"):
+        x = rng.choice(EDGE_VALUES, size=(2, h, w)).astype(dtype)
+    if seed == 0:
+        x = np.array([[[0.0, -0.0, -np.inf], [2.0, -3.0, 3.0], [-0.25, 3.0, 1.0], [-0.25, -1.0, -3.0],
+                       [1.0, -3.0, 2.0]]], dtype)
+    with np.errstate(over="ignore"):
+        want = adaptive_kernel_ref(x, oh, ow)
+        got = adaptive_avg_pool2d(tg.tensor(x), (oh, ow)).numpy()
+        one = tg.nn.functional.adaptive_avg_pool1d(tg.tensor(x), ow).numpy()
+    np.testing.assert_array_equal(got, want)
+    np.testing.assert_array_equal(np.signbit(got[got == 0]), np.signbit(want[want == 0]))
+    rows = x.reshape(-1, 1, x.shape[-1])
+    np.testing.assert_array_equal(one, adaptive_kernel_ref(rows, 1, ow).reshape(x.shape[:-1] + (ow,)))
+
+
+@given(st.integers(1, 6), st.integers(1, 6), st.integers(2, 4), st.integers(1, 4), st.integers(0, 2**32 - 1),
+       st.sampled_from(["float32", "float64"]))
+@example(5, 3, 2, 3, 0, "float64")
+def test_adaptive_avg_pools_as_pytorch(h, w, oh, ow, seed, dtype):
+    torch = pytest.importorskip("torch")
+    rng = np.random.default_rng(seed)
+    x = rng.choice(EDGE_VALUES, size=(2, h, w)).astype(dtype)
+    for name, size in (("adaptive_avg_pool2d", (oh, ow)), ("adaptive_avg_pool1d", ow),
+                       ("adaptive_avg_pool3d", (1, oh, ow))):
+        a = x[None] if name.endswith("3d") else x
+        got = getattr(tg.nn.functional, name)(tg.tensor(a), size).numpy()
+        want = getattr(torch.nn.functional, name)(torch.tensor(a), size).numpy()
+        np.testing.assert_array_equal(got, want)
+        np.testing.assert_array_equal(np.signbit(got[got == 0]), np.signbit(want[want == 0]))
+
+
 @pytest.mark.parametrize("size", [1, 2])
-def test_adaptive_avg_pool2d_huge_values_stay_finite(size):
+def test_adaptive_avg_pool2d_sum_of_huge_values_overflows_as_pytorchs(size):
+    """PyTorch's kernel adds the window in float32 and divides after: 3e38 + 3e38 is inf, so the average is inf
+    (interpolate(mode='area') is adaptive_avg_pool2d). avg_pool2d keeps it finite (KNOWN pool-overflow)."""
     x = tg.full((1, 1, 3, 3), 3e38)
-    np.testing.assert_allclose(adaptive_avg_pool2d(x, size).numpy(), 3e38, rtol=1e-6)
-    # interpolate's mode='area' is adaptive_avg_pool2d (KNOWN pool-overflow, by design)
-    area = tg.nn.functional.interpolate(x, size=size, mode="area")
-    np.testing.assert_allclose(area.numpy(), 3e38, rtol=1e-6)
+    assert np.isposinf(adaptive_avg_pool2d(x, size).numpy()).all()
+    assert np.isposinf(tg.nn.functional.interpolate(x, size=size, mode="area").numpy()).all()
+    np.testing.assert_allclose(avg_pool2d(x, 2, 1).numpy(), 3e38, rtol=1e-6)
 
 
 # ---------------------------------------------------------------------- pooling errors

@@ -169,3 +169,28 @@ def test_copy_broadcasts_the_source_only_as_pytorch_expands_it(dst, src, ok, gra
     else:
         with pytest.raises(RuntimeError, match="copy_: cannot broadcast"):
             x.copy_(value)
+
+
+# ---------------------------------------------------------------------- clone's layout: PyTorch's preserve_format
+CLONE_LAYOUTS = {  # an input made from arange(24.0).reshape(2, 3, 4) and its strides after clone, as PyTorch's
+    "transposed": (lambda x: x[0].t(), (1, 4)),
+    "permuted": (lambda x: x.permute(2, 0, 1), (1, 12, 4)),
+    "sliced": (lambda x: x[:, ::2], (8, 4, 1)),
+    "sliced transposed": (lambda x: x.transpose(0, 1)[:, :, :2], (2, 6, 1)),
+    "expanded": (lambda x: x[:1, :1].expand(3, 2, 4), (8, 4, 1)),
+    "transposed then expanded": (lambda x: x[0, :2, :2].t().unsqueeze(1).expand(2, 3, 2), (1, 2, 6)),
+    "sliced permuted": (lambda x: x[:, 1:, ::3].permute(2, 1, 0), (1, 2, 4)),
+}
+
+
+@pytest.mark.parametrize("case", sorted(CLONE_LAYOUTS))
+def test_clone_keeps_the_memory_order_of_its_input_as_pytorch(case):
+    """PyTorch's clone is empty_like(x, preserve_format): a dense x's strides, else dense strides in x's memory
+    order (infer_dense_strides; a stride of 0 keeps its dim in place), so view() accepts and refuses as there
+    (x.t().clone().view(-1) is refused)."""
+    make, strides = CLONE_LAYOUTS[case]
+    x = make(tg.arange(24.0).reshape(2, 3, 4))
+    y = x.clone()
+    assert y.stride() == strides and y.tolist() == x.tolist()
+    torch = pytest.importorskip("torch")
+    assert make(torch.arange(24.0).reshape(2, 3, 4)).clone().stride() == strides

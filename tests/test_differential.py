@@ -308,19 +308,6 @@ known_class(
     """, "PyTorch's own inconsistency: fill_/masked_fill_/setitem of a value that requires grad make an int or "
          "bool tensor require grad; tapegrad keeps it False, as issue 9 wants", T, status="pytorch-bug")
 known_class(
-    "inplace-no-derivative-constant", {"Tensor.logical_not_", "Tensor.logical_and_", "Tensor.logical_or_",
-                                       "Tensor.logical_xor_"} | {f"Tensor.{n}_" for n in ("eq", "ne", "lt", "le", "gt",
-                                                                                           "ge")},
-    {"requires_grad", "state-requires_grad"} | GRADS,
-    lambda d: isf(x0(d)) and (x0(d).requires_grad or any(t.requires_grad for t in d.inputs[1:])),
-    """
-    y = torch.tensor([1.0, 0.0], requires_grad=True) * 1
-    y.logical_not_()
-    y.requires_grad
-    """, "README: an in-place op without a derivative leaves a constant (requires_grad False); PyTorch keeps "
-         "requires_grad, and for logical_not_ its old grad_fn, so its gradient passes through as if the op had "
-         "not run", T, status="by-design")
-known_class(
     "partial-writes-on-error", INPLACE, {"state-after-error-value", "state-after-error-nan",
                                          "state-after-error-inf", "state-after-error-signed-zero"},
     lambda d: True,
@@ -615,6 +602,30 @@ known_class(
          "point (6 here). Only stride() tells them apart: a size-1 dim is never stepped", "tapegrad/ops/index.py",
     status="by-design")
 
+def laid_out_differently(d):
+    """A view one library refuses ("view size is not compatible") of a tensor the two lay out differently (its
+    strides along dims of size > 1 differ, tapegrad's being dense): an op result whose layout follows numpy's here
+    and PyTorch's kernel there. (PyTorch's inputs here are clones, which keep a dense layout.)"""
+    if not (torch_says(d, "view size is not compatible")
+            or here_says(d, "view size is not compatible", "cannot view a tensor")):
+        return False
+    for t, h in zip(d.inputs, d.here_inputs):
+        if core.is_tensor(t) and isinstance(h, tg.Tensor) and h.numel() > 1 and tg.autograd.inplace.dense(h._data):
+            if [s for s, n in zip(t.stride(), t.shape) if n > 1] != [s for s, n in zip(h.stride(), h.shape) if n > 1]:
+                return True
+    return False
+
+
+known_class(
+    "result-layout", ALL_OPS, {RAISES_HERE, RAISES_THERE}, laid_out_differently,
+    """
+    torch.eye(2).cholesky_inverse().view(-1)
+    """, "README: some op results are laid out as numpy lays them out where PyTorch's kernels choose otherwise "
+         "(layer_norm of a permuted input is row-major there, a binary op follows its permuted operand, LAPACK "
+         "results as cholesky_inverse's are column-major): view() (and kron, which views its product) refuses in "
+         "one library and not in the other", "tapegrad/ops/", status="by-design")
+
+
 # ---- tapegrad/ops/index.py
 known_class(
     "index-add-empty", fam("index_add"), RAISES_HERE,
@@ -625,20 +636,13 @@ known_class(
 
 
 # ---- tapegrad/ops/conv.py
-def area_of_1d_or_2d(d):
-    """interpolate(mode='area') of a 1-d or 2-d input: adaptive_avg_pool2d (which adaptive_avg_pool1d calls)."""
-    return not d.op.startswith(("F.interpolate", "F.upsample")) or kw(d, "mode") == "area" and x0(d).dim() <= 4
-
-
 known_class(
-    "pool-overflow", F("avg_pool1d", "avg_pool2d", "adaptive_avg_pool1d", "adaptive_avg_pool2d", "interpolate",
-                       "upsample")
-    | {"avg_pool2d"}, {"inf", "value", "nan"},
-    lambda d: any_in(d, big) and area_of_1d_or_2d(d),
+    "pool-overflow", F("avg_pool1d", "avg_pool2d") | {"avg_pool2d"}, {"inf", "value", "nan"},
+    lambda d: any_in(d, big),
     """
     torch.nn.functional.avg_pool2d(torch.tensor([[[-3e38, -3e38]]]), (1, 2))
-    """, "tapegrad's average of float32 values whose sum overflows is finite; PyTorch's is -inf (avg_pool2d, "
-         "adaptive_avg_pool2d, so interpolate(mode='area') of a 1-d or 2-d input)", C, status="by-design")
+    """, "tapegrad's average of float32 values whose sum overflows is finite; PyTorch's is -inf (avg_pool2d; "
+         "adaptive_avg_pool1d/2d/3d follow PyTorch's kernel there)", C, status="by-design")
 
 
 # ---- tapegrad/ops/sampling.py
@@ -1303,18 +1307,6 @@ known_class(
          "nor changes the gradient (an in-place write into a non-float tensor that does not require grad, which "
          "a kron read before)", "tapegrad/ops/combine.py",
     status="pytorch-bug")
-known_class(
-    "unsafe-split-piece-of-leaf-write", INPLACE | ELEMENTWISE_F, RAISES_HERE,
-    lambda d: here_says(d, "a view of a leaf tensor that requires grad") and (d.op in INPLACE or f_inplace(d))
-    and (d.origins[0].split(".")[-1] in ("unsafe_split", "unsafe_chunk", "unsafe_split_with_sizes")
-         or any(o in UNSAFE_SPLITS for o in d.sharers)),  # (or a view of such a piece: permute, view, ...)
-    """
-    x = torch.ones((2, 2), requires_grad=True)
-    torch.unsafe_split(x, 1)[0].mul_(2)
-    """, "PyTorch's unsafe_split/unsafe_chunk pieces are not views to autograd: an in-place op on a piece of a leaf "
-         "that requires grad writes the leaf's values unseen (its docs: gradients may then be silently wrong); "
-         "tapegrad refuses it, as for any view of such a leaf (README)", "tapegrad/ops/scatter_extra.py",
-    status="by-design")
 EXPANDS = {"Tensor.expand", "Tensor.expand_as", "broadcast_to", "Tensor.broadcast_to"}
 known_class(
     "setitem-into-expanded", {"[]=", "Tensor.index_put_", "Tensor.masked_fill_", "Tensor.index_fill_"}, GRADS,
@@ -1932,53 +1924,6 @@ known_class(
     """, "PyTorch's renorm sums |x|^p in the input's dtype, which overflows (float32 squares beyond 1.8e19, float64 "
          "cubes beyond 5.6e102), so a slice's norm is inf and the slice is scaled to 0; tapegrad's norm is finite "
          "(rescaled) and the slice keeps its direction", R, status="pytorch-bug")
-UNSAFE_SPLITS = {f + n for n in ("unsafe_split", "unsafe_chunk", "unsafe_split_with_sizes") for f in ("", "Tensor.")}
-known_class(
-    "unsafe-split-outputs-are-views", ALL_OPS, GRADS | {"state-requires_grad"},
-    lambda d: (d.op.endswith("_") or d.op in INPLACE) and bool(d.origins) and d.origins[0] in UNSAFE_SPLITS,
-    """
-    x = torch.tensor([1.0, 2.0, 3.0], requires_grad=True)
-    v = x * 1
-    torch.unsafe_split(v, 2)[0].mul_(2)
-    v.sum().backward()
-    x.grad
-    """, "PyTorch's unsafe_split/unsafe_chunk outputs are not autograd views (documented: the user must avoid "
-         "such writes): an in-place write into one changes the base's values but not its gradient ([1, 1, 1] "
-         "here); tapegrad's outputs are views as split's, so the gradient is the true one ([2, 2, 1])", SCATTER,
-    status="by-design")
-
-
-known_class(
-    "unsafe-split-base-write-reaches-pieces", ALL_OPS, GRADS,
-    lambda d: d.op.endswith("_") and bool(d.origins) and d.origins[0] not in UNSAFE_SPLITS
-    and any(o in UNSAFE_SPLITS for o in d.sharers),
-    """
-    x = torch.tensor([1.0, 2.0, 3.0], requires_grad=True)
-    v = x * 1
-    piece = torch.unsafe_chunk(v, 3)[0]
-    v.zero_()
-    (piece * 2).sum().backward()
-    x.grad
-    """, "The other direction of unsafe-split-outputs-are-views: an in-place write into the base after unsafe_split "
-         "reaches its pieces here (views, as split's: their values and gradients are the written base's, [0, 0, 0] "
-         "here); PyTorch's pieces keep their UnsafeSplitBackward0 and pass the gradient to the base's old node "
-         "([2, 0, 0]) although their values changed (README)", SCATTER, status="by-design")
-known_class(
-    "pytorch-unsafe-split-write-unseen", ALL_OPS, "backward-tapegrad-raises",
-    lambda d: here_says(d, "modified by an in-place operation") and (d.op.endswith("_") or d.op in INPLACE)
-    and bool(d.origins) and d.origins[0] in UNSAFE_SPLITS and x0(d).numel() > 0,
-    """
-    x = torch.tensor([[1.0, 2.0], [3.0, 4.0]], requires_grad=True)
-    y = x.sigmoid()
-    with torch.no_grad():
-        torch.unsafe_split(y, 1)[0].copy_(torch.tensor([[5.0, 6.0]]))
-    y.sum().backward()
-    x.grad
-    """, "PyTorch's unsafe_split/unsafe_chunk pieces have their own version counter: a write into one (under "
-         "no_grad) changes the values the input's node saved without moving its version, and the backward silently "
-         "uses the new values (x.grad[0] is [-20, -30] here, from sigmoid values 5 and 6); tapegrad's pieces share "
-         "the input's versions, so it refuses the backward (an empty piece shares nothing: neither refuses; README)",
-    SCATTER, status="pytorch-bug")
 
 
 known_class(
@@ -2096,17 +2041,6 @@ known_class(
          "gives the limit, 0 (its rule takes the gradient g * 0 where a*a + b*b is infinite), PyTorch's "
          "atan2_backward multiplies inf (g * a, or a) by 1 / inf = 0: nan",
     E, status="by-design")
-known_class(
-    "logical-inplace-constant", {"Tensor.logical_not_", "Tensor.logical_and_", "Tensor.logical_or_",
-                                 "Tensor.logical_xor_"}, {"requires_grad", "state-requires_grad"},
-    lambda d: isf(x0(d)) and x0(d).requires_grad,
-    """
-    y = torch.tensor([0.5, 0.0], requires_grad=True) * 1
-    y.logical_not_()
-    y.requires_grad
-    """, "README: an in-place op without a derivative leaves a constant (requires_grad False); PyTorch keeps "
-         "requires_grad and the old grad_fn, so its gradient passes through as if the op had not run", T,
-    status="by-design")
 known_class(
     "pytorch-lp-pool1d-tuple-kernel", F("lp_pool1d"), RAISES_THERE,
     lambda d: torch_says(d, "must be Tensor, not tuple"),
@@ -3135,14 +3069,17 @@ def overflowing_partial_sums(d):
 
 
 known_class(
-    "sum-overflowing-partial-sums", fam("sum", "nansum", "mean", "nanmean", inplace=False) | F("adaptive_avg_pool3d"),
+    "sum-overflowing-partial-sums", fam("sum", "nansum", "mean", "nanmean", inplace=False)
+    | F("adaptive_avg_pool1d", "adaptive_avg_pool2d", "adaptive_avg_pool3d", "interpolate", "upsample"),
     {"nan", "inf", "value"},
-    overflowing_partial_sums,
+    lambda d: overflowing_partial_sums(d) and (not d.op.startswith(("F.interpolate", "F.upsample"))
+                                               or kw(d, "mode") == "area"),
     """
     torch.tensor([-3e38] * 4 + [3e38] * 4 + [1.0] * 8).sum()
     """, "README: a float32 sum of huge terms of both signs (four -3e38 and four 3e38): numpy's pairwise order "
          "overflows both ways (inf - inf: nan), PyTorch's vectorized order one way (-inf); the exact sum, 8, is "
-         "neither; adaptive_avg_pool3d to (1, 1, 1) is that mean in both libraries", R, status="by-design")
+         "neither; adaptive_avg_pool1d/2d/3d to size 1 (interpolate(mode='area') too) is that mean in both "
+         "libraries", R, status="by-design")
 
 
 def zero_norm_grad(d):

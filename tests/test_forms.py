@@ -143,9 +143,39 @@ def test_sampling_in_place():
                         (lambda: tg.empty(2).geometric_(1.5), "geometric_"),
                         (lambda: tg.empty(2).random_(5, 5), "random_"),
                         (lambda: tg.empty(2, dtype=tg.int64).cauchy_(), "cauchy_"),
-                        (lambda: tg.ones(2, requires_grad=True).log_normal_(), "log_normal_")]:
+                        (lambda: tg.ones(2, requires_grad=True).log_normal_(), "log_normal_: a leaf")]:
         with pytest.raises(RuntimeError, match=match):
             call()
+
+
+RANDOM_FILLS = {"exponential_": (lambda t: t.exponential_(), "ExponentialBackward0"),
+                "cauchy_": (lambda t: t.cauchy_(), "CauchyBackward0"),
+                "log_normal_": (lambda t: t.log_normal_(), "LogNormalBackward0"),
+                "geometric_": (lambda t: t.geometric_(0.5), "GeometricBackward0"),
+                "random_(from, to)": (lambda t: t.random_(1, 3), "RandomBackward0"),
+                "random_(to)": (lambda t: t.random_(3), "RandomBackward1"),
+                "random_()": (lambda t: t.random_(), "RandomBackward2")}
+
+
+@pytest.mark.parametrize("name", sorted(RANDOM_FILLS))
+def test_random_fills_under_grad_mode_are_in_place_ops_as_pytorch(name):
+    """PyTorch's random fills are in-place ops with a zero gradient: a non-leaf (or a view of one) takes them under
+    grad mode, recording their node; a leaf that requires grad, a view of one and an output of split refuse them
+    (they refused any tensor that requires grad)."""
+    fill, node = RANDOM_FILLS[name]
+    x = tg.tensor([[1.0, 2.0], [3.0, 4.0]], requires_grad=True)
+    y = x * 1
+    fill(y[0])
+    assert y.grad_fn.name() == "CopySlices" and y[1].tolist() == [3.0, 4.0]
+    (y * tg.tensor([[1.0, 2.0], [3.0, 4.0]])).sum().backward()
+    assert x.grad.tolist() == [[0.0, 0.0], [3.0, 4.0]]
+    z = x * 1
+    assert fill(z).grad_fn.name() == node
+    for refused, match in ((x, "a leaf tensor"), (x[0], "a view of a leaf"), ((x * 1).split(1)[0], "multiple")):
+        with pytest.raises(RuntimeError, match=match):
+            fill(refused)
+    with tg.no_grad():
+        fill(x)  # (as optimizers' initializers do)
 
 
 # ---------------------------------------------------------------------- refusals PyTorch makes (issue 9)

@@ -915,6 +915,48 @@ def test_nonzero_and_argwhere():
     assert tg.zeros(3).nonzero().shape == (0, 1)
 
 
+@given(shape=st.sampled_from([(2,), (4, 1), (1, 3), (2, 3), (2, 1, 2), (3,)]), seed=st.integers(0, 2**16),
+       form=st.sampled_from(["nonzero", "argwhere", "method"]))
+@example(shape=(2,), seed=0, form="argwhere")  # the differential driver's seed 806901: kron of argwhere([2, 3])
+def test_nonzero_is_laid_out_column_by_column_as_pytorch(shape, seed, form):
+    """PyTorch's CPU nonzero/argwhere fill an (n, ndim) result with strides (1, n): view (and kron, which views its
+    product) accepts and refuses the shapes PyTorch's does; a (2, 1) result's stride is (1, 2), not (1, 1)."""
+    x = np.random.default_rng(seed).integers(0, 2, shape) if seed else np.array([2, 3])
+    t = tg.tensor(x)
+    got = {"nonzero": tg.nonzero, "argwhere": tg.argwhere, "method": tg.Tensor.nonzero}[form](t)
+    n = int(np.count_nonzero(x))
+    np.testing.assert_array_equal(got.numpy(), np.argwhere(x))
+    if n:
+        assert got.stride() == (1, n)
+        assert got.is_contiguous() == (n == 1 or x.ndim == 1)
+    if n > 1 and x.ndim > 1:
+        with pytest.raises(RuntimeError, match="view"):
+            got.view(-1)
+    if n > 1 and x.ndim == 1:
+        with pytest.raises(RuntimeError, match="view size is not compatible"):
+            tg.kron(tg.ones(4, 2, 2), got)
+
+
+def test_nonzero_layout_as_pytorch():
+    torch = pytest.importorskip("torch")
+    for shape in [(2,), (4, 1), (1, 3), (2, 3), (2, 1, 2), (3, 2), ()]:
+        x = np.arange(math.prod(shape)).reshape(shape) % 3
+        for lib in (tg, torch):
+            r = lib.nonzero(lib.tensor(x))
+            if lib is tg:
+                ours = (r.stride(), r.is_contiguous())
+            elif r.numel():
+                assert (r.stride(), r.is_contiguous()) == ours, shape
+        for other in ((4, 2, 2), (2,), (3, 1)):
+            outcome = []
+            for lib in (tg, torch):
+                try:
+                    outcome.append(tuple(lib.kron(lib.ones(other), lib.argwhere(lib.tensor(x)).float()).shape))
+                except RuntimeError as e:
+                    outcome.append("view" if "view size" in str(e) else str(e))
+            assert outcome[0] == outcome[1], (shape, other, outcome)
+
+
 # ---------------------------------------------------------------------- in place
 def test_in_place_variants_match_out_of_place():
     x = tg.arange(12.0).reshape(3, 4)

@@ -1752,3 +1752,29 @@ def test_float16_prod_of_empty_slices_is_1(shape, dim):
     want = np.ones(() if dim is None else tuple(s for i, s in enumerate(shape) if i != dim % len(shape)), np.float16)
     assert out.dtype == tg.float16
     np.testing.assert_array_equal(out.numpy(), want)
+
+
+# ---------------------------------------------------------------------- result layout: row-major, as PyTorch's
+ROW_MAJOR_RESULTS = {
+    "sum": lambda m, x: x.sum(2), "sum keepdim": lambda m, x: x.sum(2, keepdim=True), "mean": lambda m, x: x.mean(1),
+    "var": lambda m, x: x.var(1), "std_mean": lambda m, x: m.std_mean(x, 2)[0], "amax": lambda m, x: x.amax(1),
+    "all": lambda m, x: (x > 3).all(2), "prod": lambda m, x: x.prod(1), "norm": lambda m, x: x.norm(dim=1),
+    "nansum": lambda m, x: x.nansum(1), "count_nonzero": lambda m, x: x.count_nonzero(1),
+    "cumsum": lambda m, x: x.cumsum(1), "cumprod": lambda m, x: x.cumprod(0), "softmax": lambda m, x: x.softmax(1),
+    "log_softmax": lambda m, x: x.log_softmax(0),
+}
+
+
+@pytest.mark.parametrize("name", sorted(ROW_MAJOR_RESULTS))
+def test_reductions_and_scans_of_a_permuted_input_are_row_major(name):
+    """PyTorch allocates a reduction's (and cumsum's, softmax's) result row-major whatever the input's layout;
+    numpy keeps a permuted input's order, so view() accepted and refused other shapes than PyTorch's."""
+    x = tg.arange(60.0).reshape(3, 4, 5).permute(2, 0, 1)
+    out = ROW_MAJOR_RESULTS[name](tg, x)
+    assert out.is_contiguous()
+    out.view(-1)
+    torch = pytest.importorskip("torch")
+    want = ROW_MAJOR_RESULTS[name](torch, torch.arange(60.0).reshape(3, 4, 5).permute(2, 0, 1))
+    assert [s for s, n in zip(out.stride(), out.shape) if n > 1] == [s for s, n in zip(want.stride(), want.shape)
+                                                                     if n > 1]
+    np.testing.assert_allclose(out.numpy(), want.numpy(), rtol=1e-6)

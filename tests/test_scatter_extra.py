@@ -560,7 +560,7 @@ def test_inplace_scatters_refuse_the_written_tensor_itself_even_empty(dtype, sha
 
 
 def test_unsafe_split_outputs_take_in_place_writes_under_grad_mode():
-    """PyTorch's unsafe_split/unsafe_chunk skip the multi-output view check that split/chunk make."""
+    """PyTorch's unsafe_split/unsafe_chunk pieces are not multi-output views (not views at all, to autograd)."""
     x = tg.tensor([1.5, -1.0, 0.5], requires_grad=True)
     y = x * 2
     for parts in (tg.unsafe_split(y, 2), tg.unsafe_chunk(y, 2), tg.unsafe_split_with_sizes(y, [1, 2])):
@@ -613,23 +613,55 @@ def test_fill_diagonal_overflow_as_pytorch():
                 assert isinstance(got[0], str) and got[0] == got[1], (dtype, value, got)
             else:
                 np.testing.assert_array_equal(got[0], got[1])
-@pytest.mark.parametrize("form", ["unsafe_split", "unsafe_chunk", "unsafe_split_with_sizes"])
-@given(st.lists(st.floats(-3, 3), min_size=3, max_size=3), st.sampled_from(["mul_", "erf_", "exp_"]))
-@example([1.5, -1.0, 0.5], "erf_")
-def test_a_write_into_an_unsafe_split_output_reaches_the_bases_gradient(form, values, method):
-    # tapegrad's unsafe forms are autograd views as split's: the gradient is the true one, of the values the base
-    # holds after the write (PyTorch's unsafe outputs are not views: its gradient ignores the write; README)
-    split = {"unsafe_split": lambda t: tg.unsafe_split(t, 2), "unsafe_chunk": lambda t: tg.unsafe_chunk(t, 2),
-             "unsafe_split_with_sizes": lambda t: tg.unsafe_split_with_sizes(t, [2, 1])}[form]
-    write = {"mul_": lambda t: t.mul_(2.0), "erf_": lambda t: t.erf_(), "exp_": lambda t: t.exp_()}[method]
-    a = np.array(values)
+UNSAFE_FORMS = {"unsafe_split": lambda m, t: m.unsafe_split(t, 2), "unsafe_chunk": lambda m, t: t.unsafe_chunk(2),
+                "unsafe_split_with_sizes": lambda m, t: m.unsafe_split_with_sizes(t, [0, 2, 1])[1:]}
+PIECE_WRITES = {"mul_": lambda m, t: t.mul_(2.0), "erf_": lambda m, t: t.erf_(),
+                "selu_": lambda m, t: m.nn.functional.selu_(t), "copy_": lambda m, t: t.copy_(t.flip(0) * 3)}
 
-    def program(x):
-        v = x * 1
-        write(split(v)[0])
-        return v * tg.tensor([-1.5, 0.75, -2.0], dtype=tg.float64)
 
-    assert_gradients(program, a)
+@pytest.mark.parametrize("form", sorted(UNSAFE_FORMS))
+@given(st.lists(st.floats(-3, 3), min_size=3, max_size=3), st.sampled_from(sorted(PIECE_WRITES)),
+       st.booleans())
+@example([1.5, -1.0, 0.5], "erf_", False)
+@example([1.5, -1.0, 0.5], "selu_", True)
+def test_a_write_into_an_unsafe_split_piece_is_recorded_on_the_piece_alone(form, values, method, leaf):
+    """PyTorch's unsafe pieces are not autograd views (TensorShape.cpp: their own version counter): an in-place op
+    on a piece, also of a leaf that requires grad, changes the input's values but only the piece's node, so the
+    input's later gradient ignores the write and the piece's own gradient goes through the op to its old values."""
+    x = tg.tensor(values, dtype=tg.float64, requires_grad=True)
+    base = x if leaf else x * 1
+    piece = UNSAFE_FORMS[form](tg, base)[0]
+    PIECE_WRITES[method](tg, piece)
+    assert piece.grad_fn is not None and piece._base is None
+    np.testing.assert_array_equal(base.detach().numpy()[:2], piece.detach().numpy())  # (the memory is shared)
+    (base * tg.tensor([-1.5, 0.75, -2.0], dtype=tg.float64)).sum().backward()
+    np.testing.assert_array_equal(x.grad.numpy(), [-1.5, 0.75, -2.0])
+
+
+@pytest.mark.parametrize("form", sorted(UNSAFE_FORMS))
+@pytest.mark.parametrize("method", sorted(PIECE_WRITES))
+@pytest.mark.parametrize("leaf", [True, False], ids=["leaf", "non-leaf"])
+@pytest.mark.parametrize("grad_mode", [True, False], ids=["grad", "no_grad"])
+def test_writes_into_unsafe_split_pieces_as_pytorch(form, method, leaf, grad_mode):
+    """Values, requires_grad, node names and gradients of a program that writes into an unsafe piece, then uses
+    the piece, another piece and the input, against PyTorch's."""
+    torch = pytest.importorskip("torch")
+    got = {}
+    for m in (tg, torch):
+        x = m.tensor([[0.5, -1.0], [2.0, 0.25], [-3.0, 1.5]], dtype=m.float64, requires_grad=True)
+        base = x if leaf else x.sigmoid()
+        pieces = UNSAFE_FORMS[form](m, base)
+        with m.set_grad_enabled(grad_mode):
+            PIECE_WRITES[method](m, pieces[0])
+        names = [p.grad_fn.name().removeprefix("torch::autograd::") if p.grad_fn else None for p in pieces]
+        loss = (pieces[0] * 2).sum() + (pieces[-1] ** 2).sum() + (base * base.detach()).sum()
+        loss.backward()
+        got[m] = (base.detach().numpy().copy(), [p.requires_grad for p in pieces], names, x.grad.numpy())
+    want = got[torch]
+    mine = got[tg]
+    np.testing.assert_allclose(mine[0], want[0], rtol=1e-14)  # (sigmoid, erf: libm's last bit)
+    assert mine[1:3] == want[1:3]
+    np.testing.assert_allclose(mine[3], want[3], rtol=1e-12)
 
 
 @pytest.mark.parametrize("split", [lambda t: t.unsafe_split(1), lambda t: t.unsafe_chunk(2),

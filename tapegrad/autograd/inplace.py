@@ -45,7 +45,7 @@ from .tape import members as _members
 from .tape import record
 
 __all__ = ["apply", "no_record", "bump", "increment_version", "alias", "group", "recorded_at",
-           "mark_multi_output", "unmark_multi_output", "any_requires_grad", "apply_view", "dense", "overlap",
+           "mark_multi_output", "unsafe_pieces", "any_requires_grad", "apply_view", "dense", "overlap",
            "partial_overlap", "overlap_error", "check_overlaps", "resize", "foreign", "unview",
            "internal_overlap", "writable", "overlapping_write", "overlapping_error",
            "same_layout", "OverlappingWrite", "check_multi_output"]
@@ -378,13 +378,17 @@ def apply(self: Tensor, name: str, op, *args, _cast_ok: bool = False, _overlappi
     """
     if _grad.enabled and (self._requires_grad or any_requires_grad(args, kwargs)):
         return _write_recorded(self, name, op, args, kwargs, _cast_ok, _overlapping)
+    return _write_plain(self, name, _unrecorded(op, self, args, kwargs), _cast_ok)
+
+
+def _unrecorded(op, self, args, kwargs):
+    """``op(self, *args, **kwargs)`` with grad mode off."""
     prev = _grad.enabled
     _grad.enabled = False
     try:
-        new = op(self, *args, **kwargs)
+        return op(self, *args, **kwargs)
     finally:
         _grad.enabled = prev
-    return _write_plain(self, name, new, _cast_ok)
 
 
 def _write_plain(self, name, new, cast_ok):
@@ -452,17 +456,18 @@ def mark_multi_output(views, node: str) -> None:
         v._extras()["multi_output"] = f"output {k} of {node}"
 
 
-def unmark_multi_output(views) -> None:
-    """Undo :func:`mark_multi_output` (``unsafe_split`` and ``unsafe_chunk``: PyTorch's forms without the check),
-    and mark the pieces "unsafe": PyTorch's are not views to autograd (``_base`` None, their own version counter),
-    so ``detach_()`` takes them. tapegrad still tracks their writes as a view's (see :func:`unview`), except an
-    empty piece's: it shares no element with the input, so it is no view here either (its versions move alone, and
-    a write into the input does not reach it)."""
+def unsafe_pieces(views, node: str) -> None:
+    """Make the outputs of split/chunk new tensors to autograd (``unsafe_split``, ``unsafe_chunk``,
+    ``unsafe_split_with_sizes``), as PyTorch's unsafe forms (TensorShape.cpp gives each piece its own version
+    counter; autograd records them as outputs of one op, not as views): in-place writes into a piece under grad
+    mode are taken (no multi-output check), recorded on the piece alone (its base keeps its node, a leaf base
+    included), and move only the piece's version; ``detach_()`` takes a piece, and ``requires_grad_()`` on the base
+    leaves the pieces alone. The memory is still shared: a write into either changes the other's values unseen (the
+    user's responsibility, PyTorch's docs say). ``node`` is PyTorch's node name (``UnsafeSplitBackward0``)."""
     for v in views:
-        v._extras().pop("multi_output", None)
-        v._extra["unsafe"] = True
-        if not v._data.size:
-            unview(v)
+        unview(v)
+        if v._backward is not None:
+            v._name = node
 
 
 def check_multi_output(name: str, t: Tensor, value) -> None:
@@ -553,25 +558,38 @@ def apply_view(self: Tensor, name: str, view_op, *args, node=None) -> Tensor:
     return self
 
 
-def _write_recorded(self, name, op, args, kwargs, cast_ok, overlapping=None):
+def _check_inplace(name, self):
+    """PyTorch's check_inplace for a recorded write into ``self``: the error refusing it, or None."""
     if self._extra is not None and "multi_output" in self._extra and (name != "copy_" or self._data.dtype.kind == "f"):
         # PyTorch's check_inplace runs whenever an operand requires grad, whatever the dtype, except in copy_,
         # which asks first whether self's dtype is differentiable (VariableTypeManual.cpp)
-        raise _multi_output_error(name, self._extra["multi_output"])
+        return _multi_output_error(name, self._extra["multi_output"])
     base = self if self._base is None else self._base
     for t, what in ((self, "a leaf tensor"), (base, "a view of a leaf tensor")):
         if t._requires_grad and t._backward is None:
-            new = op(self, *args, **kwargs)
-            if not new._requires_grad:  # an op without a gradient (logical_not_, eq_): a plain write, as PyTorch
-                return _write_plain(self, name, new, cast_ok)
-            raise RuntimeError(f"{name}: {what} that requires grad is being used in an in-place operation; wrap "
-                               "it in `with tapegrad.no_grad():` (as optimizers do) or use the out-of-place form")
+            return RuntimeError(f"{name}: {what} that requires grad is being used in an in-place operation; wrap "
+                                "it in `with tapegrad.no_grad():` (as optimizers do) or use the out-of-place form")
     if base._requires_grad and not self._requires_grad:
         # a view taken under no_grad of a tensor that requires grad: its graph does not lead to the base, so the
         # gradient of the values it overwrites would be lost (PyTorch refuses it too)
-        raise RuntimeError(f"{name}: a view was created in no_grad mode and is being modified in place with grad "
-                           "mode enabled; take the view and write into it both inside the no_grad block (not "
-                           "tracked) or both outside it (tracked)")
+        return RuntimeError(f"{name}: a view was created in no_grad mode and is being modified in place with grad "
+                            "mode enabled; take the view and write into it both inside the no_grad block (not "
+                            "tracked) or both outside it (tracked)")
+    return None
+
+
+# In-place ops PyTorch has no derivative for (none in derivatives.yaml): under grad mode too a plain write (the
+# values and the version change; no node, no check_inplace), so their operands requiring grad change nothing.
+NO_DERIVATIVE = frozenset({"logical_not_", "logical_and_", "logical_or_", "logical_xor_"})
+
+
+def _write_recorded(self, name, op, args, kwargs, cast_ok, overlapping=None):
+    if name in NO_DERIVATIVE:
+        return _write_plain(self, name, _unrecorded(op, self, args, kwargs), cast_ok)
+    refused = _check_inplace(name, self)
+    if refused is not None:
+        raise refused
+    base = self if self._base is None else self._base
     if self._data.flags.writeable or not self._data.size:
         target = self._data
     elif overlapping is not None and self._base is not None and internal_overlap(self._data):
@@ -597,6 +615,8 @@ def _write_recorded(self, name, op, args, kwargs, cast_ok, overlapping=None):
     args = tuple(earlier.get(id(a), a) if isinstance(a, Tensor) else a for a in args)
     kwargs = {k: (earlier.get(id(v), v) if isinstance(v, Tensor) else v) for k, v in kwargs.items()}
     new = op(old, *args, **kwargs)
+    if not new._requires_grad:  # nothing to differentiate after all (an integer result): as NO_DERIVATIVE's
+        return _write_plain(self, name, new, cast_ok)
     _check_result(name, self, new, cast_ok)
     if new._data.dtype != self._data.dtype:
         new = record(new._data.astype(self._data.dtype), (new,), _cast_rule, "ToCopyBackward0")
@@ -829,14 +849,13 @@ def _reroute_recent_uses(members, earlier, since, roots):
 # ---------------------------------------------------------------------- a base that starts requiring grad
 def base_requires_grad(t: Tensor) -> None:
     """``t.requires_grad_()`` on a tensor with views: the views require grad too, as nodes over ``t`` (PyTorch's
-    views follow their base). Not the pieces of ``unsafe_split``/``unsafe_chunk``: PyTorch's are not views to
-    autograd (tapegrad tracks only writes through them as a view's)."""
+    views follow their base)."""
     if t._extra is None or "aliases" not in t._extra:
         return
     now = _clock.now
     for r in t._extra["aliases"]:
         v = r()
-        if v is not None and v._base is t and not v._requires_grad and not (v._extra and "unsafe" in v._extra):
+        if v is not None and v._base is t and not v._requires_grad:
             _become(v, _regenerated_view(t, v._data), now)
 
 

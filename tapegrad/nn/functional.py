@@ -664,14 +664,14 @@ def softmax(input: Tensor, dim: int | None = None, _stacklevel: int = 3, dtype=N
     input, x, axis = _softmax_input("softmax", input, dim, dtype)
     if x.dtype == np.float16:  # NOTE: PyTorch's float16 kernels compute in float32 and round once, both ways
         out = _np_softmax(x.astype(np.float32), axis).astype(np.float16) if x.size else x.copy()
-        return record(out, (input,), _softmax_half_rule(axis), "SoftmaxBackward0")
+        return record(np.asarray(out, order="C"), (input,), _softmax_half_rule(axis), "SoftmaxBackward0")
     out = _np_softmax(x, axis) if x.size else x.copy()
 
     def softmax_rule(xp, g, out, x):
         gs = g * out
         return gs - out * gs.sum(axis=axis, keepdims=True)  # s * (g - sum(g * s))
 
-    return record(out, (input,), softmax_rule, "SoftmaxBackward0")
+    return record(np.asarray(out, order="C"), (input,), softmax_rule, "SoftmaxBackward0")  # (row-major, as PyTorch's)
 
 
 @op(methods=())
@@ -685,13 +685,13 @@ def log_softmax(input: Tensor, dim: int | None = None, _stacklevel: int = 3, dty
     input, x, axis = _softmax_input("log_softmax", input, dim, dtype)
     if x.dtype == np.float16:  # NOTE: PyTorch's float16 kernels compute in float32 and round once, both ways
         out = _np_log_softmax(x.astype(np.float32), axis).astype(np.float16) if x.size else x.copy()
-        return record(out, (input,), _log_softmax_half_rule(axis), "LogSoftmaxBackward0")
+        return record(np.asarray(out, order="C"), (input,), _log_softmax_half_rule(axis), "LogSoftmaxBackward0")
     out = _np_log_softmax(x, axis) if x.size else x.copy()
 
     def log_softmax_rule(xp, g, out, x):
         return g - xp.exp(out) * g.sum(axis=axis, keepdims=True)  # g - softmax * sum(g)
 
-    return record(out, (input,), log_softmax_rule, "LogSoftmaxBackward0")
+    return record(np.asarray(out, order="C"), (input,), log_softmax_rule, "LogSoftmaxBackward0")  # (row-major)
 
 
 def _softmax_half_rule(axis):

@@ -942,7 +942,7 @@ def nansum(input: Tensor, dim=None, keepdim: bool = False, *, dtype=None) -> Ten
     out = R.sum(wrap(np.where(keep, x, 0).astype(x.dtype, copy=False)), dim, keepdim)._data
     kept = None if keepdim or dim is None and out.ndim == 0 else R.kept_shape(x.shape, R.normalize_dims(
         "nansum", dim, x.ndim))
-    return record(out, (input,), _nansum_rule(x.shape, kept, keep), "NansumBackward0")
+    return record(np.asarray(out, order="C"), (input,), _nansum_rule(x.shape, kept, keep), "NansumBackward0")
 
 
 def _nansum_rule(shape, kept, keep):

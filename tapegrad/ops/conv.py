@@ -955,18 +955,9 @@ def adaptive_avg_pool2d(input: Tensor, output_size) -> Tensor:
         if x.dtype.kind != "f":
             raise RuntimeError(f"{op_name}: mean of {x.dtype} values: the output dtype cannot be inferred (as in "
                                "PyTorch); use a floating-point input")
-        n = max(x.shape[-2] * x.shape[-1], 1)
+        from .reduce import mean  # (PyTorch's own call: its float16 sum in float32, the sign of a zero mean)
 
-        def mean_rule(xp, g, out, x):
-            return xp.broadcast_to(g / n, tuple(x.shape))
-
-        with np.errstate(over="ignore", invalid="ignore", divide="ignore"):  # inf - inf, 0 / 0: NaN
-            out = x.sum(axis=(-2, -1), keepdims=True, dtype=x.dtype) / np.asarray(x.shape[-2] * x.shape[-1],
-                                                                                  x.dtype)
-            if not np.isfinite(out).all() and x.size:  # NOTE: a sum of huge values can overflow where their
-                out = (x / n).sum(axis=(-2, -1), keepdims=True, dtype=x.dtype)  # mean does not
-        np.add(out, 0, out=out)  # a zero mean is +0, as PyTorch's
-        return record(out, (input,), mean_rule, "MeanBackward1")
+        return mean(input, (-2, -1), keepdim=True)
     if x.ndim not in (3, 4):
         raise RuntimeError(f"{op_name}: expected a 3-D (C, H, W) or 4-D (N, C, H, W) input, but got input of "
                            f"shape {_shape(x)}")
@@ -976,20 +967,13 @@ def adaptive_avg_pool2d(input: Tensor, output_size) -> Tensor:
     if x.dtype.kind != "f":
         raise NotImplementedError(f"{op_name}: not implemented for dtype {x.dtype}; use a floating-point input")
     rows, cols = _AdaptiveAxis(x.shape[-2], oh, -2), _AdaptiveAxis(x.shape[-1], ow, -1)
-    count = np.multiply.outer(rows.sizes, cols.sizes).astype(x.dtype)
+    taps = [adaptive_taps(x.shape[-2], oh), adaptive_taps(x.shape[-1], ow)]
 
     def apply(a):
-        with np.errstate(over="ignore", invalid="ignore"):  # inf - inf is NaN, as in PyTorch
-            mean = cols.sum(rows.sum(a)) / count
-            if not np.isfinite(mean).all():
-                # NOTE: a sum of huge values can overflow where their mean does not: scale first, then add.
-                scale = np.max(count)
-                mean = cols.sum(rows.sum(a / scale)) * (scale / count)
-        np.add(mean, 0, out=mean)  # a zero mean is +0, as PyTorch's
-        return mean
+        return adaptive_mean(a.reshape((-1,) + a.shape[-2:]), taps).reshape(a.shape[:-2] + (oh, ow))
 
-    def adjoint(g):
-        return rows.spread(cols.spread(g / count))
+    def adjoint(g):  # (PyTorch's backward kernel: each window's grad_output / kh / kw, added to its places)
+        return rows.spread(cols.spread(g / rows.sizes[:, None].astype(g.dtype) / cols.sizes.astype(g.dtype)))
 
     def adaptive_avg_pool2d_rule(xp, g, out, x):
         if 0 in tuple(g.shape):
@@ -999,25 +983,53 @@ def adaptive_avg_pool2d(input: Tensor, output_size) -> Tensor:
     return record(apply(x), (input,), adaptive_avg_pool2d_rule, "AdaptiveAvgPool2DBackward0")
 
 
+def adaptive_taps(n_in, n_out):
+    """Adaptive pooling's windows along one axis as taps: (idx, valid), both (n_out, k) for the widest window k;
+    output i covers [floor(i*n/m), ceil((i+1)*n/m)), as PyTorch's start_index/end_index."""
+    i = np.arange(n_out)
+    start, end = (i * n_in) // n_out, -((-(i + 1) * n_in) // n_out)
+    k = int((end - start).max()) if n_out else 1
+    idx = start[:, None] + np.arange(k)[None, :]
+    return idx, idx < end[:, None]
+
+
+def adaptive_mean(x, taps):
+    """PyTorch's adaptive average (AdaptiveAvgPoolKernel.cpp) of x (B, *S) over the windows ``taps``: each window
+    summed from +0.0 in the kernel's loop order, in float32 for float16/bfloat16 (its opmath type), then divided by
+    its extent along each axis in turn (``sum / kh / kw``) and cast back. So a sum of huge values overflows to inf
+    and a window of -0.0 gives +0, as there."""
+    acc = np.float32 if x.dtype.itemsize < 4 else x.dtype
+    with np.errstate(over="ignore", invalid="ignore"):  # inf - inf is NaN, as in PyTorch
+        mean = _ordered_window_sum(x.astype(acc, copy=False), taps)
+        for a, (_, valid) in enumerate(taps):
+            extent = valid.sum(axis=1).astype(acc)
+            mean /= extent.reshape(extent.shape + (1,) * (len(taps) - 1 - a))
+    return mean.astype(x.dtype, copy=False)
+
+
 def _ordered_window_sum(x, taps):
     """Sums over the valid taps of every window of x (B, *S) in PyTorch's adaptive-pooling loop order (the first
     axis outermost, from +0.0, in x's dtype), one tap offset at a time: its rounding where large values cancel."""
     acc = np.zeros((x.shape[0],) + tuple(idx.shape[0] for idx, _ in taps), x.dtype)
+    # per axis and tap offset: the input positions (clipped where the tap is past a window) and their validity
+    at = [np.clip(idx, 0, n - 1).T for (idx, _), n in zip(taps, x.shape[1:], strict=True)]
+    valid = [v.T for _, v in taps]
+    full = [v.all(axis=1) for v in valid]
     for offsets in np.ndindex(*(idx.shape[1] for idx, _ in taps)):
-        at = [np.clip(idx[:, t], 0, x.shape[a + 1] - 1) for a, ((idx, _), t) in enumerate(zip(taps, offsets,
-                                                                                              strict=True))]
+        values = x[(slice(None),) + np.ix_(*(a[t] for a, t in zip(at, offsets, strict=True)))]
+        if all(f[t] for f, t in zip(full, offsets, strict=True)):
+            acc += values
+            continue
         mask = np.ones(acc.shape[1:], bool)
-        for a, ((_, valid), t) in enumerate(zip(taps, offsets, strict=True)):
-            mask &= valid[:, t].reshape((-1,) + (1,) * (len(taps) - a - 1))
-        values = x[(slice(None),) + np.ix_(*at)]
-        acc += values if mask.all() else np.where(mask, values, np.zeros((), x.dtype))
+        for a, (v, t) in enumerate(zip(valid, offsets, strict=True)):
+            mask &= v[t].reshape((-1,) + (1,) * (len(taps) - a - 1))
+        acc += np.where(mask, values, np.zeros((), x.dtype))
     return acc
 
 
 class _AdaptiveAxis:
-    """Adaptive pooling's windows along one axis: output i covers [floor(i*n/m), ceil((i+1)*n/m)), as PyTorch.
-    Sums go window by window (a window's sum never sees another's values, so one inf stays in its windows);
-    when the windows tile the axis (n divisible by m, or m = 1), one reduceat."""
+    """Adaptive pooling's windows along one axis, for spreading gradients back: output i covers
+    [floor(i*n/m), ceil((i+1)*n/m)), as PyTorch; when the windows tile the axis (n divisible by m), one repeat."""
 
     def __init__(self, n_in, n_out, axis):
         i = np.arange(n_out)
@@ -1027,20 +1039,8 @@ class _AdaptiveAxis:
         self.axis, self.n_in = axis, n_in
         self.tiles = n_out > 0 and bool((self.start[1:] == self.end[:-1]).all()) and self.end[-1] == n_in
 
-    def sum(self, a):
-        if self.tiles:
-            return np.add.reduceat(a, self.start, axis=self.axis)
-        index = (slice(None),) * (a.ndim + self.axis)
-        parts = [a[index + (slice(s, e),)].sum(axis=self.axis, keepdims=True)
-                 for s, e in zip(self.start, self.end, strict=True)]
-        if parts:
-            return np.concatenate(parts, axis=self.axis)
-        shape = list(a.shape)
-        shape[self.axis] = 0
-        return np.zeros(shape, a.dtype)
-
     def spread(self, g):
-        """The adjoint of ``sum``: each window's value added to every place it covers."""
+        """Each window's value added to every place it covers (the adjoint of the window sums)."""
         if self.tiles:
             return np.repeat(g, self.sizes, axis=self.axis)
         shape = list(g.shape)

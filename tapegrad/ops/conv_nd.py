@@ -530,6 +530,12 @@ def conv_transpose3d(input: Tensor, weight: Tensor, bias: Tensor | None = None, 
                              dilation)
 
 
+def _new_row_major(t):
+    """A new row-major tensor of ``t``'s values (PyTorch's conv_tbc kernel writes a contiguous (T, B, C_out) one;
+    clone would keep a permuted layout)."""
+    return t.clone() if t.is_contiguous() else t.contiguous()
+
+
 @op(methods=())
 def conv_tbc(input: Tensor, weight: Tensor, bias: Tensor, pad: int = 0) -> Tensor:
     """conv_tbc(input, weight, bias, pad=0) -> Tensor
@@ -563,7 +569,7 @@ def conv_tbc(input: Tensor, weight: Tensor, bias: Tensor, pad: int = 0) -> Tenso
         _check_tap_dtypes(x, w)
         keep = input[-pad:t + pad]
         out = conv1d(keep.permute(1, 2, 0), weight.permute(2, 1, 0), bias).permute(2, 0, 1)
-        return out.clone()  # PyTorch's kernel writes a new contiguous (T, B, C_out) tensor
+        return _new_row_major(out)
     if isinstance(pad, numbers.Integral) and not isinstance(pad, bool) and x.shape[0] + 2 * pad == w.shape[0] - 1:
         # output length 0 (the kernel is one step longer than the padded input): PyTorch returns an empty result
         # (gradients zero: its kernel and backward run no tap)
@@ -571,7 +577,7 @@ def conv_tbc(input: Tensor, weight: Tensor, bias: Tensor, pad: int = 0) -> Tenso
     _check_tap_dtypes(x, w)
     if x.dtype == np.bool_ and isinstance(pad, numbers.Integral):  # an empty product of bools (the check above)
         return wrap(np.zeros((x.shape[0] + 2 * pad - w.shape[0] + 1, x.shape[1], w.shape[2]), np.bool_))
-    out = conv1d(input.permute(1, 2, 0), weight.permute(2, 1, 0), bias, padding=pad).permute(2, 0, 1).clone()
+    out = _new_row_major(conv1d(input.permute(1, 2, 0), weight.permute(2, 1, 0), bias, padding=pad).permute(2, 0, 1))
     if isinstance(pad, numbers.Integral) and w.dtype.kind == "f" and _tap_order_shows(x, w):
         out = _conv_tbc_taps(input, weight, bias, pad, out)
     if isinstance(pad, numbers.Integral) and pad >= w.shape[0] and len(out):

@@ -28,6 +28,7 @@ from ..autograd.declare import (
     type_name,
     wrap,
 )
+from ._perm import innermost_first
 
 __all__ = ["clone"]
 
@@ -106,7 +107,10 @@ def type_as(input: Tensor, other: Tensor) -> Tensor:
 
 @op
 def clone(input: Tensor, *, memory_format=None) -> Tensor:
-    """clone(input): a copy of the values; the gradient flows back to ``input``.
+    """clone(input): a copy of the values in ``input``'s memory order; the gradient flows back to ``input``.
+
+    Laid out as PyTorch's (preserve_format): a dense input's strides are kept (``x.t().clone()`` is
+    column-major), a sliced input's copy is dense in the same order.
 
     >>> import tapegrad as tg
     >>> x = tg.tensor([1.0, 2.0])
@@ -115,7 +119,29 @@ def clone(input: Tensor, *, memory_format=None) -> Tensor:
     tensor([2., 3.])
     tensor([1., 2.])
     """
-    return record(input._data.copy(), (input,), _clone_rule, "CloneBackward0")
+    return record(_copy_like(input._data), (input,), _clone_rule, "CloneBackward0")
+
+
+def _copy_like(x):
+    """A copy of ``x`` laid out as PyTorch's ``empty_like(x, preserve_format)`` (infer_dense_strides): dense, its
+    dims in ``x``'s memory order (sorted by stride, back to front; a stride of 0 says nothing, so an expanded dim
+    keeps its place), so a dense ``x`` keeps its strides and a sliced one keeps its order."""
+    if x.flags.c_contiguous:
+        return x.copy()
+    steps = x.strides
+
+    def should_swap(d0, d1):
+        s0, s1 = steps[d0], steps[d1]
+        if s0 == 0 or s1 == 0:
+            return 0
+        if s0 != s1:
+            return -1 if s0 < s1 else 1
+        return 1 if x.shape[d0] > x.shape[d1] else 0
+
+    order = innermost_first(x.ndim, should_swap)[::-1]  # outermost first
+    out = np.empty([x.shape[d] for d in order], x.dtype).transpose(np.argsort(order))
+    out[...] = x
+    return out
 
 
 def _clone_rule(xp, g, out, x):
@@ -139,9 +165,7 @@ def detach(input: Tensor) -> Tensor:
 def detach_(input: Tensor) -> Tensor:
     """detach_(): cut this tensor from the graph, in place (it becomes a leaf that does not require grad)."""
     if input._base is not None:
-        if input._extra is None or "unsafe" not in input._extra:
-            raise RuntimeError("detach_: can't detach views in place; use detach() instead")
-        _inplace.unview(input)  # a piece of unsafe_split: PyTorch's is not a view
+        raise RuntimeError("detach_: can't detach views in place; use detach() instead")
     _inplace.cut(input)
     return input
 

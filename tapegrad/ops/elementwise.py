@@ -1719,13 +1719,15 @@ def _compare(name, ufunc, symbol, methods):
             raise broadcast_error(name, a, b) from None
 
     def compared(input, other):
-        """The value ``input.<name>_(other)`` writes: as PyTorch, an input that requires grad keeps its graph, with
-        a zero gradient (``EqBackward1`` for a tensor ``other``, ``EqBackward0`` for a number)."""
+        """The value ``input.<name>_(other)`` writes: as PyTorch, a node with a zero gradient when ``input`` or
+        ``other`` requires grad (``EqBackward1`` for a tensor ``other``, ``EqBackward0`` for a number), so the written
+        tensor requires grad."""
         out = compare(input, other)
-        if not (input._requires_grad and _grad.enabled):
+        other_grad = isinstance(other, Tensor) and other._requires_grad
+        if not (_grad.enabled and (input._requires_grad or other_grad)):
             return out
         node = f"{name.capitalize()}Backward{1 if isinstance(other, Tensor) else 0}"
-        if isinstance(other, Tensor) and other._requires_grad:
+        if other_grad:
             return record(out._data.astype(input._data.dtype), (input, other), _zero_rules, node)
         return record(out._data.astype(input._data.dtype), (input,), _zero_rule, node)
 

@@ -16,11 +16,12 @@ import builtins
 import numpy as np
 
 from .. import dtypes as _dtypes
-from ..autograd.declare import Size, Tensor, check_dim, expected_tensor, inplace_method, is_grad_enabled, wrap
+from ..autograd.declare import Size, Tensor, check_dim, expected_tensor, inplace, inplace_method, is_grad_enabled, wrap
 from ..random import check_bounds
 from . import reduce as _reduce
 from . import shape as _shape
 from ._perm import innermost_first
+from .sampling import _sampled
 
 __all__ = ["abs_", "acos_", "arccos_", "arcsin_", "arctan_", "asin_", "atan_", "ceil_", "clamp_", "clamp_max_",
            "clamp_min_", "clip_", "cos_", "cosh_", "deg2rad_", "detach", "detach_", "erf_", "erfc_", "exp2_",
@@ -612,17 +613,12 @@ del _name
 
 
 # ---------------------------------------------------------------------- sampling in place
-def _fill_with(name, self, draw):
-    """Write ``draw(rng, shape)`` into ``self`` (a tensor that does not require grad under grad mode)."""
-    from ..autograd.grad_mode import no_grad
-
-    if self.requires_grad and is_grad_enabled():
-        raise RuntimeError(f"{name}: a tensor that requires grad cannot be filled with random values in place "
-                           f"under grad mode (use torch.no_grad())")
-    values = draw(self._data.shape)
-    with no_grad():
-        self.copy_(wrap(np.asarray(values).astype(self._data.dtype)))
-    return self
+def _fill_with(name, node, self, draw):
+    """Write ``draw(shape)`` into ``self`` through the door, as PyTorch's random fills: under grad mode a tensor
+    that requires grad records the node ``node`` with a zero gradient (a leaf, a view of one or an output of split
+    is refused, as for any in-place op)."""
+    values = np.asarray(draw(self._data.shape)).astype(self._data.dtype)
+    return inplace(self, name, _sampled, values, node)
 
 
 def _float_dtype(name, self):
@@ -648,7 +644,8 @@ def _exponential_(self, lambd=1.0, *, generator=None):
         _float_dtype("exponential_", self)
     if not lambd > 0:
         raise RuntimeError(f"exponential_ expects lambda > 0.0, but found lambda={lambd}")
-    return _fill_with("exponential_", self, lambda s: _rng(generator).exponential(1.0 / lambd, s))
+    return _fill_with("exponential_", "ExponentialBackward0", self,
+                      lambda s: _rng(generator).exponential(1.0 / lambd, s))
 
 
 def _cauchy_(self, median=0.0, sigma=1.0, *, generator=None):
@@ -661,7 +658,7 @@ def _cauchy_(self, median=0.0, sigma=1.0, *, generator=None):
     _float_dtype("cauchy_", self)
     if not sigma > 0:
         raise RuntimeError(f"cauchy_ expects sigma > 0.0, but found sigma={sigma}")
-    return _fill_with("cauchy_", self, lambda s: median + sigma * _rng(generator).standard_cauchy(s))
+    return _fill_with("cauchy_", "CauchyBackward0", self, lambda s: median + sigma * _rng(generator).standard_cauchy(s))
 
 
 def _log_normal_(self, mean=1.0, std=2.0, *, generator=None):
@@ -675,7 +672,7 @@ def _log_normal_(self, mean=1.0, std=2.0, *, generator=None):
         _float_dtype("log_normal_", self)
     if not std > 0:
         raise RuntimeError(f"log_normal_ expects std > 0.0, but found std={std}")
-    return _fill_with("log_normal_", self, lambda s: _rng(generator).lognormal(mean, std, s))
+    return _fill_with("log_normal_", "LogNormalBackward0", self, lambda s: _rng(generator).lognormal(mean, std, s))
 
 
 def _geometric_(self, p, *, generator=None):
@@ -690,10 +687,10 @@ def _geometric_(self, p, *, generator=None):
         raise NotImplementedError("geometric_: not implemented for bool tensors")
     if not 0 < p < 1:
         raise RuntimeError(f"geometric_ expects p to be in (0, 1), but got p={p}")
-    return _fill_with("geometric_", self, lambda s: _rng(generator).geometric(p, s))
+    return _fill_with("geometric_", "GeometricBackward0", self, lambda s: _rng(generator).geometric(p, s))
 
 
-def _random_(self, from_=0, to=None, *, generator=None, **kwargs):
+def _random_(self, from_=0, to=None, *, generator=None, _node="RandomBackward0", **kwargs):
     """random_(from=0, to=None, *, generator=None) -> self: integers uniform in [from, to - 1], in place;
     ``random_(to)`` draws from [0, to); without ``to`` up to the dtype's largest exactly representable integer
     (2**24 for float32, 2**53 for float64, the maximum for integer dtypes).
@@ -719,13 +716,16 @@ def _random_(self, from_=0, to=None, *, generator=None, **kwargs):
         raise RuntimeError(f"random_ expects 'from' to be less than 'to', but got from={from_} >= to={to}")
     if explicit:
         check_bounds("random_", dt, from_, to - 1)
-    return _fill_with("random_", self, lambda s: _rng(generator).integers(from_, to, s))
+    return _fill_with("random_", _node, self, lambda s: _rng(generator).integers(from_, to, s))
 
 
 def _random_entry(self, *args, **kwargs):
+    # PyTorch's three overloads, each with its node: random_(from, to), random_(to), random_()
     if len(args) == 1 and "to" not in kwargs:  # random_(to)
-        return _random_(self, 0, args[0], **kwargs)
-    return _random_(self, *args, **kwargs)
+        return _random_(self, 0, args[0], _node="RandomBackward1", **kwargs)
+    if args or "from" in kwargs or "from_" in kwargs:
+        return _random_(self, *args, **kwargs)
+    return _random_(self, _node="RandomBackward1" if "to" in kwargs else "RandomBackward2", **kwargs)
 
 
 _random_entry.__doc__ = _random_.__doc__

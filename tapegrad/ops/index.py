@@ -1434,8 +1434,16 @@ def nonzero(input: Tensor, *, as_tuple: bool = False) -> Tensor | tuple[Tensor, 
     """
     x = input._data
     if as_tuple:  # PyTorch's nonzero_numpy: nonzero().unbind(1), so the columns are views (detach_ refuses them)
-        return _wrap(np.argwhere(np.atleast_1d(x)).astype(np.int64)).unbind(1)
-    return _wrap(np.argwhere(x).astype(np.int64))
+        return _wrap(_nonzero_indices(np.atleast_1d(x))).unbind(1)
+    return _wrap(_nonzero_indices(x))
+
+
+def _nonzero_indices(x):
+    """The (n, ndim) int64 indices of ``x``'s non-zero elements laid out as PyTorch's CPU kernel lays them out:
+    column by column (strides (1, n)), so that ``view`` accepts and refuses the same shapes (``kron`` too)."""
+    if not x.ndim:
+        return np.argwhere(x).astype(np.int64)
+    return np.stack(np.nonzero(x)).astype(np.int64, copy=False).T
 
 
 @op
@@ -1447,7 +1455,7 @@ def argwhere(input: Tensor) -> Tensor:
     tensor([[0, 1],
             [1, 0]])
     """
-    return _wrap(np.argwhere(input._data).astype(np.int64))
+    return _wrap(_nonzero_indices(input._data))
 
 
 # ---------------------------------------------------------------------- in place

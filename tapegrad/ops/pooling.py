@@ -21,7 +21,15 @@ import numbers
 import numpy as np
 
 from ..autograd.declare import Tensor, expected_tensor, op, record, wrap
-from .conv import _check_grad_output, _ordered_window_sum, adaptive_avg_pool2d, avg_pool2d, max_pool2d
+from .conv import (
+    _check_grad_output,
+    _ordered_window_sum,
+    adaptive_avg_pool2d,
+    adaptive_mean,
+    adaptive_taps,
+    avg_pool2d,
+    max_pool2d,
+)
 
 __all__ = ["max_pool1d", "max_pool1d_with_indices", "max_pool2d_with_indices", "max_pool3d",
            "max_pool3d_with_indices", "avg_pool1d", "avg_pool3d", "adaptive_avg_pool1d", "adaptive_avg_pool3d",
@@ -112,14 +120,7 @@ def _adaptive_size(op_name, x, output_size, d):
 
 
 def _adaptive_taps(sizes, out):
-    taps = []
-    for n, o in zip(sizes, out, strict=True):
-        i = np.arange(o)
-        start, end = (i * n) // o, -((-(i + 1) * n) // o)
-        k = int((end - start).max()) if o else 1
-        idx = start[:, None] + np.arange(k)[None, :]
-        taps.append((idx, idx < end[:, None]))
-    return taps
+    return [adaptive_taps(n, o) for n, o in zip(sizes, out, strict=True)]
 
 
 # ---------------------------------------------------------------------- separable reductions
@@ -454,20 +455,16 @@ def adaptive_avg_pool3d(input: Tensor, output_size) -> Tensor:
                            f"but got input of shape {tuple(x.shape)} and output_size={out}")
     sizes, lead = x.shape[-d:], x.shape[:-d]
     taps = _adaptive_taps(sizes, out)
-    count = None
-    for _idx, valid in taps:
-        n = valid.sum(axis=1)
-        count = n if count is None else np.multiply.outer(count, n)
-
     def apply(a):
-        with np.errstate(over="ignore", invalid="ignore"):
-            mean = _ordered_window_sum(a.reshape((-1,) + sizes), taps) / count.astype(a.dtype)
-        np.add(mean, 0, out=mean)
-        return mean.reshape(lead + out)
+        return adaptive_mean(a.reshape((-1,) + sizes), taps).reshape(lead + out)
 
-    def adjoint(g):
+    def adjoint(g):  # (PyTorch's backward kernel: each window's grad_output / kd / kh / kw, added to its places)
         b = math.prod(lead)  # (not -1: an empty output cannot infer it)
-        return _separable_spread(g.reshape((b,) + out) / count.astype(g.dtype), taps, sizes).reshape(lead + sizes)
+        share = g.reshape((b,) + out)
+        for a, (_, valid) in enumerate(taps):
+            extent = valid.sum(axis=1).astype(g.dtype)
+            share = share / extent.reshape(extent.shape + (1,) * (d - 1 - a))
+        return _separable_spread(share, taps, sizes).reshape(lead + sizes)
 
     def adaptive_avg_pool3d_rule(xp, g, out, x):
         if 0 in tuple(g.shape):

@@ -94,6 +94,12 @@ def kept_shape(shape, axes):
     return tuple(1 if i in axes else s for i, s in enumerate(shape))
 
 
+def _row_major(a):
+    """A reduction's result laid out row-major, as PyTorch allocates it (numpy keeps the input's order: a reduction
+    of a permuted input would be permuted, and view() would accept and refuse other shapes than PyTorch's)."""
+    return np.asarray(a, order="C")  # (a itself when it is row-major; 0-d stays 0-d)
+
+
 def _count(shape, axes):
     n = 1
     for a in axes:
@@ -155,14 +161,14 @@ def sum(input: Tensor, dim=None, keepdim: bool = False, *, dtype=None, axis=None
         kept, name = None if keepdim else kept_shape(x.shape, axes), "SumBackward1"
     if x.dtype.kind in "biu":
         acc = np.int64 if dtype is None else x.dtype
-        return _wrap(np.asarray(x.sum(axis=axes, keepdims=keepdim, dtype=acc)))
+        return _wrap(_row_major(np.asarray(x.sum(axis=axes, keepdims=keepdim, dtype=acc))))
     if x.dtype == np.float16:
         out = x.sum(axis=axes, keepdims=keepdim, dtype=np.float32).astype(np.float16)
     else:
         out = x.sum(axis=axes, keepdims=keepdim)
     if type(out) is not np.ndarray:
         out = np.asarray(out)
-    return record(out, (input,), _expand_rule(x.shape, kept), name)
+    return record(_row_major(out), (input,), _expand_rule(x.shape, kept), name)
 
 
 def _expand_rule(shape, kept, n=None):
@@ -211,7 +217,7 @@ def mean(input: Tensor, dim=None, keepdim: bool = False, *, dtype=None, axis=Non
     if half:
         out = out.astype(np.float16)
     # NOTE: an empty input has an empty gradient: max(n, 1) avoids 0 / 0 on it
-    return record(out, (input,), _expand_rule(x.shape, kept, builtins.max(n, 1)), name)
+    return record(_row_major(out), (input,), _expand_rule(x.shape, kept, builtins.max(n, 1)), name)
 
 
 # ---------------------------------------------------------------------- var, std
@@ -264,7 +270,8 @@ class _Spread:
             d = a - a.sum(axis=axes, keepdims=True) / n
             d -= d.sum(axis=axes, keepdims=True) / n
             out = np.asarray((d * d).sum(axis=axes, keepdims=self.keepdim) / builtins.max(self.n - self.correction, 0))
-            return (np.sqrt(out) if root else out).astype(x.dtype, copy=False)  # inf where float32 overflows
+            # (inf where float32 overflows)
+            return _row_major((np.sqrt(out) if root else out).astype(x.dtype, copy=False))
 
     def var_rule(self):
         """PyTorch's var_backward: 2 / (N - correction) * g * (x - mean). Reducing every dim by default with
@@ -319,7 +326,7 @@ class _Spread:
             moved = np.moveaxis(infinite, axes, tuple(range(x.ndim - len(axes), x.ndim)))
             early = moved.reshape(moved.shape[:x.ndim - len(axes)] + (n,))[..., :-1].any(axis=-1)
             out = np.where(early.reshape(out.shape), np.array(np.nan, dtype=x.dtype), out)
-        return out
+        return _row_major(out)
 
 
 @op
@@ -430,7 +437,7 @@ def prod(input: Tensor, dim=_NO_DIM, keepdim: bool = False, *, dtype=None, axis=
     axes = normalize_dims("prod", dim, x.ndim)
     if x.dtype.kind in "biu":
         acc = np.int64 if dtype is None else x.dtype
-        return _wrap(np.asarray(x.prod(axis=axes, keepdims=keepdim, dtype=acc)))
+        return _wrap(_row_major(np.asarray(x.prod(axis=axes, keepdims=keepdim, dtype=acc))))
     if x.dtype == np.float16:
         out = _half_prod(x, axes, keepdim)
     else:
@@ -452,7 +459,7 @@ def prod(input: Tensor, dim=_NO_DIM, keepdim: bool = False, *, dtype=None, axis=
             return xp.zeros_like(x)
         return g * _products_of_the_others(xp, x, axes)
 
-    return record(out, (input,), prod_rule, "ProdBackward0" if dim is None else "ProdBackward1")
+    return record(_row_major(out), (input,), prod_rule, "ProdBackward0" if dim is None else "ProdBackward1")
 
 
 _HALF_LANES = 16  # Vectorized<Half>::size() of PyTorch 2.13's CPU build (measured: blocks of 4 x 16 values)
@@ -559,7 +566,7 @@ def _spread_over_ties(name, input, out, axes, keepdim, nan_ties):
             ties = _ties(x, out, False)
             return g * ties / ties.sum(axis=axes, keepdims=True)
 
-    return record(out, (input,), ties_rule, name)
+    return record(_row_major(out), (input,), ties_rule, name)
 
 
 def _select_along(op, input, dim, keepdim, pick, cls, name):
@@ -866,7 +873,7 @@ def cumsum(input: Tensor, dim=None, *, dtype=None, axis=None) -> Tensor:
     if x.ndim == 0:
         return _scalar_scan(input, x, dtype, "CumsumBackward0")
     if x.dtype.kind in "biu":
-        return _wrap(np.cumsum(x, axis=d, dtype=np.int64 if dtype is None else x.dtype))
+        return _wrap(_row_major(np.cumsum(x, axis=d, dtype=np.int64 if dtype is None else x.dtype)))
 
     def cumsum_rule(xp, g, out, x):
         return _reverse_cumsum(xp, g, d)
@@ -874,7 +881,7 @@ def cumsum(input: Tensor, dim=None, *, dtype=None, axis=None) -> Tensor:
     with np.errstate(over="ignore"):
         out = np.cumsum(x, axis=d, dtype=_scan_accumulator(x.dtype)).astype(x.dtype, copy=False)
     out += 0.0  # NOTE: PyTorch's running sum starts from +0.0, so a -0.0 prefix sums to +0.0 (numpy keeps -0.0)
-    return record(out, (input,), cumsum_rule, "CumsumBackward0")
+    return record(_row_major(out), (input,), cumsum_rule, "CumsumBackward0")
 
 
 def _scalar_scan(input, x, dtype, name):
@@ -897,7 +904,7 @@ def cumprod(input: Tensor, dim=None, *, dtype=None, axis=None) -> Tensor:
     if x.ndim == 0:
         return _scalar_scan(input, x, dtype, "CumprodBackward0")
     if x.dtype.kind in "biu":
-        return _wrap(np.cumprod(x, axis=d, dtype=np.int64 if dtype is None else x.dtype))
+        return _wrap(_row_major(np.cumprod(x, axis=d, dtype=np.int64 if dtype is None else x.dtype)))
 
     def cumprod_rule(xp, g, out, x):
         if x.shape[d] == 1:  # as PyTorch's cumprod_backward: a scan of one element passes g through (no g*x/x)
@@ -913,7 +920,7 @@ def cumprod(input: Tensor, dim=None, *, dtype=None, axis=None) -> Tensor:
     # zeros (5e-324 is not one in float64, though it is 0 in float32) decide the formula
     if given.__class__ is Tensor and given._data.dtype.kind == "f" and given._data.shape == x.shape:
         input = given
-    return record(out, (input,), cumprod_rule, "CumprodBackward0")
+    return record(_row_major(out), (input,), cumprod_rule, "CumprodBackward0")
 
 
 def _cumprod_backward_grad(xp, need, gg, out, g, x, *, dim):
@@ -1008,7 +1015,8 @@ def norm(input: Tensor, p="fro", dim=None, keepdim: bool = False, out=None, dtyp
         with np.errstate(over="ignore", under="ignore"):
             out = np.sqrt((x * x).sum(axis=axes, keepdims=keepdim))
         out = _rescaled_where_out_of_range(out, x, axes, keepdim, 2)
-        return record(np.asarray(out, dtype=result_dtype), (input,), _norm_rule(_norm2_grad, shape, axes, p), _NORM)
+        return record(_row_major(np.asarray(out, dtype=result_dtype)), (input,),
+                      _norm_rule(_norm2_grad, shape, axes, p), _NORM)
     ax = np.abs(x)
     if p == 1:
         out = ax.sum(axis=axes, keepdims=keepdim)
@@ -1018,8 +1026,8 @@ def norm(input: Tensor, p="fro", dim=None, keepdim: bool = False, out=None, dtyp
         out = (ax.max if p > 0 else ax.min)(axis=axes, keepdims=keepdim)
         rule = _norm_inf_grad
     elif p == 0:  # the count of nonzero elements: PyTorch records it but its gradient is None
-        return record(np.asarray((x != 0).sum(axis=axes, keepdims=keepdim), dtype=result_dtype), (input,),
-                      _no_gradient, _NORM)
+        return record(_row_major(np.asarray((x != 0).sum(axis=axes, keepdims=keepdim), dtype=result_dtype)),
+                      (input,), _no_gradient, _NORM)
     else:
         if p < 0:
             _check_nonempty("norm", x, axes, None)
@@ -1028,7 +1036,7 @@ def norm(input: Tensor, p="fro", dim=None, keepdim: bool = False, out=None, dtyp
         if p > 0:
             out = _rescaled_where_out_of_range(out, x, axes, keepdim, p)
         rule = _normp_grad
-    return record(np.asarray(out, dtype=result_dtype), (input,), _norm_rule(rule, shape, axes, p), _NORM)
+    return record(_row_major(np.asarray(out, dtype=result_dtype)), (input,), _norm_rule(rule, shape, axes, p), _NORM)
 
 
 _NORM = "LinalgVectorNormBackward0"  # PyTorch's Tensor.norm is linalg.vector_norm
@@ -1119,7 +1127,7 @@ def _logical(op, input, dim, keepdim, reduce):
     else:
         axes = None if dim is None else normalize_dims(op, dim, x.ndim)
         out = np.asarray(reduce(x, axis=axes, keepdims=keepdim))
-    return _wrap(out.astype(np.uint8) if x.dtype == np.uint8 else out)
+    return _wrap(_row_major(out.astype(np.uint8) if x.dtype == np.uint8 else out))
 
 
 @op
@@ -1158,4 +1166,4 @@ def count_nonzero(input: Tensor, dim=None) -> Tensor:
     """
     x = input._data
     axes = None if dim is None else normalize_dims("count_nonzero", dim, x.ndim)
-    return _wrap(np.asarray(np.count_nonzero(x, axis=axes), dtype=np.int64))
+    return _wrap(_row_major(np.asarray(np.count_nonzero(x, axis=axes), dtype=np.int64)))

@@ -12,7 +12,7 @@ import builtins
 import numpy as np
 
 from ..autograd.declare import Tensor, check_dim, inplace, is_grad_enabled, op, record, wrap
-from ..autograd.inplace import unmark_multi_output
+from ..autograd.inplace import unsafe_pieces
 from . import copy as C
 from . import elementwise as E
 from . import index as I
@@ -30,10 +30,10 @@ def _tensor(op_name, x, what="input"):
 
 
 def _write_at(op_name, input, positions, src, name, accumulate=False):
-    """A new contiguous tensor: ``input`` with the elements at flat ``positions`` (an array shaped as the view)
-    replaced by ``src`` (with ``accumulate``, increased by it, one addition after another). Its node ``name`` is
-    PyTorch's; the gradient of input is g with the written positions zeroed (all of g when accumulating), src's is g
-    at the positions."""
+    """A new tensor laid out as ``input.clone()``: ``input`` with the elements at flat ``positions`` (an array
+    shaped as the view) replaced by ``src`` (with ``accumulate``, increased by it, one addition after another). Its
+    node ``name`` is PyTorch's; the gradient of input is g with the written positions zeroed (all of g when
+    accumulating), src's is g at the positions."""
     _tensor(op_name, src, "src")
     if tuple(src.shape) != positions.shape:
         raise RuntimeError(f"{op_name}: expected src to have a size equal to the slice of self. src size = "
@@ -41,17 +41,20 @@ def _write_at(op_name, input, positions, src, name, accumulate=False):
     if src._data.dtype != input._data.dtype:  # as PyTorch: src is copied in, cast to input's dtype
         src = src.to(input.dtype)
     flat = positions.reshape(-1)
-    out = np.array(input._data, order="C")  # PyTorch's result is a new contiguous tensor, never a view of input
+    out = C._copy_like(input._data)  # PyTorch's input.clone() (preserve_format), never a view of input
+    # the positions are row-major; the copy may be laid out otherwise (a 0-d one is viewed as one element)
+    target, where = (out.reshape(1), flat) if out.ndim == 0 else (out, np.unravel_index(flat, out.shape))
     if accumulate:
-        np.add.at(out.reshape(-1), flat, src._data.reshape(-1))
+        np.add.at(target, where, src._data.reshape(-1))
     else:
-        out.reshape(-1)[flat] = src._data.reshape(-1)
+        target[where] = src._data.reshape(-1)
     if out.dtype.kind != "f":
         return wrap(out)
     written = None
     if not accumulate:
-        written = np.zeros(out.shape, dtype=bool)
-        written.reshape(-1)[flat] = True
+        written = np.zeros(target.shape, dtype=bool)
+        written[where] = True
+        written = written.reshape(out.shape)
     s_shape = tuple(src.shape)
 
     def rule(xp, need, g, out, x, s):
@@ -415,33 +418,38 @@ def narrow_copy(input: Tensor, dim: int, start: int, length: int) -> Tensor:
 
 @op
 def unsafe_chunk(input: Tensor, chunks: int, dim: int = 0):
-    """unsafe_chunk(input, chunks, dim=0): ``chunk`` (PyTorch's form without view checks; the same here).
+    """unsafe_chunk(input, chunks, dim=0): ``chunk``, its pieces new tensors to autograd (see ``unsafe_split``).
 
     >>> import tapegrad as tg
     >>> len(tg.unsafe_chunk(tg.arange(4), 2))
     2
     """
     out = _tensor("unsafe_chunk", input).chunk(chunks, dim)
-    unmark_multi_output(out)  # PyTorch's unsafe forms let their outputs be written in place
+    unsafe_pieces(out, "UnsafeSplitBackward0")  # (PyTorch's unsafe_chunk is its unsafe_split)
     return out
 
 
 @op
 def unsafe_split(input: Tensor, split_size, dim: int = 0):
-    """unsafe_split(input, split_size, dim=0): ``split`` (without view checks in PyTorch; the same here).
+    """unsafe_split(input, split_size, dim=0): ``split``, its pieces new tensors to autograd.
+
+    The pieces share ``input``'s memory, as PyTorch's: an in-place write into a piece (allowed under grad mode,
+    also of a leaf) is recorded on the piece alone, so ``input``'s gradient ignores it, and moves only the
+    piece's version.
 
     >>> import tapegrad as tg
     >>> [t.tolist() for t in tg.unsafe_split(tg.arange(3), 2)]
     [[0, 1], [2]]
     """
     out = _tensor("unsafe_split", input).split(split_size, dim)
-    unmark_multi_output(out)
+    unsafe_pieces(out, "UnsafeSplitBackward0")
     return out
 
 
 @op
 def unsafe_split_with_sizes(input: Tensor, split_sizes, dim: int = 0):
-    """unsafe_split_with_sizes(input, split_sizes, dim=0): ``split_with_sizes``.
+    """unsafe_split_with_sizes(input, split_sizes, dim=0): ``split_with_sizes``, its pieces new tensors to autograd
+    (see ``unsafe_split``).
 
     >>> import tapegrad as tg
     >>> [t.tolist() for t in tg.unsafe_split_with_sizes(tg.arange(3), [1, 2])]
@@ -450,7 +458,7 @@ def unsafe_split_with_sizes(input: Tensor, split_sizes, dim: int = 0):
     from .combine import split_with_sizes
 
     out = split_with_sizes(input, split_sizes, dim)
-    unmark_multi_output(out)
+    unsafe_pieces(out, "UnsafeSplitWithSizesBackward0")
     return out
 
 
