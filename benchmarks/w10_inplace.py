@@ -41,8 +41,8 @@ CASES = [
     ("p.fill_(0.5)", lambda p, q, r: p.fill_(0.5), lambda a, b, c: a.fill(0.5)),
     ("p.clamp_(-0.5, 0.5)", lambda p, q, r: p.clamp_(-0.5, 0.5), lambda a, b, c: np.clip(a, -0.5, 0.5, out=a)),
     ("p.clamp_(min=0)", lambda p, q, r: p.clamp_(min=0), lambda a, b, c: np.maximum(a, 0, out=a)),
-    ("p.addcmul_(q, r, value=1e-4)", lambda p, q, r: p.addcmul_(q, r, value=1e-4),
-     lambda a, b, c: np.add(a, np.multiply(b * _f(1e-4), c), out=a)),
+    ("p.addcmul_(q, r, value=1e-4)", lambda p, q, r: p.addcmul_(q, r, value=1e-4),  # (one fma, in float64)
+     lambda a, b, c: np.copyto(a, np.add(np.multiply(b * _f(1e-4), c, dtype=np.float64), a), casting="unsafe")),
     ("p.addcdiv_(q, r, value=-1e-4)", lambda p, q, r: p.addcdiv_(q, r, value=-1e-4),
      lambda a, b, c: np.add(a, np.divide(b * _f(-1e-4), c), out=a)),
     ("p.lerp_(q, 0.1)", lambda p, q, r: p.lerp_(q, 0.1),  # (p + 0.1 (q - p) as one fma, in float64)
