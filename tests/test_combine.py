@@ -862,6 +862,8 @@ _FINITE32 = st.floats(width=32, allow_nan=False, allow_infinity=False)
 @example("float32", [(0.0, -1e-30, 1e-30)], 1)  # the exact product, -1e-60, rounds to -0.0: the sum is -0.0
 @example("float64", [(1.0, 1 + 2.0 ** -30, 1 + 2.0 ** -30)], 1)
 @example("float16", [(1.0, 1 + 2.0 ** -6, 1 + 2.0 ** -6)], 0.3)  # value * tensor1 in float32 (opmath)
+# the exact sum is just below a float32 subnormal midpoint that float64 rounds it to (double rounding: up)
+@example("float32", [(2.0 ** -130 + 2.0 ** -149, (1 + 2.0 ** -23) * 2.0 ** -75, (1 - 2.0 ** -23) * 2.0 ** -75)], 1)
 def test_addcmul_is_one_fused_multiply_add_as_pytorchs_kernel(dtype, triples, value):
     """PyTorch's addcmul kernel computes ``self + value * t1 * t2`` as compiled, ``fma(value * t1, t2, self)``
     (value * t1 rounded first; float16 in float32, rounded once more at the end): where the product overflows but
