@@ -23,21 +23,24 @@ def fma(x, y, z, out=None):
     return rounded_once(np.multiply(x, y, dtype=np.float64), z, np.result_type(x, y, z), out)
 
 
-# float64's bits below a float32 (float16) midpoint's last: all zero in every midpoint of the dtype, normal or not
+# float64's bits below half the dtype's last place (float32, float16): all zero in each of its midpoints (below
+# its normal range too, where the midpoints lie further up, at 2 ** -150 or 2 ** -25)
 _BELOW_MIDPOINT = {np.dtype(np.float32): (1 << 28) - 1, np.dtype(np.float16): (1 << 41) - 1}
 
 
 def rounded_once(a, b, dtype, out=None):
     """a + b for float64 arrays rounded once to ``dtype`` (float32 or float16), into ``out`` if given: the float64
     sum, whose rounding to the dtype is the exact sum's wherever it is not a midpoint of the dtype (rounding is
-    monotonic, and the dtype's numbers and midpoints are float64 numbers); where some element might be one (its
-    low bits zero: also exact values, zeros, infinities), the sum rounded to odd there (``sum_to_odd``). Two
-    integer passes more than the plain sum instead of ``sum_to_odd``'s dozen."""
+    monotonic, and the dtype's numbers and midpoints are float64 numbers); the sums whose low bits are zero (the
+    dtype's numbers, its midpoints, zeros) are summed again rounded to odd (``sum_to_odd``). Two integer passes
+    more than the plain sum where no sum is that short, as most are not."""
     with np.errstate(over="ignore", invalid="ignore"):
         s = np.asarray(np.add(a, b))
     low = s.view(np.int64) & _BELOW_MIDPOINT[np.dtype(dtype)]
     if np.count_nonzero(low) != low.size:  # (count_nonzero: a third of ndarray.all's time)
-        s = np.where(low == 0, sum_to_odd(a, b), s)
+        short = np.flatnonzero(low == 0)
+        a, b = np.broadcast_arrays(a, b)
+        s.flat[short] = sum_to_odd(a.flat[short], b.flat[short])
     if out is None:
         return s.astype(dtype)
     np.copyto(out, s, casting="same_kind")
