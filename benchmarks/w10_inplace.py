@@ -10,7 +10,7 @@ of the per-round differences. ``p -= lr * p.grad`` (two operators) is W2u, in W2
 import numpy as np
 from harness import Outcome, Row, Stats, Target, interleave
 
-from tapegrad.ops._fused import sum_to_odd  # (numpy only: addcmul_'s reference write rounds as the op does)
+from tapegrad.ops._fused import add_rounded_once  # (numpy only: addcmul_'s reference rounds as the op does)
 
 NAME = "W10"
 TITLE = "in-place ops under no_grad, above the numpy call that does the same write"
@@ -58,16 +58,9 @@ CASES = [
 
 
 def _fma_write(x, y, a):
-    """a = x * y + a rounded once (float32 arrays), as ops._fused.rounded_once computes it: the sum of the exact
-    product in float64, rounded by the copy, those sums whose low 28 bits are zero (float32 numbers and midpoints,
-    a few once the values near 0 have drifted) summed again rounded to odd (the numpy-only helper itself)."""
-    s = np.add(np.multiply(x, y, dtype=np.float64), a)
-    low = s.view(np.int64) & ((1 << 28) - 1)
-    if np.count_nonzero(low) != low.size:
-        short = np.flatnonzero(low == 0)
-        p, q = np.broadcast_arrays(np.multiply(x, y, dtype=np.float64), a)
-        s.flat[short] = sum_to_odd(p.flat[short], q.flat[short])
-    np.copyto(a, s, casting="same_kind")
+    """a = x * y + a rounded once (float32 arrays): the sum of the exact product in float64, rounded once to float32
+    by the numpy-only helper ops._fused.add_rounded_once (float64's rounding, exact only where it may differ)."""
+    np.copyto(a, add_rounded_once(np.multiply(x, y, dtype=np.float64), a, np.float32))
 
 
 def _augmented_add(p, q, r):

@@ -2,48 +2,38 @@
 
 ``fma`` takes any float dtype (float32 and float16 in float64, where their products are exact); ``fma64``
 emulates float64's with error-free transformations; ``sum_to_odd`` is a float64 sum that a later rounding to
-float32 or float16 rounds once, ``rounded_once`` that sum rounded (the float64 sum where no midpoint shows).
-Used by addcmul, lerp, logaddexp2, cross, the LU updates and interpolate's sums.
+float32 or float16 rounds once. Used by addcmul, lerp, logaddexp2, cross, the LU updates and interpolate's
+sums.
 """
 
 import numpy as np
 
 
-def fma(x, y, z, out=None):
+def fma(x, y, z):
     """``x * y + z`` rounded once, as the fused multiply-adds of PyTorch's compiled kernels: float32 and float16
-    in float64, where their product is exact, and the sum rounded once to the dtype (``rounded_once``); float64 by
-    Dekker's product and Knuth's sum. With ``out``, the result is written there (a float32 one straight from the
-    float64 sum)."""
+    in float64, where their product is exact, summed rounded to odd so that the rounding to the dtype is the only
+    one; float64 by Dekker's product and Knuth's sum."""
     if x.dtype == np.float64 or y.dtype == np.float64 or z.dtype == np.float64:
-        result = fma64(x, y, z)
-        if out is None:
-            return result
-        np.copyto(out, result)
-        return out
-    return rounded_once(np.multiply(x, y, dtype=np.float64), z, np.result_type(x, y, z), out)
+        return fma64(x, y, z)
+    return add_rounded_once(np.multiply(x, y, dtype=np.float64), z, np.result_type(x, y, z))
 
 
-# float64's bits below half the dtype's last place (float32, float16): all zero in each of its midpoints (below
-# its normal range too, where the midpoints lie further up, at 2 ** -150 or 2 ** -25)
-_BELOW_MIDPOINT = {np.dtype(np.float32): (1 << 28) - 1, np.dtype(np.float16): (1 << 41) - 1}
-
-
-def rounded_once(a, b, dtype, out=None):
-    """a + b for float64 arrays rounded once to ``dtype`` (float32 or float16), into ``out`` if given: the float64
-    sum, whose rounding to the dtype is the exact sum's wherever it is not a midpoint of the dtype (rounding is
-    monotonic, and the dtype's numbers and midpoints are float64 numbers); the sums whose low bits are zero (the
-    dtype's numbers, its midpoints, zeros) are summed again rounded to odd (``sum_to_odd``). Two integer passes
-    more than the plain sum where no sum is that short, as most are not."""
+def add_rounded_once(a, b, dtype):
+    """a + b of float64 arrays (or numbers) rounded once to float32 or float16: ``sum_to_odd(a, b).astype(dtype)``,
+    computed as the plain float64 sum and its rounding, with the exact sum taken only where the two can differ.
+    They differ only where the float64 sum lands exactly halfway between two neighbours in ``dtype`` (the first
+    rounding can make a tie the exact sum was not) or in ``dtype``'s subnormal range (where that halfway point moves):
+    elsewhere the exact sum and its float64 rounding lie on the same side of every halfway point, a float64 value."""
+    a, b = np.broadcast_arrays(np.asarray(a, np.float64), np.asarray(b, np.float64))
     with np.errstate(over="ignore", invalid="ignore"):
-        s = np.asarray(np.add(a, b))
-    low = s.view(np.int64) & _BELOW_MIDPOINT[np.dtype(dtype)]
-    if np.count_nonzero(low) != low.size:  # (count_nonzero: a third of ndarray.all's time)
-        short = np.flatnonzero(low == 0)
-        a, b = np.broadcast_arrays(a, b)
-        s.flat[short] = sum_to_odd(a.flat[short], b.flat[short])
-    if out is None:
-        return s.astype(dtype)
-    np.copyto(out, s, casting="same_kind")
+        s = a + b
+        out = np.asarray(s.astype(dtype))
+        info = np.finfo(dtype)
+        low = 52 - info.nmant  # float64's bits below dtype's last one
+        halfway = (s.view(np.int64) & ((1 << low) - 1)) == 1 << (low - 1)
+        suspect = halfway | (np.abs(s) < float(info.smallest_normal))
+        if suspect.any():
+            out[suspect] = sum_to_odd(a[suspect], b[suspect]).astype(dtype)
     return out
 
 
