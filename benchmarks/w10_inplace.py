@@ -10,6 +10,8 @@ of the per-round differences. ``p -= lr * p.grad`` (two operators) is W2u, in W2
 import numpy as np
 from harness import Outcome, Row, Stats, Target, interleave
 
+from tapegrad.ops._fused import add_rounded_once  # (numpy only: addcmul_'s reference rounds as the op does)
+
 NAME = "W10"
 TITLE = "in-place ops under no_grad, above the numpy call that does the same write"
 SHAPE = (200, 27)
@@ -41,8 +43,8 @@ CASES = [
     ("p.fill_(0.5)", lambda p, q, r: p.fill_(0.5), lambda a, b, c: a.fill(0.5)),
     ("p.clamp_(-0.5, 0.5)", lambda p, q, r: p.clamp_(-0.5, 0.5), lambda a, b, c: np.clip(a, -0.5, 0.5, out=a)),
     ("p.clamp_(min=0)", lambda p, q, r: p.clamp_(min=0), lambda a, b, c: np.maximum(a, 0, out=a)),
-    ("p.addcmul_(q, r, value=1e-4)", lambda p, q, r: p.addcmul_(q, r, value=1e-4),
-     lambda a, b, c: np.add(a, np.multiply(b * _f(1e-4), c), out=a)),
+    ("p.addcmul_(q, r, value=1e-4)", lambda p, q, r: p.addcmul_(q, r, value=1e-4),  # (one fma: _fma_write)
+     lambda a, b, c: _fma_write(b * _f(1e-4), c, a)),
     ("p.addcdiv_(q, r, value=-1e-4)", lambda p, q, r: p.addcdiv_(q, r, value=-1e-4),
      lambda a, b, c: np.add(a, np.divide(b * _f(-1e-4), c), out=a)),
     ("p.lerp_(q, 0.1)", lambda p, q, r: p.lerp_(q, 0.1),  # (p + 0.1 (q - p) as one fma, in float64)
@@ -53,6 +55,12 @@ CASES = [
     ("p.neg_()", lambda p, q, r: p.neg_(), lambda a, b, c: np.negative(a, out=a)),
     ("p.relu_()", lambda p, q, r: p.relu_(), lambda a, b, c: np.maximum(a, 0, out=a)),
 ]
+
+
+def _fma_write(x, y, a):
+    """a = x * y + a rounded once (float32 arrays): the sum of the exact product in float64, rounded once to float32
+    by the numpy-only helper ops._fused.add_rounded_once (float64's rounding, exact only where it may differ)."""
+    np.copyto(a, add_rounded_once(np.multiply(x, y, dtype=np.float64), a, np.float32))
 
 
 def _augmented_add(p, q, r):

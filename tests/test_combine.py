@@ -836,6 +836,81 @@ def test_float16_addc_computes_in_float32_as_pytorch(op):
     np.testing.assert_array_equal(got, want)
 
 
+# ---------------------------------------------------------------------- addcmul: one fused multiply-add
+def _rounded_once(exact, inexact, dtype):
+    """The exact ``Fraction`` rounded to nearest even in ``dtype``; ``inexact`` is the plain float computation,
+    whose sign an exact zero takes (IEEE's: -0.0 only for -0.0 + -0.0)."""
+    t = np.dtype(dtype).type
+    if exact == 0:
+        return t(inexact)
+    near = t(float(exact))
+    cands = [np.nextafter(near, t(-np.inf)), near, np.nextafter(near, t(np.inf))]
+    bits = {2: np.int16, 4: np.int32, 8: np.int64}[np.dtype(dtype).itemsize]
+    return min(cands, key=lambda c: (abs(Fraction(float(c)) - exact) if np.isfinite(c) else math.inf,
+                                     int(np.array(c).view(bits)) & 1))
+
+
+_FINITE32 = st.floats(width=32, allow_nan=False, allow_infinity=False)
+
+
+@settings(deadline=None)
+@given(st.sampled_from(["float16", "float32", "float64"]), st.lists(st.tuples(_FINITE32, _FINITE32, _FINITE32),
+                                                                    min_size=1, max_size=20),
+       st.sampled_from([1, 0.5, -1.9, 1e-4]))
+@example("float32", [(-3e38, -3e38, -1.9)], 1)  # the product overflows, the fused sum does not: 2.7e38
+@example("float32", [(-1e30, 1e30, -1.9)] * 17, -1.9)  # PyTorch's last bits: -9.0000001e+29, not -8.9999994e+29
+@example("float32", [(0.0, -1e-30, 1e-30)], 1)  # the exact product, -1e-60, rounds to -0.0: the sum is -0.0
+@example("float64", [(1.0, 1 + 2.0 ** -30, 1 + 2.0 ** -30)], 1)
+@example("float16", [(1.0, 1 + 2.0 ** -6, 1 + 2.0 ** -6)], 0.3)  # value * tensor1 in float32 (opmath)
+# the exact sum is just below a float32 subnormal midpoint that float64 rounds it to (double rounding: up)
+@example("float32", [(2.0 ** -130 + 2.0 ** -149, (1 + 2.0 ** -23) * 2.0 ** -75, (1 - 2.0 ** -23) * 2.0 ** -75)], 1)
+def test_addcmul_is_one_fused_multiply_add_as_pytorchs_kernel(dtype, triples, value):
+    """PyTorch's addcmul kernel computes ``self + value * t1 * t2`` as compiled, ``fma(value * t1, t2, self)``
+    (value * t1 rounded first; float16 in float32, rounded once more at the end): where the product overflows but
+    the sum does not, the sum; elsewhere the last bits of one rounding. The plain write (``addcmul_`` under no_grad)
+    computes the same, bit for bit."""
+    with np.errstate(over="ignore"):
+        x, t1, t2 = (np.array(v, dtype) for v in zip(*triples))
+    opmath = np.float32 if dtype == "float16" else np.dtype(dtype).type
+    with np.errstate(over="ignore", invalid="ignore"):
+        scaled = t1.astype(opmath) * opmath(value)
+        plain = x.astype(opmath) + scaled * t2.astype(opmath)
+    want = []
+    for xi, si, ti, pi in zip(x, scaled, t2, plain):
+        if not (np.isfinite(xi) and np.isfinite(si) and np.isfinite(ti)):
+            want.append(pi)
+            continue
+        once = _rounded_once(Fraction(float(si)) * Fraction(float(ti)) + Fraction(float(xi)), pi, opmath)
+        want.append(once)
+    want = np.array(want, opmath).astype(dtype)
+    got = tg.addcmul(tg.tensor(x), tg.tensor(t1), tg.tensor(t2), value=value).numpy()
+    np.testing.assert_array_equal(got, want)
+    assert np.array_equal(np.signbit(got), np.signbit(want))
+    written = tg.tensor(x)
+    with tg.no_grad():
+        written.addcmul_(tg.tensor(t1), tg.tensor(t2), value=value)
+    assert written.numpy().tobytes() == got.tobytes()
+
+
+@pytest.mark.parametrize("dtype", ["float16", "float32", "float64"])
+@pytest.mark.parametrize("value", [1, 0.3])
+def test_addcmul_matches_pytorch_bit_for_bit(dtype, value):
+    torch = pytest.importorskip("torch")
+    rng = np.random.default_rng(5)
+    a, b, c = (rng.standard_normal(37).astype(dtype) * s for s in (1, 1e-3, 30))
+    big = 6e4 if dtype == "float16" else 3e38
+    a[:6], b[:6], c[:6] = [-big, 0, 1e-3, 1, -1, 0], [-big, -1e-4, 1e-3, 1e-3, big, 0], [-1.9, 1e-4, -1e-3, 0, 2, -2]
+    for m in (tg, torch):
+        outs = [m.addcmul(m.tensor(a), m.tensor(b), m.tensor(c), value=value),
+                m.addcmul(m.tensor(a), m.tensor(b), m.tensor(c[0]), value=value)]  # a 0-d tensor2
+        with m.no_grad():
+            outs.append(m.tensor(a).addcmul_(m.tensor(b), m.tensor(c), value=value))
+        got = [o.numpy().tobytes() for o in outs]
+        if m is tg:
+            mine = got
+    assert mine == got
+
+
 # ---------------------------------------------------------------------- quantile of a 0-d tensor
 # PyTorch's quantile_output_shape (aten/src/ATen/native/Sorting.cpp): with a dim, keepdim keeps the input's dims
 # with the reduced one set to 1 only when input.dim() > 0; a 0-d input keeps no dim, keepdim or not

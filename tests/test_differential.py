@@ -3043,21 +3043,41 @@ def constant_slice(d):
     return bool(same.any())
 
 
+def constant_slice_rounding(d):
+    """A constant slice (``constant_slice``): its gradient anywhere; its value where var/std reduce every element
+    (a one-element result: PyTorch's std_var_all_cpu subtracts the input's mean rounded to its dtype, in its order
+    of summation, and sums the squares in float64: a constant 1e30 in float32 is off its mean by an ulp, 7.6e22,
+    whose squares give 5.8e45, inf in float32)."""
+    if not constant_slice(d):
+        return False
+    if d.kind in GRADS:
+        return True
+    dim = kw(d, "dim") if kw(d, "dim") is not None else arg(d, 1)
+    full = dim is None or isinstance(dim, bool) or reduced_count(d) == x0(d).numel()
+    return d.op.rsplit(".", 1)[-1] in ("var", "std") and full
+
+
 known_class(
-    "std-constant-slice-rounding", fam("std", "std_mean", "var", "var_mean", inplace=False), GRADS, constant_slice,
-    """
+    "std-constant-slice-rounding", fam("std", "std_mean", "var", "var_mean", inplace=False),
+    GRADS | {"value", "inf"}, constant_slice_rounding,
+    ("""
     x = torch.tensor([-0.45, -0.45, -0.45], requires_grad=True)
     torch.std(x, correction=0).backward()
     x.grad
-    """, "README: the std of a constant slice is exactly 0 here, and its gradient 0 (PyTorch's rule at std = 0); "
-         "PyTorch 2.13's float32 kernel subtracts a mean rounded in float32 (-1.35 / 3 is not -0.45), so its std is "
-         "2.98e-8 and its gradient that rounding's direction, -1/3 for each element", R, status="by-design")
+    """, """
+    torch.full((3, 2), 1e30).var(correction=0)
+    """), "README: the std of a constant slice is exactly 0 here, and its gradient 0 (PyTorch's rule at std = 0); "
+          "PyTorch 2.13's float32 kernel subtracts a mean rounded in float32 (-1.35 / 3 is not -0.45), so its std "
+          "is 2.98e-8 and its gradient that rounding's direction, -1/3 for each element; reducing every element "
+          "(std_var_all_cpu) its var of a constant 1e30 is inf (the squares of that rounding, 5.8e45, summed in "
+          "float64, are past float32's range)", R, status="by-design")
 
 
 def overflowing_partial_sums(d):
     """A sum whose finite terms of one sign add up beyond the dtype's range, beside terms of the other sign that do
-    too or an infinity of the other sign (3e38 + 3e38 - 3e38 - 3e38, or inf - 3e38 - 3e38 in float32): whether a
-    partial sum overflows, and so whether inf meets -inf (NaN), depends on the order of summation."""
+    too, an infinity of the other sign, or that bring the exact sum back into range (3e38 + 3e38 - 3e38 - 3e38,
+    inf - 3e38 - 3e38, or 3e38 + 3e38 - 3e38 in float32): whether a partial sum overflows, and so whether the sum
+    is inf or finite, or inf meets -inf (NaN), depends on the order of summation."""
     x = x0(d)
     if not isf(x) or x.numel() < 3:
         return False
@@ -3065,7 +3085,9 @@ def overflowing_partial_sums(d):
     finite = a[torch.isfinite(a)]
     big = torch.finfo(x.dtype).max
     up, down = float(finite.clamp(min=0).sum()) > big, float(finite.clamp(max=0).sum()) < -big
-    return (up and (down or bool((a == -math.inf).any()))) or (down and bool((a == math.inf).any()))
+    total = float(finite.sum())
+    return (up and (down or bool((a == -math.inf).any()) or total <= big)) or (
+        down and (bool((a == math.inf).any()) or total >= -big))
 
 
 known_class(
@@ -3078,8 +3100,23 @@ known_class(
     torch.tensor([-3e38] * 4 + [3e38] * 4 + [1.0] * 8).sum()
     """, "README: a float32 sum of huge terms of both signs (four -3e38 and four 3e38): numpy's pairwise order "
          "overflows both ways (inf - inf: nan), PyTorch's vectorized order one way (-inf); the exact sum, 8, is "
-         "neither; adaptive_avg_pool1d/2d/3d to size 1 (interpolate(mode='area') too) is that mean in both "
-         "libraries", R, status="by-design")
+         "neither; where only one sign's terms overflow (3e38 + 3e38 - 3e38), one order is inf, the other finite "
+         "(nansum: inf here, 3e38 in PyTorch); adaptive_avg_pool1d/2d/3d to size 1 (interpolate(mode='area') too) is "
+         "that mean in both libraries", R, status="by-design")
+
+
+known_class(
+    "var-grad-overflowing-mean", fam("var", "std", "var_mean", "std_mean", inplace=False),
+    {"grad-nan", "grad-inf", "grad-value"}, overflowing_partial_sums,
+    """
+    x = torch.tensor([-2.5, -2.5, -6e4, 1.5, 1.5, 1.0, inf, 1.0, -3e38, 1e30, -3e38, 1e5, -3e38, 1.0, 1e30],
+                     requires_grad=True)
+    x.var().backward()
+    x.grad
+    """, "README: var's and std's gradient, 2 / (N - correction) * grad * (x - x.mean()) (PyTorch's var_backward), "
+         "takes the mean as a float32 sum: where partial sums overflow (sum-overflowing-partial-sums) the order of "
+         "summation decides whether that mean is inf or nan (inf - inf), and so the whole gradient", R,
+    status="by-design")
 
 
 def zero_norm_grad(d):

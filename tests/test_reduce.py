@@ -1778,3 +1778,59 @@ def test_reductions_and_scans_of_a_permuted_input_are_row_major(name):
     assert [s for s, n in zip(out.stride(), out.shape) if n > 1] == [s for s, n in zip(want.stride(), want.shape)
                                                                      if n > 1]
     np.testing.assert_allclose(out.numpy(), want.numpy(), rtol=1e-6)
+
+
+def _running_product_in_lanes(values, lanes):
+    """PyTorch's order for a contiguous product: blocks of 4 vectors of ``lanes`` into 4 accumulators, combined
+    pairwise, then lane by lane, then the values left over one by one; each product rounded to the dtype."""
+    values = list(values)
+    t = values[0].dtype.type if values else np.float64
+    block, acc = 4 * lanes, t(1)
+    count = len(values) // block
+    with np.errstate(all="ignore"):
+        if count:
+            vec = list(values[:block])
+            for i in range(1, count):
+                vec = [t(v * w) for v, w in zip(vec, values[i * block:(i + 1) * block])]
+            quarters = [vec[k * lanes:(k + 1) * lanes] for k in range(4)]
+            vec = [t(t(a * b) * t(c * d)) for a, b, c, d in zip(*quarters)]
+            for v in vec:
+                acc = t(acc * v)
+        for v in values[count * block:]:
+            acc = t(acc * v)
+    return acc
+
+
+@given(st.sampled_from(["float32", "float64"]), st.integers(1, 70), st.data())
+@example("float64", 24, None)  # a 0 in the last lane, 1e300 * 1e300 in the first: inf * 0 is nan, not 0
+def test_float32_and_float64_prod_multiply_in_pytorchs_order(dtype, n, data):
+    """Where a partial product overflows or underflows, the order of multiplication decides (PyTorch's CPU
+    kernel: 4 accumulators of 8 float32 or 4 float64 lanes); elsewhere only the last bits."""
+    huge = 1e30 if dtype == "float32" else 1e300
+    if data is None:
+        x = np.full(n, 1.5, dtype)
+        x[[0, 4]], x[15] = huge, 0.0
+    else:
+        x = data.draw(hnp.arrays(dtype, n, elements=st.sampled_from([huge, -huge, 1 / huge, 0.0, 1.5, -0.5, 3.0])))
+    want = _running_product_in_lanes(x, 32 // np.dtype(dtype).itemsize)
+    got = tg.tensor(x).prod().numpy()
+    if data is None:
+        assert np.isnan(got)  # (numpy's product: 0)
+    np.testing.assert_array_equal(got, want)
+    np.testing.assert_array_equal(tg.tensor(x[None]).prod(1).numpy(), [want])
+    np.testing.assert_array_equal(tg.tensor(x[:, None]).prod(0).numpy(), [_running_product_in_lanes(x, 1 << 30)])
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+@pytest.mark.parametrize("shape", [(2, 70), (70, 3), (3, 5, 40), (1000,)])
+def test_prod_matches_pytorch_where_partial_products_leave_the_range(dtype, shape):
+    torch = pytest.importorskip("torch")
+    rng = np.random.default_rng(len(shape))
+    huge = 1e30 if dtype == "float32" else 1e300
+    x = rng.choice(np.array([1.5, -0.5, 3.0, -1.25], dtype), shape)
+    for i in range(0, x.size, 5):  # a few huge and tiny values, zeros: partial products overflow or underflow
+        x.flat[i] = [huge, -huge, 1 / huge, 0.0, huge, 1.0, 2.0][(i // 5) % 7]
+    for fn in [lambda t: t.prod()] + [lambda t, d=d: t.prod(d) for d in range(len(shape))]:
+        with np.errstate(all="ignore"):
+            got, want = fn(tg.tensor(x)).numpy(), fn(torch.from_numpy(x)).numpy()
+        np.testing.assert_array_equal(got, want)

@@ -438,8 +438,8 @@ def prod(input: Tensor, dim=_NO_DIM, keepdim: bool = False, *, dtype=None, axis=
     if x.dtype.kind in "biu":
         acc = np.int64 if dtype is None else x.dtype
         return _wrap(_row_major(np.asarray(x.prod(axis=axes, keepdims=keepdim, dtype=acc))))
-    if x.dtype == np.float16:
-        out = _half_prod(x, axes, keepdim)
+    if x.dtype == np.float16 or x.size and _partial_products_may_leave_range(x, axes):
+        out = _prod_in_order(x, axes, keepdim)
     else:
         out = np.asarray(x.prod(axis=axes, keepdims=keepdim))
     shape = None if keepdim else kept_shape(x.shape, axes)
@@ -462,32 +462,35 @@ def prod(input: Tensor, dim=_NO_DIM, keepdim: bool = False, *, dtype=None, axis=
     return record(_row_major(out), (input,), prod_rule, "ProdBackward0" if dim is None else "ProdBackward1")
 
 
-_HALF_LANES = 16  # Vectorized<Half>::size() of PyTorch 2.13's CPU build (measured: blocks of 4 x 16 values)
+_VECTOR_BYTES = 32  # Vectorized<T> of PyTorch 2.13's CPU build (AVX2): 16 float16, 8 float32, 4 float64 lanes
 
 
-def _half_prod(x, axes, keepdim):
-    """The product of float16 values over ``axes`` as PyTorch's CPU kernel (binary_kernel_reduce_vec in
-    aten/src/ATen/native/cpu/Reduce.h) computes it: in float16 itself, each product rounded to float16, so a running
-    product past 65504 is inf even where the whole product is not (numpy's float16 reduce keeps float32). Over the
-    innermost dim, blocks of 4 x 16 values multiply into 4 accumulators of 16 lanes, combined pairwise and then lane
-    by lane; the values left over multiply in one by one."""
+def _prod_in_order(x, axes, keepdim):
+    """The product over ``axes`` as PyTorch's CPU kernel (binary_kernel_reduce_vec in aten/src/ATen/native/cpu/
+    Reduce.h) computes it, each product rounded to the dtype (float16 in float16: a running product past 65504 is
+    inf even where the whole product is not; numpy's float16 reduce keeps float32), in its order: over the
+    innermost dim, blocks of 4 vectors multiply into 4 accumulators (of 16 float16, 8 float32 or 4 float64 lanes),
+    combined pairwise and then lane by lane; the values left over multiply in one by one. (Measured bit for bit;
+    PyTorch splits more than 32768 values among threads.) Where a partial product overflows or underflows, the
+    order decides: a float64 product with a 0 and 1e300 * 1e300 is nan there (inf * 0), 0 in numpy's order."""
+    lanes = _VECTOR_BYTES // x.dtype.itemsize
     rest = [a for a in range(x.ndim) if a not in axes]
-    n, block = _count(x.shape, axes), 4 * _HALF_LANES
+    n, block = _count(x.shape, axes), 4 * lanes
     y = np.transpose(x, rest + list(axes))
     y = y.reshape(y.shape[:len(rest)] + (n,))
     inner = list(axes) == list(range(x.ndim - len(axes), x.ndim))  # (contiguous: the reduced dims are the last)
     count = n // block if inner else 0
-    acc = np.ones(y.shape[:-1], np.float16)
+    acc = np.ones(y.shape[:-1], x.dtype)
     with np.errstate(over="ignore", under="ignore", invalid="ignore"):
         if count:
             blocks = y[..., :count * block].reshape(y.shape[:-1] + (count, block))
-            lanes = blocks[..., 0, :]
+            vectors = blocks[..., 0, :]
             for i in range(1, count):
-                lanes = lanes * blocks[..., i, :]
-            v = lanes.reshape(y.shape[:-1] + (4, _HALF_LANES))
+                vectors = vectors * blocks[..., i, :]
+            v = vectors.reshape(y.shape[:-1] + (4, lanes))
             v = (v[..., 0, :] * v[..., 1, :]) * (v[..., 2, :] * v[..., 3, :])
             total = v[..., 0]
-            for j in range(1, _HALF_LANES):
+            for j in range(1, lanes):
                 total = total * v[..., j]
             acc = acc * total
         for i in range(count * block, n):
@@ -495,6 +498,20 @@ def _half_prod(x, axes, keepdim):
     if keepdim:
         acc = acc.reshape(tuple(1 if a in axes else size for a, size in enumerate(x.shape)))
     return np.asarray(acc)
+
+
+def _partial_products_may_leave_range(x, axes):
+    """Whether a product of some of the values over ``axes`` (a partial product in some order) may overflow or
+    leave the normal range, or a value is not finite: only then does the order of multiplication decide more than
+    the last bits. |x| < 2 ** e (frexp's e), so every partial product is at most 2 ** (the sum of the positive
+    e's) and, zeros aside, at least 2 ** (the sum of e - 1 over the values below 1)."""
+    _, e = np.frexp(x)
+    info = np.finfo(x.dtype)
+    with np.errstate(invalid="ignore"):
+        up = np.where(e > 0, e, 0).sum(axis=axes)
+        down = np.where((e <= 0) & (x != 0), e - 1, 0).sum(axis=axes)
+        finite = np.isfinite(x).all()
+    return not (finite and up.max(initial=0) < info.maxexp and down.min(initial=0) >= info.minexp)
 
 
 def _prod_0d_rule(xp, g, out, x):
