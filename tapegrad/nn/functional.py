@@ -1921,8 +1921,9 @@ def binary_cross_entropy_with_logits(input: Tensor, target: Tensor, weight: Tens
     a, b = x._data, t._data
     w = None if weight is None else _data(op_name, weight)
     pw = None if pos_weight is None else _data(op_name, pos_weight)
-    sp = np.maximum(-a, 0) + np.log1p(np.exp(-np.abs(a)))  # NOTE: softplus(-x) = -logsigmoid(x), overflow-free
-    loss = (1 - b) * a + (sp if pw is None else (1 + (pw - 1) * b) * sp)
+    with np.errstate(over="ignore", invalid="ignore"):  # a product out of range is inf, as PyTorch's (no warning)
+        sp = np.maximum(-a, 0) + np.log1p(np.exp(-np.abs(a)))  # NOTE: softplus(-x) = -logsigmoid(x), overflow-free
+        loss = (1 - b) * a + (sp if pw is None else (1 + (pw - 1) * b) * sp)
     if w is not None:
         loss = loss * w
     n = loss.size
