@@ -141,6 +141,12 @@ def matmul(input: Tensor, other: Tensor) -> Tensor:
     if ka != kb:
         raise _inner_error("matmul", ad, bd, ka, kb)
     _check_not_bool("matmul", ad, bd)
+    if nda == ndb == 3 and bd.shape[0] == 1 != ad.shape[0] and b.requires_grad and not (
+            ad.shape[0] == 1 and a.requires_grad):
+        # PyTorch squeezes b's batch of one when b requires grad (_matmul_impl), then folds a into one matrix
+        # product below (gemm's signs of zero: one term keeps its product's sign)
+        b = b.squeeze(0)
+        bd, ndb = b._data, 2
     if ndb == 2 and nda > 2:
         # (..., m, k) @ (k, n) as one (N, k) @ (k, n) product: one BLAS call, and b's gradient is one product
         # too (no per-batch (k, n) gradients for the engine to sum).
