@@ -535,7 +535,7 @@ def apply_view(self: Tensor, name: str, view_op, *args, node=None) -> Tensor:
     if self._extra is not None and "multi_output" in self._extra:
         raise _multi_output_error(name, self._extra["multi_output"])
     base = self._base
-    if self._backward is None or base is not None and base._requires_grad and base._backward is None:
+    if self._backward is None or base is not None and base._backward is None:  # (self requires grad here)
         what = "a leaf tensor" if self._backward is None else "a view of a leaf tensor"
         raise RuntimeError(f"{name}: {what} that requires grad is being used in an in-place operation; wrap it in "
                            "`with tapegrad.no_grad():` or use the out-of-place form")
@@ -559,8 +559,10 @@ def _write_recorded(self, name, op, args, kwargs, cast_ok, overlapping=None):
         # which asks first whether self's dtype is differentiable (VariableTypeManual.cpp)
         raise _multi_output_error(name, self._extra["multi_output"])
     base = self if self._base is None else self._base
+    # PyTorch's check_inplace: the tensor written requires grad (a view keeps what it was made with, so a view of a
+    # base detached since is refused too) and it, or the base of a view, is a leaf (has no node)
     for t, what in ((self, "a leaf tensor"), (base, "a view of a leaf tensor")):
-        if t._requires_grad and t._backward is None:
+        if self._requires_grad and t._backward is None:
             new = op(self, *args, **kwargs)
             if not new._requires_grad:  # an op without a gradient (logical_not_, eq_): a plain write, as PyTorch
                 return _write_plain(self, name, new, cast_ok)
