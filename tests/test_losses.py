@@ -1008,6 +1008,21 @@ def test_cross_entropy_gradient_of_a_non_finite_upstream_gradient_is_pytorchs_co
     np.testing.assert_allclose(ours, grad(torch), rtol=1e-12, atol=0)  # (nan where PyTorch's is)
 
 
+def test_cross_entropy_of_all_ignored_targets_then_amin_has_pytorchs_gradient():
+    # the driver's program (seed 911397): the mean over no kept target is nan, amin's gradient of it nan (a numpy
+    # scalar into cross_entropy's rule), and the gradient at the ignored samples still 0
+    def grad(lib):
+        x = lib.tensor([[1.1, 0.05, 0.85, 2.6], [-0.7, 1.3, -0.45, 2.6]], dtype=lib.float64, requires_grad=True)
+        loss = lib.nn.functional.cross_entropy(x, lib.tensor([0, 0]), ignore_index=0, label_smoothing=1.0)
+        with np.errstate(all="ignore"):
+            (x.sum() + loss + lib.amin(loss, 0) * 1.25).backward()
+        return x.grad.tolist()
+
+    assert grad(tg) == [[1.0] * 4] * 2
+    torch = pytest.importorskip("torch")
+    assert grad(torch) == grad(tg)
+
+
 @given(x=st.lists(st.sampled_from([-3.0, -2.5, 0.0, 1.0, 2.0, 3e38, -3e38, 1e38, np.inf]), min_size=1, max_size=6),
        t=st.sampled_from([3e38, -3e38, 1.0, -2.5, 0.0]), g=st.sampled_from([-0.5, 2.0, 1e-3, 7.0]),
        reduction=st.sampled_from(["mean", "sum", "none"]), dtype=st.sampled_from(["float32", "float64", "float16"]))

@@ -2180,9 +2180,9 @@ def _cross_entropy_backward_grad(xp, need, gg, c, x, *, cdim, shift, index=None,
 
 def _cross_entropy_composite_backward(g, reduction, den, cdim, logp, index, keep, wt, eps=0.0, wc=None):
     """cross_entropy's input gradient as PyTorch's composite computes it, for an upstream gradient ``g`` that is
-    not finite (an array: first order): nll_loss's backward writes ``g`` times its factor at the kept targets only
-    (0 at the other classes and at ignored samples, where the fused ``c * (softmax * sum(q) - q)`` has inf * 0 =
-    nan), the smoothing term's (``masked_fill_`` of the ignored samples) is 0 at ignored samples, then
+    not finite (an array or a numpy scalar: first order): nll_loss's backward writes ``g`` times its factor at the
+    kept targets only (0 at the other classes and at ignored samples, where the fused ``c * (softmax * sum(q) - q)``
+    has inf * 0 = nan), the smoothing term's (``masked_fill_`` of the ignored samples) is 0 at ignored samples, then
     ``_log_softmax_backward_data``: ``grad - exp(logp) * grad.sum(class)``. ``wt``: the targets' class weights
     (None: 1), ``wc`` the class weights of the smoothing term."""
     shape = logp[index].shape
@@ -2265,7 +2265,7 @@ def cross_entropy(input: Tensor, target: Tensor, weight: Tensor | None = None, s
         c = dict(cdim=cdim, shift=shift, index=index, wi=f, logp=logp)
 
         def cross_entropy_rule(xp, g, out, x):
-            if g.__class__ is np.ndarray and not np.isfinite(g).all():
+            if not isinstance(g, Tensor) and not np.isfinite(g).all():  # (first order: an array or a numpy scalar)
                 return _cross_entropy_composite_backward(g, reduction, den, cdim, logp, index, keep,
                                                          None if w is None else w[t])
             g = g.reshape(spread_shape) if reduction == "none" else g * scale
@@ -2305,7 +2305,7 @@ def cross_entropy(input: Tensor, target: Tensor, weight: Tensor | None = None, s
     c = dict(cdim=cdim, shift=shift, q=q, logp=logp)
 
     def label_smoothing_rule(xp, g, out, x):
-        if g.__class__ is np.ndarray and not np.isfinite(g).all():
+        if not isinstance(g, Tensor) and not np.isfinite(g).all():  # (first order: an array or a numpy scalar)
             return _cross_entropy_composite_backward(g, reduction, den, cdim, logp, index, keep, w[t] if w is not None
                                                      else None, eps, None if w is None else wcb)
         return xp.cross_entropy_backward(_class_spread(g, reduction, cdim), x, **c)
