@@ -2512,13 +2512,16 @@ def negative_zero_in_input(d):
 
 
 known_class(
-    "mkl-gemm-adds-onto-input-zero", fam("addmm"), "signed-zero", negative_zero_in_input,
-    """
+    "mkl-gemm-adds-onto-input-zero", fam("addmm", "addmv"), "signed-zero", negative_zero_in_input, ("""
     v = torch.tensor([[0.0, 2.0], [-0.0, 1.5]])
     torch.addmm(v, v, v)[1, 0]
-    """, "README: addmm of an input holding -0.0 where the products are -0.0 too: an AMD EPYC's MKL gemm adds each "
-         "product onto the copied input (-0.0 + -0.0 + -0.0 = -0.0); the reference Intel CPU's, and tapegrad, sum "
-         "the products from +0.0 and add that to the input (+0.0). The value is the same (0 == -0.0)", COMBINE,
+    """, """
+    m = torch.tensor([[-3.0], [1.0]], dtype=torch.float64)
+    torch.addmv(torch.tensor([-0.0, 1.0], dtype=torch.float64), m, torch.tensor([0.0], dtype=torch.float64))[0]
+    """), "README: addmm (and addmv, MKL's gemv) of an input holding -0.0 where the products are -0.0 too: an AMD "
+          "EPYC's MKL gemm adds each product onto the copied input (-0.0 + -0.0 + -0.0 = -0.0); the reference Intel "
+          "CPU's, and tapegrad, sum the products from +0.0 and add that to the input (+0.0). The value is the same "
+          "(0 == -0.0)", COMBINE,
     status="by-design", host=mkl_gemm_adds_onto_input)
 
 def conv_bias(d):

@@ -692,6 +692,18 @@ VIEWS_OF_LEAVES_MADE_EARLIER = [
     "v1 = v0[:1]; v0.detach_(); v1.t_()",
     "a = v0 * 1; v1 = a[:1]; a.detach_(); v1.sin_()",  # (a base that became a leaf)
 ]
+# and the grad mode it was made in (CreationMeta::NO_GRAD_MODE, which its views inherit): a write with an operand that
+# requires grad is refused, whatever the base requires now
+VIEWS_MADE_UNDER_NO_GRAD = [
+    ("with torch.no_grad(): v1 = v0[:1]\nv0.detach_(); v1.add_(torch.ones(3, requires_grad=True))", True),
+    ("a = torch.zeros(2, 3)\nwith torch.no_grad(): v1 = a[:1]\nv1.add_(torch.ones(3, requires_grad=True))", True),
+    ("a = torch.zeros(2, 3)\nwith torch.no_grad(): v1 = a[:1]\nv1[0].mul_(torch.ones(3, requires_grad=True))", True),
+    ("a = torch.zeros(2, 3)\nwith torch.no_grad(): v1 = a[:1]\nv1[0] = torch.ones(3, requires_grad=True)", True),
+    ("a = torch.zeros(2, 3)\nwith torch.no_grad(): v1 = a[:1]\nv1.add_(torch.ones(3))", False),
+    ("a = torch.zeros(2, 3)\nwith torch.no_grad(): v1 = a.detach()\nv1.add_(torch.ones(3, requires_grad=True))",
+     False),
+    ("a = torch.zeros(2, 3, dtype=torch.int64)\nwith torch.no_grad(): v1 = a[:1]\nv1.add_(1)", False),
+]
 
 
 def _write_into_earlier_view(torch, code):
@@ -707,6 +719,22 @@ def test_a_view_made_before_its_base_stopped_requiring_grad_is_refused_as_pytorc
     assert _write_into_earlier_view(tg, code)
     torch = pytest.importorskip("torch")
     assert _write_into_earlier_view(torch, code)
+
+
+def _write_into_no_grad_view(torch, code):
+    try:
+        exec(code, {"torch": torch, "v0": torch.zeros(2, 3, requires_grad=True)})
+    except RuntimeError as error:
+        assert "created in no_grad mode" in str(error)
+        return True
+    return False
+
+
+@pytest.mark.parametrize("code, refused", VIEWS_MADE_UNDER_NO_GRAD)
+def test_a_view_made_under_no_grad_keeps_its_mode_as_pytorch(code, refused):
+    assert _write_into_no_grad_view(tg, code) is refused
+    torch = pytest.importorskip("torch")
+    assert _write_into_no_grad_view(torch, code) is refused
 
 
 def test_view_as_a_dtype_shares_memory_and_versions_without_a_gradient():

@@ -568,9 +568,9 @@ def _write_recorded(self, name, op, args, kwargs, cast_ok, overlapping=None):
                 return _write_plain(self, name, new, cast_ok)
             raise RuntimeError(f"{name}: {what} that requires grad is being used in an in-place operation; wrap "
                                "it in `with tapegrad.no_grad():` (as optimizers do) or use the out-of-place form")
-    if base._requires_grad and not self._requires_grad:
-        # a view taken under no_grad of a tensor that requires grad: its graph does not lead to the base, so the
-        # gradient of the values it overwrites would be lost (PyTorch refuses it too)
+    if base._requires_grad and not self._requires_grad or self._extra is not None and "no_grad_view" in self._extra:
+        # a view taken under no_grad (of a tensor that requires grad: its graph does not lead to the base, so the
+        # gradient of the values it overwrites would be lost): PyTorch refuses it too, by the mode it was made in
         raise RuntimeError(f"{name}: a view was created in no_grad mode and is being modified in place with grad "
                            "mode enabled; take the view and write into it both inside the no_grad block (not "
                            "tracked) or both outside it (tracked)")
