@@ -108,7 +108,10 @@ def _maybe_view(t, input):
                 and array.dtype.kind == "f":
             # PyTorch's CreationMeta::NO_GRAD_MODE, which a view keeps (and its views inherit): an in-place op
             # on it with an operand that requires grad is refused, whatever its base requires since
-            t._extras()["no_grad_view"] = True
+            if t._extra is None:  # (t._extras(), inlined: a view per inference step)
+                t._extra = {"no_grad_view": True}
+            else:
+                t._extra["no_grad_view"] = True
 
 
 def members(owner) -> list:
