@@ -10,6 +10,7 @@
 from math import e, inf, nan, pi
 
 from ._version import __version__
+from ._threads import get_num_interop_threads, get_num_threads, set_num_interop_threads, set_num_threads
 
 from . import dtypes
 from .dtypes import (bool, double, finfo, float, float16, float32, float64, get_default_dtype, half, iinfo, int, int8,

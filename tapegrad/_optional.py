@@ -10,6 +10,7 @@ through ``require``, and names the pip extra that brings it (the extras in pypro
     safetensors  safetensors    tapegrad.safetensors, load of a .safetensors file
     onnx         onnx           tapegrad.onnx.export (onnx-test adds onnxruntime, which the tests run files in)
     special      scipy          tapegrad.distributions' special functions (lgamma, digamma, erfinv, ...)
+    threads      threadpoolctl  set_num_threads's limit on numpy's BLAS threads (without it: recorded only)
 
 >>> from tapegrad._optional import missing
 >>> print(missing("plot_history", "matplotlib", "viz"))

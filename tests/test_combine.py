@@ -1312,6 +1312,24 @@ def test_diagflat_and_diag_embed_results_are_new_tensors_not_views(n, offset, dt
         assert not y.numpy().any()
 
 
+@pytest.mark.parametrize("dims", [(0, -2, -1), (1, 0, 2), (-1, -1, 0), (0, 0, 1), (2, 2, 0)])
+@pytest.mark.parametrize("dtype", ["float64", "int32"])
+def test_diag_embed_is_contiguous_with_pytorchs_node(dims, dtype):
+    """PyTorch's diag_embed writes into new zeros: contiguous whatever dim1 and dim2 (tapegrad's was a permuted
+    view, so ``view`` accepted or refused other shapes than PyTorch's), one DiagEmbedBackward0 node."""
+    x = tg.arange(6, dtype=getattr(tg, dtype)).reshape(2, 3)
+    if dtype == "float64":
+        x.requires_grad_()
+    y = tg.diag_embed(x, *dims)
+    assert y.is_contiguous() and y.view(-1).numel() == y.numel()
+    if dtype == "float64":
+        assert y.grad_fn.name() == "DiagEmbedBackward0"
+        assert_gradients(lambda t: tg.diag_embed(t, *dims), x.detach().numpy())
+    torch = pytest.importorskip("torch")
+    want = torch.diag_embed(torch.tensor(x.detach().numpy()), *dims)
+    assert y.stride() == want.stride() and np.array_equal(y.detach().numpy(), want.numpy())
+
+
 @given(p=st.sampled_from([0, 0.0]), need=st.sampled_from(["input", "other", "both", "same"]))
 @settings(max_examples=10, deadline=None)
 def test_dist_with_p_zero_has_no_gradient(p, need):

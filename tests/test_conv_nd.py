@@ -564,6 +564,28 @@ def test_conv_transpose_output_size_0_matches_pytorch(case):
         assert got[1].split(": ", 1)[1] == want[1]
 
 
+@pytest.mark.parametrize("threads", [1, 2])
+@pytest.mark.parametrize("batch", [1, 2, 16])
+def test_conv_transpose_1x1_output_size_0_follows_the_thread_count(threads, batch):
+    """PyTorch's use_mkldnn takes an unstrided undilated float32 1x1 kernel with a batch below 16 to oneDNN (a size
+    of 0 is empty) only with more than one thread: on one thread its native kernel raises."""
+    case = (2, "float32", (batch, 1, 2, 2), (1, 1, 1, 1), 1, 1, 0, 1, 1, None)
+    n = tg.get_num_threads()
+    tg.set_num_threads(threads)
+    try:
+        got = _conv_transpose_outcome(tg, case)
+    finally:
+        tg.set_num_threads(n)
+    assert got[0] == ("raise" if batch == 1 or (threads == 1 and batch < 16) else "empty"), got
+    torch = pytest.importorskip("torch")
+    n = torch.get_num_threads()
+    torch.set_num_threads(threads)
+    try:
+        assert _conv_transpose_outcome(torch, case)[0] == got[0]
+    finally:
+        torch.set_num_threads(n)
+
+
 # ---------------------------------------------------------------------- conv1d: PyTorch's signs of zero
 def test_conv1d_signs_of_zero_are_conv2ds():
     """PyTorch runs conv1d as conv2d of the (N, C, 1, L) view: one product per output keeps its sign (the

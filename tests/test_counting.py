@@ -251,6 +251,63 @@ def test_histogram_edges_take_the_first_extreme_value_with_its_zero_sign(x, bins
     np.testing.assert_array_equal(np.signbit(edges), np.signbit(expected))
 
 
+def _sequential_bins(x, w, edges, dtype):
+    """Each weight added to its bin one after another in the dtype: PyTorch's kernel on one thread."""
+    hist = np.zeros(len(edges) - 1, dtype)
+    for v, wt in zip(x, w):
+        if edges[0] <= v <= edges[-1]:
+            hist[min(np.searchsorted(edges, v, side="right") - 1, len(hist) - 1)] += wt
+    return hist
+
+
+@given(x=st.lists(st.floats(-1, 1), min_size=1, max_size=200), w=st.floats(0.01, 9.0),
+       dtype=st.sampled_from(["float16", "float32", "float64"]), bins=st.integers(1, 4))
+@example(x=[0.0] * 150, w=0.1, dtype="float16", bins=1)  # 15.15625 one by one, 15.0 rounded once
+@example(x=[0.0] * 100, w=7.1, dtype="float32", bins=1)
+def test_weighted_histogram_adds_each_weight_in_the_dtype(x, w, dtype, bins):
+    # PyTorch's kernel adds weights one after another in the input's dtype (up to 200 values: one thread)
+    xs = np.array(x, dtype)
+    ws = np.linspace(w, 2 * w, len(x)).astype(dtype)
+    got = tg.histogram(tg.tensor(xs), bins, range=(-1.0, 1.0), weight=tg.tensor(ws))
+    expected = _sequential_bins(xs, ws, got.bin_edges.numpy().astype(np.float64), dtype)
+    np.testing.assert_array_equal(got.hist.numpy(), expected)
+
+
+@pytest.fixture
+def threads():
+    n = tg.get_num_threads()
+    yield tg.set_num_threads
+    tg.set_num_threads(n)
+
+
+def test_float16_counts_stop_at_2048_in_each_threads_part(threads):
+    # at::parallel_for gives each thread a part of the input (200 values at least); each part counts in float16,
+    # where 2048 + 1 is 2048; the parts' bins are then summed
+    x = tg.zeros(5000, dtype=tg.float16)
+    for n, count in [(1, 2048.0), (2, 4096.0), (3, 5000.0), (30, 5000.0)]:  # 3 parts of 1667 do not stall
+        threads(n)
+        assert tg.histc(x, 2, -1, 1).tolist() == [0.0, count]
+        assert tg.histogram(x, 1, range=(-1.0, 1.0)).hist.tolist() == [count]
+    threads(2)
+    part = _sequential_bins(np.zeros(2500, np.float16), np.full(2500, 0.1, np.float16), [-1.0, 1.0], np.float16)
+    weighted = tg.histogram(x, 1, range=(-1.0, 1.0), weight=tg.full((5000,), 0.1, dtype=tg.float16)).hist
+    assert weighted.tolist() == [float(np.float16(np.float32(part[0]) * 2))]  # the two parts, summed in float32
+
+
+@pytest.mark.parametrize("n", [150, 201, 399, 401, 1000, 5000])
+@pytest.mark.parametrize("dtype", ["float16", "float32", "float64"])
+def test_histogram_sums_and_density_match_pytorch(n, dtype, threads):
+    torch = pytest.importorskip("torch")
+    threads(torch.get_num_threads())
+    rng = np.random.default_rng(n)
+    x, w = rng.uniform(-1, 1, n).astype(dtype), rng.uniform(0, 3, n).astype(dtype)
+    for kwargs in (dict(), dict(density=True), dict(weight=w), dict(weight=w, density=True)):
+        got, want = (lib.histogram(lib.tensor(x), 3, range=(-0.9, 0.9),
+                                   **{k: lib.tensor(v) if k == "weight" else v for k, v in kwargs.items()}).hist
+                     for lib in (tg, torch))
+        np.testing.assert_array_equal(got.numpy(), want.numpy(), err_msg=str(kwargs))
+
+
 VALUES = st.sampled_from([-np.inf, -60000.0, -1.0, 0.0, 0.5, 1.0, 1.5, 2.0, 2.5, 3.0, 4.0, np.inf, np.nan])
 
 

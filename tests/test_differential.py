@@ -681,8 +681,9 @@ known_class(
          "gradients' likewise", NF,
     status="pytorch-bug")
 def constant_norm_set(d):
-    """A set the call normalizes (layer_norm's trailing dims, a training batch_norm channel, a group_norm group)
-    whose values are all equal: its variance is 0, so rstd is 1 / sqrt(eps) (316 for eps = 1e-5)."""
+    """A set the call normalizes (layer_norm's trailing dims, a training batch_norm channel, a group_norm group, an
+    instance_norm (sample, channel) with its input's statistics) whose values are all equal: its variance is 0, so
+    rstd is 1 / sqrt(eps) (316 for eps = 1e-5)."""
     x = x0(d)
     if not isf(x) or x.numel() == 0:
         return False
@@ -691,6 +692,10 @@ def constant_norm_set(d):
         a = a.reshape(-1, math.prod(a.shape[a.dim() - len(arg(d, 1)):]))
     elif d.op == "F.group_norm":
         a = a.reshape(a.shape[0] * arg(d, 1), -1)
+    elif d.op == "F.instance_norm":  # batch_norm's kernel on each (sample, channel) of the input
+        if kw(d, "use_input_stats") is False or a.dim() < 3:
+            return False
+        a = a.reshape(a.shape[0] * a.shape[1], -1)
     elif kw(d, "training"):
         a = a.transpose(0, 1).reshape(a.shape[1], -1)
     else:
@@ -699,14 +704,16 @@ def constant_norm_set(d):
 
 
 known_class(
-    "pytorch-norm-constant-set", F("layer_norm", "batch_norm", "group_norm") | {"layer_norm"},
+    "pytorch-norm-constant-set", F("layer_norm", "batch_norm", "group_norm", "instance_norm") | {"layer_norm"},
     {"value", "signed-zero", "grad-value"}, constant_norm_set,
     """
     x = torch.tensor([[[0.05], [-0.45]], [[-2.2], [0.05]]])
     torch.nn.functional.group_norm(x, 2, weight=torch.tensor([3.0, -2.5]), bias=torch.tensor([0.0, 3.0]))
     """, "a normalized set whose values are all equal (a group of one element here): PyTorch's fused "
          "x * (rstd w) + (b - mean rstd w) with rstd = 1 / sqrt(eps) leaves the rounding of two products of ~1e3 "
-         "(-1.2e-4 here) where tapegrad's (x - mean) rstd w + b is exactly b", NF, status="pytorch-bug")
+         "(-1.2e-4 here) where tapegrad's (x - mean) rstd w + b is exactly b; instance_norm (batch_norm's kernel on "
+         "each sample's channel, its multiply-add fused) of a constant float64 channel of 1e5 gives -1.3e-9",
+         NF, status="pytorch-bug")
 def at_a_clamp_bound_by_rounding(d):
     """clamp of values that differ from PyTorch's by rounding where either library's sits exactly on a bound and the
     other's does not: the gradient passes at the bound (x <= max) and stops beyond it, so it follows the rounding."""
@@ -1025,17 +1032,42 @@ known_class(
          "NaN (8 or more float64, 16 float32 values; its scalar path and tapegrad pass the gradient): here the "
          "gradient at digamma(-3) through hardtanh_ is digamma's +inf derivative there, 0 in PyTorch", SP,
     status="pytorch-bug")
+def ill_conditioned(d):
+    """A square input whose matrix is so ill-conditioned that its dtype's rounding, amplified by the condition number
+    (eps cond(A)), passes the gradient tolerance: the inverse's products in the gradients (X (G + G^T) X L for
+    cholesky_inverse) cancel to fewer digits than the tolerance. cholesky_inverse and cholesky_solve take a
+    factor: their matrix is L L^T (U^T U), of condition number cond(L)^2."""
+    a = x0(d)
+    if not isf(a) or a.dim() < 2 or a.numel() == 0 or a.shape[-1] != a.shape[-2] or not bool(
+            torch.isfinite(a).all()):
+        return False
+    m = a.detach().double()
+    power = 1
+    if d.op in fam("cholesky_inverse", "cholesky_solve", inplace=False):
+        upper = bool(kw(d, "upper") or any(v is True for v in d.call.args[1:]))
+        m, power = (m.triu() if upper else m.tril()), 2
+    cond = torch.linalg.cond(m) ** power
+    return bool((cond * torch.finfo(a.dtype).eps > core.GRAD_RTOL[dt(a)]).any())
+
+
 known_class(
     "linalg-conditioning", LINALG_M, {"value"} | GRADS,
-    lambda d: any_in(d, large),
-    """
+    lambda d: any_in(d, large) or d.kind in GRADS and ill_conditioned(d),
+    ("""
     a = torch.tensor([[[-1.9, 2.6, -1.9], [-1.9, -0.7, -0.45], [-1.9, 0.3, 0.3]]], requires_grad=True)
     q = a.orgqr(torch.tensor([[3.0, -60000.0, -2.5]]))
     (q * torch.tensor([[[-1.5, 0.75, -2.0], [1.25, 1.0, -0.5], [2.0, 0.25, -1.5]]])).sum().backward()
     a.grad
-    """, "the linear-algebra methods' float32 gradients at large values (orgqr with tau = -6e4): the rounding "
-         "of LAPACK's and tapegrad's different formulas differs beyond the float32 tolerance", LI,
-    status="by-design")
+    """, """
+    low = torch.tensor([[2.3, 0.0, 0.0], [1.3, 0.1, 0.0], [-1.9, -2.2, 0.1]], requires_grad=True)
+    x = low.cholesky_inverse()
+    (x * torch.nn.functional.cosine_similarity(x, low.sgn()).detach()).sum().backward()
+    low.grad
+    """), "the linear-algebra methods' float32 gradients at large values (orgqr with tau = -6e4) or of an "
+          "ill-conditioned matrix (cholesky_inverse of a factor with diagonal 0.1 beside 2.3: cond(L L^T) = 8e5, "
+          "its inverse's entries 5e4, the gradient's products X (G + G^T) X L of 1e9 cancel to 1e4): the rounding "
+          "of PyTorch's MKL and tapegrad's numpy (its BLAS) or different formulas differs beyond the float32 "
+          "tolerance, and neither is the exact value", LI, status="by-design")
 def barely_definite(d):
     """A matrix whose lower triangle (what cholesky reads) is positive definite, or not, only within its dtype's
     rounding: the smallest eigenvalue of the symmetric matrix it makes is below 1e3 eps times the largest."""
@@ -1435,6 +1467,28 @@ known_class(
     """, "PyTorch 2.13's interpolate(antialias=True) to an output width of 1 with the height resampled is wrong "
          "(a column 0..6 to (10, 1) gives zeros; with the column repeated to width 2 it gives 0, 0.55, ..., 6): "
          "tapegrad's separable filter gives the latter", SPATIAL, status="pytorch-bug")
+def bicubic_size_kept_by_a_scale(d):
+    """interpolate(mode='bicubic') by a scale factor other than 1 that keeps every spatial size (floor(1 * 1.5) is
+    1): its forward resamples, PyTorch's backward copies."""
+    f = kw(d, "scale_factor")
+    if kw(d, "mode") != "bicubic" or kw(d, "antialias") is True or f is None or kw(d, "recompute_scale_factor"):
+        return False
+    sizes = list(x0(d).shape[2:])
+    fs = list(f) if isinstance(f, (tuple, list)) else [f] * len(sizes)
+    return all(math.floor(n * s) == n for n, s in zip(sizes, fs)) and any(s != 1 for s in fs)
+
+
+known_class(
+    "pytorch-bicubic-kept-size-backward", F("interpolate", "upsample"), GRADS, bicubic_size_kept_by_a_scale,
+    """
+    x = torch.tensor([[[[1.0, 2.0], [3.0, 5.0]]]], requires_grad=True)
+    y = torch.nn.functional.interpolate(x, scale_factor=1.3, mode="bicubic")
+    y.backward(torch.tensor([[[[1.0, 10.0], [100.0, 1000.0]]]]))
+    x.grad
+    """, "PyTorch 2.13's bicubic backward copies the gradient where the output keeps the input's size, though its "
+         "forward resamples with the scale factor's source index there (scale_factor=1.3 of 2 x 2: the forward's "
+         "Jacobian is not the identity, gradcheck fails); tapegrad's gradient is the forward's adjoint",
+    SPATIAL, status="pytorch-bug")
 # -- tapegrad/ops/extra_math.py
 known_class(
     "inverse-hyperbolic-inplace-grad", ALL_OPS,  # (the driver may file the backward under an earlier call)
@@ -1960,17 +2014,37 @@ def norm_p(d):
     return "fro" if p is None else p
 
 
+def norm_power_leaves_range(d):
+    """A p-norm (p finite, not 0) of values whose |x|^(p-1) or ||x||^(1-p), PyTorch's separate factors of the
+    gradient, overflow or underflow in the dtype."""
+    p = norm_p(d)
+    p = 2.0 if p == "fro" else p
+    if not isinstance(p, (int, float)) or p == 0 or math.isinf(p):
+        return False
+    k = max(abs(p - 1), 1.0)
+    t = x0(d)
+    if not isf(t) or not t.numel():
+        return False
+    a = t.detach().abs().double()
+    a = a[torch.isfinite(a) & (a > 0)]
+    info = torch.finfo(t.dtype)
+    return bool(a.numel()) and bool((a > info.max ** (1 / k)).any() or (a < info.tiny ** (1 / k)).any())
+
+
 known_class(
-    "pytorch-norm-negative-p-grad-overflow", fam("norm", inplace=False), {"grad-nan", "grad-inf"},
-    lambda d: isinstance(norm_p(d), (int, float)) and norm_p(d) < 0 and isf(x0(d)) and bool(
-        ((x0(d) != 0) & (x0(d).detach().double().abs() ** (norm_p(d) - 1) > torch.finfo(x0(d).dtype).max)).any()),
-    """
+    "pytorch-norm-grad-power-range", fam("norm", inplace=False), {"grad-nan", "grad-inf", "grad-value"},
+    norm_power_leaves_range, ("""
     x = torch.tensor([60000.0, 1e-30], requires_grad=True)
     x.norm(-1).backward()
     x.grad
-    """, "PyTorch's norm_backward for p < 1 computes sgn(x) |x|^(p-1) * grad * norm^(1-p): for p < 0 and a small "
-         "|x| the power overflows (1e-30^-2 is inf in float32) and the norm's underflows, so the gradient is "
-         "inf * 0 = nan; tapegrad's (|x| / norm)^(p-1) gives the true value (1 here)", R, status="pytorch-bug")
+    """, """
+    x = torch.tensor([2e19, 1.0], requires_grad=True)
+    torch.autograd.grad(x.norm(3), x)[0]
+    """), "README: PyTorch's norm_backward computes sgn(x) |x|^(p-1) * grad * norm^(1-p), factors that overflow or "
+          "underflow in the dtype: for p < 0 and a small |x| the power overflows (1e-30^-2 is inf in float32) and "
+          "the norm's underflows (inf * 0 = nan), for p = 3 and |x| of 2e19 both overflow (inf / inf = nan), for "
+          "p = -1 and |x| of 3e38 both underflow; tapegrad's (|x| / norm)^(p-1) gives the true value (1 here)", R,
+    status="pytorch-bug")
 
 
 def int_power_of_two_wraps(e):
@@ -2524,6 +2598,7 @@ known_class(
           "(0 == -0.0)", COMBINE,
     status="by-design", host=mkl_gemm_adds_onto_input)
 
+
 def conv_bias(d):
     """The bias of a conv1d/conv2d/conv3d call (the third argument or the ``bias`` keyword), or None."""
     b = kw(d, "bias") if kw(d, "bias") is not None else arg(d, 2)
@@ -2566,6 +2641,17 @@ known_class(
           "bias beside products that cancel survives (0.85 + (3e38 - 3e38) = 0.85); an AMD EPYC's MKL adds each "
           "product onto the bias (-0.0, and 0.0: 0.85 + 3e38 - 3e38), as mkl-gemm-adds-onto-input-zero",
     CONVND, status="by-design", host=mkl_gemm_adds_onto_input)
+
+known_class(
+    "mkl-gemm-adds-onto-bias-zero-conv-tbc", F("conv_tbc"), "signed-zero",
+    lambda d: len(d.inputs) > 2 and isf(d.inputs[2]) and bool(((d.inputs[2] == 0) & torch.signbit(d.inputs[2])).any()),
+    """
+    x, w = torch.tensor([[[nan]], [[-0.0]]]), torch.ones(1, 1, 1)
+    torch.nn.functional.conv_tbc(x, w, torch.tensor([-0.0]))[1]
+    """, "README: conv_tbc starts from its bias and adds each tap's matrix product onto it (addmm_, beta=1): where "
+         "the bias is -0.0 and the products are -0.0, an AMD EPYC's MKL gemm keeps -0.0 (it adds each product onto "
+         "the bias); the reference Intel CPU's, and tapegrad, sum the products from +0.0 first (+0.0). The value "
+         "is the same (0 == -0.0)", CONVND, status="by-design", host=mkl_gemm_adds_onto_input)
 
 known_class(
     "pytorch-addbmm-empty-int-float-beta", fam("addbmm"), RAISES_THERE,
@@ -3262,6 +3348,8 @@ _HARNESS_REPLAYS = {
             "tolerance; dropout1d(p=1) multiplies it by 0: -0.0 there, 0.0 here, the sign of the rounding",
     820789: "instance_norm leaves 0 here and PyTorch ~1e-5 noise on a constant set, within tolerance; addcdiv by it "
             "is inf here and -3e5 there: singular at 0, so not comparable on rounded values",
+    831771: "cosine_similarity of a float32 and a float64 operand is float64, but PyTorch divides the float32 one by "
+            "its float32 2-norm first (one ulp apart here, its vectorized kernel's order): float32's tolerance",
 }
 
 

@@ -1628,6 +1628,24 @@ def test_fused_multiply_add_rounds_once_in_float32_and_float16(dtype, triples):
             assert g == want and np.signbit(g) == np.signbit(want), (v, g, want)
 
 
+@given(st.sampled_from(["float16", "float32"]), st.integers(0, 2 ** 32 - 1))
+def test_add_rounded_once_is_the_sum_rounded_to_odd_then_to_the_dtype(dtype, seed):
+    # the fast form takes the exact sum only where the float64 sum is halfway between two values of the dtype, or
+    # in its subnormal range: everywhere else both round alike (products of the dtype plus values near their ties)
+    from tapegrad.ops._fused import add_rounded_once, sum_to_odd
+
+    rng = np.random.default_rng(seed)
+    x, y = (rng.standard_normal(64).astype(dtype).astype(np.float64) for _ in range(2))
+    a = x * y
+    near = a.astype(dtype).astype(np.float64)
+    a[:16] = near[:16] + np.abs(np.spacing(near[:16].astype(dtype)).astype(np.float64)) / 2  # exactly halfway
+    b = rng.standard_normal(64).astype(dtype).astype(np.float64) * rng.choice([1, 2.0 ** -30, 2.0 ** -70, 1e-42], 64)
+    b[:8] = np.ldexp(1.0, -80) * rng.choice([-1, 1], 8)  # a bit below float64's last one beside a tie
+    got, want = add_rounded_once(a, b, dtype), sum_to_odd(a, b).astype(dtype)
+    np.testing.assert_array_equal(got, want)
+    np.testing.assert_array_equal(np.signbit(got), np.signbit(want))
+
+
 @pytest.mark.parametrize("dtype", ["float16", "float32", "float64"])
 def test_lerp_matches_pytorch_where_the_unfused_product_overflows(dtype):
     torch = pytest.importorskip("torch")

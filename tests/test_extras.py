@@ -19,7 +19,8 @@ ROOT = pathlib.Path(__file__).resolve().parents[1]
 IMPORT_NAMES = {"matplotlib": "matplotlib", "scikit-learn": "sklearn", "mlxtend": "mlxtend",
                 "tensorboardX": "tensorboardX", "protobuf": "google", "pillow": "PIL", "hypothesis": "hypothesis",
                 "safetensors": "safetensors", "mpi4py": "mpi4py", "mpich": "mpich",
-                "ml_dtypes": "ml_dtypes", "onnx": "onnx", "onnxruntime": "onnxruntime", "scipy": "scipy"}
+                "ml_dtypes": "ml_dtypes", "onnx": "onnx", "onnxruntime": "onnxruntime", "scipy": "scipy",
+                "threadpoolctl": "threadpoolctl"}
 TOOLING_EXTRAS = {"test", "dev", "bench", "examples",  # "test" also brings hypothesis, which tapegrad.testing uses
                   "onnx-test"}  # "onnx-test" brings onnxruntime, which only the tests run exported files in
 # "examples" brings the examples' data (the names package's census name lists for examples/char_gpt.py)
@@ -57,7 +58,7 @@ def test_extras_declare_exactly_the_packages_the_code_uses():
     assert "hypothesis" in extras["test"]
     declared.add("hypothesis")
     assert set(extras) - TOOLING_EXTRAS == {"viz", "data", "tensorboard", "safetensors", "distributed", "bfloat16",
-                                             "onnx", "special"}
+                                             "onnx", "special", "threads"}
     assert {IMPORT_NAMES[p] for p in declared - NOT_IMPORTED} == _third_party_names_used()
     assert "tqdm" not in _third_party_names_used()  # the progress bar is Keras's own, drawn by tapegrad
     (dev,) = re.findall(r'^dev = .*"tapegrad\[([a-z0-9,-]+)\]"', (ROOT / "pyproject.toml").read_text(), re.M)

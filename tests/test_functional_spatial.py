@@ -599,16 +599,98 @@ BICUBIC_1E30 = np.array([[[[1e-30, 0.0], [5e-324, 0.0], [3.0, 1e30], [-1e30, 0.0
 def test_interpolate_bicubic_is_pytorchs_bit_for_bit(dtype, h, w, scale, align_corners, seed):
     """bicubic sums each axis's four taps as PyTorch's compiled kernel: fma(x0, w0, x1 w1), then one fused
     multiply-add per tap, float64 too, so where 1e30 terms cancel the residue is PyTorch's (1.8e13 at the corner
-    of the repro; 1.1e13 before)."""
+    of the repro; 1.1e13 before). Its gradient accumulates as PyTorch's backward (a file built without FMA): output
+    by output, the width's taps outer, g * y * x rounded step by step, with unfused weights."""
     torch = pytest.importorskip("torch")
     rng = np.random.default_rng(seed if seed >= 0 else 0)
     x = BICUBIC_1E30 if seed < 0 else rng.standard_normal((1, 2, h, w)) * 10.0 ** rng.integers(-3, 30, (1, 2, h, w))
     x = x.astype(dtype)
+    ours, theirs = tg.tensor(x, requires_grad=True), torch.tensor(x, requires_grad=True)
     with np.errstate(all="ignore"):
-        got = F.interpolate(tg.tensor(x), scale_factor=scale, mode="bicubic", align_corners=align_corners).numpy()
-    want = torch.nn.functional.interpolate(torch.tensor(x), scale_factor=scale, mode="bicubic",
-                                           align_corners=align_corners).numpy()
-    np.testing.assert_array_equal(got, want)
+        got = F.interpolate(ours, scale_factor=scale, mode="bicubic", align_corners=align_corners)
+    want = torch.nn.functional.interpolate(theirs, scale_factor=scale, mode="bicubic", align_corners=align_corners)
+    np.testing.assert_array_equal(got.detach().numpy(), want.detach().numpy())
+    if want.shape == theirs.shape:  # PyTorch's backward copies there (test_bicubic_kept_size_gradient_is_the_adjoint)
+        return
+    g = (rng.standard_normal(tuple(want.shape)) * 10.0 ** rng.integers(-3, 30, tuple(want.shape))).astype(dtype)
+    with np.errstate(all="ignore"):
+        got.backward(tg.tensor(g))
+    want.backward(torch.tensor(g))
+    np.testing.assert_array_equal(ours.grad.numpy(), theirs.grad.numpy())
+
+
+TRILINEAR_1E38 = np.array([[[[[-0.25, -0.25], [6e4, 3.0], [1e5, -3e38]], [[6e4, 3.0], [1e30, 1e-7], [3e38, 2.0]]],
+                             [[[3e38, 0.5], [-1e30, -2.5], [-1.0, -1e30]], [[2.0, -0.25], [3.0, -3e38], [0.0, 3e38]]]]])
+
+
+def test_trilinear_float64_sums_as_pytorchs_kernel():
+    """Each axis's two taps are fma(x0, w0, x1 w1) (PyTorch's ``t0 * w0 + t1 * w1`` as compiled), so where 3e38
+    terms cancel the residue is PyTorch 2.13's (the differential test's repro: 9.375000141069996e+28 and 0.0 before,
+    the plain sum's)."""
+    y = F.interpolate(tg.tensor(TRILINEAR_1E38), size=5, mode="trilinear", align_corners=True).numpy()
+    assert y[0, 0, 1, 3, 1] == 9.37500037718832e+28
+    assert y[0, 0, 1, 4, 1] == 4.722366482869645e+21
+    assert y[0, 1, 1, 1, 3] == -9.37500037718832e+28
+
+
+@given(mode=st.sampled_from(["linear", "bilinear", "trilinear"]), dtype=st.sampled_from(["float16", "float32",
+                                                                                       "float64"]),
+       align_corners=st.booleans(), seed=st.integers(0, 2**16))
+@example(mode="trilinear", dtype="float64", align_corners=True, seed=-1)  # the differential test's repro
+@settings(max_examples=40, deadline=None)
+def test_interpolate_linear_modes_are_pytorchs_bit_for_bit(mode, dtype, align_corners, seed):
+    """linear, bilinear (outputs past the small-output kernel's 128) and trilinear sum as PyTorch's nested kernel:
+    fma(x0, w0, x1 w1) per axis, the width innermost, over values from 1e-3 to 1e30; their gradients accumulate as
+    its backward kernel, output by output, one fused multiply-add per tap (an inf and a NaN gradient included).
+    float16 computes in float32 with the forward's weights rounded to float16 (lambda0 = 1 - lambda1 from the
+    rounded lambda1) and the backward's not."""
+    torch = pytest.importorskip("torch")
+    d = {"linear": 1, "bilinear": 2, "trilinear": 3}[mode]
+    rng = np.random.default_rng(max(seed, 0))
+    if seed < 0:
+        x, size = TRILINEAR_1E38, (5, 5, 5)
+    else:
+        shape = (1, 2) + tuple(int(n) for n in rng.integers(1, 5, d))
+        x = rng.standard_normal(shape) * 10.0 ** rng.integers(-3, 3 if dtype == "float16" else 30, shape)
+        size = (70, 63) if d == 2 else tuple(int(n) for n in rng.integers(1, 9, d))
+    x = x.astype(dtype)
+    top = 3 if dtype == "float16" else 30
+    g = (rng.standard_normal((1, 2) + size) * 10.0 ** rng.integers(-3, top, (1, 2) + size)).astype(dtype)
+    g.flat[0], g.flat[-1] = np.inf, np.nan
+    ours, theirs = tg.tensor(x, requires_grad=True), torch.tensor(x, requires_grad=True)
+    with np.errstate(all="ignore"):
+        got = F.interpolate(ours, size=size, mode=mode, align_corners=align_corners)
+        got.backward(tg.tensor(g))
+    want = torch.nn.functional.interpolate(theirs, size=size, mode=mode, align_corners=align_corners)
+    want.backward(torch.tensor(g))
+    np.testing.assert_array_equal(got.detach().numpy(), want.detach().numpy())
+    np.testing.assert_array_equal(ours.grad.numpy(), theirs.grad.numpy())
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+@pytest.mark.parametrize("mode", ["bilinear", "bicubic"])
+def test_interpolate_antialias_weights_are_pytorchs_bit_for_bit(mode, dtype):
+    """One-hot rows resampled with antialias=True give PyTorch's weights: its window sums left to right (numpy's
+    sum is pairwise from 8 terms), float32's offsets from the window's center in double (its ``+ 0.5`` literal) and
+    the cubic filter's multiply-adds fused, float64 too."""
+    torch = pytest.importorskip("torch")
+    for n_in in range(2, 12):
+        eye = np.eye(n_in, dtype=dtype).reshape(n_in, 1, 1, n_in)
+        for n_out in range(1, 12):
+            for align_corners in (False, True):
+                kw = dict(size=(1, n_out), mode=mode, align_corners=align_corners, antialias=True)
+                want = torch.nn.functional.interpolate(torch.tensor(eye), **kw).numpy()
+                got = F.interpolate(tg.tensor(eye), **kw).numpy()
+                np.testing.assert_array_equal(got, want, err_msg=f"{n_in} -> {n_out}")
+
+
+def test_bicubic_kept_size_gradient_is_the_adjoint():
+    """A scale factor that keeps the size (2 x 2 by 1.3) still resamples (the source index is scaled): the gradient is
+    that map's adjoint; PyTorch 2.13's backward copies the gradient there (KNOWN pytorch-bicubic-kept-size-backward)."""
+    x = tg.tensor(np.array([[[[1.0, 2.0], [3.0, 5.0]]]]), requires_grad=True)
+    assert tg.autograd.gradcheck(lambda t: F.interpolate(t, scale_factor=1.3, mode="bicubic"), (x,))
+    F.interpolate(x, scale_factor=1.3, mode="bicubic").backward(tg.ones(1, 1, 2, 2))
+    assert not np.allclose(x.grad.numpy(), 1.0)
 
 
 def test_interpolate_antialias_bicubic_float32_is_pytorchs_bit_for_bit():

@@ -1290,16 +1290,17 @@ def prod_backward_reference(g, x, dim):
 
 @given(a=hnp.arrays(np.float64, st.tuples(st.integers(1, 3), st.integers(1, 4)),
                     elements=st.sampled_from([0.0, 0.0, 1.5, -2.0, 0.5, math.inf, -math.inf, math.nan])),
-       dim=st.sampled_from([None, 0, 1, -1]))
-@example(a=np.array([[math.inf, 0.0, 3.0]]), dim=None)  # issue 9: nan everywhere here; PyTorch: [0, inf, nan]
-@example(a=np.array([[2.0, 0.0, 3.0, 4.0]]), dim=1)  # one zero: the product of the others
-@example(a=np.array([[0.0, 2.0, 0.0, 5.0]]), dim=1)  # two zeros: all 0
-@example(a=np.array([[0.0, 0.0, math.inf]]), dim=None)  # PyTorch's shortcut: zeros, not nan
-def test_prod_gradient_is_pytorchs_with_zeros_and_infinities(a, dim):
+       dim=st.sampled_from([None, 0, 1, -1]), g_value=st.sampled_from([None, None, math.inf, -math.inf, math.nan]))
+@example(a=np.array([[math.inf, 0.0, 3.0]]), dim=None, g_value=None)  # issue 9: nan everywhere; PyTorch: [0, inf, nan]
+@example(a=np.array([[2.0, 0.0, 3.0, 4.0]]), dim=1, g_value=None)  # one zero: the product of the others
+@example(a=np.array([[0.0, 2.0, 0.0, 5.0]]), dim=1, g_value=None)  # two zeros: all 0
+@example(a=np.array([[0.0, 0.0, math.inf]]), dim=None, g_value=None)  # PyTorch's shortcut: zeros, not nan
+@example(a=np.array([[0.0, 0.0, 1.5]]), dim=None, g_value=math.nan)  # the shortcut does not read g: zeros, not nan
+def test_prod_gradient_is_pytorchs_with_zeros_and_infinities(a, dim, g_value):
     x = tg.tensor(a, requires_grad=True)
     with np.errstate(all="ignore"):
         y = x.prod() if dim is None else x.prod(dim, keepdim=True)
-        g = np.arange(1.0, y.numel() + 1).reshape(y.shape)
+        g = np.arange(1.0, y.numel() + 1).reshape(y.shape) if g_value is None else np.full(y.shape, g_value)
         y.backward(tg.tensor(g))
     want = prod_backward_reference(g, a, None if dim is None else dim % 2)
     np.testing.assert_allclose(x.grad.numpy(), want, rtol=1e-12, equal_nan=True)
@@ -1324,6 +1325,15 @@ def test_prod_takes_one_int_dim_as_pytorch():
         for fn in (lambda L, x: x.prod(), lambda L, x: x.prod(1), lambda L, x: x.prod(0)):
             with np.errstate(all="ignore"):
                 compare_gradients(torch, lambda L, x, fn=fn: (fn(L, x),), a)
+    for a in ([[0.0, 0.0, 1.5]], [[inf, 0.0, 0.0, 2.0]]):  # two zeros, with create_graph: the products (nan at inf)
+        for g in (1.0, math.nan):
+            for create_graph in (False, True):
+                grads = []
+                for L in (tg, torch):
+                    x = L.tensor(a, requires_grad=True)
+                    with np.errstate(all="ignore"):
+                        grads.append(L.autograd.grad(x.prod(), x, L.tensor(g), create_graph=create_graph)[0])
+                np.testing.assert_array_equal(grads[0].detach().numpy(), grads[1].detach().numpy())
 
 
 @pytest.mark.parametrize("op", ["all", "any"])

@@ -61,6 +61,38 @@ def test_matches_pytorch(name):
             np.testing.assert_allclose(np.zeros(g.shape) if g.grad is None else g.grad.numpy(), want_grad, **tol)
 
 
+WRITES_INTO_COPIES = {"select_scatter": "SelectScatterBackward0", "slice_scatter": "SliceScatterBackward0",
+                      "diagonal_scatter": "DiagonalScatterBackward0",
+                      "diagonal_scatter_offset": "DiagonalScatterBackward0", "put": "PutBackward0",
+                      "put_accumulate": "PutBackward0"}
+
+
+@pytest.mark.parametrize("name", sorted(WRITES_INTO_COPIES))
+@pytest.mark.parametrize("src_empty", [False, True])
+def test_scatters_are_new_tensors_with_pytorchs_node(name, src_empty):
+    # a new contiguous tensor with PyTorch's node, not a view of a reshaped copy (ViewBackward0, which detach_
+    # refused as "can't detach views in place"), also where src is empty
+    x, y = tg.ones(3, 4, requires_grad=True), tg.ones(4, requires_grad=True)
+    if src_empty:
+        out = {"put": lambda: tg.put(x * 1, tg.zeros(0, dtype=tg.int64), y[:0]),
+               "put_accumulate": lambda: (x * 1).put(tg.zeros(0, dtype=tg.int64), y[:0], accumulate=True),
+               "select_scatter": lambda: tg.select_scatter(tg.zeros(3, 0, requires_grad=True), y[:0], 0, 1),
+               "slice_scatter": lambda: tg.slice_scatter(x * 1, tg.zeros(3, 0), 1, 2, 2),
+               "diagonal_scatter": lambda: tg.diagonal_scatter(x * 1, y[:0], 5),
+               "diagonal_scatter_offset": lambda: tg.diagonal_scatter(x * 1, y[:0], -4)}[name]()
+    else:
+        out = CASES[name](tg, x * 1, y)
+    assert out.grad_fn.name() == WRITES_INTO_COPIES[name] and out._base is None and out.is_contiguous()
+    assert out.detach_() is out and not out.requires_grad
+
+
+def test_put_accumulates_one_addition_after_another_in_the_dtype():
+    # PyTorch's CPU put_ with accumulate adds serially: four float16 0.1 make 0.3999, not 0.4 rounded once
+    got = tg.zeros(3, dtype=tg.float16).put(tg.tensor([1, 1, 1, 1]), tg.full((4,), 0.1, dtype=tg.float16), True)
+    assert got[1].item() == float(np.float16(np.float16(np.float16(np.float16(0.1) + np.float16(0.1))
+                                                        + np.float16(0.1)) + np.float16(0.1)))
+
+
 def test_non_differentiable_reductions_and_integers_match_pytorch():
     torch = pytest.importorskip("torch")
     rng = np.random.default_rng(2)

@@ -15,7 +15,7 @@ from .. import dtypes
 from ..autograd.declare import Tensor, expected_tensor, op, record, wrap
 from ..autograd.grad_mode import no_grad
 from ..ops import elementwise as E
-from ..ops._fused import fma64, sum_to_odd
+from ..ops._fused import add_rounded_once, fma64
 from ..ops.conv_nd import conv1d, conv3d, conv_tbc, conv_transpose1d, conv_transpose2d, conv_transpose3d, fold, unfold
 from ..ops.pooling import (
     adaptive_avg_pool1d,
@@ -243,17 +243,19 @@ _INTERP_NAMES = {"nearest": "Nearest", "nearest-exact": "NearestExact", "linear"
                  "bicubic": "Bicubic", "trilinear": "Trilinear"}
 
 
-def _cubic_weights(t, a=-0.75):
+def _cubic_weights(t, a=-0.75, fused=True):
     """bicubic's four weights at the fractions ``t`` (float32 or float64), rounded as PyTorch 2.13's
-    get_cubic_upsample_coefficients (UpSample.h) is compiled: cubic_convolution2's first two multiply-adds are fused,
-    its last and cubic_convolution1's are not (measured: every weight of 37 -> 7..200 rows agrees bit for bit)."""
+    get_cubic_upsample_coefficients (UpSample.h) is compiled in its CPU kernels: cubic_convolution2's first two
+    multiply-adds are fused, its last and cubic_convolution1's are not (measured: every weight of 37 -> 7..200 rows
+    agrees bit for bit); not ``fused``: as the backward's file (UpSampleBicubic2d.cpp, built without FMA) has them."""
     a = t.dtype.type(a)
+    mad = _fma_scaled if fused else (lambda p, q, r: p * q + r)
 
     def near(x):
-        return _fma_scaled(a + 2, x, -(a + 3)) * x * x + 1
+        return mad(a + 2, x, -(a + 3)) * x * x + 1
 
     def far(x):
-        return _fma_scaled(_fma_scaled(a, x, -5 * a), x, 8 * a) * x - 4 * a
+        return mad(mad(a, x, -5 * a), x, 8 * a) * x - 4 * a
 
     u = 1 - t  # NOTE: the last weight is at (1 - t) + 1, rounded twice, as PyTorch's x2 + 1.0 (not 2 - t)
     return np.stack([far(t + 1), near(t), near(u), far(u + 1)], axis=-1)
@@ -296,19 +298,21 @@ def _fused_source_index(s, x):
 
 
 @functools.lru_cache(maxsize=256)
-def _axis_taps(mode, n_in, n_out, scale, align_corners, dtype, shortcuts=True):
+def _axis_taps(mode, n_in, n_out, scale, align_corners, dtype, shortcuts=True, fused=True):
     """The taps of one axis (see _axis_taps_of), computed once per geometry: read-only arrays."""
-    taps = _axis_taps_of(mode, n_in, n_out, scale, align_corners, dtype, shortcuts)
+    taps = _axis_taps_of(mode, n_in, n_out, scale, align_corners, dtype, shortcuts, fused)
     for a in taps:
         a.flags.writeable = False
     return taps
 
 
-def _axis_taps_of(mode, n_in, n_out, scale, align_corners, dtype, shortcuts=True):
+def _axis_taps_of(mode, n_in, n_out, scale, align_corners, dtype, shortcuts=True, fused=True):
     """(indices (n_out, T), weights (n_out, T)) of one axis, with PyTorch's source coordinates. ``shortcuts``:
     'nearest' copies an axis whose size is kept and halves the index of one doubled whatever the scale factor
     (nearest_idx in aten/src/ATen/native/UpSample.h, which PyTorch 2.13's 2-d kernel uses; its 1-d and 3-d kernels,
-    and 'nearest-exact' in every rank, apply the scale factor's formula to every size: measured on 2.13)."""
+    and 'nearest-exact' in every rank, apply the scale factor's formula to every size: measured on 2.13).
+    ``fused``: the source index and bicubic's weights with the CPU kernels' fused multiply-adds (not: as the bicubic
+    backward's file computes them)."""
     dst = np.arange(n_out)
     if mode in ("nearest", "nearest-exact"):
         s = np.float32(1.0 / scale) if scale is not None and scale > 0 else np.float32(n_in) / np.float32(n_out)
@@ -326,17 +330,19 @@ def _axis_taps_of(mode, n_in, n_out, scale, align_corners, dtype, shortcuts=True
         src = acc(s) * dst.astype(acc)
     else:
         s = acc(1.0 / scale) if scale is not None and scale > 0 else acc(n_in) / acc(n_out)
-        src = _fused_source_index(s, dst.astype(acc) + acc(0.5))
+        x = dst.astype(acc) + acc(0.5)
+        src = _fused_source_index(s, x) if fused else s * x - acc(0.5)
     if mode == "bicubic":
         i, t = _index_and_lambda(src, n_in, acc)
         idx = np.clip(i[:, None] + np.arange(-1, 3)[None, :], 0, n_in - 1)
-        return idx, _cubic_weights(t).astype(dtype)
+        return idx, _cubic_weights(t, fused=fused).astype(dtype)
     if n_out == n_in:  # PyTorch's source index of an axis whose size is kept: both taps on the same element
         same = dst.astype(np.int64)
         return np.stack([same, same], axis=1), np.stack([np.ones(n_out), np.zeros(n_out)], axis=1).astype(dtype)
     i0, lam = _index_and_lambda(np.maximum(src, acc(0)), n_in, acc)
     i1 = np.where(i0 < n_in - 1, i0 + 1, i0)
-    return np.stack([i0, i1], axis=1), np.stack([1 - lam, lam], axis=1).astype(dtype)
+    lam = lam.astype(dtype)  # NOTE: PyTorch stores lambda1 in the dtype, then computes lambda0 = 1 - lambda1 from it
+    return np.stack([i0, i1], axis=1), np.stack([(1 - lam.astype(acc)).astype(dtype), lam], axis=1)
 
 
 def _index_and_lambda(src, n_in, acc):
@@ -354,16 +360,9 @@ def _aa_filter(mode, x):
     if mode == "bilinear":
         return np.where(x < 1, 1 - x, 0).astype(x.dtype)
     a = x.dtype.type(-0.5)
-    if x.dtype == np.float32:  # PyTorch's compiler fuses the polynomials' multiply-adds (exact products in float64)
-        def fma(p, q, r):
-            return (np.float64(p) * q + np.float64(r)).astype(np.float32)
-
-        x64 = x.astype(np.float64)
-        near = fma((fma(a + 2, x64, -(a + 3)) * x).astype(np.float32), x64, 1)
-        far = fma(fma(fma(a, x64, -5 * a), x64, 8 * a), x64, -4 * a)
-    else:
-        near = ((a + 2) * x - (a + 3)) * x * x + 1
-        far = ((a * x - 5 * a) * x + 8 * a) * x - 4 * a
+    # PyTorch's compiler fuses the polynomials' multiply-adds, float64 too (a x is exact: a = -0.5)
+    near = _fma(_fma(np.full_like(x, a + 2), x, np.full_like(x, -(a + 3))) * x, x, np.ones_like(x))
+    far = _fma(_fma(a * x - 5 * a, x, np.full_like(x, 8 * a)), x, np.full_like(x, -4 * a))
     return np.where(x < 1, near, np.where(x < 2, far, 0)).astype(x.dtype)
 
 
@@ -380,67 +379,70 @@ def _aa_axis_taps(mode, n_in, n_out, scale, align_corners, dtype):
     invscale = acc(1) / s if s >= 1 else acc(1)
     width = int(math.ceil(support)) * 2 + 1
     center = s * (np.arange(n_out).astype(acc) + acc(0.5))
-    xmin = np.maximum((center - support + acc(0.5)).astype(np.int64), 0)
-    xsize = np.clip(np.minimum((center + support + acc(0.5)).astype(np.int64), n_in) - xmin, 0, width)
+    # NOTE: PyTorch's `+ 0.5` is a double literal: float32's sums with it and the filter's argument (times invscale)
+    # are double, rounded to float32 once (the window's ends are truncated from the double)
+    xmin = np.maximum(((center - support).astype(np.float64) + 0.5).astype(np.int64), 0)
+    xsize = np.clip(np.minimum(((center + support).astype(np.float64) + 0.5).astype(np.int64), n_in) - xmin, 0,
+                    width)
     j = np.arange(width)
     valid = j[None, :] < xsize[:, None]
-    w = _aa_filter(mode, ((j[None, :] + xmin[:, None]).astype(acc) - center[:, None] + acc(0.5)) * invscale)
+    offset = ((j[None, :] + xmin[:, None]).astype(acc) - center[:, None]).astype(np.float64) + 0.5
+    w = _aa_filter(mode, (offset * np.float64(invscale)).astype(acc))
     w = np.where(valid, w, acc(0))
-    total = w.sum(axis=1, keepdims=True)
+    total = np.zeros((n_out, 1), acc)
+    for k in range(width):  # NOTE: summed left to right, as PyTorch's loop (numpy's sum is pairwise)
+        total += w[:, k:k + 1]
     w = np.where(total != 0, w / np.where(total != 0, total, acc(1)), w)
     idx = np.minimum(xmin[:, None] + j[None, :], n_in - 1)
     return idx, w.astype(dtype), valid
 
 
-def _resample(a, taps, cubic=False):
+def _resample(a, taps, separable=False):
     """Apply the per-axis tap matrices to the trailing axes of a, the last axis first (PyTorch's kernels combine
-    along the width first: with inf and NaN inputs the order decides where 0 * inf shows).
+    along the width first: with inf and NaN inputs the order decides where 0 * inf shows), summing each axis's taps
+    as PyTorch's CPU kernels (aten/src/ATen/native/cpu/UpSampleKernel.cpp) with their compiler's fused multiply-adds
+    (measured on 2.13):
 
-    float32 (and float16, whose opmath is float32) is summed as PyTorch's CPU kernels sum it: the first product
-    rounded, then one fused multiply-add per tap (``output += t * w`` in aten/src/ATen/native/cpu/UpSampleKernel.cpp,
-    contracted by its compiler; measured on 2.13): the product of two float32 values is exact in float64, so
-    ``float32(float64(acc) + x * w)``, the float64 sum rounded to odd (ops/_fused.py), is the fused step. A product
-    past float32's range that the sum brings back stays finite, as PyTorch's.
+    - linear, bilinear, trilinear and bicubic (``Interpolate``, nested one dim per level, the width innermost):
+      ``t0 * w0 + t1 * w1`` is fma(x0, w0, x1 w1), the first product the one fused, and each further tap (bicubic's)
+      one more fused multiply-add; every output of 1..4 -> 1..8 values per dim, float32 and float64, agrees bit for
+      bit with values from 1e-3 to 1e30;
+    - ``separable`` (antialias: ``output = t0 * w0``, then ``output += t * w`` per tap): the first product rounded,
+      then one fused multiply-add per tap (float64's compiled loop fuses some steps and not others: a window of
+      two taps is fused, one of three or more mostly a plain sum; not emulated).
 
-    ``cubic``: bicubic, whose four taps PyTorch's compiler sums as fma(x0, w0, x1 w1), then one fused multiply-add
-    per further tap, float64 too (measured on 2.13: every output of 2..11 -> 1..44 columns agrees bit for bit)."""
+    float32 (and float16, whose opmath is float32): the product of two float32 values is exact in float64, so a
+    fused step is ``float32(float64(acc) + x * w)``, the float64 sum rounded to odd (ops/_fused.py). A product past
+    float32's range that the sum brings back stays finite, as PyTorch's."""
     d = len(taps)
     dtype = a.dtype
-    fused = dtype == np.float32 or dtype == np.float16
+    opmath = np.float32 if dtype == np.float16 else dtype
     if all(tap is None for tap in taps):
         return a.copy()
-    for k in reversed(range(d)):
-        if taps[k] is None:  # a dim antialias keeps: copied
-            continue
-        idx, w = taps[k][:2]
-        valid = taps[k][2] if len(taps[k]) > 2 else None  # (antialias: taps past a window's end add nothing)
-        ax = a.ndim - d + k
-        shape = (1,) * (a.ndim - ax - 1)
-        if fused:
-            w = w.astype(np.float64)
-        out = None
-        for t in range(idx.shape[1]):
-            x = np.take(a, idx[:, t], axis=ax)
-            term = (x.astype(np.float64) if fused else x) * w[:, t].reshape((-1,) + shape)
-            if out is None:
-                out, first = (term.astype(np.float32) if fused else term), x
+    with np.errstate(over="ignore", invalid="ignore"):
+        for k in reversed(range(d)):
+            if taps[k] is None:  # a dim antialias keeps: copied
                 continue
-            if cubic and t == 1:  # fma(x0, w0, x1 w1): the first product is the one fused
-                w0 = w[:, 0].reshape((-1,) + shape)
-                total = sum_to_odd(first.astype(np.float64) * w0, term.astype(np.float32)).astype(np.float32) \
-                    if fused else _fma(first, w0, term)
-            elif fused:
-                total = sum_to_odd(out, term).astype(np.float32)
-            elif cubic:
-                total = _fma(x, w[:, t].reshape((-1,) + shape), out)
-            else:
-                total = out + term
-            if valid is not None and not valid[:, t].all():
-                # a tap past a window's end is not added at all (PyTorch's loop stops at the window's size): adding
-                # its 0 would turn a -0.0 sum into +0.0 (its first tap is always taken, as PyTorch's, weight 0 there)
-                total = np.where(valid[:, t].reshape((-1,) + shape), total, out)
-            out = total
-        a = out
+            idx, w = taps[k][:2]
+            valid = taps[k][2] if len(taps[k]) > 2 else None  # (antialias: taps past a window's end add nothing)
+            ax = a.ndim - d + k
+            shape = (-1,) + (1,) * (a.ndim - ax - 1)
+            w = w.astype(opmath, copy=False)
+            xs = [np.take(a, idx[:, t], axis=ax) for t in range(idx.shape[1])]
+            ws = [w[:, t].reshape(shape) for t in range(idx.shape[1])]
+            if separable or len(xs) == 1:
+                out = (xs[0].astype(opmath, copy=False) * ws[0]).astype(opmath, copy=False)
+            else:  # fma(x0, w0, x1 w1)
+                out = _fma(xs[0], ws[0], (xs[1].astype(opmath, copy=False) * ws[1]).astype(opmath, copy=False))
+            for t in range(1 if separable else 2, len(xs)):
+                total = _fma(xs[t], ws[t], out)
+                if valid is not None and not valid[:, t].all():
+                    # a tap past a window's end is not added at all (PyTorch's loop stops at the window's size):
+                    # adding its 0 would turn a -0.0 sum into +0.0 (its first tap is always taken, as PyTorch's,
+                    # weight 0 there)
+                    total = np.where(valid[:, t].reshape(shape), total, out)
+                out = total
+            a = out
     return a.astype(dtype, copy=False)
 
 
@@ -449,7 +451,7 @@ def _fma(x, w, c):
     float64, elementwise. float32: the product of two float32 values is exact in float64. float64: ops/_fused.py's
     fma64 (rounded once at ties too: 5e-31 * -0.09375 + 2.97e-31 is 2.5000000000000006e-31, PyTorch's)."""
     if w.dtype == np.float32:
-        return sum_to_odd(c, x.astype(np.float64) * w.astype(np.float64)).astype(np.float32)
+        return add_rounded_once(c, x.astype(np.float64) * w.astype(np.float64), np.float32)
     return fma64(np.asarray(x, np.float64), np.asarray(w, np.float64), np.asarray(c, np.float64))
 
 
@@ -473,6 +475,75 @@ def _bilinear_channels_last(a, taps):
     # (numpy lays a gather over the last two dims out channels-last; the result is a new contiguous tensor, as
     # PyTorch's of a contiguous input, so that ``view`` works on it)
     return out.astype(a.dtype, order="C", copy=False)
+
+
+def _kernel_adjoint(g, taps, sizes, cubic=False):
+    """The input's gradient of linear, bilinear, trilinear (and ``cubic``: bicubic) interpolation as PyTorch's
+    backward kernels accumulate it (measured on 2.13): output by output in memory order, each adding its taps onto
+    their input elements, one fused multiply-add each, in the opmath type:
+
+    - linear modes (cpu_upsample_linear_backward in aten/src/ATen/native/cpu/UpSampleKernel.cpp): the 2 ** d taps
+      with the first dim's first tap first, ``acc += d_lambda * h_lambda * w_lambda * g``, the weights multiplied
+      left to right and the last product fused with the sum;
+    - bicubic (upsample_bicubic2d_backward_out_frame in UpSampleBicubic2d.cpp, a file built without FMA): the
+      width's taps outer, the height's inner, ``acc += g * y_coeff * x_coeff`` rounded step by step (its taps are
+      unfused too: ``_axis_taps(..., fused=False)``).
+
+    Vectorized in rounds: round r adds every input element's r-th contribution, so within a round no element is
+    written twice."""
+    d = len(taps)
+    opmath = np.float32 if g.dtype == np.float16 else g.dtype
+    out_sizes = g.shape[g.ndim - d:]
+    lead = g.shape[:g.ndim - d]
+    n_out, n_in = math.prod(out_sizes), math.prod(sizes)
+    # (0, .., 0), (0, .., 1), ...: PyTorch's i000, i001, ...; bicubic's (jj, ii) with ii, the width's, outer
+    corners = [(jj, ii) for ii in range(4) for jj in range(4)] if cubic else list(np.ndindex(*(2,) * d))
+    targets, scales, weights = [], [], []
+    for corner in corners:
+        flat, factors = np.zeros((1,) * d, np.int64), []
+        for k, (idx, lam) in enumerate(t[:2] for t in taps):
+            shape = [1] * d
+            shape[k] = -1
+            flat = flat * sizes[k] + idx[:, corner[k]].reshape(shape)
+            factors.append(lam[:, corner[k]].astype(opmath).reshape(shape))
+        scale = factors.pop(0) if cubic else np.ones((1,) * d, opmath)  # g times it first (bicubic), rounded
+        w = factors[0]
+        for lam in factors[1:]:
+            w = w * lam
+        targets.append(np.broadcast_to(flat, out_sizes).reshape(-1))
+        scales.append(np.broadcast_to(scale, out_sizes).reshape(-1))
+        weights.append(np.broadcast_to(w, out_sizes).reshape(-1))
+    target = np.stack(targets, axis=1).reshape(-1)  # contributions in PyTorch's order: output, then corner
+    scale = np.stack(scales, axis=1).reshape(-1)
+    weight = np.stack(weights, axis=1).reshape(-1)
+    source = np.repeat(np.arange(n_out), len(corners))
+    gs = g.reshape(-1, n_out).astype(opmath, copy=False)
+    keep = (weight != 0) & (scale != 0)
+    if np.isfinite(gs).all() and _no_product_underflows(weight[keep] * scale[keep], gs):
+        # NOTE: a tap of weight 0 adds 0 * g = +-0.0, which changes nothing unless g is inf or NaN or the sum is -0.0
+        # (it starts at +0.0, x + -x is +0.0: only a product that underflows to -0.0 makes one), so it is left out:
+        # half of the rounds at the borders
+        target, scale, weight, source = target[keep], scale[keep], weight[keep], source[keep]
+    order = np.argsort(target, kind="stable")
+    first = np.searchsorted(target[order], target[order], side="left")
+    rank = np.empty_like(order)
+    rank[order] = np.arange(order.size) - first  # the how-many-th contribution to its input element
+    acc = np.zeros((gs.shape[0], n_in), opmath)
+    with np.errstate(over="ignore", invalid="ignore", under="ignore"):
+        for r in range(int(rank.max()) + 1 if rank.size else 0):
+            now = rank == r
+            t = target[now]
+            gr = gs[:, source[now]] * scale[now] if cubic else gs[:, source[now]]
+            acc[:, t] = acc[:, t] + gr * weight[now] if cubic else _fma(gr, weight[now], acc[:, t])
+    return acc.reshape(lead + tuple(sizes)).astype(g.dtype, copy=False)
+
+
+def _no_product_underflows(w, g):
+    """Whether no product of a nonzero weight and a nonzero gradient rounds to zero (so none can be -0.0)."""
+    g = np.abs(g[g != 0])
+    if not w.size or not g.size:
+        return True
+    return float(np.abs(w).min()) * float(g.min()) >= float(np.finfo(w.dtype).smallest_subnormal)
 
 
 def _resample_adjoint(g, taps, sizes):
@@ -588,17 +659,25 @@ def interpolate(input: Tensor, size=None, scale_factor=None, mode: str = "neares
     name = f"Upsample{_INTERP_NAMES[mode]}{d}D" + ("Aa" if antialias else "")
 
     def apply(a):
-        return _resample(a, taps, cubic=mode == "bicubic" and not antialias)
+        return _resample(a, taps, separable=antialias)
 
+    kernel = mode in ("linear", "bilinear", "trilinear", "bicubic") and not antialias
+    # float16's weights in float32, its opmath type, where PyTorch keeps them there: the backward's and the small
+    # outputs' kernel (the nested forward kernel stores them in float16); bicubic's backward computes its own
+    wide = taps
+    if kernel and (x.dtype == np.float16 or mode == "bicubic"):
+        opmath = np.dtype(np.float32) if x.dtype == np.float16 else x.dtype
+        wide = [_axis_taps(mode, n, o, s, align_corners, opmath, fused=mode != "bicubic") for n, o, s in
+                zip(sizes, out, scales, strict=True)]
     if mode == "bilinear" and not antialias and out[0] + out[1] <= 128:
-        # NOTE: PyTorch's kernel for small outputs sums in another order (and float16 with float32 weights)
-        wide = [_axis_taps(mode, n, o, s, align_corners, np.dtype(np.float32)) for n, o, s in
-                zip(sizes, out, scales, strict=True)] if x.dtype == np.float16 else taps
+        # NOTE: PyTorch's kernel for small outputs sums in another order
 
         def apply(a):  # noqa: F811 - the small outputs' kernel
             return _bilinear_channels_last(a, wide)
 
     def adjoint(g):
+        if kernel:
+            return _kernel_adjoint(g, wide, sizes, cubic=mode == "bicubic")
         return _resample_adjoint(g, taps, sizes)
 
     def upsample_rule(xp, g, out, x):

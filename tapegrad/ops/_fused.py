@@ -14,7 +14,26 @@ def fma(x, y, z):
     one; float64 by Dekker's product and Knuth's sum."""
     if x.dtype == np.float64 or y.dtype == np.float64 or z.dtype == np.float64:
         return fma64(x, y, z)
-    return sum_to_odd(np.multiply(x, y, dtype=np.float64), z).astype(np.result_type(x, y, z))
+    return add_rounded_once(np.multiply(x, y, dtype=np.float64), z, np.result_type(x, y, z))
+
+
+def add_rounded_once(a, b, dtype):
+    """a + b of float64 arrays (or numbers) rounded once to float32 or float16: ``sum_to_odd(a, b).astype(dtype)``,
+    computed as the plain float64 sum and its rounding, with the exact sum taken only where the two can differ.
+    They differ only where the float64 sum lands exactly halfway between two neighbours in ``dtype`` (the first
+    rounding can make a tie the exact sum was not) or in ``dtype``'s subnormal range (where that halfway point moves):
+    elsewhere the exact sum and its float64 rounding lie on the same side of every halfway point, a float64 value."""
+    a, b = np.broadcast_arrays(np.asarray(a, np.float64), np.asarray(b, np.float64))
+    with np.errstate(over="ignore", invalid="ignore"):
+        s = a + b
+        out = np.asarray(s.astype(dtype))
+        info = np.finfo(dtype)
+        low = 52 - info.nmant  # float64's bits below dtype's last one
+        halfway = (s.view(np.int64) & ((1 << low) - 1)) == 1 << (low - 1)
+        suspect = halfway | (np.abs(s) < float(info.smallest_normal))
+        if suspect.any():
+            out[suspect] = sum_to_odd(a[suspect], b[suspect]).astype(dtype)
+    return out
 
 
 def sum_to_odd(a, b):

@@ -678,32 +678,26 @@ def diag_embed(input: Tensor, offset: int = 0, dim1: int = -2, dim2: int = -1) -
     d1, d2 = check_dim("diag_embed", dim1, nd), check_dim("diag_embed", dim2, nd)
     if d1 == d2:
         raise RuntimeError(f"diag_embed: diagonal dimensions cannot be identical {dim1}, {dim2}")
-    n = input.shape[-1] + builtins.abs(offset) if input.ndim else 1 + builtins.abs(offset)
-    x = input if input.ndim else input.reshape(1)
-    rows = np.arange(x.shape[-1]) + builtins.max(-offset, 0)
-    cols = np.arange(x.shape[-1]) + builtins.max(offset, 0)
-    if x._data.dtype.kind == "f":
-        # NOTE: the values are selected into place (not multiplied by a 0/1 matrix: a NaN or inf of the input must
-        # not spread to the zeros around it)
-        k = x.shape[-1]
-        source, mask = np.zeros(n * n, np.int64), np.zeros(n * n, bool)
-        source[rows * n + cols], mask[rows * n + cols] = np.arange(k), True
-        if k:
-            spread = I.index_select(x, -1, wrap(source))
-        else:  # nothing to place: zeros that keep the graph
-            spread = (x.sum(-1, keepdim=True) * 0).expand(tuple(x.shape[:-1]) + (n * n,))
-        zero = wrap(np.zeros((), x._data.dtype))
-        mats = E.where(wrap(mask), spread, zero).reshape(tuple(x.shape[:-1]) + (n, n))
-    else:  # integers and bools: place the values exactly
-        out = np.zeros(tuple(x.shape[:-1]) + (n, n), dtype=x._data.dtype)
-        out[..., rows, cols] = x._data
-        mats = wrap(out)
-    # the two new dims are last; move them to dim1, dim2
+    x = input._data if input.ndim else input._data.reshape(1)
+    n = x.shape[-1] + builtins.abs(offset)
+    mats = np.zeros(x.shape[:-1] + (n, n), dtype=x.dtype)
+    # the values are placed, not multiplied by a 0/1 matrix: a NaN or inf must not spread to the zeros around it
+    mats[..., np.arange(x.shape[-1]) + builtins.max(-offset, 0), np.arange(x.shape[-1]) + builtins.max(offset, 0)] = x
+    # the two new dims are last; move them to dim1, dim2, in a new contiguous tensor (PyTorch's zeros, then a copy
+    # into their diagonal)
     rest = [d for d in range(nd) if d not in (d1, d2)]
     order = [0] * nd
     for src, dst in enumerate(rest + [d1, d2]):
         order[dst] = src
-    return _unview(mats.permute(order))  # a new tensor, as PyTorch's (detach_ takes it)
+    out = np.ascontiguousarray(mats.transpose(order))
+    if x.dtype.kind != "f":
+        return wrap(out)
+    shape = tuple(input.shape)
+
+    def rule(xp, g, out, x):
+        return xp.reshape(xp.diagonal(g, offset, d1, d2), shape)
+
+    return record(out, (input,), rule, "DiagEmbedBackward0")
 
 
 @op

@@ -18,7 +18,7 @@ import numbers
 
 import numpy as np
 
-from .. import _cpu
+from .. import _cpu, _threads
 from ..autograd.declare import Tensor, backward_op, expected_tensor, op, record, wrap
 from .conv import TORCH_INT_NAMES
 
@@ -434,15 +434,16 @@ def _check_output_size(op_name, x, w, size, stride, dilation, opad, groups):
     input when no output_padding reaches its stride and there are groups, a kernel wider than 3 in both of its last
     two dims, a batch of 2 or more, or more than 20480 elements in the first four dims of the (4-d viewed) input;
     float16 is oneDNN's only where the CPU lets oneDNN take it (``_cpu.onednn_takes_float16``: AVX-512 FP16 or
-    AVX-NE-CONVERT; elsewhere, an AMD EPYC say, the native kernels raise). The remaining condition of
-    use_mkldnn, ``get_num_threads() > 1`` for an unstrided undilated 1x1 kernel, is taken as true (any multi-core
-    CPU)."""
+    AVX-NE-CONVERT; elsewhere, an AMD EPYC say, the native kernels raise). A float32 1x1 kernel, unstrided and
+    undilated, with a batch below 16 is oneDNN's only with more than one thread (``get_num_threads() > 1``)."""
     n, c = x.shape[0], x.shape[1]
     spatial = x.shape[2:] if len(size) > 1 else (1,) + x.shape[2:]  # 1-d runs as 2-d with a height of 1
     kernel = w.shape[2:] if len(size) > 1 else (1,) + w.shape[2:]
+    native_1x1 = (kernel[-1] == 1 and kernel[-2] == 1 and n < 16 and all(s == 1 for s in stride)
+                  and all(d == 1 for d in dilation) and _threads.get_num_threads() == 1)
     if n == 0 or ((x.dtype == np.float16 and _cpu.onednn_takes_float16()) or (x.dtype == np.float32 and (
-            groups > 1 or (kernel[-1] > 3 and kernel[-2] > 3) or n > 1 or n * c * spatial[0] * spatial[1] > 20480))
-            ) and all(o < st for o, st in zip(opad, stride, strict=True)):
+            groups > 1 or (kernel[-1] > 3 and kernel[-2] > 3) or n > 1 or n * c * spatial[0] * spatial[1] > 20480)
+            and not native_1x1)) and all(o < st for o, st in zip(opad, stride, strict=True)):
         if min(size) < 0:
             raise RuntimeError(f"{op_name}: given input of shape {tuple(x.shape)} and weight of shape "
                                f"{tuple(w.shape)}, the calculated output size {size} is negative")

@@ -15,7 +15,7 @@ from typing import Literal
 
 import numpy as np
 
-from .. import creation, dtypes
+from .. import _threads, creation, dtypes
 from ..autograd.declare import Tensor, check_dim, op, record, wrap
 from . import _stdsort
 from . import elementwise as E
@@ -310,7 +310,53 @@ def histc(input: Tensor, bins: int = 100, min: float = 0, max: float = 0) -> Ten
         bad = ~np.isfinite(pos) | (pos >= 2.0 ** 63)
         index = np.where(bad, 0, pos).astype(np.int64)
     index = np.minimum(index, bins - 1)  # the last bin holds its right edge
+    if _counts_can_stall(x):
+        kept = np.flatnonzero((x.reshape(-1) >= first) & (x.reshape(-1) <= last))
+        return wrap(_thread_bin_sums(kept, x.size, index, np.ones(len(index), x.dtype), bins))
     return wrap(np.bincount(index, minlength=bins).astype(x.dtype))
+
+
+def _density(hist, edges):
+    """PyTorch's normalization (histogramdd_out_cpu_template): the bins divided by their total, then by their
+    widths (``edges.diff()``), each a division in the dtype (float16's in float32, rounded once)."""
+    t = hist.dtype.type
+    wide = np.float32 if t is np.float16 else t
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+        total = hist.astype(np.float64).sum().astype(t)  # NOTE: PyTorch sums in its order; exact for counts
+        hist = (hist.astype(wide) / wide(total)).astype(t)
+        return (hist.astype(wide) / np.diff(edges).astype(wide)).astype(t)
+
+
+_GRAIN = 200  # HISTOGRAM_GRAIN_SIZE: the fewest values PyTorch's histogram kernel gives a thread
+
+
+def _counts_can_stall(x):
+    """Whether counting one by one in float16, as PyTorch's kernel does, can differ from the exact count: a bin
+    of float16 stops growing at 2048 (2048 + 1 rounds to 2048)."""
+    return x.dtype == np.float16 and x.size > 2048
+
+
+def _thread_bin_sums(positions, numel, index, weights, bins):
+    """The bins of PyTorch's histogram kernel (HistogramKernel.cpp): at::parallel_for splits the input's
+    ``numel`` positions into one part per thread (a single part up to 200 of them, at most one per 200
+    otherwise); each thread adds the weights of its part's values (``positions``, binned to ``index``) to its own
+    bins one after another in the input's dtype; the threads' bins are then summed (float16 in float32)."""
+    dtype = weights.dtype
+    threads = _threads.get_num_threads()
+    if numel <= _GRAIN or threads == 1:
+        parts = [len(positions)]
+    else:
+        used = min(threads, -(-numel // _GRAIN))
+        chunk = -(-numel // used)
+        parts = np.searchsorted(positions, np.arange(chunk, numel, chunk)).tolist() + [len(positions)]
+    sums = np.zeros((len(parts), bins), dtype)
+    start = 0
+    for row, end in zip(sums, parts):
+        np.add.at(row, index[start:end], weights[start:end])  # one rounding per addition, in the dtype
+        start = end
+    if len(sums) == 1:
+        return sums[0]
+    return sums.astype(np.float32).sum(0).astype(dtype) if dtype == np.float16 else sums.sum(0)
 
 
 def _histogram_weight(x, w):
@@ -373,22 +419,22 @@ def histogram(input: Tensor, bins=100, *, range=None, weight: Tensor | None = No
         _edges_fit("histogram", lo, hi, x.dtype)
         edges = creation.float_linspace(lo, hi, int(bins) + 1, x.dtype)  # PyTorch's linspace values, exactly
     e = edges.astype(np.float64)
-    if w is None:
-        hist, _ = np.histogram(flat, bins=e, density=density)
+    if w is None and not _counts_can_stall(flat):
+        hist, _ = np.histogram(flat, bins=e)
     else:
         # NOTE: numpy's weighted histogram differences a cumulative sum of the sorted weights, so one infinite
         # weight (even of a value out of the range) made other bins inf - inf = nan; sum each bin's own weights,
         # as PyTorch, over the values in [first edge, last edge] (the last bin is closed)
         n = e.shape[0] - 1
         keep = (flat >= e[0]) & (flat <= e[-1])
-        v = flat[keep]
-        idx = np.minimum(np.searchsorted(e, v, side="right") - 1, n - 1)
-        hist = np.bincount(idx, weights=w.reshape(-1)[keep].astype(np.float64), minlength=n)
-        if density:
-            with np.errstate(divide="ignore", invalid="ignore"):
-                hist = hist / np.diff(e) / hist.sum()
+        idx = np.minimum(np.searchsorted(e, flat[keep], side="right") - 1, n - 1)
+        weights = np.ones(len(idx), x.dtype) if w is None else w.reshape(-1)[keep]
+        hist = _thread_bin_sums(np.flatnonzero(keep), len(flat), idx, weights, n)
+    hist = hist.astype(x.dtype)
+    if density:
+        hist = _density(hist, edges)
     inputs = (input, bins, weight)
-    return histogram_result(_not_differentiable(hist.astype(x.dtype), inputs, "NotImplemented", "aten::histogram"),
+    return histogram_result(_not_differentiable(hist, inputs, "NotImplemented", "aten::histogram"),
                             _not_differentiable(np.array(edges), inputs, "NotImplemented", "aten::histogram"))
 
 

@@ -445,8 +445,11 @@ def prod(input: Tensor, dim=_NO_DIM, keepdim: bool = False, *, dtype=None, axis=
         zero = x == 0
         if not zero.any():
             return g * (out / x)  # the product of the others is the product over x_i when no x_i is 0
-        if dim is None and zero.sum() > 1 and not xp.isfinite(x).all():
-            return xp.zeros_like(x)  # PyTorch's shortcut for prod(): two zeros make every other product 0
+        if dim is None and not is_grad_enabled() and zero.sum() > 1:
+            # NOTE: PyTorch's shortcut for prod() (prod_backward in FunctionsManual.cpp): two zeros make every product
+            # of the others 0, so without create_graph it returns zeros unread: 0 at an inf or NaN g (not g * 0),
+            # and at an inf x (not inf * 0); with create_graph it takes the products, as below
+            return xp.zeros_like(x)
         return g * _products_of_the_others(xp, x, axes)
 
     return record(out, (input,), prod_rule, "ProdBackward0" if dim is None else "ProdBackward1")
@@ -1101,8 +1104,9 @@ def _normp_grad(xp, x, out, axes, p):
     # representable (p = 0.5, x_i = 5e-324 beside a norm of 1e30: 1.1e176, not inf): take those there, and powers
     # of 1 elsewhere, so that no branch holds an inf.
     lost = (ratio < np.finfo(x.dtype).tiny) | (ratio == math.inf)
-    apart = xp.where(lost, ax, 1.0) ** (p - 1) * xp.where(lost, norm, 1.0) ** (1 - p)
-    return _sgn(x) * nonzero * xp.where(lost, apart, xp.where(lost, 1.0, ratio) ** (p - 1))
+    with np.errstate(over="ignore", invalid="ignore"):  # a power out of range is inf, as PyTorch's (no warning)
+        apart = xp.where(lost, ax, 1.0) ** (p - 1) * xp.where(lost, norm, 1.0) ** (1 - p)
+        return _sgn(x) * nonzero * xp.where(lost, apart, xp.where(lost, 1.0, ratio) ** (p - 1))
 
 
 # ---------------------------------------------------------------------- all, any, count_nonzero

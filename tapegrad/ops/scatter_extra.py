@@ -1,8 +1,8 @@
 """Writes into copies: select_scatter, slice_scatter, diagonal_scatter, masked_scatter, put, scatter_reduce,
 index_reduce; and narrow_copy, the unsafe split forms, nonzero_static, fill_diagonal_, tensordot.
 
-The scatters that copy values are written as ``index_copy``/``index_add`` on the flattened input at the
-positions the view would cover, so their gradients (of every order) are those ops'.
+The scatters that copy values (select/slice/diagonal_scatter, put) write into a contiguous copy of the input at
+the flat positions the view would cover, one node with PyTorch's name whose rule indexes the gradient there.
 """
 
 from __future__ import annotations
@@ -29,17 +29,36 @@ def _tensor(op_name, x, what="input"):
     return x
 
 
-def _write_at(op_name, input, positions, src):
-    """``input`` with the elements at flat ``positions`` (an array shaped as the view) replaced by ``src``."""
+def _write_at(op_name, input, positions, src, name, accumulate=False):
+    """A new contiguous tensor: ``input`` with the elements at flat ``positions`` (an array shaped as the view)
+    replaced by ``src`` (with ``accumulate``, increased by it, one addition after another). Its node ``name`` is
+    PyTorch's; the gradient of input is g with the written positions zeroed (all of g when accumulating), src's is g
+    at the positions."""
     _tensor(op_name, src, "src")
     if tuple(src.shape) != positions.shape:
         raise RuntimeError(f"{op_name}: expected src to have a size equal to the slice of self. src size = "
                            f"{list(src.shape)}, slice size = {list(positions.shape)}")
     if src._data.dtype != input._data.dtype:  # as PyTorch: src is copied in, cast to input's dtype
         src = src.to(input.dtype)
-    flat = input.reshape(-1)
-    out = I.index_copy(flat, 0, wrap(positions.reshape(-1).astype(np.int64)), src.reshape(-1))
-    return out.reshape(tuple(input.shape))
+    flat = positions.reshape(-1)
+    out = np.array(input._data, order="C")  # PyTorch's result is a new contiguous tensor, never a view of input
+    if accumulate:
+        np.add.at(out.reshape(-1), flat, src._data.reshape(-1))
+    else:
+        out.reshape(-1)[flat] = src._data.reshape(-1)
+    if out.dtype.kind != "f":
+        return wrap(out)
+    written = None
+    if not accumulate:
+        written = np.zeros(out.shape, dtype=bool)
+        written.reshape(-1)[flat] = True
+    s_shape = tuple(src.shape)
+
+    def rule(xp, need, g, out, x, s):
+        gx = (g if written is None else xp.where(written, 0, g)) if need[0] else None
+        return gx, g.reshape(-1)[flat].reshape(s_shape) if need[1] else None
+
+    return record(out, (input, src), rule, name)
 
 
 def _positions(input):
@@ -59,7 +78,7 @@ def select_scatter(input: Tensor, src: Tensor, dim: int, index: int) -> Tensor:
     n = input.shape[d]
     if not -n <= index < n:
         raise IndexError(f"select_scatter: index {index} is out of bounds for dimension {dim} with size {n}")
-    return _write_at("select_scatter", input, np.take(_positions(input), index, axis=d), src)
+    return _write_at("select_scatter", input, np.take(_positions(input), index, axis=d), src, "SelectScatterBackward0")
 
 
 @op
@@ -75,7 +94,7 @@ def slice_scatter(input: Tensor, src: Tensor, dim: int = 0, start=None, end=None
     if step <= 0:
         raise RuntimeError(f"slice_scatter: slice step must be positive, got {step}")
     where = (slice(None),) * d + (slice(start, end, step),)
-    return _write_at("slice_scatter", input, _positions(input)[where], src)
+    return _write_at("slice_scatter", input, _positions(input)[where], src, "SliceScatterBackward0")
 
 
 @op
@@ -92,7 +111,8 @@ def diagonal_scatter(input: Tensor, src: Tensor, offset: int = 0, dim1: int = 0,
     d1, d2 = check_dim("diagonal_scatter", dim1, nd), check_dim("diagonal_scatter", dim2, nd)
     if d1 == d2:
         raise RuntimeError(f"diagonal_scatter: diagonal dimensions cannot be identical {dim1}, {dim2}")
-    return _write_at("diagonal_scatter", input, np.diagonal(_positions(input), offset, d1, d2), src)
+    return _write_at("diagonal_scatter", input, np.diagonal(_positions(input), offset, d1, d2), src,
+                     "DiagonalScatterBackward0")
 
 
 @op(inplace=True)
@@ -148,11 +168,11 @@ def put(input: Tensor, index: Tensor, source: Tensor, accumulate: bool = False) 
     idx = index._data.reshape(-1)
     if idx.size and (idx.min() < -n or idx.max() >= n):
         raise IndexError(f"put: index out of range for a tensor of {n} elements")
-    flat_index = wrap(np.where(idx < 0, idx + n, idx).astype(np.int64))
-    flat = input.reshape(-1)
-    out = I.index_add(flat, 0, flat_index, source.reshape(-1)) if accumulate else I.index_copy(flat, 0, flat_index,
-                                                                                                source.reshape(-1))
-    return out.reshape(tuple(input.shape))
+    if source._data.dtype != input._data.dtype:
+        raise RuntimeError(f"put: expected self and source to have the same dtype, got {input._data.dtype} and "
+                           f"{source._data.dtype}")
+    positions = np.where(idx < 0, idx + n, idx).astype(np.int64).reshape(tuple(source.shape))
+    return _write_at("put", input, positions, source, "PutBackward0", accumulate=accumulate)
 
 
 # ---------------------------------------------------------------------- reductions into copies

@@ -16,7 +16,7 @@ import numpy as np
 
 import tapegrad as tg
 
-from .core import DT, DTYPES, FLOATS, INTS, Call, Lit, Ref, Shape, load_torch
+from .core import DT, DTYPES, FLOATS, INTS, RTOL, Call, Lit, Ref, Shape, load_torch
 
 torch = load_torch()
 
@@ -1375,7 +1375,7 @@ def _pad(g):
 def _norms(g):
     c = _norms_call(g)
     if c is not None:
-        c.tol = 100.0  # x / sqrt(var + eps) amplifies the rounding of x - mean by up to 1 / sqrt(eps)
+        c.tol *= 100.0  # x / sqrt(var + eps) amplifies the rounding of x - mean by up to 1 / sqrt(eps)
     return c
 
 
@@ -1429,7 +1429,12 @@ def _norms_call(g):
     x = g.float_tensor()
     y = g.operand(x, "tz")
     kw = {"dim": g.dim(g.ndim(x.i))} if g.chance(60) else {}
-    return Call("fn", g.choice(["nn.functional.cosine_similarity", "cosine_similarity"]), (x, y), kw)
+    c = Call("fn", g.choice(["nn.functional.cosine_similarity", "cosine_similarity"]), (x, y), kw)
+    # PyTorch divides each operand by its norm in the operand's own dtype, before the product promotes: a float64
+    # result of a float32 operand is only as fine as float32 (its 2-norm's last bit is its vectorized kernel's)
+    floats = [RTOL[g.dtype(t)] for t in (x, y) if isinstance(t, Ref) and g.dtype(t) in RTOL]
+    c.tol = max(floats) / min(floats) if floats else 1.0
+    return c
 
 
 LOSSES = ["mse_loss", "l1_loss", "smooth_l1_loss", "huber_loss", "binary_cross_entropy",
