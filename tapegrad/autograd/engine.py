@@ -150,7 +150,8 @@ def _run_backward(roots, root_grads, retain_graph, create_graph, inputs, allow_u
     grads = {}
     given = set()  # ids of arrays already handed to a leaf's .grad in this pass
     for r, g in zip(roots, root_grads):
-        _accumulate(grads, id(r), g, create_graph)
+        prev_g = grads.get(id(r))
+        grads[id(r)] = g if prev_g is None else prev_g + g  # (a root given twice: never in place)
     ready = [r for r in roots if id(r) not in deps]
     # This loop runs once per node: its lookups are bound to locals.
     pop, get, push, clock = grads.pop, grads.get, ready.append, _state.clock
@@ -458,11 +459,6 @@ def _conform(xp, g, parent, node, create_graph):
     if g.dtype != dtype:
         g = g.type(dtype) if create_graph else g.astype(dtype)
     return g
-
-
-def _accumulate(grads, key, g, create_graph):
-    prev = grads.get(key)
-    grads[key] = g if prev is None else prev + g  # never in place: a gradient array may be shared
 
 
 def _accumulate_leaf(t, g, create_graph, given):
