@@ -562,6 +562,20 @@ def test_cross_entropy_bad_inputs():
         F.cross_entropy(x, T([0, 1]), reduction="mean_all")
 
 
+def test_class_target_bounds_are_checked_by_one_reduction():
+    """Both bounds of a class-index target in one reduction: viewed as uint64, a negative int64 is beyond any C."""
+    x = T(np.zeros((3, 5)))
+    for bad in ([0, 1, -2 ** 63], [0, 2 ** 63 - 1, 1], [4, -100, 5], [-1, -1, -1]):
+        with pytest.raises(IndexError, match="cross_entropy: target class"):
+            F.cross_entropy(x, T(bad))
+    with pytest.raises(IndexError, match="target class -3"):
+        F.cross_entropy(x, T(np.array([0, 9, 1, 9, -3, 9])[::2]))  # not contiguous: [0, 1, -3]
+    assert F.cross_entropy(x, T(np.array([0, 4, 2], np.uint8))).item() == pytest.approx(np.log(5))
+    with pytest.raises(IndexError, match="target class 5"):
+        F.cross_entropy(x, T(np.array([0, 5, 2], np.uint8)))
+    assert F.cross_entropy(x, T([0, -100, 4])).item() == pytest.approx(np.log(5))  # ignored, not out of range
+
+
 @given(class_case(), st.sampled_from(REDUCTIONS), st.data())
 def test_nll_loss_forward_and_gradient(case, red, data):
     x, t = case

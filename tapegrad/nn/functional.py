@@ -38,6 +38,7 @@ from ..random import rng as _rng
 # NOTE: the ufuncs' reductions, which ndarray.sum/max/min call through a Python function each (numpy's _methods):
 # the same values, a Python frame less in every loss and embedding. Their default axis is 0: pass None for all
 _sum, _max, _min = np.add.reduce, np.maximum.reduce, np.minimum.reduce
+_UINT64 = np.dtype(np.uint64)
 
 __all__ = ["relu", "relu_", "relu6", "hardtanh", "leaky_relu", "elu", "selu", "celu", "gelu", "silu", "mish",
            "sigmoid", "tanh", "softplus", "logsigmoid", "softsign", "hardsigmoid", "hardswish", "softmax",
@@ -2022,8 +2023,8 @@ def _class_layout(op_name, x, t, ignore_index):
     C = x.shape[cdim]
     keep = None
     if t.size:
-        lo, hi = int(_min(t, None)), int(_max(t, None))
-        if lo < 0 or hi >= C or 0 <= ignore_index < C:
+        # NOTE: one reduction checks both bounds: viewed as uint64, a negative int64 target is beyond any C
+        if int(_max(t.view(_UINT64) if t.dtype.itemsize == 8 else t, None)) >= C or 0 <= ignore_index < C:
             keep = t != ignore_index
             bad = keep & ((t < 0) | (t >= C))
             if bad.any():

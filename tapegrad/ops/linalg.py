@@ -123,10 +123,11 @@ def matmul(input: Tensor, other: Tensor) -> Tensor:
     if input.__class__ is Tensor and other.__class__ is Tensor:  # two matrices of one float dtype: a layer's
         ad, bd = input._data, other._data
         if ad.ndim == 2 and bd.ndim == 2 and ad.dtype is bd.dtype and ad.dtype.kind == "f":
-            if ad.shape[1] != bd.shape[0]:
-                raise _inner_error("matmul", ad, bd, ad.shape[1], bd.shape[0])
+            k = ad.shape[1]  # (each read of .shape builds a tuple)
+            if k != bd.shape[0]:
+                raise _inner_error("matmul", ad, bd, k, bd.shape[0])
             out = ad @ bd
-            if ad.shape[1] == 1:
+            if k == 1:
                 out = _gemm_one_term(out, ad, bd, ad.shape[0], bd.shape[1])
             return record(out, (input, other), _mm_rule, "MmBackward0")
     _check_same_dtype("matmul", input, other)
