@@ -422,8 +422,9 @@ known_class(
     """, "PyTorch 2.13's lerp backward with a 0-d integer weight computes 1 - weight in the weight's dtype (uint8: "
          "1 - 3 = 254, a gradient of 254 for input); tapegrad's -2 is right", E, status="pytorch-bug")
 known_class(
-    "same-operand-grad-cancel", fam("atan2", "arctan2", "div", "divide", "true_divide", "sub", sym="/"), GRADS,
-    lambda d: len(d.call.args) > 1 and isinstance(arg(d, 0), core.Ref) and arg(d, 0) == arg(d, 1),
+    "same-operand-grad-cancel", fam("atan2", "arctan2", "div", "divide", "true_divide", "sub", sym="/")
+    | fam("addcdiv", "addcmul"), GRADS,
+    lambda d: len(refs := [a for a in d.call.args if isinstance(a, core.Ref)]) > len(set(refs)),
     """
     v0 = torch.tensor([[[-3.0, 2.0]], [[1e-07, -3.0]]], requires_grad=True)
     v1 = v0.atan2(v0)
@@ -431,8 +432,8 @@ known_class(
      + (v1 * torch.tensor([[[-1.5, 0.75]], [[-2.0, 1.25]]])).sum().double()).backward()
     v0.grad
     """, "f(x, x) for atan2/div/true_divide at small x: the two partial gradients are +-1/(2x) (5e6 here) and "
-         "cancel to a different rounding in each library (and absorb the leaf's other gradients)", E,
-    status="by-design")
+         "cancel to a different rounding in each library (and absorb the leaf's other gradients); addcdiv(x, x, x) "
+         "likewise (1/x and -x/x^2)", E, status="by-design")
 
 ATAN2 = fam("atan2", "arctan2")
 
@@ -903,6 +904,24 @@ known_class(
     (loss + (v5 * torch.tensor([[2.0], [0.25]])).sum()).backward()
     v0.grad
     """, "distances between a tensor and itself: the two partial gradients (+-1e6 after logit here) cancel, and "
+         "the leaf's other gradients are absorbed or not depending on the order of accumulation (both are "
+         "'right')", LO, status="by-design")
+DISTANCES = F("pairwise_distance", "cosine_embedding_loss", "margin_ranking_loss", "triplet_margin_loss",
+              "triplet_margin_with_distance_loss")
+
+
+known_class(
+    "same-operand-distance-steep-after", fam("reciprocal", "rsqrt", "log", "log2", "log10", "logit", "sqrt", "pow",
+                                             "div", "divide", "true_divide", sym="/"), GRADS,
+    lambda d: bool(d.origins) and d.origins[0] in DISTANCES and isf(x0(d)) and x0(d).numel() > 0
+    and bool((x0(d).detach().double().abs() < 1e-4).all()),
+    """
+    v0 = torch.tensor([1.0, -1.0], requires_grad=True)
+    v2 = torch.nn.functional.pairwise_distance(v0, v0).reciprocal()
+    ((v0 * torch.tensor([0.25, -1.5])).sum().double() + (v2 * -0.5).sum().double()).backward()
+    v0.grad
+    """, "same-operand-distance-cancel, where the steep op comes after the distance of a tensor and itself (its eps "
+         "alone, ~1e-6): 1/d's gradient (5e11 here) reaches the tensor as two opposite partials that cancel, and "
          "the leaf's other gradients are absorbed or not depending on the order of accumulation (both are "
          "'right')", LO, status="by-design")
 known_class(
@@ -2374,7 +2393,8 @@ known_class(
 known_class(
     "cross-same-operand-grad-cancel", fam("cross", inplace=False), GRADS,
     lambda d: len(d.call.args) > 1 and isinstance(arg(d, 0), core.Ref) and arg(d, 0) == arg(d, 1)
-    and isf(x0(d)) and bool((x0(d).detach().double().abs().nan_to_num(0, 0, 0) > 1e6).any()),
+    and isf(x0(d)) and bool((x0(d).detach().double().abs().nan_to_num(0, 0, 0)
+                             > min(1e6, torch.finfo(x0(d).dtype).max ** 0.5)).any()),
     """
     v0 = torch.tensor([[2.0, 2.0, -3.0], [5e-324, -1.0, 3e+38]], dtype=torch.float64, requires_grad=True)
     v1 = torch.cross(v0, v0)
