@@ -959,16 +959,20 @@ known_class(
     status="by-design")
 known_class(
     "special-poles", SPECIAL_M, {"value", "inf", "nan", "signed-zero"} | GRADS | STATE,
-    lambda d: any_in(d, at_pole) or from_periodic(d) or trigamma_near_pole(d) or logit_nan_in_registers(d),
-    """
+    lambda d: any_in(d, at_pole) or from_periodic(d) or trigamma_near_pole(d) or logit_nan_in_registers(d)
+    or d.op in fam("digamma", "polygamma") and any_in(d, near_trigamma_pole),
+    ("""
     torch.tensor([-1.0]).polygamma(1)
-    """, "PyTorch's trigamma (polygamma(1, x), digamma's gradient) at the poles x = 0, -1, -2, ... is a huge "
+    """, """
+    torch.tensor([-0.9999999999999998], dtype=torch.float64).digamma()  # PyTorch -3.1e15, scipy -4.5e15
+    """), "PyTorch's trigamma (polygamma(1, x), digamma's gradient) at the poles x = 0, -1, -2, ... is a huge "
          "finite value from its series (1.3e15 for float32 -1, 7.3e31 for float64 -3, 16.1 for float32 -1e30), "
          "where the mathematical value (scipy.special's) is +inf, tapegrad's; PyTorch's vectorized logit(eps) "
          "gradient at NaN is 0 (in each full pair of AVX-512 registers, 16 float64 elements; its scalar path's "
          "and tapegrad's NaN); PyTorch's float32 i0(0) is 0.99999994 "
          "(tapegrad's 1); and next to a pole PyTorch's trigamma loses digits where it takes sin(pi x) of pi x "
-         "rounded to float32 (19241.752 at float32 x = -0.9927904, scipy's and tapegrad's 19241.434)", SP,
+         "rounded to float32 (19241.752 at float32 x = -0.9927904, scipy's and tapegrad's 19241.434), as its "
+         "digamma's reflection pi / tan(pi x) does (-3.1e15 at x = -1 + 2^-52, scipy's -4.5e15)", SP,
     status="pytorch-bug")
 
 known_class(
