@@ -1239,6 +1239,17 @@ known_class(
          "numpy's LAPACK (OpenBLAS, reference dlarf) leaves v's trailing zeros out (iladlr's lastv), so the rows "
          "below stay finite (R[1, 1] = -3.04 here, MKL's NaN). By design: tapegrad's qr is numpy's LAPACK; "
          "LAPACK documents no result for a non-finite input", LI, status="by-design")
+known_class(
+    "linalg-cholesky-infinite-diagonal", fam("cholesky", inplace=False) | {"linalg.cholesky", "linalg.cholesky_ex"},
+    {RAISES_THERE, "value", "nan", "inf", "info"},
+    lambda d: isf(x0(d)) and x0(d).dtype == torch.float32 and bool(torch.isinf(x0(d).detach()).any()),
+    """
+    torch.linalg.cholesky(torch.tensor([[inf, 0.5], [1.0, inf]]))
+    """, "README: float32 cholesky of a matrix with an infinite diagonal: PyTorch's MKL spotrf reports it not "
+         "positive-definite (its float64 dpotrf, numpy's LAPACK and tapegrad give [[inf, 0], [0, inf]]). By "
+         "design: LAPACK documents no result for a non-finite input", LI, status="by-design")
+
+
 def exp_unresolved(d):
     """matrix_exp of a finite float64 input turning faster than float64 resolves (an eigenvalue's |imaginary part|
     times its epsilon above pi)."""
