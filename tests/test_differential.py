@@ -2802,6 +2802,30 @@ known_class(
          "or NaN where the other is finite or inf (inf here, 3e38 in tapegrad and in PyTorch's native kernel one "
          "image at a time), as conv-transpose-onednn-order", CONVND, status="by-design")
 
+def huge_products(d):
+    """A convolution whose products reach beyond 1e20 times its smallest nonzero input magnitude scale (float64;
+    1e10 float32): sums of such products that cancel keep only the rounding of the order they were added in."""
+    if len(d.inputs) < 2 or not (isf(d.inputs[0]) and isf(d.inputs[1])):
+        return False
+    x, w = (t.detach().double().abs().nan_to_num(0, 0, 0) for t in d.inputs[:2])
+    if not x.numel() or not w.numel():
+        return False
+    return float(x.max()) * float(w.max()) > (1e20 if d.inputs[0].dtype == torch.float64 else 1e10)
+
+
+known_class(
+    "conv-sum-of-huge-products", F("conv1d", "conv2d", "conv3d"), "value", huge_products,
+    """
+    x = torch.tensor([[[3e38, 0.5, 2.0, 1e30], [-1.5, -1.5, -3e38, 1e30]],
+                      [[6e4, -1.5, 2.0, 1e30], [6e4, 1e30, 1e30, 0.5]]], dtype=torch.float64)
+    w = torch.tensor([[[-0.7, -0.7, 0.3], [0.3, 1.1, 1.1]], [[-0.7, -1.9, 2.6], [0.3, -0.7, -0.7]]],
+                     dtype=torch.float64)
+    torch.nn.functional.conv1d(x, w, padding=1)[0, 1, 1]  # PyTorch 0.0, tapegrad -5.8e21 (3e38 products)
+    """, "convolutions whose products are huge and cancel (3e38 beside 2.2e30 in float64): each library adds them "
+         "in its own order (oneDNN's or MKL's blocks, tapegrad's unfolded matmul), and the result keeps that "
+         "order's rounding of the huge terms (2.19999999e+30 against 2.20000000e+30); neither is exact",
+         CONVND, status="by-design")
+
 known_class(
     "conv-transpose-grad-overflow-order", F("conv_transpose1d", "conv_transpose2d", "conv_transpose3d"),
     {"grad-nan", "grad-inf"},
