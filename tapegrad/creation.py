@@ -297,7 +297,7 @@ def _laid_out_like(op, input, values, memory_format):
     """``values`` (of ``input``'s shape) in the layout ``_like_array`` gives: a copy only where it is not
     row-major."""
     out = _like_array(op, input, values.dtype, memory_format)
-    if out.flags.c_contiguous:
+    if out.strides == values.strides:
         return values
     out[...] = values
     return out

@@ -86,15 +86,17 @@ def strides(op, shape, fmt):
 
 def empty(op, shape, dtype, fmt) -> np.ndarray:
     """A zero-filled array of ``shape`` with PyTorch's strides for ``fmt`` (``empty(..., memory_format=fmt)``)."""
-    shape = tuple(shape)
     if fmt is contiguous_format:
         return np.zeros(shape, dtype)
-    steps = strides(op, shape, fmt)
-    if 0 in shape:  # numpy would give every stride 0: the array is made with PyTorch's
-        return np.ndarray(shape, dtype, buffer=np.zeros(0, dtype), strides=[s * np.dtype(dtype).itemsize
-                                                                            for s in steps])
-    outermost_first = _INNERMOST_FIRST[fmt][::-1]
-    return np.zeros([shape[d] for d in outermost_first], dtype).transpose(np.argsort(outermost_first))
+    return empty_strided(shape, strides(op, shape, fmt), dtype)
+
+
+def empty_strided(shape, steps, dtype) -> np.ndarray:
+    """A zero-filled array of ``shape`` with exactly these strides (in elements) over a new block of memory, as
+    PyTorch's ``empty_strided`` (numpy's own constructors choose a size-1 or size-0 dim's stride themselves)."""
+    elements = 0 if 0 in shape else 1 + sum((n - 1) * s for n, s in zip(shape, steps))
+    itemsize = np.dtype(dtype).itemsize
+    return np.ndarray(tuple(shape), dtype, buffer=np.zeros(elements, dtype), strides=[s * itemsize for s in steps])
 
 
 def copy(op, x: np.ndarray, fmt, dtype=None) -> np.ndarray:

@@ -48,11 +48,13 @@ def type_(input: Tensor, dtype=None) -> Tensor | str:
 
 
 def _caster(name, dtype, doc):
-    def method(self: Tensor) -> Tensor:
-        return cast(self, dtype)
+    def method(self: Tensor, memory_format=memory_formats.preserve_format) -> Tensor:
+        if memory_format is memory_formats.preserve_format and _row_major(self._data):
+            return cast(self, dtype)
+        return to(self, dtype, memory_format=memory_format)  # (PyTorch's x.float() is x.to(float32))
 
     method.__name__ = method.__qualname__ = name
-    method.__doc__ = doc
+    method.__doc__ = doc + " ``memory_format=`` lays the result out so, as ``to``."
     setattr(Tensor, name, method)
 
 
@@ -103,7 +105,10 @@ def to(input: Tensor, *args, dtype=None, device=None, copy: bool = False, non_bl
         return record(out, (input,), _to_rule, "ToCopyBackward0") if target.kind == "f" else wrap(out)
     if target == x.dtype:
         return clone(input) if copy else input
-    return cast(input, target)
+    if _row_major(x):
+        return cast(input, target)
+    out = _copy_like(x, target)  # _to_copy's preserve_format: a dense input's strides, else its order
+    return record(out, (input,), _to_rule, "ToCopyBackward0") if target.kind == "f" else wrap(out)
 
 
 def _to_rule(xp, g, out, x):
@@ -147,23 +152,31 @@ def clone(input: Tensor, *, memory_format=memory_formats.preserve_format) -> Ten
 
 def _copy_like(x, dtype=None):
     """A copy of ``x`` (cast to ``dtype``) laid out as PyTorch's ``empty_like(x, preserve_format)``."""
-    if x.flags.c_contiguous and x.size:
+    if _row_major(x):
         return x.astype(dtype, copy=True) if dtype is not None else x.copy()
     out = empty_like_preserved(x, dtype)
     out[...] = x
     return out
 
 
+def _row_major(x):
+    """Row-major with numpy's own strides, so that numpy's copy keeps them (a size-1 dim's stride counts)."""
+    return x.flags.c_contiguous and x.size and (
+        1 not in x.shape or memory_formats.visible_strides(x) == memory_formats.strides("", x.shape,
+                                                                                       memory_formats.contiguous_format))
+
+
 def empty_like_preserved(x, dtype=None):
-    """A zero-filled array of ``x``'s shape laid out as PyTorch's ``empty_like(x, preserve_format)``
-    (infer_dense_strides): dense, its dims in ``x``'s memory order (sorted by stride, back to front; a stride of 0
-    says nothing, so an expanded dim keeps its place), so a dense ``x`` keeps its strides and a sliced one keeps
-    its order. An empty ``x`` keeps the strides it shows (contiguous or channels-last)."""
+    """A zero-filled array of ``x``'s shape laid out as PyTorch's ``empty_like(x, preserve_format)``: a dense
+    ``x``'s strides exactly (a size-1 dim's too; an empty ``x``'s as it shows them), else infer_dense_strides:
+    dense, its dims in ``x``'s memory order (sorted by stride, back to front; a stride of 0 says nothing, so an
+    expanded dim keeps its place), so a sliced ``x`` keeps its order."""
     dtype = x.dtype if dtype is None else dtype
-    if not x.size:
-        return memory_formats.empty("empty_like", x.shape, dtype, memory_formats.format_of_empty(x))
-    if x.flags.c_contiguous:
+    if _row_major(x):
         return np.zeros(x.shape, dtype)
+    visible = memory_formats.visible_strides(x)
+    if memory_formats.is_non_overlapping_and_dense(x.shape, visible) or not x.size:
+        return memory_formats.empty_strided(x.shape, visible, dtype)
     steps = x.strides
 
     def should_swap(d0, d1):
