@@ -8,6 +8,8 @@ arrays take any strides, so every layout PyTorch makes is made here with PyTorch
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import numpy as np
 
 
@@ -127,6 +129,7 @@ def format_of_empty(x: np.ndarray):
 def is_contiguous(shape, steps, fmt) -> bool:
     """PyTorch's ``is_contiguous(memory_format=fmt)`` of a tensor with these sizes and strides: dense in the
     format's order, a size-1 dim's stride not looked at (preserve_format asks the contiguous question)."""
+    order: Sequence[int]
     if fmt is contiguous_format or fmt is preserve_format:
         order = range(len(shape) - 1, -1, -1)
         if 0 in shape:

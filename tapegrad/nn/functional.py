@@ -28,6 +28,7 @@ from ..autograd.declare import inplace as _inplace
 from ..autograd.grad_mode import no_grad
 from ..autograd.graph import increment_version
 from ..autograd.inplace import unview as _unview
+from ..ops.copy import empty_like_preserved
 from ..ops.elementwise import erf, sigmoid, tanh
 from ..ops.elementwise import masked_grad as _masked_grad
 from ..ops.elementwise import relu as _relu
@@ -972,6 +973,10 @@ def dropout(input: Tensor, p: float = 0.5, training: bool = True, inplace: bool 
         u = _rng(generator).random(x.shape, dtype=np.float64 if x.dtype == np.float64 else np.float32)
         # NOTE: inverted dropout: scale the survivors by 1/(1-p) now, so the expectation is unchanged.
         mask = (u >= p) * x.dtype.type(1 / (1 - p))
+    if not x.flags.c_contiguous:  # laid out as the input (PyTorch's empty_like), so the product keeps its layout
+        laid_out = empty_like_preserved(x, mask.dtype)
+        laid_out[...] = mask
+        mask = laid_out
     if inplace:
         return _inplace(input, "dropout_", _masked, mask)
     return _masked(input, mask)

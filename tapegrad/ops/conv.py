@@ -826,7 +826,8 @@ def max_pool2d(input: Tensor, kernel_size, stride=None, padding=0, dilation=1, c
     result = record(out, (input,), max_pool2d_rule, "MaxPool2DWithIndicesBackward0")
     if return_indices:
         r, c = positions()
-        return result, wrap(((r - geo.ph) * geo.W + c - geo.pw).astype(np.int64).reshape(geo.out_shape()))
+        indices = ((r - geo.ph) * geo.W + c - geo.pw).astype(np.int64).reshape(geo.out_shape())
+        return result, wrap(memory_formats.follow_channels_last(indices, x))
     return result
 
 

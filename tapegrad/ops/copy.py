@@ -48,7 +48,7 @@ def type_(input: Tensor, dtype=None) -> Tensor | str:
 
 
 def _caster(name, dtype, doc):
-    def method(self: Tensor, memory_format=memory_formats.preserve_format) -> Tensor:
+    def method(self: Tensor, *, memory_format=memory_formats.preserve_format) -> Tensor:
         if memory_format is memory_formats.preserve_format and _row_major(self._data):
             return cast(self, dtype)
         return to(self, dtype, memory_format=memory_format)  # (PyTorch's x.float() is x.to(float32))

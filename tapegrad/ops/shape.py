@@ -229,8 +229,9 @@ def reshape_as(input: Tensor, other: Tensor) -> Tensor:
 
 @op
 def contiguous(input: Tensor, *, memory_format=memory_formats.contiguous_format) -> Tensor:
-    """contiguous(*, memory_format=contiguous_format): the tensor itself if its memory is in row-major order (or
-    ``memory_format``'s), else a copy laid out so (``clone(memory_format=...)``).
+    """contiguous(*, memory_format=contiguous_format): the tensor itself if laid out so, else such a copy.
+
+    Row-major, or ``memory_format``'s order; the copy is ``clone(memory_format=...)``, as PyTorch's.
 
     >>> import tapegrad as tg
     >>> tg.zeros(2, 3).t().contiguous().is_contiguous()
