@@ -194,10 +194,12 @@ def obeying_layout(g: np.ndarray, x: np.ndarray) -> np.ndarray:
 
 
 def follow_channels_last(out: np.ndarray, *inputs: np.ndarray) -> np.ndarray:
-    """``out`` (4-d) laid out channels-last where one of ``inputs`` suggests that format, as PyTorch's CPU
-    convolution and pooling kernels write their results (``suggest_memory_format`` of the input, or the weight's
-    for a convolution); else ``out`` as it is."""
-    if out.ndim == 4 and not is_contiguous(out.shape, visible_strides(out), channels_last) and any(
-            x.ndim == 4 and suggest(x.shape, visible_strides(x)) is channels_last for x in inputs):
-        return copy("follow_channels_last", out, channels_last)
+    """``out`` (4-d or 5-d) laid out channels-last where one of ``inputs`` of its rank suggests that format
+    (``channels_last``, ``channels_last_3d``), as PyTorch's CPU convolution, pooling and normalization kernels
+    write their results (``suggest_memory_format`` of the input, or the weight's for a convolution); else ``out``
+    as it is."""
+    fmt = {4: channels_last, 5: channels_last_3d}.get(out.ndim)
+    if fmt is not None and not is_contiguous(out.shape, visible_strides(out), fmt) and any(
+            x.ndim == out.ndim and suggest(x.shape, visible_strides(x)) is fmt for x in inputs):
+        return copy("follow_channels_last", out, fmt)
     return out

@@ -292,6 +292,10 @@ OPS = {
     "adaptive_avg_pool2d": lambda lib, x, w: lib.nn.functional.adaptive_avg_pool2d(x, 3),
     "global average": lambda lib, x, w: lib.nn.functional.adaptive_avg_pool2d(x, 1),
     "flatten of global average": lambda lib, x, w: lib.flatten(lib.nn.functional.adaptive_avg_pool2d(x, 1), 1),
+    "max_pool2d indices": lambda lib, x, w: lib.nn.functional.max_pool2d(x, 2, return_indices=True)[1],
+    "adaptive_max_pool2d": lambda lib, x, w: lib.nn.functional.adaptive_max_pool2d(x, 2),
+    "conv_transpose2d": lambda lib, x, w: lib.nn.functional.conv_transpose2d(x, w[:3], stride=2),
+    "dropout's layout": lambda lib, x, w: lib.nn.functional.dropout(x, 0.5) * 0,
 }
 
 
@@ -311,6 +315,38 @@ def test_ops_after_a_channels_last_tensor_give_pytorchs_layout_and_values(name, 
         out[lib] = (y.stride(), y.detach().numpy())
     assert out[tg][0] == out[torch][0]
     np.testing.assert_allclose(out[tg][1], out[torch][1], rtol=1e-5, atol=1e-5)
+
+
+OPS_3D = {
+    "conv3d": lambda lib, x, w: lib.nn.functional.conv3d(x, w, padding=1),
+    "conv_transpose3d": lambda lib, x, w: lib.nn.functional.conv_transpose3d(x, w.transpose(0, 1)),
+    "max_pool3d": lambda lib, x, w: lib.nn.functional.max_pool3d(x, 2),
+    "max_pool3d indices": lambda lib, x, w: lib.nn.functional.max_pool3d(x, 2, return_indices=True)[1],
+    "avg_pool3d": lambda lib, x, w: lib.nn.functional.avg_pool3d(x, 2),  # (row-major in PyTorch too)
+    "adaptive_avg_pool3d": lambda lib, x, w: lib.nn.functional.adaptive_avg_pool3d(x, 2),
+    "adaptive_max_pool3d": lambda lib, x, w: lib.nn.functional.adaptive_max_pool3d(x, 2),
+}
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])  # (3-d convolutions keep the layout in float32 only)
+@pytest.mark.parametrize("weight_layout", ["contiguous", "channels_last_3d"])
+@pytest.mark.parametrize("input_layout", ["contiguous", "channels_last_3d"])
+@pytest.mark.parametrize("name", sorted(OPS_3D))
+def test_3d_ops_after_a_channels_last_3d_tensor_give_pytorchs_layout_and_values(name, input_layout, weight_layout,
+                                                                                 dtype):
+    torch = _torch()
+    rng = np.random.default_rng(0)
+    xa, wa = rng.standard_normal((2, 3, 4, 4, 4)), rng.standard_normal((2, 3, 3, 3, 3))
+    out = {}
+    for lib in (tg, torch):
+        fmt = {"contiguous": lib.contiguous_format, "channels_last_3d": lib.channels_last_3d}
+        x = lib.tensor(xa, dtype=getattr(lib, dtype)).contiguous(memory_format=fmt[input_layout])
+        w = lib.tensor(wa, dtype=getattr(lib, dtype)).contiguous(memory_format=fmt[weight_layout])
+        y = OPS_3D[name](lib, x, w)
+        out[lib] = (y.stride(), y.numpy())
+    assert out[tg][0] == out[torch][0]
+    tolerance = 1e-5 if dtype == "float32" else 1e-10
+    np.testing.assert_allclose(out[tg][1], out[torch][1], rtol=tolerance, atol=tolerance)
 
 
 # ---------------------------------------------------------------------- a script that runs unchanged
