@@ -193,13 +193,15 @@ def obeying_layout(g: np.ndarray, x: np.ndarray) -> np.ndarray:
     return out
 
 
-def follow_channels_last(out: np.ndarray, *inputs: np.ndarray) -> np.ndarray:
-    """``out`` (4-d or 5-d) laid out channels-last where one of ``inputs`` of its rank suggests that format
-    (``channels_last``, ``channels_last_3d``), as PyTorch's CPU convolution, pooling and normalization kernels
-    write their results (``suggest_memory_format`` of the input, or the weight's for a convolution); else ``out``
-    as it is."""
+def follow_channels_last(out: np.ndarray, *inputs: np.ndarray, every: bool = False) -> np.ndarray:
+    """``out`` (4-d or 5-d) laid out channels-last where one of ``inputs`` of its rank (``every``: each of them)
+    suggests that format (``channels_last``, ``channels_last_3d``), as PyTorch's CPU convolution, pooling and
+    ``cat`` kernels write their results (``suggest_memory_format`` of the input, or the weight's for a
+    convolution); else ``out`` as it is."""
     fmt = {4: channels_last, 5: channels_last_3d}.get(out.ndim)
-    if fmt is not None and not is_contiguous(out.shape, visible_strides(out), fmt) and any(
-            x.ndim == out.ndim and suggest(x.shape, visible_strides(x)) is fmt for x in inputs):
+    if fmt is None or is_contiguous(out.shape, visible_strides(out), fmt):
+        return out
+    suggested = (x.ndim == out.ndim and suggest(x.shape, visible_strides(x)) is fmt for x in inputs)
+    if all(suggested) if every else any(suggested):
         return copy("follow_channels_last", out, fmt)
     return out

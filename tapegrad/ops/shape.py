@@ -760,6 +760,8 @@ def cat(tensors, dim: int = 0, *, axis: int | None = None, out=None) -> Tensor:
         result = _c_order(np.concatenate([a for _, a in kept], axis=d))
     except ValueError:
         raise _join_error("cat", kept, d) from None
+    if result.ndim in (4, 5):  # ... unless every input suggests one channels-last format (PyTorch's rule)
+        result = memory_formats.follow_channels_last(result, *(a for _, a in kept), every=True)
     pieces = [None] * len(tensors)
     start = 0
     for k, a in kept:
