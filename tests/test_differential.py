@@ -422,8 +422,9 @@ known_class(
     """, "PyTorch 2.13's lerp backward with a 0-d integer weight computes 1 - weight in the weight's dtype (uint8: "
          "1 - 3 = 254, a gradient of 254 for input); tapegrad's -2 is right", E, status="pytorch-bug")
 known_class(
-    "same-operand-grad-cancel", fam("atan2", "arctan2", "div", "divide", "true_divide", "sub", sym="/"), GRADS,
-    lambda d: len(d.call.args) > 1 and isinstance(arg(d, 0), core.Ref) and arg(d, 0) == arg(d, 1),
+    "same-operand-grad-cancel", fam("atan2", "arctan2", "div", "divide", "true_divide", "sub", sym="/")
+    | fam("addcdiv", "addcmul"), GRADS,
+    lambda d: len(refs := [a for a in d.call.args if isinstance(a, core.Ref)]) > len(set(refs)),
     """
     v0 = torch.tensor([[[-3.0, 2.0]], [[1e-07, -3.0]]], requires_grad=True)
     v1 = v0.atan2(v0)
@@ -431,8 +432,8 @@ known_class(
      + (v1 * torch.tensor([[[-1.5, 0.75]], [[-2.0, 1.25]]])).sum().double()).backward()
     v0.grad
     """, "f(x, x) for atan2/div/true_divide at small x: the two partial gradients are +-1/(2x) (5e6 here) and "
-         "cancel to a different rounding in each library (and absorb the leaf's other gradients)", E,
-    status="by-design")
+         "cancel to a different rounding in each library (and absorb the leaf's other gradients); addcdiv(x, x, x) "
+         "likewise (1/x and -x/x^2)", E, status="by-design")
 
 ATAN2 = fam("atan2", "arctan2")
 
@@ -905,6 +906,24 @@ known_class(
     """, "distances between a tensor and itself: the two partial gradients (+-1e6 after logit here) cancel, and "
          "the leaf's other gradients are absorbed or not depending on the order of accumulation (both are "
          "'right')", LO, status="by-design")
+DISTANCES = F("pairwise_distance", "cosine_embedding_loss", "margin_ranking_loss", "triplet_margin_loss",
+              "triplet_margin_with_distance_loss")
+
+
+known_class(
+    "same-operand-distance-steep-after", fam("reciprocal", "rsqrt", "log", "log2", "log10", "logit", "sqrt", "pow",
+                                             "div", "divide", "true_divide", sym="/"), GRADS,
+    lambda d: bool(d.origins) and d.origins[0] in DISTANCES and isf(x0(d)) and x0(d).numel() > 0
+    and bool((x0(d).detach().double().abs() < 1e-4).all()),
+    """
+    v0 = torch.tensor([1.0, -1.0], requires_grad=True)
+    v2 = torch.nn.functional.pairwise_distance(v0, v0).reciprocal()
+    ((v0 * torch.tensor([0.25, -1.5])).sum().double() + (v2 * -0.5).sum().double()).backward()
+    v0.grad
+    """, "same-operand-distance-cancel, where the steep op comes after the distance of a tensor and itself (its eps "
+         "alone, ~1e-6): 1/d's gradient (5e11 here) reaches the tensor as two opposite partials that cancel, and "
+         "the leaf's other gradients are absorbed or not depending on the order of accumulation (both are "
+         "'right')", LO, status="by-design")
 known_class(
     "soft-margin-overflow", F("soft_margin_loss", "multilabel_soft_margin_loss"), {"inf", "value", "nan"}
     | GRADS,
@@ -940,16 +959,20 @@ known_class(
     status="by-design")
 known_class(
     "special-poles", SPECIAL_M, {"value", "inf", "nan", "signed-zero"} | GRADS | STATE,
-    lambda d: any_in(d, at_pole) or from_periodic(d) or trigamma_near_pole(d) or logit_nan_in_registers(d),
-    """
+    lambda d: any_in(d, at_pole) or from_periodic(d) or trigamma_near_pole(d) or logit_nan_in_registers(d)
+    or d.op in fam("digamma", "polygamma") and any_in(d, near_trigamma_pole),
+    ("""
     torch.tensor([-1.0]).polygamma(1)
-    """, "PyTorch's trigamma (polygamma(1, x), digamma's gradient) at the poles x = 0, -1, -2, ... is a huge "
+    """, """
+    torch.tensor([-0.9999999999999998], dtype=torch.float64).digamma()  # PyTorch -3.1e15, scipy -4.5e15
+    """), "PyTorch's trigamma (polygamma(1, x), digamma's gradient) at the poles x = 0, -1, -2, ... is a huge "
          "finite value from its series (1.3e15 for float32 -1, 7.3e31 for float64 -3, 16.1 for float32 -1e30), "
          "where the mathematical value (scipy.special's) is +inf, tapegrad's; PyTorch's vectorized logit(eps) "
          "gradient at NaN is 0 (in each full pair of AVX-512 registers, 16 float64 elements; its scalar path's "
          "and tapegrad's NaN); PyTorch's float32 i0(0) is 0.99999994 "
          "(tapegrad's 1); and next to a pole PyTorch's trigamma loses digits where it takes sin(pi x) of pi x "
-         "rounded to float32 (19241.752 at float32 x = -0.9927904, scipy's and tapegrad's 19241.434)", SP,
+         "rounded to float32 (19241.752 at float32 x = -0.9927904, scipy's and tapegrad's 19241.434), as its "
+         "digamma's reflection pi / tan(pi x) does (-3.1e15 at x = -1 + 2^-52, scipy's -4.5e15)", SP,
     status="pytorch-bug")
 
 known_class(
@@ -1216,6 +1239,17 @@ known_class(
          "numpy's LAPACK (OpenBLAS, reference dlarf) leaves v's trailing zeros out (iladlr's lastv), so the rows "
          "below stay finite (R[1, 1] = -3.04 here, MKL's NaN). By design: tapegrad's qr is numpy's LAPACK; "
          "LAPACK documents no result for a non-finite input", LI, status="by-design")
+known_class(
+    "linalg-cholesky-infinite-diagonal", fam("cholesky", inplace=False) | {"linalg.cholesky", "linalg.cholesky_ex"},
+    {RAISES_THERE, "value", "nan", "inf", "info"},
+    lambda d: isf(x0(d)) and x0(d).dtype == torch.float32 and bool(torch.isinf(x0(d).detach()).any()),
+    """
+    torch.linalg.cholesky(torch.tensor([[inf, 0.5], [1.0, inf]]))
+    """, "README: float32 cholesky of a matrix with an infinite diagonal: PyTorch's MKL spotrf reports it not "
+         "positive-definite (its float64 dpotrf, numpy's LAPACK and tapegrad give [[inf, 0], [0, inf]]). By "
+         "design: LAPACK documents no result for a non-finite input", LI, status="by-design")
+
+
 def exp_unresolved(d):
     """matrix_exp of a finite float64 input turning faster than float64 resolves (an eigenvalue's |imaginary part|
     times its epsilon above pi)."""
@@ -2374,7 +2408,8 @@ known_class(
 known_class(
     "cross-same-operand-grad-cancel", fam("cross", inplace=False), GRADS,
     lambda d: len(d.call.args) > 1 and isinstance(arg(d, 0), core.Ref) and arg(d, 0) == arg(d, 1)
-    and isf(x0(d)) and bool((x0(d).detach().double().abs().nan_to_num(0, 0, 0) > 1e6).any()),
+    and isf(x0(d)) and bool((x0(d).detach().double().abs().nan_to_num(0, 0, 0)
+                             > min(1e6, torch.finfo(x0(d).dtype).max ** 0.5)).any()),
     """
     v0 = torch.tensor([[2.0, 2.0, -3.0], [5e-324, -1.0, 3e+38]], dtype=torch.float64, requires_grad=True)
     v1 = torch.cross(v0, v0)

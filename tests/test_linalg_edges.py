@@ -633,8 +633,11 @@ def test_lu_solve_gradients_are_pytorchs_formulas_also_at_inf_nan(problem):
             x = lib.linalg.lu_solve(LU, lib.tensor(pivots), B, left=left, adjoint=adjoint)
             (x * lib.tensor(w)).sum().backward()
         results.append([x.detach().numpy(), LU.grad.numpy(), B.grad.numpy()])
+    # the signs of zero are MKL's rounding: compared where it rounds as the reference Intel CPU (see
+    # _torch_with_intel_mkl_rounding); NaN and inf places and the values everywhere
+    intel = torch.linalg.lu_factor_ex(torch.tensor([[3.0, 1.5], [1.0, 0.5]], dtype=torch.float64)).LU[1, 1] != 0
     for ours, theirs in zip(results[1], results[0], strict=True):
-        _same_bits(ours, theirs, 1e-9)
+        _same_bits(ours, theirs, 1e-9, signs=bool(intel))
 
 
 @pytest.mark.parametrize("left", [True, False])

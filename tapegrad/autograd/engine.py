@@ -344,8 +344,16 @@ class _Unread:
             self._touch()
         return self.shape[0]
 
+    def __array_function__(self, func, types, args, kwargs):
+        # numpy functions of the shape and dtype alone (zeros_like: a gradient that is zeros, as PyTorch's
+        # comparison nodes) read nothing; any other marks the value read
+        if func in _SHAPE_ONLY and args and args[0] is self:
+            return func(np.empty(self.shape, self.dtype), *args[1:], **kwargs)
+        self._touch()
 
-_UNREAD_USES = (("array", "array_ufunc", "array_function", "getitem", "setitem", "iter", "bool", "float", "int",
+
+_SHAPE_ONLY = frozenset({np.zeros_like, np.ones_like, np.empty_like, np.full_like, np.shape, np.ndim, np.size})
+_UNREAD_USES = (("array", "array_ufunc", "getitem", "setitem", "iter", "bool", "float", "int",
                  "index", "complex", "contains", "neg", "pos", "abs", "invert", "lt", "le", "gt", "ge", "eq", "ne",
                  "hash", "format", "round", "trunc", "floor", "ceil", "iadd", "isub", "imul", "itruediv")
                 + tuple(p + o for o in ("add", "sub", "mul", "truediv", "floordiv", "mod", "pow", "matmul", "and",
