@@ -296,6 +296,8 @@ OPS = {
     "adaptive_max_pool2d": lambda lib, x, w: lib.nn.functional.adaptive_max_pool2d(x, 2),
     "conv_transpose2d": lambda lib, x, w: lib.nn.functional.conv_transpose2d(x, w[:3], stride=2),
     "dropout's layout": lambda lib, x, w: lib.nn.functional.dropout(x, 0.5) * 0,
+    "group_norm": lambda lib, x, w: lib.nn.functional.group_norm(x, 3, lib.ones(3), lib.zeros(3)),
+    "group_norm without affine": lambda lib, x, w: lib.nn.functional.group_norm(x, 1),
     "cat": lambda lib, x, w: lib.cat([x, x * 2], 1),
     "cat with a row-major tensor": lambda lib, x, w: lib.cat([x, x.contiguous()], 2),
 }

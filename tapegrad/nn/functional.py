@@ -22,7 +22,7 @@ import warnings
 
 import numpy as np
 
-from .. import dtypes
+from .. import dtypes, memory_formats
 from ..autograd.declare import Tensor, backward_op, cast, check_dim, expected_tensor, op, operands, record, wrap
 from ..autograd.declare import inplace as _inplace
 from ..autograd.grad_mode import no_grad
@@ -1373,6 +1373,8 @@ def _record_norm(kind, input, weight, bias, xhat, rstd, axes, eps, name, pshape=
         out = out.copy()  # NOTE: the output must not share memory with the cached xhat (it may be written)
     if mu is not None and out.size:
         out = _fused_zero_signs(kind, out, x, mu, rstd, w, b, pshape, view)
+    if kind == "group":  # PyTorch's group norm writes a channels-last input's result channels-last
+        out = memory_formats.follow_channels_last(out, x)
     backward, xhat_name = _NORM_OPS[kind]
     c = dict(axes=axes, eps=eps, xhat=xhat, rstd=rstd)
     sum_axes = None if pshape is None else tuple(i for i in range(x.ndim) if i != 1)
