@@ -18,7 +18,7 @@ import threading
 
 import numpy as np
 
-from .. import _state
+from .. import _state, memory_formats
 from .._tensor import Tensor, wrap
 from . import anomaly
 from .inplace import bump, recorded_at
@@ -475,6 +475,8 @@ def _accumulate_leaf(t, g, create_graph, given):
     if create_graph:
         t.grad = g if grad is None else grad + g
     elif grad is None:
+        if not (g.flags.c_contiguous and t._data.flags.c_contiguous):
+            g = memory_formats.obeying_layout(g, t._data)  # laid out as the leaf, as PyTorch's AccumulateGrad
         # The leaf must own its gradient: optimizers and clip_grad_norm_ write into it in place, and a rule may
         # have handed the same array (or a view of it) to another input.
         if g.base is not None or not g.flags.writeable or id(g) in given:
