@@ -1933,3 +1933,23 @@ def test_quantile_refuses_a_q_outside_zero_to_one_nan_included(q):
     for fn in (tg.quantile, tg.nanquantile):
         with pytest.raises(RuntimeError, match=r"must be in the range \[0, 1\]"):
             fn(tg.tensor([1.0, 2.0]), q)
+
+
+@pytest.mark.parametrize("beta", [0, 1, -1, 0.5])
+@pytest.mark.parametrize("alpha", [-1.0, 2.0, -0.5])
+def test_addbmm_zero_signs_follow_pytorchs_per_batch_order(beta, alpha):
+    # PyTorch adds alpha times each batch's product onto beta * input in batch order (one addmm_ per batch): with
+    # alpha = -1 the products 9 and -9 give -9 + 9 = +0.0 there, where alpha * (9 - 9) is -0.0
+    b1 = tg.tensor([[[-3.0, 1.0]], [[-3.0, 2.0]]])
+    b2 = tg.tensor([[[-3.0, -1.0], [0.0, -2.5]], [[1.0, 0.0], [-3.0, 2.0]]])
+    x = tg.tensor([[2.0, -3.0]])
+    out = tg.addbmm(x, b1, b2, beta=beta, alpha=alpha).numpy()
+    p = (b1 @ b2).numpy() * np.float32(alpha)
+    seq = p[0] if beta == 0 else x.numpy() * np.float32(beta) + p[0]
+    seq = seq + p[1]
+    np.testing.assert_array_equal(out, seq)
+    np.testing.assert_array_equal(np.signbit(out), np.signbit(seq))
+    torch = pytest.importorskip("torch")
+    want = torch.addbmm(torch.tensor(x.numpy()), torch.tensor(b1.numpy()), torch.tensor(b2.numpy()), beta=beta,
+                        alpha=alpha).numpy()
+    np.testing.assert_array_equal(np.signbit(out), np.signbit(want))

@@ -410,12 +410,30 @@ def addbmm(input: Tensor, batch1: Tensor, batch2: Tensor, *, beta=1, alpha=1) ->
     tensor([[3., 3.],
             [3., 3.]])
     """
-    product = L.bmm(batch1, batch2)
+    per_batch = L.bmm(batch1, batch2)
     empty = batch1.shape[0] == 0 or batch1.shape[-1] == 0
-    product = product.sum(0, dtype=product.dtype)  # int8 products sum in int8, as PyTorch
+    product = per_batch.sum(0, dtype=per_batch.dtype)  # int8 products sum in int8, as PyTorch
     if batch1.shape[-1] == 1 and not empty:
         _addbmm_one_term(product._data, batch1._data, batch2._data, beta)
-    return _beta_alpha("addbmm", _tensor("addbmm", input), product, beta, alpha, empty)
+    out = _beta_alpha("addbmm", _tensor("addbmm", input), product, beta, alpha, empty)
+    if not empty and out._data.dtype.kind == "f" and alpha != 1:
+        _addbmm_zero_signs(out._data, per_batch._data, input._data, beta, alpha)
+    return out
+
+
+def _addbmm_zero_signs(out, per_batch, x, beta, alpha):
+    """The signs of addbmm's zero results (written in place) with alpha != 1 as PyTorch's addbmm_impl_ adds: one
+    addmm_ per batch, alpha times each batch's product onto beta * input (or onto nothing for beta=0), in batch
+    order; alpha times the summed product gave -0.0 for alpha = -1 where 9 - 9 is +0.0 there."""
+    zero = out == 0
+    if not zero.any():
+        return
+    with np.errstate(all="ignore"):
+        terms = per_batch[:, zero] * out.dtype.type(alpha)
+        acc = terms[0] if beta == 0 else np.broadcast_to(x * out.dtype.type(beta), out.shape)[zero] + terms[0]
+        for term in terms[1:]:
+            acc = acc + term
+    out[zero] = np.where(acc == 0, acc, out[zero])  # only the sign of a zero: the values are the op's
 
 
 def _addbmm_one_term(out, b1, b2, beta):
