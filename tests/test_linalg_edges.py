@@ -1254,3 +1254,16 @@ def test_slogdet_gradient_whose_inverse_overflows_spreads_nan_as_lapack():
     t = torch.tensor(a, requires_grad=True)
     t.slogdet()[1].sum().backward()
     np.testing.assert_array_equal(g, t.grad.numpy())
+
+
+def test_matrix_power_3_multiplies_as_pytorchs_fast_path():
+    # PyTorch computes A^3 as (A @ A) @ A: with inf and zeros the order decides where inf * 0 gives NaN (column 0
+    # of rows 1 and 2 is inf that way, NaN as A @ (A @ A))
+    a = np.array([[-np.inf, 0.0, 0.0], [1.0, 0.0, 0.5], [1.0, -1.0, 1.5]])
+    with np.errstate(invalid="ignore"):
+        got = tg.linalg.matrix_power(tg.tensor(a), 3).numpy()
+        want = (a @ a) @ a
+    np.testing.assert_array_equal(got, want)
+    assert np.isinf(got[1:, 0]).all()
+    torch = pytest.importorskip("torch")
+    np.testing.assert_array_equal(got, torch.linalg.matrix_power(torch.tensor(a), 3).numpy())

@@ -776,6 +776,8 @@ def matrix_power(A: Tensor, n: int, *, out=None) -> Tensor:
             return A
     if n == 1:
         return A.clone()
+    if n == 3:  # PyTorch's fast path: (A @ A) @ A (the order decides where inf * 0 makes NaN)
+        return (A @ A) @ A
     result, square = None, A
     while n:
         if n & 1:
