@@ -1976,3 +1976,16 @@ def test_hardsigmoid_gradient_matches_pytorch_at_nan_and_inf_gradients():
             lib.nn.functional.hardsigmoid(t).backward(lib.tensor(g.astype(dtype)))
             grads.append(t.grad.numpy())
         np.testing.assert_array_equal(grads[0], grads[1])
+
+
+def test_logsigmoid_of_float16_computes_in_float32():
+    # PyTorch's float16 kernels compute in float32 (opmath) and round once: logsigmoid(100) is -log1p(exp(-100)),
+    # a float32 -3.7e-44 that rounds to float16 -0.0 (computed in float16, exp(-100) is 0 and the result +0.0)
+    out = F.logsigmoid(tg.tensor([100.0, 20.0, -3.0], dtype=tg.float16)).numpy()
+    x = np.array([100.0, 20.0, -3.0], np.float32)
+    want = (np.minimum(x, 0) - np.log1p(np.exp(-np.abs(x)))).astype(np.float16)
+    np.testing.assert_array_equal(out, want)
+    assert np.signbit(out[0])
+    torch = pytest.importorskip("torch")
+    theirs = torch.nn.functional.logsigmoid(torch.tensor([100.0, 20.0, -3.0], dtype=torch.float16)).numpy()
+    np.testing.assert_array_equal(np.signbit(out), np.signbit(theirs))

@@ -525,7 +525,9 @@ def logsigmoid(input: Tensor) -> Tensor:
     tensor([-1000.])
     """
     x = _float_data("logsigmoid", input)
-    out = np.minimum(x, 0) - np.log1p(np.exp(-np.abs(x)))
+    # float16 in float32, rounded once (PyTorch's opmath): exp(-100) survives there, so -log1p of it is -0.0
+    w = x.astype(np.float32) if x.dtype == np.float16 else x
+    out = (np.minimum(w, 0) - np.log1p(np.exp(-np.abs(w)))).astype(x.dtype, copy=False)
     return record(out, (input,), _logsigmoid_rule, "LogSigmoidBackward0")
 
 
