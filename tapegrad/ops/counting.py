@@ -237,7 +237,7 @@ def bincount(input: Tensor, weights: Tensor | None = None, minlength: int = 0) -
                            f"{tuple(w.shape)} and {tuple(x.shape)}")
     dtype = np.float32 if w.dtype == np.float32 else np.float64  # as PyTorch: float32 weights, else float64
     out = np.bincount(x, weights=w.astype(np.float64), minlength=minlength).astype(dtype)
-    return _not_differentiable(out, (weights,), "NotImplemented", "aten::bincount")
+    return _not_differentiable(out, (weights,), "torch::autograd::NotImplemented", "aten::bincount")
 
 
 def _histc_range(x, lo, hi):
@@ -434,8 +434,8 @@ def histogram(input: Tensor, bins=100, *, range=None, weight: Tensor | None = No
     if density:
         hist = _density(hist, edges)
     inputs = (input, bins, weight)
-    return histogram_result(_not_differentiable(hist, inputs, "NotImplemented", "aten::histogram"),
-                            _not_differentiable(np.array(edges), inputs, "NotImplemented", "aten::histogram"))
+    return histogram_result(_not_differentiable(hist, inputs, "torch::autograd::NotImplemented", "aten::histogram"),
+                            _not_differentiable(np.array(edges), inputs, "torch::autograd::NotImplemented", "aten::histogram"))
 
 
 # ---------------------------------------------------------------------- searching

@@ -661,7 +661,7 @@ def _copy_to(dst, value):
     except ValueError:
         raise RuntimeError(f"setitem: cannot assign a value of shape {tuple(v.shape)} to a view of shape "
                            f"{tuple(x.shape)}") from None
-    name = "CopyBackwards" if v.shape == x.shape or v.ndim else "FillBackward3"
+    name = "torch::autograd::CopyBackwards" if v.shape == x.shape or v.ndim else "FillBackward3"
     rank = v.ndim
 
     def rule(xp, need, g, out, dst, value):
@@ -1007,7 +1007,7 @@ def scatter(input: Tensor, dim: int, index, src=None, value=None, *, reduce: str
             np.multiply.at(work, grid, vals)  # type: ignore[arg-type]  # vals is None only when grid is
     inputs = (input,) if s is None else (input, src)
     if reduce is not None:
-        return record(out, inputs, _not_implemented(reduce), "NotImplemented")
+        return record(out, inputs, _not_implemented(reduce), "torch::autograd::NotImplemented")
     written = np.zeros(x.shape, dtype=bool)
     if grid is not None:
         _work(written)[grid] = True

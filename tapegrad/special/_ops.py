@@ -91,6 +91,10 @@ def polygamma(n: int, input: Tensor) -> Tensor:
     >>> tg.polygamma(1, tg.tensor([1.0]))  # pi^2 / 6
     tensor([1.6449])
     """
+    return _polygamma(n, input, "PolygammaBackward0")
+
+
+def _polygamma(n, input, node):
     if not isinstance(n, (int, np.integer)) or isinstance(n, bool):
         raise TypeError(f"polygamma(): argument 'n' must be int, not {type(n).__name__}")
     if n < 0:
@@ -101,13 +105,19 @@ def polygamma(n: int, input: Tensor) -> Tensor:
     def rule(xp, g, out, x):
         return g * xp.polygamma(n + 1, x)
 
-    return record(N._np_polygamma(n, x), (input,), rule, "PolygammaBackward0")
+    return record(N._np_polygamma(n, x), (input,), rule, node)
 
 
-@op(methods=("polygamma",), xp_name=False, inplace="polygamma_")
+@op(methods=("polygamma",), xp_name=False)
 def _polygamma_method(self, n):
     """Tensor.polygamma(n) -> polygamma(n, self)."""
     return polygamma(n, self)
+
+
+@op(methods=(), xp_name=False, inplace="polygamma_")
+def _polygamma_inplace(self, n):
+    """Tensor.polygamma_(n): self takes polygamma(n, self), recorded as PyTorch's PolygammaBackward1."""
+    return _polygamma(n, self, "PolygammaBackward1")
 
 
 def _mvlgamma_rule(p):
@@ -145,15 +155,31 @@ def multigammaln(input: Tensor, p: int) -> Tensor:
     return record(out.astype(x.dtype, copy=False), (input,), _mvlgamma_rule(p), "MvlgammaBackward0")
 
 
-@binary(grad=_xlogy_rule, floats=True, xp_name="xlogy")
-def xlogy(input, other):
+@op(inplace=True, elementwise=True)
+def xlogy(input, other) -> Tensor:
     """xlogy(input, other) -> input * log(other), 0 where input == 0 (unless other is nan).
 
     >>> import tapegrad as tg
     >>> tg.xlogy(tg.tensor([0.0, 2.0]), tg.tensor([0.0, 1.0]))
     tensor([0., 0.])
     """
-    return N._np_xlogy(input, other)
+    # PyTorch's overloads and their nodes: (Tensor, Tensor), (Number, Tensor) and (Tensor, Number)
+    if isinstance(input, Tensor):
+        return (_xlogy_tensors if isinstance(other, Tensor) else _xlogy_number_other)(input, other)
+    return _xlogy_number_self(input, other)
+
+
+def _xlogy_overload(node):
+    """xlogy recorded as ``node`` (errors name xlogy)."""
+    def xlogy(input, other):
+        pass
+
+    return binary(N._np_xlogy, grad=_xlogy_rule, floats=True, name=node, methods=(), xp_name=False,
+                  inplace=False)(xlogy)
+
+
+_xlogy_tensors, _xlogy_number_self, _xlogy_number_other = (
+    _xlogy_overload(f"XlogyBackward{k}") for k in range(3))
 
 
 def _xlog1py_rule(xp, need, g, out, x, y):
