@@ -633,7 +633,9 @@ def diff(input: Tensor, n: int = 1, dim: int = -1, prepend=None, append=None) ->
     if n < 0:
         raise RuntimeError(f"diff: order must be non-negative but got {n}")
     if n == 0 and prepend is None and append is None:
-        return input.clone()  # as PyTorch 2.13: dim is not checked then (it is checked once prepend/append is given)
+        # as PyTorch 2.13: dim is not checked then (it is checked once prepend/append is given); its copy is a
+        # copy_ into a new tensor (CopyBackwards)
+        return named(input.clone(), "torch::autograd::CopyBackwards")
     d = check_dim("diff", dim, input.ndim)
     for t in (prepend, append):
         if t is not None and _tensor("diff", t).ndim != input.ndim:
@@ -646,7 +648,7 @@ def diff(input: Tensor, n: int = 1, dim: int = -1, prepend=None, append=None) ->
                                    f"except along the differencing dimension; input.size({i}) = {input.shape[i]}, "
                                    f"but got tensor.size({i}) = {t.shape[i]}")
     if n == 0:  # as PyTorch: prepend and append are checked but not joined for the 0-th difference
-        return input.clone()
+        return named(input.clone(), "torch::autograd::CopyBackwards")
     parts = [t for t in (prepend, input, append) if t is not None]
     x = S.cat(parts, d) if len(parts) > 1 else input
     for _ in range(n):
@@ -1139,7 +1141,7 @@ def nanmedian(input: Tensor, dim=None, keepdim: bool | None = None):
     if dim is None:
         x = input._data.reshape(-1)
         if x.shape[0] == 0:
-            return R.median(input)
+            return named(R.median(input), "NanmedianBackward0")
         return _nanmedian_whole(input)
     d = _along("nanmedian", input, dim)
     if d is None:

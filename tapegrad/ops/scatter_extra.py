@@ -428,7 +428,9 @@ def unsafe_chunk(input: Tensor, chunks: int, dim: int = 0):
     2
     """
     out = _tensor("unsafe_chunk", input).chunk(chunks, dim)
-    unsafe_pieces(out, "UnsafeSplitBackward0")  # (PyTorch's unsafe_chunk is its unsafe_split)
+    # PyTorch's unsafe_chunk is its unsafe_split, or, along a dim of size 0, its unsafe_split_with_sizes
+    empty = input.ndim and input.shape[check_dim("unsafe_chunk", dim, input.ndim)] == 0
+    unsafe_pieces(out, "UnsafeSplitWithSizesBackward0" if empty else "UnsafeSplitBackward0")
     return out
 
 
