@@ -1,10 +1,10 @@
 """Node names are data (issue 10): every op's ``grad_fn`` is PyTorch's node, by name.
 
 The sweep draws calls from the differential harness's op table (``tests/differential/ops.py``, every public op):
-for each entry, a few seeded calls on float64 tensors that require grad (a leaf, a non-leaf copy of it and a view of
-that for in-place forms), run in both libraries; each result's ``grad_fn.name()`` (each differentiable output of a tuple,
-and the tensor an in-place form wrote) must be PyTorch's. :data:`EXPECTED` lists the differences kept, each with
-a one-line reason. ``python tests/test_node_names.py [seeds]`` prints every difference the sweep sees.
+for each entry, a few seeded calls on float64 tensors that require grad (a leaf, a non-leaf copy of it and a view
+of that for in-place forms), run in both libraries; each result's ``grad_fn.name()`` (each differentiable output of
+a tuple, and the tensor an in-place form wrote) must be PyTorch's. :data:`EXPECTED` lists the differences kept,
+each with a one-line reason. ``python tests/test_node_names.py [seeds]`` prints every difference the sweep sees.
 """
 
 from __future__ import annotations
@@ -187,7 +187,8 @@ CASES = {
     "cholesky": lambda lib: lib.cholesky(_spd(lib)),
     "cholesky upper": lambda lib: lib.cholesky(_spd(lib), upper=True),
     "triangular_solve": lambda lib: lib.triangular_solve(_m(lib, 3, 2), _spd(lib)),
-    "scatter_reduce sum": lambda lib: _m(lib, 1, 3)[0].scatter_reduce(0, lib.tensor([0, 0, 2]), _m(lib, 1, 3)[0], "sum"),
+    "scatter_reduce sum": lambda lib: _m(lib, 1, 3)[0].scatter_reduce(0, lib.tensor([0, 0, 2]), _m(lib, 1, 3)[0],
+                                                                      "sum"),
     "scatter_reduce mean": lambda lib: _m(lib, 1, 3)[0].scatter_reduce(0, lib.tensor([0, 0, 2]), _m(lib, 1, 3)[0],
                                                                        "mean"),
     "scatter_reduce 0-d": lambda lib: _m(lib, 1, 1)[0, 0].scatter_reduce(0, lib.tensor(0), _m(lib, 1, 1)[0, 0], "prod"),
@@ -207,6 +208,14 @@ CASES = {
     "embedding_bag max": lambda lib: lib.nn.functional.embedding_bag(lib.tensor([0, 1, 2, 1]), _m(lib, 3, 2),
                                                                      lib.tensor([0, 2]), mode="max"),
     "pairwise_distance": lambda lib: lib.nn.functional.pairwise_distance(_m(lib, 2, 3), _m(lib, 2, 3, 1.0)),
+    "linalg.lstsq": lambda lib: lib.linalg.lstsq(_spd(lib), _m(lib, 3, 2)),
+    "linalg.lstsq tall": lambda lib: lib.linalg.lstsq(_m(lib, 3, 2), _m(lib, 3, 2, 1.0)),
+    "special.round": lambda lib: lib.special.round(_m(lib, 2, 2)),
+    "special.ndtr": lambda lib: lib.special.ndtr(_m(lib, 2, 2)),
+    "cdist p=0": lambda lib: lib.cdist(_m(lib, 2, 3), _m(lib, 3, 3, 1.0), 0),
+    "cdist p=2": lambda lib: lib.cdist(_m(lib, 2, 3), _m(lib, 3, 3, 1.0)),
+    "cdist p=inf": lambda lib: lib.cdist(_m(lib, 2, 3), _m(lib, 3, 3, 1.0), float("inf")),
+    "block_diag": lambda lib: lib.block_diag(_m(lib, 2, 2), _m(lib, 1, 3)),
     "setitem": lambda lib: _written(lib, lambda x: x.__setitem__((0, 1), 2.0)),
     "copy_": lambda lib: _written(lib, lambda x: x.copy_(_m(lib, 3, 3, 1.0))),
     "view after a no_grad write": _view_after_no_grad_write,

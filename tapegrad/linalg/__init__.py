@@ -20,6 +20,7 @@ import numpy as np
 
 from .. import dtypes
 from ..autograd.declare import Tensor, cast, named, record, wrap
+from ..autograd.inplace import unview as _unview
 from ..ops import linalg as _products
 from ..ops import reduce as _reduce
 from ..ops import shape as _shape
@@ -699,7 +700,17 @@ def lstsq(A: Tensor, B: Tensor, rcond=None, *, driver=None):
         X = X.mT.contiguous().mT
     rank_t = wrap(rank) if driver != "gels" else wrap(np.zeros((0,), np.int64))
     sv = wrap(s.astype(a.dtype, copy=False)) if driver in ("gelsd", "gelss") else empty
+    # PyTorch's one node LinalgLstsqBackward0 of the solution and the residuals (which require grad when empty too)
+    X = named(_unview(X), "LinalgLstsqBackward0", (A, B))
+    if residuals is empty:
+        residuals = record(np.zeros((0,), a.dtype), (A, B), _no_residuals_rule, "LinalgLstsqBackward0")
+    else:
+        residuals = named(_unview(residuals), "LinalgLstsqBackward0", (A, B))
     return linalg_lstsq(X, residuals, rank_t, sv)
+
+
+def _no_residuals_rule(xp, need, g, out, a, b):
+    return xp.zeros_like(a) if need[0] else None, xp.zeros_like(b) if need[1] else None
 
 
 def matrix_rank(A: Tensor, tol=None, hermitian: bool = False, *, atol=None, rtol=None, out=None) -> Tensor:

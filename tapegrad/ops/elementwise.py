@@ -1253,8 +1253,9 @@ def sign(input):
 
 @unary(sign.numpy, grad=_zero, ints="keep")
 def sgn(input):
-    """sgn(input): ``sign`` extended to complex numbers; for real tensors the same values (PyTorch's own node,
-    SgnBackward0).
+    """sgn(input): ``sign`` extended to complex numbers (the same values for real tensors); gradient 0.
+
+    PyTorch's node of its own, SgnBackward0.
 
     >>> import tapegrad as tg
     >>> tg.sgn(tg.tensor([-2.0, 0.0, 3.0]))

@@ -654,6 +654,9 @@ def _pass_through(xp, g, out, x):
     return g
 
 
+_conj_physical_recorded.__name__ = "conj_physical"  # (the in-place method's docstring names it)
+
+
 @plain_write(_conj_physical_recorded, "conj_physical_")
 def _conj_physical_write(data):
     # PyTorch's conj_physical_ of a real tensor returns it at once (UnaryOps.cpp): nothing is written, so an

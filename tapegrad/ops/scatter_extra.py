@@ -404,7 +404,8 @@ def index_reduce(input: Tensor, dim: int, index: Tensor, source: Tensor, reduce:
     if reduce == "mean" and not idx.size and x.dtype == np.bool_:  # nothing to average (its kernel would refuse)
         return input.clone()
     full = np.broadcast_to(np.expand_dims(idx, tuple(k for k in range(x.ndim) if k != d)), want).astype(np.int64)
-    return named(scatter_reduce(input, d, wrap(full), source, reduce, include_self=include_self), "IndexReduceBackward0")
+    out = scatter_reduce(input, d, wrap(full), source, reduce, include_self=include_self)
+    return named(out, "IndexReduceBackward0")  # (PyTorch's one node; here scatter_reduce's)
 
 
 # ---------------------------------------------------------------------- copies and unsafe forms

@@ -14,7 +14,18 @@ import math
 import numpy as np
 
 from .. import dtypes
-from ..autograd.declare import Tensor, binary, broadcast_error, expected_tensor, op, operands, record, unary, wrap
+from ..autograd.declare import (
+    Tensor,
+    binary,
+    broadcast_error,
+    expected_tensor,
+    named,
+    op,
+    operands,
+    record,
+    unary,
+    wrap,
+)
 from ..autograd.xp import numpy_xp
 from ..ops.elementwise import xlogy_rule as _xlogy_rule
 from . import _numpy as N
@@ -114,10 +125,13 @@ def _polygamma_method(self, n):
     return polygamma(n, self)
 
 
-@op(methods=(), xp_name=False, inplace="polygamma_")
 def _polygamma_inplace(self, n):
     """Tensor.polygamma_(n): self takes polygamma(n, self), recorded as PyTorch's PolygammaBackward1."""
     return _polygamma(n, self, "PolygammaBackward1")
+
+
+_polygamma_inplace.__name__ = "polygamma"  # (the in-place method's docstring names it)
+op(methods=(), xp_name=False, inplace="polygamma_")(_polygamma_inplace)
 
 
 def _mvlgamma_rule(p):
@@ -156,7 +170,7 @@ def multigammaln(input: Tensor, p: int) -> Tensor:
 
 
 @op(inplace=True, elementwise=True)
-def xlogy(input, other) -> Tensor:
+def xlogy(input: Tensor | float, other: Tensor | float) -> Tensor:
     """xlogy(input, other) -> input * log(other), 0 where input == 0 (unless other is nan).
 
     >>> import tapegrad as tg
@@ -318,6 +332,19 @@ def log_ndtr(input):
     return numpy_xp.special_log_ndtr(input)
 
 
+def special_round(input: Tensor, *, decimals: int = 0) -> Tensor:
+    """round(input, *, decimals=0): ``tapegrad.round`` (as PyTorch's special_round, which passes ``decimals``: its
+    node is round's with decimals, RoundBackward1).
+
+    >>> import tapegrad as tg
+    >>> tg.special.round(tg.tensor([0.5, 1.5, 2.7]))
+    tensor([0., 2., 3.])
+    """
+    from ..ops.elementwise import round as _round
+
+    return _round(input, decimals=decimals)
+
+
 def ndtr(input: Tensor) -> Tensor:
     """ndtr(input) -> the standard normal CDF, ``0.5 * erfc(-input / sqrt(2))`` (composite, as PyTorch's).
 
@@ -330,7 +357,7 @@ def ndtr(input: Tensor) -> Tensor:
     if not isinstance(input, Tensor):
         raise expected_tensor("ndtr", input)
     x = input if input.is_floating_point() else input.to(dtypes.get_default_dtype())
-    return erfc(x * -math.sqrt(0.5)) * 0.5
+    return named(erfc(x * -math.sqrt(0.5)) * 0.5, "MulBackward1")  # (PyTorch's last node: mul of a Scalar)
 
 
 # ---------------------------------------------------------------------- Bessel functions with gradients
