@@ -520,19 +520,6 @@ def new_tensor(self, data, *, dtype=None, device=None, requires_grad=False):
     return _finish(arr, requires_grad)
 
 
-@op
-def type_as(self, other):
-    """type_as(other): this tensor cast to ``other``'s dtype; the cast is differentiable between float types.
-
-    >>> import tapegrad as tg
-    >>> tg.tensor([1, 2]).type_as(tg.zeros(1))
-    tensor([1., 2.])
-    """
-    if not isinstance(other, Tensor):
-        raise TypeError(f"type_as: expected a Tensor to take the dtype of, got {type(other).__name__}")
-    return self.type(other._data.dtype)
-
-
 # ---------------------------------------------------------------------- legacy typed constructors
 class _LegacyTensorType(type):
     """``FloatTensor`` and friends: ``FloatTensor(2, 3)`` makes a (2, 3) tensor (zeros here, uninitialized in

@@ -84,6 +84,49 @@ def test_leaf_grads_do_not_share_memory():
     np.testing.assert_array_equal(c.grad.numpy(), np.ones((1, 3)))
 
 
+def test_leaves_accumulated_when_complete_match_their_turn_in_the_loop():
+    """The engine accumulates a leaf without hooks as soon as its last consumer has run; a leaf with a hook, and
+    every leaf of a backward under anomaly mode or with ``inputs=``, takes its turn in the loop instead. Both give
+    the same gradients, bit for bit: summed over the leaf's uses first, then added to an existing ``.grad``."""
+    rng = np.random.default_rng(0)
+    arrays = [rng.standard_normal(s).astype(np.float32) for s in ((4, 3), (3, 5), (5,))]
+
+    def grads(mode):
+        x, w, b = (tg.tensor(a, requires_grad=True) for a in arrays)
+        w.grad = tg.ones(3, 5)  # accumulated into
+        if mode == "hooks":
+            for t in (x, w, b):
+                t.register_hook(lambda g: None)
+        y = (tg.tanh(x @ w + b) * (x.sum() + b.sum())).sum()  # x and b used twice
+        if mode == "anomaly":
+            with tg.autograd.detect_anomaly():
+                y.backward()
+        elif mode == "inputs":
+            y.backward(inputs=[x, w, b])
+        else:
+            y.backward()
+        return [t.grad.numpy() for t in (x, w, b)]
+
+    want = grads("plain")
+    for mode in ("hooks", "anomaly", "inputs"):
+        for got, ref in zip(grads(mode), want):
+            np.testing.assert_array_equal(got, ref)
+
+
+@pytest.mark.parametrize("shape", [(), (1,), (1, 1)])
+@pytest.mark.parametrize("dtype", [tg.float16, tg.float32, tg.float64])
+def test_implicit_seed_is_one_of_the_outputs_shape_and_dtype(shape, dtype):
+    x = tg.full(shape, 3.0, dtype=dtype, requires_grad=True)
+    (x * 2).backward()
+    assert x.grad.shape == x.shape and x.grad.dtype == dtype and x.grad.item() == 2
+    x.grad = None
+    x.backward()  # the seed itself becomes the leaf's gradient: its own array, written in place safely
+    assert x.grad.shape == x.shape and x.grad.dtype == dtype and x.grad.item() == 1
+    x.grad.mul_(5)
+    x.backward()
+    assert x.grad.item() == 6
+
+
 def test_broadcast_gradients_are_reduced_by_the_engine():
     a = tg.randn(4, 1, 3, requires_grad=True)
     b = tg.randn(2, 1, requires_grad=True)

@@ -7,6 +7,7 @@ records, refuses or explains as before.
 """
 
 import inspect
+import re
 
 import numpy as np
 import pytest
@@ -101,12 +102,13 @@ def test_what_a_plain_write_does_not_handle_goes_through_the_door(case):
     args, kwargs = _DOOR_CASES[case]
     with tg.no_grad(), pytest.raises(RuntimeError, match="read-only"):  # expanded memory: numpy refuses the write
         getattr(tg.ones(3).expand(2, 3), name)(*args, **kwargs)
-    args = tuple(tg.ones(2, 3) if isinstance(a, tg.Tensor) else a for a in args)  # a result larger than the tensor
-    if args and isinstance(args[0], tg.Tensor):
-        x = tg.ones(3)
-        with tg.no_grad(), pytest.raises(RuntimeError, match=r"\(2, 3\)"):
-            getattr(x, name)(*args, **kwargs)
-        assert x.tolist() == [1.0, 1.0, 1.0]  # nothing written
+    for larger in ((2, 3), (1, 3)):  # a result larger than the tensor (numpy's copyto takes the second: PyTorch not)
+        bigger = tuple(tg.ones(larger) if isinstance(a, tg.Tensor) else a for a in args)
+        if bigger and isinstance(bigger[0], tg.Tensor):
+            x = tg.ones(3)
+            with tg.no_grad(), pytest.raises(RuntimeError, match=re.escape(str(larger))):
+                getattr(x, name)(*bigger, **kwargs)
+            assert x.tolist() == [1.0, 1.0, 1.0]  # nothing written
     args, kwargs = _DOOR_CASES[case]
     y = tg.ones(3, requires_grad=True) * 1  # a non-leaf under grad mode: recorded, as the op's node
     before = y.grad_fn
@@ -168,6 +170,12 @@ OVERLAPS = [
     # setitem writes a 0-d value as a fill
     ("x.masked_fill_(x > 1, x[0])", False), ("x.reshape(2, 2).masked_scatter_(x.reshape(2, 2) > -1, x)", False),
     ("y = x.requires_grad_() * 1; w = y.dot(y); w[None] = w", False),
+    # clamp_min_/clamp_max_ of a tensor bound are TensorIterator ops; bernoulli_ checks p expanded to the shape (a
+    # stride of 0 cannot be told); nan_to_num_'s arguments are Scalars (a 0-d tensor there is a number)
+    ("x.view(2, 2).t().clamp_max_(x.view(2, 2))", True), ("x[:3].clamp_min_(x[1:])", True),
+    ("x.clamp_min_(min=x[0])", True), ("x[:3].clamp_max_(max=x[1:])", True), ("x[:3].bernoulli_(x[1:])", True),
+    ("x[:3].bernoulli_(x[1:2])", False), ("x.bernoulli_(x[0])", False),
+    ("x.nan_to_num_(x[0])", False),
 ]
 
 
@@ -190,6 +198,46 @@ def test_in_place_ops_refuse_a_partly_overlapping_operand(code, refused):
 def test_in_place_overlap_refusals_are_pytorchs(code, refused):
     torch = pytest.importorskip("torch")
     assert _overlap_outcome(torch, code) is refused
+
+
+_IN_PLACE = sorted(n for n in dir(Tensor) if n.endswith("_") and not n.startswith("_") and n not in {
+    "requires_grad_", "detach_", "resize_", "resize_as_", "as_strided_", "apply_", "map_", "map2_"})
+
+
+_OVERLAPPING = {"transposed": lambda v: (v.t(), v), "shifted": lambda v: (v[:2], v[1:]),
+                "0-d": lambda v: (v[1], v[1, 1]), "broadcast row": lambda v: (v[1:], v[:1])}
+
+
+def _operand_overlap_outcome(torch, name, form, layout):
+    """What ``w.<name>(...)`` does with ``o`` as its tensor operands, ``w`` and ``o`` views of one tensor that
+    share memory (``layout``): "refused" for PyTorch's overlap error, "other" for any other error, else
+    "written"."""
+    w, v = _OVERLAPPING[layout](torch.arange(1.0, 10.0).reshape(3, 3) / 10)
+    args, kwargs = {"one": ((v,), {}), "two": ((v, v), {}), "three": ((v, v, v), {}),
+                    "min": ((), {"min": v}), "max": ((), {"max": v})}[form]
+    try:
+        getattr(w, name)(*args, **kwargs)
+    except Exception as error:  # noqa: BLE001 (any refusal: which one is the point)
+        return "refused" if "single memory location" in str(error) else "other"
+    return "written"
+
+
+@pytest.mark.parametrize("form", ["one", "two", "three", "min", "max"])
+@pytest.mark.parametrize("name", _IN_PLACE)
+def test_every_in_place_method_refuses_overlapping_operands_as_pytorch(name, form):
+    """Generated over every in-place method: a tensor operand that partly overlaps the tensor written is refused
+    exactly where PyTorch refuses it (its TensorIterator's assert_no_partial_overlap and the ops that call it)."""
+    torch = pytest.importorskip("torch")
+    if not hasattr(torch.Tensor, name):
+        pytest.skip(f"PyTorch has no {name}")
+    for layout in _OVERLAPPING:
+        if layout == "0-d" and (name in ("normal_", "uniform_") or name in ("add_", "sub_", "subtract_")
+                                and form == "two"):
+            continue  # (PyTorch reads these 0-d tensors as numbers: Scalar parameters, the deprecated add_(alpha, t))
+        there = _operand_overlap_outcome(torch, name, form, layout)
+        if there == "other":  # (PyTorch refuses the call's arguments first: tapegrad's order of checks may differ)
+            continue
+        assert _operand_overlap_outcome(tg, name, form, layout) == there, layout
 
 
 @pytest.mark.parametrize("name", ["sqrt_", "clamp_", "lerp_", "addcmul_", "addcdiv_"])

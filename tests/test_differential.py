@@ -422,8 +422,9 @@ known_class(
     """, "PyTorch 2.13's lerp backward with a 0-d integer weight computes 1 - weight in the weight's dtype (uint8: "
          "1 - 3 = 254, a gradient of 254 for input); tapegrad's -2 is right", E, status="pytorch-bug")
 known_class(
-    "same-operand-grad-cancel", fam("atan2", "arctan2", "div", "divide", "true_divide", "sub", sym="/"), GRADS,
-    lambda d: len(d.call.args) > 1 and isinstance(arg(d, 0), core.Ref) and arg(d, 0) == arg(d, 1),
+    "same-operand-grad-cancel", fam("atan2", "arctan2", "div", "divide", "true_divide", "sub", sym="/")
+    | fam("addcdiv", "addcmul"), GRADS,
+    lambda d: len(refs := [a for a in d.call.args if isinstance(a, core.Ref)]) > len(set(refs)),
     """
     v0 = torch.tensor([[[-3.0, 2.0]], [[1e-07, -3.0]]], requires_grad=True)
     v1 = v0.atan2(v0)
@@ -431,34 +432,47 @@ known_class(
      + (v1 * torch.tensor([[[-1.5, 0.75]], [[-2.0, 1.25]]])).sum().double()).backward()
     v0.grad
     """, "f(x, x) for atan2/div/true_divide at small x: the two partial gradients are +-1/(2x) (5e6 here) and "
-         "cancel to a different rounding in each library (and absorb the leaf's other gradients)", E,
-    status="by-design")
+         "cancel to a different rounding in each library (and absorb the leaf's other gradients); addcdiv(x, x, x) "
+         "likewise (1/x and -x/x^2)", E, status="by-design")
+
+ATAN2 = fam("atan2", "arctan2")
+
 
 def tiny_related_divisor(d):
     """x / g(x) with both operands requiring grad and a nonzero divisor below 1e-9 (float64; 1e-4 for float32, 1e-2
     for float16): the quotient's two partial gradients, 1/b and -a/b^2, are huge and, where a and b grow from one
-    leaf (v / asinh(v)), cancel at that leaf."""
+    leaf (v / asinh(v)), cancel at that leaf. atan2(y, x) likewise, its divisor sqrt(x^2 + y^2): the partials
+    x / (x^2 + y^2) and -y / (x^2 + y^2) (atan2(v, 4 v) at 1e-30: 2.35e29 each, cancelling at v)."""
     if len(d.inputs) < 2 or not all(isf(t) and t.requires_grad for t in d.inputs[:2]):
         return False
     b = d.inputs[1].detach().double().abs()
+    if d.op in ATAN2:
+        b = torch.hypot(d.inputs[0].detach().double(), b)
     b = b[(b > 0) & torch.isfinite(b)]
     limit = {torch.float64: 1e-9, torch.float32: 1e-4, torch.float16: 1e-2}.get(d.inputs[1].dtype, 0.0)
     return bool(b.numel()) and float(b.min()) < limit
 
 
 known_class(
-    "tiny-divisor-grad-cancel", fam("div", "divide", "true_divide", sym="/"), GRADS, tiny_related_divisor,
-    """
+    "tiny-divisor-grad-cancel", fam("div", "divide", "true_divide", sym="/") | ATAN2, GRADS, tiny_related_divisor,
+    ("""
     v = torch.tensor([[3.0, 1e5, 0.5, 1e-30]], dtype=torch.float64, requires_grad=True)
     a = v.asinh()
     ((v * torch.tensor([[-0.5, 2.0, 0.25, -1.5]], dtype=torch.float64)).sum()
      + (a * torch.tensor([[1.0, -0.5, 2.0, 0.25]], dtype=torch.float64)).sum()
      + (v.div(a) * torch.tensor([[1.25, 1.0, -0.5, 2.0]], dtype=torch.float64)).sum()).backward()
     v.grad[0, 3]
-    """, "x / g(x) with g(x) ~ x tiny (v / asinh(v) at 1e-30): the quotient's partial gradients are 2e30 and -2e30 at "
-         "the same leaf, and the leaf's other gradients (-1.5 + 0.25) are absorbed or not by the order of "
-         "accumulation, as same-operand-grad-cancel (PyTorch 0, tapegrad -1.5: both the rounding of an exact 0 "
-         "plus the rest)", E, status="by-design")
+    """, """
+    v = torch.tensor(1e-30, dtype=torch.float64, requires_grad=True)
+    a = v.arctan2(torch.subtract(v, v, alpha=-3))
+    ((v * 0.25) + a * -0.5).backward()
+    v.grad
+    """), "x / g(x) with g(x) ~ x tiny (v / asinh(v) at 1e-30): the quotient's partial gradients are 2e30 and -2e30 "
+          "at the same leaf, and the leaf's other gradients (-1.5 + 0.25) are absorbed or not by the order of "
+          "accumulation, as same-operand-grad-cancel (PyTorch 0, tapegrad -1.5: both the rounding of an exact 0 "
+          "plus the rest); atan2(v, g(v)) alike (atan2(v, 4 v) at 1e-30: +-2.35e29 beside 0.25; PyTorch's engine "
+          "runs the ready node recorded last first, tapegrad's the last made ready, without sequence numbers)",
+    E, status="by-design")
 
 known_class(
     "not-implemented-derivative-of-a-leaf-turned-off", {"Tensor.requires_grad_"}, "backward-pytorch-raises",
@@ -890,6 +904,24 @@ known_class(
     (loss + (v5 * torch.tensor([[2.0], [0.25]])).sum()).backward()
     v0.grad
     """, "distances between a tensor and itself: the two partial gradients (+-1e6 after logit here) cancel, and "
+         "the leaf's other gradients are absorbed or not depending on the order of accumulation (both are "
+         "'right')", LO, status="by-design")
+DISTANCES = F("pairwise_distance", "cosine_embedding_loss", "margin_ranking_loss", "triplet_margin_loss",
+              "triplet_margin_with_distance_loss")
+
+
+known_class(
+    "same-operand-distance-steep-after", fam("reciprocal", "rsqrt", "log", "log2", "log10", "logit", "sqrt", "pow",
+                                             "div", "divide", "true_divide", sym="/"), GRADS,
+    lambda d: bool(d.origins) and d.origins[0] in DISTANCES and isf(x0(d)) and x0(d).numel() > 0
+    and bool((x0(d).detach().double().abs() < 1e-4).all()),
+    """
+    v0 = torch.tensor([1.0, -1.0], requires_grad=True)
+    v2 = torch.nn.functional.pairwise_distance(v0, v0).reciprocal()
+    ((v0 * torch.tensor([0.25, -1.5])).sum().double() + (v2 * -0.5).sum().double()).backward()
+    v0.grad
+    """, "same-operand-distance-cancel, where the steep op comes after the distance of a tensor and itself (its eps "
+         "alone, ~1e-6): 1/d's gradient (5e11 here) reaches the tensor as two opposite partials that cancel, and "
          "the leaf's other gradients are absorbed or not depending on the order of accumulation (both are "
          "'right')", LO, status="by-design")
 known_class(
@@ -2361,7 +2393,8 @@ known_class(
 known_class(
     "cross-same-operand-grad-cancel", fam("cross", inplace=False), GRADS,
     lambda d: len(d.call.args) > 1 and isinstance(arg(d, 0), core.Ref) and arg(d, 0) == arg(d, 1)
-    and isf(x0(d)) and bool((x0(d).detach().double().abs().nan_to_num(0, 0, 0) > 1e6).any()),
+    and isf(x0(d)) and bool((x0(d).detach().double().abs().nan_to_num(0, 0, 0)
+                             > min(1e6, torch.finfo(x0(d).dtype).max ** 0.5)).any()),
     """
     v0 = torch.tensor([[2.0, 2.0, -3.0], [5e-324, -1.0, 3e+38]], dtype=torch.float64, requires_grad=True)
     v1 = torch.cross(v0, v0)
@@ -2507,14 +2540,61 @@ def negative_zero_in_input(d):
 
 
 known_class(
-    "mkl-gemm-adds-onto-input-zero", fam("addmm"), "signed-zero", negative_zero_in_input,
-    """
+    "mkl-gemm-adds-onto-input-zero", fam("addmm", "addmv"), "signed-zero", negative_zero_in_input, ("""
     v = torch.tensor([[0.0, 2.0], [-0.0, 1.5]])
     torch.addmm(v, v, v)[1, 0]
-    """, "README: addmm of an input holding -0.0 where the products are -0.0 too: an AMD EPYC's MKL gemm adds each "
-         "product onto the copied input (-0.0 + -0.0 + -0.0 = -0.0); the reference Intel CPU's, and tapegrad, sum "
-         "the products from +0.0 and add that to the input (+0.0). The value is the same (0 == -0.0)", COMBINE,
+    """, """
+    m = torch.tensor([[-3.0], [1.0]], dtype=torch.float64)
+    torch.addmv(torch.tensor([-0.0, 1.0], dtype=torch.float64), m, torch.tensor([0.0], dtype=torch.float64))[0]
+    """), "README: addmm (and addmv, MKL's gemv) of an input holding -0.0 where the products are -0.0 too: an AMD "
+          "EPYC's MKL gemm adds each product onto the copied input (-0.0 + -0.0 + -0.0 = -0.0); the reference Intel "
+          "CPU's, and tapegrad, sum the products from +0.0 and add that to the input (+0.0). The value is the same "
+          "(0 == -0.0)", COMBINE,
     status="by-design", host=mkl_gemm_adds_onto_input)
+
+
+def conv_bias(d):
+    """The bias of a conv1d/conv2d/conv3d call (the third argument or the ``bias`` keyword), or None."""
+    b = kw(d, "bias") if kw(d, "bias") is not None else arg(d, 2)
+    return b if isinstance(b, core.Ref) or isinstance(b, core.Lit) else None
+
+
+def native_conv_onto_bias(d):
+    """A convolution PyTorch runs with its native kernel (float64 always: slow_conv2d/slow_conv3d per group) and
+    a bias, which MKL's gemm adds onto: a bias of -0.0 (signed-zero), or one small beside the products that
+    cancel, eps * taps * max|x| * max|w| >= min|bias| (value: the bias absorbed by a partial sum, or not)."""
+    if len(d.inputs) < 3 or conv_bias(d) is None or onednn_conv(d, False):
+        return False
+    x, w, b = d.inputs[:3]
+    if not (isf(x) and isf(b) and b.numel()):
+        return False
+    b = b.detach().double()
+    if d.kind == "signed-zero":
+        return bool(((b == 0) & torch.signbit(b)).any())
+    taps = w[0].numel()
+    xs, ws = (t.detach().double().abs() for t in (x, w))
+    xs, ws, b = xs[torch.isfinite(xs)], ws[torch.isfinite(ws)], b[torch.isfinite(b) & (b != 0)].abs()
+    if not (xs.numel() and ws.numel() and b.numel()):
+        return False
+    return float(torch.finfo(x.dtype).eps * taps * xs.max() * ws.max()) >= float(b.min())
+
+
+known_class(
+    "mkl-gemm-adds-onto-bias-conv", F("conv1d", "conv2d", "conv3d"), {"signed-zero", "value"},
+    native_conv_onto_bias, ("""
+    x = torch.tensor([[[-1.0, 0.0]], [[1.5, 0.0]]], dtype=torch.float64)
+    w = torch.tensor([[[[0.0, -0.0]]], [[[-0.0, -1.0]]]], dtype=torch.float64)
+    torch.nn.functional.conv2d(x, w, torch.tensor([-0.0, 1.0], dtype=torch.float64), groups=2)[0]
+    """, """
+    x = torch.tensor([[[[[1.0, 2.0]]], [[[1.0, 2.0]]]]], dtype=torch.float64)
+    w = torch.tensor([[[[[3e38]]], [[[-3e38]]]]], dtype=torch.float64)
+    torch.nn.functional.conv3d(x, w, torch.tensor([0.85], dtype=torch.float64))
+    """), "README: float64 convolutions with a bias (PyTorch's native kernels, which copy the bias into the output "
+          "and add the gemm of the weight and the unfolded input, per group) as on the reference Intel CPU, whose "
+          "MKL gemm sums the products first: -0.0 + (-0.0 + -0.0) is +0.0 for one output pixel (a gemv), and a "
+          "bias beside products that cancel survives (0.85 + (3e38 - 3e38) = 0.85); an AMD EPYC's MKL adds each "
+          "product onto the bias (-0.0, and 0.0: 0.85 + 3e38 - 3e38), as mkl-gemm-adds-onto-input-zero",
+    CONVND, status="by-design", host=mkl_gemm_adds_onto_input)
 
 known_class(
     "mkl-gemm-adds-onto-bias-zero-conv-tbc", F("conv_tbc"), "signed-zero",

@@ -1602,8 +1602,11 @@ def _exact_fma(x, y, z, dtype):
     t = np.dtype(dtype).type
     if exact == 0:  # IEEE's sign of an exact zero: -0.0 only for -0.0 + -0.0
         return t(float(x) * float(y) + float(z))
-    near = t(float(exact))
-    cands = [np.nextafter(near, t(-np.inf)), near, np.nextafter(near, t(np.inf))]
+    with np.errstate(over="ignore"):
+        near = t(float(exact))
+    if not np.isfinite(near):  # beyond the dtype: the caller skips it
+        return near
+    cands = [c for c in (np.nextafter(near, t(-np.inf)), near, np.nextafter(near, t(np.inf))) if np.isfinite(c)]
     bits = np.int16 if t is np.float16 else np.int32
     return min(cands, key=lambda c: (abs(Fraction(float(c)) - exact), int(np.array(c).view(bits)) & 1))
 

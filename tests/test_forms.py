@@ -93,6 +93,22 @@ def test_sum_to_size():
         tg.tensor(x).sum_to_size(2, 4)
 
 
+@pytest.mark.parametrize("shape, size", [((2, 3), (3,)), ((2, 3), (1, 3)), ((2, 3), (2, 3)), ((2, 3), (2, 1)),
+                                         ((0, 1, 4), (4,)), ((4, 2, 3), (1, 3)), ((2, 3), ())])
+def test_sum_to_size_is_pytorchs_sum_to(shape, size):
+    # one keepdim sum over the leading and the size-1 dims, then a view without the leading dims: the result is a
+    # view of that sum where there are leading dims (detach_ refuses it, as PyTorch's)
+    x = tg.ones(shape, requires_grad=True) * 1
+    out = x.sum_to_size(size) if size else x.sum_to_size(())
+    lead = len(shape) - len(size) if size else 0
+    assert (out._base is not None) == (lead > 0) and tuple(out.shape) == size
+    torch = pytest.importorskip("torch")
+    t = torch.ones(shape, requires_grad=True) * 1
+    want = t.sum_to_size(size) if size else t.sum_to_size(())
+    assert out.grad_fn.name() == want.grad_fn.name() and (want._base is not None) == (lead > 0)
+    assert out.stride() == want.stride()
+
+
 def test_docstring_examples_run():
     result = doctest.testmod(forms, optionflags=doctest.NORMALIZE_WHITESPACE)
     assert result.failed == 0 and result.attempted > 100

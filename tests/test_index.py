@@ -500,6 +500,30 @@ def test_scatter_add_matches_np_add_at_on_every_path(case, dtype):
     np.testing.assert_allclose(out, want, rtol=1e-6, atol=1e-6)
 
 
+@given(st.data())
+def test_scatter_add_of_a_small_bare_index_array_matches_np_add_at(data):
+    """``x[idx]``'s gradient (an embedding's): a bare integer array of fewer than 1024 values goes straight to
+    ``np.add.at``; a boolean mask, or ``unique=True``, does not."""
+    shape = data.draw(shapes(min_dims=1, max_dims=3, max_side=5))
+    idx = data.draw(index_arrays(shape[0], max_len=8))
+    if data.draw(st.booleans()):
+        idx = np.stack([idx, idx[::-1]])  # (2, n): an embedding's (batch, context)
+    values = np.random.default_rng(0).standard_normal(idx.shape + shape[1:]).astype(np.float32)
+    want = np.zeros(shape, np.float32)
+    np.add.at(want, idx, values)
+    np.testing.assert_array_equal(scatter_add_array(shape, idx, values), want)
+    base, want = np.ones(shape, np.float32), np.ones(shape, np.float32)
+    add_into(base, idx, values)
+    np.add.at(want, idx, values)
+    np.testing.assert_array_equal(base, want)
+    mask = np.zeros(shape[0], bool)
+    mask[::2] = True
+    np.testing.assert_array_equal(scatter_add_array(shape, mask, np.ones((mask.sum(),) + shape[1:])),
+                                  np.where(mask.reshape((-1,) + (1,) * (len(shape) - 1)), 1.0, 0.0) + np.zeros(shape))
+    rows = np.arange(shape[0])[::-1].copy()
+    np.testing.assert_array_equal(scatter_add_array(shape, rows, np.ones(shape), unique=True), np.ones(shape))
+
+
 @st.composite
 def large_scatter_cases(draw):
     """Cases with >= 1024 values, which take the flat-position paths of add_into."""

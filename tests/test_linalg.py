@@ -611,6 +611,23 @@ def test_matmul_node_names_are_pytorchs(case):
     assert ours.grad_fn.name() == theirs.grad_fn.name()
 
 
+@pytest.mark.parametrize("b_grad", [False, True])
+def test_matmul_squeezes_bs_batch_of_one_when_b_requires_grad(b_grad):
+    # PyTorch's _matmul_impl squeezes b's batch of one where b requires grad, then folds a into one gemm, whose one
+    # term keeps each product's sign of zero (2.6 * -0.0 is -0.0); without grad it runs bmm, which sums from +0.0
+    a = np.array([[[-2.2], [-1.9], [2.6]], [[0.05], [1.3], [0.05]]])
+    b = np.array([[[-0.0, 1.0]]])
+    out = tg.tensor(a).matmul(tg.tensor(b, requires_grad=b_grad))
+    negative_zero = (a[..., 0] > 0) & b_grad  # a positive a times -0.0, kept only by the folded gemm
+    np.testing.assert_array_equal(np.signbit(out.detach().numpy()[..., 0]), negative_zero)
+    if b_grad:
+        out.sum().backward()
+    torch = pytest.importorskip("torch")
+    t = torch.tensor(b, requires_grad=b_grad)
+    want = torch.tensor(a).matmul(t)
+    np.testing.assert_array_equal(np.signbit(out.detach().numpy()), np.signbit(want.detach().numpy()))
+
+
 def test_product_node_names_are_pytorchs():
     torch = pytest.importorskip("torch")
     calls = [("mm", [(2, 3), (3, 4)]), ("bmm", [(2, 2, 3), (2, 3, 4)]), ("mv", [(2, 3), (3,)]),

@@ -562,6 +562,20 @@ def test_cross_entropy_bad_inputs():
         F.cross_entropy(x, T([0, 1]), reduction="mean_all")
 
 
+def test_class_target_bounds_are_checked_by_one_reduction():
+    """Both bounds of a class-index target in one reduction: viewed as uint64, a negative int64 is beyond any C."""
+    x = T(np.zeros((3, 5)))
+    for bad in ([0, 1, -2 ** 63], [0, 2 ** 63 - 1, 1], [4, -100, 5], [-1, -1, -1]):
+        with pytest.raises(IndexError, match="cross_entropy: target class"):
+            F.cross_entropy(x, T(bad))
+    with pytest.raises(IndexError, match="target class -3"):
+        F.cross_entropy(x, T(np.array([0, 9, 1, 9, -3, 9])[::2]))  # not contiguous: [0, 1, -3]
+    assert F.cross_entropy(x, T(np.array([0, 4, 2], np.uint8))).item() == pytest.approx(np.log(5))
+    with pytest.raises(IndexError, match="target class 5"):
+        F.cross_entropy(x, T(np.array([0, 5, 2], np.uint8)))
+    assert F.cross_entropy(x, T([0, -100, 4])).item() == pytest.approx(np.log(5))  # ignored, not out of range
+
+
 @given(class_case(), st.sampled_from(REDUCTIONS), st.data())
 def test_nll_loss_forward_and_gradient(case, red, data):
     x, t = case
@@ -978,6 +992,49 @@ def test_cross_entropy_gradient_of_an_ignored_row_with_non_finite_logits_is_pyto
     ours, theirs = x.grad.numpy(), t.grad.numpy()
     np.testing.assert_array_equal(np.isnan(ours), np.isnan(theirs))
     np.testing.assert_allclose(ours, theirs, rtol=1e-12, atol=1e-15)
+
+
+@given(target=st.lists(st.sampled_from([0, 1, 2, 3]), min_size=1, max_size=3), g=st.sampled_from([math.nan, math.inf,
+       -math.inf]), reduction=st.sampled_from(["mean", "sum", "none"]), smoothing=st.sampled_from([0.0, 0.5, 1.0]),
+       weighted=st.booleans())
+@example(target=[0, 0], g=math.nan, reduction="mean", smoothing=1.0, weighted=False)  # every target ignored
+@example(target=[0, 2], g=math.inf, reduction="mean", smoothing=0.0, weighted=False)
+def test_cross_entropy_gradient_of_a_non_finite_upstream_gradient_is_pytorchs_composite(target, g, reduction,
+                                                                                       smoothing, weighted):
+    """PyTorch's cross_entropy is log_softmax, nll_loss and (label smoothing) a masked sum: an upstream nan or inf
+    reaches only the kept targets (nll_loss's scatter) and the kept samples (masked_fill_), then
+    _log_softmax_backward_data subtracts softmax * the row's sum. An ignored sample's gradient is 0 (the mean of
+    all ignored targets is nan: amin or any op after it hands back nan), not the fused formula's nan * 0."""
+    rows = [[1.1, 0.05, 0.85, 2.6], [-0.7, 1.3, -0.45, 2.6], [0.5, -2.0, 0.0, 1.0]][:len(target)]
+
+    def grad(lib):
+        x = lib.tensor(rows, dtype=lib.float64, requires_grad=True)
+        w = lib.tensor([1.0, 2.0, 0.0, 0.5], dtype=lib.float64) if weighted else None
+        loss = lib.nn.functional.cross_entropy(x, lib.tensor(target), w, ignore_index=0, reduction=reduction,
+                                               label_smoothing=smoothing)
+        with np.errstate(all="ignore"):
+            loss.backward(lib.full(loss.shape, g, dtype=lib.float64))
+        return x.grad.numpy()
+
+    ours = grad(tg)
+    np.testing.assert_array_equal(ours[np.array(target) == 0], 0)
+    torch = pytest.importorskip("torch")
+    np.testing.assert_allclose(ours, grad(torch), rtol=1e-12, atol=0)  # (nan where PyTorch's is)
+
+
+def test_cross_entropy_of_all_ignored_targets_then_amin_has_pytorchs_gradient():
+    # the driver's program (seed 911397): the mean over no kept target is nan, amin's gradient of it nan (a numpy
+    # scalar into cross_entropy's rule), and the gradient at the ignored samples still 0
+    def grad(lib):
+        x = lib.tensor([[1.1, 0.05, 0.85, 2.6], [-0.7, 1.3, -0.45, 2.6]], dtype=lib.float64, requires_grad=True)
+        loss = lib.nn.functional.cross_entropy(x, lib.tensor([0, 0]), ignore_index=0, label_smoothing=1.0)
+        with np.errstate(all="ignore"):
+            (x.sum() + loss + lib.amin(loss, 0) * 1.25).backward()
+        return x.grad.tolist()
+
+    assert grad(tg) == [[1.0] * 4] * 2
+    torch = pytest.importorskip("torch")
+    assert grad(torch) == grad(tg)
 
 
 @given(x=st.lists(st.sampled_from([-3.0, -2.5, 0.0, 1.0, 2.0, 3e38, -3e38, 1e38, np.inf]), min_size=1, max_size=6),

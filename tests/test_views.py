@@ -681,6 +681,62 @@ def test_writes_through_views_of_a_leaf_that_requires_grad():
     assert w.tolist() == [[64.0, 32.0, 16.0], [32.0, 64.0, 16.0]]
 
 
+# A view keeps what it was made with (PyTorch's view metadata): its requires_grad and its base. check_inplace refuses a
+# write into a view that requires grad whose base is a leaf now, whatever the base's requires_grad became since.
+VIEWS_OF_LEAVES_MADE_EARLIER = [
+    "v1 = v0.mH; v0.detach_(); v1.sin_()",
+    "v1 = v0[:1]; v0.requires_grad_(False); v1.sin_()",
+    "v1 = v0[:1]; v0.requires_grad_(False); v1.add_(torch.ones(3, requires_grad=True))",
+    "v1 = v0[:1][0]; v0.detach_(); v1.sin_()",
+    "v1 = v0[:1]; v0.detach_(); v0.requires_grad_(); v1.sin_()",
+    "v1 = v0[:1]; v0.detach_(); v1.t_()",
+    "a = v0 * 1; v1 = a[:1]; a.detach_(); v1.sin_()",  # (a base that became a leaf)
+]
+# and the grad mode it was made in (CreationMeta::NO_GRAD_MODE, which its views inherit): a write with an operand that
+# requires grad is refused, whatever the base requires now
+VIEWS_MADE_UNDER_NO_GRAD = [
+    ("with torch.no_grad(): v1 = v0[:1]\nv0.detach_(); v1.add_(torch.ones(3, requires_grad=True))", True),
+    ("a = torch.zeros(2, 3)\nwith torch.no_grad(): v1 = a[:1]\nv1.add_(torch.ones(3, requires_grad=True))", True),
+    ("a = torch.zeros(2, 3)\nwith torch.no_grad(): v1 = a[:1]\nv1[0].mul_(torch.ones(3, requires_grad=True))", True),
+    ("a = torch.zeros(2, 3)\nwith torch.no_grad(): v1 = a[:1]\nv1[0] = torch.ones(3, requires_grad=True)", True),
+    ("a = torch.zeros(2, 3)\nwith torch.no_grad(): v1 = a[:1]\nv1.add_(torch.ones(3))", False),
+    ("a = torch.zeros(2, 3)\nwith torch.no_grad(): v1 = a.detach()\nv1.add_(torch.ones(3, requires_grad=True))",
+     False),
+    ("a = torch.zeros(2, 3, dtype=torch.int64)\nwith torch.no_grad(): v1 = a[:1]\nv1.add_(1)", False),
+]
+
+
+def _write_into_earlier_view(torch, code):
+    try:
+        exec(code, {"torch": torch, "v0": torch.zeros(2, 3, requires_grad=True)})
+    except RuntimeError as error:
+        return "view of a leaf" in str(error)
+    return False
+
+
+@pytest.mark.parametrize("code", VIEWS_OF_LEAVES_MADE_EARLIER)
+def test_a_view_made_before_its_base_stopped_requiring_grad_is_refused_as_pytorch(code):
+    assert _write_into_earlier_view(tg, code)
+    torch = pytest.importorskip("torch")
+    assert _write_into_earlier_view(torch, code)
+
+
+def _write_into_no_grad_view(torch, code):
+    try:
+        exec(code, {"torch": torch, "v0": torch.zeros(2, 3, requires_grad=True)})
+    except RuntimeError as error:
+        assert "created in no_grad mode" in str(error)
+        return True
+    return False
+
+
+@pytest.mark.parametrize("code, refused", VIEWS_MADE_UNDER_NO_GRAD)
+def test_a_view_made_under_no_grad_keeps_its_mode_as_pytorch(code, refused):
+    assert _write_into_no_grad_view(tg, code) is refused
+    torch = pytest.importorskip("torch")
+    assert _write_into_no_grad_view(torch, code) is refused
+
+
 def test_view_as_a_dtype_shares_memory_and_versions_without_a_gradient():
     x = tg.tensor([1.0, 2.0], requires_grad=True)
     y = x * 1

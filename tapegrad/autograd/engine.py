@@ -83,13 +83,13 @@ def count_consumers(roots):
     no recursion and no separate sorted list.
     """
     deps = {}
-    root_ids = {id(r) for r in roots}
+    root_ids = set(map(id, roots))
     stack = list(roots)
-    clock = _state.clock
+    push, now = stack.append, _state.clock.now
     while stack:
         node = stack.pop()
         parents = node._parents
-        if parents and node._stamp != clock.now:
+        if parents and node._stamp != now:
             parents = parents_of(node)
         for p in parents:
             if p._requires_grad:
@@ -98,8 +98,8 @@ def count_consumers(roots):
                     deps[k] += 1
                 else:
                     deps[k] = 1
-                    if k not in root_ids:
-                        stack.append(p)
+                    if p._parents and k not in root_ids:  # (a leaf has no inputs to count)
+                        push(p)
     return deps
 
 
@@ -150,12 +150,14 @@ def _run_backward(roots, root_grads, retain_graph, create_graph, inputs, allow_u
     grads = {}
     given = set()  # ids of arrays already handed to a leaf's .grad in this pass
     for r, g in zip(roots, root_grads):
-        _accumulate(grads, id(r), g, create_graph)
+        prev_g = grads.get(id(r))
+        grads[id(r)] = g if prev_g is None else prev_g + g  # (a root given twice: never in place)
     ready = [r for r in roots if id(r) not in deps]
     # This loop runs once per node: its lookups are bound to locals.
     pop, get, push, clock = grads.pop, grads.get, ready.append, _state.clock
     # None unless anomaly mode or an instrument (viz.BackwardTrace) watches this backward
     check = _observer() if _state.observers or _state.anomaly.enabled else None
+    plain = want is None and check is None  # leaves accumulate as soon as complete (see below)
     t = None
 
     prev = _grad.enabled
@@ -184,11 +186,11 @@ def _run_backward(roots, root_grads, retain_graph, create_graph, inputs, allow_u
                     if want is None:
                         _accumulate_leaf(t, g, create_graph, given)
                     continue
-                if want is None and extra is not None and extra.get("retains_grad"):
+                if extra is not None and want is None and extra.get("retains_grad"):
                     t.grad = g if create_graph else _wrap(g.copy())
-                if stamp < 0:
-                    raise _freed_error(t)
-                if clock.now != stamp:
+                if clock.now != stamp:  # (a freed node's stamp is negative)
+                    if stamp < 0:
+                        raise _freed_error(t)
                     _check_not_overwritten(t, parents, stamp)
                 n = len(parents)
                 out = t if create_graph else t._data
@@ -231,7 +233,14 @@ def _run_backward(roots, root_grads, retain_graph, create_graph, inputs, allow_u
                 left = deps[k] - 1
                 deps[k] = left
                 if left == 0:
-                    push(p)
+                    if p._backward is None and p._extra is None and plain:
+                        # NOTE: a leaf without hooks, now complete: what its turn in the loop would do, without
+                        # the turn (the loop's checks are for nodes, hooks, inputs= and observers: none apply)
+                        g = pop(k, None)
+                        if g is not None:
+                            _accumulate_leaf(p, g, create_graph, given)
+                    else:
+                        push(p)
     except Exception as e:
         if _state.anomaly.enabled and t is not None and t._backward is not None and hasattr(e, "add_note"):
             e.add_note(anomaly.forward_trace_note(t))
@@ -452,36 +461,26 @@ def _conform(xp, g, parent, node, create_graph):
     return g
 
 
-def _accumulate(grads, key, g, create_graph):
-    prev = grads.get(key)
-    grads[key] = g if prev is None else prev + g  # never in place: a gradient array may be shared
-
-
 def _accumulate_leaf(t, g, create_graph, given):
-    _add_to_grad(t, g, create_graph, given)
-    if t._extra is not None:
-        for hook in t._extra.get("post_accumulate_hooks", ()):
-            hook(t)
-
-
-def _add_to_grad(t, g, create_graph, given):
+    """Add ``g`` to the leaf ``t``'s ``.grad``, then run its post-accumulate hooks."""
+    grad = t.grad
     if create_graph:
-        t.grad = g if t.grad is None else t.grad + g
-        return
-    if t.grad is None:
+        t.grad = g if grad is None else grad + g
+    elif grad is None:
         # The leaf must own its gradient: optimizers and clip_grad_norm_ write into it in place, and a rule may
         # have handed the same array (or a view of it) to another input.
         if g.base is not None or not g.flags.writeable or id(g) in given:
             g = g.copy()
         given.add(id(g))
         t.grad = _wrap(g)
+    elif grad._requires_grad or grad._data.shape != g.shape:
+        t.grad = grad + _wrap(g)
     else:
-        grad = t.grad
-        if grad._requires_grad or grad._data.shape != g.shape:
-            t.grad = grad + _wrap(g)
-        else:
-            grad._data += g
-            bump(grad)
+        grad._data += g
+        bump(grad)
+    if t._extra is not None:
+        for hook in t._extra.get("post_accumulate_hooks", ()):
+            hook(t)
 
 
 def _run_hooks(t, g, create_graph):
@@ -535,7 +534,8 @@ def _seed_gradient(op, tensor, gradient, create_graph):
         if tensor._data.size != 1:
             raise RuntimeError(f"{op}: grad can be implicitly created only for scalar outputs; this output has "
                                f"shape {tuple(tensor.shape)}, so pass gradient= (a tensor of that shape)")
-        seed = np.ones_like(tensor._data)
+        data = tensor._data  # (np.ones_like is three Python functions; this one element is one C call)
+        seed = np.array(1, data.dtype) if data.ndim == 0 else np.ones(data.shape, data.dtype)
     else:
         seed = gradient._data if isinstance(gradient, Tensor) else np.asarray(gradient)
         if seed.shape != tensor._data.shape:

@@ -558,7 +558,7 @@ def apply_view(self: Tensor, name: str, view_op, *args, node=None) -> Tensor:
     if self._extra is not None and "multi_output" in self._extra:
         raise _multi_output_error(name, self._extra["multi_output"])
     base = self._base
-    if self._backward is None or base is not None and base._requires_grad and base._backward is None:
+    if self._backward is None or base is not None and base._backward is None:  # (self requires grad here)
         what = "a leaf tensor" if self._backward is None else "a view of a leaf tensor"
         raise RuntimeError(f"{name}: {what} that requires grad is being used in an in-place operation; wrap it in "
                            "`with tapegrad.no_grad():` or use the out-of-place form")
@@ -583,13 +583,15 @@ def _check_inplace(name, self):
         # which asks first whether self's dtype is differentiable (VariableTypeManual.cpp)
         return _multi_output_error(name, self._extra["multi_output"])
     base = self if self._base is None else self._base
+    # PyTorch's check_inplace: the tensor written requires grad (a view keeps what it was made with, so a view of a
+    # base detached since is refused too) and it, or the base of a view, is a leaf (has no node)
     for t, what in ((self, "a leaf tensor"), (base, "a view of a leaf tensor")):
-        if t._requires_grad and t._backward is None:
+        if self._requires_grad and t._backward is None:
             return RuntimeError(f"{name}: {what} that requires grad is being used in an in-place operation; wrap "
                                 "it in `with tapegrad.no_grad():` (as optimizers do) or use the out-of-place form")
-    if base._requires_grad and not self._requires_grad:
-        # a view taken under no_grad of a tensor that requires grad: its graph does not lead to the base, so the
-        # gradient of the values it overwrites would be lost (PyTorch refuses it too)
+    if base._requires_grad and not self._requires_grad or self._extra is not None and "no_grad_view" in self._extra:
+        # a view taken under no_grad (of a tensor that requires grad: its graph does not lead to the base, so the
+        # gradient of the values it overwrites would be lost): PyTorch refuses it too, by the mode it was made in
         return RuntimeError(f"{name}: a view was created in no_grad mode and is being modified in place with grad "
                             "mode enabled; take the view and write into it both inside the no_grad block (not "
                             "tracked) or both outside it (tracked)")

@@ -40,6 +40,9 @@ def add_into(out, index, values, unique=None, fresh=False):
     >>> out
     array([1., 1., 3.])
     """
+    if index.__class__ is np.ndarray and index.dtype.kind != "b" and not unique and values.size < 1024:
+        np.add.at(out, index, values)  # x[idx] of a small x (an embedding's gradient): as below, sooner
+        return
     parts = index if type(index) is tuple else (index,)
     arrays = [k for k, p in enumerate(parts) if type(p) is np.ndarray and p.dtype.kind != "b"]
     if unique or (unique is None and not arrays):

@@ -117,6 +117,14 @@ def _maybe_view(t, input):
             members(root).append(weakref.ref(t))
         if input._extra is not None and "multi_output" in input._extra:  # a view of split's output is one too
             t._extras()["multi_output"] = "a view of " + input._extra["multi_output"].removeprefix("a view of ")
+        if (not _grad.enabled or input._extra is not None and "no_grad_view" in input._extra) \
+                and array.dtype.kind == "f":
+            # PyTorch's CreationMeta::NO_GRAD_MODE, which a view keeps (and its views inherit): an in-place op
+            # on it with an operand that requires grad is refused, whatever its base requires since
+            if t._extra is None:  # (t._extras(), inlined: a view per inference step)
+                t._extra = {"no_grad_view": True}
+            else:
+                t._extra["no_grad_view"] = True
 
 
 def members(owner) -> list:

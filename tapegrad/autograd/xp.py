@@ -32,11 +32,6 @@ _SUBMODULES = getattr(np, "__numpy_submodules__", {"linalg", "fft", "random", "p
 numpy_xp = _NumpyXP(**{k: getattr(np, k) for k in dir(np) if not k.startswith("_") and k not in _SUBMODULES})
 
 
-def _np_add_at(shape, index, values):
-    """A zero array of ``shape`` with ``values`` added at ``index`` (repeats accumulate): scatter-add."""
-    return scatter_add_array(shape, index, values)
-
-
 def _np_astype(a, dtype):
     return a.astype(dtype, copy=False)
 
@@ -61,7 +56,7 @@ def _np_cumprod(a, axis=None):
 
 numpy_xp.sign = _np_sign
 numpy_xp.cumprod = _np_cumprod
-numpy_xp.add_at = _np_add_at
+numpy_xp.add_at = scatter_add_array  # a zero array of shape with values added at index (repeats accumulate)
 numpy_xp.astype = _np_astype
 numpy_xp.linear = _np_linear
 

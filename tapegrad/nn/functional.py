@@ -38,6 +38,7 @@ from ..random import rng as _rng
 # NOTE: the ufuncs' reductions, which ndarray.sum/max/min call through a Python function each (numpy's _methods):
 # the same values, a Python frame less in every loss and embedding. Their default axis is 0: pass None for all
 _sum, _max, _min = np.add.reduce, np.maximum.reduce, np.minimum.reduce
+_UINT64 = np.dtype(np.uint64)
 
 __all__ = ["relu", "relu_", "relu6", "hardtanh", "leaky_relu", "elu", "selu", "celu", "gelu", "silu", "mish",
            "sigmoid", "tanh", "softplus", "logsigmoid", "softsign", "hardsigmoid", "hardswish", "softmax",
@@ -1921,8 +1922,9 @@ def binary_cross_entropy_with_logits(input: Tensor, target: Tensor, weight: Tens
     a, b = x._data, t._data
     w = None if weight is None else _data(op_name, weight)
     pw = None if pos_weight is None else _data(op_name, pos_weight)
-    sp = np.maximum(-a, 0) + np.log1p(np.exp(-np.abs(a)))  # NOTE: softplus(-x) = -logsigmoid(x), overflow-free
-    loss = (1 - b) * a + (sp if pw is None else (1 + (pw - 1) * b) * sp)
+    with np.errstate(over="ignore", invalid="ignore"):  # a product out of range is inf, as PyTorch's (no warning)
+        sp = np.maximum(-a, 0) + np.log1p(np.exp(-np.abs(a)))  # NOTE: softplus(-x) = -logsigmoid(x), overflow-free
+        loss = (1 - b) * a + (sp if pw is None else (1 + (pw - 1) * b) * sp)
     if w is not None:
         loss = loss * w
     n = loss.size
@@ -2021,8 +2023,8 @@ def _class_layout(op_name, x, t, ignore_index):
     C = x.shape[cdim]
     keep = None
     if t.size:
-        lo, hi = int(_min(t, None)), int(_max(t, None))
-        if lo < 0 or hi >= C or 0 <= ignore_index < C:
+        # NOTE: one reduction checks both bounds: viewed as uint64, a negative int64 target is beyond any C
+        if int(_max(t.view(_UINT64) if t.dtype.itemsize == 8 else t, None)) >= C or 0 <= ignore_index < C:
             keep = t != ignore_index
             bad = keep & ((t < 0) | (t >= C))
             if bad.any():
@@ -2178,6 +2180,31 @@ def _cross_entropy_backward_grad(xp, need, gg, c, x, *, cdim, shift, index=None,
     return gc, gx
 
 
+def _cross_entropy_composite_backward(g, *, reduction, den, cdim, logp, index, keep, w, t, eps=0.0, wc=None):
+    """cross_entropy's input gradient as PyTorch's composite computes it, for an upstream gradient ``g`` that is
+    not finite (an array or a numpy scalar: first order): nll_loss's backward writes ``g`` times its factor at the
+    kept targets only (0 at the other classes and at ignored samples, where the fused ``c * (softmax * sum(q) - q)``
+    has inf * 0 = nan), the smoothing term's (``masked_fill_`` of the ignored samples) is 0 at ignored samples, then
+    ``_log_softmax_backward_data``: ``grad - exp(logp) * grad.sum(class)``. ``w``: the class weights (None: 1) of
+    the targets ``t``, ``wc`` those of the smoothing term, broadcast against the input."""
+    wt = None if w is None else w[t]
+    shape = logp[index].shape
+    with np.errstate(all="ignore"):
+        gs = np.broadcast_to(g.reshape(shape) if reduction == "none" else g, shape)
+        if reduction == "mean":
+            gs = gs / np.asarray(den, dtype=logp.dtype)
+        nll = (gs * (1 - eps) if eps else gs) * (-1 if wt is None else -wt)
+        grad = np.zeros(logp.shape, dtype=logp.dtype)
+        grad[index] = nll if keep is None else np.where(keep, nll, 0)
+        if eps:
+            smooth = gs * (eps / logp.shape[cdim])
+            if keep is not None:
+                smooth = np.where(keep, smooth, 0)
+            smooth = _with_class_axis(smooth, cdim)
+            grad += -smooth if wc is None else -smooth * wc
+        return (grad - np.exp(logp) * grad.sum(axis=cdim, keepdims=True)).astype(logp.dtype, copy=False)
+
+
 def _log_softmax_and_shift(a, cdim):
     """The log-softmax over the class axis and the max it subtracted (zeros for an empty input)."""
     if a.size == 0:
@@ -2239,8 +2266,11 @@ def cross_entropy(input: Tensor, target: Tensor, weight: Tensor | None = None, s
         scale = 1 / den if reduction == "mean" and wi is None and den else 1
         f = None if wi is None else _sample_weights(wi, keep, reduction, den)
         c = dict(cdim=cdim, shift=shift, index=index, wi=f, logp=logp)
+        composite = dict(reduction=reduction, den=den, cdim=cdim, logp=logp, index=index, keep=keep, w=w, t=t)
 
         def cross_entropy_rule(xp, g, out, x):
+            if not isinstance(g, Tensor) and not np.isfinite(g).all():  # (first order: an array or a numpy scalar)
+                return _cross_entropy_composite_backward(g, **composite)
             g = g.reshape(spread_shape) if reduction == "none" else g * scale
             gx = xp.cross_entropy_backward(_class_spread(g, reduction, cdim), x, **c)
             # NOTE: an ignored sample's gradient is 0 even for an infinite g (PyTorch's nll_loss backward writes
@@ -2276,8 +2306,12 @@ def cross_entropy(input: Tensor, target: Tensor, weight: Tensor | None = None, s
         else:
             q = np.zeros_like(q)
     c = dict(cdim=cdim, shift=shift, q=q, logp=logp)
+    composite = dict(reduction=reduction, den=den, cdim=cdim, logp=logp, index=index, keep=keep, w=w, t=t, eps=eps,
+                     wc=None if w is None else wcb)
 
     def label_smoothing_rule(xp, g, out, x):
+        if not isinstance(g, Tensor) and not np.isfinite(g).all():  # (first order: an array or a numpy scalar)
+            return _cross_entropy_composite_backward(g, **composite)
         return xp.cross_entropy_backward(_class_spread(g, reduction, cdim), x, **c)
 
     if reduction == "none":

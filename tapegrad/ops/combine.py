@@ -185,7 +185,10 @@ def _addc_write(ufunc):
         # result larger than the tensor, or read-only memory, is a ValueError, and the door explains.
         try:
             if ufunc is np.multiply:  # addcmul_: the op's fused multiply-add, written into the tensor
-                np.copyto(data, _fused.fma(a if value == 1 else np.multiply(a, value), b, data))
+                result = _fused.fma(a if value == 1 else np.multiply(a, value), b, data)
+                if result.shape != data.shape:  # larger than the tensor (copyto would drop leading 1s): the door
+                    return False
+                np.copyto(data, result)
                 return True
             if value != 1:  # the op's order: value * tensor1 first (an array even for 0-d tensors, to write into)
                 term = np.multiply(a, value)

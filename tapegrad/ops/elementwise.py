@@ -1458,7 +1458,7 @@ def _result_type(*arrays):
     return d
 
 
-@op(inplace=True)
+@op(inplace=True, elementwise=True)
 def clamp_min(input: Tensor, min: Tensor | float) -> Tensor:
     """clamp_min(input, min) -> clamp(input, min=min).
 
@@ -1469,7 +1469,7 @@ def clamp_min(input: Tensor, min: Tensor | float) -> Tensor:
     return _clamp(input, min, None, "ClampMinBackward0", "ClampMinBackward1")
 
 
-@op(inplace=True)
+@op(inplace=True, elementwise=True)
 def clamp_max(input: Tensor, max: Tensor | float) -> Tensor:
     """clamp_max(input, max) -> clamp(input, max=max).
 

@@ -252,7 +252,7 @@ Tensor.float_power_ = _float_power_
 
 
 # ---------------------------------------------------------------------- nan_to_num
-@op(inplace=True, elementwise=True)
+@op(inplace=True)  # (its operands are numbers, PyTorch's Scalars: nothing to check for overlap)
 def nan_to_num(input: Tensor, nan: float = 0.0, posinf: float | None = None, neginf: float | None = None
                ) -> Tensor:
     """nan_to_num(input, nan=0.0, posinf=None, neginf=None): NaN, +inf and -inf replaced by ``nan``, ``posinf``

@@ -534,9 +534,11 @@ def _sum_to_size(self, *size):
     lead = len(shape) - len(size)
     if lead < 0 or builtins.any(s != 1 and s != n for s, n in zip(size, shape[lead:])):
         raise RuntimeError(f"sum_to_size: size {list(size)} is not expandable to size {list(shape)}")
-    out = self.sum(tuple(range(lead))) if lead else self
-    dims = tuple(d for d, s in enumerate(size) if s == 1 and out.shape[d] != 1)
-    return out.sum(dims, keepdim=True) if dims else out
+    # as PyTorch's sum_to: one keepdim sum over the leading dims and the size-1 ones, then a view without the
+    # leading dims (so the result is a view of that sum, ViewBackward0, where there are leading dims)
+    dims = tuple(range(lead)) + tuple(lead + d for d, s in enumerate(size) if s == 1 and shape[lead + d] != 1)
+    out = self.sum(dims, keepdim=True) if dims else self
+    return out.view(size) if lead else out
 
 
 _method("sum_to_size", _sum_to_size)

@@ -123,10 +123,11 @@ def matmul(input: Tensor, other: Tensor) -> Tensor:
     if input.__class__ is Tensor and other.__class__ is Tensor:  # two matrices of one float dtype: a layer's
         ad, bd = input._data, other._data
         if ad.ndim == 2 and bd.ndim == 2 and ad.dtype is bd.dtype and ad.dtype.kind == "f":
-            if ad.shape[1] != bd.shape[0]:
-                raise _inner_error("matmul", ad, bd, ad.shape[1], bd.shape[0])
+            k = ad.shape[1]  # (each read of .shape builds a tuple)
+            if k != bd.shape[0]:
+                raise _inner_error("matmul", ad, bd, k, bd.shape[0])
             out = ad @ bd
-            if ad.shape[1] == 1:
+            if k == 1:
                 out = _gemm_one_term(out, ad, bd, ad.shape[0], bd.shape[1])
             return record(out, (input, other), _mm_rule, "MmBackward0")
     _check_same_dtype("matmul", input, other)
@@ -141,6 +142,12 @@ def matmul(input: Tensor, other: Tensor) -> Tensor:
     if ka != kb:
         raise _inner_error("matmul", ad, bd, ka, kb)
     _check_not_bool("matmul", ad, bd)
+    if nda == ndb == 3 and bd.shape[0] == 1 != ad.shape[0] and b.requires_grad and not (
+            ad.shape[0] == 1 and a.requires_grad):
+        # PyTorch squeezes b's batch of one when b requires grad (_matmul_impl), then folds a into one matrix
+        # product below (gemm's signs of zero: one term keeps its product's sign)
+        b = b.squeeze(0)
+        bd, ndb = b._data, 2
     if ndb == 2 and nda > 2:
         # (..., m, k) @ (k, n) as one (N, k) @ (k, n) product: one BLAS call, and b's gradient is one product
         # too (no per-batch (k, n) gradients for the engine to sum).

@@ -15,7 +15,7 @@ import numpy as np
 
 from .. import dtypes
 from .. import random as _random
-from ..autograd.declare import Tensor, expected_tensor, inplace, op, record, wrap
+from ..autograd.declare import Tensor, expected_tensor, inplace, op, overlap_error, partial_overlap, record, wrap
 
 __all__ = ["multinomial", "randperm", "bernoulli", "normal"]
 
@@ -322,16 +322,19 @@ def bernoulli_(self: Tensor, p: Tensor | float = 0.5, *, generator=None) -> Tens
     shape = _data(op_name, self).shape
     rng = _rng(op_name, generator)
     if isinstance(p, Tensor):
-        pa = p._data
+        # PyTorch's order: p expanded to the tensor's shape, then the partial-overlap check of the tensor and the
+        # expanded p (a broadcast p has a stride of 0: its overlap cannot be told, and is let through), the dtype
+        try:
+            pa = np.broadcast_to(p._data, shape)
+        except ValueError:
+            raise RuntimeError(f"{op_name}: p of shape {tuple(p.shape)} does not broadcast to the tensor's shape "
+                               f"{tuple(shape)}") from None
+        if partial_overlap(self._data, pa):
+            raise overlap_error(op_name)
         if pa.dtype.kind != "f":
             raise NotImplementedError(f"{op_name}: expected a floating-point tensor of probabilities p, got dtype "
                                       f"{pa.dtype}")
         _check_probabilities(op_name, "p", pa)
-        try:
-            pa = np.broadcast_to(pa, shape)
-        except ValueError:
-            raise RuntimeError(f"{op_name}: p of shape {tuple(p.shape)} does not broadcast to the tensor's shape "
-                               f"{tuple(shape)}") from None
         values = (rng.random(shape) < pa).astype(self._data.dtype)
         return inplace(self, op_name, _sampled_with, p, values)
     _check_probability(op_name, p)

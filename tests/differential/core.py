@@ -86,6 +86,15 @@ FLOATS = ["float32", "float64", "float16"]
 INTS = ["int64", "int32", "uint8", "int8", "int16"]
 
 
+# views whose backward only moves the incoming gradient's elements (no sum, no cast): a gradient that differs
+# after one comes from the op that made its input
+EXACT_GRAD_VIEWS = {"Tensor.view", "Tensor.reshape", "reshape", "Tensor.t", "t", "Tensor.transpose", "transpose",
+                    "Tensor.permute", "permute", "Tensor.squeeze", "squeeze", "Tensor.unsqueeze", "unsqueeze",
+                    "Tensor.flatten", "flatten", "Tensor.unflatten", "unflatten", "Tensor.swapaxes", "swapaxes",
+                    "Tensor.swapdims", "swapdims", "Tensor.movedim", "movedim", "Tensor.moveaxis", "moveaxis",
+                    "Tensor.T", "Tensor.mT", "Tensor.view_as", "Tensor.reshape_as", "Tensor.contiguous"}
+
+
 @dataclass(frozen=True)
 class Ref:
     """The ``i``-th tensor of the pool."""
@@ -902,10 +911,18 @@ class Runner:
 
     def _maker(self, k):
         """The call that made what call ``k`` handed back untouched (the same tensor, no new node: eval-mode
-        dropout): a gradient difference cannot come from such a call, only from the one before that made its
-        input (whose own prefix may agree by chance: a NaN gradient of another output there hides it)."""
-        while len(self.produced[k]) == 1 and self.produced[k][0] in self.passed:
-            src = self.passed[self.produced[k][0]]
+        dropout) or rearranged (a view whose gradient only moves elements: reshape, transpose, indexing): a
+        gradient difference cannot come from such a call, only from the one before that made its input (whose own
+        prefix may agree by chance: a NaN gradient of another output there hides it; a view of a reduced loss
+        passes on the loss weight that made the maker's rule overflow)."""
+        while True:
+            if len(self.produced[k]) == 1 and self.produced[k][0] in self.passed:
+                src = self.passed[self.produced[k][0]]
+            elif self.program[k].op in EXACT_GRAD_VIEWS and len(refs := [a for a in self.program[k].args
+                                                                         if isinstance(a, Ref)]) == 1:
+                src = refs[0].i
+            else:
+                break
             maker = next((j for j, made in enumerate(self.produced) if src in made), None)
             if maker is None or self.program[maker].kind == "leaf":
                 break
