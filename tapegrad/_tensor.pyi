@@ -1198,7 +1198,7 @@ class Tensor:
         """trunc_(...) -> self: ``trunc`` in place."""
     def type(self, dtype=...) -> Tensor | builtins.str:
         """type(dtype=None): a copy cast to ``dtype`` (the same tensor if it has that dtype already); without an"""
-    def type_as(self, other) -> Any:
+    def type_as(self, other: Tensor) -> Tensor:
         """type_as(other): this tensor cast to ``other``'s dtype; the cast is differentiable between float types."""
     def unbind(self, dim: builtins.int = ...) -> builtins.tuple[Tensor, ...]:
         """unbind(input, dim=0): the tuple of slices along ``dim``, with that dimension removed."""
