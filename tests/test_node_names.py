@@ -44,9 +44,6 @@ EXPECTED: dict[tuple[str, str, str], str] = {
     ("F.instance_norm", "NativeBatchNormBackward0", "ViewBackward0"):
         "PyTorch's instance_norm without input statistics is a composition ending in a view of its batch_norm's "
         "result; tapegrad's is one batch-norm node",
-    ("Tensor.sum_to_size", "SumBackward1", "ViewBackward0"):
-        "PyTorch's sum_to_size is a composition (a sum with keepdim, then a view dropping the leading dims); "
-        "tapegrad's ends in its sum",
     **{(op, "SumBackward0", "SumBackward1"): _NONE_GIVEN.format("dim", "SumBackward1") for op in ("sum", "Tensor.sum")},
     **{(op, "MeanBackward0", "MeanBackward1"): _NONE_GIVEN.format("dim", "MeanBackward1")
        for op in ("mean", "Tensor.mean")},
