@@ -55,9 +55,6 @@ EXPECTED: dict[tuple[str, str, str], str] = {
     **{(op, "ToCopyBackward0", "torch::autograd::NotImplemented"): "by design: dequantize of a float tensor passes "
        "the gradient through here; PyTorch 2.13 records no derivative (KNOWN 'pytorch-dequantize-float-backward')"
        for op in ("dequantize", "Tensor.dequantize")},
-    ("[]=", "IndexPutBackward0", "torch::autograd::CopySlices"):
-        "not yet: x[[i], ..., empty slice, empty index] = v writes nothing; PyTorch still records the write "
-        "through its slice's view (CopySlices), tapegrad an index_put_",
 }
 
 
@@ -226,6 +223,12 @@ CASES = {
     "cdist p=inf": lambda lib: lib.cdist(_m(lib, 2, 3), _m(lib, 3, 3, 1.0), float("inf")),
     "block_diag": lambda lib: lib.block_diag(_m(lib, 2, 2), _m(lib, 1, 3)),
     "setitem": lambda lib: _written(lib, lambda x: x.__setitem__((0, 1), 2.0)),
+    "setitem part of a dim and an index": lambda lib: _written(lib, lambda x: x.__setitem__((slice(1, 3), [1]), 2.0)),
+    "setitem whole dim and an index": lambda lib: _written(lib, lambda x: x.__setitem__((slice(None), [1]), 2.0)),
+    "setitem None and an index": lambda lib: _written(lib, lambda x: x.__setitem__((None, [0]), 2.0)),
+    "setitem index and an empty slice": lambda lib: _written(lib, lambda x: x.__setitem__(([1], slice(0, 0)), 2.0)),
+    "setitem int and a mask": lambda lib: _written(lib, lambda x: x.__setitem__(
+        (0, lib.tensor([True, False, True])), _m(lib, 1, 2)[0])),
     "copy_": lambda lib: _written(lib, lambda x: x.copy_(_m(lib, 3, 3, 1.0))),
     "view after a no_grad write": _view_after_no_grad_write,
 }
