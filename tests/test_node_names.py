@@ -221,6 +221,8 @@ CASES = {
     "cdist p=0": lambda lib: lib.cdist(_m(lib, 2, 3), _m(lib, 3, 3, 1.0), 0),
     "cdist p=2": lambda lib: lib.cdist(_m(lib, 2, 3), _m(lib, 3, 3, 1.0)),
     "cdist p=inf": lambda lib: lib.cdist(_m(lib, 2, 3), _m(lib, 3, 3, 1.0), float("inf")),
+    "combinations": lambda lib: lib.combinations(_m(lib, 1, 3)[0], 2),
+    "combinations of nothing": lambda lib: lib.combinations(_m(lib, 1, 3)[0, :0], 2),
     "block_diag": lambda lib: lib.block_diag(_m(lib, 2, 2), _m(lib, 1, 3)),
     "setitem": lambda lib: _written(lib, lambda x: x.__setitem__((0, 1), 2.0)),
     "setitem part of a dim and an index": lambda lib: _written(lib, lambda x: x.__setitem__((slice(1, 3), [1]), 2.0)),

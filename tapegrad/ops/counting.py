@@ -587,7 +587,8 @@ def combinations(input: Tensor, r: int = 2, with_replacement: bool = False) -> T
         return wrap(np.zeros(0, dtype=input._data.dtype))
     pick = itertools.combinations_with_replacement if with_replacement else itertools.combinations
     index = np.array(list(pick(range(input.shape[0]), r)), dtype=np.int64).reshape(-1, r)
-    return I.index_select(input, 0, wrap(index.reshape(-1))).reshape(-1, r)
+    # PyTorch's composition ends in a stack (StackBackward0): a new tensor, not a view of this one's temporary
+    return named(_unview(I.index_select(input, 0, wrap(index.reshape(-1))).reshape(-1, r)), "StackBackward0")
 
 
 def block_diag(*tensors: Tensor) -> Tensor:
