@@ -21,6 +21,7 @@ import functools
 import inspect
 import numbers
 from collections.abc import Callable, Sequence
+from typing import Any
 
 import numpy as np
 
@@ -45,11 +46,24 @@ from .xp import numpy_xp, register_tensor_xp
 _grad = _state.grad
 _clock = _state.clock
 
-__all__ = ["Tensor", "Size", "wrap", "record", "named", "node_name", "unary", "binary", "op", "inplace",
+__all__ = ["Tensor", "Size", "wrap", "record", "named", "node_name", "NOT_GIVEN", "unary", "binary", "op", "inplace",
            "inplace_method", "plain_write", "backward_op", "no_record", "bump", "increment_version", "operands",
            "operand", "cast", "dense", "overlap", "partial_overlap", "overlap_error",
            "broadcast_error", "dtype_error", "expected_tensor", "check_dim", "check_device", "to_array",
            "type_name", "is_grad_enabled"]
+
+
+class _NotGiven:
+    """The default of an argument whose explicit None is another PyTorch overload, with a node of its own:
+    ``x.sum()`` records SumBackward0, ``x.sum(None)`` (sum.dim_IntList) SumBackward1. It reads as None."""
+
+    __slots__ = ()
+
+    def __repr__(self):
+        return "None"
+
+
+NOT_GIVEN: Any = _NotGiven()
 
 
 # ---------------------------------------------------------------------- operands

@@ -18,6 +18,7 @@ import numpy as np
 
 from .. import _state, dtypes
 from ..autograd.declare import (
+    NOT_GIVEN,
     Tensor,
     binary,
     broadcast_error,
@@ -27,6 +28,7 @@ from ..autograd.declare import (
     expected_tensor,
     inplace,
     inplace_method,
+    named,
     op,
     operand,
     operands,
@@ -345,7 +347,7 @@ multiply = mul
 
 
 @op(methods=("div", "divide", "__truediv__"))
-def div(input: Tensor | float, other: Tensor | float, *, rounding_mode: str | None = None) -> Tensor:
+def div(input: Tensor | float, other: Tensor | float, *, rounding_mode: str | None = NOT_GIVEN) -> Tensor:
     """div(input, other, *, rounding_mode=None) -> input / other.
 
     True division (integers give the default float dtype) unless ``rounding_mode`` is ``'trunc'`` (round
@@ -357,8 +359,11 @@ def div(input: Tensor | float, other: Tensor | float, *, rounding_mode: str | No
     >>> tg.div(tg.tensor([7, -7]), 2, rounding_mode='floor')
     tensor([ 3, -4])
     """
-    if rounding_mode is not None:
-        return _rounded_div("div", input, other, rounding_mode)
+    if rounding_mode is not NOT_GIVEN:
+        if rounding_mode is not None:
+            return _rounded_div("div", input, other, rounding_mode)
+        # an explicit None: PyTorch's div.Tensor_mode, the same true division, with the node DivBackward2
+        return named(div(input, other), "DivBackward2", (input, other))
     if input.__class__ is Tensor and other.__class__ is Tensor and input._data.dtype is other._data.dtype \
             and input._data.dtype.kind == "f":
         a, b = input, other
