@@ -67,7 +67,8 @@ def bump(t: Tensor) -> None:
         m._version = now
     for m in members:
         if m._backward is not None and m._base is not None and m._base._requires_grad and (
-                m._extra is None or "multi_output" not in m._extra):
+                m._extra is None or "multi_output" not in m._extra) and m._data.dtype == m._base._data.dtype \
+                and _root(m._data) is _root(m._base._data):  # (not a base given new memory: module.double())
             _regenerate(m, now)
 
 

@@ -216,10 +216,6 @@ def sub(input: Tensor | float, other: Tensor | float, *, alpha: float = 1) -> Te
     >>> 1 - tg.tensor([1.0, 2.0])
     tensor([ 0., -1.])
     """
-    return _sub(input, other, alpha, "SubBackward0")
-
-
-def _sub(input, other, alpha, name):
     plain = alpha.__class__ is int and alpha == 1
     if plain and input.__class__ is Tensor and other.__class__ is Tensor \
             and input._data.dtype is other._data.dtype and input._data.dtype.kind != "b":
@@ -234,7 +230,7 @@ def _sub(input, other, alpha, name):
         out = np.subtract(a._data, b._data) if plain else _plus_scaled(a._data, b._data, -alpha)
     except ValueError:
         raise broadcast_error("sub", a, b) from None
-    return record(out, (a, b), _sub_rule if plain else _scaled_rule(-alpha), name)
+    return record(out, (a, b), _sub_rule if plain else _scaled_rule(-alpha), "SubBackward0")
 
 
 def _sub_rule(xp, need, g, out, a, b):
@@ -246,7 +242,7 @@ subtract = sub
 
 def __rsub__(self, other):
     """other - self, for a number or array on the left (PyTorch's rsub of a number: RsubBackward1)."""
-    return _sub(other, self, 1, "RsubBackward1")
+    return named(sub(other, self), "RsubBackward1", (self,))
 
 
 Tensor.__rsub__ = __rsub__
@@ -261,7 +257,9 @@ def rsub(input: Tensor, other: Tensor | float, *, alpha: float = 1) -> Tensor:
     """
     if not isinstance(input, Tensor):
         raise TypeError(f"rsub(): argument 'input' (position 1) must be Tensor, not {type(input).__name__}")
-    return _sub(other, input, alpha, "RsubBackward0" if isinstance(other, Tensor) else "RsubBackward1")
+    # PyTorch's nodes: rsub.Tensor RsubBackward0, rsub.Scalar RsubBackward1
+    return named(sub(other, input, alpha=alpha), "RsubBackward0" if isinstance(other, Tensor) else "RsubBackward1",
+                 (input,))
 
 
 @op(methods=("mul", "multiply", "__mul__", "__rmul__"))
