@@ -16,6 +16,7 @@ from . import dtypes
 from .dtypes import (bool, double, finfo, float, float16, float32, float64, get_default_dtype, half, iinfo, int, int8,
                      int16, int32, int64, long, set_default_dtype, short, uint8)
 from ._tensor import Size, Tensor, device
+from .memory_formats import channels_last, channels_last_3d, contiguous_format, memory_format, preserve_format
 from .autograd import enable_grad, inference_mode, is_grad_enabled, no_grad, set_grad_enabled
 from . import autograd
 from .creation import *

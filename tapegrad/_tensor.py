@@ -19,7 +19,7 @@ import sys
 
 import numpy as np
 
-from . import _printing, dtypes
+from . import _printing, dtypes, memory_formats
 
 _new_object = object.__new__
 
@@ -244,8 +244,20 @@ class Tensor:
     def tolist(self):
         return self._data.tolist()
 
-    def is_contiguous(self, memory_format=None) -> bool:
-        return self._data.flags.c_contiguous
+    def is_contiguous(self, *, memory_format=memory_formats.contiguous_format) -> bool:
+        """is_contiguous(*, memory_format=contiguous_format): whether the elements are dense in row-major order
+        (or in ``memory_format``'s order), a size-1 dim's stride not counting, as PyTorch.
+
+        >>> import tapegrad as tg
+        >>> x = tg.zeros(2, 3, 4, 5).contiguous(memory_format=tg.channels_last)
+        >>> x.is_contiguous(), x.is_contiguous(memory_format=tg.channels_last)
+        (False, True)
+        """
+        if memory_format is memory_formats.contiguous_format:
+            return self._data.flags.c_contiguous
+        fmt = memory_formats.checked("is_contiguous", memory_format)
+        x = self._data
+        return memory_formats.is_contiguous(x.shape, memory_formats.visible_strides(x), fmt)
 
     def cpu(self) -> Tensor:
         return self

@@ -305,22 +305,22 @@ class Tensor:
         """bitwise_xor_(...) -> self: ``bitwise_xor`` in place."""
     def bmm(self, mat2: Tensor) -> Tensor:
         """bmm(input, mat2): batched matrix product, (b, n, m) @ (b, m, p) -> (b, n, p); equal batch sizes."""
-    def bool(self) -> Tensor:
-        """bool(): the values as bool (no gradient)."""
+    def bool(self, *, memory_format=...) -> Tensor:
+        """bool(): the values as bool (no gradient). ``memory_format=`` lays the result out so, as ``to``."""
     def broadcast_to(self, size) -> Tensor:
         """broadcast_to(input, size): ``input.expand(size)``."""
     def bucketize(self, boundaries: Tensor, *, out_int32: builtins.bool = ..., right: builtins.bool = ...) -> Tensor:
         """bucketize(input, boundaries, *, out_int32=False, right=False): the index of the bucket of each value"""
-    def byte(self) -> Tensor:
-        """byte(): the values as uint8 (no gradient)."""
+    def byte(self, *, memory_format=...) -> Tensor:
+        """byte(): the values as uint8 (no gradient). ``memory_format=`` lays the result out so, as ``to``."""
     def cauchy_(self, median=..., sigma=..., *, generator=...) -> Any:
         """cauchy_(median=0, sigma=1, *, generator=None) -> self: samples of the Cauchy distribution, in place."""
     def ceil(self) -> Tensor:
         """ceil(input): round up to an integer value (gradient 0)."""
     def ceil_(self) -> Tensor:
         """ceil_(...) -> self: ``ceil`` in place."""
-    def char(self) -> Tensor:
-        """char(): the values as int8 (no gradient)."""
+    def char(self, *, memory_format=...) -> Tensor:
+        """char(): the values as int8 (no gradient). ``memory_format=`` lays the result out so, as ``to``."""
     def cholesky(self, upper: builtins.bool = ...) -> Tensor:
         """cholesky(input, upper=False): tapegrad.linalg.cholesky (deprecated in PyTorch, which warns once)."""
     def cholesky_inverse(self, upper: builtins.bool = ...) -> Tensor:
@@ -346,7 +346,7 @@ class Tensor:
     def clip_(self, min: Tensor | builtins.float | None = ..., max: Tensor | builtins.float | None = ...) -> Tensor:
         """clamp_(...) -> self: ``clamp`` in place."""
     def clone(self, *, memory_format=...) -> Tensor:
-        """clone(input): a copy of the values in ``input``'s memory order; the gradient flows back to ``input``."""
+        """clone(input, *, memory_format=preserve_format): a copy of the values; the gradient flows back to ``input``."""
     def conj(self) -> Tensor:
         """conj(input): the complex conjugate; ``input`` itself for a real tensor."""
     def conj_physical(self) -> Tensor:
@@ -355,8 +355,8 @@ class Tensor:
         """conj_physical_(...) -> self: ``conj_physical`` in place."""
     def const_data_ptr(self) -> Any:
         """const_data_ptr(): ``data_ptr()``."""
-    def contiguous(self, memory_format=...) -> Tensor:
-        """contiguous(): the tensor itself if its memory is in row-major order, else a row-major copy."""
+    def contiguous(self, *, memory_format=...) -> Tensor:
+        """contiguous(*, memory_format=contiguous_format): the tensor itself if laid out so, else such a copy."""
     def copy_(self, src, non_blocking: builtins.bool = ...) -> Tensor:
         """copy_(src): copy ``src`` (broadcast to this shape, cast to this dtype) into this tensor, in place."""
     def copysign(self, other) -> Tensor:
@@ -444,8 +444,8 @@ class Tensor:
         """div_(other) -> self: ``div`` in place."""
     def dot(self, tensor: Tensor) -> Tensor:
         """dot(input, tensor): the dot product of two 1-D tensors of equal length (a 0-d tensor)."""
-    def double(self) -> Tensor:
-        """double(): the values as float64."""
+    def double(self, *, memory_format=...) -> Tensor:
+        """double(): the values as float64. ``memory_format=`` lays the result out so, as ``to``."""
     def dsplit(self, indices_or_sections) -> Any:
         """dsplit(input, indices_or_sections): ``tensor_split`` along dim 2 of a tensor of 3 or more dims."""
     @property
@@ -505,8 +505,8 @@ class Tensor:
         """fliplr(input): flip dimension 1 (left/right)."""
     def flipud(self) -> Tensor:
         """flipud(input): flip dimension 0 (up/down)."""
-    def float(self) -> Tensor:
-        """float(): the values as float32."""
+    def float(self, *, memory_format=...) -> Tensor:
+        """float(): the values as float32. ``memory_format=`` lays the result out so, as ``to``."""
     def float_power(self, exponent) -> Tensor:
         """float_power(input, exponent): ``input ** exponent`` computed in float64 (either may be a number)."""
     def float_power_(self, exponent) -> Any:
@@ -563,8 +563,8 @@ class Tensor:
         """gt(input, other) -> bool tensor of input > other, elementwise, with broadcasting (no gradient)."""
     def gt_(self, other) -> Tensor:
         """gt_(...) -> self: ``compared`` in place."""
-    def half(self) -> Tensor:
-        """half(): the values as float16."""
+    def half(self, *, memory_format=...) -> Tensor:
+        """half(): the values as float16. ``memory_format=`` lays the result out so, as ``to``."""
     def hardshrink(self, lambd: builtins.float = ...) -> Tensor:
         """hardshrink(input, lambd=0.5) -> input where |input| > lambd, else 0 (``HardshrinkBackward0``)."""
     def heaviside(self, values: Tensor) -> Tensor:
@@ -619,8 +619,8 @@ class Tensor:
         """index_select(input, dim, index): the slices ``index`` (a 0-d or 1-d int64 or int32 tensor) of"""
     def inner(self, other: Tensor) -> Tensor:
         """inner(input, other): sums of products over the last dimension of both; a scalar operand multiplies."""
-    def int(self) -> Tensor:
-        """int(): the values as int32 (no gradient)."""
+    def int(self, *, memory_format=...) -> Tensor:
+        """int(): the values as int32 (no gradient). ``memory_format=`` lays the result out so, as ``to``."""
     def int_repr(self, *args, **kwargs) -> Any:
         """int_repr(input): a quantization parameter of a quantized tensor; NotImplementedError for tapegrad's (unquantized) tensors, as PyTorch's."""
     def inverse(self) -> Tensor:
@@ -629,7 +629,8 @@ class Tensor:
         """is_complex(input): whether the dtype is complex: always False (tapegrad has no complex dtypes)."""
     def is_conj(self) -> builtins.bool:
         """is_conj(input): whether the conjugate bit is set: always False (no complex dtypes)."""
-    def is_contiguous(self, memory_format=...) -> builtins.bool: ...
+    def is_contiguous(self, *, memory_format=...) -> builtins.bool:
+        """is_contiguous(*, memory_format=contiguous_format): whether the elements are dense in row-major order"""
     @property
     def is_cpu(self) -> Any: ...
     @property
@@ -785,8 +786,8 @@ class Tensor:
         """logit_(...) -> self: ``logit`` in place."""
     def logsumexp(self, dim=..., keepdim: builtins.bool = ..., *, axis=..., keepdims=...) -> Tensor:
         """logsumexp(input, dim, keepdim=False): log(sum(exp(input))) over ``dim``, computed stably."""
-    def long(self) -> Tensor:
-        """long(): the values as int64 (no gradient)."""
+    def long(self, *, memory_format=...) -> Tensor:
+        """long(): the values as int64 (no gradient). ``memory_format=`` lays the result out so, as ``to``."""
     def lstsq(self, *args, **kwargs) -> Any:
         """lstsq: removed from PyTorch in 1.9; raises RuntimeError naming the replacement."""
     def lt(self, other) -> Any:
@@ -1062,8 +1063,8 @@ class Tensor:
         """sgn_(...) -> self: ``sgn`` in place."""
     @property
     def shape(self) -> Size: ...
-    def short(self) -> Tensor:
-        """short(): the values as int16 (no gradient)."""
+    def short(self, *, memory_format=...) -> Tensor:
+        """short(): the values as int16 (no gradient). ``memory_format=`` lays the result out so, as ``to``."""
     def sigmoid(self) -> Tensor:
         """sigmoid(input) -> 1 / (1 + exp(-input)), without overflow for any input."""
     def sigmoid_(self) -> Tensor:
@@ -1168,7 +1169,7 @@ class Tensor:
     def tile(self, dims) -> Tensor:
         """tile(input, dims): like ``repeat``, but 1s are prepended to ``dims`` if it is shorter than the shape."""
     def to(self, *args, dtype=..., device=..., copy: builtins.bool = ..., non_blocking: builtins.bool = ..., memory_format=...) -> Tensor:
-        """to(dtype) / to(device) / to(other) / to(device, dtype): cast to a dtype; only the CPU exists."""
+        """to(dtype) / to(device) / to(other) / to(device, dtype), and ``memory_format=``: cast to a dtype, lay out"""
     def tolist(self) -> Any: ...
     def topk(self, k: builtins.int, dim: builtins.int = ..., largest: builtins.bool = ..., sorted: builtins.bool = ...) -> Any:
         """topk(input, k, dim=-1, largest=True, sorted=True) -> (values, indices): the ``k`` largest (or, with"""

@@ -5,7 +5,7 @@ import warnings
 
 import numpy as np
 
-from . import dtypes
+from . import dtypes, memory_formats
 from . import random as _random
 from ._tensor import Size
 from .autograd.declare import Tensor, op
@@ -13,6 +13,7 @@ from .autograd.declare import to_array as _to_array
 from .autograd.declare import wrap as _wrap
 from .autograd.inplace import foreign
 from .autograd.xp import register_tensor_xp
+from .ops import copy as _copy
 from .ops._fused import fma
 
 __all__ = ["tensor", "as_tensor", "from_numpy", "zeros", "ones", "full", "empty", "zeros_like", "ones_like",
@@ -258,9 +259,18 @@ def ones(*sizes, size=None, dtype=None, device=None, requires_grad=False):
     return _finish(np.ones(_sizes(sizes, size, "ones"), _float_dtype(dtype)), requires_grad)
 
 
-def empty(*sizes, size=None, dtype=None, device=None, requires_grad=False, memory_format=None):
-    """empty(*size, dtype=None): an uninitialized tensor (here: zeros, so nothing is ever garbage)."""
-    return _finish(np.zeros(_sizes(sizes, size, "empty"), _float_dtype(dtype)), requires_grad)
+def empty(*sizes, size=None, dtype=None, device=None, requires_grad=False,
+          memory_format=memory_formats.contiguous_format):
+    """empty(*size, dtype=None, memory_format=contiguous_format): an uninitialized tensor (here: zeros, so nothing
+    is ever garbage), laid out in ``memory_format`` as PyTorch's.
+
+    >>> import tapegrad as tg
+    >>> tg.empty(2, 3, 4, 5, memory_format=tg.channels_last).stride()
+    (60, 1, 15, 3)
+    """
+    shape = _sizes(sizes, size, "empty")
+    fmt = memory_formats.checked("empty", memory_format, none=memory_formats.contiguous_format)
+    return _finish(memory_formats.empty("empty", shape, _float_dtype(dtype), fmt), requires_grad)
 
 
 def full(size, fill_value, dtype=None, device=None, requires_grad=False):
@@ -272,25 +282,56 @@ def full(size, fill_value, dtype=None, device=None, requires_grad=False):
     return _finish(np.full(shape, fill_value, dtypes.as_dtype(dtype)), requires_grad)
 
 
-def _like(fill):
-    def like(input, dtype=None, device=None, requires_grad=False, memory_format=None):
-        dt = dtypes.as_dtype(dtype) if dtype is not None else input.dtype
-        return _finish(fill(input.shape, dt), requires_grad)
+def _like_array(op, input, dtype, memory_format):
+    """Zeros of ``input``'s shape in ``dtype`` (its dtype if None), laid out as PyTorch's
+    ``empty_like(input, memory_format=...)``: preserve_format keeps a dense input's strides (else its order)."""
+    x = input._data
+    dt = dtypes.as_dtype(dtype) if dtype is not None else x.dtype
+    fmt = memory_formats.checked(op, memory_format, none=memory_formats.preserve_format)
+    if fmt is memory_formats.preserve_format:
+        return _copy.empty_like_preserved(x, dt)
+    return memory_formats.empty(op, x.shape, dt, fmt)
 
+
+def _laid_out_like(op, input, values, memory_format):
+    """``values`` (of ``input``'s shape) in the layout ``_like_array`` gives: a copy only where it is not
+    row-major."""
+    out = _like_array(op, input, values.dtype, memory_format)
+    if out.strides == values.strides:
+        return values
+    out[...] = values
+    return out
+
+
+def _like(name, value):
+    def like(input, dtype=None, device=None, requires_grad=False, memory_format=memory_formats.preserve_format):
+        out = _like_array(name, input, dtype, memory_format)
+        if value:
+            out.fill(value)
+        return _finish(out, requires_grad)
+
+    like.__name__ = like.__qualname__ = name
     return like
 
 
-zeros_like = _like(np.zeros)
-zeros_like.__doc__ = "zeros_like(input, dtype=None): zeros with the shape (and dtype) of ``input``."
-ones_like = _like(np.ones)
-ones_like.__doc__ = "ones_like(input, dtype=None): ones with the shape (and dtype) of ``input``."
-empty_like = zeros_like
+zeros_like = _like("zeros_like", 0)
+zeros_like.__doc__ = """zeros_like(input, dtype=None, memory_format=preserve_format): zeros with the shape (and
+dtype) of ``input``, laid out as it (or in ``memory_format``)."""
+ones_like = _like("ones_like", 1)
+ones_like.__doc__ = """ones_like(input, dtype=None, memory_format=preserve_format): ones with the shape (and dtype)
+of ``input``, laid out as it (or in ``memory_format``)."""
+empty_like = _like("empty_like", 0)
+empty_like.__doc__ = """empty_like(input, dtype=None, memory_format=preserve_format): an uninitialized tensor (here:
+zeros) with the shape (and dtype) of ``input``, laid out as it (or in ``memory_format``)."""
 
 
-def full_like(input, fill_value, dtype=None, device=None, requires_grad=False):
-    dt = dtypes.as_dtype(dtype) if dtype is not None else input.dtype
-    return _finish(np.full(input.shape, _checked_value(fill_value, dt, "full_like", tuple(input.shape)), dt),
-                   requires_grad)
+def full_like(input, fill_value, dtype=None, device=None, requires_grad=False,
+              memory_format=memory_formats.preserve_format):
+    """full_like(input, fill_value, dtype=None, memory_format=preserve_format): ``fill_value`` everywhere, with the
+    shape (and dtype) of ``input``, laid out as it (or in ``memory_format``)."""
+    out = _like_array("full_like", input, dtype, memory_format)
+    out[...] = _checked_value(fill_value, out.dtype, "full_like", tuple(input.shape))
+    return _finish(out, requires_grad)
 
 
 def arange(start, end=None, step=1, dtype=None, device=None, requires_grad=False):
@@ -428,17 +469,25 @@ def randint(low=0, high=None, size=None, *, generator=None, dtype=None, device=N
     return _finish(rng.integers(low, high, _sizes((size,), op="randint")).astype(dt), requires_grad)
 
 
-def randn_like(input, dtype=None, generator=None, requires_grad=False):
-    return randn(tuple(input.shape), generator=generator, dtype=dtype or input.dtype, requires_grad=requires_grad)
+def randn_like(input, dtype=None, generator=None, requires_grad=False,
+               memory_format=memory_formats.preserve_format):
+    """randn_like(input, dtype=None, memory_format=preserve_format): ``randn`` of ``input``'s shape (and dtype),
+    laid out as it (or in ``memory_format``)."""
+    values = randn(tuple(input.shape), generator=generator, dtype=dtype or input.dtype)._data
+    return _finish(_laid_out_like("randn_like", input, values, memory_format), requires_grad)
 
 
-def rand_like(input, dtype=None, generator=None, requires_grad=False):
-    return rand(tuple(input.shape), generator=generator, dtype=dtype or input.dtype, requires_grad=requires_grad)
+def rand_like(input, dtype=None, generator=None, requires_grad=False, memory_format=memory_formats.preserve_format):
+    """rand_like(input, dtype=None, memory_format=preserve_format): ``rand`` of ``input``'s shape (and dtype), laid
+    out as it (or in ``memory_format``)."""
+    values = rand(tuple(input.shape), generator=generator, dtype=dtype or input.dtype)._data
+    return _finish(_laid_out_like("rand_like", input, values, memory_format), requires_grad)
 
 
-def randint_like(input, low=0, high=None, *, dtype=None, generator=None, device=None, requires_grad=False):
+def randint_like(input, low=0, high=None, *, dtype=None, generator=None, device=None, requires_grad=False,
+                 memory_format=memory_formats.preserve_format):
     """randint_like(input, high) or randint_like(input, low, high): integers in [low, high) of input's shape and
-    dtype (unless ``dtype``), as PyTorch.
+    dtype (unless ``dtype``), laid out as it (or in ``memory_format``), as PyTorch.
 
     >>> import tapegrad as tg
     >>> tg.randint_like(tg.zeros(3), 1).tolist()
@@ -446,8 +495,8 @@ def randint_like(input, low=0, high=None, *, dtype=None, generator=None, device=
     """
     if high is None:  # randint_like(input, high)
         low, high = 0, low
-    return randint(low, high, tuple(input.shape), generator=generator, dtype=dtype or input.dtype,
-                   requires_grad=requires_grad)
+    values = randint(low, high, tuple(input.shape), generator=generator, dtype=dtype or input.dtype)._data
+    return _finish(_laid_out_like("randint_like", input, values, memory_format), requires_grad)
 
 
 # ---------------------------------------------------------------------- tensors like another: Tensor.new_*

@@ -1109,6 +1109,7 @@ WRITTEN_LATER = {  # name: (fn(lib, x, y, z) of a (2, 3) x and (3,) y, z; which 
     "layer_norm-bias": (_fn_layer_norm, "z"),
     "group_norm-weight": (_fn_group_norm, "y"),
     "group_norm-input": (_fn_group_norm, "x"),
+    "ne_": (lambda tg_, x, y, z: (x * 1).ne_(y), "xy"),  # NeBackward1's gradients are zeros: it reads no value
 }
 
 
@@ -1140,7 +1141,7 @@ REFUSES = {
     "atan2": {"x": "r", "y": "r"}, "reshape": {}, "expand": {}, "sum": {}, "flip": {},
     "layer_norm-weight": {"x": "k", "y": "k", "z": "k"}, "layer_norm-input": {"x": "k", "y": "k", "z": "k"},
     "layer_norm-bias": {"x": "k", "y": "k", "z": "k"}, "group_norm-weight": {"x": "k", "y": "k"},
-    "group_norm-input": {"x": "k", "y": "k"},
+    "group_norm-input": {"x": "k", "y": "k"}, "ne_": {},
 }
 
 

@@ -959,16 +959,20 @@ known_class(
     status="by-design")
 known_class(
     "special-poles", SPECIAL_M, {"value", "inf", "nan", "signed-zero"} | GRADS | STATE,
-    lambda d: any_in(d, at_pole) or from_periodic(d) or trigamma_near_pole(d) or logit_nan_in_registers(d),
-    """
+    lambda d: any_in(d, at_pole) or from_periodic(d) or trigamma_near_pole(d) or logit_nan_in_registers(d)
+    or d.op in fam("digamma", "polygamma") and any_in(d, near_trigamma_pole),
+    ("""
     torch.tensor([-1.0]).polygamma(1)
-    """, "PyTorch's trigamma (polygamma(1, x), digamma's gradient) at the poles x = 0, -1, -2, ... is a huge "
+    """, """
+    torch.tensor([-0.9999999999999998], dtype=torch.float64).digamma()  # PyTorch -3.1e15, scipy -4.5e15
+    """), "PyTorch's trigamma (polygamma(1, x), digamma's gradient) at the poles x = 0, -1, -2, ... is a huge "
          "finite value from its series (1.3e15 for float32 -1, 7.3e31 for float64 -3, 16.1 for float32 -1e30), "
          "where the mathematical value (scipy.special's) is +inf, tapegrad's; PyTorch's vectorized logit(eps) "
          "gradient at NaN is 0 (in each full pair of AVX-512 registers, 16 float64 elements; its scalar path's "
          "and tapegrad's NaN); PyTorch's float32 i0(0) is 0.99999994 "
          "(tapegrad's 1); and next to a pole PyTorch's trigamma loses digits where it takes sin(pi x) of pi x "
-         "rounded to float32 (19241.752 at float32 x = -0.9927904, scipy's and tapegrad's 19241.434)", SP,
+         "rounded to float32 (19241.752 at float32 x = -0.9927904, scipy's and tapegrad's 19241.434), as its "
+         "digamma's reflection pi / tan(pi x) does (-3.1e15 at x = -1 + 2^-52, scipy's -4.5e15)", SP,
     status="pytorch-bug")
 
 known_class(
@@ -1235,6 +1239,17 @@ known_class(
          "numpy's LAPACK (OpenBLAS, reference dlarf) leaves v's trailing zeros out (iladlr's lastv), so the rows "
          "below stay finite (R[1, 1] = -3.04 here, MKL's NaN). By design: tapegrad's qr is numpy's LAPACK; "
          "LAPACK documents no result for a non-finite input", LI, status="by-design")
+known_class(
+    "linalg-cholesky-infinite-diagonal", fam("cholesky", inplace=False) | {"linalg.cholesky", "linalg.cholesky_ex"},
+    {RAISES_THERE, "value", "nan", "inf", "info"},
+    lambda d: isf(x0(d)) and x0(d).dtype == torch.float32 and bool(torch.isinf(x0(d).detach()).any()),
+    """
+    torch.linalg.cholesky(torch.tensor([[inf, 0.5], [1.0, inf]]))
+    """, "README: float32 cholesky of a matrix with an infinite diagonal: PyTorch's MKL spotrf reports it not "
+         "positive-definite (its float64 dpotrf, numpy's LAPACK and tapegrad give [[inf, 0], [0, inf]]). By "
+         "design: LAPACK documents no result for a non-finite input", LI, status="by-design")
+
+
 def exp_unresolved(d):
     """matrix_exp of a finite float64 input turning faster than float64 resolves (an eigenvalue's |imaginary part|
     times its epsilon above pi)."""
@@ -2786,6 +2801,30 @@ known_class(
          "order, tapegrad's in its unfolded matmul's: where products or partial sums overflow, one order gives inf "
          "or NaN where the other is finite or inf (inf here, 3e38 in tapegrad and in PyTorch's native kernel one "
          "image at a time), as conv-transpose-onednn-order", CONVND, status="by-design")
+
+def huge_products(d):
+    """A convolution whose products reach beyond 1e20 times its smallest nonzero input magnitude scale (float64;
+    1e10 float32): sums of such products that cancel keep only the rounding of the order they were added in."""
+    if len(d.inputs) < 2 or not (isf(d.inputs[0]) and isf(d.inputs[1])):
+        return False
+    x, w = (t.detach().double().abs().nan_to_num(0, 0, 0) for t in d.inputs[:2])
+    if not x.numel() or not w.numel():
+        return False
+    return float(x.max()) * float(w.max()) > (1e20 if d.inputs[0].dtype == torch.float64 else 1e10)
+
+
+known_class(
+    "conv-sum-of-huge-products", F("conv1d", "conv2d", "conv3d"), "value", huge_products,
+    """
+    x = torch.tensor([[[3e38, 0.5, 2.0, 1e30], [-1.5, -1.5, -3e38, 1e30]],
+                      [[6e4, -1.5, 2.0, 1e30], [6e4, 1e30, 1e30, 0.5]]], dtype=torch.float64)
+    w = torch.tensor([[[-0.7, -0.7, 0.3], [0.3, 1.1, 1.1]], [[-0.7, -1.9, 2.6], [0.3, -0.7, -0.7]]],
+                     dtype=torch.float64)
+    torch.nn.functional.conv1d(x, w, padding=1)[0, 1, 1]  # PyTorch 0.0, tapegrad -5.8e21 (3e38 products)
+    """, "convolutions whose products are huge and cancel (3e38 beside 2.2e30 in float64): each library adds them "
+         "in its own order (oneDNN's or MKL's blocks, tapegrad's unfolded matmul), and the result keeps that "
+         "order's rounding of the huge terms (2.19999999e+30 against 2.20000000e+30); neither is exact",
+         CONVND, status="by-design")
 
 known_class(
     "conv-transpose-grad-overflow-order", F("conv_transpose1d", "conv_transpose2d", "conv_transpose3d"),

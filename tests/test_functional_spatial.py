@@ -952,3 +952,20 @@ def test_bicubic_interior_weights_are_pytorchs_bit_for_bit(dtype, n_out):
     torch = pytest.importorskip("torch")
     want = torch.nn.functional.interpolate(torch.tensor(eye), size=(n_out, 1), mode="bicubic").numpy()[:, 0, :, 0]
     np.testing.assert_array_equal(w[:, inner], want[:, inner])
+
+
+@pytest.mark.parametrize("use_input_stats", [True, False])
+def test_instance_norm_saves_repeated_copies_of_weight_and_bias(use_input_stats):
+    # PyTorch's instance_norm hands batch_norm weight.repeat(N) and bias.repeat(N), copies: a write into weight or
+    # bias after the forward leaves the backward alone, with the running statistics used or not
+    x = tg.tensor([[-1.9, 2.6, 2.6], [-2.2, 0.05, 0.85], [-0.45, 0.3, 0.85]], dtype=tg.float64)[None].repeat(2, 1, 1)
+    x.requires_grad_()
+    w = tg.tensor([-1.0, 3.0, 1.0], dtype=tg.float64, requires_grad=True)
+    b = tg.tensor([-0.25, 1.0, -2.5], dtype=tg.float64, requires_grad=True)
+    rm, rv = tg.zeros(3, dtype=tg.float64), tg.ones(3, dtype=tg.float64)
+    out = F.instance_norm(x, rm, rv, w, b, use_input_stats=use_input_stats, momentum=0.0)
+    with tg.no_grad():
+        w.mul_(2)
+        b.add_(1)
+    out.sum().backward()
+    assert x.grad is not None and w.grad is not None and b.grad.tolist() == [6.0, 6.0, 6.0]

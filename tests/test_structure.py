@@ -136,7 +136,8 @@ def test_nothing_imports_the_whole_namespace_from_inside():
 def test_the_core_layers_import_nothing_above_them():
     graph = _import_graph()
     layers = [{"tapegrad._optional"},  # imports nothing of tapegrad
-              {"tapegrad._state", "tapegrad.dtypes", "tapegrad._printing", "tapegrad._version"},
+              {"tapegrad._state", "tapegrad.dtypes", "tapegrad._printing", "tapegrad._version",
+               "tapegrad.memory_formats"},
               {"tapegrad._tensor"},
               {"tapegrad.autograd.anomaly", "tapegrad.autograd.grad_mode"},
               {"tapegrad.autograd.tape", "tapegrad.autograd.scatter", "tapegrad.autograd.xp"},

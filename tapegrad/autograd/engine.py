@@ -18,7 +18,7 @@ import threading
 
 import numpy as np
 
-from .. import _state
+from .. import _state, memory_formats
 from .._tensor import Tensor, wrap
 from . import anomaly
 from .inplace import bump, recorded_at
@@ -344,8 +344,16 @@ class _Unread:
             self._touch()
         return self.shape[0]
 
+    def __array_function__(self, func, types, args, kwargs):
+        # numpy functions of the shape and dtype alone (zeros_like: a gradient that is zeros, as PyTorch's
+        # comparison nodes) read nothing; any other marks the value read
+        if func in _SHAPE_ONLY and args and args[0] is self:
+            return func(np.empty(self.shape, self.dtype), *args[1:], **kwargs)
+        self._touch()
 
-_UNREAD_USES = (("array", "array_ufunc", "array_function", "getitem", "setitem", "iter", "bool", "float", "int",
+
+_SHAPE_ONLY = frozenset({np.zeros_like, np.ones_like, np.empty_like, np.full_like, np.shape, np.ndim, np.size})
+_UNREAD_USES = (("array", "array_ufunc", "getitem", "setitem", "iter", "bool", "float", "int",
                  "index", "complex", "contains", "neg", "pos", "abs", "invert", "lt", "le", "gt", "ge", "eq", "ne",
                  "hash", "format", "round", "trunc", "floor", "ceil", "iadd", "isub", "imul", "itruediv")
                 + tuple(p + o for o in ("add", "sub", "mul", "truediv", "floordiv", "mod", "pow", "matmul", "and",
@@ -467,6 +475,8 @@ def _accumulate_leaf(t, g, create_graph, given):
     if create_graph:
         t.grad = g if grad is None else grad + g
     elif grad is None:
+        if not (g.flags.c_contiguous and t._data.flags.c_contiguous):
+            g = memory_formats.obeying_layout(g, t._data)  # laid out as the leaf, as PyTorch's AccumulateGrad
         # The leaf must own its gradient: optimizers and clip_grad_norm_ write into it in place, and a rule may
         # have handed the same array (or a view of it) to another input.
         if g.base is not None or not g.flags.writeable or id(g) in given:

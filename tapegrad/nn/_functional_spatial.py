@@ -751,23 +751,24 @@ def instance_norm(input: Tensor, running_mean: Tensor | None = None, running_var
     if x.ndim < 2:  # (PyTorch: an (N, C) input is fine with the running statistics)
         raise IndexError(f"{op_name}: expected an input of at least 2 dimensions (N, C, *), but got input of shape "
                          f"{tuple(x.shape)}")
-    if not use_input_stats:
-        if running_mean is None or running_var is None:
-            raise RuntimeError(f"{op_name}: expected running_mean and running_var to be defined when "
-                               "use_input_stats is false")
-        return F.batch_norm(input, running_mean, running_var, weight, bias, False, momentum, eps)
+    if not use_input_stats and (running_mean is None or running_var is None):
+        raise RuntimeError(f"{op_name}: expected running_mean and running_var to be defined when use_input_stats "
+                           "is false")
+    # as PyTorch (Normalization.cpp): batch_norm of the (1, N * C, *) fold with the per-channel tensors repeated
+    # N times, copies (so a later write into weight or bias leaves this backward alone, as there)
     n, c = x.shape[:2]
     folded = input.reshape((1, n * c) + tuple(x.shape[2:]))
     rm = running_mean.repeat(n) if running_mean is not None else None
     rv = running_var.repeat(n) if running_var is not None else None
     w = weight.repeat(n) if weight is not None else None
     b = bias.repeat(n) if bias is not None else None
-    out = F.batch_norm(folded, rm, rv, w, b, True, momentum, eps)
-    with no_grad():  # (rm and rv are None only when running_mean and running_var are)
-        if running_mean is not None:
-            running_mean.copy_(rm.reshape(n, c).mean(0))  # type: ignore[union-attr]
-        if running_var is not None:
-            running_var.copy_(rv.reshape(n, c).mean(0))  # type: ignore[union-attr]
+    out = F.batch_norm(folded, rm, rv, w, b, use_input_stats, momentum, eps)
+    if use_input_stats:
+        with no_grad():  # (rm and rv are None only when running_mean and running_var are)
+            if running_mean is not None:
+                running_mean.copy_(rm.reshape(n, c).mean(0))  # type: ignore[union-attr]
+            if running_var is not None:
+                running_var.copy_(rv.reshape(n, c).mean(0))  # type: ignore[union-attr]
     return out.reshape(tuple(x.shape))
 
 

@@ -22,12 +22,13 @@ import warnings
 
 import numpy as np
 
-from .. import dtypes
+from .. import dtypes, memory_formats
 from ..autograd.declare import Tensor, backward_op, cast, check_dim, expected_tensor, op, operands, record, wrap
 from ..autograd.declare import inplace as _inplace
 from ..autograd.grad_mode import no_grad
 from ..autograd.graph import increment_version
 from ..autograd.inplace import unview as _unview
+from ..ops.copy import empty_like_preserved
 from ..ops.elementwise import erf, sigmoid, tanh
 from ..ops.elementwise import masked_grad as _masked_grad
 from ..ops.elementwise import relu as _relu
@@ -973,6 +974,10 @@ def dropout(input: Tensor, p: float = 0.5, training: bool = True, inplace: bool 
         u = _rng(generator).random(x.shape, dtype=np.float64 if x.dtype == np.float64 else np.float32)
         # NOTE: inverted dropout: scale the survivors by 1/(1-p) now, so the expectation is unchanged.
         mask = (u >= p) * x.dtype.type(1 / (1 - p))
+    if not x.flags.c_contiguous:  # laid out as the input (PyTorch's empty_like), so the product keeps its layout
+        laid_out = empty_like_preserved(x, mask.dtype)
+        laid_out[...] = mask
+        mask = laid_out
     if inplace:
         return _inplace(input, "dropout_", _masked, mask)
     return _masked(input, mask)
@@ -1368,6 +1373,8 @@ def _record_norm(kind, input, weight, bias, xhat, rstd, axes, eps, name, pshape=
         out = out.copy()  # NOTE: the output must not share memory with the cached xhat (it may be written)
     if mu is not None and out.size:
         out = _fused_zero_signs(kind, out, x, mu, rstd, w, b, pshape, view)
+    if kind == "group":  # PyTorch's group norm writes a channels-last input's result channels-last
+        out = memory_formats.follow_channels_last(out, x)
     backward, xhat_name = _NORM_OPS[kind]
     c = dict(axes=axes, eps=eps, xhat=xhat, rstd=rstd)
     sum_axes = None if pshape is None else tuple(i for i in range(x.ndim) if i != 1)

@@ -12,7 +12,7 @@ from collections import OrderedDict, namedtuple
 
 import numpy as np
 
-from .. import dtypes
+from .. import dtypes, memory_formats
 from .._tensor import Size, device
 from ..autograd import grad_mode
 from ..autograd.declare import Tensor
@@ -486,19 +486,25 @@ class Module:
 
     # ------------------------------------------------------------------ dtype and device
     def to(self, *args, **kwargs):
-        """to(dtype) / to(device) / to(tensor): cast floating-point parameters and buffers in place.
+        """to(dtype) / to(device) / to(tensor), and ``memory_format=``: cast floating-point parameters and
+        buffers in place; lay the 4-d and 5-d ones out in ``memory_format``.
 
         The only device is ``'cpu'`` (a no-op). Integer buffers (e.g. ``num_batches_tracked``) keep their
-        dtype.
+        dtype. As PyTorch's, ``memory_format`` applies to every 4-d and 5-d parameter, gradient and buffer (so
+        ``channels_last`` refuses a module with a 5-d one: use ``channels_last_3d``).
 
         >>> import tapegrad as tg
         >>> tg.nn.Linear(2, 2).to(tg.float64).weight.dtype
         dtype('float64')
+        >>> tg.nn.Conv2d(2, 3, 3).to(memory_format=tg.channels_last).weight.stride()
+        (18, 1, 6, 2)
         """
         dtype = kwargs.pop("dtype", None)
         dev = kwargs.pop("device", None)
         kwargs.pop("non_blocking", None)
-        kwargs.pop("memory_format", None)
+        fmt = kwargs.pop("memory_format", None)
+        if fmt is not None:
+            fmt = memory_formats.checked("to", fmt)
         if kwargs:
             raise TypeError(f"to() got unexpected keyword arguments {sorted(kwargs)}")
         for a in args:
@@ -518,7 +524,22 @@ class Module:
                 raise TypeError(f"nn.Module.to only accepts floating point dtypes, but got desired "
                                 f"dtype={dtype}")
             self._cast_floats(dtype)
+        if fmt is not None:
+            self._lay_out(fmt)
         return self
+
+    def _lay_out(self, fmt):
+        """PyTorch's ``t.to(memory_format=fmt)`` for each 4-d and 5-d parameter (its gradient too) and buffer, in
+        place: those already in the layout (or preserve_format) are left as they are."""
+        for t in itertools.chain(self.parameters(), self.buffers()):
+            for u in (t, t.grad):
+                if u is None or u._data.ndim not in (4, 5):
+                    continue
+                x = u._data
+                if fmt is not memory_formats.preserve_format and \
+                        memory_formats.suggest(x.shape, memory_formats.visible_strides(x)) is not fmt:
+                    u._data = memory_formats.copy("to", x, fmt)
+                    increment_version(u)
 
     def _cast_floats(self, dtype):
         for t in itertools.chain(self.parameters(), self.buffers()):

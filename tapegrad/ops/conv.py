@@ -21,6 +21,7 @@ import numbers
 import numpy as np
 from numpy.lib.stride_tricks import as_strided
 
+from .. import memory_formats
 from ..autograd.declare import Tensor, backward_op, expected_tensor, op, record, wrap
 from ..autograd.grad_mode import state as _grad_state
 
@@ -417,6 +418,7 @@ def conv2d(input: Tensor, weight: Tensor, bias: Tensor | None = None, stride=1, 
     out = _gather_output(np.matmul(_grouped(w, geo), _unfold(x, geo)), geo, b)
     if b is not None and not b.all() or geo.C == geo.G and geo.KH == geo.KW == 1:  # (a sign PyTorch may differ in)
         out = _zero_signs(out, x, w, b, geo)
+    out = memory_formats.follow_channels_last(out, x, w)
 
     # NOTE: the weight gradient unfolds the input again rather than keeping the forward's columns (C*KH*KW
     # times the input's size): measured faster in a training step (they come back cache-warm) and lighter.
@@ -795,7 +797,7 @@ def max_pool2d(input: Tensor, kernel_size, stride=None, padding=0, dilation=1, c
         _first_inside_on_ties(geo, best, row_pick, 1, fill)
     if best.base is not None and (best.size == 0 or np.shares_memory(best, x)):
         best = best.copy()  # a 1x1 kernel, or an empty input: the output must be a new array, not a view of x
-    out = best.reshape(geo.out_shape())
+    out = memory_formats.follow_channels_last(best.reshape(geo.out_shape()), x)
     if not pick:
         return wrap(out)
 
@@ -824,7 +826,8 @@ def max_pool2d(input: Tensor, kernel_size, stride=None, padding=0, dilation=1, c
     result = record(out, (input,), max_pool2d_rule, "MaxPool2DWithIndicesBackward0")
     if return_indices:
         r, c = positions()
-        return result, wrap(((r - geo.ph) * geo.W + c - geo.pw).astype(np.int64).reshape(geo.out_shape()))
+        indices = ((r - geo.ph) * geo.W + c - geo.pw).astype(np.int64).reshape(geo.out_shape())
+        return result, wrap(memory_formats.follow_channels_last(indices, x))
     return result
 
 
@@ -891,13 +894,14 @@ def avg_pool2d(input: Tensor, kernel_size, stride=None, padding=0, ceil_mode: bo
         share = g.reshape((-1, geo.OH, geo.OW)) / np.asarray(divisor, g.dtype)
         return np.ascontiguousarray(geo.crop(_window_spread(geo, _window_spread(geo, share, 1), 2)))
 
+    out = memory_formats.follow_channels_last(apply(x), x)
     if integer:
-        return wrap(apply(x))
+        return wrap(out)
 
     def avg_pool2d_rule(xp, g, out, x):
         return xp.linear(adjoint, apply, g, "AvgPool2DBackwardBackward0")
 
-    return record(apply(x), (input,), avg_pool2d_rule, "AvgPool2DBackward0")
+    return record(out, (input,), avg_pool2d_rule, "AvgPool2DBackward0")
 
 
 def _avg_divisor(geo, count_include_pad):
@@ -980,7 +984,8 @@ def adaptive_avg_pool2d(input: Tensor, output_size) -> Tensor:
             _check_grad_output(op_name, g)
         return xp.linear(adjoint, apply, g, "AdaptiveAvgPool2DBackwardBackward0")
 
-    return record(apply(x), (input,), adaptive_avg_pool2d_rule, "AdaptiveAvgPool2DBackward0")
+    out = memory_formats.follow_channels_last(apply(x), x)
+    return record(out, (input,), adaptive_avg_pool2d_rule, "AdaptiveAvgPool2DBackward0")
 
 
 def adaptive_taps(n_in, n_out):

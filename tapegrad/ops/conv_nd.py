@@ -18,11 +18,17 @@ import numbers
 
 import numpy as np
 
-from .. import _cpu, _threads
+from .. import _cpu, _threads, memory_formats
 from ..autograd.declare import Tensor, backward_op, expected_tensor, named, op, record, wrap
 from .conv import TORCH_INT_NAMES
 
 __all__ = ["conv1d", "conv3d", "conv_transpose1d", "conv_transpose2d", "conv_transpose3d", "conv_tbc"]
+
+
+def _onednn_dtype(dtype):
+    """Whether PyTorch's CPU convolutions of this dtype run oneDNN's kernels (float32, bfloat16; float16 where the
+    CPU lets oneDNN take it), whose results keep a channels-last input's layout in 3-d too."""
+    return dtype.name in ("float32", "bfloat16") or (dtype == np.float16 and _cpu.onednn_takes_float16())
 
 
 # ---------------------------------------------------------------------- arguments
@@ -281,6 +287,8 @@ def _convnd(op_name, d, input, weight, bias, stride, padding, dilation, groups):
         return gx, gw, (h.sum(axis=axes) if need[2] else None)
 
     inputs = (input, weight) if bias is None else (input, weight, bias)
+    if out.ndim == 4 or _onednn_dtype(out.dtype):  # (3-d: only oneDNN's kernels write channels_last_3d)
+        out = memory_formats.follow_channels_last(out, input._data, weight._data)
     return record(out, inputs, convolution_rule, "ConvolutionBackward0")
 
 
@@ -421,6 +429,8 @@ def _conv_transposend(op_name, d, input, weight, bias, stride, padding, output_p
         return gx, gw, (h.sum(axis=axes) if need[2] else None)
 
     inputs = (input, weight) if bias is None else (input, weight, bias)
+    if out.ndim == 4 or _onednn_dtype(out.dtype):  # (3-d: only oneDNN's kernels write channels_last_3d)
+        out = memory_formats.follow_channels_last(out, input._data, weight._data)
     return record(out, inputs, convolution_rule, "ConvolutionBackward0")
 
 
@@ -478,6 +488,8 @@ def _conv_transpose2d_tuned(input, weight, bias, x, w, b, shape, stride, pads, d
         return gx, gw, (h.sum(axis=(0, 2, 3)) if need[2] else None)
 
     inputs = (input, weight) if bias is None else (input, weight, bias)
+    if out.ndim == 4 or _onednn_dtype(out.dtype):  # (3-d: only oneDNN's kernels write channels_last_3d)
+        out = memory_formats.follow_channels_last(out, input._data, weight._data)
     return record(out, inputs, convolution_rule, "ConvolutionBackward0")
 
 

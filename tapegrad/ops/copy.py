@@ -12,7 +12,7 @@ import numbers
 
 import numpy as np
 
-from .. import dtypes
+from .. import dtypes, memory_formats
 from ..autograd import inplace as _inplace
 from ..autograd.declare import (
     Tensor,
@@ -48,11 +48,13 @@ def type_(input: Tensor, dtype=None) -> Tensor | str:
 
 
 def _caster(name, dtype, doc):
-    def method(self: Tensor) -> Tensor:
-        return cast(self, dtype)
+    def method(self: Tensor, *, memory_format=memory_formats.preserve_format) -> Tensor:
+        if memory_format is memory_formats.preserve_format and _row_major(self._data):
+            return cast(self, dtype)
+        return to(self, dtype, memory_format=memory_format)  # (PyTorch's x.float() is x.to(float32))
 
     method.__name__ = method.__qualname__ = name
-    method.__doc__ = doc
+    method.__doc__ = doc + " ``memory_format=`` lays the result out so, as ``to``."
     setattr(Tensor, name, method)
 
 
@@ -70,11 +72,18 @@ _caster("bool", dtypes.bool, "bool(): the values as bool (no gradient).")
 @op(xp_name=False)
 def to(input: Tensor, *args, dtype=None, device=None, copy: bool = False, non_blocking: bool = False,
        memory_format=None) -> Tensor:
-    """to(dtype) / to(device) / to(other) / to(device, dtype): cast to a dtype; only the CPU exists.
+    """to(dtype) / to(device) / to(other) / to(device, dtype), and ``memory_format=``: cast to a dtype, lay out
+    in a memory format; only the CPU exists.
+
+    As PyTorch's, the tensor itself is returned when nothing changes: the same dtype, no ``copy``, and the memory
+    format preserve_format or the one its strides suggest (``suggest_memory_format``, so a transposed matrix is
+    returned as it is for ``contiguous_format``).
 
     >>> import tapegrad as tg
     >>> tg.tensor([1, 2]).to(tg.float32)
     tensor([1., 2.])
+    >>> tg.zeros(1, 3, 2, 2).to(memory_format=tg.channels_last).stride()
+    (12, 1, 6, 3)
     """
     from .._tensor import device as device_type
 
@@ -87,9 +96,23 @@ def to(input: Tensor, *args, dtype=None, device=None, copy: bool = False, non_bl
             dtype = a
     if device is not None:
         check_device(device)
-    if dtype is None or dtypes.as_dtype(dtype) == input._data.dtype:
+    x = input._data
+    target = x.dtype if dtype is None else dtypes.as_dtype(dtype)
+    fmt = memory_formats.checked("to", memory_format, none=memory_formats.preserve_format)
+    if fmt is not memory_formats.preserve_format and (
+            target != x.dtype or copy or memory_formats.suggest(x.shape, memory_formats.visible_strides(x)) is not fmt):
+        out = memory_formats.copy("to", x, fmt, target)
+        return record(out, (input,), _to_rule, "ToCopyBackward0") if target.kind == "f" else wrap(out)
+    if target == x.dtype:
         return clone(input) if copy else input
-    return cast(input, dtype)
+    if _row_major(x):
+        return cast(input, target)
+    out = _copy_like(x, target)  # _to_copy's preserve_format: a dense input's strides, else its order
+    return record(out, (input,), _to_rule, "ToCopyBackward0") if target.kind == "f" else wrap(out)
+
+
+def _to_rule(xp, g, out, x):
+    return g  # the engine casts the gradient back to x's dtype
 
 
 @op(xp_name=False)
@@ -106,11 +129,11 @@ def type_as(input: Tensor, other: Tensor) -> Tensor:
 
 
 @op
-def clone(input: Tensor, *, memory_format=None) -> Tensor:
-    """clone(input): a copy of the values in ``input``'s memory order; the gradient flows back to ``input``.
+def clone(input: Tensor, *, memory_format=memory_formats.preserve_format) -> Tensor:
+    """clone(input, *, memory_format=preserve_format): a copy of the values; the gradient flows back to ``input``.
 
-    Laid out as PyTorch's (preserve_format): a dense input's strides are kept (``x.t().clone()`` is
-    column-major), a sliced input's copy is dense in the same order.
+    Laid out as PyTorch's: with preserve_format a dense input's strides are kept (``x.t().clone()`` is
+    column-major), a sliced input's copy is dense in the same order; another format lays the copy out in it.
 
     >>> import tapegrad as tg
     >>> x = tg.tensor([1.0, 2.0])
@@ -118,16 +141,42 @@ def clone(input: Tensor, *, memory_format=None) -> Tensor:
     >>> y.add_(1); x
     tensor([2., 3.])
     tensor([1., 2.])
+    >>> tg.zeros(1, 2, 2, 3).clone(memory_format=tg.channels_last).stride()
+    (12, 1, 6, 2)
     """
-    return record(_copy_like(input._data), (input,), _clone_rule, "CloneBackward0")
+    fmt = memory_formats.checked("clone", memory_format, none=memory_formats.preserve_format)
+    x = input._data
+    out = _copy_like(x) if fmt is memory_formats.preserve_format else memory_formats.copy("clone", x, fmt)
+    return record(out, (input,), _clone_rule, "CloneBackward0")
 
 
-def _copy_like(x):
-    """A copy of ``x`` laid out as PyTorch's ``empty_like(x, preserve_format)`` (infer_dense_strides): dense, its
-    dims in ``x``'s memory order (sorted by stride, back to front; a stride of 0 says nothing, so an expanded dim
-    keeps its place), so a dense ``x`` keeps its strides and a sliced one keeps its order."""
-    if x.flags.c_contiguous:
-        return x.copy()
+def _copy_like(x, dtype=None):
+    """A copy of ``x`` (cast to ``dtype``) laid out as PyTorch's ``empty_like(x, preserve_format)``."""
+    if _row_major(x):
+        return x.astype(dtype, copy=True) if dtype is not None else x.copy()
+    out = empty_like_preserved(x, dtype)
+    out[...] = x
+    return out
+
+
+def _row_major(x):
+    """Row-major with numpy's own strides, so that numpy's copy keeps them (a size-1 dim's stride counts)."""
+    return x.flags.c_contiguous and x.size and (
+        1 not in x.shape or memory_formats.visible_strides(x) == memory_formats.strides("", x.shape,
+                                                                                       memory_formats.contiguous_format))
+
+
+def empty_like_preserved(x, dtype=None):
+    """A zero-filled array of ``x``'s shape laid out as PyTorch's ``empty_like(x, preserve_format)``: a dense
+    ``x``'s strides exactly (a size-1 dim's too; an empty ``x``'s as it shows them), else infer_dense_strides:
+    dense, its dims in ``x``'s memory order (sorted by stride, back to front; a stride of 0 says nothing, so an
+    expanded dim keeps its place), so a sliced ``x`` keeps its order."""
+    dtype = x.dtype if dtype is None else dtype
+    if _row_major(x):
+        return np.zeros(x.shape, dtype)
+    visible = memory_formats.visible_strides(x)
+    if memory_formats.is_non_overlapping_and_dense(x.shape, visible) or not x.size:
+        return memory_formats.empty_strided(x.shape, visible, dtype)
     steps = x.strides
 
     def should_swap(d0, d1):
@@ -139,9 +188,7 @@ def _copy_like(x):
         return 1 if x.shape[d0] > x.shape[d1] else 0
 
     order = innermost_first(x.ndim, should_swap)[::-1]  # outermost first
-    out = np.empty([x.shape[d] for d in order], x.dtype).transpose(np.argsort(order))
-    out[...] = x
-    return out
+    return np.zeros([x.shape[d] for d in order], dtype).transpose(np.argsort(order))
 
 
 def _clone_rule(xp, g, out, x):

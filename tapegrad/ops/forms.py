@@ -16,6 +16,7 @@ import builtins
 import numpy as np
 
 from .. import dtypes as _dtypes
+from .. import memory_formats
 from ..autograd.declare import Size, Tensor, check_dim, expected_tensor, inplace, inplace_method, is_grad_enabled, wrap
 from ..random import check_bounds
 from . import reduce as _reduce
@@ -283,14 +284,7 @@ def _stride(self, dim=None):
     ((3, 1), 1)
     """
     x = self._data
-    if x.size:
-        steps = tuple(s // x.itemsize for s in x.strides)
-    else:  # numpy gives an empty array zero strides; PyTorch's are the contiguous ones, a size 0 counted as 1
-        step, out = 1, []
-        for n in reversed(x.shape):
-            out.append(step)
-            step *= max(n, 1)
-        steps = tuple(reversed(out))
+    steps = memory_formats.visible_strides(x)  # an empty array's are PyTorch's, not numpy's zeros
     if dim is None:
         return steps
     if not x.ndim:  # as PyTorch: a 0-d tensor has no dimension to ask about (though most ops take dim 0 or -1)
@@ -342,7 +336,8 @@ def _dim_order(self, *, ambiguity_check=False):
                            "memory formats.")
     if n <= 1:
         return tuple(range(n))
-    contiguous, channels_last = self.is_contiguous(), _channels_last(sizes, steps)
+    contiguous = self.is_contiguous()
+    channels_last = memory_formats.is_contiguous(sizes, steps, memory_formats.channels_last)
     if contiguous and not channels_last:
         return tuple(range(n))
     if channels_last and not contiguous:
@@ -362,19 +357,6 @@ def _dim_order(self, *, ambiguity_check=False):
         raise RuntimeError("The tensor does not have unique dim order, or cannot map to exact one of the given "
                            "memory formats.")
     return tuple(reversed(perm))
-
-
-def _channels_last(sizes, steps):
-    """Contiguous in the channels-last order (N, H, W, C in memory) of a 4-d tensor, size-1 dims skipped."""
-    if len(sizes) != 4:
-        return False
-    expected = 1
-    for d in (1, 3, 2, 0):
-        if sizes[d] != 1:
-            if steps[d] != expected:
-                return False
-            expected *= sizes[d]
-    return True
 
 
 def _nbytes(self) -> int:

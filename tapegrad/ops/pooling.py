@@ -20,6 +20,7 @@ import numbers
 
 import numpy as np
 
+from .. import memory_formats
 from ..autograd.declare import Tensor, expected_tensor, op, record, wrap
 from .conv import (
     _check_grad_output,
@@ -224,8 +225,11 @@ def _record_max(input, x, d, vals, flat, lead, name, adaptive=None):
             _check_grad_output(adaptive, g)
         return xp.linear(scatter, gather, g, name.replace("Backward0", "BackwardBackward0"))
 
-    result = record(vals.reshape(out_shape), (input,), max_pool_rule, name)
-    return result, wrap(flat.reshape(out_shape))
+    out, indices = vals.reshape(out_shape), flat.reshape(out_shape)
+    if adaptive is None or d == 2:  # PyTorch's CPU adaptive_max_pool3d has no channels-last kernel
+        out = memory_formats.follow_channels_last(out, x)
+        indices = memory_formats.follow_channels_last(indices, x)
+    return record(out, (input,), max_pool_rule, name), wrap(indices)
 
 
 # ---------------------------------------------------------------------- max pooling

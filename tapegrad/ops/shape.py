@@ -22,7 +22,7 @@ import warnings
 
 import numpy as np
 
-from .. import dtypes
+from .. import dtypes, memory_formats
 from ..autograd.declare import Size, Tensor, op, record
 from ..autograd.declare import check_dim as _check_dim
 from ..autograd.inplace import apply_view, mark_multi_output, resize
@@ -228,18 +228,26 @@ def reshape_as(input: Tensor, other: Tensor) -> Tensor:
 
 
 @op
-def contiguous(input: Tensor, memory_format=None) -> Tensor:
-    """contiguous(): the tensor itself if its memory is in row-major order, else a row-major copy.
+def contiguous(input: Tensor, *, memory_format=memory_formats.contiguous_format) -> Tensor:
+    """contiguous(*, memory_format=contiguous_format): the tensor itself if laid out so, else such a copy.
+
+    Row-major, or ``memory_format``'s order; the copy is ``clone(memory_format=...)``, as PyTorch's.
 
     >>> import tapegrad as tg
     >>> tg.zeros(2, 3).t().contiguous().is_contiguous()
     True
+    >>> tg.zeros(2, 3, 4, 5).contiguous(memory_format=tg.channels_last).stride()
+    (60, 1, 15, 3)
     """
     x = input._data
-    if x.flags.c_contiguous:
+    if memory_format is memory_formats.contiguous_format:
+        return input if x.flags.c_contiguous else record(_c_order(x), (input,), _identity_rule, "CloneBackward0")
+    fmt = memory_formats.checked("contiguous", memory_format)
+    if memory_formats.is_contiguous(x.shape, memory_formats.visible_strides(x), fmt):
         return input
-
-    return record(_c_order(x), (input,), _identity_rule, "CloneBackward0")
+    if fmt is memory_formats.preserve_format:
+        raise RuntimeError("contiguous: preserve memory format is unsupported by the contiguous operator")
+    return record(memory_formats.copy("contiguous", x, fmt), (input,), _identity_rule, "CloneBackward0")
 
 
 def _identity_rule(xp, g, out, x):
@@ -752,6 +760,8 @@ def cat(tensors, dim: int = 0, *, axis: int | None = None, out=None) -> Tensor:
         result = _c_order(np.concatenate([a for _, a in kept], axis=d))
     except ValueError:
         raise _join_error("cat", kept, d) from None
+    if result.ndim in (4, 5):  # ... unless every input suggests one channels-last format (PyTorch's rule)
+        result = memory_formats.follow_channels_last(result, *(a for _, a in kept), every=True)
     pieces = [None] * len(tensors)
     start = 0
     for k, a in kept:
@@ -1421,9 +1431,9 @@ def resize_as_(input: Tensor, the_template: Tensor, memory_format=None) -> Tenso
 
 
 def _check_memory_format(op, memory_format):
-    if memory_format is not None:  # tapegrad's tensors are all in contiguous (row-major) format
+    if memory_format is not None and memory_format is not memory_formats.contiguous_format:
         raise RuntimeError(f"{op}: unsupported memory format {memory_format!r}: tapegrad resizes to the contiguous "
-                           "format only (memory_format=None)")
+                           "format only (memory_format=None or contiguous_format)")
 
 
 _resize_.__name__ = _resize_.__qualname__ = "resize_"
