@@ -39,9 +39,6 @@ EXPECTED: dict[tuple[str, str, str], str] = {
         "by design: differentiable here as channel_shuffle (README); PyTorch 2.13 records no derivative",
     **{(op, "*", "SqueezeBackward4"): _QUANTILE
        for op in ("quantile", "nanquantile", "Tensor.quantile", "Tensor.nanquantile")},
-    ("F.instance_norm", "NativeBatchNormBackward0", "ViewBackward0"):
-        "PyTorch's instance_norm without input statistics is a composition ending in a view of its batch_norm's "
-        "result; tapegrad's is one batch-norm node",
     **{(op, "*", "SqueezeBackward4"): "PyTorch's dropout1d/dropout3d of an unbatched input with inplace=True "
        "unsqueezes and squeezes the tensor in place, its node then that squeeze_; tapegrad leaves the tensor's node "
        "(the values and gradients are the same)" for op in ("F.dropout1d", "F.dropout3d")},
