@@ -129,7 +129,7 @@ class Tensor:
     def __rshift__(self, other: Tensor | builtins.float) -> Tensor:
         """bitwise_right_shift(input, other) (``>>``): integers shifted right arithmetically (sign-filling)."""
     def __rsub__(self, other) -> Any:
-        """other - self, for a number or array on the left."""
+        """other - self, for a number or array on the left (PyTorch's rsub of a number: RsubBackward1)."""
     def __rtruediv__(self, other) -> Any:
         """other / self, for a number or array on the left: as PyTorch, ``self.reciprocal() * other`` for a"""
     def __rxor__(self, other) -> Any:
@@ -940,7 +940,7 @@ class Tensor:
     def polygamma(self, n) -> Any:
         """Tensor.polygamma(n) -> polygamma(n, self)."""
     def polygamma_(self, n) -> Tensor:
-        """polygamma_(...) -> self: ``_polygamma_method`` in place."""
+        """polygamma_(...) -> self: ``polygamma`` in place."""
     def positive(self) -> Tensor:
         """positive(input) -> input (the same tensor, as PyTorch's unary +)."""
     def pow(self, exponent: Tensor | builtins.float) -> Tensor:
@@ -1058,9 +1058,9 @@ class Tensor:
     def select_scatter(self, src: Tensor, dim: builtins.int, index: builtins.int) -> Tensor:
         """select_scatter(input, src, dim, index): a copy of ``input`` whose ``select(dim, index)`` is ``src``."""
     def sgn(self) -> Tensor:
-        """sign(input): -1, 0 or 1 by the sign of input (0 for nan and -0.0, as PyTorch); gradient 0."""
+        """sgn(input): ``sign`` extended to complex numbers (the same values for real tensors); gradient 0."""
     def sgn_(self) -> Tensor:
-        """sign_(...) -> self: ``sign`` in place."""
+        """sgn_(...) -> self: ``sgn`` in place."""
     @property
     def shape(self) -> Size: ...
     def short(self, *, memory_format=...) -> Tensor:

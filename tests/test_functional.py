@@ -1094,7 +1094,7 @@ def test_inplace_activations_on_views_write_through_to_the_base(name, view, a):
     (ref * w).sum().backward()
     np.testing.assert_allclose(got_y, ref.detach().numpy(), rtol=1e-12)
     np.testing.assert_allclose(got_g, r.grad.numpy(), rtol=1e-12, atol=1e-15)
-    assert y.grad_fn.name() == "CopySlices" and out.shape == view_of_array(mask).shape
+    assert y.grad_fn.name() == "torch::autograd::CopySlices" and out.shape == view_of_array(mask).shape
     with tg.no_grad():  # under no_grad the write reaches the base as well
         b = T(a)
         fn(F, view_of(b))

@@ -21,6 +21,7 @@ import functools
 import inspect
 import numbers
 from collections.abc import Callable, Sequence
+from typing import Any
 
 import numpy as np
 
@@ -39,17 +40,30 @@ from .inplace import (
     overlap_error,
     partial_overlap,
 )
-from .tape import node_name, record
+from .tape import named, node_name, record
 from .xp import numpy_xp, register_tensor_xp
 
 _grad = _state.grad
 _clock = _state.clock
 
-__all__ = ["Tensor", "Size", "wrap", "record", "node_name", "unary", "binary", "op", "inplace",
+__all__ = ["Tensor", "Size", "wrap", "record", "named", "node_name", "NOT_GIVEN", "unary", "binary", "op", "inplace",
            "inplace_method", "plain_write", "backward_op", "no_record", "bump", "increment_version", "operands",
            "operand", "cast", "dense", "overlap", "partial_overlap", "overlap_error",
            "broadcast_error", "dtype_error", "expected_tensor", "check_dim", "check_device", "to_array",
            "type_name", "is_grad_enabled"]
+
+
+class _NotGiven:
+    """The default of an argument whose explicit None is another PyTorch overload, with a node of its own:
+    ``x.sum()`` records SumBackward0, ``x.sum(None)`` (sum.dim_IntList) SumBackward1. It reads as None."""
+
+    __slots__ = ()
+
+    def __repr__(self):
+        return "None"
+
+
+NOT_GIVEN: Any = _NotGiven()
 
 
 # ---------------------------------------------------------------------- operands
@@ -149,7 +163,7 @@ def op(fn: Callable | None = None, *, methods: Sequence[str] | None = None, xp_n
 
 def unary(compute: Callable | None = None, *, grad: Callable, name: str | None = None, ints: str = "float",
           bools: str | None = None, methods: Sequence[str] | None = None, xp_name: str | bool | None = None,
-          inplace: str | bool = True):
+          inplace: str | bool = True, inplace_name: str | None = None):
     """Declare an elementwise op of one tensor from its numpy function and its gradient rule.
 
     The declaration makes the op that takes a tensor, records ``grad`` (``lambda xp, g, out, x: ...``) under
@@ -157,22 +171,33 @@ def unary(compute: Callable | None = None, *, grad: Callable, name: str | None =
     form (``x.exp_()``). The array is computed by ``compute`` (a numpy function), or, without it, by the
     decorated function's body, which then computes on the array. ``ints`` says what integer inputs do:
     ``"float"`` (computed in the default float dtype, as PyTorch's float math) or ``"keep"`` (computed as they
-    are); ``bools`` the same for bool inputs (default: as ``ints``), or ``"error"``.
+    are); ``bools`` the same for bool inputs (default: as ``ints``), or ``"error"``. ``inplace_name``: the node
+    of the in-place form where PyTorch's differs (``acosh_`` records ``AcoshBackward1``).
 
     >>> @unary(np.exp, grad=lambda xp, g, out, x: g * out)   # doctest: +SKIP
     ... def exp(input):
     ...     '''exp(input) -> e ** input'''
     """
     return functools.partial(_declare_unary, compute=compute, grad=grad, name=name, ints=ints, bools=bools,
-                             methods=methods, xp_name=xp_name, inplace=inplace)
+                             methods=methods, xp_name=xp_name, inplace=inplace, inplace_name=inplace_name)
 
 
-def _declare_unary(fn, *, compute, grad, name, ints, bools, methods, xp_name, inplace):
-    op_name = fn.__name__
-    node = name or node_name(op_name)
-    bools = bools or ints
-    default_float = dtypes.get_default_dtype
+def _declare_unary(fn, *, compute, grad, name, ints, bools, methods, xp_name, inplace, inplace_name):
     array_fn = compute or fn
+    forward = _unary_forward(fn, array_fn, grad, name or node_name(fn.__name__), ints, bools or ints)
+    forward.rule, forward.numpy = grad, array_fn  # type: ignore[attr-defined]  # its rule, and its numpy function
+    in_place = None
+    if inplace_name:
+        in_place = _unary_forward(fn, array_fn, grad, inplace_name, ints, bools or ints)
+        in_place.rule, in_place.numpy = grad, array_fn  # type: ignore[attr-defined]
+    _register(forward, methods, xp_name, inplace, _unary_write(array_fn), elementwise=True, inplace_fn=in_place)
+    return forward
+
+
+def _unary_forward(fn, array_fn, grad, node, ints, bools):
+    """The op of ``fn`` that records its result as the node ``node``."""
+    op_name = fn.__name__
+    default_float = dtypes.get_default_dtype
 
     @functools.wraps(fn, assigned=_NAME_AND_DOC, updated=())
     def forward(input: Tensor) -> Tensor:
@@ -191,9 +216,7 @@ def _declare_unary(fn, *, compute, grad, name, ints, bools, methods, xp_name, in
                 raise RuntimeError(f"{op_name}: not supported for {x.dtype} tensors")
         return record(array_fn(x), (input,), grad, node)
 
-    forward.rule, forward.numpy = grad, array_fn  # type: ignore[attr-defined]  # its rule, and its numpy function
     del forward.__wrapped__  # the op's signature is its own (it takes tensors), not that of ``fn``
-    _register(forward, methods, xp_name, inplace, _unary_write(array_fn), elementwise=True)
     return forward
 
 
@@ -324,14 +347,14 @@ def backward_op(fn: Callable | None = None, *, grad: Callable, name: str | None 
     return fn
 
 
-def _register(fn, methods, xp_name, inplace, write=None, elementwise=False):
+def _register(fn, methods, xp_name, inplace, write=None, elementwise=False, inplace_fn=None):
     for method in (fn.__name__,) if methods is None else methods:
         setattr(Tensor, method, fn)
     if xp_name is not False:
         register_tensor_xp(xp_name or fn.__name__, fn)
     if inplace:
         name = inplace if isinstance(inplace, str) else fn.__name__ + "_"
-        setattr(Tensor, name, inplace_method(name, fn, write, elementwise))
+        setattr(Tensor, name, inplace_method(name, inplace_fn or fn, write, elementwise))
 
 
 def plain_write(fn: Callable, name: str | None = None) -> Callable:

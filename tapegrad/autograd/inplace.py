@@ -62,8 +62,27 @@ def bump(t: Tensor) -> None:
     if t._base is None and t._extra is None:
         t._version = now
         return
-    for m in group(t):
+    members = group(t)
+    for m in members:
         m._version = now
+    for m in members:
+        if m._backward is not None and m._base is not None and m._base._requires_grad and (
+                m._extra is None or "multi_output" not in m._extra) and m._data.dtype == m._base._data.dtype \
+                and _root(m._data) is _root(m._base._data):  # (not a base given new memory: module.double())
+            _regenerate(m, now)
+
+
+def _regenerate(view, now):
+    """A view that requires grad, whose memory was written without a record (under ``no_grad``, or through a
+    tensor that does not require grad): its node becomes a view of its base as the base is now, as PyTorch's
+    (whose version check regenerates it as ``AsStridedBackward0``). The gradient is routed as before: the base
+    kept its node."""
+    prev = _grad.enabled
+    _grad.enabled = True
+    try:
+        _become(view, _regenerated_view(view._base, view._data), now)
+    finally:
+        _grad.enabled = prev
 
 
 def increment_version(*tensors: Tensor) -> None:
@@ -732,7 +751,7 @@ def _copy_slices(old_base, value, base_array, view_array):
         # gradient is inf or NaN (PyTorch's CopySlices zeroes the view's part of a copy of the gradient)
         return (xp.where(keep, g, 0) if need[0] else None, g.reshape(-1)[where] if need[1] else None)
 
-    return record(base_array, (old_base, value), copy_slices, "CopySlices")
+    return record(base_array, (old_base, value), copy_slices, "torch::autograd::CopySlices")
 
 
 class OverlappingWrite:
@@ -779,7 +798,7 @@ class OverlappingWrite:
                 return (g if need[0] else None,
                         xp.add_at((n,), ids, g.reshape(-1)[picked]).reshape(vshape) if need[1] else None)
 
-            return record(base_array, (old_base, value), copy_slices_accumulate, "CopySlices")
+            return record(base_array, (old_base, value), copy_slices_accumulate, "torch::autograd::CopySlices")
         owner = _last_writers(base_array, view_array, self.write, self.ids)
         self.write(target, self.v)
         locs = np.flatnonzero(owner >= 0)
@@ -790,7 +809,7 @@ class OverlappingWrite:
             return (xp.where(keep, g, 0) if need[0] else None,
                     xp.add_at((n,), ids, g.reshape(-1)[locs]).reshape(vshape) if need[1] else None)
 
-        return record(base_array, (old_base, value), copy_slices, "CopySlices")
+        return record(base_array, (old_base, value), copy_slices, "torch::autograd::CopySlices")
 
 
 def _last_writers(base_array, view_array, write, ids):

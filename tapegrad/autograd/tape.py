@@ -78,6 +78,19 @@ def record(array, inputs: tuple, rule: Callable, name: str) -> Tensor:
     return t
 
 
+def named(t: Tensor, name: str, inputs: tuple = ()) -> Tensor:
+    """``t``, the result of an op written as a composition of other ops, recorded under PyTorch's node ``name``.
+
+    Node names are data (``y.grad_fn.name()`` is PyTorch's), so an op PyTorch records as one node shows that
+    node, not the composition's last one: the last node is renamed and keeps its rule, so gradients of every
+    order stay the composition's. A result that is one of ``inputs`` (handed back untouched) or a view (whose
+    node says how it aliases its base) keeps its node.
+    """
+    if t._backward is not None and t._base is None and not any(t is x for x in inputs):
+        t._name = name
+    return t
+
+
 def _record_watched(array, inputs, rule, name):
     """``record`` under anomaly mode: the output is checked, and a node keeps the traceback of its forward."""
     _anomaly.enabled = False
@@ -129,5 +142,6 @@ def members(owner) -> list:
 
 
 def node_name(op: str) -> str:
-    """PyTorch's node name for an op's rule: ``log_softmax`` -> ``LogSoftmaxBackward0``."""
-    return "".join(part[:1].upper() + part[1:] for part in op.strip("_").split("_")) + "Backward0"
+    """PyTorch's node name for an op's rule: ``log_softmax`` -> ``LogSoftmaxBackward0``, ``log1p`` ->
+    ``Log1PBackward0`` (PyTorch's codegen title-cases each word: a letter after a digit is capital too)."""
+    return "".join(part.title() for part in op.strip("_").split("_")) + "Backward0"

@@ -19,7 +19,8 @@ from collections import namedtuple
 import numpy as np
 
 from .. import dtypes
-from ..autograd.declare import Tensor, cast, record, wrap
+from ..autograd.declare import Tensor, cast, named, record, wrap
+from ..autograd.inplace import unview as _unview
 from ..ops import linalg as _products
 from ..ops import reduce as _reduce
 from ..ops import shape as _shape
@@ -699,7 +700,17 @@ def lstsq(A: Tensor, B: Tensor, rcond=None, *, driver=None):
         X = X.mT.contiguous().mT
     rank_t = wrap(rank) if driver != "gels" else wrap(np.zeros((0,), np.int64))
     sv = wrap(s.astype(a.dtype, copy=False)) if driver in ("gelsd", "gelss") else empty
+    # PyTorch's one node LinalgLstsqBackward0 of the solution and the residuals (which require grad when empty too)
+    X = named(_unview(X), "LinalgLstsqBackward0", (A, B))
+    if residuals is empty:
+        residuals = record(np.zeros((0,), a.dtype), (A, B), _no_residuals_rule, "LinalgLstsqBackward0")
+    else:
+        residuals = named(_unview(residuals), "LinalgLstsqBackward0", (A, B))
     return linalg_lstsq(X, residuals, rank_t, sv)
+
+
+def _no_residuals_rule(xp, need, g, out, a, b):
+    return xp.zeros_like(a) if need[0] else None, xp.zeros_like(b) if need[1] else None
 
 
 def matrix_rank(A: Tensor, tol=None, hermitian: bool = False, *, atol=None, rtol=None, out=None) -> Tensor:
@@ -769,7 +780,7 @@ def matrix_power(A: Tensor, n: int, *, out=None) -> Tensor:
         raise TypeError(f"{op}: n must be an int, got {type(n).__name__}")
     if n == 0:  # PyTorch copies the identity into a clone of A: a zero gradient flows back to A
         eye = np.broadcast_to(np.eye(A.shape[-1], dtype=A._data.dtype), A.shape).copy()
-        return record(eye, (A,), _core.zero_grad_rule, "CopyBackwards")
+        return record(eye, (A,), _core.zero_grad_rule, "torch::autograd::CopyBackwards")
     if n < 0:
         A, n = inv(A), -n
         if n == 1:  # PyTorch returns the inverse itself
@@ -1070,14 +1081,15 @@ def matrix_exp(A: Tensor) -> Tensor:
     n = A.shape[-1]
     a = A._data
     if n == 0 or a.size == 0:
-        return A.clone()
+        return named(A.clone(), "LinalgMatrixExpBackward0")
     if n == 1:  # exp; as PyTorch's, the gradient is computed from the input (a later write to the result is fine)
         with np.errstate(over="ignore"):
             return record(np.exp(a), (A,), _matrix_exp_1x1_rule, "LinalgMatrixExpBackward0")
     R = _matrix_exp_balanced(A)
     if not np.isfinite(R._data).all():
         R = _matrix_exp_overflowed(A, R)
-    return _matrix_exp_unresolved(A, R)
+    # PyTorch's one node LinalgMatrixExpBackward0, here the composition's last
+    return named(_matrix_exp_unresolved(A, R), "LinalgMatrixExpBackward0", (A,))
 
 
 def _matrix_exp_unresolved(A, R):

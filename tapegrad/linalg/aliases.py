@@ -7,7 +7,8 @@ from collections import namedtuple
 
 import numpy as np
 
-from ..autograd.declare import Tensor, op, record, wrap
+from ..autograd.declare import Tensor, named, op, record, wrap
+from ..autograd.inplace import unview as _unview
 from ..autograd.xp import numpy_xp, register_tensor_xp
 from ..ops import reduce as _reduce
 from ..ops.elementwise import where as _where
@@ -92,7 +93,8 @@ def cholesky(input: Tensor, upper: bool = False) -> Tensor:
     tensor([[2., 0.],
             [1., 1.]])
     """
-    return _cholesky(input, upper=upper)
+    # PyTorch's own node CholeskyBackward0 (its U a new tensor, not a transposed view)
+    return named(_unview(_cholesky(input, upper=upper)), "CholeskyBackward0", (input,))
 
 
 @op(xp_name=False)
@@ -249,7 +251,8 @@ def triangular_solve(input: Tensor, A: Tensor, upper: bool = True, transpose: bo
             [1.]])
     """
     coefficient = A.mT if transpose else A
-    solution = solve_triangular(coefficient, input, upper=upper != transpose, unitriangular=unitriangular)
+    solution = named(solve_triangular(coefficient, input, upper=upper != transpose, unitriangular=unitriangular),
+                     "TriangularSolveBackward0", (input,))
     # the copy of A is an output of the same node in PyTorch: it requires grad if b does (b's gradient is zero)
     cloned = record(_core.column_major(A._data, copy=True), (A, input), _cloned_coefficient_rule,
                     "TriangularSolveBackward0")

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..autograd.declare import Tensor, expected_tensor, op, record
+from ..autograd.declare import Tensor, expected_tensor, named, op, record
 
 __all__ = ["pairwise_distance", "pdist"]
 
@@ -24,7 +24,8 @@ def pairwise_distance(x1: Tensor, x2: Tensor, p: float = 2.0, eps: float = 1e-6,
         if not isinstance(x, Tensor):
             raise expected_tensor("pairwise_distance", x)
     last = max(x1.dim(), x2.dim()) - 1
-    return (x1 - x2 + eps).norm(p, last, keepdim)
+    # PyTorch's composition ends in at::norm, whose node is NormBackward1 (Tensor.norm's is the linalg one)
+    return named((x1 - x2 + eps).norm(p, last, keepdim), "NormBackward1")
 
 
 @op(methods=())

@@ -12,7 +12,7 @@ import warnings
 import numpy as np
 
 from .. import dtypes
-from ..autograd.declare import Tensor, expected_tensor, op, record, wrap
+from ..autograd.declare import Tensor, expected_tensor, named, op, record, wrap
 from ..autograd.grad_mode import no_grad
 from ..ops import elementwise as E
 from ..ops._fused import add_rounded_once, fma64
@@ -938,11 +938,11 @@ def embedding_bag(input: Tensor, weight: Tensor, offsets: Tensor | None = None, 
         if mode == "mean":  # each row scaled by 1 / its bag's size first (the result itself is saved by no node)
             counts = np.bincount(bag[keep], minlength=b) if b else np.zeros(0, np.int64)
             picked = picked * wrap((1 / np.maximum(counts, 1)[bag[members]])[:, None].astype(dt))
-        return weight.new_zeros((b, d)).index_add(0, wrap(bag[members]), picked)
+        return named(weight.new_zeros((b, d)).index_add(0, wrap(bag[members]), picked), _BAG_NODE)
     # max: PyTorch's running maximum: the first row of the bag, then each later row that is strictly greater (a
     # NaN after the first row is skipped; a NaN first stays)
     if not keep.any():  # every bag empty: zeros (still linked to the weight, with a zero gradient)
-        return weight.new_zeros((b, d)).index_add(0, wrap(np.zeros(0, np.int64)), rows[:0])
+        return named(weight.new_zeros((b, d)).index_add(0, wrap(np.zeros(0, np.int64)), rows[:0]), _BAG_NODE)
     values = rows.detach().numpy()
     pick = np.zeros((b, d), np.int64)
     filled = np.zeros(b, bool)
@@ -958,4 +958,7 @@ def embedding_bag(input: Tensor, weight: Tensor, offsets: Tensor | None = None, 
     out = rows.gather(0, wrap(pick))
     if not filled.all():  # empty bags are +0.0 (selected, not multiplied: -0.0 and inf stay out)
         out = E.where(wrap(np.broadcast_to(filled[:, None], (b, d)).copy()), out, wrap(np.zeros((), dt)))
-    return out
+    return named(out, _BAG_NODE)
+
+
+_BAG_NODE = "EmbeddingBagBackward0"  # PyTorch's one node of _embedding_bag; here the composition's last

@@ -1115,7 +1115,7 @@ def pad(input: Tensor, pad: tuple[int, ...], mode: str = "constant", value: floa
     def pad_rule(xp, g, out, x):
         return xp.add_at(x.shape, grid, g)
 
-    name = "CopySlices" if mode == "circular" else f"{_PAD_MODES[mode]}Pad{k}DBackward0"
+    name = "torch::autograd::CopySlices" if mode == "circular" else f"{_PAD_MODES[mode]}Pad{k}DBackward0"
     return record(x[grid], (input,), pad_rule, name)
 
 

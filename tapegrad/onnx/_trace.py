@@ -24,6 +24,7 @@ from typing import Any
 import numpy as np
 
 from .._tensor import Tensor
+from ..autograd.declare import NOT_GIVEN
 
 
 class OnnxExporterError(RuntimeError):
@@ -186,7 +187,7 @@ def _bind(sig, args, kwargs):
     except TypeError:
         return {"args": args, **kwargs}
     bound.apply_defaults()
-    return dict(bound.arguments)
+    return {k: None if v is NOT_GIVEN else v for k, v in bound.arguments.items()}  # (sum's dim=None overload &c.)
 
 
 _WRAPPERS: dict = {}  # (function, name) -> its wrapper: wrappers hold no state, so exports reuse them

@@ -16,7 +16,7 @@ from collections import namedtuple
 import numpy as np
 
 from .. import dtypes
-from ..autograd.declare import Tensor, cast, check_dim, is_grad_enabled, op, operands, plain_write, record, wrap
+from ..autograd.declare import Tensor, cast, check_dim, is_grad_enabled, named, op, operands, plain_write, record, wrap
 from ..autograd.inplace import unview as _unview
 from . import _fused, _stdsort
 from . import copy as C
@@ -300,7 +300,7 @@ def _beta_alpha(op_name, input, product, beta, alpha, empty=False, multiply=Fals
         shape = tuple(np.broadcast_shapes(tuple(input.shape), tuple(out.shape)))
         return _blas_node(op_name, E.where(wrap(np.ones(shape, dtype=bool)), out, input), input, product, beta,
                           alpha)
-    return _scaled(input, beta) + out
+    return named(_scaled(input, beta) + out, _BLAS_NODES[op_name])
 
 
 _BLAS_NODES = {"addmm": "AddmmBackward0", "addmv": "AddmvBackward0", "addr": "AddrBackward0",
@@ -461,7 +461,7 @@ def vdot(input: Tensor, other: Tensor) -> Tensor:
         if _tensor("vdot", t, name).ndim != 1:
             raise RuntimeError(f"vdot: 1D tensors expected, but got {t.ndim}D and "
                                f"{other.ndim if isinstance(other, Tensor) else '?'}D tensors")
-    return L.dot(input, other)
+    return named(L.dot(input, other), "VdotBackward0")
 
 
 @op
@@ -472,7 +472,7 @@ def dist(input: Tensor, other: Tensor, p=2) -> Tensor:
     >>> tg.dist(tg.tensor([0.0, 0.0]), tg.tensor([3.0, 4.0]))
     tensor(5.)
     """
-    return R.norm(_tensor("dist", input) - _tensor("dist", other, "other"), p)
+    return named(R.norm(_tensor("dist", input) - _tensor("dist", other, "other"), p), "DistBackward0")
 
 
 def _view_strides(oldshape, oldstride, newshape):  # noqa: C901 - PyTorch's loop, kept as it is
@@ -582,7 +582,8 @@ def kron(input: Tensor, other: Tensor) -> Tensor:
         b_shape += [1, sb]
     out = a.reshape(a_shape) * b.reshape(b_shape)
     # PyTorch's _unsafe_view of the product: a new tensor, not a view (detach_ takes it)
-    return _unview(out.reshape([sa * sb for sa, sb in zip(a.shape, b.shape, strict=True)]))
+    return named(_unview(out.reshape([sa * sb for sa, sb in zip(a.shape, b.shape, strict=True)])),
+                 "UnsafeViewBackward0")
 
 
 @op
@@ -635,7 +636,7 @@ def trace(input: Tensor) -> Tensor:
     if input._data.dtype == np.bool_:
         raise NotImplementedError("trace: not implemented for bool tensors, as in PyTorch (\"trace\" not implemented "
                                   "for 'Bool')")
-    return input.diagonal().sum()
+    return named(input.diagonal().sum(), "TraceBackward0")
 
 
 @op
@@ -653,7 +654,9 @@ def diff(input: Tensor, n: int = 1, dim: int = -1, prepend=None, append=None) ->
     if n < 0:
         raise RuntimeError(f"diff: order must be non-negative but got {n}")
     if n == 0 and prepend is None and append is None:
-        return input.clone()  # as PyTorch 2.13: dim is not checked then (it is checked once prepend/append is given)
+        # as PyTorch 2.13: dim is not checked then (it is checked once prepend/append is given); its copy is a
+        # copy_ into a new tensor (CopyBackwards)
+        return named(input.clone(), "torch::autograd::CopyBackwards")
     d = check_dim("diff", dim, input.ndim)
     for t in (prepend, append):
         if t is not None and _tensor("diff", t).ndim != input.ndim:
@@ -666,7 +669,7 @@ def diff(input: Tensor, n: int = 1, dim: int = -1, prepend=None, append=None) ->
                                    f"except along the differencing dimension; input.size({i}) = {input.shape[i]}, "
                                    f"but got tensor.size({i}) = {t.shape[i]}")
     if n == 0:  # as PyTorch: prepend and append are checked but not joined for the 0-th difference
-        return input.clone()
+        return named(input.clone(), "torch::autograd::CopyBackwards")
     parts = [t for t in (prepend, input, append) if t is not None]
     x = S.cat(parts, d) if len(parts) > 1 else input
     for _ in range(n):
@@ -1057,7 +1060,8 @@ def kthvalue(input: Tensor, k: int, dim: int = -1, keepdim: bool = False):
     if d is None:
         if k != 1:
             raise IndexError(f"kthvalue(): selected number k out of range for dimension {dim}")
-        return kthvalue_result(input.clone(), wrap(np.zeros((), np.int64)))  # its dtype kept (bool too)
+        # its dtype kept (bool too)
+        return kthvalue_result(named(input.clone(), "KthvalueBackward0"), wrap(np.zeros((), np.int64)))
     n = input.shape[d]
     if not 1 <= k <= n:
         raise IndexError(f"kthvalue(): selected number k out of range for dimension {dim} (k = {k}, size {n})")
@@ -1098,7 +1102,8 @@ def mode(input: Tensor, dim: int = -1, keepdim: bool = False):
     """
     d = _along("mode", input, dim)
     if d is None:
-        return mode_result(input.clone(), wrap(np.zeros((), np.int64)))  # its dtype kept (bool too)
+        # its dtype kept (bool too)
+        return mode_result(named(input.clone(), "ModeBackward0"), wrap(np.zeros((), np.int64)))
     x = np.moveaxis(input._data, d, -1)
     n = x.shape[-1]
     if n == 0:
@@ -1157,11 +1162,11 @@ def nanmedian(input: Tensor, dim=None, keepdim: bool | None = None):
     if dim is None:
         x = input._data.reshape(-1)
         if x.shape[0] == 0:
-            return R.median(input)
+            return named(R.median(input), "NanmedianBackward0")
         return _nanmedian_whole(input)
     d = _along("nanmedian", input, dim)
     if d is None:
-        return nanmedian_result(input * 1, wrap(np.zeros((), np.int64)))
+        return nanmedian_result(named(input * 1, "NanmedianBackward1"), wrap(np.zeros((), np.int64)))
     if input.shape[d] == 0:
         raise IndexError(f"nanmedian(): expected reduction dim {dim} to have non-zero size")
     return _nanmedian_along(input, d, keepdim)
@@ -1320,13 +1325,17 @@ def aminmax(input: Tensor, *, dim=None, keepdim: bool = False):
         if input.numel() == 0:
             raise RuntimeError("aminmax(): cannot compute aminmax over an empty dimension as the operation has no "
                                "identity.")
-        if keepdim:
-            return aminmax_result(R.amin(input).reshape((1,) * input.ndim), R.amax(input).reshape((1,) * input.ndim))
-        return aminmax_result(R.amin(input), R.amax(input))
+        if keepdim and input.ndim:  # over every dim, kept: a new tensor (a reshape would be a view)
+            every = tuple(range(input.ndim))
+            return aminmax_result(named(R.amin(input, every, True), "AminmaxBackward0"),
+                                  named(R.amax(input, every, True), "AminmaxBackward0"))
+        return aminmax_result(named(R.amin(input), "AminmaxBackward0"), named(R.amax(input), "AminmaxBackward0"))
     x = input._data
     if x.dtype.kind == "f" and x.ndim and x.shape[check_dim("aminmax", dim, x.ndim)] and (x == 0).any():
         return _aminmax_zeros(input, check_dim("aminmax", dim, x.ndim), keepdim)
-    return aminmax_result(R.amin(input, dim, keepdim), R.amax(input, dim, keepdim))
+    # PyTorch's one node of both results (AminmaxBackward0), here two
+    return aminmax_result(named(R.amin(input, dim, keepdim), "AminmaxBackward0"),
+                          named(R.amax(input, dim, keepdim), "AminmaxBackward0"))
 
 
 def _aminmax_zeros(input, d, keepdim):
@@ -1338,18 +1347,20 @@ def _aminmax_zeros(input, d, keepdim):
     if not keepdim:
         first = first.squeeze(d)
     out = []
-    for name, extreme in (("AminBackward0", np.min), ("AmaxBackward0", np.max)):
+    for extreme in (np.min, np.max):
         value = np.asarray(extreme(x, axis=d, keepdims=keepdim))
         value = np.where(value == 0, first, value)
-        out.append(R._spread_over_ties(name, input, value, (d,), keepdim, nan_ties=False))
+        out.append(R._spread_over_ties("AminmaxBackward0", input, value, (d,), keepdim, nan_ties=False))
     return aminmax_result(*out)
 
 
 def _cumulative_extreme(op_name, input, dim, better, cls):
     _tensor(op_name, input)
+    node = op_name.title() + "Backward0"  # PyTorch's one node (CummaxBackward0), here a gather
     if input.ndim == 0:
         check_dim(op_name, dim, 0)
-        return cls(input.clone(), wrap(np.zeros((), np.int64)))  # its dtype kept (bool too), as PyTorch
+        # its dtype kept (bool too), as PyTorch
+        return cls(named(input.clone(), node), wrap(np.zeros((), np.int64)))
     d = check_dim(op_name, dim, input.ndim)
     x = np.moveaxis(input._data, d, 0)
     index = np.zeros(x.shape, np.int64)
@@ -1365,7 +1376,7 @@ def _cumulative_extreme(op_name, input, dim, better, cls):
             best, at = np.where(take, v, best), np.where(take, i, at)
             index[i] = at
     index = np.ascontiguousarray(np.moveaxis(index, 0, d))  # contiguous results, as PyTorch's (view(-1) works)
-    return cls(I.gather(input, d, wrap(index)), wrap(index))
+    return cls(named(I.gather(input, d, wrap(index)), node), wrap(index))
 
 
 @op
@@ -1403,7 +1414,7 @@ def logcumsumexp(input: Tensor, dim: int) -> Tensor:
     _float_input("logcumsumexp", input)
     if input.ndim == 0:
         check_dim("logcumsumexp", dim, 0)
-        return input * 1
+        return named(input * 1, "LogcumsumexpBackward0")
     d = check_dim("logcumsumexp", dim, input.ndim)
     n = input.shape[d]
     # NOTE: out[i] = logsumexp_j(x[j] + mask[i, j]), mask 0 for j <= i and -inf after: stable for any range of
@@ -1411,7 +1422,8 @@ def logcumsumexp(input: Tensor, dim: int) -> Tensor:
     # (the later elements are selected away, not added -inf to: inf + -inf would be nan)
     keep = np.tril(np.ones((n, n), dtype=bool))
     x = E.where(wrap(keep), input.movedim(d, -1).unsqueeze(-2), wrap(np.array(-np.inf, input._data.dtype)))
-    return R.logsumexp(x, -1).movedim(-1, d)
+    # PyTorch's one node LogcumsumexpBackward0 (a new tensor, not a view of this composition's temporary)
+    return named(_unview(R.logsumexp(x, -1).movedim(-1, d)), "LogcumsumexpBackward0")
 
 
 @op

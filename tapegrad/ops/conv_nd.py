@@ -19,7 +19,7 @@ import numbers
 import numpy as np
 
 from .. import _cpu, _threads, memory_formats
-from ..autograd.declare import Tensor, backward_op, expected_tensor, op, record, wrap
+from ..autograd.declare import Tensor, backward_op, expected_tensor, named, op, record, wrap
 from .conv import TORCH_INT_NAMES
 
 __all__ = ["conv1d", "conv3d", "conv_transpose1d", "conv_transpose2d", "conv_transpose3d", "conv_tbc"]
@@ -559,6 +559,11 @@ def conv_tbc(input: Tensor, weight: Tensor, bias: Tensor, pad: int = 0) -> Tenso
     >>> tg.conv_tbc(tg.ones(4, 1, 2), tg.ones(3, 2, 1), tg.zeros(1), 1)[:, 0, 0]
     tensor([4., 6., 6., 4.])
     """
+    # PyTorch's one node, ConvTbcBackward0; here a composition of conv1d and copies (its last node renamed)
+    return named(_conv_tbc(input, weight, bias, pad), "ConvTbcBackward0", (input, weight, bias))
+
+
+def _conv_tbc(input, weight, bias, pad):
     op_name = "conv_tbc"
     x, w = _array(op_name, input), _array(op_name, weight)
     if x.ndim != 3 or w.ndim != 3:

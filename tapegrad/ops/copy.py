@@ -423,7 +423,7 @@ def _copy_into(dst, src):
         data = np.broadcast_to(src._data, dst._data.shape)
     except ValueError:
         raise _copy_error(src, dst) from None
-    return record(data.astype(dst._data.dtype), (dst, src), _copy_rule, "CopyBackwards")
+    return record(data.astype(dst._data.dtype), (dst, src), _copy_rule, "torch::autograd::CopyBackwards")
 
 
 def _copy_rule(xp, need, g, out, dst, src):

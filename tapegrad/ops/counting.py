@@ -16,7 +16,8 @@ from typing import Literal
 import numpy as np
 
 from .. import _threads, creation, dtypes
-from ..autograd.declare import Tensor, check_dim, op, record, wrap
+from ..autograd.declare import Tensor, check_dim, named, op, record, wrap
+from ..autograd.inplace import unview as _unview
 from . import _stdsort
 from . import elementwise as E
 from . import index as I
@@ -237,7 +238,7 @@ def bincount(input: Tensor, weights: Tensor | None = None, minlength: int = 0) -
                            f"{tuple(w.shape)} and {tuple(x.shape)}")
     dtype = np.float32 if w.dtype == np.float32 else np.float64  # as PyTorch: float32 weights, else float64
     out = np.bincount(x, weights=w.astype(np.float64), minlength=minlength).astype(dtype)
-    return _not_differentiable(out, (weights,), "NotImplemented", "aten::bincount")
+    return _not_differentiable(out, (weights,), "torch::autograd::NotImplemented", "aten::bincount")
 
 
 def _histc_range(x, lo, hi):
@@ -434,8 +435,9 @@ def histogram(input: Tensor, bins=100, *, range=None, weight: Tensor | None = No
     if density:
         hist = _density(hist, edges)
     inputs = (input, bins, weight)
-    return histogram_result(_not_differentiable(hist, inputs, "NotImplemented", "aten::histogram"),
-                            _not_differentiable(np.array(edges), inputs, "NotImplemented", "aten::histogram"))
+    none = "torch::autograd::NotImplemented"
+    return histogram_result(_not_differentiable(hist, inputs, none, "aten::histogram"),
+                            _not_differentiable(np.array(edges), inputs, none, "aten::histogram"))
 
 
 # ---------------------------------------------------------------------- searching
@@ -585,7 +587,8 @@ def combinations(input: Tensor, r: int = 2, with_replacement: bool = False) -> T
         return wrap(np.zeros(0, dtype=input._data.dtype))
     pick = itertools.combinations_with_replacement if with_replacement else itertools.combinations
     index = np.array(list(pick(range(input.shape[0]), r)), dtype=np.int64).reshape(-1, r)
-    return I.index_select(input, 0, wrap(index.reshape(-1))).reshape(-1, r)
+    # PyTorch's composition ends in a stack (StackBackward0): a new tensor, not a view of this one's temporary
+    return named(_unview(I.index_select(input, 0, wrap(index.reshape(-1))).reshape(-1, r)), "StackBackward0")
 
 
 def block_diag(*tensors: Tensor) -> Tensor:
@@ -621,7 +624,8 @@ def block_diag(*tensors: Tensor) -> Tensor:
         pieces.append(S.cat([wrap(np.zeros((m.shape[0], c), dtype)), m,
                              wrap(np.zeros((m.shape[0], cols - c - m.shape[1]), dtype))], 1))
         c += m.shape[1]
-    return S.cat(pieces, 0).reshape(rows, cols)
+    # PyTorch's one node BlockDiagBackward0 (a new tensor, not a view of this composition's cat)
+    return named(_unview(S.cat(pieces, 0).reshape(rows, cols)), "BlockDiagBackward0")
 
 
 def vander(x: Tensor, N: int | None = None, increasing: bool = False) -> Tensor:
@@ -771,9 +775,22 @@ def cdist(x1: Tensor, x2: Tensor, p: float = 2.0, compute_mode: str = "use_mm_fo
     if p < 0:
         raise RuntimeError(f"cdist only supports non-negative p values, got {p}")
     diff = x1.unsqueeze(-2) - x2.unsqueeze(-3)
+    if p == 0:  # the count of differing coordinates: PyTorch's node CdistBackward0 with a zero gradient
+        count = (diff._data != 0).sum(-1).astype(x1._data.dtype)
+        return record(count, (x1, x2), _cdist_zero_rule, "CdistBackward0")
     if p == 2:
         # NOTE: sqrt(sum of squares) with gradient 0 where the distance is 0 (PyTorch's cdist backward)
         sq = (diff * diff).sum(-1)
         zero = sq == 0
-        return E.where(zero, 0.0, E.sqrt(E.where(zero, 1.0, sq)))
-    return R.norm(diff, p, -1) if p != 0 else (diff != 0).sum(-1).to(x1.dtype)
+        out = E.where(zero, 0.0, E.sqrt(E.where(zero, 1.0, sq)))
+        rows = builtins.max(x1.shape[-2], x2.shape[-2])
+        if compute_mode == "use_mm_for_euclid_dist" or compute_mode == "use_mm_for_euclid_dist_if_necessary" \
+                and rows > 25:
+            return out  # (PyTorch's matrix-product form there is a composition of its own, ending in a view)
+    else:
+        out = R.norm(diff, p, -1)
+    return named(out, "CdistBackward0")  # PyTorch's one node of _cdist_forward
+
+
+def _cdist_zero_rule(xp, need, g, out, a, b):
+    return xp.zeros_like(a) if need[0] else None, xp.zeros_like(b) if need[1] else None

@@ -18,6 +18,7 @@ import numpy as np
 
 from .. import _state, dtypes
 from ..autograd.declare import (
+    NOT_GIVEN,
     Tensor,
     binary,
     broadcast_error,
@@ -27,6 +28,7 @@ from ..autograd.declare import (
     expected_tensor,
     inplace,
     inplace_method,
+    named,
     op,
     operand,
     operands,
@@ -228,8 +230,7 @@ def sub(input: Tensor | float, other: Tensor | float, *, alpha: float = 1) -> Te
         out = np.subtract(a._data, b._data) if plain else _plus_scaled(a._data, b._data, -alpha)
     except ValueError:
         raise broadcast_error("sub", a, b) from None
-    name = "SubBackward0" if isinstance(input, Tensor) else "RsubBackward1"  # 1 - x is PyTorch's rsub
-    return record(out, (a, b), _sub_rule if plain else _scaled_rule(-alpha), name)
+    return record(out, (a, b), _sub_rule if plain else _scaled_rule(-alpha), "SubBackward0")
 
 
 def _sub_rule(xp, need, g, out, a, b):
@@ -240,8 +241,8 @@ subtract = sub
 
 
 def __rsub__(self, other):
-    """other - self, for a number or array on the left."""
-    return sub(other, self)
+    """other - self, for a number or array on the left (PyTorch's rsub of a number: RsubBackward1)."""
+    return named(sub(other, self), "RsubBackward1", (self,))
 
 
 Tensor.__rsub__ = __rsub__
@@ -256,7 +257,9 @@ def rsub(input: Tensor, other: Tensor | float, *, alpha: float = 1) -> Tensor:
     """
     if not isinstance(input, Tensor):
         raise TypeError(f"rsub(): argument 'input' (position 1) must be Tensor, not {type(input).__name__}")
-    return sub(other, input, alpha=alpha)
+    # PyTorch's nodes: rsub.Tensor RsubBackward0, rsub.Scalar RsubBackward1
+    return named(sub(other, input, alpha=alpha), "RsubBackward0" if isinstance(other, Tensor) else "RsubBackward1",
+                 (input,))
 
 
 @op(methods=("mul", "multiply", "__mul__", "__rmul__"))
@@ -342,7 +345,7 @@ multiply = mul
 
 
 @op(methods=("div", "divide", "__truediv__"))
-def div(input: Tensor | float, other: Tensor | float, *, rounding_mode: str | None = None) -> Tensor:
+def div(input: Tensor | float, other: Tensor | float, *, rounding_mode: str | None = NOT_GIVEN) -> Tensor:
     """div(input, other, *, rounding_mode=None) -> input / other.
 
     True division (integers give the default float dtype) unless ``rounding_mode`` is ``'trunc'`` (round
@@ -354,8 +357,11 @@ def div(input: Tensor | float, other: Tensor | float, *, rounding_mode: str | No
     >>> tg.div(tg.tensor([7, -7]), 2, rounding_mode='floor')
     tensor([ 3, -4])
     """
-    if rounding_mode is not None:
-        return _rounded_div("div", input, other, rounding_mode)
+    if rounding_mode is not NOT_GIVEN:
+        if rounding_mode is not None:
+            return _rounded_div("div", input, other, rounding_mode)
+        # an explicit None: PyTorch's div.Tensor_mode, the same true division, with the node DivBackward2
+        return named(div(input, other), "DivBackward2", (input, other))
     if input.__class__ is Tensor and other.__class__ is Tensor and input._data.dtype is other._data.dtype \
             and input._data.dtype.kind == "f":
         a, b = input, other
@@ -505,7 +511,9 @@ def remainder(input: Tensor | float, other: Tensor | float) -> Tensor:
     >>> tg.tensor([5.0, -5.0]) % 3
     tensor([2., 1.])
     """
-    return _modulo("remainder", _np_remainder, input, other, _remainder_rule, "RemainderBackward0")
+    # PyTorch's nodes: remainder.Scalar (a number divisor) RemainderBackward0, remainder.Tensor RemainderBackward1
+    node = "RemainderBackward1" if isinstance(other, Tensor) else "RemainderBackward0"
+    return _modulo("remainder", _np_remainder, input, other, _remainder_rule, node)
 
 
 def _np_remainder(a, b):
@@ -1233,7 +1241,7 @@ def frac(input):
     return input - np.trunc(input)
 
 
-@unary(grad=_zero, ints="keep", methods=("sign", "sgn"))
+@unary(grad=_zero, ints="keep")
 def sign(input):
     """sign(input): -1, 0 or 1 by the sign of input (0 for nan and -0.0, as PyTorch); gradient 0.
 
@@ -1246,8 +1254,16 @@ def sign(input):
     return np.subtract(input > 0, input < 0, dtype=input.dtype)
 
 
-sgn = sign
-Tensor.sgn_ = Tensor.sign_
+@unary(sign.numpy, grad=_zero, ints="keep")
+def sgn(input):
+    """sgn(input): ``sign`` extended to complex numbers (the same values for real tensors); gradient 0.
+
+    PyTorch's node of its own, SgnBackward0.
+
+    >>> import tapegrad as tg
+    >>> tg.sgn(tg.tensor([-2.0, 0.0, 3.0]))
+    tensor([-1.,  0.,  1.])
+    """
 
 
 # ---------------------------------------------------------------------- selection
@@ -1265,13 +1281,14 @@ def clamp(input: Tensor, min: Tensor | float | None = None, max: Tensor | float 
     return _clamp(input, min, max, "ClampBackward1")
 
 
-def _clamp(input, min, max, name):
+def _clamp(input, min, max, name, tensors_name="ClampBackward0"):
+    """clamp with number bounds (the node ``name``) or tensor bounds (``tensors_name``: PyTorch's overloads)."""
     if min is None and max is None:
         raise RuntimeError("clamp: at least one of 'min' or 'max' must not be None")
     _data_of("clamp", input)
     if isinstance(min, Tensor) or isinstance(max, Tensor):
         if (min is None or isinstance(min, Tensor)) and (max is None or isinstance(max, Tensor)):
-            return _clamp_tensors(input, min, max)
+            return _clamp_tensors(input, min, max, tensors_name)
         # NOTE: a number and a tensor: PyTorch takes a 0-d tensor as a number there (its value only: the
         # number overload's promotion and no gradient to it) and refuses a tensor with dims
         for bound_name, bound in (("min", min), ("max", max)):
@@ -1374,7 +1391,7 @@ def _overflows(value, dtype):
     return False
 
 
-def _clamp_tensors(input, min, max):
+def _clamp_tensors(input, min, max, name):
     tensors = [t for t in (input, min, max) if t is not None]
     dt = _result_type(*(t._data for t in tensors))
     if dt.kind == "b" and min is not None and max is not None:  # PyTorch's kernel of both bounds has no bool
@@ -1418,7 +1435,7 @@ def _clamp_tensors(input, min, max):
             grads.append(xp.where(above, g, 0) if need[-1] else None)
         return tuple(grads)
 
-    return record(out, inputs, clamp_rule, "ClampBackward0")
+    return record(out, inputs, clamp_rule, name)
 
 
 def _result_type(*arrays):
@@ -1452,7 +1469,7 @@ def clamp_min(input: Tensor, min: Tensor | float) -> Tensor:
     >>> tg.clamp_min(tg.tensor([-1.0, 2.0]), 0)
     tensor([0., 2.])
     """
-    return _clamp(input, min, None, "ClampMinBackward0")
+    return _clamp(input, min, None, "ClampMinBackward0", "ClampMinBackward1")
 
 
 @op(inplace=True, elementwise=True)
@@ -1463,7 +1480,7 @@ def clamp_max(input: Tensor, max: Tensor | float) -> Tensor:
     >>> tg.clamp_max(tg.tensor([-1.0, 2.0]), 0)
     tensor([-1.,  0.])
     """
-    return _clamp(input, None, max, "ClampMaxBackward0")
+    return _clamp(input, None, max, "ClampMaxBackward0", "ClampMaxBackward1")
 
 
 @binary(grad=lambda xp, need, g, out, a, b: (

@@ -40,7 +40,8 @@ def _floats_only(op_name):
 
 
 # ---------------------------------------------------------------------- inverse hyperbolic functions
-@unary(np.arcsinh, grad=lambda xp, g, out, x: g / xp.sqrt(x * x + 1), methods=("asinh", "arcsinh"))
+@unary(np.arcsinh, grad=lambda xp, g, out, x: g / xp.sqrt(x * x + 1), methods=("asinh", "arcsinh"),
+        inplace_name="AsinhBackward1")
 def asinh(input):
     """asinh(input): the inverse hyperbolic sine.
 
@@ -50,7 +51,8 @@ def asinh(input):
     """
 
 
-@unary(np.arccosh, grad=lambda xp, g, out, x: g / xp.sqrt(x * x - 1), methods=("acosh", "arccosh"))
+@unary(np.arccosh, grad=lambda xp, g, out, x: g / xp.sqrt(x * x - 1), methods=("acosh", "arccosh"),
+        inplace_name="AcoshBackward1")
 def acosh(input):
     """acosh(input): the inverse hyperbolic cosine (nan below 1).
 
@@ -60,7 +62,8 @@ def acosh(input):
     """
 
 
-@unary(np.arctanh, grad=lambda xp, g, out, x: g / (1 - x * x), methods=("atanh", "arctanh"))
+@unary(np.arctanh, grad=lambda xp, g, out, x: g / (1 - x * x), methods=("atanh", "arctanh"),
+        inplace_name="AtanhBackward1")
 def atanh(input):
     """atanh(input): the inverse hyperbolic tangent (nan outside [-1, 1], infinite at -1 and 1).
 
@@ -307,7 +310,7 @@ def _no_derivative(op_name):
     return rule
 
 
-@binary(_heaviside, grad=_no_derivative("heaviside"), tensors=True, name="HeavisideBackward0", methods=(),
+@binary(_heaviside, grad=_no_derivative("heaviside"), tensors=True, name="torch::autograd::NotImplemented", methods=(),
         inplace=False)
 def _heaviside_op(input, values):
     """heaviside of two tensors of one dtype."""
@@ -638,7 +641,23 @@ def conj_physical(input: Tensor) -> Tensor:
     return _real_tensor("conj_physical", input)
 
 
-@plain_write(conj_physical)
+def _conj_physical_recorded(input: Tensor) -> Tensor:
+    """The op of ``conj_physical_`` when it is recorded: PyTorch records its node ConjPhysicalBackward1 on a real
+    tensor too (its kernel then returns at once), the gradient passing through unchanged."""
+    out = conj_physical(input)
+    if out is input and out._data.dtype.kind == "f":
+        return record(input._data.copy(), (input,), _pass_through, "ConjPhysicalBackward1")
+    return out
+
+
+def _pass_through(xp, g, out, x):
+    return g
+
+
+_conj_physical_recorded.__name__ = "conj_physical"  # (the in-place method's docstring names it)
+
+
+@plain_write(_conj_physical_recorded, "conj_physical_")
 def _conj_physical_write(data):
     # PyTorch's conj_physical_ of a real tensor returns it at once (UnaryOps.cpp): nothing is written, so an
     # expanded tensor is no overlap error there; only its version moves

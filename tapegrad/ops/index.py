@@ -16,7 +16,7 @@ import numpy as np
 
 from .. import _state
 from ..autograd import inplace as _views
-from ..autograd.declare import Tensor, op, record
+from ..autograd.declare import Tensor, named, op, record
 from ..autograd.declare import bump as _bump
 from ..autograd.declare import check_dim as _check_dim
 from ..autograd.declare import inplace as _inplace
@@ -540,13 +540,17 @@ def setitem(self: Tensor, index, value) -> None:
             dst = record(target, (self,), _add_at_rule(x.shape, basic), name)  # type: ignore[arg-type]
         if adv is None:
             _inplace(dst, "setitem", _copy_to, value, _cast_ok=True)
-        elif dst._data.flags.writeable or not dst._data.size or self._requires_grad:
+            return
+        if dst._data.flags.writeable or not dst._data.size or self._requires_grad:
             _inplace(dst, "setitem", _index_put, adv, value)
         else:  # a value that requires grad into expanded memory: written in index_put_'s order, recorded
             v = _put_value("setitem", x, adv, value)
             kernel = "masked_fill_" if _masked_fill_put(adv, v) else "index_put_"
             _inplace(dst, "setitem", _index_put, adv, value, _overlapping=_views.OverlappingWrite(
                 kernel, lambda w, v: w.__setitem__(adv, v), v, value, _ids(value._data.size, v.shape)))
+        if dst is self and _sliced_first(index, x.shape):
+            # PyTorch's index_put_ went into a view (a part of a dim, a new dim): recorded on x as CopySlices
+            named(self, "torch::autograd::CopySlices")
         return
     if not x.flags.writeable:
         w = _views.writable(x) if x.size else None
@@ -577,6 +581,25 @@ def setitem(self: Tensor, index, value) -> None:
         # (the target's shape is read only for a shape error: an index out of range must not be read again here)
         raise _setitem_error(x, index, target if adv is None else (lambda: target[adv]), v, e, axes) from None
     _bump(self)
+
+
+def _sliced_first(index, shape):
+    """Whether PyTorch's setitem with index tensors takes a view first (TensorIndexing.h's applySlicing: a slice
+    that is not its whole dim, a None or a bool; an int is a view here too), its index_put_ then recorded on the
+    tensor as a CopySlices."""
+    key = index if index.__class__ is tuple else (index,)
+    taken = [0 if k is None or k is Ellipsis or k.__class__ is bool else
+             k.ndim if isinstance(k, (Tensor, np.ndarray)) and k.dtype == bool else 1 for k in key]
+    dim = 0
+    for k, n in zip(key, taken):
+        if k is Ellipsis:
+            dim += len(shape) - sum(taken)
+        elif k is None or k.__class__ is bool:
+            return True
+        elif k.__class__ is slice and dim < len(shape) and k.indices(shape[dim]) != (0, shape[dim], 1):
+            return True
+        dim += n
+    return False
 
 
 def _put_into(target, adv, v, x, index, shown, axes):
@@ -661,7 +684,7 @@ def _copy_to(dst, value):
     except ValueError:
         raise RuntimeError(f"setitem: cannot assign a value of shape {tuple(v.shape)} to a view of shape "
                            f"{tuple(x.shape)}") from None
-    name = "CopyBackwards" if v.shape == x.shape or v.ndim else "FillBackward3"
+    name = "torch::autograd::CopyBackwards" if v.shape == x.shape or v.ndim else "FillBackward3"
     rank = v.ndim
 
     def rule(xp, need, g, out, dst, value):
@@ -1007,7 +1030,7 @@ def scatter(input: Tensor, dim: int, index, src=None, value=None, *, reduce: str
             np.multiply.at(work, grid, vals)  # type: ignore[arg-type]  # vals is None only when grid is
     inputs = (input,) if s is None else (input, src)
     if reduce is not None:
-        return record(out, inputs, _not_implemented(reduce), "NotImplemented")
+        return record(out, inputs, _not_implemented(reduce), "torch::autograd::NotImplemented")
     written = np.zeros(x.shape, dtype=bool)
     if grid is not None:
         _work(written)[grid] = True

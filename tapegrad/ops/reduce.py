@@ -14,7 +14,7 @@ from collections import namedtuple
 import numpy as np
 
 from .. import dtypes
-from ..autograd.declare import Tensor, backward_op, cast, op, record
+from ..autograd.declare import NOT_GIVEN, Tensor, backward_op, cast, op, record
 from ..autograd.declare import check_dim as _check_dim
 from ..autograd.declare import wrap as _wrap
 from ..autograd.grad_mode import is_grad_enabled
@@ -138,7 +138,7 @@ def _floating(op, t):
 
 # ---------------------------------------------------------------------- sum, mean
 @op
-def sum(input: Tensor, dim=None, keepdim: bool = False, *, dtype=None, axis=None, keepdims=None,
+def sum(input: Tensor, dim=NOT_GIVEN, keepdim: bool = False, *, dtype=None, axis=None, keepdims=None,
         out=None) -> Tensor:
     """sum(input, dim=None, keepdim=False, *, dtype=None): the sum over ``dim`` (all elements by default).
 
@@ -148,6 +148,9 @@ def sum(input: Tensor, dim=None, keepdim: bool = False, *, dtype=None, axis=None
     >>> tg.tensor([[1.0, 2.0], [3.0, 4.0]]).sum(dim=0)
     tensor([4., 6.])
     """
+    overload = dim is not NOT_GIVEN
+    if not overload:
+        dim = None
     if axis is not None or keepdims is not None or out is not None:
         no_out("sum", out)
         dim, keepdim = dim_args("sum", dim, keepdim, axis, keepdims)
@@ -155,7 +158,7 @@ def sum(input: Tensor, dim=None, keepdim: bool = False, *, dtype=None, axis=None
         input = _in_dtype("sum", input, dtype)
     x = input._data
     if dim is None and not keepdim:  # the common loss.sum(): no axis bookkeeping
-        axes, kept, name = None, None, "SumBackward0"
+        axes, kept, name = None, None, "SumBackward1" if overload else "SumBackward0"
     else:
         axes = normalize_dims("sum", dim, x.ndim)
         kept, name = None if keepdim else kept_shape(x.shape, axes), "SumBackward1"
@@ -184,7 +187,7 @@ def _expand_rule(shape, kept, n=None):
 
 
 @op
-def mean(input: Tensor, dim=None, keepdim: bool = False, *, dtype=None, axis=None, keepdims=None,
+def mean(input: Tensor, dim=NOT_GIVEN, keepdim: bool = False, *, dtype=None, axis=None, keepdims=None,
          out=None) -> Tensor:
     """mean(input, dim=None, keepdim=False, *, dtype=None): the mean over ``dim`` (floating point only).
 
@@ -192,6 +195,9 @@ def mean(input: Tensor, dim=None, keepdim: bool = False, *, dtype=None, axis=Non
     >>> tg.tensor([[1.0, 2.0], [3.0, 4.0]]).mean(1)
     tensor([1.5000, 3.5000])
     """
+    overload = dim is not NOT_GIVEN  # (an explicit None is PyTorch's dim overload: MeanBackward1)
+    if not overload:
+        dim = None
     if axis is not None or keepdims is not None or out is not None:
         no_out("mean", out)
         dim, keepdim = dim_args("mean", dim, keepdim, axis, keepdims)
@@ -204,7 +210,7 @@ def mean(input: Tensor, dim=None, keepdim: bool = False, *, dtype=None, axis=Non
         input = cast(input, np.float32 if half else dtype)
     x = _floating("mean", input)._data
     if dim is None and not keepdim:
-        axes, kept, n, name = None, None, x.size, "MeanBackward0"
+        axes, kept, n, name = None, None, x.size, "MeanBackward1" if overload else "MeanBackward0"
     else:
         axes = normalize_dims("mean", dim, x.ndim)
         kept, n, name = None if keepdim else kept_shape(x.shape, axes), _count(x.shape, axes), "MeanBackward1"

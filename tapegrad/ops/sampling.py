@@ -178,7 +178,7 @@ def bernoulli(input: Tensor, p: float | None = None, *, generator=None) -> Tenso
             raise TypeError(f"{op_name}: p must be a number (a tensor of probabilities is the input itself)")
         _check_probability(op_name, float(p))
         return record((rng.random(x.shape) < p).astype(x.dtype), (input,), _not_implemented_rule,
-                      "NotImplemented")
+                      "torch::autograd::NotImplemented")
     if x.dtype.kind != "f":
         raise NotImplementedError(f"{op_name}: expected a floating-point tensor of probabilities, got dtype "
                                   f"{x.dtype}")

@@ -11,7 +11,7 @@ import builtins
 
 import numpy as np
 
-from ..autograd.declare import Tensor, check_dim, inplace, is_grad_enabled, op, record, wrap
+from ..autograd.declare import Tensor, check_dim, inplace, is_grad_enabled, named, op, record, wrap
 from ..autograd.inplace import unsafe_pieces
 from . import copy as C
 from . import elementwise as E
@@ -148,7 +148,8 @@ def masked_scatter(input: Tensor, mask: Tensor, source: Tensor) -> Tensor:
                            f"values in mask), got {source.numel()}")
     picked = source.reshape(-1)[:k]
     flat = I.index_copy(x.reshape(-1), 0, wrap(positions.astype(np.int64)), picked)
-    return flat.reshape(shape).clone() if len(shape) != 1 else flat  # a new tensor, not a view (as PyTorch's)
+    out = flat.reshape(shape).clone() if len(shape) != 1 else flat  # a new tensor, not a view (as PyTorch's)
+    return named(out, "MaskedScatterBackward0", (input,))
 
 
 @op(inplace=True)
@@ -231,7 +232,8 @@ def scatter_reduce(input: Tensor, dim: int, index: Tensor, src: Tensor, reduce: 
         out = scatter_reduce(input.reshape(-1) if input.ndim == 0 else input, d, index.reshape(-1) if index.ndim
                              == 0 else index, src.reshape(-1) if src.ndim == 0 else src, reduce,
                              include_self=include_self)
-        return out.reshape(shape)
+        # a new tensor, not a view, as PyTorch's
+        return named(out.reshape(shape).clone() if input.ndim == 0 else out, "ScatterReduceBackward0")
     x, idx, s = input._data, index._data, src._data
     if idx.ndim != x.ndim or (idx.ndim and builtins.any(idx.shape[k] > s.shape[k] or (k != d and idx.shape[k] >
                                                                                         x.shape[k])
@@ -255,8 +257,8 @@ def scatter_reduce(input: Tensor, dim: int, index: Tensor, src: Tensor, reduce: 
         else:
             base = input
         total = I.scatter_add(base, d, index, src_part) if x.ndim else base + src_part
-        if reduce == "sum":
-            return total
+        if reduce == "sum":  # (PyTorch's one node ScatterReduceBackward0, here scatter_add's)
+            return named(total, "ScatterReduceBackward0", (input,))
         counts = np.zeros(x.shape, dtype=np.int64)
         grid = list(np.indices(idx.shape, sparse=True))
         grid[d] = np.where(idx < 0, idx + n, idx)
@@ -264,7 +266,7 @@ def scatter_reduce(input: Tensor, dim: int, index: Tensor, src: Tensor, reduce: 
         counts = counts + (1 if include_self else 0)
         if x.dtype.kind != "f":
             return wrap(np.floor_divide(total._data, np.maximum(counts, 1)).astype(x.dtype))
-        return total / wrap(np.maximum(counts, 1).astype(x.dtype))
+        return named(total / wrap(np.maximum(counts, 1).astype(x.dtype)), "ScatterReduceBackward0")
     grid = list(np.indices(idx.shape, sparse=True))
     grid[d] = np.where(idx < 0, idx + n, idx)
     cells = tuple(grid)
@@ -381,8 +383,9 @@ def index_reduce(input: Tensor, dim: int, index: Tensor, source: Tensor, reduce:
             raise RuntimeError(f"index_reduce(): source tensor shape must match self tensor shape, excluding the "
                                f"specified dimension: a 0-d input takes a 0-d source and one index, got source "
                                f"{tuple(source.shape)} and index {tuple(idx.shape)}")
-        return index_reduce(input.reshape(1), 0, index.reshape(1), source.reshape(1), reduce,
-                            include_self=include_self).reshape(())
+        out = index_reduce(input.reshape(1), 0, index.reshape(1), source.reshape(1), reduce,
+                           include_self=include_self)
+        return named(out.reshape(()).clone(), "IndexReduceBackward0")  # a new tensor, not a view, as PyTorch's
     if idx.ndim > 1 or idx.dtype.kind not in "iu":
         raise IndexError(f"index_reduce(): Index should have dimension 1 or 0 and an integer dtype, got "
                          f"{tuple(idx.shape)} of {idx.dtype}")
@@ -401,7 +404,8 @@ def index_reduce(input: Tensor, dim: int, index: Tensor, source: Tensor, reduce:
     if reduce == "mean" and not idx.size and x.dtype == np.bool_:  # nothing to average (its kernel would refuse)
         return input.clone()
     full = np.broadcast_to(np.expand_dims(idx, tuple(k for k in range(x.ndim) if k != d)), want).astype(np.int64)
-    return scatter_reduce(input, d, wrap(full), source, reduce, include_self=include_self)
+    out = scatter_reduce(input, d, wrap(full), source, reduce, include_self=include_self)
+    return named(out, "IndexReduceBackward0")  # (PyTorch's one node; here scatter_reduce's)
 
 
 # ---------------------------------------------------------------------- copies and unsafe forms
@@ -413,7 +417,7 @@ def narrow_copy(input: Tensor, dim: int, start: int, length: int) -> Tensor:
     >>> tg.narrow_copy(tg.arange(5), 0, 1, 2)
     tensor([1, 2])
     """
-    return _tensor("narrow_copy", input).narrow(dim, start, length).clone()
+    return named(_tensor("narrow_copy", input).narrow(dim, start, length).clone(), "NarrowCopyBackward0")
 
 
 @op
@@ -425,7 +429,9 @@ def unsafe_chunk(input: Tensor, chunks: int, dim: int = 0):
     2
     """
     out = _tensor("unsafe_chunk", input).chunk(chunks, dim)
-    unsafe_pieces(out, "UnsafeSplitBackward0")  # (PyTorch's unsafe_chunk is its unsafe_split)
+    # PyTorch's unsafe_chunk is its unsafe_split, or, along a dim of size 0, its unsafe_split_with_sizes
+    empty = input.ndim and input.shape[check_dim("unsafe_chunk", dim, input.ndim)] == 0
+    unsafe_pieces(out, "UnsafeSplitWithSizesBackward0" if empty else "UnsafeSplitBackward0")
     return out
 
 
@@ -517,7 +523,8 @@ def _filled_diagonal(self, fill_value, wrap_=False):
             raise RuntimeError(str(e).replace("fill_:", "fill_diagonal_:", 1)) from None
         if x.dtype.kind in "iub":
             fill_value = wrap(np.array(fill_value).astype(x.dtype))
-    return E.where(wrap(mask), fill_value, self)
+    # PyTorch fills an as_strided view of the diagonal: its write through a view is recorded on self as CopySlices
+    return named(E.where(wrap(mask), fill_value, self), "torch::autograd::CopySlices", (self,))
 
 
 def _fill_diagonal_(self, fill_value, wrap=False):

@@ -13,7 +13,7 @@ tensor([1.7918])
 from .._tensor import Tensor
 from ..nn.functional import torch_log_softmax as log_softmax
 from ..nn.functional import torch_softmax as softmax
-from ..ops.elementwise import erf, erfc, exp2, expm1, log1p, round
+from ..ops.elementwise import erf, erfc, exp2, expm1, log1p
 from ..ops.elementwise import sigmoid as expit
 from ..ops.reduce import logsumexp
 from ._ops import (
@@ -64,6 +64,7 @@ from ._ops import lgamma as gammaln
 from ._ops import special_i0e as i0e
 from ._ops import special_i1 as i1
 from ._ops import special_i1e as i1e
+from ._ops import special_round as round
 
 __all__ = ["Tensor", "airy_ai", "bessel_j0", "bessel_j1", "bessel_y0", "bessel_y1", "digamma", "entr", "erf",
            "erfc", "erfcx", "erfinv", "exp2", "expit", "expm1", "gammainc", "gammaincc", "gammaln", "i0", "i0e",

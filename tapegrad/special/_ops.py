@@ -14,7 +14,18 @@ import math
 import numpy as np
 
 from .. import dtypes
-from ..autograd.declare import Tensor, binary, broadcast_error, expected_tensor, op, operands, record, unary, wrap
+from ..autograd.declare import (
+    Tensor,
+    binary,
+    broadcast_error,
+    expected_tensor,
+    named,
+    op,
+    operands,
+    record,
+    unary,
+    wrap,
+)
 from ..autograd.xp import numpy_xp
 from ..ops.elementwise import xlogy_rule as _xlogy_rule
 from . import _numpy as N
@@ -91,6 +102,10 @@ def polygamma(n: int, input: Tensor) -> Tensor:
     >>> tg.polygamma(1, tg.tensor([1.0]))  # pi^2 / 6
     tensor([1.6449])
     """
+    return _polygamma(n, input, "PolygammaBackward0")
+
+
+def _polygamma(n, input, node):
     if not isinstance(n, (int, np.integer)) or isinstance(n, bool):
         raise TypeError(f"polygamma(): argument 'n' must be int, not {type(n).__name__}")
     if n < 0:
@@ -101,13 +116,22 @@ def polygamma(n: int, input: Tensor) -> Tensor:
     def rule(xp, g, out, x):
         return g * xp.polygamma(n + 1, x)
 
-    return record(N._np_polygamma(n, x), (input,), rule, "PolygammaBackward0")
+    return record(N._np_polygamma(n, x), (input,), rule, node)
 
 
-@op(methods=("polygamma",), xp_name=False, inplace="polygamma_")
+@op(methods=("polygamma",), xp_name=False)
 def _polygamma_method(self, n):
     """Tensor.polygamma(n) -> polygamma(n, self)."""
     return polygamma(n, self)
+
+
+def _polygamma_inplace(self, n):
+    """Tensor.polygamma_(n): self takes polygamma(n, self), recorded as PyTorch's PolygammaBackward1."""
+    return _polygamma(n, self, "PolygammaBackward1")
+
+
+_polygamma_inplace.__name__ = "polygamma"  # (the in-place method's docstring names it)
+op(methods=(), xp_name=False, inplace="polygamma_")(_polygamma_inplace)
 
 
 def _mvlgamma_rule(p):
@@ -145,15 +169,31 @@ def multigammaln(input: Tensor, p: int) -> Tensor:
     return record(out.astype(x.dtype, copy=False), (input,), _mvlgamma_rule(p), "MvlgammaBackward0")
 
 
-@binary(grad=_xlogy_rule, floats=True, xp_name="xlogy")
-def xlogy(input, other):
+@op(inplace=True, elementwise=True)
+def xlogy(input: Tensor | float, other: Tensor | float) -> Tensor:
     """xlogy(input, other) -> input * log(other), 0 where input == 0 (unless other is nan).
 
     >>> import tapegrad as tg
     >>> tg.xlogy(tg.tensor([0.0, 2.0]), tg.tensor([0.0, 1.0]))
     tensor([0., 0.])
     """
-    return N._np_xlogy(input, other)
+    # PyTorch's overloads and their nodes: (Tensor, Tensor), (Number, Tensor) and (Tensor, Number)
+    if isinstance(input, Tensor):
+        return (_xlogy_tensors if isinstance(other, Tensor) else _xlogy_number_other)(input, other)
+    return _xlogy_number_self(input, other)
+
+
+def _xlogy_overload(node):
+    """xlogy recorded as ``node`` (errors name xlogy)."""
+    def xlogy(input, other):
+        pass
+
+    return binary(N._np_xlogy, grad=_xlogy_rule, floats=True, name=node, methods=(), xp_name=False,
+                  inplace=False)(xlogy)
+
+
+_xlogy_tensors, _xlogy_number_self, _xlogy_number_other = (
+    _xlogy_overload(f"XlogyBackward{k}") for k in range(3))
 
 
 def _xlog1py_rule(xp, need, g, out, x, y):
@@ -292,6 +332,19 @@ def log_ndtr(input):
     return numpy_xp.special_log_ndtr(input)
 
 
+def special_round(input: Tensor, *, decimals: int = 0) -> Tensor:
+    """round(input, *, decimals=0): ``tapegrad.round`` (as PyTorch's special_round, which passes ``decimals``: its
+    node is round's with decimals, RoundBackward1).
+
+    >>> import tapegrad as tg
+    >>> tg.special.round(tg.tensor([0.5, 1.5, 2.7]))
+    tensor([0., 2., 3.])
+    """
+    from ..ops.elementwise import round as _round
+
+    return _round(input, decimals=decimals)
+
+
 def ndtr(input: Tensor) -> Tensor:
     """ndtr(input) -> the standard normal CDF, ``0.5 * erfc(-input / sqrt(2))`` (composite, as PyTorch's).
 
@@ -304,7 +357,7 @@ def ndtr(input: Tensor) -> Tensor:
     if not isinstance(input, Tensor):
         raise expected_tensor("ndtr", input)
     x = input if input.is_floating_point() else input.to(dtypes.get_default_dtype())
-    return erfc(x * -math.sqrt(0.5)) * 0.5
+    return named(erfc(x * -math.sqrt(0.5)) * 0.5, "MulBackward1")  # (PyTorch's last node: mul of a Scalar)
 
 
 # ---------------------------------------------------------------------- Bessel functions with gradients
