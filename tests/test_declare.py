@@ -176,6 +176,9 @@ OVERLAPS = [
     ("x.clamp_min_(min=x[0])", True), ("x[:3].clamp_max_(max=x[1:])", True), ("x[:3].bernoulli_(x[1:])", True),
     ("x[:3].bernoulli_(x[1:2])", False), ("x.bernoulli_(x[0])", False),
     ("x.nan_to_num_(x[0])", False),
+    # a dim added by None: stride 0 here, PyTorch's unsqueeze stride there (README); the same memory in both
+    ("2d v = x[-1, None]; v.clamp_max_(x[1:])", False), ("x[None].add_(x.view(1, 4))", False),
+    ("x.view(1, 4).mul_(x[None])", False), ("x[None, 1:].add_(x[None, :3])", True),
 ]
 
 

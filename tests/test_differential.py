@@ -1077,9 +1077,22 @@ def ill_conditioned(d):
     return bool((cond * torch.finfo(a.dtype).eps > core.GRAD_RTOL[dt(a)]).any())
 
 
+def inverse_rounding_beyond_atol(d):
+    """The value of inverse/pinverse of a square matrix whose backward-stable rounding, eps cond(A) max|A^-1|, passes
+    the harness's absolute tolerance: entries that are 0 in exact arithmetic come out as rounding noise of that size
+    (1.7e-6 from PyTorch's MKL, -7e-8 from numpy's LAPACK, beside entries of 16, cond(A) = 77)."""
+    a = x0(d)
+    if d.kind != "value" or d.op not in fam("inverse", "pinverse", inplace=False) or not isf(a) or a.dim() < 2 \
+            or a.numel() == 0 or a.shape[-1] != a.shape[-2] or not bool(torch.isfinite(a).all()):
+        return False
+    m = a.detach().double()
+    bound = torch.linalg.cond(m) * torch.finfo(a.dtype).eps * torch.linalg.pinv(m).abs().amax((-2, -1))
+    return bool((bound > core.ATOL[dt(a)]).any())
+
+
 known_class(
     "linalg-conditioning", LINALG_M, {"value"} | GRADS,
-    lambda d: any_in(d, large) or d.kind in GRADS and ill_conditioned(d),
+    lambda d: any_in(d, large) or d.kind in GRADS and ill_conditioned(d) or inverse_rounding_beyond_atol(d),
     ("""
     a = torch.tensor([[[-1.9, 2.6, -1.9], [-1.9, -0.7, -0.45], [-1.9, 0.3, 0.3]]], requires_grad=True)
     q = a.orgqr(torch.tensor([[3.0, -60000.0, -2.5]]))
@@ -1092,7 +1105,9 @@ known_class(
     low.grad
     """), "the linear-algebra methods' float32 gradients at large values (orgqr with tau = -6e4) or of an "
           "ill-conditioned matrix (cholesky_inverse of a factor with diagonal 0.1 beside 2.3: cond(L L^T) = 8e5, "
-          "its inverse's entries 5e4, the gradient's products X (G + G^T) X L of 1e9 cancel to 1e4): the rounding "
+          "its inverse's entries 5e4, the gradient's products X (G + G^T) X L of 1e9 cancel to 1e4), and the values "
+          "of inverse/pinverse where eps cond(A) max|A^-1| passes the absolute tolerance (an exact 0 is 1.7e-6 "
+          "beside entries of 16 with cond(A) = 77): the rounding "
           "of PyTorch's MKL and tapegrad's numpy (its BLAS) or different formulas differs beyond the float32 "
           "tolerance, and neither is the exact value", LI, status="by-design")
 def barely_definite(d):
@@ -1933,7 +1948,7 @@ def flushed_by_sigmoid(d):
 
 
 known_class(
-    "tie-of-signed-zeros", fam("amin", "amax", "min", "max", inplace=False) | fam("minimum", "maximum")
+    "tie-of-signed-zeros", fam("amin", "amax", "min", "max", "topk", inplace=False) | fam("minimum", "maximum")
     | SCATTER_REDUCE, {"signed-zero", "state-signed-zero"},
     lambda d: both_zeros(d) and (d.op not in SCATTER_REDUCE or any(
         isinstance(a, str) and a in ("amin", "amax") for a in list(d.call.args) + [kw(d, "reduce")])),
@@ -1942,7 +1957,8 @@ known_class(
     """, "which zero of a tie between 0.0 and -0.0 a min/max returns is unspecified (IEEE 754 minNum/maxNum), and "
          "PyTorch's kernels choose differently by path: amin of [0., -0.] gives 0. and of 34 or more values a "
          "lane's, min() gives the later one, minimum of 2 values the first and of 20 the second; tapegrad "
-         "gives numpy's (the later zero)", R, status="by-design")
+         "gives numpy's (the later zero); topk returns ties in index order, PyTorch's partial sort in an "
+         "unspecified one", R, status="by-design")
 known_class(
     "pytorch-sigmoid-float32-flush", ALL_OPS, {"value", "nan", "inf", "signed-zero"} | GRADS | STATE,
     flushed_by_sigmoid,
@@ -1951,6 +1967,24 @@ known_class(
     """, "PyTorch's float32 sigmoid computes 1 / (1 + exp(-x)), whose exp overflows for x < -88.7, so it gives 0 "
          "where the value is a denormal (sigmoid(-100) = 3.78e-44, float64's answer rounded); tapegrad keeps it",
     E, status="pytorch-bug")
+def logsigmoid_subnormal(d):
+    """F.logsigmoid of a float input whose exp(-|x|) is a float32 (float64 for float64) denormal: |x| above 87.3
+    (708.4). PyTorch's vectorized exp (SLEEF's u10) is not correctly rounded there and gives 0 from -103.3 (-745)."""
+    x = d.inputs[0] if d.inputs else None
+    if not isf(x) or not x.numel():
+        return False
+    edge = 708.39 if x.dtype == torch.float64 else 87.33
+    return bool((x.detach().double().abs() > edge).any())
+
+
+known_class(
+    "pytorch-logsigmoid-subnormal-exp", F("logsigmoid"), {"value", "signed-zero"} | GRADS, logsigmoid_subnormal,
+    """
+    torch.signbit(torch.nn.functional.logsigmoid(torch.tensor([103.0], dtype=torch.float16)))
+    """, "log_sigmoid(x) = min(x, 0) - log1p(exp(-|x|)): where exp(-|x|) is a float32 denormal (|x| > 87.3), "
+         "PyTorch 2.13's vectorized exp (SLEEF u10) rounds it off by several ulps and gives 0 from 103.3 on "
+         "(float16 logsigmoid(103.) is +0.0 there, -1.4e-45 rounded is -0.0); tapegrad's exp is correctly "
+         "rounded", E, status="pytorch-bug")
 def renorm_powers_overflow(d):
     """renorm(x, p, dim, maxnorm) of a slice whose sum of |x|^p overflows x's dtype (1e30 ** 2 in float32, 1e300 ** 3
     in float64): PyTorch's norm, computed as that sum, is inf there."""
@@ -1995,13 +2029,19 @@ def norm_p(d):
 
 def norm_power_leaves_range(d):
     """A p-norm (p finite, not 0) of values whose |x|^(p-1) or ||x||^(1-p), PyTorch's separate factors of the
-    gradient, overflow or underflow in the dtype."""
-    p = norm_p(d)
+    gradient, overflow or underflow in the dtype; for dist(x, y, p), of x - y."""
+    if d.op in fam("dist", inplace=False):
+        p = kw(d, "p") if kw(d, "p") is not None else arg(d, 2)
+        p = 2.0 if p is None else p
+        if len(d.inputs) < 2:
+            return False
+        t = d.inputs[0] - d.inputs[1]
+    else:
+        p, t = norm_p(d), x0(d)
     p = 2.0 if p == "fro" else p
     if not isinstance(p, (int, float)) or p == 0 or math.isinf(p):
         return False
     k = max(abs(p - 1), 1.0)
-    t = x0(d)
     if not isf(t) or not t.numel():
         return False
     a = t.detach().abs().double()
@@ -2011,7 +2051,7 @@ def norm_power_leaves_range(d):
 
 
 known_class(
-    "pytorch-norm-grad-power-range", fam("norm", inplace=False), {"grad-nan", "grad-inf", "grad-value"},
+    "pytorch-norm-grad-power-range", fam("norm", "dist", inplace=False), {"grad-nan", "grad-inf", "grad-value"},
     norm_power_leaves_range, ("""
     x = torch.tensor([60000.0, 1e-30], requires_grad=True)
     x.norm(-1).backward()
@@ -2022,7 +2062,8 @@ known_class(
     """), "README: PyTorch's norm_backward computes sgn(x) |x|^(p-1) * grad * norm^(1-p), factors that overflow or "
           "underflow in the dtype: for p < 0 and a small |x| the power overflows (1e-30^-2 is inf in float32) and "
           "the norm's underflows (inf * 0 = nan), for p = 3 and |x| of 2e19 both overflow (inf / inf = nan), for "
-          "p = -1 and |x| of 3e38 both underflow; tapegrad's (|x| / norm)^(p-1) gives the true value (1 here)", R,
+          "p = -1 and |x| of 3e38 both underflow (and dist(x, y, p), the norm of x - y); tapegrad's "
+          "(|x| / norm)^(p-1) gives the true value (1 here)", R,
     status="pytorch-bug")
 
 

@@ -383,7 +383,8 @@ DISCONTINUOUS = {"floor", "ceil", "round", "trunc", "fix", "frac", "sign", "sgn"
                  "masked_select", "long", "int", "short", "byte",
                  "char", "bool", "to", "type", "type_as", "count_nonzero", "all", "any", "logical_not", "logical_and",
                  "logical_or", "logical_xor", "isposinf", "isneginf", "isinf", "isfinite", "isnan", "where",
-                 "bernoulli", "one_hot", "unique", "heaviside", "bucketize", "item", "tolist", "tensor",
+                 "bernoulli", "one_hot", "unique", "heaviside", "bucketize", "item", "tolist", "tensor", "angle",
+                 "signbit",
                  # singular at 0 (or at the edge of their domain): x / 0 takes the sign of a rounded x
                  "div", "divide", "true_divide", "addcdiv", "reciprocal", "rsqrt", "atan2", "arctan2", "pow", "log",
                  "log2",
