@@ -336,7 +336,42 @@ NODE_CASES = [
     ("matrix_power", lambda m, x: m.linalg.matrix_power(x, 3)),
     ("vecdot", lambda m, x: m.linalg.vecdot(x, x)), ("vander", lambda m, x: m.linalg.vander(x[0])),
     ("inv_ex", lambda m, x: m.linalg.inv_ex(x)[0]), ("cholesky_ex", lambda m, x: m.linalg.cholesky_ex(x)[0]),
+    *[(f"cond_{p}", lambda m, x, p=p: m.linalg.cond(x, p)) for p in (None, -2, 1, -INF, "fro", "nuc")],
+    ("multi_dot_2", lambda m, x: m.linalg.multi_dot([x, x])), ("multi_dot_3", lambda m, x: m.linalg.multi_dot([x, x, x])),
+    ("multi_dot_vectors", lambda m, x: m.linalg.multi_dot([x[0], x, x, x[1]])),
+    ("tensorinv", lambda m, x: m.linalg.tensorinv(x, ind=1)),  # inv's column-major result: reshape's alias
+    ("reshape_alias", lambda m, x: x.mT.reshape(9)[None].mT.reshape(3, 3)),
 ]
+
+
+@pytest.mark.parametrize("p", [1, -1, INF, -INF, "fro", "nuc", None])
+def test_cond_of_a_singular_matrix_is_pytorchs_inf(p):
+    """PyTorch's cond for 1, inf and 'fro' takes inv_ex's inverse, all inf where the matrix is singular, and turns
+    the norms' product to inf (not NaN, not an error); 'nuc' divides by the zero singular value."""
+    a = tg.tensor([[[1.0, 2.0], [2.0, 4.0]], [[2.0, 1.0], [0.5, 3.0]]], dtype=tg.float64)
+    got = L.cond(a, p).numpy()
+    assert got[0] == np.inf or (p in (None, "nuc") and got[0] > 1e15)  # (a rounded zero singular value)
+    assert np.isclose(got[1], np.linalg.cond(a.numpy()[1], p))
+    torch = pytest.importorskip("torch")
+    want = torch.linalg.cond(torch.tensor(a.numpy()), p).numpy()
+    assert want[0] == got[0] or p in (None, "nuc")
+    np.testing.assert_allclose(got[1], want[1], rtol=1e-12)
+
+
+def test_multi_dot_of_three_takes_pytorchs_order_at_a_tie():
+    """Three matrices of equal cost either way are multiplied (A B) C, as PyTorch; the DP of four or more takes the
+    first cheapest split, as PyTorch's matrix_chain_order. The rounding shows the order."""
+    rng = np.random.default_rng(5)
+    arrays = [rng.standard_normal((3, 3)).astype(np.float32) for _ in range(3)]
+
+    def orders(lib):
+        a, b, c = (lib.tensor(m) for m in arrays)
+        got = lib.linalg.multi_dot([a, b, c]).numpy()
+        return np.array_equal(got, ((a @ b) @ c).numpy()), np.array_equal(got, (a @ (b @ c)).numpy())
+
+    assert orders(tg) == (True, False)
+    torch = pytest.importorskip("torch")
+    assert orders(torch) == (True, False)  # (its gemm's last bits are the CPU's: the order is what is compared)
 
 
 @pytest.mark.parametrize("case", NODE_CASES, ids=lambda c: c[0])

@@ -748,14 +748,21 @@ def cond(A: Tensor, p=None, *, out=None) -> Tensor:
     check_matrix(op, A, square=p not in (None, 2, -2))
     if A.shape[-1] == 0 or A.shape[-2] == 0:  # as PyTorch: the condition number of an empty matrix is 0
         return wrap(np.zeros(tuple(A.shape[:-2]), A._data.dtype))
+    # NOTE: PyTorch's composition (linalg_cond, BatchLinearAlgebra.cpp), so the nodes and the values at a singular
+    # matrix are its own: the largest and smallest singular values as (..., 1) slices, divided, then squeezed
     if p in (None, 2, -2):
         s = svdvals(A)
-        if p == -2:
-            return s[..., -1] / s[..., 0]
-        return s[..., 0] / s[..., -1]
+        s_max, s_min = _shape.narrow(s, -1, 0, 1), _shape.narrow(s, -1, -1, 1)
+        return (s_min / s_max if p == -2 else s_max / s_min).squeeze(-1)
     if p not in _MATRIX_ORDS:
         raise RuntimeError(f"{op}: Order {p} not supported.")
-    return matrix_norm(A, p) * matrix_norm(inv(A), p)
+    if p == "nuc":  # the nuclear norms from the singular values (matrix_norm's 'nuc' refuses an inf)
+        s = svdvals(A)
+        return s.sum(-1) * s.reciprocal().sum(-1)
+    # a singular matrix's inverse is all inf (inv_ex's info), and 0 * inf in the product is inf, not NaN
+    inverse, info = inv_ex(A)
+    inverse = inverse.masked_fill(wrap(info._data[..., None, None] > 0), math.inf)
+    return (matrix_norm(A, p) * matrix_norm(inverse, p)).nan_to_num(math.inf, math.inf, -math.inf)
 
 
 # ---------------------------------------------------------------------- products and friends
@@ -834,14 +841,15 @@ def multi_dot(tensors, *, out=None) -> Tensor:
         if mats[i].shape[1] != mats[i + 1].shape[0]:
             raise RuntimeError(f"multi_dot(): tensors {i} and {i + 1} with shapes {tuple(tensors[i].shape)} and "
                                f"{tuple(tensors[i + 1].shape)} cannot be multiplied")
-    result = _chain(mats, _chain_order([m.shape[0] for m in mats] + [mats[-1].shape[1]]), 0, len(mats) - 1)
-    if first_vec and last_vec:
-        return result.reshape(())
-    if first_vec:
-        return result.squeeze(0)
-    if last_vec:
-        return result.squeeze(-1)
-    return result
+    sizes = [m.shape[0] for m in mats] + [mats[-1].shape[1]]
+    if len(mats) == 3:  # PyTorch's rule for three: (A B) C unless A (B C) costs less (a tie is (A B) C)
+        a, b, c, d = sizes
+        split = [[0, 0, 0 if a * c * (b + d) > b * d * (a + c) else 1], [0, 0, 1], [0, 0, 0]]
+    else:
+        split = _chain_order(sizes)
+    out_shape = tuple(tensors[0].shape[:1] if not first_vec else ()) + tuple(
+        tensors[-1].shape[1:] if not last_vec else ())
+    return _chain(mats, split, 0, len(mats) - 1).view(out_shape)  # a view of the product, as PyTorch's
 
 
 def _chain_order(p):

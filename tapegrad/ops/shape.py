@@ -128,7 +128,9 @@ def reshape(input: Tensor, *sizes, shape=None) -> Tensor:
     shape = _sizes("reshape", _keyword("reshape", sizes, "shape", shape))
     x = input._data
     _check_shape("reshape", shape, x)
-    name = "ViewBackward0"
+    # NOTE: PyTorch's reshape views a contiguous input (ViewBackward0), views any other whose strides allow it with
+    # _reshape_alias (ReshapeAliasBackward0), and copies the rest, then views the copy (UnsafeViewBackward0)
+    name = "ViewBackward0" if x.flags.c_contiguous else "ReshapeAliasBackward0"
     try:
         out = x.reshape(shape, copy=False)
     except ValueError:
