@@ -7,17 +7,10 @@
     x.grad  # 2 * x
 """
 
-import warnings as _warnings
 from math import e, inf, nan, pi
 
+from . import _quiet_ieee  # noqa: F401  (first: numpy's floating-point warnings are silent in tapegrad's code)
 from ._version import __version__
-
-# NOTE: numpy warns on IEEE overflow, division by zero and invalid operations; PyTorch computes their inf and NaN
-# silently. Those warnings are ignored where tapegrad's own code calls the ufunc (a filter on the warning's module:
-# free until a ufunc warns), so `torch.log(zeros(1))` is as quiet as PyTorch's, also under `python -W error`; numpy
-# code outside tapegrad warns as before (README).
-_warnings.filterwarnings("ignore", r"(overflow|underflow|divide by zero|invalid value) encountered in",
-                         RuntimeWarning, r"tapegrad(\.|$)")
 from ._threads import get_num_interop_threads, get_num_threads, set_num_interop_threads, set_num_threads
 
 from . import dtypes

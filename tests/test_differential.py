@@ -606,15 +606,6 @@ known_class(
          "factories give; PyTorch's torch.tensor/from_numpy of an empty numpy array keeps numpy's zero strides "
          "(and ops preserving its layout pass them on)", "tapegrad/ops/forms.py", status="by-design")
 
-known_class(
-    "none-index-size-one-stride", {"Tensor.stride"}, "value",
-    lambda d: 1 in tuple(x0(d).shape) and d.origins[:1] == ["[]"],
-    """
-    torch.zeros(2, 3)[None, 0].stride()
-    """, "README: a dim that indexing with None adds (size 1) has numpy's stride 0 here; PyTorch's indexing "
-         "applies None as unsqueeze, left to right, whose stride is the next dim's size times stride at that "
-         "point (6 here). Only stride() tells them apart: a size-1 dim is never stepped", "tapegrad/ops/index.py",
-    status="by-design")
 
 def laid_out_differently(d):
     """A view one library refuses ("view size is not compatible") of a tensor the two lay out differently (its
@@ -3147,6 +3138,31 @@ known_class(
          "depends on the length (float32 16 values: all inf; 5 values: inf, nan, nan, nan, nan; a tensor other "
          "of the input's shape: fused on every element); tapegrad takes the fused multiply-add wherever the "
          "rounded product overflows (inf), as the vectorized kernel", E, status="by-design")
+
+
+def spread_of_an_ulp_overflows(d):
+    """var/std of float values made by add/sub with an alpha, so large that one ulp of them, squared, overflows:
+    whether two such values are equal or one ulp apart (the add's last bit) decides 0 or inf."""
+    if not any(o.split(".")[-1].rstrip("_") in ("add", "sub", "subtract", "rsub") for o in d.origins):
+        return False
+    x = x0(d)
+    if not isf(x) or not x.numel():
+        return False
+    info = torch.finfo(x.dtype)
+    a = x.detach().double().abs()
+    a = a[torch.isfinite(a)]
+    return bool(a.numel()) and float(a.max()) * info.eps > math.sqrt(info.max)
+
+
+known_class(
+    "add-alpha-last-bit", fam("var", "std", "var_mean", "std_mean", inplace=False), {"value", "inf", "nan"},
+    spread_of_an_ulp_overflows,
+    """
+    torch.var(torch.subtract(torch.tensor([-2, 3], dtype=torch.int32), -1.5, alpha=1e30))
+    """, "README: add/sub with an alpha round alpha * other, then add (a fused multiply-add only where the rounded "
+         "product overflows); PyTorch's vectorized kernel fuses every element, so the last bit differs: "
+         "[-2, 3] - 1.5e30 is [1.5e30, 1.5e30] here, one ulp apart there, whose variance overflows float32 (inf)",
+    E, status="by-design")
 
 
 def addmv_vec_is_self(d):

@@ -1975,6 +1975,13 @@ OVERLAP_TABLE = [
     ("x = L.zeros((1, 3))", "x[-1::2] = x", True),
     ("x = L.zeros(1)", "x[...] = x[None]", True),  # the value stripped to 0-d, then expanded: stride 0
     ("x = L.zeros((2, 3, 4)).permute(1, 0, 2)", "x[1:] = x[:2]", False),  # not dense
+    # into expanded memory: a value of the same elements is copy_'s early return, a 0-d value fill_(tensor)'s check
+    ("x = L.tensor(1.5); e = x.expand(2)", "e[None] = x", True),
+    ("x = L.tensor(1.5); e = x.expand(2)", "e[...] = x", True),
+    ("x = L.tensor(1.5); e = x.expand(2)", "e[...] = e", False),
+    ("x = L.tensor(1.5); e = x.expand(2)", "e[None] = e[None]", False),
+    ("x = L.tensor(1.5); e = x.expand(2)", "e[:] = x.expand(2)", False),
+    ("x = L.tensor(1.5); e = x.expand(2)", "e[:] = e.clone()", True),
     # index_put_: any overlap of the value or of an index
     ("x = L.zeros((1, 3))", "x[[0]] = x", True),
     ("x = L.zeros((1, 0))", "x[[0]] = x", False),  # leading 1 stripped: a new view, empty
@@ -2284,3 +2291,41 @@ def test_index_put_into_an_expanded_tensor_warns_as_pytorch():
     with pytest.warns(UserWarning, match="Use of masked_fill_ on expanded tensors is deprecated"):
         a.masked_fill_(tg.tensor([True, False]), 3.0)
     assert a.tolist() == [[3.0, 5.0]] * 3
+
+
+# ---------------------------------------------------------------------- the strides of dims that None adds
+_NEW_DIM_KEYS = ["[None, 1:3]", "[:, None]", "[..., None]", "[1:3, None, 2:4]", "[None, None]", "[0, None]",
+                 "[None, ..., None]", "[None, 0, None]", "[None, ::2, None, 1]", "[None, i]", "[i, None]",
+                 "[0, None, i]", "[i, None, 1:3]", "[None, i, None]", "[..., None, i]", "[None]"]
+
+
+def _new_dim_layout(lib, base, key):
+    x = {"row": lambda: lib.arange(20.0).reshape(4, 5), "t": lambda: lib.arange(20.0).reshape(5, 4).t(),
+         "sliced": lambda: lib.arange(40.0).reshape(4, 10)[:, ::2]}[base]()
+    y = eval("x" + key, {"x": x, "i": lib.tensor([0, 2])})
+    return tuple(y.shape), y.stride(), y.storage_offset(), y.flatten().tolist()
+
+
+@pytest.mark.parametrize("base", ["row", "t", "sliced"])
+@pytest.mark.parametrize("key", _NEW_DIM_KEYS)
+def test_a_dim_none_adds_has_pytorchs_stride(base, key):
+    """PyTorch applies None as unsqueeze, left to right: the new dim's stride is the size times the stride of the
+    input dim that comes next (one element at the end), and an index result is contiguous; numpy's stride is 0."""
+    got = _new_dim_layout(tg, base, key)
+    shape, strides = got[0], got[1]
+    assert all(s != 0 for s in strides)  # (numpy's 0 for a new dim)
+    torch = pytest.importorskip("torch")
+    want = _new_dim_layout(torch, base, key)
+    if "i" in key and base != "row":  # an index result of a non-contiguous input: numpy's layout (README)
+        got, want = (got[0], got[2], got[3]), (want[0], want[2], want[3])
+    assert got == want, (shape, strides)
+
+
+def test_an_in_place_op_reading_a_new_dim_view_of_its_tensor_is_a_full_overlap():
+    """(seed 1113926) ``v = x[-1, None]`` is x's memory with x's strides in PyTorch: the same memory, written."""
+    x = tg.tensor([[2.0, 3.0, 1.0, float("nan")]], dtype=tg.float64)
+    v = x[-1, None]
+    with tg.no_grad():
+        v.clamp_max_(x)
+    assert x.tolist()[0][:3] == [2.0, 3.0, 1.0]
+    x[None] = x.view(1, 1, 4)  # the same memory and strides: copy_'s early return

@@ -337,7 +337,8 @@ NODE_CASES = [
     ("vecdot", lambda m, x: m.linalg.vecdot(x, x)), ("vander", lambda m, x: m.linalg.vander(x[0])),
     ("inv_ex", lambda m, x: m.linalg.inv_ex(x)[0]), ("cholesky_ex", lambda m, x: m.linalg.cholesky_ex(x)[0]),
     *[(f"cond_{p}", lambda m, x, p=p: m.linalg.cond(x, p)) for p in (None, -2, 1, -INF, "fro", "nuc")],
-    ("multi_dot_2", lambda m, x: m.linalg.multi_dot([x, x])), ("multi_dot_3", lambda m, x: m.linalg.multi_dot([x, x, x])),
+    ("multi_dot_2", lambda m, x: m.linalg.multi_dot([x, x])),
+    ("multi_dot_3", lambda m, x: m.linalg.multi_dot([x, x, x])),
     ("multi_dot_vectors", lambda m, x: m.linalg.multi_dot([x[0], x, x, x[1]])),
     ("tensorinv", lambda m, x: m.linalg.tensorinv(x, ind=1)),  # inv's column-major result: reshape's alias
     ("reshape_alias", lambda m, x: x.mT.reshape(9)[None].mT.reshape(3, 3)),

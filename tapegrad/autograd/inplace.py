@@ -300,9 +300,8 @@ def overlap(a: np.ndarray, b: np.ndarray, same: bool = False) -> str | None:
     """PyTorch's ``get_overlap_status`` (MemoryOverlap.cpp) of the written array ``a`` and an operand's array
     ``b``, the one rule of every writing op: "full" when the operand is the written tensor itself (``same``:
     PyTorch's same TensorImpl, empty or not) or a dense view of the same memory with the same strides (all of them,
-    those of size-1 dims too, but for a stride 0 there); "partial" when dense views' memory ranges otherwise
-    intersect; None when either is empty, the memory is apart, or either is not dense (PyTorch cannot tell then, and
-    lets the write through).
+    those of size-1 dims too); "partial" when dense views' memory ranges otherwise intersect; None when either is
+    empty, the memory is apart, or either is not dense (PyTorch cannot tell then, and lets the write through).
     Ops that refuse any overlap (index_put_, scatter_, put_, index_*_) raise on both; elementwise in-place ops
     and copy_ (PyTorch's TensorIterator) on "partial" only (:func:`partial_overlap`)."""
     if same:
@@ -313,10 +312,7 @@ def overlap(a: np.ndarray, b: np.ndarray, same: bool = False) -> str | None:
         return None
     pa, pb = a.__array_interface__["data"][0], b.__array_interface__["data"][0]
     if pa == pb and a.nbytes == b.nbytes:  # PyTorch compares element strides, as tuples
-        # NOTE: except a size-1 dim's stride 0 (a dim added by indexing with None has numpy's stride 0 here and
-        # PyTorch's unsqueeze stride there: README); PyTorch makes stride 0 on a size-1 dim only with as_strided
-        full = a.ndim == b.ndim and all(s // a.itemsize == t // b.itemsize or n == 1 and not (s and t)
-                                        for s, t, n in zip(a.strides, b.strides, a.shape))
+        full = a.ndim == b.ndim and all(s // a.itemsize == t // b.itemsize for s, t in zip(a.strides, b.strides))
         return "full" if full else "partial"
     return "partial" if pa < pb + b.nbytes and pb < pa + a.nbytes else None
 

@@ -232,6 +232,36 @@ def _parse(op, index, shape):
     return tuple(basic) + (Ellipsis,), name, tuple(adv), axes
 
 
+def _with_new_dims(x: np.ndarray, key: tuple) -> np.ndarray:
+    """``x[key]`` for a basic key with None, each new dim with PyTorch's stride: its indexing applies None as
+    ``unsqueeze`` after the parts before it, whose stride is the size times the stride of the input dim that comes
+    next (one element at the end); numpy gives such a dim the stride 0. The stride of a size-1 dim is never
+    stepped, but PyTorch's overlap checks and ``stride()`` compare it."""
+    out = x[key]
+    strides, src, dim = list(out.strides), 0, 0
+    for k in key:
+        if k is None:
+            strides[dim] = x.shape[src] * x.strides[src] if src < x.ndim else x.itemsize
+            dim += 1
+        elif k.__class__ is int:
+            src += 1
+        elif k is not Ellipsis:  # a slice (Ellipsis only ends the key: _parse spells the dims it spans)
+            src += 1
+            dim += 1
+    if tuple(strides) == out.strides:
+        return out
+    root = out
+    while isinstance(root.base, np.ndarray):
+        root = root.base
+    if not (root.flags.c_contiguous or root.flags.f_contiguous):
+        return np.lib.stride_tricks.as_strided(out, out.shape, strides, writeable=out.flags.writeable)
+    start = out.__array_interface__["data"][0] - root.__array_interface__["data"][0]
+    view = np.ndarray(out.shape, out.dtype, buffer=root, offset=start, strides=tuple(strides))  # root is its base
+    if not out.flags.writeable:
+        view.flags.writeable = False
+    return view
+
+
 def _whole(s, n):
     """Whether the slice ``s`` takes all of a dim of size ``n`` (PyTorch then skips it: no node)."""
     return s.start in (None, 0) and (s.stop is None or s.stop >= n) and s.step in (None, 1)
@@ -393,7 +423,7 @@ def getitem(input: Tensor, index) -> Tensor:
     contiguous = x.flags.c_contiguous
     basic, name, adv, axes = _parse("getitem", index, shape)
     if basic is not None:
-        out = x[basic]
+        out = _with_new_dims(x, basic) if any(k is None for k in basic) else x[basic]
         if adv is None:
             return record(out, (input,), _add_at_rule(x.shape, basic), name)
         input = record(out, (input,), _add_at_rule(x.shape, basic), name)
@@ -406,6 +436,8 @@ def getitem(input: Tensor, index) -> Tensor:
         # numpy lays the index dims out first (``x[:, [0, 2]]`` is transposed in memory); PyTorch's index of a
         # contiguous tensor is contiguous, so that ``view`` takes it
         out = np.ascontiguousarray(out)
+    elif 1 in out.shape and out.flags.c_contiguous:
+        out = out.reshape(-1).reshape(out.shape)  # a size-1 dim's stride as a contiguous tensor's (numpy's may be 1)
     return record(out, (input,), _add_at_rule(x.shape, adv), "IndexBackward0")
 
 
@@ -489,7 +521,7 @@ def setitem(self: Tensor, index, value) -> None:
         # PyTorch fills through a uint8 mask with masked_fill_, which takes bool masks only
         raise RuntimeError(f"setitem: masked_fill_ only supports boolean masks, but got mask with dtype uint8 (a "
                            f"number or 0-d value written into a tensor of shape {tuple(x.shape)}; use a bool mask)")
-    target = x if basic is None else x[basic]
+    target = x if basic is None else _with_new_dims(x, basic) if any(k is None for k in basic) else x[basic]
     if number:  # a Python number, converted: nothing to check
         v = value
         if _records(self) and x.dtype.kind == "f":
@@ -561,8 +593,11 @@ def setitem(self: Tensor, index, value) -> None:
             target = np.empty(target.shape, x.dtype)  # an empty view of broadcast memory: nothing to write, but
             # the index and the value are checked as for any tensor (PyTorch writes nothing and raises nothing)
         elif adv is None:  # PyTorch's copy_ into the view (select, slice): refused where its elements share memory
-            if not number and v.__class__ is np.ndarray and _views.same_layout(target, v):
-                _bump(self)  # the value is the view itself (x[None] = x): copy_ returns before its overlap check
+            if not number and v.__class__ is np.ndarray and _views.same_layout(target, v) and (
+                    value.__class__ is np.ndarray or value._data.ndim):
+                # the value is the view itself (x[None] = x): copy_ returns before its overlap check (a 0-d value
+                # is PyTorch's fill_(tensor), which checks first)
+                _bump(self)
                 return
             if _views.internal_overlap(target):
                 raise _views.overlapping_error("setitem", target.shape)
