@@ -1168,14 +1168,18 @@ known_class(
     """, "PyTorch skips the bool check of matmul on empty operands (as the other checks of empty-skips-checks); "
          "tapegrad checks", L, status="by-design")
 known_class(
-    "hardshrink-nan-grad", F("hardshrink"), GRADS,
+    "hardshrink-nan-grad", F("hardshrink", "softshrink"), GRADS,
     lambda d: any_in(d, nonfinite),
-    """
+    ("""
     x = torch.tensor([nan] * 16, requires_grad=True)
     torch.nn.functional.hardshrink(x).sum().backward()
     x.grad
-    """, "PyTorch 2.13's vectorized hardshrink backward (16 values at a time) gives 0 at NaN, its scalar tail "
-         "(and tapegrad) 1", AF, status="pytorch-bug")
+    """, """
+    x = torch.tensor([nan] * 16, requires_grad=True)
+    torch.nn.functional.softshrink(x, 0.0).sum().backward()
+    x.grad
+    """), "PyTorch 2.13's vectorized hardshrink and softshrink backward (shrink_backward, 16 values at a time) gives 0 "
+          "at NaN, its scalar tail (and tapegrad) 1", AF, status="pytorch-bug")
 known_class(
     "new-loss-nonfinite", NEW_LOSS_F, {"value", "nan", "inf", "signed-zero"} | GRADS
     | {"backward-pytorch-raises", "backward-tapegrad-raises"},
@@ -1889,6 +1893,26 @@ known_class(
     torch.einsum('ij,jk->ik', torch.zeros(2, 0, dtype=torch.bool), torch.zeros(0, 3, dtype=torch.bool))
     """, "PyTorch skips the bool check of its batched matrix product on empty operands (einsum, bilinear: the "
          "class of empty-bool-matmul); tapegrad checks", L, status="by-design")
+
+
+def householder_step_overflows(d):
+    """float32 qr of a matrix with a value beyond half of float32's range: LAPACK's slarfg computes beta - alpha
+    (|alpha| + the column's norm) in float32, which overflows there."""
+    t = x0(d)
+    if not isf(t) or t.dtype != torch.float32 or not t.numel():
+        return False
+    a = t.detach().double().abs()
+    return bool((a[torch.isfinite(a)] > torch.finfo(torch.float32).max / 2).any())
+
+
+known_class(
+    "qr-float32-householder-overflow", fam("qr", "geqrf", inplace=False) | {"linalg.qr"},
+    {"value", "nan", "inf", "signed-zero"} | GRADS, householder_step_overflows,
+    """
+    torch.tensor([[-3e38], [1e5], [-0.25]]).qr(some=False)[0]
+    """, "README: float32 qr of a column holding a value past half of float32's range: PyTorch's sgeqrf computes "
+         "the reflector's beta - alpha in float32, which overflows (-inf and NaN in Q); tapegrad's float32 qr runs "
+         "in float64 and rounds, so Q and R are the factorization's (Q[0, 0] = -1 here)", LI, status="by-design")
 
 
 def rank_deficient(t):

@@ -1113,15 +1113,23 @@ _EDGES = [-math.inf, -2.5, -1.0, -0.0, 0.0, 0.5, 1.0, 2.0, math.inf, math.nan]
 @given(x=arrays((5,), dtype=np.float64, elements=st.sampled_from(_EDGES) | st.floats(-10, 10)),
        e=st.sampled_from([0.5, -0.5, 2.0, -1.0, 3.0, 1.5, 0.0]) | st.floats(-4, 4))
 @example(x=np.array([-math.inf, -0.0, 0.0, math.inf, -4.0]), e=0.5)
+@example(x=np.array([-math.inf, -0.0, 0.0, math.inf, -4.0]), e=1.5)
 def test_pow_of_a_broadcast_exponent_is_c_pow(x, e):
     # a 0-d or one-element exponent tensor gives the values of the same exponent at every element (C's pow, as
     # PyTorch: pow(-inf, 0.5) is inf and pow(-0.0, 0.5) is 0.0, not numpy's sqrt of them)
+    # and the base's gradient, e * x ** (e - 1), is C's pow too (seed 1145587: (-inf) ** 1.5 gives inf, not nan)
     with np.errstate(all="ignore"):
-        full = tg.tensor(x) ** tg.tensor(np.full(5, e))
+        base = tg.tensor(x, requires_grad=True)
+        full = base ** tg.tensor(np.full(5, e))
+        full.sum().backward()
         for exponent in (tg.tensor(e, dtype=tg.float64), tg.tensor([e], dtype=tg.float64)):
-            got = tg.tensor(x) ** exponent
-            np.testing.assert_array_equal(got.numpy(), full.numpy())
-            np.testing.assert_array_equal(np.signbit(got.numpy()), np.signbit(full.numpy()))
+            b = tg.tensor(x, requires_grad=True)
+            got = b ** exponent.requires_grad_()
+            np.testing.assert_array_equal(got.detach().numpy(), full.detach().numpy())
+            np.testing.assert_array_equal(np.signbit(got.detach().numpy()), np.signbit(full.detach().numpy()))
+            got.sum().backward()
+            np.testing.assert_array_equal(b.grad.numpy(), base.grad.numpy())
+            np.testing.assert_array_equal(np.signbit(b.grad.numpy()), np.signbit(base.grad.numpy()))
 
 
 def test_pow_gradients_at_the_edges_match_pytorch():

@@ -325,3 +325,21 @@ def test_dirac_of_empty_shapes_is_pytorchs(shape):
         assert 0 in shape[2:]
     else:
         assert t.tolist() == u.tolist()
+
+
+DIRAC_OF_SHARED_MEMORY = [  # (base, expanded shape, groups, PyTorch 2.13's result)
+    ([[[0.0], [0.0], [0.0], [0.0]]], (1, 4, 3), 1, [[[1, 1, 1], [0, 0, 0], [0, 0, 0], [0, 0, 0]]]),  # a meshgrid's
+    ([[[[0.0, 0.0, 0.0]]] * 3], (2, 3, 2, 3), 1, [[[[0, 1, 0]] * 2] * 2 + [[[0, 0, 0]] * 2]] * 2),
+    ([[[0.0, 0.0, 0.0]]] * 3, (3, 2, 3), 3, [[[0, 1, 0]] * 2] * 3),
+]
+
+
+@pytest.mark.parametrize(("base", "shape", "groups", "want"), DIRAC_OF_SHARED_MEMORY)
+def test_dirac_of_elements_sharing_memory_writes_each_centres_memory(base, shape, groups, want):
+    """dirac_ of an expanded view: PyTorch zeroes it, then writes 1 at each centre one element at a time, so every
+    element at one of those memory locations is 1 (numpy refused the read-only array here)."""
+    t = tg.tensor(base).expand(*shape)
+    assert init.dirac_(t, groups=groups) is t
+    assert t.tolist() == want
+    torch = pytest.importorskip("torch")
+    assert torch.nn.init.dirac_(torch.tensor(base).expand(*shape), groups=groups).tolist() == want

@@ -50,7 +50,7 @@ __all__ = ["Tensor", "Size", "wrap", "record", "named", "node_name", "NOT_GIVEN"
            "inplace_method", "plain_write", "backward_op", "no_record", "bump", "increment_version", "operands",
            "operand", "cast", "dense", "overlap", "partial_overlap", "overlap_error",
            "broadcast_error", "dtype_error", "expected_tensor", "check_dim", "check_device", "to_array",
-           "type_name", "is_grad_enabled"]
+           "type_name", "is_grad_enabled", "numpy_xp"]
 
 
 class _NotGiven:

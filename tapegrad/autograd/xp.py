@@ -54,7 +54,21 @@ def _np_cumprod(a, axis=None):
     return np.cumprod(a, axis=axis, dtype=acc).astype(a.dtype, copy=False)
 
 
+def _np_pow(a, e):
+    """a ** e as tapegrad's (and PyTorch's) pow: for an exponent tensor (an array, or the numpy scalar a 0-d array's
+    arithmetic gives), C's pow everywhere, where numpy's
+    loop takes sqrt for an exponent of 0.5 it broadcasts (stride 0) and gives -0.0 and nan at -0.0 and -inf, C's
+    pow +0.0 and +inf. (A number exponent of 0.5 is sqrt in PyTorch too: numpy's fast path is right there.)"""
+    out = np.power(a, e)
+    if isinstance(e, (np.ndarray, np.generic)) and out.dtype.kind == "f" and (e == 0.5).any():
+        edge = (e == 0.5) & ((a == 0) | (a == -np.inf))
+        if edge.any():
+            out = np.where(edge, np.where(a == 0, 0, np.inf).astype(out.dtype), out)
+    return out
+
+
 numpy_xp.sign = _np_sign
+numpy_xp.pow = _np_pow
 numpy_xp.cumprod = _np_cumprod
 numpy_xp.add_at = scatter_add_array  # a zero array of shape with values added at index (repeats accumulate)
 numpy_xp.astype = _np_astype

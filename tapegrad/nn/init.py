@@ -183,6 +183,16 @@ def dirac_(tensor, groups=1):
         raise ValueError(f"dirac_: dim 0 ({shape[0]}) must be divisible by groups ({groups})")
     out_per_group = shape[0] // groups
     min_dim = min(out_per_group, shape[1])
+    if not tensor._data.flags.writeable and tensor._data.size and min_dim and 0 not in shape[2:]:
+        # elements sharing memory (expand, meshgrid): PyTorch zeroes the tensor, then writes 1 at each centre, one
+        # element at a time, so every element at one of those memory locations is 1
+        centre = tuple(s // 2 for s in shape[2:])
+        with no_grad():
+            tensor.zero_()
+            for g in range(groups):
+                for d in range(min_dim):
+                    tensor[(g * out_per_group + d, d) + centre] = 1
+        return tensor
     values = np.zeros(shape)
     if min_dim:  # (PyTorch's loop writes nothing without channels, and raises only when it indexes)
         g, d = np.meshgrid(np.arange(groups), np.arange(min_dim), indexing="ij")

@@ -29,6 +29,7 @@ from ..autograd.declare import (
     inplace,
     inplace_method,
     named,
+    numpy_xp,
     op,
     operand,
     operands,
@@ -705,13 +706,7 @@ def _tensor_pow(input, exponent):
         raise dtype_error("pow", x.dtype)
     try:
         if kind == "f":
-            out = np.power(x, e)
-            if (e == 0.5).any():
-                # NOTE: numpy's loop takes sqrt for an exponent of 0.5 it broadcasts (stride 0): -0.0 and nan at
-                # -0.0 and -inf, where PyTorch's C pow gives +0.0 and +inf
-                edge = (e == 0.5) & ((x == 0) | (x == -np.inf))
-                if edge.any():
-                    out = np.where(edge, np.where(x == 0, 0, np.inf).astype(out.dtype), out)
+            out = numpy_xp.pow(x, e)  # (C's pow where numpy's loop would take sqrt)
             if not isinstance(input, Tensor) and isinstance(input, (int, float)):
                 return record(out, (a, b), _scalar_base_pow_rule(input), name)
             return record(out, (a, b), _pow_rule, name)
@@ -729,7 +724,7 @@ def _tensor_pow(input, exponent):
 def _pow_rule(xp, need, g, out, a, b):
     # NOTE: exponent 0 gives gradient 0 even at a == 0, where b * a ** (b - 1) would be 0 * inf = nan; and
     # a ** b * log(a) is taken as 0 at a == 0 with b >= 0 (PyTorch's convention), not 0 * -inf = nan.
-    return (xp.where(b == 0, 0, g * (b * a ** (b - 1))) if need[0] else None,
+    return (xp.where(b == 0, 0, g * (b * xp.pow(a, b - 1))) if need[0] else None,
             g * xp.where((a == 0) & (b >= 0), 0, out * xp.log(a)) if need[1] else None)
 
 
