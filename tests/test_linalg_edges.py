@@ -1310,6 +1310,25 @@ def test_det_gradient_with_create_graph_takes_pytorchs_branches(scale, svd):
     np.testing.assert_allclose(ours.numpy(), theirs.numpy(), rtol=1e-9, atol=1e-9 * np.abs(theirs.numpy()).max())
 
 
+def test_det_gradient_with_create_graph_refuses_a_zero_pivot_as_linalg_solve():
+    # det(A) of a matrix with inf is nan, not below 100 eps: PyTorch's create_graph path solves with linalg.solve,
+    # which refuses the zero pivot (without create_graph the pivot is eps and the gradient nan)
+    a = np.array([[[1.0, 2.0], [3.0, 4.0]], [[math.inf, 0.0], [0.0, 0.0]]])
+    x = tg.tensor(a, requires_grad=True)
+    with pytest.raises(tg.linalg.LinAlgError, match=r"linalg.solve: \(Batch element 1\): The solver failed"):
+        tg.autograd.grad(tg.det(x).sum(), x, create_graph=True)
+    with np.errstate(all="ignore"):
+        (g,) = tg.autograd.grad(tg.det(x).sum(), x)
+    np.testing.assert_array_equal(g.numpy()[0], [[4.0, -3.0], [-2.0, 1.0]])
+    assert np.isnan(g.numpy()[1]).all()
+    torch = pytest.importorskip("torch")
+    y = torch.tensor(a, requires_grad=True)
+    with pytest.raises(torch.linalg.LinAlgError, match=r"linalg.solve: \(Batch element 1\): The solver failed"):
+        torch.autograd.grad(torch.det(y).sum(), y, create_graph=True)
+    (want,) = torch.autograd.grad(torch.det(y).sum(), y)
+    same(g.numpy(), want.numpy())
+
+
 @given(seed=st.integers(0, 2 ** 31), n=st.integers(1, 4), batch=st.sampled_from([(), (2,)]))
 @settings(max_examples=15, deadline=None)
 def test_det_gradients_of_first_and_second_order_match_finite_differences(seed, n, batch):

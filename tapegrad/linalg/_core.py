@@ -494,7 +494,8 @@ def linalg_det_grad_m(g, a, use_t=True, graph=False):
     A^T X = diag(g det(A)) by getrs with the LU factors det takes (getrf of A^T when A is contiguous, ``use_t``,
     of A otherwise) and det(A) their product, in MKL's order (lu_factor_array, getrs_array). Without
     create_graph PyTorch puts eps on the zero pivots of a singular LU; with it (``graph``) a matrix with
-    |det(A)| < 100 eps takes the cofactor matrix from the SVD instead (cofactor_svd_array). A finite matrix with
+    |det(A)| < 100 eps takes the cofactor matrix from the SVD instead (cofactor_svd_array), and linalg.solve
+    refuses a zero pivot of any other (det inf/nan: a matrix with inf/nan). A finite matrix with
     det(A) exactly 0 takes the SVD's here also without create_graph: the derivative, where PyTorch 2.13's
     lu_solve of diag(0) gives zeros. The gradient of a 1 x 1 matrix is g (PyTorch 2.13's, also at 0, inf, nan)."""
     n = a.shape[-1]
@@ -508,6 +509,10 @@ def linalg_det_grad_m(g, a, use_t=True, graph=False):
         svd = (np.abs(det) < 100 * eps if graph else det == 0) & np.isfinite(a).all(axis=(-2, -1))
         if not graph:
             lu = lu + diag_embed_array(np.where(diag == 0, eps, 0).astype(a.dtype))
+        elif ((diag == 0).any(axis=-1) & ~svd).any():  # linalg.solve's refusal (an inf/nan matrix, det nan)
+            index = int(np.flatnonzero((diag == 0).any(axis=-1) & ~svd)[0])
+            raise LinAlgError(f"torch.linalg.solve: {batch_prefix(index, a.ndim > 2)}The solver failed because the "
+                              "input matrix is singular.")
         d = np.broadcast_to((g * det).astype(a.dtype, copy=False)[..., None], diag.shape)
         out = getrs_array(lu, pivots, diag_embed_array(d), not use_t)
     if svd.any():
@@ -546,7 +551,17 @@ def logabsdet_rule(use_t):
 def lu_solve_adjoint_array(a, b, use_t=True):
     """X with A^T X = B, as PyTorch's slogdet backward computes it: getrs with the LU factors slogdet takes
     (getrf of A^T when A is contiguous, ``use_t``; of A otherwise, then the transposed solve), in MKL's order
-    (lu_factor_array, getrs_array); a zero pivot (a singular A) gives inf/nan, not an error."""
+    (lu_factor_array, getrs_array); a zero pivot (a singular A) gives inf/nan, not an error. Above the order
+    whose LU rounds as MKL's (16), numpy's solver where it gives a finite solution: MKL's blocked getrf rounds
+    otherwise there anyway, and numpy's is fifty times faster."""
+    if a.shape[-1] > _FUSED_LU_ORDER and np.isfinite(a).all() and np.isfinite(b).all():
+        try:
+            with np.errstate(all="ignore"):
+                x = np.linalg.solve(np.swapaxes(a, -1, -2), b)
+            if np.isfinite(x).all():
+                return x
+        except np.linalg.LinAlgError:
+            pass
     lu, pivots, _ = lu_factor_array(np.swapaxes(a, -1, -2) if use_t else a)
     return getrs_array(lu, pivots, b, not use_t)
 
