@@ -1430,6 +1430,26 @@ known_class(
          "rounds the product first, so a last pivot of rounding noise (7.2e-10 here, sign -1) is exactly 0 there "
          "(sign -0.0). PyTorch does not promise these bits across CPUs", LI, status="by-design",
     host=mkl_rounds_twice)
+
+
+def made_by_det(d):
+    """An input made by det or logdet, whose gradient solves with the LU of det's matrix (its near-zero cofactors
+    are that LU's rounding noise, which a gradient downstream may scale past the tolerance)."""
+    return any(o.rsplit(".", 1)[-1] in ("det", "logdet") for o in d.origins)
+
+
+known_class(
+    "mkl-lu-rounds-twice-det-grad", ALL_OPS, "grad-value", made_by_det,
+    """
+    x = torch.tensor([[-0.45, -2.2, 1.3], [2.6, -2.2, 1.3], [1.1, 0.05, 1.3]], dtype=torch.float64,
+                     requires_grad=True)
+    d = x.det()
+    torch.pow(d, d).backward()
+    x.grad[2, 0]
+    """, "README: det's gradient solves with det's LU, as PyTorch's: a cofactor that is 0 in exact arithmetic is "
+         "that LU's rounding noise (2.8e-16 here, beside entries of 3), in MKL's rounding on Intel CPUs; where MKL "
+         "rounds the LU's updates twice (AMD EPYC) PyTorch's noise is 4.9e-16, which pow(det, det)'s gradient "
+         "scales by 1e9 past the tolerance", LI, status="by-design", host=mkl_rounds_twice)
 known_class(
     "pytorch-matrix-exp-half", fam("matrix_exp", inplace=False), RAISES_HERE,
     lambda d: dt(x0(d)) in ("float16", "bfloat16") and here_says(d, "Low precision dtypes not supported"),

@@ -1214,6 +1214,134 @@ def test_cholesky_solve_result_has_lapacks_column_major_layout(b_shape):
                                               torch.eye(3, dtype=torch.float64)).stride()
 
 
+# ---------------------------------------------------------------------- det's gradient: PyTorch's LU formula
+_SEED_1033288 = np.array([[-0.45, -2.2, 1.3], [2.6, -2.2, 1.3], [1.1, 0.05, 1.3]])  # det 8.92, cofactor [2, 0] ~ 0
+
+
+def _logabsdet(lib, x):
+    return lib.linalg.slogdet(x)[1]
+
+
+def _det_gradient_by_lu(lib, op, a, g, transposed):
+    """det's (``op`` "det") or logabsdet's gradient as PyTorch's linalg_det_backward / slogdet_backward compute it
+    without create_graph, from the library's public parts: lu_solve of diag(g det(A)) (of diag(g)) with the LU
+    factors det takes, getrf of A^T for a contiguous A (of A for its transpose, then the adjoint solve), and
+    det(A) = det(P) prod(diag(U)) from the same factors (det's forward)."""
+    x = lib.tensor(a)
+    x = x.mT if transposed else x
+    lu, pivots = lib.linalg.lu_factor(x if transposed else x.mT)
+    n = a.shape[-1]
+    d = lib.tensor(g)
+    if op == "det":
+        swaps = (pivots != lib.arange(1, n + 1, dtype=pivots.dtype)).sum(-1)
+        d = d * ((1 - 2 * (swaps % 2)) * lu.diagonal(dim1=-2, dim2=-1).prod(-1))
+    x = lib.linalg.lu_solve(lu, pivots, lib.diag_embed(d.unsqueeze(-1).expand(*d.shape, n)), adjoint=transposed)
+    return np.swapaxes(x.numpy(), -1, -2) if transposed else x.numpy()
+
+
+@given(seed=st.integers(0, 2 ** 31), n=st.integers(2, 6), batch=st.sampled_from([(), (3,), (2, 2)]),
+       dtype=st.sampled_from(["float32", "float64"]), transposed=st.booleans(), op=st.sampled_from(["det", "slogdet"]))
+@example(seed=None, n=3, batch=(), dtype="float64", transposed=False, op="det")  # driver seed 1033288
+@settings(max_examples=40, deadline=None)
+def test_det_and_slogdet_gradients_solve_with_the_forwards_lu_as_pytorch(seed, n, batch, dtype, transposed, op):
+    # PyTorch's det gradient g det(A) A^-T is lu_solve(LU, pivots, diag(g det(A))) with the LU its forward took
+    # (FunctionsManual.cpp's linalg_det_backward; slogdet_backward solves diag(g)), so a cofactor that is 0 in exact
+    # arithmetic is that LU's rounding noise, bit for bit: seed 1033288's cofactor [2, 0] beside entries of 3, which
+    # pow(det, det)'s gradient scales by 1e9 (the SVD tapegrad took gave -1.6e-16 where the LU gives 2.8e-16)
+    if seed is None:
+        a, g = _SEED_1033288, np.array(1.0)
+    else:
+        rng = np.random.default_rng(seed)
+        a = (rng.standard_normal(batch + (n, n)) * rng.choice([0.1, 1.0, 5.0])).astype(dtype)
+        g = rng.standard_normal(batch).astype(dtype)
+    libs = [tg]
+    try:
+        import torch
+
+        libs.append(torch)  # the formula is PyTorch's: its own gradient equals it on every CPU
+    except ImportError:
+        pass
+    for lib in libs:
+        x = lib.tensor(a, requires_grad=True)
+        y = x.mT if transposed else x
+        (y.det() if op == "det" else _logabsdet(lib, y)).backward(lib.tensor(g))
+        np.testing.assert_array_equal(x.grad.numpy(), _det_gradient_by_lu(lib, op, a, g, transposed))
+
+
+def test_det_gradient_at_seed_1033288_is_the_lus():
+    # the cofactor [2, 0] (exactly 0) is the rounding noise of getrs with det's LU of A^T, in the order and the
+    # fused multiply-adds of the reference machine's MKL that tapegrad's LU follows: 2.8e-16 (an AMD EPYC's MKL
+    # rounds the LU's updates twice: PyTorch's is 4.9e-16 there, which tapegrad's order gives from that LU)
+    x = tg.tensor(_SEED_1033288, requires_grad=True)
+    tg.det(x).backward()
+    assert x.grad[2, 0].item() == 2.7977620220553945e-16
+    np.testing.assert_allclose(x.grad.numpy(), [[-2.925, -1.95, 2.55], [2.925, -2.015, -2.3975], [0.0, 3.965, 6.71]],
+                               rtol=1e-15, atol=1e-15)
+
+
+@pytest.mark.parametrize("scale, svd", [(1.0, False), (1e-6, True)])
+def test_det_gradient_with_create_graph_takes_pytorchs_branches(scale, svd):
+    # with create_graph PyTorch solves A^T X = diag(g det(A)) (linalg_solve: the same LU, so the first-order bits)
+    # where |det(A)| >= 100 eps, and takes the cofactor matrix from the SVD below (here det 3.4e-17); both are twice
+    # differentiable
+    from tapegrad.autograd import gradgradcheck
+
+    a = np.array([[2.0, -1.0, 0.5], [1.0, 3.0, -2.0], [0.5, 1.5, 4.0]]) * scale
+    x = tg.tensor(a, requires_grad=True)
+    (first,) = tg.autograd.grad(tg.det(x), x)
+    (graph,) = tg.autograd.grad(tg.det(x), x, create_graph=True)
+    assert graph.requires_grad
+    by_lu = _det_gradient_by_lu(tg, "det", a, np.array(1.0), False)
+    np.testing.assert_array_equal(first.numpy(), by_lu)
+    top = np.abs(by_lu).max()
+    if svd:  # the same matrix to rounding (the zero cofactor [0, 2] is each one's noise)
+        np.testing.assert_allclose(graph.detach().numpy(), by_lu, rtol=1e-12, atol=1e-15 * top)
+    else:
+        np.testing.assert_array_equal(graph.detach().numpy(), by_lu)
+    assert gradgradcheck(lambda t: tg.det(t * scale) / scale ** 3, (tg.tensor(a / scale, requires_grad=True),))
+    torch = pytest.importorskip("torch")
+    y = torch.tensor(a, requires_grad=True)
+    (want,) = torch.autograd.grad(torch.det(y), y, create_graph=True)
+    assert (want.grad_fn.name() == "MmBackward0") == svd  # PyTorch's SVD branch: (U * D) @ Vh
+    np.testing.assert_allclose(graph.detach().numpy(), want.detach().numpy(), rtol=1e-12, atol=1e-15 * top)
+    w = np.arange(9.0).reshape(3, 3) - 4
+    (ours,) = tg.autograd.grad((graph * tg.tensor(w)).sum(), x)
+    (theirs,) = torch.autograd.grad((want * torch.tensor(w)).sum(), y)
+    np.testing.assert_allclose(ours.numpy(), theirs.numpy(), rtol=1e-9, atol=1e-9 * np.abs(theirs.numpy()).max())
+
+
+def test_det_gradient_with_create_graph_refuses_a_zero_pivot_as_linalg_solve():
+    # det(A) of a matrix with inf is nan, not below 100 eps: PyTorch's create_graph path solves with linalg.solve,
+    # which refuses the zero pivot (without create_graph the pivot is eps and the gradient nan)
+    a = np.array([[[1.0, 2.0], [3.0, 4.0]], [[math.inf, 0.0], [0.0, 0.0]]])
+    x = tg.tensor(a, requires_grad=True)
+    with pytest.raises(tg.linalg.LinAlgError, match=r"linalg.solve: \(Batch element 1\): The solver failed"):
+        tg.autograd.grad(tg.det(x).sum(), x, create_graph=True)
+    with np.errstate(all="ignore"):
+        (g,) = tg.autograd.grad(tg.det(x).sum(), x)
+    np.testing.assert_array_equal(g.numpy()[0], [[4.0, -3.0], [-2.0, 1.0]])
+    assert np.isnan(g.numpy()[1]).all()
+    torch = pytest.importorskip("torch")
+    y = torch.tensor(a, requires_grad=True)
+    with pytest.raises(torch.linalg.LinAlgError, match=r"linalg.solve: \(Batch element 1\): The solver failed"):
+        torch.autograd.grad(torch.det(y).sum(), y, create_graph=True)
+    (want,) = torch.autograd.grad(torch.det(y).sum(), y)
+    same(g.numpy(), want.numpy())
+
+
+@given(seed=st.integers(0, 2 ** 31), n=st.integers(1, 4), batch=st.sampled_from([(), (2,)]))
+@settings(max_examples=15, deadline=None)
+def test_det_gradients_of_first_and_second_order_match_finite_differences(seed, n, batch):
+    from tapegrad.autograd import gradgradcheck
+
+    rng = np.random.default_rng(seed)
+    a = rng.standard_normal(batch + (n, n)) + 2 * np.eye(n)
+    assert_gradients(lambda t: tg.det(t), a)
+    assert_gradients(lambda t: tg.det(t.mT), a)
+    assert gradgradcheck(lambda t: tg.det(t), (tg.tensor(a, requires_grad=True),))
+    assert gradgradcheck(lambda t: tg.det(t.mT), (tg.tensor(a, requires_grad=True),))
+
+
 # ---------------------------------------------------------------------- det's gradient at an exactly singular matrix
 @given(n=st.integers(2, 4), data=st.data(), k=st.sampled_from([0.0, -0.0, 1.0, -2.0]),
        dtype=st.sampled_from(["float32", "float64"]))

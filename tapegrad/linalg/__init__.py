@@ -396,8 +396,8 @@ def _triangular(upper, unit):
 
 # ---------------------------------------------------------------------- determinants
 def det(A: Tensor, *, out=None) -> Tensor:
-    """det(A): the determinant of each square matrix. Its gradient is the cofactor matrix det(A) A^-T, also
-    for singular A (computed from the SVD, as PyTorch's singular case).
+    """det(A): the determinant of each square matrix. Its gradient is the cofactor matrix det(A) A^-T, solved
+    with A's LU factors as PyTorch's; from the SVD at a singular A (where PyTorch's create_graph path takes it).
 
     >>> import tapegrad as tg
     >>> tg.linalg.det(tg.tensor([[1.0, 2.0], [3.0, 4.0]]))

@@ -15,6 +15,7 @@ from collections.abc import Callable
 import numpy as np
 
 from ..autograd.declare import Tensor, backward_op, record
+from ..autograd.grad_mode import is_grad_enabled
 
 __all__ = ["LinAlgError"]
 
@@ -401,54 +402,6 @@ def linalg_solve_triangular_m(a, b, upper=False, unit=False):
 
 
 # ---------------------------------------------------------------------- determinants
-def cofactor_array(a):
-    """det(A) A^-T, the matrix of cofactors, also for singular A: from the SVD A = U S Vh it is
-    det(U) det(Vh) U diag(prod_{j != i} s_j) Vh (PyTorch's singular case of linalg_det_backward)."""
-    n = a.shape[-1]
-    if n == 0:
-        return np.zeros_like(a)
-    if n == 1:  # the cofactor of a 1x1 matrix is 1, also at inf/nan (as PyTorch's)
-        return np.ones_like(a)
-    finite = np.isfinite(a).all(axis=(-2, -1))
-    if not finite.all():  # PyTorch's nonsingular branch (|det| is not small): det(A) A^-T by LU, inf/nan spread as
-        out = np.empty_like(a)  # LAPACK's; numpy's SVD would not converge
-        out[finite] = cofactor_array(a[finite])
-        bad = a[~finite]
-        with np.errstate(all="ignore"):
-            det = np.linalg.det(bad)
-            out[~finite] = det[..., None, None] * lu_solve_adjoint_array(bad, np.eye(n, dtype=a.dtype))
-        return out
-    u, s, vh = np.linalg.svd(a)
-    sign = np.linalg.det(u) * np.linalg.det(vh)
-    one = np.ones(s.shape[:-1] + (1,), s.dtype)
-    # NOTE: products of the others by prefix and suffix products, not det / s_i, which is 0/0 when singular
-    before = np.cumprod(np.concatenate([one, s[..., :-1]], -1), -1)
-    after = np.flip(np.cumprod(np.flip(np.concatenate([s[..., 1:], one], -1), -1), -1), -1)
-    return (sign[..., None, None] * (u * (before * after)[..., None, :]) @ vh).astype(a.dtype, copy=False)
-
-
-@backward_op(grad=_inv_rule, name="LinalgInvExBackward0")
-def linalg_cofactor_inv_m(a):
-    """The inverse that the gradient of det's gradient needs (defined for nonsingular matrices only)."""
-    try:
-        return np.linalg.inv(a)
-    except np.linalg.LinAlgError:
-        raise LinAlgError("linalg.det: the second derivative of det at a singular matrix is not implemented "
-                          "(the first derivative, the cofactor matrix, is)") from None
-
-
-def _cofactor_rule(xp, g, out, a):
-    # d(det A^-T) = det (tr(A^-1 dA) A^-T - A^-T dA^T A^-T); its adjoint (for a nonsingular A):
-    inv_t = xp.linalg_cofactor_inv_m(a).mT
-    return (g * out).sum(axis=(-2, -1), keepdims=True) * inv_t - out @ g.mT @ inv_t
-
-
-@backward_op(grad=_cofactor_rule, name="LinalgCofactorBackward0")
-def linalg_cofactor_m(a):
-    """det(A) A^-T for each matrix of ``a`` (the gradient of det)."""
-    return cofactor_array(a)
-
-
 def det_lu_arrays(a, use_t):
     """The diagonal of U and det(P) (+-1) of the LU factorization PyTorch's det/slogdet take: getrf of A^T when A
     is contiguous (``use_t``; det(A^T) = det(A)), of A otherwise."""
@@ -474,34 +427,96 @@ def slogdet_lapack(a, use_t):
         return np.prod(sgn, axis=-1) * det_p, np.sum(np.log(np.abs(diag)), axis=-1)
 
 
-def _det_grad_rule(xp, need, gg, out, g, a, use_t=True):
-    # out = g cof(A): the gradient of g is <gg, cof(A)>, that of A the cofactor's adjoint applied to g gg
-    cof = xp.linalg_cofactor_m(a)
-    gg_g = (gg * cof).sum(axis=(-2, -1)) if need[0] else None
-    ga = _cofactor_rule(xp, unsqueeze2(xp, g) * gg, cof, a) if need[1] else None
-    return gg_g, ga
+def diag_embed_array(v):
+    """The matrices (..., n, n) with the vectors ``v`` (..., n) on their diagonals and zeros elsewhere (PyTorch's
+    diag_embed: a product by the identity would make inf * 0 NaN off the diagonal)."""
+    n = v.shape[-1]
+    out = np.zeros(v.shape + (n,), v.dtype)
+    out[..., np.arange(n), np.arange(n)] = v
+    return out
+
+
+def cofactor_svd_array(a, g):
+    """g det(A) A^-T also for singular A, as PyTorch's singular branch of linalg_det_backward computes it from the
+    SVD A = U S Vh: (U * D) Vh with D_i = g det(U) det(Vh) prod_{j != i} s_j, the products of the others by
+    prefix and suffix products (prod_safe_zeros_backward), not det / s_i, which is 0/0 when singular."""
+    u, s, vh = np.linalg.svd(a)
+    alpha = np.linalg.det(u) * np.linalg.det(vh) * g
+    one = np.ones(s.shape[:-1] + (1,), s.dtype)
+    acc = np.float64 if s.dtype == np.float32 else None  # PyTorch's CPU cumprod of float32 runs in float64
+    before = np.cumprod(np.concatenate([one, s[..., :-1]], -1), -1, dtype=acc).astype(s.dtype)
+    after = np.flip(np.cumprod(np.flip(np.concatenate([s[..., 1:], one], -1), -1), -1, dtype=acc), -1).astype(s.dtype)
+    d = alpha[..., None] * (before * after)
+    return ((u * d[..., None, :]) @ vh).astype(a.dtype, copy=False)
+
+
+def det_rule(use_t):
+    """det's rule (a closure, so the engine sees it reads A, not the result; use_t: A was contiguous)."""
+    def rule(xp, g, out, a):
+        return xp.linalg_det_grad_m(g, a, use_t=use_t, graph=is_grad_enabled())
+
+    return rule
+
+
+def _det_rule(xp, g, out, a, use_t=True):
+    """det's rule as an op's (linalg_det_m): PyTorch's linalg_det_backward, its create_graph branches in grad mode."""
+    return xp.linalg_det_grad_m(g, a, use_t=use_t, graph=is_grad_enabled())
+
+
+@backward_op(grad=_det_rule, name="LinalgDetBackward0")
+def linalg_det_m(a, use_t=True):
+    """det(A) on arrays as PyTorch's CPU computes it (det_lapack), for the rules that need it."""
+    return det_lapack(a, use_t)
+
+
+def _det_grad_rule(xp, need, gg, out, g, a, use_t=True, graph=False):
+    # the derivative of PyTorch's create_graph formula X = solve(A^T, diag(g det(A))), which autograd takes through
+    # solve and det: with gD = A^-1 gg (getrs with solve's LU of A^T), g gets tr(gD) det(A), A gets -X gD^T and
+    # det's gradient for tr(gD) g
+    n = a.shape[-1]
+    if n < 2:  # X = g: A gets no gradient
+        return gg.sum(axis=(-2, -1)) if need[0] else None, xp.zeros_like(a) if need[1] else None
+    det = xp.linalg_det_m(a, use_t=use_t)
+    if (det == 0).any():
+        raise LinAlgError("linalg.det: the second derivative of det at a singular matrix is not implemented "
+                          "(the first derivative, the cofactor matrix, is)")
+    gd = xp.linalg_solve_adjoint_m(a.mT, gg, use_t=not use_t)
+    tr = (gd * np.eye(n, dtype=a.dtype)).sum(axis=(-2, -1))
+    ga = None
+    if need[1]:
+        ga = -(out @ gd.mT) + xp.linalg_det_grad_m(tr * g, a, use_t=use_t, graph=is_grad_enabled())
+    return tr * det if need[0] else None, ga
 
 
 @backward_op(grad=_det_grad_rule, name="LinalgDetBackward0")
-def linalg_det_grad_m(g, a, use_t=True):
-    """det's gradient g det(A) A^-T: the cofactor matrix (from the SVD, also for singular A) times g; for a
-    matrix with inf/nan PyTorch's LU branch, lu_solve(LU + eps I at its zero pivots, diag(g det(A))) in
-    LAPACK's order (its spread of NaN); the cofactor of a 1x1 matrix is 1 (PyTorch 2.13's, also at inf/nan)."""
+def linalg_det_grad_m(g, a, use_t=True, graph=False):
+    """det's gradient g det(A) A^-T as PyTorch's linalg_det_backward computes it: the solution of
+    A^T X = diag(g det(A)) by getrs with the LU factors det takes (getrf of A^T when A is contiguous, ``use_t``,
+    of A otherwise) and det(A) their product, in MKL's order (lu_factor_array, getrs_array). Without
+    create_graph PyTorch puts eps on the zero pivots of a singular LU; with it (``graph``) a matrix with
+    |det(A)| < 100 eps takes the cofactor matrix from the SVD instead (cofactor_svd_array), and linalg.solve
+    refuses a zero pivot of any other (det inf/nan: a matrix with inf/nan). A finite matrix with
+    det(A) exactly 0 takes the SVD's here also without create_graph: the derivative, where PyTorch 2.13's
+    lu_solve of diag(0) gives zeros. The gradient of a 1 x 1 matrix is g (PyTorch 2.13's, also at 0, inf, nan)."""
     n = a.shape[-1]
-    out = unsqueeze2(np, g) * cofactor_array(a) if n != 1 else np.broadcast_to(unsqueeze2(np, g), a.shape).copy()
     if n < 2:
-        return out.astype(a.dtype, copy=False)
-    bad = ~np.isfinite(a).all(axis=(-2, -1)) | ~np.isfinite(out).all(axis=(-2, -1))  # inf/nan, or an overflow
-    if bad.any():
-        sub = a[bad]
-        lu, pivots, diag, det_p = det_lu_arrays(sub, use_t)
-        eps = np.finfo(a.dtype).eps
-        with np.errstate(all="ignore"):
-            d = np.broadcast_to(g, a.shape[:-2])[bad] * (det_p * np.prod(diag, axis=-1))
-            lu = lu + np.where(diag == 0, eps, 0).astype(a.dtype)[..., None] * np.eye(n, dtype=a.dtype)
-        rhs = np.zeros(sub.shape, a.dtype)  # diag_embed (a product by the identity would make inf * 0 NaN)
-        rhs[..., np.arange(n), np.arange(n)] = d[..., None]
-        out[bad] = getrs_array(lu, pivots, rhs, not use_t)
+        return np.broadcast_to(unsqueeze2(np, g), a.shape).astype(a.dtype)
+    lu, pivots, diag, det_p = det_lu_arrays(a, use_t)
+    g = np.broadcast_to(g, a.shape[:-2])
+    eps = np.finfo(a.dtype).eps
+    with np.errstate(all="ignore"):
+        det = det_p * np.prod(diag, axis=-1)
+        svd = (np.abs(det) < 100 * eps if graph else det == 0) & np.isfinite(a).all(axis=(-2, -1))
+        if not graph:
+            lu = lu + diag_embed_array(np.where(diag == 0, eps, 0).astype(a.dtype))
+        elif ((diag == 0).any(axis=-1) & ~svd).any():  # linalg.solve's refusal (an inf/nan matrix, det nan)
+            index = int(np.flatnonzero((diag == 0).any(axis=-1) & ~svd)[0])
+            raise LinAlgError(f"torch.linalg.solve: {batch_prefix(index, a.ndim > 2)}The solver failed because the "
+                              "input matrix is singular.")
+        d = np.broadcast_to((g * det).astype(a.dtype, copy=False)[..., None], diag.shape)
+        out = getrs_array(lu, pivots, diag_embed_array(d), not use_t)
+    if svd.any():
+        out[svd] = cofactor_svd_array(a[svd], g[svd])
     return out
 
 
@@ -523,14 +538,6 @@ def unsqueeze2(xp, g):
     return g.reshape(tuple(g.shape) + (1, 1))
 
 
-def det_rule(use_t):
-    """det's rule (a closure, so the engine sees it reads A, not the result; use_t: A was contiguous)."""
-    def rule(xp, g, out, a):
-        return xp.linalg_det_grad_m(g, a, use_t=use_t)
-
-    return rule
-
-
 def logabsdet_rule(use_t):
     """PyTorch's slogdet_backward: A^-T diag(g), solved with the LU factors of A (transposed), so a singular A
     gives inf/nan where LAPACK's substitution meets the zero pivot, not an error."""
@@ -542,12 +549,12 @@ def logabsdet_rule(use_t):
 
 
 def lu_solve_adjoint_array(a, b, use_t=True):
-    """X with A^T X = B, as PyTorch's linalg.solve(A^T, B) and slogdet's backward: LAPACK's getrf on A^T (on A
-    when not ``use_t``, then the transposed solve), then its getrs; a zero pivot (a singular A) gives inf/nan,
-    not an error. numpy's solver for finite nonsingular matrices whose solution is finite (one that overflows
-    spreads inf/nan in the substitution's order: LAPACK's)."""
-    a, b = np.asarray(a), np.asarray(b)
-    if np.isfinite(a).all() and np.isfinite(b).all() and not near_singular(a):
+    """X with A^T X = B, as PyTorch's slogdet backward computes it: getrs with the LU factors slogdet takes
+    (getrf of A^T when A is contiguous, ``use_t``; of A otherwise, then the transposed solve), in MKL's order
+    (lu_factor_array, getrs_array); a zero pivot (a singular A) gives inf/nan, not an error. Above the order
+    whose LU rounds as MKL's (16), numpy's solver where it gives a finite solution: MKL's blocked getrf rounds
+    otherwise there anyway, and numpy's is fifty times faster."""
+    if a.shape[-1] > _FUSED_LU_ORDER and np.isfinite(a).all() and np.isfinite(b).all():
         try:
             with np.errstate(all="ignore"):
                 x = np.linalg.solve(np.swapaxes(a, -1, -2), b)
