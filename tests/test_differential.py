@@ -1433,23 +1433,24 @@ known_class(
 
 
 def made_by_det(d):
-    """An input made by det or logdet, whose gradient solves with the LU of det's matrix (its near-zero cofactors
-    are that LU's rounding noise, which a gradient downstream may scale past the tolerance)."""
+    """An input made by det or logdet, whose gradient is a solve with det's matrix (its near-zero cofactors are
+    that solve's rounding noise, which a gradient downstream may scale past the tolerance)."""
     return any(o.rsplit(".", 1)[-1] in ("det", "logdet") for o in d.origins)
 
 
 known_class(
-    "mkl-lu-rounds-twice-det-grad", ALL_OPS, "grad-value", made_by_det,
+    "det-grad-cofactor-rounding", ALL_OPS, "grad-value", made_by_det,
     """
     x = torch.tensor([[-0.45, -2.2, 1.3], [2.6, -2.2, 1.3], [1.1, 0.05, 1.3]], dtype=torch.float64,
                      requires_grad=True)
     d = x.det()
     torch.pow(d, d).backward()
     x.grad[2, 0]
-    """, "README: det's gradient solves with det's LU, as PyTorch's: a cofactor that is 0 in exact arithmetic is "
-         "that LU's rounding noise (2.8e-16 here, beside entries of 3), in MKL's rounding on Intel CPUs; where MKL "
-         "rounds the LU's updates twice (AMD EPYC) PyTorch's noise is 4.9e-16, which pow(det, det)'s gradient "
-         "scales by 1e9 past the tolerance", LI, status="by-design", host=mkl_rounds_twice)
+    """, "README: det's gradient is PyTorch's formula, a solve of A^T X = diag(g det(A)), with numpy's LAPACK for a "
+         "finite matrix that is not near singular: a cofactor that is 0 in exact arithmetic is that solve's "
+         "rounding noise, numpy's here, MKL's there (2.8e-16 on Intel CPUs, 4.9e-16 on an AMD EPYC, beside entries "
+         "of 3), which pow(det, det)'s gradient scales by 1e9 past the tolerance; on an AMD EPYC numpy's noise "
+         "is MKL's", LI, status="by-design", host=mkl_fuses)
 known_class(
     "pytorch-matrix-exp-half", fam("matrix_exp", inplace=False), RAISES_HERE,
     lambda d: dt(x0(d)) in ("float16", "bfloat16") and here_says(d, "Low precision dtypes not supported"),
