@@ -2,8 +2,9 @@
 
 numpy warns on them ("overflow encountered in multiply", a RuntimeWarning). Importing this module adds one warnings
 filter that ignores those messages where tapegrad's own modules called the ufunc (and numpy's ndarray reduction
-methods, which tapegrad calls): it costs nothing until a ufunc warns, so ``torch.log(zeros(1))`` is as quiet as PyTorch's, also under ``python -W error``; numpy code outside
-tapegrad warns as before (README, "Where tapegrad differs from PyTorch").
+methods, which tapegrad calls): it costs nothing until a ufunc warns, so ``torch.log(zeros(1))`` is as quiet as
+PyTorch's, also under ``python -W error``; numpy's functions and ufuncs called from other code warn as before
+(README, "Where tapegrad differs from PyTorch").
 """
 
 import warnings

@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import math
 import numbers
-import sys
 
 import numpy as np
 
@@ -538,47 +537,18 @@ def check_dim(op: str, dim, ndim: int) -> int:
 
 
 # ---------------------------------------------------------------------- printing
-def _float_style(a, opts):
-    """PyTorch's choice of float format: integers as ``1.``; scientific when the nonzero finite magnitudes span
-    more than 1000x, exceed 1e8 or (for non-integers) go below 1e-4; else fixed with ``precision`` digits."""
-    magnitudes = np.abs(a[np.isfinite(a) & (a != 0)]).astype(np.float64)
-    integral = bool(np.all(magnitudes == np.ceil(magnitudes)))
-    with np.errstate(over="ignore"):
-        sci = magnitudes.size > 0 and (magnitudes.max() / magnitudes.min() > 1000 or magnitudes.max() > 1e8
-                                       or (not integral and magnitudes.min() < 1e-4))
-    if opts.sci_mode is not None:
-        sci = opts.sci_mode
-    p = opts.precision
-    if sci:
-        return dict(formatter={"float_kind": _finite_or_name(lambda v: f"{v:.{p}e}")})
-    if integral:  # suppress: numpy must not switch to scientific notation on its own
-        return dict(precision=0, floatmode="maxprec", suppress_small=True)
-    return dict(precision=p, floatmode="fixed", suppress_small=True)
-
-
-def _finite_or_name(fmt):
-    return lambda v: fmt(v) if np.isfinite(v) else ("nan" if np.isnan(v) else ("inf" if v > 0 else "-inf"))
-
-
 def _format(t):
     a = t._data
     extras = []
-    opts = _printing.PRINT_OPTS
-    layout = dict(separator=", ", prefix="tensor(", edgeitems=opts.edgeitems, max_line_width=opts.linewidth,
-                  threshold=sys.maxsize if opts.threshold == float("inf") else int(opts.threshold))
     if a.size == 0:
         body = "[]"
         if a.ndim != 1:  # as PyTorch: tensor([]) but tensor([], size=(0, 3))
             extras.append(f"size={tuple(a.shape)}")
         if a.dtype != dtypes.get_default_dtype():  # no element shows that it is int64 or bool: PyTorch names it
             extras.append(f"dtype=tapegrad.{a.dtype}")
-    elif a.dtype.kind == "f":
-        body = np.array2string(a, **layout, **_float_style(a, opts))
-        if a.dtype != dtypes.get_default_dtype():
-            extras.append(f"dtype=tapegrad.{a.dtype}")
     else:
-        body = np.array2string(a, **layout)
-        if a.dtype not in (dtypes.int64, dtypes.bool):
+        body = _printing.tensor_str(a, len("tensor("))
+        if a.dtype not in (dtypes.get_default_dtype() if a.dtype.kind == "f" else dtypes.int64, dtypes.bool):
             extras.append(f"dtype=tapegrad.{a.dtype}")
     if t._backward is not None:
         extras.append(f"grad_fn=<{t._name}>")

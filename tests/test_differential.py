@@ -1666,7 +1666,7 @@ known_class(
                                                                        "state-after-error-value",
                                                                        "state-after-error-nan",
                                                                        "state-after-error-inf",
-                                                                       "state-after-error-signed-zero"},
+                                                                       "state-after-error-signed-zero"} | GRADS,
     lambda d: d.kind != RAISES_THERE or torch_says(d, "leaf Variable that requires grad"),
     """
     x = torch.tensor([-1.9])
@@ -1674,8 +1674,8 @@ known_class(
     x
     """, "PyTorch 2.13's cov writes 0 into its input when there is one observation and exactly one of fweights/"
          "aweights (Correlation.cpp: in.zero_() on the input's view; on a leaf that requires grad it raises; an "
-         "int input then fails in mm against float64 aweights with the input already zeroed); tapegrad leaves the "
-         "input alone",
+         "int input then fails in mm against float64 aweights with the input already zeroed; a non-leaf input's "
+         "later uses then get the zeroed value's gradient, CopySlices); tapegrad leaves the input alone",
     COUNTING, status="pytorch-bug")
 known_class(
     "pytorch-addcdiv-int-input-grad", fam("addcdiv", "addr", "addmv", "addmm"), "backward-pytorch-raises",

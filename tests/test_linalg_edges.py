@@ -12,8 +12,8 @@ from hypothesis import strategies as st
 
 import tapegrad as tg
 from tapegrad import _cpu
-from tapegrad.testing import assert_gradients
 from tapegrad.linalg._core import near_singular
+from tapegrad.testing import assert_gradients
 
 # PyTorch's LAPACK is MKL's, which dispatches by CPU: the signs of zero (and the last bits) of its results are the
 # kernel's. A test parametrized by ``signs`` compares the rest on every CPU and the signs on the reference CPU

@@ -162,10 +162,32 @@ def test_unbatched_inplace_forms_refuse_a_leaf_that_requires_grad_as_pytorch():
         for training in (True, False):
             with pytest.raises(RuntimeError, match="leaf Variable that requires grad"):
                 fn(tg.ones(*shape, requires_grad=True), 0.2, training=training, inplace=True)
+            with pytest.raises(RuntimeError, match="a view of a leaf Variable that requires grad"):  # seed 1188464
+                fn(tg.ones(*shape[::-1], requires_grad=True).permute(*range(len(shape))[::-1]), 0.2,
+                   training=training, inplace=True)
         x = tg.ones(*shape)
         assert fn(x, 0.0, inplace=True) is x  # not a leaf that requires grad: fine
+        y = tg.ones(*shape, requires_grad=True) * 1
+        assert fn(y[:], 0.0, inplace=True).shape == y.shape  # a view of a non-leaf: fine
         with tg.no_grad():
             fn(tg.ones(*shape, requires_grad=True), 0.0, inplace=True)
+
+
+def test_unbatched_inplace_refusals_are_pytorchs():
+    torch = pytest.importorskip("torch")
+    for name, shape in (("dropout1d", (2, 2)), ("dropout3d", (1, 2, 2, 2))):
+        for make in (lambda lib, shape=shape: lib.ones(*shape, requires_grad=True),
+                     lambda lib, shape=shape: lib.ones(*shape[::-1], requires_grad=True).permute(
+                         *range(len(shape))[::-1]),
+                     lambda lib, shape=shape: lib.ones(*shape, requires_grad=True) * 1):
+            outcomes = []
+            for lib in (tg, torch):
+                try:
+                    getattr(lib.nn.functional, name)(make(lib), 0.0, training=False, inplace=True)
+                    outcomes.append("ok")
+                except RuntimeError as e:
+                    outcomes.append("view" if "a view of a leaf" in str(e) else "leaf" if "leaf" in str(e) else "?")
+            assert outcomes[0] == outcomes[1], (name, outcomes)
 
 
 UNBATCHED_FAILS = [(F.dropout3d, (), "float64", 0.5, True), (F.dropout3d, (), "float32", 0.3, True),

@@ -259,10 +259,32 @@ def test_repr_chooses_pytorch_float_formats_and_follows_set_printoptions():
         tg.set_printoptions(sci_mode=True)
         assert repr(tg.tensor([1.2345])) == "tensor([1.23e+00])"
         tg.set_printoptions(profile="default", threshold=5, edgeitems=1)
-        assert repr(tg.arange(10)) == "tensor([0, ..., 9])"
+        assert repr(tg.arange(10)) == "tensor([0,  ..., 9])"  # PyTorch's summary element is " ..."
+        assert repr(tg.arange(20).reshape(4, 5)) == "tensor([[ 0,  ...,  4],\n        ...,\n        [15,  ..., 19]])"
     finally:
         tg.set_printoptions(profile="default", sci_mode=None)
     assert repr(tg.tensor([1.2345])) == "tensor([1.2345])"
+
+
+# sci mode pads every element to the widest, as PyTorch's formatter (a sign, a 3-digit exponent, inf/nan)
+SCI_REPRS = {
+    "[1e-4, -2.0, 3e5]": "tensor([ 1.0000e-04, -2.0000e+00,  3.0000e+05])",
+    "[[1e-4, 2.0], [3e5, -1.0]]": "tensor([[ 1.0000e-04,  2.0000e+00],\n        [ 3.0000e+05, -1.0000e+00]])",
+    "[1e-4, 2.0, 3e5]": "tensor([1.0000e-04, 2.0000e+00, 3.0000e+05])",
+    "[float('nan'), -1e-5, 1e200]": "tensor([        nan, -1.0000e-05, 1.0000e+200], dtype=D)",
+    "[float('-inf'), 1e-5, 1e20]": "tensor([      -inf, 1.0000e-05, 1.0000e+20])",
+    "[1e-300, 1.0]": "tensor([1.0000e-300,  1.0000e+00], dtype=D)",
+}
+
+
+@pytest.mark.parametrize("values", sorted(SCI_REPRS))
+def test_scientific_repr_pads_elements_as_pytorch(values):
+    dtype = "float64" if "D" in SCI_REPRS[values] else "float32"
+    t = tg.tensor(eval(values), dtype=getattr(tg, dtype))
+    assert repr(t) == SCI_REPRS[values].replace("D", "tapegrad.float64")
+    torch = pytest.importorskip("torch")
+    assert repr(torch.tensor(eval(values), dtype=getattr(torch, dtype))) == SCI_REPRS[values].replace(
+        "D", "torch.float64")
 
 
 def test_repr_with_sci_mode_off_prints_fixed_and_huge_ratios_do_not_warn():

@@ -1028,8 +1028,8 @@ def householder_product(A: Tensor, tau: Tensor, *, out=None) -> Tensor:
 
     >>> import tapegrad as tg
     >>> tg.linalg.householder_product(tg.zeros(2, 2), tg.zeros(2))  # -0.0 = -tau * 0.0, as LAPACK's
-    tensor([[ 1.,  0.],
-            [-0.,  1.]])
+    tensor([[1., 0.],
+            [-0., 1.]])
     """
     op = "torch.linalg.householder_product"
     _no_out(op, out)

@@ -269,8 +269,8 @@ def orgqr(input: Tensor, input2: Tensor) -> Tensor:
 
     >>> import tapegrad as tg
     >>> tg.orgqr(tg.zeros(2, 2), tg.zeros(2))
-    tensor([[ 1.,  0.],
-            [-0.,  1.]])
+    tensor([[1., 0.],
+            [-0., 1.]])
     """
     return householder_product(input, input2)
 

@@ -52,11 +52,18 @@ def _dropout(name, input, p, training, inplace, generator, feature, alpha):
 
 def _check_unbatched_inplace(name, input):
     """PyTorch's in-place form of an unbatched input calls ``input.unsqueeze_(0)``: refused for a leaf that
-    requires grad (whatever ``training`` and ``p`` are)."""
-    if is_grad_enabled() and input.requires_grad and input.is_leaf:
+    requires grad, or a view of one (whatever ``training`` and ``p`` are)."""
+    if not (is_grad_enabled() and input.requires_grad):
+        return
+    if input.is_leaf:
         raise RuntimeError(f"{name}(inplace=True): a leaf Variable that requires grad is being used in an in-place "
                            f"operation (an unbatched input of shape {tuple(input.shape)} is unsqueezed in place, "
                            f"as in PyTorch)")
+    base = input._base
+    if base is not None and base.requires_grad and base.is_leaf:
+        raise RuntimeError(f"{name}(inplace=True): a view of a leaf Variable that requires grad is being used in an "
+                           f"in-place operation (an unbatched input of shape {tuple(input.shape)} is unsqueezed in "
+                           f"place, as in PyTorch)")
 
 
 def _unbatched_inplace(name, input, p, training, generator):

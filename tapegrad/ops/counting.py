@@ -713,8 +713,8 @@ def cov(input: Tensor, *, correction: int = 1, fweights: Tensor | None = None, a
             with np.errstate(over="ignore"):
                 sums = x_int.sum(axis=1, keepdims=True, dtype=np.int64)
             mean = wrap((sums.astype(x._data.dtype) / x._data.dtype.type(n)).astype(x._data.dtype))
-        else:
-            mean = x.mean(1, keepdim=True)
+        else:  # PyTorch's sum, rounded to the dtype, then divided by n (not mean's one rounding: float16 differs)
+            mean = x.sum(1, keepdim=True) / wrap(np.asarray(n, np.int64))
         norm = total - correction
     else:
         total = w.sum()

@@ -1897,11 +1897,11 @@ def _logical(name, ufunc):
             raise broadcast_error(name, input, other) from None
 
     logical.__name__ = logical.__qualname__ = name
-    example = np.array2string(ufunc([True, False], [1, 1]), separator=", ")
+    example = repr(wrap(ufunc([True, False], [1, 1])))  # (the tensor's repr: PyTorch's layout)
     logical.__doc__ = (f"{name}(input, other) -> bool tensor: {name} of the truth values (nonzero is True).\n\n"
                        f"    >>> import tapegrad as tg\n"
                        f"    >>> tg.{name}(tg.tensor([True, False]), tg.tensor([1, 1]))\n"
-                       f"    tensor({example})\n    ")
+                       f"    {example}\n    ")
     return op(logical, inplace=True, elementwise=True)  # (a partly overlapping operand is refused)
 
 

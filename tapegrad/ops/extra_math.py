@@ -355,7 +355,7 @@ def nextafter(input, other):
 
     >>> import tapegrad as tg
     >>> tg.nextafter(tg.tensor([1.0]), tg.tensor([2.0])) > 1
-    tensor([ True])
+    tensor([True])
     """
 
 
@@ -716,7 +716,7 @@ def isreal(input: Tensor) -> Tensor:
 
     >>> import tapegrad as tg
     >>> tg.isreal(tg.tensor([1.0, float("nan")]))
-    tensor([ True,  True])
+    tensor([True, True])
     """
     return wrap(np.ones(_real_tensor("isreal", input)._data.shape, dtype=bool))
 
