@@ -2003,6 +2003,26 @@ known_class(
     """, "PyTorch's float32 sigmoid computes 1 / (1 + exp(-x)), whose exp overflows for x < -88.7, so it gives 0 "
          "where the value is a denormal (sigmoid(-100) = 3.78e-44, float64's answer rounded); tapegrad keeps it",
     E, status="pytorch-bug")
+def batch_norm_of_4d(d):
+    """instance_norm/batch_norm of a 4-D or 5-D input: the gradient that comes back can be laid out channels-last
+    where the input is contiguous (a later .T or permute of the result)."""
+    x = x0(d)
+    return isf(x) and x.dim() in (4, 5) and x.shape[1] > 1
+
+
+known_class(
+    "pytorch-batch-norm-backward-channels-last-grad", F("batch_norm", "instance_norm"), GRADS, batch_norm_of_4d,
+    """
+    x = torch.tensor([[[[1.0], [0.0], [0.0]], [[-2.5], [-2.5], [1.5]]]], dtype=torch.float64, requires_grad=True)
+    w = torch.tensor([[[[-0.5], [2.0]], [[0.25], [-1.5]], [[0.75], [-2.0]]]], dtype=torch.float64)
+    (torch.nn.functional.instance_norm(x).permute(3, 2, 1, 0) * w).sum().backward()
+    x.grad
+    """, "PyTorch 2.13's CPU batch_norm backward (instance_norm's too) gives wrong gradients when the incoming "
+         "gradient is channels-last and the input contiguous (here [-0.0001, 1.86, -1.86, ...]; finite differences, "
+         "group_norm, layer_norm and tapegrad give [-0.0001, -0.53, 0.53, ...]); tapegrad's is the derivative", NF,
+    status="pytorch-bug")
+
+
 def logsigmoid_subnormal(d):
     """F.logsigmoid of a float input whose exp(-|x|) is a float32 (float64 for float64) denormal: |x| above 87.3
     (708.4). PyTorch's vectorized exp (SLEEF's u10) is not correctly rounded there and gives 0 from -103.3 (-745)."""

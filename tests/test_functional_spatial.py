@@ -969,3 +969,19 @@ def test_instance_norm_saves_repeated_copies_of_weight_and_bias(use_input_stats)
         b.add_(1)
     out.sum().backward()
     assert x.grad is not None and w.grad is not None and b.grad.tolist() == [6.0, 6.0, 6.0]
+
+
+@pytest.mark.parametrize("fn", ["instance_norm", "batch_norm", "group_norm"])
+def test_norm_gradient_with_a_channels_last_incoming_gradient_is_the_derivative(fn):
+    """(seed 1121) the result transposed, so the gradient that comes back is channels-last while the input is
+    contiguous: the gradient is still the derivative (PyTorch 2.13's CPU batch_norm backward is wrong there: KNOWN
+    pytorch-batch-norm-backward-channels-last-grad)."""
+    F = tg.nn.functional
+    norm = {"instance_norm": F.instance_norm, "group_norm": lambda x: F.group_norm(x, 2),
+            "batch_norm": lambda x: F.batch_norm(x, None, None, training=True)}[fn]
+    x = np.array([[[[1.0], [0.0], [0.0]], [[-2.5], [-2.5], [1.5]]]])
+    w = tg.tensor(np.array([[[[-0.5], [2.0]], [[0.25], [-1.5]], [[0.75], [-2.0]]]]))
+    assert_gradients(lambda t: (norm(t).permute(3, 2, 1, 0) * w).sum(), x)
+    t = tg.tensor(x, requires_grad=True)
+    (norm(t).permute(3, 2, 1, 0) * w).sum().backward()
+    np.testing.assert_allclose(t.grad.numpy().ravel(), [-0.0001, -0.5303, 0.5303, 0.9281, -0.9281, 0.0], atol=1e-4)
