@@ -110,6 +110,10 @@ class Tensor:
         """True for tensors made by the user (or not requiring grad); False for results of recorded ops."""
         return self._backward is None
 
+    def _is_view(self) -> bool:
+        """Whether this tensor is a view of another (PyTorch's ``Tensor._is_view``): it then has a ``_base``."""
+        return self._base is not None
+
     @property
     def grad_fn(self) -> GradFn | None:
         """The recorded operation that made this tensor, or None for a leaf."""

@@ -143,6 +143,8 @@ class Tensor:
     def __xor__(self, other) -> Any:
         """bitwise_xor(input, other) -> input ^ other: bitwise for integers, logical for bools."""
     def _extras(self) -> builtins.dict: ...
+    def _is_view(self) -> builtins.bool:
+        """Whether this tensor is a view of another (PyTorch's ``Tensor._is_view``): it then has a ``_base``."""
     def abs(self) -> Tensor:
         """abs(input) -> |input|. The gradient is PyTorch's g * sign(input): 0 at 0 and at NaN (NaN at 0 for an"""
     def abs_(self) -> Tensor:

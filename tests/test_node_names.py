@@ -229,12 +229,27 @@ CASES = {
         (0, lib.tensor([True, False, True])), _m(lib, 1, 2)[0])),
     "copy_": lambda lib: _written(lib, lambda x: x.copy_(_m(lib, 3, 3, 1.0))),
     "view after a no_grad write": _view_after_no_grad_write,
+    # recurrent layers and cells: the output is PyTorch's own tensor (the steps stacked, the directions
+    # concatenated, oneDNN's float32 LSTM layer), batch_first transposes (RNN/GRU in place), cells end in their op
+    **{f"nn.{kind}{tag}": (lambda lib, kind=kind, kw=kw, dt=dt: getattr(lib.nn, kind)(4, 5, **kw).to(
+        getattr(lib, dt))(lib.ones(3, 2, 4, dtype=getattr(lib, dt), requires_grad=True)))
+       for kind in ("RNN", "GRU", "LSTM")
+       for tag, kw, dt in (("", {}, "float32"), (" float64", {}, "float64"),
+                           (" two layers", {"num_layers": 2}, "float32"),
+                           (" bidirectional", {"bidirectional": True}, "float32"),
+                           (" batch_first", {"batch_first": True}, "float32"))},
+    "nn.LSTM proj_size": lambda lib: lib.nn.LSTM(4, 5, proj_size=3)(lib.ones(3, 2, 4, requires_grad=True)),
+    **{f"nn.{cell}": (lambda lib, cell=cell: getattr(lib.nn, cell)(4, 5)(lib.ones(2, 4, requires_grad=True)))
+       for cell in ("RNNCell", "GRUCell", "LSTMCell")},
+    "nn.RNNCell relu": lambda lib: lib.nn.RNNCell(4, 5, nonlinearity="relu")(lib.ones(2, 4, requires_grad=True)),
 }
 
 
 def _names(out):
     outs = out if isinstance(out, tuple) else (out,)
-    return [t.grad_fn.name() if t.grad_fn is not None else None for t in outs if t.is_floating_point()]
+    outs = [t for o in outs for t in (o if isinstance(o, tuple) else (o,))]  # (an LSTM's (h, c) state)
+    return [(t.grad_fn.name() if t.grad_fn is not None else None, t._is_view()) for t in outs
+            if t.is_floating_point()]
 
 
 @pytest.mark.filterwarnings("ignore::UserWarning")  # (PyTorch's deprecated cholesky and triangular_solve)

@@ -17,7 +17,7 @@ import numpy as np
 
 from .. import dtypes
 from ..autograd.declare import Tensor, wrap
-from ..ops.rnn import gru_cell, layer_blocks, lstm_cell, recurrent_layer, rnn_relu_cell, rnn_tanh_cell
+from ..ops.rnn import gru_cell, layer_blocks, lstm_cell, own_tensor, recurrent_layer, rnn_relu_cell, rnn_tanh_cell
 from ..ops.shape import cat, stack
 from . import functional as F
 from . import init
@@ -241,6 +241,15 @@ class RNNBase(Module):
             layer_input = layer_output
         return layer_input, stack(h_finals), (stack(c_finals) if mode == "LSTM" else None)
 
+    def _output_name(self, x2):
+        """PyTorch's node of the output: its CPU LSTM of float32 without projections is oneDNN's layer, the others
+        stack the steps' outputs, and two directions are concatenated."""
+        if self.bidirectional:
+            return "CatBackward0"
+        if self.mode == "LSTM" and x2.dtype == np.float32 and self.proj_size == 0:
+            return "MkldnnRnnLayerBackward0"
+        return "StackBackward0"
+
     def _forward(self, input, hx, name):
         """The forward of RNN and GRU (one state tensor); LSTM overrides it for its pair of states."""
         data, batch_sizes, packed = self._prepare(input, name)
@@ -287,9 +296,10 @@ class RNNBase(Module):
         if packed is not None:
             output = PackedSequence(out_rows, packed[0].batch_sizes, sorted_indices, unsorted_indices)
             return output, self.permute_hidden(hidden, unsorted_indices)
-        output = out_rows.view(len(batch_sizes), max_batch_size, out_rows.shape[1])
-        if self.batch_first:
-            output = output.transpose(0, 1)
+        output = own_tensor(out_rows, (len(batch_sizes), max_batch_size, out_rows.shape[1]),
+                            self._output_name(rows))
+        if self.batch_first:  # (PyTorch's RNN and GRU transpose their own output in place; LSTM takes a view)
+            output = output.transpose(0, 1) if lstm else output.transpose_(0, 1)
         if not is_batched:
             output = output.squeeze(batch_dim)
             hidden = (h_n.squeeze(1), c_n.squeeze(1)) if lstm else h_n.squeeze(1)

@@ -424,6 +424,18 @@ def recurrent_layer(mode: str, input: Tensor, hx: Tensor, cx: Tensor | None, w_i
     return record(y, tuple(inputs), rule, NODE_NAME)
 
 
+def own_tensor(block: Tensor, shape: tuple, name: str) -> Tensor:
+    """A block of the layer's result as a tensor of its own of ``shape``, not a view of the flat result: PyTorch's
+    outputs are its kernels' own tensors, so their nodes are PyTorch's (``name``) and an in-place op on one writes
+    it alone."""
+    in_shape = tuple(block.shape)
+
+    def rule(xp, g, out, x):
+        return g.reshape(in_shape)
+
+    return record(block._data.reshape(shape).copy(), (block,), rule, name)
+
+
 def layer_blocks(y: Tensor, mode: str, n: int, hidden: int, proj: int = 0) -> list:
     """The blocks of ``recurrent_layer``'s result as (n, width) tensors: [h, c] for the LSTM, [h] otherwise."""
     widths = block_sizes(mode, hidden, proj)
@@ -480,7 +492,8 @@ def lstm_cell(input: Tensor, hx, w_ih: Tensor, w_hh: Tensor, b_ih: Tensor | None
     y = recurrent_layer("LSTM", input, h, c, w_ih, w_hh, b_ih, b_hh)
     hidden = w_hh.shape[1]
     h1, c1 = layer_blocks(y, "LSTM", input.shape[0], hidden)
-    return h1, c1
+    # PyTorch's cell ends in hy = o * tanh(cy) and cy = f * cx + i * g
+    return own_tensor(h1, tuple(h1.shape), "MulBackward0"), own_tensor(c1, tuple(c1.shape), "AddBackward0")
 
 
 def _cell_biases(b_ih, b_hh):
@@ -491,11 +504,15 @@ def _cell_biases(b_ih, b_hh):
     return b_ih, b_hh
 
 
+_CELL_NODES = {"GRU": "AddBackward0", "RNN_TANH": "TanhBackward0", "RNN_RELU": "ReluBackward0"}  # PyTorch's last op
+
+
 def _one_state_cell(mode, op_name, gates, input, hx, w_ih, w_hh, b_ih, b_hh):
     _check_cell(op_name, input, hx, w_ih, w_hh, gates)
     b_ih, b_hh = _cell_biases(b_ih, b_hh)
     y = recurrent_layer(mode, input, hx, None, w_ih, w_hh, b_ih, b_hh)
-    return layer_blocks(y, mode, input.shape[0], w_hh.shape[1])[0]
+    h = layer_blocks(y, mode, input.shape[0], w_hh.shape[1])[0]
+    return own_tensor(h, tuple(h.shape), _CELL_NODES[mode])
 
 
 @op(methods=(), xp_name=False)
