@@ -2933,6 +2933,23 @@ known_class(
          "in its own order (oneDNN's or MKL's blocks, tapegrad's unfolded matmul), and the result keeps that "
          "order's rounding of the huge terms (2.19999999e+30 against 2.20000000e+30); neither is exact",
          CONVND, status="by-design")
+known_class(
+    "conv-grad-sum-of-huge-products", F("conv1d", "conv2d", "conv3d"), "grad-value", huge_products,
+    ("""
+    x = torch.ones(2, 1, 3, requires_grad=True)
+    torch.nn.functional.conv1d(x, torch.tensor([[[0.0, -3e38]], [[2.0, 3e38]]])).sum().backward()
+    x.grad[0, 0, 1]  # -3e38 + 2 + 3e38: 2.0 here, 0.0 in PyTorch (oneDNN, a batch of 2)
+    """, """
+    x = torch.ones(4, 1, 2, 3, requires_grad=True)
+    w = torch.zeros(4, 2, 2, 2, 2); w[0, 0, 1, 1, 1] = -3e38; w[1, 0, 0, 0, 1] = 2.0; w[1, 0, 0, 1, 1] = 3e38
+    g = torch.zeros(4, 2, 3, 4); g[0, 0, 1, 1] = g[1, 1, 1, 1] = g[1, 1, 2, 1] = 1.0
+    torch.nn.functional.conv3d(x, w, padding=1, groups=2).backward(g)
+    x.grad[0, 0, 1, 1]  # the same three terms: 0.0 here, 2.0 in PyTorch (groups)
+    """), "README: the backward of conv-sum-of-huge-products: an input's gradient sums the incoming gradient times "
+          "each weight it met (the weight's gradient, times each input), and where those products are huge and "
+          "cancel (3e38 g beside 2 g) the result is the rounding of each library's order (oneDNN's for a batch of 2, "
+          "its grouped kernel's; tapegrad's unfolded matmul then fold): 2 in one, 0 in the other, either way round",
+    CONVND, status="by-design")
 
 known_class(
     "conv-transpose-grad-overflow-order", F("conv_transpose1d", "conv_transpose2d", "conv_transpose3d"),
@@ -3535,3 +3552,30 @@ def test_a_gradient_difference_is_not_filed_under_a_call_that_hands_its_input_ba
     loss_seed = ops.generate(core.RandomSource(256750), r)
     r.finish(loss_seed)
     assert r.found and all(d.op == "Tensor.arctan2" and d.known for d in r.found), [(d.op, d.known) for d in r.found]
+
+
+def test_a_gradient_difference_is_filed_under_the_call_whose_backward_made_it():
+    # binary_cross_entropy_with_logits' float32 backward overflows (pytorch-bce-logits-grad-scaled-late) only for
+    # an incoming gradient above 1.13: the loss's 2.0 * logcumsumexp of the 0-d bce brings it 2.0, while the
+    # prefixes that end at the bce weigh it 1.0 or 0.25 and agree, so the prefix search blamed logcumsumexp (whose
+    # own backward agrees); each call's backward fed the same incoming gradient in both libraries blames the bce
+    x = np.array([[1.0, 2.0, 0.0], [-3e38, 1.0, -1.0], [0.5, 3e38, 1e-07]], dtype=np.float32)
+    calls = [core.Call("leaf", "tensor", (core.Lit(x, "float32"),), {"requires_grad": True}),
+             core.Call("fn", "nn.functional.binary_cross_entropy_with_logits", (core.Ref(0), core.Ref(0))),
+             core.Call("method", "logcumsumexp", (core.Ref(1), -1))]
+    r = core.replay(calls, 4, known)  # loss seed 4: the logcumsumexp's result alone, weight 2.0
+    assert [(d.op, d.culprit, d.known) for d in r.found] == [
+        ("F.binary_cross_entropy_with_logits", 1, "pytorch-bce-logits-grad-scaled-late")]
+
+
+@pytest.mark.parametrize("seed, op, key", [
+    # scatter_reduce(..., 'prod') whose index is smaller than src, then clamp_min(v, v): the prefix that ends at
+    # the scatter_reduce leaves its result out of the loss (or raises: std's output written in place)
+    (1035861, "Tensor.scatter_reduce", "pytorch-scatter-reduce-larger-src-broadcast"),
+    (1075889, "F.binary_cross_entropy_with_logits", "pytorch-bce-logits-grad-scaled-late"),
+])
+def test_driver_programs_blame_the_call_whose_backward_differs(seed, op, key):
+    r = core.Runner(known)
+    loss_seed = ops.generate(core.RandomSource(seed), r)
+    r.finish(loss_seed)
+    assert r.found and all(d.op == op and d.known == key for d in r.found), [(d.op, d.known) for d in r.found]

@@ -17,6 +17,7 @@ from __future__ import annotations
 import math
 import operator
 import random
+import re
 import warnings
 from dataclasses import dataclass, field
 
@@ -564,6 +565,13 @@ def compare_values(a, b, what, random=False, tol=1.0, scale=0.0):
     return [("type", f"{what}: {type(a).__name__} here, {type(b).__name__} in PyTorch")]
 
 
+def _results(call, result, pool, refs):
+    """The tensors call made or wrote: its result's, or for an assignment (``x[k] = v``) the tensor written."""
+    if call.kind in ("setitem", "setattr"):
+        return [pool[refs[0].i]] if refs else []
+    return tensors_in(result)
+
+
 def tensors_in(result):
     """The tensors of a call's result, in order (tuples and named tuples flattened one level)."""
     if is_tensor(result):
@@ -622,6 +630,15 @@ def _err(e):
     return f"{type(e).__name__}: {str(e).splitlines()[0] if str(e) else ''}"[:300]
 
 
+def _gist(error):
+    """An error message (_err's) without its particulars: the names, shapes and versions after a second colon,
+    numbers. "RuntimeError: one of the variables needed for gradient computation has been modified by an inplace
+    operation: [torch.FloatTensor [4]], which is output 0 of MulBackward0, is at version 2; ..." is the same error
+    wherever it was raised."""
+    kind, _, message = error.partition(": ")
+    return kind, re.sub(r"\d+", "#", message.split(":")[0])
+
+
 # ---------------------------------------------------------------------- running a program
 class Runner:
     """Runs calls in both libraries, keeping the pool of each side and comparing after every call.
@@ -658,6 +675,9 @@ class Runner:
         self.no_grad_compare = False  # set when the program's gradients are not comparable (ties picked apart)
         self.ties_diverged = False  # the last call's indices picked equal values apart
         self.lines: list[str] = []
+        # when a dict: catches the gradient PyTorch's backward brings to each call's results, keyed by (call index,
+        # result index) (see _local_culprit)
+        self.incoming: dict | None = None
 
     # -- what the generator reads
     def shape(self, i):
@@ -806,9 +826,25 @@ class Runner:
             line = "with torch.no_grad():\n    " + line
         self.lines.append(line)
         self.produced.append(new)
+        if self.incoming is not None and not found and err_there is None:
+            self._catch_incoming(step, call, res_there, refs)
         if found:
             self._stop(found)
         return new
+
+    def _catch_incoming(self, step, call, res_there, refs):
+        """Hooks on the autograd nodes of PyTorch's results of call ``step`` that keep the gradient its backward
+        brings them (the node of a tensor as it is now: a later in-place write gives the tensor another). Hooks on
+        the node, not the tensor: Tensor.register_hook crashes PyTorch 2.13 on some views whose base was written
+        through another view."""
+        for j, t in enumerate(_results(call, res_there, self.there, refs)):
+            node = _node(t)
+            if node is not None and node[0] is not None:
+                node[0].register_prehook(lambda grads, key=(step, j), nr=t.output_nr: self._keep(key, grads[nr]))
+
+    def _keep(self, key, grad):
+        if grad is not None:
+            self.incoming[key] = grad.detach().clone()
 
     def _add(self, name, x, y, op):
         self.origin.append(op)
@@ -912,9 +948,116 @@ class Runner:
         return found
 
     def _blame(self, found, loss_seed):
-        """File a backward discrepancy under the call that introduced it: the last call of the shortest prefix
-        of the program whose backward already differs."""
-        first = found[0]
+        """File a backward discrepancy under the call that introduced it: the last call whose own backward, given
+        the gradient PyTorch's backward brought to its results, differs (_local_culprit); failing that (a difference
+        no call shows alone: an in-place write's version check, a gradient None here and zeros there), the last
+        call of the shortest prefix of the program whose backward already differs (_prefix_culprit)."""
+        k = self._local_culprit(found[0], loss_seed)
+        if k is None:
+            k = self._prefix_culprit(found[0], loss_seed)
+        if k is None:
+            return
+        call = self.program[k]
+        inputs, origins, sharers, here_before = self.snapshots[k]
+        for d in found:
+            d.op, d.call, d.inputs, d.origins, d.culprit = call.op, call, inputs, origins, k
+            d.shared, d.sharers, d.here_before = len(sharers), sharers, here_before
+            d.maker_reads = self.snapshot_reads[k]
+            d.readers = self.snapshot_readers[k]
+
+    def _local_culprit(self, first, loss_seed):
+        """The call whose backward introduced a gradient difference, judged one call at a time.
+
+        A prefix of the program with its own loss feeds its last call another gradient than the whole program did,
+        one that may not show the difference (an output the prefix's loss leaves out, an incoming gradient too small
+        to overflow), so the prefix search may blame a later call. Here the program runs again with hooks that keep
+        the gradient PyTorch's backward brings to each call's results; then, from the last call back (the order the
+        backward runs them), each call runs alone in both libraries on its inputs' values (PyTorch's, the same for
+        both) and back-propagates that same gradient: the first call whose inputs' gradients differ (as the final
+        comparison judges them) is the one; for a backward that raises, the first whose own backward raises the
+        same error in the same library only. None when no call differs alone."""
+        raised = first.kind.endswith("-raises")
+        if not raised and first.kind not in ("grad-value", "grad-nan", "grad-inf", "grad-shape"):
+            return None  # (grad-None: None against zeros is how gradients meet, not one call's rule)
+        r = Runner()
+        r.incoming = {}
+        for call in self.program:
+            r.run(call)
+            if r.stopped:
+                return None
+        if not r.finish(loss_seed, blame=False):
+            return None
+        gtol = (100 if self.approx else 1) * max([c.tol for c in self.program] + [1.0])
+        for k in reversed(range(len(self.program))):
+            call = self.program[k]
+            incoming = {j: g for (step, j), g in r.incoming.items() if step == k}
+            if call.kind == "leaf" or call.no_grad or call.random or not incoming:
+                continue
+            alone = self._backward_alone(k, incoming, gtol)
+            if alone is None:
+                continue
+            kind, error = alone
+            if (kind == first.kind and _gist(error) == _gist(first.error_here or first.error_torch)) if raised \
+                    else kind == "grad":
+                return k
+        return None
+
+    def _backward_alone(self, k, incoming, gtol):
+        """Call ``k`` run alone in both libraries on copies of its inputs (PyTorch's values, those that require
+        grad as leaves) and back-propagated from ``incoming`` (result index -> PyTorch's gradient). Returns None
+        when the inputs' gradients agree or the call cannot run alone as it did in the program; ("grad", "") when
+        they differ; (backward-tapegrad-raises or backward-pytorch-raises, the error) when one library's backward
+        raises."""
+        call = self.program[k]
+        refs = _refs(call.args) + _refs(call.kwargs)
+        pools, leaves = ({}, {}), ([], [])
+        for a, x in zip(refs, self.snapshots[k][0]):
+            if a.i in pools[0]:  # (clamp_min(v, v): one tensor)
+                continue
+            copies = x.detach().clone(), tg.tensor(as_array(x).copy(), dtype=getattr(tg, dtype_name(x)))
+            for side, value in enumerate(copies):
+                if x.requires_grad:  # a leaf, and a copy of it the call may write in place
+                    leaves[side].append(value.requires_grad_(True))
+                    value = value.clone()
+                pools[side][a.i] = value
+        if not leaves[0]:
+            return None
+        grads, errors = [], []
+        with warnings.catch_warnings(), np.errstate(all="ignore"):
+            warnings.simplefilter("ignore")
+            for lib, pool, wrt in ((torch, pools[0], leaves[0]), (tg, pools[1], leaves[1])):
+                try:
+                    outs = _results(call, execute(call, lib, pool), pool, refs)
+                except Exception:  # noqa: BLE001 - not the call as it ran in the program
+                    return None
+                picked = [(outs[j], g) for j, g in incoming.items() if j < len(outs) and outs[j].requires_grad
+                          and tuple(outs[j].shape) == tuple(g.shape)]
+                if len(picked) != len(incoming):
+                    return None
+                seed = [g if lib is torch else tg.tensor(as_array(g), dtype=o.dtype) for o, g in picked]
+                try:
+                    grads.append(lib.autograd.grad([o for o, _ in picked], wrt, seed, allow_unused=True))
+                    errors.append(None)
+                except Exception as e:  # noqa: BLE001 - compared below
+                    grads.append(None)
+                    errors.append(e)
+        there, here = errors
+        if (here is None) != (there is None):
+            return ("backward-tapegrad-raises", _err(here)) if here else ("backward-pytorch-raises", _err(there))
+        if here is not None:
+            return None
+        for x, b, a in zip(leaves[0], *grads):
+            zeros = np.zeros(tuple(x.shape), as_array(x).dtype)  # (a gradient None: the input was not used)
+            d = self._coarsest(dtype_name(x))
+            kind = compare_arrays(zeros if a is None else as_array(a), zeros if b is None else as_array(b), d,
+                                  min(GRAD_RTOL[d] * gtol, 0.05), min(GRAD_ATOL[d] * gtol, 0.05))
+            if kind and kind != "signed-zero":
+                return "grad", ""
+        return None
+
+    def _prefix_culprit(self, first, loss_seed):
+        """The last call of the shortest prefix of the program whose backward already differs (or the call that
+        made what that call handed back untouched or rearranged, _maker)."""
         # "v3.grad": look for the same leaf's gradient first; a backward that raises: for the same error first
         # (a prefix may raise for another op's reason, and the entry is judged by the call and its message)
         raised = first.kind.endswith("-raises")
@@ -926,15 +1069,8 @@ class Runner:
             r = replay(self.program[:upto], seed, blame=False)
             if r.found and r.found[0].step == upto and (
                     not same or (r.found[0].detail == leaf if raised else r.found[0].detail.startswith(leaf))):
-                upto = self._maker(upto - 1) + 1
-                call = self.program[upto - 1]
-                inputs, origins, sharers, here_before = self.snapshots[upto - 1]
-                for d in found:
-                    d.op, d.call, d.inputs, d.origins, d.culprit = call.op, call, inputs, origins, upto - 1
-                    d.shared, d.sharers, d.here_before = len(sharers), sharers, here_before
-                    d.maker_reads = self.snapshot_reads[upto - 1]
-                    d.readers = self.snapshot_readers[upto - 1]
-                return
+                return self._maker(upto - 1)
+        return None
 
     def _maker(self, k):
         """The call that made what call ``k`` handed back untouched (the same tensor, no new node: eval-mode
