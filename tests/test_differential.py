@@ -1789,7 +1789,8 @@ known_class(
 
 # -- fill_/zero_ of overlapping views, multi-output views (tapegrad/ops/copy.py, the view machinery)
 known_class(
-    "pytorch-fill-expanded-backward", {"Tensor.fill_", "Tensor.zero_"}, "backward-pytorch-raises",
+    "pytorch-fill-expanded-backward", {"Tensor.fill_", "Tensor.zero_", "F.threshold", "F.threshold_",
+                                       "threshold_"}, "backward-pytorch-raises",
     lambda d: torch_says(d, "refers to a single memory location"),
     """
     x = torch.tensor([1.0, -2.0], requires_grad=True)
@@ -1797,7 +1798,8 @@ known_class(
     y[:1].expand(3).fill_(2.5)
     (y * torch.tensor([1.0, 10.0])).sum().backward()
     x.grad
-    """, "PyTorch 2.13 fills an expanded view of a tensor that requires grad (every element gets the same value) "
+    """, "PyTorch 2.13 fills (or thresholds) an expanded view of a tensor that requires grad (every element of a "
+         "memory location gets the same value) "
          "but its backward through the write fails ('more than one element of the written-to tensor refers to a "
          "single memory location', its CopySlices); tapegrad's gradient is right (0 where the fill wrote, the "
          "gradient elsewhere)", "tapegrad/ops/copy.py", status="pytorch-bug")

@@ -441,3 +441,23 @@ def test_threshold_inplace_into_memory_shared_by_expanded_elements_writes_as_pyt
     u = torch.tensor([100, 3, -2, -100])
     torch.nn.functional.threshold_(torch.meshgrid(u, u, indexing="xy")[0], 1.5, 0.0)
     assert u.tolist() == v.tolist()
+
+
+def test_threshold_with_inplace_true_is_threshold_into_shared_memory_too():
+    """(seed 1220465) F.threshold(..., inplace=True) of an expanded view is threshold_: it writes the shared memory,
+    also in grad mode (PyTorch's backward through that write then fails; tapegrad's gradient is the derivative:
+    KNOWN pytorch-fill-expanded-backward)."""
+    F = tg.nn.functional
+    v0 = tg.tensor([3.0, -3.0, -1e30, -1.0], requires_grad=True)
+    v1 = v0.amax((-1,))
+    r = F.threshold(v1.expand_as(v0), 5.0, -2.0, inplace=True)
+    assert r.tolist() == [-2.0] * 4 and v1.item() == -2.0
+    r.sum().backward()
+    assert v0.grad.tolist() == [0.0] * 4  # (the written value does not depend on v0)
+    with tg.no_grad():
+        assert F.threshold(tg.tensor(-0.3).expand(2), 0.0, 1.0, inplace=True).tolist() == [1.0, 1.0]
+    torch = pytest.importorskip("torch")
+    u0 = torch.tensor([3.0, -3.0, -1e30, -1.0], requires_grad=True)
+    u1 = u0.amax((-1,))
+    assert torch.nn.functional.threshold(u1.expand_as(u0), 5.0, -2.0, inplace=True).tolist() == [-2.0] * 4
+    assert u1.item() == -2.0

@@ -46,7 +46,7 @@ def threshold(input: Tensor, threshold: float, value: float, inplace: bool = Fal
     tensor([9., 9., 2.])
     """
     if inplace:
-        return _inplace(input, "threshold_", _threshold, threshold, value, "ThresholdBackward1")
+        return threshold_(input, threshold, value)
     return _threshold(input, threshold, value, "ThresholdBackward0")
 
 
