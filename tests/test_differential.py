@@ -2700,17 +2700,6 @@ known_class(
          "is the same (0 == -0.0)", CONVND, status="by-design", host=mkl_gemm_adds_onto_input)
 
 known_class(
-    "pytorch-half-addmm-zero-alpha-beta", fam("addmm"), "signed-zero",
-    lambda d: dt(x0(d)) == "float16" and (kw(d, "alpha") if kw(d, "alpha") is not None else 1) == 0
-    and (kw(d, "beta") if kw(d, "beta") is not None else 1) == 0,
-    """
-    x = torch.tensor([[0.5, -0.25, 1.0], [-0.25, -1.0, -2.5]], dtype=torch.float16)
-    torch.addmm(x, torch.tensor([[0.5, 2.0], [1.0, 3.0]], dtype=torch.float16), x, beta=0, alpha=0)[0, 0]
-    """, "README: PyTorch 2.13's float16 addmm with alpha=0 and beta=0 returns -0.0 in every element (its float16 "
-         "kernel's; float32 and float64 give +0.0, as tapegrad in every dtype: beta * input is ignored and the "
-         "product skipped, as for alpha=0 in PyTorch's BLAS path)", COMBINE, status="pytorch-bug")
-
-known_class(
     "pytorch-addbmm-empty-int-float-beta", fam("addbmm"), RAISES_THERE,
     lambda d: torch_says(d, "can't be cast to the desired output type") and isint(x0(d)) and any(
         empty(t) for t in d.inputs[1:3]),
