@@ -1387,14 +1387,12 @@ def test_float16_scatter_family_matches_pytorch():
         rows = rng.integers(0, shape[0], 4)
         results = []
         for lib in (torch, tg):
-            t = lib.tensor(x, requires_grad=True)
-            outs = [t.scatter_add(d, lib.tensor(idx), lib.tensor(src)), t.index_add(d, lib.tensor(vi), lib.tensor(src)),
+            t, i, v, s = lib.tensor(x, requires_grad=True), lib.tensor(idx), lib.tensor(vi), lib.tensor(src)
+            outs = [t.scatter_add(d, i, s), t.index_add(d, v, s),
                     t.detach().index_put((lib.tensor(rows),), lib.tensor(src.reshape(-1)[:1]), accumulate=True),
-                    t.detach().put(lib.tensor(idx.reshape(-1)), lib.tensor(src), accumulate=True)]
-            grads = [lib.autograd.grad(f(t), t, lib.tensor(src))[0] for f in (
-                lambda t: t.gather(d, lib.tensor(idx)), lambda t: lib.take_along_dim(t, lib.tensor(idx), d),
-                lambda t: t.index_select(d, lib.tensor(vi)) if d == 0 else t.gather(d, lib.tensor(idx)))]
-            grads.append(lib.autograd.grad(t.take(lib.tensor(idx)), t, lib.tensor(src))[0])
+                    t.detach().put(i.reshape(-1), s, accumulate=True)]
+            picked = [t.gather(d, i), lib.take_along_dim(t, i, d), t.index_select(d, v), t.take(i)]
+            grads = [lib.autograd.grad(y, t, s)[0] for y in picked]
             results.append([o.detach().numpy() for o in outs + grads])
         for k, (a, b) in enumerate(zip(*results, strict=True)):
             np.testing.assert_array_equal(b, a, err_msg=f"trial {trial}, result {k}")
