@@ -1088,6 +1088,108 @@ def test_baddbmm_alpha_zero_multiplies_small_products_as_pytorchs_kernel(m, k, n
     assert np.array_equal(np.signbit(got), np.signbit(want))
 
 
+_HALF_POOL = [np.inf, -np.inf, np.nan, -2.5, 0.0, -0.0, 1.5, 300.0, -300.0]
+
+
+def _half_blas_call(op, b, m, k, n, vals):
+    """(input, operand, operand) of ``op`` in float16 from a pool of values, contiguous."""
+    v = np.array(vals, np.float16)
+    shapes = {"addmm": ((m, n), (m, k), (k, n)), "addmv": ((m,), (m, k), (k,)),
+              "addbmm": ((m, n), (b, m, k), (b, k, n)), "baddbmm": ((b, m, n), (b, m, k), (b, k, n))}[op]
+    return [np.resize(np.roll(v, 7 * i), s) for i, s in enumerate(shapes)]
+
+
+@given(st.sampled_from(["addmm", "addmv", "addbmm", "baddbmm"]), st.integers(1, 3), st.integers(1, 4),
+       st.integers(1, 6), st.integers(1, 4), st.lists(st.sampled_from(_HALF_POOL), min_size=1, max_size=40),
+       st.sampled_from([0.0, 1.0, 0.5, -2.0]))
+@example("addbmm", 2, 2, 1, 4, [np.inf, -2.5, -np.inf, -0.0, 0.5, np.nan], 1.0)
+@example("addmm", 1, 2, 2, 3, [0.5, -0.25, 1.0, -0.25, -1.0, -2.5, 0.5, 2.0, 1.0], 0.0)
+def test_float16_blas_ops_at_alpha_zero_multiply_as_pytorchs_kernel(op, b, m, k, n, vals, beta):
+    # float16 has no BLAS call in PyTorch (oneDNN refuses alpha=0): its own gemm/gemv gives beta * c + 0 * dot in
+    # float32, so a dot with an inf or NaN factor is NaN, and for beta=0 a negative dot -0.0 (MKL's float32 and
+    # float64 gemm skip the product instead)
+    x, p, q = _half_blas_call(op, b, m, k, n, vals)
+    got = getattr(tg, op)(tg.tensor(x), tg.tensor(p), tg.tensor(q), beta=beta, alpha=0).numpy()
+    p64, q64 = p.astype(np.float64), q.astype(np.float64)
+    if op == "addmv":
+        q64 = q64[:, None]
+    with np.errstate(all="ignore"):
+        dots = p64 @ q64  # exact here: the float16 products and their sums are exact in float64
+        nonfinite = (~np.isfinite(p64)).astype(float) @ np.ones_like(q64) + np.ones_like(p64) @ (~np.isfinite(q64))
+        dots = np.where(nonfinite > 0, np.nan, dots)
+        if op == "addmv":
+            dots = dots[:, 0]
+        if op == "addbmm":  # one addmm_ per batch onto the result
+            zeros = 0 * dots
+            want = zeros[0] if beta == 0 else np.float32(beta) * x.astype(np.float32) + zeros[0]
+            for z in zeros[1:]:
+                want = want + z
+        else:
+            want = 0 * dots if beta == 0 else (x * np.float16(beta) if op == "addmv" else
+                                                np.float32(beta) * x.astype(np.float32)) + 0 * dots
+    want = np.broadcast_to(np.asarray(want, np.float64).astype(np.float16), got.shape)
+    np.testing.assert_array_equal(got, want)  # NaN where a factor is inf or NaN, beta * input elsewhere
+    if beta == 0 and op != "addmv" and (n > 1 or m * k == 1):  # (the 'n' gemv and the transb gemm sum from +0.0)
+        assert np.array_equal(np.signbit(got[~np.isnan(got)]), np.signbit(want[~np.isnan(want)]))
+
+
+def test_float16_addbmm_at_alpha_zero_is_nan_where_a_product_is():
+    # differential seed 1184842: 0 * inf in the columns of batch2 holding inf or NaN, not the input
+    x = tg.tensor([[0.3, -0.7, -0.45, -0.45], [0.85, -0.45, -0.7, 0.85]], dtype=tg.float16)
+    b1 = tg.tensor([[[-2.2], [2.6]], [[-2.2], [0.05]]], dtype=tg.float16)
+    b2 = tg.tensor([[[math.inf, -2.5, -math.inf, -0.0]], [[0.5, -math.inf, math.nan, 0.0]]], dtype=tg.float16)
+    got = tg.addbmm(x, b1, b2, alpha=0).numpy()
+    np.testing.assert_array_equal(np.isnan(got), [[True, True, True, False]] * 2)
+    np.testing.assert_array_equal(got[:, 3], x.numpy()[:, 3])
+    # every product negative: -0.0 for beta=0 (the old KNOWN pytorch-half-addmm-zero-alpha-beta was this)
+    y = tg.tensor([[0.5, -0.25, 1.0], [-0.25, -1.0, -2.5]], dtype=tg.float16)
+    got = tg.addmm(y, tg.tensor([[0.5, 2.0], [1.0, 3.0]], dtype=tg.float16), y, beta=0, alpha=0).numpy()
+    assert got.tolist() == [[0.0] * 3] * 2 and np.signbit(got).all()
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+@pytest.mark.parametrize("beta", [0.0, 1.0, 0.5])
+def test_addbmm_at_alpha_zero_is_beta_times_input_in_float32_and_float64(dtype, beta):
+    # MKL's gemm skips the products at alpha=0: one addmm_ per batch leaves beta * input, its -0.0 included (the
+    # per-batch signs of alpha * product apply to other alphas only)
+    x = np.array([[-0.0, 0.5], [-0.0, 0.0]])
+    b = np.array([[[1.0, 2.0], [-1.0, 0.5]], [[1.0, -2.0], [3.0, 0.5]]])
+    got = tg.addbmm(*(tg.tensor(v, dtype=getattr(tg, dtype)) for v in (x, b, b)), beta=beta, alpha=0).numpy()
+    want = (x * beta if beta else np.zeros_like(x)).astype(dtype)
+    np.testing.assert_array_equal(got, want)
+    assert np.array_equal(np.signbit(got), np.signbit(want))
+    torch = pytest.importorskip("torch")
+    ref = torch.addbmm(*(torch.tensor(v, dtype=getattr(torch, dtype)) for v in (x, b, b)), beta=beta, alpha=0)
+    assert np.array_equal(np.signbit(got), np.signbit(ref.numpy()))
+
+
+def test_float16_blas_ops_at_alpha_zero_match_pytorch_in_every_layout():
+    # which of PyTorch's float16 kernels runs (its gemm's transb kernel sums from +0.0, the others take 0 * dot;
+    # a column-major addmv matrix sums 0 * vec[j] * mat[i, j] from +0.0) follows the operands' strides
+    torch = pytest.importorskip("torch")
+    rng = np.random.default_rng(11)
+    for trial in range(400):
+        op = ["addmm", "addmv", "baddbmm", "addbmm"][trial % 4]
+        beta = [0, 1, 0.5, 0.1, -2][trial % 5]
+        m, k, n, b = (int(v) for v in rng.integers(1, 10, 4))
+        m, n = (1 if rng.random() < 0.3 else m), (1 if rng.random() < 0.3 else n)
+        x, p, q = _half_blas_call(op, b, m, k, n, rng.choice(_HALF_POOL, 40))
+        forms = [int(v) for v in rng.integers(0, 3, 2)]
+        results = []
+        for lib in (torch, tg):
+            ts = [lib.tensor(a) for a in (x, p, q)]
+            for i, form in zip((1, 2), forms, strict=True):
+                if ts[i].ndim > 1 and form == 1:
+                    ts[i] = ts[i].mT.contiguous().mT  # column-major
+                elif ts[i].ndim > 1 and form == 2:
+                    ts[i] = lib.cat([ts[i], ts[i]], -1)[..., ::2]  # no unit stride: copied
+            with np.errstate(all="ignore"):
+                results.append(getattr(lib, op)(*ts, beta=beta, alpha=0).numpy())
+        want, got = results
+        np.testing.assert_array_equal(got, want, err_msg=f"{op} {beta} {forms}")
+        assert np.array_equal(np.signbit(got[~np.isnan(got)]), np.signbit(want[~np.isnan(want)])), (op, beta, forms)
+
+
 def test_baddbmm_alpha_zero_matches_pytorch_below_and_above_the_kernels_size():
     torch = pytest.importorskip("torch")
     for m, k, n in ((3, 1, 1), (5, 8, 9), (5, 8, 10), (7, 8, 8)):  # 360 multiplies; 400 and more call BLAS: skipped

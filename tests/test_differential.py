@@ -2569,6 +2569,37 @@ known_class(
          "before adding", SPATIAL, status="pytorch-bug")
 
 
+def bag_weighted_products_overflow(d):
+    """embedding_bag with per_sample_weights and values large enough that a weighted row, or a weight times a
+    gradient of up to 16, passes the dtype's range."""
+    if kw(d, "per_sample_weights") is None:
+        return False
+    floats = [t for t in d.inputs if isf(t) and t.numel()]
+    mags = [t.detach().double().abs() for t in floats]
+    mags = [a[torch.isfinite(a)] for a in mags]
+    top = max((float(a.max()) for a in mags if a.numel()), default=0.0)
+    return bool(floats) and top * max(top, 16.0) > torch.finfo(floats[0].dtype).max
+
+
+known_class(
+    "embedding-bag-weighted-sums-fused", F("embedding_bag"), {"inf", "nan", "value", "grad-inf", "grad-nan"},
+    bag_weighted_products_overflow, ("""
+    w, psw = torch.tensor([[-1.0], [0.5]], requires_grad=True), torch.tensor([-3.0, -3e38, 3e38])
+    bag = torch.nn.functional.embedding_bag(torch.tensor([0, 1, 1]), w, torch.tensor([0]), mode='sum',
+                                            per_sample_weights=psw)
+    torch.autograd.grad(bag, w, torch.tensor([[2.0]]))[0]  # PyTorch [-6, -inf] (fused), tapegrad [-6, nan]
+    """, """
+    w = torch.tensor([[-1.0], [2.0]])
+    torch.nn.functional.embedding_bag(torch.tensor([0, 1, 1]), w, torch.tensor([0]), mode='sum',
+                                      per_sample_weights=torch.tensor([-3.0, -3e38, 3e38]))  # -inf, tapegrad nan
+    """), "README: embedding_bag with per_sample_weights: PyTorch fuses each weight's multiply into its sums (its "
+          "backward's cpublas::axpy per bag element, MKL's fused multiply-adds for float32 and float64; fbgemm's "
+          "float32 forward without padding_idx) and sums float16 rows in float32, so where weight times row or "
+          "times gradient passes the float range the first overflow stays an inf (fma(3e38, 2, -inf) = -inf); "
+          "tapegrad rounds each weighted row in the dtype first and then adds (-inf + inf = NaN)", SPATIAL,
+    status="by-design")
+
+
 def int_distance_overflows(d):
     """Integer inputs (computed in float32) whose p-th powers overflow float32."""
     p = float(kw(d, "p") if kw(d, "p") is not None else 2.0)
@@ -2720,17 +2751,6 @@ known_class(
          "the bias is -0.0 and the products are -0.0, an AMD EPYC's MKL gemm keeps -0.0 (it adds each product onto "
          "the bias); the reference Intel CPU's, and tapegrad, sum the products from +0.0 first (+0.0). The value "
          "is the same (0 == -0.0)", CONVND, status="by-design", host=mkl_gemm_adds_onto_input)
-
-known_class(
-    "pytorch-half-addmm-zero-alpha-beta", fam("addmm"), "signed-zero",
-    lambda d: dt(x0(d)) == "float16" and (kw(d, "alpha") if kw(d, "alpha") is not None else 1) == 0
-    and (kw(d, "beta") if kw(d, "beta") is not None else 1) == 0,
-    """
-    x = torch.tensor([[0.5, -0.25, 1.0], [-0.25, -1.0, -2.5]], dtype=torch.float16)
-    torch.addmm(x, torch.tensor([[0.5, 2.0], [1.0, 3.0]], dtype=torch.float16), x, beta=0, alpha=0)[0, 0]
-    """, "README: PyTorch 2.13's float16 addmm with alpha=0 and beta=0 returns -0.0 in every element (its float16 "
-         "kernel's; float32 and float64 give +0.0, as tapegrad in every dtype: beta * input is ignored and the "
-         "product skipped, as for alpha=0 in PyTorch's BLAS path)", COMBINE, status="pytorch-bug")
 
 known_class(
     "pytorch-addbmm-empty-int-float-beta", fam("addbmm"), RAISES_THERE,

@@ -1533,6 +1533,29 @@ def test_number_base_pow_gradient_takes_the_log_of_the_number(base, e, dtype):
     np.testing.assert_array_equal(x.grad.numpy(), tx.grad.numpy())
 
 
+@given(e=_EXPONENTS, g=st.lists(st.sampled_from([0.25, -1.5, np.inf, -np.inf, np.nan]), min_size=8, max_size=8),
+       dtype=st.sampled_from(["float16", "float32", "float64"]))
+@example(e=[0.5833, -1.0, 2.0, 1.0], g=[np.nan, np.nan, np.nan, np.inf] * 2, dtype="float64")  # seed 1166192
+def test_zero_base_pow_gradient_is_the_gradient_times_zero(e, g, dtype):
+    # PyTorch: grad * where(exponent >= 0, 0, result * log(0)), the mask before the product, so an inf or NaN
+    # gradient gives NaN where the exponent is >= 0 (and -1.5 gives -0.0); float_power(0, x) is the same op
+    g = np.array(g[:len(e)])
+    x = tg.tensor(np.array(e), dtype=getattr(tg, dtype), requires_grad=True)
+    y = tg.float_power(0, x) if dtype == "float64" else 0 ** x
+    y.backward(tg.tensor(g, dtype=y.dtype))
+    with np.errstate(all="ignore"):
+        masked = np.where(np.array(e) >= 0, 0.0, y.detach().numpy().astype(np.float64) * -np.inf)
+        want = (g * masked).astype(dtype)
+    got = x.grad.numpy()
+    np.testing.assert_array_equal(got, want)
+    assert np.array_equal(np.signbit(got)[~np.isnan(got)], np.signbit(want)[~np.isnan(want)])
+    torch = pytest.importorskip("torch")
+    tx = torch.tensor(np.array(e), dtype=getattr(torch, dtype), requires_grad=True)
+    ty = torch.float_power(0, tx) if dtype == "float64" else 0 ** tx
+    ty.backward(torch.tensor(g, dtype=ty.dtype))
+    np.testing.assert_array_equal(got, tx.grad.numpy())
+
+
 @given(base=st.sampled_from([2.0, 0.5, 3.5]), data=st.data())
 def test_number_base_pow_gradient_matches_finite_differences(base, data):
     a = data.draw(arrays(data.draw(st.sampled_from([(3,), (2, 2)]))))

@@ -743,6 +743,63 @@ def test_scatter_add(case, data):
     assert_forward(lambda t, s: t.scatter(d, tg.tensor(idx), s, reduce="add"), ref, x, src)
 
 
+@st.composite
+def float16_scatter_case(draw):
+    """(x, dim, index, src) in float16, scaled so that sums of a few values round (or cancel, or overflow)."""
+    x, d, idx = draw(gather_case())
+    src = draw(arrays(shape=idx.shape))
+    scale = draw(st.sampled_from([1.0, 300.0, 2e4]))
+    return (x * scale).astype(np.float16), d, idx, (src * scale).astype(np.float16)
+
+
+SEED_1180005 = (np.array([[[-1.0, 3.0]], [[-3.0, 0.5]], [[3.0, -1.0]]], np.float16), 1,
+                np.zeros((1, 2, 2), np.int64), np.array([[[-60000.0, 2.0], [60000.0, 0.0]]], np.float16))
+
+
+@given(float16_scatter_case())
+@example(SEED_1180005)
+def test_float16_scatter_kernels_sum_in_float32(case):
+    # PyTorch's scatter kernels (scatter_add, scatter(reduce="add"), gather's gradient, and index_add of 2+ dims
+    # along the first or last dim, which is its scatter_add_) keep a float16 tensor's sums in a float32 buffer
+    # and round once: -1 + -60000 + 60000 is -1, where adding in float16 gives 0.
+    x, d, idx, src = case
+    want = loop_reference("scatter_add", x.astype(np.float32), d, idx, src=src.astype(np.float32)).astype(np.float16)
+    np.testing.assert_array_equal(tg.tensor(x).scatter_add(d, tg.tensor(idx), tg.tensor(src)).numpy(), want)
+    np.testing.assert_array_equal(tg.tensor(x).scatter(d, tg.tensor(idx), tg.tensor(src), reduce="add").numpy(), want)
+    t = tg.tensor(x, requires_grad=True)
+    t.gather(d, tg.tensor(idx)).backward(tg.tensor(src))
+    zeros = np.zeros(x.shape, np.float32)
+    np.testing.assert_array_equal(t.grad.numpy(), loop_reference("scatter_add", zeros, d, idx,
+                                                                 src=src.astype(np.float32)).astype(np.float16))
+
+
+@st.composite
+def float16_index_add_case(draw):
+    x = draw(arrays(shape=shapes(min_dims=1, max_dims=3)))
+    d = draw(st.integers(0, x.ndim - 1))
+    idx = draw(index_arrays(x.shape[d], max_len=6, negative=False))
+    src = draw(arrays(shape=x.shape[:d] + (len(idx),) + x.shape[d + 1:]))
+    scale = draw(st.sampled_from([1.0, 300.0, 2e4]))
+    return (x * scale).astype(np.float16), d, idx, (src * scale).astype(np.float16), draw(st.sampled_from([1, 1.0,
+                                                                                                            -1]))
+
+
+@given(float16_index_add_case())
+@example((np.full((2, 1), -1.0, np.float16), 0, np.array([0, 0]), np.array([[-6e4], [6e4]], np.float16), 1))
+@example((np.full((1, 2, 1), -1.0, np.float16), 1, np.array([0, 0]), np.array([[[-6e4], [6e4]]], np.float16), 1))
+@example((np.full(1, -1.0, np.float16), 0, np.array([0, 0]), np.array([-6e4, 6e4], np.float16), 1))
+def test_float16_index_add_sums_as_pytorch(case):
+    # index_add of 2+ dims along the first or last dim with alpha 1 is PyTorch's scatter_add_ (float32 sums, one
+    # rounding); otherwise (1-d, a middle dim, another alpha) each addition rounds to float16.
+    x, d, idx, src, alpha = case
+    wide = alpha == 1 and x.ndim > 1 and d in (0, x.ndim - 1)
+    out = x.astype(np.float32) if wide else x.copy()
+    for k, i in enumerate(idx):
+        out[(slice(None),) * d + (i,)] += alpha * src[(slice(None),) * d + (k,)]
+    np.testing.assert_array_equal(tg.tensor(x).index_add(d, tg.tensor(idx), tg.tensor(src), alpha=alpha).numpy(),
+                                  out.astype(np.float16))
+
+
 def test_scatter_reduce_multiply_forward_only():
     x = tg.ones(2, 3)
     out = x.scatter(1, tg.tensor([[0, 0], [2, 1]]), tg.full((2, 2), 3.0), reduce="multiply")
@@ -1313,6 +1370,32 @@ def test_matches_pytorch(name):
     for a, b in zip(*results, strict=True):
         assert a.shape == b.shape
         np.testing.assert_allclose(b, a, rtol=1e-12)
+
+
+def test_float16_scatter_family_matches_pytorch():
+    # float32 sums where PyTorch's scatter kernels keep them (scatter_add, gather's and take_along_dim's gradients,
+    # index_add along an end dim), float16 ones where it adds in float16 (index_put, put, index_select's gradient)
+    torch = pytest.importorskip("torch")
+    rng = np.random.default_rng(5)
+    for trial in range(200):
+        shape = tuple(int(n) for n in rng.integers(1, 4, rng.integers(1, 4)))
+        d = int(rng.integers(0, len(shape)))
+        ishape = shape[:d] + (int(rng.integers(1, 6)),) + shape[d + 1:]
+        x = (rng.standard_normal(shape) * 10.0 ** rng.integers(-1, 5, shape)).astype(np.float16)
+        src = (rng.standard_normal(ishape) * 10.0 ** rng.integers(-1, 5, ishape)).astype(np.float16)
+        idx, vi = rng.integers(0, shape[d], ishape), rng.integers(0, shape[d], ishape[d])
+        rows = rng.integers(0, shape[0], 4)
+        results = []
+        for lib in (torch, tg):
+            t, i, v, s = lib.tensor(x, requires_grad=True), lib.tensor(idx), lib.tensor(vi), lib.tensor(src)
+            outs = [t.scatter_add(d, i, s), t.index_add(d, v, s),
+                    t.detach().index_put((lib.tensor(rows),), lib.tensor(src.reshape(-1)[:1]), accumulate=True),
+                    t.detach().put(i.reshape(-1), s, accumulate=True)]
+            picked = [t.gather(d, i), lib.take_along_dim(t, i, d), t.index_select(d, v), t.take(i)]
+            grads = [lib.autograd.grad(y, t, s)[0] for y in picked]
+            results.append([o.detach().numpy() for o in outs + grads])
+        for k, (a, b) in enumerate(zip(*results, strict=True)):
+            np.testing.assert_array_equal(b, a, err_msg=f"trial {trial}, result {k}")
 
 
 @st.composite

@@ -11,7 +11,8 @@ _FULL = slice(None)
 
 
 def scatter_add_array(shape, index, values, unique=None):
-    """Zeros of ``shape`` with ``values`` added at ``index`` (repeated positions accumulate).
+    """Zeros of ``shape`` with ``values`` added at ``index`` (repeated positions accumulate, each sum rounded to
+    ``values``' dtype, as PyTorch's ``index_put_(..., accumulate=True)``; ``scatter_add_wide`` for its scatter kernels).
 
     ``unique=True`` promises that no position repeats (plain assignment is then exact); by default it is
     inferred: an index without integer arrays (ints, slices, None, Ellipsis, boolean masks) never repeats.
@@ -22,6 +23,34 @@ def scatter_add_array(shape, index, values, unique=None):
     out = np.zeros(shape, dtype=values.dtype)
     add_into(out, index, values, unique, fresh=True)
     return out
+
+
+def scatter_add_wide(shape, index, values):
+    """``scatter_add_array`` as PyTorch's scatter kernels add (gather's gradient is ``zeros.scatter_add``): float16
+    and bfloat16 accumulate in float32, rounded once at the end (``reduce_at_wide``).
+
+    >>> scatter_add_wide((1,), np.array([0, 0, 0]), np.array([-1, -60000, 60000], np.float16))
+    array([-1.], dtype=float16)
+    """
+    out = np.zeros(shape, dtype=values.dtype)
+    reduce_at_wide(np.add, out, index, values)
+    return out
+
+
+def reduce_at_wide(ufunc, out, index, values):
+    """``ufunc.at(out, index, values)`` (np.add or np.multiply; add as ``add_into``) in the precision of PyTorch's
+    scatter kernels (scatter_add, scatter(reduce=), scatter_reduce: ``ScatterGatherKernel.cpp``): a float16 or
+    bfloat16 ``out`` is copied to a float32 buffer, the values are combined there in index order and the buffer is
+    rounded back once, so ``[-1] + [-60000] + [60000]`` is -1 in float16, not 0. Other dtypes combine in place.
+    (index_add, index_put and put add in the tensor's own dtype, each sum rounded: ``add_into``.)"""
+    wide = out.dtype == np.float16 or out.dtype.name == "bfloat16"
+    target = out.astype(np.float32) if wide else out
+    if ufunc is np.add:
+        add_into(target, index, values.astype(np.float32) if wide else values)
+    else:
+        ufunc.at(target, index, values.astype(np.float32) if wide else values)
+    if wide:
+        out[...] = target
 
 
 def add_into(out, index, values, unique=None, fresh=False):

@@ -274,7 +274,10 @@ def _checked_scalars(op_name, product, beta, alpha):
     return beta, alpha
 
 
-def _beta_alpha(op_name, input, product, beta, alpha, empty=False, multiply=False):
+def _beta_alpha(op_name, input, product, beta, alpha, empty=False, multiply=False, native=None):
+    """``beta * input + alpha * product`` as PyTorch's BLAS ops give it. ``native``: where PyTorch computes alpha=0
+    in its own kernel, not BLAS (float16, and baddbmm's small matrices), the values as a function of (input
+    broadcast to the product's shape, beta): that kernel multiplies by alpha, so 0 * inf is NaN there."""
     if op_name != "addr" and input._data.dtype != product._data.dtype:  # as PyTorch's BLAS ops (addr promotes)
         raise RuntimeError(f"{op_name}: input tensors must have the same dtype, but got input {input._data.dtype} "
                            f"and matrices {product._data.dtype}")
@@ -285,6 +288,9 @@ def _beta_alpha(op_name, input, product, beta, alpha, empty=False, multiply=Fals
         raise RuntimeError(f"{op_name}: input of shape {tuple(input.shape)} cannot be broadcast to the product's "
                            f"shape {tuple(product.shape)} (as PyTorch, input is expanded to the product, not the "
                            f"reverse)")
+    if alpha == 0 and native is not None and not empty:
+        x = np.broadcast_to(input._data, tuple(product.shape))
+        return _blas_node(op_name, wrap(native(x, beta)), input, product, beta, alpha)
     if (alpha == 0 and not multiply or empty) and op_name != "addr":  # NOTE: as PyTorch's BLAS call, alpha=0 or
         # an empty sum (inner dim or addbmm's batch of 0) skips the product (nan, inf alpha and -0.0 included; addr
         # is no BLAS call in PyTorch: it multiplies, 0 * inf = nan; nor is baddbmm's small-matrix kernel, see
@@ -344,7 +350,8 @@ def addmm(input: Tensor, mat1: Tensor, mat2: Tensor, *, beta=1, alpha=1) -> Tens
             [3.5000, 3.5000]])
     """
     product = L.mm(mat1, mat2)
-    return _beta_alpha("addmm", _tensor("addmm", input), product, beta, alpha, mat1.shape[-1] == 0)
+    native = _half_gemm(mat1, mat2) if product._data.dtype == np.float16 else None
+    return _beta_alpha("addmm", _tensor("addmm", input), product, beta, alpha, mat1.shape[-1] == 0, native=native)
 
 
 @op(inplace=True)
@@ -356,7 +363,8 @@ def addmv(input: Tensor, mat: Tensor, vec: Tensor, *, beta=1, alpha=1) -> Tensor
     tensor([2., 3.])
     """
     product = L.mv(mat, vec)
-    return _beta_alpha("addmv", _tensor("addmv", input), product, beta, alpha, mat.shape[-1] == 0)
+    native = _half_gemv(mat, vec._data) if product._data.dtype == np.float16 else None
+    return _beta_alpha("addmv", _tensor("addmv", input), product, beta, alpha, mat.shape[-1] == 0, native=native)
 
 
 @op(inplace=True)
@@ -398,7 +406,10 @@ def baddbmm(input: Tensor, batch1: Tensor, batch2: Tensor, *, beta=1, alpha=1) -
     # baddbmm_cpu_kernel): there alpha=0 still multiplies (0 * inf is nan, 0 * -x is -0.0); larger ones call BLAS,
     # which skips the product when alpha=0
     k, m, n = batch1.shape[-1], batch1.shape[-2], batch2.shape[-1]
-    return _beta_alpha("baddbmm", _tensor("baddbmm", input), product, beta, alpha, k == 0, k * m * n < 400)
+    a, b = batch1._data, batch2._data
+    native = None if a.dtype != np.float16 else _small_baddbmm(a, b) if k * m * n < 400 else _half_gemm(batch1, batch2)
+    return _beta_alpha("baddbmm", _tensor("baddbmm", input), product, beta, alpha, k == 0, k * m * n < 400,
+                       native=native)
 
 
 @op(inplace=True)
@@ -415,10 +426,114 @@ def addbmm(input: Tensor, batch1: Tensor, batch2: Tensor, *, beta=1, alpha=1) ->
     product = per_batch.sum(0, dtype=per_batch.dtype)  # int8 products sum in int8, as PyTorch
     if batch1.shape[-1] == 1 and not empty:
         _addbmm_one_term(product._data, batch1._data, batch2._data, beta)
-    out = _beta_alpha("addbmm", _tensor("addbmm", input), product, beta, alpha, empty)
-    if not empty and out._data.dtype.kind == "f" and alpha != 1:
+    native = _half_gemm(batch1, batch2, summed=True) if product._data.dtype == np.float16 else None
+    out = _beta_alpha("addbmm", _tensor("addbmm", input), product, beta, alpha, empty, native=native)
+    if not empty and out._data.dtype.kind == "f" and alpha not in (0, 1):  # (alpha=0: BLAS skipped the products)
         _addbmm_zero_signs(out._data, per_batch._data, input._data, beta, alpha)
     return out
+
+
+# NOTE: alpha=0 in PyTorch's own kernels. MKL's gemm and gemv skip the product when alpha is 0 (float32, float64),
+# but float16 has no BLAS call (oneDNN refuses alpha=0, mkldnn_gemm) and baddbmm of small matrices none at all:
+# those kernels compute c = beta * c + alpha * dot (alpha * dot for beta=0) in float32, so a dot that is inf or
+# NaN gives NaN, and the sign of a zero comes from 0 * dot (cpu/BlasKernel.cpp, BlasKernel.cpp's gemv,
+# LinearAlgebra.cpp's baddbmm_cpu_kernel). Each helper returns ``native(x, beta)`` for _beta_alpha.
+def _gemm_transposes(m1, m2):
+    """Whether PyTorch's float16 gemm for ``m1 @ m2`` into a row-major result runs its transb kernel
+    (addmm_impl_cpu_'s choice from the strides: a row-major result of more than one column is computed as its
+    transpose, m2^T m1^T; an operand with a unit stride in neither dim is copied)."""
+    (m, k), n = m1.shape[-2:], m2.shape[-1]
+    swap = n != 1
+    a, b, rows, cols = (m2, m1, n, m) if swap else (m1, m2, m, n)
+    sa, sb = a.stride()[-2:], b.stride()[-2:]
+    i, o = (1, 0) if swap else (0, 1)  # (PyTorch's m1_strides[transpose_c ? 1 : 0], ...)
+    transa = (False if sa[i] == 1 and sa[o] >= builtins.max(1, rows) else
+              True if sa[o] == 1 and sa[i] >= builtins.max(1, k) else not swap)
+    transb = (False if sb[i] == 1 and sb[o] >= builtins.max(1, k) else
+              True if sb[o] == 1 and sb[i] >= builtins.max(1, cols) else not swap)
+    return transb and not transa
+
+
+def _half_gemm(m1, m2, summed=False):
+    """float16 addmm (matrices), baddbmm (batches: one addmm_ per batch) or addbmm (``summed``: one addmm_ per batch
+    onto the result, beta 1 after the first) at alpha=0, as PyTorch's gemm kernels for float16 compute it: the
+    transb kernel starts a float32 buffer at beta * c (+0.0 for beta=0) and adds a[i, l] * (b[l, j] * alpha) in
+    order; the others sum each dot in four interleaved float32 partial sums (``sum``: term l into partial l % 4,
+    the tail after the last four into the first, added in order) and give beta * c + alpha * dot."""
+    transb = _gemm_transposes(m1, m2)
+    a, b = m1._data.astype(np.float32), m2._data.astype(np.float32)
+
+    def zero_terms():  # 0 * dot, or the transb kernel's sum of (+-0.0 or NaN) terms from -0.0 (its identity)
+        k = a.shape[-1]
+        if transb:
+            acc = np.full(a.shape[:-1] + b.shape[-1:], -0.0, np.float32)
+            for l in range(k):
+                acc += a[..., :, l, None] * (b[..., None, l, :] * np.float32(0))
+            return acc
+        parts = [np.zeros(a.shape[:-1] + b.shape[-1:], np.float32) for _ in range(4)]
+        for l in range(k):
+            parts[l % 4 if l < k - k % 4 else 0] += a[..., :, l, None] * b[..., None, l, :]
+        return np.float32(0) * (((parts[0] + parts[1]) + parts[2]) + parts[3])
+
+    def native(x, beta):
+        with np.errstate(all="ignore"):
+            zeros = zero_terms()
+            first = zeros[0] if summed else zeros
+            if beta != 0:
+                out = np.float32(beta) * x.astype(np.float32) + first
+            else:
+                out = np.float32(0) + first if transb else first
+            for term in zeros[1:] if summed else ():
+                out = out + term
+        return out.astype(np.float16)
+
+    return native
+
+
+def _half_gemv(mat, vec):
+    """float16 addmv at alpha=0, PyTorch's gemv (BlasKernel.cpp): for a row-major ``mat`` ('t') each float16
+    product rounded, summed from +0.0 in float32, y = beta * y + 0 * sum with beta * y a float16 product; for a
+    column-major one ('n', and single columns) y is scaled by beta in float16 and sum[i] += (0 * vec[j]) * mat[i, j]
+    from +0.0 (+0.0, or NaN where a factor is inf or NaN) is added (y = sum for beta=0)."""
+    rows, cols = mat.shape
+    s0, s1 = mat.stride()
+    column_major = s0 == 1 and (cols == 1 or s1 >= builtins.max(1, rows))
+    m = mat._data
+
+    def native(x, beta):
+        half_beta = np.float16(beta)
+        with np.errstate(all="ignore"):
+            if column_major:
+                sums = np.where(np.isnan(np.float32(0) * vec * m).any(axis=1), np.float32(np.nan), np.float32(0))
+                if beta == 0:
+                    return sums.astype(np.float16)
+                y = x if beta == 1 else x * half_beta
+                return (y.astype(np.float32) + sums).astype(np.float16)
+            products = m.astype(np.float32) * vec.astype(np.float32)
+            sums = np.zeros(rows, np.float32)
+            for j in range(cols):
+                sums += products[:, j]
+            zeros = np.float32(0) * sums
+            return (zeros if beta == 0 else (x * half_beta).astype(np.float32) + zeros).astype(np.float16)
+
+    return native
+
+
+def _small_baddbmm(a, b):
+    """float16 baddbmm at alpha=0 for the small matrices PyTorch multiplies in baddbmm_cpu_kernel (contraction size
+    times rows times columns under 400): each dot summed from +0.0 in order in float32, r = beta * r + 0 * dot
+    (0 * dot for beta=0). (float32 and float64 there are alpha times the product, _beta_alpha's ``multiply``.)"""
+    def native(x, beta):
+        a32, b32 = a.astype(np.float32), b.astype(np.float32)
+        dots = np.zeros(a.shape[:-1] + b.shape[-1:], np.float32)
+        with np.errstate(all="ignore"):
+            for l in range(a.shape[-1]):
+                dots += a32[..., :, l, None] * b32[..., None, l, :]
+            zeros = np.float32(0) * dots
+            out = zeros if beta == 0 else x.astype(np.float32) * np.float32(beta) + zeros
+        return out.astype(np.float16)
+
+    return native
 
 
 def _addbmm_zero_signs(out, per_batch, x, beta, alpha):

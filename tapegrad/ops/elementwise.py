@@ -732,7 +732,8 @@ def _scalar_base_pow_rule(base):
     """The gradient of ``base ** exponent`` for a number ``base``, as PyTorch's pow_backward_exponent with a Scalar
     base (FunctionsManual.cpp): ``grad * (result * log(base))`` with log taken in double precision and multiplied
     into the result in its dtype (float16 in float32), not log of the base rounded to the exponent's dtype
-    (1e30 is inf in float16: its log would be inf, and 0 * inf nan); base 0: 0 where the exponent is >= 0."""
+    (1e30 is inf in float16: its log would be inf, and 0 * inf nan); base 0: grad times 0 where the exponent is
+    >= 0 (NaN for an inf or NaN grad)."""
     with np.errstate(all="ignore"):
         log = float(np.log(np.float64(base)))  # (a negative base: nan, as C's log)
 
@@ -741,8 +742,8 @@ def _scalar_base_pow_rule(base):
             return _pow_rule(xp, need, g, out, a, b)
         dt = out.dtype
         scaled = (out.astype(np.float32) * np.float32(log)).astype(dt) if dt == np.float16 else out * dt.type(log)
-        if base == 0:
-            return None, xp.where(b >= 0, xp.zeros((), g.dtype), g * scaled)
+        if base == 0:  # grad times the masked factor, as PyTorch: an inf or NaN gradient gives NaN there too
+            return None, g * xp.where(b >= 0, xp.zeros((), g.dtype), scaled)
         return None, g * scaled
 
     return scalar_base_pow_rule

@@ -73,7 +73,7 @@ def _scalar(op, value, dtype, half=True):
     return value
 
 
-from ..autograd.scatter import add_into, scatter_add_array  # noqa: E402,F401
+from ..autograd.scatter import add_into, reduce_at_wide, scatter_add_array, scatter_add_wide  # noqa: E402,F401
 
 
 def _add_at_rule(shape, index):
@@ -978,11 +978,23 @@ def gather(input: Tensor, dim: int, index, *, sparse_grad: bool = False) -> Tens
         _check_like("gather", xs, ix, d)
         _check_range("gather", ix, xs.shape[d], d)
         grid = _grid(ix, d)
-    out = xs[grid]
-    if xs is x and ix is idx:
-        return record(out, (input,), _add_at_rule(x.shape, grid), "GatherBackward0")
-    return record(out.reshape(idx.shape), (input,), _reshaped_add_at_rule(x.shape, xs.shape, grid, ix.shape),
+    return record(xs[grid].reshape(idx.shape), (input,), _gather_rule(x.shape, xs.shape, grid, ix.shape),
                   "GatherBackward0")
+
+
+def _gather_rule(shape, work, grid, gshape):
+    """The rule of gather (which read ``x`` as shape ``work`` at ``grid``, shaped ``gshape``): PyTorch's
+    ``zeros(shape).scatter_add(dim, index, g)``, whose float16 and bfloat16 sums are kept in float32 (as index_add's
+    where it is PyTorch's scatter_add_)."""
+
+    def scatter(g):
+        return scatter_add_wide(work, grid, g.reshape(gshape)).reshape(shape)
+
+    def rule(xp, g, out, x):
+        g_shape = g.shape
+        return xp.linear(scatter, lambda a: a.reshape(work)[grid].reshape(g_shape), g, "ScatterAddBackward0")
+
+    return rule
 
 
 def _reshaped_add_at_rule(shape, work, grid, gshape):
@@ -1059,10 +1071,8 @@ def scatter(input: Tensor, dim: int, index, src=None, value=None, *, reduce: str
     if grid is not None:
         if reduce is None:
             work[grid] = vals
-        elif reduce == "add":
-            add_into(work, grid, vals)
-        else:
-            np.multiply.at(work, grid, vals)  # type: ignore[arg-type]  # vals is None only when grid is
+        else:  # vals is None only when grid is
+            reduce_at_wide(np.add if reduce == "add" else np.multiply, work, grid, vals)
     inputs = (input,) if s is None else (input, src)
     if reduce is not None:
         return record(out, inputs, _not_implemented(reduce), "torch::autograd::NotImplemented")
@@ -1108,12 +1118,21 @@ def scatter_add(input: Tensor, dim: int, index, src: Tensor) -> Tensor:
     >>> tg.zeros(3).scatter_add(0, tg.tensor([0, 0, 2]), tg.tensor([1.0, 2.0, 3.0]))
     tensor([3., 0., 3.])
     """
+    return scatter_add_in(input, dim, index, src, wide=True)
+
+
+def scatter_add_in(input, dim, index, src, *, wide):
+    """scatter_add, its float16 and bfloat16 sums kept in float32 (PyTorch's scatter kernel: ``wide``) or each
+    rounded to the tensor's dtype (its ``index_reduce``, built on this)."""
     x, s = input._data, src._data
     _src_dtype("scatter_add", x, s)
     d, idx, grid, block = _scatter_setup("scatter_add", x, dim, index, s)
     out = x.copy()
     if grid is not None:
-        add_into(_work(out), grid, _work(s)[block])
+        if wide:
+            reduce_at_wide(np.add, _work(out), grid, _work(s)[block])
+        else:
+            add_into(_work(out), grid, _work(s)[block])
     rule = _scatter_src_rule(None, grid, block, x.shape, s.shape, True)
     return record(out, (input, src), rule, "ScatterAddBackward0")
 
@@ -1143,7 +1162,11 @@ def index_select(input: Tensor, dim: int, index) -> Tensor:
     idx = _vector_index("index_select", index, xs.shape[d], d)
     key = (_FULL,) * d + (idx,)
     if xs is x:
-        return record(np.take(x, idx, axis=d), (input,), _add_at_rule(x.shape, key), "IndexSelectBackward0")
+        out = np.take(x, idx, axis=d)
+        # the gradient is zeros.index_add_(dim, index, g): scatter_add's float32 sums there (see index_add)
+        wide = x.ndim > 1 and d in (0, x.ndim - 1) and idx.dtype == np.int64
+        rule = _gather_rule(x.shape, x.shape, key, out.shape) if wide else _add_at_rule(x.shape, key)
+        return record(out, (input,), rule, "IndexSelectBackward0")
     if idx.size != 1:
         raise RuntimeError(f"index_select: the index into a 0-d tensor can have only 1 value, got {idx.size}")
     return record(xs[idx].reshape(()), (input,), _reshaped_add_at_rule((), (1,), key, (1,)), "IndexSelectBackward0")
@@ -1186,7 +1209,10 @@ def index_add(input: Tensor, dim: int, index, source: Tensor, *, alpha=1) -> Ten
     alpha = _alpha("index_add", alpha, x.dtype)
     key = (_FULL,) * d + (idx,)
     out = x.copy()
-    add_into(_work(out), key, ss if alpha == 1 and alpha is not True else ss * alpha)
+    if alpha == 1 and alpha is not True and x.ndim > 1 and d in (0, x.ndim - 1) and idx.dtype == np.int64:
+        reduce_at_wide(np.add, out, key, ss)  # PyTorch's index_add is its scatter_add_ here: float16 sums in float32
+    else:
+        add_into(_work(out), key, ss if alpha == 1 and alpha is not True else ss * alpha)
     s_shape = s.shape
 
     def rule(xp, need, g, out, x, s):
@@ -1439,7 +1465,7 @@ def take_along_dim(input: Tensor, indices, dim: int | None = None) -> Tensor:
     if dim is None:
         flat = idx.reshape(-1)
         _check_range("take_along_dim", flat, x.size, 0)
-        rule = _reshaped_add_at_rule(x.shape, (x.size,), flat, flat.shape)
+        rule = _gather_rule(x.shape, (x.size,), flat, flat.shape)
         return record(x.reshape(-1)[flat], (input,), rule, "GatherBackward0")
     if x.ndim == 0:
         raise IndexError(f"take_along_dim: dim {dim} given, but the input is 0-d (it has no dimensions)")
@@ -1455,9 +1481,11 @@ def take_along_dim(input: Tensor, indices, dim: int | None = None) -> Tensor:
         raise RuntimeError(f"take_along_dim: input of shape {tuple(x.shape)} and indices of shape "
                            f"{tuple(idx.shape)} do not broadcast outside dimension {d}") from None
     x_shape = tuple(common[:d] + [x.shape[d]] + common[d + 1:])
-    grid = _grid(np.broadcast_to(idx, tuple(common[:d] + [idx.shape[d]] + common[d + 1:])), d)
+    i_shape = tuple(common[:d] + [idx.shape[d]] + common[d + 1:])
+    grid = _grid(np.broadcast_to(idx, i_shape), d)
     # the engine sums the gradient over broadcast dims back to input's shape
-    return record(np.broadcast_to(x, x_shape)[grid], (input,), _add_at_rule(x_shape, grid), "GatherBackward0")
+    return record(np.broadcast_to(x, x_shape)[grid], (input,), _gather_rule(x_shape, x_shape, grid, i_shape),
+                  "GatherBackward0")
 
 
 @op

@@ -13,6 +13,7 @@ import numpy as np
 
 from ..autograd.declare import Tensor, check_dim, inplace, is_grad_enabled, named, op, record, wrap
 from ..autograd.inplace import unsafe_pieces
+from ..autograd.scatter import reduce_at_wide
 from . import copy as C
 from . import elementwise as E
 from . import index as I
@@ -183,8 +184,9 @@ def put(input: Tensor, index: Tensor, source: Tensor, accumulate: bool = False) 
 _REDUCTIONS = {"prod": np.multiply, "amax": np.maximum, "amin": np.minimum}
 
 
-def _reduce_into(op_name, input, d, targets, values, reduce, include_self):
-    """``input`` (array) with ``values`` reduced into ``targets`` (index arrays) by ``reduce``."""
+def _reduce_into(op_name, input, d, targets, values, reduce, include_self, wide):
+    """``input`` (array) with ``values`` reduced into ``targets`` (index arrays) by ``reduce``; a float16 product
+    in float32 if ``wide`` (as ``scatter_add_in``)."""
     out = input.copy()
     touched = np.zeros(out.shape, dtype=bool)
     touched[targets] = True
@@ -198,7 +200,10 @@ def _reduce_into(op_name, input, d, targets, values, reduce, include_self):
             out.reshape(-1)[flat_t[order]] = values.reshape(-1)[order]
         else:
             out[touched] = identity
-    ufunc.at(out, targets, values)
+    if wide and ufunc is np.multiply:
+        reduce_at_wide(ufunc, out, targets, values)
+    else:
+        ufunc.at(out, targets, values)
     return out
 
 
@@ -214,6 +219,12 @@ def scatter_reduce(input: Tensor, dim: int, index: Tensor, src: Tensor, reduce: 
     >>> tg.scatter_reduce(tg.zeros(3), 0, tg.tensor([0, 0, 2]), tg.tensor([1.0, 5.0, 3.0]), "amax")
     tensor([5., 0., 3.])
     """
+    return _scatter_reduce(input, dim, index, src, reduce, include_self, wide=True)
+
+
+def _scatter_reduce(input, dim, index, src, reduce, include_self, wide):
+    """scatter_reduce, its float16 and bfloat16 sums and products kept in float32 (PyTorch's scatter kernels:
+    ``wide``) or each rounded to the tensor's dtype (PyTorch's index_reduce, built on this)."""
     _tensor("scatter_reduce", input), _tensor("scatter_reduce", index, "index"), _tensor("scatter_reduce", src,
                                                                                           "src")
     if reduce not in ("sum", "prod", "mean", "amax", "amin"):
@@ -229,9 +240,8 @@ def scatter_reduce(input: Tensor, dim: int, index: Tensor, src: Tensor, reduce: 
     d = check_dim("scatter_reduce", dim, input.ndim)
     if input.ndim == 0 or index.ndim == 0 or src.ndim == 0:  # as PyTorch: a 0-d tensor counts as one element
         shape = tuple(input.shape)
-        out = scatter_reduce(input.reshape(-1) if input.ndim == 0 else input, d, index.reshape(-1) if index.ndim
-                             == 0 else index, src.reshape(-1) if src.ndim == 0 else src, reduce,
-                             include_self=include_self)
+        out = _scatter_reduce(input.reshape(-1) if input.ndim == 0 else input, d, index.reshape(-1) if index.ndim
+                              == 0 else index, src.reshape(-1) if src.ndim == 0 else src, reduce, include_self, wide)
         # a new tensor, not a view, as PyTorch's
         return named(out.reshape(shape).clone() if input.ndim == 0 else out, "ScatterReduceBackward0")
     x, idx, s = input._data, index._data, src._data
@@ -256,7 +266,7 @@ def scatter_reduce(input: Tensor, dim: int, index: Tensor, src: Tensor, reduce: 
             base = E.where(wrap(mask), wrap(np.zeros((), x.dtype)), input)
         else:
             base = input
-        total = I.scatter_add(base, d, index, src_part) if x.ndim else base + src_part
+        total = I.scatter_add_in(base, d, index, src_part, wide=wide) if x.ndim else base + src_part
         if reduce == "sum":  # (PyTorch's one node ScatterReduceBackward0, here scatter_add's)
             return named(total, "ScatterReduceBackward0", (input,))
         counts = np.zeros(x.shape, dtype=np.int64)
@@ -272,14 +282,14 @@ def scatter_reduce(input: Tensor, dim: int, index: Tensor, src: Tensor, reduce: 
     cells = tuple(grid)
     part = tuple(slice(0, k) for k in idx.shape)
     values = s[part]
-    result = _reduce_into("scatter_reduce", x, d, cells, values, reduce, include_self)
+    result = _reduce_into("scatter_reduce", x, d, cells, values, reduce, include_self, wide)
     if not (is_grad_enabled() and (input.requires_grad or src.requires_grad)):
         return wrap(result)
-    return record(result, (input, src), _extreme_rule(x, s, cells, part, values, result, reduce, include_self),
+    return record(result, (input, src), _extreme_rule(x, s, cells, part, values, result, reduce, include_self, wide),
                   "ScatterReduceBackward0")
 
 
-def _extreme_rule(x, s, grid, part, values, result, reduce, include_self):
+def _extreme_rule(x, s, grid, part, values, result, reduce, include_self, wide):
     """PyTorch's scatter_reduce_backward for 'prod', 'amax' and 'amin' (FunctionsManual.cpp): ties share the
     gradient of an extreme evenly; prod's gradient is the product of the others (a single zero handled apart)."""
     touched = np.zeros(x.shape, dtype=bool)
@@ -324,12 +334,12 @@ def _extreme_rule(x, s, grid, part, values, result, reduce, include_self):
                 return gs, gb
             return rule
         masked_self = np.where(x == 0, 1, x).astype(x.dtype)
-        masked_self_result = _reduce_into("scatter_reduce", masked_self, 0, grid, values, reduce, include_self)
+        masked_self_result = _reduce_into("scatter_reduce", masked_self, 0, grid, values, reduce, include_self, wide)
         src_zero = values == 0
         zeros_at = scatter(src_zero.astype(np.int64))
         single_zero = src_zero & (gather(zeros_at) == 1)
         masked_src = np.where(single_zero, 1, values).astype(x.dtype)
-        masked_src_result = _reduce_into("scatter_reduce", x, 0, grid, masked_src, reduce, include_self)
+        masked_src_result = _reduce_into("scatter_reduce", x, 0, grid, masked_src, reduce, include_self, wide)
         src_filled = np.where(src_zero, 1, values).astype(x.dtype)
 
         def prod_rule(xp, need, g, out, a, b):
@@ -404,7 +414,8 @@ def index_reduce(input: Tensor, dim: int, index: Tensor, source: Tensor, reduce:
     if reduce == "mean" and not idx.size and x.dtype == np.bool_:  # nothing to average (its kernel would refuse)
         return input.clone()
     full = np.broadcast_to(np.expand_dims(idx, tuple(k for k in range(x.ndim) if k != d)), want).astype(np.int64)
-    out = scatter_reduce(input, d, wrap(full), source, reduce, include_self=include_self)
+    # PyTorch's index_reduce combines in the tensor's dtype, each step rounded (not its scatter kernels' float32)
+    out = _scatter_reduce(input, d, wrap(full), source, reduce, include_self, wide=False)
     return named(out, "IndexReduceBackward0")  # (PyTorch's one node; here scatter_reduce's)
 
 
