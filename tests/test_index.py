@@ -2412,3 +2412,18 @@ def test_an_in_place_op_reading_a_new_dim_view_of_its_tensor_is_a_full_overlap()
         v.clamp_max_(x)
     assert x.tolist()[0][:3] == [2.0, 3.0, 1.0]
     x[None] = x.view(1, 1, 4)  # the same memory and strides: copy_'s early return
+
+
+@pytest.mark.filterwarnings("ignore:Use of index_put_ on expanded tensors")
+@pytest.mark.parametrize("rows, want", [([0, 1], [10, 6]), ([1, 0], [13, 8]), ([-2, -1], [10, 6])])
+def test_index_put_accumulate_of_values_that_are_the_memory_written(rows, want):
+    """(seed 1257716) index_put_(accumulate=True) into a meshgrid output whose values are the tensor it expands:
+    each addition reads its value as the earlier ones left it, as PyTorch's sequential kernel (numpy's add.at
+    buffered the aliased operand and wrote the whole copy back: [5, 6])."""
+    v = tg.tensor([5, 3])
+    tg.meshgrid([v, v], indexing="ij")[0].index_put_((tg.tensor(rows), tg.tensor(rows)), v, accumulate=True)
+    assert v.tolist() == want
+    torch = pytest.importorskip("torch")
+    u = torch.tensor([5, 3])
+    torch.meshgrid([u, u], indexing="ij")[0].index_put_((torch.tensor(rows), torch.tensor(rows)), u, accumulate=True)
+    assert u.tolist() == want

@@ -1650,10 +1650,20 @@ def _ids(n, shape):
 def _put_at(w, key, v, accumulate):
     """index_put_ into ``w`` element by element in the index's order (the last write to a location stays; with
     ``accumulate`` each addition reads the location as the previous one left it, as PyTorch's CPU kernel)."""
-    if accumulate:
-        np.add.at(w, key, np.broadcast_to(v, w[key].shape))
-    else:
+    if not accumulate:
         w[key] = v
+        return
+    v = np.broadcast_to(v, w[key].shape)
+    if not np.may_share_memory(v, w):
+        np.add.at(w, key, v)
+    elif isinstance(key, tuple) and len(key) == w.ndim and all(k.__class__ is np.ndarray for k in key):
+        # the values are the memory written (x.index_put_(..., x) of an expanded x, a meshgrid's outputs): each
+        # addition reads its value as the earlier ones left it, as PyTorch's sequential kernel (np.add.at would
+        # buffer the aliased operand and write the whole copy back)
+        for j, loc in enumerate(zip(*(p.ravel() for p in np.broadcast_arrays(*key)))):
+            w[loc] += v.flat[j]
+    else:
+        np.add.at(w, key, v.copy())
 
 
 @op(xp_name=False)
