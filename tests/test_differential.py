@@ -703,14 +703,16 @@ def constant_norm_set(d):
 
 known_class(
     "pytorch-norm-constant-set", F("layer_norm", "batch_norm", "group_norm", "instance_norm") | {"layer_norm"},
-    {"value", "signed-zero", "grad-value"}, constant_norm_set,
+    {"value", "signed-zero", "grad-value", "grad-nan", "grad-inf"}, constant_norm_set,
     """
     x = torch.tensor([[[0.05], [-0.45]], [[-2.2], [0.05]]])
     torch.nn.functional.group_norm(x, 2, weight=torch.tensor([3.0, -2.5]), bias=torch.tensor([0.0, 3.0]))
     """, "a normalized set whose values are all equal (a group of one element here): PyTorch's fused "
          "x * (rstd w) + (b - mean rstd w) with rstd = 1 / sqrt(eps) leaves the rounding of two products of ~1e3 "
          "(-1.2e-4 here) where tapegrad's (x - mean) rstd w + b is exactly b; instance_norm (batch_norm's kernel on "
-         "each sample's channel, its multiply-add fused) of a constant float64 channel of 1e5 gives -1.3e-9",
+         "each sample's channel, its multiply-add fused) of a constant float64 channel of 1e5 gives -1.3e-9; a "
+         "steep op after it (reciprocal) makes the noise inf there, and the weight's gradient inf * noise where "
+         "tapegrad's is inf * 0 = nan",
          NF, status="pytorch-bug")
 def at_a_clamp_bound_by_rounding(d):
     """clamp of values that differ from PyTorch's by rounding where either library's sits exactly on a bound and the
@@ -2025,6 +2027,60 @@ known_class(
          "gradient is channels-last and the input contiguous (here [-0.0001, 1.86, -1.86, ...]; finite differences, "
          "group_norm, layer_norm and tapegrad give [-0.0001, -0.53, 0.53, ...]); tapegrad's is the derivative", NF,
     status="pytorch-bug")
+
+
+def kink_at_conv_rounding(d):
+    """abs/relu-like ops (their gradient jumps at 0) of a convolution's output that is 0 in one library and its
+    rounding residue in the other (-1.2e-7 for -3 * 1.1 + 3 * 1.1 through numpy's BLAS)."""
+    here = d.here_before or d.here_inputs  # (a gradient's discrepancy keeps the inputs as they were before the call)
+    if not d.origins or d.origins[0].rsplit(".", 1)[-1] not in ("conv1d", "conv2d", "conv3d") or not here:
+        return False
+    a, b = here[0].detach().numpy(), x0(d).detach().numpy()
+    return a.shape == b.shape and bool(((a == 0) != (b == 0)).any())
+
+
+known_class(
+    "conv-rounding-at-a-kink", fam("abs", "absolute", "sgn", "sign", "relu") | F("relu", "relu_", "hardtanh",
+                                                                                  "leaky_relu", "relu6"),
+    GRADS, kink_at_conv_rounding,
+    """
+    x = torch.tensor([[[[[-2.2, 1.1, 1.3], [1.1, 0.05, -0.7]], [[-0.7, 1.1, 0.85], [-1.9, -0.7, -0.7]],
+                        [[-0.7, -1.9, 0.05], [-0.45, 0.05, 2.6]]]]], requires_grad=True)
+    torch.nn.functional.conv3d(x, torch.tensor([[[[[-3.0]], [[3.0]]]]])).abs().sum().backward()
+    x.grad
+    """, "README: a convolution's output that is 0 in exact arithmetic (-3 * 1.1 + 3 * 1.1) is its BLAS's rounding "
+         "residue in one library and 0 in the other (tapegrad's im2col product through numpy's BLAS fuses the "
+         "multiply-adds: -1.2e-7; PyTorch's oneDNN on this CPU gives 0); abs, sgn or relu's gradient at that value "
+         "is then -1 in one and 0 in the other", C, status="by-design")
+
+
+def cumprod_overflows(d):
+    """cumprod whose running product leaves the result dtype's range (dtype=float16 of float32 values, or huge
+    values) where the factors are finite."""
+    x = x0(d)
+    if not isf(x) or not x.numel():
+        return False
+    dtype = kw(d, "dtype") or (arg(d, 2) if isinstance(arg(d, 2), core.DT) else None)
+    dtype = getattr(torch, dtype.name) if isinstance(dtype, core.DT) else x.dtype
+    dim = kw(d, "dim") if kw(d, "dim") is not None else arg(d, 1)  # (args[0] is the tensor)
+    if not isinstance(dim, int) or not dtype.is_floating_point:
+        return False
+    with np.errstate(all="ignore"):
+        out = x.detach().to(dtype).cumprod(dim)
+        finite = torch.isfinite(x.detach()).cumprod(dim).bool() if x.dim() else torch.isfinite(x.detach())
+        return bool((~torch.isfinite(out) & finite.reshape(out.shape)).any())
+
+
+known_class(
+    "cumprod-grad-overflow", fam("cumprod", inplace=False), GRADS, cumprod_overflows,
+    """
+    x = torch.tensor([[0.0, -60000.0], [1.0, 1.5], [1.0, 3.0]], requires_grad=True)
+    y = x.cumprod(0, dtype=torch.float16)
+    y.backward(torch.ones_like(y))
+    x.grad[0, 1]
+    """, "README: cumprod's gradient where the running product overflows the result dtype (float16 -60000 * 1.5): "
+         "with a zero anywhere in the tensor tapegrad takes the derivative of the finite factors (2.5 here), "
+         "PyTorch 2.13 divides the overflowed products by the input (inf)", R, status="by-design")
 
 
 def logsigmoid_subnormal(d):

@@ -51,7 +51,10 @@ def _np_cumprod(a, axis=None):
     """cumprod as tapegrad's (and PyTorch's CPU scan): the running product kept in float64 for float32 (float32 for
     float16), each output rounded, so [3e38, 3e38, 0] gives [3e38, inf, 0] on arrays as on tensors, not nan."""
     acc = np.float64 if a.dtype == np.float32 else np.float32 if a.dtype == np.float16 else None
-    return np.cumprod(a, axis=axis, dtype=acc).astype(a.dtype, copy=False)
+    if axis is None:
+        a, axis = a.reshape(-1), 0
+    # (the ufunc's own method, called from here: numpy's overflow warnings are then filtered as tapegrad's)
+    return np.multiply.accumulate(a, axis=axis, dtype=acc).astype(a.dtype, copy=False)
 
 
 def _np_pow(a, e):
