@@ -39,6 +39,7 @@ from ..autograd.declare import (
     unary,
     wrap,
 )
+from ..autograd.xp import numpy_xp
 from ._fused import fma as _fma
 
 __all__ = [
@@ -310,13 +311,16 @@ _FLOAT = np.dtype(np.float32)
 
 
 def _half_scalar(input, other):
-    """Whether ``input <op> other`` is PyTorch's float16 "opmath" case: a float16 tensor and, second, a number
-    or a 0-d tensor of another dtype (the result is float16, the kernel computes in float32 with the second
-    operand's own value)."""
+    """Whether ``input <op> other`` is PyTorch's float16 "opmath" case: a float16 result and, second, a number or
+    a one-element tensor of another dtype (BinaryOpsKernel.cpp: ``iter.is_scalar(2)`` of a reduced float
+    dtype; the kernel computes in float32 with the second operand's own value, ``original_scalar_value``): a 0-d
+    float tensor beside a float16 one with dims, or an integer or bool tensor of one element."""
     if input.__class__ is not Tensor or input._data.dtype is not _HALF:
         return False
     if isinstance(other, Tensor):
-        return other._data.ndim == 0 and other._data.dtype is not _HALF and input._data.ndim > 0
+        b = other._data
+        return b.size == 1 and b.dtype is not _HALF and (
+            b.dtype.kind in "biu" or b.ndim == 0 and input._data.ndim > 0)
     return isinstance(other, (int, float, np.integer, np.floating, np.bool_))
 
 
@@ -340,6 +344,40 @@ def _half_opmath(op_name, fn, input, other, rule, node):
         out = fn(input._data.astype(_FLOAT), b._data).astype(_HALF)
     return record(out, (input, b), rule, node)
 
+
+def _as_pytorch(fn, a, b, true_division):
+    """``fn(a, b)`` for an array ``a`` and an array or Python number ``b`` as PyTorch's mul (``fn`` multiply) or
+    div (divide, ``true_division``) computes ``a <op> b``: in its result dtype (``dtypes.promote``: a 0-d operand
+    or a number does not widen a tensor with dims of its category; integers divide in the default float dtype),
+    and a float16 result with a one-element ``b`` of another dtype in float32 with b's own value, rounded once (as
+    :func:`_half_scalar`). No floating point warnings, as PyTorch's."""
+    a = np.asarray(a)  # (numpy's 0-d results are scalars: 0-d arrays again)
+    if b.__class__ is float or b.__class__ is int or b.__class__ is bool:  # a number (np.float64 is an array's)
+        dt = dtypes.scalar_dtype(b, a.dtype)
+        b = np.asarray(b)
+    else:
+        b = np.asarray(b)
+        dt = a.dtype if a.dtype == b.dtype else dtypes.promote(a, b)
+    if true_division and dt.kind != "f":
+        dt = _default_dtype()
+    with np.errstate(all="ignore"):
+        if dt == _HALF and b.dtype != _HALF and b.size == 1:
+            return np.asarray(fn(a.astype(_FLOAT), b.astype(_FLOAT)).astype(_HALF))
+        return np.asarray(fn(a.astype(dt, copy=False), b.astype(dt, copy=False)))
+
+
+def _mul_arrays(a, b):
+    """PyTorch's ``mul(a, b)`` on arrays (``xp.mul`` of rules evaluated on arrays; tapegrad's ``mul`` on tensors):
+    a derivative formula that multiplies operands of different dtypes, as derivatives.yaml's."""
+    return _as_pytorch(np.multiply, a, b, False)
+
+
+def _div_arrays(a, b):
+    """PyTorch's true ``div(a, b)`` on arrays (``xp.div``; tapegrad's ``div`` on tensors)."""
+    return _as_pytorch(np.divide, a, b, True)
+
+
+numpy_xp.mul, numpy_xp.div = _mul_arrays, _div_arrays
 
 multiply = mul
 
