@@ -1696,7 +1696,7 @@ def test_addc_gradients_of_mixed_dtypes_as_pytorch(call, g):
         if want is not None:
             assert got.dtype == want.dtype and got.shape == want.shape
             np.testing.assert_array_equal(got, want)
-            assert np.array_equal(np.signbit(got), np.signbit(want)), (got, want)
+            assert np.array_equal(np.signbit(got) & ~np.isnan(got), np.signbit(want) & ~np.isnan(want))
 
 
 @settings(max_examples=60, deadline=None)

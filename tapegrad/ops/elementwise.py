@@ -279,6 +279,8 @@ def mul(input: Tensor | float, other: Tensor | float) -> Tensor:
         if input._data.dtype is not other._data.dtype:
             if input._data.dtype is _HALF and _half_scalar(input, other):
                 return _half_opmath("mul", np.multiply, input, other, _mul_rule, "MulBackward0")
+            if other._data.dtype is _HALF and _half_scalar(other, input):
+                return _half_scalar_first(input, other)
             input, other = operands("mul", input, other)
     elif input.__class__ is Tensor and (other.__class__ is float or other.__class__ is int) \
             and input._data.dtype.char in "fd" and not (input._requires_grad and _grad.enabled):
@@ -303,6 +305,20 @@ def mul(input: Tensor | float, other: Tensor | float) -> Tensor:
 
 def _mul_rule(xp, need, g, out, a, b):
     return g * b if need[0] else None, g * a if need[1] else None
+
+
+def _half_scalar_first(input, other):
+    """``input * other`` of a one-element ``input`` of another dtype and a float16 ``other``: PyTorch's kernel rounds
+    input to float16 (only a second operand is its opmath scalar), but the gradient formula of other, ``grad * self``,
+    has it second: other's gradient is computed in float32 with input's own value (0 * -3e38 is -0.0 there, not
+    0 * its float16 -inf), so input is recorded as given."""
+    with np.errstate(over="ignore"):
+        out = np.multiply(input._data.astype(_HALF), other._data)
+    return record(out, (input, other), _mul_scalar_first_rule, "MulBackward0")
+
+
+def _mul_scalar_first_rule(xp, need, g, out, a, b):
+    return g * b if need[0] else None, xp.mul(g, a) if need[1] else None
 
 
 _HALF = np.dtype(np.float16)
@@ -443,9 +459,10 @@ def _div_by_constant_rule(xp, need, g, out, a, b):  # b does not need its gradie
 
 
 def _div_out_rule(xp, need, g, out, a, b):
-    # float16 by a scalar: the float32 quotient rounded to float16, as the forward's; recomputed from a (as
-    # PyTorch's div_tensor_other_backward), so the result may be written in place before backward
-    return g / b if need[0] else None, -g * (xp.astype(a / b, a.dtype) / b) if need[1] else None
+    # float16 by a scalar (b: its float32 value): PyTorch's formulas, grad / other and -grad * ((self / other) /
+    # other), each step float16 computed in float32 with the scalar's value (its opmath), as the forward; recomputed
+    # from a, so the result may be written in place before backward
+    return xp.div(g, b) if need[0] else None, xp.mul(-g, xp.div(xp.div(a, b), b)) if need[1] else None
 
 
 divide = div
@@ -1640,7 +1657,7 @@ def lerp(input: Tensor, end: Tensor, weight: Tensor | float) -> Tensor:
     if not isinstance(end, Tensor):
         raise TypeError(f"lerp: expected end to be a Tensor, got {type(end).__name__}")
     dt = input._data.dtype
-    exact = None
+    exact = given = None
     if dt.kind != "f":
         raise dtype_error("lerp", dt)
     if isinstance(weight, Tensor) and weight._data.ndim == 0 and weight._data.dtype != dt \
@@ -1652,6 +1669,8 @@ def lerp(input: Tensor, end: Tensor, weight: Tensor | float) -> Tensor:
         if weight._data.dtype.kind in "iub":  # NOTE: PyTorch's backward multiplies by the integer itself (a CPU
             # scalar, read at opmath precision): 0 * (1 - 2 ** 63) is 0, not 0 * inf in float16; kept in float64
             exact = weight._data.astype(np.float64)
+        else:  # a float weight is recorded as given: its formulas multiply by it in PyTorch's promotion
+            given = weight
         weight = cast(weight, dt)
     named = (("end", end, input._data.dtype),) + ((("weight", weight, dt),) if isinstance(weight, Tensor) else ())
     for name, t, want in named:
@@ -1659,7 +1678,7 @@ def lerp(input: Tensor, end: Tensor, weight: Tensor | float) -> Tensor:
             raise RuntimeError(f"lerp: expected dtype {want} for `{name}` but got dtype {t._data.dtype}")
     x, e = input._data.astype(dt, copy=False), end._data.astype(dt, copy=False)
     if dt is _HALF:
-        return _half_lerp(input, end, weight, exact)
+        return _half_lerp(input, end, weight, exact, given)
     if not isinstance(weight, Tensor) and isinstance(weight, (int, float)) and _overflows(weight, dt):
         raise RuntimeError(f"lerp: weight={weight!r} cannot be converted to type {dt} without overflow")
     w = weight._data if isinstance(weight, Tensor) else np.asarray(weight, dt)  # a number: rounded to the dtype
@@ -1674,7 +1693,7 @@ def lerp(input: Tensor, end: Tensor, weight: Tensor | float) -> Tensor:
             return g * (1 - w) if need[0] else None, g * w if need[1] else None
 
         return record(out, (input, end), lerp_rule, "LerpBackward0")
-    return _lerp_tensor_record(out, input, end, weight, exact)
+    return _lerp_tensor_record(out, input, end, given or weight, exact)
 
 
 def _lerp_array(x, e, w):
@@ -1740,7 +1759,7 @@ def _lerp_write(data, end, weight):
     return True
 
 
-def _half_lerp(input, end, weight, exact=None):
+def _half_lerp(input, end, weight, exact=None, given=None):
     """lerp of float16 tensors as PyTorch's kernel: in float32 (a number weight at float32 precision), each side
     of the two-sided form one fused multiply-add (emulated in float64), rounded to float16 at the end."""
     x, e = input._data.astype(_FLOAT), end._data.astype(_FLOAT)
@@ -1755,11 +1774,14 @@ def _half_lerp(input, end, weight, exact=None):
             return g * (1 - w) if need[0] else None, g * w if need[1] else None
 
         return record(out, (input, end), lerp_rule, "LerpBackward0")
-    return _lerp_tensor_record(out, input, end, weight, exact)
+    return _lerp_tensor_record(out, input, end, given or weight, exact)
 
 
 def _lerp_tensor_rule(xp, need, g, out, a, b, w):
-    return g * (1 - w) if need[0] else None, g * w if need[1] else None, g * (b - a) if need[2] else None
+    # derivatives.yaml's lerp.Tensor on the weight as given, promoted as PyTorch's: a 0-d float32 weight of float16
+    # tensors multiplies the float16 gradient in float32 (2 * 1e-7 is 1.8e-7 in float16, not 2 * its float16 1.2e-7)
+    return (xp.mul(g, 1 - w) if need[0] else None, xp.mul(g, w) if need[1] else None,
+            xp.mul(g, b - a) if need[2] else None)
 
 
 # ---------------------------------------------------------------------- comparisons (bool results, no grad)
