@@ -67,7 +67,7 @@ def addcmul(input: Tensor, tensor1: Tensor, tensor2: Tensor, *, value=1) -> Tens
 
 
 def _addcmul(input, tensor1, tensor2, value, into=None):
-    """addcmul, its result cast to the dtype ``into`` where that is addcmul_'s (see :func:`_addc_operands`)."""
+    """addcmul, its result cast to the dtype ``into`` where that is addcmul_'s (see :func:`_written`)."""
     x, t1, t2, given = _addc_operands("addcmul", input, tensor1, tensor2, value)
     if x.dtype == np.bool_:  # PyTorch's kernel has no bool (even for empty tensors)
         raise NotImplementedError(f"addcmul: \"addcmul_cpu_out\" not implemented for 'Bool' (input, tensor1 and "
@@ -164,6 +164,7 @@ def addcdiv(input: Tensor, tensor1: Tensor, tensor2: Tensor, *, value=1) -> Tens
 
 
 def _addcdiv(input, tensor1, tensor2, value, into=None):
+    """addcdiv, its result cast to the dtype ``into`` where that is addcdiv_'s (see :func:`_written`)."""
     if isinstance(tensor1, Tensor) and isinstance(tensor2, Tensor) and tensor1._data.dtype.kind in "biu" \
             and tensor2._data.dtype.kind in "biu":
         raise RuntimeError("addcdiv: integer division with addcdiv is no longer supported; divide tensor1 by "
@@ -277,14 +278,18 @@ def _addc_write(ufunc):
     return write
 
 
-def _addcmul_in_place(self, tensor1, tensor2, *, value=1):
-    return _addcmul(self, tensor1, tensor2, value, self._data.dtype)
+def _addcmul_in_place(input: Tensor, tensor1: Tensor, tensor2: Tensor, *, value=1) -> Tensor:
+    """The value addcmul_ writes: addcmul's, cast to the written tensor's dtype inside the op (so its node's gradient
+    has that dtype, as PyTorch's)."""
+    return _addcmul(input, tensor1, tensor2, value, input._data.dtype)
 
 
-def _addcdiv_in_place(self, tensor1, tensor2, *, value=1):
-    return _addcdiv(self, tensor1, tensor2, value, self._data.dtype)
+def _addcdiv_in_place(input: Tensor, tensor1: Tensor, tensor2: Tensor, *, value=1) -> Tensor:
+    """The value addcdiv_ writes (as :func:`_addcmul_in_place`)."""
+    return _addcdiv(input, tensor1, tensor2, value, input._data.dtype)
 
 
+_addcmul_in_place.__name__, _addcdiv_in_place.__name__ = "addcmul", "addcdiv"  # (the methods' docs name the ops)
 plain_write(_addcmul_in_place, "addcmul_")(_addc_write(np.multiply))
 plain_write(_addcdiv_in_place, "addcdiv_")(_addc_write(np.divide))
 
