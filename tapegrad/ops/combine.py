@@ -128,8 +128,9 @@ def _addcmul_rule(value, wide1, wide2):
     a 0-d float32 tensor1 beside float16 tensors multiplies the float16 gradient in float32 (0 * -3e38 is -0.0, not
     0 * -inf), an int64 one gives float16 products. The engine sums each to its input's shape and casts it."""
     def addcmul_rule(xp, need, g, out, x, t1, t2):
-        g1 = xp.mul(g, _times_value(xp, t2, value, wide2)) if need[1] else None
-        g2 = xp.mul(g, _times_value(xp, t1, value, wide1)) if need[2] else None
+        with np.errstate(all="ignore"):  # (inf and nan as PyTorch's, without numpy's warnings)
+            g1 = xp.mul(g, _times_value(xp, t2, value, wide2)) if need[1] else None
+            g2 = xp.mul(g, _times_value(xp, t1, value, wide1)) if need[2] else None
         return (g if need[0] else None), g1, g2
 
     return addcmul_rule
@@ -187,11 +188,9 @@ def _addcdiv_rule(value, fill, wide1):
     tensor2 of 1e-7 gives inf), and tensor2 * tensor2 too (its square may underflow to 0: inf); an int64 tensor1
     over a 0-d float64 tensor2 divides in float64."""
     def addcdiv_rule(xp, need, g, out, x, t1, t2):
-        g1 = g2 = None
-        if need[1]:
-            g1 = xp.mul(g, _value_over(xp, value, t2, fill))
-        if need[2]:
-            g2 = xp.mul(-g, xp.div(_times_value(xp, t1, value, wide1), xp.mul(t2, t2)))
+        with np.errstate(all="ignore"):  # (value / 0 is inf, as PyTorch's, without numpy's warning)
+            g1 = xp.mul(g, _value_over(xp, value, t2, fill)) if need[1] else None
+            g2 = xp.mul(-g, xp.div(_times_value(xp, t1, value, wide1), xp.mul(t2, t2))) if need[2] else None
         return (g if need[0] else None), g1, g2
 
     return addcdiv_rule

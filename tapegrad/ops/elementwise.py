@@ -366,7 +366,10 @@ def _as_pytorch(fn, a, b, true_division):
     div (divide, ``true_division``) computes ``a <op> b``: in its result dtype (``dtypes.promote``: a 0-d operand
     or a number does not widen a tensor with dims of its category; integers divide in the default float dtype),
     and a float16 result with a one-element ``b`` of another dtype in float32 with b's own value, rounded once (as
-    :func:`_half_scalar`). No floating point warnings, as PyTorch's."""
+    :func:`_half_scalar`). No floating point warnings, as PyTorch's, where the dtypes differ."""
+    if a.__class__ is np.ndarray and (b.__class__ is np.ndarray and b.dtype is a.dtype and a.dtype.kind == "f" or (
+            b.__class__ is float or b.__class__ is int) and a.dtype.char in "fd"):
+        return fn(a, b)  # (the common case, quickly: numpy's arithmetic in one float dtype is PyTorch's)
     a = np.asarray(a)  # (numpy's 0-d results are scalars: 0-d arrays again)
     if b.__class__ is float or b.__class__ is int or b.__class__ is bool:  # a number (np.float64 is an array's)
         dt = dtypes.scalar_dtype(b, a.dtype)
@@ -1693,7 +1696,7 @@ def lerp(input: Tensor, end: Tensor, weight: Tensor | float) -> Tensor:
             return g * (1 - w) if need[0] else None, g * w if need[1] else None
 
         return record(out, (input, end), lerp_rule, "LerpBackward0")
-    return _lerp_tensor_record(out, input, end, given or weight, exact)
+    return _lerp_tensor_record(out, input, end, weight, exact, given)
 
 
 def _lerp_array(x, e, w):
@@ -1712,7 +1715,12 @@ def _lerp_array(x, e, w):
         return _fma(np.where(small, w, np.where(w == 1, -0.0, w - 1)).astype(w.dtype), d, np.where(small, x, e))
 
 
-def _lerp_tensor_record(out, input, end, weight, exact):
+def _lerp_tensor_record(out, input, end, weight, exact, given=None):
+    """The node of lerp with a tensor weight; ``given``: a 0-d float weight of another dtype, as given (``weight``
+    is its cast), recorded so that its formulas multiply by it in PyTorch's promotion; ``exact``: an integer
+    weight's float64 value."""
+    if given is not None:
+        return record(out, (input, end, given), _lerp_given_weight_rule, "LerpBackward1")
     if exact is None:
         return record(out, (input, end, weight), _lerp_tensor_rule, "LerpBackward1")
 
@@ -1774,10 +1782,14 @@ def _half_lerp(input, end, weight, exact=None, given=None):
             return g * (1 - w) if need[0] else None, g * w if need[1] else None
 
         return record(out, (input, end), lerp_rule, "LerpBackward0")
-    return _lerp_tensor_record(out, input, end, given or weight, exact)
+    return _lerp_tensor_record(out, input, end, weight, exact, given)
 
 
 def _lerp_tensor_rule(xp, need, g, out, a, b, w):
+    return g * (1 - w) if need[0] else None, g * w if need[1] else None, g * (b - a) if need[2] else None
+
+
+def _lerp_given_weight_rule(xp, need, g, out, a, b, w):
     # derivatives.yaml's lerp.Tensor on the weight as given, promoted as PyTorch's: a 0-d float32 weight of float16
     # tensors multiplies the float16 gradient in float32 (2 * 1e-7 is 1.8e-7 in float16, not 2 * its float16 1.2e-7)
     return (xp.mul(g, 1 - w) if need[0] else None, xp.mul(g, w) if need[1] else None,
