@@ -987,6 +987,57 @@ def test_float16_opmath_matches_pytorch():
                 np.testing.assert_array_equal(ours.numpy(), theirs.numpy(), err_msg=f"{form} {s!r}")
 
 
+@pytest.mark.parametrize("form", ["mul", "div", "trunc", "floor", "imul", "idiv"])
+@pytest.mark.parametrize("shapes", [((4,), ()), ((4,), (1,)), ((), ()), ((), (1, 1)), ((4,), (1, 1))])
+@pytest.mark.parametrize("n, dtype", [(2049, "int64"), (65519, "int32"), (100000, "int64"), (-7, "int8"),
+                                      (True, "bool")])
+def test_float16_with_a_one_element_integer_tensor_is_computed_in_float32(form, shapes, n, dtype):
+    # PyTorch's mul/div kernels take a one-element second operand of a float16 result at its own value in float32
+    # (BinaryOpsKernel.cpp: iter.is_scalar(2), original_scalar_value): 3 * 2049 is 6148 there, not 3 * 2048
+    x = np.array([3.0, -0.25, 1e4, 0.1], np.float16)[:4 if shapes[0] else 1].reshape(shapes[0])
+    if form in ("imul", "idiv") and len(shapes[1]) > len(shapes[0]):
+        return  # (the result would be larger than the written tensor)
+    with np.errstate(all="ignore"):
+        want = _F16_OPMATH[form](x.astype(np.float32), np.float32(n)).astype(np.float16)
+    got = _F16_FORMS[form](tg, tg.tensor(x), tg.tensor(np.full(shapes[1], n, dtype)))
+    assert got.dtype == tg.float16
+    np.testing.assert_array_equal(got.numpy().reshape(-1), want.reshape(-1))
+    torch = pytest.importorskip("torch")
+    theirs = _F16_FORMS[form](torch, torch.tensor(x), torch.tensor(np.full(shapes[1], n, dtype)))
+    assert tuple(got.shape) == tuple(theirs.shape)
+    np.testing.assert_array_equal(got.numpy(), theirs.numpy())
+
+
+_WIDE_FORMS = {
+    "mul": lambda lib, x, s: x * s, "rmul": lambda lib, x, s: s * x, "div": lambda lib, x, s: x / s,
+    "lerp": lambda lib, x, s: lib.lerp(x, x.flip(0) * 0.5, s), "lerp_end": lambda lib, x, s: lib.lerp(x * 0.5, x, s),
+}
+
+
+@pytest.mark.parametrize("form", sorted(_WIDE_FORMS))
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+@pytest.mark.parametrize("s", [-3e38, 1e-7, 0.1, 6e4, 1e5, -2.5, 1e-30])
+def test_float16_gradients_with_a_wider_0d_operand_match_pytorch(form, dtype, s):
+    # PyTorch's formulas multiply the float16 gradient by the 0-d operand as given, a second operand of its mul:
+    # in float32 with its own value (s * x: the forward rounds s to float16, the gradient of x, grad * s, does not;
+    # 0 * -3e38 is -0.0, not 0 * -inf = nan); div's (self / other) / other and lerp's grad * weight likewise
+    torch = pytest.importorskip("torch")
+    x16 = np.array([1.0, -0.5, 3.0, 6e4, 1e-3, 0.0], np.float16)
+    g16 = np.array([0.0, 2.0, -1.0, 0.5, 3.0, 0.0], np.float16)
+    got = []
+    for lib in (tg, torch):
+        x = lib.tensor(x16, requires_grad=True)
+        w = lib.tensor(s, dtype=getattr(lib, dtype), requires_grad=True)
+        with np.errstate(all="ignore"):
+            out = _WIDE_FORMS[form](lib, x, w)
+            out.backward(lib.tensor(g16))
+        got.append([out.detach().numpy(), x.grad.numpy(), w.grad.numpy()])
+    for a, b in zip(*got):
+        assert a.dtype == b.dtype
+        np.testing.assert_array_equal(a, b)
+        assert np.array_equal(np.signbit(a) & ~np.isnan(a), np.signbit(b) & ~np.isnan(b))  # (a NaN's: README)
+
+
 def test_float16_opmath_gradients_match_pytorch():
     torch = pytest.importorskip("torch")
     x16 = np.array([-0.25, 1.5, 3.1, -100.0, 6e4, 1e-3], np.float16)

@@ -465,7 +465,10 @@ def _conform(xp, g, parent, node, create_graph):
         g = reduced
     dtype = parent._data.dtype
     if g.dtype != dtype:
-        g = g.type(dtype) if create_graph else g.astype(dtype)
+        if create_graph:
+            return g.type(dtype)
+        with np.errstate(over="ignore"):  # (a float32 gradient of 1e5 is inf in float16, as PyTorch's cast, unwarned)
+            g = g.astype(dtype)
     return g
 
 

@@ -10,6 +10,12 @@ and tensors share, and functions ``xp.NAME`` with numpy's names and signatures:
 
 The ops are above this module: each declaration registers its op in ``tensor_xp`` (``register_tensor_xp``),
 under its own name unless an adapter below already gives numpy's signature for that name.
+
+``xp.mul`` and ``xp.div`` are PyTorch's names, not numpy's: the product and true quotient in PyTorch's result dtype
+(a 0-d operand does not widen a tensor with dims, a float16 result takes a one-element second operand at its own
+value in float32), on arrays as tapegrad's ``mul``/``div`` on tensors (``ops/elementwise.py``). A formula whose
+operands may differ in dtype (derivatives.yaml's for addcmul, on the tensors as given) uses them, not ``*``/``/``,
+whose promotion on arrays is numpy's.
 """
 
 import types

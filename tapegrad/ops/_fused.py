@@ -38,7 +38,7 @@ def add_rounded_once(a, b, dtype):
             short = np.flatnonzero(low == 0)
             a, b = np.broadcast_arrays(np.asarray(a, np.float64), np.asarray(b, np.float64))
             s.flat[short] = sum_to_odd(a.flat[short], b.flat[short])
-    return np.asarray(s.astype(dtype))
+        return np.asarray(s.astype(dtype))  # (an overflow to inf, as PyTorch's, without numpy's warning)
 
 
 def sum_to_odd(a, b):

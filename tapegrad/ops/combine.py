@@ -63,19 +63,47 @@ def addcmul(input: Tensor, tensor1: Tensor, tensor2: Tensor, *, value=1) -> Tens
     >>> tg.addcmul(tg.ones(2), tg.tensor([1.0, 2.0]), tg.tensor([3.0, 4.0]), value=0.5)
     tensor([2.5000, 5.0000])
     """
-    for name, t in (("input", input), ("tensor1", tensor1), ("tensor2", tensor2)):
-        _tensor("addcmul", t, name)
-    input, tensor1, tensor2 = _promoted(input, tensor1, tensor2)
-    if input._data.dtype == np.bool_:  # PyTorch's kernel has no bool (even for empty tensors)
+    return _addcmul(input, tensor1, tensor2, value)
+
+
+def _addcmul(input, tensor1, tensor2, value, into=None):
+    """addcmul, its result cast to the dtype ``into`` where that is addcmul_'s (see :func:`_written`)."""
+    x, t1, t2, given = _addc_operands("addcmul", input, tensor1, tensor2, value)
+    if x.dtype == np.bool_:  # PyTorch's kernel has no bool (even for empty tensors)
         raise NotImplementedError(f"addcmul: \"addcmul_cpu_out\" not implemented for 'Bool' (input, tensor1 and "
                                   f"tensor2 of shapes {tuple(input.shape)}, {tuple(tensor1.shape)}, "
                                   f"{tuple(tensor2.shape)} are all bool)")
-    tensor1, tensor2 = _expanded("addcmul", input, tensor1, tensor2)
-    value = _checked_value("addcmul", value, input._data.dtype)
-    if tuple(input.shape) != tuple(tensor1.shape):
-        input = input.expand(tensor1.shape)
-    return record(_addcmul_array(input._data, tensor1._data, tensor2._data, value), (input, tensor1, tensor2),
-                  _addcmul_rule(value), "AddcmulBackward0")
+    out = _addcmul_array(x, t1, t2, _checked_value("addcmul", value, x.dtype))
+    rule = _addcmul_rule(given, _wraps(tensor1, given), _wraps(tensor2, given))
+    return record(_written(out, into), (input, tensor1, tensor2), rule, "AddcmulBackward0")
+
+
+def _addc_operands(op_name, input, tensor1, tensor2, value):
+    """The operands of addcmul/addcdiv as arrays promoted to the result's dtype and broadcast, and ``value`` as
+    given (a Python number). The op records the tensors as they are: its rule evaluates derivatives.yaml's formula
+    on them, each step promoted as PyTorch's (the 0-d float32 tensor1 of float16 tensors stays float32 there)."""
+    for name, t in (("input", input), ("tensor1", tensor1), ("tensor2", tensor2)):
+        _tensor(op_name, t, name)
+    shapes = tuple(input.shape), tuple(tensor1.shape), tuple(tensor2.shape)
+    try:
+        shape = np.broadcast_shapes(*shapes)
+    except ValueError:
+        raise RuntimeError(f"{op_name}: the shapes of input, tensor1 and tensor2 {list(shapes)} cannot be "
+                           f"broadcast together") from None
+    dt = _common_dtype(input, tensor1, tensor2)
+    with np.errstate(over="ignore"):  # (-3e38 is -inf in float16, as PyTorch's cast, which does not warn)
+        x, t1, t2 = (np.broadcast_to(t._data.astype(dt, copy=False), shape) for t in (input, tensor1, tensor2))
+    return x, t1, t2, value.item() if isinstance(value, np.generic) else value
+
+
+def _written(out, into):
+    """addcmul_/addcdiv_'s result: cast to the written tensor's dtype ``into`` inside the op, as PyTorch's kernel
+    writes it (the node then gets a gradient of that dtype, as PyTorch's); a result that cannot be cast is left
+    for the door to refuse."""
+    if into is None or out.dtype == into or not dtypes.can_cast(out.dtype, into):
+        return out
+    with np.errstate(over="ignore"):
+        return out.astype(into)
 
 
 def _addcmul_array(x, t1, t2, value):
@@ -91,20 +119,37 @@ def _addcmul_array(x, t1, t2, value):
         x, t1, t2, value = x.astype(np.float32), t1.astype(np.float32), t2.astype(np.float32), np.float32(value)
     with np.errstate(all="ignore"):
         out = _fused.fma(t1 if value == 1 else t1 * value, t2, x)
-    return out.astype(np.float16) if half else out
+        return out.astype(np.float16) if half else out
 
 
-def _addcmul_rule(value):
-    """addcmul's gradients as derivatives.yaml writes them: ``grad * (tensor2 * value)`` for tensor1 and
-    ``grad * (tensor1 * value)`` for tensor2 (float16 scales in float32, its opmath, rounded to float16)."""
+def _addcmul_rule(value, wide1, wide2):
+    """addcmul's gradients as derivatives.yaml writes them, ``grad * (tensor2 * value)`` for tensor1 and
+    ``grad * (tensor1 * value)`` for tensor2, on the tensors as given, each product promoted as PyTorch's (``xp.mul``):
+    a 0-d float32 tensor1 beside float16 tensors multiplies the float16 gradient in float32 (0 * -3e38 is -0.0, not
+    0 * -inf), an int64 one gives float16 products. The engine sums each to its input's shape and casts it."""
     def addcmul_rule(xp, need, g, out, x, t1, t2):
-        dt = t2.dtype
-        v = np.float32(value) if dt == np.float16 else dt.type(value)
-        g1 = g * (t2 * v).astype(dt) if need[1] else None
-        g2 = g * (t1 * v).astype(dt) if need[2] else None
+        with np.errstate(all="ignore"):  # (inf and nan as PyTorch's, without numpy's warnings)
+            g1 = xp.mul(g, _times_value(xp, t2, value, wide2)) if need[1] else None
+            g2 = xp.mul(g, _times_value(xp, t1, value, wide1)) if need[2] else None
         return (g if need[0] else None), g1, g2
 
     return addcmul_rule
+
+
+def _times_value(xp, t, value, wide):
+    """derivatives.yaml's ``tensor * value``: PyTorch's product of a tensor and a number, in the tensor's dtype for
+    an integer tensor and an integer value. ``wide``: that product wraps there (PyTorch 2.13's backward then
+    disagrees with its forward: KNOWN pytorch-addcmul-int-value-wraps-grad), so it is taken in float64."""
+    return xp.mul(xp.astype(t, np.float64) if wide else t, value)
+
+
+def _wraps(t, value):
+    """Whether PyTorch's ``t * value`` of an integer tensor ``t`` and an integer ``value`` wraps in t's dtype."""
+    a = t._data
+    if a.dtype.kind not in "iu" or value.__class__ is not int or not a.size:
+        return False
+    info = np.iinfo(a.dtype)
+    return not all(info.min <= int(v) * value <= info.max for v in (a.min(), a.max()))
 
 
 @op(inplace=True, elementwise=True)
@@ -116,41 +161,65 @@ def addcdiv(input: Tensor, tensor1: Tensor, tensor2: Tensor, *, value=1) -> Tens
     >>> tg.addcdiv(tg.ones(2), tg.tensor([1.0, 2.0]), tg.tensor([4.0, 4.0]), value=2)
     tensor([1.5000, 2.0000])
     """
-    for name, t in (("input", input), ("tensor1", tensor1), ("tensor2", tensor2)):
-        _tensor("addcdiv", t, name)
-    if tensor1._data.dtype.kind in "biu" and tensor2._data.dtype.kind in "biu":
+    return _addcdiv(input, tensor1, tensor2, value)
+
+
+def _addcdiv(input, tensor1, tensor2, value, into=None):
+    """addcdiv, its result cast to the dtype ``into`` where that is addcdiv_'s (see :func:`_written`)."""
+    if isinstance(tensor1, Tensor) and isinstance(tensor2, Tensor) and tensor1._data.dtype.kind in "biu" \
+            and tensor2._data.dtype.kind in "biu":
         raise RuntimeError("addcdiv: integer division with addcdiv is no longer supported; divide tensor1 by "
                            "tensor2 with true_divide first")
-    input, tensor1, tensor2 = _promoted(input, tensor1, tensor2)
-    tensor1, tensor2 = _expanded("addcdiv", input, tensor1, tensor2)
-    value = _checked_value("addcdiv", value, input._data.dtype)
-    if tuple(input.shape) != tuple(tensor1.shape):
-        input = input.expand(tensor1.shape)
-    x, t1, t2 = input._data, tensor1._data, tensor2._data
+    x, t1, t2, given = _addc_operands("addcdiv", input, tensor1, tensor2, value)
+    value = _checked_value("addcdiv", value, x.dtype)
     half = x.dtype == np.float16
     a, b, c = (x.astype(np.float32), t1.astype(np.float32), t2.astype(np.float32)) if half else (x, t1, t2)
     with np.errstate(all="ignore"):
         out = a + (b if value == 1 else b * value) / c  # float16 in float32, rounded once (PyTorch's opmath)
-    return record(out.astype(np.float16) if half else out, (input, tensor1, tensor2), _addcdiv_rule(value),
-                  "AddcdivBackward0")
+        out = out.astype(np.float16) if half else out
+    rule = _addcdiv_rule(given, _fill_value(given, tensor2._data.dtype), _wraps(tensor1, given))
+    return record(_written(out, into), (input, tensor1, tensor2), rule, "AddcdivBackward0")
 
 
-def _addcdiv_rule(value):
-    """addcdiv's gradients as derivatives.yaml writes them: ``grad * (value / tensor2)`` for tensor1 and
-    ``-grad * (value * tensor1 / (tensor2 * tensor2))`` for tensor2, each op rounded to the tensors' dtype (a
-    tensor2 whose square underflows gives inf, as PyTorch's, where (tensor1 / tensor2) / tensor2 would not; float16
-    scales by value in float32, its opmath)."""
+def _addcdiv_rule(value, fill, wide1):
+    """addcdiv's gradients as derivatives.yaml writes them, ``grad * (value / tensor2)`` for tensor1 and
+    ``-grad * (value * tensor1 / (tensor2 * tensor2))`` for tensor2, on the tensors as given, each step promoted as
+    PyTorch's: value / tensor2 is ``full_like(tensor2, value).div_(tensor2)``, in tensor2's dtype (a float16
+    tensor2 of 1e-7 gives inf), and tensor2 * tensor2 too (its square may underflow to 0: inf); an int64 tensor1
+    over a 0-d float64 tensor2 divides in float64."""
     def addcdiv_rule(xp, need, g, out, x, t1, t2):
-        dt = t2.dtype
-        v = np.float32(value) if dt == np.float16 else dt.type(value)
-        g1 = g2 = None
-        if need[1]:
-            g1 = g * (v / t2).astype(dt)
-        if need[2]:
-            g2 = -g * ((v * t1).astype(dt) / (t2 * t2))
+        with np.errstate(all="ignore"):  # (value / 0 is inf, as PyTorch's, without numpy's warning)
+            g1 = xp.mul(g, _value_over(xp, value, t2, fill)) if need[1] else None
+            g2 = xp.mul(-g, xp.div(_times_value(xp, t1, value, wide1), xp.mul(t2, t2))) if need[2] else None
         return (g if need[0] else None), g1, g2
 
     return addcdiv_rule
+
+
+def _value_over(xp, value, t, fill):
+    """derivatives.yaml's ``value / tensor2``: PyTorch's ``full_like(tensor2, value).div_(tensor2)`` (``fill``: the
+    value as fill_ writes it into tensor2's dtype). Where PyTorch 2.13's backward fails instead (``fill`` None: an
+    integer or bool tensor2, whose dtype cannot take the quotient, or a finite value beyond its float dtype's
+    range; KNOWN pytorch-addcdiv-int-input-grad, pytorch-addcmul-int-value-wraps-grad), in float64."""
+    if fill is None:
+        t, fill = xp.astype(t, np.float64), value
+    return xp.div(xp.full_like(t, fill), t)
+
+
+def _fill_value(value, dtype):
+    """``value`` as PyTorch's ``fill_`` writes it into a float tensor of ``dtype`` (c10's checked conversion from
+    double, to float16 through float32), or None where that tensor's ``fill_(value).div_(tensor)`` fails: an
+    integer or bool dtype, or a finite value beyond the dtype's range."""
+    if dtype.kind != "f":
+        return None
+    try:
+        I._scalar("addcdiv", value, dtype)
+    except RuntimeError:
+        return None
+    if dtype.itemsize == 8:
+        return value
+    with np.errstate(over="ignore"):
+        return float(np.float32(value).astype(dtype))
 
 
 def _checked_value(op_name, value, dtype):
@@ -208,32 +277,27 @@ def _addc_write(ufunc):
     return write
 
 
-plain_write(addcmul)(_addc_write(np.multiply))
-plain_write(addcdiv)(_addc_write(np.divide))
+def _addcmul_in_place(input: Tensor, tensor1: Tensor, tensor2: Tensor, *, value=1) -> Tensor:
+    """The value addcmul_ writes: addcmul's, cast to the written tensor's dtype inside the op (so its node's gradient
+    has that dtype, as PyTorch's)."""
+    return _addcmul(input, tensor1, tensor2, value, input._data.dtype)
 
 
-def _expanded(op_name, input, tensor1, tensor2):
-    """tensor1 and tensor2 expanded to the result's shape: as PyTorch's addcmul/addcdiv backward, each gradient is
-    computed per output element (``grad * value / tensor2``) before the sum over broadcast dims, so an infinite
-    value gives -inf + inf = nan there, not the product of a summed gradient."""
-    shapes = tuple(input.shape), tuple(tensor1.shape), tuple(tensor2.shape)
-    try:
-        shape = np.broadcast_shapes(*shapes)
-    except ValueError:
-        raise RuntimeError(f"{op_name}: the shapes of input, tensor1 and tensor2 {list(shapes)} cannot be "
-                           f"broadcast together") from None
-    if tuple(tensor1.shape) != shape:
-        tensor1 = tensor1.expand(shape)
-    if tuple(tensor2.shape) != shape:
-        tensor2 = tensor2.expand(shape)
-    return tensor1, tensor2
+def _addcdiv_in_place(input: Tensor, tensor1: Tensor, tensor2: Tensor, *, value=1) -> Tensor:
+    """The value addcdiv_ writes (as :func:`_addcmul_in_place`)."""
+    return _addcdiv(input, tensor1, tensor2, value, input._data.dtype)
 
 
-def _promoted(*tensors, expanded=False):
-    """The operands cast to their common dtype by PyTorch's rule for one op of several operands: the promotion of
-    the tensors with dims, unless the 0-d ones are of a higher category (a 0-d float64 beside float32 tensors
-    gives float32; a 0-d float beside integer tensors gives the 0-d's float dtype). ``expanded``: every operand
-    counts as a tensor with dims (an op that expands its 0-d operands before it promotes)."""
+_addcmul_in_place.__name__, _addcdiv_in_place.__name__ = "addcmul", "addcdiv"  # (the methods' docs name the ops)
+plain_write(_addcmul_in_place, "addcmul_")(_addc_write(np.multiply))
+plain_write(_addcdiv_in_place, "addcdiv_")(_addc_write(np.divide))
+
+
+def _common_dtype(*tensors, expanded=False):
+    """The common dtype of the operands by PyTorch's rule for one op of several operands: the promotion of the
+    tensors with dims, unless the 0-d ones are of a higher category (a 0-d float64 beside float32 tensors gives
+    float32; a 0-d float beside integer tensors gives the 0-d's float dtype). ``expanded``: every operand counts as
+    a tensor with dims (an op that expands its 0-d operands before it promotes)."""
     dims = [t._data.dtype for t in tensors if t._data.ndim or expanded]
     zeros = [t._data.dtype for t in tensors if not (t._data.ndim or expanded)]
 
@@ -244,9 +308,13 @@ def _promoted(*tensors, expanded=False):
         return out
 
     if not dims or not zeros:
-        dt = chain(dims or zeros, (1,) if dims else ())
-    else:
-        dt = dtypes.promote(np.zeros(1, chain(dims, (1,))), np.zeros((), chain(zeros, ())))
+        return chain(dims or zeros, (1,) if dims else ())
+    return dtypes.promote(np.zeros(1, chain(dims, (1,))), np.zeros((), chain(zeros, ())))
+
+
+def _promoted(*tensors, expanded=False):
+    """The operands cast to their common dtype (:func:`_common_dtype`)."""
+    dt = _common_dtype(*tensors, expanded=expanded)
     return tuple(cast(t, dt) for t in tensors)
 
 

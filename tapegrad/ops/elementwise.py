@@ -40,6 +40,7 @@ from ..autograd.declare import (
     unary,
     wrap,
 )
+from ..autograd.xp import numpy_xp
 from ._fused import fma as _fma
 
 __all__ = [
@@ -279,6 +280,8 @@ def mul(input: Tensor | float, other: Tensor | float) -> Tensor:
         if input._data.dtype is not other._data.dtype:
             if input._data.dtype is _HALF and _half_scalar(input, other):
                 return _half_opmath("mul", np.multiply, input, other, _mul_rule, "MulBackward0")
+            if other._data.dtype is _HALF and _half_scalar(other, input):
+                return _half_scalar_first(input, other)
             input, other = operands("mul", input, other)
     elif input.__class__ is Tensor and (other.__class__ is float or other.__class__ is int) \
             and input._data.dtype.char in "fd" and not (input._requires_grad and _grad.enabled):
@@ -305,19 +308,36 @@ def _mul_rule(xp, need, g, out, a, b):
     return g * b if need[0] else None, g * a if need[1] else None
 
 
+def _half_scalar_first(input, other):
+    """``input * other`` of a one-element ``input`` of another dtype and a float16 ``other``: PyTorch's kernel rounds
+    input to float16 (only a second operand is its opmath scalar), but the gradient formula of other, ``grad * self``,
+    has it second: other's gradient is computed in float32 with input's own value (0 * -3e38 is -0.0 there, not
+    0 * its float16 -inf), so input is recorded as given."""
+    with np.errstate(over="ignore"):
+        out = np.multiply(input._data.astype(_HALF), other._data)
+    return record(out, (input, other), _mul_scalar_first_rule, "MulBackward0")
+
+
+def _mul_scalar_first_rule(xp, need, g, out, a, b):
+    return g * b if need[0] else None, xp.mul(g, a) if need[1] else None
+
+
 _HALF = np.dtype(np.float16)
 _FLOAT32, _FLOAT64 = np.dtype(np.float32), np.dtype(np.float64)
 _FLOAT = np.dtype(np.float32)
 
 
 def _half_scalar(input, other):
-    """Whether ``input <op> other`` is PyTorch's float16 "opmath" case: a float16 tensor and, second, a number
-    or a 0-d tensor of another dtype (the result is float16, the kernel computes in float32 with the second
-    operand's own value)."""
+    """Whether ``input <op> other`` is PyTorch's float16 "opmath" case: a float16 result and, second, a number or
+    a one-element tensor of another dtype (BinaryOpsKernel.cpp: ``iter.is_scalar(2)`` of a reduced float
+    dtype; the kernel computes in float32 with the second operand's own value, ``original_scalar_value``): a 0-d
+    float tensor beside a float16 one with dims, or an integer or bool tensor of one element."""
     if input.__class__ is not Tensor or input._data.dtype is not _HALF:
         return False
     if isinstance(other, Tensor):
-        return other._data.ndim == 0 and other._data.dtype is not _HALF and input._data.ndim > 0
+        b = other._data
+        return b.size == 1 and b.dtype is not _HALF and (
+            b.dtype.kind in "biu" or b.ndim == 0 and input._data.ndim > 0)
     return isinstance(other, (int, float, np.integer, np.floating, np.bool_))
 
 
@@ -341,6 +361,43 @@ def _half_opmath(op_name, fn, input, other, rule, node):
         out = fn(input._data.astype(_FLOAT), b._data).astype(_HALF)
     return record(out, (input, b), rule, node)
 
+
+def _as_pytorch(fn, a, b, true_division):
+    """``fn(a, b)`` for an array ``a`` and an array or Python number ``b`` as PyTorch's mul (``fn`` multiply) or
+    div (divide, ``true_division``) computes ``a <op> b``: in its result dtype (``dtypes.promote``: a 0-d operand
+    or a number does not widen a tensor with dims of its category; integers divide in the default float dtype),
+    and a float16 result with a one-element ``b`` of another dtype in float32 with b's own value, rounded once (as
+    :func:`_half_scalar`). No floating point warnings, as PyTorch's, where the dtypes differ."""
+    if a.__class__ is np.ndarray and (b.__class__ is np.ndarray and b.dtype is a.dtype and a.dtype.kind == "f" or (
+            b.__class__ is float or b.__class__ is int) and a.dtype.char in "fd"):
+        return fn(a, b)  # (the common case, quickly: numpy's arithmetic in one float dtype is PyTorch's)
+    a = np.asarray(a)  # (numpy's 0-d results are scalars: 0-d arrays again)
+    if b.__class__ is float or b.__class__ is int or b.__class__ is bool:  # a number (np.float64 is an array's)
+        dt = dtypes.scalar_dtype(b, a.dtype)
+        b = np.asarray(b)
+    else:
+        b = np.asarray(b)
+        dt = a.dtype if a.dtype == b.dtype else dtypes.promote(a, b)
+    if true_division and dt.kind != "f":
+        dt = _default_dtype()
+    with np.errstate(all="ignore"):
+        if dt == _HALF and b.dtype != _HALF and b.size == 1:
+            return np.asarray(fn(a.astype(_FLOAT), b.astype(_FLOAT)).astype(_HALF))
+        return np.asarray(fn(a.astype(dt, copy=False), b.astype(dt, copy=False)))
+
+
+def _mul_arrays(a, b):
+    """PyTorch's ``mul(a, b)`` on arrays (``xp.mul`` of rules evaluated on arrays; tapegrad's ``mul`` on tensors):
+    a derivative formula that multiplies operands of different dtypes, as derivatives.yaml's."""
+    return _as_pytorch(np.multiply, a, b, False)
+
+
+def _div_arrays(a, b):
+    """PyTorch's true ``div(a, b)`` on arrays (``xp.div``; tapegrad's ``div`` on tensors)."""
+    return _as_pytorch(np.divide, a, b, True)
+
+
+numpy_xp.mul, numpy_xp.div = _mul_arrays, _div_arrays
 
 multiply = mul
 
@@ -406,9 +463,10 @@ def _div_by_constant_rule(xp, need, g, out, a, b):  # b does not need its gradie
 
 
 def _div_out_rule(xp, need, g, out, a, b):
-    # float16 by a scalar: the float32 quotient rounded to float16, as the forward's; recomputed from a (as
-    # PyTorch's div_tensor_other_backward), so the result may be written in place before backward
-    return g / b if need[0] else None, -g * (xp.astype(a / b, a.dtype) / b) if need[1] else None
+    # float16 by a scalar (b: its float32 value): PyTorch's formulas, grad / other and -grad * ((self / other) /
+    # other), each step float16 computed in float32 with the scalar's value (its opmath), as the forward; recomputed
+    # from a, so the result may be written in place before backward
+    return xp.div(g, b) if need[0] else None, xp.mul(-g, xp.div(xp.div(a, b), b)) if need[1] else None
 
 
 divide = div
@@ -1598,7 +1656,7 @@ def lerp(input: Tensor, end: Tensor, weight: Tensor | float) -> Tensor:
     if not isinstance(end, Tensor):
         raise TypeError(f"lerp: expected end to be a Tensor, got {type(end).__name__}")
     dt = input._data.dtype
-    exact = None
+    exact = given = None
     if dt.kind != "f":
         raise dtype_error("lerp", dt)
     if isinstance(weight, Tensor) and weight._data.ndim == 0 and weight._data.dtype != dt \
@@ -1610,6 +1668,8 @@ def lerp(input: Tensor, end: Tensor, weight: Tensor | float) -> Tensor:
         if weight._data.dtype.kind in "iub":  # NOTE: PyTorch's backward multiplies by the integer itself (a CPU
             # scalar, read at opmath precision): 0 * (1 - 2 ** 63) is 0, not 0 * inf in float16; kept in float64
             exact = weight._data.astype(np.float64)
+        else:  # a float weight is recorded as given: its formulas multiply by it in PyTorch's promotion
+            given = weight
         weight = cast(weight, dt)
     named = (("end", end, input._data.dtype),) + ((("weight", weight, dt),) if isinstance(weight, Tensor) else ())
     for name, t, want in named:
@@ -1617,7 +1677,7 @@ def lerp(input: Tensor, end: Tensor, weight: Tensor | float) -> Tensor:
             raise RuntimeError(f"lerp: expected dtype {want} for `{name}` but got dtype {t._data.dtype}")
     x, e = input._data.astype(dt, copy=False), end._data.astype(dt, copy=False)
     if dt is _HALF:
-        return _half_lerp(input, end, weight, exact)
+        return _half_lerp(input, end, weight, exact, given)
     if not isinstance(weight, Tensor) and isinstance(weight, (int, float)) and _overflows(weight, dt):
         raise RuntimeError(f"lerp: weight={weight!r} cannot be converted to type {dt} without overflow")
     w = weight._data if isinstance(weight, Tensor) else np.asarray(weight, dt)  # a number: rounded to the dtype
@@ -1632,7 +1692,7 @@ def lerp(input: Tensor, end: Tensor, weight: Tensor | float) -> Tensor:
             return g * (1 - w) if need[0] else None, g * w if need[1] else None
 
         return record(out, (input, end), lerp_rule, "LerpBackward0")
-    return _lerp_tensor_record(out, input, end, weight, exact)
+    return _lerp_tensor_record(out, input, end, weight, exact, given)
 
 
 def _lerp_array(x, e, w):
@@ -1651,7 +1711,12 @@ def _lerp_array(x, e, w):
         return _fma(np.where(small, w, np.where(w == 1, -0.0, w - 1)).astype(w.dtype), d, np.where(small, x, e))
 
 
-def _lerp_tensor_record(out, input, end, weight, exact):
+def _lerp_tensor_record(out, input, end, weight, exact, given=None):
+    """The node of lerp with a tensor weight; ``given``: a 0-d float weight of another dtype, as given (``weight``
+    is its cast), recorded so that its formulas multiply by it in PyTorch's promotion; ``exact``: an integer
+    weight's float64 value."""
+    if given is not None:
+        return record(out, (input, end, given), _lerp_given_weight_rule, "LerpBackward1")
     if exact is None:
         return record(out, (input, end, weight), _lerp_tensor_rule, "LerpBackward1")
 
@@ -1698,7 +1763,7 @@ def _lerp_write(data, end, weight):
     return True
 
 
-def _half_lerp(input, end, weight, exact=None):
+def _half_lerp(input, end, weight, exact=None, given=None):
     """lerp of float16 tensors as PyTorch's kernel: in float32 (a number weight at float32 precision), each side
     of the two-sided form one fused multiply-add (emulated in float64), rounded to float16 at the end."""
     x, e = input._data.astype(_FLOAT), end._data.astype(_FLOAT)
@@ -1713,11 +1778,18 @@ def _half_lerp(input, end, weight, exact=None):
             return g * (1 - w) if need[0] else None, g * w if need[1] else None
 
         return record(out, (input, end), lerp_rule, "LerpBackward0")
-    return _lerp_tensor_record(out, input, end, weight, exact)
+    return _lerp_tensor_record(out, input, end, weight, exact, given)
 
 
 def _lerp_tensor_rule(xp, need, g, out, a, b, w):
     return g * (1 - w) if need[0] else None, g * w if need[1] else None, g * (b - a) if need[2] else None
+
+
+def _lerp_given_weight_rule(xp, need, g, out, a, b, w):
+    # derivatives.yaml's lerp.Tensor on the weight as given, promoted as PyTorch's: a 0-d float32 weight of float16
+    # tensors multiplies the float16 gradient in float32 (2 * 1e-7 is 1.8e-7 in float16, not 2 * its float16 1.2e-7)
+    return (xp.mul(g, 1 - w) if need[0] else None, xp.mul(g, w) if need[1] else None,
+            xp.mul(g, b - a) if need[2] else None)
 
 
 # ---------------------------------------------------------------------- comparisons (bool results, no grad)
