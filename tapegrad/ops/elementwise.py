@@ -40,7 +40,6 @@ from ..autograd.declare import (
     unary,
     wrap,
 )
-from ..autograd.xp import numpy_xp
 from ._fused import fma as _fma
 
 __all__ = [
