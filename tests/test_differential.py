@@ -2083,6 +2083,21 @@ known_class(
          "PyTorch 2.13 divides the overflowed products by the input (inf)", R, status="by-design")
 
 
+known_class(
+    "overlapping-window-write-recorded", fam("index_add", "index_copy", "index_fill", "put", "index_put",
+                                             "masked_scatter", "scatter", "scatter_add", "scatter_reduce"),
+    RAISES_HERE,
+    lambda d: here_says(d, "is a read-only view (several of its elements share one memory location")
+    and bool(d.inputs) and d.inputs[0].requires_grad,
+    """
+    x = (torch.arange(9.0, requires_grad=True) * 1).reshape(3, 3)
+    x.unfold(1, 2, 1).index_add_(-1, torch.tensor([1]), torch.ones(3, 2, 1))
+    x
+    """, "README: a write into a view whose windows share memory (unfold with step < size) of a tensor that requires "
+         "grad is refused here (outside autograd tapegrad writes it as PyTorch does, one element at a time); "
+         "PyTorch writes and records it", IX, status="by-design")
+
+
 def logsigmoid_subnormal(d):
     """F.logsigmoid of a float input whose exp(-|x|) is a float32 (float64 for float64) denormal: |x| above 87.3
     (708.4). PyTorch's vectorized exp (SLEEF's u10) is not correctly rounded there and gives 0 from -103.3 (-745)."""

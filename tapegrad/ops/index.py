@@ -1614,6 +1614,17 @@ def index_add_(self: Tensor, dim: int, index, source: Tensor, *, alpha=1) -> Ten
     tensor([10.,  0.])
     """
     _no_overlap("index_add_", self, index, source)
+    x = self._data
+    if not x.flags.writeable and x.size and not _views.internal_overlap(x) and not (
+            self._requires_grad and _grad.enabled) and not _records(source):
+        # a view whose windows overlap (unfold): PyTorch adds into the memory one element at a time, each addition
+        # reading the location as the earlier ones left it (expand's stride 0 it refuses: internal_overlap)
+        index_add(_wrap(x), dim, index, source, alpha=alpha)  # (its checks and errors first)
+        d = _check_dim("index_add_", dim, x.ndim)
+        key = (_FULL,) * d + (_vector_index("index_add_", index, x.shape[d], d),)
+        alpha = _alpha("index_add_", alpha, x.dtype)
+        s = source._data if alpha == 1 and alpha is not True else source._data * alpha
+        return _views.overlapping_write(self, "index_add_", lambda w: np.add.at(w, key, s.astype(x.dtype)))
     return _inplace(self, "index_add_", index_add, dim, index, source, alpha=alpha)
 
 
