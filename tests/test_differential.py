@@ -2771,6 +2771,22 @@ known_class(
     status="by-design", host=mkl_gemm_adds_onto_input)
 
 
+def linear_bias_negative_zero(d):
+    """F.linear with a bias holding -0.0 (its third input): PyTorch's addmm adds onto the copied bias."""
+    b = d.inputs[2] if len(d.inputs) > 2 else None
+    return b is not None and isf(b) and bool(((b == 0) & torch.signbit(b)).any())
+
+
+known_class(
+    "mkl-gemm-adds-onto-bias-linear", F("linear"), "signed-zero", linear_bias_negative_zero, """
+    z = torch.tensor([-0.0, -0.0])
+    torch.signbit(torch.nn.functional.linear(z, torch.tensor([[2.0, 1.5], [-2.5, -3.0]]), z))[0]
+    """, "README: linear is addmm of the bias: where the bias and the products are -0.0, an AMD EPYC's MKL gemm "
+         "adds each product onto the copied bias (-0.0); the reference Intel CPU's, and tapegrad, sum the products "
+         "from +0.0 first (+0.0). The value is the same (0 == -0.0)", NF,
+    status="by-design", host=mkl_gemm_adds_onto_input)
+
+
 def conv_bias(d):
     """The bias of a conv1d/conv2d/conv3d call (the third argument or the ``bias`` keyword), or None."""
     b = kw(d, "bias") if kw(d, "bias") is not None else arg(d, 2)
@@ -3150,8 +3166,10 @@ known_class(
 
 
 def nan_grad_into_logcumsumexp(d):
-    """A call on an output of logcumsumexp (its gradient then reaches logcumsumexp's backward)."""
-    return any(o.rsplit(".", 1)[-1] == "logcumsumexp" for o in d.origins)
+    """logcumsumexp itself (the blame's choice: its own backward differs), or a call on an output of it (the
+    prefix search's: its gradient then reaches logcumsumexp's backward)."""
+    return d.op.rsplit(".", 1)[-1] == "logcumsumexp" or any(
+        o.rsplit(".", 1)[-1] == "logcumsumexp" for o in d.origins)
 
 
 known_class(
