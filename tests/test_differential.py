@@ -488,6 +488,19 @@ known_class(
          "(igammac's input); tapegrad skips the gradient nobody receives", "tapegrad/autograd/engine.py",
     status="by-design")
 
+known_class(
+    "not-implemented-derivative-behind-undefined-gradient", ALL_OPS, "backward-pytorch-raises",
+    lambda d: torch_says(d, "is not implemented") and any(
+        o.rsplit(".", 1)[-1] in ("igamma", "igammac") for o in d.origins),
+    """
+    x = torch.tensor([1.1], requires_grad=True)
+    y = x.igammac(torch.tensor(-2.5)).norm(0, dim=-1)
+    y.backward()
+    x.grad
+    """, "README: norm(x, 0) sends no gradient back (None in both libraries); PyTorch 2.13's engine still runs the "
+         "node before it and raises where that derivative is not implemented (igammac's input); tapegrad skips a "
+         "node that receives no gradient", "tapegrad/autograd/engine.py", status="by-design")
+
 # ---- tapegrad/ops/reduce.py
 def correction(d):
     """The correction a var/std call uses (PyTorch's default 1; 0 with unbiased=False)."""
@@ -558,12 +571,24 @@ known_class(
          "the driver's program), both within n eps max|x| of the exact sum, so a gradient computed from the sum "
          "(expm1's exp(sum)) differs by that rounding, amplified; so does a value computed from it (-inf times "
          "adaptive_avg_pool2d's mean of -0.45, -0.7, 0.85, 0.3: 1.4e-17 in PyTorch, 0 here)", R, status="by-design")
+def big_power_sum(d):
+    """norm(x, p) of values whose sum of |x|^p overflows the dtype (p finite and above 2: the 2-norm's is big_sum)."""
+    p = norm_p(d) if d.op in fam("norm", inplace=False) else None
+    t = x0(d)
+    if not isinstance(p, (int, float)) or isinstance(p, bool) or not 2 < p < math.inf or not isf(t) or not t.numel():
+        return False
+    a = t.detach().double().abs()
+    a = a[torch.isfinite(a)]
+    with np.errstate(over="ignore"):
+        return bool(a.numel()) and float((a ** p).sum()) > torch.finfo(t.dtype).max
+
+
 known_class(
     "norm-rescaled", fam("norm", inplace=False) | F("normalize"), {"inf", "value", "nan"},
-    lambda d: any_in(d, big_sum),
+    lambda d: any_in(d, big_sum) or big_power_sum(d),
     """
     torch.tensor([1e300, 1.0], dtype=torch.float64).norm()
-    """, "tapegrad's 2-norm rescales to avoid overflow and underflow (1e300, not PyTorch's inf)", R,
+    """, "tapegrad's 2-norm (and p-norm) rescales to avoid overflow and underflow (1e300, not PyTorch's inf)", R,
     status="by-design")
 
 
@@ -657,7 +682,8 @@ known_class(
 # ---- tapegrad/nn/functional.py
 known_class(
     "pytorch-batch-norm-channels-last-grad", ALL_OPS, GRADS,
-    lambda d: any(o in ("F.batch_norm", "F.instance_norm", "batch_norm", "instance_norm") for o in d.origins),
+    lambda d: any(o in ("F.batch_norm", "F.instance_norm", "batch_norm", "instance_norm") for o in [d.op] + d.origins)
+    and (d.op not in F("batch_norm", "instance_norm") or x0(d).dim() in (4, 5)),  # (the blame names the norm)
     """
     x = torch.tensor([[[[1.0], [0.0], [0.0]], [[-2.5], [-2.5], [1.5]]]], requires_grad=True)
     y = torch.nn.functional.batch_norm(x, None, None, training=True)
@@ -2009,24 +2035,6 @@ known_class(
     """, "PyTorch's float32 sigmoid computes 1 / (1 + exp(-x)), whose exp overflows for x < -88.7, so it gives 0 "
          "where the value is a denormal (sigmoid(-100) = 3.78e-44, float64's answer rounded); tapegrad keeps it",
     E, status="pytorch-bug")
-def batch_norm_of_4d(d):
-    """instance_norm/batch_norm of a 4-D or 5-D input: the gradient that comes back can be laid out channels-last
-    where the input is contiguous (a later .T or permute of the result)."""
-    x = x0(d)
-    return isf(x) and x.dim() in (4, 5) and x.shape[1] > 1
-
-
-known_class(
-    "pytorch-batch-norm-backward-channels-last-grad", F("batch_norm", "instance_norm"), GRADS, batch_norm_of_4d,
-    """
-    x = torch.tensor([[[[1.0], [0.0], [0.0]], [[-2.5], [-2.5], [1.5]]]], dtype=torch.float64, requires_grad=True)
-    w = torch.tensor([[[[-0.5], [2.0]], [[0.25], [-1.5]], [[0.75], [-2.0]]]], dtype=torch.float64)
-    (torch.nn.functional.instance_norm(x).permute(3, 2, 1, 0) * w).sum().backward()
-    x.grad
-    """, "PyTorch 2.13's CPU batch_norm backward (instance_norm's too) gives wrong gradients when the incoming "
-         "gradient is channels-last and the input contiguous (here [-0.0001, 1.86, -1.86, ...]; finite differences, "
-         "group_norm, layer_norm and tapegrad give [-0.0001, -0.53, 0.53, ...]); tapegrad's is the derivative", NF,
-    status="pytorch-bug")
 
 
 def kink_at_conv_rounding(d):

@@ -975,7 +975,7 @@ def test_instance_norm_saves_repeated_copies_of_weight_and_bias(use_input_stats)
 def test_norm_gradient_with_a_channels_last_incoming_gradient_is_the_derivative(fn):
     """(seed 1121) the result transposed, so the gradient that comes back is channels-last while the input is
     contiguous: the gradient is still the derivative (PyTorch 2.13's CPU batch_norm backward is wrong there: KNOWN
-    pytorch-batch-norm-backward-channels-last-grad)."""
+    pytorch-batch-norm-channels-last-grad)."""
     F = tg.nn.functional
     norm = {"instance_norm": F.instance_norm, "group_norm": lambda x: F.group_norm(x, 2),
             "batch_norm": lambda x: F.batch_norm(x, None, None, training=True)}[fn]
