@@ -501,6 +501,15 @@ known_class(
          "node before it and raises where that derivative is not implemented (igammac's input); tapegrad skips a "
          "node that receives no gradient", "tapegrad/autograd/engine.py", status="by-design")
 
+known_class(
+    "pytorch-pad-empty-negative-size", F("pad"), RAISES_HERE,
+    lambda d: here_says(d, "too small for padding") and any(empty(t) for t in d.inputs),
+    """
+    torch.nn.functional.pad(torch.zeros((0, 1, 1, 4)), (0, -1, -1, -1), mode='reflect').shape
+    """, "README: PyTorch 2.13's reflect/replicate pad of an empty batch skips its size check and returns a tensor "
+         "with a negative size (torch.Size([0, 1, -1, 3])); tapegrad refuses the padding as for any batch",
+    "tapegrad/nn/functional.py", status="pytorch-bug")
+
 # ---- tapegrad/ops/reduce.py
 def correction(d):
     """The correction a var/std call uses (PyTorch's default 1; 0 with unbiased=False)."""
@@ -2793,6 +2802,31 @@ known_class(
          "adds each product onto the copied bias (-0.0); the reference Intel CPU's, and tapegrad, sum the products "
          "from +0.0 first (+0.0). The value is the same (0 == -0.0)", NF,
     status="by-design", host=mkl_gemm_adds_onto_input)
+
+
+def gemm_terms_cancel(d):
+    """addmm-family values spanning more than the dtype's precision (max / min nonzero > 1 / eps): whether the
+    input absorbs a small product depends on whether the products are summed before the input or onto it."""
+    mags = []
+    for t in d.inputs[:3]:
+        if isf(t) and t.numel():
+            a = t.detach().double().abs()
+            mags.append(a[torch.isfinite(a) & (a > 0)])
+    if not mags or not any(m.numel() for m in mags):
+        return False
+    a = torch.cat([m for m in mags if m.numel()])
+    return float(a.max() / a.min()) * torch.finfo(d.inputs[0].dtype).eps > 1
+
+
+known_class(
+    "mkl-gemm-adds-onto-input-cancel", fam("addmm", "addmv", "addbmm", "baddbmm"), "value", gemm_terms_cancel, """
+    x = torch.tensor([[1e30]], dtype=torch.float64)
+    y = torch.addmm(x, torch.tensor([[-1.0, 2.0]], dtype=torch.float64), torch.tensor([[1e30], [1e-7]],
+                                                                                  dtype=torch.float64))
+    (y != 0).item()
+    """, "README: an AMD EPYC's MKL gemm adds each product onto the copied input, so 1e30 + (-1e30) + 2e-7 is 2e-7 "
+         "there; the reference Intel CPU's, and tapegrad, sum the products first (-1e30 + 2e-7 = -1e30) and add "
+         "the input (0)", COMBINE, status="by-design", host=mkl_gemm_adds_onto_input)
 
 
 def conv_bias(d):
