@@ -510,6 +510,23 @@ known_class(
          "with a negative size (torch.Size([0, 1, -1, 3])); tapegrad refuses the padding as for any batch",
     "tapegrad/nn/functional.py", status="pytorch-bug")
 
+known_class(
+    "pytorch-kron-misses-inplace-write", ALL_OPS, GRADS,
+    lambda d: any(r.rsplit(".", 1)[-1] == "kron" for r in d.readers),
+    """
+    a = torch.tensor([1.0, -1.0], requires_grad=True)
+    b = a * 1
+    k = torch.kron(b, a * 2)
+    b.copy_(torch.tensor([5.0, 7.0]))
+    k.sum().backward()
+    a.grad
+    """, "**PyTorch 2.13 bug, silent:** kron saves its operands through _unsafe_view, which does not share their "
+         "version counter, so an in-place write into an operand after kron goes unnoticed and kron's backward "
+         "uses the written values: a wrong gradient, no error (sum(kron(a, 2a)) = 2 sum(a)^2 has the gradient "
+         "4 sum(a) = [0, 0] at [1, -1]; PyTorch gives [24, 24] from the written [5, 7]); tapegrad keeps the "
+         "values kron read",
+    "tapegrad/ops/linalg.py", status="pytorch-bug")
+
 # ---- tapegrad/ops/reduce.py
 def correction(d):
     """The correction a var/std call uses (PyTorch's default 1; 0 with unbiased=False)."""
