@@ -590,3 +590,17 @@ def test_global_average_pooling_is_the_mean(d, huge, inf):
     out = getattr(F, f"adaptive_avg_pool{d}d")(x, 1)
     assert out.shape == (1, 1) + (1,) * d
     np.testing.assert_array_equal(out.numpy().ravel(), tg.tensor(a).mean().numpy().ravel())
+
+
+@pytest.mark.parametrize("grad", [False, True])
+@pytest.mark.parametrize("shape", [(1, 4), (1, 2, 4)])
+def test_max_pool1d_is_a_view_exactly_when_pytorchs_is(shape, grad):
+    """(seed 1367333) PyTorch's max_pool1d of an input that does not require grad (or under no_grad) is
+    max_pool1d_impl's own tensor, so detach_() takes it; with grad it is a squeeze of the 2-d pooling, a view."""
+    x = tg.ones(*shape, requires_grad=grad)
+    out = tg.nn.functional.max_pool1d(x, 2)
+    assert out._is_view() is grad
+    if not grad:
+        out.detach_()
+    torch = pytest.importorskip("torch")
+    assert torch.nn.functional.max_pool1d(torch.ones(*shape, requires_grad=grad), 2)._is_view() is grad

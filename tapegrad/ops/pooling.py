@@ -327,6 +327,10 @@ def max_pool1d(input: Tensor, kernel_size, stride=None, padding=0, dilation=1, c
         # only (its _with_indices path, taken for return_indices, has integer ones)
         raise NotImplementedError(f"max_pool1d: \"max_pool1d_impl\" not implemented for {out._data.dtype} tensors, "
                                   "as PyTorch (return_indices=True computes them)")
+    if not return_indices and out._base is not None and out._backward is None:
+        # max_pool1d_impl's result is a tensor of its own (the _with_indices path's, for an input that requires
+        # grad, is a squeeze of a 2-d pooling: a view, as here)
+        out = wrap(out._data.copy())
     return (out, idx) if return_indices else out
 
 
