@@ -1185,11 +1185,11 @@ class Tensor:
         """triangular_solve(b, A, upper=True, transpose=False, unitriangular=False) -> (solution,"""
     def tril(self, diagonal: builtins.int = ...) -> Tensor:
         """tril(input, diagonal=0): zero the elements above the ``diagonal``-th diagonal of the last two dims."""
-    def tril_(self, diagonal: builtins.int = ...) -> Tensor:
+    def tril_(self, diagonal=...) -> Any:
         """tril_(...) -> self: ``tril`` in place."""
     def triu(self, diagonal: builtins.int = ...) -> Tensor:
         """triu(input, diagonal=0): zero the elements below the ``diagonal``-th diagonal of the last two dims."""
-    def triu_(self, diagonal: builtins.int = ...) -> Tensor:
+    def triu_(self, diagonal=...) -> Any:
         """triu_(...) -> self: ``triu`` in place."""
     def true_divide(self, other: Tensor | builtins.float) -> Tensor:
         """true_divide(input, other) -> input / other: ``div`` without ``rounding_mode`` (PyTorch's alias takes none)."""

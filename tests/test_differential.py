@@ -527,6 +527,21 @@ known_class(
          "values kron read",
     "tapegrad/ops/linalg.py", status="pytorch-bug")
 
+known_class(
+    "view-before-base-requires-grad", {"Tensor.requires_grad="}, GRADS | {"backward-tapegrad-raises",
+                                                                         "backward-pytorch-raises"},
+    lambda d: d.shared > 0,
+    """
+    x = torch.tensor([1.5, 2.0])
+    v = x[0:1]
+    x.requires_grad = True
+    (v * 2).sum().backward()
+    x.grad
+    """, "README: a view taken before its base is set to require grad passes its gradient to the base here "
+         "(AsStridedBackward0 of it: x.grad is [2, 0]); PyTorch 2.13's view becomes a leaf of its own whose "
+         "gradient reaches nothing (x.grad None), and where a not-implemented derivative lies on that path "
+         "(igammac's input) only tapegrad's backward meets it", T, status="by-design")
+
 # ---- tapegrad/ops/reduce.py
 def correction(d):
     """The correction a var/std call uses (PyTorch's default 1; 0 with unbiased=False)."""
@@ -2947,6 +2962,32 @@ known_class(
          "divides (Correlation.cpp: (observations * w).sum(1) / w_sum), so a sum past int64's range wraps (8 + "
          "(2**63 - 1) here: 5.7e37); tapegrad's mean is computed in floating point (1.89e37, the covariance)",
     COUNTING, status="pytorch-bug")
+
+
+def norm_of_two(d):
+    """layer_norm over at most two elements, or group_norm whose groups hold at most two: their normalized values
+    are +-1 to the dtype's precision, so the input's gradient cancels (the blame names the norm itself)."""
+    x = x0(d)
+    if not isf(x) or x.dim() < 1 or d.kind != "grad-value":
+        return False
+    if d.op in F("layer_norm") | {"layer_norm"}:
+        shape = kw(d, "normalized_shape") or arg(d, 1)
+        shape = getattr(shape, "dims", shape)
+        return isinstance(shape, (list, tuple)) and 0 < math.prod(shape) <= 2
+    groups = kw(d, "num_groups") or arg(d, 1)
+    return isinstance(groups, int) and groups > 0 and x.dim() >= 2 and 0 < x[0].numel() // groups <= 2
+
+
+known_class(
+    "norm-of-two-backward-cancellation", F("layer_norm", "group_norm") | {"layer_norm"}, "grad-value", norm_of_two,
+    """
+    x = torch.tensor([[[-2.5, 1.0]]], requires_grad=True)
+    torch.nn.functional.group_norm(x, 1).backward(torch.tensor([[[3.9e11, -1.0]]]))
+    x.grad[0, 0, 0]
+    """, "README: the same cancellation as norm-backward-cancellation, named at the norm (a huge incoming gradient "
+         "over a set of two elements normalized to +-1: the input's gradient is that difference times eps / (var + "
+         "eps), the float32 formula rounded in another order in each library)", "tapegrad/nn/functional.py",
+    status="by-design")
 
 
 def near_pole_after_norm(d):

@@ -1163,3 +1163,25 @@ def test_an_empty_view_of_broadcast_memory_takes_recorded_writes(write, shape):
     assert a.shape == shape and a.requires_grad
     (a.sum() + x.sum()).backward()
     assert x.grad.tolist() == [1.0, 1.0]
+
+
+TRIANGLE_OF_SHARED_MEMORY = [  # (method, diagonal, base, PyTorch 2.13's base after the write into base.expand(3, 3))
+    ("tril_", 0, [1.0, 2.0, 3.0], [1.0, 0.0, 0.0]), ("tril_", -1, [1.0, 2.0, 3.0], [0.0, 0.0, 0.0]),
+    ("tril_", 1, [1.0, 2.0, 3.0], [1.0, 2.0, 0.0]), ("triu_", 0, [1.0, 2.0, 3.0], [0.0, 0.0, 3.0]),
+    ("triu_", -1, [1.0, 2.0, 3.0], [0.0, 2.0, 3.0]), ("triu_", -2, [1.0, 2.0, 3.0], [1.0, 2.0, 3.0]),
+    ("tril_", 0, [[1.0], [2.0], [3.0]], [[0.0], [0.0], [3.0]]),
+    ("tril_", 5, [[1.0], [2.0], [3.0]], [[1.0], [2.0], [3.0]]),
+]
+
+
+@pytest.mark.parametrize("name, k, base, want", TRIANGLE_OF_SHARED_MEMORY)
+def test_tril_triu_in_place_of_shared_memory_zero_each_location_a_zeroed_element_shares(name, k, base, want):
+    """(seed 1390596) tril_/triu_ of an expanded tensor: PyTorch writes 0 at each element outside the band and
+    leaves the others, so every memory location a zeroed element shares becomes 0 (tapegrad refused)."""
+    b = tg.tensor(base)
+    getattr(b.expand(3, 3), name)(k)
+    assert b.tolist() == want
+    torch = pytest.importorskip("torch")
+    c = torch.tensor(base)
+    getattr(c.expand(3, 3), name)(k)
+    assert c.tolist() == want

@@ -19,6 +19,7 @@ from .. import dtypes as _dtypes
 from .. import memory_formats
 from ..autograd.declare import Size, Tensor, check_dim, expected_tensor, inplace, inplace_method, is_grad_enabled, wrap
 from ..random import check_bounds
+from . import copy as _copy
 from . import reduce as _reduce
 from . import shape as _shape
 from ._perm import innermost_first
@@ -151,8 +152,26 @@ def _scan_inplace(name, fn):
 
 Tensor.cumsum_ = _scan_inplace("cumsum_", _reduce.cumsum)
 Tensor.cumprod_ = _scan_inplace("cumprod_", _reduce.cumprod)
-Tensor.tril_ = inplace_method("tril_", _shape.tril)
-Tensor.triu_ = inplace_method("triu_", _shape.triu)
+def _triangle_inplace(name, fn, keep):
+    """tril_/triu_: where elements share memory (an expanded tensor), PyTorch's kernel writes 0 at each element
+    outside the band and leaves the others, so a memory location any zeroed element shares becomes 0: the fill
+    door with that mask (``keep(rows, cols, diagonal)``: the band's mask)."""
+    base = inplace_method(name, fn)
+
+    def method(self, diagonal=0):
+        x = self._data
+        if not x.flags.writeable and self._base is not None and x.ndim >= 2 and x.size:
+            zeroed = ~np.broadcast_to(keep(x.shape[-2], x.shape[-1], diagonal), x.shape)
+            return _copy.fill_overlapping(self, 0, name, where=zeroed)
+        return base(self, diagonal)
+
+    method.__name__ = method.__qualname__ = name
+    method.__doc__ = base.__doc__
+    return method
+
+
+Tensor.tril_ = _triangle_inplace("tril_", _shape.tril, lambda n, m, k: np.tri(n, m, k, dtype=bool))
+Tensor.triu_ = _triangle_inplace("triu_", _shape.triu, lambda n, m, k: ~np.tri(n, m, k - 1, dtype=bool))
 
 
 # ---------------------------------------------------------------------- dtype predicates
