@@ -1277,13 +1277,14 @@ def _binmix_run(m, name, a, b, g):
 
 
 @settings(max_examples=300, deadline=None)
-@given(st.sampled_from(["fmod", "remainder", "atan2", "hypot", "copysign"]), _binmix_operand(), _binmix_operand(),
+@given(st.sampled_from(["fmod", "remainder", "atan2", "hypot", "copysign", "xlogy"]), _binmix_operand(), _binmix_operand(),
        st.lists(st.sampled_from([1.0, -2.0, 0.0, 0.5, 0.75]), min_size=2, max_size=2))
 @example("fmod", np.array([1.0, 2.0], np.float16), np.array(1e-7, np.float32), [1.0, 1.0])  # -inf, not -3e7
 @example("remainder", np.array([1.0, 2.0], np.float16), np.array(1e-7, np.float32), [1.0, 1.0])
 @example("atan2", np.array(6e4, np.float16), np.array(0.5, np.float32), [1.0, 1.0])  # -0.0, not -1.7e-5
 @example("copysign", np.array(1e-7, np.float32), np.array([1.0, 1.5], np.float16), [1.0, 1.0])  # 2.38, not 2.0
 @example("hypot", np.array([6e4, 1.5], np.float16), np.array(0.1, np.float32), [1.0, 1.0])
+@example("xlogy", np.array([1.0, 1.0], np.float16), np.array(1e-3, np.float32), [1.0, 1.0])  # 2000, not 1999
 def test_binary_gradients_of_mixed_float_dtypes_as_pytorch(name, a, b, g):
     assume(a.dtype != b.dtype)
     torch = pytest.importorskip("torch")

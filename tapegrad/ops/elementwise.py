@@ -1129,6 +1129,19 @@ def xlogy_rule(xp, need, g, out, x, y):
     return gx, gy
 
 
+def xlogy_given_rule(xp, need, g, out, x, y):
+    """xlogy's gradients for operands of different float dtypes, as given (derivatives.yaml's formulas promoted per
+    step): xlogy(grad, y) in their common dtype (a float32 0-d y beside float16 gradients: rounded to float16), and
+    grad * x / y."""
+    gx = gy = None
+    if need[0]:
+        dt = dtypes.promote(g, y)
+        gx, _ = xlogy_rule(xp, (True, False), xp.astype(g, dt), out, xp.astype(x, dt), xp.astype(y, dt))
+    if need[1]:
+        gy = xp.div(xp.mul(g, x), y)
+    return gx, gy
+
+
 def masked_grad(xp, g, block):
     """``g`` where ``block`` is False, 0 where it is True: PyTorch's select (``block ? 0 : grad``) for the ops that
     block some elements (relu, hardtanh, threshold, the shrinks), so an inf or NaN gradient in a blocked place
