@@ -792,6 +792,9 @@ def pow(input: Tensor | float, exponent: Tensor | float) -> Tensor:
 
 def _tensor_pow(input, exponent):
     name = "PowBackward1" if isinstance(input, Tensor) else "PowBackward2"  # x ** y, or 2 ** x
+    if input.__class__ is Tensor and exponent.__class__ is Tensor and input._data.dtype is not exponent._data.dtype \
+            and input._data.dtype.kind == exponent._data.dtype.kind == "f":
+        return record_given("pow", numpy_xp.pow, input, exponent, _pow_given_rule, name)
     a, b = operands("pow", input, exponent)
     x, e = a._data, b._data
     kind = x.dtype.kind
@@ -819,6 +822,20 @@ def _pow_rule(xp, need, g, out, a, b):
     # a ** b * log(a) is taken as 0 at a == 0 with b >= 0 (PyTorch's convention), not 0 * -inf = nan.
     return (xp.where(b == 0, 0, g * (b * xp.pow(a, b - 1))) if need[0] else None,
             g * xp.where((a == 0) & (b >= 0), 0, out * xp.log(a)) if need[1] else None)
+
+
+def _pow_given_rule(xp, need, g, out, a, b):
+    # operands of different float dtypes, as given: pow_backward_self's where(exponent == 0, 0, grad * (exponent *
+    # self.pow(exponent - 1))) and pow_backward_exponent's grad * where(self == 0 & exponent >= 0, 0, result *
+    # log(self in the result dtype)), each step promoted (the exponent's own value in its tests and product)
+    dt = out.dtype
+    ga = gb = None
+    if need[0]:
+        power = xp.pow(xp.astype(a, dt), xp.astype(b - 1, dt))
+        ga = xp.where(b == 0, xp.zeros((), g.dtype), xp.mul(g, xp.mul(b, power)))
+    if need[1]:
+        gb = xp.mul(g, xp.where((a == 0) & (b >= 0), xp.zeros((), g.dtype), out * xp.log(xp.astype(a, dt))))
+    return ga, gb
 
 
 def _scalar_base_pow_rule(base):
