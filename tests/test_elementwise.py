@@ -1307,6 +1307,20 @@ def test_binary_gradients_of_mixed_float_dtypes_as_pytorch(name, a, b, g):
         assert np.array_equal(np.signbit(got) & ~np.isnan(got), np.signbit(want) & ~np.isnan(want))
 
 
+@pytest.mark.parametrize("name", ["fmod", "remainder", "atan2", "hypot", "copysign", "xlogy", "pow"])
+def test_binary_gradients_of_mixed_float_dtypes_with_create_graph(name):
+    # the given rules on tensors (create_graph): the same gradients, and differentiable again
+    a = tg.tensor([1.5, 2.5], dtype=tg.float16, requires_grad=True)
+    b = tg.tensor(0.75, requires_grad=True)
+    first = tg.autograd.grad(getattr(tg, name)(a, b).sum(), (a, b))
+    graph = tg.autograd.grad(getattr(tg, name)(a, b).sum(), (a, b), create_graph=True)
+    for got, want in zip(graph, first):
+        assert got.dtype == want.dtype
+        np.testing.assert_array_equal(got.detach().numpy(), want.numpy())
+    if graph[0].requires_grad:
+        graph[0].sum().backward()
+
+
 def test_fmod_node_names_are_pytorchs():
     x = tg.tensor([1.5], requires_grad=True)
     assert tg.fmod(x, 2.0).grad_fn.name() == "FmodBackward0"  # fmod.Scalar

@@ -832,9 +832,9 @@ def _pow_given_rule(xp, need, g, out, a, b):
     ga = gb = None
     if need[0]:
         power = xp.pow(xp.astype(a, dt), xp.astype(b - 1, dt))
-        ga = xp.where(b == 0, xp.zeros((), g.dtype), xp.mul(g, xp.mul(b, power)))
+        ga = xp.where(b == 0, 0, xp.mul(g, xp.mul(b, power)))
     if need[1]:
-        gb = xp.mul(g, xp.where((a == 0) & (b >= 0), xp.zeros((), g.dtype), out * xp.log(xp.astype(a, dt))))
+        gb = xp.mul(g, xp.where((a == 0) & (b >= 0), 0, out * xp.log(xp.astype(a, dt))))
     return ga, gb
 
 
