@@ -1321,6 +1321,14 @@ def test_binary_gradients_of_mixed_float_dtypes_with_create_graph(name):
         graph[0].sum().backward()
 
 
+def test_pow_of_a_zero_base_number_with_create_graph():
+    # the masked zero of pow_backward_exponent's base-0 branch on tensors too (tensor_xp.zeros(()) refused it)
+    x = tg.tensor([1.0, -2.0, 0.0], requires_grad=True)
+    (g,) = tg.autograd.grad(tg.pow(0, x).sum(), x, create_graph=True)
+    (g0,) = tg.autograd.grad(tg.pow(0, x).sum(), x)
+    np.testing.assert_array_equal(g.detach().numpy(), g0.numpy())
+
+
 def test_fmod_node_names_are_pytorchs():
     x = tg.tensor([1.5], requires_grad=True)
     assert tg.fmod(x, 2.0).grad_fn.name() == "FmodBackward0"  # fmod.Scalar

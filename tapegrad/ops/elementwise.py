@@ -853,7 +853,7 @@ def _scalar_base_pow_rule(base):
         dt = out.dtype
         scaled = (out.astype(np.float32) * np.float32(log)).astype(dt) if dt == np.float16 else out * dt.type(log)
         if base == 0:  # grad times the masked factor, as PyTorch: an inf or NaN gradient gives NaN there too
-            return None, g * xp.where(b >= 0, xp.zeros((), g.dtype), scaled)
+            return None, g * xp.where(b >= 0, 0, scaled)
         return None, g * scaled
 
     return scalar_base_pow_rule
