@@ -2380,6 +2380,37 @@ known_class(
     status="by-design")
 
 
+def clamp_bound_compared_in_another_dtype(d):
+    """clamp with a tensor bound whose dtype with the input's (where PyTorch's gradient compares them) is not the
+    result dtype (where its forward does), and a comparison the two dtypes decide differently."""
+    x = x0(d)
+    bounds = [b for b in list(d.call.args[1:3]) + [kw(d, "min"), kw(d, "max")] if isinstance(b, torch.Tensor)]
+    out_dt = torch.clamp(x.detach(), *(d.call.args[1:3]), **d.call.kwargs).dtype
+    for b in bounds:
+        pair = torch.result_type(x, b)
+        if pair == out_dt:
+            continue
+        xp, bp, xo, bo = x.detach().to(pair), b.detach().to(pair), x.detach().to(out_dt), b.detach().to(out_dt)
+        if bool(((xp < bp) != (xo < bo)).any() or ((xp <= bp) != (xo <= bo)).any()):
+            return True
+    return False
+
+
+known_class(
+    "pytorch-clamp-tensor-bound-grad-other-dtype", fam("clamp", "clip"), GRADS,
+    clamp_bound_compared_in_another_dtype,
+    """
+    x = torch.tensor([1.0, 2.0], dtype=torch.float16, requires_grad=True)
+    lo = torch.tensor(1.0001, requires_grad=True)
+    torch.clamp(x, lo, torch.tensor([3.0, 3.0], requires_grad=True)).sum().backward()
+    x.grad, lo.grad
+    """, "clamp with tensor bounds of another dtype: PyTorch 2.13's forward compares in the result dtype of all "
+         "three (float32 here: the output is 1.0001, min's value), its gradient (clamp_backward, "
+         "clamp_backward_min_max) compares each bound with the input in their two dtypes' (float16: 1.0001 is "
+         "1.0, a tie, so the gradient goes to the input and min gets 0); tapegrad's gradient goes to the tensor "
+         "the forward took", E, status="pytorch-bug")
+
+
 def one_output(d):
     """A std/var call that reduces its input to one value (PyTorch's std_var_all_cpu path)."""
     x = x0(d)

@@ -12,7 +12,7 @@ import warnings
 
 import numpy as np
 import pytest
-from hypothesis import example, given
+from hypothesis import assume, example, given, settings
 from hypothesis import strategies as st
 
 import tapegrad as tg
@@ -1251,6 +1251,82 @@ def test_fmod_divisor_gradient_of_float16_by_a_0d_tensor_is_pytorchs_opmath(x, s
     ta, tb = torch.tensor(x, requires_grad=True), torch.tensor(s, dtype=torch.float32, requires_grad=True)
     torch.fmod(ta, tb).backward(torch.ones(3, dtype=torch.float16))
     assert b.grad.item() == tb.grad.item()
+
+
+# ---------------------------------------------------------------------- binary gradients of mixed float dtypes
+# derivatives.yaml's formulas on the operands as given, each step promoted as PyTorch's: a float32 0-d divisor of
+# float16 tensors truncates the quotient in float32 with its own value (fmod's -grad * self.div(other, 'trunc')),
+# a float16 0-d atan2 operand beside a float32 one squares in float16 (overflowing: the gradients are signed zeros)
+_BINMIX_VALUES = [1.0, -0.5, 0.0, -0.0, 2.5, 3.0, 0.050018310546875, 1e-3, 1e-7, -1e-8, 6e4, -3e38, math.inf]
+
+
+@st.composite
+def _binmix_operand(draw):
+    dtype = draw(st.sampled_from(["float16", "float32", "float64"]))
+    shape = draw(st.sampled_from([(), (1,), (2,)]))  # (a sum over at most two elements: no order to differ in)
+    values = draw(st.lists(st.sampled_from(_BINMIX_VALUES), min_size=math.prod(shape), max_size=math.prod(shape)))
+    with np.errstate(over="ignore"):
+        return np.array(values, dtype).reshape(shape)
+
+
+def _binmix_run(m, name, a, b, g):
+    x, y = m.tensor(a, requires_grad=True), m.tensor(b, requires_grad=True)
+    out = getattr(m, name)(x, y)
+    out.backward(m.tensor(g.astype(out.detach().numpy().dtype))[:out.numel()].reshape(out.shape))
+    return [out.detach().numpy(), x.grad.numpy(), y.grad.numpy()]
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.sampled_from(["fmod", "remainder", "atan2", "hypot", "copysign", "xlogy", "pow"]), _binmix_operand(),
+       _binmix_operand(), st.lists(st.sampled_from([1.0, -2.0, 0.0, 0.5, 0.75]), min_size=2, max_size=2))
+@example("fmod", np.array([1.0, 2.0], np.float16), np.array(1e-7, np.float32), [1.0, 1.0])  # -inf, not -3e7
+@example("remainder", np.array([1.0, 2.0], np.float16), np.array(1e-7, np.float32), [1.0, 1.0])
+@example("atan2", np.array(6e4, np.float16), np.array(0.5, np.float32), [1.0, 1.0])  # -0.0, not -1.7e-5
+@example("copysign", np.array(1e-7, np.float32), np.array([1.0, 1.5], np.float16), [1.0, 1.0])  # 2.38, not 2.0
+@example("hypot", np.array([6e4, 1.5], np.float16), np.array(0.1, np.float32), [1.0, 1.0])
+@example("xlogy", np.array([1.0, 1.0], np.float16), np.array(1e-3, np.float32), [1.0, 1.0])  # 2000, not 1999
+@example("pow", np.array([0.0, 0.0], np.float16), np.array(1e-8, np.float32), [1.0, 1.0])  # (1e-8 is not 0: nan)
+@example("pow", np.array(1e-3, np.float32), np.array(0.050018310546875, np.float16), [1.0, 1.0])  # float16's exponent
+def test_binary_gradients_of_mixed_float_dtypes_as_pytorch(name, a, b, g):
+    assume(a.dtype != b.dtype)
+    torch = pytest.importorskip("torch")
+    with np.errstate(all="ignore"):
+        here = _binmix_run(tg, name, a, b, np.array(g))
+    there = _binmix_run(torch, name, a, b, np.array(g))
+    assert here[0].dtype == there[0].dtype
+    # (atan2's values: SLEEF's vectorized atan2 in PyTorch, an ulp from C's in numpy's, differences/README)
+    np.testing.assert_allclose(here[0], there[0], rtol=2 * np.finfo(here[0].dtype).eps)
+    for got, want in zip(here[1:], there[1:]):
+        assert got.dtype == want.dtype and got.shape == want.shape
+        if name == "pow":  # (numpy's float32 power is an ulp from PyTorch's on this machine: 3 ** 1.5)
+            assert np.array_equal(np.isfinite(got), np.isfinite(want)) and np.array_equal(got == 0, want == 0)
+            with np.errstate(invalid="ignore"):
+                np.testing.assert_allclose(got, want, rtol=4 * np.finfo(got.dtype).eps)
+        else:
+            np.testing.assert_array_equal(got, want)
+        assert np.array_equal(np.signbit(got) & ~np.isnan(got), np.signbit(want) & ~np.isnan(want))
+
+
+@pytest.mark.parametrize("name", ["fmod", "remainder", "atan2", "hypot", "copysign", "xlogy", "pow"])
+def test_binary_gradients_of_mixed_float_dtypes_with_create_graph(name):
+    # the given rules on tensors (create_graph): the same gradients, and differentiable again
+    a = tg.tensor([1.5, 2.5], dtype=tg.float16, requires_grad=True)
+    b = tg.tensor(0.75, requires_grad=True)
+    first = tg.autograd.grad(getattr(tg, name)(a, b).sum(), (a, b))
+    graph = tg.autograd.grad(getattr(tg, name)(a, b).sum(), (a, b), create_graph=True)
+    for got, want in zip(graph, first):
+        assert got.dtype == want.dtype
+        np.testing.assert_array_equal(got.detach().numpy(), want.numpy())
+    if graph[0].requires_grad:
+        graph[0].sum().backward()
+
+
+def test_pow_of_a_zero_base_number_with_create_graph():
+    # the masked zero of pow_backward_exponent's base-0 branch on tensors too (tensor_xp.zeros(()) refused it)
+    x = tg.tensor([1.0, -2.0, 0.0], requires_grad=True)
+    (g,) = tg.autograd.grad(tg.pow(0, x).sum(), x, create_graph=True)
+    (g0,) = tg.autograd.grad(tg.pow(0, x).sum(), x)
+    np.testing.assert_array_equal(g.detach().numpy(), g0.numpy())
 
 
 def test_fmod_node_names_are_pytorchs():

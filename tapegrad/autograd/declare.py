@@ -254,21 +254,24 @@ def _keeps_float_dtypes(ufunc) -> bool:
 
 def binary(compute: Callable | None = None, *, grad: Callable, name: str | None = None, floats: bool = False,
            tensors: bool = False, methods: Sequence[str] | None = None, xp_name: str | bool | None = None,
-           inplace: str | bool = True, reflected: str | None = None):
+           inplace: str | bool = True, reflected: str | None = None, given: Callable | None = None):
     """Declare an elementwise op of two operands (tensors or numbers, broadcast, promoted as PyTorch does) from
     its numpy function ``compute`` (or the decorated function's body, on arrays) and its rule
     ``grad(xp, need, g, out, a, b) -> (ga, gb)``.
 
     ``floats``: integer operands are computed in the default float dtype (atan2, hypot). ``tensors``: both
     operands must be tensors (PyTorch's signature of maximum, atan2). ``reflected``: the name of the reflected
-    operator method (``__rmul__``), which takes the operands the other way round.
+    operator method (``__rmul__``), which takes the operands the other way round. ``given``: the rule for two
+    tensors of different float dtypes, recorded as given (not cast to the result dtype): derivatives.yaml's
+    formula with PyTorch's promotion at each step (``xp.mul``, ``xp.div``), as a float32 0-d operand beside
+    float16 tensors is there.
     """
     return functools.partial(_declare_binary, compute=compute, grad=grad, name=name, floats=floats,
                              tensors=tensors, methods=methods, xp_name=xp_name, inplace=inplace,
-                             reflected=reflected)
+                             reflected=reflected, given=given)
 
 
-def _declare_binary(fn, *, compute, grad, name, floats, tensors, methods, xp_name, inplace, reflected):
+def _declare_binary(fn, *, compute, grad, name, floats, tensors, methods, xp_name, inplace, reflected, given):
     op_name = fn.__name__
     node = name or node_name(op_name)
     default_float = dtypes.get_default_dtype
@@ -281,10 +284,12 @@ def _declare_binary(fn, *, compute, grad, name, floats, tensors, methods, xp_nam
             raise TypeError(f"{op_name}: argument '{('input', 'other')[position - 1]}' (position {position}) must "
                             f"be a Tensor, not {type(value).__name__} (PyTorch's {op_name} takes two tensors)")
         if floats:
-            given = input, other
+            originals = input, other
         if input.__class__ is Tensor and other.__class__ is Tensor:  # the common case first: one check each
             a, b = input._data, other._data
             if a.dtype is not b.dtype:
+                if given is not None and a.dtype.kind == "f" and b.dtype.kind == "f":
+                    return record_given(op_name, array_fn, input, other, given, node)
                 input, other = operands(op_name, input, other)
                 a, b = input._data, other._data
         elif input.__class__ is Tensor and (other.__class__ is float or other.__class__ is int) and not floats \
@@ -301,7 +306,7 @@ def _declare_binary(fn, *, compute, grad, name, floats, tensors, methods, xp_nam
         if floats and a.dtype.kind != "f":
             # NOTE: each integer operand goes to the float dtype from its own values, as PyTorch (a uint8 tensor and
             # -1: log(-1), not log(255)), not through the operands' common integer dtype
-            a, b = (np.asarray(v._data if isinstance(v, Tensor) else v).astype(default_float()) for v in given)
+            a, b = (np.asarray(v._data if isinstance(v, Tensor) else v).astype(default_float()) for v in originals)
         try:
             out = array_fn(a, b)
         except ValueError:
@@ -321,6 +326,18 @@ def _declare_binary(fn, *, compute, grad, name, floats, tensors, methods, xp_nam
         reflect.__doc__ = f"{reflected}(self, other): {op_name}(other, self), for a number or array on the left."
         setattr(Tensor, reflected, reflect)
     return forward
+
+
+def record_given(op_name, array_fn, input, other, rule, node):
+    """``array_fn`` of two float tensors of different dtypes computed in PyTorch's result dtype, recorded with the
+    tensors as given for ``rule`` (see :func:`binary`'s ``given``)."""
+    dt = dtypes.promote(input._data, other._data)
+    try:
+        with np.errstate(all="ignore"):
+            out = array_fn(input._data.astype(dt, copy=False), other._data.astype(dt, copy=False))
+    except ValueError:
+        raise broadcast_error(op_name, input, other) from None
+    return record(out, (input, other), rule, node)
 
 
 def backward_op(fn: Callable | None = None, *, grad: Callable, name: str | None = None):

@@ -37,9 +37,11 @@ from ..autograd.declare import (
     partial_overlap,
     plain_write,
     record,
+    record_given,
     unary,
     wrap,
 )
+from ..autograd.xp import register_tensor_xp
 from ._fused import fma as _fma
 
 __all__ = [
@@ -398,6 +400,32 @@ def _div_arrays(a, b):
 
 numpy_xp.mul, numpy_xp.div = _mul_arrays, _div_arrays
 
+
+def _add_arrays(a, b):
+    """PyTorch's ``add(a, b)`` on arrays (``xp.add_promoted``): both in the result dtype, then added (add has no
+    float16 opmath case: a float32 0-d operand is rounded to float16 first)."""
+    a, b = np.asarray(a), np.asarray(b)
+    dt = a.dtype if a.dtype == b.dtype else dtypes.promote(a, b)
+    with np.errstate(all="ignore"):
+        return np.asarray(np.add(a.astype(dt, copy=False), b.astype(dt, copy=False)))
+
+
+def _div_trunc_arrays(a, b):
+    """PyTorch's ``div(a, b, rounding_mode='trunc')`` on arrays (``xp.div_trunc``): float16 by a one-element operand
+    of another dtype truncated in float32 with its own value, as the kernel's opmath."""
+    return _as_pytorch(_trunc_divide, a, b, False)
+
+
+def _div_floor_arrays(a, b):
+    """PyTorch's ``div(a, b, rounding_mode='floor')`` on arrays (``xp.div_floor``), as :func:`_div_trunc_arrays`."""
+    return _as_pytorch(np.floor_divide, a, b, False)
+
+
+numpy_xp.add_promoted, numpy_xp.div_trunc, numpy_xp.div_floor = _add_arrays, _div_trunc_arrays, _div_floor_arrays
+register_tensor_xp("add_promoted", lambda a, b: a + b)
+register_tensor_xp("div_trunc", lambda a, b: div(a, b, rounding_mode="trunc"))
+register_tensor_xp("div_floor", lambda a, b: div(a, b, rounding_mode="floor"))
+
 multiply = mul
 
 
@@ -546,7 +574,10 @@ def __rfloordiv__(self, other):
 Tensor.__rfloordiv__ = __rfloordiv__
 
 
-def _modulo(op_name, ufunc, input, other, rule, node):
+def _modulo(op_name, ufunc, input, other, rule, node, given=None):
+    if given is not None and input.__class__ is Tensor and other.__class__ is Tensor \
+            and input._data.dtype is not other._data.dtype and input._data.dtype.kind == other._data.dtype.kind == "f":
+        return record_given(op_name, ufunc, input, other, given, node)
     a, b = operands(op_name, input, other)
     x, y = a._data, b._data
     kind = x.dtype.kind
@@ -571,7 +602,7 @@ def remainder(input: Tensor | float, other: Tensor | float) -> Tensor:
     """
     # PyTorch's nodes: remainder.Scalar (a number divisor) RemainderBackward0, remainder.Tensor RemainderBackward1
     node = "RemainderBackward1" if isinstance(other, Tensor) else "RemainderBackward0"
-    return _modulo("remainder", _np_remainder, input, other, _remainder_rule, node)
+    return _modulo("remainder", _np_remainder, input, other, _remainder_rule, node, _remainder_given_rule)
 
 
 def _np_remainder(a, b):
@@ -585,6 +616,11 @@ def _np_remainder(a, b):
 def _remainder_rule(xp, need, g, out, a, b):
     # d/db (a - b * floor(a / b)) = -floor(a / b)
     return g if need[0] else None, -g * xp.floor_divide(a, b) if need[1] else None
+
+
+def _remainder_given_rule(xp, need, g, out, a, b):
+    # operands of different float dtypes, as given: derivatives.yaml's -grad * self.div(other, rounding_mode="floor")
+    return g if need[0] else None, xp.mul(-g, xp.div_floor(a, b)) if need[1] else None
 
 
 def __rmod__(self, other):
@@ -606,20 +642,20 @@ def fmod(input: Tensor, other: Tensor | float) -> Tensor:
     if not isinstance(input, Tensor):
         raise TypeError(f"fmod: argument 'input' (position 1) must be a Tensor, not {type(input).__name__}")
     if other.__class__ is Tensor:
-        if _half_scalar(input, other):
-            # NOTE: PyTorch's fmod kernel divides by the 0-d divisor rounded to float16, but the gradient's
-            # div(rounding_mode='trunc') is float16 opmath, with the divisor's own value: the rule sees that
-            b = _opmath_operand(other)
-            with np.errstate(all="ignore"):
-                out = np.fmod(input._data, b._data.astype(_HALF))
-            return record(out, (input, b), _fmod_rule, "FmodBackward1")
-        return _modulo("fmod", np.fmod, input, other, _fmod_rule, "FmodBackward1")
+        # NOTE: PyTorch's fmod kernel divides by a float32 0-d divisor rounded to float16, but the gradient's
+        # div(rounding_mode='trunc') is float16 opmath, with the divisor's own value: the given rule sees that
+        return _modulo("fmod", np.fmod, input, other, _fmod_rule, "FmodBackward1", _fmod_given_rule)
     return _modulo("fmod", np.fmod, input, other, _fmod_rule, "FmodBackward0")
 
 
 def _fmod_rule(xp, need, g, out, a, b):
     # PyTorch's FmodBackward1: other gets -grad * self.div(other, rounding_mode="trunc")
     return g if need[0] else None, -g * xp.trunc(a / b) if need[1] else None
+
+
+def _fmod_given_rule(xp, need, g, out, a, b):
+    # operands of different float dtypes, as given: -grad * self.div(other, rounding_mode="trunc") promoted per step
+    return g if need[0] else None, xp.mul(-g, xp.div_trunc(a, b)) if need[1] else None
 
 
 @unary(np.negative, grad=lambda xp, g, out, x: -g, ints="keep", bools="error", methods=("neg", "negative", "__neg__"))
@@ -756,6 +792,9 @@ def pow(input: Tensor | float, exponent: Tensor | float) -> Tensor:
 
 def _tensor_pow(input, exponent):
     name = "PowBackward1" if isinstance(input, Tensor) else "PowBackward2"  # x ** y, or 2 ** x
+    if input.__class__ is Tensor and exponent.__class__ is Tensor and input._data.dtype is not exponent._data.dtype \
+            and input._data.dtype.kind == exponent._data.dtype.kind == "f":
+        return record_given("pow", numpy_xp.pow, input, exponent, _pow_given_rule, name)
     a, b = operands("pow", input, exponent)
     x, e = a._data, b._data
     kind = x.dtype.kind
@@ -785,6 +824,20 @@ def _pow_rule(xp, need, g, out, a, b):
             g * xp.where((a == 0) & (b >= 0), 0, out * xp.log(a)) if need[1] else None)
 
 
+def _pow_given_rule(xp, need, g, out, a, b):
+    # operands of different float dtypes, as given: pow_backward_self's where(exponent == 0, 0, grad * (exponent *
+    # self.pow(exponent - 1))) and pow_backward_exponent's grad * where(self == 0 & exponent >= 0, 0, result *
+    # log(self in the result dtype)), each step promoted (the exponent's own value in its tests and product)
+    dt = out.dtype
+    ga = gb = None
+    if need[0]:
+        power = xp.pow(xp.astype(a, dt), xp.astype(b - 1, dt))
+        ga = xp.where(b == 0, 0, xp.mul(g, xp.mul(b, power)))
+    if need[1]:
+        gb = xp.mul(g, xp.where((a == 0) & (b >= 0), 0, out * xp.log(xp.astype(a, dt))))
+    return ga, gb
+
+
 def _scalar_base_pow_rule(base):
     """The gradient of ``base ** exponent`` for a number ``base``, as PyTorch's pow_backward_exponent with a Scalar
     base (FunctionsManual.cpp): ``grad * (result * log(base))`` with log taken in double precision and multiplied
@@ -800,7 +853,7 @@ def _scalar_base_pow_rule(base):
         dt = out.dtype
         scaled = (out.astype(np.float32) * np.float32(log)).astype(dt) if dt == np.float16 else out * dt.type(log)
         if base == 0:  # grad times the masked factor, as PyTorch: an inf or NaN gradient gives NaN there too
-            return None, g * xp.where(b >= 0, xp.zeros((), g.dtype), scaled)
+            return None, g * xp.where(b >= 0, 0, scaled)
         return None, g * scaled
 
     return scalar_base_pow_rule
@@ -1008,7 +1061,18 @@ def _atan2_rule(xp, need, g, out, a, b):
             xp.where(edge, g * 0, g * -a / r) if need[1] else None)
 
 
-@binary(np.arctan2, grad=_atan2_rule, floats=True, tensors=True, methods=("atan2", "arctan2"))
+def _atan2_given_rule(xp, need, g, out, a, b):
+    # operands of different float dtypes, as given: PyTorch's atan2_backward promoted per step, recip = 1 / (a * a +
+    # b * b) (0 where that is 0), then grad * other * recip and grad * -self * recip (a float16 a * a may overflow
+    # beside a float32 b: recip 0, and the gradients signed zeros)
+    r = xp.add_promoted(xp.mul(a, a), xp.mul(b, b))
+    zero = r == 0
+    recip = xp.where(zero, 0, 1 / xp.where(zero, 1, r))
+    return (xp.mul(xp.mul(g, b), recip) if need[0] else None,
+            xp.mul(xp.mul(g, -a), recip) if need[1] else None)
+
+
+@binary(np.arctan2, grad=_atan2_rule, floats=True, tensors=True, methods=("atan2", "arctan2"), given=_atan2_given_rule)
 def atan2(input, other):
     """atan2(input, other): the angle of the point (other, input), in (-pi, pi].
 
@@ -1079,6 +1143,19 @@ def xlogy_rule(xp, need, g, out, x, y):
             gx = xp.where(zero | ((g == 0) & (y == y)), 0.0, g * xp.log(xp.where(zero, 1.0, y)))
         if need[1]:
             gy = g * x / y
+    return gx, gy
+
+
+def xlogy_given_rule(xp, need, g, out, x, y):
+    """xlogy's gradients for operands of different float dtypes, as given (derivatives.yaml's formulas promoted per
+    step): xlogy(grad, y) in their common dtype (a float32 0-d y beside float16 gradients: rounded to float16), and
+    grad * x / y."""
+    gx = gy = None
+    if need[0]:
+        dt = dtypes.promote(g, y)
+        gx, _ = xlogy_rule(xp, (True, False), xp.astype(g, dt), out, xp.astype(x, dt), xp.astype(y, dt))
+    if need[1]:
+        gy = xp.div(xp.mul(g, x), y)
     return gx, gy
 
 

@@ -143,7 +143,9 @@ def _hypot(a, b):
 
 @binary(_hypot, grad=lambda xp, need, g, out, a, b: (
     g * a / out if need[0] else None,
-    g * b / out if need[1] else None), tensors=True)
+    g * b / out if need[1] else None), tensors=True, given=lambda xp, need, g, out, a, b: (  # (PyTorch's formula
+    xp.div(xp.mul(g, a), out) if need[0] else None,  # promoted per step, for operands of different float dtypes)
+    xp.div(xp.mul(g, b), out) if need[1] else None))
 def hypot(input, other):
     """hypot(input, other): ``sqrt(input ** 2 + other ** 2)`` without overflow (floating-point tensors).
 
@@ -163,8 +165,18 @@ def _copysign_rule(xp, need, g, out, a, b):
     return g * xp.where(zero, 0, out / xp.where(zero, 1, a)), (xp.zeros_like(g) if need[1] else None)
 
 
+def _copysign_given_rule(xp, need, g, out, a, b):
+    # operands of different float dtypes, as given: ratio = result / self promoted (float16 opmath by a float32 0-d
+    # self), filled with 0 where self is 0, then grad * ratio
+    if not need[0]:
+        return None, (xp.zeros_like(g) if need[1] else None)
+    zero = a == 0
+    ratio = xp.div(out, xp.where(zero, 1, a))
+    return xp.mul(g, xp.where(zero, 0, ratio)), (xp.zeros_like(g) if need[1] else None)
+
+
 @binary(np.copysign, grad=_copysign_rule, floats=True, name="CopysignBackward0", methods=(), xp_name=False,
-        inplace=False)
+        inplace=False, given=_copysign_given_rule)
 def _copysign_tensor(input, other):
     """copysign of two tensors (PyTorch's node CopysignBackward0)."""
 

@@ -27,6 +27,7 @@ from ..autograd.declare import (
     wrap,
 )
 from ..autograd.xp import numpy_xp
+from ..ops.elementwise import xlogy_given_rule as _xlogy_given_rule
 from ..ops.elementwise import xlogy_rule as _xlogy_rule
 from . import _numpy as N
 
@@ -189,7 +190,7 @@ def _xlogy_overload(node):
         pass
 
     return binary(N._np_xlogy, grad=_xlogy_rule, floats=True, name=node, methods=(), xp_name=False,
-                  inplace=False)(xlogy)
+                  inplace=False, given=_xlogy_given_rule)(xlogy)
 
 
 _xlogy_tensors, _xlogy_number_self, _xlogy_number_other = (
