@@ -542,6 +542,50 @@ known_class(
          "gradient reaches nothing (x.grad None), and where a not-implemented derivative lies on that path "
          "(igammac's input) only tapegrad's backward meets it", T, status="by-design")
 
+FLOAT_BITS = {"float16": 16, "bfloat16": 16, "float32": 32, "float64": 64}
+
+
+def narrow_twice(reads, wide):
+    """``reads`` (pool index, dtype name) of one call name one float tensor twice, narrower than dtype ``wide``."""
+    idx = [i for i, _ in reads]
+    return any(idx.count(i) > 1 and FLOAT_BITS.get(dn, 99) < FLOAT_BITS.get(wide, 0) for i, dn in reads)
+
+
+def narrow_operand_twice(d):
+    """One float16/float32 tensor used as two operands of one op whose result is wider (addcdiv(x64, t32, t32)):
+    the call itself, or the call that made one of its inputs (a later op's gradient shows it)."""
+    refs = core._refs(d.call.args) + core._refs(d.call.kwargs) if d.call is not None else []
+    wide = max((dt(t) for t in d.inputs if isf(t)), key=lambda n: FLOAT_BITS.get(n, 0), default="")
+    if narrow_twice([(r.i, dt(t)) for r, t in zip(refs, d.inputs)], wide):
+        return True
+    return any(isf(t) and narrow_twice(reads, dt(t)) for t, reads in zip(d.inputs, d.maker_reads))
+
+
+known_class(
+    "narrow-operand-twice-grad", ALL_OPS, "grad-value", narrow_operand_twice,
+    """
+    v0 = torch.tensor([[[2.0, 0.0, -3.0, 3.0], [3.0, -2.5, 1.5, -1.0], [3.0, 0.5, -3.0, 2.0]]], dtype=torch.float64,
+                      requires_grad=True)
+    v2 = torch.tensor([[[0.30000001192092896, -0.44999998807907104, -0.699999988079071, -1.899999976158142],
+                        [0.8500000238418579, 1.100000023841858, 2.5999999046325684, 2.5999999046325684],
+                        [2.5999999046325684, -2.200000047683716, -0.699999988079071, -0.699999988079071]]],
+                      requires_grad=True)
+    v3 = torch.addcdiv(v0 ** v0, v2, v2)
+    v5 = v3.scatter_reduce_(2, torch.tensor([[[1], [0]]]), torch.tensor([[[1e-07], [1e-07]]], dtype=torch.float64),
+                            'prod', include_self=True)
+    v10 = v5.ldexp(v3)
+    w2 = torch.tensor([[[2.0, 0.25, -1.5, 0.75], [-2.0, 1.25, 1.0, -0.5], [2.0, 0.25, -1.5, 0.75]]])
+    w3 = torch.tensor([[[-0.5, 2.0, 0.25, -1.5], [0.75, -2.0, 1.25, 1.0], [-0.5, 2.0, 0.25, -1.5]]]).double()
+    w5 = torch.tensor([[[1.25, 1.0, -0.5, 2.0], [0.25, -1.5, 0.75, -2.0], [1.25, 1.0, -0.5, 2.0]]], dtype=torch.float64)
+    w10 = torch.tensor([[[2.0, 0.25, -1.5, 0.75], [-2.0, 1.25, 1.0, -0.5], [2.0, 0.25, -1.5, 0.75]]]).double()
+    ((v2 * w2).sum().double() + (v3 * w3).sum() + (v5 * w5).sum() + (v10 * w10).sum()).backward()
+    v2.grad
+    """, "README: one float32 (or float16) tensor t as two operands of an op whose result is wider (addcdiv(x64, t, "
+         "t) = x + t / t): its two gradients (g / t and -g t / t^2, each computed as PyTorch's formula) cancel; "
+         "PyTorch rounds each to t's dtype before their sum, tapegrad's engine sums them first, so under a huge "
+         "incoming gradient (ldexp(y, y): 1e9) the residues differ (0.75 against 0 in seed 1423668's program)",
+    "tapegrad/autograd/engine.py", status="by-design")
+
 # ---- tapegrad/ops/reduce.py
 def correction(d):
     """The correction a var/std call uses (PyTorch's default 1; 0 with unbiased=False)."""
