@@ -1733,3 +1733,16 @@ def test_resize_matches_pytorch():
                         t.detach().numpy().reshape(-1)[:kept].tolist(),
                         None if t is block else block.detach().numpy().tolist()))
         assert got[0] == got[1], (n, form, new)
+
+
+@pytest.mark.parametrize("shape, reps", [((0, 0), (0,)), ((0, 0), (2,)), ((0, 3), (2, 1)), ((2, 0), (1, 3))])
+def test_tile_and_repeat_of_an_empty_tensor_are_new_tensors(shape, reps):
+    """(seed 1409830) numpy's tile of an empty array is a reshape of it, a view; PyTorch's repeat/tile make a new
+    tensor, so an in-place write into the result that requires grad must not reach the input."""
+    x = tg.zeros(shape)
+    t = x.tile(reps)
+    assert not t._is_view()
+    t.scatter_(0, tg.zeros(t.shape, dtype=tg.int64), tg.zeros(t.shape, requires_grad=True))
+    assert not x.requires_grad
+    torch = pytest.importorskip("torch")
+    assert not torch.zeros(shape).tile(reps)._is_view()

@@ -694,6 +694,8 @@ def _tile(op, input, reps):
     in_shape = x.shape
     shape = (1,) * (len(reps) - x.ndim) + in_shape
     out = _c_order(np.tile(x.reshape(shape), reps))  # numpy keeps an F-ordered input's order
+    if not out.size:  # (numpy's tile of an empty array is a reshape of it: a view; PyTorch's repeat is a new tensor)
+        out = out.copy()
     split = tuple(v for r, s in zip(reps, shape, strict=True) for v in (r, s))  # out as (r0, s0, r1, s1, ..)
     axes = tuple(range(0, 2 * len(reps), 2))
 
