@@ -1018,9 +1018,10 @@ DISTANCES = F("pairwise_distance", "cosine_embedding_loss", "margin_ranking_loss
 
 known_class(
     "same-operand-distance-steep-after", fam("reciprocal", "rsqrt", "log", "log2", "log10", "logit", "sqrt", "pow",
-                                             "div", "divide", "true_divide", sym="/"), GRADS,
+                                             "div", "divide", "true_divide", "atanh", "arctanh", sym="/"), GRADS,
     lambda d: bool(d.origins) and d.origins[0] in DISTANCES and isf(x0(d)) and x0(d).numel() > 0
-    and bool((x0(d).detach().double().abs() < 1e-4).all()),
+    and bool((x0(d).detach().double().abs() < 1e-4).all() or d.op in fam("atanh", "arctanh")
+             and (x0(d).detach().double().abs() >= 1 - 1e-4).all()),  # (atanh is steep at +-1: a margin loss of 1)
     """
     v0 = torch.tensor([1.0, -1.0], requires_grad=True)
     v2 = torch.nn.functional.pairwise_distance(v0, v0).reciprocal()
@@ -3222,7 +3223,8 @@ def huge_products(d):
 
 
 known_class(
-    "conv-sum-of-huge-products", F("conv1d", "conv2d", "conv3d"), "value", huge_products,
+    "conv-sum-of-huge-products", F("conv1d", "conv2d", "conv3d", "conv_transpose1d", "conv_transpose2d",
+                                   "conv_transpose3d"), "value", huge_products,
     """
     x = torch.tensor([[[3e38, 0.5, 2.0, 1e30], [-1.5, -1.5, -3e38, 1e30]],
                       [[6e4, -1.5, 2.0, 1e30], [6e4, 1e30, 1e30, 0.5]]], dtype=torch.float64)
