@@ -59,8 +59,9 @@ CASES = [
 
 def _fma_write(x, y, a):
     """a = x * y + a rounded once (float32 arrays): the sum of the exact product in float64, rounded once to float32
-    by the numpy-only helper ops._fused.add_rounded_once (float64's rounding, exact only where it may differ)."""
-    np.copyto(a, add_rounded_once(np.multiply(x, y, dtype=np.float64), a, np.float32))
+    by the numpy-only helper ops._fused.add_rounded_once (float64's rounding, exact only where it may differ),
+    straight into a."""
+    add_rounded_once(np.multiply(x, y, dtype=np.float64), a, np.float32, out=a)
 
 
 def _augmented_add(p, q, r):

@@ -253,3 +253,15 @@ def test_plain_writes_of_0d_tensors(name):
     with tg.no_grad():
         getattr(got, name)(*args, **kwargs)
     assert got.shape == () and got.item() == want.item()
+
+
+@pytest.mark.parametrize("name", ["addcmul_", "addcdiv_"])
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+@pytest.mark.parametrize("shapes", [((2, 3), (1, 2, 3)), ((2, 1), (2, 3))])
+def test_plain_writes_refuse_a_result_larger_than_the_tensor_writing_nothing(name, dtype, shapes):
+    # addcmul_'s float32 write rounds straight into the tensor: a larger result must be refused before that
+    shape, larger = shapes
+    x = tg.ones(shape, dtype=getattr(tg, dtype))
+    with tg.no_grad(), pytest.raises(RuntimeError, match=rf"{name}: the result of shape .* does not fit"):
+        getattr(x, name)(tg.full(larger, 2.0, dtype=x.dtype), tg.full(larger, 2.0, dtype=x.dtype), value=0.5)
+    assert x.tolist() == tg.ones(shape).tolist() and x._version == 0

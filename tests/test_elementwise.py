@@ -1802,9 +1802,16 @@ def test_add_rounded_once_is_the_sum_rounded_to_odd_then_to_the_dtype(dtype, see
     a[:16] = near[:16] + np.abs(np.spacing(near[:16].astype(dtype)).astype(np.float64)) / 2  # exactly halfway
     b = rng.standard_normal(64).astype(dtype).astype(np.float64) * rng.choice([1, 2.0 ** -30, 2.0 ** -70, 1e-42], 64)
     b[:8] = np.ldexp(1.0, -80) * rng.choice([-1, 1], 8)  # a bit below float64's last one beside a tie
-    got, want = add_rounded_once(a, b, dtype), sum_to_odd(a, b).astype(dtype)
+    b[8:10] = 7e4 if dtype == "float16" else 4e38  # sums beyond the dtype: inf, as the cast
+    got = add_rounded_once(a, b, dtype)
+    with np.errstate(over="ignore"):
+        want = sum_to_odd(a, b).astype(dtype)
     np.testing.assert_array_equal(got, want)
     np.testing.assert_array_equal(np.signbit(got), np.signbit(want))
+    into = np.full(64, np.nan, dtype)  # rounded into an array (addcmul_'s write): the same values
+    assert add_rounded_once(a, b, dtype, out=into) is into
+    np.testing.assert_array_equal(into, want)
+    np.testing.assert_array_equal(np.signbit(into), np.signbit(want))
 
 
 @pytest.mark.parametrize("dtype", ["float16", "float32", "float64"])

@@ -23,14 +23,15 @@ def fma(x, y, z):
 _BELOW_HALFWAY = {np.dtype(np.float32): (1 << 28) - 1, np.dtype(np.float16): (1 << 41) - 1}
 
 
-def add_rounded_once(a, b, dtype):
+def add_rounded_once(a, b, dtype, out=None):
     """a + b of float64 arrays (or numbers) rounded once to float32 or float16: ``sum_to_odd(a, b).astype(dtype)``,
     computed as the plain float64 sum and its rounding, with the exact sum taken only where the two can differ.
     They differ only where the float64 sum lands exactly halfway between two neighbours in ``dtype`` (the first
     rounding can make a tie the exact sum was not): elsewhere the exact sum and its float64 rounding lie on the
     same side of every halfway point, a float64 value. A halfway point has its float64 bits below the dtype's
     half-last-place bit zero: one integer pass and a count find the (few) sums with such short endings, numbers of
-    the dtype included, which alone are summed again."""
+    the dtype included, which alone are summed again. ``out``: an array of ``dtype`` and the sum's shape to round
+    into (in-place writes: one pass fewer than a new array and a copy)."""
     with np.errstate(over="ignore", invalid="ignore"):
         s = np.asarray(np.add(a, b, dtype=np.float64))
         low = s.view(np.int64) & _BELOW_HALFWAY[np.dtype(dtype)]
@@ -38,6 +39,9 @@ def add_rounded_once(a, b, dtype):
             short = np.flatnonzero(low == 0)
             a, b = np.broadcast_arrays(np.asarray(a, np.float64), np.asarray(b, np.float64))
             s.flat[short] = sum_to_odd(a.flat[short], b.flat[short])
+        if out is not None:
+            np.copyto(out, s, casting="same_kind")  # (the same rounding as astype)
+            return out
         return np.asarray(s.astype(dtype))  # (an overflow to inf, as PyTorch's, without numpy's warning)
 
 

@@ -254,8 +254,15 @@ def _addc_write(ufunc):
         # result larger than the tensor, or read-only memory, is a ValueError, and the door explains.
         try:
             if ufunc is np.multiply:  # addcmul_: the op's fused multiply-add, written into the tensor
-                result = _fused.fma(a if value == 1 else np.multiply(a, value), b, data)
-                if result.shape != data.shape:  # larger than the tensor (copyto would drop leading 1s): the door
+                term = a if value == 1 else np.multiply(a, value)
+                if dtype is _FLOAT32:  # the product exact in float64, its sum rounded once into the tensor
+                    product = np.multiply(term, b, dtype=np.float64)
+                    if product.ndim > data.ndim:  # larger than the tensor (copyto would drop leading 1s): the door
+                        return False
+                    _fused.add_rounded_once(product, data, dtype, out=data)
+                    return True
+                result = _fused.fma(term, b, data)
+                if result.shape != data.shape:
                     return False
                 np.copyto(data, result)
                 return True
