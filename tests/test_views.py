@@ -1185,3 +1185,19 @@ def test_tril_triu_in_place_of_shared_memory_zero_each_location_a_zeroed_element
     c = torch.tensor(base)
     getattr(c.expand(3, 3), name)(k)
     assert c.tolist() == want
+
+
+@pytest.mark.parametrize("alias", [lambda p: p.detach(), lambda p: p.view(-1), lambda p: p[0]])
+def test_a_parameter_whose_aliases_died_is_written_as_one_that_never_had_any(alias):
+    """``p.detach()`` once (to log it) must not leave ``p`` on the slow, alias-tracking path of every later write
+    and backward: the first write finds the alias dead and forgets it. A live alias still shares the version."""
+    p = tg.ones(2, 3, requires_grad=True)
+    a = alias(p)
+    del a
+    with tg.no_grad():
+        p -= 0.5
+    assert p._extra is None and p.tolist() == [[0.5] * 3] * 2
+    live = alias(p)
+    with tg.no_grad():
+        p.mul_(2.0)
+    assert p._extra is not None and live._version == p._version and live.flatten()[0].item() == 1.0

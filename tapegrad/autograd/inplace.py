@@ -63,6 +63,10 @@ def bump(t: Tensor) -> None:
         t._version = now
         return
     members = group(t)
+    if len(members) == 1 and t._base is None and t._extra.keys() <= _ALIAS_BOOKKEEPING:
+        # NOTE: every alias that was registered (``p.detach()`` once, to log it) has died: t owns its memory alone
+        # again, and its next writes take the fast paths (which test ``_extra is None``)
+        t._extra = None
     for m in members:
         m._version = now
     for m in members:
@@ -70,6 +74,9 @@ def bump(t: Tensor) -> None:
                 m._extra is None or "multi_output" not in m._extra) and m._data.dtype == m._base._data.dtype \
                 and _root(m._data) is _root(m._base._data):  # (not a base given new memory: module.double())
             _regenerate(m, now)
+
+
+_ALIAS_BOOKKEEPING = frozenset(("aliases", "aliases_kept"))
 
 
 def _regenerate(view, now):
