@@ -294,8 +294,8 @@ class Tensor:
             raise TypeError("iteration over a 0-d tensor")
         return (self[i] for i in range(self._data.shape[0]))
 
-    def __hash__(self) -> int:
-        return id(self)
+    # NOTE: identity, as PyTorch's ``id(self)``, but hashed in C: the engine and optimizers key dicts by tensors
+    __hash__ = object.__hash__
 
     # ------------------------------------------------------------------ printing
     def __repr__(self) -> str:

@@ -53,7 +53,7 @@ class Tensor:
         """x[index]: ints, slices (step > 0), None, Ellipsis, integer tensors, lists or ranges, and boolean masks,"""
     def __gt__(self, other) -> Any:
         """gt(input, other) -> bool tensor of input > other, elementwise, with broadcasting (no gradient)."""
-    def __hash__(self) -> builtins.int:
+    def __hash__(self) -> Any:
         """Return hash(self)."""
     def __iadd__(self, other: Tensor | builtins.float) -> Tensor:
         """__iadd__(other) -> self: ``self.add_(other)``."""

@@ -82,8 +82,8 @@ def count_consumers(roots):
     The engine processes a node once all its consumers have sent their gradients (Kahn's algorithm), so it needs
     no recursion and no separate sorted list.
     """
-    deps = {}
-    root_ids = set(map(id, roots))
+    deps = {}  # (keyed by the tensors themselves: their hash is their identity, computed in C)
+    root_set = set(roots)
     stack = list(roots)
     push, now = stack.append, _state.clock.now
     while stack:
@@ -93,12 +93,11 @@ def count_consumers(roots):
             parents = parents_of(node)
         for p in parents:
             if p._requires_grad:
-                k = id(p)
-                if k in deps:
-                    deps[k] += 1
+                if p in deps:
+                    deps[p] += 1
                 else:
-                    deps[k] = 1
-                    if p._parents and k not in root_ids:  # (a leaf has no inputs to count)
+                    deps[p] = 1
+                    if p._parents and p not in root_set:  # (a leaf has no inputs to count)
                         push(p)
     return deps
 
@@ -150,14 +149,15 @@ def _run_backward(roots, root_grads, retain_graph, create_graph, inputs, allow_u
     grads = {}
     given = set()  # ids of arrays already handed to a leaf's .grad in this pass
     for r, g in zip(roots, root_grads):
-        prev_g = grads.get(id(r))
-        grads[id(r)] = g if prev_g is None else prev_g + g  # (a root given twice: never in place)
-    ready = [r for r in roots if id(r) not in deps]
+        prev_g = grads.get(r)
+        grads[r] = g if prev_g is None else prev_g + g  # (a root given twice: never in place)
+    ready = [r for r in roots if r not in deps]
     # This loop runs once per node: its lookups are bound to locals.
     pop, get, push, clock = grads.pop, grads.get, ready.append, _state.clock
     # None unless anomaly mode or an instrument (viz.BackwardTrace) watches this backward
     check = _observer() if _state.observers or _state.anomaly.enabled else None
     plain = want is None and check is None  # leaves accumulate as soon as complete (see below)
+    first_order = plain and not create_graph
     t = None
 
     prev = _grad.enabled
@@ -167,35 +167,42 @@ def _run_backward(roots, root_grads, retain_graph, create_graph, inputs, allow_u
             t = ready.pop()
             parents = t._parents
             stamp = t._stamp
-            if parents and stamp != clock.now:  # written in place since t was recorded: which inputs did t use?
-                parents = parents_of(t)
-            g = pop(id(t), None)
+            rule = t._backward
+            if first_order and rule is not None and stamp == clock.now and t._extra is None:
+                # NOTE: the common node (no hooks or other extras, nothing written since it was recorded, nothing
+                # watching): none of the checks below applies
+                g = pop(t, None)
+                out = t._data
+            else:
+                if parents and stamp != clock.now:  # written in place since t was recorded: which inputs did it use?
+                    parents = parents_of(t)
+                g = pop(t, None)
+                if g is not None:
+                    extra = t._extra  # (rare things: hooks, retains_grad, a shape changed in place)
+                    if extra is not None and "hooks" in extra:  # (a view's extras list its aliases)
+                        g = _run_hooks(t, g, create_graph)
+                        extra = t._extra  # (a hook may have asked to retain the gradient)
+                    if want is not None and id(t) in want:
+                        found[want[id(t)]] = g if create_graph else _wrap(g)
+                    if rule is None:  # a leaf
+                        if check:
+                            check(t, g, ())
+                        if want is None:
+                            _accumulate_leaf(t, g, create_graph, given)
+                        continue
+                    if extra is not None and want is None and extra.get("retains_grad"):
+                        t.grad = g if create_graph else _wrap(g.copy())
+                    if clock.now != stamp:  # (a freed node's stamp is negative)
+                        if stamp < 0:
+                            raise _freed_error(t)
+                        _check_not_overwritten(t, parents, stamp)
+                    out = t if create_graph else t._data
+                    if extra is not None and "node_shape" in extra:  # reshaped in place under no_grad
+                        g, out = _as_recorded(xp, t, g, out)
             if g is None:
                 parent_grads = (None,) * len(parents)
             else:
-                extra = t._extra  # (rare things: hooks, retains_grad, a shape changed in place)
-                if extra is not None and "hooks" in extra:  # (a view's extras list its aliases)
-                    g = _run_hooks(t, g, create_graph)
-                    extra = t._extra  # (a hook may have asked to retain the gradient)
-                if want is not None and id(t) in want:
-                    found[want[id(t)]] = g if create_graph else _wrap(g)
-                rule = t._backward
-                if rule is None:  # a leaf
-                    if check:
-                        check(t, g, ())
-                    if want is None:
-                        _accumulate_leaf(t, g, create_graph, given)
-                    continue
-                if extra is not None and want is None and extra.get("retains_grad"):
-                    t.grad = g if create_graph else _wrap(g.copy())
-                if clock.now != stamp:  # (a freed node's stamp is negative)
-                    if stamp < 0:
-                        raise _freed_error(t)
-                    _check_not_overwritten(t, parents, stamp)
                 n = len(parents)
-                out = t if create_graph else t._data
-                if extra is not None and "node_shape" in extra:  # reshaped in place under no_grad
-                    g, out = _as_recorded(xp, t, g, out)
                 if create_graph:
                     parent_grads = ((rule(xp, g, out, parents[0]),) if n == 1 else
                                     rule(xp, tuple([p._requires_grad for p in parents]), g, out, *parents))
@@ -218,25 +225,24 @@ def _run_backward(roots, root_grads, retain_graph, create_graph, inputs, allow_u
             for p, pg in zip(parents, parent_grads):
                 if not p._requires_grad:
                     continue
-                k = id(p)
                 if pg is not None:
                     data = p._data
                     if create_graph or pg.shape != data.shape or pg.dtype is not data.dtype:
                         pg = _conform(xp, pg, p, t, create_graph)
-                    prev_g = get(k)
+                    prev_g = get(p)
                     if prev_g is None:
-                        grads[k] = pg  # (of a node reshaped in place under no_grad: _as_recorded conforms it)
+                        grads[p] = pg  # (of a node reshaped in place under no_grad: _as_recorded conforms it)
                     else:
                         if p._extra is not None and "node_shape" in p._extra:  # gradients of two shapes may meet
                             prev_g, pg = _conform(xp, prev_g, p, t, create_graph), _conform(xp, pg, p, t, create_graph)
-                        grads[k] = prev_g + pg  # never in place: arrays may be shared
-                left = deps[k] - 1
-                deps[k] = left
+                        grads[p] = prev_g + pg  # never in place: arrays may be shared
+                left = deps[p] - 1
+                deps[p] = left
                 if left == 0:
                     if p._backward is None and p._extra is None and plain:
                         # NOTE: a leaf without hooks, now complete: what its turn in the loop would do, without
                         # the turn (the loop's checks are for nodes, hooks, inputs= and observers: none apply)
-                        g = pop(k, None)
+                        g = pop(p, None)
                         if g is not None:
                             _accumulate_leaf(p, g, create_graph, given)
                     else:
@@ -478,11 +484,13 @@ def _accumulate_leaf(t, g, create_graph, given):
     if create_graph:
         t.grad = g if grad is None else grad + g
     elif grad is None:
-        if not (g.flags.c_contiguous and t._data.flags.c_contiguous):
+        flags = g.flags  # (each read of .flags makes an object)
+        if not (flags.c_contiguous and t._data.flags.c_contiguous):
             g = memory_formats.obeying_layout(g, t._data)  # laid out as the leaf, as PyTorch's AccumulateGrad
+            flags = g.flags
         # The leaf must own its gradient: optimizers and clip_grad_norm_ write into it in place, and a rule may
         # have handed the same array (or a view of it) to another input.
-        if g.base is not None or not g.flags.writeable or id(g) in given:
+        if g.base is not None or not flags.writeable or id(g) in given:
             g = g.copy()
         given.add(id(g))
         t.grad = _wrap(g)

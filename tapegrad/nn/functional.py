@@ -38,7 +38,7 @@ from ..random import rng as _rng
 
 # NOTE: the ufuncs' reductions, which ndarray.sum/max/min call through a Python function each (numpy's _methods):
 # the same values, a Python frame less in every loss and embedding. Their default axis is 0: pass None for all
-_sum, _max, _min = np.add.reduce, np.maximum.reduce, np.minimum.reduce
+_sum, _max, _min, _all = np.add.reduce, np.maximum.reduce, np.minimum.reduce, np.logical_and.reduce
 _UINT64 = np.dtype(np.uint64)
 
 __all__ = ["relu", "relu_", "relu6", "hardtanh", "leaky_relu", "elu", "selu", "celu", "gelu", "silu", "mish",
@@ -2278,7 +2278,7 @@ def cross_entropy(input: Tensor, target: Tensor, weight: Tensor | None = None, s
         composite = dict(reduction=reduction, den=den, cdim=cdim, logp=logp, index=index, keep=keep, w=w, t=t)
 
         def cross_entropy_rule(xp, g, out, x):
-            if not isinstance(g, Tensor) and not np.isfinite(g).all():  # (first order: an array or a numpy scalar)
+            if not isinstance(g, Tensor) and not _all(np.isfinite(g), None):  # (first order: an array or a scalar)
                 return _cross_entropy_composite_backward(g, **composite)
             g = g.reshape(spread_shape) if reduction == "none" else g * scale
             gx = xp.cross_entropy_backward(_class_spread(g, reduction, cdim), x, **c)
@@ -2319,7 +2319,7 @@ def cross_entropy(input: Tensor, target: Tensor, weight: Tensor | None = None, s
                      wc=None if w is None else wcb)
 
     def label_smoothing_rule(xp, g, out, x):
-        if not isinstance(g, Tensor) and not np.isfinite(g).all():  # (first order: an array or a numpy scalar)
+        if not isinstance(g, Tensor) and not _all(np.isfinite(g), None):  # (first order: an array or a scalar)
             return _cross_entropy_composite_backward(g, **composite)
         return xp.cross_entropy_backward(_class_spread(g, reduction, cdim), x, **c)
 

@@ -132,13 +132,11 @@ def reshape(input: Tensor, *sizes, shape=None) -> Tensor:
     # _reshape_alias (ReshapeAliasBackward0), and copies the rest, then views the copy (UnsafeViewBackward0)
     name = "ViewBackward0" if x.flags.c_contiguous else "ReshapeAliasBackward0"
     try:
-        out = x.reshape(shape, copy=False)
+        out = x.reshape(shape)
     except ValueError:
-        try:
-            out = x.reshape(shape)  # a copy (PyTorch's reshape copies and views the copy: UnsafeViewBackward0)
-        except ValueError:
-            raise _shape_error("reshape", shape, x) from None
-        name = "UnsafeViewBackward0"
+        raise _shape_error("reshape", shape, x) from None
+    if out.base is not x and (out.base is not x.base or x.base is None):  # numpy copied (not a view of x's memory)
+        name = "UnsafeViewBackward0"  # PyTorch's reshape copies and views the copy
     in_shape = x.shape
 
     def rule(xp, g, out, x):
@@ -170,7 +168,9 @@ def view(input: Tensor, *sizes, size=None, dtype=None) -> Tensor:
     x = input._data
     _check_shape("view", shape, x)
     try:
-        out = x.reshape(shape, copy=False)
+        out = x.reshape(shape)  # (a fourth of the time of reshape(copy=False), whose answer the next line gives)
+        if out.base is not x and (out.base is not x.base or x.base is None):  # numpy copied: refused below
+            out = x.reshape(shape, copy=False)
     except ValueError:
         try:
             x.reshape(shape)  # is the size itself wrong?
