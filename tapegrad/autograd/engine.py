@@ -151,7 +151,7 @@ def _run_backward(roots, root_grads, retain_graph, create_graph, inputs, allow_u
     for r, g in zip(roots, root_grads):
         prev_g = grads.get(r)
         grads[r] = g if prev_g is None else prev_g + g  # (a root given twice: never in place)
-    ready = [r for r in roots if r not in deps]
+    ready = [(r, grads.pop(r)) for r in roots if r not in deps]  # (a node and its gradient, complete)
     # This loop runs once per node: its lookups are bound to locals.
     pop, get, push, clock = grads.pop, grads.get, ready.append, _state.clock
     # None unless anomaly mode or an instrument (viz.BackwardTrace) watches this backward
@@ -164,19 +164,17 @@ def _run_backward(roots, root_grads, retain_graph, create_graph, inputs, allow_u
     _grad.enabled = create_graph
     try:
         while ready:
-            t = ready.pop()
+            t, g = ready.pop()
             parents = t._parents
             stamp = t._stamp
             rule = t._backward
             if first_order and rule is not None and stamp == clock.now and t._extra is None:
                 # NOTE: the common node (no hooks or other extras, nothing written since it was recorded, nothing
                 # watching): none of the checks below applies
-                g = pop(t, None)
                 out = t._data
             else:
                 if parents and stamp != clock.now:  # written in place since t was recorded: which inputs did it use?
                     parents = parents_of(t)
-                g = pop(t, None)
                 if g is not None:
                     extra = t._extra  # (rare things: hooks, retains_grad, a shape changed in place)
                     if extra is not None and "hooks" in extra:  # (a view's extras list its aliases)
@@ -229,24 +227,23 @@ def _run_backward(roots, root_grads, retain_graph, create_graph, inputs, allow_u
                     data = p._data
                     if create_graph or pg.shape != data.shape or pg.dtype is not data.dtype:
                         pg = _conform(xp, pg, p, t, create_graph)
-                    prev_g = get(p)
-                    if prev_g is None:
-                        grads[p] = pg  # (of a node reshaped in place under no_grad: _as_recorded conforms it)
-                    else:
-                        if p._extra is not None and "node_shape" in p._extra:  # gradients of two shapes may meet
-                            prev_g, pg = _conform(xp, prev_g, p, t, create_graph), _conform(xp, pg, p, t, create_graph)
-                        grads[p] = prev_g + pg  # never in place: arrays may be shared
                 left = deps[p] - 1
-                deps[p] = left
-                if left == 0:
-                    if p._backward is None and p._extra is None and plain:
-                        # NOTE: a leaf without hooks, now complete: what its turn in the loop would do, without
-                        # the turn (the loop's checks are for nodes, hooks, inputs= and observers: none apply)
-                        g = pop(p, None)
-                        if g is not None:
-                            _accumulate_leaf(p, g, create_graph, given)
-                    else:
-                        push(p)
+                if left:  # more of p's consumers to come: keep what this one sent
+                    deps[p] = left
+                    if pg is not None:
+                        prev_g = get(p)
+                        grads[p] = pg if prev_g is None else _sum(xp, prev_g, pg, p, t, create_graph)
+                    continue
+                prev_g = pop(p, None)  # p is complete: add what its other consumers (or the caller, for a root) sent
+                if prev_g is not None:
+                    pg = prev_g if pg is None else _sum(xp, prev_g, pg, p, t, create_graph)
+                if p._backward is None and p._extra is None and plain:
+                    # NOTE: a leaf without hooks: what its turn in the loop would do, without the turn (the loop's
+                    # checks are for nodes, hooks, inputs= and observers: none apply)
+                    if pg is not None:
+                        _accumulate_leaf(p, pg, create_graph, given)
+                else:
+                    push((p, pg))
     except Exception as e:
         if _state.anomaly.enabled and t is not None and t._backward is not None and hasattr(e, "add_note"):
             e.add_note(anomaly.forward_trace_note(t))
@@ -260,6 +257,14 @@ def _run_backward(roots, root_grads, retain_graph, create_graph, inputs, allow_u
                                    "of the outputs; pass allow_unused=True to get None for it")
         return found
     return None
+
+
+def _sum(xp, a, b, p, t, create_graph):
+    """Two gradients sent to ``p`` (by ``t`` and an earlier consumer), added: never in place, arrays may be shared.
+    (A node reshaped in place under no_grad conforms each to its recorded shape first: they may differ.)"""
+    if p._extra is not None and "node_shape" in p._extra:
+        a, b = _conform(xp, a, p, t, create_graph), _conform(xp, b, p, t, create_graph)
+    return a + b
 
 
 def _observer():
