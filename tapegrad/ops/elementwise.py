@@ -265,7 +265,7 @@ def rsub(input: Tensor, other: Tensor | float, *, alpha: float = 1) -> Tensor:
                  (input,))
 
 
-@op(methods=("mul", "multiply", "__mul__", "__rmul__"))
+@op(methods=("mul", "multiply", "__mul__"))
 def mul(input: Tensor | float, other: Tensor | float) -> Tensor:
     """mul(input, other) -> input * other, with broadcasting.
 
@@ -303,6 +303,18 @@ def mul(input: Tensor | float, other: Tensor | float) -> Tensor:
     except TypeError:
         raise dtype_error("mul", input._data.dtype) from None
     return record(out, (input, other), _mul_rule, "MulBackward0")
+
+
+def __rmul__(self: Tensor, other: Tensor | float) -> Tensor:
+    """other * self, for a number (or array) on the left: ``mul(self, other)``, the hand-written update's
+    ``lr * p.grad`` checked first."""
+    if (other.__class__ is float or other.__class__ is int) and self.__class__ is Tensor \
+            and self._data.dtype.char in "fd" and not (self._requires_grad and _grad.enabled):
+        return wrap(np.multiply(self._data, other))  # (mul's own path for this case)
+    return mul(self, other)
+
+
+Tensor.__rmul__ = __rmul__
 
 
 def _mul_rule(xp, need, g, out, a, b):
