@@ -120,7 +120,7 @@ class Tensor:
     def __rmod__(self, other) -> Any:
         """other % self, for a number or array on the left."""
     def __rmul__(self, other: Tensor | builtins.float) -> Tensor:
-        """other * self, for a number (or array) on the left: ``mul(self, other)``, the hand-written update's"""
+        """other * self, for a number or array on the left: ``mul(self, other)``."""
     def __ror__(self, other) -> Any:
         """other | self, for a number on the left."""
     def __rpow__(self, other) -> Any:

@@ -306,8 +306,9 @@ def mul(input: Tensor | float, other: Tensor | float) -> Tensor:
 
 
 def __rmul__(self: Tensor, other: Tensor | float) -> Tensor:
-    """other * self, for a number (or array) on the left: ``mul(self, other)``, the hand-written update's
-    ``lr * p.grad`` checked first."""
+    """other * self, for a number or array on the left: ``mul(self, other)``.
+
+    The hand-written update's ``lr * p.grad`` (a Python number, nothing to record) is checked first."""
     if (other.__class__ is float or other.__class__ is int) and self.__class__ is Tensor \
             and self._data.dtype.char in "fd" and not (self._requires_grad and _grad.enabled):
         return wrap(np.multiply(self._data, other))  # (mul's own path for this case)
