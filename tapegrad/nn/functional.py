@@ -2274,12 +2274,12 @@ def cross_entropy(input: Tensor, target: Tensor, weight: Tensor | None = None, s
         spread_shape = t.shape
         scale = 1 / den if reduction == "mean" and wi is None and den else 1
         f = None if wi is None else _sample_weights(wi, keep, reduction, den)
-        c = dict(cdim=cdim, shift=shift, index=index, wi=f, logp=logp)
-        composite = dict(reduction=reduction, den=den, cdim=cdim, logp=logp, index=index, keep=keep, w=w, t=t)
+        c = {"cdim": cdim, "shift": shift, "index": index, "wi": f, "logp": logp}
 
         def cross_entropy_rule(xp, g, out, x):
             if not isinstance(g, Tensor) and not _all(np.isfinite(g), None):  # (first order: an array or a scalar)
-                return _cross_entropy_composite_backward(g, **composite)
+                return _cross_entropy_composite_backward(g, reduction=reduction, den=den, cdim=cdim, logp=logp,
+                                                         index=index, keep=keep, w=w, t=t)
             g = g.reshape(spread_shape) if reduction == "none" else g * scale
             gx = xp.cross_entropy_backward(_class_spread(g, reduction, cdim), x, **c)
             # NOTE: an ignored sample's gradient is 0 even for an infinite g (PyTorch's nll_loss backward writes
