@@ -11,7 +11,8 @@
     loss.item()
 
 Also W2u: that update loop alone (five parameters of W2m's shapes), against the same loop on numpy arrays, and
-beside it the floor of any tensor class written in Python (``_Bare``: a Python call and a numpy call per operator).
+beside it the floor of any tensor class written in Python (``_Bare``: a Python call and a numpy call per operator,
+inside the least ``with no_grad()``).
 The tapegrad and PyTorch steps are the same code (``torch`` is either module).
 """
 
@@ -114,29 +115,55 @@ def update_loops(torch, arrays):
 
 class _Bare:
     """The least a tensor class written in Python can do: ``x * number`` and ``x -= y`` are one Python call and
-    one numpy call each, with one attribute and no grad mode, versions or checks. Its update loop is the floor of
-    any Python-level tensor (tapegrad's included); the distance to it is what tapegrad's bookkeeping costs."""
+    one numpy call each, with one attribute (set without an ``__init__`` call) and no versions or checks. Its
+    update loop, inside the least grad-mode switch (:class:`_BareNoGrad`), is the floor of any Python-level tensor
+    (tapegrad's included); the distance to it is what tapegrad's bookkeeping costs."""
 
     __slots__ = ("data",)
 
-    def __init__(self, data):
-        self.data = data
-
     def __rmul__(self, number):
-        return _Bare(np.multiply(self.data, number))
+        return _bare(np.multiply(self.data, number))
 
     def __isub__(self, other):
         np.subtract(self.data, other.data, self.data)
         return self
 
 
+def _bare(data):
+    t = object.__new__(_Bare)
+    t.data = data
+    return t
+
+
+class _BareMode:
+    __slots__ = ("enabled",)  # (a slot: writing a class attribute would invalidate the interpreter's caches)
+
+
+_bare_mode = _BareMode()
+_bare_mode.enabled = True
+
+
+class _BareNoGrad:
+    """``with no_grad():`` at its least: made in C, and a Python ``__enter__`` and ``__exit__`` that flip a flag."""
+
+    __slots__ = ("prev",)
+
+    def __enter__(self):
+        self.prev = _bare_mode.enabled
+        _bare_mode.enabled = False
+
+    def __exit__(self, kind, value, traceback):
+        _bare_mode.enabled = self.prev
+
+
 def bare_update_loop(arrays):
     """W2u's loop over :class:`_Bare` (the floor row of the table)."""
-    params = [(_Bare(a.copy()), _Bare(np.full_like(a, 1e-3))) for a in arrays]
+    params = [(_bare(a.copy()), _bare(np.full_like(a, 1e-3))) for a in arrays]
 
     def bare_update():
-        for p, g in params:
-            p -= LR * g
+        with _BareNoGrad():
+            for p, g in params:
+                p -= LR * g
 
     return bare_update
 
