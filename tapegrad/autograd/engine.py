@@ -495,9 +495,11 @@ def _accumulate_leaf(t, g, create_graph, given):
             flags = g.flags
         # The leaf must own its gradient: optimizers and clip_grad_norm_ write into it in place, and a rule may
         # have handed the same array (or a view of it) to another input.
-        if g.base is not None or not flags.writeable or id(g) in given:
+        k = id(g)
+        if g.base is not None or not flags.writeable or k in given:
             g = g.copy()
-        given.add(id(g))
+            k = id(g)
+        given.add(k)
         t.grad = _wrap(g)
     elif grad._requires_grad or grad._data.shape != g.shape:
         t.grad = grad + _wrap(g)
