@@ -397,6 +397,15 @@ def test_ledger_per_module_and_against_the_parameters():
     assert "saved for backward" in text and "x the parameters" in text
 
 
+def test_ledger_counts_what_a_rule_keeps_in_a_dict_of_constants():
+    # cross_entropy's rule keeps its log-softmax (PyTorch's LogSoftmaxBackward0 saves it too) in a dict of
+    # constants; the ledger counted only closures, tuples and lists, and missed it
+    logits = tg.randn(64, 10, requires_grad=True)
+    row = memory_ledger(F.cross_entropy(logits, tg.randint(0, 10, (64,)))).rows[-1]
+    captured = [(shape, dtype) for what, shape, dtype, _ in row.arrays if what == "captured"]
+    assert ((64, 10), "float32") in captured and row.bytes >= 2 * 64 * 10 * 4  # the logits and their log-softmax
+
+
 @given(st.lists(st.sampled_from(["exp", "tanh", "sigmoid", "relu", "mul", "add", "sin"]), min_size=1, max_size=6),
        st.integers(1, 5))
 def test_ledger_saved_bytes_are_distinct_arrays_it_lists(ops, n):

@@ -63,7 +63,7 @@ def bump(t: Tensor) -> None:
         t._version = now
         return
     members = group(t)
-    if len(members) == 1 and t._base is None and t._extra.keys() <= _ALIAS_BOOKKEEPING:
+    if len(members) == 1 and t._base is None and t._extra is not None and t._extra.keys() <= _ALIAS_BOOKKEEPING:
         # NOTE: every alias that was registered (``p.detach()`` once, to log it) has died: t owns its memory alone
         # again, and its next writes take the fast paths (which test ``_extra is None``)
         t._extra = None

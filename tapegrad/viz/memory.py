@@ -96,6 +96,9 @@ def _captured(rule, depth=0, seen=None):
         elif isinstance(value, (tuple, list)) and level < 2:
             for v in value:
                 take(v, level + 1)
+        elif isinstance(value, dict) and level < 2:  # a rule's constants (cross_entropy's ``c``)
+            for v in value.values():
+                take(v, level + 1)
         elif callable(value) and getattr(value, "__closure__", None):
             found.extend(_captured(value, depth + 1, seen))
         elif hasattr(value, "save_for_backward"):  # a custom Function's ctx
