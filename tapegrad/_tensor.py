@@ -297,6 +297,13 @@ class Tensor:
     # NOTE: identity, as PyTorch's ``id(self)``, but hashed in C: the engine and optimizers key dicts by tensors
     __hash__ = object.__hash__
 
+    def __init_subclass__(cls, **kwargs):
+        # A subclass that defines __eq__ without __hash__ gets Python's __hash__ = None; it stays hashable by
+        # identity here, as the engine keys its dicts by tensors (README: PyTorch's would be unhashable)
+        super().__init_subclass__(**kwargs)
+        if "__eq__" in cls.__dict__ and cls.__dict__.get("__hash__", 0) is None:
+            cls.__hash__ = object.__hash__  # type: ignore[assignment]
+
     # ------------------------------------------------------------------ printing
     def __repr__(self) -> str:
         return _format(self)

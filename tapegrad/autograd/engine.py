@@ -84,7 +84,7 @@ def count_consumers(roots):
     """
     deps = {}  # (keyed by the tensors themselves: their hash is their identity, computed in C)
     root_set = set(roots)
-    stack = list(roots)
+    stack = list(root_set)  # (a root listed twice is counted once: its inputs are its inputs once)
     push, now = stack.append, _state.clock.now
     while stack:
         node = stack.pop()
@@ -151,7 +151,7 @@ def _run_backward(roots, root_grads, retain_graph, create_graph, inputs, allow_u
     for r, g in zip(roots, root_grads):
         prev_g = grads.get(r)
         grads[r] = g if prev_g is None else prev_g + g  # (a root given twice: never in place)
-    ready = [(r, grads.pop(r)) for r in roots if r not in deps]  # (a node and its gradient, complete)
+    ready = [(r, grads.pop(r)) for r in dict.fromkeys(roots) if r not in deps]  # (a node, its complete gradient)
     # This loop runs once per node: its lookups are bound to locals.
     pop, get, push, clock = grads.pop, grads.get, ready.append, _state.clock
     # None unless anomaly mode or an instrument (viz.BackwardTrace) watches this backward
@@ -188,8 +188,8 @@ def _run_backward(roots, root_grads, retain_graph, create_graph, inputs, allow_u
                         if want is None:
                             _accumulate_leaf(t, g, create_graph, given)
                         continue
-                    if extra is not None and want is None and extra.get("retains_grad"):
-                        t.grad = g if create_graph else _wrap(g.copy())
+                    if extra is not None and extra.get("retains_grad"):
+                        _retain(t, g, create_graph)
                     if clock.now != stamp:  # (a freed node's stamp is negative)
                         if stamp < 0:
                             raise _freed_error(t)
@@ -511,6 +511,15 @@ def _accumulate_leaf(t, g, create_graph, given):
             hook(t)
 
 
+def _retain(t, g, create_graph):
+    """``t.retain_grad()``'s hook, as PyTorch's: the first gradient copied into ``t.grad``, later ones added to it (out
+    of place), in every backward that computes t's gradient (``autograd.grad`` and ``backward(inputs=...)`` too)."""
+    if create_graph:
+        t.grad = g if t.grad is None else t.grad + g
+    else:
+        t.grad = _wrap(g.copy()) if t.grad is None else t.grad + _wrap(g)
+
+
 def _run_hooks(t, g, create_graph):
     for hook in t._extra["hooks"]:
         result = hook(g if create_graph else _wrap(g))
@@ -548,10 +557,13 @@ def backward(tensor, gradient=None, retain_graph=None, create_graph=False, input
     if inputs is not None:
         # Only accumulate into the given tensors.
         inputs = [inputs] if isinstance(inputs, Tensor) else list(inputs)
+        for t in inputs:
+            if t._backward is not None:  # as PyTorch's: a non-leaf input keeps its gradients, now and later
+                t.retain_grad()
         found = run_backward([tensor], [seed], retain_graph, create_graph, inputs, allow_unused=True)
         given = set()
         for t, g in zip(inputs, found):
-            if g is not None:
+            if g is not None and t._backward is None:
                 _accumulate_leaf(t, g if create_graph else g._data, create_graph, given)
         return
     run_backward([tensor], [seed], retain_graph, create_graph)

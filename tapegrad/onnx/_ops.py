@@ -37,7 +37,7 @@ def out_dtype(g: Graph, out):
 
 
 # ---------------------------------------------------------------------- elementwise
-_BINARY = {"add": "Add", "sub": "Sub", "mul": "Mul", "div": "Div", "pow": "Pow", "__rsub__": "Sub",
+_BINARY = {"add": "Add", "sub": "Sub", "mul": "Mul", "div": "Div", "pow": "Pow", "__rsub__": "Sub", "__rmul__": "Mul",
            "__rtruediv__": "Div", "__rpow__": "Pow", "true_divide": "Div", "multiply": "Mul", "subtract": "Sub"}
 
 

@@ -1,5 +1,5 @@
-"""Review of the speed work (c6ae56c..): Tensor.__rmul__'s fast path, cross_entropy's finiteness check,
-addcmul_'s float32 plain write (_fused.add_rounded_once(out=))."""
+"""Fast paths give the general path's values: Tensor.__rmul__'s number on the left, cross_entropy's finiteness
+check of its incoming gradient, addcmul_'s float32 plain write (_fused.add_rounded_once(out=))."""
 
 import io
 import itertools
@@ -80,8 +80,7 @@ def test_rmul_fast_path_results():
 
 
 def test_rmul_exports_to_onnx():
-    """``2 * x`` in a model exports as a Mul (it did before c6ae56c..: __rmul__ was mul itself, so the ONNX tracer
-    named it "mul"; the new function is named "__rmul__", which the exporter does not handle)."""
+    """``2 * x`` in a model exports as a Mul: the ONNX tracer names the op by its function, here ``__rmul__``."""
     onnx = pytest.importorskip("onnx")
 
     class M(tg.nn.Module):

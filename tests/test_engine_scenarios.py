@@ -1,6 +1,8 @@
-"""Review of the engine's speed work (c6ae56c..): the fast path for common nodes, dicts keyed by tensors, the ready
-list of (node, gradient) pairs, _accumulate_leaf. Each scenario runs on tapegrad and (when installed) on PyTorch,
-whose results are the specification; a few also have their values written out, so they run without PyTorch."""
+"""The engine's edge cases, around its fast paths (the common node's turn without the general checks, dicts keyed
+by tensors, the ready list of (node, gradient) pairs, a leaf's accumulation): roots given twice, a tensor used twice
+by one op, hooks and retained gradients, ``inputs=``, double backward, in-place writes, shared gradient arrays.
+Each scenario runs on tapegrad and (when installed) on PyTorch, whose results are the specification; a few also
+have their values written out, so they run without PyTorch."""
 
 import numpy as np
 import pytest
@@ -60,7 +62,7 @@ def root_twice_create_graph(T):
 
 
 def root_twice_one_an_input_of_another(T):
-    # (fails at c6ae56c too: count_consumers counts y's inputs once per listing of y, the loop sends them once)
+    # (counted y's inputs once per listing of y, while the loop sends them once: x looked unused)
     x = T.tensor([1.0, 2.0], requires_grad=True)
     y = x * 3
     z = (y * y).sum()
@@ -384,8 +386,8 @@ def grad_accumulates_over_two_backwards(T):
 
 
 def backward_inputs_kwarg(T):
-    # (fails at c6ae56c too: PyTorch's backward(inputs=) calls retain_grad() on a non-leaf input, so the second
-    # backward adds to y.grad again; tapegrad's sets y.grad once)
+    # PyTorch's backward(inputs=) calls retain_grad() on a non-leaf input, so the second backward adds to y.grad
+    # again (tapegrad's set y.grad once)
     x = T.tensor([1.0, 2.0], requires_grad=True)
     w = T.tensor([3.0, 4.0], requires_grad=True)
     y = x * w
@@ -545,7 +547,8 @@ def test_backward_trace_sees_every_node():
 # ---------------------------------------------------------------------- tensors as dict keys
 def test_tensor_subclass_defining_eq_can_backward():
     """Python makes a class that defines __eq__ without __hash__ unhashable; PyTorch's engine never hashes the
-    tensors of a graph, so such a subclass backpropagates (the engine keyed its dicts by id() before c6ae56c..)."""
+    tensors of a graph, so such a subclass backpropagates (tapegrad's engine keys its dicts by tensors: such a
+    subclass stays hashable by identity here, README)."""
 
     class P(tg.nn.Parameter):
         def __eq__(self, other):
@@ -565,3 +568,32 @@ def test_hash_is_identity():
     assert len({a, b, a}) == 2
     d = {a: 1}
     assert b not in d and d[a] == 1
+
+
+# ---------------------------------------------------------------------- retained gradients (values written out)
+def test_a_retained_gradient_accumulates_over_backwards_as_pytorchs():
+    x = tg.tensor([1.0, 2.0], requires_grad=True)
+    y = x * 3
+    y.retain_grad()
+    z = (y * y).sum()
+    z.backward(retain_graph=True)
+    z.backward()
+    assert y.grad.tolist() == [12.0, 24.0]  # PyTorch's retain_grad hook adds later gradients (it was overwritten)
+
+
+def test_a_retained_gradient_is_kept_by_grad_and_by_backward_inputs_too():
+    x = tg.tensor([1.0, 2.0], requires_grad=True)
+    w = tg.tensor([3.0, 4.0], requires_grad=True)
+    y = x * w
+    y.retain_grad()
+    z = (y * y).sum()
+    tg.autograd.grad(z, [w], retain_graph=True)
+    assert y.grad.tolist() == [6.0, 16.0]
+    z.backward(inputs=[w], retain_graph=True)
+    assert y.grad.tolist() == [12.0, 32.0] and x.grad is None
+    y2 = x * w
+    z2 = (y2 * y2).sum()
+    z2.backward(inputs=[x, y2], retain_graph=True)  # a non-leaf input retains its gradient from then on
+    assert y2.retains_grad and y2.grad.tolist() == [6.0, 16.0] and x.grad.tolist() == [18.0, 64.0]
+    z2.backward(inputs=[w])
+    assert y2.grad.tolist() == [12.0, 32.0] and w.grad.tolist() == [12.0, 64.0]  # (w: both backwards)

@@ -1,5 +1,5 @@
-"""Review of the speed work (c6ae56c..) on views and aliases: view/reshape deciding "view or copy" from the result's
-numpy base, and bump forgetting the aliases of a tensor once they have all died."""
+"""view/reshape deciding "view or copy" from the result's numpy base (node names, ``_is_view``, shared memory and
+errors as PyTorch's over many layouts), and a tensor forgetting its aliases once they have all died."""
 
 import gc
 
