@@ -56,6 +56,15 @@ def test_promotion_follows_pytorch(other):
     assert dtypes.is_floating(tg.bfloat16) and dtypes.category(tg.bfloat16) == 2
 
 
+@pytest.mark.parametrize("shape", [(), (2,)])
+def test_a_python_number_keeps_bfloat16_also_beside_a_0d_tensor(shape):
+    # the number was made a float32 constant (bfloat16's numpy kind is 'V', not 'f'), which a 0-d operand then took
+    x = tg.full(shape, 1.5, dtype=tg.bfloat16)
+    for result in (x * 0.1, 0.1 * x, x + 0.1, x - 2.5, x * 2, x ** 2.0):
+        assert result.dtype == tg.bfloat16
+    assert (x * 0.1).float().tolist() == np.full(shape, 0.150390625).tolist()  # PyTorch's: 1.5 * 0.1 rounded once
+
+
 def test_promotion_matches_pytorch():
     torch = pytest.importorskip("torch")
     for other, zero in itertools.product(OTHERS, (False, True)):

@@ -114,7 +114,7 @@ def operand(op: str, x, like: Tensor) -> Tensor:
             raise TypeError(f"{op}: unsupported operand type {type(x).__name__} (expected a Tensor or a number)")
     dt = like._data.dtype
     if kind is float:
-        if dt.kind != "f":
+        if not dtypes.is_floating(dt):  # (bfloat16 is a float: a 0-d bfloat16 * 0.1 stays bfloat16)
             dt = dtypes.get_default_dtype()
     elif kind is int and dt.kind == "b":
         dt = dtypes.int64
