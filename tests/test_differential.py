@@ -2502,6 +2502,29 @@ known_class(
          "where tapegrad's equal values give NaN", R, status="pytorch-bug")
 
 
+def zero_divisor_of_equal_values(d):
+    """var/std with correction >= N (a divisor of 0) over equal values in both libraries: PyTorch's one-pass mean of
+    them is a rounding off (0.05 three times: 0.05000000000000001), its sum of squares a tiny positive, x / 0 = inf;
+    tapegrad's corrected two-pass removes the mean's rounding, 0 / 0 = nan."""
+    c = kw(d, "correction")
+    x, h = x0(d), d.here_inputs[0].detach().numpy()
+    if c is None or not isf(x) or x.numel() < 2 or not one_output(d) or c < reduced_count(d):
+        return False
+    b = x.detach().numpy()
+    return bool((h == h.flat[0]).all()) and bool((b == b.flat[0]).all())
+
+
+known_class(
+    "pytorch-var-zero-divisor-of-mean-rounding", fam("var", "std", inplace=False), {"nan", "inf"},
+    zero_divisor_of_equal_values,
+    """
+    torch.std(torch.tensor([0.05, 0.05, 0.05], dtype=torch.float64), correction=5)
+    """, "README: var/std with correction >= N (PyTorch warns: no degrees of freedom) divide by 0 in both; over equal "
+         "values tapegrad's variance is 0 / 0 = NaN (its corrected two-pass mean is exact), PyTorch's is inf (its "
+         "mean of 0.05, 0.05, 0.05 is 0.05000000000000001, so its sum of squares is 1.4e-34, not 0)",
+    R, status="pytorch-bug")
+
+
 def histogram_position_overflows(d):
     """histogram with an int bins whose position (x - lo) * bins overflows the input's float dtype for some x in
     the range (PyTorch's LINEAR_INTERPOLATION_WITH_LOCAL_SEARCH then casts inf to int64)."""
