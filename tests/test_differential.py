@@ -892,6 +892,19 @@ known_class(
          "padding for a batch of 2 but not of 1 (NaN there); cov's mm likewise: PyTorch's float32 mm rounds each "
          "product, so two that overflow with opposite signs give NaN where the exact dot product (tapegrad's "
          "fused multiply-adds) is +-inf; addmm/addmv/baddbmm's products likewise", NF, status="pytorch-bug")
+known_class(
+    "conv-native-overflowing-products", F("conv1d", "conv3d", "conv_transpose1d", "conv_transpose2d",
+                                          "conv_transpose3d"), {"nan", "inf"},
+    lambda d: dt(x0(d)) == "float32" and any_in(d, lambda t: nonfinite(t) or big(t)),
+    """
+    x = torch.tensor([[1e-07, 1.5, inf], [-3e38, -3.0, 3e38]])
+    w = torch.tensor([[[-1.0, 1.5, -2.5], [0.5, 0.5, -2.5]], [[-3.0, -3.0, 0.0], [-2.5, 1.0, 1.5]]])
+    torch.nn.functional.conv_transpose1d(x, w, stride=2)[0, 5]
+    """, "README: float32 convolutions with inf or products beyond float32 (an unbatched input, which PyTorch runs "
+         "in its native kernels): PyTorch rounds each product, so 3e38 * -3 is -inf and inf plus it NaN, where "
+         "tapegrad's sum of the exact products is inf (nonfinite-products for conv2d and matmul; "
+         "conv-onednn-overflow-order and conv-transpose-onednn-order for batches in oneDNN)", "tapegrad/ops/conv_nd.py",
+    status="pytorch-bug")
 
 
 def all_ignored(d):
