@@ -11,6 +11,8 @@ import warnings
 
 # NOTE: also numpy's ndarray reduction methods (``a.sum()``, ``a.mean()``, ``a.var()``: numpy._core._methods, where
 # numpy's Python code calls the ufunc), which tapegrad's ops call in hundreds of places; numpy's functions
-# (``np.sum``) and ufuncs called from other code warn as before
-warnings.filterwarnings("ignore", r"(overflow|underflow|divide by zero|invalid value) encountered in",
-                        RuntimeWarning, r"(tapegrad|numpy\._core\._methods)(\.|$)")
+# (``np.sum``) and ufuncs called from other code warn as before, so tapegrad calls the ufunc's method
+# (``np.add.reduce``), the array's (``a.cumsum()``), or numpy's function under ``np.errstate``
+MESSAGE = r"(overflow|underflow|divide by zero|invalid value) encountered in"
+MODULE = r"(tapegrad|numpy\._core\._methods)(\.|$)"
+warnings.filterwarnings("ignore", MESSAGE, RuntimeWarning, MODULE)

@@ -49,7 +49,7 @@ def _numeric(fn, inputs, targets, weights, eps, record=False):
                 minus = targets(fn(*inputs))
                 flat[i] = orig
                 for k, (p, m, w) in enumerate(zip(plus, minus, weights)):
-                    per_target[k].reshape(-1)[i] = np.sum(w * (p - m)) / (2 * eps)
+                    per_target[k].reshape(-1)[i] = (w * (p - m)).sum() / (2 * eps)
             result.append(per_target)
     return result
 

@@ -63,6 +63,17 @@ def _np_cumprod(a, axis=None):
     return np.multiply.accumulate(a, axis=axis, dtype=acc).astype(a.dtype, copy=False)
 
 
+def _np_sum(a, axis=None, dtype=None, out=None, keepdims=False, **kwargs):
+    """np.sum, with the ufunc's reduce called from here, so numpy's overflow and inf - inf warnings are filtered as
+    tapegrad's (np.sum calls it from numpy's module)."""
+    return np.add.reduce(a, axis=axis, dtype=dtype, out=out, keepdims=keepdims, **kwargs)
+
+
+def _np_cumsum(a, axis=None, dtype=None, out=None):
+    """np.cumsum as the array's method, called from here (filtered as tapegrad's, as ``_np_sum``)."""
+    return np.asarray(a).cumsum(axis=axis, dtype=dtype, out=out)
+
+
 def _np_pow(a, e):
     """a ** e as tapegrad's (and PyTorch's) pow: for an exponent tensor (an array, or the numpy scalar a 0-d array's
     arithmetic gives), C's pow everywhere, where numpy's
@@ -79,6 +90,8 @@ def _np_pow(a, e):
 numpy_xp.sign = _np_sign
 numpy_xp.pow = _np_pow
 numpy_xp.cumprod = _np_cumprod
+numpy_xp.sum = _np_sum
+numpy_xp.cumsum = _np_cumsum
 numpy_xp.add_at = scatter_add_array  # a zero array of shape with values added at index (repeats accumulate)
 numpy_xp.astype = _np_astype
 numpy_xp.linear = _np_linear

@@ -591,7 +591,8 @@ class _CorrCholesky(Constraint):
         tol = (
             tg.finfo(value.dtype).eps * value.size(-1) * 10
         )  # 10 is an adjustable fudge factor
-        row_norm = tg.as_tensor(np.linalg.norm(value.detach().numpy(), axis=-1))
+        with np.errstate(over="ignore", invalid="ignore"):  # (numpy's module computes it: past tapegrad's filter)
+            row_norm = tg.as_tensor(np.linalg.norm(value.detach().numpy(), axis=-1))
         unit_row_norm = (row_norm - 1.0).abs().le(tol).all(dim=-1)
         return _LowerCholesky().check(value) & unit_row_norm
 

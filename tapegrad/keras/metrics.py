@@ -23,12 +23,12 @@ class Metric:
         """update_state(y_true, y_pred, sample_weight=None): add a batch (one value per sample, weighted)."""
         values = self.values(np.asarray(y_true), np.asarray(y_pred))
         if sample_weight is None:
-            self.total += float(np.sum(values))
+            self.total += float(np.add.reduce(values, axis=None))
             self.count += values.size
             return
         w = np.broadcast_to(np.asarray(sample_weight, dtype=np.float64).reshape(-1), values.shape)
-        self.total += float(np.sum(values * w))
-        self.count += float(np.sum(w))
+        self.total += float(np.add.reduce(values * w, axis=None))
+        self.count += float(np.add.reduce(w, axis=None))
 
     def result(self):
         return self.total / self.count if self.count else 0.0

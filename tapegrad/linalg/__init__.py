@@ -25,7 +25,7 @@ from ..ops import linalg as _products
 from ..ops import reduce as _reduce
 from ..ops import shape as _shape
 from . import _core, _householder
-from ._core import LinAlgError, check_float, check_matrix, check_same_dtype, expect_tensor, several
+from ._core import LinAlgError, check_float, check_matrix, check_same_dtype, expect_tensor, lapack_cast, several
 
 __all__ = ["LinAlgError", "vector_norm", "matrix_norm", "norm", "inv", "inv_ex", "det", "slogdet", "solve",
            "solve_ex", "cholesky", "cholesky_ex", "qr", "svd", "svdvals", "eigh", "eigvalsh", "eig", "eigvals",
@@ -79,18 +79,18 @@ def vector_norm(x: Tensor, ord=2, dim=None, keepdim: bool = False, *, dtype=None
     kept = _reduce.kept_shape(a.shape, axes)
     absa = np.abs(a)
     if ord == 2:
-        value = np.sqrt(np.sum(absa * absa, axis=axes, keepdims=True))
+        value = np.sqrt(np.add.reduce(absa * absa, axis=axes, keepdims=True))
     elif ord == math.inf:
-        value = np.max(absa, axis=axes, keepdims=True, initial=0) if a.size else np.zeros(kept, a.dtype)
+        value = np.maximum.reduce(absa, axis=axes, keepdims=True, initial=0) if a.size else np.zeros(kept, a.dtype)
     elif ord == -math.inf:
-        value = np.min(absa, axis=axes, keepdims=True)
+        value = np.minimum.reduce(absa, axis=axes, keepdims=True)
     elif ord == 0:
-        value = np.sum(a != 0, axis=axes, keepdims=True).astype(a.dtype)
+        value = np.add.reduce(a != 0, axis=axes, keepdims=True).astype(a.dtype)
     elif ord == 1:
-        value = np.sum(absa, axis=axes, keepdims=True)
+        value = np.add.reduce(absa, axis=axes, keepdims=True)
     else:
         with np.errstate(divide="ignore"):
-            value = np.sum(absa ** ord, axis=axes, keepdims=True) ** (1.0 / ord)
+            value = np.add.reduce(absa ** ord, axis=axes, keepdims=True) ** (1.0 / ord)
     value = value.astype(a.dtype, copy=False)
     if not keepdim:
         value = value.reshape(tuple(s for i, s in enumerate(a.shape) if i not in axes))
@@ -245,7 +245,8 @@ def _inverse(op, a, check_errors):
             raise _core.singular_error(op, a)
         return value, info
     try:
-        value = np.linalg.inv(a)
+        with lapack_cast():
+            value = np.linalg.inv(a)
         info = np.zeros(a.shape[:-2], np.int32)
     except np.linalg.LinAlgError:
         if check_errors:
@@ -253,7 +254,8 @@ def _inverse(op, a, check_errors):
         lapack, info = _core.inv_lapack(a)  # a singular matrix: getrs' inf/nan from the zero pivot
         ok = np.where(info[..., None, None] == 0, a, np.eye(a.shape[-1], dtype=a.dtype))
         try:
-            value = np.where(info[..., None, None] == 0, np.linalg.inv(ok), lapack)
+            with lapack_cast():
+                value = np.where(info[..., None, None] == 0, np.linalg.inv(ok), lapack)
         except np.linalg.LinAlgError:  # numpy's LU meets a zero pivot where MKL's (fused) leaves a residue
             value = lapack
     return value, info
@@ -302,7 +304,8 @@ def _solve(op, A, B, left, check_errors):
     bm = b[..., None] if vector else b
     info = np.zeros(batch, np.int32)
     try:
-        value = np.linalg.solve(a, bm)
+        with lapack_cast():
+            value = np.linalg.solve(a, bm)
     except np.linalg.LinAlgError:
         lu_a, pivots_a, info_a = _core.lu_factor_array(a)
         info = np.broadcast_to(info_a, batch).copy()
@@ -311,7 +314,8 @@ def _solve(op, A, B, left, check_errors):
                 raise LinAlgError(f"{op}: The solver failed because the input matrix is singular.") from None
         ok = np.where(info_a[..., None, None] == 0, a, np.eye(n, dtype=a.dtype))
         try:
-            solved = np.linalg.solve(ok, bm)
+            with lapack_cast():
+                solved = np.linalg.solve(ok, bm)
         except np.linalg.LinAlgError:  # numpy's LU meets a zero pivot where MKL's (fused) leaves a residue
             solved = _core.getrs_array(lu_a, pivots_a, bm)
         value = np.where(np.broadcast_to(info_a, batch)[..., None, None] == 0, solved, np.nan)
@@ -548,7 +552,8 @@ def _eigh(op, A, UPLO):
     check_matrix(op, A, square=True)
     if UPLO not in ("L", "U"):
         raise RuntimeError(f"{op}: Expected UPLO argument to be 'L' or 'U', but got {UPLO}")
-    lam, v = np.linalg.eigh(A._data, UPLO=UPLO)
+    with lapack_cast():
+        lam, v = np.linalg.eigh(A._data, UPLO=UPLO)
     dt = A._data.dtype
     return several((A,), [lam.astype(dt, copy=False), _core.column_major(v.astype(dt, copy=False))],
                    _core.eigh_rule(), "LinalgEighBackward0")
@@ -619,7 +624,8 @@ def qr(A: Tensor, mode: str = "reduced", *, out=None):
     a = A._data
     # NOTE: + 0.0 makes -0.0 entries +0.0: a Householder step at a -0.0 pivot then reflects to -norm, as
     # PyTorch's LAPACK (whose sign(-0.0) is +); numpy's LAPACK reflects it to +norm (Q's column and R's row negated)
-    q, r = np.linalg.qr(a + np.zeros((), a.dtype), mode="complete" if mode == "complete" else "reduced")
+    with lapack_cast():
+        q, r = np.linalg.qr(a + np.zeros((), a.dtype), mode="complete" if mode == "complete" else "reduced")
     dt = a.dtype
     q, r = _core.column_major(q.astype(dt, copy=False)), _core.column_major(r.astype(dt, copy=False))  # geqrf's
     Q, R = several((A,), [q, r], _core.qr_rule(mode), "LinalgQrBackward0")
@@ -684,7 +690,8 @@ def lstsq(A: Tensor, B: Tensor, rcond=None, *, driver=None):
     rtol = rcond if rcond is not None else None
     P = _core.pinv_record(A, None, rtol, False)
     X = P @ Bm
-    s = np.linalg.svd(a, compute_uv=False)
+    with lapack_cast():
+        s = np.linalg.svd(a, compute_uv=False)
     at, rt = _core.tolerances(op, a, None, rtol)
     smax = s.max(axis=-1, keepdims=True) if s.shape[-1] else np.zeros(s.shape[:-1] + (1,), a.dtype)
     rank = np.sum(s > np.maximum(at, rt * smax), axis=-1).astype(np.int64)
@@ -728,7 +735,8 @@ def matrix_rank(A: Tensor, tol=None, hermitian: bool = False, *, atol=None, rtol
     if tol is not None:
         atol = tol
     a = A._data
-    s = np.abs(np.linalg.eigvalsh(a)) if hermitian else _core.svd_lapack(a, full_matrices=False)[1]
+    with lapack_cast():
+        s = np.abs(np.linalg.eigvalsh(a)) if hermitian else _core.svd_lapack(a, full_matrices=False)[1]
     at, rt = _core.tolerances(op, a, atol, rtol)
     smax = s.max(axis=-1, keepdims=True) if s.shape[-1] else np.zeros(s.shape[:-1] + (1,), a.dtype)
     return wrap(np.asarray(np.sum(s > np.maximum(at, rt * smax), axis=-1), np.int64))
@@ -1184,7 +1192,7 @@ def _matrix_exp_overflowed(A, R):
     which = bad.any(axis=(-2, -1))
     sub = a[which].astype(np.float64)
     n = a.shape[-1]
-    mu = (np.trace(sub, axis1=-2, axis2=-1) / n)[:, None, None]
+    mu = (sub.trace(axis1=-2, axis2=-1) / n)[:, None, None]
     with np.errstate(all="ignore"):
         e = _matrix_exp_balanced(wrap(sub - mu * np.eye(n))).numpy()
         # (an entry beyond even float64's range is that infinity)
@@ -1201,7 +1209,7 @@ def _matrix_exp_scaled(A):
     a = A._data
     n = A.shape[-1]
     with np.errstate(invalid="ignore"):  # a matrix with inf or nan gives nan (as PyTorch's)
-        norms = np.max(np.sum(np.abs(a), axis=-2), axis=-1)
+        norms = np.max(np.add.reduce(np.abs(a), axis=-2), axis=-1)
     # NOTE: each matrix has its own scaling (as PyTorch's, which picks the degree and scaling per matrix): one
     # shared by the batch squares a small matrix's exponential hundreds of times beside a large one (zeros)
     theta = 5.371920351148152

@@ -31,6 +31,13 @@ class LinAlgError(RuntimeError):
     """
 
 
+def lapack_cast():
+    """The context for a numpy.linalg call: it computes float32 in float64 and casts the result back in numpy's own
+    module, past tapegrad's warnings filter, so a result beyond float32 (the singular values of [[3e38, 3e38],
+    [3e38, -3e38]]) is inf silently, as PyTorch's, only under this errstate (0.8 us beside LAPACK's call)."""
+    return np.errstate(over="ignore")
+
+
 # ---------------------------------------------------------------------- checks
 _TORCH_NAMES = {"int64": "Long", "int32": "Int", "int16": "Short", "int8": "Char", "uint8": "Byte", "bool": "Bool",
                 "float16": "Half", "bfloat16": "BFloat16", "float32": "Float", "float64": "Double"}
@@ -339,7 +346,8 @@ def _inv_rule(xp, g, out, a):
 @backward_op(grad=_inv_rule, name="LinalgInvExBackward0")
 def linalg_inv_m(a):
     """The inverse of each (nonsingular) matrix of ``a``."""
-    return np.linalg.inv(a)
+    with lapack_cast():
+        return np.linalg.inv(a)
 
 
 def inv_lapack(a):
@@ -360,7 +368,8 @@ def _solve_rule(xp, need, g, out, a, b):
 @backward_op(grad=_solve_rule, name="LinalgSolveExBackward0")
 def linalg_solve_m(a, b):
     """X with A X = B for batches of matrices A (..., n, n) and B (..., n, k), batch dims broadcast."""
-    return np.linalg.solve(a, b)
+    with lapack_cast():
+        return np.linalg.solve(a, b)
 
 
 def solve_vector_rule(xp, need, g, out, a, b):
@@ -440,12 +449,13 @@ def cofactor_svd_array(a, g):
     """g det(A) A^-T also for singular A, as PyTorch's singular branch of linalg_det_backward computes it from the
     SVD A = U S Vh: (U * D) Vh with D_i = g det(U) det(Vh) prod_{j != i} s_j, the products of the others by
     prefix and suffix products (prod_safe_zeros_backward), not det / s_i, which is 0/0 when singular."""
-    u, s, vh = np.linalg.svd(a)
-    alpha = np.linalg.det(u) * np.linalg.det(vh) * g
+    with lapack_cast():
+        u, s, vh = np.linalg.svd(a)
+        alpha = np.linalg.det(u) * np.linalg.det(vh) * g
     one = np.ones(s.shape[:-1] + (1,), s.dtype)
     acc = np.float64 if s.dtype == np.float32 else None  # PyTorch's CPU cumprod of float32 runs in float64
-    before = np.cumprod(np.concatenate([one, s[..., :-1]], -1), -1, dtype=acc).astype(s.dtype)
-    after = np.flip(np.cumprod(np.flip(np.concatenate([s[..., 1:], one], -1), -1), -1, dtype=acc), -1).astype(s.dtype)
+    before = np.concatenate([one, s[..., :-1]], -1).cumprod(-1, dtype=acc).astype(s.dtype)
+    after = np.flip(np.flip(np.concatenate([s[..., 1:], one], -1), -1).cumprod(-1, dtype=acc), -1).astype(s.dtype)
     d = alpha[..., None] * (before * after)
     return ((u * d[..., None, :]) @ vh).astype(a.dtype, copy=False)
 
@@ -721,7 +731,8 @@ def svd_lapack(a, full_matrices=True):
             raise LinAlgError(f"linalg.svd: {batch_prefix(index, a.ndim > 2)}The algorithm failed to converge "
                               "because the input matrix contained non-finite values.")
     if not bad.any() or min(m, n) <= 1:  # one singular value: no iteration, numpy returns (pinv([[inf]]) is 0)
-        return np.linalg.svd(a, full_matrices=full_matrices)
+        with lapack_cast():
+            return np.linalg.svd(a, full_matrices=full_matrices)
     k = min(m, n)
     batch = a.shape[:-2]
     u = np.full(batch + (m, m if full_matrices else k), np.nan, a.dtype)
@@ -729,7 +740,8 @@ def svd_lapack(a, full_matrices=True):
     vh = np.full(batch + (n if full_matrices else k, n), np.nan, a.dtype)
     good = ~bad
     if good.any():
-        u[good], s[good], vh[good] = np.linalg.svd(a[good], full_matrices=full_matrices)
+        with lapack_cast():
+            u[good], s[good], vh[good] = np.linalg.svd(a[good], full_matrices=full_matrices)
     return u, s, vh
 
 
@@ -823,7 +835,8 @@ def pinv_rule(xp, g, out, a):
 def pinv_array(a, atol, rtol, hermitian):
     """The pseudo-inverse with PyTorch's cut-off: singular values <= max(atol, rtol * largest) are dropped."""
     if hermitian:
-        lam, v = np.linalg.eigh(a)
+        with lapack_cast():
+            lam, v = np.linalg.eigh(a)
         s = np.abs(lam)
     else:
         u, s, vh = svd_lapack(a, full_matrices=False)
@@ -877,7 +890,8 @@ def cross_array(a, b, axis=-1):
     itself is each product's rounding error (1e-17, not 0) and, where the products overflow, -inf (not NaN).
     float16 and the integers round each product (numpy's cross)."""
     if a.dtype != b.dtype or a.dtype not in (np.float32, np.float64):
-        return np.cross(a, b, axis=axis)
+        with np.errstate(over="ignore", invalid="ignore"):  # (numpy's module multiplies: past tapegrad's filter)
+            return np.cross(a, b, axis=axis)
     a, b = np.broadcast_arrays(a, b)
     a0, a1, a2 = np.moveaxis(a, axis, 0)
     b0, b1, b2 = np.moveaxis(b, axis, 0)
@@ -1057,7 +1071,7 @@ def ldl_factor_matrix(a: np.ndarray):
                 if k + 1 < n:
                     d11 = 1 / a[k, k]
                     x = a[k + 1:, k].copy()
-                    a[k + 1:, k + 1:] += np.tril(np.outer(x, -d11 * x))  # NOTE: dsyr's rounding: x_i (-d11 x_j)
+                    a[k + 1:, k + 1:] += np.tril(np.multiply.outer(x, -d11 * x))  # NOTE: dsyr rounds x_i (-d11 x_j)
                     a[k + 1:, k] = x * d11
             elif k + 2 < n:
                 d21 = a[k + 1, k]
@@ -1087,13 +1101,13 @@ def ldl_solve_matrix(ld: np.ndarray, pivots: np.ndarray, b: np.ndarray) -> np.nd
         if pivots[k] > 0:
             kp = pivots[k] - 1
             b[[k, kp]] = b[[kp, k]]
-            b[k + 1:] -= np.outer(ld[k + 1:, k], b[k])
+            b[k + 1:] -= np.multiply.outer(ld[k + 1:, k], b[k])
             b[k] /= ld[k, k]
             k += 1
         else:
             kp = -pivots[k] - 1
             b[[k + 1, kp]] = b[[kp, k + 1]]
-            b[k + 2:] -= np.outer(ld[k + 2:, k], b[k]) + np.outer(ld[k + 2:, k + 1], b[k + 1])
+            b[k + 2:] -= np.multiply.outer(ld[k + 2:, k], b[k]) + np.multiply.outer(ld[k + 2:, k + 1], b[k + 1])
             akm1k = ld[k + 1, k]
             akm1, ak = ld[k, k] / akm1k, ld[k + 1, k + 1] / akm1k
             denom = akm1 * ak - 1

@@ -1240,7 +1240,8 @@ def _embedding_renorm(weight, idx, max_norm, norm_type):
     """Scale the rows of ``weight`` picked by ``idx`` whose norm exceeds ``max_norm`` down to it, in place."""
     rows = np.unique(idx)
     w = weight._data
-    norms = np.linalg.norm(w[rows], ord=norm_type, axis=1)
+    with np.errstate(over="ignore", invalid="ignore"):  # (numpy's module computes it: past tapegrad's filter)
+        norms = np.linalg.norm(w[rows], ord=norm_type, axis=1)
     big = norms > max_norm
     if big.any():
         w[rows[big]] *= (max_norm / (norms[big] + 1e-7))[:, None].astype(w.dtype)

@@ -636,7 +636,7 @@ def _addbmm_one_term(out, b1, b2, beta):
     if (cols > 1 and (rows > 1 or beta != 0)) and out.dtype.itemsize >= 4 and out.dtype.kind == "f" \
             and np.count_nonzero(out) != out.size:
         zero = out == 0
-        out[zero] = np.sum(b1 * b2, axis=0, initial=-0.0)[zero]  # -0.0 is the exact identity of a sum
+        out[zero] = np.add.reduce(b1 * b2, axis=0, initial=-0.0)[zero]  # -0.0 is the exact identity of a sum
 
 
 @op

@@ -1367,9 +1367,9 @@ def round(input: Tensor, *, decimals: int | None = None) -> Tensor:
             raise NotImplementedError(f"round: decimals= is not implemented for {x.dtype} tensors (as PyTorch)")
         return wrap(x.copy())
     if x.dtype is _HALF and decimals:  # PyTorch scales in float32 (its opmath): 60000 * 1000 is not inf there
-        out = np.round(x.astype(_FLOAT), decimals).astype(_HALF)
-    else:
-        out = np.round(x, decimals or 0)
+        out = x.astype(_FLOAT).round(decimals).astype(_HALF)
+    else:  # (np.round's method, called from here: the overflow of x * 10**decimals is filtered as tapegrad's)
+        out = x.round(decimals or 0)
     return record(out, (input,), _zero, "RoundBackward0" if decimals is None else "RoundBackward1")
 
 

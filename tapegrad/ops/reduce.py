@@ -896,13 +896,13 @@ def cumsum(input: Tensor, dim=None, *, dtype=None, axis=None) -> Tensor:
     if x.ndim == 0:
         return _scalar_scan(input, x, dtype, "CumsumBackward0")
     if x.dtype.kind in "biu":
-        return _wrap(_row_major(np.cumsum(x, axis=d, dtype=np.int64 if dtype is None else x.dtype)))
+        return _wrap(_row_major(x.cumsum(axis=d, dtype=np.int64 if dtype is None else x.dtype)))
 
     def cumsum_rule(xp, g, out, x):
         return _reverse_cumsum(xp, g, d)
 
-    with np.errstate(over="ignore"):
-        out = np.cumsum(x, axis=d, dtype=_scan_accumulator(x.dtype)).astype(x.dtype, copy=False)
+    # (np.cumsum's method, called from here: numpy's overflow and inf - inf warnings are filtered as tapegrad's)
+    out = x.cumsum(axis=d, dtype=_scan_accumulator(x.dtype)).astype(x.dtype, copy=False)
     out += 0.0  # NOTE: PyTorch's running sum starts from +0.0, so a -0.0 prefix sums to +0.0 (numpy keeps -0.0)
     return record(_row_major(out), (input,), cumsum_rule, "CumsumBackward0")
 
@@ -927,7 +927,7 @@ def cumprod(input: Tensor, dim=None, *, dtype=None, axis=None) -> Tensor:
     if x.ndim == 0:
         return _scalar_scan(input, x, dtype, "CumprodBackward0")
     if x.dtype.kind in "biu":
-        return _wrap(_row_major(np.cumprod(x, axis=d, dtype=np.int64 if dtype is None else x.dtype)))
+        return _wrap(_row_major(x.cumprod(axis=d, dtype=np.int64 if dtype is None else x.dtype)))
 
     def cumprod_rule(xp, g, out, x):
         if x.shape[d] == 1:  # as PyTorch's cumprod_backward: a scan of one element passes g through (no g*x/x)
@@ -937,8 +937,7 @@ def cumprod(input: Tensor, dim=None, *, dtype=None, axis=None) -> Tensor:
             return _reverse_cumsum(xp, g * out, d) / x
         return xp.cumprod_backward(g, x, dim=d)
 
-    with np.errstate(over="ignore", under="ignore"):
-        out = np.cumprod(x, axis=d, dtype=_scan_accumulator(x.dtype)).astype(x.dtype, copy=False)
+    out = x.cumprod(axis=d, dtype=_scan_accumulator(x.dtype)).astype(x.dtype, copy=False)  # (the method: filtered)
     # NOTE: with dtype=, PyTorch's cumprod_backward(grad, self, dim, result) reads the input before the cast: its
     # zeros (5e-324 is not one in float64, though it is 0 in float32) decide the formula
     if given.__class__ is Tensor and given._data.dtype.kind == "f" and given._data.shape == x.shape:
@@ -978,15 +977,15 @@ def cumprod_backward(g, x, *, dim):
     prod(x before z) * sum_{j >= z} g_j prod(x_k for z < k <= j). After z it is 0.
     """
     d = dim
-    out = np.cumprod(x, axis=d)
+    out = x.cumprod(axis=d)  # (methods, not np.cumprod: numpy's warnings from here are filtered)
     zero = x == 0
-    seen = np.cumsum(zero, axis=d)  # zeros up to and including each position
+    seen = zero.cumsum(axis=d)  # zeros up to and including each position
     before = seen == 0
     first = zero & (seen == 1)
     span = seen == 1  # [z, next zero)
     safe = np.where(before, x, 1)  # x where it is divided by, 1 elsewhere
-    head = np.cumprod(safe, axis=d)  # at z: the product of the elements before z
-    tail = np.cumprod(np.where(span & ~first, x, 1), axis=d)  # for z <= j < next zero: prod x_k, z < k <= j
+    head = safe.cumprod(axis=d)  # at z: the product of the elements before z
+    tail = np.where(span & ~first, x, 1).cumprod(axis=d)  # for z <= j < next zero: prod x_k, z < k <= j
     # NOTE: as PyTorch, the terms whose derivative is 0 (j past z for the head, past the next zero for z) are
     # left out, not multiplied by 0: a nan or inf g there does not reach the gradient.
     with np.errstate(invalid="ignore", over="ignore", divide="ignore"):

@@ -85,7 +85,7 @@ def multinomial(input: Tensor, num_samples: int, replacement: bool = False, *, g
     r = rows.shape[0]
     if replacement:
         # Inverse CDF, all rows in one search: row i's normalized CDF is shifted to [i, i + 1].
-        cdf = np.cumsum(rows, axis=1)
+        cdf = rows.cumsum(axis=1)
         cdf /= cdf[:, -1:]
         shift = np.arange(r, dtype=np.float64)[:, None]
         u = rng.random((r, num_samples)) + shift

@@ -76,9 +76,9 @@ class Adafactor(Optimizer):
                 row_var = A.array(s["row_var"])
                 col_var = A.array(s["col_var"])
                 # torch.norm(g, dim=-1, keepdim=True).square_().div_(n): a mean of squares, through the norm
-                row_mean = np.square(np.sqrt(np.sum(g * g, axis=-1, keepdims=True))) / g.shape[-1]
+                row_mean = np.square(np.sqrt(np.add.reduce(g * g, axis=-1, keepdims=True))) / g.shape[-1]
                 A.lerp_(row_var, row_mean, one_minus_beta2_t)
-                col_mean = np.square(np.sqrt(np.sum(g * g, axis=-2, keepdims=True))) / g.shape[-2]
+                col_mean = np.square(np.sqrt(np.add.reduce(g * g, axis=-2, keepdims=True))) / g.shape[-2]
                 A.lerp_(col_var, col_mean, one_minus_beta2_t)
                 var_estimate = row_var @ col_var
                 var_estimate /= np.maximum(np.mean(row_var, axis=-2, keepdims=True), eps1)

@@ -45,7 +45,7 @@ def _zeropower_via_newtonschulz(grad, ns_coefficients, ns_steps, eps):
     tall = grad.shape[0] > grad.shape[1]
     if tall:
         x = x.T
-    norm = _bf16(np.sqrt(np.sum(x * x, dtype=np.float32)))
+    norm = _bf16(np.sqrt(np.add.reduce(x * x, axis=None, dtype=np.float32)))
     norm = np.maximum(norm, _bf16(eps))  # .clamp(min=eps) on a bfloat16 tensor
     x = _bf16(x / norm)
     for _ in range(ns_steps):

@@ -154,7 +154,7 @@ class Summary(NamedTuple):
         inf = int(a.size - finite.sum() - nan)
         good = a[finite].astype(np.float64) if a.size else np.zeros(0)
         if good.size:
-            norm, mean, max_abs = float(np.sqrt(np.sum(good * good))), float(good.mean()), float(np.abs(good).max())
+            norm, mean, max_abs = float(np.sqrt((good * good).sum())), float(good.mean()), float(np.abs(good).max())
         else:
             norm = mean = max_abs = 0.0
         value = float(a.reshape(-1)[0]) if a.size == 1 else None

@@ -250,7 +250,7 @@ class WeightedRandomSampler(Sampler[int]):
 
     def _with_replacement(self, w, size):
         rng = _own_rng(self.generator)
-        cdf = np.cumsum(w)
+        cdf = w.cumsum()
         cdf /= cdf[-1]  # NOTE: ends at exactly 1, so every uniform draw in [0, 1) lands on a nonzero weight
         full, rest = divmod(self.num_samples, size)
         for m in itertools.chain(itertools.repeat(size, full), [rest] if rest else []):
