@@ -2581,9 +2581,11 @@ known_class(
 
 
 def dequantized_leaf(d):
-    """An in-place op on a float leaf that requires grad after dequantize read it (or made it: the same tensor)."""
+    """An in-place op on a float leaf that requires grad, or on a view of it, after dequantize read it (or made it:
+    the same tensor, which then shares the view's memory)."""
     return here_says(d, "leaf tensor that requires grad is being used in an in-place") and any(
-        o is not None and o.split(".")[-1] == "dequantize" for o in list(d.readers) + list(d.origins[:1]))
+        o is not None and o.split(".")[-1] == "dequantize"
+        for o in list(d.readers) + list(d.origins[:1]) + list(d.sharers))
 
 
 known_class(
@@ -2597,9 +2599,9 @@ known_class(
     x.exp_()
     """, "dequantize of a float tensor returns the tensor itself; PyTorch 2.13 records its NotImplemented backward "
          "node on that very tensor, so a leaf that requires grad stops being a leaf (x.grad_fn is NotImplemented) "
-         "and an in-place op on it is then allowed, and a backward that reaches the leaf raises \"leaf variable "
-         "has been moved into the graph interior\"; tapegrad's dequantize leaves the leaf a leaf, whose in-place "
-         "ops are refused and whose gradient is computed", T, status="pytorch-bug")
+         "and an in-place op on it (or on a view of it, seed 1461814) is then allowed, and a backward that reaches "
+         "the leaf raises \"leaf variable has been moved into the graph interior\"; tapegrad's dequantize leaves "
+         "the leaf a leaf, whose in-place ops are refused and whose gradient is computed", T, status="pytorch-bug")
 # open bugs found by the driver (seeds 12000-16000)
 
 
