@@ -148,10 +148,13 @@ def _run_backward(roots, root_grads, retain_graph, create_graph, inputs, allow_u
 
     grads = {}
     given = set()  # ids of arrays already handed to a leaf's .grad in this pass
-    for r, g in zip(roots, root_grads):
-        prev_g = grads.get(r)
-        grads[r] = g if prev_g is None else prev_g + g  # (a root given twice: never in place)
-    ready = [(r, grads.pop(r)) for r in dict.fromkeys(roots) if r not in deps]  # (a node, its complete gradient)
+    if len(roots) == 1:  # (loss.backward(): one root, which no node below it uses, as the graph is acyclic)
+        ready = [(roots[0], root_grads[0])]  # (a node and its complete gradient)
+    else:
+        for r, g in zip(roots, root_grads):
+            prev_g = grads.get(r)
+            grads[r] = g if prev_g is None else prev_g + g  # (a root given twice: never in place)
+        ready = [(r, grads.pop(r)) for r in dict.fromkeys(roots) if r not in deps]
     # This loop runs once per node: its lookups are bound to locals.
     pop, get, push, clock = grads.pop, grads.get, ready.append, _state.clock
     # None unless anomaly mode or an instrument (viz.BackwardTrace) watches this backward
@@ -239,7 +242,8 @@ def _run_backward(roots, root_grads, retain_graph, create_graph, inputs, allow_u
                         else:
                             grads[p] = _sum(xp, prev_g, pg, p, t, create_graph)
                     continue
-                prev_g = pop(p, None)  # p is complete: add what its other consumers (or the caller, for a root) sent
+                # p is complete: add what its other consumers (or the caller, for a root) sent, if any did
+                prev_g = pop(p, None) if grads else None
                 if prev_g is not None:
                     pg = prev_g if pg is None else _sum(xp, prev_g, pg, p, t, create_graph)
                 if p._backward is None and p._extra is None and plain:
