@@ -245,7 +245,7 @@ def _inverse(op, a, check_errors):
             raise _core.singular_error(op, a)
         return value, info
     try:
-        with lapack_cast():
+        with lapack_cast(a):
             value = np.linalg.inv(a)
         info = np.zeros(a.shape[:-2], np.int32)
     except np.linalg.LinAlgError:
@@ -254,7 +254,7 @@ def _inverse(op, a, check_errors):
         lapack, info = _core.inv_lapack(a)  # a singular matrix: getrs' inf/nan from the zero pivot
         ok = np.where(info[..., None, None] == 0, a, np.eye(a.shape[-1], dtype=a.dtype))
         try:
-            with lapack_cast():
+            with lapack_cast(a):
                 value = np.where(info[..., None, None] == 0, np.linalg.inv(ok), lapack)
         except np.linalg.LinAlgError:  # numpy's LU meets a zero pivot where MKL's (fused) leaves a residue
             value = lapack
@@ -304,7 +304,7 @@ def _solve(op, A, B, left, check_errors):
     bm = b[..., None] if vector else b
     info = np.zeros(batch, np.int32)
     try:
-        with lapack_cast():
+        with lapack_cast(a):
             value = np.linalg.solve(a, bm)
     except np.linalg.LinAlgError:
         lu_a, pivots_a, info_a = _core.lu_factor_array(a)
@@ -314,7 +314,7 @@ def _solve(op, A, B, left, check_errors):
                 raise LinAlgError(f"{op}: The solver failed because the input matrix is singular.") from None
         ok = np.where(info_a[..., None, None] == 0, a, np.eye(n, dtype=a.dtype))
         try:
-            with lapack_cast():
+            with lapack_cast(a):
                 solved = np.linalg.solve(ok, bm)
         except np.linalg.LinAlgError:  # numpy's LU meets a zero pivot where MKL's (fused) leaves a residue
             solved = _core.getrs_array(lu_a, pivots_a, bm)
@@ -552,7 +552,7 @@ def _eigh(op, A, UPLO):
     check_matrix(op, A, square=True)
     if UPLO not in ("L", "U"):
         raise RuntimeError(f"{op}: Expected UPLO argument to be 'L' or 'U', but got {UPLO}")
-    with lapack_cast():
+    with lapack_cast(A._data):
         lam, v = np.linalg.eigh(A._data, UPLO=UPLO)
     dt = A._data.dtype
     return several((A,), [lam.astype(dt, copy=False), _core.column_major(v.astype(dt, copy=False))],
@@ -624,7 +624,7 @@ def qr(A: Tensor, mode: str = "reduced", *, out=None):
     a = A._data
     # NOTE: + 0.0 makes -0.0 entries +0.0: a Householder step at a -0.0 pivot then reflects to -norm, as
     # PyTorch's LAPACK (whose sign(-0.0) is +); numpy's LAPACK reflects it to +norm (Q's column and R's row negated)
-    with lapack_cast():
+    with lapack_cast(a):
         q, r = np.linalg.qr(a + np.zeros((), a.dtype), mode="complete" if mode == "complete" else "reduced")
     dt = a.dtype
     q, r = _core.column_major(q.astype(dt, copy=False)), _core.column_major(r.astype(dt, copy=False))  # geqrf's
@@ -690,7 +690,7 @@ def lstsq(A: Tensor, B: Tensor, rcond=None, *, driver=None):
     rtol = rcond if rcond is not None else None
     P = _core.pinv_record(A, None, rtol, False)
     X = P @ Bm
-    with lapack_cast():
+    with lapack_cast(a):
         s = np.linalg.svd(a, compute_uv=False)
     at, rt = _core.tolerances(op, a, None, rtol)
     smax = s.max(axis=-1, keepdims=True) if s.shape[-1] else np.zeros(s.shape[:-1] + (1,), a.dtype)
@@ -735,7 +735,7 @@ def matrix_rank(A: Tensor, tol=None, hermitian: bool = False, *, atol=None, rtol
     if tol is not None:
         atol = tol
     a = A._data
-    with lapack_cast():
+    with lapack_cast(a):
         s = np.abs(np.linalg.eigvalsh(a)) if hermitian else _core.svd_lapack(a, full_matrices=False)[1]
     at, rt = _core.tolerances(op, a, atol, rtol)
     smax = s.max(axis=-1, keepdims=True) if s.shape[-1] else np.zeros(s.shape[:-1] + (1,), a.dtype)
